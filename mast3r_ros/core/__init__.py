@@ -1,0 +1,1 @@
+"""ROS-free core: network, matching, geometry, maps and the localizer. Never imports rclpy."""

@@ -1,0 +1,303 @@
+"""One configuration schema, two front ends (the ROS node's parameters and the offline CLI).
+
+Every field is declared once, with its default, description and valid range or choices. The ROS
+parameter name of a field is its section prefix plus its name (``gates.min_inliers``,
+``checkpoint``); `param_specs` lists them all, `config_from_params` turns a flat
+``{name: value}`` mapping into a validated `Config`, and `load_config_yaml` reads the ROS
+parameter-file format (``<node>: {ros__parameters: {...}}``) that ``config/localize.yaml`` uses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+import yaml
+
+from .errors import ConfigError
+from .fileio import atomic_write_text
+
+NODE_NAME = "mast3r_localizer"
+
+
+def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Optional[float] = None,
+       choices: Optional[Tuple[Any, ...]] = None) -> Any:
+    meta = {"description": description, "lo": lo, "hi": hi, "choices": choices}
+    return dataclasses.field(default=default, metadata=meta)
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+    checkpoint: str = _f("", "MASt3R/DUSt3R checkpoint: official .pth, bare state dict, or a Hugging "
+                             "Face folder (config.json + model.safetensors). Empty: no network.")
+    device: str = _f("auto", "Torch device: 'auto' (cuda when available), 'cpu', 'cuda' or 'cuda:N'.")
+    precision: str = _f("fp16", "Autocast precision on CUDA; CPU always runs fp32.",
+                        choices=("fp32", "fp16", "bf16"))
+    image_size: int = _f(512, "Network input size (long edge for 512 models, square crop for 224).",
+                         choices=(512, 224))
+
+
+@dataclasses.dataclass(frozen=True)
+class MatchingConfig:
+    subsample: int = _f(8, "Fast reciprocal matching: start every N pixels in the keyframe.",
+                        lo=1, hi=64)
+    max_iter: int = _f(10, "Fast reciprocal matching: maximum back-and-forth walks.", lo=1, hi=100)
+    border_px: int = _f(3, "Drop matches within this many pixels of either image border.",
+                        lo=0, hi=64)
+    min_desc_conf: float = _f(1.001, "Drop matches whose min(desc_conf) is below this.",
+                              lo=0.0, hi=1e6)
+    max_matches: int = _f(5000, "Keep at most this many matches per keyframe (random subset).",
+                          lo=10, hi=1000000)
+    coarse_to_fine: bool = _f(False, "Refine matches on 512-px crops of full-resolution images.")
+    sift_ratio: float = _f(0.8, "SIFT baseline: Lowe ratio test threshold.", lo=0.1, hi=1.0)
+    sift_max_features: int = _f(4000, "SIFT baseline: keypoints per image.", lo=100, hi=100000)
+
+
+@dataclasses.dataclass(frozen=True)
+class PnPConfig:
+    backend: str = _f("auto", "PnP-RANSAC solver: poselib when installed ('auto'), else OpenCV "
+                              "USAC_MAGSAC.", choices=("auto", "poselib", "opencv"))
+    reproj_error_px: float = _f(5.0, "RANSAC inlier threshold in query-image pixels.",
+                                lo=0.1, hi=100.0)
+    max_iterations: int = _f(10000, "RANSAC iterations.", lo=10, hi=1000000)
+    confidence: float = _f(0.9999, "RANSAC confidence.", lo=0.5, hi=0.999999)
+    refine: bool = _f(True, "Refine the pose on the inliers (Levenberg-Marquardt).")
+
+
+@dataclasses.dataclass(frozen=True)
+class GateConfig:
+    min_inliers: int = _f(30, "Fail frames with fewer PnP inliers.", lo=4, hi=100000)
+    min_inlier_ratio: float = _f(0.15, "Fail frames with a lower inlier ratio.", lo=0.0, hi=1.0)
+    max_reproj_rms_px: float = _f(4.0, "Fail frames whose inlier reprojection RMS is larger.",
+                                  lo=0.01, hi=100.0)
+    max_jump_m: float = _f(1.0, "Fail frames farther than this from the prior (0 disables).",
+                           lo=0.0, hi=1000.0)
+    max_jump_deg: float = _f(45.0, "Fail frames rotated more than this from the prior "
+                                   "(0 disables).", lo=0.0, hi=180.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class LocalizerConfig:
+    matcher: str = _f("mast3r", "Matcher: 'mast3r' (needs a checkpoint) or the weight-free "
+                                "'sift' baseline.", choices=("mast3r", "sift"))
+    max_keyframes: int = _f(2, "Keyframes matched per frame.", lo=1, hi=32)
+    retrieval_top_k: int = _f(5, "Global retrieval: candidates ranked before the final choice.",
+                              lo=1, hi=100)
+    prior_radius_m: float = _f(3.0, "While tracking, candidate keyframes lie within this radius "
+                                    "of the prior.", lo=0.0, hi=1000.0)
+    points_source: str = _f("pointmap", "3-D points from MASt3R's predicted metric pointmap or "
+                                        "from the keyframe's stored depth.",
+                            choices=("pointmap", "depth"))
+    max_scale_error: float = _f(0.25, "With depth points: fail if the robust pointmap/depth scale "
+                                      "differs from 1 by more than this.", lo=0.0, hi=10.0)
+    matching: MatchingConfig = dataclasses.field(default_factory=MatchingConfig)
+    pnp: PnPConfig = dataclasses.field(default_factory=PnPConfig)
+    gates: GateConfig = dataclasses.field(default_factory=GateConfig)
+
+
+@dataclasses.dataclass(frozen=True)
+class MapBuildConfig:
+    min_translation_m: float = _f(0.3, "New keyframe after this much travel.", lo=0.0, hi=100.0)
+    min_rotation_deg: float = _f(20.0, "New keyframe after this much rotation.", lo=0.0, hi=180.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class NodeConfig:
+    map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
+    map_frame: str = _f("map", "Global frame of the keyframe map.")
+    odom_frame: str = _f("odom", "Odometry frame; empty publishes map->base_frame directly.")
+    base_frame: str = _f("base_link", "Robot base frame whose pose is published.")
+    publish_tf: bool = _f(True, "Broadcast map->odom (or map->base_frame) on TF.")
+    transform_tolerance: float = _f(0.1, "Future-date the TF by this many seconds (as AMCL).",
+                                    lo=0.0, hi=10.0)
+    tf_publish_rate: float = _f(20.0, "Re-broadcast the last TF at this rate (Hz).",
+                                lo=0.1, hi=1000.0)
+    tf_timeout_s: float = _f(0.1, "Wait this long for TF at the image stamp.", lo=0.0, hi=5.0)
+    image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw') or CompressedImage "
+                                     "('compressed').", choices=("raw", "compressed"))
+    image_reliability: str = _f("best_effort", "QoS reliability of the image subscription.",
+                                choices=("best_effort", "reliable"))
+    max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts "
+                                     "(0 disables).", lo=0.0, hi=60.0)
+    publish_debug_image: bool = _f(False, "Publish ~/matches, a picture of the matches.")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
+    localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
+    map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
+    node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
+
+
+# Section path inside Config -> ROS parameter-name prefix.
+_PREFIX = {
+    ("model",): "",
+    ("localizer",): "",
+    ("localizer", "matching"): "matching.",
+    ("localizer", "pnp"): "pnp.",
+    ("localizer", "gates"): "gates.",
+    ("map_build",): "map_build.",
+    ("node",): "",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its ROS name, where it lives in `Config`, type, default and constraints."""
+
+    name: str
+    path: Tuple[str, ...]
+    type: type
+    default: Any
+    description: str
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    choices: Optional[Tuple[Any, ...]] = None
+
+
+def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
+    specs = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not
+                                    dataclasses.MISSING else None):
+            specs += _walk(f.default_factory, path + (f.name,))
+            continue
+        m = f.metadata
+        specs.append(ParamSpec(_PREFIX[path] + f.name, path + (f.name,), type(f.default),
+                               f.default, m["description"], m["lo"], m["hi"], m["choices"]))
+    return specs
+
+
+_SPECS: Tuple[ParamSpec, ...] = tuple(_walk(Config, ()))
+_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in _SPECS}
+assert len(_BY_NAME) == len(_SPECS), "two config fields map to one parameter name"
+
+
+def param_specs() -> Tuple[ParamSpec, ...]:
+    """Every parameter, in declaration order."""
+    return _SPECS
+
+
+def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
+    t = spec.type
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+    elif t is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif t is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(float(value)):
+                raise ConfigError(f"{where}: parameter '{spec.name}' must be finite, got {value}")
+            return float(value)
+    elif t is str:
+        if isinstance(value, str):
+            return value
+    raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, "
+                      f"got {type(value).__name__} {value!r}")
+
+
+def validate_param(name: str, value: Any, where: str = "config") -> Any:
+    """Check one parameter's type, range and choices; return the value in its declared type."""
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        close = [n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: unknown parameter '{name}'{hint}")
+    v = _coerce(spec, value, where)
+    if spec.choices is not None and v not in spec.choices:
+        raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
+                          f"got {v!r}")
+    if spec.lo is not None and not (spec.lo <= v <= spec.hi):
+        raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}], "
+                          f"got {v!r}")
+    return v
+
+
+def config_from_params(params: Mapping[str, Any], where: str = "config",
+                       base: Optional[Config] = None) -> Config:
+    """Build a validated `Config` from flat ``{ros_param_name: value}``; unset keys keep `base`."""
+    values = config_to_params(base or Config())
+    for name, value in params.items():
+        values[name] = validate_param(name, value, where)
+    return _build(Config, (), values)
+
+
+def _build(cls: type, path: Tuple[str, ...], values: Mapping[str, Any]) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+                f.default_factory):
+            kwargs[f.name] = _build(f.default_factory, path + (f.name,), values)
+        else:
+            kwargs[f.name] = values[_PREFIX[path] + f.name]
+    return cls(**kwargs)
+
+
+def config_to_params(cfg: Config) -> Dict[str, Any]:
+    """The flat ``{ros_param_name: value}`` view of a config."""
+    out = {}
+    for spec in _SPECS:
+        obj: Any = cfg
+        for p in spec.path:
+            obj = getattr(obj, p)
+        out[spec.name] = obj
+    return out
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def load_config_yaml(path: str, node_name: str = NODE_NAME,
+                     base: Optional[Config] = None) -> Config:
+    """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
+
+    Accepted top-level keys are the ones ROS would apply to the node: ``/**``, ``node_name``,
+    ``/node_name``, ``/**/node_name``; later blocks win, as in ROS.
+    """
+    try:
+        with open(path, "r", encoding="utf-8") as fh:
+            doc = yaml.safe_load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"parameter file not found: {path}") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
+    keys = ("/**", node_name, "/" + node_name, "/**/" + node_name)
+    merged: Dict[str, Any] = {}
+    found = False
+    for key, block in doc.items():
+        if key not in keys:
+            continue
+        if not isinstance(block, dict) or "ros__parameters" not in block:
+            raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
+        merged.update(_flatten(block["ros__parameters"] or {}))
+        found = True
+    if not found:
+        raise ConfigError(f"{path}: no parameters for node '{node_name}' (top-level keys: "
+                          f"{list(doc)}; expected one of {list(keys)})")
+    return config_from_params(merged, where=path, base=base)
+
+
+def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None:
+    """Write `cfg` as a ROS parameter file, atomically (the effective config beside results)."""
+    nested: Dict[str, Any] = {}
+    for name, value in config_to_params(cfg).items():
+        d = nested
+        *parents, leaf = name.split(".")
+        for p in parents:
+            d = d.setdefault(p, {})
+        d[leaf] = value
+    text = yaml.safe_dump({node_name: {"ros__parameters": nested}}, sort_keys=False)
+    atomic_write_text(path, text)

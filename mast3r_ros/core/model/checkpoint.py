@@ -1,0 +1,403 @@
+"""Safe loading of MASt3R / DUSt3R checkpoints.
+
+Accepted layouts:
+
+* the official ``.pth`` (a ``torch.save`` dict ``{'model': state_dict, 'args': Namespace}`` whose
+  ``args.model`` is the constructor string),
+* a bare state dict (architecture inferred from the tensor shapes, 64-wide attention heads),
+* a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``).
+
+Nothing read from a file is ever executed: pickles are read with ``weights_only=True`` and only
+``argparse.Namespace`` allow-listed (a restricted unpickler on torch < 2.4), and the constructor
+string is parsed by keyword with a literal-only AST walk (numbers, strings, tuples, ``inf``,
+unary minus).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import hashlib
+import io
+import json
+import logging
+import math
+import os
+import pickle
+from typing import Any, Dict, Mapping, Optional, Tuple
+
+import torch
+
+from ..errors import CheckpointError
+from .network import AsymmetricMASt3R, ModelSpec
+
+log = logging.getLogger(__name__)
+
+CLASS_ARCH = {"AsymmetricMASt3R": "mast3r", "AsymmetricCroCo3DStereo": "dust3r"}
+# Constructor kwargs that only matter for training or bookkeeping: accepted silently.
+_IGNORED_KWARGS = {"patch_embed_cls", "landscape_only", "freeze", "mask_ratio", "patch_size",
+                   "desc_mode", "pos_embed", "head_type", "output_mode"}
+
+
+@dataclasses.dataclass(frozen=True)
+class CheckpointInfo:
+    """What was loaded: the architecture, the source layout and a content fingerprint."""
+
+    spec: ModelSpec
+    layout: str  # 'official', 'state_dict' or 'huggingface'
+    model_string: str
+    identity: str  # stable id of the weights: sha256 over keys, shapes and sampled values
+
+
+# ------------------------------------------------------------------------ model string
+def _literal(node: ast.AST, where: str) -> Any:
+    if isinstance(node, ast.Constant) and isinstance(node.value, (int, float, str, bool,
+                                                                  type(None))):
+        return node.value
+    if isinstance(node, ast.Name) and node.id == "inf":
+        return math.inf
+    if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
+        v = _literal(node.operand, where)
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return -v
+    if isinstance(node, (ast.Tuple, ast.List)):
+        return tuple(_literal(e, where) for e in node.elts)
+    raise CheckpointError(f"model string: {where} is not a plain literal "
+                          f"({ast.dump(node)[:80]}); refusing to evaluate it")
+
+
+def parse_model_string(text: str) -> Tuple[str, Dict[str, Any]]:
+    """``'Cls(a=1, b=(2, -inf))'`` -> ``('Cls', {'a': 1, 'b': (2, -inf)})``; never evaluates."""
+    try:
+        tree = ast.parse(text.strip(), mode="eval")
+    except SyntaxError as e:
+        raise CheckpointError(f"model string is not a constructor call: {text[:120]!r} ({e.msg})")
+    call = tree.body
+    if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
+        raise CheckpointError(f"model string must look like 'ClassName(key=value, ...)', "
+                              f"got {text[:120]!r}")
+    if call.args:
+        raise CheckpointError("model string: positional arguments are not supported")
+    kwargs = {}
+    for kw in call.keywords:
+        if kw.arg is None:
+            raise CheckpointError("model string: '**' arguments are not supported")
+        kwargs[kw.arg] = _literal(kw.value, f"argument '{kw.arg}'")
+    return call.func.id, kwargs
+
+
+def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
+    """Map official constructor kwargs to a `ModelSpec`; unknown kwargs are warned about."""
+    if cls_name not in CLASS_ARCH:
+        raise CheckpointError(f"unknown model class {cls_name!r}; supported: {sorted(CLASS_ARCH)}")
+    arch = CLASS_ARCH[cls_name]
+    fields = {f.name for f in dataclasses.fields(ModelSpec)}
+    out: Dict[str, Any] = {"arch": arch}
+    pos = str(kwargs.get("pos_embed", "RoPE100"))
+    if not pos.startswith("RoPE"):
+        raise CheckpointError(f"pos_embed={pos!r} is not supported (only RoPE<freq>)")
+    out["rope_freq"] = float(pos[4:] or 100)
+    head = kwargs.get("head_type", "catmlp+dpt" if arch == "mast3r" else "dpt")
+    expected_head = "catmlp+dpt" if arch == "mast3r" else "dpt"
+    if head != expected_head:
+        raise CheckpointError(f"{cls_name} with head_type={head!r} is not supported "
+                              f"(expected {expected_head!r})")
+    mode = str(kwargs.get("output_mode", "pts3d+desc24" if arch == "mast3r" else "pts3d"))
+    if arch == "mast3r":
+        if not mode.startswith("pts3d+desc"):
+            raise CheckpointError(f"output_mode={mode!r} is not supported for MASt3R")
+        out["desc_dim"] = int(mode[len("pts3d+desc"):])
+        out["two_confs"] = bool(kwargs.get("two_confs", False))
+        out["desc_conf_mode"] = tuple(kwargs.get("desc_conf_mode") or
+                                      kwargs.get("conf_mode", ("exp", 1, math.inf)))
+    else:
+        if mode != "pts3d":
+            raise CheckpointError(f"output_mode={mode!r} is not supported for DUSt3R")
+        out["desc_dim"], out["two_confs"] = 0, False
+    for k, v in kwargs.items():
+        if k in ("two_confs", "desc_conf_mode"):
+            continue
+        if k in fields and k != "arch":
+            out[k] = tuple(v) if isinstance(v, (tuple, list)) else v
+        elif k not in _IGNORED_KWARGS:
+            log.warning("checkpoint model string: ignoring unknown argument %s=%r", k, v)
+    try:
+        spec = ModelSpec(**out)
+        spec.validate()
+    except (TypeError, ValueError) as e:
+        raise CheckpointError(f"unsupported architecture in checkpoint: {e}") from None
+    return spec
+
+
+def model_string(spec: ModelSpec) -> str:
+    """The official constructor string for a spec (what `write_checkpoint` stores)."""
+    def lit(v):
+        if isinstance(v, float) and math.isinf(v):
+            return "inf" if v > 0 else "-inf"
+        if isinstance(v, tuple):
+            return "(" + ", ".join(lit(x) for x in v) + ")"
+        return repr(v)
+    kw = [("pos_embed", f"RoPE{int(spec.rope_freq)}"), ("patch_embed_cls", "ManyAR_PatchEmbed"),
+          ("img_size", spec.img_size)]
+    if spec.arch == "mast3r":
+        kw += [("head_type", "catmlp+dpt"), ("output_mode", f"pts3d+desc{spec.desc_dim}")]
+    else:
+        kw += [("head_type", "dpt"), ("output_mode", "pts3d")]
+    kw += [("depth_mode", spec.depth_mode), ("conf_mode", spec.conf_mode)]
+    for k in ("enc_embed_dim", "enc_depth", "enc_num_heads", "dec_embed_dim", "dec_depth",
+              "dec_num_heads"):
+        kw.append((k, getattr(spec, k)))
+    if spec.arch == "mast3r":
+        kw += [("two_confs", spec.two_confs), ("desc_conf_mode", spec.desc_conf_mode)]
+    cls = "AsymmetricMASt3R" if spec.arch == "mast3r" else "AsymmetricCroCo3DStereo"
+    return f"{cls}(" + ", ".join(f"{k}={lit(v)}" for k, v in kw) + ")"
+
+
+# ------------------------------------------------------------------------ reading files
+class _RestrictedUnpickler(pickle.Unpickler):
+    """For torch < 2.4 (no safe_globals): only tensors, OrderedDict and Namespace."""
+
+    _ALLOWED = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                ("torch._utils", "_rebuild_parameter"), ("argparse", "Namespace"),
+                ("torch", "Size")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden")
+
+
+class _RestrictedPickleModule:
+    Unpickler = _RestrictedUnpickler
+    load = staticmethod(lambda f, **kw: _RestrictedUnpickler(f, **kw).load())
+    __name__ = "restricted_pickle"
+
+
+def _torch_load(path: str, force_restricted: bool = False) -> Any:
+    """torch.load that executes nothing: weights_only + allow-listed argparse.Namespace."""
+    ser = torch.serialization
+    if not force_restricted and hasattr(ser, "safe_globals"):
+        with ser.safe_globals([argparse.Namespace]):
+            return torch.load(path, map_location="cpu", weights_only=True)
+    if not force_restricted and hasattr(ser, "add_safe_globals"):
+        ser.add_safe_globals([argparse.Namespace])
+        return torch.load(path, map_location="cpu", weights_only=True)
+    return torch.load(path, map_location="cpu", weights_only=False,
+                      pickle_module=_RestrictedPickleModule)
+
+
+def _read_official_or_bare(path: str, force_restricted: bool = False):
+    try:
+        obj = _torch_load(path, force_restricted)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to unpickle ({str(e).splitlines()[0][:200]}). The file holds "
+            "objects other than tensors and argparse.Namespace: it is not an official "
+            "MASt3R/DUSt3R checkpoint, or it was crafted to run code") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({str(e).splitlines()[0]}); "
+                              "the file is truncated or not a torch.save archive — "
+                              "download it again") from None
+    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
+        args = obj.get("args")
+        text = getattr(args, "model", None) if args is not None else None
+        if not isinstance(text, str):
+            raise CheckpointError(f"{path}: has 'model' but no args.model constructor string")
+        cls, kwargs = parse_model_string(text)
+        return dict(obj["model"]), spec_from_kwargs(cls, kwargs), "official", text
+    if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        spec = infer_spec(obj)
+        return dict(obj), spec, "state_dict", model_string(spec)
+    raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
+                          f"got {type(obj).__name__}")
+
+
+def _read_huggingface(folder: str):
+    cfg_path = os.path.join(folder, "config.json")
+    st_path = os.path.join(folder, "model.safetensors")
+    for p in (cfg_path, st_path):
+        if not os.path.isfile(p):
+            raise CheckpointError(f"{folder}: Hugging Face layout needs {os.path.basename(p)}")
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise CheckpointError("reading model.safetensors needs the 'safetensors' package: "
+                              "pip install safetensors") from None
+    try:
+        with open(cfg_path, "r", encoding="utf-8") as fh:
+            cfg = json.load(fh)
+        sd = load_file(st_path, device="cpu")
+    except Exception as e:  # noqa: BLE001 - any parse error becomes one clear message
+        raise CheckpointError(f"{folder}: cannot read config.json/model.safetensors: {e}") from None
+    if not isinstance(cfg, dict):
+        raise CheckpointError(f"{cfg_path}: expected a JSON object of constructor arguments")
+    cls = cfg.get("_class_name") or ("AsymmetricMASt3R" if "desc" in str(cfg.get("output_mode"))
+                                     else "AsymmetricCroCo3DStereo")
+    kwargs = {k: tuple(v) if isinstance(v, list) else v for k, v in cfg.items()
+              if not k.startswith("_")}
+    spec = spec_from_kwargs(cls, kwargs)
+    return sd, spec, "huggingface", model_string(spec)
+
+
+def infer_spec(sd: Mapping[str, torch.Tensor]) -> ModelSpec:
+    """Architecture of a bare state dict from its shapes (attention heads assumed 64 wide)."""
+    try:
+        enc = sd["patch_embed.proj.weight"].shape[0]
+        dec = sd["decoder_embed.weight"].shape[0]
+    except KeyError as e:
+        raise CheckpointError(f"state dict has no {e.args[0]!r}: not a MASt3R/DUSt3R model")
+    depth = lambda p: len({k.split(".")[1] for k in sd if k.startswith(p)})  # noqa: E731
+    kw: Dict[str, Any] = dict(enc_embed_dim=enc, enc_depth=depth("enc_blocks."),
+                              enc_num_heads=max(1, enc // 64), dec_embed_dim=dec,
+                              dec_depth=depth("dec_blocks."), dec_num_heads=max(1, dec // 64))
+    fc2 = sd.get("downstream_head1.head_local_features.fc2.weight")
+    if fc2 is None:
+        return spec_from_kwargs("AsymmetricCroCo3DStereo", kw)
+    kw.update(output_mode=f"pts3d+desc{fc2.shape[0] // 256 - 1}", two_confs=True,
+              desc_conf_mode=("exp", 0, math.inf))
+    return spec_from_kwargs("AsymmetricMASt3R", kw)
+
+
+# ------------------------------------------------------------------------ state dicts
+def _alias_pairs(keys) -> Dict[str, str]:
+    """DPT convolutions stored under two names: 'layer{k}_rn' <-> 'layer_rn.{k-1}'."""
+    pairs = {}
+    for k in keys:
+        for i in range(1, 5):
+            a = f".dpt.scratch.layer{i}_rn.weight"
+            if k.endswith(a):
+                pairs[k] = k[: -len(a)] + f".dpt.scratch.layer_rn.{i - 1}.weight"
+    return pairs
+
+
+def check_state_dict(model: torch.nn.Module, sd: Dict[str, torch.Tensor], where: str
+                     ) -> Dict[str, torch.Tensor]:
+    """Return a state dict that loads strictly into ``model``, or raise naming the first offender.
+
+    Missing DPT alias names are filled from their twin (safetensors stores shared tensors once);
+    present twins must be equal. A file without any ``dec_blocks2`` key gets a copy of
+    ``dec_blocks`` (CroCo-pretrain files), as the reference does.
+    """
+    sd = dict(sd)
+    expected = model.state_dict()
+    for a, b in _alias_pairs(expected).items():
+        if a in sd and b in sd:
+            if sd[a].shape != sd[b].shape or not torch.equal(sd[a], sd[b]):
+                raise CheckpointError(f"{where}: aliased DPT weights '{a}' and '{b}' differ")
+        elif a in sd:
+            sd[b] = sd[a]
+        elif b in sd:
+            sd[a] = sd[b]
+    if not any(k.startswith("dec_blocks2.") for k in sd):
+        sd.update({"dec_blocks2." + k[len("dec_blocks."):]: v for k, v in list(sd.items())
+                   if k.startswith("dec_blocks.")})
+    sd.setdefault("mask_token", torch.zeros(expected["mask_token"].shape))
+    for k, v in expected.items():
+        if k not in sd:
+            raise CheckpointError(f"{where}: missing key '{k}' (expected shape "
+                                  f"{tuple(v.shape)}): the file is for another architecture")
+        if tuple(sd[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{where}: key '{k}' has shape {tuple(sd[k].shape)}, "
+                                  f"the architecture in the file needs {tuple(v.shape)}")
+    extra = [k for k in sd if k not in expected]
+    if extra:
+        raise CheckpointError(f"{where}: unexpected key '{extra[0]}' ({len(extra)} in all): "
+                              "the file is for another architecture")
+    return sd
+
+
+def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
+    """Content id of the weights: keys, shapes and ~1k strided values of every tensor."""
+    h = hashlib.sha256(text.encode())
+    for k in sorted(sd):
+        t = sd[k].detach().reshape(-1)
+        step = max(1, t.numel() // 1024)
+        h.update(k.encode() + str(tuple(sd[k].shape)).encode())
+        h.update(t[::step].to(torch.float32).cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False
+                    ) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
+    """Build the network from a checkpoint file or Hugging Face folder; eval mode, float32."""
+    if not os.path.exists(path):
+        raise CheckpointError(
+            f"checkpoint not found: {path}. Download the official weights (see README: "
+            "'Model weights') and pass their path with --checkpoint / the 'checkpoint' parameter")
+    if os.path.isdir(path):
+        sd, spec, layout, text = _read_huggingface(path)
+    else:
+        sd, spec, layout, text = _read_official_or_bare(path, force_restricted_unpickler)
+    with torch.device("meta"):
+        model = AsymmetricMASt3R(spec)
+    sd = check_state_dict(model, sd, path)
+    # assign=True adopts the loaded tensors instead of copying them (one copy of 2.7 GB, not two).
+    model.load_state_dict({k: v.float() for k, v in sd.items()}, strict=True, assign=True)
+    info = CheckpointInfo(spec, layout, text, fingerprint(sd, text))
+    log.info("loaded %s checkpoint %s (%s, %.1f M parameters, id %s)", spec.arch, path, layout,
+             sum(p.numel() for p in model.parameters()) / 1e6, info.identity)
+    return model.eval().to(device), info
+
+
+# ------------------------------------------------------------------------ writing (tests)
+def random_model(spec: ModelSpec, seed: int = 0) -> AsymmetricMASt3R:
+    """A model with random but distinct weights in every tensor (decoders and LayerNorms too)."""
+    g = torch.Generator().manual_seed(seed)
+    model = AsymmetricMASt3R(spec)
+    with torch.no_grad():
+        for name, p in model.named_parameters():
+            if name.endswith("bias"):
+                p.copy_(0.02 * torch.randn(p.shape, generator=g))
+            elif ".norm" in name or name.startswith(("enc_norm", "dec_norm")):
+                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
+            else:
+                fan_in = max(1, p[0].numel()) if p.dim() > 1 else p.numel()
+                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
+    return model.eval()
+
+
+TINY_SPEC = ModelSpec(enc_embed_dim=32, enc_depth=2, enc_num_heads=2, dec_embed_dim=32,
+                      dec_depth=10, dec_num_heads=2)
+
+
+def write_checkpoint(path: str, model: AsymmetricMASt3R, layout: str = "official") -> None:
+    """Write ``model`` in an accepted layout ('official', 'state_dict' or 'huggingface')."""
+    from ..fileio import atomic_write_bytes
+
+    sd = model.state_dict()
+    text = model_string(model.spec)
+    if layout == "huggingface":
+        from safetensors.torch import save_file
+
+        os.makedirs(path, exist_ok=True)
+        first = {}
+        for k, v in sd.items():  # safetensors refuses shared storage: keep one alias name
+            if not any(k == b for b in _alias_pairs(sd).values()):
+                first[k] = v.contiguous().clone()
+        save_file(first, os.path.join(path, "model.safetensors"))
+        _, kwargs = parse_model_string(text)
+        cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
+        with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as fh:
+            json.dump(cfg, fh)
+        return
+    obj: Any = sd if layout == "state_dict" else {
+        "model": sd, "args": argparse.Namespace(model=text)}
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def write_tiny_checkpoint(path: str, seed: int = 0, arch: str = "mast3r",
+                          layout: str = "official") -> str:
+    """Write a tiny random-weight checkpoint (dims 32, dec_depth 10; ~42 M parameters because
+    the DPT head widths are fixed) in an official layout. For tests, demos and benchmarks."""
+    spec = dataclasses.replace(TINY_SPEC, arch=arch, desc_dim=24 if arch == "mast3r" else 0,
+                               two_confs=arch == "mast3r")
+    write_checkpoint(path, random_model(spec, seed), layout)
+    return path
+
+
+def resolve_checkpoint(path: Optional[str]) -> Optional[str]:
+    """Expand ``~`` and environment variables in a configured checkpoint path."""
+    return os.path.expandvars(os.path.expanduser(path)) if path else None

@@ -1,0 +1,93 @@
+"""Image preprocessing exactly as the reference ``load_images`` does for sizes 512 and 224.
+
+The result keeps the exact mapping between network pixels and original-image pixels
+(``to_orig``, a 3x3 matrix acting on homogeneous (x, y, 1) with pixel centres at integers).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Tuple
+
+import numpy as np
+from PIL import Image, ImageOps
+
+from ..errors import InputError
+
+PATCH = 16
+
+
+@dataclasses.dataclass(frozen=True)
+class ResizePlan:
+    """How one image becomes a network input: resize to ``resized`` then crop ``box``."""
+
+    orig_size: Tuple[int, int]  # (W, H)
+    resized: Tuple[int, int]  # (W', H')
+    box: Tuple[int, int, int, int]  # (left, top, right, bottom) in the resized image
+    upscale: bool  # BICUBIC (up or equal) vs LANCZOS (down)
+
+    @property
+    def net_size(self) -> Tuple[int, int]:
+        """(W, H) of the network input."""
+        return (self.box[2] - self.box[0], self.box[3] - self.box[1])
+
+    def to_orig(self) -> np.ndarray:
+        """3x3 float64: network pixel (x, y, 1) -> original image pixel (pixel-centre convention)."""
+        sx = self.resized[0] / self.orig_size[0]
+        sy = self.resized[1] / self.orig_size[1]
+        left, top = self.box[:2]
+        return np.array([[1 / sx, 0, (left + 0.5) / sx - 0.5],
+                         [0, 1 / sy, (top + 0.5) / sy - 0.5],
+                         [0, 0, 1]], dtype=np.float64)
+
+
+def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> ResizePlan:
+    """The reference resize/crop for ``size`` 224 (square crop) or any other long-edge size."""
+    if width < 1 or height < 1:
+        raise InputError(f"image must be non-empty, got {width}x{height}")
+    if size not in (224, 512):
+        raise InputError(f"network image size must be 512 or 224, got {size}")
+    s = max(width, height)
+    long_edge = round(size * max(width / height, height / width)) if size == 224 else size
+    w2, h2 = round(width * long_edge / s), round(height * long_edge / s)
+    cx, cy = w2 // 2, h2 // 2
+    if size == 224:
+        half = min(cx, cy)
+        box = (cx - half, cy - half, cx + half, cy + half)
+    else:
+        halfw, halfh = ((2 * cx) // PATCH) * 8, ((2 * cy) // PATCH) * 8
+        if not square_ok and w2 == h2:
+            halfh = 3 * halfw // 4
+        box = (cx - halfw, cy - halfh, cx + halfw, cy + halfh)
+    if box[2] - box[0] < PATCH or box[3] - box[1] < PATCH:
+        raise InputError(f"image {width}x{height} is too small or too elongated for the network")
+    return ResizePlan((width, height), (w2, h2), box, upscale=s <= long_edge)
+
+
+def resize_crop(rgb: np.ndarray, size: int) -> Tuple[np.ndarray, ResizePlan]:
+    """(H, W, 3) uint8 RGB -> the network-resolution uint8 image and its plan."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
+    plan = plan_resize(rgb.shape[1], rgb.shape[0], size)
+    img = Image.fromarray(rgb)
+    if plan.resized != plan.orig_size:
+        img = img.resize(plan.resized, Image.BICUBIC if plan.upscale else Image.LANCZOS)
+    img = img.crop(plan.box)
+    return np.asarray(img), plan
+
+
+def normalize(rgb_u8: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) -> float32 (3, H, W) in [-1, 1]: (v / 255 - 0.5) / 0.5."""
+    return ((rgb_u8.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1).copy()
+
+
+def load_rgb(path: str) -> np.ndarray:
+    """Read an image file as (H, W, 3) uint8 RGB, EXIF orientation applied, alpha dropped."""
+    try:
+        with Image.open(path) as im:
+            im = ImageOps.exif_transpose(im)
+            return np.asarray(im.convert("RGB"))
+    except FileNotFoundError:
+        raise InputError(f"image not found: {path}") from None
+    except OSError as e:
+        raise InputError(f"cannot read image {path}: {e}") from None

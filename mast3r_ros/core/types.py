@@ -1,0 +1,134 @@
+"""Plain data types shared by the core, the offline tools and the ROS node.
+
+Conventions used everywhere in this package:
+
+* **Pixels** are (x, y) = (column, row) with the origin at the *centre* of the top-left pixel, as
+  in OpenCV. A pixel at integer (x, y) covers [x - 0.5, x + 0.5] x [y - 0.5, y + 0.5].
+* **Poses** are 4x4 float64 homogeneous matrices named ``b_from_a``: ``p_b = b_from_a @ p_a``.
+  ``map_from_cam`` maps points from the camera optical frame (x right, y down, z forward, REP-103
+  ``*_optical_frame``) into the map frame.
+* **Units** are metres, radians internally; names carry units where ambiguous (``_m``, ``_deg``).
+* **Stamps** are integer nanoseconds (``stamp_ns``), the image header stamp.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Dict, Optional
+
+import numpy as np
+
+from .errors import InputError
+
+
+@dataclasses.dataclass
+class CameraIntrinsics:
+    """Pinhole intrinsics with OpenCV distortion, as in ``sensor_msgs/CameraInfo``.
+
+    ``K`` is 3x3 float64, ``dist`` a 1-D float64 array of OpenCV coefficients
+    (``plumb_bob``: k1 k2 p1 p2 k3; ``rational_polynomial``: 8 values; ``equidistant``: 4 fisheye
+    values), possibly empty or all zero.
+    """
+
+    width: int
+    height: int
+    K: np.ndarray
+    dist: np.ndarray = dataclasses.field(default_factory=lambda: np.zeros(0))
+    distortion_model: str = "plumb_bob"
+
+    def __post_init__(self) -> None:
+        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
+        self.dist = np.asarray(self.dist, dtype=np.float64).reshape(-1)
+        if self.width <= 0 or self.height <= 0:
+            raise InputError(f"camera size must be positive, got {self.width}x{self.height}")
+        fx, fy = self.K[0, 0], self.K[1, 1]
+        if not (np.isfinite(self.K).all() and fx > 0 and fy > 0):
+            raise InputError(
+                f"camera matrix K must be finite with fx, fy > 0, got fx={fx}, fy={fy}; "
+                "an all-zero CameraInfo means the camera is uncalibrated: calibrate it first"
+            )
+
+    @property
+    def has_distortion(self) -> bool:
+        return bool(self.dist.size) and bool(np.any(self.dist != 0))
+
+    def scaled(self, sx: float, sy: float) -> "CameraIntrinsics":
+        """Intrinsics of the same camera after resizing the image by (sx, sy).
+
+        With pixel centres at integers, x' = sx * (x + 0.5) - 0.5.
+        """
+        K = self.K.copy()
+        K[0, 0] *= sx
+        K[1, 1] *= sy
+        K[0, 2] = sx * (K[0, 2] + 0.5) - 0.5
+        K[1, 2] = sy * (K[1, 2] + 0.5) - 0.5
+        return CameraIntrinsics(
+            int(round(self.width * sx)), int(round(self.height * sy)), K, self.dist.copy(),
+            self.distortion_model,
+        )
+
+
+@dataclasses.dataclass
+class Frame:
+    """One camera image with everything known about it.
+
+    ``rgb`` is (H, W, 3) uint8 in RGB order. ``depth_m`` is (H, W) float32 metres registered to
+    ``rgb`` with NaN where invalid. ``map_from_cam`` is a known pose (ground truth or a trajectory
+    file) when there is one.
+    """
+
+    rgb: np.ndarray
+    intrinsics: Optional[CameraIntrinsics]
+    stamp_ns: int
+    frame_id: str = ""
+    depth_m: Optional[np.ndarray] = None
+    map_from_cam: Optional[np.ndarray] = None
+
+    def __post_init__(self) -> None:
+        if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
+            raise InputError(
+                f"Frame.rgb must be (H, W, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}"
+            )
+        h, w = self.rgb.shape[:2]
+        if self.intrinsics is not None and (self.intrinsics.width, self.intrinsics.height) != (w, h):
+            raise InputError(
+                f"image is {w}x{h} but its intrinsics are for "
+                f"{self.intrinsics.width}x{self.intrinsics.height}: the CameraInfo belongs to "
+                "another stream or resolution"
+            )
+        if self.depth_m is not None and self.depth_m.shape != (h, w):
+            raise InputError(
+                f"depth {self.depth_m.shape[::-1]} does not match image {w}x{h}: "
+                "register depth to the colour image first"
+            )
+
+    @property
+    def size(self) -> tuple:
+        """(width, height) in pixels."""
+        return (self.rgb.shape[1], self.rgb.shape[0])
+
+
+@dataclasses.dataclass
+class LocalizationResult:
+    """What the localizer says about one frame. A failed frame never carries a usable pose.
+
+    ``map_from_cam`` is 4x4 float64 (camera optical frame -> map), ``covariance`` 6x6 float64 in the
+    ROS order (x, y, z, rot_x, rot_y, rot_z) of the *camera* pose expressed in the map frame,
+    metres and radians. ``timings_s`` holds per-stage wall times in seconds.
+    """
+
+    success: bool
+    stamp_ns: int
+    map_from_cam: Optional[np.ndarray] = None
+    covariance: Optional[np.ndarray] = None
+    num_inliers: int = 0
+    num_matches: int = 0
+    inlier_ratio: float = 0.0
+    reproj_rms_px: float = float("nan")
+    keyframe_ids: tuple = ()
+    reason: str = ""
+    timings_s: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @staticmethod
+    def failure(stamp_ns: int, reason: str, **kw) -> "LocalizationResult":
+        return LocalizationResult(success=False, stamp_ns=stamp_ns, reason=reason, **kw)

@@ -1,0 +1,56 @@
+"""pip / colcon (ament_python) build of mast3r_ros.
+
+Version floors are loose and nothing is pinned from above: on a ROS machine numpy, scipy, OpenCV
+and torch come from the system (rosdep, or NVIDIA's wheels on Jetson) and must never be replaced
+by a pip install. OpenCV is an extra for the same reason: ROS installs python3-opencv.
+"""
+
+from glob import glob
+
+from setuptools import find_packages, setup
+
+package_name = "mast3r_ros"
+
+setup(
+    name=package_name,
+    version="0.1.0",
+    packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]),
+    data_files=[
+        ("share/ament_index/resource_index/packages", ["resource/" + package_name]),
+        ("share/" + package_name, ["package.xml"]),
+        ("share/" + package_name + "/launch", glob("launch/*.launch.py")),
+        ("share/" + package_name + "/config", glob("config/*.yaml")),
+    ],
+    python_requires=">=3.10",
+    install_requires=[
+        "numpy>=1.21",
+        "scipy>=1.7",
+        "pyyaml>=5.4",
+        "pillow>=8.4",
+        "torch>=2.1",
+        "matplotlib>=3.5",
+        "tqdm>=4.60",
+        "rosbags>=0.9.16",
+        "setuptools",
+    ],
+    extras_require={
+        # Not for ROS machines: they use the system python3-opencv.
+        "opencv": ["opencv-python-headless>=4.5.4"],
+        "poselib": ["poselib>=2.0"],
+        "hf": ["safetensors>=0.3"],
+        "dev": ["opencv-python-headless>=4.5.4", "poselib>=2.0", "safetensors>=0.3",
+                "pytest>=7", "ruff>=0.4"],
+    },
+    zip_safe=True,
+    maintainer="mast3r_ros maintainers",
+    maintainer_email="maintainers@mast3r-ros.dev",
+    description="Metric 6-DoF camera localization against a keyframe map with MASt3R (ROS 2).",
+    license="Apache-2.0",
+    tests_require=["pytest"],
+    entry_points={
+        "console_scripts": [
+            "mast3r-ros = mast3r_ros.replay.cli:main",
+            "localizer_node = mast3r_ros.ros.node:main",
+        ],
+    },
+)
