@@ -187,7 +187,8 @@ def _torch_load(path: str, force_restricted: bool = False) -> Any:
                       pickle_module=_RestrictedPickleModule)
 
 
-def _read_official_or_bare(path: str, force_restricted: bool = False):
+def _read_official_or_bare(path: str, force_restricted: bool = False,
+                           bare_model_string: Optional[str] = None):
     try:
         obj = _torch_load(path, force_restricted)
     except pickle.UnpicklingError as e:
@@ -207,7 +208,10 @@ def _read_official_or_bare(path: str, force_restricted: bool = False):
         cls, kwargs = parse_model_string(text)
         return dict(obj["model"]), spec_from_kwargs(cls, kwargs), "official", text
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
-        spec = infer_spec(obj)
+        if bare_model_string:
+            spec = spec_from_kwargs(*parse_model_string(bare_model_string))
+        else:
+            spec = infer_spec(obj)
         return dict(obj), spec, "state_dict", model_string(spec)
     raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
                           f"got {type(obj).__name__}")
@@ -318,9 +322,15 @@ def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
     return h.hexdigest()[:16]
 
 
-def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False
+def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
+                    bare_model_string: Optional[str] = None
                     ) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
-    """Build the network from a checkpoint file or Hugging Face folder; eval mode, float32."""
+    """Build the network from a checkpoint file or Hugging Face folder; eval mode, float32.
+
+    A bare state dict carries no constructor string: its architecture is inferred from the
+    shapes with 64-wide attention heads (true of every official checkpoint) unless
+    ``bare_model_string`` gives it.
+    """
     if not os.path.exists(path):
         raise CheckpointError(
             f"checkpoint not found: {path}. Download the official weights (see README: "
@@ -328,7 +338,8 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     if os.path.isdir(path):
         sd, spec, layout, text = _read_huggingface(path)
     else:
-        sd, spec, layout, text = _read_official_or_bare(path, force_restricted_unpickler)
+        sd, spec, layout, text = _read_official_or_bare(path, force_restricted_unpickler,
+                                                        bare_model_string)
     with torch.device("meta"):
         model = AsymmetricMASt3R(spec)
     sd = check_state_dict(model, sd, path)

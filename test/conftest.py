@@ -1,0 +1,31 @@
+"""Shared test fixtures: paths to the reference fixtures / evaluation data and a tiny checkpoint."""
+
+from __future__ import annotations
+
+import pytest
+
+from mast3r_test_utils import fixtures_dir  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def ref_fixtures() -> Path:
+    d = fixtures_dir()
+    if not (d / "mast3r_tiny" / "outputs.npz").is_file():
+        pytest.skip(f"reference fixtures not found at {d}")
+    return d
+
+
+@pytest.fixture(scope="session")
+def tiny_ckpt(tmp_path_factory) -> str:
+    """A tiny random-weight MASt3R checkpoint in the official file format (written once)."""
+    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
+
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_mast3r.pth"
+    return write_tiny_checkpoint(str(path), seed=0)
+
+
+@pytest.fixture(scope="session")
+def tiny_engine(tiny_ckpt):
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    return Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu")

@@ -1,0 +1,230 @@
+"""Checkpoint loading: every accepted layout, safety against crafted files, clear refusals."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import io
+import logging
+import math
+import os
+import pickle
+import zipfile
+
+import pytest
+import torch
+
+from mast3r_ros.core.errors import CheckpointError
+from mast3r_ros.core.model.checkpoint import (
+    TINY_SPEC, load_checkpoint, model_string, parse_model_string, random_model, spec_from_kwargs,
+    write_checkpoint,
+)
+
+OFFICIAL_MASt3R = (
+    "AsymmetricMASt3R(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
+    "img_size=(512, 512), head_type='catmlp+dpt', output_mode='pts3d+desc24', "
+    "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), enc_embed_dim=1024, "
+    "enc_depth=24, enc_num_heads=16, dec_embed_dim=768, dec_depth=12, dec_num_heads=12, "
+    "two_confs=True, desc_conf_mode=('exp', 0, inf))")
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    return random_model(TINY_SPEC, seed=3)
+
+
+def _same_weights(a, b):
+    sa, sb = a.state_dict(), b.state_dict()
+    return sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+
+
+# ------------------------------------------------------------------ model string
+def test_parse_official_string():
+    cls, kw = parse_model_string(OFFICIAL_MASt3R)
+    assert cls == "AsymmetricMASt3R"
+    assert kw["depth_mode"] == ("exp", -math.inf, math.inf)
+    spec = spec_from_kwargs(cls, kw)
+    assert (spec.enc_embed_dim, spec.dec_depth, spec.desc_dim, spec.two_confs) == (1024, 12, 24,
+                                                                                  True)
+    assert spec.desc_conf_mode == ("exp", 0, math.inf)
+
+
+def test_parse_any_order_spacing_and_unknown_kwargs(caplog):
+    text = ("AsymmetricMASt3R( enc_depth=24,dec_depth=12, freeze='encoder', landscape_only=False,"
+            " new_thing=-3.5, output_mode='pts3d+desc24', two_confs=True )")
+    with caplog.at_level(logging.WARNING):
+        spec = spec_from_kwargs(*parse_model_string(text))
+    assert spec.enc_depth == 24 and spec.dec_depth == 12
+    assert "new_thing" in caplog.text and "freeze" not in caplog.text
+
+
+def test_model_string_round_trip():
+    for spec in (TINY_SPEC, dataclasses.replace(TINY_SPEC, arch="dust3r", desc_dim=0,
+                                                two_confs=False)):
+        assert spec_from_kwargs(*parse_model_string(model_string(spec))) == spec
+
+
+@pytest.mark.parametrize("text", [
+    "__import__('os').system('true')",
+    "AsymmetricMASt3R(enc_depth=__import__('os').getpid())",
+    "AsymmetricMASt3R(enc_depth=(lambda: 1)())",
+    "AsymmetricMASt3R(enc_depth=1+1)",
+    "AsymmetricMASt3R(enc_depth=os.sep)",
+    "AsymmetricMASt3R(**{'a': 1})",
+    "AsymmetricMASt3R(1)",
+    "not python at all (",
+])
+def test_model_string_never_evaluated(text):
+    with pytest.raises(CheckpointError):
+        parse_model_string(text)
+
+
+def test_unknown_class_and_unsupported_heads():
+    with pytest.raises(CheckpointError, match="unknown model class 'Evil'"):
+        spec_from_kwargs("Evil", {})
+    with pytest.raises(CheckpointError, match="head_type"):
+        spec_from_kwargs("AsymmetricCroCo3DStereo", {"head_type": "linear"})
+    with pytest.raises(CheckpointError, match="pos_embed"):
+        spec_from_kwargs("AsymmetricMASt3R", {"pos_embed": "cosine"})
+
+
+# ------------------------------------------------------------------ layouts
+@pytest.mark.parametrize("layout", ["official", "state_dict", "huggingface"])
+def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout):
+    path = str(tmp_path / ("hf" if layout == "huggingface" else "ckpt.pth"))
+    write_checkpoint(path, tiny, layout)
+    model, info = load_checkpoint(path)
+    assert info.layout == layout and _same_weights(model, tiny)
+    if layout == "state_dict":
+        # No constructor string: heads inferred as 64 wide (official files); the string fixes it.
+        assert (info.spec.enc_num_heads, info.spec.dec_num_heads) == (1, 1)
+        model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+    assert info.spec == TINY_SPEC
+
+
+def test_official_file_structure(tmp_path, tiny):
+    """{'model', 'args'} with an argparse.Namespace, DPT alias keys both present."""
+    path = tmp_path / "c.pth"
+    write_checkpoint(str(path), tiny)
+    with torch.serialization.safe_globals([argparse.Namespace]):
+        obj = torch.load(path, weights_only=True)
+    assert set(obj) == {"model", "args"} and isinstance(obj["args"], argparse.Namespace)
+    sd = obj["model"]
+    a = "downstream_head1.dpt.scratch.layer3_rn.weight"
+    b = "downstream_head1.dpt.scratch.layer_rn.2.weight"
+    assert a in sd and b in sd and torch.equal(sd[a], sd[b])
+
+
+def test_identity_depends_on_weights(tmp_path, tiny):
+    p1, p2 = str(tmp_path / "a.pth"), str(tmp_path / "b.pth")
+    write_checkpoint(p1, tiny)
+    write_checkpoint(p2, random_model(TINY_SPEC, seed=4))
+    i1, i1b, i2 = load_checkpoint(p1)[1], load_checkpoint(p1)[1], load_checkpoint(p2)[1]
+    assert i1.identity == i1b.identity != i2.identity
+
+
+def test_restricted_unpickler_path(tmp_path, tiny):
+    """The torch < 2.4 path (no safe_globals) loads official files too."""
+    path = str(tmp_path / "c.pth")
+    write_checkpoint(path, tiny)
+    model, _ = load_checkpoint(path, force_restricted_unpickler=True)
+    assert _same_weights(model, tiny)
+
+
+def test_dust3r_checkpoint_loads(tmp_path):
+    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
+
+    path = write_tiny_checkpoint(str(tmp_path / "d.pth"), arch="dust3r")
+    model, info = load_checkpoint(path)
+    assert info.spec.arch == "dust3r" and not info.spec.has_descriptors
+    assert not any("head_local_features" in k for k in model.state_dict())
+
+
+def test_crocopretrain_without_second_decoder_copies_first(tmp_path, tiny):
+    sd = {k: v for k, v in tiny.state_dict().items() if not k.startswith("dec_blocks2.")}
+    path = str(tmp_path / "c.pth")
+    torch.save({"model": sd, "args": argparse.Namespace(model=model_string(TINY_SPEC))}, path)
+    model, _ = load_checkpoint(path)
+    assert torch.equal(model.dec_blocks2[3].mlp.fc1.weight, tiny.dec_blocks[3].mlp.fc1.weight)
+
+
+# ------------------------------------------------------------------ refusals
+class _Evil:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+@pytest.mark.parametrize("restricted", [False, True])
+def test_malicious_pickle_never_runs(tmp_path, tiny, restricted):
+    marker = tmp_path / "pwned"
+    path = tmp_path / "evil.pth"
+    torch.save({"model": tiny.state_dict(), "args": _Evil(marker)}, path)
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_checkpoint(str(path), force_restricted_unpickler=restricted)
+    assert not marker.exists()
+    # A legacy (non-zip) pickle stream with the same payload is refused as well.
+    legacy = tmp_path / "evil_legacy.pth"
+    with open(legacy, "wb") as fh:
+        pickle.dump({"args": _Evil(marker)}, fh)
+    with pytest.raises(CheckpointError):
+        load_checkpoint(str(legacy), force_restricted_unpickler=restricted)
+    assert not marker.exists()
+
+
+def test_truncated_file(tmp_path, tiny):
+    buf = io.BytesIO()
+    torch.save({"model": tiny.state_dict(), "args": argparse.Namespace(
+        model=model_string(TINY_SPEC))}, buf)
+    path = tmp_path / "trunc.pth"
+    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_checkpoint(str(path))
+    assert zipfile.is_zipfile(io.BytesIO(buf.getvalue()))
+
+
+def test_missing_file_points_to_readme(tmp_path):
+    with pytest.raises(CheckpointError, match="not found.*README"):
+        load_checkpoint(str(tmp_path / "nope.pth"))
+
+
+def test_wrong_architecture_names_first_offender(tmp_path, tiny):
+    sd = tiny.state_dict()
+    bigger = model_string(dataclasses.replace(TINY_SPEC, enc_embed_dim=64))
+    path = str(tmp_path / "w.pth")
+    torch.save({"model": sd, "args": argparse.Namespace(model=bigger)}, path)
+    with pytest.raises(CheckpointError, match="key 'patch_embed.proj.weight' has shape"):
+        load_checkpoint(path)
+    missing = {k: v for k, v in sd.items() if k != "enc_norm.bias"}
+    torch.save({"model": missing, "args": argparse.Namespace(model=model_string(TINY_SPEC))},
+               path)
+    with pytest.raises(CheckpointError, match="missing key 'enc_norm.bias'"):
+        load_checkpoint(path)
+    extra = dict(sd, **{"enc_blocks.9.norm1.weight": torch.zeros(32)})
+    torch.save({"model": extra, "args": argparse.Namespace(model=model_string(TINY_SPEC))},
+               path)
+    with pytest.raises(CheckpointError, match="unexpected key 'enc_blocks.9.norm1.weight'"):
+        load_checkpoint(path)
+
+
+def test_diverging_dpt_aliases_refused(tmp_path, tiny):
+    sd = {k: v.clone() for k, v in tiny.state_dict().items()}
+    sd["downstream_head2.dpt.scratch.layer_rn.0.weight"] += 1
+    path = str(tmp_path / "a.pth")
+    torch.save({"model": sd, "args": argparse.Namespace(model=model_string(TINY_SPEC))}, path)
+    with pytest.raises(CheckpointError, match="aliased DPT weights"):
+        load_checkpoint(path)
+
+
+def test_not_a_checkpoint(tmp_path):
+    path = tmp_path / "x.pth"
+    torch.save([1, 2, 3], path)
+    with pytest.raises(CheckpointError, match="expected"):
+        load_checkpoint(str(path))
+    hf = tmp_path / "hf"
+    hf.mkdir()
+    (hf / "config.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="model.safetensors"):
+        load_checkpoint(str(hf))

@@ -1,0 +1,132 @@
+"""Preprocessing (reference cases) and the encode-once / decode-many inference engine."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mast3r_ros.core.errors import ConfigError, InputError
+from mast3r_ros.core.model.engine import Encoding, Mast3rEngine, PreparedImage, resolve_device
+from mast3r_ros.core.model.preprocess import load_rgb, normalize, plan_resize, resize_crop
+
+
+def test_preprocessing_equals_reference(ref_fixtures):
+    d = ref_fixtures / "preproc"
+    cases = json.loads((d / "expected.json").read_text())
+    assert len(cases) >= 6
+    for name, case in cases.items():
+        out, plan = resize_crop(load_rgb(str(d / case["source"])), case["size_arg"])
+        ref = np.asarray(Image.open(d / name).convert("RGB"))
+        assert out.shape[:2] == tuple(case["true_shape_HxW"]), name
+        assert np.array_equal(out, ref), name
+
+
+@pytest.mark.parametrize("w,h,size,net", [
+    (1000, 1334, 512, (384, 512)), (1334, 1000, 512, (512, 384)), (224, 224, 512, (512, 384)),
+    (1000, 1334, 224, (224, 224)), (640, 480, 512, (512, 384)), (512, 384, 512, (512, 384)),
+    (1280, 720, 512, (512, 288)),
+])
+def test_resize_plan_sizes(w, h, size, net):
+    assert plan_resize(w, h, size).net_size == net
+
+
+def test_to_orig_maps_network_pixels_back():
+    # 640x480 -> 512x384: scale 0.8, no crop; network pixel centre (0,0) is at (0.125, 0.125).
+    m = plan_resize(640, 480, 512).to_orig()
+    assert np.allclose(m @ [0, 0, 1], [0.125, 0.125, 1])
+    assert np.allclose(m @ [511, 383, 1], [638.875, 478.875, 1])
+    # 1280x720 -> resize 512x288, crop none: the centre maps to the centre.
+    plan = plan_resize(1280, 720, 512)
+    c = plan.to_orig() @ [(plan.net_size[0] - 1) / 2, (plan.net_size[1] - 1) / 2, 1]
+    assert np.allclose(c[:2], [639.5, 359.5])
+    # 224 square crop of a portrait: offsets land in the original frame.
+    plan = plan_resize(1000, 1334, 224)
+    y0 = (plan.to_orig() @ [0, 0, 1])[1]
+    assert 160 < y0 < 170  # (1334 - 1000) / 2 cropped away, minus the half-pixel shift
+
+
+def test_normalize_and_bad_images():
+    x = normalize(np.array([[[0, 128, 255]]], dtype=np.uint8))
+    assert x.shape == (3, 1, 1) and np.allclose(x[:, 0, 0], [-1, 128 / 255 * 2 - 1, 1], atol=1e-6)
+    with pytest.raises(InputError):
+        resize_crop(np.zeros((10, 10), np.uint8), 512)
+    with pytest.raises(InputError, match="512 or 224"):
+        plan_resize(640, 480, 300)
+    with pytest.raises(InputError, match="not found"):
+        load_rgb("/nonexistent/image.png")
+
+
+def test_device_resolution():
+    assert resolve_device("cpu").type == "cpu"
+    assert resolve_device("auto").type in ("cpu", "cuda")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            resolve_device("cuda")
+    with pytest.raises(ConfigError):
+        resolve_device("tpu9")
+
+
+def _small(engine: Mast3rEngine, seed: int, hw=(48, 64)) -> PreparedImage:
+    rng = np.random.default_rng(seed)
+    rgb = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)
+    t = torch.from_numpy(normalize(rgb))[None]
+    return PreparedImage(t, hw, np.eye(3), (hw[1], hw[0]), rgb)
+
+
+def test_cached_decode_equals_full_pair_and_batches(tiny_engine):
+    kfs = [_small(tiny_engine, s) for s in (1, 2, 3)]
+    q = _small(tiny_engine, 9)
+    full = [tiny_engine.pair(k, q) for k in kfs]
+    encs = [tiny_engine.encode(k) for k in kfs]
+    batched = tiny_engine.decode(encs, tiny_engine.encode(q), pts3d_2=True)
+    for f, b in zip(full, batched):
+        fa, ba = f.to_numpy(), b.to_numpy()
+        for name, v in fa.items():
+            if name.startswith("pts3d"):  # exp-amplified: compare per pixel
+                rel = np.linalg.norm(ba[name] - v, axis=-1) / np.linalg.norm(v, axis=-1)
+                assert rel.max() < 1e-3, name
+            else:
+                np.testing.assert_allclose(ba[name], v, rtol=1e-4, atol=1e-5)
+    lean = tiny_engine.decode(encs[:1], tiny_engine.encode(q))[0]
+    assert lean.pts3d_2 is None and lean.conf_2 is None and lean.desc_2 is not None
+    np.testing.assert_allclose(lean.desc_2.numpy(), full[0].desc_2.numpy(), atol=1e-5)
+
+
+def test_encoding_storage_round_trip(tiny_engine):
+    img, q = _small(tiny_engine, 4), _small(tiny_engine, 5)
+    enc = tiny_engine.encode(img)
+    arrays = enc.to_numpy()
+    assert arrays["feats"].dtype == np.float16 and arrays["feats"].shape == (12, 32)
+    back = Encoding.from_numpy(arrays, "cpu")
+    a = tiny_engine.decode([enc], tiny_engine.encode(q))[0]
+    b = tiny_engine.decode([back], tiny_engine.encode(q))[0]
+    # float16 storage: descriptors stay close (unit vectors).
+    assert (a.desc_1 - b.desc_1).abs().max() < 2e-2
+    with pytest.raises(InputError, match="inconsistent"):
+        Encoding.from_numpy({"feats": arrays["feats"][:5], "true_shape": arrays["true_shape"]},
+                            "cpu")
+
+
+def test_decode_refuses_mixed_sizes_and_handles_empty(tiny_engine):
+    a, b = _small(tiny_engine, 1), _small(tiny_engine, 2, hw=(64, 48))
+    assert tiny_engine.decode([], tiny_engine.encode(a)) == []
+    with pytest.raises(InputError, match="one size"):
+        tiny_engine.decode([tiny_engine.encode(b)], tiny_engine.encode(a))
+
+
+def test_prepare_portrait_keeps_mapping(tiny_engine):
+    rgb = np.random.default_rng(0).integers(0, 255, (600, 400, 3), dtype=np.uint8)
+    p = tiny_engine.prepare(rgb, 224)
+    assert p.true_shape == (224, 224) and p.orig_size == (400, 600)
+    assert p.tensor.shape == (1, 3, 224, 224)
+
+
+def test_cpu_runs_fp32_whatever_precision_asked(tiny_engine):
+    eng = Mast3rEngine(tiny_engine.model, torch.device("cpu"), "fp16")
+    assert eng.precision == "fp32"
+    with pytest.raises(ConfigError):
+        Mast3rEngine(tiny_engine.model, torch.device("cpu"), "int8")
