@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from mast3r_test_utils import fixtures_dir  # noqa: E402

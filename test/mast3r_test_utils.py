@@ -9,7 +9,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def shared_dir() -> Path:
-    """The project's ``shared/`` folder: beside the checkout (``../shared``) or $MAST3R_ROS_SHARED."""
+    """``shared/`` beside the checkout (``../shared``), or $MAST3R_ROS_SHARED."""
     env = os.environ.get("MAST3R_ROS_SHARED")
     return Path(env) if env else REPO.parent / "shared"
 

@@ -72,7 +72,8 @@ def parse_model_string(text: str) -> Tuple[str, Dict[str, Any]]:
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
-        raise CheckpointError(f"model string is not a constructor call: {text[:120]!r} ({e.msg})")
+        raise CheckpointError(
+            f"model string is not a constructor call: {text[:120]!r} ({e.msg})") from None
     call = tree.body
     if not isinstance(call, ast.Call) or not isinstance(call.func, ast.Name):
         raise CheckpointError(f"model string must look like 'ClassName(key=value, ...)', "
@@ -229,7 +230,7 @@ def _read_huggingface(folder: str):
         raise CheckpointError("reading model.safetensors needs the 'safetensors' package: "
                               "pip install safetensors") from None
     try:
-        with open(cfg_path, "r", encoding="utf-8") as fh:
+        with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
         sd = load_file(st_path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any parse error becomes one clear message
@@ -250,7 +251,8 @@ def infer_spec(sd: Mapping[str, torch.Tensor]) -> ModelSpec:
         enc = sd["patch_embed.proj.weight"].shape[0]
         dec = sd["decoder_embed.weight"].shape[0]
     except KeyError as e:
-        raise CheckpointError(f"state dict has no {e.args[0]!r}: not a MASt3R/DUSt3R model")
+        raise CheckpointError(
+            f"state dict has no {e.args[0]!r}: not a MASt3R/DUSt3R model") from None
     depth = lambda p: len({k.split(".")[1] for k in sd if k.startswith(p)})  # noqa: E731
     kw: Dict[str, Any] = dict(enc_embed_dim=enc, enc_depth=depth("enc_blocks."),
                               enc_num_heads=max(1, enc // 64), dec_embed_dim=dec,

@@ -32,7 +32,8 @@ def resolve_device(name: str) -> torch.device:
     try:
         dev = torch.device(name)
     except RuntimeError:
-        raise ConfigError(f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N)")
+        raise ConfigError(
+            f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N)") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available "
                           "(torch.cuda.is_available() is False); use device 'cpu'")
@@ -63,7 +64,7 @@ class Encoding:
                 "true_shape": np.asarray(self.true_shape, dtype=np.int64)}
 
     @staticmethod
-    def from_numpy(d: Dict[str, np.ndarray], device) -> "Encoding":
+    def from_numpy(d: Dict[str, np.ndarray], device) -> Encoding:
         shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
         feats = np.asarray(d["feats"])
         if len(shape) != 2 or feats.ndim != 2 or feats.shape[0] != (shape[0] // PATCH) * (
@@ -114,7 +115,7 @@ class Mast3rEngine:
 
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32"
-                        ) -> "Mast3rEngine":
+                        ) -> Mast3rEngine:
         dev = resolve_device(device)
         model, info = load_checkpoint(path, device="cpu")
         return cls(model, dev, precision, info)

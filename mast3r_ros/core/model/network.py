@@ -254,8 +254,10 @@ class DPT(nn.Module):
             nn.ReLU(), nn.Conv2d(last, out_channels, 1))
         ld = DPT_LAYER_DIMS
         self.act_postprocess = nn.ModuleList([
-            nn.Sequential(nn.Conv2d(token_dims[0], ld[0], 1), nn.ConvTranspose2d(ld[0], ld[0], 4, 4)),
-            nn.Sequential(nn.Conv2d(token_dims[1], ld[1], 1), nn.ConvTranspose2d(ld[1], ld[1], 2, 2)),
+            nn.Sequential(nn.Conv2d(token_dims[0], ld[0], 1),
+                          nn.ConvTranspose2d(ld[0], ld[0], 4, 4)),
+            nn.Sequential(nn.Conv2d(token_dims[1], ld[1], 1),
+                          nn.ConvTranspose2d(ld[1], ld[1], 2, 2)),
             nn.Sequential(nn.Conv2d(token_dims[2], ld[2], 1)),
             nn.Sequential(nn.Conv2d(token_dims[3], ld[3], 1),
                           nn.Conv2d(ld[3], ld[3], 3, stride=2, padding=1)),

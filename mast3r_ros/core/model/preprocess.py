@@ -32,7 +32,7 @@ class ResizePlan:
         return (self.box[2] - self.box[0], self.box[3] - self.box[1])
 
     def to_orig(self) -> np.ndarray:
-        """3x3 float64: network pixel (x, y, 1) -> original image pixel (pixel-centre convention)."""
+        """3x3 float64: network pixel (x, y, 1) -> original pixel (pixel centres at integers)."""
         sx = self.resized[0] / self.orig_size[0]
         sy = self.resized[1] / self.orig_size[1]
         left, top = self.box[:2]

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Network benchmark: full pair vs decode-against-cached-keyframe, side by side in one run.
+
+Prints medians, spreads and the ratio decode/pair (target <= 0.75: the encoder is ~26 % of a
+pair's FLOPs and a cached keyframe skips one encoder; the localizer also skips view 2's DPT),
+plus peak memory of a pair (process RSS high-water mark on CPU, torch's allocator on CUDA).
+
+    python bench/bench_network.py --config tiny --device cpu
+    python bench/bench_network.py --config full --device cuda --precision fp16 --keyframes 1 4
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+import torch
+
+from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model
+from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage
+from mast3r_ros.core.model.network import ModelSpec
+from mast3r_ros.core.model.preprocess import normalize
+
+
+def _sync(dev: torch.device) -> None:
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def timed(fn, dev, repeats: int, warmup: int = 1):
+    for _ in range(warmup):
+        fn()
+    _sync(dev)
+    out = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        _sync(dev)
+        out.append(time.perf_counter() - t)
+    return out
+
+
+def stats(ts):
+    return {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts), "n": len(ts)}
+
+
+def image(engine: Mast3rEngine, seed: int, hw=(384, 512)) -> PreparedImage:
+    rgb = np.random.default_rng(seed).integers(0, 255, (*hw, 3), dtype=np.uint8)
+    t = torch.from_numpy(normalize(rgb))[None].to(engine.device)
+    return PreparedImage(t, hw, np.eye(3), (hw[1], hw[0]), rgb)
+
+
+def rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
+    ap.add_argument("--repeats", type=int, default=5)
+    ap.add_argument("--keyframes", type=int, nargs="+", default=[1])
+    ap.add_argument("--json", help="write results here")
+    args = ap.parse_args()
+
+    dev = torch.device(args.device)
+    spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
+    rss0 = rss_mb()
+    engine = Mast3rEngine(random_model(spec, seed=0), dev, args.precision)
+    weights_mb = sum(p.numel() * p.element_size() for p in engine.model.parameters()) / 2**20
+    q, kf = image(engine, 1), image(engine, 2)
+    if dev.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(dev)
+    pair = timed(lambda: engine.pair(kf, q), dev, args.repeats)
+    peak = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda"
+            else rss_mb() - rss0)
+    res = {"config": args.config, "device": str(dev), "precision": engine.precision,
+           "torch": torch.__version__, "threads": torch.get_num_threads(),
+           "weights_mb": weights_mb, "pair": stats(pair),
+           "pair_peak_mb": peak, "peak_kind": "cuda allocator" if dev.type == "cuda"
+           else "process RSS high-water growth (incl. weights)", "decode": {}}
+    try:
+        res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                       capture_output=True, check=False).stdout.strip()
+    except OSError:
+        res["commit"] = ""
+    if dev.type == "cuda":
+        res["gpu"] = torch.cuda.get_device_name(dev)
+    for k in args.keyframes:
+        encs = [engine.encode(image(engine, 10 + i)) for i in range(k)]
+        # Per localization: encode the query once, decode it against k cached keyframes.
+        dec = timed(lambda encs=encs: engine.decode(encs, engine.encode(q)), dev, args.repeats)
+        res["decode"][k] = stats(dec)
+    print(f"device {dev} ({res.get('gpu', 'cpu')}), {args.config} config, {engine.precision}, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    print(f"full pair inference          : {stats(pair)['median_s'] * 1e3:8.1f} ms median "
+          f"[{min(pair) * 1e3:.1f} .. {max(pair) * 1e3:.1f}]")
+    for k, s in res["decode"].items():
+        ratio = s["median_s"] / statistics.median(pair)
+        res["decode"][k]["ratio_to_pair"] = ratio
+        print(f"query vs {k} cached keyframe(s) : {s['median_s'] * 1e3:8.1f} ms median  "
+              f"ratio to one full pair {ratio:.2f}" + ("  (target <= 0.75)" if k == 1 else ""))
+    print(f"peak memory of a pair ({res['peak_kind']}): {peak:.0f} MiB; weights {weights_mb:.0f} "
+          "MiB")
+    if args.json:
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(res, fh, indent=2)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,201 @@
+"""A small ROS-free transform buffer (the part of tf2 that offline readers need).
+
+Transforms are stored per child frame as ``parent_from_child`` 4x4 float64 matrices, as tf2 does:
+every frame has at most one parent, so the frames form a forest. A lookup walks from both frames
+up to their common ancestor and composes the edges, interpolating each time-varying edge at the
+requested stamp (linear translation, slerp rotation). Stamps are integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .errors import InputError
+
+
+class TransformError(InputError):
+    """A transform cannot be looked up: unknown or disconnected frames."""
+
+
+class ExtrapolationError(TransformError):
+    """The frames are connected, but a time-varying edge has no sample near the stamp."""
+
+
+def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float) -> np.ndarray:
+    """Pose between two 4x4 poses: linear in translation, slerp in rotation.
+
+    ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
+    """
+    out = np.eye(4)
+    r0 = Rotation.from_matrix(a_from_b0[:3, :3])
+    r1 = Rotation.from_matrix(a_from_b1[:3, :3])
+    delta = (r0.inv() * r1).as_rotvec()
+    out[:3, :3] = (r0 * Rotation.from_rotvec(alpha * delta)).as_matrix()
+    out[:3, 3] = (1.0 - alpha) * a_from_b0[:3, 3] + alpha * a_from_b1[:3, 3]
+    return out
+
+
+def _check_pose(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
+    pose = np.asarray(parent_from_child, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise InputError(
+            f"transform {parent} -> {child} must be a finite 4x4 matrix, got shape {pose.shape}"
+        )
+    return pose
+
+
+@dataclasses.dataclass
+class _Edge:
+    """All samples of one parent -> child transform."""
+
+    parent: str
+    static: bool
+    stamps_ns: list[int] = dataclasses.field(default_factory=list)
+    poses: list[np.ndarray] = dataclasses.field(default_factory=list)
+    sorted: bool = True
+
+    def add(self, stamp_ns: int, pose: np.ndarray) -> None:
+        if self.stamps_ns and stamp_ns < self.stamps_ns[-1]:
+            self.sorted = False
+        self.stamps_ns.append(int(stamp_ns))
+        self.poses.append(pose)
+
+    def sort(self) -> None:
+        order = sorted(range(len(self.stamps_ns)), key=self.stamps_ns.__getitem__)
+        self.stamps_ns = [self.stamps_ns[i] for i in order]
+        self.poses = [self.poses[i] for i in order]
+        self.sorted = True
+
+    def at(self, stamp_ns: int, tolerance_ns: int, child: str) -> np.ndarray:
+        """parent_from_child at ``stamp_ns``; see ``TransformBuffer.lookup``."""
+        if self.static:
+            return self.poses[-1]
+        if not self.sorted:
+            self.sort()
+        stamps = self.stamps_ns
+        hi = bisect.bisect_left(stamps, stamp_ns)
+        if hi < len(stamps) and stamps[hi] == stamp_ns:
+            return self.poses[hi]
+        if 0 < hi < len(stamps):
+            t0, t1 = stamps[hi - 1], stamps[hi]
+            return interpolate_pose(
+                self.poses[hi - 1], self.poses[hi], (stamp_ns - t0) / (t1 - t0)
+            )
+        nearest = 0 if hi == 0 else len(stamps) - 1
+        if abs(stamps[nearest] - stamp_ns) <= tolerance_ns:
+            return self.poses[nearest]
+        raise ExtrapolationError(
+            f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
+            f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
+            f"(tolerance {tolerance_ns * 1e-9:.3f} s)"
+        )
+
+
+class TransformBuffer:
+    """Static and time-varying transforms between named frames, with chained lookups.
+
+    >>> buf = TransformBuffer()
+    >>> buf.add_static("base_link", "camera_optical", base_from_cam)
+    >>> buf.add_dynamic("map", "base_link", stamp_ns, map_from_base)
+    >>> map_from_cam = buf.lookup("map", "camera_optical", stamp_ns)
+    """
+
+    def __init__(self) -> None:
+        self._edges: dict[str, _Edge] = {}
+
+    def add_static(self, parent: str, child: str, parent_from_child: np.ndarray) -> None:
+        """Set the constant transform ``parent_from_child`` (a later call replaces it)."""
+        pose = _check_pose(parent_from_child, parent, child)
+        edge = self._edge(parent, child, static=True)
+        edge.stamps_ns, edge.poses = [0], [pose]
+
+    def add_dynamic(
+        self, parent: str, child: str, stamp_ns: int, parent_from_child: np.ndarray
+    ) -> None:
+        """Add one sample of the time-varying transform ``parent_from_child`` at ``stamp_ns``."""
+        pose = _check_pose(parent_from_child, parent, child)
+        self._edge(parent, child, static=False).add(stamp_ns, pose)
+
+    @property
+    def frames(self) -> set[str]:
+        """Every frame named as a parent or a child."""
+        return set(self._edges) | {e.parent for e in self._edges.values()}
+
+    def lookup(
+        self, target: str, source: str, stamp_ns: int, tolerance_ns: int = 0
+    ) -> np.ndarray:
+        """``target_from_source`` (4x4 float64) at ``stamp_ns``.
+
+        Each time-varying edge is interpolated between the samples bracketing ``stamp_ns``; outside
+        its sampled range the nearest sample is used when it is within ``tolerance_ns``, else
+        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``.
+        """
+        if target == source:
+            return np.eye(4)
+        known = self.frames
+        for name in (target, source):
+            if name not in known:
+                raise TransformError(
+                    f"frame {name!r} is not in the transform tree (lookup {target} <- {source}); "
+                    f"known frames: {sorted(known)}"
+                )
+        target_chain, source_chain = self._chain(target), self._chain(source)
+        common = next((f for f in source_chain if f in target_chain), None)
+        if common is None:
+            raise TransformError(
+                f"frames {target!r} and {source!r} are not connected: their roots are "
+                f"{target_chain[-1]!r} and {source_chain[-1]!r}; a transform between the two "
+                "trees is missing (check /tf_static)"
+            )
+        common_from_source = self._compose(source_chain, common, stamp_ns, tolerance_ns)
+        common_from_target = self._compose(target_chain, common, stamp_ns, tolerance_ns)
+        return np.linalg.inv(common_from_target) @ common_from_source
+
+    def _edge(self, parent: str, child: str, static: bool) -> _Edge:
+        if parent == child:
+            raise InputError(f"transform from frame {child!r} to itself")
+        edge = self._edges.get(child)
+        if edge is None:
+            edge = self._edges[child] = _Edge(parent=parent, static=static)
+            self._check_no_cycle(child)
+        elif edge.parent != parent:
+            raise InputError(
+                f"frame {child!r} has two parents, {edge.parent!r} and {parent!r}: a tf tree "
+                "allows one parent per frame"
+            )
+        elif edge.static != static:
+            raise InputError(
+                f"transform {parent} -> {child} is published both on /tf and /tf_static"
+            )
+        return edge
+
+    def _check_no_cycle(self, child: str) -> None:
+        seen = {child}
+        frame = child
+        while frame in self._edges:
+            frame = self._edges[frame].parent
+            if frame in seen:
+                parent = self._edges.pop(child).parent
+                raise InputError(f"transform {parent} -> {child} would close a loop in the tf tree")
+            seen.add(frame)
+
+    def _chain(self, frame: str) -> list[str]:
+        """[frame, parent, grandparent, ..., root]."""
+        chain = [frame]
+        while chain[-1] in self._edges:
+            chain.append(self._edges[chain[-1]].parent)
+        return chain
+
+    def _compose(
+        self, chain: list[str], ancestor: str, stamp_ns: int, tolerance_ns: int
+    ) -> np.ndarray:
+        """``ancestor_from_chain[0]`` by walking the chain up to ``ancestor``."""
+        ancestor_from_frame = np.eye(4)
+        for frame in chain[: chain.index(ancestor)]:
+            parent_from_frame = self._edges[frame].at(stamp_ns, tolerance_ns, frame)
+            ancestor_from_frame = parent_from_frame @ ancestor_from_frame
+        return ancestor_from_frame

@@ -1,0 +1,110 @@
+"""`mast3r-ros pair`: two-view inference, fast reciprocal matches and a picture of them."""
+
+from __future__ import annotations
+
+import argparse
+import colorsys
+import io
+import logging
+import os
+from typing import Dict
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from ..core.fileio import atomic_write_bytes
+from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
+from ..core.model.engine import Mast3rEngine
+from ..core.model.preprocess import load_rgb
+
+log = logging.getLogger(__name__)
+
+# The reference demo's matching settings.
+SUBSAMPLE = 8
+BORDER_PX = 3
+
+
+def run_pair(image1: str, image2: str, checkpoint: str, out_dir: str, *, device: str = "cpu",
+             size: int = 512, precision: str = "fp32") -> Dict[str, np.ndarray]:
+    """Infer one pair, match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``."""
+    engine = Mast3rEngine.from_checkpoint(checkpoint, device=device, precision=precision)
+    img1 = engine.prepare(load_rgb(image1), size)
+    img2 = engine.prepare(load_rgb(image2), size)
+    if img1.true_shape != img2.true_shape:
+        log.warning("the two images give different network sizes %s and %s; the network needs "
+                    "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)
+        img2 = engine.prepare(np.asarray(Image.fromarray(img2.rgb).resize(
+            img1.true_shape[::-1], Image.BICUBIC)), size)
+    pred = engine.pair(img1, img2)
+    if pred.desc_1 is not None:
+        xy1, xy2 = fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=SUBSAMPLE)
+    else:  # DUSt3R: reciprocal nearest neighbours of the two pointmaps (both in camera 1)
+        xy1, xy2 = reciprocal_matches_3d(pred.pts3d_1, pred.pts3d_2, subsample=SUBSAMPLE)
+    xy1, xy2 = filter_border(xy1, xy2, img1.true_shape, img2.true_shape, border=BORDER_PX)
+    arrays = {k: v.astype(np.float32) for k, v in pred.to_numpy().items()}
+    arrays["matches_1"] = xy1.cpu().numpy().astype(np.int64)
+    arrays["matches_2"] = xy2.cpu().numpy().astype(np.int64)
+    os.makedirs(out_dir, exist_ok=True)
+    buf = io.BytesIO()
+    np.savez(buf, **arrays)
+    atomic_write_bytes(os.path.join(out_dir, "pair.npz"), buf.getvalue())
+    picture = draw_matches(img1.rgb, img2.rgb, arrays["matches_1"], arrays["matches_2"])
+    buf = io.BytesIO()
+    picture.save(buf, format="PNG")
+    atomic_write_bytes(os.path.join(out_dir, "matches.png"), buf.getvalue())
+    return arrays
+
+
+def draw_matches(rgb1: np.ndarray, rgb2: np.ndarray, xy1: np.ndarray, xy2: np.ndarray, *,
+                 max_lines: int = 300, title: str = "") -> Image.Image:
+    """Side-by-side picture of both images with up to ``max_lines`` evenly spread matches.
+
+    Lines are coloured by their position in image 1 (hue follows x, brightness y), so crossing
+    or inconsistent colours stand out as wrong matches at a glance.
+    """
+    h = max(rgb1.shape[0], rgb2.shape[0])
+    gap = 8
+    canvas = np.full((h + 24, rgb1.shape[1] + gap + rgb2.shape[1], 3), 255, np.uint8)
+    canvas[24:24 + rgb1.shape[0], : rgb1.shape[1]] = rgb1
+    canvas[24:24 + rgb2.shape[0], rgb1.shape[1] + gap:] = rgb2
+    img = Image.fromarray(canvas)
+    draw = ImageDraw.Draw(img)
+    n = len(xy1)
+    draw.text((4, 4), title or f"{n} reciprocal matches (showing {min(n, max_lines)})",
+              fill=(0, 0, 0))
+    idx = np.linspace(0, n - 1, min(n, max_lines)).round().astype(int) if n else []
+    off = rgb1.shape[1] + gap
+    for i in idx:
+        (x1, y1), (x2, y2) = xy1[i], xy2[i]
+        hue = x1 / max(1, rgb1.shape[1] - 1)
+        r, g, b = colorsys.hsv_to_rgb(hue * 0.85, 1.0, 0.55 + 0.45 * y1 / max(1, rgb1.shape[0]))
+        color = (int(r * 255), int(g * 255), int(b * 255))
+        draw.line([(x1, y1 + 24), (x2 + off, y2 + 24)], fill=color, width=1)
+        for cx, cy in ((x1, y1 + 24), (x2 + off, y2 + 24)):
+            draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], outline=color)
+    return img
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("pair", help="run MASt3R on two images and match them",
+                       description="Two-view MASt3R inference + fast reciprocal matching. Writes "
+                                   "DIR/pair.npz (pointmaps, confidences, descriptors, matches "
+                                   "at network resolution) and DIR/matches.png.")
+    p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
+    p.add_argument("image2", help="second image (view 2)")
+    p.add_argument("--checkpoint", required=True, help="MASt3R or DUSt3R checkpoint")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--size", type=int, default=512, choices=(512, 224), help="network size")
+    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
+                   help="autocast precision on CUDA (CPU is always fp32)")
+    p.set_defaults(func=_cmd_pair)
+
+
+def _cmd_pair(args: argparse.Namespace) -> int:
+    arrays = run_pair(args.image1, args.image2, args.checkpoint, args.out, device=args.device,
+                      size=args.size, precision=args.precision)
+    h, w = arrays["conf_1"].shape
+    log.info("network resolution %dx%d, %d matches -> %s/pair.npz, %s/matches.png", w, h,
+             len(arrays["matches_1"]), args.out, args.out)
+    return 0

@@ -1,0 +1,425 @@
+"""rosbag2 recordings (mcap or sqlite3) as sequences of ``Frame``, through ``rosbags`` (no ROS).
+
+Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
+an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
+the message's ``header.stamp``, never the time the bag received it.
+
+The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
+depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
+decodes only the images it yields.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.rosbag2 import ReaderError
+from rosbags.typesys import Stores, get_typestore
+from scipy.spatial.transform import Rotation
+
+from ..core.errors import InputError
+from ..core.image_codec import (
+    decode_compressed,
+    decode_image,
+    depth_to_metres,
+    intrinsics_from_camera_info,
+    to_rgb8,
+)
+from ..core.tf_buffer import ExtrapolationError, TransformBuffer
+from ..core.types import CameraIntrinsics, Frame
+from .tum import nearest_indices
+
+logger = logging.getLogger(__name__)
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+TF_TYPE = "tf2_msgs/msg/TFMessage"
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+_DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
+
+PathLike = str | os.PathLike
+
+
+def header_stamp_ns(header: Any) -> int:
+    """``std_msgs/Header`` -> integer nanoseconds."""
+    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
+
+
+def decode_image_message(msg: Any, msgtype: str) -> tuple[np.ndarray, str]:
+    """A deserialized Image or CompressedImage -> (array, raw encoding), see ``image_codec``."""
+    if msgtype == IMAGE_TYPE:
+        array = decode_image(
+            msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian)
+        )
+        return array, msg.encoding
+    return decode_compressed(msg.format, msg.data)
+
+
+def _matrix_from_transform(transform: Any) -> np.ndarray:
+    """``geometry_msgs/Transform`` -> 4x4 parent_from_child."""
+    t, q = transform.translation, transform.rotation
+    pose = np.eye(4)
+    pose[:3, :3] = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
+    pose[:3, 3] = (t.x, t.y, t.z)
+    return pose
+
+
+def _strip(frame: str) -> str:
+    """tf2 ignores a leading slash (a ROS 1 habit)."""
+    return frame.lstrip("/")
+
+
+def _image_namespace(topic: str) -> str:
+    """/cam/color/image_raw/compressed -> /cam/color (the transport suffix is not a namespace)."""
+    for suffix in ("/compressed", "/compressedDepth"):
+        topic = topic.removesuffix(suffix)
+    return topic.rsplit("/", 1)[0]
+
+
+@contextlib.contextmanager
+def _open_bag(path: Path) -> Iterator[AnyReader]:
+    """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
+    try:
+        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader.open()
+    except (AnyReaderError, ReaderError, OSError) as err:
+        raise InputError(f"cannot open rosbag2 {path}: {err}") from err
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+class BagSequence:
+    """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
+
+    Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
+    skipping depth topics) and the one CameraInfo topic (preferring the image's namespace). Depth is
+    read only from ``depth_topic`` and associated by the nearest header stamp within
+    ``sync_tolerance_s``. ``camera_info`` overrides any CameraInfo topic. ``pose_frames``
+    ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
+    ``header.frame_id``); frames whose stamp is outside the tf data get ``None``.
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        image_topic: str | None = None,
+        camera_info_topic: str | None = None,
+        depth_topic: str | None = None,
+        camera_info: CameraIntrinsics | None = None,
+        pose_frames: str | None = None,
+        sync_tolerance_s: float = 0.02,
+    ) -> None:
+        if not sync_tolerance_s >= 0:
+            raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
+        self.path = Path(path)
+        self._tolerance_ns = round(sync_tolerance_s * 1e9)
+        self._override = camera_info
+        self._pose_frames = self._parse_pose_frames(pose_frames)
+        self._tf = TransformBuffer()
+        self._image_stamps: list[int] = []
+        self._depth_stamps: list[int] = []
+        self._infos: list[tuple[int, CameraIntrinsics]] = []
+        with _open_bag(self.path) as reader:
+            if reader.message_count == 0:
+                raise InputError(f"rosbag2 {self.path} contains no messages")
+            self._topics = dict(reader.topics)
+            self.image_topic = self._select_image_topic(reader, image_topic)
+            self.depth_topic = self._select_depth_topic(depth_topic)
+            self.camera_info_topic = self._select_camera_info_topic(camera_info_topic)
+            self._tf_topics = [n for n, i in self._topics.items() if i.msgtype == TF_TYPE]
+            if self._pose_frames is not None and not self._tf_topics:
+                raise InputError(
+                    f"pose_frames={pose_frames!r} needs tf, but rosbag2 {self.path} has no "
+                    f"{TF_TYPE} topic (/tf, /tf_static)"
+                )
+            self._index(reader)
+        self._finish_index()
+        logger.info(
+            "rosbag2 %s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
+            self.path, len(self), self.image_topic,
+            self.camera_info_topic or "the given CameraIntrinsics", self.depth_topic or "-",
+            pose_frames or "-",
+        )
+
+    # ---- topic selection -------------------------------------------------------------------
+
+    def _listing(self) -> str:
+        return "\n".join(
+            f"  {name} [{info.msgtype}] ({info.msgcount} messages)"
+            for name, info in sorted(self._topics.items())
+        )
+
+    def _require(self, topic: str, types: Sequence[str], option: str) -> str:
+        info = self._topics.get(topic)
+        if info is None:
+            raise InputError(
+                f"{option} {topic!r} is not in rosbag2 {self.path}; its topics are:\n"
+                f"{self._listing()}"
+            )
+        if info.msgtype not in types:
+            raise InputError(
+                f"{option} {topic!r} has type {info.msgtype}, expected {' or '.join(types)}"
+            )
+        if info.msgcount == 0:
+            raise InputError(f"{option} {topic!r} has no messages in rosbag2 {self.path}")
+        return topic
+
+    def _candidates(self, types: Sequence[str]) -> list[str]:
+        return sorted(
+            n for n, i in self._topics.items() if i.msgtype in types and i.msgcount > 0
+        )
+
+    def _is_depth_topic(self, reader: AnyReader, topic: str) -> bool:
+        if "depth" in topic.lower():
+            return True
+        conns = self._topics[topic].connections
+        gen = reader.messages(connections=conns)
+        try:
+            conn, _, raw = next(gen)
+        finally:
+            gen.close()
+        msg = self._deserialize(reader, raw, conn.msgtype, topic)
+        if conn.msgtype == IMAGE_TYPE:
+            return msg.encoding in _DEPTH_RAW_ENCODINGS
+        fmt = msg.format
+        return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
+
+    def _select_image_topic(self, reader: AnyReader, topic: str | None) -> str:
+        if topic is not None:
+            return self._require(topic, IMAGE_TYPES, "image topic")
+        candidates = [
+            t for t in self._candidates(IMAGE_TYPES) if not self._is_depth_topic(reader, t)
+        ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise InputError(
+                f"rosbag2 {self.path} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
+                f"not depth); its topics are:\n{self._listing()}"
+            )
+        raise InputError(
+            f"rosbag2 {self.path} has several image topics: {', '.join(candidates)}; choose one "
+            "with --image-topic (BagSequence(image_topic=...))"
+        )
+
+    def _select_depth_topic(self, topic: str | None) -> str | None:
+        if topic is None:
+            return None
+        self._require(topic, IMAGE_TYPES, "depth topic")
+        if topic == self.image_topic:
+            raise InputError(f"depth topic {topic!r} is also the image topic")
+        return topic
+
+    def _select_camera_info_topic(self, topic: str | None) -> str | None:
+        if self._override is not None:
+            if topic is not None:
+                logger.warning("camera_info given: ignoring camera_info_topic %s", topic)
+            return None
+        if topic is not None:
+            return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
+        candidates = self._candidates((CAMERA_INFO_TYPE,))
+        namespace = _image_namespace(self.image_topic)
+        same = [t for t in candidates if t.rsplit("/", 1)[0] == namespace]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(same) == 1:
+            return same[0]
+        if not candidates:
+            raise InputError(
+                f"rosbag2 {self.path} has no {CAMERA_INFO_TYPE} topic, so the images have no "
+                "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
+                "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
+            )
+        raise InputError(
+            f"rosbag2 {self.path} has several CameraInfo topics: {', '.join(candidates)}, none "
+            f"alone in the namespace of {self.image_topic}; choose one with --camera-info-topic "
+            "(BagSequence(camera_info_topic=...))"
+        )
+
+    @staticmethod
+    def _parse_pose_frames(pose_frames: str | None) -> tuple[str, str] | None:
+        if pose_frames is None:
+            return None
+        parent, _, child = pose_frames.partition(":")
+        if not _strip(parent) or (":" in child):
+            raise InputError(
+                f"pose_frames must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
+                f"got {pose_frames!r}"
+            )
+        return _strip(parent), _strip(child)
+
+    # ---- indexing pass ---------------------------------------------------------------------
+
+    def _deserialize(self, reader: AnyReader, raw: bytes, msgtype: str, topic: str) -> Any:
+        try:
+            return reader.deserialize(raw, msgtype)
+        except (AnyReaderError, ValueError) as err:
+            raise InputError(
+                f"cannot deserialize a {msgtype} on {topic} in {self.path}: {err}"
+            ) from err
+
+    def _index(self, reader: AnyReader) -> None:
+        topics = [self.image_topic, self.depth_topic, self.camera_info_topic, *self._tf_topics]
+        wanted = [t for t in topics if t is not None]
+        if self._pose_frames is None:
+            wanted = [t for t in wanted if t not in self._tf_topics]
+        conns = [c for t in wanted for c in self._topics[t].connections]
+        for conn, _, raw in reader.messages(connections=conns):
+            msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+            if conn.topic == self.image_topic:
+                self._image_stamps.append(header_stamp_ns(msg.header))
+            elif conn.topic == self.depth_topic:
+                self._depth_stamps.append(header_stamp_ns(msg.header))
+            elif conn.topic == self.camera_info_topic:
+                self._infos.append((header_stamp_ns(msg.header), self._intrinsics(msg, conn.topic)))
+            else:
+                self._add_transforms(msg, static=conn.topic.endswith("tf_static"))
+
+    def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
+        try:
+            return intrinsics_from_camera_info(
+                msg.width, msg.height, msg.k, msg.d, msg.distortion_model
+            )
+        except InputError as err:
+            stamp_s = header_stamp_ns(msg.header) * 1e-9
+            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
+
+    def _add_transforms(self, msg: Any, static: bool) -> None:
+        for ts in msg.transforms:
+            parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
+            try:
+                pose = _matrix_from_transform(ts.transform)
+            except ValueError as err:
+                raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
+            if static:
+                self._tf.add_static(parent, child, pose)
+            else:
+                self._tf.add_dynamic(parent, child, header_stamp_ns(ts.header), pose)
+
+    def _finish_index(self) -> None:
+        if self.camera_info_topic is not None:
+            self._infos.sort(key=lambda item: item[0])
+        self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
+        depth = np.unique(np.asarray(self._depth_stamps, dtype=np.int64))
+        self._depth_stamps_sorted = depth
+        matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
+        self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
+        if self.depth_topic is not None and not self._depth_refs:
+            logger.warning(
+                "no depth on %s within %.3f s of any image on %s", self.depth_topic,
+                self._tolerance_ns * 1e-9, self.image_topic,
+            )
+
+    def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
+        """Depth header stamp matched to each image stamp, -1 where none."""
+        idx = nearest_indices(self._depth_stamps_sorted, stamps_ns, self._tolerance_ns)
+        if self._depth_stamps_sorted.size == 0:
+            return idx
+        return np.where(idx >= 0, self._depth_stamps_sorted[np.maximum(idx, 0)], -1)
+
+    # ---- public API ------------------------------------------------------------------------
+
+    @property
+    def stamps_ns(self) -> np.ndarray:
+        """(N,) int64 header stamps of the images, in bag order."""
+        return np.asarray(self._image_stamps, dtype=np.int64)
+
+    @property
+    def transforms(self) -> TransformBuffer:
+        """The tf read from the bag (empty unless ``pose_frames`` was given)."""
+        return self._tf
+
+    def __len__(self) -> int:
+        return len(self._image_stamps)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
+        map_from_cam 4x4 float64 or None)."""
+        topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
+        remaining = collections.Counter(self._depth_refs)
+        depth_by_stamp: dict[int, np.ndarray] = {}
+        pending: collections.deque = collections.deque()
+        with _open_bag(self.path) as reader:
+            conns = [c for t in topics for c in reader.topics[t].connections]
+            for conn, _, raw in reader.messages(connections=conns):
+                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                stamp = header_stamp_ns(msg.header)
+                if conn.topic != self.depth_topic:
+                    depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
+                    pending.append((msg, conn.msgtype, depth_stamp))
+                elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
+                    depth_by_stamp[stamp] = self._decode_depth(msg, conn.msgtype)
+                # images wait, in order, until the depth matched to them has been read
+                while pending and (pending[0][2] < 0 or pending[0][2] in depth_by_stamp):
+                    yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+            while pending:  # only if the bag changed between the two passes
+                yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+
+    # ---- frame assembly --------------------------------------------------------------------
+
+    def _decode_depth(self, msg: Any, msgtype: str) -> np.ndarray:
+        array, encoding = decode_image_message(msg, msgtype)
+        try:
+            return depth_to_metres(array, encoding)
+        except InputError as err:
+            raise InputError(f"depth topic {self.depth_topic}: {err}") from err
+
+    def _frame_intrinsics(self, stamp_ns: int) -> CameraIntrinsics:
+        """The override, else the latest CameraInfo at or before the stamp, else the first."""
+        if self._override is not None:
+            return self._override
+        if not self._infos:
+            raise InputError(
+                f"no CameraInfo message on {self.camera_info_topic}: pass a camera_info topic "
+                "with messages or a camera_info YAML"
+            )
+        index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
+        return self._infos[max(index, 0)][1]
+
+    def _pose(self, frame_id: str, stamp_ns: int) -> np.ndarray | None:
+        if self._pose_frames is None:
+            return None
+        parent, child = self._pose_frames
+        try:
+            return self._tf.lookup(parent, child or _strip(frame_id), stamp_ns, self._tolerance_ns)
+        except ExtrapolationError as err:
+            logger.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
+            return None
+
+    def _frame(
+        self,
+        msg: Any,
+        msgtype: str,
+        depth_stamp: int,
+        depth_by_stamp: dict[int, np.ndarray],
+        remaining: collections.Counter,
+    ) -> Frame:
+        stamp = header_stamp_ns(msg.header)
+        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
+        if depth is not None:
+            remaining[depth_stamp] -= 1
+            if remaining[depth_stamp] <= 0:
+                del depth_by_stamp[depth_stamp]
+        try:
+            array, encoding = decode_image_message(msg, msgtype)
+            return Frame(
+                rgb=to_rgb8(array, encoding),
+                intrinsics=self._frame_intrinsics(stamp),
+                stamp_ns=stamp,
+                frame_id=msg.header.frame_id,
+                depth_m=depth,
+                map_from_cam=self._pose(msg.header.frame_id, stamp),
+            )
+        except InputError as err:
+            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err

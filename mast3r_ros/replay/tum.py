@@ -1,0 +1,311 @@
+"""TUM RGB-D style folders and TUM trajectory files, without ROS.
+
+A folder holds ``rgb.txt`` and optionally ``depth.txt`` (``timestamp path`` per line, paths relative
+to the folder), ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``: the camera pose in the map
+frame, ``map_from_cam``, metres) and ``camera.yaml`` (ROS camera_info YAML). Lines starting with
+``#`` are comments. Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
+"""
+
+from __future__ import annotations
+
+import decimal
+import logging
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import cv2
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..core.errors import InputError
+from ..core.image_codec import depth_to_metres, load_camera_info_yaml
+from ..core.tf_buffer import interpolate_pose
+from ..core.types import CameraIntrinsics, Frame
+
+logger = logging.getLogger(__name__)
+
+TUM_DEPTH_UNITS_PER_M = 5000.0
+_TRAJECTORY_HEADER = "# timestamp tx ty tz qx qy qz qw\n"
+
+PathLike = str | os.PathLike
+
+
+def _parse_stamp_ns(token: str) -> int:
+    """Seconds as written in a TUM file -> integer nanoseconds, exactly (no float rounding)."""
+    value = decimal.Decimal(token)
+    if not value.is_finite():
+        raise ValueError(f"timestamp {token!r} is not finite")
+    return int((value * 1_000_000_000).to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+
+
+def _format_stamp(stamp_ns: int) -> str:
+    sign = "-" if stamp_ns < 0 else ""
+    seconds, nanoseconds = divmod(abs(int(stamp_ns)), 1_000_000_000)
+    return f"{sign}{seconds}.{nanoseconds:09d}"
+
+
+def _read_rows(path: Path, columns: int, layout: str) -> tuple[np.ndarray, list[list[str]]]:
+    """Non-comment lines of a whitespace-separated file -> (stamps_ns int64, other columns)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not a UTF-8 text file: {err}") from err
+    stamps: list[int] = []
+    rows: list[list[str]] = []
+    for lineno, line in enumerate(lines, start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = line.split()
+        try:
+            if len(fields) != columns:
+                raise ValueError(f"{len(fields)} columns")
+            stamps.append(_parse_stamp_ns(fields[0]))
+        except (ValueError, ArithmeticError) as err:
+            raise InputError(
+                f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
+            ) from None
+        rows.append(fields[1:])
+    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows
+
+
+def read_tum_trajectory(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """Read a TUM trajectory -> (stamps_ns int64 (N,), poses float64 (N, 4, 4)).
+
+    Each line is ``timestamp tx ty tz qx qy qz qw`` (seconds, metres, unit quaternion x y z w); the
+    pose is ``map_from_cam`` for ground truth and estimates alike.
+    """
+    path = Path(path)
+    stamps, rows = _read_rows(path, 8, "timestamp tx ty tz qx qy qz qw")
+    poses = np.tile(np.eye(4), (len(rows), 1, 1))
+    if not rows:
+        return stamps, poses
+    try:
+        values = np.asarray(rows, dtype=np.float64)
+    except ValueError as err:
+        raise InputError(f"{path}: non-numeric pose value ({err})") from None
+    norms = np.linalg.norm(values[:, 3:], axis=1)
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (np.abs(norms - 1.0) > 1e-2))
+    if bad.size:
+        raise InputError(
+            f"{path}: pose {bad[0] + 1} (timestamp {_format_stamp(stamps[bad[0]])}) has a "
+            f"non-finite value or a quaternion of norm {norms[bad[0]]:.6f} instead of 1"
+        )
+    poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
+    poses[:, :3, 3] = values[:, :3]
+    return stamps, poses
+
+
+def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
+    """Write (N,) integer-nanosecond stamps and (N, 4, 4) poses as a TUM trajectory, atomically.
+
+    Timestamps are written in seconds with 9 decimals; quaternions as x y z w with w >= 0. The
+    file is written to a temporary file in the same folder and renamed over ``path``.
+    """
+    path = Path(path)
+    stamps = np.asarray(stamps_ns).reshape(-1)
+    poses = np.asarray(poses, dtype=np.float64)
+    if (
+        poses.shape != (stamps.size, 4, 4)
+        or not np.issubdtype(stamps.dtype, np.integer)
+        or not np.isfinite(poses).all()
+    ):
+        raise InputError(
+            f"write_tum_trajectory expects (N,) integer stamps_ns and finite (N, 4, 4) poses, got "
+            f"{stamps.shape} {stamps.dtype} and {poses.shape}"
+        )
+    quats = Rotation.from_matrix(poses[:, :3, :3]).as_quat() if stamps.size else np.zeros((0, 4))
+    quats[quats[:, 3] < 0] *= -1.0
+    lines = [_TRAJECTORY_HEADER]
+    for stamp, pose, quat in zip(stamps, poses, quats):
+        values = " ".join(repr(float(v)) for v in (*pose[:3, 3], *quat))
+        lines.append(f"{_format_stamp(int(stamp))} {values}\n")
+    _write_atomic(path, "".join(lines))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+
+
+def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: int) -> np.ndarray:
+    """For each query stamp, the index of the nearest of the sorted ``stamps_ns`` within
+    ``tolerance_ns``, else -1. Returns (M,) int64."""
+    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    if stamps.size == 0:
+        return np.full(query.shape, -1, dtype=np.int64)
+    hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
+    lo = np.clip(hi - 1, 0, stamps.size - 1)
+    best = np.where(np.abs(stamps[hi] - query) < np.abs(stamps[lo] - query), hi, lo)
+    return np.where(np.abs(stamps[best] - query) <= tolerance_ns, best, -1).astype(np.int64)
+
+
+def interpolate_trajectory(
+    stamps_ns: np.ndarray,
+    poses: np.ndarray,
+    query_ns: np.ndarray,
+    tolerance_ns: int,
+    max_gap_ns: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poses of a trajectory (sorted (N,) stamps, (N, 4, 4) poses) at (M,) query stamps.
+
+    A query between two samples at most ``max_gap_ns`` apart is interpolated (linear translation,
+    slerp rotation); otherwise the nearest sample within ``tolerance_ns`` is used. Returns
+    (poses (M, 4, 4) float64 with NaN where unknown, valid (M,) bool).
+    """
+    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    out = np.full((query.size, 4, 4), np.nan)
+    valid = np.zeros(query.size, dtype=bool)
+    nearest = nearest_indices(stamps, query, tolerance_ns)
+    his = np.searchsorted(stamps, query, side="left")
+    for m, (t, hi) in enumerate(zip(query, his)):
+        if hi < stamps.size and stamps[hi] == t:
+            out[m], valid[m] = poses[hi], True
+        elif 0 < hi < stamps.size and stamps[hi] - stamps[hi - 1] <= max_gap_ns:
+            alpha = (t - stamps[hi - 1]) / (stamps[hi] - stamps[hi - 1])
+            out[m], valid[m] = interpolate_pose(poses[hi - 1], poses[hi], float(alpha)), True
+        elif nearest[m] >= 0:
+            out[m], valid[m] = poses[nearest[m]], True
+    return out, valid
+
+
+class TumSequence:
+    """A TUM RGB-D style folder as a sequence of ``Frame`` (random access and iteration).
+
+    Depth and ground truth are associated with each rgb stamp: depth by the nearest stamp within
+    ``tolerance_s``; ground truth interpolated between samples at most ``max_gt_gap_s`` apart, else
+    the nearest sample within ``tolerance_s``. Frames without a match get ``None``.
+    """
+
+    def __init__(
+        self,
+        folder: PathLike,
+        camera_info: PathLike | None = None,
+        tolerance_s: float = 0.02,
+        max_gt_gap_s: float = 0.1,
+    ) -> None:
+        if not (tolerance_s >= 0 and max_gt_gap_s >= 0):
+            raise InputError(
+                f"tolerance_s and max_gt_gap_s must be >= 0, got {tolerance_s}, {max_gt_gap_s}"
+            )
+        self.folder = Path(folder)
+        if not self.folder.is_dir():
+            raise InputError(f"TUM folder {self.folder} does not exist or is not a folder")
+        yaml_path = Path(camera_info) if camera_info is not None else self.folder / "camera.yaml"
+        if not yaml_path.is_file():
+            raise InputError(
+                f"no camera intrinsics: {yaml_path} does not exist; put a ROS camera_info YAML "
+                "there or pass camera_info=<path to camera_info YAML>"
+            )
+        self.intrinsics: CameraIntrinsics = load_camera_info_yaml(yaml_path)
+        self._yaml_path = yaml_path
+        tolerance_ns = round(tolerance_s * 1e9)
+
+        rgb_txt = self.folder / "rgb.txt"
+        if not rgb_txt.is_file():
+            raise InputError(f"{rgb_txt} is missing: a TUM folder lists its images in rgb.txt")
+        self._stamps_ns, rgb_rows = _read_rows(rgb_txt, 2, "timestamp filename")
+        if self._stamps_ns.size == 0:
+            raise InputError(f"{rgb_txt} lists no images")
+        self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
+        self._depth_paths = self._associate_depth(tolerance_ns)
+        self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
+        order = np.argsort(self._gt_stamps_ns, kind="stable")
+        self._frame_poses, self._frame_pose_valid = interpolate_trajectory(
+            self._gt_stamps_ns[order], self._gt_poses[order], self._stamps_ns,
+            tolerance_ns, round(max_gt_gap_s * 1e9),
+        )
+        logger.info(
+            "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
+            len(self), sum(p is not None for p in self._depth_paths),
+            int(self._frame_pose_valid.sum()),
+        )
+
+    def _associate_depth(self, tolerance_ns: int) -> list[Path | None]:
+        depth_txt = self.folder / "depth.txt"
+        if not depth_txt.is_file():
+            return [None] * len(self._rgb_paths)
+        stamps, rows = _read_rows(depth_txt, 2, "timestamp filename")
+        order = np.argsort(stamps, kind="stable")
+        idx = nearest_indices(stamps[order], self._stamps_ns, tolerance_ns)
+        return [None if i < 0 else self.folder / rows[order[i]][0] for i in idx]
+
+    def _read_groundtruth(self) -> tuple[np.ndarray, np.ndarray]:
+        gt_txt = self.folder / "groundtruth.txt"
+        if not gt_txt.is_file():
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4))
+        return read_tum_trajectory(gt_txt)
+
+    @property
+    def stamps_ns(self) -> np.ndarray:
+        """(N,) int64 rgb stamps in file order."""
+        return self._stamps_ns.copy()
+
+    def groundtruth(self) -> tuple[np.ndarray, np.ndarray]:
+        """The whole ground-truth file: (stamps_ns (K,) int64, map_from_cam (K, 4, 4)); empty
+        arrays when the folder has no groundtruth.txt."""
+        return self._gt_stamps_ns.copy(), self._gt_poses.copy()
+
+    def __len__(self) -> int:
+        return len(self._rgb_paths)
+
+    def __iter__(self) -> Iterator[Frame]:
+        for index in range(len(self)):
+            yield self[index]
+
+    def __getitem__(self, index: int) -> Frame:
+        """Frame ``index`` (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
+        map_from_cam 4x4 float64 or None)."""
+        if not -len(self) <= index < len(self):
+            raise IndexError(f"frame {index} out of range for {len(self)} frames")
+        index %= len(self)
+        depth_path = self._depth_paths[index]
+        pose = self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
+        return Frame(
+            rgb=self._read_rgb(self._rgb_paths[index]),
+            intrinsics=self.intrinsics,
+            stamp_ns=int(self._stamps_ns[index]),
+            depth_m=None if depth_path is None else self._read_depth(depth_path),
+            map_from_cam=pose,
+        )
+
+    def _check_size(self, path: Path, image: np.ndarray) -> None:
+        h, w = image.shape[:2]
+        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
+            raise InputError(
+                f"{path} is {w}x{h} but {self._yaml_path} is for "
+                f"{self.intrinsics.width}x{self.intrinsics.height}"
+            )
+
+    def _read_rgb(self, path: Path) -> np.ndarray:
+        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
+        if bgr is None:
+            raise InputError(f"cannot read colour image {path} (missing or not an image)")
+        self._check_size(path, bgr)
+        return np.ascontiguousarray(bgr[:, :, ::-1])
+
+    def _read_depth(self, path: Path) -> np.ndarray:
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+        if raw is None:
+            raise InputError(f"cannot read depth image {path} (missing or not an image)")
+        if raw.dtype != np.uint16 or raw.ndim != 2:
+            raise InputError(
+                f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"
+            )
+        self._check_size(path, raw)
+        return depth_to_metres(raw, "16UC1", TUM_DEPTH_UNITS_PER_M)

@@ -1,0 +1,327 @@
+"""Tests of the rosbag2 reader on tiny bags written into tmp_path (mcap and sqlite3)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from rosbags.rosbag2 import StoragePlugin, Writer
+from rosbags.typesys import Stores, get_typestore
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.types import CameraIntrinsics
+from mast3r_ros.replay.rosbag import BagSequence
+
+TS = get_typestore(Stores.ROS2_HUMBLE)
+T = TS.types
+S = 1_000_000_000
+MS = 1_000_000
+W, H = 8, 6
+STORAGES = [StoragePlugin.MCAP, StoragePlugin.SQLITE3]
+RNG = np.random.default_rng(0)
+RGB = RNG.integers(0, 256, (H, W, 3), dtype=np.uint8)
+
+
+def header(stamp_ns: int, frame_id: str = "camera_optical"):
+    stamp = T["builtin_interfaces/msg/Time"](sec=stamp_ns // S, nanosec=stamp_ns % S)
+    return T["std_msgs/msg/Header"](stamp=stamp, frame_id=frame_id)
+
+
+def image(stamp_ns, encoding, array, bigendian=False, pad=0, frame_id="camera_optical"):
+    dtype = array.dtype.newbyteorder(">" if bigendian else "<")
+    rows = np.ascontiguousarray(array.astype(dtype)).reshape(array.shape[0], -1).view(np.uint8)
+    data = np.concatenate([rows, np.zeros((rows.shape[0], pad), np.uint8)], axis=1)
+    return T["sensor_msgs/msg/Image"](
+        header=header(stamp_ns, frame_id), height=array.shape[0], width=array.shape[1],
+        encoding=encoding, is_bigendian=int(bigendian), step=data.shape[1], data=data.reshape(-1),
+    )
+
+
+def compressed(stamp_ns, fmt, array):
+    ok, buf = cv2.imencode(".jpg" if "jpeg" in fmt else ".png", array)
+    assert ok
+    return T["sensor_msgs/msg/CompressedImage"](
+        header=header(stamp_ns), format=fmt, data=buf.reshape(-1)
+    )
+
+
+def camera_info(stamp_ns, fx=30.0, width=W, height=H):
+    k = np.array([fx, 0, (width - 1) / 2, 0, fx, (height - 1) / 2, 0, 0, 1], dtype=np.float64)
+    roi = T["sensor_msgs/msg/RegionOfInterest"](
+        x_offset=0, y_offset=0, height=0, width=0, do_rectify=False
+    )
+    return T["sensor_msgs/msg/CameraInfo"](
+        header=header(stamp_ns), height=height, width=width, distortion_model="plumb_bob",
+        d=np.array([0.01, 0, 0, 0, 0], dtype=np.float64), k=k, r=np.eye(3).reshape(-1),
+        p=np.zeros(12), binning_x=0, binning_y=0, roi=roi,
+    )
+
+
+def tf_message(transforms):
+    """transforms: (parent, child, stamp_ns, 4x4 parent_from_child)."""
+    out = []
+    for parent, child, stamp_ns, pose in transforms:
+        q = Rotation.from_matrix(pose[:3, :3]).as_quat()
+        transform = T["geometry_msgs/msg/Transform"](
+            translation=T["geometry_msgs/msg/Vector3"](*pose[:3, 3]),
+            rotation=T["geometry_msgs/msg/Quaternion"](*q),
+        )
+        out.append(T["geometry_msgs/msg/TransformStamped"](
+            header=header(stamp_ns, parent), child_frame_id=child, transform=transform
+        ))
+    return T["tf2_msgs/msg/TFMessage"](transforms=out)
+
+
+def write_bag(path: Path, storage, messages, empty_topics=()) -> Path:
+    """messages: (topic, bag_time_ns, msg); empty_topics: (topic, msgtype) without messages."""
+    writer = Writer(path, version=9, storage_plugin=storage)
+    with writer:
+        conns = {}
+        for topic, msgtype in empty_topics:
+            writer.add_connection(topic, msgtype, typestore=TS)
+        for topic, bag_time, msg in messages:
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
+            writer.write(conns[topic], bag_time, TS.serialize_cdr(msg, msg.__msgtype__))
+    return path
+
+
+def pose(rotvec, t) -> np.ndarray:
+    out = np.eye(4)
+    out[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix()
+    out[:3, 3] = t
+    return out
+
+
+BASE_FROM_CAM = pose([-np.pi / 2, 0, -np.pi / 2], [0.1, 0, 0.5])
+MAP_FROM_BASE_0 = pose([0, 0, 0], [0, 0, 0])
+MAP_FROM_BASE_1 = pose([0, 0, 0.3], [0.3, 0, 0])
+LATE = 500 * MS  # the bag receives messages long after their header stamps
+
+
+def rgbd_messages():
+    """Images at 1.0, 1.1, 1.2, 1.4 s; CameraInfo at 0.9 s (fx 30) and 1.15 s (fx 31); depth at
+    1.005 and 1.19 s written even later than the images; tf from 0.95 to 1.25 s."""
+    msgs = []
+    for i, t in enumerate([1000 * MS, 1100 * MS, 1200 * MS, 1400 * MS]):
+        msgs.append(("/camera/color/image_raw", t + LATE, image(t, "rgb8", RGB // (i + 1))))
+    for t, fx in [(900 * MS, 30.0), (1150 * MS, 31.0)]:
+        msgs.append(("/camera/color/camera_info", t + LATE, camera_info(t, fx)))
+        msgs.append(("/camera/depth/camera_info", t + LATE, camera_info(t, 50.0)))
+    for t, mm in [(1005 * MS, 1000), (1190 * MS, 2000)]:
+        depth = np.full((H, W), mm, np.uint16)
+        depth[0, 0] = 0
+        msgs.append(("/camera/depth/image_rect_raw", t + 2 * LATE, image(t, "16UC1", depth)))
+    static = [("base_link", "camera_optical", 0, BASE_FROM_CAM)]
+    msgs.append(("/tf_static", 0, tf_message(static)))
+    for t, p in [(950 * MS, MAP_FROM_BASE_0), (1250 * MS, MAP_FROM_BASE_1)]:
+        msgs.append(("/tf", t, tf_message([("map", "base_link", t, p)])))
+    return sorted(msgs, key=lambda m: m[1])
+
+
+@pytest.fixture(params=STORAGES, ids=["mcap", "sqlite3"])
+def rgbd_bag(request, tmp_path):
+    return write_bag(tmp_path / "bag", request.param, rgbd_messages())
+
+
+def test_rgbd_bag_frames(rgbd_bag):
+    seq = BagSequence(
+        rgbd_bag, depth_topic="/camera/depth/image_rect_raw", pose_frames="map:camera_optical"
+    )
+    assert seq.image_topic == "/camera/color/image_raw"
+    assert seq.camera_info_topic == "/camera/color/camera_info"  # same namespace as the image
+    assert len(seq) == 4
+    np.testing.assert_array_equal(seq.stamps_ns, [1000 * MS, 1100 * MS, 1200 * MS, 1400 * MS])
+    frames = list(seq)
+    assert [f.stamp_ns for f in frames] == seq.stamps_ns.tolist()  # header stamps, not bag time
+    for i, frame in enumerate(frames):
+        np.testing.assert_array_equal(frame.rgb, RGB // (i + 1))
+        assert frame.frame_id == "camera_optical"
+    assert [f.intrinsics.K[0, 0] for f in frames] == [30.0, 30.0, 31.0, 31.0]
+    np.testing.assert_allclose(frames[0].intrinsics.dist, [0.01, 0, 0, 0, 0])
+    assert np.isnan(frames[0].depth_m[0, 0]) and frames[0].depth_m.dtype == np.float32
+    np.testing.assert_allclose(frames[0].depth_m[1:, 1:], 1.0)
+    assert frames[1].depth_m is None and frames[3].depth_m is None
+    np.testing.assert_allclose(frames[2].depth_m[1:, 1:], 2.0)
+    # map_from_cam interpolated at 1.1 s between tf samples at 0.95 and 1.25 s
+    map_from_base = pose([0, 0, 0.15], [0.15, 0, 0])
+    np.testing.assert_allclose(frames[1].map_from_cam, map_from_base @ BASE_FROM_CAM, atol=1e-9)
+    assert frames[3].map_from_cam is None  # 1.4 s is after the last tf sample
+
+
+def test_iteration_is_repeatable_and_stoppable(rgbd_bag):
+    seq = BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw")
+    first = next(iter(seq))
+    assert first.map_from_cam is None  # no pose_frames
+    assert len(list(seq)) == 4 and len(list(seq)) == 4
+
+
+def test_pose_frames_parent_only_uses_header_frame(rgbd_bag):
+    seq = BagSequence(rgbd_bag, pose_frames="map", sync_tolerance_s=0.1)
+    frame = next(iter(seq))
+    np.testing.assert_allclose(
+        frame.map_from_cam, pose([0, 0, 0.05], [0.05, 0, 0]) @ BASE_FROM_CAM, atol=1e-9
+    )
+
+
+def test_pose_frames_unknown_frame(rgbd_bag):
+    seq = BagSequence(rgbd_bag, pose_frames="world:camera_optical")
+    with pytest.raises(InputError, match="'world' is not in the transform tree"):
+        next(iter(seq))
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_every_encoding(tmp_path, storage):
+    """One topic whose messages use every raw encoding (with row padding and big-endian data),
+    one CompressedImage topic (png, jpeg) and depth as 16UC1, 32FC1, png and compressedDepth."""
+    grey = RNG.integers(0, 256, (H, W), dtype=np.uint8)
+    grey16 = RNG.integers(0, 65536, (H, W), dtype=np.uint16)
+    grey_rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    alpha = np.full((H, W, 1), 7, np.uint8)
+    bgr = np.ascontiguousarray(RGB[:, :, ::-1])
+    raw = [
+        (lambda t: image(t, "rgb8", RGB, pad=2), RGB),
+        (lambda t: image(t, "bgr8", bgr), RGB),
+        (lambda t: image(t, "rgba8", np.concatenate([RGB, alpha], 2)), RGB),
+        (lambda t: image(t, "bgra8", np.concatenate([bgr, alpha], 2), pad=4), RGB),
+        (lambda t: image(t, "mono8", grey, pad=1), grey_rgb),
+        (
+            lambda t: image(t, "mono16", grey16, bigendian=True, pad=2),
+            np.repeat((grey16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2),
+        ),
+        (lambda t: image(t, "8UC3", bgr), RGB),
+        (lambda t: image(t, "8UC1", grey), grey_rgb),
+    ]
+    depth_mm = np.full((H, W), 1500, np.uint16)
+    depth_m = np.full((H, W), 2.5, np.float32)
+    depth_m[1, 2] = np.nan
+    ok, png_mm = cv2.imencode(".png", depth_mm)
+    compressed_depth = T["sensor_msgs/msg/CompressedImage"](
+        header=header(S + 100 * MS), format="16UC1; compressedDepth png",
+        data=np.concatenate([np.zeros(12, np.uint8), png_mm.reshape(-1)]),
+    )
+    stamps = [S + i * 100 * MS for i in range(len(raw))]
+    msgs = [("/img", t, make(t)) for t, (make, _) in zip(stamps, raw)]
+    msgs += [
+        ("/img_c", S, compressed(S, "rgb8; png compressed bgr8", bgr)),
+        ("/img_c", S + 100 * MS, compressed(S + 100 * MS, "jpeg", np.full((H, W, 3), 90, "u1"))),
+        ("/depth", S, image(S, "16UC1", depth_mm, bigendian=True, pad=2)),
+        ("/depth", S + 100 * MS, image(S + 100 * MS, "32FC1", depth_m, pad=4)),
+        ("/depth_c", S, compressed(S, "16UC1; png compressed", depth_mm)),
+        ("/depth_c", S + 100 * MS, compressed_depth),
+    ]
+    bag = write_bag(tmp_path / "bag", storage, sorted(msgs, key=lambda m: m[1]))
+    intr = CameraIntrinsics(W, H, np.array([[10.0, 0, 3.5], [0, 10.0, 2.5], [0, 0, 1]]))
+
+    frames = list(BagSequence(bag, image_topic="/img", depth_topic="/depth", camera_info=intr))
+    assert len(frames) == len(raw)
+    for frame, (_, expected) in zip(frames, raw):
+        np.testing.assert_array_equal(frame.rgb, expected)
+    np.testing.assert_allclose(frames[0].depth_m, 1.5)
+    np.testing.assert_allclose(frames[1].depth_m[np.isfinite(frames[1].depth_m)], 2.5)
+    assert np.isnan(frames[1].depth_m[1, 2]) and np.isfinite(frames[1].depth_m).sum() == H * W - 1
+
+    png, jpeg = BagSequence(bag, image_topic="/img_c", depth_topic="/depth_c", camera_info=intr)
+    np.testing.assert_array_equal(png.rgb, RGB)
+    assert np.abs(jpeg.rgb.astype(int) - 90).max() <= 2
+    np.testing.assert_allclose(png.depth_m, 1.5)
+    np.testing.assert_allclose(jpeg.depth_m, 1.5)
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_auto_detection_skips_depth_by_encoding(tmp_path, storage):
+    msgs = [
+        ("/cam/image", S, image(S, "bgr8", RGB[:, :, ::-1])),
+        ("/ir/image", S, image(S, "16UC1", np.ones((H, W), np.uint16))),
+        ("/cam/camera_info", S, camera_info(S)),
+    ]
+    seq = BagSequence(write_bag(tmp_path / "bag", storage, msgs))
+    assert seq.image_topic == "/cam/image" and seq.camera_info_topic == "/cam/camera_info"
+    np.testing.assert_array_equal(next(iter(seq)).rgb, RGB)
+
+
+def test_auto_detection_ambiguous(tmp_path):
+    msgs = [
+        ("/left/image_raw", S, image(S, "rgb8", RGB)),
+        ("/right/image_raw/compressed", S, compressed(S, "jpeg", RGB)),
+        ("/left/camera_info", S, camera_info(S)),
+    ]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    match = "several image topics: /left/image_raw, /right/image_raw/compressed.*--image-topic"
+    with pytest.raises(InputError, match=match):
+        BagSequence(bag)
+    seq = BagSequence(bag, image_topic="/right/image_raw/compressed")
+    assert seq.camera_info_topic == "/left/camera_info"  # the only one
+
+
+def test_camera_info_ambiguous_and_missing(tmp_path):
+    msgs = [
+        ("/cam/image", S, image(S, "rgb8", RGB)),
+        ("/a/camera_info", S, camera_info(S)),
+        ("/b/camera_info", S, camera_info(S)),
+    ]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.SQLITE3, msgs)
+    with pytest.raises(InputError, match="several CameraInfo topics.*--camera-info-topic"):
+        BagSequence(bag)
+    seq = BagSequence(bag, camera_info_topic="/b/camera_info")
+    assert seq.camera_info_topic == "/b/camera_info"
+    bag2 = write_bag(tmp_path / "bag2", StoragePlugin.MCAP, msgs[:1])
+    with pytest.raises(InputError, match="no intrinsics: pass a camera_info topic.*YAML"):
+        BagSequence(bag2)
+
+
+def test_wrong_topic_names(rgbd_bag):
+    with pytest.raises(InputError, match=r"(?s)'/nope' is not in .*/tf \[tf2_msgs/msg/TFMessage\]"):
+        BagSequence(rgbd_bag, image_topic="/nope")
+    with pytest.raises(InputError, match="depth topic '/cam' is not in"):
+        BagSequence(rgbd_bag, depth_topic="/cam")
+    with pytest.raises(InputError, match="has type sensor_msgs/msg/CameraInfo, expected"):
+        BagSequence(rgbd_bag, image_topic="/camera/color/camera_info")
+    with pytest.raises(InputError, match="pose_frames must be"):
+        BagSequence(rgbd_bag, pose_frames=":camera")
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_empty_bag_and_empty_topic(tmp_path, storage):
+    empty = write_bag(tmp_path / "empty", storage, [])
+    with pytest.raises(InputError, match="contains no messages"):
+        BagSequence(empty)
+    bag = write_bag(
+        tmp_path / "bag", storage, [("/cam/camera_info", S, camera_info(S))],
+        empty_topics=[("/cam/image", "sensor_msgs/msg/Image")],
+    )
+    with pytest.raises(InputError, match="image topic '/cam/image' has no messages"):
+        BagSequence(bag, image_topic="/cam/image")
+    with pytest.raises(InputError, match="no colour image topic"):
+        BagSequence(bag)
+    with pytest.raises(InputError, match="cannot open rosbag2"):
+        BagSequence(tmp_path / "does_not_exist")
+
+
+def test_size_mismatch(tmp_path):
+    msgs = [
+        ("/cam/image", S, image(S, "rgb8", RGB)),
+        ("/cam/camera_info", S, camera_info(S, width=2 * W, height=2 * H)),
+    ]
+    seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
+    with pytest.raises(InputError, match=f"/cam/image at t=1.000000 s: image is {W}x{H} but"):
+        list(seq)
+
+
+def test_uncalibrated_camera_info(tmp_path):
+    info = camera_info(S)
+    info.k[:] = 0.0
+    msgs = [("/cam/image", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, info)]
+    with pytest.raises(InputError, match="CameraInfo on /cam/camera_info.*uncalibrated"):
+        BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_reads_a_bare_storage_file(tmp_path, storage):
+    bag = write_bag(tmp_path / "bag", storage, rgbd_messages())
+    (storage_file,) = [p for p in bag.iterdir() if p.suffix in (".mcap", ".db3")]
+    (bag / "metadata.yaml").unlink()
+    assert len(BagSequence(storage_file)) == 4
