@@ -1,0 +1,60 @@
+"""`mast3r-ros pair`: the written files, their dtypes/shapes, and the match semantics."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from mast3r_ros.core.matching import brute_force_mutual_nn
+from mast3r_ros.replay.pair import draw_matches, run_pair
+
+
+@pytest.fixture(scope="module")
+def images(tmp_path_factory):
+    d = tmp_path_factory.mktemp("imgs")
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 255, (150, 200, 3), dtype=np.uint8)
+    Image.fromarray(base).save(d / "a.png")
+    Image.fromarray(np.roll(base, 7, axis=1)).save(d / "b.jpg")
+    return str(d / "a.png"), str(d / "b.jpg")
+
+
+def test_pair_writes_npz_and_picture(tmp_path, images, tiny_ckpt):
+    out = tmp_path / "out"
+    run_pair(*images, tiny_ckpt, str(out), size=224)
+    with np.load(out / "pair.npz", allow_pickle=False) as z:
+        arrays = dict(z)
+    for v in ("1", "2"):
+        assert arrays[f"pts3d_{v}"].shape == (224, 224, 3)
+        assert arrays[f"desc_{v}"].shape == (224, 224, 24)
+        for k in ("pts3d", "conf", "desc", "desc_conf"):
+            assert arrays[f"{k}_{v}"].dtype == np.float32
+    m1, m2 = arrays["matches_1"], arrays["matches_2"]
+    assert m1.dtype == np.int64 and m1.shape == m2.shape and m1.shape[1] == 2
+    assert len(m1) > 0
+    assert (m1 >= 3).all() and (m1 < 224 - 3).all() and (m2 >= 3).all() and (m2 < 224 - 3).all()
+    # Every match is a mutual nearest neighbour of the written descriptors.
+    b1, b2 = brute_force_mutual_nn(torch.from_numpy(arrays["desc_1"]),
+                                   torch.from_numpy(arrays["desc_2"]))
+    mutual = {tuple(a) + tuple(b) for a, b in zip(b1.tolist(), b2.tolist())}
+    assert all(tuple(a) + tuple(b) in mutual for a, b in zip(m1.tolist(), m2.tolist()))
+    png = Image.open(out / "matches.png")
+    assert png.size[0] > 2 * 224 and png.size[1] >= 224
+
+
+def test_pair_with_dust3r_matches_points(tmp_path, images):
+    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
+
+    ckpt = write_tiny_checkpoint(str(tmp_path / "d.pth"), arch="dust3r")
+    run_pair(*images, ckpt, str(tmp_path / "o"), size=224)
+    with np.load(tmp_path / "o" / "pair.npz") as z:
+        assert "desc_1" not in z.files and z["pts3d_2"].shape == (224, 224, 3)
+        assert z["matches_1"].dtype == np.int64
+
+
+def test_draw_matches_handles_empty():
+    a = np.zeros((32, 48, 3), np.uint8)
+    img = draw_matches(a, a, np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
+    assert img.size == (48 * 2 + 8, 32 + 24)
