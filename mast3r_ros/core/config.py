@@ -29,9 +29,11 @@ def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Option
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
-    checkpoint: str = _f("", "MASt3R/DUSt3R checkpoint: official .pth, bare state dict, or a Hugging "
-                             "Face folder (config.json + model.safetensors). Empty: no network.")
-    device: str = _f("auto", "Torch device: 'auto' (cuda when available), 'cpu', 'cuda' or 'cuda:N'.")
+    checkpoint: str = _f("", "MASt3R/DUSt3R checkpoint: official .pth, bare state dict, or a "
+                             "Hugging Face folder (config.json + model.safetensors). Empty: no "
+                             "network.")
+    device: str = _f("auto", "Torch device: 'auto' (cuda when available), 'cpu', 'cuda' or "
+                             "'cuda:N'.")
     precision: str = _f("fp16", "Autocast precision on CUDA; CPU always runs fp32.",
                         choices=("fp32", "fp16", "bf16"))
     image_size: int = _f(512, "Network input size (long edge for 512 models, square crop for 224).",
@@ -266,7 +268,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     ``/node_name``, ``/**/node_name``; later blocks win, as in ROS.
     """
     try:
-        with open(path, "r", encoding="utf-8") as fh:
+        with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError(f"parameter file not found: {path}") from None
@@ -299,5 +301,5 @@ def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None
         for p in parents:
             d = d.setdefault(p, {})
         d[leaf] = value
-    text = yaml.safe_dump({node_name: {"ros__parameters": nested}}, sort_keys=False)
+    text = yaml.safe_dump({"/**/" + node_name: {"ros__parameters": nested}}, sort_keys=False)
     atomic_write_text(path, text)

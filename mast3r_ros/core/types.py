@@ -52,7 +52,7 @@ class CameraIntrinsics:
     def has_distortion(self) -> bool:
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
-    def scaled(self, sx: float, sy: float) -> "CameraIntrinsics":
+    def scaled(self, sx: float, sy: float) -> CameraIntrinsics:
         """Intrinsics of the same camera after resizing the image by (sx, sy).
 
         With pixel centres at integers, x' = sx * (x + 0.5) - 0.5.
@@ -90,7 +90,8 @@ class Frame:
                 f"Frame.rgb must be (H, W, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}"
             )
         h, w = self.rgb.shape[:2]
-        if self.intrinsics is not None and (self.intrinsics.width, self.intrinsics.height) != (w, h):
+        intr = self.intrinsics
+        if intr is not None and (intr.width, intr.height) != (w, h):
             raise InputError(
                 f"image is {w}x{h} but its intrinsics are for "
                 f"{self.intrinsics.width}x{self.intrinsics.height}: the CameraInfo belongs to "
@@ -130,5 +131,5 @@ class LocalizationResult:
     timings_s: Dict[str, float] = dataclasses.field(default_factory=dict)
 
     @staticmethod
-    def failure(stamp_ns: int, reason: str, **kw) -> "LocalizationResult":
+    def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:
         return LocalizationResult(success=False, stamp_ns=stamp_ns, reason=reason, **kw)

@@ -1,0 +1,217 @@
+"""Rigid-pose and camera helpers.
+
+Poses are 4x4 float64 matrices named ``b_from_a`` (see `mast3r_ros.core.types`). Quaternions
+appear only at the file/ROS boundary, in (x, y, z, w) order. Pixels are (x, y) with the origin at
+the centre of the top-left pixel (OpenCV). All rotation maths goes through
+`scipy.spatial.transform.Rotation`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from .errors import InputError
+
+
+def make_pose(R: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """4x4 float64 pose from a 3x3 rotation and a translation (3,)."""
+    T = np.eye(4)
+    T[:3, :3] = R
+    T[:3, 3] = np.asarray(t, dtype=np.float64).reshape(3)
+    return T
+
+
+def invert_pose(b_from_a: np.ndarray) -> np.ndarray:
+    """``a_from_b`` from ``b_from_a`` (rigid inverse, no matrix inversion)."""
+    R = b_from_a[:3, :3]
+    t = b_from_a[:3, 3]
+    return make_pose(R.T, -R.T @ t)
+
+
+def compose(*poses: np.ndarray) -> np.ndarray:
+    """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``."""
+    out = np.eye(4)
+    for p in poses:
+        out = out @ p
+    return out
+
+
+def transform_points(b_from_a: np.ndarray, points_a: np.ndarray) -> np.ndarray:
+    """Apply a pose to points (..., 3); returns float64 points in frame b."""
+    p = np.asarray(points_a, dtype=np.float64)
+    return p @ b_from_a[:3, :3].T + b_from_a[:3, 3]
+
+
+def is_valid_pose(T: np.ndarray, tol: float = 1e-4) -> bool:
+    """True for a finite 4x4 rigid transform (orthonormal rotation, det +1, last row 0 0 0 1)."""
+    T = np.asarray(T)
+    if T.shape != (4, 4) or not np.isfinite(T).all():
+        return False
+    R = T[:3, :3]
+    return bool(np.allclose(R @ R.T, np.eye(3), atol=tol) and abs(np.linalg.det(R) - 1) < tol
+                and np.allclose(T[3], [0, 0, 0, 1], atol=tol))
+
+
+def rotation_angle_deg(R: np.ndarray) -> float:
+    """Angle of a rotation matrix in degrees, numerically safe near 0 and 180."""
+    c = (np.trace(R) - 1.0) / 2.0
+    s = np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2.0
+    return float(np.degrees(np.arctan2(s, c)))
+
+
+def pose_error(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
+    """(translation error m, rotation error deg) between two ``map_from_cam`` poses.
+
+    The translation error is the distance between the camera centres, the rotation error the
+    angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation).
+    """
+    t = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
+    return t, rotation_angle_deg(a[:3, :3].T @ b[:3, :3])
+
+
+def pose_errors(est: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Vectorised `pose_error` over (N, 4, 4) stacks: (N,) metres and (N,) degrees."""
+    est = np.asarray(est, dtype=np.float64).reshape(-1, 4, 4)
+    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4, 4)
+    t = np.linalg.norm(est[:, :3, 3] - gt[:, :3, 3], axis=1)
+    R = np.einsum("nji,njk->nik", est[:, :3, :3], gt[:, :3, :3])
+    rot = Rotation.from_matrix(R).magnitude() if len(R) else np.zeros(0)
+    return t, np.degrees(rot)
+
+
+def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
+    """(N, 7) rows ``tx ty tz qx qy qz qw`` -> (N, 4, 4) poses. Quaternions are normalised."""
+    a = np.asarray(txyz_qxyzw, dtype=np.float64).reshape(-1, 7)
+    q = a[:, 3:]
+    n = np.linalg.norm(q, axis=1)
+    if len(a) and (not np.isfinite(a).all() or np.any(n < 1e-6)):
+        raise InputError("pose rows must be finite with non-zero quaternions")
+    T = np.tile(np.eye(4), (len(a), 1, 1))
+    if len(a):
+        T[:, :3, :3] = Rotation.from_quat(q / n[:, None]).as_matrix()
+        T[:, :3, 3] = a[:, :3]
+    return T
+
+
+def pose_to_tum(poses: np.ndarray) -> np.ndarray:
+    """(N, 4, 4) poses -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0)."""
+    P = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
+    if not len(P):
+        return np.zeros((0, 7))
+    q = Rotation.from_matrix(P[:, :3, :3]).as_quat()
+    q[q[:, 3] < 0] *= -1
+    return np.concatenate([P[:, :3, 3], q], axis=1)
+
+
+def pixel_grid(width: int, height: int) -> np.ndarray:
+    """(H, W, 2) float64 pixel coordinates (x, y) of every pixel centre."""
+    x, y = np.meshgrid(np.arange(width, dtype=np.float64), np.arange(height, dtype=np.float64))
+    return np.stack([x, y], axis=-1)
+
+
+def backproject(pixels: np.ndarray, depth_m: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """Camera-frame points (N, 3) of undistorted pixels (N, 2) at z-depths (N,) (metres)."""
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    z = np.asarray(depth_m, dtype=np.float64).reshape(-1)
+    x = (px[:, 0] - K[0, 2]) / K[0, 0]
+    y = (px[:, 1] - K[1, 2]) / K[1, 1]
+    return np.stack([x * z, y * z, z], axis=1)
+
+
+def depth_to_points(depth_m: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """(H, W, 3) camera-frame pointmap of a z-depth image (NaN where depth is NaN)."""
+    h, w = depth_m.shape
+    return backproject(pixel_grid(w, h).reshape(-1, 2), depth_m.reshape(-1), K).reshape(h, w, 3)
+
+
+def project(points_cam: np.ndarray, K: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """Pinhole projection of camera-frame points (N, 3): (pixels (N, 2), z (N,)).
+
+    Points with z <= 0 get NaN pixels.
+    """
+    p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
+    z = p[:, 2]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        zi = np.where(z > 0, 1.0 / z, np.nan)
+    uv = np.stack([K[0, 0] * p[:, 0] * zi + K[0, 2], K[1, 1] * p[:, 1] * zi + K[1, 2]], axis=1)
+    return uv, z
+
+
+def undistort_pixels(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray,
+                     model: str = "plumb_bob") -> np.ndarray:
+    """Distorted pixels (N, 2) -> the pixels an ideal pinhole camera with the same K would see."""
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
+    if not len(px) or not np.any(np.asarray(dist) != 0):
+        return px.reshape(-1, 2).copy()
+    import cv2
+
+    if model == "equidistant":
+        out = cv2.fisheye.undistortPoints(px, K, np.asarray(dist, np.float64)[:4], P=K)
+    else:
+        # more iterations than undistortPoints' default 5: exact to ~1e-6 px at the corners
+        crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-10)
+        dist = np.asarray(dist, np.float64)
+        if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4.x
+            out = cv2.undistortPointsIter(px, K, dist, None, K, crit)
+        else:  # OpenCV 5 folded the criteria into undistortPoints
+            out = cv2.undistortPoints(px, K, dist, R=None, P=K, criteria=crit)
+    return out.reshape(-1, 2).astype(np.float64)
+
+
+def sample_depth(depth_m: np.ndarray, pixels: np.ndarray,
+                 max_rel_step: float = 0.05) -> np.ndarray:
+    """Depth at sub-pixel positions (N, 2): bilinear where the 4 neighbours agree, else NaN.
+
+    A neighbourhood whose depths differ by more than ``max_rel_step`` of their minimum straddles
+    an occlusion edge; interpolating there would invent a point in mid-air, so it is rejected.
+    """
+    h, w = depth_m.shape
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    x0 = np.floor(px[:, 0]).astype(np.int64)
+    y0 = np.floor(px[:, 1]).astype(np.int64)
+    ok = (x0 >= 0) & (y0 >= 0) & (x0 + 1 < w) & (y0 + 1 < h)
+    x0c, y0c = np.clip(x0, 0, w - 2), np.clip(y0, 0, h - 2)
+    d = np.stack([depth_m[y0c, x0c], depth_m[y0c, x0c + 1],
+                  depth_m[y0c + 1, x0c], depth_m[y0c + 1, x0c + 1]], axis=1).astype(np.float64)
+    with np.errstate(invalid="ignore"):
+        lo, hi = d.min(axis=1), d.max(axis=1)
+        ok &= np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi - lo <= max_rel_step * lo)
+    fx = px[:, 0] - x0c
+    fy = px[:, 1] - y0c
+    val = (d[:, 0] * (1 - fx) * (1 - fy) + d[:, 1] * fx * (1 - fy)
+           + d[:, 2] * (1 - fx) * fy + d[:, 3] * fx * fy)
+    return np.where(ok, val, np.nan)
+
+
+def apply_homography(H: np.ndarray, pixels: np.ndarray) -> np.ndarray:
+    """Map pixels (N, 2) through a 3x3 homography with perspective division."""
+    px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
+    p = px @ H[:, :2].T + H[:, 2]
+    return p[:, :2] / p[:, 2:3]
+
+
+def viewing_angle_deg(a_from_cam: np.ndarray, b_from_cam: np.ndarray) -> np.ndarray:
+    """Angle between optical axes (+z) of poses (N, 4, 4) and a pose (4, 4), degrees (N,)."""
+    za = np.asarray(a_from_cam).reshape(-1, 4, 4)[:, :3, 2]
+    zb = np.asarray(b_from_cam)[:3, 2]
+    return np.degrees(np.arccos(np.clip(za @ zb, -1.0, 1.0)))
+
+
+def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None) -> np.ndarray:
+    """``map_from_cam`` of an optical-frame camera at ``eye`` looking at ``target``.
+
+    ``up`` is the world direction that should appear up in the image (default +z).
+    """
+    eye = np.asarray(eye, dtype=np.float64)
+    z = np.asarray(target, dtype=np.float64) - eye
+    z /= np.linalg.norm(z)
+    up = np.array([0.0, 0.0, 1.0]) if up is None else np.asarray(up, dtype=np.float64)
+    x = np.cross(z, up)  # image x (right) = forward x up ... then y (down) = z x x
+    if np.linalg.norm(x) < 1e-9:
+        raise InputError("look_at: viewing direction is parallel to 'up'")
+    x /= np.linalg.norm(x)
+    y = np.cross(z, x)
+    return make_pose(np.stack([x, y, z], axis=1), eye)

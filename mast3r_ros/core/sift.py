@@ -1,0 +1,147 @@
+"""The weight-free baseline matcher: OpenCV SIFT, RootSIFT mutual ratio-test matching, 3-D points
+from the keyframe's stored depth.
+
+It is the CPU fallback when no checkpoint is configured and the baseline the learned matcher is
+compared against. Keyframe features (with their map-frame 3-D points) are computed on first use
+and kept in memory.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Dict, List, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from .errors import InputError
+from .geometry import backproject, sample_depth, transform_points, undistort_pixels
+from .keyframes import KeyframeMap
+from .pnp import Correspondences
+from .retrieval import THUMBNAIL_KIND, thumbnail_descriptor
+from .types import Frame
+
+
+@dataclasses.dataclass
+class SiftFeatures:
+    """Keypoints ``xy`` (N, 2) float64 pixels and RootSIFT descriptors ``desc`` (N, 128) float32
+    (unit L2 norm)."""
+
+    xy: np.ndarray
+    desc: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.xy)
+
+    def subset(self, keep: np.ndarray) -> SiftFeatures:
+        return SiftFeatures(self.xy[keep], self.desc[keep])
+
+
+def extract_sift(rgb: np.ndarray, max_features: int) -> SiftFeatures:
+    """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 image."""
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    kps, desc = cv2.SIFT_create(nfeatures=int(max_features)).detectAndCompute(gray, None)
+    if desc is None or not len(kps):
+        return SiftFeatures(np.zeros((0, 2)), np.zeros((0, 128), np.float32))
+    xy = np.array([k.pt for k in kps], dtype=np.float64)
+    desc = desc.astype(np.float32)
+    desc /= np.maximum(desc.sum(axis=1, keepdims=True), 1e-12)  # RootSIFT: L1, then sqrt
+    return SiftFeatures(xy, np.sqrt(desc))
+
+
+def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """Mutual nearest neighbours passing Lowe's ratio test, for unit-norm descriptors.
+
+    ``desc1`` (N1, D), ``desc2`` (N2, D) float32. Returns index arrays (M,) int64 into each.
+    """
+    if len(desc1) < 1 or len(desc2) < 2:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    sim = desc1 @ desc2.T
+    d2 = np.maximum(2.0 - 2.0 * sim, 0.0)  # squared L2 distance of unit vectors
+    top2 = np.argpartition(d2, 1, axis=1)[:, :2]
+    rows = np.arange(len(desc1))
+    a, b = d2[rows, top2[:, 0]], d2[rows, top2[:, 1]]
+    nn = np.where(a <= b, top2[:, 0], top2[:, 1])
+    best, second = np.minimum(a, b), np.maximum(a, b)
+    ok = best < (ratio ** 2) * second
+    ok &= np.argmin(d2, axis=0)[nn] == rows  # mutual
+    i1 = np.flatnonzero(ok)
+    return i1.astype(np.int64), nn[i1].astype(np.int64)
+
+
+@dataclasses.dataclass
+class _KeyframeFeatures:
+    feats: SiftFeatures
+    points_map: np.ndarray  # (N, 3) map-frame points of the keypoints (all valid)
+
+
+class SiftMatcher:
+    """Matches a query frame against map keyframes with SIFT; 3-D points from keyframe depth.
+
+    Implements the matcher interface the `Localizer` uses (``localizer.PairMatcher``).
+    """
+
+    name = "sift"
+
+    def __init__(self, kf_map: KeyframeMap, ratio: float = 0.8, max_features: int = 4000):
+        if not kf_map.has_depth():
+            raise InputError(
+                f"map {kf_map.path}: the sift matcher takes its 3-D points from keyframe depth, "
+                "but the map has keyframes without depth; rebuild it from a source with depth "
+                "or use the mast3r matcher")
+        self.kf_map = kf_map
+        self.ratio = float(ratio)
+        self.max_features = int(max_features)
+        self._cache: Dict[int, _KeyframeFeatures] = {}
+
+    def global_descriptors(self) -> np.ndarray:
+        """(K, D) unit-norm retrieval descriptors of the keyframes."""
+        return self.kf_map.thumbnail_descriptors()
+
+    def query_state(self, frame: Frame) -> SiftFeatures:
+        return extract_sift(frame.rgb, self.max_features)
+
+    def query_descriptor(self, frame: Frame, state: SiftFeatures) -> np.ndarray:
+        return thumbnail_descriptor(frame.rgb)
+
+    def descriptor_kind(self) -> str:
+        return THUMBNAIL_KIND
+
+    def rerank(self, frame: Frame, state: SiftFeatures, order: Sequence[int]) -> List[int]:
+        """Retrieval candidates re-ordered by their number of mutual ratio-test matches with the
+        query (cheap once keyframe features are cached; far more reliable than thumbnails)."""
+        counts = [len(match_descriptors(self._keyframe(i).feats.desc, state.desc, self.ratio)[0])
+                  for i in order]
+        return [int(order[j]) for j in np.argsort(-np.asarray(counts), kind="stable")]
+
+    def _keyframe(self, index: int) -> _KeyframeFeatures:
+        if index not in self._cache:
+            kf = self.kf_map.keyframes[index]
+            feats = extract_sift(self.kf_map.image(index), self.max_features)
+            K, cam = kf.intrinsics.K, kf.intrinsics
+            xy = undistort_pixels(feats.xy, K, cam.dist, cam.distortion_model)
+            z = sample_depth(self.kf_map.depth(index), feats.xy)
+            ok = np.isfinite(z)
+            pts = transform_points(kf.map_from_cam, backproject(xy[ok], z[ok], K))
+            self._cache[index] = _KeyframeFeatures(feats.subset(ok), pts)
+        return self._cache[index]
+
+    def correspond(self, frame: Frame, state: SiftFeatures, indices: Sequence[int],
+                   timings: Dict[str, float]) -> List[Correspondences]:
+        """Correspondences of the query against each keyframe index (map-list index)."""
+        out = []
+        for i in indices:
+            t0 = time.perf_counter()
+            kff = self._keyframe(i)
+            t1 = time.perf_counter()
+            ik, iq = match_descriptors(kff.feats.desc, state.desc, self.ratio)
+            timings["matching"] = timings.get("matching", 0.0) + time.perf_counter() - t1
+            timings["features"] = timings.get("features", 0.0) + t1 - t0
+            out.append(Correspondences(self.kf_map.keyframes[i].id, kff.points_map[ik],
+                                       state.xy[iq], kff.feats.xy[ik]))
+        return out
+
+    def close(self) -> None:
+        self._cache.clear()

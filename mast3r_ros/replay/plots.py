@@ -1,0 +1,128 @@
+"""Pictures of runs and maps (matplotlib, Agg backend: works without a display).
+
+Top-down views use the two map axes along which the cameras spread most (for a robot on a floor
+that is the floor plane, whichever axis the map calls up).
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Optional, Tuple
+
+import numpy as np
+
+from ..core.fileio import atomic_write_bytes
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: str) -> None:
+    import io
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format=os.path.splitext(path)[1][1:] or "png", dpi=110,
+                bbox_inches="tight")
+    _pyplot().close(fig)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def plane_axes(*positions: Optional[np.ndarray]) -> Tuple[int, int]:
+    """Indices of the two axes with the largest spread over all given (N, 3) positions."""
+    pts = [p[np.isfinite(p).all(axis=1)] for p in positions if p is not None and len(p)]
+    if not pts:
+        return 0, 1
+    spread = np.ptp(np.concatenate(pts), axis=0)
+    a, b = sorted(np.argsort(-spread)[:2])
+    return int(a), int(b)
+
+
+def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, **kw) -> None:
+    a, b = axes
+    c = poses[:, :3, 3]
+    z = poses[:, :3, 2]  # optical axis in the map frame
+    ax.quiver(c[:, a], c[:, b], z[:, a] * length, z[:, b] * length, angles="xy",
+              scale_units="xy", scale=1, width=0.004, **kw)
+
+
+def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.ndarray],
+                    keyframe_poses: Optional[np.ndarray] = None, title: str = "") -> None:
+    """Top-down view: ground truth (line), estimates (dots; NaN rows = failed frames),
+    keyframes (arrows along their optical axes)."""
+    plt = _pyplot()
+    kf_c = keyframe_poses[:, :3, 3] if keyframe_poses is not None else None
+    axes = plane_axes(groundtruth, estimate, kf_c)
+    a, b = axes
+    fig, ax = plt.subplots(figsize=(7, 6))
+    if groundtruth is not None and np.isfinite(groundtruth).any():
+        ax.plot(groundtruth[:, a], groundtruth[:, b], "-", color="0.5", lw=1.5,
+                label="ground truth")
+    ok = np.isfinite(estimate).all(axis=1)
+    ax.plot(estimate[ok, a], estimate[ok, b], ".", color="tab:blue", ms=5,
+            label=f"estimate ({ok.sum()}/{len(estimate)} localized)")
+    if groundtruth is not None:
+        both = ok & np.isfinite(groundtruth).all(axis=1)
+        for i in np.flatnonzero(both):
+            ax.plot([groundtruth[i, a], estimate[i, a]], [groundtruth[i, b], estimate[i, b]],
+                    "-", color="tab:red", lw=0.8)
+    if keyframe_poses is not None and len(keyframe_poses):
+        _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green", label="keyframes")
+        ax.plot(kf_c[:, a], kf_c[:, b], "o", color="tab:green", ms=3)
+    ax.set_xlabel("xyz"[a] + " [m]")
+    ax.set_ylabel("xyz"[b] + " [m]")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "trajectory (top-down)")
+    _save(fig, path)
+
+
+def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndarray,
+                title: str = "") -> None:
+    """Translation (cm) and rotation (deg) error over time; failed frames marked at the axis."""
+    plt = _pyplot()
+    fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
+    t_s = np.asarray(t_s, dtype=np.float64)
+    for ax, col, scale, label in ((ax1, 0, 100.0, "translation error [cm]"),
+                                  (ax2, 1, 1.0, "rotation error [deg]")):
+        v = errors[:, col] * scale
+        ok = np.isfinite(v)
+        ax.plot(t_s[ok], v[ok], ".-", ms=4, lw=0.8)
+        fail = ~np.asarray(success, bool)
+        if fail.any():
+            ax.plot(t_s[fail], np.zeros(fail.sum()), "x", color="tab:red", label="not localized")
+            ax.legend(loc="best", fontsize=8)
+        ax.set_ylabel(label)
+        ax.grid(True, alpha=0.3)
+    ax2.set_xlabel("time [s]")
+    ax1.set_title(title or "localization error")
+    _save(fig, path)
+
+
+def plot_keyframes(path: str, keyframe_poses: np.ndarray,
+                   all_poses: Optional[np.ndarray] = None, title: str = "") -> None:
+    """Top-down view of a map's keyframes over the source trajectory."""
+    plt = _pyplot()
+    traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
+    axes = plane_axes(traj, keyframe_poses[:, :3, 3])
+    a, b = axes
+    fig, ax = plt.subplots(figsize=(7, 6))
+    if traj is not None:
+        ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")
+    _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green",
+                   label=f"{len(keyframe_poses)} keyframes")
+    c = keyframe_poses[:, :3, 3]
+    ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
+    ax.set_xlabel("xyz"[a] + " [m]")
+    ax.set_ylabel("xyz"[b] + " [m]")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title or "keyframe map (top-down)")
+    _save(fig, path)

@@ -1,0 +1,117 @@
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import geometry as g
+from mast3r_ros.core.errors import InputError
+
+
+def _random_pose(rng):
+    return g.make_pose(Rotation.random(random_state=rng.integers(1 << 30)).as_matrix(),
+                       rng.normal(size=3))
+
+
+K = np.array([[500.0, 0, 319.5], [0, 480.0, 239.5], [0, 0, 1]])
+
+
+def test_invert_compose_transform_round_trip():
+    rng = np.random.default_rng(0)
+    a_from_b, b_from_c = _random_pose(rng), _random_pose(rng)
+    a_from_c = g.compose(a_from_b, b_from_c)
+    np.testing.assert_allclose(g.compose(g.invert_pose(a_from_b), a_from_c), b_from_c, atol=1e-12)
+    np.testing.assert_allclose(g.invert_pose(a_from_b) @ a_from_b, np.eye(4), atol=1e-12)
+    p = rng.normal(size=(5, 3))
+    np.testing.assert_allclose(g.transform_points(a_from_c, p),
+                               g.transform_points(a_from_b, g.transform_points(b_from_c, p)))
+    assert g.is_valid_pose(a_from_c)
+    bad = a_from_c.copy()
+    bad[0, 0] += 0.1
+    assert not g.is_valid_pose(bad)
+    assert not g.is_valid_pose(np.full((4, 4), np.nan))
+
+
+def test_tum_round_trip_and_positive_w():
+    rng = np.random.default_rng(1)
+    poses = np.stack([_random_pose(rng) for _ in range(6)])
+    rows = g.pose_to_tum(poses)
+    assert rows.shape == (6, 7) and np.all(rows[:, 6] >= 0)
+    np.testing.assert_allclose(g.pose_from_tum(rows), poses, atol=1e-12)
+    assert g.pose_to_tum(np.zeros((0, 4, 4))).shape == (0, 7)
+    with pytest.raises(InputError):
+        g.pose_from_tum(np.array([[0, 0, 0, 0, 0, 0, 0.0]]))
+
+
+def test_pose_error_known_values():
+    a = np.eye(4)
+    b = g.make_pose(Rotation.from_euler("z", 90, degrees=True).as_matrix(), [3.0, 4.0, 0.0])
+    t, r = g.pose_error(a, b)
+    assert t == pytest.approx(5.0) and r == pytest.approx(90.0)
+    c = g.make_pose(Rotation.from_euler("x", 179.9, degrees=True).as_matrix(), [0, 0, 0])
+    assert g.pose_error(a, c)[1] == pytest.approx(179.9, abs=1e-6)
+    ts, rs = g.pose_errors(np.stack([a, b, c]), np.stack([b, a, a]))
+    np.testing.assert_allclose(ts, [5, 5, 0])
+    np.testing.assert_allclose(rs, [90, 90, 179.9], atol=1e-6)
+
+
+def test_backproject_project_round_trip():
+    rng = np.random.default_rng(2)
+    px = rng.uniform([0, 0], [640, 480], size=(50, 2))
+    z = rng.uniform(0.5, 5, 50)
+    pts = g.backproject(px, z, K)
+    uv, zz = g.project(pts, K)
+    np.testing.assert_allclose(uv, px, atol=1e-9)
+    np.testing.assert_allclose(zz, z)
+    uv, _ = g.project(np.array([[0.0, 0, -1]]), K)
+    assert np.isnan(uv).all()
+    depth = np.full((4, 5), 2.0, np.float32)
+    pm = g.depth_to_points(depth, K)
+    assert pm.shape == (4, 5, 3)
+    np.testing.assert_allclose(pm[1, 3], g.backproject(np.array([[3.0, 1.0]]), [2.0], K)[0])
+
+
+def test_sample_depth_bilinear_and_edges():
+    yy, xx = np.mgrid[0:20, 0:30].astype(np.float32)
+    plane = 2.0 + 0.01 * xx + 0.02 * yy  # smooth: bilinear is exact on a plane
+    d = g.sample_depth(plane, np.array([[3.25, 4.5], [10.0, 10.0]]))
+    np.testing.assert_allclose(d, [2.0 + 0.0325 + 0.09, 2.3], rtol=1e-6)
+    step = plane.copy()
+    step[:, 15:] += 1.0  # occlusion edge between columns 14 and 15
+    assert np.isnan(g.sample_depth(step, np.array([[14.5, 5.0]])))[0]
+    holes = plane.copy()
+    holes[5, 5] = np.nan
+    assert np.isnan(g.sample_depth(holes, np.array([[4.5, 4.5], [-1.0, 2.0], [29.5, 2.0]]))).all()
+
+
+def test_undistort_pixels_inverts_opencv_distortion():
+    dist = np.array([-0.2, 0.05, 0.001, -0.001, 0.0])
+    rng = np.random.default_rng(3)
+    pts = np.concatenate([rng.uniform(-0.5, 0.5, (40, 2)), np.ones((40, 1))], axis=1)
+    ideal, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), K, None)
+    distorted, _ = cv2.projectPoints(pts, np.zeros(3), np.zeros(3), K, dist)
+    und = g.undistort_pixels(distorted.reshape(-1, 2), K, dist)
+    np.testing.assert_allclose(und, ideal.reshape(-1, 2), atol=1e-4)
+    np.testing.assert_allclose(g.undistort_pixels(ideal.reshape(-1, 2), K, np.zeros(5)),
+                               ideal.reshape(-1, 2))
+
+
+def test_homography_and_viewing_angle():
+    H = np.array([[2.0, 0, 1], [0, 2, -1], [0, 0, 1]])
+    np.testing.assert_allclose(g.apply_homography(H, np.array([[1.0, 2.0]])), [[3.0, 3.0]])
+    a = np.eye(4)
+    b = g.make_pose(Rotation.from_euler("y", 30, degrees=True).as_matrix(), [1, 0, 0])
+    np.testing.assert_allclose(g.viewing_angle_deg(np.stack([a, b]), a), [0, 30], atol=1e-9)
+
+
+def test_look_at_is_an_optical_frame():
+    eye, target = np.array([1.0, 2.0, 1.5]), np.array([4.0, 2.0, 1.5])
+    T = g.look_at(eye, target)
+    assert g.is_valid_pose(T)
+    uv, z = g.project(g.transform_points(g.invert_pose(T), target[None]), K)
+    np.testing.assert_allclose(uv[0], K[:2, 2], atol=1e-9)
+    assert z[0] == pytest.approx(3.0)
+    # a point above the target appears above the image centre (smaller y: y points down)
+    uv_up, _ = g.project(g.transform_points(g.invert_pose(T), (target + [0, 0, 1])[None]), K)
+    assert uv_up[0, 1] < K[1, 2]
+    with pytest.raises(InputError):
+        g.look_at(eye, eye + [0, 0, 1])

@@ -1,0 +1,255 @@
+import json
+import os
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import keyframes as kfm
+from mast3r_ros.core.errors import InputError, MapFormatError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.types import CameraIntrinsics
+
+W, H = 64, 48
+CAM = CameraIntrinsics(W, H, [[50.0, 0, 31.5], [0, 50.0, 23.5], [0, 0, 1]], [0.01, 0, 0, 0, 0])
+
+
+def _keyframes(n=3, seed=0):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i in range(n):
+        rgb = rng.integers(0, 256, (H, W, 3), dtype=np.uint8)
+        depth = rng.uniform(0.5, 4.0, (H, W)).astype(np.float32)
+        depth[0, :5] = np.nan
+        pose = make_pose(Rotation.from_euler("z", 10 * i, degrees=True).as_matrix(), [i, 0, 0])
+        out.append((rgb, CAM, pose, 1000 + i, depth if i != 2 else None))
+    return out
+
+
+@pytest.fixture
+def map_path(tmp_path):
+    return kfm.write_map(str(tmp_path / "map"), _keyframes())
+
+
+def _manifest(path):
+    with open(os.path.join(path, kfm.MANIFEST)) as fh:
+        return json.load(fh)
+
+
+def _write_manifest(path, m):
+    with open(os.path.join(path, kfm.MANIFEST), "w") as fh:
+        json.dump(m, fh)
+
+
+def test_round_trip(map_path):
+    src = _keyframes()
+    m = kfm.KeyframeMap.load(map_path)
+    assert len(m) == 3 and [k.id for k in m.keyframes] == [0, 1, 2]
+    np.testing.assert_allclose(m.poses(), np.stack([s[2] for s in src]))
+    for i, (rgb, cam, pose, stamp, depth) in enumerate(src):
+        kf = m.keyframes[i]
+        np.testing.assert_array_equal(kf.map_from_cam, pose)
+        assert kf.stamp_ns == stamp
+        np.testing.assert_array_equal(kf.intrinsics.K, cam.K)
+        np.testing.assert_array_equal(kf.intrinsics.dist, cam.dist)
+        np.testing.assert_array_equal(m.image(i), rgb)
+        if depth is None:
+            assert m.depth(i) is None
+        else:
+            d = m.depth(i)
+            assert d.dtype == np.float32 and np.isnan(d[0, :5]).all()
+            np.testing.assert_allclose(d[1:], depth[1:], atol=0.5 / 5000 + 1e-6)
+    assert not m.has_depth()
+    assert m.thumbnail_descriptors().shape[0] == 3
+    assert m.encoding_keys() == []
+    assert m.load_encodings("x", 512) is None
+
+
+def test_existing_folder_is_not_overwritten_unless_asked(map_path):
+    with pytest.raises(InputError, match="already exists"):
+        kfm.MapWriter(map_path)
+    kfm.write_map(map_path, _keyframes(n=2, seed=5), overwrite=True)
+    assert len(kfm.KeyframeMap.load(map_path)) == 2
+    assert sorted(os.listdir(os.path.dirname(map_path))) == ["map"]
+
+
+def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
+    out = str(tmp_path / "map")
+    calls = {"n": 0}
+    real = kfm._encode_png
+
+    def flaky(img):
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise RuntimeError("disk full")
+        return real(img)
+
+    monkeypatch.setattr(kfm, "_encode_png", flaky)
+    with pytest.raises(RuntimeError):
+        kfm.write_map(out, _keyframes())
+    assert os.listdir(tmp_path) == []
+    with pytest.raises(MapFormatError, match="not found"):
+        kfm.KeyframeMap.load(out)
+
+
+def test_crash_during_publish_leaves_no_map(tmp_path, monkeypatch):
+    out = str(tmp_path / "map")
+    real = os.replace
+
+    def no_dir_rename(a, b):
+        if os.path.isdir(a):
+            raise OSError("power cut")
+        return real(a, b)
+
+    monkeypatch.setattr(kfm.os, "replace", no_dir_rename)
+    with pytest.raises(OSError):
+        kfm.write_map(out, _keyframes())
+    assert not os.path.exists(out)
+    assert os.listdir(tmp_path) == []
+
+
+def test_empty_map_is_refused(tmp_path):
+    with pytest.raises(InputError, match="no keyframes"):
+        with kfm.MapWriter(str(tmp_path / "m")) as w:
+            w.commit()
+    assert os.listdir(tmp_path) == []
+
+
+def test_bad_keyframe_inputs(tmp_path):
+    rgb, cam, pose, stamp, depth = _keyframes()[0]
+    with kfm.MapWriter(str(tmp_path / "m")) as w:
+        with pytest.raises(InputError, match="does not match"):
+            w.add_keyframe(rgb[:, :10], cam, pose, stamp)
+        bad = pose.copy()
+        bad[0, 0] = 3
+        with pytest.raises(InputError, match="rigid"):
+            w.add_keyframe(rgb, cam, bad, stamp)
+        with pytest.raises(InputError, match="depth"):
+            w.add_keyframe(rgb, cam, pose, stamp, depth[:10])
+
+
+@pytest.mark.parametrize("rel", ["keyframes/000000.png", "keyframes/000001_depth.png",
+                                 "retrieval.npz"])
+def test_missing_or_corrupt_file_is_named(map_path, rel):
+    full = os.path.join(map_path, rel)
+    data = open(full, "rb").read()
+    open(full, "wb").write(data[: len(data) // 2])
+    with pytest.raises(MapFormatError, match="corrupt") as e:
+        kfm.KeyframeMap.load(map_path)
+    assert rel in str(e.value)
+    os.remove(full)
+    with pytest.raises(MapFormatError, match="missing") as e:
+        kfm.KeyframeMap.load(map_path)
+    assert rel in str(e.value)
+
+
+def test_manifest_problems_are_named(map_path):
+    os.rename(os.path.join(map_path, kfm.MANIFEST), os.path.join(map_path, "x.json"))
+    with pytest.raises(MapFormatError, match="manifest.json: missing"):
+        kfm.KeyframeMap.load(map_path)
+    open(os.path.join(map_path, kfm.MANIFEST), "w").write("{not json")
+    with pytest.raises(MapFormatError, match="not valid JSON"):
+        kfm.KeyframeMap.load(map_path)
+    good = json.load(open(os.path.join(map_path, "x.json")))
+
+    def check(mutate, pattern):
+        m = json.loads(json.dumps(good))
+        mutate(m)
+        _write_manifest(map_path, m)
+        with pytest.raises(MapFormatError, match=pattern):
+            kfm.KeyframeMap.load(map_path)
+
+    check(lambda m: m.update(version=99), "version 99")
+    check(lambda m: m.update(format="other"), "not a mast3r_ros.keyframe_map")
+    check(lambda m: m.update(keyframes=[]), "no keyframes")
+    check(lambda m: m["keyframes"][1].pop("intrinsics"), r"keyframes\[1\]: missing field "
+                                                          "'intrinsics'")
+    check(lambda m: m["keyframes"][0]["intrinsics"].update(K=[1, 2, 3]), r"'K' must be")
+    check(lambda m: m["keyframes"][0]["intrinsics"].update(K=[0] * 9), r"intrinsics: .*fx")
+    check(lambda m: m["keyframes"][0]["intrinsics"]["K"].__setitem__(0, float("nan")),
+          "non-finite")
+    check(lambda m: m["keyframes"][2]["map_from_cam"].__setitem__(0, 2.0), "rigid transform")
+    check(lambda m: m["keyframes"][0].update(stamp_ns="soon"), "'stamp_ns' has the wrong type")
+    check(lambda m: m["keyframes"][0].update(depth_scale=-1.0), "depth_scale")
+    check(lambda m: m["keyframes"][0].update(image="../../etc/passwd"), "not in the manifest")
+    check(lambda m: m["files"].pop("retrieval.npz"), "retrieval file")
+    check(lambda m: m["keyframes"][1].update(id=0), "ids are not unique")
+    check(lambda m: m["keyframes"][0]["intrinsics"].update(width=65), "expects PNG 65x48")
+
+
+def _replace_file(map_path, rel, data):
+    import hashlib
+
+    open(os.path.join(map_path, rel), "wb").write(data)
+    m = _manifest(map_path)
+    m["files"][rel]["sha256"] = hashlib.sha256(data).hexdigest()
+    _write_manifest(map_path, m)
+
+
+def test_wrong_pixel_format_is_refused(map_path):
+    _replace_file(map_path, "keyframes/000001_depth.png",
+                  open(os.path.join(map_path, "keyframes/000001.png"), "rb").read())
+    with pytest.raises(MapFormatError, match="000001_depth.png"):
+        kfm.KeyframeMap.load(map_path)
+
+
+def test_pickled_npz_is_refused(map_path):
+    import io
+
+    bio = io.BytesIO()
+    np.savez(bio, thumbnail=np.array([{"a": 1}], dtype=object))
+    _replace_file(map_path, "retrieval.npz", bio.getvalue())
+    with pytest.raises(MapFormatError, match="retrieval.npz"):
+        kfm.KeyframeMap.load(map_path)
+
+
+def _encodings(identity, n=3, size=224, c=8, seed=0):
+    rng = np.random.default_rng(seed)
+    per = [{"feats": rng.normal(size=(196, c)).astype(np.float16),
+            "true_shape": np.array([224, 224])} for _ in range(n)]
+    glob = rng.normal(size=(n, c)).astype(np.float32)
+    return kfm.EncodingSet(identity, size, per, np.tile(np.eye(3), (n, 1, 1)), glob)
+
+
+def test_encodings_are_keyed_by_checkpoint_and_size(map_path):
+    m = kfm.KeyframeMap.load(map_path)
+    enc = _encodings("ckptA")
+    m.save_encodings(enc)
+    m2 = kfm.KeyframeMap.load(map_path)
+    assert m2.encoding_keys() == [("ckptA", 224)]
+    got = m2.load_encodings("ckptA", 224)
+    for a, b in zip(got.per_keyframe, enc.per_keyframe):
+        np.testing.assert_array_equal(a["feats"], b["feats"])
+        assert a["feats"].dtype == np.float16
+    assert m2.load_encodings("ckptB", 224) is None
+    assert m2.load_encodings("ckptA", 512) is None
+    m2.save_encodings(_encodings("ckptB", seed=1))
+    m2.save_encodings(_encodings("ckptA", seed=2))  # replaces, does not duplicate
+    m3 = kfm.KeyframeMap.load(map_path)
+    assert sorted(m3.encoding_keys()) == [("ckptA", 224), ("ckptB", 224)]
+    np.testing.assert_array_equal(m3.load_encodings("ckptA", 224).global_desc,
+                                  _encodings("ckptA", seed=2).global_desc)
+    with pytest.raises(InputError):
+        m3.save_encodings(_encodings("ckptC", n=2))
+
+
+def test_encodings_file_from_another_checkpoint_is_detected(map_path):
+    m = kfm.KeyframeMap.load(map_path)
+    m.save_encodings(_encodings("ckptA"))
+    m.save_encodings(_encodings("ckptB"))
+    man = _manifest(map_path)
+    a, b = man["encodings"]
+    a["file"], b["file"] = b["file"], a["file"]  # swapped: each entry names the other's file
+    _write_manifest(map_path, man)
+    m = kfm.KeyframeMap.load(map_path)
+    with pytest.raises(MapFormatError, match="another checkpoint"):
+        m.load_encodings("ckptA", 224)
+
+
+def test_keyframe_selection_by_distance_and_rotation():
+    line = [make_pose(np.eye(3), [0.1 * i, 0, 0]) for i in range(10)]
+    assert kfm.select_keyframes(line, 0.25, 90) == [0, 3, 6, 9]
+    turn = [make_pose(Rotation.from_euler("z", 7 * i, degrees=True).as_matrix(), [0, 0, 0])
+            for i in range(10)]
+    assert kfm.select_keyframes(turn, 1.0, 20) == [0, 3, 6, 9]
+    assert kfm.select_keyframes([], 0.1, 1) == []
