@@ -1,0 +1,113 @@
+"""Start the mast3r_localizer lifecycle node.
+
+    ros2 launch mast3r_ros localize.launch.py map:=/path/to/map
+    ros2 launch mast3r_ros localize.launch.py map:=/maps/office checkpoint:=/models/mast3r.pth \
+        image_topic:=/camera/color/image_raw camera_info_topic:=/camera/color/camera_info
+
+Parameters come from ``params_file`` (default: the installed config/localize.yaml); ``map`` and
+``checkpoint`` override ``map_path`` and ``checkpoint`` when given. With ``autostart:=true`` the
+node is configured and then activated through lifecycle events; leave it false when
+nav2_lifecycle_manager manages the node (see the README for its bond_timeout setting).
+"""
+
+import os
+
+from ament_index_python.packages import get_package_share_directory
+from launch import LaunchDescription
+from launch.actions import DeclareLaunchArgument, EmitEvent, OpaqueFunction, RegisterEventHandler
+from launch.events import matches_action
+from launch.substitutions import LaunchConfiguration
+from launch_ros.actions import LifecycleNode
+from launch_ros.event_handlers import OnStateTransition
+from launch_ros.events.lifecycle import ChangeState
+from launch_ros.parameter_descriptions import ParameterValue
+from lifecycle_msgs.msg import Transition
+
+TRUE_WORDS = ("true", "1", "yes", "on")
+
+
+def _is_true(text: str) -> bool:
+    return text.strip().lower() in TRUE_WORDS
+
+
+def _node_and_autostart(context):
+    """Built at launch time so that an empty map/checkpoint argument leaves the YAML value."""
+    overrides = {
+        "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
+    }
+    map_path = os.path.expanduser(LaunchConfiguration("map").perform(context))
+    if map_path:
+        overrides["map_path"] = ParameterValue(map_path, value_type=str)
+    checkpoint = os.path.expanduser(LaunchConfiguration("checkpoint").perform(context))
+    if checkpoint:
+        overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
+    image_topic = LaunchConfiguration("image_topic").perform(context)
+    node = LifecycleNode(
+        package="mast3r_ros",
+        executable="localizer_node",
+        name="mast3r_localizer",
+        namespace=LaunchConfiguration("namespace"),
+        output="screen",
+        parameters=[os.path.expanduser(LaunchConfiguration("params_file").perform(context)),
+                    overrides],
+        remappings=[
+            ("image", image_topic),
+            ("image/compressed", image_topic.rstrip("/") + "/compressed"),
+            ("camera_info", LaunchConfiguration("camera_info_topic")),
+        ],
+        ros_arguments=["--log-level", LaunchConfiguration("log_level")],
+    )
+    actions = [node]
+    if _is_true(LaunchConfiguration("autostart").perform(context)):
+        # The handler is registered before the configure event is emitted; start_state keeps a
+        # later manual deactivate from re-activating the node.
+        actions.append(RegisterEventHandler(OnStateTransition(
+            target_lifecycle_node=node, start_state="configuring", goal_state="inactive",
+            entities=[EmitEvent(event=ChangeState(
+                lifecycle_node_matcher=matches_action(node),
+                transition_id=Transition.TRANSITION_ACTIVATE))])))
+        actions.append(EmitEvent(event=ChangeState(
+            lifecycle_node_matcher=matches_action(node),
+            transition_id=Transition.TRANSITION_CONFIGURE)))
+    return actions
+
+
+def generate_launch_description():
+    default_params = os.path.join(get_package_share_directory("mast3r_ros"), "config",
+                                  "localize.yaml")
+    return LaunchDescription([
+        DeclareLaunchArgument(
+            "map", default_value="",
+            description="Keyframe map folder from `mast3r-ros build-map`; overrides map_path in "
+                        "params_file when not empty."),
+        DeclareLaunchArgument(
+            "checkpoint", default_value="",
+            description="MASt3R checkpoint (.pth file or Hugging Face folder); overrides "
+                        "checkpoint in params_file when not empty. Not needed with matcher sift."),
+        DeclareLaunchArgument(
+            "params_file", default_value=default_params,
+            description="ROS 2 parameter file for the node (default: the installed "
+                        "config/localize.yaml)."),
+        DeclareLaunchArgument(
+            "namespace", default_value="",
+            description="Namespace of the node and of its relative topics (multi-robot setups)."),
+        DeclareLaunchArgument(
+            "use_sim_time", default_value="false",
+            description="Use /clock (simulation or `ros2 bag play --clock`) instead of wall "
+                        "time."),
+        DeclareLaunchArgument(
+            "image_topic", default_value="/camera/image_raw",
+            description="sensor_msgs/Image topic; with image_transport 'compressed' the node "
+                        "subscribes to <image_topic>/compressed."),
+        DeclareLaunchArgument(
+            "camera_info_topic", default_value="/camera/camera_info",
+            description="sensor_msgs/CameraInfo topic of the same camera and resolution."),
+        DeclareLaunchArgument(
+            "autostart", default_value="true",
+            description="Configure and activate the node through lifecycle events; set false "
+                        "when nav2_lifecycle_manager (or you) drives the lifecycle."),
+        DeclareLaunchArgument(
+            "log_level", default_value="info",
+            description="Logging level: debug, info, warn, error or fatal."),
+        OpaqueFunction(function=_node_and_autostart),
+    ])

@@ -1,0 +1,160 @@
+"""Static checks of the launch file, package.xml and setup files (no ROS needed).
+
+The launch file is parsed with `ast`, never executed; package.xml must declare every ROS
+package that the node, its glue and the launch file import.
+"""
+
+from __future__ import annotations
+
+import ast
+import configparser
+import dataclasses
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.core.config import NodeConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = ROOT / "launch" / "localize.launch.py"
+REQUIRED_ARGS = {"map", "checkpoint", "params_file", "namespace", "use_sim_time", "image_topic",
+                 "camera_info_topic", "autostart", "log_level"}
+# Python module -> the package.xml key that provides it (where the names differ).
+MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "python3-scipy",
+                 "cv2": "python3-opencv", "yaml": "python3-yaml", "PIL": "python3-pil",
+                 "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm"}
+# Imported, but deliberately installed outside rosdep (see package.xml).
+NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "mast3r_ros"}
+
+
+def _calls(tree: ast.AST, name: str):
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call):
+            f = node.func
+            if (isinstance(f, ast.Name) and f.id == name) or \
+                    (isinstance(f, ast.Attribute) and f.attr == name):
+                yield node
+
+
+def _kw(call: ast.Call, name: str):
+    for k in call.keywords:
+        if k.arg == name:
+            return k.value
+    return None
+
+
+def _const(node) -> object:
+    return ast.literal_eval(node) if node is not None else None
+
+
+@pytest.fixture(scope="module")
+def launch_tree() -> ast.AST:
+    return ast.parse(LAUNCH.read_text(encoding="utf-8"), str(LAUNCH))
+
+
+def test_every_launch_argument_has_a_description(launch_tree):
+    declared = {}
+    for call in _calls(launch_tree, "DeclareLaunchArgument"):
+        name = _const(call.args[0])
+        desc = _const(_kw(call, "description"))
+        assert isinstance(desc, str) and len(desc.strip()) > 10, f"{name}: no description"
+        assert _kw(call, "default_value") is not None, f"{name}: no default"
+        declared[name] = call
+    assert REQUIRED_ARGS <= set(declared), REQUIRED_ARGS - set(declared)
+    used = {_const(c.args[0]) for c in _calls(launch_tree, "LaunchConfiguration")}
+    assert used <= set(declared), f"undeclared launch configurations: {used - set(declared)}"
+    assert set(declared) <= used, f"declared but unused: {set(declared) - used}"
+
+
+def test_lifecycle_node_action(launch_tree):
+    (node,) = list(_calls(launch_tree, "LifecycleNode"))
+    assert _const(_kw(node, "package")) == "mast3r_ros"
+    assert _const(_kw(node, "executable")) == "localizer_node"
+    assert _const(_kw(node, "name")) == "mast3r_localizer"
+    assert _kw(node, "namespace") is not None                    # required on Humble
+    for kw in ("parameters", "remappings", "ros_arguments"):
+        assert _kw(node, kw) is not None, kw
+    assert not any(k.arg == "autostart" for k in node.keywords)  # TypeError on Humble
+    text = LAUNCH.read_text(encoding="utf-8")
+    for topic in ('"image"', '"image/compressed"', '"camera_info"'):
+        assert topic in text
+    assert "value_type=str" in text and "value_type=bool" in text
+    assert "get_package_share_directory" in text and '"localize.yaml"' in text
+
+
+def test_autostart_uses_the_verified_event_pattern(launch_tree):
+    (handler,) = list(_calls(launch_tree, "OnStateTransition"))
+    assert _const(_kw(handler, "start_state")) == "configuring"
+    assert _const(_kw(handler, "goal_state")) == "inactive"
+    transitions = [ast.unparse(_kw(c, "transition_id"))
+                   for c in _calls(launch_tree, "ChangeState")]
+    assert sorted(transitions) == ["Transition.TRANSITION_ACTIVATE",
+                                   "Transition.TRANSITION_CONFIGURE"]
+    # the handler is registered before the configure event is emitted
+    src = LAUNCH.read_text(encoding="utf-8")
+    assert src.index("RegisterEventHandler(OnStateTransition") < \
+        src.index("transition_id=Transition.TRANSITION_CONFIGURE")
+
+
+def _imports(path: Path) -> set:
+    tree = ast.parse(path.read_text(encoding="utf-8"), str(path))
+    out = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            out |= {a.name.split(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            out.add(node.module.split(".")[0])
+    return out
+
+
+def _exec_depends() -> set:
+    root = ET.parse(ROOT / "package.xml").getroot()
+    return {e.text.strip() for tag in ("exec_depend", "depend") for e in root.iter(tag)}
+
+
+def test_package_xml_declares_every_import():
+    files = list((ROOT / "mast3r_ros" / "ros").glob("*.py")) + [LAUNCH]
+    files += list((ROOT / "mast3r_ros" / "core").rglob("*.py"))
+    files += list((ROOT / "mast3r_ros" / "replay").rglob("*.py"))
+    stdlib = set(sys.stdlib_module_names)
+    needed = set()
+    for f in files:
+        for mod in _imports(f) - stdlib - NOT_ROSDEP:
+            needed.add(MODULE_TO_KEY.get(mod, mod))
+    missing = needed - _exec_depends()
+    assert not missing, f"package.xml lacks exec_depend for: {sorted(missing)}"
+    for ros_pkg in ("rclpy", "launch_ros", "lifecycle_msgs", "tf2_ros_py"):
+        assert ros_pkg in needed
+
+
+def test_package_xml_is_a_valid_ament_python_manifest():
+    root = ET.parse(ROOT / "package.xml").getroot()
+    assert root.get("format") == "3"
+    assert root.findtext("name") == "mast3r_ros"
+    assert root.find("export/build_type").text == "ament_python"
+    email = root.find("maintainer").get("email")
+    assert "@" in email and "." in email.split("@")[1] and not email.endswith("localhost")
+
+
+def test_setup_installs_the_node_where_ros2_run_finds_it():
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    assert cfg["develop"]["script_dir"] == "$base/lib/mast3r_ros"
+    assert cfg["install"]["install_scripts"] == "$base/lib/mast3r_ros"
+    setup_py = (ROOT / "setup.py").read_text(encoding="utf-8")
+    assert "localizer_node = mast3r_ros.ros.node:main" in setup_py
+    assert "launch/*.launch.py" in setup_py and "config/*.yaml" in setup_py
+    assert (ROOT / "resource" / "mast3r_ros").exists()
+
+
+def test_node_docs_cover_the_interface():
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    for f in dataclasses.fields(NodeConfig):
+        assert f"`{f.name}`" in text, f"docs/ros_node.md does not describe {f.name}"
+    for arg in REQUIRED_ARGS:
+        assert f"`{arg}`" in text, f"docs/ros_node.md does not describe launch argument {arg}"
+    for needle in ("bond_timeout: 0.0", "pose0: /mast3r_localizer/pose", "~/relocalize",
+                   "map → odom"):
+        assert needle in text
