@@ -11,14 +11,12 @@ python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', nump
 step() { local t=$1; shift; echo; echo "=== $*"; timeout "$t" "$@"; echo "=== exit $?"; }
 {
 step 90 python3 -m pytest -q -p no:cacheprovider test/gpu
-for prec in fp16 bf16 fp32; do
+for prec in fp16 bf16; do
   step 80 python3 bench/bench_network.py --config full --device cuda --precision "$prec" \
     --keyframes 1 4 --repeats 10 --json "$OUT/network_full_$prec.json"
 done
-step 60 python3 bench/bench_matching.py --device cuda --pairs synthetic --repeats 10 \
-  --json "$OUT/matching_cuda.json"
 if [ -f bench/bench_localize.py ]; then
-  step 200 python3 bench/bench_localize.py --device cuda --gpu-full --replay-frames 1000 \
+  step 220 python3 bench/bench_localize.py --device cuda --gpu-full --replay-frames 500 \
     --json "$OUT/localize_cuda.json"
 fi
 } 2>&1 | tee "$OUT/log.txt"
