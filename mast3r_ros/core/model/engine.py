@@ -106,6 +106,9 @@ class Mast3rEngine:
             raise ConfigError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
+        if self.device.type == "cuda":
+            # Frame sizes are fixed per camera: let cuDNN pick the fastest head convolutions.
+            torch.backends.cudnn.benchmark = True
         self.precision = precision if self.device.type == "cuda" else "fp32"
         if precision != self.precision:
             log.info("precision %s applies to CUDA only; running fp32 on %s", precision,

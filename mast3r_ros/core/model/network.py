@@ -22,7 +22,6 @@ DPT_LAYER_DIMS = (96, 192, 384, 768)
 DPT_FEATURE_DIM = 256
 DPT_LAST_DIM = 128
 LN_EPS = 1e-6
-MAX_TOKENS_PER_SIDE = 1024
 
 
 @dataclasses.dataclass(frozen=True)
@@ -70,40 +69,56 @@ class ModelSpec:
 
 
 # --------------------------------------------------------------------------------- RoPE 2D
+class RopeTables:
+    """cos/sin of one token grid for every head dimension, built once per forward pass.
+
+    Layout along the head dimension d: [y-half | x-half], each half [u | v] of size d/4 with the
+    same angles, so a whole head vector rotates with ``t * cos + rotate_pairs(t) * sin``.
+    Shapes (B, 1, N, d); casts to other dtypes (autocast) are made once and kept.
+    """
+
+    def __init__(self, cos: torch.Tensor, sin: torch.Tensor):
+        self._by_dtype = {cos.dtype: (cos, sin)}
+
+    def get(self, dtype: torch.dtype) -> Tuple[torch.Tensor, torch.Tensor]:
+        if dtype not in self._by_dtype:
+            cos, sin = self._by_dtype[torch.float32]
+            self._by_dtype[dtype] = (cos.to(dtype), sin.to(dtype))
+        return self._by_dtype[dtype]
+
+
 class RoPE2D(nn.Module):
-    """Rotary embedding over (y, x): first half of each head vector encodes y, second half x."""
+    """Rotary embedding over (y, x): first half of each head vector encodes y, second half x.
+
+    Within each half of size D, dimension i pairs with i + D/2 ("rotate half"); frequencies
+    base^(-2j/D). Angles are computed in float32 (as the reference's table) and cast to the
+    tensor's dtype.
+    """
 
     def __init__(self, freq: float = 100.0):
         super().__init__()
         self.base = freq
-        self._cache: Dict[Tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
 
-    def _cos_sin(self, half: int, max_pos: int, device, dtype) -> Tuple[torch.Tensor, torch.Tensor]:
-        key = (half, max_pos, device, dtype)
-        if key not in self._cache:
-            inv = 1.0 / (self.base ** (torch.arange(0, half, 2, device=device).float() / half))
-            t = torch.arange(max_pos, device=device, dtype=torch.float32)
-            f = torch.outer(t, inv)
-            f = torch.cat((f, f), dim=-1)
-            self._cache[key] = (f.cos().to(dtype), f.sin().to(dtype))
-        return self._cache[key]
+    def tables(self, pos: torch.Tensor, head_dim: int) -> RopeTables:
+        """pos (B, N, 2) int64 (y, x) -> tables for head vectors of size ``head_dim``."""
+        half = head_dim // 2
+        inv = 1.0 / (self.base ** (torch.arange(0, half, 2, device=pos.device).float() / half))
+        ang_y = pos[..., 0, None].float() * inv
+        ang_x = pos[..., 1, None].float() * inv
+        ang = torch.cat((ang_y, ang_y, ang_x, ang_x), dim=-1)[:, None]
+        return RopeTables(ang.cos(), ang.sin())
 
     @staticmethod
-    def _rotate(t: torch.Tensor, pos1d: torch.Tensor, cos: torch.Tensor, sin: torch.Tensor):
-        # t: (B, H, N, D); pos1d: (B, N) -> rows of the table broadcast over heads.
-        c = F.embedding(pos1d, cos)[:, None]
-        s = F.embedding(pos1d, sin)[:, None]
-        u, v = t.chunk(2, dim=-1)
-        return t * c + torch.cat((-v, u), dim=-1) * s
+    def apply(t: torch.Tensor, tables: RopeTables) -> torch.Tensor:
+        """Rotate t (..., B, H, N, d) by the tables (B, 1, N, d)."""
+        cos, sin = tables.get(t.dtype)
+        t4 = t.unflatten(-1, (2, 2, t.shape[-1] // 4))
+        rot = torch.cat((-t4[..., 1:2, :], t4[..., 0:1, :]), dim=-2).flatten(-3)
+        return t * cos + rot * sin
 
     def forward(self, t: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
         """t (B, H, N, d), pos (B, N, 2) int64 (y, x) -> rotated t."""
-        half = t.shape[-1] // 2
-        # A fixed table (16 384 px per side) avoids a device sync on pos.max() in every block.
-        cos, sin = self._cos_sin(half, MAX_TOKENS_PER_SIDE, t.device, t.dtype)
-        ty, tx = t.split(half, dim=-1)
-        return torch.cat((self._rotate(ty, pos[..., 0], cos, sin),
-                          self._rotate(tx, pos[..., 1], cos, sin)), dim=-1)
+        return self.apply(t, self.tables(pos, t.shape[-1]))
 
 
 # ------------------------------------------------------------------------------- blocks
@@ -136,12 +151,11 @@ class Attention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.rope = rope
 
-    def forward(self, x: torch.Tensor, pos: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, rt: RopeTables) -> torch.Tensor:
         b, t, c = x.shape
         qkv = self.qkv(x).view(b, t, 3, self.num_heads, c // self.num_heads).permute(2, 0, 3, 1, 4)
-        q, k, v = qkv[0], qkv[1], qkv[2]
-        q, k = self.rope(q, pos), self.rope(k, pos)
-        return self.proj(_merge(F.scaled_dot_product_attention(q, k, v)))
+        qk = self.rope.apply(qkv[:2], rt)  # q and k rotated together: fewer kernel launches
+        return self.proj(_merge(F.scaled_dot_product_attention(qk[0], qk[1], qkv[2])))
 
 
 class CrossAttention(nn.Module):
@@ -154,10 +168,10 @@ class CrossAttention(nn.Module):
         self.proj = nn.Linear(dim, dim)
         self.rope = rope
 
-    def forward(self, x, y, xpos, ypos):
+    def forward(self, x, y, xrt: RopeTables, yrt: RopeTables):
         n = self.num_heads
-        q = self.rope(_heads(self.projq(x), n), xpos)
-        k = self.rope(_heads(self.projk(y), n), ypos)
+        q = self.rope.apply(_heads(self.projq(x), n), xrt)
+        k = self.rope.apply(_heads(self.projk(y), n), yrt)
         v = _heads(self.projv(y), n)
         return self.proj(_merge(F.scaled_dot_product_attention(q, k, v)))
 
@@ -174,8 +188,8 @@ class EncoderBlock(nn.Module):
         self.norm2 = _ln(dim)
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
 
-    def forward(self, x, pos):
-        x = x + self.attn(self.norm1(x), pos)
+    def forward(self, x, rt: RopeTables):
+        x = x + self.attn(self.norm1(x), rt)
         return x + self.mlp(self.norm2(x))
 
 
@@ -191,10 +205,10 @@ class DecoderBlock(nn.Module):
         self.mlp = Mlp(dim, int(dim * mlp_ratio))
         self.norm_y = _ln(dim) if norm_mem else nn.Identity()
 
-    def forward(self, x, y, xpos, ypos):
-        x = x + self.attn(self.norm1(x), xpos)
+    def forward(self, x, y, xrt: RopeTables, yrt: RopeTables):
+        x = x + self.attn(self.norm1(x), xrt)
         y_ = self.norm_y(y)
-        x = x + self.cross_attn(self.norm2(x), y_, xpos, ypos)
+        x = x + self.cross_attn(self.norm2(x), y_, xrt, yrt)
         return x + self.mlp(self.norm3(x))
 
 
@@ -359,8 +373,10 @@ class AsymmetricMASt3R(nn.Module):
             raise ValueError(f"image size {w}x{h} must be a multiple of {PATCH}")
         x = self.patch_embed(img)
         pos = token_positions((h // PATCH, w // PATCH), b, img.device)
+        rt = self.enc_blocks[0].attn.rope.tables(pos, self.spec.enc_embed_dim //
+                                                 self.spec.enc_num_heads)
         for blk in self.enc_blocks:
-            x = blk(x, pos)
+            x = blk(x, rt)
         return self.enc_norm(x)
 
     # -- decoder -----------------------------------------------------------------------
@@ -368,10 +384,13 @@ class AsymmetricMASt3R(nn.Module):
                ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
         """Cross-attending decoders; returns the dec_depth+1 token lists handed to the heads."""
         pos = token_positions(hw, enc1.shape[0], enc1.device)
+        # Both views share one token grid, so one set of rotary tables serves every attention.
+        rt = self.dec_blocks[0].attn.rope.tables(pos, self.spec.dec_embed_dim //
+                                                 self.spec.dec_num_heads)
         f1, f2 = self.decoder_embed(enc1), self.decoder_embed(enc2)
         out1, out2 = [enc1], [enc2]
         for blk1, blk2 in zip(self.dec_blocks, self.dec_blocks2):
-            f1, f2 = blk1(f1, f2, pos, pos), blk2(f2, f1, pos, pos)
+            f1, f2 = blk1(f1, f2, rt, rt), blk2(f2, f1, rt, rt)
             out1.append(f1)
             out2.append(f2)
         out1[-1] = self.dec_norm(out1[-1])
