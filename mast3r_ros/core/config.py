@@ -49,6 +49,9 @@ class MatchingConfig:
                         lo=0, hi=64)
     min_desc_conf: float = _f(1.001, "Drop matches whose min(desc_conf) is below this.",
                               lo=0.0, hi=1e6)
+    min_pointmap_conf: float = _f(1.0, "Drop matches whose keyframe pointmap confidence "
+                                       "(conf_1, always > 1) is below this; 1.0 keeps all.",
+                                  lo=0.0, hi=1e6)
     max_matches: int = _f(5000, "Keep at most this many matches per keyframe (random subset).",
                           lo=10, hi=1000000)
     coarse_to_fine: bool = _f(False, "Refine matches on 512-px crops of full-resolution images.")

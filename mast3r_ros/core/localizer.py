@@ -298,8 +298,9 @@ class Mast3rMatcher:
         conf = np.minimum(
             pred.desc_conf_1[xy1[:, 1], xy1[:, 0]].float().cpu().numpy(),
             pred.desc_conf_2[xy2[:, 1], xy2[:, 0]].float().cpu().numpy())
+        pts_conf = pred.conf_1[xy1[:, 1], xy1[:, 0]].float().cpu().numpy()
         xy1, xy2 = xy1.cpu().numpy(), xy2.cpu().numpy()
-        keep = conf >= c.min_desc_conf
+        keep = (conf >= c.min_desc_conf) & (pts_conf >= c.min_pointmap_conf)
         xy1, xy2 = xy1[keep], xy2[keep]
         if len(xy1) > c.max_matches:
             sel = np.sort(self.rng.choice(len(xy1), c.max_matches, replace=False))

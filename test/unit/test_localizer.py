@@ -285,6 +285,17 @@ def test_mast3r_path_with_a_perfect_pointmap(small_map, frames, source):
     assert errs[:, 0].max() <= 0.01 and errs[:, 1].max() <= 0.3, errs
 
 
+def test_mast3r_pointmap_confidence_filter(small_map, frames):
+    """The perfect engine's pointmap confidence is 1: a higher threshold drops every match."""
+    m = KeyframeMap.load(small_map)
+    strict = MatchingConfig(subsample=16, min_pointmap_conf=1.5)
+    loc = Localizer(m, LocalizerConfig(matcher="mast3r", max_keyframes=1, matching=strict,
+                                       gates=GateConfig(min_inliers=12)),
+                    PerfectEngine(frames), image_size=224)
+    r = loc.localize(frames[3])
+    assert not r.success and r.num_matches == 0, r
+
+
 def test_mast3r_coarse_to_fine(small_map, frames):
     m = KeyframeMap.load(small_map)
     cfg = LocalizerConfig(matcher="mast3r", max_keyframes=1, gates=GateConfig(min_inliers=12),
