@@ -585,13 +585,27 @@ def keyframe_marker_specs(keyframes: Sequence[Tuple[str, np.ndarray]],
     return specs
 
 
-def debug_image(query_rgb: np.ndarray, matches: Any) -> np.ndarray:
+def most_matched_keyframe(matches: Any) -> Optional[int]:
+    """Manifest id of the keyframe with the most matches in ``last_matches`` (None if none)."""
+    ids = getattr(matches, "keyframe_ids", None)
+    if ids is None or len(ids) == 0:
+        return None
+    values, counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+    return int(values[np.argmax(counts)])
+
+
+def debug_image(query_rgb: np.ndarray, matches: Any, keyframe_rgb: Optional[np.ndarray] = None,
+                keyframe_id: Optional[int] = None) -> np.ndarray:
     """The ~/matches picture: the query image with its matched pixels, inliers green, outliers red.
 
     ``matches`` has ``query_xy`` (N, 2) pixels and ``inliers`` (N,) bool (the localizer's
-    ``last_matches``), or is None (no matches: the plain image with a note). Returns a new
-    (H, W, 3) uint8 RGB image.
+    ``last_matches``), or is None (no matches: the plain image with a note). With
+    ``keyframe_rgb`` (the image of ``keyframe_id``) the keyframe is drawn to the right, scaled to
+    the query's height, with a line for every match of that keyframe. Returns a new uint8 RGB
+    image.
     """
+    if keyframe_rgb is not None and matches is not None and keyframe_id is not None:
+        return _debug_side_by_side(query_rgb, matches, keyframe_rgb, keyframe_id)
     out = np.ascontiguousarray(query_rgb, dtype=np.uint8).copy()
     if matches is None:
         cv2.putText(out, "no matches", (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
@@ -604,6 +618,27 @@ def debug_image(query_rgb: np.ndarray, matches: Any) -> np.ndarray:
     for (x, y), good in zip(np.round(xy).astype(int), inl):
         cv2.circle(out, (int(x), int(y)), radius, (0, 255, 0) if good else (255, 0, 0), -1)
     text = f"{int(inl.sum())} inliers / {len(xy)} matches"
+    cv2.putText(out, text, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
+    return out
+
+
+def _debug_side_by_side(query_rgb: np.ndarray, matches: Any, keyframe_rgb: np.ndarray,
+                        keyframe_id: int) -> np.ndarray:
+    h = query_rgb.shape[0]
+    s = h / keyframe_rgb.shape[0]
+    kf = cv2.resize(np.ascontiguousarray(keyframe_rgb, dtype=np.uint8),
+                    (max(1, int(round(keyframe_rgb.shape[1] * s))), h))
+    w = query_rgb.shape[1]
+    out = np.ascontiguousarray(np.concatenate([query_rgb, kf], axis=1), dtype=np.uint8)
+    sel = np.asarray(matches.keyframe_ids).reshape(-1) == keyframe_id
+    q = np.asarray(matches.query_xy, np.float64).reshape(-1, 2)[sel]
+    k = np.asarray(matches.keyframe_xy, np.float64).reshape(-1, 2)[sel] * s + [w, 0]
+    inl = np.asarray(matches.inliers, bool).reshape(-1)[sel]
+    step = max(1, len(q) // 300)  # a readable picture: at most ~300 lines
+    for (x1, y1), (x2, y2), good in zip(q[::step], k[::step], inl[::step]):
+        cv2.line(out, (int(round(x1)), int(round(y1))), (int(round(x2)), int(round(y2))),
+                 (0, 255, 0) if good else (255, 0, 0), 1, cv2.LINE_AA)
+    text = f"{int(inl.sum())} inliers / {len(q)} matches with keyframe {keyframe_id}"
     cv2.putText(out, text, (10, 25), cv2.FONT_HERSHEY_SIMPLEX, 0.7, (255, 255, 0), 2)
     return out
 

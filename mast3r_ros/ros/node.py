@@ -590,7 +590,14 @@ class LocalizerNode(LifecycleNode):
 
     def _publish_matches(self, frame: Any) -> None:
         try:
-            rgb = rl.debug_image(frame.rgb, getattr(self._localizer, "last_matches", None))
+            matches = getattr(self._localizer, "last_matches", None)
+            kid = rl.most_matched_keyframe(matches)
+            kf_rgb = None
+            if kid is not None:
+                kf_map = self._localizer.kf_map
+                index = [kf.id for kf in kf_map.keyframes].index(kid)
+                kf_rgb = kf_map.image(index)
+            rgb = rl.debug_image(frame.rgb, matches, kf_rgb, kid)
             self._matches_pub.publish(conv.image_msg(rgb, frame.stamp_ns, frame.frame_id))
         except Exception as err:  # noqa: BLE001 - a debug picture never costs a frame
             self.get_logger().warning(f"~/matches not published: {err!r}",

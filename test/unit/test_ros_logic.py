@@ -414,6 +414,25 @@ def test_debug_image_marks_inliers():
     assert rl.debug_image(rgb, None).shape == rgb.shape
 
 
+def test_debug_image_side_by_side_with_the_most_matched_keyframe():
+    q = np.zeros((60, 80, 3), np.uint8)
+    kf = np.zeros((120, 160, 3), np.uint8)  # twice the query's size: drawn at half scale
+    m = NS(query_xy=np.array([[10.0, 50.0], [70.0, 40.0], [40.0, 30.0]]),
+           keyframe_xy=np.array([[20.0, 100.0], [140.0, 80.0], [0.0, 0.0]]),
+           keyframe_ids=np.array([7, 7, 3]), inliers=np.array([True, False, True]))
+    assert rl.most_matched_keyframe(m) == 7
+    assert rl.most_matched_keyframe(None) is None
+    out = rl.debug_image(q, m, kf, 7)
+    assert out.shape == (60, 160, 3)
+    # the inlier's line runs to the keyframe pixel (20, 100) / 2 shifted right by 80 ...
+    r, g, b = out[50, 50]                       # anti-aliased: green, not full 255
+    assert g > 200 and r == 0 and b == 0
+    # ... the outlier's to (140, 80) / 2 + (80, 0); keyframe 3's match is not drawn
+    r, g, b = out[40, 120]
+    assert r > 200 and g == 0 and b == 0
+    assert not out[45:, :8].any() and not out[31:45, 30:50].any()
+
+
 # ---------------------------------------------------------------------------- parameters
 
 REQUIRED_PARAMS = ("map_frame", "odom_frame", "base_frame", "publish_tf", "transform_tolerance",
