@@ -5,11 +5,27 @@ and torch come from the system (rosdep, or NVIDIA's wheels on Jetson) and must n
 by a pip install. OpenCV is an extra for the same reason: ROS installs python3-opencv.
 """
 
+import os
 from glob import glob
 
 from setuptools import find_packages, setup
 
 package_name = "mast3r_ros"
+
+PIP_REQUIREMENTS = [
+    "numpy>=1.21",
+    "scipy>=1.7",
+    "pyyaml>=5.4",
+    "pillow>=8.4",
+    "torch>=2.1",
+    "matplotlib>=3.5",
+    "tqdm>=4.60",
+    "rosbags>=0.9.16",
+]
+# A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the
+# dependencies, and the entry-point scripts setuptools writes for `ros2 run` would refuse to start
+# (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags.
+ROS_BUILD = "AMENT_PREFIX_PATH" in os.environ
 
 setup(
     name=package_name,
@@ -22,17 +38,7 @@ setup(
         ("share/" + package_name + "/config", glob("config/*.yaml")),
     ],
     python_requires=">=3.10",
-    install_requires=[
-        "numpy>=1.21",
-        "scipy>=1.7",
-        "pyyaml>=5.4",
-        "pillow>=8.4",
-        "torch>=2.1",
-        "matplotlib>=3.5",
-        "tqdm>=4.60",
-        "rosbags>=0.9.16",
-        "setuptools",
-    ],
+    install_requires=["setuptools"] + ([] if ROS_BUILD else PIP_REQUIREMENTS),
     extras_require={
         # Not for ROS machines: they use the system python3-opencv.
         "opencv": ["opencv-python-headless>=4.5.4"],

@@ -158,3 +158,25 @@ def test_node_docs_cover_the_interface():
     for needle in ("bond_timeout: 0.0", "pose0: /mast3r_localizer/pose", "~/relocalize",
                    "map → odom"):
         assert needle in text
+
+
+def _egg_requires(tmp_path, env_extra):
+    import os
+    import subprocess
+
+    env = {k: v for k, v in os.environ.items() if k != "AMENT_PREFIX_PATH"}
+    env.update(env_extra)
+    subprocess.run([sys.executable, "setup.py", "-q", "egg_info", "-e", str(tmp_path)],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+    return (next(tmp_path.glob("*.egg-info")) / "requires.txt").read_text()
+
+
+def test_colcon_build_leaves_dependencies_to_rosdep(tmp_path):
+    """Under a sourced ROS environment setup.py requires nothing pip-only (a missing rosbags
+    would make `ros2 run` refuse to start); pip installs get every requirement."""
+    (tmp_path / "pip").mkdir()
+    (tmp_path / "ros").mkdir()
+    pip = _egg_requires(tmp_path / "pip", {})
+    ros = _egg_requires(tmp_path / "ros", {"AMENT_PREFIX_PATH": "/opt/ros/humble"})
+    assert "torch>=2.1" in pip and "rosbags" in pip
+    assert "torch" not in ros and "rosbags" not in ros and "numpy" not in ros
