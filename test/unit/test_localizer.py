@@ -27,16 +27,7 @@ N_FRAMES = 24
 
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    """The tiny network is faster single-threaded on small shared CI machines (measured 0.75 s
-    vs 4.4 s per decode on 2 busy cores: OpenMP barriers stall when the cores are shared)."""
-    import torch
-
-    n = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 @pytest.fixture(scope="module")
 def frames():
