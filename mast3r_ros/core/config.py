@@ -96,6 +96,8 @@ class LocalizerConfig:
                             choices=("pointmap", "depth"))
     max_scale_error: float = _f(0.25, "With depth points: fail if the robust pointmap/depth scale "
                                       "differs from 1 by more than this.", lo=0.0, hi=10.0)
+    lost_after_failures: int = _f(3, "Tracking is lost (global retrieval, no prior) after this "
+                                     "many consecutive failed frames.", lo=1, hi=1000)
     matching: MatchingConfig = dataclasses.field(default_factory=MatchingConfig)
     pnp: PnPConfig = dataclasses.field(default_factory=PnPConfig)
     gates: GateConfig = dataclasses.field(default_factory=GateConfig)

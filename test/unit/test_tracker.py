@@ -1,0 +1,101 @@
+"""core/tracker.py: one tracker for the CLI and the node."""
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.tracker import StampCheck, Track, Tracker
+from mast3r_ros.core.types import LocalizationResult
+
+
+def _ok(stamp_ns: int, x: float = 0.0) -> LocalizationResult:
+    return LocalizationResult(True, stamp_ns, make_pose(np.eye(3), [x, 0.0, 0.0]), np.eye(6))
+
+
+def _fail(stamp_ns: int, reason: str = "too few inliers") -> LocalizationResult:
+    return LocalizationResult.failure(stamp_ns, reason)
+
+
+def test_starts_uninitialized_without_hint():
+    tr = Tracker()
+    assert tr.track is Track.UNINITIALIZED
+    assert tr.hint() is None and tr.last_stamp_ns is None and tr.last_map_from_cam is None
+    assert tr.consecutive_failures == 0 and tr.last_failure_reason == ""
+
+
+def test_success_tracks_and_hints_a_copy_of_the_last_pose():
+    tr = Tracker()
+    tr.update(_ok(1, x=1.0))
+    tr.update(_ok(2, x=2.0))
+    assert tr.track is Track.TRACKING
+    hint = tr.hint()
+    np.testing.assert_allclose(hint[:3, 3], [2.0, 0.0, 0.0])
+    hint[0, 3] = 99.0
+    assert tr.hint()[0, 3] == 2.0
+
+
+def test_lost_after_n_failures_and_recovers_on_success():
+    tr = Tracker(lost_after_failures=3)
+    tr.update(_ok(1, x=1.0))
+    tr.update(_fail(2, "a"))
+    tr.update(_fail(3, "b"))
+    assert tr.track is Track.TRACKING and tr.consecutive_failures == 2
+    np.testing.assert_allclose(tr.hint()[:3, 3], [1.0, 0.0, 0.0])
+    tr.update(_fail(4, "c"))
+    assert tr.track is Track.LOST and tr.hint() is None
+    assert tr.last_failure_reason == "c" and tr.consecutive_failures == 3
+    tr.update(_ok(5, x=5.0))
+    assert tr.track is Track.TRACKING and tr.consecutive_failures == 0
+    np.testing.assert_allclose(tr.hint()[:3, 3], [5.0, 0.0, 0.0])
+
+
+def test_lost_after_one_failure():
+    tr = Tracker(lost_after_failures=1)
+    tr.update(_ok(1))
+    tr.update(_fail(2))
+    assert tr.track is Track.LOST
+
+
+def test_failures_before_first_success_stay_uninitialized():
+    tr = Tracker(lost_after_failures=2)
+    for i in range(5):
+        tr.update(_fail(i))
+    assert tr.track is Track.UNINITIALIZED and tr.consecutive_failures == 5
+
+
+def test_stamp_checks_and_backwards_resets():
+    tr = Tracker()
+    assert tr.check_stamp(100) is StampCheck.OK
+    assert tr.check_stamp(100) is StampCheck.DUPLICATE
+    tr.update(_ok(100))
+    assert tr.check_stamp(200) is StampCheck.OK and tr.last_stamp_ns == 200
+    assert tr.check_stamp(50) is StampCheck.BACKWARDS
+    assert tr.track is Track.UNINITIALIZED and tr.hint() is None
+    assert tr.last_stamp_ns == 50
+    assert tr.check_stamp(60) is StampCheck.OK
+
+
+def test_reset_forgets_everything():
+    tr = Tracker()
+    tr.check_stamp(5)
+    tr.update(_ok(5))
+    tr.update(_fail(6, "x"))
+    tr.reset()
+    assert tr.track is Track.UNINITIALIZED and tr.hint() is None
+    assert tr.last_stamp_ns is None and tr.consecutive_failures == 0
+    assert tr.last_failure_reason == ""
+
+
+@pytest.mark.parametrize("n", [0, -1])
+def test_rejects_lost_after_below_one(n):
+    with pytest.raises(ConfigError, match="lost_after_failures"):
+        Tracker(lost_after_failures=n)
+
+
+def test_config_carries_lost_after_failures():
+    from mast3r_ros.core.config import Config, param_specs
+
+    assert Config().localizer.lost_after_failures == 3
+    spec = {s.name: s for s in param_specs()}["lost_after_failures"]
+    assert (spec.lo, spec.hi, spec.type) == (1, 1000, int)
