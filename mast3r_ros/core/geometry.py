@@ -215,3 +215,11 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
     x /= np.linalg.norm(x)
     y = np.cross(z, x)
     return make_pose(np.stack([x, y, z], axis=1), eye)
+
+
+def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
+    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4."""
+    pose = np.asarray(pose, dtype=np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise InputError(f"{name} must be a finite 4x4 matrix, got shape {pose.shape}")
+    return pose

@@ -23,15 +23,15 @@ import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
-from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
-from ..core.image_codec import (
-    decode_compressed,
-    decode_image,
-    depth_to_metres,
-    intrinsics_from_camera_info,
-    to_rgb8,
+from ..core.image_codec import depth_to_metres
+from ..core.message_fields import (
+    camera_info_to_intrinsics,
+    decode_image_message,
+    frame_from_image_message,
+    header_stamp_ns,
+    transform_to_matrix,
 )
 from ..core.tf_buffer import ExtrapolationError, TransformBuffer
 from ..core.types import CameraIntrinsics, Frame
@@ -47,30 +47,6 @@ IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 _DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
 
 PathLike = str | os.PathLike
-
-
-def header_stamp_ns(header: Any) -> int:
-    """``std_msgs/Header`` -> integer nanoseconds."""
-    return int(header.stamp.sec) * 1_000_000_000 + int(header.stamp.nanosec)
-
-
-def decode_image_message(msg: Any, msgtype: str) -> tuple[np.ndarray, str]:
-    """A deserialized Image or CompressedImage -> (array, raw encoding), see ``image_codec``."""
-    if msgtype == IMAGE_TYPE:
-        array = decode_image(
-            msg.encoding, msg.height, msg.width, msg.step, msg.data, bool(msg.is_bigendian)
-        )
-        return array, msg.encoding
-    return decode_compressed(msg.format, msg.data)
-
-
-def _matrix_from_transform(transform: Any) -> np.ndarray:
-    """``geometry_msgs/Transform`` -> 4x4 parent_from_child."""
-    t, q = transform.translation, transform.rotation
-    pose = np.eye(4)
-    pose[:3, :3] = Rotation.from_quat([q.x, q.y, q.z, q.w]).as_matrix()
-    pose[:3, 3] = (t.x, t.y, t.z)
-    return pose
 
 
 def _strip(frame: str) -> str:
@@ -288,9 +264,7 @@ class BagSequence:
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
-            return intrinsics_from_camera_info(
-                msg.width, msg.height, msg.k, msg.d, msg.distortion_model
-            )
+            return camera_info_to_intrinsics(msg)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
@@ -299,7 +273,7 @@ class BagSequence:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
-                pose = _matrix_from_transform(ts.transform)
+                pose = transform_to_matrix(ts.transform)
             except ValueError as err:
                 raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
             if static:
@@ -357,19 +331,19 @@ class BagSequence:
                 stamp = header_stamp_ns(msg.header)
                 if conn.topic != self.depth_topic:
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
-                    pending.append((msg, conn.msgtype, depth_stamp))
+                    pending.append((msg, depth_stamp))
                 elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
-                    depth_by_stamp[stamp] = self._decode_depth(msg, conn.msgtype)
+                    depth_by_stamp[stamp] = self._decode_depth(msg)
                 # images wait, in order, until the depth matched to them has been read
-                while pending and (pending[0][2] < 0 or pending[0][2] in depth_by_stamp):
+                while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
                     yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
             while pending:  # only if the bag changed between the two passes
                 yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
 
     # ---- frame assembly --------------------------------------------------------------------
 
-    def _decode_depth(self, msg: Any, msgtype: str) -> np.ndarray:
-        array, encoding = decode_image_message(msg, msgtype)
+    def _decode_depth(self, msg: Any) -> np.ndarray:
+        array, encoding = decode_image_message(msg)
         try:
             return depth_to_metres(array, encoding)
         except InputError as err:
@@ -400,7 +374,6 @@ class BagSequence:
     def _frame(
         self,
         msg: Any,
-        msgtype: str,
         depth_stamp: int,
         depth_by_stamp: dict[int, np.ndarray],
         remaining: collections.Counter,
@@ -412,12 +385,9 @@ class BagSequence:
             if remaining[depth_stamp] <= 0:
                 del depth_by_stamp[depth_stamp]
         try:
-            array, encoding = decode_image_message(msg, msgtype)
-            return Frame(
-                rgb=to_rgb8(array, encoding),
-                intrinsics=self._frame_intrinsics(stamp),
-                stamp_ns=stamp,
-                frame_id=msg.header.frame_id,
+            return frame_from_image_message(
+                msg,
+                self._frame_intrinsics(stamp),
                 depth_m=depth,
                 map_from_cam=self._pose(msg.header.frame_id, stamp),
             )

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import array
 from pathlib import Path
+from types import SimpleNamespace as NS
 
 import cv2
 import numpy as np
@@ -11,6 +13,7 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 from scipy.spatial.transform import Rotation
 
+from mast3r_ros.core import message_fields
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.types import CameraIntrinsics
 from mast3r_ros.replay.rosbag import BagSequence
@@ -325,3 +328,40 @@ def test_reads_a_bare_storage_file(tmp_path, storage):
     (storage_file,) = [p for p in bag.iterdir() if p.suffix in (".mcap", ".db3")]
     (bag / "metadata.yaml").unlink()
     assert len(BagSequence(storage_file)) == 4
+
+
+def _as_rclpy(msg):
+    """The same fields as an rclpy message carries them (lists, ``array('B')`` data)."""
+    fields = {}
+    for name in msg.__dataclass_fields__:
+        value = getattr(msg, name)
+        if name == "data":
+            value = array.array("B", bytes(value))
+        elif isinstance(value, np.ndarray):
+            value = value.tolist()
+        elif hasattr(value, "__dataclass_fields__") and name != "__msgtype__":
+            value = _as_rclpy(value)
+        fields[name] = value
+    return NS(**fields)
+
+
+@pytest.mark.parametrize("kind", ["raw", "compressed"])
+def test_bag_reader_and_node_read_the_same_fields_into_the_same_frame(tmp_path, kind):
+    bgr = RGB[:, :, ::-1].copy()
+    msg = (image(1000 * MS, "bgr8", bgr, pad=3) if kind == "raw"
+           else compressed(1000 * MS, "bgr8; png compressed bgr8", bgr))
+    info = camera_info(900 * MS)
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP,
+                    [("/cam/info", 0, info), ("/cam/image", 1, msg)])
+    (from_bag,) = list(BagSequence(bag))
+    node_msg, node_info = _as_rclpy(msg), _as_rclpy(info)
+    assert isinstance(node_msg.data, array.array) and isinstance(node_info.k, list)
+    from_node = message_fields.frame_from_image_message(
+        node_msg, message_fields.IntrinsicsCache()(node_info))
+    np.testing.assert_array_equal(from_bag.rgb, RGB)
+    np.testing.assert_array_equal(from_node.rgb, from_bag.rgb)
+    assert (from_node.stamp_ns, from_node.frame_id) == (from_bag.stamp_ns, from_bag.frame_id)
+    a, b = from_node.intrinsics, from_bag.intrinsics
+    assert (a.width, a.height, a.distortion_model) == (b.width, b.height, b.distortion_model)
+    np.testing.assert_array_equal(a.K, b.K)
+    np.testing.assert_array_equal(a.dist, b.dist)

@@ -1,0 +1,157 @@
+"""ROS message fields <-> numpy, without ROS: one reader for the rosbag2 reader and the node.
+
+Every function reads attributes only (duck typing), so it takes rclpy messages, the messages
+``rosbags`` deserializes and plain namespaces alike:
+
+* ``builtin_interfaces/Time`` (sec, nanosec) <-> integer nanoseconds; ``std_msgs/Header`` stamp;
+* ``geometry_msgs/Transform`` and ``Pose`` -> 4x4 ``parent_from_child`` float64, and 4x4 <->
+  (translation, quaternion x y z w) as geometry_msgs orders it;
+* ``sensor_msgs/CameraInfo`` -> `CameraIntrinsics`;
+* ``sensor_msgs/Image`` and ``CompressedImage`` -> pixels and `Frame` (decoding itself is
+  `mast3r_ros.core.image_codec`). The image-vs-intrinsics size check is `Frame`'s own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from . import image_codec
+from .errors import InputError
+from .geometry import finite_pose, make_pose
+from .types import CameraIntrinsics, Frame
+
+NS_PER_S = 1_000_000_000
+
+
+# --------------------------------------------------------------------------------------------
+# Time
+
+
+def stamp_to_ns(sec: int, nanosec: int) -> int:
+    """``builtin_interfaces/Time`` fields -> integer nanoseconds."""
+    return int(sec) * NS_PER_S + int(nanosec)
+
+
+def ns_to_stamp(stamp_ns: int) -> tuple[int, int]:
+    """Integer nanoseconds -> (sec, nanosec) with 0 <= nanosec < 1e9, as ``Time`` requires.
+
+    Raises InputError for a negative stamp.
+    """
+    stamp_ns = int(stamp_ns)
+    if stamp_ns < 0:
+        raise InputError(f"a ROS stamp cannot be negative, got {stamp_ns} ns")
+    return stamp_ns // NS_PER_S, stamp_ns % NS_PER_S
+
+
+def header_stamp_ns(header: Any) -> int:
+    """``std_msgs/Header`` (``header.stamp.sec``, ``.nanosec``) -> integer nanoseconds."""
+    return stamp_to_ns(header.stamp.sec, header.stamp.nanosec)
+
+
+# --------------------------------------------------------------------------------------------
+# Poses
+
+
+def matrix_to_tq(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64."""
+    pose = finite_pose(pose, "pose")
+    q = Rotation.from_matrix(pose[:3, :3]).as_quat()
+    if q[3] < 0:
+        q = -q
+    return pose[:3, 3].copy(), q
+
+
+def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
+    """(translation (3,), quaternion x y z w) -> 4x4 float64; the quaternion is normalised.
+
+    Raises InputError for a non-finite value or a zero quaternion (an unset message field).
+    """
+    t = np.asarray(translation, dtype=np.float64).reshape(3)
+    q = np.asarray(quat_xyzw, dtype=np.float64).reshape(4)
+    if not (np.isfinite(t).all() and np.isfinite(q).all()):
+        raise InputError(f"pose has non-finite values: t={t.tolist()}, q={q.tolist()}")
+    norm = float(np.linalg.norm(q))
+    if norm < 1e-6:
+        raise InputError("pose quaternion is all zeros (an unset orientation); "
+                         "expected a unit quaternion such as w=1")
+    return make_pose(Rotation.from_quat(q / norm).as_matrix(), t)
+
+
+def transform_to_matrix(transform: Any) -> np.ndarray:
+    """``geometry_msgs/Transform`` (translation, rotation) -> 4x4 ``parent_from_child``."""
+    t, r = transform.translation, transform.rotation
+    return tq_to_matrix((t.x, t.y, t.z), (r.x, r.y, r.z, r.w))
+
+
+def pose_to_matrix(pose: Any) -> np.ndarray:
+    """``geometry_msgs/Pose`` (position, orientation) -> 4x4 ``frame_from_body``."""
+    p, o = pose.position, pose.orientation
+    return tq_to_matrix((p.x, p.y, p.z), (o.x, o.y, o.z, o.w))
+
+
+# --------------------------------------------------------------------------------------------
+# Camera and images
+
+
+def camera_info_to_intrinsics(info: Any) -> CameraIntrinsics:
+    """``sensor_msgs/CameraInfo`` -> `CameraIntrinsics`.
+
+    The fields go through `image_codec.intrinsics_from_camera_info`. Raises InputError for an
+    uncalibrated (all-zero K) or malformed message.
+    """
+    return image_codec.intrinsics_from_camera_info(int(info.width), int(info.height), info.k,
+                                                   info.d, info.distortion_model)
+
+
+def is_compressed(msg: Any) -> bool:
+    """True for a ``sensor_msgs/CompressedImage`` (it has ``format``; an Image has ``encoding``)."""
+    return hasattr(msg, "format") and not hasattr(msg, "encoding")
+
+
+def decode_image_message(msg: Any) -> tuple[np.ndarray, str]:
+    """An Image or CompressedImage -> (array, raw encoding) as `image_codec.decode_image` gives.
+
+    Raises InputError for an unsupported encoding or format, or data of the wrong size.
+    """
+    if is_compressed(msg):
+        return image_codec.decode_compressed(msg.format, msg.data)
+    array = image_codec.decode_image(msg.encoding, int(msg.height), int(msg.width),
+                                     int(msg.step), msg.data, bool(msg.is_bigendian))
+    return array, msg.encoding
+
+
+def frame_from_image_message(msg: Any, intrinsics: CameraIntrinsics | None, *,
+                             depth_m: np.ndarray | None = None,
+                             map_from_cam: np.ndarray | None = None) -> Frame:
+    """An Image or CompressedImage -> `Frame` (rgb (H, W, 3) uint8), stamped with its header.
+
+    ``stamp_ns`` and ``frame_id`` come from ``msg.header``. Raises InputError for an undecodable
+    image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
+    """
+    array, encoding = decode_image_message(msg)
+    return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
+                 stamp_ns=header_stamp_ns(msg.header), frame_id=msg.header.frame_id,
+                 depth_m=depth_m, map_from_cam=map_from_cam)
+
+
+class IntrinsicsCache:
+    """`camera_info_to_intrinsics` that converts again only when the CameraInfo fields change.
+
+    A camera publishes the same CameraInfo beside every image; call the cache with each one.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple | None = None
+        self._value: CameraIntrinsics | None = None
+
+    def __call__(self, info: Any) -> CameraIntrinsics:
+        key = (int(info.width), int(info.height), tuple(float(v) for v in info.k),
+               tuple(float(v) for v in info.d), str(info.distortion_model))
+        if key != self._key or self._value is None:
+            self._value = camera_info_to_intrinsics(info)
+            self._key = key
+        return self._value

@@ -1,0 +1,242 @@
+"""Message fields <-> numpy without ROS (`mast3r_ros.core.message_fields`).
+
+Messages are plain namespaces here (rclpy messages carry ``data`` as ``array('B')``, rosbags
+messages as numpy arrays; both are covered).
+"""
+
+from __future__ import annotations
+
+import array
+import math
+from types import SimpleNamespace as NS
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import message_fields as mf
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.types import CameraIntrinsics
+
+# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
+R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+def rz(deg: float) -> np.ndarray:
+    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
+
+
+def random_pose(rng: np.random.Generator) -> np.ndarray:
+    return make_pose(Rotation.random(random_state=rng.integers(1 << 31)).as_matrix(),
+                     rng.normal(size=3))
+
+
+def test_stamp_round_trip_and_layout():
+    assert mf.stamp_to_ns(1, 250_000_000) == 1_250_000_000
+    assert mf.ns_to_stamp(1_250_000_000) == (1, 250_000_000)
+    assert mf.ns_to_stamp(0) == (0, 0)
+    for ns in (1, 999_999_999, 1_000_000_000, 1_700_000_000_123_456_789):
+        sec, nsec = mf.ns_to_stamp(ns)
+        assert 0 <= nsec < 1_000_000_000
+        assert mf.stamp_to_ns(sec, nsec) == ns
+    with pytest.raises(InputError):
+        mf.ns_to_stamp(-1)
+
+
+def test_quaternion_round_trip_and_hand_values():
+    T = make_pose(rz(90.0), [1.0, 2.0, 3.0])
+    t, q = mf.matrix_to_tq(T)
+    s = math.sqrt(0.5)
+    np.testing.assert_allclose(t, [1, 2, 3])
+    np.testing.assert_allclose(q, [0, 0, s, s], atol=1e-12)     # x y z w
+    np.testing.assert_allclose(mf.tq_to_matrix(t, q), T, atol=1e-12)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        P = random_pose(rng)
+        t, q = mf.matrix_to_tq(P)
+        assert q[3] >= 0 and abs(np.linalg.norm(q) - 1) < 1e-12
+        np.testing.assert_allclose(mf.tq_to_matrix(t, q), P, atol=1e-12)
+
+
+def test_quaternion_is_normalised_and_zero_rejected():
+    T = mf.tq_to_matrix([0, 0, 0], [0, 0, 2.0, 2.0])           # unnormalised 90 deg about z
+    np.testing.assert_allclose(T[:3, :3], rz(90.0), atol=1e-12)
+    with pytest.raises(InputError, match="all zeros"):
+        mf.tq_to_matrix([0, 0, 0], [0, 0, 0, 0])
+    with pytest.raises(InputError):
+        mf.tq_to_matrix([0, float("nan"), 0], [0, 0, 0, 1])
+
+
+def test_transform_fields():
+    q = Rotation.from_euler("z", 45, degrees=True).as_quat()
+    tf = NS(translation=NS(x=1.0, y=0.0, z=2.0), rotation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
+    np.testing.assert_allclose(mf.transform_to_matrix(tf), make_pose(rz(45), [1, 0, 2]),
+                               atol=1e-12)
+
+
+W, H = 8, 6
+CAM = CameraIntrinsics(W, H, [[10.0, 0, 3.5], [0, 10.0, 2.5], [0, 0, 1]])
+
+
+def header(sec=12, nanosec=345, frame_id="cam_optical"):
+    return NS(stamp=NS(sec=sec, nanosec=nanosec), frame_id=frame_id)
+
+
+def image_msg(encoding, pixels: np.ndarray, pad: int = 0, bigendian: bool = False,
+              as_array: bool = False):
+    h, w = pixels.shape[:2]
+    arr = pixels.astype(pixels.dtype.newbyteorder(">" if bigendian else "<"))
+    row = arr.reshape(h, -1).view(np.uint8)
+    rows = np.concatenate([row, np.full((h, pad), 7, np.uint8)], axis=1)
+    data = rows.tobytes()
+    return NS(header=header(), height=h, width=w, encoding=encoding,
+              is_bigendian=int(bigendian), step=rows.shape[1],
+              data=array.array("B", data) if as_array else data)
+
+
+def rgb_pattern(h=H, w=W) -> np.ndarray:
+    yy, xx = np.mgrid[0:h, 0:w]
+    return np.stack([xx * 30, yy * 40, (xx + yy) * 10], axis=-1).astype(np.uint8)
+
+
+def test_frame_from_color_encodings():
+    rgb = rgb_pattern()
+    cases = {
+        "rgb8": rgb,
+        "bgr8": rgb[:, :, ::-1],
+        "8UC3": rgb[:, :, ::-1],
+        "rgba8": np.concatenate([rgb, np.full((H, W, 1), 255, np.uint8)], axis=2),
+        "bgra8": np.concatenate([rgb[:, :, ::-1], np.full((H, W, 1), 9, np.uint8)], axis=2),
+    }
+    for encoding, pixels in cases.items():
+        for pad, as_array in ((0, False), (5, True)):
+            msg = image_msg(encoding, np.ascontiguousarray(pixels), pad=pad, as_array=as_array)
+            frame = mf.frame_from_image_message(msg, CAM)
+            np.testing.assert_array_equal(frame.rgb, rgb, err_msg=encoding)
+            assert frame.stamp_ns == 12_000_000_345 and frame.frame_id == "cam_optical"
+            assert frame.intrinsics is CAM
+
+
+def test_frame_from_grey_encodings():
+    grey = rgb_pattern()[:, :, 0]
+    for encoding in ("mono8", "8UC1"):
+        frame = mf.frame_from_image_message(image_msg(encoding, grey, pad=3), CAM)
+        np.testing.assert_array_equal(frame.rgb, np.repeat(grey[:, :, None], 3, axis=2))
+    wide = grey.astype(np.uint16) * 256 + 17
+    for encoding in ("mono16", "16UC1"):
+        for bigendian in (False, True):
+            msg = image_msg(encoding, wide, pad=2, bigendian=bigendian)
+            frame = mf.frame_from_image_message(msg, CAM)
+            np.testing.assert_array_equal(frame.rgb[:, :, 1], grey, err_msg=encoding)
+
+
+def test_frame_rejects_bad_images():
+    with pytest.raises(InputError, match="unsupported image encoding"):
+        mf.frame_from_image_message(image_msg("yuv422", rgb_pattern()[:, :, :2].copy()), CAM)
+    with pytest.raises(InputError):
+        mf.frame_from_image_message(image_msg("32FC1", np.ones((H, W), np.float32)), CAM)
+    short = image_msg("rgb8", rgb_pattern())
+    short.data = short.data[:-10]
+    with pytest.raises(InputError, match="bytes"):
+        mf.frame_from_image_message(short, CAM)
+    big = image_msg("rgb8", rgb_pattern(H * 2, W * 2))
+    with pytest.raises(InputError, match="CameraInfo"):
+        mf.frame_from_image_message(big, CAM)
+
+
+def compressed_msg(fmt: str, bgr_or_grey: np.ndarray, ext: str, as_array: bool = False):
+    ok, buf = cv2.imencode(ext, bgr_or_grey)
+    assert ok
+    data = buf.tobytes()
+    return NS(header=header(), format=fmt, data=array.array("B", data) if as_array else data)
+
+
+def test_frame_from_compressed():
+    rgb = rgb_pattern()
+    for as_array in (False, True):
+        png = compressed_msg("rgb8; png compressed bgr8", rgb[:, :, ::-1].copy(), ".png",
+                             as_array)
+        np.testing.assert_array_equal(mf.frame_from_image_message(png, CAM).rgb, rgb)
+    flat = np.zeros((H, W, 3), np.uint8)
+    flat[:] = (200, 100, 50)                              # RGB; JPEG keeps flat colour closely
+    jpg = compressed_msg("jpeg", flat[:, :, ::-1].copy(), ".jpg")
+    frame = mf.frame_from_image_message(jpg, CAM)
+    assert frame.stamp_ns == 12_000_000_345 and frame.frame_id == "cam_optical"
+    assert np.abs(frame.rgb.astype(int) - flat).max() <= 3
+    grey = rgb[:, :, 1].copy()
+    mono = compressed_msg("mono8; png compressed mono8", grey, ".png")
+    np.testing.assert_array_equal(mf.frame_from_image_message(mono, CAM).rgb[:, :, 2], grey)
+    mono_jpg = compressed_msg("mono8; jpeg compressed mono8", np.full((H, W), 90, np.uint8),
+                              ".jpg")
+    assert np.abs(mf.frame_from_image_message(mono_jpg, CAM).rgb.astype(int) - 90).max() <= 2
+    deep = compressed_msg("16UC1; png compressed", grey.astype(np.uint16) * 256, ".png")
+    np.testing.assert_array_equal(mf.frame_from_image_message(deep, CAM).rgb[:, :, 0], grey)
+
+
+def test_compressed_rejects_bad_input():
+    with pytest.raises(InputError, match="cannot decode"):
+        mf.frame_from_image_message(NS(header=header(), format="jpeg", data=b"not a jpeg"), CAM)
+    big = compressed_msg("png", rgb_pattern(H * 2, W * 2), ".png")
+    with pytest.raises(InputError, match="CameraInfo"):
+        mf.frame_from_image_message(big, CAM)
+
+
+def test_camera_info_to_intrinsics():
+    info = NS(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1],
+              d=array.array("d", [0.1, 0.0, 0.0, 0.0, 0.0]), distortion_model="plumb_bob",
+              header=header())
+    cam = mf.camera_info_to_intrinsics(info)
+    assert (cam.width, cam.height) == (W, H) and cam.has_distortion
+    np.testing.assert_allclose(cam.K, CAM.K)
+    info.k = [0.0] * 9
+    with pytest.raises(InputError, match="uncalibrated"):
+        mf.camera_info_to_intrinsics(info)
+
+
+def test_header_stamp_and_pose_fields():
+    assert mf.header_stamp_ns(header(sec=3, nanosec=7)) == 3_000_000_007
+    q = Rotation.from_euler("z", 90, degrees=True).as_quat()
+    pose = NS(position=NS(x=1.0, y=2.0, z=0.5), orientation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
+    np.testing.assert_allclose(mf.pose_to_matrix(pose), make_pose(rz(90), [1, 2, 0.5]),
+                               atol=1e-12)
+    pose.orientation = NS(x=0.0, y=0.0, z=0.0, w=0.0)
+    with pytest.raises(InputError, match="all zeros"):
+        mf.pose_to_matrix(pose)
+
+
+def test_decode_image_message_tells_the_kinds_apart():
+    rgb = rgb_pattern()
+    arr, enc = mf.decode_image_message(image_msg("rgb8", rgb))
+    assert enc == "rgb8" and not mf.is_compressed(image_msg("rgb8", rgb))
+    np.testing.assert_array_equal(arr, rgb)
+    png = compressed_msg("png", rgb[:, :, ::-1].copy(), ".png")
+    arr, enc = mf.decode_image_message(png)
+    assert enc == "bgr8" and mf.is_compressed(png)
+    np.testing.assert_array_equal(arr[:, :, ::-1], rgb)
+
+
+def test_frame_carries_depth_and_pose_when_given():
+    depth = np.full((H, W), 1.5, np.float32)
+    pose = make_pose(rz(10), [1, 2, 3])
+    frame = mf.frame_from_image_message(image_msg("rgb8", rgb_pattern()), CAM, depth_m=depth,
+                                        map_from_cam=pose)
+    assert frame.depth_m is depth and frame.map_from_cam is pose
+    assert mf.frame_from_image_message(image_msg("rgb8", rgb_pattern()), None).intrinsics is None
+
+
+def test_intrinsics_cache_converts_again_only_on_change():
+    info = NS(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1],
+              d=array.array("d", [0.0] * 5), distortion_model="plumb_bob", header=header())
+    cache = mf.IntrinsicsCache()
+    first = cache(info)
+    assert cache(NS(**vars(info))) is first              # same fields, another message
+    info.k = [12.0, 0, 3.5, 0, 12.0, 2.5, 0, 0, 1]
+    second = cache(info)
+    assert second is not first and second.K[0, 0] == 12.0
+    info.k = [0.0] * 9
+    with pytest.raises(InputError, match="uncalibrated"):
+        cache(info)
+    # a failed conversion leaves the last good one cached
+    assert cache(NS(**{**vars(info), "k": second.K.reshape(-1).tolist()})) is second
