@@ -1,36 +1,26 @@
-"""Thin glue between ROS messages and the core's numpy types.
+"""Outgoing ROS messages built from the core's numpy types and the node's plain data.
 
-Reading messages (Image, CompressedImage, CameraInfo, /initialpose, TF) is done by the ROS-free
-functions of `mast3r_ros.core.ros_logic`, which only read fields and are tested without ROS; they
-are re-exported here. This module builds the outgoing messages. Stamps are integer nanoseconds
-(the image's header stamp), never ``now()`` unless a caller says so.
+Incoming messages are read by `mast3r_ros.core.message_fields` (ROS-free). Stamps are integer
+nanoseconds (the image's header stamp), never ``now()`` unless a caller says so.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from collections.abc import Sequence
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
 from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
 
 from mast3r_ros.core import image_codec
-from mast3r_ros.core.ros_logic import (  # noqa: F401  (re-exported for the node)
-    DiagnosticsSummary,
-    MarkerSpec,
-    TfToPublish,
-    covariance_to_list,
-    frame_from_compressed_msg,
-    frame_from_image_msg,
-    header_stamp_ns,
-    initial_pose_to_map_from_base,
-    intrinsics_from_camera_info_msg,
-    matrix_to_tq,
-    ns_to_stamp,
-    transform_fields_to_matrix,
-)
+from mast3r_ros.core.message_fields import matrix_to_tq, ns_to_stamp
+from mast3r_ros.ros.debug_view import MarkerSpec
+from mast3r_ros.ros.diagnostics import DiagnosticsSummary
+from mast3r_ros.ros.frames import TfToPublish, covariance_to_list
+from mast3r_ros.ros.params import ParamDescriptorData
 
 
 def set_stamp(header, stamp_ns: int) -> None:
@@ -118,9 +108,21 @@ def diagnostic_status(summary: DiagnosticsSummary, name: str,
 
 
 def diagnostic_array(summary: DiagnosticsSummary, name: str, hardware_id: str,
-                     stamp_ns: Optional[int]) -> DiagnosticArray:
+                     stamp_ns: int | None) -> DiagnosticArray:
     msg = DiagnosticArray()
     if stamp_ns is not None and stamp_ns >= 0:
         set_stamp(msg.header, stamp_ns)
     msg.status = [diagnostic_status(summary, name, hardware_id)]
     return msg
+
+
+def parameter_descriptor_msg(d: ParamDescriptorData) -> ParameterDescriptor:
+    """Descriptor data -> rcl_interfaces/ParameterDescriptor (with its integer/float range)."""
+    desc = ParameterDescriptor(description=d.description, read_only=d.read_only,
+                               additional_constraints=d.choices_text)
+    if d.lo is not None and d.type == "integer":
+        desc.integer_range = [IntegerRange(from_value=int(d.lo), to_value=int(d.hi), step=1)]
+    elif d.lo is not None and d.type == "double":
+        desc.floating_point_range = [
+            FloatingPointRange(from_value=float(d.lo), to_value=float(d.hi), step=0.0)]
+    return desc

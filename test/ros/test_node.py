@@ -30,11 +30,12 @@ from std_srvs.srv import Trigger  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster  # noqa: E402
 
-from mast3r_ros.core import ros_logic as rl  # noqa: E402
+from mast3r_ros.core import message_fields as mf  # noqa: E402
 from mast3r_ros.core.geometry import invert_pose, make_pose  # noqa: E402
 from mast3r_ros.core.keyframes import write_map  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames  # noqa: E402
 from mast3r_ros.ros import conversions as conv  # noqa: E402
+from mast3r_ros.ros.frames import TfToPublish, covariance_from_list  # noqa: E402
 from mast3r_ros.ros.node import LocalizerNode  # noqa: E402
 
 CAMERA_FRAME = "camera_optical"
@@ -64,7 +65,7 @@ def ros():
 
 
 def _tf_msg(parent: str, child: str, parent_from_child: np.ndarray, stamp) -> TransformStamped:
-    msg = conv.transform_msg(rl.TfToPublish(parent, child, parent_from_child), 0)
+    msg = conv.transform_msg(TfToPublish(parent, child, parent_from_child), 0)
     msg.header.stamp = stamp
     return msg
 
@@ -109,7 +110,7 @@ class Harness:
         odom_from_base = invert_pose(MAP_FROM_ODOM) @ frame.map_from_cam @ invert_pose(
             BASE_FROM_CAM)
         for dt_ns in (-100_000_000, 100_000_000):
-            t = rl.ns_to_stamp(now.nanoseconds + dt_ns)
+            t = mf.ns_to_stamp(now.nanoseconds + dt_ns)
             s = type(stamp)(sec=t[0], nanosec=t[1])
             self.tf.sendTransform(_tf_msg("odom", "base_link", odom_from_base, s))
         self.infos.publish(_camera_info(self.cam, stamp))
@@ -168,13 +169,13 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert _wait(lambda: len(harness.poses) >= 2, 90.0, publish_next), "no ~/pose"
         pose = harness.poses[-1]
         assert pose.header.frame_id == "map"
-        stamp_ns = rl.header_stamp_ns(pose)
+        stamp_ns = mf.header_stamp_ns(pose.header)
         assert stamp_ns in sent                              # stamped with the image time
         i = sent.index(stamp_ns) % len(queries)
         truth = queries[i].map_from_cam @ invert_pose(BASE_FROM_CAM)
-        got = rl.pose_fields_to_matrix(pose.pose.pose)
+        got = mf.pose_to_matrix(pose.pose.pose)
         assert np.linalg.norm(got[:3, 3] - truth[:3, 3]) < 0.05
-        cov = rl.covariance_from_list(pose.pose.covariance)
+        cov = covariance_from_list(pose.pose.covariance)
         np.testing.assert_allclose(cov, cov.T, atol=1e-12)
         assert np.linalg.eigvalsh(cov).min() >= 0 and cov[0, 0] > 0
 
@@ -183,9 +184,9 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
             return [t for m in harness.tfs for t in m.transforms
                     if t.header.frame_id == "map" and t.child_frame_id == "odom"]
         assert _wait(lambda: len(map_odom()) >= 3, 10.0)     # re-broadcast by the timer
-        m2o = rl.transform_fields_to_matrix(map_odom()[-1].transform)
+        m2o = mf.transform_to_matrix(map_odom()[-1].transform)
         assert np.abs(m2o[:3, 3] - MAP_FROM_ODOM[:3, 3]).max() < 0.05
-        stamps = [rl.header_stamp_ns(t) for t in map_odom()]
+        stamps = [mf.header_stamp_ns(t.header) for t in map_odom()]
         assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
 
         # diagnostics under the node's name, with string values

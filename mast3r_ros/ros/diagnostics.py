@@ -1,0 +1,142 @@
+"""The node's /diagnostics summary over a sliding window of frames (no rclpy).
+
+Levels are ints (0 OK, 1 WARN, 2 ERROR, 3 STALE, as ``diagnostic_msgs/DiagnosticStatus``); the
+message builder turns them into the byte the field requires. Values are strings.
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mast3r_ros.core.tracker import Track
+
+OK, WARN, ERROR, STALE = 0, 1, 2, 3
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameRecord:
+    """One processed (or dropped) image, for diagnostics.
+
+    ``t_s`` monotonic wall seconds when handling ended; ``latency_s`` image stamp -> result (node
+    clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught.
+    """
+
+    t_s: float
+    success: bool
+    num_inliers: int = 0
+    latency_s: float = float("nan")
+    processing_s: float = float("nan")
+    reason: str = ""
+    error: bool = False
+    dropped: bool = False
+    timings_s: tuple[tuple[str, float], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class DiagnosticsSummary:
+    level: int
+    message: str
+    values: list[tuple[str, str]]
+
+
+def _fmt(v: float, digits: int = 3) -> str:
+    return "nan" if not math.isfinite(v) else f"{v:.{digits}f}"
+
+
+def _stage_medians(recs: Sequence[FrameRecord]) -> list[tuple[str, str]]:
+    """Median time of each localizer stage over ``recs``, as ('time_<stage>_ms', value)."""
+    stages: dict[str, list[float]] = {}
+    for r in recs:
+        for name, seconds in r.timings_s:
+            stages.setdefault(name, []).append(float(seconds))
+    return [(f"time_{k}_ms", _fmt(1000.0 * float(np.median(v)), 1)) for k, v in stages.items()]
+
+
+class DiagnosticsWindow:
+    """Recent `FrameRecord`s -> a /diagnostics summary. Not thread-safe (the node locks)."""
+
+    def __init__(self, window_s: float = 10.0, no_image_warn_s: float = 5.0) -> None:
+        self.window_s = float(window_s)
+        self.no_image_warn_s = float(no_image_warn_s)
+        self.records: collections.deque[FrameRecord] = collections.deque()
+        self.last_failure = ""
+        self.last_error = ""
+        self.last_error_t_s = -math.inf
+        self.last_t_s: float | None = None
+        self.started_t_s: float | None = None
+        self.total = {"processed": 0, "localized": 0, "dropped": 0, "errors": 0}
+
+    def start(self, t_s: float) -> None:
+        """Mark activation: the no-image timer counts from here."""
+        self.started_t_s = t_s
+
+    def add(self, rec: FrameRecord) -> None:
+        self.records.append(rec)
+        self.last_t_s = rec.t_s
+        if rec.dropped:
+            self.total["dropped"] += 1
+        else:
+            self.total["processed"] += 1
+            self.total["localized"] += int(rec.success)
+        if not rec.success and rec.reason:
+            self.last_failure = rec.reason
+        if rec.error:
+            self.total["errors"] += 1
+            self.last_error = rec.reason
+            self.last_error_t_s = rec.t_s
+        self._trim(rec.t_s)
+
+    def _trim(self, now_s: float) -> None:
+        while self.records and self.records[0].t_s < now_s - self.window_s:
+            self.records.popleft()
+
+    def summary(self, now_s: float, track: Track, active: bool) -> DiagnosticsSummary:
+        """Level, one-line message and key/values (all strings) for /diagnostics."""
+        self._trim(now_s)
+        recs = [r for r in self.records if not r.dropped]
+        ok = [r for r in recs if r.success]
+        started = now_s if self.started_t_s is None else self.started_t_s
+        span = max(min(self.window_s, now_s - started), 1e-9)
+        rate = len(recs) / span if recs else 0.0
+        lat = [r.latency_s for r in recs if math.isfinite(r.latency_s)]
+        proc = [r.processing_s for r in recs if math.isfinite(r.processing_s)]
+        values = [
+            ("state", track.value if active else "inactive"),
+            ("rate_hz", _fmt(rate, 2)),
+            ("success_rate", _fmt(len(ok) / len(recs), 2) if recs else "nan"),
+            ("inliers", str(ok[-1].num_inliers) if ok else "0"),
+            ("latency_s", _fmt(float(np.median(lat))) if lat else "nan"),
+            ("processing_s", _fmt(float(np.median(proc))) if proc else "nan"),
+            ("dropped_in_window", str(sum(r.dropped for r in self.records))),
+            ("frames_processed", str(self.total["processed"])),
+            ("frames_localized", str(self.total["localized"])),
+            ("errors", str(self.total["errors"])),
+            ("last_failure", self.last_failure or "none"),
+        ]
+        values += _stage_medians(recs)
+        level, message = self._level(now_s, track, active, recs)
+        return DiagnosticsSummary(level, message, values)
+
+    def _level(self, now_s: float, track: Track, active: bool,
+               recs: list[FrameRecord]) -> tuple[int, str]:
+        if not active:
+            return STALE, "not active (configure and activate the lifecycle node)"
+        if now_s - self.last_error_t_s <= self.window_s:
+            return ERROR, f"inference error: {self.last_error}"
+        marks = [t for t in (self.last_t_s, self.started_t_s) if t is not None]
+        since = max(marks) if marks else None
+        if since is not None and now_s - since > self.no_image_warn_s:
+            return WARN, f"no images for {now_s - since:.1f} s: check the image topic and QoS"
+        if track is Track.UNINITIALIZED:
+            why = f" (last failure: {self.last_failure})" if self.last_failure else ""
+            return WARN, f"not localized yet{why}"
+        if track is Track.LOST:
+            return WARN, f"lost, relocalizing globally (last failure: {self.last_failure})"
+        if recs and not recs[-1].success:
+            return WARN, f"tracking, last frame failed: {recs[-1].reason}"
+        return OK, "tracking"

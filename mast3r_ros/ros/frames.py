@@ -1,0 +1,147 @@
+"""REP-105 frame algebra and covariance transport for the node (no rclpy).
+
+* ``map_from_base = map_from_cam @ cam_from_base``;
+* ``map_from_odom = map_from_base @ inv(odom_from_base)`` (REP-105), or map->base_frame when there
+  is no odometry frame (`localization_tf`);
+* the camera-pose covariance of `LocalizationResult` carried to the base frame, in the ROS
+  ``PoseWithCovariance`` layout.
+
+Covariance convention (the one `mast3r_ros.core.pnp` documents and ROS uses for
+``geometry_msgs/PoseWithCovariance``): the pose ``(R, p)`` of a frame in the map is perturbed as
+``p' = p + dp`` and ``R' = exp([dtheta]_x) R``, with ``dp`` in metres and ``dtheta`` a rotation
+vector in radians about the fixed *map* axes; the 6x6 matrix is ordered
+``(x, y, z, rot_x, rot_y, rot_z)`` and flattened row-major into the message's 36 floats.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+
+import numpy as np
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import finite_pose, invert_pose
+
+
+def map_from_base(map_from_cam: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
+    """Pose of the robot base in the map from the camera's pose and the base->camera TF."""
+    return finite_pose(map_from_cam, "map_from_cam") @ finite_pose(cam_from_base, "cam_from_base")
+
+
+def map_from_odom(map_from_base_: np.ndarray, odom_from_base: np.ndarray) -> np.ndarray:
+    """The map->odom correction: ``map_from_base @ inv(odom_from_base)`` at the image stamp."""
+    return finite_pose(map_from_base_, "map_from_base") @ invert_pose(
+        finite_pose(odom_from_base, "odom_from_base"))
+
+
+def prior_from_base_pose(map_from_base_: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
+    """A base pose (e.g. /initialpose) -> the camera prior ``map_from_cam``."""
+    return finite_pose(map_from_base_, "map_from_base") @ invert_pose(
+        finite_pose(cam_from_base, "cam_from_base"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TfToPublish:
+    """One transform to broadcast: ``parent_from_child`` (4x4) from ``parent`` to ``child``."""
+
+    parent: str
+    child: str
+    parent_from_child: np.ndarray
+
+
+def localization_tf(map_from_base_: np.ndarray, odom_from_base: np.ndarray | None,
+                    map_frame: str, odom_frame: str, base_frame: str) -> TfToPublish:
+    """The transform the node broadcasts for a localized base pose.
+
+    With an odometry frame: map->odom = map_from_base @ inv(odom_from_base), so that odom->base
+    (owned by the odometry source) keeps flowing and map->base comes out right (REP-105). With
+    ``odom_frame`` empty: map->base_frame directly. Raises InputError when ``odom_frame`` is set
+    but ``odom_from_base`` is None.
+    """
+    if not odom_frame:
+        return TfToPublish(map_frame, base_frame, finite_pose(map_from_base_, "map_from_base"))
+    if odom_from_base is None:
+        raise InputError(f"odom_frame is '{odom_frame}' but no {odom_frame}->{base_frame} "
+                         "transform was given")
+    return TfToPublish(map_frame, odom_frame, map_from_odom(map_from_base_, odom_from_base))
+
+
+# --------------------------------------------------------------------------------------------
+# Covariance
+
+
+def skew(v: Sequence[float]) -> np.ndarray:
+    """3x3 cross-product matrix: ``skew(a) @ b == cross(a, b)``."""
+    x, y, z = np.asarray(v, dtype=np.float64).reshape(3)
+    return np.array([[0.0, -z, y], [z, 0.0, -x], [-y, x, 0.0]])
+
+
+def covariance_cam_to_base(cov_cam: np.ndarray, map_from_cam: np.ndarray,
+                           cam_from_base: np.ndarray) -> np.ndarray:
+    """Covariance of the camera pose -> covariance of the base pose (module convention).
+
+    With ``p_base = p_cam + R_cam @ t`` (``t`` = base origin in the camera frame) and
+    ``R_base = R_cam @ R_cb``, a map-axes rotation error ``dtheta`` moves the base origin by
+    ``dtheta x r`` with the lever arm ``r = p_base - p_cam`` (map frame); the rotation error itself
+    is unchanged. So ``cov_base = J cov_cam J^T`` with ``J = [[I, -[r]_x], [0, I]]``. A pure
+    rotation between camera and base leaves the covariance unchanged because it is expressed in
+    map axes. Returns a symmetric 6x6 float64 matrix.
+    """
+    cov = np.asarray(cov_cam, dtype=np.float64)
+    if cov.shape != (6, 6):
+        raise InputError(f"covariance must be 6x6, got {cov.shape}")
+    map_from_cam = finite_pose(map_from_cam, "map_from_cam")
+    lever = map_from_cam[:3, :3] @ finite_pose(cam_from_base, "cam_from_base")[:3, 3]
+    J = np.eye(6)
+    J[:3, 3:] = -skew(lever)
+    out = J @ cov @ J.T
+    return 0.5 * (out + out.T)
+
+
+def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
+    """Symmetric positive semi-definite copy: eigenvalues below ``floor`` are raised to it.
+
+    Raises InputError for a non-finite or non-6x6 matrix.
+    """
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.shape != (6, 6) or not np.isfinite(cov).all():
+        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
+    sym = 0.5 * (cov + cov.T)
+    w, V = np.linalg.eigh(sym)
+    if w.min() >= floor:
+        return sym
+    out = (V * np.maximum(w, floor)) @ V.T
+    return 0.5 * (out + out.T)
+
+
+def covariance_to_list(cov: np.ndarray) -> list[float]:
+    """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major)."""
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.shape != (6, 6):
+        raise InputError(f"covariance must be 6x6, got {cov.shape}")
+    return [float(v) for v in cov.reshape(36)]
+
+
+def covariance_from_list(values: Sequence[float]) -> np.ndarray:
+    """The 36 floats of ``PoseWithCovariance.covariance`` -> 6x6 float64."""
+    arr = np.asarray(values, dtype=np.float64).reshape(-1)
+    if arr.size != 36:
+        raise InputError(f"a pose covariance has 36 values, got {arr.size}")
+    return arr.reshape(6, 6).copy()
+
+
+# Used when a successful result carries no covariance: 10 cm and 5 degrees, 1 sigma.
+DEFAULT_COVARIANCE = np.diag([0.1 ** 2] * 3 + [math.radians(5.0) ** 2] * 3)
+
+
+def base_pose_covariance(cov_cam: np.ndarray | None, map_from_cam: np.ndarray,
+                         cam_from_base: np.ndarray) -> np.ndarray:
+    """The covariance the node publishes for the base pose (PSD, symmetric, 6x6).
+
+    A missing or non-finite camera covariance falls back to `DEFAULT_COVARIANCE`.
+    """
+    if cov_cam is None or not np.isfinite(np.asarray(cov_cam, dtype=np.float64)).all():
+        cov_cam = DEFAULT_COVARIANCE
+    return sanitize_covariance(covariance_cam_to_base(cov_cam, map_from_cam, cam_from_base))

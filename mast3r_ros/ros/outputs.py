@@ -1,0 +1,59 @@
+"""The node's lifecycle publishers (imports rclpy message types): ~/pose, ~/keyframes, ~/matches.
+
+~/pose and ~/keyframes use AMCL's latched QoS (late subscribers get the last message); ~/matches
+(depth 1) exists only with ``publish_debug_image``. Lifecycle publishers drop messages while the
+node is inactive. Created in on_configure, closed in cleanup.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from geometry_msgs.msg import PoseWithCovarianceStamped
+from sensor_msgs.msg import Image
+from visualization_msgs.msg import MarkerArray
+
+from mast3r_ros.core.types import Frame
+from mast3r_ros.ros import conversions as conv
+from mast3r_ros.ros import debug_view, topics
+
+if TYPE_CHECKING:
+    from mast3r_ros.core.types import MatchDebug
+
+
+class Outputs:
+    """Publishers of one configured node; ``map_frame`` is the frame poses and markers are in."""
+
+    def __init__(self, node: Any, map_frame: str, publish_debug_image: bool) -> None:
+        self._node = node
+        self._map_frame = map_frame
+        self._pose = node.create_lifecycle_publisher(
+            PoseWithCovarianceStamped, "~/pose", topics.latched())
+        self._keyframes = node.create_lifecycle_publisher(MarkerArray, "~/keyframes",
+                                                          topics.latched())
+        self._matches = (node.create_lifecycle_publisher(Image, "~/matches", 1)
+                         if publish_debug_image else None)
+
+    def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
+        """The base pose (4x4) with its 6x6 covariance, stamped with the image stamp."""
+        self._pose.publish(conv.pose_with_covariance_msg(map_from_base, covariance, stamp_ns,
+                                                         self._map_frame))
+
+    def keyframes(self, keyframe_map: Any, stamp_ns: int) -> None:
+        """An arrow and an id label per keyframe of ``keyframe_map`` (replacing earlier ones)."""
+        specs = debug_view.keyframe_marker_specs(debug_view.map_keyframes(keyframe_map))
+        self._keyframes.publish(conv.marker_array_msg(specs, self._map_frame, stamp_ns))
+
+    def matches(self, frame: Frame, matches: MatchDebug | None, keyframe_map: Any) -> None:
+        """The ~/matches picture of ``frame`` (see `debug_view.matches_picture`), if enabled."""
+        if self._matches is None:
+            return
+        rgb = debug_view.matches_picture(frame.rgb, matches, keyframe_map)
+        self._matches.publish(conv.image_msg(rgb, frame.stamp_ns, frame.frame_id))
+
+    def close(self) -> None:
+        for pub in (self._pose, self._keyframes, self._matches):
+            if pub is not None:
+                self._node.destroy_lifecycle_publisher(pub)
+        self._pose = self._keyframes = self._matches = None

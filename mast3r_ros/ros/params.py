@@ -1,0 +1,155 @@
+"""The node's parameters, derived from `mast3r_ros.core.config` (no rclpy).
+
+Descriptors (type, range, choices, description) come from `config.param_specs`, so no second
+list of parameters exists; `params_to_config` turns the declared values into a validated `Config`
+and adds the checks only the node needs (map path, frame names); `check_parameter_update` vets a
+``ros2 param set``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from mast3r_ros.core.config import (
+    Config,
+    ParamSpec,
+    config_from_params,
+    param_specs,
+    validate_param,
+)
+from mast3r_ros.core.errors import ConfigError
+
+_ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamDescriptorData:
+    """What the node puts in ``rcl_interfaces/ParameterDescriptor`` for one parameter.
+
+    ``type`` is 'bool', 'integer', 'double' or 'string'; ``lo``/``hi`` are set for ranged numbers
+    (int for integers, float for doubles); ``choices_text`` goes to ``additional_constraints``.
+    """
+
+    name: str
+    type: str
+    default: Any
+    description: str
+    lo: float | None
+    hi: float | None
+    choices_text: str
+    read_only: bool
+
+
+def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
+    """Descriptor data for a `ParamSpec` (no second list of parameters exists anywhere).
+
+    Parameters are not read-only: a new value is checked when set and applied at the next
+    configure (as the node's description of each says).
+    """
+    ros_type = _ROS_TYPE[spec.type]
+    lo = hi = None
+    if spec.lo is not None and spec.hi is not None:
+        cast = int if spec.type is int else float
+        lo, hi = cast(spec.lo), cast(spec.hi)
+    choices = ""
+    if spec.choices:
+        choices = "one of: " + ", ".join(str(c) for c in spec.choices)
+    description = spec.description
+    if choices:
+        description = f"{description} ({choices})"
+    return ParamDescriptorData(spec.name, ros_type, spec.default, description, lo, hi, choices,
+                               False)
+
+
+def all_parameter_descriptors() -> list[ParamDescriptorData]:
+    return [parameter_descriptor_data(s) for s in param_specs()]
+
+
+def validate_node_config(cfg: Config) -> Config:
+    """Checks only the node needs (the offline CLI has no frames or map_path parameter)."""
+    node = cfg.node
+    if not node.map_path:
+        raise ConfigError("parameter 'map_path' is empty: pass the map folder written by "
+                          "`mast3r-ros build-map` (launch argument map:=/path/to/map)")
+    for name in ("map_frame", "base_frame", "odom_frame"):
+        value = getattr(node, name)
+        if value.startswith("/"):
+            raise ConfigError(f"parameter '{name}' must not start with '/' (tf2 rejects it), "
+                              f"got {value!r}")
+        if name != "odom_frame" and not value:
+            raise ConfigError(f"parameter '{name}' must not be empty")
+    frames = [node.map_frame, node.base_frame] + ([node.odom_frame] if node.odom_frame else [])
+    if len(set(frames)) != len(frames):
+        raise ConfigError(f"parameters map_frame, odom_frame and base_frame must differ, got "
+                          f"{node.map_frame!r}, {node.odom_frame!r}, {node.base_frame!r}")
+    return cfg
+
+
+def params_to_config(values: Mapping[str, Any], where: str = "ROS parameters") -> Config:
+    """The node's parameter values ``{name: value}`` -> a validated `Config`.
+
+    Names outside `param_specs` (``use_sim_time``, ``diagnostic_updater.*``) are ignored.
+    Raises ConfigError naming the offending parameter.
+    """
+    names = {s.name for s in param_specs()}
+    cfg = config_from_params({k: v for k, v in values.items() if k in names}, where=where)
+    return validate_node_config(cfg)
+
+
+def check_parameter_update(name: str, value: Any) -> tuple[bool, str]:
+    """Runtime ``ros2 param set`` check -> (accepted, reason); names not ours are accepted."""
+    if name not in {s.name for s in param_specs()}:
+        return True, ""
+    try:
+        validate_param(name, value, where="parameter update")
+    except ConfigError as err:
+        return False, str(err)
+    return True, ""
+
+
+def check_parameter_updates(updates: Sequence[Any], errors: dict[str, str]) -> tuple[bool, str]:
+    """A ``ros2 param set`` of ``updates`` (objects with ``name`` and ``value``) -> (accepted,
+    reason). All or none: the first refused value refuses the set. Accepted names are removed
+    from ``errors`` (a bad start-up value that has now been fixed)."""
+    for p in updates:
+        ok, reason = check_parameter_update(p.name, p.value)
+        if not ok:
+            return False, reason
+    for p in updates:
+        errors.pop(p.name, None)
+    return True, ""
+
+
+def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData], Any]
+                       ) -> dict[str, str]:
+    """Declare every parameter on ``node`` (``declare_parameter(name, default, descriptor)``).
+
+    One call per name: Humble ignores YAML values for ``declare_parameters`` prefixes. A YAML or
+    command-line value of the wrong type or out of range would make ``declare_parameter`` raise
+    and kill the node; instead the default is declared (``ignore_override=True``) and the reason
+    is returned as ``{name: message}``, so that configure can fail naming it.
+    ``descriptor_msg`` builds the ``ParameterDescriptor`` message.
+    """
+    errors: dict[str, str] = {}
+    for d in all_parameter_descriptors():
+        desc = descriptor_msg(d)
+        try:
+            node.declare_parameter(d.name, d.default, desc)
+        except Exception as err:  # noqa: BLE001 - rclpy raises several exception types here
+            errors[d.name] = f"parameter '{d.name}': {err}"
+            node.declare_parameter(d.name, d.default, desc, ignore_override=True)
+    return errors
+
+
+def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Config:
+    """The declared parameters (``value_of(name)``) -> a validated `Config`.
+
+    Raises ConfigError naming the parameter: one of ``errors`` (bad values given at start, see
+    `declare_parameters`) or a value `params_to_config` rejects.
+    """
+    if errors:
+        raise ConfigError("invalid parameter values from the parameter file or command line: "
+                          + "; ".join(errors.values()))
+    return params_to_config({d.name: value_of(d.name) for d in all_parameter_descriptors()})

@@ -1,0 +1,42 @@
+"""The node's subscribed topic types and QoS profiles (imports rclpy and sensor_msgs)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
+from sensor_msgs.msg import CompressedImage, Image
+
+
+def latched() -> QoSProfile:
+    """AMCL's pose QoS: reliable, transient local, depth 1 (late subscribers get the last one)."""
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST,
+                      reliability=ReliabilityPolicy.RELIABLE,
+                      durability=DurabilityPolicy.TRANSIENT_LOCAL)
+
+
+def sensor(reliability: str) -> QoSProfile:
+    """Sensor-data style, depth 1: a slow model drops stale frames instead of queueing them.
+
+    ``reliability`` is 'reliable' or 'best_effort' (parameter ``image_reliability``).
+    """
+    rel = (ReliabilityPolicy.RELIABLE if reliability == "reliable"
+           else ReliabilityPolicy.BEST_EFFORT)
+    return QoSProfile(depth=1, history=HistoryPolicy.KEEP_LAST, reliability=rel,
+                      durability=DurabilityPolicy.VOLATILE)
+
+
+def image_topic(transport: str) -> tuple[type, str]:
+    """(message type, relative topic) of the image subscription for ``image_transport``:
+    'compressed' -> CompressedImage on ``image/compressed``, 'raw' -> Image on ``image``."""
+    if transport == "compressed":
+        return CompressedImage, "image/compressed"
+    return Image, "image"
+
+
+def topic_name(entity: Any) -> str:
+    """Resolved topic name of a subscription (``topic_name``), else the name it was given."""
+    try:
+        return str(entity.topic_name)
+    except Exception:  # noqa: BLE001 - only for log messages
+        return str(getattr(entity, "topic", "?"))

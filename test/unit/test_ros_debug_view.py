@@ -1,0 +1,112 @@
+"""Keyframe markers and the ~/matches picture, without ROS (`ros/debug_view.py`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.ros import debug_view
+
+# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
+R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+def rz(deg: float) -> np.ndarray:
+    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
+
+
+def test_keyframe_markers():
+    poses = np.stack([make_pose(rz(0), [1, 0, 0]),
+                      make_pose(rz(90) @ R_BASE_FROM_OPTICAL, [0, 2, 1])])
+    kfs = debug_view.keyframe_list(poses, [7, 9])
+    assert [k for k, _ in kfs] == ["7", "9"]
+    assert [k for k, _ in debug_view.keyframe_list(poses)] == ["0", "1"]
+    assert debug_view.keyframe_list(np.zeros((0, 4, 4))) == []
+    specs = debug_view.keyframe_marker_specs(kfs)
+    arrows = [s for s in specs if s.kind == "arrow"]
+    texts = [s for s in specs if s.kind == "text"]
+    assert len(arrows) == 2 and [t.text for t in texts] == ["7", "9"]
+    assert len({(s.ns, s.id) for s in specs}) == len(specs)
+    for spec, (_, pose) in zip(arrows, kfs):
+        arrow_dir = Rotation.from_quat(spec.orientation_xyzw).apply([1.0, 0.0, 0.0])
+        np.testing.assert_allclose(arrow_dir, pose[:3, :3] @ [0, 0, 1], atol=1e-12)
+        np.testing.assert_allclose(spec.position, pose[:3, 3])
+    with pytest.raises(InputError):
+        debug_view.keyframe_list(np.zeros((2, 3, 3)))
+
+
+def test_debug_image_marks_inliers():
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    m = NS(query_xy=np.array([[20.0, 40.0], [60.0, 40.0]]), inliers=np.array([True, False]))
+    out = debug_view.debug_image(rgb, m)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert tuple(out[40, 20]) == (0, 255, 0) and tuple(out[40, 60]) == (255, 0, 0)
+    assert not rgb.any()                                   # input untouched
+    assert debug_view.debug_image(rgb, None).shape == rgb.shape
+
+
+def test_debug_image_side_by_side_with_the_most_matched_keyframe():
+    q = np.zeros((60, 80, 3), np.uint8)
+    kf = np.zeros((120, 160, 3), np.uint8)  # twice the query's size: drawn at half scale
+    m = NS(query_xy=np.array([[10.0, 50.0], [70.0, 40.0], [40.0, 30.0]]),
+           keyframe_xy=np.array([[20.0, 100.0], [140.0, 80.0], [0.0, 0.0]]),
+           keyframe_index=np.array([7, 7, 3]), inliers=np.array([True, False, True]))
+    assert debug_view.most_matched_keyframe(m) == 7
+    assert debug_view.most_matched_keyframe(None) is None
+    out = debug_view.debug_image(q, m, kf, 7)
+    assert out.shape == (60, 160, 3)
+    # the inlier's line runs to the keyframe pixel (20, 100) / 2 shifted right by 80 ...
+    r, g, b = out[50, 50]                       # anti-aliased: green, not full 255
+    assert g > 200 and r == 0 and b == 0
+    # ... the outlier's to (140, 80) / 2 + (80, 0); keyframe 3's match is not drawn
+    r, g, b = out[40, 120]
+    assert r > 200 and g == 0 and b == 0
+    assert not out[45:, :8].any() and not out[31:45, 30:50].any()
+
+
+class FakeMap:
+    """The `KeyframeMap` calls the node makes: len, poses(), keyframe(i).id, image(i)."""
+
+    def __init__(self, ids, images):
+        self.ids, self.images = ids, images
+
+    def __len__(self):
+        return len(self.ids)
+
+    def poses(self):
+        return np.stack([make_pose(rz(10.0 * i), [i, 0, 0]) for i in range(len(self.ids))])
+
+    def keyframe(self, index):
+        return NS(id=self.ids[index])
+
+    def image(self, index):
+        return self.images[index]
+
+
+def test_map_keyframes_are_named_by_manifest_id():
+    km = FakeMap([40, 41], [None, None])
+    kfs = debug_view.map_keyframes(km)
+    assert [k for k, _ in kfs] == ["40", "41"]
+    np.testing.assert_allclose(kfs[1][1], km.poses()[1])
+
+
+def test_matches_picture_uses_the_most_matched_keyframe_by_index():
+    q = np.zeros((60, 80, 3), np.uint8)
+    kf = np.full((60, 80, 3), 50, np.uint8)
+    km = FakeMap([40, 41], [np.zeros((60, 80, 3), np.uint8), kf])
+    m = NS(query_xy=np.array([[10.0, 50.0], [70.0, 40.0]]),
+           keyframe_xy=np.array([[20.0, 30.0], [40.0, 30.0]]),
+           keyframe_index=np.array([1, 1]), inliers=np.array([True, True]))
+    out = debug_view.matches_picture(q, m, km)
+    assert out.shape == (60, 160, 3)
+    assert tuple(out[5, 150]) == (50, 50, 50)            # keyframe index 1 on the right
+    alone = debug_view.matches_picture(q, None, km)
+    assert alone.shape == q.shape
+    empty = NS(query_xy=np.zeros((0, 2)), keyframe_xy=np.zeros((0, 2)),
+               keyframe_index=np.zeros(0, np.int64), inliers=np.zeros(0, bool))
+    assert debug_view.matches_picture(q, empty, km).shape == q.shape

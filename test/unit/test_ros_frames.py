@@ -1,0 +1,162 @@
+"""REP-105 frame algebra and covariance transport of the node, without ROS (`ros/frames.py`)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import invert_pose, make_pose
+from mast3r_ros.ros import frames
+
+# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
+R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+def rz(deg: float) -> np.ndarray:
+    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
+
+
+def random_pose(rng: np.random.Generator) -> np.ndarray:
+    return make_pose(Rotation.random(random_state=rng.integers(1 << 31)).as_matrix(),
+                     rng.normal(size=3))
+
+
+def _camera_on_robot():
+    """Camera 0.2 m ahead of and 0.5 m above base_link, looking forward; robot at (1, 2) facing
+    +y (yaw 90 deg). By hand the camera is at (1, 2.2, 0.5) in the map."""
+    base_from_cam = make_pose(R_BASE_FROM_OPTICAL, [0.2, 0.0, 0.5])
+    map_from_base = make_pose(rz(90.0), [1.0, 2.0, 0.0])
+    map_from_cam = make_pose(rz(90.0) @ R_BASE_FROM_OPTICAL, [1.0, 2.2, 0.5])
+    return base_from_cam, map_from_base, map_from_cam
+
+
+def test_map_from_base_against_hand_computed():
+    base_from_cam, expected, map_from_cam = _camera_on_robot()
+    got = frames.map_from_base(map_from_cam, invert_pose(base_from_cam))
+    np.testing.assert_allclose(got, expected, atol=1e-12)
+    # the optical axis (+z) points along the robot's heading (+y in the map)
+    np.testing.assert_allclose(map_from_cam[:3, :3] @ [0, 0, 1], [0, 1, 0], atol=1e-12)
+
+
+def test_map_to_odom_and_fallback():
+    _, map_from_base, _ = _camera_on_robot()
+    odom_from_base = make_pose(rz(30.0), [0.5, 0.1, 0.0])
+    tf = frames.localization_tf(map_from_base, odom_from_base, "map", "odom", "base_link")
+    assert (tf.parent, tf.child) == ("map", "odom")
+    np.testing.assert_allclose(tf.parent_from_child @ odom_from_base, map_from_base, atol=1e-12)
+    # by hand: map->odom rotates by 90 - 30 = 60 deg
+    np.testing.assert_allclose(tf.parent_from_child[:3, :3], rz(60.0), atol=1e-12)
+    same = frames.localization_tf(map_from_base, map_from_base, "map", "odom", "base_link")
+    np.testing.assert_allclose(same.parent_from_child, np.eye(4), atol=1e-12)
+    # no odometry frame: map -> base_link directly
+    direct = frames.localization_tf(map_from_base, None, "map", "", "base_link")
+    assert (direct.parent, direct.child) == ("map", "base_link")
+    np.testing.assert_allclose(direct.parent_from_child, map_from_base)
+    with pytest.raises(InputError):
+        frames.localization_tf(map_from_base, None, "map", "odom", "base_link")
+
+
+def test_initial_pose_prior_round_trip():
+    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    prior = frames.prior_from_base_pose(map_from_base, invert_pose(base_from_cam))
+    np.testing.assert_allclose(prior, map_from_cam, atol=1e-12)
+
+
+# ------------------------------------------------------------------------------ covariance
+
+def test_covariance_translation_only_lever_arm_by_hand():
+    # camera with identity orientation in the map; base 1 m above the camera (in map z)
+    map_from_cam = np.eye(4)
+    cam_from_base = make_pose(np.eye(3), [0.0, 0.0, 1.0])
+    cov = np.zeros((6, 6))
+    cov[3, 3] = 0.01                                     # only rot_x uncertain
+    out = frames.covariance_cam_to_base(cov, map_from_cam, cam_from_base)
+    # rotating by d about x moves the base by d x (0, 0, 1) = (0, -d, 0)
+    expected = np.zeros((6, 6))
+    expected[1, 1] = 0.01
+    expected[1, 3] = expected[3, 1] = -0.01
+    expected[3, 3] = 0.01
+    np.testing.assert_allclose(out, expected, atol=1e-15)
+    # translation uncertainty alone carries over unchanged
+    cov_t = np.diag([0.04, 0.09, 0.16, 0, 0, 0])
+    np.testing.assert_allclose(frames.covariance_cam_to_base(cov_t, map_from_cam, cam_from_base),
+                               cov_t, atol=1e-15)
+
+
+def test_covariance_pure_rotation_is_unchanged_in_map_axes():
+    rng = np.random.default_rng(1)
+    A = rng.normal(size=(6, 6))
+    cov = A @ A.T * 1e-3
+    cam_from_base = make_pose(Rotation.from_euler("y", 90, degrees=True).as_matrix(), [0, 0, 0])
+    map_from_cam = random_pose(rng)
+    np.testing.assert_allclose(frames.covariance_cam_to_base(cov, map_from_cam, cam_from_base), cov,
+                               atol=1e-15)
+
+
+def test_covariance_rotated_camera_rotates_the_lever_arm():
+    # camera yawed 90 deg in the map: base 1 m along camera x is 1 m along map y
+    map_from_cam = make_pose(rz(90.0), [0, 0, 0])
+    cam_from_base = make_pose(np.eye(3), [1.0, 0.0, 0.0])
+    cov = np.zeros((6, 6))
+    cov[5, 5] = 0.04                                     # yaw only
+    out = frames.covariance_cam_to_base(cov, map_from_cam, cam_from_base)
+    # a yaw error d moves the base at (0, 1, 0) by d x (0, 1, 0) = (-d, 0, 0)
+    assert out[0, 0] == pytest.approx(0.04)
+    assert out[0, 5] == pytest.approx(-0.04)
+    assert out[1, 1] == pytest.approx(0.0, abs=1e-15)
+
+
+def test_covariance_matches_monte_carlo():
+    """Sample the camera pose from its covariance (module convention), map each sample to the
+    base, and compare the base samples' covariance with the propagated one."""
+    rng = np.random.default_rng(2)
+    A = rng.normal(size=(6, 6))
+    cov = (A @ A.T + np.eye(6)) * 1e-5
+    map_from_cam = random_pose(rng)
+    cam_from_base = random_pose(rng)
+    base = map_from_cam @ cam_from_base
+    d = rng.multivariate_normal(np.zeros(6), cov, size=20000)
+    R_cam = Rotation.from_rotvec(d[:, 3:]).as_matrix() @ map_from_cam[:3, :3]     # (N, 3, 3)
+    p_cam = map_from_cam[:3, 3] + d[:, :3]
+    p_base = p_cam + R_cam @ cam_from_base[:3, 3]
+    R_base = R_cam @ cam_from_base[:3, :3]
+    errs = np.concatenate([p_base - base[:3, 3],
+                           Rotation.from_matrix(R_base @ base[:3, :3].T).as_rotvec()], axis=1)
+    empirical = np.cov(errs.T)
+    analytic = frames.covariance_cam_to_base(cov, map_from_cam, cam_from_base)
+    scale = np.sqrt(np.outer(np.diag(analytic), np.diag(analytic)))
+    assert np.max(np.abs(empirical - analytic) / scale) < 0.05
+
+
+def test_covariance_sanitize_and_layout():
+    cov = np.diag([1.0, 2.0, 3.0, 4.0, 5.0, 6.0])
+    cov[0, 5] = cov[5, 0] = 0.3
+    flat = frames.covariance_to_list(cov)
+    assert len(flat) == 36 and all(isinstance(v, float) for v in flat)
+    assert flat[0] == 1.0 and flat[7] == 2.0 and flat[35] == 6.0     # x, y, rot_z variances
+    assert flat[5] == 0.3 and flat[30] == 0.3                        # row-major (x, rot_z)
+    np.testing.assert_array_equal(frames.covariance_from_list(flat), cov)
+    bad = np.diag([1.0, 1.0, 1.0, 1.0, 1.0, -1e-3])
+    bad[0, 1] = 0.2                                      # also asymmetric
+    fixed = frames.sanitize_covariance(bad)
+    np.testing.assert_allclose(fixed, fixed.T)
+    assert np.linalg.eigvalsh(fixed).min() >= 0
+    with pytest.raises(InputError):
+        frames.sanitize_covariance(np.full((6, 6), np.nan))
+    with pytest.raises(InputError):
+        frames.covariance_from_list([0.0] * 35)
+
+
+def test_base_pose_covariance_is_psd_and_falls_back():
+    rng = np.random.default_rng(3)
+    A = rng.normal(size=(6, 6))
+    cov = A @ A.T * 1e-4
+    out = frames.base_pose_covariance(cov, random_pose(rng), random_pose(rng))
+    np.testing.assert_allclose(out, out.T)
+    assert np.linalg.eigvalsh(out).min() >= 0
+    fallback = frames.base_pose_covariance(None, np.eye(4), np.eye(4))
+    np.testing.assert_allclose(fallback, frames.DEFAULT_COVARIANCE)
+
+

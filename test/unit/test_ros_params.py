@@ -1,0 +1,124 @@
+"""The node's parameters, without ROS (`ros/params.py`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from mast3r_ros.core.config import Config, param_specs
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.ros import params
+
+REQUIRED_PARAMS = ("map_frame", "odom_frame", "base_frame", "publish_tf", "transform_tolerance",
+                   "tf_publish_rate", "map_path", "checkpoint", "device", "precision",
+                   "image_size", "matcher", "max_keyframes", "gates.min_inliers",
+                   "image_transport", "max_image_age_s", "publish_debug_image")
+
+
+def node_params(**overrides):
+    values = {s.name: s.default for s in param_specs()}
+    values["map_path"] = "/maps/office"
+    values.update(overrides)
+    return values
+
+
+def test_every_spec_has_a_descriptor():
+    names = {s.name for s in param_specs()}
+    for required in REQUIRED_PARAMS:
+        assert required in names
+    for spec in param_specs():
+        d = params.parameter_descriptor_data(spec)
+        assert d.name == spec.name and d.description.strip()
+        assert type(d.default) is spec.type                # floats as floats, bools not ints
+        assert d.type == {bool: "bool", int: "integer", float: "double", str: "string"}[spec.type]
+        assert not d.name.startswith(("/", "~")) and " " not in d.name
+        if spec.lo is not None:
+            assert d.lo is not None and d.hi is not None and d.lo <= spec.default <= d.hi
+            assert type(d.lo) is (int if spec.type is int else float)
+        if spec.choices:
+            assert spec.default in spec.choices and d.choices_text
+            for c in spec.choices:
+                assert str(c) in d.description
+    assert [d.name for d in params.all_parameter_descriptors()] == [s.name for s in param_specs()]
+
+
+def test_params_to_config_maps_every_parameter():
+    cfg = params.params_to_config(node_params(**{"use_sim_time": True, "tf_publish_rate": 30,
+                                             "gates.min_inliers": 50, "odom_frame": ""}))
+    assert isinstance(cfg, Config)
+    assert cfg.node.map_path == "/maps/office" and cfg.node.odom_frame == ""
+    assert cfg.node.tf_publish_rate == 30.0 and isinstance(cfg.node.tf_publish_rate, float)
+    assert cfg.localizer.gates.min_inliers == 50
+    default = params.params_to_config(node_params())
+    assert default.model == Config().model and default.localizer == Config().localizer
+
+
+@pytest.mark.parametrize("name,value,match", [
+    ("tf_publish_rate", "fast", "must be float"),
+    ("transform_tolerance", 20.0, r"\[0.0, 10.0\]"),
+    ("matcher", "orb", "one of"),
+    ("gates.min_inliers", 2.5, "must be int"),
+    ("publish_tf", 1, "must be bool"),
+    ("image_size", 300, "one of"),
+    ("map_frame", "/map", "must not start with '/'"),
+    ("base_frame", "", "must not be empty"),
+    ("odom_frame", "map", "must differ"),
+    ("map_path", "", "map_path"),
+])
+def test_params_to_config_names_the_bad_key(name, value, match):
+    with pytest.raises(ConfigError, match=match) as info:
+        params.params_to_config(node_params(**{name: value}))
+    assert name in str(info.value)
+
+
+def test_runtime_parameter_updates_are_checked():
+    assert params.check_parameter_update("tf_publish_rate", 5.0) == (True, "")
+    ok, reason = params.check_parameter_update("tf_publish_rate", 0.0)
+    assert not ok and "tf_publish_rate" in reason
+    assert not params.check_parameter_update("matcher", "orb")[0]
+    assert params.check_parameter_update("use_sim_time", True)[0]           # not ours
+
+
+
+
+class FakeNode:
+    """``declare_parameter`` as rclpy's: a value from the parameter file overrides the default
+    unless ``ignore_override``; a value of the wrong type raises."""
+
+    def __init__(self, overrides):
+        self.overrides = overrides
+        self.declared = {}
+
+    def declare_parameter(self, name, default, descriptor, ignore_override=False):
+        value = default if ignore_override else self.overrides.get(name, default)
+        if type(value) is not type(default):
+            raise TypeError(f"wrong type for {name}")
+        self.declared[name] = (value, descriptor)
+
+
+def test_declare_parameters_records_bad_start_values_and_declares_the_default():
+    node = FakeNode({"tf_publish_rate": "fast", "gates.min_inliers": 50})
+    errors = params.declare_parameters(node, lambda d: ("desc", d.name))
+    assert list(node.declared) == [s.name for s in param_specs()]
+    assert node.declared["gates.min_inliers"][0] == 50
+    assert node.declared["tf_publish_rate"] == (20.0, ("desc", "tf_publish_rate"))
+    assert set(errors) == {"tf_publish_rate"} and "tf_publish_rate" in errors["tf_publish_rate"]
+    values = {name: v for name, (v, _) in node.declared.items()} | {"map_path": "/maps/x"}
+    with pytest.raises(ConfigError, match="tf_publish_rate"):
+        params.read_config(values.__getitem__, errors)
+    # a valid `ros2 param set` clears the start-up error; configure then succeeds
+    assert params.check_parameter_updates([NS(name="tf_publish_rate", value=5.0)], errors)[0]
+    assert errors == {}
+    cfg = params.read_config(values.__getitem__, errors)
+    assert cfg.localizer.gates.min_inliers == 50 and cfg.node.map_path == "/maps/x"
+
+
+def test_parameter_updates_are_all_or_nothing():
+    errors = {"matcher": "parameter 'matcher': bad", "tf_publish_rate": "x"}
+    ok, reason = params.check_parameter_updates(
+        [NS(name="matcher", value="sift"), NS(name="tf_publish_rate", value=0.0)], errors)
+    assert not ok and "tf_publish_rate" in reason
+    assert set(errors) == {"matcher", "tf_publish_rate"}          # nothing accepted
+    assert params.check_parameter_updates([NS(name="use_sim_time", value=True)], errors) == \
+        (True, "")

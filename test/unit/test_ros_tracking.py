@@ -1,0 +1,214 @@
+"""The node's tracking state and time gates, without ROS (`ros/tracking.py`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.errors import ConfigError, InputError
+from mast3r_ros.core.geometry import invert_pose, make_pose
+from mast3r_ros.core.tracker import StampCheck, Track
+from mast3r_ros.core.types import LocalizationResult
+from mast3r_ros.ros import tracking
+from mast3r_ros.ros.frames import TfToPublish, map_from_odom
+from mast3r_ros.ros.tracking import TrackingState
+
+# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
+R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
+
+
+def rz(deg: float) -> np.ndarray:
+    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
+
+
+def _success(st: TrackingState, map_from_odom_: np.ndarray,
+             map_from_cam: np.ndarray | None = None) -> None:
+    """A successful frame whose map->odom is ``map_from_odom_``."""
+    cam = np.eye(4) if map_from_cam is None else map_from_cam
+    st.on_success(LocalizationResult(True, 0, cam, np.eye(6)),
+                  TfToPublish("map", "odom", map_from_odom_))
+
+
+def _failure(st: TrackingState, reason: str) -> None:
+    st.on_failure(LocalizationResult.failure(0, reason))
+
+
+def test_tf_stamp_is_now_plus_tolerance():
+    assert tracking.tf_stamp_ns(5_000_000_000, 0.1) == 5_100_000_000
+    assert tracking.tf_stamp_ns(5_000_000_000, 0.0) == 5_000_000_000
+
+
+def test_stale_gate():
+    now = 10 * 10**9
+    assert tracking.image_age_s(now - 2 * 10**9, now) == pytest.approx(2.0)
+    assert tracking.is_stale(now - 2 * 10**9, now, 1.0)
+    assert not tracking.is_stale(now - 500_000_000, now, 1.0)
+    assert not tracking.is_stale(now - 2 * 10**9, now, 0.0)          # 0 disables the gate
+    assert not tracking.is_stale(now + 10**9, now, 1.0)              # future stamp: not stale
+    assert not tracking.is_stale(5 * 10**9, 0, 1.0)                  # sim time before /clock
+
+
+def _camera_on_robot():
+    """Camera 0.2 m ahead of and 0.5 m above base_link, looking forward; robot at (1, 2) facing
+    +y (yaw 90 deg). By hand the camera is at (1, 2.2, 0.5) in the map."""
+    base_from_cam = make_pose(R_BASE_FROM_OPTICAL, [0.2, 0.0, 0.5])
+    map_from_base = make_pose(rz(90.0), [1.0, 2.0, 0.0])
+    map_from_cam = make_pose(rz(90.0) @ R_BASE_FROM_OPTICAL, [1.0, 2.2, 0.5])
+    return base_from_cam, map_from_base, map_from_cam
+
+
+def _initialpose_msg(frame_id, x, y, yaw_deg):
+    q = Rotation.from_euler("z", yaw_deg, degrees=True).as_quat()
+    pose = NS(position=NS(x=x, y=y, z=0.0), orientation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
+    return NS(header=NS(frame_id=frame_id, stamp=NS(sec=0, nanosec=0)),
+              pose=NS(pose=pose, covariance=[0.0] * 36))
+
+
+def test_initial_pose_message():
+    T = tracking.initial_pose_to_map_from_base(_initialpose_msg("map", 1.0, 2.0, 90.0), "map")
+    np.testing.assert_allclose(T, make_pose(rz(90.0), [1, 2, 0]), atol=1e-12)
+    T = tracking.initial_pose_to_map_from_base(_initialpose_msg("/map", 1.0, 2.0, 90.0), "map")
+    np.testing.assert_allclose(T[:3, 3], [1, 2, 0])
+    with pytest.raises(InputError, match="odom"):
+        tracking.initial_pose_to_map_from_base(_initialpose_msg("odom", 1.0, 2.0, 0.0), "map")
+
+
+# ------------------------------------------------------------------------- tracking state
+
+def test_tracking_prior_follows_odometry():
+    st = TrackingState()
+    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    odom0 = make_pose(rz(10.0), [3.0, -1.0, 0.0])
+    assert st.track is Track.UNINITIALIZED
+    assert st.prior_map_from_cam(odom0, cam_from_base) is None
+    _success(st, map_from_odom(map_from_base, odom0))
+    assert st.track is Track.TRACKING
+    np.testing.assert_allclose(st.prior_map_from_cam(odom0, cam_from_base), map_from_cam,
+                               atol=1e-12)
+    # the robot drives 1 m forward (its own +x): the prior moves 1 m along map +y
+    odom1 = odom0 @ make_pose(np.eye(3), [1.0, 0.0, 0.0])
+    prior = st.prior_map_from_cam(odom1, cam_from_base)
+    np.testing.assert_allclose(prior[:3, 3], map_from_cam[:3, 3] + [0, 1, 0], atol=1e-12)
+    # without odometry the last result is no prior (only the hint, for candidates)
+    assert st.prior_map_from_cam(np.eye(4), cam_from_base, has_odometry=False) is None
+
+
+def test_tracking_lost_after_failures_keeps_held_tf():
+    st = TrackingState(lost_after_failures=3)
+    _success(st, np.eye(4))
+    _failure(st, "a")
+    _failure(st, "b")
+    assert st.track is Track.TRACKING
+    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is not None
+    _failure(st, "c")
+    assert st.track is Track.LOST and st.last_failure_reason == "c"
+    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is None          # global retrieval
+    assert st.held_tf is not None                            # still re-broadcast
+    _success(st, np.eye(4))
+    assert st.track is Track.TRACKING and st.consecutive_failures == 0
+
+
+def test_relocalize_request_is_consumed_once():
+    st = TrackingState()
+    _success(st, np.eye(4))
+    st.request_global()
+    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is None
+    assert st.take_global_request() is True
+    assert st.take_global_request() is False
+    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is not None
+    assert st.held_tf is not None
+
+
+def test_initial_pose_resets_and_sets_prior():
+    st = TrackingState()
+    _success(st, make_pose(rz(45), [9, 9, 0]))
+    st.check_stamp(100)
+    epoch = st.epoch
+    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    odom_at_click = make_pose(rz(-20.0), [0.3, 0.4, 0.0])
+    st.set_initial_pose(map_from_base, odom_at_click)
+    assert st.epoch > epoch                              # a result in flight is now outdated
+    assert st.track is Track.UNINITIALIZED
+    assert st.held_tf is None                 # nothing broadcast until localized
+    assert st.last_stamp_ns == 100                       # time keeps its order
+    prior = st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam))
+    np.testing.assert_allclose(prior, map_from_cam, atol=1e-12)
+    no_odom = st.prior_map_from_cam(np.eye(4), invert_pose(base_from_cam), has_odometry=False)
+    assert no_odom is not None                           # an initial pose is used regardless
+    # an initial pose that keeps failing is dropped: global retrieval after 3 failures
+    for _ in range(3):
+        _failure(st, "too few inliers")
+    assert st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam)) is None
+
+
+def test_time_going_backwards_resets():
+    st = TrackingState()
+    assert st.check_stamp(10) is StampCheck.OK
+    assert st.check_stamp(20) is StampCheck.OK
+    assert st.check_stamp(20) is StampCheck.DUPLICATE
+    _success(st, np.eye(4))
+    epoch = st.epoch
+    assert st.check_stamp(5) is StampCheck.BACKWARDS      # bag loop
+    assert st.track is Track.UNINITIALIZED
+    assert st.held_tf is None and st.epoch == epoch + 1
+    assert st.last_stamp_ns == 5
+    assert st.check_stamp(6) is StampCheck.OK
+
+
+def test_tf_rebroadcast_stamps():
+    st = TrackingState()
+    s = 10**9
+    assert st.next_tf_stamp_ns(5 * s, 0.1, fresh=False) is None     # nothing held yet
+    _success(st, np.eye(4))
+    assert st.next_tf_stamp_ns(5 * s, 0.1, fresh=True) == 5 * s + s // 10
+    assert st.next_tf_stamp_ns(5 * s, 0.1, fresh=False) is None     # paused clock: skip
+    assert st.next_tf_stamp_ns(5 * s, 0.1, fresh=True) == 5 * s + s // 10 + 1
+    assert st.next_tf_stamp_ns(6 * s, 0.1, fresh=False) == 6 * s + s // 10
+    assert not st.clock_jumped_back(6 * s, 0.1)
+    assert not st.clock_jumped_back(int(5.5 * s), 0.1)             # small jitter
+    assert st.clock_jumped_back(2 * s, 0.1)                        # bag restarted
+    assert st.held_tf is None and st.last_tf_stamp_ns is None
+
+
+def test_hint_is_the_last_camera_pose_while_tracking():
+    st = TrackingState(lost_after_failures=2)
+    assert st.hint() is None
+    cam = make_pose(rz(30.0), [1.0, 2.0, 3.0])
+    _success(st, np.eye(4), cam)
+    np.testing.assert_allclose(st.hint(), cam)
+    _failure(st, "a")
+    np.testing.assert_allclose(st.hint(), cam)           # one failure keeps tracking
+    _failure(st, "b")
+    assert st.track is Track.LOST and st.hint() is None  # N = 2 from the config
+    _success(st, np.eye(4), cam)
+    st.set_initial_pose(np.eye(4), np.eye(4))
+    assert st.hint() is None                             # the operator overrides the track
+
+
+def test_held_tf_keeps_its_frames_and_is_a_copy():
+    st = TrackingState()
+    m2o = make_pose(rz(10.0), [1.0, 0.0, 0.0])
+    st.on_success(LocalizationResult(True, 0, np.eye(4), None), TfToPublish("map", "base", m2o))
+    assert (st.held_tf.parent, st.held_tf.child) == ("map", "base")
+    m2o[0, 3] = 5.0
+    assert st.held_tf.parent_from_child[0, 3] == 1.0
+
+
+def test_rebroadcast_tick():
+    st = TrackingState()
+    s = 10**9
+    assert st.rebroadcast(5 * s, 0.1) == (False, None)             # nothing held yet
+    _success(st, np.eye(4))
+    jumped, send = st.rebroadcast(5 * s, 0.1)
+    assert not jumped and send[0] is st.held_tf and send[1] == 5 * s + s // 10
+    assert st.rebroadcast(5 * s, 0.1) == (False, None)             # paused clock: skip
+    assert st.rebroadcast(2 * s, 0.1) == (True, None)              # bag restarted: reset
+
+
+def test_lost_after_failures_is_checked():
+    with pytest.raises(ConfigError):
+        TrackingState(lost_after_failures=0)
