@@ -19,19 +19,7 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.types import CameraIntrinsics
-
-# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
-R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-
-def rz(deg: float) -> np.ndarray:
-    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
-
-
-def random_pose(rng: np.random.Generator) -> np.ndarray:
-    return make_pose(Rotation.random(random_state=rng.integers(1 << 31)).as_matrix(),
-                     rng.normal(size=3))
-
+from robot_poses import random_pose, rz
 
 def test_stamp_round_trip_and_layout():
     assert mf.stamp_to_ns(1, 250_000_000) == 1_250_000_000

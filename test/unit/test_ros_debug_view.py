@@ -11,14 +11,7 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.ros import debug_view
-
-# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
-R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-
-def rz(deg: float) -> np.ndarray:
-    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
-
+from robot_poses import R_BASE_FROM_OPTICAL, rz
 
 def test_keyframe_markers():
     poses = np.stack([make_pose(rz(0), [1, 0, 0]),

@@ -9,31 +9,10 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import invert_pose, make_pose
 from mast3r_ros.ros import frames
-
-# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
-R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-
-def rz(deg: float) -> np.ndarray:
-    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
-
-
-def random_pose(rng: np.random.Generator) -> np.ndarray:
-    return make_pose(Rotation.random(random_state=rng.integers(1 << 31)).as_matrix(),
-                     rng.normal(size=3))
-
-
-def _camera_on_robot():
-    """Camera 0.2 m ahead of and 0.5 m above base_link, looking forward; robot at (1, 2) facing
-    +y (yaw 90 deg). By hand the camera is at (1, 2.2, 0.5) in the map."""
-    base_from_cam = make_pose(R_BASE_FROM_OPTICAL, [0.2, 0.0, 0.5])
-    map_from_base = make_pose(rz(90.0), [1.0, 2.0, 0.0])
-    map_from_cam = make_pose(rz(90.0) @ R_BASE_FROM_OPTICAL, [1.0, 2.2, 0.5])
-    return base_from_cam, map_from_base, map_from_cam
-
+from robot_poses import camera_on_robot, random_pose, rz
 
 def test_map_from_base_against_hand_computed():
-    base_from_cam, expected, map_from_cam = _camera_on_robot()
+    base_from_cam, expected, map_from_cam = camera_on_robot()
     got = frames.map_from_base(map_from_cam, invert_pose(base_from_cam))
     np.testing.assert_allclose(got, expected, atol=1e-12)
     # the optical axis (+z) points along the robot's heading (+y in the map)
@@ -41,7 +20,7 @@ def test_map_from_base_against_hand_computed():
 
 
 def test_map_to_odom_and_fallback():
-    _, map_from_base, _ = _camera_on_robot()
+    _, map_from_base, _ = camera_on_robot()
     odom_from_base = make_pose(rz(30.0), [0.5, 0.1, 0.0])
     tf = frames.localization_tf(map_from_base, odom_from_base, "map", "odom", "base_link")
     assert (tf.parent, tf.child) == ("map", "odom")
@@ -59,7 +38,7 @@ def test_map_to_odom_and_fallback():
 
 
 def test_initial_pose_prior_round_trip():
-    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    base_from_cam, map_from_base, map_from_cam = camera_on_robot()
     prior = frames.prior_from_base_pose(map_from_base, invert_pose(base_from_cam))
     np.testing.assert_allclose(prior, map_from_cam, atol=1e-12)
 

@@ -15,14 +15,7 @@ from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.ros import tracking
 from mast3r_ros.ros.frames import TfToPublish, map_from_odom
 from mast3r_ros.ros.tracking import TrackingState
-
-# Camera optical frame (x right, y down, z forward) on a base_link (x forward, y left, z up).
-R_BASE_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]])
-
-
-def rz(deg: float) -> np.ndarray:
-    return Rotation.from_euler("z", deg, degrees=True).as_matrix()
-
+from robot_poses import camera_on_robot, rz
 
 def _success(st: TrackingState, map_from_odom_: np.ndarray,
              map_from_cam: np.ndarray | None = None) -> None:
@@ -51,15 +44,6 @@ def test_stale_gate():
     assert not tracking.is_stale(5 * 10**9, 0, 1.0)                  # sim time before /clock
 
 
-def _camera_on_robot():
-    """Camera 0.2 m ahead of and 0.5 m above base_link, looking forward; robot at (1, 2) facing
-    +y (yaw 90 deg). By hand the camera is at (1, 2.2, 0.5) in the map."""
-    base_from_cam = make_pose(R_BASE_FROM_OPTICAL, [0.2, 0.0, 0.5])
-    map_from_base = make_pose(rz(90.0), [1.0, 2.0, 0.0])
-    map_from_cam = make_pose(rz(90.0) @ R_BASE_FROM_OPTICAL, [1.0, 2.2, 0.5])
-    return base_from_cam, map_from_base, map_from_cam
-
-
 def _initialpose_msg(frame_id, x, y, yaw_deg):
     q = Rotation.from_euler("z", yaw_deg, degrees=True).as_quat()
     pose = NS(position=NS(x=x, y=y, z=0.0), orientation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
@@ -80,7 +64,7 @@ def test_initial_pose_message():
 
 def test_tracking_prior_follows_odometry():
     st = TrackingState()
-    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    base_from_cam, map_from_base, map_from_cam = camera_on_robot()
     cam_from_base = invert_pose(base_from_cam)
     odom0 = make_pose(rz(10.0), [3.0, -1.0, 0.0])
     assert st.track is Track.UNINITIALIZED
@@ -128,7 +112,7 @@ def test_initial_pose_resets_and_sets_prior():
     _success(st, make_pose(rz(45), [9, 9, 0]))
     st.check_stamp(100)
     epoch = st.epoch
-    base_from_cam, map_from_base, map_from_cam = _camera_on_robot()
+    base_from_cam, map_from_base, map_from_cam = camera_on_robot()
     odom_at_click = make_pose(rz(-20.0), [0.3, 0.4, 0.0])
     st.set_initial_pose(map_from_base, odom_at_click)
     assert st.epoch > epoch                              # a result in flight is now outdated
