@@ -157,7 +157,12 @@ class TrackingState:
             invert_pose(finite_pose(cam_from_base, "cam_from_base"))
 
     def hint(self) -> np.ndarray | None:
-        """The last successful ``map_from_cam`` while tracking (candidate selection), else None."""
+        """The last successful ``map_from_cam`` while tracking (candidate selection), else None.
+
+        None too while ~/relocalize is pending: that frame retrieves keyframes globally.
+        """
+        if self.global_requested:
+            return None
         return self.tracker.hint()
 
     def request_global(self) -> None:

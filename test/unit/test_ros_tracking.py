@@ -169,6 +169,10 @@ def test_hint_is_the_last_camera_pose_while_tracking():
     _failure(st, "b")
     assert st.track is Track.LOST and st.hint() is None  # N = 2 from the config
     _success(st, np.eye(4), cam)
+    st.request_global()
+    assert st.hint() is None                             # ~/relocalize: global retrieval
+    assert st.take_global_request()
+    np.testing.assert_allclose(st.hint(), cam)
     st.set_initial_pose(np.eye(4), np.eye(4))
     assert st.hint() is None                             # the operator overrides the track
 
