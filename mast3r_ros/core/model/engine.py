@@ -130,7 +130,7 @@ class Mast3rEngine:
         device, precision). Raises `ConfigError` when no checkpoint is configured or the device
         is unavailable, `CheckpointError` when the checkpoint cannot be loaded."""
         if not model_cfg.checkpoint:
-            raise ConfigError("no checkpoint configured: set the 'checkpoint' parameter "
+            raise ConfigError("the network needs a checkpoint: set the 'checkpoint' parameter "
                               "(--checkpoint PATH)")
         return cls.from_checkpoint(resolve_checkpoint(model_cfg.checkpoint), model_cfg.device,
                                    model_cfg.precision)
