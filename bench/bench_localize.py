@@ -163,9 +163,11 @@ def bench_replay(args, kf_map, queries, engine) -> Dict:
     samples = []
     t0 = time.perf_counter()
     rss_warm = None
+    hint = None
     for i in range(args.replay_frames):
         f = queries[i % len(queries)]
-        loc.localize(f)  # no prior: tracking and retrieval as in a real replay
+        r = loc.localize(f, hint=hint)  # no prior: tracking and retrieval as in a real replay
+        hint = r.map_from_cam if r.success else None
         if i + 1 == warm:
             rss_warm = rss_now_mb()
         if (i + 1) % max(1, args.replay_frames // 20) == 0:

@@ -41,35 +41,6 @@ def poselib_available() -> bool:
 
 
 @dataclasses.dataclass
-class Correspondences:
-    """2-D/3-D matches of one query image against one keyframe.
-
-    ``points3d`` (N, 3) float64 in the map frame (metres); ``points2d`` (N, 2) float64 query-image
-    pixels (original resolution, distorted as captured); ``keyframe_xy`` (N, 2) float64 keyframe
-    pixels (original resolution) for debug pictures; ``keyframe_id`` of the keyframe they come from.
-    """
-
-    keyframe_id: int
-    points3d: np.ndarray
-    points2d: np.ndarray
-    keyframe_xy: np.ndarray
-
-    def __post_init__(self) -> None:
-        self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
-        self.points2d = np.asarray(self.points2d, dtype=np.float64).reshape(-1, 2)
-        self.keyframe_xy = np.asarray(self.keyframe_xy, dtype=np.float64).reshape(-1, 2)
-        if not (len(self.points3d) == len(self.points2d) == len(self.keyframe_xy)):
-            raise InputError("Correspondences: points3d, points2d and keyframe_xy differ in length")
-
-    def __len__(self) -> int:
-        return len(self.points3d)
-
-    def subset(self, keep: np.ndarray) -> Correspondences:
-        return Correspondences(self.keyframe_id, self.points3d[keep], self.points2d[keep],
-                               self.keyframe_xy[keep])
-
-
-@dataclasses.dataclass
 class PnPResult:
     """Outcome of `solve_pnp`. ``map_from_cam`` is None when ``success`` is False.
 
@@ -82,7 +53,6 @@ class PnPResult:
     inliers: np.ndarray
     reproj_rms_px: float = float("nan")
     covariance: Optional[np.ndarray] = None
-    backend: str = ""
     reason: str = ""
 
     @property
@@ -236,7 +206,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     finite = np.isfinite(X).all(axis=1) & np.isfinite(x).all(axis=1)
     name = resolve_backend(backend)
     if np.count_nonzero(finite) < MIN_POINTS:
-        return PnPResult(False, None, inliers, backend=name,
+        return PnPResult(False, None, inliers,
                          reason=f"too few correspondences ({np.count_nonzero(finite)} < "
                                 f"{MIN_POINTS})")
     K = intrinsics.K
@@ -254,8 +224,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         log.debug("PnP solver %s raised: %s", name, e)
         cam_from_map = None
     if cam_from_map is None or not np.isfinite(cam_from_map).all():
-        return PnPResult(False, None, inliers, backend=name, reason="PnP-RANSAC found no pose")
-    return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, name)
+        return PnPResult(False, None, inliers, reason="PnP-RANSAC found no pose")
+    return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine)
 
 
 def _score(map_from_cam, X, xu, finite, K, thr):
@@ -265,7 +235,7 @@ def _score(map_from_cam, X, xu, finite, K, thr):
         return finite & (z > 0) & (err <= thr), err
 
 
-def _finish(cam_from_map, X, xu, finite, K, thr, refine, name) -> PnPResult:
+def _finish(cam_from_map, X, xu, finite, K, thr, refine) -> PnPResult:
     map_from_cam = invert_pose(cam_from_map)
     inl, err = _score(map_from_cam, X, xu, finite, K, thr)
     if refine and np.count_nonzero(inl) >= MIN_POINTS:
@@ -275,11 +245,11 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, name) -> PnPResult:
             if np.count_nonzero(inl) < MIN_POINTS:
                 break
     if np.count_nonzero(inl) < MIN_POINTS:
-        return PnPResult(False, None, inl, backend=name,
+        return PnPResult(False, None, inl,
                          reason=f"too few PnP inliers ({np.count_nonzero(inl)})")
     rms = float(np.sqrt(np.mean(err[inl] ** 2)))
     cov = pose_covariance(map_from_cam, X[inl], xu[inl], K)
     if cov is None:
-        return PnPResult(False, None, inl, rms, backend=name,
+        return PnPResult(False, None, inl, rms,
                          reason="degenerate geometry: pose covariance is singular")
-    return PnPResult(True, map_from_cam, inl, rms, cov, backend=name)
+    return PnPResult(True, map_from_cam, inl, rms, cov)

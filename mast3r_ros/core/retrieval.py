@@ -13,7 +13,7 @@ Two global descriptors, both unit-norm float32 vectors compared by cosine simila
 
 from __future__ import annotations
 
-from typing import List, Optional
+from typing import List
 
 import cv2
 import numpy as np
@@ -71,8 +71,7 @@ def rank_by_similarity(query: np.ndarray, database: np.ndarray, top_k: int) -> n
     return order[:top_k]
 
 
-def pose_consistent_subset(order: np.ndarray, poses: np.ndarray, count: int,
-                           scores: Optional[np.ndarray] = None) -> List[int]:
+def pose_consistent_subset(order: np.ndarray, poses: np.ndarray, count: int) -> List[int]:
     """Pick ``count`` of the ranked candidates that look at the same place as the best one.
 
     Retrieval ranks are noisy; the top candidate plus its nearest (in position and viewing

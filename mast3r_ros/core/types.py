@@ -9,6 +9,8 @@ Conventions used everywhere in this package:
   ``*_optical_frame``) into the map frame.
 * **Units** are metres, radians internally; names carry units where ambiguous (``_m``, ``_deg``).
 * **Stamps** are integer nanoseconds (``stamp_ns``), the image header stamp.
+* **Image sizes** are (width, height) in pixels (`Frame.size`, `CameraIntrinsics.width/height`);
+  array shapes stay numpy's (H, W, ...).
 """
 
 from __future__ import annotations
@@ -51,21 +53,6 @@ class CameraIntrinsics:
     @property
     def has_distortion(self) -> bool:
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
-
-    def scaled(self, sx: float, sy: float) -> CameraIntrinsics:
-        """Intrinsics of the same camera after resizing the image by (sx, sy).
-
-        With pixel centres at integers, x' = sx * (x + 0.5) - 0.5.
-        """
-        K = self.K.copy()
-        K[0, 0] *= sx
-        K[1, 1] *= sy
-        K[0, 2] = sx * (K[0, 2] + 0.5) - 0.5
-        K[1, 2] = sy * (K[1, 2] + 0.5) - 0.5
-        return CameraIntrinsics(
-            int(round(self.width * sx)), int(round(self.height * sy)), K, self.dist.copy(),
-            self.distortion_model,
-        )
 
 
 @dataclasses.dataclass
@@ -110,12 +97,55 @@ class Frame:
 
 
 @dataclasses.dataclass
+class Correspondences:
+    """2-D/3-D matches of one query image against one keyframe.
+
+    ``points3d`` (N, 3) float64 in the map frame (metres); ``points2d`` (N, 2) float64 query-image
+    pixels (original resolution, distorted as captured); ``keyframe_xy`` (N, 2) float64 keyframe
+    pixels (original resolution) for debug pictures; ``keyframe_id`` of the keyframe they come from.
+    Raises `InputError` when the three arrays differ in length.
+    """
+
+    keyframe_id: int
+    points3d: np.ndarray
+    points2d: np.ndarray
+    keyframe_xy: np.ndarray
+
+    def __post_init__(self) -> None:
+        self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
+        self.points2d = np.asarray(self.points2d, dtype=np.float64).reshape(-1, 2)
+        self.keyframe_xy = np.asarray(self.keyframe_xy, dtype=np.float64).reshape(-1, 2)
+        if not (len(self.points3d) == len(self.points2d) == len(self.keyframe_xy)):
+            raise InputError("Correspondences: points3d, points2d and keyframe_xy differ in length")
+
+    def __len__(self) -> int:
+        return len(self.points3d)
+
+
+@dataclasses.dataclass
+class MatchDebug:
+    """The matches behind one result, for a debug picture (`LocalizationResult.matches`).
+
+    ``query_xy`` (N, 2) and ``keyframe_xy`` (N, 2) float64 original-image pixels,
+    ``keyframe_index`` (N,) int64 map-list index of each match's keyframe (`KeyframeMap.keyframe`
+    gives its record), ``inliers`` (N,) bool (PnP inliers; all False when PnP failed).
+    """
+
+    query_xy: np.ndarray
+    keyframe_xy: np.ndarray
+    keyframe_index: np.ndarray
+    inliers: np.ndarray
+
+
+@dataclasses.dataclass
 class LocalizationResult:
     """What the localizer says about one frame. A failed frame never carries a usable pose.
 
     ``map_from_cam`` is 4x4 float64 (camera optical frame -> map), ``covariance`` 6x6 float64 in the
     ROS order (x, y, z, rot_x, rot_y, rot_z) of the *camera* pose expressed in the map frame,
-    metres and radians. ``timings_s`` holds per-stage wall times in seconds.
+    metres and radians. ``keyframe_ids`` are the manifest ids of the keyframes matched.
+    ``timings_s`` holds per-stage wall times in seconds. ``matches`` is set only when asked for
+    (``Localizer.localize(..., with_matches=True)``), also on failures that got as far as PnP.
     """
 
     success: bool
@@ -129,6 +159,7 @@ class LocalizationResult:
     keyframe_ids: tuple = ()
     reason: str = ""
     timings_s: Dict[str, float] = dataclasses.field(default_factory=dict)
+    matches: Optional[MatchDebug] = None
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:

@@ -150,7 +150,7 @@ def build_map(source: Any, out: str, cfg: Config, trajectory: Optional[str] = No
     With the mast3r matcher and a checkpoint the keyframe encodings are cached in the map.
     """
     from ..core.keyframes import EncodingSet, KeyframeSelector, MapWriter
-    from ..core.localizer import encode_image
+    from ..core.matchers.mast3r import encode_keyframe
     from .plots import plot_keyframes
 
     mb = cfg.map_build
@@ -177,7 +177,7 @@ def build_map(source: Any, out: str, cfg: Config, trajectory: Optional[str] = No
                 no_depth += f.depth_m is None
                 w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
                 if engine is not None:
-                    enc.append(encode_image(engine, f.rgb, cfg.model.image_size))
+                    enc.append(encode_keyframe(engine, f.rgb, cfg.model.image_size))
             if not all_poses:
                 raise InputError(
                     "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
@@ -265,8 +265,11 @@ def run_localization(source: Any, map_path: str, out: str, cfg: Config,
     gt: List[np.ndarray] = []
     try:
         with open(os.path.join(out, "results.jsonl"), "w", encoding="utf-8") as fh:
+            hint, failures = None, 0  # the last success, dropped after 3 failures in a row
             for f in _progress(_frames(source, stride, max_frames), None, "localize"):
-                r = loc.localize(f, force_global=global_only)
+                r = loc.localize(f, force_global=global_only, hint=hint)
+                failures = 0 if r.success else failures + 1
+                hint = r.map_from_cam if r.success else (None if failures >= 3 else hint)
                 results.append(r)
                 gt.append(f.map_from_cam if f.map_from_cam is not None else
                           np.full((4, 4), np.nan))

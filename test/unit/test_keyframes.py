@@ -6,6 +6,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import keyframes as kfm
+from mast3r_ros.core.keyframes import writer as kf_writer
 from mast3r_ros.core.errors import InputError, MapFormatError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.types import CameraIntrinsics
@@ -65,6 +66,24 @@ def test_round_trip(map_path):
     assert m.load_encodings("x", 512) is None
 
 
+def test_keyframe_lookup_by_id_and_index(tmp_path):
+    writer = kfm.MapWriter(str(tmp_path / "map"))
+    with writer as w:
+        for rgb, cam, pose, stamp, depth in _keyframes():
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        for rec, new_id in zip(w.records, (7, 3, 11)):  # ids need not be 0..K-1
+            rec["id"] = new_id
+        path = w.commit()
+    m = kfm.KeyframeMap.load(path)
+    assert [m.keyframe_index(k) for k in (7, 3, 11)] == [0, 1, 2]
+    assert m.keyframe(1) is m.keyframes[1] and m.keyframe(2).id == 11
+    with pytest.raises(InputError, match="no keyframe with id 0"):
+        m.keyframe_index(0)
+    for bad in (-1, 3):
+        with pytest.raises(InputError, match="outside"):
+            m.keyframe(bad)
+
+
 def test_existing_folder_is_not_overwritten_unless_asked(map_path):
     with pytest.raises(InputError, match="already exists"):
         kfm.MapWriter(map_path)
@@ -76,7 +95,7 @@ def test_existing_folder_is_not_overwritten_unless_asked(map_path):
 def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
     out = str(tmp_path / "map")
     calls = {"n": 0}
-    real = kfm._encode_png
+    real = kf_writer._encode_png
 
     def flaky(img):
         calls["n"] += 1
@@ -84,7 +103,7 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real(img)
 
-    monkeypatch.setattr(kfm, "_encode_png", flaky)
+    monkeypatch.setattr(kf_writer, "_encode_png", flaky)
     with pytest.raises(RuntimeError):
         kfm.write_map(out, _keyframes())
     assert os.listdir(tmp_path) == []
@@ -101,7 +120,7 @@ def test_crash_during_publish_leaves_no_map(tmp_path, monkeypatch):
             raise OSError("power cut")
         return real(a, b)
 
-    monkeypatch.setattr(kfm.os, "replace", no_dir_rename)
+    monkeypatch.setattr(kf_writer.os, "replace", no_dir_rename)
     with pytest.raises(OSError):
         kfm.write_map(out, _keyframes())
     assert not os.path.exists(out)

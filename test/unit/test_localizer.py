@@ -56,12 +56,12 @@ def _sift(**kw):
 
 def test_sift_end_to_end(kf_map, frames):
     loc = Localizer(kf_map, _sift())
-    errs = []
-    for i, f in enumerate(_queries(frames)):
-        r = loc.localize(f)
+    errs, hint = [], None
+    for f in _queries(frames):
+        r = loc.localize(f, hint=hint)  # the caller tracks: last success as the next hint
         assert r.success, r.reason
-        if i == 0:
-            assert loc.tracking
+        assert r.matches is None  # only when asked for
+        hint = r.map_from_cam
         errs.append(pose_error(r.map_from_cam, f.map_from_cam))
         assert r.covariance.shape == (6, 6) and r.num_inliers >= 30
         assert {"inference", "retrieval", "matching", "pnp", "total"} <= set(r.timings_s)
@@ -69,13 +69,56 @@ def test_sift_end_to_end(kf_map, frames):
     errs = np.array(errs)
     assert np.median(errs[:, 0]) < 0.015 and np.median(errs[:, 1]) < 0.5, errs
     assert errs[:, 0].max() < 0.05
-    dbg = loc.last_matches
+    r = loc.localize(f, hint=hint, with_matches=True)
+    dbg = r.matches
     assert dbg.query_xy.shape[0] == dbg.keyframe_xy.shape[0] == dbg.inliers.shape[0] > 0
-    assert set(np.unique(dbg.keyframe_ids)) <= {k.id for k in kf_map.keyframes}
+    assert dbg.keyframe_index.shape == dbg.inliers.shape and dbg.keyframe_index.dtype == np.int64
+    assert dbg.inliers.sum() == r.num_inliers
+    ids = {loc.keyframe_map.keyframe(i).id for i in np.unique(dbg.keyframe_index)}
+    assert ids <= set(r.keyframe_ids) and ids <= {k.id for k in kf_map.keyframes}
     assert loc.keyframe_poses().shape == (len(kf_map), 4, 4)
-    loc.reset()
-    assert not loc.tracking
+    assert loc.keyframe_map is kf_map
     loc.close()
+
+
+def test_localizer_is_stateless(kf_map, frames):
+    """The same frame with the same arguments gives the same pose, whatever came before."""
+    qs = _queries(frames)
+    loc = Localizer(kf_map, _sift())
+    first = loc.localize(qs[5])
+    for f in qs[:5]:
+        loc.localize(f)
+    again = loc.localize(qs[5])
+    assert first.success and again.success
+    np.testing.assert_array_equal(first.map_from_cam, again.map_from_cam)
+    assert first.keyframe_ids == again.keyframe_ids
+    assert not hasattr(loc, "reset") and not hasattr(loc, "tracking")
+
+
+def test_hint_chooses_candidates_and_falls_back_to_retrieval(kf_map, frames):
+    from mast3r_ros.core.retrieval import nearest_to_prior
+
+    qs = _queries(frames)
+    f, other = qs[2], qs[8]
+    poses = kf_map.poses()
+    loc = Localizer(kf_map, _sift())
+    r = loc.localize(f, hint=f.map_from_cam)
+    near = nearest_to_prior(poses, f.map_from_cam, 2, 3.0)
+    assert r.success and r.keyframe_ids == tuple(kf_map.keyframe(i).id for i in near)
+    # a hint at another place: its keyframes fail, the frame is retried with retrieval
+    glob = loc.localize(f)
+    wrong = loc.localize(f, hint=other.map_from_cam)
+    assert set(nearest_to_prior(poses, other.map_from_cam, 2, 3.0)).isdisjoint(
+        kf_map.keyframe_index(k) for k in glob.keyframe_ids)
+    assert wrong.success and wrong.keyframe_ids == glob.keyframe_ids, wrong.reason
+    np.testing.assert_array_equal(wrong.map_from_cam, glob.map_from_cam)
+    # the same wrong guess as a prior is trusted: no retry, and it gates the jump
+    assert not loc.localize(f, prior=other.map_from_cam).success
+    # force_global ignores the hint
+    forced = loc.localize(f, force_global=True, hint=other.map_from_cam)
+    assert forced.keyframe_ids == glob.keyframe_ids
+    with pytest.raises(InputError, match="hint"):
+        loc.localize(f, hint=np.eye(3))
 
 
 def test_global_retrieval_finds_the_right_place(kf_map, frames):
@@ -84,7 +127,6 @@ def test_global_retrieval_finds_the_right_place(kf_map, frames):
         r = loc.localize(f, force_global=True)
         assert r.success and len(r.keyframe_ids) == 1, r.reason
         assert pose_error(r.map_from_cam, f.map_from_cam)[0] < 0.05
-    assert not loc.tracking or loc.localize(f, force_global=True).success
 
 
 @pytest.mark.parametrize("gates,reason", [
@@ -97,7 +139,6 @@ def test_gates_turn_doubtful_poses_into_failures(kf_map, frames, gates, reason):
     r = loc.localize(_queries(frames)[2])
     assert not r.success and r.reason.startswith(reason)
     assert r.map_from_cam is None and r.covariance is None and r.num_matches > 0
-    assert not loc.tracking
 
 
 def test_prior_jump_gate(kf_map, frames):
@@ -113,6 +154,7 @@ def test_prior_jump_gate(kf_map, frames):
     r = loc2.localize(f, prior=turned)
     assert not r.success and "deg" in r.reason
     assert Localizer(kf_map, _sift()).localize(f, prior=shifted).success  # default 1 m gate
+    assert loc.localize(f, hint=shifted).success  # a hint is not trusted for the jump gate
 
 
 def test_bad_inputs_raise_and_hopeless_frames_fail(kf_map, frames):
@@ -295,13 +337,13 @@ def test_mast3r_coarse_to_fine(small_map, frames):
     loc = Localizer(m, cfg, eng, image_size=224)
     n_before = len(eng.entries)
     f = frames[3]
-    r = loc.localize(f)
+    r = loc.localize(f, with_matches=True)
     assert r.success, r.reason
     windows = [e for e in eng.entries[n_before:] if e[3:5] == (224, 224) and e[1:3] != (0, 0)]
     assert windows, "no full-resolution windows were matched"
     t, rot = pose_error(r.map_from_cam, f.map_from_cam)
     assert t <= 0.01 and rot <= 0.3
-    assert (loc.last_matches.query_xy[:, 0] > 224).any()  # pixels from a shifted window
+    assert (r.matches.query_xy[:, 0] > 224).any()  # pixels from a shifted window
 
 
 def test_mast3r_query_with_another_aspect_ratio_is_an_input_error(small_map, frames):
@@ -317,7 +359,7 @@ def test_mast3r_query_with_another_aspect_ratio_is_an_input_error(small_map, fra
 
 
 def test_window_selection():
-    from mast3r_ros.core.localizer import select_windows, window_starts
+    from mast3r_ros.core.matchers.mast3r import select_windows, window_starts
 
     np.testing.assert_array_equal(window_starts(1280, 512), [0, 256, 512, 768])
     np.testing.assert_array_equal(window_starts(384, 384), [0])

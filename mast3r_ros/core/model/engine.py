@@ -15,8 +15,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..config import ModelConfig
 from ..errors import ConfigError, InputError
-from .checkpoint import CheckpointInfo, load_checkpoint
+from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R
 from .preprocess import normalize, resize_crop
 
@@ -122,6 +123,17 @@ class Mast3rEngine:
         dev = resolve_device(device)
         model, info = load_checkpoint(path, device="cpu")
         return cls(model, dev, precision, info)
+
+    @classmethod
+    def from_config(cls, model_cfg: ModelConfig) -> Mast3rEngine:
+        """The engine a `ModelConfig` names (checkpoint path with ``~`` and ``$VARS`` expanded,
+        device, precision). Raises `ConfigError` when no checkpoint is configured or the device
+        is unavailable, `CheckpointError` when the checkpoint cannot be loaded."""
+        if not model_cfg.checkpoint:
+            raise ConfigError("the network needs a checkpoint: set the 'checkpoint' parameter "
+                              "(--checkpoint PATH)")
+        return cls.from_checkpoint(resolve_checkpoint(model_cfg.checkpoint), model_cfg.device,
+                                   model_cfg.precision)
 
     @property
     def has_descriptors(self) -> bool:

@@ -15,12 +15,12 @@ from typing import Dict, List, Sequence, Tuple
 import cv2
 import numpy as np
 
-from .errors import InputError
-from .geometry import backproject, sample_depth, transform_points, undistort_pixels
-from .keyframes import KeyframeMap
-from .pnp import Correspondences
-from .retrieval import THUMBNAIL_KIND, thumbnail_descriptor
-from .types import Frame
+from ..errors import InputError
+from ..geometry import backproject, sample_depth, transform_points, undistort_pixels
+from ..keyframes import KeyframeMap
+from ..retrieval import thumbnail_descriptor
+from ..types import Correspondences, Frame
+from .base import add_time
 
 
 @dataclasses.dataclass
@@ -80,7 +80,7 @@ class _KeyframeFeatures:
 class SiftMatcher:
     """Matches a query frame against map keyframes with SIFT; 3-D points from keyframe depth.
 
-    Implements the matcher interface the `Localizer` uses (``localizer.PairMatcher``).
+    Implements `base.PairMatcher`, the interface the `Localizer` uses.
     """
 
     name = "sift"
@@ -105,9 +105,6 @@ class SiftMatcher:
 
     def query_descriptor(self, frame: Frame, state: SiftFeatures) -> np.ndarray:
         return thumbnail_descriptor(frame.rgb)
-
-    def descriptor_kind(self) -> str:
-        return THUMBNAIL_KIND
 
     def rerank(self, frame: Frame, state: SiftFeatures, order: Sequence[int]) -> List[int]:
         """Retrieval candidates re-ordered by their number of mutual ratio-test matches with the
@@ -137,8 +134,8 @@ class SiftMatcher:
             kff = self._keyframe(i)
             t1 = time.perf_counter()
             ik, iq = match_descriptors(kff.feats.desc, state.desc, self.ratio)
-            timings["matching"] = timings.get("matching", 0.0) + time.perf_counter() - t1
-            timings["features"] = timings.get("features", 0.0) + t1 - t0
+            add_time(timings, "matching", time.perf_counter() - t1)
+            add_time(timings, "features", t1 - t0)
             out.append(Correspondences(self.kf_map.keyframes[i].id, kff.points_map[ik],
                                        state.xy[iq], kff.feats.xy[ik]))
         return out

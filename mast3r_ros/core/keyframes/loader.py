@@ -1,294 +1,40 @@
-"""The keyframe map on disk: a versioned folder, written atomically, validated on load.
+"""Reading and validating a keyframe map folder (`KeyframeMap`).
 
-Layout (format ``mast3r_ros.keyframe_map`` version 1)::
-
-    MAP/
-      manifest.json            format, version, keyframe records, file table (sha256 of every file)
-      keyframes/000000.png     RGB image, lossless
-      keyframes/000000_depth.png   optional z-depth, uint16, ``depth_scale`` units/m, 0 = none
-      retrieval.npz            ``thumbnail`` (K, D) float32 weight-free retrieval descriptors
-      encodings/<id>_<size>.npz    cached encoder output of one checkpoint identity at one image
-                                   size: per keyframe ``k<i>__<name>`` arrays from
-                                   ``Encoding.to_numpy()``, ``to_orig`` (K, 3, 3), ``global``
-                                   (K, C) pooled descriptors, ``identity``, ``image_size``
-
-Keyframe records hold ``id``, ``stamp_ns``, ``intrinsics`` (width, height, K row-major, dist,
-distortion_model), ``map_from_cam`` (16 numbers, row-major) and file names. Nothing is pickled;
-arrays are read with ``allow_pickle=False``.
-
-Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` and renames it to ``MAP`` only
-after the manifest (written last) is on disk, so an interrupted build never leaves anything at
-``MAP``. Encodings for another checkpoint are added to an existing map file-by-file (the file first,
-then the manifest, each via rename), so readers see the old map or the new one.
+Encodings for another checkpoint are added to an existing map file-by-file (the file first, then the
+manifest, each via rename), so readers see the old map or the new one.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import hashlib
 import io
 import json
 import logging
 import os
-import shutil
-import tempfile
 from collections import OrderedDict
-from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from .errors import InputError, MapFormatError
-from .fileio import atomic_write_bytes, atomic_write_json
-from .geometry import is_valid_pose, pose_error
-from .retrieval import THUMBNAIL_KIND, thumbnail_descriptor
-from .types import CameraIntrinsics
+from ..errors import InputError, MapFormatError
+from ..fileio import atomic_write_bytes, atomic_write_json
+from ..geometry import is_valid_pose
+from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
+from ..types import CameraIntrinsics
+from .layout import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    EncodingSet,
+    Keyframe,
+    encoding_file,
+    encodings_to_arrays,
+    npz_bytes,
+    sha256_hex,
+)
 
 log = logging.getLogger(__name__)
 
-FORMAT_NAME = "mast3r_ros.keyframe_map"
-FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
-_DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
-
-
-@dataclasses.dataclass
-class Keyframe:
-    """One keyframe's metadata; pixels are read on demand through `KeyframeMap`."""
-
-    id: int
-    stamp_ns: int
-    intrinsics: CameraIntrinsics
-    map_from_cam: np.ndarray
-    image_file: str
-    depth_file: Optional[str] = None
-    depth_scale: float = 0.0
-
-
-@dataclasses.dataclass
-class EncodingSet:
-    """Cached encoder output of every keyframe for one (checkpoint identity, image size).
-
-    ``per_keyframe[i]`` is the ``Encoding.to_numpy()`` dict of keyframe i (map-list order),
-    ``to_orig`` (K, 3, 3) float64 network-pixel -> original-pixel homographies, ``global_desc``
-    (K, C) float32 unit-norm pooled descriptors.
-    """
-
-    identity: str
-    image_size: int
-    per_keyframe: List[Dict[str, np.ndarray]]
-    to_orig: np.ndarray
-    global_desc: np.ndarray
-
-
-# ---------------------------------------------------------------------------------- helpers ---
-
-def _sha256(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def _encode_png(img: np.ndarray) -> bytes:
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", img)
-    if not ok:
-        raise InputError(f"cannot encode a {img.shape} {img.dtype} image as PNG")
-    return buf.tobytes()
-
-
-def _npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
-    bio = io.BytesIO()
-    np.savez(bio, **arrays)
-    return bio.getvalue()
-
-
-def _encoding_file(identity: str, image_size: int) -> str:
-    return f"encodings/{hashlib.sha1(identity.encode()).hexdigest()[:16]}_{int(image_size)}.npz"
-
-
-def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
-    """Encode float metres (NaN/<=0 invalid) as a uint16 PNG; returns (bytes, units per metre)."""
-    d = np.asarray(depth_m, dtype=np.float64)
-    valid = np.isfinite(d) & (d > 0)
-    top = float(d[valid].max()) if valid.any() else 0.0
-    scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
-    if scale is None:
-        raise InputError(f"depth up to {top:.1f} m does not fit the map's 16-bit depth format "
-                         "(max 655 m)")
-    q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
-    return _encode_png(q), scale
-
-
-def select_keyframes(poses: Iterable[np.ndarray], min_translation_m: float,
-                     min_rotation_deg: float) -> List[int]:
-    """Indices of the poses that become keyframes: the first one, then every pose that moved
-    more than ``min_translation_m`` or turned more than ``min_rotation_deg`` from the last
-    keyframe."""
-    sel = KeyframeSelector(min_translation_m, min_rotation_deg)
-    return [i for i, p in enumerate(poses) if sel.offer(p)]
-
-
-class KeyframeSelector:
-    """Streaming form of `select_keyframes`: ``offer(map_from_cam)`` says whether to keep it."""
-
-    def __init__(self, min_translation_m: float, min_rotation_deg: float):
-        self.min_translation_m = float(min_translation_m)
-        self.min_rotation_deg = float(min_rotation_deg)
-        self.last: Optional[np.ndarray] = None
-
-    def offer(self, map_from_cam: np.ndarray) -> bool:
-        if self.last is not None:
-            t, r = pose_error(self.last, map_from_cam)
-            if t < self.min_translation_m and r < self.min_rotation_deg:
-                return False
-        self.last = np.array(map_from_cam, dtype=np.float64)
-        return True
-
-
-# ----------------------------------------------------------------------------------- writer ---
-
-class MapWriter:
-    """Builds a map folder atomically. Use as a context manager; `commit` publishes it.
-
-    >>> with MapWriter("maps/kitchen") as w:
-    ...     w.add_keyframe(rgb, intrinsics, map_from_cam, stamp_ns, depth_m)
-    ...     w.commit()
-
-    Leaving the block without `commit` (or by an exception) deletes the partial folder.
-    """
-
-    def __init__(self, path: str, overwrite: bool = False):
-        self.path = os.path.abspath(path)
-        if os.path.exists(self.path) and not overwrite:
-            raise InputError(f"map folder already exists: {path} (choose another --out or "
-                             "remove it)")
-        parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
-        self.overwrite = overwrite
-        self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
-        os.makedirs(os.path.join(self.tmp, "keyframes"))
-        self.records: List[Dict[str, Any]] = []
-        self.files: Dict[str, Dict[str, Any]] = {}
-        self.thumbs: List[np.ndarray] = []
-        self.encodings: List[Dict[str, Any]] = []
-        self.committed = False
-
-    def __enter__(self) -> MapWriter:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        if not self.committed:
-            self.abort()
-
-    def _put(self, rel: str, data: bytes) -> None:
-        full = os.path.join(self.tmp, rel)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        with open(full, "wb") as fh:
-            fh.write(data)
-        self.files[rel] = {"sha256": _sha256(data), "bytes": len(data)}
-
-    def add_keyframe(self, rgb: np.ndarray, intrinsics: CameraIntrinsics,
-                     map_from_cam: np.ndarray, stamp_ns: int,
-                     depth_m: Optional[np.ndarray] = None) -> int:
-        """Store one keyframe; returns its id (0, 1, ... in insertion order)."""
-        h, w = rgb.shape[:2]
-        size = (intrinsics.width, intrinsics.height)
-        if rgb.ndim != 3 or rgb.dtype != np.uint8 or size != (w, h):
-            raise InputError(f"keyframe image {rgb.shape} {rgb.dtype} does not match its "
-                             f"{intrinsics.width}x{intrinsics.height} intrinsics")
-        if not is_valid_pose(map_from_cam):
-            raise InputError(f"keyframe pose is not a finite rigid transform:\n{map_from_cam}")
-        kid = len(self.records)
-        image_rel = f"keyframes/{kid:06d}.png"
-        self._put(image_rel, _encode_png(rgb))
-        rec: Dict[str, Any] = {
-            "id": kid, "stamp_ns": int(stamp_ns), "image": image_rel, "depth": None,
-            "depth_scale": 0.0, "intrinsics": _intrinsics_to_json(intrinsics),
-            "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)],
-        }
-        if depth_m is not None:
-            if depth_m.shape != (h, w):
-                raise InputError(f"keyframe depth {depth_m.shape} does not match image {(h, w)}")
-            data, scale = depth_to_png(depth_m)
-            rec["depth"] = f"keyframes/{kid:06d}_depth.png"
-            rec["depth_scale"] = scale
-            self._put(rec["depth"], data)
-        self.records.append(rec)
-        self.thumbs.append(thumbnail_descriptor(rgb))
-        return kid
-
-    def add_encodings(self, enc: EncodingSet) -> None:
-        """Store cached encoder outputs (one per keyframe added, in order)."""
-        if len(enc.per_keyframe) != len(self.records):
-            raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self.records)} keyframes")
-        rel = _encoding_file(enc.identity, enc.image_size)
-        self._put(rel, _npz_bytes(_encodings_to_arrays(enc)))
-        self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
-                               "file": rel})
-
-    def commit(self) -> str:
-        """Write the manifest and publish the folder at ``path``; returns the path."""
-        if not self.records:
-            raise InputError("no keyframes were added: the source had no usable frames")
-        thumbs = np.stack(self.thumbs).astype(np.float32)
-        self._put("retrieval.npz", _npz_bytes({"thumbnail": thumbs}))
-        manifest = {
-            "format": FORMAT_NAME, "version": FORMAT_VERSION, "keyframes": self.records,
-            "retrieval": {"file": "retrieval.npz", "kind": THUMBNAIL_KIND},
-            "encodings": self.encodings, "files": self.files,
-        }
-        atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
-        _fsync_dir(self.tmp)
-        old = None
-        if os.path.exists(self.path):
-            old = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".old-",
-                                   dir=os.path.dirname(self.path))
-            os.replace(self.path, os.path.join(old, "map"))
-        os.replace(self.tmp, self.path)
-        _fsync_dir(os.path.dirname(self.path))
-        self.committed = True
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
-        log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
-        return self.path
-
-    def abort(self) -> None:
-        shutil.rmtree(self.tmp, ignore_errors=True)
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _intrinsics_to_json(c: CameraIntrinsics) -> Dict[str, Any]:
-    return {"width": int(c.width), "height": int(c.height),
-            "K": [float(v) for v in c.K.reshape(-1)], "dist": [float(v) for v in c.dist],
-            "distortion_model": c.distortion_model}
-
-
-def _encodings_to_arrays(enc: EncodingSet) -> Dict[str, np.ndarray]:
-    arrays: Dict[str, np.ndarray] = {
-        "identity": np.array(enc.identity), "image_size": np.array(int(enc.image_size)),
-        "to_orig": np.asarray(enc.to_orig, dtype=np.float64),
-        "global": np.asarray(enc.global_desc, dtype=np.float32),
-        "num_keyframes": np.array(len(enc.per_keyframe)),
-    }
-    for i, d in enumerate(enc.per_keyframe):
-        for k, v in d.items():
-            arrays[f"k{i}__{k}"] = np.asarray(v)
-    return arrays
-
-
-# ----------------------------------------------------------------------------------- reader ---
 
 def _need(d: Mapping[str, Any], key: str, types: Any, where: str) -> Any:
     if not isinstance(d, Mapping) or key not in d:
@@ -361,6 +107,7 @@ class KeyframeMap:
         self.keyframes = keyframes
         self._pixels: OrderedDict[Tuple[str, int], Optional[np.ndarray]] = OrderedDict()
         self._thumbs: Optional[np.ndarray] = None
+        self._index_of = {k.id: i for i, k in enumerate(keyframes)}
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -422,7 +169,7 @@ class KeyframeMap:
             raise MapFormatError(f"map file missing: {full}") from None
         except OSError as e:
             raise MapFormatError(f"map file unreadable: {full} ({e})") from None
-        if _sha256(data) != meta["sha256"]:
+        if sha256_hex(data) != meta["sha256"]:
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}")
         return data
 
@@ -482,6 +229,21 @@ class KeyframeMap:
     # -- accessors --------------------------------------------------------------------------
     def __len__(self) -> int:
         return len(self.keyframes)
+
+    def keyframe(self, index: int) -> Keyframe:
+        """The record of keyframe ``index`` (map-list index); raises `InputError` out of range."""
+        if not 0 <= int(index) < len(self.keyframes):
+            raise InputError(f"keyframe index {index} is outside the map's {len(self)} "
+                             f"keyframes ({self.path})")
+        return self.keyframes[int(index)]
+
+    def keyframe_index(self, keyframe_id: int) -> int:
+        """Map-list index of the keyframe whose manifest ``id`` is ``keyframe_id``; raises
+        `InputError` when the map has no such keyframe."""
+        try:
+            return self._index_of[int(keyframe_id)]
+        except KeyError:
+            raise InputError(f"map {self.path} has no keyframe with id {keyframe_id}") from None
 
     def poses(self) -> np.ndarray:
         """(K, 4, 4) ``map_from_cam`` of every keyframe."""
@@ -589,12 +351,12 @@ class KeyframeMap:
         """
         if len(enc.per_keyframe) != len(self):
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self)} keyframes")
-        rel = _encoding_file(enc.identity, enc.image_size)
-        data = _npz_bytes(_encodings_to_arrays(enc))
+        rel = encoding_file(enc.identity, enc.image_size)
+        data = npz_bytes(encodings_to_arrays(enc))
         os.makedirs(os.path.join(self.path, "encodings"), exist_ok=True)
         atomic_write_bytes(self._full(rel), data)
         manifest = json.loads(json.dumps(self.manifest))
-        manifest["files"][rel] = {"sha256": _sha256(data), "bytes": len(data)}
+        manifest["files"][rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
         manifest["encodings"] = [e for e in manifest["encodings"]
                                  if (e["identity"], e["image_size"])
                                  != (enc.identity, int(enc.image_size))]
@@ -603,13 +365,3 @@ class KeyframeMap:
         atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
         self.manifest = manifest
         log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
-
-
-def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
-                                                   Optional[np.ndarray]]],
-              overwrite: bool = False) -> str:
-    """Convenience: write (rgb, intrinsics, map_from_cam, stamp_ns, depth_m) tuples as a map."""
-    with MapWriter(path, overwrite=overwrite) as w:
-        for rgb, cam, pose, stamp, depth in keyframes:
-            w.add_keyframe(rgb, cam, pose, stamp, depth)
-        return w.commit()

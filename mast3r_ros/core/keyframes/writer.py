@@ -1,0 +1,192 @@
+"""Writing a keyframe map folder atomically (`MapWriter`, `write_map`).
+
+Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` and renames it to ``MAP`` only
+after the manifest (written last) is on disk, so an interrupted build never leaves anything at
+``MAP``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import tempfile
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..fileio import atomic_write_json
+from ..geometry import is_valid_pose
+from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
+from ..types import CameraIntrinsics
+from .layout import (
+    FORMAT_NAME,
+    FORMAT_VERSION,
+    MANIFEST,
+    EncodingSet,
+    encoding_file,
+    encodings_to_arrays,
+    intrinsics_to_json,
+    npz_bytes,
+    sha256_hex,
+)
+
+log = logging.getLogger(__name__)
+
+_DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
+
+
+def _encode_png(img: np.ndarray) -> bytes:
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise InputError(f"cannot encode a {img.shape} {img.dtype} image as PNG")
+    return buf.tobytes()
+
+
+def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
+    """Encode float metres (NaN/<=0 invalid) as a uint16 PNG; returns (bytes, units per metre)."""
+    d = np.asarray(depth_m, dtype=np.float64)
+    valid = np.isfinite(d) & (d > 0)
+    top = float(d[valid].max()) if valid.any() else 0.0
+    scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
+    if scale is None:
+        raise InputError(f"depth up to {top:.1f} m does not fit the map's 16-bit depth format "
+                         "(max 655 m)")
+    q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
+    return _encode_png(q), scale
+
+
+class MapWriter:
+    """Builds a map folder atomically. Use as a context manager; `commit` publishes it.
+
+    >>> with MapWriter("maps/kitchen") as w:
+    ...     w.add_keyframe(rgb, intrinsics, map_from_cam, stamp_ns, depth_m)
+    ...     w.commit()
+
+    Leaving the block without `commit` (or by an exception) deletes the partial folder.
+    """
+
+    def __init__(self, path: str, overwrite: bool = False):
+        self.path = os.path.abspath(path)
+        if os.path.exists(self.path) and not overwrite:
+            raise InputError(f"map folder already exists: {path} (choose another --out or "
+                             "remove it)")
+        parent = os.path.dirname(self.path)
+        os.makedirs(parent, exist_ok=True)
+        self.overwrite = overwrite
+        self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
+        os.makedirs(os.path.join(self.tmp, "keyframes"))
+        self.records: List[Dict[str, Any]] = []
+        self.files: Dict[str, Dict[str, Any]] = {}
+        self.thumbs: List[np.ndarray] = []
+        self.encodings: List[Dict[str, Any]] = []
+        self.committed = False
+
+    def __enter__(self) -> MapWriter:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        if not self.committed:
+            self.abort()
+
+    def _put(self, rel: str, data: bytes) -> None:
+        full = os.path.join(self.tmp, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        with open(full, "wb") as fh:
+            fh.write(data)
+        self.files[rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
+
+    def add_keyframe(self, rgb: np.ndarray, intrinsics: CameraIntrinsics,
+                     map_from_cam: np.ndarray, stamp_ns: int,
+                     depth_m: Optional[np.ndarray] = None) -> int:
+        """Store one keyframe; returns its id (0, 1, ... in insertion order)."""
+        h, w = rgb.shape[:2]
+        size = (intrinsics.width, intrinsics.height)
+        if rgb.ndim != 3 or rgb.dtype != np.uint8 or size != (w, h):
+            raise InputError(f"keyframe image {rgb.shape} {rgb.dtype} does not match its "
+                             f"{intrinsics.width}x{intrinsics.height} intrinsics")
+        if not is_valid_pose(map_from_cam):
+            raise InputError(f"keyframe pose is not a finite rigid transform:\n{map_from_cam}")
+        kid = len(self.records)
+        image_rel = f"keyframes/{kid:06d}.png"
+        self._put(image_rel, _encode_png(rgb))
+        rec: Dict[str, Any] = {
+            "id": kid, "stamp_ns": int(stamp_ns), "image": image_rel, "depth": None,
+            "depth_scale": 0.0, "intrinsics": intrinsics_to_json(intrinsics),
+            "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)],
+        }
+        if depth_m is not None:
+            if depth_m.shape != (h, w):
+                raise InputError(f"keyframe depth {depth_m.shape} does not match image {(h, w)}")
+            data, scale = depth_to_png(depth_m)
+            rec["depth"] = f"keyframes/{kid:06d}_depth.png"
+            rec["depth_scale"] = scale
+            self._put(rec["depth"], data)
+        self.records.append(rec)
+        self.thumbs.append(thumbnail_descriptor(rgb))
+        return kid
+
+    def add_encodings(self, enc: EncodingSet) -> None:
+        """Store cached encoder outputs (one per keyframe added, in order)."""
+        if len(enc.per_keyframe) != len(self.records):
+            raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self.records)} keyframes")
+        rel = encoding_file(enc.identity, enc.image_size)
+        self._put(rel, npz_bytes(encodings_to_arrays(enc)))
+        self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
+                               "file": rel})
+
+    def commit(self) -> str:
+        """Write the manifest and publish the folder at ``path``; returns the path."""
+        if not self.records:
+            raise InputError("no keyframes were added: the source had no usable frames")
+        thumbs = np.stack(self.thumbs).astype(np.float32)
+        self._put("retrieval.npz", npz_bytes({"thumbnail": thumbs}))
+        manifest = {
+            "format": FORMAT_NAME, "version": FORMAT_VERSION, "keyframes": self.records,
+            "retrieval": {"file": "retrieval.npz", "kind": THUMBNAIL_KIND},
+            "encodings": self.encodings, "files": self.files,
+        }
+        atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
+        _fsync_dir(self.tmp)
+        old = None
+        if os.path.exists(self.path):
+            old = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".old-",
+                                   dir=os.path.dirname(self.path))
+            os.replace(self.path, os.path.join(old, "map"))
+        os.replace(self.tmp, self.path)
+        _fsync_dir(os.path.dirname(self.path))
+        self.committed = True
+        if old:
+            shutil.rmtree(old, ignore_errors=True)
+        log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
+        return self.path
+
+    def abort(self) -> None:
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
+                                                   Optional[np.ndarray]]],
+              overwrite: bool = False) -> str:
+    """Convenience: write (rgb, intrinsics, map_from_cam, stamp_ns, depth_m) tuples as a map."""
+    with MapWriter(path, overwrite=overwrite) as w:
+        for rgb, cam, pose, stamp, depth in keyframes:
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        return w.commit()

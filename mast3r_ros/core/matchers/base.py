@@ -1,0 +1,38 @@
+"""What the `Localizer` needs from a pair matcher (`mast3r.Mast3rMatcher`, `sift.SiftMatcher`)."""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Protocol, Sequence
+
+import numpy as np
+
+from ..types import Correspondences, Frame
+
+
+class PairMatcher(Protocol):
+    """Matches a query frame against keyframes of one `KeyframeMap`.
+
+    ``query_state`` does the per-frame work once (features / encoder); ``correspond`` returns
+    one `Correspondences` per keyframe index (map-list order) and adds its stage times (seconds)
+    to ``timings`` ("inference", "matching", "features"); ``global_descriptors`` (K, D) and
+    ``query_descriptor`` (D,) are unit-norm float32 retrieval descriptors. An optional
+    ``rerank(frame, state, order) -> list`` re-orders retrieval candidates.
+    """
+
+    name: str
+
+    def global_descriptors(self) -> np.ndarray: ...
+
+    def query_state(self, frame: Frame) -> Any: ...
+
+    def query_descriptor(self, frame: Frame, state: Any) -> np.ndarray: ...
+
+    def correspond(self, frame: Frame, state: Any, indices: Sequence[int],
+                   timings: Dict[str, float]) -> List[Correspondences]: ...
+
+    def close(self) -> None: ...
+
+
+def add_time(timings: Dict[str, float], stage: str, seconds: float) -> None:
+    """Accumulate ``seconds`` under ``stage`` (a frame may run a stage several times)."""
+    timings[stage] = timings.get(stage, 0.0) + seconds

@@ -1,0 +1,319 @@
+"""The MASt3R pair matcher and the keyframe encodings a map caches for it.
+
+Per keyframe pair (keyframe = view 1 with its cached encoding, query = view 2 encoded once per
+frame): fast reciprocal descriptor matches (`matching.fast_reciprocal_matches`), dropped near either
+border, below ``min_desc_conf`` (the smaller of the two descriptor confidences) or below
+``min_pointmap_conf`` (the keyframe's pointmap confidence), a random subset of at most
+``max_matches``, and the keyframe's predicted ``pts3d`` at the kept pixels. All of that runs on the
+prediction's device; the kept matches and points come to the host in one transfer. 3-D points come
+from the predicted metric pointmap or, with ``points_source: depth``, from the keyframe's stored
+depth after a robust scale check. ``coarse_to_fine`` re-matches in full-resolution query windows
+(MAST3R_FACTS 8.3).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import time
+from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+
+import numpy as np
+
+from ..config import MatchingConfig
+from ..errors import CheckpointError, ConfigError, InputError, MapFormatError
+from ..geometry import (
+    apply_homography,
+    backproject,
+    sample_depth,
+    transform_points,
+    undistort_pixels,
+)
+from ..keyframes import EncodingSet, KeyframeMap
+from ..retrieval import pooled_descriptor
+from ..types import Correspondences, Frame
+from .base import add_time
+
+log = logging.getLogger(__name__)
+
+
+# ------------------------------------------------------------------ map-cache encodings ---
+
+class KeyframeEncoding(NamedTuple):
+    """One image encoded for the map cache: ``arrays`` (``Encoding.to_numpy()``), ``to_orig``
+    (3, 3) float64 network-pixel -> original-pixel homography, ``global_desc`` (C,) float32
+    unit-norm pooled descriptor."""
+
+    arrays: Dict[str, np.ndarray]
+    to_orig: np.ndarray
+    global_desc: np.ndarray
+
+
+def encode_keyframe(engine: Any, rgb: np.ndarray, image_size: int) -> KeyframeEncoding:
+    """Encode one (H, W, 3) uint8 RGB keyframe image with ``engine`` (a `Mast3rEngine`) at
+    ``image_size`` for the map cache."""
+    prep = engine.prepare(rgb, image_size)
+    arrays = engine.encode(prep).to_numpy()
+    return KeyframeEncoding(arrays, np.asarray(prep.to_orig, np.float64),
+                            pooled_descriptor(arrays["feats"]))
+
+
+def stack_encodings(identity: str, image_size: int,
+                    encodings: Sequence[KeyframeEncoding]) -> EncodingSet:
+    """The `EncodingSet` of a map's keyframes (map-list order) encoded by `encode_keyframe` with
+    the checkpoint ``identity`` (``Mast3rEngine.identity``); raises `InputError` when empty."""
+    if not encodings:
+        raise InputError("no keyframe encodings to store: the map has no keyframes")
+    return EncodingSet(identity, int(image_size), [e.arrays for e in encodings],
+                       np.stack([e.to_orig for e in encodings]),
+                       np.stack([e.global_desc for e in encodings]))
+
+
+def encode_keyframes(kf_map: KeyframeMap, engine: Any, image_size: int) -> EncodingSet:
+    """Encoder outputs of every keyframe of a map for one checkpoint and image size (store them
+    with ``KeyframeMap.save_encodings`` or ``MapWriter.add_encodings``)."""
+    return stack_encodings(engine.identity, image_size,
+                           [encode_keyframe(engine, kf_map.image(i), image_size)
+                            for i in range(len(kf_map))])
+
+
+# ---------------------------------------------------------------------- window geometry ---
+
+def window_starts(length: int, win: int, overlap: float = 0.5) -> np.ndarray:
+    """Start offsets of overlapping windows along one axis (MAST3R_FACTS 8.3 step 2)."""
+    if length <= win:
+        return np.zeros(1, dtype=np.int64)
+    n = 2 + int((length - win - 1) // (win * (1 - overlap)))
+    return np.round(np.linspace(0, length - win, n)).astype(np.int64)
+
+
+def select_windows(image_size: Tuple[int, int], win_size: Tuple[int, int], xy: np.ndarray,
+                   min_matches: int = 10, coverage: float = 0.9) -> List[Tuple[int, int]]:
+    """Greedy choice of (x0, y0) windows of ``win_size`` (w, h) in an image of ``image_size``
+    (W, H) covering ``coverage`` of the weight of the matches ``xy`` (N, 2), each match weighted
+    ``exp(-2 |(p - centre) / size|^2)`` inside a window (the reference's weighting)."""
+    (W, H), (w, h) = image_size, win_size
+    wins = [(int(x), int(y)) for y in window_starts(H, h) for x in window_starts(W, w)]
+    if not len(xy):
+        return []
+    wts = []
+    for x0, y0 in wins:
+        rel = (xy - [x0 + (w - 1) / 2, y0 + (h - 1) / 2]) / [w, h]
+        inside = (np.abs(rel) <= 0.5).all(axis=1)
+        wts.append(np.where(inside, np.exp(-2 * np.sum(rel ** 2, axis=1)), 0.0))
+    wts = np.array(wts)  # (windows, matches)
+    usable = (wts > 0).sum(axis=1) >= min_matches
+    total = (wts * usable[:, None]).max(axis=0).sum()
+    chosen: List[int] = []
+    covered = np.zeros(len(xy))
+    while total > 0 and covered.sum() < coverage * total:
+        gain = [np.maximum(covered, wts[k]).sum() if usable[k] and k not in chosen else -1
+                for k in range(len(wins))]
+        k = int(np.argmax(gain))
+        if gain[k] <= covered.sum():
+            break
+        chosen.append(k)
+        covered = np.maximum(covered, wts[k])
+    return [wins[k] for k in chosen]
+
+
+# ------------------------------------------------------------------------------ matcher ---
+
+@dataclasses.dataclass
+class _Mast3rQuery:
+    prepared: Any
+    encoding: Any
+
+
+class PairMatches(NamedTuple):
+    """Filtered matches of one keyframe pair on the host: ``xy1`` (N, 2) int64 keyframe and
+    ``xy2`` (N, 2) int64 query network pixels, ``pts3d_1`` (N, 3) float64 the keyframe's
+    predicted points at ``xy1`` (keyframe camera frame, metres)."""
+
+    xy1: np.ndarray
+    xy2: np.ndarray
+    pts3d_1: np.ndarray
+
+
+def filter_matches(pred: Any, cfg: MatchingConfig, rng: np.random.Generator) -> PairMatches:
+    """Fast reciprocal matches of one `PairPrediction`, filtered (border, descriptor and
+    pointmap confidence, random subset of ``cfg.max_matches`` drawn from ``rng``) with the
+    keyframe points looked up, all on the prediction's device, then moved to the host in one
+    transfer. Pixel coordinates travel as float32, exact below 2**24."""
+    import torch
+
+    from ..matching import fast_reciprocal_matches, filter_border
+
+    xy1, xy2 = fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=cfg.subsample,
+                                       max_iter=cfg.max_iter)
+    hw1, hw2 = tuple(pred.desc_1.shape[:2]), tuple(pred.desc_2.shape[:2])
+    xy1, xy2 = filter_border(xy1, xy2, hw1, hw2, cfg.border_px)
+    (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
+    desc_conf = torch.minimum(pred.desc_conf_1[y1, x1].float(), pred.desc_conf_2[y2, x2].float())
+    keep = (desc_conf >= cfg.min_desc_conf) & (pred.conf_1[y1, x1].float()
+                                               >= cfg.min_pointmap_conf)
+    kept = torch.nonzero(keep).reshape(-1)
+    if len(kept) > cfg.max_matches:
+        sel = np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))
+        kept = kept[torch.from_numpy(sel).to(kept.device)]
+    xy1, xy2 = xy1[kept], xy2[kept]
+    pts = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float()
+    host = torch.cat([xy1.float(), xy2.float(), pts], dim=1).cpu().numpy()
+    return PairMatches(host[:, 0:2].astype(np.int64), host[:, 2:4].astype(np.int64),
+                       host[:, 4:7].astype(np.float64))
+
+
+class Mast3rMatcher:
+    """Pair matcher on MASt3R predictions (module docstring); implements `base.PairMatcher`.
+
+    ``engine`` is a `Mast3rEngine` (or anything with its prepare/encode/decode). With
+    ``recompute_encodings`` a map that caches no encodings for this checkpoint and size gets
+    them computed (and stored when the map is writable) instead of a `MapFormatError`.
+    """
+
+    name = "mast3r"
+
+    def __init__(self, kf_map: KeyframeMap, engine: Any, matching: MatchingConfig,
+                 image_size: int, points_source: str = "pointmap",
+                 max_scale_error: float = 0.25, recompute_encodings: bool = True,
+                 seed: int = 0):
+        if not engine.has_descriptors:
+            raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
+                                  "localizer needs a MASt3R checkpoint, or use matcher 'sift'")
+        if points_source == "depth" and not kf_map.has_depth():
+            raise ConfigError(f"points_source is 'depth' but map {kf_map.path} has keyframes "
+                              "without depth; use points_source 'pointmap'")
+        self.kf_map, self.engine, self.cfg = kf_map, engine, matching
+        self.image_size = int(image_size)
+        self.points_source = points_source
+        self.max_scale_error = float(max_scale_error)
+        self.rng = np.random.default_rng(seed)
+        enc = self._encodings(recompute_encodings)
+        self.enc_set = enc
+        from ..model.engine import Encoding
+
+        try:
+            self.encodings = [Encoding.from_numpy(d, engine.device) for d in enc.per_keyframe]
+        except (InputError, KeyError) as e:
+            raise MapFormatError(f"map {kf_map.path}: cached encodings unusable: {e}") from None
+
+    def _encodings(self, recompute: bool) -> EncodingSet:
+        ident, size = self.engine.identity, self.image_size
+        enc = self.kf_map.load_encodings(ident, size)
+        if enc is not None:
+            return enc
+        have = self.kf_map.encoding_keys()
+        if not recompute:
+            raise MapFormatError(
+                f"map {self.kf_map.path} caches encodings for {have or 'no checkpoint'}, not for "
+                f"checkpoint {ident} at size {size}; rebuild the map with this checkpoint or "
+                "allow recomputing the encodings")
+        log.info("map %s has no encodings for checkpoint %s at %d (has %s): computing them for "
+                 "%d keyframes", self.kf_map.path, ident, size, have, len(self.kf_map))
+        enc = encode_keyframes(self.kf_map, self.engine, size)
+        try:
+            self.kf_map.save_encodings(enc)
+        except OSError as e:
+            log.warning("cannot store the encodings in %s (%s); keeping them in memory",
+                        self.kf_map.path, e)
+        return enc
+
+    def global_descriptors(self) -> np.ndarray:
+        return self.enc_set.global_desc
+
+    def query_state(self, frame: Frame) -> _Mast3rQuery:
+        prep = self.engine.prepare(frame.rgb, self.image_size)
+        want = self.encodings[0].true_shape if self.encodings else None
+        if want is not None and tuple(prep.true_shape) != tuple(want):
+            raise InputError(
+                f"a {frame.size[0]}x{frame.size[1]} query becomes {prep.true_shape[1]}x"
+                f"{prep.true_shape[0]} network pixels but the map's keyframes were encoded at "
+                f"{want[1]}x{want[0]}: query and map images need the same aspect ratio")
+        return _Mast3rQuery(prep, self.engine.encode(prep))
+
+    def query_descriptor(self, frame: Frame, state: _Mast3rQuery) -> np.ndarray:
+        feats = state.encoding.feats.detach().float().cpu().numpy()
+        return pooled_descriptor(feats)
+
+    def correspond(self, frame: Frame, state: _Mast3rQuery, indices: Sequence[int],
+                   timings: Dict[str, float]) -> List[Correspondences]:
+        t0 = time.perf_counter()
+        preds = self.engine.decode([self.encodings[i] for i in indices], state.encoding)
+        t1 = time.perf_counter()
+        add_time(timings, "inference", t1 - t0)
+        to_orig = np.asarray(state.prepared.to_orig, np.float64)
+        out = [self._pair(i, p, to_orig) for i, p in zip(indices, preds)]
+        add_time(timings, "matching", time.perf_counter() - t1)
+        if self.cfg.coarse_to_fine:
+            out = self._fine(frame, indices, out, timings)
+        return out
+
+    def _fine(self, frame: Frame, indices: Sequence[int], coarse: List[Correspondences],
+              timings: Dict[str, float]) -> List[Correspondences]:
+        """Re-match in full-resolution query windows of the network size (MAST3R_FACTS 8.3,
+        query side: the keyframe keeps its cached encoding, so windows are cut only from the
+        query). Query pixels then come at the original resolution instead of the downscaled
+        one. Windows are chosen where the coarse matches are; no-op for small queries."""
+        h_net, w_net = self.encodings[indices[0]].true_shape
+        W, H = frame.size
+        if W < w_net or H < h_net or (W == w_net and H == h_net):
+            return coarse
+        wins = select_windows((W, H), (w_net, h_net), np.concatenate([c.points2d for c in coarse]))
+        if not wins:
+            return coarse
+        fine: List[List[Correspondences]] = [[] for _ in indices]
+        for x0, y0 in wins:
+            t0 = time.perf_counter()
+            crop = np.ascontiguousarray(frame.rgb[y0:y0 + h_net, x0:x0 + w_net])
+            prep = self.engine.prepare(crop, self.image_size)
+            preds = self.engine.decode([self.encodings[i] for i in indices],
+                                       self.engine.encode(prep))
+            t1 = time.perf_counter()
+            to_orig = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ np.asarray(
+                prep.to_orig, np.float64)
+            for k, (i, p) in enumerate(zip(indices, preds)):
+                fine[k].append(self._pair(i, p, to_orig))
+            add_time(timings, "inference", t1 - t0)
+            add_time(timings, "matching", time.perf_counter() - t1)
+        return [Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
+                                np.concatenate([x.points2d for x in c]),
+                                np.concatenate([x.keyframe_xy for x in c])) for c in fine]
+
+    def _pair(self, index: int, pred: Any, query_to_orig: np.ndarray) -> Correspondences:
+        """Correspondences of one prediction; ``query_to_orig`` maps view-2 network pixels to
+        original query pixels."""
+        kf = self.kf_map.keyframes[index]
+        xy1, xy2, pts_cam = filter_matches(pred, self.cfg, self.rng)
+        kf_xy = apply_homography(self.enc_set.to_orig[index], xy1)
+        q_xy = apply_homography(query_to_orig, xy2)
+        if self.points_source == "depth":
+            pts_cam, ok = self._depth_points(index, kf_xy, pts_cam)
+            kf_xy, q_xy, pts_cam = kf_xy[ok], q_xy[ok], pts_cam[ok]
+        ok = np.isfinite(pts_cam).all(axis=1) & (pts_cam[:, 2] > 0)
+        return Correspondences(kf.id, transform_points(kf.map_from_cam, pts_cam[ok]), q_xy[ok],
+                               kf_xy[ok])
+
+    def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+        """Stored-depth points at keyframe pixels, after checking the predicted pointmap's scale
+        agrees with the depth (a mismatch means the network or the map is wrong)."""
+        kf = self.kf_map.keyframes[index]
+        cam = kf.intrinsics
+        z = sample_depth(self.kf_map.depth(index), kf_xy)
+        ok = np.isfinite(z)
+        pts = np.full_like(pts_pred, np.nan)
+        undist = undistort_pixels(kf_xy[ok], cam.K, cam.dist, cam.distortion_model)
+        pts[ok] = backproject(undist, z[ok], cam.K)
+        n_pred = np.linalg.norm(pts_pred, axis=1)
+        both = ok & np.isfinite(n_pred) & (n_pred > 1e-6)
+        if np.count_nonzero(both) >= 10:
+            scale = float(np.median(np.linalg.norm(pts[both], axis=1) / n_pred[both]))
+            if not abs(scale - 1.0) <= self.max_scale_error:
+                log.info("keyframe %d: predicted pointmap is %.3fx the stored depth (max "
+                         "deviation %.2f): dropping its matches", kf.id, 1 / scale,
+                         self.max_scale_error)
+                return pts, np.zeros(len(pts), dtype=bool)
+        return pts, ok
+
+    def close(self) -> None:
+        self.encodings = []
