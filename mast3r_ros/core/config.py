@@ -96,6 +96,8 @@ class LocalizerConfig:
                             choices=("pointmap", "depth"))
     max_scale_error: float = _f(0.25, "With depth points: fail if the robust pointmap/depth scale "
                                       "differs from 1 by more than this.", lo=0.0, hi=10.0)
+    lost_after_failures: int = _f(3, "Tracking is lost (global retrieval, no prior) after this "
+                                     "many consecutive failed frames.", lo=1, hi=1000)
     matching: MatchingConfig = dataclasses.field(default_factory=MatchingConfig)
     pnp: PnPConfig = dataclasses.field(default_factory=PnPConfig)
     gates: GateConfig = dataclasses.field(default_factory=GateConfig)
@@ -105,6 +107,18 @@ class LocalizerConfig:
 class MapBuildConfig:
     min_translation_m: float = _f(0.3, "New keyframe after this much travel.", lo=0.0, hi=100.0)
     min_rotation_deg: float = _f(20.0, "New keyframe after this much rotation.", lo=0.0, hi=180.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class PoseAtStampConfig:
+    """The one rule for "the pose at this image stamp" in the offline tools (ground truth,
+    --trajectory, --groundtruth, tf in bags); see `mast3r_ros.core.trajectory`."""
+
+    tolerance_s: float = _f(0.02, "Pose at an image stamp (ground truth, trajectory files, tf in "
+                                  "bags): else the nearest sample within this many seconds.",
+                            lo=0.0, hi=10.0)
+    max_gap_s: float = _f(0.1, "Pose at an image stamp: interpolated (linear, slerp) between two "
+                               "samples at most this many seconds apart.", lo=0.0, hi=3600.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -133,6 +147,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
+    pose_at_stamp: PoseAtStampConfig = dataclasses.field(default_factory=PoseAtStampConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
 
 
@@ -144,6 +159,7 @@ _PREFIX = {
     ("localizer", "pnp"): "pnp.",
     ("localizer", "gates"): "gates.",
     ("map_build",): "map_build.",
+    ("pose_at_stamp",): "pose_at_stamp.",
     ("node",): "",
 }
 
