@@ -392,11 +392,9 @@ class Localizer:
             if not cfg.model.checkpoint:
                 raise ConfigError("matcher 'mast3r' needs a checkpoint: set the 'checkpoint' "
                                   "parameter (--checkpoint PATH), or use matcher 'sift'")
-            from .model.checkpoint import resolve_checkpoint
             from .model.engine import Mast3rEngine
 
-            engine = Mast3rEngine.from_checkpoint(resolve_checkpoint(cfg.model.checkpoint),
-                                                  cfg.model.device, cfg.model.precision)
+            engine = Mast3rEngine.from_config(cfg.model)
         try:
             return cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
                        recompute_encodings=recompute_encodings)

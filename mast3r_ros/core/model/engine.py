@@ -15,8 +15,9 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
+from ..config import ModelConfig
 from ..errors import ConfigError, InputError
-from .checkpoint import CheckpointInfo, load_checkpoint
+from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R
 from .preprocess import normalize, resize_crop
 
@@ -122,6 +123,20 @@ class Mast3rEngine:
         dev = resolve_device(device)
         model, info = load_checkpoint(path, device="cpu")
         return cls(model, dev, precision, info)
+
+    @classmethod
+    def from_config(cls, model_cfg: ModelConfig) -> Mast3rEngine:
+        """The engine a config names: its checkpoint (``~`` and ``$VARS`` expanded), device and
+        precision. The one way the CLI, the localizer and ``pair`` build an engine.
+
+        Raises `ConfigError` when no checkpoint is configured, `CheckpointError` when it cannot
+        be loaded.
+        """
+        if not model_cfg.checkpoint:
+            raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
+                              "parameter (--checkpoint PATH); see README: 'Model weights'")
+        return cls.from_checkpoint(resolve_checkpoint(model_cfg.checkpoint), model_cfg.device,
+                                   model_cfg.precision)
 
     @property
     def has_descriptors(self) -> bool:
