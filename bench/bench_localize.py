@@ -23,23 +23,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import resource
-import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from typing import Dict, List
 
 import torch
+from benchlib import environment, make_engine, peak_rss_mb, rss_now_mb, spread, sync, write_json
 
 from mast3r_ros.core.config import LocalizerConfig
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model
 from mast3r_ros.core.model.engine import Mast3rEngine
-from mast3r_ros.core.model.network import ModelSpec
+from mast3r_ros.core.tracker import Tracker
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
 STAGES = ("inference", "matching", "pnp", "total")
@@ -55,51 +51,19 @@ class SyncedEngine:
     def __getattr__(self, name):
         return getattr(self._e, name)
 
-    def _sync(self):
-        if self._e.device.type == "cuda":
-            torch.cuda.synchronize(self._e.device)
-
     def encode(self, img):
         out = self._e.encode(img)
-        self._sync()
+        sync(self._e.device)
         return out
 
     def decode(self, view1, view2, **kw):
         out = self._e.decode(view1, view2, **kw)
-        self._sync()
+        sync(self._e.device)
         return out
 
 
-def rss_now_mb() -> float:
-    """Current resident set size (Linux /proc), else the high-water mark."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return float(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
-
-
-def commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                             text=True, cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5)
-        dirty = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True,
-                               cwd=os.path.dirname(os.path.abspath(__file__)), timeout=5)
-        return (out.stdout.strip() or "no-commit") + ("+dirty" if dirty.stdout.strip() else "")
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-
-
 def summarize(results, key: str) -> Dict[str, float]:
-    v = [r.timings_s.get(key, 0.0) for r in results]
-    return {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "n": len(v)}
+    return spread([r.timings_s.get(key, 0.0) for r in results])
 
 
 def run_frames(loc: Localizer, queries, n: int, warmup: int) -> List:
@@ -110,14 +74,6 @@ def run_frames(loc: Localizer, queries, n: int, warmup: int) -> List:
         f = queries[i % len(queries)]
         out.append(loc.localize(f, prior=f.map_from_cam))
     return out
-
-
-def make_engine(args) -> Mast3rEngine:
-    dev = torch.device(args.device)
-    if args.checkpoint:
-        return Mast3rEngine.from_checkpoint(args.checkpoint, args.device, args.precision)
-    spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
-    return Mast3rEngine(random_model(spec, seed=0), dev, args.precision)
 
 
 def bench_latency(args, kf_map, queries, engine) -> Dict[str, Dict]:
@@ -163,11 +119,11 @@ def bench_replay(args, kf_map, queries, engine) -> Dict:
     samples = []
     t0 = time.perf_counter()
     rss_warm = None
-    hint = None
+    tracker = Tracker()
     for i in range(args.replay_frames):
         f = queries[i % len(queries)]
-        r = loc.localize(f, hint=hint)  # no prior: tracking and retrieval as in a real replay
-        hint = r.map_from_cam if r.success else None
+        # no prior: the tracker's hint and retrieval, as `mast3r-ros localize` runs it
+        tracker.update(loc.localize(f, hint=tracker.hint()))
         if i + 1 == warm:
             rss_warm = rss_now_mb()
         if (i + 1) % max(1, args.replay_frames // 20) == 0:
@@ -216,26 +172,22 @@ def main() -> int:
     print(f"rendered {n_render} frames in {time.perf_counter() - t0:.1f} s")
     queries = frames[1::2]
     rss0 = rss_now_mb()
-    engine = make_engine(args)
+    engine = make_engine(args.config, args.device, args.precision, args.checkpoint)
     with tempfile.TemporaryDirectory() as tmp:
         path = write_map(os.path.join(tmp, "map"), [
             (f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, f.depth_m) for f in frames[0::2]])
         kf_map = KeyframeMap.load(path)
-        info = {"commit": commit(), "torch": torch.__version__, "python": sys.version.split()[0],
-                "device": (torch.cuda.get_device_name(engine.device)
-                           if engine.device.type == "cuda" else platform.processor() or "cpu"),
+        info = {**environment(engine.device),
                 "config": "checkpoint" if args.checkpoint else args.config,
                 "precision": engine.precision, "size": args.size,
-                "threads": torch.get_num_threads(), "keyframes_in_map": len(kf_map)}
+                "keyframes_in_map": len(kf_map)}
         print(json.dumps(info))
         latency = bench_latency(args, kf_map, queries, engine)
         replay = bench_replay(args, kf_map, queries, engine) if args.replay_frames else None
     result = {"info": info, "latency": latency, "replay": replay,
               "rss_before_model_mb": rss0, "peak_rss_mb": peak_rss_mb()}
     print(f"peak RSS {result['peak_rss_mb']:.0f} MB (before the model: {rss0:.0f} MB)")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(result, fh, indent=2)
+    write_json(args.json, result)
     engine.close()
     return 0
 

@@ -6,9 +6,10 @@ Runs side by side in one process, at 512x384 with D=24 descriptors, on ``--devic
 (a) ``fast_reciprocal_matches`` (subsample 8, dot, block 8192): only needed direction, de-duplicated
     and cached queries, cache-sized tiles;
 (b) ``brute_force_mutual_nn``: every pixel against every pixel, both directions;
-(c) a re-implementation of the reference's best setting (MAST3R_FACTS 6.3: dot, 8192 x 8192
-    blocks, each block also reduced in the reverse direction and the result thrown away, no
-    caching), driven by the same walk (subsample 8, 10 rounds).
+(c) a re-implementation of the reference's best setting (the MASt3R repository's
+    ``fast_reciprocal_NNs`` with ``dist='dot'`` and ``block_size=2**13``: 8192 x 8192 blocks, each
+    block also reduced in the reverse direction and the result thrown away, no caching), driven
+    by the same walk (subsample 8, 10 rounds).
 
 Checks that (a) and (c) return identical matches and that (a) is a subset of (b). Descriptor pairs:
 the reference fixture's random-weight ``desc_1``/``desc_2`` (few matches) when available, and a
@@ -21,30 +22,24 @@ Usage: python bench/bench_matching.py [--device cpu|cuda] [--repeats 5] [--json 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
-import os
-import statistics
-import subprocess
 import sys
-import time
-from pathlib import Path
-from typing import Callable, Dict, List, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 import torch
 import torch.nn.functional as F
+from benchlib import environment, fixtures_dir, spread, timed, write_json
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from mast3r_ros.core.matching import brute_force_mutual_nn, fast_reciprocal_matches  # noqa: E402
+from mast3r_ros.core.matching import brute_force_mutual_nn, fast_reciprocal_matches
 
 LOG = logging.getLogger("bench_matching")
 H, W, D = 384, 512, 24
 
 
 # ------------------------------------------------------------------------------------------
-# reference-style matcher (FACTS 6.3 / 6.4), written from the description, for timing only
+# reference-style matcher, written from the reference's published algorithm (a point's walk
+# stops when its image-2 nearest neighbour repeats; tiled dot-product NN), for timing only
 
 
 def ref_style_nn(a: torch.Tensor, b: torch.Tensor, block_size: int = 8192) -> torch.Tensor:
@@ -108,15 +103,8 @@ def ref_style_matches(
 # data
 
 
-def fixture_dir() -> Path:
-    env = os.environ.get("MAST3R_ROS_FIXTURES")
-    if env:
-        return Path(env)
-    return Path(__file__).resolve().parents[2] / "shared" / "reference" / "fixtures"
-
-
 def load_fixture() -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
-    path = fixture_dir() / "mast3r_tiny" / "outputs.npz"
+    path = fixtures_dir() / "mast3r_tiny" / "outputs.npz"
     if not path.is_file():
         LOG.warning("fixture %s not found: skipping the random-weight pair", path)
         return None
@@ -126,7 +114,7 @@ def load_fixture() -> Optional[Tuple[torch.Tensor, torch.Tensor]]:
 
 def load_reference_demo() -> Optional[Tuple[np.ndarray, np.ndarray]]:
     """The reference implementation's own 'demo' matches on the fixture pair, if present."""
-    path = fixture_dir() / "mast3r_tiny" / "fastnn.npz"
+    path = fixtures_dir() / "mast3r_tiny" / "fastnn.npz"
     if not path.is_file():
         return None
     with np.load(path, allow_pickle=False) as f:
@@ -160,29 +148,6 @@ def synthetic_pair(seed: int = 0, noise: float = 0.2) -> Tuple[torch.Tensor, tor
 
 # ------------------------------------------------------------------------------------------
 # timing
-
-
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def timed(
-    fn: Callable[[], object], device: torch.device, repeats: int
-) -> Tuple[List[float], object]:
-    times, out = [], None
-    for _ in range(repeats):
-        sync(device)
-        t0 = time.perf_counter()
-        out = fn()
-        sync(device)
-        times.append(time.perf_counter() - t0)
-    return times, out
-
-
-def summary(times: List[float]) -> Dict[str, float]:
-    return {"median_s": statistics.median(times), "min_s": min(times), "max_s": max(times),
-            "n": len(times)}
 
 
 def same(a: Tuple[torch.Tensor, torch.Tensor], b: Tuple[torch.Tensor, torch.Tensor]) -> bool:
@@ -221,9 +186,9 @@ def bench_pair(name: str, d1: torch.Tensor, d2: torch.Tensor, args: argparse.Nam
         "n_matches_brute": int(m_brute[0].shape[0]),
         "fast_equals_ref_style": same(m_fast, m_ref),
         "fast_subset_of_brute": is_subset(m_fast, m_brute),
-        "fast": summary(t_fast),
-        "ref_style": summary(t_ref),
-        "brute": summary(t_brute),
+        "fast": spread(t_fast),
+        "ref_style": spread(t_ref),
+        "brute": spread(t_brute),
     }
     if name.startswith("fixture"):
         demo = load_reference_demo()
@@ -234,15 +199,6 @@ def bench_pair(name: str, d1: torch.Tensor, d2: torch.Tensor, args: argparse.Nam
     res["ratio_brute_over_fast"] = res["brute"]["median_s"] / res["fast"]["median_s"]
     res["ratio_ref_style_over_fast"] = res["ref_style"]["median_s"] / res["fast"]["median_s"]
     return res
-
-
-def git_commit() -> Optional[str]:
-    try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=Path(__file__).resolve().parent,
-                             capture_output=True, text=True, timeout=10, check=True)
-        return out.stdout.strip() or None
-    except (OSError, subprocess.SubprocessError):
-        return None
 
 
 def report(res: Dict) -> None:
@@ -268,7 +224,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--brute-repeats", type=int, default=2, help="timed runs of brute force")
     p.add_argument("--warmup", type=int, default=1)
     p.add_argument("--pairs", default="fixture,synthetic", help="comma list: fixture,synthetic")
-    p.add_argument("--json", type=Path, default=None, help="write results here")
+    p.add_argument("--json", default=None, help="write results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     dev = torch.device(args.device)
@@ -285,13 +241,8 @@ def main(argv: Optional[List[str]] = None) -> int:
         report(results[-1])
     ok = all(r["fast_equals_ref_style"] and r["fast_subset_of_brute"]
              and r.get("fast_equals_reference_fixture", True) for r in results)
-    if args.json is not None:
-        meta = {"commit": git_commit(), "device": str(dev), "torch": torch.__version__,
-                "threads": torch.get_num_threads(),
-                "device_name": torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-                "shape": [H, W, D], "results": results, "all_checks_pass": ok}
-        args.json.write_text(json.dumps(meta, indent=2))
-        LOG.info("wrote %s", args.json)
+    write_json(args.json, {**environment(dev), "shape": [H, W, D], "results": results,
+                           "all_checks_pass": ok})
     return 0 if ok else 1
 
 

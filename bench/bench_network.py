@@ -12,52 +12,21 @@ plus peak memory of a pair (process RSS high-water mark on CPU, torch's allocato
 from __future__ import annotations
 
 import argparse
-import json
-import resource
 import statistics
-import subprocess
 import sys
-import time
 
 import numpy as np
 import torch
+from benchlib import environment, make_engine, ms, peak_rss_mb, spread, timed, write_json
 
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model
 from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage
-from mast3r_ros.core.model.network import ModelSpec
 from mast3r_ros.core.model.preprocess import normalize
-
-
-def _sync(dev: torch.device) -> None:
-    if dev.type == "cuda":
-        torch.cuda.synchronize(dev)
-
-
-def timed(fn, dev, repeats: int, warmup: int = 1):
-    for _ in range(warmup):
-        fn()
-    _sync(dev)
-    out = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        _sync(dev)
-        out.append(time.perf_counter() - t)
-    return out
-
-
-def stats(ts):
-    return {"median_s": statistics.median(ts), "min_s": min(ts), "max_s": max(ts), "n": len(ts)}
 
 
 def image(engine: Mast3rEngine, seed: int, hw=(384, 512)) -> PreparedImage:
     rgb = np.random.default_rng(seed).integers(0, 255, (*hw, 3), dtype=np.uint8)
     t = torch.from_numpy(normalize(rgb))[None].to(engine.device)
     return PreparedImage(t, hw, np.eye(3), (hw[1], hw[0]), rgb)
-
-
-def rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 def main() -> int:
@@ -71,47 +40,36 @@ def main() -> int:
     args = ap.parse_args()
 
     dev = torch.device(args.device)
-    spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
-    rss0 = rss_mb()
-    engine = Mast3rEngine(random_model(spec, seed=0), dev, args.precision)
+    rss0 = peak_rss_mb()
+    engine = make_engine(args.config, args.device, args.precision)
     weights_mb = sum(p.numel() * p.element_size() for p in engine.model.parameters()) / 2**20
     q, kf = image(engine, 1), image(engine, 2)
     if dev.type == "cuda":
         torch.cuda.reset_peak_memory_stats(dev)
-    pair = timed(lambda: engine.pair(kf, q), dev, args.repeats)
+    pair, _ = timed(lambda: engine.pair(kf, q), dev, args.repeats, warmup=1)
     peak = (torch.cuda.max_memory_allocated(dev) / 2**20 if dev.type == "cuda"
-            else rss_mb() - rss0)
-    res = {"config": args.config, "device": str(dev), "precision": engine.precision,
-           "torch": torch.__version__, "threads": torch.get_num_threads(),
-           "weights_mb": weights_mb, "pair": stats(pair),
+            else peak_rss_mb() - rss0)
+    res = {**environment(dev), "config": args.config, "precision": engine.precision,
+           "weights_mb": weights_mb, "pair": spread(pair),
            "pair_peak_mb": peak, "peak_kind": "cuda allocator" if dev.type == "cuda"
            else "process RSS high-water growth (incl. weights)", "decode": {}}
-    try:
-        res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
-                                       capture_output=True, check=False).stdout.strip()
-    except OSError:
-        res["commit"] = ""
-    if dev.type == "cuda":
-        res["gpu"] = torch.cuda.get_device_name(dev)
     for k in args.keyframes:
         encs = [engine.encode(image(engine, 10 + i)) for i in range(k)]
         # Per localization: encode the query once, decode it against k cached keyframes.
-        dec = timed(lambda encs=encs: engine.decode(encs, engine.encode(q)), dev, args.repeats)
-        res["decode"][k] = stats(dec)
-    print(f"device {dev} ({res.get('gpu', 'cpu')}), {args.config} config, {engine.precision}, "
-          f"torch {torch.__version__}, {torch.get_num_threads()} threads")
-    print(f"full pair inference          : {stats(pair)['median_s'] * 1e3:8.1f} ms median "
-          f"[{min(pair) * 1e3:.1f} .. {max(pair) * 1e3:.1f}]")
+        dec, _ = timed(lambda encs=encs: engine.decode(encs, engine.encode(q)), dev,
+                       args.repeats, warmup=1)
+        res["decode"][k] = spread(dec)
+    print(f"device {dev} ({res['device_name']}), {args.config} config, {engine.precision}, "
+          f"torch {torch.__version__}, {res['threads']} threads")
+    print(f"full pair inference          : {ms(res['pair'])}")
     for k, s in res["decode"].items():
         ratio = s["median_s"] / statistics.median(pair)
         res["decode"][k]["ratio_to_pair"] = ratio
-        print(f"query vs {k} cached keyframe(s) : {s['median_s'] * 1e3:8.1f} ms median  "
-              f"ratio to one full pair {ratio:.2f}" + ("  (target <= 0.75)" if k == 1 else ""))
+        print(f"query vs {k} cached keyframe(s) : {ms(s)}  ratio to one full pair {ratio:.2f}"
+              + ("  (target <= 0.75)" if k == 1 else ""))
     print(f"peak memory of a pair ({res['peak_kind']}): {peak:.0f} MiB; weights {weights_mb:.0f} "
           "MiB")
-    if args.json:
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(res, fh, indent=2)
+    write_json(args.json, res)
     return 0
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from mast3r_test_utils import fixtures_dir  # noqa: E402
+from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,6 @@ def ref_fixtures() -> Path:
 @pytest.fixture(scope="session")
 def tiny_ckpt(tmp_path_factory) -> str:
     """A tiny random-weight MASt3R checkpoint in the official file format (written once)."""
-    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
-
     path = tmp_path_factory.mktemp("ckpt") / "tiny_mast3r.pth"
     return write_tiny_checkpoint(str(path), seed=0)
 

@@ -110,6 +110,18 @@ class MapBuildConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class PoseAtStampConfig:
+    """The one rule for "the pose at this image stamp" in the offline tools (ground truth,
+    --trajectory, --groundtruth, tf in bags); see `mast3r_ros.core.trajectory`."""
+
+    tolerance_s: float = _f(0.02, "Pose at an image stamp (ground truth, trajectory files, tf in "
+                                  "bags): else the nearest sample within this many seconds.",
+                            lo=0.0, hi=10.0)
+    max_gap_s: float = _f(0.1, "Pose at an image stamp: interpolated (linear, slerp) between two "
+                               "samples at most this many seconds apart.", lo=0.0, hi=3600.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class NodeConfig:
     map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
     map_frame: str = _f("map", "Global frame of the keyframe map.")
@@ -135,6 +147,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
+    pose_at_stamp: PoseAtStampConfig = dataclasses.field(default_factory=PoseAtStampConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
 
 
@@ -146,6 +159,7 @@ _PREFIX = {
     ("localizer", "pnp"): "pnp.",
     ("localizer", "gates"): "gates.",
     ("map_build",): "map_build.",
+    ("pose_at_stamp",): "pose_at_stamp.",
     ("node",): "",
 }
 

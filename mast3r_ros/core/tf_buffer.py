@@ -2,19 +2,20 @@
 
 Transforms are stored per child frame as ``parent_from_child`` 4x4 float64 matrices, as tf2 does:
 every frame has at most one parent, so the frames form a forest. A lookup walks from both frames
-up to their common ancestor and composes the edges, interpolating each time-varying edge at the
-requested stamp (linear translation, slerp rotation). Stamps are integer nanoseconds.
+up to their common ancestor and composes the edges, taking each time-varying edge at the
+requested stamp by the one pose-at-stamp rule of `trajectory.poses_at_stamps` (exact sample, else
+linear/slerp interpolation across a gap of at most ``max_gap_ns``, else the nearest sample within
+``tolerance_ns``). Stamps are integer nanoseconds.
 """
 
 from __future__ import annotations
 
-import bisect
 import dataclasses
 
 import numpy as np
-from scipy.spatial.transform import Rotation
 
 from .errors import InputError
+from .trajectory import poses_at_stamps
 
 
 class TransformError(InputError):
@@ -25,21 +26,7 @@ class ExtrapolationError(TransformError):
     """The frames are connected, but a time-varying edge has no sample near the stamp."""
 
 
-def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float) -> np.ndarray:
-    """Pose between two 4x4 poses: linear in translation, slerp in rotation.
-
-    ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
-    """
-    out = np.eye(4)
-    r0 = Rotation.from_matrix(a_from_b0[:3, :3])
-    r1 = Rotation.from_matrix(a_from_b1[:3, :3])
-    delta = (r0.inv() * r1).as_rotvec()
-    out[:3, :3] = (r0 * Rotation.from_rotvec(alpha * delta)).as_matrix()
-    out[:3, 3] = (1.0 - alpha) * a_from_b0[:3, 3] + alpha * a_from_b1[:3, 3]
-    return out
-
-
-def _check_pose(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
+def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
     pose = np.asarray(parent_from_child, dtype=np.float64)
     if pose.shape != (4, 4) or not np.isfinite(pose).all():
         raise InputError(
@@ -50,48 +37,35 @@ def _check_pose(parent_from_child: np.ndarray, parent: str, child: str) -> np.nd
 
 @dataclasses.dataclass
 class _Edge:
-    """All samples of one parent -> child transform."""
+    """All samples of one parent -> child transform (arrays rebuilt lazily after an add)."""
 
     parent: str
     static: bool
     stamps_ns: list[int] = dataclasses.field(default_factory=list)
     poses: list[np.ndarray] = dataclasses.field(default_factory=list)
-    sorted: bool = True
+    _arrays: tuple[np.ndarray, np.ndarray] | None = None
 
     def add(self, stamp_ns: int, pose: np.ndarray) -> None:
-        if self.stamps_ns and stamp_ns < self.stamps_ns[-1]:
-            self.sorted = False
         self.stamps_ns.append(int(stamp_ns))
         self.poses.append(pose)
+        self._arrays = None
 
-    def sort(self) -> None:
-        order = sorted(range(len(self.stamps_ns)), key=self.stamps_ns.__getitem__)
-        self.stamps_ns = [self.stamps_ns[i] for i in order]
-        self.poses = [self.poses[i] for i in order]
-        self.sorted = True
-
-    def at(self, stamp_ns: int, tolerance_ns: int, child: str) -> np.ndarray:
+    def at(self, stamp_ns: int, tolerance_ns: int, max_gap_ns: int | None,
+           child: str) -> np.ndarray:
         """parent_from_child at ``stamp_ns``; see ``TransformBuffer.lookup``."""
         if self.static:
             return self.poses[-1]
-        if not self.sorted:
-            self.sort()
-        stamps = self.stamps_ns
-        hi = bisect.bisect_left(stamps, stamp_ns)
-        if hi < len(stamps) and stamps[hi] == stamp_ns:
-            return self.poses[hi]
-        if 0 < hi < len(stamps):
-            t0, t1 = stamps[hi - 1], stamps[hi]
-            return interpolate_pose(
-                self.poses[hi - 1], self.poses[hi], (stamp_ns - t0) / (t1 - t0)
-            )
-        nearest = 0 if hi == 0 else len(stamps) - 1
-        if abs(stamps[nearest] - stamp_ns) <= tolerance_ns:
-            return self.poses[nearest]
+        if self._arrays is None:
+            self._arrays = (np.asarray(self.stamps_ns, np.int64), np.stack(self.poses))
+        pose, valid = poses_at_stamps(*self._arrays, [stamp_ns], tolerance_ns, max_gap_ns)
+        if valid[0]:
+            return pose[0]
+        stamps = self._arrays[0]
+        gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
-            f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
-            f"(tolerance {tolerance_ns * 1e-9:.3f} s)"
+            f"it is known from {stamps.min() * 1e-9:.6f} s to {stamps.max() * 1e-9:.6f} s "
+            f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap})"
         )
 
 
@@ -109,7 +83,7 @@ class TransformBuffer:
 
     def add_static(self, parent: str, child: str, parent_from_child: np.ndarray) -> None:
         """Set the constant transform ``parent_from_child`` (a later call replaces it)."""
-        pose = _check_pose(parent_from_child, parent, child)
+        pose = _finite_transform(parent_from_child, parent, child)
         edge = self._edge(parent, child, static=True)
         edge.stamps_ns, edge.poses = [0], [pose]
 
@@ -117,7 +91,7 @@ class TransformBuffer:
         self, parent: str, child: str, stamp_ns: int, parent_from_child: np.ndarray
     ) -> None:
         """Add one sample of the time-varying transform ``parent_from_child`` at ``stamp_ns``."""
-        pose = _check_pose(parent_from_child, parent, child)
+        pose = _finite_transform(parent_from_child, parent, child)
         self._edge(parent, child, static=False).add(stamp_ns, pose)
 
     @property
@@ -126,12 +100,14 @@ class TransformBuffer:
         return set(self._edges) | {e.parent for e in self._edges.values()}
 
     def lookup(
-        self, target: str, source: str, stamp_ns: int, tolerance_ns: int = 0
+        self, target: str, source: str, stamp_ns: int, tolerance_ns: int = 0,
+        max_gap_ns: int | None = None,
     ) -> np.ndarray:
         """``target_from_source`` (4x4 float64) at ``stamp_ns``.
 
-        Each time-varying edge is interpolated between the samples bracketing ``stamp_ns``; outside
-        its sampled range the nearest sample is used when it is within ``tolerance_ns``, else
+        Each time-varying edge is taken at ``stamp_ns`` by `trajectory.poses_at_stamps`:
+        interpolated between the samples bracketing it when they are at most ``max_gap_ns`` apart
+        (``None``: any gap, as tf2), else the nearest sample within ``tolerance_ns``, else
         ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``.
         """
         if target == source:
@@ -151,8 +127,9 @@ class TransformBuffer:
                 f"{target_chain[-1]!r} and {source_chain[-1]!r}; a transform between the two "
                 "trees is missing (check /tf_static)"
             )
-        common_from_source = self._compose(source_chain, common, stamp_ns, tolerance_ns)
-        common_from_target = self._compose(target_chain, common, stamp_ns, tolerance_ns)
+        rule = (stamp_ns, tolerance_ns, max_gap_ns)
+        common_from_source = self._compose(source_chain, common, *rule)
+        common_from_target = self._compose(target_chain, common, *rule)
         return np.linalg.inv(common_from_target) @ common_from_source
 
     def _edge(self, parent: str, child: str, static: bool) -> _Edge:
@@ -191,11 +168,12 @@ class TransformBuffer:
         return chain
 
     def _compose(
-        self, chain: list[str], ancestor: str, stamp_ns: int, tolerance_ns: int
+        self, chain: list[str], ancestor: str, stamp_ns: int, tolerance_ns: int,
+        max_gap_ns: int | None,
     ) -> np.ndarray:
         """``ancestor_from_chain[0]`` by walking the chain up to ``ancestor``."""
         ancestor_from_frame = np.eye(4)
         for frame in chain[: chain.index(ancestor)]:
-            parent_from_frame = self._edges[frame].at(stamp_ns, tolerance_ns, frame)
+            parent_from_frame = self._edges[frame].at(stamp_ns, tolerance_ns, max_gap_ns, frame)
             ancestor_from_frame = parent_from_frame @ ancestor_from_frame
         return ancestor_from_frame

@@ -19,25 +19,6 @@ GROSS_ERROR_M = 0.5
 RECALL_THRESHOLDS = ((0.05, 5.0), (0.25, 2.0), (0.5, 5.0), (5.0, 10.0))  # (m, deg), 7-Scenes use
 
 
-def associate(stamps_ns: np.ndarray, gt_stamps_ns: np.ndarray, gt_poses: np.ndarray,
-              tolerance_ns: int = 20_000_000) -> np.ndarray:
-    """Ground-truth pose (N, 4, 4) for every stamp (nearest sample within the tolerance), NaN
-    where there is none."""
-    out = np.full((len(stamps_ns), 4, 4), np.nan)
-    if not len(gt_stamps_ns):
-        return out
-    order = np.argsort(gt_stamps_ns, kind="stable")
-    gs = np.asarray(gt_stamps_ns, np.int64)[order]
-    q = np.asarray(stamps_ns, np.int64)
-    j = np.clip(np.searchsorted(gs, q), 1, max(len(gs) - 1, 1))
-    j0 = np.clip(j - 1, 0, len(gs) - 1)
-    j1 = np.clip(j, 0, len(gs) - 1)
-    best = np.where(np.abs(gs[j0] - q) <= np.abs(gs[j1] - q), j0, j1)
-    ok = np.abs(gs[best] - q) <= tolerance_ns
-    out[ok] = np.asarray(gt_poses)[order][best[ok]]
-    return out
-
-
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
     if not len(v):
         return {"median": None, "mean": None, "p90": None, "max": None}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import colorsys
 import io
 import logging
@@ -12,6 +11,7 @@ from typing import Dict
 import numpy as np
 from PIL import Image, ImageDraw
 
+from ..core.config import ModelConfig
 from ..core.fileio import atomic_write_bytes
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
@@ -24,10 +24,15 @@ SUBSAMPLE = 8
 BORDER_PX = 3
 
 
-def run_pair(image1: str, image2: str, checkpoint: str, out_dir: str, *, device: str = "cpu",
-             size: int = 512, precision: str = "fp32") -> Dict[str, np.ndarray]:
-    """Infer one pair, match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``."""
-    engine = Mast3rEngine.from_checkpoint(checkpoint, device=device, precision=precision)
+def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig
+             ) -> Dict[str, np.ndarray]:
+    """Infer one pair with the engine ``model_cfg`` names (checkpoint, device, precision, network
+    size), match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``.
+
+    Returns the written arrays (network resolution; matches as (M, 2) int64 pixel x, y).
+    """
+    size = model_cfg.image_size
+    engine = Mast3rEngine.from_config(model_cfg)
     img1 = engine.prepare(load_rgb(image1), size)
     img2 = engine.prepare(load_rgb(image2), size)
     if img1.true_shape != img2.true_shape:
@@ -35,7 +40,10 @@ def run_pair(image1: str, image2: str, checkpoint: str, out_dir: str, *, device:
                     "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)
         img2 = engine.prepare(np.asarray(Image.fromarray(img2.rgb).resize(
             img1.true_shape[::-1], Image.BICUBIC)), size)
-    pred = engine.pair(img1, img2)
+    try:
+        pred = engine.pair(img1, img2)
+    finally:
+        engine.close()
     if pred.desc_1 is not None:
         xy1, xy2 = fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=SUBSAMPLE)
     else:  # DUSt3R: reciprocal nearest neighbours of the two pointmaps (both in camera 1)
@@ -53,7 +61,6 @@ def run_pair(image1: str, image2: str, checkpoint: str, out_dir: str, *, device:
     picture.save(buf, format="PNG")
     atomic_write_bytes(os.path.join(out_dir, "matches.png"), buf.getvalue())
     return arrays
-
 
 def draw_matches(rgb1: np.ndarray, rgb2: np.ndarray, xy1: np.ndarray, xy2: np.ndarray, *,
                  max_lines: int = 300, title: str = "") -> Image.Image:
@@ -83,28 +90,3 @@ def draw_matches(rgb1: np.ndarray, rgb2: np.ndarray, xy1: np.ndarray, xy2: np.nd
         for cx, cy in ((x1, y1 + 24), (x2 + off, y2 + 24)):
             draw.ellipse([cx - 2, cy - 2, cx + 2, cy + 2], outline=color)
     return img
-
-
-def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("pair", help="run MASt3R on two images and match them",
-                       description="Two-view MASt3R inference + fast reciprocal matching. Writes "
-                                   "DIR/pair.npz (pointmaps, confidences, descriptors, matches "
-                                   "at network resolution) and DIR/matches.png.")
-    p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
-    p.add_argument("image2", help="second image (view 2)")
-    p.add_argument("--checkpoint", required=True, help="MASt3R or DUSt3R checkpoint")
-    p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    p.add_argument("--size", type=int, default=512, choices=(512, 224), help="network size")
-    p.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"),
-                   help="autocast precision on CUDA (CPU is always fp32)")
-    p.set_defaults(func=_cmd_pair)
-
-
-def _cmd_pair(args: argparse.Namespace) -> int:
-    arrays = run_pair(args.image1, args.image2, args.checkpoint, args.out, device=args.device,
-                      size=args.size, precision=args.precision)
-    h, w = arrays["conf_1"].shape
-    log.info("network resolution %dx%d, %d matches -> %s/pair.npz, %s/matches.png", w, h,
-             len(arrays["matches_1"]), args.out, args.out)
-    return 0

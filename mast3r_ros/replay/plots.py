@@ -7,7 +7,7 @@ that is the floor plane, whichever axis the map calls up).
 from __future__ import annotations
 
 import os
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -21,6 +21,18 @@ def _pyplot():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _finish_top_down(fig: Any, ax: Any, axes: tuple, title: str, path: str) -> None:
+    """Axis labels in metres, equal aspect, grid, legend and title of a top-down view; save."""
+    a, b = axes
+    ax.set_xlabel("xyz"[a] + " [m]")
+    ax.set_ylabel("xyz"[b] + " [m]")
+    ax.set_aspect("equal", adjustable="datalim")
+    ax.grid(True, alpha=0.3)
+    ax.legend(loc="best", fontsize=8)
+    ax.set_title(title)
+    _save(fig, path)
 
 
 def _save(fig, path: str) -> None:
@@ -74,13 +86,7 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
     if keyframe_poses is not None and len(keyframe_poses):
         _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green", label="keyframes")
         ax.plot(kf_c[:, a], kf_c[:, b], "o", color="tab:green", ms=3)
-    ax.set_xlabel("xyz"[a] + " [m]")
-    ax.set_ylabel("xyz"[b] + " [m]")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(title or "trajectory (top-down)")
-    _save(fig, path)
+    _finish_top_down(fig, ax, (a, b), title or "trajectory (top-down)", path)
 
 
 def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndarray,
@@ -119,10 +125,4 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    label=f"{len(keyframe_poses)} keyframes")
     c = keyframe_poses[:, :3, 3]
     ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
-    ax.set_xlabel("xyz"[a] + " [m]")
-    ax.set_ylabel("xyz"[b] + " [m]")
-    ax.set_aspect("equal", adjustable="datalim")
-    ax.grid(True, alpha=0.3)
-    ax.legend(loc="best", fontsize=8)
-    ax.set_title(title or "keyframe map (top-down)")
-    _save(fig, path)
+    _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)

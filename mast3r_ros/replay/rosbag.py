@@ -24,6 +24,7 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
+from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import depth_to_metres
 from ..core.message_fields import (
@@ -34,8 +35,8 @@ from ..core.message_fields import (
     transform_to_matrix,
 )
 from ..core.tf_buffer import ExtrapolationError, TransformBuffer
+from ..core.trajectory import nearest_indices
 from ..core.types import CameraIntrinsics, Frame
-from .tum import nearest_indices
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,9 @@ class BagSequence:
     read only from ``depth_topic`` and associated by the nearest header stamp within
     ``sync_tolerance_s``. ``camera_info`` overrides any CameraInfo topic. ``pose_frames``
     ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
-    ``header.frame_id``); frames whose stamp is outside the tf data get ``None``.
+    ``header.frame_id``), each tf edge taken at the image stamp by the one pose-at-stamp rule
+    (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
+    defaults when None); frames it gives no pose get ``None``.
     """
 
     def __init__(
@@ -95,11 +98,14 @@ class BagSequence:
         camera_info: CameraIntrinsics | None = None,
         pose_frames: str | None = None,
         sync_tolerance_s: float = 0.02,
+        pose_at_stamp: PoseAtStampConfig | None = None,
     ) -> None:
         if not sync_tolerance_s >= 0:
             raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
         self.path = Path(path)
         self._tolerance_ns = round(sync_tolerance_s * 1e9)
+        rule = pose_at_stamp or PoseAtStampConfig()
+        self._pose_rule_ns = (round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9))
         self._override = camera_info
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
@@ -366,7 +372,7 @@ class BagSequence:
             return None
         parent, child = self._pose_frames
         try:
-            return self._tf.lookup(parent, child or _strip(frame_id), stamp_ns, self._tolerance_ns)
+            return self._tf.lookup(parent, child or _strip(frame_id), stamp_ns, *self._pose_rule_ns)
         except ExtrapolationError as err:
             logger.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             return None

@@ -19,9 +19,10 @@ import cv2
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import depth_to_metres, load_camera_info_yaml
-from ..core.tf_buffer import interpolate_pose
+from ..core.trajectory import nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
 logger = logging.getLogger(__name__)
@@ -141,80 +142,34 @@ def _write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: int) -> np.ndarray:
-    """For each query stamp, the index of the nearest of the sorted ``stamps_ns`` within
-    ``tolerance_ns``, else -1. Returns (M,) int64."""
-    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
-    if stamps.size == 0:
-        return np.full(query.shape, -1, dtype=np.int64)
-    hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
-    lo = np.clip(hi - 1, 0, stamps.size - 1)
-    best = np.where(np.abs(stamps[hi] - query) < np.abs(stamps[lo] - query), hi, lo)
-    return np.where(np.abs(stamps[best] - query) <= tolerance_ns, best, -1).astype(np.int64)
-
-
-def interpolate_trajectory(
-    stamps_ns: np.ndarray,
-    poses: np.ndarray,
-    query_ns: np.ndarray,
-    tolerance_ns: int,
-    max_gap_ns: int,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Poses of a trajectory (sorted (N,) stamps, (N, 4, 4) poses) at (M,) query stamps.
-
-    A query between two samples at most ``max_gap_ns`` apart is interpolated (linear translation,
-    slerp rotation); otherwise the nearest sample within ``tolerance_ns`` is used. Returns
-    (poses (M, 4, 4) float64 with NaN where unknown, valid (M,) bool).
-    """
-    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
-    out = np.full((query.size, 4, 4), np.nan)
-    valid = np.zeros(query.size, dtype=bool)
-    nearest = nearest_indices(stamps, query, tolerance_ns)
-    his = np.searchsorted(stamps, query, side="left")
-    for m, (t, hi) in enumerate(zip(query, his)):
-        if hi < stamps.size and stamps[hi] == t:
-            out[m], valid[m] = poses[hi], True
-        elif 0 < hi < stamps.size and stamps[hi] - stamps[hi - 1] <= max_gap_ns:
-            alpha = (t - stamps[hi - 1]) / (stamps[hi] - stamps[hi - 1])
-            out[m], valid[m] = interpolate_pose(poses[hi - 1], poses[hi], float(alpha)), True
-        elif nearest[m] >= 0:
-            out[m], valid[m] = poses[nearest[m]], True
-    return out, valid
-
-
 class TumSequence:
     """A TUM RGB-D style folder as a sequence of ``Frame`` (random access and iteration).
 
-    Depth and ground truth are associated with each rgb stamp: depth by the nearest stamp within
-    ``tolerance_s``; ground truth interpolated between samples at most ``max_gt_gap_s`` apart, else
-    the nearest sample within ``tolerance_s``. Frames without a match get ``None``.
+    Intrinsics come from ``camera_info`` when given, else from the folder's ``camera.yaml``. Depth
+    is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
+    truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
+    tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
     """
 
     def __init__(
         self,
         folder: PathLike,
-        camera_info: PathLike | None = None,
-        tolerance_s: float = 0.02,
-        max_gt_gap_s: float = 0.1,
+        camera_info: CameraIntrinsics | None = None,
+        sync_tolerance_s: float = 0.02,
+        pose_at_stamp: PoseAtStampConfig | None = None,
     ) -> None:
-        if not (tolerance_s >= 0 and max_gt_gap_s >= 0):
+        rule = pose_at_stamp or PoseAtStampConfig()
+        if not (sync_tolerance_s >= 0 and rule.tolerance_s >= 0 and rule.max_gap_s >= 0):
             raise InputError(
-                f"tolerance_s and max_gt_gap_s must be >= 0, got {tolerance_s}, {max_gt_gap_s}"
+                f"sync_tolerance_s and pose_at_stamp's tolerance_s and max_gap_s must be >= 0, "
+                f"got {sync_tolerance_s}, {rule.tolerance_s}, {rule.max_gap_s}"
             )
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise InputError(f"TUM folder {self.folder} does not exist or is not a folder")
-        yaml_path = Path(camera_info) if camera_info is not None else self.folder / "camera.yaml"
-        if not yaml_path.is_file():
-            raise InputError(
-                f"no camera intrinsics: {yaml_path} does not exist; put a ROS camera_info YAML "
-                "there or pass camera_info=<path to camera_info YAML>"
-            )
-        self.intrinsics: CameraIntrinsics = load_camera_info_yaml(yaml_path)
-        self._yaml_path = yaml_path
-        tolerance_ns = round(tolerance_s * 1e9)
+        self.intrinsics: CameraIntrinsics = camera_info or self._read_camera_yaml()
+        self._intrinsics_source = ("the given camera_info" if camera_info
+                                   else str(self.folder / "camera.yaml"))
 
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
@@ -223,18 +178,26 @@ class TumSequence:
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
-        self._depth_paths = self._associate_depth(tolerance_ns)
+        self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
         self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
-        order = np.argsort(self._gt_stamps_ns, kind="stable")
-        self._frame_poses, self._frame_pose_valid = interpolate_trajectory(
-            self._gt_stamps_ns[order], self._gt_poses[order], self._stamps_ns,
-            tolerance_ns, round(max_gt_gap_s * 1e9),
+        self._frame_poses, self._frame_pose_valid = poses_at_stamps(
+            self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
+            round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
         )
         logger.info(
             "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
             len(self), sum(p is not None for p in self._depth_paths),
             int(self._frame_pose_valid.sum()),
         )
+
+    def _read_camera_yaml(self) -> CameraIntrinsics:
+        yaml_path = self.folder / "camera.yaml"
+        if not yaml_path.is_file():
+            raise InputError(
+                f"no camera intrinsics: {yaml_path} does not exist; put a ROS camera_info YAML "
+                "there or pass camera_info=<CameraIntrinsics> (--camera-info YAML)"
+            )
+        return load_camera_info_yaml(yaml_path)
 
     def _associate_depth(self, tolerance_ns: int) -> list[Path | None]:
         depth_txt = self.folder / "depth.txt"
@@ -288,7 +251,7 @@ class TumSequence:
         h, w = image.shape[:2]
         if (w, h) != (self.intrinsics.width, self.intrinsics.height):
             raise InputError(
-                f"{path} is {w}x{h} but {self._yaml_path} is for "
+                f"{path} is {w}x{h} but {self._intrinsics_source} is for "
                 f"{self.intrinsics.width}x{self.intrinsics.height}"
             )
 

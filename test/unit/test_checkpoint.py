@@ -16,9 +16,9 @@ import torch
 
 from mast3r_ros.core.errors import CheckpointError
 from mast3r_ros.core.model.checkpoint import (
-    TINY_SPEC, load_checkpoint, model_string, parse_model_string, random_model, spec_from_kwargs,
-    write_checkpoint,
+    load_checkpoint, model_string, parse_model_string, spec_from_kwargs,
 )
+from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint, write_tiny_checkpoint
 
 OFFICIAL_MASt3R = (
     "AsymmetricMASt3R(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
@@ -132,8 +132,6 @@ def test_restricted_unpickler_path(tmp_path, tiny):
 
 
 def test_dust3r_checkpoint_loads(tmp_path):
-    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
-
     path = write_tiny_checkpoint(str(tmp_path / "d.pth"), arch="dust3r")
     model, info = load_checkpoint(path)
     assert info.spec.arch == "dust3r" and not info.spec.has_descriptors

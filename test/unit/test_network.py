@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 import torch
 
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model
+from mast3r_test_utils import TINY_SPEC, random_model
 from mast3r_ros.core.model.network import AsymmetricMASt3R, ModelSpec, RoPE2D
 
 from mast3r_test_utils import shared_dir

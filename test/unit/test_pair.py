@@ -7,8 +7,11 @@ import pytest
 import torch
 from PIL import Image
 
+from mast3r_ros.core.config import ModelConfig
+from mast3r_ros.core.errors import ConfigError
 from mast3r_ros.core.matching import brute_force_mutual_nn
 from mast3r_ros.replay.pair import draw_matches, run_pair
+from mast3r_test_utils import write_tiny_checkpoint
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +26,7 @@ def images(tmp_path_factory):
 
 def test_pair_writes_npz_and_picture(tmp_path, images, tiny_ckpt):
     out = tmp_path / "out"
-    run_pair(*images, tiny_ckpt, str(out), size=224)
+    run_pair(*images, str(out), ModelConfig(checkpoint=tiny_ckpt, device="cpu", image_size=224))
     with np.load(out / "pair.npz", allow_pickle=False) as z:
         arrays = dict(z)
     for v in ("1", "2"):
@@ -45,13 +48,29 @@ def test_pair_writes_npz_and_picture(tmp_path, images, tiny_ckpt):
 
 
 def test_pair_with_dust3r_matches_points(tmp_path, images):
-    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
-
     ckpt = write_tiny_checkpoint(str(tmp_path / "d.pth"), arch="dust3r")
-    run_pair(*images, ckpt, str(tmp_path / "o"), size=224)
+    run_pair(*images, str(tmp_path / "o"), ModelConfig(checkpoint=ckpt, device="cpu",
+                                                       image_size=224))
     with np.load(tmp_path / "o" / "pair.npz") as z:
         assert "desc_1" not in z.files and z["pts3d_2"].shape == (224, 224, 3)
         assert z["matches_1"].dtype == np.int64
+
+
+def test_pair_reads_the_shared_config(tmp_path, images, tiny_ckpt):
+    """`mast3r-ros pair` takes --params like the other commands; the command line wins."""
+    from mast3r_ros.replay.cli import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    checkpoint: {tiny_ckpt}\n"
+                      "    device: cpu\n    image_size: 512\n")
+    out = tmp_path / "cli"
+    assert main(["pair", *images, "--out", str(out), "--params", str(params), "--size", "224",
+                 "--log-level", "warning"]) == 0
+    with np.load(out / "pair.npz") as z:
+        assert z["conf_1"].shape == (224, 224)
+    with pytest.raises(ConfigError, match="checkpoint"):
+        run_pair(*images, str(tmp_path / "x"), ModelConfig())
+    assert main(["pair", *images, "--out", str(tmp_path / "y")]) == 2  # no checkpoint: one line
 
 
 def test_draw_matches_handles_empty():

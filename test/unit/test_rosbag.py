@@ -14,6 +14,7 @@ from rosbags.typesys import Stores, get_typestore
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import message_fields
+from mast3r_ros.core.config import PoseAtStampConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.types import CameraIntrinsics
 from mast3r_ros.replay.rosbag import BagSequence
@@ -103,6 +104,7 @@ BASE_FROM_CAM = pose([-np.pi / 2, 0, -np.pi / 2], [0.1, 0, 0.5])
 MAP_FROM_BASE_0 = pose([0, 0, 0], [0, 0, 0])
 MAP_FROM_BASE_1 = pose([0, 0, 0.3], [0.3, 0, 0])
 LATE = 500 * MS  # the bag receives messages long after their header stamps
+SPARSE_TF = PoseAtStampConfig(max_gap_s=0.5)  # the tf below is sampled 0.3 s apart
 
 
 def rgbd_messages():
@@ -132,7 +134,8 @@ def rgbd_bag(request, tmp_path):
 
 def test_rgbd_bag_frames(rgbd_bag):
     seq = BagSequence(
-        rgbd_bag, depth_topic="/camera/depth/image_rect_raw", pose_frames="map:camera_optical"
+        rgbd_bag, depth_topic="/camera/depth/image_rect_raw", pose_frames="map:camera_optical",
+        pose_at_stamp=SPARSE_TF,
     )
     assert seq.image_topic == "/camera/color/image_raw"
     assert seq.camera_info_topic == "/camera/color/camera_info"  # same namespace as the image
@@ -155,6 +158,17 @@ def test_rgbd_bag_frames(rgbd_bag):
     assert frames[3].map_from_cam is None  # 1.4 s is after the last tf sample
 
 
+def test_tf_gap_longer_than_max_gap_gives_no_pose(rgbd_bag):
+    """The default rule interpolates across at most 0.1 s: tf 0.3 s apart gives a pose only to
+    images within the 0.02 s tolerance of a sample (none here)."""
+    seq = BagSequence(rgbd_bag, pose_frames="map:camera_optical")
+    assert [f.map_from_cam for f in seq] == [None] * 4
+    near = BagSequence(rgbd_bag, pose_frames="map:camera_optical",
+                       pose_at_stamp=PoseAtStampConfig(tolerance_s=0.05))
+    np.testing.assert_allclose(next(iter(near)).map_from_cam, MAP_FROM_BASE_0 @ BASE_FROM_CAM,
+                               atol=1e-9)  # 1.0 s: the sample at 0.95 s, 0.05 s away
+
+
 def test_iteration_is_repeatable_and_stoppable(rgbd_bag):
     seq = BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw")
     first = next(iter(seq))
@@ -163,7 +177,7 @@ def test_iteration_is_repeatable_and_stoppable(rgbd_bag):
 
 
 def test_pose_frames_parent_only_uses_header_frame(rgbd_bag):
-    seq = BagSequence(rgbd_bag, pose_frames="map", sync_tolerance_s=0.1)
+    seq = BagSequence(rgbd_bag, pose_frames="map", sync_tolerance_s=0.1, pose_at_stamp=SPARSE_TF)
     frame = next(iter(seq))
     np.testing.assert_allclose(
         frame.map_from_cam, pose([0, 0, 0.05], [0.05, 0, 0]) @ BASE_FROM_CAM, atol=1e-9

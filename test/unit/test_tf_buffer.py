@@ -4,24 +4,16 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.tf_buffer import (
     ExtrapolationError,
     TransformBuffer,
     TransformError,
-    interpolate_pose,
 )
+from mast3r_test_utils import pose
 
 S = 1_000_000_000
-
-
-def pose(rotvec, translation) -> np.ndarray:
-    out = np.eye(4)
-    out[:3, :3] = Rotation.from_rotvec(rotvec).as_matrix()
-    out[:3, 3] = translation
-    return out
 
 
 RNG = np.random.default_rng(0)
@@ -73,6 +65,15 @@ def test_extrapolation_tolerance(buf):
     np.testing.assert_allclose(got, MAP_FROM_ODOM @ ODOM_FROM_BASE_1 @ BASE_FROM_CAM, atol=1e-12)
 
 
+def test_max_gap(buf):
+    """Edges are taken by the one pose-at-stamp rule: no interpolation across a longer gap."""
+    with pytest.raises(ExtrapolationError, match="gaps up to 0.500 s"):
+        buf.lookup("map", "camera_optical", S + S // 4, tolerance_ns=S // 10, max_gap_ns=S // 2)
+    near = buf.lookup("map", "camera_optical", S + S // 20, tolerance_ns=S // 10,
+                      max_gap_ns=S // 2)
+    np.testing.assert_allclose(near, MAP_FROM_ODOM @ ODOM_FROM_BASE_0 @ BASE_FROM_CAM, atol=1e-12)
+
+
 def test_unknown_and_disconnected_frames(buf):
     with pytest.raises(TransformError, match="'camera' is not in the transform tree.*lidar"):
         buf.lookup("map", "camera", S)
@@ -94,11 +95,3 @@ def test_tree_rules(buf):
         buf.add_static("a", "b", np.eye(3))
     buf.add_static("base_link", "lidar", np.eye(4))  # a new static value replaces the old one
     np.testing.assert_array_equal(buf.lookup("base_link", "lidar", 0), np.eye(4))
-
-
-def test_interpolate_pose_slerp():
-    a = pose([0, 0, 0], [0, 0, 0])
-    b = pose([0, 0, np.pi / 2], [2, 0, 0])
-    mid = interpolate_pose(a, b, 0.5)
-    np.testing.assert_allclose(mid, pose([0, 0, np.pi / 4], [1, 0, 0]), atol=1e-12)
-    np.testing.assert_allclose(interpolate_pose(a, b, 1.0), b, atol=1e-12)

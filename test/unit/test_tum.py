@@ -10,13 +10,10 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from mast3r_ros.core.config import PoseAtStampConfig
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.replay.tum import (
-    TumSequence,
-    interpolate_trajectory,
-    read_tum_trajectory,
-    write_tum_trajectory,
-)
+from mast3r_ros.core.image_codec import load_camera_info_yaml
+from mast3r_ros.replay.tum import TumSequence, read_tum_trajectory, write_tum_trajectory
 
 W, H = 32, 24
 S = 1_000_000_000
@@ -90,7 +87,7 @@ def test_sequence_frames(tmp_path):
     assert frames[1].depth_m is None and frames[2].depth_m is None
     np.testing.assert_allclose(first.map_from_cam, GT0, atol=1e-8)
     np.testing.assert_allclose(frames[2].map_from_cam, GT1, atol=1e-8)
-    # 1.1 s lies between ground truth at 1.0 and 1.2 s but the gap (0.2 s) > max_gt_gap_s
+    # 1.1 s lies between ground truth at 1.0 and 1.2 s but the gap (0.2 s) > max_gap_s (0.1 s)
     assert frames[1].map_from_cam is None
     np.testing.assert_array_equal(seq[-1].rgb, frames[2].rgb)
     stamps, poses = seq.groundtruth()
@@ -98,7 +95,8 @@ def test_sequence_frames(tmp_path):
 
 
 def test_groundtruth_interpolated_when_bracketed(tmp_path):
-    seq = TumSequence(make_folder(tmp_path / "seq"), max_gt_gap_s=0.5)
+    seq = TumSequence(make_folder(tmp_path / "seq"),
+                      pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
     expected = _pose([0, 0.1, 0], [0.05, 0, 0])
     np.testing.assert_allclose(seq[1].map_from_cam, expected, atol=1e-8)
 
@@ -109,7 +107,8 @@ def test_camera_info_path_and_missing_yaml(tmp_path):
         TumSequence(folder)
     yaml_path = tmp_path / "elsewhere.yaml"
     yaml_path.write_text(CAMERA_YAML)
-    assert TumSequence(folder, camera_info=yaml_path).intrinsics.width == W
+    seq = TumSequence(folder, camera_info=load_camera_info_yaml(yaml_path))
+    assert seq.intrinsics.width == W
 
 
 def test_missing_and_malformed_files(tmp_path):
@@ -168,16 +167,6 @@ def test_trajectory_errors(tmp_path):
         read_tum_trajectory(bad)
     with pytest.raises(InputError, match="cannot read"):
         read_tum_trajectory(tmp_path / "missing.txt")
-
-
-def test_interpolate_trajectory_nearest_within_tolerance():
-    stamps = np.array([0, 10 * S])
-    poses = np.stack([GT0, GT1])
-    out, valid = interpolate_trajectory(stamps, poses, [-5, 5 * S, 10 * S + 7], 10, S)
-    assert valid.tolist() == [True, False, True]
-    np.testing.assert_allclose(out[0], GT0)
-    np.testing.assert_allclose(out[2], GT1)
-    assert np.isnan(out[1]).all()
 
 
 def _data_root() -> Path:

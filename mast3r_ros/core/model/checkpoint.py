@@ -19,7 +19,6 @@ import argparse
 import ast
 import dataclasses
 import hashlib
-import io
 import json
 import logging
 import math
@@ -132,7 +131,8 @@ def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
 
 
 def model_string(spec: ModelSpec) -> str:
-    """The official constructor string for a spec (what `write_checkpoint` stores)."""
+    """The official constructor string for a spec (what an official checkpoint's ``args.model``
+    holds; given to bare state dicts that carry none)."""
     def lit(v):
         if isinstance(v, float) and math.isinf(v):
             return "inf" if v > 0 else "-inf"
@@ -351,64 +351,6 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     log.info("loaded %s checkpoint %s (%s, %.1f M parameters, id %s)", spec.arch, path, layout,
              sum(p.numel() for p in model.parameters()) / 1e6, info.identity)
     return model.eval().to(device), info
-
-
-# ------------------------------------------------------------------------ writing (tests)
-def random_model(spec: ModelSpec, seed: int = 0) -> AsymmetricMASt3R:
-    """A model with random but distinct weights in every tensor (decoders and LayerNorms too)."""
-    g = torch.Generator().manual_seed(seed)
-    model = AsymmetricMASt3R(spec)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith("bias"):
-                p.copy_(0.02 * torch.randn(p.shape, generator=g))
-            elif ".norm" in name or name.startswith(("enc_norm", "dec_norm")):
-                p.copy_(1.0 + 0.1 * torch.randn(p.shape, generator=g))
-            else:
-                fan_in = max(1, p[0].numel()) if p.dim() > 1 else p.numel()
-                p.copy_(torch.randn(p.shape, generator=g) / math.sqrt(fan_in))
-    return model.eval()
-
-
-TINY_SPEC = ModelSpec(enc_embed_dim=32, enc_depth=2, enc_num_heads=2, dec_embed_dim=32,
-                      dec_depth=10, dec_num_heads=2)
-
-
-def write_checkpoint(path: str, model: AsymmetricMASt3R, layout: str = "official") -> None:
-    """Write ``model`` in an accepted layout ('official', 'state_dict' or 'huggingface')."""
-    from ..fileio import atomic_write_bytes
-
-    sd = model.state_dict()
-    text = model_string(model.spec)
-    if layout == "huggingface":
-        from safetensors.torch import save_file
-
-        os.makedirs(path, exist_ok=True)
-        first = {}
-        for k, v in sd.items():  # safetensors refuses shared storage: keep one alias name
-            if not any(k == b for b in _alias_pairs(sd).values()):
-                first[k] = v.contiguous().clone()
-        save_file(first, os.path.join(path, "model.safetensors"))
-        _, kwargs = parse_model_string(text)
-        cfg = {k: (list(v) if isinstance(v, tuple) else v) for k, v in kwargs.items()}
-        with open(os.path.join(path, "config.json"), "w", encoding="utf-8") as fh:
-            json.dump(cfg, fh)
-        return
-    obj: Any = sd if layout == "state_dict" else {
-        "model": sd, "args": argparse.Namespace(model=text)}
-    buf = io.BytesIO()
-    torch.save(obj, buf)
-    atomic_write_bytes(path, buf.getvalue())
-
-
-def write_tiny_checkpoint(path: str, seed: int = 0, arch: str = "mast3r",
-                          layout: str = "official") -> str:
-    """Write a tiny random-weight checkpoint (dims 32, dec_depth 10; ~42 M parameters because
-    the DPT head widths are fixed) in an official layout. For tests, demos and benchmarks."""
-    spec = dataclasses.replace(TINY_SPEC, arch=arch, desc_dim=24 if arch == "mast3r" else 0,
-                               two_confs=arch == "mast3r")
-    write_checkpoint(path, random_model(spec, seed), layout)
-    return path
 
 
 def resolve_checkpoint(path: Optional[str]) -> Optional[str]:

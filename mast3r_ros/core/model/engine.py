@@ -126,12 +126,15 @@ class Mast3rEngine:
 
     @classmethod
     def from_config(cls, model_cfg: ModelConfig) -> Mast3rEngine:
-        """The engine a `ModelConfig` names (checkpoint path with ``~`` and ``$VARS`` expanded,
-        device, precision). Raises `ConfigError` when no checkpoint is configured or the device
-        is unavailable, `CheckpointError` when the checkpoint cannot be loaded."""
+        """The engine a config names: its checkpoint (``~`` and ``$VARS`` expanded), device and
+        precision. The one way the CLI, the localizer and ``pair`` build an engine.
+
+        Raises `ConfigError` when no checkpoint is configured, `CheckpointError` when it cannot
+        be loaded.
+        """
         if not model_cfg.checkpoint:
-            raise ConfigError("the network needs a checkpoint: set the 'checkpoint' parameter "
-                              "(--checkpoint PATH)")
+            raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
+                              "parameter (--checkpoint PATH); see README: 'Model weights'")
         return cls.from_checkpoint(resolve_checkpoint(model_cfg.checkpoint), model_cfg.device,
                                    model_cfg.precision)
 

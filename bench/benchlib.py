@@ -1,0 +1,120 @@
+"""What every benchmark script shares: paths, commit, device sync, timing, statistics, JSON.
+
+Importing it puts the repository root (for ``mast3r_ros``) and ``test/`` (for the tiny
+random-weight models of ``mast3r_test_utils``) on ``sys.path``, so the scripts run as
+``python bench/<script>.py`` from anywhere.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+REPO = Path(__file__).resolve().parents[1]
+for _p in (str(REPO), str(REPO / "test")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import torch  # noqa: E402
+
+from mast3r_ros.core.model.engine import Mast3rEngine  # noqa: E402
+from mast3r_ros.core.model.network import ModelSpec  # noqa: E402
+from mast3r_test_utils import TINY_SPEC, fixtures_dir, random_model  # noqa: E402, F401
+
+
+def commit() -> str:
+    """Short hash of the checked-out commit, ``+dirty`` with uncommitted changes; 'unknown'
+    outside a git checkout."""
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO,
+                              timeout=10, check=True).stdout.strip()
+    try:
+        return (git("rev-parse", "--short", "HEAD") or "no-commit") + (
+            "+dirty" if git("status", "--porcelain") else "")
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def sync(device: torch.device) -> None:
+    """Wait for the device's queued work (CUDA kernels are asynchronous)."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn: Callable[[], Any], device: torch.device, repeats: int, warmup: int = 0
+          ) -> Tuple[List[float], Any]:
+    """Run ``fn`` ``warmup`` times untimed, then ``repeats`` times, each synchronised on
+    ``device``; returns (seconds per run, the last output)."""
+    out = None
+    for _ in range(warmup):
+        out = fn()
+    sync(device)
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        out = fn()
+        sync(device)
+        times.append(time.perf_counter() - t0)
+    return times, out
+
+
+def spread(seconds: Sequence[float]) -> Dict[str, float]:
+    """Median and spread of timings: ``{median_s, min_s, max_s, n}``."""
+    v = list(seconds)
+    return {"median_s": statistics.median(v), "min_s": min(v), "max_s": max(v), "n": len(v)}
+
+
+def ms(stats: Dict[str, float]) -> str:
+    """``'12.3 ms [11-14]'`` from a `spread` dict."""
+    return (f"{1000 * stats['median_s']:8.1f} ms [{1000 * stats['min_s']:.1f}-"
+            f"{1000 * stats['max_s']:.1f}]")
+
+
+def environment(device: torch.device) -> Dict[str, Any]:
+    """What a result depends on: commit, torch, python, device name, CPU threads."""
+    name = (torch.cuda.get_device_name(device) if device.type == "cuda"
+            else platform.processor() or "cpu")
+    return {"commit": commit(), "torch": torch.__version__, "python": sys.version.split()[0],
+            "device": str(device), "device_name": name, "threads": torch.get_num_threads()}
+
+
+def write_json(path: Optional[str], result: Dict[str, Any]) -> None:
+    """Write ``result`` as indented JSON to ``path`` (nothing when None)."""
+    if not path:
+        return
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(result, fh, indent=2)
+    print(f"wrote {path}")
+
+
+def rss_now_mb() -> float:
+    """Current resident set size (Linux /proc), else the high-water mark."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return float(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return peak_rss_mb()
+
+
+def peak_rss_mb() -> float:
+    """High-water mark of the resident set size (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+def make_engine(config: str, device: str, precision: str,
+                checkpoint: Optional[str] = None) -> Mast3rEngine:
+    """Real weights from ``checkpoint``, else random weights of the 'tiny' or 'full' model."""
+    if checkpoint:
+        return Mast3rEngine.from_checkpoint(checkpoint, device, precision)
+    spec = TINY_SPEC if config == "tiny" else ModelSpec()
+    return Mast3rEngine(random_model(spec, seed=0), torch.device(device), precision)

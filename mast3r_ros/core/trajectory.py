@@ -1,0 +1,88 @@
+"""The pose of a sampled trajectory at a given stamp: ONE rule for every reader.
+
+Ground truth of a TUM folder, ``--trajectory`` / ``--groundtruth`` files and every time-varying
+edge of the transform buffer (tf in a rosbag2) use `poses_at_stamps`:
+
+1. a query equal to a sample's stamp takes that sample;
+2. a query between two samples at most ``max_gap_ns`` apart is interpolated (translation linear,
+   rotation slerp, `interpolate_pose`);
+3. otherwise the nearest sample within ``tolerance_ns`` is taken (this covers the ends of the
+   trajectory and gaps longer than ``max_gap_ns``);
+4. otherwise there is no pose.
+
+The offline tools read both numbers from the config section ``pose_at_stamp`` (``tolerance_s``,
+``max_gap_s``). Stamps are integer nanoseconds.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+
+def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float) -> np.ndarray:
+    """Pose between two 4x4 poses: linear in translation, slerp in rotation.
+
+    ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
+    """
+    out = np.eye(4)
+    r0 = Rotation.from_matrix(a_from_b0[:3, :3])
+    r1 = Rotation.from_matrix(a_from_b1[:3, :3])
+    delta = (r0.inv() * r1).as_rotvec()
+    out[:3, :3] = (r0 * Rotation.from_rotvec(alpha * delta)).as_matrix()
+    out[:3, 3] = (1.0 - alpha) * a_from_b0[:3, 3] + alpha * a_from_b1[:3, 3]
+    return out
+
+
+def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: int) -> np.ndarray:
+    """For each query stamp, the index of the nearest of the sorted ``stamps_ns`` within
+    ``tolerance_ns`` (ties go to the earlier sample), else -1. Returns (M,) int64.
+
+    Also the association of depth images with colour images by header stamp.
+    """
+    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    if stamps.size == 0:
+        return np.full(query.shape, -1, dtype=np.int64)
+    hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
+    lo = np.clip(hi - 1, 0, stamps.size - 1)
+    best = np.where(np.abs(stamps[hi] - query) < np.abs(stamps[lo] - query), hi, lo)
+    return np.where(np.abs(stamps[best] - query) <= tolerance_ns, best, -1).astype(np.int64)
+
+
+def poses_at_stamps(
+    stamps_ns: np.ndarray,
+    poses: np.ndarray,
+    query_ns: np.ndarray,
+    tolerance_ns: int,
+    max_gap_ns: int | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Poses of a trajectory ((N,) int stamps in any order, (N, 4, 4) poses) at (M,) query stamps.
+
+    The rule is the module's (exact sample, else interpolation across a gap of at most
+    ``max_gap_ns`` — ``None``: any gap, as tf2 —, else the nearest sample within
+    ``tolerance_ns``). Samples are sorted stably first, so among equal stamps the first given
+    wins. Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
+    """
+    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    poses = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
+    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    if stamps.size and np.any(stamps[1:] < stamps[:-1]):
+        order = np.argsort(stamps, kind="stable")
+        stamps, poses = stamps[order], poses[order]
+    out = np.full((query.size, 4, 4), np.nan)
+    valid = np.zeros(query.size, dtype=bool)
+    nearest = nearest_indices(stamps, query, tolerance_ns)
+    his = np.searchsorted(stamps, query, side="left")
+    for m, (t, hi) in enumerate(zip(query, his)):
+        if hi < stamps.size and stamps[hi] == t:
+            out[m], valid[m] = poses[hi], True
+        elif 0 < hi < stamps.size and (
+            max_gap_ns is None or stamps[hi] - stamps[hi - 1] <= max_gap_ns
+        ):
+            alpha = (t - stamps[hi - 1]) / (stamps[hi] - stamps[hi - 1])
+            out[m], valid[m] = interpolate_pose(poses[hi - 1], poses[hi], float(alpha)), True
+        elif nearest[m] >= 0:
+            out[m], valid[m] = poses[nearest[m]], True
+    return out, valid
+

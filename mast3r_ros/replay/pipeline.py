@@ -1,0 +1,294 @@
+"""The offline pipeline: build a keyframe map, localize a recording, write a run folder, the demo.
+
+Plain functions of a `Config` and frame sources (`mast3r_ros.replay.sources`), no argparse: the
+``mast3r-ros`` CLI parses arguments and calls these. Localization is driven by the one tracker
+(`mast3r_ros.core.tracker.Tracker`): each frame is localized with the tracker's hint and the result
+updates the tracker.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+import sys
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from tqdm import tqdm
+
+from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
+from ..core.errors import InputError
+from ..core.fileio import atomic_write_json
+from ..core.keyframes import EncodingSet, KeyframeSelector, MapWriter
+from ..core.localizer import Localizer
+from ..core.matchers.mast3r import encode_keyframe
+from ..core.model.engine import Mast3rEngine
+from ..core.tracker import StampCheck, Tracker
+from ..core.trajectory import poses_at_stamps
+from ..core.types import Frame, LocalizationResult
+from .metrics import frame_errors, summarize
+from .plots import plot_errors, plot_keyframes, plot_trajectory
+from .sources import FrameSource
+from .synthetic import write_demo_sequences
+from .tum import TumSequence, read_tum_trajectory, write_tum_trajectory
+
+log = logging.getLogger(__name__)
+
+DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
+
+
+def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
+    """``it`` with a progress bar on stderr when stderr is a terminal."""
+    return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
+                disable=not sys.stderr.isatty())
+
+
+def poses_from_file(path: str, stamps_ns: np.ndarray, rule: PoseAtStampConfig) -> np.ndarray:
+    """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file by the one
+    pose-at-stamp rule (`mast3r_ros.core.trajectory`); NaN where it gives no pose."""
+    stamps, poses = read_tum_trajectory(path)
+    out, _ = poses_at_stamps(stamps, poses, stamps_ns, round(rule.tolerance_s * 1e9),
+                             round(rule.max_gap_s * 1e9))
+    return out
+
+
+# ----------------------------------------------------------------------------- build-map ---
+
+def _map_engine(cfg: Config) -> Optional[Mast3rEngine]:
+    """The engine whose encodings are cached in a new map (None: SIFT, or no checkpoint)."""
+    if cfg.localizer.matcher != "mast3r":
+        return None
+    if not cfg.model.checkpoint:
+        log.info("no checkpoint configured: the map gets no cached encodings (they are "
+                 "computed when the map is first used with a checkpoint)")
+        return None
+    return Mast3rEngine.from_config(cfg.model)
+
+
+def _need_intrinsics(f: Frame) -> Any:
+    if f.intrinsics is None:
+        raise InputError(f"frame at {f.stamp_ns} ns has no intrinsics: pass --camera-info YAML")
+    return f.intrinsics
+
+
+@dataclasses.dataclass
+class _MapStats:
+    all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
+    encodings: List[Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray]] = dataclasses.field(
+        default_factory=list)
+    no_pose: int = 0
+    no_depth: int = 0
+
+
+def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config,
+                   engine: Optional[Mast3rEngine]) -> _MapStats:
+    """Offer every posed frame to the selector; write the selected ones (and their encodings)."""
+    selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
+    st = _MapStats()
+    for i, f in enumerate(progress(source, len(source), "build-map")):
+        pose = f.map_from_cam if poses is None else poses[i]
+        if pose is None or not np.isfinite(pose).all():
+            st.no_pose += 1
+            continue
+        st.all_poses.append(pose)
+        if not selector.offer(pose):
+            continue
+        st.no_depth += f.depth_m is None
+        w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
+        if engine is not None:
+            st.encodings.append(encode_keyframe(engine, f.rgb, cfg.model.image_size))
+    if not st.all_poses:
+        raise InputError(
+            "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
+            "FILE, or (rosbag2) --pose-frames map:camera_optical")
+    if engine is not None:
+        enc = st.encodings
+        w.add_encodings(EncodingSet(
+            engine.identity, cfg.model.image_size, [e[0] for e in enc],
+            np.stack([e[1] for e in enc]), np.stack([e[2] for e in enc])))
+    return st
+
+
+def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
+              overwrite: bool = False) -> Tuple[int, str]:
+    """Select keyframes from ``source`` and write the map; returns (keyframes, path).
+
+    Poses come from the frames (ground truth, tf) or, with ``trajectory``, from that TUM file by
+    the config's pose-at-stamp rule. With the mast3r matcher and a checkpoint the keyframe
+    encodings are cached in the map.
+    """
+    poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
+             if trajectory else None)
+    engine = _map_engine(cfg)
+    try:
+        with MapWriter(out, overwrite=overwrite) as w:
+            st = _add_keyframes(w, source, poses, cfg, engine)
+            path = w.commit()
+            kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4)
+                                 for r in w.records])
+    finally:
+        if engine is not None:
+            engine.close()
+    if st.no_pose:
+        log.warning("%d frames had no pose and were skipped", st.no_pose)
+    if st.no_depth:
+        log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
+                    "will refuse this map", st.no_depth)
+    # beside the map, outside its file table: what built it and what it looks like
+    dump_config_yaml(cfg, os.path.join(path, "build_config.yaml"))
+    plot_keyframes(os.path.join(path, "keyframes.png"), kf_poses, np.stack(st.all_poses))
+    return len(kf_poses), path
+
+
+# ------------------------------------------------------------------------------ localize ---
+
+def select_frames(source: Iterable[Frame], stride: int, max_frames: int) -> Iterator[Frame]:
+    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all)."""
+    n = 0
+    for i, f in enumerate(source):
+        if i % stride:
+            continue
+        if max_frames and n >= max_frames:
+            return
+        n += 1
+        yield f
+
+
+def localize_frames(loc: Localizer, frames: Iterable[Frame], tracker: Tracker,
+                    global_only: bool = False) -> Iterator[Tuple[Frame, LocalizationResult]]:
+    """Localize each frame with the tracker's hint (none with ``global_only``); yields
+    (frame, result) after the tracker has been updated with the result."""
+    for f in frames:
+        if tracker.check_stamp(f.stamp_ns) is StampCheck.BACKWARDS:
+            log.warning("time went backwards at t=%.6f s: tracking reset", f.stamp_ns * 1e-9)
+        hint = None if global_only else tracker.hint()
+        r = loc.localize(f, force_global=global_only, hint=hint)
+        tracker.update(r)
+        yield f, r
+
+
+def result_record(r: LocalizationResult) -> Dict[str, Any]:
+    """One line of ``results.jsonl``."""
+    return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
+            "inliers": r.num_inliers, "matches": r.num_matches,
+            "inlier_ratio": round(float(r.inlier_ratio), 4),
+            "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
+            round(float(r.reproj_rms_px), 4),
+            "keyframe_ids": list(r.keyframe_ids),
+            "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
+
+
+def _localize_to_file(loc: Localizer, frames: Iterable[Frame], path: str, cfg: Config,
+                      global_only: bool) -> Tuple[List[LocalizationResult], np.ndarray]:
+    """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
+    (N, 4, 4), NaN where a frame has none)."""
+    tracker = Tracker(cfg.localizer.lost_after_failures)
+    results: List[LocalizationResult] = []
+    gt: List[np.ndarray] = []
+    with open(path, "w", encoding="utf-8") as fh:
+        for f, r in progress(localize_frames(loc, frames, tracker, global_only), None,
+                             "localize"):
+            results.append(r)
+            gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
+            fh.write(json.dumps(result_record(r)) + "\n")
+            fh.flush()
+    return results, np.stack(gt) if gt else np.zeros((0, 4, 4))
+
+
+def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
+                     groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
+                     global_only: bool = False) -> Dict[str, Any]:
+    """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
+    results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
+
+    Ground truth is the frames' own poses or, with ``groundtruth``, that TUM file taken at the
+    frame stamps by the config's pose-at-stamp rule.
+    """
+    if stride < 1 or max_frames < 0:
+        raise InputError("--stride must be >= 1 and --max-frames >= 0")
+    os.makedirs(out, exist_ok=True)
+    dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
+    loc = Localizer.from_config(cfg, map_path)
+    try:
+        results, gt_poses = _localize_to_file(loc, select_frames(source, stride, max_frames),
+                                              os.path.join(out, "results.jsonl"), cfg,
+                                              global_only)
+        kf_poses = loc.keyframe_poses()
+    finally:
+        loc.close()
+    if not results:
+        raise InputError("the source has no frames to localize")
+    if groundtruth:
+        stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
+        gt_poses = poses_from_file(groundtruth, stamps, cfg.pose_at_stamp)
+    return write_run(out, results, gt_poses, kf_poses)
+
+
+def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
+              kf_poses: np.ndarray) -> Dict[str, Any]:
+    """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
+
+    ``gt_poses`` (N, 4, 4) per result, NaN where unknown.
+    """
+    ok = [r for r in results if r.success]
+    write_tum_trajectory(os.path.join(out, "trajectory.tum"),
+                         np.array([r.stamp_ns for r in ok], dtype=np.int64),
+                         np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
+    gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
+    metrics = summarize(results, gt)
+    atomic_write_json(os.path.join(out, "metrics.json"), metrics)
+    est = np.full((len(results), 3), np.nan)
+    for i, r in enumerate(results):
+        if r.success:
+            est[i] = r.map_from_cam[:3, 3]
+    plot_trajectory(os.path.join(out, "trajectory.png"), est,
+                    gt[:, :3, 3] if gt is not None else None, kf_poses)
+    t = np.array([r.stamp_ns for r in results], dtype=np.float64) * 1e-9
+    plot_errors(os.path.join(out, "errors.png"), t - t[0], frame_errors(results, gt),
+                np.array([r.success for r in results]))
+    return metrics
+
+
+# ---------------------------------------------------------------------------------- demo ---
+
+def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tuple[str, str]:
+    """Render the demo's map and query TUM folders under ``data`` once per (frames, size, seed)
+    and reuse them afterwards; returns (map folder, query folder)."""
+    stamp = {"frames": frames, "width": width, "height": height, "seed": seed,
+             "version": DEMO_DATA_VERSION}
+    marker = os.path.join(data, "done.json")
+    dirs = (os.path.join(data, "map"), os.path.join(data, "query"))
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            if json.load(fh) == stamp:
+                return dirs
+    except (OSError, ValueError):
+        pass
+    shutil.rmtree(data, ignore_errors=True)
+    dirs = write_demo_sequences(data, frames, width, height, seed)
+    atomic_write_json(marker, stamp)
+    return dirs
+
+
+def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int
+             ) -> Tuple[str, str, Dict[str, Any]]:
+    """Render the synthetic room, map every other frame, localize the frames in between.
+
+    Returns (map path, run folder, metrics).
+    """
+    if frames < 4 or width < 64 or height < 48:
+        raise InputError("--frames must be >= 4 and the image at least 64x48")
+    t0 = time.perf_counter()
+    map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
+    log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
+    rule = cfg.pose_at_stamp
+    _, map_path = build_map(TumSequence(map_dir, pose_at_stamp=rule), os.path.join(out, "map"),
+                            cfg, overwrite=True)
+    run = os.path.join(out, "run")
+    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg)
+    return map_path, run, metrics

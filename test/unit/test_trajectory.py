@@ -1,0 +1,51 @@
+"""The one pose-at-stamp rule (`mast3r_ros.core.trajectory`)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from mast3r_ros.core.trajectory import interpolate_pose, nearest_indices, poses_at_stamps
+from mast3r_test_utils import pose
+
+S = 1_000_000_000
+
+
+GT0 = pose([0, 0, 0], [0, 0, 0])
+GT1 = pose([0, 0.2, 0], [0.1, 0, 0])
+
+
+def test_interpolate_pose_slerp():
+    a = pose([0, 0, 0], [0, 0, 0])
+    b = pose([0, 0, np.pi / 2], [2, 0, 0])
+    mid = interpolate_pose(a, b, 0.5)
+    np.testing.assert_allclose(mid, pose([0, 0, np.pi / 4], [1, 0, 0]), atol=1e-12)
+    np.testing.assert_allclose(interpolate_pose(a, b, 1.0), b, atol=1e-12)
+
+
+def test_nearest_within_tolerance_when_not_bracketed_closely():
+    stamps = np.array([0, 10 * S])
+    poses = np.stack([GT0, GT1])
+    out, valid = poses_at_stamps(stamps, poses, [-5, 5 * S, 10 * S + 7], 10, S)
+    assert valid.tolist() == [True, False, True]
+    np.testing.assert_allclose(out[0], GT0)
+    np.testing.assert_allclose(out[2], GT1)
+    assert np.isnan(out[1]).all()
+
+
+def test_interpolated_within_max_gap_exact_and_unsorted_input():
+    stamps = np.array([2 * S, 0])  # unsorted on purpose
+    poses = np.stack([GT1, GT0])
+    out, valid = poses_at_stamps(stamps, poses, [S, 0, 3 * S], 0, 2 * S)
+    assert valid.tolist() == [True, True, False]
+    np.testing.assert_allclose(out[0], pose([0, 0.1, 0], [0.05, 0, 0]), atol=1e-12)
+    np.testing.assert_array_equal(out[1], GT0)
+    out, valid = poses_at_stamps(stamps, poses, [S], 0, 2 * S - 1)
+    assert not valid[0]
+    out, valid = poses_at_stamps(stamps, poses, [S], 0, None)  # None: any gap, as tf2
+    assert valid[0]
+
+
+def test_empty_trajectory_and_nearest_indices():
+    out, valid = poses_at_stamps(np.zeros(0, np.int64), np.zeros((0, 4, 4)), [1, 2], 10, 10)
+    assert out.shape == (2, 4, 4) and not valid.any()
+    np.testing.assert_array_equal(nearest_indices([0, 10, 20], [4, 5, 6, 26], 5), [0, 0, 1, -1])
