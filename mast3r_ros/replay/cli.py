@@ -408,6 +408,8 @@ def build_parser() -> argparse.ArgumentParser:
     from .pair import add_parser as _add_pair
 
     _add_pair(sub)
+    from .retrieve import add_parser as _add_retrieve
+    _add_retrieve(sub)
     return parser
 
 
