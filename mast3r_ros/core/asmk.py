@@ -35,7 +35,7 @@ import io
 import logging
 import os
 import pickle
-from typing import Any, Iterable, Optional, Sequence, Tuple
+from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
@@ -88,10 +88,14 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             f"global '{module}.{name}' is forbidden (only plain numpy arrays may be unpickled)")
 
 
-def safe_unpickle(data: bytes, where: str) -> Any:
-    """Unpickle ``data`` resolving numpy arrays only; CheckpointError for anything else."""
+def safe_unpickle(data: Union[bytes, BinaryIO], where: str) -> Any:
+    """Unpickle ``data`` (bytes or a binary file) resolving numpy arrays only.
+
+    Raises CheckpointError for any other global and for a malformed stream. Arrays keep the
+    unpickled bytes as their buffer (read-only, no second copy)."""
+    stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
-        return _ArrayOnlyUnpickler(io.BytesIO(data)).load()
+        return _ArrayOnlyUnpickler(stream).load()
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{where}: refused to unpickle: {e}. An ASMK codebook holds a dict with one float32 "
@@ -118,12 +122,13 @@ class Codebook:
     def dim(self) -> int:
         return int(self.centroids.shape[1])
 
-    def quantize(self, feats: np.ndarray, multiple: int, batch: int = 4096) -> np.ndarray:
+    def quantize(self, feats: np.ndarray, multiple: int, batch: int = 64) -> np.ndarray:
         """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
 
         Returns (n, multiple) int64 by increasing distance. Candidates come from float32
         ``|c|^2 - 2 x.c`` (BLAS), a shortlist of ``multiple + 4`` is re-ranked with float64
-        distances, so near-ties resolve like an exact computation.
+        distances, so near-ties resolve like an exact computation. Working memory per batch:
+        ``batch * K * 12`` bytes (50 MB for the official 65 536 words).
         """
         feats = np.ascontiguousarray(feats, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.dim:
@@ -138,7 +143,9 @@ class Codebook:
         out = np.empty((len(feats), m), np.int64)
         for s in range(0, len(feats), batch):
             x = feats[s:s + batch]
-            d = self._sqnorm[None, :] - 2.0 * (x @ self.centroids.T)
+            d = x @ self.centroids.T  # (batch, K): batches keep this and argpartition small
+            d *= -2.0
+            d += self._sqnorm
             cand = np.argpartition(d, short - 1, axis=1)[:, :short] if short < d.shape[1] \
                 else np.broadcast_to(np.arange(d.shape[1]), d.shape)
             diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
@@ -160,8 +167,8 @@ def load_codebook(path: str, expected_size: Any = None) -> Codebook:
             f"codebook not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
             "retrieval checkpoint, or pass it with --codebook")
-    with open(path, "rb") as fh:
-        obj = safe_unpickle(fh.read(), path)
+    with open(path, "rb") as fh:  # streamed: the 268 MB official file is not held twice
+        obj = safe_unpickle(fh, path)
     try:
         if obj["type"] != "Codebook":
             raise KeyError("type")
@@ -269,13 +276,21 @@ def aggregate_query(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
 
 
+def _wide(codes: np.ndarray) -> np.ndarray:
+    """(n, nbytes) uint8 -> the same bytes as (n, nbytes/8) uint64 (or uint32 when nbytes % 8)."""
+    return codes.view(np.uint64 if codes.shape[1] % 8 == 0 else np.uint32)
+
+
 def _popcount_rows(x: np.ndarray) -> np.ndarray:
-    """Set bits per row of a (n, nbytes) uint8 array -> (n,) int64."""
+    """Set bits per row of a (n, m) unsigned-integer array -> (n,) int64."""
     if hasattr(np, "bitwise_count"):  # numpy >= 2.0: hardware popcount
-        nb = x.shape[1]
-        wide = np.uint64 if nb % 8 == 0 else np.uint32
-        return np.bitwise_count(x.view(wide)).sum(axis=1, dtype=np.int64)
-    return _POP8[x].sum(axis=1, dtype=np.int64)
+        counts = np.bitwise_count(x)
+    else:  # numpy 1.x: a byte table
+        counts = _POP8[x.view(np.uint8)]
+    total = counts[:, 0].astype(np.int64)
+    for k in range(1, counts.shape[1]):  # column sums beat a reduction over a short axis
+        total += counts[:, k]
+    return total
 
 
 # ------------------------------------------------------------------------ inverted file
@@ -296,6 +311,7 @@ class AsmkIndex:
         self.dim = int(dim)
         self.identity = identity
         self._inv_sqrt_n = 1.0 / np.sqrt(np.maximum(words_per_image, 1).astype(np.float64))
+        self._table: Optional[np.ndarray] = None
 
     @property
     def num_images(self) -> int:
@@ -325,35 +341,44 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
-    def query(self, vec: AsmkVector, chunk_rows: int = 1 << 16) -> np.ndarray:
-        """(N,) float64 scores of one query vector against every database image."""
+    def query(self, vec: AsmkVector) -> np.ndarray:
+        """(N,) float64 scores of one query vector against every database image.
+
+        Work is proportional to the database entries sharing a word with the query: each
+        posting list (contiguous in the CSR layout) is XOR-ed with the query word's code into
+        one buffer, then popcounts, the kernel (a table over the Hamming distance) and one
+        bincount over images finish it vectorised.
+        """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
             return scores
         words = np.asarray(vec.words, np.int64)
-        if words.max() >= self.num_words:
+        if words.min() < 0 or words.max() >= self.num_words:
             raise InputError("query word ids exceed the index's codebook size")
-        starts, ends = self.offsets[words], self.offsets[words + 1]
-        lengths = ends - starts
-        keep = lengths > 0
-        starts, lengths, qcodes = starts[keep], lengths[keep], vec.codes[keep]
-        total = int(lengths.sum())
+        starts, ends = self.offsets[words].tolist(), self.offsets[words + 1].tolist()
+        total = int(sum(e - b for b, e in zip(starts, ends)))
         if total == 0:
-            return scores
-        # Row r of the gathered slab belongs to query word slot `slot[r]`.
-        slot = np.repeat(np.arange(len(lengths)), lengths)
-        rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
-                                                            + lengths, lengths)
-        bits = 32 * (self.codes.shape[1] // 4)
-        for s in range(0, total, chunk_rows):
-            r, q = rows[s:s + chunk_rows], slot[s:s + chunk_rows]
-            ham = _popcount_rows(np.bitwise_xor(self.codes[r], qcodes[q]))
-            sim = 1.0 - 2.0 * ham / bits
-            ok = sim >= THRESHOLD
-            img = self.image_ids[r[ok]]
-            scores += np.bincount(img, weights=sim[ok] ** ALPHA * self._inv_sqrt_n[img],
-                                  minlength=self.num_images)
+            return scores / np.sqrt(vec.num_words)
+        db, q = _wide(self.codes), _wide(np.ascontiguousarray(vec.codes))
+        xored = np.empty((total, db.shape[1]), db.dtype)
+        ids = np.empty(total, self.image_ids.dtype)
+        pos = 0
+        for i, (b, e) in enumerate(zip(starts, ends)):
+            if e > b:
+                np.bitwise_xor(db[b:e], q[i], out=xored[pos:pos + e - b])
+                ids[pos:pos + e - b] = self.image_ids[b:e]
+                pos += e - b
+        contrib = self._kernel_table()[_popcount_rows(xored)] * self._inv_sqrt_n[ids]
+        scores += np.bincount(ids, weights=contrib, minlength=self.num_images)
         return scores / np.sqrt(vec.num_words)
+
+    def _kernel_table(self) -> np.ndarray:
+        """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""
+        if self._table is None:
+            bits = 8 * self.codes.shape[1]
+            sim = 1.0 - 2.0 * np.arange(bits + 1, dtype=np.float64) / bits
+            self._table = np.where(sim >= THRESHOLD, sim ** ALPHA, 0.0)
+        return self._table
 
     def query_many(self, vectors: Iterable[AsmkVector]) -> np.ndarray:
         """(M, N) float64: row i = query i, column j = database image j."""

@@ -154,6 +154,26 @@ def default_codebook_path(checkpoint_path: str) -> str:
     return os.path.join(folder, "_".join(name.split("_")[:-1]) + "_codebook.pkl")
 
 
+def _require_checkpoint(path: str) -> None:
+    if not os.path.isfile(path):
+        raise CheckpointError(
+            f"retrieval checkpoint not found: {path}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
+            "(README: 'Retrieval model') and pass it with --retrieval-checkpoint")
+
+
+def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:
+    """Fail fast (before loading a backbone): both files exist; returns the codebook path."""
+    cb = codebook or default_codebook_path(checkpoint)
+    _require_checkpoint(checkpoint)
+    if not os.path.isfile(cb):
+        raise CheckpointError(
+            f"codebook not found: {cb}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
+            "retrieval checkpoint, or pass it with --codebook")
+    return cb
+
+
 class RetrievalHead(torch.nn.Module):
     """The head on encoder tokens. Whitening tensors are float64 (as stored in the file)."""
 
@@ -262,11 +282,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
     stable content id of the head (keys a map's stored ASMK representations).
     Raises CheckpointError on a missing, unsafe, malformed or mismatching file.
     """
-    if not os.path.isfile(path):
-        raise CheckpointError(
-            f"retrieval checkpoint not found: {path}. Download "
-            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
-            "(README: 'Retrieval model') and pass it with --retrieval-checkpoint")
+    _require_checkpoint(path)
     obj = _load_archive(path)
     if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
             and obj.get("args") is not None):
@@ -318,8 +334,8 @@ class AsmkRetriever:
                    device: str = "cpu") -> AsmkRetriever:
         """Load both files; ``codebook`` defaults to the reference naming rule
         (`default_codebook_path`). ``identity`` combines both files' content ids."""
+        cb_path = check_retrieval_files(checkpoint, codebook)
         head, head_id = load_retrieval_head(checkpoint, enc_dim, device)
-        cb_path = codebook or default_codebook_path(checkpoint)
         cb = load_codebook(cb_path, expected_size=head.spec.nclusters)
         cb_id = hashlib.sha256(cb.centroids[:: max(1, cb.num_words // 256)].tobytes()
                                + str(cb.centroids.shape).encode()).hexdigest()[:8]
@@ -350,4 +366,4 @@ class AsmkRetriever:
 
 __all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",
            "spec_from_args", "default_codebook_path", "local_features_numpy",
-           "AsmkRetriever"]
+           "AsmkRetriever", "check_retrieval_files"]

@@ -48,10 +48,11 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a key image drawn
     twice by the sampling) are not written. Raises InputError / CheckpointError.
     """
-    from ..core.retrieval_model import AsmkRetriever
+    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
+    codebook = check_retrieval_files(retrieval_checkpoint, codebook)
     engine = _engine(checkpoint, device)
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,
                                          enc_dim=engine.model.spec.enc_embed_dim, device=device)
