@@ -21,8 +21,8 @@ Bits are packed with ``np.packbits`` (component d -> byte d // 8, most significa
 Why not the ``asmk`` package: it needs a Cython build and FAISS (no numpy-1.21 aarch64 wheel for
 Humble/Jetson), keeps its inverted file as Python lists of arrays per word, and scores a query in a
 Python loop over its words. Here the inverted file is a CSR layout (one contiguous code array
-sorted by word) scored in vectorised chunks; the codebook search is one BLAS matmul per batch
-(or torch on the GPU, see `Codebook.quantize`).
+sorted by word) scored with a few numpy calls per query word; the codebook search is one torch
+matmul per batch (on the GPU when the codebook is moved there, see `Codebook.quantize`).
 
 The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
 resolves only numpy's array-reconstruction globals and refuses anything else.
@@ -35,9 +35,11 @@ import io
 import logging
 import os
 import pickle
+import warnings
 from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
+import torch
 
 from .errors import CheckpointError, InputError, MapFormatError
 
@@ -106,13 +108,20 @@ def safe_unpickle(data: Union[bytes, BinaryIO], where: str) -> Any:
                               "the file is truncated or corrupt") from None
 
 
-@dataclasses.dataclass
 class Codebook:
-    """Visual words: ``centroids`` (K, D) float32, C-contiguous; ``size`` as stored."""
+    """Visual words: ``centroids`` (K, D) float32, C-contiguous; ``size`` as stored.
 
-    centroids: np.ndarray
-    size: Any = None
-    _sqnorm: Optional[np.ndarray] = dataclasses.field(default=None, repr=False)
+    The nearest-word search runs in torch on ``device`` ('cpu' by default; `to` moves a copy
+    of the centroids to a GPU, 256 MiB for the official codebook); the float64 re-ranking of
+    the shortlist stays on the CPU copy.
+    """
+
+    def __init__(self, centroids: np.ndarray, size: Any = None, device: str = "cpu"):
+        self.centroids = centroids
+        self.size = size
+        self._device = torch.device(device)
+        self._t: Optional[torch.Tensor] = None
+        self._t_sqnorm: Optional[torch.Tensor] = None
 
     @property
     def num_words(self) -> int:
@@ -122,13 +131,31 @@ class Codebook:
     def dim(self) -> int:
         return int(self.centroids.shape[1])
 
-    def quantize(self, feats: np.ndarray, multiple: int, batch: int = 64) -> np.ndarray:
+    def to(self, device: Union[str, torch.device]) -> Codebook:
+        """Search on ``device`` from now on (returns self)."""
+        self._device = torch.device(device)
+        self._t = self._t_sqnorm = None
+        return self
+
+    def _torch(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self._t is None:
+            with warnings.catch_warnings():  # read-only buffer: torch only reads it
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(self.centroids)
+            self._t = t.to(self._device)
+            sq = np.einsum("kd,kd->k", self.centroids, self.centroids)  # no (K, D) temporary
+            self._t_sqnorm = torch.from_numpy(sq).to(self._device)
+        return self._t, self._t_sqnorm
+
+    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None
+                 ) -> np.ndarray:
         """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
 
         Returns (n, multiple) int64 by increasing distance. Candidates come from float32
-        ``|c|^2 - 2 x.c`` (BLAS), a shortlist of ``multiple + 4`` is re-ranked with float64
-        distances, so near-ties resolve like an exact computation. Working memory per batch:
-        ``batch * K * 12`` bytes (50 MB for the official 65 536 words).
+        ``|c|^2 - 2 x.c`` (one matmul per batch, torch on the codebook's device), a shortlist
+        of ``multiple + 4`` is re-ranked with float64 distances, so near-ties resolve like an
+        exact computation. Working memory per batch: ``batch * K * 4`` bytes; the default
+        batch keeps it at 16 MB (64 rows for the official 65 536 words).
         """
         feats = np.ascontiguousarray(feats, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.dim:
@@ -137,25 +164,25 @@ class Codebook:
         m = min(multiple, self.num_words)
         if len(feats) == 0:
             return np.zeros((0, m), np.int64)
-        if self._sqnorm is None:
-            self._sqnorm = np.einsum("kd,kd->k", self.centroids, self.centroids)
+        cent, sqnorm = self._torch()
         short = min(self.num_words, m + 4)
+        batch = batch or max(1, (1 << 22) // self.num_words)
         out = np.empty((len(feats), m), np.int64)
-        for s in range(0, len(feats), batch):
-            x = feats[s:s + batch]
-            d = x @ self.centroids.T  # (batch, K): batches keep this and argpartition small
-            d *= -2.0
-            d += self._sqnorm
-            cand = np.argpartition(d, short - 1, axis=1)[:, :short] if short < d.shape[1] \
-                else np.broadcast_to(np.arange(d.shape[1]), d.shape)
-            diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
-            exact = np.einsum("nsd,nsd->ns", diff, diff)
-            order = np.lexsort((cand, exact), axis=1)[:, :m]
-            out[s:s + batch] = np.take_along_axis(cand, order, axis=1)
+        with torch.inference_mode():
+            xt = torch.from_numpy(feats).to(self._device)
+            for s in range(0, len(feats), batch):
+                d = torch.addmm(sqnorm, xt[s:s + batch], cent.T, beta=1.0, alpha=-2.0)
+                cand = torch.topk(d, short, dim=1, largest=False, sorted=False).indices
+                cand = cand.cpu().numpy()
+                x = feats[s:s + batch]
+                diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
+                exact = np.einsum("nsd,nsd->ns", diff, diff)
+                order = np.lexsort((cand, exact), axis=1)[:, :m]
+                out[s:s + batch] = np.take_along_axis(cand, order, axis=1)
         return out
 
 
-def load_codebook(path: str, expected_size: Any = None) -> Codebook:
+def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> Codebook:
     """Read an ASMK ``*_codebook.pkl`` safely.
 
     The file is ``{'type': 'Codebook', 'params': {'size': K}, 'state': {'centroids': (K, D)
@@ -190,7 +217,7 @@ def load_codebook(path: str, expected_size: Any = None) -> Codebook:
                               f"checkpoint's nclusters={expected_size!r}: the two files do not "
                               "belong together")
     log.info("loaded codebook %s (%d words x %d)", path, *centroids.shape)
-    return Codebook(np.ascontiguousarray(centroids), size)
+    return Codebook(np.ascontiguousarray(centroids), size, device)
 
 
 def parse_cluster_count(value: Any) -> int:
@@ -245,14 +272,19 @@ def codes_as_uint32(codes: np.ndarray) -> np.ndarray:
 
 def residual_sums(feats: np.ndarray, assign: np.ndarray, centroids: np.ndarray
                   ) -> Tuple[np.ndarray, np.ndarray]:
-    """(words (U,) ascending, sums (U, D) float32) of ``feats - c_w`` over assigned features."""
-    n, m = assign.shape
+    """(words (U,) ascending, sums (U, D) float32) of ``feats - c_w`` over assigned features.
+
+    Sums are float32, added in feature order as the reference does (``index_add_`` on the
+    CPU accumulates sequentially); only their signs are used, and near zero they depend on it.
+    """
+    m = assign.shape[1]
     flat = assign.reshape(-1)
     words, inverse = np.unique(flat, return_inverse=True)
     res = np.repeat(np.asarray(feats, np.float32), m, axis=0) - centroids[flat]
-    sums = np.zeros((len(words), centroids.shape[1]), np.float32)
-    np.add.at(sums, inverse.reshape(-1), res)
-    return words.astype(np.int64), sums
+    sums = torch.zeros(len(words), centroids.shape[1], dtype=torch.float32)
+    sums.index_add_(0, torch.from_numpy(inverse.reshape(-1).astype(np.int64)),
+                    torch.from_numpy(res))
+    return words.astype(np.int64), sums.numpy()
 
 
 def aggregate(feats: np.ndarray, codebook: Codebook, multiple: int) -> AsmkVector:
@@ -341,13 +373,14 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
-    def query(self, vec: AsmkVector) -> np.ndarray:
+    def query(self, vec: AsmkVector, block_rows: int = 16384) -> np.ndarray:
         """(N,) float64 scores of one query vector against every database image.
 
-        Work is proportional to the database entries sharing a word with the query: each
-        posting list (contiguous in the CSR layout) is XOR-ed with the query word's code into
-        one buffer, then popcounts, the kernel (a table over the Hamming distance) and one
-        bincount over images finish it vectorised.
+        Work is proportional to the database entries sharing a word with the query. Posting
+        lists (contiguous in the CSR layout) are XOR-ed with the query word's code into a
+        cache-sized block buffer (``block_rows`` x code bytes, 2 MB), whose popcounts are
+        taken block by block; the kernel (a table over the Hamming distance) and one bincount
+        over images finish it.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -355,20 +388,27 @@ class AsmkIndex:
         words = np.asarray(vec.words, np.int64)
         if words.min() < 0 or words.max() >= self.num_words:
             raise InputError("query word ids exceed the index's codebook size")
-        starts, ends = self.offsets[words].tolist(), self.offsets[words + 1].tolist()
-        total = int(sum(e - b for b, e in zip(starts, ends)))
+        starts, ends = self.offsets[words], self.offsets[words + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
         if total == 0:
-            return scores / np.sqrt(vec.num_words)
+            return scores
+        # image id of every scored entry, in scoring order (runs of consecutive rows)
+        rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
+                                                            + lengths, lengths)
+        ids = self.image_ids[rows]
         db, q = _wide(self.codes), _wide(np.ascontiguousarray(vec.codes))
-        xored = np.empty((total, db.shape[1]), db.dtype)
-        ids = np.empty(total, self.image_ids.dtype)
-        pos = 0
-        for i, (b, e) in enumerate(zip(starts, ends)):
-            if e > b:
-                np.bitwise_xor(db[b:e], q[i], out=xored[pos:pos + e - b])
-                ids[pos:pos + e - b] = self.image_ids[b:e]
-                pos += e - b
-        contrib = self._kernel_table()[_popcount_rows(xored)] * self._inv_sqrt_n[ids]
+        ham = np.empty(total, np.int64)
+        buf = np.empty((max(block_rows, int(lengths.max())), db.shape[1]), db.dtype)
+        done = fill = 0
+        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if fill + e - b > block_rows and fill:
+                ham[done:done + fill] = _popcount_rows(buf[:fill])
+                done, fill = done + fill, 0
+            np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
+            fill += e - b
+        ham[done:done + fill] = _popcount_rows(buf[:fill])
+        contrib = self._kernel_table()[ham] * self._inv_sqrt_n[ids]
         scores += np.bincount(ids, weights=contrib, minlength=self.num_images)
         return scores / np.sqrt(vec.num_words)
 

@@ -336,7 +336,7 @@ class AsmkRetriever:
         (`default_codebook_path`). ``identity`` combines both files' content ids."""
         cb_path = check_retrieval_files(checkpoint, codebook)
         head, head_id = load_retrieval_head(checkpoint, enc_dim, device)
-        cb = load_codebook(cb_path, expected_size=head.spec.nclusters)
+        cb = load_codebook(cb_path, expected_size=head.spec.nclusters, device=device)
         cb_id = hashlib.sha256(cb.centroids[:: max(1, cb.num_words // 256)].tobytes()
                                + str(cb.centroids.shape).encode()).hexdigest()[:8]
         return cls(head, cb, f"asmk-{head_id}-{cb_id}")
