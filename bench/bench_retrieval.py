@@ -9,7 +9,9 @@
 (b) Retrieval among ``--keyframes`` (default 1e5) fabricated ASMK representations at the
     official sizes (D 1024 -> 128-byte codes, 65 536 words, ``--words-per-keyframe`` 256 words
     each, uniform random), a query of 1 400 distinct words (300 features x 5 words, collisions
-    removed) with random codes; median over queries. The index RAM is printed too.
+    removed) with random codes; median over queries. The index RAM is printed too, and as a
+    same-process baseline the time to copy as many code bytes as one query scores (the
+    machine's memory bandwidth at that moment; the ratio transfers to other machines).
 (c) Codebook RAM: a fabricated 65 536 x 1024 float32 codebook pickled like the official file,
     loaded through the safe loader in a fresh process: resident size and high-water mark.
 
@@ -116,12 +118,20 @@ def bench_scale(n_kf: int, words_per_kf: int, repeats: int) -> Dict[str, object]
                                   .reshape(len(w), 128)))
     it = iter(queries)
     timing = median_ms(lambda: index.query(next(it)), repeats)
+    # Baseline in the same process: copying as many code bytes as a query scores (memory
+    # bandwidth of this machine right now), so the ratio carries over to other machines.
+    n_scored = int((index.offsets[queries[0].words + 1] - index.offsets[queries[0].words]).sum())
+    src = index.codes[:n_scored]
+    dst = np.empty_like(src)
+    baseline = median_ms(lambda: np.copyto(dst, src), repeats)
     nbytes = index.codes.nbytes + index.image_ids.nbytes + index.offsets.nbytes
     return {"keyframes": n_kf, "words_per_keyframe": words_per_kf,
             "query_words": int(np.mean([q.num_words for q in queries])),
             "entries_scored_per_query": int(np.mean(
                 [(index.offsets[q.words + 1] - index.offsets[q.words]).sum() for q in queries])),
-            "query": timing, "index_MB": nbytes / 2 ** 20, "fabricate_s": build_s}
+            "query": timing, "copy_scored_bytes": baseline,
+            "ratio_query_to_copy": timing["median_ms"] / baseline["median_ms"],
+            "index_MB": nbytes / 2 ** 20, "fabricate_s": build_s}
 
 
 _RAM_CHILD = """
@@ -177,7 +187,9 @@ def main() -> int:
     print(f"(b) {s['keyframes']} keyframes x {s['words_per_keyframe']} words (index "
           f"{s['index_MB']:.0f} MB): a query of {s['query_words']} words scores "
           f"{s['entries_scored_per_query']} entries in {s['query']['median_ms']:.1f} ms median "
-          f"(min {s['query']['min_ms']:.1f}, max {s['query']['max_ms']:.1f})")
+          f"(min {s['query']['min_ms']:.1f}, max {s['query']['max_ms']:.1f}); copying that many "
+          f"code bytes takes {s['copy_scored_bytes']['median_ms']:.1f} ms here (ratio "
+          f"{s['ratio_query_to_copy']:.1f})")
     res["codebook_ram"] = r = bench_codebook_ram()
     print(f"(c) codebook 65536x1024 ({r['file_MB']:.0f} MB of floats): RSS "
           f"{r['rss_after_load_MB']:.0f} MB after load (peak {r['peak_during_load_MB']:.0f}), "

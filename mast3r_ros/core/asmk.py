@@ -36,6 +36,7 @@ import logging
 import os
 import pickle
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -373,14 +374,16 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
-    def query(self, vec: AsmkVector, block_rows: int = 16384) -> np.ndarray:
+    def query(self, vec: AsmkVector, block_rows: int = 16384, threads: Optional[int] = None
+              ) -> np.ndarray:
         """(N,) float64 scores of one query vector against every database image.
 
         Work is proportional to the database entries sharing a word with the query. Posting
         lists (contiguous in the CSR layout) are XOR-ed with the query word's code into a
         cache-sized block buffer (``block_rows`` x code bytes, 2 MB), whose popcounts are
         taken block by block; the kernel (a table over the Hamming distance) and one bincount
-        over images finish it.
+        over images finish it. Large queries are split over ``threads`` worker threads (numpy
+        releases the GIL in the XOR and popcount loops); default: up to 4 CPUs.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -397,10 +400,34 @@ class AsmkIndex:
         rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
                                                             + lengths, lengths)
         ids = self.image_ids[rows]
-        db, q = _wide(self.codes), _wide(np.ascontiguousarray(vec.codes))
         ham = np.empty(total, np.int64)
-        buf = np.empty((max(block_rows, int(lengths.max())), db.shape[1]), db.dtype)
-        done = fill = 0
+        q = _wide(np.ascontiguousarray(vec.codes))
+        nt = threads or min(4, os.cpu_count() or 1)
+        nt = max(1, min(nt, total // (4 * block_rows)))
+        if nt == 1:
+            self._hamming_span(starts, ends, q, 0, ham, block_rows)
+        else:
+            cum = np.cumsum(lengths)
+            cuts = [0, *np.searchsorted(cum, total * np.arange(1, nt) / nt).tolist(),
+                    len(lengths)]
+            with ThreadPoolExecutor(nt) as pool:
+                list(pool.map(lambda g: self._hamming_span(
+                    starts[cuts[g]:cuts[g + 1]], ends[cuts[g]:cuts[g + 1]],
+                    q[cuts[g]:cuts[g + 1]], int(cum[cuts[g] - 1]) if cuts[g] else 0, ham,
+                    block_rows), range(nt)))
+        # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
+        scores += np.bincount(ids, weights=self._kernel_table()[ham], minlength=self.num_images)
+        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
+
+    def _hamming_span(self, starts: np.ndarray, ends: np.ndarray, q: np.ndarray, out_pos: int,
+                      ham: np.ndarray, block_rows: int) -> None:
+        """Hamming distances of the posting lists [starts, ends) to the query codes ``q``,
+        written to ``ham[out_pos:]`` in order."""
+        if len(starts) == 0:
+            return
+        db = _wide(self.codes)
+        buf = np.empty((max(block_rows, int((ends - starts).max())), db.shape[1]), db.dtype)
+        done, fill = out_pos, 0
         for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
             if fill + e - b > block_rows and fill:
                 ham[done:done + fill] = _popcount_rows(buf[:fill])
@@ -408,9 +435,6 @@ class AsmkIndex:
             np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
             fill += e - b
         ham[done:done + fill] = _popcount_rows(buf[:fill])
-        contrib = self._kernel_table()[ham] * self._inv_sqrt_n[ids]
-        scores += np.bincount(ids, weights=contrib, minlength=self.num_images)
-        return scores / np.sqrt(vec.num_words)
 
     def _kernel_table(self) -> np.ndarray:
         """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""

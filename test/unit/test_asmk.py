@@ -194,3 +194,17 @@ def test_parse_cluster_count():
     for bad in ("k", "64x", True, 1.5):
         with pytest.raises(CheckpointError):
             parse_cluster_count(bad)
+
+
+def test_threaded_scoring_equals_single_thread():
+    rng = np.random.default_rng(5)
+    vecs = []
+    for _ in range(300):
+        w = np.unique(rng.integers(0, 64, 40))
+        vecs.append(AsmkVector(w, rng.integers(0, 256, (len(w), 8), dtype=np.uint8)))
+    index = AsmkIndex.build(vecs, 64, 64)
+    q = vecs[7]
+    one = index.query(q, block_rows=16, threads=1)
+    np.testing.assert_array_equal(index.query(q, block_rows=16, threads=3), one)
+    np.testing.assert_array_equal(index.query(q), one)
+    assert int(np.argmax(one)) == 7
