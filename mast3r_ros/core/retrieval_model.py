@@ -133,7 +133,7 @@ def spec_from_args(args: Any, where: str = "retrieval checkpoint") -> RetrievalS
     nfeat = get("nfeat", 300)
     if isinstance(nfeat, bool) or not isinstance(nfeat, (int, float)) or (
             isinstance(nfeat, float) and not -1.0 <= nfeat < 0) or (
-            isinstance(nfeat, int) and nfeat == 0):
+            isinstance(nfeat, int) and (nfeat == 0 or nfeat < -1)):
         raise CheckpointError(f"{where}: args.nfeat={nfeat!r} must be a positive int or a "
                               "negative fraction in [-1, 0)")
     hdims = _parse_hdims(get("hdims", ""), where)

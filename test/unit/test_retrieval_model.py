@@ -111,9 +111,10 @@ def test_checkpoint_errors(tmp_path):
     p = write_retrieval_checkpoint(str(tmp_path / "x.pth"), 32, sd=sd)
     with pytest.raises(CheckpointError, match="unexpected key"):
         load_retrieval_head(p, 32)
-    p = write_retrieval_checkpoint(str(tmp_path / "n.pth"), 32, nfeat=0)
-    with pytest.raises(CheckpointError, match="nfeat"):
-        load_retrieval_head(p, 32)
+    for nfeat in (0, -2, 1.5, "300"):
+        p = write_retrieval_checkpoint(str(tmp_path / "n.pth"), 32, nfeat=nfeat)
+        with pytest.raises(CheckpointError, match="nfeat"):
+            load_retrieval_head(p, 32)
 
 
 class _RunsCode:
