@@ -1,0 +1,493 @@
+"""ASMK (Aggregated Selective Match Kernel) with binary residuals, as MASt3R's retriever runs it.
+
+Pure numpy; written from the algorithm (Tolias, Avrithis, Jegou, "To aggregate or not to
+aggregate: selective match kernels for image search", ICCV 2013) and the settings the MASt3R
+retriever hard-codes (MAST3R_FACTS.md 12.5-12.6):
+
+* visual words = exact nearest centroids (squared L2) of a codebook (K, D) float32;
+  a database image assigns each local feature to 1 word, a query to its 5 nearest words;
+* per word w of an image: residual sum ``r_w = sum (x - c_w)`` over the features assigned to w,
+  binarised ``b_w[d] = r_w[d] > 0``; words kept in ascending order;
+* similarity of query i and database image j (no IDF, threshold 0, alpha 3)::
+
+      sim[i, j] = 1/sqrt(Q_i) * sum_{w in U_i ∩ W_j, s_w >= 0} s_w^3 / sqrt(n_j),
+      s_w = 1 - 2 * Hamming(b_{i,w}, b_{j,w}) / B,   B = 32 * ceil(D / 32)
+
+  with Q_i / n_j the number of words of the query / database image.
+
+Bits are packed with ``np.packbits`` (component d -> byte d // 8, most significant bit first) into
+``B / 8`` bytes, i.e. the reference's big-endian 32-bit words read byte by byte.
+
+Why not the ``asmk`` package: it needs a Cython build and FAISS (no numpy-1.21 aarch64 wheel for
+Humble/Jetson), keeps its inverted file as Python lists of arrays per word, and scores a query in a
+Python loop over its words. Here the inverted file is a CSR layout (one contiguous code array
+sorted by word) scored with a few numpy calls per query word; the codebook search is one torch
+matmul per batch (on the GPU when the codebook is moved there, see `Codebook.quantize`).
+
+The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
+resolves only numpy's array-reconstruction globals and refuses anything else.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+import logging
+import os
+import pickle
+import warnings
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .errors import CheckpointError, InputError, MapFormatError
+
+log = logging.getLogger(__name__)
+
+MULTIPLE_ASSIGNMENT_DB = 1
+MULTIPLE_ASSIGNMENT_QUERY = 5
+ALPHA = 3.0
+THRESHOLD = 0.0
+INDEX_VERSION = 1
+
+
+# ------------------------------------------------------------------------ safe codebook loading
+def _numpy_global(module: str, name: str):
+    """The numpy function a pickle names, from whichever numpy (1.x or 2.x) is installed."""
+    import importlib
+
+    for mod in (module.replace("numpy.core.", "numpy._core."),
+                module.replace("numpy._core.", "numpy.core.")):
+        try:
+            return getattr(importlib.import_module(mod), name)
+        except (ImportError, AttributeError):
+            continue
+    raise pickle.UnpicklingError(f"numpy has no {module}.{name}")
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    # Protocol <= 2 pickles spell bytes as _codecs.encode(str, 'latin1'); nothing else passes.
+    if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
+        raise pickle.UnpicklingError("_codecs.encode is only allowed with 'latin1'")
+    return text.encode("latin1")
+
+
+class _ArrayOnlyUnpickler(pickle.Unpickler):
+    """Resolves numpy's ndarray reconstruction globals (numpy 1.x and 2.x names) only."""
+
+    _NUMPY = {("numpy.core.multiarray", "_reconstruct"), ("numpy._core.multiarray", "_reconstruct"),
+              ("numpy.core.numeric", "_frombuffer"), ("numpy._core.numeric", "_frombuffer")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._NUMPY:
+            return _numpy_global(module, name)
+        if module == "numpy" and name in ("ndarray", "dtype"):
+            return getattr(np, name)
+        if (module, name) == ("_codecs", "encode"):
+            return _latin1_encode
+        raise pickle.UnpicklingError(
+            f"global '{module}.{name}' is forbidden (only plain numpy arrays may be unpickled)")
+
+
+def safe_unpickle(data: Union[bytes, BinaryIO], where: str) -> Any:
+    """Unpickle ``data`` (bytes or a binary file) resolving numpy arrays only.
+
+    Raises CheckpointError for any other global and for a malformed stream. Arrays keep the
+    unpickled bytes as their buffer (read-only, no second copy)."""
+    stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
+    try:
+        return _ArrayOnlyUnpickler(stream).load()
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{where}: refused to unpickle: {e}. An ASMK codebook holds a dict with one float32 "
+            "array; this file holds other objects (it may have been crafted to run code). Use "
+            "the codebook from NAVER's download page") from None
+    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+        raise CheckpointError(f"{where}: not a readable pickle ({type(e).__name__}: {e}); "
+                              "the file is truncated or corrupt") from None
+
+
+class Codebook:
+    """Visual words: ``centroids`` (K, D) float32, C-contiguous; ``size`` as stored.
+
+    The nearest-word search runs in torch on ``device`` ('cpu' by default; `to` moves a copy
+    of the centroids to a GPU, 256 MiB for the official codebook); the float64 re-ranking of
+    the shortlist stays on the CPU copy.
+    """
+
+    def __init__(self, centroids: np.ndarray, size: Any = None, device: str = "cpu"):
+        self.centroids = centroids
+        self.size = size
+        self._device = torch.device(device)
+        self._t: Optional[torch.Tensor] = None
+        self._t_sqnorm: Optional[torch.Tensor] = None
+
+    @property
+    def num_words(self) -> int:
+        return int(self.centroids.shape[0])
+
+    @property
+    def dim(self) -> int:
+        return int(self.centroids.shape[1])
+
+    def to(self, device: Union[str, torch.device]) -> Codebook:
+        """Search on ``device`` from now on (returns self)."""
+        self._device = torch.device(device)
+        self._t = self._t_sqnorm = None
+        return self
+
+    def _torch(self) -> Tuple[torch.Tensor, torch.Tensor]:
+        if self._t is None:
+            with warnings.catch_warnings():  # read-only buffer: torch only reads it
+                warnings.simplefilter("ignore", UserWarning)
+                t = torch.from_numpy(self.centroids)
+            self._t = t.to(self._device)
+            sq = np.einsum("kd,kd->k", self.centroids, self.centroids)  # no (K, D) temporary
+            self._t_sqnorm = torch.from_numpy(sq).to(self._device)
+        return self._t, self._t_sqnorm
+
+    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None
+                 ) -> np.ndarray:
+        """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
+
+        Returns (n, multiple) int64 by increasing distance. Candidates come from float32
+        ``|c|^2 - 2 x.c`` (one matmul per batch, torch on the codebook's device), a shortlist
+        of ``multiple + 4`` is re-ranked with float64 distances, so near-ties resolve like an
+        exact computation. Working memory per batch: ``batch * K * 4`` bytes; the default
+        batch keeps it at 16 MB (64 rows for the official 65 536 words).
+        """
+        feats = np.ascontiguousarray(feats, dtype=np.float32)
+        if feats.ndim != 2 or feats.shape[1] != self.dim:
+            raise InputError(f"features {feats.shape} do not match the codebook's dimension "
+                             f"{self.dim}: the codebook belongs to another retrieval model")
+        m = min(multiple, self.num_words)
+        if len(feats) == 0:
+            return np.zeros((0, m), np.int64)
+        cent, sqnorm = self._torch()
+        short = min(self.num_words, m + 4)
+        batch = batch or max(1, (1 << 22) // self.num_words)
+        out = np.empty((len(feats), m), np.int64)
+        with torch.inference_mode():
+            xt = torch.from_numpy(feats).to(self._device)
+            for s in range(0, len(feats), batch):
+                d = torch.addmm(sqnorm, xt[s:s + batch], cent.T, beta=1.0, alpha=-2.0)
+                cand = torch.topk(d, short, dim=1, largest=False, sorted=False).indices
+                cand = cand.cpu().numpy()
+                x = feats[s:s + batch]
+                diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
+                exact = np.einsum("nsd,nsd->ns", diff, diff)
+                order = np.lexsort((cand, exact), axis=1)[:, :m]
+                out[s:s + batch] = np.take_along_axis(cand, order, axis=1)
+        return out
+
+
+def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> Codebook:
+    """Read an ASMK ``*_codebook.pkl`` safely.
+
+    The file is ``{'type': 'Codebook', 'params': {'size': K}, 'state': {'centroids': (K, D)
+    float32}}`` pickled by asmk. ``expected_size`` (the retrieval checkpoint's ``nclusters``)
+    must equal the stored size (Python ``==``, as the reference asserts). Raises CheckpointError.
+    """
+    if not os.path.isfile(path):
+        raise CheckpointError(
+            f"codebook not found: {path}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
+            "retrieval checkpoint, or pass it with --codebook")
+    with open(path, "rb") as fh:  # streamed: the 268 MB official file is not held twice
+        obj = safe_unpickle(fh, path)
+    try:
+        if obj["type"] != "Codebook":
+            raise KeyError("type")
+        size = obj["params"]["size"]
+        centroids = obj["state"]["centroids"]
+    except (KeyError, TypeError, IndexError):
+        raise CheckpointError(f"{path}: expected {{'type': 'Codebook', 'params': {{'size'}}, "
+                              "'state': {'centroids'}}: not an ASMK codebook") from None
+    if not isinstance(centroids, np.ndarray) or centroids.ndim != 2 \
+            or centroids.dtype != np.float32:
+        raise CheckpointError(f"{path}: centroids must be a 2-D float32 array, got "
+                              f"{getattr(centroids, 'dtype', type(centroids).__name__)} "
+                              f"{getattr(centroids, 'shape', '')}")
+    if parse_cluster_count(size) != centroids.shape[0]:
+        raise CheckpointError(f"{path}: stored size {size!r} but {centroids.shape[0]} centroids")
+    if expected_size is not None and not (type(expected_size) is type(size)
+                                          and expected_size == size):
+        raise CheckpointError(f"{path}: codebook size {size!r} differs from the retrieval "
+                              f"checkpoint's nclusters={expected_size!r}: the two files do not "
+                              "belong together")
+    log.info("loaded codebook %s (%d words x %d)", path, *centroids.shape)
+    return Codebook(np.ascontiguousarray(centroids), size, device)
+
+
+def parse_cluster_count(value: Any) -> int:
+    """``65536``, ``'64k'`` (x1024) or ``'1M'`` (x1024^2) -> int; CheckpointError otherwise."""
+    if isinstance(value, bool):
+        raise CheckpointError(f"codebook size {value!r} is not a number")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str) and value:
+        mult = {"k": 1024, "M": 1024 ** 2}.get(value[-1], 1)
+        try:
+            return int(value[:-1] if mult > 1 else value) * mult
+        except ValueError:
+            pass
+    raise CheckpointError(f"codebook size {value!r} is not an int or a string like '64k'")
+
+
+# ------------------------------------------------------------------------ aggregation
+@dataclasses.dataclass
+class AsmkVector:
+    """ASMK representation of one image: ``words`` (U,) int64 ascending, ``codes`` (U, B/8)
+    uint8 packed sign bits of the residual sums (see module docstring)."""
+
+    words: np.ndarray
+    codes: np.ndarray
+
+    @property
+    def num_words(self) -> int:
+        return int(len(self.words))
+
+
+def code_bytes(dim: int) -> int:
+    """Bytes per binary code: ceil(D / 32) 32-bit words."""
+    return 4 * -(-dim // 32)
+
+
+def binarize(residuals: np.ndarray) -> np.ndarray:
+    """(U, D) residual sums -> (U, code_bytes(D)) uint8, bit d = residual[d] > 0, MSB first."""
+    bits = np.asarray(residuals) > 0
+    nb = code_bytes(bits.shape[1])
+    packed = np.packbits(bits, axis=1)
+    if packed.shape[1] < nb:
+        packed = np.concatenate([packed, np.zeros((len(packed), nb - packed.shape[1]),
+                                                  np.uint8)], axis=1)
+    return np.ascontiguousarray(packed)
+
+
+def codes_as_uint32(codes: np.ndarray) -> np.ndarray:
+    """Packed codes -> the reference's uint32 words (component d in word d//32, bit 31-d%32)."""
+    return codes.reshape(len(codes), -1, 4).view(">u4")[..., 0].astype(np.uint32)
+
+
+def residual_sums(feats: np.ndarray, assign: np.ndarray, centroids: np.ndarray
+                  ) -> Tuple[np.ndarray, np.ndarray]:
+    """(words (U,) ascending, sums (U, D) float32) of ``feats - c_w`` over assigned features.
+
+    Sums are float32, added in feature order as the reference does (``index_add_`` on the
+    CPU accumulates sequentially); only their signs are used, and near zero they depend on it.
+    """
+    m = assign.shape[1]
+    flat = assign.reshape(-1)
+    words, inverse = np.unique(flat, return_inverse=True)
+    res = np.repeat(np.asarray(feats, np.float32), m, axis=0) - centroids[flat]
+    sums = torch.zeros(len(words), centroids.shape[1], dtype=torch.float32)
+    sums.index_add_(0, torch.from_numpy(inverse.reshape(-1).astype(np.int64)),
+                    torch.from_numpy(res))
+    return words.astype(np.int64), sums.numpy()
+
+
+def aggregate(feats: np.ndarray, codebook: Codebook, multiple: int) -> AsmkVector:
+    """ASMK representation of one image's local features (k, D) float32."""
+    assign = codebook.quantize(feats, multiple)
+    words, sums = residual_sums(feats, assign, codebook.centroids)
+    return AsmkVector(words, binarize(sums))
+
+
+def aggregate_database(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
+    """Database side: every feature to its single nearest word."""
+    return aggregate(feats, codebook, MULTIPLE_ASSIGNMENT_DB)
+
+
+def aggregate_query(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
+    """Query side: every feature to its 5 nearest words."""
+    return aggregate(feats, codebook, MULTIPLE_ASSIGNMENT_QUERY)
+
+
+# ------------------------------------------------------------------------ popcount
+_POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+
+
+def _wide(codes: np.ndarray) -> np.ndarray:
+    """(n, nbytes) uint8 -> the same bytes as (n, nbytes/8) uint64 (or uint32 when nbytes % 8)."""
+    return codes.view(np.uint64 if codes.shape[1] % 8 == 0 else np.uint32)
+
+
+def _popcount_rows(x: np.ndarray) -> np.ndarray:
+    """Set bits per row of a (n, m) unsigned-integer array -> (n,) int64."""
+    if hasattr(np, "bitwise_count"):  # numpy >= 2.0: hardware popcount
+        counts = np.bitwise_count(x)
+    else:  # numpy 1.x: a byte table
+        counts = _POP8[x.view(np.uint8)]
+    total = counts[:, 0].astype(np.int64)
+    for k in range(1, counts.shape[1]):  # column sums beat a reduction over a short axis
+        total += counts[:, k]
+    return total
+
+
+# ------------------------------------------------------------------------ inverted file
+class AsmkIndex:
+    """Inverted file over database images' ASMK vectors, CSR layout sorted by word.
+
+    Arrays: ``offsets`` (K+1,) int64 (entries of word w are ``offsets[w]:offsets[w+1]``),
+    ``image_ids`` (T,) int32, ``codes`` (T, nbytes) uint8, ``words_per_image`` (N,) int32.
+    ``identity`` is free text naming the retrieval model + codebook the vectors came from.
+    """
+
+    def __init__(self, offsets: np.ndarray, image_ids: np.ndarray, codes: np.ndarray,
+                 words_per_image: np.ndarray, dim: int, identity: str = ""):
+        self.offsets = offsets
+        self.image_ids = image_ids
+        self.codes = codes
+        self.words_per_image = words_per_image
+        self.dim = int(dim)
+        self.identity = identity
+        self._inv_sqrt_n = 1.0 / np.sqrt(np.maximum(words_per_image, 1).astype(np.float64))
+        self._table: Optional[np.ndarray] = None
+
+    @property
+    def num_images(self) -> int:
+        return int(len(self.words_per_image))
+
+    @property
+    def num_words(self) -> int:
+        return int(len(self.offsets) - 1)
+
+    @classmethod
+    def build(cls, vectors: Sequence[AsmkVector], num_words: int, dim: int,
+              identity: str = "") -> AsmkIndex:
+        """Index database vectors (image id = position in ``vectors``)."""
+        nb = code_bytes(dim)
+        counts = np.array([v.num_words for v in vectors], np.int32)
+        if len(vectors):
+            words = np.concatenate([v.words for v in vectors]).astype(np.int64)
+            codes = np.concatenate([v.codes.reshape(-1, nb) for v in vectors])
+        else:
+            words, codes = np.zeros(0, np.int64), np.zeros((0, nb), np.uint8)
+        if len(words) and (words.min() < 0 or words.max() >= num_words):
+            raise InputError(f"ASMK word ids must be in [0, {num_words})")
+        ids = np.repeat(np.arange(len(vectors), dtype=np.int32), counts)
+        order = np.argsort(words, kind="stable")
+        offsets = np.zeros(num_words + 1, np.int64)
+        np.cumsum(np.bincount(words, minlength=num_words), out=offsets[1:])
+        return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
+                   identity)
+
+    def query(self, vec: AsmkVector, block_rows: int = 16384, threads: Optional[int] = None
+              ) -> np.ndarray:
+        """(N,) float64 scores of one query vector against every database image.
+
+        Work is proportional to the database entries sharing a word with the query. Posting
+        lists (contiguous in the CSR layout) are XOR-ed with the query word's code into a
+        cache-sized block buffer (``block_rows`` x code bytes, 2 MB), whose popcounts are
+        taken block by block; the kernel (a table over the Hamming distance) and one bincount
+        over images finish it. Large queries are split over ``threads`` worker threads (numpy
+        releases the GIL in the XOR and popcount loops); default: up to 4 CPUs.
+        """
+        scores = np.zeros(self.num_images, np.float64)
+        if vec.num_words == 0 or self.num_images == 0:
+            return scores
+        words = np.asarray(vec.words, np.int64)
+        if words.min() < 0 or words.max() >= self.num_words:
+            raise InputError("query word ids exceed the index's codebook size")
+        starts, ends = self.offsets[words], self.offsets[words + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return scores
+        # image id of every scored entry, in scoring order (runs of consecutive rows)
+        rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
+                                                            + lengths, lengths)
+        ids = self.image_ids[rows]
+        ham = np.empty(total, np.int64)
+        q = _wide(np.ascontiguousarray(vec.codes))
+        nt = threads or min(4, os.cpu_count() or 1)
+        nt = max(1, min(nt, total // (4 * block_rows)))
+        if nt == 1:
+            self._hamming_span(starts, ends, q, 0, ham, block_rows)
+        else:
+            cum = np.cumsum(lengths)
+            cuts = [0, *np.searchsorted(cum, total * np.arange(1, nt) / nt).tolist(),
+                    len(lengths)]
+            with ThreadPoolExecutor(nt) as pool:
+                list(pool.map(lambda g: self._hamming_span(
+                    starts[cuts[g]:cuts[g + 1]], ends[cuts[g]:cuts[g + 1]],
+                    q[cuts[g]:cuts[g + 1]], int(cum[cuts[g] - 1]) if cuts[g] else 0, ham,
+                    block_rows), range(nt)))
+        # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
+        scores += np.bincount(ids, weights=self._kernel_table()[ham], minlength=self.num_images)
+        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
+
+    def _hamming_span(self, starts: np.ndarray, ends: np.ndarray, q: np.ndarray, out_pos: int,
+                      ham: np.ndarray, block_rows: int) -> None:
+        """Hamming distances of the posting lists [starts, ends) to the query codes ``q``,
+        written to ``ham[out_pos:]`` in order."""
+        if len(starts) == 0:
+            return
+        db = _wide(self.codes)
+        buf = np.empty((max(block_rows, int((ends - starts).max())), db.shape[1]), db.dtype)
+        done, fill = out_pos, 0
+        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if fill + e - b > block_rows and fill:
+                ham[done:done + fill] = _popcount_rows(buf[:fill])
+                done, fill = done + fill, 0
+            np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
+            fill += e - b
+        ham[done:done + fill] = _popcount_rows(buf[:fill])
+
+    def _kernel_table(self) -> np.ndarray:
+        """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""
+        if self._table is None:
+            bits = 8 * self.codes.shape[1]
+            sim = 1.0 - 2.0 * np.arange(bits + 1, dtype=np.float64) / bits
+            self._table = np.where(sim >= THRESHOLD, sim ** ALPHA, 0.0)
+        return self._table
+
+    def query_many(self, vectors: Iterable[AsmkVector]) -> np.ndarray:
+        """(M, N) float64: row i = query i, column j = database image j."""
+        rows = [self.query(v) for v in vectors]
+        return np.stack(rows) if rows else np.zeros((0, self.num_images))
+
+    # -- persistence (npz, no pickle) -------------------------------------------------
+    def save(self, path: str) -> None:
+        """Write the index atomically as ``.npz`` (readable with ``allow_pickle=False``)."""
+        from .fileio import atomic_write_bytes
+
+        buf = io.BytesIO()
+        np.savez(buf, version=np.int64(INDEX_VERSION), offsets=self.offsets,
+                 image_ids=self.image_ids, codes=self.codes,
+                 words_per_image=self.words_per_image, dim=np.int64(self.dim),
+                 identity=np.array(self.identity))
+        atomic_write_bytes(path, buf.getvalue())
+
+    @classmethod
+    def load(cls, path: str) -> AsmkIndex:
+        """Read an index written by `save`; MapFormatError if missing or malformed."""
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                if int(z["version"]) != INDEX_VERSION:
+                    raise MapFormatError(f"{path}: ASMK index version {int(z['version'])}, "
+                                         f"this code reads {INDEX_VERSION}: rebuild it")
+                idx = cls(z["offsets"], z["image_ids"], z["codes"], z["words_per_image"],
+                          int(z["dim"]), str(z["identity"]))
+        except (OSError, KeyError, ValueError) as e:
+            raise MapFormatError(f"{path}: cannot read the ASMK index ({e}); rebuild it") \
+                from None
+        if idx.offsets[-1] != len(idx.image_ids) or len(idx.codes) != len(idx.image_ids) \
+                or idx.codes.shape[1] != code_bytes(idx.dim):
+            raise MapFormatError(f"{path}: inconsistent ASMK index arrays; rebuild it")
+        return idx
+
+
+def similarity_matrix(db: Sequence[AsmkVector], queries: Sequence[AsmkVector],
+                      codebook: Codebook) -> np.ndarray:
+    """(M, N) float64 ASMK similarities, row = query, column = database image."""
+    index = AsmkIndex.build(db, codebook.num_words, codebook.dim)
+    return index.query_many(queries)
+
+
+__all__ = ["parse_cluster_count", "Codebook", "AsmkVector", "AsmkIndex", "load_codebook",
+           "safe_unpickle",
+           "aggregate", "aggregate_database", "aggregate_query", "binarize", "code_bytes",
+           "codes_as_uint32", "residual_sums", "similarity_matrix"]

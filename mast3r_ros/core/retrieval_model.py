@@ -1,0 +1,369 @@
+"""MASt3R's retrieval head: local features for ASMK from the cached encoder output.
+
+The official add-on (``*_retrieval_trainingfree.pth``) is a small head on the MASt3R encoder
+tokens (after ``enc_norm``); it never touches the decoder, so a map that caches encodings gets
+retrieval features for free. Maths in order (MAST3R_FACTS.md section 12.3):
+
+1. pre-whitening (optional): ``X = float32((float64(E) - m) @ P)``, float64 throughout;
+2. projector (optional, ``hdims`` ``'h0_h1_..'``): Linear, then LayerNorm(eps 1e-5) + exact GELU
+   after every Linear but the last; ``residual`` adds X to the output;
+3. attention ``a_n = ||h_n||_2`` (before post-whitening);
+4. post-whitening (optional), as 1. with its own ``m'``, ``P'``; features are *not* normalised;
+5. the ``k`` tokens of largest attention, by decreasing attention (``torch.topk``), with
+   ``k = min(nfeat, N)`` or ``k = int(-nfeat * N)`` for a fraction ``nfeat`` in [-1, 0).
+
+The checkpoint is a ``torch.save`` dict ``{'model': state_dict, 'args': argparse.Namespace}``; it
+is read with ``weights_only=True`` and only ``argparse.Namespace`` allow-listed (a restricted
+unpickler on torch without ``safe_globals``). Unknown ``args`` fields are ignored.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import logging
+import os
+import pickle
+from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+
+import numpy as np
+import torch
+
+from .asmk import (AsmkIndex, AsmkVector, Codebook, aggregate_database, aggregate_query,
+                   load_codebook)
+from .errors import CheckpointError, InputError
+
+log = logging.getLogger(__name__)
+
+LAYERNORM_EPS = 1e-5  # the head's LayerNorm uses the PyTorch default (the backbone uses 1e-6)
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalSpec:
+    """The head options read from ``args`` (everything else in the Namespace is ignored)."""
+
+    prewhiten: bool
+    hdims: Tuple[int, ...]  # projector widths; () = no projector
+    residual: bool
+    postwhiten: bool
+    nfeat: Union[int, float]  # int k, or a fraction in [-1, 0) meaning k = int(-f * N)
+    nclusters: Any  # compared with the codebook's stored 'size' (Python ==, type included)
+    pretrained: Optional[str] = None
+
+    def num_features(self, num_tokens: int) -> int:
+        """Features kept for an image of ``num_tokens`` tokens."""
+        if isinstance(self.nfeat, float) or self.nfeat < 0:
+            return min(num_tokens, int(-float(self.nfeat) * num_tokens))
+        return min(int(self.nfeat), num_tokens)
+
+
+@dataclasses.dataclass
+class LocalFeatures:
+    """Selected local features of one image (float32, on the head's device).
+
+    ``feats`` (k, D); ``attention`` (k,) decreasing; ``token_index`` (k,) int64 row-major token
+    index ``n = y * w + x`` on the (h, w) = (H/16, W/16) token grid.
+    """
+
+    feats: torch.Tensor
+    attention: torch.Tensor
+    token_index: torch.Tensor
+
+
+# ------------------------------------------------------------------------ loading
+class _RestrictedUnpickler(pickle.Unpickler):
+    """For torch without ``safe_globals``: tensors, OrderedDict and argparse.Namespace only."""
+
+    _ALLOWED = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
+                ("torch._utils", "_rebuild_parameter"), ("argparse", "Namespace"),
+                ("torch", "Size"), ("torch", "DoubleStorage"), ("torch", "FloatStorage")}
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden")
+
+
+class _RestrictedPickleModule:
+    Unpickler = _RestrictedUnpickler
+    load = staticmethod(lambda f, **kw: _RestrictedUnpickler(f, **kw).load())
+    __name__ = "restricted_pickle"
+
+
+def _load_archive(path: str) -> Any:
+    ser = torch.serialization
+    try:
+        if hasattr(ser, "safe_globals"):
+            with ser.safe_globals([argparse.Namespace]):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        return torch.load(path, map_location="cpu", weights_only=False,
+                          pickle_module=_RestrictedPickleModule)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(
+            f"{path}: refused to unpickle ({str(e).splitlines()[0][:200]}). A retrieval "
+            "checkpoint holds only tensors and an argparse.Namespace; this file is not one, or "
+            "it was crafted to run code") from None
+    except (RuntimeError, EOFError, OSError, ValueError) as e:
+        raise CheckpointError(f"{path}: cannot read the retrieval checkpoint "
+                              f"({str(e).splitlines()[0][:200]}); download it again") from None
+
+
+def _parse_hdims(value: Any, where: str) -> Tuple[int, ...]:
+    text = "" if value is None else str(value)
+    try:
+        return tuple(int(p) for p in text.split("_")) if text else ()
+    except ValueError:
+        raise CheckpointError(f"{where}: args.hdims={value!r} is not '' or '_'-separated "
+                              "integers like '2048_1024'") from None
+
+
+def spec_from_args(args: Any, where: str = "retrieval checkpoint") -> RetrievalSpec:
+    """Validate the Namespace fields the head needs (MAST3R_FACTS.md 12.2)."""
+    get = (lambda k, d=None: args.get(k, d)) if isinstance(args, Mapping) else (
+        lambda k, d=None: getattr(args, k, d))
+    feat_weights = get("featweights", "l2norm")
+    if feat_weights != "l2norm":
+        raise CheckpointError(f"{where}: args.featweights={feat_weights!r}; only 'l2norm' "
+                              "(attention = feature norm) is defined")
+    imsize = get("imsize", 512)
+    if imsize != 512:
+        raise CheckpointError(f"{where}: args.imsize={imsize!r}; the retrieval head is "
+                              "defined for the 512 network only")
+    nfeat = get("nfeat", 300)
+    if isinstance(nfeat, bool) or not isinstance(nfeat, (int, float)) or (
+            isinstance(nfeat, float) and not -1.0 <= nfeat < 0) or (
+            isinstance(nfeat, int) and (nfeat == 0 or nfeat < -1)):
+        raise CheckpointError(f"{where}: args.nfeat={nfeat!r} must be a positive int or a "
+                              "negative fraction in [-1, 0)")
+    hdims = _parse_hdims(get("hdims", ""), where)
+    postwhiten = get("postwhiten") is not None
+    if postwhiten and not hdims and get("postwhiten") != -1:
+        raise CheckpointError(f"{where}: post-whitening without a projector (hdims='') is "
+                              "not a valid configuration")
+    return RetrievalSpec(prewhiten=get("prewhiten") is not None, hdims=hdims,
+                         residual=bool(get("residual", False) or False), postwhiten=postwhiten,
+                         nfeat=nfeat, nclusters=get("nclusters", "64k"),
+                         pretrained=get("pretrained"))
+
+
+def default_codebook_path(checkpoint_path: str) -> str:
+    """The reference naming rule: drop the last ``_`` piece of the file name, add
+    ``_codebook.pkl`` (``X_retrieval_trainingfree.pth`` -> ``X_retrieval_codebook.pkl``)."""
+    folder, name = os.path.split(checkpoint_path)
+    return os.path.join(folder, "_".join(name.split("_")[:-1]) + "_codebook.pkl")
+
+
+def _require_checkpoint(path: str) -> None:
+    if not os.path.isfile(path):
+        raise CheckpointError(
+            f"retrieval checkpoint not found: {path}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
+            "(README: 'Retrieval model') and pass it with --retrieval-checkpoint")
+
+
+def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:
+    """Fail fast (before loading a backbone): both files exist; returns the codebook path."""
+    cb = codebook or default_codebook_path(checkpoint)
+    _require_checkpoint(checkpoint)
+    if not os.path.isfile(cb):
+        raise CheckpointError(
+            f"codebook not found: {cb}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
+            "retrieval checkpoint, or pass it with --codebook")
+    return cb
+
+
+class RetrievalHead(torch.nn.Module):
+    """The head on encoder tokens. Whitening tensors are float64 (as stored in the file)."""
+
+    def __init__(self, spec: RetrievalSpec, enc_dim: int):
+        super().__init__()
+        self.spec = spec
+        self.enc_dim = enc_dim
+        if spec.prewhiten:
+            self.register_buffer("prewhiten_m", torch.zeros(1, enc_dim, dtype=torch.float64))
+            self.register_buffer("prewhiten_p", torch.eye(enc_dim, dtype=torch.float64))
+        layers: List[torch.nn.Module] = []
+        width = enc_dim
+        for i, h in enumerate(spec.hdims):
+            layers.append(torch.nn.Linear(width, h))
+            if i < len(spec.hdims) - 1:
+                layers += [torch.nn.LayerNorm(h, eps=LAYERNORM_EPS), torch.nn.GELU()]
+            width = h
+        self.projector = torch.nn.Sequential(*layers)
+        if spec.residual and width != enc_dim:
+            raise CheckpointError(f"residual projector needs its last width ({width}) equal to "
+                                  f"the encoder width ({enc_dim})")
+        self.out_dim = width
+        if spec.postwhiten:
+            self.register_buffer("postwhiten_m", torch.zeros(1, width, dtype=torch.float64))
+            self.register_buffer("postwhiten_p", torch.eye(width, dtype=torch.float64))
+
+    @staticmethod
+    def _whiten(x: torch.Tensor, m: torch.Tensor, p: torch.Tensor) -> torch.Tensor:
+        return ((x.double() - m) @ p).float()
+
+    def all_tokens(self, enc: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+        """enc (N, C) float -> (features (N, D) float32, attention (N,) float32)."""
+        x = enc.float()
+        if self.spec.prewhiten:
+            x = self._whiten(x, self.prewhiten_m, self.prewhiten_p)
+        h = self.projector(x) if self.spec.hdims else x
+        if self.spec.residual:
+            h = h + x
+        attention = torch.linalg.vector_norm(h, dim=-1)
+        if self.spec.postwhiten:
+            h = self._whiten(h, self.postwhiten_m, self.postwhiten_p)
+        return h, attention
+
+    @torch.inference_mode()
+    def forward(self, enc: torch.Tensor) -> LocalFeatures:
+        """Local features of one image: ``enc`` (N, C) = encoder output after enc_norm."""
+        if enc.dim() != 2 or enc.shape[1] != self.enc_dim:
+            raise InputError(f"retrieval head expects encoder tokens (N, {self.enc_dim}), got "
+                             f"{tuple(enc.shape)}: the retrieval checkpoint belongs to a "
+                             "different backbone")
+        feats, attention = self.all_tokens(enc)
+        k = self.spec.num_features(enc.shape[0])
+        top, idx = torch.topk(attention, k, largest=True, sorted=True)
+        return LocalFeatures(feats[idx], top, idx)
+
+    @torch.inference_mode()
+    def global_descriptor(self, enc: torch.Tensor) -> torch.Tensor:
+        """(D,) attention-weighted sum over all tokens, L2-normalised (not used by ASMK)."""
+        feats, attention = self.all_tokens(enc)
+        return torch.nn.functional.normalize((attention[:, None] * feats).sum(0), dim=0,
+                                             eps=1e-12)
+
+
+def _state_dict_for_head(head: RetrievalHead, sd: Mapping[str, torch.Tensor], where: str
+                         ) -> Dict[str, torch.Tensor]:
+    rename = {"prewhiten.m": "prewhiten_m", "prewhiten.p": "prewhiten_p",
+              "postwhiten.m": "postwhiten_m", "postwhiten.p": "postwhiten_p"}
+    out = {}
+    for k, v in sd.items():
+        if k.startswith("backbone."):
+            continue  # a non-frozen training run; the map's own backbone is used instead
+        if not isinstance(v, torch.Tensor):
+            raise CheckpointError(f"{where}: state dict entry {k!r} is not a tensor")
+        out[rename.get(k, k)] = v
+    expected = head.state_dict()
+    for k, v in expected.items():
+        if k not in out:
+            raise CheckpointError(f"{where}: missing key {k!r} (shape {tuple(v.shape)}): the "
+                                  "args and the weights disagree")
+        if tuple(out[k].shape) != tuple(v.shape):
+            raise CheckpointError(f"{where}: key {k!r} has shape {tuple(out[k].shape)}, "
+                                  f"expected {tuple(v.shape)} for encoder width "
+                                  f"{head.enc_dim}: wrong backbone or wrong file")
+    extra = sorted(set(out) - set(expected))
+    if extra:
+        raise CheckpointError(f"{where}: unexpected key {extra[0]!r}: the file is not a "
+                              "retrieval head matching its own args")
+    return {k: v.to(expected[k].dtype) for k, v in out.items()}
+
+
+def _identity(sd: Mapping[str, torch.Tensor], spec: RetrievalSpec) -> str:
+    h = hashlib.sha256(repr(dataclasses.replace(spec, pretrained=None)).encode())
+    for k in sorted(sd):
+        t = sd[k].detach().reshape(-1)
+        step = max(1, t.numel() // 4096)
+        h.update(k.encode() + str(tuple(sd[k].shape)).encode())
+        h.update(t[::step].double().cpu().numpy().tobytes())
+    return h.hexdigest()[:16]
+
+
+def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
+                        ) -> Tuple[RetrievalHead, str]:
+    """Read ``*_retrieval_trainingfree.pth`` -> (head in eval mode on ``device``, identity).
+
+    ``enc_dim`` is the backbone's encoder width (1024 for the ViT-L MASt3R). ``identity`` is a
+    stable content id of the head (keys a map's stored ASMK representations).
+    Raises CheckpointError on a missing, unsafe, malformed or mismatching file.
+    """
+    _require_checkpoint(path)
+    obj = _load_archive(path)
+    if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
+            and obj.get("args") is not None):
+        raise CheckpointError(f"{path}: expected a dict with 'model' (state dict) and 'args' "
+                              "(argparse.Namespace): not a MASt3R retrieval checkpoint")
+    spec = spec_from_args(obj["args"], path)
+    head = RetrievalHead(spec, enc_dim)
+    sd = _state_dict_for_head(head, obj["model"], path)
+    head.load_state_dict(sd, strict=True)
+    identity = _identity(sd, spec)
+    log.info("loaded retrieval head %s (prewhiten=%s, hdims=%s, postwhiten=%s, nfeat=%s, "
+             "D=%d, id %s)", path, spec.prewhiten, spec.hdims or "none", spec.postwhiten,
+             spec.nfeat, head.out_dim, identity)
+    return head.eval().to(device), identity
+
+
+def local_features_numpy(head: RetrievalHead, enc: Union[np.ndarray, torch.Tensor]
+                         ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Convenience: (feats (k, D) float32, attention (k,) float32, token_index (k,) int64)."""
+    t = enc if isinstance(enc, torch.Tensor) else torch.from_numpy(np.asarray(enc, np.float32))
+    dev = next(iter(head.buffers()), torch.empty(0)).device
+    out = head(t.to(dev))
+    return (out.feats.cpu().numpy(), out.attention.cpu().numpy(),
+            out.token_index.cpu().numpy().astype(np.int64))
+
+
+class AsmkRetriever:
+    """Retrieval head + codebook: encoder tokens -> ASMK vectors -> scores.
+
+    The API the localizer / map writer call::
+
+        r = AsmkRetriever.from_files(ckpt, codebook, enc_dim=1024)
+        index = r.build_index([enc_0, enc_1, ...])   # (N_i, C) encoder outputs, one per keyframe
+        index.save(path); index = AsmkIndex.load(path)
+        scores = r.scores(index, enc_query)          # (num_keyframes,) float64, larger = closer
+    """
+
+    def __init__(self, head: RetrievalHead, codebook: Codebook, identity: str):
+        if codebook.dim != head.out_dim:
+            raise CheckpointError(f"codebook dimension {codebook.dim} differs from the retrieval "
+                                  f"head's output dimension {head.out_dim}: the files do not "
+                                  "belong together")
+        self.head = head
+        self.codebook = codebook
+        self.identity = identity
+
+    @classmethod
+    def from_files(cls, checkpoint: str, codebook: Optional[str] = None, enc_dim: int = 1024,
+                   device: str = "cpu") -> AsmkRetriever:
+        """Load both files; ``codebook`` defaults to the reference naming rule
+        (`default_codebook_path`). ``identity`` combines both files' content ids."""
+        cb_path = check_retrieval_files(checkpoint, codebook)
+        head, head_id = load_retrieval_head(checkpoint, enc_dim, device)
+        cb = load_codebook(cb_path, expected_size=head.spec.nclusters, device=device)
+        cb_id = hashlib.sha256(cb.centroids[:: max(1, cb.num_words // 256)].tobytes()
+                               + str(cb.centroids.shape).encode()).hexdigest()[:8]
+        return cls(head, cb, f"asmk-{head_id}-{cb_id}")
+
+    def local_features(self, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+        """(k, D) float32 selected local features of one image's encoder output (N, C)."""
+        return local_features_numpy(self.head, enc)[0]
+
+    def database_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
+        return aggregate_database(self.local_features(enc), self.codebook)
+
+    def query_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
+        return aggregate_query(self.local_features(enc), self.codebook)
+
+    def build_index(self, encodings: Sequence[Union[np.ndarray, torch.Tensor]]) -> AsmkIndex:
+        """Inverted file of database images (image id = position in ``encodings``)."""
+        vecs = [self.database_vector(e) for e in encodings]
+        return AsmkIndex.build(vecs, self.codebook.num_words, self.codebook.dim, self.identity)
+
+    def scores(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
+        """(N,) float64 ASMK similarity of one query image against every indexed image."""
+        if index.identity and index.identity != self.identity:
+            raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
+                             f"is {self.identity}: rebuild the index")
+        return index.query(self.query_vector(enc))
+
+
+__all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",
+           "spec_from_args", "default_codebook_path", "local_features_numpy",
+           "AsmkRetriever", "check_retrieval_files"]

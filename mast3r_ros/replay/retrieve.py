@@ -1,0 +1,135 @@
+"""`mast3r-ros retrieve`: MASt3R's image retrieval (trainingfree head + ASMK) over a set of images.
+
+Writes ``DIR/similarity.npy`` (N x N float64, row i = image i as query, column j = image j as
+database item, in the given order, as the reference retriever computes it) and ``DIR/pairs.txt``
+(``name_i name_j`` per line, names as given on the command line) for mapping / SfM tools.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import logging
+import os
+import time
+from typing import List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.fileio import atomic_write_bytes, atomic_write_text
+from ..core.model.preprocess import load_rgb
+from ..core.pairing import make_pairs, random_start
+
+log = logging.getLogger(__name__)
+
+
+def _engine(checkpoint: str, device: str):
+    from ..core.config import ModelConfig
+    from ..core.model.engine import Mast3rEngine
+
+    return Mast3rEngine.from_config(ModelConfig(checkpoint=checkpoint, device=device,
+                                                precision="fp32", image_size=512))
+
+
+def default_pairs(n: int) -> str:
+    """The reference demo's default scene graph: retrieval-min(20, n)-min(n-1, 10)."""
+    return f"retrieval-{min(20, n)}-{max(0, min(n - 1, 10))}"
+
+
+def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
+                 out_dir: str, *, codebook: Optional[str] = None, pairs: Optional[str] = None,
+                 seed: Optional[int] = 0, device: str = "cpu", symmetrize: bool = False
+                 ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+    """Encode every image, score all against all, choose pairs, write the two files.
+
+    Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a key image drawn
+    twice by the sampling) are not written. Raises InputError / CheckpointError.
+    """
+    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files
+
+    if len(images) < 2:
+        raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
+    codebook = check_retrieval_files(retrieval_checkpoint, codebook)
+    engine = _engine(checkpoint, device)
+    retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,
+                                         enc_dim=engine.model.spec.enc_embed_dim, device=device)
+    t0 = time.perf_counter()
+    db, queries = [], []
+    for path in images:
+        enc = engine.encode(engine.prepare(load_rgb(path), 512)).feats
+        feats = retriever.local_features(enc)
+        db.append(_aggregate(retriever, feats, query=False))
+        queries.append(_aggregate(retriever, feats, query=True))
+    from ..core.asmk import AsmkIndex
+
+    index = AsmkIndex.build(db, retriever.codebook.num_words, retriever.codebook.dim,
+                            retriever.identity)
+    sim = index.query_many(queries)
+    log.info("%d images encoded and scored in %.2f s", len(images), time.perf_counter() - t0)
+    strategy = pairs or default_pairs(len(images))
+    start = random_start(len(images), seed) if strategy.startswith("retrieval") else 0
+    chosen = [p for p in make_pairs(len(images), strategy, sim, start, symmetrize)
+              if p[0] != p[1]]
+    os.makedirs(out_dir, exist_ok=True)
+    buf = io.BytesIO()
+    np.save(buf, sim)
+    atomic_write_bytes(os.path.join(out_dir, "similarity.npy"), buf.getvalue())
+    atomic_write_text(os.path.join(out_dir, "pairs.txt"),
+                      "".join(f"{images[i]} {images[j]}\n" for i, j in chosen))
+    log.info("%s (first key image %d): %d pairs -> %s/pairs.txt, %s/similarity.npy", strategy,
+             start, len(chosen), out_dir, out_dir)
+    return sim, chosen
+
+
+def _aggregate(retriever, feats: np.ndarray, query: bool):
+    from ..core.asmk import aggregate_database, aggregate_query
+
+    return (aggregate_query if query else aggregate_database)(feats, retriever.codebook)
+
+
+def _check_names(images: Sequence[str]) -> None:
+    for p in images:
+        if any(c.isspace() for c in p):
+            raise InputError(f"image path {p!r} contains white space, which pairs.txt "
+                             "('name_i name_j' per line) cannot represent; rename it")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "retrieve", help="rank images with MASt3R's retrieval model (ASMK) and choose pairs",
+        description="MASt3R image retrieval: the trainingfree head on the encoder tokens and "
+                    "the ASMK codebook. Writes DIR/similarity.npy (N x N float64, row = query "
+                    "image, column = database image) and DIR/pairs.txt ('name_i name_j').")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="two or more images")
+    p.add_argument("--checkpoint", required=True, help="MASt3R checkpoint (the backbone)")
+    p.add_argument("--retrieval-checkpoint", required=True,
+                   help="*_retrieval_trainingfree.pth (NAVER's retrieval add-on)")
+    p.add_argument("--codebook", default=None,
+                   help="*_retrieval_codebook.pkl (default: beside the retrieval checkpoint, "
+                        "named as the reference does)")
+    p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--pairs", default=None,
+                   help="retrieval-NA-K | swin-W[-noncyclic] | logwin-W[-noncyclic] | oneref-R "
+                        "| complete (default: the demo's retrieval-min(20,N)-min(N-1,10))")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the random first key image of retrieval-NA-K (numpy legacy "
+                        "RNG, as the reference draws it; default 0)")
+    p.add_argument("--symmetrize", action="store_true",
+                   help="also write every pair reversed (the reference's pairwise inference)")
+    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.set_defaults(func=_cmd_retrieve)
+
+
+def _cmd_retrieve(args: argparse.Namespace) -> int:
+    _check_names(args.images)
+    n = len(args.images)
+    make_pairs(n, args.pairs or default_pairs(n), np.zeros((n, n)))  # reject a bad --pairs early
+    for path in args.images:
+        if not os.path.isfile(path):
+            raise InputError(f"image not found: {path}")
+    sim, chosen = run_retrieve(args.images, args.checkpoint, args.retrieval_checkpoint,
+                               args.out, codebook=args.codebook, pairs=args.pairs,
+                               seed=args.seed, device=args.device, symmetrize=args.symmetrize)
+    log.info("similarity %dx%d, %d pairs", *sim.shape, len(chosen))
+    return 0

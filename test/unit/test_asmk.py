@@ -1,0 +1,210 @@
+"""ASMK: safe codebook loading, words / codes / similarity equal to the reference fixture."""
+
+from __future__ import annotations
+
+import io
+import os
+import pickle
+
+import numpy as np
+import pytest
+from retrieval_test_utils import write_codebook
+
+from mast3r_ros.core.asmk import (AsmkIndex, AsmkVector, Codebook, aggregate_database,
+                                  aggregate_query, binarize, code_bytes, codes_as_uint32,
+                                  load_codebook, parse_cluster_count, residual_sums,
+                                  similarity_matrix)
+from mast3r_ros.core.errors import CheckpointError, InputError, MapFormatError
+
+
+@pytest.fixture(scope="module")
+def rt(ref_fixtures):
+    d = ref_fixtures / "retrieval_tiny"
+    if not (d / "outputs.npz").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    return d
+
+
+@pytest.fixture(scope="module")
+def rt_out(rt):
+    with np.load(rt / "outputs.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="module")
+def codebook(rt):
+    return load_codebook(str(rt / "codebook.pkl"), expected_size=64)
+
+
+def test_fixture_codebook_loads(codebook, rt_out):
+    assert codebook.size == 64 and codebook.centroids.dtype == np.float32
+    np.testing.assert_array_equal(codebook.centroids, rt_out["codebook_centroids"])
+
+
+def test_fixture_assignments_words_codes(codebook, rt_out):
+    for i in range(6):
+        f = rt_out[f"feats_{i}"]
+        assign = codebook.quantize(f, 5)
+        np.testing.assert_array_equal(assign[:, :1], rt_out[f"assign_db_{i}"])
+        np.testing.assert_array_equal(assign, rt_out[f"assign_q_{i}"])
+        words, sums = residual_sums(f, assign[:, :1], codebook.centroids)
+        np.testing.assert_array_equal(words, rt_out[f"words_db_{i}"])
+        np.testing.assert_array_equal(sums, rt_out[f"resid_db_{i}"])  # same float32 order
+        for side, agg in (("db", aggregate_database), ("q", aggregate_query)):
+            v = agg(f, codebook)
+            np.testing.assert_array_equal(v.words, rt_out[f"words_{side}_{i}"])
+            np.testing.assert_array_equal(codes_as_uint32(v.codes), rt_out[f"codes_{side}_{i}"])
+        assert aggregate_database(f, codebook).num_words == rt_out["db_norm"][i]
+        assert aggregate_query(f, codebook).num_words == rt_out["q_norm"][i]
+
+
+def test_fixture_similarity(codebook, rt_out):
+    feats = [rt_out[f"feats_{i}"] for i in range(6)]
+    sim = similarity_matrix([aggregate_database(f, codebook) for f in feats],
+                            [aggregate_query(f, codebook) for f in feats], codebook)
+    assert sim.shape == (6, 6) and sim.dtype == np.float64
+    np.testing.assert_allclose(sim, rt_out["sim"], rtol=0, atol=1e-6)
+
+
+def test_binarize_packing_and_padding():
+    r = np.zeros((1, 40), np.float32)
+    r[0, [0, 31, 32, 39]] = 1.0
+    r[0, 5] = -1.0
+    codes = binarize(r)
+    assert codes.shape == (1, code_bytes(40)) == (1, 8)
+    words = codes_as_uint32(codes)[0]
+    assert words[0] == (1 << 31) | 1 and words[1] == (1 << 31) | (1 << 24)
+
+
+def test_similarity_kernel_by_hand():
+    # one word shared; D = 32 so B = 32: Hamming 4 -> s = 0.75 -> 0.421875 / sqrt(n_j Q_i)
+    q = AsmkVector(np.array([3, 7]), np.array([[0, 0, 0, 0], [255, 0, 0, 0]], np.uint8))
+    db = [AsmkVector(np.array([3]), np.array([[15, 0, 0, 0]], np.uint8)),
+          AsmkVector(np.array([3, 5, 9]), np.array([[255, 255, 0, 0]] * 3, np.uint8)),
+          AsmkVector(np.array([1]), np.array([[0, 0, 0, 0]], np.uint8))]
+    index = AsmkIndex.build(db, 16, 32)
+    s = index.query(q)
+    np.testing.assert_allclose(s, [0.75 ** 3 / np.sqrt(2), 0.0, 0.0])  # s=0 for image 1
+
+
+def test_index_save_load_roundtrip(tmp_path):
+    rng = np.random.default_rng(0)
+    cb = Codebook(rng.standard_normal((32, 64)).astype(np.float32), 32)
+    feats = [rng.standard_normal((50, 64)).astype(np.float32) for _ in range(5)]
+    index = AsmkIndex.build([aggregate_database(f, cb) for f in feats], 32, 64, "id-1")
+    index.save(str(tmp_path / "i.npz"))
+    back = AsmkIndex.load(str(tmp_path / "i.npz"))
+    assert back.identity == "id-1" and back.num_images == 5
+    q = aggregate_query(feats[1], cb)
+    np.testing.assert_array_equal(back.query(q), index.query(q))
+    assert int(np.argmax(index.query(q))) == 1
+    empty = AsmkIndex.build([], 32, 64)
+    assert empty.query(q).shape == (0,)
+    assert index.query(AsmkVector(np.zeros(0, np.int64), np.zeros((0, 8), np.uint8))).sum() == 0
+    (tmp_path / "bad.npz").write_bytes(b"not a zip")
+    with pytest.raises(MapFormatError):
+        AsmkIndex.load(str(tmp_path / "bad.npz"))
+    with pytest.raises(InputError, match="dimension"):
+        cb.quantize(np.zeros((3, 10), np.float32), 1)
+
+
+# ------------------------------------------------------------------------ safe unpickling
+class _RunsCode:
+    def __init__(self, marker):
+        self.marker = marker
+
+    def __reduce__(self):
+        return (os.system, (f"touch {self.marker}",))
+
+
+def test_codebook_crafted_to_run_code_is_refused(tmp_path):
+    marker = tmp_path / "pwned"
+    evil = {"type": "Codebook", "params": {"size": 2},
+            "state": {"centroids": _RunsCode(marker)}}
+    path = tmp_path / "evil_codebook.pkl"
+    path.write_bytes(pickle.dumps(evil, protocol=4))
+    with pytest.raises(CheckpointError, match="refused to unpickle.*forbidden"):
+        load_codebook(str(path))
+    assert not marker.exists()
+    # the same attack hidden behind an allowed-looking numpy module name is refused too
+    for module, name in (("builtins", "eval"), ("numpy", "load"),
+                         ("numpy.core.multiarray", "scalar"), ("posix", "system")):
+        data = b"\x80\x02c" + module.encode() + b"\n" + name.encode() + b"\nq\x00."
+        (tmp_path / "g.pkl").write_bytes(data)
+        with pytest.raises(CheckpointError, match="forbidden"):
+            load_codebook(str(tmp_path / "g.pkl"))
+
+
+def _numpy1_names(data: bytes) -> bytes:
+    """Rewrite a numpy-2 protocol-4 pickle as a numpy-1.x writer names its globals."""
+    old, new = b"\x8c\x16numpy._core.multiarray", b"\x8c\x15numpy.core.multiarray"
+    assert data[2:3] == b"\x95" and data.count(old) == 1
+    frame = int.from_bytes(data[3:11], "little") - 1
+    return data[:3] + frame.to_bytes(8, "little") + data[11:].replace(old, new)
+
+
+@pytest.mark.parametrize("variant", ["p4", "p4-numpy1", "p2", "p5"])
+def test_codebook_numpy_global_names(tmp_path, variant):
+    c = np.random.default_rng(1).standard_normal((8, 32)).astype(np.float32)
+    path = str(tmp_path / "cb.pkl")
+    write_codebook(path, c, "8" if variant == "p2" else 8, protocol=5 if variant == "p5" else (
+        2 if variant == "p2" else 4))
+    if variant == "p4-numpy1":
+        with open(path, "rb") as fh:
+            data = fh.read()
+        if b"numpy._core.multiarray" not in data:
+            pytest.skip("installed numpy writes numpy-1.x names already")
+        with open(path, "wb") as fh:
+            fh.write(_numpy1_names(data))
+        with open(path, "rb") as fh:
+            assert b"numpy.core.multiarray" in fh.read()
+    cb = load_codebook(path)
+    np.testing.assert_array_equal(cb.centroids, c)
+
+
+def test_codebook_structure_errors(tmp_path):
+    def write(obj):
+        p = tmp_path / "c.pkl"
+        buf = io.BytesIO()
+        pickle.dump(obj, buf, protocol=4)
+        p.write_bytes(buf.getvalue())
+        return str(p)
+    c = np.zeros((4, 8), np.float32)
+    with pytest.raises(CheckpointError, match="not an ASMK codebook"):
+        load_codebook(write({"type": "Other", "params": {"size": 4}, "state": {"centroids": c}}))
+    with pytest.raises(CheckpointError, match="float32"):
+        load_codebook(write({"type": "Codebook", "params": {"size": 4},
+                             "state": {"centroids": c.astype(np.float64)}}))
+    with pytest.raises(CheckpointError, match="centroids"):
+        load_codebook(write({"type": "Codebook", "params": {"size": 5},
+                             "state": {"centroids": c}}))
+    with pytest.raises(CheckpointError, match="nclusters"):
+        load_codebook(write({"type": "Codebook", "params": {"size": 4},
+                             "state": {"centroids": c}}), expected_size="4")
+    (tmp_path / "t.pkl").write_bytes(b"\x80\x04\x95")
+    with pytest.raises(CheckpointError, match="truncated"):
+        load_codebook(str(tmp_path / "t.pkl"))
+    with pytest.raises(CheckpointError, match="not found"):
+        load_codebook(str(tmp_path / "none.pkl"))
+
+
+def test_parse_cluster_count():
+    assert parse_cluster_count(65536) == parse_cluster_count("64k") == 65536
+    assert parse_cluster_count("1M") == 1 << 20
+    for bad in ("k", "64x", True, 1.5):
+        with pytest.raises(CheckpointError):
+            parse_cluster_count(bad)
+
+
+def test_threaded_scoring_equals_single_thread():
+    rng = np.random.default_rng(5)
+    vecs = []
+    for _ in range(300):
+        w = np.unique(rng.integers(0, 64, 40))
+        vecs.append(AsmkVector(w, rng.integers(0, 256, (len(w), 8), dtype=np.uint8)))
+    index = AsmkIndex.build(vecs, 64, 64)
+    q = vecs[7]
+    one = index.query(q, block_rows=16, threads=1)
+    np.testing.assert_array_equal(index.query(q, block_rows=16, threads=3), one)
+    np.testing.assert_array_equal(index.query(q), one)
+    assert int(np.argmax(one)) == 7

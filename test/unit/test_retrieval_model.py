@@ -1,0 +1,160 @@
+"""Retrieval head: safe checkpoint loading, every head option, selection as the reference."""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+import torch
+from retrieval_test_utils import head_state_dict, write_codebook, write_retrieval_checkpoint
+
+from mast3r_ros.core.errors import CheckpointError, InputError
+from mast3r_ros.core.retrieval_model import (AsmkRetriever, default_codebook_path,
+                                             load_retrieval_head, local_features_numpy)
+
+
+@pytest.fixture(scope="module")
+def rt(ref_fixtures):
+    d = ref_fixtures / "retrieval_tiny"
+    if not (d / "outputs.npz").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    return d
+
+
+@pytest.fixture(scope="module")
+def rt_out(rt):
+    with np.load(rt / "outputs.npz") as z:
+        return {k: z[k] for k in z.files}
+
+
+def test_fixture_selected_features_match_reference(rt, rt_out):
+    head, ident = load_retrieval_head(str(rt / "ckpt.pth"), enc_dim=32)
+    assert head.spec.prewhiten and head.spec.hdims == () and not head.spec.postwhiten
+    assert len(ident) == 16
+    for i in range(6):
+        feats, attn, idx = local_features_numpy(head, rt_out[f"enc_out_{i}"])
+        ref_idx = rt_out[f"idx_{i}"]
+        assert feats.shape == rt_out[f"feats_{i}"].shape == (300, 32)
+        assert set(idx.tolist()) == set(ref_idx.tolist())
+        # rows matched by token index (order among exactly equal attention may differ)
+        order = {t: r for r, t in enumerate(idx.tolist())}
+        rows = [order[t] for t in ref_idx.tolist()]
+        np.testing.assert_allclose(feats[rows], rt_out[f"feats_{i}"], rtol=0, atol=1e-6)
+        np.testing.assert_allclose(attn[rows], rt_out[f"attn_{i}"], rtol=0, atol=1e-6)
+        assert np.all(np.diff(attn) <= 0)
+        all_feats, all_attn = head.all_tokens(torch.from_numpy(rt_out[f"enc_out_{i}"]))
+        np.testing.assert_allclose(all_feats.numpy(), rt_out[f"featall_{i}"], atol=1e-6)
+        np.testing.assert_allclose(all_attn.numpy(), rt_out[f"attn_all_{i}"], atol=1e-6)
+        g = head.global_descriptor(torch.from_numpy(rt_out[f"enc_out_{i}"])).numpy()
+        np.testing.assert_allclose(g, rt_out[f"global_{i}"], atol=1e-6)
+
+
+def _reference_formula(enc, sd, hdims, residual, postwhiten):
+    """Section 12.3 evaluated plainly in float64 numpy (independent of the module)."""
+    e = enc.astype(np.float64)
+    x = (e - sd["prewhiten.m"].numpy()) @ sd["prewhiten.p"].numpy()
+    x = x.astype(np.float32).astype(np.float64)
+    h = x
+    widths = [int(v) for v in hdims.split("_")] if hdims else []
+    for i, _ in enumerate(widths):
+        w = sd[f"projector.{3 * i}.weight"].double().numpy()
+        b = sd[f"projector.{3 * i}.bias"].double().numpy()
+        h = h @ w.T + b
+        if i < len(widths) - 1:
+            mu, var = h.mean(1, keepdims=True), h.var(1, keepdims=True)
+            h = (h - mu) / np.sqrt(var + 1e-5) * sd[f"projector.{3 * i + 1}.weight"].double(
+            ).numpy() + sd[f"projector.{3 * i + 1}.bias"].double().numpy()
+            h = 0.5 * h * (1 + np.vectorize(math.erf)(h / math.sqrt(2)))
+    if residual:
+        h = h + x
+    attn = np.linalg.norm(h, axis=1)
+    if postwhiten:
+        h = (h - sd["postwhiten.m"].numpy()) @ sd["postwhiten.p"].numpy()
+    return h, attn
+
+
+@pytest.mark.parametrize("hdims,residual,postwhiten,nfeat,k", [
+    ("48", False, None, 300, 192),          # projector only; nfeat > N -> all tokens
+    ("64_32", True, 0, 50, 50),             # two layers, residual, post-whitening
+    ("24", False, 1, -0.25, 48),            # fractional nfeat: int(0.25 * 192)
+])
+def test_head_options_follow_the_formula(tmp_path, hdims, residual, postwhiten, nfeat, k):
+    sd = head_state_dict(32, hdims, prewhiten=True, postwhiten=postwhiten is not None, seed=3)
+    path = write_retrieval_checkpoint(str(tmp_path / "r.pth"), 32, hdims=hdims,
+                                      residual=residual, postwhiten=postwhiten, nfeat=nfeat,
+                                      sd=sd, extra_args={"lr": 0.1, "unknown_future": "x"})
+    head, _ = load_retrieval_head(path, enc_dim=32)
+    enc = np.random.default_rng(0).standard_normal((192, 32)).astype(np.float32)
+    feats, attn, idx = local_features_numpy(head, enc)
+    ref_h, ref_attn = _reference_formula(enc, sd, hdims, residual, postwhiten is not None)
+    assert len(idx) == k
+    ref_idx = np.argsort(-ref_attn, kind="stable")[:k]
+    assert set(idx.tolist()) == set(ref_idx.tolist())
+    np.testing.assert_allclose(attn, ref_attn[idx], rtol=1e-5, atol=1e-5)
+    np.testing.assert_allclose(feats, ref_h[idx], rtol=1e-4, atol=1e-4)
+
+
+def test_checkpoint_errors(tmp_path):
+    with pytest.raises(CheckpointError, match="not found"):
+        load_retrieval_head(str(tmp_path / "missing.pth"), 32)
+    for field, value in (("featweights", "gem"), ("imsize", 224)):
+        bad = write_retrieval_checkpoint(str(tmp_path / "f.pth"), 32, extra_args={field: value})
+        with pytest.raises(CheckpointError, match=field):
+            load_retrieval_head(bad, 32)
+    p = write_retrieval_checkpoint(str(tmp_path / "r.pth"), 32)
+    with pytest.raises(CheckpointError, match="shape"):
+        load_retrieval_head(p, 64)  # a head for another backbone width
+    sd = head_state_dict(32)
+    sd["projector.0.weight"] = torch.zeros(4, 32)
+    p = write_retrieval_checkpoint(str(tmp_path / "x.pth"), 32, sd=sd)
+    with pytest.raises(CheckpointError, match="unexpected key"):
+        load_retrieval_head(p, 32)
+    for nfeat in (0, -2, 1.5, "300"):
+        p = write_retrieval_checkpoint(str(tmp_path / "n.pth"), 32, nfeat=nfeat)
+        with pytest.raises(CheckpointError, match="nfeat"):
+            load_retrieval_head(p, 32)
+
+
+class _RunsCode:
+    def __reduce__(self):
+        return (os.system, ("echo pwned > /dev/null",))
+
+
+def test_checkpoint_with_code_is_refused(tmp_path):
+    path = str(tmp_path / "evil.pth")
+    torch.save({"model": head_state_dict(32), "args": _RunsCode()}, path)
+    with pytest.raises(CheckpointError, match="refused to unpickle"):
+        load_retrieval_head(path, 32)
+
+
+def test_codebook_default_name_rule():
+    assert default_codebook_path(os.path.join("d", "X_retrieval_trainingfree.pth")) == \
+        os.path.join("d", "X_retrieval_codebook.pkl")
+    assert default_codebook_path("ckpt.pth") == "_codebook.pkl"
+
+
+def test_retriever_api_build_save_load_query(tmp_path):
+    rng = np.random.default_rng(0)
+    ck = write_retrieval_checkpoint(str(tmp_path / "m_retrieval_trainingfree.pth"), 32,
+                                    nclusters=16)
+    write_codebook(str(tmp_path / "m_retrieval_codebook.pkl"),
+                   rng.standard_normal((16, 32)).astype(np.float32), 16)
+    r = AsmkRetriever.from_files(ck, enc_dim=32)  # codebook found by the naming rule
+    encs = [rng.standard_normal((192, 32)).astype(np.float32) for _ in range(4)]
+    index = r.build_index(encs)
+    index.save(str(tmp_path / "asmk.npz"))
+    from mast3r_ros.core.asmk import AsmkIndex
+
+    loaded = AsmkIndex.load(str(tmp_path / "asmk.npz"))
+    assert loaded.identity == r.identity
+    s = r.scores(loaded, encs[2])
+    assert s.shape == (4,) and s.dtype == np.float64 and int(np.argmax(s)) == 2
+    np.testing.assert_array_equal(s, r.scores(index, encs[2]))
+    with pytest.raises(CheckpointError, match="nclusters"):
+        write_codebook(str(tmp_path / "other.pkl"),
+                       rng.standard_normal((16, 32)).astype(np.float32), "16")
+        AsmkRetriever.from_files(ck, str(tmp_path / "other.pkl"), enc_dim=32)
+    with pytest.raises(InputError, match="expects encoder tokens"):
+        r.local_features(np.zeros((10, 8), np.float32))

@@ -1,0 +1,53 @@
+"""`mast3r-ros retrieve` end to end on the retrieval_tiny fixture (tiny backbone, 6 images)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.pairing import make_pairs
+from mast3r_ros.replay.cli import main
+
+IMAGES = ["mast3r_tiny/img1.png", "mast3r_tiny/img2.png", "images/portrait1.png",
+          "images/portrait2.png", "preproc/tower_landscape_s512.png",
+          "preproc/chateau1_rgba_square.png"]
+
+
+@pytest.fixture(scope="module")
+def paths(ref_fixtures):
+    rt = ref_fixtures / "retrieval_tiny"
+    if not (rt / "outputs.npz").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    imgs = [str(ref_fixtures / p) for p in IMAGES]
+    return imgs, str(ref_fixtures / "mast3r_tiny" / "ckpt.pth"), rt
+
+
+def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread):
+    imgs, ckpt, rt = paths
+    out = tmp_path / "out"
+    with np.load(rt / "outputs.npz") as z:
+        ref_sim, seeds = z["sim"], z["start_seed"]
+    rc = main(["retrieve", *imgs, "--checkpoint", ckpt, "--retrieval-checkpoint",
+               str(rt / "ckpt.pth"), "--codebook", str(rt / "codebook.pkl"), "--out", str(out),
+               "--pairs", "retrieval-6-5", "--seed", str(int(seeds[3]))])
+    assert rc == 0
+    sim = np.load(out / "similarity.npy", allow_pickle=False)
+    assert sim.shape == (6, 6) and sim.dtype == np.float64
+    np.testing.assert_allclose(sim, ref_sim, rtol=0, atol=1e-5)
+    lines = (out / "pairs.txt").read_text().splitlines()
+    expected = [(i, j) for i, j in make_pairs(6, "retrieval-6-5", ref_sim.astype(np.float64),
+                                              start=3) if i != j]
+    assert lines == [f"{imgs[i]} {imgs[j]}" for i, j in expected]
+
+
+def test_retrieve_bad_inputs_exit_2(paths, tmp_path, capsys):
+    imgs, ckpt, rt = paths
+    base = ["retrieve", *imgs[:2], "--checkpoint", ckpt, "--retrieval-checkpoint",
+            str(rt / "ckpt.pth"), "--out", str(tmp_path / "o")]
+    assert main(base + ["--pairs", "retrieval-20-1-10-1"]) == 2
+    assert "retrieval-Na-k" in capsys.readouterr().err
+    # the default codebook name next to 'ckpt.pth' is '_codebook.pkl', which does not exist
+    assert main(base) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert len(err) == 1 and err[0].startswith("mast3r-ros retrieve: error: codebook not found")
+    assert not (tmp_path / "o" / "similarity.npy").exists()
