@@ -108,6 +108,34 @@ class MapBuildConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class MapCheckConfig:
+    enabled: bool = _f(True, "build-map: check that neighbouring keyframes' poses and depth agree "
+                             "before writing the map (refused when they do not, unless --force).")
+    neighbours: int = _f(2, "Compare each keyframe with the next N keyframes in recording order.",
+                         lo=1, hi=10)
+    work_width: int = _f(320, "Images are downsampled to at most this width (px) for the check.",
+                         lo=64, hi=4096)
+    depth_stride_px: int = _f(4, "Depth check: every N-th working pixel is reprojected.",
+                              lo=1, hi=64)
+    depth_tolerance: float = _f(0.05, "Depth check: a point agrees when its predicted depth is "
+                                      "within this fraction of the neighbour's depth.",
+                                lo=0.001, hi=1.0)
+    max_depth_residual: float = _f(0.05, "A pair disagrees when the median relative depth "
+                                         "residual is larger.", lo=0.001, hi=10.0)
+    min_depth_agree: float = _f(0.5, "A pair disagrees when a smaller fraction of its depth "
+                                     "points agrees.", lo=0.0, hi=1.0)
+    min_depth_points: int = _f(200, "Depth check: fewer overlapping points leave it unjudged.",
+                               lo=1, hi=1000000)
+    max_features: int = _f(500, "Match check: ORB features per image.", lo=50, hi=100000)
+    ratio: float = _f(0.8, "Match check: Lowe ratio test threshold.", lo=0.1, hi=1.0)
+    min_matches: int = _f(20, "Match check: fewer verified matches with depth leave it unjudged.",
+                          lo=8, hi=100000)
+    max_reproj_frac: float = _f(0.08, "A pair disagrees when its matches' median reprojection "
+                                      "error is larger than this fraction of the image width.",
+                                lo=0.001, hi=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class NodeConfig:
     map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
     map_frame: str = _f("map", "Global frame of the keyframe map.")
@@ -133,6 +161,7 @@ class Config:
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
+    map_check: MapCheckConfig = dataclasses.field(default_factory=MapCheckConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
 
 
@@ -144,6 +173,7 @@ _PREFIX = {
     ("localizer", "pnp"): "pnp.",
     ("localizer", "gates"): "gates.",
     ("map_build",): "map_build.",
+    ("map_check",): "map_check.",
     ("node",): "",
 }
 

@@ -408,6 +408,9 @@ def build_parser() -> argparse.ArgumentParser:
     from .pair import add_parser as _add_pair
 
     _add_pair(sub)
+    from .check_map import add_parser as _add_check_map
+
+    _add_check_map(sub)
     return parser
 
 
