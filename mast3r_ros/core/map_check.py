@@ -654,8 +654,10 @@ def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:
     judged = [p for p in rep.pairs if p.ok is not None]
     bad_kf = rep.bad_keyframes()
     if bad_kf:
-        who = (f"keyframes {_ranges([views[i].label for i in bad_kf])} ({len(bad_kf)} of "
-               f"{len(views)}) disagree with every neighbour")
+        one = len(bad_kf) == 1
+        who = (f"keyframe{'' if one else 's'} {_ranges([views[i].label for i in bad_kf])} "
+               f"({len(bad_kf)} of {len(views)}) disagree{'s' if one else ''} with every "
+               "neighbour")
     else:
         who = "keyframe pairs " + ", ".join(
             f"{views[p.a].label}-{views[p.b].label}" for p in bad_pairs[:6]) + (
