@@ -263,14 +263,17 @@ def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
 def _project(pts: np.ndarray, cam: CameraIntrinsics) -> Tuple[np.ndarray, np.ndarray]:
     """Pixels (N, 2) (NaN when z <= 0) and z (N,) of camera-frame points, with distortion."""
     z = pts[:, 2]
+    if not cam.has_distortion:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zi = np.where(z > 1e-9, 1.0 / z, np.nan)
+        uv = pts[:, :2] * zi[:, None] * (cam.K[0, 0], cam.K[1, 1]) + cam.K[:2, 2]
+        return uv, z
     front = z > 1e-9
     uv = np.full((len(pts), 2), np.nan)
     if not front.any():
         return uv, z
     p = pts[front]
-    if not cam.has_distortion:
-        uv[front] = p[:, :2] / p[:, 2:3] * np.diag(cam.K)[:2] + cam.K[:2, 2]
-    elif cam.distortion_model == "equidistant":
+    if cam.distortion_model == "equidistant":
         out, _ = cv2.fisheye.projectPoints(p.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.K,
                                            cam.dist[:4])
         uv[front] = out.reshape(-1, 2)
@@ -626,7 +629,9 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     if views:
         thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
     bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    matches = {(a, b): _match(views[a], views[b], cfg, bf) for a, b in _pairs(n, cfg.neighbours)}
+    # matches on consecutive keyframes only (most overlap; half the matching cost)
+    matches = {(a, b): _match(views[a], views[b], cfg, bf) if b == a + 1 else None
+               for a, b in _pairs(n, cfg.neighbours)}
     pairs = _measure(views, [v.pose for v in views], matches, cfg)
     kfs = _keyframe_figures(views, pairs)
     judged = [p for p in pairs if p.ok is not None]
