@@ -23,10 +23,23 @@ while the rest agree point to poses interpolated across a discontinuity.
 
 Everything is computed at ``work_width`` pixels (images downsampled with their intrinsics), so the
 cost stays a small fraction of a map build. Nothing here imports ROS or matplotlib.
+
+Use in a map build, once the keyframes are chosen and before anything is written (records may be
+kept small with ``KeyframeRecord.reduced(cfg.map_check.work_width)`` while reading)::
+
+    report = check_keyframes(records, cfg.map_check, depth_units_per_m=units)  # 1000 REP-118
+    log.info(report.summary())
+    if not force:
+        report.raise_if_inconsistent()        # MapConsistencyError: the CLI's exit 2, one line
+    figures = report.to_manifest()            # into the manifest / build summary
+    plot_keyframes(png, kf_poses, all_poses, consistency=report)   # replay/plots.py
+
+On a written map: ``check_map(KeyframeMap.load(path), cfg.map_check)``.
 """
 
 from __future__ import annotations
 
+import collections.abc
 import dataclasses
 import logging
 import math
@@ -95,7 +108,7 @@ class KeyframeRecord:
         return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam)
 
 
-class MapRecords(Sequence):
+class MapRecords(collections.abc.Sequence):
     """`KeyframeRecord` view of a loaded `KeyframeMap`; images are read when indexed."""
 
     def __init__(self, keyframe_map: Any) -> None:
@@ -284,6 +297,10 @@ def _project(pts: np.ndarray, cam: CameraIntrinsics) -> Tuple[np.ndarray, np.nda
 
 
 def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> _View:
+    pose = np.asarray(rec.map_from_cam, np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise InputError(f"keyframe {rec.label or index}: map_from_cam must be a finite 4x4 "
+                         f"matrix, got shape {pose.shape}")
     small = rec.reduced(cfg.work_width)
     cam = small.intrinsics
     scale = cam.width / rec.intrinsics.width
@@ -304,10 +321,6 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
     kp_depth = np.full(len(kp), np.nan)
     if depth is not None and len(kp):
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
-    pose = np.asarray(rec.map_from_cam, np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
-        raise InputError(f"keyframe {rec.label or index}: map_from_cam must be a finite 4x4 "
-                         f"matrix, got shape {pose.shape}")
     return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose, rec.intrinsics.width,
                  int(rec.stamp_ns), rec.label or str(index))
 
