@@ -109,6 +109,45 @@ class MapBuildConfig:
     min_rotation_deg: float = _f(20.0, "New keyframe after this much rotation.", lo=0.0, hi=180.0)
 
 
+# Map check defaults, measured (core/map_check.py) on real Kinect v1 data (7-Scenes redkitchen,
+# map and query halves, 11 and 12 keyframes, evaluation only) and on the synthetic cases:
+#   depth residual per pair: real median 0.8 %, worst 2.0 %; wrong unit / pose mistakes 8-30 %
+#   depth agreeing (5 % tolerance): real median 89 %, worst 75 %; mistakes 0-20 %
+#   match reprojection: real median 16-21 px, worst 29 px at 640 px wide (4.5 %: the dataset's
+#   colour camera is not the depth camera's f = 585, with f = 525 it is 7 px); synthetic clean
+#   0.8 px at 320; x10 depth 25-75 px at 320, pose mistakes 80-170 px at 240.
+# So: residual <= 5 % (2.5x the worst real pair), agreeing >= 50 %, reprojection <= 8 % of the
+# image width (51 px at 640, 1.8x the worst real pair). A 10 cm / 5 deg pose jump is caught.
+
+
+@dataclasses.dataclass(frozen=True)
+class MapCheckConfig:
+    enabled: bool = _f(True, "build-map: check that neighbouring keyframes' poses and depth agree "
+                             "before writing the map (refused when they do not, unless --force).")
+    neighbours: int = _f(2, "Compare each keyframe with the next N keyframes in recording order.",
+                         lo=1, hi=10)
+    work_width: int = _f(320, "Images are downsampled to at most this width (px) for the check.",
+                         lo=64, hi=4096)
+    depth_stride_px: int = _f(6, "Depth check: every N-th working pixel is reprojected.",
+                              lo=1, hi=64)
+    depth_tolerance: float = _f(0.05, "Depth check: a point agrees when its predicted depth is "
+                                      "within this fraction of the neighbour's depth.",
+                                lo=0.001, hi=1.0)
+    max_depth_residual: float = _f(0.05, "A pair disagrees when the median relative depth "
+                                         "residual is larger.", lo=0.001, hi=10.0)
+    min_depth_agree: float = _f(0.5, "A pair disagrees when a smaller fraction of its depth "
+                                     "points agrees.", lo=0.0, hi=1.0)
+    min_depth_points: int = _f(200, "Depth check: fewer overlapping points leave it unjudged.",
+                               lo=1, hi=1000000)
+    max_features: int = _f(500, "Match check: ORB features per image.", lo=50, hi=100000)
+    ratio: float = _f(0.8, "Match check: Lowe ratio test threshold.", lo=0.1, hi=1.0)
+    min_matches: int = _f(20, "Match check: fewer verified matches with depth leave it unjudged.",
+                          lo=8, hi=100000)
+    max_reproj_frac: float = _f(0.08, "A pair disagrees when its matches' median reprojection "
+                                      "error is larger than this fraction of the image width.",
+                                lo=0.001, hi=10.0)
+
+
 @dataclasses.dataclass(frozen=True)
 class PoseAtStampConfig:
     """The one rule for "the pose at this image stamp" in the offline tools (ground truth,
@@ -148,6 +187,7 @@ class Config:
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
     pose_at_stamp: PoseAtStampConfig = dataclasses.field(default_factory=PoseAtStampConfig)
+    map_check: MapCheckConfig = dataclasses.field(default_factory=MapCheckConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
 
 
@@ -160,6 +200,7 @@ _PREFIX = {
     ("localizer", "gates"): "gates.",
     ("map_build",): "map_build.",
     ("pose_at_stamp",): "pose_at_stamp.",
+    ("map_check",): "map_check.",
     ("node",): "",
 }
 

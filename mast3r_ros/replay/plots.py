@@ -112,17 +112,67 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
 
 
 def plot_keyframes(path: str, keyframe_poses: np.ndarray,
-                   all_poses: Optional[np.ndarray] = None, title: str = "") -> None:
-    """Top-down view of a map's keyframes over the source trajectory."""
+                   all_poses: Optional[np.ndarray] = None, title: str = "",
+                   consistency: Optional[Any] = None) -> None:
+    """Top-down view of a map's keyframes over the source trajectory; with a
+    `ConsistencyReport` (core.map_check) a second panel shows its per-keyframe figures and the
+    keyframes that disagree with every neighbour are drawn red."""
     plt = _pyplot()
     traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
     axes = plane_axes(traj, keyframe_poses[:, :3, 3])
     a, b = axes
-    fig, ax = plt.subplots(figsize=(7, 6))
+    if consistency is None:
+        fig, ax = plt.subplots(figsize=(7, 6))
+    else:
+        fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 6),
+                                      gridspec_kw={"width_ratios": [7, 6]})
+        plot_consistency(ax2, consistency)
     if traj is not None:
         ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")
     _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green",
                    label=f"{len(keyframe_poses)} keyframes")
     c = keyframe_poses[:, :3, 3]
     ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
+    bad = [] if consistency is None else consistency.bad_keyframes()
+    if bad:
+        ax.plot(c[bad, a], c[bad, b], "o", color="tab:red", ms=7, mfc="none",
+                label=f"{len(bad)} keyframes disagree with their neighbours")
     _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)
+
+
+def plot_consistency(ax: Any, report: Any) -> None:
+    """Per-keyframe figures of a `ConsistencyReport` on ``ax``: median depth residual (%) and
+    fraction of depth agreeing (%) as bars, match reprojection error (px) on a second axis, the
+    limits dashed, keyframes that disagree with every neighbour marked red."""
+    k = report.keyframes
+    x = np.arange(len(k))
+    res = np.array([f.depth_residual for f in k], dtype=np.float64) * 100
+    agree = np.array([f.depth_agree for f in k], dtype=np.float64) * 100
+    rep = np.array([f.reproj_px for f in k], dtype=np.float64)
+    ax.bar(x - 0.2, np.nan_to_num(res), 0.4, color="tab:blue", label="depth residual [%]")
+    ax.bar(x + 0.2, np.nan_to_num(agree), 0.4, color="tab:cyan", alpha=0.6,
+           label="depth agreeing [%]")
+    th = report.thresholds
+    if "max_depth_residual" in th:
+        ax.axhline(100 * th["max_depth_residual"], color="tab:blue", ls="--", lw=1)
+    if "min_depth_agree" in th:
+        ax.axhline(100 * th["min_depth_agree"], color="tab:cyan", ls="--", lw=1)
+    ax.set_ylim(0, 105)
+    ax.set_xlabel("keyframe")
+    ax.set_ylabel("depth [%]")
+    ax2 = ax.twinx()
+    ok = np.isfinite(rep)
+    ax2.plot(x[ok], rep[ok], "s", color="tab:orange", ms=5, label="match reprojection [px]")
+    if "max_reproj_px" in th:
+        ax2.axhline(th["max_reproj_px"], color="tab:orange", ls="--", lw=1)
+    ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), float(np.nanmax(rep, initial=0.0))) * 1.1)
+    ax2.set_ylabel("match reprojection [px]")
+    for f in k:
+        if f.ok is False:
+            ax.axvspan(f.index - 0.5, f.index + 0.5, color="tab:red", alpha=0.15)
+    ax.set_xticks(x)
+    ax.set_xticklabels([f.label for f in k], fontsize=7, rotation=90 if len(k) > 30 else 0)
+    h1, l1 = ax.get_legend_handles_labels()
+    h2, l2 = ax2.get_legend_handles_labels()
+    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+    ax.set_title(f"map check: {report.verdict}" + (f" ({report.cause})" if report.cause else ""))

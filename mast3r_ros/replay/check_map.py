@@ -1,0 +1,57 @@
+"""`mast3r-ros check-map MAP`: do a written map's keyframe poses and depth agree with each other
+and with the images? (core.map_check; the same check `build-map` runs before writing a map.)
+
+Exit 0 with a one-line summary when the map is consistent (or cannot be checked: no depth, one
+keyframe), 2 with the one-line message naming the keyframes, the figures, the likely cause and
+the fix when it is not.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ..core.config import Config, load_config_yaml
+from ..core.fileio import atomic_write_json
+from ..core.keyframes import KeyframeMap
+from ..core.map_check import ConsistencyReport, check_map
+
+log = logging.getLogger(__name__)
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
+                       description="Reproject neighbouring keyframes' depth and image matches "
+                                   "with the map's poses; report per-keyframe figures and, when "
+                                   "they disagree, the likely cause (depth unit, pose "
+                                   "convention, a jump in the poses) and its fix.")
+    p.add_argument("map", metavar="MAP", help="keyframe map folder")
+    p.add_argument("--params", metavar="YAML",
+                   help="ROS parameter file with the map_check.* thresholds")
+    p.add_argument("--json", metavar="FILE", help="write the per-keyframe figures as JSON")
+    p.add_argument("--plot", metavar="PNG",
+                   help="write the keyframes with their per-keyframe figures as a picture")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=cmd_check_map)
+
+
+def cmd_check_map(args: argparse.Namespace) -> int:
+    cfg = load_config_yaml(args.params) if args.params else Config()
+    kmap = KeyframeMap.load(args.map)
+    report = check_map(kmap, cfg.map_check)
+    write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
+    report.raise_if_inconsistent()  # the CLI turns it into exit 2 and one line
+    sys.stdout.write(f"{args.map}: {report.summary()}\n")
+    return 0
+
+
+def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: str | None = None,
+                  plot_path: str | None = None) -> None:
+    """The report's figures as JSON and/or the keyframe picture with the figures beside it."""
+    if json_path:
+        atomic_write_json(json_path, report.to_manifest())
+    if plot_path:
+        from .plots import plot_keyframes
+
+        plot_keyframes(plot_path, kmap.poses(), consistency=report)

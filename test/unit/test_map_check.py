@@ -1,0 +1,157 @@
+"""Map consistency check on the product's synthetic renderer: the clean walk passes; a wrong depth
+unit, inverted poses, quaternions in w x y z order, body-frame poses and a local pose jump are each
+refused with the right cause; check-map's exit codes and outputs."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.config import Config
+from mast3r_ros.core.geometry import invert_pose, make_pose
+from mast3r_ros.core.map_check import (BODY_FROM_OPTICAL, CONSISTENT, INCONSISTENT, UNCHECKED,
+                                       KeyframeRecord, MapConsistencyError, check_keyframes)
+from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+CFG = Config().map_check
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Every other frame of the first half of the demo loop at 240x180: neighbours overlap."""
+    return list(render_frames(40, default_intrinsics(240, 180), indices=range(0, 20, 2)))
+
+
+def records(frames, pose_fn=lambda p: p, depth_factor=1.0, stamps=None):
+    return [KeyframeRecord(f.rgb, f.depth_m * np.float32(depth_factor), f.intrinsics,
+                           pose_fn(f.map_from_cam), f.stamp_ns if stamps is None else stamps[i])
+            for i, f in enumerate(frames)]
+
+
+def quaternion_read_as_xyzw(p):
+    """The pose a reader makes of a quaternion written w x y z when it reads x y z w."""
+    q = Rotation.from_matrix(p[:3, :3]).as_quat()
+    out = p.copy()
+    out[:3, :3] = Rotation.from_quat(np.r_[q[3], q[:3]]).as_matrix()
+    return out
+
+
+def test_clean_walk_is_consistent(frames):
+    r = check_keyframes(records(frames), CFG)
+    assert r.verdict == CONSISTENT and r.ok and r.cause == "" and r.depth_factor == 1.0
+    judged = [p for p in r.pairs if p.ok is not None]
+    assert len(judged) >= len(frames) - 1 and all(p.ok for p in judged)
+    assert np.nanmax([p.depth_residual for p in judged]) < 0.01
+    assert np.nanmedian([p.reproj_px for p in judged]) < 2.0
+    assert all(k.ok for k in r.keyframes) and r.message.startswith("map consistent")
+    r.raise_if_inconsistent()
+
+
+@pytest.mark.parametrize("factor", [10.0, 1000.0])
+def test_wrong_depth_unit_is_found_with_its_scale(frames, factor):
+    r = check_keyframes(records(frames, depth_factor=factor), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and not r.ok
+    assert r.cause == "depth_scale" and r.depth_factor == factor, r.message
+    assert f"--depth-scale {1000 * factor:.0f}" in r.fix and r.fix in r.message
+    assert "\n" not in r.message and f"x{factor:.0f}" in r.message
+    with pytest.raises(MapConsistencyError, match="likely cause: depth is x"):
+        r.raise_if_inconsistent()
+
+
+@pytest.mark.parametrize("pose_fn, cause", [
+    (invert_pose, "inverted_poses"),
+    (quaternion_read_as_xyzw, "quaternion_wxyz"),
+    (lambda p: p @ invert_pose(BODY_FROM_OPTICAL), "camera_not_optical"),
+])
+def test_pose_convention_mistakes_are_named(frames, pose_fn, cause):
+    r = check_keyframes(records(frames, pose_fn), CFG)
+    assert r.verdict == INCONSISTENT and r.cause == cause and r.depth_factor == 1.0, r.message
+    assert len(r.bad_keyframes()) >= len(frames) // 2
+    assert "not fully confirmed" not in r.message
+
+
+def test_a_local_pose_jump_names_the_keyframe(frames):
+    jump = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0.2, 0.0, 0.0])
+    recs = records(frames)
+    recs[3] = dataclasses.replace(recs[3], map_from_cam=recs[3].map_from_cam @ jump)
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "pose_discontinuity", r.message
+    assert r.bad_keyframes() == [3] and "keyframe 3 (1 of 10) disagrees" in r.message
+    assert "the pose of keyframe 3 jumps" in r.message
+    assert all(p.ok is not False for p in r.pairs if 3 not in (p.a, p.b))
+
+
+def test_stamps_that_jump_back_are_reported_as_a_clock_jump(frames):
+    """Poses interpolated across a clock reset: wrong poses and header time going backwards."""
+    rng = np.random.default_rng(0)
+    wrong = [f.map_from_cam @ make_pose(Rotation.from_rotvec(rng.normal(0, 0.2, 3)).as_matrix(),
+                                        rng.normal(0, 0.15, 3)) for f in frames]
+    stamps = [1_000_000_000 + 200_000_000 * (i % 5) for i in range(len(frames))]
+    recs = [dataclasses.replace(r, map_from_cam=w)
+            for r, w in zip(records(frames, stamps=stamps), wrong)]
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "clock_jump", r.message
+    assert "jumps back 0.8 s between keyframes 4 and 5" in r.message
+
+
+def test_without_depth_or_with_one_keyframe_the_map_is_unchecked(frames):
+    no_depth = [dataclasses.replace(r, depth_m=None) for r in records(frames[:3])]
+    for recs in (no_depth, records(frames[:1])):
+        r = check_keyframes(recs, CFG)
+        assert r.verdict == UNCHECKED and r.ok and r.message.startswith("map not checked")
+
+
+def test_reduced_records_keep_the_geometry(frames):
+    rec = records(frames[:1])[0]
+    small = rec.reduced(120)
+    assert small.rgb.shape == (90, 120, 3) and small.depth_m.shape == (90, 120)
+    assert small.intrinsics.width == 120 and small.intrinsics.K[0, 0] == pytest.approx(
+        rec.intrinsics.K[0, 0] / 2)
+    assert rec.reduced(1000) is rec
+
+
+def test_manifest_figures_are_strict_json(frames):
+    r = check_keyframes(records(frames[:4], depth_factor=10.0), CFG)
+    doc = json.loads(json.dumps(r.to_manifest(), allow_nan=False))
+    assert doc["verdict"] == INCONSISTENT and len(doc["keyframes"]) == 4
+    assert {"depth_residual", "depth_agree", "reproj_px", "neighbours", "ok"} <= set(
+        doc["keyframes"][0])
+    assert doc["thresholds"]["max_depth_residual"] == CFG.max_depth_residual
+
+
+@pytest.fixture(scope="module")
+def maps(frames, tmp_path_factory):
+    """A clean map and one written from depth in a unit 10x too small (values 10x too large)."""
+    from mast3r_ros.core.keyframes import write_map
+
+    out = {}
+    for name, k in (("clean", 1.0), ("x10", 10.0)):
+        path = str(tmp_path_factory.mktemp("maps") / name)
+        write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns,
+                          f.depth_m * np.float32(k)) for f in frames[:6]])
+        out[name] = path
+    return out
+
+
+def test_check_map_cli_passes_a_clean_map(maps, tmp_path, capsys):
+    from mast3r_ros.replay.cli import main
+
+    js, png = tmp_path / "check.json", tmp_path / "check.png"
+    assert main(["check-map", maps["clean"], "--json", str(js), "--plot", str(png)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "map consistent" in out
+    assert json.loads(js.read_text())["verdict"] == CONSISTENT
+    assert png.stat().st_size > 1000
+
+
+def test_check_map_cli_refuses_an_inconsistent_map_in_one_line(maps, capsys):
+    from mast3r_ros.replay.cli import main
+
+    assert main(["check-map", maps["x10"]]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mast3r-ros check-map: error: map inconsistent:") and "\n" not in err
+    assert "depth is x10" in err and "Traceback" not in err
