@@ -133,6 +133,14 @@ def _finished_shard(staging: str, shard: Shard) -> Optional[StoreTable]:
     return StoreTable(shard[1] - shard[0], chunks, m["files"])
 
 
+def clear_markers(staging: str) -> None:
+    """Delete the shard markers once the map's manifest lists the chunks (the commit step):
+    what stays in ``staging`` is exactly the encoding store the returned table describes."""
+    for name in os.listdir(staging):
+        if name.startswith("shard_") and name.endswith(".json"):
+            os.unlink(os.path.join(staging, name))
+
+
 def _clean_temp_files(staging: str) -> None:
     for name in os.listdir(staging):
         if name.startswith(".tmp-"):

@@ -65,8 +65,13 @@ def test_two_workers_give_the_same_arrays(tmp_path, reference):
     table = pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), workers=2, shard_size=5,
                                progress=False)
     _same(_arrays(tmp_path, table), reference)
+    pb.clear_markers(str(tmp_path))
+    assert sorted(os.listdir(tmp_path)) == sorted(table.files)
+
+def test_a_second_build_without_resume_is_refused(tmp_path):
+    pb.build_encodings(4, FakeEncode(), str(tmp_path), shard_size=5, progress=False)
     with pytest.raises(InputError, match="resume"):
-        pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), shard_size=5, progress=False)
+        pb.build_encodings(4, FakeEncode(), str(tmp_path), shard_size=5, progress=False)
 
 
 def test_killed_worker_resumes_to_the_same_arrays(tmp_path, reference):
@@ -133,3 +138,36 @@ def test_local_ray_gives_the_same_arrays(tmp_path, reference, monkeypatch):
     finally:
         ray.shutdown()
     _same(_arrays(tmp_path, table), reference)
+
+
+_DRIVER = """
+import sys, time
+sys.path.insert(0, sys.argv[2])
+from test_parallel_build import FakeEncode, NUM_KF
+from mast3r_ros.replay.parallel_build import build_encodings
+
+class Slow(FakeEncode):
+    def __call__(self, i):
+        time.sleep(0.02)
+        return super().__call__(i)
+
+print("started", flush=True)
+build_encodings(NUM_KF, Slow(), sys.argv[1], shard_size=5, resume=True, progress=False)
+"""
+
+
+def test_build_killed_at_a_random_time_resumes_to_the_same_arrays(tmp_path, reference):
+    import subprocess
+    import time
+
+    staging = tmp_path / "staging"
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(p for p in sys.path if p))
+    proc = subprocess.Popen([sys.executable, "-c", _DRIVER, str(staging),
+                             os.path.dirname(__file__)], env=env, stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"started"
+    time.sleep(float(np.random.default_rng(5).uniform(0.0, 0.5)))  # the build takes ~0.5 s
+    proc.kill()  # SIGKILL
+    proc.wait()
+    table = pb.build_encodings(NUM_KF, FakeEncode(), str(staging), shard_size=5, resume=True,
+                               progress=False)
+    _same(_arrays(staging, table), reference)
