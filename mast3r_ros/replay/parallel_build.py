@@ -80,21 +80,40 @@ def make_shards(num_keyframes: int, shard_size: int) -> List[Shard]:
 
 # --------------------------------------------------------------------------- workers ---
 
-def _init_worker(threads: int) -> None:
-    # torch reads these when the encode function first imports it; a torch imported already
-    # (a reused Ray worker) is set directly. Not importing torch here keeps start-up cheap.
+_WORKER_ENCODE: Optional[EncodeFn] = None  # the encode function of this worker process
+
+
+def _init_worker(threads: int, encode: Optional[EncodeFn] = None) -> None:
+    """Per worker process, once: thread count, and the encode function unpickled once so that
+    whatever it loads lazily (the network) is loaded once per process, not once per shard."""
+    global _WORKER_ENCODE
+    # torch reads these when the encode function first imports it; a torch imported already is
+    # set directly. Not importing torch here keeps start-up cheap for functions that need none.
     os.environ["OMP_NUM_THREADS"] = str(threads)
     os.environ["MKL_NUM_THREADS"] = str(threads)
     torch = sys.modules.get("torch")
     if torch is not None:
         torch.set_num_threads(threads)
+    _WORKER_ENCODE = encode
 
 
-def _encode_shard(encode: EncodeFn, shard: Shard, threads: int = 0
-                  ) -> List[Dict[str, np.ndarray]]:
-    if threads:  # Ray tasks: set per task, the worker process may be reused
-        _init_worker(threads)
+def _encode_shard(encode: EncodeFn, shard: Shard) -> List[Dict[str, np.ndarray]]:
     return [{k: np.asarray(v) for k, v in encode(i).items()} for i in range(*shard)]
+
+
+def _encode_shard_in_worker(shard: Shard) -> List[Dict[str, np.ndarray]]:
+    assert _WORKER_ENCODE is not None, "worker started without an encode function"
+    return _encode_shard(_WORKER_ENCODE, shard)
+
+
+class _RayShardWorker:
+    """A Ray actor holding one encode function (and so one loaded network) for many shards."""
+
+    def __init__(self, encode: EncodeFn, threads: int):
+        _init_worker(threads, encode)
+
+    def encode(self, shard: Shard) -> Tuple[Shard, List[Dict[str, np.ndarray]]]:
+        return shard, _encode_shard_in_worker(shard)
 
 
 # -------------------------------------------------------------------------- staging ---
@@ -152,14 +171,17 @@ def _clean_temp_files(staging: str) -> None:
 def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, workers: int = 1,
                     shard_size: int = 16, resume: bool = False,
                     cast: Optional[Mapping[str, Any]] = None, ray_address: Optional[str] = None,
-                    threads: Optional[int] = None, progress: bool = True) -> StoreTable:
+                    threads: Optional[int] = None, progress: bool = True,
+                    on_shard: Optional[Callable[[Shard], None]] = None) -> StoreTable:
     """Encode keyframes ``0 .. num_keyframes-1`` into an encoding store in ``staging``.
 
-    ``workers`` local processes (1: in this process), or Ray tasks when ``ray_address`` is given
-    (``"auto"``, ``"ray://host:10001"``, or ``"local"`` for a Ray instance already started with
-    ``ray.init`` in this process); each worker uses ``threads`` torch threads (default
+    ``workers`` local processes (1: in this process), or ``workers`` Ray actors when
+    ``ray_address`` is given (``"auto"``, ``"ray://host:10001"``, or ``"local"`` for a Ray
+    instance already started with ``ray.init`` in this process; one GPU per actor when the
+    cluster has GPUs); each worker uses ``threads`` torch threads (default
     `threads_per_worker`). ``resume=True`` keeps the shards a killed run finished; otherwise
     ``staging`` must not hold shards yet. ``cast`` is `EncodingStoreWriter`'s on-disk dtypes.
+    ``on_shard(shard)`` is called after each shard is on disk (logging, benchmarks).
     Returns the merged `StoreTable` (chunk files in ``staging``). Raises BuildInterrupted when a
     worker dies, InputError on bad arguments or a non-empty staging folder without ``resume``.
     """
@@ -179,11 +201,13 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     threads = threads or threads_per_worker(workers)
     bar = _progress(num_keyframes, sum(b - a for a, b in done), progress)
     try:
-        runs = (_run_ray(encode, todo, threads, ray_address) if ray_address
+        runs = (_run_ray(encode, todo, workers, threads, ray_address) if ray_address
                 else _run_local(encode, todo, workers, threads))
         for shard, records in runs:
             done[shard] = _write_shard(staging, shard, records, cast)
             bar.update(shard[1] - shard[0])
+            if on_shard is not None:
+                on_shard(shard)
     finally:
         bar.close()
     return merge_tables(list(done.values())) if done else StoreTable(0, (), {})
@@ -205,8 +229,8 @@ def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int
     # spawn, not fork: a forked torch (or CUDA) runtime is unsafe in the child
     ctx = multiprocessing.get_context("spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                                initargs=(threads,)) as pool:
-        futures = {pool.submit(_encode_shard, encode, s): s for s in todo}
+                                                initargs=(threads, encode)) as pool:
+        futures = {pool.submit(_encode_shard_in_worker, s): s for s in todo}
         try:
             for fut in concurrent.futures.as_completed(futures):
                 yield futures[fut], fut.result()
@@ -218,10 +242,11 @@ def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int
                 f.cancel()
 
 
-def _run_ray(encode: EncodeFn, todo: List[Shard], threads: int, address: str
+def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, address: str
              ) -> Iterator[Tuple[Shard, List[Dict[str, np.ndarray]]]]:
     try:
         import ray
+        from ray.util import ActorPool
     except ImportError:
         raise InputError("a Ray address was given but ray is not installed "
                          "(pip install 'mast3r_ros[ray]')") from None
@@ -230,19 +255,19 @@ def _run_ray(encode: EncodeFn, todo: List[Shard], threads: int, address: str
             raise InputError("ray_address='local' needs ray.init() called first")
         ray.init(address=address)
     gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
-    task = ray.remote(num_cpus=threads, num_gpus=gpus, max_retries=2)(_encode_shard)
-    encode_ref = ray.put(encode)
-    pending = {task.remote(encode_ref, s, threads): s for s in todo}
+    actor = ray.remote(num_cpus=threads, num_gpus=gpus)(_RayShardWorker)
+    actors = [actor.remote(encode, threads) for _ in range(max(1, min(workers, len(todo))))]
     try:
-        while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
-            shard = pending.pop(ready[0])
+        results = ActorPool(actors).map_unordered(lambda a, s: a.encode.remote(s), todo)
+        while True:
             try:
-                yield shard, ray.get(ready[0])
+                shard, records = next(results)
+            except StopIteration:
+                return
             except ray.exceptions.RayError as e:
-                raise BuildInterrupted(f"a Ray task failed on keyframes [{shard[0]}, "
-                                       f"{shard[1]}): {e}; finished shards are kept, rerun "
-                                       "with --resume") from None
+                raise BuildInterrupted(f"a Ray worker failed: {e}; finished shards are kept, "
+                                       "rerun with --resume") from None
+            yield shard, records
     finally:
-        for ref in pending:
-            ray.cancel(ref, force=True)
+        for a in actors:
+            ray.kill(a)

@@ -134,7 +134,8 @@ def test_local_ray_gives_the_same_arrays(tmp_path, reference, monkeypatch):
     try:
         assert ray.util.get_node_ip_address() == "127.0.0.1"
         table = pb.build_encodings(NUM_KF, FakeEncode(), str(tmp_path), shard_size=5,
-                                   ray_address="local", threads=1, progress=False)
+                                   ray_address="local", workers=2, threads=1,
+                                   progress=False)
     finally:
         ray.shutdown()
     _same(_arrays(tmp_path, table), reference)
