@@ -213,7 +213,17 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     return merge_tables(list(done.values())) if done else StoreTable(0, (), {})
 
 
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
 def _progress(total: int, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
     from tqdm import tqdm
 
     return tqdm(total=total, initial=initial, unit="kf", desc="encoding keyframes",
