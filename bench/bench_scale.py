@@ -219,7 +219,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--allow-1e5", action="store_true", help="allow sizes >= 100000")
     ap.add_argument("--shape", choices=sorted(SHAPES), default="full")
-    ap.add_argument("--chunk-size", type=int, default=16)
+    ap.add_argument("--chunk-size", type=int, default=4)
     ap.add_argument("--cache-mb", type=float, default=256.0)
     ap.add_argument("--out", default=tempfile.gettempdir(), help="folder for the fabricated maps")
     ap.add_argument("--build", type=int, default=0, metavar="N",

@@ -125,8 +125,9 @@ class ScaleConfig:
                                   lo=0.0, hi=1e7)
     device_cache_mb: float = _f(0.0, "Device-side LRU cache of keyframe encodings as tensors "
                                      "(MB; 0 disables).", lo=0.0, hi=1e7)
-    chunk_size: int = _f(16, "Keyframes per encoding file written by build-map.", lo=1,
-                         hi=100000)
+    chunk_size: int = _f(4, "Keyframes per encoding file written by build-map (a file's "
+                            "checksum is verified on its first use: small files, small stalls).",
+                         lo=1, hi=100000)
 
 
 @dataclasses.dataclass(frozen=True)

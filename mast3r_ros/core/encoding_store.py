@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 
 STORE_FORMAT = "mast3r_ros.encoding_store"
 STORE_VERSION = 1
-DEFAULT_CHUNK_SIZE = 16  # keyframes per file: 1e5 keyframes -> 6 250 files, ~24 MB each at ViT-L
+DEFAULT_CHUNK_SIZE = 4  # keyframes per file: 1e5 keyframes -> 25 000 files, ~6 MB each at ViT-L
 _HASH_BLOCK = 1 << 22
 
 
