@@ -74,7 +74,7 @@ def write_map(folder: str, k: int, shape: str, chunk_size: int) -> Dict[str, Any
                             cast={"feats": np.float16})
     for i in range(k):
         feats = base.copy()
-        feats[0, :] = i  # distinct content per keyframe, cheaply
+        feats[0, :] = i % 60000  # distinct content per keyframe, cheaply (fp16 range)
         w.append({"feats": feats, "true_shape": np.array([384, 512], np.int64),
                   "to_orig": np.eye(3), "global": descs[i]})
     table = w.close()
