@@ -36,7 +36,7 @@ import logging
 import math
 import os
 import tempfile
-from typing import Any, Dict
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -128,6 +128,7 @@ class RetrievalIndex:
         self.kind = kind
         self.params = params
         self._faiss = faiss_index
+        self._unverified: Optional[Tuple[str, str]] = None  # (path, sha256) of descs.npy
 
     # -- building -----------------------------------------------------------------------
     @classmethod
@@ -160,6 +161,9 @@ class RetrievalIndex:
             return np.zeros(0, dtype=np.int64)
         if q.shape[0] != self.descs.shape[1]:
             raise InputError(f"query has {q.shape[0]} dims, the index {self.descs.shape[1]}")
+        if self._unverified is not None:
+            _verify(*self._unverified)
+            self._unverified = None
         if self._faiss is None or self.kind == "exact":
             return _exact_top_k(q, self.descs, top_k)
         k = min(len(self), max(int(top_k), self.params.rerank_factor * int(top_k)))
@@ -207,8 +211,10 @@ class RetrievalIndex:
         """Read an index written by `save`; descriptors are memory-mapped, not read.
 
         ``verify`` checks each file's sha256 against ``index.json`` (the map's manifest holds
-        ``index.json``'s own checksum). Raises MapFormatError naming the file when something is
-        missing, corrupt or of another version.
+        ``index.json``'s own checksum): ``index.faiss`` now, ``descs.npy`` (4 * K * D bytes, only
+        a few rows of which a query reads) lazily on the first search, so opening stays fast.
+        Raises MapFormatError naming the file when something is missing, corrupt or of another
+        version (from the first `search` for ``descs.npy``).
         """
         meta = _read_meta(path)
         params = IndexParams(**{k: v for k, v in meta["params"].items()
@@ -217,25 +223,38 @@ class RetrievalIndex:
             full = os.path.join(path, os.path.basename(name))
             if not os.path.isfile(full):
                 raise MapFormatError(f"map file missing: {full}")
-            if verify and _file_sha256(full) != entry["sha256"]:
-                raise MapFormatError(f"map file corrupt (checksum mismatch): {full}")
-        descs = np.load(os.path.join(path, "descs.npy"), mmap_mode="r", allow_pickle=False)
+            if verify and name != "descs.npy":
+                _verify(full, entry["sha256"])
+        descs_path = os.path.join(path, "descs.npy")
+        try:
+            descs = np.load(descs_path, mmap_mode="r", allow_pickle=False)
+        except (OSError, ValueError) as e:
+            raise MapFormatError(f"map file {descs_path}: not a readable .npy ({e})") from None
         if descs.shape != (meta["num"], meta["dim"]) or descs.dtype != np.float32:
             raise MapFormatError(f"map file {os.path.join(path, 'descs.npy')}: expected float32 "
                                  f"({meta['num']}, {meta['dim']}), found {descs.dtype} "
                                  f"{descs.shape}")
         kind = meta["kind"]
-        if kind == "exact":
-            return cls(descs, kind, params)
-        if not faiss_available():
+        if kind != "exact" and not faiss_available():
             log.info("retrieval index %s is '%s' but faiss is not installed: searching %d "
                      "keyframes exactly with numpy (pip install faiss-cpu)", path, kind,
                      len(descs))
-            return cls(descs, "exact", params)
-        import faiss
+            kind = "exact"
+        index = None
+        if kind != "exact":
+            import faiss
 
-        return cls(descs, kind, params, _configure(faiss.read_index(
-            os.path.join(path, "index.faiss")), kind, params))
+            index = _configure(faiss.read_index(os.path.join(path, "index.faiss")), kind, params)
+        out = cls(descs, kind, params, index)
+        if verify:
+            out._unverified = (descs_path, meta["files"]["descs.npy"]["sha256"])
+        return out
+
+
+def _verify(full: str, sha256: str) -> None:
+    if _file_sha256(full) != sha256:
+        raise MapFormatError(f"map file corrupt (checksum mismatch): {full}; rebuild the map or "
+                             "re-copy the file")
 
 
 def _read_meta(path: str) -> Dict[str, Any]:

@@ -51,6 +51,12 @@ def test_approximate_recall_and_round_trip(tmp_path, kind):
     assert back.kind == kind and isinstance(back.descs, np.memmap)
     for q in queries[:10]:
         np.testing.assert_array_equal(back.search(q, 10), idx.search(q, 10))
+    f = tmp_path / "ri" / "index.faiss"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(MapFormatError, match="index.faiss"):  # verified when opened
+        RetrievalIndex.load(str(tmp_path / "ri"))
 
 
 def test_corrupt_or_missing_file_is_named(tmp_path):
@@ -60,7 +66,12 @@ def test_corrupt_or_missing_file_is_named(tmp_path):
     data = bytearray(path.read_bytes())
     data[-3] ^= 0xFF
     path.write_bytes(bytes(data))
+    back = RetrievalIndex.load(str(tmp_path))  # the big file is verified on first use
     with pytest.raises(MapFormatError, match="descs.npy"):
+        back.search(db[0], 3)
+    faiss_file = tmp_path / "index.json"
+    faiss_file.write_text(faiss_file.read_text().replace('"num": 100', '"num": 101'))
+    with pytest.raises(MapFormatError, match="descs.npy"):  # shape no longer matches
         RetrievalIndex.load(str(tmp_path))
     os.unlink(path)
     with pytest.raises(MapFormatError, match="missing"):
