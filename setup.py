@@ -44,6 +44,9 @@ setup(
         "opencv": ["opencv-python-headless>=4.5.4"],
         "poselib": ["poselib>=2.0"],
         "hf": ["safetensors>=0.3"],
+        # Large maps (issue 11): approximate retrieval index; map building on a Ray cluster.
+        "faiss": ["faiss-cpu>=1.7.3"],
+        "ray": ["ray>=2.9"],
         "dev": ["opencv-python-headless>=4.5.4", "poselib>=2.0", "safetensors>=0.3",
                 "pytest>=7", "ruff>=0.4"],
     },

@@ -161,6 +161,29 @@ class PoseAtStampConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class ScaleConfig:
+    """Large maps (issue 11): retrieval index, lazily read encodings, parallel map building."""
+
+    index_type: str = _f("ivf", "Approximate retrieval index used from approx_threshold "
+                                "keyframes on (FAISS; exact numpy search without faiss).",
+                         choices=("ivf", "hnsw"))
+    approx_threshold: int = _f(20000, "Keyframes from which retrieval uses the approximate "
+                                      "index; below it, exact inner product.", lo=1, hi=10 ** 9)
+    nprobe: int = _f(16, "IVF index: inverted lists searched per query.", lo=1, hi=65536)
+    hnsw_m: int = _f(32, "HNSW index: graph degree.", lo=4, hi=256)
+    ef_search: int = _f(128, "HNSW index: candidates explored per query.", lo=8, hi=65536)
+    rerank_factor: int = _f(4, "Approximate index: re-score this many times top-k candidates "
+                               "exactly.", lo=1, hi=1000)
+    encoding_cache_mb: float = _f(1024.0, "Host-side LRU cache of keyframe encodings (MB).",
+                                  lo=0.0, hi=1e7)
+    device_cache_mb: float = _f(0.0, "Device-side LRU cache of keyframe encodings as tensors "
+                                     "(MB; 0 disables).", lo=0.0, hi=1e7)
+    chunk_size: int = _f(4, "Keyframes per encoding file written by build-map (a file's "
+                            "checksum is verified on its first use: small files, small stalls).",
+                         lo=1, hi=100000)
+
+
+@dataclasses.dataclass(frozen=True)
 class NodeConfig:
     map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
     map_frame: str = _f("map", "Global frame of the keyframe map.")
@@ -188,6 +211,7 @@ class Config:
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
     pose_at_stamp: PoseAtStampConfig = dataclasses.field(default_factory=PoseAtStampConfig)
     map_check: MapCheckConfig = dataclasses.field(default_factory=MapCheckConfig)
+    scale: ScaleConfig = dataclasses.field(default_factory=ScaleConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
 
 
@@ -201,6 +225,7 @@ _PREFIX = {
     ("map_build",): "map_build.",
     ("pose_at_stamp",): "pose_at_stamp.",
     ("map_check",): "map_check.",
+    ("scale",): "scale.",
     ("node",): "",
 }
 

@@ -1,0 +1,283 @@
+"""Parallel, resumable encoding of a map's keyframes (issue 11): local processes or a Ray cluster.
+
+The keyframes ``0 .. K-1`` are cut into shards of consecutive indices. Workers run
+``encode(index) -> {name: array}`` for every keyframe of a shard and hand the arrays back; the
+driver (this process) writes each finished shard as encoding-store chunk files
+(core/encoding_store.py) plus a small ``shard_<first>.json`` marker into a staging folder, each
+file atomically, the marker last. A killed build therefore leaves only whole shards behind, and a
+rerun with ``resume=True`` re-encodes only the shards without a valid marker. Workers never write
+files, so a Ray cluster needs no shared file system. The staging folder lives inside the map's
+temporary build folder, so a reader never sees a half-built map (the map writer renames the whole
+folder only after its manifest is written).
+
+``encode`` must be picklable (a module-level function or an object whose state is picklable,
+e.g. a checkpoint path; load the network lazily on the first call, once per worker process).
+
+Cores: each of N local workers runs torch with ``max(1, cores // N)`` threads, so workers and
+intra-op threads never oversubscribe the cores. `default_workers` gives one worker per GPU on a
+CUDA machine (4-GPU server: 4 workers, each pinned by ``CUDA_VISIBLE_DEVICES``-style Ray
+scheduling or ``cuda:i``, cores split between them) and, without CUDA, one worker per two cores
+(2-core laptop: 1 worker, 2 threads, leaving the machine responsive; ``--workers 2`` with one
+thread each is faster on small models, see the issue 11 report).
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import logging
+import multiprocessing
+import os
+import sys
+from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
+
+import numpy as np
+
+from ..core.encoding_store import (ChunkEntry, EncodingStoreWriter, StoreTable, _file_sha256,
+                                   merge_tables)
+from ..core.errors import InputError, Mast3rRosError
+from ..core.fileio import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+EncodeFn = Callable[[int], Mapping[str, np.ndarray]]
+Shard = Tuple[int, int]  # [first, stop)
+
+
+class BuildInterrupted(Mast3rRosError):
+    """A worker died (killed, out of memory) before the build finished; finished shards are
+    kept in the staging folder, and the build continues from them with ``resume=True``."""
+
+
+def default_workers(cores: Optional[int] = None, gpus: Optional[int] = None) -> int:
+    """One worker per GPU with CUDA, else one per two cores (at least one)."""
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    if gpus is None:
+        gpus = _cuda_count()
+    return gpus if gpus > 0 else max(1, cores // 2)
+
+
+def threads_per_worker(workers: int, cores: Optional[int] = None) -> int:
+    """Torch intra-op threads for each of ``workers`` processes sharing ``cores``."""
+    cores = (os.cpu_count() or 1) if cores is None else cores
+    return max(1, cores // max(1, workers))
+
+
+def _cuda_count() -> int:
+    try:
+        import torch
+    except ImportError:
+        return 0
+    return torch.cuda.device_count() if torch.cuda.is_available() else 0
+
+
+def make_shards(num_keyframes: int, shard_size: int) -> List[Shard]:
+    """[first, stop) ranges of at most ``shard_size`` consecutive keyframe indices."""
+    if shard_size < 1:
+        raise InputError(f"shard_size must be >= 1, got {shard_size}")
+    return [(a, min(a + shard_size, num_keyframes)) for a in range(0, num_keyframes, shard_size)]
+
+
+# --------------------------------------------------------------------------- workers ---
+
+_WORKER_ENCODE: Optional[EncodeFn] = None  # the encode function of this worker process
+
+
+def _init_worker(threads: int, encode: Optional[EncodeFn] = None) -> None:
+    """Per worker process, once: thread count, and the encode function unpickled once so that
+    whatever it loads lazily (the network) is loaded once per process, not once per shard."""
+    global _WORKER_ENCODE
+    # torch reads these when the encode function first imports it; a torch imported already is
+    # set directly. Not importing torch here keeps start-up cheap for functions that need none.
+    os.environ["OMP_NUM_THREADS"] = str(threads)
+    os.environ["MKL_NUM_THREADS"] = str(threads)
+    torch = sys.modules.get("torch")
+    if torch is not None:
+        torch.set_num_threads(threads)
+    _WORKER_ENCODE = encode
+
+
+def _encode_shard(encode: EncodeFn, shard: Shard) -> List[Dict[str, np.ndarray]]:
+    return [{k: np.asarray(v) for k, v in encode(i).items()} for i in range(*shard)]
+
+
+def _encode_shard_in_worker(shard: Shard) -> List[Dict[str, np.ndarray]]:
+    assert _WORKER_ENCODE is not None, "worker started without an encode function"
+    return _encode_shard(_WORKER_ENCODE, shard)
+
+
+class _RayShardWorker:
+    """A Ray actor holding one encode function (and so one loaded network) for many shards."""
+
+    def __init__(self, encode: EncodeFn, threads: int):
+        _init_worker(threads, encode)
+
+    def encode(self, shard: Shard) -> Tuple[Shard, List[Dict[str, np.ndarray]]]:
+        return shard, _encode_shard_in_worker(shard)
+
+
+# -------------------------------------------------------------------------- staging ---
+
+def _marker(staging: str, shard: Shard) -> str:
+    return os.path.join(staging, f"shard_{shard[0]:06d}.json")
+
+
+def _write_shard(staging: str, shard: Shard, records: Sequence[Mapping[str, np.ndarray]],
+                 cast: Optional[Mapping[str, Any]]) -> StoreTable:
+    writer = EncodingStoreWriter(staging, chunk_size=len(records), cast=cast,
+                                 first_index=shard[0])
+    for r in records:
+        writer.append(r)
+    table = writer.close()
+    atomic_write_json(_marker(staging, shard), {
+        "first": shard[0], "stop": shard[1],
+        "chunks": [[c.file, c.first, c.count] for c in table.chunks],
+        "files": table.files})
+    return table
+
+
+def _finished_shard(staging: str, shard: Shard) -> Optional[StoreTable]:
+    """The table of a shard finished by an earlier run, or None when it must be redone."""
+    try:
+        with open(_marker(staging, shard), encoding="utf-8") as fh:
+            m = json.load(fh)
+        chunks = tuple(ChunkEntry(str(f), int(a), int(c)) for f, a, c in m["chunks"])
+        if (m["first"], m["stop"]) != shard or sum(c.count for c in chunks) != shard[1] - shard[0]:
+            return None
+        for c in chunks:
+            if _file_sha256(os.path.join(staging, c.file))[0] != m["files"][c.file]["sha256"]:
+                return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return StoreTable(shard[1] - shard[0], chunks, m["files"])
+
+
+def clear_markers(staging: str) -> None:
+    """Delete the shard markers once the map's manifest lists the chunks (the commit step):
+    what stays in ``staging`` is exactly the encoding store the returned table describes."""
+    for name in os.listdir(staging):
+        if name.startswith("shard_") and name.endswith(".json"):
+            os.unlink(os.path.join(staging, name))
+
+
+def _clean_temp_files(staging: str) -> None:
+    for name in os.listdir(staging):
+        if name.startswith(".tmp-"):
+            os.unlink(os.path.join(staging, name))
+
+
+# ---------------------------------------------------------------------------- driver ---
+
+def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, workers: int = 1,
+                    shard_size: int = 16, resume: bool = False,
+                    cast: Optional[Mapping[str, Any]] = None, ray_address: Optional[str] = None,
+                    threads: Optional[int] = None, progress: bool = True,
+                    on_shard: Optional[Callable[[Shard], None]] = None) -> StoreTable:
+    """Encode keyframes ``0 .. num_keyframes-1`` into an encoding store in ``staging``.
+
+    ``workers`` local processes (1: in this process), or ``workers`` Ray actors when
+    ``ray_address`` is given (``"auto"``, ``"ray://host:10001"``, or ``"local"`` for a Ray
+    instance already started with ``ray.init`` in this process; one GPU per actor when the
+    cluster has GPUs); each worker uses ``threads`` torch threads (default
+    `threads_per_worker`). ``resume=True`` keeps the shards a killed run finished; otherwise
+    ``staging`` must not hold shards yet. ``cast`` is `EncodingStoreWriter`'s on-disk dtypes.
+    ``on_shard(shard)`` is called after each shard is on disk (logging, benchmarks).
+    Returns the merged `StoreTable` (chunk files in ``staging``). Raises BuildInterrupted when a
+    worker dies, InputError on bad arguments or a non-empty staging folder without ``resume``.
+    """
+    if workers < 1:
+        raise InputError(f"workers must be >= 1, got {workers}")
+    os.makedirs(staging, exist_ok=True)
+    shards = make_shards(num_keyframes, shard_size)
+    done: Dict[Shard, StoreTable] = {}
+    if resume:
+        _clean_temp_files(staging)
+        done = {s: t for s in shards if (t := _finished_shard(staging, s)) is not None}
+        log.info("resuming: %d of %d shards already encoded", len(done), len(shards))
+    elif any(n.startswith("shard_") for n in os.listdir(staging)):
+        raise InputError(f"{staging} holds shards of an earlier build; pass resume=True (CLI: "
+                         "--resume) or delete it")
+    todo = [s for s in shards if s not in done]
+    threads = threads or threads_per_worker(workers)
+    bar = _progress(num_keyframes, sum(b - a for a, b in done), progress)
+    try:
+        runs = (_run_ray(encode, todo, workers, threads, ray_address) if ray_address
+                else _run_local(encode, todo, workers, threads))
+        for shard, records in runs:
+            done[shard] = _write_shard(staging, shard, records, cast)
+            bar.update(shard[1] - shard[0])
+            if on_shard is not None:
+                on_shard(shard)
+    finally:
+        bar.close()
+    return merge_tables(list(done.values())) if done else StoreTable(0, (), {})
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress(total: int, initial: int, enabled: bool) -> Any:
+    if not enabled:
+        return _NoBar()
+    from tqdm import tqdm
+
+    return tqdm(total=total, initial=initial, unit="kf", desc="encoding keyframes",
+                disable=not enabled, dynamic_ncols=True)
+
+
+def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int
+               ) -> Iterator[Tuple[Shard, List[Dict[str, np.ndarray]]]]:
+    if workers == 1 or len(todo) <= 1:
+        for shard in todo:
+            yield shard, _encode_shard(encode, shard)
+        return
+    # spawn, not fork: a forked torch (or CUDA) runtime is unsafe in the child
+    ctx = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
+                                                initargs=(threads, encode)) as pool:
+        futures = {pool.submit(_encode_shard_in_worker, s): s for s in todo}
+        try:
+            for fut in concurrent.futures.as_completed(futures):
+                yield futures[fut], fut.result()
+        except concurrent.futures.process.BrokenProcessPool:
+            raise BuildInterrupted("a build worker process died; finished shards are kept, "
+                                   "rerun with resume=True (CLI: --resume)") from None
+        finally:
+            for f in futures:
+                f.cancel()
+
+
+def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, address: str
+             ) -> Iterator[Tuple[Shard, List[Dict[str, np.ndarray]]]]:
+    try:
+        import ray
+        from ray.util import ActorPool
+    except ImportError:
+        raise InputError("a Ray address was given but ray is not installed "
+                         "(pip install 'mast3r_ros[ray]')") from None
+    if not ray.is_initialized():
+        if address == "local":
+            raise InputError("ray_address='local' needs ray.init() called first")
+        ray.init(address=address)
+    gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
+    actor = ray.remote(num_cpus=threads, num_gpus=gpus)(_RayShardWorker)
+    actors = [actor.remote(encode, threads) for _ in range(max(1, min(workers, len(todo))))]
+    try:
+        results = ActorPool(actors).map_unordered(lambda a, s: a.encode.remote(s), todo)
+        while True:
+            try:
+                shard, records = next(results)
+            except StopIteration:
+                return
+            except ray.exceptions.RayError as e:
+                raise BuildInterrupted(f"a Ray worker failed: {e}; finished shards are kept, "
+                                       "rerun with --resume") from None
+            yield shard, records
+    finally:
+        for a in actors:
+            ray.kill(a)

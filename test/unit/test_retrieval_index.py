@@ -1,0 +1,101 @@
+"""Retrieval index: exact below the threshold, FAISS IVF/HNSW above, same API as
+rank_by_similarity; atomic save, checksummed load."""
+
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core import retrieval_index as ri
+from mast3r_ros.core.config import Config
+from mast3r_ros.core.errors import InputError, MapFormatError
+from mast3r_ros.core.retrieval import rank_by_similarity
+from mast3r_ros.core.retrieval_index import IndexParams, RetrievalIndex
+
+
+def _descs(k: int, d: int = 32, seed: int = 0) -> np.ndarray:
+    """Trajectory-like descriptors: places with several noisy views each, unit-norm rows."""
+    rng = np.random.default_rng(seed)
+    places = rng.standard_normal((k // 10 + 1, d))
+    x = places[np.arange(k) // 10] + 0.3 * rng.standard_normal((k, d))
+    return (x / np.linalg.norm(x, axis=1, keepdims=True)).astype(np.float32)
+
+
+def test_exact_matches_rank_by_similarity_including_ties():
+    db = _descs(200)
+    db[5] = db[3]  # a tie: the lower index first, as the stable argsort
+    idx = RetrievalIndex.build(db, IndexParams(approx_threshold=10 ** 6))
+    assert idx.kind == "exact"
+    for q in (db[3], db[17] + 0.01, -db[0]):
+        np.testing.assert_array_equal(idx.search(q, 7), rank_by_similarity(q, db, 7))
+    assert idx.search(db[0], 500).shape == (200,)
+    empty = RetrievalIndex.build(np.zeros((0, 32), np.float32))
+    assert empty.search(db[0], 5).shape == (0,) and empty.search(db[0], 5).dtype == np.int64
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_approximate_recall_and_round_trip(tmp_path, kind):
+    pytest.importorskip("faiss")
+    db = _descs(3000)
+    idx = RetrievalIndex.build(db, IndexParams(index_type=kind, approx_threshold=1000))
+    assert idx.kind == kind
+    rng = np.random.default_rng(1)
+    queries = db[rng.choice(len(db), 50, replace=False)] + 0.05 * rng.standard_normal((50, 32))
+    hits = [len(set(idx.search(q, 10)) & set(rank_by_similarity(q, db, 10))) for q in queries]
+    assert np.mean(hits) / 10 >= 0.99
+    files = idx.save(str(tmp_path / "ri"))
+    assert set(files) == {"descs.npy", "index.faiss", "index.json"}
+    assert not [n for n in os.listdir(tmp_path / "ri") if n.startswith(".tmp-")]
+    back = RetrievalIndex.load(str(tmp_path / "ri"))
+    assert back.kind == kind and isinstance(back.descs, np.memmap)
+    for q in queries[:10]:
+        np.testing.assert_array_equal(back.search(q, 10), idx.search(q, 10))
+    f = tmp_path / "ri" / "index.faiss"
+    data = bytearray(f.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    f.write_bytes(bytes(data))
+    with pytest.raises(MapFormatError, match="index.faiss"):  # verified when opened
+        RetrievalIndex.load(str(tmp_path / "ri"))
+
+
+def test_corrupt_or_missing_file_is_named(tmp_path):
+    db = _descs(100)
+    RetrievalIndex.build(db).save(str(tmp_path))
+    path = tmp_path / "descs.npy"
+    data = bytearray(path.read_bytes())
+    data[-3] ^= 0xFF
+    path.write_bytes(bytes(data))
+    back = RetrievalIndex.load(str(tmp_path))  # the big file is verified on first use
+    with pytest.raises(MapFormatError, match="descs.npy"):
+        back.search(db[0], 3)
+    faiss_file = tmp_path / "index.json"
+    faiss_file.write_text(faiss_file.read_text().replace('"num": 100', '"num": 101'))
+    with pytest.raises(MapFormatError, match="descs.npy"):  # shape no longer matches
+        RetrievalIndex.load(str(tmp_path))
+    os.unlink(path)
+    with pytest.raises(MapFormatError, match="missing"):
+        RetrievalIndex.load(str(tmp_path))
+
+
+def test_without_faiss_an_approximate_map_is_searched_exactly(tmp_path, monkeypatch, caplog):
+    pytest.importorskip("faiss")
+    db = _descs(1500)
+    RetrievalIndex.build(db, IndexParams(approx_threshold=1000)).save(str(tmp_path))
+    monkeypatch.setattr(ri, "faiss_available", lambda: False)
+    with caplog.at_level(logging.INFO, logger=ri.__name__):
+        back = RetrievalIndex.load(str(tmp_path))
+    assert back.kind == "exact"
+    assert sum("faiss is not installed" in r.message for r in caplog.records) == 1
+    np.testing.assert_array_equal(back.search(db[7], 10), rank_by_similarity(db[7], db, 10))
+
+
+def test_bad_input_and_params_from_config():
+    with pytest.raises(InputError):
+        RetrievalIndex.build(np.zeros(5, np.float32))
+    with pytest.raises(InputError):
+        RetrievalIndex.build(_descs(10), IndexParams(index_type="lsh"))
+    with pytest.raises(InputError, match="dims"):
+        RetrievalIndex.build(_descs(10)).search(np.ones(3, np.float32), 2)
+    p = IndexParams.from_config(Config().scale)
+    assert p.index_type == "ivf" and p.approx_threshold == Config().scale.approx_threshold
