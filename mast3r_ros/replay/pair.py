@@ -15,7 +15,7 @@ from PIL import Image, ImageDraw
 from ..core.fileio import atomic_write_bytes
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
-from ..core.model.preprocess import load_rgb
+from ..core.image_codec import read_image_file
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +28,8 @@ def run_pair(image1: str, image2: str, checkpoint: str, out_dir: str, *, device:
              size: int = 512, precision: str = "fp32") -> Dict[str, np.ndarray]:
     """Infer one pair, match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``."""
     engine = Mast3rEngine.from_checkpoint(checkpoint, device=device, precision=precision)
-    img1 = engine.prepare(load_rgb(image1), size)
-    img2 = engine.prepare(load_rgb(image2), size)
+    img1 = engine.prepare(read_image_file(image1), size)
+    img2 = engine.prepare(read_image_file(image2), size)
     if img1.true_shape != img2.true_shape:
         log.warning("the two images give different network sizes %s and %s; the network needs "
                     "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)

@@ -289,7 +289,8 @@ class BagSequence:
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
             return intrinsics_from_camera_info(
-                msg.width, msg.height, msg.k, msg.d, msg.distortion_model
+                msg.width, msg.height, msg.k, msg.d, msg.distortion_model,
+                binning_x=msg.binning_x, binning_y=msg.binning_y, roi=msg.roi,
             )
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9

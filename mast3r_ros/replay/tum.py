@@ -20,7 +20,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
-from ..core.image_codec import depth_to_metres, load_camera_info_yaml
+from ..core.image_codec import depth_to_metres, load_camera_info_yaml, read_image_file
 from ..core.tf_buffer import interpolate_pose
 from ..core.types import CameraIntrinsics, Frame
 
@@ -293,11 +293,12 @@ class TumSequence:
             )
 
     def _read_rgb(self, path: Path) -> np.ndarray:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-        if bgr is None:
-            raise InputError(f"cannot read colour image {path} (missing or not an image)")
-        self._check_size(path, bgr)
-        return np.ascontiguousarray(bgr[:, :, ::-1])
+        try:
+            rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
+        except InputError as err:
+            raise InputError(f"cannot read colour image {path}: {err}") from None
+        self._check_size(path, rgb)
+        return rgb
 
     def _read_depth(self, path: Path) -> np.ndarray:
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
