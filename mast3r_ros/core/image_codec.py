@@ -266,7 +266,8 @@ def decode_compressed(format: str, data: BytesLike) -> tuple[np.ndarray, str]:
     """``sensor_msgs/CompressedImage`` fields -> (array, raw encoding) as ``decode_image`` gives.
 
     JPEG and PNG are decoded by OpenCV with IMREAD_UNCHANGED, so colour comes back as bgr8 / bgra8,
-    grey as mono8, and 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so). The
+    grey as mono8, 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so) and 16-bit
+    colour PNG as bgr16 / bgra16. The
     ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
     PNG) gives 16UC1 or 32FC1; its RVL variant is rejected.
     """
