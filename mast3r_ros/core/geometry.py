@@ -142,7 +142,12 @@ def project(points_cam: np.ndarray, K: np.ndarray) -> Tuple[np.ndarray, np.ndarr
 
 def undistort_pixels(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray,
                      model: str = "plumb_bob") -> np.ndarray:
-    """Distorted pixels (N, 2) -> the pixels an ideal pinhole camera with the same K would see."""
+    """Distorted pixels (N, 2) -> the pixels an ideal pinhole camera with the same K would see.
+
+    ``model`` is the CameraInfo ``distortion_model`` (``CameraIntrinsics.distortion_model``):
+    ``equidistant`` goes through ``cv2.fisheye.undistortPoints`` (k1..k4), ``plumb_bob`` and
+    ``rational_polynomial`` (4, 5, 8, 12 or 14 coefficients) through ``cv2.undistortPoints``.
+    """
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
     if not len(px) or not np.any(np.asarray(dist) != 0):
         return px.reshape(-1, 2).copy()

@@ -4,14 +4,25 @@ The ROS node passes the fields of ``sensor_msgs/Image``, ``CompressedImage`` and
 (plain strings, ints, bytes and sequences); the offline bag reader passes the same fields as
 deserialized by ``rosbags``. Nothing here imports ROS or cv_bridge.
 
-Supported raw encodings (``sensor_msgs/image_encodings.h`` names): rgb8, bgr8, rgba8, bgra8, mono8,
-mono16, 16UC1, 32FC1, and the OpenCV-style aliases 8UC3 (read as bgr8, which is what cv_bridge
-writes for it) and 8UC1 (read as mono8).
+Supported raw encodings (``sensor_msgs/image_encodings.h`` names) are every one that cv_bridge
+converts to rgb8, with cv_bridge's conversion (``cv_bridge.cpp``, ``getConversionCodes`` and
+``toCvCopyImpl``): rgb8, bgr8, rgba8, bgra8, mono8; the 16-bit rgb16, bgr16, rgba16, bgra16, mono16;
+yuv422 (UYVY byte order) and yuv422_yuy2 (YUYV); bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8
+and their 16-bit twins; 32FC1 (depth only). Each is one OpenCV colour conversion, then for 16-bit
+data cv_bridge's depth change ``convertTo(CV_8U, 255 / 65535)`` (rounded, never clipped). The
+OpenCV-style names 8UC1, 8UC3, 8UC4 and 16UC1 have no colour meaning in cv_bridge; they are read
+as mono8, bgr8 (what ``cv2_to_imgmsg`` writes), bgra8 and mono16. ``SUPPORTED_ENCODINGS`` lists
+them all.
+
+Image *files* (``pair``, TUM folders) go through ``read_image_file``, which decodes with OpenCV and
+then takes the same ``to_rgb8`` path, so a 16-bit grey PNG/TIFF is scaled exactly like a mono16
+message.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import cv2
@@ -21,20 +32,61 @@ import yaml
 from .errors import InputError
 from .types import CameraIntrinsics
 
-# encoding -> (little-endian numpy dtype, channels)
+# encoding -> (little-endian numpy dtype, channels); yuv422 packs 2 bytes per pixel.
 _RAW_ENCODINGS = {
     "rgb8": ("<u1", 3),
     "bgr8": ("<u1", 3),
     "rgba8": ("<u1", 4),
     "bgra8": ("<u1", 4),
     "mono8": ("<u1", 1),
+    "rgb16": ("<u2", 3),
+    "bgr16": ("<u2", 3),
+    "rgba16": ("<u2", 4),
+    "bgra16": ("<u2", 4),
     "mono16": ("<u2", 1),
+    "yuv422": ("<u1", 2),
+    "yuv422_yuy2": ("<u1", 2),
+    "bayer_rggb8": ("<u1", 1),
+    "bayer_bggr8": ("<u1", 1),
+    "bayer_gbrg8": ("<u1", 1),
+    "bayer_grbg8": ("<u1", 1),
+    "bayer_rggb16": ("<u2", 1),
+    "bayer_bggr16": ("<u2", 1),
+    "bayer_gbrg16": ("<u2", 1),
+    "bayer_grbg16": ("<u2", 1),
     "16UC1": ("<u2", 1),
     "32FC1": ("<f4", 1),
-    "8UC3": ("<u1", 3),
     "8UC1": ("<u1", 1),
+    "8UC3": ("<u1", 3),
+    "8UC4": ("<u1", 4),
 }
-_ALIASES = {"8UC3": "bgr8", "8UC1": "mono8"}
+_ALIASES = {"8UC1": "mono8", "8UC3": "bgr8", "8UC4": "bgra8", "16UC1": "mono16"}
+# cv_bridge's table (getConversionCodes) for <encoding> -> rgb; None: already RGB. Note that
+# OpenCV names a Bayer pattern by its second row: bayer_rggb is cv::COLOR_BayerBG2RGB.
+_TO_RGB = {
+    "rgb8": None,
+    "rgb16": None,
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "bgr16": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "rgba16": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "bgra16": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+    "mono16": cv2.COLOR_GRAY2RGB,
+    "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
+    "bayer_rggb8": cv2.COLOR_BayerBG2RGB,
+    "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB,
+    "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+    "bayer_rggb16": cv2.COLOR_BayerBG2RGB,
+    "bayer_bggr16": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg16": cv2.COLOR_BayerGR2RGB,
+    "bayer_grbg16": cv2.COLOR_BayerGB2RGB,
+}
+# cv_bridge's 16 -> 8 bit depth change: convertTo(CV_8U, 255.0 / 65535.0), rounded to nearest.
+_SCALE_16_TO_8 = 255.0 / 65535.0
 SUPPORTED_ENCODINGS = tuple(_RAW_ENCODINGS)
 DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
 # Millimetres per metre: REP-118 says 16-bit integer depth is in millimetres.
@@ -121,23 +173,33 @@ def _check_shape(array: np.ndarray, encoding: str) -> None:
 def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
     """An image decoded as ``encoding`` -> (H, W, 3) uint8 RGB (contiguous).
 
-    Grey images are replicated to three channels; mono16/16UC1 keep their high byte (>> 8, as
-    cv_bridge does). An rgb8 input may be returned as is. 32FC1 has no colour meaning and is
-    rejected.
+    Exactly cv_bridge's ``toCvCopy(msg, "rgb8")``: one OpenCV colour conversion (grey replicated,
+    alpha dropped, yuv422 / Bayer converted), then 16-bit data scaled by 255 / 65535 and rounded
+    (65535 -> 255, 32768 -> 128: scaled, never clipped to white). An rgb8 input may be returned
+    as is. 32FC1 has no colour meaning and is rejected; so is a yuv422 image of odd width.
+
+    Raises:
+        InputError: unsupported encoding, wrong shape/dtype for it, or a conversion OpenCV refuses.
     """
     if encoding == "32FC1":
         raise InputError("a 32FC1 (float depth) image cannot be shown as RGB; use depth_to_metres")
     _check_shape(array, encoding)
     encoding = _ALIASES.get(encoding, encoding)
-    if encoding == "rgb8":
-        return np.ascontiguousarray(array)
-    if encoding in ("bgr8", "bgra8"):
-        return np.ascontiguousarray(array[:, :, 2::-1])
-    if encoding == "rgba8":
-        return np.ascontiguousarray(array[:, :, :3])
-    if encoding in ("mono16", "16UC1"):
-        array = (array >> 8).astype(np.uint8)
-    return np.repeat(array[:, :, None], 3, axis=2)
+    code = _TO_RGB[encoding]
+    if code is None:
+        rgb = array
+    else:
+        try:
+            rgb = cv2.cvtColor(np.ascontiguousarray(array), code)
+        except cv2.error as err:
+            h, w = array.shape[:2]
+            raise InputError(
+                f"cannot convert a {w}x{h} {encoding} image to RGB "
+                f"({str(err).strip().splitlines()[-1][:160]})"
+            ) from None
+    if rgb.dtype == np.uint16:
+        rgb = cv2.convertScaleAbs(rgb, alpha=_SCALE_16_TO_8)
+    return np.ascontiguousarray(rgb)
 
 
 def depth_to_metres(
@@ -204,7 +266,8 @@ def decode_compressed(format: str, data: BytesLike) -> tuple[np.ndarray, str]:
     """``sensor_msgs/CompressedImage`` fields -> (array, raw encoding) as ``decode_image`` gives.
 
     JPEG and PNG are decoded by OpenCV with IMREAD_UNCHANGED, so colour comes back as bgr8 / bgra8,
-    grey as mono8, and 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so). The
+    grey as mono8, 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so) and 16-bit
+    colour PNG as bgr16 / bgra16. The
     ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
     PNG) gives 16UC1 or 32FC1; its RVL variant is rejected.
     """
@@ -219,10 +282,60 @@ def decode_compressed(format: str, data: BytesLike) -> tuple[np.ndarray, str]:
         return image, "bgr8" if image.shape[2] == 3 else "bgra8"
     if image.dtype == np.uint16 and image.ndim == 2:
         return image, "mono16" if declared == "mono16" else "16UC1"
-    raise InputError(
-        f"compressed image (format {format!r}) decodes to unsupported {image.shape} {image.dtype}; "
-        "expected 8-bit grey/colour or 16-bit grey"
-    )
+    encoding = _encoding_of_decoded(image)
+    if encoding is None:
+        raise InputError(
+            f"compressed image (format {format!r}) decodes to unsupported {image.shape} "
+            f"{image.dtype}; expected 8- or 16-bit grey or colour"
+        )
+    return image, encoding
+
+
+def _encoding_of_decoded(image: np.ndarray) -> str | None:
+    """The raw encoding of an array as OpenCV's decoders return it (BGR order), or None."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    bits = {np.dtype(np.uint8): "8", np.dtype(np.uint16): "16"}.get(image.dtype)
+    if bits is None:
+        return None
+    if image.ndim == 2:
+        return f"mono{bits}"
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return f"bgr{bits}" if image.shape[2] == 3 else f"bgra{bits}"
+    return None
+
+
+def read_image_file(path: str | os.PathLike) -> np.ndarray:
+    """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
+
+    The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
+    own bit depth (EXIF orientation applied, alpha dropped) and converted by ``to_rgb8`` like a
+    message of the matching encoding, so 16-bit grey or colour files are scaled by 255 / 65535
+    as cv_bridge scales mono16 / rgb16 (never clipped to white).
+
+    Raises:
+        InputError: the file is missing, not a decodable image, or of an unsupported depth
+            (float or 32-bit images).
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise InputError(f"image not found: {path}")
+    # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
+    # applies the EXIF orientation (and drops alpha).
+    image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if image is None:
+        raise InputError(
+            f"cannot read image {path}: not an image, or a format OpenCV cannot decode"
+        )
+    encoding = _encoding_of_decoded(image)
+    if encoding is None:
+        raise InputError(
+            f"image {path} is {image.shape} {image.dtype}: only 8- and 16-bit grey or colour "
+            "images are supported"
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    return to_rgb8(image, encoding)
 
 
 def encode_image(rgb: np.ndarray) -> tuple[str, int, int, int, bytes]:
@@ -233,13 +346,56 @@ def encode_image(rgb: np.ndarray) -> tuple[str, int, int, int, bytes]:
     return "rgb8", height, width, width * 3, np.ascontiguousarray(rgb).tobytes()
 
 
-def intrinsics_from_camera_info(
-    width: int, height: int, k: Sequence[float], d: Sequence[float], distortion_model: str
-) -> CameraIntrinsics:
-    """``sensor_msgs/CameraInfo`` fields -> ``CameraIntrinsics`` (K row-major, 9 values).
+def _roi_fields(roi: object) -> tuple[int, int, int, int]:
+    """``sensor_msgs/RegionOfInterest`` (object or mapping) or a 4-tuple -> (x, y, w, h)."""
+    names = ("x_offset", "y_offset", "width", "height")
+    try:
+        if isinstance(roi, Mapping):
+            values = [roi.get(name, 0) for name in names]
+        elif isinstance(roi, (tuple, list)):
+            values = list(roi)[:4]
+        else:
+            values = [getattr(roi, name) for name in names]
+        x, y, w, h = (int(v) for v in values)
+    except (AttributeError, TypeError, ValueError):
+        raise InputError(
+            f"CameraInfo roi must have x_offset, y_offset, width, height, got {roi!r}"
+        ) from None
+    return x, y, w, h
 
-    ``distortion_model`` is plumb_bob, rational_polynomial or equidistant; an empty model with no
-    (or all-zero) coefficients is read as plumb_bob without distortion.
+
+def intrinsics_from_camera_info(
+    width: int,
+    height: int,
+    k: Sequence[float],
+    d: Sequence[float],
+    distortion_model: str,
+    *,
+    binning_x: int = 0,
+    binning_y: int = 0,
+    roi: object = None,
+) -> CameraIntrinsics:
+    """``sensor_msgs/CameraInfo`` fields -> ``CameraIntrinsics`` of the image actually streamed.
+
+    ``width``, ``height`` and ``k`` (row-major, 9 values) are the full-resolution calibration, as
+    the CameraInfo definition requires. ``binning_x``/``binning_y`` (0 or 1: none) and ``roi``
+    (``sensor_msgs/RegionOfInterest`` or a mapping with x_offset, y_offset, width, height; width or
+    height 0: the full image) are applied as ``image_geometry.PinholeCameraModel.fromCameraInfo``
+    applies them: the principal point shifted by the ROI offset, then fx, cx divided by binning_x
+    and fy, cy by binning_y; the image size is (roi width / binning_x, roi height / binning_y)
+    (integer division, its ``reducedResolution``), so the caller's image/CameraInfo size check
+    compares the streamed image with that size.
+
+    Distortion models and coefficient counts (what ROS drivers publish, all accepted by OpenCV):
+    ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
+    rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
+    with ``cv2.fisheye``). An empty model with no (or all-zero) coefficients is plumb_bob without
+    distortion. Coefficients are kept in the camera's distorted pixels of the streamed image.
+
+    Raises:
+        InputError: naming the field: K not 9 values or all zero (uncalibrated), an unsupported
+            ``distortion_model`` or a wrong count of ``d``, a non-positive size, or a ``roi`` that
+            does not fit the calibrated image.
     """
     k_arr = np.asarray(k, dtype=np.float64).reshape(-1)
     d_arr = np.asarray(d, dtype=np.float64).reshape(-1)
@@ -254,17 +410,43 @@ def intrinsics_from_camera_info(
         distortion_model = "plumb_bob"
     if distortion_model not in _DISTORTION_LENGTHS:
         raise InputError(
-            f"unsupported distortion model {distortion_model!r}; supported: "
-            f"{', '.join(_DISTORTION_LENGTHS)}"
+            f"CameraInfo distortion_model: unsupported distortion model {distortion_model!r}; "
+            f"supported: {', '.join(_DISTORTION_LENGTHS)}"
         )
     if d_arr.size not in _DISTORTION_LENGTHS[distortion_model]:
         raise InputError(
-            f"{distortion_model} expects {_DISTORTION_LENGTHS[distortion_model]} distortion "
-            f"coefficients, got {d_arr.size}"
+            f"CameraInfo D: {distortion_model} expects {_DISTORTION_LENGTHS[distortion_model]} "
+            f"distortion coefficients, got {d_arr.size}"
         )
     if width <= 0 or height <= 0:
         raise InputError(f"CameraInfo image size must be positive, got {width}x{height}")
-    return CameraIntrinsics(int(width), int(height), k_arr.reshape(3, 3), d_arr, distortion_model)
+    K = k_arr.reshape(3, 3).copy()
+    out_w, out_h = int(width), int(height)
+    if roi is not None:
+        x, y, w, h = _roi_fields(roi)
+        if w > 0 and h > 0:
+            if x < 0 or y < 0 or x + w > width or y + h > height:
+                raise InputError(
+                    f"CameraInfo roi: {w}x{h} at ({x}, {y}) does not fit the calibrated "
+                    f"{width}x{height} image"
+                )
+            K[0, 2] -= x
+            K[1, 2] -= y
+            out_w, out_h = w, h
+    bx, by = max(1, int(binning_x)), max(1, int(binning_y))
+    if bx > 1:
+        K[0, 0] /= bx
+        K[0, 2] /= bx
+    if by > 1:
+        K[1, 1] /= by
+        K[1, 2] /= by
+    out_w, out_h = out_w // bx, out_h // by
+    if out_w <= 0 or out_h <= 0:
+        raise InputError(
+            f"CameraInfo binning_x/binning_y {bx}x{by} leaves no pixel of the "
+            f"{width}x{height} image"
+        )
+    return CameraIntrinsics(out_w, out_h, K, d_arr, distortion_model)
 
 
 def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
@@ -280,7 +462,11 @@ def load_camera_info_yaml(path: str | Path) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
     Needs ``image_width``, ``image_height`` and ``camera_matrix.data``; ``distortion_model``
-    defaults to plumb_bob and ``distortion_coefficients.data`` to none.
+    defaults to plumb_bob (as camera_calibration_parsers does) and ``distortion_coefficients.data``
+    to none. The standard file has no binning or ROI (camera_calibration_parsers writes and reads
+    only the calibration); for a camera streaming binned or cropped images, the optional keys
+    ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
+    applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message.
     """
     path = Path(path)
     try:
@@ -299,6 +485,10 @@ def load_camera_info_yaml(path: str | Path) -> CameraIntrinsics:
     coefficients = doc.get("distortion_coefficients") or {}
     d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
     try:
-        return intrinsics_from_camera_info(int(width), int(height), k, d, str(model))
+        return intrinsics_from_camera_info(
+            int(width), int(height), k, d, str(model),
+            binning_x=int(doc.get("binning_x") or 0), binning_y=int(doc.get("binning_y") or 0),
+            roi=doc.get("roi"),
+        )
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err

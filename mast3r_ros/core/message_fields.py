@@ -100,11 +100,14 @@ def pose_to_matrix(pose: Any) -> np.ndarray:
 def camera_info_to_intrinsics(info: Any) -> CameraIntrinsics:
     """``sensor_msgs/CameraInfo`` -> `CameraIntrinsics`.
 
-    The fields go through `image_codec.intrinsics_from_camera_info`. Raises InputError for an
-    uncalibrated (all-zero K) or malformed message.
+    The fields go through `image_codec.intrinsics_from_camera_info`, binning and ROI included
+    (as image_geometry applies them; a message without those fields is read as unbinned and
+    uncropped). Raises InputError for an uncalibrated (all-zero K) or malformed message.
     """
-    return image_codec.intrinsics_from_camera_info(int(info.width), int(info.height), info.k,
-                                                   info.d, info.distortion_model)
+    return image_codec.intrinsics_from_camera_info(
+        int(info.width), int(info.height), info.k, info.d, info.distortion_model,
+        binning_x=int(getattr(info, "binning_x", 0) or 0),
+        binning_y=int(getattr(info, "binning_y", 0) or 0), roi=getattr(info, "roi", None))
 
 
 def is_compressed(msg: Any) -> bool:

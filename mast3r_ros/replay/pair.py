@@ -15,7 +15,7 @@ from ..core.config import ModelConfig
 from ..core.fileio import atomic_write_bytes
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
-from ..core.model.preprocess import load_rgb
+from ..core.image_codec import read_image_file
 
 log = logging.getLogger(__name__)
 
@@ -33,8 +33,8 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig
     """
     size = model_cfg.image_size
     engine = Mast3rEngine.from_config(model_cfg)
-    img1 = engine.prepare(load_rgb(image1), size)
-    img2 = engine.prepare(load_rgb(image2), size)
+    img1 = engine.prepare(read_image_file(image1), size)
+    img2 = engine.prepare(read_image_file(image2), size)
     if img1.true_shape != img2.true_shape:
         log.warning("the two images give different network sizes %s and %s; the network needs "
                     "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)

@@ -4,6 +4,15 @@ A folder holds ``rgb.txt`` and optionally ``depth.txt`` (``timestamp path`` per 
 to the folder), ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``: the camera pose in the map
 frame, ``map_from_cam``, metres) and ``camera.yaml`` (ROS camera_info YAML). Lines starting with
 ``#`` are comments. Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
+
+Text files are read as UTF-8 with an optional byte-order mark, any line ends (LF, CRLF, CR);
+blank lines and comments (from a ``#`` at the start of a line or after white space, to the end
+of the line) are skipped anywhere in the file. Timestamps are seconds, except that an integer
+(no decimal point, no exponent) greater than 1e12 is read as integer nanoseconds (EuRoC / SLAM
+output): 1e12 s is 31,700 years, while 1e12 ns is 17 minutes after the 1970 epoch, so the two
+cannot be confused for any real recording. A file must use one unit throughout; a stamp out of
+range (beyond +-292 years from the epoch once in nanoseconds), non-finite or in the other unit
+than the file's first stamp is refused with the file, the line and the reason.
 """
 
 from __future__ import annotations
@@ -21,7 +30,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
-from ..core.image_codec import depth_to_metres, load_camera_info_yaml
+from ..core.image_codec import depth_to_metres, load_camera_info_yaml, read_image_file
 from ..core.trajectory import nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
@@ -33,12 +42,50 @@ _TRAJECTORY_HEADER = "# timestamp tx ty tz qx qy qz qw\n"
 PathLike = str | os.PathLike
 
 
+_NS_INTEGER_THRESHOLD = 10**12  # an integer stamp above this is nanoseconds (see module doc)
+_INT64_MAX = 2**63 - 1
+
+
+def _parse_stamp(token: str) -> tuple[int, str]:
+    """A TUM stamp token -> (integer nanoseconds, unit 's' or 'ns'), exactly (no float rounding).
+
+    Integers greater than 1e12 are nanoseconds; anything else is seconds. Raises ValueError with
+    the reason for a non-number, a non-finite value or a stamp outside the int64 nanosecond range.
+    """
+    plain = token.lstrip("+-")
+    if plain.isdigit() and int(plain) > _NS_INTEGER_THRESHOLD:
+        stamp_ns, unit = int(token), "ns"
+    else:
+        try:
+            value = decimal.Decimal(token)
+        except decimal.InvalidOperation:
+            raise ValueError(f"timestamp {token!r} is not a number") from None
+        if not value.is_finite():
+            raise ValueError(f"timestamp {token!r} is not finite")
+        scaled = value.scaleb(9)
+        if abs(scaled) > _INT64_MAX:
+            raise ValueError(
+                f"timestamp {token!r} s is out of range (more than 292 years from the epoch); "
+                "nanosecond stamps must be written as integers"
+            )
+        stamp_ns = int(scaled.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+        unit = "s"
+    if abs(stamp_ns) > _INT64_MAX:
+        raise ValueError(f"timestamp {token!r} ns is out of range (more than 292 years)")
+    return stamp_ns, unit
+
+
 def _parse_stamp_ns(token: str) -> int:
-    """Seconds as written in a TUM file -> integer nanoseconds, exactly (no float rounding)."""
-    value = decimal.Decimal(token)
-    if not value.is_finite():
-        raise ValueError(f"timestamp {token!r} is not finite")
-    return int((value * 1_000_000_000).to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+    """A TUM stamp token -> integer nanoseconds (see ``_parse_stamp``)."""
+    return _parse_stamp(token)[0]
+
+
+def _strip_comment(line: str) -> str:
+    """The line without its comment: from a '#' at the start or after white space."""
+    for index, char in enumerate(line):
+        if char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
 
 
 def _format_stamp(stamp_ns: int) -> str:
@@ -47,54 +94,95 @@ def _format_stamp(stamp_ns: int) -> str:
     return f"{sign}{seconds}.{nanoseconds:09d}"
 
 
-def _read_rows(path: Path, columns: int, layout: str) -> tuple[np.ndarray, list[list[str]]]:
-    """Non-comment lines of a whitespace-separated file -> (stamps_ns int64, other columns)."""
+def _read_numbered_rows(
+    path: Path, columns: int, layout: str
+) -> tuple[np.ndarray, list[list[str]], list[int]]:
+    """``_read_rows`` plus the 1-based line number of each row."""
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        text = path.read_bytes().decode("utf-8-sig")
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
-        raise InputError(f"{path} is not a UTF-8 text file: {err}") from err
+        raise InputError(
+            f"{path} is not a UTF-8 text file (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from None
     stamps: list[int] = []
     rows: list[list[str]] = []
-    for lineno, line in enumerate(lines, start=1):
-        line = line.strip()
-        if not line or line.startswith("#"):
+    linenos: list[int] = []
+    file_unit = ""
+    for lineno, raw_line in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw_line.replace("\ufeff", "")).strip()
+        if not line:
             continue
         fields = line.split()
         try:
             if len(fields) != columns:
                 raise ValueError(f"{len(fields)} columns")
-            stamps.append(_parse_stamp_ns(fields[0]))
+            stamp, unit = _parse_stamp(fields[0])
         except (ValueError, ArithmeticError) as err:
             raise InputError(
                 f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
             ) from None
+        file_unit = file_unit or unit
+        if unit != file_unit:
+            first = "nanoseconds" if file_unit == "ns" else "seconds"
+            raise InputError(
+                f"{path}:{lineno}: timestamp {fields[0]!r} is in "
+                f"{'nanoseconds' if unit == 'ns' else 'seconds'} but the file's first stamp is in "
+                f"{first}; use one unit throughout"
+            )
+        stamps.append(stamp)
         rows.append(fields[1:])
-    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows
+        linenos.append(lineno)
+    if file_unit == "ns":
+        logger.info("%s: integer stamps > 1e12 read as nanoseconds", path)
+    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows, linenos
+
+
+def _read_rows(path: Path, columns: int, layout: str) -> tuple[np.ndarray, list[list[str]]]:
+    """Data lines of a whitespace-separated file -> (stamps_ns int64, other columns).
+
+    UTF-8 with or without a BOM, any line ends, comments anywhere (see the module docstring);
+    stamps in seconds, or integer nanoseconds when > 1e12. Raises InputError with ``path:line``
+    and the reason for an unreadable file, a wrong column count or a bad stamp.
+    """
+    stamps, rows, _ = _read_numbered_rows(path, columns, layout)
+    return stamps, rows
 
 
 def read_tum_trajectory(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
-    """Read a TUM trajectory -> (stamps_ns int64 (N,), poses float64 (N, 4, 4)).
+    """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64 (N, 4, 4)).
 
-    Each line is ``timestamp tx ty tz qx qy qz qw`` (seconds, metres, unit quaternion x y z w); the
-    pose is ``map_from_cam`` for ground truth and estimates alike.
+    Each line is ``timestamp tx ty tz qx qy qz qw`` (metres, unit quaternion x y z w); the pose
+    is ``map_from_cam`` for ground truth and estimates alike. Stamps are seconds, or integer
+    nanoseconds when > 1e12 (see the module docstring). Every line is checked before anything is
+    returned, so a caller (e.g. ``localize --groundtruth``) can read the file before it starts work.
+
+    Raises:
+        InputError: ``path:line`` and the reason for the first bad line (column count, stamp out
+            of range or in mixed units, a non-numeric or non-finite value, a quaternion whose
+            norm is not 1 within 1e-2), or an unreadable / non-UTF-8 file.
     """
     path = Path(path)
-    stamps, rows = _read_rows(path, 8, "timestamp tx ty tz qx qy qz qw")
+    layout = "timestamp tx ty tz qx qy qz qw"
+    stamps, rows, linenos = _read_numbered_rows(path, 8, layout)
     poses = np.tile(np.eye(4), (len(rows), 1, 1))
     if not rows:
         return stamps, poses
-    try:
-        values = np.asarray(rows, dtype=np.float64)
-    except ValueError as err:
-        raise InputError(f"{path}: non-numeric pose value ({err})") from None
+    values = np.empty((len(rows), 7))
+    for i, (row, lineno) in enumerate(zip(rows, linenos)):
+        try:
+            values[i] = [float(v) for v in row]
+        except ValueError as err:
+            raise InputError(f"{path}:{lineno}: expected '{layout}', non-numeric value ({err})"
+                             ) from None
     norms = np.linalg.norm(values[:, 3:], axis=1)
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (np.abs(norms - 1.0) > 1e-2))
     if bad.size:
         raise InputError(
-            f"{path}: pose {bad[0] + 1} (timestamp {_format_stamp(stamps[bad[0]])}) has a "
-            f"non-finite value or a quaternion of norm {norms[bad[0]]:.6f} instead of 1"
+            f"{path}:{linenos[bad[0]]}: pose {bad[0] + 1} (timestamp "
+            f"{_format_stamp(stamps[bad[0]])}) has a non-finite value or a quaternion of norm "
+            f"{norms[bad[0]]:.6f} instead of 1"
         )
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
@@ -256,11 +344,12 @@ class TumSequence:
             )
 
     def _read_rgb(self, path: Path) -> np.ndarray:
-        bgr = cv2.imread(str(path), cv2.IMREAD_COLOR) if path.is_file() else None
-        if bgr is None:
-            raise InputError(f"cannot read colour image {path} (missing or not an image)")
-        self._check_size(path, bgr)
-        return np.ascontiguousarray(bgr[:, :, ::-1])
+        try:
+            rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
+        except InputError as err:
+            raise InputError(f"cannot read colour image {path}: {err}") from None
+        self._check_size(path, rgb)
+        return rgb
 
     def _read_depth(self, path: Path) -> np.ndarray:
         raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None

@@ -158,7 +158,7 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert node.trigger_activate() == SUCCESS
 
         # bad input first: an unknown encoding is logged and dropped, the node keeps going
-        harness.send(queries[0], encoding="yuv422")
+        harness.send(queries[0], encoding="nv21")
         sent = []
         k = [0]
 

@@ -226,3 +226,102 @@ def test_not_a_checkpoint(tmp_path):
     (hf / "config.json").write_text("{}")
     with pytest.raises(CheckpointError, match="model.safetensors"):
         load_checkpoint(str(hf))
+
+
+# ------------------------------------------------------------------ issue 8: variants, bad files
+def _wrapped(sd):
+    return {"module." + k: v for k, v in sd.items()}
+
+
+@pytest.mark.parametrize("layout", ["official", "state_dict", "huggingface"])
+def test_ddp_module_prefix_stripped_with_a_note(tmp_path, tiny, layout, caplog):
+    from mast3r_ros.core.model import network
+
+    class _Wrapper(torch.nn.Module):  # what DataParallel / DDP save: every key "module."
+        def __init__(self, inner):
+            super().__init__()
+            self.module = inner
+            self.spec = inner.spec
+
+    path = str(tmp_path / ("hf" if layout == "huggingface" else "ddp.pth"))
+    if layout == "huggingface":
+        write_checkpoint(path, tiny, layout)
+        from safetensors.torch import load_file, save_file
+
+        st = os.path.join(path, "model.safetensors")
+        save_file(_wrapped(load_file(st)), st)
+    else:
+        assert isinstance(tiny, network.AsymmetricMASt3R)
+        write_checkpoint(path, _Wrapper(tiny), layout)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.core.model.checkpoint"):
+        model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+    assert _same_weights(model, tiny) and info.spec == TINY_SPEC
+    assert any("DataParallel/DDP" in r.getMessage() for r in caplog.records)
+
+
+def test_partial_module_prefix_is_not_stripped(tmp_path, tiny):
+    sd = dict(tiny.state_dict())
+    sd["module.enc_norm.bias"] = sd.pop("enc_norm.bias")
+    path = str(tmp_path / "p.pth")
+    torch.save({"model": sd, "args": argparse.Namespace(model=model_string(TINY_SPEC))}, path)
+    with pytest.raises(CheckpointError, match="missing key 'enc_norm.bias'"):
+        load_checkpoint(path)
+
+
+def _one_line(err: pytest.ExceptionInfo) -> str:
+    text = str(err.value)
+    assert "\n" not in text and text.strip()
+    return text
+
+
+def test_empty_file_refused_like_a_truncated_one(tmp_path, tiny):
+    empty = tmp_path / "empty.pth"
+    empty.write_bytes(b"")
+    with pytest.raises(CheckpointError, match="empty.pth: cannot read the checkpoint "
+                                              r"\(empty file, 0 bytes\); the file is truncated"
+                       ) as err:
+        load_checkpoint(str(empty))
+    _one_line(err)
+    one_byte = tmp_path / "one.pth"
+    one_byte.write_bytes(b"\x80")
+    with pytest.raises(CheckpointError, match="one.pth: cannot read the checkpoint .*truncated"
+                       ) as err:
+        load_checkpoint(str(one_byte))
+    _one_line(err)
+    empty_dict = tmp_path / "emptydict.pth"
+    torch.save({}, empty_dict)
+    with pytest.raises(CheckpointError, match="expected"):
+        load_checkpoint(str(empty_dict))
+
+
+@pytest.mark.parametrize("error", [IndexError(), RuntimeError(""), KeyError(""), ValueError(" ")])
+def test_reader_errors_with_empty_messages_are_one_clean_line(tmp_path, tiny, monkeypatch,
+                                                              error):
+    from mast3r_ros.core.model import checkpoint
+
+    path = str(tmp_path / "c.pth")
+    write_checkpoint(path, tiny)
+
+    def broken(*_args, **_kwargs):
+        raise error
+
+    monkeypatch.setattr(checkpoint, "_torch_load", broken)
+    with pytest.raises(CheckpointError, match="c.pth: cannot read the checkpoint .*truncated"
+                       ) as err:
+        load_checkpoint(path)
+    text = _one_line(err)
+    assert "()" not in text
+
+
+def test_ckpt_variants_case_loads_like_unprefixed(tmp_path):
+    from io_cases import make_case_inputs
+
+    d = make_case_inputs("ckpt-variants", tmp_path)
+    try:
+        for wrapped, plain in (("ddp_official.pth", "ckpt.pth"), ("ddp_bare.pth", "bare.pth")):
+            a, info_a = load_checkpoint(str(d / wrapped))
+            b, info_b = load_checkpoint(str(d / plain))
+            assert info_a.identity == info_b.identity and _same_weights(a, b)
+    finally:  # the case writes ~0.5 GB: do not leave it in the tmp folder
+        for name in ("ddp_official.pth", "ddp_bare.pth", "bare.pth"):
+            (d / name).unlink(missing_ok=True)

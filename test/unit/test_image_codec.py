@@ -17,6 +17,7 @@ from mast3r_ros.core.image_codec import (
     encode_image,
     intrinsics_from_camera_info,
     load_camera_info_yaml,
+    read_image_file,
     to_rgb8,
 )
 
@@ -27,6 +28,17 @@ ALPHA = RNG.integers(0, 256, (H, W, 1), dtype=np.uint8)
 GREY = RNG.integers(0, 256, (H, W), dtype=np.uint8)
 GREY16 = RNG.integers(0, 65536, (H, W), dtype=np.uint16)
 FLOAT = RNG.uniform(0.1, 5.0, (H, W)).astype(np.float32)
+RGB16 = RNG.integers(0, 65536, (H, W, 3), dtype=np.uint16)
+ALPHA16 = RNG.integers(0, 65536, (H, W, 1), dtype=np.uint16)
+
+
+def _as_8bit(values: np.ndarray) -> np.ndarray:
+    """cv_bridge's 16 -> 8 bit change: convertTo(CV_8U, 255 / 65535), rounded to nearest."""
+    return np.floor(values.astype(np.float64) * 255.0 / 65535.0 + 0.5).astype(np.uint8)
+
+
+GREY16_AS_8 = _as_8bit(GREY16)
+RGB16_AS_8 = _as_8bit(RGB16)
 
 # encoding -> (raw array as it sits in the message, expected RGB)
 CASES = {
@@ -37,8 +49,13 @@ CASES = {
     "bgra8": (np.concatenate([RGB[:, :, ::-1], ALPHA], axis=2), RGB),
     "mono8": (GREY, np.repeat(GREY[:, :, None], 3, axis=2)),
     "8UC1": (GREY, np.repeat(GREY[:, :, None], 3, axis=2)),
-    "mono16": (GREY16, np.repeat((GREY16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2)),
-    "16UC1": (GREY16, np.repeat((GREY16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2)),
+    "mono16": (GREY16, np.repeat(GREY16_AS_8[:, :, None], 3, axis=2)),
+    "16UC1": (GREY16, np.repeat(GREY16_AS_8[:, :, None], 3, axis=2)),
+    "8UC4": (np.concatenate([RGB[:, :, ::-1], ALPHA], axis=2), RGB),
+    "rgb16": (RGB16, RGB16_AS_8),
+    "bgr16": (RGB16[:, :, ::-1], RGB16_AS_8),
+    "rgba16": (np.concatenate([RGB16, ALPHA16], axis=2), RGB16_AS_8),
+    "bgra16": (np.concatenate([RGB16[:, :, ::-1], ALPHA16], axis=2), RGB16_AS_8),
     "32FC1": (FLOAT, None),
 }
 
@@ -85,8 +102,8 @@ def test_decode_accepts_buffers_and_copies(container):
 
 def test_decode_errors():
     step, data = _pack(RGB, 0, False)
-    with pytest.raises(InputError, match="unsupported image encoding 'yuv422'.*rgb8.*32FC1"):
-        decode_image("yuv422", H, W, step, data)
+    with pytest.raises(InputError, match="unsupported image encoding 'nv21'.*rgb8.*32FC1"):
+        decode_image("nv21", H, W, step, data)
     with pytest.raises(InputError, match="expected step \\* height"):
         decode_image("rgb8", H, W, step, data[:-1])
     with pytest.raises(InputError, match="step 14 is smaller than"):
@@ -252,3 +269,258 @@ def test_load_camera_info_yaml_errors(tmp_path):
     path.write_text(CAMERA_YAML.replace("[30.0, 0, 15.5, 0, 31.0", "[0.0, 0, 15.5, 0, 0.0"))
     with pytest.raises(InputError, match="cam.yaml: .*uncalibrated"):
         load_camera_info_yaml(path)
+
+
+# ---- issue 8: every encoding cv_bridge turns into rgb8, one decoding path for files --------------
+
+def _rgb_scene(h: int = 48, w: int = 64) -> np.ndarray:
+    """A smooth colour picture (demosaicing and 4:2:2 chroma are exact enough on it)."""
+    y, x = np.mgrid[0:h, 0:w].astype(np.float64)
+    r = 128 + 100 * np.sin(x / 9.0)
+    g = 128 + 100 * np.cos(y / 7.0)
+    b = 128 + 80 * np.sin((x + y) / 11.0)
+    return np.clip(np.stack([r, g, b], axis=2), 0, 255).astype(np.uint8)
+
+
+def _mosaic(rgb: np.ndarray, pattern: str) -> np.ndarray:
+    """Bayer raw image of ``pattern`` ('rggb', ...: the 2x2 tile row by row)."""
+    out = np.empty(rgb.shape[:2], rgb.dtype)
+    channel = {"r": 0, "g": 1, "b": 2}
+    for i, (dy, dx) in enumerate(((0, 0), (0, 1), (1, 0), (1, 1))):
+        out[dy::2, dx::2] = rgb[dy::2, dx::2, channel[pattern[i]]]
+    return out
+
+
+def _yuv422(rgb: np.ndarray, order: str) -> np.ndarray:
+    """Packed 4:2:2 (H, W, 2) bytes, 'yuyv' (Y0 U Y1 V) or 'uyvy' (U Y0 V Y1): BT.601 video range
+    (Y 16..235), what V4L2 cameras send and OpenCV's YUV2RGB_YUY2/UYVY expect."""
+    r, g, b = (rgb[..., i].astype(np.float64) for i in range(3))
+    y = np.round(16 + 0.257 * r + 0.504 * g + 0.098 * b)
+    u = 128 - 0.148 * r - 0.291 * g + 0.439 * b
+    v = 128 + 0.439 * r - 0.368 * g - 0.071 * b
+    uu = np.round((u[:, 0::2] + u[:, 1::2]) / 2)
+    vv = np.round((v[:, 0::2] + v[:, 1::2]) / 2)
+    out = np.empty((rgb.shape[0], rgb.shape[1] * 2), np.uint8)
+    if order == "yuyv":
+        out[:, 0::4], out[:, 1::4], out[:, 2::4], out[:, 3::4] = y[:, 0::2], uu, y[:, 1::2], vv
+    else:
+        out[:, 0::4], out[:, 1::4], out[:, 2::4], out[:, 3::4] = uu, y[:, 0::2], vv, y[:, 1::2]
+    return out.reshape(rgb.shape[0], rgb.shape[1], 2)
+
+
+def _interior_error(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a[2:-2, 2:-2].astype(int) - b[2:-2, 2:-2].astype(int)).mean())
+
+
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_bayer_encodings_demosaic_to_the_right_colours(pattern, bits):
+    rgb = _rgb_scene()
+    raw = _mosaic(rgb, pattern)
+    if bits == 16:
+        raw = raw.astype(np.uint16) * 257
+    encoding = f"bayer_{pattern}{bits}"
+    step, data = _pack(raw, 2, bits == 16)
+    decoded = decode_image(encoding, *raw.shape, step, data, is_bigendian=bits == 16)
+    out = to_rgb8(decoded, encoding)
+    assert out.shape == rgb.shape and out.dtype == np.uint8
+    assert _interior_error(out, rgb) < 4.0
+    # a wrong pattern swaps red and blue: the check above can fail
+    wrong = {"rggb": "bggr", "bggr": "rggb", "gbrg": "grbg", "grbg": "gbrg"}[pattern]
+    assert _interior_error(to_rgb8(decoded, f"bayer_{wrong}{bits}"), rgb) > 20.0
+
+
+@pytest.mark.parametrize("encoding, order", [("yuv422", "uyvy"), ("yuv422_yuy2", "yuyv")])
+def test_yuv422_encodings(encoding, order):
+    rgb = _rgb_scene()
+    packed = _yuv422(rgb, order)
+    step, data = _pack(packed, 4, False)
+    decoded = decode_image(encoding, rgb.shape[0], rgb.shape[1], step, data)
+    assert decoded.shape == (*rgb.shape[:2], 2)
+    out = to_rgb8(decoded, encoding)
+    assert _interior_error(out, rgb) < 4.0
+    other = "yuv422_yuy2" if encoding == "yuv422" else "yuv422"
+    assert _interior_error(to_rgb8(decoded, other), rgb) > 20.0
+    with pytest.raises(InputError, match="cannot convert a 3x2 yuv422"):
+        to_rgb8(np.zeros((2, 3, 2), np.uint8), encoding)
+
+
+def test_16bit_grey_is_scaled_never_clipped():
+    grey = np.array([[0, 257, 32768], [65535, 1000, 4095]], dtype=np.uint16)
+    out = to_rgb8(grey, "mono16")
+    np.testing.assert_array_equal(out[..., 0], [[0, 1, 128], [255, 4, 16]])
+    assert (out[..., 0] == out[..., 2]).all()
+
+
+def test_read_image_file_16bit_grey_png_and_tiff_scaled_like_mono16(tmp_path):
+    grey8 = _rgb_scene()[..., 1]
+    grey16 = grey8.astype(np.uint16) * 257
+    expected = np.repeat(grey8[:, :, None], 3, axis=2)
+    for name in ("g16.png", "g16.tif"):
+        assert cv2.imwrite(str(tmp_path / name), grey16)
+        out = read_image_file(tmp_path / name)
+        np.testing.assert_array_equal(out, expected)
+        np.testing.assert_array_equal(out, to_rgb8(grey16, "mono16"))
+
+
+def test_read_image_file_colour_alpha_and_16bit_colour(tmp_path):
+    rgb = _rgb_scene()
+    cv2.imwrite(str(tmp_path / "c.png"), rgb[:, :, ::-1])
+    np.testing.assert_array_equal(read_image_file(tmp_path / "c.png"), rgb)
+    bgra = np.concatenate([rgb[:, :, ::-1], np.full((*rgb.shape[:2], 1), 7, np.uint8)], axis=2)
+    cv2.imwrite(str(tmp_path / "a.png"), bgra)
+    np.testing.assert_array_equal(read_image_file(tmp_path / "a.png"), rgb)
+    cv2.imwrite(str(tmp_path / "c16.png"), rgb[:, :, ::-1].astype(np.uint16) * 257)
+    np.testing.assert_array_equal(read_image_file(tmp_path / "c16.png"), rgb)
+
+
+def test_read_image_file_errors(tmp_path):
+    with pytest.raises(InputError, match="image not found"):
+        read_image_file(tmp_path / "nope.png")
+    (tmp_path / "junk.png").write_bytes(b"not an image")
+    with pytest.raises(InputError, match="cannot read image"):
+        read_image_file(tmp_path / "junk.png")
+    cv2.imwrite(str(tmp_path / "f.tif"), np.ones((4, 4), np.float32))
+    with pytest.raises(InputError, match="only 8- and 16-bit"):
+        read_image_file(tmp_path / "f.tif")
+
+
+def test_png16_gray_pair_case_reads_like_its_8bit_copy(tmp_path):
+    from io_cases import make_case_inputs
+
+    d = make_case_inputs("png16-gray-pair", tmp_path)
+    for n in (1, 2):
+        grey16 = read_image_file(d / f"grey16_img{n}.png")
+        reference = cv2.cvtColor(cv2.imread(str(d / f"img{n}.png")), cv2.COLOR_BGR2GRAY)
+        np.testing.assert_array_equal(grey16[..., 0], reference)  # x257 scaled back exactly
+        assert grey16.mean() < 250  # never a white picture
+        grey8 = read_image_file(d / f"grey8_img{n}.jpg")
+        assert np.abs(grey16.astype(int) - grey8).mean() < 3.0
+        grey12 = read_image_file(d / f"grey12_img{n}.png")
+        assert grey12.max() <= 16  # 12-bit data in 16 bits: dark, as cv_bridge shows it
+
+
+def test_yuv422_bayer_case_bags_decode_like_rgb(tmp_path):
+    pytest.importorskip("rosbags")
+    from io_cases import make_case_inputs
+
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    d = make_case_inputs("yuv422-bayer-encodings", tmp_path)
+    frames = {name: list(BagSequence(d / name)) for name in
+              ("usb_cam_yuyv_bag", "usb_cam_uyvy_bag", "bayer_rggb8_bag")}
+    assert {len(f) for f in frames.values()} == {6}
+    yuyv, uyvy, bayer = (frames[n] for n in
+                         ("usb_cam_yuyv_bag", "usb_cam_uyvy_bag", "bayer_rggb8_bag"))
+    for a, b, c in zip(yuyv, uyvy, bayer):
+        assert a.rgb.shape == (120, 160, 3)
+        np.testing.assert_array_equal(a.rgb, b.rgb)  # same pixels, other byte order
+        assert _interior_error(a.rgb, c.rgb) < 12.0  # demosaiced Bayer: same picture
+
+
+# ---- CameraInfo as image_geometry reads it ---------------------------------------------------
+
+class _Roi:
+    def __init__(self, x_offset, y_offset, width, height):
+        self.x_offset, self.y_offset, self.width, self.height = x_offset, y_offset, width, height
+
+
+def test_binning_and_roi_applied_like_image_geometry():
+    # full calibration 640x480, fx=585 fy=585 cx=320 cy=240
+    binned = intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", binning_x=2, binning_y=2)
+    assert (binned.width, binned.height) == (320, 240)
+    np.testing.assert_allclose(binned.K, [[292.5, 0, 160], [0, 292.5, 120], [0, 0, 1]])
+    roi = intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(160, 120, 320, 240))
+    assert (roi.width, roi.height) == (320, 240)
+    np.testing.assert_allclose(roi.K, [[585, 0, 160], [0, 585, 120], [0, 0, 1]])
+    # ROI shift first, then binning (image_geometry order); a mapping works too
+    both = intrinsics_from_camera_info(
+        640, 480, K, [], "plumb_bob", binning_x=2, binning_y=4,
+        roi={"x_offset": 100, "y_offset": 40, "width": 400, "height": 400},
+    )
+    assert (both.width, both.height) == (200, 100)
+    np.testing.assert_allclose(both.K, [[292.5, 0, 110], [0, 146.25, 50], [0, 0, 1]])
+    # binning 0/1 and an all-zero ROI mean "none"
+    same = intrinsics_from_camera_info(640, 480, K, [], "", binning_x=1, roi=_Roi(0, 0, 0, 0))
+    assert (same.width, same.height) == (640, 480)
+    np.testing.assert_allclose(same.K, np.reshape(K, (3, 3)))
+
+
+def test_roi_outside_the_image_refused():
+    with pytest.raises(InputError, match="CameraInfo roi: 320x240 at \\(400, 0\\)"):
+        intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(400, 0, 320, 240))
+    with pytest.raises(InputError, match="roi must have"):
+        intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=object())
+
+
+@pytest.mark.parametrize("model, counts", [
+    ("plumb_bob", (0, 4, 5)), ("rational_polynomial", (0, 8, 12, 14)), ("equidistant", (0, 4)),
+])
+def test_distortion_models_and_counts_drivers_publish(model, counts):
+    from mast3r_ros.core.geometry import undistort_pixels
+
+    for n in counts:
+        intr = intrinsics_from_camera_info(640, 480, K, [0.01] * n, model)
+        assert intr.distortion_model == model and intr.dist.size == n
+        px = np.array([[10.0, 20.0], [600.0, 400.0]])
+        out = undistort_pixels(px, intr.K, intr.dist, intr.distortion_model)
+        assert out.shape == (2, 2) and np.isfinite(out).all()
+    with pytest.raises(InputError, match=f"CameraInfo D: {model} expects"):
+        intrinsics_from_camera_info(640, 480, K, [0.01] * 3, model)
+
+
+def test_equidistant_undistorted_through_fisheye_model():
+    from mast3r_ros.core.geometry import undistort_pixels
+
+    Km = np.reshape(K, (3, 3))
+    d = np.array([0.1, -0.05, 0.01, -0.002])
+    pts = np.array([[[0.3, -0.2, 1.0]], [[-0.5, 0.4, 1.0]]])
+    fish, _ = cv2.fisheye.projectPoints(pts, np.zeros(3), np.zeros(3), Km, d)
+    ideal = (Km @ pts.reshape(-1, 3).T).T
+    ideal = ideal[:, :2] / ideal[:, 2:]
+    out = undistort_pixels(fish.reshape(-1, 2), Km, d, "equidistant")
+    np.testing.assert_allclose(out, ideal, atol=1e-3)
+    wrong = undistort_pixels(fish.reshape(-1, 2), Km, d, "plumb_bob")
+    assert np.abs(wrong - ideal).max() > 1.0
+
+
+def test_unsupported_model_names_the_field():
+    with pytest.raises(InputError, match="CameraInfo distortion_model: unsupported .*'kannala'"):
+        intrinsics_from_camera_info(640, 480, K, [0.1] * 4, "kannala")
+
+
+def test_camera_info_yaml_with_binning_and_roi(tmp_path):
+    path = tmp_path / "cam.yaml"
+    path.write_text(CAMERA_YAML + "binning_x: 2\nbinning_y: 2\n")
+    intr = load_camera_info_yaml(path)
+    assert (intr.width, intr.height) == (16, 12)
+    np.testing.assert_allclose(intr.K, [[15, 0, 7.75], [0, 15.5, 5.75], [0, 0, 1]])
+    path.write_text(CAMERA_YAML + "roi: {x_offset: 8, y_offset: 4, width: 16, height: 12}\n")
+    intr = load_camera_info_yaml(path)
+    assert (intr.width, intr.height) == (16, 12)
+    np.testing.assert_allclose(intr.K[:2, 2], [7.5, 7.5])
+    path.write_text(CAMERA_YAML.replace("plumb_bob", "equidistant").replace(
+        "cols: 5\n  data: [0.01, 0, 0, 0, 0]", "cols: 4\n  data: [0.01, 0, 0, 0]"))
+    assert load_camera_info_yaml(path).distortion_model == "equidistant"
+
+
+def test_camerainfo_binning_roi_case_bags(tmp_path):
+    pytest.importorskip("rosbags")
+    from io_cases import make_case_inputs
+
+    from mast3r_ros.replay.rosbag import BagSequence
+    from mast3r_ros.replay.synthetic import default_intrinsics
+
+    d = make_case_inputs("camerainfo-binning-roi", tmp_path)
+    for name in ("binned_bag", "roi_bag"):
+        seq = BagSequence(d / name, depth_topic="/camera/aligned_depth_to_color/image_raw",
+                          pose_frames="map:camera_optical")
+        frame = next(iter(seq))  # before: "image is 320x240 but its intrinsics are for 640x480"
+        assert frame.rgb.shape == (240, 320, 3)
+        intr = frame.intrinsics
+        assert (intr.width, intr.height) == (320, 240)
+        assert frame.depth_m is not None and frame.map_from_cam is not None
+        # the case renders its 320x240 images with default_intrinsics(320, 240): the K derived
+        # from the 640x480 CameraInfo must be that camera (binning: to image_geometry's
+        # cx / 2, which differs from the pixel-centre rescale by 0.25 px)
+        np.testing.assert_allclose(intr.K, default_intrinsics(320, 240).K, atol=0.26)

@@ -117,12 +117,14 @@ def test_frame_from_grey_encodings():
         for bigendian in (False, True):
             msg = image_msg(encoding, wide, pad=2, bigendian=bigendian)
             frame = mf.frame_from_image_message(msg, CAM)
-            np.testing.assert_array_equal(frame.rgb[:, :, 1], grey, err_msg=encoding)
+            # cv_bridge's 16 -> 8 bit change: x 255/65535, rounded (issue 8), not >> 8
+            expected = np.floor(wide * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+            np.testing.assert_array_equal(frame.rgb[:, :, 1], expected, err_msg=encoding)
 
 
 def test_frame_rejects_bad_images():
     with pytest.raises(InputError, match="unsupported image encoding"):
-        mf.frame_from_image_message(image_msg("yuv422", rgb_pattern()[:, :, :2].copy()), CAM)
+        mf.frame_from_image_message(image_msg("nv21", rgb_pattern()[:, :, :2].copy()), CAM)
     with pytest.raises(InputError):
         mf.frame_from_image_message(image_msg("32FC1", np.ones((H, W), np.float32)), CAM)
     short = image_msg("rgb8", rgb_pattern())
@@ -160,7 +162,8 @@ def test_frame_from_compressed():
                               ".jpg")
     assert np.abs(mf.frame_from_image_message(mono_jpg, CAM).rgb.astype(int) - 90).max() <= 2
     deep = compressed_msg("16UC1; png compressed", grey.astype(np.uint16) * 256, ".png")
-    np.testing.assert_array_equal(mf.frame_from_image_message(deep, CAM).rgb[:, :, 0], grey)
+    expected = np.floor(grey.astype(np.uint16) * 256 * (255.0 / 65535.0) + 0.5).astype(np.uint8)
+    np.testing.assert_array_equal(mf.frame_from_image_message(deep, CAM).rgb[:, :, 0], expected)
 
 
 def test_compressed_rejects_bad_input():

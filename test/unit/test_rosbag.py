@@ -207,7 +207,9 @@ def test_every_encoding(tmp_path, storage):
         (lambda t: image(t, "mono8", grey, pad=1), grey_rgb),
         (
             lambda t: image(t, "mono16", grey16, bigendian=True, pad=2),
-            np.repeat((grey16 >> 8).astype(np.uint8)[:, :, None], 3, axis=2),
+            # cv_bridge's 16 -> 8 bit change: x 255/65535, rounded (issue 8)
+            np.repeat(np.floor(grey16 * (255.0 / 65535.0) + 0.5).astype(np.uint8)[:, :, None],
+                      3, axis=2),
         ),
         (lambda t: image(t, "8UC3", bgr), RGB),
         (lambda t: image(t, "8UC1", grey), grey_rgb),

@@ -190,3 +190,105 @@ def test_real_dataset_first_frames():
         rotation = frame.map_from_cam[:3, :3]
         np.testing.assert_allclose(rotation @ rotation.T, np.eye(3), atol=1e-6)
         np.testing.assert_allclose(frame.map_from_cam[3], [0, 0, 0, 1])
+
+
+# ---- issue 8: BOM, CRLF, comments anywhere, nanosecond stamps ----------------------------------
+
+def _frames_equal(a: TumSequence, b: TumSequence) -> None:
+    np.testing.assert_array_equal(a.stamps_ns, b.stamps_ns)
+    for fa, fb in zip(a, b):
+        np.testing.assert_array_equal(fa.rgb, fb.rgb)
+        assert (fa.depth_m is None) == (fb.depth_m is None)
+        assert (fa.map_from_cam is None) == (fb.map_from_cam is None)
+        if fa.map_from_cam is not None:
+            np.testing.assert_allclose(fa.map_from_cam, fb.map_from_cam)
+
+
+def test_bom_crlf_and_comments_anywhere(tmp_path):
+    base = make_folder(tmp_path / "base")
+    edited = make_folder(tmp_path / "edited")
+    for name in ("rgb.txt", "depth.txt", "groundtruth.txt"):
+        lines = (base / name).read_text().splitlines()
+        lines.insert(2, "   # a comment in the middle")
+        lines[1] = lines[1] + "   # trailing comment"
+        text = "\ufeff" + "\r\n".join(lines) + "\r\n"
+        (edited / name).write_bytes(text.encode("utf-8"))
+    _frames_equal(TumSequence(edited), TumSequence(base))
+    # a BOM before data (no leading comment) and old-Mac CR line ends
+    rgb = (base / "rgb.txt").read_text().splitlines()[1:]
+    (edited / "rgb.txt").write_bytes(("\ufeff" + "\r".join(rgb)).encode("utf-8"))
+    np.testing.assert_array_equal(TumSequence(edited).stamps_ns, TumSequence(base).stamps_ns)
+
+
+def test_not_utf8_names_the_file(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"1.0 rgb/\xff.png\n")
+    with pytest.raises(InputError, match="t.txt is not a UTF-8 text file"):
+        read_tum_trajectory(path)
+
+
+def test_nanosecond_stamps_detected_and_converted(tmp_path):
+    rng = np.random.default_rng(2)
+    stamps = np.array([1_403_636_579_000_000_000, 1_403_636_579_100_000_001], dtype=np.int64)
+    poses = np.stack([_pose(rng.normal(size=3), rng.normal(size=3)) for _ in stamps])
+    seconds = tmp_path / "s.txt"
+    write_tum_trajectory(seconds, stamps, poses)
+    ns = tmp_path / "ns.txt"
+    ns.write_text("".join(
+        f"{int(s)} " + " ".join(line.split()[1:]) + "\n"
+        for s, line in zip(stamps, seconds.read_text().splitlines()[1:])
+    ))
+    got_stamps, got_poses = read_tum_trajectory(ns)
+    np.testing.assert_array_equal(got_stamps, stamps)  # exact, no float rounding
+    np.testing.assert_allclose(got_poses, poses, atol=1e-12)
+    # an integer up to 1e12 is still seconds
+    small = tmp_path / "small.txt"
+    small.write_text("1403636579 0 0 0 0 0 0 1\n")
+    assert read_tum_trajectory(small)[0][0] == 1_403_636_579 * S
+
+
+@pytest.mark.parametrize("content, reason", [
+    ("1403636579000000000.0 0 0 0 0 0 0 1\n", "out of range.*integers"),
+    ("1e30 0 0 0 0 0 0 1\n", "out of range"),
+    ("99999999999999999999 0 0 0 0 0 0 1\n", "ns is out of range"),
+    ("nan 0 0 0 0 0 0 1\n", "not finite"),
+    ("1.0 0 0 0 0 0 0 1\n1403636579000000000 0 0 0 0 0 0 1\n", "nanoseconds but the file's first"),
+    ("# c\n1.0 0 0 0 0 0 0 1\n2.0 0 0 x 0 0 0 1\n", "non-numeric"),
+])
+def test_bad_stamps_refused_with_file_and_line(tmp_path, content, reason):
+    path = tmp_path / "bad.txt"
+    path.write_text(content)
+    lineno = len(content.splitlines())
+    with pytest.raises(InputError, match=f"bad.txt:{lineno}: .*{reason}"):
+        read_tum_trajectory(path)
+
+
+def test_bad_quaternion_names_the_line(tmp_path):
+    path = tmp_path / "bad.txt"
+    path.write_text("# header\n\n1.0 0 0 0 0 0 0 1\n1.1 0 0 0 0 0 0 2\n")
+    with pytest.raises(InputError, match="bad.txt:4: pose 2 .*norm 2.0"):
+        read_tum_trajectory(path)
+
+
+def test_tum_bom_crlf_case_gives_the_same_frames(tmp_path):
+    from io_cases import make_case_inputs
+
+    d = make_case_inputs("tum-bom-crlf", tmp_path)
+    reference = TumSequence(d / "crlf")
+    assert len(reference) > 0
+    for name in ("bom_crlf", "bom_nocomment", "base"):
+        _frames_equal(TumSequence(d / name), reference)
+
+
+def test_tum_ns_timestamps_case_reads_like_seconds(tmp_path):
+    from io_cases import make_case_inputs
+
+    d = make_case_inputs("tum-ns-timestamps", tmp_path)
+    ns_stamps, ns_poses = read_tum_trajectory(d / "trajectory_ns.txt")
+    s_stamps, s_poses = read_tum_trajectory(d / "trajectory_s.txt")
+    np.testing.assert_array_equal(ns_stamps, s_stamps)
+    np.testing.assert_allclose(ns_poses, s_poses)
+    seq = TumSequence(d / "seq")  # groundtruth.txt in ns, rgb.txt in seconds
+    assert seq[0].map_from_cam is not None
+    gt_stamps, _ = seq.groundtruth()
+    np.testing.assert_array_equal(gt_stamps, s_stamps[: gt_stamps.size])

@@ -7,6 +7,10 @@ Accepted layouts:
 * a bare state dict (architecture inferred from the tensor shapes, 64-wide attention heads),
 * a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``).
 
+In each, a ``module.`` prefix on every key (weights saved from a DataParallel / DDP wrapper) is
+removed with a logged note. Any file that cannot be read (empty, truncated, not a torch.save
+archive, or a reader error with an empty message) gives one ``CheckpointError`` line.
+
 Nothing read from a file is ever executed: pickles are read with ``weights_only=True`` and only
 ``argparse.Namespace`` allow-listed (a restricted unpickler on torch < 2.4), and the constructor
 string is parsed by keyword with a literal-only AST walk (numbers, strings, tuples, ``inf``,
@@ -188,17 +192,43 @@ def _torch_load(path: str, force_restricted: bool = False) -> Any:
                       pickle_module=_RestrictedPickleModule)
 
 
+def _first_line(err: BaseException, limit: int = 200) -> str:
+    """The first line of an exception's message, or its type name when the message is empty."""
+    lines = str(err).strip().splitlines()
+    return lines[0][:limit] if lines else type(err).__name__
+
+
+_WRAPPER_PREFIX = "module."
+
+
+def strip_wrapper_prefix(sd: Mapping[str, Any], where: str) -> Dict[str, Any]:
+    """Remove a ``module.`` prefix shared by *every* key (a state dict saved from a DataParallel /
+    DistributedDataParallel wrapper: ``model.state_dict()`` instead of
+    ``model.module.state_dict()``); logged. A prefix on only some keys is left alone, so the
+    key check names them."""
+    out = dict(sd)
+    while out and all(isinstance(k, str) and k.startswith(_WRAPPER_PREFIX) for k in out):
+        out = {k[len(_WRAPPER_PREFIX):]: v for k, v in out.items()}
+        log.info("%s: every key starts with '%s' (saved from a DataParallel/DDP wrapper); "
+                 "prefix removed", where, _WRAPPER_PREFIX)
+    return out
+
+
 def _read_official_or_bare(path: str, force_restricted: bool = False,
                            bare_model_string: Optional[str] = None):
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: cannot read the checkpoint (empty file, 0 bytes); "
+                              "the file is truncated or not a torch.save archive — "
+                              "download it again")
     try:
         obj = _torch_load(path, force_restricted)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
-            f"{path}: refused to unpickle ({str(e).splitlines()[0][:200]}). The file holds "
+            f"{path}: refused to unpickle ({_first_line(e)}). The file holds "
             "objects other than tensors and argparse.Namespace: it is not an official "
             "MASt3R/DUSt3R checkpoint, or it was crafted to run code") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({str(e).splitlines()[0]}); "
+    except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({_first_line(e)}); "
                               "the file is truncated or not a torch.save archive — "
                               "download it again") from None
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
@@ -207,13 +237,15 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         if not isinstance(text, str):
             raise CheckpointError(f"{path}: has 'model' but no args.model constructor string")
         cls, kwargs = parse_model_string(text)
-        return dict(obj["model"]), spec_from_kwargs(cls, kwargs), "official", text
+        sd = strip_wrapper_prefix(obj["model"], path)
+        return sd, spec_from_kwargs(cls, kwargs), "official", text
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
+        sd = strip_wrapper_prefix(obj, path)
         if bare_model_string:
             spec = spec_from_kwargs(*parse_model_string(bare_model_string))
         else:
-            spec = infer_spec(obj)
-        return dict(obj), spec, "state_dict", model_string(spec)
+            spec = infer_spec(sd)
+        return sd, spec, "state_dict", model_string(spec)
     raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
                           f"got {type(obj).__name__}")
 
@@ -234,7 +266,9 @@ def _read_huggingface(folder: str):
             cfg = json.load(fh)
         sd = load_file(st_path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any parse error becomes one clear message
-        raise CheckpointError(f"{folder}: cannot read config.json/model.safetensors: {e}") from None
+        raise CheckpointError(f"{folder}: cannot read config.json/model.safetensors: "
+                              f"{_first_line(e)}") from None
+    sd = strip_wrapper_prefix(sd, folder)
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_path}: expected a JSON object of constructor arguments")
     cls = cfg.get("_class_name") or ("AsymmetricMASt3R" if "desc" in str(cfg.get("output_mode"))

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Tuple
 
 import numpy as np
-from PIL import Image, ImageOps
+from PIL import Image
 
 from ..errors import InputError
 
@@ -82,12 +82,11 @@ def normalize(rgb_u8: np.ndarray) -> np.ndarray:
 
 
 def load_rgb(path: str) -> np.ndarray:
-    """Read an image file as (H, W, 3) uint8 RGB, EXIF orientation applied, alpha dropped."""
-    try:
-        with Image.open(path) as im:
-            im = ImageOps.exif_transpose(im)
-            return np.asarray(im.convert("RGB"))
-    except FileNotFoundError:
-        raise InputError(f"image not found: {path}") from None
-    except OSError as e:
-        raise InputError(f"cannot read image {path}: {e}") from None
+    """Read an image file as (H, W, 3) uint8 RGB, EXIF orientation applied, alpha dropped.
+
+    The same decoding as every other image file: ``core.image_codec.read_image_file`` (16-bit
+    files scaled as cv_bridge scales them). Raises InputError for a missing or unreadable file.
+    """
+    from ..image_codec import read_image_file
+
+    return read_image_file(path)
