@@ -79,7 +79,7 @@ class FrameProcessing:
         try:
             frame, cam_from_base, odom_from_base = self._prepare(msg, cfg)
         except InputError as err:
-            self._fail(stamp_ns, str(err), refused=True)
+            self._fail(stamp_ns, str(err), refused=True, kind="refused")
             return
         except self.lookup_errors as err:
             self._fail(stamp_ns, str(err))

@@ -272,3 +272,42 @@ def test_no_error_is_logged_while_the_process_exits():
     host._exiting.set()
     host._process(image(stamp(0)))
     assert host.logger.lines == []
+
+
+def test_case_zero_header_stamp():
+    """cases/zero-header-stamp: a driver leaves header.stamp at 0 on 100 images 160x120 at
+    10 Hz (and on its CameraInfo). Expected: a throttled warning, the refused images counted
+    in /diagnostics with the reason, never "no images" while they arrive; the control
+    recording (proper stamps) passes the same boundary."""
+    import time
+
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    cam = default_intrinsics(160, 120)
+    rgbs = [f.rgb for f in render_frames(100, cam, seed=0)]
+
+    def run(stamps):
+        host = Host()
+        info = camera_info(160, 120)
+        info.k = [float(v) for v in cam.K.reshape(-1)]
+        host._camera_info = info
+        for rgb, st in zip(rgbs, stamps):
+            msg = image(st, data=rgb.tobytes())
+            host._diag.note_arrival(time.monotonic(), st)
+            host._process(msg)
+        return host
+
+    zero = run([0] * 100)
+    assert zero._localizer.calls == 0 and zero._outputs.poses == []
+    warnings = [m for lvl, m in zero.logger.lines if lvl == "warning"]
+    assert 1 <= len(warnings) <= 3 and all("stamp is zero" in m for m in warnings)
+    s = zero._diag.summary(time.monotonic(), zero._tracking.track, True)
+    values = dict(s.values)
+    assert s.level == 1 and "no images" not in s.message and "stamp is zero" in s.message
+    assert values["images_received"] == "100" and values["stamps_zero"] == "100"
+    assert values["frames_refused"] == "100" and "stamp is zero" in values["last_failure"]
+
+    control = run([stamp(0) + k * NS_PER_S // 10 for k in range(100)])
+    assert control._localizer.calls == 100 and len(control._outputs.poses) == 100
+    assert dict(control._diag.summary(time.monotonic(), Track.TRACKING, True).values)[
+        "frames_refused"] == "0"
