@@ -52,7 +52,7 @@ from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.outputs import Outputs
 from mast3r_ros.ros.processing import FrameProcessing
-from mast3r_ros.ros.shutdown import exit_steps, run_steps
+from mast3r_ros.ros.shutdown import exit_steps, run_steps, spin_until_exit
 from mast3r_ros.ros.tf_client import TfClient
 from mast3r_ros.ros.tracking import (
     TrackingState,
@@ -271,6 +271,10 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._active = False
         self._worker.stop(self._join_timeout_s)
 
+    def report_executor_error(self, err: Exception) -> None:
+        """For main(): an exception that escaped the executor (logged throttled; it spins on)."""
+        self._report_error("the executor raised (spinning on)", err)
+
     def release_resources(self) -> None:
         """For main(): stop the worker and free the model before the node is destroyed."""
         self._teardown_configured()
@@ -366,7 +370,8 @@ def main(args=None) -> None:
     SIGINT (KeyboardInterrupt) and SIGTERM (rclpy shuts the context down: spin returns or raises
     ExternalShutdownException) end it the same way, without a traceback, in the order of
     `shutdown.exit_steps`: the worker first (bounded join), then the node's entities, the
-    executor, the node and the context.
+    executor, the node and the context. Any other exception escaping the executor is logged
+    (throttled) and spinning resumes (`shutdown.spin_until_exit`).
     """
     node: LocalizerNode | None = None
     executor: SingleThreadedExecutor | None = None
@@ -376,7 +381,8 @@ def main(args=None) -> None:
             node = LocalizerNode()
             executor = SingleThreadedExecutor()
             executor.add_node(node)
-            executor.spin()
+            spin_until_exit(executor.spin, rclpy.ok, node.report_executor_error,
+                            (KeyboardInterrupt, ExternalShutdownException))
         except (KeyboardInterrupt, ExternalShutdownException):
             pass
         finally:

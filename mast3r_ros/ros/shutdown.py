@@ -55,6 +55,25 @@ class PublishGate:
             self._open = False
 
 
+def spin_until_exit(spin: Callable[[], Any], ok: Callable[[], bool],
+                    on_error: Callable[[Exception], None],
+                    exit_exceptions: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
+                    ) -> None:
+    """Run ``spin()`` until it returns, raises one of ``exit_exceptions`` (SIGINT's
+    KeyboardInterrupt, rclpy's ExternalShutdownException after SIGTERM) or ``ok()`` turns
+    false. Any other exception escaping the executor (rclpy lets a raw ``change_state`` with an
+    unregistered transition escape ``spin()``, ROS_NOTES 1) goes to ``on_error`` and spinning
+    resumes: one bad request must not end the robot's localization."""
+    while ok():
+        try:
+            spin()
+            return
+        except exit_exceptions:
+            return
+        except Exception as err:  # noqa: BLE001 - reported, then spinning resumes
+            on_error(err)
+
+
 def run_steps(steps: Sequence[tuple[str, Callable[[], Any]]],
               on_error: Callable[[str, Exception], None]) -> list[str]:
     """Run every exit step in order; a step that raises is reported to ``on_error(name, err)``

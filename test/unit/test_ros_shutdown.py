@@ -72,3 +72,31 @@ def test_exit_steps_run_in_order_and_all_run():
     assert failed == ["release_node"] and errors == [("release_node", "release")]
     assert [name for name, _ in steps][0] == "stop_worker"     # worker before any destroy
     assert [name for name, _ in steps][-1] == "shutdown_context"
+
+
+def test_spin_resumes_after_an_unexpected_error_and_stops_on_exit_signals():
+    from mast3r_ros.ros.shutdown import spin_until_exit
+
+    class External(Exception):
+        """Stands for rclpy's ExternalShutdownException."""
+
+    script = [RuntimeError("Transition is not registered"), RuntimeError("again"), External()]
+    calls, errors = [], []
+
+    def spin():
+        calls.append(1)
+        raise script.pop(0)
+
+    spin_until_exit(spin, lambda: True, errors.append, (KeyboardInterrupt, External))
+    assert len(calls) == 3 and [str(e) for e in errors] == ["Transition is not registered",
+                                                             "again"]
+    spin_until_exit(lambda: calls.append(2), lambda: True, errors.append)   # spin returns
+    assert calls[-1] == 2
+    ok = iter([True, False])
+    spin_until_exit(lambda: (_ for _ in ()).throw(ValueError("x")), lambda: next(ok),
+                    errors.append)                                   # context gone: stop
+    assert str(errors[-1]) == "x"
+
+    def interrupted():
+        raise KeyboardInterrupt
+    spin_until_exit(interrupted, lambda: True, errors.append)        # Ctrl-C ends it quietly
