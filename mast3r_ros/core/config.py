@@ -201,6 +201,9 @@ class NodeConfig:
                                 choices=("best_effort", "reliable"))
     max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts "
                                      "(0 disables).", lo=0.0, hi=60.0)
+    max_image_pixels: int = _f(8294400, "Refuse images with more pixels than this (width x "
+                                        "height), before decoding; the default is 4K UHD.",
+                               lo=4096, hi=100000000)
     publish_debug_image: bool = _f(False, "Publish ~/matches, a picture of the matches.")
 
 

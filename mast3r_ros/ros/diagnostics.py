@@ -1,7 +1,9 @@
 """The node's /diagnostics summary over a sliding window of frames (no rclpy).
 
 Levels are ints (0 OK, 1 WARN, 2 ERROR, 3 STALE, as ``diagnostic_msgs/DiagnosticStatus``); the
-message builder turns them into the byte the field requires. Values are strings.
+message builder turns them into the byte the field requires. Values are strings. Images are
+counted twice: as they arrive (`DiagnosticsWindow.note_arrival`, so "no images" is never said
+while they arrive) and as frames are handled (`FrameRecord`).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mast3r_ros.core.tracker import Track
+from mast3r_ros.ros.admission import ArrivalStats
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
@@ -23,7 +26,9 @@ class FrameRecord:
     """One processed (or dropped) image, for diagnostics.
 
     ``t_s`` monotonic wall seconds when handling ended; ``latency_s`` image stamp -> result (node
-    clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught.
+    clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught;
+    ``dropped`` for a frame not handed to the localizer (replaced, stale, refused), ``refused``
+    for one refused at the boundary (stamp, size, CameraInfo).
     """
 
     t_s: float
@@ -34,6 +39,7 @@ class FrameRecord:
     reason: str = ""
     error: bool = False
     dropped: bool = False
+    refused: bool = False
     timings_s: tuple[tuple[str, float], ...] = ()
 
 
@@ -57,23 +63,44 @@ def _stage_medians(recs: Sequence[FrameRecord]) -> list[tuple[str, str]]:
     return [(f"time_{k}_ms", _fmt(1000.0 * float(np.median(v)), 1)) for k, v in stages.items()]
 
 
+def status_identity(namespace: str, name: str, task: str) -> tuple[str, str]:
+    """(status name, hardware_id) of the node's /diagnostics status, both carrying the fully
+    qualified node name so that two robots' localizers can be told apart:
+    ('/robot1/mast3r_localizer: localization', '/robot1/mast3r_localizer')."""
+    fqn = f"{namespace.rstrip('/')}/{name}"
+    return f"{fqn}: {task}", fqn
+
+
 class DiagnosticsWindow:
-    """Recent `FrameRecord`s -> a /diagnostics summary. Not thread-safe (the node locks)."""
+    """Recent `FrameRecord`s and image arrivals -> a /diagnostics summary. Not thread-safe (the
+    node locks)."""
 
     def __init__(self, window_s: float = 10.0, no_image_warn_s: float = 5.0) -> None:
         self.window_s = float(window_s)
         self.no_image_warn_s = float(no_image_warn_s)
         self.records: collections.deque[FrameRecord] = collections.deque()
+        self.arrivals = ArrivalStats(window_s)
         self.last_failure = ""
         self.last_error = ""
         self.last_error_t_s = -math.inf
+        self.last_reset = ""
         self.last_t_s: float | None = None
         self.started_t_s: float | None = None
-        self.total = {"processed": 0, "localized": 0, "dropped": 0, "errors": 0}
+        self.total = {"processed": 0, "localized": 0, "dropped": 0, "refused": 0, "errors": 0,
+                      "resets": 0}
 
     def start(self, t_s: float) -> None:
         """Mark activation: the no-image timer counts from here."""
         self.started_t_s = t_s
+
+    def note_arrival(self, t_s: float, stamp_ns: int) -> None:
+        """An image arrived on the subscription (whatever happens to it later)."""
+        self.arrivals.note(t_s, stamp_ns)
+
+    def note_reset(self, t_s: float, reason: str) -> None:
+        """The tracking was reset (time went backwards, the clock jumped back, /initialpose)."""
+        self.total["resets"] += 1
+        self.last_reset = reason
 
     def add(self, rec: FrameRecord) -> None:
         self.records.append(rec)
@@ -83,6 +110,7 @@ class DiagnosticsWindow:
         else:
             self.total["processed"] += 1
             self.total["localized"] += int(rec.success)
+        self.total["refused"] += int(rec.refused)
         if not rec.success and rec.reason:
             self.last_failure = rec.reason
         if rec.error:
@@ -105,18 +133,26 @@ class DiagnosticsWindow:
         rate = len(recs) / span if recs else 0.0
         lat = [r.latency_s for r in recs if math.isfinite(r.latency_s)]
         proc = [r.processing_s for r in recs if math.isfinite(r.processing_s)]
+        arr = self.arrivals
         values = [
             ("state", track.value if active else "inactive"),
             ("rate_hz", _fmt(rate, 2)),
+            ("arrival_rate_hz", _fmt(arr.rate_hz(now_s, self.started_t_s), 2)),
             ("success_rate", _fmt(len(ok) / len(recs), 2) if recs else "nan"),
             ("inliers", str(ok[-1].num_inliers) if ok else "0"),
             ("latency_s", _fmt(float(np.median(lat))) if lat else "nan"),
             ("processing_s", _fmt(float(np.median(proc))) if proc else "nan"),
             ("dropped_in_window", str(sum(r.dropped for r in self.records))),
+            ("images_received", str(arr.received)),
+            ("stamps_zero", str(arr.zero_stamps)),
+            ("stamps_repeated", str(arr.repeated_stamps)),
+            ("frames_refused", str(self.total["refused"])),
             ("frames_processed", str(self.total["processed"])),
             ("frames_localized", str(self.total["localized"])),
             ("errors", str(self.total["errors"])),
             ("last_failure", self.last_failure or "none"),
+            ("resets", str(self.total["resets"])),
+            ("last_reset", self.last_reset or "none"),
         ]
         values += _stage_medians(recs)
         level, message = self._level(now_s, track, active, recs)
@@ -128,12 +164,22 @@ class DiagnosticsWindow:
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"inference error: {self.last_error}"
-        marks = [t for t in (self.last_t_s, self.started_t_s) if t is not None]
+        marks = [t for t in (self.arrivals.last_t_s, self.last_t_s, self.started_t_s)
+                 if t is not None]
         since = max(marks) if marks else None
         if since is not None and now_s - since > self.no_image_warn_s:
             return WARN, f"no images for {now_s - since:.1f} s: check the image topic and QoS"
+        arriving = self.arrivals.last_t_s is not None and \
+            now_s - self.arrivals.last_t_s <= self.no_image_warn_s
+        if arriving and self.records and not recs and \
+                now_s - (self.started_t_s or -math.inf) > self.no_image_warn_s:
+            rate = self.arrivals.rate_hz(now_s, self.started_t_s)
+            return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
+                          f"{self.last_failure}")
         if track is Track.UNINITIALIZED:
             why = f" (last failure: {self.last_failure})" if self.last_failure else ""
+            if not why and self.last_reset:
+                why = f" (reset: {self.last_reset})"
             return WARN, f"not localized yet{why}"
         if track is Track.LOST:
             return WARN, f"lost, relocalizing globally (last failure: {self.last_failure})"

@@ -1,8 +1,10 @@
-"""Publishing the node's /diagnostics (imports rclpy message types and diagnostic_updater).
+"""Publishing the node's /diagnostics (imports rclpy message types).
 
-With ``diagnostic_updater`` installed an ``Updater`` (1 Hz) carries the summary; without it a
-plain ``/diagnostics`` publisher and a 1 s timer do. Either runs in every lifecycle state, so it
-is created once, in the node's ``__init__`` (a second Updater would redeclare its parameters).
+A plain ``/diagnostics`` publisher and a 1 s timer, created once in the node's ``__init__`` and
+destroyed with the node, so they run in every lifecycle state and are never destroyed while the
+executor spins. The status is named after the node's fully qualified name
+(`diagnostics.status_identity`): ``diagnostic_updater.Updater`` names it after the bare node name,
+so two robots' localizers could not be told apart.
 """
 
 from __future__ import annotations
@@ -13,46 +15,24 @@ from typing import Any
 from diagnostic_msgs.msg import DiagnosticArray
 
 from mast3r_ros.ros import conversions as conv
-from mast3r_ros.ros.diagnostics import DiagnosticsSummary
+from mast3r_ros.ros.diagnostics import DiagnosticsSummary, status_identity
 
-try:  # the ros/diagnostics package; fall back to a plain /diagnostics publisher without it
-    from diagnostic_updater import Updater
-except ImportError:  # pragma: no cover - depends on the install
-    Updater = None
-
-HARDWARE_ID = "mast3r_ros"
+PERIOD_S = 1.0
 
 
 class DiagnosticsPublisher:
-    """Publishes ``summary()`` as the status ``'<node name>: <task>'``."""
+    """Publishes ``summary()`` as the status ``'<namespace>/<node name>: <task>'``."""
 
     def __init__(self, node: Any, task: str, summary: Callable[[], DiagnosticsSummary]) -> None:
         self._node = node
         self._summary = summary
-        self.name = f"{node.get_name()}: {task}"
-        self._updater = None
-        self._pub = None
-        if Updater is not None:
-            try:
-                self._updater = Updater(node, period=1.0)
-            except TypeError:  # diagnostic_updater < 3 has no period argument
-                self._updater = Updater(node)
-            self._updater.setHardwareID(HARDWARE_ID)
-            self._updater.add(task, self._fill)
-        else:
-            self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-            node.create_timer(1.0, self._publish)
-
-    def _fill(self, stat: Any) -> Any:
-        s = self._summary()
-        stat.summary(bytes([s.level]), s.message)
-        for key, value in s.values:
-            stat.add(key, value)
-        return stat
+        self.name, self.hardware_id = status_identity(node.get_namespace(), node.get_name(), task)
+        self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
+        self._timer = node.create_timer(PERIOD_S, self._publish)
 
     def _publish(self) -> None:
         try:
-            msg = conv.diagnostic_array(self._summary(), self.name, HARDWARE_ID,
+            msg = conv.diagnostic_array(self._summary(), self.name, self.hardware_id,
                                         self._node.get_clock().now().nanoseconds)
             self._pub.publish(msg)
         except Exception as err:  # noqa: BLE001 - never let a timer end spin()

@@ -3,36 +3,41 @@
 A thin adapter: it wires rclpy, tf2_ros and the message types to rclpy-free modules, each tested
 without ROS: `mast3r_ros.core.message_fields` (messages in), `tracking` (state between frames, time
 gates), `frames` (REP-105 TF and covariance), `diagnostics`, `debug_view`, `params`, `worker`, and
-`conversions` (messages out).
+`conversions` (messages out), `admission` (what is refused at the boundary, stamps, throttled
+errors) and `shutdown` (publish gates, exit order).
 
-Threads. The image callback only stores the newest message in a one-slot queue (an older one
+The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`.
+
+Threads. The image callback counts the image and stores it in a one-slot queue (an older one
 waiting there is dropped); a worker thread (`worker.LatestMessageWorker`) decodes, looks up TF at
-the image stamp, runs the localizer and publishes. The executor (multi-threaded) keeps serving
-TF, timers, /initialpose, ~/relocalize and diagnostics while the GPU works.
+the image stamp, runs the localizer and publishes. `main` spins the node on a single-threaded
+executor, which keeps serving TF, timers, /initialpose, ~/relocalize and diagnostics while the
+GPU works; with one executor thread no entity is destroyed while rclpy takes from it (see
+`shutdown` for why this removes the transition crash).
 
 Lifecycle (Nav2 manages AMCL the same way):
   configure   read parameters into `Config`, load checkpoint and map, create TF and publishers;
               FAILURE with one error line naming the problem (the node stays up for a retry)
   activate    subscriptions, TF re-broadcast timer, ~/relocalize, worker thread, rviz markers
-  deactivate  stop and destroy them
+  deactivate  stop the worker (joined), then destroy them
   cleanup     release the model (GPU memory), TF, publishers
   shutdown / error   all of the above, from whatever state
 """
 
 from __future__ import annotations
 
+import logging
+import signal
 import threading
 import time
 import traceback
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 import rclpy
 from geometry_msgs.msg import PoseWithCovarianceStamped
 from rcl_interfaces.msg import SetParametersResult
-from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
-from rclpy.executors import ExternalShutdownException, MultiThreadedExecutor
+from rclpy.executors import ExternalShutdownException, SingleThreadedExecutor
 from rclpy.lifecycle import LifecycleNode, LifecycleState, TransitionCallbackReturn
 from sensor_msgs.msg import CameraInfo
 from std_srvs.srv import Trigger
@@ -41,46 +46,54 @@ from tf2_ros import TransformException
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import NODE_NAME, Config
 from mast3r_ros.core.errors import InputError, Mast3rRosError
-from mast3r_ros.core.tracker import StampCheck
-from mast3r_ros.core.types import Frame, LocalizationResult
+from mast3r_ros.ros import admission, params, topics
 from mast3r_ros.ros import conversions as conv
-from mast3r_ros.ros import params, topics
-from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow, FrameRecord
+from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
-from mast3r_ros.ros.frames import TfToPublish, base_pose_covariance, localization_tf, map_from_base
 from mast3r_ros.ros.outputs import Outputs
+from mast3r_ros.ros.processing import FrameProcessing
+from mast3r_ros.ros.shutdown import exit_steps, run_steps, spin_until_exit
 from mast3r_ros.ros.tf_client import TfClient
 from mast3r_ros.ros.tracking import (
     TrackingState,
-    image_age_s,
     initial_pose_to_map_from_base,
-    is_stale,
 )
 from mast3r_ros.ros.worker import LatestMessageWorker
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
 DIAG_TASK = "localization"
-WORKER_JOIN_TIMEOUT_S = 30.0
+WORKER_JOIN_TIMEOUT_S = 30.0   # deactivate/cleanup wait this long for a frame in inference
+EXIT_JOIN_TIMEOUT_S = 1.0      # SIGINT/SIGTERM: the process ends within 2 s
 
 
-class LocalizerNode(LifecycleNode):
-    """Lifecycle node localizing a camera against a MASt3R keyframe map (see module docstring)."""
+class LocalizerNode(FrameProcessing, LifecycleNode):
+    """Lifecycle node localizing a camera against a MASt3R keyframe map (see module docstring).
+
+    Spin it on a single-threaded executor (as `main` does): transition callbacks destroy
+    entities, which is only race-free when no other executor thread takes from them.
+    """
+
+    lookup_errors = (TransformException,)
 
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._param_errors = params.declare_parameters(self, conv.parameter_descriptor_msg)
-        self.add_on_set_parameters_callback(self._on_set_parameters)
 
         self._lock = threading.Lock()           # guards _tracking and _diag
         self._tracking = TrackingState()
         self._diag = DiagnosticsWindow()
         self._active = False
-        self._reset_pending = False
+        self._exiting = threading.Event()       # main() is stopping the process
+        self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
         self._cfg: Config | None = None
         self._localizer = None
         self._intrinsics = mf.IntrinsicsCache()
         self._camera_info: CameraInfo | None = None
+        self._info_topic = "camera_info"
+        self._errors = admission.ErrorThrottle()                    # unexpected exceptions
+        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)  # frame failures, by kind
+        self._tf_timeline = admission.TfTimeline()
 
         self._tf: TfClient | None = None
         self._outputs: Outputs | None = None
@@ -90,13 +103,26 @@ class LocalizerNode(LifecycleNode):
             self._process, lambda: self._active, self._on_replaced, self._on_worker_error)
 
         self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary)
-        fqn = f"{self.get_namespace().rstrip('/')}/{self.get_name()}"
-        self.get_logger().info(f"{fqn} created (unconfigured); configure and activate it "
-                               "through its lifecycle services")
+        self.add_on_set_parameters_callback(self._on_set_parameters)
+        self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
+                               "configure and activate it through its lifecycle services")
+
+    def _shutting_down(self) -> bool:
+        return self._exiting.is_set() or not self.context.ok()
 
     # ------------------------------------------------------------------ parameters
     def _on_set_parameters(self, updates: list) -> SetParametersResult:
-        ok, reason = params.check_parameter_updates(updates, self._param_errors)
+        cfg = self._cfg
+        ok, reason = params.check_parameter_updates(updates, self._param_errors,
+                                                    configured=cfg is not None)
+        if ok and cfg is not None:
+            self._cfg = params.apply_live(cfg, updates)
+            timer = self._tf_timer
+            if timer is not None:               # tf_publish_rate takes effect at once
+                period_ns = int(round(1e9 / self._cfg.node.tf_publish_rate))
+                if timer.timer_period_ns != period_ns:
+                    timer.timer_period_ns = period_ns
+                    timer.reset()               # the new period counts from now
         return SetParametersResult(successful=ok, reason=reason)
 
     # ------------------------------------------------------------------ transitions
@@ -150,8 +176,9 @@ class LocalizerNode(LifecycleNode):
             self.get_logger().error(f"configure failed: {err}")
             return FAILURE
         self._cfg, self._localizer = cfg, localizer
-        self._tf = TfClient(self)
-        self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image)
+        self._tf = TfClient(self, self._shutting_down)
+        self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image,
+                                self._shutting_down)
         with self._lock:
             self._tracking = TrackingState(cfg.localizer.lost_after_failures)
         n = cfg.node
@@ -172,23 +199,18 @@ class LocalizerNode(LifecycleNode):
 
     def _activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         n = self._cfg.node
-        sensor_group = MutuallyExclusiveCallbackGroup()
-        control_group = MutuallyExclusiveCallbackGroup()
         sensor_qos = topics.sensor(n.image_reliability)
         image_type, image_topic = topics.image_topic(n.image_transport)
-        self._image_sub = self.create_subscription(
-            image_type, image_topic, self._on_image, sensor_qos, callback_group=sensor_group)
-        self._info_sub = self.create_subscription(
-            CameraInfo, "camera_info", self._on_camera_info, sensor_qos,
-            callback_group=sensor_group)
+        self._image_sub = self.create_subscription(image_type, image_topic, self._on_image,
+                                                   sensor_qos)
+        self._info_sub = self.create_subscription(CameraInfo, "camera_info",
+                                                  self._on_camera_info, sensor_qos)
+        self._info_topic = topics.topic_name(self._info_sub)   # the worker never touches subs
         self._initialpose_sub = self.create_subscription(
-            PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10,
-            callback_group=control_group)
-        self._relocalize_srv = self.create_service(
-            Trigger, "~/relocalize", self._on_relocalize, callback_group=control_group)
+            PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
+        self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)
         if n.publish_tf:
-            self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer,
-                                               callback_group=MutuallyExclusiveCallbackGroup())
+            self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)
         self._worker.start()
         with self._lock:
             self._diag.start(time.monotonic())
@@ -202,10 +224,12 @@ class LocalizerNode(LifecycleNode):
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> None:
+        """Stop the worker (joined, bounded), then destroy what activate created. Runs on the
+        executor thread (a transition) or after the executor stopped (main)."""
         self._active = False
-        if not self._worker.stop(WORKER_JOIN_TIMEOUT_S):
+        if not self._worker.stop(self._join_timeout_s) and not self._exiting.is_set():
             self.get_logger().error(
-                f"the inference thread did not stop within {WORKER_JOIN_TIMEOUT_S:.0f} s")
+                f"the inference thread did not stop within {self._join_timeout_s:.0f} s")
         for attr, destroy in (("_image_sub", self.destroy_subscription),
                               ("_info_sub", self.destroy_subscription),
                               ("_initialpose_sub", self.destroy_subscription),
@@ -213,8 +237,8 @@ class LocalizerNode(LifecycleNode):
                               ("_tf_timer", self.destroy_timer)):
             handle = getattr(self, attr)
             if handle is not None:
-                destroy(handle)
                 setattr(self, attr, None)
+                destroy(handle)
 
     def _teardown_configured(self) -> None:
         self._teardown_active()
@@ -237,25 +261,32 @@ class LocalizerNode(LifecycleNode):
             except Exception as err:  # noqa: BLE001 - releasing must not stop the teardown
                 self.get_logger().error(f"releasing the localizer failed: {err!r}")
 
+    def begin_exit(self, join_timeout_s: float = EXIT_JOIN_TIMEOUT_S) -> None:
+        """For main(): the process is ending. Publishing errors become silent and the worker
+        is given ``join_timeout_s`` to finish its frame."""
+        self._exiting.set()
+        self._join_timeout_s = join_timeout_s
+
+    def stop_worker(self) -> None:
+        self._active = False
+        self._worker.stop(self._join_timeout_s)
+
+    def report_executor_error(self, err: Exception) -> None:
+        """For main(): an exception that escaped the executor (logged throttled; it spins on)."""
+        self._report_error("the executor raised (spinning on)", err)
+
     def release_resources(self) -> None:
         """For main(): stop the worker and free the model before the node is destroyed."""
-        try:
-            self._teardown_configured()
-        except Exception as err:  # noqa: BLE001
-            self.get_logger().error(f"teardown at exit failed: {err!r}")
-
-    # ------------------------------------------------------------------ worker
-    def _on_replaced(self) -> None:
-        self._record(FrameRecord(time.monotonic(), False, dropped=True,
-                                 reason="replaced by a newer image"))
-
-    def _on_worker_error(self, err: Exception) -> None:
-        self.get_logger().error(f"frame dropped, unexpected error: {err!r}\n"
-                                f"{traceback.format_exc()}")
-        self._record(FrameRecord(time.monotonic(), False, reason=repr(err), error=True))
+        self._teardown_configured()
 
     # ------------------------------------------------------------------ callbacks
     def _on_image(self, msg: Any) -> None:
+        try:
+            stamp_ns = mf.header_stamp_ns(msg.header)
+        except Exception:  # noqa: BLE001 - a malformed stamp is refused by the worker
+            stamp_ns = -1
+        with self._lock:
+            self._diag.note_arrival(time.monotonic(), stamp_ns)
         if self._active:
             self._worker.offer(msg)
 
@@ -279,7 +310,7 @@ class LocalizerNode(LifecycleNode):
             return
         with self._lock:
             self._tracking.set_initial_pose(map_from_base, odom_from_base)
-        self._reset_pending = True
+            self._diag.note_reset(time.monotonic(), "/initialpose received")
         x, y, z = map_from_base[:3, 3]
         self.get_logger().info(f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking "
                                "reset, the next image is localized around it")
@@ -305,8 +336,10 @@ class LocalizerNode(LifecycleNode):
             now_ns = self.get_clock().now().nanoseconds
             with self._lock:
                 jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
+                if jumped:
+                    self._diag.note_reset(time.monotonic(), "the clock jumped back")
             if jumped:
-                self._reset_pending = True
+                self._tf_timeline.on_backwards()
                 self.get_logger().warning("the clock jumped back (bag loop or sim reset): "
                                           "tracking reset, no TF until relocalized")
             if send is not None:
@@ -315,184 +348,57 @@ class LocalizerNode(LifecycleNode):
             self.get_logger().error(f"TF re-broadcast failed: {err!r}",
                                     throttle_duration_sec=5.0)
 
-    # ------------------------------------------------------------------ processing
-    def _process(self, msg: Any) -> None:
-        stamp_ns = self._admit(msg)
-        if stamp_ns is None:
-            return
-        try:
-            frame, cam_from_base, odom_from_base = self._prepare(msg)
-        except (InputError, TransformException) as err:
-            self._fail(stamp_ns, str(err))
-            return
-        outcome = self._localize(frame, cam_from_base, odom_from_base)
-        if outcome is None:
-            return
-        result, processing_s = outcome
-        if not result.success:
-            self._fail(stamp_ns, result.reason or "localization failed",
-                       processing_s=processing_s, timings=result.timings_s,
-                       inliers=result.num_inliers)
-            return
-        self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s)
-
-    def _admit(self, msg: Any) -> int | None:
-        """The image's header stamp (ns), or None for a duplicate or a stale image."""
-        n = self._cfg.node
-        stamp_ns = mf.header_stamp_ns(msg.header)
-        self._handle_reset_request()
-        with self._lock:
-            last = self._tracking.last_stamp_ns
-            check = self._tracking.check_stamp(stamp_ns)
-        if check is StampCheck.BACKWARDS:
-            self.get_logger().warning(
-                f"image time went backwards ({last / 1e9:.3f} -> {stamp_ns / 1e9:.3f} s): bag "
-                "loop or clock reset; tracking and TF buffer reset")
-            self._reset_pending = True
-            self._handle_reset_request()
-        elif check is StampCheck.DUPLICATE:
-            return None
-        now_ns = self.get_clock().now().nanoseconds
-        if is_stale(stamp_ns, now_ns, n.max_image_age_s):
-            age = image_age_s(stamp_ns, now_ns)
-            self._fail(stamp_ns, f"image is {age:.2f} s old (max_image_age_s "
-                                 f"{n.max_image_age_s:.2f})", dropped=True)
-            return None
-        return stamp_ns
-
-    def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
-                  ) -> tuple[LocalizationResult, float] | None:
-        """(result, seconds in the localizer), or None when there is no result to use: an
-        inference error (recorded), or a reset (/initialpose, time jump) during inference."""
-        n = self._cfg.node
-        with self._lock:
-            prior = self._tracking.prior_map_from_cam(odom_from_base, cam_from_base,
-                                                      has_odometry=bool(n.odom_frame))
-            hint = self._tracking.hint()
-            force_global = self._tracking.take_global_request()
-            epoch = self._tracking.epoch
-        t0 = time.monotonic()
-        try:
-            result = self._localizer.localize(frame, prior, force_global, hint=hint,
-                                              with_matches=n.publish_debug_image)
-        except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
-            self.get_logger().error(f"inference failed on the image at "
-                                    f"{frame.stamp_ns / 1e9:.3f} s: {err!r}\n"
-                                    f"{traceback.format_exc()}")
-            self._fail(frame.stamp_ns, repr(err), error=True)
-            return None
-        processing_s = time.monotonic() - t0
-        with self._lock:
-            if self._tracking.epoch != epoch:
-                return None
-        return result, processing_s
-
-    def _prepare(self, msg: Any) -> tuple[Frame, np.ndarray, np.ndarray]:
-        """Message -> (Frame, cam_from_base, odom_from_base); InputError/TransformException."""
-        n = self._cfg.node
-        info = self._camera_info
-        if info is None:
-            raise InputError(f"no CameraInfo received yet on {topics.topic_name(self._info_sub)}")
-        frame = mf.frame_from_image_message(msg, self._intrinsics(info))
-        if not frame.frame_id:
-            frame.frame_id = info.header.frame_id
-        if not frame.frame_id:
-            raise InputError("the image and its CameraInfo have an empty header.frame_id: the "
-                             "camera frame is needed to look up the base->camera TF")
-        cam_from_base = self._tf.lookup(frame.frame_id.lstrip("/"), n.base_frame,
-                                        msg.header.stamp, n.tf_timeout_s)
-        odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
-                                         msg.header.stamp, n.tf_timeout_s)
-        return frame, cam_from_base, odom_from_base
-
-    def _handle_reset_request(self) -> None:
-        """After a reset of the tracking state: forget the old timeline's TF too."""
-        if not self._reset_pending:
-            return
-        self._reset_pending = False
-        try:
-            self._tf.clear()
-        except Exception as err:  # noqa: BLE001
-            self.get_logger().warning(f"clearing the TF buffer failed: {err!r}")
-
-    def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
-                        odom_from_base: np.ndarray, processing_s: float) -> None:
-        n = self._cfg.node
-        map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
-        cov = base_pose_covariance(result.covariance, result.map_from_cam, cam_from_base)
-        tf = localization_tf(map_from_base_, odom_from_base if n.odom_frame else None,
-                             n.map_frame, n.odom_frame, n.base_frame)
-        now_ns = self.get_clock().now().nanoseconds
-        with self._lock:
-            self._tracking.on_success(result, tf)
-            tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
-                        if n.publish_tf else None)
-        self._outputs.pose(map_from_base_, cov, frame.stamp_ns)
-        if tf_stamp is not None:
-            self._send_tf(tf, tf_stamp)
-        self._publish_matches(frame, result)
-        self._record(FrameRecord(
-            time.monotonic(), True, int(result.num_inliers),
-            image_age_s(frame.stamp_ns, now_ns), processing_s,
-            timings_s=tuple((k, float(v)) for k, v in result.timings_s.items())))
-
-    def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
-        client = self._tf
-        if client is not None:
-            client.send(tf, stamp_ns)
-
-    def _publish_matches(self, frame: Frame, result: LocalizationResult) -> None:
-        try:
-            self._outputs.matches(frame, result.matches, self._localizer.keyframe_map)
-        except Exception as err:  # noqa: BLE001 - a debug picture never costs a frame
-            self.get_logger().warning(f"~/matches not published: {err!r}",
-                                      throttle_duration_sec=10.0)
-
-    def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, error: bool = False,
-              processing_s: float = float("nan"), timings: dict | None = None,
-              inliers: int = 0) -> None:
-        if not dropped:
-            with self._lock:
-                self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
-        now_ns = self.get_clock().now().nanoseconds
-        self._record(FrameRecord(
-            time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),
-            processing_s, reason, error=error, dropped=dropped,
-            timings_s=tuple((k, float(v)) for k, v in (timings or {}).items())))
-        if not error:
-            self.get_logger().warning(f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}",
-                                      throttle_duration_sec=5.0)
-
-    def _record(self, rec: FrameRecord) -> None:
-        with self._lock:
-            self._diag.add(rec)
-
     # ------------------------------------------------------------------ diagnostics
     def _summary(self) -> DiagnosticsSummary:
         with self._lock:
             return self._diag.summary(time.monotonic(), self._tracking.track, self._active)
 
 
-def main(args=None) -> None:
-    """``ros2 run mast3r_ros localizer_node``: spin the node on a multi-threaded executor."""
-    rclpy.init(args=args)
-    node: LocalizerNode | None = None
-    executor: MultiThreadedExecutor | None = None
+def _ignore_exit_signals() -> None:
+    """A second SIGINT (Ctrl-C reaches the whole process group, and ros2 launch forwards one
+    too) or a SIGTERM must not interrupt the exit steps with a KeyboardInterrupt traceback."""
     try:
-        node = LocalizerNode()
-        executor = MultiThreadedExecutor(num_threads=4)
-        executor.add_node(node)
-        executor.spin()
-    except (KeyboardInterrupt, ExternalShutdownException):
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    except ValueError:  # not the main thread (embedded use): nothing to do
         pass
-    finally:
-        if node is not None:
-            node.release_resources()  # stop the worker before the context goes away
-        if executor is not None:
-            executor.shutdown()
-        if node is not None:
-            node.destroy_node()
-        rclpy.try_shutdown()
+
+
+def main(args=None) -> None:
+    """``ros2 run mast3r_ros localizer_node``: spin the node on a single-threaded executor.
+
+    SIGINT (KeyboardInterrupt) and SIGTERM (rclpy shuts the context down: spin returns or raises
+    ExternalShutdownException) end it the same way, without a traceback, in the order of
+    `shutdown.exit_steps`: the worker first (bounded join), then the node's entities, the
+    executor, the node and the context. Any other exception escaping the executor is logged
+    (throttled) and spinning resumes (`shutdown.spin_until_exit`).
+    """
+    node: LocalizerNode | None = None
+    executor: SingleThreadedExecutor | None = None
+    try:
+        rclpy.init(args=args)
+        try:
+            node = LocalizerNode()
+            executor = SingleThreadedExecutor()
+            executor.add_node(node)
+            spin_until_exit(executor.spin, rclpy.ok, node.report_executor_error,
+                            (KeyboardInterrupt, ExternalShutdownException))
+        except (KeyboardInterrupt, ExternalShutdownException):
+            pass
+        finally:
+            _ignore_exit_signals()
+            if node is not None:
+                node.begin_exit()
+            log = logging.getLogger(__name__)
+            run_steps(exit_steps(
+                stop_worker=lambda: node is not None and node.stop_worker(),
+                release_node=lambda: node is not None and node.release_resources(),
+                shutdown_executor=lambda: executor is not None and executor.shutdown(1.0),
+                destroy_node=lambda: node is not None and node.destroy_node(),
+                shutdown_context=rclpy.try_shutdown),
+                lambda name, err: log.warning("exit step %s failed: %r", name, err))
+    except KeyboardInterrupt:  # a second Ctrl-C before the exit steps ignored it
+        pass
 
 
 if __name__ == "__main__":

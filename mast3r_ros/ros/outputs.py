@@ -2,11 +2,14 @@
 
 ~/pose and ~/keyframes use AMCL's latched QoS (late subscribers get the last message); ~/matches
 (depth 1) exists only with ``publish_debug_image``. Lifecycle publishers drop messages while the
-node is inactive. Created in on_configure, closed in cleanup.
+node is inactive. Created in on_configure, closed in cleanup. The worker thread publishes through
+a `shutdown.PublishGate`: `close` waits for a publish in progress, and nothing is published after
+it (nor raised, while the process is exiting).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -17,6 +20,7 @@ from visualization_msgs.msg import MarkerArray
 from mast3r_ros.core.types import Frame
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros import debug_view, topics
+from mast3r_ros.ros.shutdown import PublishGate
 
 if TYPE_CHECKING:
     from mast3r_ros.core.types import MatchDebug
@@ -25,8 +29,10 @@ if TYPE_CHECKING:
 class Outputs:
     """Publishers of one configured node; ``map_frame`` is the frame poses and markers are in."""
 
-    def __init__(self, node: Any, map_frame: str, publish_debug_image: bool) -> None:
+    def __init__(self, node: Any, map_frame: str, publish_debug_image: bool,
+                 shutting_down: Callable[[], bool] = lambda: False) -> None:
         self._node = node
+        self._gate = PublishGate(shutting_down)
         self._map_frame = map_frame
         self._pose = node.create_lifecycle_publisher(
             PoseWithCovarianceStamped, "~/pose", topics.latched())
@@ -37,22 +43,27 @@ class Outputs:
 
     def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
         """The base pose (4x4) with its 6x6 covariance, stamped with the image stamp."""
-        self._pose.publish(conv.pose_with_covariance_msg(map_from_base, covariance, stamp_ns,
-                                                         self._map_frame))
+        msg = conv.pose_with_covariance_msg(map_from_base, covariance, stamp_ns, self._map_frame)
+        self._gate.run(lambda: self._pose.publish(msg))
 
     def keyframes(self, keyframe_map: Any, stamp_ns: int) -> None:
         """An arrow and an id label per keyframe of ``keyframe_map`` (replacing earlier ones)."""
         specs = debug_view.keyframe_marker_specs(debug_view.map_keyframes(keyframe_map))
-        self._keyframes.publish(conv.marker_array_msg(specs, self._map_frame, stamp_ns))
+        msg = conv.marker_array_msg(specs, self._map_frame, stamp_ns)
+        self._gate.run(lambda: self._keyframes.publish(msg))
 
     def matches(self, frame: Frame, matches: MatchDebug | None, keyframe_map: Any) -> None:
         """The ~/matches picture of ``frame`` (see `debug_view.matches_picture`), if enabled."""
-        if self._matches is None:
+        pub = self._matches
+        if pub is None or not self._gate.is_open:
             return
         rgb = debug_view.matches_picture(frame.rgb, matches, keyframe_map)
-        self._matches.publish(conv.image_msg(rgb, frame.stamp_ns, frame.frame_id))
+        msg = conv.image_msg(rgb, frame.stamp_ns, frame.frame_id)
+        self._gate.run(lambda: pub.publish(msg))
 
     def close(self) -> None:
+        """Close the gate (waiting for a publish in progress), then destroy the publishers."""
+        self._gate.close()
         for pub in (self._pose, self._keyframes, self._matches):
             if pub is not None:
                 self._node.destroy_lifecycle_publisher(pub)

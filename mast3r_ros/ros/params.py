@@ -2,13 +2,20 @@
 
 Descriptors (type, range, choices, description) come from `config.param_specs`, so no second
 list of parameters exists; `params_to_config` turns the declared values into a validated `Config`
-and adds the checks only the node needs (map path, frame names); `check_parameter_update` vets a
-``ros2 param set``.
+and adds the checks only the node needs (map path, frame names, device); `check_parameter_updates`
+vets a ``ros2 param set``.
+
+When a new value applies. The parameters in `LIVE_PARAMS` take effect at once, in every state
+(`apply_live`; the node adjusts its TF timer's period for ``tf_publish_rate``). Every other
+parameter is read at configure: it can be set while the node is unconfigured and is refused,
+with the reason, while it is configured (inactive or active) - a value accepted then would only
+apply after the next configure, which nobody would expect.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -22,6 +29,11 @@ from mast3r_ros.core.config import (
 from mast3r_ros.core.errors import ConfigError
 
 _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
+
+# Parameters that take effect at once (node section of the config only).
+LIVE_PARAMS = frozenset({"transform_tolerance", "tf_publish_rate", "tf_timeout_s",
+                         "max_image_age_s", "max_image_pixels"})
+_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -45,8 +57,8 @@ class ParamDescriptorData:
 def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
     """Descriptor data for a `ParamSpec` (no second list of parameters exists anywhere).
 
-    Parameters are not read-only: a new value is checked when set and applied at the next
-    configure (as the node's description of each says).
+    ``read_only`` stays False: rclpy's read-only is for the node's whole life, while these are
+    refused only while configured (see the module docstring); the description says which.
     """
     ros_type = _ROS_TYPE[spec.type]
     lo = hi = None
@@ -59,6 +71,8 @@ def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
     description = spec.description
     if choices:
         description = f"{description} ({choices})"
+    description += (" Takes effect at once." if spec.name in LIVE_PARAMS else
+                    " Read at configure (set it while unconfigured).")
     return ParamDescriptorData(spec.name, ros_type, spec.default, description, lo, hi, choices,
                                False)
 
@@ -67,8 +81,16 @@ def all_parameter_descriptors() -> list[ParamDescriptorData]:
     return [parameter_descriptor_data(s) for s in param_specs()]
 
 
+def check_device(value: str, where: str = "parameter 'device'") -> None:
+    """Raise ConfigError unless ``value`` is auto, cpu, cuda or cuda:N."""
+    if not _DEVICE.fullmatch(value):
+        raise ConfigError(f"{where} must be auto, cpu, cuda or cuda:N (N a GPU index), "
+                          f"got {value!r}")
+
+
 def validate_node_config(cfg: Config) -> Config:
     """Checks only the node needs (the offline CLI has no frames or map_path parameter)."""
+    check_device(cfg.model.device)
     node = cfg.node
     if not node.map_path:
         raise ConfigError("parameter 'map_path' is empty: pass the map folder written by "
@@ -98,23 +120,35 @@ def params_to_config(values: Mapping[str, Any], where: str = "ROS parameters") -
     return validate_node_config(cfg)
 
 
-def check_parameter_update(name: str, value: Any) -> tuple[bool, str]:
-    """Runtime ``ros2 param set`` check -> (accepted, reason); names not ours are accepted."""
+def check_parameter_update(name: str, value: Any, configured: bool = False
+                           ) -> tuple[bool, str]:
+    """Runtime ``ros2 param set`` check -> (accepted, reason); names not ours are accepted.
+
+    The value is validated (type, range, choices, device); while ``configured``, a parameter
+    outside `LIVE_PARAMS` is refused because it is only read at configure.
+    """
     if name not in {s.name for s in param_specs()}:
         return True, ""
     try:
-        validate_param(name, value, where="parameter update")
+        v = validate_param(name, value, where="parameter update")
+        if name == "device":
+            check_device(v, where="parameter update: parameter 'device'")
     except ConfigError as err:
         return False, str(err)
+    if configured and name not in LIVE_PARAMS:
+        return False, (f"parameter '{name}' is read at configure and the node is configured: "
+                       "deactivate and clean up the node, set it, then configure again (takes "
+                       f"effect at once: {', '.join(sorted(LIVE_PARAMS))})")
     return True, ""
 
 
-def check_parameter_updates(updates: Sequence[Any], errors: dict[str, str]) -> tuple[bool, str]:
+def check_parameter_updates(updates: Sequence[Any], errors: dict[str, str],
+                            configured: bool = False) -> tuple[bool, str]:
     """A ``ros2 param set`` of ``updates`` (objects with ``name`` and ``value``) -> (accepted,
     reason). All or none: the first refused value refuses the set. Accepted names are removed
     from ``errors`` (a bad start-up value that has now been fixed)."""
     for p in updates:
-        ok, reason = check_parameter_update(p.name, p.value)
+        ok, reason = check_parameter_update(p.name, p.value, configured)
         if not ok:
             return False, reason
     for p in updates:
@@ -153,3 +187,12 @@ def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Co
         raise ConfigError("invalid parameter values from the parameter file or command line: "
                           + "; ".join(errors.values()))
     return params_to_config({d.name: value_of(d.name) for d in all_parameter_descriptors()})
+
+
+def apply_live(cfg: Config, updates: Sequence[Any]) -> Config:
+    """``cfg`` with the accepted `LIVE_PARAMS` among ``updates`` applied (others ignored)."""
+    live = {p.name: validate_param(p.name, p.value, where="parameter update")
+            for p in updates if p.name in LIVE_PARAMS}
+    if not live:
+        return cfg
+    return dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, **live))

@@ -4,11 +4,18 @@ A tiny map of a synthetic room is localized with the weight-free sift matcher: c
 cleanly on a bad map path and succeeds after the parameter is fixed; once active, images +
 CameraInfo + TF (base_link->camera static, odom->base_link at the image stamps) give ~/pose,
 map->odom on /tf and /diagnostics; a bad image does not stop the next one; ~/relocalize answers.
+Transitions go through the lifecycle services, as `ros2 lifecycle set` sends them, so they run
+on the node's own single-threaded executor (as in `main`); transitions under 30 Hz input never
+crash it; SIGINT and SIGTERM end `main` within 2 s without a traceback; parameters are checked
+and applied (or refused while configured) at set time.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import subprocess
+import sys
 import threading
 import time
 
@@ -19,8 +26,9 @@ rclpy = pytest.importorskip("rclpy")
 
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus  # noqa: E402
 from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped  # noqa: E402
-from rclpy.executors import MultiThreadedExecutor  # noqa: E402
-from rclpy.lifecycle import TransitionCallbackReturn  # noqa: E402
+from lifecycle_msgs.msg import State, Transition  # noqa: E402
+from lifecycle_msgs.srv import ChangeState, GetState  # noqa: E402
+from rclpy.executors import SingleThreadedExecutor  # noqa: E402
 from rclpy.node import Node  # noqa: E402
 from rclpy.parameter import Parameter  # noqa: E402
 from rclpy.qos import DurabilityPolicy, QoSProfile, ReliabilityPolicy  # noqa: E402
@@ -43,8 +51,15 @@ BASE_FROM_CAM = make_pose(np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.
                           [0.2, 0.0, 0.3])
 MAP_FROM_ODOM = make_pose(Rotation.from_euler("z", 20, degrees=True).as_matrix(),
                           [0.5, -0.3, 0.0])
-SUCCESS = TransitionCallbackReturn.SUCCESS
-FAILURE = TransitionCallbackReturn.FAILURE
+TRANSITIONS = {"configure": Transition.TRANSITION_CONFIGURE,
+               "activate": Transition.TRANSITION_ACTIVATE,
+               "deactivate": Transition.TRANSITION_DEACTIVATE,
+               "cleanup": Transition.TRANSITION_CLEANUP}
+# A raw change_state with a transition the current state lacks kills an rclpy node (ROS_NOTES 1),
+# so "shutdown" is sent with the id of the state it leaves from.
+SHUTDOWN_FROM = {State.PRIMARY_STATE_UNCONFIGURED: Transition.TRANSITION_UNCONFIGURED_SHUTDOWN,
+                 State.PRIMARY_STATE_INACTIVE: Transition.TRANSITION_INACTIVE_SHUTDOWN,
+                 State.PRIMARY_STATE_ACTIVE: Transition.TRANSITION_ACTIVE_SHUTDOWN}
 
 
 @pytest.fixture(scope="module")
@@ -100,6 +115,8 @@ class Harness:
         self.node.create_subscription(DiagnosticArray, "/diagnostics",
                                       lambda m: self.diags.append(m), 10)
         self.relocalize = self.node.create_client(Trigger, "/mast3r_localizer/relocalize")
+        self.change_state = self.node.create_client(ChangeState, "/mast3r_localizer/change_state")
+        self.get_state = self.node.create_client(GetState, "/mast3r_localizer/get_state")
         self.static_tf.sendTransform([_tf_msg("base_link", CAMERA_FRAME, BASE_FROM_CAM,
                                               self.node.get_clock().now().to_msg())])
 
@@ -120,16 +137,53 @@ class Harness:
         self.images.publish(msg)
         return now.nanoseconds
 
+    def transition(self, name: str, timeout_s: float = 120.0) -> bool:
+        """A lifecycle transition through the node's service (runs on the node's executor)."""
+        assert self.change_state.wait_for_service(timeout_sec=10.0)
+        tid = SHUTDOWN_FROM[self.state()] if name == "shutdown" else TRANSITIONS[name]
+        future = self.change_state.call_async(
+            ChangeState.Request(transition=Transition(id=tid)))
+        assert _wait(future.done, timeout_s, step_s=0.05), f"{name}: no answer"
+        return bool(future.result().success)
 
-def _wait(predicate, timeout_s: float, step=None) -> bool:
+    def state(self) -> int:
+        assert self.get_state.wait_for_service(timeout_sec=10.0)
+        future = self.get_state.call_async(GetState.Request())
+        assert _wait(future.done, 10.0, step_s=0.05)
+        return future.result().current_state.id
+
+
+def _wait(predicate, timeout_s: float, step=None, step_s: float = 0.5) -> bool:
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         if predicate():
             return True
         if step is not None:
             step()
-        time.sleep(0.5)
+        time.sleep(step_s)
     return predicate()
+
+
+class Spinner:
+    """A single-threaded executor in a thread; `error` keeps what ended spin(), if anything."""
+
+    def __init__(self, *nodes) -> None:
+        self.executor = SingleThreadedExecutor()
+        for n in nodes:
+            self.executor.add_node(n)
+        self.error = None
+        self.thread = threading.Thread(target=self._spin, daemon=True)
+        self.thread.start()
+
+    def _spin(self) -> None:
+        try:
+            self.executor.spin()
+        except BaseException as err:  # noqa: BLE001 - recorded for the test to assert on
+            self.error = err
+
+    def stop(self) -> None:
+        self.executor.shutdown()
+        self.thread.join(timeout=10.0)
 
 
 def test_lifecycle_localizes_and_publishes(ros, scene):
@@ -142,20 +196,24 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         Parameter("tf_timeout_s", value=0.5),
     ])
     harness = Harness(cam)
-    executor = MultiThreadedExecutor(num_threads=4)
-    executor.add_node(node)
-    executor.add_node(harness.node)
-    spinner = threading.Thread(target=executor.spin, daemon=True)
-    spinner.start()
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
     try:
         # a map that fails to load: configure fails, the node stays up for a retry
-        assert node.trigger_configure() == FAILURE
+        assert not harness.transition("configure")
         results = node.set_parameters([Parameter("map_path", value=map_dir)])
         assert all(r.successful for r in results)
-        # an out-of-range value is refused at set time
+        # an out-of-range value, or a device that does not exist, is refused at set time
         assert not node.set_parameters([Parameter("tf_publish_rate", value=-1.0)])[0].successful
-        assert node.trigger_configure() == SUCCESS
-        assert node.trigger_activate() == SUCCESS
+        assert not node.set_parameters([Parameter("device", value="tpu")])[0].successful
+        assert harness.transition("configure")
+        # configured: a configure-time parameter is refused with the reason; a live one applies
+        refused = node.set_parameters([Parameter("map_path", value="/elsewhere")])[0]
+        assert not refused.successful and "configure" in refused.reason
+        assert node.set_parameters([Parameter("tf_publish_rate", value=10.0)])[0].successful
+        assert harness.transition("activate")
+        assert node._tf_timer.timer_period_ns == 100_000_000
+        assert node.set_parameters([Parameter("tf_publish_rate", value=20.0)])[0].successful
+        assert node._tf_timer.timer_period_ns == 50_000_000
 
         # bad input first: an unknown encoding is logged and dropped, the node keeps going
         harness.send(queries[0], encoding="nv21")
@@ -189,24 +247,114 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         stamps = [mf.header_stamp_ns(t.header) for t in map_odom()]
         assert stamps == sorted(stamps) and len(set(stamps)) == len(stamps)
 
-        # diagnostics under the node's name, with string values
+        # diagnostics under the node's fully qualified name, with string values
         def ours():
             return [s for a in harness.diags for s in a.status if "mast3r_localizer" in s.name]
         assert _wait(lambda: any(s.level == DiagnosticStatus.OK for s in ours()), 10.0)
-        values = {kv.key: kv.value for kv in ours()[-1].values}
+        status = ours()[-1]
+        assert status.name == "/mast3r_localizer: localization"
+        assert status.hardware_id == "/mast3r_localizer"
+        values = {kv.key: kv.value for kv in status.values}
         assert int(values["frames_localized"]) >= 1 and "rate_hz" in values
+        assert int(values["images_received"]) >= int(values["frames_processed"])
 
         assert harness.relocalize.wait_for_service(timeout_sec=5.0)
         future = harness.relocalize.call_async(Trigger.Request())
         assert _wait(future.done, 10.0)
         assert future.result().success
 
-        assert node.trigger_deactivate() == SUCCESS
-        assert node.trigger_cleanup() == SUCCESS
-        assert node.trigger_shutdown() == SUCCESS
+        assert harness.transition("deactivate")
+        assert harness.transition("cleanup")
+        assert harness.transition("shutdown")
+        assert harness.state() == State.PRIMARY_STATE_FINALIZED
+        assert spinner.error is None
     finally:
-        executor.shutdown()
-        spinner.join(timeout=10.0)
+        spinner.stop()
+        harness_spinner.stop()
         node.release_resources()
         node.destroy_node()
+        harness.node.destroy_node()
+
+
+def _sift_node(map_dir: str) -> LocalizerNode:
+    return LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("map_path", value=map_dir),
+        Parameter("gates.min_inliers", value=15), Parameter("max_image_age_s", value=5.0),
+        Parameter("tf_timeout_s", value=0.2), Parameter("tf_publish_rate", value=100.0)])
+
+
+def test_transitions_under_30hz_input_never_crash(ros, scene):
+    """Issue 10, item 1: deactivate/cleanup/shutdown while images, TF and timers are busy."""
+    map_dir, queries, cam = scene
+    node = _sift_node(map_dir)
+    harness = Harness(cam)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    stop = threading.Event()
+
+    def camera():
+        k = 0
+        while not stop.is_set():
+            harness.send(queries[k % len(queries)])
+            k += 1
+            time.sleep(1 / 30)
+
+    feeder = threading.Thread(target=camera, daemon=True)
+    feeder.start()
+    try:
+        for cycle in range(20):
+            assert harness.transition("configure"), cycle
+            assert harness.transition("activate"), cycle
+            time.sleep(0.3)
+            assert harness.transition("deactivate"), cycle
+            if cycle % 2:
+                assert harness.transition("activate"), cycle
+                time.sleep(0.2)
+                assert harness.transition("shutdown" if cycle == 19 else "deactivate"), cycle
+            if cycle < 19:
+                assert harness.transition("cleanup"), cycle
+            assert spinner.error is None, repr(spinner.error)
+        assert harness.state() == State.PRIMARY_STATE_FINALIZED
+        time.sleep(1.0)
+        assert spinner.error is None and spinner.thread.is_alive()
+    finally:
+        stop.set()
+        feeder.join(timeout=5.0)
+        spinner.stop()
+        harness_spinner.stop()
+        node.release_resources()
+        node.destroy_node()
+        harness.node.destroy_node()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_signals_end_main_quickly_without_a_traceback(ros, scene, sig):
+    """Issue 10, items 1 and 6: `main` under images ends within 2 s, exit code 0, no traceback."""
+    map_dir, queries, cam = scene
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", "from mast3r_ros.ros.node import main; main()", "--ros-args",
+         "-p", "matcher:=sift", "-p", f"map_path:={map_dir}", "-p", "max_image_age_s:=5.0",
+         "-p", "gates.min_inliers:=15"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True,
+        start_new_session=True)
+    harness = Harness(cam)
+    harness_spinner = Spinner(harness.node)
+    try:
+        assert harness.transition("configure") and harness.transition("activate")
+        assert _wait(lambda: len(harness.poses) >= 1, 60.0,
+                     lambda: harness.send(queries[0]), step_s=0.1)
+        for k in range(10):                                     # images keep arriving
+            harness.send(queries[k % len(queries)])
+            time.sleep(0.03)
+        t0 = time.monotonic()
+        os.killpg(proc.pid, sig)                                # as Ctrl-C to the process group
+        out, err = proc.communicate(timeout=10.0)
+        elapsed = time.monotonic() - t0
+        assert elapsed <= 2.0, elapsed
+        assert proc.returncode == 0, err
+        assert "Traceback" not in err + out and "context is invalid" not in err + out
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        harness_spinner.stop()
         harness.node.destroy_node()

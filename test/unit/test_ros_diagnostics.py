@@ -52,3 +52,65 @@ def test_diagnostics_levels():
     assert d.summary(106.0, Track.TRACKING, True).message.startswith("no images")
 
 
+
+
+def test_images_arriving_are_never_reported_as_no_images():
+    """Zero-stamp camera (cases/zero-header-stamp): 10 Hz arrive, every one is refused."""
+    d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
+    d.start(0.0)
+    reason = "header.stamp is zero: the camera driver does not stamp its images"
+    for k in range(100):
+        t = 0.1 * k
+        d.note_arrival(t, 0)
+        d.add(FrameRecord(t, False, reason=reason, dropped=True, refused=True))
+    s = d.summary(9.95, Track.UNINITIALIZED, True)
+    values = dict(s.values)
+    assert s.level == WARN and not s.message.startswith("no images")
+    assert "images arrive" in s.message and "stamp is zero" in s.message
+    assert values["images_received"] == "100" and values["stamps_zero"] == "100"
+    assert values["frames_refused"] == "100" and values["last_failure"] == reason
+    assert float(values["arrival_rate_hz"]) == pytest.approx(10.0, rel=0.02)
+    assert values["rate_hz"] == "0.00"
+    # the camera stops: now it is "no images"
+    assert d.summary(16.0, Track.UNINITIALIZED, True).message.startswith("no images")
+
+
+def test_repeated_stamps_are_counted():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    for k in range(6):
+        d.note_arrival(0.1 * k, 1_000_000_000 * (k // 2 + 1))       # each stamp twice
+    assert dict(d.summary(1.0, Track.UNINITIALIZED, True).values)["stamps_repeated"] == "3"
+
+
+def test_resets_are_named():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    d.note_reset(1.0, "image time went backwards (12.000 -> 3.000 s)")
+    s = d.summary(1.5, Track.UNINITIALIZED, True)
+    values = dict(s.values)
+    assert values["resets"] == "1" and "went backwards" in values["last_reset"]
+    assert "went backwards" in s.message
+    d.add(FrameRecord(1.6, False, reason="too few inliers (3 < 30)"))
+    assert "too few inliers" in d.summary(1.7, Track.UNINITIALIZED, True).message
+
+
+def test_status_identity_carries_the_namespace():
+    from mast3r_ros.ros.diagnostics import status_identity
+    assert status_identity("/", "mast3r_localizer", "localization") == \
+        ("/mast3r_localizer: localization", "/mast3r_localizer")
+    name, hw = status_identity("/robot1", "mast3r_localizer", "localization")
+    assert name == "/robot1/mast3r_localizer: localization" and hw == "/robot1/mast3r_localizer"
+    assert status_identity("/robot2", "mast3r_localizer", "localization")[0] != name
+
+
+def test_last_failure_names_an_unexpected_error():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    for k in range(10):
+        d.add(FrameRecord(0.1 * k, False, reason="inference failed: RuntimeError('shape')",
+                          error=True))
+    s = d.summary(1.0, Track.TRACKING, True)
+    values = dict(s.values)
+    assert s.level == ERROR and "RuntimeError('shape')" in s.message
+    assert values["errors"] == "10" and "RuntimeError" in values["last_failure"]

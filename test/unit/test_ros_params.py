@@ -122,3 +122,58 @@ def test_parameter_updates_are_all_or_nothing():
     assert set(errors) == {"matcher", "tf_publish_rate"}          # nothing accepted
     assert params.check_parameter_updates([NS(name="use_sim_time", value=True)], errors) == \
         (True, "")
+
+
+@pytest.mark.parametrize("device,ok", [("auto", True), ("cpu", True), ("cuda", True),
+                                       ("cuda:1", True), ("tpu", False), ("cuda:", False),
+                                       ("CUDA", False), ("cuda:x", False), ("", False)])
+def test_device_is_checked_when_set_and_at_configure(device, ok):
+    accepted, reason = params.check_parameter_update("device", device)
+    assert accepted is ok
+    if not ok:
+        assert "device" in reason and "cuda:N" in reason
+        with pytest.raises(ConfigError, match="device"):
+            params.params_to_config(node_params(device=device))
+    else:
+        assert params.params_to_config(node_params(device=device)).model.device == device
+
+
+def test_configure_time_parameters_are_refused_while_configured():
+    # unconfigured: everything that is valid may be set (a failed configure is fixed this way)
+    assert params.check_parameter_update("map_path", "/maps/other", configured=False)[0]
+    assert params.check_parameter_update("device", "cuda", configured=False)[0]
+    for name, value in (("map_path", "/maps/other"), ("device", "cuda"), ("matcher", "sift"),
+                        ("gates.min_inliers", 50), ("publish_tf", False)):
+        ok, reason = params.check_parameter_update(name, value, configured=True)
+        assert not ok and name in reason and "configure" in reason
+    for name, value in (("tf_publish_rate", 5.0), ("transform_tolerance", 0.2),
+                        ("tf_timeout_s", 0.3), ("max_image_age_s", 0.0),
+                        ("max_image_pixels", 1_000_000)):
+        assert params.check_parameter_update(name, value, configured=True) == (True, "")
+    # a live value is still validated
+    assert not params.check_parameter_update("tf_publish_rate", 0.0, configured=True)[0]
+    assert params.check_parameter_update("use_sim_time", True, configured=True)[0]
+    ok, _ = params.check_parameter_updates(
+        [NS(name="tf_publish_rate", value=5.0), NS(name="matcher", value="sift")], {},
+        configured=True)
+    assert not ok                                                   # all or nothing
+
+
+def test_live_parameters_apply_at_once():
+    cfg = params.params_to_config(node_params())
+    new = params.apply_live(cfg, [NS(name="tf_publish_rate", value=5),
+                                  NS(name="max_image_age_s", value=0.5),
+                                  NS(name="use_sim_time", value=True)])
+    assert new.node.tf_publish_rate == 5.0 and isinstance(new.node.tf_publish_rate, float)
+    assert new.node.max_image_age_s == 0.5 and new.node.map_path == cfg.node.map_path
+    assert cfg.node.tf_publish_rate == 20.0                          # the old one is unchanged
+    assert params.apply_live(cfg, [NS(name="use_sim_time", value=True)]) is cfg
+    for name in params.LIVE_PARAMS:                      # every live one is a node field
+        assert hasattr(cfg.node, name)
+
+
+def test_descriptions_say_when_a_value_applies():
+    by_name = {d.name: d for d in params.all_parameter_descriptors()}
+    assert "at once" in by_name["tf_publish_rate"].description
+    assert "configure" in by_name["device"].description
+    assert by_name["max_image_pixels"].lo is not None

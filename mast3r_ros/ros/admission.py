@@ -1,0 +1,252 @@
+"""The node's per-frame boundary (no rclpy): what is refused before it costs memory or a traceback.
+
+* `image_size_refusal`: an upper bound on the image's pixels, read from the message header (or a
+  PNG/JPEG header, `compressed_image_size`) *before* decoding; the network's patch grid (a
+  2000x16 strip); the size the CameraInfo gives. Each returns a reason, never raises.
+* `ArrivalStats`: images counted as they arrive (not as they are processed), with zero and
+  repeated header stamps, so /diagnostics never says "no images" while images arrive.
+* `stamp_refusal`: the reason a frame with a zero or repeated stamp is not localized.
+* `ErrorThrottle`: an unexpected exception is logged once with its traceback, then one line per
+  interval with the count of repeats.
+* `TfTimeline`: a time reset never clears the TF buffer (it holds the odometry of the frame being
+  processed); only a lookup that fails after time went backwards does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import struct
+from typing import Any
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.model.preprocess import plan_resize
+
+# --------------------------------------------------------------------------------------------
+# Image size
+
+
+def compressed_image_size(data: Any) -> tuple[int, int] | None:
+    """(width, height) from a PNG or baseline/progressive JPEG header, without decoding; None
+    when the header is not one of these (the decoder then decides)."""
+    buf = bytes(data[:65536]) if not isinstance(data, bytes) else data[:65536]
+    if buf[:8] == b"\x89PNG\r\n\x1a\n" and len(buf) >= 24 and buf[12:16] == b"IHDR":
+        w, h = struct.unpack(">II", buf[16:24])
+        return int(w), int(h)
+    if buf[:2] != b"\xff\xd8":
+        return None
+    i = 2
+    while i + 4 <= len(buf):
+        if buf[i] != 0xFF:
+            return None
+        marker = buf[i + 1]
+        if marker == 0xFF:                      # fill byte
+            i += 1
+            continue
+        if marker in (0xD8, 0x01) or 0xD0 <= marker <= 0xD7:
+            i += 2
+            continue
+        (length,) = struct.unpack(">H", buf[i + 2:i + 4])
+        # SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC) carry the frame size
+        if 0xC0 <= marker <= 0xCF and marker not in (0xC4, 0xC8, 0xCC):
+            if i + 9 > len(buf):
+                return None
+            h, w = struct.unpack(">HH", buf[i + 5:i + 9])
+            return int(w), int(h)
+        i += 2 + length
+    return None
+
+
+def message_image_size(msg: Any) -> tuple[int, int] | None:
+    """(width, height) of an Image (header fields) or CompressedImage (PNG/JPEG header); None
+    when a compressed payload does not say."""
+    if hasattr(msg, "format") and not hasattr(msg, "encoding"):
+        return compressed_image_size(msg.data)
+    return int(msg.width), int(msg.height)
+
+
+def image_size_refusal(size: tuple[int, int] | None, max_pixels: int,
+                       network_size: int | None = None,
+                       camera_size: tuple[int, int] | None = None) -> str:
+    """Why an image of ``size`` (width, height) is refused, or '' to accept it.
+
+    ``max_pixels`` is the parameter ``max_image_pixels``; ``network_size`` (512 or 224) checks
+    that the network's resize/crop leaves at least one 16-px patch each way (a 2000x16 strip does
+    not); ``camera_size`` is the size the CameraInfo describes (after binning/ROI). A ``size`` of
+    None (unknown before decoding) is accepted here and checked again after decoding.
+    """
+    if size is None:
+        return ""
+    w, h = int(size[0]), int(size[1])
+    if w <= 0 or h <= 0:
+        return f"image is {w}x{h}: empty"
+    if w * h > max_pixels:
+        return (f"image is {w}x{h} ({w * h / 1e6:.1f} MP), more than max_image_pixels "
+                f"{max_pixels} ({max_pixels / 1e6:.1f} MP): lower the camera resolution or "
+                "raise the parameter")
+    if camera_size is not None and (w, h) != tuple(int(v) for v in camera_size):
+        cw, ch = camera_size
+        return (f"image is {w}x{h} but its CameraInfo describes {cw}x{ch} (after binning/ROI): "
+                "the camera_info topic belongs to another stream or resolution")
+    if network_size is not None:
+        try:
+            plan_resize(w, h, int(network_size))
+        except InputError as err:
+            return f"{err} (it needs at least 16 px each way after resizing to {network_size})"
+    return ""
+
+
+# --------------------------------------------------------------------------------------------
+# Stamps
+
+
+class ArrivalStats:
+    """Images as they arrive on the subscription (executor thread), before any queue or gate.
+
+    ``received`` counts every image; ``zero_stamps`` those with ``header.stamp`` = 0;
+    ``repeated_stamps`` those with the stamp of the image before. Not thread-safe (the node
+    locks). Times are monotonic seconds.
+    """
+
+    def __init__(self, window_s: float = 10.0) -> None:
+        self.window_s = float(window_s)
+        self.received = 0
+        self.zero_stamps = 0
+        self.repeated_stamps = 0
+        self.last_t_s: float | None = None
+        self._last_stamp_ns: int | None = None
+        self._times: list[float] = []
+
+    def note(self, t_s: float, stamp_ns: int) -> None:
+        self.received += 1
+        if stamp_ns == 0:
+            self.zero_stamps += 1
+        elif stamp_ns == self._last_stamp_ns:
+            self.repeated_stamps += 1
+        self._last_stamp_ns = stamp_ns
+        self.last_t_s = t_s
+        self._times.append(t_s)
+        self._trim(t_s)
+
+    def _trim(self, now_s: float) -> None:
+        cut = now_s - self.window_s
+        k = 0
+        while k < len(self._times) and self._times[k] < cut:
+            k += 1
+        del self._times[:k]
+
+    def rate_hz(self, now_s: float, since_s: float | None = None) -> float:
+        """Arrivals per second over the window (or since ``since_s`` when that is shorter)."""
+        self._trim(now_s)
+        if not self._times:
+            return 0.0
+        start = now_s - self.window_s if since_s is None else max(since_s, now_s - self.window_s)
+        return len(self._times) / max(now_s - start, 1e-9)
+
+
+ZERO_STAMP = "stamp_zero"
+REPEATED_STAMP = "stamp_repeated"
+
+
+def stamp_refusal(stamp_ns: int, duplicate: bool) -> tuple[str, str]:
+    """(kind, reason) for a frame whose stamp cannot be used, or ('', '').
+
+    A zero stamp is refused first (the driver does not stamp its images: there is no TF to look
+    up at time 0, and every later image would repeat it); ``duplicate`` is the tracker's verdict
+    (the stamp equals the previous frame's).
+    """
+    if stamp_ns == 0:
+        return ZERO_STAMP, ("header.stamp is zero: the camera driver does not stamp its images "
+                            "(fix the driver, or stamp them with a relay node)")
+    if duplicate:
+        return REPEATED_STAMP, ("header.stamp repeats the previous image's: the camera driver "
+                                "reuses stamps (each image needs its capture time)")
+    return "", ""
+
+
+# --------------------------------------------------------------------------------------------
+# Unexpected exceptions
+
+
+@dataclasses.dataclass(frozen=True)
+class ErrorReport:
+    """What to log for one unexpected exception: with its traceback, a one-line summary (with
+    ``repeats`` suppressed since the last line), or nothing."""
+
+    traceback: bool
+    line: bool
+    repeats: int
+
+
+_DIGITS = re.compile(r"\d+(\.\d+)?")
+
+
+def error_key(where: str, err: BaseException) -> str:
+    """Identity of an error for throttling: where, the type, the message without numbers."""
+    return f"{where}|{type(err).__name__}|{_DIGITS.sub('#', str(err))[:200]}"
+
+
+class ErrorThrottle:
+    """Throttle the log of unexpected exceptions per `error_key`.
+
+    The first occurrence of a key is logged with its traceback; later ones give one line at most
+    every ``line_interval_s`` (with the number suppressed meanwhile), and a traceback again only
+    after ``traceback_interval_s``. Ten identical failing frames in a few seconds thus give one
+    traceback and at most one more line. At most ``max_keys`` keys are remembered.
+    Not thread-safe (one worker thread uses it).
+    """
+
+    def __init__(self, line_interval_s: float = 10.0, traceback_interval_s: float = 300.0,
+                 max_keys: int = 64) -> None:
+        self.line_interval_s = float(line_interval_s)
+        self.traceback_interval_s = float(traceback_interval_s)
+        self.max_keys = int(max_keys)
+        self._state: dict[str, list[float]] = {}   # key -> [last traceback, last line, repeats]
+
+    def report(self, key: str, now_s: float) -> ErrorReport:
+        st = self._state.get(key)
+        if st is None or now_s - st[0] >= self.traceback_interval_s:
+            if st is None and len(self._state) >= self.max_keys:
+                self._state.pop(next(iter(self._state)))
+            repeats = 0 if st is None else int(st[2])
+            self._state[key] = [now_s, now_s, 0]
+            return ErrorReport(True, True, repeats)
+        if now_s - st[1] >= self.line_interval_s:
+            repeats = int(st[2])
+            st[1], st[2] = now_s, 0
+            return ErrorReport(False, True, repeats)
+        st[2] += 1
+        return ErrorReport(False, False, int(st[2]))
+
+
+# --------------------------------------------------------------------------------------------
+# TF buffer and time resets
+
+
+class TfTimeline:
+    """When to clear the TF buffer.
+
+    Never on a reset itself (/initialpose, image time going backwards): the buffer already holds
+    the odometry of the frame being processed. After time went backwards, a lookup that fails
+    means the buffer still holds the old timeline (tf2 refuses data older than its newest by more
+    than its cache time, and would interpolate across the two): clear it once then, so the next
+    frames find their TF. A successful lookup ends the suspicion.
+    """
+
+    def __init__(self) -> None:
+        self.suspect = False
+        self.clears = 0
+
+    def on_backwards(self) -> None:
+        self.suspect = True
+
+    def after_lookup(self, ok: bool) -> bool:
+        """Call after each frame's TF lookup; True when the buffer must be cleared now."""
+        if ok:
+            self.suspect = False
+            return False
+        if self.suspect:
+            self.suspect = False
+            self.clears += 1
+            return True
+        return False

@@ -1,0 +1,246 @@
+"""The worker thread's per-frame path of the node (no rclpy): admit, prepare, localize, publish
+or fail. A mixin of `node.LocalizerNode`, kept apart so that the node module holds the
+lifecycle and the callbacks only; every decision it takes lives in an rclpy-free module:
+
+* `admission`: zero/repeated stamps, image size before decoding, the CameraInfo's size and the
+  network's patch grid (refused with a reason, counted in /diagnostics), the throttle of
+  unexpected exceptions (one traceback, then one line per interval), when to clear the TF
+  buffer (never on a reset, only when a lookup fails after time went backwards);
+* `tracking`: stale images, priors, the held map->odom; `frames`: REP-105 poses and covariance.
+
+It runs on the worker thread only and touches no rclpy entity except the publishers behind
+their `shutdown.PublishGate` (TF lookups read the buffer, which the executor thread fills).
+The node passes tf2's exception type in ``lookup_errors``, so the path is tested without ROS.
+"""
+
+from __future__ import annotations
+
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from mast3r_ros.core import message_fields as mf
+from mast3r_ros.core.config import Config
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.tracker import StampCheck
+from mast3r_ros.core.types import Frame, LocalizationResult
+from mast3r_ros.ros import admission
+from mast3r_ros.ros.diagnostics import FrameRecord
+from mast3r_ros.ros.frames import TfToPublish, base_pose_covariance, localization_tf, map_from_base
+from mast3r_ros.ros.tracking import image_age_s, is_stale
+
+if TYPE_CHECKING:
+    from mast3r_ros.ros.outputs import Outputs
+
+
+class FrameProcessing:
+    """The per-frame methods of `node.LocalizerNode` (which provides ``_cfg``, ``_lock``,
+    ``_tracking``, ``_diag``, ``_tf``, ``_outputs``, ``_localizer``, ``_camera_info``,
+    ``_intrinsics``, ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_active``,
+    ``_shutting_down()``, ``get_logger`` and ``get_clock``)."""
+
+    # Exceptions of a TF lookup that fails (the node sets tf2_ros.TransformException).
+    lookup_errors: tuple[type[BaseException], ...] = ()
+
+    # ------------------------------------------------------------------ worker
+    def _on_replaced(self) -> None:
+        self._record(FrameRecord(time.monotonic(), False, dropped=True,
+                                 reason="replaced by a newer image"))
+
+    def _on_worker_error(self, err: Exception) -> None:
+        self._report_error("frame dropped, unexpected error", err)
+
+    def _report_error(self, what: str, err: BaseException, stamp_ns: int | None = None) -> None:
+        """An unexpected exception: a traceback the first time, then throttled one-liners;
+        always counted in /diagnostics. Silent once the process is exiting."""
+        if self._shutting_down():
+            return
+        now = time.monotonic()
+        where = f" (image at {stamp_ns / 1e9:.3f} s)" if stamp_ns is not None else ""
+        report = self._errors.report(admission.error_key(what, err), now)
+        if report.traceback:
+            tb = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+            self.get_logger().error(f"{what}{where}: {err!r}\n{tb}")
+        elif report.line:
+            self.get_logger().error(f"{what}{where}: {err!r} (again, {report.repeats} more "
+                                    "since the last report; traceback above)")
+        self._record(FrameRecord(now, False, reason=f"{what}: {err!r}", error=True))
+
+    # ------------------------------------------------------------------ processing
+    def _process(self, msg: Any) -> None:
+        cfg = self._cfg
+        if cfg is None or not self._active:
+            return
+        stamp_ns = self._admit(msg, cfg)
+        if stamp_ns is None:
+            return
+        try:
+            frame, cam_from_base, odom_from_base = self._prepare(msg, cfg)
+        except InputError as err:
+            self._fail(stamp_ns, str(err), refused=True, kind="refused")
+            return
+        except self.lookup_errors as err:
+            self._fail(stamp_ns, str(err))
+            return
+        outcome = self._localize(frame, cam_from_base, odom_from_base)
+        if outcome is None or not self._active:
+            return
+        result, processing_s = outcome
+        if not result.success:
+            self._fail(stamp_ns, result.reason or "localization failed",
+                       processing_s=processing_s, timings=result.timings_s,
+                       inliers=result.num_inliers)
+            return
+        self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s)
+
+    def _admit(self, msg: Any, cfg: Config) -> int | None:
+        """The image's header stamp (ns), or None for a zero, repeated or stale stamp."""
+        stamp_ns = mf.header_stamp_ns(msg.header)
+        check = None
+        with self._lock:
+            last = self._tracking.last_stamp_ns
+            if stamp_ns != 0:
+                check = self._tracking.check_stamp(stamp_ns)
+        kind, why = admission.stamp_refusal(stamp_ns, check is StampCheck.DUPLICATE)
+        if kind:
+            self._fail(stamp_ns, why, dropped=True, refused=True, kind=kind)
+            return None
+        if check is StampCheck.BACKWARDS:
+            reason = (f"image time went backwards ({last / 1e9:.3f} -> {stamp_ns / 1e9:.3f} s)")
+            with self._lock:
+                self._diag.note_reset(time.monotonic(), reason)
+            self._tf_timeline.on_backwards()
+            self.get_logger().warning(f"{reason}: bag loop or clock reset; tracking reset (the "
+                                      "TF buffer is kept)")
+        now_ns = self.get_clock().now().nanoseconds
+        max_age = cfg.node.max_image_age_s
+        if is_stale(stamp_ns, now_ns, max_age):
+            age = image_age_s(stamp_ns, now_ns)
+            self._fail(stamp_ns, f"image is {age:.2f} s old (max_image_age_s {max_age:.2f})",
+                       dropped=True, kind="stale")
+            return None
+        return stamp_ns
+
+    def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
+                  ) -> tuple[LocalizationResult, float] | None:
+        """(result, seconds in the localizer), or None when there is no result to use: an
+        inference error (recorded), or a reset (/initialpose, time jump) during inference."""
+        n = self._cfg.node
+        with self._lock:
+            prior = self._tracking.prior_map_from_cam(odom_from_base, cam_from_base,
+                                                      has_odometry=bool(n.odom_frame))
+            hint = self._tracking.hint()
+            force_global = self._tracking.take_global_request()
+            epoch = self._tracking.epoch
+        t0 = time.monotonic()
+        try:
+            result = self._localizer.localize(frame, prior, force_global, hint=hint,
+                                              with_matches=n.publish_debug_image)
+        except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
+            self._report_error("inference failed", err, frame.stamp_ns)
+            with self._lock:
+                self._tracking.on_failure(LocalizationResult.failure(frame.stamp_ns, repr(err)))
+            return None
+        processing_s = time.monotonic() - t0
+        with self._lock:
+            if self._tracking.epoch != epoch:
+                return None
+        return result, processing_s
+
+    def _prepare(self, msg: Any, cfg: Config) -> tuple[Frame, np.ndarray, np.ndarray]:
+        """Message -> (Frame, cam_from_base, odom_from_base). Raises InputError for an image
+        refused at the boundary (size before decoding, CameraInfo, encoding) and
+        one of ``lookup_errors`` for TF not available at the image stamp."""
+        n = cfg.node
+        info = self._camera_info
+        if info is None:
+            raise InputError(f"no CameraInfo received yet on {self._info_topic}")
+        intrinsics = self._intrinsics(info)
+        camera_size = (intrinsics.width, intrinsics.height)
+        why = admission.image_size_refusal(admission.message_image_size(msg),
+                                           n.max_image_pixels, cfg.model.image_size, camera_size)
+        if not why:
+            frame = mf.frame_from_image_message(msg, intrinsics)
+            h, w = frame.rgb.shape[:2]
+            why = admission.image_size_refusal((w, h), n.max_image_pixels,
+                                               cfg.model.image_size, camera_size)
+        if why:
+            raise InputError(why)
+        if not frame.frame_id:
+            frame.frame_id = info.header.frame_id
+        if not frame.frame_id:
+            raise InputError("the image and its CameraInfo have an empty header.frame_id: the "
+                             "camera frame is needed to look up the base->camera TF")
+        try:
+            cam_from_base = self._tf.lookup(frame.frame_id.lstrip("/"), n.base_frame,
+                                            msg.header.stamp, n.tf_timeout_s)
+            odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
+                                             msg.header.stamp, n.tf_timeout_s)
+        except self.lookup_errors:
+            if self._tf_timeline.after_lookup(False):
+                self._tf.clear()
+                self.get_logger().warning("TF at the image stamp not found after time went "
+                                          "backwards: TF buffer cleared (old timeline)")
+            raise
+        self._tf_timeline.after_lookup(True)
+        return frame, cam_from_base, odom_from_base
+
+    def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
+                        odom_from_base: np.ndarray, processing_s: float) -> None:
+        n = self._cfg.node
+        map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
+        cov = base_pose_covariance(result.covariance, result.map_from_cam, cam_from_base)
+        tf = localization_tf(map_from_base_, odom_from_base if n.odom_frame else None,
+                             n.map_frame, n.odom_frame, n.base_frame)
+        now_ns = self.get_clock().now().nanoseconds
+        with self._lock:
+            self._tracking.on_success(result, tf)
+            tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
+                        if n.publish_tf else None)
+        outputs = self._outputs
+        if outputs is None:
+            return
+        outputs.pose(map_from_base_, cov, frame.stamp_ns)
+        if tf_stamp is not None:
+            self._send_tf(tf, tf_stamp)
+        self._publish_matches(outputs, frame, result)
+        self._record(FrameRecord(
+            time.monotonic(), True, int(result.num_inliers),
+            image_age_s(frame.stamp_ns, now_ns), processing_s,
+            timings_s=tuple((k, float(v)) for k, v in result.timings_s.items())))
+
+    def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
+        client = self._tf
+        if client is not None:
+            client.send(tf, stamp_ns)
+
+    def _publish_matches(self, outputs: Outputs, frame: Frame, result: LocalizationResult) -> None:
+        try:
+            outputs.matches(frame, getattr(result, "matches", None),
+                            self._localizer.keyframe_map)
+        except Exception as err:  # noqa: BLE001 - a debug picture never costs a frame
+            self.get_logger().warning(f"~/matches not published: {err!r}",
+                                      throttle_duration_sec=10.0)
+
+    def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, refused: bool = False,
+              kind: str = "failed", processing_s: float = float("nan"),
+              timings: dict | None = None, inliers: int = 0) -> None:
+        if not dropped:
+            with self._lock:
+                self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
+        now_ns = self.get_clock().now().nanoseconds
+        self._record(FrameRecord(
+            time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),
+            processing_s, reason, dropped=dropped, refused=refused,
+            timings_s=tuple((k, float(v)) for k, v in (timings or {}).items())))
+        report = self._warnings.report(kind, time.monotonic())
+        if report.line and not self._shutting_down():
+            again = f" ({report.repeats} more like it since)" if report.repeats else ""
+            self.get_logger().warning(f"image at {stamp_ns / 1e9:.3f} s not localized: "
+                                      f"{reason}{again}")
+
+    def _record(self, rec: FrameRecord) -> None:
+        with self._lock:
+            self._diag.add(rec)

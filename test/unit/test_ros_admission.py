@@ -1,0 +1,118 @@
+"""The node's per-frame boundary, without ROS (`ros/admission.py`)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import cv2
+import numpy as np
+import pytest
+
+from mast3r_ros.ros import admission
+from mast3r_ros.ros.admission import (
+    REPEATED_STAMP,
+    ZERO_STAMP,
+    ArrivalStats,
+    ErrorThrottle,
+    TfTimeline,
+    compressed_image_size,
+    error_key,
+    image_size_refusal,
+    message_image_size,
+    stamp_refusal,
+)
+
+
+@pytest.mark.parametrize("ext", [".jpg", ".png"])
+@pytest.mark.parametrize("w,h", [(640, 480), (2000, 16), (17, 3001)])
+def test_compressed_size_is_read_from_the_header(ext, w, h):
+    rgb = np.random.default_rng(0).integers(0, 255, (h, w, 3), dtype=np.uint8)
+    ok, buf = cv2.imencode(ext, rgb)
+    assert ok
+    data = buf.tobytes()
+    assert compressed_image_size(data) == (w, h)
+    assert compressed_image_size(bytearray(data)) == (w, h)        # array('B')-like too
+    msg = NS(format="jpeg", data=data, header=None)
+    assert message_image_size(msg) == (w, h)
+
+
+def test_progressive_jpeg_and_unknown_payloads():
+    rgb = np.zeros((120, 160, 3), np.uint8)
+    ok, buf = cv2.imencode(".jpg", rgb, [cv2.IMWRITE_JPEG_PROGRESSIVE, 1])
+    assert ok and compressed_image_size(buf.tobytes()) == (160, 120)
+    assert compressed_image_size(b"") is None
+    assert compressed_image_size(b"not an image at all") is None
+    assert compressed_image_size(b"\xff\xd8\xff\xe0\x00") is None     # truncated JPEG
+    raw = NS(encoding="rgb8", width=4000, height=3000, data=b"")
+    assert message_image_size(raw) == (4000, 3000)
+
+
+def test_image_size_refusals_name_the_reason():
+    assert image_size_refusal((640, 480), 8_294_400, 512, (640, 480)) == ""
+    assert image_size_refusal(None, 100, 512, (640, 480)) == ""          # checked after decoding
+    big = image_size_refusal((4000, 3000), 8_294_400, 512, (4000, 3000))
+    assert "max_image_pixels" in big and "4000x3000" in big
+    strip = image_size_refusal((2000, 16), 8_294_400, 512, (2000, 16))
+    assert "2000x16" in strip and "16 px" in strip
+    mismatch = image_size_refusal((640, 360), 8_294_400, 512, (640, 480))
+    assert "640x360" in mismatch and "640x480" in mismatch and "CameraInfo" in mismatch
+    assert "empty" in image_size_refusal((0, 480), 8_294_400)
+    # the pixel bound comes before anything that would need the image
+    assert "max_image_pixels" in image_size_refusal((5000, 5000), 1_000_000, 512, (1, 1))
+    assert image_size_refusal((2000, 16), 8_294_400) == ""             # no network check asked
+
+
+def test_arrivals_count_zero_and_repeated_stamps():
+    a = ArrivalStats(window_s=10.0)
+    for k in range(10):
+        a.note(100.0 + 0.1 * k, 0)                   # a driver that never stamps
+    assert a.received == 10 and a.zero_stamps == 10 and a.repeated_stamps == 0
+    a.note(101.0, 5)
+    a.note(101.1, 5)
+    a.note(101.2, 6)
+    assert a.received == 13 and a.repeated_stamps == 1
+    assert a.rate_hz(101.2, since_s=100.0) == pytest.approx(13 / 1.2)
+    assert a.rate_hz(200.0) == 0.0 and a.last_t_s == 101.2
+
+
+def test_stamp_refusal():
+    kind, why = stamp_refusal(0, duplicate=False)
+    assert kind == ZERO_STAMP and "zero" in why and "driver" in why
+    kind, why = stamp_refusal(5, duplicate=True)
+    assert kind == REPEATED_STAMP and "repeats" in why
+    assert stamp_refusal(5, duplicate=False) == ("", "")
+
+
+def test_ten_identical_errors_give_one_traceback():
+    t = ErrorThrottle(line_interval_s=10.0, traceback_interval_s=300.0)
+    err = RuntimeError("shape mismatch at frame 17")
+    reports = [t.report(error_key("inference", err), 0.5 * k) for k in range(10)]
+    assert sum(r.traceback for r in reports) == 1 and reports[0].traceback
+    assert sum(r.line for r in reports) <= 3
+    later = t.report(error_key("inference", RuntimeError("shape mismatch at frame 99")), 11.0)
+    assert later.line and not later.traceback and later.repeats == 9   # numbers don't split keys
+    other = t.report(error_key("inference", ValueError("x")), 11.0)
+    assert other.traceback                                              # a new kind of error
+    assert t.report(error_key("inference", err), 400.0).traceback      # and again, much later
+
+
+def test_error_throttle_forgets_the_oldest_key():
+    t = ErrorThrottle(max_keys=2)
+    for name in ("a", "b", "c"):
+        assert t.report(name, 0.0).traceback
+    assert t.report("a", 1.0).traceback and not t.report("c", 1.0).traceback
+
+
+def test_tf_buffer_is_cleared_only_when_a_lookup_fails_after_time_went_back():
+    tl = TfTimeline()
+    assert not tl.after_lookup(False)               # an ordinary TF miss: keep the buffer
+    tl.on_backwards()
+    assert not tl.after_lookup(True)                # the frame's odometry was there: keep it
+    assert not tl.after_lookup(False)
+    tl.on_backwards()
+    assert tl.after_lookup(False) and tl.clears == 1    # the old timeline blocks: clear once
+    assert not tl.after_lookup(False)
+
+
+def test_module_reads_no_rclpy():
+    assert "rclpy" not in admission.__dict__

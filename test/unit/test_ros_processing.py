@@ -1,0 +1,313 @@
+"""The node's per-frame path without ROS (`ros/processing.py`), on a fake host node.
+
+The host provides what `node.LocalizerNode` does (state, lock, logger, clock, TF client,
+publishers, localizer) as plain fakes, so the decisions the worker takes on each frame are
+checked here: refusals at the boundary (stamps, size, CameraInfo) with their reasons, throttled
+tracebacks, diagnostics naming the last failure, resets that keep the TF buffer, nothing
+published once inactive.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+from robot_poses import camera_on_robot
+
+from mast3r_ros.core import message_fields as mf
+from mast3r_ros.core.config import param_specs
+from mast3r_ros.core.tracker import Track
+from mast3r_ros.core.types import LocalizationResult
+from mast3r_ros.ros import admission, params
+from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+from mast3r_ros.ros.processing import FrameProcessing
+from mast3r_ros.ros.tracking import TrackingState
+
+NS_PER_S = 1_000_000_000
+BASE_FROM_CAM, MAP_FROM_BASE, MAP_FROM_CAM = camera_on_robot()
+
+
+class LookupError_(Exception):
+    """Stands for tf2_ros.TransformException."""
+
+
+class Logger:
+    def __init__(self):
+        self.lines = []
+
+    def _log(self, level, msg, **_):
+        self.lines.append((level, msg))
+
+    def info(self, msg, **kw):
+        self._log("info", msg, **kw)
+
+    def warning(self, msg, **kw):
+        self._log("warning", msg, **kw)
+
+    def error(self, msg, **kw):
+        self._log("error", msg, **kw)
+
+    def tracebacks(self):
+        return sum("Traceback (most recent call last)" in m for _, m in self.lines)
+
+
+class Clock:
+    def __init__(self, now_ns):
+        self.now_ns = now_ns
+
+    def now(self):
+        return NS(nanoseconds=self.now_ns)
+
+
+class Tf:
+    def __init__(self):
+        self.fail = False
+        self.cleared = 0
+        self.sent = []
+
+    def lookup(self, target, source, stamp_msg, timeout_s):
+        if self.fail:
+            raise LookupError_(f"no transform {source} -> {target}")
+        if target == source:
+            return np.eye(4)
+        if target.startswith("camera"):
+            return np.linalg.inv(BASE_FROM_CAM)
+        return np.eye(4)
+
+    def clear(self):
+        self.cleared += 1
+
+    def send(self, tf, stamp_ns):
+        self.sent.append(stamp_ns)
+
+
+class Outputs:
+    def __init__(self):
+        self.poses = []
+
+    def pose(self, map_from_base, cov, stamp_ns):
+        self.poses.append(stamp_ns)
+
+    def matches(self, *a):
+        pass
+
+
+class Localizer:
+    def __init__(self, error=None):
+        self.error = error
+        self.calls = 0
+        self.keyframe_map = []
+
+    def localize(self, frame, prior, force_global, *, hint=None, with_matches=False):
+        self.calls += 1
+        if self.error is not None:
+            raise self.error
+        return LocalizationResult(True, frame.stamp_ns, MAP_FROM_CAM.copy(), np.eye(6) * 1e-4,
+                                  num_inliers=120, timings_s={"pnp": 0.01})
+
+
+class Host(FrameProcessing):
+    lookup_errors = (LookupError_,)
+
+    def __init__(self, localizer=None, **node):
+        values = {s.name: s.default for s in param_specs()}
+        values.update(map_path="/maps/x", odom_frame="")
+        self._cfg = params.params_to_config(values)
+        if node:
+            self._cfg = dataclasses.replace(self._cfg,
+                                            node=dataclasses.replace(self._cfg.node, **node))
+        self._lock = threading.Lock()
+        self._tracking = TrackingState(3)
+        self._diag = DiagnosticsWindow()
+        self._diag.start(0.0)
+        self._tf = Tf()
+        self._outputs = Outputs()
+        self._localizer = localizer or Localizer()
+        self._camera_info = camera_info(160, 120)
+        self._intrinsics = mf.IntrinsicsCache()
+        self._info_topic = "/camera_info"
+        self._errors = admission.ErrorThrottle()
+        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)
+        self._tf_timeline = admission.TfTimeline()
+        self._active = True
+        self._exiting = threading.Event()
+        self.logger = Logger()
+        self.clock = Clock(100 * NS_PER_S)
+
+    def get_logger(self):
+        return self.logger
+
+    def _shutting_down(self):
+        return self._exiting.is_set()
+
+    def get_clock(self):
+        return self.clock
+
+    def summary(self):
+        return self._diag.summary(1e9, self._tracking.track, True)
+
+
+def camera_info(w, h):
+    return NS(width=w, height=h, k=[100.0, 0, w / 2, 0, 100.0, h / 2, 0, 0, 1],
+              d=[0.0] * 5, distortion_model="plumb_bob",
+              header=NS(frame_id="camera_optical", stamp=NS(sec=0, nanosec=0)))
+
+
+def image(stamp_ns, w=160, h=120, data=None):
+    sec, nsec = divmod(stamp_ns, NS_PER_S)
+    if data is None:
+        data = np.full((h, w, 3), 128, np.uint8).tobytes()
+    return NS(header=NS(stamp=NS(sec=sec, nanosec=nsec), frame_id="camera_optical"),
+              encoding="rgb8", width=w, height=h, step=3 * w, data=data, is_bigendian=0)
+
+
+def stamp(k):
+    return 100 * NS_PER_S - NS_PER_S // 2 + k * NS_PER_S // 100
+
+
+def test_a_good_frame_is_published():
+    host = Host()
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [stamp(0)] and host._tracking.track is Track.TRACKING
+    assert dict(host.summary().values)["frames_localized"] == "1"
+
+
+def test_ten_identical_failing_frames_give_at_most_three_tracebacks():
+    host = Host(Localizer(error=RuntimeError("shapes (1,640) and (480,1) do not match")))
+    for k in range(10):
+        host._process(image(stamp(k)))
+    assert host._localizer.calls == 10                      # every frame was tried
+    assert 1 <= host.logger.tracebacks() <= 3
+    assert len(host.logger.lines) <= 4
+    s = host.summary()
+    values = dict(s.values)
+    assert values["errors"] == "10" and "do not match" in values["last_failure"]
+    assert host._outputs.poses == []
+
+
+def test_an_error_outside_inference_is_throttled_too():
+    host = Host()
+    for _ in range(10):
+        try:
+            raise ValueError("bad message")
+        except ValueError as err:                           # as the worker loop calls it
+            host._on_worker_error(err)
+    assert host.logger.tracebacks() == 1
+    assert dict(host.summary().values)["errors"] == "10"
+
+
+def test_zero_stamps_are_refused_counted_and_warned_once():
+    host = Host()
+    for _ in range(10):
+        host._diag.note_arrival(0.0, 0)
+        host._process(image(0))
+    assert host._localizer.calls == 0 and host._outputs.poses == []
+    warnings = [m for lvl, m in host.logger.lines if lvl == "warning"]
+    assert len(warnings) == 1 and "stamp is zero" in warnings[0]
+    values = dict(host.summary().values)
+    assert values["frames_refused"] == "10" and values["stamps_zero"] == "10"
+    assert "stamp is zero" in values["last_failure"]
+    assert host._tracking.track is Track.UNINITIALIZED          # no reset, no failure counted
+
+
+def test_repeated_stamps_are_refused_with_their_reason():
+    host = Host()
+    host._process(image(stamp(0)))
+    host._process(image(stamp(0)))
+    assert host._localizer.calls == 1
+    assert "repeats" in dict(host.summary().values)["last_failure"]
+
+
+@pytest.mark.parametrize("w,h,info,words", [
+    (2000, 16, (2000, 16), ("2000x16", "16 px")),
+    (160, 90, (160, 120), ("160x90", "160x120", "CameraInfo")),
+])
+def test_unusual_sizes_are_refused_at_the_boundary(w, h, info, words):
+    host = Host()
+    host._camera_info = camera_info(*info)
+    host._process(image(stamp(0), w, h))
+    assert host._localizer.calls == 0 and not host.logger.tracebacks()
+    reason = dict(host.summary().values)["last_failure"]
+    assert all(word in reason for word in words)
+    assert dict(host.summary().values)["frames_refused"] == "1"
+
+
+def test_huge_images_are_refused_before_decoding():
+    host = Host(max_image_pixels=1_000_000)
+    host._camera_info = camera_info(4000, 3000)
+    host._process(image(stamp(0), 4000, 3000, data=b""))     # decoding would fail differently
+    reason = dict(host.summary().values)["last_failure"]
+    assert "max_image_pixels" in reason and host._localizer.calls == 0
+
+
+def test_time_going_backwards_keeps_the_tf_buffer_and_is_named():
+    host = Host()
+    host._process(image(stamp(10)))
+    host._process(image(stamp(0)))                               # a bag loop
+    assert host._tf.cleared == 0                                 # this frame's odometry is kept
+    assert len(host._outputs.poses) == 2                         # and it localizes
+    values = dict(host.summary().values)
+    assert values["resets"] == "1" and "went backwards" in values["last_reset"]
+    host._process(image(stamp(5)))
+    host._process(image(stamp(1)))                               # backwards, TF found
+    host._tf.fail = True                                         # an ordinary TF miss later
+    host._process(image(stamp(2)))
+    assert host._tf.cleared == 0                                 # does not clear anything
+    host._process(image(stamp(-5)))                              # backwards and TF not found:
+    assert host._tf.cleared == 1                                 # the old timeline is cleared
+
+
+def test_an_inactive_node_publishes_nothing():
+    host = Host()
+    host._active = False
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [] and host._localizer.calls == 0
+
+
+def test_no_error_is_logged_while_the_process_exits():
+    host = Host(Localizer(error=RuntimeError("publisher's context is invalid")))
+    host._exiting.set()
+    host._process(image(stamp(0)))
+    assert host.logger.lines == []
+
+
+def test_case_zero_header_stamp():
+    """cases/zero-header-stamp: a driver leaves header.stamp at 0 on 100 images 160x120 at
+    10 Hz (and on its CameraInfo). Expected: a throttled warning, the refused images counted
+    in /diagnostics with the reason, never "no images" while they arrive; the control
+    recording (proper stamps) passes the same boundary."""
+    import time
+
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    cam = default_intrinsics(160, 120)
+    rgbs = [f.rgb for f in render_frames(100, cam, seed=0)]
+
+    def run(stamps):
+        host = Host()
+        info = camera_info(160, 120)
+        info.k = [float(v) for v in cam.K.reshape(-1)]
+        host._camera_info = info
+        for rgb, st in zip(rgbs, stamps):
+            msg = image(st, data=rgb.tobytes())
+            host._diag.note_arrival(time.monotonic(), st)
+            host._process(msg)
+        return host
+
+    zero = run([0] * 100)
+    assert zero._localizer.calls == 0 and zero._outputs.poses == []
+    warnings = [m for lvl, m in zero.logger.lines if lvl == "warning"]
+    assert 1 <= len(warnings) <= 3 and all("stamp is zero" in m for m in warnings)
+    s = zero._diag.summary(time.monotonic(), zero._tracking.track, True)
+    values = dict(s.values)
+    assert s.level == 1 and "no images" not in s.message and "stamp is zero" in s.message
+    assert values["images_received"] == "100" and values["stamps_zero"] == "100"
+    assert values["frames_refused"] == "100" and "stamp is zero" in values["last_failure"]
+
+    control = run([stamp(0) + k * NS_PER_S // 10 for k in range(100)])
+    assert control._localizer.calls == 100 and len(control._outputs.poses) == 100
+    assert dict(control._diag.summary(time.monotonic(), Track.TRACKING, True).values)[
+        "frames_refused"] == "0"
