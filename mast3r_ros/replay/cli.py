@@ -408,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .pair import add_parser as _add_pair
 
     _add_pair(sub)
+    from .export import add_parser as _add_export; _add_export(sub)  # noqa: E702
     return parser
 
 
