@@ -21,12 +21,12 @@ step() { local t=$1; shift; echo; echo "=== [$(( $(date +%s) - start )) s] $*"; 
          echo "=== exit $?"; }
 B="python3 bench/bench_gpu.py --config full --device cuda --precision fp16 --keyframes 1 4"
 {
-step 110 python3 -m pytest -q -p no:cacheprovider test/gpu
+step 120 python3 -m pytest -q -p no:cacheprovider test/gpu
 # 512 first and with every variant (the targets); CUDA graphs before plain compile so
 # the second reuses inductor's cached kernels.
 step 200 $B --sizes 512 --repeats 20 --variants eager reduce-overhead default tensorrt \
   --json "$OUT/bench_gpu_512.json"
 step 100 $B --sizes 384 --repeats 15 --variants eager reduce-overhead --json "$OUT/bench_gpu_384.json"
-step 80 $B --sizes 224 --repeats 15 --variants eager reduce-overhead --json "$OUT/bench_gpu_224.json"
+step 70 $B --sizes 224 --repeats 15 --variants eager reduce-overhead --json "$OUT/bench_gpu_224.json"
 echo "=== total $(( $(date +%s) - start )) s"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"
