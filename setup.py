@@ -47,8 +47,11 @@ setup(
         # Large maps (issue 11): approximate retrieval index; map building on a Ray cluster.
         "faiss": ["faiss-cpu>=1.7.3"],
         "ray": ["ray>=2.9"],
+        # `mast3r-ros export` (torch's ONNX exporter needs onnx + onnxscript); onnxruntime runs
+        # the exported graphs on CPU in the tests. TensorRT comes from JetPack / NVIDIA's wheels.
+        "onnx": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16"],
         "dev": ["opencv-python-headless>=4.5.4", "poselib>=2.0", "safetensors>=0.3",
-                "pytest>=7", "ruff>=0.4"],
+                "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7", "ruff>=0.4"],
     },
     zip_safe=True,
     maintainer="mast3r_ros maintainers",

@@ -1,22 +1,32 @@
 #!/usr/bin/env bash
-# One prepared run of every check that needs a GPU (CUDA correctness, fp16/bf16, latency and
-# memory at full size). Results go to $OUT (or ./gpu_out). Usage: bash bench/gpu_checks.sh
+# One prepared run of every check that needs a GPU: CUDA correctness (test/gpu: fp16/bf16,
+# torch.compile, CUDA graphs, TensorRT when installed), then bench_gpu.py on the full ViT-L
+# (random weights) at 512, 384 and 224 with 1 and 4 keyframes: eager vs compiled vs TensorRT.
+# Budget: about 8 minutes on an H200 (each step has its own timeout, so a slow compile costs its
+# step only). Logs and JSON go to $OUT (default docs/bench/). Usage: bash bench/gpu_checks.sh
 set -uo pipefail
-OUT=${OUT:-gpu_out}
+OUT=${OUT:-docs/bench}
 mkdir -p "$OUT"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv | tee "$OUT/gpu.txt"
-python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)" \
-  | tee -a "$OUT/gpu.txt"
-step() { local t=$1; shift; echo; echo "=== $*"; timeout "$t" "$@"; echo "=== exit $?"; }
+# Inductor's compiled kernels persist here between the steps (same graphs, other sizes differ).
+export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/mast3r_inductor}
+start=$(date +%s)
 {
-step 90 python3 -m pytest -q -p no:cacheprovider test/gpu
-for prec in fp16 bf16; do
-  step 80 python3 bench/bench_network.py --config full --device cuda --precision "$prec" \
-    --keyframes 1 4 --repeats 10 --json "$OUT/network_full_$prec.json"
-done
-if [ -f bench/bench_localize.py ]; then
-  step 220 python3 bench/bench_localize.py --device cuda --gpu-full --replay-frames 500 \
-    --json "$OUT/localize_cuda.json"
-fi
-} 2>&1 | tee "$OUT/log.txt"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv
+python3 -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)"
+python3 -c "import tensorrt; print('tensorrt', tensorrt.__version__)" 2>/dev/null \
+  || echo "tensorrt: not installed (TensorRT figures stay unmeasured)"
+} | tee "$OUT/gpu.txt"
+step() { local t=$1; shift; echo; echo "=== [$(( $(date +%s) - start )) s] $*"; timeout "$t" "$@";
+         echo "=== exit $?"; }
+B="python3 bench/bench_gpu.py --config full --device cuda --precision fp16 --keyframes 1 4"
+{
+step 120 python3 -m pytest -q -p no:cacheprovider test/gpu
+# 512 first and with every variant (the targets); CUDA graphs before plain compile so
+# the second reuses inductor's cached kernels.
+step 200 $B --sizes 512 --repeats 20 --variants eager reduce-overhead default tensorrt \
+  --json "$OUT/bench_gpu_512.json"
+step 100 $B --sizes 384 --repeats 15 --variants eager reduce-overhead --json "$OUT/bench_gpu_384.json"
+step 70 $B --sizes 224 --repeats 15 --variants eager reduce-overhead --json "$OUT/bench_gpu_224.json"
+echo "=== total $(( $(date +%s) - start )) s"
+} 2>&1 | tee "$OUT/gpu_checks_log.txt"

@@ -36,8 +36,17 @@ class ModelConfig:
                              "'cuda:N'.")
     precision: str = _f("fp16", "Autocast precision on CUDA; CPU always runs fp32.",
                         choices=("fp32", "fp16", "bf16"))
-    image_size: int = _f(512, "Network input size (long edge for 512 models, square crop for 224).",
-                         choices=(512, 224))
+    image_size: int = _f(512, "Network input size: long edge for 512 and 384, square crop for "
+                              "224.", choices=(512, 384, 224))
+    compile: str = _f("none", "Captured inference for the fixed input size: 'none' (eager), "
+                              "'default' (torch.compile) or 'reduce-overhead' (torch.compile with "
+                              "CUDA graphs); compiled and warmed up when the engine is built.",
+                      choices=("none", "default", "reduce-overhead"))
+    backend: str = _f("torch", "Inference backend: 'torch', or 'tensorrt' (fp16 engines built "
+                               "from the ONNX export on first use and cached on disk; needs the "
+                               "tensorrt package and CUDA).", choices=("torch", "tensorrt"))
+    engine_cache: str = _f("", "Folder of cached TensorRT engines; empty: "
+                               "~/.cache/mast3r_ros/tensorrt.")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -103,7 +103,8 @@ class Localizer:
             from .model.engine import Mast3rEngine
 
             try:
-                engine = Mast3rEngine.from_config(cfg.model)
+                engine = Mast3rEngine.from_config(
+                    cfg.model, warmup_batches=(1, cfg.localizer.max_keyframes))
             except ConfigError as e:
                 raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
         try:

@@ -19,6 +19,7 @@ from ..core.errors import InputError, Mast3rRosError
 from .metrics import format_table
 from .pair import run_pair
 from .check_map import add_parser as add_check_map_parser
+from .export import add_parser as add_export_parser
 from .retrieve import add_parser as add_retrieve_parser
 from .pipeline import build_map, run_demo, run_localization
 from .sources import SourceOptions, open_source
@@ -211,6 +212,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_pair(sub, [_config_options(matcher=False)])
     add_retrieve_parser(sub)
     add_check_map_parser(sub)
+    add_export_parser(sub)
     return parser
 
 

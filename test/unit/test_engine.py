@@ -28,7 +28,7 @@ def test_preprocessing_equals_reference(ref_fixtures):
 @pytest.mark.parametrize("w,h,size,net", [
     (1000, 1334, 512, (384, 512)), (1334, 1000, 512, (512, 384)), (224, 224, 512, (512, 384)),
     (1000, 1334, 224, (224, 224)), (640, 480, 512, (512, 384)), (512, 384, 512, (512, 384)),
-    (1280, 720, 512, (512, 288)),
+    (1280, 720, 512, (512, 288)), (640, 480, 384, (384, 288)), (480, 640, 384, (288, 384)),
 ])
 def test_resize_plan_sizes(w, h, size, net):
     assert plan_resize(w, h, size).net_size == net
@@ -54,7 +54,7 @@ def test_normalize_and_bad_images():
     assert x.shape == (3, 1, 1) and np.allclose(x[:, 0, 0], [-1, 128 / 255 * 2 - 1, 1], atol=1e-6)
     with pytest.raises(InputError):
         resize_crop(np.zeros((10, 10), np.uint8), 512)
-    with pytest.raises(InputError, match="512 or 224"):
+    with pytest.raises(InputError, match=r"must be one of \(512, 384, 224\), got 300"):
         plan_resize(640, 480, 300)
     with pytest.raises(InputError, match="not found"):
         load_rgb("/nonexistent/image.png")

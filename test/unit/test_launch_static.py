@@ -26,7 +26,8 @@ MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "py
                  "cv2": "python3-opencv", "yaml": "python3-yaml", "PIL": "python3-pil",
                  "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm"}
 # Imported, but deliberately installed outside rosdep (see package.xml).
-NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros"}
+NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros",
+              "onnxscript", "tensorrt"}
 
 
 def _calls(tree: ast.AST, name: str):

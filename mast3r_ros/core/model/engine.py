@@ -3,6 +3,16 @@
 A keyframe map caches each keyframe's encoder output (`Encoding`); a live query is encoded once
 and decoded against one or many keyframes in one batch, keyframe as view 1 (its pointmap comes
 out in its own camera frame) and query as view 2.
+
+Captured inference (``compile``): the encoder and the decoder+heads are compiled with
+``torch.compile`` for fixed shapes ('default'), or compiled and replayed as CUDA graphs
+('reduce-overhead'), and warmed up when the engine is built (`Mast3rEngine.warmup`), so the
+first live frame is not the slow one. A K-keyframe decode is one batched forward; on a compiled
+engine the batch is padded up to the next warmed batch size so no new graph is built live.
+Precision: encoder, decoders and heads run in the autocast dtype (fp16/bf16 on CUDA); only the
+final activations (`network.postprocess`: the norm/expm1 of pts3d, exp of the confidences, the
+descriptor normalisation) run in fp32 -- element-wise on the outputs, so cheap, and exp/expm1 in
+fp16 overflow at 11.1 (conf) and lose relative precision on pts3d far from the camera.
 """
 
 from __future__ import annotations
@@ -10,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import logging
+import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -19,11 +30,23 @@ from ..config import ModelConfig
 from ..errors import ConfigError, InputError
 from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R
-from .preprocess import normalize, resize_crop
+from .preprocess import normalize, plan_resize, resize_crop
 
 log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+COMPILE_MODES = ("none", "default", "reduce-overhead")
+BACKENDS = ("torch", "tensorrt")
+# Camera aspect assumed for the warm-up input when only the configured size is known (VGA-like,
+# 4:3): 512 -> 512x384, 384 -> 384x288, 224 -> 224x224 network pixels.
+WARMUP_CAMERA_SIZE = (640, 480)
+
+
+def network_shape(size: int, camera_size: Tuple[int, int] = WARMUP_CAMERA_SIZE
+                  ) -> Tuple[int, int]:
+    """(H, W) network pixels that `Mast3rEngine.prepare` gives a ``camera_size`` (W, H) image."""
+    w, h = plan_resize(camera_size[0], camera_size[1], size).net_size
+    return (h, w)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,12 +122,22 @@ class PairPrediction:
 
 
 class Mast3rEngine:
-    """The network on a device, with autocast on CUDA (fp16/bf16) and fp32 on CPU."""
+    """The network on a device, with autocast on CUDA (fp16/bf16) and fp32 on CPU.
+
+    ``compile``: one of `COMPILE_MODES`. 'reduce-overhead' needs CUDA (on CPU it falls back to
+    'default'). ``warmup``: network shapes (H, W) to compile and run once now, each for the
+    ``warmup_batches`` keyframe-batch sizes; a compiled engine also compiles lazily on a new
+    shape (slow once). If compiling fails (no C++ compiler, unsupported platform) the engine
+    logs a warning and runs eager.
+    """
 
     def __init__(self, model: AsymmetricMASt3R, device: torch.device, precision: str = "fp32",
-                 info: Optional[CheckpointInfo] = None):
+                 info: Optional[CheckpointInfo] = None, *, compile: str = "none",
+                 warmup: Sequence[Tuple[int, int]] = (), warmup_batches: Sequence[int] = (1,)):
         if precision not in _DTYPES:
             raise ConfigError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
+        if compile not in COMPILE_MODES:
+            raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, got {compile!r}")
         self.device = torch.device(device)
         self.model = model.to(self.device).eval()
         if self.device.type == "cuda":
@@ -116,27 +149,94 @@ class Mast3rEngine:
                      self.device)
         self.info = info
         self.identity = info.identity if info else "unsaved-model"
+        if compile == "reduce-overhead" and self.device.type != "cuda":
+            log.info("compile 'reduce-overhead' (CUDA graphs) needs CUDA; using 'default' on %s",
+                     self.device)
+            compile = "default"
+        self.compile = compile
+        self._batches: List[int] = []  # warmed keyframe-batch sizes (compiled engines pad to one)
+        self._enc_fn = self.model.encode
+        self._dec_fn = self._decode_heads
+        if compile != "none":
+            opts = dict(mode=None if compile == "default" else compile, dynamic=False)
+            self._enc_fn = torch.compile(self.model.encode, **opts)
+            self._dec_fn = torch.compile(self._decode_heads, **opts)
+        if warmup:
+            self.warmup(warmup, warmup_batches)
 
     @classmethod
-    def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32"
-                        ) -> Mast3rEngine:
+    def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32", *,
+                        compile: str = "none", warmup: Sequence[Tuple[int, int]] = (),
+                        warmup_batches: Sequence[int] = (1,)) -> Mast3rEngine:
         dev = resolve_device(device)
         model, info = load_checkpoint(path, device="cpu")
-        return cls(model, dev, precision, info)
+        return cls(model, dev, precision, info, compile=compile, warmup=warmup,
+                   warmup_batches=warmup_batches)
 
     @classmethod
-    def from_config(cls, model_cfg: ModelConfig) -> Mast3rEngine:
-        """The engine a config names: its checkpoint (``~`` and ``$VARS`` expanded), device and
-        precision. The one way the CLI, the localizer and ``pair`` build an engine.
+    def from_config(cls, model_cfg: ModelConfig, *,
+                    warmup_batches: Sequence[int] = (1,)) -> Mast3rEngine:
+        """The engine a `ModelConfig` describes (checkpoint, device, precision, image size,
+        compile, backend); the only way the CLI, the localizer and ``pair`` build one.
 
-        Raises `ConfigError` when no checkpoint is configured, `CheckpointError` when it cannot
-        be loaded.
+        Compiled engines are warmed up for the configured ``image_size`` on a 4:3 camera
+        (`network_shape`). Raises ConfigError when ``checkpoint`` is empty or the backend cannot
+        run here (TensorRT missing or no CUDA), CheckpointError on an unreadable checkpoint.
         """
         if not model_cfg.checkpoint:
             raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
                               "parameter (--checkpoint PATH); see README: 'Model weights'")
-        return cls.from_checkpoint(resolve_checkpoint(model_cfg.checkpoint), model_cfg.device,
-                                   model_cfg.precision)
+        path = resolve_checkpoint(model_cfg.checkpoint)
+        backend = getattr(model_cfg, "backend", "torch")
+        if backend not in BACKENDS:
+            raise ConfigError(f"model backend must be one of {list(BACKENDS)}, got {backend!r}")
+        shape = network_shape(int(model_cfg.image_size))
+        if backend == "tensorrt":
+            from .tensorrt_backend import TensorRTEngine
+
+            return TensorRTEngine.from_checkpoint(
+                path, device=model_cfg.device, size=int(model_cfg.image_size),
+                net_shape=shape, keyframe_batch=max(warmup_batches),
+                cache_dir=getattr(model_cfg, "engine_cache", ""))
+        mode = getattr(model_cfg, "compile", "none")
+        return cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
+                                   warmup=[shape] if mode != "none" else (),
+                                   warmup_batches=warmup_batches)
+
+    @torch.inference_mode()
+    def warmup(self, shapes: Sequence[Tuple[int, int]], batches: Sequence[int] = (1,)) -> None:
+        """Run (and on a compiled engine, compile) encode and decode once per network shape
+        (H, W) and keyframe-batch size with a dummy input, so live frames hit ready graphs."""
+        t0 = time.perf_counter()
+        try:
+            for h, w in shapes:
+                img = torch.zeros((1, 3, h, w), device=self.device)
+                prep = PreparedImage(img, (h, w), np.eye(3), (w, h),
+                                     np.zeros((h, w, 3), np.uint8))
+                # CUDA-graph trees run eager once, record on the second call, replay from the
+                # third: three calls leave nothing slow for the first live frame.
+                runs = 3 if self.compile == "reduce-overhead" else 1
+                for _ in range(runs):
+                    enc = self.encode(prep)
+                for k in sorted(set(int(b) for b in batches)):
+                    for _ in range(runs):
+                        self.decode([enc] * k, enc, pts3d_2=not self.has_descriptors)
+                    if k not in self._batches:
+                        self._batches.append(k)
+                self._batches.sort()
+        except Exception as e:  # noqa: BLE001  compiling can fail in many backend-specific ways
+            if self.compile == "none":
+                raise
+            log.warning("compile %r failed during warm-up (%s: %s); running eager",
+                        self.compile, type(e).__name__, str(e).splitlines()[0] if str(e) else "")
+            self.compile = "none"
+            self._batches = []
+            self._enc_fn, self._dec_fn = self.model.encode, self._decode_heads
+            return
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
+        log.info("warmed up %s (compile %s) for shapes %s, keyframe batches %s in %.1f s",
+                 self.device, self.compile, list(shapes), self._batches, time.perf_counter() - t0)
 
     @property
     def has_descriptors(self) -> bool:
@@ -156,16 +256,37 @@ class Mast3rEngine:
 
     @torch.inference_mode()
     def encode(self, img: PreparedImage) -> Encoding:
+        """Encoder features of one prepared image: `Encoding` with feats (N, enc_dim)."""
+        self._step()
         with self._autocast():
-            feats = self.model.encode(img.tensor)[0]
+            feats = self._enc_fn(img.tensor)[0]
+        if self.compile == "reduce-overhead":
+            feats = feats.clone()  # CUDA-graph outputs are overwritten by the next replay
         return Encoding(feats, img.true_shape)
+
+    def _step(self) -> None:
+        if self.compile == "reduce-overhead":
+            torch.compiler.cudagraph_mark_step_begin()
+
+    def _decode_heads(self, e1: torch.Tensor, e2: torch.Tensor, hw: Tuple[int, int],
+                      dense2: bool) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
+        """Decoders + heads for a batch: e1 (K, N, C) keyframes, e2 (K, N, C) query copies."""
+        tok1, tok2 = self.model.decode(e1, e2, hw)
+        return self.model.heads(tok1, tok2, hw, dense2=dense2)
+
+    def _padded_batch(self, k: int) -> int:
+        """Batch size to run k keyframes at: k eager; the next warmed size when compiled."""
+        if self.compile == "none":
+            return k
+        return next((b for b in self._batches if b >= k), k)
 
     @torch.inference_mode()
     def decode(self, view1: Sequence[Encoding], view2: Encoding, *, pts3d_2: bool = False
                ) -> List[PairPrediction]:
-        """Decode ``view2`` against every encoding of ``view1`` in one batch.
+        """Decode ``view2`` against every encoding of ``view1`` in one batched forward.
 
-        ``pts3d_2=False`` skips view 2's DPT head (the localizer does not need it).
+        ``pts3d_2=False`` skips view 2's DPT head (the localizer does not need it). Raises
+        InputError when the encodings differ in size.
         """
         if not view1:
             return []
@@ -175,15 +296,23 @@ class Mast3rEngine:
             raise InputError(f"keyframe encodings of size {bad[0]} cannot be decoded against a "
                              f"query of size {shape}: all views of a batch need one size")
         hw = (shape[0] // PATCH, shape[1] // PATCH)
-        e1 = torch.stack([e.feats.to(self.device) for e in view1])
-        e2 = view2.feats.to(self.device)[None].expand(len(view1), -1, -1)
+        k = len(view1)
+        kb = self._padded_batch(k)
+        feats = [e.feats.to(self.device) for e in view1]
+        e1 = torch.stack(feats + [feats[-1]] * (kb - k))
+        e2 = view2.feats.to(self.device)[None].expand(kb, -1, -1)
+        if self.compile != "none":
+            e2 = e2.contiguous()  # one fixed input layout per compiled graph
+        self._step()
         with self._autocast():
-            tok1, tok2 = self.model.decode(e1, e2, hw)
-            r1, r2 = self.model.heads(tok1, tok2, hw, dense2=pts3d_2)
+            r1, r2 = self._dec_fn(e1, e2, hw, pts3d_2)
+        if self.compile == "reduce-overhead":
+            r1 = {n: v.clone() for n, v in r1.items()}
+            r2 = {n: v.clone() for n, v in r2.items()}
         return [PairPrediction(
             r1["pts3d"][i], r1["conf"][i], _get(r1, "desc", i), _get(r1, "desc_conf", i),
             _get(r2, "pts3d", i), _get(r2, "conf", i), _get(r2, "desc", i),
-            _get(r2, "desc_conf", i)) for i in range(len(view1))]
+            _get(r2, "desc_conf", i)) for i in range(k)]
 
     def pair(self, img1: PreparedImage, img2: PreparedImage) -> PairPrediction:
         """Full two-view inference (both encoders, both heads)."""

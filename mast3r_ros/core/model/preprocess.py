@@ -1,4 +1,5 @@
-"""Image preprocessing exactly as the reference ``load_images`` does for sizes 512 and 224.
+"""Image preprocessing exactly as the reference ``load_images`` does for sizes 512 and 224
+(384 follows the 512 rule with a 384-pixel long edge).
 
 The result keeps the exact mapping between network pixels and original-image pixels
 (``to_orig``, a 3x3 matrix acting on homogeneous (x, y, 1) with pixel centres at integers).
@@ -15,6 +16,9 @@ from PIL import Image
 from ..errors import InputError
 
 PATCH = 16
+# 512: the checkpoints' training size (long edge). 384: the same long-edge resize/crop at a
+# smaller size (any multiple of 16 runs; fewer tokens, faster, coarser). 224: square crop.
+SIZES = (512, 384, 224)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -42,11 +46,11 @@ class ResizePlan:
 
 
 def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> ResizePlan:
-    """The reference resize/crop for ``size`` 224 (square crop) or any other long-edge size."""
+    """The reference resize/crop for ``size`` 224 (square crop) or a long-edge size (512, 384)."""
     if width < 1 or height < 1:
         raise InputError(f"image must be non-empty, got {width}x{height}")
-    if size not in (224, 512):
-        raise InputError(f"network image size must be 512 or 224, got {size}")
+    if size not in SIZES:
+        raise InputError(f"network image size must be one of {SIZES}, got {size}")
     s = max(width, height)
     long_edge = round(size * max(width / height, height / width)) if size == 224 else size
     w2, h2 = round(width * long_edge / s), round(height * long_edge / s)

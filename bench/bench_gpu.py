@@ -1,0 +1,264 @@
+#!/usr/bin/env python3
+"""Inference variants side by side on one device: eager vs compiled vs TensorRT, per stage.
+
+For each network size and each variant (eager in the chosen precision, ``torch.compile``
+'default', 'reduce-overhead' = CUDA graphs, TensorRT fp16 when the package is there), one
+localization-shaped frame is timed stage by stage: encode the query, decode it against K cached
+keyframe encodings in one batch, fast reciprocal matching + border filter per keyframe, PnP
+(RANSAC + refinement) on the matched keyframe points, and the total. Reported: medians and
+spreads, build+warm-up time, the first frame after warm-up against the median, peak GPU memory
+(torch allocator), and equivalence against eager fp32 on the same inputs (desc max abs, pts3d
+per-pixel relative p99/max, match Jaccard per keyframe).
+
+    python bench/bench_gpu.py --config full --device cuda --sizes 512 --keyframes 1 4 \
+        --variants eager reduce-overhead default tensorrt --json out.json
+    python bench/bench_gpu.py --config tiny --device cpu --sizes 224 --variants eager  # smoke
+
+Weights are random (``--config full`` is the ViT-L architecture, as bench_network.py), so the
+matches and poses are meaningless; the times and the equivalence figures are what count. PnP
+gets the matched keyframe points projected through a known pose (with 30 % outliers), so RANSAC
+sees a realistic inlier ratio.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from typing import Dict, List
+
+import numpy as np
+import torch
+
+from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border
+from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model, write_checkpoint
+from mast3r_ros.core.model.engine import Mast3rEngine, network_shape
+from mast3r_ros.core.model.network import ModelSpec
+from mast3r_ros.core.pnp import solve_pnp
+from mast3r_ros.core.types import CameraIntrinsics
+
+CAMERA = (640, 480)
+
+
+def _sync(dev):
+    if dev.type == "cuda":
+        torch.cuda.synchronize(dev)
+
+
+def _stats(ts: List[float]) -> Dict:
+    ms = sorted(t * 1e3 for t in ts)
+    return {"median_ms": statistics.median(ms), "min_ms": ms[0], "max_ms": ms[-1],
+            "p90_ms": ms[min(len(ms) - 1, int(round(0.9 * (len(ms) - 1))))], "n": len(ms)}
+
+
+def _images(seed: int, n: int) -> List[np.ndarray]:
+    """Smooth random colour images (blurred noise) at the camera size."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        small = rng.integers(0, 255, (CAMERA[1] // 16, CAMERA[0] // 16, 3)).astype(np.uint8)
+        out.append(np.kron(small, np.ones((16, 16, 1), np.uint8)))
+    return out
+
+
+def _pnp_inputs(pred, xy1: torch.Tensor, xy2: torch.Tensor, intr: CameraIntrinsics, seed: int):
+    """Map points = keyframe pointmap at the matched pixels; pixels = their projection through a
+    known pose, 30 % replaced by random pixels (RANSAC sees a realistic inlier ratio)."""
+    X = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float().cpu().numpy().astype(np.float64)
+    X = X[np.isfinite(X).all(1) & (np.linalg.norm(X, axis=1) < 1e4)]
+    rng = np.random.default_rng(seed)
+    if len(X) < 12:  # random weights can give degenerate pointmaps: fall back to a cloud
+        X = rng.uniform([-1, -1, 2], [1, 1, 4], (200, 3))
+    X = X - X.mean(0) + np.array([0, 0, 3.0])
+    x = X[:, :2] / X[:, 2:] * intr.K[0, 0] + intr.K[:2, 2]
+    bad = rng.random(len(x)) < 0.3
+    x[bad] = rng.uniform(0, [intr.width, intr.height], (int(bad.sum()), 2))
+    return X, x
+
+
+def run_frame(engine, q_prep, kf_encs, k: int, intr, dev, seed=0):
+    """One frame, stage by stage. Returns (times dict in s, preds, matches, pnp result)."""
+    t = {}
+    t0 = time.perf_counter()
+    q = engine.encode(q_prep)
+    _sync(dev)
+    t1 = time.perf_counter()
+    preds = engine.decode(kf_encs[:k], q)
+    _sync(dev)
+    t2 = time.perf_counter()
+    matches = []
+    hw = q_prep.true_shape
+    for p in preds:
+        a, b = fast_reciprocal_matches(p.desc_1, p.desc_2, subsample=8)
+        a, b = filter_border(a, b, hw, hw, border=3)
+        matches.append((a.cpu(), b.cpu()))
+    _sync(dev)
+    t3 = time.perf_counter()
+    Xs, xs = zip(*[_pnp_inputs(p, a, b, intr, seed + i)
+                   for i, (p, (a, b)) in enumerate(zip(preds, matches))])
+    res = solve_pnp(np.concatenate(Xs), np.concatenate(xs), intr, seed=seed)
+    t4 = time.perf_counter()
+    t.update(encode=t1 - t0, decode=t2 - t1, matching=t3 - t2, pnp=t4 - t3, total=t4 - t0)
+    return t, preds, matches, res
+
+
+def _equivalence(ref_preds, ref_matches, preds, matches) -> Dict:
+    desc, rel, jac = [], [], []
+    for rp, p in zip(ref_preds, preds):
+        for a, b in ((rp.desc_1, p.desc_1), (rp.desc_2, p.desc_2)):
+            desc.append(float((a.float().cpu() - b.float().cpu()).abs().max()))
+        r = (torch.linalg.norm(rp.pts3d_1.float().cpu() - p.pts3d_1.float().cpu(), dim=-1)
+             / torch.linalg.norm(rp.pts3d_1.float().cpu(), dim=-1).clamp(min=1e-12))
+        r = r[torch.isfinite(r)]
+        rel.append((float(torch.quantile(r.flatten()[:1_000_000], 0.99)), float(r.max())))
+    for (a0, b0), (a1, b1) in zip(ref_matches, matches):
+        s0 = {tuple(v) for v in torch.cat((a0, b0), 1).tolist()}
+        s1 = {tuple(v) for v in torch.cat((a1, b1), 1).tolist()}
+        jac.append(len(s0 & s1) / max(1, len(s0 | s1)))
+    return {"desc_max_abs": max(desc), "pts3d_rel_p99": max(r[0] for r in rel),
+            "pts3d_rel_max": max(r[1] for r in rel), "match_jaccard_min": min(jac),
+            "n_matches_ref": [len(a) for a, _ in ref_matches]}
+
+
+def build(variant: str, model, dev, precision: str, shape, kmax: int, size: int, ckpt: str,
+          cache: str):
+    if variant == "tensorrt":
+        from mast3r_ros.core.model.tensorrt_backend import TensorRTEngine
+
+        return TensorRTEngine.from_checkpoint(ckpt, device=str(dev), size=size, net_shape=shape,
+                                              keyframe_batch=kmax, cache_dir=cache)
+    mode = "none" if variant == "eager" else variant
+    return Mast3rEngine(model, dev, precision, compile=mode, warmup=[shape],
+                        warmup_batches=sorted(set([1, kmax])))
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--config", choices=("tiny", "full"), default="tiny")
+    ap.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    ap.add_argument("--precision", default="fp16", choices=("fp32", "fp16", "bf16"))
+    ap.add_argument("--sizes", type=int, nargs="+", default=[512], choices=(512, 384, 224))
+    ap.add_argument("--keyframes", type=int, nargs="+", default=[1, 4])
+    ap.add_argument("--variants", nargs="+", default=["eager", "reduce-overhead", "default",
+                                                      "tensorrt"],
+                    choices=("eager", "default", "reduce-overhead", "tensorrt"))
+    ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--engine-cache", default="", help="TensorRT engine cache (default: temp)")
+    ap.add_argument("--json", help="write results here (rewritten after every variant)")
+    args = ap.parse_args()
+
+    dev = torch.device(args.device)
+    spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
+    model = random_model(spec, seed=0).eval()
+    kmax = max(args.keyframes)
+    res = {"config": args.config, "device": str(dev), "precision": args.precision,
+           "torch": torch.__version__, "sizes": {}, "weights": "random (seed 0)",
+           "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
+    try:
+        res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
+                                       capture_output=True, check=False).stdout.strip()
+    except OSError:
+        res["commit"] = ""
+    variants = list(args.variants)
+    tmp = tempfile.mkdtemp(prefix="bench_gpu_")
+    ckpt = ""
+    if "tensorrt" in variants:
+        try:
+            import tensorrt  # noqa: F401
+
+            ckpt = os.path.join(tmp, "random.pth")
+            write_checkpoint(ckpt, model)
+            res["tensorrt"] = tensorrt.__version__
+        except ImportError as e:
+            print(f"tensorrt: not available here ({e}); skipped")
+            res["tensorrt"] = f"unavailable: {e}"
+            variants.remove("tensorrt")
+    cache = args.engine_cache or os.path.join(tmp, "trt")
+
+    def save():
+        if args.json:
+            os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
+            with open(args.json, "w", encoding="utf-8") as fh:
+                json.dump(res, fh, indent=2)
+
+    print(f"device {dev} ({res['gpu']}), {args.config} config, {args.precision}, torch "
+          f"{torch.__version__}, random weights")
+    for size in args.sizes:
+        shape = network_shape(size, CAMERA)
+        fx = 0.8 * shape[1]
+        intr = CameraIntrinsics(shape[1], shape[0], np.array(
+            [[fx, 0, (shape[1] - 1) / 2], [0, fx, (shape[0] - 1) / 2], [0, 0, 1.0]]))
+        out = res["sizes"][str(size)] = {"net_shape_hw": list(shape), "variants": {}}
+        ref_eng = Mast3rEngine(model, dev, "fp32")
+        rgbs = _images(size, kmax + 1)
+        preps = [ref_eng.prepare(r, size) for r in rgbs]
+        ref_kf = [ref_eng.encode(p) for p in preps[1:]]
+        ref = {k: run_frame(ref_eng, preps[0], ref_kf, k, intr, dev) for k in args.keyframes}
+        del ref_eng
+        for variant in variants:
+            if dev.type == "cuda":
+                torch.cuda.empty_cache()
+                torch.cuda.reset_peak_memory_stats(dev)
+            t0 = time.perf_counter()
+            try:
+                eng = build(variant, model, dev, args.precision, shape, kmax, size, ckpt, cache)
+            except Exception as e:  # noqa: BLE001  report and go on with the other variants
+                print(f"{size} {variant}: build failed: {type(e).__name__}: {e}")
+                out["variants"][variant] = {"error": f"{type(e).__name__}: {e}"}
+                save()
+                continue
+            v = out["variants"][variant] = {
+                "build_warmup_s": time.perf_counter() - t0,
+                "compile_effective": getattr(eng, "compile", "n/a"), "keyframes": {}}
+            kf = [eng.encode(p) for p in preps[1:]]
+            for k in args.keyframes:
+                first, preds, matches, _ = run_frame(eng, preps[0], kf, k, intr, dev)
+                times: Dict[str, List[float]] = {s: [] for s in first}
+                for i in range(args.repeats):
+                    t, *_ = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)
+                    for s, x in t.items():
+                        times[s].append(x)
+                rp, rm = ref[k][1], ref[k][2]
+                v["keyframes"][str(k)] = {
+                    "stages": {s: _stats(x) for s, x in times.items()},
+                    "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
+                    "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches)}
+            if dev.type == "cuda":
+                v["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+            if hasattr(eng, "close") and variant == "tensorrt":
+                eng.close()
+            del eng
+            save()
+        _print_size(size, shape, out, args.keyframes)
+    save()
+    return 0
+
+
+def _print_size(size, shape, out, keyframes):
+    print(f"\n== size {size} (network {shape[1]}x{shape[0]}), ms median [p90] per stage")
+    stages = ("encode", "decode", "matching", "pnp", "total")
+    hdr = f"{'variant':16s} {'K':>2s} " + " ".join(f"{s:>15s}" for s in stages)
+    print(hdr + f" {'first':>7s} {'peakMiB':>8s} {'build_s':>7s} {'desc':>8s} {'pts3d':>8s}"
+          f" {'jacc':>5s}")
+    for name, v in out["variants"].items():
+        if "error" in v:
+            print(f"{name:16s}    {v['error'][:100]}")
+            continue
+        for k in keyframes:
+            r = v["keyframes"][str(k)]
+            cells = " ".join(f"{r['stages'][s]['median_ms']:7.2f} [{r['stages'][s]['p90_ms']:5.1f}]"
+                             for s in stages)
+            e = r["equivalence_vs_eager_fp32"]
+            print(f"{name:16s} {k:2d} {cells} {r['first_frame_ms']['total']:7.1f} "
+                  f"{v.get('peak_gpu_mib', float('nan')):8.0f} {v['build_warmup_s']:7.1f} "
+                  f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
+                  f"{e['match_jaccard_min']:5.2f}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

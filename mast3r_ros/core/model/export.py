@@ -1,0 +1,215 @@
+"""ONNX export of the two graphs the localizer runs: the encoder, and the decoder+heads taking
+cached keyframe encodings.
+
+Shapes are static (one network size and one keyframe batch per export): TensorRT and ONNX
+Runtime plan best for a fixed shape, and a camera's frames all have one size.
+
+- ``encoder.onnx``: ``image`` (1, 3, H, W) float32 in [-1, 1] -> ``feats`` (1, N, enc_dim),
+  N = (H/16)*(W/16) (after enc_norm, the `Encoding` a keyframe map caches).
+- ``decoder.onnx``: ``keyframe_feats`` (K, N, enc_dim), ``query_feats`` (1, N, enc_dim) ->
+  ``pts3d_1`` (K, H, W, 3) metres in keyframe camera, ``conf_1`` (K, H, W), and for MASt3R
+  ``desc_1`` (K, H, W, D), ``desc_conf_1`` (K, H, W), ``desc_2``, ``desc_conf_2`` (query view);
+  for DUSt3R (no descriptors) ``pts3d_2`` (K, H, W, 3) and ``conf_2`` instead, in keyframe
+  camera. Outputs are float32 after the same activations as `network.postprocess`.
+- ``manifest.json``: checkpoint identity and model string, size, network shape, keyframe batch,
+  opset, torch version, and each file's inputs/outputs (name, shape, dtype) and sha256.
+
+The output folder is staged beside its final path and renamed into place, so a reader sees
+either the previous export or the complete new one.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import logging
+import os
+import shutil
+import tempfile
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import torch
+from torch import nn
+
+from ..errors import ConfigError, InputError
+from .checkpoint import CheckpointInfo, model_string
+from .network import PATCH, AsymmetricMASt3R
+from .preprocess import SIZES
+
+log = logging.getLogger(__name__)
+
+OPSET = 18
+MANIFEST = "manifest.json"
+ENCODER_FILE = "encoder.onnx"
+DECODER_FILE = "decoder.onnx"
+FORMAT_VERSION = 1
+
+
+def output_names(has_descriptors: bool) -> List[str]:
+    """Decoder outputs in order: desc fields for MASt3R, view 2's pointmap for DUSt3R."""
+    if has_descriptors:
+        return ["pts3d_1", "conf_1", "desc_1", "desc_conf_1", "desc_2", "desc_conf_2"]
+    return ["pts3d_1", "conf_1", "pts3d_2", "conf_2"]
+
+
+class EncoderGraph(nn.Module):
+    """image (1, 3, H, W) -> feats (1, N, enc_dim)."""
+
+    def __init__(self, model: AsymmetricMASt3R):
+        super().__init__()
+        self.model = model
+
+    def forward(self, image: torch.Tensor) -> torch.Tensor:
+        return self.model.encode(image)
+
+
+class DecoderGraph(nn.Module):
+    """(keyframe_feats (K, N, C), query_feats (1, N, C)) -> the `output_names` tensors."""
+
+    def __init__(self, model: AsymmetricMASt3R, hw_tokens: Tuple[int, int]):
+        super().__init__()
+        self.model = model
+        self.hw = hw_tokens
+        self.names = output_names(model.spec.has_descriptors)
+
+    def forward(self, keyframe_feats: torch.Tensor, query_feats: torch.Tensor):
+        e2 = query_feats.expand(keyframe_feats.shape[0], -1, -1)
+        tok1, tok2 = self.model.decode(keyframe_feats, e2, self.hw)
+        dense2 = not self.model.spec.has_descriptors
+        r1, r2 = self.model.heads(tok1, tok2, self.hw, dense2=dense2)
+        out = {f"{k}_1": v for k, v in r1.items()}
+        out.update({f"{k}_2": v for k, v in r2.items()})
+        return tuple(out[n] for n in self.names)
+
+
+@dataclasses.dataclass(frozen=True)
+class ExportResult:
+    out_dir: str
+    manifest: Dict
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _io(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> List[Dict]:
+    return [{"name": n, "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
+            for n, t in zip(names, tensors)]
+
+
+def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
+                 in_names: Sequence[str], out_names: Sequence[str], opset: int) -> None:
+    try:
+        import onnxscript  # noqa: F401  (the torch exporter needs it)
+    except ImportError:
+        raise ConfigError("ONNX export needs the onnx and onnxscript packages: "
+                          "pip install 'mast3r_ros[onnx]' (or pip install onnx onnxscript)"
+                          ) from None
+    prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
+                             output_names=list(out_names), opset_version=opset,
+                             optimize=True, verbose=False)
+    # Weights go to an external-data file beside the graph when over protobuf's 2 GB limit.
+    prog.save(path)
+
+
+def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
+                net_shape: Tuple[int, int], keyframe_batch: int = 1,
+                info: Optional[CheckpointInfo] = None, opset: int = OPSET) -> ExportResult:
+    """Write ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json`` to ``out_dir``.
+
+    ``size``: the configured image size (512, 384 or 224); ``net_shape`` (H, W) the network
+    pixels it gives (`engine.network_shape`); ``keyframe_batch`` K >= 1 the decoder's batch.
+    Raises InputError on a bad size/shape/batch, ConfigError when onnx/onnxscript are missing.
+    """
+    if size not in SIZES:
+        raise InputError(f"export size must be one of {SIZES}, got {size}")
+    h, w = (int(v) for v in net_shape)
+    if h % PATCH or w % PATCH or h <= 0 or w <= 0:
+        raise InputError(f"network shape {w}x{h} must be positive multiples of {PATCH}")
+    if keyframe_batch < 1:
+        raise InputError(f"keyframe batch must be >= 1, got {keyframe_batch}")
+    model = model.float().eval()
+    spec = model.spec
+    hw = (h // PATCH, w // PATCH)
+    n = hw[0] * hw[1]
+    gen = torch.Generator().manual_seed(0)
+    image = torch.rand((1, 3, h, w), generator=gen) * 2 - 1
+    kf = torch.randn((keyframe_batch, n, spec.enc_embed_dim), generator=gen)
+    q = torch.randn((1, n, spec.enc_embed_dim), generator=gen)
+    enc, dec = EncoderGraph(model).eval(), DecoderGraph(model, hw).eval()
+    with torch.inference_mode():
+        feats = enc(image)
+        outs = dec(kf, q)
+    out_dir = os.path.abspath(out_dir)
+    parent = os.path.dirname(out_dir)
+    os.makedirs(parent, exist_ok=True)
+    stage = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    try:
+        with torch.no_grad():
+            _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"], ["feats"],
+                         opset)
+            _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
+                         ["keyframe_feats", "query_feats"], dec.names, opset)
+        manifest = {
+            "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
+            "checkpoint_identity": info.identity if info else "unsaved-model",
+            "model_string": info.model_string if info else model_string(spec),
+            "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
+            "keyframe_batch": int(keyframe_batch), "opset": int(opset),
+            "torch": torch.__version__, "dtype": "float32",
+            "files": {
+                "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
+                            "outputs": _io(["feats"], [feats])},
+                "decoder": {"file": DECODER_FILE,
+                            "inputs": _io(["keyframe_feats", "query_feats"], [kf, q]),
+                            "outputs": _io(dec.names, outs)},
+            },
+        }
+        for entry in manifest["files"].values():
+            entry["sha256"] = _sha256(os.path.join(stage, entry["file"]))
+        with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
+            json.dump(manifest, fh, indent=2)
+            fh.write("\n")
+        _replace_dir(stage, out_dir)
+    except BaseException:
+        shutil.rmtree(stage, ignore_errors=True)
+        raise
+    log.info("exported %s at %dx%d (K=%d, opset %d) to %s", spec.arch, w, h, keyframe_batch,
+             opset, out_dir)
+    return ExportResult(out_dir, manifest)
+
+
+def _replace_dir(stage: str, out_dir: str) -> None:
+    """Rename the complete ``stage`` folder to ``out_dir``, replacing an existing one."""
+    os.chmod(stage, 0o755)
+    if not os.path.exists(out_dir):
+        os.replace(stage, out_dir)
+        return
+    if not os.path.isdir(out_dir):
+        raise InputError(f"export target {out_dir} exists and is not a folder")
+    old = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.dirname(out_dir))
+    os.rmdir(old)
+    os.replace(out_dir, old)
+    os.replace(stage, out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def read_manifest(out_dir: str) -> Dict:
+    """The manifest of an export folder; InputError when missing or not an export."""
+    path = os.path.join(out_dir, MANIFEST)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            m = json.load(fh)
+    except FileNotFoundError:
+        raise InputError(f"{path} not found: not an ONNX export folder "
+                         "(write one with `mast3r-ros export`)") from None
+    except (OSError, ValueError) as e:
+        raise InputError(f"cannot read {path}: {e}") from None
+    if m.get("format") != "mast3r_ros-onnx":
+        raise InputError(f"{path} is not a mast3r_ros ONNX manifest")
+    return m

@@ -1,0 +1,291 @@
+"""TensorRT backend (``model.backend: tensorrt``): fp16 engines built from the ONNX export, cached
+on disk, behind the `Mast3rEngine` API (prepare / encode / decode / pair / close).
+
+The engines are fixed to one network shape (H, W) and one keyframe batch K (`export`); decoding
+more keyframes runs ceil(n / K) batches, fewer pads the batch. They are cached under
+``<cache>/<key>/`` where the key hashes the checkpoint identity, the image size, the network
+shape, K, the GPU model (name and compute capability), the TensorRT version and the precision:
+when any of them differs the key differs and the engines are built again (minutes for ViT-L;
+on a Jetson, tens of minutes), and a folder whose ``key.json`` does not match is rebuilt.
+
+Precision: fp16 everywhere except TensorRT's unary (exp, expm1, sqrt...) and reduction layers,
+which are asked to stay fp32 (the output activations; `engine` explains why).
+
+``tensorrt`` is imported only when this backend is chosen; without it, or without CUDA,
+building the engine raises ConfigError.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import time
+from typing import Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import ConfigError, InputError
+from ..fileio import atomic_write_bytes, atomic_write_json
+from .checkpoint import CheckpointInfo, load_checkpoint
+from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get,
+                     resolve_device)
+from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names
+from .network import AsymmetricMASt3R
+
+log = logging.getLogger(__name__)
+
+KEY_FILE = "key.json"
+ENCODER_PLAN = "encoder.plan"
+DECODER_PLAN = "decoder.plan"
+DEFAULT_CACHE = os.path.join("~", ".cache", "mast3r_ros", "tensorrt")
+
+
+def import_tensorrt():
+    """The ``tensorrt`` module, or ConfigError saying how to get it."""
+    try:
+        import tensorrt as trt
+    except ImportError as e:
+        raise ConfigError(
+            "model backend 'tensorrt' needs NVIDIA TensorRT's Python package (import tensorrt "
+            f"failed: {e}); on Jetson it comes with JetPack (python3-libnvinfer), on a "
+            "workstation `pip install tensorrt`; or set the 'backend' parameter to 'torch'"
+        ) from None
+    return trt
+
+
+def cache_fields(identity: str, size: int, net_shape: Tuple[int, int], keyframe_batch: int,
+                 gpu: str, trt_version: str, precision: str = "fp16") -> Dict:
+    """Everything an engine depends on; a change in any field means a rebuild."""
+    return {"checkpoint_identity": str(identity), "size": int(size),
+            "net_shape_hw": [int(net_shape[0]), int(net_shape[1])],
+            "keyframe_batch": int(keyframe_batch), "gpu": str(gpu),
+            "tensorrt": str(trt_version), "precision": str(precision)}
+
+
+def cache_key(fields: Dict) -> str:
+    """Folder name for `cache_fields`: readable prefix + sha256 of all fields (stable)."""
+    digest = hashlib.sha256(json.dumps(fields, sort_keys=True).encode()).hexdigest()[:16]
+    ident = re.sub(r"[^A-Za-z0-9]", "", fields["checkpoint_identity"])[:12] or "model"
+    h, w = fields["net_shape_hw"]
+    return f"{ident}-{fields['size']}-{w}x{h}-k{fields['keyframe_batch']}-{digest}"
+
+
+def cached_engines(cache_dir: str, fields: Dict) -> Optional[str]:
+    """The folder holding usable engines for ``fields``, or None when they must be built."""
+    d = os.path.join(os.path.expanduser(cache_dir), cache_key(fields))
+    try:
+        with open(os.path.join(d, KEY_FILE), encoding="utf-8") as fh:
+            stored = json.load(fh)
+    except (OSError, ValueError):
+        return None
+    if stored != fields:
+        log.info("TensorRT cache %s holds engines for %s; rebuilding", d, stored)
+        return None
+    if not all(os.path.isfile(os.path.join(d, f)) for f in (ENCODER_PLAN, DECODER_PLAN)):
+        return None
+    return d
+
+
+def gpu_model(device: torch.device) -> str:
+    """'<name> sm_<major><minor>' of a CUDA device (part of the cache key)."""
+    major, minor = torch.cuda.get_device_capability(device)
+    return f"{torch.cuda.get_device_name(device)} sm_{major}{minor}"
+
+
+def build_plan(trt, onnx_path: str, *, fp16: bool = True, workspace_gb: float = 4.0) -> bytes:
+    """Parse an ONNX file and build a serialized TensorRT engine (fp16, fp32 activations)."""
+    logger = trt.Logger(trt.Logger.WARNING)
+    builder = trt.Builder(logger)
+    flag = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
+    network = builder.create_network(0 if flag is None else 1 << int(flag))
+    parser = trt.OnnxParser(network, logger)
+    if not parser.parse_from_file(onnx_path):
+        errs = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
+        raise ConfigError(f"TensorRT cannot parse {onnx_path}: {errs}")
+    config = builder.create_builder_config()
+    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gb * 2**30))
+    if fp16:
+        config.set_flag(trt.BuilderFlag.FP16)
+        config.set_flag(trt.BuilderFlag.PREFER_PRECISION_CONSTRAINTS)
+        keep = {trt.LayerType.UNARY, trt.LayerType.REDUCE}
+        for i in range(network.num_layers):
+            layer = network.get_layer(i)
+            if layer.type in keep:
+                layer.precision = trt.float32
+                for j in range(layer.num_outputs):
+                    layer.set_output_type(j, trt.float32)
+    plan = builder.build_serialized_network(network, config)
+    if plan is None:
+        raise ConfigError(f"TensorRT failed to build an engine from {onnx_path} (see its log)")
+    return bytes(plan)
+
+
+def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cache_dir: str,
+                   fields: Dict, trt) -> str:
+    """The cache folder for ``fields``, exporting ONNX and building the engines if needed."""
+    found = cached_engines(cache_dir, fields)
+    if found:
+        return found
+    d = os.path.join(os.path.expanduser(cache_dir), cache_key(fields))
+    os.makedirs(d, exist_ok=True)
+    t0 = time.perf_counter()
+    log.info("building TensorRT engines in %s (once per checkpoint, size, GPU and TensorRT "
+             "version; minutes)", d)
+    onnx_dir = os.path.join(d, "onnx")
+    export_onnx(model, onnx_dir, size=fields["size"], net_shape=tuple(fields["net_shape_hw"]),
+                keyframe_batch=fields["keyframe_batch"], info=info)
+    for src, dst in ((ENCODER_FILE, ENCODER_PLAN), (DECODER_FILE, DECODER_PLAN)):
+        plan = build_plan(trt, os.path.join(onnx_dir, src), fp16=fields["precision"] == "fp16")
+        atomic_write_bytes(os.path.join(d, dst), plan)
+    shutil.rmtree(onnx_dir, ignore_errors=True)
+    atomic_write_json(os.path.join(d, KEY_FILE), fields)  # last: marks the folder complete
+    log.info("TensorRT engines built in %.0f s", time.perf_counter() - t0)
+    return d
+
+
+class _TrtGraph:
+    """One deserialized engine with fixed-shape I/O, run on the current CUDA stream."""
+
+    def __init__(self, trt, runtime, plan: bytes, device: torch.device):
+        self.engine = runtime.deserialize_cuda_engine(plan)
+        if self.engine is None:
+            raise ConfigError("TensorRT could not load a cached engine; delete the cache folder")
+        self.context = self.engine.create_execution_context()
+        self.device = device
+        dtypes = {trt.float32: torch.float32, trt.float16: torch.float16,
+                  trt.int32: torch.int32, trt.int64: torch.int64, trt.bool: torch.bool}
+        self.inputs: Dict[str, Tuple[Tuple[int, ...], torch.dtype]] = {}
+        self.outputs: Dict[str, Tuple[Tuple[int, ...], torch.dtype]] = {}
+        for i in range(self.engine.num_io_tensors):
+            name = self.engine.get_tensor_name(i)
+            spec = (tuple(self.engine.get_tensor_shape(name)),
+                    dtypes[self.engine.get_tensor_dtype(name)])
+            if self.engine.get_tensor_mode(name) == trt.TensorIOMode.INPUT:
+                self.inputs[name] = spec
+            else:
+                self.outputs[name] = spec
+
+    def __call__(self, **feeds: torch.Tensor) -> Dict[str, torch.Tensor]:
+        keep = []
+        for name, (shape, dtype) in self.inputs.items():
+            t = feeds[name]
+            if tuple(t.shape) != shape:
+                raise InputError(f"TensorRT engine input {name} has shape {shape}, got "
+                                 f"{tuple(t.shape)}: the engines are built for one network "
+                                 "size; set image_size / rebuild for this camera")
+            t = t.to(self.device, dtype).contiguous()
+            keep.append(t)
+            self.context.set_tensor_address(name, t.data_ptr())
+        out = {n: torch.empty(s, dtype=d, device=self.device) for n, (s, d) in
+               self.outputs.items()}
+        for name, t in out.items():
+            self.context.set_tensor_address(name, t.data_ptr())
+        if not self.context.execute_async_v3(torch.cuda.current_stream(self.device).cuda_stream):
+            raise RuntimeError("TensorRT execution failed")
+        return {n: t.float() for n, t in out.items()}
+
+
+class TensorRTEngine(Mast3rEngine):
+    """`Mast3rEngine` API on TensorRT engines (CUDA only; fp16 with fp32 activations).
+
+    Differences: one network shape (others raise InputError at encode); for MASt3R, view 2's
+    pointmap is not produced (``pts3d_2``/``conf_2`` are None even with ``pts3d_2=True``).
+    """
+
+    def __init__(self, engine_dir: str, spec, device: torch.device, identity: str,
+                 info: Optional[CheckpointInfo] = None):
+        trt = import_tensorrt()
+        self.device = torch.device(device)
+        self.precision = "fp16"
+        self.compile = "none"
+        self.backend = "tensorrt"
+        self.model = None  # type: ignore[assignment]
+        self.spec = spec
+        self.info = info
+        self.identity = identity
+        self.engine_dir = engine_dir
+        runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
+        graphs = {}
+        for key, f in (("enc", ENCODER_PLAN), ("dec", DECODER_PLAN)):
+            with open(os.path.join(engine_dir, f), "rb") as fh:
+                graphs[key] = _TrtGraph(trt, runtime, fh.read(), self.device)
+        self._enc, self._dec = graphs["enc"], graphs["dec"]
+        self.keyframe_batch = int(self._dec.inputs["keyframe_feats"][0][0])
+        self.net_shape = tuple(self._enc.inputs["image"][0][2:])
+        self._names = output_names(spec.has_descriptors)
+
+    @classmethod
+    def from_checkpoint(cls, path: str, device: str = "cuda", *, size: int,  # type: ignore
+                        net_shape: Tuple[int, int], keyframe_batch: int = 1,
+                        cache_dir: str = "") -> TensorRTEngine:
+        """Load/build the engines for this checkpoint, size, GPU and TensorRT version; warm up.
+
+        Raises ConfigError without tensorrt or CUDA, CheckpointError on a bad checkpoint.
+        """
+        trt = import_tensorrt()
+        dev = resolve_device("cuda" if device == "auto" else device)
+        if dev.type != "cuda":
+            raise ConfigError(f"model backend 'tensorrt' needs a CUDA device, got {device!r}")
+        model, info = load_checkpoint(path, device="cpu")
+        fields = cache_fields(info.identity, size, net_shape, keyframe_batch, gpu_model(dev),
+                              trt.__version__)
+        d = ensure_engines(model, info, cache_dir or DEFAULT_CACHE, fields, trt)
+        eng = cls(d, model.spec, dev, info.identity, info)
+        del model
+        eng.warmup([tuple(net_shape)], [keyframe_batch])
+        return eng
+
+    @property
+    def has_descriptors(self) -> bool:
+        return self.spec.has_descriptors
+
+    @torch.inference_mode()
+    def warmup(self, shapes: Sequence[Tuple[int, int]], batches: Sequence[int] = (1,)) -> None:
+        h, w = self.net_shape
+        img = PreparedImage(torch.zeros((1, 3, h, w), device=self.device), (h, w), np.eye(3),
+                            (w, h), np.zeros((h, w, 3), np.uint8))
+        enc = self.encode(img)
+        self.decode([enc] * self.keyframe_batch, enc)
+        torch.cuda.synchronize(self.device)
+
+    @torch.inference_mode()
+    def encode(self, img: PreparedImage) -> Encoding:
+        feats = self._enc(image=img.tensor)["feats"][0]
+        return Encoding(feats, img.true_shape)
+
+    @torch.inference_mode()
+    def decode(self, view1: Sequence[Encoding], view2: Encoding, *, pts3d_2: bool = False
+               ) -> List[PairPrediction]:
+        if not view1:
+            return []
+        bad = [e.true_shape for e in view1 if e.true_shape != view2.true_shape]
+        if bad:
+            raise InputError(f"keyframe encodings of size {bad[0]} cannot be decoded against a "
+                             f"query of size {view2.true_shape}: all views need one size")
+        if tuple(view2.true_shape) != tuple(self.net_shape):
+            raise InputError(f"query of network size {view2.true_shape} but the TensorRT "
+                             f"engines are built for {self.net_shape}")
+        kb = self.keyframe_batch
+        q = view2.feats.to(self.device)[None]
+        preds: List[PairPrediction] = []
+        feats = [e.feats.to(self.device) for e in view1]
+        for s in range(0, len(feats), kb):
+            chunk = feats[s:s + kb]
+            n = len(chunk)
+            out = self._dec(keyframe_feats=torch.stack(chunk + [chunk[-1]] * (kb - n)),
+                            query_feats=q)
+            preds += [PairPrediction(
+                out["pts3d_1"][i], out["conf_1"][i], _get(out, "desc_1", i),
+                _get(out, "desc_conf_1", i), _get(out, "pts3d_2", i), _get(out, "conf_2", i),
+                _get(out, "desc_2", i), _get(out, "desc_conf_2", i)) for i in range(n)]
+        return preds
+
+    def close(self) -> None:
+        self._enc = self._dec = None  # type: ignore[assignment]
+        torch.cuda.empty_cache()
+

@@ -1,0 +1,53 @@
+"""`mast3r-ros export`: the encoder and the decoder+heads as ONNX, with a manifest."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import re
+
+from ..core.errors import InputError
+from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
+from ..core.model.engine import network_shape
+from ..core.model.export import export_onnx
+from ..core.model.preprocess import SIZES
+
+log = logging.getLogger(__name__)
+
+
+def _camera_size(text: str):
+    m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
+    if not m:
+        raise argparse.ArgumentTypeError(f"camera size must be WIDTHxHEIGHT, got {text!r}")
+    return int(m.group(1)), int(m.group(2))
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export the network to ONNX (for TensorRT / Jetson)",
+                       description="Write DIR/encoder.onnx (image -> encoding), DIR/decoder.onnx "
+                                   "(K cached keyframe encodings + the query encoding -> "
+                                   "pointmaps, confidences, descriptors) and DIR/manifest.json, "
+                                   "for one fixed network size.")
+    p.add_argument("checkpoint", help="MASt3R or DUSt3R checkpoint")
+    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--size", type=int, default=512, choices=SIZES,
+                   help="network image size, as model.image_size (default 512)")
+    p.add_argument("--keyframe-batch", type=int, default=1, metavar="K",
+                   help="keyframes decoded per call (localizer.max_keyframes; default 1)")
+    p.add_argument("--camera-size", type=_camera_size, default=(640, 480), metavar="WxH",
+                   help="camera resolution that fixes the network shape (default 640x480: "
+                        "512 -> 512x384)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=_cmd_export)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    if args.keyframe_batch < 1:
+        raise InputError(f"--keyframe-batch must be >= 1, got {args.keyframe_batch}")
+    model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu")
+    shape = network_shape(args.size, args.camera_size)
+    res = export_onnx(model, args.out, size=args.size, net_shape=shape,
+                      keyframe_batch=args.keyframe_batch, info=info)
+    log.info("network %dx%d, keyframe batch %d -> %s (encoder.onnx, decoder.onnx, "
+             "manifest.json)", shape[1], shape[0], args.keyframe_batch, res.out_dir)
+    return 0

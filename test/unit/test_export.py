@@ -1,0 +1,106 @@
+"""ONNX export on the tiny network: files and manifest, and onnxruntime (CPU) outputs equal to
+PyTorch fp32 within the issue's tolerances."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+pytest.importorskip("onnx")
+pytest.importorskip("onnxscript")
+ort = pytest.importorskip("onnxruntime")
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model  # noqa: E402
+from mast3r_ros.core.model.export import export_onnx, read_manifest  # noqa: E402
+
+HW = (224, 224)
+K = 2
+
+
+@pytest.fixture(scope="module")
+def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
+    """One export (tens of seconds of CPU) through the CLI, shared by the tests."""
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.replay.cli import main
+
+    out = tmp_path_factory.mktemp("onnx") / "tiny"
+    out.mkdir()  # an existing folder is replaced whole
+    (out / "stale.txt").write_text("old")
+    assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
+                 "--keyframe-batch", str(K), "--log-level", "warning"]) == 0
+    model, info = load_checkpoint(tiny_ckpt)
+    return model, info, out
+
+
+def _run(path, feeds):
+    so = ort.SessionOptions()
+    so.intra_op_num_threads = 1
+    sess = ort.InferenceSession(str(path), so, providers=["CPUExecutionProvider"])
+    return sess, sess.run(None, feeds)
+
+
+def test_manifest_describes_the_files(exported):
+    _, info, out = exported
+    m = read_manifest(str(out))
+    assert m == json.loads((out / "manifest.json").read_text())
+    assert m["checkpoint_identity"] == info.identity and m["size"] == 224 and m["opset"] == 18
+    assert not (out / "stale.txt").exists()
+    assert m["net_shape_hw"] == list(HW) and m["keyframe_batch"] == K
+    dec = m["files"]["decoder"]
+    assert [i["name"] for i in dec["inputs"]] == ["keyframe_feats", "query_feats"]
+    assert dec["inputs"][0]["shape"] == [K, 196, 32]
+    assert [o["name"] for o in dec["outputs"]][:4] == ["pts3d_1", "conf_1", "desc_1",
+                                                       "desc_conf_1"]
+    assert dec["outputs"][0]["shape"] == [K, *HW, 3]
+    assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_onnxruntime_equals_pytorch(exported):
+    model, _, out = exported
+    manifest = read_manifest(str(out))
+    rng = np.random.default_rng(3)
+    img = rng.uniform(-1, 1, (1, 3, *HW)).astype(np.float32)
+    sess, (feats,) = _run(out / "encoder.onnx", {"image": img})
+    assert [i.name for i in sess.get_inputs()] == ["image"]
+    with torch.inference_mode():
+        want = model.encode(torch.from_numpy(img)).numpy()
+    assert np.abs(feats - want).max() < 1e-4
+    kf = rng.standard_normal((K, 196, 32)).astype(np.float32)
+    q = feats.astype(np.float32)
+    sess, got = _run(out / "decoder.onnx", {"keyframe_feats": kf, "query_feats": q})
+    names = [o.name for o in sess.get_outputs()]
+    assert names == [o["name"] for o in manifest["files"]["decoder"]["outputs"]]
+    with torch.inference_mode():
+        hw = (HW[0] // 16, HW[1] // 16)
+        t1, t2 = model.decode(torch.from_numpy(kf), torch.from_numpy(q).expand(K, -1, -1), hw)
+        r1, r2 = model.heads(t1, t2, hw, dense2=False)
+    ref = {f"{k}_1": v.numpy() for k, v in r1.items()}
+    ref.update({f"{k}_2": v.numpy() for k, v in r2.items()})
+    got = dict(zip(names, got))
+    for n in ("desc_1", "desc_2"):
+        assert np.abs(got[n] - ref[n]).max() < 1e-5, n
+    for n in ("conf_1", "desc_conf_1", "desc_conf_2"):
+        assert (np.abs(got[n] - ref[n]) / np.abs(ref[n])).max() < 5e-5, n
+    rel = np.linalg.norm(got["pts3d_1"] - ref["pts3d_1"], axis=-1) / np.linalg.norm(
+        ref["pts3d_1"], axis=-1)
+    assert rel.max() < 1e-4
+
+
+def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt):
+    from mast3r_ros.replay.cli import main
+
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "y"), "--keyframe-batch", "0"]) == 2
+    model = random_model(TINY_SPEC, seed=0)
+    with pytest.raises(InputError, match="size"):
+        export_onnx(model, str(tmp_path / "x"), size=300, net_shape=(32, 48))
+    with pytest.raises(InputError, match="multiples of 16"):
+        export_onnx(model, str(tmp_path / "x"), size=512, net_shape=(30, 48))
+    with pytest.raises(InputError, match="batch"):
+        export_onnx(model, str(tmp_path / "x"), size=512, net_shape=(32, 48), keyframe_batch=0)
+    with pytest.raises(InputError, match="not found"):
+        read_manifest(str(tmp_path))
+

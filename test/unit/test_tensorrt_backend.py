@@ -1,0 +1,71 @@
+"""TensorRT backend on CPU: the engine cache key and its rebuild rule, and the clear errors
+when TensorRT or CUDA is missing (building engines needs a GPU: test/gpu)."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from mast3r_ros.core.config import ModelConfig
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.model import tensorrt_backend as tb
+from mast3r_ros.core.model.engine import Mast3rEngine
+
+
+def _fields(**over):
+    f = dict(identity="abc123", size=512, net_shape=(384, 512), keyframe_batch=2,
+             gpu="NVIDIA H200 sm_90", trt_version="10.3.0")
+    f.update(over)
+    return tb.cache_fields(**f)
+
+
+def test_cache_key_changes_with_every_field_and_is_stable():
+    base = tb.cache_key(_fields())
+    assert base == tb.cache_key(_fields())
+    assert base.startswith("abc123-512-512x384-k2-")
+    for over in (dict(identity="abc124"), dict(size=384), dict(net_shape=(288, 384)),
+                 dict(keyframe_batch=1), dict(gpu="Orin sm_87"), dict(trt_version="10.3.1"),
+                 dict(precision="fp32")):
+        assert tb.cache_key(_fields(**over)) != base, over
+
+
+def _write_cache(root, fields, stored=None, plans=True):
+    d = root / tb.cache_key(fields)
+    d.mkdir(parents=True)
+    (d / tb.KEY_FILE).write_text(json.dumps(stored if stored is not None else fields))
+    if plans:
+        (d / tb.ENCODER_PLAN).write_bytes(b"x")
+        (d / tb.DECODER_PLAN).write_bytes(b"x")
+    return d
+
+
+def test_cached_engines_reused_only_when_the_key_file_matches(tmp_path):
+    f = _fields()
+    assert tb.cached_engines(str(tmp_path), f) is None  # nothing built yet
+    d = _write_cache(tmp_path, f)
+    assert tb.cached_engines(str(tmp_path), f) == str(d)
+    assert tb.cached_engines(str(tmp_path), _fields(trt_version="10.4.0")) is None
+    g = _fields(gpu="Orin sm_87")
+    _write_cache(tmp_path, g, stored=dict(g, gpu="other"))  # tampered / stale key file
+    assert tb.cached_engines(str(tmp_path), g) is None
+    h = _fields(size=224, net_shape=(224, 224))
+    _write_cache(tmp_path, h, plans=False)  # interrupted build
+    assert tb.cached_engines(str(tmp_path), h) is None
+
+
+def test_missing_tensorrt_is_a_config_error(monkeypatch, tiny_ckpt):
+    monkeypatch.setitem(sys.modules, "tensorrt", None)  # import tensorrt -> ImportError
+    with pytest.raises(ConfigError, match="needs NVIDIA TensorRT"):
+        tb.import_tensorrt()
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", device="cpu")
+    with pytest.raises(ConfigError, match="'backend' parameter to 'torch'"):
+        Mast3rEngine.from_config(cfg)
+
+
+def test_tensorrt_needs_cuda(monkeypatch, tiny_ckpt):
+    monkeypatch.setitem(sys.modules, "tensorrt", object())  # "installed"
+    with pytest.raises(ConfigError, match="needs a CUDA device"):
+        tb.TensorRTEngine.from_checkpoint(tiny_ckpt, device="cpu", size=512,
+                                          net_shape=(384, 512))
