@@ -35,8 +35,8 @@ from typing import Dict, List
 import numpy as np
 import torch
 
+from benchlib import TINY_SPEC, random_model, write_checkpoint
 from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model, write_checkpoint
 from mast3r_ros.core.model.engine import Mast3rEngine, network_shape
 from mast3r_ros.core.model.network import ModelSpec
 from mast3r_ros.core.pnp import solve_pnp

@@ -57,7 +57,7 @@ def median_ms(fn: Callable[[], object], repeats: int, warmup: int = 2) -> Dict[s
 
 
 def bench_query_tiny(repeats: int) -> Dict[str, object]:
-    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
+    from benchlib import write_tiny_checkpoint
     from mast3r_ros.core.model.engine import Mast3rEngine
     from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
 

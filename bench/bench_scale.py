@@ -184,7 +184,7 @@ class TinyEncode:
 
 
 def run_build(n: int) -> None:
-    from mast3r_ros.core.model.checkpoint import write_tiny_checkpoint
+    from benchlib import write_tiny_checkpoint
     from mast3r_ros.replay.parallel_build import build_encodings
 
     tmp = tempfile.mkdtemp(prefix="scale-build-")

@@ -26,7 +26,8 @@ import torch  # noqa: E402
 
 from mast3r_ros.core.model.engine import Mast3rEngine  # noqa: E402
 from mast3r_ros.core.model.network import ModelSpec  # noqa: E402
-from mast3r_test_utils import TINY_SPEC, fixtures_dir, random_model  # noqa: E402, F401
+from mast3r_test_utils import (  # noqa: E402, F401 - re-exported for the bench scripts
+    TINY_SPEC, fixtures_dir, random_model, write_checkpoint, write_tiny_checkpoint)
 
 
 def commit() -> str:
