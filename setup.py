@@ -50,7 +50,9 @@ setup(
         # `mast3r-ros export` (torch's ONNX exporter needs onnx + onnxscript); onnxruntime runs
         # the exported graphs on CPU in the tests. TensorRT comes from JetPack / NVIDIA's wheels.
         "onnx": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16"],
+        # Every optional path is tested in CI, so dev takes every extra.
         "dev": ["opencv-python-headless>=4.5.4", "poselib>=2.0", "safetensors>=0.3",
+                "faiss-cpu>=1.7.3", "ray>=2.9",
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7", "ruff>=0.4"],
     },
     zip_safe=True,
