@@ -21,6 +21,7 @@ message.
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -31,6 +32,8 @@ import yaml
 
 from .errors import InputError
 from .types import CameraIntrinsics
+
+logger = logging.getLogger(__name__)
 
 # encoding -> (little-endian numpy dtype, channels); yuv422 packs 2 bytes per pixel.
 _RAW_ENCODINGS = {
@@ -335,6 +338,12 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
         )
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
+    if image.dtype == np.uint16 and image.size and int(image.max()) < 4096:
+        # 10/12-bit sensor data stored in 16 bits: cv_bridge's scaling makes it dark (at most
+        # 16/255), and the file does not say how many bits are significant
+        logger.warning("%s: 16-bit image whose values stay below 4096 (10/12-bit sensor data?): "
+                       "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
+                       "full 16-bit range (or save it as 8-bit) for better matches", path)
     return to_rgb8(image, encoding)
 
 

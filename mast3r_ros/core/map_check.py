@@ -100,12 +100,24 @@ class KeyframeRecord:
         s = width / self.intrinsics.width
         if s >= 1.0:
             return self
-        cam = self.intrinsics.scaled(s, s)
+        cam = _scaled_intrinsics(self.intrinsics, s)
         size = (cam.width, cam.height)
         rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA)
         depth = None if self.depth_m is None else cv2.resize(
             np.asarray(self.depth_m, np.float32), size, interpolation=cv2.INTER_NEAREST)
         return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam)
+
+
+def _scaled_intrinsics(cam: CameraIntrinsics, s: float) -> CameraIntrinsics:
+    """``cam`` for its image resized by about ``s`` (to whole pixels; the exact per-axis factors
+    are used). Pixel centres map as ``x' = sx (x + 0.5) - 0.5`` (origin at the centre of the
+    top-left pixel); distortion coefficients act on normalised coordinates and stay."""
+    w, h = max(1, round(cam.width * s)), max(1, round(cam.height * s))
+    sx, sy = w / cam.width, h / cam.height
+    K = cam.K.copy()
+    K[0, 0], K[0, 1], K[0, 2] = K[0, 0] * sx, K[0, 1] * sx, sx * (K[0, 2] + 0.5) - 0.5
+    K[1, 1], K[1, 2] = K[1, 1] * sy, sy * (K[1, 2] + 0.5) - 0.5
+    return dataclasses.replace(cam, width=w, height=h, K=K)
 
 
 class MapRecords(collections.abc.Sequence):

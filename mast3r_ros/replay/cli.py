@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import json
 import logging
 import os
 import sys
@@ -62,6 +63,12 @@ def _source_options() -> argparse.ArgumentParser:
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical")
     g.add_argument("--sync-tolerance", type=float, default=0.02, metavar="S",
                    help="image/depth stamp association tolerance in seconds")
+    g.add_argument("--depth-scale", type=float, metavar="UNITS",
+                   help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
+                        "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
+    g.add_argument("--run", type=int, metavar="N",
+                   help="rosbag2 whose header time jumps back (clock reset, looped recording): "
+                        "read run N (from 1; default: the longest run, with a warning)")
     return p
 
 
@@ -77,7 +84,8 @@ def _open(args: argparse.Namespace, cfg: Config) -> Any:
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
-        pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance)
+        pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
+        depth_scale=args.depth_scale, run=args.run)
     return open_source(args.source, options, cfg.pose_at_stamp)
 
 
@@ -93,6 +101,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="TUM trajectory with the poses (default: the source's groundtruth.txt "
                         "or, for bags, TF with --pose-frames)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing map")
+    p.add_argument("--force", action="store_true",
+                   help="write the map even when its keyframes' poses and depth disagree (the "
+                        "consistency figures are kept in its manifest)")
     p.set_defaults(func=cmd_build_map)
 
 
@@ -100,9 +111,20 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     source = _open(args, cfg)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
-                        overwrite=args.overwrite)
+                        overwrite=args.overwrite, force=args.force)
     sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames\n")
+    check = _manifest_consistency(path)
+    if check:
+        sys.stdout.write(("forced, " if check.get("forced") else "") + f"{check['message']}\n")
     return 0
+
+
+def _manifest_consistency(path: str) -> Dict[str, Any]:
+    """The map check's figures from a written map's manifest ({} when not checked)."""
+    from ..core.keyframes.layout import MANIFEST
+
+    with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
+        return json.load(fh).get("consistency") or {}
 
 
 # ------------------------------------------------------------------------------ localize ---

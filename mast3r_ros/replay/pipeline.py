@@ -26,6 +26,7 @@ from ..core.errors import InputError
 from ..core.fileio import atomic_write_json
 from ..core.keyframes import EncodingSet, KeyframeSelector, MapWriter
 from ..core.localizer import Localizer
+from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
 from ..core.matchers.mast3r import encode_keyframe
 from ..core.model.engine import Mast3rEngine
 from ..core.tracker import StampCheck, Tracker
@@ -48,10 +49,12 @@ def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
                 disable=not sys.stderr.isatty())
 
 
-def poses_from_file(path: str, stamps_ns: np.ndarray, rule: PoseAtStampConfig) -> np.ndarray:
-    """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file by the one
-    pose-at-stamp rule (`mast3r_ros.core.trajectory`); NaN where it gives no pose."""
-    stamps, poses = read_tum_trajectory(path)
+def poses_from_file(path: str | Tuple[np.ndarray, np.ndarray], stamps_ns: np.ndarray,
+                    rule: PoseAtStampConfig) -> np.ndarray:
+    """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file (or its
+    already-read (stamps_ns, poses)) by the one pose-at-stamp rule
+    (`mast3r_ros.core.trajectory`); NaN where it gives no pose."""
+    stamps, poses = read_tum_trajectory(path) if isinstance(path, str) else path
     out, _ = poses_at_stamps(stamps, poses, stamps_ns, round(rule.tolerance_s * 1e9),
                              round(rule.max_gap_s * 1e9))
     return out
@@ -81,6 +84,7 @@ class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
     encodings: List[Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray]] = dataclasses.field(
         default_factory=list)
+    records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
     no_depth: int = 0
 
@@ -99,7 +103,10 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
         if not selector.offer(pose):
             continue
         st.no_depth += f.depth_m is None
-        w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
+        kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
+        if cfg.map_check.enabled:
+            st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
+                                             str(kid)).reduced(cfg.map_check.work_width))
         if engine is not None:
             st.encodings.append(encode_keyframe(engine, f.rgb, cfg.model.image_size))
     if not st.all_poses:
@@ -114,13 +121,37 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     return st
 
 
+def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Config,
+                      depth_units_per_m: Optional[float], force: bool
+                      ) -> Optional[ConsistencyReport]:
+    """The map check (`mast3r_ros.core.map_check`) on the chosen keyframes, before the map is
+    committed: its summary logged, its figures stored in the manifest (``consistency``). Raises
+    `MapConsistencyError` (one line: which keyframes, by how much, the likely cause and fix) for
+    an inconsistent map unless ``force``. None when ``map_check.enabled`` is off."""
+    if not cfg.map_check.enabled:
+        return None
+    report = check_keyframes(records, cfg.map_check, depth_units_per_m=depth_units_per_m)
+    if report.ok:
+        log.info("%s", report.summary())
+    elif force:
+        log.warning("--force: writing an inconsistent map: %s", report.message)
+    else:
+        report.raise_if_inconsistent()
+    manifest = report.to_manifest()
+    manifest["forced"] = bool(force and not report.ok)
+    w.set_manifest_field("consistency", manifest)
+    return report
+
+
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
-              overwrite: bool = False) -> Tuple[int, str]:
+              overwrite: bool = False, force: bool = False) -> Tuple[int, str]:
     """Select keyframes from ``source`` and write the map; returns (keyframes, path).
 
     Poses come from the frames (ground truth, tf) or, with ``trajectory``, from that TUM file by
     the config's pose-at-stamp rule. With the mast3r matcher and a checkpoint the keyframe
-    encodings are cached in the map.
+    encodings are cached in the map. Before the map is written its keyframes are checked for
+    consistency (`check_consistency`): an inconsistent map raises `MapConsistencyError` and
+    nothing is written, unless ``force``; the figures go into the manifest and keyframes.png.
     """
     poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
              if trajectory else None)
@@ -128,6 +159,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     try:
         with MapWriter(out, overwrite=overwrite) as w:
             st = _add_keyframes(w, source, poses, cfg, engine)
+            report = check_consistency(w, st.records, cfg,
+                                       getattr(source, "depth_units_per_m", None), force)
+            st.records.clear()
             path = w.commit()
             kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4)
                                  for r in w.records])
@@ -141,7 +175,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                     "will refuse this map", st.no_depth)
     # beside the map, outside its file table: what built it and what it looks like
     dump_config_yaml(cfg, os.path.join(path, "build_config.yaml"))
-    plot_keyframes(os.path.join(path, "keyframes.png"), kf_poses, np.stack(st.all_poses))
+    plot_keyframes(os.path.join(path, "keyframes.png"), kf_poses, np.stack(st.all_poses),
+                   consistency=report)
     return len(kf_poses), path
 
 
@@ -207,10 +242,12 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
     Ground truth is the frames' own poses or, with ``groundtruth``, that TUM file taken at the
-    frame stamps by the config's pose-at-stamp rule.
+    frame stamps by the config's pose-at-stamp rule; the file is read (and refused with
+    `InputError`) before any frame is localized, so a bad file never costs a run.
     """
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
+    gt_file = read_tum_trajectory(groundtruth) if groundtruth else None
     os.makedirs(out, exist_ok=True)
     dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
@@ -223,9 +260,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         loc.close()
     if not results:
         raise InputError("the source has no frames to localize")
-    if groundtruth:
+    if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
-        gt_poses = poses_from_file(groundtruth, stamps, cfg.pose_at_stamp)
+        gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
     return write_run(out, results, gt_poses, kf_poses)
 
 

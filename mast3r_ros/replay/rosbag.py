@@ -7,6 +7,13 @@ the message's ``header.stamp``, never the time the bag received it.
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
 decodes only the images it yields.
+
+Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
+driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
+each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
+its stream has gone back k - 1 times before it. Only one run is read: the longest (most images)
+unless ``run`` chooses one, so no frame is associated with depth, intrinsics or a transform of
+another run, and tf is never interpolated across the jump.
 """
 
 from __future__ import annotations
@@ -76,6 +83,20 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.close()
 
 
+class _RunCounter:
+    """Run number (1-based) of each message of a stream: one more each time the stream's header
+    stamp goes back (strictly) from the previous one of the same stream, in bag order."""
+
+    def __init__(self) -> None:
+        self._last: dict[Any, tuple[int, int]] = {}
+
+    def run(self, stream: Any, stamp_ns: int) -> int:
+        last = self._last.get(stream)
+        run = 1 if last is None else last[1] + (stamp_ns < last[0])
+        self._last[stream] = (stamp_ns, run)
+        return run
+
+
 class BagSequence:
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
@@ -86,7 +107,10 @@ class BagSequence:
     ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
     ``header.frame_id``), each tf edge taken at the image stamp by the one pose-at-stamp rule
     (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
-    defaults when None); frames it gives no pose get ``None``.
+    defaults when None); frames it gives no pose get ``None``. ``depth_scale`` (raw depth units per
+    metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based) chooses the
+    run of a bag whose header time jumps back (see the module docstring); default the longest,
+    with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have.
     """
 
     def __init__(
@@ -99,7 +123,17 @@ class BagSequence:
         pose_frames: str | None = None,
         sync_tolerance_s: float = 0.02,
         pose_at_stamp: PoseAtStampConfig | None = None,
+        depth_scale: float | None = None,
+        run: int | None = None,
     ) -> None:
+        if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
+            raise InputError(f"depth scale must be a positive number of depth units per metre, "
+                             f"got {depth_scale}")
+        if run is not None and run < 1:
+            raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
+        self._depth_scale = depth_scale
+        self._depth_encoding: str | None = None
+        self._run_wanted = run
         if not sync_tolerance_s >= 0:
             raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
         self.path = Path(path)
@@ -109,6 +143,13 @@ class BagSequence:
         self._override = camera_info
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
+        # indexing pass: every message with its run (1-based); filtered to one run at the end
+        self._image_runs: list[tuple[int, int]] = []
+        self._depth_runs: list[tuple[int, int]] = []
+        self._info_runs: list[tuple[int, int, CameraIntrinsics]] = []
+        self._tf_runs: list[tuple[int, str, str, int, np.ndarray]] = []
+        self.run = 1
+        self.runs: list[tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: list[int] = []
         self._depth_stamps: list[int] = []
         self._infos: list[tuple[int, CameraIntrinsics]] = []
@@ -257,16 +298,23 @@ class BagSequence:
         if self._pose_frames is None:
             wanted = [t for t in wanted if t not in self._tf_topics]
         conns = [c for t in wanted for c in self._topics[t].connections]
+        runs = _RunCounter()
         for conn, _, raw in reader.messages(connections=conns):
             msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+            if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
+                stamp = header_stamp_ns(msg.header)
+                run = runs.run(conn.topic, stamp)
             if conn.topic == self.image_topic:
-                self._image_stamps.append(header_stamp_ns(msg.header))
+                self._image_runs.append((run, stamp))
             elif conn.topic == self.depth_topic:
-                self._depth_stamps.append(header_stamp_ns(msg.header))
+                self._depth_runs.append((run, stamp))
+                if self._depth_encoding is None:
+                    self._depth_encoding = getattr(msg, "encoding", None) or getattr(
+                        msg, "format", None)
             elif conn.topic == self.camera_info_topic:
-                self._infos.append((header_stamp_ns(msg.header), self._intrinsics(msg, conn.topic)))
+                self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
             else:
-                self._add_transforms(msg, static=conn.topic.endswith("tf_static"))
+                self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -275,7 +323,7 @@ class BagSequence:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
 
-    def _add_transforms(self, msg: Any, static: bool) -> None:
+    def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter) -> None:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
@@ -285,9 +333,57 @@ class BagSequence:
             if static:
                 self._tf.add_static(parent, child, pose)
             else:
-                self._tf.add_dynamic(parent, child, header_stamp_ns(ts.header), pose)
+                stamp = header_stamp_ns(ts.header)
+                run = runs.run(("tf", parent, child), stamp)
+                self._tf_runs.append((run, parent, child, stamp, pose))
+
+    def _choose_run(self) -> None:
+        """Keep the messages of one run (see the module docstring); warn when there are several."""
+        counts = collections.Counter(r for r, _ in self._image_runs)
+        self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
+                      max(s for q, s in self._image_runs if q == r))
+                     for r in range(1, max(counts, default=1) + 1) if counts[r]]
+        n = len(self.runs)
+        if self._run_wanted is not None:
+            if self._run_wanted > max(n, 1):
+                raise InputError(
+                    f"--run {self._run_wanted}: rosbag2 {self.path} has "
+                    f"{'only one run' if n <= 1 else f'{n} runs'} (header time "
+                    f"{'never jumps back' if n <= 1 else 'jumps back'})")
+            self.run = self._run_wanted
+        elif n > 1:
+            self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
+        if n > 1:
+            names = ", ".join(f"{i + 1}: {c} images t={a * 1e-9:.3f}..{b * 1e-9:.3f} s"
+                              for i, (c, a, b) in enumerate(self.runs))
+            how = ("as asked (--run)" if self._run_wanted is not None
+                   else "the longest; choose another with --run N")
+            jumps = "once" if n == 2 else f"{n - 1} times"
+            logger.warning(
+                "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
+                "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
+                self.run, how)
+        keep = self.run
+        self._image_stamps = [s for r, s in self._image_runs if r == keep]
+        self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
+        self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
+        for r, parent, child, stamp, pose in self._tf_runs:
+            if r == keep:
+                self._tf.add_dynamic(parent, child, stamp, pose)
+        self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
+
+    @property
+    def depth_units_per_m(self) -> float | None:
+        """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
+        for 16-bit depth, 1 for 32FC1); None without a depth topic."""
+        if self._depth_scale is not None:
+            return float(self._depth_scale)
+        if self.depth_topic is None:
+            return None
+        return 1.0 if (self._depth_encoding or "").startswith("32FC1") else 1000.0
 
     def _finish_index(self) -> None:
+        self._choose_run()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
@@ -330,11 +426,14 @@ class BagSequence:
         remaining = collections.Counter(self._depth_refs)
         depth_by_stamp: dict[int, np.ndarray] = {}
         pending: collections.deque = collections.deque()
+        runs = _RunCounter()
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
             for conn, _, raw in reader.messages(connections=conns):
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
                 stamp = header_stamp_ns(msg.header)
+                if runs.run(conn.topic, stamp) != self.run:
+                    continue
                 if conn.topic != self.depth_topic:
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
                     pending.append((msg, depth_stamp))
@@ -351,7 +450,7 @@ class BagSequence:
     def _decode_depth(self, msg: Any) -> np.ndarray:
         array, encoding = decode_image_message(msg)
         try:
-            return depth_to_metres(array, encoding)
+            return depth_to_metres(array, encoding, self._depth_scale)
         except InputError as err:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err
 

@@ -43,6 +43,8 @@ class SourceOptions:
     depth_topic: Optional[str] = None  # rosbag2 only
     pose_frames: Optional[str] = None  # rosbag2 only: "map:camera_optical" takes poses from tf
     sync_tolerance_s: float = 0.02  # image/depth association by the nearest stamp
+    depth_scale: Optional[float] = None  # raw depth units per metre (None: REP-118 / TUM 5000)
+    run: Optional[int] = None  # rosbag2 only: which run of a bag whose header time jumps back
 
 
 def is_tum_folder(path: str) -> bool:
@@ -54,14 +56,20 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                 pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
     """A TUM folder (has rgb.txt) or a rosbag2 (folder with metadata.yaml, .mcap, .db3).
 
-    Raises `InputError` when the path does not exist or cannot be read as either.
+    ``options.depth_scale`` (raw depth units per metre) overrides the readers' defaults: TUM
+    PNGs 5000, rosbag2 REP-118 (16UC1 millimetres: 1000, 32FC1 metres: 1). The source's
+    ``depth_units_per_m`` says which one is used. Raises `InputError` when the path does not
+    exist or cannot be read as either, or for ``options.run`` with a TUM folder.
     """
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     if not os.path.exists(path):
         raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
     if is_tum_folder(path):
+        if options.run is not None:
+            raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "
+                             f"{path} is a TUM folder")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
-                           pose_at_stamp=pose_at_stamp)
+                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale)
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it
     from .rosbag import BagSequence
 
@@ -69,4 +77,5 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        camera_info_topic=options.camera_info_topic,
                        depth_topic=options.depth_topic, camera_info=cam,
                        pose_frames=options.pose_frames,
-                       sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp)
+                       sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
+                       depth_scale=options.depth_scale, run=options.run)

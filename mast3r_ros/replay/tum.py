@@ -237,6 +237,7 @@ class TumSequence:
     is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
+    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None).
     """
 
     def __init__(
@@ -245,8 +246,14 @@ class TumSequence:
         camera_info: CameraIntrinsics | None = None,
         sync_tolerance_s: float = 0.02,
         pose_at_stamp: PoseAtStampConfig | None = None,
+        depth_scale: float | None = None,
     ) -> None:
         rule = pose_at_stamp or PoseAtStampConfig()
+        if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
+            raise InputError(f"depth scale must be a positive number of depth units per metre, "
+                             f"got {depth_scale}")
+        #: raw depth units per metre of the depth PNGs (TUM: 5000 unless overridden)
+        self.depth_units_per_m = float(depth_scale or TUM_DEPTH_UNITS_PER_M)
         if not (sync_tolerance_s >= 0 and rule.tolerance_s >= 0 and rule.max_gap_s >= 0):
             raise InputError(
                 f"sync_tolerance_s and pose_at_stamp's tolerance_s and max_gap_s must be >= 0, "
@@ -360,4 +367,4 @@ class TumSequence:
                 f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"
             )
         self._check_size(path, raw)
-        return depth_to_metres(raw, "16UC1", TUM_DEPTH_UNITS_PER_M)
+        return depth_to_metres(raw, "16UC1", self.depth_units_per_m)

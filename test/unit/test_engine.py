@@ -111,11 +111,33 @@ def test_encoding_storage_round_trip(tiny_engine):
                             "cpu")
 
 
-def test_decode_refuses_mixed_sizes_and_handles_empty(tiny_engine):
+def test_decode_views_of_different_sizes_and_empty(tiny_engine):
+    """A query of another size/aspect ratio than the keyframes (issue 8, query-aspect-ratio):
+    decoded as it is, each view on its own grid, keyframes of one size batched together."""
     a, b = _small(tiny_engine, 1), _small(tiny_engine, 2, hw=(64, 48))
+    q = _small(tiny_engine, 3, hw=(32, 64))
     assert tiny_engine.decode([], tiny_engine.encode(a)) == []
-    with pytest.raises(InputError, match="one size"):
-        tiny_engine.decode([tiny_engine.encode(b)], tiny_engine.encode(a))
+    ea, eb, eq = (tiny_engine.encode(x) for x in (a, b, q))
+    mixed = tiny_engine.decode([eb, ea, eb], eq, pts3d_2=True)
+    for p, hw in zip(mixed, ((64, 48), (48, 64), (64, 48))):
+        assert p.pts3d_1.shape == (*hw, 3) and p.desc_1.shape[:2] == hw
+        assert p.pts3d_2.shape == (32, 64, 3) and p.desc_2.shape[:2] == (32, 64)
+        assert all(torch.isfinite(v).all() for v in (p.pts3d_1, p.desc_1, p.pts3d_2, p.desc_2))
+    # the grouped batch gives what each keyframe gives alone, in the caller's order
+    for e, p in zip((eb, ea, eb), mixed):
+        alone = tiny_engine.decode([e], eq, pts3d_2=True)[0]
+        np.testing.assert_allclose(p.desc_1.numpy(), alone.desc_1.numpy(), atol=1e-5)
+        np.testing.assert_allclose(p.desc_2.numpy(), alone.desc_2.numpy(), atol=1e-5)
+    # the query's own grid matters: its tokens read on the keyframe's grid give other outputs
+    model = tiny_engine.model
+    with torch.inference_mode():
+        e1, e2 = ea.feats[None], eq.feats[None]
+        right = model.decode(e1, e2, (3, 4), (2, 4))[1][-1]
+        wrong = model.decode(e1, e2, (3, 4), (4, 2))[1][-1]
+    assert not torch.allclose(right, wrong, atol=1e-4)
+    # and the two views of a pair may be swapped: the keyframe smaller than the query
+    swapped = tiny_engine.decode([eq], ea)[0]
+    assert swapped.desc_1.shape[:2] == (32, 64) and swapped.desc_2.shape[:2] == (48, 64)
 
 
 def test_prepare_portrait_keeps_mapping(tiny_engine):

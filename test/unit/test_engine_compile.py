@@ -35,7 +35,7 @@ def test_bad_compile_mode_is_a_config_error():
 
 
 def test_from_config_needs_a_checkpoint():
-    with pytest.raises(ConfigError, match="checkpoint is empty"):
+    with pytest.raises(ConfigError, match="needs a checkpoint"):
         Mast3rEngine.from_config(ModelConfig())
 
 

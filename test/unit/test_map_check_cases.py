@@ -8,14 +8,10 @@ buffer) must be refused as a clock jump; the control recording passes.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
-import pytest
-from mast3r_test_utils import REPO, shared_dir
+from case_inputs import DEPTH_TOPIC, make_case
 from scipy.spatial.transform import Rotation, Slerp
 
 from mast3r_ros.core.config import Config
@@ -24,18 +20,6 @@ from mast3r_ros.core.keyframes import KeyframeSelector
 from mast3r_ros.core.map_check import CONSISTENT, INCONSISTENT, KeyframeRecord, check_keyframes
 from mast3r_ros.core.types import CameraIntrinsics
 
-DEPTH_TOPIC = "/camera/aligned_depth_to_color/image_raw"
-CASES = shared_dir() / "cases"
-
-
-def make_case(name: str, out: Path) -> Path:
-    script = CASES / name / "make_inputs.py"
-    if not script.is_file():
-        pytest.skip(f"case {name} not found under {CASES}")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""))
-    subprocess.run([sys.executable, str(script), str(out)], check=True, env=env,
-                   capture_output=True, timeout=600)
-    return out
 
 
 def keyframe_records(frames) -> list:

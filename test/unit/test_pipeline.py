@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+import os
+
 import numpy as np
+import pytest
 
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
@@ -53,3 +58,64 @@ def test_time_going_backwards_resets_and_global_only_gives_no_hint():
 def test_select_frames_stride_and_limit():
     got = [f.stamp_ns for f in select_frames(frames(range(10)), stride=3, max_frames=3)]
     assert got == [0, 3, 6]
+
+
+# --------------------------------------------------- build-map's consistency check (issue 8) ---
+
+@pytest.fixture(scope="module")
+def demo_seq(tmp_path_factory):
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+
+    return write_demo_sequences(str(tmp_path_factory.mktemp("seq")), num_frames=16, width=320,
+                                height=240, seed=2)
+
+
+def _sift_cfg():
+    from mast3r_ros.core.config import Config
+
+    cfg = Config()
+    return dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+
+
+def _manifest(path):
+    with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
+        return json.load(fh)
+
+
+def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path):
+    from mast3r_ros.core.map_check import MapConsistencyError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    cfg, out = _sift_cfg(), str(tmp_path / "map")
+    wrong = TumSequence(demo_seq[0], depth_scale=500.0)  # depth read x10 too deep
+    with pytest.raises(MapConsistencyError, match=r"--depth-scale 5000\b"):
+        build_map(wrong, out, cfg)
+    assert not os.path.exists(out) and os.listdir(tmp_path) == []  # nothing left behind
+    n, path = build_map(wrong, out, cfg, force=True)
+    check = _manifest(path)["consistency"]
+    assert check["verdict"] == "inconsistent" and check["forced"] is True
+    assert len(check["keyframes"]) == n == len(_manifest(path)["keyframes"])
+    n, path = build_map(TumSequence(demo_seq[0]), out, cfg, overwrite=True)
+    check = _manifest(path)["consistency"]
+    assert check["verdict"] == "consistent" and check["forced"] is False
+    assert [k["index"] for k in check["keyframes"]] == list(range(n))
+    assert os.path.isfile(os.path.join(path, "keyframes.png"))
+    off = dataclasses.replace(cfg, map_check=dataclasses.replace(cfg.map_check, enabled=False))
+    _, path = build_map(wrong, out, off, overwrite=True)
+    assert "consistency" not in _manifest(path)
+
+
+def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.pipeline import build_map, run_localization
+    from mast3r_ros.replay.tum import TumSequence
+
+    cfg = _sift_cfg()
+    _, path = build_map(TumSequence(demo_seq[0]), str(tmp_path / "map"), cfg)
+    bad = tmp_path / "gt.txt"
+    bad.write_text("0.0 0 0 0 0 0 0 1\n0.1 0 0 zero 0 0 0 1\n", encoding="utf-8")
+    run = tmp_path / "run"
+    with pytest.raises(InputError, match="gt.txt"):
+        run_localization(TumSequence(demo_seq[1]), path, str(run), cfg, groundtruth=str(bad))
+    assert not (run / "results.jsonl").exists()

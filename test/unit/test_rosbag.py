@@ -381,3 +381,63 @@ def test_bag_reader_and_node_read_the_same_fields_into_the_same_frame(tmp_path, 
     assert (a.width, a.height, a.distortion_model) == (b.width, b.height, b.distortion_model)
     np.testing.assert_array_equal(a.K, b.K)
     np.testing.assert_array_equal(a.dist, b.dist)
+
+
+def _second_run():
+    """A second run after a clock reset: received 10 s later, header stamps from 1.0 s again;
+    3 images (darker), depth 3 m, the robot elsewhere (tf 1 m further along x)."""
+    shift = pose([0, 0, 0], [1.0, 0, 0])
+    msgs = []
+    for i, t in enumerate([1000 * MS, 1100 * MS, 1200 * MS]):
+        msgs.append(("/camera/color/image_raw", 10 * S + t + LATE,
+                     image(t, "rgb8", RGB // (i + 5))))
+    msgs.append(("/camera/color/camera_info", 10 * S + 900 * MS + LATE,
+                 camera_info(900 * MS, 40.0)))
+    msgs.append(("/camera/depth/image_rect_raw", 10 * S + 1005 * MS + 2 * LATE,
+                 image(1005 * MS, "16UC1", np.full((H, W), 3000, np.uint16))))
+    for t, p in [(950 * MS, MAP_FROM_BASE_0), (1250 * MS, MAP_FROM_BASE_1)]:
+        msgs.append(("/tf", 10 * S + t, tf_message([("map", "base_link", t, shift @ p)])))
+    return msgs
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_header_time_jumping_back_splits_the_bag_into_runs(tmp_path, storage, caplog):
+    """Issue 8 (bag-time-jump): nothing is associated or interpolated across the reset."""
+    bag = write_bag(tmp_path / "bag", storage,
+                    sorted(rgbd_messages() + _second_run(), key=lambda m: m[1]))
+    kw = dict(depth_topic="/camera/depth/image_rect_raw", pose_frames="map:camera_optical",
+              pose_at_stamp=SPARSE_TF, camera_info_topic="/camera/color/camera_info")
+    with caplog.at_level("WARNING"):
+        seq = BagSequence(bag, **kw)
+    (warn,) = [r.getMessage() for r in caplog.records if "jumps back" in r.getMessage()]
+    assert "2 runs" in warn and "1: 4 images" in warn and "2: 3 images" in warn
+    assert "reading run 1 only" in warn and "--run" in warn
+    assert seq.run == 1 and len(seq) == 4 and [c for c, _, _ in seq.runs] == [4, 3]
+    frames = list(seq)
+    np.testing.assert_array_equal(frames[1].rgb, RGB // 2)
+    np.testing.assert_allclose(frames[0].depth_m[1:, 1:], 1.0)  # not run 2's 3 m
+    assert [f.intrinsics.K[0, 0] for f in frames] == [30.0, 30.0, 31.0, 31.0]
+    map_from_base = pose([0, 0, 0.15], [0.15, 0, 0])  # run 1's tf only
+    np.testing.assert_allclose(frames[1].map_from_cam, map_from_base @ BASE_FROM_CAM, atol=1e-9)
+
+    second = list(BagSequence(bag, run=2, **kw))
+    assert len(second) == 3
+    np.testing.assert_array_equal(second[0].rgb, RGB // 5)
+    np.testing.assert_allclose(second[0].depth_m, 3.0)
+    assert [f.intrinsics.K[0, 0] for f in second] == [40.0] * 3
+    np.testing.assert_allclose(second[1].map_from_cam,
+                               pose([0, 0, 0], [1.0, 0, 0]) @ map_from_base @ BASE_FROM_CAM,
+                               atol=1e-9)
+    for bad in (3, 0):
+        with pytest.raises(InputError, match="run"):
+            BagSequence(bag, run=bad, **kw)
+
+
+def test_depth_scale_overrides_rep118(rgbd_bag):
+    seq = BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw", depth_scale=10000.0)
+    assert seq.depth_units_per_m == 10000.0
+    np.testing.assert_allclose(next(iter(seq)).depth_m[1:, 1:], 0.1)  # 1000 units of 0.1 mm
+    assert BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw").depth_units_per_m \
+        == 1000.0
+    with pytest.raises(InputError, match="depth scale"):
+        BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw", depth_scale=0.0)

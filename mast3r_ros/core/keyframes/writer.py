@@ -60,6 +60,9 @@ def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
     return _encode_png(q), scale
 
 
+_RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files"))
+
+
 class MapWriter:
     """Builds a map folder atomically. Use as a context manager; `commit` publishes it.
 
@@ -84,6 +87,7 @@ class MapWriter:
         self.files: Dict[str, Dict[str, Any]] = {}
         self.thumbs: List[np.ndarray] = []
         self.encodings: List[Dict[str, Any]] = []
+        self.extra: Dict[str, Any] = {}
         self.committed = False
 
     def __enter__(self) -> MapWriter:
@@ -139,6 +143,13 @@ class MapWriter:
         self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
                                "file": rel})
 
+    def set_manifest_field(self, key: str, value: Any) -> None:
+        """Store an extra JSON-ready top-level manifest field (e.g. ``consistency``, the map
+        check's figures). Raises `InputError` for a key the format itself uses."""
+        if key in _RESERVED_KEYS:
+            raise InputError(f"manifest field {key!r} is part of the map format")
+        self.extra[key] = value
+
     def commit(self) -> str:
         """Write the manifest and publish the folder at ``path``; returns the path."""
         if not self.records:
@@ -148,7 +159,7 @@ class MapWriter:
         manifest = {
             "format": FORMAT_NAME, "version": FORMAT_VERSION, "keyframes": self.records,
             "retrieval": {"file": "retrieval.npz", "kind": THUMBNAIL_KIND},
-            "encodings": self.encodings, "files": self.files,
+            "encodings": self.encodings, "files": self.files, **self.extra,
         }
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)

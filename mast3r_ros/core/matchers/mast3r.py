@@ -222,13 +222,9 @@ class Mast3rMatcher:
         return self.enc_set.global_desc
 
     def query_state(self, frame: Frame) -> _Mast3rQuery:
+        # a query of another size or aspect ratio than the keyframes is decoded against them
+        # as it is (each view on its own token grid; `Mast3rEngine.decode`)
         prep = self.engine.prepare(frame.rgb, self.image_size)
-        want = self.encodings[0].true_shape if self.encodings else None
-        if want is not None and tuple(prep.true_shape) != tuple(want):
-            raise InputError(
-                f"a {frame.size[0]}x{frame.size[1]} query becomes {prep.true_shape[1]}x"
-                f"{prep.true_shape[0]} network pixels but the map's keyframes were encoded at "
-                f"{want[1]}x{want[0]}: query and map images need the same aspect ratio")
         return _Mast3rQuery(prep, self.engine.encode(prep))
 
     def query_descriptor(self, frame: Frame, state: _Mast3rQuery) -> np.ndarray:

@@ -283,30 +283,48 @@ class Mast3rEngine:
     @torch.inference_mode()
     def decode(self, view1: Sequence[Encoding], view2: Encoding, *, pts3d_2: bool = False
                ) -> List[PairPrediction]:
-        """Decode ``view2`` against every encoding of ``view1`` in one batched forward.
+        """Decode ``view2`` against every encoding of ``view1``, in one batch per view-1 size.
 
-        ``pts3d_2=False`` skips view 2's DPT head (the localizer does not need it). Raises
-        InputError when the encodings differ in size.
+        The views may differ in size (a query camera of another resolution or aspect ratio than
+        the map's): each prediction's view-1 fields are on view 1's network grid, view-2 fields
+        on view 2's. Keyframes of equal size are stacked into one batch; the predictions come
+        back in ``view1`` order. ``pts3d_2=False`` skips view 2's DPT head (the localizer does
+        not need it).
         """
-        if not view1:
-            return []
-        shape = view2.true_shape
-        bad = [e.true_shape for e in view1 if e.true_shape != shape]
-        if bad:
-            raise InputError(f"keyframe encodings of size {bad[0]} cannot be decoded against a "
-                             f"query of size {shape}: all views of a batch need one size")
-        hw = (shape[0] // PATCH, shape[1] // PATCH)
+        groups: Dict[Tuple[int, int], List[int]] = {}
+        for i, e in enumerate(view1):
+            groups.setdefault(tuple(e.true_shape), []).append(i)
+        out: List[Optional[PairPrediction]] = [None] * len(view1)
+        for idx in groups.values():
+            for i, p in zip(idx, self._decode_batch([view1[i] for i in idx], view2, pts3d_2)):
+                out[i] = p
+        return out  # type: ignore[return-value]
+
+    def _decode_batch(self, view1: Sequence[Encoding], view2: Encoding, pts3d_2: bool
+                      ) -> List[PairPrediction]:
+        """One batch: every ``view1`` encoding has the same size (view 2's may differ).
+
+        Views of one size take the compiled/captured graph (padded to a warmed batch size);
+        views of different sizes run eagerly, each with positions from its own grid.
+        """
+        s1, s2 = view1[0].true_shape, view2.true_shape
+        hw1, hw2 = (s1[0] // PATCH, s1[1] // PATCH), (s2[0] // PATCH, s2[1] // PATCH)
         k = len(view1)
-        kb = self._padded_batch(k)
+        same = hw1 == hw2
+        kb = self._padded_batch(k) if same else k
         feats = [e.feats.to(self.device) for e in view1]
         e1 = torch.stack(feats + [feats[-1]] * (kb - k))
         e2 = view2.feats.to(self.device)[None].expand(kb, -1, -1)
-        if self.compile != "none":
+        if same and self.compile != "none":
             e2 = e2.contiguous()  # one fixed input layout per compiled graph
         self._step()
         with self._autocast():
-            r1, r2 = self._dec_fn(e1, e2, hw, pts3d_2)
-        if self.compile == "reduce-overhead":
+            if same:  # the usual case: the call the compiled/exported backends know
+                r1, r2 = self._dec_fn(e1, e2, hw1, pts3d_2)
+            else:
+                tok1, tok2 = self.model.decode(e1, e2, hw1, hw2)
+                r1, r2 = self.model.heads(tok1, tok2, hw1, dense2=pts3d_2, hw_tokens2=hw2)
+        if same and self.compile == "reduce-overhead":
             r1 = {n: v.clone() for n, v in r1.items()}
             r2 = {n: v.clone() for n, v in r2.items()}
         return [PairPrediction(

@@ -380,17 +380,25 @@ class AsymmetricMASt3R(nn.Module):
         return self.enc_norm(x)
 
     # -- decoder -----------------------------------------------------------------------
-    def decode(self, enc1: torch.Tensor, enc2: torch.Tensor, hw: Tuple[int, int]
+    def decode(self, enc1: torch.Tensor, enc2: torch.Tensor, hw: Tuple[int, int],
+               hw2: Optional[Tuple[int, int]] = None
                ) -> Tuple[List[torch.Tensor], List[torch.Tensor]]:
-        """Cross-attending decoders; returns the dec_depth+1 token lists handed to the heads."""
-        pos = token_positions(hw, enc1.shape[0], enc1.device)
-        # Both views share one token grid, so one set of rotary tables serves every attention.
-        rt = self.dec_blocks[0].attn.rope.tables(pos, self.spec.dec_embed_dim //
-                                                 self.spec.dec_num_heads)
+        """Cross-attending decoders; returns the dec_depth+1 token lists handed to the heads.
+
+        ``enc1`` (B, h*w, C) on the token grid ``hw`` (h, w); ``enc2`` (B, h2*w2, C) on ``hw2``
+        (default ``hw``). The views may differ in size: cross-attention takes token sets of
+        different lengths, and each view's rotary positions come from its own grid.
+        """
+        head_dim = self.spec.dec_embed_dim // self.spec.dec_num_heads
+        rope = self.dec_blocks[0].attn.rope
+        rt1 = rope.tables(token_positions(hw, enc1.shape[0], enc1.device), head_dim)
+        # views of one size share one grid: one set of rotary tables serves every attention
+        rt2 = rt1 if hw2 is None or tuple(hw2) == tuple(hw) else rope.tables(
+            token_positions(hw2, enc2.shape[0], enc2.device), head_dim)
         f1, f2 = self.decoder_embed(enc1), self.decoder_embed(enc2)
         out1, out2 = [enc1], [enc2]
         for blk1, blk2 in zip(self.dec_blocks, self.dec_blocks2):
-            f1, f2 = blk1(f1, f2, rt, rt), blk2(f2, f1, rt, rt)
+            f1, f2 = blk1(f1, f2, rt1, rt2), blk2(f2, f1, rt2, rt1)
             out1.append(f1)
             out2.append(f2)
         out1[-1] = self.dec_norm(out1[-1])
@@ -398,11 +406,13 @@ class AsymmetricMASt3R(nn.Module):
         return out1, out2
 
     # -- heads -------------------------------------------------------------------------
-    def heads(self, tok1, tok2, hw_tokens: Tuple[int, int], dense2: bool = True
+    def heads(self, tok1, tok2, hw_tokens: Tuple[int, int], dense2: bool = True,
+              hw_tokens2: Optional[Tuple[int, int]] = None
               ) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
-        """Raw head outputs in float32 (autocast off for the final activations)."""
+        """Raw head outputs in float32 (autocast off for the final activations); view 2 on its
+        own token grid ``hw_tokens2`` (default ``hw_tokens``)."""
         r1 = self.downstream_head1(tok1, hw_tokens)
-        r2 = self.downstream_head2(tok2, hw_tokens, dense=dense2)
+        r2 = self.downstream_head2(tok2, hw_tokens2 or hw_tokens, dense=dense2)
         return postprocess(r1, self.spec), postprocess(r2, self.spec)
 
     def forward(self, img1: torch.Tensor, img2: torch.Tensor):

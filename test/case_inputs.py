@@ -1,0 +1,47 @@
+"""Field cases of ../shared/cases as test inputs: `make_case` builds a case's inputs in a tmp
+folder with the case's own make_inputs.py (skips cleanly where shared/ is absent); `run_cli` runs
+``mast3r-ros`` in-process and returns (exit code, stdout, stderr lines)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import List, Sequence, Tuple
+
+import pytest
+from mast3r_test_utils import REPO, fixtures_dir, shared_dir
+
+CASES = shared_dir() / "cases"
+DEPTH_TOPIC = "/camera/aligned_depth_to_color/image_raw"
+
+
+def make_case(name: str, out: Path) -> Path:
+    """Run ``cases/<name>/make_inputs.py OUT`` with this checkout on PYTHONPATH; returns OUT."""
+    script = CASES / name / "make_inputs.py"
+    if not script.is_file():
+        pytest.skip(f"case {name} not found under {CASES}")
+    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
+               MAST3R_FIXTURES=str(fixtures_dir()))
+    subprocess.run([sys.executable, str(script), str(out)], check=True, env=env,
+                   capture_output=True, timeout=600)
+    return out
+
+
+def run_cli(capsys, argv: Sequence[str]) -> Tuple[int, str, List[str]]:
+    """``mast3r-ros ARGV`` in-process: (exit code, stdout, stderr's error lines)."""
+    from mast3r_ros.replay.cli import main
+
+    capsys.readouterr()
+    rc = main([*argv, "--log-level", "warning"])
+    out, err = capsys.readouterr()
+    return rc, out, [ln for ln in err.splitlines() if ln.strip()]
+
+
+def one_line_error(rc: int, err: List[str], command: str) -> str:
+    """Assert the CLI's bad-input contract (exit 2, one error line); return the line."""
+    errors = [ln for ln in err if ln.startswith(f"mast3r-ros {command}: error:")]
+    assert rc == 2 and len(errors) == 1, (rc, err)
+    assert "Traceback" not in "\n".join(err)
+    return errors[0]
