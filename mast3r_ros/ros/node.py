@@ -55,6 +55,7 @@ from mast3r_ros.ros.tracking import (
     image_age_s,
     initial_pose_to_map_from_base,
     is_stale,
+    localize_frame,
 )
 from mast3r_ros.ros.worker import LatestMessageWorker
 
@@ -363,18 +364,20 @@ class LocalizerNode(LifecycleNode):
     def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
                   ) -> tuple[LocalizationResult, float] | None:
         """(result, seconds in the localizer), or None when there is no result to use: an
-        inference error (recorded), or a reset (/initialpose, time jump) during inference."""
+        inference error (recorded), or a reset (/initialpose, time jump) during inference.
+        A result that is not to be published (odometry gate, awaiting confirmation) comes back
+        as a failure with its reason (`tracking.localize_frame`)."""
         n = self._cfg.node
-        with self._lock:
-            prior = self._tracking.prior_map_from_cam(odom_from_base, cam_from_base,
-                                                      has_odometry=bool(n.odom_frame))
-            hint = self._tracking.hint()
-            force_global = self._tracking.take_global_request()
-            epoch = self._tracking.epoch
+
+        def localize(prior, force_global, hint):  # issue 10 (node2): the odometry gate
+            return self._localizer.localize(frame, prior, force_global, hint=hint,
+                                            with_matches=n.publish_debug_image)
+
         t0 = time.monotonic()
         try:
-            result = self._localizer.localize(frame, prior, force_global, hint=hint,
-                                              with_matches=n.publish_debug_image)
+            outcome = localize_frame(self._tracking, localize, self._cfg.tracking,
+                                     frame.stamp_ns, odom_from_base, cam_from_base,
+                                     has_odometry=bool(n.odom_frame), lock=self._lock)
         except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
             self.get_logger().error(f"inference failed on the image at "
                                     f"{frame.stamp_ns / 1e9:.3f} s: {err!r}\n"
@@ -382,10 +385,9 @@ class LocalizerNode(LifecycleNode):
             self._fail(frame.stamp_ns, repr(err), error=True)
             return None
         processing_s = time.monotonic() - t0
-        with self._lock:
-            if self._tracking.epoch != epoch:
-                return None
-        return result, processing_s
+        if outcome is None:
+            return None
+        return outcome.result, processing_s
 
     def _prepare(self, msg: Any) -> tuple[Frame, np.ndarray, np.ndarray]:
         """Message -> (Frame, cam_from_base, odom_from_base); InputError/TransformException."""
@@ -424,7 +426,7 @@ class LocalizerNode(LifecycleNode):
                              n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
-            self._tracking.on_success(result, tf)
+            self._tracking.on_success(result, tf, odom_from_base if n.odom_frame else None)
             tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
                         if n.publish_tf else None)
         self._outputs.pose(map_from_base_, cov, frame.stamp_ns)
