@@ -45,6 +45,7 @@ from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros import params, topics
+from mast3r_ros.ros.bond import NodeBond
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow, FrameRecord
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.frames import TfToPublish, base_pose_covariance, localization_tf, map_from_base
@@ -91,6 +92,7 @@ class LocalizerNode(LifecycleNode):
             self._process, lambda: self._active, self._on_replaced, self._on_worker_error)
 
         self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary)
+        self._bond = NodeBond(self)             # issue 10 (node2): Nav2's bond
         fqn = f"{self.get_namespace().rstrip('/')}/{self.get_name()}"
         self.get_logger().info(f"{fqn} created (unconfigured); configure and activate it "
                                "through its lifecycle services")
@@ -199,11 +201,13 @@ class LocalizerNode(LifecycleNode):
                                 max(self.get_clock().now().nanoseconds, 0))
         topic = topics.topic_name(self._image_sub)
         self.get_logger().info(f"active: localizing images from {topic}")
+        self._bond.start(n.bond_heartbeat_period)  # issue 10 (node2): as nav2_util on activate
         return result
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> None:
         self._active = False
+        self._bond.stop()                       # issue 10 (node2): as nav2_util on deactivate
         if not self._worker.stop(WORKER_JOIN_TIMEOUT_S):
             self.get_logger().error(
                 f"the inference thread did not stop within {WORKER_JOIN_TIMEOUT_S:.0f} s")
@@ -219,6 +223,7 @@ class LocalizerNode(LifecycleNode):
 
     def _teardown_configured(self) -> None:
         self._teardown_active()
+        self._bond.close()                      # issue 10 (node2)
         tf, self._tf = self._tf, None
         if tf is not None:
             tf.close()
