@@ -14,8 +14,8 @@ Publishing rules (docs/ros_node.md, "Outages and the odometry gate"):
 
 1. While odometry vouches for the last published pose (`odometry_gate.vouches`), the next frame
    is localized with that pose carried by odometry as its prior, and its pose is published only
-   within `odometry_gate.tolerance` of it. A frame that fails or jumps further is retried at
-   once with global retrieval, under the same gate; a frame that still fails says why.
+   within `odometry_gate.tolerance` of it. A pose that jumps further is refused with a reason
+   and the frame retried at once with global retrieval, under the same gate.
    Frames refused before the localizer (undecodable, wrong encoding, no TF) count as failures
    and age the gate through the elapsed time; they never move the anchor.
 2. A pose found by global retrieval while not tracking (start-up, lost, ~/relocalize, or odometry
@@ -111,7 +111,7 @@ class FramePlan:
     ``predicted`` is the base pose odometry predicts (None without an anchor), ``tol`` is set
     while odometry vouches (the gate applies), ``confirm`` says a pose from this plan needs
     confirmation, ``confirm_retry`` the same for the global retry, ``retry_global`` whether a
-    failed or gated first attempt is retried with global retrieval. ``mode`` names the plan.
+    first pose refused by the gate is retried with global retrieval. ``mode`` names the plan.
     """
 
     mode: str
@@ -161,9 +161,11 @@ def judge(plan: FramePlan, result: LocalizationResult, attempt: int) -> Verdict:
 
     Pure: the state is changed by `TrackingState.settle` and the node's success/failure calls.
     """
-    can_retry = plan.retry_global and attempt == 0
     if not result.success:
-        return Verdict(False, False, can_retry, result)
+        # a plain failure is not retried: with the prior, the localizer already searched the
+        # keyframes around where odometry puts the robot (and a retry doubles the inference)
+        return Verdict(False, False, False, result)
+    can_retry = plan.retry_global and attempt == 0
     if plan.tol is not None and plan.predicted is not None:
         map_from_base_ = result.map_from_cam @ plan.cam_from_base
         dt, dr = og.difference(plan.predicted, map_from_base_)

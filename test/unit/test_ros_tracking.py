@@ -303,3 +303,17 @@ def test_no_odometry_keeps_the_hint_and_the_localizers_gates():
     plan = st.plan(2 * S, np.eye(4), cam_from_base, CFG, has_odometry=False)
     assert plan.mode == "tracking" and plan.prior is None and plan.hint is not None
     assert plan.tol is None and not plan.confirm
+
+
+def test_a_plain_failure_is_not_retried():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    st = TrackingState()
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    calls = []
+
+    def localize(prior, force_global, hint):
+        calls.append(force_global)
+        return LocalizationResult.failure(2 * S, "too few inliers")
+
+    out = tracking.localize_frame(st, localize, CFG, 2 * S, np.eye(4), invert_pose(base_from_cam))
+    assert calls == [False] and not out.publish and out.result.reason == "too few inliers"
