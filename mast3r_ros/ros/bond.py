@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
@@ -41,10 +42,13 @@ def status_type() -> Any | None:
 
 class NodeBond:
     """Create in the node's ``__init__``; `start` on activate, `stop` on deactivate/cleanup/
-    shutdown/error (idempotent), `close` when the node goes."""
+    shutdown/error (idempotent), `close` when the node goes. `stop` and `close` never raise (a
+    teardown must go on); ``shutting_down()`` True silences a publish that fails because the
+    context is already gone (SIGINT/SIGTERM)."""
 
-    def __init__(self, node: Any) -> None:
+    def __init__(self, node: Any, shutting_down: Callable[[], bool] | None = None) -> None:
         self._node = node
+        self._shutting_down = shutting_down or (lambda: False)
         self._lock = threading.Lock()
         self._state: BondState | None = None
         self._pub = self._sub = self._timer = None
@@ -89,6 +93,12 @@ class NodeBond:
 
     def stop(self) -> None:
         """Break the bond (active=false goes out) and stop its timer and subscription."""
+        try:
+            self._stop()
+        except Exception as err:  # noqa: BLE001 - a teardown must go on
+            self._node.get_logger().error(f"ending the bond failed: {err!r}")
+
+    def _stop(self) -> None:
         with self._lock:
             state, self._state = self._state, None
             timer, self._timer = self._timer, None
@@ -110,7 +120,10 @@ class NodeBond:
         with self._lock:
             pub, self._pub = self._pub, None
         if pub is not None:
-            self._node.destroy_publisher(pub)
+            try:
+                self._node.destroy_publisher(pub)
+            except Exception as err:  # noqa: BLE001
+                self._node.get_logger().error(f"destroying the bond publisher failed: {err!r}")
 
     # --- callbacks -------------------------------------------------------------------------
     def _on_status(self, msg: Any) -> None:
@@ -146,7 +159,13 @@ class NodeBond:
             msg.active = data.active
             msg.heartbeat_timeout = float(data.heartbeat_timeout)
             msg.heartbeat_period = float(data.heartbeat_period)
-            pub.publish(msg)
+            try:
+                pub.publish(msg)
+            except Exception as err:  # noqa: BLE001 - e.g. the context is gone at exit
+                if not self._shutting_down():
+                    self._node.get_logger().warning(f"bond status not published: {err!r}",
+                                                    throttle_duration_sec=5.0)
+                break
         log = self._node.get_logger()
         for event in step.events:
             if event is BondEvent.FORMED:

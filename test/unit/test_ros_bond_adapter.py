@@ -126,3 +126,21 @@ def test_no_bond_when_disabled_or_missing(bond_module, monkeypatch):
     assert not bond.start(0.1) and not node.created
     assert node.logger.lines[-1][0] == "warning" and "bond_timeout: 0.0" in \
         node.logger.lines[-1][1]
+
+
+def test_stop_never_raises_and_is_silent_at_exit(bond_module):
+    node = FakeNode()
+    exiting = [False]
+    bond = bond_module.NodeBond(node, lambda: exiting[0])
+    assert bond.start(0.1)
+
+    def dead_context(msg):
+        raise RuntimeError("Failed to publish: publisher's context is invalid")
+
+    bond._pub.publish = dead_context
+    exiting[0] = True
+    n = len(node.logger.lines)
+    bond.stop()                                            # no exception
+    assert "timer" in node.destroyed and "sub" in node.destroyed
+    assert not [ln for ln in node.logger.lines[n:] if ln[0] != "info"]
+    bond.close()
