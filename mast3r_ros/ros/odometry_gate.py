@@ -65,6 +65,17 @@ def tolerance(cfg: TrackingConfig, distance_m: float, turned_deg: float,
         + cfg.odom_gate_rotation_deg_per_s * dt)
 
 
+def agreement_config(cfg: TrackingConfig) -> TrackingConfig:
+    """The tolerances that decide whether consecutive relocalized poses agree (confirmation):
+    the gate's own, or its defaults while the gate is off (``odom_gate_translation_m`` 0)."""
+    if cfg.odom_gate_translation_m > 0.0:
+        return cfg
+    base = TrackingConfig()
+    return dataclasses.replace(cfg, odom_gate_translation_m=base.odom_gate_translation_m,
+                               odom_gate_rotation_deg=max(cfg.odom_gate_rotation_deg,
+                                                          base.odom_gate_rotation_deg))
+
+
 def vouches(cfg: TrackingConfig, tol: Tolerance) -> bool:
     """True while odometry's prediction is tight enough to accept a pose without confirmation
     (and the gate is enabled: ``odom_gate_translation_m`` > 0)."""

@@ -401,7 +401,8 @@ class TrackingState:
         if c is not None and c.stamp_ns < plan.stamp_ns:
             expected = og.carry(c.map_from_base, c.odom_from_base, plan.odom_from_base)
             distance, turned = og.odometry_motion(c.odom_from_base, plan.odom_from_base)
-            tol = og.tolerance(cfg, distance, turned, (plan.stamp_ns - c.stamp_ns) / NS_PER_S)
+            tol = og.tolerance(og.agreement_config(cfg), distance, turned,
+                               (plan.stamp_ns - c.stamp_ns) / NS_PER_S)
             if tol.admits(*og.difference(expected, map_from_base_)):
                 count = c.count + 1
         if count >= cfg.confirm_frames:
@@ -464,10 +465,16 @@ def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConf
     with guard:
         plan = state.plan(stamp_ns, odom_from_base, cam_from_base, cfg, has_odometry)
         epoch = state.epoch
-    verdict = judge(plan, localize(plan.prior, plan.force_global, plan.hint), 0)
+    def attempt(prior, force_global, hint) -> LocalizationResult:
+        result = localize(prior, force_global, hint)
+        if int(result.stamp_ns) != plan.stamp_ns:   # the frame's stamp keys the candidate
+            result = dataclasses.replace(result, stamp_ns=plan.stamp_ns)
+        return result
+
+    verdict = judge(plan, attempt(plan.prior, plan.force_global, plan.hint), 0)
     attempts = 1
     if verdict.retry:
-        verdict = judge(plan, localize(None, True, None), 1)
+        verdict = judge(plan, attempt(None, True, None), 1)
         attempts = 2
     with guard:
         if state.epoch != epoch:

@@ -317,3 +317,18 @@ def test_a_plain_failure_is_not_retried():
 
     out = tracking.localize_frame(st, localize, CFG, 2 * S, np.eye(4), invert_pose(base_from_cam))
     assert calls == [False] and not out.publish and out.result.reason == "too few inliers"
+
+
+def test_confirmation_still_works_with_the_gate_off():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    st = TrackingState()
+    cfg = TrackingConfig(odom_gate_translation_m=0.0)
+    poses = iter([map_from_base_, map_from_base_ @ make_pose(np.eye(3), [0.02, 0.0, 0.0])])
+
+    def localize(prior, force_global, hint):
+        return _result(next(poses), base_from_cam, 0)           # stamp 0: replaced
+
+    outs = [tracking.localize_frame(st, localize, cfg, k * S, np.eye(4),
+                                    invert_pose(base_from_cam)) for k in (1, 2)]
+    assert outs[0].result.stamp_ns == S
+    assert [o.publish for o in outs] == [False, True]
