@@ -112,9 +112,12 @@ class Localizer:
 class Host(FrameProcessing):
     lookup_errors = (LookupError_,)
 
-    def __init__(self, localizer=None, **node):
+    def __init__(self, localizer=None, tracking=None, **node):
         values = {s.name: s.default for s in param_specs()}
-        values.update(map_path="/maps/x", odom_frame="")
+        # the boundary is tested here: the first good frame is published (no confirmation of a
+        # start-up pose by later frames, test_ros_tracking / test_ros_outage_sim check that)
+        values.update(map_path="/maps/x", odom_frame="", confirm_frames=1)
+        values.update(tracking or {})
         self._cfg = params.params_to_config(values)
         if node:
             self._cfg = dataclasses.replace(self._cfg,
