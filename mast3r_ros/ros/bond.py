@@ -152,16 +152,16 @@ class NodeBond:
         for data in step.publish:
             if pub is None or status is None:
                 break
-            msg = status()
-            msg.header.stamp = self._node.get_clock().now().to_msg()
-            msg.id = data.id
-            msg.instance_id = data.instance_id
-            msg.active = data.active
-            msg.heartbeat_timeout = float(data.heartbeat_timeout)
-            msg.heartbeat_period = float(data.heartbeat_period)
             try:
+                msg = status()
+                msg.header.stamp = self._node.get_clock().now().to_msg()
+                msg.id = data.id
+                msg.instance_id = data.instance_id
+                msg.active = data.active
+                msg.heartbeat_timeout = float(data.heartbeat_timeout)
+                msg.heartbeat_period = float(data.heartbeat_period)
                 pub.publish(msg)
-            except Exception as err:  # noqa: BLE001 - e.g. the context is gone at exit
+            except Exception as err:  # noqa: BLE001 - e.g. the context (or clock) is gone at exit
                 if not self._shutting_down():
                     self._node.get_logger().warning(f"bond status not published: {err!r}",
                                                     throttle_duration_sec=5.0)
