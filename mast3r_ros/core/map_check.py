@@ -100,12 +100,24 @@ class KeyframeRecord:
         s = width / self.intrinsics.width
         if s >= 1.0:
             return self
-        cam = self.intrinsics.scaled(s, s)
+        cam = _scaled_intrinsics(self.intrinsics, s)
         size = (cam.width, cam.height)
         rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA)
         depth = None if self.depth_m is None else cv2.resize(
             np.asarray(self.depth_m, np.float32), size, interpolation=cv2.INTER_NEAREST)
         return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam)
+
+
+def _scaled_intrinsics(cam: CameraIntrinsics, s: float) -> CameraIntrinsics:
+    """``cam`` after resizing its image by ``s`` both ways (pixel centres at integers:
+    x' = s * (x + 0.5) - 0.5); distortion coefficients are unchanged (normalised coordinates)."""
+    K = cam.K.copy()
+    K[0, 0] *= s
+    K[1, 1] *= s
+    K[0, 2] = s * (K[0, 2] + 0.5) - 0.5
+    K[1, 2] = s * (K[1, 2] + 0.5) - 0.5
+    return CameraIntrinsics(int(round(cam.width * s)), int(round(cam.height * s)), K,
+                            cam.dist.copy(), cam.distortion_model)
 
 
 class MapRecords(collections.abc.Sequence):
