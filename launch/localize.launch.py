@@ -7,7 +7,12 @@
 Parameters come from ``params_file`` (default: the installed config/localize.yaml); ``map`` and
 ``checkpoint`` override ``map_path`` and ``checkpoint`` when given. With ``autostart:=true`` the
 node is configured and then activated through lifecycle events; leave it false when
-nav2_lifecycle_manager manages the node (see the README for its bond_timeout setting).
+nav2_lifecycle_manager manages the node (the node answers its bond; docs/ros_node.md).
+
+Humble and Jazzy alike: Jazzy's launch_ros (0.26.7+) has ``LifecycleNode(autostart=True)``, but it
+requests activate even after a failed configure, which kills an rclpy node (invalid transition);
+Humble's has no such argument (TypeError). So it is never passed, and the events below activate
+the node only once it reached ``inactive``.
 """
 
 import os

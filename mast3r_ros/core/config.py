@@ -214,6 +214,42 @@ class NodeConfig:
                                         "height), before decoding; the default is 4K UHD.",
                                lo=4096, hi=100000000)
     publish_debug_image: bool = _f(False, "Publish ~/matches, a picture of the matches.")
+    bond_heartbeat_period: float = _f(0.1, "Nav2 bond: heartbeat period in seconds on the "
+                                           "'bond' topic (Nav2's value); 0 disables the bond.",
+                                      lo=0.0, hi=10.0)
+
+
+@dataclasses.dataclass(frozen=True)
+class TrackingConfig:
+    """The node's odometry gate and confirmation of relocalized poses (see docs/ros_node.md).
+
+    Tolerance of a pose against the last published one carried by odometry:
+    ``translation_m + drift * distance + translation_m_per_s * elapsed`` (and the same for
+    rotation, in degrees).
+    """
+
+    confirm_frames: int = _f(2, "A pose found by global retrieval (lost, start-up, ~/relocalize) "
+                                "is published once this many consecutive frames agree under "
+                                "odometry.", lo=1, hi=100)
+    odom_gate_translation_m: float = _f(0.10, "Odometry gate: translation tolerance of a pose "
+                                              "against the last published one carried by "
+                                              "odometry (0 disables the gate).", lo=0.0, hi=100.0)
+    odom_gate_rotation_deg: float = _f(3.0, "Odometry gate: rotation tolerance (degrees).",
+                                       lo=0.0, hi=180.0)
+    odom_gate_drift: float = _f(0.05, "Odometry gate: tolerance added per metre (and per degree) "
+                                      "of odometry motion since the last published pose.",
+                                lo=0.0, hi=1.0)
+    odom_gate_translation_m_per_s: float = _f(0.05, "Odometry gate: translation tolerance added "
+                                                    "per second since the last published pose.",
+                                              lo=0.0, hi=10.0)
+    odom_gate_rotation_deg_per_s: float = _f(1.0, "Odometry gate: rotation tolerance added per "
+                                                  "second (degrees).", lo=0.0, hi=180.0)
+    odom_gate_max_translation_m: float = _f(0.30, "Odometry no longer vouches for a pose once "
+                                                  "the translation tolerance exceeds this; the "
+                                                  "pose then needs confirm_frames.",
+                                            lo=0.0, hi=100.0)
+    odom_gate_max_rotation_deg: float = _f(10.0, "Same, for the rotation tolerance (degrees).",
+                                           lo=0.0, hi=180.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,6 +261,7 @@ class Config:
     map_check: MapCheckConfig = dataclasses.field(default_factory=MapCheckConfig)
     scale: ScaleConfig = dataclasses.field(default_factory=ScaleConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
+    tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
 
 # Section path inside Config -> ROS parameter-name prefix.
@@ -239,6 +276,7 @@ _PREFIX = {
     ("map_check",): "map_check.",
     ("scale",): "scale.",
     ("node",): "",
+    ("tracking",): "",
 }
 
 

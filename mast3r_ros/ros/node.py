@@ -4,7 +4,8 @@ A thin adapter: it wires rclpy, tf2_ros and the message types to rclpy-free modu
 without ROS: `mast3r_ros.core.message_fields` (messages in), `tracking` (state between frames, time
 gates), `frames` (REP-105 TF and covariance), `diagnostics`, `debug_view`, `params`, `worker`, and
 `conversions` (messages out), `admission` (what is refused at the boundary, stamps, throttled
-errors) and `shutdown` (publish gates, exit order).
+errors), `shutdown` (publish gates, exit order) and `bond_state` (Nav2's bond, on the wire by
+`bond.NodeBond`).
 
 The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`.
 
@@ -18,10 +19,12 @@ GPU works; with one executor thread no entity is destroyed while rclpy takes fro
 Lifecycle (Nav2 manages AMCL the same way):
   configure   read parameters into `Config`, load checkpoint and map, create TF and publishers;
               FAILURE with one error line naming the problem (the node stays up for a retry)
-  activate    subscriptions, TF re-broadcast timer, ~/relocalize, worker thread, rviz markers
-  deactivate  stop the worker (joined), then destroy them
+  activate    subscriptions, TF re-broadcast timer, ~/relocalize, worker thread, rviz markers,
+              then the bond with Nav2's lifecycle manager
+  deactivate  end the bond, stop the worker (joined), then destroy them
   cleanup     release the model (GPU memory), TF, publishers
-  shutdown / error   all of the above, from whatever state
+  shutdown / error   all of the above, from whatever state (from active too: on_shutdown
+              alone runs then, and it ends the bond and the worker as deactivate would)
 """
 
 from __future__ import annotations
@@ -48,6 +51,7 @@ from mast3r_ros.core.config import NODE_NAME, Config
 from mast3r_ros.core.errors import InputError, Mast3rRosError
 from mast3r_ros.ros import admission, params, topics
 from mast3r_ros.ros import conversions as conv
+from mast3r_ros.ros.bond import NodeBond
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.outputs import Outputs
@@ -103,6 +107,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             self._process, lambda: self._active, self._on_replaced, self._on_worker_error)
 
         self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary)
+        self._bond = NodeBond(self, self._shutting_down)   # Nav2's lifecycle-manager bond
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
                                "configure and activate it through its lifecycle services")
@@ -220,12 +225,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
                                 max(self.get_clock().now().nanoseconds, 0))
         topic = topics.topic_name(self._image_sub)
         self.get_logger().info(f"active: localizing images from {topic}")
+        self._bond.start(n.bond_heartbeat_period)  # as nav2_util's createBond on activate
         return result
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> None:
         """Stop the worker (joined, bounded), then destroy what activate created. Runs on the
-        executor thread (a transition) or after the executor stopped (main)."""
+        executor thread (a transition) or after the executor stopped (main). The bond ends
+        first, as nav2_util's destroyBond on deactivate."""
+        self._bond.stop()
         self._active = False
         if not self._worker.stop(self._join_timeout_s) and not self._exiting.is_set():
             self.get_logger().error(
@@ -242,6 +250,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
 
     def _teardown_configured(self) -> None:
         self._teardown_active()
+        self._bond.close()                      # stop (above) and its publisher
         tf, self._tf = self._tf, None
         if tf is not None:
             tf.close()

@@ -6,7 +6,18 @@ lifecycle and the callbacks only; every decision it takes lives in an rclpy-free
   network's patch grid (refused with a reason, counted in /diagnostics), the throttle of
   unexpected exceptions (one traceback, then one line per interval), when to clear the TF
   buffer (never on a reset, only when a lookup fails after time went backwards);
-* `tracking`: stale images, priors, the held map->odom; `frames`: REP-105 poses and covariance.
+* `tracking`: stale images, the held map->odom, and `tracking.localize_frame`, which decides
+  what is published (prior from odometry, the odometry gate, confirmation of a relocalized pose);
+  `frames`: REP-105 poses and covariance.
+
+What reaches the tracker's failure path (`TrackingState.on_failure`: lost after N in a row, a
+confirmation under way starts over): every frame with a valid new stamp that does not end in a
+published pose - refused at the boundary (size, encoding, undecodable data, no or mismatched
+CameraInfo, empty frame_id), no TF at its stamp, an inference error, a localizer failure, a pose
+the odometry gate refuses or one awaiting confirmation. Not counted: zero or repeated stamps (the
+same image again, or a driver bug: nothing about localization) and stale images (the node fell
+behind). The gate's tolerance grows with the time between image stamps, so a frame that is
+refused, dropped or never arrives widens it all the same.
 
 It runs on the worker thread only and touches no rclpy entity except the publishers behind
 their `shutdown.PublishGate` (TF lookups read the buffer, which the executor thread fills).
@@ -29,7 +40,7 @@ from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
 from mast3r_ros.ros.diagnostics import FrameRecord
 from mast3r_ros.ros.frames import TfToPublish, base_pose_covariance, localization_tf, map_from_base
-from mast3r_ros.ros.tracking import image_age_s, is_stale
+from mast3r_ros.ros.tracking import image_age_s, is_stale, localize_frame
 
 if TYPE_CHECKING:
     from mast3r_ros.ros.outputs import Outputs
@@ -126,28 +137,31 @@ class FrameProcessing:
     def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
                   ) -> tuple[LocalizationResult, float] | None:
         """(result, seconds in the localizer), or None when there is no result to use: an
-        inference error (recorded), or a reset (/initialpose, time jump) during inference."""
+        inference error (recorded, and a failure for the tracker), or a reset (/initialpose,
+        time jump) during inference. The publishing rules (odometry gate, confirmation of a
+        relocalized pose, the global retry) are `tracking.localize_frame`'s: a pose that is not
+        to be published comes back as a failure naming the reason."""
         n = self._cfg.node
-        with self._lock:
-            prior = self._tracking.prior_map_from_cam(odom_from_base, cam_from_base,
-                                                      has_odometry=bool(n.odom_frame))
-            hint = self._tracking.hint()
-            force_global = self._tracking.take_global_request()
-            epoch = self._tracking.epoch
+
+        def localize(prior: np.ndarray | None, force_global: bool,
+                     hint: np.ndarray | None) -> LocalizationResult:
+            return self._localizer.localize(frame, prior, force_global, hint=hint,
+                                            with_matches=n.publish_debug_image)
+
         t0 = time.monotonic()
         try:
-            result = self._localizer.localize(frame, prior, force_global, hint=hint,
-                                              with_matches=n.publish_debug_image)
+            outcome = localize_frame(self._tracking, localize, self._cfg.tracking,
+                                     frame.stamp_ns, odom_from_base, cam_from_base,
+                                     has_odometry=bool(n.odom_frame), lock=self._lock)
         except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
             self._report_error("inference failed", err, frame.stamp_ns)
             with self._lock:
                 self._tracking.on_failure(LocalizationResult.failure(frame.stamp_ns, repr(err)))
             return None
         processing_s = time.monotonic() - t0
-        with self._lock:
-            if self._tracking.epoch != epoch:
-                return None
-        return result, processing_s
+        if outcome is None:
+            return None
+        return outcome.result, processing_s
 
     def _prepare(self, msg: Any, cfg: Config) -> tuple[Frame, np.ndarray, np.ndarray]:
         """Message -> (Frame, cam_from_base, odom_from_base). Raises InputError for an image
@@ -196,7 +210,7 @@ class FrameProcessing:
                              n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
-            self._tracking.on_success(result, tf)
+            self._tracking.on_success(result, tf, odom_from_base if n.odom_frame else None)
             tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
                         if n.publish_tf else None)
         outputs = self._outputs
@@ -218,7 +232,7 @@ class FrameProcessing:
 
     def _publish_matches(self, outputs: Outputs, frame: Frame, result: LocalizationResult) -> None:
         try:
-            outputs.matches(frame, getattr(result, "matches", None),
+            outputs.matches(frame, result.matches,
                             self._localizer.keyframe_map)
         except Exception as err:  # noqa: BLE001 - a debug picture never costs a frame
             self.get_logger().warning(f"~/matches not published: {err!r}",

@@ -4,21 +4,45 @@
   as AMCL future-dates map->odom);
 * `TrackingState`: the shared `mast3r_ros.core.tracker.Tracker` (lost after N failures, time
   going backwards) plus what only the node has: the map->odom prior carried by odometry,
-  /initialpose, ~/relocalize requests, the map->odom TF held for re-broadcast and its stamps.
+  /initialpose, ~/relocalize requests, the map->odom TF held for re-broadcast and its stamps,
+  the odometry gate's anchor (the last published pose) and a relocalized pose awaiting
+  confirmation;
+* `localize_frame`: the per-frame decision the node runs (plan -> localize -> judge -> settle),
+  rclpy-free so that a simulation drives exactly what the node does.
+
+Publishing rules (docs/ros_node.md, "Outages and the odometry gate"):
+
+1. While odometry vouches for the last published pose (`odometry_gate.vouches`), the next frame
+   is localized with that pose carried by odometry as its prior, and its pose is published only
+   within `odometry_gate.tolerance` of it. A pose that jumps further is refused with a reason
+   and the frame retried at once with global retrieval, under the same gate.
+   Frames refused before the localizer (undecodable, wrong encoding, no TF) count as failures
+   and age the gate through the elapsed time; they never move the anchor.
+2. A pose found by global retrieval while not tracking (start-up, lost, ~/relocalize, or odometry
+   no longer vouching after a long outage) is published only once ``confirm_frames``
+   consecutive frames agree under odometry (and, while odometry still vouches, with the gate).
+3. /initialpose: the operator's pose is the prior; the first pose localized around it is
+   published at once (as AMCL trusts its initial pose). ~/relocalize: odometry no longer
+   vouches; the next frame retrieves globally and rule 2 applies.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
+from mast3r_ros.core.config import TrackingConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import finite_pose, invert_pose
 from mast3r_ros.core.message_fields import NS_PER_S, pose_to_matrix
 from mast3r_ros.core.tracker import StampCheck, Track, Tracker
 from mast3r_ros.core.types import LocalizationResult
 
+from . import odometry_gate as og
 from .frames import TfToPublish, map_from_odom
 
 # --------------------------------------------------------------------------------------------
@@ -59,6 +83,102 @@ def initial_pose_to_map_from_base(msg: Any, map_frame: str) -> np.ndarray:
 
 # --------------------------------------------------------------------------------------------
 # Tracking state
+
+
+@dataclasses.dataclass(frozen=True)
+class Anchor:
+    """The last published pose's odometry (``odom_from_base``, 4x4) and image stamp (ns)."""
+
+    odom_from_base: np.ndarray
+    stamp_ns: int
+
+
+@dataclasses.dataclass(frozen=True)
+class Candidate:
+    """A pose found by global retrieval, awaiting confirmation by later frames."""
+
+    map_from_base: np.ndarray
+    odom_from_base: np.ndarray
+    stamp_ns: int
+    count: int
+
+
+@dataclasses.dataclass(frozen=True)
+class FramePlan:
+    """How one frame is localized and judged (`TrackingState.plan`).
+
+    ``prior``/``hint`` (map_from_cam) and ``force_global`` go to ``Localizer.localize``;
+    ``predicted`` is the base pose odometry predicts (None without an anchor), ``tol`` is set
+    while odometry vouches (the gate applies), ``confirm`` says a pose from this plan needs
+    confirmation, ``confirm_retry`` the same for the global retry, ``retry_global`` whether a
+    first pose refused by the gate is retried with global retrieval. ``mode`` names the plan.
+    """
+
+    mode: str
+    stamp_ns: int
+    odom_from_base: np.ndarray
+    cam_from_base: np.ndarray
+    prior: np.ndarray | None
+    hint: np.ndarray | None
+    force_global: bool
+    predicted: np.ndarray | None
+    tol: og.Tolerance | None
+    confirm: bool
+    confirm_retry: bool
+    retry_global: bool
+
+
+@dataclasses.dataclass(frozen=True)
+class Verdict:
+    """What `judge` makes of one localizer result: publish it, hold it as a candidate awaiting
+    confirmation, or refuse it (``result`` then is a failure naming the reason), and whether the
+    frame is retried with global retrieval."""
+
+    publish: bool
+    candidate: bool
+    retry: bool
+    result: LocalizationResult
+
+
+@dataclasses.dataclass(frozen=True)
+class FrameOutcome:
+    """`localize_frame`'s answer: publish ``result`` or fail with ``result.reason``."""
+
+    publish: bool
+    result: LocalizationResult
+    attempts: int
+    mode: str
+
+
+def _refused(result: LocalizationResult, reason: str) -> LocalizationResult:
+    """A failure carrying ``result``'s statistics and timings, and no pose."""
+    return dataclasses.replace(result, success=False, map_from_cam=None, covariance=None,
+                               reason=reason)
+
+
+def judge(plan: FramePlan, result: LocalizationResult, attempt: int) -> Verdict:
+    """Judge one localizer result for ``plan`` (attempt 0 = as planned, 1 = the global retry).
+
+    Pure: the state is changed by `TrackingState.settle` and the node's success/failure calls.
+    """
+    if not result.success:
+        # a plain failure is not retried: with the prior, the localizer already searched the
+        # keyframes around where odometry puts the robot (and a retry doubles the inference)
+        return Verdict(False, False, False, result)
+    can_retry = plan.retry_global and attempt == 0
+    if plan.tol is not None and plan.predicted is not None:
+        map_from_base_ = result.map_from_cam @ plan.cam_from_base
+        dt, dr = og.difference(plan.predicted, map_from_base_)
+        if not plan.tol.admits(dt, dr):
+            reason = (f"pose is {dt:.2f} m / {dr:.1f} deg from where odometry puts the robot "
+                      f"since the last published pose (tolerance {plan.tol.text()})")
+            if attempt > 0:
+                reason += "; global retrieval disagrees too"
+            return Verdict(False, False, can_retry, _refused(result, reason))
+    confirm = plan.confirm_retry if attempt > 0 else plan.confirm
+    if confirm:
+        return Verdict(False, True, False, result)
+    return Verdict(True, False, False, result)
 
 
 class TrackingState:
@@ -114,6 +234,8 @@ class TrackingState:
         self.prior_source = ""                  # "result" or "initialpose"
         self.last_tf_stamp_ns: int | None = None
         self.global_requested = False
+        self.anchor: Anchor | None = None
+        self.candidate: Candidate | None = None
 
     # --- time ------------------------------------------------------------------------------
     def check_stamp(self, stamp_ns: int) -> StampCheck:
@@ -187,21 +309,110 @@ class TrackingState:
         self.prior_source = "initialpose"
 
     # --- results ---------------------------------------------------------------------------
-    def on_success(self, result: LocalizationResult, tf: TfToPublish) -> None:
-        """A frame localized; ``tf`` (map->odom, or map->base) is held for re-broadcast."""
+    def on_success(self, result: LocalizationResult, tf: TfToPublish,
+                   odom_from_base: np.ndarray | None = None) -> None:
+        """A frame's pose was published; ``tf`` (map->odom, or map->base) is held for
+        re-broadcast. ``odom_from_base`` (None without odometry) at ``result.stamp_ns`` anchors
+        the odometry gate of the next frames."""
         self.tracker.update(result)
         held = finite_pose(tf.parent_from_child, "parent_from_child").copy()
         self.held_tf = TfToPublish(tf.parent, tf.child, held)
         self.prior_map_from_odom = held
         self.prior_source = "result"
+        self.candidate = None
+        self.anchor = None if odom_from_base is None else Anchor(
+            finite_pose(odom_from_base, "odom_from_base").copy(), int(result.stamp_ns))
 
     def on_failure(self, result: LocalizationResult) -> None:
-        """A frame failed. Tracking becomes LOST after ``lost_after_failures`` in a row; an
-        /initialpose prior that keeps failing is dropped the same way (global retrieval)."""
+        """A frame failed (in the localizer, at the gate, or refused before it: undecodable,
+        unsupported encoding, no TF). Tracking becomes LOST after ``lost_after_failures`` in a
+        row; an /initialpose prior that keeps failing is dropped the same way (global
+        retrieval). A pose awaiting confirmation needs consecutive frames, so any failure but
+        the frame that made it a candidate starts the confirmation over."""
+        if self.candidate is not None and self.candidate.stamp_ns != int(result.stamp_ns):
+            self.candidate = None
         self.tracker.update(result)
         if (self.track is Track.UNINITIALIZED
                 and self.consecutive_failures >= self.tracker.lost_after_failures):
             self.prior_map_from_odom = None
+
+    # --- the per-frame decision -------------------------------------------------------------
+    def plan(self, stamp_ns: int, odom_from_base: np.ndarray, cam_from_base: np.ndarray,
+             cfg: TrackingConfig, has_odometry: bool = True) -> FramePlan:
+        """How to localize and judge the frame at ``stamp_ns`` (consumes a ~/relocalize request).
+
+        See the module docstring for the rules. Raises InputError for a non-finite pose.
+        """
+        odom = finite_pose(odom_from_base, "odom_from_base")
+        cam_from_base = finite_pose(cam_from_base, "cam_from_base")
+        base_from_cam = invert_pose(cam_from_base)
+        stamp_ns = int(stamp_ns)
+        common = dict(stamp_ns=stamp_ns, odom_from_base=odom, cam_from_base=cam_from_base)
+        if self.take_global_request():
+            self.anchor = None          # the operator says the pose is suspect
+            self.candidate = None
+            return FramePlan("relocalize", prior=None, hint=None, force_global=True,
+                             predicted=None, tol=None, confirm=True, confirm_retry=True,
+                             retry_global=False, **common)
+        predicted = None
+        if self.prior_map_from_odom is not None:
+            predicted = self.prior_map_from_odom @ odom
+        tracking = self.track is Track.TRACKING
+        if (self.track is Track.UNINITIALIZED and self.prior_source == "initialpose"
+                and predicted is not None):
+            return FramePlan("initialpose", prior=predicted @ base_from_cam, hint=None,
+                             force_global=False, predicted=None, tol=None, confirm=False,
+                             confirm_retry=False, retry_global=False, **common)
+        if tracking and (not has_odometry or cfg.odom_gate_translation_m <= 0.0):
+            # no odometry to bound the jump (or the gate is off): the hint (and with odometry
+            # the prior) select keyframes, and the localizer's own gates judge the pose
+            prior = predicted @ base_from_cam if has_odometry and predicted is not None else None
+            return FramePlan("tracking", prior=prior, hint=self.tracker.hint(),
+                             force_global=False, predicted=None, tol=None, confirm=False,
+                             confirm_retry=False, retry_global=False, **common)
+        tol = None
+        if has_odometry and predicted is not None and self.anchor is not None:
+            distance, turned = og.odometry_motion(self.anchor.odom_from_base, odom)
+            t = og.tolerance(cfg, distance, turned,
+                             (stamp_ns - self.anchor.stamp_ns) / NS_PER_S)
+            tol = t if og.vouches(cfg, t) else None
+        if tol is not None:
+            prior = predicted @ base_from_cam
+            return FramePlan("odometry", prior=prior, hint=prior, force_global=False,
+                             predicted=predicted, tol=tol, confirm=False,
+                             confirm_retry=not tracking, retry_global=True, **common)
+        hint = predicted @ base_from_cam if (has_odometry and predicted is not None) else None
+        return FramePlan("global", prior=None, hint=hint, force_global=False,
+                         predicted=None, tol=None, confirm=True, confirm_retry=True,
+                         retry_global=False, **common)
+
+    def settle(self, plan: FramePlan, verdict: Verdict, cfg: TrackingConfig
+               ) -> tuple[bool, LocalizationResult]:
+        """Count a candidate pose towards confirmation -> (publish, result or failure).
+
+        The caller then publishes (and calls `on_success`) or fails the frame (`on_failure`).
+        """
+        if not verdict.candidate:
+            return verdict.publish, verdict.result
+        result = verdict.result
+        map_from_base_ = result.map_from_cam @ plan.cam_from_base
+        count = 1
+        c = self.candidate
+        if c is not None and c.stamp_ns < plan.stamp_ns:
+            expected = og.carry(c.map_from_base, c.odom_from_base, plan.odom_from_base)
+            distance, turned = og.odometry_motion(c.odom_from_base, plan.odom_from_base)
+            tol = og.tolerance(og.agreement_config(cfg), distance, turned,
+                               (plan.stamp_ns - c.stamp_ns) / NS_PER_S)
+            if tol.admits(*og.difference(expected, map_from_base_)):
+                count = c.count + 1
+        if count >= cfg.confirm_frames:
+            self.candidate = None
+            return True, result
+        self.candidate = Candidate(map_from_base_, plan.odom_from_base.copy(), plan.stamp_ns,
+                                   count)
+        return False, _refused(result, f"pose found by global retrieval awaits confirmation "
+                                       f"({count} of {cfg.confirm_frames} consecutive frames "
+                                       "agree under odometry)")
 
     # --- TF re-broadcast --------------------------------------------------------------------
     def next_tf_stamp_ns(self, now_ns: int, tolerance_s: float, fresh: bool) -> int | None:
@@ -231,3 +442,42 @@ class TrackingState:
         if stamp is None or self.held_tf is None:
             return jumped, None
         return jumped, (self.held_tf, stamp)
+
+
+# --------------------------------------------------------------------------------------------
+# The per-frame decision
+
+LocalizeFn = Callable[[np.ndarray | None, bool, np.ndarray | None], LocalizationResult]
+
+
+def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConfig,
+                   stamp_ns: int, odom_from_base: np.ndarray, cam_from_base: np.ndarray, *,
+                   has_odometry: bool = True,
+                   lock: Any = None) -> FrameOutcome | None:
+    """Localize one frame under the publishing rules (module docstring) -> the outcome.
+
+    ``localize(prior, force_global, hint)`` runs the localizer (outside ``lock``, which guards
+    ``state``; inference is slow). None when the state was reset meanwhile (/initialpose, time
+    jump): the result belongs to the old timeline. The caller then publishes ``result`` and
+    calls ``state.on_success(result, tf, odom_from_base)``, or calls ``state.on_failure``.
+    """
+    guard = lock if lock is not None else contextlib.nullcontext()
+    with guard:
+        plan = state.plan(stamp_ns, odom_from_base, cam_from_base, cfg, has_odometry)
+        epoch = state.epoch
+    def attempt(prior, force_global, hint) -> LocalizationResult:
+        result = localize(prior, force_global, hint)
+        if int(result.stamp_ns) != plan.stamp_ns:   # the frame's stamp keys the candidate
+            result = dataclasses.replace(result, stamp_ns=plan.stamp_ns)
+        return result
+
+    verdict = judge(plan, attempt(plan.prior, plan.force_global, plan.hint), 0)
+    attempts = 1
+    if verdict.retry:
+        verdict = judge(plan, attempt(None, True, None), 1)
+        attempts = 2
+    with guard:
+        if state.epoch != epoch:
+            return None
+        publish, result = state.settle(plan, verdict, cfg)
+    return FrameOutcome(publish, result, attempts, plan.mode)

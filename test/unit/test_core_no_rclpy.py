@@ -20,13 +20,14 @@ import sys
 import pytest
 
 # The modules under mast3r_ros/ros that import rclpy, tf2_ros or ROS message packages.
-ROS_ADAPTERS = {"conversions", "diagnostics_publisher", "node", "outputs", "tf_client", "topics"}
+ROS_ADAPTERS = {"bond", "conversions", "diagnostics_publisher", "node", "outputs", "tf_client",
+                "topics"}
 
 _PROBE = r"""
 import importlib, importlib.abc, json, pkgutil, sys, traceback
 
 ROS = ("rclpy", "rcl_interfaces", "tf2_ros", "tf2_msgs", "launch", "launch_ros", "sensor_msgs",
-       "geometry_msgs", "std_msgs", "std_srvs", "visualization_msgs", "diagnostic_msgs",
+       "bond", "geometry_msgs", "std_msgs", "std_srvs", "visualization_msgs", "diagnostic_msgs",
        "diagnostic_updater", "builtin_interfaces", "cv_bridge", "message_filters")
 
 

@@ -112,9 +112,12 @@ class Localizer:
 class Host(FrameProcessing):
     lookup_errors = (LookupError_,)
 
-    def __init__(self, localizer=None, **node):
+    def __init__(self, localizer=None, tracking=None, **node):
         values = {s.name: s.default for s in param_specs()}
-        values.update(map_path="/maps/x", odom_frame="")
+        # the boundary is tested here: the first good frame is published (no confirmation of a
+        # start-up pose by later frames, test_ros_tracking / test_ros_outage_sim check that)
+        values.update(map_path="/maps/x", odom_frame="", confirm_frames=1)
+        values.update(tracking or {})
         self._cfg = params.params_to_config(values)
         if node:
             self._cfg = dataclasses.replace(self._cfg,
@@ -311,3 +314,89 @@ def test_case_zero_header_stamp():
     assert control._localizer.calls == 100 and len(control._outputs.poses) == 100
     assert dict(control._diag.summary(time.monotonic(), Track.TRACKING, True).values)[
         "frames_refused"] == "0"
+
+
+# ---- the tracker's failure path and the odometry gate (tracking.localize_frame) --------------
+
+class ScriptedLocalizer(Localizer):
+    """Returns MAP_FROM_CAM shifted by ``offsets_m[call]`` along map x (0 when the script ends)."""
+
+    def __init__(self, offsets_m=()):
+        super().__init__()
+        self.offsets_m = list(offsets_m)
+        self.args = []
+
+    def localize(self, frame, prior, force_global, *, hint=None, with_matches=False):
+        self.args.append((prior is not None, force_global, hint is not None))
+        result = super().localize(frame, prior, force_global, hint=hint)
+        offset = self.offsets_m[self.calls - 1] if self.calls <= len(self.offsets_m) else 0.0
+        result.map_from_cam[0, 3] += offset
+        return result
+
+
+def test_a_start_up_pose_is_published_once_the_next_frame_confirms_it():
+    host = Host(tracking={"confirm_frames": 2}, odom_frame="odom")
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == []
+    assert "awaits confirmation" in dict(host.summary().values)["last_failure"]
+    host._process(image(stamp(1)))
+    assert host._outputs.poses == [stamp(1)] and host._tracking.track is Track.TRACKING
+
+
+@pytest.mark.parametrize("refuse", ["undecodable", "no_camera_info", "wrong_size"])
+def test_frames_refused_at_the_boundary_are_failures_and_break_a_confirmation(refuse):
+    host = Host(tracking={"confirm_frames": 2}, odom_frame="odom")
+    host._process(image(stamp(0)))                          # a candidate, awaiting confirmation
+    if refuse == "undecodable":
+        msg = NS(header=image(stamp(1)).header, format="jpeg", data=b"\x00garbage" * 50)
+    elif refuse == "no_camera_info":
+        host._camera_info, msg = None, image(stamp(1))
+    else:
+        msg = image(stamp(1), 160, 90)
+    host._process(msg)
+    assert host._localizer.calls == 1 and host._tracking.consecutive_failures == 2
+    assert dict(host.summary().values)["frames_refused"] == "1"
+    host._camera_info = camera_info(160, 120)
+    host._process(image(stamp(2)))                          # counts from 1 again
+    assert host._outputs.poses == []
+    host._process(image(stamp(3)))
+    assert host._outputs.poses == [stamp(3)]
+
+
+def test_zero_and_repeated_stamps_are_not_failures():
+    host = Host(tracking={"confirm_frames": 2}, odom_frame="odom")
+    host._process(image(stamp(0)))                          # a candidate
+    host._process(image(stamp(0)))                          # the same image again
+    host._process(image(0))                                 # a driver's zero stamp
+    assert host._tracking.consecutive_failures == 1         # the candidate's frame only
+    assert dict(host.summary().values)["frames_refused"] == "2"
+    host._process(image(stamp(1)))                          # the confirmation is not broken
+    assert host._outputs.poses == [stamp(1)]
+    for _ in range(5):
+        host._process(image(stamp(1)))
+    assert host._tracking.track is Track.TRACKING and host._tracking.consecutive_failures == 0
+
+
+def test_a_pose_odometry_disagrees_with_is_refused_then_retried_globally():
+    host = Host(ScriptedLocalizer([0.0, 0.0, 0.45, 0.0]), tracking={"confirm_frames": 2},
+                odom_frame="odom")
+    host._process(image(stamp(0)))
+    host._process(image(stamp(1)))                          # confirmed: published, anchored
+    assert host._outputs.poses == [stamp(1)]
+    host._process(image(stamp(2)))                          # 45 cm off: refused, retried
+    assert host._localizer.args[2] == (True, False, True)   # with the odometry prior
+    assert host._localizer.args[3] == (False, True, False)  # the global retry
+    assert host._outputs.poses == [stamp(1), stamp(2)]      # the retry agreed with odometry
+    reasons = [m for lvl, m in host.logger.lines if "odometry puts the robot" in m]
+    assert reasons == []                                    # the retry's pose was published
+
+
+def test_no_pose_is_published_when_the_global_retry_disagrees_too():
+    host = Host(ScriptedLocalizer([0.0, 0.0, 0.45, 0.45]), tracking={"confirm_frames": 2},
+                odom_frame="odom")
+    for k in range(3):
+        host._process(image(stamp(k)))
+    assert host._outputs.poses == [stamp(1)]
+    reason = dict(host.summary().values)["last_failure"]
+    assert "odometry puts the robot" in reason and "global retrieval disagrees too" in reason
+    assert host._tracking.consecutive_failures == 1

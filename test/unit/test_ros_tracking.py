@@ -200,3 +200,135 @@ def test_rebroadcast_tick():
 def test_lost_after_failures_is_checked():
     with pytest.raises(ConfigError):
         TrackingState(lost_after_failures=0)
+
+
+# --- the odometry gate and confirmation (issue 10) -----------------------------------------
+
+from mast3r_ros.core.config import TrackingConfig  # noqa: E402
+from mast3r_ros.ros import odometry_gate as og  # noqa: E402
+
+CFG = TrackingConfig()
+S = 10**9
+
+
+def test_gate_tolerance_grows_with_motion_and_time():
+    tol = og.tolerance(CFG, 0.0, 0.0, 0.0)
+    assert (tol.translation_m, tol.rotation_deg) == (0.10, 3.0)
+    tol = og.tolerance(CFG, 2.0, 20.0, 4.0)
+    assert tol.translation_m == pytest.approx(0.10 + 0.05 * 2.0 + 0.05 * 4.0)
+    assert tol.rotation_deg == pytest.approx(3.0 + 0.05 * 20.0 + 1.0 * 4.0)
+    assert og.vouches(CFG, og.tolerance(CFG, 0.5, 10.0, 1.0))
+    assert not og.vouches(CFG, og.tolerance(CFG, 1.0, 0.0, 3.0))       # 0.30 m exceeded
+    assert not og.vouches(TrackingConfig(odom_gate_translation_m=0.0), tol)
+
+
+def _published(st, map_from_base_, odom, stamp_ns, base_from_cam):
+    res = LocalizationResult(True, stamp_ns, map_from_base_ @ base_from_cam, np.eye(6))
+    st.on_success(res, TfToPublish("map", "odom", map_from_odom(map_from_base_, odom)), odom)
+
+
+def _result(map_from_base_, base_from_cam, stamp_ns):
+    return LocalizationResult(True, stamp_ns, map_from_base_ @ base_from_cam, np.eye(6))
+
+
+def test_a_jump_beyond_odometry_fails_with_a_reason_and_retries_globally():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    odom = make_pose(np.eye(3), [0.5, 0.0, 0.0])          # odometry: 0.5 m forward
+    expected = map_from_base_ @ odom
+    calls = []
+    wrong = expected.copy()
+    wrong[:3, 3] += [0.45, 0.0, 0.0]
+
+    def localize(prior, force_global, hint):
+        calls.append((prior is not None, force_global))
+        return _result(wrong, base_from_cam, 2 * S)
+
+    out = tracking.localize_frame(st, localize, CFG, 2 * S, odom, cam_from_base)
+    assert calls == [(True, False), (False, True)]         # prior first, then global retrieval
+    assert not out.publish and "odometry" in out.result.reason and "0.45 m" in out.result.reason
+    assert out.result.map_from_cam is None
+
+    def right(prior, force_global, hint):
+        np.testing.assert_allclose(prior, expected @ base_from_cam, atol=1e-9)
+        return _result(expected, base_from_cam, 3 * S)
+
+    out = tracking.localize_frame(st, right, CFG, 3 * S, odom, cam_from_base)
+    assert out.publish and out.attempts == 1 and out.mode == "odometry"
+
+
+def test_lost_global_pose_needs_consecutive_agreeing_frames():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    cfg = TrackingConfig(confirm_frames=3)
+    poses = iter([map_from_base_] * 10)
+
+    def localize(prior, force_global, hint):
+        return _result(next(poses), base_from_cam, 0)
+
+    outs = [tracking.localize_frame(st, localize, cfg, k * S, np.eye(4), cam_from_base)
+            for k in (1, 2)]
+    assert [o.publish for o in outs] == [False, False]
+    assert "awaits confirmation (2 of 3" in outs[1].result.reason
+    st.on_failure(LocalizationResult.failure(3 * S, "corrupt image"))   # a refused frame
+    assert st.candidate is None                                        # starts over
+    outs = [tracking.localize_frame(st, localize, cfg, k * S, np.eye(4), cam_from_base)
+            for k in (4, 5, 6)]
+    assert [o.publish for o in outs] == [False, False, True]
+
+
+def test_relocalize_and_initialpose_change_the_rules():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    st.request_global()
+    plan = st.plan(2 * S, np.eye(4), cam_from_base, CFG)
+    assert plan.mode == "relocalize" and plan.force_global and plan.confirm
+    assert st.anchor is None                      # odometry no longer vouches
+    assert st.plan(3 * S, np.eye(4), cam_from_base, CFG).mode == "global"
+    st.set_initial_pose(map_from_base_, np.eye(4))
+    plan = st.plan(4 * S, np.eye(4), cam_from_base, CFG)
+    assert plan.mode == "initialpose" and not plan.confirm and plan.prior is not None
+
+
+def test_no_odometry_keeps_the_hint_and_the_localizers_gates():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    plan = st.plan(2 * S, np.eye(4), cam_from_base, CFG, has_odometry=False)
+    assert plan.mode == "tracking" and plan.prior is None and plan.hint is not None
+    assert plan.tol is None and not plan.confirm
+
+
+def test_a_plain_failure_is_not_retried():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    st = TrackingState()
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    calls = []
+
+    def localize(prior, force_global, hint):
+        calls.append(force_global)
+        return LocalizationResult.failure(2 * S, "too few inliers")
+
+    out = tracking.localize_frame(st, localize, CFG, 2 * S, np.eye(4), invert_pose(base_from_cam))
+    assert calls == [False] and not out.publish and out.result.reason == "too few inliers"
+
+
+def test_confirmation_still_works_with_the_gate_off():
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    st = TrackingState()
+    cfg = TrackingConfig(odom_gate_translation_m=0.0)
+    poses = iter([map_from_base_, map_from_base_ @ make_pose(np.eye(3), [0.02, 0.0, 0.0])])
+
+    def localize(prior, force_global, hint):
+        return _result(next(poses), base_from_cam, 0)           # stamp 0: replaced
+
+    outs = [tracking.localize_frame(st, localize, cfg, k * S, np.eye(4),
+                                    invert_pose(base_from_cam)) for k in (1, 2)]
+    assert outs[0].result.stamp_ns == S
+    assert [o.publish for o in outs] == [False, True]

@@ -1,0 +1,114 @@
+"""The launch file executed against stand-ins of Humble's and Jazzy's launch_ros (no ROS).
+
+Jazzy's launch_ros (0.26.7+) gave ``LifecycleNode`` an ``autostart`` argument (default False)
+that sends configure and then activate through ``LifecycleTransition`` regardless of how
+configure ended; rclpy (Humble and Jazzy alike) dies on the resulting invalid
+``change_state`` call after a failed configure (docs/ros_node.md, "Jazzy"). Humble's
+``LifecycleNode`` has no such argument (TypeError). The launch file must therefore never pass it
+and keep its own configure -> (on inactive) activate events, on both.
+"""
+
+from __future__ import annotations
+
+import runpy
+import sys
+import types
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+LAUNCH = ROOT / "launch" / "localize.launch.py"
+
+
+class Recorded:
+    """Any launch action/description: remembers its arguments."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        self.args, self.kwargs = args, kwargs
+
+
+class LaunchConfiguration(Recorded):
+    def perform(self, context) -> str:
+        return context.values[self.args[0]]
+
+
+class HumbleLifecycleNode(Recorded):
+    """launch_ros 0.19: ``LifecycleNode(*, name, namespace, **node_kwargs)``."""
+
+    def __init__(self, *, name, namespace, **kwargs) -> None:
+        if "autostart" in kwargs:
+            raise TypeError("Node.__init__() got an unexpected keyword argument 'autostart'")
+        super().__init__(name=name, namespace=namespace, **kwargs)
+
+
+class JazzyLifecycleNode(Recorded):
+    """launch_ros 0.26.7+: an ``autostart`` argument, default False."""
+
+    def __init__(self, *, name, namespace, autostart: bool = False, **kwargs) -> None:
+        super().__init__(name=name, namespace=namespace, **kwargs)
+        self.node_autostart = autostart
+
+
+def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
+    def mod(name: str, **attrs) -> types.ModuleType:
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        return m
+
+    transition = types.SimpleNamespace(TRANSITION_CONFIGURE=1, TRANSITION_ACTIVATE=3)
+    return {
+        "ament_index_python": mod("ament_index_python"),
+        "ament_index_python.packages": mod(
+            "ament_index_python.packages",
+            get_package_share_directory=lambda pkg: f"/opt/share/{pkg}"),
+        "launch": mod("launch", LaunchDescription=Recorded),
+        "launch.actions": mod("launch.actions", DeclareLaunchArgument=Recorded,
+                              EmitEvent=Recorded, OpaqueFunction=Recorded,
+                              RegisterEventHandler=Recorded),
+        "launch.events": mod("launch.events", matches_action=lambda action: ("match", action)),
+        "launch.substitutions": mod("launch.substitutions",
+                                    LaunchConfiguration=LaunchConfiguration),
+        "launch_ros": mod("launch_ros"),
+        "launch_ros.actions": mod("launch_ros.actions", LifecycleNode=lifecycle_node),
+        "launch_ros.event_handlers": mod("launch_ros.event_handlers",
+                                         OnStateTransition=Recorded),
+        "launch_ros.events": mod("launch_ros.events"),
+        "launch_ros.events.lifecycle": mod("launch_ros.events.lifecycle", ChangeState=Recorded),
+        "launch_ros.parameter_descriptions": mod("launch_ros.parameter_descriptions",
+                                                 ParameterValue=Recorded),
+        "lifecycle_msgs": mod("lifecycle_msgs"),
+        "lifecycle_msgs.msg": mod("lifecycle_msgs.msg", Transition=transition),
+    }
+
+
+def _launch(monkeypatch, lifecycle_node: type, autostart: str):
+    for name, module in _modules(lifecycle_node).items():
+        monkeypatch.setitem(sys.modules, name, module)
+    ns = runpy.run_path(str(LAUNCH))
+    description = ns["generate_launch_description"]()
+    declared = {a.args[0]: a.kwargs["default_value"] for a in description.args[0]
+                if isinstance(a, Recorded) and "default_value" in a.kwargs}
+    values = dict(declared, autostart=autostart, map="~/maps/office")
+    (opaque,) = [a for a in description.args[0] if "function" in a.kwargs]
+    return opaque.kwargs["function"](types.SimpleNamespace(values=values))
+
+
+@pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
+def test_autostart_configures_then_activates_on_inactive(monkeypatch, distro):
+    node, handler, configure = _launch(monkeypatch, distro, "true")
+    assert isinstance(node, distro) and node.kwargs["name"] == "mast3r_localizer"
+    assert getattr(node, "node_autostart", False) is False    # Jazzy's own autostart stays off
+    on = handler.args[0]
+    assert on.kwargs["start_state"] == "configuring" and on.kwargs["goal_state"] == "inactive"
+    (activate,) = on.kwargs["entities"]
+    assert activate.kwargs["event"].kwargs["transition_id"] == 3
+    assert configure.kwargs["event"].kwargs["transition_id"] == 1
+    overrides = node.kwargs["parameters"][1]
+    assert overrides["map_path"].args[0].endswith("maps/office")       # ~ expanded
+
+
+@pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
+def test_no_autostart_leaves_the_lifecycle_to_a_manager(monkeypatch, distro):
+    (node,) = _launch(monkeypatch, distro, "false")
+    assert getattr(node, "node_autostart", False) is False

@@ -1,0 +1,145 @@
+"""The bond protocol state machine (`ros/bond_state.py`), without ROS.
+
+The node's end talks to a second `BondState` standing in for the lifecycle manager's bondcpp
+end (same protocol, bondcpp's states), over a simulated topic that delivers every message to
+both ends (each end hears itself too, as on a real topic).
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace as NS
+
+import pytest
+
+from mast3r_ros.ros.bond_state import (
+    BondEvent,
+    BondPhase,
+    BondState,
+    StatusData,
+)
+
+NODE = "mast3r_localizer"
+DT = 0.01
+
+
+class Topic:
+    """Both ends on one 'bond' topic, stepped every 10 ms."""
+
+    def __init__(self, node: BondState, manager: BondState) -> None:
+        self.ends = (node, manager)
+        self.t = 0.0
+        self.sent: list[tuple[float, str, StatusData]] = []
+        self.events: dict[str, list[BondEvent]] = {"node": [], "manager": []}
+
+    def deliver(self, who: str, step) -> None:
+        self.events[who] += step.events
+        for data in step.publish:
+            self.sent.append((self.t, who, data))
+            for end, name in zip(self.ends, ("node", "manager")):
+                reply = end.on_status(data, self.t)
+                self.events[name] += reply.events
+                if reply.publish:
+                    self.deliver(name, NS(events=[], publish=reply.publish))
+
+    def run(self, seconds: float, silent: tuple[str, ...] = ()) -> None:
+        for _ in range(int(round(seconds / DT))):
+            self.t += DT
+            for end, name in zip(self.ends, ("node", "manager")):
+                step = end.tick(self.t)
+                if name in silent:
+                    step.publish = []
+                self.deliver(name, step)
+
+
+def _pair(**node_kw):
+    node = BondState(NODE, instance_id="node-uuid", **node_kw)
+    manager = BondState(NODE, instance_id="manager-uuid", heartbeat_timeout_s=4.0)
+    return node, manager, Topic(node, manager)
+
+
+def test_forms_with_the_lifecycle_manager_and_heartbeats_at_nav2s_period():
+    node, manager, topic = _pair()
+    topic.deliver("node", node.start(0.0))               # on_activate
+    topic.run(0.3)
+    assert node.phase is BondPhase.WAITING_FOR_SISTER    # the manager creates its end later
+    topic.deliver("manager", manager.start(topic.t))     # after the activate transition
+    topic.run(1.0)
+    assert node.formed and manager.formed
+    assert topic.events["node"] == [BondEvent.FORMED]
+    assert node.sister_instance_id == "manager-uuid"
+    mine = [d for t, who, d in topic.sent if who == "node" and t > 0.4]
+    assert 9 <= len(mine) <= 11                           # 0.1 s heartbeat period
+    d = mine[-1]
+    assert (d.id, d.instance_id, d.active) == (NODE, "node-uuid", True)
+    assert (d.heartbeat_period, d.heartbeat_timeout) == (0.1, 4.0)
+
+
+def test_other_bonds_and_our_own_messages_are_ignored():
+    node, _, _ = _pair()
+    node.start(0.0)
+    for msg in (StatusData("amcl", "x", True, 4.0, 0.1), node.status(True)):
+        step = node.on_status(msg, 0.1)
+        assert not step.events and not step.publish
+    assert node.phase is BondPhase.WAITING_FOR_SISTER
+
+
+def test_deactivate_breaks_the_bond_and_the_manager_sees_it():
+    node, manager, topic = _pair()
+    topic.deliver("node", node.start(0.0))
+    topic.deliver("manager", manager.start(0.0))
+    topic.run(0.5)
+    topic.deliver("node", node.break_bond(topic.t))      # on_deactivate
+    assert topic.sent[-1][2].active is False
+    topic.run(0.2)
+    assert manager.broken and node.broken                # the manager acked at once
+    assert BondEvent.BROKEN in topic.events["manager"]
+    n = len(topic.sent)
+    topic.run(1.0)
+    assert len(topic.sent) == n                          # dead ends publish nothing
+
+
+def test_manager_ending_the_bond_is_acknowledged():
+    node, manager, topic = _pair()
+    topic.deliver("node", node.start(0.0))
+    topic.deliver("manager", manager.start(0.0))
+    topic.run(0.5)
+    topic.deliver("manager", manager.break_bond(topic.t))  # the manager deactivates us
+    assert node.broken and node.sister_died_first
+    assert any(who == "node" and not d.active for _, who, d in topic.sent)   # the ack
+    assert topic.events["node"][-1] is BondEvent.BROKEN
+
+
+def test_silence_breaks_the_bond_after_the_heartbeat_timeout():
+    node, manager, topic = _pair()
+    topic.deliver("node", node.start(0.0))
+    topic.deliver("manager", manager.start(0.0))
+    topic.run(0.5)
+    topic.run(3.8, silent=("manager",))
+    assert node.formed
+    topic.run(0.4, silent=("manager",))
+    assert node.broken
+
+
+def test_timeouts_without_a_peer_or_its_ack():
+    node = BondState(NODE)
+    node.start(0.0)
+    assert not node.tick(9.9).events
+    step = node.tick(10.0)
+    assert step.events == [BondEvent.BROKEN] and "10.0 s" in step.reason
+    node, manager, topic = _pair()
+    topic.deliver("node", node.start(0.0))
+    topic.deliver("manager", manager.start(0.0))
+    topic.run(0.5)
+    node.break_bond(topic.t)
+    assert node.phase is BondPhase.AWAIT_SISTER_DEATH
+    dying = [node.tick(topic.t + k * 0.05 + 1e-6) for k in range(1, 11)]
+    assert all(s.publish and not s.publish[0].active for s in dying)   # active=false, 20 Hz
+    assert node.tick(topic.t + 2.0).events == [BondEvent.BROKEN]
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="id"):
+        BondState("")
+    with pytest.raises(ValueError, match="heartbeat_period_s"):
+        BondState(NODE, heartbeat_period_s=0.0)
+    assert BondState(NODE).instance_id != BondState(NODE).instance_id   # uuid4 per end

@@ -1,0 +1,146 @@
+"""`ros/bond.py` (the rclpy side of the bond) against stand-ins of rclpy and bond.msg.
+
+The real rclpy path runs under test/ros/ on a ROS 2 machine; here the wiring is checked: topic
+``bond``, the node name as id, Nav2's period and timeout, active=false on stop, and no bond when
+the ``bond`` package is missing or the period is 0.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from types import SimpleNamespace as NS
+
+import pytest
+
+
+class Status:
+    def __init__(self) -> None:
+        self.header = NS(stamp=None)
+        self.id = self.instance_id = ""
+        self.active = False
+        self.heartbeat_timeout = self.heartbeat_period = 0.0
+
+
+class Logger:
+    def __init__(self) -> None:
+        self.lines: list[tuple[str, str]] = []
+
+    def info(self, text, **kw):
+        self.lines.append(("info", text))
+
+    def warning(self, text, **kw):
+        self.lines.append(("warning", text))
+
+    def error(self, text, **kw):
+        self.lines.append(("error", text))
+
+
+class FakeNode:
+    def __init__(self) -> None:
+        self.published: list[Status] = []
+        self.created: list[tuple] = []
+        self.destroyed: list[str] = []
+        self.logger = Logger()
+
+    def get_name(self):
+        return "mast3r_localizer"
+
+    def get_logger(self):
+        return self.logger
+
+    def get_clock(self):
+        return NS(now=lambda: NS(to_msg=lambda: "stamp"))
+
+    def create_publisher(self, msg_type, topic, qos):
+        self.created.append(("pub", msg_type, topic, qos.depth))
+        return NS(topic_name="/" + topic, publish=self.published.append)
+
+    def create_subscription(self, msg_type, topic, cb, qos, callback_group=None):
+        self.created.append(("sub", msg_type, topic, qos.depth))
+        self.status_cb = cb
+        return NS(kind="sub")
+
+    def create_timer(self, period, cb, callback_group=None):
+        self.created.append(("timer", period))
+        self.timer_cb = cb
+        return NS(cancel=lambda: self.destroyed.append("cancel"))
+
+    def destroy_timer(self, t):
+        self.destroyed.append("timer")
+
+    def destroy_subscription(self, s):
+        self.destroyed.append("sub")
+
+    def destroy_publisher(self, p):
+        self.destroyed.append("pub")
+
+
+@pytest.fixture
+def bond_module(monkeypatch):
+    def mod(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, name, m)
+
+    mod("rclpy")
+    mod("rclpy.callback_groups", MutuallyExclusiveCallbackGroup=lambda: "group")
+    mod("rclpy.qos", QoSProfile=lambda depth: NS(depth=depth))
+    mod("bond")
+    mod("bond.msg", Status=Status)
+    monkeypatch.delitem(sys.modules, "mast3r_ros.ros.bond", raising=False)
+    module = importlib.import_module("mast3r_ros.ros.bond")
+    yield module
+    sys.modules.pop("mast3r_ros.ros.bond", None)
+
+
+def test_bond_as_nav2_util_creates_it(bond_module):
+    node = FakeNode()
+    bond = bond_module.NodeBond(node)
+    assert bond.start(0.1)
+    assert ("pub", Status, "bond", 5) in node.created and ("sub", Status, "bond", 100) in \
+        node.created
+    assert ("timer", 0.05) in node.created
+    first = node.published[0]
+    assert (first.id, first.active, first.heartbeat_period, first.heartbeat_timeout) == \
+        ("mast3r_localizer", True, 0.1, 4.0)
+    sister = NS(id="mast3r_localizer", instance_id="manager", active=True)
+    node.status_cb(sister)
+    assert bond.state.formed
+    node.status_cb(NS(id="mast3r_localizer", instance_id=first.instance_id, active=False))
+    assert bond.state.formed                               # our own echo is ignored
+    bond.stop()
+    assert node.published[-1].active is False
+    assert node.destroyed == ["cancel", "timer", "sub"] and bond.state is None
+    bond.stop()                                            # idempotent
+    bond.close()
+    assert node.destroyed[-1] == "pub"
+
+
+def test_no_bond_when_disabled_or_missing(bond_module, monkeypatch):
+    node = FakeNode()
+    assert not bond_module.NodeBond(node).start(0.0) and not node.created
+    monkeypatch.setitem(sys.modules, "bond.msg", None)     # import fails
+    bond = bond_module.NodeBond(node)
+    assert not bond.start(0.1) and not node.created
+    assert node.logger.lines[-1][0] == "warning" and "bond_timeout: 0.0" in \
+        node.logger.lines[-1][1]
+
+
+def test_stop_never_raises_and_is_silent_at_exit(bond_module):
+    node = FakeNode()
+    exiting = [False]
+    bond = bond_module.NodeBond(node, lambda: exiting[0])
+    assert bond.start(0.1)
+
+    def dead_context(msg):
+        raise RuntimeError("Failed to publish: publisher's context is invalid")
+
+    bond._pub.publish = dead_context
+    exiting[0] = True
+    n = len(node.logger.lines)
+    bond.stop()                                            # no exception
+    assert "timer" in node.destroyed and "sub" in node.destroyed
+    assert not [ln for ln in node.logger.lines[n:] if ln[0] != "info"]
+    bond.close()
