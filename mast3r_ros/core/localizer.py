@@ -126,7 +126,7 @@ class GlobalRetrieval:
 
             self.retriever = AsmkRetriever.from_files(
                 cfg.checkpoint, cfg.codebook or None,
-                enc_dim=engine.model.spec.enc_embed_dim, device="cpu")
+                enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
         self.asmk = kf_map.load_asmk(self.retriever.identity, engine.identity, image_size)
         if self.asmk is None:
             return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
