@@ -46,7 +46,7 @@ log = logging.getLogger(__name__)
 
 
 def _need(d: Mapping[str, Any], key: str, types: Any, where: str) -> Any:
-    if not isinstance(d, Mapping) or key not in d:
+    if not (type(d) is dict or isinstance(d, Mapping)) or key not in d:
         raise MapFormatError(f"{where}: missing field '{key}'")
     v = d[key]
     if not isinstance(v, types) or (isinstance(v, bool) and types is not bool):
@@ -56,8 +56,8 @@ def _need(d: Mapping[str, Any], key: str, types: Any, where: str) -> Any:
 
 
 def _numbers(v: Any, n: Optional[int], where: str, key: str) -> np.ndarray:
-    ok = isinstance(v, list) and all(isinstance(x, (int, float)) and not isinstance(x, bool)
-                                     for x in v)
+    # JSON numbers are exactly int or float (bool is refused: type(True) is bool)
+    ok = type(v) is list and all(type(x) is float or type(x) is int for x in v)
     if not ok or (n is not None and len(v) != n):
         raise MapFormatError(f"{where}: field '{key}' must be a list of "
                              f"{n if n is not None else 'some'} numbers")
@@ -67,26 +67,60 @@ def _numbers(v: Any, n: Optional[int], where: str, key: str) -> np.ndarray:
     return a
 
 
-def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any]) -> Keyframe:
+def _invalid_poses(poses: np.ndarray, tol: float = 1e-4) -> np.ndarray:
+    """Indices of the (K, 4, 4) poses that `geometry.is_valid_pose` refuses, in one pass (the
+    same tests, vectorised: opening a 10^5-keyframe map checks 10^5 poses)."""
+    fin = np.isfinite(poses).all(axis=(1, 2))
+    P = np.where(fin[:, None, None], poses, 0.0)
+    R = P[:, :3, :3]
+    eye = np.eye(3)
+    ortho = (np.abs(R @ R.transpose(0, 2, 1) - eye) <= tol + 1e-5 * eye).all(axis=(1, 2))
+    det = np.abs(np.linalg.det(R) - 1) < tol if len(R) else np.zeros(0, bool)
+    last_want = np.array([0.0, 0.0, 0.0, 1.0])
+    last = (np.abs(P[:, 3] - last_want) <= tol + 1e-5 * last_want).all(axis=1)
+    return np.flatnonzero(~(fin & ortho & det & last))
+
+
+def _parse_keyframes(recs: List[Any], files: Mapping[str, Any]) -> List[Keyframe]:
+    """Every keyframe record; poses validated together, identical intrinsics parsed once."""
+    cams: Dict[str, CameraIntrinsics] = {}
+    kfs = [_parse_keyframe(r, i, files, cams) for i, r in enumerate(recs)]
+    if kfs:
+        bad = _invalid_poses(np.stack([k.map_from_cam for k in kfs]))
+        if len(bad):
+            raise MapFormatError(f"{MANIFEST}: keyframes[{bad[0]}]: field 'map_from_cam' is not "
+                                 "a rigid transform")
+    return kfs
+
+
+def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any],
+                    cams: Optional[Dict[str, CameraIntrinsics]] = None) -> Keyframe:
+    """One keyframe record; the pose is checked by the caller (`_parse_keyframes`) unless
+    ``cams`` is None."""
     where = f"{MANIFEST}: keyframes[{index}]"
-    if not isinstance(rec, Mapping):
+    if not (type(rec) is dict or isinstance(rec, Mapping)):
         raise MapFormatError(f"{where}: must be an object")
     kid = _need(rec, "id", int, where)
     stamp = _need(rec, "stamp_ns", int, where)
     image = _need(rec, "image", str, where)
     intr = _need(rec, "intrinsics", dict, where)
-    iw = f"{where}.intrinsics"
-    try:
-        cam = CameraIntrinsics(
-            _need(intr, "width", int, iw), _need(intr, "height", int, iw),
-            _numbers(_need(intr, "K", list, iw), 9, iw, "K").reshape(3, 3),
-            _numbers(_need(intr, "dist", list, iw), None, iw, "dist"),
-            _need(intr, "distortion_model", str, iw))
-    except InputError as e:
-        raise MapFormatError(f"{iw}: {e}") from None
+    key = repr(intr)
+    cam = cams.get(key) if cams is not None else None
+    if cam is None:
+        iw = f"{where}.intrinsics"
+        try:
+            cam = CameraIntrinsics(
+                _need(intr, "width", int, iw), _need(intr, "height", int, iw),
+                _numbers(_need(intr, "K", list, iw), 9, iw, "K").reshape(3, 3),
+                _numbers(_need(intr, "dist", list, iw), None, iw, "dist"),
+                _need(intr, "distortion_model", str, iw))
+        except InputError as e:
+            raise MapFormatError(f"{iw}: {e}") from None
+        if cams is not None:
+            cams[key] = cam
     pose = _numbers(_need(rec, "map_from_cam", list, where), 16, where, "map_from_cam")
     pose = pose.reshape(4, 4)
-    if not is_valid_pose(pose):
+    if cams is None and not is_valid_pose(pose):
         raise MapFormatError(f"{where}: field 'map_from_cam' is not a rigid transform")
     depth = rec.get("depth")
     scale = 0.0
@@ -168,7 +202,7 @@ class KeyframeMap:
         recs = _need(manifest, "keyframes", list, MANIFEST)
         if not recs:
             raise MapFormatError(f"{mpath}: the map has no keyframes")
-        kfs = [_parse_keyframe(r, i, files) for i, r in enumerate(recs)]
+        kfs = _parse_keyframes(recs, files)
         if len({k.id for k in kfs}) != len(kfs):
             raise MapFormatError(f"{mpath}: keyframe ids are not unique")
         self = cls(path, manifest, kfs, lazy, encoding_cache_mb)
@@ -462,7 +496,8 @@ class KeyframeMap:
         """The cached encodings for this checkpoint and size, or None when the map has none.
 
         v2 maps: ``per_keyframe`` and ``to_orig`` are read lazily from the encoding store
-        (sequences indexed by keyframe), ``global_desc`` is the pooled index's memory map.
+        (sequences indexed by keyframe), ``global_desc`` is the pooled index's memory map
+        (checksummed here for maps opened eagerly, on the index's first search for lazy ones).
         """
         e = self._entry(identity, image_size)
         if e is None:
@@ -471,8 +506,10 @@ class KeyframeMap:
             return self._parse_encodings(e["file"], identity, int(image_size))
         store = self.encoding_store(identity, image_size)
         pooled = self.pooled_index(identity, image_size)
+        # lazy maps: the descriptors are checksummed on the first search of `pooled_index`
+        glob = pooled.descs if self.lazy else _verified_descs(pooled)
         return EncodingSet(identity, int(image_size), _StoreRecords(store),
-                           _StoreField(store, "to_orig"), _verified_descs(pooled))
+                           _StoreField(store, "to_orig"), glob)
 
     def _parse_encodings(self, rel: str, identity: str, size: int) -> EncodingSet:
         a = self._load_npz(rel)
