@@ -193,6 +193,21 @@ class ScaleConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class RetrievalConfig:
+    """Which global retrieval finds candidate keyframes when there is no pose guess (issue 12)."""
+
+    method: str = _f("auto", "Retrieval when lost or without a prior: 'asmk' (MASt3R's retrieval "
+                             "model, needs retrieval.checkpoint and a map built with it), "
+                             "'pooled' (mean encoder token), 'thumbnail' (weight-free); 'auto' = "
+                             "asmk when possible, else the matcher's own (mast3r: pooled, sift: "
+                             "thumbnail).", choices=("auto", "asmk", "pooled", "thumbnail"))
+    checkpoint: str = _f("", "MASt3R retrieval checkpoint (*_retrieval_trainingfree.pth); empty: "
+                             "no ASMK retrieval.")
+    codebook: str = _f("", "ASMK codebook (*_retrieval_codebook.pkl); empty: beside the "
+                           "retrieval checkpoint, named as the reference does.")
+
+
+@dataclasses.dataclass(frozen=True)
 class NodeConfig:
     map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
     map_frame: str = _f("map", "Global frame of the keyframe map.")
@@ -260,6 +275,7 @@ class Config:
     pose_at_stamp: PoseAtStampConfig = dataclasses.field(default_factory=PoseAtStampConfig)
     map_check: MapCheckConfig = dataclasses.field(default_factory=MapCheckConfig)
     scale: ScaleConfig = dataclasses.field(default_factory=ScaleConfig)
+    retrieval: RetrievalConfig = dataclasses.field(default_factory=RetrievalConfig)
     node: NodeConfig = dataclasses.field(default_factory=NodeConfig)
     tracking: TrackingConfig = dataclasses.field(default_factory=TrackingConfig)
 
@@ -275,6 +291,7 @@ _PREFIX = {
     ("pose_at_stamp",): "pose_at_stamp.",
     ("map_check",): "map_check.",
     ("scale",): "scale.",
+    ("retrieval",): "retrieval.",
     ("node",): "",
     ("tracking",): "",
 }

@@ -4,8 +4,10 @@ Per frame (`Localizer.localize`):
 
 1. **Candidates.** With a pose guess (the caller's ``prior``, else its tracking ``hint``) the
    ``max_keyframes`` keyframes nearest to it in position and viewing direction within
-   ``prior_radius_m``; without one (lost, first frame, ``force_global``) global-descriptor
-   retrieval: the ``retrieval_top_k`` most similar keyframes (re-ranked by match count where the
+   ``prior_radius_m``; without one (lost, first frame, ``force_global``) global retrieval
+   (`GlobalRetrieval`, ``retrieval.method``): the ``retrieval_top_k`` most similar keyframes by
+   MASt3R's ASMK retrieval model, the pooled encoder tokens or the weight-free thumbnail, searched
+   through the map's `RetrievalIndex` / ASMK inverted file (re-ranked by match count where the
    matcher can do that cheaply: sift), of which the best one and its pose-nearest companions are
    kept (`retrieval.pose_consistent_subset`).
 2. **Matching** through a pair matcher (`matchers.base.PairMatcher`): ``mast3r``
@@ -33,13 +35,18 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import Config, LocalizerConfig
+from .config import Config, LocalizerConfig, RetrievalConfig
 from .errors import ConfigError, InputError
 from .geometry import is_valid_pose, pose_error
 from .keyframes import KeyframeMap
 from .matchers.base import PairMatcher, add_time
 from .pnp import PnPResult, solve_pnp
-from .retrieval import nearest_to_prior, pose_consistent_subset, rank_by_similarity
+from .retrieval import (
+    nearest_to_prior,
+    pose_consistent_subset,
+    thumbnail_descriptor,
+)
+from .retrieval_index import RetrievalIndex
 from .types import Correspondences, Frame, LocalizationResult, MatchDebug
 
 log = logging.getLogger(__name__)
@@ -63,6 +70,93 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
     raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
 
 
+class GlobalRetrieval:
+    """Candidate keyframes without a pose guess, by one of ``retrieval.method``'s descriptors.
+
+    * ``asmk``: MASt3R's retrieval model (`retrieval_model.AsmkRetriever`) on the query's
+      encoder output, scored against the map's ASMK inverted file for that model and checkpoint;
+    * ``pooled``: the matcher's pooled encoder tokens through the map's pooled `RetrievalIndex`;
+    * ``thumbnail``: the weight-free thumbnail through the map's thumbnail `RetrievalIndex`.
+
+    ``auto`` is asmk when a retrieval checkpoint is configured and the map has its index, else
+    the matcher's own descriptor (mast3r: pooled, sift: thumbnail). A method the map or matcher
+    cannot serve falls back to that default with one log line. ``rank`` returns indices,
+    best first, with ties broken by index (as `retrieval.rank_by_similarity`).
+    """
+
+    def __init__(self, kf_map: KeyframeMap, matcher: PairMatcher, cfg: RetrievalConfig,
+                 engine: Any = None, image_size: int = 512, retriever: Any = None):
+        self.method = ""
+        self.retriever = retriever
+        self.asmk = None
+        self.index: Optional[RetrievalIndex] = None
+        self._matcher = matcher
+        want = cfg.method
+        own = "pooled" if getattr(matcher, "name", "") == "mast3r" else "thumbnail"
+        if want in ("asmk", "auto"):
+            note = self._setup_asmk(kf_map, cfg, engine, image_size)
+            if not note:
+                self.method = "asmk"
+                return
+            if want == "asmk":
+                log.warning("retrieval.method 'asmk': %s; using '%s' retrieval instead", note,
+                            own)
+            want = own
+        if want == "auto":
+            want = own
+        if want == "pooled" and own != "pooled":
+            log.warning("retrieval.method 'pooled' needs the mast3r matcher; using 'thumbnail' "
+                        "retrieval instead")
+            want = "thumbnail"
+        self.method = want
+        if want == "thumbnail":
+            self.index = kf_map.thumbnail_index()
+        else:
+            self.index = _pooled_index(kf_map, matcher, engine, image_size)
+
+    def _setup_asmk(self, kf_map: KeyframeMap, cfg: RetrievalConfig, engine: Any,
+                    image_size: int) -> str:
+        """Load the ASMK retriever and the map's inverted file; '' or why it cannot be used."""
+        if engine is None:
+            return "it needs the mast3r matcher (the query's encoder output)"
+        if self.retriever is None:
+            if not cfg.checkpoint:
+                return "no retrieval.checkpoint is configured"
+            from .retrieval_model import AsmkRetriever
+
+            self.retriever = AsmkRetriever.from_files(
+                cfg.checkpoint, cfg.codebook or None,
+                enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
+        self.asmk = kf_map.load_asmk(self.retriever.identity, engine.identity, image_size)
+        if self.asmk is None:
+            return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
+                    f"checkpoint {engine.identity} at {image_size} (build it with build-map "
+                    "--retrieval-checkpoint)")
+        return ""
+
+    def rank(self, frame: Frame, state: Any, top_k: int) -> np.ndarray:
+        """Indices (<= top_k,) int64 of the most similar keyframes, best first."""
+        if self.method == "asmk":
+            scores = self.retriever.scores(self.asmk, state.encoding.feats.detach().float())
+            return np.argsort(-scores, kind="stable")[:top_k].astype(np.int64)
+        if self.method == "thumbnail":
+            query = (self._matcher.query_descriptor(frame, state)
+                     if getattr(self._matcher, "name", "") != "mast3r"
+                     else thumbnail_descriptor(frame.rgb))
+        else:
+            query = self._matcher.query_descriptor(frame, state)
+        return self.index.search(query, top_k)
+
+
+def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: int
+                  ) -> RetrievalIndex:
+    """The map's pooled-descriptor index (v2) or one built over the matcher's descriptors."""
+    index = None
+    if engine is not None and getattr(kf_map, "version", 1) >= 2:
+        index = kf_map.pooled_index(engine.identity, image_size)
+    return index if index is not None else RetrievalIndex.build(matcher.global_descriptors())
+
+
 def _checked_pose(pose: Optional[np.ndarray], name: str) -> Optional[np.ndarray]:
     if pose is None:
         return None
@@ -80,7 +174,8 @@ class Localizer:
     """
 
     def __init__(self, kf_map: KeyframeMap, config: LocalizerConfig, engine: Any = None, *,
-                 image_size: int = 512, recompute_encodings: bool = True, seed: int = 0):
+                 image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
+                 retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None):
         self._map = kf_map
         self.config = config
         self.engine = engine
@@ -88,7 +183,8 @@ class Localizer:
         self.matcher = _make_matcher(kf_map, config, engine, image_size, recompute_encodings,
                                      seed)
         self._poses = kf_map.poses()
-        self._db = self.matcher.global_descriptors()
+        self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
+                                         retriever)
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -97,7 +193,8 @@ class Localizer:
 
         Raises `ConfigError`, `CheckpointError` or `MapFormatError` with what to fix.
         """
-        kf_map = KeyframeMap.load(map_path)
+        kf_map = KeyframeMap.load(map_path, lazy=True,
+                                  encoding_cache_mb=cfg.scale.encoding_cache_mb)
         engine = None
         if cfg.localizer.matcher == "mast3r":
             from .model.engine import Mast3rEngine
@@ -109,7 +206,7 @@ class Localizer:
                 raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
         try:
             return cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
-                       recompute_encodings=recompute_encodings)
+                       recompute_encodings=recompute_encodings, retrieval=cfg.retrieval)
         except BaseException:
             if engine is not None:
                 engine.close()
@@ -188,8 +285,7 @@ class Localizer:
             cand = nearest_to_prior(self._poses, guess, c.max_keyframes, c.prior_radius_m)
             if cand:
                 return cand
-        order = rank_by_similarity(self.matcher.query_descriptor(frame, state), self._db,
-                                   c.retrieval_top_k)
+        order = self.retrieval.rank(frame, state, c.retrieval_top_k)
         rerank = getattr(self.matcher, "rerank", None)
         if rerank is not None:
             order = rerank(frame, state, order)

@@ -104,14 +104,35 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
+    g = p.add_argument_group("large maps")
+    g.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="encoding processes (default: one per GPU, else one per two cores); "
+                        "each gets cores/N torch threads")
+    g.add_argument("--ray-address", metavar="ADDR",
+                   help="encode on a Ray cluster ('auto', 'ray://host:10001'); N actors")
+    g.add_argument("--resume", action="store_true",
+                   help="continue a killed build from its finished shards (MAP.partial)")
+    g.add_argument("--retrieval-checkpoint", metavar="R",
+                   help="MASt3R retrieval model (*_retrieval_trainingfree.pth): store each "
+                        "keyframe's ASMK representation for relocalization")
+    g.add_argument("--codebook", metavar="C",
+                   help="ASMK codebook (default: beside R, named as the reference does)")
     p.set_defaults(func=cmd_build_map)
 
 
 def cmd_build_map(args: argparse.Namespace) -> int:
+    from .map_build import BuildOptions
+    from .parallel_build import default_workers
+
     cfg = load_config(args)
+    if args.workers is not None and args.workers < 1:
+        raise InputError(f"--workers must be >= 1, got {args.workers}")
     source = _open(args, cfg)
+    opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
+                        resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
+                        codebook=args.codebook)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
-                        overwrite=args.overwrite, force=args.force)
+                        overwrite=args.overwrite, force=args.force, build=opts)
     sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames\n")
     check = _manifest_consistency(path)
     if check:
@@ -125,6 +146,27 @@ def _manifest_consistency(path: str) -> Dict[str, Any]:
 
     with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
         return json.load(fh).get("consistency") or {}
+
+
+def _add_merge_maps(sub: Any) -> None:
+    p = sub.add_parser("merge-maps", help="join two maps in the same map frame",
+                       description="Join maps A and B (same map_frame) into C: keyframes of A "
+                                   "then B, encodings of the checkpoints both cache, ASMK "
+                                   "indexes both hold, retrieval indexes rebuilt.")
+    p.add_argument("a", metavar="A")
+    p.add_argument("b", metavar="B")
+    p.add_argument("--out", required=True, metavar="C")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing map")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.set_defaults(func=cmd_merge_maps)
+
+
+def cmd_merge_maps(args: argparse.Namespace) -> int:
+    from .map_build import merge_maps
+
+    n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite)
+    sys.stdout.write(f"map {args.out}: {n} keyframes\n")
+    return 0
 
 
 # ------------------------------------------------------------------------------ localize ---
@@ -235,6 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_retrieve_parser(sub)
     add_check_map_parser(sub)
     add_export_parser(sub)
+    _add_merge_maps(sub)
     return parser
 
 

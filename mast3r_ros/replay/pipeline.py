@@ -24,15 +24,16 @@ from tqdm import tqdm
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json
-from ..core.keyframes import EncodingSet, KeyframeSelector, MapWriter
+from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.localizer import Localizer
 from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
-from ..core.matchers.mast3r import encode_keyframe
-from ..core.model.engine import Mast3rEngine
+from ..core.retrieval_index import IndexParams
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import poses_at_stamps
 from ..core.types import Frame, LocalizationResult
+from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes
 from .metrics import frame_errors, summarize
+from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
 from .sources import FrameSource
 from .synthetic import write_demo_sequences
@@ -62,17 +63,6 @@ def poses_from_file(path: str | Tuple[np.ndarray, np.ndarray], stamps_ns: np.nda
 
 # ----------------------------------------------------------------------------- build-map ---
 
-def _map_engine(cfg: Config) -> Optional[Mast3rEngine]:
-    """The engine whose encodings are cached in a new map (None: SIFT, or no checkpoint)."""
-    if cfg.localizer.matcher != "mast3r":
-        return None
-    if not cfg.model.checkpoint:
-        log.info("no checkpoint configured: the map gets no cached encodings (they are "
-                 "computed when the map is first used with a checkpoint)")
-        return None
-    return Mast3rEngine.from_config(cfg.model)
-
-
 def _need_intrinsics(f: Frame) -> Any:
     if f.intrinsics is None:
         raise InputError(f"frame at {f.stamp_ns} ns has no intrinsics: pass --camera-info YAML")
@@ -82,16 +72,14 @@ def _need_intrinsics(f: Frame) -> Any:
 @dataclasses.dataclass
 class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
-    encodings: List[Tuple[Dict[str, np.ndarray], np.ndarray, np.ndarray]] = dataclasses.field(
-        default_factory=list)
     records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
     no_depth: int = 0
 
 
-def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config,
-                   engine: Optional[Mast3rEngine]) -> _MapStats:
-    """Offer every posed frame to the selector; write the selected ones (and their encodings)."""
+def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config
+                   ) -> _MapStats:
+    """Offer every posed frame to the selector; write the selected ones."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     st = _MapStats()
     for i, f in enumerate(progress(source, len(source), "build-map")):
@@ -107,18 +95,23 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
         if cfg.map_check.enabled:
             st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
                                              str(kid)).reduced(cfg.map_check.work_width))
-        if engine is not None:
-            st.encodings.append(encode_keyframe(engine, f.rgb, cfg.model.image_size))
     if not st.all_poses:
         raise InputError(
             "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
             "FILE, or (rosbag2) --pose-frames map:camera_optical")
-    if engine is not None:
-        enc = st.encodings
-        w.add_encodings(EncodingSet(
-            engine.identity, cfg.model.image_size, [e[0] for e in enc],
-            np.stack([e[1] for e in enc]), np.stack([e[2] for e in enc])))
     return st
+
+
+def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
+    """The map's cached encodings (mast3r matcher with a checkpoint) and, with a retrieval
+    checkpoint, its ASMK index (replay/map_build.py)."""
+    identity = encode_map_keyframes(w, cfg, opts)
+    if opts.retrieval_checkpoint:
+        if identity is None:
+            raise InputError("--retrieval-checkpoint needs the mast3r matcher and --checkpoint: "
+                             "the ASMK index is computed from the keyframes' encoder output")
+        add_asmk_index(w, identity, cfg.model.image_size, opts.retrieval_checkpoint,
+                       opts.codebook)
 
 
 def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Config,
@@ -144,30 +137,41 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
 
 
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
-              overwrite: bool = False, force: bool = False) -> Tuple[int, str]:
+              overwrite: bool = False, force: bool = False,
+              build: BuildOptions = BuildOptions()) -> Tuple[int, str]:
     """Select keyframes from ``source`` and write the map; returns (keyframes, path).
 
     Poses come from the frames (ground truth, tf) or, with ``trajectory``, from that TUM file by
     the config's pose-at-stamp rule. With the mast3r matcher and a checkpoint the keyframe
-    encodings are cached in the map. Before the map is written its keyframes are checked for
-    consistency (`check_consistency`): an inconsistent map raises `MapConsistencyError` and
-    nothing is written, unless ``force``; the figures go into the manifest and keyframes.png.
+    encodings are cached in the map (``build``: workers, Ray, resume, ASMK index). Before
+    anything is encoded the keyframes are checked for consistency (`check_consistency`): an
+    inconsistent map raises `MapConsistencyError` and nothing is written, unless ``force``; the
+    figures go into the manifest and keyframes.png. The map is built in ``OUT.partial``; a build
+    killed while encoding continues from its finished shards with ``build.resume``.
     """
     poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
              if trajectory else None)
-    engine = _map_engine(cfg)
+    if build.retrieval_checkpoint:
+        from ..core.retrieval_model import check_retrieval_files
+
+        check_retrieval_files(build.retrieval_checkpoint, build.codebook)  # fail early
+    w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
+                  index_params=IndexParams.from_config(cfg.scale), map_frame=cfg.node.map_frame)
     try:
-        with MapWriter(out, overwrite=overwrite) as w:
-            st = _add_keyframes(w, source, poses, cfg, engine)
-            report = check_consistency(w, st.records, cfg,
-                                       getattr(source, "depth_units_per_m", None), force)
-            st.records.clear()
-            path = w.commit()
-            kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4)
-                                 for r in w.records])
-    finally:
-        if engine is not None:
-            engine.close()
+        st = _add_keyframes(w, source, poses, cfg)
+        report = check_consistency(w, st.records, cfg,
+                                   getattr(source, "depth_units_per_m", None), force)
+        st.records.clear()
+        _encode_keyframes(w, cfg, build)
+        path = w.commit()
+    except (BuildInterrupted, KeyboardInterrupt):
+        log.error("build interrupted: finished shards are kept in %s; rerun with --resume",
+                  w.tmp)
+        raise
+    except BaseException:
+        w.abort()
+        raise
+    kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped", st.no_pose)
     if st.no_depth:

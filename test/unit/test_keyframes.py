@@ -32,6 +32,17 @@ def map_path(tmp_path):
     return kfm.write_map(str(tmp_path / "map"), _keyframes())
 
 
+@pytest.fixture
+def map_v1(tmp_path):
+    """A map in format version 1 (one retrieval.npz, one .npz per encoding set)."""
+    return kfm.write_map(str(tmp_path / "map"), _keyframes(), version=1)
+
+
+@pytest.fixture(params=[1, 2])
+def any_map(request, tmp_path):
+    return kfm.write_map(str(tmp_path / "map"), _keyframes(), version=request.param)
+
+
 def _manifest(path):
     with open(os.path.join(path, kfm.MANIFEST)) as fh:
         return json.load(fh)
@@ -147,9 +158,12 @@ def test_bad_keyframe_inputs(tmp_path):
             w.add_keyframe(rgb, cam, pose, stamp, depth[:10])
 
 
-@pytest.mark.parametrize("rel", ["keyframes/000000.png", "keyframes/000001_depth.png",
-                                 "retrieval.npz"])
-def test_missing_or_corrupt_file_is_named(map_path, rel):
+@pytest.mark.parametrize("version, rel", [
+    (2, "keyframes/000000.png"), (2, "keyframes/000001_depth.png"),
+    (2, "retrieval/thumbnail/descs.npy"), (2, "retrieval/thumbnail/index.json"),
+    (1, "keyframes/000000.png"), (1, "retrieval.npz")])
+def test_missing_or_corrupt_file_is_named(tmp_path, version, rel):
+    map_path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=version)
     full = os.path.join(map_path, rel)
     data = open(full, "rb").read()
     open(full, "wb").write(data[: len(data) // 2])
@@ -191,7 +205,7 @@ def test_manifest_problems_are_named(map_path):
     check(lambda m: m["keyframes"][0].update(stamp_ns="soon"), "'stamp_ns' has the wrong type")
     check(lambda m: m["keyframes"][0].update(depth_scale=-1.0), "depth_scale")
     check(lambda m: m["keyframes"][0].update(image="../../etc/passwd"), "not in the manifest")
-    check(lambda m: m["files"].pop("retrieval.npz"), "retrieval file")
+    check(lambda m: m["files"].pop("retrieval/thumbnail/index.json"), "retrieval index file")
     check(lambda m: m["keyframes"][1].update(id=0), "ids are not unique")
     check(lambda m: m["keyframes"][0]["intrinsics"].update(width=65), "expects PNG 65x48")
 
@@ -212,7 +226,16 @@ def test_wrong_pixel_format_is_refused(map_path):
         kfm.KeyframeMap.load(map_path)
 
 
-def test_pickled_npz_is_refused(map_path):
+def test_v1_manifest_without_retrieval_file_is_named(map_v1):
+    m = _manifest(map_v1)
+    m["files"].pop("retrieval.npz")
+    _write_manifest(map_v1, m)
+    with pytest.raises(MapFormatError, match="retrieval file"):
+        kfm.KeyframeMap.load(map_v1)
+
+
+def test_pickled_npz_is_refused(map_v1):
+    map_path = map_v1
     import io
 
     bio = io.BytesIO()
@@ -230,7 +253,8 @@ def _encodings(identity, n=3, size=224, c=8, seed=0):
     return kfm.EncodingSet(identity, size, per, np.tile(np.eye(3), (n, 1, 1)), glob)
 
 
-def test_encodings_are_keyed_by_checkpoint_and_size(map_path):
+def test_encodings_are_keyed_by_checkpoint_and_size(any_map):
+    map_path = any_map
     m = kfm.KeyframeMap.load(map_path)
     enc = _encodings("ckptA")
     m.save_encodings(enc)
@@ -252,7 +276,8 @@ def test_encodings_are_keyed_by_checkpoint_and_size(map_path):
         m3.save_encodings(_encodings("ckptC", n=2))
 
 
-def test_encodings_file_from_another_checkpoint_is_detected(map_path):
+def test_encodings_file_from_another_checkpoint_is_detected(map_v1):
+    map_path = map_v1
     m = kfm.KeyframeMap.load(map_path)
     m.save_encodings(_encodings("ckptA"))
     m.save_encodings(_encodings("ckptB"))

@@ -1,25 +1,33 @@
 """The keyframe map on disk: a versioned folder, written atomically, validated on load.
 
-Layout (format ``mast3r_ros.keyframe_map`` version 1)::
+Layout (format ``mast3r_ros.keyframe_map`` version 2, what `MapWriter` writes)::
 
     MAP/
-      manifest.json            format, version, keyframe records, file table (sha256 of every file)
+      manifest.json            format, version, map_frame, keyframe records, encodings and ASMK
+                               entries, file table (sha256 and size of every file below)
       keyframes/000000.png     RGB image, lossless
       keyframes/000000_depth.png   optional z-depth, uint16, ``depth_scale`` units/m, 0 = none
-      retrieval.npz            ``thumbnail`` (K, D) float32 weight-free retrieval descriptors
-      encodings/<id>_<size>.npz    cached encoder output of one checkpoint identity at one image
-                                   size: per keyframe ``k<i>__<name>`` arrays from
-                                   ``Encoding.to_numpy()``, ``to_orig`` (K, 3, 3), ``global``
-                                   (K, C) pooled descriptors, ``identity``, ``image_size``
+      retrieval/thumbnail/     `RetrievalIndex` of the (K, D) weight-free thumbnail descriptors
+      retrieval/asmk_<h>.npz   optional ASMK inverted file (`core.asmk.AsmkIndex`) of one
+                               retrieval model on one encoder's output (manifest ``asmk``)
+      encodings/<id>_<size>/   encoding store (`core.encoding_store`) of one checkpoint identity
+                               at one image size: ``chunk_<first>.npy`` records (``feats`` fp16,
+                               ``true_shape``, ``to_orig``, pooled ``global``), chunk table in
+                               the manifest; ``pooled/`` the `RetrievalIndex` of ``global``
+
+Version 1 (still read; ``MapWriter(version=1)`` writes it): ``retrieval.npz`` (``thumbnail``) and
+``encodings/<id>_<size>.npz`` (``k<i>__<name>`` arrays, ``to_orig``, ``global``, ``identity``,
+``image_size``), read whole.
 
 Keyframe records hold ``id``, ``stamp_ns``, ``intrinsics`` (width, height, K row-major, dist,
 distortion_model), ``map_from_cam`` (16 numbers, row-major) and file names. Nothing is pickled;
 arrays are read with ``allow_pickle=False``.
 
-Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` and renames it to ``MAP`` only
-after the manifest (written last) is on disk, so an interrupted build never leaves anything at
-``MAP``. Encodings for another checkpoint are added to an existing map file-by-file (the file first,
-then the manifest, each via rename), so readers see the old map or the new one.
+Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
+resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so
+an interrupted build never leaves anything at ``MAP``. Encodings for another checkpoint are added
+to an existing map file-by-file (the files first, then the manifest, each via rename), so readers
+see the old map or the new one.
 
 Modules: `layout` (names, records, checksums, arrays), `selection` (which frames become keyframes),
 `writer` (`MapWriter`, `write_map`), `loader` (the validated `KeyframeMap`). Import the public

@@ -15,8 +15,10 @@ import numpy as np
 from ..types import CameraIntrinsics
 
 FORMAT_NAME = "mast3r_ros.keyframe_map"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # what the writer writes
+READ_VERSIONS = (1, 2)      # what the loader reads
 MANIFEST = "manifest.json"
+THUMBNAIL_INDEX = "retrieval/thumbnail"  # v2: RetrievalIndex folder of the thumbnail descriptors
 
 
 @dataclasses.dataclass
@@ -59,7 +61,20 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
 
 
 def encoding_file(identity: str, image_size: int) -> str:
+    """v1: the one ``.npz`` of an (identity, size)."""
     return f"encodings/{hashlib.sha1(identity.encode()).hexdigest()[:16]}_{int(image_size)}.npz"
+
+
+def encoding_folder(identity: str, image_size: int) -> str:
+    """v2: the encoding-store folder of an (identity, size); its pooled-descriptor
+    `RetrievalIndex` is the ``pooled`` folder inside it."""
+    return f"encodings/{hashlib.sha1(identity.encode()).hexdigest()[:16]}_{int(image_size)}"
+
+
+def asmk_file(retrieval_identity: str, encoder_identity: str, image_size: int) -> str:
+    """v2: the ASMK inverted file of a retrieval model applied to one encoder's output."""
+    key = f"{retrieval_identity}|{encoder_identity}|{int(image_size)}"
+    return f"retrieval/asmk_{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 
 
 def intrinsics_to_json(c: CameraIntrinsics) -> Dict[str, Any]:

@@ -1,8 +1,13 @@
 """Writing a keyframe map folder atomically (`MapWriter`, `write_map`).
 
-Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` and renames it to ``MAP`` only
-after the manifest (written last) is on disk, so an interrupted build never leaves anything at
-``MAP``.
+Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
+resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so an
+interrupted build never leaves anything at ``MAP``.
+
+Format version 2 (the default; ``version=1`` still writes the old layout, for tests and tools that
+need it): encodings as an encoding store (`core.encoding_store`, chunked ``.npy`` read lazily)
+with a `RetrievalIndex` of their pooled descriptors, the thumbnail descriptors as a
+`RetrievalIndex`, and optional ASMK inverted files (`core.asmk.AsmkIndex`).
 """
 
 from __future__ import annotations
@@ -16,17 +21,22 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
+from ..encoding_store import DEFAULT_CHUNK_SIZE, EncodingStoreWriter, StoreTable
 from ..errors import InputError
 from ..fileio import atomic_write_json
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
+from ..retrieval_index import IndexParams, RetrievalIndex
 from ..types import CameraIntrinsics
 from .layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
+    THUMBNAIL_INDEX,
     EncodingSet,
+    asmk_file,
     encoding_file,
+    encoding_folder,
     encodings_to_arrays,
     intrinsics_to_json,
     npz_bytes,
@@ -60,7 +70,8 @@ def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
     return _encode_png(q), scale
 
 
-_RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files"))
+_RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files",
+                            "map_frame", "asmk"))
 
 
 class MapWriter:
@@ -73,28 +84,46 @@ class MapWriter:
     Leaving the block without `commit` (or by an exception) deletes the partial folder.
     """
 
-    def __init__(self, path: str, overwrite: bool = False):
+    def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
+                 resumable: bool = False, resume: bool = False,
+                 index_params: IndexParams = IndexParams(), map_frame: str = "map"):
         self.path = os.path.abspath(path)
         if os.path.exists(self.path) and not overwrite:
             raise InputError(f"map folder already exists: {path} (choose another --out or "
                              "remove it)")
+        if version not in (1, 2):
+            raise InputError(f"map format version must be 1 or 2, got {version}")
         parent = os.path.dirname(self.path)
         os.makedirs(parent, exist_ok=True)
         self.overwrite = overwrite
-        self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
-        os.makedirs(os.path.join(self.tmp, "keyframes"))
+        self.version = version
+        self.index_params = index_params
+        self.map_frame = map_frame
+        # resumable: a fixed build folder that survives a kill (``--resume`` picks it up)
+        self.resumable = resumable or resume
+        if self.resumable:
+            self.tmp = self.path + ".partial"
+            if os.path.isdir(self.tmp) and not resume:
+                log.info("removing the unfinished build %s (pass --resume to continue it)",
+                         self.tmp)
+                shutil.rmtree(self.tmp)
+            os.makedirs(os.path.join(self.tmp, "keyframes"), exist_ok=True)
+        else:
+            self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
+            os.makedirs(os.path.join(self.tmp, "keyframes"))
         self.records: List[Dict[str, Any]] = []
         self.files: Dict[str, Dict[str, Any]] = {}
         self.thumbs: List[np.ndarray] = []
         self.encodings: List[Dict[str, Any]] = []
         self.extra: Dict[str, Any] = {}
+        self.asmk: List[Dict[str, Any]] = []
         self.committed = False
 
     def __enter__(self) -> MapWriter:
         return self
 
     def __exit__(self, *exc) -> None:
-        if not self.committed:
+        if not self.committed and not self.resumable:
             self.abort()
 
     def _put(self, rel: str, data: bytes) -> None:
@@ -134,14 +163,75 @@ class MapWriter:
         self.thumbs.append(thumbnail_descriptor(rgb))
         return kid
 
-    def add_encodings(self, enc: EncodingSet) -> None:
+    def image_path(self, index: int) -> str:
+        """Absolute path of keyframe ``index``'s PNG in the build folder (encoder workers)."""
+        return os.path.join(self.tmp, self.records[index]["image"])
+
+    def add_encodings(self, enc: EncodingSet, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         """Store cached encoder outputs (one per keyframe added, in order)."""
         if len(enc.per_keyframe) != len(self.records):
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self.records)} keyframes")
-        rel = encoding_file(enc.identity, enc.image_size)
-        self._put(rel, npz_bytes(encodings_to_arrays(enc)))
-        self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
-                               "file": rel})
+        if self.version == 1:
+            rel = encoding_file(enc.identity, enc.image_size)
+            self._put(rel, npz_bytes(encodings_to_arrays(enc)))
+            self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
+                                   "file": rel})
+            return
+        w = EncodingStoreWriter(self.encoding_dir(enc.identity, enc.image_size), chunk_size)
+        for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
+            w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
+                      "global": np.asarray(glob, np.float32)})
+        self.add_encoding_store(enc.identity, enc.image_size, w.close(),
+                                np.asarray(enc.global_desc, np.float32))
+
+    def encoding_dir(self, identity: str, image_size: int) -> str:
+        """v2: the absolute store folder of (identity, size) inside the build folder (parallel
+        builds stage their shards there)."""
+        full = os.path.join(self.tmp, encoding_folder(identity, image_size))
+        os.makedirs(full, exist_ok=True)
+        return full
+
+    def add_encoding_store(self, identity: str, image_size: int, table: StoreTable,
+                           global_desc: np.ndarray) -> None:
+        """v2: register a store written into `encoding_dir` (chunk files in ``table``) and
+        index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
+        if self.version != 2:
+            raise InputError("encoding stores need map format version 2")
+        if table.num_keyframes != len(self.records):
+            raise InputError(f"{table.num_keyframes} encodings for {len(self.records)} keyframes")
+        rel = encoding_folder(identity, image_size)
+        for name, meta in table.files.items():
+            self.files[f"{rel}/{name}"] = dict(meta)
+        pooled = f"{rel}/pooled"
+        self._save_index(pooled, global_desc)
+        self.encodings = [e for e in self.encodings
+                          if (e["identity"], e["image_size"]) != (identity, int(image_size))]
+        self.encodings.append({"identity": identity, "image_size": int(image_size),
+                               "store": rel, "table": table.to_json(), "pooled_index": pooled})
+
+    def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
+        """v2: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
+        map order) of the retrieval model ``index.identity`` applied to the encoder output of
+        ``encoder_identity`` at ``image_size``."""
+        if self.version != 2:
+            raise InputError("ASMK indexes need map format version 2")
+        if index.num_images != len(self.records):
+            raise InputError(f"ASMK index of {index.num_images} images for "
+                             f"{len(self.records)} keyframes")
+        rel = asmk_file(index.identity, encoder_identity, image_size)
+        full = os.path.join(self.tmp, rel)
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        index.save(full)
+        with open(full, "rb") as fh:
+            data = fh.read()
+        self.files[rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
+        self.asmk.append({"identity": index.identity, "encoder_identity": encoder_identity,
+                          "image_size": int(image_size), "file": rel})
+
+    def _save_index(self, rel: str, descs: np.ndarray) -> None:
+        files = RetrievalIndex.build(descs, self.index_params).save(os.path.join(self.tmp, rel))
+        for name, meta in files.items():
+            self.files[f"{rel}/{name}"] = dict(meta)
 
     def set_manifest_field(self, key: str, value: Any) -> None:
         """Store an extra JSON-ready top-level manifest field (e.g. ``consistency``, the map
@@ -155,12 +245,20 @@ class MapWriter:
         if not self.records:
             raise InputError("no keyframes were added: the source had no usable frames")
         thumbs = np.stack(self.thumbs).astype(np.float32)
-        self._put("retrieval.npz", npz_bytes({"thumbnail": thumbs}))
+        if self.version == 1:
+            self._put("retrieval.npz", npz_bytes({"thumbnail": thumbs}))
+            retrieval = {"file": "retrieval.npz", "kind": THUMBNAIL_KIND}
+        else:
+            self._save_index(THUMBNAIL_INDEX, thumbs)
+            retrieval = {"index": THUMBNAIL_INDEX, "kind": THUMBNAIL_KIND}
         manifest = {
-            "format": FORMAT_NAME, "version": FORMAT_VERSION, "keyframes": self.records,
-            "retrieval": {"file": "retrieval.npz", "kind": THUMBNAIL_KIND},
-            "encodings": self.encodings, "files": self.files, **self.extra,
+            "format": FORMAT_NAME, "version": self.version, "keyframes": self.records,
+            "retrieval": retrieval, "encodings": self.encodings, "files": self.files,
+            **self.extra,
         }
+        if self.version >= 2:
+            manifest["map_frame"] = self.map_frame
+            manifest["asmk"] = self.asmk
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)
         old = None
@@ -195,9 +293,9 @@ def _fsync_dir(path: str) -> None:
 
 def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
                                                    Optional[np.ndarray]]],
-              overwrite: bool = False) -> str:
+              overwrite: bool = False, version: int = FORMAT_VERSION) -> str:
     """Convenience: write (rgb, intrinsics, map_from_cam, stamp_ns, depth_m) tuples as a map."""
-    with MapWriter(path, overwrite=overwrite) as w:
+    with MapWriter(path, overwrite=overwrite, version=version) as w:
         for rgb, cam, pose, stamp, depth in keyframes:
             w.add_keyframe(rgb, cam, pose, stamp, depth)
         return w.commit()

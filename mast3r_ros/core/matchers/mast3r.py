@@ -190,12 +190,10 @@ class Mast3rMatcher:
         self.rng = np.random.default_rng(seed)
         enc = self._encodings(recompute_encodings)
         self.enc_set = enc
-        from ..model.engine import Encoding
+        # v2 maps: fetched per candidate from the map's encoding store (lazy_encodings.py)
+        from .lazy_encodings import KeyframeEncodings
 
-        try:
-            self.encodings = [Encoding.from_numpy(d, engine.device) for d in enc.per_keyframe]
-        except (InputError, KeyError) as e:
-            raise MapFormatError(f"map {kf_map.path}: cached encodings unusable: {e}") from None
+        self.encodings = KeyframeEncodings(enc.per_keyframe, engine.device, kf_map.path)
 
     def _encodings(self, recompute: bool) -> EncodingSet:
         ident, size = self.engine.identity, self.image_size

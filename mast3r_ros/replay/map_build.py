@@ -1,0 +1,225 @@
+"""build-map's encoding steps for map format v2 (issues 11 and 12), kept out of `pipeline.py`.
+
+After the keyframes are chosen and their images are in the map's build folder:
+
+1. `encode_map_keyframes`: every keyframe encoded by `parallel_build.build_encodings` (local
+   processes with ``workers``, or Ray actors with ``ray_address``), written as encoding-store
+   chunks into the build folder, one shard = one chunk of ``scale.chunk_size`` keyframes, so the
+   map's content and layout do not depend on the worker count; ``resume`` keeps the shards a
+   killed build finished. Workers read the keyframe PNGs from the build folder (a Ray cluster
+   needs that folder on a shared file system) and build their engine lazily with
+   `Mast3rEngine.from_config`.
+2. `add_asmk_index`: with a retrieval checkpoint, the ASMK inverted file of every keyframe,
+   computed from the stored encoder output (no second network pass).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import sys
+from typing import Dict, List, Optional
+
+import cv2
+import numpy as np
+
+from ..core.config import Config, ModelConfig
+from ..core.encoding_store import EncodingStore, StoreTable
+from ..core.errors import InputError
+from ..core.fileio import atomic_write_json
+from ..core.keyframes import MapWriter
+from .parallel_build import build_encodings, clear_markers
+
+log = logging.getLogger(__name__)
+
+_BUILD_INFO = "build.json"  # in the staging folder while a build runs: what it is encoding
+
+
+@dataclasses.dataclass(frozen=True)
+class BuildOptions:
+    """How build-map encodes: ``workers`` processes (or Ray actors at ``ray_address``),
+    ``resume`` a killed build, ASMK with ``retrieval_checkpoint`` (+ ``codebook``)."""
+
+    workers: int = 1
+    ray_address: Optional[str] = None
+    resume: bool = False
+    retrieval_checkpoint: Optional[str] = None
+    codebook: Optional[str] = None
+    threads: Optional[int] = None
+
+
+class KeyframeImageEncoder:
+    """Picklable ``encode(index) -> arrays`` for `build_encodings`: reads keyframe ``index``'s
+    PNG and returns ``feats`` (N, C) float16, ``true_shape`` (2,) int64, ``to_orig`` (3, 3)
+    float64 and ``global`` (C,) float32 (`matchers.mast3r.encode_keyframe`). The engine is built
+    on the first call in each process (`Mast3rEngine.from_config`), never pickled."""
+
+    def __init__(self, model: ModelConfig, image_size: int, image_paths: List[str]):
+        self.model = model
+        self.image_size = int(image_size)
+        self.image_paths = list(image_paths)
+        self._engine = None
+
+    def __getstate__(self) -> Dict:
+        state = dict(self.__dict__)
+        state["_engine"] = None
+        return state
+
+    def __call__(self, index: int) -> Dict[str, np.ndarray]:
+        from ..core.matchers.mast3r import encode_keyframe
+        from ..core.model.engine import Mast3rEngine
+
+        if self._engine is None:
+            self._engine = Mast3rEngine.from_config(self.model)
+        bgr = cv2.imread(self.image_paths[index], cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"cannot read keyframe image {self.image_paths[index]}")
+        e = encode_keyframe(self._engine, cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), self.image_size)
+        return {**e.arrays, "to_orig": e.to_orig, "global": e.global_desc}
+
+
+def _check_staging(staging: str, info: Dict, resume: bool) -> None:
+    path = os.path.join(staging, _BUILD_INFO)
+    if resume and os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as fh:
+                old = json.load(fh)
+        except (OSError, ValueError):
+            old = None
+        if old != info:
+            raise InputError(f"--resume: the unfinished build in {os.path.dirname(staging)} "
+                             "encoded other keyframes or another checkpoint; rerun without "
+                             "--resume to start over")
+    atomic_write_json(path, info)
+
+
+def global_descriptors(staging: str, table: StoreTable) -> np.ndarray:
+    """(K, C) float32 pooled descriptors read from the chunks' ``global`` field only."""
+    out = []
+    for c in table.chunks:
+        mm = np.load(os.path.join(staging, c.file), mmap_mode="r", allow_pickle=False)
+        out.append(np.array(mm["global"], dtype=np.float32))
+        del mm
+    return np.concatenate(out)
+
+
+def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optional[str]:
+    """Encode the writer's keyframes into its build folder; returns the checkpoint identity,
+    or None when the map gets no encodings (sift, or no checkpoint)."""
+    if cfg.localizer.matcher != "mast3r":
+        return None
+    if not cfg.model.checkpoint:
+        log.info("no checkpoint configured: the map gets no cached encodings (they are "
+                 "computed when the map is first used with a checkpoint)")
+        return None
+    from ..core.model.engine import Mast3rEngine
+
+    engine = Mast3rEngine.from_config(cfg.model)
+    identity, size = engine.identity, cfg.model.image_size
+    n = len(w.records)
+    staging = w.encoding_dir(identity, size)
+    images = [w.files[r["image"]]["sha256"] for r in w.records]
+    _check_staging(staging, {"identity": identity, "image_size": size, "images": images},
+                   opts.resume)
+    encoder = KeyframeImageEncoder(cfg.model, size, [w.image_path(i) for i in range(n)])
+    local = opts.workers == 1 and not opts.ray_address
+    if local:
+        encoder._engine = engine  # in-process: reuse the engine loaded for the identity
+    else:
+        engine.close()
+    try:
+        table = build_encodings(n, encoder, staging, workers=opts.workers,
+                                shard_size=cfg.scale.chunk_size, resume=opts.resume,
+                                cast={"feats": np.float16}, ray_address=opts.ray_address,
+                                threads=opts.threads, progress=sys.stderr.isatty())
+    finally:
+        if local:
+            engine.close()
+    clear_markers(staging)
+    os.unlink(os.path.join(staging, _BUILD_INFO))
+    w.add_encoding_store(identity, size, table, global_descriptors(staging, table))
+    return identity
+
+
+def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_checkpoint: str,
+                   codebook: Optional[str] = None) -> str:
+    """Store the ASMK inverted file of the writer's keyframes (after `encode_map_keyframes`);
+    returns the retrieval model's identity."""
+    from ..core.asmk import AsmkIndex
+    from ..core.retrieval_model import AsmkRetriever
+
+    entry = next(e for e in w.encodings
+                 if (e["identity"], e["image_size"]) == (identity, int(image_size)))
+    prefix = entry["store"] + "/"
+    files = {k[len(prefix):]: v for k, v in w.files.items()
+             if k.startswith(prefix) and "/" not in k[len(prefix):]}
+    table = StoreTable.from_json(entry["table"], files, "build")
+    store = EncodingStore(os.path.join(w.tmp, entry["store"]), table, cache_mb=0)
+    enc_dim = int(store.get(0)["feats"].shape[1])
+    retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook, enc_dim=enc_dim)
+    vecs = [retriever.database_vector(store.get(i)["feats"].astype(np.float32))
+            for i in range(len(store))]
+    w.add_asmk(AsmkIndex.build(vecs, retriever.codebook.num_words, retriever.codebook.dim,
+                               retriever.identity), identity, image_size)
+    log.info("ASMK index of %d keyframes for %s", len(vecs), retriever.identity)
+    return retriever.identity
+
+
+def merge_maps(a: str, b: str, out: str, overwrite: bool = False) -> int:
+    """Join two v1/v2 maps in the same ``map_frame`` into a v2 map at ``out``: A's keyframes,
+    then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both maps cache
+    (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold (inverted
+    files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
+    Raises InputError when the frames differ."""
+    from ..core.encoding_store import EncodingStoreWriter
+    from ..core.keyframes import KeyframeMap
+    from ..core.retrieval_index import IndexParams
+
+    maps = [KeyframeMap.load(a), KeyframeMap.load(b)]
+    if maps[0].map_frame != maps[1].map_frame:
+        raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
+                         "are in different frames; only maps in one frame can be merged")
+    common = [k for k in maps[0].encoding_keys() if k in set(maps[1].encoding_keys())]
+    asmk = [k for k in maps[0].asmk_keys() if k in set(maps[1].asmk_keys())]
+    with MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
+                   map_frame=maps[0].map_frame) as w:
+        for m in maps:
+            for i, kf in enumerate(m.keyframes):
+                w.add_keyframe(np.ascontiguousarray(m.image(i)), kf.intrinsics,
+                               kf.map_from_cam, kf.stamp_ns, m.depth(i))
+        for identity, size in common:
+            sw = EncodingStoreWriter(w.encoding_dir(identity, size))
+            glob = []
+            for m in maps:
+                enc = m.load_encodings(identity, size)
+                for i in range(len(m)):
+                    sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
+                               "global": enc.global_desc[i]})
+                    glob.append(np.asarray(enc.global_desc[i], np.float32))
+            w.add_encoding_store(identity, size, sw.close(), np.stack(glob))
+        for rid, eid, size in asmk:
+            w.add_asmk(_concat_asmk([m.load_asmk(rid, eid, size) for m in maps]), eid, size)
+        w.commit()
+    return len(maps[0]) + len(maps[1])
+
+
+def _concat_asmk(parts):
+    """One `AsmkIndex` of the images of ``parts`` in order (what building it from all their
+    vectors would give: entries of a word stay in image order)."""
+    from ..core.asmk import AsmkIndex
+
+    words, ids, codes, counts, base = [], [], [], [], 0
+    for p in parts:
+        words.append(np.repeat(np.arange(p.num_words), np.diff(p.offsets)))
+        ids.append(p.image_ids.astype(np.int64) + base)
+        codes.append(p.codes)
+        counts.append(p.words_per_image)
+        base += p.num_images
+    words, ids, codes = np.concatenate(words), np.concatenate(ids), np.concatenate(codes)
+    order = np.lexsort((ids, words))
+    offsets = np.zeros(parts[0].num_words + 1, np.int64)
+    np.cumsum(np.bincount(words, minlength=parts[0].num_words), out=offsets[1:])
+    return AsmkIndex(offsets, ids[order].astype(np.int32), np.ascontiguousarray(codes[order]),
+                     np.concatenate(counts).astype(np.int32), parts[0].dim, parts[0].identity)
