@@ -147,3 +147,17 @@ def test_pointmap_point_covariance_from_conf():
     S = pointmap_point_covariance(p, np.array([2.0, 10.0]), alpha=0.2)
     np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0, 0.2 * 3.0 / 10.0])
     assert np.allclose(S[:, 0, 1], 0) and np.allclose(S[:, 2, 2], S[:, 0, 0])
+
+
+def test_add_sensor_noise_depth_grows_as_z_squared_and_poses_move():
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.synthetic import add_sensor_noise
+
+    depth = np.tile(np.array([1.0, 3.0], np.float32).repeat(320), (480, 1))
+    f = Frame(np.full((480, 640, 3), 128, np.uint8), CAM, 0, "cam", depth, np.eye(4))
+    (g,) = add_sensor_noise([f], seed=0, depth_sigma_k=K_Z, image_sigma=3.0, pose_sigma_m=0.01,
+                            pose_sigma_deg=1.0)
+    e = g.depth_m - depth
+    np.testing.assert_allclose([e[:, :320].std(), e[:, 320:].std()], [K_Z, 9 * K_Z], rtol=0.05)
+    assert 2.5 < np.std(g.rgb.astype(float) - 128) < 3.5
+    assert 0 < np.linalg.norm(g.map_from_cam[:3, 3]) < 0.06 and f.map_from_cam[0, 3] == 0
