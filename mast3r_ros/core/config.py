@@ -88,8 +88,9 @@ class CovarianceConfig:
     come from the sensor literature and the synthetic check in test_covariance.py, not from a
     fit to evaluation data."""
 
-    pixel_sigma_px: float = _f(1.0, "Query keypoint noise, pixels (1 sigma per axis); also the "
-                                    "keyframe keypoint noise of depth points.", lo=0.01, hi=100.0)
+    keyframe_pixel_sigma_px: float = _f(1.0, "Keyframe keypoint noise of depth points, pixels "
+                                             "(1 sigma per axis; the query's is estimated per "
+                                             "frame from the residuals).", lo=0.0, hi=100.0)
     depth_sigma_k: float = _f(1.6e-3, "Depth noise sigma_z = k z^2 (1/m) of stored depth: "
                                       "Kinect-class sensors ~1.6e-3 (Khoshelham & Elberink "
                                       "2012).", lo=0.0, hi=1.0)

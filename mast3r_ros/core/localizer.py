@@ -52,7 +52,8 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
         from .matchers.sift import SiftMatcher
 
         return SiftMatcher(kf_map, m.sift_ratio, m.sift_max_features,
-                           depth_sigma_k=cv.depth_sigma_k, pixel_sigma_px=cv.pixel_sigma_px)
+                           depth_sigma_k=cv.depth_sigma_k,
+                           pixel_sigma_px=cv.keyframe_pixel_sigma_px)
     if config.matcher == "mast3r":
         if engine is None:
             raise ConfigError("matcher 'mast3r' needs a network: set the 'checkpoint' "
@@ -61,7 +62,8 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
 
         return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,
                              config.max_scale_error, recompute_encodings, seed,
-                             depth_sigma_k=cv.depth_sigma_k, pixel_sigma_px=cv.pixel_sigma_px,
+                             depth_sigma_k=cv.depth_sigma_k,
+                             pixel_sigma_px=cv.keyframe_pixel_sigma_px,
                              conf_alpha=cv.pointmap_conf_alpha)
     raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
 
@@ -211,7 +213,7 @@ class Localizer:
         groups = (np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(corrs)])
                   if corrs else np.zeros(0, np.int64))
         centres = self._poses[list(cand)][:, :3, 3] if len(cand) else np.zeros((0, 3))
-        model = UncertaintyModel(cv.pixel_sigma_px, cv.map_pose_sigma_m,
+        model = UncertaintyModel(None, cv.map_pose_sigma_m,
                                  float(np.radians(cv.map_pose_sigma_deg)))
         t0 = time.perf_counter()
         res = solve_pnp(X, x, frame.intrinsics, backend=p.backend,

@@ -15,15 +15,16 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
 
 1. per correspondence, the residual covariance ``A_i = sigma_px^2 I + J_X,i Sigma_X,i J_X,i^T``:
    query keypoint noise plus the 3-D point's own covariance (`Correspondences.points3d_cov`,
-   from `core.uncertainty`) projected into the query image, first order (Hartley & Zisserman,
-   *Multiple View Geometry*, 2nd ed., sec. 5.2);
+   from `core.uncertainty`, a sensor model) projected into the query image, first order
+   (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., sec. 5.2). ``sigma_px^2`` is
+   estimated per frame from what the residuals leave over once the 3-D part is accounted for,
+   ``(sum |r_i|^2 - sum tr(J_X,i Sigma_X,i J_X,i^T)) / (2n - 6)``, floored at the quantisation
+   variance (1/12 px)^2 -- a one-component variance-component estimate (Foerstner & Wrobel,
+   *Photogrammetric Computer Vision*, 2016, sec. 4.2.4) -- or given;
 2. propagated through the estimator actually used -- unweighted Gauss-Newton/LM on the inliers,
    so that poses do not depend on the model -- as the sandwich
-   ``H^-1 (sum J_i^T A_i J_i) H^-1``, ``H = J^T J`` (H&Z result 5.10 for a general residual
-   covariance; it equals ``(J^T W J)^-1`` when all ``A_i`` are equal), times the a-posteriori
-   variance factor ``s^2 = max(1, sum r_i^T A_i^-1 r_i / (2n - 6))`` (Foerstner & Wrobel,
-   *Photogrammetric Computer Vision*, 2016, sec. 4.2.3) so that residuals larger than modelled
-   inflate it (never shrink it: RANSAC has truncated them);
+   ``H^-1 (sum J_i^T A_i J_i) H^-1``, ``H = J^T J`` (first-order propagation through the
+   normal equations; it equals ``(J^T W J)^-1`` when all ``A_i`` are equal);
 3. the correlated part no per-point model captures: every point of one keyframe shares that
    keyframe's pose error (the map was built from an estimated trajectory). A keyframe pose error
    ``xi_k`` (same convention, covariance ``diag(sigma_m^2 I, sigma_rad^2 I)``) moves its points
@@ -33,8 +34,8 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    single keyframe this is the rigid transfer of the keyframe's error to the query -- it does not
    shrink with the number of matches, which is what the per-point model alone gets wrong.
 
-Without per-point covariances and keyframe groups the model reduces to
-``s^2 sigma_px^2 (J^T J)^-1`` with ``s^2`` from the residuals (the pixel-only covariance).
+Without per-point covariances and keyframe groups the model reduces to the pixel-only
+``sigma^2 (J^T J)^-1``, ``sigma^2`` from the residuals.
 """
 
 from __future__ import annotations
@@ -68,11 +69,12 @@ def poselib_available() -> bool:
 class UncertaintyModel:
     """Parameters of the covariance model (module docstring); `config.CovarianceConfig` holds
     them with their justification. ``pixel_sigma_px`` query keypoint noise (pixels, 1 sigma per
-    axis); ``map_pose_sigma_m`` / ``map_pose_sigma_rad`` the keyframe pose error (1 sigma per
-    axis, metres / radians); ``variance_factor`` inflates by the residuals when they are larger
-    than modelled."""
+    axis), None = estimated per frame from the residuals; ``map_pose_sigma_m`` /
+    ``map_pose_sigma_rad`` the keyframe pose error (1 sigma per axis, metres / radians);
+    ``variance_factor`` (with a given ``pixel_sigma_px``) inflates by the residuals when they are
+    larger than modelled."""
 
-    pixel_sigma_px: float = 1.0
+    pixel_sigma_px: Optional[float] = None
     map_pose_sigma_m: float = 0.0
     map_pose_sigma_rad: float = 0.0
     variance_factor: bool = True
@@ -248,15 +250,23 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
         Hi = np.linalg.inv(np.einsum("nai,naj->ij", J, J))
     except np.linalg.LinAlgError:
         return None
-    # a perfect fit would claim infinite certainty; pixels are quantised, so floor sigma there
-    sig2 = max(float(model.pixel_sigma_px) ** 2, 1.0 / 12.0 ** 2)
-    A = np.broadcast_to(sig2 * np.eye(2), (n, 2, 2)).copy()
     JX = point_jacobian(map_from_cam, X, K)
+    P = np.zeros((n, 2, 2))  # the 3-D points' covariances projected into the query image
     if points_cov is not None:
         S = np.nan_to_num(np.asarray(points_cov, dtype=np.float64).reshape(n, 3, 3))
-        A += JX @ S @ JX.transpose(0, 2, 1)
-    chi2 = float(np.einsum("na,na->", r, np.linalg.solve(A, r[..., None])[..., 0]))
-    s2 = max(1.0, chi2 / max(2 * n - 6, 1)) if model.variance_factor else 1.0
+        P = JX @ S @ JX.transpose(0, 2, 1)
+    dof = max(2 * n - 6, 1)
+    if model.pixel_sigma_px is None:  # the query pixel noise is what the 3-D part leaves over
+        sig2 = (float(np.sum(r ** 2)) - float(np.trace(P, axis1=1, axis2=2).sum())) / dof
+    else:
+        sig2 = float(model.pixel_sigma_px) ** 2
+    # a perfect fit would claim infinite certainty; pixels are quantised, so floor sigma there
+    sig2 = max(sig2, 1.0 / 12.0 ** 2)
+    A = sig2 * np.eye(2)[None] + P
+    s2 = 1.0
+    if model.variance_factor and model.pixel_sigma_px is not None:
+        chi2 = float(np.einsum("na,na->", r, np.linalg.solve(A, r[..., None])[..., 0]))
+        s2 = max(1.0, chi2 / dof)
     cov = s2 * Hi @ np.einsum("nai,nab,nbj->ij", J, A, J) @ Hi
     sk_t, sk_r = float(model.map_pose_sigma_m), float(model.map_pose_sigma_rad)
     if groups is not None and group_centres is not None and (sk_t > 0 or sk_r > 0):

@@ -67,7 +67,7 @@ def _frame(rng, n=150, outliers=0.2, n_kf=2, noise=None):
 
 def _d2(n_frames, seed, scale=1.0):
     rng = np.random.default_rng(seed)
-    model = pnp.UncertaintyModel(PX, SIG_T, SIG_R)
+    model = pnp.UncertaintyModel(None, SIG_T, SIG_R)  # as the localizer: pixel noise estimated
     d = []
     for _ in range(n_frames):
         X, x, S, g, c, q = _frame(rng)
