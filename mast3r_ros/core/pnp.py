@@ -16,11 +16,11 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
 1. per correspondence, the residual covariance ``A_i = sigma_px^2 I + J_X,i Sigma_X,i J_X,i^T``:
    query keypoint noise plus the 3-D point's own covariance (`Correspondences.points3d_cov`,
    from `core.uncertainty`, a sensor model) projected into the query image, first order
-   (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., sec. 5.2). ``sigma_px^2`` is
+   (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., ch. 5). ``sigma_px^2`` is
    estimated per frame from what the residuals leave over once the 3-D part is accounted for,
    ``(sum |r_i|^2 - sum tr(J_X,i Sigma_X,i J_X,i^T)) / (2n - 6)``, floored at the quantisation
    variance (1/12 px)^2 -- a one-component variance-component estimate (Foerstner & Wrobel,
-   *Photogrammetric Computer Vision*, 2016, sec. 4.2.4) -- or given;
+   *Photogrammetric Computer Vision*, 2016, ch. 4) -- or given;
 2. propagated through the estimator actually used -- unweighted Gauss-Newton/LM on the inliers,
    so that poses do not depend on the model -- as the sandwich
    ``H^-1 (sum J_i^T A_i J_i) H^-1``, ``H = J^T J`` (first-order propagation through the
@@ -30,7 +30,7 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    ``xi_k`` (same convention, covariance ``diag(sigma_m^2 I, sigma_rad^2 I)``) moves its points
    by ``dX_i = [I, -[X_i - c_k]_x] xi_k``, hence the pose by
    ``G_k xi_k, G_k = -H^-1 sum_{i in k} J_i^T J_X,i [I, -[X_i - c_k]_x]``, adding
-   ``G_k Sigma_kf G_k^T`` (first-order propagation through the estimator, H&Z sec. 5.2.3). With a
+   ``G_k Sigma_kf G_k^T`` (first-order propagation through the estimator, H&Z ch. 5). With a
    single keyframe this is the rigid transfer of the keyframe's error to the query -- it does not
    shrink with the number of matches, which is what the per-point model alone gets wrong.
 

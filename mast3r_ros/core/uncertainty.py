@@ -4,7 +4,7 @@ Two sources of 3-D points, two models (both return (N, 3, 3) float64 map-frame c
 
 * **Stored depth** (`depth_point_covariance`): a point back-projected from a keyframe pixel
   ``(u, v)`` and depth ``z`` is ``p = z K^-1 (u, v, 1)``. Its error has two independent parts,
-  propagated to first order (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., sec. 5.2.1,
+  propagated to first order (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., ch. 5,
   ``Sigma_p = J Sigma J^T``):
 
   - depth noise along the ray, ``sigma_z = depth_sigma_k * z^2``: the random error of
@@ -16,7 +16,7 @@ Two sources of 3-D points, two models (both return (N, 3, 3) float64 map-frame c
 
 * **Predicted pointmap** (`pointmap_point_covariance`): MASt3R's confidence ``conf`` (> 1) comes
   from the confidence-weighted regression loss ``conf * err - alpha * log(conf)`` (DUSt3R,
-  Wang et al., CVPR 2024, eq. 4; MASt3R keeps it). For a fixed error that loss is minimised at
+  Wang et al., CVPR 2024, confidence-aware loss; MASt3R keeps it). For a fixed error that loss is minimised at
   ``conf = alpha / err``, so the network's expected 3-D error is ``err ~ alpha / conf`` in the
   normalised pointmap units (the mean distance of the pair's points to the origin). The
   documented assumption here: that relation carries over to the metric output, so
