@@ -16,7 +16,7 @@ Two sources of 3-D points, two models (both return (N, 3, 3) float64 map-frame c
 
 * **Predicted pointmap** (`pointmap_point_covariance`): MASt3R's confidence ``conf`` (> 1) comes
   from the confidence-weighted regression loss ``conf * err - alpha * log(conf)`` (DUSt3R,
-  Wang et al., CVPR 2024, confidence-aware loss; MASt3R keeps it). For a fixed error that loss is minimised at
+  Wang et al., CVPR 2024; MASt3R keeps it). For a fixed error that loss is minimised at
   ``conf = alpha / err``, so the network's expected 3-D error is ``err ~ alpha / conf`` in the
   normalised pointmap units (the mean distance of the pair's points to the origin). The
   documented assumption here: that relation carries over to the metric output, so
