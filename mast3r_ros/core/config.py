@@ -92,6 +92,31 @@ class GateConfig:
 
 
 @dataclasses.dataclass(frozen=True)
+class CovarianceConfig:
+    """The pose covariance model (core/pnp.py module docstring, core/uncertainty.py). The depth
+    and pointmap defaults come from the literature (cited per field); the keyframe pose error
+    describes the map's trajectory and should be set for it: 1 cm / 1 deg is typical of RGB-D
+    SLAM / KinectFusion trajectories (1-2 cm), and holds on the synthetic check (same error
+    simulated) and on redkitchen (where 0.5 deg would cover only 86 % of rotation errors)."""
+
+    keyframe_pixel_sigma_px: float = _f(1.0, "Keyframe keypoint noise of depth points, pixels "
+                                             "(1 sigma per axis; the query's is estimated per "
+                                             "frame from the residuals).", lo=0.0, hi=100.0)
+    depth_sigma_k: float = _f(1.6e-3, "Depth noise sigma_z = k z^2 (1/m) of stored depth: "
+                                      "Kinect-class sensors ~1.6e-3 (Khoshelham & Elberink "
+                                      "2012).", lo=0.0, hi=1.0)
+    pointmap_conf_alpha: float = _f(0.2, "MASt3R pointmap points: sigma = alpha * mean depth / "
+                                         "conf (the confidence-loss weight of training).",
+                                    lo=0.0, hi=10.0)
+    map_pose_sigma_m: float = _f(0.01, "Keyframe pose error of the map, metres (1 sigma per "
+                                       "axis): the accuracy of the trajectory it was built "
+                                       "with (RGB-D SLAM / KinectFusion: 1-2 cm).",
+                                 lo=0.0, hi=10.0)
+    map_pose_sigma_deg: float = _f(1.0, "Keyframe pose error of the map, degrees (1 sigma per "
+                                        "axis).", lo=0.0, hi=90.0)
+
+
+@dataclasses.dataclass(frozen=True)
 class LocalizerConfig:
     matcher: str = _f("mast3r", "Matcher: 'mast3r' (needs a checkpoint) or the weight-free "
                                 "'sift' baseline.", choices=("mast3r", "sift"))
@@ -110,6 +135,7 @@ class LocalizerConfig:
     matching: MatchingConfig = dataclasses.field(default_factory=MatchingConfig)
     pnp: PnPConfig = dataclasses.field(default_factory=PnPConfig)
     gates: GateConfig = dataclasses.field(default_factory=GateConfig)
+    covariance: CovarianceConfig = dataclasses.field(default_factory=CovarianceConfig)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -287,6 +313,7 @@ _PREFIX = {
     ("localizer", "matching"): "matching.",
     ("localizer", "pnp"): "pnp.",
     ("localizer", "gates"): "gates.",
+    ("localizer", "covariance"): "covariance.",
     ("map_build",): "map_build.",
     ("pose_at_stamp",): "pose_at_stamp.",
     ("map_check",): "map_check.",

@@ -40,7 +40,7 @@ from .errors import ConfigError, InputError
 from .geometry import is_valid_pose, pose_error
 from .keyframes import KeyframeMap
 from .matchers.base import PairMatcher, add_time
-from .pnp import PnPResult, solve_pnp
+from .pnp import PnPResult, UncertaintyModel, solve_pnp
 from .retrieval import (
     nearest_to_prior,
     pose_consistent_subset,
@@ -54,11 +54,13 @@ log = logging.getLogger(__name__)
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
                   recompute_encodings: bool, seed: int) -> PairMatcher:
-    m = config.matching
+    m, cv = config.matching, config.covariance
     if config.matcher == "sift":
         from .matchers.sift import SiftMatcher
 
-        return SiftMatcher(kf_map, m.sift_ratio, m.sift_max_features)
+        return SiftMatcher(kf_map, m.sift_ratio, m.sift_max_features,
+                           depth_sigma_k=cv.depth_sigma_k,
+                           pixel_sigma_px=cv.keyframe_pixel_sigma_px)
     if config.matcher == "mast3r":
         if engine is None:
             raise ConfigError("matcher 'mast3r' needs a network: set the 'checkpoint' "
@@ -66,7 +68,10 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
         from .matchers.mast3r import Mast3rMatcher
 
         return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,
-                             config.max_scale_error, recompute_encodings, seed)
+                             config.max_scale_error, recompute_encodings, seed,
+                             depth_sigma_k=cv.depth_sigma_k,
+                             pixel_sigma_px=cv.keyframe_pixel_sigma_px,
+                             conf_alpha=cv.pointmap_conf_alpha)
     raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
 
 
@@ -296,11 +301,22 @@ class Localizer:
               with_matches: bool) -> LocalizationResult:
         X = np.concatenate([c.points3d for c in corrs]) if corrs else np.zeros((0, 3))
         x = np.concatenate([c.points2d for c in corrs]) if corrs else np.zeros((0, 2))
-        p = self.config.pnp
+        p, cv = self.config.pnp, self.config.covariance
+        # per-point 3-D covariances (NaN = unknown, counted as exact) and each point's keyframe,
+        # for the covariance model only (core/pnp.py); the pose does not depend on them
+        S = (np.concatenate([c.points3d_cov if c.points3d_cov is not None
+                             else np.full((len(c), 3, 3), np.nan) for c in corrs])
+             if corrs else np.zeros((0, 3, 3)))
+        groups = (np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(corrs)])
+                  if corrs else np.zeros(0, np.int64))
+        centres = self._poses[list(cand)][:, :3, 3] if len(cand) else np.zeros((0, 3))
+        model = UncertaintyModel(None, cv.map_pose_sigma_m,
+                                 float(np.radians(cv.map_pose_sigma_deg)))
         t0 = time.perf_counter()
         res = solve_pnp(X, x, frame.intrinsics, backend=p.backend,
                         reproj_error_px=p.reproj_error_px, max_iterations=p.max_iterations,
-                        confidence=p.confidence, refine=p.refine, seed=self.seed)
+                        confidence=p.confidence, refine=p.refine, seed=self.seed,
+                        points_cov=S, groups=groups, group_centres=centres, uncertainty=model)
         add_time(timings, "pnp", time.perf_counter() - t0)
         kw: Dict[str, Any] = dict(
             num_matches=len(X), num_inliers=res.num_inliers,

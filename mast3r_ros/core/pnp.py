@@ -9,8 +9,33 @@ Covariance convention (also `LocalizationResult.covariance`): the state is the c
 map frame, ``map_from_cam = (R, c)``, perturbed as ``R' = exp([dtheta]_x) R`` and ``c' = c + dc``
 with ``dc`` (metres) and ``dtheta`` (a rotation vector in radians about the *map* axes). The matrix
 is ordered ``(dc_x, dc_y, dc_z, dtheta_x, dtheta_y, dtheta_z)`` -- the order and frame of ROS
-``geometry_msgs/PoseWithCovariance`` -- and equals ``sigma^2 (J^T J)^-1`` with J the Jacobian of the
-inlier reprojection residuals (pixels) and ``sigma^2`` their variance (sum of squares / (2n - 6)).
+``geometry_msgs/PoseWithCovariance``.
+
+Covariance model (`pose_covariance`; what limits the pose, not only the pixel residuals):
+
+1. per correspondence, the residual covariance ``A_i = sigma_px^2 I + J_X,i Sigma_X,i J_X,i^T``:
+   query keypoint noise plus the 3-D point's own covariance (`Correspondences.points3d_cov`,
+   from `core.uncertainty`, a sensor model) projected into the query image, first order
+   (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., ch. 5). ``sigma_px^2`` is
+   estimated per frame from what the residuals leave over once the 3-D part is accounted for,
+   ``(sum |r_i|^2 - sum tr(J_X,i Sigma_X,i J_X,i^T)) / (2n - 6)``, floored at the quantisation
+   variance (1/12 px)^2 -- a one-component variance-component estimate (Foerstner & Wrobel,
+   *Photogrammetric Computer Vision*, 2016, ch. 4) -- or given;
+2. propagated through the estimator actually used -- unweighted Gauss-Newton/LM on the inliers,
+   so that poses do not depend on the model -- as the sandwich
+   ``H^-1 (sum J_i^T A_i J_i) H^-1``, ``H = J^T J`` (first-order propagation through the
+   normal equations; it equals ``(J^T W J)^-1`` when all ``A_i`` are equal);
+3. the correlated part no per-point model captures: every point of one keyframe shares that
+   keyframe's pose error (the map was built from an estimated trajectory). A keyframe pose error
+   ``xi_k`` (same convention, covariance ``diag(sigma_m^2 I, sigma_rad^2 I)``) moves its points
+   by ``dX_i = [I, -[X_i - c_k]_x] xi_k``, hence the pose by
+   ``G_k xi_k, G_k = -H^-1 sum_{i in k} J_i^T J_X,i [I, -[X_i - c_k]_x]``, adding
+   ``G_k Sigma_kf G_k^T`` (first-order propagation through the estimator, H&Z ch. 5). With a
+   single keyframe this is the rigid transfer of the keyframe's error to the query -- it does not
+   shrink with the number of matches, which is what the per-point model alone gets wrong.
+
+Without per-point covariances and keyframe groups the model reduces to the pixel-only
+``sigma^2 (J^T J)^-1``, ``sigma^2`` from the residuals.
 """
 
 from __future__ import annotations
@@ -38,6 +63,21 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 def poselib_available() -> bool:
     return _poselib is not None
+
+
+@dataclasses.dataclass(frozen=True)
+class UncertaintyModel:
+    """Parameters of the covariance model (module docstring); `config.CovarianceConfig` holds
+    them with their justification. ``pixel_sigma_px`` query keypoint noise (pixels, 1 sigma per
+    axis), None = estimated per frame from the residuals; ``map_pose_sigma_m`` /
+    ``map_pose_sigma_rad`` the keyframe pose error (1 sigma per axis, metres / radians);
+    ``variance_factor`` (with a given ``pixel_sigma_px``) inflates by the residuals when they are
+    larger than modelled."""
+
+    pixel_sigma_px: Optional[float] = None
+    map_pose_sigma_m: float = 0.0
+    map_pose_sigma_rad: float = 0.0
+    variance_factor: bool = True
 
 
 @dataclasses.dataclass
@@ -169,33 +209,94 @@ def refine_pose(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: np.nd
     return T
 
 
-def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray,
-                    K: np.ndarray) -> Optional[np.ndarray]:
-    """6x6 covariance (module docstring) of a pose fitted to inlier correspondences."""
+def point_jacobian(map_from_cam: np.ndarray, X: np.ndarray, K: np.ndarray) -> np.ndarray:
+    """d residual / d X (map-frame point) for each point: (N, 2, 3)."""
+    R, c = map_from_cam[:3, :3], map_from_cam[:3, 3]
+    p = (X - c) @ R
+    z = p[:, 2]
+    dproj = np.zeros((len(X), 2, 3))
+    dproj[:, 0, 0] = K[0, 0] / z
+    dproj[:, 0, 2] = -K[0, 0] * p[:, 0] / z ** 2
+    dproj[:, 1, 1] = K[1, 1] / z
+    dproj[:, 1, 2] = -K[1, 1] * p[:, 1] / z ** 2
+    return dproj @ R.T
+
+
+def _skew(v: np.ndarray) -> np.ndarray:
+    S = np.zeros(v.shape[:-1] + (3, 3))
+    S[..., 0, 1], S[..., 0, 2], S[..., 1, 2] = -v[..., 2], v[..., 1], -v[..., 0]
+    S[..., 1, 0], S[..., 2, 0], S[..., 2, 1] = v[..., 2], -v[..., 1], v[..., 0]
+    return S
+
+
+def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: np.ndarray,
+                    points_cov: Optional[np.ndarray] = None, groups: Optional[np.ndarray] = None,
+                    group_centres: Optional[np.ndarray] = None,
+                    model: UncertaintyModel = UncertaintyModel()) -> Optional[np.ndarray]:
+    """6x6 covariance (module docstring) of a pose fitted to inlier correspondences.
+
+    ``X`` (N, 3) map points (metres), ``x`` (N, 2) undistorted query pixels, ``K`` 3x3;
+    ``points_cov`` (N, 3, 3) map-frame point covariances (m^2; None or NaN rows = exact points);
+    ``groups`` (N,) int keyframe of each point, an index into ``group_centres`` (G, 3), the
+    keyframe camera centres in the map frame (the keyframe-pose term needs both). Returns None
+    when the geometry is degenerate (singular normal matrix).
+    """
     n = len(X)
     if n < 4:
         return None
     r, _ = reprojection_residuals(invert_pose(map_from_cam), X, x, K)
-    sigma2 = float(np.sum(r ** 2)) / max(2 * n - 6, 1)
-    # a perfect fit would claim infinite certainty; pixels are quantised, so floor sigma there
-    sigma2 = max(sigma2, 1.0 / 12.0 ** 2)
-    J = _jacobian(map_from_cam, X, K)
+    J = _jacobian(map_from_cam, X, K).reshape(n, 2, 6)
     try:
-        cov = sigma2 * np.linalg.inv(J.T @ J)
+        Hi = np.linalg.inv(np.einsum("nai,naj->ij", J, J))
     except np.linalg.LinAlgError:
         return None
+    JX = point_jacobian(map_from_cam, X, K)
+    P = np.zeros((n, 2, 2))  # the 3-D points' covariances projected into the query image
+    if points_cov is not None:
+        S = np.nan_to_num(np.asarray(points_cov, dtype=np.float64).reshape(n, 3, 3))
+        P = JX @ S @ JX.transpose(0, 2, 1)
+    dof = max(2 * n - 6, 1)
+    if model.pixel_sigma_px is None:  # the query pixel noise is what the 3-D part leaves over
+        sig2 = (float(np.sum(r ** 2)) - float(np.trace(P, axis1=1, axis2=2).sum())) / dof
+    else:
+        sig2 = float(model.pixel_sigma_px) ** 2
+    # a perfect fit would claim infinite certainty; pixels are quantised, so floor sigma there
+    sig2 = max(sig2, 1.0 / 12.0 ** 2)
+    A = sig2 * np.eye(2)[None] + P
+    s2 = 1.0
+    if model.variance_factor and model.pixel_sigma_px is not None:
+        chi2 = float(np.einsum("na,na->", r, np.linalg.solve(A, r[..., None])[..., 0]))
+        s2 = max(1.0, chi2 / dof)
+    cov = s2 * Hi @ np.einsum("nai,nab,nbj->ij", J, A, J) @ Hi
+    sk_t, sk_r = float(model.map_pose_sigma_m), float(model.map_pose_sigma_rad)
+    if groups is not None and group_centres is not None and (sk_t > 0 or sk_r > 0):
+        g = np.asarray(groups).reshape(-1)
+        centres = np.asarray(group_centres, dtype=np.float64).reshape(-1, 3)
+        s_kf = np.diag([sk_t ** 2] * 3 + [sk_r ** 2] * 3)
+        JtJX = np.einsum("nai,nab->nib", J, JX)  # (N, 6, 3)
+        for k in np.unique(g):
+            m = g == k
+            B = np.concatenate([np.broadcast_to(np.eye(3), (int(m.sum()), 3, 3)),
+                                -_skew(X[m] - centres[k])], axis=2)
+            G = -Hi @ np.einsum("nib,nbj->ij", JtJX[m], B)
+            cov = cov + G @ s_kf @ G.T
     cov = 0.5 * (cov + cov.T)
     return cov if np.isfinite(cov).all() else None
 
 
 def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
               backend: str = "auto", reproj_error_px: float = 5.0, max_iterations: int = 10000,
-              confidence: float = 0.9999, refine: bool = True, seed: int = 0) -> PnPResult:
+              confidence: float = 0.9999, refine: bool = True, seed: int = 0,
+              points_cov: Optional[np.ndarray] = None, groups: Optional[np.ndarray] = None,
+              group_centres: Optional[np.ndarray] = None,
+              uncertainty: UncertaintyModel = UncertaintyModel()) -> PnPResult:
     """Robust metric pose of a camera from map points and their pixels.
 
     ``X`` (N, 3) map-frame points in metres, ``x`` (N, 2) query pixels as captured (distortion is
-    removed first when the intrinsics have any). Returns a `PnPResult`; a failure (too few points,
-    degenerate geometry, solver failure) is a result with ``success=False`` and a reason.
+    removed first when the intrinsics have any). ``points_cov``, ``groups``, ``group_centres``
+    and ``uncertainty`` only shape the covariance (`pose_covariance`), never the pose. Returns a
+    `PnPResult`; a failure (too few points, degenerate geometry, solver failure) is a result with
+    ``success=False`` and a reason.
     """
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(-1, 3))
     x = np.asarray(x, dtype=np.float64).reshape(-1, 2)
@@ -225,7 +326,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         cam_from_map = None
     if cam_from_map is None or not np.isfinite(cam_from_map).all():
         return PnPResult(False, None, inliers, reason="PnP-RANSAC found no pose")
-    return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine)
+    cov_in = (points_cov, groups, group_centres, uncertainty)
+    return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
 
 
 def _score(map_from_cam, X, xu, finite, K, thr):
@@ -235,7 +337,7 @@ def _score(map_from_cam, X, xu, finite, K, thr):
         return finite & (z > 0) & (err <= thr), err
 
 
-def _finish(cam_from_map, X, xu, finite, K, thr, refine) -> PnPResult:
+def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     map_from_cam = invert_pose(cam_from_map)
     inl, err = _score(map_from_cam, X, xu, finite, K, thr)
     if refine and np.count_nonzero(inl) >= MIN_POINTS:
@@ -248,7 +350,10 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine) -> PnPResult:
         return PnPResult(False, None, inl,
                          reason=f"too few PnP inliers ({np.count_nonzero(inl)})")
     rms = float(np.sqrt(np.mean(err[inl] ** 2)))
-    cov = pose_covariance(map_from_cam, X[inl], xu[inl], K)
+    points_cov, groups, centres, model = cov_in
+    cov = pose_covariance(map_from_cam, X[inl], xu[inl], K,
+                          None if points_cov is None else np.asarray(points_cov)[inl],
+                          None if groups is None else np.asarray(groups)[inl], centres, model)
     if cov is None:
         return PnPResult(False, None, inl, rms,
                          reason="degenerate geometry: pose covariance is singular")

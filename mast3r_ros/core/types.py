@@ -103,13 +103,17 @@ class Correspondences:
     ``points3d`` (N, 3) float64 in the map frame (metres); ``points2d`` (N, 2) float64 query-image
     pixels (original resolution, distorted as captured); ``keyframe_xy`` (N, 2) float64 keyframe
     pixels (original resolution) for debug pictures; ``keyframe_id`` of the keyframe they come from.
-    Raises `InputError` when the three arrays differ in length.
+    ``points3d_cov`` (N, 3, 3) float64, optional: each 3-D point's own covariance in the map frame
+    (m^2), filled by the matcher from its point model (`core.uncertainty`); None = unknown (the
+    pose covariance then counts pixel noise only for these points).
+    Raises `InputError` when the arrays differ in length.
     """
 
     keyframe_id: int
     points3d: np.ndarray
     points2d: np.ndarray
     keyframe_xy: np.ndarray
+    points3d_cov: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
@@ -117,6 +121,11 @@ class Correspondences:
         self.keyframe_xy = np.asarray(self.keyframe_xy, dtype=np.float64).reshape(-1, 2)
         if not (len(self.points3d) == len(self.points2d) == len(self.keyframe_xy)):
             raise InputError("Correspondences: points3d, points2d and keyframe_xy differ in length")
+        if self.points3d_cov is not None:
+            self.points3d_cov = np.asarray(self.points3d_cov, dtype=np.float64)
+            if self.points3d_cov.shape != (len(self.points3d), 3, 3):
+                raise InputError(f"Correspondences: points3d_cov must be ({len(self.points3d)}, "
+                                 f"3, 3), got {self.points3d_cov.shape}")
 
     def __len__(self) -> int:
         return len(self.points3d)

@@ -420,3 +420,21 @@ def test_random_weight_mast3r_end_to_end(small_map, frames, tiny_ckpt):
     keys2 = KeyframeMap.load(small_map).encoding_keys()
     assert sorted(keys2) == sorted(keys + [("another-checkpoint", 224)])
     assert os.path.isdir(os.path.join(small_map, "encodings"))
+
+
+def test_covariance_model_shapes_the_covariance_not_the_pose(kf_map, frames):
+    """The keyframe pose error is shared by all points of a keyframe: with it the position sigma
+    cannot fall below a fraction of map_pose_sigma_m however many matches; without it (and with
+    exact 3-D points) the covariance is the pixel-only one. The pose is the same either way."""
+    from mast3r_ros.core.config import CovarianceConfig
+
+    f = _queries(frames)[3]
+    full = Localizer(kf_map, _sift()).localize(f)
+    bare = Localizer(kf_map, _sift(covariance=CovarianceConfig(
+        depth_sigma_k=0.0, map_pose_sigma_m=0.0, map_pose_sigma_deg=0.0))).localize(f)
+    assert full.success and bare.success
+    np.testing.assert_array_equal(full.map_from_cam, bare.map_from_cam)
+    sig_full = np.sqrt(np.diag(full.covariance))
+    sig_bare = np.sqrt(np.diag(bare.covariance))
+    assert np.all(sig_full[:3] > 0.5 * 0.01) and np.all(sig_full[3:] > 0.5 * np.radians(1.0))
+    assert np.all(sig_full > 2 * sig_bare), (sig_full, sig_bare)

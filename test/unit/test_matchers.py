@@ -40,7 +40,8 @@ def _host_reference(pred, c, rng):
         sel = np.sort(rng.choice(len(xy1), c.max_matches, replace=False))
         xy1, xy2 = xy1[sel], xy2[sel]
     pts = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float().numpy().astype(np.float64)
-    return xy1, xy2, pts
+    pconf = pred.conf_1[xy1[:, 1], xy1[:, 0]].float().numpy().astype(np.float64)
+    return xy1, xy2, pts, pconf
 
 
 @pytest.mark.parametrize("cfg", [
@@ -53,7 +54,8 @@ def test_filter_matches_equals_the_host_reference(cfg):
     pred = _prediction()
     got = filter_matches(pred, cfg, np.random.default_rng(4))
     want = _host_reference(pred, cfg, np.random.default_rng(4))
-    for g, w, dtype in zip(got, want, (np.int64, np.int64, np.float64)):
+    assert len(got) == len(want) == 4
+    for g, w, dtype in zip(got, want, (np.int64, np.int64, np.float64, np.float64)):
         assert g.dtype == dtype and g.shape == w.shape
         np.testing.assert_array_equal(g, w)
     if cfg.max_matches == 10:
@@ -73,7 +75,7 @@ def test_filter_matches_moves_to_the_host_once(monkeypatch):
     monkeypatch.setattr(torch.Tensor, "cpu", counting)
     m = filter_matches(_prediction(1), MatchingConfig(subsample=2, max_matches=10),
                        np.random.default_rng(0))
-    assert calls == [(len(m.xy1), 7)]
+    assert calls == [(len(m.xy1), 8)]  # xy1, xy2, pts3d_1, conf_1
 
 
 def test_stack_encodings_needs_keyframes():

@@ -32,6 +32,7 @@ from ..geometry import (
 from ..keyframes import EncodingSet, KeyframeMap
 from ..retrieval import pooled_descriptor
 from ..types import Correspondences, Frame
+from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time
 
 log = logging.getLogger(__name__)
@@ -128,11 +129,13 @@ class _Mast3rQuery:
 class PairMatches(NamedTuple):
     """Filtered matches of one keyframe pair on the host: ``xy1`` (N, 2) int64 keyframe and
     ``xy2`` (N, 2) int64 query network pixels, ``pts3d_1`` (N, 3) float64 the keyframe's
-    predicted points at ``xy1`` (keyframe camera frame, metres)."""
+    predicted points at ``xy1`` (keyframe camera frame, metres), ``conf_1`` (N,) float64 its
+    pointmap confidence there (> 1; `core.uncertainty` turns it into a 3-D covariance)."""
 
     xy1: np.ndarray
     xy2: np.ndarray
     pts3d_1: np.ndarray
+    conf_1: np.ndarray
 
 
 def filter_matches(pred: Any, cfg: MatchingConfig, rng: np.random.Generator) -> PairMatches:
@@ -158,9 +161,10 @@ def filter_matches(pred: Any, cfg: MatchingConfig, rng: np.random.Generator) -> 
         kept = kept[torch.from_numpy(sel).to(kept.device)]
     xy1, xy2 = xy1[kept], xy2[kept]
     pts = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float()
-    host = torch.cat([xy1.float(), xy2.float(), pts], dim=1).cpu().numpy()
+    conf = pred.conf_1[xy1[:, 1], xy1[:, 0]].float().reshape(-1, 1)
+    host = torch.cat([xy1.float(), xy2.float(), pts, conf], dim=1).cpu().numpy()
     return PairMatches(host[:, 0:2].astype(np.int64), host[:, 2:4].astype(np.int64),
-                       host[:, 4:7].astype(np.float64))
+                       host[:, 4:7].astype(np.float64), host[:, 7].astype(np.float64))
 
 
 class Mast3rMatcher:
@@ -176,7 +180,8 @@ class Mast3rMatcher:
     def __init__(self, kf_map: KeyframeMap, engine: Any, matching: MatchingConfig,
                  image_size: int, points_source: str = "pointmap",
                  max_scale_error: float = 0.25, recompute_encodings: bool = True,
-                 seed: int = 0):
+                 seed: int = 0, depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
+                 conf_alpha: float = 0.2):
         if not engine.has_descriptors:
             raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
                                   "localizer needs a MASt3R checkpoint, or use matcher 'sift'")
@@ -187,6 +192,8 @@ class Mast3rMatcher:
         self.image_size = int(image_size)
         self.points_source = points_source
         self.max_scale_error = float(max_scale_error)
+        self.depth_sigma_k, self.pixel_sigma_px = float(depth_sigma_k), float(pixel_sigma_px)
+        self.conf_alpha = float(conf_alpha)
         self.rng = np.random.default_rng(seed)
         enc = self._encodings(recompute_encodings)
         self.enc_set = enc
@@ -271,21 +278,29 @@ class Mast3rMatcher:
             add_time(timings, "matching", time.perf_counter() - t1)
         return [Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
                                 np.concatenate([x.points2d for x in c]),
-                                np.concatenate([x.keyframe_xy for x in c])) for c in fine]
+                                np.concatenate([x.keyframe_xy for x in c]),
+                                np.concatenate([x.points3d_cov for x in c])) for c in fine]
 
     def _pair(self, index: int, pred: Any, query_to_orig: np.ndarray) -> Correspondences:
         """Correspondences of one prediction; ``query_to_orig`` maps view-2 network pixels to
         original query pixels."""
         kf = self.kf_map.keyframes[index]
-        xy1, xy2, pts_cam = filter_matches(pred, self.cfg, self.rng)
+        xy1, xy2, pts_cam, conf = filter_matches(pred, self.cfg, self.rng)
         kf_xy = apply_homography(self.enc_set.to_orig[index], xy1)
         q_xy = apply_homography(query_to_orig, xy2)
         if self.points_source == "depth":
             pts_cam, ok = self._depth_points(index, kf_xy, pts_cam)
-            kf_xy, q_xy, pts_cam = kf_xy[ok], q_xy[ok], pts_cam[ok]
+            kf_xy, q_xy, pts_cam, conf = kf_xy[ok], q_xy[ok], pts_cam[ok], conf[ok]
         ok = np.isfinite(pts_cam).all(axis=1) & (pts_cam[:, 2] > 0)
-        return Correspondences(kf.id, transform_points(kf.map_from_cam, pts_cam[ok]), q_xy[ok],
-                               kf_xy[ok])
+        pts_cam = pts_cam[ok]
+        # each point's covariance from its source's model (core/uncertainty.py)
+        if self.points_source == "depth":
+            cov = depth_point_covariance(pts_cam, kf.intrinsics.K, kf.map_from_cam,
+                                         self.depth_sigma_k, self.pixel_sigma_px)
+        else:
+            cov = pointmap_point_covariance(pts_cam, conf[ok], self.conf_alpha)
+        return Correspondences(kf.id, transform_points(kf.map_from_cam, pts_cam), q_xy[ok],
+                               kf_xy[ok], cov)
 
     def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray
                       ) -> Tuple[np.ndarray, np.ndarray]:

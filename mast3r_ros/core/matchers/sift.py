@@ -1,6 +1,9 @@
 """The weight-free baseline matcher: OpenCV SIFT, RootSIFT mutual ratio-test matching, 3-D points
 from the keyframe's stored depth.
 
+Each 3-D point carries its covariance from the depth model of `core.uncertainty` (depth noise
+``k z^2`` along the ray, keyframe keypoint noise across it).
+
 It is the CPU fallback when no checkpoint is configured and the baseline the learned matcher is
 compared against. Keyframe features (with their map-frame 3-D points) are computed on first use
 and kept in memory.
@@ -20,6 +23,7 @@ from ..geometry import backproject, sample_depth, transform_points, undistort_pi
 from ..keyframes import KeyframeMap
 from ..retrieval import thumbnail_descriptor
 from ..types import Correspondences, Frame
+from ..uncertainty import depth_point_covariance
 from .base import add_time
 
 
@@ -75,6 +79,7 @@ def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
 class _KeyframeFeatures:
     feats: SiftFeatures
     points_map: np.ndarray  # (N, 3) map-frame points of the keypoints (all valid)
+    points_cov: np.ndarray  # (N, 3, 3) their map-frame covariances (m^2)
 
 
 class SiftMatcher:
@@ -85,7 +90,8 @@ class SiftMatcher:
 
     name = "sift"
 
-    def __init__(self, kf_map: KeyframeMap, ratio: float = 0.8, max_features: int = 4000):
+    def __init__(self, kf_map: KeyframeMap, ratio: float = 0.8, max_features: int = 4000,
+                 depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0):
         if not kf_map.has_depth():
             raise InputError(
                 f"map {kf_map.path}: the sift matcher takes its 3-D points from keyframe depth, "
@@ -94,6 +100,7 @@ class SiftMatcher:
         self.kf_map = kf_map
         self.ratio = float(ratio)
         self.max_features = int(max_features)
+        self.depth_sigma_k, self.pixel_sigma_px = float(depth_sigma_k), float(pixel_sigma_px)
         self._cache: Dict[int, _KeyframeFeatures] = {}
 
     def global_descriptors(self) -> np.ndarray:
@@ -121,8 +128,11 @@ class SiftMatcher:
             xy = undistort_pixels(feats.xy, K, cam.dist, cam.distortion_model)
             z = sample_depth(self.kf_map.depth(index), feats.xy)
             ok = np.isfinite(z)
-            pts = transform_points(kf.map_from_cam, backproject(xy[ok], z[ok], K))
-            self._cache[index] = _KeyframeFeatures(feats.subset(ok), pts)
+            cam_pts = backproject(xy[ok], z[ok], K)
+            pts = transform_points(kf.map_from_cam, cam_pts)
+            cov = depth_point_covariance(cam_pts, K, kf.map_from_cam, self.depth_sigma_k,
+                                         self.pixel_sigma_px)
+            self._cache[index] = _KeyframeFeatures(feats.subset(ok), pts, cov)
         return self._cache[index]
 
     def correspond(self, frame: Frame, state: SiftFeatures, indices: Sequence[int],
@@ -137,7 +147,7 @@ class SiftMatcher:
             add_time(timings, "matching", time.perf_counter() - t1)
             add_time(timings, "features", t1 - t0)
             out.append(Correspondences(self.kf_map.keyframes[i].id, kff.points_map[ik],
-                                       state.xy[iq], kff.feats.xy[ik]))
+                                       state.xy[iq], kff.feats.xy[ik], kff.points_cov[ik]))
         return out
 
     def close(self) -> None:

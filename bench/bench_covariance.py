@@ -1,0 +1,71 @@
+#!/usr/bin/env python3
+"""Covariance calibration check: chi^2 coverage and median squared Mahalanobis distance.
+
+Synthetic: the demo room is rendered (exact ground truth), the map frames get sensor noise
+(`replay.synthetic.add_sensor_noise`: depth ``k z^2``, image noise, and -- unless
+``--exact-map-poses`` -- a keyframe pose error of ``--map-pose-sigma-m`` / ``--map-pose-sigma-deg``,
+which the covariance config is told), the query frames image noise only; a SIFT map is built
+from every even frame and the odd frames are localized. Real data: ``--map`` and ``--query`` TUM
+folders (e.g. redkitchen_a_map / redkitchen_a_query) instead. Prints the metrics table; the
+``covariance`` block is the calibration (replay/metrics.py).
+
+    python bench/bench_covariance.py --frames 120 --seed 1 --out /tmp/cov_syn
+    python bench/bench_covariance.py --exact-map-poses --frames 80 --seed 2 --out /tmp/cov_ex
+    python bench/bench_covariance.py --map DATA/redkitchen_a_map --query DATA/redkitchen_a_query \\
+        --out /tmp/cov_rk
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+
+from mast3r_ros.core.config import Config
+from mast3r_ros.replay import synthetic as sy
+from mast3r_ros.replay.cli import build_map, run_localization
+from mast3r_ros.replay.metrics import format_table
+from mast3r_ros.replay.tum import TumSequence
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--out", required=True)
+    ap.add_argument("--map", default="")
+    ap.add_argument("--query", default="")
+    ap.add_argument("--frames", type=int, default=120)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--depth-sigma-k", type=float, default=1.6e-3)
+    ap.add_argument("--image-sigma", type=float, default=4.0)
+    ap.add_argument("--map-pose-sigma-m", type=float, default=0.01)
+    ap.add_argument("--map-pose-sigma-deg", type=float, default=1.0)
+    ap.add_argument("--exact-map-poses", action="store_true")
+    a = ap.parse_args()
+    base = Config()
+    cv = base.localizer.covariance
+    mb = base.map_build
+    if a.map:
+        map_dir, query_dir = a.map, a.query
+    else:
+        ps_m, ps_d = (0.0, 0.0) if a.exact_map_poses else (a.map_pose_sigma_m,
+                                                           a.map_pose_sigma_deg)
+        cv = dataclasses.replace(cv, map_pose_sigma_m=ps_m, map_pose_sigma_deg=ps_d)
+        mb = dataclasses.replace(mb, min_translation_m=0.0, min_rotation_deg=0.0)
+        frames = list(sy.render_frames(a.frames, sy.default_intrinsics(640, 480), a.seed))
+        map_frames = sy.add_sensor_noise(frames[0::2], a.seed, a.depth_sigma_k, a.image_sigma,
+                                         ps_m, ps_d)
+        query_frames = sy.add_sensor_noise(frames[1::2], a.seed + 100, image_sigma=a.image_sigma)
+        map_dir = sy.write_tum_sequence(os.path.join(a.out, "map_seq"), map_frames)
+        query_dir = sy.write_tum_sequence(os.path.join(a.out, "query_seq"), query_frames)
+    cfg = dataclasses.replace(base, map_build=mb, localizer=dataclasses.replace(
+        base.localizer, matcher="sift", covariance=cv))
+    _, map_path = build_map(TumSequence(map_dir), os.path.join(a.out, "map"), cfg,
+                            overwrite=True)
+    m = run_localization(TumSequence(query_dir), map_path, os.path.join(a.out, "run"), cfg)
+    print(format_table(m))
+    print(json.dumps(m.get("covariance"), indent=1))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,163 @@
+"""The pose covariance model (core/pnp.py, core/uncertainty.py): propagation against Monte Carlo
+and chi^2 coverage on a synthetic scene with exact ground truth and realistic noise."""
+
+import sys
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import pnp
+from mast3r_ros.core.geometry import invert_pose, look_at, make_pose
+from mast3r_ros.core.uncertainty import depth_point_covariance, pointmap_point_covariance
+from mast3r_ros.replay.metrics import CHI2_3DOF_95, mahalanobis_sq
+from mast3r_ros.replay.synthetic import default_intrinsics
+
+CAM = default_intrinsics(640, 480)
+K = CAM.K
+K_Z, PX = 1.6e-3, 1.0  # the config defaults
+SIG_T, SIG_R = 0.01, np.radians(1.0)
+
+
+def _perturb(T, rng, sig_t, sig_r):
+    return pnp._perturb(T, np.concatenate([rng.normal(0, sig_t, 3), rng.normal(0, sig_r, 3)]))
+
+
+def _keyframe_points(rng, n):
+    """Keyframe pixels and depths (1-4 m) of a cluttered scene in front of the keyframe."""
+    uv = np.column_stack([rng.uniform(20, 620, n), rng.uniform(20, 460, n)])
+    z = rng.uniform(1.0, 4.0, n)
+    return uv, z
+
+
+def _cam_points(uv, z):
+    return np.column_stack([(uv[:, 0] - K[0, 2]) / K[0, 0] * z, (uv[:, 1] - K[1, 2]) / K[1, 1] * z,
+                            z])
+
+
+def _frame(rng, n=150, outliers=0.2, n_kf=2, noise=None):
+    """One synthetic localization: keyframes whose map poses carry SIG_T/SIG_R errors, depth
+    noise k z^2 along the ray, keyframe and query keypoint noise PX, a fraction of wrong matches.
+    Geometry from ``rng``, noise from ``noise`` (default ``rng``). Returns solve_pnp inputs and
+    the true query pose."""
+    nz = rng if noise is None else noise
+    q = look_at(np.array([0.0, 0.0, 0.0]), np.array([0.0, 0.0, 1.0]) + rng.normal(0, 0.1, 3))
+    X, Xt, S, groups, centres = [], [], [], [], []
+    for k in range(n_kf):
+        kf_true = q @ make_pose(Rotation.from_rotvec(rng.normal(0, 0.15, 3)).as_matrix(),
+                                rng.normal(0, 0.3, 3))
+        kf_map = _perturb(kf_true, nz, SIG_T, SIG_R)  # the map's (estimated) keyframe pose
+        uv, z = _keyframe_points(rng, n // n_kf)
+        p_true = _cam_points(uv, z)
+        p_meas = _cam_points(uv + nz.normal(0, PX, uv.shape), z + nz.normal(0, K_Z * z ** 2))
+        Xt.append(p_true @ kf_true[:3, :3].T + kf_true[:3, 3])
+        X.append(p_meas @ kf_map[:3, :3].T + kf_map[:3, 3])
+        S.append(depth_point_covariance(p_meas, K, kf_map, K_Z, PX))
+        groups.append(np.full(len(uv), k))
+        centres.append(kf_map[:3, 3])
+    X, Xt = np.concatenate(X), np.concatenate(Xt)
+    x, _ = pnp.reprojection_residuals(invert_pose(q), Xt, np.zeros((len(Xt), 2)), K)
+    x = x + nz.normal(0, PX, x.shape)
+    bad = rng.random(len(x)) < outliers
+    x[bad] = np.column_stack([rng.uniform(0, 640, bad.sum()), rng.uniform(0, 480, bad.sum())])
+    keep = (x[:, 0] >= 0) & (x[:, 0] < 640) & (x[:, 1] >= 0) & (x[:, 1] < 480)
+    return (X[keep], x[keep], np.concatenate(S)[keep], np.concatenate(groups)[keep],
+            np.array(centres), q)
+
+
+def _d2(n_frames, seed, scale=1.0):
+    rng = np.random.default_rng(seed)
+    model = pnp.UncertaintyModel(None, SIG_T, SIG_R)  # as the localizer: pixel noise estimated
+    d = []
+    for _ in range(n_frames):
+        X, x, S, g, c, q = _frame(rng)
+        res = pnp.solve_pnp(X, x, CAM, backend="opencv", reproj_error_px=5.0, points_cov=S,
+                            groups=g, group_centres=c, uncertainty=model)
+        assert res.success
+        d.append(mahalanobis_sq(res.map_from_cam, q, scale * res.covariance))
+    return np.array(d)
+
+
+def test_synthetic_coverage_is_calibrated_and_fails_at_2x():
+    """95 % chi^2 region holds 90-99 % of the errors in position and rotation, medians near the
+    calibrated 2.37; the same check rejects the covariance scaled by 2 or by 1/2."""
+    def ok(d):
+        cov = np.mean(d <= CHI2_3DOF_95, axis=0)
+        med = np.median(d, axis=0)
+        return bool(np.all((cov >= 0.88) & (cov <= 0.995)) and np.all((med > 1.5) & (med < 3.6)))
+
+    d = _d2(120, seed=3)
+    assert ok(d), (np.mean(d <= CHI2_3DOF_95, axis=0), np.median(d, axis=0))
+    assert not ok(d / 2.0)  # covariance 2x too large: underconfident
+    assert not ok(d * 2.0)  # covariance 2x too small: overconfident
+
+
+def test_single_keyframe_error_transfers_rigidly():
+    """Exact points of one keyframe whose pose error is xi: the query pose inherits it as a
+    rigid motion, so the keyframe term is B Sigma_kf B^T with B = [[I, -[c_q - c_k]x], [0, I]]."""
+    rng = np.random.default_rng(0)
+    q = look_at(np.zeros(3), np.array([0.1, 0.0, 1.0]))
+    uv, z = _keyframe_points(rng, 200)
+    kf = q @ make_pose(np.eye(3), np.array([0.4, -0.1, 0.2]))
+    X = _cam_points(uv, z) @ kf[:3, :3].T + kf[:3, 3]
+    x, _ = pnp.reprojection_residuals(invert_pose(q), X, np.zeros((len(X), 2)), K)
+    model = pnp.UncertaintyModel(1e-6, SIG_T, SIG_R, variance_factor=False)
+    cov = pnp.pose_covariance(q, X, x, K, None, np.zeros(len(X), int), kf[None, :3, 3], model)
+    B = np.eye(6)
+    B[:3, 3:] = -pnp._skew(q[:3, 3] - kf[:3, 3])
+    want = B @ np.diag([SIG_T ** 2] * 3 + [SIG_R ** 2] * 3) @ B.T
+    np.testing.assert_allclose(cov, want, rtol=1e-3, atol=1e-8)  # + the 1/12 px floor
+
+
+@pytest.mark.parametrize("n_kf", [1, 2])
+def test_propagation_matches_monte_carlo(n_kf, monkeypatch):
+    """Fixed geometry, noise redrawn (3-D depth noise, pixels, keyframe poses; no outliers):
+    the predicted covariance of the refined pose matches the sample covariance. Keyframe
+    rotation noise 0.5 deg: at 1 deg the first-order term is already ~20 % low on the 2-keyframe
+    scene (measured with 1000 samples), a nonlinearity the model does not claim to capture."""
+    monkeypatch.setattr(sys.modules[__name__], "SIG_R", np.radians(0.5), raising=True)
+    noise = np.random.default_rng(20 + n_kf)
+    errs = []
+    for _ in range(500):
+        X, x, S, g, c, q = _frame(np.random.default_rng(10 + n_kf), n=120, outliers=0.0,
+                                  n_kf=n_kf, noise=noise)  # the same scene, new noise
+        T = pnp.refine_pose(q, X, x, K)
+        dth = Rotation.from_matrix(T[:3, :3] @ q[:3, :3].T).as_rotvec()
+        errs.append(np.concatenate([T[:3, 3] - q[:3, 3], dth]))
+    model = pnp.UncertaintyModel(PX, SIG_T, np.radians(0.5), variance_factor=False)
+    pred = pnp.pose_covariance(q, X, x, K, S, g, c, model)
+    emp = np.cov(np.array(errs).T)
+    ratio = np.diag(emp) / np.diag(pred)
+    assert np.all((ratio > 0.75) & (ratio < 1.33)), ratio
+
+
+def test_depth_point_covariance_matches_monte_carlo():
+    rng = np.random.default_rng(1)
+    kf = make_pose(Rotation.from_rotvec([0.2, -0.3, 0.1]).as_matrix(), np.array([1.0, 2.0, 0.5]))
+    uv, z = np.array([[100.0, 400.0]]), np.array([3.0])
+    S = depth_point_covariance(_cam_points(uv, z), K, kf, K_Z, 2.0)[0]
+    n = 20000
+    p = _cam_points(uv + rng.normal(0, 2.0, (n, 2)), z + rng.normal(0, K_Z * 9.0, n))
+    emp = np.cov((p @ kf[:3, :3].T).T)
+    np.testing.assert_allclose(emp, S, rtol=0.05, atol=2e-3 * np.abs(S).max())
+
+
+def test_pointmap_point_covariance_from_conf():
+    p = np.array([[0.0, 0.0, 2.0], [0.0, 0.0, 4.0]])
+    S = pointmap_point_covariance(p, np.array([2.0, 10.0]), alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0, 0.2 * 3.0 / 10.0])
+    assert np.allclose(S[:, 0, 1], 0) and np.allclose(S[:, 2, 2], S[:, 0, 0])
+
+
+def test_add_sensor_noise_depth_grows_as_z_squared_and_poses_move():
+    from mast3r_ros.core.types import Frame
+    from mast3r_ros.replay.synthetic import add_sensor_noise
+
+    depth = np.tile(np.array([1.0, 3.0], np.float32).repeat(320), (480, 1))
+    f = Frame(np.full((480, 640, 3), 128, np.uint8), CAM, 0, "cam", depth, np.eye(4))
+    (g,) = add_sensor_noise([f], seed=0, depth_sigma_k=K_Z, image_sigma=3.0, pose_sigma_m=0.01,
+                            pose_sigma_deg=1.0)
+    e = g.depth_m - depth
+    np.testing.assert_allclose([e[:, :320].std(), e[:, 320:].std()], [K_Z, 9 * K_Z], rtol=0.05)
+    assert 2.5 < np.std(g.rgb.astype(float) - 128) < 3.5
+    assert 0 < np.linalg.norm(g.map_from_cam[:3, 3]) < 0.06 and f.map_from_cam[0, 3] == 0
