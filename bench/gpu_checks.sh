@@ -20,12 +20,12 @@ export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/mast3r_inductor}
 PY=${PYTHON:-python3}
 start=$(date +%s)
 if [ "${1:-}" = "--smoke" ]; then
-  B="$PY bench/bench_gpu.py --config tiny --device cpu --keyframes 1 4 --repeats 1"
-  export OMP_NUM_THREADS=1; S512=224 S384=224 S224=224   # CPU: tiny network at 224; the timeouts scale by T
+  B="$PY bench/bench_gpu.py --config tiny --device cpu --keyframes 1 4"
+  export OMP_NUM_THREADS=1; R=1 S512=224 S384=224 S224=224   # CPU: tiny network at 224; the timeouts scale by T
   T=10
 else
   B="$PY bench/bench_gpu.py --config full --device cuda --keyframes 1 4"
-  S512=512 S384=384 S224=224 T=1
+  R=10 S512=512 S384=384 S224=224 T=1
 fi
 {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null \
@@ -40,13 +40,13 @@ step() { local t=$(( $1 * T )) name=$2; shift 2; echo; echo "=== [$(( $(date +%s
 step 60 pytest $PY -m pytest -q -p no:cacheprovider test/gpu
 # 512 first and with every variant (the issue's targets); CUDA graphs before plain compile so
 # the second reuses inductor's cached kernels.
-step 170 bench_512_fp16 $B --precision fp16 --sizes $S512 --repeats 10 \
+step 170 bench_512_fp16 $B --precision fp16 --sizes $S512 --repeats $R \
   --variants eager reduce-overhead default tensorrt --json "$OUT/bench_gpu_512_fp16.json"
-step 45 bench_512_bf16 $B --precision bf16 --sizes $S512 --repeats 10 --variants eager \
+step 45 bench_512_bf16 $B --precision bf16 --sizes $S512 --repeats $R --variants eager \
   --json "$OUT/bench_gpu_512_bf16.json"
-step 85 bench_384 $B --precision fp16 --sizes $S384 --repeats 10 --variants eager reduce-overhead \
+step 85 bench_384 $B --precision fp16 --sizes $S384 --repeats $R --variants eager reduce-overhead \
   --json "$OUT/bench_gpu_384.json"
-step 70 bench_224 $B --precision fp16 --sizes $S224 --repeats 10 --variants eager reduce-overhead \
+step 70 bench_224 $B --precision fp16 --sizes $S224 --repeats $R --variants eager reduce-overhead \
   --json "$OUT/bench_gpu_224.json"
 echo "=== total $(( $(date +%s) - start )) s"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mast3r_ros.core.matching import fast_reciprocal_matches
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model, write_checkpoint
+from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint
 from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage
 from mast3r_ros.core.model.preprocess import normalize
 
