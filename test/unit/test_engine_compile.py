@@ -11,7 +11,7 @@ import torch
 
 from mast3r_ros.core.config import ModelConfig
 from mast3r_ros.core.errors import ConfigError
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model
+from mast3r_test_utils import TINY_SPEC, random_model
 from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage, network_shape
 from mast3r_ros.core.model.preprocess import normalize
 

@@ -14,7 +14,7 @@ pytest.importorskip("onnxscript")
 ort = pytest.importorskip("onnxruntime")
 
 from mast3r_ros.core.errors import InputError  # noqa: E402
-from mast3r_ros.core.model.checkpoint import TINY_SPEC, random_model  # noqa: E402
+from mast3r_test_utils import TINY_SPEC, random_model  # noqa: E402
 from mast3r_ros.core.model.export import export_onnx, read_manifest  # noqa: E402
 
 HW = (224, 224)
