@@ -30,19 +30,28 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
 from typing import Dict, List
 
-import numpy as np
-import torch
+_REPO = Path(__file__).resolve().parents[1]
+for _p in (str(_REPO), str(_REPO / "test")):  # the test-only random-weight model helpers
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
 
-from benchlib import TINY_SPEC, random_model, write_checkpoint
-from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border
-from mast3r_ros.core.model.engine import Mast3rEngine, network_shape
-from mast3r_ros.core.model.network import ModelSpec
-from mast3r_ros.core.pnp import solve_pnp
-from mast3r_ros.core.types import CameraIntrinsics
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+from mast3r_ros.core.config import LocalizerConfig, MatchingConfig  # noqa: E402
+from mast3r_ros.core.matchers.mast3r import match_and_fuse  # noqa: E402
+from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border  # noqa: E402
+from mast3r_ros.core.model.engine import Mast3rEngine, network_shape  # noqa: E402
+from mast3r_ros.core.model.network import ModelSpec  # noqa: E402
+from mast3r_ros.core.pnp import solve_pnp  # noqa: E402
+from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
+from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint  # noqa: E402
 
 CAMERA = (640, 480)
+N_MAP_KEYFRAMES = 6  # fabricated map for the whole-Localizer timing (K <= 4 are matched)
 
 
 def _sync(dev):
@@ -125,6 +134,96 @@ def _equivalence(ref_preds, ref_matches, preds, matches) -> Dict:
             "n_matches_ref": [len(a) for a, _ in ref_matches]}
 
 
+def _prev_pair(pred, cfg: MatchingConfig, rng):
+    """The previous per-pair matching (before issue 9 deliverable 2): the old walk
+    (bench/matching_prev.py), the per-pair device filter, the random subset, one transfer per
+    pair; returns (xy1, xy2, pts3d_1) on the host."""
+    import matching_prev as prev
+
+    xy1, xy2 = prev.fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=cfg.subsample,
+                                            max_iter=cfg.max_iter)
+    hw1, hw2 = tuple(pred.desc_1.shape[:2]), tuple(pred.desc_2.shape[:2])
+    xy1, xy2 = prev.filter_border(xy1, xy2, hw1, hw2, cfg.border_px)
+    (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
+    dc = torch.minimum(pred.desc_conf_1[y1, x1].float(), pred.desc_conf_2[y2, x2].float())
+    kept = torch.nonzero((dc >= cfg.min_desc_conf)
+                         & (pred.conf_1[y1, x1].float() >= cfg.min_pointmap_conf)).reshape(-1)
+    if len(kept) > cfg.max_matches:
+        sel = np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))
+        kept = kept[torch.from_numpy(sel).to(kept.device)]
+    xy1, xy2 = xy1[kept], xy2[kept]
+    pts = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float()
+    host = torch.cat([xy1.float(), xy2.float(), pts], dim=1).cpu().numpy()
+    return host[:, 0:2].astype(np.int64), host[:, 2:4].astype(np.int64), host[:, 4:7]
+
+
+def bench_matching(preds, dev, repeats: int) -> Dict:
+    """Matching + filters + fusion of one frame's K predictions: previous per-pair code vs
+    `match_and_fuse`, timed alternately in one run; the matches must be the same."""
+    cfg, poses = MatchingConfig(), np.stack([np.eye(4)] * len(preds))
+    k = len(preds)
+    old_t, new_t = [], []
+    for i in range(repeats + 1):
+        _sync(dev)
+        t0 = time.perf_counter()
+        old = [_prev_pair(p, cfg, np.random.default_rng(i)) for p in preds]
+        t1 = time.perf_counter()
+        new = match_and_fuse(preds, poses, cfg, np.random.default_rng(i))
+        t2 = time.perf_counter()
+        if i:  # the first round warms kernels/allocator up
+            old_t.append((t1 - t0) / k)
+            new_t.append((t2 - t1) / k)
+    same = all(np.array_equal(o[0], new.pair(j).xy1) and np.array_equal(o[1], new.pair(j).xy2)
+               for j, o in enumerate(old))
+    return {"per_pair_prev": _stats(old_t), "per_pair_new": _stats(new_t), "same_matches": same,
+            "n_matches": [len(o[0]) for o in old]}
+
+
+def build_map(tmp: str, size: int):
+    """A keyframe map written by the product's writer from synthetic frames (render_frames);
+    returns (map path, a query `Frame` with its ground-truth pose)."""
+    from mast3r_ros.core.keyframes import write_map
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    frames = list(render_frames(N_MAP_KEYFRAMES + 1, default_intrinsics(*CAMERA), seed=size))
+    path = os.path.join(tmp, f"map_{size}")
+    write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, None)
+                     for f in frames[:N_MAP_KEYFRAMES]], overwrite=True)
+    return path, frames[N_MAP_KEYFRAMES]
+
+
+def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int) -> Dict:
+    """Whole `Localizer.localize` (the real Localizer, K = max_keyframes candidates chosen by the
+    query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
+    map. Returns the first call after construction and the median of ``repeats`` more."""
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer
+
+    cfg = LocalizerConfig(max_keyframes=k, prior_radius_m=100.0)
+    loc = Localizer(KeyframeMap.load(map_path), cfg, eng, image_size=size)
+    try:
+        prior = query.map_from_cam
+        times, stages = [], {}
+        first = None
+        for _ in range(repeats + 1):
+            _sync(dev)
+            t0 = time.perf_counter()
+            r = loc.localize(query, prior=prior)
+            t = time.perf_counter() - t0
+            if first is None:
+                first = t
+                continue
+            times.append(t)
+            for s, x in r.timings_s.items():
+                stages.setdefault(s, []).append(x)
+        return {"total": _stats(times), "first_ms": first * 1e3,
+                "stages": {s: _stats(x) for s, x in stages.items()},
+                "keyframes_matched": len(r.keyframe_ids), "num_matches": r.num_matches,
+                "success": r.success, "reason": r.reason}
+    finally:
+        loc.matcher.close()  # the engine is the caller's: not Localizer.close()
+
+
 def build(variant: str, model, dev, precision: str, shape, kmax: int, size: int, ckpt: str,
           cache: str):
     if variant == "tensorrt":
@@ -148,6 +247,8 @@ def main() -> int:
                                                       "tensorrt"],
                     choices=("eager", "default", "reduce-overhead", "tensorrt"))
     ap.add_argument("--repeats", type=int, default=20)
+    ap.add_argument("--no-localize", action="store_true",
+                    help="skip the whole-Localizer timing (needs a fabricated map)")
     ap.add_argument("--engine-cache", default="", help="TensorRT engine cache (default: temp)")
     ap.add_argument("--json", help="write results here (rewritten after every variant)")
     args = ap.parse_args()
@@ -194,6 +295,7 @@ def main() -> int:
         intr = CameraIntrinsics(shape[1], shape[0], np.array(
             [[fx, 0, (shape[1] - 1) / 2], [0, fx, (shape[0] - 1) / 2], [0, 0, 1.0]]))
         out = res["sizes"][str(size)] = {"net_shape_hw": list(shape), "variants": {}}
+        map_path, query = (None, None) if args.no_localize else build_map(tmp, size)
         ref_eng = Mast3rEngine(model, dev, "fp32")
         rgbs = _images(size, kmax + 1)
         preps = [ref_eng.prepare(r, size) for r in rgbs]
@@ -227,7 +329,19 @@ def main() -> int:
                 v["keyframes"][str(k)] = {
                     "stages": {s: _stats(x) for s, x in times.items()},
                     "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
-                    "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches)}
+                    "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches),
+                    "matching_prev_vs_new": bench_matching(preds, dev, args.repeats)}
+                if map_path is not None:
+                    if dev.type == "cuda":
+                        torch.cuda.reset_peak_memory_stats(dev)
+                    try:
+                        lr = bench_localize(eng, map_path, query, size, k, dev, args.repeats)
+                    except Exception as e:  # noqa: BLE001  report and go on
+                        lr = {"error": f"{type(e).__name__}: {e}"}
+                    if dev.type == "cuda":
+                        lr["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                    v["keyframes"][str(k)]["localize"] = lr
+                save()
             if dev.type == "cuda":
                 v["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
             if hasattr(eng, "close") and variant == "tensorrt":
@@ -258,6 +372,20 @@ def _print_size(size, shape, out, keyframes):
                   f"{v.get('peak_gpu_mib', float('nan')):8.0f} {v['build_warmup_s']:7.1f} "
                   f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
                   f"{e['match_jaccard_min']:5.2f}")
+            m = r.get("matching_prev_vs_new")
+            if m:
+                print(f"{'':16s} {k:2d}   matching per pair: prev "
+                      f"{m['per_pair_prev']['median_ms']:.2f} ms, new "
+                      f"{m['per_pair_new']['median_ms']:.2f} ms, same matches "
+                      f"{m['same_matches']}")
+            lr = r.get("localize")
+            if lr and "error" in lr:
+                print(f"{'':16s} {k:2d}   Localizer.localize: {lr['error'][:100]}")
+            elif lr:
+                st = " ".join(f"{n} {x['median_ms']:.1f}" for n, x in lr["stages"].items())
+                print(f"{'':16s} {k:2d}   Localizer.localize: median {lr['total']['median_ms']:.1f}"
+                      f" ms [p90 {lr['total']['p90_ms']:.1f}], first {lr['first_ms']:.1f} ms, "
+                      f"peak {lr.get('peak_gpu_mib', float('nan')):.0f} MiB ({st})")
 
 
 if __name__ == "__main__":

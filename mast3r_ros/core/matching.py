@@ -239,15 +239,14 @@ class _CachedNN:
         self.n_searched = 0
 
     def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        found = self.cache[idx]
-        missing = found < 0
-        if bool(missing.any()):
-            todo = torch.unique(idx[missing])
-            self.cache[todo] = _nearest(self.source[todo], self.target, dist=self.dist,
-                                        block_size=self.block_size, target_bad=self.target_bad)
-            self.n_searched += int(todo.numel())
-            found = self.cache[idx]
-        return found
+        # One host round trip per call (torch.unique's output size): no separate "anything
+        # missing?" test. Hits become -1, and a -1 always leads the sorted unique list.
+        lead = torch.full((1,), -1, dtype=idx.dtype, device=idx.device)
+        todo = torch.unique(torch.cat((lead, torch.where(self.cache[idx] < 0, idx, -1))))[1:]
+        self.cache[todo] = _nearest(self.source[todo], self.target, dist=self.dist,
+                                    block_size=self.block_size, target_bad=self.target_bad)
+        self.n_searched += int(todo.numel())
+        return self.cache[idx]
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,14 +272,18 @@ def _walk(
         if idx.numel() == 0:
             break
         xy2[idx] = nn12(xy1[idx])
-        if not ret_basin:
-            keep = xy2[idx] != old2[idx]
-            active[idx] = keep
-            idx = idx[keep]
-        xy1[idx] = nn21(xy2[idx])
+        # A point whose image-2 NN repeats stops (unless the basin is recorded); it is masked,
+        # not compacted (no host round trip): its NN_1 lookup is a cache hit, since its xy2 was
+        # looked up in the previous round.
+        keep = None if ret_basin else xy2[idx] != old2[idx]
+        back = nn21(xy2[idx])
+        if keep is not None:
+            back = torch.where(keep, back, xy1[idx])
+        xy1[idx] = back
         if basin is not None:
-            basin[old1[idx]] = xy1[idx]
-        active[idx] = xy1[idx] != old1[idx]
+            basin[old1[idx]] = back
+        moved = back != old1[idx]
+        active[idx] = moved if keep is None else keep & moved
         if n_iter < max_iter:
             old1.copy_(xy1)
             old2.copy_(xy2)

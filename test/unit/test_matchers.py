@@ -81,3 +81,57 @@ def test_filter_matches_moves_to_the_host_once(monkeypatch):
 def test_stack_encodings_needs_keyframes():
     with pytest.raises(InputError, match="no keyframe"):
         stack_encodings("ckpt", 224, [])
+
+
+def _pose(seed):
+    from scipy.spatial.transform import Rotation
+
+    rng = np.random.default_rng(seed)
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_rotvec(rng.normal(size=3)).as_matrix()
+    T[:3, 3] = rng.normal(size=3) * 3
+    return T
+
+
+@pytest.mark.parametrize("cfg", [
+    MatchingConfig(subsample=2, border_px=2),
+    MatchingConfig(subsample=2, border_px=1, min_desc_conf=1.8, min_pointmap_conf=1.5,
+                   max_matches=10),
+    MatchingConfig(subsample=2, min_desc_conf=1e6),  # nothing left
+])
+def test_match_and_fuse_equals_filter_matches_per_pair(cfg):
+    from mast3r_ros.core.geometry import transform_points
+    from mast3r_ros.core.matchers.mast3r import match_and_fuse
+
+    preds = [_prediction(s) for s in (0, 1, 2)]
+    poses = np.stack([_pose(s) for s in range(3)])
+    fused = match_and_fuse(preds, poses, cfg, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    for k, p in enumerate(preds):
+        want = filter_matches(p, cfg, rng)
+        got = fused.pair(k)
+        np.testing.assert_array_equal(got.xy1, want.xy1)
+        np.testing.assert_array_equal(got.xy2, want.xy2)
+        np.testing.assert_array_equal(got.pts3d_cam, want.pts3d_1)
+        np.testing.assert_allclose(got.pts3d_map, transform_points(poses[k], want.pts3d_1),
+                                   rtol=0, atol=1e-12)
+        assert got.xy1.dtype == np.int64 and got.pts3d_map.dtype == np.float64
+    assert np.all(np.diff(fused.slot) >= 0)
+    assert match_and_fuse([], np.zeros((0, 4, 4)), cfg, rng).xy1.shape == (0, 2)
+
+
+def test_match_and_fuse_moves_to_the_host_once(monkeypatch):
+    from mast3r_ros.core.matchers.mast3r import match_and_fuse
+
+    calls = []
+    real = torch.Tensor.cpu
+
+    def counting(self, *a, **kw):
+        calls.append(tuple(self.shape))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", counting)
+    preds = [_prediction(s) for s in range(4)]
+    m = match_and_fuse(preds, np.stack([np.eye(4)] * 4), MatchingConfig(subsample=2),
+                       np.random.default_rng(0))
+    assert len(calls) == 1 and calls[0][1] == 12 and calls[0][0] >= len(m.xy1) > 0

@@ -448,3 +448,43 @@ def test_fixture_reversed_order(ref):
     got = fast_reciprocal_matches(d2, d1)
     np.testing.assert_array_equal(got[0].numpy(), exp["rev_xy2"])
     np.testing.assert_array_equal(got[1].numpy(), exp["rev_xy1"])
+
+
+def test_walk_host_round_trips_per_round(monkeypatch):
+    """The walk syncs with the host at most 3 times a round (the active set's nonzero and one
+    torch.unique per NN cache), counted on CPU by patching the calls that wait for the device."""
+    counts = {"round": 0, "other": 0}
+    real_nonzero, real_unique = torch.Tensor.nonzero, torch.unique
+    real_bool, real_item, real_getitem = torch.Tensor.__bool__, torch.Tensor.item, \
+        torch.Tensor.__getitem__
+
+    def nonzero(self, *a, **kw):
+        counts["round"] += 1
+        return real_nonzero(self, *a, **kw)
+
+    def counted(name, fn):
+        def wrap(*a, **kw):
+            counts[name] += 1
+            return fn(*a, **kw)
+        return wrap
+
+    def getitem(self, key):
+        if isinstance(key, torch.Tensor) and key.dtype == torch.bool:
+            counts["other"] += 1  # boolean-mask indexing waits for the mask's count
+        return real_getitem(self, key)
+
+    g = torch.Generator().manual_seed(0)
+    d1 = torch.nn.functional.normalize(torch.randn(24, 32, 8, generator=g), dim=-1)
+    d2 = torch.nn.functional.normalize(d1 + 0.3 * torch.randn(24, 32, 8, generator=g), dim=-1)
+    want = fast_reciprocal_matches(d1, d2, subsample=2)
+    monkeypatch.setattr(torch.Tensor, "nonzero", nonzero)
+    monkeypatch.setattr(torch, "unique", counted("other", real_unique))
+    monkeypatch.setattr(torch.Tensor, "__bool__", counted("other", real_bool))
+    monkeypatch.setattr(torch.Tensor, "item", counted("other", real_item))
+    monkeypatch.setattr(torch.Tensor, "__getitem__", getitem)
+    got = fast_reciprocal_matches(d1, d2, subsample=2)
+    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
+    rounds = counts["round"]
+    assert rounds >= 3  # the pair needs several rounds, so the bound below is tested
+    # per round: nonzero + 2 unique; once: 2 finite checks, the final unique and 2 masks
+    assert counts["other"] <= 2 * rounds + 5, counts

@@ -167,6 +167,92 @@ def filter_matches(pred: Any, cfg: MatchingConfig, rng: np.random.Generator) -> 
                        host[:, 4:7].astype(np.float64), host[:, 7].astype(np.float64))
 
 
+# ------------------------------------------------- device-side matching and K fusion ---
+# (issue 9: one device->host transfer per frame; kept apart from the encoding/decoding code)
+
+_PACK = ("keep", "slot", "x1", "y1", "x2", "y2", "cx", "cy", "cz", "mx", "my", "mz", "conf")
+
+
+class FusedMatches(NamedTuple):
+    """Matches of K keyframe pairs of one frame, fused, on the host (see `match_and_fuse`).
+
+    ``slot`` (N,) int64 position of the pair in the ``preds`` list; ``xy1`` (N, 2) int64 keyframe
+    and ``xy2`` (N, 2) int64 query network pixels; ``pts3d_cam`` (N, 3) float64 the keyframe's
+    predicted points at ``xy1`` (keyframe camera frame, metres); ``pts3d_map`` (N, 3) float64 the
+    same points in the map frame (``map_from_cam[slot]`` applied on the device); ``conf`` (N,)
+    float64 the keyframe pointmap confidence ``conf_1`` at ``xy1``. Rows are grouped by slot, in
+    each slot in `filter_matches` order."""
+
+    slot: np.ndarray
+    xy1: np.ndarray
+    xy2: np.ndarray
+    pts3d_cam: np.ndarray
+    pts3d_map: np.ndarray
+    conf: np.ndarray
+
+    def pair(self, k: int) -> FusedMatches:
+        """The rows of slot ``k`` (host-side view; no transfer)."""
+        sel = self.slot == k
+        return FusedMatches(*(a[sel] for a in self))
+
+
+def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: MatchingConfig,
+                   rng: np.random.Generator) -> FusedMatches:
+    """`filter_matches` for the K predictions of one frame, fused on the device.
+
+    ``preds``: K `PairPrediction` of one decode (equal shapes, one device); ``map_from_cam``
+    (K, 4, 4) float64 keyframe poses, ``map_from_cam[k]`` for ``preds[k]``. Per pair: fast
+    reciprocal matches; then for all K pairs at once on the device: the border and confidence
+    filters, the lookup of the keyframe's ``pts3d`` and their transform to the map frame (float64),
+    the concatenation; ONE device->host transfer of the packed (N, 12) float64 rows; on the host
+    the random subset of at most ``cfg.max_matches`` per pair, drawn from ``rng`` exactly as
+    `filter_matches` draws it (same calls in pair order), so the matches are identical to K
+    calls of `filter_matches`.
+
+    Why a loop over K remains: the reciprocal walk compacts its active set every round
+    (data-dependent sizes), so each pair's walk is its own launch sequence; K <= max_keyframes
+    (default 4). Everything after the walk is batched over K.
+    """
+    import torch
+
+    from ..matching import _inside, fast_reciprocal_matches
+
+    k_n = len(preds)
+    if k_n == 0:
+        z = np.zeros((0, 2), np.int64)
+        return FusedMatches(np.zeros(0, np.int64), z, z.copy(), np.zeros((0, 3)),
+                            np.zeros((0, 3)), np.zeros(0))
+    dev = preds[0].desc_1.device
+    hw1, hw2 = tuple(preds[0].desc_1.shape[:2]), tuple(preds[0].desc_2.shape[:2])
+    walks = [fast_reciprocal_matches(p.desc_1, p.desc_2, subsample=cfg.subsample,
+                                     max_iter=cfg.max_iter) for p in preds]
+    xy1 = torch.cat([w[0] for w in walks])
+    xy2 = torch.cat([w[1] for w in walks])
+    slot = torch.cat([torch.full((len(w[0]),), k, dtype=torch.int64, device=dev)
+                      for k, w in enumerate(walks)])
+    (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
+    dc1 = torch.stack([p.desc_conf_1 for p in preds])[slot, y1, x1].float()
+    dc2 = torch.stack([p.desc_conf_2 for p in preds])[slot, y2, x2].float()
+    pc1 = torch.stack([p.conf_1 for p in preds])[slot, y1, x1].float()
+    keep = (_inside(xy1, hw1, cfg.border_px) & _inside(xy2, hw2, cfg.border_px)
+            & (torch.minimum(dc1, dc2) >= cfg.min_desc_conf) & (pc1 >= cfg.min_pointmap_conf))
+    pts = torch.stack([p.pts3d_1 for p in preds])[slot, y1, x1].float().double()
+    T = torch.as_tensor(np.asarray(map_from_cam, np.float64).reshape(k_n, 4, 4), device=dev)[slot]
+    R, t = T[:, :3, :3], T[:, :3, 3]
+    pts_map = (R[:, :, 0] * pts[:, 0:1] + R[:, :, 1] * pts[:, 1:2]) + R[:, :, 2] * pts[:, 2:3] + t
+    host = torch.cat([keep.double()[:, None], slot.double()[:, None], xy1.double(), xy2.double(),
+                      pts, pts_map, pc1.double()[:, None]], dim=1).cpu().numpy()  # one transfer
+    rows = []
+    for k in range(k_n):
+        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
+        if len(kept) > cfg.max_matches:
+            kept = kept[np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))]
+        rows.append(kept)
+    h = host[np.concatenate(rows)]
+    return FusedMatches(h[:, 1].astype(np.int64), h[:, 2:4].astype(np.int64),
+                        h[:, 4:6].astype(np.int64), h[:, 6:9], h[:, 9:12], h[:, 12])
+
+
 class Mast3rMatcher:
     """Pair matcher on MASt3R predictions (module docstring); implements `base.PairMatcher`.
 
@@ -243,7 +329,7 @@ class Mast3rMatcher:
         t1 = time.perf_counter()
         add_time(timings, "inference", t1 - t0)
         to_orig = np.asarray(state.prepared.to_orig, np.float64)
-        out = [self._pair(i, p, to_orig) for i, p in zip(indices, preds)]
+        out = self._pairs(indices, preds, to_orig)
         add_time(timings, "matching", time.perf_counter() - t1)
         if self.cfg.coarse_to_fine:
             out = self._fine(frame, indices, out, timings)
@@ -272,8 +358,8 @@ class Mast3rMatcher:
             t1 = time.perf_counter()
             to_orig = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ np.asarray(
                 prep.to_orig, np.float64)
-            for k, (i, p) in enumerate(zip(indices, preds)):
-                fine[k].append(self._pair(i, p, to_orig))
+            for k, c in enumerate(self._pairs(indices, preds, to_orig)):
+                fine[k].append(c)
             add_time(timings, "inference", t1 - t0)
             add_time(timings, "matching", time.perf_counter() - t1)
         return [Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
@@ -281,16 +367,26 @@ class Mast3rMatcher:
                                 np.concatenate([x.keyframe_xy for x in c]),
                                 np.concatenate([x.points3d_cov for x in c])) for c in fine]
 
-    def _pair(self, index: int, pred: Any, query_to_orig: np.ndarray) -> Correspondences:
-        """Correspondences of one prediction; ``query_to_orig`` maps view-2 network pixels to
+    def _pairs(self, indices: Sequence[int], preds: Sequence[Any],
+               query_to_orig: np.ndarray) -> List[Correspondences]:
+        """Correspondences of the K predictions of one decode (`match_and_fuse`: filtered and
+        fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
         original query pixels."""
+        poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
+        fused = match_and_fuse(preds, poses, self.cfg, self.rng)
+        return [self._pair(i, fused.pair(k), query_to_orig) for k, i in enumerate(indices)]
+
+    def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray) -> Correspondences:
+        """Host-side finish of one pair's fused matches: pixels to original images, points
+        source, valid points (finite, in front of the keyframe camera)."""
         kf = self.kf_map.keyframes[index]
-        xy1, xy2, pts_cam, conf = filter_matches(pred, self.cfg, self.rng)
-        kf_xy = apply_homography(self.enc_set.to_orig[index], xy1)
-        q_xy = apply_homography(query_to_orig, xy2)
+        kf_xy = apply_homography(self.enc_set.to_orig[index], m.xy1)
+        q_xy = apply_homography(query_to_orig, m.xy2)
+        pts_cam, pts_map, conf = m.pts3d_cam, m.pts3d_map, m.conf
         if self.points_source == "depth":
             pts_cam, ok = self._depth_points(index, kf_xy, pts_cam)
             kf_xy, q_xy, pts_cam, conf = kf_xy[ok], q_xy[ok], pts_cam[ok], conf[ok]
+            pts_map = transform_points(kf.map_from_cam, pts_cam)
         ok = np.isfinite(pts_cam).all(axis=1) & (pts_cam[:, 2] > 0)
         pts_cam = pts_cam[ok]
         # each point's covariance from its source's model (core/uncertainty.py)
@@ -299,8 +395,7 @@ class Mast3rMatcher:
                                          self.depth_sigma_k, self.pixel_sigma_px)
         else:
             cov = pointmap_point_covariance(pts_cam, conf[ok], self.conf_alpha)
-        return Correspondences(kf.id, transform_points(kf.map_from_cam, pts_cam), q_xy[ok],
-                               kf_xy[ok], cov)
+        return Correspondences(kf.id, pts_map[ok], q_xy[ok], kf_xy[ok], cov)
 
     def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray
                       ) -> Tuple[np.ndarray, np.ndarray]:

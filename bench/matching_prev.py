@@ -1,0 +1,491 @@
+"""The matching module as it was before issue 9 deliverable 2 (git 4b198b3), kept only so
+bench_gpu.py can time the previous implementation side by side with the current one. Not used by
+the product."""
+
+from __future__ import annotations
+
+import logging
+from typing import Optional, Tuple, Union
+
+import numpy as np
+import torch
+
+from mast3r_ros.core.errors import InputError
+
+_LOG = logging.getLogger(__name__)
+
+DISTANCES = ("dot", "l2")
+# On CPU a tile of 2**20 float32 (4 MiB) stays in the L2/L3 cache, which made the GEMM + argmax
+# about 2-3x faster than the reference's 8192 x 8192 tiles on a 2-core EPYC.
+_CPU_TILE_ELEMS = 1 << 20
+_CPU_TILE_ROWS = 256
+_DEFAULT_MAX_ITER = 10
+
+IntPoints = Union[torch.Tensor, np.ndarray]
+Matches = Tuple[torch.Tensor, torch.Tensor]
+
+
+# --------------------------------------------------------------------------------------------
+# input handling
+
+
+def _compute_dtype(dtype: torch.dtype, name: str) -> torch.dtype:
+    """float32/float64 are used as given; half precisions are searched in float32 (ties)."""
+    if dtype in (torch.float32, torch.float64):
+        return dtype
+    if dtype in (torch.float16, torch.bfloat16):
+        return torch.float32
+    raise InputError(
+        f"{name} must be a floating-point tensor (float16/bfloat16/float32/float64), got {dtype}"
+    )
+
+
+def _flatten(desc1: torch.Tensor, desc2: torch.Tensor) -> Tuple[torch.Tensor, torch.Tensor]:
+    """Check two (H, W, D) maps and return them as (H*W, D) in a common compute dtype."""
+    for name, d in (("desc1", desc1), ("desc2", desc2)):
+        if not isinstance(d, torch.Tensor) or d.dim() != 3:
+            shape = tuple(d.shape) if hasattr(d, "shape") else type(d).__name__
+            raise InputError(f"{name} must be a torch.Tensor of shape (H, W, D), got {shape}")
+    if desc1.shape[2] != desc2.shape[2]:
+        raise InputError(
+            f"descriptor sizes differ: desc1 has D={desc1.shape[2]}, desc2 has D={desc2.shape[2]}"
+        )
+    if desc1.device != desc2.device:
+        raise InputError(f"desc1 is on {desc1.device} but desc2 on {desc2.device}; move one")
+    dtype = torch.promote_types(
+        _compute_dtype(desc1.dtype, "desc1"), _compute_dtype(desc2.dtype, "desc2")
+    )
+    flat1 = desc1.reshape(-1, desc1.shape[2]).to(dtype).contiguous()
+    flat2 = desc2.reshape(-1, desc2.shape[2]).to(dtype).contiguous()
+    return flat1, flat2
+
+
+def _invalid_rows(flat: torch.Tensor, force: bool) -> Optional[torch.Tensor]:
+    """Bool mask (N,) of rows holding a NaN/inf, or None when every row is finite (fast path)."""
+    invalid = ~torch.isfinite(flat).all(dim=1)
+    if force or bool(invalid.any()):
+        return invalid
+    return None
+
+
+def _check_params(
+    subsample: int,
+    max_iter: Optional[int],
+    init_xy1: Optional[IntPoints],
+    pixel_tol: float,
+    dist: str,
+    block_size: int,
+) -> int:
+    """Validate the walk parameters; return the effective iteration limit."""
+    if dist not in DISTANCES:
+        raise ValueError(f"dist must be one of {DISTANCES}, got {dist!r}")
+    if int(block_size) < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    if init_xy1 is None and (isinstance(subsample, bool) or int(subsample) < 1):
+        raise ValueError(f"subsample must be an int >= 1, got {subsample!r}")
+    if not pixel_tol >= 0:
+        raise ValueError(f"pixel_tol must be >= 0, got {pixel_tol}")
+    if pixel_tol > 0 and init_xy1 is None:
+        raise ValueError(
+            "pixel_tol > 0 needs explicit start points (init_xy1): the one-round tolerance test "
+            "is only defined for given points (the reference crashes on a grid subsample)"
+        )
+    if pixel_tol > 0 and max_iter not in (None, 1):
+        raise ValueError(f"pixel_tol > 0 is a one-round test: max_iter must be 1, got {max_iter}")
+    if max_iter is None:
+        return 1 if init_xy1 is not None else _DEFAULT_MAX_ITER
+    if int(max_iter) < 1:
+        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+    return int(max_iter)
+
+
+def _start_indices(
+    hw1: Tuple[int, int], subsample: int, init_xy1: Optional[IntPoints], device: torch.device
+) -> torch.Tensor:
+    """Sorted unique flat start indices (int64) in image 1."""
+    h, w = hw1
+    if init_xy1 is None:
+        s = int(subsample)
+        if s // 2 >= h or s // 2 >= w:  # torch.arange rejects an empty range with step > 1
+            return torch.zeros(0, dtype=torch.int64, device=device)
+        ys = torch.arange(s // 2, h, s, device=device)
+        xs = torch.arange(s // 2, w, s, device=device)
+        return (ys[:, None] * w + xs[None, :]).reshape(-1)
+    xy = torch.as_tensor(np.asarray(init_xy1) if not isinstance(init_xy1, torch.Tensor)
+                         else init_xy1)
+    if xy.dtype.is_floating_point or xy.dtype == torch.bool or xy.dim() != 2 or xy.shape[1] != 2:
+        raise InputError(
+            f"init_xy1 must be an integer array of shape (M, 2) holding (x, y), got "
+            f"dtype {xy.dtype}, shape {tuple(xy.shape)}"
+        )
+    xy = xy.to(device=device, dtype=torch.int64)
+    if xy.numel() and bool(((xy[:, 0] < 0) | (xy[:, 0] >= w) | (xy[:, 1] < 0) |
+                            (xy[:, 1] >= h)).any()):
+        raise InputError(f"init_xy1 holds points outside the {w}x{h} (W x H) image 1")
+    return torch.unique(xy[:, 1] * w + xy[:, 0])
+
+
+def _to_xy(flat: torch.Tensor, width: int) -> torch.Tensor:
+    """(N,) flat indices -> (N, 2) int64 (x, y)."""
+    return torch.stack((flat % width, torch.div(flat, width, rounding_mode="floor")), dim=1)
+
+
+def _empty_result(
+    device: torch.device, n1: int, ret_basin: bool
+) -> Union[Matches, Tuple[torch.Tensor, torch.Tensor, torch.Tensor]]:
+    e = torch.empty((0, 2), dtype=torch.int64, device=device)
+    if ret_basin:
+        return e, e.clone(), torch.full((n1 + 1,), -1, dtype=torch.int64, device=device)
+    return e, e.clone()
+
+
+# --------------------------------------------------------------------------------------------
+# nearest-neighbour search (exact, first index on ties)
+
+
+def _scores(q: torch.Tensor, t: torch.Tensor, dist: str) -> torch.Tensor:
+    """(Q, T) tile where larger is better: similarity for "dot", minus distance for "l2"."""
+    if dist == "dot":
+        return q @ t.T
+    # cdist (matrix-product form, as the reference uses) so that near-ties round identically
+    return torch.cdist(q, t).neg_()
+
+
+def _sanitize(s: torch.Tensor, row_bad: Optional[torch.Tensor],
+              col_bad: Optional[torch.Tensor]) -> torch.Tensor:
+    """Make invalid rows/columns lose every comparison; keep valid overflowed scores finite."""
+    finfo = torch.finfo(s.dtype)
+    s = torch.nan_to_num(s, nan=finfo.min, posinf=finfo.max, neginf=finfo.min)
+    if col_bad is not None:
+        s.masked_fill_(col_bad[None, :], float("-inf"))
+    if row_bad is not None:
+        s.masked_fill_(row_bad[:, None], float("-inf"))
+    return s
+
+
+def _tile_shape(n_rows: int, n_cols: int, block_size: int, device: torch.device) -> Tuple[int, int]:
+    """Rows x columns of one score tile: at most block_size rows and block_size**2 elements."""
+    limit = block_size * block_size
+    if device.type == "cpu":
+        rows, elems = min(block_size, _CPU_TILE_ROWS), min(limit, _CPU_TILE_ELEMS)
+    else:
+        rows, elems = block_size, limit
+    rows = max(1, min(n_rows, rows))
+    return rows, max(1, min(n_cols, elems // rows))
+
+
+def _nearest(
+    queries: torch.Tensor,
+    targets: torch.Tensor,
+    *,
+    dist: str,
+    block_size: int,
+    target_bad: Optional[torch.Tensor] = None,
+) -> torch.Tensor:
+    """Index (Q,) int64 of each query's nearest target row; the earliest index wins a tie.
+
+    queries (Q, D), targets (T, D), same dtype and device, all finite where target_bad is None.
+    target_bad (T,) bool marks rows that are never returned while a valid row exists (zero them
+    first: their coordinates still enter the product).
+    """
+    n_q, n_t = queries.shape[0], targets.shape[0]
+    rows, cols = _tile_shape(n_q, n_t, block_size, queries.device)
+    out = torch.empty(n_q, dtype=torch.int64, device=queries.device)
+    for i in range(0, n_q, rows):
+        q = queries[i:i + rows]
+        best_val = best_idx = None
+        for j in range(0, n_t, cols):
+            s = _scores(q, targets[j:j + cols], dist)
+            if target_bad is not None:
+                s = _sanitize(s, None, target_bad[j:j + cols])
+            val, idx = s.max(dim=1)
+            if best_val is None:
+                best_val, best_idx = val, idx
+                continue
+            better = val > best_val  # strict: an earlier tile keeps a tie
+            best_val = torch.where(better, val, best_val)
+            best_idx = torch.where(better, idx + j, best_idx)
+        out[i:i + rows] = best_idx
+    return out
+
+
+class _CachedNN:
+    """Nearest neighbours of source rows among target rows, each source row searched once."""
+
+    def __init__(self, source: torch.Tensor, target: torch.Tensor, dist: str, block_size: int,
+                 target_bad: Optional[torch.Tensor]) -> None:
+        if target_bad is not None:
+            target = target.masked_fill(target_bad[:, None], 0.0)
+        self.source, self.target = source, target
+        self.dist, self.block_size, self.target_bad = dist, block_size, target_bad
+        self.cache = torch.full((source.shape[0],), -1, dtype=torch.int64, device=source.device)
+        self.n_searched = 0
+
+    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
+        found = self.cache[idx]
+        missing = found < 0
+        if bool(missing.any()):
+            todo = torch.unique(idx[missing])
+            self.cache[todo] = _nearest(self.source[todo], self.target, dist=self.dist,
+                                        block_size=self.block_size, target_bad=self.target_bad)
+            self.n_searched += int(todo.numel())
+            found = self.cache[idx]
+        return found
+
+
+# --------------------------------------------------------------------------------------------
+# the walk
+
+
+def _walk(
+    nn12: _CachedNN, nn21: _CachedNN, start: torch.Tensor, max_iter: int, ret_basin: bool
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """Iterate p1 -> NN_2 -> NN_1 from start; return (xy1, xy2, active, basin) flat indices.
+
+    Same steps as the reference (FACTS 6.4): a point stops when its image-2 NN repeats (unless the
+    basin is recorded) or when its back-projection returns to where it was; points still active
+    after max_iter rounds are not converged.
+    """
+    n1 = nn12.source.shape[0]
+    xy1, xy2 = start.clone(), torch.full_like(start, -1)
+    old1, old2 = xy1.clone(), xy2.clone()
+    active = torch.ones_like(start, dtype=torch.bool)
+    basin = torch.full((n1 + 1,), -1, dtype=torch.int64, device=start.device) if ret_basin else None
+    for n_iter in range(1, max_iter + 1):
+        idx = active.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            break
+        xy2[idx] = nn12(xy1[idx])
+        if not ret_basin:
+            keep = xy2[idx] != old2[idx]
+            active[idx] = keep
+            idx = idx[keep]
+        xy1[idx] = nn21(xy2[idx])
+        if basin is not None:
+            basin[old1[idx]] = xy1[idx]
+        active[idx] = xy1[idx] != old1[idx]
+        if n_iter < max_iter:
+            old1.copy_(xy1)
+            old2.copy_(xy2)
+    return xy1, xy2, active, basin
+
+
+def _unique_sorted_xy(f1: torch.Tensor, f2: torch.Tensor, w1: int, w2: int, n2: int) -> Matches:
+    """Unique pairs sorted by image-1 then image-2 flat index, as (x, y) int64 (N, 2) each."""
+    key = torch.unique(f1 * n2 + f2)
+    return _to_xy(torch.div(key, n2, rounding_mode="floor"), w1), _to_xy(key % n2, w2)
+
+
+def _reciprocal(
+    flat1: torch.Tensor,
+    flat2: torch.Tensor,
+    hw1: Tuple[int, int],
+    hw2: Tuple[int, int],
+    *,
+    subsample: int,
+    max_iter: Optional[int],
+    init_xy1: Optional[IntPoints],
+    pixel_tol: float,
+    dist: str,
+    block_size: int,
+    ret_basin: bool,
+    check_finite: bool,
+):
+    """Shared body of the descriptor and 3-D point variants (flat maps (N, D))."""
+    n_iter = _check_params(subsample, max_iter, init_xy1, pixel_tol, dist, block_size)
+    device, n1, n2 = flat1.device, flat1.shape[0], flat2.shape[0]
+    start = _start_indices(hw1, subsample, init_xy1, device)
+    bad1, bad2 = _invalid_rows(flat1, check_finite), _invalid_rows(flat2, check_finite)
+    if bad1 is not None:
+        start = start[~bad1[start]]
+    if start.numel() == 0 or n2 == 0 or (bad2 is not None and bool(bad2.all())):
+        return _empty_result(device, n1, ret_basin)
+    nn12 = _CachedNN(flat1, flat2, dist, int(block_size), bad2)
+    nn21 = _CachedNN(flat2, flat1, dist, int(block_size), bad1)
+    xy1, xy2, active, basin = _walk(nn12, nn21, start, n_iter, ret_basin)
+    _LOG.debug("reciprocal walk: %d starts, searched %d + %d pixels",
+               start.numel(), nn12.n_searched, nn21.n_searched)
+    if pixel_tol > 0:
+        w1 = hw1[1]
+        dx = (start % w1 - xy1 % w1).double()
+        dy = (torch.div(start, w1, rounding_mode="floor") -
+              torch.div(xy1, w1, rounding_mode="floor")).double()
+        converged = torch.sqrt(dx * dx + dy * dy) < pixel_tol
+        xy1 = start  # the reference reports the given start point, not its back-projection
+    else:
+        converged = ~active
+    out1, out2 = _unique_sorted_xy(xy1[converged], xy2[converged], hw1[1], hw2[1], n2)
+    if ret_basin:
+        return out1, out2, basin
+    return out1, out2
+
+
+# --------------------------------------------------------------------------------------------
+# public API
+
+
+def fast_reciprocal_matches(
+    desc1: torch.Tensor,
+    desc2: torch.Tensor,
+    *,
+    subsample: int = 8,
+    max_iter: Optional[int] = None,
+    init_xy1: Optional[IntPoints] = None,
+    pixel_tol: float = 0.0,
+    dist: str = "dot",
+    block_size: int = 8192,
+    ret_basin: bool = False,
+):
+    """Reciprocal nearest-neighbour matches between two dense descriptor maps (MASt3R fast NN).
+
+    Args:
+        desc1: (H1, W1, D) float tensor of image 1 (for MASt3R: view 1), any device.
+        desc2: (H2, W2, D) float tensor of image 2, same device. float16/bfloat16 maps are
+            searched in float32 (exact same result as passing ``.float()``); float64 stays float64.
+            Pixels whose descriptor holds a NaN/inf never match.
+        subsample: start points are the grid ``x = s//2, s//2 + s, ...``, ``y`` likewise.
+        max_iter: walk rounds; None means 10 for the grid and 1 with ``init_xy1`` (the
+            reference's values).
+        init_xy1: explicit start points, integer (M, 2) (x, y) tensor or array, instead of the grid
+            (duplicates are merged).
+        pixel_tol: > 0 (pixels, needs ``init_xy1``, one round): a start point p is kept iff
+            ``|| NN_1(NN_2(p)) - p || < pixel_tol`` and is reported as xy1 with ``xy2 = NN_2(p)``;
+            such pairs need not be mutual nearest neighbours.
+        dist: "dot" (largest inner product) or "l2" (smallest Euclidean distance).
+        block_size: memory bound; one score tile has at most ``block_size`` query rows and
+            ``block_size**2`` elements.
+        ret_basin: also return the basin map.
+
+    Returns:
+        ``(xy1, xy2)``: int64 (N, 2) (x, y) pixel tensors on the inputs' device, sorted by
+        image-1 flat index ``y * W1 + x`` then image-2 flat index, unique; with ``pixel_tol == 0``
+        every pair is a mutual nearest neighbour. With ``ret_basin`` a third int64 tensor of shape
+        (H1*W1 + 1,): ``basin[i]`` is the image-1 flat index a walk moved to from pixel i (last
+        write), -1 where no walk left from i.
+
+    Raises:
+        InputError: malformed maps or start points. ValueError: invalid parameters.
+    """
+    flat1, flat2 = _flatten(desc1, desc2)
+    return _reciprocal(
+        flat1, flat2, tuple(desc1.shape[:2]), tuple(desc2.shape[:2]), subsample=subsample,
+        max_iter=max_iter, init_xy1=init_xy1, pixel_tol=pixel_tol, dist=dist,
+        block_size=block_size, ret_basin=ret_basin, check_finite=False,
+    )
+
+
+def reciprocal_matches_3d(
+    pts1: torch.Tensor,
+    pts2: torch.Tensor,
+    *,
+    subsample: int = 8,
+    max_iter: Optional[int] = None,
+    init_xy1: Optional[IntPoints] = None,
+    pixel_tol: float = 0.0,
+    block_size: int = 8192,
+    ret_basin: bool = False,
+):
+    """Reciprocal nearest neighbours of two (H, W, 3) pointmaps in one frame (DUSt3R variant).
+
+    Same walk, arguments and return convention as :func:`fast_reciprocal_matches` with
+    ``dist="l2"`` (Euclidean distance in the pointmaps' unit, e.g. metres). Points with a NaN/inf
+    coordinate never match and are never walked through.
+    """
+    flat1, flat2 = _flatten(pts1, pts2)
+    return _reciprocal(
+        flat1, flat2, tuple(pts1.shape[:2]), tuple(pts2.shape[:2]), subsample=subsample,
+        max_iter=max_iter, init_xy1=init_xy1, pixel_tol=pixel_tol, dist="l2",
+        block_size=block_size, ret_basin=ret_basin, check_finite=True,
+    )
+
+
+def brute_force_mutual_nn(
+    desc1: torch.Tensor, desc2: torch.Tensor, *, dist: str = "dot", block_size: int = 8192
+) -> Matches:
+    """Every mutual nearest-neighbour pair between all pixels of two maps (exhaustive baseline).
+
+    desc1 (H1, W1, D), desc2 (H2, W2, D) float tensors on one device; cost O(H1 W1 H2 W2 D),
+    memory bounded by tiles of at most ``block_size**2`` scores. Ties go to the earliest index;
+    pixels with a NaN/inf descriptor never match. Returns int64 (N, 2) (x, y) tensors sorted and
+    unique as :func:`fast_reciprocal_matches`.
+    """
+    if dist not in DISTANCES:
+        raise ValueError(f"dist must be one of {DISTANCES}, got {dist!r}")
+    if int(block_size) < 1:
+        raise ValueError(f"block_size must be >= 1, got {block_size}")
+    flat1, flat2 = _flatten(desc1, desc2)
+    w1, w2, n2 = desc1.shape[1], desc2.shape[1], flat2.shape[0]
+    if flat1.shape[0] == 0 or n2 == 0:
+        return _empty_result(flat1.device, flat1.shape[0], False)
+    bad1, bad2 = _invalid_rows(flat1, False), _invalid_rows(flat2, False)
+    if bad1 is not None or bad2 is not None:
+        bad1, bad2 = _invalid_rows(flat1, True), _invalid_rows(flat2, True)
+    nn12, nn21 = _mutual_scan(flat1, flat2, dist, int(block_size), bad1, bad2)
+    i1 = torch.arange(flat1.shape[0], device=flat1.device)
+    mutual = nn21[nn12] == i1
+    if bad1 is not None:
+        mutual &= ~bad1 & ~bad2[nn12]
+    return _unique_sorted_xy(i1[mutual], nn12[mutual], w1, w2, n2)
+
+
+def _mutual_scan(
+    flat1: torch.Tensor,
+    flat2: torch.Tensor,
+    dist: str,
+    block_size: int,
+    bad1: Optional[torch.Tensor],
+    bad2: Optional[torch.Tensor],
+) -> Tuple[torch.Tensor, torch.Tensor]:
+    """NN of every row of flat1 in flat2 and vice versa, from one pass over score tiles."""
+    n1, n2 = flat1.shape[0], flat2.shape[0]
+    if bad1 is not None:  # both masks or neither
+        flat1 = flat1.masked_fill(bad1[:, None], 0.0)
+        flat2 = flat2.masked_fill(bad2[:, None], 0.0)
+    rows, cols = _tile_shape(n1, n2, block_size, flat1.device)
+    if flat1.device.type == "cpu":
+        rows = cols = max(1, min(block_size, 1024))  # square tiles: both reductions are used
+    nn12 = torch.empty(n1, dtype=torch.int64, device=flat1.device)
+    val21 = torch.full((n2,), float("-inf"), dtype=flat1.dtype, device=flat1.device)
+    nn21 = torch.zeros(n2, dtype=torch.int64, device=flat1.device)
+    for i in range(0, n1, rows):
+        best_val = best_idx = None
+        for j in range(0, n2, cols):
+            s = _scores(flat1[i:i + rows], flat2[j:j + cols], dist)
+            if bad1 is not None:
+                s = _sanitize(s, bad1[i:i + rows], bad2[j:j + cols])
+            val, idx = s.max(dim=1)
+            if best_val is None:
+                best_val, best_idx = val, idx
+            else:
+                better = val > best_val
+                best_val = torch.where(better, val, best_val)
+                best_idx = torch.where(better, idx + j, best_idx)
+            cval, cidx = s.max(dim=0)
+            better = (cval > val21[j:j + cols]) | (i == 0)
+            val21[j:j + cols] = torch.where(better, cval, val21[j:j + cols])
+            nn21[j:j + cols] = torch.where(better, cidx + i, nn21[j:j + cols])
+        nn12[i:i + rows] = best_idx
+    return nn12, nn21
+
+
+def filter_border(
+    xy1: torch.Tensor,
+    xy2: torch.Tensor,
+    hw1: Tuple[int, int],
+    hw2: Tuple[int, int],
+    border: int = 3,
+) -> Matches:
+    """Drop matches within ``border`` pixels of an edge of either image.
+
+    xy1, xy2: (N, 2) (x, y) integer tensors; hw1, hw2: (H, W) of each image. A match is kept iff
+    ``border <= x < W - border`` and ``border <= y < H - border`` in both images (the reference's
+    3-pixel rule). Returns the kept rows of xy1 and xy2, order preserved.
+    """
+    keep = _inside(xy1, hw1, border) & _inside(xy2, hw2, border)
+    return xy1[keep], xy2[keep]
+
+
+def _inside(xy: torch.Tensor, hw: Tuple[int, int], border: int) -> torch.Tensor:
+    h, w = int(hw[0]), int(hw[1])
+    x, y = xy[:, 0], xy[:, 1]
+    return (x >= border) & (x < w - border) & (y >= border) & (y < h - border)
