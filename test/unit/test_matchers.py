@@ -134,4 +134,4 @@ def test_match_and_fuse_moves_to_the_host_once(monkeypatch):
     preds = [_prediction(s) for s in range(4)]
     m = match_and_fuse(preds, np.stack([np.eye(4)] * 4), MatchingConfig(subsample=2),
                        np.random.default_rng(0))
-    assert len(calls) == 1 and calls[0][1] == 12 and calls[0][0] >= len(m.xy1) > 0
+    assert len(calls) == 1 and calls[0][1] == 13 and calls[0][0] >= len(m.xy1) > 0
