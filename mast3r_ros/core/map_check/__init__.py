@@ -22,8 +22,9 @@ fix, stamps that go backwards (a clock reset or a looped recording) or a few key
 while the rest agree point to poses interpolated across a discontinuity.
 
 Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
-``report`` (figures and verdict); this module runs them. Everything is computed at ``work_width`` pixels (images downsampled with their intrinsics), so the
-cost stays a small fraction of a map build. Nothing here imports ROS or matplotlib.
+``report`` (figures and verdict); this module runs them. Everything is computed at
+``work_width`` pixels (images downsampled with their intrinsics), so the cost stays a small
+fraction of a map build. Nothing here imports ROS or matplotlib.
 
 Use in a map build, once the keyframes are chosen and before anything is written (records may be
 kept small with ``KeyframeRecord.reduced(cfg.map_check.work_width)`` while reading)::
