@@ -344,8 +344,8 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
         # 10/12-bit sensor data stored in 16 bits: cv_bridge's scaling makes it dark (at most
         # 16/255), and the file does not say how many bits are significant
         log.warning("%s: 16-bit image whose values stay below 4096 (10/12-bit sensor data?): "
-                       "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
-                       "full 16-bit range (or save it as 8-bit) for better matches", path)
+                    "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
+                    "full 16-bit range (or save it as 8-bit) for better matches", path)
     return to_rgb8(image, encoding)
 
 
