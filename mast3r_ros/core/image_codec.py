@@ -21,6 +21,8 @@ message.
 
 from __future__ import annotations
 
+from typing import Optional, Tuple, Union
+
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -33,7 +35,7 @@ import yaml
 from .errors import InputError
 from .types import CameraIntrinsics
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 # encoding -> (little-endian numpy dtype, channels); yuv422 packs 2 bytes per pixel.
 _RAW_ENCODINGS = {
@@ -104,7 +106,7 @@ _DISTORTION_LENGTHS = {
 BytesLike = bytes | bytearray | memoryview | np.ndarray
 
 
-def _lookup(encoding: str) -> tuple[str, int]:
+def _lookup(encoding: str) -> Tuple[str, int]:
     try:
         return _RAW_ENCODINGS[encoding]
     except KeyError:
@@ -206,7 +208,7 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
 
 
 def depth_to_metres(
-    array: np.ndarray, encoding: str, depth_scale: float | None = None
+    array: np.ndarray, encoding: str, depth_scale: Optional[float] = None
 ) -> np.ndarray:
     """A depth image -> (H, W) float32 metres with NaN where invalid (0, NaN, inf, negative).
 
@@ -237,7 +239,7 @@ def _decode_buffer(buf: np.ndarray, fmt: str) -> np.ndarray:
     return image
 
 
-def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> tuple[np.ndarray, str]:
+def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> Tuple[np.ndarray, str]:
     """image_transport's compressed_depth: a 12-byte header, then a 16-bit PNG."""
     encoding = fmt.split(";")[0].strip()
     if "rvl" in fmt.lower():
@@ -265,7 +267,7 @@ def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> tuple[np.ndarray, str
     return depth.astype(np.float32), "32FC1"
 
 
-def decode_compressed(format: str, data: BytesLike) -> tuple[np.ndarray, str]:
+def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
     """``sensor_msgs/CompressedImage`` fields -> (array, raw encoding) as ``decode_image`` gives.
 
     JPEG and PNG are decoded by OpenCV with IMREAD_UNCHANGED, so colour comes back as bgr8 / bgra8,
@@ -294,7 +296,7 @@ def decode_compressed(format: str, data: BytesLike) -> tuple[np.ndarray, str]:
     return image, encoding
 
 
-def _encoding_of_decoded(image: np.ndarray) -> str | None:
+def _encoding_of_decoded(image: np.ndarray) -> Optional[str]:
     """The raw encoding of an array as OpenCV's decoders return it (BGR order), or None."""
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
@@ -308,7 +310,7 @@ def _encoding_of_decoded(image: np.ndarray) -> str | None:
     return None
 
 
-def read_image_file(path: str | os.PathLike) -> np.ndarray:
+def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
     The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
@@ -341,13 +343,13 @@ def read_image_file(path: str | os.PathLike) -> np.ndarray:
     if image.dtype == np.uint16 and image.size and int(image.max()) < 4096:
         # 10/12-bit sensor data stored in 16 bits: cv_bridge's scaling makes it dark (at most
         # 16/255), and the file does not say how many bits are significant
-        logger.warning("%s: 16-bit image whose values stay below 4096 (10/12-bit sensor data?): "
-                       "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
-                       "full 16-bit range (or save it as 8-bit) for better matches", path)
+        log.warning("%s: 16-bit image whose values stay below 4096 (10/12-bit sensor data?): "
+                    "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
+                    "full 16-bit range (or save it as 8-bit) for better matches", path)
     return to_rgb8(image, encoding)
 
 
-def encode_image(rgb: np.ndarray) -> tuple[str, int, int, int, bytes]:
+def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, bytes]:
     """(H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` fields (encoding, height, width, step, data)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise InputError(f"encode_image expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
@@ -355,7 +357,7 @@ def encode_image(rgb: np.ndarray) -> tuple[str, int, int, int, bytes]:
     return "rgb8", height, width, width * 3, np.ascontiguousarray(rgb).tobytes()
 
 
-def _roi_fields(roi: object) -> tuple[int, int, int, int]:
+def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
     """``sensor_msgs/RegionOfInterest`` (object or mapping) or a 4-tuple -> (x, y, w, h)."""
     names = ("x_offset", "y_offset", "width", "height")
     try:
@@ -467,7 +469,7 @@ def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
     return value
 
 
-def load_camera_info_yaml(path: str | Path) -> CameraIntrinsics:
+def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
     Needs ``image_width``, ``image_height`` and ``camera_matrix.data``; ``distortion_model``

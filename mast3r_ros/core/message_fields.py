@@ -14,7 +14,7 @@ Every function reads attributes only (duck typing), so it takes rclpy messages, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Optional, Tuple
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -36,7 +36,7 @@ def stamp_to_ns(sec: int, nanosec: int) -> int:
     return int(sec) * NS_PER_S + int(nanosec)
 
 
-def ns_to_stamp(stamp_ns: int) -> tuple[int, int]:
+def ns_to_stamp(stamp_ns: int) -> Tuple[int, int]:
     """Integer nanoseconds -> (sec, nanosec) with 0 <= nanosec < 1e9, as ``Time`` requires.
 
     Raises InputError for a negative stamp.
@@ -56,7 +56,7 @@ def header_stamp_ns(header: Any) -> int:
 # Poses
 
 
-def matrix_to_tq(pose: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def matrix_to_tq(pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64."""
     pose = finite_pose(pose, "pose")
     q = Rotation.from_matrix(pose[:3, :3]).as_quat()
@@ -115,7 +115,7 @@ def is_compressed(msg: Any) -> bool:
     return hasattr(msg, "format") and not hasattr(msg, "encoding")
 
 
-def decode_image_message(msg: Any) -> tuple[np.ndarray, str]:
+def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
     """An Image or CompressedImage -> (array, raw encoding) as `image_codec.decode_image` gives.
 
     Raises InputError for an unsupported encoding or format, or data of the wrong size.
@@ -127,9 +127,9 @@ def decode_image_message(msg: Any) -> tuple[np.ndarray, str]:
     return array, msg.encoding
 
 
-def frame_from_image_message(msg: Any, intrinsics: CameraIntrinsics | None, *,
-                             depth_m: np.ndarray | None = None,
-                             map_from_cam: np.ndarray | None = None) -> Frame:
+def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *,
+                             depth_m: Optional[np.ndarray] = None,
+                             map_from_cam: Optional[np.ndarray] = None) -> Frame:
     """An Image or CompressedImage -> `Frame` (rgb (H, W, 3) uint8), stamped with its header.
 
     ``stamp_ns`` and ``frame_id`` come from ``msg.header``. Raises InputError for an undecodable
@@ -148,8 +148,8 @@ class IntrinsicsCache:
     """
 
     def __init__(self) -> None:
-        self._key: tuple | None = None
-        self._value: CameraIntrinsics | None = None
+        self._key: Optional[tuple] = None
+        self._value: Optional[CameraIntrinsics] = None
 
     def __call__(self, info: Any) -> CameraIntrinsics:
         key = (int(info.width), int(info.height), tuple(float(v) for v in info.k),

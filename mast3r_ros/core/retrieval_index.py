@@ -30,17 +30,16 @@ so), so a map stays usable everywhere.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import math
 import os
-import tempfile
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
 from .errors import InputError, MapFormatError
+from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -84,29 +83,6 @@ def _unit_rows(descs: np.ndarray) -> np.ndarray:
     if not np.isfinite(d).all():
         raise InputError("descriptors contain NaN or infinity")
     return d
-
-
-def _file_sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 22), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
-def _atomic_file(path: str, write) -> None:
-    """Run ``write(tmp_path)`` and rename the result over ``path``."""
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
 
 
 def _exact_top_k(query: np.ndarray, database: np.ndarray, top_k: int) -> np.ndarray:
@@ -185,19 +161,19 @@ class RetrievalIndex:
 
         def record(name: str) -> None:
             full = os.path.join(path, name)
-            files[name] = {"sha256": _file_sha256(full), "bytes": os.path.getsize(full)}
+            files[name] = {"sha256": file_sha256(full), "bytes": os.path.getsize(full)}
 
         def write_descs(tmp: str) -> None:
             with open(tmp, "wb") as fh:
                 np.save(fh, np.asarray(self.descs), allow_pickle=False)
 
-        _atomic_file(os.path.join(path, "descs.npy"), write_descs)
+        atomic_write_file(os.path.join(path, "descs.npy"), write_descs)
         record("descs.npy")
         if self.kind != "exact":
             import faiss
 
-            _atomic_file(os.path.join(path, "index.faiss"),
-                         lambda t: faiss.write_index(self._faiss, t))
+            atomic_write_file(os.path.join(path, "index.faiss"),
+                              lambda t: faiss.write_index(self._faiss, t))
             record("index.faiss")
         atomic_write_json(os.path.join(path, "index.json"), {
             "format": INDEX_FORMAT, "version": INDEX_VERSION, "kind": self.kind,
@@ -252,7 +228,7 @@ class RetrievalIndex:
 
 
 def _verify(full: str, sha256: str) -> None:
-    if _file_sha256(full) != sha256:
+    if file_sha256(full) != sha256:
         raise MapFormatError(f"map file corrupt (checksum mismatch): {full}; rebuild the map or "
                              "re-copy the file")
 

@@ -19,7 +19,6 @@ unpickler on torch without ``safe_globals``). Unknown ``args`` fields are ignore
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
 import hashlib
 import logging
@@ -33,6 +32,7 @@ import torch
 from .asmk import (AsmkIndex, AsmkVector, Codebook, aggregate_database, aggregate_query,
                    load_codebook)
 from .errors import CheckpointError, InputError
+from .model.checkpoint import load_torch_file
 
 log = logging.getLogger(__name__)
 
@@ -72,33 +72,9 @@ class LocalFeatures:
 
 
 # ------------------------------------------------------------------------ loading
-class _RestrictedUnpickler(pickle.Unpickler):
-    """For torch without ``safe_globals``: tensors, OrderedDict and argparse.Namespace only."""
-
-    _ALLOWED = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
-                ("torch._utils", "_rebuild_parameter"), ("argparse", "Namespace"),
-                ("torch", "Size"), ("torch", "DoubleStorage"), ("torch", "FloatStorage")}
-
-    def find_class(self, module, name):
-        if (module, name) in self._ALLOWED:
-            return super().find_class(module, name)
-        raise pickle.UnpicklingError(f"global '{module}.{name}' is forbidden")
-
-
-class _RestrictedPickleModule:
-    Unpickler = _RestrictedUnpickler
-    load = staticmethod(lambda f, **kw: _RestrictedUnpickler(f, **kw).load())
-    __name__ = "restricted_pickle"
-
-
 def _load_archive(path: str) -> Any:
-    ser = torch.serialization
     try:
-        if hasattr(ser, "safe_globals"):
-            with ser.safe_globals([argparse.Namespace]):
-                return torch.load(path, map_location="cpu", weights_only=True)
-        return torch.load(path, map_location="cpu", weights_only=False,
-                          pickle_module=_RestrictedPickleModule)
+        return load_torch_file(path)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path}: refused to unpickle ({str(e).splitlines()[0][:200]}). A retrieval "

@@ -10,6 +10,8 @@ linear/slerp interpolation across a gap of at most ``max_gap_ns``, else the near
 
 from __future__ import annotations
 
+from typing import Dict, List, Optional, Set, Tuple
+
 import dataclasses
 
 import numpy as np
@@ -41,16 +43,16 @@ class _Edge:
 
     parent: str
     static: bool
-    stamps_ns: list[int] = dataclasses.field(default_factory=list)
-    poses: list[np.ndarray] = dataclasses.field(default_factory=list)
-    _arrays: tuple[np.ndarray, np.ndarray] | None = None
+    stamps_ns: List[int] = dataclasses.field(default_factory=list)
+    poses: List[np.ndarray] = dataclasses.field(default_factory=list)
+    _arrays: Optional[Tuple[np.ndarray, np.ndarray]] = None
 
     def add(self, stamp_ns: int, pose: np.ndarray) -> None:
         self.stamps_ns.append(int(stamp_ns))
         self.poses.append(pose)
         self._arrays = None
 
-    def at(self, stamp_ns: int, tolerance_ns: int, max_gap_ns: int | None,
+    def at(self, stamp_ns: int, tolerance_ns: int, max_gap_ns: Optional[int],
            child: str) -> np.ndarray:
         """parent_from_child at ``stamp_ns``; see ``TransformBuffer.lookup``."""
         if self.static:
@@ -79,7 +81,7 @@ class TransformBuffer:
     """
 
     def __init__(self) -> None:
-        self._edges: dict[str, _Edge] = {}
+        self._edges: Dict[str, _Edge] = {}
 
     def add_static(self, parent: str, child: str, parent_from_child: np.ndarray) -> None:
         """Set the constant transform ``parent_from_child`` (a later call replaces it)."""
@@ -95,13 +97,13 @@ class TransformBuffer:
         self._edge(parent, child, static=False).add(stamp_ns, pose)
 
     @property
-    def frames(self) -> set[str]:
+    def frames(self) -> Set[str]:
         """Every frame named as a parent or a child."""
         return set(self._edges) | {e.parent for e in self._edges.values()}
 
     def lookup(
         self, target: str, source: str, stamp_ns: int, tolerance_ns: int = 0,
-        max_gap_ns: int | None = None,
+        max_gap_ns: Optional[int] = None,
     ) -> np.ndarray:
         """``target_from_source`` (4x4 float64) at ``stamp_ns``.
 
@@ -160,7 +162,7 @@ class TransformBuffer:
                 raise InputError(f"transform {parent} -> {child} would close a loop in the tf tree")
             seen.add(frame)
 
-    def _chain(self, frame: str) -> list[str]:
+    def _chain(self, frame: str) -> List[str]:
         """[frame, parent, grandparent, ..., root]."""
         chain = [frame]
         while chain[-1] in self._edges:
@@ -168,8 +170,8 @@ class TransformBuffer:
         return chain
 
     def _compose(
-        self, chain: list[str], ancestor: str, stamp_ns: int, tolerance_ns: int,
-        max_gap_ns: int | None,
+        self, chain: List[str], ancestor: str, stamp_ns: int, tolerance_ns: int,
+        max_gap_ns: Optional[int],
     ) -> np.ndarray:
         """``ancestor_from_chain[0]`` by walking the chain up to ``ancestor``."""
         ancestor_from_frame = np.eye(4)

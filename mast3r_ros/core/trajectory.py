@@ -16,6 +16,8 @@ The offline tools read both numbers from the config section ``pose_at_stamp`` (`
 
 from __future__ import annotations
 
+from typing import Optional, Tuple
+
 import numpy as np
 from scipy.spatial.transform import Rotation
 
@@ -55,8 +57,8 @@ def poses_at_stamps(
     poses: np.ndarray,
     query_ns: np.ndarray,
     tolerance_ns: int,
-    max_gap_ns: int | None,
-) -> tuple[np.ndarray, np.ndarray]:
+    max_gap_ns: Optional[int],
+) -> Tuple[np.ndarray, np.ndarray]:
     """Poses of a trajectory ((N,) int stamps in any order, (N, 4, 4) poses) at (M,) query stamps.
 
     The rule is the module's (exact sample, else interpolation across a gap of at most

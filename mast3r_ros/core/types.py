@@ -10,7 +10,9 @@ Conventions used everywhere in this package:
 * **Units** are metres, radians internally; names carry units where ambiguous (``_m``, ``_deg``).
 * **Stamps** are integer nanoseconds (``stamp_ns``), the image header stamp.
 * **Image sizes** are (width, height) in pixels (`Frame.size`, `CameraIntrinsics.width/height`);
-  array shapes stay numpy's (H, W, ...).
+  array shapes stay numpy's (H, W, ...). One exception, named as MASt3R names it: the network's
+  ``true_shape`` (and ``net_shape``, ``hw`` token grids) is (H, W) network pixels, like an array
+  shape; functions that take an image size take ``(width, height)`` (e.g. ``camera_size``).
 """
 
 from __future__ import annotations

@@ -8,6 +8,8 @@ the fix when it is not.
 
 from __future__ import annotations
 
+from typing import Optional
+
 import argparse
 import logging
 import sys
@@ -46,8 +48,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     return 0
 
 
-def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: str | None = None,
-                  plot_path: str | None = None) -> None:
+def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optional[str] = None,
+                  plot_path: Optional[str] = None) -> None:
     """The report's figures as JSON and/or the keyframe picture with the figures beside it."""
     if json_path:
         atomic_write_json(json_path, report.to_manifest())

@@ -16,7 +16,7 @@ import shutil
 import sys
 import time
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -50,7 +50,7 @@ def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
                 disable=not sys.stderr.isatty())
 
 
-def poses_from_file(path: str | Tuple[np.ndarray, np.ndarray], stamps_ns: np.ndarray,
+def poses_from_file(path: Union[str, Tuple[np.ndarray, np.ndarray]], stamps_ns: np.ndarray,
                     rule: PoseAtStampConfig) -> np.ndarray:
     """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file (or its
     already-read (stamps_ns, poses)) by the one pose-at-stamp rule

@@ -24,7 +24,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
@@ -45,7 +45,7 @@ from ..core.tf_buffer import ExtrapolationError, TransformBuffer
 from ..core.trajectory import nearest_indices
 from ..core.types import CameraIntrinsics, Frame
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
@@ -88,7 +88,7 @@ class _RunCounter:
     stamp goes back (strictly) from the previous one of the same stream, in bag order."""
 
     def __init__(self) -> None:
-        self._last: dict[Any, tuple[int, int]] = {}
+        self._last: Dict[Any, Tuple[int, int]] = {}
 
     def run(self, stream: Any, stamp_ns: int) -> int:
         last = self._last.get(stream)
@@ -116,15 +116,15 @@ class BagSequence:
     def __init__(
         self,
         path: PathLike,
-        image_topic: str | None = None,
-        camera_info_topic: str | None = None,
-        depth_topic: str | None = None,
-        camera_info: CameraIntrinsics | None = None,
-        pose_frames: str | None = None,
+        image_topic: Optional[str] = None,
+        camera_info_topic: Optional[str] = None,
+        depth_topic: Optional[str] = None,
+        camera_info: Optional[CameraIntrinsics] = None,
+        pose_frames: Optional[str] = None,
         sync_tolerance_s: float = 0.02,
-        pose_at_stamp: PoseAtStampConfig | None = None,
-        depth_scale: float | None = None,
-        run: int | None = None,
+        pose_at_stamp: Optional[PoseAtStampConfig] = None,
+        depth_scale: Optional[float] = None,
+        run: Optional[int] = None,
     ) -> None:
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
             raise InputError(f"depth scale must be a positive number of depth units per metre, "
@@ -132,7 +132,7 @@ class BagSequence:
         if run is not None and run < 1:
             raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
         self._depth_scale = depth_scale
-        self._depth_encoding: str | None = None
+        self._depth_encoding: Optional[str] = None
         self._run_wanted = run
         if not sync_tolerance_s >= 0:
             raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
@@ -144,15 +144,15 @@ class BagSequence:
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end
-        self._image_runs: list[tuple[int, int]] = []
-        self._depth_runs: list[tuple[int, int]] = []
-        self._info_runs: list[tuple[int, int, CameraIntrinsics]] = []
-        self._tf_runs: list[tuple[int, str, str, int, np.ndarray]] = []
+        self._image_runs: List[Tuple[int, int]] = []
+        self._depth_runs: List[Tuple[int, int]] = []
+        self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
+        self._tf_runs: List[Tuple[int, str, str, int, np.ndarray]] = []
         self.run = 1
-        self.runs: list[tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
-        self._image_stamps: list[int] = []
-        self._depth_stamps: list[int] = []
-        self._infos: list[tuple[int, CameraIntrinsics]] = []
+        self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
+        self._image_stamps: List[int] = []
+        self._depth_stamps: List[int] = []
+        self._infos: List[Tuple[int, CameraIntrinsics]] = []
         with _open_bag(self.path) as reader:
             if reader.message_count == 0:
                 raise InputError(f"rosbag2 {self.path} contains no messages")
@@ -168,7 +168,7 @@ class BagSequence:
                 )
             self._index(reader)
         self._finish_index()
-        logger.info(
+        log.info(
             "rosbag2 %s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
             self.path, len(self), self.image_topic,
             self.camera_info_topic or "the given CameraIntrinsics", self.depth_topic or "-",
@@ -198,7 +198,7 @@ class BagSequence:
             raise InputError(f"{option} {topic!r} has no messages in rosbag2 {self.path}")
         return topic
 
-    def _candidates(self, types: Sequence[str]) -> list[str]:
+    def _candidates(self, types: Sequence[str]) -> List[str]:
         return sorted(
             n for n, i in self._topics.items() if i.msgtype in types and i.msgcount > 0
         )
@@ -218,7 +218,7 @@ class BagSequence:
         fmt = msg.format
         return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
 
-    def _select_image_topic(self, reader: AnyReader, topic: str | None) -> str:
+    def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
         if topic is not None:
             return self._require(topic, IMAGE_TYPES, "image topic")
         candidates = [
@@ -236,7 +236,7 @@ class BagSequence:
             "with --image-topic (BagSequence(image_topic=...))"
         )
 
-    def _select_depth_topic(self, topic: str | None) -> str | None:
+    def _select_depth_topic(self, topic: Optional[str]) -> Optional[str]:
         if topic is None:
             return None
         self._require(topic, IMAGE_TYPES, "depth topic")
@@ -244,10 +244,10 @@ class BagSequence:
             raise InputError(f"depth topic {topic!r} is also the image topic")
         return topic
 
-    def _select_camera_info_topic(self, topic: str | None) -> str | None:
+    def _select_camera_info_topic(self, topic: Optional[str]) -> Optional[str]:
         if self._override is not None:
             if topic is not None:
-                logger.warning("camera_info given: ignoring camera_info_topic %s", topic)
+                log.warning("camera_info given: ignoring camera_info_topic %s", topic)
             return None
         if topic is not None:
             return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
@@ -271,7 +271,7 @@ class BagSequence:
         )
 
     @staticmethod
-    def _parse_pose_frames(pose_frames: str | None) -> tuple[str, str] | None:
+    def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
         if pose_frames is None:
             return None
         parent, _, child = pose_frames.partition(":")
@@ -359,7 +359,7 @@ class BagSequence:
             how = ("as asked (--run)" if self._run_wanted is not None
                    else "the longest; choose another with --run N")
             jumps = "once" if n == 2 else f"{n - 1} times"
-            logger.warning(
+            log.warning(
                 "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
                 "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
                 self.run, how)
@@ -373,7 +373,7 @@ class BagSequence:
         self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
 
     @property
-    def depth_units_per_m(self) -> float | None:
+    def depth_units_per_m(self) -> Optional[float]:
         """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
         for 16-bit depth, 1 for 32FC1); None without a depth topic."""
         if self._depth_scale is not None:
@@ -392,7 +392,7 @@ class BagSequence:
         matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
         self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
         if self.depth_topic is not None and not self._depth_refs:
-            logger.warning(
+            log.warning(
                 "no depth on %s within %.3f s of any image on %s", self.depth_topic,
                 self._tolerance_ns * 1e-9, self.image_topic,
             )
@@ -424,7 +424,7 @@ class BagSequence:
         map_from_cam 4x4 float64 or None)."""
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         remaining = collections.Counter(self._depth_refs)
-        depth_by_stamp: dict[int, np.ndarray] = {}
+        depth_by_stamp: Dict[int, np.ndarray] = {}
         pending: collections.deque = collections.deque()
         runs = _RunCounter()
         with _open_bag(self.path) as reader:
@@ -466,21 +466,21 @@ class BagSequence:
         index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
         return self._infos[max(index, 0)][1]
 
-    def _pose(self, frame_id: str, stamp_ns: int) -> np.ndarray | None:
+    def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
         if self._pose_frames is None:
             return None
         parent, child = self._pose_frames
         try:
             return self._tf.lookup(parent, child or _strip(frame_id), stamp_ns, *self._pose_rule_ns)
         except ExtrapolationError as err:
-            logger.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
+            log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             return None
 
     def _frame(
         self,
         msg: Any,
         depth_stamp: int,
-        depth_by_stamp: dict[int, np.ndarray],
+        depth_by_stamp: Dict[int, np.ndarray],
         remaining: collections.Counter,
     ) -> Frame:
         stamp = header_stamp_ns(msg.header)

@@ -17,6 +17,8 @@ than the file's first stamp is refused with the file, the line and the reason.
 
 from __future__ import annotations
 
+from typing import List, Optional, Tuple
+
 import decimal
 import logging
 import os
@@ -34,7 +36,7 @@ from ..core.image_codec import depth_to_metres, load_camera_info_yaml, read_imag
 from ..core.trajectory import nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
-logger = logging.getLogger(__name__)
+log = logging.getLogger(__name__)
 
 TUM_DEPTH_UNITS_PER_M = 5000.0
 _TRAJECTORY_HEADER = "# timestamp tx ty tz qx qy qz qw\n"
@@ -46,7 +48,7 @@ _NS_INTEGER_THRESHOLD = 10**12  # an integer stamp above this is nanoseconds (se
 _INT64_MAX = 2**63 - 1
 
 
-def _parse_stamp(token: str) -> tuple[int, str]:
+def _parse_stamp(token: str) -> Tuple[int, str]:
     """A TUM stamp token -> (integer nanoseconds, unit 's' or 'ns'), exactly (no float rounding).
 
     Integers greater than 1e12 are nanoseconds; anything else is seconds. Raises ValueError with
@@ -96,7 +98,7 @@ def _format_stamp(stamp_ns: int) -> str:
 
 def _read_numbered_rows(
     path: Path, columns: int, layout: str
-) -> tuple[np.ndarray, list[list[str]], list[int]]:
+) -> Tuple[np.ndarray, List[List[str]], List[int]]:
     """``_read_rows`` plus the 1-based line number of each row."""
     try:
         text = path.read_bytes().decode("utf-8-sig")
@@ -106,9 +108,9 @@ def _read_numbered_rows(
         raise InputError(
             f"{path} is not a UTF-8 text file (byte {err.start}: {err.reason}); save it as UTF-8"
         ) from None
-    stamps: list[int] = []
-    rows: list[list[str]] = []
-    linenos: list[int] = []
+    stamps: List[int] = []
+    rows: List[List[str]] = []
+    linenos: List[int] = []
     file_unit = ""
     for lineno, raw_line in enumerate(text.splitlines(), start=1):
         line = _strip_comment(raw_line.replace("\ufeff", "")).strip()
@@ -135,11 +137,11 @@ def _read_numbered_rows(
         rows.append(fields[1:])
         linenos.append(lineno)
     if file_unit == "ns":
-        logger.info("%s: integer stamps > 1e12 read as nanoseconds", path)
+        log.info("%s: integer stamps > 1e12 read as nanoseconds", path)
     return np.asarray(stamps, dtype=np.int64).reshape(-1), rows, linenos
 
 
-def _read_rows(path: Path, columns: int, layout: str) -> tuple[np.ndarray, list[list[str]]]:
+def _read_rows(path: Path, columns: int, layout: str) -> Tuple[np.ndarray, List[List[str]]]:
     """Data lines of a whitespace-separated file -> (stamps_ns int64, other columns).
 
     UTF-8 with or without a BOM, any line ends, comments anywhere (see the module docstring);
@@ -150,7 +152,7 @@ def _read_rows(path: Path, columns: int, layout: str) -> tuple[np.ndarray, list[
     return stamps, rows
 
 
-def read_tum_trajectory(path: PathLike) -> tuple[np.ndarray, np.ndarray]:
+def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
     """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64 (N, 4, 4)).
 
     Each line is ``timestamp tx ty tz qx qy qz qw`` (metres, unit quaternion x y z w); the pose
@@ -243,10 +245,10 @@ class TumSequence:
     def __init__(
         self,
         folder: PathLike,
-        camera_info: CameraIntrinsics | None = None,
+        camera_info: Optional[CameraIntrinsics] = None,
         sync_tolerance_s: float = 0.02,
-        pose_at_stamp: PoseAtStampConfig | None = None,
-        depth_scale: float | None = None,
+        pose_at_stamp: Optional[PoseAtStampConfig] = None,
+        depth_scale: Optional[float] = None,
     ) -> None:
         rule = pose_at_stamp or PoseAtStampConfig()
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
@@ -279,7 +281,7 @@ class TumSequence:
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
         )
-        logger.info(
+        log.info(
             "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
             len(self), sum(p is not None for p in self._depth_paths),
             int(self._frame_pose_valid.sum()),
@@ -294,7 +296,7 @@ class TumSequence:
             )
         return load_camera_info_yaml(yaml_path)
 
-    def _associate_depth(self, tolerance_ns: int) -> list[Path | None]:
+    def _associate_depth(self, tolerance_ns: int) -> List[Optional[Path]]:
         depth_txt = self.folder / "depth.txt"
         if not depth_txt.is_file():
             return [None] * len(self._rgb_paths)
@@ -303,7 +305,7 @@ class TumSequence:
         idx = nearest_indices(stamps[order], self._stamps_ns, tolerance_ns)
         return [None if i < 0 else self.folder / rows[order[i]][0] for i in idx]
 
-    def _read_groundtruth(self) -> tuple[np.ndarray, np.ndarray]:
+    def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         gt_txt = self.folder / "groundtruth.txt"
         if not gt_txt.is_file():
             return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4))
@@ -314,7 +316,7 @@ class TumSequence:
         """(N,) int64 rgb stamps in file order."""
         return self._stamps_ns.copy()
 
-    def groundtruth(self) -> tuple[np.ndarray, np.ndarray]:
+    def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         """The whole ground-truth file: (stamps_ns (K,) int64, map_from_cam (K, 4, 4)); empty
         arrays when the folder has no groundtruth.txt."""
         return self._gt_stamps_ns.copy(), self._gt_poses.copy()

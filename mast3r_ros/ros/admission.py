@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 import struct
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.model.preprocess import plan_resize
@@ -26,7 +26,7 @@ from mast3r_ros.core.model.preprocess import plan_resize
 # Image size
 
 
-def compressed_image_size(data: Any) -> tuple[int, int] | None:
+def compressed_image_size(data: Any) -> Optional[Tuple[int, int]]:
     """(width, height) from a PNG or baseline/progressive JPEG header, without decoding; None
     when the header is not one of these (the decoder then decides)."""
     buf = bytes(data[:65536]) if not isinstance(data, bytes) else data[:65536]
@@ -57,7 +57,7 @@ def compressed_image_size(data: Any) -> tuple[int, int] | None:
     return None
 
 
-def message_image_size(msg: Any) -> tuple[int, int] | None:
+def message_image_size(msg: Any) -> Optional[Tuple[int, int]]:
     """(width, height) of an Image (header fields) or CompressedImage (PNG/JPEG header); None
     when a compressed payload does not say."""
     if hasattr(msg, "format") and not hasattr(msg, "encoding"):
@@ -65,9 +65,9 @@ def message_image_size(msg: Any) -> tuple[int, int] | None:
     return int(msg.width), int(msg.height)
 
 
-def image_size_refusal(size: tuple[int, int] | None, max_pixels: int,
-                       network_size: int | None = None,
-                       camera_size: tuple[int, int] | None = None) -> str:
+def image_size_refusal(size: Optional[Tuple[int, int]], max_pixels: int,
+                       network_size: Optional[int] = None,
+                       camera_size: Optional[Tuple[int, int]] = None) -> str:
     """Why an image of ``size`` (width, height) is refused, or '' to accept it.
 
     ``max_pixels`` is the parameter ``max_image_pixels``; ``network_size`` (512 or 224) checks
@@ -113,9 +113,9 @@ class ArrivalStats:
         self.received = 0
         self.zero_stamps = 0
         self.repeated_stamps = 0
-        self.last_t_s: float | None = None
-        self._last_stamp_ns: int | None = None
-        self._times: list[float] = []
+        self.last_t_s: Optional[float] = None
+        self._last_stamp_ns: Optional[int] = None
+        self._times: List[float] = []
 
     def note(self, t_s: float, stamp_ns: int) -> None:
         self.received += 1
@@ -135,7 +135,7 @@ class ArrivalStats:
             k += 1
         del self._times[:k]
 
-    def rate_hz(self, now_s: float, since_s: float | None = None) -> float:
+    def rate_hz(self, now_s: float, since_s: Optional[float] = None) -> float:
         """Arrivals per second over the window (or since ``since_s`` when that is shorter)."""
         self._trim(now_s)
         if not self._times:
@@ -148,7 +148,7 @@ ZERO_STAMP = "stamp_zero"
 REPEATED_STAMP = "stamp_repeated"
 
 
-def stamp_refusal(stamp_ns: int, duplicate: bool) -> tuple[str, str]:
+def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
     """(kind, reason) for a frame whose stamp cannot be used, or ('', '').
 
     A zero stamp is refused first (the driver does not stamp its images: there is no TF to look
@@ -201,7 +201,7 @@ class ErrorThrottle:
         self.line_interval_s = float(line_interval_s)
         self.traceback_interval_s = float(traceback_interval_s)
         self.max_keys = int(max_keys)
-        self._state: dict[str, list[float]] = {}   # key -> [last traceback, last line, repeats]
+        self._state: Dict[str, List[float]] = {}   # key -> [last traceback, last line, repeats]
 
     def report(self, key: str, now_s: float) -> ErrorReport:
         st = self._state.get(key)

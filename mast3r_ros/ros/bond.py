@@ -16,7 +16,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
 from rclpy.qos import QoSProfile
@@ -31,7 +31,7 @@ from mast3r_ros.ros.bond_state import (
 )
 
 
-def status_type() -> Any | None:
+def status_type() -> Optional[Any]:
     """``bond.msg.Status``, or None when the bond package is not installed."""
     try:
         from bond.msg import Status
@@ -46,17 +46,17 @@ class NodeBond:
     teardown must go on); ``shutting_down()`` True silences a publish that fails because the
     context is already gone (SIGINT/SIGTERM)."""
 
-    def __init__(self, node: Any, shutting_down: Callable[[], bool] | None = None) -> None:
+    def __init__(self, node: Any, shutting_down: Optional[Callable[[], bool]] = None) -> None:
         self._node = node
         self._shutting_down = shutting_down or (lambda: False)
         self._lock = threading.Lock()
-        self._state: BondState | None = None
+        self._state: Optional[BondState] = None
         self._pub = self._sub = self._timer = None
         self._group = MutuallyExclusiveCallbackGroup()
         self._warned = False
 
     @property
-    def state(self) -> BondState | None:
+    def state(self) -> Optional[BondState]:
         return self._state
 
     def start(self, heartbeat_period_s: float) -> bool:
@@ -88,7 +88,7 @@ class NodeBond:
                 callback_group=self._group)
             self._apply(self._state.start(time.monotonic()))
             log.info(f"bond '{self._state.id}' started on topic "
-                     f"'{topic_name(self._pub)}' (heartbeat {heartbeat_period_s:.2f} s)")
+                     f"'{_bond_topic(self._pub)}' (heartbeat {heartbeat_period_s:.2f} s)")
         return True
 
     def stop(self) -> None:
@@ -176,5 +176,5 @@ class NodeBond:
                 log.warning(f"bond with the lifecycle manager broken: {step.reason}")
 
 
-def topic_name(entity: Any) -> str:
+def _bond_topic(entity: Any) -> str:
     return getattr(entity, "topic_name", NAV2_TOPIC)

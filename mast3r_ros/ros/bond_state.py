@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from typing import Any
+from typing import Any, List, Optional
 
 # bond/msg/Constants.msg
 DEAD_PUBLISH_PERIOD_S = 0.05
@@ -78,8 +78,8 @@ class Step:
     """What one call asks the caller to do: publish these statuses, report these events (the
     reason says why a bond broke)."""
 
-    publish: list[StatusData] = dataclasses.field(default_factory=list)
-    events: list[BondEvent] = dataclasses.field(default_factory=list)
+    publish: List[StatusData] = dataclasses.field(default_factory=list)
+    events: List[BondEvent] = dataclasses.field(default_factory=list)
     reason: str = ""
 
 
@@ -89,7 +89,7 @@ class BondState:
     Raises ValueError for an empty id or a non-positive period or timeout.
     """
 
-    def __init__(self, bond_id: str, *, instance_id: str | None = None,
+    def __init__(self, bond_id: str, *, instance_id: Optional[str] = None,
                  heartbeat_period_s: float = NAV2_HEARTBEAT_PERIOD_S,
                  heartbeat_timeout_s: float = NAV2_HEARTBEAT_TIMEOUT_S,
                  connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
@@ -111,10 +111,10 @@ class BondState:
         self.connect_timeout_s = float(connect_timeout_s)
         self.disconnect_timeout_s = float(disconnect_timeout_s)
         self.dead_publish_period_s = float(dead_publish_period_s)
-        self.phase: BondPhase | None = None          # None until start()
+        self.phase: Optional[BondPhase] = None          # None until start()
         self.sister_instance_id = ""
         self.sister_died_first = False
-        self._deadline: float | None = None          # connect / heartbeat / disconnect
+        self._deadline: Optional[float] = None          # connect / heartbeat / disconnect
         self._next_publish = 0.0
 
     # --- helpers ---------------------------------------------------------------------------
@@ -180,12 +180,15 @@ class BondState:
             step.publish.append(self.status(False))     # immediate ack of the sister's death
         return step
 
+    def _in_bond(self) -> bool:
+        """Started and not dead: the timers and breaking the bond have something to do."""
+        return self.phase is not None and self.phase is not BondPhase.DEAD
+
     def tick(self, now_s: float) -> Step:
         """Timers: call at least every ``dead_publish_period_s``; publishes what is due."""
-        step = Step()
-        phase = self.phase
-        if phase is None or phase is BondPhase.DEAD:
-            return step
+        if not self._in_bond():
+            return Step()
+        step, phase = Step(), self.phase
         if self._deadline is not None and now_s >= self._deadline:
             if phase is BondPhase.WAITING_FOR_SISTER:
                 return self._die(step, f"no peer joined the bond within "
@@ -206,10 +209,9 @@ class BondState:
 
     def break_bond(self, now_s: float) -> Step:
         """End the bond from this side (deactivate, cleanup, shutdown): active=false goes out."""
-        step = Step()
-        phase = self.phase
-        if phase is None or phase is BondPhase.DEAD:
-            return step
+        if not self._in_bond():
+            return Step()
+        step, phase = Step(), self.phase
         if phase is BondPhase.ALIVE:
             self.phase = BondPhase.AWAIT_SISTER_DEATH
             self._deadline = now_s + self.disconnect_timeout_s

@@ -6,6 +6,8 @@ nanoseconds (the image's header stamp), never ``now()`` unless a caller says so.
 
 from __future__ import annotations
 
+from typing import Optional
+
 from collections.abc import Sequence
 
 import numpy as np
@@ -108,7 +110,7 @@ def diagnostic_status(summary: DiagnosticsSummary, name: str,
 
 
 def diagnostic_array(summary: DiagnosticsSummary, name: str, hardware_id: str,
-                     stamp_ns: int | None) -> DiagnosticArray:
+                     stamp_ns: Optional[int]) -> DiagnosticArray:
     msg = DiagnosticArray()
     if stamp_ns is not None and stamp_ns >= 0:
         set_stamp(msg.header, stamp_ns)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from typing import Any, List, Optional, TYPE_CHECKING, Tuple
 
 import cv2
 import numpy as np
@@ -32,15 +32,15 @@ class MarkerSpec:
     ns: str
     id: int
     kind: str
-    position: tuple[float, float, float]
-    orientation_xyzw: tuple[float, float, float, float]
-    scale: tuple[float, float, float]
-    color_rgba: tuple[float, float, float, float]
+    position: Tuple[float, float, float]
+    orientation_xyzw: Tuple[float, float, float, float]
+    scale: Tuple[float, float, float]
+    color_rgba: Tuple[float, float, float, float]
     text: str = ""
 
 
-def keyframe_list(poses: Any, ids: Sequence[Any] | None = None
-                  ) -> list[tuple[str, np.ndarray]]:
+def keyframe_list(poses: Any, ids: Optional[Sequence[Any]] = None
+                  ) -> List[Tuple[str, np.ndarray]]:
     """Keyframe poses as ``[(id, map_from_cam)]`` from a (K, 4, 4) array or (id, pose) pairs.
 
     ``ids`` (K,) names the rows of an array; without it they are numbered from 0.
@@ -61,10 +61,10 @@ def keyframe_list(poses: Any, ids: Sequence[Any] | None = None
 _X_TO_Z = Rotation.from_rotvec([0.0, -math.pi / 2, 0.0])
 
 
-def keyframe_marker_specs(keyframes: Sequence[tuple[str, np.ndarray]],
-                          arrow_length_m: float = 0.3) -> list[MarkerSpec]:
+def keyframe_marker_specs(keyframes: Sequence[Tuple[str, np.ndarray]],
+                          arrow_length_m: float = 0.3) -> List[MarkerSpec]:
     """One arrow (viewing direction) and one id label per keyframe ``(id, map_from_cam)``."""
-    specs: list[MarkerSpec] = []
+    specs: List[MarkerSpec] = []
     for i, (kf_id, pose) in enumerate(keyframes):
         pose = finite_pose(pose, f"keyframe {kf_id} pose")
         rot = Rotation.from_matrix(pose[:3, :3]) * _X_TO_Z
@@ -78,13 +78,13 @@ def keyframe_marker_specs(keyframes: Sequence[tuple[str, np.ndarray]],
     return specs
 
 
-def map_keyframes(keyframe_map: Any) -> list[tuple[str, np.ndarray]]:
+def map_keyframes(keyframe_map: Any) -> List[Tuple[str, np.ndarray]]:
     """``[(id, map_from_cam)]`` of a `KeyframeMap`, ids from its records (manifest ids)."""
     ids = [keyframe_map.keyframe(i).id for i in range(len(keyframe_map))]
     return keyframe_list(keyframe_map.poses(), ids)
 
 
-def matches_picture(query_rgb: np.ndarray, matches: MatchDebug | None,
+def matches_picture(query_rgb: np.ndarray, matches: Optional[MatchDebug],
                     keyframe_map: Any) -> np.ndarray:
     """`debug_image` beside the keyframe of ``keyframe_map`` that ``matches`` hit most."""
     index = most_matched_keyframe(matches)
@@ -94,7 +94,7 @@ def matches_picture(query_rgb: np.ndarray, matches: MatchDebug | None,
     return debug_image(query_rgb, matches, keyframe_map.image(index), index, label)
 
 
-def most_matched_keyframe(matches: MatchDebug | None) -> int | None:
+def most_matched_keyframe(matches: Optional[MatchDebug]) -> Optional[int]:
     """Map index of the keyframe with the most matches (None without matches)."""
     if matches is None or len(matches.keyframe_index) == 0:
         return None
@@ -103,8 +103,8 @@ def most_matched_keyframe(matches: MatchDebug | None) -> int | None:
     return int(values[np.argmax(counts)])
 
 
-def debug_image(query_rgb: np.ndarray, matches: MatchDebug | None,
-                keyframe_rgb: np.ndarray | None = None, keyframe_index: int | None = None,
+def debug_image(query_rgb: np.ndarray, matches: Optional[MatchDebug],
+                keyframe_rgb: Optional[np.ndarray] = None, keyframe_index: Optional[int] = None,
                 keyframe_label: str = "") -> np.ndarray:
     """The ~/matches picture: the query image with its matched pixels, inliers green, outliers red.
 

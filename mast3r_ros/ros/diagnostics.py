@@ -8,6 +8,8 @@ while they arrive) and as frames are handled (`FrameRecord`).
 
 from __future__ import annotations
 
+from typing import Dict, List, Optional, Tuple
+
 import collections
 import dataclasses
 import math
@@ -40,30 +42,30 @@ class FrameRecord:
     error: bool = False
     dropped: bool = False
     refused: bool = False
-    timings_s: tuple[tuple[str, float], ...] = ()
+    timings_s: Tuple[Tuple[str, float], ...] = ()
 
 
 @dataclasses.dataclass(frozen=True)
 class DiagnosticsSummary:
     level: int
     message: str
-    values: list[tuple[str, str]]
+    values: List[Tuple[str, str]]
 
 
 def _fmt(v: float, digits: int = 3) -> str:
     return "nan" if not math.isfinite(v) else f"{v:.{digits}f}"
 
 
-def _stage_medians(recs: Sequence[FrameRecord]) -> list[tuple[str, str]]:
+def _stage_medians(recs: Sequence[FrameRecord]) -> List[Tuple[str, str]]:
     """Median time of each localizer stage over ``recs``, as ('time_<stage>_ms', value)."""
-    stages: dict[str, list[float]] = {}
+    stages: Dict[str, List[float]] = {}
     for r in recs:
         for name, seconds in r.timings_s:
             stages.setdefault(name, []).append(float(seconds))
     return [(f"time_{k}_ms", _fmt(1000.0 * float(np.median(v)), 1)) for k, v in stages.items()]
 
 
-def status_identity(namespace: str, name: str, task: str) -> tuple[str, str]:
+def status_identity(namespace: str, name: str, task: str) -> Tuple[str, str]:
     """(status name, hardware_id) of the node's /diagnostics status, both carrying the fully
     qualified node name so that two robots' localizers can be told apart:
     ('/robot1/mast3r_localizer: localization', '/robot1/mast3r_localizer')."""
@@ -84,8 +86,8 @@ class DiagnosticsWindow:
         self.last_error = ""
         self.last_error_t_s = -math.inf
         self.last_reset = ""
-        self.last_t_s: float | None = None
-        self.started_t_s: float | None = None
+        self.last_t_s: Optional[float] = None
+        self.started_t_s: Optional[float] = None
         self.total = {"processed": 0, "localized": 0, "dropped": 0, "refused": 0, "errors": 0,
                       "resets": 0}
 
@@ -159,7 +161,7 @@ class DiagnosticsWindow:
         return DiagnosticsSummary(level, message, values)
 
     def _level(self, now_s: float, track: Track, active: bool,
-               recs: list[FrameRecord]) -> tuple[int, str]:
+               recs: List[FrameRecord]) -> Tuple[int, str]:
         if not active:
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:

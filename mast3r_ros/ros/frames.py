@@ -15,6 +15,8 @@ vector in radians about the fixed *map* axes; the 6x6 matrix is ordered
 
 from __future__ import annotations
 
+from typing import List, Optional
+
 import dataclasses
 import math
 from collections.abc import Sequence
@@ -51,7 +53,7 @@ class TfToPublish:
     parent_from_child: np.ndarray
 
 
-def localization_tf(map_from_base_: np.ndarray, odom_from_base: np.ndarray | None,
+def localization_tf(map_from_base_: np.ndarray, odom_from_base: Optional[np.ndarray],
                     map_frame: str, odom_frame: str, base_frame: str) -> TfToPublish:
     """The transform the node broadcasts for a localized base pose.
 
@@ -116,7 +118,7 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
     return 0.5 * (out + out.T)
 
 
-def covariance_to_list(cov: np.ndarray) -> list[float]:
+def covariance_to_list(cov: np.ndarray) -> List[float]:
     """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major)."""
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (6, 6):
@@ -136,7 +138,7 @@ def covariance_from_list(values: Sequence[float]) -> np.ndarray:
 DEFAULT_COVARIANCE = np.diag([0.1 ** 2] * 3 + [math.radians(5.0) ** 2] * 3)
 
 
-def base_pose_covariance(cov_cam: np.ndarray | None, map_from_cam: np.ndarray,
+def base_pose_covariance(cov_cam: Optional[np.ndarray], map_from_cam: np.ndarray,
                          cam_from_base: np.ndarray) -> np.ndarray:
     """The covariance the node publishes for the base pose (PSD, symmetric, 6x6).
 

@@ -35,7 +35,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 import rclpy
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -90,17 +90,17 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._active = False
         self._exiting = threading.Event()       # main() is stopping the process
         self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
-        self._cfg: Config | None = None
+        self._cfg: Optional[Config] = None
         self._localizer = None
         self._intrinsics = mf.IntrinsicsCache()
-        self._camera_info: CameraInfo | None = None
+        self._camera_info: Optional[CameraInfo] = None
         self._info_topic = "camera_info"
         self._errors = admission.ErrorThrottle()                    # unexpected exceptions
         self._warnings = admission.ErrorThrottle(line_interval_s=5.0)  # frame failures, by kind
         self._tf_timeline = admission.TfTimeline()
 
-        self._tf: TfClient | None = None
-        self._outputs: Outputs | None = None
+        self._tf: Optional[TfClient] = None
+        self._outputs: Optional[Outputs] = None
         self._image_sub = self._info_sub = self._initialpose_sub = None
         self._relocalize_srv = self._tf_timer = None
         self._worker = LatestMessageWorker(
@@ -132,7 +132,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
 
     # ------------------------------------------------------------------ transitions
     def _guard(self, name: str, fn: Callable[[], TransitionCallbackReturn],
-               undo: Callable[[], None] | None = None) -> TransitionCallbackReturn:
+               undo: Optional[Callable[[], None]] = None) -> TransitionCallbackReturn:
         """Run a transition; exceptions are logged and become FAILURE (never None, never raise)."""
         try:
             result = fn()
@@ -382,8 +382,8 @@ def main(args=None) -> None:
     executor, the node and the context. Any other exception escaping the executor is logged
     (throttled) and spinning resumes (`shutdown.spin_until_exit`).
     """
-    node: LocalizerNode | None = None
-    executor: SingleThreadedExecutor | None = None
+    node: Optional[LocalizerNode] = None
+    executor: Optional[SingleThreadedExecutor] = None
     try:
         rclpy.init(args=args)
         try:

@@ -25,6 +25,8 @@ Why these defaults (`mast3r_ros.core.config.TrackingConfig`):
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import dataclasses
 
 import numpy as np
@@ -48,7 +50,7 @@ class Tolerance:
 
 
 def odometry_motion(odom_from_base_then: np.ndarray, odom_from_base_now: np.ndarray
-                    ) -> tuple[float, float]:
+                    ) -> Tuple[float, float]:
     """(distance m, turned deg) of the base between two odometry poses (4x4 float64)."""
     return pose_error(odom_from_base_then, odom_from_base_now)
 
@@ -90,6 +92,6 @@ def carry(map_from_base_then: np.ndarray, odom_from_base_then: np.ndarray,
     return map_from_base_then @ invert_pose(odom_from_base_then) @ odom_from_base_now
 
 
-def difference(a_map_from_base: np.ndarray, b_map_from_base: np.ndarray) -> tuple[float, float]:
+def difference(a_map_from_base: np.ndarray, b_map_from_base: np.ndarray) -> Tuple[float, float]:
     """(translation m, rotation deg) between two base poses."""
     return pose_error(a_map_from_base, b_map_from_base)

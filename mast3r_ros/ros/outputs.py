@@ -10,7 +10,7 @@ it (nor raised, while the process is exiting).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional, TYPE_CHECKING
 
 import numpy as np
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -52,7 +52,7 @@ class Outputs:
         msg = conv.marker_array_msg(specs, self._map_frame, stamp_ns)
         self._gate.run(lambda: self._keyframes.publish(msg))
 
-    def matches(self, frame: Frame, matches: MatchDebug | None, keyframe_map: Any) -> None:
+    def matches(self, frame: Frame, matches: Optional[MatchDebug], keyframe_map: Any) -> None:
         """The ~/matches picture of ``frame`` (see `debug_view.matches_picture`), if enabled."""
         pub = self._matches
         if pub is None or not self._gate.is_open:

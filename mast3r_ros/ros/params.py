@@ -17,7 +17,7 @@ from __future__ import annotations
 import dataclasses
 import re
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.config import (
     Config,
@@ -48,8 +48,8 @@ class ParamDescriptorData:
     type: str
     default: Any
     description: str
-    lo: float | None
-    hi: float | None
+    lo: Optional[float]
+    hi: Optional[float]
     choices_text: str
     read_only: bool
 
@@ -77,7 +77,7 @@ def parameter_descriptor_data(spec: ParamSpec) -> ParamDescriptorData:
                                False)
 
 
-def all_parameter_descriptors() -> list[ParamDescriptorData]:
+def all_parameter_descriptors() -> List[ParamDescriptorData]:
     return [parameter_descriptor_data(s) for s in param_specs()]
 
 
@@ -121,7 +121,7 @@ def params_to_config(values: Mapping[str, Any], where: str = "ROS parameters") -
 
 
 def check_parameter_update(name: str, value: Any, configured: bool = False
-                           ) -> tuple[bool, str]:
+                           ) -> Tuple[bool, str]:
     """Runtime ``ros2 param set`` check -> (accepted, reason); names not ours are accepted.
 
     The value is validated (type, range, choices, device); while ``configured``, a parameter
@@ -142,8 +142,8 @@ def check_parameter_update(name: str, value: Any, configured: bool = False
     return True, ""
 
 
-def check_parameter_updates(updates: Sequence[Any], errors: dict[str, str],
-                            configured: bool = False) -> tuple[bool, str]:
+def check_parameter_updates(updates: Sequence[Any], errors: Dict[str, str],
+                            configured: bool = False) -> Tuple[bool, str]:
     """A ``ros2 param set`` of ``updates`` (objects with ``name`` and ``value``) -> (accepted,
     reason). All or none: the first refused value refuses the set. Accepted names are removed
     from ``errors`` (a bad start-up value that has now been fixed)."""
@@ -157,7 +157,7 @@ def check_parameter_updates(updates: Sequence[Any], errors: dict[str, str],
 
 
 def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData], Any]
-                       ) -> dict[str, str]:
+                       ) -> Dict[str, str]:
     """Declare every parameter on ``node`` (``declare_parameter(name, default, descriptor)``).
 
     One call per name: Humble ignores YAML values for ``declare_parameters`` prefixes. A YAML or
@@ -166,7 +166,7 @@ def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData]
     is returned as ``{name: message}``, so that configure can fail naming it.
     ``descriptor_msg`` builds the ``ParameterDescriptor`` message.
     """
-    errors: dict[str, str] = {}
+    errors: Dict[str, str] = {}
     for d in all_parameter_descriptors():
         desc = descriptor_msg(d)
         try:

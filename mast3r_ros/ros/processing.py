@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 import traceback
-from typing import TYPE_CHECKING, Any
+from typing import Any, Optional, TYPE_CHECKING, Tuple, Type
 
 import numpy as np
 
@@ -53,7 +53,7 @@ class FrameProcessing:
     ``_shutting_down()``, ``get_logger`` and ``get_clock``)."""
 
     # Exceptions of a TF lookup that fails (the node sets tf2_ros.TransformException).
-    lookup_errors: tuple[type[BaseException], ...] = ()
+    lookup_errors: Tuple[Type[BaseException], ...] = ()
 
     # ------------------------------------------------------------------ worker
     def _on_replaced(self) -> None:
@@ -63,7 +63,7 @@ class FrameProcessing:
     def _on_worker_error(self, err: Exception) -> None:
         self._report_error("frame dropped, unexpected error", err)
 
-    def _report_error(self, what: str, err: BaseException, stamp_ns: int | None = None) -> None:
+    def _report_error(self, what: str, err: BaseException, stamp_ns: Optional[int] = None) -> None:
         """An unexpected exception: a traceback the first time, then throttled one-liners;
         always counted in /diagnostics. Silent once the process is exiting."""
         if self._shutting_down():
@@ -106,7 +106,7 @@ class FrameProcessing:
             return
         self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s)
 
-    def _admit(self, msg: Any, cfg: Config) -> int | None:
+    def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
         """The image's header stamp (ns), or None for a zero, repeated or stale stamp."""
         stamp_ns = mf.header_stamp_ns(msg.header)
         check = None
@@ -135,7 +135,7 @@ class FrameProcessing:
         return stamp_ns
 
     def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
-                  ) -> tuple[LocalizationResult, float] | None:
+                  ) -> Optional[Tuple[LocalizationResult, float]]:
         """(result, seconds in the localizer), or None when there is no result to use: an
         inference error (recorded, and a failure for the tracker), or a reset (/initialpose,
         time jump) during inference. The publishing rules (odometry gate, confirmation of a
@@ -143,8 +143,8 @@ class FrameProcessing:
         to be published comes back as a failure naming the reason."""
         n = self._cfg.node
 
-        def localize(prior: np.ndarray | None, force_global: bool,
-                     hint: np.ndarray | None) -> LocalizationResult:
+        def localize(prior: Optional[np.ndarray], force_global: bool,
+                     hint: Optional[np.ndarray]) -> LocalizationResult:
             return self._localizer.localize(frame, prior, force_global, hint=hint,
                                             with_matches=n.publish_debug_image)
 
@@ -163,7 +163,7 @@ class FrameProcessing:
             return None
         return outcome.result, processing_s
 
-    def _prepare(self, msg: Any, cfg: Config) -> tuple[Frame, np.ndarray, np.ndarray]:
+    def _prepare(self, msg: Any, cfg: Config) -> Tuple[Frame, np.ndarray, np.ndarray]:
         """Message -> (Frame, cam_from_base, odom_from_base). Raises InputError for an image
         refused at the boundary (size before decoding, CameraInfo, encoding) and
         one of ``lookup_errors`` for TF not available at the image stamp."""
@@ -240,7 +240,7 @@ class FrameProcessing:
 
     def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, refused: bool = False,
               kind: str = "failed", processing_s: float = float("nan"),
-              timings: dict | None = None, inliers: int = 0) -> None:
+              timings: Optional[dict] = None, inliers: int = 0) -> None:
         if not dropped:
             with self._lock:
                 self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))

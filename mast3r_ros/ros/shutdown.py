@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, List, Tuple, Type
 
 
 class PublishGate:
@@ -57,7 +57,7 @@ class PublishGate:
 
 def spin_until_exit(spin: Callable[[], Any], ok: Callable[[], bool],
                     on_error: Callable[[Exception], None],
-                    exit_exceptions: tuple[type[BaseException], ...] = (KeyboardInterrupt,)
+                    exit_exceptions: Tuple[Type[BaseException], ...] = (KeyboardInterrupt,)
                     ) -> None:
     """Run ``spin()`` until it returns, raises one of ``exit_exceptions`` (SIGINT's
     KeyboardInterrupt, rclpy's ExternalShutdownException after SIGTERM) or ``ok()`` turns
@@ -74,8 +74,8 @@ def spin_until_exit(spin: Callable[[], Any], ok: Callable[[], bool],
             on_error(err)
 
 
-def run_steps(steps: Sequence[tuple[str, Callable[[], Any]]],
-              on_error: Callable[[str, Exception], None]) -> list[str]:
+def run_steps(steps: Sequence[Tuple[str, Callable[[], Any]]],
+              on_error: Callable[[str, Exception], None]) -> List[str]:
     """Run every exit step in order; a step that raises is reported to ``on_error(name, err)``
     and the next steps still run. Returns the names of the steps that failed."""
     failed = []
@@ -90,7 +90,7 @@ def run_steps(steps: Sequence[tuple[str, Callable[[], Any]]],
 
 def exit_steps(*, stop_worker: Callable[[], Any], release_node: Callable[[], Any],
                shutdown_executor: Callable[[], Any], destroy_node: Callable[[], Any],
-               shutdown_context: Callable[[], Any]) -> list[tuple[str, Callable[[], Any]]]:
+               shutdown_context: Callable[[], Any]) -> List[Tuple[str, Callable[[], Any]]]:
     """The order `main` stops things in: the worker first (it may be publishing; a bounded
     join), then the node's entities (publishers behind their gates), then the executor, the node
     and last the context. Pass the result to `run_steps`."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Tuple
 
 from rclpy.qos import DurabilityPolicy, HistoryPolicy, QoSProfile, ReliabilityPolicy
 from sensor_msgs.msg import CompressedImage, Image
@@ -26,7 +26,7 @@ def sensor(reliability: str) -> QoSProfile:
                       durability=DurabilityPolicy.VOLATILE)
 
 
-def image_topic(transport: str) -> tuple[type, str]:
+def image_topic(transport: str) -> Tuple[type, str]:
     """(message type, relative topic) of the image subscription for ``image_transport``:
     'compressed' -> CompressedImage on ``image/compressed``, 'raw' -> Image on ``image``."""
     if transport == "compressed":

@@ -31,7 +31,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
@@ -118,11 +118,11 @@ class FramePlan:
     stamp_ns: int
     odom_from_base: np.ndarray
     cam_from_base: np.ndarray
-    prior: np.ndarray | None
-    hint: np.ndarray | None
+    prior: Optional[np.ndarray]
+    hint: Optional[np.ndarray]
     force_global: bool
-    predicted: np.ndarray | None
-    tol: og.Tolerance | None
+    predicted: Optional[np.ndarray]
+    tol: Optional[og.Tolerance]
     confirm: bool
     confirm_retry: bool
     retry_global: bool
@@ -207,7 +207,7 @@ class TrackingState:
         return self.tracker.track
 
     @property
-    def last_stamp_ns(self) -> int | None:
+    def last_stamp_ns(self) -> Optional[int]:
         return self.tracker.last_stamp_ns
 
     @property
@@ -229,13 +229,13 @@ class TrackingState:
     def _forget(self) -> None:
         """Reset what only the node keeps (the tracker is reset by its caller)."""
         self.epoch += 1
-        self.held_tf: TfToPublish | None = None
-        self.prior_map_from_odom: np.ndarray | None = None
+        self.held_tf: Optional[TfToPublish] = None
+        self.prior_map_from_odom: Optional[np.ndarray] = None
         self.prior_source = ""                  # "result" or "initialpose"
-        self.last_tf_stamp_ns: int | None = None
+        self.last_tf_stamp_ns: Optional[int] = None
         self.global_requested = False
-        self.anchor: Anchor | None = None
-        self.candidate: Candidate | None = None
+        self.anchor: Optional[Anchor] = None
+        self.candidate: Optional[Candidate] = None
 
     # --- time ------------------------------------------------------------------------------
     def check_stamp(self, stamp_ns: int) -> StampCheck:
@@ -262,7 +262,7 @@ class TrackingState:
 
     # --- priors ----------------------------------------------------------------------------
     def prior_map_from_cam(self, odom_from_base: np.ndarray, cam_from_base: np.ndarray,
-                           has_odometry: bool = True) -> np.ndarray | None:
+                           has_odometry: bool = True) -> Optional[np.ndarray]:
         """The pose prior for the next frame, or None (global retrieval, or the hint alone).
 
         Without odometry the last result says nothing new about this frame, and as a prior it
@@ -278,7 +278,7 @@ class TrackingState:
         return self.prior_map_from_odom @ finite_pose(odom_from_base, "odom_from_base") @ \
             invert_pose(finite_pose(cam_from_base, "cam_from_base"))
 
-    def hint(self) -> np.ndarray | None:
+    def hint(self) -> Optional[np.ndarray]:
         """The last successful ``map_from_cam`` while tracking (candidate selection), else None.
 
         None too while ~/relocalize is pending: that frame retrieves keyframes globally.
@@ -310,7 +310,7 @@ class TrackingState:
 
     # --- results ---------------------------------------------------------------------------
     def on_success(self, result: LocalizationResult, tf: TfToPublish,
-                   odom_from_base: np.ndarray | None = None) -> None:
+                   odom_from_base: Optional[np.ndarray] = None) -> None:
         """A frame's pose was published; ``tf`` (map->odom, or map->base) is held for
         re-broadcast. ``odom_from_base`` (None without odometry) at ``result.stamp_ns`` anchors
         the odometry gate of the next frames."""
@@ -387,7 +387,7 @@ class TrackingState:
                          retry_global=False, **common)
 
     def settle(self, plan: FramePlan, verdict: Verdict, cfg: TrackingConfig
-               ) -> tuple[bool, LocalizationResult]:
+               ) -> Tuple[bool, LocalizationResult]:
         """Count a candidate pose towards confirmation -> (publish, result or failure).
 
         The caller then publishes (and calls `on_success`) or fails the frame (`on_failure`).
@@ -415,7 +415,7 @@ class TrackingState:
                                        "agree under odometry)")
 
     # --- TF re-broadcast --------------------------------------------------------------------
-    def next_tf_stamp_ns(self, now_ns: int, tolerance_s: float, fresh: bool) -> int | None:
+    def next_tf_stamp_ns(self, now_ns: int, tolerance_s: float, fresh: bool) -> Optional[int]:
         """Stamp for broadcasting the held TF, or None when nothing should be sent.
 
         Stamps are now + tolerance and strictly increase (tf2 warns about repeated stamps and
@@ -434,7 +434,7 @@ class TrackingState:
         return stamp
 
     def rebroadcast(self, now_ns: int, tolerance_s: float
-                    ) -> tuple[bool, tuple[TfToPublish, int] | None]:
+                    ) -> Tuple[bool, Optional[Tuple[TfToPublish, int]]]:
         """One TF-timer tick -> (the clock jumped back and the state was reset, the held TF and
         its stamp to send, or None). See `clock_jumped_back` and `next_tf_stamp_ns`."""
         jumped = self.clock_jumped_back(now_ns, tolerance_s)
@@ -447,13 +447,13 @@ class TrackingState:
 # --------------------------------------------------------------------------------------------
 # The per-frame decision
 
-LocalizeFn = Callable[[np.ndarray | None, bool, np.ndarray | None], LocalizationResult]
+LocalizeFn = Callable[[Optional[np.ndarray], bool, Optional[np.ndarray]], LocalizationResult]
 
 
 def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConfig,
                    stamp_ns: int, odom_from_base: np.ndarray, cam_from_base: np.ndarray, *,
                    has_odometry: bool = True,
-                   lock: Any = None) -> FrameOutcome | None:
+                   lock: Any = None) -> Optional[FrameOutcome]:
     """Localize one frame under the publishing rules (module docstring) -> the outcome.
 
     ``localize(prior, force_global, hint)`` runs the localizer (outside ``lock``, which guards

@@ -10,7 +10,7 @@ from __future__ import annotations
 import queue
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Optional
 
 
 class LatestMessageWorker:
@@ -31,7 +31,7 @@ class LatestMessageWorker:
         self._name = name
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._thread: Optional[threading.Thread] = None
 
     def offer(self, msg: Any) -> None:
         """Queue ``msg``, replacing one still waiting. Never blocks."""

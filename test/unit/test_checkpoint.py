@@ -305,7 +305,7 @@ def test_reader_errors_with_empty_messages_are_one_clean_line(tmp_path, tiny, mo
     def broken(*_args, **_kwargs):
         raise error
 
-    monkeypatch.setattr(checkpoint, "_torch_load", broken)
+    monkeypatch.setattr(checkpoint, "load_torch_file", broken)
     with pytest.raises(CheckpointError, match="c.pth: cannot read the checkpoint .*truncated"
                        ) as err:
         load_checkpoint(path)

@@ -165,7 +165,7 @@ class _RestrictedUnpickler(pickle.Unpickler):
 
     _ALLOWED = {("collections", "OrderedDict"), ("torch._utils", "_rebuild_tensor_v2"),
                 ("torch._utils", "_rebuild_parameter"), ("argparse", "Namespace"),
-                ("torch", "Size")}
+                ("torch", "Size"), ("torch", "DoubleStorage"), ("torch", "FloatStorage")}
 
     def find_class(self, module, name):
         if (module, name) in self._ALLOWED:
@@ -179,8 +179,11 @@ class _RestrictedPickleModule:
     __name__ = "restricted_pickle"
 
 
-def _torch_load(path: str, force_restricted: bool = False) -> Any:
-    """torch.load that executes nothing: weights_only + allow-listed argparse.Namespace."""
+def load_torch_file(path: str, force_restricted: bool = False) -> Any:
+    """torch.load that executes nothing: weights_only + allow-listed argparse.Namespace (on torch
+    without ``safe_globals``, or with ``force_restricted``, a restricted unpickler that admits
+    tensors, storages, OrderedDict and Namespace only). Raises what torch.load raises
+    (``pickle.UnpicklingError`` for a forbidden global); the callers word the error."""
     ser = torch.serialization
     if not force_restricted and hasattr(ser, "safe_globals"):
         with ser.safe_globals([argparse.Namespace]):
@@ -221,7 +224,7 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
                               "the file is truncated or not a torch.save archive — "
                               "download it again")
     try:
-        obj = _torch_load(path, force_restricted)
+        obj = load_torch_file(path, force_restricted)
     except pickle.UnpicklingError as e:
         raise CheckpointError(
             f"{path}: refused to unpickle ({_first_line(e)}). The file holds "

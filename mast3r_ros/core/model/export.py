@@ -21,7 +21,6 @@ either the previous export or the complete new one.
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
 import os
@@ -33,6 +32,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
+from ..fileio import file_sha256
 from .checkpoint import CheckpointInfo, model_string
 from .network import PATCH, AsymmetricMASt3R
 from .preprocess import SIZES
@@ -87,14 +87,6 @@ class DecoderGraph(nn.Module):
 class ExportResult:
     out_dir: str
     manifest: Dict
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _io(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> List[Dict]:
@@ -171,7 +163,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
             },
         }
         for entry in manifest["files"].values():
-            entry["sha256"] = _sha256(os.path.join(stage, entry["file"]))
+            entry["sha256"] = file_sha256(os.path.join(stage, entry["file"]))
         with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
             json.dump(manifest, fh, indent=2)
             fh.write("\n")

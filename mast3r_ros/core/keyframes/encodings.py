@@ -1,0 +1,289 @@
+"""The encodings and retrieval indexes a keyframe map caches per checkpoint: format v1 (one npz per
+encoding set) and v2 (an `EncodingStore` of chunks), read lazily and verified on first use, and
+added to an existing map file-by-file. `MapEncodings` is a part of `KeyframeMap` (loader.py)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import os
+from collections.abc import Sequence
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
+from ..errors import InputError, MapFormatError
+from ..fileio import atomic_write_bytes, atomic_write_json
+from ..retrieval_index import IndexParams, RetrievalIndex
+from .layout import (
+    MANIFEST,
+    EncodingSet,
+    encoding_file,
+    encoding_folder,
+    encodings_to_arrays,
+    npz_bytes,
+    sha256_hex,
+)
+from .manifest import _need
+
+log = logging.getLogger(__name__)
+
+
+class MapEncodings:
+    """`KeyframeMap`'s cached encodings, pooled and ASMK retrieval indexes (uses its manifest,
+    verified file reads and caches)."""
+
+    # -- cached encodings -------------------------------------------------------------------
+    def _encoding_entries(self) -> List[Dict[str, Any]]:
+        entries = _need(self.manifest, "encodings", list, MANIFEST)
+        for j, e in enumerate(entries):
+            w = f"{MANIFEST}: encodings[{j}]"
+            _need(e, "identity", str, w)
+            _need(e, "image_size", int, w)
+            if self.version == 1:
+                _need(e, "file", str, w)
+            else:
+                _need(e, "store", str, w)
+                _need(e, "table", dict, w)
+                _need(e, "pooled_index", str, w)
+        return entries
+
+    def _asmk_entries(self) -> List[Dict[str, Any]]:
+        if self.version == 1:
+            return []
+        entries = _need(self.manifest, "asmk", list, MANIFEST)
+        for j, e in enumerate(entries):
+            w = f"{MANIFEST}: asmk[{j}]"
+            for key, t in (("identity", str), ("encoder_identity", str), ("image_size", int),
+                           ("file", str)):
+                _need(e, key, t, w)
+        return entries
+
+    def _entry(self, identity: str, image_size: int) -> Optional[Dict[str, Any]]:
+        for e in self._encoding_entries():
+            if e["identity"] == identity and e["image_size"] == int(image_size):
+                return e
+        return None
+
+    def encoding_store(self, identity: str, image_size: int) -> Optional[EncodingStore]:
+        """v2: the lazy `EncodingStore` of this checkpoint and size (None: the map has none, or
+        is a v1 map). One store per key, so its LRU cache is shared by every user."""
+        key = (identity, int(image_size))
+        if key in self._stores:
+            return self._stores[key]
+        e = self._entry(identity, image_size)
+        if e is None or self.version == 1:
+            return None
+        rel = e["store"]
+        where = f"{MANIFEST}: encodings store '{rel}'"
+        prefix = rel + "/"
+        files = {k[len(prefix):]: v for k, v in self.manifest["files"].items()
+                 if k.startswith(prefix) and "/" not in k[len(prefix):]}
+        table = StoreTable.from_json(e["table"], files, where)
+        if table.num_keyframes != len(self):
+            raise MapFormatError(f"{where}: {table.num_keyframes} keyframes, the map has "
+                                 f"{len(self)}")
+        store = EncodingStore(self._full(rel), table, cache_mb=self.encoding_cache_mb)
+        self._stores[key] = store
+        return store
+
+    def pooled_index(self, identity: str, image_size: int) -> Optional[RetrievalIndex]:
+        """v2: `RetrievalIndex` of the pooled descriptors of this checkpoint and size."""
+        e = self._entry(identity, image_size)
+        if e is None or self.version == 1:
+            return None
+        return self._open_index(e["pooled_index"], len(self), "pooled-descriptor")
+
+    def asmk_keys(self) -> List[Tuple[str, str, int]]:
+        """(retrieval identity, encoder identity, image size) of the map's ASMK indexes."""
+        return [(e["identity"], e["encoder_identity"], e["image_size"])
+                for e in self._asmk_entries()]
+
+    def load_asmk(self, retrieval_identity: str, encoder_identity: str, image_size: int
+                  ) -> Optional[Any]:
+        """The `core.asmk.AsmkIndex` stored for this retrieval model on this encoder's output,
+        or None. Raises MapFormatError naming the file when it is corrupt."""
+        from ..asmk import AsmkIndex
+
+        for e in self._asmk_entries():
+            if (e["identity"], e["encoder_identity"], e["image_size"]) == (
+                    retrieval_identity, encoder_identity, int(image_size)):
+                data = self._read(e["file"])
+                try:
+                    index = AsmkIndex.load(io.BytesIO(data))
+                except MapFormatError as err:
+                    raise MapFormatError(f"map file {self._full(e['file'])}: {err}") from None
+                if index.num_images != len(self):
+                    raise MapFormatError(f"map file {self._full(e['file'])}: "
+                                         f"{index.num_images} images for {len(self)} keyframes")
+                return index
+        return None
+
+    def encoding_keys(self) -> List[Tuple[str, int]]:
+        """(checkpoint identity, image size) pairs whose encoder outputs the map caches."""
+        return [(e["identity"], e["image_size"]) for e in self._encoding_entries()]
+
+    def load_encodings(self, identity: str, image_size: int) -> Optional[EncodingSet]:
+        """The cached encodings for this checkpoint and size, or None when the map has none.
+
+        v2 maps: ``per_keyframe`` and ``to_orig`` are read lazily from the encoding store
+        (sequences indexed by keyframe), ``global_desc`` is the pooled index's memory map
+        (checksummed here for maps opened eagerly, on the index's first search for lazy ones).
+        """
+        e = self._entry(identity, image_size)
+        if e is None:
+            return None
+        if self.version == 1:
+            return self._parse_encodings(e["file"], identity, int(image_size))
+        store = self.encoding_store(identity, image_size)
+        pooled = self.pooled_index(identity, image_size)
+        # lazy maps: the descriptors are checksummed on the first search of `pooled_index`
+        glob = pooled.descs if self.lazy else _verified_descs(pooled)
+        return EncodingSet(identity, int(image_size), _StoreRecords(store),
+                           _StoreField(store, "to_orig"), glob)
+
+    def _parse_encodings(self, rel: str, identity: str, size: int) -> EncodingSet:
+        a = self._load_npz(rel)
+        where = f"map file {self._full(rel)}"
+        n = len(self)
+        try:
+            ok = (str(a["identity"]) == identity and int(a["image_size"]) == size
+                  and int(a["num_keyframes"]) == n)
+        except KeyError as e:
+            raise MapFormatError(f"{where}: missing array {e}") from None
+        if not ok:
+            raise MapFormatError(f"{where}: written for another checkpoint, size or keyframe "
+                                 "count than the manifest says")
+        to_orig, glob = a.get("to_orig"), a.get("global")
+        if to_orig is None or to_orig.shape != (n, 3, 3) or not np.isfinite(to_orig).all():
+            raise MapFormatError(f"{where}: 'to_orig' must be finite ({n}, 3, 3)")
+        if glob is None or glob.ndim != 2 or len(glob) != n or not np.isfinite(glob).all():
+            raise MapFormatError(f"{where}: 'global' must be finite ({n}, C)")
+        per: List[Dict[str, np.ndarray]] = [{} for _ in range(n)]
+        for k, v in a.items():
+            if k.startswith("k") and "__" in k:
+                idx, name = k[1:].split("__", 1)
+                if not idx.isdigit() or int(idx) >= n:
+                    raise MapFormatError(f"{where}: unexpected array '{k}'")
+                per[int(idx)][name] = v
+        if any(not d for d in per) or any(set(d) != set(per[0]) for d in per):
+            raise MapFormatError(f"{where}: per-keyframe arrays are missing or inconsistent")
+        return EncodingSet(identity, size, per, to_orig.astype(np.float64),
+                           glob.astype(np.float32))
+
+    def save_encodings(self, enc: EncodingSet) -> None:
+        """Add (or replace) the cached encodings of one checkpoint identity and size, atomically.
+
+        Raises OSError when the map folder is not writable (the caller may keep them in memory).
+        """
+        if len(enc.per_keyframe) != len(self):
+            raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self)} keyframes")
+        if self.version >= 2:
+            self._save_store(enc)
+            return
+        rel = encoding_file(enc.identity, enc.image_size)
+        data = npz_bytes(encodings_to_arrays(enc))
+        os.makedirs(os.path.join(self.path, "encodings"), exist_ok=True)
+        atomic_write_bytes(self._full(rel), data)
+        manifest = json.loads(json.dumps(self.manifest))
+        manifest["files"][rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
+        manifest["encodings"] = [e for e in manifest["encodings"]
+                                 if (e["identity"], e["image_size"])
+                                 != (enc.identity, int(enc.image_size))]
+        manifest["encodings"].append({"identity": enc.identity,
+                                      "image_size": int(enc.image_size), "file": rel})
+        atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
+        self.manifest = manifest
+        log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
+
+    def _save_store(self, enc: EncodingSet) -> None:
+        """v2 `save_encodings`: a new store folder (unique name) and its pooled index, then the
+        manifest; the folder it replaces is deleted afterwards."""
+        import tempfile
+
+        base = encoding_folder(enc.identity, enc.image_size)
+        os.makedirs(os.path.join(self.path, "encodings"), exist_ok=True)
+        full = tempfile.mkdtemp(prefix=os.path.basename(base) + "-",
+                                dir=os.path.join(self.path, "encodings"))
+        rel = f"encodings/{os.path.basename(full)}"
+        w = EncodingStoreWriter(full)
+        for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
+            w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
+                      "global": np.asarray(glob, np.float32)})
+        table = w.close()
+        pooled_files = RetrievalIndex.build(np.asarray(enc.global_desc, np.float32),
+                                            IndexParams()).save(os.path.join(full, "pooled"))
+        manifest = json.loads(json.dumps(self.manifest))
+        old = self._entry(enc.identity, enc.image_size)
+        if old is not None:
+            manifest["files"] = {k: v for k, v in manifest["files"].items()
+                                 if not k.startswith(old["store"] + "/")}
+        for name, meta in table.files.items():
+            manifest["files"][f"{rel}/{name}"] = dict(meta)
+        for name, meta in pooled_files.items():
+            manifest["files"][f"{rel}/pooled/{name}"] = dict(meta)
+        manifest["encodings"] = [e for e in manifest["encodings"]
+                                 if (e["identity"], e["image_size"])
+                                 != (enc.identity, int(enc.image_size))]
+        manifest["encodings"].append({"identity": enc.identity,
+                                      "image_size": int(enc.image_size), "store": rel,
+                                      "table": table.to_json(), "pooled_index": f"{rel}/pooled"})
+        atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
+        self.manifest = manifest
+        self._stores.pop((enc.identity, int(enc.image_size)), None)
+        if old is not None and old["store"] != rel:
+            import shutil
+
+            shutil.rmtree(self._full(old["store"]), ignore_errors=True)
+        log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
+
+
+
+def _verified_descs(index: RetrievalIndex) -> np.ndarray:
+    """The index's (K, D) float32 descriptors (a memory map), checksum verified once."""
+    if index._unverified is not None:
+        from ..retrieval_index import _verify
+
+        _verify(*index._unverified)
+        index._unverified = None
+    return index.descs
+
+
+class _StoreRecords(Sequence):
+    """``EncodingSet.per_keyframe`` of a v2 map: keyframe i's ``feats`` and ``true_shape``,
+    read from the encoding store (LRU-cached) when indexed."""
+
+    def __init__(self, store: EncodingStore, names: Tuple[str, ...] = ("feats", "true_shape")):
+        self.store = store
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return [self[j] for j in range(*i.indices(len(self)))]
+        if i < 0:
+            i += len(self)
+        rec = self.store.get(i)
+        return {k: rec[k] for k in self.names if k in rec}
+
+
+class _StoreField(Sequence):
+    """One per-keyframe array (e.g. ``to_orig``) of the encoding store, indexed lazily."""
+
+    def __init__(self, store: EncodingStore, name: str):
+        self.store = store
+        self.name = name
+
+    def __len__(self) -> int:
+        return len(self.store)
+
+    def __getitem__(self, i):  # type: ignore[override]
+        if isinstance(i, slice):
+            return np.stack([self[j] for j in range(*i.indices(len(self)))])
+        if i < 0:
+            i += len(self)
+        return self.store.get(i)[self.name]

@@ -1,0 +1,152 @@
+"""Map consistency check: do the keyframes' poses and depths agree with each other and with the
+images? Run before a map is written (``build-map``) and on a written map (``check-map``).
+
+Two measurements per pair of neighbouring keyframes (a, b) (each keyframe against the next
+``neighbours`` keyframes in recording order):
+
+* **depth**: every ``depth_stride_px``-th pixel of a with depth is lifted to the map with a's pose,
+  projected into b with b's pose, and its predicted z-depth compared with b's depth there (both
+  directions). Figures: the median relative residual ``|z_pred - z_b| / z_b`` and the fraction of
+  points within ``depth_tolerance`` (occlusions and sensor noise make the rest).
+* **matches**: ORB features of both images, matched (ratio test) and verified with a fundamental
+  matrix (RANSAC), so the correspondences do not depend on the poses; a's matched pixels are lifted
+  with a's depth, moved with the poses and projected into b (both directions). Figure: the median
+  reprojection error in camera pixels.
+
+A pair disagrees when a figure passes its threshold; the map is inconsistent when any pair
+disagrees. Only then is the cause looked for, with the verified matches (cheap, pose-independent):
+every pose convention mistake users meet (poses inverted, quaternion read in the other component
+order, poses of the body frame instead of the REP-103 optical frame) combined with a depth scale
+(fitted on a log grid), and the best fit is confirmed with the depth measurement. Without a global
+fix, stamps that go backwards (a clock reset or a looped recording) or a few keyframes that disagree
+while the rest agree point to poses interpolated across a discontinuity.
+
+Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
+``report`` (figures and verdict); this module runs them. Everything is computed at
+``work_width`` pixels (images downsampled with their intrinsics), so the cost stays a small
+fraction of a map build. Nothing here imports ROS or matplotlib.
+
+Use in a map build, once the keyframes are chosen and before anything is written (records may be
+kept small with ``KeyframeRecord.reduced(cfg.map_check.work_width)`` while reading)::
+
+    report = check_keyframes(records, cfg.map_check, depth_units_per_m=units)  # 1000 REP-118
+    log.info(report.summary())
+    if not force:
+        report.raise_if_inconsistent()        # MapConsistencyError: the CLI's exit 2, one line
+    figures = report.to_manifest()            # into the manifest / build summary
+    plot_keyframes(png, kf_poses, all_poses, consistency=report)   # replay/plots.py
+
+On a written map: ``check_map(KeyframeMap.load(path), cfg.map_check)``.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any, List, Optional, Sequence
+
+import cv2
+import numpy as np
+
+from ..config import MapCheckConfig
+from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose
+from .measure import _keyframe_figures, _match, _measure, _pairs, _prepare, _View
+from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
+                      MapRecords)
+from .report import ConsistencyReport, KeyframeFigures, PairFigures, _pct, _px
+
+__all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "ConsistencyReport",
+           "KeyframeFigures", "KeyframeRecord", "MapConsistencyError", "MapRecords", "PairFigures",
+           "check_keyframes", "check_map"]
+
+
+# ---------------------------------------------------------------------------------- API ---
+
+def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
+                    depth_units_per_m: Optional[float] = None) -> ConsistencyReport:
+    """Check that neighbouring keyframes' poses and depths agree (see the module docstring).
+
+    ``records`` in recording order; ``depth_units_per_m`` is the raw depth unit the reader used
+    (REP-118 16UC1: 1000, TUM: 5000), only to word the ``--depth-scale`` fix. Returns the report;
+    raises `InputError` for a record without a finite 4x4 pose. Never raises for disagreement:
+    call `ConsistencyReport.raise_if_inconsistent`.
+    """
+    t0 = time.perf_counter()
+    thresholds = {"max_depth_residual": cfg.max_depth_residual,
+                  "min_depth_agree": cfg.min_depth_agree, "max_reproj_frac": cfg.max_reproj_frac}
+    n = len(records)
+    orb = cv2.ORB_create(nfeatures=cfg.max_features)
+    views = [_prepare(records[i], i, cfg, orb) for i in range(n)]
+    if views:
+        thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
+    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+    # matches on consecutive keyframes only (most overlap; half the matching cost)
+    matches = {(a, b): _match(views[a], views[b], cfg, bf) if b == a + 1 else None
+               for a, b in _pairs(n, cfg.neighbours)}
+    pairs = _measure(views, [v.pose for v in views], matches, cfg)
+    kfs = _keyframe_figures(views, pairs)
+    judged = [p for p in pairs if p.ok is not None]
+    if not judged:
+        why = ("fewer than two keyframes" if n < 2 else
+               "no keyframe has depth" if all(v.depth is None for v in views) else
+               "no neighbouring keyframes overlap or match")
+        return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
+                                 elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
+    if all(p.ok for p in judged):
+        rep = ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0, thresholds=thresholds)
+        rep.elapsed_s = time.perf_counter() - t0
+        rep.message = rep.summary()
+        return rep
+    cause = _diagnose(views, matches, cfg, pairs, depth_units_per_m)
+    rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
+                            thresholds=thresholds)
+    rep.message = _message(rep, cause, views)
+    rep.elapsed_s = time.perf_counter() - t0
+    return rep
+
+
+def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:
+    bad_pairs = [p for p in rep.pairs if p.ok is False]
+    judged = [p for p in rep.pairs if p.ok is not None]
+    bad_kf = rep.bad_keyframes()
+    if bad_kf:
+        one = len(bad_kf) == 1
+        who = (f"keyframe{'' if one else 's'} {_ranges([views[i].label for i in bad_kf])} "
+               f"({len(bad_kf)} of {len(views)}) disagree{'s' if one else ''} with every "
+               "neighbour")
+    else:
+        who = "keyframe pairs " + ", ".join(
+            f"{views[p.a].label}-{views[p.b].label}" for p in bad_pairs[:6]) + (
+            " ..." if len(bad_pairs) > 6 else "") + " disagree"
+    res = [p.depth_residual for p in bad_pairs if p.depth_points]
+    agree = [p.depth_agree for p in bad_pairs if p.depth_points]
+    rep_px = [p.reproj_px for p in bad_pairs if not math.isnan(p.reproj_px)]
+    figs = []
+    if res:
+        figs.append(f"median depth residual {_pct(float(np.median(res)))} (limit "
+                    f"{_pct(rep.thresholds['max_depth_residual'])}), "
+                    f"{_pct(float(np.median(agree)))} of depth agreeing")
+    if rep_px:
+        limit = rep.thresholds["max_reproj_px"]
+        figs.append(f"match reprojection {_px(float(np.median(rep_px)))} (limit {limit:.0f} px)")
+    how = ("" if cause.confirmed or cause.name in ("clock_jump", "pose_discontinuity", "unknown")
+           else " (not fully confirmed: more than this may be wrong)")
+    return (f"map inconsistent: {who}, {len(bad_pairs)} of {len(judged)} pairs "
+            f"({'; '.join(figs)}); likely cause: {cause.what}{how}; fix: {cause.fix}")
+
+
+def _ranges(labels: List[str]) -> str:
+    if not all(s.isdigit() for s in labels):
+        return ", ".join(labels)
+    nums = sorted(int(s) for s in labels)
+    out, start = [], nums[0]
+    for prev, cur in zip(nums, nums[1:] + [None]):
+        if cur != prev + 1:
+            out.append(f"{start}" if start == prev else f"{start}-{prev}")
+            start = cur
+    return ", ".join(out)
+
+
+def check_map(keyframe_map: Any, cfg: MapCheckConfig) -> ConsistencyReport:
+    """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres)."""
+    return check_keyframes(MapRecords(keyframe_map), cfg)

@@ -1,0 +1,190 @@
+"""Map check diagnosis: which pose-convention mistake or depth scale explains an inconsistent map
+(fitted on the verified matches, confirmed with the depth measurement), or a discontinuity."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..config import MapCheckConfig
+from ..geometry import invert_pose
+from .measure import _keyframe_figures, _measure, _pair_reproj, _View
+from .report import PairFigures
+
+# REP-103: optical frame (x right, y down, z forward) in a body frame (x forward, y left, z up).
+BODY_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0],
+                              [-1.0, 0.0, 0.0, 0.0],
+                              [0.0, -1.0, 0.0, 0.0],
+                              [0.0, 0.0, 0.0, 1.0]])
+
+# Depth-unit confusions met in practice, as (depth given / true depth): 0.1 mm read as mm (x10),
+# mm read as m (x1000), TUM's 1/5000 m read as mm (x5), ... and their inverses.
+_NICE_FACTORS = (1000.0, 500.0, 200.0, 100.0, 50.0, 20.0, 10.0, 5.0, 4.0, 2.0, 1.0,
+                 0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+
+
+# ---------------------------------------------------------------------------- diagnosis ---
+
+def _quat_reorder(order: Tuple[int, int, int, int]) -> Callable[[np.ndarray], np.ndarray]:
+    def fix(pose: np.ndarray) -> np.ndarray:
+        q = Rotation.from_matrix(pose[:3, :3]).as_quat()
+        out = pose.copy()
+        out[:3, :3] = Rotation.from_quat(q[list(order)]).as_matrix()
+        return out
+    return fix
+
+
+# name -> (the fix applied to every given pose, what the mistake was, how to fix it)
+_POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
+    "inverted_poses": (invert_pose, "the poses are inverted (cam_from_map given as map_from_cam)",
+                       "invert the poses (give map_from_cam: the camera's pose in the map)"),
+    "quaternion_wxyz": (_quat_reorder((1, 2, 3, 0)),
+                        "the quaternions are in w x y z order but were read as x y z w",
+                        "write the trajectory's quaternions as qx qy qz qw (TUM order)"),
+    "quaternion_xyzw": (_quat_reorder((3, 0, 1, 2)),
+                        "the quaternions are in x y z w order but were read as w x y z",
+                        "read the quaternions as qx qy qz qw (TUM / geometry_msgs order)"),
+    "camera_not_optical": (lambda p: p @ BODY_FROM_OPTICAL,
+                           "the poses are of a body frame (x forward, z up), not the camera's "
+                           "optical frame (z forward, REP-103)",
+                           "give poses of the optical frame, e.g. --pose-frames "
+                           "map:camera_color_optical_frame"),
+    "camera_not_optical_inverse": (lambda p: p @ invert_pose(BODY_FROM_OPTICAL),
+                                   "the poses carry an extra optical->body rotation (REP-103)",
+                                   "give poses of the camera optical frame itself"),
+}
+
+
+def _fit(views: List[_View], poses: List[np.ndarray], matches: Dict[Tuple[int, int], Any],
+         scales: np.ndarray) -> Tuple[np.ndarray, int]:
+    """(S,) median over pairs of the pair's median reprojection error, per depth scale."""
+    per_pair = []
+    for (a, b), m in matches.items():
+        if m is None:
+            continue
+        med, n = _pair_reproj(views[a], views[b], m, invert_pose(poses[b]) @ poses[a], scales)
+        if n:
+            per_pair.append(med)
+    if not per_pair:
+        return np.full(len(scales), np.inf), 0
+    return np.median(np.stack(per_pair), axis=0), len(per_pair)
+
+
+def _nice_factor(factor: float) -> float:
+    """Snap a fitted depth factor (given / true) to a common unit confusion within 15 %."""
+    best = min(_NICE_FACTORS, key=lambda f: abs(math.log(factor / f)))
+    return best if abs(math.log(factor / best)) < math.log(1.15) else float(f"{factor:.2g}")
+
+
+@dataclasses.dataclass
+class _Cause:
+    name: str
+    factor: float
+    what: str
+    fix: str
+    confirmed: bool
+
+
+def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+              pairs: List[PairFigures], depth_units_per_m: Optional[float]) -> _Cause:
+    """The likely cause: a global fix (pose convention and/or depth scale) that makes every pair
+    agree; else a clock that jumps back; else a local jump in the poses; else the best global fix
+    that clearly helps without fixing everything (reported as not confirmed); else unknown."""
+    poses = [v.pose for v in views]
+    scales = 10.0 ** np.linspace(-3.5, 3.5, 141)  # includes 1.0 (index 70)
+    base = None
+    best = None
+    for name, fix in [("", lambda p: p)] + [(k, v[0]) for k, v in _POSE_FIXES.items()]:
+        fixed = [fix(p) for p in poses]
+        curve, n = _fit(views, fixed, matches, scales)
+        if not n:
+            continue
+        if not name:
+            base = float(curve[70])
+        k = int(np.argmin(curve))
+        if best is None or curve[k] < best[0] * 0.8:  # a convention needs a clear win
+            best = (float(curve[k]), name, fixed, float(1.0 / scales[k]))
+    fallback = None
+    if best is not None:
+        err, name, fixed, factor = best
+        nice = _nice_factor(factor)
+        factor = 1.0 if abs(math.log(factor)) < math.log(1.25) else factor
+        for f in dict.fromkeys((nice, factor)):  # the snapped unit confusion first
+            if not name and f == 1.0:
+                continue
+            recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
+            if all(p.ok is not False for p in recheck):
+                return _describe(name, f, True, depth_units_per_m)
+        if (name or nice in _NICE_FACTORS and nice != 1.0) and base is not None and (
+                err < 0.3 * base):
+            fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
+                                 depth_units_per_m)
+    return _discontinuity(views, pairs, fallback)
+
+
+def _describe(name: str, factor: float, confirmed: bool,
+              depth_units_per_m: Optional[float]) -> _Cause:
+    what, fix = [], []
+    if name:
+        what.append(_POSE_FIXES[name][1])
+        fix.append(_POSE_FIXES[name][2])
+    if factor != 1.0:
+        what.append(f"depth is x{_fmt_factor(factor)} the size the poses fit")
+        if depth_units_per_m:
+            true_units = depth_units_per_m * factor
+            what[-1] += (f" (a depth unit of {_unit_name(true_units)} read as "
+                         f"{_unit_name(depth_units_per_m)})")
+            fix.append(f"--depth-scale {_fmt_factor(true_units)} (depth units per metre)")
+        else:
+            fix.append(f"give depth in the right unit: multiply it by {_fmt_factor(1 / factor)} "
+                       f"(--depth-scale = {_fmt_factor(factor)} x the units per metre used)")
+    cause = name or "depth_scale"
+    if name and factor != 1.0:
+        cause = f"{name}+depth_scale"
+    return _Cause(cause, factor, "; ".join(what), "; ".join(fix), confirmed)
+
+
+def _fmt_factor(f: float) -> str:
+    return f"{f:.0f}" if f >= 1 and abs(f - round(f)) < 1e-6 * f else f"{f:.3g}"
+
+
+def _unit_name(units_per_m: float) -> str:
+    names = {1.0: "1 m", 100.0: "1 cm", 1000.0: "1 mm", 5000.0: "0.2 mm (TUM)",
+             10000.0: "0.1 mm", 1e6: "1 um"}
+    return names.get(float(units_per_m), f"1/{_fmt_factor(units_per_m)} m")
+
+
+def _discontinuity(views: List[_View], pairs: List[PairFigures],
+                   fallback: Optional[_Cause]) -> _Cause:
+    stamps = [v.stamp_ns for v in views]
+    back = [i for i in range(1, len(stamps)) if stamps[i] < stamps[i - 1]]
+    if back:
+        i = back[0]
+        jump = (stamps[i - 1] - stamps[i]) * 1e-9
+        return _Cause("clock_jump", 1.0,
+                      f"header time jumps back {jump:.3g} s between keyframes {views[i - 1].label}"
+                      f" and {views[i].label} (a clock reset or a looped recording): poses were "
+                      "interpolated across the jump",
+                      "build from one run of the recording (--run N) or split it at the jump",
+                      False)
+    bad = [p for p in pairs if p.ok is False]
+    judged = [p for p in pairs if p.ok is not None]
+    if bad and len(bad) <= max(1, len(judged) // 3):
+        lone = [k.index for k in _keyframe_figures(views, pairs) if k.ok is False]
+        where = (f"the pose of keyframe {', '.join(views[i].label for i in lone)} jumps away from "
+                 "its neighbours'" if lone else "the poses jump between keyframes " + ", ".join(
+                     f"{views[p.a].label} and {views[p.b].label}" for p in bad[:4]))
+        return _Cause("pose_discontinuity", 1.0,
+                      f"{where} while the other keyframes agree (TF interpolated across a gap or "
+                      "a discontinuity)",
+                      "check the pose source (TF / trajectory) at those stamps; drop or re-record "
+                      "that stretch", False)
+    if fallback is not None:
+        return fallback
+    return _Cause("unknown", 1.0, "no pose convention or depth scale explains it",
+                  "check the poses (frame, direction, quaternion order) and the depth unit",
+                  False)

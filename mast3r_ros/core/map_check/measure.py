@@ -1,0 +1,229 @@
+"""Map check measurements on each pair of neighbouring keyframes: depth residuals (poses applied to
+the depth grid) and reprojection errors of ORB matches verified with a fundamental matrix."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from ..config import MapCheckConfig
+from ..errors import InputError
+from ..geometry import backproject, invert_pose, sample_depth, undistort_pixels
+from ..types import CameraIntrinsics
+from .records import KeyframeRecord
+from .report import KeyframeFigures, PairFigures
+
+# -------------------------------------------------------------------------- preparation ---
+
+@dataclasses.dataclass
+class _View:
+    """A keyframe at working resolution: grid points with depth, ORB features with depth."""
+
+    cam: CameraIntrinsics
+    scale: float                      # working px per camera px
+    depth: Optional[np.ndarray]       # (h, w) float32, NaN = none
+    pts: np.ndarray                   # (N, 3) camera-frame points of the depth grid
+    kp: np.ndarray                    # (M, 2) keypoints (working px)
+    kp_depth: np.ndarray              # (M,) depth at the keypoints, NaN = none
+    desc: Optional[np.ndarray]        # (M, 32) uint8 ORB descriptors
+    pose: np.ndarray                  # map_from_cam
+    width_px: int                     # camera image width
+    stamp_ns: int
+    label: str
+
+
+def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
+    """Camera-frame points (N, 3) of (distorted) pixels (N, 2) at z-depths (N,)."""
+    if cam.has_distortion:
+        px = undistort_pixels(px, cam.K, cam.dist, cam.distortion_model)
+    return backproject(px, z, cam.K)
+
+
+def _project(pts: np.ndarray, cam: CameraIntrinsics) -> Tuple[np.ndarray, np.ndarray]:
+    """Pixels (N, 2) (NaN when z <= 0) and z (N,) of camera-frame points, with distortion."""
+    z = pts[:, 2]
+    if not cam.has_distortion:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            zi = np.where(z > 1e-9, 1.0 / z, np.nan)
+        uv = pts[:, :2] * zi[:, None] * (cam.K[0, 0], cam.K[1, 1]) + cam.K[:2, 2]
+        return uv, z
+    front = z > 1e-9
+    uv = np.full((len(pts), 2), np.nan)
+    if not front.any():
+        return uv, z
+    p = pts[front]
+    if cam.distortion_model == "equidistant":
+        out, _ = cv2.fisheye.projectPoints(p.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.K,
+                                           cam.dist[:4])
+        uv[front] = out.reshape(-1, 2)
+    else:
+        out, _ = cv2.projectPoints(p, np.zeros(3), np.zeros(3), cam.K, cam.dist)
+        uv[front] = out.reshape(-1, 2)
+    return uv, z
+
+
+def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> _View:
+    pose = np.asarray(rec.map_from_cam, np.float64)
+    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+        raise InputError(f"keyframe {rec.label or index}: map_from_cam must be a finite 4x4 "
+                         f"matrix, got shape {pose.shape}")
+    small = rec.reduced(cfg.work_width)
+    cam = small.intrinsics
+    scale = cam.width / rec.intrinsics.width
+    depth = None
+    pts = np.zeros((0, 3))
+    if small.depth_m is not None:
+        depth = np.asarray(small.depth_m, np.float32).copy()
+        depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
+        s = cfg.depth_stride_px
+        ys, xs = np.mgrid[s // 2:cam.height:s, s // 2:cam.width:s]
+        z = depth[ys, xs].reshape(-1)
+        ok = np.isfinite(z)
+        px = np.stack([xs.reshape(-1), ys.reshape(-1)], 1).astype(np.float64)[ok]
+        pts = _lift(px, z[ok].astype(np.float64), cam)
+    grey = cv2.cvtColor(np.ascontiguousarray(small.rgb), cv2.COLOR_RGB2GRAY)
+    kps, desc = orb.detectAndCompute(grey, None)
+    kp = np.array([k.pt for k in kps], np.float64).reshape(-1, 2)
+    kp_depth = np.full(len(kp), np.nan)
+    if depth is not None and len(kp):
+        kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
+    return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose, rec.intrinsics.width,
+                 int(rec.stamp_ns), rec.label or str(index))
+
+
+# ------------------------------------------------------------------------- measurements ---
+
+def _depth_residuals(va: _View, vb: _View, b_from_a: np.ndarray, depth_scale: float,
+                     max_step: float) -> np.ndarray:
+    """Relative residuals (N,) of a's depth grid predicted in b against b's depth."""
+    if vb.depth is None or not len(va.pts):
+        return np.zeros(0)
+    X = (va.pts * depth_scale) @ b_from_a[:3, :3].T + b_from_a[:3, 3]
+    uv, z = _project(X, vb.cam)
+    h, w = vb.depth.shape
+    inb = np.isfinite(uv).all(1) & (uv[:, 0] >= 0) & (uv[:, 1] >= 0) & (uv[:, 0] <= w - 1) & (
+        uv[:, 1] <= h - 1)
+    if not inb.any():
+        return np.zeros(0)
+    d = sample_depth(vb.depth, uv[inb], max_rel_step=max_step) * depth_scale
+    ok = np.isfinite(d)
+    return (z[inb][ok] - d[ok]) / d[ok]
+
+
+@dataclasses.dataclass
+class _Matches:
+    """Verified correspondences of a pair (working px) with the depth at each end."""
+
+    xa: np.ndarray
+    xb: np.ndarray
+    da: np.ndarray
+    db: np.ndarray
+
+
+def _match(va: _View, vb: _View, cfg: MapCheckConfig, bf: Any) -> Optional[_Matches]:
+    if va.desc is None or vb.desc is None or len(va.kp) < 8 or len(vb.kp) < 8:
+        return None
+    knn = bf.knnMatch(va.desc, vb.desc, k=2)
+    good = [m[0] for m in knn if len(m) == 2 and m[0].distance < cfg.ratio * m[1].distance]
+    if len(good) < cfg.min_matches:
+        return None
+    ia = np.array([m.queryIdx for m in good])
+    ib = np.array([m.trainIdx for m in good])
+    xa, xb = va.kp[ia], vb.kp[ib]
+    _, mask = cv2.findFundamentalMat(xa, xb, cv2.FM_RANSAC, 1.5, 0.999, 200)
+    if mask is None:
+        return None
+    keep = mask.reshape(-1).astype(bool)
+    if keep.sum() < cfg.min_matches:
+        return None
+    return _Matches(xa[keep], xb[keep], va.kp_depth[ia[keep]], vb.kp_depth[ib[keep]])
+
+
+def _reproj_errors(va: _View, vb: _View, xa: np.ndarray, da: np.ndarray, xb: np.ndarray,
+                   b_from_a: np.ndarray, scales: np.ndarray) -> np.ndarray:
+    """(S, M) reprojection errors (camera px of b; inf behind b) of a's matched pixels lifted
+    with depth ``da * s`` for every scale s, against b's matched pixels."""
+    rays = _lift(xa, np.ones(len(xa)), va.cam)
+    p = (scales[:, None, None] * da[None, :, None]) * rays[None]      # (S, M, 3)
+    X = p @ b_from_a[:3, :3].T + b_from_a[:3, 3]
+    uv, _ = _project(X.reshape(-1, 3), vb.cam)
+    err = np.linalg.norm(uv.reshape(len(scales), -1, 2) - xb[None], axis=2) / vb.scale
+    return np.where(np.isfinite(err), err, np.inf)
+
+
+def _pair_reproj(va: _View, vb: _View, m: _Matches, b_from_a: np.ndarray,
+                 scales: np.ndarray) -> Tuple[np.ndarray, int]:
+    """(S,) median reprojection error of the pair's matches, both directions, per depth scale."""
+    parts = []
+    fa, fb = np.isfinite(m.da), np.isfinite(m.db)
+    if fa.any():
+        parts.append(_reproj_errors(va, vb, m.xa[fa], m.da[fa], m.xb[fa], b_from_a, scales))
+    if fb.any():
+        parts.append(_reproj_errors(vb, va, m.xb[fb], m.db[fb], m.xa[fb],
+                                    invert_pose(b_from_a), scales))
+    if not parts:
+        return np.full(len(scales), np.nan), 0
+    e = np.concatenate(parts, axis=1)
+    return np.median(e, axis=1), e.shape[1]
+
+
+def _pairs(n: int, neighbours: int) -> List[Tuple[int, int]]:
+    return [(a, b) for a in range(n) for b in range(a + 1, min(n, a + 1 + neighbours))]
+
+
+def _measure(views: List[_View], poses: Sequence[np.ndarray], matches: Dict[Tuple[int, int], Any],
+             cfg: MapCheckConfig, depth_scale: float = 1.0) -> List[PairFigures]:
+    out = []
+    one = np.array([depth_scale])
+    for (a, b), m in matches.items():
+        b_from_a = invert_pose(poses[b]) @ poses[a]
+        f = PairFigures(a, b)
+        r = np.concatenate([
+            _depth_residuals(views[a], views[b], b_from_a, depth_scale, cfg.depth_tolerance),
+            _depth_residuals(views[b], views[a], invert_pose(b_from_a), depth_scale,
+                             cfg.depth_tolerance)])
+        if len(r) >= cfg.min_depth_points:
+            f.depth_residual = float(np.median(np.abs(r)))
+            f.depth_agree = float(np.mean(np.abs(r) <= cfg.depth_tolerance))
+            f.depth_points = int(len(r))
+        if m is not None:
+            med, f.matches = _pair_reproj(views[a], views[b], m, b_from_a, one)
+            if f.matches >= cfg.min_matches:
+                f.reproj_px = float(med[0])
+        f.ok = _pair_ok(f, cfg, _reproj_limit_px(views[a], views[b], cfg))
+        out.append(f)
+    return out
+
+
+def _reproj_limit_px(va: _View, vb: _View, cfg: MapCheckConfig) -> float:
+    return cfg.max_reproj_frac * max(va.width_px, vb.width_px)
+
+
+def _pair_ok(f: PairFigures, cfg: MapCheckConfig, reproj_limit_px: float) -> Optional[bool]:
+    checks = []
+    if f.depth_points:
+        checks.append(f.depth_residual <= cfg.max_depth_residual
+                      and f.depth_agree >= cfg.min_depth_agree)
+    if not math.isnan(f.reproj_px):
+        checks.append(f.reproj_px <= reproj_limit_px)
+    return all(checks) if checks else None
+
+
+def _keyframe_figures(views: List[_View], pairs: List[PairFigures]) -> List[KeyframeFigures]:
+    out = []
+    for i, v in enumerate(views):
+        mine = [p for p in pairs if i in (p.a, p.b) and p.ok is not None]
+        res = [p.depth_residual for p in mine if p.depth_points]
+        agree_n = sum(p.depth_agree * p.depth_points for p in mine if p.depth_points)
+        n = sum(p.depth_points for p in mine)
+        rep = [p.reproj_px for p in mine if not math.isnan(p.reproj_px)]
+        out.append(KeyframeFigures(
+            i, v.label, float(np.median(res)) if res else math.nan,
+            agree_n / n if n else math.nan, float(np.median(rep)) if rep else math.nan,
+            [p.b if p.a == i else p.a for p in mine],
+            any(p.ok for p in mine) if mine else None))
+    return out

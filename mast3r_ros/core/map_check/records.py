@@ -1,0 +1,82 @@
+"""Map check inputs: one keyframe's image, depth, intrinsics and pose at working resolution
+(`KeyframeRecord`), a written map read as records (`MapRecords`), the verdict names and
+the error."""
+
+from __future__ import annotations
+
+import collections.abc
+import dataclasses
+from typing import Any, Optional
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from ..types import CameraIntrinsics
+
+CONSISTENT, INCONSISTENT, UNCHECKED = "consistent", "inconsistent", "unchecked"
+
+class MapConsistencyError(InputError):
+    """The keyframes' poses and depths contradict each other (see `ConsistencyReport`)."""
+
+
+# ------------------------------------------------------------------------------- inputs ---
+
+@dataclasses.dataclass(frozen=True)
+class KeyframeRecord:
+    """One keyframe as the check needs it.
+
+    ``rgb`` (H, W, 3) uint8; ``depth_m`` (H, W) float32 z-depth in metres registered to ``rgb``
+    (NaN or <= 0 = none) or None; ``map_from_cam`` 4x4 float64 pose of the optical frame;
+    ``stamp_ns`` the image header stamp (used to spot clocks that jump back); ``label`` names
+    the keyframe in messages (default: its index).
+    """
+
+    rgb: np.ndarray
+    depth_m: Optional[np.ndarray]
+    intrinsics: CameraIntrinsics
+    map_from_cam: np.ndarray
+    stamp_ns: int = 0
+    label: str = ""
+
+    def reduced(self, width: int) -> KeyframeRecord:
+        """A copy at most ``width`` pixels wide (intrinsics scaled; depth resized nearest, so no
+        depth is invented across edges). Lets a map build keep small records in memory."""
+        s = width / self.intrinsics.width
+        if s >= 1.0:
+            return self
+        cam = _scaled_intrinsics(self.intrinsics, s)
+        size = (cam.width, cam.height)
+        rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA)
+        depth = None if self.depth_m is None else cv2.resize(
+            np.asarray(self.depth_m, np.float32), size, interpolation=cv2.INTER_NEAREST)
+        return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam)
+
+
+def _scaled_intrinsics(cam: CameraIntrinsics, s: float) -> CameraIntrinsics:
+    """``cam`` for its image resized by about ``s`` (to whole pixels; the exact per-axis factors
+    are used). Pixel centres map as ``x' = sx (x + 0.5) - 0.5`` (origin at the centre of the
+    top-left pixel); distortion coefficients act on normalised coordinates and stay."""
+    w, h = max(1, round(cam.width * s)), max(1, round(cam.height * s))
+    sx, sy = w / cam.width, h / cam.height
+    K = cam.K.copy()
+    K[0, 0], K[0, 1], K[0, 2] = K[0, 0] * sx, K[0, 1] * sx, sx * (K[0, 2] + 0.5) - 0.5
+    K[1, 1], K[1, 2] = K[1, 1] * sy, sy * (K[1, 2] + 0.5) - 0.5
+    return dataclasses.replace(cam, width=w, height=h, K=K)
+
+
+class MapRecords(collections.abc.Sequence):
+    """`KeyframeRecord` view of a loaded `KeyframeMap`; images are read when indexed."""
+
+    def __init__(self, keyframe_map: Any) -> None:
+        self.map = keyframe_map
+
+    def __len__(self) -> int:
+        return len(self.map.keyframes)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        kf = self.map.keyframes[index]
+        return KeyframeRecord(np.asarray(self.map.image(index)), self.map.depth(index),
+                              kf.intrinsics, kf.map_from_cam, int(kf.stamp_ns), str(kf.id))

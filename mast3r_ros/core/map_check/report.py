@@ -1,0 +1,133 @@
+"""Map check results: per-pair and per-keyframe figures and the `ConsistencyReport` (summary,
+manifest figures, the one-line message of `MapConsistencyError`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+from .records import CONSISTENT, INCONSISTENT, MapConsistencyError
+
+# ------------------------------------------------------------------------------ results ---
+
+@dataclasses.dataclass
+class PairFigures:
+    """The two measurements of one keyframe pair (indices into the record sequence).
+
+    ``depth_residual`` median relative residual, ``depth_agree`` fraction within tolerance,
+    ``depth_points`` points compared (NaN/0 when the poses predict no overlap);
+    ``matches`` verified correspondences with depth, ``reproj_px`` their median reprojection
+    error in camera pixels (NaN with too few matches; inf when the poses put them behind a camera).
+    ``ok`` None when neither measurement could be made.
+    """
+
+    a: int
+    b: int
+    depth_residual: float = math.nan
+    depth_agree: float = math.nan
+    depth_points: int = 0
+    matches: int = 0
+    reproj_px: float = math.nan
+    ok: Optional[bool] = None
+
+
+@dataclasses.dataclass
+class KeyframeFigures:
+    """Per-keyframe figures pooled over its pairs: median depth residual, fraction of depth
+    agreeing, median match reprojection error (camera px), the neighbours it was compared with
+    and whether it agrees with at least one of them (None: not checked)."""
+
+    index: int
+    label: str
+    depth_residual: float
+    depth_agree: float
+    reproj_px: float
+    neighbours: List[int]
+    ok: Optional[bool]
+
+
+@dataclasses.dataclass
+class ConsistencyReport:
+    """Outcome of `check_keyframes`.
+
+    ``verdict`` is ``consistent``, ``inconsistent`` or ``unchecked`` (no depth, one keyframe, no
+    overlapping neighbours). ``cause`` names the likely cause of an inconsistency (``depth_scale``,
+    ``inverted_poses``, ``quaternion_wxyz``, ``quaternion_xyzw``, ``camera_not_optical``,
+    ``clock_jump``, ``pose_discontinuity``, ``unknown``; empty when consistent),
+    ``depth_factor`` the fitted ratio given/true depth (1 when the scale fits), ``fix`` what to do,
+    ``message`` the one-line summary.
+    """
+
+    verdict: str
+    keyframes: List[KeyframeFigures]
+    pairs: List[PairFigures]
+    message: str
+    cause: str = ""
+    depth_factor: float = 1.0
+    fix: str = ""
+    elapsed_s: float = 0.0
+    thresholds: Dict[str, float] = dataclasses.field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        """False only for an inconsistent map (an unchecked one is not refused)."""
+        return self.verdict != INCONSISTENT
+
+    def bad_keyframes(self) -> List[int]:
+        return [k.index for k in self.keyframes if k.ok is False]
+
+    def to_manifest(self) -> Dict[str, Any]:
+        """JSON-ready figures for a map manifest (NaN/inf written as null)."""
+        return {
+            "verdict": self.verdict, "message": self.message, "cause": self.cause,
+            "depth_factor": _num(self.depth_factor), "fix": self.fix,
+            "elapsed_s": round(self.elapsed_s, 3), "thresholds": dict(self.thresholds),
+            "keyframes": [{"index": k.index, "label": k.label,
+                           "depth_residual": _num(k.depth_residual),
+                           "depth_agree": _num(k.depth_agree), "reproj_px": _num(k.reproj_px),
+                           "neighbours": list(k.neighbours), "ok": k.ok}
+                          for k in self.keyframes],
+            "pairs": [{"a": p.a, "b": p.b, "depth_residual": _num(p.depth_residual),
+                       "depth_agree": _num(p.depth_agree), "depth_points": p.depth_points,
+                       "matches": p.matches, "reproj_px": _num(p.reproj_px), "ok": p.ok}
+                      for p in self.pairs],
+        }
+
+    def summary(self) -> str:
+        """A one-line summary for build/check output (the message when not consistent)."""
+        if self.verdict != CONSISTENT:
+            return self.message
+        ev = [p for p in self.pairs if p.ok is not None]
+        res = np.nanmedian([p.depth_residual for p in ev]) if _any_finite(
+            p.depth_residual for p in ev) else math.nan
+        agree = np.nanmedian([p.depth_agree for p in ev]) if _any_finite(
+            p.depth_agree for p in ev) else math.nan
+        rep = np.nanmedian([p.reproj_px for p in ev]) if _any_finite(
+            p.reproj_px for p in ev) else math.nan
+        return (f"map consistent: {len(ev)} neighbouring keyframe pairs of {len(self.keyframes)} "
+                f"keyframes agree (median depth residual {_pct(res)}, {_pct(agree)} of depth "
+                f"agreeing, match reprojection {_px(rep)}) in {self.elapsed_s:.2f} s")
+
+    def raise_if_inconsistent(self) -> None:
+        """Raise `MapConsistencyError` with the one-line message when the map is inconsistent."""
+        if self.verdict == INCONSISTENT:
+            raise MapConsistencyError(self.message)
+
+
+def _num(v: float) -> Optional[float]:
+    return None if v is None or not math.isfinite(v) else round(float(v), 5)
+
+
+def _any_finite(values) -> bool:
+    return any(math.isfinite(v) for v in values)
+
+
+def _pct(v: float) -> str:
+    return "n/a" if not math.isfinite(v) else f"{100 * v:.1f} %"
+
+
+def _px(v: float) -> str:
+    return "n/a" if math.isnan(v) else ("behind the camera" if math.isinf(v) else f"{v:.1f} px")
