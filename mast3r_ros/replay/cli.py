@@ -244,7 +244,7 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
     p.add_argument("image2", help="second image (view 2)")
     p.add_argument("--out", required=True, help="output folder")
-    p.add_argument("--size", type=int, choices=(512, 224),
+    p.add_argument("--size", type=int, choices=(512, 384, 224),
                    help="network size (overrides --params 'image_size')")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
                    help="autocast precision on CUDA, CPU is always fp32 (overrides --params)")
@@ -297,6 +297,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
         sys.stderr.write(f"{PROG} {args.command}: error: {' '.join(str(e).split(chr(10)))}\n")
+        return 2
+    except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
+        where = f": {e.filename}" if e.filename else ""
+        sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "
+                         f"{e.strerror or e} (check --out and the other paths given)\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")

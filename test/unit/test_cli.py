@@ -124,6 +124,8 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     cam = Path(wrong_size, "camera.yaml")
     cam.write_text(cam.read_text().replace("image_width: 320", "image_width: 640"))
     (tmp_path / "empty").mkdir()
+    a_file = tmp_path / "a_file"
+    a_file.write_text("not a folder")
     cases = [
         (["localize", str(tmp_path / "nope"), "--map", built_map, "--out", run], "not found"),
         (["localize", seq[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
@@ -143,6 +145,9 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         (["build-map", no_gt, "--out", str(tmp_path / "m2"), "--matcher", "sift"],
          "no frame has a pose"),
         (["demo", "--out", str(tmp_path / "d"), "--matcher", "mast3r"], "needs --checkpoint"),
+        # an output path the OS refuses (here: a file where the run folder should go)
+        (["localize", seq[1], "--map", built_map, "--out", str(a_file), "--matcher", "sift"],
+         "a_file"),
     ]
     for argv, needle in cases:
         rc, errors = _error(capsys, argv)
