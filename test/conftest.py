@@ -41,3 +41,21 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(n)
+
+
+@pytest.fixture(scope="session")
+def rt(ref_fixtures) -> Path:
+    """The retrieval_tiny reference fixture folder (MASt3R retrieval head + ASMK codebook)."""
+    d = ref_fixtures / "retrieval_tiny"
+    if not (d / "outputs.npz").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    return d
+
+
+@pytest.fixture(scope="session")
+def rt_out(rt) -> dict:
+    """The reference outputs of retrieval_tiny, as a dict of arrays."""
+    import numpy as np
+
+    with np.load(rt / "outputs.npz") as z:
+        return {k: z[k] for k in z.files}

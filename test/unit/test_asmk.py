@@ -18,20 +18,6 @@ from mast3r_ros.core.errors import CheckpointError, InputError, MapFormatError
 
 
 @pytest.fixture(scope="module")
-def rt(ref_fixtures):
-    d = ref_fixtures / "retrieval_tiny"
-    if not (d / "outputs.npz").is_file():
-        pytest.skip("retrieval_tiny fixture missing")
-    return d
-
-
-@pytest.fixture(scope="module")
-def rt_out(rt):
-    with np.load(rt / "outputs.npz") as z:
-        return {k: z[k] for k in z.files}
-
-
-@pytest.fixture(scope="module")
 def codebook(rt):
     return load_codebook(str(rt / "codebook.pkl"), expected_size=64)
 

@@ -15,20 +15,6 @@ from mast3r_ros.core.retrieval_model import (AsmkRetriever, default_codebook_pat
                                              load_retrieval_head, local_features_numpy)
 
 
-@pytest.fixture(scope="module")
-def rt(ref_fixtures):
-    d = ref_fixtures / "retrieval_tiny"
-    if not (d / "outputs.npz").is_file():
-        pytest.skip("retrieval_tiny fixture missing")
-    return d
-
-
-@pytest.fixture(scope="module")
-def rt_out(rt):
-    with np.load(rt / "outputs.npz") as z:
-        return {k: z[k] for k in z.files}
-
-
 def test_fixture_selected_features_match_reference(rt, rt_out):
     head, ident = load_retrieval_head(str(rt / "ckpt.pth"), enc_dim=32)
     assert head.spec.prewhiten and head.spec.hdims == () and not head.spec.postwhiten
