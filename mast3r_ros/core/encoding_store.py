@@ -318,7 +318,9 @@ class EncodingStore:
         self.folder = folder
         self.table = table
         self.verify = verify
-        self._firsts = np.array([c.first for c in table.chunks], dtype=np.int64)
+        firsts = getattr(table.chunks, "firsts", None)  # array-backed tables (map v3)
+        self._firsts = (np.asarray(firsts, np.int64) if firsts is not None
+                        else np.array([c.first for c in table.chunks], dtype=np.int64))
         self._verified: set = set()
         self._host = _LRU(int(cache_mb * 2 ** 20), _host_bytes)
         self._device = _LRU(int(device_cache_mb * 2 ** 20), _device_bytes)
@@ -366,6 +368,30 @@ class EncodingStore:
         del mm, rec  # unmap: the pages leave this process's resident set
         self.reads += 1
         return out
+
+    def missing_or_truncated(self) -> List[str]:
+        """Paths of chunk files that are missing or whose size differs from the table's
+        (``os.stat`` only, no checksum: cheap enough for every map open)."""
+        bad = []
+        for c in self.table.chunks:
+            path = self._path(c)
+            try:
+                size = os.stat(path).st_size
+            except OSError:
+                bad.append(f"{path} (missing)")
+                continue
+            want = self.table.files[c.file].get("bytes")
+            if want is not None and size != int(want):
+                bad.append(f"{path} (truncated or corrupt: {size} bytes, the map says {want})")
+        return bad
+
+    def verify_all(self) -> None:
+        """Verify every chunk's sha256 now (eager map opens); raises MapFormatError naming the
+        first bad file."""
+        with self._lock:
+            for c in self.table.chunks:
+                if c.file not in self._verified:
+                    self._check_sum(c)
 
     def get(self, keyframe_index: int) -> Dict[str, np.ndarray]:
         """The arrays of one keyframe, e.g. ``feats`` (N, C), ``true_shape`` (2,) int64,

@@ -38,7 +38,13 @@ def map_v1(tmp_path):
     return kfm.write_map(str(tmp_path / "map"), _keyframes(), version=1)
 
 
-@pytest.fixture(params=[1, 2])
+@pytest.fixture
+def map_v2(tmp_path):
+    """A map in format version 2 (keyframe records in the JSON manifest)."""
+    return kfm.write_map(str(tmp_path / "map"), _keyframes(), version=2)
+
+
+@pytest.fixture(params=[1, 2, 3])
 def any_map(request, tmp_path):
     return kfm.write_map(str(tmp_path / "map"), _keyframes(), version=request.param)
 
@@ -53,7 +59,8 @@ def _write_manifest(path, m):
         json.dump(m, fh)
 
 
-def test_round_trip(map_path):
+def test_round_trip(any_map):
+    map_path = any_map
     src = _keyframes()
     m = kfm.KeyframeMap.load(map_path)
     assert len(m) == 3 and [k.id for k in m.keyframes] == [0, 1, 2]
@@ -159,6 +166,8 @@ def test_bad_keyframe_inputs(tmp_path):
 
 
 @pytest.mark.parametrize("version, rel", [
+    (3, "keyframes/000000.png"), (3, "keyframes/000001_depth.png"),
+    (3, "keyframe_table.npy"), (3, "retrieval/thumbnail/descs.npy"),
     (2, "keyframes/000000.png"), (2, "keyframes/000001_depth.png"),
     (2, "retrieval/thumbnail/descs.npy"), (2, "retrieval/thumbnail/index.json"),
     (1, "keyframes/000000.png"), (1, "retrieval.npz")])
@@ -176,7 +185,8 @@ def test_missing_or_corrupt_file_is_named(tmp_path, version, rel):
     assert rel in str(e.value)
 
 
-def test_manifest_problems_are_named(map_path):
+def test_manifest_problems_are_named(map_v2):
+    map_path = map_v2
     os.rename(os.path.join(map_path, kfm.MANIFEST), os.path.join(map_path, "x.json"))
     with pytest.raises(MapFormatError, match="manifest.json: missing"):
         kfm.KeyframeMap.load(map_path)
@@ -219,7 +229,8 @@ def _replace_file(map_path, rel, data):
     _write_manifest(map_path, m)
 
 
-def test_wrong_pixel_format_is_refused(map_path):
+def test_wrong_pixel_format_is_refused(map_v2):
+    map_path = map_v2
     _replace_file(map_path, "keyframes/000001_depth.png",
                   open(os.path.join(map_path, "keyframes/000001.png"), "rb").read())
     with pytest.raises(MapFormatError, match="000001_depth.png"):

@@ -40,7 +40,10 @@ def _map_with_encodings(tmp_path, version=2, name="map"):
 def _content(path):
     """Everything a reader gets from a map: manifest records, pixels, every encoding array."""
     m = KeyframeMap.load(path)
-    out = {"keyframes": json.dumps(m.manifest["keyframes"], sort_keys=True),
+    out = {"keyframes": [(k.id, k.stamp_ns, k.map_from_cam.tobytes(), k.intrinsics.width,
+                          k.intrinsics.height, k.intrinsics.K.tobytes(),
+                          k.intrinsics.dist.tobytes(), k.intrinsics.distortion_model,
+                          k.image_file, k.depth_file, k.depth_scale) for k in m.keyframes],
            "images": [m.image(i).tobytes() for i in range(len(m))],
            "thumbs": np.asarray(m.thumbnail_descriptors()).tobytes()}
     for ident, size in m.encoding_keys():

@@ -78,16 +78,36 @@ class MapEncodings:
             return None
         rel = e["store"]
         where = f"{MANIFEST}: encodings store '{rel}'"
-        prefix = rel + "/"
-        files = {k[len(prefix):]: v for k, v in self.manifest["files"].items()
-                 if k.startswith(prefix) and "/" not in k[len(prefix):]}
-        table = StoreTable.from_json(e["table"], files, where)
+        if self.version >= 3:
+            table = self._open_chunk_table(rel, e["table"], where)
+        else:
+            prefix = rel + "/"
+            files = {k[len(prefix):]: v for k, v in self.manifest["files"].items()
+                     if k.startswith(prefix) and "/" not in k[len(prefix):]}
+            table = StoreTable.from_json(e["table"], files, where)
         if table.num_keyframes != len(self):
             raise MapFormatError(f"{where}: {table.num_keyframes} keyframes, the map has "
                                  f"{len(self)}")
         store = EncodingStore(self._full(rel), table, cache_mb=self.encoding_cache_mb)
         self._stores[key] = store
         return store
+
+    def _open_chunk_table(self, rel: str, entry: Any, where: str) -> StoreTable:
+        """v3: the store's binary chunk table named by its manifest entry, validated."""
+        from ..encoding_store import STORE_FORMAT
+        from .table import open_chunk_table
+
+        if not isinstance(entry, dict) or entry.get("format") != STORE_FORMAT \
+                or entry.get("version") != 2:
+            raise MapFormatError(f"{where}: not a version-2 encoding store table; rebuild the "
+                                 "map")
+        name = _need(entry, "chunk_table", str, where)
+        num = _need(entry, "num_keyframes", int, where)
+        chunks = _need(entry, "num_chunks", int, where)
+        meta = self.manifest["files"].get(f"{rel}/{name}")
+        if meta is None or "/" in name:
+            raise MapFormatError(f"{where}: chunk table '{name}' is not in the file table")
+        return open_chunk_table(self._full(f"{rel}/{name}"), num, meta["sha256"], chunks)
 
     def pooled_index(self, identity: str, image_size: int) -> Optional[RetrievalIndex]:
         """v2: `RetrievalIndex` of the pooled descriptors of this checkpoint and size."""
@@ -220,8 +240,15 @@ class MapEncodings:
         if old is not None:
             manifest["files"] = {k: v for k, v in manifest["files"].items()
                                  if not k.startswith(old["store"] + "/")}
-        for name, meta in table.files.items():
-            manifest["files"][f"{rel}/{name}"] = dict(meta)
+        if self.version >= 3:
+            from .table import CHUNK_TABLE, chunk_table_json, write_chunk_table
+
+            manifest["files"][f"{rel}/{CHUNK_TABLE}"] = write_chunk_table(full, table)
+            table_json = chunk_table_json(table)
+        else:
+            for name, meta in table.files.items():
+                manifest["files"][f"{rel}/{name}"] = dict(meta)
+            table_json = table.to_json()
         for name, meta in pooled_files.items():
             manifest["files"][f"{rel}/pooled/{name}"] = dict(meta)
         manifest["encodings"] = [e for e in manifest["encodings"]
@@ -229,7 +256,7 @@ class MapEncodings:
                                  != (enc.identity, int(enc.image_size))]
         manifest["encodings"].append({"identity": enc.identity,
                                       "image_size": int(enc.image_size), "store": rel,
-                                      "table": table.to_json(), "pooled_index": f"{rel}/pooled"})
+                                      "table": table_json, "pooled_index": f"{rel}/pooled"})
         atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
         self.manifest = manifest
         self._stores.pop((enc.identity, int(enc.image_size)), None)

@@ -15,8 +15,8 @@ import numpy as np
 from ..types import CameraIntrinsics
 
 FORMAT_NAME = "mast3r_ros.keyframe_map"
-FORMAT_VERSION = 2          # what the writer writes
-READ_VERSIONS = (1, 2)      # what the loader reads
+FORMAT_VERSION = 3          # what the writer writes
+READ_VERSIONS = (1, 2, 3)   # what the loader reads
 MANIFEST = "manifest.json"
 THUMBNAIL_INDEX = "retrieval/thumbnail"  # v2: RetrievalIndex folder of the thumbnail descriptors
 

@@ -19,7 +19,7 @@ import json
 import logging
 import os
 from collections import OrderedDict
-from typing import Any, Dict, List, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
 import cv2
 import numpy as np
@@ -37,6 +37,7 @@ from .layout import (
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
+from .table import KeyframeTable, parse_image_name
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +51,8 @@ class KeyframeMap(MapEncodings):
 
     _CACHE = 16
 
-    def __init__(self, path: str, manifest: Dict[str, Any], keyframes: List[Keyframe],
+    def __init__(self, path: str, manifest: Dict[str, Any],
+                 keyframes: Union[List[Keyframe], KeyframeTable],
                  lazy: bool = False, encoding_cache_mb: float = 1024.0):
         self.path = path
         self.manifest = manifest
@@ -62,12 +64,12 @@ class KeyframeMap(MapEncodings):
         self._thumb_index: Optional[RetrievalIndex] = None
         self._headers_checked: set = set()
         self._stores: Dict[Tuple[str, int], EncodingStore] = {}
-        self._index_of = {k.id: i for i, k in enumerate(keyframes)}
+        self._index_of: Optional[Dict[int, int]] = None  # v1/v2, built on first use
 
     @property
     def version(self) -> int:
         """The map's format version (1: one ``.npz`` per encoding set; 2: encoding stores and
-        retrieval indexes)."""
+        retrieval indexes; 3: as 2, per-keyframe records in binary tables)."""
         return int(self.manifest["version"])
 
     @property
@@ -77,13 +79,17 @@ class KeyframeMap(MapEncodings):
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
-    def load(cls, path: str, lazy: bool = False, encoding_cache_mb: float = 1024.0
-             ) -> KeyframeMap:
+    def load(cls, path: str, lazy: bool = False, encoding_cache_mb: float = 1024.0,
+             check_files: bool = True) -> KeyframeMap:
         """Read and validate a map folder; raises `MapFormatError` naming the bad field/file.
 
-        ``lazy``: read the manifest and the retrieval index only; every other file is checked
-        on its first use (see the module docstring). ``encoding_cache_mb`` bounds the host LRU
-        cache of each encoding store (v2 maps).
+        ``lazy``: read the manifest, the keyframe and chunk tables (v3) and the retrieval index
+        only; every other file's checksum is verified on its first use (see the module
+        docstring). Either way every file the map lists is checked to exist with the size the
+        map says (``os.stat`` only), so a missing or truncated keyframe image or encoding chunk
+        is reported at open, naming the file (`file_problems` / ``mast3r-ros check-map`` list
+        them all); ``check_files=False`` skips that (check-map itself).
+        ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
         """
         if not os.path.isdir(path):
             raise MapFormatError(f"map folder not found: {path} (build one with "
@@ -105,16 +111,22 @@ class KeyframeMap(MapEncodings):
                                  f"{', '.join(map(str, READ_VERSIONS))}; rebuild the map with "
                                  "this version")
         files = _need(manifest, "files", dict, MANIFEST)
-        recs = _need(manifest, "keyframes", list, MANIFEST)
-        if not recs:
-            raise MapFormatError(f"{mpath}: the map has no keyframes")
-        kfs = _parse_keyframes(recs, files)
-        if len({k.id for k in kfs}) != len(kfs):
-            raise MapFormatError(f"{mpath}: keyframe ids are not unique")
-        self = cls(path, manifest, kfs, lazy, encoding_cache_mb)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}' has no sha256")
+        kfs: Union[List[Keyframe], KeyframeTable]
+        if version >= 3:
+            kfs = _open_keyframe_table(path, manifest, files)
+        else:
+            recs = _need(manifest, "keyframes", list, MANIFEST)
+            if not recs:
+                raise MapFormatError(f"{mpath}: the map has no keyframes")
+            kfs = _parse_keyframes(recs, files)
+            if len({k.id for k in kfs}) != len(kfs):
+                raise MapFormatError(f"{mpath}: keyframe ids are not unique")
+        self = cls(path, manifest, kfs, lazy, encoding_cache_mb)
+        if check_files:
+            self._check_files_present()
         if not lazy:
             images = set()
             for kf in kfs:
@@ -123,6 +135,9 @@ class KeyframeMap(MapEncodings):
             for rel in files:
                 if rel not in images:
                     self._read(rel)
+            if version >= 3:  # v3 chunks are not in the manifest's file table
+                for identity, size in self.encoding_keys():
+                    self.encoding_store(identity, size).verify_all()
         self._check_retrieval()
         for e in self._encoding_entries():
             if version == 1 and e["file"] not in files:
@@ -151,8 +166,83 @@ class KeyframeMap(MapEncodings):
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}")
         return data
 
+    def _file_meta(self, rel: str) -> Mapping[str, Any]:
+        """{"sha256", "bytes"} of a map file: the manifest's file table, or (v3) the keyframe
+        table for keyframe PNGs."""
+        meta = self.manifest["files"].get(rel)
+        if meta is None and isinstance(self.keyframes, KeyframeTable):
+            parsed = parse_image_name(rel)
+            if parsed is not None:
+                meta = self.keyframes.file_meta(*parsed)
+        if meta is None:
+            raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
+        return meta
+
     def _read(self, rel: str) -> bytes:
-        return self._read_verified(rel, self._full(rel), self.manifest["files"][rel])
+        return self._read_verified(rel, self._full(rel), self._file_meta(rel))
+
+    def _listed_files(self) -> List[Tuple[str, Optional[int]]]:
+        """(path relative to the map, size in bytes or None) of every file the map lists:
+        manifest file table, keyframe PNGs of the keyframe table and encoding chunks (v3)."""
+        out = [(rel, meta.get("bytes")) for rel, meta in self.manifest["files"].items()]
+        if isinstance(self.keyframes, KeyframeTable):
+            names, sizes = self.keyframes.expected_files()
+            out.extend(zip(names, sizes.tolist()))
+            for identity, size in self.encoding_keys():
+                store = self.encoding_store(identity, size)
+                prefix = os.path.relpath(store.folder, self.path).replace(os.sep, "/")
+                out.extend((f"{prefix}/{c.file}", store.table.files[c.file]["bytes"])
+                           for c in store.table.chunks)
+        return out
+
+    def missing_or_truncated(self) -> List[str]:
+        """One line per listed file that is missing or whose size differs from the map's
+        record (``os.stat`` only; no checksum). Empty when every file is present."""
+        bad = []
+        for rel, want in self._listed_files():
+            full = self._full(rel)
+            try:
+                size = os.stat(full).st_size
+            except OSError:
+                bad.append(f"map file missing: {full}")
+                continue
+            if want is not None and size != int(want):
+                bad.append(f"map file truncated or corrupt ({size} bytes, the map says "
+                           f"{int(want)}): {full}")
+        return bad
+
+    def file_problems(self) -> List[str]:
+        """Every missing, truncated or corrupt (sha256) file of the map, one line each
+        (reads every file: what ``mast3r-ros check-map`` prints)."""
+        problems = self.missing_or_truncated()
+        named = {p.rsplit(": ", 1)[-1] for p in problems}
+        for rel, _ in self._listed_files():
+            full = self._full(rel)
+            if full in named:
+                continue
+            try:
+                self._read_verified(rel, full, self._file_meta(rel) if parse_image_name(rel)
+                                    or rel in self.manifest["files"]
+                                    else self._chunk_meta(rel))
+            except MapFormatError as e:
+                problems.append(str(e))
+        return problems
+
+    def _chunk_meta(self, rel: str) -> Mapping[str, Any]:
+        folder, name = rel.rsplit("/", 1)
+        for identity, size in self.encoding_keys():
+            store = self.encoding_store(identity, size)
+            if os.path.relpath(store.folder, self.path).replace(os.sep, "/") == folder:
+                return store.table.files[name]
+        raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
+
+    def _check_files_present(self) -> None:
+        bad = self.missing_or_truncated()
+        if bad:
+            more = (f" (and {len(bad) - 1} more missing or truncated files)" if len(bad) > 1
+                    else "")
+            raise MapFormatError(f"{bad[0]}{more}; `mast3r-ros check-map {self.path}` lists "
+                                 "every problem; rebuild the map or re-copy the files")
 
     def _check_image_header(self, kf: Keyframe) -> None:
         """Checksum, PNG header, size and pixel format of a keyframe's image and depth."""
@@ -251,16 +341,25 @@ class KeyframeMap(MapEncodings):
     def keyframe_index(self, keyframe_id: int) -> int:
         """Map-list index of the keyframe whose manifest ``id`` is ``keyframe_id``; raises
         `InputError` when the map has no such keyframe."""
-        try:
-            return self._index_of[int(keyframe_id)]
-        except KeyError:
-            raise InputError(f"map {self.path} has no keyframe with id {keyframe_id}") from None
+        if isinstance(self.keyframes, KeyframeTable):
+            index = self.keyframes.index_of_id(int(keyframe_id))
+        else:
+            if self._index_of is None:
+                self._index_of = {k.id: i for i, k in enumerate(self.keyframes)}
+            index = self._index_of.get(int(keyframe_id))
+        if index is None:
+            raise InputError(f"map {self.path} has no keyframe with id {keyframe_id}")
+        return index
 
     def poses(self) -> np.ndarray:
         """(K, 4, 4) ``map_from_cam`` of every keyframe."""
+        if isinstance(self.keyframes, KeyframeTable):
+            return self.keyframes.poses()
         return np.stack([k.map_from_cam for k in self.keyframes])
 
     def has_depth(self) -> bool:
+        if isinstance(self.keyframes, KeyframeTable):
+            return self.keyframes.has_depth()
         return all(k.depth_file is not None for k in self.keyframes)
 
     def _cached(self, key: Tuple[str, int], make) -> Any:
@@ -307,3 +406,20 @@ class KeyframeMap(MapEncodings):
             self._thumbs = np.stack([thumbnail_descriptor(self.image(i))
                                      for i in range(len(self))])
         return self._thumbs
+
+
+def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any]
+                         ) -> KeyframeTable:
+    """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table."""
+    where = f"{MANIFEST}: keyframe_table"
+    kt = _need(manifest, "keyframe_table", dict, MANIFEST)
+    rel = _need(kt, "file", str, where)
+    num = _need(kt, "num_keyframes", int, where)
+    models = _need(kt, "distortion_models", list, where)
+    if not all(isinstance(m, str) for m in models):
+        raise MapFormatError(f"{where}: 'distortion_models' must be a list of names")
+    if num < 1:
+        raise MapFormatError(f"{os.path.join(path, MANIFEST)}: the map has no keyframes")
+    if rel not in files or os.path.basename(rel) != rel:
+        raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
+    return KeyframeTable.open(os.path.join(path, rel), num, models, files[rel]["sha256"])

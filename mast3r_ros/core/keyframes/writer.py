@@ -4,10 +4,12 @@ Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.part
 resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so an
 interrupted build never leaves anything at ``MAP``.
 
-Format version 2 (the default; ``version=1`` still writes the old layout, for tests and tools that
-need it): encodings as an encoding store (`core.encoding_store`, chunked ``.npy`` read lazily)
-with a `RetrievalIndex` of their pooled descriptors, the thumbnail descriptors as a
-`RetrievalIndex`, and optional ASMK inverted files (`core.asmk.AsmkIndex`).
+Format version 3 (the default): as version 2 -- encodings as an encoding store
+(`core.encoding_store`, chunked ``.npy`` read lazily) with a `RetrievalIndex` of their pooled
+descriptors, the thumbnail descriptors as a `RetrievalIndex`, optional ASMK inverted files
+(`core.asmk.AsmkIndex`) -- with the per-keyframe records and per-file checksums in binary tables
+(`table.py`: ``keyframe_table.npy``, each store's ``chunk_table.npy``) instead of the JSON
+manifest. ``version=2`` and ``version=1`` still write the older layouts (tests, tools).
 """
 
 from __future__ import annotations
@@ -42,6 +44,15 @@ from .layout import (
     npz_bytes,
     sha256_hex,
 )
+from .table import (
+    CHUNK_TABLE,
+    KEYFRAME_TABLE,
+    build_keyframe_table,
+    chunk_table_json,
+    parse_image_name,
+    write_chunk_table,
+    write_keyframe_table,
+)
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +82,7 @@ def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
 
 
 _RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files",
-                            "map_frame", "asmk"))
+                            "map_frame", "asmk", "keyframe_table"))
 
 
 class MapWriter:
@@ -91,8 +102,8 @@ class MapWriter:
         if os.path.exists(self.path) and not overwrite:
             raise InputError(f"map folder already exists: {path} (choose another --out or "
                              "remove it)")
-        if version not in (1, 2):
-            raise InputError(f"map format version must be 1 or 2, got {version}")
+        if version not in (1, 2, 3):
+            raise InputError(f"map format version must be 1, 2 or 3, got {version}")
         parent = os.path.dirname(self.path)
         os.makedirs(parent, exist_ok=True)
         self.overwrite = overwrite
@@ -195,26 +206,32 @@ class MapWriter:
                            global_desc: np.ndarray) -> None:
         """v2: register a store written into `encoding_dir` (chunk files in ``table``) and
         index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
-        if self.version != 2:
-            raise InputError("encoding stores need map format version 2")
+        if self.version < 2:
+            raise InputError("encoding stores need map format version 2 or later")
         if table.num_keyframes != len(self.records):
             raise InputError(f"{table.num_keyframes} encodings for {len(self.records)} keyframes")
         rel = encoding_folder(identity, image_size)
-        for name, meta in table.files.items():
-            self.files[f"{rel}/{name}"] = dict(meta)
+        if self.version >= 3:  # chunk sizes and checksums in the store's binary chunk table
+            self.files[f"{rel}/{CHUNK_TABLE}"] = write_chunk_table(
+                os.path.join(self.tmp, rel), table)
+            table_json = chunk_table_json(table)
+        else:
+            for name, meta in table.files.items():
+                self.files[f"{rel}/{name}"] = dict(meta)
+            table_json = table.to_json()
         pooled = f"{rel}/pooled"
         self._save_index(pooled, global_desc)
         self.encodings = [e for e in self.encodings
                           if (e["identity"], e["image_size"]) != (identity, int(image_size))]
         self.encodings.append({"identity": identity, "image_size": int(image_size),
-                               "store": rel, "table": table.to_json(), "pooled_index": pooled})
+                               "store": rel, "table": table_json, "pooled_index": pooled})
 
     def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
         """v2: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
         map order) of the retrieval model ``index.identity`` applied to the encoder output of
         ``encoder_identity`` at ``image_size``."""
-        if self.version != 2:
-            raise InputError("ASMK indexes need map format version 2")
+        if self.version < 2:
+            raise InputError("ASMK indexes need map format version 2 or later")
         if index.num_images != len(self.records):
             raise InputError(f"ASMK index of {index.num_images} images for "
                              f"{len(self.records)} keyframes")
@@ -251,11 +268,23 @@ class MapWriter:
         else:
             self._save_index(THUMBNAIL_INDEX, thumbs)
             retrieval = {"index": THUMBNAIL_INDEX, "kind": THUMBNAIL_KIND}
-        manifest = {
-            "format": FORMAT_NAME, "version": self.version, "keyframes": self.records,
-            "retrieval": retrieval, "encodings": self.encodings, "files": self.files,
-            **self.extra,
-        }
+        if self.version >= 3:
+            rows, models = build_keyframe_table(self.records, self.files)
+            files = {k: v for k, v in self.files.items() if parse_image_name(k) is None}
+            files[KEYFRAME_TABLE] = write_keyframe_table(self.tmp, rows)
+            manifest = {
+                "format": FORMAT_NAME, "version": self.version,
+                "keyframe_table": {"file": KEYFRAME_TABLE, "num_keyframes": len(rows),
+                                   "distortion_models": models},
+                "retrieval": retrieval, "encodings": self.encodings, "files": files,
+                **self.extra,
+            }
+        else:
+            manifest = {
+                "format": FORMAT_NAME, "version": self.version, "keyframes": self.records,
+                "retrieval": retrieval, "encodings": self.encodings, "files": self.files,
+                **self.extra,
+            }
         if self.version >= 2:
             manifest["map_frame"] = self.map_frame
             manifest["asmk"] = self.asmk
