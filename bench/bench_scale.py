@@ -232,15 +232,47 @@ def run_build(n: int) -> None:
         shutil.rmtree(tmp, ignore_errors=True)
 
 
-# ------------------------------------------------------------------- --localize (v2 maps) ---
+# ---------------------------------------------------------------- --localize (v3 maps) ---
 
-def fabricate_v2_map(folder: str, k: int, ckpt: str, image_size: int) -> str:
-    """A v2 map of ``k`` keyframes at 640x480: one flat PNG shared by all (bytes reused), random
-    poses on a 100 m line, tiny-network encodings of 8 real renders repeated with a per-keyframe
-    marker, fabricated pooled / thumbnail descriptors. Returns the map path."""
+def _fast_chunks(folder: str, k: int, encs: Any, glob: np.ndarray, chunk: int):
+    """Encoding-store chunks as `EncodingStoreWriter` lays them out (same record dtype, same
+    names), written without the per-file fsync (a benchmark's throw-away map): keyframe i gets
+    render i % 8's tiny-network encoding with a per-keyframe marker in feats[0, 0]."""
+    from mast3r_ros.core.encoding_store import (ChunkEntry, StoreTable, _file_sha256,
+                                                _record_dtype, chunk_file_name)
+
+    os.makedirs(folder, exist_ok=True)
+    recs = [{"feats": e.arrays["feats"].astype(np.float16),
+             "true_shape": np.asarray(e.arrays["true_shape"]), "to_orig": e.to_orig,
+             "global": glob[0]} for e in encs]
+    dtype = _record_dtype(recs[0])
+    chunks, files = [], {}
+    for first in range(0, k, chunk):
+        n = min(chunk, k - first)
+        arr = np.zeros(n, dtype)
+        for j in range(n):
+            r = recs[(first + j) % len(recs)]
+            for name in dtype.names:
+                arr[name][j] = r[name]
+            arr["feats"][j, 0, 0] = (first + j) % 60000
+            arr["global"][j] = glob[first + j]
+        name = chunk_file_name(first)
+        with open(os.path.join(folder, name), "wb") as fh:
+            np.save(fh, arr, allow_pickle=False)
+        digest, size = _file_sha256(os.path.join(folder, name))
+        chunks.append(ChunkEntry(name, first, n))
+        files[name] = {"sha256": digest, "bytes": size}
+    return StoreTable(k, tuple(chunks), files)
+
+
+def fabricate_map(folder: str, k: int, ckpt: str, image_size: int, chunk: int = 4) -> str:
+    """A v3 map of ``k`` keyframes at 640x480 written as `MapWriter` writes one: one flat PNG
+    (bytes reused, one file per keyframe), poses on a 100 m line, encoding-store chunks of
+    ``chunk`` keyframes (the default ``scale.chunk_size``) holding tiny-network encodings of 8
+    real renders with a per-keyframe marker, fabricated pooled and thumbnail descriptors, IVF
+    indexes above 2*10^4 keyframes (the default threshold). Returns the map path."""
     import cv2
 
-    from mast3r_ros.core.geometry import make_pose
     from mast3r_ros.core.keyframes import MapWriter
     from mast3r_ros.core.keyframes.layout import intrinsics_to_json, sha256_hex
     from mast3r_ros.core.matchers.mast3r import encode_keyframe
@@ -254,117 +286,165 @@ def fabricate_v2_map(folder: str, k: int, ckpt: str, image_size: int) -> str:
     eng.close()
     ok, png = cv2.imencode(".png", np.full((480, 640, 3), 128, np.uint8))
     png = png.tobytes()
-    digest = sha256_hex(png)
+    meta = {"sha256": sha256_hex(png), "bytes": len(png)}
     w = MapWriter(os.path.join(folder, "map"), index_params=IndexParams())
     rng = np.random.default_rng(0)
     glob = fabricate_descs(k)[:, :encs[0].global_desc.shape[0]]
     glob /= np.linalg.norm(glob, axis=1, keepdims=True)
     thumbs = fabricate_descs(k, seed=1)[:, :224]
     thumbs /= np.linalg.norm(thumbs, axis=1, keepdims=True)
+    intr = intrinsics_to_json(cam)
+    xs, ys = 100.0 * np.arange(k) / k, rng.uniform(-1, 1, k)
     for i in range(k):
         rel = f"keyframes/{i:06d}.png"
         with open(os.path.join(w.tmp, rel), "wb") as fh:
             fh.write(png)
-        w.files[rel] = {"sha256": digest, "bytes": len(png)}
-        pose = make_pose(np.eye(3), [100.0 * i / k, rng.uniform(-1, 1), 0.0])
+        w.files[rel] = meta
+        pose = [1.0, 0, 0, xs[i], 0, 1.0, 0, ys[i], 0, 0, 1.0, 0, 0, 0, 0, 1.0]
         w.records.append({"id": i, "stamp_ns": i, "image": rel, "depth": None,
-                          "depth_scale": 0.0, "intrinsics": intrinsics_to_json(cam),
-                          "map_from_cam": [float(v) for v in pose.reshape(-1)]})
-        w.thumbs.append(thumbs[i])
+                          "depth_scale": 0.0, "intrinsics": intr, "map_from_cam": pose})
+    w.thumbs = list(thumbs)
     ident = "bench-tiny"
-    sw = EncodingStoreWriter(w.encoding_dir(ident, image_size), cast={"feats": np.float16})
-    for i in range(k):
-        e = encs[i % len(encs)]
-        feats = e.arrays["feats"].copy()
-        feats[0, 0] = i % 60000
-        sw.append({"feats": feats, "true_shape": e.arrays["true_shape"], "to_orig": e.to_orig,
-                   "global": glob[i]})
-    w.add_encoding_store(ident, image_size, sw.close(), glob)
+    table = _fast_chunks(w.encoding_dir(ident, image_size), k, encs, glob, chunk)
+    w.add_encoding_store(ident, image_size, table, glob)
     return w.commit()
 
 
-def measure_localize(path: str, ckpt: str, image_size: int, frames: int, out: Any) -> None:
-    """Fresh process: open the map lazily, localize ``frames`` frames with global retrieval."""
-    import torch
-
-    torch.set_num_threads(1)
+def _localizer(path: str, ckpt: str, image_size: int):
     from mast3r_ros.core.config import LocalizerConfig, PnPConfig
     from mast3r_ros.core.keyframes import KeyframeMap
     from mast3r_ros.core.localizer import Localizer
     from mast3r_ros.core.model.engine import Mast3rEngine
-    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
-    queries = list(render_frames(8, default_intrinsics(640, 480), seed=3))
     eng = Mast3rEngine.from_checkpoint(ckpt, device="cpu")
     eng.identity = "bench-tiny"  # the identity the fabricated map's encodings are stored under
-    rss0 = _rss_mb()
     t0 = time.perf_counter()
     m = KeyframeMap.load(path, lazy=True, encoding_cache_mb=256)
     # random weights give random matches: RANSAC would run its full 10 000 iterations on every
     # frame and hide the map-size effect; 500 keeps PnP's share bounded and equal at every size
     cfg = LocalizerConfig(matcher="mast3r", pnp=PnPConfig(max_iterations=500))
-    loc = Localizer(m, cfg, eng, image_size=image_size,
-                    recompute_encodings=False)
-    open_s = time.perf_counter() - t0
-    rss_open = _rss_mb() - rss0
-    for f in queries[:3]:  # warm-up: first-call allocations are not growth
-        loc.localize(f, force_global=True)
-    rss1 = _rss_mb()
-    lat, parts = [], {}
-    for i in range(frames):
-        t = time.perf_counter()
-        r = loc.localize(queries[i % len(queries)], force_global=True)
-        lat.append(time.perf_counter() - t)
-        for name, v in r.timings_s.items():
-            parts.setdefault(name, []).append(v)
-    # the map-dependent part of a frame (retrieval + candidate choice + fetching the candidates'
-    # encodings through the LRU) over 1 000 frames of random places, without the network
-    from mast3r_ros.core.retrieval import pose_consistent_subset
+    loc = Localizer(m, cfg, eng, image_size=image_size, recompute_encodings=False)
+    return loc, time.perf_counter() - t0
 
-    rng = np.random.default_rng(4)
-    poses = loc.keyframe_poses()
-    dim = loc.retrieval.index.descs.shape[1]
-    rss2, side = _rss_mb(), []
-    for _ in range(1000):
-        q = rng.standard_normal(dim).astype(np.float32)
+
+def _queries():
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    return list(render_frames(8, default_intrinsics(640, 480), seed=3))
+
+
+def measure_open(path: str, ckpt: str, image_size: int, out: Any) -> None:
+    """Fresh process: open time and RSS after open (map + Localizer), retrieval per query
+    (approximate vs exact on the map's thumbnail descriptors, recall@10) and the RSS growth
+    over 1 000 frames of the map-dependent work (retrieval, candidate choice, fetching the
+    candidates' encodings through the LRU cache) at random places."""
+    import faiss  # noqa: F401  (imported before the baseline, as a map loader would)
+    import torch
+
+    torch.set_num_threads(1)
+    from mast3r_ros.core.retrieval import pose_consistent_subset
+    from mast3r_ros.core.retrieval_index import _exact_top_k
+
+    _queries()
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    Mast3rEngine.from_checkpoint(ckpt, device="cpu").close()  # torch/model code loaded
+    rss0 = _rss_mb()
+    loc, open_s = _localizer(path, ckpt, image_size)
+    rss_open = _rss_mb() - rss0
+    index = loc.retrieval.index
+    rng = np.random.default_rng(2)
+    k = len(index)
+    descs = np.asarray(index.descs)
+    qs = descs[rng.choice(k, 200)] + 0.02 * rng.standard_normal(
+        (200, descs.shape[1])).astype(np.float32)
+    qs /= np.linalg.norm(qs, axis=1, keepdims=True)
+    t_approx, t_exact, hits = [], [], []
+    for q in qs:
         t = time.perf_counter()
-        cand = pose_consistent_subset(loc.retrieval.index.search(q / np.linalg.norm(q), 5),
-                                      poses, 2)
+        got = index.search(q, 10)
+        t_approx.append(time.perf_counter() - t)
+        t = time.perf_counter()
+        ref = _exact_top_k(q, descs, 10)
+        t_exact.append(time.perf_counter() - t)
+        hits.append(len(set(ref.tolist()) & set(got.tolist())) / 10)
+    del descs
+    poses = loc.keyframe_poses()
+    rss1, side = _rss_mb(), []
+    for _ in range(1000):
+        q = qs[int(rng.integers(len(qs)))]
+        t = time.perf_counter()
+        cand = pose_consistent_subset(index.search(q, 5), poses, 2)
         for c in cand:
             loc.matcher.encodings[c]
             loc.matcher.enc_set.to_orig[c]
         side.append(time.perf_counter() - t)
     out.put({"open_s": round(open_s, 3), "rss_after_open_mb": round(rss_open, 1),
-             "map_side_median_ms_1000_frames": round(1e3 * float(np.median(side)), 3),
-             "map_side_rss_growth_1000_frames_mb": round(_rss_mb() - rss2, 1),
-             "localize_median_ms": round(1e3 * float(np.median(lat)), 1),
-             "localize_p90_ms": round(1e3 * float(np.percentile(lat, 90)), 1),
-             "median_ms_by_stage": {n: round(1e3 * float(np.median(v)), 2)
-                                    for n, v in parts.items()},
-             "frames": frames, "rss_growth_mb": round(_rss_mb() - rss1, 1),
-             "retrieval": loc.retrieval.method, "index_kind": loc.retrieval.index.kind})
+             "retrieval_ms": round(1e3 * float(np.median(t_approx)), 3),
+             "retrieval_exact_numpy_ms": round(1e3 * float(np.median(t_exact)), 3),
+             "recall_at_10": round(float(np.mean(hits)), 4), "index_kind": index.kind,
+             "map_side_ms_per_frame": round(1e3 * float(np.median(side)), 3),
+             "rss_growth_1000_frames_mb": round(_rss_mb() - rss1, 1)})
     loc.close()
 
 
-def run_localize(k: int, args: argparse.Namespace) -> Dict[str, Any]:
+def measure_latency(paths: Dict[int, str], ckpt: str, image_size: int, frames: int,
+                    out: Any) -> None:
+    """One process, one torch thread: the same query frames localized against every map in
+    turn (sizes interleaved frame by frame, so machine load hits all sizes alike); median and
+    p90 per size, and the RSS growth over those frames."""
+    import torch
+
+    torch.set_num_threads(1)
+    queries = _queries()
+    locs = {k: _localizer(p, ckpt, image_size)[0] for k, p in paths.items()}
+    for loc in locs.values():  # warm-up: first-call allocations are not growth
+        for f in queries[:3]:
+            loc.localize(f, force_global=True)
+    rss1 = _rss_mb()
+    lat: Dict[int, list] = {k: [] for k in locs}
+    for i in range(frames):
+        for k, loc in locs.items():
+            t = time.perf_counter()
+            loc.localize(queries[i % len(queries)], force_global=True)
+            lat[k].append(time.perf_counter() - t)
+    out.put({"frames_per_size": frames, "rss_growth_mb_all_sizes": round(_rss_mb() - rss1, 1),
+             "localize_ms": {k: {"median": round(1e3 * float(np.median(v)), 1),
+                                 "p90": round(1e3 * float(np.percentile(v, 90)), 1)}
+                             for k, v in lat.items()}})
+    for loc in locs.values():
+        loc.close()
+
+
+def _spawn(target, *args) -> Dict[str, Any]:
+    ctx = multiprocessing.get_context("spawn")
+    q = ctx.Queue()
+    p = ctx.Process(target=target, args=(*args, q))
+    p.start()
+    row = q.get()
+    p.join()
+    return row
+
+
+def run_localize(sizes: Any, args: argparse.Namespace) -> None:
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test"))
     from mast3r_test_utils import write_tiny_checkpoint
 
-    folder = tempfile.mkdtemp(prefix=f"scale-loc{k}-", dir=args.out)
+    folder = tempfile.mkdtemp(prefix="scale-loc-", dir=args.out)
     try:
         ckpt = write_tiny_checkpoint(os.path.join(folder, "tiny.pth"))
-        t0 = time.perf_counter()
-        path = fabricate_v2_map(folder, k, ckpt, args.image_size)
-        row: Dict[str, Any] = {"keyframes": k, "image_size": args.image_size,
-                               "fabricate_s": round(time.perf_counter() - t0, 1)}
-        ctx = multiprocessing.get_context("spawn")
-        q = ctx.Queue()
-        p = ctx.Process(target=measure_localize,
-                        args=(path, ckpt, args.image_size, args.frames, q))
-        p.start()
-        row.update(q.get())
-        p.join()
-        return row
+        paths = {}
+        for k in sizes:
+            t0 = time.perf_counter()
+            os.makedirs(os.path.join(folder, str(k)))
+            paths[k] = fabricate_map(os.path.join(folder, str(k)), k, ckpt, args.image_size)
+            row: Dict[str, Any] = {"keyframes": k, "image_size": args.image_size,
+                                   "fabricate_s": round(time.perf_counter() - t0, 1)}
+            row.update(_spawn(measure_open, paths[k], ckpt, args.image_size))
+            print(json.dumps(row), flush=True)
+        pair = {k: paths[k] for k in (min(paths), max(paths))}
+        row = _spawn(measure_latency, pair, ckpt, args.image_size, args.frames)
+        print(json.dumps(row), flush=True)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
@@ -383,7 +463,9 @@ def main() -> None:
                     help="--build: pin each worker process to its own core")
     ap.add_argument("--localize", action="store_true",
                     help="per-frame localization latency and RSS growth on fabricated v2 maps")
-    ap.add_argument("--frames", type=int, default=1000, help="--localize: frames localized")
+    ap.add_argument("--frames", type=int, default=20,
+                    help="--localize: frames localized per size, the smallest and the largest "
+                         "size interleaved frame by frame")
     ap.add_argument("--image-size", type=int, default=224, help="--localize: network size")
     args = ap.parse_args()
     if args.build:
@@ -394,11 +476,10 @@ def main() -> None:
         run_build(args.build)
         return
     if args.localize:
-        for k in args.sizes:
-            if k >= 100000 and not args.allow_1e5:
-                print(f"size {k}: skipped (pass --allow-1e5)", file=sys.stderr)
-                continue
-            print(json.dumps(run_localize(k, args)), flush=True)
+        sizes = [k for k in args.sizes if k < 100000 or args.allow_1e5]
+        if len(sizes) < len(args.sizes):
+            print("sizes >= 100000 skipped (pass --allow-1e5)", file=sys.stderr)
+        run_localize(sizes, args)
         return
     for k in args.sizes:
         if k >= 100000 and not args.allow_1e5:

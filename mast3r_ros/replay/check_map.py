@@ -15,6 +15,7 @@ import logging
 import sys
 
 from ..core.config import Config, load_config_yaml
+from ..core.errors import MapFormatError
 from ..core.fileio import atomic_write_json
 from ..core.keyframes import KeyframeMap
 from ..core.map_check import ConsistencyReport, check_map
@@ -40,6 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_check_map(args: argparse.Namespace) -> int:
     cfg = load_config_yaml(args.params) if args.params else Config()
+    # every missing, truncated or corrupt file first, all of them (a map open names the first)
+    problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()
+    if problems:
+        for p in problems:
+            sys.stdout.write(p + "\n")
+        raise MapFormatError(f"{args.map}: {len(problems)} map files missing, truncated or "
+                             "corrupt (listed above); rebuild the map or re-copy the files")
     kmap = KeyframeMap.load(args.map)
     report = check_map(kmap, cfg.map_check)
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)

@@ -152,10 +152,7 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
 
     entry = next(e for e in w.encodings
                  if (e["identity"], e["image_size"]) == (identity, int(image_size)))
-    prefix = entry["store"] + "/"
-    files = {k[len(prefix):]: v for k, v in w.files.items()
-             if k.startswith(prefix) and "/" not in k[len(prefix):]}
-    table = StoreTable.from_json(entry["table"], files, "build")
+    table = w.store_tables[(identity, int(image_size))]
     store = EncodingStore(os.path.join(w.tmp, entry["store"]), table, cache_mb=0)
     enc_dim = int(store.get(0)["feats"].shape[1])
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook, enc_dim=enc_dim)

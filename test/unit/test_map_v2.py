@@ -125,11 +125,17 @@ def test_corrupt_chunk_is_named_on_first_use(tmp_path):
 def test_corrupt_image_of_a_lazy_map_is_named_on_first_use(tmp_path):
     path = kfm.write_map(str(tmp_path / "m"), _keyframes())
     full = os.path.join(path, "keyframes/000001.png")
-    open(full, "wb").write(open(full, "rb").read()[:100])
+    data = open(full, "rb").read()
+    # same size, other bytes: only the checksum sees it, on first use
+    open(full, "wb").write(data[:100] + bytes(b ^ 0xFF for b in data[100:]))
     m = KeyframeMap.load(path, lazy=True)
     m.image(0)
     with pytest.raises(MapFormatError, match="000001.png"):
         m.image(1)
+    # a truncated file is reported at open already (its size is in the map)
+    open(full, "wb").write(data[:100])
+    with pytest.raises(MapFormatError, match="truncated.*000001.png"):
+        KeyframeMap.load(path, lazy=True)
 
 
 def test_v1_map_with_encodings_still_loads(tmp_path):

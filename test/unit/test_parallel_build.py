@@ -116,6 +116,34 @@ def test_defaults_share_the_cores():
     assert pb.make_shards(7, 3) == [(0, 3), (3, 6), (6, 7)]
 
 
+def test_core_sets_pin_workers_where_it_helps():
+    if not hasattr(os, "sched_setaffinity"):
+        pytest.skip("no sched_setaffinity on this system")
+    assert pb.core_sets(2, 1, cores=[0, 1]) == [[0], [1]]           # 2-core laptop, --workers 2
+    assert pb.core_sets(4, 8, cores=range(32)) == [list(range(8 * j, 8 * j + 8))
+                                                   for j in range(4)]  # 4-GPU server, 32 cores
+    assert pb.core_sets(1, 2, cores=[0, 1]) is None                 # one worker keeps them all
+    assert pb.core_sets(3, 1, cores=[0, 1]) is None                 # more workers than cores
+
+
+class AffinityEncode:
+    def __call__(self, i: int) -> dict:
+        return {"cores": np.array(sorted(os.sched_getaffinity(0)), np.int64)}
+
+
+def test_workers_are_pinned_by_default(tmp_path):
+    if not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("needs sched_setaffinity and 2 cores")
+    table = pb.build_encodings(6, AffinityEncode(), str(tmp_path / "a"), workers=2, shard_size=1,
+                               progress=False)
+    seen = [EncodingStore(str(tmp_path / "a"), table).get(i)["cores"] for i in range(6)]
+    assert all(len(c) == 1 for c in seen), seen  # each worker on its own single core
+    table = pb.build_encodings(2, AffinityEncode(), str(tmp_path / "b"), workers=2, shard_size=1,
+                               progress=False, pin=False)
+    seen = [EncodingStore(str(tmp_path / "b"), table).get(i)["cores"] for i in range(2)]
+    assert all(len(c) == len(os.sched_getaffinity(0)) for c in seen)
+
+
 def test_local_ray_gives_the_same_arrays(tmp_path, reference, monkeypatch):
     # Loopback only: Ray turns _node_ip_address="127.0.0.1" into the machine's routable address
     # (and binds its servers there) unless it believes it is a single-machine install; and it

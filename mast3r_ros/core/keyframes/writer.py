@@ -128,6 +128,7 @@ class MapWriter:
         self.encodings: List[Dict[str, Any]] = []
         self.extra: Dict[str, Any] = {}
         self.asmk: List[Dict[str, Any]] = []
+        self.store_tables: Dict[Tuple[str, int], StoreTable] = {}  # (identity, size) -> chunks
         self.committed = False
 
     def __enter__(self) -> MapWriter:
@@ -219,6 +220,7 @@ class MapWriter:
             for name, meta in table.files.items():
                 self.files[f"{rel}/{name}"] = dict(meta)
             table_json = table.to_json()
+        self.store_tables[(identity, int(image_size))] = table
         pooled = f"{rel}/pooled"
         self._save_index(pooled, global_desc)
         self.encodings = [e for e in self.encodings

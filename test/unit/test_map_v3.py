@@ -1,0 +1,169 @@
+"""Map format v3 (issue 11): per-keyframe records and chunk checksums in memory-mapped binary
+tables, validated at open; missing or truncated files reported at open; checksums still lazy."""
+
+import builtins
+import hashlib
+import json
+import os
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core import keyframes as kfm
+from mast3r_ros.core.errors import MapFormatError
+from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.core.keyframes.table import KEYFRAME_DTYPE, KeyframeTable
+from mast3r_ros.replay.cli import main
+
+from test_keyframes import _encodings, _keyframes
+
+
+@pytest.fixture
+def map_v3(tmp_path):
+    path = kfm.write_map(str(tmp_path / "map"), _keyframes())
+    KeyframeMap.load(path).save_encodings(_encodings("ckptA"))
+    return path
+
+
+def _manifest(path):
+    with open(os.path.join(path, kfm.MANIFEST)) as fh:
+        return json.load(fh)
+
+
+def _rewrite_table(path, mutate):
+    """Change keyframe_table.npy and record its new checksum, so only the content is wrong."""
+    full = os.path.join(path, "keyframe_table.npy")
+    table = mutate(np.load(full).copy())
+    with open(full, "wb") as fh:
+        np.save(fh, table)
+    man = _manifest(path)
+    man["files"]["keyframe_table.npy"]["sha256"] = hashlib.sha256(
+        open(full, "rb").read()).hexdigest()
+    man["files"]["keyframe_table.npy"]["bytes"] = os.path.getsize(full)
+    with open(os.path.join(path, kfm.MANIFEST), "w") as fh:
+        json.dump(man, fh)
+
+
+def _chunks(path):
+    enc = [os.path.join(dp, f) for dp, _, fs in os.walk(os.path.join(path, "encodings"))
+           for f in fs if f.startswith("chunk_0")]
+    return sorted(enc)
+
+
+def test_v3_manifest_holds_no_per_keyframe_entries(map_v3):
+    m = KeyframeMap.load(map_v3)
+    assert m.version == 3 and "keyframes" not in m.manifest
+    assert not any(f.startswith("keyframes/") or "chunk_0" in f for f in m.manifest["files"])
+    assert m.manifest["keyframe_table"]["num_keyframes"] == 3
+    assert isinstance(m.keyframes, KeyframeTable)
+    enc = m.load_encodings("ckptA", 224)
+    for i in range(3):
+        np.testing.assert_array_equal(enc.per_keyframe[i]["feats"],
+                                      _encodings("ckptA").per_keyframe[i]["feats"])
+
+
+def test_keyframe_objects_are_made_on_access(map_v3):
+    m = KeyframeMap.load(map_v3, lazy=True)
+    assert len(m.keyframes._made) == 0  # opening made no per-keyframe object
+    kf = m.keyframes[1]
+    assert len(m.keyframes._made) == 1 and m.keyframe(1) is kf
+    assert m.keyframe_index(2) == 2 and m.poses().shape == (3, 4, 4)
+
+
+def test_lazy_v3_open_reads_only_the_tables_and_the_index(map_v3, monkeypatch):
+    opened = []
+    real = builtins.open
+
+    def spy(file, *a, **k):
+        opened.append(os.path.relpath(os.fspath(file), map_v3))
+        return real(file, *a, **k)
+
+    monkeypatch.setattr(builtins, "open", spy)
+    KeyframeMap.load(map_v3, lazy=True)
+    monkeypatch.setattr(builtins, "open", real)
+    assert not any(f.startswith("keyframes/") or "chunk_0" in f for f in opened), opened
+    assert "keyframe_table.npy" in opened
+
+
+@pytest.mark.parametrize("mutate, pattern", [
+    (lambda t: (t["map_from_cam"].__setitem__((2, 0, 0), 2.0), t)[1],
+     r"keyframe_table.npy: row 2: 'map_from_cam' is not a rigid transform"),
+    (lambda t: (t["K"].__setitem__((1, 0, 0), 0.0), t)[1], r"row 1: 'K' must be finite"),
+    (lambda t: (t["id"].__setitem__(1, 0), t)[1], "ids are not unique"),
+    (lambda t: (t["distortion_model"].__setitem__(0, 5), t)[1], "distortion_models"),
+    (lambda t: (t["depth_scale"].__setitem__(1, -1.0), t)[1], "depth_scale"),
+    (lambda t: t[:2], r"keyframe_table.npy: expected 3 rows"),
+    (lambda t: t["map_from_cam"], r"keyframe_table.npy: expected 3 rows"),
+])
+def test_keyframe_table_problems_are_named(map_v3, mutate, pattern):
+    _rewrite_table(map_v3, mutate)
+    with pytest.raises(MapFormatError, match=pattern):
+        KeyframeMap.load(map_v3, lazy=True)
+
+
+def test_keyframe_table_checksum_and_manifest_count(map_v3):
+    man = _manifest(map_v3)
+    man["keyframe_table"]["num_keyframes"] = 4
+    with open(os.path.join(map_v3, kfm.MANIFEST), "w") as fh:
+        json.dump(man, fh)
+    with pytest.raises(MapFormatError, match="expected 4 rows"):
+        KeyframeMap.load(map_v3, lazy=True)
+    man["keyframe_table"]["num_keyframes"] = 3
+    with open(os.path.join(map_v3, kfm.MANIFEST), "w") as fh:
+        json.dump(man, fh)
+    full = os.path.join(map_v3, "keyframe_table.npy")
+    data = bytearray(open(full, "rb").read())
+    data[-1] ^= 1
+    open(full, "wb").write(bytes(data))
+    with pytest.raises(MapFormatError, match="corrupt .*keyframe_table.npy"):
+        KeyframeMap.load(map_v3, lazy=True)
+    assert KEYFRAME_DTYPE.itemsize < 512  # fixed size per keyframe
+
+
+@pytest.mark.parametrize("which", ["image", "chunk"])
+def test_missing_or_truncated_files_are_named_at_open(map_v3, which, capsys):
+    full = (os.path.join(map_v3, "keyframes/000002.png") if which == "image"
+            else _chunks(map_v3)[0])
+    data = open(full, "rb").read()
+    open(full, "wb").write(data[:-10])
+    with pytest.raises(MapFormatError, match="truncated") as e:
+        KeyframeMap.load(map_v3, lazy=True)
+    assert full in str(e.value) and "check-map" in str(e.value)
+    os.remove(full)
+    os.remove(os.path.join(map_v3, "keyframes/000000.png"))
+    with pytest.raises(MapFormatError, match="missing") as e:
+        KeyframeMap.load(map_v3, lazy=True)
+    assert "1 more" in str(e.value) and "check-map" in str(e.value)
+    # check-map lists every problem, then exits 2 with one line
+    assert main(["check-map", map_v3]) == 2
+    out = capsys.readouterr()
+    assert full in out.out and "000000.png" in out.out and "2 map files" in out.err
+
+
+def test_same_size_corruption_is_named_on_first_use(map_v3, capsys):
+    chunk = _chunks(map_v3)[0]
+    data = bytearray(open(chunk, "rb").read())
+    data[-3] ^= 0xFF
+    open(chunk, "wb").write(bytes(data))
+    m = KeyframeMap.load(map_v3, lazy=True)  # sizes are right: opening reads no chunk
+    enc = m.load_encodings("ckptA", 224)
+    with pytest.raises(MapFormatError, match="corrupt") as e:
+        enc.per_keyframe[0]
+    assert chunk in str(e.value)
+    with pytest.raises(MapFormatError, match="corrupt") as e:
+        KeyframeMap.load(map_v3)  # an eager open verifies every chunk
+    assert chunk in str(e.value)
+    assert main(["check-map", map_v3]) == 2
+    assert chunk in capsys.readouterr().out
+
+
+def test_v2_map_still_loads_and_converts_by_merge(tmp_path):
+    from mast3r_ros.replay.map_build import merge_maps
+
+    a = kfm.write_map(str(tmp_path / "a"), _keyframes(), version=2)
+    b = kfm.write_map(str(tmp_path / "b"), _keyframes(n=2, seed=4), version=3)
+    assert KeyframeMap.load(a).version == 2
+    assert merge_maps(a, b, str(tmp_path / "c")) == 5
+    m = KeyframeMap.load(str(tmp_path / "c"))
+    assert m.version == 3 and len(m) == 5 and [k.id for k in m.keyframes] == list(range(5))
+    np.testing.assert_array_equal(m.image(3), KeyframeMap.load(b).image(0))
