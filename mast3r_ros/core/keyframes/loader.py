@@ -202,7 +202,7 @@ class KeyframeMap(MapEncodings):
         out = [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
         if isinstance(self.keyframes, KeyframeTable):
             names, sizes = self.keyframes.expected_files()
-            out.append(("keyframes", [n.rpartition("/")[2] for n in names], sizes))
+            out.append(("keyframes", names, sizes))
             for identity, size in self.encoding_keys():
                 store = self.encoding_store(identity, size)
                 folder = os.path.relpath(store.folder, self.path).replace(os.sep, "/")

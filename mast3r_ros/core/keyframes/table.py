@@ -266,12 +266,13 @@ class KeyframeTable(Sequence):
                 "bytes": size}
 
     def expected_files(self) -> Tuple[List[str], np.ndarray]:
-        """(names, sizes in bytes) of every keyframe PNG the table lists."""
+        """(names inside ``keyframes/``, sizes in bytes) of every keyframe PNG the table
+        lists."""
         n = len(self)
-        names = [image_name(i) for i in range(n)]
+        names = [f"{i:06d}.png" for i in range(n)]
         sizes = [np.asarray(self.rows["image_bytes"])]
         depth = np.flatnonzero(np.asarray(self.rows["depth_bytes"]) >= 0)
-        names += [image_name(int(i), True) for i in depth]
+        names += [f"{i:06d}_depth.png" for i in depth.tolist()]
         sizes.append(np.asarray(self.rows["depth_bytes"])[depth])
         return names, np.concatenate(sizes)
 
