@@ -108,6 +108,10 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="encoding processes (default: one per GPU, else one per two cores); "
                         "each gets cores/N torch threads")
+    g.add_argument("--no-pin", action="store_true",
+                   help="do not pin each worker to its own cores (pinning is the default on "
+                        "Linux with 2 <= N <= cores; on a machine busy with other jobs it can "
+                        "be slower)")
     g.add_argument("--ray-address", metavar="ADDR",
                    help="encode on a Ray cluster ('auto', 'ray://host:10001'); N actors")
     g.add_argument("--resume", action="store_true",
@@ -130,7 +134,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     source = _open(args, cfg)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
-                        codebook=args.codebook)
+                        codebook=args.codebook, pin=False if args.no_pin else None)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                         overwrite=args.overwrite, force=args.force, build=opts)
     sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames\n")

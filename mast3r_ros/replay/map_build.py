@@ -48,6 +48,7 @@ class BuildOptions:
     retrieval_checkpoint: Optional[str] = None
     codebook: Optional[str] = None
     threads: Optional[int] = None
+    pin: Optional[bool] = None  # pin local workers to their own cores (None: where it applies)
 
 
 class KeyframeImageEncoder:
@@ -133,7 +134,8 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
         table = build_encodings(n, encoder, staging, workers=opts.workers,
                                 shard_size=cfg.scale.chunk_size, resume=opts.resume,
                                 cast={"feats": np.float16}, ray_address=opts.ray_address,
-                                threads=opts.threads, progress=sys.stderr.isatty())
+                                threads=opts.threads, progress=sys.stderr.isatty(),
+                                pin=opts.pin)
     finally:
         if local:
             engine.close()
