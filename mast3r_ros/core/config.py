@@ -76,6 +76,9 @@ class PnPConfig:
                                 lo=0.1, hi=100.0)
     max_iterations: int = _f(10000, "RANSAC iterations.", lo=10, hi=1000000)
     confidence: float = _f(0.9999, "RANSAC confidence.", lo=0.5, hi=0.999999)
+    ransac_max_points: int = _f(512, "RANSAC hypothesises on a random subset of at most this "
+                                     "many matches (0 = all); inliers, refinement and "
+                                     "covariance use all of them.", lo=0, hi=1000000)
     refine: bool = _f(True, "Refine the pose on the inliers (Levenberg-Marquardt).")
 
 

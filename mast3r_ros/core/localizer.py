@@ -316,6 +316,7 @@ class Localizer:
         res = solve_pnp(X, x, frame.intrinsics, backend=p.backend,
                         reproj_error_px=p.reproj_error_px, max_iterations=p.max_iterations,
                         confidence=p.confidence, refine=p.refine, seed=self.seed,
+                        ransac_max_points=p.ransac_max_points,
                         points_cov=S, groups=groups, group_centres=centres, uncertainty=model)
         add_time(timings, "pnp", time.perf_counter() - t0)
         kw: Dict[str, Any] = dict(
