@@ -12,9 +12,12 @@ noise; with
 ``--map-pose-error`` also a 1 cm / 1 deg keyframe pose error; one scenario has 80 % outliers,
 a frame RANSAC can hardly solve, for the worst-case cost):
 
-* ``prev``: the previous PnP module (frozen copy ``bench/pnp_prev.py``), RANSAC on all matches;
-* ``new-all``: the current ``core/pnp.py`` with ``ransac_max_points = 0`` (RANSAC on all);
-* ``new``: the current module with the configured default ``ransac_max_points``.
+* ``prev``: the previous PnP module (frozen copy ``bench/pnp_prev.py``) with the previous
+  defaults: RANSAC on all matches, at most 10000 iterations;
+* ``new-all``: the current ``core/pnp.py`` and defaults but ``ransac_max_points = 0`` (RANSAC
+  on all matches);
+* ``new``: the current module with the configured defaults (``pnp.ransac_max_points``,
+  ``pnp.max_iterations``).
 
 Per stage (RANSAC, refinement = the refine/re-score rounds, covariance, solve_pnp total, and
 the whole ``Localizer.localize`` on a fabricated map with a stand-in matcher that hands over the
@@ -63,6 +66,7 @@ CHI2_6DOF_95 = 12.5916
 SCENARIOS = ((1000, 0.10, 1), (3000, 0.25, 1), (5000, 0.40, 1), (2000, 0.25, 4),
              (5000, 0.25, 4), (3000, 0.80, 1))  # the last: a frame RANSAC can hardly solve
 VARIANTS = ("prev", "new-all", "new")
+PREV_MAX_ITERATIONS = 10000  # the previous pnp.max_iterations default
 _CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 _clock = _CLOCKS["wall"]
 STAGES = ("ransac", "refine", "covariance", "solve_pnp", "localize", "other")
@@ -194,7 +198,8 @@ def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
               seed=seed, points_cov=S, groups=g, group_centres=centres)
     try:
         t0 = _clock()
-        if variant == "prev":
+        if variant == "prev":  # with the previous defaults too
+            kw["max_iterations"] = PREV_MAX_ITERATIONS
             res = pnp_prev.solve_pnp(X, x, CAM, uncertainty=pnp_prev.UncertaintyModel(
                 None, sm, sr), **kw)
         else:
@@ -268,6 +273,7 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
                 u = pnp_prev.UncertaintyModel(uncertainty.pixel_sigma_px,
                                               uncertainty.map_pose_sigma_m,
                                               uncertainty.map_pose_sigma_rad)
+                kw["max_iterations"] = PREV_MAX_ITERATIONS
                 return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
             return orig(*a, uncertainty=uncertainty, ransac_max_points=0 if variant == "new-all"
                         else ransac_max_points, **kw)

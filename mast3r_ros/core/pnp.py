@@ -366,7 +366,7 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
 
 
 def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
-              backend: str = "auto", reproj_error_px: float = 5.0, max_iterations: int = 10000,
+              backend: str = "auto", reproj_error_px: float = 5.0, max_iterations: int = 1000,
               confidence: float = 0.9999, refine: bool = True, seed: int = 0,
               ransac_max_points: int = RANSAC_MAX_POINTS,
               points_cov: Optional[np.ndarray] = None, groups: Optional[np.ndarray] = None,
