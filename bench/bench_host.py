@@ -241,7 +241,7 @@ class FabricatedMatcher:
         pass
 
 
-def make_localizer(tmp: str, k: int):
+def make_localizer(tmp: str, k: int, pnp_cfg):
     """A real `Localizer` on a written map of ``k`` keyframes (tiny images; their poses are
     replaced per scene) with the fabricated matcher."""
     from mast3r_ros.core.keyframes import KeyframeMap, write_map
@@ -253,7 +253,7 @@ def make_localizer(tmp: str, k: int):
     depth = np.ones((48, 64), np.float32)
     write_map(path, [(rgb, small, np.eye(4), i, depth) for i in range(k)], overwrite=True)
     cfg = dataclasses.replace(LocalizerConfig(), matcher="sift", max_keyframes=k,
-                              prior_radius_m=1e6)
+                              prior_radius_m=1e6, pnp=pnp_cfg)
     loc = Localizer(KeyframeMap.load(path), cfg)
     loc.matcher = FabricatedMatcher()
     return loc
@@ -343,7 +343,7 @@ def main() -> int:
     for n, outl, k in SCENARIOS:
         scenes = make_scenes(args.frames, n, outl, k, seed=n + k, map_sigma=(
             (0.01, float(np.radians(1.0))) if args.map_pose_error else (0.0, 0.0)))
-        loc = locs.get(k) or locs.setdefault(k, make_localizer(tmp, k))
+        loc = locs.get(k) or locs.setdefault(k, make_localizer(tmp, k, cfg.pnp))
         times = {v: {s: [] for s in STAGES} for v in VARIANTS}
         errs = {v: [] for v in VARIANTS}
         for v in VARIANTS:  # one untimed pass: first-call effects out of the figures
