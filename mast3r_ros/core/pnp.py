@@ -1,9 +1,14 @@
 """Metric camera pose from 2-D/3-D correspondences: PnP-RANSAC, refinement and covariance.
 
 `solve_pnp` runs a robust solver (poselib when installed, else OpenCV's USAC with MAGSAC++ scoring;
-never plain RANSAC, which breaks down at the outlier rates learned matchers produce), re-scores the
-inliers at the threshold, refines the pose on them by Gauss-Newton/Levenberg-Marquardt on the
-reprojection error, and returns a 6x6 covariance.
+never plain RANSAC, which breaks down at the outlier rates learned matchers produce) on a random
+subset of at most ``ransac_max_points`` correspondences, then refines the pose on *all* inliers at
+the threshold by damped Gauss-Newton steps on the reprojection error alternating with re-scoring,
+until the inlier set is stable, and returns a 6x6 covariance.
+
+Cost (issue 9: the host part of a frame must fit in a few ms beside the GPU): every per-point
+quantity is computed on coordinate rows ((3, N) / (6, N) arrays, contiguous along N), every sum
+over points is a (6, N) x (N, k) product; no per-point small matrices, no Python loop over points.
 
 Covariance convention (also `LocalizationResult.covariance`): the state is the camera pose in the
 map frame, ``map_from_cam = (R, c)``, perturbed as ``R' = exp([dtheta]_x) R`` and ``c' = c + dc``
