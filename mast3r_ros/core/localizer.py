@@ -20,6 +20,10 @@ Per frame (`Localizer.localize`):
    the caller -- maximum jump in translation and rotation. A doubtful pose becomes
    ``success=False`` with a reason; expected failures are results, never exceptions.
 
+**Warm-up.** `Localizer.from_config` (``localizer.warmup``) runs the whole path once per
+keyframe-batch size before the first live frame (`Localizer.warmup`), so lazy initialisation
+(kernels, autotuning, allocator growth, first solver calls, lazy imports) is paid at start-up.
+
 The localizer keeps no state between frames. Tracking (which pose to offer as the next frame's
 ``hint``, when the camera counts as lost) is the caller's, e.g. `core.tracker.Tracker`. A ``hint``
 only chooses candidates; it is *not* used for the jump gate -- only a ``prior`` (odometry) is
@@ -220,6 +224,9 @@ class Localizer:
         if cfg.localizer.warmup:
             try:
                 loc.warmup()
+            except Exception as e:  # noqa: BLE001  an optimisation: never worth refusing to start
+                log.warning("localizer warm-up failed (%s: %s); the first frames may be slow",
+                            type(e).__name__, e)
             except BaseException:
                 loc.close()
                 raise

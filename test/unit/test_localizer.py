@@ -494,7 +494,7 @@ def test_warmup_batches_follow_the_engine_padding(small_map, frames):
     assert loc.warmup_batches() == [1, 2]
 
 
-def test_from_config_warms_up_unless_disabled(map_dir):
+def test_from_config_warms_up_unless_disabled(map_dir, monkeypatch, caplog):
     cfg = dataclasses.replace(Config(), localizer=_sift(max_keyframes=2))
     loc = Localizer.from_config(cfg, map_dir)
     assert loc.warmup_report["keyframe_batches"] == [1, 2]
@@ -502,4 +502,11 @@ def test_from_config_warms_up_unless_disabled(map_dir):
     off = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, warmup=False))
     loc = Localizer.from_config(off, map_dir)
     assert loc.warmup_report == {}
+    loc.close()
+
+    def broken(self):
+        raise RuntimeError("no warm-up today")
+    monkeypatch.setattr(Localizer, "warmup", broken)  # an optimisation: the localizer still runs
+    loc = Localizer.from_config(cfg, map_dir)
+    assert "no warm-up today" in caplog.text and loc.warmup_report == {}
     loc.close()
