@@ -195,13 +195,16 @@ def build_map(tmp: str, size: int):
 def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int) -> Dict:
     """Whole `Localizer.localize` (the real Localizer, K = max_keyframes candidates chosen by the
     query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
-    map. Returns the first call after construction and the median of ``repeats`` more."""
+    map. Returns the first call after construction and `Localizer.warmup` (as `from_config`
+    runs it) and the median of ``repeats`` more."""
     from mast3r_ros.core.keyframes import KeyframeMap
     from mast3r_ros.core.localizer import Localizer
 
     cfg = LocalizerConfig(max_keyframes=k, prior_radius_m=100.0)
     loc = Localizer(KeyframeMap.load(map_path), cfg, eng, image_size=size)
     try:
+        warm = loc.warmup()  # as Localizer.from_config does: the whole path per batch size
+        _sync(dev)
         prior = query.map_from_cam
         times, stages = [], {}
         first = None
@@ -217,6 +220,7 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
             for s, x in r.timings_s.items():
                 stages.setdefault(s, []).append(x)
         return {"total": _stats(times), "first_ms": first * 1e3,
+                "warmup_s": warm["seconds"], "warmup_batches": warm["keyframe_batches"],
                 "stages": {s: _stats(x) for s, x in stages.items()},
                 "keyframes_matched": len(r.keyframe_ids), "num_matches": r.num_matches,
                 "success": r.success, "reason": r.reason}

@@ -20,6 +20,10 @@ Per frame (`Localizer.localize`):
    the caller -- maximum jump in translation and rotation. A doubtful pose becomes
    ``success=False`` with a reason; expected failures are results, never exceptions.
 
+**Warm-up.** `Localizer.from_config` (``localizer.warmup``) runs the whole path once per
+keyframe-batch size before the first live frame (`Localizer.warmup`), so lazy initialisation
+(kernels, autotuning, allocator growth, first solver calls, lazy imports) is paid at start-up.
+
 The localizer keeps no state between frames. Tracking (which pose to offer as the next frame's
 ``hint``, when the camera counts as lost) is the caller's, e.g. `core.tracker.Tracker`. A ``hint``
 only chooses candidates; it is *not* used for the jump gate -- only a ``prior`` (odometry) is
@@ -37,7 +41,7 @@ import numpy as np
 
 from .config import Config, LocalizerConfig, RetrievalConfig
 from .errors import ConfigError, InputError
-from .geometry import is_valid_pose, pose_error
+from .geometry import is_valid_pose, pose_error, undistort_pixels
 from .keyframes import KeyframeMap
 from .matchers.base import PairMatcher, add_time
 from .pnp import PnPResult, UncertaintyModel, solve_pnp
@@ -47,7 +51,7 @@ from .retrieval import (
     thumbnail_descriptor,
 )
 from .retrieval_index import RetrievalIndex
-from .types import Correspondences, Frame, LocalizationResult, MatchDebug
+from .types import CameraIntrinsics, Correspondences, Frame, LocalizationResult, MatchDebug
 
 log = logging.getLogger(__name__)
 
@@ -190,6 +194,7 @@ class Localizer:
         self._poses = kf_map.poses()
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
                                          retriever)
+        self.warmup_report: Dict[str, Any] = {}  # filled by `warmup`
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -210,12 +215,100 @@ class Localizer:
             except ConfigError as e:
                 raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
         try:
-            return cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
-                       recompute_encodings=recompute_encodings, retrieval=cfg.retrieval)
+            loc = cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
+                      recompute_encodings=recompute_encodings, retrieval=cfg.retrieval)
         except BaseException:
             if engine is not None:
                 engine.close()
             raise
+        if cfg.localizer.warmup:
+            try:
+                loc.warmup()
+            except Exception as e:  # noqa: BLE001  an optimisation: never worth refusing to start
+                log.warning("localizer warm-up failed (%s: %s); the first frames may be slow",
+                            type(e).__name__, e)
+            except BaseException:
+                loc.close()
+                raise
+        return loc
+
+    # -- warm-up ----------------------------------------------------------------------------
+    def warmup_batches(self) -> List[int]:
+        """The keyframe counts whose frames the warm-up runs: one per keyframe-batch size the
+        live path can decode (``1..max_keyframes``, capped by the map size, grouped by the
+        engine's padded batch: a compiled engine pads to its warmed sizes, an eager one runs
+        each count as it is -- a new shape for cuDNN autotuning and the allocator)."""
+        n = min(int(self.config.max_keyframes), len(self._map))
+        pad = getattr(self.engine, "_padded_batch", None)
+        seen: Dict[int, int] = {}
+        for k in range(1, n + 1):
+            seen.setdefault(int(pad(k)) if pad is not None else k, k)
+        return sorted(seen.values())
+
+    def warmup(self) -> Dict[str, Any]:
+        """Run the whole per-frame path once per keyframe-batch size, so that no lazy
+        initialisation lands on the first live frame: the map's first keyframe (its image and
+        intrinsics) as a query through inference, global retrieval and re-ranking, matching
+        against 1..max_keyframes keyframes (`warmup_batches`), pooling, PnP-RANSAC, refinement,
+        covariance and the gates; then one PnP on a fabricated well-posed problem (the
+        keyframe's matches may be too few for RANSAC to run, e.g. with random weights) and one
+        undistortion (OpenCV is imported lazily). The matcher's random stream is restored
+        afterwards, so later results do not depend on whether it ran.
+
+        Returns ``{"keyframe_batches": [...], "seconds": float}`` (also in ``warmup_report``).
+        `from_config` calls it when ``localizer.warmup`` is set.
+        """
+        t0 = time.perf_counter()
+        batches = self.warmup_batches()
+        if not batches:
+            self.warmup_report = {"keyframe_batches": [], "seconds": 0.0}
+            return self.warmup_report
+        kf = self._map.keyframes[0]
+        frame = Frame(self._map.image(0), kf.intrinsics, 0)
+        rng = getattr(self.matcher, "rng", None)
+        rng_state = rng.bit_generator.state if rng is not None else None
+        try:
+            state = self.matcher.query_state(frame)
+            self._candidates(frame, state, None)  # retrieval index, descriptors, re-ranking
+            for k in batches:
+                timings: Dict[str, float] = {}
+                cand = list(range(k))
+                corrs = self.matcher.correspond(frame, state, cand, timings)
+                self._pose(frame, cand, corrs, kf.map_from_cam, timings, False)
+            self._warm_pnp(frame, max(batches))
+        finally:
+            if rng_state is not None:
+                rng.bit_generator.state = rng_state
+        self.warmup_report = {"keyframe_batches": batches,
+                              "seconds": time.perf_counter() - t0}
+        log.info("warmed up the localizer for keyframe batches %s in %.2f s", batches,
+                 self.warmup_report["seconds"])
+        return self.warmup_report
+
+    def _warm_pnp(self, frame: Frame, groups: int) -> None:
+        """PnP-RANSAC, refinement and covariance (with ``groups`` keyframes) on fabricated
+        exact correspondences in front of the camera, and one undistortion."""
+        cam = frame.intrinsics
+        rng = np.random.default_rng(0)
+        n = 64
+        px = rng.uniform([0, 0], [cam.width - 1, cam.height - 1], (n, 2))
+        z = rng.uniform(1.0, 4.0, n)
+        K = cam.K
+        X = np.column_stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z,
+                             (px[:, 1] - K[1, 2]) / K[1, 1] * z, z])
+        p, cv = self.config.pnp, self.config.covariance
+        plain = CameraIntrinsics(cam.width, cam.height, K)
+        solve_pnp(X, px, plain, backend=p.backend, reproj_error_px=p.reproj_error_px,
+                  max_iterations=p.max_iterations, confidence=p.confidence, refine=p.refine,
+                  seed=self.seed, ransac_max_points=p.ransac_max_points,
+                  points_cov=np.broadcast_to(np.eye(3) * 1e-4, (n, 3, 3)),
+                  groups=np.arange(n) % max(groups, 1), group_centres=np.zeros((groups, 3)),
+                  uncertainty=UncertaintyModel(None, cv.map_pose_sigma_m,
+                                               float(np.radians(cv.map_pose_sigma_deg))))
+        try:
+            undistort_pixels(px[:4], K, np.array([1e-3, 0.0, 0.0, 0.0, 0.0]))
+        except ImportError:  # no OpenCV: distorted cameras fail anyway, with a clear error
+            pass
 
     @property
     def keyframe_map(self) -> KeyframeMap:
@@ -316,6 +409,7 @@ class Localizer:
         res = solve_pnp(X, x, frame.intrinsics, backend=p.backend,
                         reproj_error_px=p.reproj_error_px, max_iterations=p.max_iterations,
                         confidence=p.confidence, refine=p.refine, seed=self.seed,
+                        ransac_max_points=p.ransac_max_points,
                         points_cov=S, groups=groups, group_centres=centres, uncertainty=model)
         add_time(timings, "pnp", time.perf_counter() - t0)
         kw: Dict[str, Any] = dict(

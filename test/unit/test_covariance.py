@@ -161,3 +161,55 @@ def test_add_sensor_noise_depth_grows_as_z_squared_and_poses_move():
     np.testing.assert_allclose([e[:, :320].std(), e[:, 320:].std()], [K_Z, 9 * K_Z], rtol=0.05)
     assert 2.5 < np.std(g.rgb.astype(float) - 128) < 3.5
     assert 0 < np.linalg.norm(g.map_from_cam[:3, 3]) < 0.06 and f.map_from_cam[0, 3] == 0
+
+
+def _reference_covariance(T, X, x, S, groups, centres, model):
+    """The module docstring's formulas point by point (slow, obvious): what the vectorised
+    `pnp.pose_covariance` must equal."""
+    n = len(X)
+    J = pnp._jacobian(T, X, K).reshape(n, 2, 6)
+    H = sum(J[i].T @ J[i] for i in range(n))
+    Hi = np.linalg.inv(H)
+    JX = [np.stack([(pnp.reprojection_residuals(invert_pose(T), X[i:i + 1] + d, x[i:i + 1], K)[0]
+                     - pnp.reprojection_residuals(invert_pose(T), X[i:i + 1] - d, x[i:i + 1],
+                                                  K)[0])[0] / 2e-6 for d in np.eye(3) * 1e-6],
+                   axis=1) for i in range(n)]  # d residual / d X by central differences
+    r, _ = pnp.reprojection_residuals(invert_pose(T), X, x, K)
+    P = [JX[i] @ S[i] @ JX[i].T for i in range(n)]
+    dof = 2 * n - 6
+    if model.pixel_sigma_px is None:
+        sig2 = (np.sum(r ** 2) - sum(np.trace(p) for p in P)) / dof
+    else:
+        sig2 = model.pixel_sigma_px ** 2
+    sig2 = max(sig2, 1 / 144)
+    A = [sig2 * np.eye(2) + p for p in P]
+    s2 = 1.0
+    if model.variance_factor and model.pixel_sigma_px is not None:
+        s2 = max(1.0, sum(r[i] @ np.linalg.solve(A[i], r[i]) for i in range(n)) / dof)
+    cov = s2 * Hi @ sum(J[i].T @ A[i] @ J[i] for i in range(n)) @ Hi
+    s_kf = np.diag([model.map_pose_sigma_m ** 2] * 3 + [model.map_pose_sigma_rad ** 2] * 3)
+    for k in np.unique(groups):
+        G = -Hi @ sum(J[i].T @ JX[i] @ np.hstack([np.eye(3), -pnp._skew(X[i] - centres[k])])
+                      for i in np.flatnonzero(groups == k))
+        cov = cov + G @ s_kf @ G.T
+    return 0.5 * (cov + cov.T)
+
+
+@pytest.mark.parametrize("model", [pnp.UncertaintyModel(None, 0.01, SIG_R),
+                                   pnp.UncertaintyModel(1.5, 0.02, 0.01),
+                                   pnp.UncertaintyModel(1.5, 0.0, 0.0, False)])
+def test_vectorised_covariance_equals_the_pointwise_formulas(model):
+    rng = np.random.default_rng(7)
+    X, x, S, g, c, q = _frame(rng, n=60, outliers=0.0, n_kf=3)
+    S = S.copy()
+    S[::5] = np.nan  # unknown point covariances count as exact
+    g = g[rng.permutation(len(g))]  # the groups need not come sorted
+    ref = _reference_covariance(q, X, x, np.nan_to_num(S), g, c, model)
+    cov = pnp.pose_covariance(q, X, x, K, S, g, c, model)
+    np.testing.assert_allclose(cov, ref, rtol=1e-6, atol=1e-12 * np.abs(ref).max())
+    np.testing.assert_allclose(pnp.point_jacobian(q, X, K)[3],
+                               np.stack([(pnp.reprojection_residuals(
+                                   invert_pose(q), X[3:4] + d, x[3:4], K)[0]
+                                   - pnp.reprojection_residuals(
+                                   invert_pose(q), X[3:4] - d, x[3:4], K)[0])[0] / 2e-6
+                                   for d in np.eye(3) * 1e-6], axis=1), rtol=1e-5)

@@ -438,3 +438,75 @@ def test_covariance_model_shapes_the_covariance_not_the_pose(kf_map, frames):
     sig_bare = np.sqrt(np.diag(bare.covariance))
     assert np.all(sig_full[:3] > 0.5 * 0.01) and np.all(sig_full[3:] > 0.5 * np.radians(1.0))
     assert np.all(sig_full > 2 * sig_bare), (sig_full, sig_bare)
+
+
+# ------------------------------------------------------------------------------ warm-up ---
+
+def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, monkeypatch):
+    """Issue 9: the first live frame must not pay for lazy initialisation, so the warm-up runs
+    inference, retrieval, matching for every keyframe count the live path can decode (eager:
+    1..max_keyframes), PnP-RANSAC, refinement and covariance -- and leaves the matcher's random
+    stream as it found it."""
+    from mast3r_ros.core import localizer as loc_mod
+    from mast3r_ros.core import pnp
+
+    eng = PerfectEngine(frames)
+    loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=3), eng,
+                    image_size=224)
+    calls = {"decode": [], "encode": [], "rank": [], "ransac": [], "covariance": [],
+             "solve": []}
+
+    def spy(obj, name, key, what=lambda a, out: out):
+        fn = getattr(obj, name)
+
+        def wrapped(*a, **kw):
+            out = fn(*a, **kw)
+            calls[key].append(what(a, out))
+            return out
+        monkeypatch.setattr(obj, name, wrapped)
+
+    spy(eng, "decode", "decode", lambda a, out: len(a[0]))
+    spy(eng, "encode", "encode")
+    spy(loc.retrieval, "rank", "rank")
+    spy(pnp, "_ransac_poselib", "ransac")
+    spy(pnp, "_ransac_opencv", "ransac")
+    spy(pnp, "pose_covariance", "covariance")
+    spy(loc_mod, "solve_pnp", "solve")
+    state = loc.matcher.rng.bit_generator.state
+    report = loc.warmup()
+    assert report["keyframe_batches"] == [1, 2, 3] == loc.warmup_batches()
+    assert calls["decode"] == [1, 2, 3]
+    assert len(calls["encode"]) == 1 and len(calls["rank"]) == 1
+    # one PnP per batch on the keyframe's own matches (a perfect engine: they solve) + the
+    # fabricated one; RANSAC, refinement and covariance all ran
+    assert len(calls["solve"]) == 4 and all(r.success for r in calls["solve"]), calls["solve"]
+    assert len(calls["ransac"]) == 4 and len(calls["covariance"]) == 4
+    assert loc.matcher.rng.bit_generator.state == state
+
+
+def test_warmup_batches_follow_the_engine_padding(small_map, frames):
+    eng = PerfectEngine(frames)
+    loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=8), eng,
+                    image_size=224)
+    assert loc.warmup_batches() == [1, 2, 3, 4]  # eager: every count, capped by the map's 4
+    # a compiled engine warmed for batches 1 and 4 pads 2..4 to 4: one frame per padded size
+    eng._padded_batch = lambda k: 1 if k == 1 else 4
+    assert loc.warmup_batches() == [1, 2]
+
+
+def test_from_config_warms_up_unless_disabled(map_dir, monkeypatch, caplog):
+    cfg = dataclasses.replace(Config(), localizer=_sift(max_keyframes=2))
+    loc = Localizer.from_config(cfg, map_dir)
+    assert loc.warmup_report["keyframe_batches"] == [1, 2]
+    loc.close()
+    off = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, warmup=False))
+    loc = Localizer.from_config(off, map_dir)
+    assert loc.warmup_report == {}
+    loc.close()
+
+    def broken(self):
+        raise RuntimeError("no warm-up today")
+    monkeypatch.setattr(Localizer, "warmup", broken)  # an optimisation: the localizer still runs
+    loc = Localizer.from_config(cfg, map_dir)
+    assert "no warm-up today" in caplog.text and loc.warmup_report == {}
+    loc.close()

@@ -1,0 +1,391 @@
+#!/usr/bin/env python3
+"""The host (CPU) part of a localized frame, old vs new side by side in one run.
+
+Everything `Localizer.localize` does per frame besides the network and the matcher runs on the
+CPU: PnP-RANSAC, refinement, covariance, the gates, the pooling of the matches, the candidate
+choice, conversions and Python overhead. On a GPU host those must fit in the ~2-3 ms the network
+leaves of a 20 ms frame (issue 9). This script times them on correspondences shaped as MASt3R
+produces them at 512 (a 640x480 query, 1000-5000 2-D/3-D pairs from 1 or 4 keyframes, 10-40 %
+outliers, metric depths 0.5-5 m, pointmap noise 1.5 % of the range along the keyframe ray and
+0.5 px across it, with the confidence that the pointmap model turns into that sigma, 1 px pixel
+noise; with
+``--map-pose-error`` also a 1 cm / 1 deg keyframe pose error; one scenario has 80 % outliers,
+a frame RANSAC can hardly solve, for the worst-case cost):
+
+* ``prev``: the previous PnP module (frozen copy ``bench/pnp_prev.py``) with the previous
+  defaults: RANSAC on all matches, at most 10000 iterations;
+* ``new-all``: the current ``core/pnp.py`` and defaults but ``ransac_max_points = 0`` (RANSAC
+  on all matches);
+* ``new``: the current module with the configured defaults (``pnp.ransac_max_points``,
+  ``pnp.max_iterations``).
+
+Per stage (RANSAC, refinement = the refine/re-score rounds, covariance, solve_pnp total, and
+the whole ``Localizer.localize`` on a fabricated map with a stand-in matcher that hands over the
+fabricated matches, so ``other`` = localize minus PnP is the localizer's own host work) it
+prints median [p90] in ms, plus the pose error against the truth (median / p90 translation and
+rotation) and the chi^2 95 % coverage of the 6-D pose error by the covariance, so speed is not
+bought with accuracy. Variants are interleaved frame by frame (the same load for all).
+
+    python bench/bench_host.py                      # all scenarios, 12 frames x 3 repeats each
+    python bench/bench_host.py --frames 6 --repeats 2 --json host.json
+
+Numbers from a shared machine are only comparable within one run (ratios).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Sequence, Tuple
+
+_HERE = Path(__file__).resolve().parent
+for _p in (str(_HERE.parent), str(_HERE)):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+import numpy as np  # noqa: E402
+
+import pnp_prev  # noqa: E402
+from mast3r_ros.core import localizer as loc_mod  # noqa: E402
+from mast3r_ros.core import pnp  # noqa: E402
+from mast3r_ros.core.config import LocalizerConfig  # noqa: E402
+from mast3r_ros.core.geometry import make_pose, pose_error  # noqa: E402
+from mast3r_ros.core.types import Correspondences, Frame  # noqa: E402
+from mast3r_ros.core.uncertainty import pointmap_point_covariance  # noqa: E402
+from mast3r_ros.replay.synthetic import default_intrinsics  # noqa: E402
+
+CAM = default_intrinsics(640, 480)
+CHI2_6DOF_95 = 12.5916
+# (total pairs, outlier fraction, keyframes)
+SCENARIOS = ((1000, 0.10, 1), (3000, 0.25, 1), (5000, 0.40, 1), (2000, 0.25, 4),
+             (5000, 0.25, 4), (3000, 0.80, 1))  # the last: a frame RANSAC can hardly solve
+VARIANTS = ("prev", "new-all", "new")
+PREV_MAX_ITERATIONS = 10000  # the previous pnp.max_iterations default
+_CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
+_clock = _CLOCKS["wall"]
+STAGES = ("ransac", "refine", "covariance", "solve_pnp", "localize", "other")
+
+
+def _rot(w: np.ndarray) -> np.ndarray:
+    return pnp._so3_exp(np.asarray(w, np.float64))
+
+
+def _random_pose(rng, centre_sigma=1.0) -> np.ndarray:
+    return make_pose(_rot(rng.normal(0, 1.0, 3)), rng.normal(0, centre_sigma, 3))
+
+
+@dataclasses.dataclass
+class Scene:
+    """One fabricated frame: the query's true pose and the keyframes' map poses (K, 4, 4); per
+    matcher call ``corrs`` for the candidate list it gets."""
+
+    query_pose: np.ndarray
+    kf_poses: np.ndarray
+    n: int
+    outliers: float
+    seed: int
+    map_sigma: Tuple[float, float] = (0.0, 0.0)
+
+    def correspondences(self, indices: Sequence[int]) -> List[Correspondences]:
+        """MASt3R-like matches of the query against keyframes ``indices`` (map-list order)."""
+        rng = np.random.default_rng(self.seed)
+        k_n = len(indices)
+        K = CAM.K
+        out = []
+        for kf in indices:
+            m = self.n // k_n
+            px = rng.uniform([0, 0], [CAM.width - 1, CAM.height - 1], (m, 2))
+            z = rng.uniform(0.5, 5.0, m)
+            pq = np.column_stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z,
+                                  (px[:, 1] - K[1, 2]) / K[1, 1] * z, z])
+            X_true = pq @ self.query_pose[:3, :3].T + self.query_pose[:3, 3]
+            T_map = self.kf_poses[kf]  # the keyframe's pose in the map ...
+            T_true = make_pose(_rot(rng.normal(0, self.map_sigma[1], 3)) @ T_map[:3, :3],
+                               T_map[:3, 3] + rng.normal(0, self.map_sigma[0], 3))  # ... true
+            p_kf = (X_true - T_true[:3, 3]) @ T_true[:3, :3]  # keyframe-camera points
+            # pointmap error: 1.5 % of the range along the keyframe's ray, 0.5 px across it
+            rng_kf = np.linalg.norm(p_kf, axis=1)
+            sigma = 0.015 * rng_kf
+            p_meas = (p_kf * (1 + 0.015 * rng.normal(0, 1, m))[:, None]
+                      + rng.normal(0, 1, p_kf.shape) * (0.5 * rng_kf / K[0, 0])[:, None])
+            scale = float(np.mean(np.linalg.norm(p_meas, axis=1)))
+            conf = 0.2 * scale / sigma  # the confidence that the pointmap model reads as sigma
+            X = p_meas @ T_map[:3, :3].T + T_map[:3, 3]
+            x = px + rng.normal(0, 1.0, px.shape)
+            bad = rng.random(m) < self.outliers
+            x[bad] = rng.uniform([0, 0], [CAM.width - 1, CAM.height - 1], (int(bad.sum()), 2))
+            out.append(Correspondences(int(kf), X, x, px.copy(),
+                                       pointmap_point_covariance(p_meas, conf)))
+        return out
+
+
+def make_scenes(n_frames: int, n: int, outliers: float, k: int, seed: int,
+                map_sigma: Tuple[float, float] = (0.0, 0.0)) -> List[Scene]:
+    rng = np.random.default_rng(seed)
+    scenes = []
+    for i in range(n_frames):
+        q = _random_pose(rng)
+        kfs = np.stack([q @ make_pose(_rot(rng.normal(0, 0.15, 3)), rng.normal(0, 0.3, 3))
+                        for _ in range(k)])
+        scenes.append(Scene(q, kfs, n, outliers, seed * 1000 + i, map_sigma))
+    return scenes
+
+
+class StageClock:
+    """Times calls of module-level functions by wrapping them (the modules look them up at
+    call time); ``restore`` puts the originals back."""
+
+    def __init__(self):
+        self.acc: Dict[str, float] = {}
+        self._undo: List[Tuple[Any, str, Callable]] = []
+
+    def wrap(self, module, name: str, stage: str) -> None:
+        fn = getattr(module, name)
+
+        def timed(*a, **kw):
+            t0 = _clock()
+            try:
+                return fn(*a, **kw)
+            finally:
+                self.acc[stage] = self.acc.get(stage, 0.0) + _clock() - t0
+        setattr(module, name, timed)
+        self._undo.append((module, name, fn))
+
+    def restore(self) -> None:
+        for module, name, fn in reversed(self._undo):
+            setattr(module, name, fn)
+        self._undo.clear()
+
+
+def _pooled(corrs: List[Correspondences], kf_poses: np.ndarray, indices: Sequence[int]):
+    """The solve_pnp inputs exactly as `Localizer._pose` pools them."""
+    X = np.concatenate([c.points3d for c in corrs])
+    x = np.concatenate([c.points2d for c in corrs])
+    S = np.concatenate([c.points3d_cov for c in corrs])
+    g = np.concatenate([np.full(len(c), j, np.int64) for j, c in enumerate(corrs)])
+    return X, x, S, g, kf_poses[list(indices)][:, :3, 3]
+
+
+def _model(cfg: LocalizerConfig):
+    cv = cfg.covariance
+    return (cv.map_pose_sigma_m, float(np.radians(cv.map_pose_sigma_deg)))
+
+
+def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
+    """One solve_pnp of ``variant`` with its stages timed; returns (stage seconds, result)."""
+    idx = list(range(len(scene.kf_poses)))
+    X, x, S, g, centres = _pooled(scene.correspondences(idx), scene.kf_poses, idx)
+    p = cfg.pnp
+    clock = StageClock()
+    mod = pnp_prev if variant == "prev" else pnp
+    clock.wrap(mod, "_ransac_poselib", "ransac")
+    clock.wrap(mod, "_ransac_opencv", "ransac")
+    clock.wrap(mod, "pose_covariance", "covariance")
+    if variant == "prev":  # its refine/re-score rounds
+        clock.wrap(mod, "refine_pose", "refine")
+        clock.wrap(mod, "_score", "refine")
+    else:  # the refine/re-score fixed point, the initial scoring included
+        clock.wrap(mod, "_refine_inliers", "refine")
+    sm, sr = _model(cfg)
+    kw = dict(backend=p.backend, reproj_error_px=p.reproj_error_px,
+              max_iterations=p.max_iterations, confidence=p.confidence, refine=p.refine,
+              seed=seed, points_cov=S, groups=g, group_centres=centres)
+    try:
+        t0 = _clock()
+        if variant == "prev":  # with the previous defaults too
+            kw["max_iterations"] = PREV_MAX_ITERATIONS
+            res = pnp_prev.solve_pnp(X, x, CAM, uncertainty=pnp_prev.UncertaintyModel(
+                None, sm, sr), **kw)
+        else:
+            res = pnp.solve_pnp(X, x, CAM, uncertainty=pnp.UncertaintyModel(None, sm, sr),
+                                ransac_max_points=0 if variant == "new-all"
+                                else p.ransac_max_points, **kw)
+        clock.acc["solve_pnp"] = _clock() - t0
+    finally:
+        clock.restore()
+    return clock.acc, res
+
+
+class FabricatedMatcher:
+    """Stand-in `PairMatcher`: no network; ``correspond`` hands over the current scene's
+    fabricated matches for the candidates the localizer chose."""
+
+    name = "fabricated"
+
+    def __init__(self):
+        self.scene: Scene = None  # type: ignore[assignment]
+        self.timings: Dict[str, float] = {}
+
+    def global_descriptors(self) -> np.ndarray:
+        return np.zeros((0, 8), np.float32)
+
+    def query_state(self, frame: Frame) -> Any:
+        return None
+
+    def query_descriptor(self, frame: Frame, state: Any) -> np.ndarray:
+        return np.zeros(8, np.float32)
+
+    def correspond(self, frame, state, indices, timings):
+        t0 = _clock()
+        out = self.scene.correspondences(indices)
+        self.timings["fabricate"] = self.timings.get("fabricate", 0.0) + _clock() - t0
+        return out
+
+    def close(self) -> None:
+        pass
+
+
+def make_localizer(tmp: str, k: int, pnp_cfg):
+    """A real `Localizer` on a written map of ``k`` keyframes (tiny images; their poses are
+    replaced per scene) with the fabricated matcher."""
+    from mast3r_ros.core.keyframes import KeyframeMap, write_map
+    from mast3r_ros.core.localizer import Localizer
+
+    rgb = np.zeros((48, 64, 3), np.uint8)
+    small = default_intrinsics(64, 48)
+    path = os.path.join(tmp, f"map{k}")
+    depth = np.ones((48, 64), np.float32)
+    write_map(path, [(rgb, small, np.eye(4), i, depth) for i in range(k)], overwrite=True)
+    cfg = dataclasses.replace(LocalizerConfig(), matcher="sift", max_keyframes=k,
+                              prior_radius_m=1e6, pnp=pnp_cfg)
+    loc = Localizer(KeyframeMap.load(path), cfg)
+    loc.matcher = FabricatedMatcher()
+    return loc
+
+
+def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any]:
+    loc._poses = scene.kf_poses.copy()
+    loc.matcher.scene = scene
+    frame = Frame(np.zeros((CAM.height, CAM.width, 3), np.uint8), CAM, 0)
+    orig = loc_mod.solve_pnp
+    spent = {"pnp": 0.0}
+
+    def solve(*a, ransac_max_points=0, uncertainty=None, **kw):
+        t0 = _clock()
+        try:
+            if variant == "prev":
+                u = pnp_prev.UncertaintyModel(uncertainty.pixel_sigma_px,
+                                              uncertainty.map_pose_sigma_m,
+                                              uncertainty.map_pose_sigma_rad)
+                kw["max_iterations"] = PREV_MAX_ITERATIONS
+                return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
+            return orig(*a, uncertainty=uncertainty, ransac_max_points=0 if variant == "new-all"
+                        else ransac_max_points, **kw)
+        finally:
+            spent["pnp"] += _clock() - t0
+    loc_mod.solve_pnp = solve
+    timings: Dict[str, float] = {}
+    loc.matcher.timings = timings
+    try:
+        # the true pose as prior: candidates are the scene's keyframes, the jump gate passes
+        t0 = _clock()
+        r = loc.localize(frame, prior=scene.query_pose)
+        total = _clock() - t0
+    finally:
+        loc_mod.solve_pnp = orig
+    return {"localize": total,
+            "other": total - spent["pnp"] - timings.get("fabricate", 0.0)}, r
+
+
+def _err(res, truth: np.ndarray) -> Tuple[float, float, float]:
+    """(translation m, rotation deg, Mahalanobis d^2 of the 6-D error under the covariance)."""
+    if res is None or not res.success:
+        return float("nan"), float("nan"), float("nan")
+    T = res.map_from_cam
+    t, r = pose_error(T, truth)
+    R = T[:3, :3] @ truth[:3, :3].T  # map-frame rotation error (module convention)
+    w = np.arccos(np.clip((np.trace(R) - 1) / 2, -1, 1))
+    axis = np.array([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]])
+    rv = axis * (w / (2 * np.sin(w))) if w > 1e-12 else 0.5 * axis
+    e = np.concatenate([T[:3, 3] - truth[:3, 3], rv])
+    return t, r, float(e @ np.linalg.solve(res.covariance, e))
+
+
+def _stat(v: List[float]) -> Tuple[float, float]:
+    v = sorted(x for x in v if np.isfinite(x))
+    if not v:
+        return float("nan"), float("nan")
+    return statistics.median(v), v[min(len(v) - 1, int(round(0.9 * (len(v) - 1))))]
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--frames", type=int, default=12, help="fabricated frames per scenario")
+    ap.add_argument("--repeats", type=int, default=3, help="timed passes over the frames")
+    ap.add_argument("--backend", default="auto", choices=("auto", "poselib", "opencv"))
+    ap.add_argument("--map-pose-error", action="store_true",
+                    help="keyframe poses off by 1 cm / 1 deg (the covariance default); the "
+                         "pose error then mostly measures the map's error")
+    ap.add_argument("--clock", choices=tuple(_CLOCKS), default="wall",
+                    help="'thread': CPU time of this thread (steadier on a loaded machine; "
+                         "run with OPENBLAS_NUM_THREADS=1 so BLAS work stays on it)")
+    ap.add_argument("--json", help="write the figures here")
+    args = ap.parse_args()
+    global _clock
+    _clock = _CLOCKS[args.clock]
+    cfg = LocalizerConfig()
+    cfg = dataclasses.replace(cfg, pnp=dataclasses.replace(cfg.pnp, backend=args.backend))
+    backend = pnp.resolve_backend(args.backend)
+    print(f"host path, backend {backend}, ransac_max_points (new) {cfg.pnp.ransac_max_points}, "
+          f"{args.frames} frames x {args.repeats} repeats per scenario, variants interleaved, "
+          f"{args.clock} clock; "
+          f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
+    out: Dict[str, Any] = {"backend": backend, "ransac_max_points": cfg.pnp.ransac_max_points,
+                           "clock": args.clock, "scenarios": {}}
+    tmp = tempfile.mkdtemp(prefix="bench_host_")
+    locs = {}
+    for n, outl, k in SCENARIOS:
+        scenes = make_scenes(args.frames, n, outl, k, seed=n + k, map_sigma=(
+            (0.01, float(np.radians(1.0))) if args.map_pose_error else (0.0, 0.0)))
+        loc = locs.get(k) or locs.setdefault(k, make_localizer(tmp, k, cfg.pnp))
+        times = {v: {s: [] for s in STAGES} for v in VARIANTS}
+        errs = {v: [] for v in VARIANTS}
+        for v in VARIANTS:  # one untimed pass: first-call effects out of the figures
+            run_solve(v, scenes[0], cfg, 0)
+            run_localize(v, loc, scenes[0])
+        for rep in range(args.repeats):
+            for sc in scenes:
+                for v in VARIANTS:
+                    st, res = run_solve(v, sc, cfg, rep)
+                    lt, lres = run_localize(v, loc, sc)
+                    for s, x in {**st, **lt}.items():
+                        times[v][s].append(x)
+                    if rep == 0:
+                        errs[v].append(_err(res, sc.query_pose) + (lres.success,))
+        key = f"N={n} outliers={int(outl * 100)}% K={k}"
+        print(f"\n== {key}: ms median [p90]")
+        print(f"{'variant':8s} " + " ".join(f"{s:>16s}" for s in STAGES)
+              + "   err t mm med/p90   rot deg med/p90   chi2-95%  loc ok")
+        rec = out["scenarios"][key] = {}
+        for v in VARIANTS:
+            cells = []
+            rec[v] = {}
+            for s in STAGES:
+                med, p90 = _stat([x * 1e3 for x in times[v][s]])
+                rec[v][s] = {"median_ms": med, "p90_ms": p90}
+                cells.append(f"{med:8.2f} [{p90:5.1f}]")
+            e = np.array(errs[v], dtype=float)
+            tm, tp = _stat(list(e[:, 0] * 1e3))
+            rm, rp = _stat(list(e[:, 1]))
+            cover = float(np.mean(e[:, 2] <= CHI2_6DOF_95))
+            rec[v].update(t_mm=(tm, tp), rot_deg=(rm, rp), chi2_cover=cover,
+                          localized=float(np.mean(e[:, 3])))
+            print(f"{v:8s} " + " ".join(cells) + f"   {tm:6.2f}/{tp:6.2f}     "
+                  f"{rm:6.3f}/{rp:6.3f}     {100 * cover:5.0f} %  {100 * np.mean(e[:, 3]):4.0f} %")
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
