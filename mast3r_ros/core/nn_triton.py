@@ -39,7 +39,7 @@ NUM_WARPS = 4
 # Targets per program: each program scans CHUNK_BLOCKS blocks of BLOCK_T targets, so a 512x384
 # map (196608 rows) is split 48 ways; 3072 queries then make 4608 programs.
 CHUNK_BLOCKS = 32
-_FLT_MAX = 3.4028234663852886e38
+_FLT_MAX = tl.constexpr(3.4028234663852886e38)
 # tl.dot(input_precision="ieee") instead of the explicit fma loop (same exactness rule; which is
 # faster depends on the GPU and the Triton version: bench/bench_matching.py --sweep)
 USE_DOT = False
