@@ -40,9 +40,10 @@ NUM_WARPS = 4
 # map (196608 rows) is split 48 ways; 3072 queries then make 4608 programs.
 CHUNK_BLOCKS = 32
 _FLT_MAX = tl.constexpr(3.4028234663852886e38)
-# tl.dot(input_precision="ieee") instead of the explicit fma loop (same exactness rule; which is
+# tl.dot(input_precision="ieee") instead of the explicit fma loop (same exactness rule). On an H200
+# (triton 3.6) the whole 512x384 walk took 6.8 ms with tl.dot, 14-62 ms with the fma loop; which is
 # faster depends on the GPU and the Triton version: bench/bench_matching.py --sweep)
-USE_DOT = False
+USE_DOT = True
 
 
 @triton.jit
