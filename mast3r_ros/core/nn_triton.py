@@ -3,8 +3,8 @@
 For query rows of a source map and all rows of a target map (float32, inner product), the index
 of the largest product per query, the FIRST index winning a tie -- the same rule as the torch
 path of `core.matching`, without materialising the (Q, T) score matrix: each program holds a
-(BQ, BT) tile of products in registers, accumulated as ``fma`` over the D channels in channel
-order (IEEE float32, no TF32), keeps a running per-lane maximum and its earliest index over its
+(BQ, BT) tile of products in registers (``tl.dot`` with ``input_precision="ieee"``, or an
+``fma`` loop over the D channels in channel order: IEEE float32 either way, no TF32), keeps a running per-lane maximum and its earliest index over its
 share of the targets, and a second kernel reduces the shares (targets are split across programs
 so that a few thousand queries fill every multiprocessor).
 
@@ -42,7 +42,7 @@ CHUNK_BLOCKS = 32
 _FLT_MAX = tl.constexpr(3.4028234663852886e38)
 # tl.dot(input_precision="ieee") instead of the explicit fma loop (same exactness rule). On an H200
 # (triton 3.6) the whole 512x384 walk took 6.8 ms with tl.dot, 14-62 ms with the fma loop; which is
-# faster depends on the GPU and the Triton version: bench/bench_matching.py --sweep)
+# faster depends on the GPU and the Triton version (bench/bench_matching.py --sweep).
 USE_DOT = True
 
 
