@@ -4,9 +4,10 @@ For query rows of a source map and all rows of a target map (float32, inner prod
 of the largest product per query, the FIRST index winning a tie -- the same rule as the torch
 path of `core.matching`, without materialising the (Q, T) score matrix: each program holds a
 (BQ, BT) tile of products in registers (``tl.dot`` with ``input_precision="ieee"``, or an
-``fma`` loop over the D channels in channel order: IEEE float32 either way, no TF32), keeps a running per-lane maximum and its earliest index over its
-share of the targets, and a second kernel reduces the shares (targets are split across programs
-so that a few thousand queries fill every multiprocessor).
+``fma`` loop over the D channels in channel order: IEEE float32 either way, no TF32), keeps a
+running per-lane maximum and its earliest index over its share of the targets, and a second
+kernel reduces the shares (targets are split across programs so that a few thousand queries fill
+every multiprocessor).
 
 Queries are given as row indices into the source (gathered in the kernel) with their count in a
 device tensor, so the caller needs no host round trip to size a launch: programs past the count
@@ -64,7 +65,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, pval_ptr, pi
         best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
         best_i = tl.full((BQ, BT), 2147483647, tl.int32)
         start = pid_s * chunk
-        for j0 in range(start, tl.minimum(start + chunk, n_t), BT):
+        for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
             if USE_DOT:  # channels padded to DP with zeros; IEEE float32 (no TF32)
