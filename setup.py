@@ -50,8 +50,12 @@ setup(
         # `mast3r-ros export` (torch's ONNX exporter needs onnx + onnxscript); onnxruntime runs
         # the exported graphs on CPU in the tests. TensorRT comes from JetPack / NVIDIA's wheels.
         "onnx": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16"],
-        # Every optional path is tested in CI, so dev takes every extra.
-        "dev": ["opencv-python-headless>=4.5.4", "poselib>=2.0", "safetensors>=0.3",
+        # Fused nearest-neighbour kernel of the matching walk on CUDA (`matching.nn_backend`);
+        # CUDA builds of torch usually bring it, Jetson wheels usually not (torch path then).
+        "triton": ["triton>=3.0"],
+        # Every optional path is tested in CI, so dev takes every extra (triton's kernels run
+        # through its CPU interpreter there).
+        "dev": ["opencv-python-headless>=4.5.4", "triton>=3.0", "poselib>=2.0", "safetensors>=0.3",
                 "faiss-cpu>=1.7.3", "ray>=2.9",
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7", "ruff>=0.4"],
     },

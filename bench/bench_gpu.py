@@ -103,7 +103,7 @@ def run_frame(engine, q_prep, kf_encs, k: int, intr, dev, seed=0):
     matches = []
     hw = q_prep.true_shape
     for p in preds:
-        a, b = fast_reciprocal_matches(p.desc_1, p.desc_2, subsample=8)
+        a, b = fast_reciprocal_matches(p.desc_1, p.desc_2, subsample=8, nn_backend="auto")
         a, b = filter_border(a, b, hw, hw, border=3)
         matches.append((a.cpu(), b.cpu()))
     _sync(dev)
@@ -134,49 +134,32 @@ def _equivalence(ref_preds, ref_matches, preds, matches) -> Dict:
             "n_matches_ref": [len(a) for a, _ in ref_matches]}
 
 
-def _prev_pair(pred, cfg: MatchingConfig, rng):
-    """The previous per-pair matching (before issue 9 deliverable 2): the old walk
-    (bench/matching_prev.py), the per-pair device filter, the random subset, one transfer per
-    pair; returns (xy1, xy2, pts3d_1) on the host."""
-    import matching_prev as prev
-
-    xy1, xy2 = prev.fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=cfg.subsample,
-                                            max_iter=cfg.max_iter)
-    hw1, hw2 = tuple(pred.desc_1.shape[:2]), tuple(pred.desc_2.shape[:2])
-    xy1, xy2 = prev.filter_border(xy1, xy2, hw1, hw2, cfg.border_px)
-    (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
-    dc = torch.minimum(pred.desc_conf_1[y1, x1].float(), pred.desc_conf_2[y2, x2].float())
-    kept = torch.nonzero((dc >= cfg.min_desc_conf)
-                         & (pred.conf_1[y1, x1].float() >= cfg.min_pointmap_conf)).reshape(-1)
-    if len(kept) > cfg.max_matches:
-        sel = np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))
-        kept = kept[torch.from_numpy(sel).to(kept.device)]
-    xy1, xy2 = xy1[kept], xy2[kept]
-    pts = pred.pts3d_1[xy1[:, 1], xy1[:, 0]].float()
-    host = torch.cat([xy1.float(), xy2.float(), pts], dim=1).cpu().numpy()
-    return host[:, 0:2].astype(np.int64), host[:, 2:4].astype(np.int64), host[:, 4:7]
-
-
 def bench_matching(preds, dev, repeats: int) -> Dict:
-    """Matching + filters + fusion of one frame's K predictions: previous per-pair code vs
-    `match_and_fuse`, timed alternately in one run; the matches must be the same."""
-    cfg, poses = MatchingConfig(), np.stack([np.eye(4)] * len(preds))
-    k = len(preds)
-    old_t, new_t = [], []
+    """Matching + filters + fusion of one frame's K predictions (`match_and_fuse`), torch
+    nearest-neighbour search vs the fused Triton kernel (``nn_backend``), timed alternately in
+    one run, per keyframe pair; the matches must be the same (bench_matching.py has the detail)."""
+    from mast3r_ros.core.matching import _triton_error
+
+    poses, k = np.stack([np.eye(4)] * len(preds)), len(preds)
+    backends = ["torch"] + (["triton"] if _triton_error() is None and dev.type == "cuda" else [])
+    times: Dict[str, List[float]] = {b: [] for b in backends}
+    out = {}
     for i in range(repeats + 1):
-        _sync(dev)
-        t0 = time.perf_counter()
-        old = [_prev_pair(p, cfg, np.random.default_rng(i)) for p in preds]
-        t1 = time.perf_counter()
-        new = match_and_fuse(preds, poses, cfg, np.random.default_rng(i))
-        t2 = time.perf_counter()
-        if i:  # the first round warms kernels/allocator up
-            old_t.append((t1 - t0) / k)
-            new_t.append((t2 - t1) / k)
-    same = all(np.array_equal(o[0], new.pair(j).xy1) and np.array_equal(o[1], new.pair(j).xy2)
-               for j, o in enumerate(old))
-    return {"per_pair_prev": _stats(old_t), "per_pair_new": _stats(new_t), "same_matches": same,
-            "n_matches": [len(o[0]) for o in old]}
+        for b in backends:
+            _sync(dev)
+            t0 = time.perf_counter()
+            out[b] = match_and_fuse(preds, poses, MatchingConfig(nn_backend=b),
+                                    np.random.default_rng(i))
+            _sync(dev)
+            if i:  # the first round warms kernels/allocator up
+                times[b].append((time.perf_counter() - t0) / k)
+    res = {f"per_pair_{b}": _stats(t) for b, t in times.items()}
+    ref = out["torch"]
+    res["n_matches"] = [int((ref.slot == j).sum()) for j in range(k)]
+    if "triton" in out:
+        res["same_matches"] = bool(np.array_equal(ref.slot, out["triton"].slot) and np.array_equal(
+            ref.xy1, out["triton"].xy1) and np.array_equal(ref.xy2, out["triton"].xy2))
+    return res
 
 
 def build_map(tmp: str, size: int):
@@ -334,7 +317,7 @@ def main() -> int:
                     "stages": {s: _stats(x) for s, x in times.items()},
                     "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
                     "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches),
-                    "matching_prev_vs_new": bench_matching(preds, dev, args.repeats)}
+                    "matching_torch_vs_triton": bench_matching(preds, dev, args.repeats)}
                 if map_path is not None:
                     if dev.type == "cuda":
                         torch.cuda.reset_peak_memory_stats(dev)
@@ -376,12 +359,12 @@ def _print_size(size, shape, out, keyframes):
                   f"{v.get('peak_gpu_mib', float('nan')):8.0f} {v['build_warmup_s']:7.1f} "
                   f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
                   f"{e['match_jaccard_min']:5.2f}")
-            m = r.get("matching_prev_vs_new")
+            m = r.get("matching_torch_vs_triton")
             if m:
-                print(f"{'':16s} {k:2d}   matching per pair: prev "
-                      f"{m['per_pair_prev']['median_ms']:.2f} ms, new "
-                      f"{m['per_pair_new']['median_ms']:.2f} ms, same matches "
-                      f"{m['same_matches']}")
+                print(f"{'':16s} {k:2d}   matching per pair (match_and_fuse): torch "
+                      f"{m['per_pair_torch']['median_ms']:.2f} ms"
+                      + (f", triton {m['per_pair_triton']['median_ms']:.2f} ms, same matches "
+                         f"{m['same_matches']}" if "per_pair_triton" in m else ""))
             lr = r.get("localize")
             if lr and "error" in lr:
                 print(f"{'':16s} {k:2d}   Localizer.localize: {lr['error'][:100]}")

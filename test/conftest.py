@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+import torch
+
+# Triton (optional) runs its kernels through its CPU interpreter where no GPU is: set before the
+# first `import triton` (core/nn_triton.py is imported lazily). On a CUDA machine the same tests
+# run the compiled kernels.
+if not torch.cuda.is_available():
+    os.environ.setdefault("TRITON_INTERPRET", "1")
 
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
 

@@ -97,3 +97,84 @@ def write_tiny_checkpoint(path: str, seed: int = 0, arch: str = "mast3r",
                                two_confs=arch == "mast3r")
     write_checkpoint(path, random_model(spec, seed), layout)
     return path
+
+
+# ------------------------------------------------------------------ descriptor-map pairs ---
+
+@dataclasses.dataclass
+class DescriptorPair:
+    """Two dense descriptor maps where image 2 sees image 1 through a known similarity warp.
+
+    ``desc1`` (H, W, D) and ``desc2`` (H, W, D) float32, unit rows (or multiples of ``1/q``
+    when quantised); ``warp`` (2, 3) float64 maps an image-1 pixel (x, y, 1) to its image-2
+    pixel; ``seen`` (H, W) bool marks the image-2 pixels whose content comes from inside image 1
+    (the rest is an unrelated field: unmatched border)."""
+
+    desc1: torch.Tensor
+    desc2: torch.Tensor
+    warp: np.ndarray
+    seen: torch.Tensor
+
+    def on_warp(self, xy1: torch.Tensor, xy2: torch.Tensor, tol_px: float = 1.5) -> torch.Tensor:
+        """(N,) bool: the match (x1, y1) -> (x2, y2) lies within ``tol_px`` of the true warp."""
+        p = xy1.double().cpu() @ torch.from_numpy(self.warp[:, :2]).T + torch.from_numpy(
+            self.warp[:, 2])
+        return torch.linalg.norm(p - xy2.double().cpu(), dim=1) <= tol_px
+
+
+def _smooth_field(g: torch.Generator, d: int, h: int, w: int,
+                  scales=((4, 1.0), (16, 1.0), (64, 0.7))) -> torch.Tensor:
+    """(1, d, h, w) multi-scale smooth random field: bicubic upsampling of coarse noise."""
+    import torch.nn.functional as F
+
+    field = torch.zeros(1, d, h, w)
+    for cell, amp in scales:
+        coarse = torch.randn(1, d, h // cell + 3, w // cell + 3, generator=g)
+        up = F.interpolate(coarse, scale_factor=cell, mode="bicubic", align_corners=False)
+        field += amp * up[:, :, cell:cell + h, cell:cell + w]
+    return field
+
+
+def warped_descriptor_pair(h: int = 384, w: int = 512, d: int = 24, *, seed: int = 0,
+                           angle_deg: float = 4.0, scale: float = 1.08,
+                           shift_xy=(0.06, -0.04), noise: float = 0.15,
+                           quantize: int = 0) -> DescriptorPair:
+    """A realistic stand-in for MASt3R's ``desc_1``/``desc_2`` of one image pair.
+
+    Image 1 is a smooth multi-scale random field (D channels, unit-normalised per pixel, like
+    MASt3R's local features: smooth over a few pixels, distinctive over the image). Image 2 is
+    image 1 seen through a similarity (rotation ``angle_deg`` about the centre, ``scale``, shift
+    ``shift_xy`` as fractions of (W, H)) with bilinear resampling, per-pixel noise of relative
+    size ``noise`` and, where the warp leaves image 1, an unrelated field (a border of
+    unmatched pixels). The reciprocal walk then converges for most start points, most of them on
+    the true warp, as with real weights (random network weights give a few dozen matches).
+
+    ``quantize`` = q > 0 rounds every value to a multiple of 1/q (no renormalisation), so with
+    small q every dot product is exact in float32 whatever the summation order (tests comparing
+    search backends bit for bit; many ties then). Deterministic for a seed, CPU tensors.
+    """
+    import torch.nn.functional as F
+
+    g = torch.Generator().manual_seed(seed)
+    f1 = _smooth_field(g, d, h, w)
+    other = _smooth_field(g, d, h, w)
+    a, c = math.radians(angle_deg), ((w - 1) / 2, (h - 1) / 2)
+    A = scale * np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    t = np.array(c) - A @ np.array(c) + np.array(shift_xy) * (w, h)
+    warp = np.concatenate([A, t[:, None]], axis=1)  # image-1 pixel -> image-2 pixel
+    inv = np.linalg.inv(A)
+    ys, xs = torch.meshgrid(torch.arange(h, dtype=torch.float64),
+                            torch.arange(w, dtype=torch.float64), indexing="ij")
+    p2 = torch.stack((xs, ys), -1) - torch.from_numpy(t)
+    p1 = p2 @ torch.from_numpy(inv).T  # image-2 pixel -> image-1 position
+    seen = ((p1[..., 0] >= 0) & (p1[..., 0] <= w - 1) & (p1[..., 1] >= 0)
+            & (p1[..., 1] <= h - 1))
+    grid = torch.stack((2 * p1[..., 0] / (w - 1) - 1, 2 * p1[..., 1] / (h - 1) - 1), -1)
+    warped = F.grid_sample(f1, grid[None].float(), mode="bilinear", align_corners=True)
+    f2 = torch.where(seen[None, None], warped, other)
+    f2 = f2 + noise * f1.std() * torch.randn(f2.shape, generator=g)
+    d1 = F.normalize(f1[0].permute(1, 2, 0), dim=-1)
+    d2 = F.normalize(f2[0].permute(1, 2, 0), dim=-1)
+    if quantize:
+        d1, d2 = (torch.round(x * quantize) / quantize for x in (d1, d2))
+    return DescriptorPair(d1.contiguous(), d2.contiguous(), warp, seen)

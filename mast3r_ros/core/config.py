@@ -64,6 +64,10 @@ class MatchingConfig:
     max_matches: int = _f(5000, "Keep at most this many matches per keyframe (random subset).",
                           lo=10, hi=1000000)
     coarse_to_fine: bool = _f(False, "Refine matches on 512-px crops of full-resolution images.")
+    nn_backend: str = _f("auto", "Fast reciprocal matching: nearest-neighbour search. 'auto': the "
+                                 "fused Triton kernel on CUDA when triton is installed, else "
+                                 "'torch' (tiled GEMM); 'triton' fails where it cannot run.",
+                         choices=("auto", "torch", "triton"))
     sift_ratio: float = _f(0.8, "SIFT baseline: Lowe ratio test threshold.", lo=0.1, hi=1.0)
     sift_max_features: int = _f(4000, "SIFT baseline: keypoints per image.", lo=100, hi=100000)
 

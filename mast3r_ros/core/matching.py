@@ -21,17 +21,20 @@ flat index, then the image-2 flat index, without duplicates.
 
 from __future__ import annotations
 
+import functools
 import logging
-from typing import Optional, Tuple, Union
+import os
+from typing import List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .errors import InputError
+from .errors import ConfigError, InputError
 
 _LOG = logging.getLogger(__name__)
 
 DISTANCES = ("dot", "l2")
+NN_BACKENDS = ("auto", "torch", "triton")
 # On CPU a tile of 2**20 float32 (4 MiB) stays in the L2/L3 cache, which made the GEMM + argmax
 # about 2-3x faster than the reference's 8192 x 8192 tiles on a 2-core EPYC.
 _CPU_TILE_ELEMS = 1 << 20
@@ -249,6 +252,46 @@ class _CachedNN:
         return self.cache[idx]
 
 
+@functools.lru_cache(maxsize=1)
+def _triton_error() -> Optional[str]:
+    """None when `core.nn_triton` imports (Triton installed), else why not."""
+    try:
+        from . import nn_triton  # noqa: F401
+    except Exception as e:  # noqa: BLE001  ImportError, or a broken Triton install
+        return f"{type(e).__name__}: {e}"
+    return None
+
+
+def resolve_nn_backend(nn_backend: str, device: torch.device, dist: str = "dot",
+                       dtype: torch.dtype = torch.float32) -> str:
+    """The nearest-neighbour search that serves a walk: "torch" or "triton".
+
+    ``nn_backend``: "auto" = the fused Triton kernel (`core.nn_triton`) on a CUDA device when
+    Triton imports, the tiled torch search otherwise; "torch"; "triton" = the kernel, which also
+    runs on CPU tensors under ``TRITON_INTERPRET=1`` (tests). The kernel serves ``dist="dot"``
+    on float32 (and half-precision) maps; "l2" and float64 always use the torch search.
+
+    Raises:
+        ConfigError: an unknown name, or "triton" where Triton does not import or the device is
+            neither CUDA nor the Triton interpreter.
+    """
+    if nn_backend not in NN_BACKENDS:
+        raise ConfigError(f"nn_backend must be one of {NN_BACKENDS}, got {nn_backend!r}")
+    if nn_backend == "torch" or dist != "dot" or dtype == torch.float64:
+        return "torch"
+    usable = device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
+    if nn_backend == "auto":
+        return "triton" if device.type == "cuda" and _triton_error() is None else "torch"
+    err = _triton_error()
+    if err is not None:
+        raise ConfigError(f"nn_backend 'triton' needs the triton package, which does not import "
+                          f"({err}); install it (pip install triton) or use 'auto'/'torch'")
+    if not usable:
+        raise ConfigError(f"nn_backend 'triton' runs on CUDA tensors, got maps on {device}; "
+                          "use 'auto' or 'torch'")
+    return "triton"
+
+
 # --------------------------------------------------------------------------------------------
 # the walk
 
@@ -290,6 +333,57 @@ def _walk(
     return xy1, xy2, active, basin
 
 
+def _fused_walk(
+    flat1: torch.Tensor, flat2: torch.Tensor, bad1: Optional[torch.Tensor],
+    bad2: Optional[torch.Tensor], start: torch.Tensor, max_iter: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The walk of `_walk` (no basin) for B pairs at once, searched by `nn_triton.nn_search`.
+
+    flat1 (B, N1, D), flat2 (B, N2, D) float32; bad1 (B, N1) / bad2 (B, N2) bool or None;
+    start (P,) flat image-1 indices, the same for every pair. Returns xy1, xy2, active (B, P).
+
+    Same steps and results as `_walk` (each pair's walk is independent), but every walker stays
+    in place (masked, not compacted) and each round's cache misses are de-duplicated and
+    compacted on the device (two sorts), their count handed to the kernel as a device tensor:
+    one host round trip per round (the "anyone still walking?" test), one kernel pair per
+    direction and round for all B pairs.
+    """
+    from .nn_triton import nn_search
+
+    n_b, n1, _ = flat1.shape
+    n2, n_p = flat2.shape[1], start.shape[0]
+    if bad1 is not None:
+        flat1 = flat1.masked_fill(bad1[..., None], 0.0)
+    if bad2 is not None:
+        flat2 = flat2.masked_fill(bad2[..., None], 0.0)
+    flat1, flat2 = flat1.contiguous(), flat2.contiguous()
+    t1, t2 = flat1.transpose(1, 2).contiguous(), flat2.transpose(1, 2).contiguous()
+    c12 = torch.full((n_b, n1), -1, dtype=torch.int64, device=flat1.device)
+    c21 = torch.full((n_b, n2), -1, dtype=torch.int64, device=flat1.device)
+
+    def lookup(cache, src, tgt_t, tgt_bad, idx, need, n_src):
+        cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
+        srt = torch.sort(cand, dim=1).values
+        dup = torch.zeros_like(need)
+        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
+        nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad)
+        return cache.gather(1, idx)
+
+    xy1 = start.expand(n_b, n_p).contiguous()
+    xy2 = torch.full_like(xy1, -1)
+    active = torch.ones_like(xy1, dtype=torch.bool)
+    for n_iter in range(1, max_iter + 1):
+        new2 = torch.where(active, lookup(c12, flat1, t2, bad2, xy1, active, n1), xy2)
+        go = active & (new2 != xy2)  # stops when the image-2 NN repeats
+        back = torch.where(go, lookup(c21, flat2, t1, bad1, new2, go, n2), xy1)
+        active = go & (back != xy1)  # ... or when the walk returns where it was
+        xy1, xy2 = back, new2
+        if n_iter < max_iter and not bool(active.any()):
+            break
+    return xy1, xy2, active
+
+
 def _unique_sorted_xy(f1: torch.Tensor, f2: torch.Tensor, w1: int, w2: int, n2: int) -> Matches:
     """Unique pairs sorted by image-1 then image-2 flat index, as (x, y) int64 (N, 2) each."""
     key = torch.unique(f1 * n2 + f2)
@@ -310,9 +404,11 @@ def _reciprocal(
     block_size: int,
     ret_basin: bool,
     check_finite: bool,
+    nn_backend: str = "torch",
 ):
     """Shared body of the descriptor and 3-D point variants (flat maps (N, D))."""
     n_iter = _check_params(subsample, max_iter, init_xy1, pixel_tol, dist, block_size)
+    backend = resolve_nn_backend(nn_backend, flat1.device, dist, flat1.dtype)
     device, n1, n2 = flat1.device, flat1.shape[0], flat2.shape[0]
     start = _start_indices(hw1, subsample, init_xy1, device)
     bad1, bad2 = _invalid_rows(flat1, check_finite), _invalid_rows(flat2, check_finite)
@@ -320,11 +416,17 @@ def _reciprocal(
         start = start[~bad1[start]]
     if start.numel() == 0 or n2 == 0 or (bad2 is not None and bool(bad2.all())):
         return _empty_result(device, n1, ret_basin)
-    nn12 = _CachedNN(flat1, flat2, dist, int(block_size), bad2)
-    nn21 = _CachedNN(flat2, flat1, dist, int(block_size), bad1)
-    xy1, xy2, active, basin = _walk(nn12, nn21, start, n_iter, ret_basin)
-    _LOG.debug("reciprocal walk: %d starts, searched %d + %d pixels",
-               start.numel(), nn12.n_searched, nn21.n_searched)
+    if backend == "triton" and not ret_basin:
+        xy1, xy2, active = (a[0] for a in _fused_walk(
+            flat1[None], flat2[None], None if bad1 is None else bad1[None],
+            None if bad2 is None else bad2[None], start, n_iter))
+        basin = None
+    else:
+        nn12 = _CachedNN(flat1, flat2, dist, int(block_size), bad2)
+        nn21 = _CachedNN(flat2, flat1, dist, int(block_size), bad1)
+        xy1, xy2, active, basin = _walk(nn12, nn21, start, n_iter, ret_basin)
+        _LOG.debug("reciprocal walk: %d starts, searched %d + %d pixels",
+                   start.numel(), nn12.n_searched, nn21.n_searched)
     if pixel_tol > 0:
         w1 = hw1[1]
         dx = (start % w1 - xy1 % w1).double()
@@ -355,6 +457,7 @@ def fast_reciprocal_matches(
     dist: str = "dot",
     block_size: int = 8192,
     ret_basin: bool = False,
+    nn_backend: str = "torch",
 ):
     """Reciprocal nearest-neighbour matches between two dense descriptor maps (MASt3R fast NN).
 
@@ -375,6 +478,11 @@ def fast_reciprocal_matches(
         block_size: memory bound; one score tile has at most ``block_size`` query rows and
             ``block_size**2`` elements.
         ret_basin: also return the basin map.
+        nn_backend: nearest-neighbour search, "torch" (tiled GEMM + argmax, any device),
+            "triton" (fused kernel of `core.nn_triton`: CUDA, no score matrix, fewer host round
+            trips) or "auto" (triton on CUDA when installed); see `resolve_nn_backend`. Same
+            matches: the kernel keeps the first index on ties and only a rounding-level
+            difference between two scores can order them differently.
 
     Returns:
         ``(xy1, xy2)``: int64 (N, 2) (x, y) pixel tensors on the inputs' device, sorted by
@@ -385,13 +493,61 @@ def fast_reciprocal_matches(
 
     Raises:
         InputError: malformed maps or start points. ValueError: invalid parameters.
+        ConfigError: an unusable ``nn_backend``.
     """
     flat1, flat2 = _flatten(desc1, desc2)
     return _reciprocal(
         flat1, flat2, tuple(desc1.shape[:2]), tuple(desc2.shape[:2]), subsample=subsample,
         max_iter=max_iter, init_xy1=init_xy1, pixel_tol=pixel_tol, dist=dist,
-        block_size=block_size, ret_basin=ret_basin, check_finite=False,
+        block_size=block_size, ret_basin=ret_basin, check_finite=False, nn_backend=nn_backend,
     )
+
+
+def fast_reciprocal_matches_batch(
+    pairs: Sequence[Tuple[torch.Tensor, torch.Tensor]],
+    *,
+    subsample: int = 8,
+    max_iter: Optional[int] = None,
+    nn_backend: str = "torch",
+) -> List[Matches]:
+    """`fast_reciprocal_matches` (grid start points, "dot") of K descriptor-map pairs.
+
+    ``pairs``: K ``(desc1, desc2)`` as in `fast_reciprocal_matches`, on one device. Returns the
+    K ``(xy1, xy2)`` results, each identical to a call of `fast_reciprocal_matches`. With the
+    Triton backend and pairs of equal shapes and finite maps, the K walks run together: one
+    kernel launch per direction and round for all pairs, one host round trip per round.
+    """
+    if not pairs:
+        return []
+    flats = [_flatten(a, b) for a, b in pairs]
+    shapes = {(tuple(a.shape), tuple(b.shape)) for a, b in pairs}
+    f1, f2 = flats[0]
+    backend = resolve_nn_backend(nn_backend, f1.device, "dot", f1.dtype)
+    one = dict(subsample=subsample, max_iter=max_iter, nn_backend=nn_backend)
+    if backend != "triton" or len(pairs) == 1 or len(shapes) > 1 or len(
+            {f.dtype for fl in flats for f in fl}) > 1:
+        return [fast_reciprocal_matches(a, b, **one) for a, b in pairs]
+    n_iter = _check_params(subsample, max_iter, None, 0.0, "dot", 1)
+    s1 = torch.stack([f[0] for f in flats])
+    s2 = torch.stack([f[1] for f in flats])
+    if not bool(torch.isfinite(s1).all() & torch.isfinite(s2).all()):
+        return [fast_reciprocal_matches(a, b, **one) for a, b in pairs]
+    hw1, hw2 = tuple(pairs[0][0].shape[:2]), tuple(pairs[0][1].shape[:2])
+    start = _start_indices(hw1, subsample, None, f1.device)
+    n1, n2 = s1.shape[1], s2.shape[1]
+    if start.numel() == 0 or n2 == 0:
+        return [_empty_result(f1.device, n1, False) for _ in pairs]
+    xy1, xy2, active = _fused_walk(s1, s2, None, None, start, n_iter)
+    conv = ~active
+    slot = torch.arange(len(pairs), device=f1.device)[:, None].expand_as(xy1)
+    key = torch.unique((slot * n1 + xy1)[conv] * n2 + xy2[conv])  # sorted by pair, then pixels
+    f12 = torch.div(key, n2, rounding_mode="floor")
+    counts = torch.bincount(torch.div(f12, n1, rounding_mode="floor"),
+                            minlength=len(pairs)).tolist()
+    out = []
+    for f, k2 in zip(torch.split(f12 % n1, counts), torch.split(key % n2, counts)):
+        out.append((_to_xy(f, hw1[1]), _to_xy(k2, hw2[1])))
+    return out
 
 
 def reciprocal_matches_3d(

@@ -148,7 +148,7 @@ def filter_matches(pred: Any, cfg: MatchingConfig, rng: np.random.Generator) -> 
     from ..matching import fast_reciprocal_matches, filter_border
 
     xy1, xy2 = fast_reciprocal_matches(pred.desc_1, pred.desc_2, subsample=cfg.subsample,
-                                       max_iter=cfg.max_iter)
+                                       max_iter=cfg.max_iter, nn_backend=cfg.nn_backend)
     hw1, hw2 = tuple(pred.desc_1.shape[:2]), tuple(pred.desc_2.shape[:2])
     xy1, xy2 = filter_border(xy1, xy2, hw1, hw2, cfg.border_px)
     (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
@@ -209,13 +209,14 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
     `filter_matches` draws it (same calls in pair order), so the matches are identical to K
     calls of `filter_matches`.
 
-    Why a loop over K remains: the reciprocal walk compacts its active set every round
-    (data-dependent sizes), so each pair's walk is its own launch sequence; K <= max_keyframes
-    (default 4). Everything after the walk is batched over K.
+    The K walks run as one batched walk (`fast_reciprocal_matches_batch`: one kernel launch per
+    direction and round for all pairs) with the Triton backend (``cfg.nn_backend``); with the
+    torch backend each pair's walk is its own launch sequence. Everything after the walk is
+    batched over K.
     """
     import torch
 
-    from ..matching import _inside, fast_reciprocal_matches
+    from ..matching import _inside, fast_reciprocal_matches_batch
 
     k_n = len(preds)
     if k_n == 0:
@@ -224,8 +225,9 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
                             np.zeros((0, 3)), np.zeros(0))
     dev = preds[0].desc_1.device
     hw1, hw2 = tuple(preds[0].desc_1.shape[:2]), tuple(preds[0].desc_2.shape[:2])
-    walks = [fast_reciprocal_matches(p.desc_1, p.desc_2, subsample=cfg.subsample,
-                                     max_iter=cfg.max_iter) for p in preds]
+    walks = fast_reciprocal_matches_batch([(p.desc_1, p.desc_2) for p in preds],
+                                          subsample=cfg.subsample, max_iter=cfg.max_iter,
+                                          nn_backend=cfg.nn_backend)
     xy1 = torch.cat([w[0] for w in walks])
     xy2 = torch.cat([w[1] for w in walks])
     slot = torch.cat([torch.full((len(w[0]),), k, dtype=torch.int64, device=dev)

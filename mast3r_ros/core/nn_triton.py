@@ -1,0 +1,173 @@
+"""Fused exact nearest-neighbour search in Triton (optional; used by `core.matching`).
+
+For query rows of a source map and all rows of a target map (float32, inner product), the index
+of the largest product per query, the FIRST index winning a tie -- the same rule as the torch
+path of `core.matching`, without materialising the (Q, T) score matrix: each program holds a
+(BQ, BT) tile of products in registers (``tl.dot`` with ``input_precision="ieee"``, or an
+``fma`` loop over the D channels in channel order: IEEE float32 either way, no TF32), keeps a
+running per-lane maximum and its earliest index over its share of the targets, and a second
+kernel reduces the shares (targets are split across programs so that a few thousand queries fill
+every multiprocessor).
+
+Queries are given as row indices into the source (gathered in the kernel) with their count in a
+device tensor, so the caller needs no host round trip to size a launch: programs past the count
+return at once. The answer is written straight into a per-pair cache ``out[b, qidx[b, i]]``.
+Several pairs of equal shapes run in one launch (a batch dimension).
+
+Exactness: the products are accumulated in a fixed order with fused multiply-adds; the torch
+path's BLAS may round differently, so on real descriptors two targets whose scores differ by a
+rounding error can swap. Where every product and partial sum is exact in float32 (e.g. values
+that are small multiples of 1/8) both paths return identical indices. NaN scores count as the
+lowest finite value, +-inf as the largest/lowest finite one (as the torch path's sanitising),
+and rows flagged in ``target_bad`` never win while a valid row exists.
+
+Importing this module imports ``triton`` (raise ImportError without it); `core.matching`
+imports it lazily. Runs on CUDA tensors, or on CPU tensors under ``TRITON_INTERPRET=1`` (tests).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import torch
+import triton
+import triton.language as tl
+
+BLOCK_Q = 32
+BLOCK_T = 128
+BLOCK_R = 128
+NUM_WARPS = 4
+# Targets per program: each program scans CHUNK_BLOCKS blocks of BLOCK_T targets, so a 512x384
+# map (196608 rows) is split 48 ways; 3072 queries then make 4608 programs.
+CHUNK_BLOCKS = 32
+_FLT_MAX = tl.constexpr(3.4028234663852886e38)
+# tl.dot(input_precision="ieee") instead of the explicit fma loop (same exactness rule). On an H200
+# (triton 3.6) the whole 512x384 walk took 6.8 ms with tl.dot, 14-62 ms with the fma loop; which is
+# faster depends on the GPU and the Triton version (bench/bench_matching.py --sweep).
+USE_DOT = True
+
+
+@triton.jit
+def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, pval_ptr, pidx_ptr,
+                       n_src, n_t, n_qmax, n_split, chunk,
+                       D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
+                       BT: tl.constexpr, HAS_BAD: tl.constexpr, USE_DOT: tl.constexpr):
+    pid_q = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    b = tl.program_id(2)
+    n_q = tl.load(nq_ptr + b)
+    if pid_q * BQ < n_q:
+        offs_q = pid_q * BQ + tl.arange(0, BQ)
+        qmask = offs_q < n_q
+        rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
+        q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
+        t_base = tgt_ptr + b.to(tl.int64) * D * n_t
+        best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
+        best_i = tl.full((BQ, BT), 2147483647, tl.int32)
+        start = pid_s * chunk
+        for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
+            cols = j0 + tl.arange(0, BT)
+            cmask = cols < n_t
+            if USE_DOT:  # channels padded to DP with zeros; IEEE float32 (no TF32)
+                dd = tl.arange(0, DP)
+                qt = tl.load(q_base[:, None] + dd[None, :],
+                             mask=qmask[:, None] & (dd[None, :] < D), other=0.0)
+                tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
+                             mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
+                acc = tl.dot(qt, tt, input_precision="ieee")
+            else:  # channel-ordered fused multiply-adds
+                acc = tl.zeros((BQ, BT), tl.float32)
+                for d in tl.static_range(D):
+                    qd = tl.load(q_base + d, mask=qmask, other=0.0)
+                    td = tl.load(t_base + d * n_t + cols, mask=cmask, other=0.0)
+                    acc = tl.fma(qd[:, None], td[None, :], acc)
+            s = tl.where(acc != acc, -_FLT_MAX, acc)
+            s = tl.minimum(tl.maximum(s, -_FLT_MAX), _FLT_MAX)
+            drop = ~cmask
+            if HAS_BAD:
+                bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
+                drop = drop | (bad != 0)
+            s = tl.where(drop[None, :], float("-inf"), s)
+            better = s > best_v  # strict: an earlier target keeps a tie
+            best_v = tl.where(better, s, best_v)
+            best_i = tl.where(better, cols[None, :], best_i)
+        m = tl.max(best_v, axis=1)
+        idx = tl.min(tl.where(best_v == m[:, None], best_i, 2147483647), axis=1)
+        out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
+        tl.store(pval_ptr + out, m, mask=qmask)
+        tl.store(pidx_ptr + out, idx, mask=qmask)
+
+
+@triton.jit
+def _nn_reduce_kernel(pval_ptr, pidx_ptr, qidx_ptr, nq_ptr, out_ptr, n_out, n_qmax, n_split,
+                      BR: tl.constexpr):
+    pid = tl.program_id(0)
+    b = tl.program_id(1)
+    n_q = tl.load(nq_ptr + b)
+    if pid * BR < n_q:
+        offs = pid * BR + tl.arange(0, BR)
+        mask = offs < n_q
+        best_v = tl.full((BR,), float("-inf"), tl.float32)
+        best_i = tl.full((BR,), 2147483647, tl.int32)
+        for s in range(0, n_split):  # splits in target order: strict > keeps the earliest
+            at = (b.to(tl.int64) * n_split + s) * n_qmax + offs
+            v = tl.load(pval_ptr + at, mask=mask, other=float("-inf"))
+            i = tl.load(pidx_ptr + at, mask=mask, other=2147483647)
+            better = v > best_v
+            best_v = tl.where(better, v, best_v)
+            best_i = tl.where(better, i, best_i)
+        best_i = tl.where(best_i == 2147483647, 0, best_i)  # every target invalid: index 0
+        rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs, mask=mask, other=0)
+        tl.store(out_ptr + b.to(tl.int64) * n_out + rows, best_i.to(tl.int64), mask=mask)
+
+
+def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
+              n_q: torch.Tensor, out: torch.Tensor,
+              target_bad: Optional[torch.Tensor] = None) -> None:
+    """Nearest target (largest inner product, first index on ties) of gathered source rows.
+
+    Args:
+        source: (B, S, D) float32 contiguous, the query map of each of B pairs.
+        targets_t: (B, D, T) float32 contiguous, the target map transposed (channel-major).
+        qidx: (B, M) int64 contiguous source row of each query; entries at and past ``n_q[b]``
+            are ignored (they may hold anything).
+        n_q: (B,) int32/int64 on the device, number of valid queries per pair (<= M).
+        out: (B, S) int64 contiguous; ``out[b, qidx[b, i]]`` receives the index (0 <= j < T) of
+            the best target for ``i < n_q[b]``; other entries are left as they are.
+        target_bad: optional (B, T) bool/uint8, targets never returned while a valid one exists
+            (zero their rows too: they still enter the products).
+    All on one device (CUDA, or CPU under TRITON_INTERPRET=1). Asynchronous: no host sync.
+    """
+    n_b, n_src, d = source.shape
+    n_t, n_qmax = targets_t.shape[2], qidx.shape[1]
+    if n_qmax == 0 or n_t == 0 or n_b == 0:
+        return
+    chunk = BLOCK_T * CHUNK_BLOCKS
+    n_split = triton.cdiv(n_t, chunk)
+    pval = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
+    pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=source.device)
+    bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
+    grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
+    _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pidx,
+                             n_src, n_t, n_qmax, n_split, chunk,
+                             D=d, DP=max(16, triton.next_power_of_2(d)), BQ=BLOCK_Q,
+                             BT=BLOCK_T, HAS_BAD=target_bad is not None, USE_DOT=USE_DOT,
+                             num_warps=NUM_WARPS)
+    _nn_reduce_kernel[(triton.cdiv(n_qmax, BLOCK_R), n_b)](
+        pval, pidx, qidx, n_q, out, out.shape[1], n_qmax, n_split, BR=BLOCK_R)
+
+
+def nearest(queries: torch.Tensor, targets: torch.Tensor,
+            target_bad: Optional[torch.Tensor] = None) -> torch.Tensor:
+    """(Q,) int64 index of each query's nearest target (dot); queries (Q, D), targets (T, D)
+    float32 on one device; same rule as `nn_search` (one pair, all queries)."""
+    n_q = queries.shape[0]
+    dev = queries.device
+    if target_bad is not None:
+        targets = targets.masked_fill(target_bad[:, None], 0.0)
+        target_bad = target_bad[None]
+    out = torch.zeros((1, n_q), dtype=torch.int64, device=dev)
+    nn_search(queries.float().contiguous()[None], targets.float().T.contiguous()[None],
+              torch.arange(n_q, device=dev)[None].contiguous(),
+              torch.tensor([n_q], dtype=torch.int64, device=dev), out, target_bad)
+    return out[0]

@@ -1,0 +1,166 @@
+"""The fused Triton nearest-neighbour kernel and the walk it serves, against the torch path.
+
+Without a GPU the kernels run through Triton's CPU interpreter (test/conftest.py sets
+TRITON_INTERPRET=1 before triton is imported); on a CUDA machine they run compiled on the GPU.
+Data are small multiples of 1/8, so every product and sum is exact in float32 and both paths must
+return identical indices whatever their summation order.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+import pytest
+import torch
+
+triton = pytest.importorskip("triton")
+
+from mast3r_test_utils import warped_descriptor_pair  # noqa: E402
+
+from mast3r_ros.core import nn_triton  # noqa: E402
+from mast3r_ros.core.config import MatchingConfig  # noqa: E402
+from mast3r_ros.core.errors import ConfigError  # noqa: E402
+from mast3r_ros.core.matching import (  # noqa: E402
+    _nearest, fast_reciprocal_matches, fast_reciprocal_matches_batch, resolve_nn_backend)
+
+DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+if DEV.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":
+    pytest.skip("triton was imported before TRITON_INTERPRET=1 was set", allow_module_level=True)
+
+
+def _eighths(shape, seed, lo=-4, hi=4):
+    g = torch.Generator().manual_seed(seed)
+    return (torch.randint(lo, hi + 1, shape, generator=g).float() / 8).to(DEV)
+
+
+def _torch_nn(q, t, bad=None):
+    if bad is not None:
+        t = t.masked_fill(bad[:, None], 0.0)
+    return _nearest(q, t, dist="dot", block_size=64, target_bad=bad)
+
+
+@pytest.fixture(params=[False, True], ids=["fma", "dot"])
+def variant(request, monkeypatch):
+    monkeypatch.setattr(nn_triton, "USE_DOT", request.param)
+    return request.param
+
+
+@pytest.mark.parametrize("q, t, d", [(5, 300, 24), (40, 1000, 24), (33, 259, 3)])
+def test_indices_equal_torch(variant, q, t, d):
+    """Q below the block, T not a multiple of the block or of the split, D = 24 and 3."""
+    queries, targets = _eighths((q, d), 1), _eighths((t, d), 2)
+    got = nn_triton.nearest(queries, targets)
+    assert torch.equal(got.cpu(), _torch_nn(queries, targets).cpu())
+
+
+def test_ties_first_index_wins(variant, monkeypatch):
+    """Equal targets in one block, across blocks and across splits: the first index wins."""
+    monkeypatch.setattr(nn_triton, "CHUNK_BLOCKS", 1)  # a split every BLOCK_T targets
+    n_t = 3 * nn_triton.BLOCK_T + 7
+    targets = torch.zeros(n_t, 4, device=DEV)
+    best = torch.tensor([1.0, 0.5, 0.0, 0.0], device=DEV)
+    for j in (5, 6, nn_triton.BLOCK_T + 1, 2 * nn_triton.BLOCK_T + 3, n_t - 1):
+        targets[j] = best
+    targets[2] = torch.tensor([0.5, 1.0, 0.0, 0.0], device=DEV)  # wins for query 1 alone
+    queries = torch.tensor([[1.0, 0.0, 0.0, 0.0], [0.0, 1.0, 0.0, 0.0], [0.0, 0.0, 1.0, 0.0]],
+                           device=DEV)
+    got = nn_triton.nearest(queries, targets).cpu().tolist()
+    # query 3 sees all-zero products: a tie over every target -> index 0
+    assert got == [5, 2, 0] == _torch_nn(queries, targets).cpu().tolist()
+
+
+def test_bad_rows_never_win(variant):
+    queries, targets = _eighths((20, 24), 3), _eighths((500, 24), 4)
+    torch_ref = _torch_nn(queries, targets)
+    bad = torch.zeros(500, dtype=torch.bool, device=DEV)
+    bad[torch_ref[:10]] = True  # the winners of the first 10 queries become invalid
+    targets = targets.clone()
+    targets[bad] = float("nan")
+    targets[torch_ref[0]] = float("inf")
+    got = nn_triton.nearest(queries, targets, bad)
+    assert not bad[got].any()
+    assert torch.equal(got.cpu(), _torch_nn(queries, targets, bad).cpu())
+
+
+def test_nn_search_gathers_writes_cache_and_ignores_past_count():
+    src, tgt = _eighths((2, 50, 8), 5), _eighths((2, 300, 8), 6)
+    qidx = torch.tensor([[3, 7, 49, 0], [10, 11, 0, 0]], device=DEV)
+    n_q = torch.tensor([3, 2], device=DEV)
+    out = torch.full((2, 50), -1, dtype=torch.int64, device=DEV)
+    nn_triton.nn_search(src, tgt.transpose(1, 2).contiguous(), qidx, n_q, out)
+    for b, rows in ((0, [3, 7, 49]), (1, [10, 11])):
+        want = _torch_nn(src[b, rows], tgt[b])
+        assert torch.equal(out[b, rows].cpu(), want.cpu())
+    written = (out >= 0).sum(1).cpu().tolist()
+    assert written == [3, 2]  # entries past n_q (row 0 of pair 0) untouched
+
+
+@pytest.mark.parametrize("seed, q", [(0, 8), (3, 4)])
+def test_walk_equals_torch_on_synthetic_pair(seed, q):
+    pair = warped_descriptor_pair(16, 24, seed=seed, quantize=q, angle_deg=6.0)
+    d1, d2 = pair.desc1.to(DEV), pair.desc2.to(DEV)
+    want = fast_reciprocal_matches(d1, d2, subsample=2, nn_backend="torch")
+    got = fast_reciprocal_matches(d1, d2, subsample=2, nn_backend="triton")
+    assert len(want[0]) > 30
+    assert all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(got, want))
+
+
+def test_walk_with_nan_pixels_and_init_points():
+    pair = warped_descriptor_pair(12, 16, seed=2, quantize=8)
+    d1, d2 = pair.desc1.clone(), pair.desc2.clone()
+    d2[3:6, 4:9] = float("nan")
+    d1[0, :] = float("inf")
+    d1, d2 = d1.to(DEV), d2.to(DEV)
+    for kw in ({"subsample": 2, "max_iter": 3}, {"init_xy1": np.array([[1, 1], [5, 7], [9, 2]]),
+                                                 "pixel_tol": 3.0}):
+        want = fast_reciprocal_matches(d1, d2, nn_backend="torch", **kw)
+        got = fast_reciprocal_matches(d1, d2, nn_backend="triton", **kw)
+        assert all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(got, want)), kw
+
+
+def test_batched_walk_equals_single_walks():
+    pairs = [warped_descriptor_pair(12, 16, seed=s, quantize=8, angle_deg=5.0 * s)
+             for s in range(3)]
+    maps = [(p.desc1.to(DEV), p.desc2.to(DEV)) for p in pairs]
+    got = fast_reciprocal_matches_batch(maps, subsample=2, nn_backend="triton")
+    for (a, b), (x1, x2) in zip(maps, got):
+        w1, w2 = fast_reciprocal_matches(a, b, subsample=2, nn_backend="torch")
+        assert torch.equal(x1.cpu(), w1.cpu()) and torch.equal(x2.cpu(), w2.cpu())
+    assert fast_reciprocal_matches_batch([], nn_backend="triton") == []
+
+
+def test_backend_resolution_and_errors(monkeypatch):
+    cpu = torch.device("cpu")
+    assert resolve_nn_backend("torch", cpu) == "torch"
+    assert resolve_nn_backend("auto", cpu) == "torch"  # auto never interprets on the CPU
+    assert resolve_nn_backend("triton", DEV, "l2") == "torch"  # l2: torch search
+    assert resolve_nn_backend("triton", DEV, "dot", torch.float64) == "torch"
+    with pytest.raises(ConfigError, match="nn_backend must be one of"):
+        resolve_nn_backend("cuda", cpu)
+    with pytest.raises(ConfigError, match="nn_backend must be one of"):
+        fast_reciprocal_matches(torch.zeros(2, 2, 3), torch.zeros(2, 2, 3), nn_backend="fast")
+    monkeypatch.delenv("TRITON_INTERPRET", raising=False)
+    with pytest.raises(ConfigError, match="runs on CUDA tensors"):
+        resolve_nn_backend("triton", cpu)
+    assert MatchingConfig().nn_backend == "auto"
+
+
+def test_bench_matching_smoke(tmp_path):
+    """bench/bench_matching.py --smoke runs end to end (both backends agree on exact data)."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_matching.py"), "--smoke",
+                        "--json", str(out)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = json.loads(out.read_text())
+    assert res["backends"] == ["torch", "triton"]
+    assert all(p["jaccard"] == 1.0 and p["identical"] for p in res["pairs"])
+    assert res["match_and_fuse_K2_per_pair"]["jaccard"] == 1.0
