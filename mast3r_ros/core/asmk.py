@@ -35,6 +35,7 @@ import io
 import logging
 import os
 import pickle
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
@@ -305,8 +306,25 @@ def aggregate_query(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
     return aggregate(feats, codebook, MULTIPLE_ASSIGNMENT_QUERY)
 
 
-# ------------------------------------------------------------------------ popcount
+# ------------------------------------------------------------------------ Hamming distances
+_HAS_BITWISE_COUNT = hasattr(np, "bitwise_count")  # numpy >= 2.0: hardware popcount
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+_M1, _M2, _M4, _M8 = (np.uint64(v) for v in (0x5555555555555555, 0x3333333333333333,
+                                             0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF))
+_LANES16 = np.uint64(0x0001000100010001)
+_FAISS: Any = None  # the faiss module once imported, False when it is not installed
+
+
+def _faiss() -> Any:
+    """faiss if installed (imported once, lazily), else None."""
+    global _FAISS
+    if _FAISS is None:
+        try:
+            import faiss
+            _FAISS = faiss if hasattr(faiss, "hammings") else False
+        except ImportError:
+            _FAISS = False
+    return _FAISS or None
 
 
 def _wide(codes: np.ndarray) -> np.ndarray:
@@ -314,16 +332,90 @@ def _wide(codes: np.ndarray) -> np.ndarray:
     return codes.view(np.uint64 if codes.shape[1] % 8 == 0 else np.uint32)
 
 
-def _popcount_rows(x: np.ndarray) -> np.ndarray:
-    """Set bits per row of a (n, m) unsigned-integer array -> (n,) int64."""
-    if hasattr(np, "bitwise_count"):  # numpy >= 2.0: hardware popcount
-        counts = np.bitwise_count(x)
-    else:  # numpy 1.x: a byte table
-        counts = _POP8[x.view(np.uint8)]
-    total = counts[:, 0].astype(np.int64)
-    for k in range(1, counts.shape[1]):  # column sums beat a reduction over a short axis
-        total += counts[:, k]
-    return total
+def _byte_counts_swar(x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """Set bits of every byte of (n, m) uint64 ``x``, in place, as bytes of uint64 words (the
+    classic SWAR popcount's first three steps; no table, no numpy 2 needed)."""
+    np.right_shift(x, np.uint64(1), out=tmp)
+    tmp &= _M1
+    x -= tmp
+    np.right_shift(x, np.uint64(2), out=tmp)
+    tmp &= _M2
+    x &= _M2
+    x += tmp
+    np.right_shift(x, np.uint64(4), out=tmp)
+    x += tmp
+    x &= _M4
+    return x
+
+
+def _sum_byte_lanes(v: np.ndarray, out: np.ndarray) -> None:
+    """out[:] = sum of all bytes of each row of (n, c) uint64 ``v`` whose bytes, summed over
+    the c columns, stay below 256 (checked by the callers)."""
+    a = v[:, 0].copy()
+    for k in range(1, v.shape[1]):
+        a += v[:, k]
+    t = a >> np.uint64(8)  # bytes -> four 16-bit lanes, then one multiply adds the lanes
+    t &= _M8
+    a &= _M8
+    a += t
+    a *= _LANES16
+    a >>= np.uint64(48)
+    out[:] = a
+
+
+def _popcount_rows_into(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """out[:] = set bits per row of ``x`` (n, m) uint64 or uint32 (``x`` is overwritten;
+    ``tmp`` is scratch of x's shape and dtype). numpy >= 2: ``np.bitwise_count``; numpy 1.x:
+    the SWAR byte counts (uint64) or a byte table (uint32); the per-row sums by byte lanes."""
+    n, m = x.shape
+    if x.dtype == np.uint64 and _HAS_BITWISE_COUNT and m % 8 == 0 and m <= 24:
+        _sum_byte_lanes(np.bitwise_count(x).view(np.uint64), out)  # bytes <= 64, 3 columns max
+    elif x.dtype == np.uint64 and not _HAS_BITWISE_COUNT and m <= 31:
+        _sum_byte_lanes(_byte_counts_swar(x, tmp), out)  # bytes <= 8, 31 columns max
+    else:  # short or very long codes: plain reductions (not on the official sizes' path)
+        counts = np.bitwise_count(x) if _HAS_BITWISE_COUNT else _POP8[x.view(np.uint8)]
+        np.add.reduce(counts.reshape(n, -1), axis=1, dtype=np.int32, out=out)
+
+
+def hamming_lists(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  queries: np.ndarray, out: np.ndarray, backend: str = "auto",
+                  block_rows: int = 16384) -> None:
+    """Hamming distances of posting lists to query codes, written in order to ``out``.
+
+    ``codes`` (T, nbytes) uint8 C-contiguous; rows ``starts[i]:ends[i]`` are compared with
+    ``queries[i]`` (nbytes,) uint8; ``out`` (sum of lengths,) int32. ``backend``: 'faiss'
+    (``faiss.hammings``, hardware popcount in one pass over the codes; needs faiss), 'numpy'
+    (XOR into a ``block_rows`` cache-sized buffer, popcounts per block) or 'auto' (faiss when
+    installed). Both give the same integers. Releases the GIL in faiss and in numpy's loops.
+    """
+    if len(starts) == 0:
+        return
+    fa = _faiss() if backend in ("auto", "faiss") else None
+    if backend == "faiss" and fa is None:
+        raise InputError("ASMK backend 'faiss' needs faiss (pip install faiss-cpu)")
+    nb = codes.shape[1]
+    if fa is not None:
+        if out.dtype != np.int32 or not (codes.flags.c_contiguous and out.flags.c_contiguous):
+            raise InputError("hamming_lists: faiss needs C-contiguous codes and int32 output")
+        qarr = np.ascontiguousarray(queries)  # kept alive while faiss reads it
+        base, qbase, obase, pos = codes.ctypes.data, qarr.ctypes.data, out.ctypes.data, 0
+        u8, i32, ham = fa.cast_integer_to_uint8_ptr, fa.cast_integer_to_int_ptr, fa.hammings
+        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if e > b:
+                ham(u8(qbase + i * nb), u8(base + b * nb), 1, e - b, nb, i32(obase + 4 * pos))
+                pos += e - b
+        return
+    db, q = _wide(codes), _wide(np.ascontiguousarray(queries))
+    rows = max(block_rows, int((ends - starts).max()))
+    buf, tmp = np.empty((rows, db.shape[1]), db.dtype), np.empty((rows, db.shape[1]), db.dtype)
+    done = fill = 0
+    for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+        if fill + e - b > block_rows and fill:
+            _popcount_rows_into(buf[:fill], out[done:done + fill], tmp[:fill])
+            done, fill = done + fill, 0
+        np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
+        fill += e - b
+    _popcount_rows_into(buf[:fill], out[done:done + fill], tmp[:fill])
 
 
 # ------------------------------------------------------------------------ inverted file
@@ -333,18 +425,27 @@ class AsmkIndex:
     Arrays: ``offsets`` (K+1,) int64 (entries of word w are ``offsets[w]:offsets[w+1]``),
     ``image_ids`` (T,) int32, ``codes`` (T, nbytes) uint8, ``words_per_image`` (N,) int32.
     ``identity`` is free text naming the retrieval model + codebook the vectors came from.
+    ``backend`` chooses the Hamming kernel of `query` ('auto': faiss when installed, else
+    numpy; see `hamming_lists`). Memory: ``T * (nbytes + 4)`` bytes plus ``8 K``; a query
+    keeps ``16`` bytes per scored entry of scratch between calls.
     """
 
     def __init__(self, offsets: np.ndarray, image_ids: np.ndarray, codes: np.ndarray,
-                 words_per_image: np.ndarray, dim: int, identity: str = ""):
+                 words_per_image: np.ndarray, dim: int, identity: str = "",
+                 backend: str = "auto"):
+        if backend not in ("auto", "faiss", "numpy"):
+            raise InputError(f"ASMK backend {backend!r}: use 'auto', 'faiss' or 'numpy'")
         self.offsets = offsets
         self.image_ids = image_ids
-        self.codes = codes
+        self.codes = np.ascontiguousarray(codes)
         self.words_per_image = words_per_image
         self.dim = int(dim)
         self.identity = identity
+        self.backend = backend
         self._inv_sqrt_n = 1.0 / np.sqrt(np.maximum(words_per_image, 1).astype(np.float64))
         self._table: Optional[np.ndarray] = None
+        self._scratch: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._scratch_lock = threading.Lock()
 
     @property
     def num_images(self) -> int:
@@ -353,6 +454,12 @@ class AsmkIndex:
     @property
     def num_words(self) -> int:
         return int(len(self.offsets) - 1)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the inverted file's arrays (codes, ids, offsets, per-image counts)."""
+        return int(self.codes.nbytes + self.image_ids.nbytes + self.offsets.nbytes
+                   + self.words_per_image.nbytes + self._inv_sqrt_n.nbytes)
 
     @classmethod
     def build(cls, vectors: Sequence[AsmkVector], num_words: int, dim: int,
@@ -374,16 +481,25 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
+    def _buffers(self, total: int) -> Tuple[np.ndarray, np.ndarray, bool]:
+        """(ham (total,) int32, weights (total,) float64, whether the lock is held): scratch
+        kept between queries (fresh pages cost more than the scoring on some machines); a
+        concurrent query gets its own arrays."""
+        if not self._scratch_lock.acquire(blocking=False):
+            return np.empty(total, np.int32), np.empty(total, np.float64), False
+        if self._scratch is None or len(self._scratch[0]) < total:
+            self._scratch = (np.empty(total, np.int32), np.empty(total, np.float64))
+        return self._scratch[0][:total], self._scratch[1][:total], True
+
     def query(self, vec: AsmkVector, block_rows: int = 16384, threads: Optional[int] = None
               ) -> np.ndarray:
         """(N,) float64 scores of one query vector against every database image.
 
-        Work is proportional to the database entries sharing a word with the query. Posting
-        lists (contiguous in the CSR layout) are XOR-ed with the query word's code into a
-        cache-sized block buffer (``block_rows`` x code bytes, 2 MB), whose popcounts are
-        taken block by block; the kernel (a table over the Hamming distance) and one bincount
-        over images finish it. Large queries are split over ``threads`` worker threads (numpy
-        releases the GIL in the XOR and popcount loops); default: up to 4 CPUs.
+        Work is proportional to the database entries sharing a word with the query: their
+        Hamming distances to the query word's code (`hamming_lists`, one pass over the
+        contiguous posting lists), the kernel as a table over the distance, one bincount over
+        image ids. Large queries are split over ``threads`` worker threads by posting lists
+        (faiss and numpy release the GIL); default: up to 4 CPUs.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -396,45 +512,36 @@ class AsmkIndex:
         total = int(lengths.sum())
         if total == 0:
             return scores
-        # image id of every scored entry, in scoring order (runs of consecutive rows)
-        rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
-                                                            + lengths, lengths)
-        ids = self.image_ids[rows]
-        ham = np.empty(total, np.int64)
-        q = _wide(np.ascontiguousarray(vec.codes))
-        nt = threads or min(4, os.cpu_count() or 1)
-        nt = max(1, min(nt, total // (4 * block_rows)))
-        if nt == 1:
-            self._hamming_span(starts, ends, q, 0, ham, block_rows)
-        else:
+        q = np.ascontiguousarray(vec.codes)
+        ham, weights, locked = self._buffers(total)
+        try:
+            nt = threads or min(4, os.cpu_count() or 1)
+            nt = max(1, min(nt, total // (4 * block_rows)))
             cum = np.cumsum(lengths)
             cuts = [0, *np.searchsorted(cum, total * np.arange(1, nt) / nt).tolist(),
                     len(lengths)]
-            with ThreadPoolExecutor(nt) as pool:
-                list(pool.map(lambda g: self._hamming_span(
-                    starts[cuts[g]:cuts[g + 1]], ends[cuts[g]:cuts[g + 1]],
-                    q[cuts[g]:cuts[g + 1]], int(cum[cuts[g] - 1]) if cuts[g] else 0, ham,
-                    block_rows), range(nt)))
-        # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
-        scores += np.bincount(ids, weights=self._kernel_table()[ham], minlength=self.num_images)
-        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
 
-    def _hamming_span(self, starts: np.ndarray, ends: np.ndarray, q: np.ndarray, out_pos: int,
-                      ham: np.ndarray, block_rows: int) -> None:
-        """Hamming distances of the posting lists [starts, ends) to the query codes ``q``,
-        written to ``ham[out_pos:]`` in order."""
-        if len(starts) == 0:
-            return
-        db = _wide(self.codes)
-        buf = np.empty((max(block_rows, int((ends - starts).max())), db.shape[1]), db.dtype)
-        done, fill = out_pos, 0
-        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-            if fill + e - b > block_rows and fill:
-                ham[done:done + fill] = _popcount_rows(buf[:fill])
-                done, fill = done + fill, 0
-            np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
-            fill += e - b
-        ham[done:done + fill] = _popcount_rows(buf[:fill])
+            def span(g: int) -> None:
+                lo, hi = cuts[g], cuts[g + 1]
+                pos = int(cum[lo - 1]) if lo else 0
+                hamming_lists(self.codes, starts[lo:hi], ends[lo:hi], q[lo:hi],
+                              ham[pos:int(cum[hi - 1]) if hi else 0], self.backend,
+                              block_rows)
+            if nt == 1:
+                span(0)
+            else:
+                with ThreadPoolExecutor(nt) as pool:
+                    list(pool.map(span, range(nt)))
+            # image id of every scored entry, in scoring order (the posting lists' slices)
+            ids = np.concatenate([self.image_ids[b:e] for b, e in
+                                  zip(starts.tolist(), ends.tolist())], dtype=np.intp)
+            np.take(self._kernel_table(), ham, out=weights)
+            # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
+            scores += np.bincount(ids, weights=weights, minlength=self.num_images)
+        finally:
+            if locked:
+                self._scratch_lock.release()
+        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
 
     def _kernel_table(self) -> np.ndarray:
         """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""
