@@ -149,32 +149,55 @@ class Codebook:
             self._t_sqnorm = torch.from_numpy(sq).to(self._device)
         return self._t, self._t_sqnorm
 
-    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None
-                 ) -> np.ndarray:
+    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None,
+                 chunk: Optional[int] = None) -> np.ndarray:
         """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
 
         Returns (n, multiple) int64 by increasing distance. Candidates come from float32
-        ``|c|^2 - 2 x.c`` (one matmul per batch, torch on the codebook's device), a shortlist
-        of ``multiple + 4`` is re-ranked with float64 distances, so near-ties resolve like an
-        exact computation. Working memory per batch: ``batch * K * 4`` bytes; the default
-        batch keeps it at 16 MB (64 rows for the official 65 536 words).
+        ``|c|^2 - 2 x.c`` (torch matmuls on the codebook's device), a shortlist of
+        ``multiple + 4`` per row is re-ranked with float64 distances on the CPU, so near-ties
+        resolve like an exact computation. All rows of a ``batch`` go through one matmul per
+        ``chunk`` centroids (CPU default 8192: the distance block stays small and is reused;
+        GPU default: the whole codebook at once); each chunk keeps its shortlist, merged at
+        the end (the union of per-chunk shortlists holds the overall one). Working memory:
+        ``batch * chunk * 4`` bytes (defaults: 16 MB on the CPU; 512 rows at once on a GPU,
+        128 MB for the official 65 536 words). On the official sizes (300 x 1024 features,
+        65 536 words) this is ~40 GFLOP per query image: seconds on a CPU core, a
+        millisecond on a GPU -- keep the codebook on the engine's device.
         """
         feats = np.ascontiguousarray(feats, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.dim:
             raise InputError(f"features {feats.shape} do not match the codebook's dimension "
                              f"{self.dim}: the codebook belongs to another retrieval model")
         m = min(multiple, self.num_words)
-        if len(feats) == 0:
+        n, k_all = len(feats), self.num_words
+        if n == 0:
             return np.zeros((0, m), np.int64)
         cent, sqnorm = self._torch()
-        short = min(self.num_words, m + 4)
-        batch = batch or max(1, (1 << 22) // self.num_words)
-        out = np.empty((len(feats), m), np.int64)
+        short = min(k_all, m + 4)
+        cpu = self._device.type == "cpu"
+        chunk = max(short, min(k_all, chunk or (8192 if cpu else k_all)))
+        batch = min(n, batch or (max(1, (1 << 22) // chunk) if cpu else 512))
+        out = np.empty((n, m), np.int64)
         with torch.inference_mode():
             xt = torch.from_numpy(feats).to(self._device)
-            for s in range(0, len(feats), batch):
-                d = torch.addmm(sqnorm, xt[s:s + batch], cent.T, beta=1.0, alpha=-2.0)
-                cand = torch.topk(d, short, dim=1, largest=False, sorted=False).indices
+            dist = torch.empty(batch * chunk, dtype=torch.float32, device=self._device)
+            for s in range(0, n, batch):
+                xb = xt[s:s + batch]
+                vals, cands = [], []
+                for c0 in range(0, k_all, chunk):
+                    c1 = min(k_all, c0 + chunk)
+                    d = dist[:len(xb) * (c1 - c0)].view(len(xb), c1 - c0)
+                    torch.addmm(sqnorm[c0:c1], xb, cent[c0:c1].T, beta=1.0, alpha=-2.0, out=d)
+                    v, i = torch.topk(d, min(short, c1 - c0), dim=1, largest=False,
+                                      sorted=False)
+                    vals.append(v)
+                    cands.append(i + c0)
+                cand = cands[0]
+                if len(cands) > 1:
+                    sel = torch.topk(torch.cat(vals, 1), short, dim=1, largest=False,
+                                     sorted=False).indices
+                    cand = torch.gather(torch.cat(cands, 1), 1, sel)
                 cand = cand.cpu().numpy()
                 x = feats[s:s + batch]
                 diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)

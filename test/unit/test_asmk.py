@@ -276,3 +276,16 @@ def test_backend_names_are_checked(monkeypatch):
         index.query(AsmkVector(np.array([0, 1, 2, 3, 4, 5, 6, 7]), np.zeros((8, 4), np.uint8)))
     index.backend = "auto"
     assert index.query(AsmkVector(np.arange(8), np.zeros((8, 4), np.uint8))).shape == (3,)
+
+
+@pytest.mark.parametrize("chunk,batch", [(None, None), (7, None), (100, 33), (5000, 1)])
+def test_quantize_in_centroid_chunks_is_exact(chunk, batch):
+    """Per-chunk shortlists merged = the exact nearest words (float64 brute force)."""
+    rng = np.random.default_rng(11)
+    cb = Codebook(rng.standard_normal((1000, 48)).astype(np.float32), 1000)
+    x = rng.standard_normal((300, 48)).astype(np.float32)
+    x[:20] = cb.centroids[rng.integers(0, 1000, 20)] + 1e-3  # a word very close
+    d = ((x[:, None, :].astype(np.float64) - cb.centroids[None].astype(np.float64)) ** 2).sum(-1)
+    want = np.argsort(d, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(cb.quantize(x, 5, batch=batch, chunk=chunk), want)
+    np.testing.assert_array_equal(cb.quantize(x, 1, batch=batch, chunk=chunk), want[:, :1])
