@@ -450,7 +450,7 @@ class AsmkIndex:
     ``identity`` is free text naming the retrieval model + codebook the vectors came from.
     ``backend`` chooses the Hamming kernel of `query` ('auto': faiss when installed, else
     numpy; see `hamming_lists`). Memory: ``T * (nbytes + 4)`` bytes plus ``8 K``; a query
-    keeps ``16`` bytes per scored entry of scratch between calls.
+    keeps 20 bytes of scratch per scored entry between calls.
     """
 
     def __init__(self, offsets: np.ndarray, image_ids: np.ndarray, codes: np.ndarray,
@@ -467,7 +467,7 @@ class AsmkIndex:
         self.backend = backend
         self._inv_sqrt_n = 1.0 / np.sqrt(np.maximum(words_per_image, 1).astype(np.float64))
         self._table: Optional[np.ndarray] = None
-        self._scratch: Optional[Tuple[np.ndarray, np.ndarray]] = None
+        self._scratch: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self._scratch_lock = threading.Lock()
 
     @property
@@ -504,15 +504,18 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
-    def _buffers(self, total: int) -> Tuple[np.ndarray, np.ndarray, bool]:
-        """(ham (total,) int32, weights (total,) float64, whether the lock is held): scratch
-        kept between queries (fresh pages cost more than the scoring on some machines); a
-        concurrent query gets its own arrays."""
+    def _buffers(self, total: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """(ham int32, ids intp, weights float64, each (total,); whether the lock is held):
+        scratch kept between queries (fresh pages cost more than the scoring on some
+        machines); a concurrent query gets its own arrays."""
         if not self._scratch_lock.acquire(blocking=False):
-            return np.empty(total, np.int32), np.empty(total, np.float64), False
+            return (np.empty(total, np.int32), np.empty(total, np.intp),
+                    np.empty(total, np.float64), False)
         if self._scratch is None or len(self._scratch[0]) < total:
-            self._scratch = (np.empty(total, np.int32), np.empty(total, np.float64))
-        return self._scratch[0][:total], self._scratch[1][:total], True
+            self._scratch = (np.empty(total, np.int32), np.empty(total, np.intp),
+                             np.empty(total, np.float64))
+        return (self._scratch[0][:total], self._scratch[1][:total], self._scratch[2][:total],
+                True)
 
     def query(self, vec: AsmkVector, block_rows: int = 16384, threads: Optional[int] = None
               ) -> np.ndarray:
@@ -521,8 +524,9 @@ class AsmkIndex:
         Work is proportional to the database entries sharing a word with the query: their
         Hamming distances to the query word's code (`hamming_lists`, one pass over the
         contiguous posting lists), the kernel as a table over the distance, one bincount over
-        image ids. Large queries are split over ``threads`` worker threads by posting lists
-        (faiss and numpy release the GIL); default: up to 4 CPUs.
+        image ids (in entry order, so the result does not depend on ``threads``). Large
+        queries split the distances, image ids and kernel values over ``threads`` worker
+        threads by posting lists (faiss and numpy release the GIL); default: up to 4 CPUs.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -536,29 +540,32 @@ class AsmkIndex:
         if total == 0:
             return scores
         q = np.ascontiguousarray(vec.codes)
-        ham, weights, locked = self._buffers(total)
+        table = self._kernel_table()
+        ham, ids, weights, locked = self._buffers(total)
         try:
             nt = threads or min(4, os.cpu_count() or 1)
             nt = max(1, min(nt, total // (4 * block_rows)))
-            cum = np.cumsum(lengths)
-            cuts = [0, *np.searchsorted(cum, total * np.arange(1, nt) / nt).tolist(),
+            cum = np.concatenate([[0], np.cumsum(lengths)])
+            cuts = [0, *np.searchsorted(cum[1:], total * np.arange(1, nt) / nt).tolist(),
                     len(lengths)]
 
             def span(g: int) -> None:
                 lo, hi = cuts[g], cuts[g + 1]
-                pos = int(cum[lo - 1]) if lo else 0
-                hamming_lists(self.codes, starts[lo:hi], ends[lo:hi], q[lo:hi],
-                              ham[pos:int(cum[hi - 1]) if hi else 0], self.backend,
-                              block_rows)
+                if hi == lo:
+                    return
+                p0, p1 = int(cum[lo]), int(cum[hi])
+                hamming_lists(self.codes, starts[lo:hi], ends[lo:hi], q[lo:hi], ham[p0:p1],
+                              self.backend, block_rows)
+                # image id of every scored entry, in scoring order (posting lists' slices)
+                np.concatenate([self.image_ids[b:e] for b, e in
+                                zip(starts[lo:hi].tolist(), ends[lo:hi].tolist())],
+                               out=ids[p0:p1])
+                np.take(table, ham[p0:p1], out=weights[p0:p1])
             if nt == 1:
                 span(0)
             else:
                 with ThreadPoolExecutor(nt) as pool:
                     list(pool.map(span, range(nt)))
-            # image id of every scored entry, in scoring order (the posting lists' slices)
-            ids = np.concatenate([self.image_ids[b:e] for b, e in
-                                  zip(starts.tolist(), ends.tolist())], dtype=np.intp)
-            np.take(self._kernel_table(), ham, out=weights)
             # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
             scores += np.bincount(ids, weights=weights, minlength=self.num_images)
         finally:
