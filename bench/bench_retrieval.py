@@ -255,7 +255,9 @@ def main() -> int:
                     help="word frequency ~ rank^-zipf (0 = uniform; < 1)")
     ap.add_argument("--repeats", type=int, default=10)
     ap.add_argument("--threads", type=int, default=1,
-                    help="torch threads; scoring is timed single-threaded and with this many")
+                    help="torch threads (codebook search)")
+    ap.add_argument("--score-threads", type=int, default=None,
+                    help="scoring is timed single-threaded and with this many (default --threads)")
     ap.add_argument("--device", default="cpu", help="also time the codebook search on it")
     ap.add_argument("--skip-official", action="store_true", help="skip (a') official sizes")
     ap.add_argument("--skip-tiny", action="store_true", help="skip (a) and (c)")
@@ -289,7 +291,7 @@ def main() -> int:
                   f"after {g['after']['median_ms']:.2f} ms; head + search + aggregation "
                   f"{o['gpu_head_plus_aggregation_after']['median_ms']:.2f} ms")
     res["scale"] = s = bench_scale(args.keyframes, args.features_per_keyframe, args.zipf,
-                                   args.repeats, args.threads)
+                                   args.repeats, args.score_threads or args.threads)
     print(f"(b) {s['keyframes']} keyframes x {s['features_per_keyframe']} features -> "
           f"{s['words_per_keyframe']:.0f} words each (zipf {s['zipf']}: posting lists "
           f"{s['posting_skew_K_sum_p2']:.1f}x the uniform cost, longest "

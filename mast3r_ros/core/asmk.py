@@ -52,6 +52,8 @@ MULTIPLE_ASSIGNMENT_QUERY = 5
 ALPHA = 3.0
 THRESHOLD = 0.0
 INDEX_VERSION = 1
+_PART_ENTRIES = 1 << 16  # scoring: one part per this many scored entries, at most _MAX_PARTS
+_MAX_PARTS = 16
 
 
 # ------------------------------------------------------------------------ safe codebook loading
@@ -155,11 +157,12 @@ class Codebook:
 
         Returns (n, multiple) int64 by increasing distance. Candidates come from float32
         ``|c|^2 - 2 x.c`` (torch matmuls on the codebook's device), a shortlist of
-        ``multiple + 4`` per row is re-ranked with float64 distances on the CPU, so near-ties
-        resolve like an exact computation. All rows of a ``batch`` go through one matmul per
-        ``chunk`` centroids (CPU default 8192: the distance block stays small and is reused;
-        GPU default: the whole codebook at once); each chunk keeps its shortlist, merged at
-        the end (the union of per-chunk shortlists holds the overall one). Working memory:
+        ``multiple + 4`` per row is re-ranked with float64 distances (on the same device),
+        so near-ties resolve like an exact computation. All rows of a ``batch`` go through
+        one matmul per ``chunk`` centroids (CPU default 8192: the distance block stays
+        small and is reused; GPU default: the whole codebook at once); each chunk keeps its
+        shortlist, merged at the end (the union of per-chunk shortlists holds the overall
+        one). Working memory:
         ``batch * chunk * 4`` bytes (defaults: 16 MB on the CPU; 512 rows at once on a GPU,
         128 MB for the official 65 536 words). On the official sizes (300 x 1024 features,
         65 536 words) this is ~40 GFLOP per query image: seconds on a CPU core, a
@@ -198,12 +201,16 @@ class Codebook:
                     sel = torch.topk(torch.cat(vals, 1), short, dim=1, largest=False,
                                      sorted=False).indices
                     cand = torch.gather(torch.cat(cands, 1), 1, sel)
-                cand = cand.cpu().numpy()
-                x = feats[s:s + batch]
-                diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
-                exact = np.einsum("nsd,nsd->ns", diff, diff)
-                order = np.lexsort((cand, exact), axis=1)[:, :m]
-                out[s:s + batch] = np.take_along_axis(cand, order, axis=1)
+                # float64 distances of the shortlist, on the device (64 rows at a time on
+                # the CPU to keep the temporaries small), ordered on the CPU
+                exact = torch.empty(cand.shape, dtype=torch.float64, device=self._device)
+                step = 64 if cpu else len(xb)
+                for r in range(0, len(xb), step):
+                    diff = xb[r:r + step, None, :].double() - cent[cand[r:r + step]].double()
+                    torch.sum(diff * diff, dim=2, out=exact[r:r + step])
+                cand_np, exact_np = cand.cpu().numpy(), exact.cpu().numpy()
+                order = np.lexsort((cand_np, exact_np), axis=1)[:, :m]
+                out[s:s + batch] = np.take_along_axis(cand_np, order, axis=1)
         return out
 
 
@@ -523,10 +530,12 @@ class AsmkIndex:
 
         Work is proportional to the database entries sharing a word with the query: their
         Hamming distances to the query word's code (`hamming_lists`, one pass over the
-        contiguous posting lists), the kernel as a table over the distance, one bincount over
-        image ids (in entry order, so the result does not depend on ``threads``). Large
-        queries split the distances, image ids and kernel values over ``threads`` worker
-        threads by posting lists (faiss and numpy release the GIL); default: up to 4 CPUs.
+        contiguous posting lists), the kernel as a table over the distance, a bincount over
+        image ids. A large query is cut into up to 16 parts of whole posting lists (one per
+        65 536 scored entries), scored by ``threads`` worker threads (faiss and numpy release
+        the GIL; default: up to 4 CPUs); the parts' sums are added in order, so the scores
+        do not depend on ``threads``. ``block_rows``: rows per popcount block of the numpy
+        backend.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -543,16 +552,18 @@ class AsmkIndex:
         table = self._kernel_table()
         ham, ids, weights, locked = self._buffers(total)
         try:
-            nt = threads or min(4, os.cpu_count() or 1)
-            nt = max(1, min(nt, total // (4 * block_rows)))
+            # Fixed parts (by the query's size only, never by the thread count), each summed
+            # by its own bincount, the partial sums added in part order: the same floats for
+            # any number of threads.
+            parts = max(1, min(_MAX_PARTS, total // _PART_ENTRIES))
             cum = np.concatenate([[0], np.cumsum(lengths)])
-            cuts = [0, *np.searchsorted(cum[1:], total * np.arange(1, nt) / nt).tolist(),
+            cuts = [0, *np.searchsorted(cum[1:], total * np.arange(1, parts) / parts).tolist(),
                     len(lengths)]
 
-            def span(g: int) -> None:
+            def part(g: int) -> Optional[np.ndarray]:
                 lo, hi = cuts[g], cuts[g + 1]
                 if hi == lo:
-                    return
+                    return None
                 p0, p1 = int(cum[lo]), int(cum[hi])
                 hamming_lists(self.codes, starts[lo:hi], ends[lo:hi], q[lo:hi], ham[p0:p1],
                               self.backend, block_rows)
@@ -561,13 +572,18 @@ class AsmkIndex:
                                 zip(starts[lo:hi].tolist(), ends[lo:hi].tolist())],
                                out=ids[p0:p1])
                 np.take(table, ham[p0:p1], out=weights[p0:p1])
+                return np.bincount(ids[p0:p1], weights=weights[p0:p1],
+                                   minlength=self.num_images)
+            nt = max(1, min(threads or min(4, os.cpu_count() or 1), parts))
             if nt == 1:
-                span(0)
+                partial = [part(g) for g in range(parts)]
             else:
                 with ThreadPoolExecutor(nt) as pool:
-                    list(pool.map(span, range(nt)))
+                    partial = list(pool.map(part, range(parts)))
             # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
-            scores += np.bincount(ids, weights=weights, minlength=self.num_images)
+            for s in partial:
+                if s is not None:
+                    scores += s
         finally:
             if locked:
                 self._scratch_lock.release()

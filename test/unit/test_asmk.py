@@ -249,6 +249,12 @@ def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_coun
         for block_rows, threads in ((16384, 1), (7, 1), (5, 3)):
             got = index.query(q, block_rows=block_rows, threads=threads)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=backend)
+        monkeypatch.setattr(asmk, "_PART_ENTRIES", 37)  # several parts, summed in order
+        one = index.query(q, threads=1)
+        np.testing.assert_allclose(one, want, rtol=1e-12, atol=0, err_msg=backend)
+        np.testing.assert_array_equal(index.query(q, threads=3), one)
+        np.testing.assert_array_equal(index.query(q, block_rows=5, threads=2), one)
+        monkeypatch.setattr(asmk, "_PART_ENTRIES", 1 << 16)
 
 
 def test_scoring_reuses_scratch_and_handles_concurrent_queries():
