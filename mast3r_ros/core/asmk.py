@@ -21,8 +21,11 @@ Bits are packed with ``np.packbits`` (component d -> byte d // 8, most significa
 Why not the ``asmk`` package: it needs a Cython build and FAISS (no numpy-1.21 aarch64 wheel for
 Humble/Jetson), keeps its inverted file as Python lists of arrays per word, and scores a query in a
 Python loop over its words. Here the inverted file is a CSR layout (one contiguous code array
-sorted by word) scored with a few numpy calls per query word; the codebook search is one torch
-matmul per batch (on the GPU when the codebook is moved there, see `Codebook.quantize`).
+sorted by word); a query's posting lists are compared with ``faiss.hammings`` (faiss installed:
+one fused XOR + popcount pass) or numpy (XOR + ``np.bitwise_count`` / SWAR byte counts), the
+kernel is a table over the Hamming distance and the accumulation a bincount, in parallel parts
+(`AsmkIndex.query`). The codebook search is torch matmuls over centroid chunks (on the GPU when
+the codebook is moved there, see `Codebook.quantize`).
 
 The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
 resolves only numpy's array-reconstruction globals and refuses anything else.
