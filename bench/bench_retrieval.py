@@ -4,18 +4,25 @@
 (a) Query-side cost over the encoder, tiny config, CPU, one 512x384 image: the tiny MASt3R
     encoder (enc 32, 2 blocks) is timed, then what retrieval adds on top of it -- head
     (pre-whitening), top-300 selection, 5-NN quantisation on a 64-word codebook, aggregation,
-    scoring against a 6-image index. Also the same steps at the official sizes (C = D = 1024,
-    65 536 words), which the codebook search dominates (~20 GFLOP per image).
+    scoring against a 6-image index.
+(a') The same steps at the official sizes (C = D = 1024, 300 features, 65 536 words), which
+    the codebook search dominates (~40 GFLOP per image): the previous search
+    (bench/asmk_prev.py) and the current one timed in turn, same words asserted; with
+    ``--device cuda`` also on the GPU.
 (b) Retrieval among ``--keyframes`` (default 1e5) fabricated ASMK representations at the
-    official sizes (D 1024 -> 128-byte codes, 65 536 words, ``--words-per-keyframe`` 256 words
-    each, uniform random), a query of 1 400 distinct words (300 features x 5 words, collisions
-    removed) with random codes; median over queries. The index RAM is printed too, and as a
-    same-process baseline the time to copy as many code bytes as one query scores (the
-    machine's memory bandwidth at that moment; the ratio transfers to other machines).
+    official sizes (D 1024 -> 128-byte codes, 65 536 words): each keyframe's 300 features
+    (``--features-per-keyframe``) fall on words drawn with frequency ~ rank^-0.5 (``--zipf``;
+    uneven posting lists like a real codebook's), distinct words kept; a query = 300 features
+    x 5 words drawn the same way, distinct kept (~1 450 words); random codes. The previous
+    scoring (bench/asmk_prev.py) and the current one per backend (numpy, faiss when
+    installed), single-threaded, plus the current default with ``--threads``, timed in turn
+    per query (same scores asserted); the index RAM, and as a same-process baseline one read
+    pass over as many code bytes as a query scores (memory bandwidth right now).
 (c) Codebook RAM: a fabricated 65 536 x 1024 float32 codebook pickled like the official file,
     loaded through the safe loader in a fresh process: resident size and high-water mark.
 
-Usage: python bench/bench_retrieval.py [--keyframes 100000] [--repeats 10] [--json out.json]
+Usage: python bench/bench_retrieval.py [--keyframes 100000] [--repeats 10] [--threads 1]
+       [--device cuda] [--skip-tiny] [--skip-official] [--json out.json]
 """
 
 from __future__ import annotations
@@ -80,58 +87,144 @@ def bench_query_tiny(repeats: int) -> Dict[str, object]:
     return out
 
 
-def bench_query_official(repeats: int) -> Dict[str, object]:
+def _interleaved(variants: Dict[str, Callable[[int], object]], rounds: int, warmup: int = 1
+                 ) -> Dict[str, Dict[str, float]]:
+    """Time every variant once per round, in turn (load on a shared machine hits all alike);
+    the callables get the round number. Returns median/min/max ms per variant."""
+    times: Dict[str, List[float]] = {k: [] for k in variants}
+    for r in range(-warmup, rounds):
+        for name, fn in variants.items():
+            t0 = time.perf_counter()
+            fn(max(r, 0))
+            if r >= 0:
+                times[name].append((time.perf_counter() - t0) * 1e3)
+    return {k: {"median_ms": statistics.median(v), "min_ms": min(v), "max_ms": max(v)}
+            for k, v in times.items()}
+
+
+def bench_query_official(repeats: int, device: str) -> Dict[str, object]:
+    """Head + 5-NN codebook search + aggregation at the official sizes; the codebook search
+    before (64-row matmuls over all words) and after (chunked), same words asserted."""
+    import asmk_prev as prev
+
     spec = spec_from_args(argparse.Namespace(prewhiten=0, hdims="", nfeat=300, nclusters="64k"))
     head = RetrievalHead(spec, D_OFF).eval()
     rng = np.random.default_rng(1)
     cb = Codebook(rng.standard_normal((K_OFF, D_OFF), dtype=np.float32), "64k")
     enc = torch.randn(768, D_OFF, generator=torch.Generator().manual_seed(0))
+    feats = head(enc).feats.numpy()
+    words = cb.quantize(feats, 5)
+    assert np.array_equal(words, prev.quantize(cb, feats, 5)), "codebook search changed words"
+    rounds = max(2, repeats // 3)
+    res: Dict[str, object] = {"cpu_quantize": _interleaved(
+        {"before": lambda r: prev.quantize(cb, feats, 5),
+         "after": lambda r: cb.quantize(feats, 5)}, rounds),
+        "cpu_head_plus_aggregation_after": median_ms(
+            lambda: aggregate_query(head(enc).feats.numpy(), cb), rounds, warmup=1)}
+    if device.startswith("cuda") and torch.cuda.is_available():
+        try:
+            res.update(_official_gpu(device, spec, cb, enc, feats, words, repeats))
+        except Exception as e:  # noqa: BLE001 -- keep the CPU figures of this run
+            res["gpu_error"] = f"{type(e).__name__}: {e}"
+            print("GPU part failed:", res["gpu_error"])
+    return res
 
-    def step():
-        feats = head(enc).feats.numpy()
-        return aggregate_query(feats, cb)
-    return {"head_plus_aggregation": median_ms(step, max(2, repeats // 3), warmup=1)}
+
+def _official_gpu(device: str, spec, cb: Codebook, enc: torch.Tensor, feats: np.ndarray,
+                  words: np.ndarray, repeats: int) -> Dict[str, object]:
+    import asmk_prev as prev
+
+    res: Dict[str, object] = {}
+    gcb = Codebook(cb.centroids, "64k").to(device)
+    ghead = RetrievalHead(spec, D_OFF).eval().to(device)
+    genc = enc.to(device)
+    assert np.array_equal(gcb.quantize(feats, 5), words), "GPU search changed words"
+    res["gpu_quantize"] = _interleaved(
+        {"before": lambda r: prev.quantize(gcb, feats, 5),
+         "after": lambda r: gcb.quantize(feats, 5)}, repeats, warmup=2)
+    res["gpu_head_plus_aggregation_after"] = median_ms(
+        lambda: aggregate_query(ghead(genc).feats.cpu().numpy(), gcb), repeats)
+    res["gpu"] = torch.cuda.get_device_name(0)
+    return res
 
 
-def fabricated_index(n_kf: int, words_per_kf: int, seed: int = 0) -> AsmkIndex:
+def _word_shuffle() -> np.ndarray:
+    """Word id of each frequency rank (fixed), shared by the database and the queries."""
+    return np.random.default_rng(12345).permutation(K_OFF)
+
+
+def fabricated_index(n_kf: int, nfeat: int, zipf: float, seed: int = 0) -> AsmkIndex:
+    """Official-size inverted file: each keyframe's ``nfeat`` features go to words drawn with
+    probability ~ rank^-zipf (word ids shuffled), distinct words kept (1-NN side); codes random.
+    Ranks by the continuous inverse CDF ``floor(K u^(1/(1-zipf)))`` (zipf < 1)."""
     rng = np.random.default_rng(seed)
-    total = n_kf * words_per_kf
-    words = np.sort(rng.integers(0, K_OFF, total))
+    perm = _word_shuffle().astype(np.uint16)
+    u = rng.random((n_kf, nfeat))
+    words = perm[np.minimum((K_OFF * u ** (1.0 / (1.0 - zipf))).astype(np.int64), K_OFF - 1)]
+    del u
+    words.sort(axis=1)
+    keep = np.ones(words.shape, bool)
+    keep[:, 1:] = words[:, 1:] != words[:, :-1]
+    counts = keep.sum(1).astype(np.int32)
+    flat = words[keep]
+    del words, keep
+    order = np.argsort(flat, kind="stable")  # uint16: radix sort
     offsets = np.zeros(K_OFF + 1, np.int64)
-    np.cumsum(np.bincount(words, minlength=K_OFF), out=offsets[1:])
-    del words
-    ids = rng.integers(0, n_kf, total, dtype=np.int32)
-    codes = np.frombuffer(rng.bytes(total * (D_OFF // 8)), np.uint8).reshape(total, -1)
-    per_image = np.bincount(ids, minlength=n_kf).astype(np.int32)
-    return AsmkIndex(offsets, ids, codes, per_image, D_OFF, "fabricated")
+    np.cumsum(np.bincount(flat, minlength=K_OFF), out=offsets[1:])
+    ids = np.repeat(np.arange(n_kf, dtype=np.int32), counts)[order]
+    del order, flat
+    codes = np.frombuffer(rng.bytes(len(ids) * (D_OFF // 8)), np.uint8).reshape(len(ids), -1)
+    return AsmkIndex(offsets, ids, codes, counts, D_OFF, "fabricated")
 
 
-def bench_scale(n_kf: int, words_per_kf: int, repeats: int) -> Dict[str, object]:
+def fabricated_query(rng: np.random.Generator, nfeat: int, zipf: float) -> AsmkVector:
+    """``nfeat`` features x 5 words each, drawn like the database's words, distinct kept."""
+    perm = _word_shuffle()
+    r = np.minimum((K_OFF * rng.random(nfeat * 5) ** (1.0 / (1.0 - zipf))).astype(np.int64),
+                   K_OFF - 1)
+    w = np.unique(perm[r])
+    return AsmkVector(w, np.frombuffer(rng.bytes(len(w) * (D_OFF // 8)), np.uint8)
+                      .reshape(len(w), -1))
+
+
+def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[int]
+                ) -> Dict[str, object]:
+    import asmk_prev as prev
+    from mast3r_ros.core import asmk
+
     t0 = time.perf_counter()
-    index = fabricated_index(n_kf, words_per_kf)
+    index = fabricated_index(n_kf, nfeat, zipf)
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(7)
-    queries = []
-    for _ in range(repeats + 2):
-        w = np.unique(rng.integers(0, K_OFF, 1500))[:1400]
-        queries.append(AsmkVector(w, np.frombuffer(rng.bytes(len(w) * 128), np.uint8)
-                                  .reshape(len(w), 128)))
-    it = iter(queries)
-    timing = median_ms(lambda: index.query(next(it)), repeats)
-    # Baseline in the same process: copying as many code bytes as a query scores (memory
-    # bandwidth of this machine right now), so the ratio carries over to other machines.
-    n_scored = int((index.offsets[queries[0].words + 1] - index.offsets[queries[0].words]).sum())
-    src = index.codes[:n_scored]
-    dst = np.empty_like(src)
-    baseline = median_ms(lambda: np.copyto(dst, src), repeats)
-    nbytes = index.codes.nbytes + index.image_ids.nbytes + index.offsets.nbytes
-    return {"keyframes": n_kf, "words_per_keyframe": words_per_kf,
+    queries = [fabricated_query(rng, nfeat, zipf) for _ in range(repeats)]
+    variants: Dict[str, Callable[[int], object]] = {
+        "before": lambda r: prev.query(index, queries[r], threads=1)}
+    backends = ["numpy"] + (["faiss"] if asmk._faiss() is not None else [])
+    views = {b: AsmkIndex(index.offsets, index.image_ids, index.codes, index.words_per_image,
+                          index.dim, backend=b) for b in backends}
+    for b in backends:
+        variants[f"after_{b}"] = lambda r, b=b: views[b].query(queries[r], threads=1)
+    for nt in threads:
+        if nt > 1:
+            variants[f"after_{backends[-1]}_{nt}threads"] = \
+                lambda r, nt=nt: views[backends[-1]].query(queries[r], threads=nt)
+    want = prev.query(index, queries[0], threads=1)
+    for b in backends:  # same scores as before (same Hamming integers; summation order differs)
+        np.testing.assert_allclose(views[b].query(queries[0]), want, rtol=1e-12, atol=0)
+    timing = _interleaved(variants, repeats)
+    scored = [int((index.offsets[q.words + 1] - index.offsets[q.words]).sum()) for q in queries]
+    src = index.codes[:max(scored)]  # baseline: one read pass over as many code bytes
+    baseline = median_ms(lambda: int(src.view(np.uint64).sum()), repeats)
+    p = np.diff(index.offsets) / len(index.image_ids)
+    return {"keyframes": n_kf, "features_per_keyframe": nfeat, "zipf": zipf,
+            "words_per_keyframe": float(index.words_per_image.mean()),
+            "posting_skew_K_sum_p2": float(K_OFF * (p ** 2).sum()),
+            "longest_posting_list": int(np.diff(index.offsets).max()),
             "query_words": int(np.mean([q.num_words for q in queries])),
-            "entries_scored_per_query": int(np.mean(
-                [(index.offsets[q.words + 1] - index.offsets[q.words]).sum() for q in queries])),
-            "query": timing, "copy_scored_bytes": baseline,
-            "ratio_query_to_copy": timing["median_ms"] / baseline["median_ms"],
-            "index_MB": nbytes / 2 ** 20, "fabricate_s": build_s}
+            "entries_scored_per_query": int(np.mean(scored)),
+            "query": timing, "read_scored_bytes": baseline,
+            "index_MB": index.nbytes / 2 ** 20,
+            "query_scratch_MB": 20 * max(scored) / 2 ** 20, "fabricate_s": build_s}
 
 
 _RAM_CHILD = """
@@ -163,38 +256,76 @@ def bench_codebook_ram() -> Dict[str, float]:
             "peak_during_load_MB": b, "rss_after_quantize_MB": c, "peak_with_quantize_MB": d}
 
 
+def _ms(d: Dict[str, float]) -> str:
+    return f"{d['median_ms']:.1f} ms"
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keyframes", type=int, default=100_000)
-    ap.add_argument("--words-per-keyframe", type=int, default=256)
+    ap.add_argument("--features-per-keyframe", type=int, default=300,
+                    help="features kept per image (the official head's nfeat)")
+    ap.add_argument("--zipf", type=float, default=0.5,
+                    help="word frequency ~ rank^-zipf (0 = uniform; < 1)")
     ap.add_argument("--repeats", type=int, default=10)
-    ap.add_argument("--threads", type=int, default=1, help="torch threads (default 1)")
-    ap.add_argument("--skip-official", action="store_true", help="skip (a) at official sizes")
+    ap.add_argument("--threads", type=int, default=1,
+                    help="torch threads (codebook search)")
+    ap.add_argument("--score-threads", default=None,
+                    help="scoring is timed single-threaded and with these thread counts, e.g. "
+                         "'4,8' (default: --threads)")
+    ap.add_argument("--device", default="cpu", help="also time the codebook search on it")
+    ap.add_argument("--skip-official", action="store_true", help="skip (a') official sizes")
+    ap.add_argument("--skip-tiny", action="store_true", help="skip (a) and (c)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
+    from mast3r_ros.core import asmk
+
     res: Dict[str, object] = {"torch": torch.__version__, "numpy": np.__version__,
-                              "cpu_threads": args.threads}
-    res["tiny_query"] = t = bench_query_tiny(args.repeats)
-    print(f"(a) tiny, CPU: encoder {t['encoder']['median_ms']:.1f} ms; retrieval on top (head + "
-          f"ASMK + scoring vs 6 images) {t['retrieval_over_encoder']['median_ms']:.2f} ms "
-          f"(head alone {t['head_only']['median_ms']:.2f} ms)")
+                              "faiss": getattr(asmk._faiss(), "__version__", None),
+                              "cpu_threads": args.threads, "cpus": os.cpu_count(),
+                              "loadavg_start": os.getloadavg()[0]}
+    print(f"torch {torch.__version__}, numpy {np.__version__}, faiss {res['faiss']}, "
+          f"{args.threads} torch thread(s) of {os.cpu_count()} CPUs, load average "
+          f"{res['loadavg_start']:.1f}; 'before' = bench/asmk_prev.py, timed in turn with "
+          "'after' in the same run")
+    if not args.skip_tiny:
+        res["tiny_query"] = t = bench_query_tiny(args.repeats)
+        print(f"(a) tiny, CPU: encoder {_ms(t['encoder'])}; retrieval on top (head + ASMK + "
+              f"scoring vs 6 images) {t['retrieval_over_encoder']['median_ms']:.2f} ms (head "
+              f"alone {t['head_only']['median_ms']:.2f} ms)")
     if not args.skip_official:
-        res["official_query"] = o = bench_query_official(args.repeats)
-        print(f"(a') official sizes, CPU: head + 5-NN on 65 536 words + aggregation "
-              f"{o['head_plus_aggregation']['median_ms']:.0f} ms")
-    res["scale"] = s = bench_scale(args.keyframes, args.words_per_keyframe, args.repeats)
-    print(f"(b) {s['keyframes']} keyframes x {s['words_per_keyframe']} words (index "
-          f"{s['index_MB']:.0f} MB): a query of {s['query_words']} words scores "
-          f"{s['entries_scored_per_query']} entries in {s['query']['median_ms']:.1f} ms median "
-          f"(min {s['query']['min_ms']:.1f}, max {s['query']['max_ms']:.1f}); copying that many "
-          f"code bytes takes {s['copy_scored_bytes']['median_ms']:.1f} ms here (ratio "
-          f"{s['ratio_query_to_copy']:.1f})")
-    res["codebook_ram"] = r = bench_codebook_ram()
-    print(f"(c) codebook 65536x1024 ({r['file_MB']:.0f} MB of floats): RSS "
-          f"{r['rss_after_load_MB']:.0f} MB after load (peak {r['peak_during_load_MB']:.0f}), "
-          f"{r['rss_after_quantize_MB']:.0f} MB after a query's quantisation (peak "
-          f"{r['peak_with_quantize_MB']:.0f} incl. working arrays and BLAS buffers)")
+        res["official_query"] = o = bench_query_official(args.repeats, args.device)
+        q = o["cpu_quantize"]
+        print(f"(a') official sizes (300 x 1024 features, 65 536 words), CPU: 5-NN codebook "
+              f"search before {_ms(q['before'])} | after {_ms(q['after'])} (same words); head "
+              f"+ search + aggregation after {_ms(o['cpu_head_plus_aggregation_after'])}")
+        if "gpu_quantize" in o:
+            g = o["gpu_quantize"]
+            print(f"     on {o['gpu']}: search before {g['before']['median_ms']:.2f} ms | "
+                  f"after {g['after']['median_ms']:.2f} ms; head + search + aggregation "
+                  f"{o['gpu_head_plus_aggregation_after']['median_ms']:.2f} ms")
+    res["scale"] = s = bench_scale(args.keyframes, args.features_per_keyframe, args.zipf,
+                                   args.repeats, [int(v) for v in str(
+                                       args.score_threads or args.threads).split(",")])
+    print(f"(b) {s['keyframes']} keyframes x {s['features_per_keyframe']} features -> "
+          f"{s['words_per_keyframe']:.0f} words each (zipf {s['zipf']}: posting lists "
+          f"{s['posting_skew_K_sum_p2']:.1f}x the uniform cost, longest "
+          f"{s['longest_posting_list']}); index {s['index_MB']:.0f} MB + query scratch "
+          f"{s['query_scratch_MB']:.0f} MB; a query of {s['query_words']} words scores "
+          f"{s['entries_scored_per_query']} entries; one read pass over their codes "
+          f"{_ms(s['read_scored_bytes'])}")
+    print("    median (min-max) ms per query: " + " | ".join(
+        f"{k} {v['median_ms']:.1f} ({v['min_ms']:.1f}-{v['max_ms']:.1f})"
+        for k, v in s["query"].items()))
+    if not args.skip_tiny:
+        res["codebook_ram"] = r = bench_codebook_ram()
+        print(f"(c) codebook 65536x1024 ({r['file_MB']:.0f} MB of floats): RSS "
+              f"{r['rss_after_load_MB']:.0f} MB after load (peak "
+              f"{r['peak_during_load_MB']:.0f}), {r['rss_after_quantize_MB']:.0f} MB after a "
+              f"query's quantisation (peak {r['peak_with_quantize_MB']:.0f} incl. working "
+              "arrays and BLAS buffers)")
+    res["loadavg_end"] = os.getloadavg()[0]
     if args.json:
         with open(args.json, "w", encoding="utf-8") as fh:
             json.dump(res, fh, indent=1)

@@ -21,8 +21,11 @@ Bits are packed with ``np.packbits`` (component d -> byte d // 8, most significa
 Why not the ``asmk`` package: it needs a Cython build and FAISS (no numpy-1.21 aarch64 wheel for
 Humble/Jetson), keeps its inverted file as Python lists of arrays per word, and scores a query in a
 Python loop over its words. Here the inverted file is a CSR layout (one contiguous code array
-sorted by word) scored with a few numpy calls per query word; the codebook search is one torch
-matmul per batch (on the GPU when the codebook is moved there, see `Codebook.quantize`).
+sorted by word); a query's posting lists are compared with ``faiss.hammings`` (faiss installed:
+one fused XOR + popcount pass) or numpy (XOR + ``np.bitwise_count`` / SWAR byte counts), the
+kernel is a table over the Hamming distance and the accumulation a bincount, in parallel parts
+(`AsmkIndex.query`). The codebook search is torch matmuls over centroid chunks (on the GPU when
+the codebook is moved there, see `Codebook.quantize`).
 
 The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
 resolves only numpy's array-reconstruction globals and refuses anything else.
@@ -35,6 +38,7 @@ import io
 import logging
 import os
 import pickle
+import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
@@ -51,6 +55,8 @@ MULTIPLE_ASSIGNMENT_QUERY = 5
 ALPHA = 3.0
 THRESHOLD = 0.0
 INDEX_VERSION = 1
+_PART_ENTRIES = 1 << 16  # scoring: one part per this many scored entries, at most _MAX_PARTS
+_MAX_PARTS = 16
 
 
 # ------------------------------------------------------------------------ safe codebook loading
@@ -148,38 +154,66 @@ class Codebook:
             self._t_sqnorm = torch.from_numpy(sq).to(self._device)
         return self._t, self._t_sqnorm
 
-    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None
-                 ) -> np.ndarray:
+    def quantize(self, feats: np.ndarray, multiple: int, batch: Optional[int] = None,
+                 chunk: Optional[int] = None) -> np.ndarray:
         """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
 
         Returns (n, multiple) int64 by increasing distance. Candidates come from float32
-        ``|c|^2 - 2 x.c`` (one matmul per batch, torch on the codebook's device), a shortlist
-        of ``multiple + 4`` is re-ranked with float64 distances, so near-ties resolve like an
-        exact computation. Working memory per batch: ``batch * K * 4`` bytes; the default
-        batch keeps it at 16 MB (64 rows for the official 65 536 words).
+        ``|c|^2 - 2 x.c`` (torch matmuls on the codebook's device), a shortlist of
+        ``multiple + 4`` per row is re-ranked with float64 distances (on the same device),
+        so near-ties resolve like an exact computation. All rows of a ``batch`` go through
+        one matmul per ``chunk`` centroids (CPU default 8192: the distance block stays
+        small and is reused; GPU default: the whole codebook at once); each chunk keeps its
+        shortlist, merged at the end (the union of per-chunk shortlists holds the overall
+        one). Working memory: ``batch * chunk * 4`` bytes (defaults: 16 MB on the CPU; 512
+        rows at once on a GPU, 128 MB for the official 65 536 words). On the official sizes
+        (300 x 1024 features, 65 536 words) this is ~40 GFLOP per query image: 0.5-1.5 s on
+        one CPU core, ~2 ms on an H200 (bench_retrieval) -- keep the codebook on the
+        engine's device.
         """
         feats = np.ascontiguousarray(feats, dtype=np.float32)
         if feats.ndim != 2 or feats.shape[1] != self.dim:
             raise InputError(f"features {feats.shape} do not match the codebook's dimension "
                              f"{self.dim}: the codebook belongs to another retrieval model")
         m = min(multiple, self.num_words)
-        if len(feats) == 0:
+        n, k_all = len(feats), self.num_words
+        if n == 0:
             return np.zeros((0, m), np.int64)
         cent, sqnorm = self._torch()
-        short = min(self.num_words, m + 4)
-        batch = batch or max(1, (1 << 22) // self.num_words)
-        out = np.empty((len(feats), m), np.int64)
+        short = min(k_all, m + 4)
+        cpu = self._device.type == "cpu"
+        chunk = max(short, min(k_all, chunk or (8192 if cpu else k_all)))
+        batch = min(n, batch or (max(1, (1 << 22) // chunk) if cpu else 512))
+        out = np.empty((n, m), np.int64)
         with torch.inference_mode():
             xt = torch.from_numpy(feats).to(self._device)
-            for s in range(0, len(feats), batch):
-                d = torch.addmm(sqnorm, xt[s:s + batch], cent.T, beta=1.0, alpha=-2.0)
-                cand = torch.topk(d, short, dim=1, largest=False, sorted=False).indices
-                cand = cand.cpu().numpy()
-                x = feats[s:s + batch]
-                diff = x[:, None, :].astype(np.float64) - self.centroids[cand].astype(np.float64)
-                exact = np.einsum("nsd,nsd->ns", diff, diff)
-                order = np.lexsort((cand, exact), axis=1)[:, :m]
-                out[s:s + batch] = np.take_along_axis(cand, order, axis=1)
+            dist = torch.empty(batch * chunk, dtype=torch.float32, device=self._device)
+            for s in range(0, n, batch):
+                xb = xt[s:s + batch]
+                vals, cands = [], []
+                for c0 in range(0, k_all, chunk):
+                    c1 = min(k_all, c0 + chunk)
+                    d = dist[:len(xb) * (c1 - c0)].view(len(xb), c1 - c0)
+                    torch.addmm(sqnorm[c0:c1], xb, cent[c0:c1].T, beta=1.0, alpha=-2.0, out=d)
+                    v, i = torch.topk(d, min(short, c1 - c0), dim=1, largest=False,
+                                      sorted=False)
+                    vals.append(v)
+                    cands.append(i + c0)
+                cand = cands[0]
+                if len(cands) > 1:
+                    sel = torch.topk(torch.cat(vals, 1), short, dim=1, largest=False,
+                                     sorted=False).indices
+                    cand = torch.gather(torch.cat(cands, 1), 1, sel)
+                # float64 distances of the shortlist, on the device (64 rows at a time on
+                # the CPU to keep the temporaries small), ordered on the CPU
+                exact = torch.empty(cand.shape, dtype=torch.float64, device=self._device)
+                step = 64 if cpu else len(xb)
+                for r in range(0, len(xb), step):
+                    diff = xb[r:r + step, None, :].double() - cent[cand[r:r + step]].double()
+                    torch.sum(diff * diff, dim=2, out=exact[r:r + step])
+                cand_np, exact_np = cand.cpu().numpy(), exact.cpu().numpy()
+                order = np.lexsort((cand_np, exact_np), axis=1)[:, :m]
+                out[s:s + batch] = np.take_along_axis(cand_np, order, axis=1)
         return out
 
 
@@ -305,8 +339,25 @@ def aggregate_query(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
     return aggregate(feats, codebook, MULTIPLE_ASSIGNMENT_QUERY)
 
 
-# ------------------------------------------------------------------------ popcount
+# ------------------------------------------------------------------------ Hamming distances
+_HAS_BITWISE_COUNT = hasattr(np, "bitwise_count")  # numpy >= 2.0: hardware popcount
 _POP8 = np.array([bin(i).count("1") for i in range(256)], np.uint8)
+_M1, _M2, _M4, _M8 = (np.uint64(v) for v in (0x5555555555555555, 0x3333333333333333,
+                                             0x0F0F0F0F0F0F0F0F, 0x00FF00FF00FF00FF))
+_LANES16 = np.uint64(0x0001000100010001)
+_FAISS: Any = None  # the faiss module once imported, False when it is not installed
+
+
+def _faiss() -> Any:
+    """faiss if installed (imported once, lazily), else None."""
+    global _FAISS
+    if _FAISS is None:
+        try:
+            import faiss
+            _FAISS = faiss if hasattr(faiss, "hammings") else False
+        except ImportError:
+            _FAISS = False
+    return _FAISS or None
 
 
 def _wide(codes: np.ndarray) -> np.ndarray:
@@ -314,16 +365,90 @@ def _wide(codes: np.ndarray) -> np.ndarray:
     return codes.view(np.uint64 if codes.shape[1] % 8 == 0 else np.uint32)
 
 
-def _popcount_rows(x: np.ndarray) -> np.ndarray:
-    """Set bits per row of a (n, m) unsigned-integer array -> (n,) int64."""
-    if hasattr(np, "bitwise_count"):  # numpy >= 2.0: hardware popcount
-        counts = np.bitwise_count(x)
-    else:  # numpy 1.x: a byte table
-        counts = _POP8[x.view(np.uint8)]
-    total = counts[:, 0].astype(np.int64)
-    for k in range(1, counts.shape[1]):  # column sums beat a reduction over a short axis
-        total += counts[:, k]
-    return total
+def _byte_counts_swar(x: np.ndarray, tmp: np.ndarray) -> np.ndarray:
+    """Set bits of every byte of (n, m) uint64 ``x``, in place, as bytes of uint64 words (the
+    classic SWAR popcount's first three steps; no table, no numpy 2 needed)."""
+    np.right_shift(x, np.uint64(1), out=tmp)
+    tmp &= _M1
+    x -= tmp
+    np.right_shift(x, np.uint64(2), out=tmp)
+    tmp &= _M2
+    x &= _M2
+    x += tmp
+    np.right_shift(x, np.uint64(4), out=tmp)
+    x += tmp
+    x &= _M4
+    return x
+
+
+def _sum_byte_lanes(v: np.ndarray, out: np.ndarray) -> None:
+    """out[:] = sum of all bytes of each row of (n, c) uint64 ``v`` whose bytes, summed over
+    the c columns, stay below 256 (checked by the callers)."""
+    a = v[:, 0].copy()
+    for k in range(1, v.shape[1]):
+        a += v[:, k]
+    t = a >> np.uint64(8)  # bytes -> four 16-bit lanes, then one multiply adds the lanes
+    t &= _M8
+    a &= _M8
+    a += t
+    a *= _LANES16
+    a >>= np.uint64(48)
+    out[:] = a
+
+
+def _popcount_rows_into(x: np.ndarray, out: np.ndarray, tmp: np.ndarray) -> None:
+    """out[:] = set bits per row of ``x`` (n, m) uint64 or uint32 (``x`` is overwritten;
+    ``tmp`` is scratch of x's shape and dtype). numpy >= 2: ``np.bitwise_count``; numpy 1.x:
+    the SWAR byte counts (uint64) or a byte table (uint32); the per-row sums by byte lanes."""
+    n, m = x.shape
+    if x.dtype == np.uint64 and _HAS_BITWISE_COUNT and m % 8 == 0 and m <= 24:
+        _sum_byte_lanes(np.bitwise_count(x).view(np.uint64), out)  # bytes <= 64, 3 columns max
+    elif x.dtype == np.uint64 and not _HAS_BITWISE_COUNT and m <= 31:
+        _sum_byte_lanes(_byte_counts_swar(x, tmp), out)  # bytes <= 8, 31 columns max
+    else:  # short or very long codes: plain reductions (not on the official sizes' path)
+        counts = np.bitwise_count(x) if _HAS_BITWISE_COUNT else _POP8[x.view(np.uint8)]
+        np.add.reduce(counts.reshape(n, -1), axis=1, dtype=np.int32, out=out)
+
+
+def hamming_lists(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
+                  queries: np.ndarray, out: np.ndarray, backend: str = "auto",
+                  block_rows: int = 16384) -> None:
+    """Hamming distances of posting lists to query codes, written in order to ``out``.
+
+    ``codes`` (T, nbytes) uint8 C-contiguous; rows ``starts[i]:ends[i]`` are compared with
+    ``queries[i]`` (nbytes,) uint8; ``out`` (sum of lengths,) int32. ``backend``: 'faiss'
+    (``faiss.hammings``, hardware popcount in one pass over the codes; needs faiss), 'numpy'
+    (XOR into a ``block_rows`` cache-sized buffer, popcounts per block) or 'auto' (faiss when
+    installed). Both give the same integers. Releases the GIL in faiss and in numpy's loops.
+    """
+    if len(starts) == 0:
+        return
+    fa = _faiss() if backend in ("auto", "faiss") else None
+    if backend == "faiss" and fa is None:
+        raise InputError("ASMK backend 'faiss' needs faiss (pip install faiss-cpu)")
+    nb = codes.shape[1]
+    if fa is not None:
+        if out.dtype != np.int32 or not (codes.flags.c_contiguous and out.flags.c_contiguous):
+            raise InputError("hamming_lists: faiss needs C-contiguous codes and int32 output")
+        qarr = np.ascontiguousarray(queries)  # kept alive while faiss reads it
+        base, qbase, obase, pos = codes.ctypes.data, qarr.ctypes.data, out.ctypes.data, 0
+        u8, i32, ham = fa.cast_integer_to_uint8_ptr, fa.cast_integer_to_int_ptr, fa.hammings
+        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+            if e > b:
+                ham(u8(qbase + i * nb), u8(base + b * nb), 1, e - b, nb, i32(obase + 4 * pos))
+                pos += e - b
+        return
+    db, q = _wide(codes), _wide(np.ascontiguousarray(queries))
+    rows = max(block_rows, int((ends - starts).max()))
+    buf, tmp = np.empty((rows, db.shape[1]), db.dtype), np.empty((rows, db.shape[1]), db.dtype)
+    done = fill = 0
+    for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
+        if fill + e - b > block_rows and fill:
+            _popcount_rows_into(buf[:fill], out[done:done + fill], tmp[:fill])
+            done, fill = done + fill, 0
+        np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
+        fill += e - b
+    _popcount_rows_into(buf[:fill], out[done:done + fill], tmp[:fill])
 
 
 # ------------------------------------------------------------------------ inverted file
@@ -333,18 +458,27 @@ class AsmkIndex:
     Arrays: ``offsets`` (K+1,) int64 (entries of word w are ``offsets[w]:offsets[w+1]``),
     ``image_ids`` (T,) int32, ``codes`` (T, nbytes) uint8, ``words_per_image`` (N,) int32.
     ``identity`` is free text naming the retrieval model + codebook the vectors came from.
+    ``backend`` chooses the Hamming kernel of `query` ('auto': faiss when installed, else
+    numpy; see `hamming_lists`). Memory: ``T * (nbytes + 4)`` bytes plus ``8 K``; a query
+    keeps 20 bytes of scratch per scored entry between calls.
     """
 
     def __init__(self, offsets: np.ndarray, image_ids: np.ndarray, codes: np.ndarray,
-                 words_per_image: np.ndarray, dim: int, identity: str = ""):
+                 words_per_image: np.ndarray, dim: int, identity: str = "",
+                 backend: str = "auto"):
+        if backend not in ("auto", "faiss", "numpy"):
+            raise InputError(f"ASMK backend {backend!r}: use 'auto', 'faiss' or 'numpy'")
         self.offsets = offsets
         self.image_ids = image_ids
-        self.codes = codes
+        self.codes = np.ascontiguousarray(codes)
         self.words_per_image = words_per_image
         self.dim = int(dim)
         self.identity = identity
+        self.backend = backend
         self._inv_sqrt_n = 1.0 / np.sqrt(np.maximum(words_per_image, 1).astype(np.float64))
         self._table: Optional[np.ndarray] = None
+        self._scratch: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
+        self._scratch_lock = threading.Lock()
 
     @property
     def num_images(self) -> int:
@@ -353,6 +487,12 @@ class AsmkIndex:
     @property
     def num_words(self) -> int:
         return int(len(self.offsets) - 1)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes held by the inverted file's arrays (codes, ids, offsets, per-image counts)."""
+        return int(self.codes.nbytes + self.image_ids.nbytes + self.offsets.nbytes
+                   + self.words_per_image.nbytes + self._inv_sqrt_n.nbytes)
 
     @classmethod
     def build(cls, vectors: Sequence[AsmkVector], num_words: int, dim: int,
@@ -374,16 +514,31 @@ class AsmkIndex:
         return cls(offsets, ids[order], np.ascontiguousarray(codes[order]), counts, dim,
                    identity)
 
+    def _buffers(self, total: int) -> Tuple[np.ndarray, np.ndarray, np.ndarray, bool]:
+        """(ham int32, ids intp, weights float64, each (total,); whether the lock is held):
+        scratch kept between queries (fresh pages cost more than the scoring on some
+        machines); a concurrent query gets its own arrays."""
+        if not self._scratch_lock.acquire(blocking=False):
+            return (np.empty(total, np.int32), np.empty(total, np.intp),
+                    np.empty(total, np.float64), False)
+        if self._scratch is None or len(self._scratch[0]) < total:
+            self._scratch = (np.empty(total, np.int32), np.empty(total, np.intp),
+                             np.empty(total, np.float64))
+        return (self._scratch[0][:total], self._scratch[1][:total], self._scratch[2][:total],
+                True)
+
     def query(self, vec: AsmkVector, block_rows: int = 16384, threads: Optional[int] = None
               ) -> np.ndarray:
         """(N,) float64 scores of one query vector against every database image.
 
-        Work is proportional to the database entries sharing a word with the query. Posting
-        lists (contiguous in the CSR layout) are XOR-ed with the query word's code into a
-        cache-sized block buffer (``block_rows`` x code bytes, 2 MB), whose popcounts are
-        taken block by block; the kernel (a table over the Hamming distance) and one bincount
-        over images finish it. Large queries are split over ``threads`` worker threads (numpy
-        releases the GIL in the XOR and popcount loops); default: up to 4 CPUs.
+        Work is proportional to the database entries sharing a word with the query: their
+        Hamming distances to the query word's code (`hamming_lists`, one pass over the
+        contiguous posting lists), the kernel as a table over the distance, a bincount over
+        image ids. A large query is cut into up to 16 parts of whole posting lists (one per
+        65 536 scored entries), scored by ``threads`` worker threads (faiss and numpy release
+        the GIL; default: up to 4 CPUs); the parts' sums are added in order, so the scores
+        do not depend on ``threads``. ``block_rows``: rows per popcount block of the numpy
+        backend.
         """
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
@@ -396,45 +551,46 @@ class AsmkIndex:
         total = int(lengths.sum())
         if total == 0:
             return scores
-        # image id of every scored entry, in scoring order (runs of consecutive rows)
-        rows = np.arange(total, dtype=np.int64) + np.repeat(starts - np.cumsum(lengths)
-                                                            + lengths, lengths)
-        ids = self.image_ids[rows]
-        ham = np.empty(total, np.int64)
-        q = _wide(np.ascontiguousarray(vec.codes))
-        nt = threads or min(4, os.cpu_count() or 1)
-        nt = max(1, min(nt, total // (4 * block_rows)))
-        if nt == 1:
-            self._hamming_span(starts, ends, q, 0, ham, block_rows)
-        else:
-            cum = np.cumsum(lengths)
-            cuts = [0, *np.searchsorted(cum, total * np.arange(1, nt) / nt).tolist(),
+        q = np.ascontiguousarray(vec.codes)
+        table = self._kernel_table()
+        ham, ids, weights, locked = self._buffers(total)
+        try:
+            # Fixed parts (by the query's size only, never by the thread count), each summed
+            # by its own bincount, the partial sums added in part order: the same floats for
+            # any number of threads.
+            parts = max(1, min(_MAX_PARTS, total // _PART_ENTRIES))
+            cum = np.concatenate([[0], np.cumsum(lengths)])
+            cuts = [0, *np.searchsorted(cum[1:], total * np.arange(1, parts) / parts).tolist(),
                     len(lengths)]
-            with ThreadPoolExecutor(nt) as pool:
-                list(pool.map(lambda g: self._hamming_span(
-                    starts[cuts[g]:cuts[g + 1]], ends[cuts[g]:cuts[g + 1]],
-                    q[cuts[g]:cuts[g + 1]], int(cum[cuts[g] - 1]) if cuts[g] else 0, ham,
-                    block_rows), range(nt)))
-        # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
-        scores += np.bincount(ids, weights=self._kernel_table()[ham], minlength=self.num_images)
-        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
 
-    def _hamming_span(self, starts: np.ndarray, ends: np.ndarray, q: np.ndarray, out_pos: int,
-                      ham: np.ndarray, block_rows: int) -> None:
-        """Hamming distances of the posting lists [starts, ends) to the query codes ``q``,
-        written to ``ham[out_pos:]`` in order."""
-        if len(starts) == 0:
-            return
-        db = _wide(self.codes)
-        buf = np.empty((max(block_rows, int((ends - starts).max())), db.shape[1]), db.dtype)
-        done, fill = out_pos, 0
-        for i, (b, e) in enumerate(zip(starts.tolist(), ends.tolist())):
-            if fill + e - b > block_rows and fill:
-                ham[done:done + fill] = _popcount_rows(buf[:fill])
-                done, fill = done + fill, 0
-            np.bitwise_xor(db[b:e], q[i], out=buf[fill:fill + e - b])
-            fill += e - b
-        ham[done:done + fill] = _popcount_rows(buf[:fill])
+            def part(g: int) -> Optional[np.ndarray]:
+                lo, hi = cuts[g], cuts[g + 1]
+                if hi == lo:
+                    return None
+                p0, p1 = int(cum[lo]), int(cum[hi])
+                hamming_lists(self.codes, starts[lo:hi], ends[lo:hi], q[lo:hi], ham[p0:p1],
+                              self.backend, block_rows)
+                # image id of every scored entry, in scoring order (posting lists' slices)
+                np.concatenate([self.image_ids[b:e] for b, e in
+                                zip(starts[lo:hi].tolist(), ends[lo:hi].tolist())],
+                               out=ids[p0:p1])
+                np.take(table, ham[p0:p1], out=weights[p0:p1])
+                return np.bincount(ids[p0:p1], weights=weights[p0:p1],
+                                   minlength=self.num_images)
+            nt = max(1, min(threads or min(4, os.cpu_count() or 1), parts))
+            if nt == 1:
+                partial = [part(g) for g in range(parts)]
+            else:
+                with ThreadPoolExecutor(nt) as pool:
+                    partial = list(pool.map(part, range(parts)))
+            # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
+            for s in partial:
+                if s is not None:
+                    scores += s
+        finally:
+            if locked:
+                self._scratch_lock.release()
+        return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
 
     def _kernel_table(self) -> np.ndarray:
         """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""

@@ -194,3 +194,104 @@ def test_threaded_scoring_equals_single_thread():
     np.testing.assert_array_equal(index.query(q, block_rows=16, threads=3), one)
     np.testing.assert_array_equal(index.query(q), one)
     assert int(np.argmax(one)) == 7
+
+
+# ------------------------------------------------------------------------ scoring backends
+def _plain_scores(db, q, dim):
+    """The similarity formula evaluated directly (per image, per shared word, bits unpacked)."""
+    bits = code_bytes(dim) * 8
+    out = np.zeros(len(db))
+    for j, v in enumerate(db):
+        common, qi, dj = np.intersect1d(q.words, v.words, return_indices=True)
+        h = (np.unpackbits(q.codes[qi], axis=1) != np.unpackbits(v.codes[dj], axis=1)).sum(1)
+        s = 1.0 - 2.0 * h / bits
+        out[j] = (np.where(s >= 0, s ** 3, 0.0)).sum() / np.sqrt(max(v.num_words, 1))
+    return out / np.sqrt(q.num_words)
+
+
+def _random_vectors(rng, n, num_words, nbytes, words_each):
+    vecs = []
+    for _ in range(n):
+        w = np.unique(rng.integers(0, num_words, words_each))
+        vecs.append(AsmkVector(w, rng.integers(0, 256, (len(w), nbytes), dtype=np.uint8)))
+    return vecs
+
+
+@pytest.mark.parametrize("dim", [24, 64, 96, 1024, 2048])
+@pytest.mark.parametrize("bitwise_count", [True, False])
+def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_count):
+    """faiss, numpy with np.bitwise_count (numpy 2) and numpy without it (numpy 1.x: SWAR
+    byte counts / byte table) give the same Hamming integers, so the same scores as the
+    formula; the codes near the kernel's threshold (Hamming B/2) included."""
+    from mast3r_ros.core import asmk
+
+    if bitwise_count and not hasattr(np, "bitwise_count"):
+        pytest.skip("numpy 1.x has no bitwise_count")
+    monkeypatch.setattr(asmk, "_HAS_BITWISE_COUNT", bitwise_count)
+    rng = np.random.default_rng(dim)
+    nb = code_bytes(dim)
+    db = _random_vectors(rng, 60, 40, nb, 30)
+    q = _random_vectors(rng, 1, 40, nb, 25)[0]
+    # entries at Hamming 0, B/2 - 1, B/2, B/2 + 1 and B from the query's first word's code
+    w0, c0 = q.words[0], np.unpackbits(q.codes[0])
+    for j, flips in enumerate([0, nb * 4 - 1, nb * 4, nb * 4 + 1, nb * 8]):
+        c = c0.copy()
+        c[:flips] ^= 1
+        words = np.union1d(db[j].words, [w0])
+        codes = rng.integers(0, 256, (len(words), nb), dtype=np.uint8)
+        codes[np.searchsorted(words, w0)] = np.packbits(c)
+        db[j] = AsmkVector(words, codes)
+    want = _plain_scores(db, q, dim)
+    backends = ["numpy"] + (["faiss"] if asmk._faiss() is not None else [])
+    for backend in backends:
+        index = AsmkIndex.build(db, 40, dim)
+        index.backend = backend
+        for block_rows, threads in ((16384, 1), (7, 1), (5, 3)):
+            got = index.query(q, block_rows=block_rows, threads=threads)
+            np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=backend)
+        monkeypatch.setattr(asmk, "_PART_ENTRIES", 37)  # several parts, summed in order
+        one = index.query(q, threads=1)
+        np.testing.assert_allclose(one, want, rtol=1e-12, atol=0, err_msg=backend)
+        np.testing.assert_array_equal(index.query(q, threads=3), one)
+        np.testing.assert_array_equal(index.query(q, block_rows=5, threads=2), one)
+        monkeypatch.setattr(asmk, "_PART_ENTRIES", 1 << 16)
+
+
+def test_scoring_reuses_scratch_and_handles_concurrent_queries():
+    rng = np.random.default_rng(3)
+    db = _random_vectors(rng, 200, 64, 16, 40)
+    index = AsmkIndex.build(db, 64, 128)
+    q1, q2 = db[4], db[9]
+    a, b = index.query(q1), index.query(q2)
+    assert int(np.argmax(a)) == 4 and int(np.argmax(b)) == 9
+    with index._scratch_lock:  # another query holds the scratch: this one allocates its own
+        np.testing.assert_array_equal(index.query(q1), a)
+    np.testing.assert_array_equal(index.query(q2), b)
+
+
+def test_backend_names_are_checked(monkeypatch):
+    from mast3r_ros.core import asmk
+
+    with pytest.raises(InputError, match="backend"):
+        AsmkIndex(np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros((0, 4), np.uint8),
+                  np.zeros(0, np.int32), 32, backend="gpu")
+    monkeypatch.setattr(asmk, "_FAISS", False)  # as without faiss installed
+    index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 4, 4), 8, 32)
+    index.backend = "faiss"
+    with pytest.raises(InputError, match="faiss"):
+        index.query(AsmkVector(np.array([0, 1, 2, 3, 4, 5, 6, 7]), np.zeros((8, 4), np.uint8)))
+    index.backend = "auto"
+    assert index.query(AsmkVector(np.arange(8), np.zeros((8, 4), np.uint8))).shape == (3,)
+
+
+@pytest.mark.parametrize("chunk,batch", [(None, None), (7, None), (100, 33), (5000, 1)])
+def test_quantize_in_centroid_chunks_is_exact(chunk, batch):
+    """Per-chunk shortlists merged = the exact nearest words (float64 brute force)."""
+    rng = np.random.default_rng(11)
+    cb = Codebook(rng.standard_normal((1000, 48)).astype(np.float32), 1000)
+    x = rng.standard_normal((300, 48)).astype(np.float32)
+    x[:20] = cb.centroids[rng.integers(0, 1000, 20)] + 1e-3  # a word very close
+    d = ((x[:, None, :].astype(np.float64) - cb.centroids[None].astype(np.float64)) ** 2).sum(-1)
+    want = np.argsort(d, axis=1, kind="stable")[:, :5]
+    np.testing.assert_array_equal(cb.quantize(x, 5, batch=batch, chunk=chunk), want)
+    np.testing.assert_array_equal(cb.quantize(x, 1, batch=batch, chunk=chunk), want[:, :1])
