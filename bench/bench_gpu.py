@@ -52,7 +52,8 @@ from mast3r_ros.core.model.engine import (  # noqa: E402
 from mast3r_ros.core.model.network import AsymmetricMASt3R, ModelSpec  # noqa: E402
 from mast3r_ros.core.pnp import solve_pnp  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
-from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint  # noqa: E402
+from mast3r_test_utils import (  # noqa: E402
+    TINY_SPEC, random_model, scale_pointmaps, write_checkpoint)
 
 CAMERA = (640, 480)
 N_MAP_KEYFRAMES = 6  # fabricated map for the whole-Localizer timing (K <= 4 are matched)
@@ -269,17 +270,28 @@ def main() -> int:
     ap.add_argument("--no-localize", action="store_true",
                     help="skip the whole-Localizer timing (needs a fabricated map)")
     ap.add_argument("--engine-cache", default="", help="TensorRT engine cache (default: temp)")
+    ap.add_argument("--median-distance", type=float, default=0.0,
+                    help="rescale the random pointmaps to this median distance in metres "
+                         "(scale_pointmaps; random weights put points ~200 m away, where the "
+                         "per-pixel relative pts3d error is inflated); 0: as they are")
     ap.add_argument("--json", help="write results here (rewritten after every variant)")
     args = ap.parse_args()
 
     dev = torch.device(args.device)
     spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
     model = random_model(spec, seed=0).eval()
+    if args.median_distance > 0:
+        from mast3r_ros.core.model.preprocess import normalize
+
+        img = torch.from_numpy(normalize(_images(0, 1)[0][:224, :224]))[None]
+        res_scale = scale_pointmaps(model, img, args.median_distance)
+        print(f"pointmaps rescaled to a median of {args.median_distance} m (x{res_scale:.3f})")
     kmax = max(args.keyframes)
     res = {"config": args.config, "device": str(dev), "precision": args.precision,
            "torch": torch.__version__, "sizes": {}, "weights": "random (seed 0)",
            "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
-           "precision_policy": precision_policy(spec, args.precision)}
+           "precision_policy": precision_policy(spec, args.precision),
+           "pointmap_median_distance_m": args.median_distance or "random weights as they are"}
     try:
         res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
                                        capture_output=True, check=False).stdout.strip()

@@ -49,7 +49,7 @@ from torch.overrides import TorchFunctionMode  # noqa: E402
 
 from mast3r_ros.core.model.network import ModelSpec, postprocess  # noqa: E402
 from mast3r_ros.core.model.preprocess import normalize  # noqa: E402
-from mast3r_test_utils import random_model  # noqa: E402
+from mast3r_test_utils import TINY_SPEC, random_model  # noqa: E402
 
 # autocast's (CUDA) lower-precision ops and fp32 ops among those the network calls
 _HALF_OPS = {F.linear, F.conv2d, F.conv_transpose2d, F.scaled_dot_product_attention,
@@ -207,20 +207,37 @@ def main() -> int:
     ap.add_argument("--size", default="224", help="224 (224x224) or 512 (512x384)")
     ap.add_argument("--dtype", default="fp16", choices=("fp16", "bf16"))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
+    ap.add_argument("--tiny", action="store_true",
+                    help="the tests' tiny config (TINY_SPEC) instead of ViT-L widths")
+    ap.add_argument("--median-distance", type=float, default=0.0,
+                    help="scale the xyz rows of the DPTs' last convolution so the fp32 pointmap's "
+                         "median distance is this many metres (random weights give ~200 m; a "
+                         "trained network indoors 1-10 m); 0: leave the random weights as they are")
     ap.add_argument("--json")
     args = ap.parse_args()
     torch.manual_seed(0)
     spec = ModelSpec() if args.layers == "full" else dataclasses.replace(
         ModelSpec(), enc_depth=int(args.layers), dec_depth=max(10, int(args.layers)))
+    spec = TINY_SPEC if args.tiny else spec
     hw = (224, 224) if args.size == "224" else (384, 512)
     dtype = torch.float16 if args.dtype == "fp16" else torch.bfloat16
     model = random_model(spec, seed=0)
     img1, img2 = _image(1, hw), _image(2, hw)
     t0 = time.perf_counter()
     ref = run(model, img1, img2, dtype, ())
+    if args.median_distance > 0:  # d = |xyz_raw| is linear in the last conv's xyz rows
+        d = torch.linalg.norm(ref[0]["dpt"][..., :3], dim=-1).median()
+        k = math.log1p(args.median_distance) / float(d)
+        with torch.no_grad():
+            for h in (model.downstream_head1, model.downstream_head2):
+                h.dpt.head[-1].weight[:3] *= k
+                h.dpt.head[-1].bias[:3] *= k
+        ref = run(model, img1, img2, dtype, ())
     d = torch.linalg.norm(ref[0]["dpt"][..., :3], dim=-1).flatten()
     n = torch.linalg.norm(ref[1]["pts3d"], dim=-1).flatten()
-    out = {"spec": {"enc_depth": spec.enc_depth, "dec_depth": spec.dec_depth}, "hw": hw,
+    out = {"spec": {"enc_depth": spec.enc_depth, "dec_depth": spec.dec_depth,
+                    "enc_dim": spec.enc_embed_dim}, "hw": hw,
+           "median_distance_calibrated": args.median_distance,
            "dtype": args.dtype, "weights": "random (seed 0)",
            "raw_d_quantiles": {str(p): float(torch.quantile(d, p))
                                for p in (0.0, 0.01, 0.5, 0.99, 1.0)},

@@ -9,10 +9,27 @@ Captured inference (``compile``): the encoder and the decoder+heads are compiled
 ('reduce-overhead'), and warmed up when the engine is built (`Mast3rEngine.warmup`), so the
 first live frame is not the slow one. A K-keyframe decode is one batched forward; on a compiled
 engine the batch is padded up to the next warmed batch size so no new graph is built live.
-Precision: encoder, decoders and heads run in the autocast dtype (fp16/bf16 on CUDA); only the
-final activations (`network.postprocess`: the norm/expm1 of pts3d, exp of the confidences, the
-descriptor normalisation) run in fp32 -- element-wise on the outputs, so cheap, and exp/expm1 in
-fp16 overflow at 11.1 (conf) and lose relative precision on pts3d far from the camera.
+Precision (fp16/bf16, CUDA only; CPU and fp32 are plain fp32): the weights are stored in the
+compute dtype (`cast_model`, once at construction: 1.38 GB for ViT-L instead of 2.75 GB fp32
+plus the 1.38 GB of half copies autocast caches during a forward -- `weight_bytes`), and every
+forward still runs under autocast, so the ops autocast keeps in fp32 (LayerNorm, softmax inside
+attention, norms, exp) still compute in fp32. Kept in fp32, from the CPU emulation of fp16
+(`bench/precision_fp16.py`; per-pixel pts3d error on random ViT-L weights at 224, p99 / max):
+
+* the residual streams of the encoder and decoders (`AsymmetricMASt3R.fp32_residual`): the
+  matmuls run in half, the 24 + 12 residual additions in fp32 -- the largest single share
+  (1.16e-2 / 3.9e-2 -> 8.6e-3 / 1.6e-2); elementwise, so cheap;
+* the LayerNorm weights (0.25 M parameters): exact, and they take the fp32 stream on any device;
+* each DPT's last 1x1 convolution (`network.run_fp32`, weights fp32): its raw norm d becomes the
+  pointmap through expm1, so an fp16 rounding of d is a relative error of |pts3d| of the same
+  size (2^-11 d); 4 output channels, negligible cost;
+* the final activations (`network.postprocess`): the norm/expm1 of pts3d, exp of the
+  confidences (fp16 overflows at 11.1), the descriptor normalisation; element-wise.
+
+The rest (patch embedding, attention and MLP matmuls, the DPT trunk, the local-feature MLP) runs
+in half: keeping any one of them in fp32 removes less of the remaining error than its share of
+the time (the encoder alone in fp16 already gives 1.1e-2 max on random weights). The RoPE tables
+are computed in fp32 from integer positions and cast to the head dtype once per forward.
 """
 
 from __future__ import annotations
@@ -123,6 +140,10 @@ class PairPrediction:
 
 class Mast3rEngine:
     """The network on a device, with autocast on CUDA (fp16/bf16) and fp32 on CPU.
+
+    ``model`` becomes the engine's for fp32 (moved to ``device`` in place, as `nn.Module.to`
+    does); for fp16/bf16 on CUDA the engine keeps a cast copy (`cast_model`) and leaves
+    ``model`` where it was, so one host model can serve several engines.
 
     ``compile``: one of `COMPILE_MODES`. 'reduce-overhead' needs CUDA (on CPU it falls back to
     'default'). ``warmup``: network shapes (H, W) to compile and run once now, each for the
