@@ -26,6 +26,7 @@ sees a realistic inlier ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -119,6 +120,13 @@ def run_frame(engine, q_prep, kf_encs, k: int, intr, dev, seed=0):
     t4 = time.perf_counter()
     t.update(encode=t1 - t0, decode=t2 - t1, matching=t3 - t2, pnp=t4 - t3, total=t4 - t0)
     return t, preds, matches, res
+
+
+def _to_cpu(pred):
+    """A `PairPrediction` with its tensors on the host (references off the device)."""
+    return dataclasses.replace(pred, **{f.name: getattr(pred, f.name).cpu()
+                                        for f in dataclasses.fields(pred)
+                                        if getattr(pred, f.name) is not None})
 
 
 def _equivalence(ref_preds, ref_matches, preds, matches) -> Dict:
@@ -333,6 +341,7 @@ def main() -> int:
         preps = [ref_eng.prepare(r, size) for r in rgbs]
         ref_kf = [ref_eng.encode(p) for p in preps[1:]]
         ref = {k: run_frame(ref_eng, preps[0], ref_kf, k, intr, dev) for k in args.keyframes}
+        ref = {k: (t, [_to_cpu(p) for p in preds], m, r) for k, (t, preds, m, r) in ref.items()}
         ref_eng.model.cpu()  # the fp32 reference weights leave the device before any variant
         del ref_eng, ref_kf
         for variant in variants:
@@ -366,7 +375,7 @@ def main() -> int:
                 first, preds, matches, _ = run_frame(eng, preps[0], kf, k, intr, dev)
                 times: Dict[str, List[float]] = {s: [] for s in first}
                 for i in range(args.repeats):
-                    t, *_ = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)
+                    t = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)[0]
                     for s, x in t.items():
                         times[s].append(x)
                 rp, rm = ref[k][1], ref[k][2]
