@@ -7,8 +7,11 @@ localization-shaped frame is timed stage by stage: encode the query, decode it a
 keyframe encodings in one batch, fast reciprocal matching + border filter per keyframe, PnP
 (RANSAC + refinement) on the matched keyframe points, and the total. Reported: medians and
 spreads, build+warm-up time, the first frame after warm-up against the median, peak GPU memory
-(torch allocator), and equivalence against eager fp32 on the same inputs (desc max abs, pts3d
-per-pixel relative p99/max, match Jaccard per keyframe).
+(torch allocator: the weights and what the engine holds after warm-up apart from the peak of a
+whole ``Localizer.localize`` per K, each after ``reset_peak_memory_stats``; the fp32
+reference weights are back on the host by then), the precision policy (what stays fp32), and
+equivalence against eager fp32 on the same inputs (desc max abs, pts3d per-pixel relative
+p99/max, match Jaccard per keyframe).
 
     python bench/bench_gpu.py --config full --device cuda --sizes 512 --keyframes 1 4 \
         --variants eager reduce-overhead default tensorrt --json out.json
@@ -23,6 +26,7 @@ sees a realistic inlier ratio.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import statistics
@@ -44,11 +48,13 @@ import torch  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig, MatchingConfig  # noqa: E402
 from mast3r_ros.core.matchers.mast3r import match_and_fuse  # noqa: E402
 from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border  # noqa: E402
-from mast3r_ros.core.model.engine import Mast3rEngine, network_shape  # noqa: E402
-from mast3r_ros.core.model.network import ModelSpec  # noqa: E402
+from mast3r_ros.core.model.engine import (  # noqa: E402
+    Mast3rEngine, fp32_parameter_names, network_shape, weight_bytes)
+from mast3r_ros.core.model.network import AsymmetricMASt3R, ModelSpec  # noqa: E402
 from mast3r_ros.core.pnp import solve_pnp  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
-from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint  # noqa: E402
+from mast3r_test_utils import (  # noqa: E402
+    TINY_SPEC, random_model, scale_pointmaps, write_checkpoint)
 
 CAMERA = (640, 480)
 N_MAP_KEYFRAMES = 6  # fabricated map for the whole-Localizer timing (K <= 4 are matched)
@@ -114,6 +120,13 @@ def run_frame(engine, q_prep, kf_encs, k: int, intr, dev, seed=0):
     t4 = time.perf_counter()
     t.update(encode=t1 - t0, decode=t2 - t1, matching=t3 - t2, pnp=t4 - t3, total=t4 - t0)
     return t, preds, matches, res
+
+
+def _to_cpu(pred):
+    """A `PairPrediction` with its tensors on the host (references off the device)."""
+    return dataclasses.replace(pred, **{f.name: getattr(pred, f.name).cpu()
+                                        for f in dataclasses.fields(pred)
+                                        if getattr(pred, f.name) is not None})
 
 
 def _equivalence(ref_preds, ref_matches, preds, matches) -> Dict:
@@ -211,6 +224,21 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
         loc.matcher.close()  # the engine is the caller's: not Localizer.close()
 
 
+def precision_policy(spec: ModelSpec, precision: str) -> Dict:
+    """What the torch engine keeps in fp32 under ``precision`` on CUDA, and the weight bytes
+    of each storage policy (`weight_bytes`, meta device)."""
+    with torch.device("meta"):
+        names = fp32_parameter_names(AsymmetricMASt3R(spec))
+    return {"weights_stored": "float32" if precision == "fp32" else precision,
+            "fp32_parameters": len(names),
+            "fp32_parameter_groups": sorted({n.rsplit(".", 1)[0].split(".")[0] + (
+                ".dpt.head.-1" if ".dpt.head." in n else ".*norm*") for n in names}),
+            "fp32_compute": ["LayerNorm/softmax (autocast fp32 ops)",
+                             "encoder and decoder residual streams",
+                             "DPT last 1x1 conv (run_fp32)", "postprocess activations"],
+            "weight_bytes": weight_bytes(spec, precision)}
+
+
 def build(variant: str, model, dev, precision: str, shape, kmax: int, size: int, ckpt: str,
           cache: str):
     if variant == "tensorrt":
@@ -237,16 +265,28 @@ def main() -> int:
     ap.add_argument("--no-localize", action="store_true",
                     help="skip the whole-Localizer timing (needs a fabricated map)")
     ap.add_argument("--engine-cache", default="", help="TensorRT engine cache (default: temp)")
+    ap.add_argument("--median-distance", type=float, default=0.0,
+                    help="rescale the random pointmaps to this median distance in metres "
+                         "(scale_pointmaps; random weights put points ~200 m away, where the "
+                         "per-pixel relative pts3d error is inflated); 0: as they are")
     ap.add_argument("--json", help="write results here (rewritten after every variant)")
     args = ap.parse_args()
 
     dev = torch.device(args.device)
     spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
     model = random_model(spec, seed=0).eval()
+    if args.median_distance > 0:
+        from mast3r_ros.core.model.preprocess import normalize
+
+        img = torch.from_numpy(normalize(_images(0, 1)[0][:224, :224]))[None]
+        res_scale = scale_pointmaps(model, img, args.median_distance)
+        print(f"pointmaps rescaled to a median of {args.median_distance} m (x{res_scale:.3f})")
     kmax = max(args.keyframes)
     res = {"config": args.config, "device": str(dev), "precision": args.precision,
            "torch": torch.__version__, "sizes": {}, "weights": "random (seed 0)",
-           "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu"}
+           "gpu": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+           "precision_policy": precision_policy(spec, args.precision),
+           "pointmap_median_distance_m": args.median_distance or "random weights as they are"}
     try:
         res["commit"] = subprocess.run(["git", "rev-parse", "--short", "HEAD"], text=True,
                                        capture_output=True, check=False).stdout.strip()
@@ -288,11 +328,15 @@ def main() -> int:
         preps = [ref_eng.prepare(r, size) for r in rgbs]
         ref_kf = [ref_eng.encode(p) for p in preps[1:]]
         ref = {k: run_frame(ref_eng, preps[0], ref_kf, k, intr, dev) for k in args.keyframes}
-        del ref_eng
+        ref = {k: (t, [_to_cpu(p) for p in preds], m, r) for k, (t, preds, m, r) in ref.items()}
+        ref_eng.model.cpu()  # the fp32 reference weights leave the device before any variant
+        del ref_eng, ref_kf
         for variant in variants:
+            base = 0
             if dev.type == "cuda":
                 torch.cuda.empty_cache()
                 torch.cuda.reset_peak_memory_stats(dev)
+                base = torch.cuda.memory_allocated(dev)
             t0 = time.perf_counter()
             try:
                 eng = build(variant, model, dev, args.precision, shape, kmax, size, ckpt, cache)
@@ -304,12 +348,21 @@ def main() -> int:
             v = out["variants"][variant] = {
                 "build_warmup_s": time.perf_counter() - t0,
                 "compile_effective": getattr(eng, "compile", "n/a"), "keyframes": {}}
+            if dev.type == "cuda":
+                # weights: the engine's own tensors; allocated: everything it holds after
+                # construction and warm-up (weights, CUDA-graph pools, cached outputs)
+                m = getattr(eng, "model", None)
+                v["weights_mib"] = (sum(t.numel() * t.element_size() for t in {
+                    id(t): t for t in m.state_dict().values()}.values()) / 2**20
+                    if m is not None else None)
+                v["allocated_after_build_mib"] = (torch.cuda.memory_allocated(dev) - base) / 2**20
+                v["peak_build_mib"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
             kf = [eng.encode(p) for p in preps[1:]]
             for k in args.keyframes:
                 first, preds, matches, _ = run_frame(eng, preps[0], kf, k, intr, dev)
                 times: Dict[str, List[float]] = {s: [] for s in first}
                 for i in range(args.repeats):
-                    t, *_ = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)
+                    t = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)[0]
                     for s, x in t.items():
                         times[s].append(x)
                 rp, rm = ref[k][1], ref[k][2]
@@ -318,19 +371,21 @@ def main() -> int:
                     "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
                     "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches),
                     "matching_torch_vs_triton": bench_matching(preds, dev, args.repeats)}
+                del preds, matches  # not part of what a localize call holds
                 if map_path is not None:
                     if dev.type == "cuda":
+                        torch.cuda.empty_cache()
                         torch.cuda.reset_peak_memory_stats(dev)
                     try:
                         lr = bench_localize(eng, map_path, query, size, k, dev, args.repeats)
                     except Exception as e:  # noqa: BLE001  report and go on
                         lr = {"error": f"{type(e).__name__}: {e}"}
-                    if dev.type == "cuda":
+                    if dev.type == "cuda":  # whole process: weights + map encodings + frame
                         lr["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                        lr["peak_gpu_mib_over_base"] = (
+                            torch.cuda.max_memory_allocated(dev) - base) / 2**20
                     v["keyframes"][str(k)]["localize"] = lr
                 save()
-            if dev.type == "cuda":
-                v["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
             if hasattr(eng, "close") and variant == "tensorrt":
                 eng.close()
             del eng
@@ -356,7 +411,8 @@ def _print_size(size, shape, out, keyframes):
                              for s in stages)
             e = r["equivalence_vs_eager_fp32"]
             print(f"{name:16s} {k:2d} {cells} {r['first_frame_ms']['total']:7.1f} "
-                  f"{v.get('peak_gpu_mib', float('nan')):8.0f} {v['build_warmup_s']:7.1f} "
+                  f"{r.get('localize', {}).get('peak_gpu_mib', float('nan')):8.0f} "
+                  f"{v['build_warmup_s']:7.1f} "
                   f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
                   f"{e['match_jaccard_min']:5.2f}")
             m = r.get("matching_torch_vs_triton")
@@ -372,7 +428,9 @@ def _print_size(size, shape, out, keyframes):
                 st = " ".join(f"{n} {x['median_ms']:.1f}" for n, x in lr["stages"].items())
                 print(f"{'':16s} {k:2d}   Localizer.localize: median {lr['total']['median_ms']:.1f}"
                       f" ms [p90 {lr['total']['p90_ms']:.1f}], first {lr['first_ms']:.1f} ms, "
-                      f"peak {lr.get('peak_gpu_mib', float('nan')):.0f} MiB ({st})")
+                      f"peak {lr.get('peak_gpu_mib', float('nan')):.0f} MiB (weights "
+                      f"{v.get('weights_mib') or float('nan'):.0f}, after warm-up "
+                      f"{v.get('allocated_after_build_mib', float('nan')):.0f}) ({st})")
 
 
 if __name__ == "__main__":

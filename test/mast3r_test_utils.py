@@ -178,3 +178,23 @@ def warped_descriptor_pair(h: int = 384, w: int = 512, d: int = 24, *, seed: int
     if quantize:
         d1, d2 = (torch.round(x * quantize) / quantize for x in (d1, d2))
     return DescriptorPair(d1.contiguous(), d2.contiguous(), warp, seen)
+
+
+def scale_pointmaps(model: AsymmetricMASt3R, img: torch.Tensor, median_m: float = 3.0
+                    ) -> float:
+    """Rescale the xyz rows of both DPTs' last convolution so ``img`` paired with itself gives
+    an fp32 pointmap of median distance ``median_m`` metres; returns the factor applied.
+
+    Random weights give pointmaps hundreds to thousands of metres away (raw norm d = 5-8; a
+    trained network indoors: 1-10 m, d = 0.7-2.4). pts3d = xyz/d * expm1(d), so the relative
+    error of a far point is about the absolute error of d, which grows with d: fp16 figures
+    on such a model overstate what a trained one gives. Only the last linear map changes.
+    """
+    with torch.inference_mode():
+        d = torch.linalg.norm(model(img, img)[0]["pts3d"], dim=-1).median()
+        # expm1 is monotone: the median raw norm maps to the median distance
+        k = math.log1p(median_m) / math.log1p(float(d))
+        for h in (model.downstream_head1, model.downstream_head2):
+            h.dpt.head[-1].weight[:3] *= k
+            h.dpt.head[-1].bias[:3] *= k
+    return k

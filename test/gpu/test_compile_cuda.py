@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from mast3r_ros.core.matching import fast_reciprocal_matches
-from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint
+from mast3r_test_utils import TINY_SPEC, random_model, scale_pointmaps, write_checkpoint
 from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage
 from mast3r_ros.core.model.preprocess import normalize
 
@@ -28,8 +28,11 @@ def reference():
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
     model = random_model(TINY_SPEC, seed=0)
-    eng = Mast3rEngine(model, torch.device("cuda"), "fp32")
     q, kfs = _prep(1), [_prep(2), _prep(3)]
+    # pointmaps at a trained network's distances (median 3 m), not the km random weights give:
+    # far points' relative error is the absolute error of the raw norm d (see scale_pointmaps)
+    scale_pointmaps(model, q.tensor.cpu(), 3.0)
+    eng = Mast3rEngine(model, torch.device("cuda"), "fp32")
     return model, q, kfs, eng.decode([eng.encode(k) for k in kfs], eng.encode(q))
 
 
@@ -38,16 +41,32 @@ def _matches(p):
     return {tuple(v) for v in torch.cat((a, b), 1).tolist()}
 
 
-def _check(ref, got):
-    assert len(ref) == len(got)
-    for r, g in zip(ref, got):
-        assert (r.desc_1 - g.desc_1.float()).abs().max() < 1e-2
-        assert (r.desc_2 - g.desc_2.float()).abs().max() < 1e-2
+def _figures(ref, got) -> list:
+    """Per keyframe: desc max abs (both views), pts3d per-pixel relative p99/max, Jaccard."""
+    out = []
+    for i, (r, g) in enumerate(zip(ref, got)):
         rel = torch.linalg.norm(r.pts3d_1 - g.pts3d_1.float(), dim=-1) / torch.linalg.norm(
             r.pts3d_1, dim=-1)
-        assert rel.max() < 1e-2
         m0, m1 = _matches(r), _matches(g)
-        assert len(m0 & m1) / max(1, len(m0 | m1)) >= 0.95
+        out.append({"kf": i, "desc_1": float((r.desc_1 - g.desc_1.float()).abs().max()),
+                    "desc_2": float((r.desc_2 - g.desc_2.float()).abs().max()),
+                    "pts3d_rel_p99": float(torch.quantile(rel.flatten().float(), 0.99)),
+                    "pts3d_rel_max": float(rel.max()),
+                    "jaccard": len(m0 & m1) / max(1, len(m0 | m1))})
+    return out
+
+
+def _check(ref, got, what: str):
+    """The issue's tolerances; a failure names the variant and shows every figure."""
+    assert len(ref) == len(got)
+    figs = _figures(ref, got)
+    msg = f"{what} vs eager fp32: " + "; ".join(
+        " ".join(f"{k} {v:.3g}" for k, v in f.items()) for f in figs)
+    print(msg)  # in the log of a passing run too (pytest -s / -rA)
+    for f in figs:
+        assert f["desc_1"] < 1e-2 and f["desc_2"] < 1e-2, "desc: " + msg
+        assert f["pts3d_rel_max"] < 1e-2, "pts3d: " + msg
+        assert f["jaccard"] >= 0.95, "matches: " + msg
 
 
 @pytest.mark.parametrize("mode,precision", [("default", "fp16"), ("reduce-overhead", "fp16"),
@@ -60,8 +79,9 @@ def test_compiled_equals_eager(reference, mode, precision):
     kf_enc = [eng.encode(k) for k in kfs]
     for _ in range(2):  # CUDA-graph replays must not overwrite earlier outputs
         got = eng.decode(kf_enc, eng.encode(q))
-    _check(ref, got)
-    _check(ref[:1], eng.decode(kf_enc[:1], eng.encode(q)))  # padded to the warmed batch of 2
+    _check(ref, got, f"compile {mode} {precision}, K=2")
+    _check(ref[:1], eng.decode(kf_enc[:1], eng.encode(q)),  # padded to the warmed batch of 2
+           f"compile {mode} {precision}, K=1 padded to 2")
 
 
 def test_tensorrt_equals_eager(reference, tmp_path):
@@ -74,7 +94,7 @@ def test_tensorrt_equals_eager(reference, tmp_path):
     write_checkpoint(ckpt, model.cpu())
     eng = TensorRTEngine.from_checkpoint(ckpt, device="cuda", size=512, net_shape=HW,
                                          keyframe_batch=2, cache_dir=str(tmp_path / "cache"))
-    _check(ref, eng.decode([eng.encode(k) for k in kfs], eng.encode(q)))
+    _check(ref, eng.decode([eng.encode(k) for k in kfs], eng.encode(q)), "tensorrt fp16, K=2")
     again = TensorRTEngine.from_checkpoint(ckpt, device="cuda", size=512, net_shape=HW,
                                            keyframe_batch=2, cache_dir=str(tmp_path / "cache"))
     assert again.engine_dir == eng.engine_dir  # cached: not rebuilt

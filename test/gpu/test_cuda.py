@@ -45,18 +45,29 @@ def _rel_pts(a, b):
 
 def test_cuda_fp32_equals_cpu(outputs):
     c, g = outputs[("cpu", "fp32")], outputs[("cuda", "fp32")]
-    assert (g.desc_1.cpu() - c.desc_1).abs().max() < 1e-3
-    assert _rel_pts(g.pts3d_1, c.pts3d_1).median() < 1e-3
-    assert ((g.conf_1.cpu() - c.conf_1).abs() / c.conf_1).max() < 1e-2
+    desc = float((g.desc_1.cpu() - c.desc_1).abs().max())
+    pts = float(_rel_pts(g.pts3d_1, c.pts3d_1).median())
+    conf = float(((g.conf_1.cpu() - c.conf_1).abs() / c.conf_1).max())
+    msg = (f"cuda fp32 vs cpu: desc max abs {desc:.3g}, pts3d rel median {pts:.3g}, "
+           f"conf rel max {conf:.3g}")
+    assert desc < 1e-3, msg
+    assert pts < 1e-3, msg
+    assert conf < 1e-2, msg
 
 
 @pytest.mark.parametrize("prec", ["fp16", "bf16"])
 def test_autocast_close_to_fp32(outputs, prec):
     c, g = outputs[("cpu", "fp32")], outputs[("cuda", prec)]
-    for t in (g.pts3d_1, g.conf_1, g.desc_1, g.desc_conf_1, g.desc_2):
-        assert t.dtype == torch.float32 and torch.isfinite(t).all()
+    for name in ("pts3d_1", "conf_1", "desc_1", "desc_conf_1", "desc_2"):
+        t = getattr(g, name)
+        assert t.dtype == torch.float32, f"{prec} {name}: dtype {t.dtype}"
+        bad = int((~torch.isfinite(t)).sum())
+        assert bad == 0, f"{prec} {name}: {bad} non-finite values"
     cos = (g.desc_1.cpu() * c.desc_1).sum(-1)
-    assert cos.median() > 0.99
+    rel = _rel_pts(g.pts3d_1, c.pts3d_1)
+    print(f"{prec} vs cpu fp32: desc cosine median {float(cos.median()):.5f}, pts3d rel p99 "
+          f"{float(torch.quantile(rel.flatten(), 0.99)):.3g} max {float(rel.max()):.3g}")
+    assert cos.median() > 0.99, f"{prec}: desc cosine median {float(cos.median()):.5f}"
 
 
 def test_matching_on_cuda_equals_cpu(outputs):

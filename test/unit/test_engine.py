@@ -152,3 +152,57 @@ def test_cpu_runs_fp32_whatever_precision_asked(tiny_engine):
     assert eng.precision == "fp32"
     with pytest.raises(ConfigError):
         Mast3rEngine(tiny_engine.model, torch.device("cpu"), "int8")
+
+
+def test_weight_budget_arithmetic_full_vit_l():
+    """The 3 GB GPU target (issue 9) for the full ViT-L, counted on the meta device: fp32
+    weights plus autocast's half copies (the previous policy) cannot fit; stored fp16 weights
+    leave ~1.6 GB for activations, workspaces and the CUDA-graph pools."""
+    from mast3r_ros.core.model.engine import weight_bytes
+    from mast3r_ros.core.model.network import ModelSpec
+
+    fp32, fp16 = weight_bytes(ModelSpec(), "fp32"), weight_bytes(ModelSpec(), "fp16")
+    assert 688e6 < fp16["params"] < 690e6  # MASt3R ViT-L, tied DPT convolutions counted once
+    assert fp32["stored"] == fp32["fp32_weights"] == 4 * fp32["params"]  # ~2.75 GB
+    s = ModelSpec()
+    layernorms = 2 * (s.enc_embed_dim * (2 * s.enc_depth + 1)
+                      + s.dec_embed_dim * (2 * 4 * s.dec_depth + 1))
+    assert fp16["fp32_params"] == 2 * (128 * 4 + 4) + layernorms  # DPT output convs + norms
+    assert fp16["stored"] == 2 * fp16["params"] + 2 * fp16["fp32_params"]
+    assert fp16["stored"] < 1.38e9 < 3e9 - 1.6e9
+    assert fp16["fp32_plus_autocast_copies"] > 4.1e9 > 3e9  # what the H200 run measured
+    assert weight_bytes(ModelSpec(), "bf16")["stored"] == fp16["stored"]
+    with pytest.raises(ConfigError):
+        weight_bytes(ModelSpec(), "int8")
+
+
+def test_cast_model_keeps_fp32_parts_and_the_source(tiny_engine):
+    """The half-precision copy: every float weight in bf16 except the DPT output convolutions,
+    tied tensors still tied, the caller's model untouched; it runs under autocast (bf16 on the
+    CPU stands in for fp16 on CUDA) close to fp32, its pointmap head output in float32."""
+    from mast3r_ros.core.model.engine import cast_model, fp32_parameter_names
+
+    model = tiny_engine.model
+    before = {n: t.clone() for n, t in model.state_dict().items()}
+    half = cast_model(model, torch.device("cpu"), torch.bfloat16)
+    keep = set(fp32_parameter_names(model))
+    assert {f"downstream_head{i}.dpt.head.4.{p}" for i in (1, 2)
+            for p in ("weight", "bias")} < keep
+    assert all(".dpt.head.4." in n or "norm" in n for n in keep)
+    assert {"enc_norm.weight", "dec_norm.bias", "dec_blocks2.0.norm_y.weight"} < keep
+    for n, t in half.state_dict().items():
+        assert t.dtype == (torch.float32 if n in keep else torch.bfloat16), n
+    sc = half.downstream_head1.dpt.scratch
+    assert sc.layer1_rn.weight is sc.layer_rn[0].weight
+    assert all(torch.equal(t, before[n]) and t.dtype == torch.float32
+               for n, t in model.state_dict().items())
+    assert not any(p.requires_grad for p in half.parameters())
+    img = _small(tiny_engine, 0).tensor
+    with torch.inference_mode():
+        ref = model(img, img)[0]
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            got = half(img, img)[0]
+    for k in ("pts3d", "desc"):
+        assert got[k].dtype == torch.float32 and torch.isfinite(got[k]).all()
+    cos = torch.nn.functional.cosine_similarity(got["desc"], ref["desc"], dim=-1)
+    assert cos.median() > 0.99, f"bf16 desc cosine median {cos.median():.4f}"
