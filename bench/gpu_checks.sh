@@ -1,53 +1,67 @@
 #!/usr/bin/env bash
-# One prepared run of every check that needs a GPU: CUDA correctness (test/gpu: fp16/bf16,
-# torch.compile, CUDA graphs, TensorRT when installed), then bench_gpu.py on the full ViT-L
-# (random weights) with K = 1 and 4 keyframes: per stage (encode, decode xK, matching, PnP),
-# matching per keyframe pair (previous implementation vs the fused device path, same matches),
-# the whole Localizer.localize on a fabricated map, peak GPU memory, first frame vs median.
-#   512: eager fp16, reduce-overhead fp16 (+ TensorRT when installed), then default fp16
-#   384, 224: eager + reduce-overhead fp16
-# Budget: about 9 minutes wall (one device call is at most 10) on an H200 (each step has its own timeout, so a slow compile costs its
-# step only; every variant rewrites its JSON, so a timeout keeps what finished). Logs and JSON go
-# to $OUT (default docs/bench/).
+# One prepared run of every check that needs a GPU, sized for a ~6-minute device call:
+#   A  CUDA correctness (test/gpu: fp32 = CPU, fp16/bf16 autocast, reduce-overhead fp16 vs eager,
+#      matching on CUDA; the Triton NN kernels compiled) -- in parallel with the host-path bench
+#      (bench_host.py: PnP-RANSAC, refinement, covariance on the host CPU; no GPU used)
+#   B  bench_gpu.py, full ViT-L (random weights), 512x384 fp16, K = 1 and 4: eager vs
+#      reduce-overhead side by side, per stage, whole Localizer.localize after warm-up, peak GPU
+#      memory, weights' bytes, first frame vs median, equivalence vs eager fp32
+#   C  bench_matching.py: the reciprocal walk on realistic synthetic 512x384 pairs, torch vs Triton
+#   D  bench_retrieval.py: ASMK scoring among 1e5 fabricated keyframes, device vs host backends
+# Each step has its own timeout (a slow compile costs its step only); results are re-packed into
+# $OUT/results.tgz after every step, so a cut run still returns what finished.
 # Usage: bash bench/gpu_checks.sh            (on the GPU machine, from the repository root)
 #        bash bench/gpu_checks.sh --smoke    (tiny config on the CPU: proves the script runs)
 set -uo pipefail
 OUT=${OUT:-docs/bench}
-mkdir -p "$OUT"
+R="$OUT/r"
+mkdir -p "$R"
 export PYTHONUNBUFFERED=1 PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}
-# Inductor's compiled kernels persist here between the steps (same graphs, other sizes differ).
 export TORCHINDUCTOR_CACHE_DIR=${TORCHINDUCTOR_CACHE_DIR:-/tmp/mast3r_inductor}
 PY=${PYTHON:-python3}
 start=$(date +%s)
 if [ "${1:-}" = "--smoke" ]; then
-  B="$PY bench/bench_gpu.py --config tiny --device cpu --keyframes 1 4"
-  export OMP_NUM_THREADS=1; R=1 S512=224 S384=224 S224=224   # CPU: tiny network at 224; the timeouts scale by T
+  export OMP_NUM_THREADS=1
+  B="$PY bench/bench_gpu.py --config tiny --device cpu --keyframes 1 4 --sizes 224 --repeats 1"
+  M="$PY bench/bench_matching.py --smoke"
+  H="$PY bench/bench_host.py --frames 2 --repeats 1"
+  Q="$PY bench/bench_retrieval.py --smoke"
+  TESTS="test/gpu"
   T=10
 else
-  B="$PY bench/bench_gpu.py --config full --device cuda --keyframes 1 4"
-  R=10 S512=512 S384=384 S224=224 T=1
+  B="$PY bench/bench_gpu.py --config full --device cuda --keyframes 1 4 --sizes 512 --repeats 10"
+  M="$PY bench/bench_matching.py --device cuda --size 512 --repeats 20"
+  H="$PY bench/bench_host.py --frames 8 --repeats 3"
+  Q="$PY bench/bench_retrieval.py GPU_RETRIEVAL_ARGS"
+  TESTS="test/gpu/test_cuda.py test/gpu/test_compile_cuda.py::test_compiled_equals_eager[reduce-overhead-fp16] test/unit/test_nn_triton.py"
+  T=1
 fi
+pack() { tar -czf "$OUT/results.tgz" -C "$R" . 2>/dev/null; }
+step() { local t=$(( $1 * T )) name=$2; shift 2; echo; echo "=== [$(( $(date +%s) - start )) s] $name: $*";
+         timeout "$t" "$@" > "$R/$name.log" 2>&1; local rc=$?; tail -n 40 "$R/$name.log";
+         echo "=== $name exit $rc (limit $t s)"; pack; }
 {
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null \
   || echo "nvidia-smi: not available"
 $PY -c "import torch, numpy; print('torch', torch.__version__, 'numpy', numpy.__version__)"
-$PY -c "import tensorrt; print('tensorrt', tensorrt.__version__)" 2>/dev/null \
-  || echo "tensorrt: not installed (TensorRT figures stay unmeasured)"
-} | tee "$OUT/gpu.txt"
-step() { local t=$(( $1 * T )) name=$2; shift 2; echo; echo "=== [$(( $(date +%s) - start )) s] $name: $*";
-         timeout "$t" "$@" > >(tee "$OUT/$name.log") 2>&1; echo "=== $name exit $? (limit $t s)"; }
+$PY -c "import triton; print('triton', triton.__version__)" 2>/dev/null || echo "triton: not installed"
+$PY -c "import poselib; print('poselib', poselib.__version__)" 2>/dev/null || echo "poselib: not installed"
+$PY -c "import faiss; print('faiss', faiss.__version__)" 2>/dev/null || echo "faiss: not installed"
+} > "$R/gpu.txt" 2>&1
+cat "$R/gpu.txt"
 {
-# Limits from the H200 run of 2026-11-30: test/gpu compiles tiny graphs (~4 min in all);
-# a full ViT-L reduce-overhead variant builds in ~30 s, `default` did not finish in 100 s.
-step 180 pytest $PY -m pytest -q -p no:cacheprovider test/gpu
-step 150 bench_512_fp16 $B --precision fp16 --sizes $S512 --repeats $R \
-  --variants eager reduce-overhead tensorrt --json "$OUT/bench_gpu_512_fp16.json"
-step 80 bench_384 $B --precision fp16 --sizes $S384 --repeats $R --variants eager reduce-overhead \
-  --json "$OUT/bench_gpu_384.json"
-step 70 bench_224 $B --precision fp16 --sizes $S224 --repeats $R --variants eager reduce-overhead \
-  --json "$OUT/bench_gpu_224.json"
-# last, so a slow inductor build costs only itself
-step 60 bench_512_default $B --precision fp16 --sizes $S512 --repeats $R --variants default \
-  --no-localize --json "$OUT/bench_gpu_512_default.json"
+# A: correctness on the GPU while the host bench uses the CPU (its figures are thread-clock based
+# per stage; the compile steps of A share the 16 cores).
+( step 100 bench_host $H --clock thread --json "$R/bench_host.json" ) &
+step 100 pytest $PY -m pytest -q -rA --tb=short -p no:cacheprovider $TESTS
+wait
+# B: the whole frame, eager vs compiled, side by side (alone on the GPU)
+step 170 bench_512_fp16 $B --precision fp16 --variants eager reduce-overhead \
+  --json "$R/bench_gpu_512_fp16.json"
+# C: matching
+step 50 bench_matching $M --json "$R/bench_matching.json"
+# D: retrieval at 1e5
+step 60 bench_retrieval $Q --json "$R/bench_retrieval.json"
 echo "=== total $(( $(date +%s) - start )) s"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"
+pack
