@@ -29,6 +29,10 @@ log = logging.getLogger(__name__)
 
 PROG = "mast3r-ros"
 
+LOG_LEVEL_HELP = "logging level on stderr (default info)"
+OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
+                  "complete)")
+
 # command-line option -> config parameter it overrides
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
               ("precision", "precision"), ("size", "image_size"))
@@ -47,7 +51,7 @@ def _config_options(matcher: bool = True) -> argparse.ArgumentParser:
                        help="matcher (overrides --params)")
     g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N (overrides --params)")
     g.add_argument("--log-level", default="info",
-                   choices=("debug", "info", "warning", "error"))
+                   choices=("debug", "info", "warning", "error"), help=LOG_LEVEL_HELP)
     return p
 
 
@@ -100,7 +104,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--trajectory", metavar="FILE",
                    help="TUM trajectory with the poses (default: the source's groundtruth.txt "
                         "or, for bags, TF with --pose-frames)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing map (it stays as it was until the new one is "
+                        "complete)")
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
@@ -153,11 +159,14 @@ def _add_merge_maps(sub: Any) -> None:
                        description="Join maps A and B (same map_frame) into C: keyframes of A "
                                    "then B, encodings of the checkpoints both cache, ASMK "
                                    "indexes both hold, retrieval indexes rebuilt.")
-    p.add_argument("a", metavar="A")
-    p.add_argument("b", metavar="B")
-    p.add_argument("--out", required=True, metavar="C")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("a", metavar="A", help="first keyframe map folder (its keyframes come first)")
+    p.add_argument("b", metavar="B", help="second keyframe map folder")
+    p.add_argument("--out", required=True, metavar="C", help="merged map folder to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing map C (it stays as it was until the new one is "
+                        "complete)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_merge_maps)
 
 
@@ -177,7 +186,9 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    "trajectory.tum, results.jsonl, metrics.json and plots.")
     p.add_argument("source", metavar="SOURCE", help="TUM RGB-D folder or rosbag2")
     p.add_argument("--map", required=True, metavar="MAP", help="keyframe map folder")
-    p.add_argument("--out", required=True, metavar="RUN", help="output folder")
+    p.add_argument("--out", required=True, metavar="RUN",
+                   help="run folder to write (refused when it exists, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
                    help="TUM ground-truth trajectory (default: the source's groundtruth.txt)")
     p.add_argument("--stride", type=int, default=1, help="localize every N-th frame")
@@ -192,7 +203,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     source = _open(args, cfg)
     metrics = run_localization(source, args.map, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
-                               global_only=args.global_only)
+                               global_only=args.global_only, overwrite=args.overwrite)
     sys.stdout.write(f"localized {args.source} against {args.map} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
     return 0
@@ -207,11 +218,18 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    "build a map from every other frame and localize the frames "
                                    "in between. MASt3R when a checkpoint is configured, else "
                                    "the SIFT baseline.")
-    p.add_argument("--out", default="demo_out", metavar="DIR", help="output folder")
+    p.add_argument("--out", default="demo_out", metavar="DIR",
+                   help="output folder: DIR/data (rendered scene), DIR/map, DIR/run "
+                        "(default demo_out)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reuse an existing DIR: its rendered scene when it matches, its map "
+                        "and run replaced")
     p.add_argument("--frames", type=int, default=60, help="frames rendered around the loop")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=640, help="image width in pixels (default 640)")
+    p.add_argument("--height", type=int, default=480,
+                   help="image height in pixels (default 480)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the rendered scene's texture and path (default 0)")
     p.set_defaults(func=cmd_demo)
 
 
@@ -226,7 +244,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "baseline; pass --checkpoint PATH (see README: 'Model weights') for MASt3R")
     cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher=matcher))
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
-                                      args.seed)
+                                      args.seed, overwrite=args.overwrite)
     head = f"demo ({cfg.localizer.matcher}): map {map_path}, results in {run}"
     sys.stdout.write((note + "\n" if note else "") + head + "\n" + format_table(metrics) + "\n")
     return 0
@@ -244,6 +262,7 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
     p.add_argument("image2", help="second image (view 2)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--size", type=int, choices=(512, 384, 224),
                    help="network size (overrides --params 'image_size')")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
@@ -253,7 +272,7 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_pair(args: argparse.Namespace) -> int:
     cfg = load_config(args)
-    arrays = run_pair(args.image1, args.image2, args.out, cfg.model)
+    arrays = run_pair(args.image1, args.image2, args.out, cfg.model, overwrite=args.overwrite)
     h, w = arrays["conf_1"].shape
     log.info("network resolution %dx%d, %d matches -> %s", w, h, len(arrays["matches_1"]),
              os.path.join(args.out, "pair.npz"))
