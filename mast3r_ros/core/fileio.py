@@ -4,6 +4,7 @@ never a part."""
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import shutil
@@ -16,7 +17,10 @@ from .errors import InputError
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
     """Run ``write(tmp_path)`` (a temporary file next to ``path``), sync it and rename it over
     ``path``, so readers see either the old file or the complete new one. The temporary file is
-    removed when ``write`` raises."""
+    removed when ``write`` raises. Raises `IsADirectoryError` naming ``path`` when it is a
+    folder (before anything is written)."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a folder, where a file is to be written", path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
     try:

@@ -8,16 +8,17 @@ the fix when it is not.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING, Optional
 
 from ..core.config import Config, load_config_yaml
 from ..core.fileio import atomic_write_json
-from ..core.keyframes import KeyframeMap
-from ..core.map_check import ConsistencyReport, check_map
+
+if TYPE_CHECKING:
+    from ..core.keyframes import KeyframeMap
+    from ..core.map_check import ConsistencyReport
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_check_map(args: argparse.Namespace) -> int:
+    from ..core.keyframes import KeyframeMap
+    from ..core.map_check import check_map
+
     cfg = load_config_yaml(args.params) if args.params else Config()
     kmap = KeyframeMap.load(args.map)
     report = check_map(kmap, cfg.map_check)

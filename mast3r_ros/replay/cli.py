@@ -3,6 +3,8 @@
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
 ``_add_<name>`` function; adding a subcommand means adding those two. Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted.
+The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
+``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
 
 from __future__ import annotations
@@ -17,13 +19,6 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError, Mast3rRosError
-from .metrics import format_table
-from .pair import run_pair
-from .check_map import add_parser as add_check_map_parser
-from .export import add_parser as add_export_parser
-from .retrieve import add_parser as add_retrieve_parser
-from .pipeline import build_map, run_demo, run_localization
-from .sources import SourceOptions, open_source
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +80,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def _open(args: argparse.Namespace, cfg: Config) -> Any:
+    from .sources import SourceOptions, open_source
+
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
@@ -129,6 +126,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_build_map(args: argparse.Namespace) -> int:
     from .map_build import BuildOptions
     from .parallel_build import default_workers
+    from .pipeline import build_map
 
     cfg = load_config(args)
     if args.workers is not None and args.workers < 1:
@@ -199,6 +197,9 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_localize(args: argparse.Namespace) -> int:
+    from .metrics import format_table
+    from .pipeline import run_localization
+
     cfg = load_config(args)
     source = _open(args, cfg)
     metrics = run_localization(source, args.map, args.out, cfg, groundtruth=args.groundtruth,
@@ -234,6 +235,9 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .metrics import format_table
+    from .pipeline import run_demo
+
     cfg = load_config(args)
     matcher = args.matcher or ("mast3r" if cfg.model.checkpoint else "sift")
     note = ""
@@ -271,6 +275,8 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
+    from .pair import run_pair
+
     cfg = load_config(args)
     arrays = run_pair(args.image1, args.image2, args.out, cfg.model, overwrite=args.overwrite)
     h, w = arrays["conf_1"].shape
@@ -283,6 +289,10 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    from .check_map import add_parser as add_check_map_parser
+    from .export import add_parser as add_export_parser
+    from .retrieve import add_parser as add_retrieve_parser
+
     parser = argparse.ArgumentParser(
         prog=PROG, description="Metric 6-DoF camera localization against a keyframe map "
                                "with MASt3R (offline tools).")
@@ -310,7 +320,12 @@ def _setup_logging(level: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``mast3r-ros``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:  # Ctrl-C while the subcommand modules import
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    args = parser.parse_args(argv)
     _setup_logging(getattr(args, "log_level", "info"))
     try:
         return int(args.func(args) or 0)

@@ -8,9 +8,6 @@ import re
 
 from ..core.errors import InputError
 from ..core.fileio import check_output_folder
-from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
-from ..core.model.engine import network_shape
-from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx
 from ..core.model.preprocess import SIZES
 
 log = logging.getLogger(__name__)
@@ -46,6 +43,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
+    from ..core.model.engine import network_shape
+    from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx
+
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
     if args.keyframe_batch < 1:
         raise InputError(f"--keyframe-batch must be >= 1, got {args.keyframe_batch}")

@@ -173,13 +173,16 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False) -> int:
     then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both maps cache
     (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold (inverted
     files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
-    Raises InputError when the frames differ, or (before reading A and B) when ``out`` exists
-    and ``overwrite`` is off."""
+    Raises InputError when the frames differ, or (before reading A and B) when A and B are one
+    folder or ``out`` exists and ``overwrite`` is off."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
     from ..core.retrieval_index import IndexParams
 
     check_output_folder(out, overwrite, (MANIFEST,))
+    if os.path.realpath(a) == os.path.realpath(b):
+        raise InputError(f"A and B are the same map ({a}): merging it with itself would "
+                         "duplicate every keyframe")
     maps = [KeyframeMap.load(a), KeyframeMap.load(b)]
     if maps[0].map_frame != maps[1].map_frame:
         raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "

@@ -261,7 +261,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
     check_output_folder(out, overwrite, RUN_FILES)
-    gt_file = read_tum_trajectory(groundtruth) if groundtruth else None
+    gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
     with atomic_folder(out, overwrite, RUN_FILES) as tmp:
         try:
             return _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
@@ -269,6 +269,26 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         except BaseException:
             _keep_partial(tmp, out)
             raise
+
+
+def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """``--groundtruth``, read whole; `InputError` when it holds no pose, or none at any frame
+    stamp by the pose-at-stamp rule (another recording, another clock), before a frame is
+    localized."""
+    stamps, poses = read_tum_trajectory(path)
+    if not len(stamps):
+        raise InputError(f"--groundtruth {path} holds no poses")
+    frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
+    if len(frame_stamps_ns):
+        at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
+        if not np.isfinite(at).all(axis=(1, 2)).any():
+            raise InputError(
+                f"--groundtruth {path} has no pose at any frame stamp: it covers "
+                f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s, the frames "
+                f"t={frame_stamps_ns.min() * 1e-9:.3f}..{frame_stamps_ns.max() * 1e-9:.3f} s "
+                "(the ground truth of another recording?)")
+    return stamps, poses
 
 
 def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
@@ -373,8 +393,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
     rule = cfg.pose_at_stamp
-    _, map_path = build_map(TumSequence(map_dir, pose_at_stamp=rule), os.path.join(out, "map"),
-                            cfg, overwrite=True)
+    map_path = os.path.join(out, "map")  # as given, like the run folder
+    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True)
     run = os.path.join(out, "run")
     metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
                                overwrite=True)

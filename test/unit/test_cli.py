@@ -129,6 +129,13 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
+    empty_gt = tmp_path / "empty_gt.txt"
+    empty_gt.write_text("# no poses\n")
+    late_gt = tmp_path / "late_gt.txt"  # another recording's ground truth: 1000 s later
+    late_gt.write_text("".join(
+        f"{float(ln.split()[0]) + 1000:.6f} {' '.join(ln.split()[1:])}\n"
+        for ln in Path(seq[1], "groundtruth.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")))
     cases = [
         (["localize", str(tmp_path / "nope"), "--map", built_map, "--out", run], "not found"),
         (["localize", seq[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
@@ -151,6 +158,16 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         # an output path the OS refuses (here: a file where the run folder should go)
         (["localize", seq[1], "--map", built_map, "--out", str(a_file), "--matcher", "sift"],
          "a_file"),
+        # found by a fresh-user test: these ran to the end (or wrote nothing) with exit 0
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+          "--groundtruth", str(empty_gt)], "holds no poses"),
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+          "--groundtruth", str(late_gt)], "no pose at any frame stamp"),
+        (["build-map", seq[0], "--out", str(tmp_path / "m3"), "--matcher", "sift",
+          "--pose-frames", "map:camera"], "--pose-frames: options for a rosbag2"),
+        (["merge-maps", built_map, built_map + "/", "--out", str(tmp_path / "m4")],
+         "same map"),
+        (["check-map", built_map, "--json", str(tmp_path)], str(tmp_path)),
     ]
     for argv, needle in cases:
         rc, errors = _error(capsys, argv)
@@ -158,6 +175,7 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         assert len(errors) == 1 and errors[0].startswith(f"mast3r-ros {argv[0]}: error:"), errors
         assert needle in errors[0], (needle, errors)
     assert not os.path.exists(str(tmp_path / "m2"))
+    assert not os.path.exists(run) and not os.path.exists(run + ".partial")
 
 
 def test_build_map_with_a_checkpoint_caches_encodings(seq, tmp_path, tiny_ckpt):
@@ -270,3 +288,31 @@ def test_retrieve_device_defaults_to_auto_like_the_other_commands():
                          "r", "--out", "o"])
     assert args.device == "auto" == Config().model.device
     assert inspect.signature(run_retrieve).parameters["device"].default == "auto"
+
+
+def test_ctrl_c_while_the_commands_import_is_one_line(monkeypatch, capsys):
+    import mast3r_ros.replay.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        rc = cli.main(["demo"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while the parser is built escaped main() as a traceback")
+    assert rc == 130
+    assert capsys.readouterr().err == "mast3r-ros: interrupted\n"
+
+
+def test_help_needs_no_torch():
+    """--help answers without importing torch (seconds): the work modules load per command."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mast3r_ros.replay.cli import build_parser; "
+            "build_parser().format_help(); print(sorted({'torch', 'cv2', 'scipy'} & "
+            "set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert out.stdout.strip() == "[]", out
