@@ -68,16 +68,20 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ())
     Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
     exists and ``overwrite`` is off (the message names ``--overwrite``), and, with ``overwrite``,
     when it is a non-empty folder holding none of ``markers`` (the files a previous output of
-    the same command holds), so a mistyped ``--out`` never deletes unrelated data.
+    the same command holds), so a mistyped ``--out`` never deletes unrelated data. An empty
+    ``path`` (which would mean the current folder) is refused.
     """
-    if not os.path.lexists(path):
+    if not path.strip():
+        raise InputError("the output path is empty (give --out a folder name)")
+    full = os.path.abspath(path)
+    if not os.path.lexists(full):
         return
-    if not os.path.isdir(path):
+    if not os.path.isdir(full):
         raise InputError(f"output path exists and is not a folder: {path} (choose another --out)")
     if not overwrite:
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
-    names = os.listdir(path)
+    names = os.listdir(full)
     if markers and names and not any(m in names for m in markers):
         raise InputError(f"--overwrite: {path} holds none of {', '.join(markers)}, so it is not "
                          "an output of this command; not replacing it (choose another --out)")

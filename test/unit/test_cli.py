@@ -244,7 +244,20 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
     rc, errors = _error(capsys, ["localize", seq[1], "--map", built_map, "--out", str(a_file),
                                  "--matcher", "sift", "--overwrite"])
     assert rc == 2 and "not a folder" in errors[0] and a_file.read_text() == "x"
-    assert sorted(os.listdir(tmp_path)) == ["a_file", "taken"]  # no temporary folder left
+    # an empty --out would mean the current folder: refused, nothing there replaced
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "results.jsonl").write_text("mine")
+    os.chdir(cwd)
+    try:
+        for argv in (["localize", seq[1], "--map", built_map, "--matcher", "sift"],
+                     ["build-map", seq[0], "--matcher", "sift"]):
+            rc, errors = _error(capsys, argv + ["--out", "", "--overwrite"])
+            assert rc == 2 and "empty" in errors[0], errors
+    finally:
+        os.chdir(REPO)
+    assert sorted(os.listdir(cwd)) == ["results.jsonl"]
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "cwd", "taken"]  # no temporary left
 
 
 def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
