@@ -248,6 +248,7 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
     cwd = tmp_path / "cwd"
     cwd.mkdir()
     (cwd / "results.jsonl").write_text("mine")
+    old_cwd = os.getcwd()
     os.chdir(cwd)
     try:
         for argv in (["localize", seq[1], "--map", built_map, "--matcher", "sift"],
@@ -255,7 +256,7 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
             rc, errors = _error(capsys, argv + ["--out", "", "--overwrite"])
             assert rc == 2 and "empty" in errors[0], errors
     finally:
-        os.chdir(REPO)
+        os.chdir(old_cwd)
     assert sorted(os.listdir(cwd)) == ["results.jsonl"]
     assert sorted(os.listdir(tmp_path)) == ["a_file", "cwd", "taken"]  # no temporary left
 
