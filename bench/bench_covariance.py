@@ -24,7 +24,7 @@ import os
 
 from mast3r_ros.core.config import Config
 from mast3r_ros.replay import synthetic as sy
-from mast3r_ros.replay.cli import build_map, run_localization
+from mast3r_ros.replay.pipeline import build_map, run_localization
 from mast3r_ros.replay.metrics import format_table
 from mast3r_ros.replay.tum import TumSequence
 

@@ -1,17 +1,26 @@
-"""Atomic file writes: a reader sees the old file or the complete new one, never a part."""
+"""Atomic file and folder writes: a reader sees the old file (folder) or the complete new one,
+never a part."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import hashlib
 import os
+import shutil
 import tempfile
-from typing import Callable
+from typing import Callable, Iterator, Sequence
+
+from .errors import InputError
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
     """Run ``write(tmp_path)`` (a temporary file next to ``path``), sync it and rename it over
     ``path``, so readers see either the old file or the complete new one. The temporary file is
-    removed when ``write`` raises."""
+    removed when ``write`` raises. Raises `IsADirectoryError` naming ``path`` when it is a
+    folder (before anything is written)."""
+    if os.path.isdir(path):
+        raise IsADirectoryError(errno.EISDIR, "a folder, where a file is to be written", path)
     fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=os.path.dirname(os.path.abspath(path)))
     os.close(fd)
     try:
@@ -51,3 +60,68 @@ def atomic_write_json(path: str, obj) -> None:
     import json
 
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
+
+
+def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ()) -> None:
+    """Refuse an output folder before any work is done.
+
+    Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
+    exists and ``overwrite`` is off (the message names ``--overwrite``), and, with ``overwrite``,
+    when it is a non-empty folder holding none of ``markers`` (the files a previous output of
+    the same command holds), so a mistyped ``--out`` never deletes unrelated data. An empty
+    ``path`` (which would mean the current folder) is refused.
+    """
+    if not path.strip():
+        raise InputError("the output path is empty (give --out a folder name)")
+    full = os.path.abspath(path)
+    if not os.path.lexists(full):
+        return
+    if not os.path.isdir(full):
+        raise InputError(f"output path exists and is not a folder: {path} (choose another --out)")
+    if not overwrite:
+        raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
+                         "it, or choose another --out)")
+    names = os.listdir(full)
+    if markers and names and not any(m in names for m in markers):
+        raise InputError(f"--overwrite: {path} holds none of {', '.join(markers)}, so it is not "
+                         "an output of this command; not replacing it (choose another --out)")
+
+
+@contextlib.contextmanager
+def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = ()
+                  ) -> Iterator[str]:
+    """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
+    when the block ends without an exception; on an exception (Ctrl-C included) the temporary
+    folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
+    `check_output_folder` says (``overwrite``, ``markers``), else replaced whole."""
+    check_output_folder(path, overwrite, markers)
+    path = os.path.abspath(path)
+    parent = os.path.dirname(path)
+    os.makedirs(parent, exist_ok=True)
+    tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+    try:
+        yield tmp
+        umask = os.umask(0o022)
+        os.umask(umask)
+        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
+        replace_folder(tmp, path)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def replace_folder(src: str, dst: str) -> None:
+    """Rename the complete folder ``src`` to ``dst`` (same file system); an existing ``dst`` is
+    first renamed aside and deleted after, so ``dst`` is never a mix of the two."""
+    if not os.path.lexists(dst):
+        os.replace(src, dst)
+        return
+    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + ".old-", dir=os.path.dirname(dst))
+    os.replace(dst, os.path.join(old, "folder"))
+    try:
+        os.replace(src, dst)
+    except BaseException:
+        os.replace(os.path.join(old, "folder"), dst)
+        os.rmdir(old)
+        raise
+    shutil.rmtree(old, ignore_errors=True)

@@ -8,17 +8,18 @@ the fix when it is not.
 
 from __future__ import annotations
 
-from typing import Optional
-
 import argparse
 import logging
 import sys
+from typing import TYPE_CHECKING, Optional
 
 from ..core.config import Config, load_config_yaml
 from ..core.errors import MapFormatError
 from ..core.fileio import atomic_write_json
-from ..core.keyframes import KeyframeMap
-from ..core.map_check import ConsistencyReport, check_map
+
+if TYPE_CHECKING:
+    from ..core.keyframes import KeyframeMap
+    from ..core.map_check import ConsistencyReport
 
 log = logging.getLogger(__name__)
 
@@ -35,11 +36,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", metavar="FILE", help="write the per-keyframe figures as JSON")
     p.add_argument("--plot", metavar="PNG",
                    help="write the keyframes with their per-keyframe figures as a picture")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help="logging level on stderr (default info)")
     p.set_defaults(func=cmd_check_map)
 
 
 def cmd_check_map(args: argparse.Namespace) -> int:
+    from ..core.keyframes import KeyframeMap
+    from ..core.map_check import check_map
+
     cfg = load_config_yaml(args.params) if args.params else Config()
     # every missing, truncated or corrupt file first, all of them (a map open names the first)
     problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()

@@ -3,6 +3,8 @@
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
 ``_add_<name>`` function; adding a subcommand means adding those two. Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted.
+The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
+``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
 
 from __future__ import annotations
@@ -17,17 +19,14 @@ from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError, Mast3rRosError
-from .metrics import format_table
-from .pair import run_pair
-from .check_map import add_parser as add_check_map_parser
-from .export import add_parser as add_export_parser
-from .retrieve import add_parser as add_retrieve_parser
-from .pipeline import build_map, run_demo, run_localization
-from .sources import SourceOptions, open_source
 
 log = logging.getLogger(__name__)
 
 PROG = "mast3r-ros"
+
+LOG_LEVEL_HELP = "logging level on stderr (default info)"
+OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
+                  "complete)")
 
 # command-line option -> config parameter it overrides
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
@@ -47,7 +46,7 @@ def _config_options(matcher: bool = True) -> argparse.ArgumentParser:
                        help="matcher (overrides --params)")
     g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N (overrides --params)")
     g.add_argument("--log-level", default="info",
-                   choices=("debug", "info", "warning", "error"))
+                   choices=("debug", "info", "warning", "error"), help=LOG_LEVEL_HELP)
     return p
 
 
@@ -81,6 +80,8 @@ def load_config(args: argparse.Namespace) -> Config:
 
 
 def _open(args: argparse.Namespace, cfg: Config) -> Any:
+    from .sources import SourceOptions, open_source
+
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
@@ -100,7 +101,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--trajectory", metavar="FILE",
                    help="TUM trajectory with the poses (default: the source's groundtruth.txt "
                         "or, for bags, TF with --pose-frames)")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing map (it stays as it was until the new one is "
+                        "complete)")
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
@@ -127,6 +130,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_build_map(args: argparse.Namespace) -> int:
     from .map_build import BuildOptions
     from .parallel_build import default_workers
+    from .pipeline import build_map
 
     cfg = load_config(args)
     if args.workers is not None and args.workers < 1:
@@ -157,11 +161,14 @@ def _add_merge_maps(sub: Any) -> None:
                        description="Join maps A and B (same map_frame) into C: keyframes of A "
                                    "then B, encodings of the checkpoints both cache, ASMK "
                                    "indexes both hold, retrieval indexes rebuilt.")
-    p.add_argument("a", metavar="A")
-    p.add_argument("b", metavar="B")
-    p.add_argument("--out", required=True, metavar="C")
-    p.add_argument("--overwrite", action="store_true", help="replace an existing map")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("a", metavar="A", help="first keyframe map folder (its keyframes come first)")
+    p.add_argument("b", metavar="B", help="second keyframe map folder")
+    p.add_argument("--out", required=True, metavar="C", help="merged map folder to write")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing map C (it stays as it was until the new one is "
+                        "complete)")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_merge_maps)
 
 
@@ -181,7 +188,9 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    "trajectory.tum, results.jsonl, metrics.json and plots.")
     p.add_argument("source", metavar="SOURCE", help="TUM RGB-D folder or rosbag2")
     p.add_argument("--map", required=True, metavar="MAP", help="keyframe map folder")
-    p.add_argument("--out", required=True, metavar="RUN", help="output folder")
+    p.add_argument("--out", required=True, metavar="RUN",
+                   help="run folder to write (refused when it exists, unless --overwrite)")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
                    help="TUM ground-truth trajectory (default: the source's groundtruth.txt)")
     p.add_argument("--stride", type=int, default=1, help="localize every N-th frame")
@@ -192,11 +201,14 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_localize(args: argparse.Namespace) -> int:
+    from .metrics import format_table
+    from .pipeline import run_localization
+
     cfg = load_config(args)
     source = _open(args, cfg)
     metrics = run_localization(source, args.map, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
-                               global_only=args.global_only)
+                               global_only=args.global_only, overwrite=args.overwrite)
     sys.stdout.write(f"localized {args.source} against {args.map} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
     return 0
@@ -211,15 +223,25 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    "build a map from every other frame and localize the frames "
                                    "in between. MASt3R when a checkpoint is configured, else "
                                    "the SIFT baseline.")
-    p.add_argument("--out", default="demo_out", metavar="DIR", help="output folder")
+    p.add_argument("--out", default="demo_out", metavar="DIR",
+                   help="output folder: DIR/data (rendered scene), DIR/map, DIR/run "
+                        "(default demo_out)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="reuse an existing DIR: its rendered scene when it matches, its map "
+                        "and run replaced")
     p.add_argument("--frames", type=int, default=60, help="frames rendered around the loop")
-    p.add_argument("--width", type=int, default=640)
-    p.add_argument("--height", type=int, default=480)
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--width", type=int, default=640, help="image width in pixels (default 640)")
+    p.add_argument("--height", type=int, default=480,
+                   help="image height in pixels (default 480)")
+    p.add_argument("--seed", type=int, default=0,
+                   help="seed of the rendered scene's texture and path (default 0)")
     p.set_defaults(func=cmd_demo)
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
+    from .metrics import format_table
+    from .pipeline import run_demo
+
     cfg = load_config(args)
     matcher = args.matcher or ("mast3r" if cfg.model.checkpoint else "sift")
     note = ""
@@ -230,7 +252,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
                 "baseline; pass --checkpoint PATH (see README: 'Model weights') for MASt3R")
     cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher=matcher))
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
-                                      args.seed)
+                                      args.seed, overwrite=args.overwrite)
     head = f"demo ({cfg.localizer.matcher}): map {map_path}, results in {run}"
     sys.stdout.write((note + "\n" if note else "") + head + "\n" + format_table(metrics) + "\n")
     return 0
@@ -248,6 +270,7 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("image1", help="first image (view 1; its camera frame holds both pointmaps)")
     p.add_argument("image2", help="second image (view 2)")
     p.add_argument("--out", required=True, help="output folder")
+    p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--size", type=int, choices=(512, 384, 224),
                    help="network size (overrides --params 'image_size')")
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
@@ -256,8 +279,10 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_pair(args: argparse.Namespace) -> int:
+    from .pair import run_pair
+
     cfg = load_config(args)
-    arrays = run_pair(args.image1, args.image2, args.out, cfg.model)
+    arrays = run_pair(args.image1, args.image2, args.out, cfg.model, overwrite=args.overwrite)
     h, w = arrays["conf_1"].shape
     log.info("network resolution %dx%d, %d matches -> %s", w, h, len(arrays["matches_1"]),
              os.path.join(args.out, "pair.npz"))
@@ -268,6 +293,10 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
+    from .check_map import add_parser as add_check_map_parser
+    from .export import add_parser as add_export_parser
+    from .retrieve import add_parser as add_retrieve_parser
+
     parser = argparse.ArgumentParser(
         prog=PROG, description="Metric 6-DoF camera localization against a keyframe map "
                                "with MASt3R (offline tools).")
@@ -295,7 +324,12 @@ def _setup_logging(level: str) -> None:
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``mast3r-ros``; returns the exit code."""
-    args = build_parser().parse_args(argv)
+    try:
+        parser = build_parser()
+    except KeyboardInterrupt:  # Ctrl-C while the subcommand modules import
+        sys.stderr.write(f"{PROG}: interrupted\n")
+        return 130
+    args = parser.parse_args(argv)
     _setup_logging(getattr(args, "log_level", "info"))
     try:
         return int(args.func(args) or 0)

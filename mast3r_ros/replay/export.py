@@ -7,9 +7,7 @@ import logging
 import re
 
 from ..core.errors import InputError
-from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
-from ..core.model.engine import network_shape
-from ..core.model.export import export_onnx
+from ..core.fileio import check_output_folder
 from ..core.model.preprocess import SIZES
 
 log = logging.getLogger(__name__)
@@ -29,7 +27,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "
                                    "for one fixed network size.")
     p.add_argument("checkpoint", help="MASt3R or DUSt3R checkpoint")
-    p.add_argument("--out", required=True, help="output folder (replaced atomically)")
+    p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder")
     p.add_argument("--size", type=int, default=512, choices=SIZES,
                    help="network image size, as model.image_size (default 512)")
     p.add_argument("--keyframe-batch", type=int, default=1, metavar="K",
@@ -37,11 +37,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera-size", type=_camera_size, default=(640, 480), metavar="WxH",
                    help="camera resolution that fixes the network shape (default 640x480: "
                         "512 -> 512x384)")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"))
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help="logging level on stderr")
     p.set_defaults(func=_cmd_export)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
+    from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
+    from ..core.model.engine import network_shape
+    from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx
+
+    check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
     if args.keyframe_batch < 1:
         raise InputError(f"--keyframe-batch must be >= 1, got {args.keyframe_batch}")
     model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu")

@@ -28,8 +28,9 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_json
+from ..core.fileio import atomic_write_json, check_output_folder
 from ..core.keyframes import MapWriter
+from ..core.keyframes.layout import MANIFEST
 from .parallel_build import build_encodings, clear_markers
 
 log = logging.getLogger(__name__)
@@ -171,11 +172,16 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False) -> int:
     then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both maps cache
     (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold (inverted
     files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
-    Raises InputError when the frames differ."""
+    Raises InputError when the frames differ, or (before reading A and B) when A and B are one
+    folder or ``out`` exists and ``overwrite`` is off."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
     from ..core.retrieval_index import IndexParams
 
+    check_output_folder(out, overwrite, (MANIFEST,))
+    if os.path.realpath(a) == os.path.realpath(b):
+        raise InputError(f"A and B are the same map ({a}): merging it with itself would "
+                         "duplicate every keyframe")
     maps = [KeyframeMap.load(a), KeyframeMap.load(b)]
     if maps[0].map_frame != maps[1].map_frame:
         raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import colorsys
-import io
 import logging
 import os
 from typing import Dict
@@ -12,7 +11,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..core.config import ModelConfig
-from ..core.fileio import atomic_write_bytes
+from ..core.fileio import atomic_folder, check_output_folder
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
 from ..core.image_codec import read_image_file
@@ -24,13 +23,19 @@ SUBSAMPLE = 8
 BORDER_PX = 3
 
 
-def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig
-             ) -> Dict[str, np.ndarray]:
+OUT_FILES = ("pair.npz", "matches.png")
+
+
+def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
+             overwrite: bool = False) -> Dict[str, np.ndarray]:
     """Infer one pair with the engine ``model_cfg`` names (checkpoint, device, precision, network
     size), match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``.
 
-    Returns the written arrays (network resolution; matches as (M, 2) int64 pixel x, y).
+    Returns the written arrays (network resolution; matches as (M, 2) int64 pixel x, y). An
+    existing ``out_dir`` is refused (`InputError`, before the model loads) unless
+    ``overwrite``; the folder is written whole or not at all.
     """
+    check_output_folder(out_dir, overwrite, OUT_FILES)
     size = model_cfg.image_size
     engine = Mast3rEngine.from_config(model_cfg)
     img1 = engine.prepare(read_image_file(image1), size)
@@ -52,15 +57,12 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig
     arrays = {k: v.astype(np.float32) for k, v in pred.to_numpy().items()}
     arrays["matches_1"] = xy1.cpu().numpy().astype(np.int64)
     arrays["matches_2"] = xy2.cpu().numpy().astype(np.int64)
-    os.makedirs(out_dir, exist_ok=True)
-    buf = io.BytesIO()
-    np.savez(buf, **arrays)
-    atomic_write_bytes(os.path.join(out_dir, "pair.npz"), buf.getvalue())
     picture = draw_matches(img1.rgb, img2.rgb, arrays["matches_1"], arrays["matches_2"])
-    buf = io.BytesIO()
-    picture.save(buf, format="PNG")
-    atomic_write_bytes(os.path.join(out_dir, "matches.png"), buf.getvalue())
+    with atomic_folder(out_dir, overwrite, OUT_FILES) as tmp:
+        np.savez(os.path.join(tmp, "pair.npz"), **arrays)
+        picture.save(os.path.join(tmp, "matches.png"), format="PNG")
     return arrays
+
 
 def draw_matches(rgb1: np.ndarray, rgb2: np.ndarray, xy1: np.ndarray, xy2: np.ndarray, *,
                  max_lines: int = 300, title: str = "") -> Image.Image:

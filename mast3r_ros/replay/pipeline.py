@@ -23,8 +23,9 @@ from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_json
+from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
+from ..core.keyframes.layout import MANIFEST
 from ..core.localizer import Localizer
 from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
 from ..core.retrieval_index import IndexParams
@@ -147,8 +148,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     anything is encoded the keyframes are checked for consistency (`check_consistency`): an
     inconsistent map raises `MapConsistencyError` and nothing is written, unless ``force``; the
     figures go into the manifest and keyframes.png. The map is built in ``OUT.partial``; a build
-    killed while encoding continues from its finished shards with ``build.resume``.
+    killed while encoding continues from its finished shards with ``build.resume``. An existing
+    ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``.
     """
+    check_output_folder(out, overwrite, (MANIFEST,))
     poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
              if trajectory else None)
     if build.retrieval_checkpoint:
@@ -239,20 +242,58 @@ def _localize_to_file(loc: Localizer, frames: Iterable[Frame], path: str, cfg: C
     return results, np.stack(gt) if gt else np.zeros((0, 4, 4))
 
 
+RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
+
+
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
-                     global_only: bool = False) -> Dict[str, Any]:
+                     global_only: bool = False, overwrite: bool = False) -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
     Ground truth is the frames' own poses or, with ``groundtruth``, that TUM file taken at the
     frame stamps by the config's pose-at-stamp rule; the file is read (and refused with
-    `InputError`) before any frame is localized, so a bad file never costs a run.
+    `InputError`) before any frame is localized, so a bad file never costs a run. An existing
+    ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
+    sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
+    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``.
     """
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
-    gt_file = read_tum_trajectory(groundtruth) if groundtruth else None
-    os.makedirs(out, exist_ok=True)
+    check_output_folder(out, overwrite, RUN_FILES)
+    gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
+    with atomic_folder(out, overwrite, RUN_FILES) as tmp:
+        try:
+            return _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
+                                 global_only)
+        except BaseException:
+            _keep_partial(tmp, out)
+            raise
+
+
+def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """``--groundtruth``, read whole; `InputError` when it holds no pose, or none at any frame
+    stamp by the pose-at-stamp rule (another recording, another clock), before a frame is
+    localized."""
+    stamps, poses = read_tum_trajectory(path)
+    if not len(stamps):
+        raise InputError(f"--groundtruth {path} holds no poses")
+    frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
+    if len(frame_stamps_ns):
+        at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
+        if not np.isfinite(at).all(axis=(1, 2)).any():
+            raise InputError(
+                f"--groundtruth {path} has no pose at any frame stamp: it covers "
+                f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s, the frames "
+                f"t={frame_stamps_ns.min() * 1e-9:.3f}..{frame_stamps_ns.max() * 1e-9:.3f} s "
+                "(the ground truth of another recording?)")
+    return stamps, poses
+
+
+def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
+                  gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
+                  max_frames: int, global_only: bool) -> Dict[str, Any]:
     dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
     try:
@@ -268,6 +309,24 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
     return write_run(out, results, gt_poses, kf_poses)
+
+
+def _keep_partial(tmp: str, out: str) -> None:
+    """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
+    one) so the frames localized before the stop are not lost."""
+    results = os.path.join(tmp, "results.jsonl")
+    if not (os.path.isfile(results) and os.path.getsize(results) > 0):
+        return
+    partial = os.path.abspath(out) + ".partial"
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        os.replace(tmp, partial)
+    except OSError:
+        return
+    with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
+        n = sum(1 for _ in fh)
+    log.error("run stopped after %d frames: %s was not written (nor replaced); the results "
+              "so far are in %s", n, out, partial)
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
@@ -316,20 +375,27 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     return dirs
 
 
-def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int
-             ) -> Tuple[str, str, Dict[str, Any]]:
+DEMO_PARTS = ("data", "map", "run")
+
+
+def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
+             overwrite: bool = False) -> Tuple[str, str, Dict[str, Any]]:
     """Render the synthetic room, map every other frame, localize the frames in between.
 
-    Returns (map path, run folder, metrics).
+    Returns (map path, run folder, metrics). An existing ``out`` is refused (`InputError`)
+    unless ``overwrite``; then its rendered scene is reused when it matches and its map and run
+    are replaced (each atomically).
     """
     if frames < 4 or width < 64 or height < 48:
         raise InputError("--frames must be >= 4 and the image at least 64x48")
+    check_output_folder(out, overwrite, DEMO_PARTS)
     t0 = time.perf_counter()
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
     rule = cfg.pose_at_stamp
-    _, map_path = build_map(TumSequence(map_dir, pose_at_stamp=rule), os.path.join(out, "map"),
-                            cfg, overwrite=True)
+    map_path = os.path.join(out, "map")  # as given, like the run folder
+    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True)
     run = os.path.join(out, "run")
-    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg)
+    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
+                               overwrite=True)
     return map_path, run, metrics

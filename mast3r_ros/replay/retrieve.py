@@ -8,7 +8,6 @@ database item, in the given order, as the reference retriever computes it) and `
 from __future__ import annotations
 
 import argparse
-import io
 import logging
 import os
 import time
@@ -17,11 +16,14 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_bytes, atomic_write_text
+from ..core.fileio import atomic_folder, check_output_folder
 from ..core.model.preprocess import load_rgb
 from ..core.pairing import make_pairs, random_start
 
 log = logging.getLogger(__name__)
+
+
+OUT_FILES = ("similarity.npy", "pairs.txt")
 
 
 def _engine(checkpoint: str, device: str):
@@ -39,17 +41,23 @@ def default_pairs(n: int) -> str:
 
 def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
                  out_dir: str, *, codebook: Optional[str] = None, pairs: Optional[str] = None,
-                 seed: Optional[int] = 0, device: str = "cpu", symmetrize: bool = False
-                 ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+                 seed: Optional[int] = 0, device: str = "auto", symmetrize: bool = False,
+                 overwrite: bool = False) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
     """Encode every image, score all against all, choose pairs, write the two files.
 
-    Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a key image drawn
-    twice by the sampling) are not written. Raises InputError / CheckpointError.
+    ``device``: 'auto' (cuda when available, as the other commands' ``model.device``), 'cpu',
+    'cuda', 'cuda:N'. Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a
+    key image drawn twice by the sampling) are not written. ``out_dir`` is written whole or not
+    at all; an existing one is refused unless ``overwrite``. Raises InputError / ConfigError /
+    CheckpointError.
     """
+    from ..core.model.engine import resolve_device
     from ..core.retrieval_model import AsmkRetriever, check_retrieval_files
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
+    check_output_folder(out_dir, overwrite, OUT_FILES)
+    device = str(resolve_device(device))
     codebook = check_retrieval_files(retrieval_checkpoint, codebook)
     engine = _engine(checkpoint, device)
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,
@@ -71,12 +79,10 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     start = random_start(len(images), seed) if strategy.startswith("retrieval") else 0
     chosen = [p for p in make_pairs(len(images), strategy, sim, start, symmetrize)
               if p[0] != p[1]]
-    os.makedirs(out_dir, exist_ok=True)
-    buf = io.BytesIO()
-    np.save(buf, sim)
-    atomic_write_bytes(os.path.join(out_dir, "similarity.npy"), buf.getvalue())
-    atomic_write_text(os.path.join(out_dir, "pairs.txt"),
-                      "".join(f"{images[i]} {images[j]}\n" for i, j in chosen))
+    with atomic_folder(out_dir, overwrite, OUT_FILES) as tmp:
+        np.save(os.path.join(tmp, "similarity.npy"), sim)
+        with open(os.path.join(tmp, "pairs.txt"), "w", encoding="utf-8") as fh:
+            fh.write("".join(f"{images[i]} {images[j]}\n" for i, j in chosen))
     log.info("%s (first key image %d): %d pairs -> %s/pairs.txt, %s/similarity.npy", strategy,
              start, len(chosen), out_dir, out_dir)
     return sim, chosen
@@ -117,12 +123,19 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "RNG, as the reference draws it; default 0)")
     p.add_argument("--symmetrize", action="store_true",
                    help="also write every pair reversed (the reference's pairwise inference)")
-    p.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
+    p.add_argument("--device", default="auto",
+                   help="torch device: auto (cuda when available), cpu, cuda, cuda:N "
+                        "(default auto)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output folder")
+    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
+                   help="logging level on stderr")
     p.set_defaults(func=_cmd_retrieve)
 
 
 def _cmd_retrieve(args: argparse.Namespace) -> int:
     _check_names(args.images)
+    check_output_folder(args.out, args.overwrite, OUT_FILES)
     n = len(args.images)
     make_pairs(n, args.pairs or default_pairs(n), np.zeros((n, n)))  # reject a bad --pairs early
     for path in args.images:
@@ -130,6 +143,7 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
             raise InputError(f"image not found: {path}")
     sim, chosen = run_retrieve(args.images, args.checkpoint, args.retrieval_checkpoint,
                                args.out, codebook=args.codebook, pairs=args.pairs,
-                               seed=args.seed, device=args.device, symmetrize=args.symmetrize)
+                               seed=args.seed, device=args.device, symmetrize=args.symmetrize,
+                               overwrite=args.overwrite)
     log.info("similarity %dx%d, %d pairs", *sim.shape, len(chosen))
     return 0

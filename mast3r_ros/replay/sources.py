@@ -59,7 +59,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     ``options.depth_scale`` (raw depth units per metre) overrides the readers' defaults: TUM
     PNGs 5000, rosbag2 REP-118 (16UC1 millimetres: 1000, 32FC1 metres: 1). The source's
     ``depth_units_per_m`` says which one is used. Raises `InputError` when the path does not
-    exist or cannot be read as either, or for ``options.run`` with a TUM folder.
+    exist or cannot be read as either, or for a rosbag2-only option (``run``, the topics,
+    ``pose_frames``) with a TUM folder, which would otherwise be ignored.
     """
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     if not os.path.exists(path):
@@ -68,6 +69,14 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         if options.run is not None:
             raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "
                              f"{path} is a TUM folder")
+        bag_only = [flag for flag, value in (
+            ("--image-topic", options.image_topic),
+            ("--camera-info-topic", options.camera_info_topic),
+            ("--depth-topic", options.depth_topic), ("--pose-frames", options.pose_frames))
+            if value is not None]
+        if bag_only:
+            raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
+                             "TUM folder (it has rgb.txt); drop them")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale)
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it

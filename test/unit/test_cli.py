@@ -1,3 +1,4 @@
+import argparse
 import json
 import os
 import shutil
@@ -99,7 +100,9 @@ def test_demo_runs_the_sift_baseline_with_a_note(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "no checkpoint configured" in text and "SIFT" in text and "localized" in text
     assert os.path.isfile(os.path.join(out, "run", "metrics.json"))
-    assert main(args) == 0  # rendered data is reused, the map is rebuilt
+    assert main(args) == 2  # an existing folder needs --overwrite
+    assert "--overwrite" in capsys.readouterr().err
+    assert main(args + ["--overwrite"]) == 0  # rendered data is reused, the map is rebuilt
 
 
 def _error(capsys, argv):
@@ -126,6 +129,13 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     a_file = tmp_path / "a_file"
     a_file.write_text("not a folder")
+    empty_gt = tmp_path / "empty_gt.txt"
+    empty_gt.write_text("# no poses\n")
+    late_gt = tmp_path / "late_gt.txt"  # another recording's ground truth: 1000 s later
+    late_gt.write_text("".join(
+        f"{float(ln.split()[0]) + 1000:.6f} {' '.join(ln.split()[1:])}\n"
+        for ln in Path(seq[1], "groundtruth.txt").read_text().splitlines()
+        if ln.strip() and not ln.startswith("#")))
     cases = [
         (["localize", str(tmp_path / "nope"), "--map", built_map, "--out", run], "not found"),
         (["localize", seq[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
@@ -148,6 +158,16 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         # an output path the OS refuses (here: a file where the run folder should go)
         (["localize", seq[1], "--map", built_map, "--out", str(a_file), "--matcher", "sift"],
          "a_file"),
+        # found by a fresh-user test: these ran to the end (or wrote nothing) with exit 0
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+          "--groundtruth", str(empty_gt)], "holds no poses"),
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+          "--groundtruth", str(late_gt)], "no pose at any frame stamp"),
+        (["build-map", seq[0], "--out", str(tmp_path / "m3"), "--matcher", "sift",
+          "--pose-frames", "map:camera"], "--pose-frames: options for a rosbag2"),
+        (["merge-maps", built_map, built_map + "/", "--out", str(tmp_path / "m4")],
+         "same map"),
+        (["check-map", built_map, "--json", str(tmp_path)], str(tmp_path)),
     ]
     for argv, needle in cases:
         rc, errors = _error(capsys, argv)
@@ -155,6 +175,7 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         assert len(errors) == 1 and errors[0].startswith(f"mast3r-ros {argv[0]}: error:"), errors
         assert needle in errors[0], (needle, errors)
     assert not os.path.exists(str(tmp_path / "m2"))
+    assert not os.path.exists(run) and not os.path.exists(run + ".partial")
 
 
 def test_build_map_with_a_checkpoint_caches_encodings(seq, tmp_path, tiny_ckpt):
@@ -171,3 +192,141 @@ def test_build_map_with_a_checkpoint_caches_encodings(seq, tmp_path, tiny_ckpt):
     assert size == 224
     enc = m.load_encodings(ident, 224)
     assert len(enc.per_keyframe) == len(m) and np.isfinite(enc.global_desc).all()
+
+
+def _walk(parser, path):
+    """(path, help) of every subcommand and every argument under ``parser``."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action._choices_actions:
+                yield path + (choice.dest,), choice.help
+            for name, sub in action.choices.items():
+                yield from _walk(sub, path + (name,))
+        else:
+            name = action.option_strings[-1] if action.option_strings else action.dest
+            yield path + (name,), action.help
+
+
+def test_every_subcommand_and_option_has_help():
+    entries = list(_walk(build_parser(), ("mast3r-ros",)))
+    commands = {p[1] for p, _ in entries if len(p) == 2}
+    assert {"build-map", "localize", "demo", "pair", "retrieve", "check-map", "export",
+            "merge-maps"} <= commands
+    missing = [" ".join(p) for p, h in entries if not h or h == argparse.SUPPRESS]
+    assert not missing, missing
+
+
+def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.mkdir()
+    (taken / "mine.txt").write_text("not to be lost")
+    t, none = str(taken), str(tmp_path / "none.pth")
+    cases = [
+        ["build-map", seq[0], "--out", t, "--matcher", "sift"],
+        ["localize", seq[1], "--map", built_map, "--out", t, "--matcher", "sift"],
+        ["demo", "--out", t, "--frames", "8", "--width", "160", "--height", "120"],
+        ["pair", "a.png", "b.png", "--out", t, "--checkpoint", none],
+        ["retrieve", "a.png", "b.png", "--checkpoint", none, "--retrieval-checkpoint", none,
+         "--out", t],
+        ["export", none, "--out", t],
+        ["merge-maps", built_map, built_map, "--out", t],
+    ]
+    for argv in cases:
+        rc, errors = _error(capsys, argv)
+        assert rc == 2 and len(errors) == 1, (argv, errors)
+        assert t in errors[0] and "--overwrite" in errors[0], errors
+        # --overwrite never replaces a folder that is not an output of the command
+        rc, errors = _error(capsys, argv + ["--overwrite"])
+        assert rc == 2 and len(errors) == 1 and "not replacing it" in errors[0], (argv, errors)
+        assert sorted(os.listdir(taken)) == ["mine.txt"], argv
+    a_file = tmp_path / "a_file"
+    a_file.write_text("x")
+    rc, errors = _error(capsys, ["localize", seq[1], "--map", built_map, "--out", str(a_file),
+                                 "--matcher", "sift", "--overwrite"])
+    assert rc == 2 and "not a folder" in errors[0] and a_file.read_text() == "x"
+    # an empty --out would mean the current folder: refused, nothing there replaced
+    cwd = tmp_path / "cwd"
+    cwd.mkdir()
+    (cwd / "results.jsonl").write_text("mine")
+    old_cwd = os.getcwd()
+    os.chdir(cwd)
+    try:
+        for argv in (["localize", seq[1], "--map", built_map, "--matcher", "sift"],
+                     ["build-map", seq[0], "--matcher", "sift"]):
+            rc, errors = _error(capsys, argv + ["--out", "", "--overwrite"])
+            assert rc == 2 and "empty" in errors[0], errors
+    finally:
+        os.chdir(old_cwd)
+    assert sorted(os.listdir(cwd)) == ["results.jsonl"]
+    assert sorted(os.listdir(tmp_path)) == ["a_file", "cwd", "taken"]  # no temporary left
+
+
+def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
+        seq, built_map, tmp_path, capsys, monkeypatch):
+    from mast3r_ros.core.localizer import Localizer
+
+    run = tmp_path / "run"
+    argv = ["localize", seq[1], "--map", built_map, "--out", str(run), "--matcher", "sift",
+            "--log-level", "warning"]
+    assert main(argv + ["--max-frames", "3"]) == 0
+    (run / "stale.txt").write_text("old")
+    before = (run / "results.jsonl").read_text()
+    real, calls = Localizer.localize, []
+
+    def stop_at_third(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", stop_at_third)
+    assert main(argv + ["--overwrite"]) == 130
+    assert (run / "stale.txt").exists() and (run / "results.jsonl").read_text() == before
+    partial = tmp_path / "run.partial" / "results.jsonl"
+    assert len(partial.read_text().splitlines()) == 2  # the frames localized before Ctrl-C
+    assert sorted(os.listdir(tmp_path)) == ["run", "run.partial"]
+    monkeypatch.undo()
+    assert main(argv + ["--overwrite", "--max-frames", "4"]) == 0
+    assert not (run / "stale.txt").exists()
+    assert len((run / "results.jsonl").read_text().splitlines()) == 4
+    assert sorted(os.listdir(tmp_path)) == ["run", "run.partial"]
+
+
+def test_retrieve_device_defaults_to_auto_like_the_other_commands():
+    import inspect
+
+    from mast3r_ros.replay.retrieve import run_retrieve
+
+    p = build_parser()
+    args = p.parse_args(["retrieve", "a", "b", "--checkpoint", "c", "--retrieval-checkpoint",
+                         "r", "--out", "o"])
+    assert args.device == "auto" == Config().model.device
+    assert inspect.signature(run_retrieve).parameters["device"].default == "auto"
+
+
+def test_ctrl_c_while_the_commands_import_is_one_line(monkeypatch, capsys):
+    import mast3r_ros.replay.cli as cli
+
+    def interrupted():
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "build_parser", interrupted)
+    try:
+        rc = cli.main(["demo"])
+    except KeyboardInterrupt:
+        pytest.fail("Ctrl-C while the parser is built escaped main() as a traceback")
+    assert rc == 130
+    assert capsys.readouterr().err == "mast3r-ros: interrupted\n"
+
+
+def test_help_needs_no_torch():
+    """--help answers without importing torch (seconds): the work modules load per command."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from mast3r_ros.replay.cli import build_parser; "
+            "build_parser().format_help(); print(sorted({'torch', 'cv2', 'scipy'} & "
+            "set(sys.modules)))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    assert out.stdout.strip() == "[]", out

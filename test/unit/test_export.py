@@ -28,10 +28,11 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
     from mast3r_ros.replay.cli import main
 
     out = tmp_path_factory.mktemp("onnx") / "tiny"
-    out.mkdir()  # an existing folder is replaced whole
+    out.mkdir()  # an existing export folder is replaced whole with --overwrite
     (out / "stale.txt").write_text("old")
+    (out / "manifest.json").write_text("{}")
     assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
-                 "--keyframe-batch", str(K), "--log-level", "warning"]) == 0
+                 "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
     model, info = load_checkpoint(tiny_ckpt)
     return model, info, out
 
