@@ -100,8 +100,8 @@ class MapWriter:
                  index_params: IndexParams = IndexParams(), map_frame: str = "map"):
         self.path = os.path.abspath(path)
         if os.path.exists(self.path) and not overwrite:
-            raise InputError(f"map folder already exists: {path} (choose another --out or "
-                             "remove it)")
+            raise InputError(f"map folder already exists: {path} (pass --overwrite to "
+                             "replace it, or choose another --out)")
         if version not in (1, 2, 3):
             raise InputError(f"map format version must be 1, 2 or 3, got {version}")
         parent = os.path.dirname(self.path)
