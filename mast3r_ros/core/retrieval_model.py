@@ -294,6 +294,7 @@ class AsmkRetriever:
         index = r.build_index([enc_0, enc_1, ...])   # (N_i, C) encoder outputs, one per keyframe
         index.save(path); index = AsmkIndex.load(path)
         scores = r.scores(index, enc_query)          # (num_keyframes,) float64, larger = closer
+        ids, best = r.top_k(index.to(device), enc_query, 10)  # ranked on the device
     """
 
     def __init__(self, head: RetrievalHead, codebook: Codebook, identity: str):
@@ -338,6 +339,15 @@ class AsmkRetriever:
             raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
                              f"is {self.identity}: rebuild the index")
         return index.query(self.query_vector(enc))
+
+    def top_k(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor], k: int
+              ) -> Tuple[np.ndarray, np.ndarray]:
+        """(ids (<= k,) int64, scores float64) of the ``k`` most similar indexed images, best
+        first, ties by the lower id (`AsmkIndex.top_k`: ranked on the index's device)."""
+        if index.identity and index.identity != self.identity:
+            raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
+                             f"is {self.identity}: rebuild the index")
+        return index.top_k(self.query_vector(enc), k)
 
 
 __all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",
