@@ -491,6 +491,14 @@ def popcount_rows_torch(x: torch.Tensor) -> torch.Tensor:
     return total
 
 
+def _on_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``a`` as a tensor on ``device`` (shares a CPU array's memory; read-only arrays from
+    np.load / frombuffer are only read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(a).to(device)
+
+
 def _codes_as_int64(codes: np.ndarray) -> np.ndarray:
     """(n, nbytes) uint8 -> (n, ceil(nbytes / 8)) int64 of the same bytes, zero-padded (zero
     bytes on both sides of an XOR add no distance)."""
@@ -712,12 +720,10 @@ class AsmkIndex:
         with self._dev_lock:
             if self._dev is None:
                 dev = self.device
-                codes = torch.from_numpy(_codes_as_int64(self.codes)).to(dev)
-                with warnings.catch_warnings():  # read-only buffers (np.load): only read
-                    warnings.simplefilter("ignore", UserWarning)
-                    ids = torch.from_numpy(np.asarray(self.image_ids, np.int32)).to(dev)
-                self._dev = (codes, ids, torch.from_numpy(self._inv_sqrt_n).to(dev),
-                             torch.from_numpy(self._kernel_table()).to(dev))
+                self._dev = (_on_device(_codes_as_int64(self.codes), dev),
+                             _on_device(np.asarray(self.image_ids, np.int32), dev),
+                             _on_device(self._inv_sqrt_n, dev),
+                             _on_device(self._kernel_table(), dev))
                 mb = sum(t.numel() * t.element_size() for t in self._dev) / 2 ** 20
                 log.info("ASMK inverted file on %s: %.0f MB", dev, mb)
             return self._dev
@@ -741,7 +747,7 @@ class AsmkIndex:
             return scores
         chunk = chunk_entries or (1 << 16 if dev.type == "cpu" else 1 << 21)
         with torch.inference_mode():
-            q = torch.from_numpy(_codes_as_int64(np.asarray(vec.codes, np.uint8))).to(dev)
+            q = _on_device(_codes_as_int64(np.asarray(vec.codes, np.uint8)), dev)
             lens = torch.from_numpy(lengths).to(dev)
             # entry e of the query's concatenated posting lists: query word rep[e], row
             # starts[rep[e]] + (e - first entry of that word) of the inverted file
