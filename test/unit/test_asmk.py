@@ -406,3 +406,23 @@ def test_quantize_in_centroid_chunks_is_exact(chunk, batch):
     want = np.argsort(d, axis=1, kind="stable")[:, :5]
     np.testing.assert_array_equal(cb.quantize(x, 5, batch=batch, chunk=chunk), want)
     np.testing.assert_array_equal(cb.quantize(x, 1, batch=batch, chunk=chunk), want[:, :1])
+
+
+def test_bench_retrieval_smoke(tmp_path):
+    """bench/bench_retrieval.py --smoke runs end to end; its top-10s agree across backends."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_retrieval.py"), "--smoke",
+                        "--json", str(out)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    scale = json.loads(out.read_text())["scale"]
+    assert {"before", "numpy", "torch"} <= set(scale["top_equal_across_backends"]["backends"])
+    assert scale["top_equal_across_backends"]["queries"] == 2
+    assert "after_torch_cpu" in scale["query"] and scale["keyframes"] == 1000
