@@ -45,7 +45,7 @@ import pickle
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -331,6 +331,23 @@ def aggregate(feats: np.ndarray, codebook: Codebook, multiple: int) -> AsmkVecto
     assign = codebook.quantize(feats, multiple)
     words, sums = residual_sums(feats, assign, codebook.centroids)
     return AsmkVector(words, binarize(sums))
+
+
+def aggregate_many(feats: Sequence[np.ndarray], codebook: Codebook, multiple: int
+                   ) -> List[AsmkVector]:
+    """`aggregate` of several images with one codebook search over all their features (a
+    GPU's matmuls stay large); the same vectors as one call per image (the search is exact
+    per row, see `Codebook.quantize`)."""
+    feats = [np.asarray(f, np.float32) for f in feats]
+    if not feats:
+        return []
+    assign = codebook.quantize(np.concatenate(feats), multiple)
+    cuts = np.cumsum([len(f) for f in feats])[:-1]
+    out = []
+    for f, a in zip(feats, np.split(assign, cuts)):
+        words, sums = residual_sums(f, a, codebook.centroids)
+        out.append(AsmkVector(words, binarize(sums)))
+    return out
 
 
 def aggregate_database(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
@@ -816,5 +833,6 @@ def similarity_matrix(db: Sequence[AsmkVector], queries: Sequence[AsmkVector],
 
 __all__ = ["parse_cluster_count", "Codebook", "AsmkVector", "AsmkIndex", "load_codebook",
            "safe_unpickle",
-           "aggregate", "aggregate_database", "aggregate_query", "binarize", "code_bytes",
+           "aggregate", "aggregate_many", "aggregate_database", "aggregate_query", "binarize",
+           "code_bytes",
            "codes_as_uint32", "residual_sums", "similarity_matrix"]

@@ -24,13 +24,13 @@ import hashlib
 import logging
 import os
 import pickle
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .asmk import (AsmkIndex, AsmkVector, Codebook, aggregate_database, aggregate_query,
-                   load_codebook)
+from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggregate_database,
+                   aggregate_many, aggregate_query, load_codebook)
 from .errors import CheckpointError, InputError
 from .model.checkpoint import load_torch_file
 
@@ -325,12 +325,26 @@ class AsmkRetriever:
     def database_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
         return aggregate_database(self.local_features(enc), self.codebook)
 
+    def database_vectors(self, encodings: Iterable[Union[np.ndarray, torch.Tensor]],
+                         batch: int = 64) -> List[AsmkVector]:
+        """`database_vector` of each encoder output, ``batch`` images per codebook search
+        (one matmul series on the codebook's device for all their features); the same
+        vectors as one call per image."""
+        out: List[AsmkVector] = []
+        pending: List[np.ndarray] = []
+        for enc in encodings:
+            pending.append(self.local_features(enc))
+            if len(pending) >= batch:
+                out += aggregate_many(pending, self.codebook, MULTIPLE_ASSIGNMENT_DB)
+                pending = []
+        return out + aggregate_many(pending, self.codebook, MULTIPLE_ASSIGNMENT_DB)
+
     def query_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
         return aggregate_query(self.local_features(enc), self.codebook)
 
     def build_index(self, encodings: Sequence[Union[np.ndarray, torch.Tensor]]) -> AsmkIndex:
         """Inverted file of database images (image id = position in ``encodings``)."""
-        vecs = [self.database_vector(e) for e in encodings]
+        vecs = self.database_vectors(encodings)
         return AsmkIndex.build(vecs, self.codebook.num_words, self.codebook.dim, self.identity)
 
     def scores(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:

@@ -138,6 +138,13 @@ def test_retriever_api_build_save_load_query(tmp_path):
     s = r.scores(loaded, encs[2])
     assert s.shape == (4,) and s.dtype == np.float64 and int(np.argmax(s)) == 2
     np.testing.assert_array_equal(s, r.scores(index, encs[2]))
+    # batched codebook searches (build_index, build-map) = one search per keyframe
+    one_by_one = [r.database_vector(e) for e in encs]
+    for batch in (1, 3, 64):
+        for a, b in zip(r.database_vectors(encs, batch), one_by_one, strict=True):
+            np.testing.assert_array_equal(a.words, b.words)
+            np.testing.assert_array_equal(a.codes, b.codes)
+    assert r.database_vectors([], 2) == []
     ids, best = r.top_k(loaded, encs[2], 3)  # numpy/faiss on the CPU
     np.testing.assert_array_equal(ids, np.argsort(-s, kind="stable")[:3])
     np.testing.assert_array_equal(best, s[ids])
