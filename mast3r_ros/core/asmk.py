@@ -776,7 +776,7 @@ class AsmkIndex:
                 r = rows[a:a + chunk]
                 x = codes.index_select(0, r).bitwise_xor_(q.index_select(0, rep[a:a + chunk]))
                 w = table.index_select(0, popcount_rows_torch(x))
-                scores.index_add_(0, img.index_select(0, r), w)
+                scores.index_add_(0, img.index_select(0, r).long(), w)
             # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
             return scores.mul_(inv_sqrt_n).div_(float(np.sqrt(vec.num_words)))
 
