@@ -21,8 +21,12 @@
 (c) Codebook RAM: a fabricated 65 536 x 1024 float32 codebook pickled like the official file,
     loaded through the safe loader in a fresh process: resident size and high-water mark.
 
+    With ``--backends ...,torch`` also the torch backend (inverted file on ``--device``,
+    `AsmkIndex.top_k`); the top-10 of every query asserted equal across the backends.
+
 Usage: python bench/bench_retrieval.py [--keyframes 100000] [--repeats 10] [--threads 1]
-       [--device cuda] [--skip-tiny] [--skip-official] [--json out.json]
+       [--device cuda] [--backends before,numpy,faiss,torch] [--skip-tiny] [--skip-official]
+       [--smoke] [--json out.json]
 """
 
 from __future__ import annotations
@@ -187,8 +191,15 @@ def fabricated_query(rng: np.random.Generator, nfeat: int, zipf: float) -> AsmkV
                       .reshape(len(w), -1))
 
 
-def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[int]
-                ) -> Dict[str, object]:
+def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[int],
+                backends: List[str] = ("before", "numpy", "faiss"), device: str = "cpu",
+                top: int = 10) -> Dict[str, object]:
+    """(b): ``backends`` among 'before' (bench/asmk_prev.py), 'numpy', 'faiss' (skipped when
+    not installed), 'torch' (AsmkIndex.top_k on ``device``: the inverted file copied there at
+    the first query, timed apart). CPU backends are timed as ``query`` (all scores), 'torch'
+    as ``top_k`` (scores, ranking and the transfer of the top ``top``). Every query's top
+    ``top`` ids are asserted equal across backends (scores within 1e-12 relative), and the
+    first query's full scores."""
     import asmk_prev as prev
     from mast3r_ros.core import asmk
 
@@ -197,21 +208,62 @@ def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[
     build_s = time.perf_counter() - t0
     rng = np.random.default_rng(7)
     queries = [fabricated_query(rng, nfeat, zipf) for _ in range(repeats)]
-    variants: Dict[str, Callable[[int], object]] = {
-        "before": lambda r: prev.query(index, queries[r], threads=1)}
-    backends = ["numpy"] + (["faiss"] if asmk._faiss() is not None else [])
+    res: Dict[str, object] = {}
+    backends = [b for b in backends if b != "faiss" or asmk._faiss() is not None]
+    if len(backends) == 0:
+        raise SystemExit("--backends: none of them is available")
+    cpu = [b for b in backends if b in ("numpy", "faiss")]
     views = {b: AsmkIndex(index.offsets, index.image_ids, index.codes, index.words_per_image,
-                          index.dim, backend=b) for b in backends}
-    for b in backends:
+                          index.dim, backend=b) for b in backends if b != "before"}
+    variants: Dict[str, Callable[[int], object]] = {}
+    full: Dict[str, Callable[[AsmkVector], np.ndarray]] = {}
+    if "before" in backends:
+        variants["before"] = lambda r: prev.query(index, queries[r], threads=1)
+        full["before"] = lambda q: prev.query(index, q, threads=1)
+    for b in cpu:
         variants[f"after_{b}"] = lambda r, b=b: views[b].query(queries[r], threads=1)
+        full[b] = lambda q, b=b: views[b].query(q)
     for nt in threads:
-        if nt > 1:
-            variants[f"after_{backends[-1]}_{nt}threads"] = \
-                lambda r, nt=nt: views[backends[-1]].query(queries[r], threads=nt)
-    want = prev.query(index, queries[0], threads=1)
-    for b in backends:  # same scores as before (same Hamming integers; summation order differs)
-        np.testing.assert_allclose(views[b].query(queries[0]), want, rtol=1e-12, atol=0)
+        if nt > 1 and cpu:
+            variants[f"after_{cpu[-1]}_{nt}threads"] = \
+                lambda r, nt=nt: views[cpu[-1]].query(queries[r], threads=nt)
+    if "torch" in backends:
+        tv = views["torch"].to(device)
+        if tv.device.type == "cuda":
+            torch.cuda.synchronize()
+            torch.cuda.reset_peak_memory_stats()
+        t0 = time.perf_counter()
+        tv.top_k(queries[0], top)  # copies the inverted file to the device
+        res["torch_first_query_with_copy_s"] = time.perf_counter() - t0
+        res["torch_device_index_MB"] = sum(
+            t.numel() * t.element_size() for t in tv._dev) / 2 ** 20
+        variants[f"after_torch_{tv.device.type}"] = lambda r: tv.top_k(queries[r], top)
+        full["torch"] = lambda q: tv.query(q)
+    # same results everywhere: full scores of query 0, top ids of every query
+    names = list(full)
+    ref = full[names[0]](queries[0])
+    for b in names[1:]:
+        np.testing.assert_allclose(full[b](queries[0]), ref, rtol=1e-12, atol=0, err_msg=b)
+    for qi, q in enumerate(queries):
+        want = None
+        for b in names:
+            if b == "torch":
+                ids, sc = views["torch"].top_k(q, top)
+            else:
+                s_ = full[b](q)
+                ids = np.argsort(-s_, kind="stable")[:top]
+                sc = s_[ids]
+            if want is None:
+                want = (ids, sc)
+            else:
+                assert np.array_equal(ids, want[0]), f"top-{top} of query {qi}: {b} differs"
+                np.testing.assert_allclose(sc, want[1], rtol=1e-12, atol=0, err_msg=b)
+    res["top_equal_across_backends"] = {"backends": names, "queries": len(queries),
+                                        "top": top}
     timing = _interleaved(variants, repeats)
+    if "torch" in backends and views["torch"].device.type == "cuda":
+        res["torch_peak_device_MB"] = torch.cuda.max_memory_allocated() / 2 ** 20
+        res["gpu"] = torch.cuda.get_device_name(0)
     scored = [int((index.offsets[q.words + 1] - index.offsets[q.words]).sum()) for q in queries]
     src = index.codes[:max(scored)]  # baseline: one read pass over as many code bytes
     baseline = median_ms(lambda: int(src.view(np.uint64).sum()), repeats)
@@ -224,7 +276,7 @@ def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[
             "entries_scored_per_query": int(np.mean(scored)),
             "query": timing, "read_scored_bytes": baseline,
             "index_MB": index.nbytes / 2 ** 20,
-            "query_scratch_MB": 20 * max(scored) / 2 ** 20, "fabricate_s": build_s}
+            "query_scratch_MB": 20 * max(scored) / 2 ** 20, "fabricate_s": build_s, **res}
 
 
 _RAM_CHILD = """
@@ -273,11 +325,22 @@ def main() -> int:
     ap.add_argument("--score-threads", default=None,
                     help="scoring is timed single-threaded and with these thread counts, e.g. "
                          "'4,8' (default: --threads)")
-    ap.add_argument("--device", default="cpu", help="also time the codebook search on it")
+    ap.add_argument("--device", default="cpu",
+                    help="also time the codebook search on it, and the 'torch' backend")
+    ap.add_argument("--backends", default="before,numpy,faiss",
+                    help="(b) scoring backends, comma-separated: before (asmk_prev), numpy, "
+                         "faiss (when installed), torch (on --device)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="seconds on a CPU: 1000 keyframes x 100 features, 2 repeats, (b) "
+                         "only, all backends (torch on --device)")
     ap.add_argument("--skip-official", action="store_true", help="skip (a') official sizes")
     ap.add_argument("--skip-tiny", action="store_true", help="skip (a) and (c)")
     ap.add_argument("--json", default=None)
     args = ap.parse_args()
+    if args.smoke:
+        args.keyframes, args.features_per_keyframe, args.repeats = 1000, 100, 2
+        args.skip_tiny = args.skip_official = True
+        args.backends = "before,numpy,faiss,torch"
     torch.set_num_threads(args.threads)
     from mast3r_ros.core import asmk
 
@@ -307,7 +370,8 @@ def main() -> int:
                   f"{o['gpu_head_plus_aggregation_after']['median_ms']:.2f} ms")
     res["scale"] = s = bench_scale(args.keyframes, args.features_per_keyframe, args.zipf,
                                    args.repeats, [int(v) for v in str(
-                                       args.score_threads or args.threads).split(",")])
+                                       args.score_threads or args.threads).split(",")],
+                                   args.backends.split(","), args.device)
     print(f"(b) {s['keyframes']} keyframes x {s['features_per_keyframe']} features -> "
           f"{s['words_per_keyframe']:.0f} words each (zipf {s['zipf']}: posting lists "
           f"{s['posting_skew_K_sum_p2']:.1f}x the uniform cost, longest "
@@ -315,6 +379,15 @@ def main() -> int:
           f"{s['query_scratch_MB']:.0f} MB; a query of {s['query_words']} words scores "
           f"{s['entries_scored_per_query']} entries; one read pass over their codes "
           f"{_ms(s['read_scored_bytes'])}")
+    if "torch_device_index_MB" in s:
+        print(f"    torch on {s.get('gpu', args.device)}: inverted file "
+              f"{s['torch_device_index_MB']:.0f} MB on the device, first query with the copy "
+              f"{s['torch_first_query_with_copy_s']:.2f} s"
+              + (f", peak {s['torch_peak_device_MB']:.0f} MB" if "torch_peak_device_MB" in s
+                 else ""))
+    print(f"    fabricated in {s['fabricate_s']:.1f} s; top-{s['top_equal_across_backends']['top']}"
+          f" equal across {', '.join(s['top_equal_across_backends']['backends'])} on "
+          f"{s['top_equal_across_backends']['queries']} queries")
     print("    median (min-max) ms per query: " + " | ".join(
         f"{k} {v['median_ms']:.1f} ({v['min_ms']:.1f}-{v['max_ms']:.1f})"
         for k, v in s["query"].items()))

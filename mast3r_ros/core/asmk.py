@@ -24,8 +24,12 @@ Python loop over its words. Here the inverted file is a CSR layout (one contiguo
 sorted by word); a query's posting lists are compared with ``faiss.hammings`` (faiss installed:
 one fused XOR + popcount pass) or numpy (XOR + ``np.bitwise_count`` / SWAR byte counts), the
 kernel is a table over the Hamming distance and the accumulation a bincount, in parallel parts
-(`AsmkIndex.query`). The codebook search is torch matmuls over centroid chunks (on the GPU when
-the codebook is moved there, see `Codebook.quantize`).
+(`AsmkIndex.query`). On a GPU (``backend='torch'``, what 'auto' picks when the index is moved
+to a CUDA device with `AsmkIndex.to`) the inverted file lives on the device and a query's
+posting entries are gathered, compared (XOR + a SWAR popcount in torch integer ops), weighted
+and summed per image there; only the top-k comes back (`AsmkIndex.top_k`). The codebook
+search is torch matmuls over centroid chunks (on the GPU when the codebook is moved there, see
+`Codebook.quantize`).
 
 The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
 resolves only numpy's array-reconstruction globals and refuses anything else.
@@ -41,7 +45,7 @@ import pickle
 import threading
 import warnings
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, BinaryIO, Iterable, Optional, Sequence, Tuple, Union
+from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
@@ -329,6 +333,23 @@ def aggregate(feats: np.ndarray, codebook: Codebook, multiple: int) -> AsmkVecto
     return AsmkVector(words, binarize(sums))
 
 
+def aggregate_many(feats: Sequence[np.ndarray], codebook: Codebook, multiple: int
+                   ) -> List[AsmkVector]:
+    """`aggregate` of several images with one codebook search over all their features (a
+    GPU's matmuls stay large); the same vectors as one call per image (the search is exact
+    per row, see `Codebook.quantize`)."""
+    feats = [np.asarray(f, np.float32) for f in feats]
+    if not feats:
+        return []
+    assign = codebook.quantize(np.concatenate(feats), multiple)
+    cuts = np.cumsum([len(f) for f in feats])[:-1]
+    out = []
+    for f, a in zip(feats, np.split(assign, cuts)):
+        words, sums = residual_sums(f, a, codebook.centroids)
+        out.append(AsmkVector(words, binarize(sums)))
+    return out
+
+
 def aggregate_database(feats: np.ndarray, codebook: Codebook) -> AsmkVector:
     """Database side: every feature to its single nearest word."""
     return aggregate(feats, codebook, MULTIPLE_ASSIGNMENT_DB)
@@ -451,6 +472,60 @@ def hamming_lists(codes: np.ndarray, starts: np.ndarray, ends: np.ndarray,
     _popcount_rows_into(buf[:fill], out[done:done + fill], tmp[:fill])
 
 
+
+# ------------------------------------------------------------------------ device (torch) scoring
+_T_M1, _T_M2, _T_M4, _T_M8 = (0x5555555555555555, 0x3333333333333333, 0x0F0F0F0F0F0F0F0F,
+                              0x00FF00FF00FF00FF)
+_T_LOW63 = 0x7FFFFFFFFFFFFFFF
+
+
+def popcount_rows_torch(x: torch.Tensor) -> torch.Tensor:
+    """Set bits per row of (n, m) int64 ``x`` -> (n,) int64, in plain torch integer ops (torch
+    has no popcount). ``x`` is overwritten.
+
+    torch's ``>>`` on int64 is an arithmetic shift (it copies the sign bit), so bit 63 is
+    counted apart (``x < 0``) and cleared first: every later value is non-negative and no sum
+    overflows (the classic SWAR steps: 2-, 4-, 8-bit counts; bytes <= 8, the top byte <= 7).
+    Up to 16 columns' byte counts are added before the bytes of a word are folded (bytes <=
+    128, the top one <= 112: no carry, no sign bit).
+    """
+    n, m = x.shape
+    total = (x < 0).sum(dim=1)
+    x.bitwise_and_(_T_LOW63)
+    t = torch.bitwise_right_shift(x, 1)
+    x.sub_(t.bitwise_and_(_T_M1))
+    torch.bitwise_right_shift(x, 2, out=t)
+    x.bitwise_and_(_T_M2).add_(t.bitwise_and_(_T_M2))
+    torch.bitwise_right_shift(x, 4, out=t)
+    x.add_(t).bitwise_and_(_T_M4)  # byte counts
+    del t
+    for g in range(0, m, 16):
+        v = x[:, g:g + 16].sum(dim=1)  # bytes <= 8 * 16
+        v = (v & _T_M8) + ((v >> 8) & _T_M8)  # four 16-bit lanes <= 256 each
+        v = v + (v >> 16)
+        v = v + (v >> 32)
+        total += v & 0x7FF
+    return total
+
+
+def _on_device(a: np.ndarray, device: torch.device) -> torch.Tensor:
+    """``a`` as a tensor on ``device`` (shares a CPU array's memory; read-only arrays from
+    np.load / frombuffer are only read)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return torch.from_numpy(a).to(device)
+
+
+def _codes_as_int64(codes: np.ndarray) -> np.ndarray:
+    """(n, nbytes) uint8 -> (n, ceil(nbytes / 8)) int64 of the same bytes, zero-padded (zero
+    bytes on both sides of an XOR add no distance)."""
+    nb = codes.shape[1]
+    pad = -nb % 8
+    if pad:
+        codes = np.concatenate([codes, np.zeros((len(codes), pad), np.uint8)], axis=1)
+    return np.ascontiguousarray(codes).view(np.int64)
+
+
 # ------------------------------------------------------------------------ inverted file
 class AsmkIndex:
     """Inverted file over database images' ASMK vectors, CSR layout sorted by word.
@@ -458,16 +533,28 @@ class AsmkIndex:
     Arrays: ``offsets`` (K+1,) int64 (entries of word w are ``offsets[w]:offsets[w+1]``),
     ``image_ids`` (T,) int32, ``codes`` (T, nbytes) uint8, ``words_per_image`` (N,) int32.
     ``identity`` is free text naming the retrieval model + codebook the vectors came from.
-    ``backend`` chooses the Hamming kernel of `query` ('auto': faiss when installed, else
-    numpy; see `hamming_lists`). Memory: ``T * (nbytes + 4)`` bytes plus ``8 K``; a query
-    keeps 20 bytes of scratch per scored entry between calls.
+    ``backend`` chooses how `query` / `top_k` score: 'faiss' or 'numpy' (the Hamming kernel
+    on the CPU, see `hamming_lists`), 'torch' (everything in torch on ``device``, see
+    `top_k`), 'auto' ('torch' when ``device`` is not the CPU, else faiss when installed, else
+    numpy). All give the same Hamming integers and the same float64 scores (exactly equal when
+    the code length B is a power of two, as the official 1024 bits: every kernel value
+    ((B - 2h) / B)^3 is then a multiple of 8 / B^3 and the per-image sums are exact in float64
+    whatever the order; otherwise they differ by the summation order only, ~1e-16 relative).
+    Memory: ``T * (nbytes + 4)`` bytes plus ``8 K`` on the host; a CPU query keeps 20 bytes of
+    scratch per scored entry between calls. On a device (copied once, at the first query):
+    ``T * (8 ceil(nbytes / 8) + 4) + 8 N`` bytes (3.9 GB for 1e5 official-size keyframes),
+    plus per query 16 bytes per scored entry and ~``3 nbytes + 40`` bytes per entry of a chunk
+    (2^21 entries on a GPU: ~0.9 GB at 128-byte codes).
     """
+
+    BACKENDS = ("auto", "faiss", "numpy", "torch")
 
     def __init__(self, offsets: np.ndarray, image_ids: np.ndarray, codes: np.ndarray,
                  words_per_image: np.ndarray, dim: int, identity: str = "",
-                 backend: str = "auto"):
-        if backend not in ("auto", "faiss", "numpy"):
-            raise InputError(f"ASMK backend {backend!r}: use 'auto', 'faiss' or 'numpy'")
+                 backend: str = "auto", device: Union[str, torch.device] = "cpu"):
+        if backend not in self.BACKENDS:
+            raise InputError(f"ASMK backend {backend!r}: use 'auto', 'faiss', 'numpy' or "
+                             "'torch'")
         self.offsets = offsets
         self.image_ids = image_ids
         self.codes = np.ascontiguousarray(codes)
@@ -479,6 +566,25 @@ class AsmkIndex:
         self._table: Optional[np.ndarray] = None
         self._scratch: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self._scratch_lock = threading.Lock()
+        self.device = torch.device(device)
+        self._dev: Optional[Tuple[torch.Tensor, ...]] = None
+        self._dev_lock = threading.Lock()
+
+    def to(self, device: Union[str, torch.device]) -> AsmkIndex:
+        """Score on ``device`` from now on (returns self): with backend 'auto' or 'torch', the
+        inverted file is copied there at the next query (memory: see the class docstring)."""
+        device = torch.device(device)
+        if device != self.device:
+            self.device, self._dev = device, None
+        return self
+
+    def resolved_backend(self) -> str:
+        """The backend a query uses now: 'torch', 'faiss' or 'numpy'."""
+        if self.backend == "torch" or (self.backend == "auto" and self.device.type != "cpu"):
+            return "torch"
+        if self.backend == "auto":
+            return "faiss" if _faiss() is not None else "numpy"
+        return self.backend
 
     @property
     def num_images(self) -> int:
@@ -540,12 +646,12 @@ class AsmkIndex:
         do not depend on ``threads``. ``block_rows``: rows per popcount block of the numpy
         backend.
         """
+        if self.resolved_backend() == "torch":
+            return self._scores_torch(vec).cpu().numpy()
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
             return scores
-        words = np.asarray(vec.words, np.int64)
-        if words.min() < 0 or words.max() >= self.num_words:
-            raise InputError("query word ids exceed the index's codebook size")
+        words = self._query_words(vec)
         starts, ends = self.offsets[words], self.offsets[words + 1]
         lengths = ends - starts
         total = int(lengths.sum())
@@ -591,6 +697,88 @@ class AsmkIndex:
             if locked:
                 self._scratch_lock.release()
         return scores * self._inv_sqrt_n / np.sqrt(vec.num_words)
+
+    def _query_words(self, vec: AsmkVector) -> np.ndarray:
+        words = np.asarray(vec.words, np.int64)
+        if words.min() < 0 or words.max() >= self.num_words:
+            raise InputError("query word ids exceed the index's codebook size")
+        if vec.codes.shape != (len(words), self.codes.shape[1]):
+            raise InputError(f"query codes {vec.codes.shape} do not match its {len(words)} "
+                             f"words of {self.codes.shape[1]} bytes")
+        return words
+
+    def top_k(self, vec: AsmkVector, k: int) -> Tuple[np.ndarray, np.ndarray]:
+        """(ids (<= k,) int64, scores float64) of the ``k`` best database images, best first,
+        ties broken by the lower image id (as ``np.argsort(-query(vec), kind='stable')``).
+
+        With the 'torch' backend the ranking runs on ``device`` and only the top-k is copied
+        back (one transfer); otherwise it ranks `query`'s scores.
+        """
+        k = max(0, min(int(k), self.num_images))
+        if self.resolved_backend() != "torch":
+            scores = self.query(vec)
+            ids = np.argsort(-scores, kind="stable")[:k].astype(np.int64)
+            return ids, scores[ids]
+        scores = self._scores_torch(vec)
+        if k == 0:
+            return np.zeros(0, np.int64), np.zeros(0, np.float64)
+        with torch.inference_mode():
+            thr = torch.topk(scores, k, sorted=False).values.min()
+            cand = torch.nonzero(scores >= thr).squeeze(1)  # ascending ids, ties included
+            order = torch.sort(scores[cand], descending=True, stable=True).indices[:k]
+            ids = cand[order]
+            # image ids < 2^53 are exact in float64: one (2, k) transfer
+            both = torch.stack([ids.to(torch.float64), scores[ids]]).cpu().numpy()
+        return both[0].astype(np.int64), both[1].copy()
+
+    def _device_arrays(self) -> Tuple[torch.Tensor, ...]:
+        """(codes (T, m) int64, image ids (T,) int32, 1/sqrt(n_j) (N,) float64, kernel table
+        float64) on ``device``, copied at the first call (and after `to`)."""
+        with self._dev_lock:
+            if self._dev is None:
+                dev = self.device
+                self._dev = (_on_device(_codes_as_int64(self.codes), dev),
+                             _on_device(np.asarray(self.image_ids, np.int32), dev),
+                             _on_device(self._inv_sqrt_n, dev),
+                             _on_device(self._kernel_table(), dev))
+                mb = sum(t.numel() * t.element_size() for t in self._dev) / 2 ** 20
+                log.info("ASMK inverted file on %s: %.0f MB", dev, mb)
+            return self._dev
+
+    def _scores_torch(self, vec: AsmkVector, chunk_entries: Optional[int] = None
+                      ) -> torch.Tensor:
+        """(N,) float64 scores on ``device``: the query's posting entries gathered there,
+        Hamming distances by XOR + `popcount_rows_torch`, kernel values by the same table,
+        summed per image with ``index_add_`` in float64 (exact for power-of-two B, see the
+        class docstring), ``chunk_entries`` entries at a time (CPU 2^16, else 2^21)."""
+        codes, img, inv_sqrt_n, table = self._device_arrays()
+        dev = self.device
+        scores = torch.zeros(self.num_images, dtype=torch.float64, device=dev)
+        if vec.num_words == 0 or self.num_images == 0:
+            return scores
+        words = self._query_words(vec)
+        starts, ends = self.offsets[words], self.offsets[words + 1]
+        lengths = ends - starts
+        total = int(lengths.sum())
+        if total == 0:
+            return scores
+        chunk = chunk_entries or (1 << 16 if dev.type == "cpu" else 1 << 21)
+        with torch.inference_mode():
+            q = _on_device(_codes_as_int64(np.asarray(vec.codes, np.uint8)), dev)
+            lens = torch.from_numpy(lengths).to(dev)
+            # entry e of the query's concatenated posting lists: query word rep[e], row
+            # starts[rep[e]] + (e - first entry of that word) of the inverted file
+            rep = torch.repeat_interleave(torch.arange(len(words), device=dev), lens,
+                                          output_size=total)
+            shift = torch.from_numpy(starts - (np.cumsum(lengths) - lengths)).to(dev)
+            rows = torch.arange(total, device=dev).add_(shift[rep])
+            for a in range(0, total, chunk):
+                r = rows[a:a + chunk]
+                x = codes.index_select(0, r).bitwise_xor_(q.index_select(0, rep[a:a + chunk]))
+                w = table.index_select(0, popcount_rows_torch(x))
+                scores.index_add_(0, img.index_select(0, r).long(), w)
+            # 1/sqrt(n_j) is per image: applied after summing its words' kernel values
+            return scores.mul_(inv_sqrt_n).div_(float(np.sqrt(vec.num_words)))
 
     def _kernel_table(self) -> np.ndarray:
         """s^alpha for s = 1 - 2 h / B >= threshold, else 0, indexed by Hamming distance h."""
@@ -645,5 +833,6 @@ def similarity_matrix(db: Sequence[AsmkVector], queries: Sequence[AsmkVector],
 
 __all__ = ["parse_cluster_count", "Codebook", "AsmkVector", "AsmkIndex", "load_codebook",
            "safe_unpickle",
-           "aggregate", "aggregate_database", "aggregate_query", "binarize", "code_bytes",
+           "aggregate", "aggregate_many", "aggregate_database", "aggregate_query", "binarize",
+           "code_bytes",
            "codes_as_uint32", "residual_sums", "similarity_matrix"]

@@ -141,13 +141,16 @@ class GlobalRetrieval:
             return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
                     f"checkpoint {engine.identity} at {image_size} (build it with build-map "
                     "--retrieval-checkpoint)")
+        # scored on the engine's device: on a GPU the inverted file moves there at the first
+        # query (backend 'auto' -> 'torch'; AsmkIndex's docstring states the memory)
+        self.asmk.to(engine.device)
         return ""
 
     def rank(self, frame: Frame, state: Any, top_k: int) -> np.ndarray:
         """Indices (<= top_k,) int64 of the most similar keyframes, best first."""
         if self.method == "asmk":
-            scores = self.retriever.scores(self.asmk, state.encoding.feats.detach().float())
-            return np.argsort(-scores, kind="stable")[:top_k].astype(np.int64)
+            return self.retriever.top_k(self.asmk, state.encoding.feats.detach().float(),
+                                        top_k)[0]
         if self.method == "thumbnail":
             query = (self._matcher.query_descriptor(frame, state)
                      if getattr(self._matcher, "name", "") != "mast3r"

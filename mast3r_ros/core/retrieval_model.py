@@ -24,13 +24,13 @@ import hashlib
 import logging
 import os
 import pickle
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple, Union
+from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
 import torch
 
-from .asmk import (AsmkIndex, AsmkVector, Codebook, aggregate_database, aggregate_query,
-                   load_codebook)
+from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggregate_database,
+                   aggregate_many, aggregate_query, load_codebook)
 from .errors import CheckpointError, InputError
 from .model.checkpoint import load_torch_file
 
@@ -294,6 +294,7 @@ class AsmkRetriever:
         index = r.build_index([enc_0, enc_1, ...])   # (N_i, C) encoder outputs, one per keyframe
         index.save(path); index = AsmkIndex.load(path)
         scores = r.scores(index, enc_query)          # (num_keyframes,) float64, larger = closer
+        ids, best = r.top_k(index.to(device), enc_query, 10)  # ranked on the device
     """
 
     def __init__(self, head: RetrievalHead, codebook: Codebook, identity: str):
@@ -324,12 +325,26 @@ class AsmkRetriever:
     def database_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
         return aggregate_database(self.local_features(enc), self.codebook)
 
+    def database_vectors(self, encodings: Iterable[Union[np.ndarray, torch.Tensor]],
+                         batch: int = 64) -> List[AsmkVector]:
+        """`database_vector` of each encoder output, ``batch`` images per codebook search
+        (one matmul series on the codebook's device for all their features); the same
+        vectors as one call per image."""
+        out: List[AsmkVector] = []
+        pending: List[np.ndarray] = []
+        for enc in encodings:
+            pending.append(self.local_features(enc))
+            if len(pending) >= batch:
+                out += aggregate_many(pending, self.codebook, MULTIPLE_ASSIGNMENT_DB)
+                pending = []
+        return out + aggregate_many(pending, self.codebook, MULTIPLE_ASSIGNMENT_DB)
+
     def query_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
         return aggregate_query(self.local_features(enc), self.codebook)
 
     def build_index(self, encodings: Sequence[Union[np.ndarray, torch.Tensor]]) -> AsmkIndex:
         """Inverted file of database images (image id = position in ``encodings``)."""
-        vecs = [self.database_vector(e) for e in encodings]
+        vecs = self.database_vectors(encodings)
         return AsmkIndex.build(vecs, self.codebook.num_words, self.codebook.dim, self.identity)
 
     def scores(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
@@ -338,6 +353,15 @@ class AsmkRetriever:
             raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
                              f"is {self.identity}: rebuild the index")
         return index.query(self.query_vector(enc))
+
+    def top_k(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor], k: int
+              ) -> Tuple[np.ndarray, np.ndarray]:
+        """(ids (<= k,) int64, scores float64) of the ``k`` most similar indexed images, best
+        first, ties by the lower id (`AsmkIndex.top_k`: ranked on the index's device)."""
+        if index.identity and index.identity != self.identity:
+            raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
+                             f"is {self.identity}: rebuild the index")
+        return index.top_k(self.query_vector(enc), k)
 
 
 __all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",

@@ -111,8 +111,10 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
         if identity is None:
             raise InputError("--retrieval-checkpoint needs the mast3r matcher and --checkpoint: "
                              "the ASMK index is computed from the keyframes' encoder output")
+        from ..core.model.engine import resolve_device
+
         add_asmk_index(w, identity, cfg.model.image_size, opts.retrieval_checkpoint,
-                       opts.codebook)
+                       opts.codebook, device=str(resolve_device(cfg.model.device)))
 
 
 def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Config,

@@ -257,6 +257,117 @@ def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_coun
         monkeypatch.setattr(asmk, "_PART_ENTRIES", 1 << 16)
 
 
+def _threshold_case(rng, dim, n=60, num_words=40):
+    """Random database + query, with entries at Hamming 0, B/2 - 1, B/2, B/2 + 1 and B from
+    the query's first word's code (the kernel's threshold edge cases)."""
+    nb = code_bytes(dim)
+    db = _random_vectors(rng, n, num_words, nb, 30)
+    q = _random_vectors(rng, 1, num_words, nb, 25)[0]
+    w0, c0 = q.words[0], np.unpackbits(q.codes[0])
+    for j, flips in enumerate([0, nb * 4 - 1, nb * 4, nb * 4 + 1, nb * 8]):
+        c = c0.copy()
+        c[:flips] ^= 1
+        words = np.union1d(db[j].words, [w0])
+        codes = rng.integers(0, 256, (len(words), nb), dtype=np.uint8)
+        codes[np.searchsorted(words, w0)] = np.packbits(c)
+        db[j] = AsmkVector(words, codes)
+    return db, q
+
+
+@pytest.mark.parametrize("dim", [24, 64, 96, 1024, 2048])
+def test_torch_backend_equals_the_formula_and_numpy(dim):
+    """backend='torch' (here on the CPU; on a GPU the same ops): same scores as the formula
+    (1e-12) and as numpy -- bit-for-bit when B is a power of two (exact float64 sums) --
+    in any chunking; the threshold edge cases included."""
+    rng = np.random.default_rng(dim + 1)
+    db, q = _threshold_case(rng, dim)
+    want = _plain_scores(db, q, dim)
+    ref = AsmkIndex.build(db, 40, dim)
+    ref.backend = "numpy"
+    ref_scores = ref.query(q)
+    index = AsmkIndex.build(db, 40, dim)
+    index.backend = "torch"
+    assert index.resolved_backend() == "torch"
+    got = index.query(q)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(got, ref_scores, rtol=1e-12, atol=0)
+    bits = code_bytes(dim) * 8
+    if bits & (bits - 1) == 0:  # 32, 64, 1024, 2048 bits: exact sums
+        np.testing.assert_array_equal(got, ref_scores)
+    for chunk in (1, 7, 100):
+        np.testing.assert_allclose(index._scores_torch(q, chunk).numpy(), want, rtol=1e-12,
+                                   atol=0)
+    for k in (0, 1, 5, 60, 100):
+        ids, sc = index.top_k(q, k)
+        rids, rsc = ref.top_k(q, k)
+        np.testing.assert_array_equal(ids, rids)
+        np.testing.assert_allclose(sc, rsc, rtol=1e-12, atol=0)
+        np.testing.assert_array_equal(ids, np.argsort(-want, kind="stable")[:k])
+        assert ids.dtype == np.int64 and sc.dtype == np.float64
+
+
+def test_torch_backend_ties_empty_query_and_missing_words():
+    """Ties (equal scores, zero scores) rank by image id like the numpy path; a query with no
+    words or only words no database image has scores zero everywhere."""
+    rng = np.random.default_rng(2)
+    nb = 16
+    code = rng.integers(0, 256, (1, nb), dtype=np.uint8)
+    # images 3, 1 and 6 hold the query's word with the same code: equal scores; the rest 0
+    vecs = [AsmkVector(np.array([9]), rng.integers(0, 256, (1, nb), dtype=np.uint8))
+            for _ in range(8)]
+    for j in (1, 3, 6):
+        vecs[j] = AsmkVector(np.array([2]), code.copy())
+    index = AsmkIndex.build(vecs, 12, nb * 8)
+    index.backend = "torch"
+    q = AsmkVector(np.array([2]), code.copy())
+    ids, sc = index.top_k(q, 5)
+    assert ids.tolist() == [1, 3, 6, 0, 2]
+    assert sc[:3].tolist() == [1.0, 1.0, 1.0] and sc[3:].tolist() == [0.0, 0.0]
+    index.backend = "numpy"
+    assert index.top_k(q, 5)[0].tolist() == [1, 3, 6, 0, 2]
+    index.backend = "torch"
+    empty = AsmkVector(np.zeros(0, np.int64), np.zeros((0, nb), np.uint8))
+    missing = AsmkVector(np.array([0, 5, 11]), np.zeros((3, nb), np.uint8))
+    for v in (empty, missing):
+        np.testing.assert_array_equal(index.query(v), np.zeros(8))
+        ids, sc = index.top_k(v, 3)
+        assert ids.tolist() == [0, 1, 2] and sc.tolist() == [0.0, 0.0, 0.0]
+    with pytest.raises(InputError, match="codebook size"):
+        index.query(AsmkVector(np.array([12]), np.zeros((1, nb), np.uint8)))
+    empty_index = AsmkIndex.build([], 12, nb * 8)
+    empty_index.backend = "torch"
+    assert empty_index.query(q).shape == (0,)
+    assert empty_index.top_k(q, 3)[0].shape == (0,)
+
+
+def test_auto_backend_follows_the_device():
+    from mast3r_ros.core import asmk
+
+    index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 8, 4), 8, 64)
+    assert index.resolved_backend() == ("faiss" if asmk._faiss() is not None else "numpy")
+    assert index.to("cuda") is index and index.resolved_backend() == "torch"  # no query
+    index.backend = "numpy"
+    assert index.resolved_backend() == "numpy"
+    index.to("cpu").backend = "torch"
+    assert index.resolved_backend() == "torch"
+
+
+def test_popcount_rows_torch_on_sign_bits():
+    """Arithmetic shifts of negative int64 must not leak sign bits into the counts."""
+    import torch
+
+    from mast3r_ros.core.asmk import popcount_rows_torch
+
+    rng = np.random.default_rng(4)
+    for m in (1, 3, 16, 17, 40):
+        x = rng.integers(np.iinfo(np.int64).min, np.iinfo(np.int64).max, (300, m),
+                         dtype=np.int64, endpoint=True)
+        x[0], x[1], x[2] = -1, np.iinfo(np.int64).min, 0
+        want = np.unpackbits(x.view(np.uint8), axis=1).sum(1)
+        np.testing.assert_array_equal(popcount_rows_torch(torch.from_numpy(x.copy())).numpy(),
+                                      want)
+
+
 def test_scoring_reuses_scratch_and_handles_concurrent_queries():
     rng = np.random.default_rng(3)
     db = _random_vectors(rng, 200, 64, 16, 40)
@@ -295,3 +406,23 @@ def test_quantize_in_centroid_chunks_is_exact(chunk, batch):
     want = np.argsort(d, axis=1, kind="stable")[:, :5]
     np.testing.assert_array_equal(cb.quantize(x, 5, batch=batch, chunk=chunk), want)
     np.testing.assert_array_equal(cb.quantize(x, 1, batch=batch, chunk=chunk), want[:, :1])
+
+
+def test_bench_retrieval_smoke(tmp_path):
+    """bench/bench_retrieval.py --smoke runs end to end; its top-10s agree across backends."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "bench.json"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OMP_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_retrieval.py"), "--smoke",
+                        "--json", str(out)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    scale = json.loads(out.read_text())["scale"]
+    assert {"before", "numpy", "torch"} <= set(scale["top_equal_across_backends"]["backends"])
+    assert scale["top_equal_across_backends"]["queries"] == 2
+    assert "after_torch_cpu" in scale["query"] and scale["keyframes"] == 1000

@@ -336,6 +336,7 @@ def _mast3r_loc(path, backbone, retrieval):
 
 
 def test_asmk_retrieval_in_map_and_localizer(seq, asmk_files, asmk_map, caplog):
+    from mast3r_ros.core.asmk import AsmkIndex
     from mast3r_ros.core.retrieval_model import AsmkRetriever
 
     backbone, rckpt, codebook = asmk_files
@@ -346,10 +347,14 @@ def test_asmk_retrieval_in_map_and_localizer(seq, asmk_files, asmk_map, caplog):
     assert rid == retriever.identity
     # the stored inverted file is what indexing the stored encodings gives
     enc = m.load_encodings(eid, 224)
-    want = retriever.build_index([d["feats"].astype(np.float32) for d in enc.per_keyframe])
+    # (build-map batches the keyframes' codebook searches: the same as one per keyframe)
+    want = AsmkIndex.build([retriever.database_vector(d["feats"].astype(np.float32))
+                            for d in enc.per_keyframe], retriever.codebook.num_words,
+                           retriever.codebook.dim, retriever.identity)
     got = m.load_asmk(rid, eid, 224)
     np.testing.assert_array_equal(got.offsets, want.offsets)
     np.testing.assert_array_equal(got.codes, want.codes)
+    np.testing.assert_array_equal(got.image_ids, want.image_ids)
     loc = _mast3r_loc(asmk_map, backbone, RetrievalConfig(checkpoint=rckpt, codebook=codebook))
     try:
         assert loc.retrieval.method == "asmk"  # auto: the map has the index

@@ -138,6 +138,19 @@ def test_retriever_api_build_save_load_query(tmp_path):
     s = r.scores(loaded, encs[2])
     assert s.shape == (4,) and s.dtype == np.float64 and int(np.argmax(s)) == 2
     np.testing.assert_array_equal(s, r.scores(index, encs[2]))
+    # batched codebook searches (build_index, build-map) = one search per keyframe
+    one_by_one = [r.database_vector(e) for e in encs]
+    for batch in (1, 3, 64):
+        for a, b in zip(r.database_vectors(encs, batch), one_by_one, strict=True):
+            np.testing.assert_array_equal(a.words, b.words)
+            np.testing.assert_array_equal(a.codes, b.codes)
+    assert r.database_vectors([], 2) == []
+    ids, best = r.top_k(loaded, encs[2], 3)  # numpy/faiss on the CPU
+    np.testing.assert_array_equal(ids, np.argsort(-s, kind="stable")[:3])
+    np.testing.assert_array_equal(best, s[ids])
+    loaded.backend = "torch"  # what 'auto' picks on a GPU; the same ops here on the CPU
+    np.testing.assert_array_equal(r.top_k(loaded, encs[2], 3)[0], ids)
+    np.testing.assert_allclose(r.top_k(loaded, encs[2], 3)[1], best, rtol=1e-12, atol=0)
     with pytest.raises(CheckpointError, match="nclusters"):
         write_codebook(str(tmp_path / "other.pkl"),
                        rng.standard_normal((16, 32)).astype(np.float32), "16")
