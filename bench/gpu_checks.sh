@@ -32,8 +32,8 @@ else
   B="$PY bench/bench_gpu.py --config full --device cuda --keyframes 1 4 --sizes 512 --repeats 10"
   M="$PY bench/bench_matching.py --device cuda --size 512 --repeats 20"
   H="$PY bench/bench_host.py --frames 8 --repeats 3"
-  Q="$PY bench/bench_retrieval.py GPU_RETRIEVAL_ARGS"
-  TESTS="test/gpu/test_cuda.py test/gpu/test_compile_cuda.py::test_compiled_equals_eager[reduce-overhead-fp16] test/unit/test_nn_triton.py"
+  Q="$PY bench/bench_retrieval.py --keyframes 100000 --repeats 9 --threads 1 --score-threads 4 --device cuda --backends numpy,faiss,torch --skip-tiny --skip-official"
+  TESTS="test/gpu/test_cuda.py test/gpu/test_compile_cuda.py::test_compiled_equals_eager[reduce-overhead-fp16]"
   T=1
 fi
 pack() { tar -czf "$OUT/results.tgz" -C "$R" . 2>/dev/null; }
@@ -52,16 +52,16 @@ cat "$R/gpu.txt"
 {
 # A: correctness on the GPU while the host bench uses the CPU (its figures are thread-clock based
 # per stage; the compile steps of A share the 16 cores).
-( step 100 bench_host $H --clock thread --json "$R/bench_host.json" ) &
-step 100 pytest $PY -m pytest -q -rA --tb=short -p no:cacheprovider $TESTS
+( step 75 bench_host $H --clock thread --json "$R/bench_host.json" ) &
+step 75 pytest $PY -m pytest -q -rA --tb=short -p no:cacheprovider $TESTS
 wait
 # B: the whole frame, eager vs compiled, side by side (alone on the GPU)
-step 170 bench_512_fp16 $B --precision fp16 --variants eager reduce-overhead \
+step 180 bench_512_fp16 $B --precision fp16 --variants eager reduce-overhead \
   --json "$R/bench_gpu_512_fp16.json"
 # C: matching
-step 50 bench_matching $M --json "$R/bench_matching.json"
+step 45 bench_matching $M --json "$R/bench_matching.json"
 # D: retrieval at 1e5
-step 60 bench_retrieval $Q --json "$R/bench_retrieval.json"
+step 55 bench_retrieval $Q --json "$R/bench_retrieval.json"
 echo "=== total $(( $(date +%s) - start )) s"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"
 pack
