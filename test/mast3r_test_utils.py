@@ -198,3 +198,13 @@ def scale_pointmaps(model: AsymmetricMASt3R, img: torch.Tensor, median_m: float 
             h.dpt.head[-1].weight[:3] *= k
             h.dpt.head[-1].bias[:3] *= k
     return k
+
+def keyframe_records(path) -> list:
+    """The map's keyframe records (any format version; v3 keeps them out of manifest.json) as
+    dicts of the fields these tests read."""
+    from mast3r_ros.core.keyframes import KeyframeMap
+
+    m = KeyframeMap.load(str(path), lazy=True)
+    return [{"id": k.id, "stamp_ns": k.stamp_ns,
+             "intrinsics": {"width": k.intrinsics.width, "height": k.intrinsics.height}}
+            for k in m.keyframes]

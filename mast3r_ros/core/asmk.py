@@ -651,12 +651,10 @@ class AsmkIndex:
         scores = np.zeros(self.num_images, np.float64)
         if vec.num_words == 0 or self.num_images == 0:
             return scores
-        words = self._query_words(vec)
-        starts, ends = self.offsets[words], self.offsets[words + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
+        words, starts, lengths, total = self._postings(vec)
         if total == 0:
             return scores
+        ends = starts + lengths
         q = np.ascontiguousarray(vec.codes)
         table = self._kernel_table()
         ham, ids, weights, locked = self._buffers(total)
@@ -707,6 +705,14 @@ class AsmkIndex:
                              f"words of {self.codes.shape[1]} bytes")
         return words
 
+    def _postings(self, vec: AsmkVector) -> Tuple[np.ndarray, np.ndarray, np.ndarray, int]:
+        """The query's (validated) words, their posting lists' starts and lengths in the CSR
+        arrays, and the total number of entries to score."""
+        words = self._query_words(vec)
+        starts = self.offsets[words]
+        lengths = self.offsets[words + 1] - starts
+        return words, starts, lengths, int(lengths.sum())
+
     def top_k(self, vec: AsmkVector, k: int) -> Tuple[np.ndarray, np.ndarray]:
         """(ids (<= k,) int64, scores float64) of the ``k`` best database images, best first,
         ties broken by the lower image id (as ``np.argsort(-query(vec), kind='stable')``).
@@ -756,10 +762,7 @@ class AsmkIndex:
         scores = torch.zeros(self.num_images, dtype=torch.float64, device=dev)
         if vec.num_words == 0 or self.num_images == 0:
             return scores
-        words = self._query_words(vec)
-        starts, ends = self.offsets[words], self.offsets[words + 1]
-        lengths = ends - starts
-        total = int(lengths.sum())
+        words, starts, lengths, total = self._postings(vec)
         if total == 0:
             return scores
         chunk = chunk_entries or (1 << 16 if dev.type == "cpu" else 1 << 21)

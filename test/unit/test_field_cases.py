@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from case_inputs import DEPTH_TOPIC, make_case, one_line_error, run_cli
+from mast3r_test_utils import keyframe_records
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -22,15 +23,6 @@ def _manifest(path: Path) -> dict:
     return json.loads((path / "manifest.json").read_text(encoding="utf-8"))
 
 
-def _keyframes_of(path) -> list:
-    """The map's keyframe records (any format version; v3 keeps them out of manifest.json) as
-    dicts of the fields these tests read."""
-    from mast3r_ros.core.keyframes import KeyframeMap
-
-    m = KeyframeMap.load(str(path), lazy=True)
-    return [{"id": k.id, "stamp_ns": k.stamp_ns,
-             "intrinsics": {"width": k.intrinsics.width, "height": k.intrinsics.height}}
-            for k in m.keyframes]
 
 
 def _median_error_m(run: Path) -> float:
@@ -53,7 +45,7 @@ def test_d405_depth_units_refused_then_built_with_depth_scale(tmp_path, capsys):
     check = _manifest(out)["consistency"]
     assert check["verdict"] == "inconsistent" and check["forced"] is True
     assert check["depth_factor"] == pytest.approx(10.0, rel=0.2)
-    assert len(check["keyframes"]) == len(_keyframes_of(out))
+    assert len(check["keyframes"]) == len(keyframe_records(out))
     # the depth unit stated: consistent, and the map localizes the query frames
     rc, stdout, _ = run_cli(capsys, ["build-map", bag, "--out", str(out), "--depth-scale",
                                      "10000", *BAG_OPTS])
@@ -79,7 +71,7 @@ def test_bag_time_jump_split_into_runs(tmp_path, capsys):
     assert len(warn) == 1 and "2 runs" in warn[0] and "run 1 only" in warn[0], warn
     assert "--run" in warn[0]
     # keyframes of one run only: 10 images per run, stamps within run 1's
-    stamps = np.array([k["stamp_ns"] for k in _keyframes_of(out)])
+    stamps = np.array([k["stamp_ns"] for k in keyframe_records(out)])
     assert 1 < len(stamps) <= 10 and (np.diff(stamps) > 0).all()
     run = d / "run"
     rc, _, _ = run_cli(capsys, ["localize", str(d / "query"), "--map", str(out), "--out",
@@ -88,7 +80,7 @@ def test_bag_time_jump_split_into_runs(tmp_path, capsys):
     rc, _, _ = run_cli(capsys, ["build-map", bag, "--out", str(d / "map2"), "--run", "2",
                                 *BAG_OPTS])
     assert rc == 0
-    stamps2 = [k["stamp_ns"] for k in _keyframes_of(d / "map2")]
+    stamps2 = [k["stamp_ns"] for k in keyframe_records(d / "map2")]
     assert min(stamps2) > min(stamps)  # run 2 starts 50 ms after run 1's start
     rc, _, err = run_cli(capsys, ["build-map", bag, "--out", str(d / "map3"), "--run", "3",
                                   *BAG_OPTS])
@@ -201,7 +193,7 @@ def test_tum_bom_crlf(tmp_path, capsys):
         rc, _, err = run_cli(capsys, ["build-map", str(d / name), "--out", str(d / f"m_{name}"),
                                       "--overwrite", "--matcher", "sift"])
         assert rc == 0, err
-        counts[name] = len(_keyframes_of(d / f"m_{name}"))
+        counts[name] = len(keyframe_records(d / f"m_{name}"))
     assert counts["bom_crlf"] == counts["bom_nocomment"] == counts["crlf"] > 0
 
 
@@ -212,7 +204,7 @@ def test_camerainfo_binning_and_roi(tmp_path, capsys):
         rc, stdout, err = run_cli(capsys, ["build-map", str(d / name), "--out", str(out),
                                            *BAG_OPTS])
         assert rc == 0 and "map consistent" in stdout, err
-        (kf, *_) = _keyframes_of(out)
+        (kf, *_) = keyframe_records(out)
         assert (kf["intrinsics"]["width"], kf["intrinsics"]["height"]) == (320, 240)
 
 
@@ -223,7 +215,7 @@ def test_yuv422_and_bayer_encodings(tmp_path, capsys):
                                       "--overwrite", "--matcher", "sift", "--pose-frames",
                                       "map:camera_optical"])
         assert rc == 0, (name, err)
-        assert len(_keyframes_of(d / f"m_{name}")) > 1
+        assert len(keyframe_records(d / f"m_{name}")) > 1
 
 
 def _pair_matches(capsys, d: Path, a: str, b: str, ckpt: str, out: str) -> int:

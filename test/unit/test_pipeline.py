@@ -12,7 +12,7 @@ import pytest
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.replay.pipeline import localize_frames, select_frames
-from mast3r_test_utils import pose
+from mast3r_test_utils import keyframe_records, pose
 
 RGB = np.zeros((4, 4, 3), np.uint8)
 
@@ -82,15 +82,6 @@ def _manifest(path):
         return json.load(fh)
 
 
-def _keyframes_of(path) -> list:
-    """The map's keyframe records (any format version; v3 keeps them out of manifest.json) as
-    dicts of the fields these tests read."""
-    from mast3r_ros.core.keyframes import KeyframeMap
-
-    m = KeyframeMap.load(str(path), lazy=True)
-    return [{"id": k.id, "stamp_ns": k.stamp_ns,
-             "intrinsics": {"width": k.intrinsics.width, "height": k.intrinsics.height}}
-            for k in m.keyframes]
 
 
 def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path):
@@ -106,7 +97,7 @@ def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path)
     n, path = build_map(wrong, out, cfg, force=True)
     check = _manifest(path)["consistency"]
     assert check["verdict"] == "inconsistent" and check["forced"] is True
-    assert len(check["keyframes"]) == n == len(_keyframes_of(path))
+    assert len(check["keyframes"]) == n == len(keyframe_records(path))
     n, path = build_map(TumSequence(demo_seq[0]), out, cfg, overwrite=True)
     check = _manifest(path)["consistency"]
     assert check["verdict"] == "consistent" and check["forced"] is False
