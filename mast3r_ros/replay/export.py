@@ -50,6 +50,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
     if args.keyframe_batch < 1:
         raise InputError(f"--keyframe-batch must be >= 1, got {args.keyframe_batch}")
+    # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
+    # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug
+    if args.log_level != "debug":
+        for name in ("onnx_ir", "onnxscript", "torch.onnx", "onnx"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu")
     shape = network_shape(args.size, args.camera_size)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,

@@ -30,7 +30,7 @@ from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder
 from ..core.keyframes import MapWriter
-from ..core.keyframes.layout import MANIFEST
+from ..core.keyframes.layout import MANIFEST, encoding_folder
 from .parallel_build import build_encodings, clear_markers
 
 log = logging.getLogger(__name__)
@@ -82,6 +82,21 @@ class KeyframeImageEncoder:
         return {**e.arrays, "to_orig": e.to_orig, "global": e.global_desc}
 
 
+def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool) -> None:
+    """With ``resume``, refuse a build folder whose unfinished encodings were made for another
+    checkpoint or image size (another folder of ``encodings_dir`` than ``this`` still holding
+    its build.json): resuming with other settings would re-encode everything and leave that
+    folder's shards in the map. Raises InputError naming the folder."""
+    if not resume or not os.path.isdir(encodings_dir):
+        return
+    for name in sorted(os.listdir(encodings_dir)):
+        if name != this and os.path.exists(os.path.join(encodings_dir, name, _BUILD_INFO)):
+            raise InputError(
+                f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
+                f"encoding {name} (another checkpoint or image size than {this}); resume with "
+                "that checkpoint and size, or rerun without --resume to start over")
+
+
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:
     path = os.path.join(staging, _BUILD_INFO)
     if resume and os.path.exists(path):
@@ -121,6 +136,9 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     engine = Mast3rEngine.from_config(cfg.model)
     identity, size = engine.identity, cfg.model.image_size
     n = len(w.records)
+    # checked before the store folder is made, so a refusal leaves the build folder as it was
+    folder = os.path.join(w.tmp, encoding_folder(identity, size))
+    refuse_other_unfinished_builds(os.path.dirname(folder), os.path.basename(folder), opts.resume)
     staging = w.encoding_dir(identity, size)
     images = [w.files[r["image"]]["sha256"] for r in w.records]
     _check_staging(staging, {"identity": identity, "image_size": size, "images": images},

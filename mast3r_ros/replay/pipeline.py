@@ -168,6 +168,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    getattr(source, "depth_units_per_m", None), force)
         st.records.clear()
         _encode_keyframes(w, cfg, build)
+        kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
+        # beside the map, outside its file table: what built it and what it looks like --
+        # written before the commit so that a map that appears is always complete
+        dump_config_yaml(cfg, os.path.join(w.tmp, "build_config.yaml"))
+        plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, np.stack(st.all_poses),
+                       consistency=report)
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):
         log.error("build interrupted: finished shards are kept in %s; rerun with --resume",
@@ -176,16 +182,11 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     except BaseException:
         w.abort()
         raise
-    kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped", st.no_pose)
     if st.no_depth:
         log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
                     "will refuse this map", st.no_depth)
-    # beside the map, outside its file table: what built it and what it looks like
-    dump_config_yaml(cfg, os.path.join(path, "build_config.yaml"))
-    plot_keyframes(os.path.join(path, "keyframes.png"), kf_poses, np.stack(st.all_poses),
-                   consistency=report)
     return len(kf_poses), path
 
 

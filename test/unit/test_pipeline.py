@@ -108,6 +108,45 @@ def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path)
     assert "consistency" not in _manifest(path)
 
 
+def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path, monkeypatch):
+    """keyframes.png and build_config.yaml are written before the map is published: an
+    interruption there leaves no map at OUT (only the resumable build folder), and a finished
+    build always has both (fresh-user finding: Ctrl-C after 'wrote map' left a map without its
+    plot)."""
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.tum import TumSequence
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    out = str(tmp_path / "map")
+    monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg())
+    assert not os.path.exists(out)
+    assert [n for n in os.listdir(tmp_path) if n.startswith("map")] == ["map.partial"]
+    monkeypatch.undo()
+    _, path = pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg(), overwrite=True)
+    assert {"keyframes.png", "build_config.yaml"} <= set(os.listdir(path))
+
+
+def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.map_build import refuse_other_unfinished_builds
+
+    enc = tmp_path / "encodings"
+    (enc / "aaaa_512").mkdir(parents=True)
+    (enc / "aaaa_512" / "build.json").write_text("{}")
+    (enc / "bbbb_512").mkdir()  # a finished store: no build.json
+    with pytest.raises(InputError, match=r"aaaa_512 \(another checkpoint or image size than "
+                                         r"cccc_512\)"):
+        refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True)
+    refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)  # the same build: fine
+    refuse_other_unfinished_builds(str(enc), "cccc_512", resume=False)  # starts over: fine
+    refuse_other_unfinished_builds(str(tmp_path / "none"), "cccc_512", resume=True)
+    assert sorted(os.listdir(enc)) == ["aaaa_512", "bbbb_512"]  # nothing created
+
+
 def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
     from mast3r_ros.core.errors import InputError
     from mast3r_ros.replay.pipeline import build_map, run_localization
