@@ -120,6 +120,25 @@ def test_keyframe_table_checksum_and_manifest_count(map_v3):
     assert KEYFRAME_DTYPE.itemsize < 512  # fixed size per keyframe
 
 
+def test_damaged_table_bytes_are_reported_as_corruption_not_as_a_bad_pose(map_v3, tmp_path):
+    """Bytes of a pose flipped on disk (the manifest's checksum untouched) fail the rigidity
+    check first while streaming; the error must say the file is corrupt (fresh-user finding:
+    it read as if the source poses were wrong). A file given as the map is named as such."""
+    full = os.path.join(map_v3, "keyframe_table.npy")
+    table = np.load(full)
+    offset = len(open(full, "rb").read()) - table.nbytes
+    pose_at = offset + KEYFRAME_DTYPE.itemsize * 1 + KEYFRAME_DTYPE.fields["map_from_cam"][1]
+    data = bytearray(open(full, "rb").read())
+    data[pose_at:pose_at + 8] = np.float64(7.0).tobytes()
+    open(full, "wb").write(bytes(data))
+    with pytest.raises(MapFormatError, match=r"corrupt \(checksum mismatch\): .*keyframe_table"):
+        KeyframeMap.load(map_v3, lazy=True)
+    not_a_map = tmp_path / "model.pth"
+    not_a_map.write_bytes(b"x")
+    with pytest.raises(MapFormatError, match="is a file, not a map folder"):
+        KeyframeMap.load(str(not_a_map), lazy=True)
+
+
 @pytest.mark.parametrize("which", ["image", "chunk"])
 def test_missing_or_truncated_files_are_named_at_open(map_v3, which, capsys):
     full = (os.path.join(map_v3, "keyframes/000002.png") if which == "image"

@@ -91,6 +91,9 @@ class KeyframeMap(MapEncodings):
         them all); ``check_files=False`` skips that (check-map itself).
         ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
         """
+        if os.path.exists(path) and not os.path.isdir(path):
+            raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
+                                 "folder `mast3r-ros build-map --out` wrote)")
         if not os.path.isdir(path):
             raise MapFormatError(f"map folder not found: {path} (build one with "
                                  "`mast3r-ros build-map`)")

@@ -176,6 +176,18 @@ def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str):
                              "re-copy the file")
 
 
+def _sha256_of(full: str) -> Optional[str]:
+    """Hex sha256 of a file, None when it cannot be read."""
+    h = hashlib.sha256()
+    try:
+        with open(full, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                h.update(block)
+    except OSError:
+        return None
+    return h.hexdigest()
+
+
 def _open_memmap(full: str, dtype: np.dtype, num: int) -> np.ndarray:
     try:
         mm = np.load(full, mmap_mode="r", allow_pickle=False)
@@ -206,9 +218,17 @@ class KeyframeTable(Sequence):
         """Validate and map ``full`` (see the class doc); raises MapFormatError naming the file
         and the first bad row."""
         ids = np.empty(num, np.int64)
-        for first, rows in _stream_rows(full, KEYFRAME_DTYPE, num, sha256):
-            ids[first:first + len(rows)] = rows["id"]
-            _check_rows(rows, first, len(models), f"{full}: row")
+        try:
+            for first, rows in _stream_rows(full, KEYFRAME_DTYPE, num, sha256):
+                ids[first:first + len(rows)] = rows["id"]
+                _check_rows(rows, first, len(models), f"{full}: row")
+        except MapFormatError:
+            # a row that fails its checks in a file whose bytes changed is damage, not a bad
+            # source pose: say so (one more read, on this error path only)
+            if _sha256_of(full) != sha256:
+                raise MapFormatError(f"map file corrupt (checksum mismatch): {full}; rebuild the "
+                                     "map or re-copy the file") from None
+            raise
         if len(np.unique(ids)) != num:
             raise MapFormatError(f"map file {full}: keyframe ids are not unique")
         return cls(_open_memmap(full, KEYFRAME_DTYPE, num), models)
