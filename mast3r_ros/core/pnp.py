@@ -239,6 +239,21 @@ def refine_pose(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: np.nd
     return _refine_t(map_from_cam, Xt, xt, K, iterations)
 
 
+def _damped_step(T: np.ndarray, A: np.ndarray, g: np.ndarray, lam: float, Xt: np.ndarray,
+                 xt: np.ndarray, K: np.ndarray):
+    """One Levenberg-Marquardt trial from ``map_from_cam`` T with normal equations (A, g) and
+    damping ``lam`` (Marquardt's diagonal scaling): (T_new, ru, rv, cost, delta), the cost inf
+    when a point falls behind the camera; None when the system is singular."""
+    try:
+        delta = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-12), g)
+    except np.linalg.LinAlgError:
+        return None
+    T_new = _perturb(T, delta)
+    ru, rv, z = _residuals_t(invert_pose(T_new), Xt, xt, K)
+    cost = float(ru @ ru + rv @ rv) if np.all(z > 0) else np.inf
+    return T_new, ru, rv, cost, delta
+
+
 def _refine_t(map_from_cam: np.ndarray, Xt: np.ndarray, xt: np.ndarray, K: np.ndarray,
               iterations: int = 20) -> np.ndarray:
     """`refine_pose` on coordinate rows ``Xt`` (3, N), ``xt`` (2, N)."""
@@ -252,13 +267,10 @@ def _refine_t(map_from_cam: np.ndarray, Xt: np.ndarray, xt: np.ndarray, K: np.nd
             *_, Ju, Jv = _linearise(T, Xt, K)
             A = Ju @ Ju.T + Jv @ Jv.T
             g = Ju @ ru + Jv @ rv
-        try:
-            delta = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-12), g)
-        except np.linalg.LinAlgError:
+        trial = _damped_step(T, A, g, lam, Xt, xt, K)
+        if trial is None:
             break
-        T_new = _perturb(T, delta)
-        ru_n, rv_n, z_new = _residuals_t(invert_pose(T_new), Xt, xt, K)
-        cost_new = float(ru_n @ ru_n + rv_n @ rv_n) if np.all(z_new > 0) else np.inf
+        T_new, ru_n, rv_n, cost_new, delta = trial
         if cost_new < cost:
             T, ru, rv, lam, A = T_new, ru_n, rv_n, max(lam / 10, 1e-9), None
             done = cost - cost_new < 1e-10 * max(cost, 1e-12)
@@ -463,13 +475,10 @@ def _refine_inliers(map_from_cam, Xt, xt, finite, K, thr, max_steps: int = REFIN
         g = Ju @ ru + Jv @ rv
         lam, T_new = 1e-6, None
         while lam < 1e3:
-            try:
-                delta = -np.linalg.solve(A + lam * np.diag(np.diag(A) + 1e-12), g)
-            except np.linalg.LinAlgError:
+            trial = _damped_step(T, A, g, lam, Xi, xi, K)
+            if trial is None:
                 break
-            cand = _perturb(T, delta)
-            run, rvn, zn = _residuals_t(invert_pose(cand), Xi, xi, K)
-            cost_new = float(run @ run + rvn @ rvn) if np.all(zn > 0) else np.inf
+            cand, _, _, cost_new, _ = trial
             if cost_new < cost:
                 T_new = cand
                 break
