@@ -228,19 +228,7 @@ def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_coun
     if bitwise_count and not hasattr(np, "bitwise_count"):
         pytest.skip("numpy 1.x has no bitwise_count")
     monkeypatch.setattr(asmk, "_HAS_BITWISE_COUNT", bitwise_count)
-    rng = np.random.default_rng(dim)
-    nb = code_bytes(dim)
-    db = _random_vectors(rng, 60, 40, nb, 30)
-    q = _random_vectors(rng, 1, 40, nb, 25)[0]
-    # entries at Hamming 0, B/2 - 1, B/2, B/2 + 1 and B from the query's first word's code
-    w0, c0 = q.words[0], np.unpackbits(q.codes[0])
-    for j, flips in enumerate([0, nb * 4 - 1, nb * 4, nb * 4 + 1, nb * 8]):
-        c = c0.copy()
-        c[:flips] ^= 1
-        words = np.union1d(db[j].words, [w0])
-        codes = rng.integers(0, 256, (len(words), nb), dtype=np.uint8)
-        codes[np.searchsorted(words, w0)] = np.packbits(c)
-        db[j] = AsmkVector(words, codes)
+    db, q = _threshold_case(np.random.default_rng(dim), dim)
     want = _plain_scores(db, q, dim)
     backends = ["numpy"] + (["faiss"] if asmk._faiss() is not None else [])
     for backend in backends:
