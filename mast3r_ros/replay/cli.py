@@ -160,13 +160,18 @@ def _add_merge_maps(sub: Any) -> None:
     p = sub.add_parser("merge-maps", help="join two maps in the same map frame",
                        description="Join maps A and B (same map_frame) into C: keyframes of A "
                                    "then B, encodings of the checkpoints both cache, ASMK "
-                                   "indexes both hold, retrieval indexes rebuilt.")
+                                   "indexes both hold, retrieval indexes rebuilt. A keyframe of "
+                                   "B with the stamp and image of one in A (maps built from one "
+                                   "recording) is dropped.")
     p.add_argument("a", metavar="A", help="first keyframe map folder (its keyframes come first)")
     p.add_argument("b", metavar="B", help="second keyframe map folder")
     p.add_argument("--out", required=True, metavar="C", help="merged map folder to write")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing map C (it stays as it was until the new one is "
                         "complete)")
+    p.add_argument("--keep-duplicates", action="store_true",
+                   help="keep keyframes of B that A already holds (same stamp and image); "
+                        "by default they are dropped and counted in the log")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                    help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_merge_maps)
@@ -175,7 +180,8 @@ def _add_merge_maps(sub: Any) -> None:
 def cmd_merge_maps(args: argparse.Namespace) -> int:
     from .map_build import merge_maps
 
-    n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite)
+    n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
+                   keep_duplicates=args.keep_duplicates)
     sys.stdout.write(f"map {args.out}: {n} keyframes\n")
     return 0
 

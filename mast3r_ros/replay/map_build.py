@@ -16,6 +16,7 @@ After the keyframes are chosen and their images are in the map's build folder:
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import logging
 import os
@@ -189,11 +190,18 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
     return retriever.identity
 
 
-def merge_maps(a: str, b: str, out: str, overwrite: bool = False) -> int:
-    """Join two v1/v2 maps in the same ``map_frame`` into a v2 map at ``out``: A's keyframes,
-    then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both maps cache
-    (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold (inverted
-    files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
+def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
+               keep_duplicates: bool = False) -> int:
+    """Join two v1/v2/v3 maps in the same ``map_frame`` into a v3 map at ``out``: A's
+    keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both
+    maps cache (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold
+    (inverted files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
+
+    A keyframe whose stamp and image pixels equal those of an earlier keyframe (A's, in
+    practice: two maps built from one recording with different settings share frames) is the
+    same camera frame twice: it is dropped with its encodings and ASMK entries, unless
+    ``keep_duplicates``, and the count is logged. Copies whose poses disagree (more than 1 mm
+    or 0.01 degree) are logged as a warning: the maps are then not in one frame after all.
     Raises InputError when the frames differ, or (before reading A and B) when A and B are one
     folder or ``out`` exists and ``overwrite`` is off."""
     from ..core.encoding_store import EncodingStoreWriter
@@ -208,42 +216,85 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False) -> int:
     if maps[0].map_frame != maps[1].map_frame:
         raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
                          "are in different frames; only maps in one frame can be merged")
+    keep = _unique_keyframes(maps, (a, b), keep_duplicates)
     common = [k for k in maps[0].encoding_keys() if k in set(maps[1].encoding_keys())]
     asmk = [k for k in maps[0].asmk_keys() if k in set(maps[1].asmk_keys())]
     with MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
                    map_frame=maps[0].map_frame) as w:
-        for m in maps:
-            for i, kf in enumerate(m.keyframes):
+        for m, kept in zip(maps, keep):
+            for i in np.flatnonzero(kept):
+                kf = m.keyframes[i]
                 w.add_keyframe(np.ascontiguousarray(m.image(i)), kf.intrinsics,
                                kf.map_from_cam, kf.stamp_ns, m.depth(i))
         for identity, size in common:
             sw = EncodingStoreWriter(w.encoding_dir(identity, size))
             glob = []
-            for m in maps:
+            for m, kept in zip(maps, keep):
                 enc = m.load_encodings(identity, size)
-                for i in range(len(m)):
+                for i in np.flatnonzero(kept):
                     sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
                                "global": enc.global_desc[i]})
                     glob.append(np.asarray(enc.global_desc[i], np.float32))
             w.add_encoding_store(identity, size, sw.close(), np.stack(glob))
         for rid, eid, size in asmk:
-            w.add_asmk(_concat_asmk([m.load_asmk(rid, eid, size) for m in maps]), eid, size)
+            w.add_asmk(_concat_asmk([m.load_asmk(rid, eid, size) for m in maps], keep),
+                       eid, size)
         w.commit()
-    return len(maps[0]) + len(maps[1])
+    return int(sum(k.sum() for k in keep))
 
 
-def _concat_asmk(parts):
-    """One `AsmkIndex` of the images of ``parts`` in order (what building it from all their
-    vectors would give: entries of a word stay in image order)."""
+def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
+    """Per map, a bool mask of the keyframes to merge: False for a keyframe whose stamp and
+    image equal an earlier one's (all True with ``keep_duplicates``). Logs the drop count and
+    warns when two copies of one frame have different poses."""
+    seen: Dict[tuple, np.ndarray] = {}
+    keep, dropped, worst = [], 0, (0.0, 0.0)
+    for m in maps:
+        mask = np.ones(len(m), bool)
+        for i, kf in enumerate(m.keyframes):
+            img = m.image(i)
+            key = (int(kf.stamp_ns), img.shape, hashlib.sha256(img.tobytes()).digest())
+            first = seen.get(key)
+            if first is None:
+                seen[key] = kf.map_from_cam
+                continue
+            dropped += 1
+            mask[i] = keep_duplicates
+            worst = max(worst, _pose_gap(first, kf.map_from_cam))
+        keep.append(mask)
+    if dropped:
+        log.info("%d keyframe(s) of %s are frames %s already holds (same stamp and image): %s",
+                 dropped, names[1], names[0], "kept (--keep-duplicates)" if keep_duplicates
+                 else "dropped (--keep-duplicates keeps them)")
+    if worst[0] > 1e-3 or worst[1] > 1e-2:
+        log.warning("the same frame has poses %.3g m / %.3g deg apart in %s and %s: the maps "
+                    "are not in one frame (built from different pose sources?)",
+                    worst[0], worst[1], *names)
+    return keep
+
+
+def _pose_gap(a_from_x: np.ndarray, a_from_y: np.ndarray) -> tuple:
+    """(translation m, rotation deg) between two poses of one frame."""
+    d = np.linalg.inv(a_from_x) @ a_from_y
+    cos = np.clip((np.trace(d[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)
+    return float(np.linalg.norm(d[:3, 3])), float(np.degrees(np.arccos(cos)))
+
+
+def _concat_asmk(parts, keep):
+    """One `AsmkIndex` of the images of ``parts`` in order, only those whose ``keep`` (one bool
+    mask per part) is True (what building it from their vectors would give: entries of a word
+    stay in image order)."""
     from ..core.asmk import AsmkIndex
 
     words, ids, codes, counts, base = [], [], [], [], 0
-    for p in parts:
-        words.append(np.repeat(np.arange(p.num_words), np.diff(p.offsets)))
-        ids.append(p.image_ids.astype(np.int64) + base)
-        codes.append(p.codes)
-        counts.append(p.words_per_image)
-        base += p.num_images
+    for p, kept in zip(parts, keep):
+        new_id = np.cumsum(kept) - 1 + base  # renumbered ids of the kept images
+        entry = kept[p.image_ids]
+        words.append(np.repeat(np.arange(p.num_words), np.diff(p.offsets))[entry])
+        ids.append(new_id[p.image_ids[entry]])
+        codes.append(p.codes[entry])
+        counts.append(p.words_per_image[kept])
+        base += int(kept.sum())
     words, ids, codes = np.concatenate(words), np.concatenate(ids), np.concatenate(codes)
     order = np.lexsort((ids, words))
     offsets = np.zeros(parts[0].num_words + 1, np.int64)

@@ -186,3 +186,79 @@ def test_v2_map_still_loads_and_converts_by_merge(tmp_path):
     m = KeyframeMap.load(str(tmp_path / "c"))
     assert m.version == 3 and len(m) == 5 and [k.id for k in m.keyframes] == list(range(5))
     np.testing.assert_array_equal(m.image(3), KeyframeMap.load(b).image(0))
+
+
+def _vectors(n, seed):
+    """n random ASMK vectors (16 words, 32-dim codes)."""
+    from mast3r_ros.core.asmk import AsmkVector
+
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        words = np.sort(rng.choice(16, size=int(rng.integers(1, 6)), replace=False))
+        out.append(AsmkVector(words, rng.integers(0, 256, (len(words), 4), dtype=np.uint8)))
+    return out
+
+
+def _map_with_asmk(path, frames, enc, vecs):
+    from mast3r_ros.core.asmk import AsmkIndex
+
+    with kfm.MapWriter(path) as w:
+        for rgb, cam, pose, stamp, depth in frames:
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        w.add_asmk(AsmkIndex.build(vecs, 16, 32, "asmk-test"), "ckptA", 224)
+        w.commit()
+    KeyframeMap.load(path).save_encodings(enc)
+    return path
+
+
+def test_merge_of_two_maps_of_one_recording_drops_the_shared_frames(tmp_path, caplog):
+    """Two maps built from one recording share frames (same stamp, same pixels): the merged
+    map holds each frame once, with its encodings and ASMK entries, and says how many went."""
+    from mast3r_ros.core.asmk import AsmkIndex
+    from mast3r_ros.replay.map_build import merge_maps
+
+    frames = _keyframes(n=5)
+    enc = _encodings("ckptA", n=5)
+    vecs = _vectors(5, seed=1)
+    sub = lambda e, idx: kfm.EncodingSet(  # noqa: E731
+        "ckptA", 224, [e.per_keyframe[i] for i in idx], e.to_orig[idx], e.global_desc[idx])
+    a_idx, b_idx = [0, 1, 2], [1, 3, 2, 4]  # B shares frames 1 and 2 with A
+    a = _map_with_asmk(str(tmp_path / "a"), [frames[i] for i in a_idx], sub(enc, a_idx),
+                       [vecs[i] for i in a_idx])
+    b = _map_with_asmk(str(tmp_path / "b"), [frames[i] for i in b_idx], sub(enc, b_idx),
+                       [vecs[i] for i in b_idx])
+    with caplog.at_level("INFO"):
+        assert merge_maps(a, b, str(tmp_path / "c")) == 5
+    assert "2 keyframe(s)" in caplog.text and "dropped" in caplog.text
+    assert "not in one frame" not in caplog.text
+    m = KeyframeMap.load(str(tmp_path / "c"))
+    want = [0, 1, 2, 3, 4]  # A's three, then B's frames 3 and 4
+    assert [k.stamp_ns for k in m.keyframes] == [frames[i][3] for i in want]
+    for j, i in enumerate(want):
+        np.testing.assert_array_equal(m.image(j), frames[i][0])
+    got = m.load_encodings("ckptA", 224)
+    np.testing.assert_array_equal(got.global_desc, enc.global_desc[want])
+    for j, i in enumerate(want):
+        np.testing.assert_array_equal(got.per_keyframe[j]["feats"], enc.per_keyframe[i]["feats"])
+    asmk, ref = m.load_asmk("asmk-test", "ckptA", 224), AsmkIndex.build(vecs, 16, 32)
+    for name in ("offsets", "image_ids", "codes", "words_per_image"):
+        np.testing.assert_array_equal(getattr(asmk, name), getattr(ref, name))
+    # kept on request (the CLI option): A's and B's keyframes all there
+    assert main(["merge-maps", a, b, "--out", str(tmp_path / "d"), "--keep-duplicates"]) == 0
+    assert KeyframeMap.load(str(tmp_path / "d")).load_asmk(
+        "asmk-test", "ckptA", 224).num_images == 7
+
+
+def test_merge_warns_when_copies_of_one_frame_disagree_on_the_pose(tmp_path, caplog):
+    from mast3r_ros.replay.map_build import merge_maps
+
+    frames = _keyframes(n=2)
+    moved = [(rgb, cam, pose.copy(), stamp, depth) for rgb, cam, pose, stamp, depth in frames]
+    for f in moved:
+        f[2][0, 3] += 0.05  # 5 cm along the map's x
+    a = kfm.write_map(str(tmp_path / "a"), frames)
+    b = kfm.write_map(str(tmp_path / "b"), moved)
+    with caplog.at_level("INFO"):
+        assert merge_maps(a, b, str(tmp_path / "c")) == 2
+    assert "0.05 m" in caplog.text and "not in one frame" in caplog.text
