@@ -39,7 +39,7 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError
+from .errors import InputError, MapFormatError, describe_npy, npy_header_error
 
 log = logging.getLogger(__name__)
 
@@ -356,13 +356,14 @@ class EncodingStore:
         if self.verify and chunk.file not in self._verified:
             self._check_sum(chunk)
         path = self._path(chunk)
+        want = f"{chunk.count} keyframe records"
         try:
             mm = np.load(path, mmap_mode="r", allow_pickle=False)
         except (OSError, ValueError) as e:
-            raise MapFormatError(f"map file {path}: not a readable .npy ({e})") from None
+            log.debug("%s: numpy cannot read the header: %s", path, e)
+            raise npy_header_error(path, want) from None
         if mm.ndim != 1 or len(mm) != chunk.count or mm.dtype.names is None:
-            raise MapFormatError(f"map file {path}: expected {chunk.count} keyframe records, "
-                                 f"found shape {mm.shape} dtype {mm.dtype}")
+            raise npy_header_error(path, want, describe_npy(mm.shape, mm.dtype))
         rec = mm[index - chunk.first]
         out = {k: np.array(rec[k]) for k in mm.dtype.names}
         del mm, rec  # unmap: the pages leave this process's resident set

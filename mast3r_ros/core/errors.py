@@ -21,3 +21,26 @@ class MapFormatError(Mast3rRosError):
 
 class InputError(Mast3rRosError, ValueError):
     """An input (image, message, recording, intrinsics) is malformed or unsupported."""
+
+
+def describe_npy(shape: tuple, dtype) -> str:
+    """Short text of an array's layout for error messages: ``float32 (3, 8)`` for a plain dtype
+    (``big-endian`` added when it is not the machine's order), ``3 rows of 4 fields (56 B)``
+    for a structured one (its field list runs to hundreds of characters; the field count and
+    size say enough to tell one table from another)."""
+    if dtype.names is None:
+        order = "" if dtype.isnative or dtype.byteorder == "|" else (
+            " big-endian" if dtype.byteorder == ">" else " little-endian")
+        return f"{dtype.name}{order} {tuple(shape)}"
+    if len(shape) != 1:
+        return f"shape {tuple(shape)} of {len(dtype.names)}-field rows"
+    plural = "" if shape[0] == 1 else "s"
+    return f"{shape[0]} row{plural} of {len(dtype.names)} fields ({dtype.itemsize} B)"
+
+
+def npy_header_error(full: str, expected: str, found: str = "") -> MapFormatError:
+    """The one-line error for a map ``.npy`` whose header does not parse (``found`` empty) or
+    does not describe the array the map expects (``expected`` / ``found``: `describe_npy`)."""
+    found = found or "a .npy header that does not parse"
+    return MapFormatError(f"map file {full}: expected {expected}, found {found}; rebuild the map "
+                          "or re-copy the file")

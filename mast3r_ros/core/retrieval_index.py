@@ -38,7 +38,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError
+from .errors import InputError, MapFormatError, describe_npy, npy_header_error
 from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
 
@@ -202,14 +202,14 @@ class RetrievalIndex:
             if verify and name != "descs.npy":
                 _verify(full, entry["sha256"])
         descs_path = os.path.join(path, "descs.npy")
+        want = describe_npy((meta["num"], meta["dim"]), np.dtype(np.float32))
         try:
             descs = np.load(descs_path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as e:
-            raise MapFormatError(f"map file {descs_path}: not a readable .npy ({e})") from None
+        except (OSError, ValueError) as e:  # numpy's text may even suggest allow_pickle
+            log.debug("%s: numpy cannot read the header: %s", descs_path, e)
+            raise npy_header_error(descs_path, want) from None
         if descs.shape != (meta["num"], meta["dim"]) or descs.dtype != np.float32:
-            raise MapFormatError(f"map file {os.path.join(path, 'descs.npy')}: expected float32 "
-                                 f"({meta['num']}, {meta['dim']}), found {descs.dtype} "
-                                 f"{descs.shape}")
+            raise npy_header_error(descs_path, want, describe_npy(descs.shape, descs.dtype))
         kind = meta["kind"]
         if kind != "exact" and not faiss_available():
             log.info("retrieval index %s is '%s' but faiss is not installed: searching %d "

@@ -262,3 +262,28 @@ def test_merge_warns_when_copies_of_one_frame_disagree_on_the_pose(tmp_path, cap
     with caplog.at_level("INFO"):
         assert merge_maps(a, b, str(tmp_path / "c")) == 2
     assert "0.05 m" in caplog.text and "not in one frame" in caplog.text
+
+
+@pytest.mark.parametrize("rel, damage, expected", [
+    # one field's byte order flipped: the two dtypes differ only inside their long field lists
+    ("chunk_table.npy", lambda d: d.replace(b"'<i8'", b"'>i8'", 1),
+     "expected 1 row of 4 fields (56 B), found 1 row of 4 fields (56 B) with other field "
+     "types"),
+    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': (1", 1),
+     "expected 1 row of 4 fields (56 B), found 11 rows of 4 fields (56 B)"),
+    # the magic string gone: numpy's own message suggests allow_pickle
+    ("pooled/descs.npy", lambda d: b"X" + d[1:],
+     "expected float32 (3, 8), found a .npy header that does not parse"),
+    ("pooled/descs.npy", lambda d: d.replace(b"'<f4'", b"'>f4'", 1),
+     "expected float32 (3, 8), found float32 big-endian (3, 8)"),
+])
+def test_a_damaged_npy_header_is_one_short_line(map_v3, rel, damage, expected):
+    store, = os.listdir(os.path.join(map_v3, "encodings"))
+    full = os.path.join(map_v3, "encodings", store, rel)
+    with open(full, "rb") as fh:
+        data = fh.read()
+    with open(full, "wb") as fh:
+        fh.write(damage(data))
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(map_v3, lazy=True).load_encodings("ckptA", 224)
+    assert str(e.value) == f"map file {full}: {expected}; rebuild the map or re-copy the file"

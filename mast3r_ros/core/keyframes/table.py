@@ -24,6 +24,7 @@ row i is ``keyframes/<i:06d>.png``, its depth ``keyframes/<i:06d>_depth.png``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import re
 import weakref
@@ -33,13 +34,15 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..encoding_store import ChunkEntry, StoreTable, chunk_file_name
-from ..errors import InputError, MapFormatError
+from ..errors import InputError, MapFormatError, describe_npy, npy_header_error
 from ..fileio import atomic_write_file
 from ..types import CameraIntrinsics
 from .layout import Keyframe
 from .manifest import _invalid_poses
 
 MAX_DIST = 14  # OpenCV's longest distortion vector (k1..k6, p1, p2, s1..s4, tx, ty)
+log = logging.getLogger(__name__)
+
 KEYFRAME_TABLE = "keyframe_table.npy"
 CHUNK_TABLE = "chunk_table.npy"
 _BLOCK_ROWS = 8192
@@ -131,7 +134,7 @@ def write_keyframe_table(folder: str, table: np.ndarray) -> Dict[str, Any]:
     return _save_npy(os.path.join(folder, KEYFRAME_TABLE), np.ascontiguousarray(table))
 
 
-def _npy_header(fh: Any, full: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
+def _npy_header(fh: Any, full: str, expected: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
     try:
         version = np.lib.format.read_magic(fh)
         if version == (1, 0):
@@ -139,9 +142,10 @@ def _npy_header(fh: Any, full: str) -> Tuple[Tuple[int, ...], np.dtype, int]:
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
     except (ValueError, OSError) as e:
-        raise MapFormatError(f"map file {full}: not a readable .npy ({e})") from None
+        log.debug("%s: numpy cannot read the header: %s", full, e)
+        raise npy_header_error(full, expected) from None
     if fortran:
-        raise MapFormatError(f"map file {full}: Fortran-ordered array, expected C order")
+        raise npy_header_error(full, expected, "a Fortran-ordered array")
     return shape, dtype, fh.tell()
 
 
@@ -155,10 +159,12 @@ def _stream_rows(full: str, dtype: np.dtype, num: int, sha256: str):
     except OSError as e:
         raise MapFormatError(f"map file unreadable: {full} ({e})") from None
     with fh:
-        shape, got, offset = _npy_header(fh, full)
+        want = describe_npy((num,), dtype)
+        shape, got, offset = _npy_header(fh, full, want)
         if got != dtype or shape != (num,):
-            raise MapFormatError(f"map file {full}: expected {num} rows of {dtype.descr}, found "
-                                 f"shape {shape} dtype {got.descr}")
+            found = describe_npy(shape, got)
+            raise npy_header_error(full, want, found if found != want
+                                   else found + " with other field types")
         fh.seek(0)
         h = hashlib.sha256(fh.read(offset))
         first = 0
@@ -191,9 +197,9 @@ def _sha256_of(full: str) -> Optional[str]:
 def _open_memmap(full: str, dtype: np.dtype, num: int) -> np.ndarray:
     try:
         mm = np.load(full, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError) as e:
-        raise MapFormatError(f"map file {full}: not a readable .npy ({e})") from None
-    if mm.dtype != dtype or mm.shape != (num,):
+    except (OSError, ValueError):  # its header was read a moment ago: it changed since
+        mm = None
+    if mm is None or mm.dtype != dtype or mm.shape != (num,):
         raise MapFormatError(f"map file {full}: changed while the map was opened")
     return mm
 
