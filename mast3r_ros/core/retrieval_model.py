@@ -23,7 +23,6 @@ import dataclasses
 import hashlib
 import logging
 import os
-import pickle
 from typing import Any, Dict, Iterable, List, Mapping, Optional, Sequence, Tuple, Union
 
 import numpy as np
@@ -32,7 +31,7 @@ import torch
 from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggregate_database,
                    aggregate_many, aggregate_query, load_codebook)
 from .errors import CheckpointError, InputError
-from .model.checkpoint import load_torch_file
+from .model.checkpoint import read_torch_archive
 
 log = logging.getLogger(__name__)
 
@@ -73,16 +72,9 @@ class LocalFeatures:
 
 # ------------------------------------------------------------------------ loading
 def _load_archive(path: str) -> Any:
-    try:
-        return load_torch_file(path)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path}: refused to unpickle ({str(e).splitlines()[0][:200]}). A retrieval "
-            "checkpoint holds only tensors and an argparse.Namespace; this file is not one, or "
-            "it was crafted to run code") from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise CheckpointError(f"{path}: cannot read the retrieval checkpoint "
-                              f"({str(e).splitlines()[0][:200]}); download it again") from None
+    return read_torch_archive(
+        path, "retrieval checkpoint", "A retrieval checkpoint holds only tensors and an "
+        "argparse.Namespace; this file is not one, or it was crafted to run code")
 
 
 def _parse_hdims(value: Any, where: str) -> Tuple[int, ...]:

@@ -160,9 +160,11 @@ def test_malicious_pickle_never_runs(tmp_path, tiny, restricted):
     marker = tmp_path / "pwned"
     path = tmp_path / "evil.pth"
     torch.save({"model": tiny.state_dict(), "args": _Evil(marker)}, path)
-    with pytest.raises(CheckpointError, match="refused to unpickle"):
+    with pytest.raises(CheckpointError, match="refused to unpickle") as err:
         load_checkpoint(str(path), force_restricted_unpickler=restricted)
     assert not marker.exists()
+    # torch's reason, without its advice to re-run with weights_only=False
+    assert "system" in _one_line(err) and "weights_only" not in str(err.value)
     # A legacy (non-zip) pickle stream with the same payload is refused as well.
     legacy = tmp_path / "evil_legacy.pth"
     with open(legacy, "wb") as fh:
@@ -177,10 +179,35 @@ def test_truncated_file(tmp_path, tiny):
     torch.save({"model": tiny.state_dict(), "args": argparse.Namespace(
         model=model_string(TINY_SPEC))}, buf)
     path = tmp_path / "trunc.pth"
-    path.write_bytes(buf.getvalue()[: len(buf.getvalue()) // 2])
-    with pytest.raises(CheckpointError, match="truncated"):
+    half = len(buf.getvalue()) // 2
+    path.write_bytes(buf.getvalue()[:half])
+    with pytest.raises(CheckpointError, match="truncated") as err:
         load_checkpoint(str(path))
     assert zipfile.is_zipfile(io.BytesIO(buf.getvalue()))
+    # one complete line: torch's reason up to its first full stop (its miniz text runs on for
+    # three sentences and was cut mid-word), the size, what is wrong, what to do
+    assert _one_line(err) == (
+        f"{path}: cannot read the checkpoint ({half / 1e6:.1f} MB, PytorchStreamReader failed "
+        "reading zip archive: failed finding central directory); the file is truncated or not "
+        "a checkpoint: download or copy it again")
+
+
+@pytest.mark.parametrize("data, size", [
+    (b"P", "1 byte"),  # torch's weights-only reader fails: no "crafted to run code" scare
+    (b"hello, not a checkpoint " * 10, "240 bytes"),  # a bare KeyError: its type is named
+])
+def test_unreadable_files_are_not_called_crafted(tmp_path, data, size):
+    path = tmp_path / "x.pth"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    head, tail = f"{path}: cannot read the checkpoint ({size}, ", ("); the file is truncated or "
+                                                                   "not a checkpoint: download "
+                                                                   "or copy it again")
+    text = _one_line(err)
+    assert text.startswith(head) and text.endswith(tail)
+    reason = text[len(head):-len(tail)]  # torch's words differ between versions
+    assert " " in reason and "weights_only" not in reason and "." not in reason
 
 
 def test_missing_file_points_to_readme(tmp_path):

@@ -115,6 +115,20 @@ def test_checkpoint_with_code_is_refused(tmp_path):
         load_retrieval_head(path, 32)
 
 
+def test_truncated_checkpoint_is_one_complete_line(tmp_path):
+    path = write_retrieval_checkpoint(str(tmp_path / "r.pth"), 32)
+    with open(path, "rb") as fh:
+        data = fh.read()
+    with open(path, "wb") as fh:
+        fh.write(data[:100])
+    with pytest.raises(CheckpointError) as err:
+        load_retrieval_head(path, 32)
+    assert str(err.value) == (
+        f"{path}: cannot read the retrieval checkpoint (100 bytes, PytorchStreamReader failed "
+        "reading zip archive: failed finding central directory); the file is truncated or not "
+        "a checkpoint: download or copy it again")
+
+
 def test_codebook_default_name_rule():
     assert default_codebook_path(os.path.join("d", "X_retrieval_trainingfree.pth")) == \
         os.path.join("d", "X_retrieval_codebook.pkl")

@@ -195,10 +195,59 @@ def load_torch_file(path: str, force_restricted: bool = False) -> Any:
                       pickle_module=_RestrictedPickleModule)
 
 
-def _first_line(err: BaseException, limit: int = 200) -> str:
-    """The first line of an exception's message, or its type name when the message is empty."""
-    lines = str(err).strip().splitlines()
-    return lines[0][:limit] if lines else type(err).__name__
+# torch's weights-only errors wrap the reason in advice (re-run with weights_only=False, file an
+# issue, read the docs) that is wrong for us: the reason is the one line that is none of these
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation",
+                      "WeightsUnpickler error:")
+
+
+def _reader_reason(err: BaseException) -> str:
+    """torch's reason for a failed read as one complete sentence: the first line that is not
+    advice, up to its first full stop (torch's miniz message runs on for three sentences);
+    prefixed by the exception type when bare (``KeyError: 101``), the type alone when empty."""
+    lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
+    lines = [ln for ln in lines if not ln.startswith(_TORCH_BOILERPLATE)] or [
+        ln.split("WeightsUnpickler error:", 1)[-1].strip() for ln in lines
+        if "WeightsUnpickler error:" in ln]
+    text = lines[0].split(". ", 1)[0].rstrip(".") if lines else ""
+    if not text:
+        return type(err).__name__
+    return text if " " in text else f"{type(err).__name__}: {text}"
+
+
+def _is_refusal(err: BaseException) -> bool:
+    """Whether an unpickling error is the safety refusal of a global (code the file would run),
+    as opposed to a stream that is cut short or not a pickle at all."""
+    return isinstance(err, pickle.UnpicklingError) and "global" in _reader_reason(err).lower()
+
+
+def _size_text(n: int) -> str:
+    if n >= 10**6:
+        return f"{n / 10**9:.2f} GB" if n >= 10**9 else f"{n / 10**6:.1f} MB"
+    return "1 byte" if n == 1 else f"{n} bytes"
+
+
+def read_torch_archive(path: str, what: str, refusal: str, force_restricted: bool = False
+                       ) -> Any:
+    """`load_torch_file` with its failures worded as one complete `CheckpointError` line:
+    ``{path}: refused to unpickle ({reason}). {refusal}`` for a forbidden global, else
+    ``{path}: cannot read the {what} ({size}, {reason}); the file is truncated or not a
+    checkpoint: download or copy it again`` (empty, cut short, not a torch.save archive, or any
+    reader error; torch's whole text goes to the debug log)."""
+    size = os.path.getsize(path)
+    if size == 0:
+        raise CheckpointError(f"{path}: cannot read the {what} (empty file, 0 bytes); the file "
+                              "is truncated or not a checkpoint: download or copy it again")
+    try:
+        return load_torch_file(path, force_restricted)
+    except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
+        log.debug("%s: torch.load failed: %s", path, e)
+        if _is_refusal(e):
+            raise CheckpointError(f"{path}: refused to unpickle ({_reader_reason(e)}). "
+                                  f"{refusal}") from None
+        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
+                              f"{_reader_reason(e)}); the file is truncated or not a "
+                              "checkpoint: download or copy it again") from None
 
 
 _WRAPPER_PREFIX = "module."
@@ -219,21 +268,10 @@ def strip_wrapper_prefix(sd: Mapping[str, Any], where: str) -> Dict[str, Any]:
 
 def _read_official_or_bare(path: str, force_restricted: bool = False,
                            bare_model_string: Optional[str] = None):
-    if os.path.getsize(path) == 0:
-        raise CheckpointError(f"{path}: cannot read the checkpoint (empty file, 0 bytes); "
-                              "the file is truncated or not a torch.save archive — "
-                              "download it again")
-    try:
-        obj = load_torch_file(path, force_restricted)
-    except pickle.UnpicklingError as e:
-        raise CheckpointError(
-            f"{path}: refused to unpickle ({_first_line(e)}). The file holds "
-            "objects other than tensors and argparse.Namespace: it is not an official "
-            "MASt3R/DUSt3R checkpoint, or it was crafted to run code") from None
-    except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({_first_line(e)}); "
-                              "the file is truncated or not a torch.save archive — "
-                              "download it again") from None
+    obj = read_torch_archive(
+        path, "checkpoint", "The file holds objects other than tensors and argparse.Namespace: "
+        "it is not an official MASt3R/DUSt3R checkpoint, or it was crafted to run code",
+        force_restricted)
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
         args = obj.get("args")
         text = getattr(args, "model", None) if args is not None else None
@@ -270,7 +308,7 @@ def _read_huggingface(folder: str):
         sd = load_file(st_path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any parse error becomes one clear message
         raise CheckpointError(f"{folder}: cannot read config.json/model.safetensors: "
-                              f"{_first_line(e)}") from None
+                              f"{_reader_reason(e)}") from None
     sd = strip_wrapper_prefix(sd, folder)
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_path}: expected a JSON object of constructor arguments")
