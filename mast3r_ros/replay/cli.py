@@ -67,7 +67,8 @@ def _source_options() -> argparse.ArgumentParser:
                         "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
     g.add_argument("--run", type=int, metavar="N",
                    help="rosbag2 whose header time jumps back (clock reset, looped recording): "
-                        "read run N (from 1; default: the longest run, with a warning)")
+                        "read run N (from 1; default: the longest run, the first of equally long "
+                             "ones, with a warning)")
     return p
 
 

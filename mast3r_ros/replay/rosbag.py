@@ -11,9 +11,9 @@ decodes only the images it yields.
 Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
 driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
 each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
-its stream has gone back k - 1 times before it. Only one run is read: the longest (most images)
-unless ``run`` chooses one, so no frame is associated with depth, intrinsics or a transform of
-another run, and tf is never interpolated across the jump.
+its stream has gone back k - 1 times before it. Only one run is read: the longest (most images;
+the first of equally long ones) unless ``run`` chooses one, so no frame is associated with depth,
+intrinsics or a transform of another run, and tf is never interpolated across the jump.
 """
 
 from __future__ import annotations
@@ -356,8 +356,7 @@ class BagSequence:
         if n > 1:
             names = ", ".join(f"{i + 1}: {c} images t={a * 1e-9:.3f}..{b * 1e-9:.3f} s"
                               for i, (c, a, b) in enumerate(self.runs))
-            how = ("as asked (--run)" if self._run_wanted is not None
-                   else "the longest; choose another with --run N")
+            how = _why_this_run([c for c, _, _ in self.runs], self._run_wanted is not None)
             jumps = "once" if n == 2 else f"{n - 1} times"
             log.warning(
                 "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
@@ -498,3 +497,19 @@ class BagSequence:
             )
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
+
+
+def _why_this_run(counts: Sequence[int], asked: bool) -> str:
+    """The run-split warning's reason for the run read: ``counts`` images per run; the first
+    of the longest is read unless ``asked`` (--run). Ties are said as ties."""
+    if asked:
+        return "as asked (--run)"
+    top = max(counts)
+    tied = [i + 1 for i, c in enumerate(counts) if c == top]
+    if len(tied) == 1:
+        return "the longest; choose another with --run N"
+    if len(tied) == len(counts):
+        return (f"the first: {'both' if len(counts) == 2 else 'all'} are equally long ({top} "
+                "images each); choose another with --run N")
+    return (f"the first of the longest (runs {', '.join(map(str, tied))}, {top} images each); "
+            "choose another with --run N")

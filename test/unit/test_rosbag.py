@@ -433,6 +433,29 @@ def test_header_time_jumping_back_splits_the_bag_into_runs(tmp_path, storage, ca
             BagSequence(bag, run=bad, **kw)
 
 
+def test_equally_long_runs_are_not_called_the_longest(tmp_path, caplog):
+    """Two runs of 3 images each: run 1 is read, and the warning says why without 'the
+    longest'; the wording for one longest run and for a tie among some runs as well."""
+    from mast3r_ros.replay.rosbag import _why_this_run
+
+    first = [m for m in _second_run() if m[1] >= 10 * S]
+    first = [(topic, t - 10 * S + 100 * MS, msg) for topic, t, msg in first]  # received earlier
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP,
+                    sorted(first + _second_run(), key=lambda m: m[1]))
+    with caplog.at_level("WARNING"):
+        seq = BagSequence(bag)
+    (warn,) = [r.getMessage() for r in caplog.records if "jumps back" in r.getMessage()]
+    assert seq.run == 1 and [c for c, _, _ in seq.runs] == [3, 3]
+    assert "longest" not in warn
+    assert warn.endswith("reading run 1 only, the first: both are equally long (3 images each); "
+                         "choose another with --run N")
+    assert _why_this_run([4, 3], False) == "the longest; choose another with --run N"
+    assert _why_this_run([2, 5, 5], False) == ("the first of the longest (runs 2, 3, 5 images "
+                                               "each); choose another with --run N")
+    assert _why_this_run([2, 2, 2], False).startswith("the first: all are equally long (2 ")
+    assert _why_this_run([2, 2], True) == "as asked (--run)"
+
+
 def test_depth_scale_overrides_rep118(rgbd_bag):
     seq = BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw", depth_scale=10000.0)
     assert seq.depth_units_per_m == 10000.0
