@@ -27,6 +27,8 @@ from ..core.types import LocalizationResult
 GROSS_ERROR_M = 0.5
 RECALL_THRESHOLDS = ((0.05, 5.0), (0.25, 2.0), (0.5, 5.0), (5.0, 10.0))  # (m, deg), 7-Scenes use
 CHI2_3DOF_95 = 7.814727903251178  # scipy.stats.chi2.ppf(0.95, 3)
+CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibrated median d^2
+MISCALIBRATED_SIGMA_RATIO = 3.0  # a covariance whose sigma is off by more than this is named
 GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class ground truth)
 
 
@@ -121,13 +123,25 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
     return {
         "frame": "camera pose in the map frame: centre (m) and rotation vector (rad), map axes",
         "evaluated": len(d_arr), "chi2_95_bound": CHI2_3DOF_95,
-        "calibrated_median": 2.366,
+        "calibrated_median": round(CHI2_3DOF_MEDIAN, 3),
         "position": block(d_arr[:, 0]),
         f"position_gt_{gt_position_sigma_m * 100:g}cm": block(d_arr[:, 1]),
         "rotation": block(d_arr[:, 2]),
         "position_sigma_m_median": float(np.median(sig_arr[:, 0])) if len(sig_arr) else None,
         "rotation_sigma_deg_median": float(np.median(sig_arr[:, 1])) if len(sig_arr) else None,
     }
+
+
+def calibration_verdict(median_d2: float) -> str:
+    """'' for a covariance within `MISCALIBRATED_SIGMA_RATIO` of calibrated, else what is off:
+    with errors e and a covariance whose sigma is s times too large, d^2 scales as 1 / s^2, so
+    ``s ~ sqrt(calibrated median / median d^2)`` (the median is a chi^2(3) quantile)."""
+    ratio = math.sqrt(CHI2_3DOF_MEDIAN / median_d2) if median_d2 > 0 else math.inf
+    if ratio > MISCALIBRATED_SIGMA_RATIO:
+        return f"conservative: sigma ~{ratio:.0f}x the errors"
+    if ratio < 1.0 / MISCALIBRATED_SIGMA_RATIO:
+        return f"overconfident: errors ~{1.0 / ratio:.0f}x sigma"
+    return ""
 
 
 def _latency(results: Sequence[LocalizationResult]) -> Dict[str, Dict[str, float]]:
@@ -165,8 +179,11 @@ def format_table(m: Dict[str, Any]) -> str:
     if cv and cv.get("evaluated"):
         for k, v in cv.items():
             if isinstance(v, dict) and v.get("coverage_95") is not None:
+                d2 = v["median_mahalanobis_sq"]
+                verdict = calibration_verdict(d2)
                 rows.append((f"covariance {k}: chi2 95 % coverage / median d^2",
-                             f"{100 * v['coverage_95']:.0f} % / {v['median_mahalanobis_sq']:.2f}"))
+                             f"{100 * v['coverage_95']:.0f} % / {d2:.3g} (calibrated: 95 % / "
+                             f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")))
     lat = m.get("latency_s", {})
     for k in ("inference", "matching", "pnp", "total"):
         if k in lat:

@@ -100,6 +100,9 @@ def test_demo_runs_the_sift_baseline_with_a_note(tmp_path, capsys):
     text = capsys.readouterr().out
     assert "no checkpoint configured" in text and "SIFT" in text and "localized" in text
     assert os.path.isfile(os.path.join(out, "run", "metrics.json"))
+    # the noise-free scene makes the covariance conservative: the table and a note say so
+    assert "covariance position: chi2 95 % coverage" in text and "conservative: sigma ~" in text
+    assert "note: the rendered scene is noise-free" in text and "1 cm / 1 deg" in text
     assert main(args) == 2  # an existing folder needs --overwrite
     assert "--overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0  # rendered data is reused, the map is rebuilt
