@@ -244,6 +244,11 @@ class RetrievalConfig:
                              "no ASMK retrieval.")
     codebook: str = _f("", "ASMK codebook (*_retrieval_codebook.pkl); empty: beside the "
                            "retrieval checkpoint, named as the reference does.")
+    device: str = _f("auto", "Where the map's ASMK inverted file is scored: 'auto' = the "
+                             "engine's device (on a GPU it is copied there, ~3.9 GB at 1e5 "
+                             "keyframes), 'cpu' = kept in host RAM and scored there (a Jetson's "
+                             "shared memory; 30-70 ms at 1e5). The retrieval head and codebook "
+                             "stay on the engine's device.", choices=("auto", "cpu"))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -141,9 +141,13 @@ class GlobalRetrieval:
             return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
                     f"checkpoint {engine.identity} at {image_size} (build it with build-map "
                     "--retrieval-checkpoint)")
-        # scored on the engine's device: on a GPU the inverted file moves there at the first
-        # query (backend 'auto' -> 'torch'; AsmkIndex's docstring states the memory)
-        self.asmk.to(engine.device)
+        # retrieval.device 'auto': scored on the engine's device (on a GPU the inverted file
+        # moves there at the first query, backend 'auto' -> 'torch'; AsmkIndex's docstring
+        # states the memory); 'cpu': it stays in host RAM (faiss / numpy kernel)
+        self.asmk.to(engine.device if cfg.device == "auto" else "cpu")
+        log.info("ASMK inverted file of %d keyframes (%.0f MB) scored on %s (retrieval.device "
+                 "'%s')", self.asmk.num_images, self.asmk.nbytes / 1e6, self.asmk.device,
+                 cfg.device)
         return ""
 
     def rank(self, frame: Frame, state: Any, top_k: int) -> np.ndarray:

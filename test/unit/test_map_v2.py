@@ -388,3 +388,44 @@ def test_asmk_fallback_when_the_map_has_no_index(seq, asmk_files, tmp_path, capl
     assert loc.retrieval.method == "pooled"
     assert any("no ASMK index" in r.message for r in caplog.records)
     loc.close()
+
+
+@pytest.mark.parametrize("device, where", [("auto", "cuda"), ("cpu", "cpu")])
+def test_retrieval_device_chooses_where_the_asmk_inverted_file_is_scored(tmp_path, device,
+                                                                          where):
+    """retrieval.device reaches the map's AsmkIndex: 'auto' follows the engine (a CUDA engine
+    here, so nothing is copied until a query), 'cpu' keeps the inverted file on the host and
+    scores it there even beside a GPU engine (a Jetson's shared memory)."""
+    import types
+
+    import torch
+
+    from mast3r_ros.core.localizer import GlobalRetrieval
+    from test_map_v3 import _map_with_asmk, _vectors
+
+    vecs = _vectors(3, seed=2)
+    path = _map_with_asmk(str(tmp_path / "map"), _keyframes(), _encodings("ckptA"), vecs)
+    engine = types.SimpleNamespace(device=torch.device("cuda"), identity="ckptA")
+    retriever = types.SimpleNamespace(  # scores a fixed query vector: no network needed
+        identity="asmk-test", top_k=lambda index, feats, k: index.top_k(vecs[1], k))
+    r = GlobalRetrieval(KeyframeMap.load(path), types.SimpleNamespace(name="mast3r"),
+                        RetrievalConfig(device=device), engine, 224, retriever)
+    assert r.method == "asmk" and r.asmk.device == torch.device(where)
+    if device == "cpu":
+        assert r.asmk.resolved_backend() in ("faiss", "numpy")
+        assert r.rank(None, types.SimpleNamespace(encoding=types.SimpleNamespace(
+            feats=torch.zeros(1, 4))), 1)[0] == 1  # the query is keyframe 1's own vector
+    else:
+        assert r.asmk.resolved_backend() == "torch"
+
+
+def test_retrieval_device_is_read_from_the_params_file(tmp_path):
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    p = tmp_path / "p.yaml"
+    p.write_text("mast3r_localizer:\n  ros__parameters:\n    retrieval: {device: cpu}\n")
+    assert load_config_yaml(str(p)).retrieval.device == "cpu"
+    p.write_text("mast3r_localizer:\n  ros__parameters:\n    retrieval: {device: cuda}\n")
+    with pytest.raises(ConfigError, match="retrieval.device"):
+        load_config_yaml(str(p))
