@@ -7,8 +7,12 @@ the threshold by damped Gauss-Newton steps on the reprojection error alternating
 until the inlier set is stable, and returns a 6x6 covariance.
 
 Cost (issue 9: the host part of a frame must fit in a few ms beside the GPU): every per-point
-quantity is computed on coordinate rows ((3, N) / (6, N) arrays, contiguous along N), every sum
-over points is a (6, N) x (N, k) product; no per-point small matrices, no Python loop over points.
+quantity is computed on coordinate rows ((3, N) / (8, N) arrays, contiguous along N), every sum
+over points is a (8, n) x (n, k) product; no per-point small matrices, no Python loop over points.
+In `solve_pnp` one projection of all correspondences per trial pose serves as the trial's cost,
+the re-scoring and the next linearisation, whose Jacobian rows are combinations of eight
+camera-frame rows (`_Rows`); the covariance reuses the last of them, and its keyframe-pose term
+needs only each keyframe's share of the normal matrix (`_covariance_f`).
 
 Covariance convention (also `LocalizationResult.covariance`): the state is the camera pose in the
 map frame, ``map_from_cam = (R, c)``, perturbed as ``R' = exp([dtheta]_x) R`` and ``c' = c + dc``
