@@ -227,7 +227,8 @@ def test_bench_host_smoke_matches_the_stop14_module(tmp_path):
     assert len(scen) == 2
     for rec in scen.values():
         d = rec["prev_vs_new"]
-        assert d["max_inlier_diff"] == 0 and d["max_t_m"] < 1e-6 and d["max_rot_deg"] < 1e-5, d
+        assert d["other_fixed_point"] == 0 and d["frames"] == 2, d
+        assert d["max_t_m"] < 1e-6 and d["max_rot_deg"] < 1e-5, d
         assert d["max_cov_rel"] < 1e-5, d
         assert rec["new"]["chi2_cover"] == rec["prev"]["chi2_cover"]
         assert rec["new"]["localized"] == 1.0
