@@ -487,6 +487,14 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
 
 
+def _selection(entries) -> np.ndarray:
+    """A (6, 8) matrix of +-1 at the (row, column, sign) ``entries``, zero elsewhere."""
+    S = np.zeros((6, 8))
+    for r, c, v in entries:
+        S[r, c] = v
+    return S
+
+
 class _Rows:
     """The per-correspondence quantities of `solve_pnp`'s refinement, as coordinate rows over
     all N correspondences (contiguous (N,) arrays; one evaluation is a few vectorised passes).
@@ -510,13 +518,8 @@ class _Rows:
 
     # J_u = fx Rb S_u F, J_v = fy Rb S_v F (class docstring); F's rows:
     # 0 iz, 1 xn iz, 2 yn iz, 3 xn yn, 4 1 + xn^2, 5 1 + yn^2, 6 xn, 7 yn
-    S_U = np.zeros((6, 8))
-    S_V = np.zeros((6, 8))
-    for (_r, _c, _v) in ((0, 0, -1), (2, 1, 1), (3, 3, 1), (4, 4, -1), (5, 7, 1)):
-        S_U[_r, _c] = _v
-    for (_r, _c, _v) in ((1, 0, -1), (2, 2, 1), (3, 5, 1), (4, 3, -1), (5, 6, -1)):
-        S_V[_r, _c] = _v
-    del _r, _c, _v
+    S_U = _selection(((0, 0, -1), (2, 1, 1), (3, 3, 1), (4, 4, -1), (5, 7, 1)))
+    S_V = _selection(((1, 0, -1), (2, 2, 1), (3, 5, 1), (4, 3, -1), (5, 6, -1)))
 
     def __init__(self, Xt: np.ndarray, xt: np.ndarray, K: np.ndarray, finite: np.ndarray,
                  thr: float):
@@ -600,21 +603,16 @@ class _Rows:
         return W[:3], W[3:]
 
 
-def _score(map_from_cam, Xt, xt, finite, K, thr):
-    """Inliers (N,) bool at the threshold and the reprojection error (N,) of coordinate rows
-    ``Xt`` (3, N), ``xt`` (2, N) (the unrefined path of `solve_pnp`)."""
-    rows = _Rows(Xt, xt, K, finite, thr)
-    inl, e2 = rows.inliers(rows.evaluate(map_from_cam))
-    return inl, np.sqrt(e2)
-
-
 def _refine_inliers(map_from_cam, rows: _Rows, max_steps: int = REFINE_MAX_STEPS):
     """Least squares on the inliers *and* the inlier set at once: each step is one damped
     Gauss-Newton step on the current inliers followed by re-scoring all correspondences at
     the threshold; it ends when the set no longer changes and the step no longer lowers the
     cost (a fixed point: the pose is the least-squares pose of exactly the points within the
     threshold of it), or after ``max_steps``. Returns (map_from_cam, inliers (N,) bool,
-    squared error (N,), the `_Rows.evaluate` tuple at the returned pose).
+    squared error (N,), the `_Rows.evaluate` tuple at the returned pose, the
+    `_Rows.jacobian_rows` of its inliers when the last linearisation was there, else None).
+    A step is not tried when the Gauss-Newton model predicts it would lower the cost by less
+    than the 1e-10 relative tolerance: the pose is then this set's optimum already.
 
     Alternating single steps with re-scoring reaches that fixed point in a handful of
     linearisations, where converging on one set, re-scoring and converging again costs
@@ -679,10 +677,10 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     Xt, xt = np.ascontiguousarray(X.T), np.ascontiguousarray(xu.T)
     rows = _Rows(Xt, xt, K, finite, thr)
     if refine:
-        map_from_cam, inl, e2, ev, Fr = _refine_inliers(map_from_cam, rows)
+        map_from_cam, inl, _, ev, Fr = _refine_inliers(map_from_cam, rows)
     else:
         ev, Fr = rows.evaluate(map_from_cam), None
-        inl, e2 = rows.inliers(ev)
+        inl, _ = rows.inliers(ev)
     n_in = int(np.count_nonzero(inl))
     if n_in < MIN_POINTS:
         return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in})")
