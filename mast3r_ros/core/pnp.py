@@ -319,10 +319,10 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     """6x6 covariance (module docstring) of a pose fitted to inlier correspondences.
 
     ``X`` (N, 3) map points (metres), ``x`` (N, 2) undistorted query pixels, ``K`` 3x3;
-    ``points_cov`` (N, 3, 3) map-frame point covariances (m^2; None or NaN rows = exact points);
-    ``groups`` (N,) int keyframe of each point, an index into ``group_centres`` (G, 3), the
-    keyframe camera centres in the map frame (the keyframe-pose term needs both). Returns None
-    when the geometry is degenerate (singular normal matrix).
+    ``points_cov`` (N, 3, 3) symmetric map-frame point covariances (m^2; None or NaN rows =
+    exact points); ``groups`` (N,) int keyframe of each point, an index into ``group_centres``
+    (G, 3), the keyframe camera centres in the map frame (the keyframe-pose term needs both).
+    Returns None when the geometry is degenerate (singular normal matrix).
 
     Vectorised over the points: every per-point 2x2/6x6 product of the formulas is expanded
     into (N,)-columns, and each sum over points is a (6, N) x (N, k) product, so the cost is
@@ -367,14 +367,22 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
     # rows of its symmetric 2x2 entries (puu, puv; puv, pvv); JX_i's rows are wu_i, wv_i
     puu = puv = pvv = None
     if points_cov is not None:
-        wu, wv = rows.point_jacobian_rows(R, F)
-        S = np.asarray(points_cov, dtype=np.float64).reshape(n, 9).T.copy()  # (9, N) rows
-        S[np.isnan(S)] = 0.0
-        Su = S[0:9:3] * wu[0] + S[1:9:3] * wu[1] + S[2:9:3] * wu[2]  # (S_i wu_i) as (3, N)
-        Sv = S[0:9:3] * wv[0] + S[1:9:3] * wv[1] + S[2:9:3] * wv[2]
-        puu = np.einsum("kn,kn->n", wu, Su)
-        puv = np.einsum("kn,kn->n", wu, Sv)
-        pvv = np.einsum("kn,kn->n", wv, Sv)
+        # with wu = fx iz (R_0 - xn R_2), wv = fy iz (R_1 - yn R_2) (`_linearise`), the entries
+        # are quadratic forms of the point covariance in camera axes, c_ab = R_a^T S_i R_b:
+        # puu = fx^2 iz^2 (c00 - 2 xn c02 + xn^2 c22), pvv likewise, and
+        # puv = fx fy iz^2 (c01 - yn c02 - xn c12 + xn yn c22); the six c_ab rows of all points
+        # are one (6, 9) x (9, n) product
+        S9 = np.asarray(points_cov, dtype=np.float64).reshape(n, 9)
+        if np.isnan(S9).any():
+            S9 = np.where(np.isnan(S9), 0.0, S9)
+        Mc = np.stack([np.outer(R[:, a], R[:, b]).ravel()
+                       for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))])
+        c00, c11, c22, c01, c02, c12 = Mc @ S9.T
+        iz, xn, yn = F[0], F[6], F[7]
+        iz2 = iz * iz
+        puu = (c00 - 2.0 * xn * c02 + xn * xn * c22) * (rows.fx * rows.fx * iz2)
+        pvv = (c11 - 2.0 * yn * c12 + yn * yn * c22) * (rows.fy * rows.fy * iz2)
+        puv = (c01 - yn * c02 - xn * c12 + F[3] * c22) * (rows.fx * rows.fy * iz2)
     dof = max(2 * n - 6, 1)
     if model.pixel_sigma_px is None:  # the query pixel noise is what the 3-D part leaves over
         tr = 0.0 if puu is None else float(puu.sum() + pvv.sum())
@@ -593,14 +601,6 @@ class _Rows:
         C = F @ r.T  # (8, 2)
         return Lu @ G @ Lu.T + Lv @ G @ Lv.T, Lu @ C[:, 0] + Lv @ C[:, 1]
 
-    def point_jacobian_rows(self, R: np.ndarray, F: np.ndarray):
-        """(wu, wv), each (3, n): ``d u / d X``, ``d v / d X`` (`_linearise`) of the inliers of
-        ``F``: ``wu = fx (R_0 iz - R_2 xn iz)``, ``wv = fy (R_1 iz - R_2 yn iz)``."""
-        P = np.zeros((6, 8))
-        P[:3, 0], P[:3, 1] = self.fx * R[:, 0], -self.fx * R[:, 2]
-        P[3:, 0], P[3:, 2] = self.fy * R[:, 1], -self.fy * R[:, 2]
-        W = P @ F
-        return W[:3], W[3:]
 
 
 def _refine_inliers(map_from_cam, rows: _Rows, max_steps: int = REFINE_MAX_STEPS):
