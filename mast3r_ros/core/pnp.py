@@ -325,8 +325,9 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     Returns None when the geometry is degenerate (singular normal matrix).
 
     Vectorised over the points: every per-point 2x2/6x6 product of the formulas is expanded
-    into (N,)-columns, and each sum over points is a (6, N) x (N, k) product, so the cost is
-    a few passes over the inliers (no per-point matrices, no loop but over keyframes).
+    into (N,)-columns, and each sum over points is a product with the (8, N) rows of
+    `_covariance_f`, so the cost is a few passes over the inliers (no per-point matrices, no
+    loop but over keyframes).
     """
     n = len(X)
     if n < 4:
