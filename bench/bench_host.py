@@ -12,22 +12,28 @@ noise; with
 ``--map-pose-error`` also a 1 cm / 1 deg keyframe pose error; one scenario has 80 % outliers,
 a frame RANSAC can hardly solve, for the worst-case cost):
 
-* ``prev``: the previous PnP module (frozen copy ``bench/pnp_prev.py``) with the previous
-  defaults: RANSAC on all matches, at most 10000 iterations;
-* ``new-all``: the current ``core/pnp.py`` and defaults but ``ransac_max_points = 0`` (RANSAC
-  on all matches);
-* ``new``: the current module with the configured defaults (``pnp.ransac_max_points``,
-  ``pnp.max_iterations``).
+* ``prev``: the PnP module as landed at stop 14 (frozen copy ``bench/pnp_prev.py``: RANSAC on
+  at most ``pnp.ransac_max_points`` matches, the refine/re-score fixed point with separate
+  linearisation, trial and re-scoring passes, the covariance computed afresh on the inliers);
+* ``new``: the current ``core/pnp.py`` (one projection per trial pose serves as the trial's
+  cost, the re-scoring and the next linearisation; the covariance reuses the last one).
 
+Both run with the configured defaults (``pnp.ransac_max_points``, ``pnp.max_iterations``).
 Per stage (RANSAC, refinement = the refine/re-score rounds, covariance, solve_pnp total, and
 the whole ``Localizer.localize`` on a fabricated map with a stand-in matcher that hands over the
 fabricated matches, so ``other`` = localize minus PnP is the localizer's own host work) it
 prints median [p90] in ms, plus the pose error against the truth (median / p90 translation and
 rotation) and the chi^2 95 % coverage of the 6-D pose error by the covariance, so speed is not
-bought with accuracy. Variants are interleaved frame by frame (the same load for all).
+bought with accuracy. Variants are interleaved frame by frame (the same load for all). A last
+line per scenario pairs the two variants on the same frame and RANSAC seed: the median speed-up,
+how many frames land on another inlier set (the refine/re-score fixed point need not be unique:
+another RANSAC pose can end on a neighbouring one) and, on the others, how far the poses and
+covariances are apart.
 
     python bench/bench_host.py                      # all scenarios, 12 frames x 3 repeats each
     python bench/bench_host.py --frames 6 --repeats 2 --json host.json
+    OPENBLAS_NUM_THREADS=1 python bench/bench_host.py --clock thread   # on a loaded machine
+    python bench/bench_host.py --smoke              # two small scenarios, 2 frames: seconds
 
 Numbers from a shared machine are only comparable within one run (ratios).
 """
@@ -37,6 +43,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -65,8 +72,8 @@ CHI2_6DOF_95 = 12.5916
 # (total pairs, outlier fraction, keyframes)
 SCENARIOS = ((1000, 0.10, 1), (3000, 0.25, 1), (5000, 0.40, 1), (2000, 0.25, 4),
              (5000, 0.25, 4), (3000, 0.80, 1))  # the last: a frame RANSAC can hardly solve
-VARIANTS = ("prev", "new-all", "new")
-PREV_MAX_ITERATIONS = 10000  # the previous pnp.max_iterations default
+SMOKE_SCENARIOS = ((1000, 0.10, 1), (2000, 0.25, 4))
+VARIANTS = ("prev", "new")
 _CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 _clock = _CLOCKS["wall"]
 STAGES = ("ransac", "refine", "covariance", "solve_pnp", "localize", "other")
@@ -186,26 +193,17 @@ def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
     mod = pnp_prev if variant == "prev" else pnp
     clock.wrap(mod, "_ransac_poselib", "ransac")
     clock.wrap(mod, "_ransac_opencv", "ransac")
-    clock.wrap(mod, "pose_covariance", "covariance")
-    if variant == "prev":  # its refine/re-score rounds
-        clock.wrap(mod, "refine_pose", "refine")
-        clock.wrap(mod, "_score", "refine")
-    else:  # the refine/re-score fixed point, the initial scoring included
-        clock.wrap(mod, "_refine_inliers", "refine")
+    # the refine/re-score fixed point, the initial scoring included
+    clock.wrap(mod, "_refine_inliers", "refine")
+    clock.wrap(mod, "pose_covariance" if variant == "prev" else "_covariance_f", "covariance")
     sm, sr = _model(cfg)
     kw = dict(backend=p.backend, reproj_error_px=p.reproj_error_px,
               max_iterations=p.max_iterations, confidence=p.confidence, refine=p.refine,
-              seed=seed, points_cov=S, groups=g, group_centres=centres)
+              seed=seed, points_cov=S, groups=g, group_centres=centres,
+              ransac_max_points=p.ransac_max_points)
     try:
         t0 = _clock()
-        if variant == "prev":  # with the previous defaults too
-            kw["max_iterations"] = PREV_MAX_ITERATIONS
-            res = pnp_prev.solve_pnp(X, x, CAM, uncertainty=pnp_prev.UncertaintyModel(
-                None, sm, sr), **kw)
-        else:
-            res = pnp.solve_pnp(X, x, CAM, uncertainty=pnp.UncertaintyModel(None, sm, sr),
-                                ransac_max_points=0 if variant == "new-all"
-                                else p.ransac_max_points, **kw)
+        res = mod.solve_pnp(X, x, CAM, uncertainty=mod.UncertaintyModel(None, sm, sr), **kw)
         clock.acc["solve_pnp"] = _clock() - t0
     finally:
         clock.restore()
@@ -266,17 +264,16 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
     orig = loc_mod.solve_pnp
     spent = {"pnp": 0.0}
 
-    def solve(*a, ransac_max_points=0, uncertainty=None, **kw):
+    def solve(*a, uncertainty=None, **kw):
         t0 = _clock()
         try:
             if variant == "prev":
                 u = pnp_prev.UncertaintyModel(uncertainty.pixel_sigma_px,
                                               uncertainty.map_pose_sigma_m,
-                                              uncertainty.map_pose_sigma_rad)
-                kw["max_iterations"] = PREV_MAX_ITERATIONS
+                                              uncertainty.map_pose_sigma_rad,
+                                              uncertainty.variance_factor)
                 return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
-            return orig(*a, uncertainty=uncertainty, ransac_max_points=0 if variant == "new-all"
-                        else ransac_max_points, **kw)
+            return orig(*a, uncertainty=uncertainty, **kw)
         finally:
             spent["pnp"] += _clock() - t0
     loc_mod.solve_pnp = solve
@@ -307,6 +304,16 @@ def _err(res, truth: np.ndarray) -> Tuple[float, float, float]:
     return t, r, float(e @ np.linalg.solve(res.covariance, e))
 
 
+def _diff(a, b) -> Tuple[float, float, float, float]:
+    """prev vs new result of one frame: (translation m, rotation deg, covariance max abs
+    difference relative to its largest entry, number of inlier flags that differ)."""
+    if not (a.success and b.success):
+        return (float("nan"),) * 3 + (float(np.count_nonzero(a.inliers != b.inliers)),)
+    t, r = pose_error(a.map_from_cam, b.map_from_cam)
+    c = float(np.abs(a.covariance - b.covariance).max() / np.abs(a.covariance).max())
+    return t, r, c, float(np.count_nonzero(a.inliers != b.inliers))
+
+
 def _stat(v: List[float]) -> Tuple[float, float]:
     v = sorted(x for x in v if np.isfinite(x))
     if not v:
@@ -326,38 +333,62 @@ def main() -> int:
                     help="'thread': CPU time of this thread (steadier on a loaded machine; "
                          "run with OPENBLAS_NUM_THREADS=1 so BLAS work stays on it)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--smoke", action="store_true",
+                    help="two small scenarios, 2 frames, 1 repeat (proves the script runs)")
     args = ap.parse_args()
+    scenarios = SMOKE_SCENARIOS if args.smoke else SCENARIOS
+    if args.smoke:
+        args.frames, args.repeats = 2, 1
     global _clock
     _clock = _CLOCKS[args.clock]
     cfg = LocalizerConfig()
     cfg = dataclasses.replace(cfg, pnp=dataclasses.replace(cfg.pnp, backend=args.backend))
     backend = pnp.resolve_backend(args.backend)
-    print(f"host path, backend {backend}, ransac_max_points (new) {cfg.pnp.ransac_max_points}, "
+    print(f"host path, backend {backend}, ransac_max_points {cfg.pnp.ransac_max_points}, "
           f"{args.frames} frames x {args.repeats} repeats per scenario, variants interleaved, "
           f"{args.clock} clock; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     out: Dict[str, Any] = {"backend": backend, "ransac_max_points": cfg.pnp.ransac_max_points,
                            "clock": args.clock, "scenarios": {}}
     tmp = tempfile.mkdtemp(prefix="bench_host_")
+    try:
+        _run(args, cfg, scenarios, tmp, out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    if args.json:
+        import json
+
+        with open(args.json, "w", encoding="utf-8") as fh:
+            json.dump(out, fh, indent=2)
+        print(f"wrote {args.json}")
+    return 0
+
+
+def _run(args, cfg: LocalizerConfig, scenarios, tmp: str, out: Dict[str, Any]) -> None:
+    """The scenarios' interleaved runs; their figures printed and added to ``out``."""
     locs = {}
-    for n, outl, k in SCENARIOS:
+    for n, outl, k in scenarios:
         scenes = make_scenes(args.frames, n, outl, k, seed=n + k, map_sigma=(
             (0.01, float(np.radians(1.0))) if args.map_pose_error else (0.0, 0.0)))
         loc = locs.get(k) or locs.setdefault(k, make_localizer(tmp, k, cfg.pnp))
         times = {v: {s: [] for s in STAGES} for v in VARIANTS}
         errs = {v: [] for v in VARIANTS}
+        diffs = []  # prev vs new on the same frame and seed: (t m, rot deg, cov rel, inliers)
         for v in VARIANTS:  # one untimed pass: first-call effects out of the figures
             run_solve(v, scenes[0], cfg, 0)
             run_localize(v, loc, scenes[0])
         for rep in range(args.repeats):
             for sc in scenes:
+                got = {}
                 for v in VARIANTS:
                     st, res = run_solve(v, sc, cfg, rep)
                     lt, lres = run_localize(v, loc, sc)
                     for s, x in {**st, **lt}.items():
                         times[v][s].append(x)
+                    got[v] = res
                     if rep == 0:
                         errs[v].append(_err(res, sc.query_pose) + (lres.success,))
+                diffs.append(_diff(got["prev"], got["new"]))
         key = f"N={n} outliers={int(outl * 100)}% K={k}"
         print(f"\n== {key}: ms median [p90]")
         print(f"{'variant':8s} " + " ".join(f"{s:>16s}" for s in STAGES)
@@ -378,13 +409,20 @@ def main() -> int:
                           localized=float(np.mean(e[:, 3])))
             print(f"{v:8s} " + " ".join(cells) + f"   {tm:6.2f}/{tp:6.2f}     "
                   f"{rm:6.3f}/{rp:6.3f}     {100 * cover:5.0f} %  {100 * np.mean(e[:, 3]):4.0f} %")
-    if args.json:
-        import json
-
-        with open(args.json, "w", encoding="utf-8") as fh:
-            json.dump(out, fh, indent=2)
-        print(f"wrote {args.json}")
-    return 0
+        d = np.array(diffs, dtype=float)
+        same = d[:, 3] == 0  # frames where both land on the same inlier set
+        ds = d[same] if same.any() else np.full((1, 4), np.nan)
+        speed = {s: rec["prev"][s]["median_ms"] / rec["new"][s]["median_ms"]
+                 for s in ("solve_pnp", "localize")}
+        rec["prev_vs_new"] = dict(
+            speedup_median=speed, frames=len(d), other_fixed_point=int(np.sum(~same)),
+            max_t_m=float(np.nanmax(ds[:, 0])), max_rot_deg=float(np.nanmax(ds[:, 1])),
+            max_cov_rel=float(np.nanmax(ds[:, 2])))
+        print(f"prev/new median: solve_pnp {speed['solve_pnp']:.2f}x, localize "
+              f"{speed['localize']:.2f}x; same frame and seed: {int(np.sum(~same))} of {len(d)} "
+              f"land on another inlier set (another fixed point); the others within "
+              f"{np.nanmax(ds[:, 0]) * 1e3:.1e} mm / {np.nanmax(ds[:, 1]):.1e} deg, covariance "
+              f"{np.nanmax(ds[:, 2]):.1e} rel")
 
 
 if __name__ == "__main__":

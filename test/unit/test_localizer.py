@@ -470,7 +470,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     spy(loc.retrieval, "rank", "rank")
     spy(pnp, "_ransac_poselib", "ransac")
     spy(pnp, "_ransac_opencv", "ransac")
-    spy(pnp, "pose_covariance", "covariance")
+    spy(pnp, "_covariance_f", "covariance")  # what solve_pnp computes it with
     spy(loc_mod, "solve_pnp", "solve")
     state = loc.matcher.rng.bit_generator.state
     report = loc.warmup()

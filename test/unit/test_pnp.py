@@ -133,3 +133,103 @@ def test_covariance_predicts_the_actual_scatter():
     assert np.all(np.linalg.eigvalsh(pred) > 0)
     ratio = np.diag(emp) / np.diag(pred)
     assert np.all((ratio > 0.4) & (ratio < 2.5)), ratio
+
+
+def _mast3r_like(seed, n=1500, outliers=0.3, n_kf=3):
+    """Noisy pixels, 3-D points with per-point covariances from ``n_kf`` keyframes, outliers."""
+    X, x, T, rng = _scene(seed, n=n)
+    x = x + rng.normal(0, 1.0, x.shape)
+    bad = rng.random(n) < outliers
+    x[bad] = rng.uniform([0, 0], [639, 479], (int(bad.sum()), 2))
+    A = rng.normal(0, 0.01, (n, 3, 3))
+    S = A @ A.transpose(0, 2, 1) + 1e-5 * np.eye(3)
+    groups = rng.integers(0, n_kf, n)
+    centres = T[:3, 3] + rng.normal(0, 0.3, (n_kf, 3))
+    return X, x, T, S, groups, centres
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_result_is_the_least_squares_fixed_point(backend):
+    """The returned pose is the least-squares pose of exactly the points within the threshold
+    of it (the fixed point `_refine_inliers` documents): an independent LM (`refine_pose`) on
+    the returned inliers does not move it, and re-scoring at it gives the same inliers; the
+    RANSAC subset does not change where it lands."""
+    X, x, T, S, g, c = _mast3r_like(11)
+    thr = 4.0
+    res = pnp.solve_pnp(X, x, CAM, backend=backend, reproj_error_px=thr)
+    assert res.success
+    r, z = pnp.reprojection_residuals(invert_pose(res.map_from_cam), X, x, CAM.K)
+    np.testing.assert_array_equal(res.inliers, (np.linalg.norm(r, axis=1) <= thr) & (z > 0))
+    ref = pnp.refine_pose(res.map_from_cam, X[res.inliers], x[res.inliers], CAM.K)
+    t, rot = pose_error(ref, res.map_from_cam)
+    assert t < 1e-7 and rot < 1e-6, (t, rot)
+    assert res.reproj_rms_px == pytest.approx(
+        np.sqrt(np.mean(np.sum(r[res.inliers] ** 2, axis=1))), rel=1e-9)
+    every = pnp.solve_pnp(X, x, CAM, backend=backend, reproj_error_px=thr, ransac_max_points=0)
+    np.testing.assert_array_equal(every.inliers, res.inliers)
+    t, rot = pose_error(every.map_from_cam, res.map_from_cam)
+    assert t < 1e-7 and rot < 1e-6, (t, rot)
+
+
+@pytest.mark.parametrize("sigma", [None, 1.0])
+def test_solve_pnp_covariance_equals_pose_covariance(sigma):
+    """The covariance `solve_pnp` builds from its last evaluation equals `pose_covariance`
+    (itself checked against the pointwise formulas in test_covariance) at the returned pose
+    on the returned inliers, with point covariances, unsorted keyframe groups and the
+    keyframe-pose term."""
+    X, x, T, S, g, c = _mast3r_like(12)
+    model = pnp.UncertaintyModel(sigma, 0.01, np.radians(1.0))
+    res = pnp.solve_pnp(X, x, CAM, reproj_error_px=4.0, points_cov=S, groups=g, group_centres=c,
+                        uncertainty=model)
+    assert res.success
+    i = res.inliers
+    ref = pnp.pose_covariance(res.map_from_cam, X[i], x[i], CAM.K, S[i], g[i], c, model)
+    np.testing.assert_allclose(res.covariance, ref, rtol=1e-9, atol=1e-14 * np.abs(ref).max())
+    t, r = pose_error(res.map_from_cam, T)
+    assert t < 5e-3 and r < 0.2, (t, r)
+
+
+def test_points_behind_the_camera_and_non_finite_points_change_nothing():
+    """Points behind the camera and NaN points are never inliers, and the pose, inliers among
+    the rest and covariance equal those without them (they only enter the trial costs)."""
+    X, x, T, S, g, c = _mast3r_like(13, n=800, outliers=0.2, n_kf=1)
+    kw = dict(reproj_error_px=4.0, ransac_max_points=0, backend="opencv")
+    base = pnp.solve_pnp(X, x, CAM, **kw)
+    behind = transform_points(T, -transform_points(invert_pose(T), X[:40]))  # mirrored points
+    Xa = np.concatenate([X, behind, np.full((5, 3), np.nan)])
+    xa = np.concatenate([x, x[:40], x[:5]])
+    res = pnp.solve_pnp(Xa, xa, CAM, **kw)
+    assert res.success and not res.inliers[len(X):].any()
+    np.testing.assert_array_equal(res.inliers[:len(X)], base.inliers)
+    t, r = pose_error(res.map_from_cam, base.map_from_cam)  # another RANSAC start: the
+    assert t < 1e-6 and r < 1e-5, (t, r)  # fixed point to the refinement's 1e-10 cost tolerance
+    np.testing.assert_allclose(res.covariance, base.covariance, rtol=1e-5)
+
+
+def test_bench_host_smoke_matches_the_stop14_module(tmp_path):
+    """bench/bench_host.py --smoke runs end to end, and on its MASt3R-shaped frames the current
+    module lands where the frozen stop-14 module (bench/pnp_prev.py) does: same inliers, the
+    pose within the refinement's tolerance, the same covariance, the same chi^2 coverage."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "host.json"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OPENBLAS_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_host.py"), "--smoke",
+                        "--json", str(out)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    scen = json.loads(out.read_text())["scenarios"]
+    assert len(scen) == 2
+    for rec in scen.values():
+        d = rec["prev_vs_new"]
+        # another RANSAC start may end on a neighbouring fixed point (the bench counts them)
+        assert d["frames"] == 2 and d["other_fixed_point"] < 2, d
+        assert d["max_t_m"] < 1e-6 and d["max_rot_deg"] < 1e-5, d
+        assert d["max_cov_rel"] < 1e-5, d
+        assert rec["new"]["chi2_cover"] == rec["prev"]["chi2_cover"]
+        assert rec["new"]["localized"] == 1.0
