@@ -92,14 +92,35 @@ def to_device(a: np.ndarray, device) -> torch.Tensor:
     return t.to(device, copy=True)
 
 
-def normalize_on_device(rgb_u8: torch.Tensor, table: torch.Tensor) -> torch.Tensor:
+def normalize_on_device(rgb_u8: torch.Tensor) -> torch.Tensor:
     """(H, W, 3) uint8 tensor -> (1, 3, H, W) float32 in [-1, 1] on its device, bit-identical
-    to `preprocess.normalize`: ``table`` is `preprocess.normalize_table` on the same device, the
-    reference's ``(v / 255 - 0.5) / 0.5`` evaluated by numpy for each of the 256 values and
-    looked up here. A lookup rather than the arithmetic on the device because CUDA divides a
-    tensor by a host scalar as a multiplication by its reciprocal, which differs from the true
+    to `preprocess.normalize` (``(v / 255 - 0.5) / 0.5`` in float32).
+
+    On the CPU the same float32 operations (torch divides float32 there as numpy does: the
+    correctly rounded quotient). Elsewhere a lookup in `preprocess.normalize_table` (numpy's
+    result for each of the 256 values, copied to the device once), because CUDA divides a
+    tensor by a host scalar as a multiplication by its reciprocal, which differs from the
     quotient in the last bit for 126 of the 256 values of v / 255 (float32 v * (1 / 255)
-    against v / 255, computed with numpy); the lookup is exact on every device and backend."""
+    against v / 255, computed with numpy); the lookup is exact on every device and backend.
+    """
+    if rgb_u8.device.type == "cpu":
+        return _normalize_arithmetic(rgb_u8)
+    return _normalize_lookup(rgb_u8)
+
+
+def _normalize_arithmetic(rgb_u8: torch.Tensor) -> torch.Tensor:
+    x = rgb_u8.permute(2, 0, 1).contiguous().to(torch.float32)  # transpose the 1-byte values
+    return x.div_(255.0).sub_(0.5).div_(0.5)[None]
+
+
+_TABLES: Dict[str, torch.Tensor] = {}  # device -> `normalize_table` there (1 KB each)
+
+
+def _normalize_lookup(rgb_u8: torch.Tensor) -> torch.Tensor:
+    key = str(rgb_u8.device)
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = torch.from_numpy(normalize_table()).to(rgb_u8.device)
     return table[rgb_u8.permute(2, 0, 1).int()][None].contiguous()
 
 
@@ -309,10 +330,7 @@ class Mast3rEngine:
         (a quarter of the float32 bytes) and normalised there (`normalize_on_device`,
         bit-identical to `preprocess.normalize`). Raises InputError for a bad image or size."""
         net, plan = resize_crop(rgb, size)
-        table = getattr(self, "_norm_table", None)
-        if table is None or table.device != self.device:
-            table = self._norm_table = torch.from_numpy(normalize_table()).to(self.device)
-        t = normalize_on_device(to_device(net, self.device), table)
+        t = normalize_on_device(to_device(net, self.device))
         return PreparedImage(t, (net.shape[0], net.shape[1]), plan.to_orig(), plan.orig_size, net)
 
     @torch.inference_mode()
