@@ -39,7 +39,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import Config, LocalizerConfig, RetrievalConfig
+from .config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
 from .errors import ConfigError, InputError
 from .geometry import is_valid_pose, pose_error, undistort_pixels
 from .keyframes import KeyframeMap
@@ -57,7 +57,7 @@ log = logging.getLogger(__name__)
 
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
-                  recompute_encodings: bool, seed: int) -> PairMatcher:
+                  recompute_encodings: bool, seed: int, device_cache_mb: float) -> PairMatcher:
     m, cv = config.matching, config.covariance
     if config.matcher == "sift":
         from .matchers.sift import SiftMatcher
@@ -75,7 +75,8 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
                              config.max_scale_error, recompute_encodings, seed,
                              depth_sigma_k=cv.depth_sigma_k,
                              pixel_sigma_px=cv.keyframe_pixel_sigma_px,
-                             conf_alpha=cv.pointmap_conf_alpha)
+                             conf_alpha=cv.pointmap_conf_alpha,
+                             device_cache_mb=device_cache_mb)
     raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
 
 
@@ -186,18 +187,20 @@ class Localizer:
     """Localizes frames against a `KeyframeMap` (see the module docstring for the pipeline).
 
     ``engine`` is a `Mast3rEngine`, required when ``config.matcher == 'mast3r'``; the localizer
-    owns it from then on (`close` closes it).
+    owns it from then on (`close` closes it). ``device_cache_mb`` (``scale.device_cache_mb``,
+    MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
     """
 
     def __init__(self, kf_map: KeyframeMap, config: LocalizerConfig, engine: Any = None, *,
                  image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
-                 retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None):
+                 retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
+                 device_cache_mb: float = ScaleConfig().device_cache_mb):
         self._map = kf_map
         self.config = config
         self.engine = engine
         self.seed = seed
         self.matcher = _make_matcher(kf_map, config, engine, image_size, recompute_encodings,
-                                     seed)
+                                     seed, device_cache_mb)
         self._poses = kf_map.poses()
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
                                          retriever)
@@ -223,7 +226,8 @@ class Localizer:
                 raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
         try:
             loc = cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
-                      recompute_encodings=recompute_encodings, retrieval=cfg.retrieval)
+                      recompute_encodings=recompute_encodings, retrieval=cfg.retrieval,
+                      device_cache_mb=cfg.scale.device_cache_mb)
         except BaseException:
             if engine is not None:
                 engine.close()

@@ -1,10 +1,15 @@
-"""Keyframe encodings for the MASt3R matcher, fetched per candidate (issue 11).
+"""Keyframe encodings for the MASt3R matcher, fetched per candidate (issues 9 and 11).
 
 Kept apart from `matchers.mast3r` (how matches are computed) on purpose: this module only decides
 how a keyframe's cached encoder output reaches the device. A v1 map's encodings come as a list and
-are converted once, as before; a v2 map's come as a lazy sequence over its encoding store
-(`core.encoding_store.EncodingStore`, bounded host LRU cache), and each keyframe's `Encoding` is
-built when a frame first needs it, then kept in a small LRU bounded by ``device_cache_mb``.
+are copied to the device once, at construction; a v2/v3 map's come as a lazy sequence over its
+encoding store (`core.encoding_store.EncodingStore`, bounded host LRU cache), and each keyframe's
+`Encoding` is copied to the device when a frame first needs it, then kept in an LRU cache of at
+most ``device_cache_mb`` (``scale.device_cache_mb``), so the consecutive frames of a robot, which
+use the same few keyframes, copy nothing. Features stay float16 on the device, as stored
+(`Encoding.from_numpy`: no conversion on the host; the decoder casts the stacked batch to
+float32 on the device, bit-identical to the former host conversion). At 512 (768 tokens of the
+ViT-L's 1024 channels) one keyframe is 1.5 MiB, so the default 256 MB holds 170 keyframes.
 """
 
 from __future__ import annotations
@@ -15,25 +20,34 @@ from typing import Any, Mapping
 
 import numpy as np
 
+from ..config import ScaleConfig
 from ..errors import InputError, MapFormatError
+
+DEFAULT_DEVICE_CACHE_MB = ScaleConfig().device_cache_mb
 
 
 class KeyframeEncodings(Sequence):
-    """``encodings[i]`` -> the `Encoding` of keyframe ``i`` on ``device``.
+    """``encodings[i]`` -> the `Encoding` of keyframe ``i`` on ``device`` (feats float16 as
+    stored, (N, C)).
 
-    Raises MapFormatError (naming the map) when a cached encoding is unusable, at construction
-    for list-backed (v1) maps and on first use for store-backed (v2) ones.
+    ``per_keyframe``: a list (v1 map: every keyframe copied to the device now) or a lazy
+    sequence of ``Encoding.to_numpy()`` dicts (v2/v3 map: copied on first use and kept in an LRU
+    cache of ``device_cache_mb`` MiB; 0 copies every candidate every frame). ``uploads`` counts
+    the keyframe encodings copied host -> device so far (cache misses; for tests and benches).
+    Raises MapFormatError (naming the map ``where``) when a cached encoding is unusable, at
+    construction for list-backed maps and on first use for store-backed ones.
     """
 
     def __init__(self, per_keyframe: Sequence[Mapping[str, np.ndarray]], device: Any,
-                 where: str, device_cache_mb: float = 0.0):
+                 where: str, device_cache_mb: float = DEFAULT_DEVICE_CACHE_MB):
         self._src = per_keyframe
         self._device = device
         self._where = where
         self._eager = None
         self._cache: collections.OrderedDict = collections.OrderedDict()
-        self._capacity = int(device_cache_mb * 2 ** 20)
+        self.capacity_bytes = int(device_cache_mb * 2 ** 20)
         self._nbytes = 0
+        self.uploads = 0
         if isinstance(per_keyframe, list):
             self._eager = [self._convert(d) for d in per_keyframe]
 
@@ -41,9 +55,16 @@ class KeyframeEncodings(Sequence):
         from ..model.engine import Encoding
 
         try:
-            return Encoding.from_numpy(dict(d), self._device)
+            enc = Encoding.from_numpy(dict(d), self._device)
         except (InputError, KeyError) as e:
             raise MapFormatError(f"map {self._where}: cached encodings unusable: {e}") from None
+        self.uploads += 1
+        return enc
+
+    @property
+    def cached_bytes(self) -> int:
+        """Device bytes held by the LRU cache (list-backed maps: 0, they hold every keyframe)."""
+        return self._nbytes
 
     def __len__(self) -> int:
         return len(self._src)
@@ -59,11 +80,15 @@ class KeyframeEncodings(Sequence):
             self._cache.move_to_end(i)
             return hit
         enc = self._convert(self._src[i])
-        size = int(enc.feats.numel() * enc.feats.element_size())
-        if size <= self._capacity:
+        size = _nbytes(enc)
+        if size <= self.capacity_bytes:
             self._cache[i] = enc
             self._nbytes += size
-            while self._nbytes > self._capacity:
+            while self._nbytes > self.capacity_bytes:
                 _, old = self._cache.popitem(last=False)
-                self._nbytes -= int(old.feats.numel() * old.feats.element_size())
+                self._nbytes -= _nbytes(old)
         return enc
+
+
+def _nbytes(enc: Any) -> int:
+    return int(enc.feats.numel() * enc.feats.element_size())

@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from typing import Any, Dict, List, NamedTuple, Sequence, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -57,6 +57,16 @@ def encode_keyframe(engine: Any, rgb: np.ndarray, image_size: int) -> KeyframeEn
     arrays = engine.encode(prep).to_numpy()
     return KeyframeEncoding(arrays, np.asarray(prep.to_orig, np.float64),
                             pooled_descriptor(arrays["feats"]))
+
+
+def pooled_descriptor_device(feats: Any) -> np.ndarray:
+    """`retrieval.pooled_descriptor` of an (N, C) torch tensor, the mean over the N tokens
+    computed on the tensor's device in float32 and only the (C,) mean moved to the host, where
+    it is scaled to unit norm as `pooled_descriptor` does. Equal to it up to the order of the
+    float32 summation (within 1e-6 per component for unit descriptors; tested)."""
+    from ..retrieval import _unit
+
+    return _unit(feats.detach().float().mean(dim=0).cpu().numpy())
 
 
 def stack_encodings(identity: str, image_size: int,
@@ -261,6 +271,8 @@ class Mast3rMatcher:
     ``engine`` is a `Mast3rEngine` (or anything with its prepare/encode/decode). With
     ``recompute_encodings`` a map that caches no encodings for this checkpoint and size gets
     them computed (and stored when the map is writable) instead of a `MapFormatError`.
+    ``device_cache_mb`` (``scale.device_cache_mb``) bounds the device-side LRU cache of the
+    candidates' encodings (`lazy_encodings.KeyframeEncodings`).
     """
 
     name = "mast3r"
@@ -269,7 +281,7 @@ class Mast3rMatcher:
                  image_size: int, points_source: str = "pointmap",
                  max_scale_error: float = 0.25, recompute_encodings: bool = True,
                  seed: int = 0, depth_sigma_k: float = 1.6e-3, pixel_sigma_px: float = 1.0,
-                 conf_alpha: float = 0.2):
+                 conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None):
         if not engine.has_descriptors:
             raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
                                   "localizer needs a MASt3R checkpoint, or use matcher 'sift'")
@@ -285,10 +297,13 @@ class Mast3rMatcher:
         self.rng = np.random.default_rng(seed)
         enc = self._encodings(recompute_encodings)
         self.enc_set = enc
-        # v2 maps: fetched per candidate from the map's encoding store (lazy_encodings.py)
-        from .lazy_encodings import KeyframeEncodings
+        # v2/v3 maps: fetched per candidate from the map's encoding store, kept on the device
+        # in an LRU cache (lazy_encodings.py)
+        from .lazy_encodings import DEFAULT_DEVICE_CACHE_MB, KeyframeEncodings
 
-        self.encodings = KeyframeEncodings(enc.per_keyframe, engine.device, kf_map.path)
+        self.encodings = KeyframeEncodings(
+            enc.per_keyframe, engine.device, kf_map.path,
+            DEFAULT_DEVICE_CACHE_MB if device_cache_mb is None else float(device_cache_mb))
 
     def _encodings(self, recompute: bool) -> EncodingSet:
         ident, size = self.engine.identity, self.image_size
@@ -321,8 +336,9 @@ class Mast3rMatcher:
         return _Mast3rQuery(prep, self.engine.encode(prep))
 
     def query_descriptor(self, frame: Frame, state: _Mast3rQuery) -> np.ndarray:
-        feats = state.encoding.feats.detach().float().cpu().numpy()
-        return pooled_descriptor(feats)
+        """(C,) float32 unit-norm pooled descriptor of the query (`pooled_descriptor`), the
+        token mean taken on the engine device so only C floats come to the host."""
+        return pooled_descriptor_device(state.encoding.feats)
 
     def correspond(self, frame: Frame, state: _Mast3rQuery, indices: Sequence[int],
                    timings: Dict[str, float]) -> List[Correspondences]:

@@ -38,6 +38,7 @@ import contextlib
 import dataclasses
 import logging
 import time
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -47,7 +48,7 @@ from ..config import ModelConfig
 from ..errors import ConfigError, InputError
 from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R, ModelSpec
-from .preprocess import normalize, plan_resize, resize_crop
+from .preprocess import normalize_table, plan_resize, resize_crop
 
 log = logging.getLogger(__name__)
 
@@ -81,9 +82,52 @@ def resolve_device(name: str) -> torch.device:
     return dev
 
 
+def to_device(a: np.ndarray, device) -> torch.Tensor:
+    """A copy of the array ``a`` on ``device``, dtype kept: one host->device copy of its bytes
+    (on the CPU one memcpy), never aliasing ``a`` -- which may be read-only (an encoding-store
+    record, a PIL image's buffer) and is only read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    return t.to(device, copy=True)
+
+
+def normalize_on_device(rgb_u8: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) uint8 tensor -> (1, 3, H, W) float32 in [-1, 1] on its device, bit-identical
+    to `preprocess.normalize` (``(v / 255 - 0.5) / 0.5`` in float32).
+
+    On the CPU the same float32 operations (torch divides float32 there as numpy does: the
+    correctly rounded quotient). Elsewhere a lookup in `preprocess.normalize_table` (numpy's
+    result for each of the 256 values, copied to the device once), because CUDA divides a
+    tensor by a host scalar as a multiplication by its reciprocal, which differs from the
+    quotient in the last bit for 126 of the 256 values of v / 255 (float32 v * (1 / 255)
+    against v / 255, computed with numpy); the lookup is exact on every device and backend.
+    """
+    if rgb_u8.device.type == "cpu":
+        return _normalize_arithmetic(rgb_u8)
+    return _normalize_lookup(rgb_u8)
+
+
+def _normalize_arithmetic(rgb_u8: torch.Tensor) -> torch.Tensor:
+    x = rgb_u8.permute(2, 0, 1).contiguous().to(torch.float32)  # transpose the 1-byte values
+    return x.div_(255.0).sub_(0.5).div_(0.5)[None]
+
+
+_TABLES: Dict[str, torch.Tensor] = {}  # device -> `normalize_table` there (1 KB each)
+
+
+def _normalize_lookup(rgb_u8: torch.Tensor) -> torch.Tensor:
+    key = str(rgb_u8.device)
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = torch.from_numpy(normalize_table()).to(rgb_u8.device)
+    return table[rgb_u8.permute(2, 0, 1).int()][None].contiguous()
+
+
 @dataclasses.dataclass
 class PreparedImage:
-    """A network input: ``tensor`` (1, 3, H, W) normalised, on the engine device."""
+    """A network input: ``tensor`` (1, 3, H, W) float32 normalised to [-1, 1]
+    (`preprocess.normalize`), on the engine device; ``rgb`` the uint8 crop it was made from."""
 
     tensor: torch.Tensor
     true_shape: Tuple[int, int]  # (H, W) network pixels
@@ -94,7 +138,11 @@ class PreparedImage:
 
 @dataclasses.dataclass
 class Encoding:
-    """Encoder output of one image (after enc_norm): ``feats`` (N, C), N = (H/16)*(W/16)."""
+    """Encoder output of one image (after enc_norm): ``feats`` (N, C), N = (H/16)*(W/16),
+    on the engine device. float32 from `Mast3rEngine.encode`; a map's cached keyframe
+    encodings (`from_numpy`) stay in their stored dtype (float16), half the device bytes, and
+    `Mast3rEngine.decode` casts them to float32 on the device -- exactly the values the host
+    conversion gave (every float16 is a float32)."""
 
     feats: torch.Tensor
     true_shape: Tuple[int, int]
@@ -106,13 +154,17 @@ class Encoding:
 
     @staticmethod
     def from_numpy(d: Dict[str, np.ndarray], device) -> Encoding:
+        """The `Encoding` of ``to_numpy``'s arrays (``feats`` (N, C), ``true_shape`` (2,)):
+        the feature bytes are copied to ``device`` as they are stored (float16: half the bytes
+        of float32, no conversion on the host). Raises InputError when N does not fit the
+        image size."""
         shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
         feats = np.asarray(d["feats"])
         if len(shape) != 2 or feats.ndim != 2 or feats.shape[0] != (shape[0] // PATCH) * (
                 shape[1] // PATCH):
             raise InputError(f"cached encoding has inconsistent shape {feats.shape} for "
                              f"image {shape}")
-        return Encoding(torch.from_numpy(feats.astype(np.float32)).to(device), shape)
+        return Encoding(to_device(feats, device), shape)
 
 
 @dataclasses.dataclass
@@ -273,9 +325,12 @@ class Mast3rEngine:
 
     # -- public API ------------------------------------------------------------------
     def prepare(self, rgb: np.ndarray, size: int = 512) -> PreparedImage:
-        """(H, W, 3) uint8 RGB -> network input per the reference preprocessing."""
+        """(H, W, 3) uint8 RGB -> network input per the reference preprocessing: resized and
+        cropped on the host (PIL, `preprocess.resize_crop`), the uint8 crop copied to the device
+        (a quarter of the float32 bytes) and normalised there (`normalize_on_device`,
+        bit-identical to `preprocess.normalize`). Raises InputError for a bad image or size."""
         net, plan = resize_crop(rgb, size)
-        t = torch.from_numpy(normalize(net))[None].to(self.device)
+        t = normalize_on_device(to_device(net, self.device))
         return PreparedImage(t, (net.shape[0], net.shape[1]), plan.to_orig(), plan.orig_size, net)
 
     @torch.inference_mode()
@@ -337,8 +392,10 @@ class Mast3rEngine:
         same = hw1 == hw2
         kb = self._padded_batch(k) if same else k
         feats = [e.feats.to(self.device) for e in view1]
-        e1 = torch.stack(feats + [feats[-1]] * (kb - k))
-        e2 = view2.feats.to(self.device)[None].expand(kb, -1, -1)
+        # cached keyframe encodings arrive in float16: one cast of the stacked batch on the
+        # device gives exactly the float32 input the network saw before (a no-op for float32)
+        e1 = torch.stack(feats + [feats[-1]] * (kb - k)).to(torch.float32)
+        e2 = view2.feats.to(self.device, torch.float32)[None].expand(kb, -1, -1)
         if same and self.compile != "none":
             e2 = e2.contiguous()  # one fixed input layout per compiled graph
         self._step()

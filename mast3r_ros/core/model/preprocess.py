@@ -85,6 +85,13 @@ def normalize(rgb_u8: np.ndarray) -> np.ndarray:
     return ((rgb_u8.astype(np.float32) / 255.0 - 0.5) / 0.5).transpose(2, 0, 1).copy()
 
 
+def normalize_table() -> np.ndarray:
+    """(256,) float32: `normalize` of each uint8 value, ``table[v] = (v / 255 - 0.5) / 0.5``
+    computed by `normalize` itself, so a lookup in it equals `normalize` bit for bit (the
+    engine normalises on the device this way: `engine.normalize_on_device`)."""
+    return normalize(np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, axis=2))[0, 0]
+
+
 def load_rgb(path: str) -> np.ndarray:
     """Read an image file as (H, W, 3) uint8 RGB, EXIF orientation applied, alpha dropped.
 
