@@ -378,7 +378,10 @@ def _fused_walk(
 
     xy1 = start.expand(n_b, n_p).contiguous()
     xy2 = torch.full_like(xy1, -1)
-    active = torch.ones_like(xy1, dtype=torch.bool) if live is None else live.clone()
+    active = torch.ones_like(xy1, dtype=torch.bool)
+    if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
+        xy2.masked_fill_(~live, 0)
+        active = live.clone()
     for n_iter in range(1, max_iter + 1):
         new2 = torch.where(active, lookup(c12, flat1, t2, bad2, xy1, active, n1), xy2)
         go = active & (new2 != xy2)  # stops when the image-2 NN repeats
