@@ -207,3 +207,20 @@ def test_graph_switch_and_eligibility():
     assert not fixed_matching.eligible([], CFG)
     other = _preds(1, h=H, w=W + 2)
     assert not fixed_matching.eligible(preds + other, CFG)  # shapes differ: the walks path
+
+
+def test_localizer_warms_every_keyframe_count_when_graphs_replay(monkeypatch):
+    """With graphs on, the warm-up also matches the counts the engine's padding groups away."""
+    from mast3r_ros.core.localizer import Localizer
+
+    loc = Localizer.__new__(Localizer)
+    loc.matcher = SimpleNamespace(cfg=MatchingConfig())
+    loc.engine = SimpleNamespace(device=torch.device("cuda"))
+    loc.config = SimpleNamespace(max_keyframes=4)
+    loc._map = [0] * 3
+    monkeypatch.setattr(fixed_matching, "uses_cuda_graphs", lambda cfg, dev: True)
+    assert loc._matching_only_batches([1, 3]) == [2]
+    monkeypatch.setattr(fixed_matching, "uses_cuda_graphs", lambda cfg, dev: False)
+    assert loc._matching_only_batches([1, 3]) == []
+    loc.matcher = SimpleNamespace()  # the SIFT matcher: nothing to capture
+    assert loc._matching_only_batches([1]) == []
