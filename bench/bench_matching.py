@@ -7,8 +7,12 @@ copy of image 1 with an unmatched border, D=24; the walk converges for thousands
 as with real MASt3R weights) at the network size of ``--size`` (512 -> 512x384):
 
 * K=1: ``fast_reciprocal_matches`` (subsample 8) with ``nn_backend`` torch and triton;
-* K=1 and K=4: ``match_and_fuse`` (filters, 3-D lookup, fusion, one transfer) with each backend,
-  reported per keyframe pair;
+* K=1 and K=4: ``match_and_fuse`` (filters, 3-D lookup, fusion, one transfer), reported per
+  keyframe pair, in each variant (`match_and_fuse_variants`): ``torch``; ``triton`` (the
+  variable-shape path, one host round trip per walk round); ``triton-fixed`` (fixed shapes, no
+  host round trip, eager); ``triton-graph`` (the same replayed as one CUDA graph, CUDA only);
+  with ``--count-ops`` (default with ``--smoke``) also the aten ops, host syncs and, on CUDA,
+  kernel/graph launches of one call, and whether each variant's matches equal the first's;
 
 median/min/max/p90 ms, the number of matches, the fraction on the true warp, and the match
 Jaccard between the backends (expected 1.0). ``--sweep`` also times Triton kernel variants
@@ -277,8 +281,6 @@ def _preds(pairs, dev):
 
 
 def compare_backends(pairs, args, backends: List[str]) -> Dict:
-    from mast3r_ros.core.config import MatchingConfig
-    from mast3r_ros.core.matchers.mast3r import match_and_fuse
     from mast3r_ros.core.matching import fast_reciprocal_matches
 
     dev = torch.device(args.device)
@@ -306,17 +308,24 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             + (f"  jaccard {r['jaccard']:.4f}" if "jaccard" in r else ""))
     preds = _preds(pairs, dev)
     poses = np.stack([np.eye(4)] * len(preds))
+    variants = match_and_fuse_variants(backends, dev)
+    res["match_and_fuse_variants"] = list(variants)
     for k in sorted({1, min(4, len(preds))}):
         row: Dict = {}
         fused = {}
-        for be in backends:
-            cfg = MatchingConfig(nn_backend=be, max_matches=10**6)
-
-            def run(be=be, cfg=cfg, k=k):
-                return match_and_fuse(preds[:k], poses[:k], cfg, np.random.default_rng(0))
-            t, f = timed(run, dev, args.repeats, warmup=0 if args.smoke else 1)
-            fused[be] = f
-            row[be] = {**_ms([x / k for x in t]), "n_matches": int(len(f.slot))}
+        for name, fn in variants.items():
+            def run(fn=fn, k=k):
+                return fn(preds[:k], poses[:k], np.random.default_rng(0))
+            fn(preds[:k], poses[:k], np.random.default_rng(0))  # warm-up (graph capture)
+            t, f = timed(run, dev, args.repeats, warmup=0)
+            fused[name] = f
+            row[name] = {**_ms([x / k for x in t]), "n_matches": int(len(f.slot))}
+            if args.count_ops:
+                row[name]["ops"] = op_counts(run, dev)
+        first = next(iter(variants))
+        for name in variants:
+            row[name]["identical_to_" + first] = all(
+                np.array_equal(a, b) for a, b in zip(fused[name], fused[first]))
         if len(backends) > 1:
             a, b = (set(map(tuple, np.concatenate([fused[be].slot[:, None], fused[be].xy1,
                                                    fused[be].xy2], 1).tolist()))
@@ -324,9 +333,82 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             row["jaccard"] = _jaccard(a, b)
         res[f"match_and_fuse_K{k}_per_pair"] = row
         LOG.info("match_and_fuse K=%d, per pair: %s", k, "  ".join(
-            f"{be} {row[be]['median_ms']:.2f} ms [p90 {row[be]['p90_ms']:.2f}]" for be in backends)
-            + (f"  jaccard {row['jaccard']:.4f}" if "jaccard" in row else ""))
+            f"{n} {row[n]['median_ms']:.2f} ms [p90 {row[n]['p90_ms']:.2f}]"
+            + (f" ({row[n]['ops']['aten_ops']} ops, {row[n]['ops']['host_syncs']} syncs)"
+               if "ops" in row[n] else "") for n in variants)
+            + (f"  jaccard {row['jaccard']:.4f}" if "jaccard" in row else "")
+            + "  identical: " + ",".join(str(row[n]["identical_to_" + first]) for n in variants))
     return res
+
+
+def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
+    """Name -> fn(preds, poses, rng) of each way `match_and_fuse` can run here: ``torch``;
+    ``triton`` (the variable-shape path: one host round trip per walk round and per unique);
+    ``triton-fixed`` (fixed shapes, no host round trip, eager: ``cuda_graph: off``);
+    ``triton-graph`` (the same replayed as one CUDA graph; CUDA only)."""
+    from mast3r_ros.core.config import MatchingConfig
+    from mast3r_ros.core.matchers.mast3r import _match_and_fuse_walks, match_and_fuse
+
+    out: Dict = {}
+    for be in backends:
+        cfg = MatchingConfig(nn_backend=be, max_matches=10**6, cuda_graph="off")
+        if be != "triton":
+            out[be] = lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng)
+            continue
+        out["triton"] = lambda p, T, rng, cfg=cfg: _match_and_fuse_walks(p, T, cfg, rng)
+        out["triton-fixed"] = lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng)
+        if dev.type == "cuda":
+            gcfg = MatchingConfig(nn_backend=be, max_matches=10**6, cuda_graph="auto")
+            out["triton-graph"] = lambda p, T, rng, cfg=gcfg: match_and_fuse(p, T, cfg, rng)
+    return out
+
+
+_SYNC_OPS = ("aten::nonzero", "aten::_local_scalar_dense", "aten::unique", "aten::_unique",
+             "aten::masked_select", "aten::item", "aten::is_nonzero")
+
+
+def op_counts(fn, dev: torch.device) -> Dict[str, int]:
+    """One profiled call of ``fn``: top-level aten ops launched from Python (outside the Triton
+    search, whose interpreter makes host copies on the CPU), the ops among them that wait for
+    the device (nonzero, unique, item, ...), and on CUDA the kernel and graph launches and
+    synchronisations of the CUDA runtime."""
+    from mast3r_ros.core import nn_triton
+
+    acts = [torch.profiler.ProfilerActivity.CPU]
+    if dev.type == "cuda":
+        acts.append(torch.profiler.ProfilerActivity.CUDA)
+    real = nn_triton.nn_search
+
+    def marked(*a, **kw):
+        with torch.profiler.record_function("nn_search"):
+            return real(*a, **kw)
+
+    nn_triton.nn_search = marked
+    try:
+        with torch.profiler.profile(activities=acts) as prof:
+            fn()
+    finally:
+        nn_triton.nn_search = real
+    n_ops = n_sync = n_launch = n_graph = n_csync = n_search = 0
+    for ev in prof.events():
+        anc, inside = ev.cpu_parent, False
+        while anc is not None and not inside:
+            inside = anc.name == "nn_search"
+            anc = anc.cpu_parent
+        n_search += ev.name == "nn_search"
+        if ev.name.startswith(("cudaLaunchKernel", "cuLaunchKernel")):
+            n_launch += 1
+        n_graph += ev.name.startswith("cudaGraphLaunch")
+        n_csync += ev.name.startswith(("cudaStreamSynchronize", "cudaDeviceSynchronize",
+                                       "cudaMemcpy"))
+        if inside:
+            continue
+        n_ops += ev.name.startswith("aten::") and ev.cpu_parent is None
+        n_sync += any(ev.name.startswith(s) for s in _SYNC_OPS)
+    out = {"aten_ops": n_ops, "host_syncs": n_sync, "nn_search_calls": n_search}
+    if dev.type == "cuda":
+        out.update(kernel_launches=n_launch, graph_launches=n_graph, cuda_syncs_and_copies=n_csync)
+    return out
 
 
 def sweep(pair, args) -> List[Dict]:
@@ -373,6 +455,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="the earlier fast vs brute-force vs reference-style comparison instead")
     p.add_argument("--brute-repeats", type=int, default=2, help="--baselines: brute force runs")
     p.add_argument("--warmup", type=int, default=1, help="--baselines: untimed runs")
+    p.add_argument("--count-ops", action="store_true",
+                   help="also profile one match_and_fuse call per variant: aten ops, host "
+                        "syncs, CUDA kernel/graph launches (on by default with --smoke)")
     p.add_argument("--json", default=None, help="write results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -382,6 +467,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     backends = args.backends.split(",")
     if args.smoke:
         args.device, args.repeats, args.pairs = "cpu", 1, min(args.pairs, 2)
+        args.count_ops = True
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
     from mast3r_ros.core.matching import _triton_error
 

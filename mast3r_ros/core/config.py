@@ -68,6 +68,11 @@ class MatchingConfig:
                                  "fused Triton kernel on CUDA when triton is installed, else "
                                  "'torch' (tiled GEMM); 'triton' fails where it cannot run.",
                          choices=("auto", "torch", "triton"))
+    cuda_graph: str = _f("auto", "Matching with the Triton search on CUDA: 'auto' replays the "
+                                 "frame's whole matching (walks, filters, 3-D lookup) as one "
+                                 "CUDA graph per keyframe count, captured at warm-up; 'off' "
+                                 "runs it eagerly (same matches).",
+                         choices=("auto", "off"))
     sift_ratio: float = _f(0.8, "SIFT baseline: Lowe ratio test threshold.", lo=0.1, hi=1.0)
     sift_max_features: int = _f(4000, "SIFT baseline: keypoints per image.", lo=100, hi=100000)
 

@@ -261,10 +261,11 @@ class Localizer:
         initialisation lands on the first live frame: the map's first keyframe (its image and
         intrinsics) as a query through inference, global retrieval and re-ranking, matching
         against 1..max_keyframes keyframes (`warmup_batches`), pooling, PnP-RANSAC, refinement,
-        covariance and the gates; then one PnP on a fabricated well-posed problem (the
-        keyframe's matches may be too few for RANSAC to run, e.g. with random weights) and one
-        undistortion (OpenCV is imported lazily). The matcher's random stream is restored
-        afterwards, so later results do not depend on whether it ran.
+        covariance and the gates (with the matching replayed as CUDA graphs, also the matching
+        alone of every other keyframe count: one graph per count); then one PnP on a fabricated
+        well-posed problem (the keyframe's matches may be too few for RANSAC to run, e.g. with
+        random weights) and one undistortion (OpenCV is imported lazily). The matcher's random
+        stream is restored afterwards, so later results do not depend on whether it ran.
 
         Returns ``{"keyframe_batches": [...], "seconds": float}`` (also in ``warmup_report``).
         `from_config` calls it when ``localizer.warmup`` is set.
@@ -286,6 +287,8 @@ class Localizer:
                 cand = list(range(k))
                 corrs = self.matcher.correspond(frame, state, cand, timings)
                 self._pose(frame, cand, corrs, kf.map_from_cam, timings, False)
+            for k in self._matching_only_batches(batches):
+                self.matcher.correspond(frame, state, list(range(k)), {})
             self._warm_pnp(frame, max(batches))
         finally:
             if rng_state is not None:
@@ -295,6 +298,22 @@ class Localizer:
         log.info("warmed up the localizer for keyframe batches %s in %.2f s", batches,
                  self.warmup_report["seconds"])
         return self.warmup_report
+
+    def _matching_only_batches(self, batches: Sequence[int]) -> List[int]:
+        """Keyframe counts the warm-up matches without a PnP: with the matching replayed as
+        CUDA graphs (`matchers.fixed_matching.uses_cuda_graphs`) one graph is captured per count,
+        so every count ``1..max_keyframes`` the engine's padding groups away is run once too
+        (the decode replays its padded graph; cheap). Empty otherwise."""
+        cfg = getattr(self.matcher, "cfg", None)
+        device = getattr(self.engine, "device", None)
+        if cfg is None or device is None or not hasattr(cfg, "cuda_graph"):
+            return []
+        from .matchers.fixed_matching import uses_cuda_graphs
+
+        if not uses_cuda_graphs(cfg, device):
+            return []
+        n = min(int(self.config.max_keyframes), len(self._map))
+        return [k for k in range(1, n + 1) if k not in batches]
 
     def _warm_pnp(self, frame: Frame, groups: int) -> None:
         """PnP-RANSAC, refinement and covariance (with ``groups`` keyframes) on fabricated

@@ -335,7 +335,8 @@ def _walk(
 
 def _fused_walk(
     flat1: torch.Tensor, flat2: torch.Tensor, bad1: Optional[torch.Tensor],
-    bad2: Optional[torch.Tensor], start: torch.Tensor, max_iter: int
+    bad2: Optional[torch.Tensor], start: torch.Tensor, max_iter: int,
+    live: Optional[torch.Tensor] = None,
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """The walk of `_walk` (no basin) for B pairs at once, searched by `nn_triton.nn_search`.
 
@@ -347,6 +348,11 @@ def _fused_walk(
     compacted on the device (two sorts), their count handed to the kernel as a device tensor:
     one host round trip per round (the "anyone still walking?" test), one kernel pair per
     direction and round for all B pairs.
+
+    ``live`` (B, P) bool, given: the walkers that walk at all (the others stay inactive), and the
+    walk is free of host round trips: all ``max_iter`` rounds run (a round without walkers hands
+    the kernels a query count of 0 on the device and they return at once), so the sequence of
+    device operations has a fixed shape (CUDA-graph capturable, `reciprocal_walk_fixed`).
     """
     from .nn_triton import nn_search
 
@@ -373,15 +379,43 @@ def _fused_walk(
     xy1 = start.expand(n_b, n_p).contiguous()
     xy2 = torch.full_like(xy1, -1)
     active = torch.ones_like(xy1, dtype=torch.bool)
+    if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
+        xy2.masked_fill_(~live, 0)
+        active = live.clone()
     for n_iter in range(1, max_iter + 1):
         new2 = torch.where(active, lookup(c12, flat1, t2, bad2, xy1, active, n1), xy2)
         go = active & (new2 != xy2)  # stops when the image-2 NN repeats
         back = torch.where(go, lookup(c21, flat2, t1, bad1, new2, go, n2), xy1)
         active = go & (back != xy1)  # ... or when the walk returns where it was
         xy1, xy2 = back, new2
-        if n_iter < max_iter and not bool(active.any()):
+        if live is None and n_iter < max_iter and not bool(active.any()):
             break
     return xy1, xy2, active
+
+
+def reciprocal_walk_fixed(
+    flat1: torch.Tensor, flat2: torch.Tensor, start: torch.Tensor, max_iter: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every walker of the Triton walk of B pairs, fixed shapes, no host round trip.
+
+    flat1 (B, N1, D), flat2 (B, N2, D) float32 (contiguous or not) on CUDA (or CPU under
+    ``TRITON_INTERPRET=1``), N1, N2 > 0; start (P,) int64 flat image-1 start indices, the same
+    for every pair, P > 0; max_iter >= 1. Returns ``xy1``, ``xy2`` (B, P) int64 flat indices
+    where each walker ended and ``converged`` (B, P) bool.
+
+    The converged walkers of a pair are exactly the pairs `fast_reciprocal_matches` (grid start
+    points, "dot", ``nn_backend="triton"``) reports, with repeats (walks that merged). Rows
+    holding a NaN/inf are handled on the device, as the variable-shape path does on the host: a
+    walker starting on such an image-1 pixel does not walk (the host path drops its start
+    point), such pixels never win a search, and a pair whose image-2 map has no finite row has
+    no walker. Every operation is asynchronous (no ``nonzero``, ``unique``, ``item``, boolean
+    indexing), so the sequence of kernels can be captured as one CUDA graph.
+    """
+    bad1 = ~torch.isfinite(flat1).all(dim=2)
+    bad2 = ~torch.isfinite(flat2).all(dim=2)
+    live = ~bad1[:, start] & ~bad2.all(dim=1, keepdim=True)
+    xy1, xy2, active = _fused_walk(flat1, flat2, bad1, bad2, start, int(max_iter), live=live)
+    return xy1, xy2, live & ~active
 
 
 def _unique_sorted_xy(f1: torch.Tensor, f2: torch.Tensor, w1: int, w2: int, n2: int) -> Matches:

@@ -214,16 +214,48 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
     (K, 4, 4) float64 keyframe poses, ``map_from_cam[k]`` for ``preds[k]``. Per pair: fast
     reciprocal matches; then for all K pairs at once on the device: the border and confidence
     filters, the lookup of the keyframe's ``pts3d`` and their transform to the map frame (float64),
-    the concatenation; ONE device->host transfer of the packed (N, 12) float64 rows; on the host
+    the concatenation; ONE device->host transfer of the packed (N, 13) float64 rows; on the host
     the random subset of at most ``cfg.max_matches`` per pair, drawn from ``rng`` exactly as
     `filter_matches` draws it (same calls in pair order), so the matches are identical to K
     calls of `filter_matches`.
 
-    The K walks run as one batched walk (`fast_reciprocal_matches_batch`: one kernel launch per
-    direction and round for all pairs) with the Triton backend (``cfg.nn_backend``); with the
-    torch backend each pair's walk is its own launch sequence. Everything after the walk is
-    batched over K.
+    With the Triton search (``cfg.nn_backend``, predictions of equal shapes) the whole device
+    part has fixed shapes and no host round trip (`fixed_matching`: all walk rounds run, one
+    row per walker, flags instead of compaction) and on CUDA is replayed as one CUDA graph
+    (``cfg.cuda_graph``). With the torch search each pair's walk is its own launch sequence
+    (`fast_reciprocal_matches_batch`) and everything after the walk is batched over K. Both
+    give the same rows, in the same order, from the same random draws.
     """
+    from . import fixed_matching
+
+    k_n = len(preds)
+    if k_n and fixed_matching.eligible(preds, cfg):
+        host = fixed_matching.fixed_rows(preds, map_from_cam, cfg)
+        return _select_rows(host, k_n, cfg, rng)
+    return _match_and_fuse_walks(preds, map_from_cam, cfg, rng)
+
+
+def _select_rows(host: np.ndarray, k_n: int, cfg: MatchingConfig,
+                 rng: np.random.Generator) -> FusedMatches:
+    """Host side of `match_and_fuse`: from packed (N, 13) rows (``_PACK`` columns, grouped by
+    slot), the kept rows of each slot in order, at most ``cfg.max_matches`` of them drawn from
+    ``rng`` (one ``choice`` call per slot that has more, in slot order)."""
+    rows = []
+    for k in range(k_n):
+        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
+        if len(kept) > cfg.max_matches:
+            kept = kept[np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))]
+        rows.append(kept)
+    h = host[np.concatenate(rows)] if rows else np.zeros((0, len(_PACK)))
+    return FusedMatches(h[:, 1].astype(np.int64), h[:, 2:4].astype(np.int64),
+                        h[:, 4:6].astype(np.int64), h[:, 6:9], h[:, 9:12], h[:, 12])
+
+
+def _match_and_fuse_walks(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: MatchingConfig,
+                          rng: np.random.Generator) -> FusedMatches:
+    """`match_and_fuse` on variable shapes: the walks' unique matches (host round trips per
+    walk round and for their sizes), then the filters on the device and one transfer. The path
+    of the torch search; with ``nn_backend: triton`` the previous Triton path (bench)."""
     import torch
 
     from ..matching import _inside, fast_reciprocal_matches_batch
@@ -254,15 +286,7 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
     pts_map = (R[:, :, 0] * pts[:, 0:1] + R[:, :, 1] * pts[:, 1:2]) + R[:, :, 2] * pts[:, 2:3] + t
     host = torch.cat([keep.double()[:, None], slot.double()[:, None], xy1.double(), xy2.double(),
                       pts, pts_map, pc1.double()[:, None]], dim=1).cpu().numpy()  # one transfer
-    rows = []
-    for k in range(k_n):
-        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
-        if len(kept) > cfg.max_matches:
-            kept = kept[np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))]
-        rows.append(kept)
-    h = host[np.concatenate(rows)]
-    return FusedMatches(h[:, 1].astype(np.int64), h[:, 2:4].astype(np.int64),
-                        h[:, 4:6].astype(np.int64), h[:, 6:9], h[:, 9:12], h[:, 12])
+    return _select_rows(host, k_n, cfg, rng)
 
 
 class Mast3rMatcher:

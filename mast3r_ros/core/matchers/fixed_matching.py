@@ -1,0 +1,289 @@
+"""Fixed-shape, host-sync-free matching of the K keyframe pairs of one frame (Triton path).
+
+`matchers.mast3r.match_and_fuse` runs this when the nearest-neighbour search is the fused Triton
+kernel (``matching.nn_backend``, `core.matching.resolve_nn_backend`): the whole device part of a
+frame's matching -- the K reciprocal walks (`core.matching.reciprocal_walk_fixed`: all
+``max_iter`` rounds, no "anyone still walking?" test), the de-duplication and sort of the
+converged (slot, xy1, xy2) keys, the border and confidence filters, the lookup of the keyframe's
+``pts3d`` and their transform to the map frame -- is a fixed sequence of kernels on tensors of
+fixed shapes, ending in ONE (K * P, 13) float64 array (P walkers per pair, one row per walker,
+sorted by slot, then image-1, then image-2 flat index; duplicates, unconverged walkers and
+filtered matches flagged in column 0). That array comes to the host in one transfer, where the
+kept rows are selected and the ``max_matches`` subsets drawn from ``rng`` exactly as the
+variable-shape path does (`matchers.mast3r._select_rows`), so the matches, their order and the
+random stream are identical.
+
+On CUDA (``matching.cuda_graph: auto``) that device part is captured once per key (shapes, K,
+input dtypes, device, walk and filter parameters) as a `torch.cuda.CUDAGraph` and replayed:
+the frame's inputs are copied into static buffers, one replay, one copy to a pinned host buffer.
+The first call of a key runs the computation eagerly on a side stream (compiling the Triton
+kernels, which cannot compile during a capture), captures, replays and checks the replay against
+the eager result; any failure (capture, replay, mismatch) logs one warning and the process runs
+eagerly from then on. The graphs share one memory pool per device: a replay may overwrite
+another graph's output, which is safe because each output is copied to the host right after its
+replay and no two replays run at the same time (one lock).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import threading
+from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+
+import numpy as np
+import torch
+
+from ..matching import (
+    _check_params,
+    _compute_dtype,
+    _inside,
+    _start_indices,
+    reciprocal_walk_fixed,
+    resolve_nn_backend,
+)
+
+log = logging.getLogger(__name__)
+
+CUDA_GRAPH_MODES = ("auto", "off")
+_MAX_GRAPHS = 16  # distinct keys kept (LRU); a camera has one shape, K takes max_keyframes values
+_FIELDS = ("desc_1", "desc_2", "desc_conf_1", "desc_conf_2", "conf_1", "pts3d_1")
+
+
+class _Params(NamedTuple):
+    subsample: int
+    max_iter: int
+    border_px: int
+    min_desc_conf: float
+    min_pointmap_conf: float
+
+
+def eligible(preds: Sequence[Any], cfg: Any) -> bool:
+    """True when `match_and_fuse` takes this module's fixed-shape path for ``preds``: the
+    search resolves to the Triton kernel and every prediction has the same shapes, on one
+    device (float32/half descriptors; float64 always uses the torch search)."""
+    if not preds:
+        return False
+    d = preds[0].desc_1
+    if d is None or preds[0].desc_2 is None:
+        return False
+    try:
+        dtype = torch.promote_types(_compute_dtype(d.dtype, "desc_1"),
+                                    _compute_dtype(preds[0].desc_2.dtype, "desc_2"))
+    except Exception:  # noqa: BLE001  the variable-shape path raises the proper error
+        return False
+    if resolve_nn_backend(cfg.nn_backend, d.device, "dot", dtype) != "triton":
+        return False
+    first = tuple((tuple(getattr(preds[0], f).shape), getattr(preds[0], f).device)
+                  for f in _FIELDS)
+    return all(tuple((tuple(getattr(p, f).shape), getattr(p, f).device) for f in _FIELDS)
+               == first and p.desc_1.dtype != torch.float64 and p.desc_2.dtype != torch.float64
+               for p in preds)
+
+
+def uses_cuda_graphs(cfg: Any, device: torch.device) -> bool:
+    """True when frames on ``device`` with matching config ``cfg`` replay CUDA graphs (so a
+    warm-up should run every keyframe count once): ``cuda_graph: auto``, a CUDA device, the
+    Triton search, and no earlier capture failure in this process."""
+    device = torch.device(device)
+    return (getattr(cfg, "cuda_graph", "auto") == "auto" and device.type == "cuda"
+            and _RUNNER.broken is None
+            and resolve_nn_backend(cfg.nn_backend, device, "dot", torch.float32) == "triton")
+
+
+def _params(cfg: Any) -> _Params:
+    max_iter = _check_params(cfg.subsample, cfg.max_iter, None, 0.0, "dot", 1)
+    return _Params(int(cfg.subsample), max_iter, int(cfg.border_px), float(cfg.min_desc_conf),
+                   float(cfg.min_pointmap_conf))
+
+
+def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.Tensor,
+                desc_conf_2: torch.Tensor, conf_1: torch.Tensor, pts3d_1: torch.Tensor,
+                map_from_cam: torch.Tensor, prm: _Params) -> torch.Tensor:
+    """The fixed-shape device part of `match_and_fuse` (module docstring); no host sync.
+
+    Inputs stacked over the K pairs, on one device: ``desc_1`` (K, H1, W1, D) and ``desc_2``
+    (K, H2, W2, D) float32; ``desc_conf_1``, ``conf_1`` (K, H1, W1) and ``desc_conf_2``
+    (K, H2, W2) float32; ``pts3d_1`` (K, H1, W1, 3) float32 (keyframe camera frame, metres);
+    ``map_from_cam`` (K, 4, 4) float64. Needs at least one start point and H2 * W2 > 0.
+
+    Returns (K * P, 13) float64 rows ``keep, slot, x1, y1, x2, y2, cx, cy, cz, mx, my, mz,
+    conf`` (``c*`` camera-frame point, ``m*`` map-frame point, ``conf`` = ``conf_1`` at xy1):
+    one row per walker, sorted by key (slot, image-1 flat index, image-2 flat index) with the
+    not-kept rows (``keep == 0``: unconverged, repeated, near a border, below a confidence
+    threshold) where they fall; such rows hold arbitrary values in the other columns.
+    """
+    k_n, h1, w1, d = desc_1.shape
+    h2, w2 = desc_2.shape[1:3]
+    n1, n2 = h1 * w1, h2 * w2
+    dev = desc_1.device
+    start = _start_indices((h1, w1), prm.subsample, None, dev)
+    xy1, xy2, conv = reciprocal_walk_fixed(desc_1.reshape(k_n, n1, d),
+                                           desc_2.reshape(k_n, n2, d), start, prm.max_iter)
+    sentinel = k_n * n1 * n2  # above every key: unconverged walkers sort last
+    slot = torch.arange(k_n, device=dev)[:, None]
+    key = torch.where(conv, (slot * n1 + xy1) * n2 + xy2, sentinel).reshape(-1)
+    key = torch.sort(key).values
+    first = torch.ones_like(key, dtype=torch.bool)
+    first[1:] = key[1:] != key[:-1]
+    valid = first & (key < sentinel)
+    key = torch.where(valid, key, 0)  # a harmless pixel for the lookups of dropped rows
+    f12 = torch.div(key, n2, rounding_mode="floor")
+    f2 = key - f12 * n2
+    s = torch.div(f12, n1, rounding_mode="floor")
+    f1 = f12 - s * n1
+    y1 = torch.div(f1, w1, rounding_mode="floor")
+    y2 = torch.div(f2, w2, rounding_mode="floor")
+    xy1 = torch.stack((f1 - y1 * w1, y1), 1)
+    xy2 = torch.stack((f2 - y2 * w2, y2), 1)
+    (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
+    # the same expressions, in the same dtypes, as `mast3r._match_and_fuse_walks`
+    dc1 = desc_conf_1[s, y1, x1].float()
+    dc2 = desc_conf_2[s, y2, x2].float()
+    pc1 = conf_1[s, y1, x1].float()
+    keep = (valid & _inside(xy1, (h1, w1), prm.border_px) & _inside(xy2, (h2, w2), prm.border_px)
+            & (torch.minimum(dc1, dc2) >= prm.min_desc_conf) & (pc1 >= prm.min_pointmap_conf))
+    pts = pts3d_1[s, y1, x1].float().double()
+    T = map_from_cam[s]
+    R, t = T[:, :3, :3], T[:, :3, 3]
+    pts_map = (R[:, :, 0] * pts[:, 0:1] + R[:, :, 1] * pts[:, 1:2]) + R[:, :, 2] * pts[:, 2:3] + t
+    return torch.cat([keep.double()[:, None], s.double()[:, None], xy1.double(), xy2.double(),
+                      pts, pts_map, pc1.double()[:, None]], dim=1)
+
+
+def _stack_into(bufs: Dict[str, torch.Tensor], preds: Sequence[Any],
+                map_from_cam: np.ndarray) -> None:
+    """Copy the K predictions' fields (converted to float32) and poses into static buffers."""
+    for f in _FIELDS:
+        ts = [getattr(p, f) for p in preds]
+        buf = bufs[f]
+        if all(t.dtype == buf.dtype for t in ts):
+            torch.stack(ts, out=buf)
+        else:
+            buf.copy_(torch.stack([t.to(buf.dtype) for t in ts]))
+    bufs["map_from_cam"].copy_(torch.from_numpy(
+        np.ascontiguousarray(map_from_cam, np.float64).reshape(len(preds), 4, 4)))
+
+
+def _new_buffers(preds: Sequence[Any], device: torch.device) -> Dict[str, torch.Tensor]:
+    k_n = len(preds)
+    bufs = {f: torch.empty((k_n, *getattr(preds[0], f).shape), dtype=torch.float32,
+                           device=device) for f in _FIELDS}
+    bufs["map_from_cam"] = torch.empty((k_n, 4, 4), dtype=torch.float64, device=device)
+    return bufs
+
+
+def _same(a: torch.Tensor, b: torch.Tensor) -> bool:
+    """Equal arrays, NaN equal to NaN (dropped rows may hold NaN points)."""
+    return a.shape == b.shape and bool(((a == b) | (torch.isnan(a) & torch.isnan(b))).all())
+
+
+class _Captured(NamedTuple):
+    graph: Any
+    bufs: Dict[str, torch.Tensor]
+    out: torch.Tensor
+    host: torch.Tensor  # pinned
+
+
+class _GraphRunner:
+    """CUDA graphs of `device_pack` keyed by shapes, K, dtypes, device and parameters."""
+
+    def __init__(self) -> None:
+        self.graphs: collections.OrderedDict[Tuple, _Captured] = collections.OrderedDict()
+        self.pools: Dict[str, Any] = {}
+        self.broken: Optional[str] = None  # why graphs are off for this process
+        self.lock = threading.Lock()
+        self.n_captures = 0
+        self.n_replays = 0
+
+    def key(self, preds: Sequence[Any], prm: _Params) -> Tuple:
+        p0 = preds[0]
+        return (str(p0.desc_1.device), len(preds), prm,
+                tuple((tuple(getattr(p0, f).shape), str(getattr(p0, f).dtype))
+                      for f in _FIELDS))
+
+    def run(self, preds: Sequence[Any], map_from_cam: np.ndarray, prm: _Params
+            ) -> Optional[np.ndarray]:
+        """The packed rows on the host, or None when graphs are off (run eagerly)."""
+        if self.broken is not None:
+            return None
+        with self.lock:
+            try:
+                key = self.key(preds, prm)
+                cap = self.graphs.get(key)
+                if cap is None:
+                    cap = self._capture(preds, map_from_cam, prm)
+                    self.graphs[key] = cap
+                    while len(self.graphs) > _MAX_GRAPHS:
+                        self.graphs.popitem(last=False)
+                else:
+                    self.graphs.move_to_end(key)
+                    _stack_into(cap.bufs, preds, map_from_cam)
+                    cap.graph.replay()
+                    self.n_replays += 1
+                cap.host.copy_(cap.out, non_blocking=True)
+                torch.cuda.current_stream(cap.out.device).synchronize()
+                h = cap.host.numpy()
+                return h[h[:, 0] > 0]  # a copy (the pinned buffer is the next frame's)
+            except Exception as e:  # noqa: BLE001  a capture can fail in many driver-specific ways
+                self.broken = f"{type(e).__name__}: {e}"
+                self.graphs.clear()
+                log.warning("CUDA graph of the matching failed (%s); matching runs eagerly from "
+                            "now on (matching.cuda_graph: off silences this)", self.broken)
+                return None
+
+    def _capture(self, preds: Sequence[Any], map_from_cam: np.ndarray, prm: _Params
+                 ) -> _Captured:
+        dev = preds[0].desc_1.device
+        bufs = _new_buffers(preds, dev)
+        _stack_into(bufs, preds, map_from_cam)
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):  # compiles the Triton kernels; warms the allocator
+            ref = device_pack(**bufs, prm=prm)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        pool = self.pools.get(str(dev))
+        if pool is None:
+            pool = self.pools[str(dev)] = torch.cuda.graph_pool_handle()
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
+            out = device_pack(**bufs, prm=prm)
+        graph.replay()
+        if not _same(out, ref):
+            raise RuntimeError("the replayed graph differs from the eager computation")
+        self.n_captures += 1
+        log.info("captured the matching of %d keyframe pair(s) as a CUDA graph (%d rows)",
+                 len(preds), out.shape[0])
+        host = torch.empty(out.shape, dtype=out.dtype, pin_memory=True)
+        return _Captured(graph, bufs, out, host)
+
+
+_RUNNER = _GraphRunner()
+
+
+def fixed_rows(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Any,
+               graphs: Optional[bool] = None) -> np.ndarray:
+    """The packed (K * P, 13) float64 rows of `device_pack` on the host, in one transfer.
+
+    ``preds``: K `PairPrediction` for which `eligible` holds; ``map_from_cam`` (K, 4, 4)
+    float64; ``cfg`` a `MatchingConfig`. ``graphs``: None = `uses_cuda_graphs`; True/False
+    forces the choice (a capture that fails falls back to eager with one warning). Returns a
+    (0, 13) array when the walk has no start point or image 2 no pixel.
+    """
+    prm = _params(cfg)
+    h1, w1 = preds[0].desc_1.shape[:2]
+    h2, w2 = preds[0].desc_2.shape[:2]
+    s = prm.subsample
+    if s // 2 >= h1 or s // 2 >= w1 or h2 * w2 == 0:
+        return np.zeros((0, 13))
+    dev = preds[0].desc_1.device
+    with torch.inference_mode():
+        if graphs is None:
+            graphs = uses_cuda_graphs(cfg, dev)
+        if graphs:
+            host = _RUNNER.run(preds, map_from_cam, prm)
+            if host is not None:
+                return host
+        bufs = _new_buffers(preds, dev)
+        _stack_into(bufs, preds, map_from_cam)
+        return device_pack(**bufs, prm=prm).cpu().numpy()  # the one transfer
