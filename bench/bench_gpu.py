@@ -65,7 +65,7 @@ from mast3r_ros.core.pnp import solve_pnp  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
 from mast3r_test_utils import (  # noqa: E402
     TINY_SPEC, random_model, scale_pointmaps, write_checkpoint)
-from realistic_pairs import RealisticEngine, make_scene  # noqa: E402
+from realistic_pairs import RealisticEngine, fabricate_tables, make_scene  # noqa: E402
 
 CAMERA = (640, 480)
 N_MAP_KEYFRAMES = 6  # fabricated map for the whole-Localizer timing (K <= 4 are matched)
@@ -200,11 +200,12 @@ def build_map(tmp: str, size: int):
 
 
 def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int,
-                   keyframes=None) -> Dict:
+                   keyframes=None, tables=None) -> Dict:
     """Whole `Localizer.localize` (the real Localizer, K = max_keyframes candidates chosen by the
     query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
     map. With ``keyframes`` (the map's `Frame` list) the engine is wrapped in `RealisticEngine`
-    (realistic correspondences; module docstring). Returns the first call after construction
+    (realistic correspondences, from ``tables`` = `realistic_pairs.fabricate_tables`; module
+    docstring). Returns the first call after construction
     and `Localizer.warmup` (as `from_config` runs it), the median of ``repeats`` more, how many
     of all calls localized and their pose error against the query's true pose."""
     from mast3r_ros.core.geometry import pose_error
@@ -212,7 +213,8 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
     from mast3r_ros.core.localizer import Localizer
 
     cfg = LocalizerConfig(max_keyframes=k, prior_radius_m=100.0)
-    used = eng if keyframes is None else RealisticEngine(eng, keyframes, query, size)
+    used = eng if keyframes is None else RealisticEngine(eng, keyframes, query, size,
+                                                         tables=tables)
     loc = Localizer(KeyframeMap.load(map_path), cfg, used, image_size=size)
     try:
         if keyframes is not None:
@@ -391,6 +393,13 @@ def bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, ca
     intr = CameraIntrinsics(shape[1], shape[0], np.array(
         [[fx, 0, (shape[1] - 1) / 2], [0, fx, (shape[0] - 1) / 2], [0, 0, 1.0]]))
     map_path, query, keyframes = (None, None, None) if args.no_localize else build_map(tmp, size)
+    tables = None
+    if map_path is not None and "realistic" in args.correspondences:
+        t0 = time.perf_counter()
+        tables = fabricate_tables(keyframes, query, size, shape, model.spec.desc_dim)
+        print(f"realistic pairs fabricated for {len(keyframes)} keyframes in "
+              f"{time.perf_counter() - t0:.1f} s; the query seen by "
+              + ", ".join(f"{x:.0%}" for x in tables[1]), flush=True)
     ref_eng = Mast3rEngine(model, dev, "fp32")
     rgbs = _images(size, kmax + 1)
     preps = [ref_eng.prepare(r, size) for r in rgbs]
@@ -449,7 +458,7 @@ def bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, ca
                     torch.cuda.reset_peak_memory_stats(dev)
                 try:
                     lr = bench_localize(eng, map_path, query, size, k, dev, args.repeats,
-                                        keyframes if mode == "realistic" else None)
+                                        *((keyframes, tables) if mode == "realistic" else ()))
                 except Exception as e:  # noqa: BLE001  report and go on
                     lr = {"error": f"{type(e).__name__}: {e}"}
                 if dev.type == "cuda":  # whole process: weights + map encodings + frame

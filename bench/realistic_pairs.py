@@ -150,21 +150,40 @@ def fabricate_pair(kf: Frame, query: Frame, kf_to_orig: np.ndarray, q_to_orig: n
             "seen": float(seen.mean())}
 
 
+def fabricate_tables(keyframes: Sequence[Frame], query: Frame, image_size: int,
+                     hw: Tuple[int, int], dim: int, seed: int = 0
+                     ) -> Tuple[Dict[str, torch.Tensor], List[float]]:
+    """`fabricate_pair` for every keyframe against ``query`` at ``image_size`` (network grid
+    ``hw`` (H, W), descriptor width ``dim``): ({field: (keyframes, ...) float32 CPU tensor},
+    per keyframe the fraction of the query it sees). Keyframe j's pair is seeded ``seed + j``."""
+    from mast3r_ros.core.model.preprocess import resize_crop
+
+    def to_orig(rgb: np.ndarray) -> np.ndarray:
+        return np.asarray(resize_crop(rgb, image_size)[1].to_orig(), np.float64)
+
+    q_to_orig = to_orig(query.rgb)
+    per = [fabricate_pair(kf, query, to_orig(kf.rgb), q_to_orig, hw, dim, seed=seed + j)
+           for j, kf in enumerate(keyframes)]
+    return {f: torch.stack([p[f] for p in per]) for f in FIELDS}, [p["seen"] for p in per]
+
+
 class RealisticEngine:
     """A `Mast3rEngine` (or anything with its API) whose decode returns realistic pairs for the
     keyframes ``keyframes`` (map order) against ``query`` at ``image_size`` (module docstring).
     Every other attribute is the wrapped engine's. Call `bind` with the map's cached encodings
-    (``Localizer.matcher.encodings``) before the first decode."""
+    (``Localizer.matcher.encodings``) before the first decode. ``tables``: `fabricate_tables`'
+    result made beforehand (shared between engines); else they are made at the first decode,
+    on the real output's grid. They are copied to the output's device and dtype once."""
 
     def __init__(self, engine: Any, keyframes: Sequence[Frame], query: Frame, image_size: int,
-                 seed: int = 0):
+                 seed: int = 0, tables: Any = None):
         self._engine = engine
         self._keyframes, self._query = list(keyframes), query
         self._size, self._seed = int(image_size), seed
+        self._cpu, self.seen = tables if tables is not None else (None, [])
         self._tables: Dict[str, torch.Tensor] = {}
         self._fp = None
         self._miss = None
-        self.seen: List[float] = []  # per keyframe: fraction of the query it sees
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._engine, name)
@@ -183,26 +202,30 @@ class RealisticEngine:
         return sum(t.numel() * t.element_size() for t in self._tables.values())
 
     def _build(self, like: Any) -> None:
-        eng = self._engine
-        q_to_orig = np.asarray(eng.prepare(self._query.rgb, self._size).to_orig, np.float64)
-        hw, dim = tuple(like.desc_1.shape[:2]), int(like.desc_1.shape[-1])
-        per = []
-        for j, kf in enumerate(self._keyframes):
-            to_orig = np.asarray(eng.prepare(kf.rgb, self._size).to_orig, np.float64)
-            per.append(fabricate_pair(kf, self._query, to_orig, q_to_orig, hw, dim,
-                                      seed=self._seed + j))
-        self.seen = [p["seen"] for p in per]
-        self._tables = {f: torch.stack([p[f] for p in per]).to(
-            device=getattr(like, f).device, dtype=getattr(like, f).dtype) for f in FIELDS}
+        if self._cpu is None:
+            self._cpu, self.seen = fabricate_tables(
+                self._keyframes, self._query, self._size, tuple(like.desc_1.shape[:2]),
+                int(like.desc_1.shape[-1]), self._seed)
+        if tuple(self._cpu["desc_1"].shape[1:]) != tuple(like.desc_1.shape):
+            raise ValueError(f"realistic pairs fabricated for desc maps of shape "
+                             f"{tuple(self._cpu['desc_1'].shape[1:])}, the network gives "
+                             f"{tuple(like.desc_1.shape)}: fabricate them on its grid")
+        self._tables = {f: t.to(device=getattr(like, f).device, dtype=getattr(like, f).dtype)
+                        for f, t in self._cpu.items()}
 
     def decode(self, view1: Sequence[Any], view2: Any, *, pts3d_2: bool = False) -> List[Any]:
+        """The wrapped engine's decode, then `substitute`; raises RuntimeError before `bind`."""
+        self._check_bound()
         return self.substitute(view1, self._engine.decode(view1, view2, pts3d_2=pts3d_2))
+
+    def _check_bound(self) -> None:
+        if self._fp is None:
+            raise RuntimeError("RealisticEngine.bind(encodings) must come before decode")
 
     def substitute(self, view1: Sequence[Any], preds: Sequence[Any]) -> List[Any]:
         """``preds`` (the real decode of ``view1``) with the `FIELDS` replaced by each
         keyframe's fabricated pair, selected on the device."""
-        if self._fp is None:
-            raise RuntimeError("RealisticEngine.bind(encodings) must come before decode")
+        self._check_bound()
         if not preds:
             return list(preds)
         if not self._tables:
@@ -211,7 +234,7 @@ class RealisticEngine:
             self._fp.device, self._fp.dtype)
         hit = (fp[:, None, :] == self._fp[None]).all(-1)  # (K, keyframes)
         self._miss += (~hit.any(1)).sum()
-        idx = hit.to(torch.int32).argmax(1)
+        idx = hit.float().argmax(1)
         sel = {f: t.index_select(0, idx) for f, t in self._tables.items()}
         return [dataclasses.replace(p, **{f: sel[f][i] for f in FIELDS})
                 for i, p in enumerate(preds)]
