@@ -16,6 +16,8 @@ p99/max, match Jaccard per keyframe).
     python bench/bench_gpu.py --config full --device cuda --sizes 512 --keyframes 1 4 \
         --variants eager reduce-overhead default tensorrt --json out.json
     python bench/bench_gpu.py --config tiny --device cpu --sizes 224 --variants eager  # smoke
+    python bench/bench_gpu.py --config tiny --device cpu --sizes 224 --variants eager \
+        --keyframes 1 --repeats 2 --correspondences realistic   # the realistic whole frame only
 
 Weights are random (``--config full`` is the ViT-L architecture, as bench_network.py), so the
 network's own matches and poses are meaningless; the times and the equivalence figures are what
@@ -205,9 +207,9 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
     query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
     map. With ``keyframes`` (the map's `Frame` list) the engine is wrapped in `RealisticEngine`
     (realistic correspondences, from ``tables`` = `realistic_pairs.fabricate_tables`; module
-    docstring). Returns the first call after construction
-    and `Localizer.warmup` (as `from_config` runs it), the median of ``repeats`` more, how many
-    of all calls localized and their pose error against the query's true pose."""
+    docstring). Returns the first call after construction and `Localizer.warmup` (as
+    `from_config` runs it), the median of ``repeats`` more, how many of all calls localized and
+    their pose error against the query's true pose."""
     from mast3r_ros.core.geometry import pose_error
     from mast3r_ros.core.keyframes import KeyframeMap
     from mast3r_ros.core.localizer import Localizer
