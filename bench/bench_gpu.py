@@ -16,11 +16,23 @@ p99/max, match Jaccard per keyframe).
     python bench/bench_gpu.py --config full --device cuda --sizes 512 --keyframes 1 4 \
         --variants eager reduce-overhead default tensorrt --json out.json
     python bench/bench_gpu.py --config tiny --device cpu --sizes 224 --variants eager  # smoke
+    python bench/bench_gpu.py --config tiny --device cpu --sizes 224 --variants eager \
+        --keyframes 1 --repeats 2 --correspondences realistic   # the realistic whole frame only
 
 Weights are random (``--config full`` is the ViT-L architecture, as bench_network.py), so the
-matches and poses are meaningless; the times and the equivalence figures are what count. PnP
-gets the matched keyframe points projected through a known pose (with 30 % outliers), so RANSAC
-sees a realistic inlier ratio.
+network's own matches and poses are meaningless; the times and the equivalence figures are what
+count. In the per-stage frame, PnP gets the matched keyframe points projected through a known
+pose (with 30 % outliers), so RANSAC sees a realistic inlier ratio.
+
+The whole `Localizer.localize` is timed with ``--correspondences``: 'network' (the random
+network's own descriptors: ~1 match per pair, so PnP does not run) and/or 'realistic' (the
+engine wrapped by `realistic_pairs.RealisticEngine`: the real network runs, then each decode's
+descriptor maps and keyframe pointmap are replaced on the device by a pair fabricated from a
+rendered scene, ~3000 matches per pair at 512 with ~20 % outliers; PnP runs and must recover the
+query's true pose: the bench prints how many frames localized and the pose error).
+
+``--build-only`` builds (compiles and warms up) each variant's engine and exits: on a GPU
+machine it fills ``TORCHINDUCTOR_CACHE_DIR`` for a later timing process (gpu_checks.sh).
 """
 
 from __future__ import annotations
@@ -38,7 +50,7 @@ from pathlib import Path
 from typing import Dict, List
 
 _REPO = Path(__file__).resolve().parents[1]
-for _p in (str(_REPO), str(_REPO / "test")):  # the test-only random-weight model helpers
+for _p in (str(_REPO), str(_REPO / "test"), str(_REPO / "bench")):  # test-only helpers
     if _p not in sys.path:
         sys.path.insert(0, _p)
 
@@ -55,6 +67,7 @@ from mast3r_ros.core.pnp import solve_pnp  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
 from mast3r_test_utils import (  # noqa: E402
     TINY_SPEC, random_model, scale_pointmaps, write_checkpoint)
+from realistic_pairs import RealisticEngine, fabricate_tables, make_scene  # noqa: E402
 
 CAMERA = (640, 480)
 N_MAP_KEYFRAMES = 6  # fabricated map for the whole-Localizer timing (K <= 4 are matched)
@@ -176,50 +189,76 @@ def bench_matching(preds, dev, repeats: int) -> Dict:
 
 
 def build_map(tmp: str, size: int):
-    """A keyframe map written by the product's writer from synthetic frames (render_frames);
-    returns (map path, a query `Frame` with its ground-truth pose)."""
+    """A keyframe map written by the product's writer from rendered frames
+    (`realistic_pairs.make_scene`: keyframes around the query, all overlapping it); returns
+    (map path, the query `Frame` with its true pose and depth, the keyframe `Frame` list)."""
     from mast3r_ros.core.keyframes import write_map
-    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
-    frames = list(render_frames(N_MAP_KEYFRAMES + 1, default_intrinsics(*CAMERA), seed=size))
+    keyframes, query = make_scene(N_MAP_KEYFRAMES, CAMERA, seed=size)
     path = os.path.join(tmp, f"map_{size}")
     write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, None)
-                     for f in frames[:N_MAP_KEYFRAMES]], overwrite=True)
-    return path, frames[N_MAP_KEYFRAMES]
+                     for f in keyframes], overwrite=True)
+    return path, query, keyframes
 
 
-def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int) -> Dict:
+def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int,
+                   keyframes=None, tables=None) -> Dict:
     """Whole `Localizer.localize` (the real Localizer, K = max_keyframes candidates chosen by the
     query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
-    map. Returns the first call after construction and `Localizer.warmup` (as `from_config`
-    runs it) and the median of ``repeats`` more."""
+    map. With ``keyframes`` (the map's `Frame` list) the engine is wrapped in `RealisticEngine`
+    (realistic correspondences, from ``tables`` = `realistic_pairs.fabricate_tables`; module
+    docstring). Returns the first call after construction and `Localizer.warmup` (as
+    `from_config` runs it), the median of ``repeats`` more, how many of all calls localized and
+    their pose error against the query's true pose."""
+    from mast3r_ros.core.geometry import pose_error
     from mast3r_ros.core.keyframes import KeyframeMap
     from mast3r_ros.core.localizer import Localizer
 
     cfg = LocalizerConfig(max_keyframes=k, prior_radius_m=100.0)
-    loc = Localizer(KeyframeMap.load(map_path), cfg, eng, image_size=size)
+    used = eng if keyframes is None else RealisticEngine(eng, keyframes, query, size,
+                                                         tables=tables)
+    loc = Localizer(KeyframeMap.load(map_path), cfg, used, image_size=size)
     try:
+        if keyframes is not None:
+            used.bind(loc.matcher.encodings)
         warm = loc.warmup()  # as Localizer.from_config does: the whole path per batch size
         _sync(dev)
         prior = query.map_from_cam
-        times, stages = [], {}
+        times, stages, errs, ok, results = [], {}, [], 0, []
         first = None
         for _ in range(repeats + 1):
             _sync(dev)
             t0 = time.perf_counter()
             r = loc.localize(query, prior=prior)
             t = time.perf_counter() - t0
+            results.append(r)
+            if r.success:
+                ok += 1
+                errs.append(pose_error(query.map_from_cam, r.map_from_cam))
             if first is None:
                 first = t
                 continue
             times.append(t)
             for s, x in r.timings_s.items():
                 stages.setdefault(s, []).append(x)
-        return {"total": _stats(times), "first_ms": first * 1e3,
-                "warmup_s": warm["seconds"], "warmup_batches": warm["keyframe_batches"],
-                "stages": {s: _stats(x) for s, x in stages.items()},
-                "keyframes_matched": len(r.keyframe_ids), "num_matches": r.num_matches,
-                "success": r.success, "reason": r.reason}
+        out = {"total": _stats(times), "first_ms": first * 1e3,
+               "warmup_s": warm["seconds"], "warmup_batches": warm["keyframe_batches"],
+               "stages": {s: _stats(x) for s, x in stages.items()},
+               "keyframes_matched": len(r.keyframe_ids), "num_matches": r.num_matches,
+               "num_inliers": r.num_inliers, "success": r.success, "reason": r.reason,
+               "localized": ok, "frames": len(results),
+               "pose_error_cm_median": (float(np.median([e[0] for e in errs])) * 100
+                                        if errs else None),
+               "pose_error_cm_max": float(max(e[0] for e in errs)) * 100 if errs else None,
+               "pose_error_deg_max": float(max(e[1] for e in errs)) if errs else None}
+        if keyframes is not None:
+            encs = [loc.matcher.encodings[i] for i in range(min(k, len(loc.matcher.encodings)))]
+            out.update(correspondences="realistic", unrecognised_keyframes=used.misses(),
+                       keyframe_view_overlap=used.seen, substitution_ms=used.substitution_ms(encs),
+                       pair_tables_mib=used.table_bytes() / 2**20)
+        else:
+            out["correspondences"] = "network"
+        return out
     finally:
         loc.matcher.close()  # the engine is the caller's: not Localizer.close()
 
@@ -264,6 +303,13 @@ def main() -> int:
     ap.add_argument("--repeats", type=int, default=20)
     ap.add_argument("--no-localize", action="store_true",
                     help="skip the whole-Localizer timing (needs a fabricated map)")
+    ap.add_argument("--correspondences", nargs="+", default=["network", "realistic"],
+                    choices=("network", "realistic"),
+                    help="whole-Localizer timing on the network's own matches (random weights: "
+                         "~1 per pair, no PnP) and/or on realistic ones (realistic_pairs.py)")
+    ap.add_argument("--build-only", action="store_true",
+                    help="only build (compile, warm up) each variant's engine per size, print "
+                         "the build time and exit (fills TORCHINDUCTOR_CACHE_DIR)")
     ap.add_argument("--engine-cache", default="", help="TensorRT engine cache (default: temp)")
     ap.add_argument("--median-distance", type=float, default=0.0,
                     help="rescale the random pointmaps to this median distance in metres "
@@ -315,122 +361,178 @@ def main() -> int:
                 json.dump(res, fh, indent=2)
 
     print(f"device {dev} ({res['gpu']}), {args.config} config, {args.precision}, torch "
-          f"{torch.__version__}, random weights")
+          f"{torch.__version__}, random weights", flush=True)
     for size in args.sizes:
         shape = network_shape(size, CAMERA)
-        fx = 0.8 * shape[1]
-        intr = CameraIntrinsics(shape[1], shape[0], np.array(
-            [[fx, 0, (shape[1] - 1) / 2], [0, fx, (shape[0] - 1) / 2], [0, 0, 1.0]]))
         out = res["sizes"][str(size)] = {"net_shape_hw": list(shape), "variants": {}}
-        map_path, query = (None, None) if args.no_localize else build_map(tmp, size)
-        ref_eng = Mast3rEngine(model, dev, "fp32")
-        rgbs = _images(size, kmax + 1)
-        preps = [ref_eng.prepare(r, size) for r in rgbs]
-        ref_kf = [ref_eng.encode(p) for p in preps[1:]]
-        ref = {k: run_frame(ref_eng, preps[0], ref_kf, k, intr, dev) for k in args.keyframes}
-        ref = {k: (t, [_to_cpu(p) for p in preds], m, r) for k, (t, preds, m, r) in ref.items()}
-        ref_eng.model.cpu()  # the fp32 reference weights leave the device before any variant
-        del ref_eng, ref_kf
-        for variant in variants:
-            base = 0
-            if dev.type == "cuda":
-                torch.cuda.empty_cache()
-                torch.cuda.reset_peak_memory_stats(dev)
-                base = torch.cuda.memory_allocated(dev)
-            t0 = time.perf_counter()
-            try:
-                eng = build(variant, model, dev, args.precision, shape, kmax, size, ckpt, cache)
-            except Exception as e:  # noqa: BLE001  report and go on with the other variants
-                print(f"{size} {variant}: build failed: {type(e).__name__}: {e}")
-                out["variants"][variant] = {"error": f"{type(e).__name__}: {e}"}
+        if args.build_only:
+            for variant in variants:
+                t0 = time.perf_counter()
+                try:
+                    eng = build(variant, model, dev, args.precision, shape, kmax, size, ckpt,
+                                cache)
+                except Exception as e:  # noqa: BLE001  report and go on
+                    print(f"{size} {variant}: build failed: {type(e).__name__}: {e}", flush=True)
+                    continue
+                dt = time.perf_counter() - t0
+                out["variants"][variant] = {"build_warmup_s": dt,
+                                            "compile_effective": getattr(eng, "compile", "n/a")}
+                print(f"{size} {variant}: built and warmed up (batches 1, {kmax}) in {dt:.1f} s "
+                      f"(compile {out['variants'][variant]['compile_effective']})", flush=True)
+                del eng
                 save()
-                continue
-            v = out["variants"][variant] = {
-                "build_warmup_s": time.perf_counter() - t0,
-                "compile_effective": getattr(eng, "compile", "n/a"), "keyframes": {}}
-            if dev.type == "cuda":
-                # weights: the engine's own tensors; allocated: everything it holds after
-                # construction and warm-up (weights, CUDA-graph pools, cached outputs)
-                m = getattr(eng, "model", None)
-                v["weights_mib"] = (sum(t.numel() * t.element_size() for t in {
-                    id(t): t for t in m.state_dict().values()}.values()) / 2**20
-                    if m is not None else None)
-                v["allocated_after_build_mib"] = (torch.cuda.memory_allocated(dev) - base) / 2**20
-                v["peak_build_mib"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
-            kf = [eng.encode(p) for p in preps[1:]]
-            for k in args.keyframes:
-                first, preds, matches, _ = run_frame(eng, preps[0], kf, k, intr, dev)
-                times: Dict[str, List[float]] = {s: [] for s in first}
-                for i in range(args.repeats):
-                    t = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)[0]
-                    for s, x in t.items():
-                        times[s].append(x)
-                rp, rm = ref[k][1], ref[k][2]
-                v["keyframes"][str(k)] = {
-                    "stages": {s: _stats(x) for s, x in times.items()},
-                    "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
-                    "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches),
-                    "matching_torch_vs_triton": bench_matching(preds, dev, args.repeats)}
-                del preds, matches  # not part of what a localize call holds
-                if map_path is not None:
-                    if dev.type == "cuda":
-                        torch.cuda.empty_cache()
-                        torch.cuda.reset_peak_memory_stats(dev)
-                    try:
-                        lr = bench_localize(eng, map_path, query, size, k, dev, args.repeats)
-                    except Exception as e:  # noqa: BLE001  report and go on
-                        lr = {"error": f"{type(e).__name__}: {e}"}
-                    if dev.type == "cuda":  # whole process: weights + map encodings + frame
-                        lr["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
-                        lr["peak_gpu_mib_over_base"] = (
-                            torch.cuda.max_memory_allocated(dev) - base) / 2**20
-                    v["keyframes"][str(k)]["localize"] = lr
-                save()
-            if hasattr(eng, "close") and variant == "tensorrt":
-                eng.close()
-            del eng
-            save()
-        _print_size(size, shape, out, args.keyframes)
+            continue
+        bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, cache, tmp,
+                   save)
     save()
     return 0
 
 
-def _print_size(size, shape, out, keyframes):
-    print(f"\n== size {size} (network {shape[1]}x{shape[0]}), ms median [p90] per stage")
-    stages = ("encode", "decode", "matching", "pnp", "total")
-    hdr = f"{'variant':16s} {'K':>2s} " + " ".join(f"{s:>15s}" for s in stages)
-    print(hdr + f" {'first':>7s} {'peakMiB':>8s} {'build_s':>7s} {'desc':>8s} {'pts3d':>8s}"
-          f" {'jacc':>5s}")
-    for name, v in out["variants"].items():
-        if "error" in v:
-            print(f"{name:16s}    {v['error'][:100]}")
+def bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, cache, tmp,
+               save) -> None:
+    """Every variant at one network size: the per-stage frame, matching, whole localize."""
+    fx = 0.8 * shape[1]
+    intr = CameraIntrinsics(shape[1], shape[0], np.array(
+        [[fx, 0, (shape[1] - 1) / 2], [0, fx, (shape[0] - 1) / 2], [0, 0, 1.0]]))
+    map_path, query, keyframes = (None, None, None) if args.no_localize else build_map(tmp, size)
+    tables = None
+    if map_path is not None and "realistic" in args.correspondences:
+        t0 = time.perf_counter()
+        tables = fabricate_tables(keyframes, query, size, shape, model.spec.desc_dim)
+        print(f"realistic pairs fabricated for {len(keyframes)} keyframes in "
+              f"{time.perf_counter() - t0:.1f} s; the query seen by "
+              + ", ".join(f"{x:.0%}" for x in tables[1]), flush=True)
+    ref_eng = Mast3rEngine(model, dev, "fp32")
+    rgbs = _images(size, kmax + 1)
+    preps = [ref_eng.prepare(r, size) for r in rgbs]
+    ref_kf = [ref_eng.encode(p) for p in preps[1:]]
+    ref = {k: run_frame(ref_eng, preps[0], ref_kf, k, intr, dev) for k in args.keyframes}
+    ref = {k: (t, [_to_cpu(p) for p in preds], m, r) for k, (t, preds, m, r) in ref.items()}
+    ref_eng.model.cpu()  # the fp32 reference weights leave the device before any variant
+    del ref_eng, ref_kf
+    _print_header(size, shape)
+    for variant in variants:
+        base = 0
+        if dev.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(dev)
+            base = torch.cuda.memory_allocated(dev)
+        t0 = time.perf_counter()
+        try:
+            eng = build(variant, model, dev, args.precision, shape, kmax, size, ckpt, cache)
+        except Exception as e:  # noqa: BLE001  report and go on with the other variants
+            out["variants"][variant] = {"error": f"{type(e).__name__}: {e}"}
+            _print_variant(variant, out["variants"][variant], args.keyframes)
+            save()
             continue
-        for k in keyframes:
-            r = v["keyframes"][str(k)]
-            cells = " ".join(f"{r['stages'][s]['median_ms']:7.2f} [{r['stages'][s]['p90_ms']:5.1f}]"
-                             for s in stages)
-            e = r["equivalence_vs_eager_fp32"]
-            print(f"{name:16s} {k:2d} {cells} {r['first_frame_ms']['total']:7.1f} "
-                  f"{r.get('localize', {}).get('peak_gpu_mib', float('nan')):8.0f} "
-                  f"{v['build_warmup_s']:7.1f} "
-                  f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
-                  f"{e['match_jaccard_min']:5.2f}")
-            m = r.get("matching_torch_vs_triton")
-            if m:
-                print(f"{'':16s} {k:2d}   matching per pair (match_and_fuse): torch "
-                      f"{m['per_pair_torch']['median_ms']:.2f} ms"
-                      + (f", triton {m['per_pair_triton']['median_ms']:.2f} ms, same matches "
-                         f"{m['same_matches']}" if "per_pair_triton" in m else ""))
-            lr = r.get("localize")
+        v = out["variants"][variant] = {
+            "build_warmup_s": time.perf_counter() - t0,
+            "compile_effective": getattr(eng, "compile", "n/a"), "keyframes": {}}
+        if dev.type == "cuda":
+            # weights: the engine's own tensors; allocated: everything it holds after
+            # construction and warm-up (weights, CUDA-graph pools, cached outputs)
+            m = getattr(eng, "model", None)
+            v["weights_mib"] = (sum(t.numel() * t.element_size() for t in {
+                id(t): t for t in m.state_dict().values()}.values()) / 2**20
+                if m is not None else None)
+            v["allocated_after_build_mib"] = (torch.cuda.memory_allocated(dev) - base) / 2**20
+            v["peak_build_mib"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
+        kf = [eng.encode(p) for p in preps[1:]]
+        for k in args.keyframes:
+            first, preds, matches, _ = run_frame(eng, preps[0], kf, k, intr, dev)
+            times: Dict[str, List[float]] = {s: [] for s in first}
+            for i in range(args.repeats):
+                t = run_frame(eng, preps[0], kf, k, intr, dev, seed=i)[0]
+                for s, x in t.items():
+                    times[s].append(x)
+            rp, rm = ref[k][1], ref[k][2]
+            v["keyframes"][str(k)] = {
+                "stages": {s: _stats(x) for s, x in times.items()},
+                "first_frame_ms": {s: x * 1e3 for s, x in first.items()},
+                "equivalence_vs_eager_fp32": _equivalence(rp, rm, preds, matches),
+                "matching_torch_vs_triton": bench_matching(preds, dev, args.repeats)}
+            del preds, matches  # not part of what a localize call holds
+            # network's own matches first: its peak memory is the frame's, without the
+            # realistic mode's pair tables
+            for mode in ([] if map_path is None else args.correspondences):
+                if dev.type == "cuda":
+                    torch.cuda.empty_cache()
+                    torch.cuda.reset_peak_memory_stats(dev)
+                try:
+                    lr = bench_localize(eng, map_path, query, size, k, dev, args.repeats,
+                                        *((keyframes, tables) if mode == "realistic" else ()))
+                except Exception as e:  # noqa: BLE001  report and go on
+                    lr = {"error": f"{type(e).__name__}: {e}"}
+                if dev.type == "cuda":  # whole process: weights + map encodings + frame
+                    lr["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
+                    lr["peak_gpu_mib_over_base"] = (
+                        torch.cuda.max_memory_allocated(dev) - base) / 2**20
+                v["keyframes"][str(k)]["localize" if mode == "network"
+                                       else "localize_realistic"] = lr
+            save()
+        if hasattr(eng, "close") and variant == "tensorrt":
+            eng.close()
+        del eng
+        _print_variant(variant, v, args.keyframes)
+        save()
+
+
+STAGES = ("encode", "decode", "matching", "pnp", "total")
+
+
+def _print_header(size, shape):
+    print(f"\n== size {size} (network {shape[1]}x{shape[0]}), ms median [p90] per stage")
+    hdr = f"{'variant':16s} {'K':>2s} " + " ".join(f"{s:>15s}" for s in STAGES)
+    print(hdr + f" {'first':>7s} {'peakMiB':>8s} {'build_s':>7s} {'desc':>8s} {'pts3d':>8s}"
+          f" {'jacc':>5s}", flush=True)
+
+
+def _print_variant(name, v, keyframes):
+    """The rows of one variant (printed as soon as it is done: a cut run keeps them)."""
+    if "error" in v:
+        print(f"{name:16s}    {v['error'][:100]}", flush=True)
+        return
+    for k in keyframes:
+        r = v["keyframes"][str(k)]
+        cells = " ".join(f"{r['stages'][s]['median_ms']:7.2f} [{r['stages'][s]['p90_ms']:5.1f}]"
+                         for s in STAGES)
+        e = r["equivalence_vs_eager_fp32"]
+        print(f"{name:16s} {k:2d} {cells} {r['first_frame_ms']['total']:7.1f} "
+              f"{r.get('localize', {}).get('peak_gpu_mib', float('nan')):8.0f} "
+              f"{v['build_warmup_s']:7.1f} "
+              f"{e['desc_max_abs']:8.1e} {e['pts3d_rel_p99']:8.1e} "
+              f"{e['match_jaccard_min']:5.2f}")
+        m = r.get("matching_torch_vs_triton")
+        if m:
+            print(f"{'':16s} {k:2d}   matching per pair (match_and_fuse): torch "
+                  f"{m['per_pair_torch']['median_ms']:.2f} ms"
+                  + (f", triton {m['per_pair_triton']['median_ms']:.2f} ms, same matches "
+                     f"{m['same_matches']}" if "per_pair_triton" in m else ""))
+        for key, what in (("localize", "network's matches"),
+                          ("localize_realistic", "realistic matches")):
+            lr = r.get(key)
             if lr and "error" in lr:
-                print(f"{'':16s} {k:2d}   Localizer.localize: {lr['error'][:100]}")
+                print(f"{'':16s} {k:2d}   Localizer.localize ({what}): {lr['error'][:100]}")
             elif lr:
                 st = " ".join(f"{n} {x['median_ms']:.1f}" for n, x in lr["stages"].items())
-                print(f"{'':16s} {k:2d}   Localizer.localize: median {lr['total']['median_ms']:.1f}"
-                      f" ms [p90 {lr['total']['p90_ms']:.1f}], first {lr['first_ms']:.1f} ms, "
-                      f"peak {lr.get('peak_gpu_mib', float('nan')):.0f} MiB (weights "
+                print(f"{'':16s} {k:2d}   Localizer.localize ({what}): median "
+                      f"{lr['total']['median_ms']:.1f} ms [p90 {lr['total']['p90_ms']:.1f}], "
+                      f"first {lr['first_ms']:.1f} ms, peak "
+                      f"{lr.get('peak_gpu_mib', float('nan')):.0f} MiB (weights "
                       f"{v.get('weights_mib') or float('nan'):.0f}, after warm-up "
                       f"{v.get('allocated_after_build_mib', float('nan')):.0f}) ({st})")
+                err = ("" if lr["pose_error_cm_median"] is None else
+                       f", pose error median {lr['pose_error_cm_median']:.2f} cm, max "
+                       f"{lr['pose_error_cm_max']:.2f} cm / {lr['pose_error_deg_max']:.3f} deg")
+                extra = ""
+                if key == "localize_realistic":
+                    extra = (f"; substitution {lr['substitution_ms']:.2f} ms (included), pair "
+                             f"tables {lr['pair_tables_mib']:.0f} MiB (in the peak), "
+                             f"unrecognised keyframes {lr['unrecognised_keyframes']}")
+                print(f"{'':16s} {k:2d}     localized {lr['localized']}/{lr['frames']}{err}; "
+                      f"{lr['num_matches']} matches, {lr['num_inliers']} inliers"
+                      + ("" if lr["success"] else f" ({lr['reason']})") + extra)
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
