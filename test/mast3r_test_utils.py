@@ -208,3 +208,16 @@ def keyframe_records(path) -> list:
     return [{"id": k.id, "stamp_ns": k.stamp_ns,
              "intrinsics": {"width": k.intrinsics.width, "height": k.intrinsics.height}}
             for k in m.keyframes]
+
+
+def count_cpu_calls(monkeypatch) -> list:
+    """A list that gets the shape of every tensor moved to the host with ``.cpu()``."""
+    calls = []
+    real = torch.Tensor.cpu
+
+    def counting(self, *a, **kw):
+        calls.append(tuple(self.shape))
+        return real(self, *a, **kw)
+
+    monkeypatch.setattr(torch.Tensor, "cpu", counting)
+    return calls

@@ -18,7 +18,7 @@ import torch
 
 pytest.importorskip("triton")
 
-from mast3r_test_utils import warped_descriptor_pair  # noqa: E402
+from mast3r_test_utils import count_cpu_calls, warped_descriptor_pair  # noqa: E402
 
 from mast3r_ros.core import nn_triton  # noqa: E402
 from mast3r_ros.core.config import MatchingConfig  # noqa: E402
@@ -169,14 +169,7 @@ def test_device_part_has_no_host_round_trip():
 
 
 def test_fixed_path_moves_to_the_host_once(monkeypatch):
-    calls = []
-    real = torch.Tensor.cpu
-
-    def counting(self, *a, **kw):
-        calls.append(tuple(self.shape))
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(torch.Tensor, "cpu", counting)
+    calls = count_cpu_calls(monkeypatch)
     m = match_and_fuse(_preds(3), _poses(3), CFG, np.random.default_rng(0))
     assert calls == [(3 * (H // 2) * (W // 2), 13)] and len(m.slot) > 0
 

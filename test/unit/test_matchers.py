@@ -9,6 +9,7 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.matchers.mast3r import filter_matches, stack_encodings
 from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border
 from mast3r_ros.core.model.engine import PairPrediction
+from mast3r_test_utils import count_cpu_calls
 
 H, W, D = 24, 32, 8
 
@@ -64,21 +65,8 @@ def test_filter_matches_equals_the_host_reference(cfg):
         assert len(got.xy1) > 0
 
 
-def _count_cpu_calls(monkeypatch) -> list:
-    """A list that gets the shape of every tensor moved to the host with ``.cpu()``."""
-    calls = []
-    real = torch.Tensor.cpu
-
-    def counting(self, *a, **kw):
-        calls.append(tuple(self.shape))
-        return real(self, *a, **kw)
-
-    monkeypatch.setattr(torch.Tensor, "cpu", counting)
-    return calls
-
-
 def test_filter_matches_moves_to_the_host_once(monkeypatch):
-    calls = _count_cpu_calls(monkeypatch)
+    calls = count_cpu_calls(monkeypatch)
     m = filter_matches(_prediction(1), MatchingConfig(subsample=2, max_matches=10),
                        np.random.default_rng(0))
     assert calls == [(len(m.xy1), 8)]  # xy1, xy2, pts3d_1, conf_1
@@ -129,7 +117,7 @@ def test_match_and_fuse_equals_filter_matches_per_pair(cfg):
 def test_match_and_fuse_moves_to_the_host_once(monkeypatch):
     from mast3r_ros.core.matchers.mast3r import match_and_fuse
 
-    calls = _count_cpu_calls(monkeypatch)
+    calls = count_cpu_calls(monkeypatch)
     preds = [_prediction(s) for s in range(4)]
     m = match_and_fuse(preds, np.stack([np.eye(4)] * 4), MatchingConfig(subsample=2),
                        np.random.default_rng(0))
