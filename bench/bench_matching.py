@@ -6,7 +6,9 @@ Default run, side by side in one process on ``--device``, on realistic synthetic
 copy of image 1 with an unmatched border, D=24; the walk converges for thousands of start points
 as with real MASt3R weights) at the network size of ``--size`` (512 -> 512x384):
 
-* K=1: ``fast_reciprocal_matches`` (subsample 8) with ``nn_backend`` torch and triton;
+* K=1: ``fast_reciprocal_matches`` (subsample 8) with ``nn_backend`` torch and triton, and
+  ``triton-ieee``: the Triton search without its TF32 screen (`core.nn_triton`), which must give
+  the same matches (``screen_identical``);
 * K=1 and K=4: ``match_and_fuse`` (filters, 3-D lookup, fusion, one transfer), reported per
   keyframe pair, in each variant (`match_and_fuse_variants`): ``torch``; ``triton`` (the
   variable-shape path, one host round trip per walk round); ``triton-fixed`` (fixed shapes, no
@@ -16,8 +18,10 @@ as with real MASt3R weights) at the network size of ``--size`` (512 -> 512x384):
 
 median/min/max/p90 ms, the number of matches, the fraction on the true warp, and the match
 Jaccard between the backends (expected 1.0). ``--sweep`` also times Triton kernel variants
-(fma loop vs tl.dot, block shapes). ``--smoke``: tiny pairs on the CPU, Triton through its
-interpreter when installed (proves the script runs; the times mean nothing).
+(fma loop vs tl.dot, with and without the TF32 screen, block shapes); ``--screen-stats``
+emulates on the CPU the share of tiles the screen leaves to the IEEE products. ``--smoke``:
+tiny pairs on the CPU, Triton through its interpreter when installed (proves the script
+runs; the times mean nothing).
 
 ``--baselines`` instead runs the earlier comparison: fast matching vs the exhaustive mutual NN vs
 a reference-style walk (blocks of 8192, no caching), on the fixture pair and a synthetic one.
@@ -280,6 +284,28 @@ def _preds(pairs, dev):
     return out
 
 
+class _ieee_only:
+    """Context: the Triton search without its TF32 screen (``triton-ieee`` in ``--backends``:
+    the plain IEEE float32 kernel, the screen's reference; both must give the same matches)."""
+
+    def __enter__(self):
+        from mast3r_ros.core import nn_triton as nt
+
+        self.keep, nt.TF32_SCREEN = nt.TF32_SCREEN, False
+
+    def __exit__(self, *exc):
+        from mast3r_ros.core import nn_triton as nt
+
+        nt.TF32_SCREEN = self.keep
+
+
+def _ieee_wrap(fn):
+    def run(*a, **k):
+        with _ieee_only():
+            return fn(*a, **k)
+    return run
+
+
 def compare_backends(pairs, args, backends: List[str]) -> Dict:
     from mast3r_ros.core.matching import fast_reciprocal_matches
 
@@ -291,7 +317,10 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
         outs = {}
         for be in backends:
             def run(be=be, d1=d1, d2=d2):
-                return fast_reciprocal_matches(d1, d2, subsample=8, nn_backend=be)
+                return fast_reciprocal_matches(d1, d2, subsample=8,
+                                               nn_backend=be.replace("-ieee", ""))
+            if be == "triton-ieee":
+                run = _ieee_wrap(run)
             t, m = timed(run, dev, args.repeats, warmup=0 if args.smoke else 1)
             outs[be] = m
             on = p.on_warp(m[0].cpu(), m[1].cpu())
@@ -301,11 +330,15 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             r["jaccard"] = _jaccard(_keys(*outs[backends[0]]), _keys(*outs[backends[1]]))
             r["identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
                                  zip(outs[backends[0]], outs[backends[1]]))
+        if "triton" in outs and "triton-ieee" in outs:  # the screen must not change a match
+            r["screen_identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
+                                        zip(outs["triton"], outs["triton-ieee"]))
         res["pairs"].append(r)
         LOG.info("pair %d: %s", i, "  ".join(
             f"{be} {r[be]['median_ms']:.2f} ms [p90 {r[be]['p90_ms']:.2f}] {r[be]['n_matches']} "
             f"matches ({100 * r[be]['on_warp']:.1f} % on warp)" for be in backends)
-            + (f"  jaccard {r['jaccard']:.4f}" if "jaccard" in r else ""))
+            + (f"  jaccard {r['jaccard']:.4f}" if "jaccard" in r else "")
+            + (f"  screen identical {r['screen_identical']}" if "screen_identical" in r else ""))
     preds = _preds(pairs, dev)
     poses = np.stack([np.eye(4)] * len(preds))
     variants = match_and_fuse_variants(backends, dev)
@@ -345,12 +378,18 @@ def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
     """Name -> fn(preds, poses, rng) of each way `match_and_fuse` can run here: ``torch``;
     ``triton`` (the variable-shape path: one host round trip per walk round and per unique);
     ``triton-fixed`` (fixed shapes, no host round trip, eager: ``cuda_graph: off``);
-    ``triton-graph`` (the same replayed as one CUDA graph; CUDA only)."""
+    ``triton-graph`` (the same replayed as one CUDA graph; CUDA only); ``triton-fixed-ieee``
+    (``triton-fixed`` without the TF32 screen, when ``triton-ieee`` is among the backends)."""
     from mast3r_ros.core.config import MatchingConfig
     from mast3r_ros.core.matchers.mast3r import _match_and_fuse_walks, match_and_fuse
 
     out: Dict = {}
     for be in backends:
+        if be == "triton-ieee":  # eager fixed-shape path without the TF32 screen
+            cfg = MatchingConfig(nn_backend="triton", max_matches=10**6, cuda_graph="off")
+            out["triton-fixed-ieee"] = _ieee_wrap(
+                lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng))
+            continue
         cfg = MatchingConfig(nn_backend=be, max_matches=10**6, cuda_graph="off")
         if be != "triton":
             out[be] = lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng)
@@ -411,6 +450,49 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
     return out
 
 
+def _tf32(x: torch.Tensor) -> torch.Tensor:
+    return (x.contiguous().view(torch.int32) & -8192).view(torch.float32)
+
+
+def screen_stats(pair, block_q: int = 32, block_t: int = 128, subsample: int = 8) -> Dict:
+    """How many (query block, target tile) products the TF32 screen leaves to the IEEE kernel.
+
+    Emulated on the CPU with the kernel's arithmetic (TF32-truncated operands, the bound
+    ``SCREEN_C * |q| * |t|``) for the walk's first search: the grid start points of image 1
+    (every ``subsample`` px) against every pixel of image 2, the queries in blocks of
+    ``block_q`` as the kernel's programs hold them. ``live_tile_fraction`` is the share of tiles
+    whose IEEE products the screen cannot skip (1.0 = no saving); every query's winner is
+    checked to lie in a live tile (``winners_in_live_tiles``, must be True).
+    """
+    from mast3r_ros.core import nn_triton as nt
+
+    h, w, d = pair.desc1.shape
+    ys, xs = np.mgrid[subsample // 2:h:subsample, subsample // 2:w:subsample]
+    q = pair.desc1[torch.from_numpy(ys.ravel()), torch.from_numpy(xs.ravel())].float()
+    t = pair.desc2.reshape(-1, d).float()
+    n_t = t.shape[0]
+    n_tiles = -(-n_t // block_t)
+    pad = n_tiles * block_t - n_t
+    qt, tt = _tf32(q), _tf32(t)
+    tn = torch.linalg.vector_norm(t, dim=1)
+    live = total = 0
+    winners_ok = True
+    for i in range(0, q.shape[0], block_q):
+        qb = q[i:i + block_q]
+        e = nt.SCREEN_C * torch.linalg.vector_norm(qb, dim=1)[:, None] * tn[None]
+        a = qt[i:i + block_q] @ tt.T
+        lower = (a - e).amax(dim=1, keepdim=True)
+        keep = F.pad(a + e >= lower, (0, pad)).reshape(len(qb), n_tiles, block_t)
+        tile_live = keep.any(dim=2).any(dim=0)
+        live += int(tile_live.sum())
+        total += n_tiles
+        win = (qb @ t.T).argmax(dim=1) // block_t
+        winners_ok &= bool(tile_live[win].all())
+    return {"live_tile_fraction": live / total, "tiles": total, "queries": int(q.shape[0]),
+            "block_q": block_q, "block_t": block_t, "screen_c": nt.SCREEN_C,
+            "winners_in_live_tiles": winners_ok}
+
+
 def sweep(pair, args) -> List[Dict]:
     """Triton kernel variants on one pair's whole walk (median ms), fastest first."""
     from mast3r_ros.core import nn_triton as nt
@@ -418,25 +500,36 @@ def sweep(pair, args) -> List[Dict]:
 
     dev = torch.device(args.device)
     d1, d2 = pair.desc1.to(dev), pair.desc2.to(dev)
-    keep = (nt.USE_DOT, nt.BLOCK_Q, nt.BLOCK_T, nt.NUM_WARPS, nt.CHUNK_BLOCKS)
+    with_screen = nt.TF32_SCREEN
+    nt.TF32_SCREEN = False  # the plain IEEE search is the reference
+    ref = fast_reciprocal_matches(d1, d2, nn_backend="triton")
+    nt.TF32_SCREEN = with_screen
+    names = ("USE_DOT", "TF32_SCREEN", "BLOCK_Q", "BLOCK_T", "NUM_WARPS", "CHUNK_BLOCKS")
+    keep = tuple(getattr(nt, n) for n in names)
     rows = []
-    for use_dot, bq, bt, nw, cb in [(False, 32, 128, 4, 32), (False, 64, 128, 4, 32),
-                                    (False, 64, 128, 8, 32), (False, 32, 64, 4, 64),
-                                    (False, 16, 128, 4, 32), (False, 64, 64, 4, 32),
-                                    (False, 32, 128, 4, 8), (False, 32, 128, 4, 128),
-                                    (True, 32, 128, 4, 32), (True, 64, 128, 4, 32),
-                                    (True, 64, 64, 4, 32), (True, 128, 64, 8, 32)]:
-        nt.USE_DOT, nt.BLOCK_Q, nt.BLOCK_T, nt.NUM_WARPS, nt.CHUNK_BLOCKS = use_dot, bq, bt, nw, cb
+    # (use_dot, tf32 screen, block_q, block_t, num_warps, chunk_blocks); the fma loop lost by
+    # 2-9x on the H200 (docs/bench/h200_i9match), two of its shapes stay for reference
+    for variant in [(False, False, 32, 128, 4, 32), (False, False, 16, 128, 4, 32),
+                    (True, False, 32, 128, 4, 32), (True, False, 64, 64, 4, 32),
+                    (True, False, 128, 64, 8, 32),
+                    (True, True, 32, 128, 4, 32), (True, True, 64, 128, 4, 32),
+                    (True, True, 64, 64, 4, 32), (True, True, 128, 64, 8, 32),
+                    (True, True, 64, 128, 8, 32), (True, True, 32, 128, 4, 8),
+                    (True, True, 128, 128, 8, 32)]:
+        for n, v in zip(names, variant):
+            setattr(nt, n, v)
+        row = {k.lower(): v for k, v in zip(names, variant)}
         try:
             t, m = timed(lambda: fast_reciprocal_matches(d1, d2, nn_backend="triton"), dev,
                          max(3, args.repeats // 3), warmup=1)
-            rows.append({"use_dot": use_dot, "block_q": bq, "block_t": bt, "num_warps": nw,
-                         "chunk_blocks": cb, **_ms(t), "n_matches": int(len(m[0]))})
+            row.update({**_ms(t), "n_matches": int(len(m[0])),
+                        "same_matches": same(m, ref)})
         except Exception as e:  # noqa: BLE001  a variant that does not compile is reported
-            rows.append({"use_dot": use_dot, "block_q": bq, "block_t": bt, "num_warps": nw,
-                         "chunk_blocks": cb, "error": f"{type(e).__name__}: {e}"[:200]})
+            row["error"] = f"{type(e).__name__}: {e}"[:200]
+        rows.append(row)
         LOG.info("sweep %s", rows[-1])
-    nt.USE_DOT, nt.BLOCK_Q, nt.BLOCK_T, nt.NUM_WARPS, nt.CHUNK_BLOCKS = keep
+    for n, v in zip(names, keep):
+        setattr(nt, n, v)
     return sorted(rows, key=lambda r: r.get("median_ms", float("inf")))
 
 
@@ -447,7 +540,9 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="network size: the long side (4:3 maps)")
     p.add_argument("--repeats", type=int, default=20)
     p.add_argument("--pairs", type=int, default=4, help="synthetic pairs (K=4 needs 4)")
-    p.add_argument("--backends", default="torch,triton")
+    p.add_argument("--backends", default="torch,triton,triton-ieee",
+                   help="torch, triton (the Triton search with its TF32 screen), triton-ieee "
+                        "(the same without the screen)")
     p.add_argument("--sweep", action="store_true", help="also time Triton kernel variants")
     p.add_argument("--smoke", action="store_true",
                    help="tiny pairs on the CPU (Triton interpreted): proves the script runs")
@@ -458,6 +553,9 @@ def main(argv: Optional[List[str]] = None) -> int:
     p.add_argument("--count-ops", action="store_true",
                    help="also profile one match_and_fuse call per variant: aten ops, host "
                         "syncs, CUDA kernel/graph launches (on by default with --smoke)")
+    p.add_argument("--screen-stats", action="store_true",
+                   help="instead of timing: emulate on the CPU, for each pair, how many tiles "
+                        "the TF32 screen of core/nn_triton.py leaves to the IEEE products")
     p.add_argument("--json", default=None, help="write results here")
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
@@ -473,7 +571,7 @@ def main(argv: Optional[List[str]] = None) -> int:
 
     if "triton" in backends and _triton_error() is not None:
         LOG.warning("triton unavailable (%s): timing the torch backend only", _triton_error())
-        backends = [b for b in backends if b != "triton"]
+        backends = [b for b in backends if not b.startswith("triton")]
     dev = torch.device(args.device)
     h, w = (24, 32) if args.smoke else (args.size * 3 // 4, args.size)
     from mast3r_test_utils import warped_descriptor_pair
@@ -484,6 +582,15 @@ def main(argv: Optional[List[str]] = None) -> int:
              for s in range(args.pairs)]
     LOG.info("device %s, %dx%d maps, D=24, subsample 8, %d pairs, backends %s", dev, w, h,
              len(pairs), backends)
+    if args.screen_stats:
+        res = {"shape_hwd": [h, w, 24], "screen_stats": []}
+        for i, pair in enumerate(pairs):
+            for bq in (32, 64):
+                res["screen_stats"].append({"pair": i, **screen_stats(pair, block_q=bq)})
+                LOG.info("TF32 screen (CPU emulation, first search of the walk): %s",
+                         res["screen_stats"][-1])
+        write_json(args.json, res)
+        return 0 if all(r["winners_in_live_tiles"] for r in res["screen_stats"]) else 1
     res = {**environment(dev), "shape_hwd": [h, w, 24], "smoke": args.smoke,
            **compare_backends(pairs, args, backends)}
     if args.sweep and "triton" in backends:

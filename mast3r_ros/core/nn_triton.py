@@ -9,6 +9,21 @@ running per-lane maximum and its earliest index over its share of the targets, a
 kernel reduces the shares (targets are split across programs so that a few thousand queries fill
 every multiprocessor).
 
+Tensor-core screen (``TF32_SCREEN``, on by default with ``USE_DOT``): the IEEE float32 products
+run on the CUDA cores, ~8x slower than the tensor cores' TF32 products. So a first kernel takes,
+per query, ``L = max_t (a_t - e_t)`` over valid targets, where ``a_t`` is the product of the
+operands truncated to TF32 (10 mantissa bits; truncated in the kernel, so the hardware's own
+rounding to TF32 is exact) and ``e_t = SCREEN_C * |q| * |t|`` bounds ``|a_t - s_t|`` against the
+IEEE score ``s_t``: ``L`` is a lower bound of the best score. The search kernel then computes the
+IEEE products only in the tiles where some ``a_t + e_t >= L`` for some query of the program: a
+target outside those tiles scores ``s_t <= a_t + e_t < L <= max s``, so it can neither win nor
+tie, and the indices are those of the plain IEEE kernel, bit for bit. A row holding a NaN/inf
+makes its bound NaN/inf, which never lets a tile be skipped. ``SCREEN_C = 2**-8``: truncating
+both operands errs by < 2**-9 relative per product (+ 2**-20), the MMA's float32 accumulation by
+< 32 additions x 2**-14 even if it kept only 14 bits (Hopper keeps more), the IEEE sum by
+< 24 x 2**-24; by Cauchy-Schwarz sum_i |q_i t_i| <= |q| |t|. The margin only costs speed (a
+wider margin checks more tiles), never exactness.
+
 Queries are given as row indices into the source (gathered in the kernel) with their count in a
 device tensor, so the caller needs no host round trip to size a launch: programs past the count
 return at once. The answer is written straight into a per-pair cache ``out[b, qidx[b, i]]``.
@@ -45,13 +60,25 @@ _FLT_MAX = tl.constexpr(3.4028234663852886e38)
 # (triton 3.6) the whole 512x384 walk took 6.8 ms with tl.dot, 14-62 ms with the fma loop; which is
 # faster depends on the GPU and the Triton version (bench/bench_matching.py --sweep).
 USE_DOT = True
+# The TF32 screen above (needs USE_DOT): exact IEEE products only where a TF32 lower bound says a
+# tile can hold the winner. Same indices; bench/bench_matching.py --sweep times both.
+TF32_SCREEN = True
+SCREEN_C = 2.0 ** -8
+_TF32_MASK = tl.constexpr(-8192)  # 0xFFFFE000 as int32: keeps sign, exponent, 10 mantissa bits
 
 
 @triton.jit
-def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, pval_ptr, pidx_ptr,
-                       n_src, n_t, n_qmax, n_split, chunk,
-                       D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
-                       BT: tl.constexpr, HAS_BAD: tl.constexpr, USE_DOT: tl.constexpr):
+def _tf32_trunc(x):
+    """float32 -> the same value truncated to TF32 (10 mantissa bits), still float32."""
+    return (x.to(tl.int32, bitcast=True) & _TF32_MASK).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
+                   n_src, n_t, n_qmax, n_split, chunk, screen_c,
+                   D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
+                   BT: tl.constexpr, HAS_BAD: tl.constexpr):
+    """lb[b, split, i] = max over this split's valid targets t of (a_t - e_t) (or -inf)."""
     pid_q = tl.program_id(0)
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
@@ -62,35 +89,94 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, pval_ptr, pi
         rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
         q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
         t_base = tgt_ptr + b.to(tl.int64) * D * n_t
+        dd = tl.arange(0, DP)
+        qt = tl.load(q_base[:, None] + dd[None, :], mask=qmask[:, None] & (dd[None, :] < D),
+                     other=0.0)
+        qn = tl.sqrt(tl.sum(qt * qt, axis=1)) * screen_c
+        qtr = _tf32_trunc(qt)
+        run = tl.full((BQ, BT), float("-inf"), tl.float32)
+        start = pid_s * chunk
+        for j0 in range(start, start + chunk, BT):
+            cols = j0 + tl.arange(0, BT)
+            cmask = cols < n_t
+            tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
+                         mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
+            tn = tl.sqrt(tl.sum(tt * tt, axis=0))
+            a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
+            lb = a - qn[:, None] * tn[None, :]
+            ok = (lb == lb) & (tl.abs(lb) < float("inf")) & cmask[None, :]
+            if HAS_BAD:
+                bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
+                ok = ok & (bad == 0)[None, :]
+            run = tl.maximum(run, tl.where(ok, lb, float("-inf")))
+        out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
+        tl.store(lb_ptr + out, tl.max(run, axis=1), mask=qmask)
+
+
+@triton.jit
+def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval_ptr, pidx_ptr,
+                       n_src, n_t, n_qmax, n_split, chunk, screen_c,
+                       D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
+                       BT: tl.constexpr, HAS_BAD: tl.constexpr, USE_DOT: tl.constexpr,
+                       SCREEN: tl.constexpr):
+    pid_q = tl.program_id(0)
+    pid_s = tl.program_id(1)
+    b = tl.program_id(2)
+    n_q = tl.load(nq_ptr + b)
+    if pid_q * BQ < n_q:
+        offs_q = pid_q * BQ + tl.arange(0, BQ)
+        qmask = offs_q < n_q
+        rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
+        q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
+        t_base = tgt_ptr + b.to(tl.int64) * D * n_t
+        dd = tl.arange(0, DP)
+        if USE_DOT:  # channels padded to DP with zeros (loaded once: they do not change)
+            qt = tl.load(q_base[:, None] + dd[None, :],
+                         mask=qmask[:, None] & (dd[None, :] < D), other=0.0)
+        if SCREEN:  # the best lower bound over all splits (`_screen_kernel`)
+            lbound = tl.full((BQ,), float("-inf"), tl.float32)
+            for s2 in range(0, n_split):
+                at = (b.to(tl.int64) * n_split + s2) * n_qmax + offs_q
+                lbound = tl.maximum(lbound, tl.load(lb_ptr + at, mask=qmask,
+                                                    other=float("-inf")))
+            lbound = tl.where(qmask, lbound, float("inf"))  # padding rows keep no tile
+            qn = tl.sqrt(tl.sum(qt * qt, axis=1)) * screen_c
+            qtr = _tf32_trunc(qt)
         best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
         best_i = tl.full((BQ, BT), 2147483647, tl.int32)
         start = pid_s * chunk
         for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
-            if USE_DOT:  # channels padded to DP with zeros; IEEE float32 (no TF32)
-                dd = tl.arange(0, DP)
-                qt = tl.load(q_base[:, None] + dd[None, :],
-                             mask=qmask[:, None] & (dd[None, :] < D), other=0.0)
+            if USE_DOT:
                 tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
                              mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
-                acc = tl.dot(qt, tt, input_precision="ieee")
-            else:  # channel-ordered fused multiply-adds
-                acc = tl.zeros((BQ, BT), tl.float32)
-                for d in tl.static_range(D):
-                    qd = tl.load(q_base + d, mask=qmask, other=0.0)
-                    td = tl.load(t_base + d * n_t + cols, mask=cmask, other=0.0)
-                    acc = tl.fma(qd[:, None], td[None, :], acc)
-            s = tl.where(acc != acc, -_FLT_MAX, acc)
-            s = tl.minimum(tl.maximum(s, -_FLT_MAX), _FLT_MAX)
-            drop = ~cmask
-            if HAS_BAD:
-                bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
-                drop = drop | (bad != 0)
-            s = tl.where(drop[None, :], float("-inf"), s)
-            better = s > best_v  # strict: an earlier target keeps a tie
-            best_v = tl.where(better, s, best_v)
-            best_i = tl.where(better, cols[None, :], best_i)
+            if SCREEN:  # can a target of this tile reach the bound for one of the queries?
+                tn = tl.sqrt(tl.sum(tt * tt, axis=0))
+                a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
+                upper = a + qn[:, None] * tn[None, :]  # NaN (never < bound) keeps the tile
+                live = tl.max(tl.where(upper < lbound[:, None], 0, 1)) > 0
+            else:
+                live = True
+            if live:
+                if USE_DOT:  # IEEE float32 (no TF32)
+                    acc = tl.dot(qt, tt, input_precision="ieee")
+                else:  # channel-ordered fused multiply-adds
+                    acc = tl.zeros((BQ, BT), tl.float32)
+                    for d in tl.static_range(D):
+                        qd = tl.load(q_base + d, mask=qmask, other=0.0)
+                        td = tl.load(t_base + d * n_t + cols, mask=cmask, other=0.0)
+                        acc = tl.fma(qd[:, None], td[None, :], acc)
+                s = tl.where(acc != acc, -_FLT_MAX, acc)
+                s = tl.minimum(tl.maximum(s, -_FLT_MAX), _FLT_MAX)
+                drop = ~cmask
+                if HAS_BAD:
+                    bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
+                    drop = drop | (bad != 0)
+                s = tl.where(drop[None, :], float("-inf"), s)
+                better = s > best_v  # strict: an earlier target keeps a tie
+                best_v = tl.where(better, s, best_v)
+                best_i = tl.where(better, cols[None, :], best_i)
         m = tl.max(best_v, axis=1)
         idx = tl.min(tl.where(best_v == m[:, None], best_i, 2147483647), axis=1)
         out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
@@ -148,11 +234,20 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=source.device)
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
-    _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pidx,
-                             n_src, n_t, n_qmax, n_split, chunk,
-                             D=d, DP=max(16, triton.next_power_of_2(d)), BQ=BLOCK_Q,
+    d_pad = max(16, triton.next_power_of_2(d))
+    screen = bool(USE_DOT and TF32_SCREEN)
+    lb = pval  # unused without the screen
+    if screen:
+        lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
+        _screen_kernel[grid](source, targets_t, bad, qidx, n_q, lb,
+                             n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+                             D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T,
+                             HAS_BAD=target_bad is not None, num_warps=NUM_WARPS)
+    _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, pval, pidx,
+                             n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+                             D=d, DP=d_pad, BQ=BLOCK_Q,
                              BT=BLOCK_T, HAS_BAD=target_bad is not None, USE_DOT=USE_DOT,
-                             num_warps=NUM_WARPS)
+                             SCREEN=screen, num_warps=NUM_WARPS)
     _nn_reduce_kernel[(triton.cdiv(n_qmax, BLOCK_R), n_b)](
         pval, pidx, qidx, n_q, out, out.shape[1], n_qmax, n_split, BR=BLOCK_R)
 

@@ -40,10 +40,38 @@ def _torch_nn(q, t, bad=None):
     return _nearest(q, t, dist="dot", block_size=64, target_bad=bad)
 
 
-@pytest.fixture(params=[False, True], ids=["fma", "dot"])
+@pytest.fixture(params=[(False, False), (True, False), (True, True)],
+                ids=["fma", "dot-ieee", "dot-tf32-screen"])
 def variant(request, monkeypatch):
-    monkeypatch.setattr(nn_triton, "USE_DOT", request.param)
+    use_dot, screen = request.param
+    monkeypatch.setattr(nn_triton, "USE_DOT", use_dot)
+    monkeypatch.setattr(nn_triton, "TF32_SCREEN", screen)
     return request.param
+
+
+def _tf32(x: np.ndarray) -> np.ndarray:
+    """float32 values truncated to TF32 (what the screen kernel multiplies)."""
+    return (np.asarray(x, np.float32).view(np.int32) & np.int32(-8192)).view(np.float32)
+
+
+def _unit(x):
+    return x / np.linalg.norm(x, axis=-1, keepdims=True)
+
+
+def _screen_trap(seed=0, d=24):
+    """A query, a target t1 and a later target t2 where t2 scores higher (IEEE) but lower after
+    TF32 truncation: a screen without its error margin would skip t2's tile and return t1."""
+    rng = np.random.default_rng(seed)
+    q = _unit(rng.standard_normal(d)).astype(np.float32)
+    while True:
+        base = _unit(q + 0.3 * rng.standard_normal(d))
+        t1, t2 = (_unit(base + 2e-3 * rng.standard_normal(d)).astype(np.float32)
+                  for _ in range(2))
+        s1, s2 = float(q.astype(np.float64) @ t1), float(q.astype(np.float64) @ t2)
+        a1 = float(_tf32(q).astype(np.float64) @ _tf32(t1))
+        a2 = float(_tf32(q).astype(np.float64) @ _tf32(t2))
+        if s2 > s1 + 1e-5 and a2 < a1 - 1e-5:
+            return q, t1, t2
 
 
 @pytest.mark.parametrize("q, t, d", [(5, 300, 24), (40, 1000, 24), (33, 259, 3)])
@@ -81,6 +109,62 @@ def test_bad_rows_never_win(variant):
     got = nn_triton.nearest(queries, targets, bad)
     assert not bad[got].any()
     assert torch.equal(got.cpu(), _torch_nn(queries, targets, bad).cpu())
+
+
+def _ieee_nearest(queries, targets, bad=None):
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(nn_triton, "TF32_SCREEN", False)
+        mp.setattr(nn_triton, "USE_DOT", True)
+        return nn_triton.nearest(queries, targets, bad)
+
+
+def test_tf32_screen_keeps_the_ieee_winner_and_its_margin_matters(monkeypatch):
+    """t2 beats t1 in IEEE float32 but not in TF32: the screen must still search t2's tile (its
+    margin), and without the margin it would not (so the screen does skip tiles)."""
+    q, t1, t2 = _screen_trap()
+    rng = np.random.default_rng(1)
+    n_t = 5 * nn_triton.BLOCK_T + 9
+    far = -_unit(q + 0.2 * rng.standard_normal((n_t, q.size))).astype(np.float32)  # scores < 0
+    targets = torch.from_numpy(far.copy())
+    targets[7], targets[n_t - 3] = torch.from_numpy(t1), torch.from_numpy(t2)
+    queries = torch.from_numpy(q)[None].to(DEV)
+    targets = targets.to(DEV)
+    monkeypatch.setattr(nn_triton, "CHUNK_BLOCKS", 2)  # t1 and t2 in different splits
+    assert _ieee_nearest(queries, targets).tolist() == [n_t - 3]
+    assert nn_triton.TF32_SCREEN and nn_triton.USE_DOT
+    assert nn_triton.nearest(queries, targets).tolist() == [n_t - 3]
+    monkeypatch.setattr(nn_triton, "SCREEN_C", 0.0)  # no margin: t2's tile is skipped
+    assert nn_triton.nearest(queries, targets).tolist() == [7]
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_tf32_screen_equals_ieee_on_dense_near_ties(seed):
+    """Unit descriptors with hundreds of targets within 1e-4 of each other (far below the TF32
+    error): screened and plain IEEE searches return the same indices."""
+    rng = np.random.default_rng(seed)
+    q = _unit(rng.standard_normal((70, 24))).astype(np.float32)
+    t = _unit(rng.standard_normal((900, 24)))
+    t[::3] = _unit(q[rng.integers(0, 70, 300)] + 1e-4 * rng.standard_normal((300, 24)))
+    queries, targets = torch.from_numpy(q).to(DEV), torch.from_numpy(t.astype(np.float32)).to(DEV)
+    assert torch.equal(nn_triton.nearest(queries, targets).cpu(),
+                       _ieee_nearest(queries, targets).cpu())
+
+
+@pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # interpreter
+def test_tf32_screen_with_unflagged_nan_inf_rows():
+    """Non-finite rows not flagged bad (NaN whose payload truncation turns into inf, inf, NaN
+    queries): the screen never skips because of them and agrees with the plain IEEE search."""
+    rng = np.random.default_rng(3)
+    q = _unit(rng.standard_normal((12, 24))).astype(np.float32)
+    t = _unit(rng.standard_normal((400, 24))).astype(np.float32)
+    t[5, 3] = np.array([0x7F800001], np.int32).view(np.float32)[0]  # NaN -> inf if truncated
+    t[9, 0] = np.inf
+    t[200] = np.nan
+    q[4, 2] = np.nan
+    q[6, 1] = -np.inf
+    queries, targets = torch.from_numpy(q).to(DEV), torch.from_numpy(t).to(DEV)
+    assert torch.equal(nn_triton.nearest(queries, targets).cpu(),
+                       _ieee_nearest(queries, targets).cpu())
 
 
 def test_nn_search_gathers_writes_cache_and_ignores_past_count():
@@ -161,6 +245,9 @@ def test_bench_matching_smoke(tmp_path):
                        timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
     res = json.loads(out.read_text())
-    assert res["backends"] == ["torch", "triton"]
-    assert all(p["jaccard"] == 1.0 and p["identical"] for p in res["pairs"])
+    assert res["backends"] == ["torch", "triton", "triton-ieee"]
+    assert all(p["jaccard"] == 1.0 and p["identical"] and p["screen_identical"]
+               for p in res["pairs"])
+    row = res["match_and_fuse_K2_per_pair"]
+    assert row["triton-fixed-ieee"]["identical_to_torch"] and row["triton"]["identical_to_torch"]
     assert res["match_and_fuse_K2_per_pair"]["jaccard"] == 1.0
