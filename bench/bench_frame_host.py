@@ -10,6 +10,9 @@ map stores them), per frame, with the variants interleaved repeat by repeat (one
 * ``prepare``: previous = PIL resize/crop, numpy float32 normalisation, the float32 (1, 3, H, W)
   tensor copied to the device (2.4 MB); new = `Mast3rEngine.prepare`: the same PIL resize/crop,
   the uint8 crop copied (0.6 MB) and normalised on the device (bit-identical, checked here);
+  ``host-resize`` / ``device-resize``: `Mast3rEngine.prepare` with Pillow's resize on the host
+  (the CPU default) or on the device (`model.resample`, same pixels; the CUDA default: the
+  host only uploads the 640x480 uint8 frame);
 * ``fetch K``: the K candidate keyframes' encodings as the decoder's (K, N, C) float32 input.
   Previous = per keyframe per frame ``astype(float32)`` on the host and a 3 MB copy (the device
   cache was never wired), then the stack; new = `KeyframeEncodings` with the default
@@ -152,6 +155,8 @@ def run(args) -> Dict[str, Any]:
     device = torch.device(args.device)
     torch.manual_seed(0)
     engine = Mast3rEngine(random_model(TINY_SPEC, seed=0), device)  # prepare only: size-free
+    host_rs, dev_rs = (Mast3rEngine(random_model(TINY_SPEC, seed=0), device) for _ in range(2))
+    host_rs.resize_on_device, dev_rs.resize_on_device = False, True
     rgb = np.random.default_rng(0).integers(0, 256, (FRAME_WH[1], FRAME_WH[0], 3), np.uint8)
     k_max = max(args.keyframes)
     records = _records(k_max, seed=1)
@@ -162,6 +167,8 @@ def run(args) -> Dict[str, Any]:
     cases: Dict[str, Callable[[], Any]] = {
         "prepare/prev": lambda: prev_prepare(rgb, device),
         "prepare/new": lambda: engine.prepare(rgb, 512),
+        "prepare/host-resize": lambda: host_rs.prepare(rgb, 512),
+        "prepare/device-resize": lambda: dev_rs.prepare(rgb, 512),
         "descriptor/prev": lambda: prev_descriptor(query),
         "descriptor/new": lambda: pooled_descriptor_device(query),
         "resize_crop": lambda: resize_crop(rgb, 512)}
@@ -185,7 +192,11 @@ def run(args) -> Dict[str, Any]:
             "tokens": TOKENS, "channels": CHANNELS, "repeats": args.repeats,
             "device_cache_mb": ScaleConfig().device_cache_mb, "stats": stats, "ratios": ratios,
             "uploads": {"cached": cached.uploads, "uncached": uncached.uploads},
-            "equivalence": equivalence(engine, rgb, records, cached, device, k_max)}
+            "engine_resizes_on_device": engine.resize_on_device,
+            "equivalence": {**equivalence(engine, rgb, records, cached, device, k_max),
+                            "device_resize_bit_identical": bool(torch.equal(
+                                prev_prepare(rgb, device).tensor,
+                                dev_rs.prepare(rgb, 512).tensor))}}
 
 
 def report(res: Dict[str, Any]) -> None:
@@ -207,8 +218,11 @@ def report(res: Dict[str, Any]) -> None:
         print(f"{label:<20}{cell(p):>26}{cell(s):>26}{res['ratios'][n]:>9.2f}x")
     print(f"{'of which PIL resize_crop (both, the reference preprocessing)':<60}"
           f"{cell(res['stats']['resize_crop'])}")
+    print(f"prepare = {'device' if res['engine_resizes_on_device'] else 'host (PIL)'} resize "
+          "by default on this device")
     e = res["equivalence"]
-    print(f"equivalence: prepare bit-identical {e['prepare_bit_identical']}, fetch bit-identical "
+    print(f"equivalence: prepare bit-identical {e['prepare_bit_identical']} (device resize "
+          f"{e['device_resize_bit_identical']}), fetch bit-identical "
           f"{e['fetch_bit_identical']}, descriptor max |diff| {e['descriptor_max_abs_diff']:.1e}"
           f"; keyframe uploads cached {res['uploads']['cached']} vs uncached "
           f"{res['uploads']['uncached']}")

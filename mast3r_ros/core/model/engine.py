@@ -39,7 +39,7 @@ import dataclasses
 import logging
 import time
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -48,7 +48,8 @@ from ..config import ModelConfig
 from ..errors import ConfigError, InputError
 from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R, ModelSpec
-from .preprocess import normalize_table, plan_resize, resize_crop
+from .preprocess import normalize_table, plan_for_image, plan_resize, resize_crop
+from .resample import resize_crop_u8
 
 log = logging.getLogger(__name__)
 
@@ -127,13 +128,23 @@ def _normalize_lookup(rgb_u8: torch.Tensor) -> torch.Tensor:
 @dataclasses.dataclass
 class PreparedImage:
     """A network input: ``tensor`` (1, 3, H, W) float32 normalised to [-1, 1]
-    (`preprocess.normalize`), on the engine device; ``rgb`` the uint8 crop it was made from."""
+    (`preprocess.normalize`), on the engine device; ``image_u8`` the (H, W, 3) uint8
+    network-resolution image it was made from, a numpy array or a tensor on the device (read it
+    as `rgb`)."""
 
     tensor: torch.Tensor
     true_shape: Tuple[int, int]  # (H, W) network pixels
     to_orig: np.ndarray  # 3x3: network pixel (x, y, 1) -> original pixel
     orig_size: Tuple[int, int]  # (W, H)
-    rgb: np.ndarray  # (H, W, 3) uint8 network-resolution image (for pictures)
+    image_u8: Any  # (H, W, 3) uint8 network-resolution image: np.ndarray or device tensor
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The (H, W, 3) uint8 network-resolution image on the host (for pictures; copied from
+        the device on first use when it was resized there)."""
+        if isinstance(self.image_u8, torch.Tensor):
+            self.image_u8 = self.image_u8.cpu().numpy()
+        return self.image_u8
 
 
 @dataclasses.dataclass
@@ -225,6 +236,9 @@ class Mast3rEngine:
             torch.backends.cudnn.benchmark = True
         self.info = info
         self.identity = info.identity if info else "unsaved-model"
+        # Pillow's resize on the device (same pixels): the host only uploads the camera image.
+        # On the CPU Pillow's SIMD code is faster than the integer torch passes (2.6x here).
+        self.resize_on_device = self.device.type == "cuda"
         if compile == "reduce-overhead" and self.device.type != "cuda":
             log.info("compile 'reduce-overhead' (CUDA graphs) needs CUDA; using 'default' on %s",
                      self.device)
@@ -325,10 +339,21 @@ class Mast3rEngine:
 
     # -- public API ------------------------------------------------------------------
     def prepare(self, rgb: np.ndarray, size: int = 512) -> PreparedImage:
-        """(H, W, 3) uint8 RGB -> network input per the reference preprocessing: resized and
-        cropped on the host (PIL, `preprocess.resize_crop`), the uint8 crop copied to the device
-        (a quarter of the float32 bytes) and normalised there (`normalize_on_device`,
-        bit-identical to `preprocess.normalize`). Raises InputError for a bad image or size."""
+        """(H, W, 3) uint8 RGB -> network input per the reference preprocessing (Pillow's
+        LANCZOS/BICUBIC resize and the crop of `preprocess.plan_resize`), normalised on the
+        device (`normalize_on_device`, bit-identical to `preprocess.normalize`).
+
+        Where the resize runs: ``resize_on_device`` (default: True on CUDA) uploads the camera
+        image as uint8 and resizes it there (`resample.resize_crop_u8`: Pillow's arithmetic in
+        integers, every pixel equal); otherwise Pillow resizes on the host (`preprocess
+        .resize_crop`) and the uint8 crop is uploaded. Raises InputError for a bad image or
+        size."""
+        if self.resize_on_device:
+            plan = plan_for_image(rgb, size)
+            net_t = resize_crop_u8(to_device(rgb, self.device), plan.resized, plan.box,
+                                   plan.upscale)
+            return PreparedImage(normalize_on_device(net_t), (net_t.shape[0], net_t.shape[1]),
+                                 plan.to_orig(), plan.orig_size, net_t)
         net, plan = resize_crop(rgb, size)
         t = normalize_on_device(to_device(net, self.device))
         return PreparedImage(t, (net.shape[0], net.shape[1]), plan.to_orig(), plan.orig_size, net)

@@ -68,11 +68,19 @@ def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> 
     return ResizePlan((width, height), (w2, h2), box, upscale=s <= long_edge)
 
 
+def plan_for_image(rgb: np.ndarray, size: int) -> ResizePlan:
+    """`plan_resize` for an (H, W, 3) uint8 RGB array; raises InputError for anything else."""
+    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 \
+            or rgb.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got "
+                         f"{getattr(rgb, 'shape', type(rgb).__name__)} "
+                         f"{getattr(rgb, 'dtype', '')}")
+    return plan_resize(rgb.shape[1], rgb.shape[0], size)
+
+
 def resize_crop(rgb: np.ndarray, size: int) -> Tuple[np.ndarray, ResizePlan]:
     """(H, W, 3) uint8 RGB -> the network-resolution uint8 image and its plan."""
-    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
-        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}")
-    plan = plan_resize(rgb.shape[1], rgb.shape[0], size)
+    plan = plan_for_image(rgb, size)
     img = Image.fromarray(rgb)
     if plan.resized != plan.orig_size:
         img = img.resize(plan.resized, Image.BICUBIC if plan.upscale else Image.LANCZOS)

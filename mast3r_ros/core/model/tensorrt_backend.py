@@ -209,6 +209,7 @@ class TensorRTEngine(Mast3rEngine):
         self.info = info
         self.identity = identity
         self.engine_dir = engine_dir
+        self.resize_on_device = True  # CUDA only: Pillow's resize on the device (`prepare`)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         graphs = {}
         for key, f in (("enc", ENCODER_PLAN), ("dec", DECODER_PLAN)):
