@@ -8,11 +8,13 @@
 #                 pose error is printed), first frame after warm-up vs median, peak GPU memory,
 #                 equivalence vs eager fp32                                       (~150 s, cold compile)
 #   matching      bench_matching.py: the reciprocal walk on realistic 512x384 pairs, every variant
-#                 the script has (torch, Triton, and the CUDA-graph one once merged)      (~20 s)
-#   frame_host    bench_frame_host.py, when present: host-side prepare / encoding fetch   (~20 s)
+#                 the script has (torch, Triton with its TF32 screen, triton-ieee without it,
+#                 triton-fixed, triton-graph)                                              (~25 s)
+#   frame_host    bench_frame_host.py: host-side prepare (Pillow on the host vs the device
+#                 resize) / encoding fetch                                                 (~20 s)
 #   parallel      CPU-heavy work, nothing timed on the GPU (~150 s):
 #                   pytest test/gpu, one process per test of test_compile_cuda.py (~85 s each,
-#                   they compile) + one for the rest of the folder;
+#                   they compile) + one for the rest of the folder and test_nn_triton.py;
 #                   bench_gpu.py --build-only for 384 and 224 reduce-overhead and 512 'default':
 #                   fills TORCHINDUCTOR_CACHE_DIR so the timing steps below compile from it;
 #                   bench_host.py (host CPU only; pinned to 2 cores apart from the compiles)
@@ -129,8 +131,10 @@ if want parallel; then
       bg "pytest_compile_$i" "$REST_CPUS" "${CT[@]}" $PY "${PT[@]}" --basetemp "$R.pt$i" "$id"
     done < <($PY -m pytest --collect-only -q -p no:cacheprovider test/gpu/test_compile_cuda.py \
              2>/dev/null | grep '::')
+    # + the Triton search's unit tests, on CUDA there (compiled kernels, real tensor cores)
     bg pytest_gpu "$REST_CPUS" "${CT[@]}" $PY "${PT[@]}" -v --basetemp "$R.pt0" test/gpu \
-      --ignore=test/gpu/test_compile_cuda.py
+      --ignore=test/gpu/test_compile_cuda.py test/unit/test_nn_triton.py \
+      --deselect test/unit/test_nn_triton.py::test_bench_matching_smoke
     bg build_384 "$REST_CPUS" "${CT[@]}" $PY "${G[@]}" --build-only --sizes "$S384" \
       --variants "${RO[@]}" "${KF[@]}"
     bg build_224 "$REST_CPUS" "${CT[@]}" $PY "${G[@]}" --build-only --sizes "$S224" \
