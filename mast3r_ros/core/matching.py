@@ -363,6 +363,9 @@ def _fused_walk(
     if bad2 is not None:
         flat2 = flat2.masked_fill(bad2[..., None], 0.0)
     flat1, flat2 = flat1.contiguous(), flat2.contiguous()
+    # the kernels read the flags as bytes: converted once here, not in each of the 2 x max_iter
+    # searches
+    u1, u2 = (None if b is None else b.to(torch.uint8).contiguous() for b in (bad1, bad2))
     t1, t2 = flat1.transpose(1, 2).contiguous(), flat2.transpose(1, 2).contiguous()
     c12 = torch.full((n_b, n1), -1, dtype=torch.int64, device=flat1.device)
     c21 = torch.full((n_b, n2), -1, dtype=torch.int64, device=flat1.device)
@@ -383,9 +386,9 @@ def _fused_walk(
         xy2.masked_fill_(~live, 0)
         active = live.clone()
     for n_iter in range(1, max_iter + 1):
-        new2 = torch.where(active, lookup(c12, flat1, t2, bad2, xy1, active, n1), xy2)
+        new2 = torch.where(active, lookup(c12, flat1, t2, u2, xy1, active, n1), xy2)
         go = active & (new2 != xy2)  # stops when the image-2 NN repeats
-        back = torch.where(go, lookup(c21, flat2, t1, bad1, new2, go, n2), xy1)
+        back = torch.where(go, lookup(c21, flat2, t1, u1, new2, go, n2), xy1)
         active = go & (back != xy1)  # ... or when the walk returns where it was
         xy1, xy2 = back, new2
         if live is None and n_iter < max_iter and not bool(active.any()):

@@ -42,11 +42,15 @@ imports it lazily. Runs on CUDA tensors, or on CPU tensors under ``TRITON_INTERP
 
 from __future__ import annotations
 
+import logging
+import threading
 from typing import Optional
 
 import torch
 import triton
 import triton.language as tl
+
+log = logging.getLogger(__name__)
 
 BLOCK_Q = 32
 BLOCK_T = 128
@@ -64,6 +68,11 @@ USE_DOT = True
 # tile can hold the winner. Same indices; bench/bench_matching.py --sweep times both.
 TF32_SCREEN = True
 SCREEN_C = 2.0 ** -8
+# Why the screened kernels could not run in this process (None: they can). A Triton or driver
+# that cannot compile them (a TF32 dot on a GPU without it, an older Triton) costs one warning,
+# then the plain IEEE kernel serves every search: the same indices, the previous speed.
+_SCREEN_BROKEN: Optional[str] = None
+_SCREEN_LOCK = threading.Lock()
 _TF32_MASK = tl.constexpr(-8192)  # 0xFFFFE000 as int32: keeps sign, exponent, 10 mantissa bits
 
 
@@ -207,6 +216,16 @@ def _nn_reduce_kernel(pval_ptr, pidx_ptr, qidx_ptr, nq_ptr, out_ptr, n_out, n_qm
         tl.store(out_ptr + b.to(tl.int64) * n_out + rows, best_i.to(tl.int64), mask=mask)
 
 
+def _disable_screen(e: BaseException) -> None:
+    global _SCREEN_BROKEN
+    with _SCREEN_LOCK:
+        if _SCREEN_BROKEN is None:
+            _SCREEN_BROKEN = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+            log.warning("the TF32 screen of the Triton search cannot run here (%s); every "
+                        "search uses the plain IEEE float32 kernel (same matches, slower)",
+                        _SCREEN_BROKEN[:300])
+
+
 def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
               n_q: torch.Tensor, out: torch.Tensor,
               target_bad: Optional[torch.Tensor] = None) -> None:
@@ -235,19 +254,27 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
     d_pad = max(16, triton.next_power_of_2(d))
-    screen = bool(USE_DOT and TF32_SCREEN)
-    lb = pval  # unused without the screen
+    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None)
+    has_bad = target_bad is not None
     if screen:
-        lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
-        _screen_kernel[grid](source, targets_t, bad, qidx, n_q, lb,
-                             n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
-                             D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T,
-                             HAS_BAD=target_bad is not None, num_warps=NUM_WARPS)
-    _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, pval, pidx,
-                             n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
-                             D=d, DP=d_pad, BQ=BLOCK_Q,
-                             BT=BLOCK_T, HAS_BAD=target_bad is not None, USE_DOT=USE_DOT,
-                             SCREEN=screen, num_warps=NUM_WARPS)
+        try:
+            lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
+            _screen_kernel[grid](source, targets_t, bad, qidx, n_q, lb,
+                                 n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+                                 D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
+                                 num_warps=NUM_WARPS)
+            _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, pval, pidx,
+                                     n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+                                     D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
+                                     USE_DOT=True, SCREEN=True, num_warps=NUM_WARPS)
+        except Exception as e:  # noqa: BLE001  compile failures take many Triton-specific forms
+            _disable_screen(e)
+            screen = False
+    if not screen:
+        _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pval, pidx,
+                                 n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+                                 D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
+                                 USE_DOT=USE_DOT, SCREEN=False, num_warps=NUM_WARPS)
     _nn_reduce_kernel[(triton.cdiv(n_qmax, BLOCK_R), n_b)](
         pval, pidx, qidx, n_q, out, out.shape[1], n_qmax, n_split, BR=BLOCK_R)
 

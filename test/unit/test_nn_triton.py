@@ -167,6 +167,30 @@ def test_tf32_screen_with_unflagged_nan_inf_rows():
                        _ieee_nearest(queries, targets).cpu())
 
 
+def test_screen_that_cannot_compile_falls_back_to_ieee_once(monkeypatch, caplog):
+    """A Triton that cannot build the screened kernels: one warning, then the IEEE kernel."""
+    calls = []
+
+    class Broken:
+        def __getitem__(self, grid):
+            def launch(*a, **k):
+                calls.append(grid)
+                raise RuntimeError("PassManager::run failed\n(details)")
+            return launch
+
+    monkeypatch.setattr(nn_triton, "_screen_kernel", Broken())
+    monkeypatch.setattr(nn_triton, "_SCREEN_BROKEN", None)
+    queries, targets = _eighths((20, 24), 7), _eighths((300, 24), 8)
+    want = _ieee_nearest(queries, targets)
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.nn_triton"):
+        assert torch.equal(nn_triton.nearest(queries, targets).cpu(), want.cpu())
+        assert torch.equal(nn_triton.nearest(queries, targets).cpu(), want.cpu())
+    assert len(calls) == 1  # not retried
+    assert nn_triton._SCREEN_BROKEN == "RuntimeError: PassManager::run failed"
+    warns = [r for r in caplog.records if "TF32 screen" in r.getMessage()]
+    assert len(warns) == 1 and "plain IEEE" in warns[0].getMessage()
+
+
 def test_nn_search_gathers_writes_cache_and_ignores_past_count():
     src, tgt = _eighths((2, 50, 8), 5), _eighths((2, 300, 8), 6)
     qidx = torch.tensor([[3, 7, 49, 0], [10, 11, 0, 0]], device=DEV)
