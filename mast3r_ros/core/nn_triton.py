@@ -18,11 +18,14 @@ IEEE score ``s_t``: ``L`` is a lower bound of the best score. The search kernel 
 IEEE products only in the tiles where some ``a_t + e_t >= L`` for some query of the program: a
 target outside those tiles scores ``s_t <= a_t + e_t < L <= max s``, so it can neither win nor
 tie, and the indices are those of the plain IEEE kernel, bit for bit. A row holding a NaN/inf
-makes its bound NaN/inf, which never lets a tile be skipped. ``SCREEN_C = 2**-8``: truncating
-both operands errs by < 2**-9 relative per product (+ 2**-20), the MMA's float32 accumulation by
-< 32 additions x 2**-14 even if it kept only 14 bits (Hopper keeps more), the IEEE sum by
-< 24 x 2**-24; by Cauchy-Schwarz sum_i |q_i t_i| <= |q| |t|. The margin only costs speed (a
-wider margin checks more tiles), never exactness.
+makes its bound NaN/inf, which never lets a tile be skipped; so does a row with a nonzero
+component below 2**-60 (its square underflows, its truncation error is absolute). ``SCREEN_C =
+2**-7``, for D <= 32 (larger D: no screen): truncating both operands errs by < 2**-9 relative
+per product (+ 2**-20), the MMA's float32 accumulation by < 32 additions x 2**-14 = 2**-9 even
+if it kept only 14 bits and truncated (tensor-core studies report float32-quality sums for TF32),
+the IEEE sum by < 24 x 2**-24, the bound's own rounding by a few 2**-24; by Cauchy-Schwarz
+sum_i |q_i t_i| <= |q| |t|: < 2**-8 + 2**-18 in all, half the margin. The margin only costs
+speed (a wider margin checks more tiles), never exactness.
 
 Queries are given as row indices into the source (gathered in the kernel) with their count in a
 device tensor, so the caller needs no host round trip to size a launch: programs past the count
@@ -67,7 +70,7 @@ USE_DOT = True
 # The TF32 screen above (needs USE_DOT): exact IEEE products only where a TF32 lower bound says a
 # tile can hold the winner. Same indices; bench/bench_matching.py --sweep times both.
 TF32_SCREEN = True
-SCREEN_C = 2.0 ** -8
+SCREEN_C = 2.0 ** -7
 # Why the screened kernels could not run in this process (None: they can). A Triton or driver
 # that cannot compile them (a TF32 dot on a GPU without it, an older Triton) costs one warning,
 # then the plain IEEE kernel serves every search: the same indices, the previous speed.
@@ -80,6 +83,14 @@ _TF32_MASK = tl.constexpr(-8192)  # 0xFFFFE000 as int32: keeps sign, exponent, 1
 def _tf32_trunc(x):
     """float32 -> the same value truncated to TF32 (10 mantissa bits), still float32."""
     return (x.to(tl.int32, bitcast=True) & _TF32_MASK).to(tl.float32, bitcast=True)
+
+
+@triton.jit
+def _bound_norm(x, axis: tl.constexpr):
+    """|row| along ``axis`` for the error bound; +inf (never skip) for a row with a nonzero
+    component below 2**-60, whose square underflows and whose truncation error is absolute."""
+    tiny = tl.max(tl.where((x != 0.0) & (tl.abs(x) < 8.673617379884035e-19), 1, 0), axis=axis)
+    return tl.where(tiny > 0, float("inf"), tl.sqrt(tl.sum(x * x, axis=axis)))
 
 
 @triton.jit
@@ -101,7 +112,7 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
         dd = tl.arange(0, DP)
         qt = tl.load(q_base[:, None] + dd[None, :], mask=qmask[:, None] & (dd[None, :] < D),
                      other=0.0)
-        qn = tl.sqrt(tl.sum(qt * qt, axis=1)) * screen_c
+        qn = _bound_norm(qt, 1) * screen_c
         qtr = _tf32_trunc(qt)
         run = tl.full((BQ, BT), float("-inf"), tl.float32)
         start = pid_s * chunk
@@ -110,7 +121,7 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
             cmask = cols < n_t
             tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
                          mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
-            tn = tl.sqrt(tl.sum(tt * tt, axis=0))
+            tn = _bound_norm(tt, 0)
             a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
             lb = a - qn[:, None] * tn[None, :]
             ok = (lb == lb) & (tl.abs(lb) < float("inf")) & cmask[None, :]
@@ -149,7 +160,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval
                 lbound = tl.maximum(lbound, tl.load(lb_ptr + at, mask=qmask,
                                                     other=float("-inf")))
             lbound = tl.where(qmask, lbound, float("inf"))  # padding rows keep no tile
-            qn = tl.sqrt(tl.sum(qt * qt, axis=1)) * screen_c
+            qn = _bound_norm(qt, 1) * screen_c
             qtr = _tf32_trunc(qt)
         best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
         best_i = tl.full((BQ, BT), 2147483647, tl.int32)
@@ -161,7 +172,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval
                 tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
                              mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
             if SCREEN:  # can a target of this tile reach the bound for one of the queries?
-                tn = tl.sqrt(tl.sum(tt * tt, axis=0))
+                tn = _bound_norm(tt, 0)
                 a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
                 upper = a + qn[:, None] * tn[None, :]  # NaN (never < bound) keeps the tile
                 live = tl.max(tl.where(upper < lbound[:, None], 0, 1)) > 0
@@ -254,7 +265,7 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
     d_pad = max(16, triton.next_power_of_2(d))
-    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None)
+    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32)
     has_bad = target_bad is not None
     if screen:
         try:

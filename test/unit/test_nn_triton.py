@@ -150,6 +150,40 @@ def test_tf32_screen_equals_ieee_on_dense_near_ties(seed):
                        _ieee_nearest(queries, targets).cpu())
 
 
+def test_tf32_screen_negative_best_scores_bad_rows_and_ragged_end():
+    """Every valid score negative: a zeroed bad row (score 0) and the zero-padded columns past
+    the last target must not enter the lower bound or win (one query, T % BLOCK_T != 0)."""
+    rng = np.random.default_rng(4)
+    q = _unit(rng.standard_normal((1, 24))).astype(np.float32)
+    n_t = 3 * nn_triton.BLOCK_T + 17
+    t = -_unit(q + 0.4 * rng.standard_normal((n_t, 24))).astype(np.float32)
+    bad = np.zeros(n_t, bool)
+    bad[[5, 200]] = True
+    t[bad] = 0.0
+    queries, targets = torch.from_numpy(q).to(DEV), torch.from_numpy(t).to(DEV)
+    badt = torch.from_numpy(bad).to(DEV)
+    for flags in (badt, None):
+        want = _ieee_nearest(queries, targets, flags)
+        assert torch.equal(nn_triton.nearest(queries, targets, flags).cpu(), want.cpu())
+    assert not bad[int(nn_triton.nearest(queries, targets, badt)[0])]
+
+
+@pytest.mark.parametrize("scale", [2.0 ** -80, 2.0 ** -130])
+def test_tf32_screen_tiny_norms(scale):
+    """Rows so small that their squares underflow (and subnormal components): never screened
+    away wrongly -- the trap of the margin test, scaled down."""
+    q, t1, t2 = _screen_trap()
+    rng = np.random.default_rng(1)
+    n_t = 2 * nn_triton.BLOCK_T + 9
+    targets = torch.from_numpy(-_unit(q + 0.2 * rng.standard_normal((n_t, q.size))))
+    targets = targets.float()
+    targets[7], targets[n_t - 3] = torch.from_numpy(t1), torch.from_numpy(t2)
+    queries = (torch.from_numpy(q)[None] * scale).to(DEV)
+    targets = targets.to(DEV)
+    assert _ieee_nearest(queries, targets).tolist() == [n_t - 3]
+    assert nn_triton.nearest(queries, targets).tolist() == [n_t - 3]
+
+
 @pytest.mark.filterwarnings("ignore:invalid value encountered:RuntimeWarning")  # interpreter
 def test_tf32_screen_with_unflagged_nan_inf_rows():
     """Non-finite rows not flagged bad (NaN whose payload truncation turns into inf, inf, NaN

@@ -7,8 +7,10 @@ same pixels on the engine's device from the uploaded camera image, so the host o
 bytes.
 
 Pillow's algorithm (its documented convolution resampling, ``Resample.c``; these are the facts
-the code below reproduces, the code is ours): separable, horizontal pass first, then vertical,
-each pass skipped when that dimension keeps its size; 8-bit channels independently. For an
+the code below reproduces, the code is ours): separable, horizontal pass first, then vertical
+(recent Pillow: vertical first when the height shrinks by more than twice what the width loses;
+probed once, `_vertical_first`), each pass skipped when that dimension keeps its size; 8-bit
+channels independently. For an
 input of ``n`` samples resized to ``m``: ``scale = n / m``, ``filterscale = max(scale, 1)``,
 ``support = filter_support * filterscale`` (LANCZOS 3, BICUBIC 2); output sample ``i`` has
 ``center = (i + 0.5) * scale``, taps ``xmin = max(int(center - support + 0.5), 0)`` up to
@@ -178,6 +180,10 @@ def resize_crop_u8(img: torch.Tensor, resized: Tuple[int, int], box: Tuple[int, 
     filt = "bicubic" if upscale else "lanczos"
     if (w2, h2) == (w, h):  # Pillow: a resize to the same size is a copy
         return img[top:bottom, left:right].contiguous()
+    if _vertical_first(w, h, w2, h2):  # newer Pillow: a much stronger vertical shrink first
+        out = _pass(img, 0, h2, filt, slice(top, bottom))
+        out = _pass(out, 1, w2, filt, slice(left, right)) if w2 != w else out[:, left:right]
+        return out.contiguous()
     # horizontal pass first (on every input row: the vertical taps may read any of them)
     out = _pass(img, 1, w2, filt, slice(left, right)) if w2 != w else img[:, left:right]
     if h2 != h:
@@ -185,3 +191,23 @@ def resize_crop_u8(img: torch.Tensor, resized: Tuple[int, int], box: Tuple[int, 
     else:
         out = out[top:bottom]
     return out.contiguous()
+
+
+def _vertical_first(w: int, h: int, w2: int, h2: int) -> bool:
+    """Whether Pillow runs the vertical pass first for this resize: recent Pillow does when the
+    height shrinks by more than twice what the width loses (``h2 < h and h - h2 > 2 (w - w2)``),
+    older Pillow never; which one is installed is probed once (`_pillow_orders_by_shrink`)."""
+    return h2 < h and (h - h2) > 2 * (w - w2) and _pillow_orders_by_shrink()
+
+
+@functools.lru_cache(maxsize=1)
+def _pillow_orders_by_shrink() -> bool:
+    """Probe the installed Pillow once: a tall random image whose two pass orders give different
+    pixels, resized by Pillow and compared with the vertical-first result."""
+    from PIL import Image
+
+    rgb = np.random.default_rng(0).integers(0, 256, (90, 20, 3), dtype=np.uint8)
+    want = np.asarray(Image.fromarray(rgb).resize((15, 25), Image.LANCZOS))
+    t = torch.from_numpy(rgb)
+    vfirst = _pass(_pass(t, 0, 25, "lanczos", slice(0, 25)), 1, 15, "lanczos", slice(0, 15))
+    return bool(np.array_equal(vfirst.numpy(), want))
