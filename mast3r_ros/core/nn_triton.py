@@ -94,6 +94,29 @@ def _bound_norm(x, axis: tl.constexpr):
 
 
 @triton.jit
+def _query_block(src_ptr, qidx_ptr, b, pid_q, n_q, n_src, n_qmax,
+                 D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr):
+    """A program's block of BQ queries of pair ``b``: their slots, mask, row pointers and the
+    (BQ, DP) rows, channels zero-padded to DP."""
+    offs_q = pid_q * BQ + tl.arange(0, BQ)
+    qmask = offs_q < n_q
+    rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
+    q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
+    dd = tl.arange(0, DP)
+    qt = tl.load(q_base[:, None] + dd[None, :], mask=qmask[:, None] & (dd[None, :] < D),
+                 other=0.0)
+    return offs_q, qmask, q_base, qt
+
+
+@triton.jit
+def _target_tile(t_base, cols, cmask, n_t, D: tl.constexpr, DP: tl.constexpr):
+    """The (DP, BT) tile of channel-major targets at ``cols``, zero past D and past n_t."""
+    dd = tl.arange(0, DP)
+    return tl.load(t_base + dd[:, None] * n_t + cols[None, :],
+                   mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
+
+
+@triton.jit
 def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
                    n_src, n_t, n_qmax, n_split, chunk, screen_c,
                    D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
@@ -104,14 +127,9 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
     b = tl.program_id(2)
     n_q = tl.load(nq_ptr + b)
     if pid_q * BQ < n_q:
-        offs_q = pid_q * BQ + tl.arange(0, BQ)
-        qmask = offs_q < n_q
-        rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
-        q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
+        offs_q, qmask, q_base, qt = _query_block(src_ptr, qidx_ptr, b, pid_q, n_q, n_src,
+                                                 n_qmax, D, DP, BQ)
         t_base = tgt_ptr + b.to(tl.int64) * D * n_t
-        dd = tl.arange(0, DP)
-        qt = tl.load(q_base[:, None] + dd[None, :], mask=qmask[:, None] & (dd[None, :] < D),
-                     other=0.0)
         qn = _bound_norm(qt, 1) * screen_c
         qtr = _tf32_trunc(qt)
         run = tl.full((BQ, BT), float("-inf"), tl.float32)
@@ -119,8 +137,7 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
         for j0 in range(start, start + chunk, BT):
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
-            tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
-                         mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
+            tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
             tn = _bound_norm(tt, 0)
             a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
             lb = a - qn[:, None] * tn[None, :]
@@ -144,15 +161,10 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval
     b = tl.program_id(2)
     n_q = tl.load(nq_ptr + b)
     if pid_q * BQ < n_q:
-        offs_q = pid_q * BQ + tl.arange(0, BQ)
-        qmask = offs_q < n_q
-        rows = tl.load(qidx_ptr + b.to(tl.int64) * n_qmax + offs_q, mask=qmask, other=0)
-        q_base = src_ptr + b.to(tl.int64) * n_src * D + rows.to(tl.int64) * D
+        # the rows are loaded once (they do not change); the fma loop reads them by channel
+        offs_q, qmask, q_base, qt = _query_block(src_ptr, qidx_ptr, b, pid_q, n_q, n_src,
+                                                 n_qmax, D, DP, BQ)
         t_base = tgt_ptr + b.to(tl.int64) * D * n_t
-        dd = tl.arange(0, DP)
-        if USE_DOT:  # channels padded to DP with zeros (loaded once: they do not change)
-            qt = tl.load(q_base[:, None] + dd[None, :],
-                         mask=qmask[:, None] & (dd[None, :] < D), other=0.0)
         if SCREEN:  # the best lower bound over all splits (`_screen_kernel`)
             lbound = tl.full((BQ,), float("-inf"), tl.float32)
             for s2 in range(0, n_split):
@@ -169,8 +181,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
             if USE_DOT:
-                tt = tl.load(t_base + dd[:, None] * n_t + cols[None, :],
-                             mask=(dd[:, None] < D) & cmask[None, :], other=0.0)
+                tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
             if SCREEN:  # can a target of this tile reach the bound for one of the queries?
                 tn = _bound_norm(tt, 0)
                 a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
