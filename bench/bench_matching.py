@@ -331,14 +331,19 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             r["identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
                                  zip(outs[backends[0]], outs[backends[1]]))
         if "triton" in outs and "triton-ieee" in outs:  # the screen must not change a match
+            from mast3r_ros.core import nn_triton as nt
+
             r["screen_identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
                                         zip(outs["triton"], outs["triton-ieee"]))
+            # None: the screen ran; else why it fell back (then "triton" timed the IEEE kernel)
+            r["screen_broken"] = nt._SCREEN_BROKEN
         res["pairs"].append(r)
         LOG.info("pair %d: %s", i, "  ".join(
             f"{be} {r[be]['median_ms']:.2f} ms [p90 {r[be]['p90_ms']:.2f}] {r[be]['n_matches']} "
             f"matches ({100 * r[be]['on_warp']:.1f} % on warp)" for be in backends)
             + (f"  jaccard {r['jaccard']:.4f}" if "jaccard" in r else "")
-            + (f"  screen identical {r['screen_identical']}" if "screen_identical" in r else ""))
+            + (f"  screen identical {r['screen_identical']}" if "screen_identical" in r else "")
+            + (f"  SCREEN DID NOT RUN: {r['screen_broken']}" if r.get("screen_broken") else ""))
     preds = _preds(pairs, dev)
     poses = np.stack([np.eye(4)] * len(preds))
     variants = match_and_fuse_variants(backends, dev)

@@ -14,11 +14,14 @@ run on the CUDA cores, ~8x slower than the tensor cores' TF32 products. So a fir
 per query, ``L = max_t (a_t - e_t)`` over valid targets, where ``a_t`` is the product of the
 operands truncated to TF32 (10 mantissa bits; truncated in the kernel, so the hardware's own
 rounding to TF32 is exact) and ``e_t = SCREEN_C * |q| * |t|`` bounds ``|a_t - s_t|`` against the
-IEEE score ``s_t``: ``L`` is a lower bound of the best score. The search kernel then computes the
-IEEE products only in the tiles where some ``a_t + e_t >= L`` for some query of the program: a
-target outside those tiles scores ``s_t <= a_t + e_t < L <= max s``, so it can neither win nor
-tie, and the indices are those of the plain IEEE kernel, bit for bit. A row holding a NaN/inf
-makes its bound NaN/inf, which never lets a tile be skipped; so does a row with a nonzero
+IEEE score ``s_t``: ``L`` is a lower bound of the best score. The same pass stores, per query and
+per tile of ``BLOCK_T`` targets, ``U = max_t (a_t + e_t)`` over the tile's valid targets. The
+search kernel then computes the IEEE products only in the tiles where ``U >= L`` for some query of
+the program (it reads ``U``, it does not recompute it): a target outside those tiles scores
+``s_t <= a_t + e_t <= U < L <= max s``, so it can neither win nor tie, and the indices are those
+of the plain IEEE kernel, bit for bit. ``U`` costs (B, ceil(T / BLOCK_T), M) float32: 19 MB
+per pair for 3072 queries against a 512x384 map. A row holding a NaN/inf makes its bound
+NaN/inf (stored as +inf), which never lets a tile be skipped; so does a row with a nonzero
 component below 2**-60 (its square underflows, its truncation error is absolute). ``SCREEN_C =
 2**-7``, for D <= 32 (larger D: no screen): truncating both operands errs by < 2**-9 relative
 per product (+ 2**-20), the MMA's float32 accumulation by < 32 additions x 2**-14 = 2**-9 even
@@ -117,11 +120,25 @@ def _target_tile(t_base, cols, cmask, n_t, D: tl.constexpr, DP: tl.constexpr):
 
 
 @triton.jit
-def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
+def _target_norm_kernel(tgt_ptr, tn_ptr, n_t, D: tl.constexpr, DP: tl.constexpr,
+                        BT: tl.constexpr):
+    """tn[b, t] = `_bound_norm` of target row t of pair b, once per search (not per tile)."""
+    pid = tl.program_id(0)
+    b = tl.program_id(1)
+    cols = pid * BT + tl.arange(0, BT)
+    cmask = cols < n_t
+    tt = _target_tile(tgt_ptr + b.to(tl.int64) * D * n_t, cols, cmask, n_t, D, DP)
+    tl.store(tn_ptr + b.to(tl.int64) * n_t + cols, _bound_norm(tt, 0), mask=cmask)
+
+
+@triton.jit
+def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, tn_ptr, lb_ptr, up_ptr,
                    n_src, n_t, n_qmax, n_split, chunk, screen_c,
                    D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
                    BT: tl.constexpr, HAS_BAD: tl.constexpr):
-    """lb[b, split, i] = max over this split's valid targets t of (a_t - e_t) (or -inf)."""
+    """lb[b, split, i] = max over this split's valid targets t of (a_t - e_t) (or -inf);
+    up[b, tile, i] = max over the tile's valid targets of (a_t + e_t) (+inf if NaN; -inf if
+    the tile has none)."""
     pid_q = tl.program_id(0)
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
@@ -132,27 +149,38 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr,
         t_base = tgt_ptr + b.to(tl.int64) * D * n_t
         qn = _bound_norm(qt, 1) * screen_c
         qtr = _tf32_trunc(qt)
+        n_tiles = tl.cdiv(n_t, BT)
         run = tl.full((BQ, BT), float("-inf"), tl.float32)
         start = pid_s * chunk
         for j0 in range(start, start + chunk, BT):
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
             tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
-            tn = _bound_norm(tt, 0)
+            tn = tl.load(tn_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=0.0)
             a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
-            lb = a - qn[:, None] * tn[None, :]
-            ok = (lb == lb) & (tl.abs(lb) < float("inf")) & cmask[None, :]
+            e = qn[:, None] * tn[None, :]
+            lb = a - e
+            up = a + e
+            valid = cmask
             if HAS_BAD:
                 bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
-                ok = ok & (bad == 0)[None, :]
+                valid = valid & (bad == 0)
+            ok = (lb == lb) & (tl.abs(lb) < float("inf")) & valid[None, :]
             run = tl.maximum(run, tl.where(ok, lb, float("-inf")))
+            # NaN (a non-finite row) counts as +inf: it never lets the tile be skipped
+            up = tl.where(up == up, up, float("inf"))
+            tile_up = tl.max(tl.where(valid[None, :], up, float("-inf")), axis=1)
+            if j0 < n_t:  # the last split's chunk may run past the last tile
+                at = (b.to(tl.int64) * n_tiles + j0 // BT) * n_qmax + offs_q
+                tl.store(up_ptr + at, tile_up, mask=qmask)
         out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
         tl.store(lb_ptr + out, tl.max(run, axis=1), mask=qmask)
 
 
 @triton.jit
-def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval_ptr, pidx_ptr,
-                       n_src, n_t, n_qmax, n_split, chunk, screen_c,
+def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_ptr, pval_ptr,
+                       pidx_ptr,
+                       n_src, n_t, n_qmax, n_split, chunk,
                        D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
                        BT: tl.constexpr, HAS_BAD: tl.constexpr, USE_DOT: tl.constexpr,
                        SCREEN: tl.constexpr):
@@ -172,25 +200,23 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, pval
                 lbound = tl.maximum(lbound, tl.load(lb_ptr + at, mask=qmask,
                                                     other=float("-inf")))
             lbound = tl.where(qmask, lbound, float("inf"))  # padding rows keep no tile
-            qn = _bound_norm(qt, 1) * screen_c
-            qtr = _tf32_trunc(qt)
+            n_tiles = tl.cdiv(n_t, BT)
         best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
         best_i = tl.full((BQ, BT), 2147483647, tl.int32)
         start = pid_s * chunk
         for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
             cols = j0 + tl.arange(0, BT)
             cmask = cols < n_t
-            if USE_DOT:
-                tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
             if SCREEN:  # can a target of this tile reach the bound for one of the queries?
-                tn = _bound_norm(tt, 0)
-                a = tl.dot(qtr, _tf32_trunc(tt), input_precision="tf32")
-                upper = a + qn[:, None] * tn[None, :]  # NaN (never < bound) keeps the tile
-                live = tl.max(tl.where(upper < lbound[:, None], 0, 1)) > 0
+                tile = tl.minimum(j0 // BT, n_tiles - 1)  # in bounds; past n_t: not live
+                at = (b.to(tl.int64) * n_tiles + tile) * n_qmax + offs_q
+                upper = tl.load(up_ptr + at, mask=qmask, other=float("-inf"))
+                live = (tl.max(tl.where(upper >= lbound, 1, 0)) > 0) & (j0 < n_t)
             else:
                 live = True
             if live:
                 if USE_DOT:  # IEEE float32 (no TF32)
+                    tt = _target_tile(t_base, cols, cmask, n_t, D, DP)
                     acc = tl.dot(qt, tt, input_precision="ieee")
                 else:  # channel-ordered fused multiply-adds
                     acc = tl.zeros((BQ, BT), tl.float32)
@@ -280,21 +306,27 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     has_bad = target_bad is not None
     if screen:
         try:
-            lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
-            _screen_kernel[grid](source, targets_t, bad, qidx, n_q, lb,
+            dev = source.device
+            lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
+            up = torch.empty((n_b, triton.cdiv(n_t, BLOCK_T), n_qmax), dtype=torch.float32,
+                             device=dev)
+            tn = torch.empty((n_b, n_t), dtype=torch.float32, device=dev)
+            _target_norm_kernel[(triton.cdiv(n_t, BLOCK_R), n_b)](
+                targets_t, tn, n_t, D=d, DP=d_pad, BT=BLOCK_R)
+            _screen_kernel[grid](source, targets_t, bad, qidx, n_q, tn, lb, up,
                                  n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
                                  D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
                                  num_warps=NUM_WARPS)
-            _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, pval, pidx,
-                                     n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+            _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, up, pval, pidx,
+                                     n_src, n_t, n_qmax, n_split, chunk,
                                      D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
                                      USE_DOT=True, SCREEN=True, num_warps=NUM_WARPS)
         except Exception as e:  # noqa: BLE001  compile failures take many Triton-specific forms
             _disable_screen(e)
             screen = False
     if not screen:
-        _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pval, pidx,
-                                 n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
+        _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pval, pval, pidx,
+                                 n_src, n_t, n_qmax, n_split, chunk,
                                  D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
                                  USE_DOT=USE_DOT, SCREEN=False, num_warps=NUM_WARPS)
     _nn_reduce_kernel[(triton.cdiv(n_qmax, BLOCK_R), n_b)](

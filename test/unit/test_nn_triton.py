@@ -137,6 +137,38 @@ def test_tf32_screen_keeps_the_ieee_winner_and_its_margin_matters(monkeypatch):
     assert nn_triton.nearest(queries, targets).tolist() == [7]
 
 
+def test_tf32_screen_per_pair_and_query_bounds(monkeypatch):
+    """Two pairs in one launch, the trap of the margin test at other tiles in each pair and in
+    a second query block of pair 1 (padding rows past its count): each pair's stored per-tile
+    bounds must be the ones its search reads -- with the margin both return t2, without it the
+    screen skips exactly t2's tile in each pair and both return t1."""
+    q, t1, t2 = _screen_trap()
+    rng = np.random.default_rng(2)
+    n_t = 6 * nn_triton.BLOCK_T + 5
+    tgt = np.stack([-_unit(q + 0.2 * rng.standard_normal((n_t, q.size))) for _ in range(2)])
+    tgt = tgt.astype(np.float32)
+    pos = {0: (7, 4 * nn_triton.BLOCK_T + 3), 1: (5 * nn_triton.BLOCK_T + 1, 130)}
+    for b, (i1, i2) in pos.items():
+        tgt[b, i1], tgt[b, i2] = t1, t2
+    src = torch.from_numpy(np.tile(q, (2, 40, 1))).to(DEV)
+    tgt_t = torch.from_numpy(tgt).transpose(1, 2).contiguous().to(DEV)
+    qidx = torch.arange(40, device=DEV).repeat(2, 1).contiguous()
+    n_q = torch.tensor([3, 36], device=DEV)  # pair 1 spans two query blocks
+    monkeypatch.setattr(nn_triton, "CHUNK_BLOCKS", 2)  # 4 splits
+
+    def search():
+        out = torch.full((2, 40), -1, dtype=torch.int64, device=DEV)
+        nn_triton.nn_search(src, tgt_t, qidx, n_q, out)
+        return out.cpu()
+
+    for c, which in ((nn_triton.SCREEN_C, 1), (0.0, 0)):
+        monkeypatch.setattr(nn_triton, "SCREEN_C", c)
+        out = search()
+        for b, n in ((0, 3), (1, 36)):
+            assert out[b, :n].tolist() == [pos[b][which]] * n, (c, b)
+            assert (out[b, n:] == -1).all()
+
+
 @pytest.mark.parametrize("seed", [0, 1])
 def test_tf32_screen_equals_ieee_on_dense_near_ties(seed):
     """Unit descriptors with hundreds of targets within 1e-4 of each other (far below the TF32
@@ -305,7 +337,7 @@ def test_bench_matching_smoke(tmp_path):
     res = json.loads(out.read_text())
     assert res["backends"] == ["torch", "triton", "triton-ieee"]
     assert all(p["jaccard"] == 1.0 and p["identical"] and p["screen_identical"]
-               for p in res["pairs"])
+               and p["screen_broken"] is None for p in res["pairs"])
     row = res["match_and_fuse_K2_per_pair"]
     assert row["triton-fixed-ieee"]["identical_to_torch"] and row["triton"]["identical_to_torch"]
     assert res["match_and_fuse_K2_per_pair"]["jaccard"] == 1.0
