@@ -118,7 +118,9 @@ def _acc_dtype(n_in: int, n_out: int, filt: str) -> torch.dtype:
 
 
 class _DeviceTaps:
-    """`taps` as device tensors, cached per (sizes, filter, device)."""
+    """`taps` as device tensors, cached per (sizes, filter, device, output slice): the
+    (n * K,) input index of every tap (inside the input: `taps` clips the starts) and the (n, K)
+    fixed-point weights."""
 
     def __init__(self) -> None:
         self._cache: Dict[Tuple, Tuple[torch.Tensor, torch.Tensor]] = {}
@@ -131,8 +133,10 @@ class _DeviceTaps:
             hit = self._cache.get(key)
             if hit is None:
                 start, weights = taps(n_in, n_out, filt)
-                hit = (torch.from_numpy(start[sl]).to(device),
-                       torch.from_numpy(np.ascontiguousarray(weights[sl])).to(device))
+                start, weights = start[sl], weights[sl]
+                idx = (start[:, None] + np.arange(weights.shape[1])[None, :]).reshape(-1)
+                hit = (torch.from_numpy(idx).to(device),
+                       torch.from_numpy(np.ascontiguousarray(weights)).to(device))
                 if len(self._cache) > 64:
                     self._cache.clear()
                 self._cache[key] = hit
@@ -144,17 +148,18 @@ _TAPS = _DeviceTaps()
 
 def _pass(img: torch.Tensor, dim: int, n_out: int, filt: str, sl: slice) -> torch.Tensor:
     """One 1-D pass along ``dim`` (0 rows, 1 columns) of an (H, W, C) uint8 tensor, output
-    samples ``sl`` of ``n_out`` only."""
+    samples ``sl`` of ``n_out`` only: one gather of every tap, an integer multiply and a sum
+    over the K taps (a handful of launches whatever K; integer sums are exact in any order)."""
     n_in = img.shape[dim]
-    start, weights = _TAPS.get(n_in, n_out, filt, img.device, sl)
-    x = img.to(_acc_dtype(n_in, n_out, filt))
-    acc = None
-    for j in range(weights.shape[1]):  # K shifted gathers, int32 multiply-adds
-        idx = start + j
-        tap = x.index_select(dim, idx)
-        w = weights[:, j].view((-1, 1, 1) if dim == 0 else (1, -1, 1))
-        term = tap * w
-        acc = term if acc is None else acc.add_(term)
+    idx, weights = _TAPS.get(n_in, n_out, filt, img.device, sl)
+    n, k = weights.shape
+    acc_dtype = _acc_dtype(n_in, n_out, filt)
+    x = img.index_select(dim, idx).to(acc_dtype)  # (n * K, W, C) or (H, n * K, C)
+    if dim == 0:
+        x = x.view(n, k, *x.shape[1:]).mul_(weights.view(n, k, 1, 1))
+    else:
+        x = x.view(x.shape[0], n, k, x.shape[2]).mul_(weights.view(1, n, k, 1))
+    acc = x.sum(dim=dim + 1, dtype=acc_dtype)
     acc.add_(1 << (PRECISION_BITS - 1))
     return acc.bitwise_right_shift_(PRECISION_BITS).clamp_(0, 255).to(torch.uint8)
 
