@@ -20,7 +20,8 @@ search kernel then computes the IEEE products only in the tiles where ``U >= L``
 the program (it reads ``U``, it does not recompute it): a target outside those tiles scores
 ``s_t <= a_t + e_t <= U < L <= max s``, so it can neither win nor tie, and the indices are those
 of the plain IEEE kernel, bit for bit. ``U`` costs (B, ceil(T / BLOCK_T), M) float32: 19 MB
-per pair for 3072 queries against a 512x384 map. A row holding a NaN/inf makes its bound
+per pair for 3072 queries against a 512x384 map, at most ``SCREEN_BOUND_BYTES`` per launch
+(more queries are screened and searched in chunks). A row holding a NaN/inf makes its bound
 NaN/inf (stored as +inf), which never lets a tile be skipped; so does a row with a nonzero
 component below 2**-60 (its square underflows, its truncation error is absolute). ``SCREEN_C =
 2**-7``, for D <= 32 (larger D: no screen): truncating both operands errs by < 2**-9 relative
@@ -74,6 +75,9 @@ USE_DOT = True
 # tile can hold the winner. Same indices; bench/bench_matching.py --sweep times both.
 TF32_SCREEN = True
 SCREEN_C = 2.0 ** -7
+# The screen's per-(query, tile) bounds of one launch stay under this (float32, B x tiles x
+# queries: 75 MB for K=4 pairs of 3072 walkers against 512x384 maps); more queries run in chunks.
+SCREEN_BOUND_BYTES = 128 << 20
 # Why the screened kernels could not run in this process (None: they can). A Triton or driver
 # that cannot compile them (a TF32 dot on a GPU without it, an older Triton) costs one warning,
 # then the plain IEEE kernel serves every search: the same indices, the previous speed.
@@ -133,16 +137,16 @@ def _target_norm_kernel(tgt_ptr, tn_ptr, n_t, D: tl.constexpr, DP: tl.constexpr,
 
 @triton.jit
 def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, tn_ptr, lb_ptr, up_ptr,
-                   n_src, n_t, n_qmax, n_split, chunk, screen_c,
+                   n_src, n_t, n_qmax, n_split, chunk, screen_c, q0, n_qc,
                    D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
                    BT: tl.constexpr, HAS_BAD: tl.constexpr):
-    """lb[b, split, i] = max over this split's valid targets t of (a_t - e_t) (or -inf);
-    up[b, tile, i] = max over the tile's valid targets of (a_t + e_t) (+inf if NaN; -inf if
-    the tile has none)."""
-    pid_q = tl.program_id(0)
+    """For the queries q0 <= i < q0 + n_qc (q0 a multiple of BQ): lb[b, split, i] = max over
+    this split's valid targets t of (a_t - e_t) (or -inf); up[b, tile, i - q0] = max over the
+    tile's valid targets of (a_t + e_t) (+inf if NaN; -inf if the tile has none)."""
+    pid_q = tl.program_id(0) + q0 // BQ
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
-    n_q = tl.load(nq_ptr + b)
+    n_q = tl.minimum(tl.load(nq_ptr + b), q0 + n_qc)
     if pid_q * BQ < n_q:
         offs_q, qmask, q_base, qt = _query_block(src_ptr, qidx_ptr, b, pid_q, n_q, n_src,
                                                  n_qmax, D, DP, BQ)
@@ -171,7 +175,7 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, tn_ptr, lb_ptr, 
             up = tl.where(up == up, up, float("inf"))
             tile_up = tl.max(tl.where(valid[None, :], up, float("-inf")), axis=1)
             if j0 < n_t:  # the last split's chunk may run past the last tile
-                at = (b.to(tl.int64) * n_tiles + j0 // BT) * n_qmax + offs_q
+                at = (b.to(tl.int64) * n_tiles + j0 // BT) * n_qc + (offs_q - q0)
                 tl.store(up_ptr + at, tile_up, mask=qmask)
         out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
         tl.store(lb_ptr + out, tl.max(run, axis=1), mask=qmask)
@@ -180,14 +184,17 @@ def _screen_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, tn_ptr, lb_ptr, 
 @triton.jit
 def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_ptr, pval_ptr,
                        pidx_ptr,
-                       n_src, n_t, n_qmax, n_split, chunk,
+                       n_src, n_t, n_qmax, n_split, chunk, q0, n_qc,
                        D: tl.constexpr, DP: tl.constexpr, BQ: tl.constexpr,
                        BT: tl.constexpr, HAS_BAD: tl.constexpr, USE_DOT: tl.constexpr,
                        SCREEN: tl.constexpr):
-    pid_q = tl.program_id(0)
+    """Each split's best (value, index) of the queries q0 <= i < q0 + n_qc (q0 a multiple of
+    BQ) into pval/pidx[b, split, i]; with SCREEN, only in the tiles up[b, tile, i - q0] says
+    can reach the query's lower bound."""
+    pid_q = tl.program_id(0) + q0 // BQ
     pid_s = tl.program_id(1)
     b = tl.program_id(2)
-    n_q = tl.load(nq_ptr + b)
+    n_q = tl.minimum(tl.load(nq_ptr + b), q0 + n_qc)
     if pid_q * BQ < n_q:
         # the rows are loaded once (they do not change); the fma loop reads them by channel
         offs_q, qmask, q_base, qt = _query_block(src_ptr, qidx_ptr, b, pid_q, n_q, n_src,
@@ -209,7 +216,7 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_p
             cmask = cols < n_t
             if SCREEN:  # can a target of this tile reach the bound for one of the queries?
                 tile = tl.minimum(j0 // BT, n_tiles - 1)  # in bounds; past n_t: not live
-                at = (b.to(tl.int64) * n_tiles + tile) * n_qmax + offs_q
+                at = (b.to(tl.int64) * n_tiles + tile) * n_qc + (offs_q - q0)
                 upper = tl.load(up_ptr + at, mask=qmask, other=float("-inf"))
                 live = (tl.max(tl.where(upper >= lbound, 1, 0)) > 0) & (j0 < n_t)
             else:
@@ -297,36 +304,43 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
         return
     chunk = BLOCK_T * CHUNK_BLOCKS
     n_split = triton.cdiv(n_t, chunk)
-    pval = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=source.device)
-    pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=source.device)
+    dev = source.device
+    pval = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
+    pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=dev)
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
-    grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
     d_pad = max(16, triton.next_power_of_2(d))
     screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32)
     has_bad = target_bad is not None
     if screen:
         try:
-            dev = source.device
+            n_tiles = triton.cdiv(n_t, BLOCK_T)
+            # the per-(query, tile) bounds take at most SCREEN_BOUND_BYTES: more queries than
+            # that (a dense grid, K pairs of large maps) are screened and searched in chunks
+            n_qc = max(1, SCREEN_BOUND_BYTES // (4 * n_b * n_tiles * BLOCK_Q)) * BLOCK_Q
+            n_qc = min(n_qc, triton.cdiv(n_qmax, BLOCK_Q) * BLOCK_Q)
             lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
-            up = torch.empty((n_b, triton.cdiv(n_t, BLOCK_T), n_qmax), dtype=torch.float32,
-                             device=dev)
+            up = torch.empty((n_b, n_tiles, n_qc), dtype=torch.float32, device=dev)
             tn = torch.empty((n_b, n_t), dtype=torch.float32, device=dev)
             _target_norm_kernel[(triton.cdiv(n_t, BLOCK_R), n_b)](
                 targets_t, tn, n_t, D=d, DP=d_pad, BT=BLOCK_R)
-            _screen_kernel[grid](source, targets_t, bad, qidx, n_q, tn, lb, up,
-                                 n_src, n_t, n_qmax, n_split, chunk, SCREEN_C,
-                                 D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
-                                 num_warps=NUM_WARPS)
-            _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, up, pval, pidx,
-                                     n_src, n_t, n_qmax, n_split, chunk,
+            for q0 in range(0, n_qmax, n_qc):
+                grid = (triton.cdiv(min(n_qc, n_qmax - q0), BLOCK_Q), n_split, n_b)
+                _screen_kernel[grid](source, targets_t, bad, qidx, n_q, tn, lb, up,
+                                     n_src, n_t, n_qmax, n_split, chunk, SCREEN_C, q0, n_qc,
                                      D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
-                                     USE_DOT=True, SCREEN=True, num_warps=NUM_WARPS)
+                                     num_warps=NUM_WARPS)
+                _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, lb, up, pval, pidx,
+                                         n_src, n_t, n_qmax, n_split, chunk, q0, n_qc,
+                                         D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T,
+                                         HAS_BAD=has_bad, USE_DOT=True, SCREEN=True,
+                                         num_warps=NUM_WARPS)
         except Exception as e:  # noqa: BLE001  compile failures take many Triton-specific forms
             _disable_screen(e)
             screen = False
     if not screen:
+        grid = (triton.cdiv(n_qmax, BLOCK_Q), n_split, n_b)
         _nn_partial_kernel[grid](source, targets_t, bad, qidx, n_q, pval, pval, pval, pidx,
-                                 n_src, n_t, n_qmax, n_split, chunk,
+                                 n_src, n_t, n_qmax, n_split, chunk, 0, n_qmax,
                                  D=d, DP=d_pad, BQ=BLOCK_Q, BT=BLOCK_T, HAS_BAD=has_bad,
                                  USE_DOT=USE_DOT, SCREEN=False, num_warps=NUM_WARPS)
     _nn_reduce_kernel[(triton.cdiv(n_qmax, BLOCK_R), n_b)](

@@ -137,11 +137,15 @@ def test_tf32_screen_keeps_the_ieee_winner_and_its_margin_matters(monkeypatch):
     assert nn_triton.nearest(queries, targets).tolist() == [7]
 
 
-def test_tf32_screen_per_pair_and_query_bounds(monkeypatch):
+@pytest.mark.parametrize("bound_bytes", [None, 1], ids=["one-launch", "query-chunks"])
+def test_tf32_screen_per_pair_and_query_bounds(monkeypatch, bound_bytes):
     """Two pairs in one launch, the trap of the margin test at other tiles in each pair and in
     a second query block of pair 1 (padding rows past its count): each pair's stored per-tile
     bounds must be the ones its search reads -- with the margin both return t2, without it the
-    screen skips exactly t2's tile in each pair and both return t1."""
+    screen skips exactly t2's tile in each pair and both return t1. ``query-chunks``: a bound
+    budget of one query block per launch (pair 1's queries span two launches)."""
+    if bound_bytes is not None:
+        monkeypatch.setattr(nn_triton, "SCREEN_BOUND_BYTES", bound_bytes)
     q, t1, t2 = _screen_trap()
     rng = np.random.default_rng(2)
     n_t = 6 * nn_triton.BLOCK_T + 5
@@ -169,10 +173,13 @@ def test_tf32_screen_per_pair_and_query_bounds(monkeypatch):
             assert (out[b, n:] == -1).all()
 
 
-@pytest.mark.parametrize("seed", [0, 1])
-def test_tf32_screen_equals_ieee_on_dense_near_ties(seed):
+@pytest.mark.parametrize("seed, bound_bytes", [(0, None), (1, None), (0, 1)])
+def test_tf32_screen_equals_ieee_on_dense_near_ties(seed, bound_bytes, monkeypatch):
     """Unit descriptors with hundreds of targets within 1e-4 of each other (far below the TF32
-    error): screened and plain IEEE searches return the same indices."""
+    error): screened and plain IEEE searches return the same indices (also with the queries
+    screened in chunks of one block, ``bound_bytes=1``)."""
+    if bound_bytes is not None:
+        monkeypatch.setattr(nn_triton, "SCREEN_BOUND_BYTES", bound_bytes)
     rng = np.random.default_rng(seed)
     q = _unit(rng.standard_normal((70, 24))).astype(np.float32)
     t = _unit(rng.standard_normal((900, 24)))
