@@ -208,8 +208,13 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_p
                                                     other=float("-inf")))
             lbound = tl.where(qmask, lbound, float("inf"))  # padding rows keep no tile
             n_tiles = tl.cdiv(n_t, BT)
-        best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
-        best_i = tl.full((BQ, BT), 2147483647, tl.int32)
+        if SCREEN:  # few tiles are live: each reduces to its rows' best at once (the (BQ, BT)
+            # running maxima below would hold ~60 more registers a thread for the skipped tiles)
+            best_v = tl.full((BQ,), float("-inf"), tl.float32)
+            best_i = tl.full((BQ,), 2147483647, tl.int32)
+        else:
+            best_v = tl.full((BQ, BT), float("-inf"), tl.float32)
+            best_i = tl.full((BQ, BT), 2147483647, tl.int32)
         start = pid_s * chunk
         for j0 in range(start, start + chunk, BT):  # past n_t: masked (last split only)
             cols = j0 + tl.arange(0, BT)
@@ -238,11 +243,22 @@ def _nn_partial_kernel(src_ptr, tgt_ptr, bad_ptr, qidx_ptr, nq_ptr, lb_ptr, up_p
                     bad = tl.load(bad_ptr + b.to(tl.int64) * n_t + cols, mask=cmask, other=1)
                     drop = drop | (bad != 0)
                 s = tl.where(drop[None, :], float("-inf"), s)
-                better = s > best_v  # strict: an earlier target keeps a tie
-                best_v = tl.where(better, s, best_v)
-                best_i = tl.where(better, cols[None, :], best_i)
-        m = tl.max(best_v, axis=1)
-        idx = tl.min(tl.where(best_v == m[:, None], best_i, 2147483647), axis=1)
+                if SCREEN:  # the tile's best and its first index, then strict > across tiles
+                    m_t = tl.max(s, axis=1)
+                    i_t = tl.min(tl.where(s == m_t[:, None], cols[None, :], 2147483647), axis=1)
+                    better = m_t > best_v  # strict: an earlier tile keeps a tie
+                    best_v = tl.where(better, m_t, best_v)
+                    best_i = tl.where(better, i_t, best_i)
+                else:
+                    better = s > best_v  # strict: an earlier target keeps a tie
+                    best_v = tl.where(better, s, best_v)
+                    best_i = tl.where(better, cols[None, :], best_i)
+        if SCREEN:
+            m = best_v
+            idx = best_i
+        else:
+            m = tl.max(best_v, axis=1)
+            idx = tl.min(tl.where(best_v == m[:, None], best_i, 2147483647), axis=1)
         out = (b.to(tl.int64) * n_split + pid_s) * n_qmax + offs_q
         tl.store(pval_ptr + out, m, mask=qmask)
         tl.store(pidx_ptr + out, idx, mask=qmask)

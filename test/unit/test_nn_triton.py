@@ -82,9 +82,11 @@ def test_indices_equal_torch(variant, q, t, d):
     assert torch.equal(got.cpu(), _torch_nn(queries, targets).cpu())
 
 
-def test_ties_first_index_wins(variant, monkeypatch):
-    """Equal targets in one block, across blocks and across splits: the first index wins."""
-    monkeypatch.setattr(nn_triton, "CHUNK_BLOCKS", 1)  # a split every BLOCK_T targets
+@pytest.mark.parametrize("chunk_blocks", [1, 4])
+def test_ties_first_index_wins(variant, monkeypatch, chunk_blocks):
+    """Equal targets in one block, across blocks and across splits (a split every BLOCK_T
+    targets) or across the blocks of one program (all in one split): the first index wins."""
+    monkeypatch.setattr(nn_triton, "CHUNK_BLOCKS", chunk_blocks)
     n_t = 3 * nn_triton.BLOCK_T + 7
     targets = torch.zeros(n_t, 4, device=DEV)
     best = torch.tensor([1.0, 0.5, 0.0, 0.0], device=DEV)
