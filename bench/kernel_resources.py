@@ -11,12 +11,13 @@ D = 24 (MASt3R's descriptor width) with the module's block sizes.
     python bench/kernel_resources.py [--arch 90,87,80] [--json out.json]
 
 Prints one row per (target, kernel variant): registers per thread, stack bytes per thread
-(where ptxas spills registers: 0 = no spill), shared memory, resident warps per SM and
-occupancy. Exit status 1 if a kernel fails to compile, 3 if this Triton's ahead-of-time API
-differs (written for Triton 3.x's ``ASTSource``). ``TRITON_INTERPRET`` must be unset (the
-interpreter has no compiler); this script unsets it. Occupancy: registers are allocated per
-warp in units of 256; an SM holds 65536 registers, at most 32 programs and 64 warps (48 on
-sm_86/sm_87/sm_89), as CUDA's occupancy calculator counts.
+(where ptxas spills registers: 0 = no spill), shared memory, resident warps per SM,
+occupancy, and the tensor-core (MMA) instructions in the PTX: the TF32 screen must have them,
+the IEEE search none. Exit status 1 if a kernel fails to compile, 3 if this Triton's
+ahead-of-time API differs (written for Triton 3.x's ``ASTSource``). ``TRITON_INTERPRET`` must
+be unset (the interpreter has no compiler); this script unsets it. Occupancy: registers are
+allocated per warp in units of 256; an SM holds 65536 registers, at most 32 programs and 64
+warps (48 on sm_86/sm_87/sm_89), as CUDA's occupancy calculator counts.
 """
 
 from __future__ import annotations
@@ -106,6 +107,11 @@ def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
                 row["error"] = f"{type(e).__name__}: {str(e).strip().splitlines()[-1][:300]}"
                 rows.append(row)
                 continue
+            # tensor-core instructions in the PTX: the screen must use TF32 MMA (its speed), the
+            # IEEE search none (its exactness: a TF32 product there would change indices)
+            mma = re.findall(r"\b(?:w?gmma|mma\.sync)\.[\w.]+", k.asm["ptx"])
+            row.update(mma_instructions=len(mma),
+                       tf32_mma_instructions=sum(".tf32" in m for m in mma))
             with tempfile.TemporaryDirectory() as d:
                 cubin = Path(d) / "k.cubin"
                 cubin.write_bytes(k.asm["cubin"])
@@ -138,15 +144,17 @@ def main(argv=None) -> int:
         print(f"error: cannot compile ahead of time with this Triton ({e})", file=sys.stderr)
         return 3
     print(f"{'target':<7} {'kernel variant':<27}{'regs':>5}{'spill B':>8}{'shared B':>9}"
-          f"{'warps/SM':>9}{'occup.':>8}")
+          f"{'warps/SM':>9}{'occup.':>8}{'MMA (TF32)':>12}")
     for r in rows:
         name = r["variant"] + ("" if r["default"] else " *")
         if "error" in r:
             print(f"{r['arch']:<7} {name:<27} COMPILE ERROR {r['error']}")
             continue
         print(f"{r['arch']:<7} {name:<27}{r['registers']:>5}{r['spill_bytes']:>8}"
-              f"{r['shared_bytes']:>9}{r['resident_warps']:>9}{100 * r['occupancy']:>7.0f}%")
-    print("* not used by default (TF32_SCREEN / USE_DOT switched off)")
+              f"{r['shared_bytes']:>9}{r['resident_warps']:>9}{100 * r['occupancy']:>7.0f}%"
+              f"{r['mma_instructions']:>6} ({r['tf32_mma_instructions']})")
+    print("* not used by default (TF32_SCREEN / USE_DOT switched off); MMA: tensor-core "
+          "instructions in the PTX (TF32 ones in brackets)")
     if args.json:
         write_json(args.json, {"d": D, "rows": rows})
     return 1 if any("error" in r for r in rows) else 0

@@ -5,7 +5,9 @@ the GPU compiler rejects (and a screened kernel that fails to compile on the GPU
 warning and falls back to the IEEE kernel). Triton compiles ahead of time for any target, so
 this compiles every kernel variant for sm_90 (H100/H200) and sm_87 (Jetson AGX Orin) with
 `bench/kernel_resources.py` and checks the ones used by default keep every register in
-registers (no spill to the stack: a spill would be a silent slow-down).
+registers (no spill to the stack: a spill would be a silent slow-down), that the TF32 screen
+multiplies on the tensor cores and that the search (whose indices must be IEEE float32's) has
+no tensor-core instruction at all.
 """
 
 from __future__ import annotations
@@ -45,3 +47,7 @@ def test_kernels_compile_for_h200_and_orin_without_spills(tmp_path):
         if x["default"]:
             assert x["spill_bytes"] == 0, x
             assert x["resident_warps"] >= 8, x
+        if x["variant"] == "TF32 screen":  # its speed: products on the tensor cores
+            assert x["tf32_mma_instructions"] > 0, x
+        elif x["variant"].startswith("search"):  # exactness: no TF32 product in the search
+            assert x["mma_instructions"] == 0, x
