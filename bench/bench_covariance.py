@@ -21,6 +21,7 @@ import argparse
 import dataclasses
 import json
 import os
+import tempfile
 
 from mast3r_ros.core.config import Config
 from mast3r_ros.replay import synthetic as sy
@@ -31,7 +32,9 @@ from mast3r_ros.replay.tum import TumSequence
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--out", required=True)
+    ap.add_argument("--out", default="",
+                    help="folder for the rendered sequences, the map and the run (default: a "
+                         "new temporary folder, printed)")
     ap.add_argument("--map", default="")
     ap.add_argument("--query", default="")
     ap.add_argument("--frames", type=int, default=120)
@@ -42,6 +45,9 @@ def main() -> None:
     ap.add_argument("--map-pose-sigma-deg", type=float, default=1.0)
     ap.add_argument("--exact-map-poses", action="store_true")
     a = ap.parse_args()
+    if not a.out:
+        a.out = tempfile.mkdtemp(prefix="bench_covariance_")
+        print(f"writing to {a.out}")
     base = Config()
     cv = base.localizer.covariance
     mb = base.map_build
