@@ -84,17 +84,20 @@ class KeyframeImageEncoder:
 
 
 def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool) -> None:
-    """With ``resume``, refuse a build folder whose unfinished encodings were made for another
-    checkpoint or image size (another folder of ``encodings_dir`` than ``this`` still holding
-    its build.json): resuming with other settings would re-encode everything and leave that
-    folder's shards in the map. Raises InputError naming the folder."""
+    """With ``resume``, refuse a build folder whose encodings were made for another checkpoint
+    or image size (another folder of ``encodings_dir`` than ``this``, its shards unfinished or
+    all written -- a build killed after encoding, e.g. during its ASMK index): a build-map run
+    encodes one (checkpoint, size), so resuming with other settings would re-encode everything
+    and leave that folder in the map as dead data. Raises InputError naming the folder."""
     if not resume or not os.path.isdir(encodings_dir):
         return
     for name in sorted(os.listdir(encodings_dir)):
-        if name != this and os.path.exists(os.path.join(encodings_dir, name, _BUILD_INFO)):
+        if name != this and os.path.isdir(os.path.join(encodings_dir, name)):
+            state = ("encoding" if os.path.exists(os.path.join(encodings_dir, name, _BUILD_INFO))
+                     else "done encoding")
             raise InputError(
                 f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
-                f"encoding {name} (another checkpoint or image size than {this}); resume with "
+                f"{state} {name} (another checkpoint or image size than {this}); resume with "
                 "that checkpoint and size, or rerun without --resume to start over")
 
 

@@ -137,14 +137,19 @@ def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
     enc = tmp_path / "encodings"
     (enc / "aaaa_512").mkdir(parents=True)
     (enc / "aaaa_512" / "build.json").write_text("{}")
-    (enc / "bbbb_512").mkdir()  # a finished store: no build.json
-    with pytest.raises(InputError, match=r"aaaa_512 \(another checkpoint or image size than "
-                                         r"cccc_512\)"):
+    with pytest.raises(InputError, match=r"was encoding aaaa_512 \(another checkpoint or image "
+                                         r"size than cccc_512\)"):
         refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True)
     refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)  # the same build: fine
     refuse_other_unfinished_builds(str(enc), "cccc_512", resume=False)  # starts over: fine
     refuse_other_unfinished_builds(str(tmp_path / "none"), "cccc_512", resume=True)
-    assert sorted(os.listdir(enc)) == ["aaaa_512", "bbbb_512"]  # nothing created
+    assert sorted(os.listdir(enc)) == ["aaaa_512"]  # nothing created
+    # a build killed after its encodings were all written (e.g. during the ASMK index): its
+    # store has no build.json any more, and would stay in the map as dead data
+    (enc / "aaaa_512" / "build.json").unlink()
+    with pytest.raises(InputError, match=r"was done encoding aaaa_512 \(another checkpoint"):
+        refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True)
+    refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)
 
 
 def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
