@@ -106,6 +106,8 @@ def test_demo_runs_the_sift_baseline_with_a_note(tmp_path, capsys):
     assert main(args) == 2  # an existing folder needs --overwrite
     assert "--overwrite" in capsys.readouterr().err
     assert main(args + ["--overwrite"]) == 0  # rendered data is reused, the map is rebuilt
+    logged = capsys.readouterr().err  # the CLI logs to stderr
+    assert "reusing the synthetic scene" in logged and "rendered the synthetic" not in logged
 
 
 def _error(capsys, argv):
