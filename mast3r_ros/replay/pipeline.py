@@ -259,7 +259,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     `InputError`) before any frame is localized, so a bad file never costs a run. An existing
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
-    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``.
+    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
+    complete run to ``out`` removes.
     """
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
@@ -267,11 +268,17 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
     with atomic_folder(out, overwrite, RUN_FILES) as tmp:
         try:
-            return _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
-                                 global_only)
+            metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
+                                    global_only)
         except BaseException:
             _keep_partial(tmp, out)
             raise
+    partial = os.path.abspath(out) + ".partial"
+    if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
+        shutil.rmtree(partial, ignore_errors=True)
+        log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
+                 partial, out)
+    return metrics
 
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
