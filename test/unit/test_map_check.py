@@ -114,6 +114,23 @@ def test_reduced_records_keep_the_geometry(frames):
     assert rec.reduced(1000) is rec
 
 
+def test_figures_are_in_camera_pixels_whether_or_not_records_come_reduced(frames):
+    """A map build keeps reduced records in memory and check-map reads the full images: both
+    must report the same reprojection figures and limit, in camera pixels (a build once said
+    7.9 px where check-map said 15.9 px for the same map)."""
+    cfg = dataclasses.replace(CFG, work_width=120)
+    full = records(frames[:6])
+    small = [r.reduced(120) for r in full]
+    assert small[0].camera_scale == pytest.approx(0.5)
+    a, b = check_keyframes(full, cfg), check_keyframes(small, cfg)
+    assert a.thresholds == b.thresholds
+    assert a.thresholds["max_reproj_px"] == pytest.approx(cfg.max_reproj_frac * 240)
+    ra = [p.reproj_px for p in a.pairs if p.ok is not None]
+    rb = [p.reproj_px for p in b.pairs if p.ok is not None]
+    assert len(ra) >= 4 and ra == pytest.approx(rb, rel=1e-6, nan_ok=True)
+    assert a.summary() == b.summary().replace(f"{b.elapsed_s:.2f} s", f"{a.elapsed_s:.2f} s")
+
+
 def test_manifest_figures_are_strict_json(frames):
     r = check_keyframes(records(frames[:4], depth_factor=10.0), CFG)
     doc = json.loads(json.dumps(r.to_manifest(), allow_nan=False))

@@ -73,7 +73,7 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
                          f"matrix, got shape {pose.shape}")
     small = rec.reduced(cfg.work_width)
     cam = small.intrinsics
-    scale = cam.width / rec.intrinsics.width
+    scale = small.camera_scale  # work pixels per camera pixel (rec may be reduced already)
     depth = None
     pts = np.zeros((0, 3))
     if small.depth_m is not None:
@@ -91,7 +91,8 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
     kp_depth = np.full(len(kp), np.nan)
     if depth is not None and len(kp):
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
-    return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose, rec.intrinsics.width,
+    return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose,
+                 round(rec.intrinsics.width / rec.camera_scale),
                  int(rec.stamp_ns), rec.label or str(index))
 
 

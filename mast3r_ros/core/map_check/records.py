@@ -29,7 +29,9 @@ class KeyframeRecord:
     ``rgb`` (H, W, 3) uint8; ``depth_m`` (H, W) float32 z-depth in metres registered to ``rgb``
     (NaN or <= 0 = none) or None; ``map_from_cam`` 4x4 float64 pose of the optical frame;
     ``stamp_ns`` the image header stamp (used to spot clocks that jump back); ``label`` names
-    the keyframe in messages (default: its index).
+    the keyframe in messages (default: its index); ``camera_scale`` the factor ``rgb`` and
+    ``intrinsics`` were reduced by from the camera image (`reduced`), so that pixel figures
+    are reported in camera pixels whichever copy is checked.
     """
 
     rgb: np.ndarray
@@ -38,6 +40,7 @@ class KeyframeRecord:
     map_from_cam: np.ndarray
     stamp_ns: int = 0
     label: str = ""
+    camera_scale: float = 1.0
 
     def reduced(self, width: int) -> KeyframeRecord:
         """A copy at most ``width`` pixels wide (intrinsics scaled; depth resized nearest, so no
@@ -50,7 +53,9 @@ class KeyframeRecord:
         rgb = cv2.resize(self.rgb, size, interpolation=cv2.INTER_AREA)
         depth = None if self.depth_m is None else cv2.resize(
             np.asarray(self.depth_m, np.float32), size, interpolation=cv2.INTER_NEAREST)
-        return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam)
+        return dataclasses.replace(self, rgb=rgb, depth_m=depth, intrinsics=cam,
+                                   camera_scale=self.camera_scale * cam.width
+                                   / self.intrinsics.width)
 
 
 def _scaled_intrinsics(cam: CameraIntrinsics, s: float) -> CameraIntrinsics:
