@@ -303,8 +303,8 @@ def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, ad
         import ray
         from ray.util import ActorPool
     except ImportError:
-        raise InputError("a Ray address was given but ray is not installed "
-                         "(pip install 'mast3r_ros[ray]')") from None
+        raise InputError("a Ray address was given but ray is not installed (pip install "
+                         "'ray>=2.9', or pip install -e '.[ray]' in the checkout)") from None
     if not ray.is_initialized():
         if address == "local":
             raise InputError("ray_address='local' needs ray.init() called first")
