@@ -7,6 +7,7 @@ config's pose-at-stamp rule for ground truth and tf (`mast3r_ros.core.trajectory
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
@@ -52,15 +53,83 @@ def is_tum_folder(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "rgb.txt"))
 
 
+BAG_STORAGE_SUFFIXES = (".mcap", ".db3")  # rosbag2 storage files rosbags reads without metadata
+_IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
+
+
+def _not_a_recording(path: str) -> Optional[str]:
+    """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
+    None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
+    storage file, a ROS 1 ``.bag``): a real bag's own errors are kept."""
+    from ..core.keyframes.layout import MANIFEST
+
+    neither = (f"{path} is neither a TUM RGB-D folder (no rgb.txt) nor a rosbag2 (no "
+               f"metadata.yaml / {' / '.join(BAG_STORAGE_SUFFIXES)})")
+    if not os.path.isdir(path):
+        name = os.path.basename(path)
+        if name.lower().endswith((*BAG_STORAGE_SUFFIXES, ".bag")):
+            return None
+        folder = os.path.dirname(path) or "."
+        if name == "rgb.txt":
+            return f"{path} is a TUM folder's image list: pass the folder {folder} as SOURCE"
+        if name == "metadata.yaml":
+            return f"{path} is a rosbag2's metadata: pass the bag folder {folder} as SOURCE"
+        if name == MANIFEST:
+            return (f"{path} is a keyframe map's manifest, not a recording: pass a TUM RGB-D "
+                    "folder or a rosbag2 as SOURCE (a map goes in localize's --map)")
+        return f"{neither}: it is a file"
+    if os.path.isfile(os.path.join(path, "metadata.yaml")):
+        return None
+    parent = os.path.dirname(os.path.abspath(path))
+    if is_tum_folder(parent):
+        return f"{path} is inside the TUM RGB-D folder {parent}: pass that folder as SOURCE"
+    if os.path.isfile(os.path.join(path, MANIFEST)) and os.path.isdir(
+            os.path.join(path, "keyframes")):
+        return (f"{path} is a keyframe map (it has {MANIFEST}), not a recording: a map goes in "
+                "localize's --map; SOURCE is a TUM RGB-D folder or a rosbag2")
+    try:
+        names = sorted(os.listdir(path))
+    except OSError as err:
+        return f"cannot list {path}: {err.strerror or err}"
+    storage = [n for n in names if n.lower().endswith(BAG_STORAGE_SUFFIXES)]
+    if storage:
+        one = (f"pass the storage file itself as SOURCE ({os.path.join(path, storage[0])}) or "
+               if len(storage) == 1 else "")
+        return (f"{path} holds rosbag2 storage ({', '.join(storage[:3])}"
+                f"{', ...' if len(storage) > 3 else ''}) but no metadata.yaml: {one}recreate "
+                f"the metadata with 'ros2 bag reindex {path}'")
+    if not names:
+        return f"{neither}: the folder is empty"
+    inner = [n for n in names if any(os.path.isfile(os.path.join(path, n, marker))
+                                     for marker in ("rgb.txt", "metadata.yaml"))]
+    if inner:
+        return (f"{neither}; it holds recordings: pass one of them as SOURCE "
+                f"({', '.join(os.path.join(path, n) for n in inner[:3])}"
+                f"{', ...' if len(inner) > 3 else ''})")
+    images = [n for n in names if n.lower().endswith(_IMAGE_SUFFIXES)]
+    rgb = os.path.join(path, "rgb")
+    if not images and os.path.isdir(rgb):  # the TUM layout without its rgb.txt
+        with contextlib.suppress(OSError):
+            images = [f"rgb/{n}" for n in sorted(os.listdir(rgb))
+                      if n.lower().endswith(_IMAGE_SUFFIXES)]
+    if images:
+        return (f"{neither}: for a folder of images ({len(images)} here, e.g. {images[0]}), "
+                "write rgb.txt ('timestamp filename' per line) and camera.yaml (ROS "
+                "camera_info YAML) beside them")
+    return neither
+
+
 def open_source(path: str, options: SourceOptions = SourceOptions(),
                 pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
-    """A TUM folder (has rgb.txt) or a rosbag2 (folder with metadata.yaml, .mcap, .db3).
+    """A TUM folder (has rgb.txt) or a rosbag2 (folder with metadata.yaml, .mcap, .db3 file).
 
     ``options.depth_scale`` (raw depth units per metre) overrides the readers' defaults: TUM
     PNGs 5000, rosbag2 REP-118 (16UC1 millimetres: 1000, 32FC1 metres: 1). The source's
     ``depth_units_per_m`` says which one is used. Raises `InputError` when the path does not
-    exist or cannot be read as either, or for a rosbag2-only option (``run``, the topics,
-    ``pose_frames``) with a TUM folder, which would otherwise be ignored.
+    exist, is neither (a folder of images without rgb.txt, a keyframe map, any other file: said
+    in one line before rosbags is asked) or cannot be read as the one it is, or for a
+    rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM folder, which would
+    otherwise be ignored.
     """
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     if not os.path.exists(path):
@@ -79,6 +148,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                              "TUM folder (it has rgb.txt); drop them")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale)
+    why = _not_a_recording(path)
+    if why:
+        raise InputError(why)
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it
     from .rosbag import BagSequence
 
