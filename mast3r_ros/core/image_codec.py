@@ -310,6 +310,40 @@ def _encoding_of_decoded(image: np.ndarray) -> Optional[str]:
     return None
 
 
+_PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+
+
+def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
+    """Raise `InputError` when a JPEG or PNG file is truncated or corrupt.
+
+    OpenCV decodes a JPEG that ends early (an interrupted copy or download) without an error:
+    libjpeg prints "Premature end of JPEG file" on stderr and the missing rows come back grey.
+    Pillow's decoder reports it (``OSError: image file is truncated``), so a JPEG or PNG file
+    (told by its signature) is decoded once by Pillow before OpenCV decodes it; the pixels
+    still come from OpenCV. Other formats, and files Pillow does not read (an unidentified
+    variant, one over its decompression-bomb limit), are left to OpenCV.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head.startswith(_PILLOW_CHECKED_MAGIC):
+        return
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        return
+    except (OSError, EOFError, SyntaxError, ValueError) as err:
+        kind = "JPEG" if head.startswith(_PILLOW_CHECKED_MAGIC[0]) else "PNG"
+        raise InputError(f"{kind} file {path} is truncated or corrupt ({err}); re-copy or "
+                         "re-export it") from None
+
+
 def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
@@ -319,18 +353,20 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
     as cv_bridge scales mono16 / rgb16 (never clipped to white).
 
     Raises:
-        InputError: the file is missing, not a decodable image, or of an unsupported depth
-            (float or 32-bit images).
+        InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
+            PNG (`check_image_file_intact`), or of an unsupported depth (float or 32-bit images).
     """
     path = Path(path)
     if not path.is_file():
         raise InputError(f"image not found: {path}")
+    check_image_file_intact(path)
     # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
     # applies the EXIF orientation (and drops alpha).
     image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if image is None:
         raise InputError(
-            f"cannot read image {path}: not an image, or a format OpenCV cannot decode"
+            f"cannot read image {path}: truncated or corrupt, or not an image format OpenCV "
+            "decodes"
         )
     encoding = _encoding_of_decoded(image)
     if encoding is None:

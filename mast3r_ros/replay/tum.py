@@ -32,7 +32,12 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
-from ..core.image_codec import depth_to_metres, load_camera_info_yaml, read_image_file
+from ..core.image_codec import (
+    check_image_file_intact,
+    depth_to_metres,
+    load_camera_info_yaml,
+    read_image_file,
+)
 from ..core.trajectory import nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
@@ -361,9 +366,17 @@ class TumSequence:
         return rgb
 
     def _read_depth(self, path: Path) -> np.ndarray:
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if path.is_file() else None
+        if not path.is_file():
+            raise InputError(f"cannot read depth image {path}: no such file (listed in "
+                             f"{self.folder / 'depth.txt'})")
+        try:
+            check_image_file_intact(path)  # pixels from OpenCV below, bit-exact
+        except InputError as err:
+            raise InputError(f"cannot read depth image {path}: {err}") from None
+        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if raw is None:
-            raise InputError(f"cannot read depth image {path} (missing or not an image)")
+            raise InputError(f"cannot read depth image {path}: truncated or corrupt, or not an "
+                             "image")
         if raw.dtype != np.uint16 or raw.ndim != 2:
             raise InputError(
                 f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"

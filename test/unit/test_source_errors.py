@@ -1,5 +1,6 @@
 """What a fresh user meets when SOURCE is not what the command wants: a path that is neither a
-TUM folder nor a rosbag2 is said so in one line, not as a rosbag error."""
+TUM folder nor a rosbag2 (said in one line, not as a rosbag error), a truncated JPEG or PNG in a
+TUM folder (refused, naming the file, not decoded half grey)."""
 
 from __future__ import annotations
 
@@ -14,9 +15,11 @@ from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.image_codec import check_image_file_intact, read_image_file
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.sources import open_source
 from mast3r_ros.replay.synthetic import write_demo_sequences
+from mast3r_ros.replay.tum import TumSequence
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -164,3 +167,83 @@ def test_real_bags_keep_their_own_errors(tmp_path):
     with pytest.raises(InputError, match=r"holds rosbag2 storage .* but no metadata.yaml: pass "
                                          r"the storage file itself .*ros2 bag reindex"):
         open_source(str(bag))
+
+
+# --------------------------------------------------- B: truncated JPEG / PNG files ---
+
+def _truncate(path: Path, keep: float = 1 / 3, drop: int = 0) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) - drop] if drop else data[:int(len(data) * keep)])
+
+
+def _as_jpeg_folder(src: str, dst: Path) -> Path:
+    """A copy of TUM folder ``src`` with its colour images as JPEG (rgb.txt rewritten)."""
+    shutil.copytree(src, dst)
+    lines = []
+    for line in (dst / "rgb.txt").read_text().splitlines():
+        if line.startswith("#") or not line.strip():
+            lines.append(line)
+            continue
+        stamp, name = line.split()
+        jpg = str(Path(name).with_suffix(".jpg"))
+        cv2.imwrite(str(dst / jpg), cv2.imread(str(dst / name)), [cv2.IMWRITE_JPEG_QUALITY, 95])
+        os.remove(dst / name)
+        lines.append(f"{stamp} {jpg}")
+    (dst / "rgb.txt").write_text("\n".join(lines) + "\n")
+    return dst
+
+
+def test_read_image_file_refuses_truncated_jpeg_and_png(tmp_path):
+    rgb = np.random.default_rng(1).integers(0, 256, (48, 64, 3), dtype=np.uint8)
+    rgb = cv2.GaussianBlur(rgb, (5, 5), 0)
+    for ext in (".jpg", ".png"):
+        path = tmp_path / f"a{ext}"
+        cv2.imwrite(str(path), rgb)
+        intact = read_image_file(path)
+        check_image_file_intact(path)
+        # OpenCV decodes a JPEG cut short (grey rows, a libjpeg warning on stderr): refused
+        for drop in (len(path.read_bytes()) * 2 // 3, 2):
+            cut = tmp_path / f"cut{drop}{ext}"
+            cut.write_bytes(path.read_bytes()[:-drop])
+            with pytest.raises(InputError, match=rf"{cut.name}.*truncated or corrupt"):
+                read_image_file(cut)
+        np.testing.assert_array_equal(read_image_file(path), intact)
+
+
+def test_tum_folder_with_a_truncated_image_is_refused_naming_it(seq, tmp_path):
+    folder = _as_jpeg_folder(seq[1], tmp_path / "q")
+    frames = TumSequence(folder)
+    raw = cv2.imread(str(frames._depth_paths[1]), cv2.IMREAD_UNCHANGED)
+    np.testing.assert_array_equal(frames[1].depth_m, np.where(raw > 0, raw / 5000.0, np.nan)
+                                  .astype(np.float32))  # depth still bit-exact from OpenCV
+    rgb = frames._rgb_paths[1]
+    _truncate(rgb)
+    with pytest.raises(InputError, match=rf"cannot read colour image {rgb}: JPEG file .* is "
+                                         "truncated"):
+        frames[1]
+    depth = frames._depth_paths[2]
+    _truncate(depth)  # Pillow finds the missing image data
+    with pytest.raises(InputError, match=rf"cannot read depth image {depth}: PNG file .* is "
+                                         "truncated"):
+        frames[2]
+    depth = frames._depth_paths[3]
+    _truncate(depth, drop=12)  # only IEND missing: OpenCV's libpng refuses it
+    with pytest.raises(InputError, match=rf"cannot read depth image {depth}: truncated"):
+        frames[3]
+
+
+def test_localize_and_build_map_exit_2_on_a_truncated_jpeg(seq, sift_map, tmp_path, capsys):
+    folder = _as_jpeg_folder(seq[1], tmp_path / "q_trunc")
+    assert main(["build-map", str(folder), "--out", str(tmp_path / "ok"), "--matcher", "sift",
+                 "--log-level", "warning"]) == 0  # JPEGs as such are fine
+    bad = sorted((folder / "rgb").iterdir())[2]
+    _truncate(bad)
+    run = tmp_path / "run"
+    line = _cli_error(capsys, ["localize", str(folder), "--map", sift_map, "--out", str(run),
+                               "--matcher", "sift"])
+    assert str(bad) in line and "truncated" in line, line
+    assert not run.exists()  # the frames before it are kept in run.partial, as for any stop
+    out = tmp_path / "m"
+    line = _cli_error(capsys, ["build-map", str(folder), "--out", str(out), "--matcher", "sift"])
+    assert str(bad) in line and "truncated" in line, line
+    assert not out.exists() and not Path(f"{out}.partial").exists()
