@@ -80,14 +80,17 @@ def load_config(args: argparse.Namespace) -> Config:
     return config_from_params(over, where="command line", base=cfg)
 
 
-def _open(args: argparse.Namespace, cfg: Config) -> Any:
-    from .sources import SourceOptions, open_source
+def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
+    """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
+    that needs their depth refuses a bag read without depth before its indexing pass."""
+    from .sources import SourceOptions, depth_needed_by, open_source
 
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
-        depth_scale=args.depth_scale, run=args.run)
+        depth_scale=args.depth_scale, run=args.run,
+        depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None)
     return open_source(args.source, options, cfg.pose_at_stamp)
 
 
@@ -136,7 +139,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
-    source = _open(args, cfg)
+    source = _open(args, cfg, keyframes=True)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
                         codebook=args.codebook, pin=False if args.no_pin else None)

@@ -36,7 +36,7 @@ from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
-from .sources import FrameSource
+from .sources import FrameSource, depth_needed_by, refuse_without_depth
 from .synthetic import write_demo_sequences
 from .tum import TumSequence, read_tum_trajectory, write_tum_trajectory
 
@@ -151,9 +151,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     inconsistent map raises `MapConsistencyError` and nothing is written, unless ``force``; the
     figures go into the manifest and keyframes.png. The map is built in ``OUT.partial``; a build
     killed while encoding continues from its finished shards with ``build.resume``. An existing
-    ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``.
+    ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``, and so is
+    a source that will give no keyframe depth when the matcher needs it (``--matcher sift``,
+    points_source 'depth').
     """
     check_output_folder(out, overwrite, (MANIFEST,))
+    refuse_without_depth(source, depth_needed_by(cfg.localizer))
     poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
              if trajectory else None)
     if build.retrieval_checkpoint:

@@ -110,7 +110,10 @@ class BagSequence:
     defaults when None); frames it gives no pose get ``None``. ``depth_scale`` (raw depth units per
     metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based) chooses the
     run of a bag whose header time jumps back (see the module docstring); default the longest,
-    with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have.
+    with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
+    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read
+    without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
+    bag's depth-like topics).
     """
 
     def __init__(
@@ -125,6 +128,7 @@ class BagSequence:
         pose_at_stamp: Optional[PoseAtStampConfig] = None,
         depth_scale: Optional[float] = None,
         run: Optional[int] = None,
+        depth_needed_by: Optional[str] = None,
     ) -> None:
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
             raise InputError(f"depth scale must be a positive number of depth units per metre, "
@@ -133,6 +137,7 @@ class BagSequence:
             raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
         self._depth_scale = depth_scale
         self._depth_encoding: Optional[str] = None
+        self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
         self._run_wanted = run
         if not sync_tolerance_s >= 0:
             raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
@@ -160,6 +165,13 @@ class BagSequence:
             self.image_topic = self._select_image_topic(reader, image_topic)
             self.depth_topic = self._select_depth_topic(depth_topic)
             self.camera_info_topic = self._select_camera_info_topic(camera_info_topic)
+            #: image topics of the bag that look like depth (16UC1 / 32FC1, compressedDepth,
+            #: 'depth' in the name), the image topic excepted: what --depth-topic can be
+            self.depth_like_topics = [t for t in self._candidates(IMAGE_TYPES)
+                                      if t != self.image_topic and self._is_depth_topic(reader, t)]
+            if depth_needed_by and self.depth_topic is None:  # before the indexing pass
+                raise InputError(f"{depth_needed_by} takes its 3-D points from keyframe depth, "
+                                 f"but {self.no_depth_reason()}")
             self._tf_topics = [n for n, i in self._topics.items() if i.msgtype == TF_TYPE]
             if self._pose_frames is not None and not self._tf_topics:
                 raise InputError(
@@ -204,6 +216,11 @@ class BagSequence:
         )
 
     def _is_depth_topic(self, reader: AnyReader, topic: str) -> bool:
+        if topic not in self._is_depth:
+            self._is_depth[topic] = self._looks_like_depth(reader, topic)
+        return self._is_depth[topic]
+
+    def _looks_like_depth(self, reader: AnyReader, topic: str) -> bool:
         if "depth" in topic.lower():
             return True
         conns = self._topics[topic].connections
@@ -395,6 +412,25 @@ class BagSequence:
                 "no depth on %s within %.3f s of any image on %s", self.depth_topic,
                 self._tolerance_ns * 1e-9, self.image_topic,
             )
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame will have depth, with the fix (one line), or None when some may: no
+        ``depth_topic`` (the bag's depth-like image topics named), or none of its messages
+        within the sync tolerance of an image."""
+        if self.depth_topic is None:
+            if self.depth_like_topics:
+                found = ", ".join(self.depth_like_topics)
+                return (f"rosbag2 {self.path} is read without depth: pass --depth-topic <topic> "
+                        f"(depth image topics in the bag: {found})")
+            return (f"rosbag2 {self.path} is read without depth, and none of its image topics "
+                    "looks like depth (16UC1 / 32FC1 or compressedDepth, or 'depth' in the "
+                    "name); record the registered depth, or name it with --depth-topic")
+        if not self._depth_refs:
+            run = f" (run {self.run})" if len(self.runs) > 1 else ""
+            return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
+                    f"any image on {self.image_topic}{run}: check the header stamps or widen "
+                    "--sync-tolerance")
+        return None
 
     def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
         """Depth header stamp matched to each image stamp, -1 where none."""

@@ -15,7 +15,7 @@ from typing import Optional, Protocol
 
 import numpy as np
 
-from ..core.config import PoseAtStampConfig
+from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import load_camera_info_yaml
 from ..core.types import Frame
@@ -46,6 +46,26 @@ class SourceOptions:
     sync_tolerance_s: float = 0.02  # image/depth association by the nearest stamp
     depth_scale: Optional[float] = None  # raw depth units per metre (None: REP-118 / TUM 5000)
     run: Optional[int] = None  # rosbag2 only: which run of a bag whose header time jumps back
+    # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
+    # without a depth topic is then refused when opened, before its indexing pass
+    depth_needed_by: Optional[str] = None
+
+
+def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
+    """What in the localizer config takes its 3-D points from keyframe depth (the sift matcher,
+    points_source 'depth'), for the error that refuses a map without depth; None: nothing."""
+    if localizer.matcher == "sift":
+        return "the sift matcher"
+    return "points_source 'depth'" if localizer.points_source == "depth" else None
+
+
+def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
+    """`InputError` when ``need`` (`depth_needed_by`) is set and ``source`` will give no frame
+    depth (its ``no_depth_reason()``, which names the fix); sources without that method pass."""
+    reason = getattr(source, "no_depth_reason", None)
+    why = reason() if need and reason is not None else None
+    if why:
+        raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
 
 
 def is_tum_folder(path: str) -> bool:
@@ -159,4 +179,5 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        depth_topic=options.depth_topic, camera_info=cam,
                        pose_frames=options.pose_frames,
                        sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
-                       depth_scale=options.depth_scale, run=options.run)
+                       depth_scale=options.depth_scale, run=options.run,
+                       depth_needed_by=options.depth_needed_by)

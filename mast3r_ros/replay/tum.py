@@ -280,6 +280,7 @@ class TumSequence:
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
+        self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
         self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
@@ -315,6 +316,17 @@ class TumSequence:
         if not gt_txt.is_file():
             return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4))
         return read_tum_trajectory(gt_txt)
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame will have depth, with the fix (one line), or None when some may."""
+        if any(p is not None for p in self._depth_paths):
+            return None
+        depth_txt = self.folder / "depth.txt"
+        if not depth_txt.is_file():
+            return (f"TUM folder {self.folder} has no depth.txt (its depth PNGs listed as "
+                    "'timestamp filename')")
+        return (f"no image of {depth_txt} is within {self._sync_tolerance_s:.3f} s of an "
+                f"rgb.txt stamp: check the stamps or widen --sync-tolerance")
 
     @property
     def stamps_ns(self) -> np.ndarray:

@@ -1,6 +1,7 @@
 """What a fresh user meets when SOURCE is not what the command wants: a path that is neither a
 TUM folder nor a rosbag2 (said in one line, not as a rosbag error), a truncated JPEG or PNG in a
-TUM folder (refused, naming the file, not decoded half grey)."""
+TUM folder (refused, naming the file, not decoded half grey), and ``--matcher sift`` on a
+recording read without depth (refused before any work, naming the bag's depth topics)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,11 @@ import pytest
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
+from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.image_codec import check_image_file_intact, read_image_file
 from mast3r_ros.replay.cli import main
-from mast3r_ros.replay.sources import open_source
+from mast3r_ros.replay.sources import SourceOptions, open_source
 from mast3r_ros.replay.synthetic import write_demo_sequences
 from mast3r_ros.replay.tum import TumSequence
 
@@ -247,3 +249,87 @@ def test_localize_and_build_map_exit_2_on_a_truncated_jpeg(seq, sift_map, tmp_pa
     line = _cli_error(capsys, ["build-map", str(folder), "--out", str(out), "--matcher", "sift"])
     assert str(bad) in line and "truncated" in line, line
     assert not out.exists() and not Path(f"{out}.partial").exists()
+
+
+# ------------------------------------- C: --matcher sift on a source without depth ---
+
+def _sift_cfg() -> Config:
+    from mast3r_ros.core.config import config_from_params
+
+    return config_from_params({"matcher": "sift"}, where="test")
+
+
+def test_no_depth_reason_of_bags_and_tum_folders(seq, tmp_path):
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    bag = _write_bag(tmp_path / "bag", depth_topics=(DEPTH_TOPIC, "/ir/image16"))
+    assert BagSequence(bag).no_depth_reason() == (
+        f"rosbag2 {bag} is read without depth: pass --depth-topic <topic> (depth image topics "
+        f"in the bag: {DEPTH_TOPIC}, /ir/image16)")  # 16UC1, though not named depth
+    assert BagSequence(bag, image_topic="/camera/color/image_raw").depth_like_topics == [
+        DEPTH_TOPIC, "/ir/image16"]
+    assert BagSequence(bag, depth_topic=DEPTH_TOPIC).no_depth_reason() is None
+    late = _write_bag(tmp_path / "late", depth_offset_ns=30_000_000)  # 30 ms after the images
+    assert BagSequence(late, depth_topic=DEPTH_TOPIC).no_depth_reason() == (
+        f"no depth on {DEPTH_TOPIC} within 0.020 s of any image on /camera/color/image_raw: "
+        "check the header stamps or widen --sync-tolerance")
+    assert BagSequence(late, depth_topic=DEPTH_TOPIC,
+                       sync_tolerance_s=0.05).no_depth_reason() is None
+    colour_only = _write_bag(tmp_path / "colour_only", depth_topics=())
+    assert "none of its image topics looks like depth" in BagSequence(
+        colour_only).no_depth_reason()
+
+    assert TumSequence(seq[1]).no_depth_reason() is None
+    nodepth = tmp_path / "nodepth"
+    shutil.copytree(seq[1], nodepth)
+    os.remove(nodepth / "depth.txt")
+    assert f"TUM folder {nodepth} has no depth.txt" in TumSequence(nodepth).no_depth_reason()
+    rows = [ln.split() for ln in Path(seq[1], "depth.txt").read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+    (nodepth / "depth.txt").write_text("".join(f"{float(t) + 0.03:.6f} {name}\n"
+                                               for t, name in rows))  # 30 ms late
+    assert TumSequence(nodepth).no_depth_reason() == (
+        f"no image of {nodepth / 'depth.txt'} is within 0.020 s of an rgb.txt stamp: check "
+        "the stamps or widen --sync-tolerance")
+
+
+def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, monkeypatch):
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    bag = _write_bag(tmp_path / "bag")
+    out = tmp_path / "map"
+
+    def fail(what):
+        def method(*args, **kwargs):
+            raise AssertionError(what)
+        return method
+
+    with monkeypatch.context() as m:  # the CLI refuses before the bag's indexing pass
+        m.setattr(BagSequence, "_index", fail("the bag was indexed"))
+        line = _cli_error(capsys, ["build-map", str(bag), "--out", str(out), "--matcher", "sift"])
+    assert line.endswith(f"the sift matcher takes its 3-D points from keyframe depth, but "
+                         f"rosbag2 {bag} is read without depth: pass --depth-topic <topic> "
+                         f"(depth image topics in the bag: {DEPTH_TOPIC})"), line
+    assert not out.exists() and not Path(f"{out}.partial").exists()
+
+    # build_map itself refuses any source without depth before reading a frame
+    monkeypatch.setattr(BagSequence, "__iter__", fail("a frame was read"))
+    with pytest.raises(InputError, match=f"the sift matcher .* but rosbag2 {bag} is read "
+                                         "without depth: pass --depth-topic"):
+        build_map(BagSequence(bag), str(out), _sift_cfg())
+    with pytest.raises(InputError, match="points_source 'depth' takes its 3-D points"):
+        build_map(BagSequence(bag), str(out),
+                  config_from_params({"points_source": "depth"}, where="test"))
+    late = _write_bag(tmp_path / "late", depth_offset_ns=30_000_000)
+    with pytest.raises(InputError, match="no depth on .* widen --sync-tolerance"):
+        build_map(BagSequence(late, depth_topic=DEPTH_TOPIC), str(out), _sift_cfg())
+    # with depth (or a matcher that does not need it) the check lets the build go on
+    with pytest.raises(AssertionError, match="a frame was read"):
+        build_map(open_source(str(bag), SourceOptions(depth_topic=DEPTH_TOPIC,
+                                                      depth_needed_by="the sift matcher")),
+                  str(out), _sift_cfg())
+    with pytest.raises(AssertionError, match="a frame was read"):
+        build_map(BagSequence(bag), str(out), Config())
+    assert not out.exists()
