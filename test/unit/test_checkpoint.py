@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import pickle
+import warnings
 import zipfile
 
 import pytest
@@ -89,16 +90,33 @@ def test_unknown_class_and_unsupported_heads():
 
 
 # ------------------------------------------------------------------ layouts
+def _guess_warnings(caplog):
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and "attention heads" in r.getMessage()]
+
+
 @pytest.mark.parametrize("layout", ["official", "state_dict", "huggingface"])
-def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout):
+def test_every_layout_loads_the_same_weights(tmp_path, tiny, layout, caplog):
     path = str(tmp_path / ("hf" if layout == "huggingface" else "ckpt.pth"))
     write_checkpoint(path, tiny, layout)
-    model, info = load_checkpoint(path)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
+        model, info = load_checkpoint(path)
     assert info.layout == layout and _same_weights(model, tiny)
+    guesses = _guess_warnings(caplog)
     if layout == "state_dict":
-        # No constructor string: heads inferred as 64 wide (official files); the string fixes it.
+        # No constructor string: heads inferred as 64 wide (official files), which is wrong for
+        # the tiny network (16 wide): one warning names the file, the heads assumed and the fix
         assert (info.spec.enc_num_heads, info.spec.dec_num_heads) == (1, 1)
-        model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+        assert len(guesses) == 1, guesses
+        assert guesses[0].startswith(f"{path}: a bare state dict")
+        assert "enc_num_heads=1, dec_num_heads=1" in guesses[0]
+        assert "official checkpoint file" in guesses[0] and "config.json" in guesses[0]
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
+            model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+        assert not _guess_warnings(caplog)  # given, not guessed
+    else:
+        assert not guesses, guesses
     assert info.spec == TINY_SPEC
 
 
@@ -165,13 +183,34 @@ def test_malicious_pickle_never_runs(tmp_path, tiny, restricted):
     assert not marker.exists()
     # torch's reason, without its advice to re-run with weights_only=False
     assert "system" in _one_line(err) and "weights_only" not in str(err.value)
-    # A legacy (non-zip) pickle stream with the same payload is refused as well.
+    # A legacy (non-zip) pickle stream with the same payload is refused as well -- as such, not
+    # as a truncated download (torch's weights-only reader stops at the protocol-4 FRAME opcode,
+    # before the global), and without torch's warning about the pickle protocol.
     legacy = tmp_path / "evil_legacy.pth"
     with open(legacy, "wb") as fh:
-        pickle.dump({"args": _Evil(marker)}, fh)
-    with pytest.raises(CheckpointError):
-        load_checkpoint(str(legacy), force_restricted_unpickler=restricted)
+        pickle.dump({"args": _Evil(marker)}, fh, protocol=4)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(CheckpointError) as err:
+            load_checkpoint(str(legacy), force_restricted_unpickler=restricted)
     assert not marker.exists()
+    text = _one_line(err)
+    assert text.startswith(f"{legacy}: refused to unpickle (") and "truncated" not in text
+    assert "outside a plain checkpoint" in text and "weights_only" not in text
+    assert not [str(w.message) for w in caught if "pickle protocol" in str(w.message)]
+
+
+def test_truncated_plain_pickle_is_truncated_not_refused(tmp_path, tiny):
+    """A plain pickle.dump file cut short fails in torch's weights-only reader exactly as a
+    whole one does ('Unsupported operand'): only a whole pickle is called refused."""
+    data = pickle.dumps({"model": {"w": list(range(1000))}}, protocol=4)
+    path = tmp_path / "cut.pth"
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    text = _one_line(err)
+    assert text.startswith(f"{path}: cannot read the checkpoint (") and "truncated" in text
+    assert "refused" not in text and "crafted" not in text
 
 
 def test_truncated_file(tmp_path, tiny):
@@ -211,8 +250,11 @@ def test_unreadable_files_are_not_called_crafted(tmp_path, data, size):
 
 
 def test_missing_file_points_to_readme(tmp_path):
-    with pytest.raises(CheckpointError, match="not found.*README"):
+    with pytest.raises(CheckpointError, match="not found.*README.*with --checkpoint"):
         load_checkpoint(str(tmp_path / "nope.pth"))
+    with pytest.raises(CheckpointError, match="not found.*README.*as CKPT") as err:
+        load_checkpoint(str(tmp_path / "nope.pth"), passed_as="as CKPT")
+    assert "--checkpoint" not in str(err.value)
 
 
 def test_wrong_architecture_names_first_offender(tmp_path, tiny):
@@ -248,6 +290,12 @@ def test_not_a_checkpoint(tmp_path):
     torch.save([1, 2, 3], path)
     with pytest.raises(CheckpointError, match="expected"):
         load_checkpoint(str(path))
+    # a foreign model's weights: the message names the file
+    torch.save({"fc.weight": torch.zeros(2, 2)}, path)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert _one_line(err).startswith(f"{path}: the state dict has no 'patch_embed.proj.weight'"
+                                     ": not a MASt3R/DUSt3R model")
     hf = tmp_path / "hf"
     hf.mkdir()
     (hf / "config.json").write_text("{}")

@@ -4,12 +4,16 @@ Accepted layouts:
 
 * the official ``.pth`` (a ``torch.save`` dict ``{'model': state_dict, 'args': Namespace}`` whose
   ``args.model`` is the constructor string),
-* a bare state dict (architecture inferred from the tensor shapes, 64-wide attention heads),
+* a bare state dict (architecture inferred from the tensor shapes; the attention heads cannot
+  be, so they are assumed 64 wide, as in the official ViT-L/B checkpoints, with a WARNING that
+  names the file and the heads assumed),
 * a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``).
 
 In each, a ``module.`` prefix on every key (weights saved from a DataParallel / DDP wrapper) is
 removed with a logged note. Any file that cannot be read (empty, truncated, not a torch.save
-archive, or a reader error with an empty message) gives one ``CheckpointError`` line.
+archive, or a reader error with an empty message) gives one ``CheckpointError`` line; a whole
+pickle that torch's weights-only reader refuses (a forbidden global, or pickle instructions a
+plain checkpoint never holds) is refused as such instead.
 
 Nothing read from a file is ever executed: pickles are read with ``weights_only=True`` and only
 ``argparse.Namespace`` allow-listed (a restricted unpickler on torch < 2.4), and the constructor
@@ -28,6 +32,9 @@ import logging
 import math
 import os
 import pickle
+import pickletools
+import warnings
+import zipfile
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
@@ -185,14 +192,19 @@ def load_torch_file(path: str, force_restricted: bool = False) -> Any:
     tensors, storages, OrderedDict and Namespace only). Raises what torch.load raises
     (``pickle.UnpicklingError`` for a forbidden global); the callers word the error."""
     ser = torch.serialization
-    if not force_restricted and hasattr(ser, "safe_globals"):
-        with ser.safe_globals([argparse.Namespace]):
+    with warnings.catch_warnings():
+        # a plain pickle.dump file (protocol 4+) makes the weights-only reader warn before it
+        # refuses the file; the refusal is the one message (`read_torch_archive`)
+        warnings.filterwarnings("ignore", message="Detected pickle protocol",
+                                category=UserWarning)
+        if not force_restricted and hasattr(ser, "safe_globals"):
+            with ser.safe_globals([argparse.Namespace]):
+                return torch.load(path, map_location="cpu", weights_only=True)
+        if not force_restricted and hasattr(ser, "add_safe_globals"):
+            ser.add_safe_globals([argparse.Namespace])
             return torch.load(path, map_location="cpu", weights_only=True)
-    if not force_restricted and hasattr(ser, "add_safe_globals"):
-        ser.add_safe_globals([argparse.Namespace])
-        return torch.load(path, map_location="cpu", weights_only=True)
-    return torch.load(path, map_location="cpu", weights_only=False,
-                      pickle_module=_RestrictedPickleModule)
+        return torch.load(path, map_location="cpu", weights_only=False,
+                          pickle_module=_RestrictedPickleModule)
 
 
 # torch's weights-only errors wrap the reason in advice (re-run with weights_only=False, file an
@@ -215,10 +227,29 @@ def _reader_reason(err: BaseException) -> str:
     return text if " " in text else f"{type(err).__name__}: {text}"
 
 
-def _is_refusal(err: BaseException) -> bool:
-    """Whether an unpickling error is the safety refusal of a global (code the file would run),
-    as opposed to a stream that is cut short or not a pickle at all."""
-    return isinstance(err, pickle.UnpicklingError) and "global" in _reader_reason(err).lower()
+def _whole_pickle(path: str) -> bool:
+    """Whether ``path`` is a torch.save zip archive or starts with a complete pickle stream (its
+    opcodes parse up to STOP; `pickletools.genops` only parses, it executes nothing)."""
+    if zipfile.is_zipfile(path):  # the archive was read: its data.pkl is what was refused
+        return True
+    try:
+        with open(path, "rb") as fh:
+            for _ in pickletools.genops(fh):
+                pass
+    except Exception:  # noqa: BLE001 - cut short or not a pickle: not a refusal
+        return False
+    return True
+
+
+def _is_refusal(err: BaseException, path: str) -> bool:
+    """Whether an unpickling error is the safety refusal of the file's contents (a global: code
+    the file would run; or pickle instructions torch's weights-only reader does not accept, in a
+    whole pickle), as opposed to a stream that is cut short or not a pickle at all."""
+    if not isinstance(err, pickle.UnpicklingError):
+        return False
+    if "global" in _reader_reason(err).lower():
+        return True
+    return "Weights only load failed" in str(err) and _whole_pickle(path)
 
 
 def _size_text(n: int) -> str:
@@ -230,10 +261,12 @@ def _size_text(n: int) -> str:
 def read_torch_archive(path: str, what: str, refusal: str, force_restricted: bool = False
                        ) -> Any:
     """`load_torch_file` with its failures worded as one complete `CheckpointError` line:
-    ``{path}: refused to unpickle ({reason}). {refusal}`` for a forbidden global, else
+    ``{path}: refused to unpickle ({reason}): the file holds objects outside a plain checkpoint
+    (...). {refusal}`` when the weights-only reader refuses a whole pickle (a forbidden global,
+    or instructions a torch.save checkpoint never holds, e.g. a plain ``pickle.dump`` file), else
     ``{path}: cannot read the {what} ({size}, {reason}); the file is truncated or not a
     checkpoint: download or copy it again`` (empty, cut short, not a torch.save archive, or any
-    reader error; torch's whole text goes to the debug log)."""
+    reader error; torch's whole text goes to the debug log). Nothing in the file is run."""
     size = os.path.getsize(path)
     if size == 0:
         raise CheckpointError(f"{path}: cannot read the {what} (empty file, 0 bytes); the file "
@@ -242,9 +275,10 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
         return load_torch_file(path, force_restricted)
     except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
         log.debug("%s: torch.load failed: %s", path, e)
-        if _is_refusal(e):
-            raise CheckpointError(f"{path}: refused to unpickle ({_reader_reason(e)}). "
-                                  f"{refusal}") from None
+        if _is_refusal(e, path):
+            raise CheckpointError(f"{path}: refused to unpickle ({_reader_reason(e)}): the file "
+                                  "holds objects outside a plain checkpoint (torch's weights-only "
+                                  f"load failed; nothing in it was run). {refusal}") from None
         raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
                               f"{_reader_reason(e)}); the file is truncated or not a "
                               "checkpoint: download or copy it again") from None
@@ -269,9 +303,9 @@ def strip_wrapper_prefix(sd: Mapping[str, Any], where: str) -> Dict[str, Any]:
 def _read_official_or_bare(path: str, force_restricted: bool = False,
                            bare_model_string: Optional[str] = None):
     obj = read_torch_archive(
-        path, "checkpoint", "The file holds objects other than tensors and argparse.Namespace: "
-        "it is not an official MASt3R/DUSt3R checkpoint, or it was crafted to run code",
-        force_restricted)
+        path, "checkpoint", "A MASt3R/DUSt3R checkpoint holds only tensors and an "
+        "argparse.Namespace: this file is not an official one, or it was crafted to run code; "
+        "use the official file (see README: 'Model weights')", force_restricted)
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
         args = obj.get("args")
         text = getattr(args, "model", None) if args is not None else None
@@ -285,7 +319,16 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         if bare_model_string:
             spec = spec_from_kwargs(*parse_model_string(bare_model_string))
         else:
-            spec = infer_spec(sd)
+            spec = infer_spec(sd, path)
+            log.warning(
+                "%s: a bare state dict (no 'args' with the model's constructor string): the "
+                "number of attention heads cannot be read from weight shapes, so 64-wide heads "
+                "are assumed (enc_num_heads=%d, dec_num_heads=%d), true of the official ViT-L/B "
+                "checkpoints; weights trained with other heads give wrong outputs. To avoid the "
+                "guess, use the official checkpoint file (it has 'args'), or a Hugging Face "
+                "folder (model.safetensors + config.json with the constructor arguments, "
+                "enc_num_heads and dec_num_heads among them)",
+                path, spec.enc_num_heads, spec.dec_num_heads)
         return sd, spec, "state_dict", model_string(spec)
     raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
                           f"got {type(obj).__name__}")
@@ -320,14 +363,16 @@ def _read_huggingface(folder: str):
     return sd, spec, "huggingface", model_string(spec)
 
 
-def infer_spec(sd: Mapping[str, torch.Tensor]) -> ModelSpec:
-    """Architecture of a bare state dict from its shapes (attention heads assumed 64 wide)."""
+def infer_spec(sd: Mapping[str, torch.Tensor], where: str = "state dict") -> ModelSpec:
+    """Architecture of a bare state dict from its shapes (attention heads assumed 64 wide: they
+    cannot be inferred from shapes). ``where`` (the file) names it in errors."""
     try:
         enc = sd["patch_embed.proj.weight"].shape[0]
         dec = sd["decoder_embed.weight"].shape[0]
     except KeyError as e:
         raise CheckpointError(
-            f"state dict has no {e.args[0]!r}: not a MASt3R/DUSt3R model") from None
+            f"{where}: the state dict has no {e.args[0]!r}: not a MASt3R/DUSt3R model; pass a "
+            "MASt3R/DUSt3R checkpoint (see README: 'Model weights')") from None
     depth = lambda p: len({k.split(".")[1] for k in sd if k.startswith(p)})  # noqa: E731
     kw: Dict[str, Any] = dict(enc_embed_dim=enc, enc_depth=depth("enc_blocks."),
                               enc_num_heads=max(1, enc // 64), dec_embed_dim=dec,
@@ -399,19 +444,23 @@ def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
     return h.hexdigest()[:16]
 
 
+PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
+
+
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
-                    bare_model_string: Optional[str] = None
+                    bare_model_string: Optional[str] = None, passed_as: str = PASSED_AS
                     ) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
     """Build the network from a checkpoint file or Hugging Face folder; eval mode, float32.
 
     A bare state dict carries no constructor string: its architecture is inferred from the
-    shapes with 64-wide attention heads (true of every official checkpoint) unless
-    ``bare_model_string`` gives it.
+    shapes with 64-wide attention heads (true of every official checkpoint; logged as a
+    warning) unless ``bare_model_string`` gives it. ``passed_as``: how the caller's user gives
+    the path (the hint of the not-found error).
     """
     if not os.path.exists(path):
         raise CheckpointError(
             f"checkpoint not found: {path}. Download the official weights (see README: "
-            "'Model weights') and pass their path with --checkpoint / the 'checkpoint' parameter")
+            f"'Model weights') and pass their path {passed_as}")
     if os.path.isdir(path):
         sd, spec, layout, text = _read_huggingface(path)
     else:
