@@ -6,11 +6,18 @@ import argparse
 import logging
 import re
 
+from ..core.config import LocalizerConfig, param_specs
 from ..core.errors import InputError
 from ..core.fileio import check_output_folder
 from ..core.model.preprocess import SIZES
 
 log = logging.getLogger(__name__)
+
+# The decoder's keyframe batch is the localizer's max_keyframes (the TensorRT backend exports
+# with it, `Mast3rEngine.from_config`): same default, same range as the parameter.
+_MAX_KEYFRAMES = next(s for s in param_specs() if s.name == "max_keyframes")
+KEYFRAME_BATCH_DEFAULT = LocalizerConfig().max_keyframes
+KEYFRAME_BATCH_RANGE = (int(_MAX_KEYFRAMES.lo), int(_MAX_KEYFRAMES.hi))
 
 
 def _camera_size(text: str):
@@ -32,8 +39,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="replace an existing output folder")
     p.add_argument("--size", type=int, default=512, choices=SIZES,
                    help="network image size, as model.image_size (default 512)")
-    p.add_argument("--keyframe-batch", type=int, default=1, metavar="K",
-                   help="keyframes decoded per call (localizer.max_keyframes; default 1)")
+    p.add_argument("--keyframe-batch", type=int, default=KEYFRAME_BATCH_DEFAULT, metavar="K",
+                   help="keyframes decoded per call: the localizer's max_keyframes, "
+                        f"{KEYFRAME_BATCH_RANGE[0]}..{KEYFRAME_BATCH_RANGE[1]} (default "
+                        f"{KEYFRAME_BATCH_DEFAULT}, as config/localize.yaml)")
     p.add_argument("--camera-size", type=_camera_size, default=(640, 480), metavar="WxH",
                    help="camera resolution that fixes the network shape (default 640x480: "
                         "512 -> 512x384)")
@@ -47,15 +56,19 @@ def _cmd_export(args: argparse.Namespace) -> int:
     from ..core.model.engine import network_shape
     from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx
 
+    lo, hi = KEYFRAME_BATCH_RANGE
+    if not lo <= args.keyframe_batch <= hi:
+        raise InputError(f"--keyframe-batch must be in {lo}..{hi} (the range of the localizer's "
+                         f"max_keyframes), got {args.keyframe_batch}: pass the max_keyframes of "
+                         "the config the export will run with")
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
-    if args.keyframe_batch < 1:
-        raise InputError(f"--keyframe-batch must be >= 1, got {args.keyframe_batch}")
     # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
     # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug
     if args.log_level != "debug":
         for name in ("onnx_ir", "onnxscript", "torch.onnx", "onnx"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu")
+    model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu",
+                                  passed_as="as CKPT: mast3r-ros export CKPT --out DIR")
     shape = network_shape(args.size, args.camera_size)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info)

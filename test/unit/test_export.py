@@ -60,6 +60,51 @@ def test_manifest_describes_the_files(exported):
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
 
 
+def test_keyframe_batch_default_is_the_localizers():
+    """The help said 'default 1' while the engine exports with max_keyframes (2 in
+    config/localize.yaml): the default and its range are the parameter's."""
+    from mast3r_ros.core.config import LocalizerConfig
+    from mast3r_ros.replay.cli import build_parser
+
+    parser = build_parser()
+    args = parser.parse_args(["export", "c.pth", "--out", "o"])
+    assert args.keyframe_batch == LocalizerConfig().max_keyframes == 2
+    export = parser._subparsers._group_actions[0].choices["export"]
+    text = " ".join(export.format_help().split())
+    assert "max_keyframes, 1..32 (default 2, as config/localize.yaml)" in text
+
+
+def test_export_is_quiet_about_torchvision_and_leafspec(tmp_path):
+    """torch's exporter logged 4 'torchvision is not installed. Skipping torchvision::...' lines
+    and a LeafSpec FutureWarning per graph: silenced during the export, and only those."""
+    import logging
+    import warnings
+
+    from mast3r_ros.core.model.export import _REGISTRY_LOGGER, _onnx_export
+
+    class _Keep(logging.Handler):  # torch's own stderr handler is not pytest's to capture
+        def __init__(self):
+            super().__init__(logging.DEBUG)
+            self.lines = []
+
+        def emit(self, record):
+            self.lines.append(record.getMessage())
+
+    registry, keep = logging.getLogger(_REGISTRY_LOGGER), _Keep()
+    registry.addHandler(keep)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            _onnx_export(torch.nn.Linear(4, 3).eval(), (torch.zeros(1, 4),),
+                         str(tmp_path / "lin.onnx"), ["x"], ["y"], 18)
+    finally:
+        registry.removeHandler(keep)
+    assert not [s for s in keep.lines if "torchvision" in s], keep.lines
+    assert not [str(w.message) for w in caught if "LeafSpec" in str(w.message)]
+    assert (tmp_path / "lin.onnx").stat().st_size > 0
+    assert not registry.filters  # removed after the export
+
+
 def test_onnxruntime_equals_pytorch(exported):
     model, _, out = exported
     manifest = read_manifest(str(out))
@@ -91,10 +136,23 @@ def test_onnxruntime_equals_pytorch(exported):
     assert rel.max() < 1e-4
 
 
-def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt):
+def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt, capsys):
     from mast3r_ros.replay.cli import main
 
     assert main(["export", tiny_ckpt, "--out", str(tmp_path / "y"), "--keyframe-batch", "0"]) == 2
+    # a fresh user's --keyframe-batch 1000 was killed by the OOM killer: the localizer's
+    # max_keyframes range (1..32) is checked first, in one line
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "y"), "--keyframe-batch",
+                 "1000"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--keyframe-batch must be in 1..32" in err[0], err
+    assert "got 1000" in err[0] and not (tmp_path / "y").exists()
+    # export takes the checkpoint as its first argument, not --checkpoint: the hint says so
+    assert main(["export", str(tmp_path / "none.pth"), "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "checkpoint not found" in err[0], err
+    assert "as CKPT: mast3r-ros export CKPT" in err[0] and "--checkpoint" not in err[0]
     model = random_model(TINY_SPEC, seed=0)
     with pytest.raises(InputError, match="size"):
         export_onnx(model, str(tmp_path / "x"), size=300, net_shape=(32, 48))

@@ -20,12 +20,14 @@ either the previous export or the complete new one.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
 import logging
 import os
 import shutil
 import tempfile
+import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
 import torch
@@ -94,6 +96,34 @@ def _io(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> List[Dict]:
             for n, t in zip(names, tensors)]
 
 
+# The exporter's noise on every run, none of it about our graphs: its op registry warns once per
+# torchvision op it skips when torchvision is not installed (we export no torchvision op; torch
+# logs it through its own stderr handler, so logger levels do not reach it), and torch's pytree
+# code warns that `isinstance(treespec, LeafSpec)` is deprecated (torch 2.9+ internals).
+_REGISTRY_LOGGER = "torch.onnx._internal.exporter._registration"
+_LEAFSPEC_WARNING = r"`isinstance\(treespec, LeafSpec\)` is deprecated"
+
+
+class _DropTorchvisionSkips(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith("torchvision is not installed")
+
+
+@contextlib.contextmanager
+def _quiet_exporter():
+    """Silence exactly the exporter's torchvision-skip log lines and the LeafSpec FutureWarning
+    while the block runs; every other warning and log line passes."""
+    registry = logging.getLogger(_REGISTRY_LOGGER)
+    drop = _DropTorchvisionSkips()
+    registry.addFilter(drop)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=_LEAFSPEC_WARNING, category=FutureWarning)
+            yield
+    finally:
+        registry.removeFilter(drop)
+
+
 def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
                  in_names: Sequence[str], out_names: Sequence[str], opset: int) -> None:
     try:
@@ -102,9 +132,10 @@ def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
         raise ConfigError("ONNX export needs the onnx and onnxscript packages: "
                           "pip install 'mast3r_ros[onnx]' (or pip install onnx onnxscript)"
                           ) from None
-    prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
-                             output_names=list(out_names), opset_version=opset,
-                             optimize=True, verbose=False)
+    with _quiet_exporter():
+        prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
+                                 output_names=list(out_names), opset_version=opset,
+                                 optimize=True, verbose=False)
     # Weights go to an external-data file beside the graph when over protobuf's 2 GB limit.
     prog.save(path)
 
