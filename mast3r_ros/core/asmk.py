@@ -64,6 +64,11 @@ _MAX_PARTS = 16
 
 
 # ------------------------------------------------------------------------ safe codebook loading
+class _Refused(pickle.UnpicklingError):
+    """The unpickler's refusal of what a pickle names (a global, an encoding): the file holds
+    objects beyond plain arrays. Any other unpickling error is a stream cut short or corrupt."""
+
+
 def _numpy_global(module: str, name: str):
     """The numpy function a pickle names, from whichever numpy (1.x or 2.x) is installed."""
     import importlib
@@ -74,13 +79,13 @@ def _numpy_global(module: str, name: str):
             return getattr(importlib.import_module(mod), name)
         except (ImportError, AttributeError):
             continue
-    raise pickle.UnpicklingError(f"numpy has no {module}.{name}")
+    raise _Refused(f"numpy has no {module}.{name}")
 
 
 def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
     # Protocol <= 2 pickles spell bytes as _codecs.encode(str, 'latin1'); nothing else passes.
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise pickle.UnpicklingError("_codecs.encode is only allowed with 'latin1'")
+        raise _Refused("_codecs.encode is only allowed with 'latin1'")
     return text.encode("latin1")
 
 
@@ -97,26 +102,29 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
             return getattr(np, name)
         if (module, name) == ("_codecs", "encode"):
             return _latin1_encode
-        raise pickle.UnpicklingError(
+        raise _Refused(
             f"global '{module}.{name}' is forbidden (only plain numpy arrays may be unpickled)")
 
 
 def safe_unpickle(data: Union[bytes, BinaryIO], where: str) -> Any:
     """Unpickle ``data`` (bytes or a binary file) resolving numpy arrays only.
 
-    Raises CheckpointError for any other global and for a malformed stream. Arrays keep the
-    unpickled bytes as their buffer (read-only, no second copy)."""
+    Raises CheckpointError for any other global (refused: the file holds other objects) and for
+    a malformed stream (truncated or corrupt: a cut-off download is not called crafted). Arrays
+    keep the unpickled bytes as their buffer (read-only, no second copy)."""
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     try:
         return _ArrayOnlyUnpickler(stream).load()
-    except pickle.UnpicklingError as e:
+    except _Refused as e:
         raise CheckpointError(
             f"{where}: refused to unpickle: {e}. An ASMK codebook holds a dict with one float32 "
             "array; this file holds other objects (it may have been crafted to run code). Use "
             "the codebook from NAVER's download page") from None
-    except (EOFError, ValueError, TypeError, AttributeError, IndexError, KeyError) as e:
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError,
+            KeyError) as e:
         raise CheckpointError(f"{where}: not a readable pickle ({type(e).__name__}: {e}); "
-                              "the file is truncated or corrupt") from None
+                              "the file is truncated or corrupt: download it again (NAVER's "
+                              "download page)") from None
 
 
 class Codebook:

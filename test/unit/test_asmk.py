@@ -170,6 +170,16 @@ def test_codebook_structure_errors(tmp_path):
     (tmp_path / "t.pkl").write_bytes(b"\x80\x04\x95")
     with pytest.raises(CheckpointError, match="truncated"):
         load_codebook(str(tmp_path / "t.pkl"))
+    # a cut-off download of a real codebook ('pickle data was truncated', an UnpicklingError) is
+    # reported as truncated, not as a file crafted to run code
+    whole = open(write({"type": "Codebook", "params": {"size": 4}, "state": {"centroids": c}}),
+                 "rb").read()
+    (tmp_path / "cut.pkl").write_bytes(whole[: len(whole) - 40])
+    with pytest.raises(CheckpointError) as err:
+        load_codebook(str(tmp_path / "cut.pkl"))
+    text = str(err.value)
+    assert text.startswith(f"{tmp_path / 'cut.pkl'}: not a readable pickle") and "truncated" in text
+    assert "crafted" not in text and "refused" not in text and "download it again" in text
     with pytest.raises(CheckpointError, match="not found"):
         load_codebook(str(tmp_path / "none.pkl"))
 
