@@ -11,9 +11,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..core.config import ModelConfig
+from ..core.errors import InputError
 from ..core.fileio import atomic_folder, check_output_folder
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
+from ..core.model.preprocess import PATCH, plan_for_image
 from ..core.image_codec import read_image_file
 
 log = logging.getLogger(__name__)
@@ -24,6 +26,27 @@ BORDER_PX = 3
 
 
 OUT_FILES = ("pair.npz", "matches.png")
+# Smallest short side accepted, before resizing: one network patch. Below it the network sees
+# an upsampled blur of less than one patch of real pixels (a 1x1 image becomes 512x384 of one
+# colour) and its matches mean nothing.
+MIN_SIDE_PX = PATCH
+
+
+def read_pair_image(path: str, size: int) -> np.ndarray:
+    """The image file as (H, W, 3) uint8 RGB, refused (`InputError` naming the file) when its
+    short side is under `MIN_SIDE_PX` or it is too elongated for the network ``size``."""
+    rgb = read_image_file(path)
+    h, w = rgb.shape[:2]
+    if min(h, w) < MIN_SIDE_PX:
+        raise InputError(f"{path}: image {w}x{h} is under {MIN_SIDE_PX} px on its short side "
+                         f"(one network patch), too small to match: pass an image of at least "
+                         f"{MIN_SIDE_PX}x{MIN_SIDE_PX} px (a camera image)")
+    try:
+        plan_for_image(rgb, size)
+    except InputError as e:
+        raise InputError(f"{path}: {e} at size {size}: crop it to a less elongated aspect "
+                         "ratio") from None
+    return rgb
 
 
 def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
@@ -33,13 +56,15 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
 
     Returns the written arrays (network resolution; matches as (M, 2) int64 pixel x, y). An
     existing ``out_dir`` is refused (`InputError`, before the model loads) unless
-    ``overwrite``; the folder is written whole or not at all.
+    ``overwrite``, and so is an image under 16 px on its short side or too elongated for the
+    network (`read_pair_image`); the folder is written whole or not at all.
     """
     check_output_folder(out_dir, overwrite, OUT_FILES)
     size = model_cfg.image_size
+    rgb1, rgb2 = read_pair_image(image1, size), read_pair_image(image2, size)  # before the model
     engine = Mast3rEngine.from_config(model_cfg)
-    img1 = engine.prepare(read_image_file(image1), size)
-    img2 = engine.prepare(read_image_file(image2), size)
+    img1 = engine.prepare(rgb1, size)
+    img2 = engine.prepare(rgb2, size)
     if img1.true_shape != img2.true_shape:
         log.warning("the two images give different network sizes %s and %s; the network needs "
                     "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)

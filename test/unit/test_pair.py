@@ -8,7 +8,7 @@ import torch
 from PIL import Image
 
 from mast3r_ros.core.config import ModelConfig
-from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.errors import ConfigError, InputError
 from mast3r_ros.core.matching import brute_force_mutual_nn
 from mast3r_ros.replay.pair import draw_matches, run_pair
 from mast3r_test_utils import write_tiny_checkpoint
@@ -71,6 +71,35 @@ def test_pair_reads_the_shared_config(tmp_path, images, tiny_ckpt):
     with pytest.raises(ConfigError, match="checkpoint"):
         run_pair(*images, str(tmp_path / "x"), ModelConfig())
     assert main(["pair", *images, "--out", str(tmp_path / "y")]) == 2  # no checkpoint: one line
+
+
+def test_tiny_or_elongated_images_are_refused_naming_the_file(tmp_path, images, capsys):
+    """A fresh user's 1x1 and 8x8 images ran silently and a 2000x10 strip was refused without
+    its name: under 16 px (one patch) on the short side, or too elongated for the network size,
+    is one line naming the file, before the model loads (no checkpoint needed to see it)."""
+    from mast3r_ros.replay.cli import main
+    from mast3r_ros.replay.pair import read_pair_image
+
+    rng = np.random.default_rng(1)
+    for name, (h, w) in (("dot.png", (1, 1)), ("tiny.png", (8, 8)), ("strip.png", (10, 2000)),
+                         ("thin.png", (15, 400))):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(tmp_path / name)
+        bad = str(tmp_path / name)
+        for argv in ([bad, images[1]], [images[0], bad]):
+            assert main(["pair", *argv, "--out", str(tmp_path / "o"), "--checkpoint",
+                         str(tmp_path / "none.pth"), "--size", "512"]) == 2
+            err = capsys.readouterr().err.strip().splitlines()
+            assert len(err) == 1 and err[0].startswith(f"mast3r-ros pair: error: {bad}: "), err
+            assert f"image {w}x{h} is under 16 px" in err[0] and "at least 16x16" in err[0]
+    Image.fromarray(rng.integers(0, 255, (20, 2000, 3), dtype=np.uint8)).save(tmp_path / "s.png")
+    with pytest.raises(InputError) as err:
+        read_pair_image(str(tmp_path / "s.png"), 512)
+    text = str(err.value)
+    assert text.startswith(f"{tmp_path / 's.png'}: image 2000x20 is too small or too elongated")
+    assert "at size 512" in text and "crop it" in text
+    Image.fromarray(rng.integers(0, 255, (16, 16, 3), dtype=np.uint8)).save(tmp_path / "ok.png")
+    assert read_pair_image(str(tmp_path / "ok.png"), 512).shape == (16, 16, 3)
+    assert not (tmp_path / "o").exists()
 
 
 def test_draw_matches_handles_empty():
