@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 import yaml
@@ -22,9 +23,17 @@ NODE_NAME = "mast3r_localizer"
 
 
 def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Optional[float] = None,
-       choices: Optional[Tuple[Any, ...]] = None) -> Any:
-    meta = {"description": description, "lo": lo, "hi": hi, "choices": choices}
+       choices: Optional[Tuple[Any, ...]] = None,
+       pattern: Optional[Tuple[str, str]] = None) -> Any:
+    """A config field; ``pattern``: (regular expression the whole string value must match, the
+    valid values in words for the error)."""
+    meta = {"description": description, "lo": lo, "hi": hi, "choices": choices,
+            "pattern": pattern}
     return dataclasses.field(default=default, metadata=meta)
+
+
+# What `engine.resolve_device` is given: 'auto' or a CUDA/CPU torch device string.
+DEVICE_PATTERN = (r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N (N a GPU index)")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +42,7 @@ class ModelConfig:
                              "Hugging Face folder (config.json + model.safetensors). Empty: no "
                              "network.")
     device: str = _f("auto", "Torch device: 'auto' (cuda when available), 'cpu', 'cuda' or "
-                             "'cuda:N'.")
+                             "'cuda:N'.", pattern=DEVICE_PATTERN)
     precision: str = _f("fp16", "Autocast precision on CUDA; CPU always runs fp32.",
                         choices=("fp32", "fp16", "bf16"))
     image_size: int = _f(512, "Network input size: long edge for 512 and 384, square crop for "
@@ -361,6 +370,7 @@ class ParamSpec:
     lo: Optional[float] = None
     hi: Optional[float] = None
     choices: Optional[Tuple[Any, ...]] = None
+    pattern: Optional[Tuple[str, str]] = None  # (regex of the whole value, valid values in words)
 
 
 def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
@@ -372,7 +382,8 @@ def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
             continue
         m = f.metadata
         specs.append(ParamSpec(_PREFIX[path] + f.name, path + (f.name,), type(f.default),
-                               f.default, m["description"], m["lo"], m["hi"], m["choices"]))
+                               f.default, m["description"], m["lo"], m["hi"], m["choices"],
+                               m["pattern"]))
     return specs
 
 
@@ -417,6 +428,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     if spec.choices is not None and v not in spec.choices:
         raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
                           f"got {v!r}")
+    if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
+        raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
     if spec.lo is not None and not (spec.lo <= v <= spec.hi):
         raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}], "
                           f"got {v!r}")

@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
-from .errors import ConfigError, InputError
+from .errors import ConfigError, InputError, Mast3rRosError
 from .geometry import is_valid_pose, pose_error, undistort_pixels
 from .keyframes import KeyframeMap
 from .matchers.base import PairMatcher, add_time
@@ -235,6 +235,11 @@ class Localizer:
         if cfg.localizer.warmup:
             try:
                 loc.warmup()
+            except Mast3rRosError:
+                # the map or its data is bad (a corrupt encoding chunk, a keyframe image): the
+                # first frame would fail the same way, so say so now and once, not as a warning
+                loc.close()
+                raise
             except Exception as e:  # noqa: BLE001  an optimisation: never worth refusing to start
                 log.warning("localizer warm-up failed (%s: %s); the first frames may be slow",
                             type(e).__name__, e)

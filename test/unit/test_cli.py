@@ -121,6 +121,8 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     run = str(tmp_path / "run")
     bad_params = tmp_path / "bad.yaml"
     bad_params.write_text("mast3r_localizer:\n  ros__parameters:\n    gates: {min_inlier: 3}\n")
+    gpu_params = tmp_path / "gpu.yaml"  # ran to the end with the sift matcher (exit 0)
+    gpu_params.write_text("mast3r_localizer:\n  ros__parameters:\n    device: gpu\n")
     broken = str(tmp_path / "broken")
     shutil.copytree(built_map, broken)
     os.remove(os.path.join(broken, "keyframes", "000000.png"))
@@ -145,11 +147,19 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
         (["localize", str(tmp_path / "nope"), "--map", built_map, "--out", run], "not found"),
         (["localize", seq[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
           "sift"], "map folder not found"),
+        (["localize", seq[1], "--map", seq[0], "--out", run, "--matcher", "sift"],
+         f"{seq[0]} looks like a recording (a TUM RGB-D folder: it has rgb.txt), not a keyframe "
+         f"map: build a map from it with `mast3r-ros build-map {seq[0]} --out MAP`"),
         (["localize", seq[1], "--map", broken, "--out", run, "--matcher", "sift"],
          "000000.png"),
         (["localize", seq[1], "--map", built_map, "--out", run, "--params", str(bad_params)],
          "min_inlier"),
         (["localize", seq[1], "--map", built_map, "--out", run], "needs a checkpoint"),
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift", "--params",
+          str(gpu_params)], f"{gpu_params}: parameter 'device' must be auto, cpu, cuda or "
+                            "cuda:N (N a GPU index), got 'gpu'"),
+        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift", "--device",
+          "gpu"], "parameter 'device' must be auto, cpu, cuda or cuda:N"),
         (["localize", seq[1], "--map", built_map, "--out", run, "--checkpoint",
           str(tmp_path / "none.pth")], "checkpoint not found"),
         (["localize", wrong_size, "--map", built_map, "--out", run, "--matcher", "sift"],

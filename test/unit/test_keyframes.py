@@ -185,11 +185,44 @@ def test_missing_or_corrupt_file_is_named(tmp_path, version, rel):
     assert rel in str(e.value)
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_file_corrupted_after_open_names_the_fix(tmp_path, version):
+    """A keyframe image corrupted while the localizer runs (lazy map: checked on first use) is
+    named with the fix, as a missing file is at open; check-map's listing stays one fact a
+    line."""
+    map_path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=version)
+    kmap = kfm.KeyframeMap.load(map_path, lazy=True)
+    full = os.path.join(map_path, "keyframes", "000001.png")
+    data = bytearray(open(full, "rb").read())
+    data[-20] ^= 0xFF  # same size: only the checksum tells
+    open(full, "wb").write(bytes(data))
+    with pytest.raises(MapFormatError) as e:
+        kmap.image(1)
+    assert str(e.value) == (f"map file corrupt (checksum mismatch): {full}; `mast3r-ros "
+                            f"check-map {map_path}` lists every problem; rebuild the map or "
+                            "re-copy the file")
+    problems = kfm.KeyframeMap.load(map_path, lazy=True, check_files=False).file_problems()
+    assert problems == [f"map file corrupt (checksum mismatch): {full}"]
+
+
 def test_manifest_problems_are_named(map_v2):
     map_path = map_v2
     os.rename(os.path.join(map_path, kfm.MANIFEST), os.path.join(map_path, "x.json"))
     with pytest.raises(MapFormatError, match="manifest.json: missing"):
         kfm.KeyframeMap.load(map_path)
+    # a recording passed as the map (a fresh user's TUM folder as --map): said so, with the fix
+    for marker, kind in (("rgb.txt", "a TUM RGB-D folder: it has rgb.txt"),
+                         ("metadata.yaml", "a rosbag2: it has metadata.yaml"),
+                         ("rec_0.mcap", "a rosbag2: it has rec_0.mcap")):
+        rec = os.path.join(os.path.dirname(map_path), "rec_" + marker.replace(".", "_"))
+        os.makedirs(rec)
+        open(os.path.join(rec, marker), "w").write("")
+        with pytest.raises(MapFormatError) as e:
+            kfm.KeyframeMap.load(rec)
+        assert str(e.value) == (
+            f"{os.path.join(rec, kfm.MANIFEST)}: missing; {rec} looks like a recording ({kind}), "
+            f"not a keyframe map: build a map from it with `mast3r-ros build-map {rec} --out "
+            "MAP` and pass MAP")
     open(os.path.join(map_path, kfm.MANIFEST), "w").write("{not json")
     with pytest.raises(MapFormatError, match="not valid JSON"):
         kfm.KeyframeMap.load(map_path)

@@ -510,3 +510,22 @@ def test_from_config_warms_up_unless_disabled(map_dir, monkeypatch, caplog):
     loc = Localizer.from_config(cfg, map_dir)
     assert "no warm-up today" in caplog.text and loc.warmup_report == {}
     loc.close()
+
+
+def test_warmup_on_a_corrupt_map_raises_the_map_error(map_dir, tmp_path, caplog):
+    """A map error met by the warm-up (a keyframe image or encoding chunk that fails its
+    checksum) is the error the first frame would meet: raised as is, not a 'warm-up failed'
+    warning followed by the same error."""
+    import shutil
+
+    broken = str(tmp_path / "map")
+    shutil.copytree(map_dir, broken)
+    full = os.path.join(broken, "keyframes", "000000.png")
+    data = bytearray(open(full, "rb").read())
+    data[-20] ^= 0xFF  # same size: the map opens, the first read fails its checksum
+    open(full, "wb").write(bytes(data))
+    cfg = dataclasses.replace(Config(), localizer=_sift(max_keyframes=2))
+    with caplog.at_level("WARNING"), pytest.raises(MapFormatError,
+                                                   match="checksum mismatch.*000000.png"):
+        Localizer.from_config(cfg, broken)
+    assert "warm-up failed" not in caplog.text

@@ -102,6 +102,12 @@ class KeyframeMap(MapEncodings):
             with open(mpath, "rb") as fh:
                 manifest = json.loads(fh.read().decode("utf-8"))
         except FileNotFoundError:
+            recording = _recording_kind(path)
+            if recording:
+                raise MapFormatError(
+                    f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
+                    f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
+                    "MAP` and pass MAP") from None
             raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                                  "(an interrupted build?)") from None
         except (ValueError, UnicodeDecodeError) as e:
@@ -157,16 +163,21 @@ class KeyframeMap(MapEncodings):
             raise MapFormatError(f"{MANIFEST}: file name '{rel}' leaves the map folder")
         return os.path.join(self.path, rel)
 
-    def _read_verified(self, rel: str, full: str, meta: Mapping[str, Any]) -> bytes:
+    def _read_verified(self, rel: str, full: str, meta: Mapping[str, Any],
+                       hint: bool = True) -> bytes:
+        """The file's bytes, checked against the map's sha256. ``hint``: the error says how to
+        fix it (off for `file_problems`, whose caller lists the problems and gives the fix)."""
+        fix = (f"; `mast3r-ros check-map {self.path}` lists every problem; rebuild the map or "
+               "re-copy the file") if hint else ""
         try:
             with open(full, "rb") as fh:
                 data = fh.read()
         except FileNotFoundError:
-            raise MapFormatError(f"map file missing: {full}") from None
+            raise MapFormatError(f"map file missing: {full}{fix}") from None
         except OSError as e:
-            raise MapFormatError(f"map file unreadable: {full} ({e})") from None
+            raise MapFormatError(f"map file unreadable: {full} ({e}){fix}") from None
         if sha256_hex(data) != meta["sha256"]:
-            raise MapFormatError(f"map file corrupt (checksum mismatch): {full}")
+            raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
         return data
 
     def _file_meta(self, rel: str) -> Mapping[str, Any]:
@@ -242,7 +253,7 @@ class KeyframeMap(MapEncodings):
             try:
                 self._read_verified(rel, full, self._file_meta(rel) if parse_image_name(rel)
                                     or rel in self.manifest["files"]
-                                    else self._chunk_meta(rel))
+                                    else self._chunk_meta(rel), hint=False)
             except MapFormatError as e:
                 problems.append(str(e))
         return problems
@@ -476,3 +487,17 @@ def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
     parts = [names[i:i + step] for i in range(0, len(names), step)]
     with concurrent.futures.ThreadPoolExecutor(len(parts)) as ex:
         return np.asarray([v for part in ex.map(run, parts) for v in part], np.int64)
+
+
+def _recording_kind(folder: str) -> str:
+    """What recording a folder without a map manifest looks like (a TUM RGB-D folder, a rosbag2),
+    named by the file that shows it; '' when neither."""
+    if os.path.isfile(os.path.join(folder, "rgb.txt")):
+        return "a TUM RGB-D folder: it has rgb.txt"
+    if os.path.isfile(os.path.join(folder, "metadata.yaml")):
+        return "a rosbag2: it has metadata.yaml"
+    try:
+        bags = sorted(n for n in os.listdir(folder) if n.endswith((".mcap", ".db3")))
+    except OSError:
+        return ""
+    return f"a rosbag2: it has {bags[0]}" if bags else ""
