@@ -298,7 +298,7 @@ class TumSequence:
         if not yaml_path.is_file():
             raise InputError(
                 f"no camera intrinsics: {yaml_path} does not exist; put a ROS camera_info YAML "
-                "there or pass camera_info=<CameraIntrinsics> (--camera-info YAML)"
+                "there or pass --camera-info YAML (Python API: TumSequence(..., camera_info=))"
             )
         return load_camera_info_yaml(yaml_path)
 
