@@ -129,8 +129,8 @@ def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
     try:
         import onnxscript  # noqa: F401  (the torch exporter needs it)
     except ImportError:
-        raise ConfigError("ONNX export needs the onnx and onnxscript packages: "
-                          "pip install 'mast3r_ros[onnx]' (or pip install onnx onnxscript)"
+        raise ConfigError("ONNX export needs the onnx and onnxscript packages: pip install "
+                          "onnx onnxscript (or pip install -e '.[onnx]' in the checkout)"
                           ) from None
     with _quiet_exporter():
         prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
