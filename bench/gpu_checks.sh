@@ -22,6 +22,9 @@
 #                                                                          (~45 s; cold ~110 s)
 #   gpu_224       bench_gpu.py at 224, reduce-overhead                    (~45 s; cold ~110 s)
 #   gpu_512_default  bench_gpu.py at 512, compile 'default'               (~45 s; cold ~100 s)
+#   sweep         bench_matching.py --sweep: the Triton search's block shapes / warps with and
+#                 without the TF32 screen on one realistic 512x384 pair (bench/kernel_resources.py
+#                 counts their registers without a GPU; GPU only, skipped by --smoke)     (~60 s)
 #   retrieval     bench_retrieval.py at 1e5 keyframes (issue 12's figures; only with --steps)
 # Each step has its own timeout (a slow compile costs its step only); step logs and JSON go to a
 # scratch folder, re-packed into $OUT/results.tgz after every step, and the console log is
@@ -31,7 +34,7 @@
 #        bash bench/gpu_checks.sh --smoke         (tiny config on the CPU: proves the script runs)
 set -uo pipefail
 SMOKE=0
-STEPS="gpu_512,matching,frame_host,parallel,gpu_384,gpu_224,gpu_512_default"
+STEPS="gpu_512,matching,frame_host,parallel,gpu_384,gpu_224,gpu_512_default,sweep"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -154,6 +157,12 @@ want gpu_224 && step gpu_224 120 $PY "${G[@]}" --sizes "$S224" --variants "${RO[
   "${KF_LATER[@]}" --json "$R/bench_gpu_224_fp16.json"
 want gpu_512_default && step gpu_512_default 120 $PY "${G[@]}" --sizes "$S512" \
   --variants "${DEF[@]}" "${KF_LATER[@]}" --json "$R/bench_gpu_512_fp16_default.json"
+# 8. which Triton block shape is fastest here (the module's defaults are 32x128, 4 warps)
+if want sweep; then
+  if [ "$SMOKE" = 1 ]; then echo; echo "=== sweep: GPU only (the interpreter's timings mean nothing)"
+  else step sweep 90 $PY bench/bench_matching.py --device cuda --size 512 --repeats 9 --pairs 1 \
+    --backends triton --sweep --json "$R/bench_matching_sweep.json"; fi
+fi
 want retrieval && step retrieval 55 $PY "${Q[@]}" --json "$R/bench_retrieval.json"
 echo "=== total $(elapsed) s; results in $OUT/results.tgz"
 } 2>&1 | tee "$OUT/gpu_checks_log.txt"
