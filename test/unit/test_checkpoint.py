@@ -200,6 +200,26 @@ def test_malicious_pickle_never_runs(tmp_path, tiny, restricted):
     assert not [str(w.message) for w in caught if "pickle protocol" in str(w.message)]
 
 
+def test_refusal_names_the_unpicklers_reason_not_torchs_advice(tmp_path):
+    """A protocol-2 pickle of a checkpoint-like dict holding a numpy array: torch >= 2.6 puts
+    two lines of weights_only advice before the unpickler's reason; the one-line refusal quotes
+    the reason (the global it refused)."""
+    import argparse
+
+    import numpy as np
+
+    path = tmp_path / "pk_p2.pth"
+    with open(path, "wb") as fh:
+        pickle.dump({"model": {"a": np.zeros(10)}, "args": argparse.Namespace(model="x")}, fh,
+                    protocol=2)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    text = _one_line(err)
+    assert text.startswith(f"{path}: refused to unpickle (")
+    reason = text.split("refused to unpickle (", 1)[1].split("):", 1)[0]
+    assert "global" in reason.lower() and "PyTorch 2.6" not in reason, reason
+
+
 def test_truncated_plain_pickle_is_truncated_not_refused(tmp_path, tiny):
     """A plain pickle.dump file cut short fails in torch's weights-only reader exactly as a
     whole one does ('Unsupported operand'): only a whole pickle is called refused."""

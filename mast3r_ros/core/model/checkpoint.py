@@ -218,9 +218,12 @@ def _reader_reason(err: BaseException) -> str:
     advice, up to its first full stop (torch's miniz message runs on for three sentences);
     prefixed by the exception type when bare (``KeyError: 101``), the type alone when empty."""
     lines = [ln.strip() for ln in str(err).splitlines() if ln.strip()]
-    lines = [ln for ln in lines if not ln.startswith(_TORCH_BOILERPLATE)] or [
-        ln.split("WeightsUnpickler error:", 1)[-1].strip() for ln in lines
-        if "WeightsUnpickler error:" in ln]
+    # the unpickler's own reason first: torch >= 2.6 puts two lines of weights_only advice
+    # ("(1) In PyTorch 2.6, we changed the default ...") before it
+    own = [ln.split("WeightsUnpickler error:", 1)[-1].strip() for ln in lines
+           if "WeightsUnpickler error:" in ln]
+    lines = [ln for ln in own if ln] or [
+        ln for ln in lines if not ln.startswith(_TORCH_BOILERPLATE + ("(1) ", "(2) "))]
     text = lines[0].split(". ", 1)[0].rstrip(".") if lines else ""
     if not text:
         return type(err).__name__
