@@ -33,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(K cached keyframe encodings + the query encoding -> "
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "
                                    "for one fixed network size.")
-    p.add_argument("checkpoint", help="MASt3R or DUSt3R checkpoint")
+    p.add_argument("checkpoint", metavar="CKPT", help="MASt3R or DUSt3R checkpoint")
     p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
@@ -54,7 +54,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
     from ..core.model.engine import network_shape
-    from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx
+    from ..core.model.export import (DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx,
+                                     require_onnx)
 
     lo, hi = KEYFRAME_BATCH_RANGE
     if not lo <= args.keyframe_batch <= hi:
@@ -62,6 +63,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          f"max_keyframes), got {args.keyframe_batch}: pass the max_keyframes of "
                          "the config the export will run with")
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
+    require_onnx()  # before a 2.7 GB checkpoint is read for nothing
     # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
     # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug
     if args.log_level != "debug":

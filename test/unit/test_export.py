@@ -163,3 +163,30 @@ def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt, capsys):
     with pytest.raises(InputError, match="not found"):
         read_manifest(str(tmp_path))
 
+
+
+def test_missing_onnx_is_said_before_the_checkpoint_is_read(tmp_path, tiny_ckpt, capsys,
+                                                            monkeypatch):
+    """Without onnx/onnxscript, export fails in one line before reading the checkpoint (a
+    fresh user waited for the whole checkpoint load first; ViT-L's is 2.7 GB)."""
+    import sys
+
+    from mast3r_ros.core.model import checkpoint
+    from mast3r_ros.replay.cli import main
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import raises ImportError
+    read = []
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: read.append(a))
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "y")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "pip install onnx onnxscript" in err[0], err
+    assert not read and not (tmp_path / "y").exists()
+
+
+def test_usage_names_the_checkpoint_ckpt_as_the_hints_do(capsys):
+    from mast3r_ros.replay.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    assert "export [-h]" in (out := capsys.readouterr().out) and " CKPT" in out

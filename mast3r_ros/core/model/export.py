@@ -124,14 +124,21 @@ def _quiet_exporter():
         registry.removeFilter(drop)
 
 
-def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
-                 in_names: Sequence[str], out_names: Sequence[str], opset: int) -> None:
+def require_onnx() -> None:
+    """Raise ConfigError (with the install line) unless onnx and onnxscript, which torch's
+    ONNX exporter needs, import; call it before loading a checkpoint for an export."""
     try:
+        import onnx  # noqa: F401
         import onnxscript  # noqa: F401  (the torch exporter needs it)
     except ImportError:
         raise ConfigError("ONNX export needs the onnx and onnxscript packages: pip install "
                           "onnx onnxscript (or pip install -e '.[onnx]' in the checkout)"
                           ) from None
+
+
+def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
+                 in_names: Sequence[str], out_names: Sequence[str], opset: int) -> None:
+    require_onnx()
     with _quiet_exporter():
         prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
                                  output_names=list(out_names), opset_version=opset,
