@@ -279,6 +279,13 @@ class TumSequence:
         self._stamps_ns, rgb_rows = _read_rows(rgb_txt, 2, "timestamp filename")
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
+        back = int(np.count_nonzero(np.diff(self._stamps_ns) < 0))
+        if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
+            order = np.argsort(self._stamps_ns, kind="stable")
+            self._stamps_ns = self._stamps_ns[order]
+            rgb_rows = [rgb_rows[i] for i in order]
+            log.warning("%s: %d line(s) go back in time (the format lists images in time "
+                        "order); read sorted by timestamp", rgb_txt, back)
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))

@@ -94,6 +94,25 @@ def test_sequence_frames(tmp_path):
     assert stamps.tolist() == [S, S + S // 5] and poses.shape == (2, 4, 4)
 
 
+def test_rgb_txt_out_of_time_order_is_read_sorted(tmp_path, caplog):
+    """rgb.txt written from a shell glob (text order: 1.2 before 1.1...) lists images out of
+    time order; the frames come in time order, with the same depth and poses, and a warning."""
+    root = make_folder(tmp_path / "seq")
+    want = [(f.stamp_ns, f.rgb.copy()) for f in TumSequence(root)]
+    lines = (root / "rgb.txt").read_text().splitlines(keepends=True)
+    (root / "rgb.txt").write_text(lines[0] + lines[3] + lines[1] + lines[2])  # 1.2, 1.0, 1.1
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+        seq = TumSequence(root)
+    assert any("go back in time" in r.getMessage() and "rgb.txt" in r.getMessage()
+               for r in caplog.records)
+    frames = list(seq)
+    assert [f.stamp_ns for f in frames] == [w[0] for w in want]
+    for f, (_, rgb) in zip(frames, want):
+        np.testing.assert_array_equal(f.rgb, rgb)
+    assert frames[0].depth_m is not None and frames[1].depth_m is None
+    np.testing.assert_allclose(frames[2].map_from_cam, GT1, atol=1e-8)
+
+
 def test_groundtruth_interpolated_when_bracketed(tmp_path):
     seq = TumSequence(make_folder(tmp_path / "seq"),
                       pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
