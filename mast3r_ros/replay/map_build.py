@@ -83,22 +83,36 @@ class KeyframeImageEncoder:
         return {**e.arrays, "to_orig": e.to_orig, "global": e.global_desc}
 
 
-def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool) -> None:
+def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
+                                   identity: str = "", image_size: int = 0) -> None:
     """With ``resume``, refuse a build folder whose encodings were made for another checkpoint
     or image size (another folder of ``encodings_dir`` than ``this``, its shards unfinished or
     all written -- a build killed after encoding, e.g. during its ASMK index): a build-map run
     encodes one (checkpoint, size), so resuming with other settings would re-encode everything
-    and leave that folder in the map as dead data. Raises InputError naming the folder."""
+    and leave that folder in the map as dead data. Raises InputError naming the folder and, as
+    the load log does, the checkpoint ids (``identity``/``image_size``: this run's; the other
+    build's when its build.json still says)."""
     if not resume or not os.path.isdir(encodings_dir):
         return
     for name in sorted(os.listdir(encodings_dir)):
         if name != this and os.path.isdir(os.path.join(encodings_dir, name)):
-            state = ("encoding" if os.path.exists(os.path.join(encodings_dir, name, _BUILD_INFO))
-                     else "done encoding")
+            info = os.path.join(encodings_dir, name, _BUILD_INFO)
+            state, other = "done encoding", ""
+            if os.path.exists(info):
+                state = "encoding"
+                try:
+                    with open(info, encoding="utf-8") as fh:
+                        old = json.load(fh)
+                    other = f" (checkpoint id {old['identity']} at {old['image_size']})"
+                except (OSError, ValueError, KeyError, TypeError):
+                    pass
+            mine = (f"this run's checkpoint id {identity} at {image_size}" if identity
+                    else "this run's checkpoint and size")
             raise InputError(
                 f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
-                f"{state} {name} (another checkpoint or image size than {this}); resume with "
-                "that checkpoint and size, or rerun without --resume to start over")
+                f"{state} {name}{other}, another checkpoint or image size than {mine} "
+                f"({this}); resume with that checkpoint and size, or rerun without --resume "
+                "to start over")
 
 
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:
@@ -142,7 +156,8 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     n = len(w.records)
     # checked before the store folder is made, so a refusal leaves the build folder as it was
     folder = os.path.join(w.tmp, encoding_folder(identity, size))
-    refuse_other_unfinished_builds(os.path.dirname(folder), os.path.basename(folder), opts.resume)
+    refuse_other_unfinished_builds(os.path.dirname(folder), os.path.basename(folder), opts.resume,
+                                   identity, size)
     staging = w.encoding_dir(identity, size)
     images = [w.files[r["image"]]["sha256"] for r in w.records]
     _check_staging(staging, {"identity": identity, "image_size": size, "images": images},

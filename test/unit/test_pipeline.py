@@ -136,10 +136,12 @@ def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
 
     enc = tmp_path / "encodings"
     (enc / "aaaa_512").mkdir(parents=True)
-    (enc / "aaaa_512" / "build.json").write_text("{}")
-    with pytest.raises(InputError, match=r"was encoding aaaa_512 \(another checkpoint or image "
-                                         r"size than cccc_512\)"):
-        refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True)
+    (enc / "aaaa_512" / "build.json").write_text('{"identity": "0123abcd", "image_size": 512}')
+    with pytest.raises(InputError, match=r"was encoding aaaa_512 \(checkpoint id 0123abcd at "
+                                         r"512\), another checkpoint or image size than this "
+                                         r"run's checkpoint id 4567ef at 512 \(cccc_512\)"):
+        refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True, identity="4567ef",
+                                       image_size=512)
     refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)  # the same build: fine
     refuse_other_unfinished_builds(str(enc), "cccc_512", resume=False)  # starts over: fine
     refuse_other_unfinished_builds(str(tmp_path / "none"), "cccc_512", resume=True)
@@ -147,7 +149,7 @@ def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
     # a build killed after its encodings were all written (e.g. during the ASMK index): its
     # store has no build.json any more, and would stay in the map as dead data
     (enc / "aaaa_512" / "build.json").unlink()
-    with pytest.raises(InputError, match=r"was done encoding aaaa_512 \(another checkpoint"):
+    with pytest.raises(InputError, match=r"was done encoding aaaa_512, another checkpoint"):
         refuse_other_unfinished_builds(str(enc), "cccc_512", resume=True)
     refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)
 
