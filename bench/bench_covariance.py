@@ -34,16 +34,23 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--out", default="",
                     help="folder for the rendered sequences, the map and the run (default: a "
-                         "new temporary folder, printed)")
-    ap.add_argument("--map", default="")
-    ap.add_argument("--query", default="")
-    ap.add_argument("--frames", type=int, default=120)
-    ap.add_argument("--seed", type=int, default=1)
-    ap.add_argument("--depth-sigma-k", type=float, default=1.6e-3)
-    ap.add_argument("--image-sigma", type=float, default=4.0)
-    ap.add_argument("--map-pose-sigma-m", type=float, default=0.01)
-    ap.add_argument("--map-pose-sigma-deg", type=float, default=1.0)
-    ap.add_argument("--exact-map-poses", action="store_true")
+                         "new temporary folder, printed; remove it afterwards)")
+    ap.add_argument("--map", default="", help="real data: TUM folder to build the map from")
+    ap.add_argument("--query", default="", help="real data: TUM folder to localize")
+    ap.add_argument("--frames", type=int, default=120,
+                    help="synthetic: frames rendered; the even ones make the map, the odd ones "
+                         "are localized (so half of them are evaluated)")
+    ap.add_argument("--seed", type=int, default=1, help="synthetic: noise seed")
+    ap.add_argument("--depth-sigma-k", type=float, default=1.6e-3,
+                    help="synthetic: map depth noise sigma = k z^2 (metres)")
+    ap.add_argument("--image-sigma", type=float, default=4.0,
+                    help="synthetic: image noise sigma (8-bit grey levels)")
+    ap.add_argument("--map-pose-sigma-m", type=float, default=0.01,
+                    help="synthetic: keyframe position error (m), also told to the covariance")
+    ap.add_argument("--map-pose-sigma-deg", type=float, default=1.0,
+                    help="synthetic: keyframe rotation error (deg), also told to the covariance")
+    ap.add_argument("--exact-map-poses", action="store_true",
+                    help="synthetic: exact keyframe poses (and sigma 0 in the covariance)")
     a = ap.parse_args()
     if not a.out:
         a.out = tempfile.mkdtemp(prefix="bench_covariance_")
