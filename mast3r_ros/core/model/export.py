@@ -128,8 +128,7 @@ def require_onnx() -> None:
     """Raise ConfigError (with the install line) unless onnx and onnxscript, which torch's
     ONNX exporter needs, import; call it before loading a checkpoint for an export."""
     try:
-        import onnx  # noqa: F401
-        import onnxscript  # noqa: F401  (the torch exporter needs it)
+        import onnxscript  # noqa: F401  (the torch exporter needs it; it requires onnx)
     except ImportError:
         raise ConfigError("ONNX export needs the onnx and onnxscript packages: pip install "
                           "onnx onnxscript (or pip install -e '.[onnx]' in the checkout)"
