@@ -84,3 +84,24 @@ def rt_out(rt) -> dict:
 
     with np.load(rt / "outputs.npz") as z:
         return {k: z[k] for k in z.files}
+
+
+@pytest.fixture(scope="session")
+def tum(tmp_path_factory):
+    """(map folder, query folder): TUM folders of the synthetic loop, 24 frames at 320x240."""
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+
+    return write_demo_sequences(str(tmp_path_factory.mktemp("demo_tum")), num_frames=24,
+                                width=320, height=240, seed=1)
+
+
+@pytest.fixture(scope="session")
+def sift_map(tum, tmp_path_factory):
+    """A SIFT keyframe map of ``tum``'s map folder, built by the CLI (tests must copy it
+    before changing it)."""
+    from mast3r_ros.replay.cli import main
+
+    out = str(tmp_path_factory.mktemp("demo_maps") / "map")
+    assert main(["build-map", tum[0], "--out", out, "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
+    return out

@@ -10,7 +10,6 @@ import yaml
 
 from mast3r_ros.core.config import Config, load_config_yaml, param_specs
 from mast3r_ros.replay.cli import build_parser, main
-from mast3r_ros.replay.synthetic import write_demo_sequences
 from mast3r_ros.replay.tum import read_tum_trajectory
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,20 +17,6 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-@pytest.fixture(scope="module")
-def seq(tmp_path_factory):
-    return write_demo_sequences(str(tmp_path_factory.mktemp("seq")), num_frames=24, width=320,
-                                height=240, seed=1)
-
-
-@pytest.fixture(scope="module")
-def built_map(seq, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("maps") / "map")
-    assert main(["build-map", seq[0], "--out", out, "--matcher", "sift", "--log-level",
-                 "warning"]) == 0
-    return out
-
 
 def test_config_yaml_is_complete_and_equals_the_defaults():
     path = REPO / "config" / "localize.yaml"
@@ -60,17 +45,17 @@ def test_parser_has_one_function_per_subcommand():
         assert callable(args.func)
 
 
-def test_build_map_writes_a_map_and_a_plot(built_map, capsys):
+def test_build_map_writes_a_map_and_a_plot(sift_map, capsys):
     from mast3r_ros.core.keyframes import KeyframeMap
 
-    m = KeyframeMap.load(built_map)
+    m = KeyframeMap.load(sift_map)
     assert 2 <= len(m) <= 12 and m.has_depth()
-    assert os.path.getsize(os.path.join(built_map, "keyframes.png")) > 1000
+    assert os.path.getsize(os.path.join(sift_map, "keyframes.png")) > 1000
 
 
-def test_localize_writes_every_output(seq, built_map, tmp_path, capsys):
+def test_localize_writes_every_output(tum, sift_map, tmp_path, capsys):
     run = str(tmp_path / "run")
-    assert main(["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift"]) == 0
+    assert main(["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift"]) == 0
     out = capsys.readouterr().out
     assert "localized" in out and "translation error" in out
     for name in ("trajectory.tum", "results.jsonl", "metrics.json", "trajectory.png",
@@ -87,8 +72,8 @@ def test_localize_writes_every_output(seq, built_map, tmp_path, capsys):
     assert load_config_yaml(os.path.join(run, "config.yaml")).localizer.matcher == "sift"
     # an explicit ground-truth file gives the same evaluation
     run2 = str(tmp_path / "run2")
-    assert main(["localize", seq[1], "--map", built_map, "--out", run2, "--matcher", "sift",
-                 "--groundtruth", os.path.join(seq[1], "groundtruth.txt"), "--stride", "2"]) == 0
+    assert main(["localize", tum[1], "--map", sift_map, "--out", run2, "--matcher", "sift",
+                 "--groundtruth", os.path.join(tum[1], "groundtruth.txt"), "--stride", "2"]) == 0
     m2 = json.load(open(os.path.join(run2, "metrics.json")))
     assert m2["frames"] == 6 and m2["evaluated"] == m2["localized"] >= 5
 
@@ -117,20 +102,20 @@ def _error(capsys, argv):
     return rc, errors
 
 
-def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
+def test_bad_input_gives_exit_2_and_one_line(tum, sift_map, tmp_path, capsys):
     run = str(tmp_path / "run")
     bad_params = tmp_path / "bad.yaml"
     bad_params.write_text("mast3r_localizer:\n  ros__parameters:\n    gates: {min_inlier: 3}\n")
     gpu_params = tmp_path / "gpu.yaml"  # ran to the end with the sift matcher (exit 0)
     gpu_params.write_text("mast3r_localizer:\n  ros__parameters:\n    device: gpu\n")
     broken = str(tmp_path / "broken")
-    shutil.copytree(built_map, broken)
+    shutil.copytree(sift_map, broken)
     os.remove(os.path.join(broken, "keyframes", "000000.png"))
     no_gt = str(tmp_path / "nogt")
-    shutil.copytree(seq[1], no_gt)
+    shutil.copytree(tum[1], no_gt)
     os.remove(os.path.join(no_gt, "groundtruth.txt"))
     wrong_size = str(tmp_path / "wrongsize")
-    shutil.copytree(seq[1], wrong_size)
+    shutil.copytree(tum[1], wrong_size)
     cam = Path(wrong_size, "camera.yaml")
     cam.write_text(cam.read_text().replace("image_width: 320", "image_width: 640"))
     (tmp_path / "empty").mkdir()
@@ -141,48 +126,48 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     late_gt = tmp_path / "late_gt.txt"  # another recording's ground truth: 1000 s later
     late_gt.write_text("".join(
         f"{float(ln.split()[0]) + 1000:.6f} {' '.join(ln.split()[1:])}\n"
-        for ln in Path(seq[1], "groundtruth.txt").read_text().splitlines()
+        for ln in Path(tum[1], "groundtruth.txt").read_text().splitlines()
         if ln.strip() and not ln.startswith("#")))
     cases = [
-        (["localize", str(tmp_path / "nope"), "--map", built_map, "--out", run], "not found"),
-        (["localize", seq[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
+        (["localize", str(tmp_path / "nope"), "--map", sift_map, "--out", run], "not found"),
+        (["localize", tum[1], "--map", str(tmp_path / "nomap"), "--out", run, "--matcher",
           "sift"], "map folder not found"),
-        (["localize", seq[1], "--map", seq[0], "--out", run, "--matcher", "sift"],
-         f"{seq[0]} looks like a recording (a TUM RGB-D folder: it has rgb.txt), not a keyframe "
-         f"map: build a map from it with `mast3r-ros build-map {seq[0]} --out MAP`"),
-        (["localize", seq[1], "--map", broken, "--out", run, "--matcher", "sift"],
+        (["localize", tum[1], "--map", tum[0], "--out", run, "--matcher", "sift"],
+         f"{tum[0]} looks like a recording (a TUM RGB-D folder: it has rgb.txt), not a keyframe "
+         f"map: build a map from it with `mast3r-ros build-map {tum[0]} --out MAP`"),
+        (["localize", tum[1], "--map", broken, "--out", run, "--matcher", "sift"],
          "000000.png"),
-        (["localize", seq[1], "--map", built_map, "--out", run, "--params", str(bad_params)],
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--params", str(bad_params)],
          "min_inlier"),
-        (["localize", seq[1], "--map", built_map, "--out", run], "needs a checkpoint"),
-        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift", "--params",
+        (["localize", tum[1], "--map", sift_map, "--out", run], "needs a checkpoint"),
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift", "--params",
           str(gpu_params)], f"{gpu_params}: parameter 'device' must be auto, cpu, cuda or "
                             "cuda:N (N a GPU index), got 'gpu'"),
-        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift", "--device",
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift", "--device",
           "gpu"], "parameter 'device' must be auto, cpu, cuda or cuda:N"),
-        (["localize", seq[1], "--map", built_map, "--out", run, "--checkpoint",
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--checkpoint",
           str(tmp_path / "none.pth")], "checkpoint not found"),
-        (["localize", wrong_size, "--map", built_map, "--out", run, "--matcher", "sift"],
+        (["localize", wrong_size, "--map", sift_map, "--out", run, "--matcher", "sift"],
          "640"),
-        (["localize", str(tmp_path / "empty"), "--map", built_map, "--out", run,
+        (["localize", str(tmp_path / "empty"), "--map", sift_map, "--out", run,
           "--matcher", "sift"], ""),
-        (["build-map", seq[0], "--out", built_map], "already exists"),
+        (["build-map", tum[0], "--out", sift_map], "already exists"),
         (["build-map", no_gt, "--out", str(tmp_path / "m2"), "--matcher", "sift"],
          "no frame has a pose"),
         (["demo", "--out", str(tmp_path / "d"), "--matcher", "mast3r"], "needs --checkpoint"),
         # an output path the OS refuses (here: a file where the run folder should go)
-        (["localize", seq[1], "--map", built_map, "--out", str(a_file), "--matcher", "sift"],
+        (["localize", tum[1], "--map", sift_map, "--out", str(a_file), "--matcher", "sift"],
          "a_file"),
         # found by a fresh-user test: these ran to the end (or wrote nothing) with exit 0
-        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
           "--groundtruth", str(empty_gt)], "holds no poses"),
-        (["localize", seq[1], "--map", built_map, "--out", run, "--matcher", "sift",
+        (["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
           "--groundtruth", str(late_gt)], "no pose at any frame stamp"),
-        (["build-map", seq[0], "--out", str(tmp_path / "m3"), "--matcher", "sift",
+        (["build-map", tum[0], "--out", str(tmp_path / "m3"), "--matcher", "sift",
           "--pose-frames", "map:camera"], "--pose-frames: options for a rosbag2"),
-        (["merge-maps", built_map, built_map + "/", "--out", str(tmp_path / "m4")],
+        (["merge-maps", sift_map, sift_map + "/", "--out", str(tmp_path / "m4")],
          "same map"),
-        (["check-map", built_map, "--json", str(tmp_path)], str(tmp_path)),
+        (["check-map", sift_map, "--json", str(tmp_path)], str(tmp_path)),
     ]
     for argv, needle in cases:
         rc, errors = _error(capsys, argv)
@@ -193,14 +178,14 @@ def test_bad_input_gives_exit_2_and_one_line(seq, built_map, tmp_path, capsys):
     assert not os.path.exists(run) and not os.path.exists(run + ".partial")
 
 
-def test_build_map_with_a_checkpoint_caches_encodings(seq, tmp_path, tiny_ckpt):
+def test_build_map_with_a_checkpoint_caches_encodings(tum, tmp_path, tiny_ckpt):
     from mast3r_ros.core.keyframes import KeyframeMap
 
     params = tmp_path / "p.yaml"
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n"
                       "    device: cpu\n    map_build: {min_translation_m: 1.0}\n")
     out = str(tmp_path / "m")
-    assert main(["build-map", seq[0], "--out", out, "--checkpoint", tiny_ckpt, "--params",
+    assert main(["build-map", tum[0], "--out", out, "--checkpoint", tiny_ckpt, "--params",
                  str(params), "--log-level", "warning"]) == 0
     m = KeyframeMap.load(out)
     (ident, size), = m.encoding_keys()
@@ -231,20 +216,20 @@ def test_every_subcommand_and_option_has_help():
     assert not missing, missing
 
 
-def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, capsys):
+def test_every_command_refuses_an_existing_out_folder(tum, sift_map, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.mkdir()
     (taken / "mine.txt").write_text("not to be lost")
     t, none = str(taken), str(tmp_path / "none.pth")
     cases = [
-        ["build-map", seq[0], "--out", t, "--matcher", "sift"],
-        ["localize", seq[1], "--map", built_map, "--out", t, "--matcher", "sift"],
+        ["build-map", tum[0], "--out", t, "--matcher", "sift"],
+        ["localize", tum[1], "--map", sift_map, "--out", t, "--matcher", "sift"],
         ["demo", "--out", t, "--frames", "8", "--width", "160", "--height", "120"],
         ["pair", "a.png", "b.png", "--out", t, "--checkpoint", none],
         ["retrieve", "a.png", "b.png", "--checkpoint", none, "--retrieval-checkpoint", none,
          "--out", t],
         ["export", none, "--out", t],
-        ["merge-maps", built_map, built_map, "--out", t],
+        ["merge-maps", sift_map, sift_map, "--out", t],
     ]
     for argv in cases:
         rc, errors = _error(capsys, argv)
@@ -256,7 +241,7 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
         assert sorted(os.listdir(taken)) == ["mine.txt"], argv
     a_file = tmp_path / "a_file"
     a_file.write_text("x")
-    rc, errors = _error(capsys, ["localize", seq[1], "--map", built_map, "--out", str(a_file),
+    rc, errors = _error(capsys, ["localize", tum[1], "--map", sift_map, "--out", str(a_file),
                                  "--matcher", "sift", "--overwrite"])
     assert rc == 2 and "not a folder" in errors[0] and a_file.read_text() == "x"
     # an empty --out would mean the current folder: refused, nothing there replaced
@@ -266,8 +251,8 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
     old_cwd = os.getcwd()
     os.chdir(cwd)
     try:
-        for argv in (["localize", seq[1], "--map", built_map, "--matcher", "sift"],
-                     ["build-map", seq[0], "--matcher", "sift"]):
+        for argv in (["localize", tum[1], "--map", sift_map, "--matcher", "sift"],
+                     ["build-map", tum[0], "--matcher", "sift"]):
             rc, errors = _error(capsys, argv + ["--out", "", "--overwrite"])
             assert rc == 2 and "empty" in errors[0], errors
     finally:
@@ -277,11 +262,11 @@ def test_every_command_refuses_an_existing_out_folder(seq, built_map, tmp_path, 
 
 
 def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
-        seq, built_map, tmp_path, capsys, monkeypatch):
+        tum, sift_map, tmp_path, capsys, monkeypatch):
     from mast3r_ros.core.localizer import Localizer
 
     run = tmp_path / "run"
-    argv = ["localize", seq[1], "--map", built_map, "--out", str(run), "--matcher", "sift",
+    argv = ["localize", tum[1], "--map", sift_map, "--out", str(run), "--matcher", "sift",
             "--log-level", "warning"]
     assert main(argv + ["--max-frames", "3"]) == 0
     (run / "stale.txt").write_text("old")

@@ -20,7 +20,6 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.image_codec import check_image_file_intact, read_image_file
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.sources import SourceOptions, open_source
-from mast3r_ros.replay.synthetic import write_demo_sequences
 from mast3r_ros.replay.tum import TumSequence
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -39,36 +38,21 @@ def _cli_error(capsys, argv) -> str:
     return lines[0]
 
 
-@pytest.fixture(scope="module")
-def seq(tmp_path_factory):
-    """(map folder, query folder) of the synthetic loop, small."""
-    return write_demo_sequences(str(tmp_path_factory.mktemp("seq")), num_frames=16, width=320,
-                                height=240, seed=2)
-
-
-@pytest.fixture(scope="module")
-def sift_map(seq, tmp_path_factory):
-    out = str(tmp_path_factory.mktemp("maps") / "map")
-    assert main(["build-map", seq[0], "--out", out, "--matcher", "sift", "--log-level",
-                 "warning"]) == 0
-    return out
-
-
 # ------------------------------------------- A: neither a TUM folder nor a rosbag2 ---
 
-def test_a_path_that_is_neither_is_said_so_not_as_a_rosbag_error(seq, sift_map, tmp_path,
+def test_a_path_that_is_neither_is_said_so_not_as_a_rosbag_error(tum, sift_map, tmp_path,
                                                                   capsys):
     jpgs = tmp_path / "jpgs"  # a plain folder of images
     jpgs.mkdir()
-    for name in sorted(os.listdir(Path(seq[1], "rgb")))[:3]:
-        rgb = cv2.imread(str(Path(seq[1], "rgb", name)))
+    for name in sorted(os.listdir(Path(tum[1], "rgb")))[:3]:
+        rgb = cv2.imread(str(Path(tum[1], "rgb", name)))
         cv2.imwrite(str(jpgs / (Path(name).stem + ".jpg")), rgb)
     empty = tmp_path / "empty"
     empty.mkdir()
     text = tmp_path / "README.md"
     text.write_text("# not a recording\n")
     holder = tmp_path / "recordings"  # a folder holding recordings
-    shutil.copytree(seq[1], holder / "query")
+    shutil.copytree(tum[1], holder / "query")
 
     out = str(tmp_path / "m")
     for source, needle in [
@@ -86,7 +70,7 @@ def test_a_path_that_is_neither_is_said_so_not_as_a_rosbag_error(seq, sift_map, 
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "r")
 
 
-def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, seq, tmp_path, capsys):
+def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, tum, tmp_path, capsys):
     run = str(tmp_path / "run")
     line = _cli_error(capsys, ["localize", sift_map, "--map", sift_map, "--out", run,
                                "--matcher", "sift"])
@@ -97,10 +81,10 @@ def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, seq, tmp_path, 
     assert "is a keyframe map" in line
     with pytest.raises(InputError, match="keyframe map's manifest"):
         open_source(os.path.join(sift_map, "manifest.json"))
-    with pytest.raises(InputError, match=f"pass the folder {seq[1]} as SOURCE"):
-        open_source(os.path.join(seq[1], "rgb.txt"))
-    with pytest.raises(InputError, match=f"inside the TUM RGB-D folder .*{Path(seq[1]).name}"):
-        open_source(os.path.join(seq[1], "rgb"))
+    with pytest.raises(InputError, match=f"pass the folder {tum[1]} as SOURCE"):
+        open_source(os.path.join(tum[1], "rgb.txt"))
+    with pytest.raises(InputError, match=f"inside the TUM RGB-D folder .*{Path(tum[1]).name}"):
+        open_source(os.path.join(tum[1], "rgb"))
 
 
 # a tiny rosbag2 written as test_rosbag.py writes them
@@ -212,8 +196,8 @@ def test_read_image_file_refuses_truncated_jpeg_and_png(tmp_path):
         np.testing.assert_array_equal(read_image_file(path), intact)
 
 
-def test_tum_folder_with_a_truncated_image_is_refused_naming_it(seq, tmp_path):
-    folder = _as_jpeg_folder(seq[1], tmp_path / "q")
+def test_tum_folder_with_a_truncated_image_is_refused_naming_it(tum, tmp_path):
+    folder = _as_jpeg_folder(tum[1], tmp_path / "q")
     frames = TumSequence(folder)
     raw = cv2.imread(str(frames._depth_paths[1]), cv2.IMREAD_UNCHANGED)
     np.testing.assert_array_equal(frames[1].depth_m, np.where(raw > 0, raw / 5000.0, np.nan)
@@ -234,8 +218,8 @@ def test_tum_folder_with_a_truncated_image_is_refused_naming_it(seq, tmp_path):
         frames[3]
 
 
-def test_localize_and_build_map_exit_2_on_a_truncated_jpeg(seq, sift_map, tmp_path, capsys):
-    folder = _as_jpeg_folder(seq[1], tmp_path / "q_trunc")
+def test_localize_and_build_map_exit_2_on_a_truncated_jpeg(tum, sift_map, tmp_path, capsys):
+    folder = _as_jpeg_folder(tum[1], tmp_path / "q_trunc")
     assert main(["build-map", str(folder), "--out", str(tmp_path / "ok"), "--matcher", "sift",
                  "--log-level", "warning"]) == 0  # JPEGs as such are fine
     bad = sorted((folder / "rgb").iterdir())[2]
@@ -259,7 +243,7 @@ def _sift_cfg() -> Config:
     return config_from_params({"matcher": "sift"}, where="test")
 
 
-def test_no_depth_reason_of_bags_and_tum_folders(seq, tmp_path):
+def test_no_depth_reason_of_bags_and_tum_folders(tum, tmp_path):
     from mast3r_ros.replay.rosbag import BagSequence
 
     bag = _write_bag(tmp_path / "bag", depth_topics=(DEPTH_TOPIC, "/ir/image16"))
@@ -279,12 +263,12 @@ def test_no_depth_reason_of_bags_and_tum_folders(seq, tmp_path):
     assert "none of its image topics looks like depth" in BagSequence(
         colour_only).no_depth_reason()
 
-    assert TumSequence(seq[1]).no_depth_reason() is None
+    assert TumSequence(tum[1]).no_depth_reason() is None
     nodepth = tmp_path / "nodepth"
-    shutil.copytree(seq[1], nodepth)
+    shutil.copytree(tum[1], nodepth)
     os.remove(nodepth / "depth.txt")
     assert f"TUM folder {nodepth} has no depth.txt" in TumSequence(nodepth).no_depth_reason()
-    rows = [ln.split() for ln in Path(seq[1], "depth.txt").read_text().splitlines()
+    rows = [ln.split() for ln in Path(tum[1], "depth.txt").read_text().splitlines()
             if ln.strip() and not ln.startswith("#")]
     (nodepth / "depth.txt").write_text("".join(f"{float(t) + 0.03:.6f} {name}\n"
                                                for t, name in rows))  # 30 ms late
