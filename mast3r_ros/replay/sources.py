@@ -17,6 +17,7 @@ import numpy as np
 
 from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
+from ..core.fileio import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.types import Frame
 from .tum import TumSequence
@@ -73,7 +74,6 @@ def is_tum_folder(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "rgb.txt"))
 
 
-BAG_STORAGE_SUFFIXES = (".mcap", ".db3")  # rosbag2 storage files rosbags reads without metadata
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 
 
@@ -120,8 +120,8 @@ def _not_a_recording(path: str) -> Optional[str]:
                 f"the metadata with 'ros2 bag reindex {path}'")
     if not names:
         return f"{neither}: the folder is empty"
-    inner = [n for n in names if any(os.path.isfile(os.path.join(path, n, marker))
-                                     for marker in ("rgb.txt", "metadata.yaml"))]
+    inner = [n for n in names if os.path.isdir(os.path.join(path, n))
+             and recording_kind(os.path.join(path, n))]
     if inner:
         return (f"{neither}; it holds recordings: pass one of them as SOURCE "
                 f"({', '.join(os.path.join(path, n) for n in inner[:3])}"

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore
 from ..errors import InputError, MapFormatError
+from ..fileio import recording_kind
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex
 from .layout import (
@@ -102,7 +103,7 @@ class KeyframeMap(MapEncodings):
             with open(mpath, "rb") as fh:
                 manifest = json.loads(fh.read().decode("utf-8"))
         except FileNotFoundError:
-            recording = _recording_kind(path)
+            recording = recording_kind(path)
             if recording:
                 raise MapFormatError(
                     f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
@@ -487,17 +488,3 @@ def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
     parts = [names[i:i + step] for i in range(0, len(names), step)]
     with concurrent.futures.ThreadPoolExecutor(len(parts)) as ex:
         return np.asarray([v for part in ex.map(run, parts) for v in part], np.int64)
-
-
-def _recording_kind(folder: str) -> str:
-    """What recording a folder without a map manifest looks like (a TUM RGB-D folder, a rosbag2),
-    named by the file that shows it; '' when neither."""
-    if os.path.isfile(os.path.join(folder, "rgb.txt")):
-        return "a TUM RGB-D folder: it has rgb.txt"
-    if os.path.isfile(os.path.join(folder, "metadata.yaml")):
-        return "a rosbag2: it has metadata.yaml"
-    try:
-        bags = sorted(n for n in os.listdir(folder) if n.endswith((".mcap", ".db3")))
-    except OSError:
-        return ""
-    return f"a rosbag2: it has {bags[0]}" if bags else ""
