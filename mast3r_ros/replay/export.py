@@ -18,6 +18,9 @@ log = logging.getLogger(__name__)
 _MAX_KEYFRAMES = next(s for s in param_specs() if s.name == "max_keyframes")
 KEYFRAME_BATCH_DEFAULT = LocalizerConfig().max_keyframes
 KEYFRAME_BATCH_RANGE = (int(_MAX_KEYFRAMES.lo), int(_MAX_KEYFRAMES.hi))
+# `core.model.export.EXPORTERS`, spelled out: that module imports torch, which the CLI's parser
+# must not (`mast3r-ros --help` stays fast); test_export checks the two agree
+EXPORTERS = ("auto", "dynamo", "torchscript")
 
 
 def _camera_size(text: str):
@@ -46,6 +49,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--camera-size", type=_camera_size, default=(640, 480), metavar="WxH",
                    help="camera resolution that fixes the network shape (default 640x480: "
                         "512 -> 512x384)")
+    p.add_argument("--exporter", default="auto", choices=EXPORTERS,
+                   help="torch's ONNX exporter: 'dynamo' (opset 18, torch >= 2.6), "
+                        "'torchscript' (opset 17, any torch 2.x: NVIDIA's Jetson wheels, "
+                        "TensorRT 8.x), 'auto' (default): dynamo where this torch has it")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                    help="logging level on stderr")
     p.set_defaults(func=_cmd_export)
@@ -63,7 +70,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          f"max_keyframes), got {args.keyframe_batch}: pass the max_keyframes of "
                          "the config the export will run with")
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
-    require_onnx()  # before a 2.7 GB checkpoint is read for nothing
+    require_onnx(args.exporter)  # before a 2.7 GB checkpoint is read for nothing
     # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
     # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug
     if args.log_level != "debug":
@@ -73,7 +80,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                                   passed_as="as CKPT: mast3r-ros export CKPT --out DIR")
     shape = network_shape(args.size, args.camera_size)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
-                      keyframe_batch=args.keyframe_batch, info=info)
-    log.info("network %dx%d, keyframe batch %d -> %s (encoder.onnx, decoder.onnx, "
-             "manifest.json)", shape[1], shape[0], args.keyframe_batch, res.out_dir)
+                      keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
+    log.info("network %dx%d, keyframe batch %d, %s exporter (opset %d) -> %s (encoder.onnx, "
+             "decoder.onnx, manifest.json)", shape[1], shape[0], args.keyframe_batch,
+             res.manifest["exporter"], res.manifest["opset"], res.out_dir)
     return 0

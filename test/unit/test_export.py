@@ -37,6 +37,66 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
     return model, info, out
 
 
+def _torch_2_1_export(real):
+    """`torch.onnx.export` with torch 2.1's parameters (no ``dynamo``, no ``optimize``): what
+    NVIDIA's Jetson wheels (torch 2.1-2.4) have. Passing ``dynamo`` is a TypeError there."""
+    calls = []
+
+    def export(model, args, f, export_params=True, verbose=False, training=None,
+               input_names=None, output_names=None, operator_export_type=None,
+               opset_version=None, do_constant_folding=True, dynamic_axes=None,
+               keep_initializers_as_inputs=None, custom_opsets=None,
+               export_modules_as_functions=False):
+        calls.append(opset_version)
+        return real(model, args, f, input_names=input_names, output_names=output_names,
+                    opset_version=opset_version, do_constant_folding=do_constant_folding,
+                    dynamo=False)
+    export.calls = calls
+    return export
+
+
+@pytest.fixture(scope="module")
+def exported_torchscript(tiny_ckpt, tmp_path_factory, one_torch_thread):
+    """The same export on a torch without the dynamo exporter (torch 2.1's signature): 'auto'
+    takes the TorchScript exporter at opset 17 (seconds)."""
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.replay.cli import main
+
+    out = tmp_path_factory.mktemp("onnx_ts") / "tiny"
+    mp = pytest.MonkeyPatch()
+    old = _torch_2_1_export(torch.onnx.export)
+    mp.setattr(torch.onnx, "export", old)
+    try:
+        assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
+                     "--keyframe-batch", str(K), "--log-level", "warning"]) == 0
+    finally:
+        mp.undo()
+    assert old.calls == [17, 17]  # encoder, decoder
+    model, info = load_checkpoint(tiny_ckpt)
+    return model, info, out
+
+
+def test_exporter_follows_the_torch_version(monkeypatch):
+    from mast3r_ros.core.errors import ConfigError
+    from mast3r_ros.core.model import export as ex
+    from mast3r_ros.replay import export as cli_export
+
+    assert cli_export.EXPORTERS == ex.EXPORTERS  # the CLI spells them out (no torch import)
+    assert ex.resolve_exporter("auto") == ("dynamo", 18)  # this torch (2.13) has it
+    assert ex.resolve_exporter("torchscript") == ("torchscript", 17)
+    with pytest.raises(ConfigError, match="exporter must be one of"):
+        ex.resolve_exporter("onnxruntime")
+    monkeypatch.setattr(torch.onnx, "export", _torch_2_1_export(torch.onnx.export))
+    assert ex.resolve_exporter("auto") == ("torchscript", 17)
+    with pytest.raises(ConfigError, match=r"needs torch >= 2.6 .*--exporter torchscript"):
+        ex.resolve_exporter("dynamo")
+
+    def export_2_5(model, args=(), f=None, *, dynamo=False, opset_version=None):  # no optimize
+        raise AssertionError("not called")
+    monkeypatch.setattr(torch.onnx, "export", export_2_5)
+    assert ex.resolve_exporter("auto") == ("torchscript", 17)
+
+
 def _run(path, feeds):
     so = ort.SessionOptions()
     so.intra_op_num_threads = 1
@@ -49,6 +109,7 @@ def test_manifest_describes_the_files(exported):
     m = read_manifest(str(out))
     assert m == json.loads((out / "manifest.json").read_text())
     assert m["checkpoint_identity"] == info.identity and m["size"] == 224 and m["opset"] == 18
+    assert m["exporter"] == "dynamo"
     assert not (out / "stale.txt").exists()
     assert m["net_shape_hw"] == list(HW) and m["keyframe_batch"] == K
     dec = m["files"]["decoder"]
@@ -105,9 +166,14 @@ def test_export_is_quiet_about_torchvision_and_leafspec(tmp_path):
     assert not registry.filters  # removed after the export
 
 
-def test_onnxruntime_equals_pytorch(exported):
-    model, _, out = exported
+@pytest.mark.parametrize("export", ["exported", "exported_torchscript"])
+def test_onnxruntime_equals_pytorch(export, request):
+    """Both exporters' graphs reproduce PyTorch fp32 within the issue's tolerances (the
+    TorchScript one writes expm1 as Exp - 1)."""
+    model, _, out = request.getfixturevalue(export)
     manifest = read_manifest(str(out))
+    assert (manifest["exporter"], manifest["opset"]) == (
+        ("dynamo", 18) if export == "exported" else ("torchscript", 17))
     rng = np.random.default_rng(3)
     img = rng.uniform(-1, 1, (1, 3, *HW)).astype(np.float32)
     sess, (feats,) = _run(out / "encoder.onnx", {"image": img})

@@ -12,7 +12,18 @@ Runtime plan best for a fixed shape, and a camera's frames all have one size.
   for DUSt3R (no descriptors) ``pts3d_2`` (K, H, W, 3) and ``conf_2`` instead, in keyframe
   camera. Outputs are float32 after the same activations as `network.postprocess`.
 - ``manifest.json``: checkpoint identity and model string, size, network shape, keyframe batch,
-  opset, torch version, and each file's inputs/outputs (name, shape, dtype) and sha256.
+  exporter, opset, torch version, and each file's inputs/outputs (name, shape, dtype) and sha256.
+
+Two of torch's exporters (`EXPORTERS`), the same graphs and outputs (both within the tolerances
+of `test/unit/test_export.py`):
+
+- ``dynamo`` (torch.export-based, opset 18; needs torch >= 2.6, where `torch.onnx.export` takes
+  ``dynamo`` and ``optimize``, and onnxscript): the default where available.
+- ``torchscript`` (the TorchScript tracer, opset 17; any torch 2.x, needs onnx): for NVIDIA's
+  Jetson torch wheels (2.1-2.5, without a usable ``dynamo=True``) and for TensorRT 8.x
+  (JetPack 6.0), whose ONNX parser reads opsets up to 17. ONNX has no Expm1 operator and this
+  exporter has no rule for ``aten::expm1`` (the pointmap activation): it is written as
+  ``Exp(x) - 1``, as torch's dynamo exporter (onnxscript's torchlib) writes it too.
 
 The output folder is staged beside its final path and renamed into place, so a reader sees
 either the previous export or the complete new one.
@@ -22,6 +33,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import json
 import logging
 import os
@@ -41,7 +53,9 @@ from .preprocess import SIZES
 
 log = logging.getLogger(__name__)
 
-OPSET = 18
+OPSET = 18  # the dynamo exporter's
+TORCHSCRIPT_OPSET = 17  # the TorchScript exporter's newest complete opset; TensorRT 8.6's newest
+EXPORTERS = ("auto", "dynamo", "torchscript")
 MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
@@ -124,20 +138,76 @@ def _quiet_exporter():
         registry.removeFilter(drop)
 
 
-def require_onnx() -> None:
-    """Raise ConfigError (with the install line) unless onnx and onnxscript, which torch's
-    ONNX exporter needs, import; call it before loading a checkpoint for an export."""
+def dynamo_exporter_available() -> bool:
+    """True when this torch's `torch.onnx.export` takes ``dynamo`` and ``optimize`` (torch >=
+    2.6; 2.5 has ``dynamo`` only, with an exporter that needs its own optimisation pass)."""
+    params = inspect.signature(torch.onnx.export).parameters
+    return "dynamo" in params and "optimize" in params
+
+
+def resolve_exporter(exporter: str = "auto") -> Tuple[str, int]:
+    """``(exporter, opset)`` for one of `EXPORTERS`: 'auto' is 'dynamo' where this torch has it
+    (`dynamo_exporter_available`), else 'torchscript'. Raises ConfigError for an unknown name
+    or 'dynamo' on a torch without it."""
+    if exporter not in EXPORTERS:
+        raise ConfigError(f"ONNX exporter must be one of {list(EXPORTERS)}, got {exporter!r}")
+    if exporter == "auto":
+        exporter = "dynamo" if dynamo_exporter_available() else "torchscript"
+    if exporter == "dynamo" and not dynamo_exporter_available():
+        raise ConfigError(f"the dynamo ONNX exporter needs torch >= 2.6 (this is "
+                          f"{torch.__version__}): use the 'torchscript' exporter "
+                          "(--exporter torchscript)")
+    return exporter, OPSET if exporter == "dynamo" else TORCHSCRIPT_OPSET
+
+
+def require_onnx(exporter: str = "auto") -> None:
+    """Raise ConfigError (with the install line) unless the packages ``exporter`` needs import:
+    onnxscript (which requires onnx) for 'dynamo', onnx for 'torchscript'; call it before
+    loading a checkpoint for an export."""
+    name = "onnxscript" if resolve_exporter(exporter)[0] == "dynamo" else "onnx"
     try:
-        import onnxscript  # noqa: F401  (the torch exporter needs it; it requires onnx)
+        __import__(name)
     except ImportError:
-        raise ConfigError("ONNX export needs the onnx and onnxscript packages: pip install "
-                          "onnx onnxscript (or pip install -e '.[onnx]' in the checkout)"
-                          ) from None
+        raise ConfigError(f"ONNX export needs the {name} package: pip install onnx onnxscript "
+                          "(or pip install -e '.[onnx]' in the checkout)") from None
+
+
+def _expm1_symbolic(g, x):
+    """``aten::expm1`` for the TorchScript exporter: Exp(x) - 1 (ONNX has no Expm1)."""
+    return g.op("Sub", g.op("Exp", x), g.op("Constant", value_t=torch.tensor(1.0)))
+
+
+@contextlib.contextmanager
+def _torchscript_rules(opset: int):
+    """`_expm1_symbolic` registered for the block (torch has no rule of its own), removed after."""
+    from torch.onnx import register_custom_op_symbolic, unregister_custom_op_symbolic
+
+    register_custom_op_symbolic("aten::expm1", _expm1_symbolic, opset)
+    try:
+        with warnings.catch_warnings():
+            # the tracer notes each Python-level shape test it freezes: the graphs are static
+            # by design (one network size per export)
+            warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
+            # torch >= 2.9 calls this exporter legacy (chosen here on purpose: see the module)
+            for msg in (".*legacy TorchScript-based ONNX export", "The feature will be removed"):
+                warnings.filterwarnings("ignore", message=msg, category=DeprecationWarning)
+            yield
+    finally:
+        unregister_custom_op_symbolic("aten::expm1", opset)
 
 
 def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
-                 in_names: Sequence[str], out_names: Sequence[str], opset: int) -> None:
-    require_onnx()
+                 in_names: Sequence[str], out_names: Sequence[str], opset: int,
+                 exporter: str = "dynamo") -> None:
+    require_onnx(exporter)
+    if exporter == "torchscript":
+        kw = {"dynamo": False} if "dynamo" in inspect.signature(torch.onnx.export).parameters \
+            else {}
+        with _torchscript_rules(opset):
+            torch.onnx.export(module, args, path, input_names=list(in_names),
+                              output_names=list(out_names), opset_version=opset,
+                              do_constant_folding=True, **kw)
+        return
     with _quiet_exporter():
         prog = torch.onnx.export(module, args, dynamo=True, input_names=list(in_names),
                                  output_names=list(out_names), opset_version=opset,
@@ -148,12 +218,14 @@ def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
 
 def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
                 net_shape: Tuple[int, int], keyframe_batch: int = 1,
-                info: Optional[CheckpointInfo] = None, opset: int = OPSET) -> ExportResult:
+                info: Optional[CheckpointInfo] = None, exporter: str = "auto") -> ExportResult:
     """Write ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json`` to ``out_dir``.
 
     ``size``: the configured image size (512, 384 or 224); ``net_shape`` (H, W) the network
     pixels it gives (`engine.network_shape`); ``keyframe_batch`` K >= 1 the decoder's batch.
-    Raises InputError on a bad size/shape/batch, ConfigError when onnx/onnxscript are missing.
+    ``exporter``: one of `EXPORTERS` (`resolve_exporter`; it fixes the opset: 18 or 17).
+    Raises InputError on a bad size/shape/batch, ConfigError for an exporter this torch lacks
+    or when onnx/onnxscript are missing.
     """
     if size not in SIZES:
         raise InputError(f"export size must be one of {SIZES}, got {size}")
@@ -162,6 +234,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         raise InputError(f"network shape {w}x{h} must be positive multiples of {PATCH}")
     if keyframe_batch < 1:
         raise InputError(f"keyframe batch must be >= 1, got {keyframe_batch}")
+    exporter, opset = resolve_exporter(exporter)
     model = model.float().eval()
     spec = model.spec
     hw = (h // PATCH, w // PATCH)
@@ -181,15 +254,15 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     try:
         with torch.no_grad():
             _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"], ["feats"],
-                         opset)
+                         opset, exporter)
             _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
-                         ["keyframe_feats", "query_feats"], dec.names, opset)
+                         ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
         manifest = {
             "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
             "checkpoint_identity": info.identity if info else "unsaved-model",
             "model_string": info.model_string if info else model_string(spec),
             "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
-            "keyframe_batch": int(keyframe_batch), "opset": int(opset),
+            "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
             "torch": torch.__version__, "dtype": "float32",
             "files": {
                 "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
@@ -208,8 +281,8 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    log.info("exported %s at %dx%d (K=%d, opset %d) to %s", spec.arch, w, h, keyframe_batch,
-             opset, out_dir)
+    log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s", spec.arch, w, h,
+             keyframe_batch, exporter, opset, out_dir)
     return ExportResult(out_dir, manifest)
 
 
