@@ -11,8 +11,15 @@ on a Jetson, tens of minutes), and a folder whose ``key.json`` does not match is
 Precision: fp16 everywhere except TensorRT's unary (exp, expm1, sqrt...) and reduction layers,
 which are asked to stay fp32 (the output activations; `engine` explains why).
 
+ONNX for the engines: TensorRT 8.x (JetPack 6.0 ships 8.6) parses opsets up to 17, so the
+export for it is the TorchScript exporter's (opset 17); TensorRT >= 10 gets `export`'s default
+('auto': dynamo, opset 18, where torch has it). Both are tested equal to PyTorch on the CPU.
+
 ``tensorrt`` is imported only when this backend is chosen; without it, or without CUDA,
-building the engine raises ConfigError.
+building the engine raises ConfigError. The TensorRT Python calls used here exist in TensorRT
+8.5 to 10 (named I/O tensors: ``num_io_tensors``, ``set_tensor_address``,
+``execute_async_v3``); `test/unit/test_tensorrt_backend.py` runs this module end to end on the
+CPU through a stand-in for that API that executes the ONNX with onnxruntime.
 """
 
 from __future__ import annotations
@@ -97,6 +104,16 @@ def gpu_model(device: torch.device) -> str:
     return f"{torch.cuda.get_device_name(device)} sm_{major}{minor}"
 
 
+def exporter_for(trt_version: str) -> str:
+    """The `export.EXPORTERS` entry for a TensorRT version: 'torchscript' (opset 17) before
+    TensorRT 10, whose ONNX parsers stop at opset 17; else 'auto'."""
+    try:
+        major = int(str(trt_version).split(".")[0])
+    except ValueError:
+        return "torchscript"  # unknown: the opset every supported TensorRT reads
+    return "torchscript" if major < 10 else "auto"
+
+
 def build_plan(trt, onnx_path: str, *, fp16: bool = True, workspace_gb: float = 4.0) -> bytes:
     """Parse an ONNX file and build a serialized TensorRT engine (fp16, fp32 activations)."""
     logger = trt.Logger(trt.Logger.WARNING)
@@ -138,7 +155,8 @@ def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cach
              "version; minutes)", d)
     onnx_dir = os.path.join(d, "onnx")
     export_onnx(model, onnx_dir, size=fields["size"], net_shape=tuple(fields["net_shape_hw"]),
-                keyframe_batch=fields["keyframe_batch"], info=info)
+                keyframe_batch=fields["keyframe_batch"], info=info,
+                exporter=exporter_for(fields["tensorrt"]))
     for src, dst in ((ENCODER_FILE, ENCODER_PLAN), (DECODER_FILE, DECODER_PLAN)):
         plan = build_plan(trt, os.path.join(onnx_dir, src), fp16=fields["precision"] == "fp16")
         atomic_write_bytes(os.path.join(d, dst), plan)
@@ -148,17 +166,27 @@ def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cach
     return d
 
 
+def _stream_handle(device: torch.device) -> int:
+    """The current CUDA stream of ``device`` (TensorRT enqueues on it, ordered with torch's
+    work); 0 off CUDA, which only the CPU test stand-in for TensorRT sees."""
+    return torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+
+
 class _TrtGraph:
     """One deserialized engine with fixed-shape I/O, run on the current CUDA stream."""
 
-    def __init__(self, trt, runtime, plan: bytes, device: torch.device):
+    def __init__(self, trt, runtime, plan: bytes, device: torch.device, path: str):
         self.engine = runtime.deserialize_cuda_engine(plan)
         if self.engine is None:
-            raise ConfigError("TensorRT could not load a cached engine; delete the cache folder")
+            raise ConfigError(f"TensorRT could not load the engine {path} (damaged, or built "
+                              "by another TensorRT): delete its folder "
+                              f"{os.path.dirname(path)} and start again to rebuild it")
         self.context = self.engine.create_execution_context()
         self.device = device
-        dtypes = {trt.float32: torch.float32, trt.float16: torch.float16,
-                  trt.int32: torch.int32, trt.int64: torch.int64, trt.bool: torch.bool}
+        # int64 I/O exists from TensorRT 9 on (8.6, JetPack 6.0, has no trt.int64)
+        dtypes = {getattr(trt, n): t for n, t in (
+            ("float32", torch.float32), ("float16", torch.float16), ("int32", torch.int32),
+            ("int64", torch.int64), ("bool", torch.bool)) if hasattr(trt, n)}
         self.inputs: Dict[str, Tuple[Tuple[int, ...], torch.dtype]] = {}
         self.outputs: Dict[str, Tuple[Tuple[int, ...], torch.dtype]] = {}
         for i in range(self.engine.num_io_tensors):
@@ -185,7 +213,7 @@ class _TrtGraph:
                self.outputs.items()}
         for name, t in out.items():
             self.context.set_tensor_address(name, t.data_ptr())
-        if not self.context.execute_async_v3(torch.cuda.current_stream(self.device).cuda_stream):
+        if not self.context.execute_async_v3(_stream_handle(self.device)):
             raise RuntimeError("TensorRT execution failed")
         return {n: t.float() for n, t in out.items()}
 
@@ -213,8 +241,9 @@ class TensorRTEngine(Mast3rEngine):
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         graphs = {}
         for key, f in (("enc", ENCODER_PLAN), ("dec", DECODER_PLAN)):
-            with open(os.path.join(engine_dir, f), "rb") as fh:
-                graphs[key] = _TrtGraph(trt, runtime, fh.read(), self.device)
+            path = os.path.join(engine_dir, f)
+            with open(path, "rb") as fh:
+                graphs[key] = _TrtGraph(trt, runtime, fh.read(), self.device, path)
         self._enc, self._dec = graphs["enc"], graphs["dec"]
         self.keyframe_batch = int(self._dec.inputs["keyframe_feats"][0][0])
         self.net_shape = tuple(self._enc.inputs["image"][0][2:])
@@ -252,7 +281,8 @@ class TensorRTEngine(Mast3rEngine):
                             (w, h), np.zeros((h, w, 3), np.uint8))
         enc = self.encode(img)
         self.decode([enc] * self.keyframe_batch, enc)
-        torch.cuda.synchronize(self.device)
+        if self.device.type == "cuda":
+            torch.cuda.synchronize(self.device)
 
     @torch.inference_mode()
     def encode(self, img: PreparedImage) -> Encoding:
@@ -288,5 +318,6 @@ class TensorRTEngine(Mast3rEngine):
 
     def close(self) -> None:
         self._enc = self._dec = None  # type: ignore[assignment]
-        torch.cuda.empty_cache()
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
 
