@@ -54,6 +54,7 @@ from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
+from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.shutdown import exit_steps, run_steps, spin_until_exit
@@ -384,10 +385,13 @@ def main(args=None) -> None:
     """
     node: Optional[LocalizerNode] = None
     executor: Optional[SingleThreadedExecutor] = None
+    uninstall_log_bridge = None
     try:
         rclpy.init(args=args)
         try:
             node = LocalizerNode()
+            # the library's `logging` lines (warm-up, "TensorRT engines built", ...) to /rosout
+            uninstall_log_bridge = install_log_bridge(node.get_logger())
             executor = SingleThreadedExecutor()
             executor.add_node(node)
             spin_until_exit(executor.spin, rclpy.ok, node.report_executor_error,
@@ -406,6 +410,8 @@ def main(args=None) -> None:
                 destroy_node=lambda: node is not None and node.destroy_node(),
                 shutdown_context=rclpy.try_shutdown),
                 lambda name, err: log.warning("exit step %s failed: %r", name, err))
+            if uninstall_log_bridge is not None:
+                uninstall_log_bridge()
     except KeyboardInterrupt:  # a second Ctrl-C before the exit steps ignored it
         pass
 

@@ -1,0 +1,116 @@
+"""`ros/log_bridge.py`: the library's `logging` lines reach the node's rclpy logger.
+
+Without it a fresh user following the Jetson README waited for an "engines built" line that a
+ROS process never showed (no `logging` handler: INFO dropped, WARNING bare on stderr)."""
+
+from __future__ import annotations
+
+import ast
+import logging
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.ros.log_bridge import install_log_bridge, python_level
+
+
+class RclpyLikeLogger:
+    """rclpy's logger contract (ROS_NOTES 12): exactly one str argument, else TypeError."""
+
+    def __init__(self, level: int = 20, broken: bool = False) -> None:
+        self.level, self.broken = level, broken
+        self.lines: list[tuple[str, str]] = []
+
+    def get_effective_level(self) -> int:
+        return self.level
+
+    def _log(self, method: str, *args, **kwargs) -> None:
+        if self.broken:
+            raise RuntimeError("rclpy context is shut down")
+        if len(args) != 1 or not isinstance(args[0], str) or kwargs:
+            raise TypeError("rclpy loggers take one str")
+        self.lines.append((method, args[0]))
+
+    def __getattr__(self, name):
+        if name in ("debug", "info", "warning", "error", "fatal"):
+            return lambda *a, **k: self._log(name, *a, **k)
+        raise AttributeError(name)
+
+
+@pytest.fixture
+def bridged():
+    ros = RclpyLikeLogger()
+    root_seen: list[str] = []
+
+    class Root(logging.Handler):
+        def emit(self, record):
+            root_seen.append(record.getMessage())
+    root = Root()
+    logging.getLogger().addHandler(root)
+    undo = install_log_bridge(ros)
+    try:
+        yield ros, root_seen
+    finally:
+        undo()
+        logging.getLogger().removeHandler(root)
+
+
+def test_each_level_goes_to_the_matching_method_as_one_string(bridged):
+    ros, root_seen = bridged
+    log = logging.getLogger("mast3r_ros.core.model.tensorrt_backend")
+    log.debug("not shown at INFO")
+    log.info("TensorRT engines built in %.0f s", 612.4)
+    log.warning("faiss is not installed")
+    log.error("bad %s", {"a": 1})
+    log.critical("fatal one")
+    assert ros.lines == [
+        ("info", "[core.model.tensorrt_backend] TensorRT engines built in 612 s"),
+        ("warning", "[core.model.tensorrt_backend] faiss is not installed"),
+        ("error", "[core.model.tensorrt_backend] bad {'a': 1}"),
+        ("fatal", "[core.model.tensorrt_backend] fatal one")]
+    assert not root_seen  # not printed a second time by the root logger's handlers
+
+
+def test_the_node_loggers_level_applies_and_everything_is_undone():
+    pkg = logging.getLogger("mast3r_ros")
+    before = (pkg.level, pkg.propagate, list(pkg.handlers))
+    ros = RclpyLikeLogger(level=10)  # --log-level <ns>.mast3r_localizer:=debug
+    undo = install_log_bridge(ros)
+    logging.getLogger("mast3r_ros.core.localizer").debug("candidates %d", 3)
+    undo()
+    assert ros.lines == [("debug", "[core.localizer] candidates 3")]
+    assert (pkg.level, pkg.propagate, list(pkg.handlers)) == before
+    logging.getLogger("mast3r_ros.core.localizer").warning("after")
+    assert len(ros.lines) == 1
+    assert python_level(RclpyLikeLogger(level=0)) == logging.INFO  # unset: ROS's default
+    assert python_level(object()) == logging.INFO
+
+
+def test_tracebacks_are_kept_and_a_dead_logger_falls_back_to_stderr(capsys):
+    ros = RclpyLikeLogger()
+    undo = install_log_bridge(ros)
+    try:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            logging.getLogger("mast3r_ros.ros.node").exception("exit step failed")
+        ros.broken = True
+        logging.getLogger("mast3r_ros.ros.node").warning("after shutdown")
+        logging.getLogger("mast3r_ros.x").warning("%d items", "not a number")
+    finally:
+        undo()
+    (method, text), = ros.lines
+    assert method == "error" and "exit step failed" in text and "ValueError: boom" in text
+    err = capsys.readouterr().err
+    assert "[WARNING] [ros.node] after shutdown" in err
+    assert "not a number" in err  # a bad format string is said, not raised
+
+
+def test_node_main_installs_the_bridge_and_removes_it_at_exit():
+    """node.py needs rclpy (not here): its main() is read instead."""
+    src = Path(__file__).resolve().parents[2] / "mast3r_ros" / "ros" / "node.py"
+    main = next(n for n in ast.parse(src.read_text()).body
+                if isinstance(n, ast.FunctionDef) and n.name == "main")
+    calls = [n.func.id for n in ast.walk(main)
+             if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
+    assert "install_log_bridge" in calls and "uninstall_log_bridge" in calls
