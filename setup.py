@@ -6,6 +6,7 @@ by a pip install. OpenCV is an extra for the same reason: ROS installs python3-o
 """
 
 import os
+import sys
 from glob import glob
 
 from setuptools import find_packages, setup
@@ -24,8 +25,11 @@ PIP_REQUIREMENTS = [
 ]
 # A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the
 # dependencies, and the entry-point scripts setuptools writes for `ros2 run` would refuse to start
-# (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags.
-ROS_BUILD = "AMENT_PREFIX_PATH" in os.environ
+# (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags. colcon runs
+# this file with the `install` (or, for --symlink-install, `develop`) command; pip never does (it
+# builds through pyproject.toml's PEP 517 backend: egg_info / dist_info / *_wheel), so a
+# `pip install -e .` in a shell where ROS is sourced still gets every requirement.
+ROS_BUILD = "AMENT_PREFIX_PATH" in os.environ and bool({"install", "develop"} & set(sys.argv[1:]))
 
 setup(
     name=package_name,

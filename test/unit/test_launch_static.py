@@ -172,12 +172,37 @@ def _egg_requires(tmp_path, env_extra):
     return (next(tmp_path.glob("*.egg-info")) / "requires.txt").read_text()
 
 
-def test_colcon_build_leaves_dependencies_to_rosdep(tmp_path):
-    """Under a sourced ROS environment setup.py requires nothing pip-only (a missing rosbags
-    would make `ros2 run` refuse to start); pip installs get every requirement."""
+def _setup_requires(monkeypatch, argv, ament: bool):
+    """install_requires of setup.py run as ``argv`` (setuptools.setup captured, nothing built)."""
+    import runpy
+
+    import setuptools
+
+    got = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kw: got.update(kw))
+    monkeypatch.setattr(sys, "argv", ["setup.py", *argv])
+    if ament:
+        monkeypatch.setenv("AMENT_PREFIX_PATH", "/opt/ros/humble")
+    else:
+        monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
+    monkeypatch.chdir(ROOT)
+    runpy.run_path(str(ROOT / "setup.py"))
+    return " ".join(got["install_requires"])
+
+
+def test_colcon_build_leaves_dependencies_to_rosdep(tmp_path, monkeypatch):
+    """colcon (ROS sourced, setup.py install/develop) requires nothing pip-only (a missing
+    rosbags would make `ros2 run` refuse to start); pip installs get every requirement, also in
+    a shell where ROS is sourced (a fresh user's venv got no numpy, scipy or yaml)."""
+    colcon = ["egg_info", "--egg-base", "build/mast3r_ros", "build", "install", "--record",
+              "install.log", "--single-version-externally-managed"]
+    for argv in (colcon, ["develop", "--editable", "--no-deps"]):
+        ros = _setup_requires(monkeypatch, argv, ament=True)
+        assert "torch" not in ros and "rosbags" not in ros and "numpy" not in ros, argv
+    for argv in (["egg_info"], ["dist_info"], ["editable_wheel"], ["bdist_wheel"]):
+        assert "rosbags" in _setup_requires(monkeypatch, argv, ament=True), argv
+    assert "torch>=2.1" in _setup_requires(monkeypatch, colcon[4:], ament=False)
+    # and the real thing: pip's metadata step under a sourced ROS
     (tmp_path / "pip").mkdir()
-    (tmp_path / "ros").mkdir()
-    pip = _egg_requires(tmp_path / "pip", {})
-    ros = _egg_requires(tmp_path / "ros", {"AMENT_PREFIX_PATH": "/opt/ros/humble"})
+    pip = _egg_requires(tmp_path / "pip", {"AMENT_PREFIX_PATH": "/opt/ros/humble"})
     assert "torch>=2.1" in pip and "rosbags" in pip
-    assert "torch" not in ros and "rosbags" not in ros and "numpy" not in ros
