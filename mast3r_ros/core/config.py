@@ -38,6 +38,9 @@ DEVICE_PATTERN = (r"auto|cpu|cuda(:\d+)?", "auto, cpu, cuda or cuda:N (N a GPU i
 
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
+    """The network: parameters without prefix (``checkpoint``, ``device``, ...). Direct
+    construction is not validated; build it through `config_from_params` / `load_config_yaml`."""
+
     checkpoint: str = _f("", "MASt3R/DUSt3R checkpoint: official .pth, bare state dict, or a "
                              "Hugging Face folder (config.json + model.safetensors). Empty: no "
                              "network.")
@@ -60,10 +63,16 @@ class ModelConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MatchingConfig:
-    subsample: int = _f(8, "Fast reciprocal matching: start every N pixels in the keyframe.",
+    """MASt3R and SIFT matching: parameters ``matching.*``. Pixel counts are network-resolution
+    pixels. Direct construction is not validated; build it through `config_from_params` /
+    `load_config_yaml`."""
+
+    subsample: int = _f(8, "Fast reciprocal matching: start every N network-resolution pixels "
+                           "in the keyframe.",
                         lo=1, hi=64)
     max_iter: int = _f(10, "Fast reciprocal matching: maximum back-and-forth walks.", lo=1, hi=100)
-    border_px: int = _f(3, "Drop matches within this many pixels of either image border.",
+    border_px: int = _f(3, "Drop matches within this many network-resolution pixels of either "
+                           "image border.",
                         lo=0, hi=64)
     min_desc_conf: float = _f(1.001, "Drop matches whose min(desc_conf) is below this.",
                               lo=0.0, hi=1e6)
@@ -88,9 +97,13 @@ class MatchingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class PnPConfig:
+    """PnP-RANSAC and refinement (`core.pnp.solve_pnp`): parameters ``pnp.*``. Direct
+    construction is not validated; build it through `config_from_params` / `load_config_yaml`."""
+
     backend: str = _f("auto", "PnP-RANSAC solver: poselib when installed ('auto'), else OpenCV "
                               "USAC_MAGSAC.", choices=("auto", "poselib", "opencv"))
-    reproj_error_px: float = _f(5.0, "RANSAC inlier threshold in query-image pixels.",
+    reproj_error_px: float = _f(5.0, "RANSAC inlier threshold in undistorted query-image "
+                                     "pixels.",
                                 lo=0.1, hi=100.0)
     max_iterations: int = _f(1000, "RANSAC iterations at most: 1000 find the pose with "
                                    "probability 0.9997 at 20 % inliers (1 - (1 - 0.2^3)^1000) "
@@ -105,6 +118,9 @@ class PnPConfig:
 
 @dataclasses.dataclass(frozen=True)
 class GateConfig:
+    """When a localized pose counts as a failure: parameters ``gates.*``. Direct construction
+    is not validated; build it through `config_from_params` / `load_config_yaml`."""
+
     min_inliers: int = _f(30, "Fail frames with fewer PnP inliers.", lo=4, hi=100000)
     min_inlier_ratio: float = _f(0.15, "Fail frames with a lower inlier ratio.", lo=0.0, hi=1.0)
     max_reproj_rms_px: float = _f(4.0, "Fail frames whose inlier reprojection RMS is larger.",
@@ -117,7 +133,8 @@ class GateConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CovarianceConfig:
-    """The pose covariance model (core/pnp.py module docstring, core/uncertainty.py). The depth
+    """The pose covariance model (core/pnp.py module docstring, core/uncertainty.py), parameters
+    ``covariance.*``. The depth
     and pointmap defaults come from the literature (cited per field); the keyframe pose error
     describes the map's trajectory and should be set for it: 1 cm / 1 deg is typical of RGB-D
     SLAM / KinectFusion trajectories (1-2 cm), and holds on the synthetic check (same error
@@ -129,7 +146,8 @@ class CovarianceConfig:
     depth_sigma_k: float = _f(1.6e-3, "Depth noise sigma_z = k z^2 (1/m) of stored depth: "
                                       "Kinect-class sensors ~1.6e-3 (Khoshelham & Elberink "
                                       "2012).", lo=0.0, hi=1.0)
-    pointmap_conf_alpha: float = _f(0.2, "MASt3R pointmap points: sigma = alpha * mean depth / "
+    pointmap_conf_alpha: float = _f(0.2, "MASt3R pointmap points: sigma = alpha * mean distance "
+                                         "|p| of the pair's points to the keyframe camera / "
                                          "conf (the confidence-loss weight of training).",
                                     lo=0.0, hi=10.0)
     map_pose_sigma_m: float = _f(0.01, "Keyframe pose error of the map, metres (1 sigma per "
@@ -142,6 +160,10 @@ class CovarianceConfig:
 
 @dataclasses.dataclass(frozen=True)
 class LocalizerConfig:
+    """The `Localizer`: parameters without prefix (``matcher``, ``max_keyframes``, ...) and its
+    sections ``matching.*``, ``pnp.*``, ``gates.*``, ``covariance.*``. Direct construction is not
+    validated; build it through `config_from_params` / `load_config_yaml`."""
+
     matcher: str = _f("mast3r", "Matcher: 'mast3r' (needs a checkpoint) or the weight-free "
                                 "'sift' baseline.", choices=("mast3r", "sift"))
     max_keyframes: int = _f(2, "Keyframes matched per frame.", lo=1, hi=32)
@@ -167,6 +189,9 @@ class LocalizerConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MapBuildConfig:
+    """Keyframe selection of ``build-map``: parameters ``map_build.*``. Direct construction is
+    not validated; build it through `config_from_params` / `load_config_yaml`."""
+
     min_translation_m: float = _f(0.3, "New keyframe after this much travel.", lo=0.0, hi=100.0)
     min_rotation_deg: float = _f(20.0, "New keyframe after this much rotation.", lo=0.0, hi=180.0)
 
@@ -184,6 +209,10 @@ class MapBuildConfig:
 
 @dataclasses.dataclass(frozen=True)
 class MapCheckConfig:
+    """The pose/depth consistency check of ``build-map`` (`core.map_check`): parameters
+    ``map_check.*``. Direct construction is not validated; build it through
+    `config_from_params` / `load_config_yaml`."""
+
     enabled: bool = _f(True, "build-map: check that neighbouring keyframes' poses and depth agree "
                              "before writing the map (refused when they do not, unless --force).")
     neighbours: int = _f(2, "Compare each keyframe with the next N keyframes in recording order.",
@@ -213,7 +242,8 @@ class MapCheckConfig:
 @dataclasses.dataclass(frozen=True)
 class PoseAtStampConfig:
     """The one rule for "the pose at this image stamp" in the offline tools (ground truth,
-    --trajectory, --groundtruth, tf in bags); see `mast3r_ros.core.trajectory`."""
+    --trajectory, --groundtruth, tf in bags); see `mast3r_ros.core.trajectory`. Parameters
+    ``pose_at_stamp.*``."""
 
     tolerance_s: float = _f(0.02, "Pose at an image stamp (ground truth, trajectory files, tf in "
                                   "bags): else the nearest sample within this many seconds.",
@@ -224,7 +254,8 @@ class PoseAtStampConfig:
 
 @dataclasses.dataclass(frozen=True)
 class ScaleConfig:
-    """Large maps (issue 11): retrieval index, lazily read encodings, parallel map building."""
+    """Large maps (issue 11): retrieval index, lazily read encodings, parallel map building.
+    Parameters ``scale.*``."""
 
     index_type: str = _f("ivf", "Approximate retrieval index used from approx_threshold "
                                 "keyframes on (FAISS; exact numpy search without faiss).",
@@ -236,12 +267,12 @@ class ScaleConfig:
     ef_search: int = _f(128, "HNSW index: candidates explored per query.", lo=8, hi=65536)
     rerank_factor: int = _f(4, "Approximate index: re-score this many times top-k candidates "
                                "exactly.", lo=1, hi=1000)
-    encoding_cache_mb: float = _f(1024.0, "Host-side LRU cache of keyframe encodings (MB).",
+    encoding_cache_mb: float = _f(1024.0, "Host-side LRU cache of keyframe encodings (MiB).",
                                   lo=0.0, hi=1e7)
     device_cache_mb: float = _f(256.0, "Device-side LRU cache of the candidate keyframes' "
-                                       "encodings (MB; 0 copies them to the device every "
-                                       "frame). float16 as stored: 1.5 MB per keyframe at 512 "
-                                       "with ViT-L, so 256 MB holds 170.", lo=0.0, hi=1e7)
+                                       "encodings (MiB; 0 copies them to the device every "
+                                       "frame). float16 as stored: 1.5 MiB per keyframe at 512 "
+                                       "with ViT-L, so 256 MiB holds 170.", lo=0.0, hi=1e7)
     chunk_size: int = _f(4, "Keyframes per encoding file written by build-map (a file's "
                             "checksum is verified on its first use: small files, small stalls).",
                          lo=1, hi=100000)
@@ -249,7 +280,8 @@ class ScaleConfig:
 
 @dataclasses.dataclass(frozen=True)
 class RetrievalConfig:
-    """Which global retrieval finds candidate keyframes when there is no pose guess (issue 12)."""
+    """Which global retrieval finds candidate keyframes when there is no pose guess (issue 12).
+    Parameters ``retrieval.*``."""
 
     method: str = _f("auto", "Retrieval when lost or without a prior: 'asmk' (MASt3R's retrieval "
                              "model, needs retrieval.checkpoint and a map built with it), "
@@ -269,6 +301,10 @@ class RetrievalConfig:
 
 @dataclasses.dataclass(frozen=True)
 class NodeConfig:
+    """The ROS node's map, frames, TF and image subscription: parameters without prefix.
+    Direct construction is not validated; build it through `config_from_params` /
+    `load_config_yaml`."""
+
     map_path: str = _f("", "Keyframe map folder written by `mast3r-ros build-map`.")
     map_frame: str = _f("map", "Global frame of the keyframe map.")
     odom_frame: str = _f("odom", "Odometry frame; empty publishes map->base_frame directly.")
@@ -296,7 +332,8 @@ class NodeConfig:
 
 @dataclasses.dataclass(frozen=True)
 class TrackingConfig:
-    """The node's odometry gate and confirmation of relocalized poses (see docs/ros_node.md).
+    """The node's odometry gate and confirmation of relocalized poses (see docs/ros_node.md);
+    parameters without prefix.
 
     Tolerance of a pose against the last published one carried by odometry:
     ``translation_m + drift * distance + translation_m_per_s * elapsed`` (and the same for
@@ -329,6 +366,10 @@ class TrackingConfig:
 
 @dataclasses.dataclass(frozen=True)
 class Config:
+    """Every section; the ROS parameter name of a field is its section prefix plus its name
+    (`param_specs`). Direct construction is not validated; build it through
+    `config_from_params` / `load_config_yaml`."""
+
     model: ModelConfig = dataclasses.field(default_factory=ModelConfig)
     localizer: LocalizerConfig = dataclasses.field(default_factory=LocalizerConfig)
     map_build: MapBuildConfig = dataclasses.field(default_factory=MapBuildConfig)
@@ -418,7 +459,11 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
 
 
 def validate_param(name: str, value: Any, where: str = "config") -> Any:
-    """Check one parameter's type, range and choices; return the value in its declared type."""
+    """Check one parameter's type, range and choices; return the value in its declared type.
+
+    Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
+    a non-finite float, or a value outside its range, choices or pattern.
+    """
     spec = _BY_NAME.get(name)
     if spec is None:
         close = [n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
@@ -438,7 +483,10 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
 
 def config_from_params(params: Mapping[str, Any], where: str = "config",
                        base: Optional[Config] = None) -> Config:
-    """Build a validated `Config` from flat ``{ros_param_name: value}``; unset keys keep `base`."""
+    """Build a validated `Config` from flat ``{ros_param_name: value}``; unset keys keep `base`.
+
+    Raises `ConfigError` naming the first bad parameter (`validate_param`).
+    """
     values = config_to_params(base or Config())
     for name, value in params.items():
         values[name] = validate_param(name, value, where)
@@ -483,6 +531,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
 
     Accepted top-level keys are the ones ROS would apply to the node: ``/**``, ``node_name``,
     ``/node_name``, ``/**/node_name``; later blocks win, as in ROS.
+
+    Raises `ConfigError` naming the file (and the parameter) for a missing file, invalid YAML,
+    no block for the node or a bad parameter; other ``OSError`` (e.g. PermissionError,
+    IsADirectoryError) escape as they are.
     """
     try:
         with open(path, encoding="utf-8") as fh:

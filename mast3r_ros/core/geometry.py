@@ -83,7 +83,11 @@ def pose_errors(est: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray
 
 
 def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
-    """(N, 7) rows ``tx ty tz qx qy qz qw`` -> (N, 4, 4) poses. Quaternions are normalised."""
+    """(N, 7) rows ``tx ty tz qx qy qz qw`` -> (N, 4, 4) poses. Quaternions are normalised.
+
+    TUM trajectory rows are the camera pose in the world frame (here ``map_from_cam``). Raises
+    `InputError` for a non-finite value or a zero quaternion.
+    """
     a = np.asarray(txyz_qxyzw, dtype=np.float64).reshape(-1, 7)
     q = a[:, 3:]
     n = np.linalg.norm(q, axis=1)
@@ -146,7 +150,10 @@ def undistort_pixels(pixels: np.ndarray, K: np.ndarray, dist: np.ndarray,
 
     ``model`` is the CameraInfo ``distortion_model`` (``CameraIntrinsics.distortion_model``):
     ``equidistant`` goes through ``cv2.fisheye.undistortPoints`` (k1..k4), ``plumb_bob`` and
-    ``rational_polynomial`` (4, 5, 8, 12 or 14 coefficients) through ``cv2.undistortPoints``.
+    ``rational_polynomial`` (4, 5, 8, 12 or 14 coefficients) through ``cv2.undistortPoints``;
+    any other name is treated as ``plumb_bob``. Returns (N, 2) float64 pixels (a copy, without
+    OpenCV, when ``dist`` is empty or all zero). Raises ``cv2.error`` for a coefficient count
+    OpenCV refuses and ``ImportError`` without OpenCV.
     """
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 1, 2)
     if not len(px) or not np.any(np.asarray(dist) != 0):
@@ -198,17 +205,19 @@ def apply_homography(H: np.ndarray, pixels: np.ndarray) -> np.ndarray:
     return p[:, :2] / p[:, 2:3]
 
 
-def viewing_angle_deg(a_from_cam: np.ndarray, b_from_cam: np.ndarray) -> np.ndarray:
-    """Angle between optical axes (+z) of poses (N, 4, 4) and a pose (4, 4), degrees (N,)."""
-    za = np.asarray(a_from_cam).reshape(-1, 4, 4)[:, :3, 2]
-    zb = np.asarray(b_from_cam)[:3, 2]
+def viewing_angle_deg(map_from_cams: np.ndarray, map_from_cam: np.ndarray) -> np.ndarray:
+    """Angle between the optical axes (+z) of camera poses ``map_from_cams`` (N, 4, 4) and a
+    camera pose ``map_from_cam`` (4, 4), all in one frame, degrees (N,)."""
+    za = np.asarray(map_from_cams).reshape(-1, 4, 4)[:, :3, 2]
+    zb = np.asarray(map_from_cam)[:3, 2]
     return np.degrees(np.arccos(np.clip(za @ zb, -1.0, 1.0)))
 
 
 def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None) -> np.ndarray:
     """``map_from_cam`` of an optical-frame camera at ``eye`` looking at ``target``.
 
-    ``up`` is the world direction that should appear up in the image (default +z).
+    ``up`` is the world direction that should appear up in the image (default +z). Raises
+    `InputError` when the viewing direction is parallel to ``up``.
     """
     eye = np.asarray(eye, dtype=np.float64)
     z = np.asarray(target, dtype=np.float64) - eye

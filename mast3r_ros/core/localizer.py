@@ -152,7 +152,12 @@ class GlobalRetrieval:
         return ""
 
     def rank(self, frame: Frame, state: Any, top_k: int) -> np.ndarray:
-        """Indices (<= top_k,) int64 of the most similar keyframes, best first."""
+        """Indices (<= top_k,) int64 of the most similar keyframes, best first.
+
+        ``state`` is the matcher's ``query_state(frame)`` (`PairMatcher`). Raises `InputError`
+        when the query descriptor's dimension differs from the index's, `MapFormatError` when
+        the index's descriptor file of a lazily loaded map fails verification on first use.
+        """
         if self.method == "asmk":
             return self.retriever.top_k(self.asmk, state.encoding.feats.detach().float(),
                                         top_k)[0]
@@ -167,7 +172,7 @@ class GlobalRetrieval:
 
 def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: int
                   ) -> RetrievalIndex:
-    """The map's pooled-descriptor index (v2) or one built over the matcher's descriptors."""
+    """The map's pooled-descriptor index (v2/v3) or one built over the matcher's descriptors."""
     index = None
     if engine is not None and getattr(kf_map, "version", 1) >= 2:
         index = kf_map.pooled_index(engine.identity, image_size)
@@ -187,8 +192,20 @@ class Localizer:
     """Localizes frames against a `KeyframeMap` (see the module docstring for the pipeline).
 
     ``engine`` is a `Mast3rEngine`, required when ``config.matcher == 'mast3r'``; the localizer
-    owns it from then on (`close` closes it). ``device_cache_mb`` (``scale.device_cache_mb``,
+    owns it from then on (`close` closes it). ``image_size`` is the network input size (512,
+    384 or 224, `model.preprocess.SIZES`); the map's cached encodings are looked up for it and
+    the engine's checkpoint. ``recompute_encodings``: a map without them gets them computed
+    (`Mast3rMatcher`) instead of a `MapFormatError`. ``seed`` seeds the matcher's random
+    ``max_matches`` subsets and the PnP-RANSAC draws. ``retrieval`` configures
+    `GlobalRetrieval`; ``retriever`` is an already loaded ASMK retriever (else it is loaded
+    from ``retrieval.checkpoint`` when needed). ``device_cache_mb`` (``scale.device_cache_mb``,
     MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
+
+    Raises `ConfigError` (unknown matcher, 'mast3r' without an engine, ``points_source``
+    'depth' on a map without depth), `CheckpointError` (a checkpoint without a descriptor
+    head), `InputError` (the sift matcher on a map without depth) and `MapFormatError` (no
+    encodings for this checkpoint and size with ``recompute_encodings`` off, or a bad
+    retrieval index file).
     """
 
     def __init__(self, kf_map: KeyframeMap, config: LocalizerConfig, engine: Any = None, *,
@@ -211,7 +228,8 @@ class Localizer:
                     ) -> Localizer:
         """Load the map (and the checkpoint when the matcher is 'mast3r') named by a config.
 
-        Raises `ConfigError`, `CheckpointError` or `MapFormatError` with what to fix.
+        Raises `ConfigError`, `CheckpointError`, `MapFormatError` or `InputError` (the sift
+        matcher on a map without depth; any of them also from the warm-up) with what to fix.
         """
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
@@ -367,15 +385,22 @@ class Localizer:
                  with_matches: bool = False) -> LocalizationResult:
         """Localize one frame.
 
-        ``prior`` is a trusted ``map_from_cam`` guess (e.g. from odometry): it chooses the
-        candidate keyframes and gates the jump. ``hint`` (``map_from_cam``, e.g. the tracker's
-        last success) only chooses candidates, and a frame that fails with them is retried with
-        global retrieval; it is ignored when a prior is given. ``force_global`` ignores both
-        for the choice of candidates. With ``with_matches`` the result carries the matches
-        behind it (`MatchDebug`) whenever PnP ran.
+        ``prior`` and ``hint`` are 4x4 float64 ``map_from_cam``: camera optical frame
+        (REP-103) -> ``keyframe_map.map_frame``, not a ``base_link`` pose. ``prior`` is a
+        trusted guess (e.g. from odometry): it chooses the candidate keyframes and gates the
+        jump. ``hint`` (e.g. the tracker's last success) only chooses candidates, and a frame
+        that fails with them is retried with global retrieval; it is ignored when a prior is
+        given. ``force_global`` ignores both for the choice of candidates. With
+        ``with_matches`` the result carries the matches behind it (`MatchDebug`) whenever PnP
+        ran.
 
-        Raises `InputError` for a frame without intrinsics or a malformed prior or hint; every
-        other failure is a result with ``success=False`` and a ``reason``.
+        Raises `InputError` for a frame without intrinsics, a malformed prior or hint, or an
+        image the network cannot take (too small or elongated; not the TensorRT engine's
+        network shape); `MapFormatError` when a file of a lazily loaded map (keyframe image,
+        encoding chunk, retrieval descriptors) fails verification on its first use; and
+        ``cv2.error`` when OpenCV refuses the distortion coefficients of hand-built intrinsics.
+        Expected failures (no candidates, too few matches or inliers, a gate) are results with
+        ``success=False`` and a ``reason``.
         """
         t_start = time.perf_counter()
         if frame.intrinsics is None:

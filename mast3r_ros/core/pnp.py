@@ -6,6 +6,12 @@ subset of at most ``ransac_max_points`` correspondences, then refines the pose o
 the threshold by damped Gauss-Newton steps on the reprojection error alternating with re-scoring,
 until the inlier set is stable, and returns a 6x6 covariance.
 
+Solvers: poselib (V. Larsson et al., *PoseLib -- minimal solvers for camera pose estimation*,
+github.com/PoseLib/PoseLib; LO-RANSAC around the P3P solver Lambda Twist, Persson & Nordberg,
+ECCV 2018), OpenCV ``solvePnPRansac`` with ``USAC_MAGSAC`` (MAGSAC++, Barath, Noskova,
+Ivashechkin & Matas, CVPR 2020); refinement by Levenberg-Marquardt / damped Gauss-Newton
+(Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., App. 6).
+
 Cost (issue 9: the host part of a frame must fit in a few ms beside the GPU): every per-point
 quantity is computed on coordinate rows ((3, N) / (8, N) arrays, contiguous along N), every sum
 over points is a (8, n) x (n, k) product; no per-point small matrices, no Python loop over points.
@@ -27,9 +33,11 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    from `core.uncertainty`, a sensor model) projected into the query image, first order
    (Hartley & Zisserman, *Multiple View Geometry*, 2nd ed., ch. 5). ``sigma_px^2`` is
    estimated per frame from what the residuals leave over once the 3-D part is accounted for,
-   ``(sum |r_i|^2 - sum tr(J_X,i Sigma_X,i J_X,i^T)) / (2n - 6)``, floored at the quantisation
-   variance (1/12 px)^2 -- a one-component variance-component estimate (Foerstner & Wrobel,
-   *Photogrammetric Computer Vision*, 2016, ch. 4) -- or given;
+   ``(sum |r_i|^2 - sum tr(J_X,i Sigma_X,i J_X,i^T)) / (2n - 6)`` -- a one-component
+   variance-component estimate (Foerstner & Wrobel, *Photogrammetric Computer Vision*, 2016,
+   ch. 4) -- or given; either way floored at an ad-hoc (1/12 px)^2 = 1/144 px^2 (sigma of
+   0.083 px, not the 1/12 px^2 variance of pixel quantisation) so that a perfect fit does not
+   claim infinite certainty;
 2. propagated through the estimator actually used -- unweighted Gauss-Newton/LM on the inliers,
    so that poses do not depend on the model -- as the sandwich
    ``H^-1 (sum J_i^T A_i J_i) H^-1``, ``H = J^T J`` (first-order propagation through the
@@ -117,7 +125,8 @@ class PnPResult:
 
 
 def resolve_backend(backend: str) -> str:
-    """'auto' -> 'poselib' when installed else 'opencv'; 'poselib' without poselib is an error."""
+    """'auto' -> 'poselib' when installed else 'opencv'. Raises ConfigError for 'poselib'
+    without poselib installed or a name other than auto, poselib and opencv."""
     if backend == "auto":
         return "poselib" if _poselib is not None else "opencv"
     if backend == "poselib" and _poselib is None:
@@ -164,7 +173,11 @@ def _ransac_opencv(X: np.ndarray, x: np.ndarray, K: np.ndarray, thr: float, iter
 
 def reprojection_residuals(cam_from_map: np.ndarray, X: np.ndarray, x: np.ndarray,
                            K: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Residuals (N, 2) = projection - observation in pixels, and camera-frame z (N,)."""
+    """Residuals (N, 2) = projection - observation in pixels, and camera-frame z (N,) (metres).
+
+    ``cam_from_map`` 4x4; ``X`` (N, 3) map-frame points (metres); ``x`` (N, 2) undistorted
+    pixels; ``K`` 3x3 pinhole matrix (pixels). Points with z <= 0 are not masked (check z).
+    """
     ru, rv, z = _residuals_t(cam_from_map, np.asarray(X, np.float64).T, np.asarray(x).T, K)
     return np.stack([ru, rv], axis=1), z
 
@@ -238,8 +251,9 @@ def _perturb(map_from_cam: np.ndarray, delta: np.ndarray) -> np.ndarray:
 
 def refine_pose(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: np.ndarray,
                 iterations: int = 20) -> np.ndarray:
-    """Levenberg-Marquardt on the squared reprojection error of (N, 3) map points vs (N, 2)
-    undistorted pixels; returns the refined ``map_from_cam`` (never worse than the input).
+    """Levenberg-Marquardt on the squared reprojection error of (N, 3) map points (metres) vs
+    (N, 2) undistorted pixels, ``K`` 3x3 (pixels), perturbing the 4x4 ``map_from_cam`` as in the
+    module docstring; returns the refined ``map_from_cam`` (never worse than the input).
 
     Stops after ``iterations`` steps, or when a step changes the cost by less than 1e-10 of it
     (either way: a step that only adds round-off ends it too, instead of raising the damping
@@ -300,7 +314,9 @@ def _refine_t(map_from_cam: np.ndarray, Xt: np.ndarray, xt: np.ndarray, K: np.nd
 
 
 def point_jacobian(map_from_cam: np.ndarray, X: np.ndarray, K: np.ndarray) -> np.ndarray:
-    """d residual / d X (map-frame point) for each point: (N, 2, 3)."""
+    """d residual / d X (map-frame point) for each point: (N, 2, 3), pixels per metre.
+
+    ``map_from_cam`` 4x4, ``X`` (N, 3) map-frame points (metres), ``K`` 3x3 (pixels)."""
     _, wu, wv, _, _ = _linearise(map_from_cam, np.asarray(X, np.float64).T, K)
     return np.stack([wu.T, wv.T], axis=1)
 
@@ -390,7 +406,8 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
         sig2 = (float(np.vdot(r, r)) - tr) / dof
     else:
         sig2 = float(model.pixel_sigma_px) ** 2
-    # a perfect fit would claim infinite certainty; pixels are quantised, so floor sigma there
+    # a perfect fit would claim infinite certainty: floor sigma at an ad-hoc 1/12 px (variance
+    # 1/144 px^2; the module docstring)
     sig2 = max(sig2, 1.0 / 12.0 ** 2)
     # A_i = sig2 I + P_i:  sum_i J_i^T A_i J_i = sig2 H + the sums over P's entries
     M = sig2 * H
@@ -453,7 +470,12 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     ``points_cov``, ``groups``, ``group_centres`` and ``uncertainty`` only shape the
     covariance (`pose_covariance`), never the pose. Returns a `PnPResult`; a failure (too few
     points, degenerate geometry, solver failure) is a result with ``success=False`` and a
-    reason.
+    reason. ``reproj_error_px`` (the inlier threshold) and the result's ``reproj_rms_px`` are in
+    undistorted pixels; ``confidence`` is RANSAC's success probability, in (0, 1).
+
+    Raises `InputError` when ``len(X) != len(x)``; `ConfigError` for an unknown backend or
+    'poselib' not installed (`resolve_backend`); ``ImportError`` (no OpenCV) or ``cv2.error``
+    (a coefficient count OpenCV refuses) from undistorting the pixels of a distorted camera.
     """
     X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(-1, 3))
     x = np.asarray(x, dtype=np.float64).reshape(-1, 2)

@@ -5,9 +5,9 @@ indices (<= top_k,) int64 of the database rows (K, D) most similar to the query,
 rows and query unit-norm float32 so the inner product is the cosine similarity. Both the
 weight-free thumbnail descriptors and MASt3R's pooled descriptors go through it.
 
-Kinds (``RetrievalConfig.index_type``):
+Kinds (``ScaleConfig.index_type``, parameter ``scale.index_type``):
 
-* ``exact``  -- the full inner product with numpy, below ``RetrievalConfig.approx_threshold``
+* ``exact``  -- the full inner product with numpy, below ``ScaleConfig.approx_threshold``
   keyframes, where it is fast enough (about 3 ms per query at 2*10^4 x 1024 on one core). A faiss
   ``IndexFlatIP`` is not used for it: one query is a matrix-vector product that numpy's BLAS
   already runs at memory bandwidth, and faiss would hold a second copy of the descriptors.
@@ -51,7 +51,7 @@ INDEX_KINDS = ("exact", "ivf", "hnsw")
 
 @dataclasses.dataclass(frozen=True)
 class IndexParams:
-    """What `build` needs; `from_config` takes them from `config.RetrievalConfig`."""
+    """What `build` needs; `from_config` takes them from `config.ScaleConfig`."""
 
     index_type: str = "ivf"          # approximate kind above the threshold: "ivf" or "hnsw"
     approx_threshold: int = 20000    # keyframes from which the approximate kind is used
@@ -63,7 +63,7 @@ class IndexParams:
 
     @staticmethod
     def from_config(cfg: Any) -> IndexParams:
-        """The index fields of a `mast3r_ros.core.config.RetrievalConfig`."""
+        """The index fields of a `mast3r_ros.core.config.ScaleConfig` (``cfg.scale``)."""
         return IndexParams(**{f.name: getattr(cfg, f.name)
                               for f in dataclasses.fields(IndexParams)})
 
@@ -131,7 +131,11 @@ class RetrievalIndex:
 
     # -- searching ----------------------------------------------------------------------
     def search(self, query: np.ndarray, top_k: int) -> np.ndarray:
-        """Indices (<= top_k,) int64 of the rows most similar to ``query`` (D,), best first."""
+        """Indices (<= top_k,) int64 of the rows most similar to ``query`` (D,), best first.
+
+        Raises `InputError` when the query's dimension is not the index's D, `MapFormatError`
+        when ``descs.npy`` of a loaded index fails its checksum (verified on the first search).
+        """
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         if not len(self) or top_k <= 0:
             return np.zeros(0, dtype=np.int64)

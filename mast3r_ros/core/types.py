@@ -29,9 +29,14 @@ from .errors import InputError
 class CameraIntrinsics:
     """Pinhole intrinsics with OpenCV distortion, as in ``sensor_msgs/CameraInfo``.
 
-    ``K`` is 3x3 float64, ``dist`` a 1-D float64 array of OpenCV coefficients
-    (``plumb_bob``: k1 k2 p1 p2 k3; ``rational_polynomial``: 8 values; ``equidistant``: 4 fisheye
-    values), possibly empty or all zero.
+    ``width``/``height`` in pixels. ``K`` is 3x3 float64 in pixels, principal point in the
+    OpenCV convention (origin at the centre of the top-left pixel). ``dist`` a 1-D float64 array
+    of OpenCV coefficients (``plumb_bob``: k1 k2 p1 p2 k3; ``rational_polynomial``: 8 values;
+    ``equidistant``: 4 fisheye values), possibly empty or all zero; its length is not checked
+    here (`image_codec.intrinsics_from_camera_info` checks it for a CameraInfo), so a count
+    OpenCV refuses surfaces as ``cv2.error`` when pixels are undistorted.
+
+    Raises `InputError` for a size <= 0, a non-finite ``K`` or fx, fy <= 0.
     """
 
     width: int
@@ -61,9 +66,14 @@ class CameraIntrinsics:
 class Frame:
     """One camera image with everything known about it.
 
-    ``rgb`` is (H, W, 3) uint8 in RGB order. ``depth_m`` is (H, W) float32 metres registered to
-    ``rgb`` with NaN where invalid. ``map_from_cam`` is a known pose (ground truth or a trajectory
-    file) when there is one.
+    ``rgb`` is (H, W, 3) uint8 in RGB order. ``stamp_ns`` integer nanoseconds (header stamp).
+    ``frame_id`` the image's ``header.frame_id``, the camera optical frame (the node looks up
+    ``cam_from_base`` with it). ``depth_m`` is (H, W) float32 metres registered to ``rgb`` with
+    NaN where invalid (the dtype is not enforced). ``map_from_cam`` is a known 4x4 pose (ground
+    truth or a trajectory file) when there is one.
+
+    Raises `InputError` when ``rgb`` is not (H, W, 3) uint8, or the intrinsics' size or the
+    depth's shape differs from the image's.
     """
 
     rgb: np.ndarray
@@ -154,7 +164,9 @@ class LocalizationResult:
 
     ``map_from_cam`` is 4x4 float64 (camera optical frame -> map), ``covariance`` 6x6 float64 in the
     ROS order (x, y, z, rot_x, rot_y, rot_z) of the *camera* pose expressed in the map frame,
-    metres and radians. ``keyframe_ids`` are the manifest ids of the keyframes matched.
+    metres and radians, for the perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` with
+    ``dtheta`` about the map axes (`core.pnp`). ``reproj_rms_px`` is over the PnP inliers, in
+    undistorted query pixels. ``keyframe_ids`` are the manifest ids of the keyframes matched.
     ``timings_s`` holds per-stage wall times in seconds. ``matches`` is set only when asked for
     (``Localizer.localize(..., with_matches=True)``), also on failures that got as far as PnP.
     """

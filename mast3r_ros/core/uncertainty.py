@@ -37,7 +37,8 @@ def depth_point_covariance(points_cam: np.ndarray, K: np.ndarray, map_from_cam: 
 
     ``points_cam`` (N, 3) keyframe-camera points (metres, z > 0), ``K`` 3x3 keyframe intrinsics,
     ``map_from_cam`` the keyframe pose (4x4), ``depth_sigma_k`` (1/m) in ``sigma_z = k z^2``,
-    ``pixel_sigma_px`` the keyframe keypoint noise (pixels). See the module docstring.
+    ``pixel_sigma_px`` the keyframe keypoint noise (pixels). See the module docstring. Raises
+    `InputError` when a point has z <= 0 (or NaN).
     """
     p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
     z = p[:, 2]
@@ -59,6 +60,7 @@ def pointmap_point_covariance(points_cam: np.ndarray, conf: np.ndarray,
     ``points_cam`` (N, 3) keyframe-camera points (metres), ``conf`` (N,) pointmap confidence
     (> 1), ``alpha`` the confidence-loss weight. ``sigma = alpha * mean(|p|) / conf`` (module
     docstring; an isotropic covariance is invariant to the frame, so it is also map-frame).
+    Raises `InputError` when ``points_cam`` and ``conf`` differ in length.
     """
     p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)
     c = np.asarray(conf, dtype=np.float64).reshape(-1)
