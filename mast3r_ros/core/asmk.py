@@ -2,7 +2,8 @@
 
 Pure numpy; written from the algorithm (Tolias, Avrithis, Jegou, "To aggregate or not to
 aggregate: selective match kernels for image search", ICCV 2013) and the settings the MASt3R
-retriever hard-codes (MAST3R_FACTS.md 12.5-12.6):
+retriever hard-codes (naver/mast3r ``mast3r/retrieval/processor.py``, ``Retriever.__init__``'s
+``asmk_params``: binary kernel, no IDF, multiple assignment 1 / 5, threshold 0, alpha 3):
 
 * visual words = exact nearest centroids (squared L2) of a codebook (K, D) float32;
   a database image assigns each local feature to 1 word, a query to its 5 nearest words;

@@ -1,9 +1,11 @@
 """Fast reciprocal nearest-neighbour matching of dense descriptor (or 3-D point) maps.
 
-Clean-room implementation of the algorithm MASt3R calls ``fast_reciprocal_NNs``: start points on a
-sparse grid of image 1 walk ``p1 -> NN_2(p1) -> NN_1(NN_2(p1)) -> ...`` until the walk closes a
-cycle, i.e. reaches a pair of mutual nearest neighbours. Only a few thousand pixels are ever
-queried, instead of the ``(H*W) x (H*W)`` similarity of an exhaustive mutual-NN search.
+Clean-room implementation of MASt3R's fast reciprocal matching (Leroy, Cabon & Revaud, *Grounding
+Image Matching in 3D with MASt3R*, ECCV 2024, sec. 3.3; reference code: naver/mast3r
+``mast3r/fast_nn.py``, ``fast_reciprocal_NNs``): start points on a sparse grid of image 1 walk
+``p1 -> NN_2(p1) -> NN_1(NN_2(p1)) -> ...`` until the walk closes a cycle, i.e. reaches a pair of
+mutual nearest neighbours. Only a few thousand pixels are ever queried, instead of the
+``(H*W) x (H*W)`` similarity of an exhaustive mutual-NN search.
 
 Results are identical to the reference algorithm (same start points, same iteration and stopping
 rule, same tie-breaking: the earliest index wins), but much cheaper:
@@ -96,26 +98,27 @@ def _check_params(
     dist: str,
     block_size: int,
 ) -> int:
-    """Validate the walk parameters; return the effective iteration limit."""
+    """Validate the walk parameters; return the effective iteration limit. Raises
+    `ConfigError` (a ValueError) naming the bad parameter."""
     if dist not in DISTANCES:
-        raise ValueError(f"dist must be one of {DISTANCES}, got {dist!r}")
+        raise ConfigError(f"dist must be one of {DISTANCES}, got {dist!r}")
     if int(block_size) < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
+        raise ConfigError(f"block_size must be >= 1, got {block_size}")
     if init_xy1 is None and (isinstance(subsample, bool) or int(subsample) < 1):
-        raise ValueError(f"subsample must be an int >= 1, got {subsample!r}")
+        raise ConfigError(f"subsample must be an int >= 1, got {subsample!r}")
     if not pixel_tol >= 0:
-        raise ValueError(f"pixel_tol must be >= 0, got {pixel_tol}")
+        raise ConfigError(f"pixel_tol must be >= 0, got {pixel_tol}")
     if pixel_tol > 0 and init_xy1 is None:
-        raise ValueError(
+        raise ConfigError(
             "pixel_tol > 0 needs explicit start points (init_xy1): the one-round tolerance test "
             "is only defined for given points (the reference crashes on a grid subsample)"
         )
     if pixel_tol > 0 and max_iter not in (None, 1):
-        raise ValueError(f"pixel_tol > 0 is a one-round test: max_iter must be 1, got {max_iter}")
+        raise ConfigError(f"pixel_tol > 0 is a one-round test: max_iter must be 1, got {max_iter}")
     if max_iter is None:
         return 1 if init_xy1 is not None else _DEFAULT_MAX_ITER
     if int(max_iter) < 1:
-        raise ValueError(f"max_iter must be >= 1, got {max_iter}")
+        raise ConfigError(f"max_iter must be >= 1, got {max_iter}")
     return int(max_iter)
 
 
@@ -301,7 +304,8 @@ def _walk(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """Iterate p1 -> NN_2 -> NN_1 from start; return (xy1, xy2, active, basin) flat indices.
 
-    Same steps as the reference (FACTS 6.4): a point stops when its image-2 NN repeats (unless the
+    Same steps as the reference's loop in ``fast_reciprocal_NNs`` (naver/mast3r
+    ``mast3r/fast_nn.py``): a point stops when its image-2 NN repeats (unless the
     basin is recorded) or when its back-projection returns to where it was; points still active
     after max_iter rounds are not converged.
     """
@@ -529,8 +533,8 @@ def fast_reciprocal_matches(
         write), -1 where no walk left from i.
 
     Raises:
-        InputError: malformed maps or start points. ValueError: invalid parameters.
-        ConfigError: an unusable ``nn_backend``.
+        InputError: malformed maps or start points.
+        ConfigError (a ValueError): invalid parameters or an unusable ``nn_backend``.
     """
     flat1, flat2 = _flatten(desc1, desc2)
     return _reciprocal(
@@ -553,6 +557,9 @@ def fast_reciprocal_matches_batch(
     K ``(xy1, xy2)`` results, each identical to a call of `fast_reciprocal_matches`. With the
     Triton backend and pairs of equal shapes and finite maps, the K walks run together: one
     kernel launch per direction and round for all pairs, one host round trip per round.
+
+    Raises `InputError` for malformed maps and `ConfigError` for invalid ``subsample`` /
+    ``max_iter`` or an unusable ``nn_backend``, as `fast_reciprocal_matches`.
     """
     if not pairs:
         return []
@@ -620,7 +627,8 @@ def brute_force_mutual_nn(
     desc1 (H1, W1, D), desc2 (H2, W2, D) float tensors on one device; cost O(H1 W1 H2 W2 D),
     memory bounded by tiles of at most ``block_size**2`` scores. Ties go to the earliest index;
     pixels with a NaN/inf descriptor never match. Returns int64 (N, 2) (x, y) tensors sorted and
-    unique as :func:`fast_reciprocal_matches`.
+    unique as :func:`fast_reciprocal_matches`. Raises ``ValueError`` for an unknown ``dist`` or
+    ``block_size`` < 1, `InputError` for malformed maps.
     """
     if dist not in DISTANCES:
         raise ValueError(f"dist must be one of {DISTANCES}, got {dist!r}")

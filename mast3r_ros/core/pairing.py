@@ -1,6 +1,7 @@
 """Image pairs for mapping / SfM: MASt3R's retrieval scene graph and DUSt3R's fixed graphs.
 
-Strategies (MAST3R_FACTS.md 12.7), as strings:
+Strategies, as strings (the reference: naver/mast3r ``mast3r/image_pairs.py``, ``make_pairs``,
+and ``mast3r/retrieval/graph.py``, ``make_pairs_fps``):
 
 * ``retrieval-Na-k`` -- farthest-point sampling of ``Na`` key images on ``dist = 1 - sim`` (the
   first key given, or drawn at random), all key-key pairs, each other image with its nearest key,

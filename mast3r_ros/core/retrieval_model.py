@@ -2,7 +2,10 @@
 
 The official add-on (``*_retrieval_trainingfree.pth``) is a small head on the MASt3R encoder
 tokens (after ``enc_norm``); it never touches the decoder, so a map that caches encodings gets
-retrieval features for free. Maths in order (MAST3R_FACTS.md section 12.3):
+retrieval features for free (MASt3R-SfM: Duisterhof et al., 3DV 2025; the head follows HOW:
+Tolias, Jenicek & Chum, ECCV 2020). Maths in order (reference: naver/mast3r
+``mast3r/retrieval/model.py``, ``Whitener``, ``RetrievalModel.extract_features_and_attention``
+and ``how_select_local``):
 
 1. pre-whitening (optional): ``X = float32((float64(E) - m) @ P)``, float64 throughout;
 2. projector (optional, ``hdims`` ``'h0_h1_..'``): Linear, then LayerNorm(eps 1e-5) + exact GELU
@@ -87,7 +90,9 @@ def _parse_hdims(value: Any, where: str) -> Tuple[int, ...]:
 
 
 def spec_from_args(args: Any, where: str = "retrieval checkpoint") -> RetrievalSpec:
-    """Validate the Namespace fields the head needs (MAST3R_FACTS.md 12.2)."""
+    """Validate the Namespace fields the head needs (those the reference's
+    ``Retriever.__init__`` reads from ``ckpt['args']``, naver/mast3r
+    ``mast3r/retrieval/processor.py``)."""
     get = (lambda k, d=None: args.get(k, d)) if isinstance(args, Mapping) else (
         lambda k, d=None: getattr(args, k, d))
     feat_weights = get("featweights", "l2norm")

@@ -13,24 +13,39 @@ class PairMatcher(Protocol):
     """Matches a query frame against keyframes of one `KeyframeMap`.
 
     ``query_state`` does the per-frame work once (features / encoder); ``correspond`` returns
-    one `Correspondences` per keyframe index (map-list order) and adds its stage times (seconds)
-    to ``timings`` ("inference", "matching", "features"); ``global_descriptors`` (K, D) and
-    ``query_descriptor`` (D,) are unit-norm float32 retrieval descriptors. An optional
-    ``rerank(frame, state, order) -> list`` re-orders retrieval candidates.
+    one `Correspondences` per entry of ``indices`` (map-list indices), in the order of
+    ``indices``, and adds its stage times (seconds) to ``timings`` ("inference", "matching",
+    "features"); ``global_descriptors`` (K, D) and ``query_descriptor`` (D,) are unit-norm
+    float32 retrieval descriptors. An optional ``rerank(frame, state, order) -> list``
+    re-orders retrieval candidates.
     """
 
     name: str
 
-    def global_descriptors(self) -> np.ndarray: ...
+    def global_descriptors(self) -> np.ndarray:
+        """(K, D) float32 unit-norm retrieval descriptors of the map's keyframes, map-list
+        order."""
+        ...
 
-    def query_state(self, frame: Frame) -> Any: ...
+    def query_state(self, frame: Frame) -> Any:
+        """The per-frame work on the query, done once (features, encoder output)."""
+        ...
 
-    def query_descriptor(self, frame: Frame, state: Any) -> np.ndarray: ...
+    def query_descriptor(self, frame: Frame, state: Any) -> np.ndarray:
+        """(D,) float32 unit-norm retrieval descriptor of the query, comparable with
+        `global_descriptors`."""
+        ...
 
     def correspond(self, frame: Frame, state: Any, indices: Sequence[int],
-                   timings: Dict[str, float]) -> List[Correspondences]: ...
+                   timings: Dict[str, float]) -> List[Correspondences]:
+        """One `Correspondences` per entry of ``indices`` (map-list indices), in that order:
+        ``points3d`` in the map frame (metres), ``points2d`` original (distorted) query
+        pixels."""
+        ...
 
-    def close(self) -> None: ...
+    def close(self) -> None:
+        """Release caches (keyframe features or encodings)."""
+        ...
 
 
 def add_time(timings: Dict[str, float], stage: str, seconds: float) -> None:

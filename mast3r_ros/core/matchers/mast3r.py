@@ -8,7 +8,8 @@ border, below ``min_desc_conf`` (the smaller of the two descriptor confidences) 
 prediction's device; the kept matches and points come to the host in one transfer. 3-D points come
 from the predicted metric pointmap or, with ``points_source: depth``, from the keyframe's stored
 depth after a robust scale check. ``coarse_to_fine`` re-matches in full-resolution query windows
-(MAST3R_FACTS 8.3).
+(Leroy, Cabon & Revaud, *Grounding Image Matching in 3D with MASt3R*, ECCV 2024, sec. 3.4;
+reference code: naver/mast3r ``mast3r/utils/coarse_to_fine.py``, ``select_pairs_of_crops``).
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ def encode_keyframes(kf_map: KeyframeMap, engine: Any, image_size: int) -> Encod
 # ---------------------------------------------------------------------- window geometry ---
 
 def window_starts(length: int, win: int, overlap: float = 0.5) -> np.ndarray:
-    """Start offsets of overlapping windows along one axis (MAST3R_FACTS 8.3 step 2)."""
+    """Start offsets of overlapping windows along one axis (the reference's ``_start_pos`` in
+    naver/mast3r ``mast3r/utils/coarse_to_fine.py``)."""
     if length <= win:
         return np.zeros(1, dtype=np.int64)
     n = 2 + int((length - win - 1) // (win * (1 - overlap)))
@@ -295,8 +297,16 @@ class Mast3rMatcher:
     ``engine`` is a `Mast3rEngine` (or anything with its prepare/encode/decode). With
     ``recompute_encodings`` a map that caches no encodings for this checkpoint and size gets
     them computed (and stored when the map is writable) instead of a `MapFormatError`.
-    ``device_cache_mb`` (``scale.device_cache_mb``) bounds the device-side LRU cache of the
-    candidates' encodings (`lazy_encodings.KeyframeEncodings`).
+    ``device_cache_mb`` (``scale.device_cache_mb``, MiB; None: the module default) bounds the
+    device-side LRU cache of the candidates' encodings (`lazy_encodings.KeyframeEncodings`).
+    Point covariances (`core.uncertainty`): ``depth_sigma_k`` (1/m) and ``pixel_sigma_px``
+    (pixels) for depth points, ``conf_alpha`` for pointmap points. ``seed`` seeds the random
+    ``max_matches`` subsets.
+
+    Raises `CheckpointError` for an engine without a descriptor head, `ConfigError` for
+    ``points_source`` 'depth' on a map without depth (the sift matcher raises `InputError` for
+    the same map), `MapFormatError` when the map has no encodings for this checkpoint and size
+    and ``recompute_encodings`` is off.
     """
 
     name = "mast3r"
@@ -351,9 +361,14 @@ class Mast3rMatcher:
         return enc
 
     def global_descriptors(self) -> np.ndarray:
+        """(K, C) float32 unit-norm pooled encoder descriptors of the keyframes (map-list
+        order), from the map's cached encodings."""
         return self.enc_set.global_desc
 
     def query_state(self, frame: Frame) -> _Mast3rQuery:
+        """The query prepared and encoded once (`Mast3rEngine.prepare` / ``encode``). Raises
+        `InputError` for an image the network cannot take (too small or elongated; not the
+        TensorRT engine's network shape)."""
         # a query of another size or aspect ratio than the keyframes is decoded against them
         # as it is (each view on its own token grid; `Mast3rEngine.decode`)
         prep = self.engine.prepare(frame.rgb, self.image_size)
@@ -366,6 +381,14 @@ class Mast3rMatcher:
 
     def correspond(self, frame: Frame, state: _Mast3rQuery, indices: Sequence[int],
                    timings: Dict[str, float]) -> List[Correspondences]:
+        """One `Correspondences` per entry of ``indices`` (map-list indices), in that order:
+        ``points3d`` map frame (metres), ``points2d`` original (distorted) query pixels; adds
+        "inference" and "matching" seconds to ``timings``.
+
+        Raises `MapFormatError` when a keyframe's encoding chunk of a lazily loaded map fails
+        verification on first use (or its depth PNG, with ``points_source`` 'depth'),
+        `InputError` when the TensorRT engine cannot decode the keyframes' size.
+        """
         t0 = time.perf_counter()
         preds = self.engine.decode([self.encodings[i] for i in indices], state.encoding)
         t1 = time.perf_counter()
@@ -379,10 +402,11 @@ class Mast3rMatcher:
 
     def _fine(self, frame: Frame, indices: Sequence[int], coarse: List[Correspondences],
               timings: Dict[str, float]) -> List[Correspondences]:
-        """Re-match in full-resolution query windows of the network size (MAST3R_FACTS 8.3,
-        query side: the keyframe keeps its cached encoding, so windows are cut only from the
-        query). Query pixels then come at the original resolution instead of the downscaled
-        one. Windows are chosen where the coarse matches are; no-op for small queries."""
+        """Re-match in full-resolution query windows of the network size (MASt3R's
+        coarse-to-fine matching, ECCV 2024 sec. 3.4, query side only: the keyframe keeps its
+        cached encoding, so windows are cut only from the query). Query pixels then come at the
+        original resolution instead of the downscaled one. Windows are chosen where the coarse
+        matches are; no-op for small queries."""
         h_net, w_net = self.encodings[indices[0]].true_shape
         W, H = frame.size
         if W < w_net or H < h_net or (W == w_net and H == h_net):
@@ -462,4 +486,5 @@ class Mast3rMatcher:
         return pts, ok
 
     def close(self) -> None:
+        """Drop the device-side encoding cache (the engine is the caller's to close)."""
         self.encodings = []

@@ -1,6 +1,10 @@
 """The weight-free baseline matcher: OpenCV SIFT, RootSIFT mutual ratio-test matching, 3-D points
 from the keyframe's stored depth.
 
+Sources: SIFT and the ratio test (Lowe, *Distinctive Image Features from Scale-Invariant
+Keypoints*, IJCV 2004); RootSIFT (Arandjelovic & Zisserman, *Three things everyone should know to
+improve object retrieval*, CVPR 2012).
+
 Each 3-D point carries its covariance from the depth model of `core.uncertainty` (depth noise
 ``k z^2`` along the ray, keyframe keypoint noise across it).
 
@@ -43,7 +47,9 @@ class SiftFeatures:
 
 
 def extract_sift(rgb: np.ndarray, max_features: int) -> SiftFeatures:
-    """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 image."""
+    """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 RGB image: at most
+    ``max_features`` keypoints (original pixels); RootSIFT = L1-normalise, then square root
+    (Arandjelovic & Zisserman, CVPR 2012), so the descriptors have unit L2 norm."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     kps, desc = cv2.SIFT_create(nfeatures=int(max_features)).detectAndCompute(gray, None)
     if desc is None or not len(kps):
@@ -56,9 +62,12 @@ def extract_sift(rgb: np.ndarray, max_features: int) -> SiftFeatures:
 
 def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
                       ) -> Tuple[np.ndarray, np.ndarray]:
-    """Mutual nearest neighbours passing Lowe's ratio test, for unit-norm descriptors.
+    """Mutual nearest neighbours passing Lowe's ratio test (IJCV 2004), for unit-norm
+    descriptors.
 
-    ``desc1`` (N1, D), ``desc2`` (N2, D) float32. Returns index arrays (M,) int64 into each.
+    ``desc1`` (N1, D), ``desc2`` (N2, D) float32. The ratio is on L2 distances,
+    ``d_best < ratio * d_second`` (tested on squared distances against ``ratio**2``).
+    Returns index arrays (M,) int64 into each.
     """
     if len(desc1) < 1 or len(desc2) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
@@ -85,7 +94,12 @@ class _KeyframeFeatures:
 class SiftMatcher:
     """Matches a query frame against map keyframes with SIFT; 3-D points from keyframe depth.
 
-    Implements `base.PairMatcher`, the interface the `Localizer` uses.
+    Implements `base.PairMatcher`, the interface the `Localizer` uses. ``ratio`` Lowe's ratio on
+    descriptor distances; ``max_features`` keypoints per image; ``depth_sigma_k`` (1/m) and
+    ``pixel_sigma_px`` (pixels) the depth-point covariance model (`core.uncertainty`).
+
+    Raises `InputError` when the map has keyframes without depth (the mast3r matcher raises
+    `ConfigError` for ``points_source`` 'depth' on such a map).
     """
 
     name = "sift"
@@ -137,7 +151,9 @@ class SiftMatcher:
 
     def correspond(self, frame: Frame, state: SiftFeatures, indices: Sequence[int],
                    timings: Dict[str, float]) -> List[Correspondences]:
-        """Correspondences of the query against each keyframe index (map-list index)."""
+        """One `Correspondences` per entry of ``indices`` (map-list indices), in that order:
+        ``points3d`` map frame (metres), ``points2d`` original (distorted) query pixels. Raises
+        `MapFormatError` when a keyframe PNG of a lazily loaded map fails verification."""
         out = []
         for i in indices:
             t0 = time.perf_counter()

@@ -78,7 +78,10 @@ def _literal(node: ast.AST, where: str) -> Any:
 
 
 def parse_model_string(text: str) -> Tuple[str, Dict[str, Any]]:
-    """``'Cls(a=1, b=(2, -inf))'`` -> ``('Cls', {'a': 1, 'b': (2, -inf)})``; never evaluates."""
+    """``'Cls(a=1, b=(2, -inf))'`` -> ``('Cls', {'a': 1, 'b': (2, -inf)})``; never evaluates.
+
+    Raises `CheckpointError` for anything but a call with keyword arguments of plain literals.
+    """
     try:
         tree = ast.parse(text.strip(), mode="eval")
     except SyntaxError as e:
@@ -99,7 +102,11 @@ def parse_model_string(text: str) -> Tuple[str, Dict[str, Any]]:
 
 
 def spec_from_kwargs(cls_name: str, kwargs: Mapping[str, Any]) -> ModelSpec:
-    """Map official constructor kwargs to a `ModelSpec`; unknown kwargs are warned about."""
+    """Map official constructor kwargs to a `ModelSpec`; unknown kwargs are warned about.
+
+    Raises `CheckpointError` for an unknown class, positional embedding, head type or output
+    mode, or an architecture the network cannot run (`ModelSpec.validate`).
+    """
     if cls_name not in CLASS_ARCH:
         raise CheckpointError(f"unknown model class {cls_name!r}; supported: {sorted(CLASS_ARCH)}")
     arch = CLASS_ARCH[cls_name]
@@ -368,7 +375,8 @@ def _read_huggingface(folder: str):
 
 def infer_spec(sd: Mapping[str, torch.Tensor], where: str = "state dict") -> ModelSpec:
     """Architecture of a bare state dict from its shapes (attention heads assumed 64 wide: they
-    cannot be inferred from shapes). ``where`` (the file) names it in errors."""
+    cannot be inferred from shapes). ``where`` (the file) names it in errors. Raises
+    `CheckpointError` when the state dict is not a MASt3R/DUSt3R model's."""
     try:
         enc = sd["patch_embed.proj.weight"].shape[0]
         dec = sd["decoder_embed.weight"].shape[0]
@@ -406,7 +414,8 @@ def check_state_dict(model: torch.nn.Module, sd: Dict[str, torch.Tensor], where:
 
     Missing DPT alias names are filled from their twin (safetensors stores shared tensors once);
     present twins must be equal. A file without any ``dec_blocks2`` key gets a copy of
-    ``dec_blocks`` (CroCo-pretrain files), as the reference does.
+    ``dec_blocks`` (CroCo-pretrain files), as the reference does. Raises `CheckpointError` for
+    a missing, unexpected or wrongly shaped key, or differing alias twins.
     """
     sd = dict(sd)
     expected = model.state_dict()
@@ -459,6 +468,10 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     shapes with 64-wide attention heads (true of every official checkpoint; logged as a
     warning) unless ``bare_model_string`` gives it. ``passed_as``: how the caller's user gives
     the path (the hint of the not-found error).
+
+    Raises `CheckpointError` when the checkpoint is missing, unreadable, unsafe to unpickle
+    (a pickled global other than tensors and ``argparse.Namespace``; `load_torch_file`) or
+    does not match the architecture.
     """
     if not os.path.exists(path):
         raise CheckpointError(

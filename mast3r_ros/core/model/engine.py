@@ -153,10 +153,11 @@ class Encoding:
     on the engine device. float32 from `Mast3rEngine.encode`; a map's cached keyframe
     encodings (`from_numpy`) stay in their stored dtype (float16), half the device bytes, and
     `Mast3rEngine.decode` casts them to float32 on the device -- exactly the values the host
-    conversion gave (every float16 is a float32)."""
+    conversion gave (every float16 is a float32). ``true_shape`` is the image's (H, W) in
+    network pixels."""
 
     feats: torch.Tensor
-    true_shape: Tuple[int, int]
+    true_shape: Tuple[int, int]  # (H, W) network pixels
 
     def to_numpy(self) -> Dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (float16 features; no pickle needed to read them back)."""
@@ -180,11 +181,17 @@ class Encoding:
 
 @dataclasses.dataclass
 class PairPrediction:
-    """Per-pixel outputs at network resolution (float32, on the engine device).
+    """Per-pixel outputs at network resolution (float32, on the engine device), the heads of
+    MASt3R (Leroy, Cabon & Revaud, *Grounding Image Matching in 3D with MASt3R*, ECCV 2024).
 
-    View 1 = keyframe, view 2 = query. ``pts3d_1`` is in camera 1's optical frame (metres for the
-    metric checkpoint); ``pts3d_2`` holds view-2 pixels' points *also in camera 1's frame*.
-    Descriptor fields are None for DUSt3R; ``pts3d_2``/``conf_2`` are None when not requested.
+    View 1 = keyframe, view 2 = query; H, W are each view's own network pixels
+    (`Encoding.true_shape`). ``pts3d_*`` (H, W, 3): ``pts3d_1`` in camera 1's optical frame
+    (metres for the metric checkpoint); ``pts3d_2`` holds view-2 pixels' points *also in
+    camera 1's frame*. ``conf_*`` (H, W) pointmap confidence ``conf_mode[1] + exp(.)`` (> 1 for
+    the official checkpoints). ``desc_*`` (H, W, D) unit-norm local descriptors (D =
+    ``ModelSpec.desc_dim``, 24 for MASt3R); ``desc_conf_*`` (H, W) their confidence
+    ``desc_conf_mode[1] + exp(.)`` (> 0 for the official MASt3R checkpoints). Descriptor fields
+    are None for DUSt3R; ``pts3d_2``/``conf_2`` are None when not requested.
     """
 
     pts3d_1: torch.Tensor
@@ -213,6 +220,9 @@ class Mast3rEngine:
     ``warmup_batches`` keyframe-batch sizes; a compiled engine also compiles lazily on a new
     shape (slow once). If compiling fails (no C++ compiler, unsupported platform) the engine
     logs a warning and runs eager.
+
+    Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16 or ``compile`` not one of
+    `COMPILE_MODES`.
     """
 
     def __init__(self, model: AsymmetricMASt3R, device: torch.device, precision: str = "fp32",
@@ -258,6 +268,14 @@ class Mast3rEngine:
     def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32", *,
                         compile: str = "none", warmup: Sequence[Tuple[int, int]] = (),
                         warmup_batches: Sequence[int] = (1,)) -> Mast3rEngine:
+        """The engine of a checkpoint: ``path`` an official ``.pth``, a bare state dict or a
+        Hugging Face folder (`checkpoint.load_checkpoint`); ``device`` auto, cpu, cuda or
+        cuda:N; the rest as for the constructor.
+
+        Raises `ConfigError` for an unknown or unavailable device, precision or compile mode,
+        `CheckpointError` for a checkpoint that is missing, unreadable, unsafe to unpickle or
+        does not match the architecture.
+        """
         dev = resolve_device(device)
         model, info = load_checkpoint(path, device="cpu")
         return cls(model, dev, precision, info, compile=compile, warmup=warmup,
@@ -341,7 +359,8 @@ class Mast3rEngine:
     def prepare(self, rgb: np.ndarray, size: int = 512) -> PreparedImage:
         """(H, W, 3) uint8 RGB -> network input per the reference preprocessing (Pillow's
         LANCZOS/BICUBIC resize and the crop of `preprocess.plan_resize`), normalised on the
-        device (`normalize_on_device`, bit-identical to `preprocess.normalize`).
+        device (`normalize_on_device`, bit-identical to `preprocess.normalize`). ``size``: 512
+        or 384 (long edge, crop to multiples of 16) or 224 (square centre crop).
 
         Where the resize runs: ``resize_on_device`` (default: True on CUDA) uploads the camera
         image as uint8 and resizes it there (`resample.resize_crop_u8`: Pillow's arithmetic in

@@ -4,6 +4,13 @@ Written from the architecture facts (ViT encoder with RoPE2D, two cross-attendin
 DPT pts3d+conf heads, MASt3R's MLP descriptor head). Module and parameter names reproduce the
 official state-dict keys so the official checkpoints load with ``strict=True``.
 
+Sources: MASt3R (Leroy, Cabon & Revaud, *Grounding Image Matching in 3D with MASt3R*, ECCV
+2024), DUSt3R (Wang, Leroy, Cabon, Chidlovskii & Revaud, *DUSt3R: Geometric 3D Vision Made
+Easy*, CVPR 2024), CroCo v2 (Weinzaepfel et al., *CroCo v2: Improved Cross-view Completion
+Pre-training for Stereo Matching and Optical Flow*, ICCV 2023), DPT (Ranftl, Bochkovskiy &
+Koltun, *Vision Transformers for Dense Prediction*, ICCV 2021), rotary position embeddings
+(Su et al., *RoFormer*, 2021; 2-D as in CroCo v2).
+
 Token order is row-major over the 16x16 patch grid; positions are integer (y, x) per token.
 """
 
@@ -455,7 +462,13 @@ class AsymmetricMASt3R(nn.Module):
 
 
 def postprocess(raw: Dict[str, torch.Tensor], spec: ModelSpec) -> Dict[str, torch.Tensor]:
-    """Apply the output activations in float32: pts3d (expm1 of the norm), conf, desc, desc_conf."""
+    """Apply the output activations in float32: pts3d (expm1 of the norm), conf, desc, desc_conf.
+
+    DUSt3R's 'exp' modes (naver/dust3r ``dust3r/heads/postprocess.py``, ``reg_dense_depth`` and
+    ``reg_dense_conf``): pts3d ``xyz / |xyz| * expm1(|xyz|)``, conf ``conf_mode[1] + exp(c)``;
+    desc unit-normalised, desc_conf ``desc_conf_mode[1] + exp(c)`` (MASt3R's second
+    confidence; naver/mast3r ``mast3r/catmlp_dpt_head.py``).
+    """
     out = {}
     if "dpt" in raw:
         x = raw["dpt"].float()
