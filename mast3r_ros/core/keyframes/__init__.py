@@ -1,10 +1,14 @@
 """The keyframe map on disk: a versioned folder, written atomically, validated on load.
 
-Layout (format ``mast3r_ros.keyframe_map`` version 2, what `MapWriter` writes)::
+Layout (format ``mast3r_ros.keyframe_map`` version 3, what `MapWriter` writes by default)::
 
     MAP/
-      manifest.json            format, version, map_frame, keyframe records, encodings and ASMK
-                               entries, file table (sha256 and size of every file below)
+      manifest.json            format, version, map_frame, ``keyframe_table`` entry (file, count,
+                               distortion model names), retrieval, encodings and ASMK entries,
+                               file table (sha256 and size of every file except the keyframe
+                               PNGs and the encoding chunks, whose checksums are in the tables)
+      keyframe_table.npy       one binary row per keyframe (`table.KEYFRAME_DTYPE`: id, stamp,
+                               pose, intrinsics, depth scale, PNG sizes and sha256)
       keyframes/000000.png     RGB image, lossless
       keyframes/000000_depth.png   optional z-depth, uint16, ``depth_scale`` units/m, 0 = none
       retrieval/thumbnail/     `RetrievalIndex` of the (K, D) weight-free thumbnail descriptors
@@ -12,16 +16,20 @@ Layout (format ``mast3r_ros.keyframe_map`` version 2, what `MapWriter` writes)::
                                retrieval model on one encoder's output (manifest ``asmk``)
       encodings/<id>_<size>/   encoding store (`core.encoding_store`) of one checkpoint identity
                                at one image size: ``chunk_<first>.npy`` records (``feats`` fp16,
-                               ``true_shape``, ``to_orig``, pooled ``global``), chunk table in
-                               the manifest; ``pooled/`` the `RetrievalIndex` of ``global``
+                               ``true_shape``, ``to_orig``, pooled ``global``), their sizes and
+                               checksums in ``chunk_table.npy``; ``pooled/`` the
+                               `RetrievalIndex` of ``global``
 
-Version 1 (still read; ``MapWriter(version=1)`` writes it): ``retrieval.npz`` (``thumbnail``) and
-``encodings/<id>_<size>.npz`` (``k<i>__<name>`` arrays, ``to_orig``, ``global``, ``identity``,
-``image_size``), read whole.
+Version 2 (still read; ``MapWriter(version=2)`` writes it): the same folders without the binary
+tables -- one JSON keyframe record per keyframe in the manifest, and every PNG and chunk in its
+file table (the store's chunk table as JSON). Version 1 (``version=1``): no stores or ASMK
+files; ``retrieval.npz`` (``thumbnail``) and ``encodings/<id>_<size>.npz`` (``k<i>__<name>``
+arrays, ``to_orig``, ``global``, ``identity``, ``image_size``), read whole.
 
-Keyframe records hold ``id``, ``stamp_ns``, ``intrinsics`` (width, height, K row-major, dist,
-distortion_model), ``map_from_cam`` (16 numbers, row-major) and file names. Nothing is pickled;
-arrays are read with ``allow_pickle=False``.
+Keyframe records (v1/v2 only; v3 has the same fields as table columns) hold ``id``,
+``stamp_ns``, ``intrinsics`` (width, height, K row-major, dist, distortion_model),
+``map_from_cam`` (16 numbers, row-major) and file names. Nothing is pickled; arrays are read with
+``allow_pickle=False``.
 
 Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
 resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so

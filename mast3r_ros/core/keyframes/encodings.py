@@ -1,5 +1,5 @@
 """The encodings and retrieval indexes a keyframe map caches per checkpoint: format v1 (one npz per
-encoding set) and v2 (an `EncodingStore` of chunks), read lazily and verified on first use, and
+encoding set) and v2/v3 (an `EncodingStore` of chunks), read lazily and verified on first use, and
 added to an existing map file-by-file. `MapEncodings` is a part of `KeyframeMap` (loader.py)."""
 
 from __future__ import annotations
@@ -68,7 +68,7 @@ class MapEncodings:
         return None
 
     def encoding_store(self, identity: str, image_size: int) -> Optional[EncodingStore]:
-        """v2: the lazy `EncodingStore` of this checkpoint and size (None: the map has none, or
+        """v2/v3: the lazy `EncodingStore` of this checkpoint and size (None: the map has none, or
         is a v1 map). One store per key, so its LRU cache is shared by every user."""
         key = (identity, int(image_size))
         if key in self._stores:
@@ -110,7 +110,7 @@ class MapEncodings:
         return open_chunk_table(self._full(f"{rel}/{name}"), num, meta["sha256"], chunks)
 
     def pooled_index(self, identity: str, image_size: int) -> Optional[RetrievalIndex]:
-        """v2: `RetrievalIndex` of the pooled descriptors of this checkpoint and size."""
+        """v2/v3: `RetrievalIndex` of the pooled descriptors of this checkpoint and size."""
         e = self._entry(identity, image_size)
         if e is None or self.version == 1:
             return None
@@ -148,7 +148,7 @@ class MapEncodings:
     def load_encodings(self, identity: str, image_size: int) -> Optional[EncodingSet]:
         """The cached encodings for this checkpoint and size, or None when the map has none.
 
-        v2 maps: ``per_keyframe`` and ``to_orig`` are read lazily from the encoding store
+        v2/v3 maps: ``per_keyframe`` and ``to_orig`` are read lazily from the encoding store
         (sequences indexed by keyframe), ``global_desc`` is the pooled index's memory map
         (checksummed here for maps opened eagerly, on the index's first search for lazy ones).
         """
@@ -196,7 +196,8 @@ class MapEncodings:
     def save_encodings(self, enc: EncodingSet) -> None:
         """Add (or replace) the cached encodings of one checkpoint identity and size, atomically.
 
-        Raises OSError when the map folder is not writable (the caller may keep them in memory).
+        Raises `InputError` when ``enc`` does not hold one encoding per keyframe, OSError when
+        the map folder is not writable (the caller may keep them in memory).
         """
         if len(enc.per_keyframe) != len(self):
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self)} keyframes")
@@ -219,7 +220,7 @@ class MapEncodings:
         log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
 
     def _save_store(self, enc: EncodingSet) -> None:
-        """v2 `save_encodings`: a new store folder (unique name) and its pooled index, then the
+        """v2/v3 `save_encodings`: a new store folder (unique name) and its pooled index, then the
         manifest; the folder it replaces is deleted afterwards."""
         import tempfile
 
@@ -279,7 +280,7 @@ def _verified_descs(index: RetrievalIndex) -> np.ndarray:
 
 
 class _StoreRecords(Sequence):
-    """``EncodingSet.per_keyframe`` of a v2 map: keyframe i's ``feats`` and ``true_shape``,
+    """``EncodingSet.per_keyframe`` of a v2/v3 map: keyframe i's ``feats`` and ``true_shape``,
     read from the encoding store (LRU-cached) when indexed."""
 
     def __init__(self, store: EncodingStore, names: Tuple[str, ...] = ("feats", "true_shape")):

@@ -18,12 +18,18 @@ FORMAT_NAME = "mast3r_ros.keyframe_map"
 FORMAT_VERSION = 3          # what the writer writes
 READ_VERSIONS = (1, 2, 3)   # what the loader reads
 MANIFEST = "manifest.json"
-THUMBNAIL_INDEX = "retrieval/thumbnail"  # v2: RetrievalIndex folder of the thumbnail descriptors
+THUMBNAIL_INDEX = "retrieval/thumbnail"  # v2+: RetrievalIndex folder of the thumbnail descriptors
 
 
 @dataclasses.dataclass
 class Keyframe:
-    """One keyframe's metadata; pixels are read on demand through `KeyframeMap`."""
+    """One keyframe's metadata; pixels are read on demand through `KeyframeMap`.
+
+    ``id`` the manifest's stable id; ``stamp_ns`` the image stamp, integer nanoseconds;
+    ``map_from_cam`` 4x4 float64, camera optical frame -> the map's ``map_frame``;
+    ``image_file`` / ``depth_file`` paths relative to the map folder (``depth_file`` None: no
+    depth); ``depth_scale`` raw depth-PNG units per metre (0 = no depth).
+    """
 
     id: int
     stamp_ns: int
@@ -66,13 +72,13 @@ def encoding_file(identity: str, image_size: int) -> str:
 
 
 def encoding_folder(identity: str, image_size: int) -> str:
-    """v2: the encoding-store folder of an (identity, size); its pooled-descriptor
+    """v2/v3: the encoding-store folder of an (identity, size); its pooled-descriptor
     `RetrievalIndex` is the ``pooled`` folder inside it."""
     return f"encodings/{hashlib.sha1(identity.encode()).hexdigest()[:16]}_{int(image_size)}"
 
 
 def asmk_file(retrieval_identity: str, encoder_identity: str, image_size: int) -> str:
-    """v2: the ASMK inverted file of a retrieval model applied to one encoder's output."""
+    """v2/v3: the ASMK inverted file of a retrieval model applied to one encoder's output."""
     key = f"{retrieval_identity}|{encoder_identity}|{int(image_size)}"
     return f"retrieval/asmk_{hashlib.sha1(key.encode()).hexdigest()[:16]}.npz"
 

@@ -1,4 +1,4 @@
-"""Reading and validating a keyframe map folder (`KeyframeMap`), format versions 1 and 2.
+"""Reading and validating a keyframe map folder (`KeyframeMap`), format versions 1, 2 and 3.
 
 ``KeyframeMap.load(path)`` checks every file's sha256 and every image header at open (tools,
 tests, `check-map`); ``KeyframeMap.load(path, lazy=True)`` (the localizer) reads the manifest and
@@ -9,7 +9,7 @@ Encodings for another checkpoint are added to an existing map file-by-file (the 
 the manifest, each via rename), so readers see the old map or the new one.
 
 Layout: manifest validation in ``manifest.py``, cached encodings and retrieval indexes (v1 npz,
-v2 store) in ``encodings.py`` (`MapEncodings`, a base of `KeyframeMap`), file access here.
+v2/v3 store) in ``encodings.py`` (`MapEncodings`, a base of `KeyframeMap`), file access here.
 """
 
 from __future__ import annotations
@@ -323,7 +323,7 @@ class KeyframeMap(MapEncodings):
             self._thumbs = t.astype(np.float32)
 
     def _open_index(self, rel: str, expect: int, what: str) -> RetrievalIndex:
-        """A v2 `RetrievalIndex` folder of the map: ``index.json`` checked against the
+        """A v2/v3 `RetrievalIndex` folder of the map: ``index.json`` checked against the
         manifest, the rest by `RetrievalIndex.load` (descriptors on the first search)."""
         meta_rel = f"{rel}/index.json"
         if meta_rel not in self.manifest["files"]:
@@ -344,7 +344,7 @@ class KeyframeMap(MapEncodings):
             self._thumb_index = None  # an older descriptor kind: recomputed on demand
 
     def thumbnail_index(self) -> RetrievalIndex:
-        """`RetrievalIndex` over `thumbnail_descriptors` (v2: the map's own, read lazily)."""
+        """`RetrievalIndex` over `thumbnail_descriptors` (v2/v3: the map's own, read lazily)."""
         if self._thumb_index is None:
             self._thumb_index = RetrievalIndex.build(self.thumbnail_descriptors())
         return self._thumb_index
@@ -383,12 +383,15 @@ class KeyframeMap(MapEncodings):
         return index
 
     def poses(self) -> np.ndarray:
-        """(K, 4, 4) ``map_from_cam`` of every keyframe."""
+        """(K, 4, 4) float64 ``map_from_cam`` of every keyframe (camera optical frame ->
+        `map_frame`), in map-list order."""
         if isinstance(self.keyframes, KeyframeTable):
             return self.keyframes.poses()
         return np.stack([k.map_from_cam for k in self.keyframes])
 
     def has_depth(self) -> bool:
+        """True when every keyframe has a stored depth image (the sift matcher and
+        ``points_source: depth`` need it)."""
         if isinstance(self.keyframes, KeyframeTable):
             return self.keyframes.has_depth()
         return all(k.depth_file is not None for k in self.keyframes)
@@ -404,7 +407,11 @@ class KeyframeMap(MapEncodings):
         return v
 
     def image(self, index: int) -> np.ndarray:
-        """(H, W, 3) uint8 RGB image of keyframe ``index`` (read-only array)."""
+        """(H, W, 3) uint8 RGB image of keyframe ``index`` (read-only array).
+
+        Raises `MapFormatError` when the PNG is missing, corrupt or not the keyframe's size
+        (checked on first use for a lazily loaded map), ``IndexError`` out of range (unlike
+        `keyframe`, which raises `InputError`); negative indices count from the end."""
         def make():
             kf = self.keyframes[index]
             img = cv2.cvtColor(self._decode(kf.image_file, kf), cv2.COLOR_BGR2RGB)
@@ -413,7 +420,8 @@ class KeyframeMap(MapEncodings):
         return self._cached(("image", index), make)
 
     def depth(self, index: int) -> Optional[np.ndarray]:
-        """(H, W) float32 z-depth in metres of keyframe ``index`` (NaN = none), or None."""
+        """(H, W) float32 z-depth in metres of keyframe ``index`` (NaN = none), or None when the
+        keyframe has no depth. Raises as `image` does."""
         kf = self.keyframes[index]
         if kf.depth_file is None:
             return None

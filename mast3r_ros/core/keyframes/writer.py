@@ -93,6 +93,11 @@ class MapWriter:
     ...     w.commit()
 
     Leaving the block without `commit` (or by an exception) deletes the partial folder.
+    ``version`` the format written (1, 2 or 3); ``resumable`` / ``resume`` build in
+    ``MAP.partial`` and keep it on failure; ``index_params`` the retrieval indexes' kind;
+    ``map_frame`` the frame the keyframe poses are in.
+
+    Raises `InputError` when ``path`` exists and ``overwrite`` is off, or for another version.
     """
 
     def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
@@ -148,7 +153,14 @@ class MapWriter:
     def add_keyframe(self, rgb: np.ndarray, intrinsics: CameraIntrinsics,
                      map_from_cam: np.ndarray, stamp_ns: int,
                      depth_m: Optional[np.ndarray] = None) -> int:
-        """Store one keyframe; returns its id (0, 1, ... in insertion order)."""
+        """Store one keyframe; returns its id (0, 1, ... in insertion order).
+
+        ``rgb`` (H, W, 3) uint8 at the intrinsics' size; ``map_from_cam`` 4x4 rigid, camera
+        optical frame -> ``map_frame``; ``stamp_ns`` integer nanoseconds; ``depth_m`` (H, W)
+        float z-depth in metres, NaN or <= 0 invalid. Raises `InputError` for an image of
+        another dtype, rank or size, a pose that is not a finite rigid transform, a depth of
+        another shape or beyond 655 m (the 16-bit PNG at 100 units/m).
+        """
         h, w = rgb.shape[:2]
         size = (intrinsics.width, intrinsics.height)
         if rgb.ndim != 3 or rgb.dtype != np.uint8 or size != (w, h):
@@ -197,7 +209,7 @@ class MapWriter:
                                 np.asarray(enc.global_desc, np.float32))
 
     def encoding_dir(self, identity: str, image_size: int) -> str:
-        """v2: the absolute store folder of (identity, size) inside the build folder (parallel
+        """v2/v3: the absolute store folder of (identity, size) inside the build folder (parallel
         builds stage their shards there)."""
         full = os.path.join(self.tmp, encoding_folder(identity, image_size))
         os.makedirs(full, exist_ok=True)
@@ -205,7 +217,7 @@ class MapWriter:
 
     def add_encoding_store(self, identity: str, image_size: int, table: StoreTable,
                            global_desc: np.ndarray) -> None:
-        """v2: register a store written into `encoding_dir` (chunk files in ``table``) and
+        """v2/v3: register a store written into `encoding_dir` (chunk files in ``table``) and
         index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
         if self.version < 2:
             raise InputError("encoding stores need map format version 2 or later")
@@ -229,7 +241,7 @@ class MapWriter:
                                "store": rel, "table": table_json, "pooled_index": pooled})
 
     def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
-        """v2: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
+        """v2/v3: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
         map order) of the retrieval model ``index.identity`` applied to the encoder output of
         ``encoder_identity`` at ``image_size``."""
         if self.version < 2:
@@ -260,7 +272,8 @@ class MapWriter:
         self.extra[key] = value
 
     def commit(self) -> str:
-        """Write the manifest and publish the folder at ``path``; returns the path."""
+        """Write the manifest and publish the folder at ``path``; returns the path. Raises
+        `InputError` when no keyframe was added."""
         if not self.records:
             raise InputError("no keyframes were added: the source had no usable frames")
         thumbs = np.stack(self.thumbs).astype(np.float32)
