@@ -57,7 +57,8 @@ def header_stamp_ns(header: Any) -> int:
 
 
 def matrix_to_tq(pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64."""
+    """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64. Raises
+    InputError unless the pose is a finite 4x4 matrix."""
     pose = finite_pose(pose, "pose")
     q = Rotation.from_matrix(pose[:3, :3]).as_quat()
     if q[3] < 0:

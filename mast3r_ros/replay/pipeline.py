@@ -154,6 +154,11 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``, and so is
     a source that will give no keyframe depth when the matcher needs it (``--matcher sift``,
     points_source 'depth').
+
+    Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
+    checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
+    unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses or
+    images the network cannot take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
@@ -264,6 +269,10 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
     Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
     complete run to ``out`` removes.
+
+    Also raises what `Localizer.from_config` and `Localizer.localize` raise: `ConfigError`,
+    `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
+    first use) and `InputError`.
     """
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")

@@ -199,8 +199,11 @@ def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
 def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
     """Write (N,) integer-nanosecond stamps and (N, 4, 4) poses as a TUM trajectory, atomically.
 
-    Timestamps are written in seconds with 9 decimals; quaternions as x y z w with w >= 0. The
-    file is written to a temporary file in the same folder and renamed over ``path``.
+    The poses are written as given; this package passes ``map_from_cam`` (the camera pose in
+    the map frame, TUM's convention). Timestamps are written in seconds with 9 decimals;
+    quaternions as x y z w with w >= 0. The file is written to a temporary file in the same
+    folder and renamed over ``path``. Raises `InputError` unless the stamps are (N,) integers
+    and the poses finite (N, 4, 4).
     """
     path = Path(path)
     stamps = np.asarray(stamps_ns).reshape(-1)

@@ -70,10 +70,11 @@ def image_size_refusal(size: Optional[Tuple[int, int]], max_pixels: int,
                        camera_size: Optional[Tuple[int, int]] = None) -> str:
     """Why an image of ``size`` (width, height) is refused, or '' to accept it.
 
-    ``max_pixels`` is the parameter ``max_image_pixels``; ``network_size`` (512 or 224) checks
-    that the network's resize/crop leaves at least one 16-px patch each way (a 2000x16 strip does
-    not); ``camera_size`` is the size the CameraInfo describes (after binning/ROI). A ``size`` of
-    None (unknown before decoding) is accepted here and checked again after decoding.
+    ``max_pixels`` is the parameter ``max_image_pixels``; ``network_size`` (512, 384 or 224)
+    checks that the network's resize/crop leaves at least one 16-px patch each way (a 2000x16
+    strip does not); ``camera_size`` is the size the CameraInfo describes (after binning/ROI).
+    A ``size`` of None (unknown before decoding) is accepted here and checked again after
+    decoding.
     """
     if size is None:
         return ""

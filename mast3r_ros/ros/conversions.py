@@ -32,7 +32,8 @@ def set_stamp(header, stamp_ns: int) -> None:
 
 def pose_with_covariance_msg(map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int,
                              frame_id: str) -> PoseWithCovarianceStamped:
-    """Base pose in ``frame_id`` with its 6x6 covariance (x y z rotX rotY rotZ, row-major)."""
+    """Base pose in ``frame_id`` with its 6x6 covariance (x y z rotX rotY rotZ, row-major).
+    Raises InputError for a pose that is not a finite 4x4 matrix or a covariance not 6x6."""
     msg = PoseWithCovarianceStamped()
     set_stamp(msg.header, stamp_ns)
     msg.header.frame_id = frame_id
@@ -45,7 +46,8 @@ def pose_with_covariance_msg(map_from_base: np.ndarray, covariance: np.ndarray, 
 
 
 def transform_msg(tf: TfToPublish, stamp_ns: int) -> TransformStamped:
-    """``parent_from_child`` as a TransformStamped (header = parent, child_frame_id = child)."""
+    """``parent_from_child`` as a TransformStamped (header = parent, child_frame_id = child).
+    Raises InputError for a transform that is not a finite 4x4 matrix."""
     msg = TransformStamped()
     set_stamp(msg.header, stamp_ns)
     msg.header.frame_id = tf.parent

@@ -87,9 +87,12 @@ def covariance_cam_to_base(cov_cam: np.ndarray, map_from_cam: np.ndarray,
     With ``p_base = p_cam + R_cam @ t`` (``t`` = base origin in the camera frame) and
     ``R_base = R_cam @ R_cb``, a map-axes rotation error ``dtheta`` moves the base origin by
     ``dtheta x r`` with the lever arm ``r = p_base - p_cam`` (map frame); the rotation error itself
-    is unchanged. So ``cov_base = J cov_cam J^T`` with ``J = [[I, -[r]_x], [0, I]]``. A pure
+    is unchanged. So ``cov_base = J cov_cam J^T`` with ``J = [[I, -[r]_x], [0, I]]`` --
+    first-order propagation derived here for this perturbation (position and map-axes rotation
+    perturbed separately, so not the SE(3) adjoint of a body-frame perturbation). A pure
     rotation between camera and base leaves the covariance unchanged because it is expressed in
-    map axes. Returns a symmetric 6x6 float64 matrix.
+    map axes. Returns a symmetric 6x6 float64 matrix. Raises InputError for a covariance that
+    is not 6x6 or a pose that is not a finite 4x4 matrix.
     """
     cov = np.asarray(cov_cam, dtype=np.float64)
     if cov.shape != (6, 6):
@@ -119,7 +122,8 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
 
 def covariance_to_list(cov: np.ndarray) -> List[float]:
-    """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major)."""
+    """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major); raises InputError
+    for another shape."""
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (6, 6):
         raise InputError(f"covariance must be 6x6, got {cov.shape}")
@@ -127,7 +131,8 @@ def covariance_to_list(cov: np.ndarray) -> List[float]:
 
 
 def covariance_from_list(values: Sequence[float]) -> np.ndarray:
-    """The 36 floats of ``PoseWithCovariance.covariance`` -> 6x6 float64."""
+    """The 36 floats of ``PoseWithCovariance.covariance`` -> 6x6 float64; raises InputError for
+    another count."""
     arr = np.asarray(values, dtype=np.float64).reshape(-1)
     if arr.size != 36:
         raise InputError(f"a pose covariance has 36 values, got {arr.size}")

@@ -69,7 +69,9 @@ def tolerance(cfg: TrackingConfig, distance_m: float, turned_deg: float,
 
 def agreement_config(cfg: TrackingConfig) -> TrackingConfig:
     """The tolerances that decide whether consecutive relocalized poses agree (confirmation):
-    the gate's own, or its defaults while the gate is off (``odom_gate_translation_m`` 0)."""
+    the gate's own; while the gate is off (``odom_gate_translation_m`` 0) the default
+    translation tolerance and the larger of the configured and default rotation tolerances
+    (the other fields as configured)."""
     if cfg.odom_gate_translation_m > 0.0:
         return cfg
     base = TrackingConfig()

@@ -42,7 +42,8 @@ class Outputs:
                          if publish_debug_image else None)
 
     def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
-        """The base pose (4x4) with its 6x6 covariance, stamped with the image stamp."""
+        """The base pose ``map_from_base`` (4x4: base_frame -> map_frame) with its 6x6
+        covariance in the `ros.frames` convention, stamped with the image stamp (integer ns)."""
         msg = conv.pose_with_covariance_msg(map_from_base, covariance, stamp_ns, self._map_frame)
         self._gate.run(lambda: self._pose.publish(msg))
 

@@ -45,6 +45,9 @@ class TfClient:
         return transform_to_matrix(ts.transform)
 
     def send(self, tf: TfToPublish, stamp_ns: int) -> None:
+        """Broadcast ``tf`` stamped ``stamp_ns`` (integer nanoseconds; the node passes now +
+        ``transform_tolerance``, strictly increasing: `tracking.TrackingState.next_tf_stamp_ns`).
+        Raises InputError for a transform that is not a finite 4x4 matrix."""
         msg = conv.transform_msg(tf, stamp_ns)
         self._gate.run(lambda: self._broadcaster.sendTransform(msg))
 
