@@ -153,8 +153,16 @@ class IntrinsicsCache:
         self._value: Optional[CameraIntrinsics] = None
 
     def __call__(self, info: Any) -> CameraIntrinsics:
+        roi = getattr(info, "roi", None)
+        # every field the conversion reads: a runtime binning or ROI change (same image size
+        # possible) must not keep the old principal point
         key = (int(info.width), int(info.height), tuple(float(v) for v in info.k),
-               tuple(float(v) for v in info.d), str(info.distortion_model))
+               tuple(float(v) for v in info.d), str(info.distortion_model),
+               int(getattr(info, "binning_x", 0) or 0), int(getattr(info, "binning_y", 0) or 0),
+               None if roi is None else tuple(
+                   int(getattr(roi, f, 0) or 0) for f in ("x_offset", "y_offset", "width",
+                                                          "height"))
+               + (bool(getattr(roi, "do_rectify", False)),))
         if key != self._key or self._value is None:
             self._value = camera_info_to_intrinsics(info)
             self._key = key

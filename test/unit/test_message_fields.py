@@ -231,3 +231,25 @@ def test_intrinsics_cache_converts_again_only_on_change():
         cache(info)
     # a failed conversion leaves the last good one cached
     assert cache(NS(**{**vars(info), "k": second.K.reshape(-1).tolist()})) is second
+
+
+def test_intrinsics_cache_converts_again_when_binning_or_roi_change():
+    """A driver that moves its ROI or changes binning at runtime can keep the published image
+    size: the cached principal point must not outlive the change (a fresh reviewer found it
+    did: the pose came out biased, silently)."""
+    def info(roi_xy, binning=0):
+        return NS(width=2 * W, height=2 * H, k=[10.0, 0, 7.5, 0, 10.0, 5.5, 0, 0, 1],
+                  d=array.array("d", [0.0] * 5), distortion_model="plumb_bob", header=header(),
+                  binning_x=binning, binning_y=binning,
+                  roi=NS(x_offset=roi_xy[0] if roi_xy else 0,
+                         y_offset=roi_xy[1] if roi_xy else 0, width=W if roi_xy else 0,
+                         height=H if roi_xy else 0, do_rectify=bool(roi_xy)))
+    cache = mf.IntrinsicsCache()
+    a = cache(info((0, 0)))
+    b = cache(info((W // 2, H // 2)))  # the same W x H image, another window
+    assert (a.width, a.height) == (b.width, b.height) == (W, H)
+    assert b.K[0, 2] == pytest.approx(a.K[0, 2] - W // 2)
+    assert b.K[1, 2] == pytest.approx(a.K[1, 2] - H // 2)
+    assert cache(info((0, 0))).K[0, 2] == a.K[0, 2]
+    c = cache(info(None, binning=2))  # full frame binned 2x2: W x H again
+    assert (c.width, c.height) == (W, H) and c.K[0, 0] == pytest.approx(5.0)
