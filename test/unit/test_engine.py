@@ -70,6 +70,18 @@ def test_device_resolution():
         resolve_device("tpu9")
 
 
+def test_a_cuda_index_beyond_the_machines_gpus_is_a_config_error(monkeypatch):
+    """'cuda:7' on a 2-GPU machine passed, then failed with torch's 'invalid device ordinal'
+    traceback at the first copy (a fresh reviewer's find)."""
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    assert resolve_device("cuda") == torch.device("cuda")
+    with pytest.raises(ConfigError, match=r"'cuda:7': this machine has 2 CUDA device\(s\) "
+                                          r"\(cuda:0..cuda:1\)"):
+        resolve_device("cuda:7")
+
+
 def _small(engine: Mast3rEngine, seed: int, hw=(48, 64)) -> PreparedImage:
     rng = np.random.default_rng(seed)
     rgb = rng.integers(0, 255, (*hw, 3), dtype=np.uint8)

@@ -80,6 +80,11 @@ def resolve_device(name: str) -> torch.device:
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ConfigError(f"device {name!r} requested but CUDA is not available "
                           "(torch.cuda.is_available() is False); use device 'cpu'")
+    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
+        # else torch's "invalid device ordinal" RuntimeError, a traceback, at the first copy
+        n = torch.cuda.device_count()
+        raise ConfigError(f"device {name!r}: this machine has {n} CUDA device(s) "
+                          f"(cuda:0..cuda:{n - 1}); check CUDA_VISIBLE_DEVICES")
     return dev
 
 
