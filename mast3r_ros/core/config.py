@@ -525,16 +525,31 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
     return out
 
 
+def _applies_to(key: Any, node_name: str) -> bool:
+    """True for a parameter-file key ROS would apply to a node named ``node_name`` in some
+    namespace: ``/**``, ``node_name``, or a fully qualified name ending in ``/node_name``
+    (``/robot1/node_name``, ``/*/node_name``, ``/**/node_name``)."""
+    if not isinstance(key, str):
+        return False
+    return key in ("/**", node_name) or (key.startswith("/") and key.endswith("/" + node_name))
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
 
-    Accepted top-level keys are the ones ROS would apply to the node: ``/**``, ``node_name``,
-    ``/node_name``, ``/**/node_name``; later blocks win, as in ROS.
+    Accepted top-level keys are the ones ROS would apply to the node in some namespace: ``/**``,
+    ``node_name``, and fully qualified names ending in ``/node_name`` (``/**/node_name``,
+    ``/robot1/node_name``, ``/*/node_name``); later blocks win, as in ROS. Blocks for two
+    different namespaced nodes are refused (which robot's would it be?).
+
+    Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
+    is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
+    tuned offline is one the robot accepts.
 
     Raises `ConfigError` naming the file (and the parameter) for a missing file, invalid YAML,
-    no block for the node or a bad parameter; other ``OSError`` (e.g. PermissionError,
-    IsADirectoryError) escape as they are.
+    no block for the node, blocks for several namespaced nodes or a bad parameter; other
+    ``OSError`` (e.g. PermissionError, IsADirectoryError) escape as they are.
     """
     try:
         with open(path, encoding="utf-8") as fh:
@@ -545,19 +560,28 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
-    keys = ("/**", node_name, "/" + node_name, "/**/" + node_name)
+    matching = [k for k in doc if _applies_to(k, node_name)]
+    named = sorted({k for k in matching if "*" not in k and k.count("/") > 1})
+    if len(named) > 1:
+        raise ConfigError(f"{path}: parameters for several namespaced nodes {named}: keep the "
+                          f"block of the node to run (or key it '/**/{node_name}')")
     merged: Dict[str, Any] = {}
-    found = False
-    for key, block in doc.items():
-        if key not in keys:
-            continue
+    for key in matching:
+        block = doc[key]
         if not isinstance(block, dict) or "ros__parameters" not in block:
             raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
         merged.update(_flatten(block["ros__parameters"] or {}))
-        found = True
-    if not found:
+    if not matching:
         raise ConfigError(f"{path}: no parameters for node '{node_name}' (top-level keys: "
-                          f"{list(doc)}; expected one of {list(keys)})")
+                          f"{list(doc)}; expected '/**', '{node_name}' or "
+                          f"'/<namespace>/{node_name}')")
+    for name, value in merged.items():
+        spec = _BY_NAME.get(name)
+        if (spec is not None and spec.type is float and isinstance(value, int)
+                and not isinstance(value, bool)):
+            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
+                              f"write {value}.0 (ROS 2 types parameters strictly; the node "
+                              "would refuse this file)")
     return config_from_params(merged, where=path, base=base)
 
 

@@ -330,3 +330,29 @@ def test_help_needs_no_torch():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          check=True, env=dict(os.environ, PYTHONPATH=str(REPO)))
     assert out.stdout.strip() == "[]", out
+
+
+def test_parameter_files_are_read_as_ros_reads_them(tmp_path):
+    """What the CLI accepts the node accepts: an integer for a double is refused (rclpy raises
+    InvalidParameterTypeException at declare), and a file keyed for a namespaced node (as
+    docs/ros_node.md recommends) is read (the CLI said 'no parameters for node')."""
+    from mast3r_ros.core.errors import ConfigError
+
+    def params(text):
+        p = tmp_path / "p.yaml"
+        p.write_text(text)
+        return str(p)
+    body = "  ros__parameters:\n    tf_publish_rate: {}\n    max_keyframes: 3\n"
+    with pytest.raises(ConfigError, match=r"'tf_publish_rate' is the integer 10 but a double: "
+                                          r"write 10\.0"):
+        load_config_yaml(params("mast3r_localizer:\n" + body.format(10)))
+    cfg = load_config_yaml(params("mast3r_localizer:\n" + body.format(10.0)))
+    assert cfg.node.tf_publish_rate == 10.0 and cfg.localizer.max_keyframes == 3
+    for key in ("/robot1/mast3r_localizer", "/*/mast3r_localizer", "/a/b/mast3r_localizer"):
+        cfg = load_config_yaml(params(f"{key}:\n" + body.format(5.0)))
+        assert cfg.node.tf_publish_rate == 5.0, key
+    with pytest.raises(ConfigError, match="several namespaced nodes"):
+        load_config_yaml(params("/robot1/mast3r_localizer:\n" + body.format(5.0)
+                                + "/robot2/mast3r_localizer:\n" + body.format(6.0)))
+    with pytest.raises(ConfigError, match="no parameters for node"):
+        load_config_yaml(params("/robot1/other_node:\n" + body.format(5.0)))
