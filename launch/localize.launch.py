@@ -29,6 +29,7 @@ from launch_ros.parameter_descriptions import ParameterValue
 from lifecycle_msgs.msg import Transition
 
 TRUE_WORDS = ("true", "1", "yes", "on")
+NODE_NAME = "mast3r_localizer"
 
 
 def _is_true(text: str) -> bool:
@@ -47,10 +48,15 @@ def _node_and_autostart(context):
     if checkpoint:
         overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
     image_topic = LaunchConfiguration("image_topic").perform(context)
+    # `--log-level debug` alone switches every logger of the process to debug, rcl's and rmw's
+    # included (ROS_NOTES 2); the node's own logger is `<ns>.<name>`, dots for slashes
+    namespace = LaunchConfiguration("namespace").perform(context).strip("/")
+    logger = ".".join([t for t in namespace.split("/") if t] + [NODE_NAME])
+    log_level = LaunchConfiguration("log_level").perform(context)
     node = LifecycleNode(
         package="mast3r_ros",
         executable="localizer_node",
-        name="mast3r_localizer",
+        name="mast3r_localizer",  # NODE_NAME (a literal: test_launch_static reads it)
         namespace=LaunchConfiguration("namespace"),
         output="screen",
         parameters=[os.path.expanduser(LaunchConfiguration("params_file").perform(context)),
@@ -60,7 +66,7 @@ def _node_and_autostart(context):
             ("image/compressed", image_topic.rstrip("/") + "/compressed"),
             ("camera_info", LaunchConfiguration("camera_info_topic")),
         ],
-        ros_arguments=["--log-level", LaunchConfiguration("log_level")],
+        ros_arguments=["--log-level", f"{logger}:={log_level}"],
     )
     actions = [node]
     if _is_true(LaunchConfiguration("autostart").perform(context)):
@@ -113,6 +119,8 @@ def generate_launch_description():
                         "when nav2_lifecycle_manager (or you) drives the lifecycle."),
         DeclareLaunchArgument(
             "log_level", default_value="info",
-            description="Logging level: debug, info, warn, error or fatal."),
+            description="Logging level of the node's logger (and, through it, of the "
+                        "library's log lines): debug, info, warn, error or fatal. rcl/rmw "
+                        "internals stay at their default."),
         OpaqueFunction(function=_node_and_autostart),
     ])

@@ -82,14 +82,14 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
     }
 
 
-def _launch(monkeypatch, lifecycle_node: type, autostart: str):
+def _launch(monkeypatch, lifecycle_node: type, autostart: str, **values):
     for name, module in _modules(lifecycle_node).items():
         monkeypatch.setitem(sys.modules, name, module)
     ns = runpy.run_path(str(LAUNCH))
     description = ns["generate_launch_description"]()
     declared = {a.args[0]: a.kwargs["default_value"] for a in description.args[0]
                 if isinstance(a, Recorded) and "default_value" in a.kwargs}
-    values = dict(declared, autostart=autostart, map="~/maps/office")
+    values = dict(declared, autostart=autostart, map="~/maps/office", **values)
     (opaque,) = [a for a in description.args[0] if "function" in a.kwargs]
     return opaque.kwargs["function"](types.SimpleNamespace(values=values))
 
@@ -106,6 +106,18 @@ def test_autostart_configures_then_activates_on_inactive(monkeypatch, distro):
     assert configure.kwargs["event"].kwargs["transition_id"] == 1
     overrides = node.kwargs["parameters"][1]
     assert overrides["map_path"].args[0].endswith("maps/office")       # ~ expanded
+    # log_level applies to the node's logger only, not to every rcl/rmw logger of the process
+    assert node.kwargs["ros_arguments"] == ["--log-level", "mast3r_localizer:=info"]
+
+
+@pytest.mark.parametrize("namespace", ["/robot1", "robot1/", "/fleet/robot1"])
+def test_log_level_names_the_namespaced_nodes_logger(monkeypatch, namespace):
+    """The logger of node /fleet/robot1/mast3r_localizer is fleet.robot1.mast3r_localizer
+    (ROS_NOTES 2: `name:=debug` alone has no effect on a namespaced node)."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true",
+                         namespace=namespace, log_level="debug")
+    want = namespace.strip("/").replace("/", ".") + ".mast3r_localizer:=debug"
+    assert node.kwargs["ros_arguments"] == ["--log-level", want]
 
 
 @pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
