@@ -310,6 +310,10 @@ class NodeConfig:
     odom_frame: str = _f("odom", "Odometry frame; empty publishes map->base_frame directly.")
     base_frame: str = _f("base_link", "Robot base frame whose pose is published.")
     publish_tf: bool = _f(True, "Broadcast map->odom (or map->base_frame) on TF.")
+    two_d_mode: bool = _f(False, "Publish the pose and TF in the plane, as AMCL does: x, y and "
+                                 "yaw of base_frame in map_frame with z, roll and pitch zero "
+                                 "(ground robots on a 2-D Nav2 map); the covariance keeps its x, "
+                                 "y and yaw entries. Localization itself stays 6-DoF.")
     transform_tolerance: float = _f(0.1, "Future-date the TF by this many seconds (as AMCL).",
                                     lo=0.0, hi=10.0)
     tf_publish_rate: float = _f(20.0, "Re-broadcast the last TF at this rate (Hz).",

@@ -44,6 +44,26 @@ def prior_from_base_pose(map_from_base_: np.ndarray, cam_from_base: np.ndarray) 
         finite_pose(cam_from_base, "cam_from_base"))
 
 
+def planar_pose(pose: np.ndarray, name: str = "map_from_base") -> np.ndarray:
+    """The pose in the plane, as AMCL publishes it (``two_d_mode``): the same x, y and yaw, with
+    z, roll and pitch zero. 4x4 float64 in, 4x4 float64 out.
+
+    Yaw is the heading of the frame's x axis projected on the parent's xy plane,
+    ``atan2(R[1, 0], R[0, 0])`` (the yaw of the ZYX Euler angles, tf2's ``getYaw``). Raises
+    InputError for a non-finite pose or one whose x axis is vertical (no heading).
+    """
+    pose = finite_pose(pose, name)
+    c, s_ = float(pose[0, 0]), float(pose[1, 0])
+    if math.hypot(c, s_) < 1e-6:
+        raise InputError(f"{name}: the frame's x axis is vertical, it has no heading for "
+                         "two_d_mode")
+    yaw = math.atan2(s_, c)
+    out = np.eye(4)
+    out[:2, :2] = [[math.cos(yaw), -math.sin(yaw)], [math.sin(yaw), math.cos(yaw)]]
+    out[:2, 3] = pose[:2, 3]
+    return out
+
+
 @dataclasses.dataclass(frozen=True)
 class TfToPublish:
     """One transform to broadcast: ``parent_from_child`` (4x4) from ``parent`` to ``child``."""
@@ -103,6 +123,21 @@ def covariance_cam_to_base(cov_cam: np.ndarray, map_from_cam: np.ndarray,
     J[:3, 3:] = -skew(lever)
     out = J @ cov @ J.T
     return 0.5 * (out + out.T)
+
+
+def planar_covariance(cov: np.ndarray) -> np.ndarray:
+    """The covariance of `planar_pose`'s (x, y, yaw): the (x, y, rot_z) rows and columns kept,
+    z, roll and pitch zero (they are fixed in the plane; AMCL publishes zeros there too), then
+    `sanitize_covariance`. At small roll and pitch a map-axes rotation about z is a change of
+    yaw, so the kept block is the marginal of (x, y, yaw), first order. Raises InputError for a
+    non-finite or non-6x6 matrix."""
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.shape != (6, 6) or not np.isfinite(cov).all():
+        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
+    keep = [0, 1, 5]
+    out = np.zeros((6, 6))
+    out[np.ix_(keep, keep)] = cov[np.ix_(keep, keep)]
+    return sanitize_covariance(out)
 
 
 def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:

@@ -39,7 +39,14 @@ from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
 from mast3r_ros.ros.diagnostics import FrameRecord
-from mast3r_ros.ros.frames import TfToPublish, base_pose_covariance, localization_tf, map_from_base
+from mast3r_ros.ros.frames import (
+    TfToPublish,
+    base_pose_covariance,
+    localization_tf,
+    map_from_base,
+    planar_covariance,
+    planar_pose,
+)
 from mast3r_ros.ros.tracking import image_age_s, is_stale, localize_frame
 
 if TYPE_CHECKING:
@@ -204,13 +211,18 @@ class FrameProcessing:
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
                         odom_from_base: np.ndarray, processing_s: float) -> None:
         n = self._cfg.node
+        odom = odom_from_base if n.odom_frame else None
         map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
         cov = base_pose_covariance(result.covariance, result.map_from_cam, cam_from_base)
-        tf = localization_tf(map_from_base_, odom_from_base if n.odom_frame else None,
-                             n.map_frame, n.odom_frame, n.base_frame)
+        tf = prior_tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame,
+                                       n.base_frame)
+        if n.two_d_mode:  # published in the plane; the next frame's prior stays 6-DoF
+            map_from_base_ = planar_pose(map_from_base_)
+            cov = planar_covariance(cov)
+            tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
-            self._tracking.on_success(result, tf, odom_from_base if n.odom_frame else None)
+            self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
             tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
                         if n.publish_tf else None)
         outputs = self._outputs

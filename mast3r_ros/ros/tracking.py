@@ -310,14 +310,18 @@ class TrackingState:
 
     # --- results ---------------------------------------------------------------------------
     def on_success(self, result: LocalizationResult, tf: TfToPublish,
-                   odom_from_base: Optional[np.ndarray] = None) -> None:
+                   odom_from_base: Optional[np.ndarray] = None,
+                   prior: Optional[np.ndarray] = None) -> None:
         """A frame's pose was published; ``tf`` (map->odom, or map->base) is held for
         re-broadcast. ``odom_from_base`` (None without odometry) at ``result.stamp_ns`` anchors
-        the odometry gate of the next frames."""
+        the odometry gate of the next frames. ``prior`` (4x4, the same transform as ``tf``):
+        what the next frames' prior is carried from when it differs from what is published
+        (``two_d_mode`` publishes the pose in the plane; the prior keeps its 6 DoF); default
+        ``tf``'s. Raises InputError for a non-finite pose."""
         self.tracker.update(result)
         held = finite_pose(tf.parent_from_child, "parent_from_child").copy()
         self.held_tf = TfToPublish(tf.parent, tf.child, held)
-        self.prior_map_from_odom = held
+        self.prior_map_from_odom = held if prior is None else finite_pose(prior, "prior").copy()
         self.prior_source = "result"
         self.candidate = None
         self.anchor = None if odom_from_base is None else Anchor(

@@ -139,3 +139,40 @@ def test_base_pose_covariance_is_psd_and_falls_back():
     np.testing.assert_allclose(fallback, frames.DEFAULT_COVARIANCE)
 
 
+
+
+def _tilted(yaw_deg, pitch_deg, roll_deg, t=(1.0, -2.0, 0.4)):
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_euler("ZYX", [yaw_deg, pitch_deg, roll_deg], degrees=True
+                                    ).as_matrix()
+    T[:3, 3] = t
+    return T
+
+
+@pytest.mark.parametrize("yaw", [0.0, 37.0, 179.0, -120.0])
+def test_planar_pose_keeps_x_y_yaw_and_zeroes_the_rest(yaw):
+    """two_d_mode: what AMCL publishes for a ground robot; yaw is tf2's (ZYX) yaw, also under a
+    few degrees of pitch and roll (camera tilt noise)."""
+    p = frames.planar_pose(_tilted(yaw, 4.0, -3.0))
+    np.testing.assert_allclose(p, _tilted(yaw, 0.0, 0.0, (1.0, -2.0, 0.0)), atol=1e-12)
+    assert np.isclose(np.linalg.det(p[:3, :3]), 1.0)
+
+
+def test_planar_pose_refuses_a_frame_without_heading():
+    with pytest.raises(InputError, match="no heading"):
+        frames.planar_pose(_tilted(30.0, 90.0, 0.0))  # x axis pointing up
+    with pytest.raises(InputError):
+        frames.planar_pose(np.full((4, 4), np.nan))
+
+
+def test_planar_covariance_is_the_x_y_yaw_marginal():
+    rng = np.random.default_rng(0)
+    A = rng.normal(size=(6, 6))
+    cov = A @ A.T * 1e-3
+    out = frames.planar_covariance(cov)
+    keep = [0, 1, 5]
+    np.testing.assert_allclose(out[np.ix_(keep, keep)], cov[np.ix_(keep, keep)], atol=1e-11)
+    drop = [2, 3, 4]
+    assert np.abs(out[drop][:, keep]).max() < 1e-11
+    assert np.abs(out[np.ix_(drop, drop)]).max() <= 1e-11
+    assert np.linalg.eigvalsh(out).min() > 0

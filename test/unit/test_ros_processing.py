@@ -82,14 +82,17 @@ class Tf:
 
     def send(self, tf, stamp_ns):
         self.sent.append(stamp_ns)
+        self.sent_tf = tf
 
 
 class Outputs:
     def __init__(self):
         self.poses = []
+        self.published = []  # (map_from_base, cov)
 
     def pose(self, map_from_base, cov, stamp_ns):
         self.poses.append(stamp_ns)
+        self.published.append((map_from_base, cov))
 
     def matches(self, *a):
         pass
@@ -400,3 +403,35 @@ def test_no_pose_is_published_when_the_global_retry_disagrees_too():
     reason = dict(host.summary().values)["last_failure"]
     assert "odometry puts the robot" in reason and "global retrieval disagrees too" in reason
     assert host._tracking.consecutive_failures == 1
+
+
+@pytest.mark.parametrize("two_d", [False, True])
+def test_two_d_mode_publishes_in_the_plane_and_keeps_a_6dof_prior(two_d):
+    """Nav2 on a 2-D map wants x, y, yaw (AMCL's map->odom): roll, pitch and z noise of a visual
+    pose would tilt odom under the costmaps. The pose and the TF are planar; the next frame's
+    prior (what localization searches around) keeps the full pose."""
+    from mast3r_ros.core.geometry import make_pose
+    from mast3r_ros.ros.frames import planar_pose
+
+    # a visual pose 4 cm high and tilted 2 degrees (roll) and 1 degree (pitch)
+    c, s = np.cos(np.radians([2.0, 1.0])), np.sin(np.radians([2.0, 1.0]))
+    tilt = make_pose(np.array([[1, 0, 0], [0, c[0], -s[0]], [0, s[0], c[0]]])
+                     @ np.array([[c[1], 0, s[1]], [0, 1, 0], [-s[1], 0, c[1]]]), [0, 0, 0.04])
+
+    class Tilted(Localizer):
+        def localize(self, *a, **k):
+            return dataclasses.replace(super().localize(*a, **k),
+                                       map_from_cam=tilt @ MAP_FROM_CAM)
+    host = Host(Tilted(), two_d_mode=two_d, odom_frame="odom")
+    host._process(image(stamp(0)))
+    (pose, cov), = host._outputs.published
+    full = tilt @ MAP_FROM_BASE  # the fake TF's odom->base is the identity
+    if two_d:
+        np.testing.assert_allclose(pose, planar_pose(full), atol=1e-9)
+        assert pose[2, 3] == 0 and np.allclose(pose[2, :3], [0, 0, 1])
+        assert np.abs(cov[2:5, 2:5]).max() < 1e-9 and cov[0, 0] > 1e-9 and cov[5, 5] > 1e-9
+    else:
+        np.testing.assert_allclose(pose, full, atol=1e-9)
+    np.testing.assert_allclose(host._tf.sent_tf.parent_from_child, pose, atol=1e-9)  # odom = I
+    np.testing.assert_allclose(host._tracking.held_tf.parent_from_child, pose, atol=1e-9)
+    np.testing.assert_allclose(host._tracking.prior_map_from_odom, full, atol=1e-9)
