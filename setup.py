@@ -72,7 +72,7 @@ setup(
     entry_points={
         "console_scripts": [
             "mast3r-ros = mast3r_ros.replay.cli:main",
-            "localizer_node = mast3r_ros.ros.node:main",
+            "localizer_node = mast3r_ros.ros.node_main:main",
         ],
     },
 )

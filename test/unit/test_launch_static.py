@@ -145,7 +145,7 @@ def test_setup_installs_the_node_where_ros2_run_finds_it():
     assert cfg["develop"]["script_dir"] == "$base/lib/mast3r_ros"
     assert cfg["install"]["install_scripts"] == "$base/lib/mast3r_ros"
     setup_py = (ROOT / "setup.py").read_text(encoding="utf-8")
-    assert "localizer_node = mast3r_ros.ros.node:main" in setup_py
+    assert "localizer_node = mast3r_ros.ros.node_main:main" in setup_py
     assert "launch/*.launch.py" in setup_py and "config/*.yaml" in setup_py
     assert (ROOT / "resource" / "mast3r_ros").exists()
 

@@ -114,3 +114,4 @@ def test_node_main_installs_the_bridge_and_removes_it_at_exit():
     calls = [n.func.id for n in ast.walk(main)
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     assert "install_log_bridge" in calls and "uninstall_log_bridge" in calls
+
