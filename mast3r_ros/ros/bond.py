@@ -19,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Optional
 
 from rclpy.callback_groups import MutuallyExclusiveCallbackGroup
+from rclpy.clock import Clock, ClockType
 from rclpy.qos import QoSProfile
 
 from mast3r_ros.ros.bond_state import (
@@ -83,9 +84,13 @@ class NodeBond:
             self._sub = self._node.create_subscription(
                 status, NAV2_TOPIC, self._on_status, QoSProfile(depth=100),
                 callback_group=self._group)
+            # a steady timer, as bondcpp's (create_wall_timer): the manager times heartbeats out
+            # on wall time, so heartbeats on the node's clock would stop with /clock under
+            # use_sim_time (a paused simulation, or before the first /clock) and the manager
+            # would break the bond and bring the stack down
             self._timer = self._node.create_timer(
                 min(DEAD_PUBLISH_PERIOD_S, heartbeat_period_s), self._on_timer,
-                callback_group=self._group)
+                callback_group=self._group, clock=Clock(clock_type=ClockType.STEADY_TIME))
             self._apply(self._state.start(time.monotonic()))
             log.info(f"bond '{self._state.id}' started on topic "
                      f"'{_bond_topic(self._pub)}' (heartbeat {heartbeat_period_s:.2f} s)")

@@ -1,7 +1,8 @@
 """Publishing the node's /diagnostics (imports rclpy message types).
 
-A plain ``/diagnostics`` publisher and a 1 s timer, created once in the node's ``__init__`` and
-destroyed with the node, so they run in every lifecycle state and are never destroyed while the
+A plain ``/diagnostics`` publisher and a 1 s steady-clock timer, created once in the node's
+``__init__`` and destroyed with the node, so they run in every lifecycle state (and while a
+simulation's /clock is paused) and are never destroyed while the
 executor spins. The status is named after the node's fully qualified name
 (`diagnostics.status_identity`): ``diagnostic_updater.Updater`` names it after the bare node name,
 so two robots' localizers could not be told apart.
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from diagnostic_msgs.msg import DiagnosticArray
+from rclpy.clock import Clock, ClockType
 
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary, status_identity
@@ -28,7 +30,10 @@ class DiagnosticsPublisher:
         self._summary = summary
         self.name, self.hardware_id = status_identity(node.get_namespace(), node.get_name(), task)
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
-        self._timer = node.create_timer(PERIOD_S, self._publish)
+        # steady: under use_sim_time a timer on the node's clock stops with /clock (paused
+        # simulation, before the first /clock), and /diagnostics is needed most then
+        self._timer = node.create_timer(PERIOD_S, self._publish,
+                                        clock=Clock(clock_type=ClockType.STEADY_TIME))
 
     def _publish(self) -> None:
         try:

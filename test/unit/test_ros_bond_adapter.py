@@ -62,8 +62,9 @@ class FakeNode:
         self.status_cb = cb
         return NS(kind="sub")
 
-    def create_timer(self, period, cb, callback_group=None):
+    def create_timer(self, period, cb, callback_group=None, clock=None):
         self.created.append(("timer", period))
+        self.timer_clock = clock
         self.timer_cb = cb
         return NS(cancel=lambda: self.destroyed.append("cancel"))
 
@@ -86,6 +87,8 @@ def bond_module(monkeypatch):
 
     mod("rclpy")
     mod("rclpy.callback_groups", MutuallyExclusiveCallbackGroup=lambda: "group")
+    mod("rclpy.clock", Clock=lambda clock_type: NS(clock_type=clock_type),
+        ClockType=NS(STEADY_TIME="steady", ROS_TIME="ros", SYSTEM_TIME="system"))
     mod("rclpy.qos", QoSProfile=lambda depth: NS(depth=depth))
     mod("bond")
     mod("bond.msg", Status=Status)
@@ -102,6 +105,8 @@ def test_bond_as_nav2_util_creates_it(bond_module):
     assert ("pub", Status, "bond", 5) in node.created and ("sub", Status, "bond", 100) in \
         node.created
     assert ("timer", 0.05) in node.created
+    # bondcpp's manager end times heartbeats out on wall time: ours must not stop with /clock
+    assert node.timer_clock.clock_type == "steady"
     first = node.published[0]
     assert (first.id, first.active, first.heartbeat_period, first.heartbeat_timeout) == \
         ("mast3r_localizer", True, 0.1, 4.0)

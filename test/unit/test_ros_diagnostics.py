@@ -114,3 +114,36 @@ def test_last_failure_names_an_unexpected_error():
     values = dict(s.values)
     assert s.level == ERROR and "RuntimeError('shape')" in s.message
     assert values["errors"] == "10" and "RuntimeError" in values["last_failure"]
+
+
+def test_the_diagnostics_timer_runs_on_the_steady_clock(monkeypatch):
+    """Under use_sim_time a timer on the node's clock stops with /clock (a paused simulation,
+    before the first /clock): /diagnostics, promised every second in every state, would stop."""
+    import importlib
+    import sys
+    import types
+    from types import SimpleNamespace as NS
+
+    def mod(name, **attrs):
+        m = types.ModuleType(name)
+        m.__dict__.update(attrs)
+        monkeypatch.setitem(sys.modules, name, m)
+    mod("diagnostic_msgs")
+    mod("diagnostic_msgs.msg", DiagnosticArray=object)
+    mod("rclpy")
+    mod("rclpy.clock", Clock=lambda clock_type: NS(clock_type=clock_type),
+        ClockType=NS(STEADY_TIME="steady", ROS_TIME="ros"))
+    monkeypatch.delitem(sys.modules, "mast3r_ros.ros.diagnostics_publisher", raising=False)
+    monkeypatch.delitem(sys.modules, "mast3r_ros.ros.conversions", raising=False)
+    conv = types.ModuleType("mast3r_ros.ros.conversions")
+    monkeypatch.setitem(sys.modules, "mast3r_ros.ros.conversions", conv)
+    monkeypatch.setattr(sys.modules["mast3r_ros.ros"], "conversions", conv, raising=False)
+    dp = importlib.import_module("mast3r_ros.ros.diagnostics_publisher")
+    timers = []
+    node = NS(get_namespace=lambda: "/", get_name=lambda: "mast3r_localizer",
+              create_publisher=lambda *a: NS(),
+              create_timer=lambda period, cb, clock=None: timers.append((period, clock)))
+    dp.DiagnosticsPublisher(node, "localization", lambda: None)
+    (period, clock), = timers
+    assert period == 1.0 and clock.clock_type == "steady"
+    sys.modules.pop("mast3r_ros.ros.diagnostics_publisher", None)
