@@ -323,6 +323,10 @@ class NodeConfig:
                                      "('compressed').", choices=("raw", "compressed"))
     image_reliability: str = _f("best_effort", "QoS reliability of the image subscription.",
                                 choices=("best_effort", "reliable"))
+    image_rectified: bool = _f(False, "The image topic is rectified (image_proc's image_rect, "
+                                      "image_rect_color): its intrinsics are the CameraInfo's "
+                                      "P with no distortion, not K and D (monocular "
+                                      "rectification only).")
     max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts "
                                      "(0 disables).", lo=0.0, hi=60.0)
     max_image_pixels: int = _f(8294400, "Refuse images with more pixels than this (width x "

@@ -505,6 +505,60 @@ def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
     return value
 
 
+def rectified_intrinsics_from_camera_info(
+    width: int,
+    height: int,
+    p: Sequence[float],
+    r: Optional[Sequence[float]] = None,
+    *,
+    binning_x: int = 0,
+    binning_y: int = 0,
+    roi: object = None,
+) -> CameraIntrinsics:
+    """``CameraIntrinsics`` of a *rectified* image stream (``image_rect``, ``image_rect_color``:
+    image_proc's output) from its CameraInfo: the projection ``P[:3, :3]`` and no distortion, as
+    ``image_geometry.PinholeCameraModel`` projects rectified points (the CameraInfo published
+    with a rectified stream is the raw camera's, whose K and D describe the unrectified image).
+
+    Monocular rectification only: ``R`` (row-major 3x3, the rectifying rotation) must be the
+    identity and ``P``'s fourth column zero. A stereo pair's rectification rotates the camera
+    frame and shifts the right camera (Tx), which would put the pose in another frame than the
+    image's ``frame_id``. Binning applies to P as to K (`intrinsics_from_camera_info`); a ROI is
+    refused (image_geometry maps it through the rectification).
+
+    Raises:
+        InputError: P not 12 values or with a non-positive focal length, R not the identity, a
+            non-zero P[:, 3], a ROI, or a non-positive size.
+    """
+    p_arr = np.asarray(p, dtype=np.float64).reshape(-1)
+    if p_arr.size != 12:
+        raise InputError(f"CameraInfo P must have 12 values (row-major 3x4), got {p_arr.size}")
+    P = p_arr.reshape(3, 4)
+    if not (P[0, 0] > 0 and P[1, 1] > 0):
+        raise InputError("CameraInfo P has no positive focal length: the camera is "
+                         "uncalibrated, or its rectified projection was not published")
+    if r is not None and np.asarray(r, dtype=np.float64).size:
+        R = np.asarray(r, dtype=np.float64).reshape(-1)
+        if R.size != 9:
+            raise InputError(f"CameraInfo R must have 9 values (row-major 3x3), got {R.size}")
+        if np.any(R) and not np.allclose(R.reshape(3, 3), np.eye(3), atol=1e-6):
+            raise InputError("CameraInfo R is not the identity (a stereo pair's rectification): "
+                             "image_rectified supports monocular rectified images; localize "
+                             "the unrectified image instead")
+    if np.abs(P[:, 3]).max() > 1e-9:
+        raise InputError("CameraInfo P has a non-zero fourth column (a stereo camera's baseline "
+                         "term): image_rectified supports monocular rectified images; localize "
+                         "the unrectified image instead")
+    if roi is not None:
+        x, y, w, h = _roi_fields(roi)
+        if w > 0 and h > 0 and (x, y, w, h) != (0, 0, int(width), int(height)):
+            raise InputError("CameraInfo roi: a region of interest on a rectified stream is not "
+                             "supported (image_rectified); stream the full rectified image")
+    return intrinsics_from_camera_info(
+        width, height, P[:, :3].reshape(-1), [], "plumb_bob",
+        binning_x=binning_x, binning_y=binning_y)
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 

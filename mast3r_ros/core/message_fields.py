@@ -98,17 +98,25 @@ def pose_to_matrix(pose: Any) -> np.ndarray:
 # Camera and images
 
 
-def camera_info_to_intrinsics(info: Any) -> CameraIntrinsics:
+def camera_info_to_intrinsics(info: Any, rectified: bool = False) -> CameraIntrinsics:
     """``sensor_msgs/CameraInfo`` -> `CameraIntrinsics`.
+
+    ``rectified``: the image stream is rectified (``image_rect``: parameter
+    ``image_rectified``), so its intrinsics are P's with no distortion
+    (`image_codec.rectified_intrinsics_from_camera_info`; monocular only).
 
     The fields go through `image_codec.intrinsics_from_camera_info`, binning and ROI included
     (as image_geometry applies them; a message without those fields is read as unbinned and
     uncropped). Raises InputError for an uncalibrated (all-zero K) or malformed message.
     """
+    binning = dict(binning_x=int(getattr(info, "binning_x", 0) or 0),
+                   binning_y=int(getattr(info, "binning_y", 0) or 0),
+                   roi=getattr(info, "roi", None))
+    if rectified:
+        return image_codec.rectified_intrinsics_from_camera_info(
+            int(info.width), int(info.height), info.p, getattr(info, "r", None), **binning)
     return image_codec.intrinsics_from_camera_info(
-        int(info.width), int(info.height), info.k, info.d, info.distortion_model,
-        binning_x=int(getattr(info, "binning_x", 0) or 0),
-        binning_y=int(getattr(info, "binning_y", 0) or 0), roi=getattr(info, "roi", None))
+        int(info.width), int(info.height), info.k, info.d, info.distortion_model, **binning)
 
 
 def is_compressed(msg: Any) -> bool:
@@ -152,7 +160,7 @@ class IntrinsicsCache:
         self._key: Optional[tuple] = None
         self._value: Optional[CameraIntrinsics] = None
 
-    def __call__(self, info: Any) -> CameraIntrinsics:
+    def __call__(self, info: Any, rectified: bool = False) -> CameraIntrinsics:
         roi = getattr(info, "roi", None)
         # every field the conversion reads: a runtime binning or ROI change (same image size
         # possible) must not keep the old principal point
@@ -162,8 +170,13 @@ class IntrinsicsCache:
                None if roi is None else tuple(
                    int(getattr(roi, f, 0) or 0) for f in ("x_offset", "y_offset", "width",
                                                           "height"))
-               + (bool(getattr(roi, "do_rectify", False)),))
+               + (bool(getattr(roi, "do_rectify", False)),),
+               bool(rectified))
+        if rectified:
+            r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
+            key += (tuple(float(v) for v in info.p),
+                    () if r is None else tuple(float(v) for v in r))
         if key != self._key or self._value is None:
-            self._value = camera_info_to_intrinsics(info)
+            self._value = camera_info_to_intrinsics(info, rectified)
             self._key = key
         return self._value

@@ -90,7 +90,8 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run,
-        depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None)
+        depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
+        image_rectified=cfg.node.image_rectified)
     return open_source(args.source, options, cfg.pose_at_stamp)
 
 

@@ -113,7 +113,9 @@ class BagSequence:
     with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
     when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read
     without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
-    bag's depth-like topics).
+    bag's depth-like topics). ``image_rectified``: the image topic is rectified, so the
+    intrinsics are the CameraInfo's P with no distortion
+    (`message_fields.camera_info_to_intrinsics`).
     """
 
     def __init__(
@@ -129,6 +131,7 @@ class BagSequence:
         depth_scale: Optional[float] = None,
         run: Optional[int] = None,
         depth_needed_by: Optional[str] = None,
+        image_rectified: bool = False,
     ) -> None:
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
             raise InputError(f"depth scale must be a positive number of depth units per metre, "
@@ -136,6 +139,7 @@ class BagSequence:
         if run is not None and run < 1:
             raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
         self._depth_scale = depth_scale
+        self._rectified = bool(image_rectified)
         self._depth_encoding: Optional[str] = None
         self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
         self._run_wanted = run
@@ -335,7 +339,7 @@ class BagSequence:
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
-            return camera_info_to_intrinsics(msg)
+            return camera_info_to_intrinsics(msg, self._rectified)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err

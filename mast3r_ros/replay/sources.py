@@ -47,6 +47,9 @@ class SourceOptions:
     sync_tolerance_s: float = 0.02  # image/depth association by the nearest stamp
     depth_scale: Optional[float] = None  # raw depth units per metre (None: REP-118 / TUM 5000)
     run: Optional[int] = None  # rosbag2 only: which run of a bag whose header time jumps back
+    # rosbag2 only: the image topic is rectified, its intrinsics are CameraInfo's P (parameter
+    # image_rectified; a camera_info YAML, --camera-info or TUM's camera.yaml, is used as written)
+    image_rectified: bool = False
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
@@ -180,4 +183,5 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        pose_frames=options.pose_frames,
                        sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
                        depth_scale=options.depth_scale, run=options.run,
-                       depth_needed_by=options.depth_needed_by)
+                       depth_needed_by=options.depth_needed_by,
+                       image_rectified=options.image_rectified)

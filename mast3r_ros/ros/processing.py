@@ -178,7 +178,7 @@ class FrameProcessing:
         info = self._camera_info
         if info is None:
             raise InputError(f"no CameraInfo received yet on {self._info_topic}")
-        intrinsics = self._intrinsics(info)
+        intrinsics = self._intrinsics(info, rectified=self._cfg.node.image_rectified)
         camera_size = (intrinsics.width, intrinsics.height)
         why = admission.image_size_refusal(admission.message_image_size(msg),
                                            n.max_image_pixels, cfg.model.image_size, camera_size)

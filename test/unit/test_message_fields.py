@@ -253,3 +253,44 @@ def test_intrinsics_cache_converts_again_when_binning_or_roi_change():
     assert cache(info((0, 0))).K[0, 2] == a.K[0, 2]
     c = cache(info(None, binning=2))  # full frame binned 2x2: W x H again
     assert (c.width, c.height) == (W, H) and c.K[0, 0] == pytest.approx(5.0)
+
+
+def _rect_info(**over):
+    f = dict(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1],
+             d=np.array([0.1, -0.05, 0.0, 0.0, 0.01]), distortion_model="plumb_bob",
+             header=header(), binning_x=0, binning_y=0,
+             roi=NS(x_offset=0, y_offset=0, width=0, height=0, do_rectify=False),
+             r=np.eye(3).reshape(-1), p=np.array([9.0, 0, 3.0, 0, 0, 9.5, 2.0, 0, 0, 0, 1, 0]))
+    f.update(over)
+    return NS(**f)
+
+
+def test_rectified_streams_use_p_without_distortion():
+    """parameter image_rectified: image_geometry's rectified model (P, no distortion); the
+    CameraInfo beside image_rect is the raw camera's (K, D)."""
+    info = _rect_info()
+    raw = mf.camera_info_to_intrinsics(info)
+    rect = mf.camera_info_to_intrinsics(info, rectified=True)
+    assert raw.K[0, 0] == 10.0 and np.any(raw.dist)
+    np.testing.assert_array_equal(rect.K, [[9.0, 0, 3.0], [0, 9.5, 2.0], [0, 0, 1]])
+    assert not np.any(rect.dist)
+    binned = mf.camera_info_to_intrinsics(_rect_info(width=2 * W, height=2 * H, binning_x=2,
+                                                     binning_y=2), rectified=True)
+    assert binned.K[0, 0] == 4.5 and (binned.width, binned.height) == (W, H)
+    cache = mf.IntrinsicsCache()  # rclpy's numpy-array fields, and the flag in the key
+    assert cache(info).K[0, 0] == 10.0
+    assert cache(info, rectified=True).K[0, 0] == 9.0
+    assert cache(info).K[0, 0] == 10.0
+
+
+@pytest.mark.parametrize("over, words", [
+    (dict(r=np.array([0, -1.0, 0, 1, 0, 0, 0, 0, 1])), "R is not the identity"),
+    (dict(p=np.array([9.0, 0, 3.0, -0.9, 0, 9.5, 2.0, 0, 0, 0, 1, 0])), "fourth column"),
+    (dict(p=np.zeros(12)), "no positive focal length"),
+    (dict(p=np.zeros(9)), "P must have 12 values"),
+    (dict(roi=NS(x_offset=1, y_offset=0, width=4, height=4, do_rectify=True)),
+     "region of interest"),
+])
+def test_rectified_streams_refuse_what_would_put_the_pose_elsewhere(over, words):
+    with pytest.raises(InputError, match=words):
+        mf.camera_info_to_intrinsics(_rect_info(**over), rectified=True)

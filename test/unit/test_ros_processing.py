@@ -106,6 +106,7 @@ class Localizer:
 
     def localize(self, frame, prior, force_global, *, hint=None, with_matches=False):
         self.calls += 1
+        self.last_frame = frame
         if self.error is not None:
             raise self.error
         return LocalizationResult(True, frame.stamp_ns, MAP_FROM_CAM.copy(), np.eye(6) * 1e-4,
@@ -435,3 +436,16 @@ def test_two_d_mode_publishes_in_the_plane_and_keeps_a_6dof_prior(two_d):
     np.testing.assert_allclose(host._tf.sent_tf.parent_from_child, pose, atol=1e-9)  # odom = I
     np.testing.assert_allclose(host._tracking.held_tf.parent_from_child, pose, atol=1e-9)
     np.testing.assert_allclose(host._tracking.prior_map_from_odom, full, atol=1e-9)
+
+
+def test_image_rectified_localizes_with_p_and_no_distortion():
+    """image_rect beside the raw camera's CameraInfo: the node reads P (the parameter), else K
+    and D, whose distortion would be undone a second time."""
+    for rectified, fx, distorted in ((False, 100.0, True), (True, 90.0, False)):
+        host = Host(image_rectified=rectified)
+        host._camera_info = NS(**vars(camera_info(160, 120)), r=np.eye(3).reshape(-1),
+                               p=[90.0, 0, 80.0, 0, 0, 90.0, 60.0, 0, 0, 0, 1, 0])
+        host._camera_info.d = [0.1, 0.0, 0.0, 0.0, 0.0]
+        host._process(image(stamp(0)))
+        K = host._localizer.last_frame.intrinsics
+        assert K.K[0, 0] == fx and bool(np.any(K.dist)) is distorted

@@ -464,3 +464,18 @@ def test_depth_scale_overrides_rep118(rgbd_bag):
         == 1000.0
     with pytest.raises(InputError, match="depth scale"):
         BagSequence(rgbd_bag, depth_topic="/camera/depth/image_rect_raw", depth_scale=0.0)
+
+
+def test_a_rectified_image_topic_takes_p_not_k_and_d(tmp_path):
+    """image_proc's image_rect is published beside the raw camera's CameraInfo: K and D describe
+    the unrectified image (undistorting the rectified one again would bend it); P is its
+    projection (image_geometry's rectified model)."""
+    info = camera_info(S)
+    info.p[:] = [28.0, 0, 14.5, 0, 0, 29.0, 11.0, 0, 0, 0, 1, 0]
+    msgs = [("/cam/image_rect", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, info)]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    (raw,) = list(BagSequence(bag))
+    (rect,) = list(BagSequence(bag, image_rectified=True))
+    assert raw.intrinsics.K[0, 0] == 30.0 and np.any(raw.intrinsics.dist)
+    np.testing.assert_array_equal(rect.intrinsics.K, [[28, 0, 14.5], [0, 29, 11], [0, 0, 1]])
+    assert not np.any(rect.intrinsics.dist)
