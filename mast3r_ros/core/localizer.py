@@ -237,9 +237,13 @@ class Localizer:
         if cfg.localizer.matcher == "mast3r":
             from .model.engine import Mast3rEngine
 
+            # the map's camera fixes the network shape warmed up (compiled) or built
+            # (TensorRT): the live camera is normally the one that recorded the map
+            cam = kf_map.keyframe(0).intrinsics if len(kf_map) else None
             try:
                 engine = Mast3rEngine.from_config(
-                    cfg.model, warmup_batches=(1, cfg.localizer.max_keyframes))
+                    cfg.model, warmup_batches=(1, cfg.localizer.max_keyframes),
+                    camera_size=(cam.width, cam.height) if cam is not None else None)
             except ConfigError as e:
                 raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 
 import numpy as np
@@ -218,3 +219,35 @@ def test_cast_model_keeps_fp32_parts_and_the_source(tiny_engine):
         assert got[k].dtype == torch.float32 and torch.isfinite(got[k]).all()
     cos = torch.nn.functional.cosine_similarity(got["desc"], ref["desc"], dim=-1)
     assert cos.median() > 0.99, f"bf16 desc cosine median {cos.median():.4f}"
+
+
+def test_the_maps_camera_fixes_the_network_shape_built_and_warmed(tmp_path, monkeypatch,
+                                                                  tiny_ckpt):
+    """TensorRT's engines have one shape and were built for a 4:3 camera whatever the camera:
+    every frame of a 16:9 camera (RealSense 1280x720) was refused (a fresh user's find). The
+    localizer now passes its map's camera to the engine."""
+    from mast3r_ros.core.config import Config, ModelConfig
+    from mast3r_ros.replay.synthetic import default_intrinsics
+    from mast3r_ros.core.keyframes import write_map
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.model import tensorrt_backend as tb
+
+    built = []
+
+    def fake_trt(path, device="cuda", *, size, net_shape, keyframe_batch=1, cache_dir=""):
+        built.append(net_shape)
+        raise KeyboardInterrupt  # stop here: only the shape is checked
+    monkeypatch.setattr(tb.TensorRTEngine, "from_checkpoint", staticmethod(fake_trt))
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", image_size=512)
+    for camera, shape in (((1280, 720), (288, 512)), ((640, 480), (384, 512)), (None, (384, 512))):
+        with pytest.raises(KeyboardInterrupt):
+            Mast3rEngine.from_config(cfg, camera_size=camera)
+        assert built[-1] == shape, camera
+    path = str(tmp_path / "wide_map")
+    rgb = np.zeros((72, 128, 3), np.uint8)
+    write_map(path, [(rgb, default_intrinsics(128, 72), np.eye(4), 0, None)])
+    full = Config()
+    full = dataclasses.replace(full, model=cfg)
+    with pytest.raises(KeyboardInterrupt):
+        Localizer.from_config(full, path)
+    assert built[-1] == (288, 512)

@@ -287,14 +287,18 @@ class Mast3rEngine:
                    warmup_batches=warmup_batches)
 
     @classmethod
-    def from_config(cls, model_cfg: ModelConfig, *,
-                    warmup_batches: Sequence[int] = (1,)) -> Mast3rEngine:
+    def from_config(cls, model_cfg: ModelConfig, *, warmup_batches: Sequence[int] = (1,),
+                    camera_size: Optional[Tuple[int, int]] = None) -> Mast3rEngine:
         """The engine a `ModelConfig` describes (checkpoint, device, precision, image size,
         compile, backend); the only way the CLI, the localizer and ``pair`` build one.
 
-        Compiled engines are warmed up for the configured ``image_size`` on a 4:3 camera
-        (`network_shape`). Raises ConfigError when ``checkpoint`` is empty or the backend cannot
-        run here (TensorRT missing or no CUDA), CheckpointError on an unreadable checkpoint.
+        ``camera_size`` (W, H) pixels: the camera whose frames will come (the localizer passes
+        its map's); with the configured ``image_size`` it fixes the network shape
+        (`network_shape`) that compiled engines are warmed up for and that TensorRT's engines
+        are built for. Default: a 4:3 camera (`WARMUP_CAMERA_SIZE`).
+
+        Raises ConfigError when ``checkpoint`` is empty or the backend cannot run here
+        (TensorRT missing or no CUDA), CheckpointError on an unreadable checkpoint.
         """
         if not model_cfg.checkpoint:
             raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
@@ -303,7 +307,7 @@ class Mast3rEngine:
         backend = getattr(model_cfg, "backend", "torch")
         if backend not in BACKENDS:
             raise ConfigError(f"model backend must be one of {list(BACKENDS)}, got {backend!r}")
-        shape = network_shape(int(model_cfg.image_size))
+        shape = network_shape(int(model_cfg.image_size), camera_size or WARMUP_CAMERA_SIZE)
         if backend == "tensorrt":
             from .tensorrt_backend import TensorRTEngine
 

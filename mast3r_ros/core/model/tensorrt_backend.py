@@ -205,7 +205,8 @@ class _TrtGraph:
             if tuple(t.shape) != shape:
                 raise InputError(f"TensorRT engine input {name} has shape {shape}, got "
                                  f"{tuple(t.shape)}: the engines are built for one network "
-                                 "size; set image_size / rebuild for this camera")
+                                 "shape, the map's camera's; localize images of that camera's "
+                                 "aspect ratio (or image_size 224, a square crop)")
             t = t.to(self.device, dtype).contiguous()
             keep.append(t)
             self.context.set_tensor_address(name, t.data_ptr())
@@ -300,7 +301,9 @@ class TensorRTEngine(Mast3rEngine):
                              f"query of size {view2.true_shape}: all views need one size")
         if tuple(view2.true_shape) != tuple(self.net_shape):
             raise InputError(f"query of network size {view2.true_shape} but the TensorRT "
-                             f"engines are built for {self.net_shape}")
+                             f"engines are built for {self.net_shape} (the map's camera): "
+                             "localize images of that camera's aspect ratio (or image_size "
+                             "224, a square crop)")
         kb = self.keyframe_batch
         q = view2.feats.to(self.device)[None]
         preds: List[PairPrediction] = []
