@@ -542,6 +542,28 @@ def _applies_to(key: Any, node_name: str) -> bool:
     return key in ("/**", node_name) or (key.startswith("/") and key.endswith("/" + node_name))
 
 
+# Parameters rclpy declares on every node itself: a node's parameter file may set them (Nav2's
+# do), and the offline tools have nothing to do with them.
+ROS_BUILTIN_PARAMS = ("use_sim_time", "start_type_description_service")
+# What ROS's YAML reader (libyaml, YAML 1.2 numbers) reads as a double but PyYAML (YAML 1.1)
+# as a string: exponents without a dot, e.g. 1e-2
+_YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+def _param_blocks(doc: Mapping[Any, Any], prefix: str = ""):
+    """(node name, block) for every ``ros__parameters`` block, namespaces nested or written in
+    the key (``robot1: {mast3r_localizer: ...}`` is ``/robot1/mast3r_localizer``, as
+    rcl_yaml_param_parser reads it)."""
+    for key, value in doc.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        if isinstance(value, Mapping) and "ros__parameters" not in value:
+            yield from _param_blocks(value, name)
+            continue
+        if "/" in name and not name.startswith("/"):
+            name = "/" + name
+        yield name, value
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
@@ -551,45 +573,57 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     ``/robot1/node_name``, ``/*/node_name``); later blocks win, as in ROS. Blocks for two
     different namespaced nodes are refused (which robot's would it be?).
 
+    Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
+    form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
+    ``use_sim_time`` ...; ``qos_overrides.*``) are skipped.
+
     Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
     is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
-    tuned offline is one the robot accepts.
+    tuned offline is one the robot accepts; ``1e-2``, a double for ROS's YAML reader and a
+    string for PyYAML, is read as the double.
 
-    Raises `ConfigError` naming the file (and the parameter) for a missing file, invalid YAML,
-    no block for the node, blocks for several namespaced nodes or a bad parameter; other
-    ``OSError`` (e.g. PermissionError, IsADirectoryError) escape as they are.
+    Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
+    invalid YAML, no block for the node, blocks for several namespaced nodes or a bad
+    parameter.
     """
     try:
         with open(path, encoding="utf-8") as fh:
             doc = yaml.safe_load(fh)
     except FileNotFoundError:
         raise ConfigError(f"parameter file not found: {path}") from None
+    except OSError as e:  # a folder, no permission, ...
+        raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
-    matching = [k for k in doc if _applies_to(k, node_name)]
-    named = sorted({k for k in matching if "*" not in k and k.count("/") > 1})
+    matching = [(k, b) for k, b in _param_blocks(doc) if _applies_to(k, node_name)]
+    named = sorted({k for k, _ in matching if "*" not in k and k.count("/") > 1})
     if len(named) > 1:
         raise ConfigError(f"{path}: parameters for several namespaced nodes {named}: keep the "
                           f"block of the node to run (or key it '/**/{node_name}')")
     merged: Dict[str, Any] = {}
-    for key in matching:
-        block = doc[key]
-        if not isinstance(block, dict) or "ros__parameters" not in block:
+    for key, block in matching:
+        if not isinstance(block, Mapping) or "ros__parameters" not in block:
             raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
         merged.update(_flatten(block["ros__parameters"] or {}))
     if not matching:
         raise ConfigError(f"{path}: no parameters for node '{node_name}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "
                           f"'/<namespace>/{node_name}')")
+    for name in list(merged):
+        if name in ROS_BUILTIN_PARAMS or name.startswith("qos_overrides."):
+            del merged[name]
     for name, value in merged.items():
         spec = _BY_NAME.get(name)
-        if (spec is not None and spec.type is float and isinstance(value, int)
-                and not isinstance(value, bool)):
+        if spec is None or spec.type is not float or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
             raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
                               f"write {value}.0 (ROS 2 types parameters strictly; the node "
                               "would refuse this file)")
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+            merged[name] = float(value)
     return config_from_params(merged, where=path, base=base)
 
 

@@ -344,6 +344,27 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Libraries a plain `pip install -e .` does not bring (extras, or the system's on ROS machines)
+_INSTALL_HINTS = {
+    "cv2": "OpenCV: pip install -e '.[opencv]' in the checkout (on a ROS machine: "
+           "sudo apt install python3-opencv, never a pip OpenCV)",
+    "poselib": "poselib: pip install poselib (or pip install -e '.[poselib]')",
+    "faiss": "FAISS: pip install faiss-cpu (or pip install -e '.[faiss]')",
+    "ray": "Ray: pip install ray (or pip install -e '.[ray]')",
+    "safetensors": "safetensors: pip install safetensors (or pip install -e '.[hf]')",
+    "rosbags": "rosbags: pip install rosbags",
+}
+
+
+def missing_library_hint(name: str) -> str:
+    """One line for a library that is not installed: which, and how to install it."""
+    top = name.split(".")[0]
+    how = _INSTALL_HINTS.get(top)
+    if how is None:
+        return f"the Python package '{top}' is not installed (README: Install)"
+    return f"this needs {how}"
+
+
 def _setup_logging(level: str) -> None:
     root = logging.getLogger()
     handler = logging.StreamHandler(sys.stderr)
@@ -366,10 +387,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except Mast3rRosError as e:
         sys.stderr.write(f"{PROG} {args.command}: error: {' '.join(str(e).split(chr(10)))}\n")
         return 2
+    except ModuleNotFoundError as e:  # a library of the install missing: say which and how
+        if (e.name or "").split(".")[0] == "mast3r_ros":
+            raise  # our own module: a broken checkout, keep the traceback
+        sys.stderr.write(f"{PROG} {args.command}: error: {missing_library_hint(e.name or str(e))}"
+                         "\n")
+        return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""
         sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "
-                         f"{e.strerror or e} (check --out and the other paths given)\n")
+                         f"{e.strerror or e} (check the paths given)\n")
         return 2
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")

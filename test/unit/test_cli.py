@@ -356,3 +356,54 @@ def test_parameter_files_are_read_as_ros_reads_them(tmp_path):
                                 + "/robot2/mast3r_localizer:\n" + body.format(6.0)))
     with pytest.raises(ConfigError, match="no parameters for node"):
         load_config_yaml(params("/robot1/other_node:\n" + body.format(5.0)))
+
+
+def test_parameter_files_as_nav2_writes_them(tmp_path):
+    """Forms ROS reads and the CLI refused (a fresh user's finds): a nested namespace (Nav2's
+    RewrittenYaml root_key), 'robot1/name' without the leading slash, rclpy's own
+    use_sim_time and qos_overrides, and 1e-2 (a double for ROS's YAML reader, a string for
+    PyYAML)."""
+    from mast3r_ros.core.errors import ConfigError
+
+    def load(text):
+        p = tmp_path / "p.yaml"
+        p.write_text(text)
+        return load_config_yaml(str(p))
+    params = ("ros__parameters:\n  use_sim_time: true\n  tf_publish_rate: 5.0\n"
+              "  covariance: {map_pose_sigma_m: 1e-2}\n"
+              "  qos_overrides: {/tf: {publisher: {depth: 10}}}\n")
+
+    def indent(text, n):
+        return "".join(" " * n + line + "\n" for line in text.splitlines())
+    nested = "robot1:\n  mast3r_localizer:\n" + indent(params, 4)
+    slashed = "robot1/mast3r_localizer:\n" + indent(params, 2)
+    for text in (nested, slashed):
+        cfg = load(text)
+        assert cfg.node.tf_publish_rate == 5.0, text
+        assert cfg.localizer.covariance.map_pose_sigma_m == 0.01
+    with pytest.raises(ConfigError, match="no parameters for node"):
+        load("robot1:\n  other_node:\n" + indent(params, 4))
+    with pytest.raises(ConfigError, match=r"cannot read parameter file .*: Is a directory"):
+        load_config_yaml(str(tmp_path))
+    with pytest.raises(ConfigError, match="must be float"):
+        load("mast3r_localizer:\n  ros__parameters:\n    tf_publish_rate: fast\n")
+
+
+def test_a_missing_library_is_one_line_naming_how_to_install_it(monkeypatch, capsys):
+    """A plain `pip install -e .` has no OpenCV (an extra: ROS machines use the system's), and
+    every command that reads images ended in a ModuleNotFoundError traceback."""
+    import mast3r_ros.replay.cli as cli
+
+    def needs(name):
+        def cmd(args):
+            raise ModuleNotFoundError(f"No module named '{name}'", name=name)
+        return cmd
+    for name, words in (("cv2", "pip install -e '.[opencv]'"), ("cv2", "python3-opencv"),
+                        ("faiss", "pip install faiss-cpu"), ("shapely", "'shapely' is not")):
+        monkeypatch.setattr(cli, "cmd_demo", needs(name))
+        assert cli.main(["demo", "--out", "x"]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], err
+    monkeypatch.setattr(cli, "cmd_demo", needs("mast3r_ros.core.gone"))
+    with pytest.raises(ModuleNotFoundError):  # our own module missing: a broken checkout
+        cli.main(["demo", "--out", "x"])
