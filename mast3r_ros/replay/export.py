@@ -31,7 +31,9 @@ def _camera_size(text: str):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("export", help="export the network to ONNX (for TensorRT / Jetson)",
+    p = sub.add_parser("export", help="export the network to ONNX (for trtexec, ONNX Runtime or "
+                                      "your own deployment; the tensorrt backend exports by "
+                                      "itself)",
                        description="Write DIR/encoder.onnx (image -> encoding), DIR/decoder.onnx "
                                    "(K cached keyframe encodings + the query encoding -> "
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "
@@ -71,6 +73,11 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          "the config the export will run with")
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
     require_onnx(args.exporter)  # before a 2.7 GB checkpoint is read for nothing
+    try:  # a bad --camera-size, also before the checkpoint is read
+        shape = network_shape(args.size, args.camera_size)
+    except InputError as e:
+        w, h = args.camera_size
+        raise InputError(f"--camera-size {w}x{h}: {e}") from None
     # the ONNX exporter's own passes log every rewritten initializer at INFO (~1 400 lines for
     # the tiny network): keep third-party exporter chatter at WARNING unless asked for debug
     if args.log_level != "debug":
@@ -78,7 +85,6 @@ def _cmd_export(args: argparse.Namespace) -> int:
             logging.getLogger(name).setLevel(logging.WARNING)
     model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu",
                                   passed_as="as CKPT: mast3r-ros export CKPT --out DIR")
-    shape = network_shape(args.size, args.camera_size)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
     log.info("network %dx%d, keyframe batch %d, %s exporter (opset %d) -> %s (encoder.onnx, "

@@ -1,6 +1,7 @@
 import argparse
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -407,3 +408,14 @@ def test_a_missing_library_is_one_line_naming_how_to_install_it(monkeypatch, cap
     monkeypatch.setattr(cli, "cmd_demo", needs("mast3r_ros.core.gone"))
     with pytest.raises(ModuleNotFoundError):  # our own module missing: a broken checkout
         cli.main(["demo", "--out", "x"])
+
+
+def test_type_errors_in_parameter_files_say_the_fix(tmp_path):
+    from mast3r_ros.core.errors import ConfigError
+
+    for line, words in (('two_d_mode: "true"', "write true without quotes"),
+                        ("max_keyframes: 2.0", "write 2 "), ("map_frame: 12", "quote it ('12')")):
+        p = tmp_path / "p.yaml"
+        p.write_text(f"mast3r_localizer:\n  ros__parameters:\n    {line}\n")
+        with pytest.raises(ConfigError, match=re.escape(words)):
+            load_config_yaml(str(p))

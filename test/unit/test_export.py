@@ -214,6 +214,13 @@ def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt, capsys):
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "--keyframe-batch must be in 1..32" in err[0], err
     assert "got 1000" in err[0] and not (tmp_path / "y").exists()
+    # a camera size the network cannot take is said before the checkpoint is read (the path
+    # does not exist: reading it would be the other error)
+    for size in ("0x0", "8x4000"):
+        assert main(["export", str(tmp_path / "none.pth"), "--out", str(tmp_path / "y"),
+                     "--camera-size", size]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--camera-size {size}:" in err[0], err
     # export takes the checkpoint as its first argument, not --checkpoint: the hint says so
     assert main(["export", str(tmp_path / "none.pth"), "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip().splitlines()

@@ -341,3 +341,13 @@ def test_keyframe_selection_by_distance_and_rotation():
             for i in range(10)]
     assert kfm.select_keyframes(turn, 1.0, 20) == [0, 3, 6, 9]
     assert kfm.select_keyframes([], 0.1, 1) == []
+
+
+def test_a_map_path_with_a_tilde_is_expanded(map_path, monkeypatch):
+    """map_path: ~/maps/office in a parameter file (the launch file expands map:=, the YAML
+    value was taken literally: 'map folder not found: ~/...')."""
+    import os
+
+    monkeypatch.setenv("HOME", os.path.dirname(map_path))
+    m = kfm.KeyframeMap.load("~/" + os.path.basename(map_path))
+    assert len(m) > 0

@@ -91,7 +91,9 @@ class KeyframeMap(MapEncodings):
         is reported at open, naming the file (`file_problems` / ``mast3r-ros check-map`` list
         them all); ``check_files=False`` skips that (check-map itself).
         ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
+        A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file).
         """
+        path = os.path.expanduser(path)
         if os.path.exists(path) and not os.path.isdir(path):
             raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
                                  "folder `mast3r-ros build-map --out` wrote)")
