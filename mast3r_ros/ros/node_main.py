@@ -34,3 +34,7 @@ def main(args: Optional[List[str]] = None) -> None:
             "package.xml's dependencies.\n")
         raise SystemExit(2) from None
     node_main(args)
+
+
+if __name__ == "__main__":
+    main()

@@ -29,6 +29,8 @@ def test_cache_key_changes_with_every_field_and_is_stable():
                  dict(keyframe_batch=1), dict(gpu="Orin sm_87"), dict(trt_version="10.3.1"),
                  dict(precision="fp32")):
         assert tb.cache_key(_fields(**over)) != base, over
+    # a release that changes how engines are made does not reuse an older release's engines
+    assert tb.cache_key(dict(_fields(), engine_format=tb.ENGINE_FORMAT + 1)) != base
 
 
 def _write_cache(root, fields, stored=None, plans=True):

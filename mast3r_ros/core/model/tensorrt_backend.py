@@ -65,13 +65,20 @@ def import_tensorrt():
     return trt
 
 
+# How this package turns a checkpoint into engines (graphs exported, layers pinned to fp32):
+# part of the cache key, bumped when that changes so that a release's fix is not hidden behind
+# engines an older release built.
+ENGINE_FORMAT = 1
+
+
 def cache_fields(identity: str, size: int, net_shape: Tuple[int, int], keyframe_batch: int,
                  gpu: str, trt_version: str, precision: str = "fp16") -> Dict:
     """Everything an engine depends on; a change in any field means a rebuild."""
     return {"checkpoint_identity": str(identity), "size": int(size),
             "net_shape_hw": [int(net_shape[0]), int(net_shape[1])],
             "keyframe_batch": int(keyframe_batch), "gpu": str(gpu),
-            "tensorrt": str(trt_version), "precision": str(precision)}
+            "tensorrt": str(trt_version), "precision": str(precision),
+            "engine_format": ENGINE_FORMAT}
 
 
 def cache_key(fields: Dict) -> str:
