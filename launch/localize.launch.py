@@ -65,7 +65,8 @@ def _node_and_autostart(context):
             ("image", image_topic),
             ("image/compressed", image_topic.rstrip("/") + "/compressed"),
             ("camera_info", LaunchConfiguration("camera_info_topic")),
-        ],
+        ] + ([("/tf", "tf"), ("/tf_static", "tf_static")]  # Nav2's multi-robot pattern
+             if _is_true(LaunchConfiguration("namespaced_tf").perform(context)) else []),
         ros_arguments=["--log-level", f"{logger}:={log_level}"],
     )
     actions = [node]
@@ -107,12 +108,18 @@ def generate_launch_description():
             description="Use /clock (simulation or `ros2 bag play --clock`) instead of wall "
                         "time."),
         DeclareLaunchArgument(
-            "image_topic", default_value="/camera/image_raw",
-            description="sensor_msgs/Image topic; with image_transport 'compressed' the node "
-                        "subscribes to <image_topic>/compressed."),
+            "image_topic", default_value="camera/image_raw",
+            description="sensor_msgs/Image topic (relative names follow the namespace: "
+                        "/camera/image_raw without one); with image_transport 'compressed' the "
+                        "node subscribes to <image_topic>/compressed."),
         DeclareLaunchArgument(
-            "camera_info_topic", default_value="/camera/camera_info",
-            description="sensor_msgs/CameraInfo topic of the same camera and resolution."),
+            "camera_info_topic", default_value="camera/camera_info",
+            description="sensor_msgs/CameraInfo topic of the same camera and resolution "
+                        "(relative: follows the namespace)."),
+        DeclareLaunchArgument(
+            "namespaced_tf", default_value="false",
+            description="Remap /tf and /tf_static to the namespace's tf and tf_static "
+                        "(Nav2's multi-robot pattern: one TF tree per robot)."),
         DeclareLaunchArgument(
             "autostart", default_value="true",
             description="Configure and activate the node through lifecycle events; set false "

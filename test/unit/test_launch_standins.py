@@ -124,3 +124,17 @@ def test_log_level_names_the_namespaced_nodes_logger(monkeypatch, namespace):
 def test_no_autostart_leaves_the_lifecycle_to_a_manager(monkeypatch, distro):
     (node,) = _launch(monkeypatch, distro, "false")
     assert getattr(node, "node_autostart", False) is False
+
+
+@pytest.mark.parametrize("namespaced_tf", ["false", "true"])
+def test_topics_follow_the_namespace_and_tf_can(monkeypatch, namespaced_tf):
+    """Relative camera topics follow namespace:=robot1 (absolute defaults did not); TF stays
+    global unless namespaced_tf (Nav2's multi-robot remapping of /tf to tf)."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", namespace="robot1",
+                         namespaced_tf=namespaced_tf)
+    remaps = dict(node.kwargs["remappings"])
+    assert remaps["image"] == "camera/image_raw" and remaps["camera_info"].args[0] == \
+        "camera_info_topic"
+    assert ("/tf" in remaps) is (namespaced_tf == "true")
+    if namespaced_tf == "true":
+        assert remaps["/tf"] == "tf" and remaps["/tf_static"] == "tf_static"
