@@ -26,10 +26,14 @@ PIP_REQUIREMENTS = [
 # A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the
 # dependencies, and the entry-point scripts setuptools writes for `ros2 run` would refuse to start
 # (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags. colcon runs
-# this file with the `install` (or, for --symlink-install, `develop`) command; pip never does (it
-# builds through pyproject.toml's PEP 517 backend: egg_info / dist_info / *_wheel), so a
-# `pip install -e .` in a shell where ROS is sourced still gets every requirement.
-ROS_BUILD = "AMENT_PREFIX_PATH" in os.environ and bool({"install", "develop"} & set(sys.argv[1:]))
+# this file as `setup.py ... install --prefix <install> ...` (or, for --symlink-install,
+# `develop --prefix <install> --editable ...`: colcon_core/task/python/build.py). pip builds
+# through pyproject.toml's PEP 517 backend (egg_info / dist_info / *_wheel), or, with an old
+# setuptools and --no-build-isolation, `develop --no-deps` without --prefix: a `pip install -e .`
+# in a shell where ROS is sourced still gets every requirement.
+_ARGS = set(sys.argv[1:])
+ROS_BUILD = ("AMENT_PREFIX_PATH" in os.environ and bool({"install", "develop"} & _ARGS)
+             and "--prefix" in _ARGS)
 
 setup(
     name=package_name,

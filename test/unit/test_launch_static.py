@@ -194,14 +194,20 @@ def test_colcon_build_leaves_dependencies_to_rosdep(tmp_path, monkeypatch):
     """colcon (ROS sourced, setup.py install/develop) requires nothing pip-only (a missing
     rosbags would make `ros2 run` refuse to start); pip installs get every requirement, also in
     a shell where ROS is sourced (a fresh user's venv got no numpy, scipy or yaml)."""
-    colcon = ["egg_info", "--egg-base", "build/mast3r_ros", "build", "install", "--record",
+    # the argv colcon_core/task/python/build.py gives setup.py, without and with --symlink-install
+    colcon = ["egg_info", "--egg-base", "build/mast3r_ros", "build", "--build-base",
+              "build/mast3r_ros/build", "install", "--prefix", "install/mast3r_ros", "--record",
               "install.log", "--single-version-externally-managed"]
-    for argv in (colcon, ["develop", "--editable", "--no-deps"]):
+    symlink = ["develop", "--prefix", "install/mast3r_ros", "--editable", "--build-directory",
+               "build/mast3r_ros/build", "--no-deps"]
+    for argv in (colcon, symlink):
         ros = _setup_requires(monkeypatch, argv, ament=True)
         assert "torch" not in ros and "rosbags" not in ros and "numpy" not in ros, argv
-    for argv in (["egg_info"], ["dist_info"], ["editable_wheel"], ["bdist_wheel"]):
+    # pip: PEP 517 steps, or an old setuptools' legacy editable (develop without --prefix)
+    for argv in (["egg_info"], ["dist_info"], ["editable_wheel"], ["bdist_wheel"],
+                 ["develop", "--no-deps"]):
         assert "rosbags" in _setup_requires(monkeypatch, argv, ament=True), argv
-    assert "torch>=2.1" in _setup_requires(monkeypatch, colcon[4:], ament=False)
+    assert "torch>=2.1" in _setup_requires(monkeypatch, colcon, ament=False)
     # and the real thing: pip's metadata step under a sourced ROS
     (tmp_path / "pip").mkdir()
     pip = _egg_requires(tmp_path / "pip", {"AMENT_PREFIX_PATH": "/opt/ros/humble"})
