@@ -33,13 +33,13 @@ import dataclasses
 import hashlib
 import logging
 import os
-import tempfile
 import threading
 from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
 from .errors import InputError, MapFormatError, describe_npy, npy_header_error
+from .fileio import mkstemp_public
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +177,7 @@ def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarr
         for k in dtype.names:
             rec[k][i] = r[k]
     rel = chunk_file_name(first)
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", suffix=".npy", dir=folder)
+    fd, tmp = mkstemp_public(folder, suffix=".npy")
     try:
         with os.fdopen(fd, "wb") as fh:
             np.save(fh, rec, allow_pickle=False)

@@ -22,7 +22,6 @@ from typing import List, Optional, Tuple
 import decimal
 import logging
 import os
-import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,6 +31,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
+from ..core.fileio import mkstemp_public
 from ..core.image_codec import (
     check_image_file_intact,
     depth_to_metres,
@@ -228,7 +228,7 @@ def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarra
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp_name = mkstemp_public(str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             f.write(text)

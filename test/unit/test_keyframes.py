@@ -351,3 +351,29 @@ def test_a_map_path_with_a_tilde_is_expanded(map_path, monkeypatch):
     monkeypatch.setenv("HOME", os.path.dirname(map_path))
     m = kfm.KeyframeMap.load("~/" + os.path.basename(map_path))
     assert len(m) > 0
+
+
+def test_map_and_run_files_are_readable_by_other_users(tmp_path):
+    """Atomic writes went through tempfile.mkstemp, whose 0600 the rename kept: manifest.json,
+    the tables, encoding chunks and trajectory.tum were unreadable to a ROS service account
+    (a fresh user's find). Files now get 0666 minus the umask, as open() gives."""
+    import os
+    import stat
+
+    from mast3r_ros.core.fileio import atomic_write_bytes
+    from mast3r_ros.replay.tum import write_tum_trajectory
+
+    old = os.umask(0o022)
+    try:
+        path = kfm.write_map(str(tmp_path / "map"), _keyframes())
+        write_tum_trajectory(str(tmp_path / "t.tum"), [0], [np.eye(4)])
+        atomic_write_bytes(str(tmp_path / "b.bin"), b"x")
+        os.umask(0o077)
+        atomic_write_bytes(str(tmp_path / "private.bin"), b"x")
+    finally:
+        os.umask(old)
+    files = [os.path.join(r, f) for r, _, fs in os.walk(path) for f in fs]
+    files += [str(tmp_path / "t.tum"), str(tmp_path / "b.bin")]
+    modes = {f: stat.S_IMODE(os.stat(f).st_mode) for f in files}
+    assert len(files) > 5 and all(m == 0o644 for m in modes.values()), modes
+    assert stat.S_IMODE(os.stat(tmp_path / "private.bin").st_mode) == 0o600  # umask honoured
