@@ -233,6 +233,11 @@ class Localizer:
         """
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
+        check = kf_map.manifest.get("consistency") or {}
+        if check.get("forced"):  # build-map --force over a failed check: say it at every start
+            log.warning("map %s failed its consistency check and was written with --force: %s; "
+                        "poses localized against it can be wrong by that much (mast3r-ros "
+                        "check-map %s)", map_path, check.get("message", "?"), map_path)
         engine = None
         if cfg.localizer.matcher == "mast3r":
             from .model.engine import Mast3rEngine

@@ -529,3 +529,33 @@ def test_warmup_on_a_corrupt_map_raises_the_map_error(map_dir, tmp_path, caplog)
                                                    match="checksum mismatch.*000000.png"):
         Localizer.from_config(cfg, broken)
     assert "warm-up failed" not in caplog.text
+
+
+def test_a_map_written_with_force_is_warned_about_at_every_start(sift_map, tmp_path, caplog):
+    """build-map --force writes a map that failed its consistency check; localizing against it
+    gave confident poses 1.5 m off without a word (a fresh user's find)."""
+    import json
+    import logging
+    import shutil
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.localizer import Localizer
+
+    path = str(tmp_path / "forced")
+    shutil.copytree(sift_map, path)
+    mpath = tmp_path / "forced" / "manifest.json"
+    m = json.loads(mpath.read_text())
+    m["consistency"] = dict(m.get("consistency") or {}, forced=True,
+                            message="map inconsistent: depth is x10 the size the poses fit")
+    mpath.write_text(json.dumps(m))
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift",
+                                                                 warmup=False))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        Localizer.from_config(cfg, path).close()
+    assert any("written with --force" in r.getMessage() and "x10" in r.getMessage()
+               for r in caplog.records), caplog.text
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        Localizer.from_config(cfg, sift_map).close()
+    assert not any("--force" in r.getMessage() for r in caplog.records)
