@@ -37,10 +37,12 @@ def _is_true(text: str) -> bool:
 
 
 def _node_and_autostart(context):
-    """Built at launch time so that an empty map/checkpoint argument leaves the YAML value."""
-    overrides = {
-        "use_sim_time": ParameterValue(LaunchConfiguration("use_sim_time"), value_type=bool),
-    }
+    """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
+    parameter file's value."""
+    overrides = {}
+    use_sim_time = LaunchConfiguration("use_sim_time").perform(context).strip()
+    if use_sim_time:  # else a Nav2 file's use_sim_time: true was overridden by a default false
+        overrides["use_sim_time"] = ParameterValue(_is_true(use_sim_time), value_type=bool)
     map_path = os.path.expanduser(LaunchConfiguration("map").perform(context))
     if map_path:
         overrides["map_path"] = ParameterValue(map_path, value_type=str)
@@ -104,9 +106,10 @@ def generate_launch_description():
             "namespace", default_value="",
             description="Namespace of the node and of its relative topics (multi-robot setups)."),
         DeclareLaunchArgument(
-            "use_sim_time", default_value="false",
-            description="Use /clock (simulation or `ros2 bag play --clock`) instead of wall "
-                        "time."),
+            "use_sim_time", default_value="",
+            description="true: use /clock (simulation or `ros2 bag play --clock`) instead of "
+                        "wall time; false: wall time; empty (default): as params_file says "
+                        "(wall time when it does not)."),
         DeclareLaunchArgument(
             "image_topic", default_value="camera/image_raw",
             description="sensor_msgs/Image topic (relative names follow the namespace: "

@@ -138,3 +138,16 @@ def test_topics_follow_the_namespace_and_tf_can(monkeypatch, namespaced_tf):
     assert ("/tf" in remaps) is (namespaced_tf == "true")
     if namespaced_tf == "true":
         assert remaps["/tf"] == "tf" and remaps["/tf_static"] == "tf_static"
+
+
+@pytest.mark.parametrize("value, want", [("", None), ("true", True), ("false", False),
+                                         ("True", True)])
+def test_use_sim_time_overrides_the_parameter_file_only_when_given(monkeypatch, value, want):
+    """A default 'false' override silently beat a Nav2 parameter file's use_sim_time: true
+    (a fresh user's find); empty now leaves the file's value."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time=value)
+    overrides = node.kwargs["parameters"][1]
+    if want is None:
+        assert "use_sim_time" not in overrides
+    else:
+        assert overrides["use_sim_time"].args[0] is want
