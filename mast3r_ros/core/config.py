@@ -582,7 +582,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
 
     Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
     form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
-    ``use_sim_time`` ...; ``qos_overrides.*``) are skipped.
+    ``use_sim_time`` ...; ``qos_overrides.*``) are skipped, and so are unknown names in a
+    wildcard block (``/**``: other nodes' parameters, as rclpy ignores undeclared overrides);
+    an unknown name in the node's own block is an error (a typo).
 
     Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
     is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
@@ -613,7 +615,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     for key, block in matching:
         if not isinstance(block, Mapping) or "ros__parameters" not in block:
             raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
-        merged.update(_flatten(block["ros__parameters"] or {}))
+        values = _flatten(block["ros__parameters"] or {})
+        if "*" in key:  # a wildcard block is every node's: keys of other nodes are not errors
+            values = {k: v for k, v in values.items() if k in _BY_NAME}
+        merged.update(values)
     if not matching:
         raise ConfigError(f"{path}: no parameters for node '{node_name}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "

@@ -419,3 +419,17 @@ def test_type_errors_in_parameter_files_say_the_fix(tmp_path):
         p.write_text(f"mast3r_localizer:\n  ros__parameters:\n    {line}\n")
         with pytest.raises(ConfigError, match=re.escape(words)):
             load_config_yaml(str(p))
+
+
+def test_a_wildcard_block_may_hold_other_nodes_parameters(tmp_path):
+    """'/**' applies to every node of a Nav2 bringup: another node's key there is not ours to
+    refuse (rclpy ignores it); in the node's own block an unknown key stays a typo."""
+    from mast3r_ros.core.errors import ConfigError
+
+    p = tmp_path / "p.yaml"
+    p.write_text("/**:\n  ros__parameters:\n    robot_base_frame: base_link\n"
+                 "    tf_publish_rate: 7.0\n")
+    assert load_config_yaml(str(p)).node.tf_publish_rate == 7.0
+    p.write_text("mast3r_localizer:\n  ros__parameters:\n    robot_base_frame: base_link\n")
+    with pytest.raises(ConfigError, match="unknown parameter 'robot_base_frame'"):
+        load_config_yaml(str(p))
