@@ -385,12 +385,27 @@ class BagSequence:
                 self.run, how)
         keep = self.run
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
+        self._warn_unstamped(self._image_stamps)
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         for r, parent, child, stamp, pose in self._tf_runs:
             if r == keep:
                 self._tf.add_dynamic(parent, child, stamp, pose)
         self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
+
+    def _warn_unstamped(self, stamps: List[int]) -> None:
+        """One warning when images carry header stamp 0 or repeat the previous one: a driver
+        that does not stamp its images. The node refuses such frames (and says so); offline
+        they are localized, but their trajectory stamps mean nothing and ground truth cannot
+        be associated."""
+        zero = sum(1 for s in stamps if s == 0)
+        repeated = sum(1 for a, b in zip(stamps, stamps[1:]) if b == a and b != 0)
+        if zero or repeated:
+            log.warning("rosbag2 %s: %d of %d images have header stamp 0 and %d repeat the "
+                        "previous image's stamp: the camera driver does not stamp its images, "
+                        "so the trajectory's stamps are not the images' times (the node "
+                        "refuses such frames); fix the driver's header.stamp", self.path, zero,
+                        len(stamps), repeated)
 
     @property
     def depth_units_per_m(self) -> Optional[float]:

@@ -479,3 +479,21 @@ def test_a_rectified_image_topic_takes_p_not_k_and_d(tmp_path):
     assert raw.intrinsics.K[0, 0] == 30.0 and np.any(raw.intrinsics.dist)
     np.testing.assert_array_equal(rect.intrinsics.K, [[28, 0, 14.5], [0, 29, 11], [0, 0, 1]])
     assert not np.any(rect.intrinsics.dist)
+
+
+def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
+    """A driver leaving header.stamp at 0: the node refuses such frames, the offline reader
+    localized them into a trajectory of identical stamps without a word (a fresh user's find)."""
+    import logging
+
+    msgs = [("/cam/image", S + i, image(0, "rgb8", RGB)) for i in range(3)]
+    msgs.append(("/cam/camera_info", S, camera_info(0)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
+    warned = [r.getMessage() for r in caplog.records if "does not stamp" in r.getMessage()]
+    assert len(warned) == 1 and "3 of 3 images have header stamp 0" in warned[0]
+    assert len(seq) == 3
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(write_bag(tmp_path / "ok", StoragePlugin.MCAP, rgbd_messages()))
+    assert not [r for r in caplog.records if "does not stamp" in r.getMessage()]
