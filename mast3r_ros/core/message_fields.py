@@ -98,6 +98,33 @@ def pose_to_matrix(pose: Any) -> np.ndarray:
 # Camera and images
 
 
+def _camera_info_fields(info: Any, rectified: bool) -> tuple:
+    """Every CameraInfo field the conversion reads, as plain hashable values: the input of
+    `camera_info_to_intrinsics` and, being exactly that, `IntrinsicsCache`'s key (a key that
+    left out binning and ROI once kept a stale principal point). Raises InputError for a
+    malformed ROI."""
+    roi = getattr(info, "roi", None)
+    common = (int(info.width), int(info.height), int(getattr(info, "binning_x", 0) or 0),
+              int(getattr(info, "binning_y", 0) or 0),
+              None if roi is None else image_codec._roi_fields(roi))
+    if rectified:
+        r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
+        return (True,) + common + (tuple(float(v) for v in info.p),
+                                   None if r is None else tuple(float(v) for v in r))
+    return (False,) + common + (tuple(float(v) for v in info.k),
+                                tuple(float(v) for v in info.d), str(info.distortion_model))
+
+
+def _intrinsics_from_fields(fields: tuple) -> CameraIntrinsics:
+    rectified, width, height, binning_x, binning_y, roi = fields[:6]
+    binning = dict(binning_x=binning_x, binning_y=binning_y, roi=roi)
+    if rectified:
+        p, r = fields[6:]
+        return image_codec.rectified_intrinsics_from_camera_info(width, height, p, r, **binning)
+    k, d, model = fields[6:]
+    return image_codec.intrinsics_from_camera_info(width, height, k, d, model, **binning)
+
+
 def camera_info_to_intrinsics(info: Any, rectified: bool = False) -> CameraIntrinsics:
     """``sensor_msgs/CameraInfo`` -> `CameraIntrinsics`.
 
@@ -109,14 +136,7 @@ def camera_info_to_intrinsics(info: Any, rectified: bool = False) -> CameraIntri
     (as image_geometry applies them; a message without those fields is read as unbinned and
     uncropped). Raises InputError for an uncalibrated (all-zero K) or malformed message.
     """
-    binning = dict(binning_x=int(getattr(info, "binning_x", 0) or 0),
-                   binning_y=int(getattr(info, "binning_y", 0) or 0),
-                   roi=getattr(info, "roi", None))
-    if rectified:
-        return image_codec.rectified_intrinsics_from_camera_info(
-            int(info.width), int(info.height), info.p, getattr(info, "r", None), **binning)
-    return image_codec.intrinsics_from_camera_info(
-        int(info.width), int(info.height), info.k, info.d, info.distortion_model, **binning)
+    return _intrinsics_from_fields(_camera_info_fields(info, rectified))
 
 
 def is_compressed(msg: Any) -> bool:
@@ -161,22 +181,8 @@ class IntrinsicsCache:
         self._value: Optional[CameraIntrinsics] = None
 
     def __call__(self, info: Any, rectified: bool = False) -> CameraIntrinsics:
-        roi = getattr(info, "roi", None)
-        # every field the conversion reads: a runtime binning or ROI change (same image size
-        # possible) must not keep the old principal point
-        key = (int(info.width), int(info.height), tuple(float(v) for v in info.k),
-               tuple(float(v) for v in info.d), str(info.distortion_model),
-               int(getattr(info, "binning_x", 0) or 0), int(getattr(info, "binning_y", 0) or 0),
-               None if roi is None else tuple(
-                   int(getattr(roi, f, 0) or 0) for f in ("x_offset", "y_offset", "width",
-                                                          "height"))
-               + (bool(getattr(roi, "do_rectify", False)),),
-               bool(rectified))
-        if rectified:
-            r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
-            key += (tuple(float(v) for v in info.p),
-                    () if r is None else tuple(float(v) for v in r))
+        key = _camera_info_fields(info, rectified)
         if key != self._key or self._value is None:
-            self._value = camera_info_to_intrinsics(info, rectified)
+            self._value = _intrinsics_from_fields(key)
             self._key = key
         return self._value
