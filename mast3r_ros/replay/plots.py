@@ -55,12 +55,33 @@ def plane_axes(*positions: Optional[np.ndarray]) -> Tuple[int, int]:
     return int(a), int(b)
 
 
+def arrow_length(*positions: Optional[np.ndarray], axes: Tuple[int, int]) -> float:
+    """Length in metres of the optical-axis arrows of a top-down view: 6 % of the larger side
+    of the plotted positions' extent (0.15 m when they are one point), so the arrows read the
+    same on a desk-sized map and on a building."""
+    a, b = axes
+    pts = [p[np.isfinite(p).all(axis=1)][:, [a, b]] for p in positions
+           if p is not None and len(p)]
+    pts = [p for p in pts if len(p)]
+    span = float(np.ptp(np.concatenate(pts), axis=0).max()) if pts else 0.0
+    return 0.06 * span if span > 0 else 0.15
+
+
 def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, **kw) -> None:
+    """Arrows along the cameras' optical axes (+z of the optical frame, REP-103), projected on
+    the view's plane. quiver() leaves the axes' data limits alone, so the tips are added to
+    them: an arrow of an outermost keyframe is not cut at the border."""
     a, b = axes
     c = poses[:, :3, 3]
     z = poses[:, :3, 2]  # optical axis in the map frame
     ax.quiver(c[:, a], c[:, b], z[:, a] * length, z[:, b] * length, angles="xy",
               scale_units="xy", scale=1, width=0.004, **kw)
+    tips = np.stack([c[:, a] + z[:, a] * length, c[:, b] + z[:, b] * length], axis=1)
+    ends = np.concatenate([tips, c[:, [a, b]]])
+    ends = ends[np.isfinite(ends).all(axis=1)]
+    if len(ends):
+        ax.update_datalim(ends)
+        ax.autoscale_view()
 
 
 def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.ndarray],
@@ -84,7 +105,8 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
             ax.plot([groundtruth[i, a], estimate[i, a]], [groundtruth[i, b], estimate[i, b]],
                     "-", color="tab:red", lw=0.8)
     if keyframe_poses is not None and len(keyframe_poses):
-        _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green", label="keyframes")
+        length = arrow_length(groundtruth, estimate, kf_c, axes=axes)
+        _camera_arrows(ax, keyframe_poses, axes, length, color="tab:green", label="keyframes")
         ax.plot(kf_c[:, a], kf_c[:, b], "o", color="tab:green", ms=3)
     _finish_top_down(fig, ax, (a, b), title or "trajectory (top-down)", path)
 
@@ -129,7 +151,8 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
         plot_consistency(ax2, consistency)
     if traj is not None:
         ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")
-    _camera_arrows(ax, keyframe_poses, axes, 0.15, color="tab:green",
+    _camera_arrows(ax, keyframe_poses, axes,
+                   arrow_length(traj, keyframe_poses[:, :3, 3], axes=axes), color="tab:green",
                    label=f"{len(keyframe_poses)} keyframes")
     c = keyframe_poses[:, :3, 3]
     ax.plot(c[:, a], c[:, b], "o", color="tab:green", ms=3)
