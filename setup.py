@@ -6,12 +6,22 @@ by a pip install. OpenCV is an extra for the same reason: ROS installs python3-o
 """
 
 import os
+import re
 import sys
 from glob import glob
 
 from setuptools import find_packages, setup
 
 package_name = "mast3r_ros"
+
+
+def read_version():
+    """`mast3r_ros.__version__`, the one place the version is written, read as text: importing the
+    package here would need its dependencies before they are installed."""
+    init = os.path.join(os.path.dirname(os.path.abspath(__file__)), package_name, "__init__.py")
+    with open(init, encoding="utf-8") as fh:
+        return re.search(r'^__version__ = "([^"]+)"$', fh.read(), re.M).group(1)
+
 
 PIP_REQUIREMENTS = [
     "numpy>=1.21",
@@ -37,7 +47,7 @@ ROS_BUILD = ("AMENT_PREFIX_PATH" in os.environ and bool({"install", "develop"} &
 
 setup(
     name=package_name,
-    version="0.1.0",
+    version=read_version(),
     packages=find_packages(exclude=["test", "test.*", "bench", "bench.*"]),
     data_files=[
         ("share/ament_index/resource_index/packages", ["resource/" + package_name]),

@@ -321,6 +321,20 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
 # ---------------------------------------------------------------------------------- main ---
 
+def package_version() -> str:
+    """The installed distribution's version; ``mast3r_ros.__version__`` (which setup.py reads)
+    where there is no package metadata (the checkout on PYTHONPATH, a colcon build run from
+    source)."""
+    from importlib import metadata
+
+    from .. import __version__
+
+    try:
+        return metadata.version("mast3r_ros")
+    except metadata.PackageNotFoundError:
+        return __version__
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from .check_map import add_parser as add_check_map_parser
@@ -330,6 +344,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG, description="Metric 6-DoF camera localization against a keyframe map "
                                "with MASt3R (offline tools).")
+    parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}",
+                        help="print the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     sub.required = True
     common, source = _config_options(), _source_options()
