@@ -257,7 +257,7 @@ class _CachedNN:
 
 @functools.lru_cache(maxsize=1)
 def _triton_error() -> Optional[str]:
-    """None when `core.nn_triton` imports (Triton installed), else why not."""
+    """None when `core.nn_triton` imports (Triton >= 3.0 installed), else why not."""
     try:
         from . import nn_triton  # noqa: F401
     except Exception as e:  # noqa: BLE001  ImportError, or a broken Triton install
@@ -287,8 +287,8 @@ def resolve_nn_backend(nn_backend: str, device: torch.device, dist: str = "dot",
         return "triton" if device.type == "cuda" and _triton_error() is None else "torch"
     err = _triton_error()
     if err is not None:
-        raise ConfigError(f"nn_backend 'triton' needs the triton package, which does not import "
-                          f"({err}); install it (pip install triton) or use 'auto'/'torch'")
+        raise ConfigError(f"nn_backend 'triton' needs Triton >= 3.0, which does not import here "
+                          f"({err}); install a torch that brings it, or use 'auto'/'torch'")
     if not usable:
         raise ConfigError(f"nn_backend 'triton' runs on CUDA tensors, got maps on {device}; "
                           "use 'auto' or 'torch'")

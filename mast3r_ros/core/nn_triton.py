@@ -43,21 +43,40 @@ that are small multiples of 1/8) both paths return identical indices. NaN scores
 lowest finite value, +-inf as the largest/lowest finite one (as the torch path's sanitising),
 and rows flagged in ``target_bad`` never win while a valid row exists.
 
-Importing this module imports ``triton`` (raise ImportError without it); `core.matching`
-imports it lazily. Runs on CUDA tensors, or on CPU tensors under ``TRITON_INTERPRET=1`` (tests).
+Importing this module imports ``triton`` and raises ImportError without it, or with a Triton
+older than 3.0 (``MIN_TRITON``): the kernels use ``tl.dot(input_precision=...)``, which Triton
+2.x (the one pip's CUDA torch 2.1-2.3 wheels bring) does not know. `core.matching` imports it
+lazily, so "auto" then uses the torch search. Runs on CUDA tensors, or on CPU tensors under
+``TRITON_INTERPRET=1`` (tests).
 """
 
 from __future__ import annotations
 
 import logging
+import re
 import threading
-from typing import Optional
+from typing import Optional, Tuple
 
 import torch
 import triton
 import triton.language as tl
 
 log = logging.getLogger(__name__)
+
+MIN_TRITON = (3, 0)
+
+
+def _release(version: str) -> Tuple[int, ...]:
+    """(major, minor) of a version string such as "3.1.0", "2.1.0+e6216047b8" or "3.2.0.dev0"."""
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
+if _release(getattr(triton, "__version__", "0")) < MIN_TRITON:
+    raise ImportError(
+        f"triton {getattr(triton, '__version__', '(unknown version)')} is older than "
+        f"{'.'.join(map(str, MIN_TRITON))}, which the fused search needs (tl.dot input_precision); "
+        "nn_backend 'auto' uses the torch search (torch >= 2.4 brings Triton 3)")
 
 BLOCK_Q = 32
 BLOCK_T = 128

@@ -10,7 +10,7 @@ import pytest
 import torch
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
-pytest.importorskip("triton")
+pytest.importorskip("triton", minversion="3.0")
 
 from mast3r_test_utils import warped_descriptor_pair  # noqa: E402
 

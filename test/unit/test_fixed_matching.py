@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-pytest.importorskip("triton")
+pytest.importorskip("triton", minversion="3.0")
 
 from mast3r_test_utils import count_cpu_calls, warped_descriptor_pair  # noqa: E402
 

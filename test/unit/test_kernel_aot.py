@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-triton = pytest.importorskip("triton")
+triton = pytest.importorskip("triton", minversion="3.0")
 
 REPO = Path(__file__).resolve().parents[2]
 _TOOLS = Path(triton.__file__).parent / "backends" / "nvidia" / "bin"

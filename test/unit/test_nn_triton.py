@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 
-triton = pytest.importorskip("triton")
+triton = pytest.importorskip("triton", minversion="3.0")
 
 from mast3r_test_utils import warped_descriptor_pair  # noqa: E402
 
