@@ -188,7 +188,9 @@ def plot_consistency(ax: Any, report: Any) -> None:
     ax2.plot(x[ok], rep[ok], "s", color="tab:orange", ms=5, label="match reprojection [px]")
     if "max_reproj_px" in th:
         ax2.axhline(th["max_reproj_px"], color="tab:orange", ls="--", lw=1)
-    ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), float(np.nanmax(rep, initial=0.0))) * 1.1)
+    # (np.nanmax's initial= needs numpy >= 1.22; Humble's is 1.21)
+    top = float(rep[ok].max()) if ok.any() else 0.0
+    ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), top) * 1.1)
     ax2.set_ylabel("match reprojection [px]")
     for f in k:
         if f.ok is False:
