@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plot", metavar="PNG",
                    help="write the keyframes with their per-keyframe figures as a picture")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="logging level on stderr (default info)")
+                   help="logging level on stderr")
     p.set_defaults(func=cmd_check_map)
 
 

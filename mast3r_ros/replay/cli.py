@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import json
 import logging
 import os
@@ -24,7 +25,7 @@ log = logging.getLogger(__name__)
 
 PROG = "mast3r-ros"
 
-LOG_LEVEL_HELP = "logging level on stderr (default info)"
+LOG_LEVEL_HELP = "logging level on stderr"
 OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
                   "complete)")
 
@@ -34,6 +35,18 @@ _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "
 
 
 # -------------------------------------------------------------------------------- common ---
+
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """argparse's help with each option's default, ``(default: X)``, except where it says
+    nothing (None: the help says what happens; a flag's False) or the help already says it in
+    words (``(default ...``: "the source's groundtruth.txt", "640x480: 512 -> 512x384")."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if action.default is None or action.nargs == 0 or "(default" in text:
+            return text
+        return super()._get_help_string(action)
+
 
 def _config_options(matcher: bool = True) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(add_help=False)
@@ -235,17 +248,16 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                                    "in between. MASt3R when a checkpoint is configured, else "
                                    "the SIFT baseline.")
     p.add_argument("--out", default="demo_out", metavar="DIR",
-                   help="output folder: DIR/data (rendered scene), DIR/map, DIR/run "
-                        "(default demo_out)")
+                   help="output folder: DIR/data (rendered scene), DIR/map, DIR/run")
     p.add_argument("--overwrite", action="store_true",
                    help="reuse an existing DIR: its rendered scene when it matches, its map "
                         "and run replaced")
     p.add_argument("--frames", type=int, default=60, help="frames rendered around the loop")
-    p.add_argument("--width", type=int, default=640, help="image width in pixels (default 640)")
+    p.add_argument("--width", type=int, default=640, help="image width in pixels")
     p.add_argument("--height", type=int, default=480,
-                   help="image height in pixels (default 480)")
+                   help="image height in pixels")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the rendered scene's texture and path (default 0)")
+                   help="seed of the rendered scene's texture and path")
     p.set_defaults(func=cmd_demo)
 
 
@@ -342,11 +354,14 @@ def build_parser() -> argparse.ArgumentParser:
     from .retrieve import add_parser as add_retrieve_parser
 
     parser = argparse.ArgumentParser(
-        prog=PROG, description="Metric 6-DoF camera localization against a keyframe map "
-                               "with MASt3R (offline tools).")
+        prog=PROG, formatter_class=HelpFormatter,
+        description="Metric 6-DoF camera localization against a keyframe map with MASt3R "
+                    "(offline tools).")
     parser.add_argument("--version", action="version", version=f"{PROG} {package_version()}",
                         help="print the version and exit")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    # every subcommand's parser (those of check_map, export, retrieve too) shows the defaults
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=functools.partial(
+        argparse.ArgumentParser, formatter_class=HelpFormatter))
     sub.required = True
     common, source = _config_options(), _source_options()
     _add_build_map(sub, [common, source])

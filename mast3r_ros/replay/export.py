@@ -43,7 +43,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--size", type=int, default=512, choices=SIZES,
-                   help="network image size, as model.image_size (default 512)")
+                   help="network image size, as model.image_size")
     p.add_argument("--keyframe-batch", type=int, default=KEYFRAME_BATCH_DEFAULT, metavar="K",
                    help="keyframes decoded per call: the localizer's max_keyframes, "
                         f"{KEYFRAME_BATCH_RANGE[0]}..{KEYFRAME_BATCH_RANGE[1]} (default "

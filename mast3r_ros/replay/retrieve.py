@@ -120,12 +120,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "| complete (default: the demo's retrieval-min(20,N)-min(N-1,10))")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the random first key image of retrieval-NA-K (numpy legacy "
-                        "RNG, as the reference draws it; default 0)")
+                        "RNG, as the reference draws it)")
     p.add_argument("--symmetrize", action="store_true",
                    help="also write every pair reversed (the reference's pairwise inference)")
     p.add_argument("--device", default="auto",
-                   help="torch device: auto (cuda when available), cpu, cuda, cuda:N "
-                        "(default auto)")
+                   help="torch device: auto (cuda when available), cpu, cuda, cuda:N")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),

@@ -35,3 +35,44 @@ def test_the_version_is_written_once():
     assert "version=read_version()" in setup and __version__ not in setup
     xml = re.search(r"<version>([^<]+)</version>", (REPO / "package.xml").read_text())
     assert xml and xml.group(1) == __version__
+
+
+def _help_entries(capsys, argv):
+    """{first word of the entry ('--stride', 'SOURCE'): its help text on one line} of --help."""
+    with pytest.raises(SystemExit) as e:
+        main([*argv, "--help"])
+    assert e.value.code == 0
+    entries, name = {}, None
+    for line in capsys.readouterr().out.splitlines():
+        if re.match(r"^  \S", line):  # an option or positional; its help may follow on lines
+            name = line.split()[0].rstrip(",")  # indented deeper
+            entries[name] = line
+        elif name and line.startswith("   "):
+            entries[name] += line
+        else:
+            name = None
+    return {k: " ".join(v.split()) for k, v in entries.items()}
+
+
+# one option per command whose default the help must show: (command, option, its default)
+KNOWN_DEFAULTS = [("build-map", "--sync-tolerance", "0.02"), ("localize", "--stride", "1"),
+                  ("localize", "--log-level", "info"), ("demo", "--width", "640"),
+                  ("demo", "--out", "demo_out"), ("pair", "--log-level", "info"),
+                  ("retrieve", "--device", "auto"), ("retrieve", "--seed", "0"),
+                  ("check-map", "--log-level", "info"), ("export", "--size", "512"),
+                  ("export", "--exporter", "auto"), ("merge-maps", "--log-level", "info")]
+
+
+@pytest.mark.parametrize("command", sorted({c for c, _, _ in KNOWN_DEFAULTS}))
+def test_help_shows_each_default_once(capsys, command):
+    """`--help` said 'logging level on stderr' with no default on most commands and
+    '(default 640)' on a few: every option with a default shows it, and none says it twice
+    (argparse's '(default: X)' beside a hand-written one)."""
+    entries = _help_entries(capsys, [command])
+    for c, option, default in KNOWN_DEFAULTS:
+        if c == command:
+            assert f"default: {default})" in entries[option] or (
+                f"'{default}' (default)" in entries[option]), entries[option]
+    twice = {k: v for k, v in entries.items() if v.lower().count("default") > 1}
+    assert not twice, twice
+    assert "(default: None)" not in str(entries) and "(default: False)" not in str(entries)
