@@ -38,7 +38,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                    "(K cached keyframe encodings + the query encoding -> "
                                    "pointmaps, confidences, descriptors) and DIR/manifest.json, "
                                    "for one fixed network size.")
-    p.add_argument("checkpoint", metavar="CKPT", help="MASt3R or DUSt3R checkpoint")
+    # CKPT as the first argument (the issue's `export CKPT --out DIR`) or --checkpoint CKPT,
+    # as every other command takes it; `checkpoint_of` checks that exactly one is given
+    p.add_argument("ckpt", nargs="?", metavar="CKPT", help="MASt3R or DUSt3R checkpoint")
+    p.add_argument("--checkpoint", metavar="CKPT", help="the same as CKPT")
     p.add_argument("--out", required=True, help="output folder (written whole or not at all)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
@@ -60,12 +63,27 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=_cmd_export)
 
 
+def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
+    """(the checkpoint path, how it was passed, for the not-found hint) from CKPT or
+    --checkpoint; InputError when neither or two different ones are given."""
+    if args.ckpt and args.checkpoint and args.ckpt != args.checkpoint:
+        raise InputError(f"two checkpoints given, CKPT {args.ckpt} and --checkpoint "
+                         f"{args.checkpoint}: pass one (mast3r-ros export CKPT --out DIR)")
+    if args.ckpt:
+        return args.ckpt, "as CKPT: mast3r-ros export CKPT --out DIR"
+    if args.checkpoint:
+        return args.checkpoint, "with --checkpoint CKPT"
+    raise InputError("no checkpoint given: pass it as mast3r-ros export CKPT --out DIR "
+                     "(or --checkpoint CKPT)")
+
+
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
     from ..core.model.engine import network_shape
     from ..core.model.export import (DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx,
                                      require_onnx)
 
+    checkpoint, passed_as = checkpoint_of(args)
     lo, hi = KEYFRAME_BATCH_RANGE
     if not lo <= args.keyframe_batch <= hi:
         raise InputError(f"--keyframe-batch must be in {lo}..{hi} (the range of the localizer's "
@@ -83,8 +101,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.log_level != "debug":
         for name in ("onnx_ir", "onnxscript", "torch.onnx", "onnx"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    model, info = load_checkpoint(resolve_checkpoint(args.checkpoint), device="cpu",
-                                  passed_as="as CKPT: mast3r-ros export CKPT --out DIR")
+    model, info = load_checkpoint(resolve_checkpoint(checkpoint), device="cpu",
+                                  passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
     log.info("network %dx%d, keyframe batch %d, %s exporter (opset %d) -> %s (encoder.onnx, "

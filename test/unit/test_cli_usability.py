@@ -76,3 +76,31 @@ def test_help_shows_each_default_once(capsys, command):
     twice = {k: v for k, v in entries.items() if v.lower().count("default") > 1}
     assert not twice, twice
     assert "(default: None)" not in str(entries) and "(default: False)" not in str(entries)
+
+
+def test_export_takes_the_checkpoint_as_ckpt_or_checkpoint(tmp_path, capsys, monkeypatch):
+    """Every other command takes --checkpoint; export took only its first argument, so
+    `export --checkpoint X --out D` was a usage error. Both work; neither, or two different
+    ones, is one line saying what to pass, before anything is read."""
+    from mast3r_ros.core.errors import CheckpointError
+    from mast3r_ros.core.model import checkpoint, export
+
+    def load(path, device="cpu", passed_as="", **_):
+        raise CheckpointError(f"read {path} ({passed_as})")
+    monkeypatch.setattr(export, "require_onnx", lambda exporter="auto": None)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", load)
+    out = str(tmp_path / "onnx")
+
+    def run(*argv):
+        rc = main(["export", *argv, "--out", out])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1, err
+        return err[0]
+    assert "read a.pth (as CKPT: mast3r-ros export CKPT --out DIR)" in run("a.pth")
+    assert "read b.pth (with --checkpoint CKPT)" in run("--checkpoint", "b.pth")
+    assert "read c.pth (as CKPT" in run("c.pth", "--checkpoint", "c.pth")
+    line = run("a.pth", "--checkpoint", "b.pth")
+    assert "two checkpoints given, CKPT a.pth and --checkpoint b.pth: pass one" in line
+    line = run()
+    assert "no checkpoint given" in line and "export CKPT --out DIR" in line
+    assert "--checkpoint CKPT" in line and not (tmp_path / "onnx").exists()
