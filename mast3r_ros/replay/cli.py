@@ -211,7 +211,9 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                        description="Localize every frame against a keyframe map and write "
                                    "trajectory.tum, results.jsonl, metrics.json and plots.")
     p.add_argument("source", metavar="SOURCE", help="TUM RGB-D folder or rosbag2")
-    p.add_argument("--map", required=True, metavar="MAP", help="keyframe map folder")
+    p.add_argument("--map", metavar="MAP",
+                   help="keyframe map folder (default: map_path of --params, '~' expanded, a "
+                        "relative path taken from the current folder, not the file's)")
     p.add_argument("--out", required=True, metavar="RUN",
                    help="run folder to write (refused when it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
@@ -229,13 +231,27 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .pipeline import run_localization
 
     cfg = load_config(args)
+    map_path = _map_path(args.map, cfg)
     source = _open(args, cfg)
-    metrics = run_localization(source, args.map, args.out, cfg, groundtruth=args.groundtruth,
+    metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite)
-    sys.stdout.write(f"localized {args.source} against {args.map} -> {args.out}\n"
+    sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
     return 0
+
+
+def _map_path(option: Optional[str], cfg: Config) -> str:
+    """--map, else the parameter file's map_path (the node's), '~' expanded and a relative
+    path made absolute from the current folder (so the log says which map was taken)."""
+    if option:
+        return option
+    if not cfg.node.map_path:
+        raise InputError("no map given: pass --map MAP, or --params with map_path set (the "
+                         "node's parameter file)")
+    path = os.path.abspath(os.path.expanduser(cfg.node.map_path))
+    log.info("map from --params map_path: %s", path)
+    return path
 
 
 # ---------------------------------------------------------------------------------- demo ---

@@ -104,3 +104,47 @@ def test_export_takes_the_checkpoint_as_ckpt_or_checkpoint(tmp_path, capsys, mon
     line = run()
     assert "no checkpoint given" in line and "export CKPT --out DIR" in line
     assert "--checkpoint CKPT" in line and not (tmp_path / "onnx").exists()
+
+
+@pytest.fixture
+def localize_stub(monkeypatch):
+    """`localize` up to the run: the map it would localize against (no source read)."""
+    import mast3r_ros.replay.cli as cli
+    from mast3r_ros.replay import metrics, pipeline
+
+    maps = []
+    monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False: "source")
+    monkeypatch.setattr(pipeline, "run_localization",
+                        lambda source, map_path, *a, **k: maps.append(map_path) or {})
+    monkeypatch.setattr(metrics, "format_table", lambda m: "")
+    return maps
+
+
+def _params(tmp_path, body, name="p.yaml"):
+    p = tmp_path / name
+    p.write_text(body)
+    return str(p)
+
+
+def test_localize_takes_the_map_from_map_path_in_params(tmp_path, capsys, monkeypatch,
+                                                        localize_stub):
+    """The node's parameter file names the map (map_path); localize still wanted --map."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    run = ["localize", "bag", "--out", "run"]
+    relative = _params(tmp_path, "mast3r_localizer:\n  ros__parameters:\n"
+                                 "    map_path: maps/office\n")
+    assert main([*run, "--params", relative]) == 0
+    assert localize_stub[-1] == str(tmp_path / "maps" / "office")  # from here, not the file's
+    home = _params(tmp_path, "/**:\n  ros__parameters:\n    map_path: ~/maps/lab\n", "h.yaml")
+    assert main([*run, "--params", home]) == 0
+    assert localize_stub[-1] == str(tmp_path / "home" / "maps" / "lab")
+    assert main([*run, "--params", home, "--map", "given"]) == 0  # --map wins
+    assert localize_stub[-1] == "given"
+    capsys.readouterr()
+    empty = _params(tmp_path, "/**:\n  ros__parameters:\n    max_keyframes: 3\n", "e.yaml")
+    for argv in (run, [*run, "--params", empty]):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and "pass --map MAP, or --params with map_path set" in err[0], err
+    assert len(localize_stub) == 3
