@@ -69,7 +69,11 @@ def write_checkpoint(path: str, model: AsymmetricMASt3R, layout: str = "official
     sd = model.state_dict()
     text = model_string(model.spec)
     if layout == "huggingface":
-        from safetensors.torch import save_file  # optional: only the huggingface layout needs it
+        import pytest
+
+        # optional (extra "hf"): only the huggingface layout needs it
+        pytest.importorskip("safetensors", reason="safetensors is not installed (extra 'hf')")
+        from safetensors.torch import save_file
 
         os.makedirs(path, exist_ok=True)
         first = {}

@@ -191,6 +191,11 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
     _check_shape(array, encoding)
     encoding = _ALIASES.get(encoding, encoding)
     code = _TO_RGB[encoding]
+    if encoding in ("yuv422", "yuv422_yuy2") and array.shape[1] % 2:
+        # checked here: OpenCV 4.5 (Humble's) converts an odd width without complaint
+        h, w = array.shape[:2]
+        raise InputError(f"cannot convert a {w}x{h} {encoding} image to RGB (two pixels share "
+                         "their chroma in 4 bytes: the width must be even)")
     if code is None:
         rgb = array
     else:

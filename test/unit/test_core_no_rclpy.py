@@ -19,6 +19,10 @@ import sys
 
 import pytest
 
+# Modules that import an optional or pip-only library at the top: where it is absent (a ROS
+# machine has no rosbags; Jetson torch wheels bring no Triton, pip's torch 2.1-2.3 a Triton 2.x
+# that nn_triton refuses) they may fail to import, with an ImportError that names the library.
+OPTIONAL = {"mast3r_ros.core.nn_triton": "triton", "mast3r_ros.replay.rosbag": "rosbags"}
 # The modules under mast3r_ros/ros that import rclpy, tf2_ros or ROS message packages.
 ROS_ADAPTERS = {"bond", "conversions", "diagnostics_publisher", "node", "outputs", "tf_client",
                 "topics"}
@@ -48,12 +52,14 @@ def walk(pkg):
 adapters = set(json.loads(sys.argv[1]))
 core = walk(mast3r_ros.core) + walk(mast3r_ros.replay)
 ros = walk(mast3r_ros.ros)
-failed, adapter_imported = {}, []
+failed, import_errors, adapter_imported = {}, {}, []
 for name in core + [n for n in ros if n.rsplit(".", 1)[-1] not in adapters]:
     try:
         importlib.import_module(name)
-    except BaseException:
+    except BaseException as e:
         failed[name] = traceback.format_exc(limit=3)
+        if isinstance(e, ImportError):
+            import_errors[name] = str(e)
 loaded = sorted(m for m in sys.modules if m.split(".")[0] in ROS)
 for name in ros:
     if name.rsplit(".", 1)[-1] in adapters:
@@ -62,8 +68,8 @@ for name in ros:
             adapter_imported.append(name)
         except ModuleNotFoundError:
             pass
-print(json.dumps({"core": core, "ros": ros, "failed": failed, "loaded": loaded,
-                  "adapter_imported": adapter_imported}))
+print(json.dumps({"core": core, "ros": ros, "failed": failed, "import_errors": import_errors,
+                  "loaded": loaded, "adapter_imported": adapter_imported}))
 """
 
 
@@ -75,14 +81,26 @@ def report() -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
+def _optional_absent(lib: str) -> bool:
+    """``lib`` does not import here, or (Triton) is older than the 3.0 the kernels need."""
+    try:
+        mod = __import__(lib)
+    except ImportError:
+        return True
+    return lib == "triton" and int(mod.__version__.split(".")[0]) < 3
+
+
 def test_core_replay_and_ros_policy_import_without_ros(report):
     assert "mast3r_ros.core.config" in report["core"]
     assert "mast3r_ros.core.message_fields" in report["core"]
     assert "mast3r_ros.core.tracker" in report["core"]
     policy = {n.rsplit(".", 1)[-1] for n in report["ros"]} - ROS_ADAPTERS - {"ros"}
     assert {"tracking", "frames", "diagnostics", "debug_view", "params", "worker"} <= policy
-    assert not report["failed"], "modules failed to import without ROS:\n" + "\n".join(
-        f"{k}:\n{v}" for k, v in report["failed"].items())
+    failed = {k: v for k, v in report["failed"].items()
+              if not (k in OPTIONAL and _optional_absent(OPTIONAL[k])
+                      and OPTIONAL[k] in report["import_errors"].get(k, ""))}
+    assert not failed, "modules failed to import without ROS:\n" + "\n".join(
+        f"{k}:\n{v}" for k, v in failed.items())
     assert report["loaded"] == [], f"ROS modules imported: {report['loaded']}"
     # each adapter really needs ROS (otherwise it belongs with the policy modules above)
     assert report["adapter_imported"] == []
