@@ -540,6 +540,32 @@ def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
     return out
 
 
+# A ROS namespace token (rcl's validate_namespace): letters, digits and '_', no leading digit
+_NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def node_fqn(namespace: str, node_name: str = NODE_NAME) -> str:
+    """The node's fully qualified name in ``namespace`` ('robot1', '/robot1' and '/robot1/' all
+    give '/robot1/mast3r_localizer'; '' or '/': the root). Raises `ConfigError` for a namespace
+    ROS would refuse."""
+    tokens = [t for t in namespace.strip().split("/") if t]
+    bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
+    if bad:
+        raise ConfigError(f"namespace {namespace!r}: {bad[0]!r} is not a ROS name (letters, "
+                          "digits and '_', not starting with a digit)")
+    return "".join("/" + t for t in tokens) + "/" + node_name
+
+
+def _rclpy_applies(key: str, fqn: str) -> bool:
+    """Whether rclpy applies the parameter-file block ``key`` to the node named ``fqn``: a
+    leading '/' added, then '/*' is one name token and '/**' any number, matched against the
+    whole name (rclpy/src/rclpy/node.cpp, _populate_node_parameters_from_rcl_params, Humble)."""
+    name = key if key.startswith("/") else "/" + key
+    parts = re.split(r"(/\*\*|/\*)", name)
+    pattern = "".join({"/**": r"(/\w+)*", "/*": r"(/\w+)"}.get(p, re.escape(p)) for p in parts)
+    return re.fullmatch(pattern, fqn, re.ASCII) is not None
+
+
 def _applies_to(key: Any, node_name: str) -> bool:
     """True for a parameter-file key ROS would apply to a node named ``node_name`` in some
     namespace: ``/**``, ``node_name``, or a fully qualified name ending in ``/node_name``
@@ -571,14 +597,40 @@ def _param_blocks(doc: Mapping[Any, Any], prefix: str = ""):
         yield name, value
 
 
+def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
+                     namespace: Optional[str]) -> List[Tuple[str, Any]]:
+    """The (key, block) pairs of ``doc`` that apply to the node, in file order (see
+    `load_config_yaml`); `ConfigError` when the file holds several robots' blocks and no
+    ``namespace`` says which, or ``namespace`` is none of them."""
+    blocks = list(_param_blocks(doc))
+    named = sorted({k for k, _ in blocks
+                    if _applies_to(k, node_name) and "*" not in k and k.count("/") > 1})
+    spaces = ", ".join(k[1:-len(node_name) - 1] for k in named)
+    if namespace is None:
+        if len(named) > 1:
+            raise ConfigError(f"{path}: parameters for several namespaced nodes {named}: pass "
+                              f"--namespace one of: {spaces}")
+        return [(k, b) for k, b in blocks if _applies_to(k, node_name)]
+    fqn = node_fqn(namespace, node_name)
+    if named and fqn not in named:  # a typo would silently take the /** blocks alone
+        raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
+                          f"--namespace one of: {spaces}")
+    return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
-                     base: Optional[Config] = None) -> Config:
+                     base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
 
     Accepted top-level keys are the ones ROS would apply to the node in some namespace: ``/**``,
     ``node_name``, and fully qualified names ending in ``/node_name`` (``/**/node_name``,
     ``/robot1/node_name``, ``/*/node_name``); later blocks win, as in ROS. Blocks for two
-    different namespaced nodes are refused (which robot's would it be?).
+    different namespaced nodes are refused (which robot's would it be?) unless ``namespace``
+    ('robot1' or '/robot1') says: then the blocks rclpy would apply to the node in that
+    namespace are read (its own, ``/**``, ``/**/node_name``, ``/robot1/*`` ...; still in file
+    order, the later winning, as rclpy merges them), and a namespace without a block of its
+    own in a file that has other namespaces' blocks is refused (a typo would take the
+    wildcard blocks alone).
 
     Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
     form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
@@ -606,11 +658,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
-    matching = [(k, b) for k, b in _param_blocks(doc) if _applies_to(k, node_name)]
-    named = sorted({k for k, _ in matching if "*" not in k and k.count("/") > 1})
-    if len(named) > 1:
-        raise ConfigError(f"{path}: parameters for several namespaced nodes {named}: keep the "
-                          f"block of the node to run (or key it '/**/{node_name}')")
+    matching = _blocks_for_node(path, doc, node_name, namespace)
     merged: Dict[str, Any] = {}
     for key, block in matching:
         if not isinstance(block, Mapping) or "ros__parameters" not in block:
@@ -620,7 +668,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
     if not matching:
-        raise ConfigError(f"{path}: no parameters for node '{node_name}' (top-level keys: "
+        who = node_name if namespace is None else node_fqn(namespace, node_name)
+        raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "
                           f"'/<namespace>/{node_name}')")
     for name in list(merged):

@@ -13,7 +13,6 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Optional
 
-from ..core.config import Config, load_config_yaml
 from ..core.errors import MapFormatError
 from ..core.fileio import atomic_write_json
 
@@ -25,6 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .cli import NAMESPACE_HELP
+
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
                                    "with the map's poses; report per-keyframe figures and, when "
@@ -33,6 +34,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("map", metavar="MAP", help="keyframe map folder")
     p.add_argument("--params", metavar="YAML",
                    help="ROS parameter file with the map_check.* thresholds")
+    p.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
     p.add_argument("--json", metavar="FILE", help="write the per-keyframe figures as JSON")
     p.add_argument("--plot", metavar="PNG",
                    help="write the keyframes with their per-keyframe figures as a picture")
@@ -44,8 +46,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes import KeyframeMap
     from ..core.map_check import check_map
+    from .cli import load_params
 
-    cfg = load_config_yaml(args.params) if args.params else Config()
+    cfg = load_params(args)
     # every missing, truncated or corrupt file first, all of them (a map open names the first)
     problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()
     if problems:

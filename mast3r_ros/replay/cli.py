@@ -26,6 +26,9 @@ log = logging.getLogger(__name__)
 PROG = "mast3r-ros"
 
 LOG_LEVEL_HELP = "logging level on stderr"
+NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
+                  "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
+                  "does for the node in that namespace")
 OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
                   "complete)")
 
@@ -53,6 +56,7 @@ def _config_options(matcher: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("configuration")
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
+    g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
     g.add_argument("--checkpoint", metavar="CKPT", help="MASt3R checkpoint (overrides --params)")
     if matcher:
         g.add_argument("--matcher", choices=("mast3r", "sift"),
@@ -85,9 +89,19 @@ def _source_options() -> argparse.ArgumentParser:
     return p
 
 
+def load_params(args: argparse.Namespace) -> Config:
+    """--params YAML, the blocks of --namespace's node (the defaults without a file)."""
+    if not args.params:
+        if args.namespace is not None:
+            raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
+                             "--params YAML too")
+        return Config()
+    return load_config_yaml(args.params, namespace=args.namespace)
+
+
 def load_config(args: argparse.Namespace) -> Config:
     """--params YAML (or the defaults) with the command-line overrides applied and validated."""
-    cfg = load_config_yaml(args.params) if args.params else Config()
+    cfg = load_params(args)
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}
     return config_from_params(over, where="command line", base=cfg)

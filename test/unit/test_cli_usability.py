@@ -148,3 +148,83 @@ def test_localize_takes_the_map_from_map_path_in_params(tmp_path, capsys, monkey
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and "pass --map MAP, or --params with map_path set" in err[0], err
     assert len(localize_stub) == 3
+
+
+def _block(key, **params):
+    return f"{key}:\n  ros__parameters:\n" + "".join(f"    {k}: {v}\n" for k, v in params.items())
+
+
+MULTI = (_block("/**", tf_publish_rate=3.0, robot_base_frame="base_link")  # Nav2's, not ours
+         + _block("/robot1/mast3r_localizer", map_path="maps/one", max_keyframes=3)
+         + _block("/robot2/mast3r_localizer", map_path="maps/two", max_keyframes=4))
+
+
+def test_namespace_selects_a_robots_blocks_of_a_multi_robot_file(tmp_path):
+    """A multi-robot parameter file was refused outright; --namespace reads what rclpy gives
+    the node in that namespace: its own block and the wildcard blocks, in file order."""
+    from mast3r_ros.core.config import Config, load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    path = _params(tmp_path, MULTI)
+    with pytest.raises(ConfigError, match="several namespaced nodes .*: pass --namespace one "
+                                          "of: robot1, robot2$"):
+        load_config_yaml(path)
+    for ns, map_path, k in (("robot1", "maps/one", 3), ("/robot1/", "maps/one", 3),
+                            ("/robot2", "maps/two", 4)):
+        cfg = load_config_yaml(path, namespace=ns)
+        assert (cfg.node.map_path, cfg.localizer.max_keyframes) == (map_path, k), ns
+        assert cfg.node.tf_publish_rate == 3.0  # from /**
+    with pytest.raises(ConfigError, match=r"no block for '/robot3/mast3r_localizer' "
+                                          r"\(--namespace robot3\): pass --namespace one of: "
+                                          r"robot1, robot2"):
+        load_config_yaml(path, namespace="robot3")  # a typo: not the /** blocks alone
+    with pytest.raises(ConfigError, match="'1robot' is not a ROS name"):
+        load_config_yaml(path, namespace="/1robot")
+    # the node's installed file (keyed /**/mast3r_localizer) applies in any namespace
+    assert load_config_yaml(str(REPO / "config" / "localize.yaml"), namespace="robot1") == Config()
+
+
+def test_namespace_matches_blocks_as_rclpy_does(tmp_path):
+    """rclpy (Humble's Node.get_parameters) applies a block whose key matches the node's full
+    name with '/*' one token and '/**' any, merged in file order: a later /** block overrides
+    an earlier node block (ROS_NOTES, Parameters: 'the later entry wins, not the more specific
+    one'); 'mast3r_localizer:' is the root namespace's node only."""
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    def rate(text, ns="robot1"):
+        return load_config_yaml(_params(tmp_path, text), namespace=ns).node.tf_publish_rate
+    own = _block("/robot1/mast3r_localizer", tf_publish_rate=5.0)
+    other = _block("/robot2/mast3r_localizer", tf_publish_rate=6.0)
+    star = _block("/**", tf_publish_rate=3.0)
+    assert rate(star + own + other) == 5.0
+    assert rate(own + other + star) == 3.0  # later wins, as rclpy merges
+    assert rate(other + _block("/*/mast3r_localizer", tf_publish_rate=7.0) + own) == 5.0
+    assert rate(own + other + _block("/robot1/*", tf_publish_rate=8.0, foo=1)) == 8.0
+    assert rate(own + other + _block("/**/mast3r_localizer", tf_publish_rate=9.0)) == 9.0
+    nested = ("robot1:\n  mast3r_localizer:\n    ros__parameters:\n      tf_publish_rate: 4.0\n"
+              + other)
+    assert rate(nested) == 4.0 and rate(nested, "robot2") == 6.0
+    assert rate(own + other + _block("mast3r_localizer", tf_publish_rate=2.0)) == 5.0
+    assert rate(_block("mast3r_localizer", tf_publish_rate=2.0), ns="/") == 2.0
+    with pytest.raises(ConfigError, match="no parameters for node '/robot1/mast3r_localizer'"):
+        rate(_block("mast3r_localizer", tf_publish_rate=2.0))
+
+
+def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_stub):
+    monkeypatch.chdir(tmp_path)
+    path = _params(tmp_path, MULTI)
+    run = ["localize", "bag", "--out", "run", "--params", path]
+    assert main([*run, "--namespace", "robot2"]) == 0
+    assert localize_stub == [str(tmp_path / "maps" / "two")]  # robot2's map_path
+    capsys.readouterr()
+    for argv, words in ((run, "pass --namespace one of: robot1, robot2"),
+                        (["localize", "bag", "--out", "run", "--map", "m", "--namespace", "r1"],
+                         "pass --params YAML too"),
+                        (["check-map", "m", "--params", path], "pass --namespace one of"),
+                        (["check-map", "m", "--namespace", "r1"], "pass --params YAML too")):
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and words in err[0], (argv, err)
+    for command in ("build-map", "localize", "demo", "pair", "check-map"):
+        assert "--namespace NS" in _help_entries(capsys, [command])["--namespace"]
