@@ -4,14 +4,11 @@ folder with the case's own make_inputs.py (skips cleanly where shared/ is absent
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import List, Sequence, Tuple
 
-import pytest
-from mast3r_test_utils import REPO, fixtures_dir, shared_dir
+from io_cases import make_case_inputs
+from mast3r_test_utils import shared_dir
 
 CASES = shared_dir() / "cases"
 DEPTH_TOPIC = "/camera/aligned_depth_to_color/image_raw"
@@ -19,18 +16,7 @@ DEPTH_TOPIC = "/camera/aligned_depth_to_color/image_raw"
 
 def make_case(name: str, out: Path) -> Path:
     """Run ``cases/<name>/make_inputs.py OUT`` with this checkout on PYTHONPATH; returns OUT."""
-    script = CASES / name / "make_inputs.py"
-    if not script.is_file():
-        pytest.skip(f"case {name} not found under {CASES}")
-    # every case's inputs are written by cases/_lib/bagkit.py, which needs rosbags (pip-only: a
-    # ROS machine's colcon test has none)
-    pytest.importorskip("rosbags", reason="rosbags is not installed: the field cases' inputs are "
-                                          "written with it")
-    env = dict(os.environ, PYTHONPATH=str(REPO) + os.pathsep + os.environ.get("PYTHONPATH", ""),
-               MAST3R_FIXTURES=str(fixtures_dir()))
-    subprocess.run([sys.executable, str(script), str(out)], check=True, env=env,
-                   capture_output=True, timeout=600)
-    return out
+    return make_case_inputs(name, out, timeout_s=600.0)
 
 
 def run_cli(capsys, argv: Sequence[str]) -> Tuple[int, str, List[str]]:
