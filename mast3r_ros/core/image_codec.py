@@ -381,13 +381,30 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
         )
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if image.dtype == np.uint16 and image.size and int(image.max()) < 4096:
-        # 10/12-bit sensor data stored in 16 bits: cv_bridge's scaling makes it dark (at most
-        # 16/255), and the file does not say how many bits are significant
-        log.warning("%s: 16-bit image whose values stay below 4096 (10/12-bit sensor data?): "
-                    "scaled by 255/65535 as cv_bridge does, so it is dark; rescale it to the "
-                    "full 16-bit range (or save it as 8-bit) for better matches", path)
+    warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
+                       "rescale the files to the full 16-bit range (or save them as 8-bit)")
     return to_rgb8(image, encoding)
+
+
+# the sources already warned about by `warn_low_bit_depth` (one warning each per process)
+_LOW_BIT_DEPTH_WARNED: set = set()
+
+
+def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
+    """Warn, once per ``source``, when a 16-bit image's values all stay below 4096: 10/12-bit
+    sensor data stored in 16 bits, which cv_bridge's 255/65535 scaling (kept here, see
+    `to_rgb8`) turns into a picture at most 16/255 bright, and which nothing in an image says
+    how many bits are significant. ``source`` names the stream (a folder's files, a topic's
+    frame_id and encoding); ``fix`` says what to change. Returns whether it warned."""
+    if array.dtype != np.uint16 or not array.size or source in _LOW_BIT_DEPTH_WARNED:
+        return False
+    if int(array.max()) >= 4096:
+        return False
+    _LOW_BIT_DEPTH_WARNED.add(source)
+    log.warning("%s: 16-bit images whose values stay below 4096 (10/12-bit sensor data?): "
+                "scaled by 255/65535 as cv_bridge does, so they are dark (at most 16/255) and "
+                "match poorly; %s (said once)", source, fix)
+    return True
 
 
 def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, bytes]:

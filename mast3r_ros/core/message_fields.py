@@ -161,10 +161,15 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
                              map_from_cam: Optional[np.ndarray] = None) -> Frame:
     """An Image or CompressedImage -> `Frame` (rgb (H, W, 3) uint8), stamped with its header.
 
-    ``stamp_ns`` and ``frame_id`` come from ``msg.header``. Raises InputError for an undecodable
+    ``stamp_ns`` and ``frame_id`` come from ``msg.header``. 16-bit images are scaled as
+    cv_bridge scales them; 10/12-bit data in them is warned about once per frame_id and encoding
+    (`image_codec.warn_low_bit_depth`). Raises InputError for an undecodable
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
+    image_codec.warn_low_bit_depth(
+        array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
+        "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit")
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
                  stamp_ns=header_stamp_ns(msg.header), frame_id=msg.header.frame_id,
                  depth_m=depth_m, map_from_cam=map_from_cam)

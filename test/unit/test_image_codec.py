@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import array
+import os
 import struct
 
 import cv2
@@ -524,3 +525,17 @@ def test_camerainfo_binning_roi_case_bags(tmp_path):
         # from the 640x480 CameraInfo must be that camera (binning: to image_geometry's
         # cx / 2, which differs from the pixel-centre rescale by 0.25 px)
         np.testing.assert_allclose(intr.K, default_intrinsics(320, 240).K, atol=0.26)
+
+
+def test_twelve_bit_pngs_of_one_folder_are_warned_about_once(tmp_path, caplog):
+    """A TUM folder of 12-bit-in-16-bit PNGs: one warning for the folder, not one per frame."""
+    for i in range(3):
+        cv2.imwrite(str(tmp_path / f"{i}.png"), np.full((4, 6), 1000 + i, np.uint16))
+    cv2.imwrite(str(tmp_path / "full.tif"), np.full((4, 6), 60000, np.uint16))
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        for i in range(3):
+            assert read_image_file(tmp_path / f"{i}.png").max() <= 16
+        read_image_file(tmp_path / "full.tif")
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1 and warned[0].startswith(f"{tmp_path}{os.sep}*.png: "), warned
+    assert "10/12-bit" in warned[0] and "rescale the files" in warned[0]

@@ -294,3 +294,33 @@ def test_rectified_streams_use_p_without_distortion():
 def test_rectified_streams_refuse_what_would_put_the_pose_elsewhere(over, words):
     with pytest.raises(InputError, match=words):
         mf.camera_info_to_intrinsics(_rect_info(**over), rectified=True)
+
+
+def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monkeypatch):
+    """A 12-bit camera publishing mono16 gives pictures at most 16/255 bright after cv_bridge's
+    scaling (kept): one warning per frame_id and encoding says so and how to fix it; full-range
+    16-bit data and 8-bit data say nothing."""
+    from mast3r_ros.core import image_codec
+    from mast3r_ros.core.message_fields import frame_from_image_message
+
+    monkeypatch.setattr(image_codec, "_LOW_BIT_DEPTH_WARNED", set())
+
+    def msg(values, encoding="mono16", frame_id="cam12"):
+        a = np.asarray(values, dtype="<u2" if encoding.endswith("16") else np.uint8)
+        return NS(header=NS(stamp=NS(sec=1, nanosec=0), frame_id=frame_id), encoding=encoding,
+                  height=a.shape[0], width=a.shape[1], step=a.shape[1] * a.itemsize,
+                  is_bigendian=0, data=a.tobytes())
+
+    twelve = np.arange(24).reshape(4, 6) * 170  # max 3910 < 4096
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        frames = [frame_from_image_message(msg(twelve), None) for _ in range(3)]
+        assert frames[0].rgb.max() <= 16  # cv_bridge's scaling, unchanged
+        assert len(caplog.records) == 1, caplog.text
+        text = caplog.records[0].getMessage()
+        assert "mono16 images of frame_id 'cam12'" in text and "10/12-bit" in text
+        assert "full 16-bit range" in text
+        frame_from_image_message(msg(twelve, frame_id="other"), None)
+        assert len(caplog.records) == 2  # another stream: its own warning
+        frame_from_image_message(msg(twelve * 16, frame_id="full"), None)  # 16-bit range
+        frame_from_image_message(msg(np.full((4, 6), 200), "mono8", "eight"), None)
+        assert len(caplog.records) == 2, caplog.text
