@@ -59,3 +59,14 @@ def test_arrow_length_of_one_point_and_of_failed_frames():
     assert plots.arrow_length(nan, axes=(0, 1)) == 0.15
     pts = np.array([[0.0, 0.0, 50.0], [2.0, 1.0, -50.0], [np.nan] * 3])
     assert plots.arrow_length(pts, axes=(0, 1)) == pytest.approx(0.12)  # z is not in view
+
+
+def test_a_wrong_estimate_does_not_scale_the_arrows(saved):
+    kf = np.stack([_pose(0, 0, 0.0), _pose(2, 1, np.pi / 2)])
+    gt = kf[:, :3, 3].copy()
+    est = gt.copy()
+    est[1] = [1000.0, 0.0, 0.0]  # a failure the error plot shows; the map stays readable
+    plots.plot_trajectory("unused.png", est, gt, keyframe_poses=kf)
+    ax = saved[0].axes[0]
+    (arrows,) = [c for c in ax.collections if hasattr(c, "U")]  # the quiver
+    assert np.hypot(arrows.U, arrows.V).max() == pytest.approx(0.12)  # 6 % of the 2 m map
