@@ -583,6 +583,32 @@ ROS_BUILTIN_PARAMS = ("use_sim_time", "start_type_description_service")
 _YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
 
 
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int):
+        super().__init__(f"duplicate key {key!r} at line {line}")
+        self.key, self.line = key, line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing a mapping with two equal keys: PyYAML keeps the last value
+    at the first key's position, so two ``/**`` blocks would read as one, in the wrong place
+    for 'the later block wins'."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+            except TypeError:  # unhashable: SafeLoader says so
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
 def _param_blocks(doc: Mapping[Any, Any], prefix: str = ""):
     """(node name, block) for every ``ros__parameters`` block, namespaces nested or written in
     the key (``robot1: {mast3r_localizer: ...}`` is ``/robot1/mast3r_localizer``, as
@@ -644,16 +670,19 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     string for PyYAML, is read as the double.
 
     Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
-    invalid YAML, no block for the node, blocks for several namespaced nodes or a bad
-    parameter.
+    invalid YAML, a duplicate key (PyYAML would keep one silently), no block for the node,
+    blocks for several namespaced nodes or a bad parameter.
     """
     try:
         with open(path, encoding="utf-8") as fh:
-            doc = yaml.safe_load(fh)
+            doc = yaml.load(fh, Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"parameter file not found: {path}") from None
     except OSError as e:  # a folder, no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
+                          "the two; merge them, or delete one)") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
     if not isinstance(doc, dict):

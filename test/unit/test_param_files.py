@@ -1,0 +1,41 @@
+"""How the offline tools read a ROS 2 parameter file (`core.config.load_config_yaml`): the
+cases a fresh user found where the CLI silently read something other than what rclpy would
+give the node, or ended in a traceback."""
+
+import pytest
+
+from mast3r_ros.core.config import load_config_yaml
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.replay.cli import main
+
+
+def _block(key, **params):
+    return f"{key}:\n  ros__parameters:\n" + "".join(f"    {k}: {v}\n" for k, v in params.items())
+
+
+@pytest.fixture
+def load(tmp_path):
+    def load(text, namespace=None):
+        p = tmp_path / "p.yaml"
+        p.write_text(text)
+        return load_config_yaml(str(p), namespace=namespace)
+    return load
+
+
+def _one_line_error(capsys, argv):
+    assert main(argv) == 2, argv
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_a_duplicate_key_is_refused_naming_it_and_its_line(load):
+    """PyYAML keeps the last of two equal keys at the first one's position: two '/**' blocks
+    read as one, in the wrong place for 'the later block wins'."""
+    text = (_block("/**", tf_publish_rate=3.0) + _block("mast3r_localizer", tf_publish_rate=5.0)
+            + _block("/**", max_keyframes=4))
+    with pytest.raises(ConfigError, match=r"p\.yaml: duplicate key '/\*\*' at line 7"):
+        load(text)
+    with pytest.raises(ConfigError, match=r"duplicate key 'max_keyframes' at line 4 "):
+        load("/**:\n  ros__parameters:\n    max_keyframes: 3\n    max_keyframes: 4\n")
+    assert load("/**:\n  ros__parameters:\n    max_keyframes: 3\n").localizer.max_keyframes == 3
