@@ -692,7 +692,14 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     for key, block in matching:
         if not isinstance(block, Mapping) or "ros__parameters" not in block:
             raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
-        values = _flatten(block["ros__parameters"] or {})
+        params = block["ros__parameters"]
+        if params is None:  # 'ros__parameters:' and nothing under it
+            params = {}
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"{path}: '{key}': ros__parameters must be a mapping of parameter "
+                              f"names to values (name: value, one a line, indented under it), "
+                              f"got {type(params).__name__} {params!r}")
+        values = _flatten(params)
         if "*" in key:  # a wildcard block is every node's: keys of other nodes are not errors
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)

@@ -39,3 +39,17 @@ def test_a_duplicate_key_is_refused_naming_it_and_its_line(load):
     with pytest.raises(ConfigError, match=r"duplicate key 'max_keyframes' at line 4 "):
         load("/**:\n  ros__parameters:\n    max_keyframes: 3\n    max_keyframes: 4\n")
     assert load("/**:\n  ros__parameters:\n    max_keyframes: 3\n").localizer.max_keyframes == 3
+
+
+def test_ros_parameters_that_is_not_a_mapping_is_one_line_naming_the_block(load, tmp_path,
+                                                                           capsys):
+    """'ros__parameters: 5' (or a list) ended in AttributeError: 'list' object has no
+    attribute 'items'."""
+    for value, kind in (("5", "int"), ("[1, 2]", "list"), ("fast", "str")):
+        with pytest.raises(ConfigError, match=rf"p\.yaml: '/\*\*': ros__parameters must be a "
+                                              rf"mapping .*, got {kind}"):
+            load(f"/**:\n  ros__parameters: {value}\n")
+    assert load("/**:\n  ros__parameters:\n").localizer.max_keyframes == 2  # empty: defaults
+    (tmp_path / "p.yaml").write_text("/**:\n  ros__parameters:\n    - max_keyframes: 3\n")
+    err = _one_line_error(capsys, ["check-map", "m", "--params", str(tmp_path / "p.yaml")])
+    assert "'/**': ros__parameters must be a mapping" in err
