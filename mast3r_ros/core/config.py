@@ -462,15 +462,19 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
     elif t is str:
         if isinstance(value, str):
             return value
-    hint = ""
-    if t is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+    got, hint = f"{type(value).__name__} {value!r}", ""
+    if value is None:  # 'map_path:' or '~': quoting it would name a folder 'None'
+        got = "nothing (YAML null)"
+        hint = f": give it a value, or delete the line to keep the default {spec.default!r}"
+    elif isinstance(value, (list, tuple, Mapping)):
+        hint = f": one value, not a {type(value).__name__}"
+    elif t is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         hint = f": write {value.strip().lower()} without quotes"
     elif t is int and isinstance(value, float) and value.is_integer():
         hint = f": write {int(value)} (ROS 2 types parameters strictly)"
     elif t is str and not isinstance(value, str):
         hint = f": quote it ('{value}')"
-    raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, "
-                      f"got {type(value).__name__} {value!r}{hint}")
+    raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
 
 
 def validate_param(name: str, value: Any, where: str = "config") -> Any:

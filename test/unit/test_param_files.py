@@ -4,7 +4,7 @@ give the node, or ended in a traceback."""
 
 import pytest
 
-from mast3r_ros.core.config import load_config_yaml
+from mast3r_ros.core.config import load_config_yaml, validate_param
 from mast3r_ros.core.errors import ConfigError
 from mast3r_ros.replay.cli import main
 
@@ -53,3 +53,26 @@ def test_ros_parameters_that_is_not_a_mapping_is_one_line_naming_the_block(load,
     (tmp_path / "p.yaml").write_text("/**:\n  ros__parameters:\n    - max_keyframes: 3\n")
     err = _one_line_error(capsys, ["check-map", "m", "--params", str(tmp_path / "p.yaml")])
     assert "'/**': ros__parameters must be a mapping" in err
+
+
+def test_an_empty_value_says_give_one_not_quote_it(load):
+    """'map_path:' (or '~', YAML's null) said "quote it ('None')": following the hint named a
+    folder 'None'. A list or a mapping is not fixed by quoting either."""
+    for value in ("", "~", "null"):
+        with pytest.raises(ConfigError) as e:
+            load(f"mast3r_localizer:\n  ros__parameters:\n    map_path: {value}\n")
+        msg = str(e.value)
+        assert "'map_path' must be str, got nothing (YAML null)" in msg, msg
+        assert "give it a value, or delete the line to keep the default ''" in msg, msg
+        assert "quote" not in msg and "None" not in msg, msg
+    with pytest.raises(ConfigError, match=r"'max_keyframes' must be int, got nothing .*give it "
+                                          r"a value, or delete the line to keep the default 2"):
+        load("mast3r_localizer:\n  ros__parameters:\n    max_keyframes:\n")
+    with pytest.raises(ConfigError, match="'map_frame' must be str, got list") as e:
+        load("mast3r_localizer:\n  ros__parameters:\n    map_frame: [a, b]\n")
+    assert "quote" not in str(e.value) and "one value, not a list" in str(e.value), e.value
+    with pytest.raises(ConfigError, match="'map_frame' must be str, got dict") as e:
+        validate_param("map_frame", {"a": 1})
+    assert "quote" not in str(e.value), e.value
+    with pytest.raises(ConfigError, match=r"quote it \('12'\)"):  # still the hint for a number
+        load("mast3r_localizer:\n  ros__parameters:\n    map_frame: 12\n")
