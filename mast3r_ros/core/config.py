@@ -10,6 +10,7 @@ parameter-file format (``<node>: {ros__parameters: {...}}``) that ``config/local
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import math
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
@@ -485,7 +486,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """
     spec = _BY_NAME.get(name)
     if spec is None:
-        close = [n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
+        close = ([n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
+                 or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise ConfigError(f"{where}: unknown parameter '{name}'{hint}")
     v = _coerce(spec, value, where)
@@ -579,6 +581,13 @@ def _applies_to(key: Any, node_name: str) -> bool:
     return key in ("/**", node_name) or (key.startswith("/") and key.endswith("/" + node_name))
 
 
+def _wildcard_node(key: str) -> bool:
+    """Whether block ``key``'s node name is a wildcard (``/**``, ``/*``, ``/robot1/*``,
+    ``/**/*``): a block for every node there, which may hold other nodes' parameters. A key
+    naming the node (``/**/mast3r_localizer``) is the node's own block, in whatever namespace."""
+    return key.rsplit("/", 1)[-1] in ("*", "**")
+
+
 # Parameters rclpy declares on every node itself: a node's parameter file may set them (Nav2's
 # do), and the offline tools have nothing to do with them.
 ROS_BUILTIN_PARAMS = ("use_sim_time", "start_type_description_service")
@@ -665,8 +674,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
     form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
     ``use_sim_time`` ...; ``qos_overrides.*``) are skipped, and so are unknown names in a
-    wildcard block (``/**``: other nodes' parameters, as rclpy ignores undeclared overrides);
-    an unknown name in the node's own block is an error (a typo).
+    block for every node (its node name a wildcard: ``/**``, ``/robot1/*``: other nodes'
+    parameters, as rclpy ignores undeclared overrides); an unknown name in a block naming the
+    node (``mast3r_localizer``, ``/**/mast3r_localizer``) is an error (a typo).
 
     Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
     is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
@@ -704,7 +714,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                               f"names to values (name: value, one a line, indented under it), "
                               f"got {type(params).__name__} {params!r}")
         values = _flatten(params)
-        if "*" in key:  # a wildcard block is every node's: keys of other nodes are not errors
+        if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
     if not matching:

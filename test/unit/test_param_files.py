@@ -76,3 +76,18 @@ def test_an_empty_value_says_give_one_not_quote_it(load):
     assert "quote" not in str(e.value), e.value
     with pytest.raises(ConfigError, match=r"quote it \('12'\)"):  # still the hint for a number
         load("mast3r_localizer:\n  ros__parameters:\n    map_frame: 12\n")
+
+
+def test_a_typo_in_a_block_naming_the_node_is_refused_whatever_its_namespace(load):
+    """Unknown names were ignored in every key with a '*', so a typo in the shipped
+    config/localize.yaml's '/**/mast3r_localizer' block was silently dropped. Only a block
+    whose node name is a wildcard ('/**', '/*', '/robot1/*', '/**/*') may hold other nodes'
+    parameters."""
+    for key in ("/**/mast3r_localizer", "/*/mast3r_localizer", "mast3r_localizer",
+                "/robot1/mast3r_localizer"):
+        with pytest.raises(ConfigError, match=r"unknown parameter 'max_keyframe' \(did you mean "
+                                              r"'max_keyframes'\?\)"):
+            load(_block(key, max_keyframe=3))
+    for key, ns in (("/**", None), ("/*", "/"), ("/robot1/*", "robot1"), ("/**/*", "robot1")):
+        cfg = load(_block(key, robot_base_frame="base_link", tf_publish_rate=7.0), ns)
+        assert cfg.node.tf_publish_rate == 7.0, key
