@@ -622,15 +622,41 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-def _param_blocks(doc: Mapping[Any, Any], prefix: str = ""):
+_PARAMS_KEY = "ros__parameters"
+
+
+def _near_params_key(key: Any) -> bool:
+    """A misspelled ``ros__parameters`` ('ros_parameters', 'ros__params', 'Ros__parameters')."""
+    return (isinstance(key, str) and key != _PARAMS_KEY
+            and difflib.SequenceMatcher(None, key.lower(), _PARAMS_KEY).ratio() >= 0.75)
+
+
+def _param_blocks(path: str, doc: Mapping[Any, Any], node_name: str, prefix: str = ""):
     """(node name, block) for every ``ros__parameters`` block, namespaces nested or written in
     the key (``robot1: {mast3r_localizer: ...}`` is ``/robot1/mast3r_localizer``, as
-    rcl_yaml_param_parser reads it)."""
+    rcl_yaml_param_parser reads it). A mapping without ``ros__parameters`` is a namespace,
+    unless it is keyed by the node's name or holds a misspelled ``ros__parameters``: then
+    `ConfigError` (rcl refuses the file, "Cannot have a value before ros__parameters"; taken
+    for a namespace, a robot's block would silently vanish)."""
     for key, value in doc.items():
         name = f"{prefix}/{key}" if prefix else str(key)
-        if isinstance(value, Mapping) and "ros__parameters" not in value:
-            yield from _param_blocks(value, name)
+        names_node = name.rsplit("/", 1)[-1] == node_name
+        if isinstance(value, Mapping) and _PARAMS_KEY not in value:
+            near = [k for k in value if _near_params_key(k)]
+            if near:
+                raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (it has {near[0]!r}: "
+                                  f"misspelled? 'ros', two underscores, 'parameters'); ROS "
+                                  "would refuse the file")
+            if names_node:
+                raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (its keys: "
+                                  f"{list(value)}): put the node's parameters under "
+                                  f"'{name}: {_PARAMS_KEY}:'")
+            yield from _param_blocks(path, value, node_name, name)
             continue
+        if names_node and not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (it is "
+                              f"{'empty' if value is None else type(value).__name__}): put the "
+                              f"node's parameters under '{name}: {_PARAMS_KEY}:'")
         if "/" in name and not name.startswith("/"):
             name = "/" + name
         yield name, value
@@ -641,7 +667,7 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
     """The (key, block) pairs of ``doc`` that apply to the node, in file order (see
     `load_config_yaml`); `ConfigError` when the file holds several robots' blocks and no
     ``namespace`` says which, or ``namespace`` is none of them."""
-    blocks = list(_param_blocks(doc))
+    blocks = list(_param_blocks(path, doc, node_name))
     named = sorted({k for k, _ in blocks
                     if _applies_to(k, node_name) and "*" not in k and k.count("/") > 1})
     spaces = ", ".join(k[1:-len(node_name) - 1] for k in named)

@@ -2,6 +2,8 @@
 cases a fresh user found where the CLI silently read something other than what rclpy would
 give the node, or ended in a traceback."""
 
+import re
+
 import pytest
 
 from mast3r_ros.core.config import load_config_yaml, validate_param
@@ -91,3 +93,29 @@ def test_a_typo_in_a_block_naming_the_node_is_refused_whatever_its_namespace(loa
     for key, ns in (("/**", None), ("/*", "/"), ("/robot1/*", "robot1"), ("/**/*", "robot1")):
         cfg = load(_block(key, robot_base_frame="base_link", tf_publish_rate=7.0), ns)
         assert cfg.node.tf_publish_rate == 7.0, key
+
+
+def test_a_misspelled_ros_parameters_is_refused_naming_the_block(load, tmp_path, capsys):
+    """A block lacking 'ros__parameters' was taken for a namespace and searched for nodes:
+    robot1's misspelled block vanished, so robot2's values were used without --namespace and
+    '--namespace robot1' said there was no block for robot1. (rcl refuses such a file: "Cannot
+    have a value before ros__parameters".)"""
+    text = ("/robot1/mast3r_localizer:\n  ros_parameters:\n    max_keyframes: 3\n"
+            + _block("/robot2/mast3r_localizer", max_keyframes=4))
+    for ns in (None, "robot1", "robot2"):
+        with pytest.raises(ConfigError, match=r"p\.yaml: '/robot1/mast3r_localizer' has no "
+                                              r"'ros__parameters' \(it has 'ros_parameters'"):
+            load(text, ns)
+    err = _one_line_error(capsys, ["check-map", "m", "--params", str(tmp_path / "p.yaml")])
+    assert "'/robot1/mast3r_localizer' has no 'ros__parameters'" in err
+    # nested namespaces, the node's bare name, a ROS 1 style block, an empty one
+    for text, name in (("robot1:\n  mast3r_localizer:\n    ros__params:\n      max_keyframes: 3\n",
+                        "robot1/mast3r_localizer"),
+                       ("mast3r_localizer:\n  max_keyframes: 3\n", "mast3r_localizer"),
+                       ("mast3r_localizer:\n", "mast3r_localizer"),
+                       ("/**:\n  ros_parameters:\n    max_keyframes: 3\n", "/**")):
+        with pytest.raises(ConfigError, match=f"'{re.escape(name)}' has no 'ros__parameters'"):
+            load(text)
+    # a namespace that holds nodes is still a namespace
+    nested = "robot1:\n  mast3r_localizer:\n    ros__parameters:\n      max_keyframes: 3\n"
+    assert load(nested).localizer.max_keyframes == 3
