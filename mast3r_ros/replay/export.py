@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import re
 
 from ..core.config import LocalizerConfig, param_specs
@@ -46,7 +47,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--size", type=int, default=512, choices=SIZES,
-                   help="network image size, as model.image_size")
+                   help="network image size: the image_size parameter (config/localize.yaml) "
+                        "of the config the export will run with")
     p.add_argument("--keyframe-batch", type=int, default=KEYFRAME_BATCH_DEFAULT, metavar="K",
                    help="keyframes decoded per call: the localizer's max_keyframes, "
                         f"{KEYFRAME_BATCH_RANGE[0]}..{KEYFRAME_BATCH_RANGE[1]} (default "
@@ -65,8 +67,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
     """(the checkpoint path, how it was passed, for the not-found hint) from CKPT or
-    --checkpoint; InputError when neither or two different ones are given."""
-    if args.ckpt and args.checkpoint and args.ckpt != args.checkpoint:
+    --checkpoint; InputError when neither or two different ones are given (the same file
+    spelled two ways, ``../w/tiny.pth`` and ``../w/./tiny.pth``, is one)."""
+    if args.ckpt and args.checkpoint and not _same_file(args.ckpt, args.checkpoint):
         raise InputError(f"two checkpoints given, CKPT {args.ckpt} and --checkpoint "
                          f"{args.checkpoint}: pass one (mast3r-ros export CKPT --out DIR)")
     if args.ckpt:
@@ -75,6 +78,16 @@ def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
         return args.checkpoint, "with --checkpoint CKPT"
     raise InputError("no checkpoint given: pass it as mast3r-ros export CKPT --out DIR "
                      "(or --checkpoint CKPT)")
+
+
+def _same_file(a: str, b: str) -> bool:
+    """Whether two paths name one file: `os.path.samefile` when both exist (hard links too),
+    else their resolved forms (`os.path.realpath`, '~' expanded as the loader does)."""
+    a, b = os.path.expanduser(a), os.path.expanduser(b)
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return os.path.realpath(a) == os.path.realpath(b)
 
 
 def _cmd_export(args: argparse.Namespace) -> int:

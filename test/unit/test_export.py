@@ -275,3 +275,33 @@ def test_usage_names_the_checkpoint_ckpt_as_the_hints_do(capsys):
     with pytest.raises(SystemExit):
         main(["export", "--help"])
     assert "export [-h]" in (out := capsys.readouterr().out) and " CKPT" in out
+
+
+def test_one_checkpoint_spelled_two_ways_is_one(tmp_path, monkeypatch):
+    """`export ../w/tiny.pth --checkpoint ../w/./tiny.pth` said "two checkpoints given"."""
+    import argparse
+
+    from mast3r_ros.replay.export import checkpoint_of
+
+    (tmp_path / "w").mkdir()
+    (tmp_path / "w" / "tiny.pth").write_bytes(b"x")
+    (tmp_path / "w" / "other.pth").write_bytes(b"x")
+    (tmp_path / "run").mkdir()
+    monkeypatch.chdir(tmp_path / "run")
+
+    def of(ckpt, checkpoint):
+        return checkpoint_of(argparse.Namespace(ckpt=ckpt, checkpoint=checkpoint))[0]
+
+    assert of("../w/tiny.pth", "../w/./tiny.pth") == "../w/tiny.pth"
+    assert of("../w/none.pth", str(tmp_path / "w" / "none.pth")) == "../w/none.pth"  # not there
+    with pytest.raises(InputError, match="two checkpoints given"):
+        of("../w/tiny.pth", "../w/other.pth")
+
+
+def test_size_help_names_the_real_parameter(capsys):
+    from mast3r_ros.replay.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "model.image_size" not in out and "image_size parameter" in out
