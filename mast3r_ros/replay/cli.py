@@ -245,7 +245,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .pipeline import run_localization
 
     cfg = load_config(args)
-    map_path = _map_path(args.map, cfg)
+    map_path = _map_path(args.map, cfg, args.params)
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
@@ -255,15 +255,24 @@ def cmd_localize(args: argparse.Namespace) -> int:
     return 0
 
 
-def _map_path(option: Optional[str], cfg: Config) -> str:
-    """--map, else the parameter file's map_path (the node's), '~' expanded and a relative
-    path made absolute from the current folder (so the log says which map was taken)."""
-    if option:
+def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) -> str:
+    """--map as given, else the parameter file's map_path (the node's), '~' expanded and made
+    absolute from the current folder (so the log says which map was taken). An empty
+    --map (``--map "$MAP"`` with MAP unset) is an error, not a fall back to map_path; a
+    map_path that does not exist is one naming the parameter file it came from."""
+    if option is not None:
+        if not option.strip():
+            raise InputError("--map is empty (an unset shell variable?): pass the keyframe map "
+                             "folder, or leave --map out to take map_path from --params")
         return option
     if not cfg.node.map_path:
         raise InputError("no map given: pass --map MAP, or --params with map_path set (the "
                          "node's parameter file)")
     path = os.path.abspath(os.path.expanduser(cfg.node.map_path))
+    if not os.path.exists(path):
+        raise InputError(f"map not found: {path} (from map_path {cfg.node.map_path!r} of "
+                         f"{params or 'the parameters'}; relative paths are taken from the "
+                         "current folder): pass --map MAP or fix map_path")
     log.info("map from --params map_path: %s", path)
     return path
 

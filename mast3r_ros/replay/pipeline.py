@@ -262,9 +262,11 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
-    Ground truth is the frames' own poses or, with ``groundtruth``, that TUM file taken at the
-    frame stamps by the config's pose-at-stamp rule; the file is read (and refused with
-    `InputError`) before any frame is localized, so a bad file never costs a run. An existing
+    ``map_path`` is recorded as an absolute path ('~' expanded) in config.yaml (``map_path``)
+    and metrics.json (``map``). Ground truth is the frames' own poses or, with
+    ``groundtruth``, that TUM file taken at the frame stamps by the config's pose-at-stamp
+    rule; the file is read (and refused with `InputError`) before any frame is localized, so a
+    bad file never costs a run. An existing
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
     Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
@@ -277,6 +279,10 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
     check_output_folder(out, overwrite, RUN_FILES)
+    # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
+    # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
+    used = os.path.abspath(os.path.expanduser(map_path))
+    cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
     with atomic_folder(out, overwrite, RUN_FILES) as tmp:
         try:
@@ -316,6 +322,7 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
 def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
                   max_frames: int, global_only: bool) -> Dict[str, Any]:
+    """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
     dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
     try:
@@ -330,7 +337,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
-    return write_run(out, results, gt_poses, kf_poses)
+    return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path)
 
 
 def _keep_partial(tmp: str, out: str) -> None:
@@ -352,17 +359,18 @@ def _keep_partial(tmp: str, out: str) -> None:
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
-              kf_poses: np.ndarray) -> Dict[str, Any]:
+              kf_poses: np.ndarray, map_path: str = "") -> Dict[str, Any]:
     """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
 
-    ``gt_poses`` (N, 4, 4) per result, NaN where unknown.
+    ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
+    against (metrics.json's "map", first; left out when empty).
     """
     ok = [r for r in results if r.success]
     write_tum_trajectory(os.path.join(out, "trajectory.tum"),
                          np.array([r.stamp_ns for r in ok], dtype=np.int64),
                          np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
     gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
-    metrics = summarize(results, gt)
+    metrics = {"map": map_path, **summarize(results, gt)} if map_path else summarize(results, gt)
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     est = np.full((len(results), 3), np.nan)
     for i, r in enumerate(results):

@@ -433,3 +433,36 @@ def test_a_wildcard_block_may_hold_other_nodes_parameters(tmp_path):
     p.write_text("mast3r_localizer:\n  ros__parameters:\n    robot_base_frame: base_link\n")
     with pytest.raises(ConfigError, match="unknown parameter 'robot_base_frame'"):
         load_config_yaml(str(p))
+
+
+# ------------------------------------------------------------ a fresh user's findings (2) ---
+
+def test_a_run_records_the_absolute_map_it_used(tum, sift_map, tmp_path, monkeypatch, capsys):
+    """run/config.yaml had map_path '' with --map, and the relative map_path as written with
+    --params; metrics.json had no map: both say the absolute map folder now."""
+    monkeypatch.chdir(os.path.dirname(sift_map))
+    rel = os.path.basename(sift_map)
+    params = tmp_path / "p.yaml"
+    params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    map_path: {rel}\n"
+                      "    matcher: sift\n")
+    for i, argv in enumerate((["--map", rel, "--matcher", "sift"], ["--params", str(params)])):
+        run = str(tmp_path / f"run{i}")
+        assert main(["localize", tum[1], "--out", run, "--max-frames", "2", *argv]) == 0, argv
+        assert load_config_yaml(os.path.join(run, "config.yaml")).node.map_path == sift_map
+        assert json.load(open(os.path.join(run, "metrics.json")))["map"] == sift_map
+
+
+def test_an_empty_map_or_a_missing_params_map_is_one_line_naming_where_it_came_from(
+        tum, sift_map, tmp_path, capsys):
+    params = tmp_path / "robot.yaml"  # --map "$MAP" with MAP unset fell back to this map_path
+    params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    map_path: {sift_map}\n")
+    run = str(tmp_path / "run")
+    rc, errors = _error(capsys, ["localize", tum[1], "--map", "", "--params", str(params),
+                                 "--out", run, "--matcher", "sift"])
+    assert rc == 2 and len(errors) == 1 and "--map is empty" in errors[0], errors
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    map_path: maps/nope\n")
+    rc, errors = _error(capsys, ["localize", tum[1], "--params", str(params), "--out", run,
+                                 "--matcher", "sift"])
+    assert rc == 2 and len(errors) == 1, errors
+    assert "map_path 'maps/nope'" in errors[0] and str(params) in errors[0], errors
+    assert not os.path.exists(run)
