@@ -50,17 +50,53 @@ def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
     folder (before anything is written)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "a folder, where a file is to be written", path)
-    fd, tmp = mkstemp_public(os.path.dirname(os.path.abspath(path)))
+    try:
+        fd, tmp = mkstemp_public(os.path.dirname(os.path.abspath(path)))
+    except OSError as e:
+        raise _naming(e, path) from None
     os.close(fd)
     try:
         write(tmp)
         with open(tmp, "rb+") as fh:
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as e:
         if os.path.exists(tmp):
             os.unlink(tmp)
+        if isinstance(e, OSError) and tmp in (e.filename, e.filename2):
+            raise _naming(e, path) from None
         raise
+
+
+def _naming(e: OSError, path: str) -> OSError:
+    """``e`` naming ``path`` (the destination the user gave) instead of our temporary file
+    beside it, which the user never heard of."""
+    return OSError(e.errno, e.strerror or str(e), path)
+
+
+def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
+    """Refuse, before any work, an output ``path`` that cannot be created: `InputError`
+    naming ``what`` (the option, e.g. "--out") and ``path`` as given. With ``make_parents``
+    (the writer creates missing parent folders) the nearest existing ancestor must be a
+    folder we can write in, else ``path``'s parent must be one. Probed by creating and removing
+    a temporary file there: permissions, a read-only or pseudo file system (/proc), which
+    `os.access` does not tell for root."""
+    parent = os.path.dirname(os.path.abspath(path))
+    folder = parent
+    while make_parents and not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        folder = os.path.dirname(folder)
+    if not os.path.isdir(folder):
+        if os.path.lexists(folder):
+            raise InputError(f"{what} {path}: {folder} is not a folder")
+        raise InputError(f"{what} {path}: the folder {parent} does not exist (create it, or "
+                         "choose another path)")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
+    except OSError as e:
+        raise InputError(f"{what} {path}: cannot write in the folder {folder} "
+                         f"({e.strerror or e})") from None
+    os.close(fd)
+    os.unlink(probe)
 
 
 def atomic_write_bytes(path: str, data: bytes) -> None:
@@ -98,12 +134,14 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ())
     exists and ``overwrite`` is off (the message names ``--overwrite``), and, with ``overwrite``,
     when it is a non-empty folder holding none of ``markers`` (the files a previous output of
     the same command holds), so a mistyped ``--out`` never deletes unrelated data. An empty
-    ``path`` (which would mean the current folder) is refused.
+    ``path`` (which would mean the current folder) is refused, and so is a ``path`` that
+    cannot be created there (`check_can_create`: no writable folder above it).
     """
     if not path.strip():
         raise InputError("the output path is empty (give --out a folder name)")
     full = os.path.abspath(path)
     if not os.path.lexists(full):
+        check_can_create(path, "--out")
         return
     if not os.path.isdir(full):
         raise InputError(f"output path exists and is not a folder: {path} (choose another --out)")
@@ -114,6 +152,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ())
     if markers and names and not any(m in names for m in markers):
         raise InputError(f"--overwrite: {path} holds none of {', '.join(markers)}, so it is not "
                          "an output of this command; not replacing it (choose another --out)")
+    check_can_create(path, "--out")  # the new folder is built beside it
 
 
 @contextlib.contextmanager
@@ -126,8 +165,11 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     check_output_folder(path, overwrite, markers)
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
-    os.makedirs(parent, exist_ok=True)
-    tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+    except OSError as e:
+        raise _naming(e, path) from None
     try:
         yield tmp
         umask = os.umask(0o022)

@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 from ..core.errors import MapFormatError
-from ..core.fileio import atomic_write_json
+from ..core.fileio import atomic_write_json, check_can_create
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -37,7 +37,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
     p.add_argument("--json", metavar="FILE", help="write the per-keyframe figures as JSON")
     p.add_argument("--plot", metavar="PNG",
-                   help="write the keyframes with their per-keyframe figures as a picture")
+                   help="write the keyframes with their per-keyframe figures as a picture; "
+                        "the extension picks the format: .png, .pdf, .svg, .jpg, ... (none: "
+                        "png)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                    help="logging level on stderr")
     p.set_defaults(func=cmd_check_map)
@@ -49,6 +51,13 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from .cli import load_params
 
     cfg = load_params(args)
+    # output paths first: a bad one found after the check is the whole check for nothing
+    if args.json:
+        check_can_create(args.json, "--json", make_parents=False)
+    if args.plot:
+        from .plots import check_plot_path
+
+        check_plot_path(args.plot, "--plot")
     # every missing, truncated or corrupt file first, all of them (a map open names the first)
     problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()
     if problems:

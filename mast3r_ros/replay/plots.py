@@ -11,7 +11,8 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from ..core.fileio import atomic_write_bytes
+from ..core.errors import InputError
+from ..core.fileio import atomic_write_bytes, check_can_create
 
 
 def _pyplot():
@@ -35,12 +36,34 @@ def _finish_top_down(fig: Any, ax: Any, axes: tuple, title: str, path: str) -> N
     _save(fig, path)
 
 
+def plot_formats() -> Tuple[str, ...]:
+    """The file extensions matplotlib's Agg canvas writes (png, pdf, svg, jpg, ...)."""
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    return tuple(sorted(FigureCanvasAgg.get_supported_filetypes()))
+
+
+def _format(path: str) -> str:
+    return os.path.splitext(path)[1][1:].lower() or "png"
+
+
+def check_plot_path(path: str, what: str = "--plot") -> None:
+    """Refuse, before any work, a picture path matplotlib cannot write (`InputError` naming
+    ``what`` and ``path``): an extension it has no writer for (none: png), a folder that does
+    not exist or cannot be written."""
+    fmt = _format(path)
+    formats = plot_formats()
+    if fmt not in formats:
+        raise InputError(f"{what} {path}: cannot write a '.{fmt}' picture; use one of "
+                         f"{', '.join('.' + f for f in formats)} (no extension: png)")
+    check_can_create(path, what, make_parents=False)
+
+
 def _save(fig, path: str) -> None:
     import io
 
     buf = io.BytesIO()
-    fig.savefig(buf, format=os.path.splitext(path)[1][1:] or "png", dpi=110,
-                bbox_inches="tight")
+    fig.savefig(buf, format=_format(path), dpi=110, bbox_inches="tight")
     _pyplot().close(fig)
     atomic_write_bytes(path, buf.getvalue())
 

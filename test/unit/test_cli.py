@@ -466,3 +466,21 @@ def test_an_empty_map_or_a_missing_params_map_is_one_line_naming_where_it_came_f
     assert rc == 2 and len(errors) == 1, errors
     assert "map_path 'maps/nope'" in errors[0] and str(params) in errors[0], errors
     assert not os.path.exists(run)
+
+
+def test_output_errors_name_the_path_given_not_our_temporary_file(tmp_path):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.fileio import atomic_write_bytes, check_output_folder
+
+    dest = str(tmp_path / "nodir" / "cm.png")
+    with pytest.raises(OSError) as e:
+        atomic_write_bytes(dest, b"x")
+    assert e.value.filename == dest
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(InputError, match="is not a folder"):
+        check_output_folder(str(tmp_path / "a_file" / "run"), False)
+    if os.path.isdir("/proc/self"):  # a pseudo file system: nothing can be created there
+        with pytest.raises(InputError, match=r"^--out /proc/e10: cannot write in the folder "
+                                             r"/proc \("):
+            check_output_folder("/proc/e10", False)
+    check_output_folder(str(tmp_path / "new" / "deeper" / "run"), False)  # parents are made

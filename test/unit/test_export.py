@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 
 import numpy as np
 import pytest
@@ -305,3 +306,23 @@ def test_size_help_names_the_real_parameter(capsys):
         main(["export", "--help"])
     out = " ".join(capsys.readouterr().out.split())
     assert "model.image_size" not in out and "image_size parameter" in out
+
+
+def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
+        tmp_path, tiny_ckpt, capsys, monkeypatch):
+    """`export tiny.pth --out /proc/e10` said "cannot use path: /proc/.tmp-export-..." after
+    the checkpoint (2.7 GB for ViT-L) was read: now one line naming the --out given, first."""
+    from mast3r_ros.core.model import checkpoint
+    from mast3r_ros.replay.cli import main
+
+    read = []
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: read.append(a))
+    (tmp_path / "a_file").write_text("x")
+    outs = [str(tmp_path / "a_file" / "e10")] + (["/proc/e10"] if os.path.isdir("/proc/self")
+                                                 else [])
+    for out in outs:
+        capsys.readouterr()
+        assert main(["export", tiny_ckpt, "--out", out]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and f"--out {out}:" in err[0] and ".tmp" not in err[0], err
+    assert not read

@@ -172,3 +172,29 @@ def test_check_map_cli_refuses_an_inconsistent_map_in_one_line(maps, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("mast3r-ros check-map: error: map inconsistent:") and "\n" not in err
     assert "depth is x10" in err and "Traceback" not in err
+
+
+def test_check_map_refuses_a_bad_plot_or_json_path_before_the_check(maps, tmp_path, capsys,
+                                                                     monkeypatch):
+    """A fresh user's --plot cm.xyz was a traceback after the whole check had run, and
+    --plot nodir/cm.png named our temporary file in nodir/; both are one line first now."""
+    import mast3r_ros.core.map_check as map_check
+    from mast3r_ros.replay.cli import main
+
+    ran = []
+    monkeypatch.setattr(map_check, "check_map", lambda *a, **k: ran.append(a))
+    for option, path, said in (
+            ("--plot", tmp_path / "cm.xyz", "cannot write a '.xyz' picture"),
+            ("--plot", tmp_path / "nodir" / "cm.png", "does not exist"),
+            ("--json", tmp_path / "nodir" / "cm.json", "does not exist")):
+        capsys.readouterr()
+        assert main(["check-map", maps["clean"], option, str(path)]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert len(err) == 1 and said in err[0] and f"{option} {path}:" in err[0], err
+        assert ".tmp" not in err[0] and not ran
+    monkeypatch.undo()
+    # the formats matplotlib writes, in any case, and no extension (png) still work
+    for name in ("cm.PDF", "cm.svg", "cm.jpg", "cm"):
+        assert main(["check-map", maps["clean"], "--plot", str(tmp_path / name)]) == 0, name
+        assert (tmp_path / name).stat().st_size > 1000
+    assert (tmp_path / "cm").read_bytes()[:4] == b"\x89PNG"

@@ -249,8 +249,11 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         outs = dec(kf, q)
     out_dir = os.path.abspath(out_dir)
     parent = os.path.dirname(out_dir)
-    os.makedirs(parent, exist_ok=True)
-    stage = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    try:
+        os.makedirs(parent, exist_ok=True)
+        stage = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
+    except OSError as e:  # name the folder asked for, not our staging folder beside it
+        raise OSError(e.errno, e.strerror or str(e), out_dir) from None
     try:
         with torch.no_grad():
             _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"], ["feats"],
