@@ -51,17 +51,32 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
-def _config_options(matcher: bool = True) -> argparse.ArgumentParser:
+def overrides_default(value: Any, param: str = "") -> str:
+    """The help's default of an option that overrides a --params value: the file's value (of
+    ``param`` where the option is named otherwise), else the Config default ``value`` (the
+    option's own default is None, which `HelpFormatter` does not show: the file's must win)."""
+    return f"(default: --params' {param or 'value'}, else {value})"
+
+
+def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParser:
+    """The configuration options; ``matcher``: 'params' (--matcher overrides --params), 'demo'
+    (the demo's own choice), None (no --matcher)."""
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("configuration")
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
     g.add_argument("--checkpoint", metavar="CKPT", help="MASt3R checkpoint (overrides --params)")
-    if matcher:
+    defaults = Config()
+    if matcher == "params":
         g.add_argument("--matcher", choices=("mast3r", "sift"),
-                       help="matcher (overrides --params)")
-    g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N (overrides --params)")
+                       help="matcher " + overrides_default(defaults.localizer.matcher))
+    elif matcher == "demo":
+        g.add_argument("--matcher", choices=("mast3r", "sift"),
+                       help="matcher (default: mast3r with a checkpoint, else the weight-free "
+                            "sift)")
+    g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N "
+                                    + overrides_default(defaults.model.device))
     g.add_argument("--log-level", default="info",
                    choices=("debug", "info", "warning", "error"), help=LOG_LEVEL_HELP)
     return p
@@ -352,10 +367,12 @@ def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("image2", help="second image (view 2)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
+    model = Config().model
     p.add_argument("--size", type=int, choices=(512, 384, 224),
-                   help="network size (overrides --params 'image_size')")
+                   help="network size " + overrides_default(model.image_size, "image_size"))
     p.add_argument("--precision", choices=("fp32", "fp16", "bf16"),
-                   help="autocast precision on CUDA, CPU is always fp32 (overrides --params)")
+                   help="autocast precision on CUDA, CPU is always fp32 "
+                        + overrides_default(model.precision))
     p.set_defaults(func=cmd_pair)
 
 
@@ -405,8 +422,8 @@ def build_parser() -> argparse.ArgumentParser:
     common, source = _config_options(), _source_options()
     _add_build_map(sub, [common, source])
     _add_localize(sub, [common, source])
-    _add_demo(sub, [common])
-    _add_pair(sub, [_config_options(matcher=False)])
+    _add_demo(sub, [_config_options(matcher="demo")])
+    _add_pair(sub, [_config_options(matcher=None)])
     add_retrieve_parser(sub)
     add_check_map_parser(sub)
     add_export_parser(sub)

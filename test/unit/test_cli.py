@@ -484,3 +484,24 @@ def test_output_errors_name_the_path_given_not_our_temporary_file(tmp_path):
                                              r"/proc \("):
             check_output_folder("/proc/e10", False)
     check_output_folder(str(tmp_path / "new" / "deeper" / "run"), False)  # parents are made
+
+
+def test_help_shows_the_defaults_of_options_that_override_params(capsys):
+    from mast3r_ros.replay.cli import overrides_default
+
+    d = Config()
+
+    def help_of(cmd):
+        with pytest.raises(SystemExit):
+            main([cmd, "--help"])
+        return " ".join(capsys.readouterr().out.split())
+
+    for cmd in ("localize", "build-map"):
+        text = help_of(cmd)
+        assert f"matcher {overrides_default(d.localizer.matcher)}" in text
+        assert overrides_default(d.model.device) in text
+    text = help_of("pair")
+    assert f"network size {overrides_default(d.model.image_size, 'image_size')}" in text
+    assert f"fp32 {overrides_default(d.model.precision)}" in text
+    assert "(default: --params' value, else mast3r)" in help_of("localize")
+    assert "(default: mast3r with a checkpoint" in help_of("demo")
