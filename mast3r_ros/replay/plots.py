@@ -124,9 +124,14 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
             label=f"estimate ({ok.sum()}/{len(estimate)} localized)")
     if groundtruth is not None:
         both = ok & np.isfinite(groundtruth).all(axis=1)
-        for i in np.flatnonzero(both):
-            ax.plot([groundtruth[i, a], estimate[i, a]], [groundtruth[i, b], estimate[i, b]],
-                    "-", color="tab:red", lw=0.8)
+        if both.any():  # one collection: one legend entry, and quick for long runs
+            from matplotlib.collections import LineCollection
+
+            segs = np.stack([groundtruth[both][:, [a, b]], estimate[both][:, [a, b]]], axis=1)
+            ax.add_collection(LineCollection(segs, colors="tab:red", linewidths=0.8,
+                                             label="error (estimate to ground truth)"))
+            ax.update_datalim(segs.reshape(-1, 2))
+            ax.autoscale_view()
     if keyframe_poses is not None and len(keyframe_poses):
         # from the map and the ground truth: a wrong estimate 1 km off must not make the
         # arrows 60 m long
@@ -138,19 +143,28 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
 
 def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndarray,
                 title: str = "") -> None:
-    """Translation (cm) and rotation (deg) error over time; failed frames marked at the axis."""
+    """Translation (cm) and rotation (deg) error over time, the line broken at frames without
+    an error (failed, or no ground truth); failed frames marked at the bottom of each panel
+    (not at 0, which would read as no error); a panel without any error says why."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     t_s = np.asarray(t_s, dtype=np.float64)
+    fail = ~np.asarray(success, bool)
     for ax, col, scale, label in ((ax1, 0, 100.0, "translation error [cm]"),
                                   (ax2, 1, 1.0, "rotation error [deg]")):
-        v = errors[:, col] * scale
-        ok = np.isfinite(v)
-        ax.plot(t_s[ok], v[ok], ".-", ms=4, lw=0.8)
-        fail = ~np.asarray(success, bool)
+        v = np.asarray(errors[:, col], dtype=np.float64) * scale
+        # NaN kept in place: matplotlib breaks the line there instead of bridging the gap
+        ax.plot(t_s, v, ".-", ms=4, lw=0.8)
         if fail.any():
-            ax.plot(t_s[fail], np.zeros(fail.sum()), "x", color="tab:red", label="not localized")
+            ax.plot(t_s[fail], np.zeros(fail.sum()), "x", color="tab:red", clip_on=False,
+                    transform=ax.get_xaxis_transform(), label="not localized")
             ax.legend(loc="best", fontsize=8)
+        if not np.isfinite(v).any():
+            why = ("no frame localized" if fail.all() else
+                   "no localized frame has ground truth")
+            ax.text(0.5, 0.5, why, transform=ax.transAxes, ha="center", va="center",
+                    color="0.3")
+            ax.set_yticks([])
         ax.set_ylabel(label)
         ax.grid(True, alpha=0.3)
     ax2.set_xlabel("time [s]")
@@ -188,18 +202,50 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)
 
 
+# map check causes (core.map_check ConsistencyReport.cause) in words, for the panel's title
+CAUSE_WORDS = {
+    "depth_scale": "depth scale",
+    "inverted_poses": "inverted poses",
+    "quaternion_wxyz": "quaternions in w x y z order",
+    "quaternion_xyzw": "quaternions in x y z w order",
+    "camera_not_optical": "poses of a body frame, not the optical frame",
+    "camera_not_optical_inverse": "an extra optical-to-body rotation",
+    "clock_jump": "clock jumps back",
+    "pose_discontinuity": "a jump in the poses",
+    "unknown": "cause unknown",
+}
+
+# above this many keyframes the per-keyframe figures are drawn as steps, not bars (thousands
+# of bars took 35 s to draw and read as a smear)
+MAX_BARS = 200
+# at most this many keyframe labels on the x axis beyond 30 keyframes
+MAX_TICKS = 20
+
+
+def cause_words(cause: str) -> str:
+    """A map check cause code ("depth_scale", "inverted_poses+depth_scale") in words."""
+    return " and ".join(CAUSE_WORDS.get(c, c.replace("_", " ")) for c in cause.split("+"))
+
+
 def plot_consistency(ax: Any, report: Any) -> None:
     """Per-keyframe figures of a `ConsistencyReport` on ``ax``: median depth residual (%) and
-    fraction of depth agreeing (%) as bars, match reprojection error (px) on a second axis, the
-    limits dashed, keyframes that disagree with every neighbour marked red."""
+    fraction of depth agreeing (%) as bars (steps above `MAX_BARS` keyframes), match
+    reprojection error (px) on a second axis, the limits dashed, keyframes that disagree with
+    every neighbour marked red; an unchecked map says why instead of empty bars."""
+    from matplotlib.ticker import FuncFormatter, MaxNLocator
+
     k = report.keyframes
     x = np.arange(len(k))
     res = np.array([f.depth_residual for f in k], dtype=np.float64) * 100
     agree = np.array([f.depth_agree for f in k], dtype=np.float64) * 100
     rep = np.array([f.reproj_px for f in k], dtype=np.float64)
-    ax.bar(x - 0.2, np.nan_to_num(res), 0.4, color="tab:blue", label="depth residual [%]")
-    ax.bar(x + 0.2, np.nan_to_num(agree), 0.4, color="tab:cyan", alpha=0.6,
-           label="depth agreeing [%]")
+    if len(k) <= MAX_BARS:
+        ax.bar(x - 0.2, np.nan_to_num(res), 0.4, color="tab:blue", label="depth residual [%]")
+        ax.bar(x + 0.2, np.nan_to_num(agree), 0.4, color="tab:cyan", alpha=0.6,
+               label="depth agreeing [%]")
+    else:  # NaN (not measured) left as gaps
+        ax.step(x, res, where="mid", color="tab:blue", lw=0.8, label="depth residual [%]")
+        ax.step(x, agree, where="mid", color="tab:cyan", lw=0.8, label="depth agreeing [%]")
     th = report.thresholds
     if "max_depth_residual" in th:
         ax.axhline(100 * th["max_depth_residual"], color="tab:blue", ls="--", lw=1)
@@ -210,19 +256,39 @@ def plot_consistency(ax: Any, report: Any) -> None:
     ax.set_ylabel("depth [%]")
     ax2 = ax.twinx()
     ok = np.isfinite(rep)
-    ax2.plot(x[ok], rep[ok], "s", color="tab:orange", ms=5, label="match reprojection [px]")
+    ax2.plot(x[ok], rep[ok], "s", color="tab:orange", ms=5 if len(k) <= MAX_BARS else 2,
+             label="match reprojection [px]")
     if "max_reproj_px" in th:
         ax2.axhline(th["max_reproj_px"], color="tab:orange", ls="--", lw=1)
     # (np.nanmax's initial= needs numpy >= 1.22; Humble's is 1.21)
     top = float(rep[ok].max()) if ok.any() else 0.0
     ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), top) * 1.1)
     ax2.set_ylabel("match reprojection [px]")
-    for f in k:
-        if f.ok is False:
-            ax.axvspan(f.index - 0.5, f.index + 0.5, color="tab:red", alpha=0.15)
-    ax.set_xticks(x)
-    ax.set_xticklabels([f.label for f in k], fontsize=7, rotation=90 if len(k) > 30 else 0)
+    bad = np.array([f.ok is False for f in k], dtype=bool)
+    if len(k) <= MAX_BARS:
+        for f in k:
+            if f.ok is False:
+                ax.axvspan(f.index - 0.5, f.index + 0.5, color="tab:red", alpha=0.15)
+    elif bad.any():  # one patch, not one per keyframe
+        ax.fill_between(x, 0, 1, where=bad, step="mid", color="tab:red", alpha=0.15,
+                        transform=ax.get_xaxis_transform())
+    labels = [f.label for f in k]
+    if len(k) <= 30:
+        ax.set_xticks(x)
+        ax.set_xticklabels(labels, fontsize=7)
+    else:  # a few integer ticks labelled with the keyframes' labels
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=MAX_TICKS, integer=True))
+        ax.xaxis.set_major_formatter(FuncFormatter(
+            lambda v, _pos: labels[int(v)] if 0 <= int(v) < len(labels) and v == int(v)
+            else ""))
+        ax.tick_params(axis="x", labelsize=7, labelrotation=90)
+        ax.set_xlim(-0.5, len(k) - 0.5)
+    if report.verdict == "unchecked":
+        why = report.message.split(": ", 1)[-1] if report.message else "no keyframe has depth"
+        ax.text(0.5, 0.5, f"unchecked: {why}", transform=ax.transAxes, ha="center",
+                va="center", color="0.3", wrap=True)
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
-    ax.set_title(f"map check: {report.verdict}" + (f" ({report.cause})" if report.cause else ""))
+    ax.set_title(f"map check: {report.verdict}"
+                 + (f" (likely cause: {cause_words(report.cause)})" if report.cause else ""))

@@ -70,3 +70,104 @@ def test_a_wrong_estimate_does_not_scale_the_arrows(saved):
     ax = saved[0].axes[0]
     (arrows,) = [c for c in ax.collections if hasattr(c, "U")]  # the quiver
     assert np.hypot(arrows.U, arrows.V).max() == pytest.approx(0.12)  # 6 % of the 2 m map
+
+
+# ------------------------------------------------------------- a fresh user's plot findings ---
+
+def _errors_figure(saved, errors, success):
+    t = np.arange(len(success), dtype=np.float64)
+    plots.plot_errors("unused.png", t, np.asarray(errors, dtype=np.float64),
+                      np.asarray(success, bool))
+    return saved[-1]
+
+
+def _texts(ax):
+    return [t.get_text() for t in ax.texts]
+
+
+def test_errors_of_a_run_where_every_frame_failed_say_so(saved):
+    # it showed a +-0.04 cm axis with red x at 0, which read as zero error
+    fig = _errors_figure(saved, np.full((4, 2), np.nan), [False] * 4)
+    for ax in fig.axes:
+        assert "no frame localized" in _texts(ax)
+        (marks,) = [ln for ln in ax.lines if ln.get_marker() == "x"]
+        assert marks.get_transform() is not ax.transData  # at the panel's edge, not at y=0
+
+
+def test_the_error_line_breaks_at_failed_frames(saved):
+    err = np.array([[0.01, 1.0], [np.nan, np.nan], [0.02, 2.0], [0.03, 3.0]])
+    fig = _errors_figure(saved, err, [True, False, True, True])
+    ax = fig.axes[0]
+    (line,) = [ln for ln in ax.lines if ln.get_marker() == "."]
+    y = np.asarray(line.get_ydata(), dtype=np.float64)
+    assert len(y) == 4 and np.isnan(y[1])  # a gap, not a line from frame 0 to frame 2
+    assert not _texts(ax)
+
+
+def test_the_trajectory_legend_names_the_red_error_segments(saved):
+    gt = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [2.0, 0.0, 0.0]])
+    est = gt + [0.0, 0.1, 0.0]
+    plots.plot_trajectory("unused.png", est, gt)
+    ax = saved[0].axes[0]
+    labels = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert any(lab.startswith("error") for lab in labels), labels
+
+
+def _report(n, verdict="consistent", cause="", message="", bad=()):
+    from mast3r_ros.core.map_check.report import ConsistencyReport, KeyframeFigures
+
+    rng = np.random.default_rng(0)
+    depth = verdict != "unchecked"
+    kfs = [KeyframeFigures(i, str(i), rng.uniform(0, 0.05) if depth else np.nan,
+                           rng.uniform(0.8, 1) if depth else np.nan,
+                           rng.uniform(0, 3) if depth else np.nan, [], i not in bad if depth
+                           else None) for i in range(n)]
+    return ConsistencyReport(verdict, kfs, [], message, cause=cause,
+                             thresholds={"max_depth_residual": 0.05, "min_depth_agree": 0.6,
+                                         "max_reproj_px": 12.8})
+
+
+def _check_panel(saved, report):
+    kf = np.stack([_pose(i, 0, 0.0) for i in range(len(report.keyframes))])
+    plots.plot_keyframes("unused.png", kf, consistency=report)
+    return saved[-1].axes[1]  # the map-check panel
+
+
+def test_an_unchecked_map_says_why_instead_of_empty_bars(saved):
+    ax = _check_panel(saved, _report(5, "unchecked",
+                                     message="map not checked: no keyframe has depth"))
+    assert "unchecked: no keyframe has depth" in _texts(ax)
+    ax = _check_panel(saved, _report(5, "unchecked", message=""))
+    assert "unchecked: no keyframe has depth" in _texts(ax)
+    ax = _check_panel(saved, _report(5, "consistent"))
+    assert not _texts(ax)
+
+
+@pytest.mark.parametrize("cause, words", [
+    ("depth_scale", "depth scale"), ("pose_discontinuity", "a jump in the poses"),
+    ("inverted_poses+depth_scale", "inverted poses and depth scale"),
+    ("some_new_cause", "some new cause")])
+def test_the_map_check_title_names_the_cause_in_words(saved, cause, words):
+    ax = _check_panel(saved, _report(4, "inconsistent", cause=cause, bad=(2,)))
+    title = ax.get_title()
+    assert words in title and "_" not in title, title
+
+
+@pytest.mark.parametrize("n", [300, 2000])
+def test_a_large_map_check_panel_has_few_ticks_and_no_bars(saved, n):
+    from matplotlib.patches import Rectangle
+
+    ax = _check_panel(saved, _report(n, "inconsistent", cause="unknown", bad=(5, 6, 100)))
+    labels = [t.get_text() for t in ax.get_xticklabels() if t.get_text()]
+    assert 2 <= len(labels) <= plots.MAX_TICKS + 1, labels
+    assert all(lab.isdigit() and int(lab) < n for lab in labels)
+    rects = [p for p in ax.patches if isinstance(p, Rectangle)]
+    assert len(rects) < 10  # steps, not one bar per keyframe and figure
+
+
+def test_a_small_map_check_panel_keeps_its_bars_and_every_label(saved):
+    from matplotlib.patches import Rectangle
+
+    ax = _check_panel(saved, _report(12, "consistent"))
+    assert len([p for p in ax.patches if isinstance(p, Rectangle)]) >= 24
+    assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(12)]
