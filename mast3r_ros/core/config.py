@@ -572,13 +572,38 @@ def _rclpy_applies(key: str, fqn: str) -> bool:
     return re.fullmatch(pattern, fqn, re.ASCII) is not None
 
 
+def _split_key(key: Any, node_name: str) -> Optional[Tuple[str, str]]:
+    """(namespace, node name) of a parameter-file key that may apply to a node named
+    ``node_name``: its node name ``node_name``, ``*`` or ``**`` (``/**``: ('', '**');
+    ``mast3r_localizer``: ('', 'mast3r_localizer'), as rclpy adds the leading '/'); None for
+    another node's key."""
+    if not isinstance(key, str):
+        return None
+    ns, last = (key if key.startswith("/") else "/" + key).rsplit("/", 1)
+    return (ns, last) if last in (node_name, "*", "**") else None
+
+
 def _applies_to(key: Any, node_name: str) -> bool:
     """True for a parameter-file key ROS would apply to a node named ``node_name`` in some
-    namespace: ``/**``, ``node_name``, or a fully qualified name ending in ``/node_name``
-    (``/robot1/node_name``, ``/*/node_name``, ``/**/node_name``)."""
-    if not isinstance(key, str):
-        return False
-    return key in ("/**", node_name) or (key.startswith("/") and key.endswith("/" + node_name))
+    namespace: ``/**``, ``node_name``, a name ending in ``/node_name`` (``/robot1/node_name``,
+    ``/*/node_name``, ``/**/node_name``) or a wildcard node name (``/**/*``)."""
+    return _split_key(key, node_name) is not None
+
+
+def _namespace_of(key: Any, node_name: str) -> Optional[str]:
+    """The one namespace whose node ``key`` names ('' for the root), None for a key of other
+    nodes or of the node in any namespace: ``mast3r_localizer`` and ``/*`` name the root
+    namespace's node (rclpy applies them there only), ``/robot1/mast3r_localizer``,
+    ``/robot1/*`` and ``/robot1/**`` robot1's; ``/**``, ``/**/mast3r_localizer`` and
+    ``/*/mast3r_localizer`` none."""
+    split = _split_key(key, node_name)
+    if split is None or "*" in split[0] or split == ("", "**"):
+        return None
+    return split[0]
+
+
+def _show_namespace(ns: str) -> str:
+    return ns[1:] if ns else "/ (the root namespace)"
 
 
 def _wildcard_node(key: str) -> bool:
@@ -665,21 +690,29 @@ def _param_blocks(path: str, doc: Mapping[Any, Any], node_name: str, prefix: str
 def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
                      namespace: Optional[str]) -> List[Tuple[str, Any]]:
     """The (key, block) pairs of ``doc`` that apply to the node, in file order (see
-    `load_config_yaml`); `ConfigError` when the file holds several robots' blocks and no
-    ``namespace`` says which, or ``namespace`` is none of them."""
+    `load_config_yaml`); `ConfigError` when the file holds blocks for the node in several
+    namespaces and no ``namespace`` says which, or ``namespace`` is none of them."""
     blocks = list(_param_blocks(path, doc, node_name))
-    named = sorted({k for k, _ in blocks
-                    if _applies_to(k, node_name) and "*" not in k and k.count("/") > 1})
-    spaces = ", ".join(k[1:-len(node_name) - 1] for k in named)
+    own: Dict[str, List[str]] = {}  # namespace -> the keys naming its node
+    for k, _ in blocks:
+        ns = _namespace_of(k, node_name)
+        if ns is not None:
+            own.setdefault(ns, []).append(k)
+    spaces = ", ".join(_show_namespace(ns) for ns in sorted(own))
     if namespace is None:
-        if len(named) > 1:
-            raise ConfigError(f"{path}: parameters for several namespaced nodes {named}: pass "
+        if len(own) > 1:  # rclpy gives no node all of them: whose are wanted?
+            nodes = [f"{ns}/{node_name}" for ns in sorted(own)]
+            raise ConfigError(f"{path}: parameters for several namespaced nodes {nodes}: pass "
                               f"--namespace one of: {spaces}")
-        return [(k, b) for k, b in blocks if _applies_to(k, node_name)]
-    fqn = node_fqn(namespace, node_name)
-    if named and fqn not in named:  # a typo would silently take the /** blocks alone
-        raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
-                          f"--namespace one of: {spaces}")
+        if not own:  # wildcards only: the blocks for the node in any namespace
+            return [(k, b) for k, b in blocks if _applies_to(k, node_name)]
+        fqn = f"{next(iter(own))}/{node_name}"
+    else:
+        fqn = node_fqn(namespace, node_name)
+        if own and not any(_rclpy_applies(k, fqn) for keys in own.values() for k in keys):
+            # a typo would silently take the wildcard blocks alone
+            raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
+                              f"--namespace one of: {spaces}")
     return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
 
 
@@ -687,15 +720,16 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
 
-    Accepted top-level keys are the ones ROS would apply to the node in some namespace: ``/**``,
-    ``node_name``, and fully qualified names ending in ``/node_name`` (``/**/node_name``,
-    ``/robot1/node_name``, ``/*/node_name``); later blocks win, as in ROS. Blocks for two
-    different namespaced nodes are refused (which robot's would it be?) unless ``namespace``
-    ('robot1' or '/robot1') says: then the blocks rclpy would apply to the node in that
-    namespace are read (its own, ``/**``, ``/**/node_name``, ``/robot1/*`` ...; still in file
-    order, the later winning, as rclpy merges them), and a namespace without a block of its
-    own in a file that has other namespaces' blocks is refused (a typo would take the
-    wildcard blocks alone).
+    The blocks read are the ones rclpy applies to the node (a key matching its full name,
+    '/*' one name, '/**' any number), merged in file order, the later winning, as rclpy merges
+    them. Which node: ``namespace`` ('robot1', '/robot1'; '/' the root) names it; without it,
+    the namespaces the file names the node in (``node_name`` and ``/*``: the root's;
+    ``/robot1/node_name``, ``/robot1/*``, ``/robot1/**``: robot1's) decide: several are
+    refused (rclpy gives no one node all those blocks: which robot's would it be?), one is
+    that namespace's node (a single robot's file needs no ``namespace``), none (wildcards
+    only: ``/**``, ``/**/node_name``, ``/*/node_name``) reads the blocks for the node in any
+    namespace. A ``namespace`` the file has no block of its own for, in a file that names
+    others, is refused (a typo would take the wildcard blocks alone).
 
     Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
     form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
@@ -710,8 +744,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     string for PyYAML, is read as the double.
 
     Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
-    invalid YAML, a duplicate key (PyYAML would keep one silently), no block for the node,
-    blocks for several namespaced nodes or a bad parameter.
+    invalid YAML, a duplicate key (PyYAML would keep one silently), a block naming the node
+    without ``ros__parameters`` or with a misspelled one, ``ros__parameters`` not a mapping,
+    no block for the node, blocks for several namespaces or a bad parameter.
     """
     try:
         with open(path, encoding="utf-8") as fh:

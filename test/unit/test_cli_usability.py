@@ -207,8 +207,11 @@ def test_namespace_matches_blocks_as_rclpy_does(tmp_path):
     assert rate(nested) == 4.0 and rate(nested, "robot2") == 6.0
     assert rate(own + other + _block("mast3r_localizer", tf_publish_rate=2.0)) == 5.0
     assert rate(_block("mast3r_localizer", tf_publish_rate=2.0), ns="/") == 2.0
-    with pytest.raises(ConfigError, match="no parameters for node '/robot1/mast3r_localizer'"):
+    with pytest.raises(ConfigError, match=r"no block for '/robot1/mast3r_localizer' .*: pass "
+                                          r"--namespace one of: / \(the root namespace\)$"):
         rate(_block("mast3r_localizer", tf_publish_rate=2.0))
+    with pytest.raises(ConfigError, match="no parameters for node '/robot1/mast3r_localizer'"):
+        rate(_block("/robot2/*/mast3r_localizer", tf_publish_rate=2.0))
 
 
 def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_stub):

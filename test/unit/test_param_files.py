@@ -119,3 +119,75 @@ def test_a_misspelled_ros_parameters_is_refused_naming_the_block(load, tmp_path,
     # a namespace that holds nodes is still a namespace
     nested = "robot1:\n  mast3r_localizer:\n    ros__parameters:\n      max_keyframes: 3\n"
     assert load(nested).localizer.max_keyframes == 3
+
+
+def test_wildcard_node_blocks_of_a_namespace_count_as_that_namespaces(load):
+    """Blocks keyed '/robot1/*' and '/robot2/*' were ignored: without --namespace only '/**'
+    was read, and '--namespace robot3' (a typo) silently took '/**' alone."""
+    text = (_block("/**", tf_publish_rate=3.0, robot_base_frame="base_link")
+            + _block("/robot1/*", max_keyframes=3, amcl_rate=1)
+            + _block("/robot2/*", max_keyframes=4))
+    with pytest.raises(ConfigError, match=r"pass --namespace one of: robot1, robot2$"):
+        load(text)
+    with pytest.raises(ConfigError, match=r"no block for '/robot3/mast3r_localizer' "
+                                          r"\(--namespace robot3\): pass --namespace one of: "
+                                          r"robot1, robot2$"):
+        load(text, "robot3")
+    for ns, k in (("robot1", 3), ("/robot2", 4)):
+        cfg = load(text, ns)
+        assert (cfg.localizer.max_keyframes, cfg.node.tf_publish_rate) == (k, 3.0), ns
+    # one robot's: read without --namespace, as rclpy gives that robot's node
+    cfg = load(_block("/**", tf_publish_rate=3.0) + _block("/robot1/*", max_keyframes=3))
+    assert (cfg.localizer.max_keyframes, cfg.node.tf_publish_rate) == (3, 3.0)
+    # '/robot1/**' (robot1 and the namespaces below it) names robot1 too
+    text = _block("/robot1/**", max_keyframes=3) + _block("/robot2/mast3r_localizer",
+                                                         max_keyframes=4)
+    with pytest.raises(ConfigError, match=r"pass --namespace one of: robot1, robot2$"):
+        load(text)
+    assert load(text, "robot1/arm").localizer.max_keyframes == 3
+    with pytest.raises(ConfigError, match=r"no block for '/robot3/mast3r_localizer'"):
+        load(text, "robot3")
+
+
+def test_blocks_rclpy_never_gives_one_node_are_not_merged(load, tmp_path):
+    """A bare 'mast3r_localizer:' block (rclpy: the root namespace's node only) and
+    '/robot1/mast3r_localizer:' were merged without --namespace, a mix no node ever runs.
+    Several namespaces in the file now need --namespace ('/' is the root); one is read as
+    rclpy gives that node its parameters; none (wildcards only) reads the wildcard blocks."""
+    import argparse
+
+    from mast3r_ros.replay.cli import load_params
+
+    text = (_block("/**", tf_publish_rate=3.0) + _block("mast3r_localizer", max_keyframes=5)
+            + _block("/robot1/mast3r_localizer", max_keyframes=3, map_path="one"))
+    with pytest.raises(ConfigError, match=r"several namespaced nodes \['/mast3r_localizer', "
+                                          r"'/robot1/mast3r_localizer'\]: pass --namespace one "
+                                          r"of: / \(the root namespace\), robot1$"):
+        load(text)
+    root = load(text, "/")
+    assert (root.localizer.max_keyframes, root.node.map_path, root.node.tf_publish_rate) == (
+        5, "", 3.0)
+    robot1 = load(text, "robot1")
+    assert (robot1.localizer.max_keyframes, robot1.node.map_path) == (3, "one")
+    args = argparse.Namespace(params=str(tmp_path / "p.yaml"), namespace="/")
+    assert load_params(args).localizer.max_keyframes == 5  # --namespace / on the command line
+    # '/*' is the root namespace's nodes only (rclpy), so it names the root namespace too
+    text = _block("/*", max_keyframes=5) + _block("/robot1/mast3r_localizer", max_keyframes=3)
+    with pytest.raises(ConfigError, match=r"one of: / \(the root namespace\), robot1$"):
+        load(text)
+    assert load(text, "/").localizer.max_keyframes == 5
+    # one namespace: rclpy's blocks for that node, in file order (a later /** wins)
+    one = (_block("/robot1/mast3r_localizer", max_keyframes=3, tf_publish_rate=5.0)
+           + _block("/*/mast3r_localizer", map_path="any") + _block("/**", tf_publish_rate=3.0)
+           + _block("/robot2/*/mast3r_localizer", max_keyframes=9))  # robot2/x's only
+    cfg = load(one)
+    assert (cfg.localizer.max_keyframes, cfg.node.map_path, cfg.node.tf_publish_rate) == (
+        3, "any", 3.0)
+    cfg = load(_block("mast3r_localizer", max_keyframes=5) + _block("/**/mast3r_localizer",
+                                                                    map_path="m"))
+    assert (cfg.localizer.max_keyframes, cfg.node.map_path) == (5, "m")
+    # wildcards only: the blocks for the node in any namespace
+    cfg = load(_block("/**", tf_publish_rate=3.0) + _block("/**/mast3r_localizer", map_path="m")
+               + _block("/**/*", max_keyframes=4))
+    assert (cfg.node.tf_publish_rate, cfg.node.map_path, cfg.localizer.max_keyframes) == (
+        3.0, "m", 4)
