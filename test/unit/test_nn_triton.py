@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
-triton = pytest.importorskip("triton", minversion="3.0")
+from mast3r_test_utils import TRITON_TEST_MIN, warped_descriptor_pair
 
-from mast3r_test_utils import warped_descriptor_pair  # noqa: E402
+triton = pytest.importorskip("triton", minversion=TRITON_TEST_MIN)
 
 from mast3r_ros.core import nn_triton  # noqa: E402
 from mast3r_ros.core.config import MatchingConfig  # noqa: E402

@@ -74,3 +74,61 @@ def test_release_parsing():
     assert _release("2.1.0+e6216047b8") == (2, 1)
     assert _release("3.2.0.dev0") == (3, 2)
     assert _release("garbage") == (0, 0)
+
+
+def test_auto_takes_the_torch_search_when_the_kernels_fail_their_self_test(monkeypatch, caplog):
+    """A Triton that imports but cannot compile or run the kernels on this GPU (a version or GPU
+    they were never run on): one warning, then the torch search, instead of a failed frame."""
+    import torch
+
+    from mast3r_ros.core import matching
+
+    monkeypatch.setattr(matching, "_triton_error", lambda: None)
+    monkeypatch.setattr(matching, "_SELF_TEST", {})
+    monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
+    runs = []
+
+    def self_test(device):
+        runs.append(device)
+        return None if device == "cuda:0" else "CompilationError: at 12:4: unsupported"
+
+    monkeypatch.setattr(matching, "_triton_self_test", self_test)
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.matching"):
+        for _ in range(3):
+            assert matching.resolve_nn_backend("auto", torch.device("cuda:0")) == "triton"
+            assert matching.resolve_nn_backend("auto", torch.device("cuda:1")) == "torch"
+    assert runs == ["cuda:0", "cuda:1"]  # once per device
+    (rec,) = caplog.records
+    assert "cannot run on cuda:1 (CompilationError" in rec.getMessage()
+    assert "torch search" in rec.getMessage()
+    assert matching.resolve_nn_backend("torch", torch.device("cuda:1")) == "torch"
+
+
+def test_self_test_reports_why_and_wrong_indices(monkeypatch):
+    """The self-test itself: the reason of a failure, and indices that differ from the torch
+    search's are a failure too (on the CPU, through a stand-in of nn_triton.nearest)."""
+    import types
+
+    from mast3r_ros.core import matching
+
+    fake = types.ModuleType("mast3r_ros.core.nn_triton")
+
+    def right(q, t):
+        return (q @ t.T).argmax(dim=1)
+
+    def last_of_ties(q, t):  # the wrong tie rule: the last maximum
+        s = q @ t.T
+        return s.shape[1] - 1 - s.flip(1).argmax(dim=1)
+
+    def broken(q, t):
+        raise RuntimeError("PTX assembly failed\nmore")
+
+    monkeypatch.setitem(sys.modules, "mast3r_ros.core.nn_triton", fake)
+    import mast3r_ros.core as core_pkg
+    monkeypatch.setattr(core_pkg, "nn_triton", fake, raising=False)
+    fake.nearest = right
+    assert matching._triton_self_test("cpu") is None
+    fake.nearest = last_of_ties
+    assert "differ from the torch search's" in matching._triton_self_test("cpu")
+    fake.nearest = broken
+    assert matching._triton_self_test("cpu") == "RuntimeError: PTX assembly failed"
