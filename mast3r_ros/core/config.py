@@ -84,8 +84,9 @@ class MatchingConfig:
                           lo=10, hi=1000000)
     coarse_to_fine: bool = _f(False, "Refine matches on 512-px crops of full-resolution images.")
     nn_backend: str = _f("auto", "Fast reciprocal matching: nearest-neighbour search. 'auto': the "
-                                 "fused Triton kernel on CUDA when triton is installed, else "
-                                 "'torch' (tiled GEMM); 'triton' fails where it cannot run.",
+                                 "fused Triton kernel on CUDA when Triton >= 3.0 is installed "
+                                 "and passes a one-time self-test there, else 'torch' (tiled "
+                                 "GEMM); 'triton' fails where it cannot run.",
                          choices=("auto", "torch", "triton"))
     cuda_graph: str = _f("auto", "Matching with the Triton search on CUDA: 'auto' replays the "
                                  "frame's whole matching (walks, filters, 3-D lookup) as one "

@@ -131,6 +131,8 @@ def test_localize_takes_the_map_from_map_path_in_params(tmp_path, capsys, monkey
     """The node's parameter file names the map (map_path); localize still wanted --map."""
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    for d in ("maps/office", "home/maps/lab"):  # a map_path that does not exist is an error
+        (tmp_path / d).mkdir(parents=True)
     run = ["localize", "bag", "--out", "run"]
     relative = _params(tmp_path, "mast3r_localizer:\n  ros__parameters:\n"
                                  "    map_path: maps/office\n")
@@ -216,6 +218,7 @@ def test_namespace_matches_blocks_as_rclpy_does(tmp_path):
 
 def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_stub):
     monkeypatch.chdir(tmp_path)
+    (tmp_path / "maps" / "two").mkdir(parents=True)
     path = _params(tmp_path, MULTI)
     run = ["localize", "bag", "--out", "run", "--params", path]
     assert main([*run, "--namespace", "robot2"]) == 0
