@@ -14,6 +14,7 @@ import dataclasses
 import functools
 import json
 import logging
+import math
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
@@ -127,6 +128,13 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
     that needs their depth refuses a bag read without depth before its indexing pass."""
     from .sources import SourceOptions, depth_needed_by, open_source
 
+    # the options as the user typed them (the readers' own checks name their parameters)
+    if not args.sync_tolerance >= 0:
+        raise InputError(f"--sync-tolerance must be >= 0 seconds, got {args.sync_tolerance}")
+    if args.depth_scale is not None and not (math.isfinite(args.depth_scale)
+                                             and args.depth_scale > 0):
+        raise InputError(f"--depth-scale must be a positive number of depth units per metre "
+                         f"(TUM PNGs 5000, 16UC1 millimetres 1000), got {args.depth_scale}")
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,

@@ -234,3 +234,21 @@ def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_s
         assert len(err) == 1 and words in err[0], (argv, err)
     for command in ("build-map", "localize", "demo", "pair", "check-map"):
         assert "--namespace NS" in _help_entries(capsys, [command])["--namespace"]
+
+
+@pytest.mark.parametrize("option, value, words", [
+    ("--sync-tolerance", "-1", "--sync-tolerance must be >= 0 seconds, got -1.0"),
+    ("--sync-tolerance", "nan", "--sync-tolerance must be >= 0 seconds, got nan"),
+    ("--depth-scale", "0", "--depth-scale must be a positive number of depth units per metre"),
+    ("--depth-scale", "inf", "--depth-scale must be a positive number"),
+])
+def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, value, words):
+    """The readers' own checks named their parameters (sync_tolerance_s, pose_at_stamp's
+    tolerance_s ...), not the option the user typed."""
+    (tmp_path / "map").mkdir()
+    capsys.readouterr()
+    assert main(["localize", str(tmp_path), "--map", str(tmp_path / "map"), "--out",
+                 str(tmp_path / "run"), "--matcher", "sift", option, value]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and words in err[0], err
+    assert "sync_tolerance_s" not in err[0] and not (tmp_path / "run").exists()
