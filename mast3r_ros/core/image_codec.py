@@ -386,21 +386,22 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
     return to_rgb8(image, encoding)
 
 
-# the sources already warned about by `warn_low_bit_depth` (one warning each per process)
-_LOW_BIT_DEPTH_WARNED: set = set()
+# the sources `warn_low_bit_depth` has judged (each once per process: no per-frame pass)
+_LOW_BIT_DEPTH_CHECKED: set = set()
 
 
 def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
-    """Warn, once per ``source``, when a 16-bit image's values all stay below 4096: 10/12-bit
+    """Warn when the first 16-bit image of ``source`` has all values below 4096 (each source is
+    judged once, so the node pays no per-frame pass over its images): 10/12-bit
     sensor data stored in 16 bits, which cv_bridge's 255/65535 scaling (kept here, see
     `to_rgb8`) turns into a picture at most 16/255 bright, and which nothing in an image says
     how many bits are significant. ``source`` names the stream (a folder's files, a topic's
     frame_id and encoding); ``fix`` says what to change. Returns whether it warned."""
-    if array.dtype != np.uint16 or not array.size or source in _LOW_BIT_DEPTH_WARNED:
+    if array.dtype != np.uint16 or not array.size or source in _LOW_BIT_DEPTH_CHECKED:
         return False
+    _LOW_BIT_DEPTH_CHECKED.add(source)  # judged on its first 16-bit image only
     if int(array.max()) >= 4096:
         return False
-    _LOW_BIT_DEPTH_WARNED.add(source)
     log.warning("%s: 16-bit images whose values stay below 4096 (10/12-bit sensor data?): "
                 "scaled by 255/65535 as cv_bridge does, so they are dark (at most 16/255) and "
                 "match poorly; %s (said once)", source, fix)
