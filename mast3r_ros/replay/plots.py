@@ -90,16 +90,34 @@ def arrow_length(*positions: Optional[np.ndarray], axes: Tuple[int, int]) -> flo
     return 0.06 * span if span > 0 else 0.15
 
 
+# An optical axis whose projection on the view is shorter than this (a camera looking within
+# about 17 degrees of the view's normal, e.g. straight down in a top-down view) shows no heading:
+# such cameras get an arrow along the top of their image instead.
+STEEP_PROJECTION = 0.3
+
+
 def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, **kw) -> None:
     """Arrows along the cameras' optical axes (+z of the optical frame, REP-103), projected on
-    the view's plane. quiver() leaves the axes' data limits alone, so the tips are added to
-    them: an arrow of an outermost keyframe is not cut at the border."""
+    the view's plane. A camera looking along the view's normal (a downward camera in a top-down
+    view) would get a dot; it gets a paler arrow along its image's top (-y of the optical frame)
+    and a legend entry of its own. quiver() leaves the axes' data limits alone, so the tips are
+    added to them: an arrow of an outermost keyframe is not cut at the border."""
     a, b = axes
     c = poses[:, :3, 3]
     z = poses[:, :3, 2]  # optical axis in the map frame
-    ax.quiver(c[:, a], c[:, b], z[:, a] * length, z[:, b] * length, angles="xy",
-              scale_units="xy", scale=1, width=0.004, **kw)
-    tips = np.stack([c[:, a] + z[:, a] * length, c[:, b] + z[:, b] * length], axis=1)
+    up = -poses[:, :3, 1]  # image top in the map frame
+    steep = np.hypot(z[:, a], z[:, b]) < STEEP_PROJECTION
+    d = np.where(steep[:, None], up, z)
+    label = kw.pop("label", None)
+    for subset, extra in ((~steep, {"label": label}),
+                          (steep, {"alpha": 0.5, "label": None if label is None else
+                                   f"{label}: {int(steep.sum())} look along the view's "
+                                   "normal (arrow: image top)"})):
+        if subset.any():
+            ax.quiver(c[subset, a], c[subset, b], d[subset, a] * length,
+                      d[subset, b] * length, angles="xy", scale_units="xy", scale=1,
+                      width=0.004, **kw, **extra)
+    tips = np.stack([c[:, a] + d[:, a] * length, c[:, b] + d[:, b] * length], axis=1)
     ends = np.concatenate([tips, c[:, [a, b]]])
     ends = ends[np.isfinite(ends).all(axis=1)]
     if len(ends):
@@ -110,7 +128,8 @@ def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, 
 def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.ndarray],
                     keyframe_poses: Optional[np.ndarray] = None, title: str = "") -> None:
     """Top-down view: ground truth (line), estimates (dots; NaN rows = failed frames),
-    keyframes (arrows along their optical axes)."""
+    keyframes (arrows along their optical axes, or their image tops when they look along
+    the view's normal)."""
     plt = _pyplot()
     kf_c = keyframe_poses[:, :3, 3] if keyframe_poses is not None else None
     axes = plane_axes(groundtruth, estimate, kf_c)

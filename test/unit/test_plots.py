@@ -171,3 +171,31 @@ def test_a_small_map_check_panel_keeps_its_bars_and_every_label(saved):
     ax = _check_panel(saved, _report(12, "consistent"))
     assert len([p for p in ax.patches if isinstance(p, Rectangle)]) >= 24
     assert [t.get_text() for t in ax.get_xticklabels()] == [str(i) for i in range(12)]
+
+
+def _looking_down(x: float, y: float, heading: float) -> np.ndarray:
+    """Camera at (x, y, 0) looking straight down (optical axis -z of the map), the top of its
+    image towards ``heading`` in the map's x-y plane."""
+    T = np.eye(4)
+    up = np.array([np.cos(heading), np.sin(heading), 0.0])
+    z = np.array([0.0, 0.0, -1.0])
+    T[:3, 1], T[:3, 2] = -up, z
+    T[:3, 0] = np.cross(T[:3, 1], z)
+    T[:3, 3] = x, y, 0.0
+    return T
+
+
+def test_downward_cameras_get_an_arrow_along_their_image_top(saved):
+    # a floor-facing robot camera: in a top-down view its optical axis projects to a point
+    kf = np.stack([_looking_down(0, 0, 0.0), _looking_down(2, 1, np.pi / 2),
+                   _pose(1, 0, np.pi)])
+    assert np.allclose(np.linalg.det(kf[:, :3, :3]), 1.0)
+    plots.plot_keyframes("unused.png", kf)
+    ax = saved[0].axes[0]
+    quivers = [c for c in ax.collections if hasattr(c, "U")]
+    arrows = np.concatenate([np.stack([q.U, q.V], axis=1) for q in quivers])
+    assert np.hypot(arrows[:, 0], arrows[:, 1]) == pytest.approx(np.full(3, 0.12))
+    down = [q for q in quivers if len(q.U) == 2]
+    assert np.allclose(np.stack([down[0].U, down[0].V], axis=1), [[0.12, 0.0], [0.0, 0.12]])
+    labels = ax.get_legend_handles_labels()[1]
+    assert "3 keyframes: 2 look along the view's normal (arrow: image top)" in labels
