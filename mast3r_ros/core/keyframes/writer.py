@@ -2,7 +2,11 @@
 
 Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
 resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so an
-interrupted build never leaves anything at ``MAP``.
+interrupted build never leaves anything at ``MAP``. An existing ``MAP`` is replaced only with
+``overwrite`` and only when it is a keyframe map (its ``manifest.json`` names this format) or an
+empty folder, the rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`); it is checked
+when the writer is made, before any work, and again at `MapWriter.commit`. One writer writes one
+map: after its commit, abort or ``with`` block every call raises `InputError`.
 
 Format version 3 (the default): as version 2 -- encodings as an encoding store
 (`core.encoding_store`, chunked ``.npy`` read lazily) with a `RetrievalIndex` of their pooled
@@ -14,18 +18,21 @@ manifest. ``version=2`` and ``version=1`` still write the older layouts (tests, 
 
 from __future__ import annotations
 
+import collections.abc
+import contextlib
+import json
 import logging
 import os
 import shutil
 import tempfile
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from ..encoding_store import DEFAULT_CHUNK_SIZE, EncodingStoreWriter, StoreTable
 from ..errors import InputError
-from ..fileio import atomic_write_json
+from ..fileio import _umask, atomic_write_json, check_can_create, replace_folder
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
@@ -54,9 +61,20 @@ from .table import (
     write_keyframe_table,
 )
 
+if TYPE_CHECKING:
+    from ..config import MapCheckConfig
+    from ..map_check import ConsistencyReport
+
 log = logging.getLogger(__name__)
 
 _DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
+# A keyframe whose median valid depth is beyond this is logged as a likely unit mistake
+# (centimetres passed as metres): RGB-D sensors see to ~10 m, and stereo or lidar depth rarely
+# has its median this far. A warning only: an aerial or street scene may really be that far.
+PLAUSIBLE_MEDIAN_DEPTH_M = 50.0
+
+# writer states (`MapWriter._state`)
+_OPEN, _COMMITTED, _ABORTED, _CLOSED = "open", "committed", "aborted", "closed"
 
 
 def _encode_png(img: np.ndarray) -> bytes:
@@ -68,47 +86,213 @@ def _encode_png(img: np.ndarray) -> bytes:
     return buf.tobytes()
 
 
-def depth_to_png(depth_m: np.ndarray) -> Tuple[bytes, float]:
-    """Encode float metres (NaN/<=0 invalid) as a uint16 PNG; returns (bytes, units per metre)."""
-    d = np.asarray(depth_m, dtype=np.float64)
+def _float_depth(depth_m: Any, what: str) -> np.ndarray:
+    """``depth_m`` as an array; `InputError` naming ``what`` unless it is floating point. Integer
+    depth is a sensor's raw units (millimetres for REP-118 16UC1 and RealSense, 1/5000 m for TUM
+    RGB-D PNGs) and bool a validity mask: stored as metres either gives confident wrong poses."""
+    d = np.asarray(depth_m)
+    kind = d.dtype.kind
+    if kind == "f":
+        return d
+    if kind == "b":
+        raise InputError(f"{what} is a bool array (a validity mask?): depth_m must be float "
+                         "z-depth in metres, NaN or <= 0 where there is none")
+    if kind in "iu":
+        raise InputError(f"{what} is {d.dtype}, raw sensor units, not metres: {d.dtype} depth "
+                         "looks like millimetres (TUM/RealSense, REP-118 16UC1); pass "
+                         "depth.astype(np.float32) / 1000 (or divide by your sensor's depth "
+                         "scale: 5000 for TUM RGB-D PNGs)")
+    raise InputError(f"{what} has dtype {d.dtype}: depth_m must be a float array of z-depth in "
+                     "metres")
+
+
+def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float]:
+    """Encode (H, W) float z-depth in metres (NaN or <= 0: none) as a uint16 PNG; returns (PNG
+    bytes, units per metre: 5000, 1000 or 100, the finest that holds the largest depth).
+
+    Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
+    mask: convert to metres first) and for a depth beyond 655 m, the 16-bit format's limit at
+    100 units/m (millimetres or centimetres passed as metres)."""
+    d = _float_depth(depth_m, what).astype(np.float64)
     valid = np.isfinite(d) & (d > 0)
     top = float(d[valid].max()) if valid.any() else 0.0
     scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
     if scale is None:
-        raise InputError(f"depth up to {top:.1f} m does not fit the map's 16-bit depth format "
-                         "(max 655 m)")
+        raise InputError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth format "
+                         "(max 655 m): millimetres or centimetres? depth_m must be metres: "
+                         "divide by your sensor's depth scale (1000 for mm, 100 for cm)")
     q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
     return _encode_png(q), scale
+
+
+def _median_depth(depth: np.ndarray) -> float:
+    """Median valid depth of every 4th pixel each way (cheap; 0 when none is valid)."""
+    d = np.asarray(depth[::4, ::4], np.float64)
+    d = d[np.isfinite(d) & (d > 0)]
+    return float(np.median(d)) if d.size else 0.0
 
 
 _RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files",
                             "map_frame", "asmk", "keyframe_table"))
 
 
+def _listing(folder: str, names: List[str], most: int = 4) -> str:
+    """``a.txt, notes/ and 3 more`` (folders with a slash) for messages."""
+    shown = [n + ("/" if os.path.isdir(os.path.join(folder, n)) else "") for n in names[:most]]
+    more = len(names) - len(shown)
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+
+
+def _is_keyframe_map(folder: str, names: List[str]) -> bool:
+    """A folder `MapWriter` may replace with ``overwrite``: its manifest names this map format,
+    or (a damaged map) it has a manifest that does not parse beside a ``keyframes`` folder. An
+    ONNX export (``format`` "mast3r_ros-onnx") or another tool's manifest.json is not one."""
+    if MANIFEST not in names:
+        return False
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as fh:
+            manifest = json.load(fh)
+    except (OSError, ValueError):
+        manifest = None
+    fmt = manifest.get("format") if isinstance(manifest, dict) else None
+    if fmt is not None:
+        return fmt == FORMAT_NAME
+    return os.path.isdir(os.path.join(folder, "keyframes"))
+
+
+def _check_target(given: str, full: str, overwrite: bool) -> None:
+    """Refuse ``full`` (``given``: as the user wrote it) as the folder a map is published at:
+    an existing file or link to nothing always, an existing folder unless ``overwrite``, and with
+    ``overwrite`` a folder that is neither empty nor a keyframe map (`_is_keyframe_map`) -- the
+    rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`), so that a mistyped path
+    never deletes other data."""
+    if not os.path.lexists(full):
+        return
+    if not os.path.isdir(full):
+        kind = "a link to nothing" if os.path.islink(full) else "a file"
+        raise InputError(f"MapWriter: {given} exists and is {kind}, not a map folder; not "
+                         "replacing it, even with overwrite=True (choose another path, or "
+                         "remove it yourself)")
+    if not overwrite:
+        raise InputError(f"map folder already exists: {given} (pass overwrite=True -- the "
+                         "CLI's --overwrite -- to replace it, or choose another path)")
+    try:
+        names = sorted(os.listdir(full))
+    except OSError as e:
+        raise InputError(f"MapWriter(overwrite=True): cannot list {given} "
+                         f"({e.strerror or e}); not replacing it (choose another path)") from None
+    if names and not _is_keyframe_map(full, names):
+        raise InputError(f"MapWriter(overwrite=True): {given} is not a keyframe map (no "
+                         f"{FORMAT_NAME} {MANIFEST}; it holds {_listing(full, names)}), so it is "
+                         "not replaced (choose another path, or remove it yourself)")
+
+
+def _check_partial(given: str, partial: str, resume: bool) -> None:
+    """Refuse a ``MAP.partial`` that is not an unfinished map build (every `MapWriter` build
+    folder has ``keyframes/`` from the start): it is deleted without ``resume`` and written into
+    with it, so another file or folder of that name would be lost."""
+    if not os.path.lexists(partial):
+        return
+    if not os.path.isdir(partial):
+        raise InputError(f"MapWriter: {partial} (where a resumable build of {given} is made) "
+                         "exists and is not a folder; remove it or choose another path")
+    names = sorted(os.listdir(partial))
+    if names and "keyframes" not in names:
+        act = "resuming in" if resume else "deleting"
+        raise InputError(f"MapWriter: {partial} (where a resumable build of {given} is made) is "
+                         f"not an unfinished map build (no keyframes/; it holds "
+                         f"{_listing(partial, names)}); not {act} it: move it away or choose "
+                         "another path")
+
+
+class _BuildRecords(collections.abc.Sequence):
+    """The writer's keyframes as map-check records (`map_check.KeyframeRecord`), read back from
+    the build folder when indexed (so that a large build keeps no images in memory)."""
+
+    def __init__(self, writer: MapWriter) -> None:
+        self.w = writer
+
+    def __len__(self) -> int:
+        return len(self.w.records)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        from ..map_check import KeyframeRecord
+
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        rec = self.w.records[index]
+        bgr = cv2.imread(os.path.join(self.w.tmp, rec["image"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"cannot read keyframe image {os.path.join(self.w.tmp, rec['image'])}")
+        depth = None
+        if rec["depth"]:
+            raw = cv2.imread(os.path.join(self.w.tmp, rec["depth"]), cv2.IMREAD_UNCHANGED)
+            depth = np.where(raw > 0, raw.astype(np.float32) / np.float32(rec["depth_scale"]),
+                             np.nan).astype(np.float32)
+        return KeyframeRecord(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, self.w.cams[index],
+                              np.asarray(rec["map_from_cam"], np.float64).reshape(4, 4),
+                              int(rec["stamp_ns"]), str(rec["id"]))
+
+
 class MapWriter:
-    """Builds a map folder atomically. Use as a context manager; `commit` publishes it.
+    """Builds a keyframe map folder atomically. Use as a context manager; `commit` publishes it.
 
     >>> with MapWriter("maps/kitchen") as w:
-    ...     w.add_keyframe(rgb, intrinsics, map_from_cam, stamp_ns, depth_m)
+    ...     for rgb, intrinsics, map_from_cam, stamp_ns, depth_m in frames:
+    ...         w.add_keyframe(rgb, intrinsics, map_from_cam, stamp_ns, depth_m)
+    ...     w.check_consistency()      # optional: the check build-map runs (see below)
     ...     w.commit()
 
-    Leaving the block without `commit` (or by an exception) deletes the partial folder.
-    ``version`` the format written (1, 2 or 3); ``resumable`` / ``resume`` build in
-    ``MAP.partial`` and keep it on failure; ``index_params`` the retrieval indexes' kind;
-    ``map_frame`` the frame the keyframe poses are in.
+    ``path`` the map folder to create. It must not exist unless ``overwrite``; with it, ``path``
+    may be an existing keyframe map (a folder whose ``manifest.json`` names this format) or an
+    empty folder, which `commit` replaces whole. Anything else there -- a plain file, a folder
+    with other content -- is refused even with ``overwrite``, as the CLI's ``--overwrite``
+    refuses it, so a mistyped path never deletes other data. This is checked here, before any
+    work, and again at `commit`. ``version`` the format written (1, 2 or 3); ``resumable`` /
+    ``resume`` build in ``MAP.partial`` and keep it on failure (``resume`` continues one);
+    ``index_params`` the retrieval indexes' kind; ``map_frame`` the frame the poses are in.
 
-    Raises `InputError` when ``path`` exists and ``overwrite`` is off, or for another version.
+    One writer writes one map. After `commit`, after `abort`, and after its ``with`` block ended
+    without a commit (by an exception or not; the build folder is then deleted, or for a
+    resumable build kept in ``MAP.partial``), every further call raises `InputError` saying so:
+    make a new `MapWriter`. Leaving the block without `commit` publishes nothing.
+
+    Depth is float metres. `add_keyframe` refuses integer and bool depth (raw sensor units, a
+    mask) and depth beyond 655 m, and logs a warning for a median depth beyond 50 m
+    (centimetres?). A unit error that stays plausible (centimetres of a far scene, a wrong depth
+    scale) or a pose convention error (inverted poses, the body frame instead of the camera's
+    optical frame) shows only when keyframes are compared: that is the map consistency check
+    (`mast3r_ros.core.map_check`) that ``build-map`` runs before writing. From Python, call
+    `check_consistency` before `commit` (it raises `MapConsistencyError` naming the keyframes,
+    the likely cause and the fix), or check a written map::
+
+        from mast3r_ros.core.config import MapCheckConfig
+        from mast3r_ros.core.keyframes import KeyframeMap
+        from mast3r_ros.core.map_check import check_map
+
+        report = check_map(KeyframeMap.load("maps/kitchen"), MapCheckConfig())
+        report.raise_if_inconsistent()        # or: print(report.summary())
+
+    (``mast3r-ros check-map MAP`` on the command line). `commit` does not run it: it reads back,
+    and detects and matches ORB features in, every keyframe (about 70 ms per 640x480 keyframe on
+    a small CPU, where a commit takes tens of ms in all).
+
+    Raises `InputError`, before anything is written, for a ``path`` refused as above or that
+    cannot be created, another version, or a ``MAP.partial`` that is not a map build.
     """
 
     def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
                  resumable: bool = False, resume: bool = False,
                  index_params: IndexParams = IndexParams(), map_frame: str = "map"):
+        path = os.fspath(path)
+        if not path.strip():
+            raise InputError("MapWriter: the map path is empty (give a folder name)")
         self.path = os.path.abspath(path)
-        if os.path.exists(self.path) and not overwrite:
-            raise InputError(f"map folder already exists: {path} (pass --overwrite to "
-                             "replace it, or choose another --out)")
+        self._given = path
         if version not in (1, 2, 3):
             raise InputError(f"map format version must be 1, 2 or 3, got {version}")
+        _check_target(path, self.path, overwrite)
+        check_can_create(path, "MapWriter path")
         parent = os.path.dirname(self.path)
         os.makedirs(parent, exist_ok=True)
         self.overwrite = overwrite
@@ -119,6 +303,7 @@ class MapWriter:
         self.resumable = resumable or resume
         if self.resumable:
             self.tmp = self.path + ".partial"
+            _check_partial(path, self.tmp, resume)
             if os.path.isdir(self.tmp) and not resume:
                 log.info("removing the unfinished build %s (pass --resume to continue it)",
                          self.tmp)
@@ -128,20 +313,49 @@ class MapWriter:
             self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
             os.makedirs(os.path.join(self.tmp, "keyframes"))
         self.records: List[Dict[str, Any]] = []
+        self.cams: List[CameraIntrinsics] = []  # per record (the map check reads them)
         self.files: Dict[str, Dict[str, Any]] = {}
         self.thumbs: List[np.ndarray] = []
         self.encodings: List[Dict[str, Any]] = []
         self.extra: Dict[str, Any] = {}
         self.asmk: List[Dict[str, Any]] = []
         self.store_tables: Dict[Tuple[str, int], StoreTable] = {}  # (identity, size) -> chunks
-        self.committed = False
+        self._state = _OPEN
+        self._closed_why = ""
+        self._depth_warned = False
+
+    @property
+    def committed(self) -> bool:
+        """True once `commit` has published the map."""
+        return self._state == _COMMITTED
 
     def __enter__(self) -> MapWriter:
         return self
 
-    def __exit__(self, *exc) -> None:
-        if not self.committed and not self.resumable:
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if self._state != _OPEN:
+            return
+        how = (f"by {exc_type.__name__}" if exc_type is not None else "without an exception")
+        if self.resumable:
+            self._state = _CLOSED
+            self._closed_why = (f"its with block ended {how} before commit; the unfinished build "
+                                f"is kept in {self.tmp}: continue it with "
+                                "MapWriter(path, resume=True)")
+        else:
             self.abort()
+            self._state = _CLOSED
+            self._closed_why = (f"its with block ended {how} before commit and its build folder "
+                                "was deleted")
+
+    def _require_open(self, action: str) -> None:
+        """`InputError` unless the writer can still build: one writer writes one map."""
+        if self._state == _OPEN:
+            return
+        why = {_COMMITTED: f"is already committed (the map is published at {self.path})",
+               _ABORTED: "was aborted (its build folder is deleted)"}.get(
+                   self._state, f"is closed: {self._closed_why}")
+        raise InputError(f"MapWriter for {self.path} {why}; cannot {action}: create a new "
+                         "MapWriter to write another map")
 
     def _put(self, rel: str, data: bytes) -> None:
         full = os.path.join(self.tmp, rel)
@@ -153,46 +367,90 @@ class MapWriter:
     def add_keyframe(self, rgb: np.ndarray, intrinsics: CameraIntrinsics,
                      map_from_cam: np.ndarray, stamp_ns: int,
                      depth_m: Optional[np.ndarray] = None) -> int:
-        """Store one keyframe; returns its id (0, 1, ... in insertion order).
+        """Store one keyframe; returns its index (0, 1, ... in insertion order), also its id.
 
-        ``rgb`` (H, W, 3) uint8 at the intrinsics' size; ``map_from_cam`` 4x4 rigid, camera
-        optical frame -> ``map_frame``; ``stamp_ns`` integer nanoseconds; ``depth_m`` (H, W)
-        float z-depth in metres, NaN or <= 0 invalid. Raises `InputError` for an image of
-        another dtype, rank or size, a pose that is not a finite rigid transform, a depth of
-        another shape or beyond 655 m (the 16-bit PNG at 100 units/m).
+        ``rgb`` (H, W, 3) uint8 RGB at the intrinsics' size (W x H); ``intrinsics`` its
+        `CameraIntrinsics`; ``map_from_cam`` (4, 4) rigid transform, camera optical frame (x
+        right, y down, z forward) -> ``map_frame``, translation in metres; ``stamp_ns`` the
+        image stamp in integer nanoseconds; ``depth_m`` None or (H, W) float (16/32/64-bit)
+        z-depth in metres registered to ``rgb``, NaN or <= 0 where there is none; it is stored
+        as a uint16 PNG at 5000, 1000 or 100 units/m (the finest that holds its largest value).
+
+        Raises `InputError`, storing nothing of the keyframe, for an image of another dtype,
+        rank or size; a pose that is not a finite rigid transform; a depth of another shape,
+        of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
+        ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
+        end of the ``with`` block. Logs a warning (once per writer) for a keyframe whose median
+        depth is beyond 50 m: centimetres passed as metres? (see `check_consistency`).
         """
-        h, w = rgb.shape[:2]
-        size = (intrinsics.width, intrinsics.height)
-        if rgb.ndim != 3 or rgb.dtype != np.uint8 or size != (w, h):
-            raise InputError(f"keyframe image {rgb.shape} {rgb.dtype} does not match its "
-                             f"{intrinsics.width}x{intrinsics.height} intrinsics")
-        if not is_valid_pose(map_from_cam):
-            raise InputError(f"keyframe pose is not a finite rigid transform:\n{map_from_cam}")
+        self._require_open("add a keyframe")
         kid = len(self.records)
+        rgb = np.asarray(rgb)
+        size = (intrinsics.width, intrinsics.height)
+        if (rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8
+                or size != (rgb.shape[1], rgb.shape[0])):
+            raise InputError(f"keyframe {kid}: image {rgb.shape} {rgb.dtype} does not match its "
+                             f"{intrinsics.width}x{intrinsics.height} intrinsics (expected "
+                             f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
+        h, w = rgb.shape[:2]
+        if not is_valid_pose(map_from_cam):
+            raise InputError(f"keyframe {kid}: pose is not a finite rigid transform:\n"
+                             f"{map_from_cam}")
         image_rel = f"keyframes/{kid:06d}.png"
-        self._put(image_rel, _encode_png(rgb))
         rec: Dict[str, Any] = {
             "id": kid, "stamp_ns": int(stamp_ns), "image": image_rel, "depth": None,
             "depth_scale": 0.0, "intrinsics": intrinsics_to_json(intrinsics),
             "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)],
         }
+        # every check and encoding first, so that a refused keyframe leaves nothing behind
+        puts = [(image_rel, _encode_png(rgb))]
         if depth_m is not None:
-            if depth_m.shape != (h, w):
-                raise InputError(f"keyframe depth {depth_m.shape} does not match image {(h, w)}")
-            data, scale = depth_to_png(depth_m)
+            what = f"keyframe {kid}'s depth"
+            depth = _float_depth(depth_m, what)
+            if depth.shape != (h, w):
+                raise InputError(f"{what} {depth.shape} does not match its image {(h, w)}: pass "
+                                 "(H, W) z-depth registered to the image")
+            data, scale = depth_to_png(depth, what)
             rec["depth"] = f"keyframes/{kid:06d}_depth.png"
             rec["depth_scale"] = scale
-            self._put(rec["depth"], data)
+            puts.append((rec["depth"], data))
+            self._warn_implausible_depth(depth, kid)
+        thumb = thumbnail_descriptor(rgb)
+        done: List[str] = []
+        try:
+            for rel, data in puts:
+                self._put(rel, data)
+                done.append(rel)
+        except BaseException:  # a write failed (disk full): no half keyframe in the file table
+            for rel in done:
+                self.files.pop(rel, None)
+                with contextlib.suppress(OSError):
+                    os.remove(os.path.join(self.tmp, rel))
+            raise
         self.records.append(rec)
-        self.thumbs.append(thumbnail_descriptor(rgb))
+        self.cams.append(intrinsics)
+        self.thumbs.append(thumb)
         return kid
+
+    def _warn_implausible_depth(self, depth: np.ndarray, kid: int) -> None:
+        if self._depth_warned:
+            return
+        med = _median_depth(depth)
+        if med > PLAUSIBLE_MEDIAN_DEPTH_M:
+            self._depth_warned = True
+            log.warning("map %s: keyframe %d's depth has a median of %.0f m: centimetres passed "
+                        "as metres? depth_m must be metres (divide by 100 for cm); ignore this "
+                        "if the scene really is that far (MapWriter.check_consistency tells a "
+                        "wrong depth unit from the keyframes' poses)", self.path, kid, med)
 
     def image_path(self, index: int) -> str:
         """Absolute path of keyframe ``index``'s PNG in the build folder (encoder workers)."""
+        self._require_open("read the build folder")
         return os.path.join(self.tmp, self.records[index]["image"])
 
     def add_encodings(self, enc: EncodingSet, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
         """Store cached encoder outputs (one per keyframe added, in order)."""
+        self._require_open("add encodings")
         if len(enc.per_keyframe) != len(self.records):
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self.records)} keyframes")
         if self.version == 1:
@@ -211,6 +469,7 @@ class MapWriter:
     def encoding_dir(self, identity: str, image_size: int) -> str:
         """v2/v3: the absolute store folder of (identity, size) inside the build folder (parallel
         builds stage their shards there)."""
+        self._require_open("add an encoding store")
         full = os.path.join(self.tmp, encoding_folder(identity, image_size))
         os.makedirs(full, exist_ok=True)
         return full
@@ -219,6 +478,7 @@ class MapWriter:
                            global_desc: np.ndarray) -> None:
         """v2/v3: register a store written into `encoding_dir` (chunk files in ``table``) and
         index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
+        self._require_open("add an encoding store")
         if self.version < 2:
             raise InputError("encoding stores need map format version 2 or later")
         if table.num_keyframes != len(self.records):
@@ -244,6 +504,7 @@ class MapWriter:
         """v2/v3: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
         map order) of the retrieval model ``index.identity`` applied to the encoder output of
         ``encoder_identity`` at ``image_size``."""
+        self._require_open("add an ASMK index")
         if self.version < 2:
             raise InputError("ASMK indexes need map format version 2 or later")
         if index.num_images != len(self.records):
@@ -267,15 +528,55 @@ class MapWriter:
     def set_manifest_field(self, key: str, value: Any) -> None:
         """Store an extra JSON-ready top-level manifest field (e.g. ``consistency``, the map
         check's figures). Raises `InputError` for a key the format itself uses."""
+        self._require_open("set a manifest field")
         if key in _RESERVED_KEYS:
             raise InputError(f"manifest field {key!r} is part of the map format")
         self.extra[key] = value
 
+    def check_consistency(self, cfg: Optional[MapCheckConfig] = None, *, force: bool = False,
+                          depth_units_per_m: Optional[float] = None) -> ConsistencyReport:
+        """Run the map consistency check ``build-map`` runs
+        (`mast3r_ros.core.map_check.check_keyframes`) on the keyframes added so far, in order,
+        read back from the build folder: neighbouring keyframes' depth reprojected with their
+        poses, and ORB matches. Opt-in (call it before `commit`); OpenCV geometry only, no
+        network; about 70 ms per 640x480 keyframe on a small CPU.
+
+        ``cfg`` the thresholds (default ``MapCheckConfig()``, the ``map_check.*`` defaults);
+        ``depth_units_per_m`` the raw unit your depth came in (1000: millimetres), only to word
+        the fix. The figures go into the manifest (``consistency``, as build-map stores them);
+        returns the `ConsistencyReport` (``report.summary()`` one line). Raises
+        `MapConsistencyError` (an `InputError`; one line naming the keyframes, the figures, the
+        likely cause -- a depth unit, a pose convention -- and the fix) when the keyframes
+        disagree, unless ``force``: the map then records that it was forced, and the localizer
+        warns at every start (as after ``build-map --force``). A report ``unchecked`` (fewer
+        than two keyframes, no depth, no overlap) is not an error."""
+        self._require_open("check the keyframes")
+        from ..config import MapCheckConfig
+        from ..map_check import check_keyframes
+
+        report = check_keyframes(_BuildRecords(self), cfg or MapCheckConfig(),
+                                 depth_units_per_m=depth_units_per_m)
+        figures = report.to_manifest()
+        figures["forced"] = not report.ok  # committed anyway after the error: forced
+        self.extra["consistency"] = figures
+        if report.ok:
+            log.info("%s", report.summary())
+        elif force:
+            log.warning("force: writing an inconsistent map: %s", report.message)
+        else:
+            report.raise_if_inconsistent()
+        return report
+
     def commit(self) -> str:
-        """Write the manifest and publish the folder at ``path``; returns the path. Raises
-        `InputError` when no keyframe was added."""
+        """Write the manifest and publish the folder at ``path`` (replacing the existing map
+        there with ``overwrite``); returns the absolute path. Raises `InputError` when no
+        keyframe was added, when ``path`` is now refused as the constructor says (something
+        appeared there since), and when the writer is already committed, aborted or closed (a
+        second commit would publish an empty folder over the map)."""
+        self._require_open("commit")
         if not self.records:
             raise InputError("no keyframes were added: the source had no usable frames")
+        _check_target(self._given, self.path, self.overwrite)  # again: it may have changed
         thumbs = np.stack(self.thumbs).astype(np.float32)
         if self.version == 1:
             self._put("retrieval.npz", npz_bytes({"thumbnail": thumbs}))
@@ -305,21 +606,21 @@ class MapWriter:
             manifest["asmk"] = self.asmk
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)
-        old = None
-        if os.path.exists(self.path):
-            old = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".old-",
-                                   dir=os.path.dirname(self.path))
-            os.replace(self.path, os.path.join(old, "map"))
-        os.replace(self.tmp, self.path)
+        os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
+        replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
+        self._state = _COMMITTED
         _fsync_dir(os.path.dirname(self.path))
-        self.committed = True
-        if old:
-            shutil.rmtree(old, ignore_errors=True)
         log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
         return self.path
 
     def abort(self) -> None:
+        """Delete the build folder (``MAP.partial`` too) and close the writer; ``path`` is left
+        as it was. Does nothing after `commit` (the map is published) or a second time."""
+        if self._state == _COMMITTED:
+            return
         shutil.rmtree(self.tmp, ignore_errors=True)
+        if self._state == _OPEN:
+            self._state = _ABORTED
 
 
 def _fsync_dir(path: str) -> None:
