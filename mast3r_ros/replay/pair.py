@@ -15,7 +15,7 @@ from ..core.errors import InputError
 from ..core.fileio import atomic_folder, check_output_folder
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
-from ..core.model.preprocess import PATCH, plan_for_image
+from ..core.model.preprocess import plan_for_image
 from ..core.image_codec import read_image_file
 
 log = logging.getLogger(__name__)
@@ -26,26 +26,15 @@ BORDER_PX = 3
 
 
 OUT_FILES = ("pair.npz", "matches.png")
-# Smallest short side accepted, before resizing: one network patch. Below it the network sees
-# an upsampled blur of less than one patch of real pixels (a 1x1 image becomes 512x384 of one
-# colour) and its matches mean nothing.
-MIN_SIDE_PX = PATCH
-
-
 def read_pair_image(path: str, size: int) -> np.ndarray:
     """The image file as (H, W, 3) uint8 RGB, refused (`InputError` naming the file) when its
-    short side is under `MIN_SIDE_PX` or it is too elongated for the network ``size``."""
+    short side is under `preprocess.MIN_SIDE_PX` or it is too elongated for the network
+    (`preprocess.plan_resize`)."""
     rgb = read_image_file(path)
-    h, w = rgb.shape[:2]
-    if min(h, w) < MIN_SIDE_PX:
-        raise InputError(f"{path}: image {w}x{h} is under {MIN_SIDE_PX} px on its short side "
-                         f"(one network patch), too small to match: pass an image of at least "
-                         f"{MIN_SIDE_PX}x{MIN_SIDE_PX} px (a camera image)")
     try:
         plan_for_image(rgb, size)
     except InputError as e:
-        raise InputError(f"{path}: {e} at size {size}: crop it to a less elongated aspect "
-                         "ratio") from None
+        raise InputError(f"{path}: {e}") from None
     return rgb
 
 

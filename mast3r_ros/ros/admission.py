@@ -93,7 +93,7 @@ def image_size_refusal(size: Optional[Tuple[int, int]], max_pixels: int,
         try:
             plan_resize(w, h, int(network_size))
         except InputError as err:
-            return f"{err} (it needs at least 16 px each way after resizing to {network_size})"
+            return f"{err} (network size {network_size})"
     return ""
 
 

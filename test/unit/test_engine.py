@@ -35,6 +35,24 @@ def test_resize_plan_sizes(w, h, size, net):
     assert plan_resize(w, h, size).net_size == net
 
 
+@pytest.mark.parametrize("size", [512, 384, 224])
+def test_images_the_network_cannot_take_are_refused_at_every_size(size):
+    # an 8x8 query was upsampled to the network size and "localized" (5 px RANSAC threshold on an
+    # 8 px image); a 100x2000 strip became one row of patches
+    for w, h in ((8, 8), (15, 400), (400, 15)):
+        with pytest.raises(InputError, match=f"image {w}x{h} is under 16 px on its short side"):
+            plan_resize(w, h, size)
+    for w, h in ((100, 2000), (2000, 401), (300, 1201)):
+        with pytest.raises(InputError, match=f"image {w}x{h} is too elongated .* at most 4:1"):
+            plan_resize(w, h, size)
+    for w, h in ((16, 16), (1600, 400), (400, 1600), (1280, 400)):
+        plan_resize(w, h, size)  # the smallest and most elongated accepted
+    with pytest.raises(InputError, match=r"got '512'"):  # the string shows as a string
+        plan_resize(640, 480, "512")
+    with pytest.raises(InputError, match=r"got True"):
+        plan_resize(640, 480, True)
+
+
 def test_to_orig_maps_network_pixels_back():
     # 640x480 -> 512x384: scale 0.8, no crop; network pixel centre (0,0) is at (0.125, 0.125).
     m = plan_resize(640, 480, 512).to_orig()

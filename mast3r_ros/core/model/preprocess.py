@@ -45,12 +45,32 @@ class ResizePlan:
                          [0, 0, 1]], dtype=np.float64)
 
 
+# Smallest short side accepted, before resizing: one network patch. Below it the network sees an
+# upsampled blur of less than one patch of real pixels (an 8x8 image becomes 512x384 of a few
+# colours), and a 5 px RANSAC threshold accepts almost any match on it.
+MIN_SIDE_PX = PATCH
+# Most elongated aspect ratio accepted (long side / short side). MASt3R was trained on ratios up
+# to 16:5 (3.2:1, MAST3R_FACTS section 8.2); 4:1 leaves a margin for odd camera modes.
+MAX_ASPECT = 4.0
+
+
 def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> ResizePlan:
-    """The reference resize/crop for ``size`` 224 (square crop) or a long-edge size (512, 384)."""
+    """The reference resize/crop for ``size`` 224 (square crop) or a long-edge size (512, 384).
+
+    Raises `InputError` for an empty image, an image under `MIN_SIDE_PX` (16) px on its short
+    side, one more elongated than `MAX_ASPECT` (4:1), or a ``size`` not in `SIZES`."""
     if width < 1 or height < 1:
         raise InputError(f"image must be non-empty, got {width}x{height}")
-    if size not in SIZES:
-        raise InputError(f"network image size must be one of {SIZES}, got {size}")
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or size not in SIZES:
+        raise InputError(f"network image size must be one of {SIZES}, got {size!r}")
+    if min(width, height) < MIN_SIDE_PX:
+        raise InputError(f"image {width}x{height} is under {MIN_SIDE_PX} px on its short side "
+                         "(one network patch), too small for the network: pass a camera image "
+                         f"of at least {MIN_SIDE_PX}x{MIN_SIDE_PX} px")
+    if max(width, height) > MAX_ASPECT * min(width, height):
+        raise InputError(f"image {width}x{height} is too elongated for the network (aspect "
+                         f"{max(width, height) / min(width, height):.1f}:1, MASt3R was trained "
+                         f"up to 3.2:1): crop it to at most {MAX_ASPECT:g}:1")
     s = max(width, height)
     long_edge = round(size * max(width / height, height / width)) if size == 224 else size
     w2, h2 = round(width * long_edge / s), round(height * long_edge / s)
