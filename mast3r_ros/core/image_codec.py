@@ -33,7 +33,7 @@ import numpy as np
 import yaml
 
 from .errors import InputError
-from .types import CameraIntrinsics
+from .types import CameraIntrinsics, check_distortion
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,6 @@ DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
 # Millimetres per metre: REP-118 says 16-bit integer depth is in millimetres.
 _REP118_UNITS_PER_M = 1000.0
 _COMPRESSED_DEPTH_HEADER_BYTES = 12  # int32 format + float32 depthParam[2]
-_DISTORTION_LENGTHS = {
-    "plumb_bob": (0, 4, 5),
-    "rational_polynomial": (0, 8, 12, 14),
-    "equidistant": (0, 4),
-}
 
 BytesLike = bytes | bytearray | memoryview | np.ndarray
 
@@ -459,13 +454,15 @@ def intrinsics_from_camera_info(
     Distortion models and coefficient counts (what ROS drivers publish, all accepted by OpenCV):
     ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
     rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
-    with ``cv2.fisheye``). An empty model with no (or all-zero) coefficients is plumb_bob without
-    distortion. Coefficients are kept in the camera's distorted pixels of the streamed image.
+    with ``cv2.fisheye``), checked by `types.check_distortion` (which `CameraIntrinsics` applies
+    too). An empty model with no (or all-zero) coefficients is plumb_bob without distortion.
+    Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
         InputError: naming the field: K not 9 values or all zero (uncalibrated), an unsupported
-            ``distortion_model`` or a wrong count of ``d``, a non-positive size, or a ``roi`` that
-            does not fit the calibrated image.
+            ``distortion_model``, a wrong count of ``d`` or a non-finite coefficient, a
+            non-positive size, a ``roi`` that does not fit the calibrated image, or a K that
+            `CameraIntrinsics` refuses (e.g. transposed).
     """
     k_arr = np.asarray(k, dtype=np.float64).reshape(-1)
     d_arr = np.asarray(d, dtype=np.float64).reshape(-1)
@@ -476,18 +473,9 @@ def intrinsics_from_camera_info(
             "CameraInfo K is all zeros: the camera is uncalibrated; calibrate it or pass "
             "intrinsics from a camera_info YAML"
         )
-    if distortion_model == "" and not np.any(d_arr):
-        distortion_model = "plumb_bob"
-    if distortion_model not in _DISTORTION_LENGTHS:
-        raise InputError(
-            f"CameraInfo distortion_model: unsupported distortion model {distortion_model!r}; "
-            f"supported: {', '.join(_DISTORTION_LENGTHS)}"
-        )
-    if d_arr.size not in _DISTORTION_LENGTHS[distortion_model]:
-        raise InputError(
-            f"CameraInfo D: {distortion_model} expects {_DISTORTION_LENGTHS[distortion_model]} "
-            f"distortion coefficients, got {d_arr.size}"
-        )
+    distortion_model, d_arr = check_distortion(  # the same check as CameraIntrinsics'
+        distortion_model, d_arr, model_field="CameraInfo distortion_model",
+        dist_field="CameraInfo D")
     if width <= 0 or height <= 0:
         raise InputError(f"CameraInfo image size must be positive, got {width}x{height}")
     K = k_arr.reshape(3, 3).copy()

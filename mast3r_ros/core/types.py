@@ -18,25 +18,176 @@ Conventions used everywhere in this package:
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional
+from typing import Dict, Optional, Tuple
 
 import numpy as np
 
 from .errors import InputError
 
 
+# Distortion models of ``sensor_msgs/distortion_models.hpp`` -> the coefficient counts accepted
+# (what ROS drivers publish, all accepted by OpenCV); 0 = no distortion.
+DISTORTION_COEFFICIENT_COUNTS: Dict[str, Tuple[int, ...]] = {
+    "plumb_bob": (0, 4, 5),
+    "rational_polynomial": (0, 8, 12, 14),
+    "equidistant": (0, 4),
+}
+_COEFFICIENT_LAYOUT = {
+    "plumb_bob": "k1 k2 p1 p2 [k3]",
+    "rational_polynomial": "k1 k2 p1 p2 k3 k4 k5 k6 [s1 s2 s3 s4 [tau_x tau_y]]",
+    "equidistant": "k1 k2 k3 k4 (cv2.fisheye)",
+}
+# K's fixed entries (K[1,0], K[2,0], K[2,1] = 0, K[2,2] = 1) are compared with this tolerance.
+_K_TOL = 1e-9
+# The image centre may lie at most this many focal lengths from the principal point (about 84
+# degrees off the optical axis); see `CameraIntrinsics`.
+_MAX_CENTRE_OFFSET_F = 10.0
+_K_NAMES = (("fx", "skew", "cx"), ("0", "fy", "cy"), ("0", "0", "1"))
+_K_LAYOUT = "K = [[fx, skew, cx], [0, fy, cy], [0, 0, 1]] in pixels"
+
+
+def check_distortion(model: object, dist: object, *,
+                     model_field: str = "CameraIntrinsics.distortion_model",
+                     dist_field: str = "CameraIntrinsics.dist") -> Tuple[str, np.ndarray]:
+    """Check a distortion model and its coefficients -> (model, dist as 1-D float64).
+
+    The one check behind `CameraIntrinsics` and `image_codec.intrinsics_from_camera_info`:
+    ``model`` must be a name of ``sensor_msgs/distortion_models`` with a coefficient count of
+    `DISTORTION_COEFFICIENT_COUNTS` (``plumb_bob`` 0, 4 or 5; ``rational_polynomial`` 0, 8, 12 or
+    14; ``equidistant`` 0 or 4), counted whatever the values (all zero too); an empty model with
+    no or all-zero coefficients is ``plumb_bob`` without distortion, as ROS publishes an
+    uncalibrated-distortion camera. Coefficients must be finite. ``model_field``/``dist_field``
+    name the fields in the messages.
+
+    Raises:
+        InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite or
+            non-numeric coefficients.
+    """
+    try:
+        d = np.asarray(dist, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"{dist_field} must be a sequence of numbers, got {dist!r}; pass the "
+                         "OpenCV distortion coefficients (empty for none)") from None
+    supported = ", ".join(DISTORTION_COEFFICIENT_COUNTS)
+    if not isinstance(model, str):
+        raise InputError(f"{model_field} must be a string, got {model!r} "
+                         f"({type(model).__name__}); supported: {supported}")
+    if model == "" and not np.any(d):
+        model = "plumb_bob"
+    if model not in DISTORTION_COEFFICIENT_COUNTS:
+        hint = (f"name the model of the {d.size} coefficients" if model == "" else
+                "a fisheye lens calibrated with cv2.fisheye is 'equidistant'")
+        raise InputError(f"{model_field}: unsupported distortion model {model!r}; supported: "
+                         f"{supported} (sensor_msgs/distortion_models names; {hint})")
+    counts = DISTORTION_COEFFICIENT_COUNTS[model]
+    if d.size not in counts:
+        raise InputError(f"{dist_field}: {model} expects {counts} distortion coefficients, got "
+                         f"{d.size}; pass {_COEFFICIENT_LAYOUT[model]} (none: no distortion)")
+    bad = np.flatnonzero(~np.isfinite(d))
+    if bad.size:
+        raise InputError(f"{dist_field}: distortion coefficient {int(bad[0])} is {d[bad[0]]} "
+                         f"(all must be finite), got {d.tolist()}; recalibrate the camera, or "
+                         "pass zeros for no distortion")
+    return model, d
+
+
+def _pixel_count(value: object, name: str) -> int:
+    """A positive whole number of pixels as an int: Python/numpy ints, and floats that are
+    whole numbers (640.0); never bool, a fraction or a string."""
+    if isinstance(value, (bool, np.bool_)) or not isinstance(
+            value, (int, np.integer, float, np.floating)):
+        raise InputError(f"CameraIntrinsics.{name} must be a whole number of pixels, got "
+                         f"{value!r} ({type(value).__name__}); pass an int")
+    if isinstance(value, (float, np.floating)):
+        if not (np.isfinite(value) and float(value).is_integer()):
+            raise InputError(f"CameraIntrinsics.{name} must be a whole number of pixels, got "
+                             f"{value!r}; pass the image's {name} in pixels as an int")
+    count = int(value)
+    if count <= 0:
+        raise InputError(f"CameraIntrinsics.{name} must be positive, got {count}; pass the "
+                         f"image's {name} in pixels")
+    return count
+
+
+def _camera_matrix(K: object, width: int, height: int) -> np.ndarray:
+    """``K`` as a checked 3x3 float64 array (see `CameraIntrinsics`)."""
+    try:
+        K = np.asarray(K, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"camera matrix K must be 3x3 numbers ({_K_LAYOUT}), got "
+                         f"{type(K).__name__}") from None
+    if K.size != 9:
+        raise InputError(f"camera matrix K must be 3x3 (or 9 row-major values), got shape "
+                         f"{K.shape}; {_K_LAYOUT}")
+    K = K.reshape(3, 3)
+    bad = np.argwhere(~np.isfinite(K))
+    if len(bad):
+        r, c = (int(v) for v in bad[0])
+        raise InputError(f"camera matrix K[{r},{c}] ({_K_NAMES[r][c]}) is {K[r, c]}: every entry "
+                         f"must be finite ({_K_LAYOUT}); fix the calibration")
+    fx, fy = K[0, 0], K[1, 1]
+    if not (fx > 0 and fy > 0):
+        raise InputError(
+            f"camera matrix K must have fx, fy > 0, got fx={fx}, fy={fy}; "
+            "an all-zero CameraInfo means the camera is uncalibrated: calibrate it first"
+        )
+    bottom = K[2].tolist()
+    if (abs(K[0, 2]) <= _K_TOL and abs(K[1, 2]) <= _K_TOL
+            and (abs(K[2, 0]) > _K_TOL or abs(K[2, 1]) > _K_TOL)):
+        raise InputError(f"camera matrix K looks transposed: its bottom row is {bottom} (the "
+                         "principal point) and K[0,2] = K[1,2] = 0; pass K.T "
+                         f"({_K_LAYOUT})")
+    if abs(K[2, 0]) > _K_TOL or abs(K[2, 1]) > _K_TOL or abs(K[2, 2] - 1.0) > _K_TOL:
+        hint = (f"divide K by K[2,2] = {K[2, 2]} (a scaled K)"
+                if abs(K[2, 0]) <= _K_TOL and abs(K[2, 1]) <= _K_TOL and K[2, 2] > 0
+                else _K_LAYOUT)
+        raise InputError(f"camera matrix K's bottom row must be [0, 0, 1], got {bottom}; {hint}")
+    if abs(K[1, 0]) > _K_TOL:
+        raise InputError(f"camera matrix K[1,0] must be 0, got {K[1, 0]} (only K[0,1], the "
+                         f"skew, may be non-zero); {_K_LAYOUT}")
+    off = max(abs(K[0, 2] - (width - 1) / 2) / fx, abs(K[1, 2] - (height - 1) / 2) / fy)
+    if off > _MAX_CENTRE_OFFSET_F:
+        raise InputError(
+            f"camera matrix K's principal point (cx, cy) = ({K[0, 2]}, {K[1, 2]}) is {off:.0f} "
+            f"focal lengths (fx={fx}, fy={fy}) from the centre of the {width}x{height} image "
+            f"(over {_MAX_CENTRE_OFFSET_F:.0f}: the image would lie more than 84 degrees off the "
+            "optical axis): K is not in this image's pixels (normalised or millimetres?); "
+            f"give {_K_LAYOUT}")
+    return K
+
+
 @dataclasses.dataclass
 class CameraIntrinsics:
-    """Pinhole intrinsics with OpenCV distortion, as in ``sensor_msgs/CameraInfo``.
+    """Pinhole intrinsics with OpenCV distortion, as in ``sensor_msgs/CameraInfo``, for the
+    image actually given to the localizer.
 
-    ``width``/``height`` in pixels. ``K`` is 3x3 float64 in pixels, principal point in the
-    OpenCV convention (origin at the centre of the top-left pixel). ``dist`` a 1-D float64 array
-    of OpenCV coefficients (``plumb_bob``: k1 k2 p1 p2 k3; ``rational_polynomial``: 8 values;
-    ``equidistant``: 4 fisheye values), possibly empty or all zero; its length is not checked
-    here (`image_codec.intrinsics_from_camera_info` checks it for a CameraInfo), so a count
-    OpenCV refuses surfaces as ``cv2.error`` when pixels are undistorted.
+    * ``width``/``height``: the image size in pixels, stored as ``int`` (Python or numpy ints, and
+      floats that are whole numbers such as 640.0, are accepted and converted; a fraction, bool
+      or string is refused).
+    * ``K``: 3x3 float64 (a 3x3 array or 9 row-major values) in pixels,
+      ``[[fx, skew, cx], [0, fy, cy], [0, 0, 1]]``, principal point in the OpenCV convention
+      (origin at the centre of the top-left pixel). Only the skew ``K[0,1]`` may be non-zero
+      off the diagonal; the bottom row must be exactly [0, 0, 1] (a K scaled as a homogeneous
+      matrix or transposed is refused). The principal point may lie outside the image (a ROI
+      crop of a larger calibration, `image_codec.intrinsics_from_camera_info`); only one more
+      than 10 focal lengths from the image centre (K in other units) is refused.
+    * ``dist``: 1-D float64 OpenCV coefficients, ``distortion_model`` their
+      ``sensor_msgs/distortion_models`` name (`check_distortion`): ``plumb_bob`` 0, 4 or 5
+      (k1 k2 p1 p2 [k3]), ``rational_polynomial`` 0, 8, 12 or 14, ``equidistant`` 0 or 4
+      (fisheye k1..k4); empty or all zero means none. An empty model with no (or all-zero)
+      coefficients is stored as ``plumb_bob``.
 
-    Raises `InputError` for a size <= 0, a non-finite ``K`` or fx, fy <= 0.
+    K must belong to the image *as given*: a K for a 640x480 image used on the same camera's
+    image resized to 320x240 still passes every check here (its principal point (320, 240)
+    lies in the smaller image), and gives wrong poses. Scaling K with the image is the caller's
+    duty: multiply fx, fy, cx, cy (and the skew) by the resize factor, as image_geometry does for
+    binning (or ``s (c + 0.5) - 0.5`` for cx, cy under the pixel-centre convention).
+
+    Raises:
+        InputError: a non-integral or non-positive size; K not 3x3, with a non-finite entry
+            (named), fx or fy <= 0, transposed, a bottom row other than [0, 0, 1], a non-zero
+            K[1,0], or a principal point absurdly far from the image; an unknown distortion
+            model, a wrong coefficient count or a non-finite coefficient.
     """
 
     width: int
@@ -46,16 +197,10 @@ class CameraIntrinsics:
     distortion_model: str = "plumb_bob"
 
     def __post_init__(self) -> None:
-        self.K = np.asarray(self.K, dtype=np.float64).reshape(3, 3)
-        self.dist = np.asarray(self.dist, dtype=np.float64).reshape(-1)
-        if self.width <= 0 or self.height <= 0:
-            raise InputError(f"camera size must be positive, got {self.width}x{self.height}")
-        fx, fy = self.K[0, 0], self.K[1, 1]
-        if not (np.isfinite(self.K).all() and fx > 0 and fy > 0):
-            raise InputError(
-                f"camera matrix K must be finite with fx, fy > 0, got fx={fx}, fy={fy}; "
-                "an all-zero CameraInfo means the camera is uncalibrated: calibrate it first"
-            )
+        self.width = _pixel_count(self.width, "width")
+        self.height = _pixel_count(self.height, "height")
+        self.K = _camera_matrix(self.K, self.width, self.height)
+        self.distortion_model, self.dist = check_distortion(self.distortion_model, self.dist)
 
     @property
     def has_distortion(self) -> bool:
@@ -66,14 +211,27 @@ class CameraIntrinsics:
 class Frame:
     """One camera image with everything known about it.
 
-    ``rgb`` is (H, W, 3) uint8 in RGB order. ``stamp_ns`` integer nanoseconds (header stamp).
-    ``frame_id`` the image's ``header.frame_id``, the camera optical frame (the node looks up
-    ``cam_from_base`` with it). ``depth_m`` is (H, W) float32 metres registered to ``rgb`` with
-    NaN where invalid (the dtype is not enforced). ``map_from_cam`` is a known 4x4 pose (ground
-    truth or a trajectory file) when there is one.
+    * ``rgb``: (H, W, 3) uint8 numpy array in RGB order (`image_codec.to_rgb8` /
+      `image_codec.read_image_file` make one).
+    * ``intrinsics``: `CameraIntrinsics` of exactly this W x H image, or None (a frame that
+      cannot be localized, e.g. for a pipeline stage that only needs the pixels).
+    * ``stamp_ns``: the image header stamp in integer nanoseconds, a Python int or numpy integer
+      (stored as int); a float (seconds, or ns that lost precision), bool or None is refused:
+      convert seconds with ``int(round(t * 1e9))``.
+    * ``frame_id``: the image's ``header.frame_id``, the camera optical frame (the node looks up
+      ``cam_from_base`` with it).
+    * ``depth_m``: None or (H, W) metres registered to ``rgb`` (same size, pixel for pixel),
+      float32 with NaN where invalid by convention (the dtype is not enforced); an (H, W, 1)
+      array is accepted and stored as its (H, W) view, as the image readers treat one-channel
+      images.
+    * ``map_from_cam``: None or a known finite 4x4 pose (camera optical frame -> map; ground
+      truth or a trajectory file), stored as float64.
 
-    Raises `InputError` when ``rgb`` is not (H, W, 3) uint8, or the intrinsics' size or the
-    depth's shape differs from the image's.
+    Raises:
+        InputError: ``rgb`` not an (H, W, 3) uint8 numpy array; ``intrinsics`` not a
+            `CameraIntrinsics` or for another size; ``stamp_ns`` not an integer; ``frame_id`` not
+            a string; ``depth_m`` not a numpy array of the image's shape; ``map_from_cam`` not a
+            finite 4x4 matrix.
     """
 
     rgb: np.ndarray
@@ -84,23 +242,63 @@ class Frame:
     map_from_cam: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
+        if not isinstance(self.rgb, np.ndarray):
+            raise InputError(f"Frame.rgb must be a numpy array (H, W, 3) uint8 RGB, got "
+                             f"{type(self.rgb).__name__}; convert it with np.asarray(image, "
+                             "dtype=np.uint8) or read it with image_codec.read_image_file")
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
             raise InputError(
-                f"Frame.rgb must be (H, W, 3) uint8, got {self.rgb.shape} {self.rgb.dtype}"
+                f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape {self.rgb.shape} "
+                f"{self.rgb.dtype}; convert it with image_codec.to_rgb8(array, encoding)"
             )
         h, w = self.rgb.shape[:2]
         intr = self.intrinsics
+        if intr is not None and not isinstance(intr, CameraIntrinsics):
+            raise InputError(f"Frame.intrinsics must be a CameraIntrinsics or None, got "
+                             f"{type(intr).__name__}")
         if intr is not None and (intr.width, intr.height) != (w, h):
             raise InputError(
                 f"image is {w}x{h} but its intrinsics are for "
-                f"{self.intrinsics.width}x{self.intrinsics.height}: the CameraInfo belongs to "
+                f"{intr.width}x{intr.height}: the CameraInfo belongs to "
                 "another stream or resolution"
             )
-        if self.depth_m is not None and self.depth_m.shape != (h, w):
-            raise InputError(
-                f"depth {self.depth_m.shape[::-1]} does not match image {w}x{h}: "
-                "register depth to the colour image first"
-            )
+        stamp = self.stamp_ns
+        if isinstance(stamp, (bool, np.bool_)) or not isinstance(stamp, (int, np.integer)):
+            raise InputError(f"Frame.stamp_ns must be an integer number of nanoseconds, got "
+                             f"{stamp!r} ({type(stamp).__name__}); convert seconds with "
+                             "int(round(t * 1e9))")
+        self.stamp_ns = int(stamp)
+        if not isinstance(self.frame_id, str):
+            raise InputError(f"Frame.frame_id must be a string (the header's frame_id), got "
+                             f"{self.frame_id!r}")
+        if self.depth_m is not None:
+            depth = self.depth_m
+            if not isinstance(depth, np.ndarray):
+                raise InputError(f"Frame.depth_m must be a numpy array (H, W) of metres or None, "
+                                 f"got {type(depth).__name__}")
+            if depth.ndim == 3 and depth.shape[2] == 1:
+                depth = depth[:, :, 0]
+            if depth.shape != (h, w):
+                raise InputError(
+                    f"Frame.depth_m has shape {self.depth_m.shape} but the image is {w}x{h} "
+                    f"(width x height), shape ({h}, {w}): register depth to the colour image "
+                    "first"
+                )
+            self.depth_m = depth
+        if self.map_from_cam is not None:
+            try:
+                pose = np.asarray(self.map_from_cam, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"Frame.map_from_cam must be a finite 4x4 pose or None, got "
+                                 f"{type(self.map_from_cam).__name__}") from None
+            if pose.shape != (4, 4) or not np.isfinite(pose).all():
+                what = (f"shape {pose.shape}" if pose.shape != (4, 4)
+                        else "a matrix with non-finite entries")
+                fix = ("append the row [0, 0, 0, 1] to a 3x4 [R | t]" if pose.shape == (3, 4)
+                       else "pass None when the pose is unknown")
+                raise InputError(f"Frame.map_from_cam must be a finite 4x4 pose (camera optical "
+                                 f"frame -> map) or None, got {what}; {fix}")
+            self.map_from_cam = pose
 
     @property
     def size(self) -> tuple:
