@@ -51,6 +51,7 @@ from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Uni
 import numpy as np
 import torch
 
+from .devices import resolve_device
 from .errors import CheckpointError, InputError, MapFormatError
 
 log = logging.getLogger(__name__)
@@ -139,7 +140,7 @@ class Codebook:
     def __init__(self, centroids: np.ndarray, size: Any = None, device: str = "cpu"):
         self.centroids = centroids
         self.size = size
-        self._device = torch.device(device)
+        self._device = resolve_device(device)
         self._t: Optional[torch.Tensor] = None
         self._t_sqnorm: Optional[torch.Tensor] = None
 
@@ -153,7 +154,7 @@ class Codebook:
 
     def to(self, device: Union[str, torch.device]) -> Codebook:
         """Search on ``device`` from now on (returns self)."""
-        self._device = torch.device(device)
+        self._device = resolve_device(device)
         self._t = self._t_sqnorm = None
         return self
 
@@ -575,14 +576,14 @@ class AsmkIndex:
         self._table: Optional[np.ndarray] = None
         self._scratch: Optional[Tuple[np.ndarray, np.ndarray, np.ndarray]] = None
         self._scratch_lock = threading.Lock()
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self._dev: Optional[Tuple[torch.Tensor, ...]] = None
         self._dev_lock = threading.Lock()
 
     def to(self, device: Union[str, torch.device]) -> AsmkIndex:
         """Score on ``device`` from now on (returns self): with backend 'auto' or 'torch', the
         inverted file is copied there at the next query (memory: see the class docstring)."""
-        device = torch.device(device)
+        device = resolve_device(device)
         if device != self.device:
             self.device, self._dev = device, None
         return self

@@ -23,6 +23,10 @@ class InputError(Mast3rRosError, ValueError):
     """An input (image, message, recording, intrinsics) is malformed or unsupported."""
 
 
+class ClosedError(Mast3rRosError, RuntimeError):
+    """An object (`Mast3rEngine`, `Localizer`) was used after its ``close()``."""
+
+
 def describe_npy(shape: tuple, dtype) -> str:
     """Short text of an array's layout for error messages: ``float32 (3, 8)`` for a plain dtype
     (``big-endian`` added when it is not the machine's order), ``3 rows of 4 fields (56 B)``

@@ -40,10 +40,11 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from .config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
-from .errors import ConfigError, InputError, Mast3rRosError
+from .errors import ClosedError, ConfigError, InputError, Mast3rRosError
 from .geometry import is_valid_pose, pose_error, undistort_pixels
 from .keyframes import KeyframeMap
 from .matchers.base import PairMatcher, add_time
+from .model.preprocess import SIZES
 from .pnp import PnPResult, UncertaintyModel, solve_pnp
 from .retrieval import (
     nearest_to_prior,
@@ -195,13 +196,16 @@ class Localizer:
     owns it from then on (`close` closes it). ``image_size`` is the network input size (512,
     384 or 224, `model.preprocess.SIZES`); the map's cached encodings are looked up for it and
     the engine's checkpoint. ``recompute_encodings``: a map without them gets them computed
-    (`Mast3rMatcher`) instead of a `MapFormatError`. ``seed`` seeds the matcher's random
-    ``max_matches`` subsets and the PnP-RANSAC draws. ``retrieval`` configures
+    (`Mast3rMatcher`) instead of a `MapFormatError`, and stored into the map folder when it is
+    writable (a cache, so that the next start loads them; a read-only map keeps them in
+    memory). ``seed`` seeds the matcher's random ``max_matches`` subsets and the PnP-RANSAC
+    draws. ``retrieval`` configures
     `GlobalRetrieval`; ``retriever`` is an already loaded ASMK retriever (else it is loaded
     from ``retrieval.checkpoint`` when needed). ``device_cache_mb`` (``scale.device_cache_mb``,
     MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
 
-    Raises `ConfigError` (unknown matcher, 'mast3r' without an engine, ``points_source``
+    Raises `ConfigError` (unknown matcher, an ``image_size`` not in SIZES, 'mast3r' without an
+    engine, ``points_source``
     'depth' on a map without depth), `CheckpointError` (a checkpoint without a descriptor
     head), `InputError` (the sift matcher on a map without depth) and `MapFormatError` (no
     encodings for this checkpoint and size with ``recompute_encodings`` off, or a bad
@@ -212,6 +216,9 @@ class Localizer:
                  image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
                  retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
                  device_cache_mb: float = ScaleConfig().device_cache_mb):
+        if isinstance(image_size, bool) or image_size not in SIZES:
+            raise ConfigError(f"image_size must be one of {SIZES} (the network's input sizes), "
+                              f"got {image_size!r}")
         self._map = kf_map
         self.config = config
         self.engine = engine
@@ -300,8 +307,10 @@ class Localizer:
         stream is restored afterwards, so later results do not depend on whether it ran.
 
         Returns ``{"keyframe_batches": [...], "seconds": float}`` (also in ``warmup_report``).
-        `from_config` calls it when ``localizer.warmup`` is set.
+        `from_config` calls it when ``localizer.warmup`` is set. Raises `ClosedError` after
+        `close`.
         """
+        self._require_open()
         t0 = time.perf_counter()
         batches = self.warmup_batches()
         if not batches:
@@ -378,11 +387,18 @@ class Localizer:
         return self._map
 
     def close(self) -> None:
-        """Release the matcher's caches and the network (CUDA memory is given back)."""
+        """Release the matcher's caches and the network (CUDA memory is given back). Any later
+        `localize` or `warmup` raises `ClosedError`; a second ``close()`` does nothing."""
+        self._closed = True
         self.matcher.close()
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+
+    def _require_open(self) -> None:
+        if getattr(self, "_closed", False):
+            raise ClosedError("this Localizer is closed (close() released its network and "
+                              "caches): create a new one (Localizer.from_config)")
 
     def keyframe_poses(self) -> np.ndarray:
         """(K, 4, 4) ``map_from_cam`` of the map's keyframes (for visualisation)."""
@@ -406,12 +422,16 @@ class Localizer:
         Raises `InputError` for a frame without intrinsics, a malformed prior or hint, or an
         image the network cannot take (too small or elongated; not the TensorRT engine's
         network shape); `MapFormatError` when a file of a lazily loaded map (keyframe image,
-        encoding chunk, retrieval descriptors) fails verification on its first use; and
-        ``cv2.error`` when OpenCV refuses the distortion coefficients of hand-built intrinsics.
-        Expected failures (no candidates, too few matches or inliers, a gate) are results with
-        ``success=False`` and a ``reason``.
+        encoding chunk, retrieval descriptors) fails verification on its first use. (Malformed
+        intrinsics are refused earlier, when the `CameraIntrinsics` is made.) Expected
+        failures (no candidates, too few matches or inliers, a gate) are results with
+        ``success=False`` and a ``reason``. `ClosedError` after `close`.
         """
         t_start = time.perf_counter()
+        self._require_open()
+        if not isinstance(frame, Frame):
+            raise InputError(f"localize takes a Frame(rgb, intrinsics, stamp_ns), got "
+                             f"{type(frame).__name__}")
         if frame.intrinsics is None:
             raise InputError("frame has no camera intrinsics: pass a CameraInfo (or "
                              "--camera-info YAML) with the images")

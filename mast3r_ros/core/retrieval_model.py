@@ -33,6 +33,7 @@ import torch
 
 from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggregate_database,
                    aggregate_many, aggregate_query, load_codebook)
+from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import read_torch_archive
 
@@ -253,8 +254,10 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
 
     ``enc_dim`` is the backbone's encoder width (1024 for the ViT-L MASt3R). ``identity`` is a
     stable content id of the head (keys a map's stored ASMK representations).
-    Raises CheckpointError on a missing, unsafe, malformed or mismatching file.
+    Raises CheckpointError on a missing, unsafe, malformed or mismatching file, ConfigError for
+    a device this machine does not have (`devices.resolve_device`).
     """
+    device = resolve_device(device)
     _require_checkpoint(path)
     obj = _load_archive(path)
     if not (isinstance(obj, Mapping) and isinstance(obj.get("model"), Mapping)
@@ -274,8 +277,19 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
 
 def local_features_numpy(head: RetrievalHead, enc: Union[np.ndarray, torch.Tensor]
                          ) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Convenience: (feats (k, D) float32, attention (k,) float32, token_index (k,) int64)."""
-    t = enc if isinstance(enc, torch.Tensor) else torch.from_numpy(np.asarray(enc, np.float32))
+    """Convenience: (feats (k, D) float32, attention (k,) float32, token_index (k,) int64).
+
+    ``enc``: one image's encoder output, (N, C) with C the head's ``enc_dim`` (numpy or torch),
+    or the engine's `Encoding` itself. Raises `InputError` for anything else."""
+    feats = getattr(enc, "feats", enc)  # an engine Encoding, or its (N, C) tokens
+    if isinstance(feats, torch.Tensor):
+        t = feats
+    else:
+        try:
+            t = torch.from_numpy(np.asarray(feats, np.float32))
+        except (TypeError, ValueError):
+            raise InputError(f"retrieval takes one image's encoder output, (N, C) tokens or an "
+                             f"Encoding (engine.encode), got {type(enc).__name__}") from None
     dev = next(iter(head.buffers()), torch.empty(0)).device
     out = head(t.to(dev))
     return (out.feats.cpu().numpy(), out.attention.cpu().numpy(),
@@ -307,7 +321,9 @@ class AsmkRetriever:
     def from_files(cls, checkpoint: str, codebook: Optional[str] = None, enc_dim: int = 1024,
                    device: str = "cpu") -> AsmkRetriever:
         """Load both files; ``codebook`` defaults to the reference naming rule
-        (`default_codebook_path`). ``identity`` combines both files' content ids."""
+        (`default_codebook_path`). ``identity`` combines both files' content ids. ``device``:
+        auto, cpu, cuda, cuda:N (`ConfigError` for one this machine does not have)."""
+        device = resolve_device(device)
         cb_path = check_retrieval_files(checkpoint, codebook)
         head, head_id = load_retrieval_head(checkpoint, enc_dim, device)
         cb = load_codebook(cb_path, expected_size=head.spec.nclusters, device=device)

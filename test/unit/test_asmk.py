@@ -338,8 +338,12 @@ def test_torch_backend_ties_empty_query_and_missing_words():
     assert empty_index.top_k(q, 3)[0].shape == (0,)
 
 
-def test_auto_backend_follows_the_device():
+def test_auto_backend_follows_the_device(monkeypatch):
+    import torch
+
     from mast3r_ros.core import asmk
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no copy is made here
 
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 8, 4), 8, 64)
     assert index.resolved_backend() == ("faiss" if asmk._faiss() is not None else "numpy")

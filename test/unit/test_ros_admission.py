@@ -53,7 +53,9 @@ def test_image_size_refusals_name_the_reason():
     big = image_size_refusal((4000, 3000), 8_294_400, 512, (4000, 3000))
     assert "max_image_pixels" in big and "4000x3000" in big
     strip = image_size_refusal((2000, 16), 8_294_400, 512, (2000, 16))
-    assert "2000x16" in strip and "16 px" in strip
+    assert "2000x16" in strip and "too elongated" in strip
+    tiny = image_size_refusal((60, 12), 8_294_400, 512, (60, 12))
+    assert "60x12" in tiny and "under 16 px" in tiny
     mismatch = image_size_refusal((640, 360), 8_294_400, 512, (640, 480))
     assert "640x360" in mismatch and "640x480" in mismatch and "CameraInfo" in mismatch
     assert "empty" in image_size_refusal((0, 480), 8_294_400)

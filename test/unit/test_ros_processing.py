@@ -229,7 +229,8 @@ def test_repeated_stamps_are_refused_with_their_reason():
 
 
 @pytest.mark.parametrize("w,h,info,words", [
-    (2000, 16, (2000, 16), ("2000x16", "16 px")),
+    (2000, 16, (2000, 16), ("2000x16", "too elongated", "4:1")),
+    (60, 12, (60, 12), ("60x12", "under 16 px")),
     (160, 90, (160, 120), ("160x90", "160x120", "CameraInfo")),
 ])
 def test_unusual_sizes_are_refused_at_the_boundary(w, h, info, words):

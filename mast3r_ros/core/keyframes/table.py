@@ -216,6 +216,7 @@ class KeyframeTable(Sequence):
     def __init__(self, rows: np.ndarray, models: Sequence[str]):
         self.rows = rows
         self.models = list(models)
+        self.path = ""  # the keyframes.npy it was read from (for error messages)
         self._made: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
         self._id_order: Optional[np.ndarray] = None
 
@@ -237,7 +238,9 @@ class KeyframeTable(Sequence):
             raise
         if len(np.unique(ids)) != num:
             raise MapFormatError(f"map file {full}: keyframe ids are not unique")
-        return cls(_open_memmap(full, KEYFRAME_DTYPE, num), models)
+        table = cls(_open_memmap(full, KEYFRAME_DTYPE, num), models)
+        table.path = full
+        return table
 
     def __len__(self) -> int:
         return len(self.rows)
@@ -253,9 +256,14 @@ class KeyframeTable(Sequence):
         kf = self._made.get(i)
         if kf is None:
             r = self.rows[i]
-            cam = CameraIntrinsics(int(r["width"]), int(r["height"]), np.array(r["K"]),
-                                   np.array(r["dist"][:int(r["dist_count"])]),
-                                   self.models[int(r["distortion_model"])])
+            try:
+                cam = CameraIntrinsics(int(r["width"]), int(r["height"]), np.array(r["K"]),
+                                       np.array(r["dist"][:int(r["dist_count"])]),
+                                       self.models[int(r["distortion_model"])])
+            except InputError as e:  # written by another tool, or damaged
+                raise MapFormatError(f"map file {self.path or 'keyframes.npy'}: "
+                                     f"keyframe {i} (id {int(r['id'])}) has invalid intrinsics: "
+                                     f"{e}; rebuild the map") from None
             has_depth = int(r["depth_bytes"]) >= 0
             kf = Keyframe(int(r["id"]), int(r["stamp_ns"]), cam, np.array(r["map_from_cam"]),
                           image_name(i), image_name(i, True) if has_depth else None,

@@ -45,7 +45,8 @@ import numpy as np
 import torch
 
 from ..config import ModelConfig
-from ..errors import ConfigError, InputError
+from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
+from ..errors import ClosedError, ConfigError, InputError
 from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
 from .network import PATCH, AsymmetricMASt3R, ModelSpec
 from .preprocess import normalize_table, plan_for_image, plan_resize, resize_crop
@@ -66,26 +67,6 @@ def network_shape(size: int, camera_size: Tuple[int, int] = WARMUP_CAMERA_SIZE
     """(H, W) network pixels that `Mast3rEngine.prepare` gives a ``camera_size`` (W, H) image."""
     w, h = plan_resize(camera_size[0], camera_size[1], size).net_size
     return (h, w)
-
-
-def resolve_device(name: str) -> torch.device:
-    """'auto' -> cuda when available else cpu; validates 'cuda' availability."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        dev = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(
-            f"device {name!r} is not a torch device (use auto, cpu, cuda, cuda:N)") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"device {name!r} requested but CUDA is not available "
-                          "(torch.cuda.is_available() is False); use device 'cpu'")
-    if dev.type == "cuda" and dev.index is not None and dev.index >= torch.cuda.device_count():
-        # else torch's "invalid device ordinal" RuntimeError, a traceback, at the first copy
-        n = torch.cuda.device_count()
-        raise ConfigError(f"device {name!r}: this machine has {n} CUDA device(s) "
-                          f"(cuda:0..cuda:{n - 1}); check CUDA_VISIBLE_DEVICES")
-    return dev
 
 
 def to_device(a: np.ndarray, device) -> torch.Tensor:
@@ -324,6 +305,7 @@ class Mast3rEngine:
     def warmup(self, shapes: Sequence[Tuple[int, int]], batches: Sequence[int] = (1,)) -> None:
         """Run (and on a compiled engine, compile) encode and decode once per network shape
         (H, W) and keyframe-batch size with a dummy input, so live frames hit ready graphs."""
+        self._require_open()
         t0 = time.perf_counter()
         try:
             for h, w in shapes:
@@ -376,6 +358,7 @@ class Mast3rEngine:
         integers, every pixel equal); otherwise Pillow resizes on the host (`preprocess
         .resize_crop`) and the uint8 crop is uploaded. Raises InputError for a bad image or
         size."""
+        self._require_open()
         if self.resize_on_device:
             plan = plan_for_image(rgb, size)
             net_t = resize_crop_u8(to_device(rgb, self.device), plan.resized, plan.box,
@@ -388,7 +371,13 @@ class Mast3rEngine:
 
     @torch.inference_mode()
     def encode(self, img: PreparedImage) -> Encoding:
-        """Encoder features of one prepared image: `Encoding` with feats (N, enc_dim)."""
+        """Encoder features of one prepared image: `Encoding` with feats (N, enc_dim).
+
+        Raises `InputError` when ``img`` is not a `PreparedImage` (`prepare` makes one)."""
+        self._require_open()
+        if not isinstance(img, PreparedImage):
+            raise InputError(f"encode takes a PreparedImage (engine.prepare(rgb, size)), got "
+                             f"{type(img).__name__}")
         self._step()
         with self._autocast():
             feats = self._enc_fn(img.tensor)[0]
@@ -422,7 +411,18 @@ class Mast3rEngine:
         on view 2's. Keyframes of equal size are stacked into one batch; the predictions come
         back in ``view1`` order. ``pts3d_2=False`` skips view 2's DPT head (the localizer does
         not need it).
+
+        Raises `InputError` when ``view1`` is not a list of `Encoding` (empty: no predictions)
+        or ``view2`` not an `Encoding`.
         """
+        self._require_open()
+        if not isinstance(view1, (list, tuple)) or not all(isinstance(e, Encoding)
+                                                           for e in view1):
+            raise InputError("decode's view1 must be a list of Encoding (one per keyframe; "
+                             f"[enc] for one), got {type(view1).__name__}")
+        if not isinstance(view2, Encoding):
+            raise InputError(f"decode's view2 must be an Encoding (engine.encode), got "
+                             f"{type(view2).__name__}")
         groups: Dict[Tuple[int, int], List[int]] = {}
         for i, e in enumerate(view1):
             groups.setdefault(tuple(e.true_shape), []).append(i)
@@ -471,10 +471,19 @@ class Mast3rEngine:
         return self.decode([self.encode(img1)], self.encode(img2), pts3d_2=True)[0]
 
     def close(self) -> None:
-        """Drop the weights and give cached CUDA memory back."""
+        """Drop the weights (and the compiled graphs that hold them) and give cached CUDA memory
+        back. Any later call raises `ClosedError`; a second ``close()`` does nothing."""
         self.model = None  # type: ignore[assignment]
+        # bound methods and compiled graphs keep the model alive: drop them too
+        self._enc_fn = self._dec_fn = None  # type: ignore[assignment]
+        self._closed = True
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def _require_open(self) -> None:
+        if getattr(self, "_closed", False):
+            raise ClosedError("this Mast3rEngine is closed (its weights were released by "
+                              "close()): create a new engine (Mast3rEngine.from_checkpoint)")
 
 
 def fp32_parameter_names(model: AsymmetricMASt3R) -> List[str]:

@@ -327,7 +327,9 @@ class TensorRTEngine(Mast3rEngine):
         return preds
 
     def close(self) -> None:
+        """Release the TensorRT engines; any later call raises `ClosedError`."""
         self._enc = self._dec = None  # type: ignore[assignment]
+        self._closed = True
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -1,0 +1,156 @@
+"""The Python API's boundary (a fresh API user's findings): objects used after close(), device
+names the machine has no device for, and wrong argument types get the package's own errors with
+what to fix, not a traceback from deep inside torch."""
+
+from __future__ import annotations
+
+import gc
+import weakref
+
+import numpy as np
+import pytest
+import torch
+
+from mast3r_ros.core.errors import ClosedError, ConfigError, InputError
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def test_a_closed_engine_releases_its_weights_and_says_it_is_closed(tiny_ckpt):
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    engine = Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu")
+    prep = engine.prepare(np.zeros((48, 64, 3), np.uint8), 224)
+    enc = engine.encode(prep)
+    model = weakref.ref(engine.model)
+    engine.close()
+    gc.collect()
+    # the bound method kept in the engine held the whole network alive after close()
+    assert model() is None
+    for call in (lambda: engine.encode(prep), lambda: engine.decode([enc], enc),
+                 lambda: engine.prepare(np.zeros((48, 64, 3), np.uint8), 224),
+                 lambda: engine.warmup([(224, 224)])):
+        with pytest.raises(ClosedError, match="Mast3rEngine is closed.*from_checkpoint"):
+            call()
+    engine.close()  # a second close does nothing
+
+
+def test_engine_calls_with_the_wrong_argument_types(tiny_engine):
+    prep = tiny_engine.prepare(np.zeros((48, 64, 3), np.uint8), 224)
+    enc = tiny_engine.encode(prep)
+    with pytest.raises(InputError, match="encode takes a PreparedImage .*got ndarray"):
+        tiny_engine.encode(np.zeros((48, 64, 3), np.uint8))
+    with pytest.raises(InputError, match=r"view1 must be a list of Encoding .*\[enc\]"):
+        tiny_engine.decode(enc, enc)  # one keyframe passed bare
+    with pytest.raises(InputError, match="view1 must be a list of Encoding.*got str"):
+        tiny_engine.decode("enc", enc)
+    with pytest.raises(InputError, match="view2 must be an Encoding"):
+        tiny_engine.decode([enc], prep)
+    assert len(tiny_engine.decode((enc, enc), enc)) == 2  # a tuple is a sequence too
+
+
+@pytest.mark.parametrize("name, words", [
+    ("mps", "not supported: mast3r_ros runs on cpu or cuda"),
+    ("gpu", "not a torch device"),
+    ("cuda:7", None),  # CUDA not available here, or fewer devices
+])
+def test_device_names_are_refused_with_the_names_that_work(name, words):
+    from mast3r_ros.core.devices import resolve_device
+    from mast3r_ros.core.model.engine import resolve_device as engine_resolve
+
+    assert engine_resolve is resolve_device
+    if name == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    with pytest.raises(ConfigError, match=words or "cuda") as err:
+        resolve_device(name)
+    assert "auto, cpu, cuda" in str(err.value) or "CUDA" in str(err.value)
+
+
+def test_engine_from_checkpoint_refuses_mps_as_a_config_error(tiny_ckpt):
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    with pytest.raises(ConfigError, match="'mps' is not supported"):
+        Mast3rEngine.from_checkpoint(tiny_ckpt, device="mps")
+
+
+def _retriever(tmp_path, device="cpu"):
+    from mast3r_ros.core.retrieval_model import AsmkRetriever
+    from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+    ck = write_retrieval_checkpoint(str(tmp_path / "m_retrieval_trainingfree.pth"), 32,
+                                    nclusters=16)
+    write_codebook(str(tmp_path / "m_retrieval_codebook.pkl"),
+                   np.random.default_rng(0).standard_normal((16, 32)).astype(np.float32), 16)
+    return AsmkRetriever.from_files(ck, enc_dim=32, device=device)
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="needs a machine without CUDA")
+def test_retrieval_on_a_device_this_machine_lacks_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match="CUDA is not available.*use device 'cpu'"):
+        _retriever(tmp_path, device="cuda")  # was torch's AssertionError from inside .to()
+    r = _retriever(tmp_path)
+    index = r.build_index([np.ones((12, 32), np.float32)])
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        index.to("cuda")  # was accepted, and failed later inside top_k
+    with pytest.raises(ConfigError, match="not a torch device"):
+        index.to("gpu")
+    with pytest.raises(ConfigError, match="CUDA is not available"):
+        r.codebook.to("cuda")
+
+
+def test_retrieval_takes_an_engine_encoding_as_well_as_its_tokens(tmp_path):
+    from mast3r_ros.core.model.engine import Encoding
+
+    r = _retriever(tmp_path)
+    rng = np.random.default_rng(1)
+    encs = [rng.standard_normal((12, 32)).astype(np.float32) for _ in range(3)]
+    index = r.build_index(encs)
+    as_encoding = Encoding(torch.from_numpy(encs[1]), (48, 64))
+    np.testing.assert_array_equal(r.scores(index, as_encoding), r.scores(index, encs[1]))
+    with pytest.raises(InputError, match="encoder output, .*got dict"):
+        r.scores(index, {"feats": 1})
+
+
+def test_a_closed_localizer_says_so_and_wrong_calls_are_named(sift_map, tum):
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.replay.tum import TumSequence
+
+    cfg = config_from_params({"matcher": "sift", "warmup": False})
+    kf_map = KeyframeMap.load(sift_map)
+    with pytest.raises(ConfigError, match=r"image_size must be one of \(512, 384, 224\).*300"):
+        Localizer(kf_map, cfg.localizer, image_size=300)
+    loc = Localizer(kf_map, cfg.localizer)
+    frame = TumSequence(tum[1])[3]
+    assert loc.localize(frame).stamp_ns == frame.stamp_ns
+    with pytest.raises(InputError, match=r"localize takes a Frame\(rgb, intrinsics, stamp_ns\)"):
+        loc.localize(frame.rgb)
+    loc.close()
+    with pytest.raises(ClosedError, match="Localizer is closed.*from_config"):
+        loc.localize(frame)  # was IndexError deep in the matcher (mast3r) or a silent answer
+    with pytest.raises(ClosedError):
+        loc.warmup()
+    loc.close()
+
+
+@pytest.mark.parametrize("model, K22", [("fisheye", 1.0), ("plumb_bob", 2.0)])
+def test_a_stored_keyframe_with_invalid_intrinsics_is_a_map_error(model, K22):
+    # CameraIntrinsics now refuses unknown distortion models and a K with a wrong bottom row;
+    # a map table holding one (another tool's writer, a damaged file) says which keyframe
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.keyframes.table import KEYFRAME_DTYPE, KeyframeTable
+
+    rows = np.zeros(2, KEYFRAME_DTYPE)
+    rows["id"] = [5, 6]
+    rows["map_from_cam"] = np.eye(4)
+    rows["width"], rows["height"] = 64, 48
+    rows["K"] = np.array([[50.0, 0, 32], [0, 50.0, 24], [0, 0, 1]])
+    rows["depth_bytes"] = -1
+    rows["K"][1, 2, 2] = K22
+    table = KeyframeTable(rows, ["plumb_bob", model])
+    rows["distortion_model"][1] = 1
+    assert table[0].intrinsics.width == 64
+    with pytest.raises(MapFormatError, match=r"keyframe 1 \(id 6\) has invalid intrinsics.*"
+                                             "rebuild the map"):
+        table[1]
