@@ -93,8 +93,8 @@ def _same_file(a: str, b: str) -> bool:
 def _cmd_export(args: argparse.Namespace) -> int:
     from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
     from ..core.model.engine import network_shape
-    from ..core.model.export import (DECODER_FILE, ENCODER_FILE, MANIFEST, export_onnx,
-                                     require_onnx)
+    from ..core.model.export import (DECODER_FILE, ENCODER_FILE, MANIFEST, check_export_target,
+                                     export_onnx, require_onnx)
 
     checkpoint, passed_as = checkpoint_of(args)
     lo, hi = KEYFRAME_BATCH_RANGE
@@ -103,6 +103,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
                          f"max_keyframes), got {args.keyframe_batch}: pass the max_keyframes of "
                          "the config the export will run with")
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
+    if args.overwrite:  # a keyframe map has a manifest.json too: only an export is replaced
+        check_export_target(os.path.abspath(args.out))
     require_onnx(args.exporter)  # before a 2.7 GB checkpoint is read for nothing
     try:  # a bad --camera-size, also before the checkpoint is read
         shape = network_shape(args.size, args.camera_size)

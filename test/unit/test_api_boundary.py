@@ -154,3 +154,38 @@ def test_a_stored_keyframe_with_invalid_intrinsics_is_a_map_error(model, K22):
     with pytest.raises(MapFormatError, match=r"keyframe 1 \(id 6\) has invalid intrinsics.*"
                                              "rebuild the map"):
         table[1]
+
+
+def test_export_replaces_only_an_earlier_export(tmp_path, sift_map, capsys, monkeypatch):
+    # `export --overwrite` took any folder with a manifest.json (a keyframe map has one) for
+    # an earlier export, and the Python export_onnx replaced whatever folder it was given
+    import shutil
+
+    from mast3r_ros.core.model import checkpoint
+    from mast3r_ros.core.model.export import check_export_target, export_onnx
+    from mast3r_ros.replay.cli import main
+
+    read = []
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: read.append(a))
+    kf_map = tmp_path / "map"
+    shutil.copytree(sift_map, kf_map)
+    before = sorted(p.name for p in kf_map.iterdir())
+    assert main(["export", str(tmp_path / "none.pth"), "--out", str(kf_map), "--overwrite"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "is not an ONNX export" in err[0] and "manifest.json" in err[0]
+    assert sorted(p.name for p in kf_map.iterdir()) == before and not read
+    mine = tmp_path / "mine"
+    mine.mkdir()
+    (mine / "thesis.tex").write_text("precious")
+    with pytest.raises(InputError, match=r"mine is not an ONNX export .*holds thesis.tex"):
+        export_onnx(object(), str(mine), size=224, net_shape=(224, 224))  # refused first
+    assert (mine / "thesis.tex").read_text() == "precious"
+    with pytest.raises(InputError, match="exists and is not a folder"):
+        check_export_target(str(mine / "thesis.tex"))
+    earlier = tmp_path / "earlier"
+    earlier.mkdir()
+    (earlier / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
+    check_export_target(str(earlier))  # an export, an empty or a missing folder may be written
+    (tmp_path / "empty").mkdir()
+    check_export_target(str(tmp_path / "empty"))
+    check_export_target(str(tmp_path / "missing"))

@@ -224,9 +224,12 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     ``size``: the configured image size (512, 384 or 224); ``net_shape`` (H, W) the network
     pixels it gives (`engine.network_shape`); ``keyframe_batch`` K >= 1 the decoder's batch.
     ``exporter``: one of `EXPORTERS` (`resolve_exporter`; it fixes the opset: 18 or 17).
-    Raises InputError on a bad size/shape/batch, ConfigError for an exporter this torch lacks
-    or when onnx/onnxscript are missing.
+    An existing ``out_dir`` is replaced only when it is an earlier export or empty
+    (`check_export_target`); the folder is written whole or not at all.
+    Raises InputError on a bad size/shape/batch or an ``out_dir`` that is not an export,
+    ConfigError for an exporter this torch lacks or when onnx/onnxscript are missing.
     """
+    check_export_target(os.path.abspath(out_dir))
     if size not in SIZES:
         raise InputError(f"export size must be one of {SIZES}, got {size}")
     h, w = (int(v) for v in net_shape)
@@ -289,14 +292,36 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     return ExportResult(out_dir, manifest)
 
 
+def check_export_target(out_dir: str) -> None:
+    """Refuse, before any work, an ``out_dir`` that an export would wrongly replace: a plain
+    file, or a non-empty folder that is not an ONNX export (no ``manifest.json`` of format
+    ``mast3r_ros-onnx``: a keyframe map, a run folder, a user's folder). An ONNX export or an
+    empty folder may be replaced; a missing one is created. Raises `InputError` naming it."""
+    if not os.path.lexists(out_dir):
+        return
+    if not os.path.isdir(out_dir):
+        raise InputError(f"export target {out_dir} exists and is not a folder (choose another "
+                         "--out)")
+    names = sorted(os.listdir(out_dir))
+    if not names:
+        return
+    try:
+        read_manifest(out_dir)
+    except InputError:
+        shown = ", ".join(names[:3]) + (", ..." if len(names) > 3 else "")
+        raise InputError(f"export target {out_dir} is not an ONNX export (no mast3r_ros-onnx "
+                         f"{MANIFEST}; it holds {shown}), so it is not replaced: choose another "
+                         "--out") from None
+
+
 def _replace_dir(stage: str, out_dir: str) -> None:
-    """Rename the complete ``stage`` folder to ``out_dir``, replacing an existing one."""
+    """Rename the complete ``stage`` folder to ``out_dir``, replacing an existing export
+    (`check_export_target` says which folders may be replaced)."""
     os.chmod(stage, 0o755)
     if not os.path.exists(out_dir):
         os.replace(stage, out_dir)
         return
-    if not os.path.isdir(out_dir):
-        raise InputError(f"export target {out_dir} exists and is not a folder")
+    check_export_target(out_dir)
     old = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.dirname(out_dir))
     os.rmdir(old)
     os.replace(out_dir, old)
