@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fnmatch
 import hashlib
 import os
 import shutil
 import tempfile
-from typing import Callable, Iterator, Sequence, Tuple
+from typing import Callable, Iterator, Optional, Sequence, Tuple
 
 from .errors import InputError
 
@@ -127,15 +128,19 @@ def atomic_write_json(path: str, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
-def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ()) -> None:
+def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
+                        allowed: Optional[Sequence[str]] = None) -> None:
     """Refuse an output folder before any work is done.
 
     Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
     exists and ``overwrite`` is off (the message names ``--overwrite``), and, with ``overwrite``,
-    when it is a non-empty folder holding none of ``markers`` (the files a previous output of
-    the same command holds), so a mistyped ``--out`` never deletes unrelated data. An empty
-    ``path`` (which would mean the current folder) is refused, and so is a ``path`` that
-    cannot be created there (`check_can_create`: no writable folder above it).
+    when it is a non-empty folder that is not an output of the same command: it lacks one of
+    ``markers`` (paths inside the folder that every complete output of the command holds), or
+    ``allowed`` (fnmatch patterns) is given and it holds an entry matching none of them. So a
+    mistyped ``--out`` never deletes unrelated data: a project folder with a ``config.yaml`` is
+    not a run folder. An empty ``path`` (which would mean the current folder) is refused, and
+    so is a ``path`` that cannot be created there (`check_can_create`: no writable folder
+    above it).
     """
     if not path.strip():
         raise InputError("the output path is empty (give --out a folder name)")
@@ -148,10 +153,16 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = ())
     if not overwrite:
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
-    names = os.listdir(full)
-    if markers and names and not any(m in names for m in markers):
-        raise InputError(f"--overwrite: {path} holds none of {', '.join(markers)}, so it is not "
-                         "an output of this command; not replacing it (choose another --out)")
+    names = sorted(os.listdir(full))
+    if names:
+        missing = [m for m in markers if not os.path.lexists(os.path.join(full, m))]
+        foreign = [] if allowed is None else [
+            n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
+        if missing or foreign:
+            why = (f"it lacks {', '.join(missing)}" if missing else
+                   f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}")
+            raise InputError(f"--overwrite: {path} is not an output of this command ({why}); "
+                             "not replacing it (choose another --out, or remove it yourself)")
     check_can_create(path, "--out")  # the new folder is built beside it
 
 

@@ -227,6 +227,11 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     from ..core.retrieval_index import IndexParams
 
     check_output_folder(out, overwrite, (MANIFEST,))
+    for name, src in (("A", a), ("B", b)):
+        if os.path.realpath(out) == os.path.realpath(src):
+            raise InputError(f"--out {out} is map {name}: the merge would replace an input it "
+                             "reads (and lose its build_config.yaml and keyframes.png); write "
+                             "the merged map to a new folder")
     if os.path.realpath(a) == os.path.realpath(b):
         raise InputError(f"A and B are the same map ({a}): merging it with itself would "
                          "duplicate every keyframe")

@@ -141,7 +141,8 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
 
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
               overwrite: bool = False, force: bool = False,
-              build: BuildOptions = BuildOptions()) -> Tuple[int, str]:
+              build: BuildOptions = BuildOptions(), *,
+              resume_hint: str = "rerun with --resume") -> Tuple[int, str]:
     """Select keyframes from ``source`` and write the map; returns (keyframes, path).
 
     Poses come from the frames (ground truth, tf) or, with ``trajectory``, from that TUM file by
@@ -184,8 +185,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                        consistency=report)
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):
-        log.error("build interrupted: finished shards are kept in %s; rerun with --resume",
-                  w.tmp)
+        log.error("build interrupted: finished shards are kept in %s; %s", w.tmp, resume_hint)
         raise
     except BaseException:
         w.abort()
@@ -400,15 +400,27 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
                 return dirs
     except (OSError, ValueError):
         pass
-    shutil.rmtree(data, ignore_errors=True)
+    if os.path.isdir(data) and os.listdir(data) and not os.path.exists(marker):
+        raise InputError(f"--overwrite: {data} is not a demo scene (no done.json); not "
+                         "replacing it (choose another --out, or remove it yourself)")
+    # rendered beside ``data`` and renamed when complete: a ``data`` folder is always a whole
+    # scene with its done.json, which is how `run_demo` knows a folder for its own
+    rendering = data + ".rendering"
+    shutil.rmtree(rendering, ignore_errors=True)
     t0 = time.perf_counter()
-    dirs = write_demo_sequences(data, frames, width, height, seed)
-    atomic_write_json(marker, stamp)
+    write_demo_sequences(rendering, frames, width, height, seed)
+    atomic_write_json(os.path.join(rendering, "done.json"), stamp)
+    shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
+    os.replace(rendering, data)
     log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
     return dirs
 
 
-DEMO_PARTS = ("data", "map", "run")
+# What a demo folder holds: its scene (always with data/done.json), map and run, and what a
+# stopped demo leaves (a scene being rendered, map.partial, run.partial, run.tmp-*). With
+# --overwrite a folder holding anything else is not the demo's and is refused; each part is
+# checked again by what replaces it (demo_data, MapWriter, run_localization).
+DEMO_PARTS = ("data", "data.rendering", "map", "map.*", "run", "run.*")
 
 
 def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
@@ -421,11 +433,12 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     """
     if frames < 4 or width < 64 or height < 48:
         raise InputError("--frames must be >= 4 and the image at least 64x48")
-    check_output_folder(out, overwrite, DEMO_PARTS)
+    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     rule = cfg.pose_at_stamp
     map_path = os.path.join(out, "map")  # as given, like the run folder
-    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True)
+    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
+              resume_hint="rerun the demo with --overwrite (the scene is reused)")
     run = os.path.join(out, "run")
     metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
                                overwrite=True)

@@ -1,0 +1,85 @@
+"""--overwrite replaces only a folder this command wrote (a fresh user lost a project folder
+that happened to hold a config.yaml, and a demo's --overwrite deleted a data/ folder)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.fileio import check_output_folder
+from mast3r_ros.replay.cli import main
+
+
+def _tree(root) -> list:
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, files in os.walk(root) for f in files)
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_a_project_folder_with_a_config_yaml_is_not_a_run_folder(tmp_path, tum, sift_map,
+                                                                  capsys):
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    (proj / "config.yaml").write_text("mine: 1\n")
+    (proj / "src" / "important.py").write_text("print(1)\n")
+    before = _tree(proj)
+    assert main(["localize", tum[1], "--map", sift_map, "--out", str(proj), "--matcher", "sift",
+                 "--overwrite", "--max-frames", "1", "--log-level", "warning"]) == 2
+    err = _one_error(capsys)
+    assert "is not an output of this command (it lacks results.jsonl" in err, err
+    assert _tree(proj) == before
+
+
+def test_a_run_folder_is_replaced(tmp_path, tum, sift_map):
+    run = str(tmp_path / "run")
+    argv = ["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
+            "--max-frames", "1", "--log-level", "warning"]
+    assert main(argv) == 0
+    assert main(argv + ["--overwrite"]) == 0
+
+
+@pytest.mark.parametrize("inside", [["data/measurements.csv"], ["src/main.py", "run/x.txt"]])
+def test_demo_overwrite_keeps_folders_it_did_not_write(tmp_path, capsys, inside):
+    proj = tmp_path / "proj"
+    for rel in inside:
+        (proj / rel).parent.mkdir(parents=True, exist_ok=True)
+        (proj / rel).write_text("precious")
+    before = _tree(proj)
+    assert main(["demo", "--out", str(proj), "--overwrite", "--frames", "8", "--width", "64",
+                 "--height", "48"]) == 2
+    err = _one_error(capsys)
+    assert "not replacing it" in err and ("is not a demo scene" in err or "it holds src" in err)
+    assert _tree(proj) == before
+
+
+def test_markers_must_all_be_there_and_allowed_names_only():
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as d:
+        open(os.path.join(d, "pairs.txt"), "w").close()
+        with pytest.raises(InputError, match="it lacks similarity.npy"):
+            check_output_folder(d, True, ("similarity.npy", "pairs.txt"))
+        open(os.path.join(d, "similarity.npy"), "w").close()
+        check_output_folder(d, True, ("similarity.npy", "pairs.txt"))
+        os.mkdir(os.path.join(d, "data.rendering"))  # a demo stopped while rendering
+        check_output_folder(d, True, allowed=("data.rendering", "pairs.txt", "similarity.*"))
+        with pytest.raises(InputError, match=r"it holds pairs.txt\)"):
+            check_output_folder(d, True, allowed=("data.rendering", "similarity.*"))
+
+
+def test_merge_maps_refuses_to_write_over_one_of_its_inputs(tmp_path, sift_map, capsys):
+    import shutil
+
+    a = tmp_path / "a"
+    shutil.copytree(sift_map, a)
+    before = _tree(a)
+    assert main(["merge-maps", str(a), sift_map, "--out", str(a), "--overwrite"]) == 2
+    assert "is map A" in _one_error(capsys)
+    assert _tree(a) == before
