@@ -756,6 +756,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         raise ConfigError(f"parameter file not found: {path}") from None
     except OSError as e:  # a folder, no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
+        raise ConfigError(f"parameter file {path} is not a UTF-8 text file (byte {e.start}: "
+                          f"{e.reason}); give a YAML file, saved as UTF-8") from None
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
                           "the two; merge them, or delete one)") from None

@@ -357,6 +357,9 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
             PNG (`check_image_file_intact`), or of an unsupported depth (float or 32-bit images).
     """
     path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file: give the image files (a "
+                         f"shell glob such as {path / '*.png'} expands to them)")
     if not path.is_file():
         raise InputError(f"image not found: {path}")
     check_image_file_intact(path)
@@ -586,6 +589,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             doc = yaml.safe_load(f)
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
+                         f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
     except yaml.YAMLError as err:
         raise InputError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(doc, dict):

@@ -141,10 +141,17 @@ def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> st
     cb = codebook or default_codebook_path(checkpoint)
     _require_checkpoint(checkpoint)
     if not os.path.isfile(cb):
+        if codebook is None and not os.path.basename(checkpoint).endswith(
+                "_retrieval_trainingfree.pth"):
+            raise CheckpointError(
+                f"no codebook given for {checkpoint}: it is found beside the checkpoint only "
+                "for the reference names (X_retrieval_trainingfree.pth -> "
+                "X_retrieval_codebook.pkl); pass the codebook file (--codebook, or codebook= "
+                "in Python)")
         raise CheckpointError(
             f"codebook not found: {cb}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
-            "retrieval checkpoint, or pass it with --codebook")
+            "retrieval checkpoint, or pass it (--codebook, or codebook= in Python)")
     return cb
 
 
@@ -264,6 +271,11 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
             and obj.get("args") is not None):
         raise CheckpointError(f"{path}: expected a dict with 'model' (state dict) and 'args' "
                               "(argparse.Namespace): not a MASt3R retrieval checkpoint")
+    network = getattr(obj["args"], "model", None)
+    if isinstance(network, str) and ("MASt3R" in network or "DUSt3R" in network):
+        raise CheckpointError(f"{path} is a MASt3R network checkpoint, not a retrieval head: "
+                              "pass it as --checkpoint, and the *_retrieval_trainingfree.pth "
+                              "as --retrieval-checkpoint")
     spec = spec_from_args(obj["args"], path)
     head = RetrievalHead(spec, enc_dim)
     sd = _state_dict_for_head(head, obj["model"], path)

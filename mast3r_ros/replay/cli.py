@@ -92,7 +92,8 @@ def _source_options() -> argparse.ArgumentParser:
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
     g.add_argument("--depth-topic", help="rosbag2: registered depth image topic")
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
-                   help="rosbag2: take frame poses from TF, e.g. map:camera_optical")
+                   help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
+                        "alone takes the camera frame from the images' header frame_id")
     g.add_argument("--sync-tolerance", type=float, default=0.02, metavar="S",
                    help="image/depth stamp association tolerance in seconds")
     g.add_argument("--depth-scale", type=float, metavar="UNITS",

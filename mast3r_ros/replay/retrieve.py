@@ -138,6 +138,9 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
     n = len(args.images)
     make_pairs(n, args.pairs or default_pairs(n), np.zeros((n, n)))  # reject a bad --pairs early
     for path in args.images:
+        if os.path.isdir(path):
+            raise InputError(f"{path} is a folder, not an image file: give the image files (a "
+                             f"shell glob such as {os.path.join(path, '*.png')} expands to them)")
         if not os.path.isfile(path):
             raise InputError(f"image not found: {path}")
     sim, chosen = run_retrieve(args.images, args.checkpoint, args.retrieval_checkpoint,

@@ -524,8 +524,16 @@ class BagSequence:
         if self._pose_frames is None:
             return None
         parent, child = self._pose_frames
+        child = child or _strip(frame_id)
+        if child == parent:  # the transform of a frame to itself: every pose the identity
+            raise InputError(
+                f"pose_frames {parent!r} (--pose-frames) is the camera frame itself (the images' "
+                f"frame_id{'' if self._pose_frames[1] else ' in their headers'}), so every pose "
+                "would be the identity: give the map frame first, e.g. --pose-frames "
+                f"map:{child}"
+            )
         try:
-            return self._tf.lookup(parent, child or _strip(frame_id), stamp_ns, *self._pose_rule_ns)
+            return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             return None

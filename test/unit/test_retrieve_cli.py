@@ -46,8 +46,26 @@ def test_retrieve_bad_inputs_exit_2(paths, tmp_path, capsys):
             str(rt / "ckpt.pth"), "--out", str(tmp_path / "o")]
     assert main(base + ["--pairs", "retrieval-20-1-10-1"]) == 2
     assert "retrieval-Na-k" in capsys.readouterr().err
-    # the default codebook name next to 'ckpt.pth' is '_codebook.pkl', which does not exist
+    # 'ckpt.pth' is not a reference name, so no codebook is found beside it: say so, not
+    # "codebook not found: .../_codebook.pkl" (the reference rule's odd derived name)
     assert main(base) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
-    assert len(err) == 1 and err[0].startswith("mast3r-ros retrieve: error: codebook not found")
+    assert len(err) == 1 and err[0].startswith("mast3r-ros retrieve: error: no codebook given")
+    assert "--codebook" in err[0] and "_codebook.pkl" not in err[0].split("->")[0]
+    # a missing --codebook file is named as given
+    assert main(base + ["--codebook", str(tmp_path / "cb.pkl")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert err[0].startswith(f"mast3r-ros retrieve: error: codebook not found: {tmp_path}")
+    # the two checkpoints swapped
+    rt_ckpt, net = str(rt / "ckpt.pth"), ckpt
+    swapped = ["retrieve", *imgs[:2], "--checkpoint", rt_ckpt, "--retrieval-checkpoint", net,
+               "--codebook", str(rt / "codebook.pkl"), "--out", str(tmp_path / "o")]
+    assert main(swapped) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert len(err) == 1 and "pass it as --" in err[0], err
+    # a folder given as an image
+    assert main(["retrieve", str(tmp_path), imgs[0], "--checkpoint", ckpt,
+                 "--retrieval-checkpoint", rt_ckpt, "--out", str(tmp_path / "o")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert len(err) == 1 and "is a folder, not an image file" in err[0], err
     assert not (tmp_path / "o" / "similarity.npy").exists()

@@ -188,6 +188,16 @@ def test_pose_frames_parent_only_uses_header_frame(rgbd_bag):
     )
 
 
+@pytest.mark.parametrize("pose_frames", ["camera_optical", "camera_optical:camera_optical"])
+def test_pose_frames_naming_the_camera_frame_itself_is_refused(rgbd_bag, pose_frames):
+    # a fresh user's `--pose-frames camera_optical` built a 1-keyframe map of identity poses
+    seq = BagSequence(rgbd_bag, pose_frames=pose_frames, sync_tolerance_s=0.1,
+                      pose_at_stamp=SPARSE_TF)
+    with pytest.raises(InputError, match="is the camera frame itself .*identity: give the map "
+                                         "frame first, e.g. --pose-frames map:camera_optical"):
+        next(iter(seq))
+
+
 def test_pose_frames_unknown_frame(rgbd_bag):
     seq = BagSequence(rgbd_bag, pose_frames="world:camera_optical")
     with pytest.raises(InputError, match="'world' is not in the transform tree"):

@@ -320,6 +320,10 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         args = obj.get("args")
         text = getattr(args, "model", None) if args is not None else None
         if not isinstance(text, str):
+            if args is not None and hasattr(args, "nclusters"):  # the retrieval head's args
+                raise CheckpointError(
+                    f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
+                    "--retrieval-checkpoint, and the MASt3R network .pth as --checkpoint")
             raise CheckpointError(f"{path}: has 'model' but no args.model constructor string")
         cls, kwargs = parse_model_string(text)
         sd = strip_wrapper_prefix(obj["model"], path)
@@ -349,7 +353,12 @@ def _read_huggingface(folder: str):
     st_path = os.path.join(folder, "model.safetensors")
     for p in (cfg_path, st_path):
         if not os.path.isfile(p):
-            raise CheckpointError(f"{folder}: Hugging Face layout needs {os.path.basename(p)}")
+            files = sorted(n for n in os.listdir(folder) if n.endswith((".pth", ".pt")))
+            hint = (f"; it holds {', '.join(files[:3])}: give that file" if files else
+                    "; give the checkpoint file (.pth) instead")
+            raise CheckpointError(f"{folder} is a folder but not a Hugging Face checkpoint "
+                                  f"(no {os.path.basename(p)} beside a model.safetensors)"
+                                  f"{hint}")
     try:
         from safetensors.torch import load_file
     except ImportError:

@@ -1,0 +1,57 @@
+"""One clear line (exit 2) for the mistakes of a fresh user's README run: binary or Latin-1
+files given as YAML, a folder given as a checkpoint or as an image."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mast3r_ros.core.errors import CheckpointError, ConfigError, InputError
+
+
+@pytest.mark.parametrize("content", [b"\xff\xd8\xff\xe0JFIF", b"# tuned by J\xf6rg\nrate: 5.0\n"])
+def test_a_file_that_is_not_utf8_is_named_as_not_utf8(tmp_path, content):
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.image_codec import load_camera_info_yaml
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(content)
+    with pytest.raises(ConfigError, match=r"parameter file .*bad.yaml is not a UTF-8 text "
+                                          r"file \(byte \d+"):
+        load_config_yaml(str(bad))  # was UnicodeDecodeError, a traceback and exit 1
+    with pytest.raises(InputError, match="camera_info YAML .*bad.yaml is not a UTF-8 text file"):
+        load_camera_info_yaml(str(bad))
+
+
+def test_params_that_are_a_jpeg_exit_2_with_one_line(tmp_path, capsys, tum):
+    from mast3r_ros.replay.cli import main
+
+    jpg = tmp_path / "frame.jpg"
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(jpg)
+    assert main(["localize", tum[1], "--map", str(tmp_path / "m"), "--out", str(tmp_path / "o"),
+                 "--params", str(jpg)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert len(err) == 1 and "is not a UTF-8 text file" in err[0], err
+
+
+def test_a_folder_as_checkpoint_names_the_checkpoint_file_inside(tmp_path, tiny_ckpt):
+    import shutil
+
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+
+    folder = tmp_path / "weights"
+    folder.mkdir()
+    with pytest.raises(CheckpointError, match=r"weights is a folder but not a Hugging Face "
+                                              r"checkpoint .*give the checkpoint file \(.pth\)"):
+        load_checkpoint(str(folder))
+    shutil.copy(tiny_ckpt, folder / "mast3r.pth")
+    with pytest.raises(CheckpointError, match="it holds mast3r.pth: give that file"):
+        load_checkpoint(str(folder))
+
+
+def test_a_folder_as_an_image_says_folder(tmp_path):
+    from mast3r_ros.core.image_codec import read_image_file
+
+    with pytest.raises(InputError, match="is a folder, not an image file"):
+        read_image_file(str(tmp_path))
