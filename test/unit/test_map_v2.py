@@ -392,7 +392,7 @@ def test_asmk_fallback_when_the_map_has_no_index(seq, asmk_files, tmp_path, capl
 
 @pytest.mark.parametrize("device, where", [("auto", "cuda"), ("cpu", "cpu")])
 def test_retrieval_device_chooses_where_the_asmk_inverted_file_is_scored(tmp_path, device,
-                                                                          where):
+                                                                          where, monkeypatch):
     """retrieval.device reaches the map's AsmkIndex: 'auto' follows the engine (a CUDA engine
     here, so nothing is copied until a query), 'cpu' keeps the inverted file on the host and
     scores it there even beside a GPU engine (a Jetson's shared memory)."""
@@ -403,6 +403,8 @@ def test_retrieval_device_chooses_where_the_asmk_inverted_file_is_scored(tmp_pat
     from mast3r_ros.core.localizer import GlobalRetrieval
     from test_map_v3 import _map_with_asmk, _vectors
 
+    # a CUDA engine stood in for: device names are checked against the machine
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
     vecs = _vectors(3, seed=2)
     path = _map_with_asmk(str(tmp_path / "map"), _keyframes(), _encodings("ckptA"), vecs)
     engine = types.SimpleNamespace(device=torch.device("cuda"), identity="ckptA")
