@@ -521,6 +521,13 @@ class Localizer:
         if res.reproj_rms_px > g.max_reproj_rms_px:
             return (f"reprojection RMS too high ({res.reproj_rms_px:.2f} px > "
                     f"{g.max_reproj_rms_px:.2f} px)")
+        if g.max_position_sigma_m > 0 and res.covariance is not None:
+            # a pose PnP accepts on an 8-pixel image, or on matches that all lie on a line,
+            # can be kilometres uncertain: not a pose to hand to Nav2
+            sigma = position_sigma_m(res.covariance)
+            if not sigma <= g.max_position_sigma_m:  # NaN fails too
+                return (f"position too uncertain (1 sigma {sigma:.3g} m > "
+                        f"{g.max_position_sigma_m:.3g} m, gates.max_position_sigma_m)")
         if prior is not None:
             dt, dr = pose_error(prior, res.map_from_cam)
             if g.max_jump_m > 0 and dt > g.max_jump_m:
@@ -529,6 +536,16 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
+
+
+def position_sigma_m(covariance: np.ndarray) -> float:
+    """1-sigma position uncertainty in metres along the worst axis of a 6x6 pose covariance
+    (`core.pnp` convention, position block first: sqrt of the largest eigenvalue of its 3x3
+    position block); NaN when the block is not finite."""
+    block = np.asarray(covariance, dtype=np.float64)[:3, :3]
+    if not np.isfinite(block).all():
+        return float("nan")
+    return float(np.sqrt(max(float(np.linalg.eigvalsh(0.5 * (block + block.T))[-1]), 0.0)))
 
 
 def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspondences],

@@ -189,3 +189,39 @@ def test_export_replaces_only_an_earlier_export(tmp_path, sift_map, capsys, monk
     (tmp_path / "empty").mkdir()
     check_export_target(str(tmp_path / "empty"))
     check_export_target(str(tmp_path / "missing"))
+
+
+def test_a_pose_kilometres_uncertain_is_a_failure_not_a_pose(sift_map):
+    # a fresh user's 8x8 query passed every gate (71/78 inliers, RMS 2.9 px) with a covariance
+    # of kilometres: the position-sigma gate turns it into success=False
+    import dataclasses
+
+    from mast3r_ros.core.config import GateConfig, config_from_params
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer, position_sigma_m
+    from mast3r_ros.core.pnp import PnPResult
+
+    cov = np.diag([4.0, 1.0, 0.25, 1e-4, 1e-4, 1e-4])
+    assert position_sigma_m(cov) == pytest.approx(2.0)
+    rot = np.eye(6)
+    rot[:2, :2] = [[0.6, -0.8], [0.8, 0.6]]  # the worst axis need not be a map axis
+    assert position_sigma_m(rot @ cov @ rot.T) == pytest.approx(2.0)
+    assert np.isnan(position_sigma_m(np.full((6, 6), np.nan)))
+
+    cfg = config_from_params({"matcher": "sift"})
+    loc = Localizer(KeyframeMap.load(sift_map), cfg.localizer)
+
+    def gate(covariance, **gates):
+        if gates:
+            loc.config = dataclasses.replace(
+                cfg.localizer, gates=dataclasses.replace(GateConfig(), **gates))
+        res = PnPResult(True, np.eye(4), np.ones(80, bool), 1.0, covariance)
+        return loc._gate(res, 80, None)
+
+    assert gate(np.diag([1e-4] * 6)) == ""
+    assert gate(cov * 1e6) == ("position too uncertain (1 sigma 2e+03 m > 1 m, "
+                               "gates.max_position_sigma_m)")
+    assert gate(np.full((6, 6), np.nan)).startswith("position too uncertain (1 sigma nan m")
+    assert gate(cov, max_position_sigma_m=2.5) == ""
+    assert gate(cov * 1e6, max_position_sigma_m=0.0) == ""  # 0 disables
+    loc.close()
