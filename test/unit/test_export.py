@@ -41,6 +41,8 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
     out.mkdir()  # an existing export folder is replaced whole with --overwrite
     (out / "stale.txt").write_text("old")
     (out / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')  # an earlier export
+    (out / "encoder.onnx").write_bytes(b"old")
+    (out / "decoder.onnx").write_bytes(b"old")
     assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
                  "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
     model, info = load_checkpoint(tiny_ckpt)
