@@ -348,13 +348,17 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
     poses = np.stack([np.eye(4)] * len(preds))
     variants = match_and_fuse_variants(backends, dev)
     res["match_and_fuse_variants"] = list(variants)
-    for k in sorted({1, min(4, len(preds))}):
+    # --smoke (Triton interpreted on the CPU, seconds per call): the K of several keyframes
+    # only, and no warm-up call (there is no CUDA graph to capture)
+    ks = [min(4, len(preds))] if args.smoke else sorted({1, min(4, len(preds))})
+    for k in ks:
         row: Dict = {}
         fused = {}
         for name, fn in variants.items():
             def run(fn=fn, k=k):
                 return fn(preds[:k], poses[:k], np.random.default_rng(0))
-            fn(preds[:k], poses[:k], np.random.default_rng(0))  # warm-up (graph capture)
+            if not args.smoke:
+                fn(preds[:k], poses[:k], np.random.default_rng(0))  # warm-up (graph capture)
             t, f = timed(run, dev, args.repeats, warmup=0)
             fused[name] = f
             row[name] = {**_ms([x / k for x in t]), "n_matches": int(len(f.slot))}
