@@ -56,6 +56,14 @@ def tiny_engine(tiny_ckpt):
     return Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu")
 
 
+@pytest.fixture(scope="session")
+def onnx_exports() -> dict:
+    """ONNX export folders made in this session, by (checkpoint identity, size, network shape
+    (H, W), keyframe batch, exporter) -> folder: a dynamo export of the tiny network costs
+    ~45 s of CI, and test_export and the TensorRT stand-in tests need the same one."""
+    return {}
+
+
 @pytest.fixture(scope="module")
 def one_torch_thread():
     """The tiny network is faster single-threaded on small shared CI machines (measured 0.75 s

@@ -30,8 +30,9 @@ needs_dynamo = pytest.mark.skipif(not HAS_DYNAMO, reason=f"torch {torch.__versio
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
-    """One export (tens of seconds of CPU) through the CLI, shared by the tests."""
+def exported(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
+    """One export (tens of seconds of CPU) through the CLI, shared by the tests (and with the
+    TensorRT stand-in tests, `onnx_exports`)."""
     from mast3r_ros.core.model.checkpoint import load_checkpoint
     from mast3r_ros.replay.cli import main
 
@@ -46,6 +47,8 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread):
     assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
                  "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
     model, info = load_checkpoint(tiny_ckpt)
+    m = read_manifest(str(out))
+    onnx_exports[(info.identity, 224, HW, K, m["exporter"])] = str(out)
     return model, info, out
 
 

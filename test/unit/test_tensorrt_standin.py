@@ -26,18 +26,39 @@ KB = 2  # the engines' keyframe batch
 
 
 @pytest.fixture(scope="module", params=["10.3.0", "8.6.1"])
-def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread):
+def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
     """Engines built by `ensure_engines` for TensorRT 10 (dynamo export, opset 18) and 8.6
-    (JetPack 6.0: TorchScript export, opset 17; no trt.int64), then loaded on the CPU."""
-    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    (JetPack 6.0: TorchScript export, opset 17; no trt.int64), then loaded on the CPU. The
+    ONNX export it asks for is copied from test_export's when that one has the same arguments
+    (`onnx_exports`; the export itself is tested there), else made."""
+    import shutil
 
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
     from mast3r_ros.core.model.export import resolve_exporter
 
-    if resolve_exporter(tb.exporter_for(request.param))[0] == "dynamo":
+    exporter = resolve_exporter(tb.exporter_for(request.param))[0]
+    if exporter == "dynamo":
         pytest.importorskip("onnxscript")
     trt = make_tensorrt(request.param)
     mp = pytest.MonkeyPatch()
     mp.setitem(sys.modules, "tensorrt", trt)
+    real_export = tb.export_onnx
+
+    def export_once(model, out_dir, *, size, net_shape, keyframe_batch, info, exporter):
+        key = (info.identity, size, tuple(net_shape), keyframe_batch,
+               resolve_exporter(exporter)[0])
+        if key in onnx_exports:
+            shutil.copytree(onnx_exports[key], out_dir)
+            return None
+        res = real_export(model, out_dir, size=size, net_shape=net_shape,
+                          keyframe_batch=keyframe_batch, info=info, exporter=exporter)
+        keep = str(tmp_path_factory.mktemp("onnx_kept"))
+        shutil.rmtree(keep)
+        shutil.copytree(out_dir, keep)  # ensure_engines deletes its ONNX once built
+        onnx_exports[key] = keep
+        return res
+
+    mp.setattr(tb, "export_onnx", export_once)
     model, info = load_checkpoint(tiny_ckpt)
     cache = str(tmp_path_factory.mktemp("trt"))
     fields = tb.cache_fields(info.identity, 224, NET, KB, "stand-in sm_00", trt.__version__)
