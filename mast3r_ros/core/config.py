@@ -131,9 +131,10 @@ class GateConfig:
                            lo=0.0, hi=1000.0)
     max_jump_deg: float = _f(45.0, "Fail frames rotated more than this from the prior "
                                    "(0 disables).", lo=0.0, hi=180.0)
-    max_position_sigma_m: float = _f(1.0, "Fail frames whose position uncertainty (1 sigma "
+    max_position_sigma_m: float = _f(2.0, "Fail frames whose position uncertainty (1 sigma "
                                           "along the pose covariance's worst axis) is larger "
-                                          "(0 disables).", lo=0.0, hi=1000.0)
+                                          "(0 disables; raise it for maps of far scenes, "
+                                          "outdoors).", lo=0.0, hi=1000.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -226,9 +226,10 @@ def test_a_pose_kilometres_uncertain_is_a_failure_not_a_pose(sift_map):
         return loc._gate(res, 80, None)
 
     assert gate(np.diag([1e-4] * 6)) == ""
-    assert gate(cov * 1e6) == ("position too uncertain (1 sigma 2e+03 m > 1 m, "
+    assert gate(cov * 1e6) == ("position too uncertain (1 sigma 2e+03 m > 2 m, "
                                "gates.max_position_sigma_m)")
     assert gate(np.full((6, 6), np.nan)).startswith("position too uncertain (1 sigma nan m")
-    assert gate(cov, max_position_sigma_m=2.5) == ""
+    assert gate(cov) == ""  # 2 m: at the default
+    assert gate(cov * 1.1).startswith("position too uncertain (1 sigma 2.1 m > 2 m")
     assert gate(cov * 1e6, max_position_sigma_m=0.0) == ""  # 0 disables
     loc.close()
