@@ -37,8 +37,9 @@ _COEFFICIENT_LAYOUT = {
     "rational_polynomial": "k1 k2 p1 p2 k3 k4 k5 k6 [s1 s2 s3 s4 [tau_x tau_y]]",
     "equidistant": "k1 k2 k3 k4 (cv2.fisheye)",
 }
-# K's fixed entries (K[1,0], K[2,0], K[2,1] = 0, K[2,2] = 1) are compared with this tolerance.
-_K_TOL = 1e-9
+# K's fixed entries (K[1,0], K[2,0], K[2,1] = 0, K[2,2] = 1) are compared with this tolerance
+# (a K that went through float32 or a text file has K[2,2] = 1 + 1e-7).
+_K_TOL = 1e-6
 # The image centre may lie at most this many focal lengths from the principal point (about 84
 # degrees off the optical axis); see `CameraIntrinsics`.
 _MAX_CENTRE_OFFSET_F = 10.0
@@ -46,9 +47,16 @@ _K_NAMES = (("fx", "skew", "cx"), ("0", "fy", "cy"), ("0", "0", "1"))
 _K_LAYOUT = "K = [[fx, skew, cx], [0, fy, cy], [0, 0, 1]] in pixels"
 
 
+# What OpenCV does with a coefficient count, whatever the model's name (cv2.undistortPoints
+# reads 4, 5, 8, 12 or 14 plumb_bob / rational_polynomial coefficients by their count).
+_OPENCV_MODEL_OF_COUNT = {4: "plumb_bob", 5: "plumb_bob", 8: "rational_polynomial",
+                          12: "rational_polynomial", 14: "rational_polynomial"}
+
+
 def check_distortion(model: object, dist: object, *,
                      model_field: str = "CameraIntrinsics.distortion_model",
-                     dist_field: str = "CameraIntrinsics.dist") -> Tuple[str, np.ndarray]:
+                     dist_field: str = "CameraIntrinsics.dist",
+                     by_count: bool = False) -> Tuple[str, np.ndarray]:
     """Check a distortion model and its coefficients -> (model, dist as 1-D float64).
 
     The one check behind `CameraIntrinsics` and `image_codec.intrinsics_from_camera_info`:
@@ -57,7 +65,11 @@ def check_distortion(model: object, dist: object, *,
     14; ``equidistant`` 0 or 4), counted whatever the values (all zero too); an empty model with
     no or all-zero coefficients is ``plumb_bob`` without distortion, as ROS publishes an
     uncalibrated-distortion camera. Coefficients must be finite. ``model_field``/``dist_field``
-    name the fields in the messages.
+    name the fields in the messages. With ``by_count`` (`CameraIntrinsics`: Python callers
+    and stored maps), plumb_bob and rational_polynomial are told apart by the coefficient count
+    as OpenCV tells them (OpenCV's 8 coefficients with the default 'plumb_bob' name are
+    ``rational_polynomial``; all-zero coefficients of any count are no distortion); a
+    CameraInfo message must name its model right (the ROS convention).
 
     Raises:
         InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite or
@@ -79,6 +91,10 @@ def check_distortion(model: object, dist: object, *,
                 "a fisheye lens calibrated with cv2.fisheye is 'equidistant'")
         raise InputError(f"{model_field}: unsupported distortion model {model!r}; supported: "
                          f"{supported} (sensor_msgs/distortion_models names; {hint})")
+    if by_count and model != "equidistant":
+        if d.size and not np.any(d):  # no distortion, whatever the count
+            return model, (d if d.size in DISTORTION_COEFFICIENT_COUNTS[model] else np.zeros(0))
+        model = _OPENCV_MODEL_OF_COUNT.get(d.size, model)
     counts = DISTORTION_COEFFICIENT_COUNTS[model]
     if d.size not in counts:
         raise InputError(f"{dist_field}: {model} expects {counts} distortion coefficients, got "
@@ -200,7 +216,8 @@ class CameraIntrinsics:
         self.width = _pixel_count(self.width, "width")
         self.height = _pixel_count(self.height, "height")
         self.K = _camera_matrix(self.K, self.width, self.height)
-        self.distortion_model, self.dist = check_distortion(self.distortion_model, self.dist)
+        self.distortion_model, self.dist = check_distortion(self.distortion_model, self.dist,
+                                                            by_count=True)
 
     @property
     def has_distortion(self) -> bool:

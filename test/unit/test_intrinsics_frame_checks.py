@@ -96,11 +96,20 @@ def test_unknown_distortion_model_refused(model):
 
 
 @pytest.mark.parametrize("model, n", [("equidistant", 5), ("plumb_bob", 3),
-                                      ("rational_polynomial", 5), ("plumb_bob", 8)])
+                                      ("rational_polynomial", 3), ("plumb_bob", 6)])
 def test_wrong_coefficient_count_refused(model, n):
-    with pytest.raises(InputError, match=rf"CameraIntrinsics.dist: {model} expects .* "
+    # (plumb_bob with 8 or rational_polynomial with 5 is read by its count, as OpenCV reads it:
+    # test_opencv_coefficients_are_read_by_their_count_as_opencv_reads_them)
+    with pytest.raises(InputError, match=r"CameraIntrinsics.dist: \w+ expects .* "
                                          rf"coefficients, got {n}; pass k1"):
         _cam(dist=[0.01] * n, distortion_model=model)
+
+
+@pytest.mark.parametrize("model, n", [("rational_polynomial", 5), ("plumb_bob", 8)])
+def test_a_camera_info_must_name_its_model_right(model, n):
+    with pytest.raises(InputError, match=rf"CameraInfo D: {model} expects .* coefficients, "
+                                         rf"got {n}"):
+        intrinsics_from_camera_info(W, H, K.reshape(-1), [0.01] * n, model)
 
 
 def test_non_finite_coefficient_refused():
@@ -222,3 +231,42 @@ def test_size_integral_floats_converted_fractions_refused():
             CameraIntrinsics(bad, 480, K)
     with pytest.raises(InputError, match="CameraIntrinsics.height must be positive, got 0"):
         CameraIntrinsics(640, 0.0, K)
+
+
+# ------------------------------------------------ what OpenCV accepts stays accepted (review) ---
+
+def test_opencv_coefficients_are_read_by_their_count_as_opencv_reads_them():
+    # cv2.calibrateCamera(CALIB_RATIONAL_MODEL) gives 8 coefficients; the Python user leaves the
+    # model at its default -- and maps written that way before must still load
+    K = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    eight = [0.01, -0.01, 0, 0, 0.001, 0, 0, 0]
+    cam = CameraIntrinsics(640, 480, K, eight)
+    assert cam.distortion_model == "rational_polynomial" and cam.dist.size == 8
+    five = CameraIntrinsics(640, 480, K, eight[:5], "rational_polynomial")
+    assert five.distortion_model == "plumb_bob" and five.has_distortion
+    zeros = CameraIntrinsics(640, 480, K, np.zeros(14), "plumb_bob")
+    assert not zeros.has_distortion
+    odd_zeros = CameraIntrinsics(640, 480, K, np.zeros(3), "plumb_bob")
+    assert not odd_zeros.has_distortion and odd_zeros.dist.size == 0
+    with pytest.raises(InputError, match="expects"):
+        CameraIntrinsics(640, 480, K, [0.1, 0.01, 0.0])  # OpenCV refuses 3
+    with pytest.raises(InputError, match="equidistant expects"):
+        CameraIntrinsics(640, 480, K, eight[:5], "equidistant")
+    # a K that went through float32 or a text file
+    K32 = K.copy()
+    K32[2, 2] = 1 + 1e-7
+    CameraIntrinsics(640, 480, K32)
+
+
+def test_a_map_written_with_eight_coefficients_and_the_default_model_still_loads():
+    from mast3r_ros.core.keyframes.table import KEYFRAME_DTYPE, KeyframeTable
+
+    rows = np.zeros(1, KEYFRAME_DTYPE)
+    rows["map_from_cam"] = np.eye(4)
+    rows["width"], rows["height"] = 640, 480
+    rows["K"] = np.array([[500.0, 0, 320], [0, 500.0, 240], [0, 0, 1]])
+    rows["dist"][0, :8] = [0.01, -0.01, 0, 0, 0.001, 0, 0, 0]
+    rows["dist_count"] = 8
+    rows["depth_bytes"] = -1
+    cam = KeyframeTable(rows, ["plumb_bob"])[0].intrinsics
+    assert cam.distortion_model == "rational_polynomial" and cam.dist.size == 8
