@@ -167,13 +167,13 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
 
 
 @contextlib.contextmanager
-def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = ()
-                  ) -> Iterator[str]:
+def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (),
+                  allowed: Optional[Sequence[str]] = None) -> Iterator[str]:
     """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
     when the block ends without an exception; on an exception (Ctrl-C included) the temporary
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
-    `check_output_folder` says (``overwrite``, ``markers``), else replaced whole."""
-    check_output_folder(path, overwrite, markers)
+    `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole."""
+    check_output_folder(path, overwrite, markers, allowed)
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
     try:

@@ -48,7 +48,7 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     ``overwrite``, and so is an image under 16 px on its short side or too elongated for the
     network (`read_pair_image`); the folder is written whole or not at all.
     """
-    check_output_folder(out_dir, overwrite, OUT_FILES)
+    check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     size = model_cfg.image_size
     rgb1, rgb2 = read_pair_image(image1, size), read_pair_image(image2, size)  # before the model
     engine = Mast3rEngine.from_config(model_cfg)
@@ -72,7 +72,7 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     arrays["matches_1"] = xy1.cpu().numpy().astype(np.int64)
     arrays["matches_2"] = xy2.cpu().numpy().astype(np.int64)
     picture = draw_matches(img1.rgb, img2.rgb, arrays["matches_1"], arrays["matches_2"])
-    with atomic_folder(out_dir, overwrite, OUT_FILES) as tmp:
+    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES) as tmp:
         np.savez(os.path.join(tmp, "pair.npz"), **arrays)
         picture.save(os.path.join(tmp, "matches.png"), format="PNG")
     return arrays

@@ -142,7 +142,7 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
 def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[str] = None,
               overwrite: bool = False, force: bool = False,
               build: BuildOptions = BuildOptions(), *,
-              resume_hint: str = "rerun with --resume") -> Tuple[int, str]:
+              resume_hint: str = "") -> Tuple[int, str]:
     """Select keyframes from ``source`` and write the map; returns (keyframes, path).
 
     Poses come from the frames (ground truth, tf) or, with ``trajectory``, from that TUM file by
@@ -162,6 +162,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     images the network cannot take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
+    # the map that was there stays until the build completes: resuming needs --overwrite too
+    resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
+                                  else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
     poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
              if trajectory else None)
@@ -254,6 +257,9 @@ def _localize_to_file(loc: Localizer, frames: Iterable[Frame], path: str, cfg: C
 
 
 RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
+# everything a run folder holds: --overwrite replaces no folder holding anything else (a user's
+# notes or code beside copied run files)
+RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png")
 
 
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
@@ -278,13 +284,13 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     """
     if stride < 1 or max_frames < 0:
         raise InputError("--stride must be >= 1 and --max-frames >= 0")
-    check_output_folder(out, overwrite, RUN_FILES)
+    check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
     # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
     used = os.path.abspath(os.path.expanduser(map_path))
     cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
-    with atomic_folder(out, overwrite, RUN_FILES) as tmp:
+    with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS) as tmp:
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
                                     global_only)
@@ -400,7 +406,10 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
                 return dirs
     except (OSError, ValueError):
         pass
-    if os.path.isdir(data) and os.listdir(data) and not os.path.exists(marker):
+    # a data/ without done.json is the demo's only if it holds nothing but what the demo
+    # writes there (a render stopped by an older version, which rendered in place)
+    if os.path.isdir(data) and not os.path.exists(marker) and \
+            not set(os.listdir(data)) <= {"map", "query"}:
         raise InputError(f"--overwrite: {data} is not a demo scene (no done.json); not "
                          "replacing it (choose another --out, or remove it yourself)")
     # rendered beside ``data`` and renamed when complete: a ``data`` folder is always a whole

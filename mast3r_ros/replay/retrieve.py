@@ -56,7 +56,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
-    check_output_folder(out_dir, overwrite, OUT_FILES)
+    check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     device = str(resolve_device(device))
     codebook = check_retrieval_files(retrieval_checkpoint, codebook)
     engine = _engine(checkpoint, device)
@@ -79,7 +79,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     start = random_start(len(images), seed) if strategy.startswith("retrieval") else 0
     chosen = [p for p in make_pairs(len(images), strategy, sim, start, symmetrize)
               if p[0] != p[1]]
-    with atomic_folder(out_dir, overwrite, OUT_FILES) as tmp:
+    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES) as tmp:
         np.save(os.path.join(tmp, "similarity.npy"), sim)
         with open(os.path.join(tmp, "pairs.txt"), "w", encoding="utf-8") as fh:
             fh.write("".join(f"{images[i]} {images[j]}\n" for i, j in chosen))
@@ -134,7 +134,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_retrieve(args: argparse.Namespace) -> int:
     _check_names(args.images)
-    check_output_folder(args.out, args.overwrite, OUT_FILES)
+    check_output_folder(args.out, args.overwrite, OUT_FILES, OUT_FILES)
     n = len(args.images)
     make_pairs(n, args.pairs or default_pairs(n), np.zeros((n, n)))  # reject a bad --pairs early
     for path in args.images:

@@ -83,3 +83,26 @@ def test_merge_maps_refuses_to_write_over_one_of_its_inputs(tmp_path, sift_map, 
     assert main(["merge-maps", str(a), sift_map, "--out", str(a), "--overwrite"]) == 2
     assert "is map A" in _one_error(capsys)
     assert _tree(a) == before
+
+
+def test_demo_over_a_render_an_older_version_stopped_and_over_copied_run_files(tmp_path, capsys,
+                                                                             tum, sift_map):
+    from mast3r_ros.replay.pipeline import RUN_OUTPUTS, demo_data
+
+    # a run's files copied into a project folder beside the user's own: not a run folder
+    proj = tmp_path / "proj"
+    (proj / "src").mkdir(parents=True)
+    for name in RUN_OUTPUTS:
+        (proj / name).write_text("x")
+    (proj / "src" / "main.py").write_text("precious")
+    before = _tree(proj)
+    assert main(["localize", tum[1], "--map", sift_map, "--out", str(proj), "--matcher", "sift",
+                 "--overwrite", "--max-frames", "1", "--log-level", "warning"]) == 2
+    assert "(it holds src)" in _one_error(capsys)
+    assert _tree(proj) == before
+    # an older demo rendered in place: data/ holds map/ and query/ but no done.json yet
+    data = tmp_path / "demo" / "data"
+    (data / "map").mkdir(parents=True)
+    (data / "map" / "rgb.txt").write_text("# half written\n")
+    dirs = demo_data(str(data), 4, 64, 48, 0)
+    assert (data / "done.json").is_file() and all(os.path.isdir(d) for d in dirs)

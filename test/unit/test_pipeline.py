@@ -130,6 +130,28 @@ def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path,
     assert {"keyframes.png", "build_config.yaml"} <= set(os.listdir(path))
 
 
+def test_the_resume_hint_of_an_interrupted_rebuild_names_overwrite(demo_seq, tmp_path,
+                                                                   monkeypatch, caplog):
+    """Over an existing map, `--resume` alone is refused (the folder exists): the hint after
+    Ctrl-C says `--resume --overwrite` there, `--resume` for a new folder."""
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.tum import TumSequence
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    for exists, hint in ((False, "rerun with --resume"), (True, "rerun with --resume --overwrite")):
+        out = str(tmp_path / f"map{int(exists)}")
+        if exists:
+            os.makedirs(out)
+        caplog.clear()
+        with pytest.raises(KeyboardInterrupt):
+            pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg(), overwrite=True)
+        (msg,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
+        assert msg.endswith(hint), msg
+
+
 def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
     from mast3r_ros.core.errors import InputError
     from mast3r_ros.replay.map_build import refuse_other_unfinished_builds
