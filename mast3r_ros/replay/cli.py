@@ -478,6 +478,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 130
     args = parser.parse_args(argv)
     _setup_logging(getattr(args, "log_level", "info"))
+    out = getattr(args, "out", None)
+    if isinstance(out, str) and os.path.islink(out.rstrip("/") or "/"):
+        # an --out that is a link to a folder: the folder is written, the link kept (folders are
+        # replaced by renames, which would put a folder in place of the link)
+        args.out = os.path.realpath(out)
     try:
         return int(args.func(args) or 0)
     except Mast3rRosError as e:

@@ -106,3 +106,17 @@ def test_demo_over_a_render_an_older_version_stopped_and_over_copied_run_files(t
     (data / "map" / "rgb.txt").write_text("# half written\n")
     dirs = demo_data(str(data), 4, 64, 48, 0)
     assert (data / "done.json").is_file() and all(os.path.isdir(d) for d in dirs)
+
+
+def test_an_out_that_is_a_link_keeps_the_link_and_replaces_its_folder(tmp_path, tum, sift_map):
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    argv = ["localize", tum[1], "--map", sift_map, "--matcher", "sift", "--max-frames", "1",
+            "--log-level", "warning"]
+    assert main(argv + ["--out", str(runs / "r1")]) == 0
+    link = tmp_path / "latest"
+    link.symlink_to(runs / "r1", target_is_directory=True)
+    (runs / "r1" / "results.jsonl").write_text("")  # changed: the rerun must replace it
+    assert main(argv + ["--out", str(link) + "/", "--overwrite"]) == 0
+    assert link.is_symlink() and os.path.realpath(link) == str(runs / "r1")
+    assert (runs / "r1" / "results.jsonl").read_text()  # the new run is behind the link
