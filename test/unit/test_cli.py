@@ -270,7 +270,8 @@ def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
     argv = ["localize", tum[1], "--map", sift_map, "--out", str(run), "--matcher", "sift",
             "--log-level", "warning"]
     assert main(argv + ["--max-frames", "3"]) == 0
-    (run / "stale.txt").write_text("old")
+    # (a file that is not an output would make --overwrite refuse the folder: test_overwrite_rules)
+    (run / "errors.png").write_text("old")
     before = (run / "results.jsonl").read_text()
     real, calls = Localizer.localize, []
 
@@ -282,13 +283,14 @@ def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
 
     monkeypatch.setattr(Localizer, "localize", stop_at_third)
     assert main(argv + ["--overwrite"]) == 130
-    assert (run / "stale.txt").exists() and (run / "results.jsonl").read_text() == before
+    assert (run / "errors.png").read_text() == "old"
+    assert (run / "results.jsonl").read_text() == before
     partial = tmp_path / "run.partial" / "results.jsonl"
     assert len(partial.read_text().splitlines()) == 2  # the frames localized before Ctrl-C
     assert sorted(os.listdir(tmp_path)) == ["run", "run.partial"]
     monkeypatch.undo()
     assert main(argv + ["--overwrite", "--max-frames", "4"]) == 0
-    assert not (run / "stale.txt").exists()
+    assert (run / "errors.png").read_bytes().startswith(b"\x89PNG")
     assert len((run / "results.jsonl").read_text().splitlines()) == 4
     assert sorted(os.listdir(tmp_path)) == ["run"]  # the stopped run's partial is superseded
 
