@@ -127,12 +127,7 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
     if not cfg.map_check.enabled:
         return None
     report = check_keyframes(records, cfg.map_check, depth_units_per_m=depth_units_per_m)
-    if report.ok:
-        log.info("%s", report.summary())
-    elif force:
-        log.warning("--force: writing an inconsistent map: %s", report.message)
-    else:
-        report.raise_if_inconsistent()
+    report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
     w.set_manifest_field("consistency", manifest)

@@ -559,12 +559,7 @@ class MapWriter:
         figures = report.to_manifest()
         figures["forced"] = not report.ok  # committed anyway after the error: forced
         self.extra["consistency"] = figures
-        if report.ok:
-            log.info("%s", report.summary())
-        elif force:
-            log.warning("force: writing an inconsistent map: %s", report.message)
-        else:
-            report.raise_if_inconsistent()
+        report.settle(force, log)
         return report
 
     def commit(self) -> str:

@@ -4,6 +4,7 @@ manifest figures, the one-line message of `MapConsistencyError`)."""
 from __future__ import annotations
 
 import dataclasses
+import logging
 import math
 from typing import Any, Dict, List, Optional
 
@@ -115,6 +116,17 @@ class ConsistencyReport:
         """Raise `MapConsistencyError` with the one-line message when the map is inconsistent."""
         if self.verdict == INCONSISTENT:
             raise MapConsistencyError(self.message)
+
+    def settle(self, force: bool, log: logging.Logger, flag: str = "force") -> None:
+        """What a map writer does with the report: log its summary when the map passed, a
+        warning naming ``flag`` when it failed and ``force`` is set, else
+        `raise_if_inconsistent`."""
+        if self.ok:
+            log.info("%s", self.summary())
+        elif force:
+            log.warning("%s: writing an inconsistent map: %s", flag, self.message)
+        else:
+            self.raise_if_inconsistent()
 
 
 def _num(v: float) -> Optional[float]:
