@@ -174,7 +174,7 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
     `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole."""
     check_output_folder(path, overwrite, markers, allowed)
-    path = os.path.abspath(path)
+    path = output_path(path)
     parent = os.path.dirname(path)
     try:
         os.makedirs(parent, exist_ok=True)
@@ -190,6 +190,21 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def output_path(path: str) -> str:
+    """The absolute folder an output named ``path`` is published at: ``path`` itself, or, when
+    ``path`` (a trailing '/' aside) is a symbolic link to a folder, the folder it points to.
+
+    Outputs are published by renaming a finished sibling folder into place (`atomic_folder`,
+    `replace_folder`); renamed over a link, that would put a new folder where the link was and
+    leave the old contents behind it. Resolving first keeps the link and replaces its folder.
+    A link to nothing is returned as the link (the callers refuse it as not a folder)."""
+    path = os.fspath(path)
+    bare = path.rstrip("/") or "/"
+    if os.path.islink(bare) and os.path.isdir(bare):
+        return os.path.realpath(bare)
+    return os.path.abspath(path)
 
 
 def replace_folder(src: str, dst: str) -> None:

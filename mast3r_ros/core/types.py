@@ -18,7 +18,7 @@ Conventions used everywhere in this package:
 from __future__ import annotations
 
 import dataclasses
-from typing import Dict, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -224,6 +224,15 @@ class CameraIntrinsics:
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
 
+def check_stamp_ns(stamp: Any, what: str) -> int:
+    """``stamp`` as a Python int of nanoseconds; raises `InputError` naming ``what`` for anything
+    but an integer (a float is most often seconds: ``int(round(t * 1e9))``) or a bool."""
+    if isinstance(stamp, (bool, np.bool_)) or not isinstance(stamp, (int, np.integer)):
+        raise InputError(f"{what} must be an integer number of nanoseconds, got {stamp!r} "
+                         f"({type(stamp).__name__}); convert seconds with int(round(t * 1e9))")
+    return int(stamp)
+
+
 @dataclasses.dataclass
 class Frame:
     """One camera image with everything known about it.
@@ -279,12 +288,7 @@ class Frame:
                 f"{intr.width}x{intr.height}: the CameraInfo belongs to "
                 "another stream or resolution"
             )
-        stamp = self.stamp_ns
-        if isinstance(stamp, (bool, np.bool_)) or not isinstance(stamp, (int, np.integer)):
-            raise InputError(f"Frame.stamp_ns must be an integer number of nanoseconds, got "
-                             f"{stamp!r} ({type(stamp).__name__}); convert seconds with "
-                             "int(round(t * 1e9))")
-        self.stamp_ns = int(stamp)
+        self.stamp_ns = check_stamp_ns(self.stamp_ns, "Frame.stamp_ns")
         if not isinstance(self.frame_id, str):
             raise InputError(f"Frame.frame_id must be a string (the header's frame_id), got "
                              f"{self.frame_id!r}")

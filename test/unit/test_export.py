@@ -255,6 +255,31 @@ def test_bad_size_and_batch_are_input_errors(tmp_path, tiny_ckpt, capsys):
 
 
 
+def test_python_export_through_a_link_replaces_the_linked_export(tmp_path, monkeypatch):
+    """export_onnx(model, link) with link -> exports/v1 (an earlier export): the folder behind
+    the link is replaced and the link kept (the rename put a real folder where the link was and
+    left the old export behind it). The ONNX writer is replaced by a stub: this is about the
+    folder, not the graphs."""
+    from mast3r_ros.core.model import export as export_mod
+
+    monkeypatch.setattr(export_mod, "_onnx_export",
+                        lambda module, args, path, *a, **k: open(path, "wb").close())
+    monkeypatch.setattr(export_mod, "resolve_exporter", lambda name: ("torchscript", 17))
+    v1 = tmp_path / "exports" / "v1"
+    v1.mkdir(parents=True)
+    (v1 / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
+    (v1 / "stale.txt").write_text("old")
+    link = tmp_path / "current"
+    link.symlink_to(v1, target_is_directory=True)
+    res = export_onnx(random_model(TINY_SPEC, seed=0), str(link), size=224, net_shape=(32, 48))
+    assert link.is_symlink() and res.out_dir == str(v1)
+    assert sorted(p.name for p in v1.iterdir()) == ["decoder.onnx", "encoder.onnx",
+                                                    "manifest.json"]
+    assert read_manifest(str(link))["net_shape_hw"] == [32, 48]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["current", "exports"]
+    assert sorted(p.name for p in (tmp_path / "exports").iterdir()) == ["v1"]
+
+
 def test_missing_onnx_is_said_before_the_checkpoint_is_read(tmp_path, tiny_ckpt, capsys,
                                                             monkeypatch):
     """Without onnx/onnxscript, export fails in one line before reading the checkpoint (a

@@ -147,6 +147,51 @@ def test_overwrite_replaces_a_map_or_an_empty_folder(tmp_path):
     assert _listing(tmp_path) == ["empty", "map"]
 
 
+def test_overwrite_through_a_link_replaces_the_linked_map_and_keeps_the_link(tmp_path):
+    """MapWriter(link, overwrite=True) where link -> maps/v1: the map behind the link is replaced
+    and the link stays a link (it used to be replaced by a real folder, leaving the old map
+    behind the link's old target)."""
+    _write(tmp_path / "maps" / "v1", n=2)
+    link = tmp_path / "current"
+    link.symlink_to(tmp_path / "maps" / "v1", target_is_directory=True)
+    _write(str(link) + "/", n=3, overwrite=True)
+    assert link.is_symlink()
+    assert len(KeyframeMap.load(str(tmp_path / "maps" / "v1"))) == 3
+    assert _listing(tmp_path) == ["current", "maps"] and _listing(tmp_path / "maps") == ["v1"]
+
+
+def test_a_link_to_nothing_is_still_refused(tmp_path):
+    link = tmp_path / "current"
+    link.symlink_to(tmp_path / "missing", target_is_directory=True)
+    with pytest.raises(InputError, match="link to nothing"):
+        MapWriter(str(link), overwrite=True)
+    assert _listing(tmp_path) == ["current"]
+
+
+@pytest.mark.parametrize("stamp", [1.5e9, 1000.0, True, "1000", None])
+def test_a_stamp_that_is_not_integer_nanoseconds_is_refused(tmp_path, stamp):
+    """A float stamp (most often seconds) was silently truncated by int(); the map stored
+    1 ns for 1.5 s."""
+    rgb, cam, pose, _, depth = _frame(0)
+    with MapWriter(str(tmp_path / "map")) as w:
+        with pytest.raises(InputError, match=r"keyframe 0: stamp_ns must be an integer number "
+                                             r"of nanoseconds.*int\(round\(t \* 1e9\)\)"):
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        w.add_keyframe(rgb, cam, pose, np.int64(1_500_000_000), depth)  # numpy ints are fine
+        path = w.commit()
+    assert KeyframeMap.load(path).keyframes[0].stamp_ns == 1_500_000_000
+
+
+def test_intrinsics_that_are_not_camera_intrinsics_are_refused(tmp_path):
+    rgb, cam, pose, stamp, depth = _frame(0)
+    with MapWriter(str(tmp_path / "map")) as w:
+        with pytest.raises(InputError, match="keyframe 0: intrinsics must be a CameraIntrinsics"
+                                             ".*got ndarray"):
+            w.add_keyframe(rgb, cam.K, pose, stamp, depth)
+        w.abort()
+    assert _listing(tmp_path) == []
+
+
 def test_commit_refuses_a_folder_that_appeared_after_construction(tmp_path):
     out = tmp_path / "map"
     with MapWriter(str(out)) as w:

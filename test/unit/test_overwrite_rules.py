@@ -8,7 +8,7 @@ import os
 import pytest
 
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.fileio import check_output_folder
+from mast3r_ros.core.fileio import atomic_folder, check_output_folder, output_path
 from mast3r_ros.replay.cli import main
 
 
@@ -120,3 +120,20 @@ def test_an_out_that_is_a_link_keeps_the_link_and_replaces_its_folder(tmp_path, 
     assert main(argv + ["--out", str(link) + "/", "--overwrite"]) == 0
     assert link.is_symlink() and os.path.realpath(link) == str(runs / "r1")
     assert (runs / "r1" / "results.jsonl").read_text()  # the new run is behind the link
+
+
+def test_output_path_resolves_only_a_link_to_a_folder(tmp_path, monkeypatch):
+    (tmp_path / "real").mkdir()
+    (tmp_path / "to_real").symlink_to(tmp_path / "real", target_is_directory=True)
+    (tmp_path / "to_none").symlink_to(tmp_path / "none", target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    assert output_path("to_real/") == output_path("to_real") == str(tmp_path / "real")
+    assert output_path("to_none") == str(tmp_path / "to_none")  # refused later as no folder
+    assert output_path("plain/") == str(tmp_path / "plain")
+    # atomic_folder (every CLI output) publishes behind the link and keeps it
+    (tmp_path / "real" / "a.txt").write_text("old")
+    with atomic_folder("to_real", overwrite=True, markers=("a.txt",)) as tmp:
+        with open(os.path.join(tmp, "a.txt"), "w") as fh:
+            fh.write("new")
+    assert (tmp_path / "to_real").is_symlink()
+    assert (tmp_path / "real" / "a.txt").read_text() == "new"

@@ -32,11 +32,12 @@ import numpy as np
 
 from ..encoding_store import DEFAULT_CHUNK_SIZE, EncodingStoreWriter, StoreTable
 from ..errors import InputError
-from ..fileio import _umask, atomic_write_json, check_can_create, replace_folder
+from ..fileio import (_umask, atomic_write_json, check_can_create, output_path,
+                      replace_folder)
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
-from ..types import CameraIntrinsics
+from ..types import CameraIntrinsics, check_stamp_ns
 from .layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
@@ -287,7 +288,8 @@ class MapWriter:
         path = os.fspath(path)
         if not path.strip():
             raise InputError("MapWriter: the map path is empty (give a folder name)")
-        self.path = os.path.abspath(path)
+        # a link to a map folder: the folder it points to is replaced, the link kept
+        self.path = output_path(path)
         self._given = path
         if version not in (1, 2, 3):
             raise InputError(f"map format version must be 1, 2 or 3, got {version}")
@@ -377,7 +379,8 @@ class MapWriter:
         as a uint16 PNG at 5000, 1000 or 100 units/m (the finest that holds its largest value).
 
         Raises `InputError`, storing nothing of the keyframe, for an image of another dtype,
-        rank or size; a pose that is not a finite rigid transform; a depth of another shape,
+        rank or size; a pose that is not a finite rigid transform; a ``stamp_ns`` that is not an
+        integer (seconds as a float); a depth of another shape,
         of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
         ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
         end of the ``with`` block. Logs a warning (once per writer) for a keyframe whose median
@@ -385,6 +388,9 @@ class MapWriter:
         """
         self._require_open("add a keyframe")
         kid = len(self.records)
+        if not isinstance(intrinsics, CameraIntrinsics):
+            raise InputError(f"keyframe {kid}: intrinsics must be a CameraIntrinsics(width, "
+                             f"height, K, dist), got {type(intrinsics).__name__}")
         rgb = np.asarray(rgb)
         size = (intrinsics.width, intrinsics.height)
         if (rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8
@@ -393,6 +399,7 @@ class MapWriter:
                              f"{intrinsics.width}x{intrinsics.height} intrinsics (expected "
                              f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
         h, w = rgb.shape[:2]
+        stamp_ns = check_stamp_ns(stamp_ns, f"keyframe {kid}: stamp_ns")
         if not is_valid_pose(map_from_cam):
             raise InputError(f"keyframe {kid}: pose is not a finite rigid transform:\n"
                              f"{map_from_cam}")

@@ -46,7 +46,7 @@ import torch
 from torch import nn
 
 from ..errors import ConfigError, InputError
-from ..fileio import file_sha256
+from ..fileio import file_sha256, output_path, replace_folder
 from .checkpoint import CheckpointInfo, model_string
 from .network import PATCH, AsymmetricMASt3R
 from .preprocess import SIZES
@@ -229,7 +229,8 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     Raises InputError on a bad size/shape/batch or an ``out_dir`` that is not an export,
     ConfigError for an exporter this torch lacks or when onnx/onnxscript are missing.
     """
-    check_export_target(os.path.abspath(out_dir))
+    out_dir = output_path(out_dir)  # a link to an export folder: its folder is replaced
+    check_export_target(out_dir)
     if size not in SIZES:
         raise InputError(f"export size must be one of {SIZES}, got {size}")
     h, w = (int(v) for v in net_shape)
@@ -250,7 +251,6 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     with torch.inference_mode():
         feats = enc(image)
         outs = dec(kf, q)
-    out_dir = os.path.abspath(out_dir)
     parent = os.path.dirname(out_dir)
     try:
         os.makedirs(parent, exist_ok=True)
@@ -316,17 +316,11 @@ def check_export_target(out_dir: str) -> None:
 
 def _replace_dir(stage: str, out_dir: str) -> None:
     """Rename the complete ``stage`` folder to ``out_dir``, replacing an existing export
-    (`check_export_target` says which folders may be replaced)."""
+    (`check_export_target` says which folders may be replaced; checked again here, as the
+    folder may have changed while the model was exported)."""
     os.chmod(stage, 0o755)
-    if not os.path.exists(out_dir):
-        os.replace(stage, out_dir)
-        return
     check_export_target(out_dir)
-    old = tempfile.mkdtemp(prefix=".tmp-old-", dir=os.path.dirname(out_dir))
-    os.rmdir(old)
-    os.replace(out_dir, old)
-    os.replace(stage, out_dir)
-    shutil.rmtree(old, ignore_errors=True)
+    replace_folder(stage, out_dir)  # the old export is restored if the rename fails
 
 
 def read_manifest(out_dir: str) -> Dict:
