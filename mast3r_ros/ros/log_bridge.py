@@ -63,8 +63,23 @@ class RosLogHandler(logging.Handler):
             text = self.format(record)
         except Exception:  # noqa: BLE001  a bad format string in a caller: say so, go on
             text = f"[{record.name}] {record.msg!r} (unformattable arguments {record.args!r})"
+        method = _method(record.levelno)
         try:
-            getattr(self._ros, _method(record.levelno))(text)
+            # One call site per severity: rclpy keys each logging call by its caller (function,
+            # file, line, bytecode offset) and raises "Logger severity cannot be changed between
+            # calls" when one site logs at a second severity (rcutils_logger.RcutilsLogger.log).
+            # A single getattr(...)(text) line sent the first record's severity only, and every
+            # later WARNING/ERROR fell through to the bare stderr line below, never /rosout.
+            if method == "fatal":
+                self._ros.fatal(text)
+            elif method == "error":
+                self._ros.error(text)
+            elif method == "warning":
+                self._ros.warning(text)
+            elif method == "info":
+                self._ros.info(text)
+            else:
+                self._ros.debug(text)
         except Exception:  # noqa: BLE001  e.g. logging after rclpy shut down: stderr instead
             sys.stderr.write(f"[{record.levelname}] {text}\n")
 

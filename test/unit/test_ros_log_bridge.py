@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ast
 import logging
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,11 +16,15 @@ from mast3r_ros.ros.log_bridge import install_log_bridge, python_level
 
 
 class RclpyLikeLogger:
-    """rclpy's logger contract (ROS_NOTES 12): exactly one str argument, else TypeError."""
+    """rclpy's logger contract: exactly one str argument, else TypeError (ROS_NOTES 12); and one
+    severity per call site -- rclpy's RcutilsLogger.log keys a context by its caller (function,
+    file, line, bytecode offset; frames inside the logger skipped) and raises ValueError("Logger
+    severity cannot be changed between calls.") when a site logs at another severity."""
 
     def __init__(self, level: int = 20, broken: bool = False) -> None:
         self.level, self.broken = level, broken
         self.lines: list[tuple[str, str]] = []
+        self.sites: dict[tuple, str] = {}
 
     def get_effective_level(self) -> int:
         return self.level
@@ -29,6 +34,12 @@ class RclpyLikeLogger:
             raise RuntimeError("rclpy context is shut down")
         if len(args) != 1 or not isinstance(args[0], str) or kwargs:
             raise TypeError("rclpy loggers take one str")
+        frame = sys._getframe(1)
+        while frame.f_code.co_filename == __file__:  # this logger's own frames
+            frame = frame.f_back
+        site = (frame.f_code.co_name, frame.f_code.co_filename, frame.f_lineno, frame.f_lasti)
+        if self.sites.setdefault(site, method) != method:
+            raise ValueError("Logger severity cannot be changed between calls.")
         self.lines.append((method, args[0]))
 
     def __getattr__(self, name):
