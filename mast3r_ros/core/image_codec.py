@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from typing import Optional, Tuple, Union
 
+import array
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -406,12 +407,20 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
     return True
 
 
-def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, bytes]:
-    """(H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` fields (encoding, height, width, step, data)."""
+def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:
+    """(H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` fields (encoding, height, width, step, data).
+
+    ``data`` is an ``array.array('B')``, the type rosidl stores ``uint8[]`` fields in: assigning
+    one to ``Image.data`` is taken as it is, while ``bytes`` or a list goes through the generated
+    setter's per-byte type and range check (about 0.3 s for a 1280x480 RGB image under
+    ``__debug__``, which ``ros2 run`` keeps on). Raises `InputError` for anything but
+    (H, W, 3) uint8."""
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise InputError(f"encode_image expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     height, width = rgb.shape[:2]
-    return "rgb8", height, width, width * 3, np.ascontiguousarray(rgb).tobytes()
+    data = array.array("B")
+    data.frombytes(np.ascontiguousarray(rgb).tobytes())
+    return "rgb8", height, width, width * 3, data
 
 
 def _roi_fields(roi: object) -> Tuple[int, int, int, int]:

@@ -197,6 +197,9 @@ def test_decode_compressed_garbage():
 def test_encode_image_round_trip():
     encoding, height, width, step, data = encode_image(RGB)
     assert (encoding, height, width, step) == ("rgb8", H, W, 3 * W)
+    # the type rosidl keeps uint8[] in: Image.data = bytes runs a per-byte check in Python
+    # (0.3 s a debug image), an array('B') is stored as it is
+    assert isinstance(data, array.array) and data.typecode == "B" and len(data) == H * W * 3
     np.testing.assert_array_equal(decode_image(encoding, height, width, step, data), RGB)
     with pytest.raises(InputError):
         encode_image(GREY)
