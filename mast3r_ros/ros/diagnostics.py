@@ -88,6 +88,8 @@ class DiagnosticsWindow:
         self.last_reset = ""
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
+        # set by the node while configure builds the model (monotonic s), else None
+        self.configuring_since_s: Optional[float] = None
         self.total = {"processed": 0, "localized": 0, "dropped": 0, "refused": 0, "errors": 0,
                       "resets": 0}
 
@@ -137,7 +139,8 @@ class DiagnosticsWindow:
         proc = [r.processing_s for r in recs if math.isfinite(r.processing_s)]
         arr = self.arrivals
         values = [
-            ("state", track.value if active else "inactive"),
+            ("state", track.value if active else
+             "configuring" if self.configuring_since_s is not None else "inactive"),
             ("rate_hz", _fmt(rate, 2)),
             ("arrival_rate_hz", _fmt(arr.rate_hz(now_s, self.started_t_s), 2)),
             ("success_rate", _fmt(len(ok) / len(recs), 2) if recs else "nan"),
@@ -163,6 +166,9 @@ class DiagnosticsWindow:
     def _level(self, now_s: float, track: Track, active: bool,
                recs: List[FrameRecord]) -> Tuple[int, str]:
         if not active:
+            if self.configuring_since_s is not None:
+                return STALE, (f"configuring: loading the model and the map "
+                               f"({now_s - self.configuring_since_s:.0f} s so far)")
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"inference error: {self.last_error}"

@@ -35,6 +35,11 @@ class DiagnosticsPublisher:
         self._timer = node.create_timer(PERIOD_S, self._publish,
                                         clock=Clock(clock_type=ClockType.STEADY_TIME))
 
+    def publish_now(self) -> None:
+        """Publish the status now (the node calls it every second while configure blocks the
+        executor, so the timer cannot fire). Never raises."""
+        self._publish()
+
     def _publish(self) -> None:
         try:
             msg = conv.diagnostic_array(self._summary(), self.name, self.hardware_id,

@@ -91,6 +91,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._active = False
         self._exiting = threading.Event()       # main() is stopping the process
         self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
+        self._worker_stopped = True             # False: a frame outlived the join timeout
         self._cfg: Optional[Config] = None
         self._localizer = None
         self._intrinsics = mf.IntrinsicsCache()
@@ -177,9 +178,22 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         try:
             cfg = params.read_config(lambda name: self.get_parameter(name).value,
                                      self._param_errors)
-            localizer = self._load_localizer(cfg)
+            # built and warmed up on the inference thread, which then runs every frame:
+            # compiled CUDA graphs are per thread (ros/worker.py). Meanwhile this (executor)
+            # thread waits and publishes /diagnostics every second: a TensorRT build or a
+            # compile takes minutes, and the diagnostics timer cannot fire while we block it.
+            self._worker.start()
+            with self._lock:
+                self._diag.configuring_since_s = time.monotonic()
+            try:
+                localizer = self._worker.call(lambda: self._load_localizer(cfg),
+                                              heartbeat=self._diagnostics.publish_now)
+            finally:
+                with self._lock:
+                    self._diag.configuring_since_s = None
         except Mast3rRosError as err:
             self.get_logger().error(f"configure failed: {err}")
+            self._stop_worker_after_failed_configure()
             return FAILURE
         self._cfg, self._localizer = cfg, localizer
         self._tf = TfClient(self, self._shutting_down)
@@ -203,6 +217,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
                                  "for this Python?") from err
         return Localizer.from_config(cfg, cfg.node.map_path)
 
+    def _stop_worker_after_failed_configure(self) -> None:
+        if not self._worker.stop(self._join_timeout_s):
+            self.get_logger().error("the inference thread did not stop after the failed "
+                                    "configure")
+
     def _activate(self, state: LifecycleState) -> TransitionCallbackReturn:
         n = self._cfg.node
         sensor_qos = topics.sensor(n.image_reliability)
@@ -217,7 +236,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)
         if n.publish_tf:
             self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)
-        self._worker.start()
+        self._worker.start()  # running since configure; restarted if it was lost
         with self._lock:
             self._diag.start(time.monotonic())
         result = super().on_activate(state)
@@ -236,9 +255,9 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         first, as nav2_util's destroyBond on deactivate."""
         self._bond.stop()
         self._active = False
-        if not self._worker.stop(self._join_timeout_s) and not self._exiting.is_set():
+        if not self._worker.pause(self._join_timeout_s) and not self._exiting.is_set():
             self.get_logger().error(
-                f"the inference thread did not stop within {self._join_timeout_s:.0f} s")
+                f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
         for attr, destroy in (("_image_sub", self.destroy_subscription),
                               ("_info_sub", self.destroy_subscription),
                               ("_initialpose_sub", self.destroy_subscription),
@@ -251,6 +270,13 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
 
     def _teardown_configured(self) -> None:
         self._teardown_active()
+        # the inference thread ends with the model it runs; if a frame is still in inference
+        # after the timeout, the model is not freed under it (the process exit frees it)
+        self._worker_stopped = self._worker.stop(self._join_timeout_s)
+        if not self._worker_stopped and not self._exiting.is_set():
+            self.get_logger().error(
+                f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
+                "its model is left to the process exit")
         self._bond.close()                      # stop (above) and its publisher
         tf, self._tf = self._tf, None
         if tf is not None:
@@ -265,7 +291,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
 
     def _release_localizer(self) -> None:
         localizer, self._localizer = self._localizer, None
-        if localizer is not None:
+        if localizer is not None and self._worker_stopped:
             try:
                 localizer.close()
             except Exception as err:  # noqa: BLE001 - releasing must not stop the teardown
@@ -279,7 +305,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
 
     def stop_worker(self) -> None:
         self._active = False
-        self._worker.stop(self._join_timeout_s)
+        self._worker_stopped = self._worker.stop(self._join_timeout_s)
 
     def report_executor_error(self, err: Exception) -> None:
         """For main(): an exception that escaped the executor (logged throttled; it spins on)."""

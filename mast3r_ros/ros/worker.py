@@ -3,22 +3,48 @@
 The image callback `offer`s each message to a one-slot queue; a message still waiting there is
 replaced (a slow model drops stale frames instead of queueing them). One worker thread takes
 messages and runs ``process``; the executor meanwhile keeps serving TF, timers and services.
+
+The thread lives from configure to cleanup, and everything that runs the model runs on it: the
+model is built and warmed up there (`call`), then the frames are processed there. torch keeps
+compiled CUDA graphs per thread ('reduce-overhead': ``torch/_inductor/cudagraph_trees.py`` holds
+its trees in a ``threading.local``), so a warm-up on the executor thread followed by inference
+on a thread started at activate recorded the graphs again on the first live frames -- or, on
+torch before 2.13, failed with an AssertionError (pytorch/pytorch#123177).
 """
 
 from __future__ import annotations
 
-import queue
+import collections
 import threading
+import time
 from collections.abc import Callable
-from typing import Any, Optional
+from typing import Any, Deque, Optional
+
+_EMPTY = object()
+
+
+class _Call:
+    """One `LatestMessageWorker.call`: the function, then its result or exception."""
+
+    def __init__(self, fn: Callable[[], Any]) -> None:
+        self.fn = fn
+        self.done = threading.Event()
+        self.result: Any = None
+        self.error: Optional[BaseException] = None
+
+
+class WorkerStoppedError(RuntimeError):
+    """`LatestMessageWorker.call` on a worker that is not running or stopped before the call
+    ran."""
 
 
 class LatestMessageWorker:
-    """One-slot queue plus one worker thread.
+    """One-slot queue plus one long-lived worker thread.
 
     ``process(msg)`` runs on the worker thread while ``is_active()``; an exception it raises goes
     to ``on_error(err)`` and the worker carries on. ``on_replaced()`` is called (on the offering
-    thread) when a waiting message is dropped for a newer one.
+    thread) when a waiting message is dropped for a newer one. `call` runs any function on the
+    same thread (the model's construction and warm-up) and returns its result.
     """
 
     def __init__(self, process: Callable[[Any], None], is_active: Callable[[], bool],
@@ -29,67 +55,137 @@ class LatestMessageWorker:
         self._on_replaced = on_replaced
         self._on_error = on_error
         self._name = name
-        self._queue: queue.Queue[Any] = queue.Queue(maxsize=1)
-        self._stop = threading.Event()
+        self._cv = threading.Condition()
+        self._slot: Any = _EMPTY
+        self._calls: Deque[_Call] = collections.deque()
+        self._busy = False          # a process() call is running
+        self._gen = 0               # bumped by stop(): a thread serves only its generation
         self._thread: Optional[threading.Thread] = None
+        self._straggler: Optional[threading.Thread] = None  # a stopped thread still in a frame
+
+    @property
+    def running(self) -> bool:
+        """True while the worker thread is alive and not told to stop."""
+        thread = self._thread
+        return thread is not None and thread.is_alive()
 
     def offer(self, msg: Any) -> None:
-        """Queue ``msg``, replacing one still waiting. Never blocks."""
-        try:
-            self._queue.put_nowait(msg)
-            return
-        except queue.Full:
-            pass
-        try:
-            self._queue.get_nowait()
+        """Queue ``msg``, replacing one still waiting. Never blocks (beyond a short lock)."""
+        with self._cv:
+            replaced = self._slot is not _EMPTY
+            self._slot = msg
+            self._cv.notify_all()
+        if replaced:
             self._on_replaced()
-        except queue.Empty:
-            pass
-        try:
-            self._queue.put_nowait(msg)
-        except queue.Full:
-            pass
 
     def start(self) -> None:
-        """Drop anything queued and start the thread (daemon)."""
-        self._stop.clear()
-        self.drain()
-        self._thread = threading.Thread(target=self._loop, name=self._name, daemon=True)
-        self._thread.start()
+        """Start the thread (daemon) unless it is running; drops anything queued."""
+        with self._cv:
+            self._slot = _EMPTY
+            if self.running:
+                return
+            self._thread = threading.Thread(target=self._loop, args=(self._gen,),
+                                            name=self._name, daemon=True)
+            self._thread.start()
+
+    def call(self, fn: Callable[[], Any], *, heartbeat: Optional[Callable[[], None]] = None,
+             heartbeat_period_s: float = 1.0) -> Any:
+        """Run ``fn()`` on the worker thread, wait for it and return its result (or raise its
+        exception). From the worker thread itself ``fn`` runs at once. While waiting,
+        ``heartbeat()`` (if given) is called every ``heartbeat_period_s`` on the waiting thread:
+        the node publishes /diagnostics from it while a model loads for minutes. Raises
+        `WorkerStoppedError` when the thread is not running, or is stopped before ``fn`` ran."""
+        if threading.current_thread() is self._thread:
+            return fn()
+        job = _Call(fn)
+        with self._cv:
+            if not self.running:
+                raise WorkerStoppedError("the inference thread is not running")
+            self._calls.append(job)
+            self._cv.notify_all()
+        while not job.done.wait(heartbeat_period_s if heartbeat is not None else None):
+            heartbeat()
+        if job.error is not None:
+            raise job.error
+        return job.result
+
+    def pause(self, timeout_s: float) -> bool:
+        """Drop a waiting message and wait up to ``timeout_s`` for a frame in ``process`` to
+        finish (deactivate: the caller has made ``is_active()`` false first). The thread keeps
+        running. Returns False when a frame is still in ``process`` after ``timeout_s``; called
+        from the worker thread itself it does not wait."""
+        end = time.monotonic() + timeout_s
+        with self._cv:
+            self._slot = _EMPTY
+            if threading.current_thread() is self._thread:
+                return True
+            while self._busy:
+                left = end - time.monotonic()
+                if left <= 0:
+                    return False
+                self._cv.wait(left)
+        return True
 
     def stop(self, timeout_s: float) -> bool:
-        """Stop the thread (waiting up to ``timeout_s``) and drop anything queued.
+        """Stop the thread (waiting up to ``timeout_s``) and drop anything queued; calls not
+        yet run raise `WorkerStoppedError` in their callers.
 
         Returns False when the thread is still running after ``timeout_s`` (a frame in
         inference); called from the worker thread itself it does not wait.
         """
-        self._stop.set()
-        thread, self._thread = self._thread, None
+        with self._cv:
+            self._gen += 1          # an old thread still in a frame ends after it, even if
+            self._slot = _EMPTY     # start() has begun a new one meanwhile
+            self._cv.notify_all()
+            thread, self._thread = self._thread or self._straggler, None
+            self._straggler = None
         stopped = True
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout=timeout_s)
             stopped = not thread.is_alive()
-        self.drain()
+            if not stopped:  # a second stop() waits for it again instead of saying True
+                self._straggler = thread
+        self._fail_calls()
         return stopped
 
     def drain(self) -> None:
-        try:
-            while True:
-                self._queue.get_nowait()
-        except queue.Empty:
-            pass
+        """Drop a waiting message."""
+        with self._cv:
+            self._slot = _EMPTY
 
-    def _loop(self) -> None:
-        while not self._stop.is_set():
-            try:
-                msg = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                continue
-            if self._stop.is_set():
-                break
-            if not self._is_active():
+    def _fail_calls(self) -> None:
+        with self._cv:
+            calls, self._calls = list(self._calls), collections.deque()
+        for job in calls:
+            job.error = WorkerStoppedError("the inference thread stopped before the call ran")
+            job.done.set()
+
+    def _loop(self, gen: int) -> None:
+        while True:
+            with self._cv:
+                while self._gen == gen and not self._calls and self._slot is _EMPTY:
+                    self._cv.wait()
+                if self._gen != gen:
+                    break
+                if self._calls:
+                    job, msg = self._calls.popleft(), _EMPTY
+                else:
+                    job, msg, self._slot = None, self._slot, _EMPTY
+                    if not self._is_active():
+                        continue
+                    self._busy = True
+            if job is not None:
+                try:
+                    job.result = job.fn()
+                except BaseException as err:  # noqa: BLE001 - handed to the caller
+                    job.error = err
+                job.done.set()
                 continue
             try:
                 self._process(msg)
             except Exception as err:  # noqa: BLE001 - the worker must survive any frame
                 self._on_error(err)
+            finally:
+                with self._cv:
+                    self._busy = False
+                    self._cv.notify_all()

@@ -196,6 +196,9 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         Parameter("tf_timeout_s", value=0.5),
     ])
     harness = Harness(cam)
+    built_on = []
+    load = node._load_localizer
+    node._load_localizer = lambda cfg: (built_on.append(threading.current_thread()), load(cfg))[1]
     spinner, harness_spinner = Spinner(node), Spinner(harness.node)
     try:
         # a map that fails to load: configure fails, the node stays up for a retry
@@ -211,6 +214,8 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert not refused.successful and "configure" in refused.reason
         assert node.set_parameters([Parameter("tf_publish_rate", value=10.0)])[0].successful
         assert harness.transition("activate")
+        # built (and warmed up) on the thread that runs the frames: CUDA graphs are per thread
+        assert built_on[-1] is node._worker._thread and built_on[-1].name == "mast3r_worker"
         assert node._tf_timer.timer_period_ns == 100_000_000
         assert node.set_parameters([Parameter("tf_publish_rate", value=20.0)])[0].successful
         assert node._tf_timer.timer_period_ns == 50_000_000

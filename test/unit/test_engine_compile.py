@@ -4,6 +4,7 @@ outputs on the tiny network, K keyframes decode in one padded batch, bad modes a
 from __future__ import annotations
 
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -70,3 +71,50 @@ def test_compile_default_equals_eager(one_torch_thread):
                                                                                    dim=-1)
         assert rel.max() < 1e-4
         assert ((a.conf_1 - b.conf_1).abs() / a.conf_1).max() < 1e-4
+
+
+def _in_thread(fn):
+    out = {}
+
+    def run():
+        try:
+            out["value"] = fn()
+        except BaseException as err:  # noqa: BLE001
+            out["error"] = err
+    t = threading.Thread(target=run)
+    t.start()
+    t.join(60)
+    return out
+
+
+def test_another_thread_gets_its_own_cuda_graph_trees(monkeypatch):
+    """'reduce-overhead' keeps CUDA-graph trees in a threading.local set up on the importing
+    thread. Before torch 2.13 (Jetson's wheels) a compiled call from the node's inference thread
+    failed in cudagraph_trees.get_obj with an AssertionError (pytorch/pytorch#123177);
+    `ensure_cuda_graph_thread_state`, called by the engine before each compiled call, gives the
+    thread its own containers. Emulated here with torch < 2.13's get_obj and no _initialize_tls.
+    """
+    cgt = pytest.importorskip("torch._inductor.cudagraph_trees")
+    from mast3r_ros.core.model.engine import ensure_cuda_graph_thread_state
+
+    def old_get_obj(local, attr_name):  # torch 2.1-2.12
+        if hasattr(local, attr_name):
+            return getattr(local, attr_name)
+        assert torch._C._is_key_in_tls(attr_name)
+        return torch._C._get_obj_in_tls(attr_name)
+
+    monkeypatch.setattr(cgt, "get_obj", old_get_obj)
+    monkeypatch.delattr(cgt, "_initialize_tls", raising=False)
+    mine = old_get_obj(cgt.local, "tree_manager_containers")
+    bare = _in_thread(lambda: cgt.get_container(0))
+    assert isinstance(bare.get("error"), AssertionError)  # what the node's thread met
+
+    def prepared():
+        ensure_cuda_graph_thread_state()
+        ensure_cuda_graph_thread_state()  # twice: kept, not replaced
+        return cgt.get_obj(cgt.local, "tree_manager_containers"), cgt.get_container(0)
+    got = _in_thread(prepared)
+    assert "error" not in got, got
+    containers, container = got["value"]
+    assert containers is not mine and containers == {0: container}
+    assert old_get_obj(cgt.local, "tree_manager_containers") is mine  # this thread's untouched

@@ -147,3 +147,17 @@ def test_the_diagnostics_timer_runs_on_the_steady_clock(monkeypatch):
     (period, clock), = timers
     assert period == 1.0 and clock.clock_type == "steady"
     sys.modules.pop("mast3r_ros.ros.diagnostics_publisher", None)
+
+
+def test_configuring_is_said_while_the_model_loads():
+    """Configure blocks the executor for minutes (a compile, a TensorRT build); the node
+    publishes from its wait (`LatestMessageWorker.call`'s heartbeat) and says what it does."""
+    d = DiagnosticsWindow()
+    d.configuring_since_s = 100.0
+    s = d.summary(142.4, Track.UNINITIALIZED, active=False)
+    assert s.level == STALE and s.message == ("configuring: loading the model and the map "
+                                              "(42 s so far)")
+    assert dict(s.values)["state"] == "configuring"
+    d.configuring_since_s = None
+    s = d.summary(143.0, Track.UNINITIALIZED, active=False)
+    assert s.message.startswith("not active") and dict(s.values)["state"] == "inactive"

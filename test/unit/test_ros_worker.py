@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import collections
 import threading
+import time
 
-from mast3r_ros.ros.worker import LatestMessageWorker
+import pytest
+
+from mast3r_ros.ros.worker import LatestMessageWorker, WorkerStoppedError
 
 
 class Recorder:
@@ -77,3 +81,144 @@ def test_inactive_worker_skips_messages_and_stop_drains():
     w.drain()
     assert rec.seen == [] and rec.errors == []
     w.stop(10.0)                                       # stopping twice is harmless
+
+
+def _wait_until(cond, timeout_s=10.0):
+    end = time.monotonic() + timeout_s
+    while not cond():
+        assert time.monotonic() < end, "timed out"
+        time.sleep(0.005)
+
+
+def test_call_runs_on_the_thread_that_processes_frames():
+    """The model is built and warmed up through `call` on the thread that then runs every frame:
+    torch's compiled CUDA graphs are per thread (a warm-up on the executor thread recorded them
+    again on the first live frames, or failed on torch < 2.13)."""
+    threads = []
+    rec = Recorder()
+    w = LatestMessageWorker(lambda m: (threads.append(threading.current_thread()),
+                                       rec.process(m)), lambda: True, rec.on_replaced,
+                            rec.on_error)
+    w.start()
+    built_on = w.call(threading.current_thread)
+    assert built_on is not threading.current_thread() and built_on.name == "mast3r_worker"
+    with pytest.raises(KeyError, match="no such map"):
+        w.call(lambda: {}["no such map"])      # the caller gets the exception
+    w.offer("last")
+    assert rec.done.wait(10.0)
+    assert threads == [built_on] and w.running
+    assert w.stop(10.0) and not w.running
+    with pytest.raises(WorkerStoppedError):
+        w.call(lambda: 1)
+
+
+def test_call_beats_the_heartbeat_while_it_waits():
+    rec, beats, gate = Recorder(), [], threading.Event()
+    w = _worker(rec)
+    w.start()
+
+    def slow():
+        gate.wait(10.0)
+        return "model"
+
+    def beat():
+        beats.append(threading.current_thread())
+        if len(beats) == 3:
+            gate.set()
+    assert w.call(slow, heartbeat=beat, heartbeat_period_s=0.01) == "model"
+    assert len(beats) >= 3 and set(beats) == {threading.current_thread()}
+    assert w.stop(10.0)
+
+
+def test_pause_waits_for_the_frame_and_keeps_the_thread():
+    gate, active = threading.Event(), [True]
+    rec = Recorder(block=gate)
+    w = _worker(rec, active=lambda: active[0])
+    w.start()
+    thread = w.call(threading.current_thread)
+    w.offer("first")
+    assert rec.started.wait(10.0)
+    w.offer("waiting")
+    active[0] = False                          # deactivate: inactive first, then pause
+    assert not w.pause(0.05)                   # "first" is still in inference
+    gate.set()
+    assert w.pause(10.0)
+    assert rec.seen == ["first"]               # "waiting" was dropped, not processed
+    active[0] = True                           # activate again: the same thread goes on
+    w.offer("last")
+    assert rec.done.wait(10.0) and w.call(threading.current_thread) is thread
+    assert w.stop(10.0)
+
+
+def test_a_stop_that_times_out_is_not_forgotten_and_a_restart_works():
+    """A frame outliving the join timeout: stop says False, and says it again on the second
+    stop (main's exit steps stop twice), so the model is not freed under the frame."""
+    gate = threading.Event()
+    rec = Recorder(block=gate)
+    w = _worker(rec)
+    w.start()
+    w.offer("stuck")
+    assert rec.started.wait(10.0)
+    assert not w.stop(0.05)
+    assert not w.stop(0.05)
+    w.start()                                  # configure again meanwhile: a new thread
+    new = w.call(threading.current_thread)
+    gate.set()
+    _wait_until(lambda: rec.seen == ["stuck"])  # the old thread ends its frame, then stops
+    w.offer("last")
+    assert rec.done.wait(10.0)
+    assert rec.seen == ["stuck", "last"] and w.call(threading.current_thread) is new
+    assert w.stop(10.0)
+    _wait_until(lambda: not any(t.name == "mast3r_worker" and t.is_alive()
+                                for t in threading.enumerate()))
+
+
+def test_calls_queued_when_the_worker_stops_fail_in_their_callers():
+    gate = threading.Event()
+    rec = Recorder()
+    w = _worker(rec)
+    w.start()
+    w.call(lambda: None)
+    errors = []
+
+    def first():
+        gate.wait(10.0)
+
+    def second():
+        try:
+            w.call(lambda: "never")
+        except WorkerStoppedError as err:
+            errors.append(err)
+    t1 = threading.Thread(target=lambda: w.call(first))
+    t1.start()
+    _wait_until(lambda: w._calls == collections.deque() and not gate.is_set())
+    t2 = threading.Thread(target=second)
+    t2.start()
+    _wait_until(lambda: len(w._calls) == 1)
+    assert not w.stop(0.05)                    # "first" is running
+    gate.set()
+    t1.join(10.0)
+    t2.join(10.0)
+    assert len(errors) == 1 and "stopped before the call ran" in str(errors[0])
+
+
+def test_the_node_builds_its_localizer_through_the_worker():
+    """node.py needs rclpy (not here): its _configure is read instead. The localizer must be
+    built inside self._worker.call(...) with a heartbeat, never on the executor thread."""
+    import ast
+    from pathlib import Path
+
+    src = Path(__file__).resolve().parents[2] / "mast3r_ros" / "ros" / "node.py"
+    cls = next(n for n in ast.parse(src.read_text()).body
+               if isinstance(n, ast.ClassDef) and n.name == "LocalizerNode")
+    configure = next(n for n in cls.body
+                     if isinstance(n, ast.FunctionDef) and n.name == "_configure")
+    calls = [n for n in ast.walk(configure) if isinstance(n, ast.Call)
+             and isinstance(n.func, ast.Attribute) and n.func.attr == "call"]
+    assert len(calls) == 1 and ast.unparse(calls[0].func) == "self._worker.call"
+    inner = ast.unparse(calls[0].args[0])
+    assert "self._load_localizer(cfg)" in inner
+    assert [k.arg for k in calls[0].keywords] == ["heartbeat"]
+    loads = [n for n in ast.walk(configure) if isinstance(n, ast.Attribute)
+             and n.attr == "_load_localizer"]
+    assert len(loads) == 1  # not called anywhere else in configure

@@ -56,6 +56,38 @@ log = logging.getLogger(__name__)
 
 _DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 COMPILE_MODES = ("none", "default", "reduce-overhead")
+
+
+def ensure_cuda_graph_thread_state() -> None:
+    """Let the calling thread run 'reduce-overhead' graphs (torch's CUDA-graph trees).
+
+    torch keeps its CUDA-graph trees in a ``threading.local`` of
+    ``torch/_inductor/cudagraph_trees.py``, set up at import on the importing thread only. From
+    torch 2.13 another thread gets its own on first use; before, a compiled call from a thread
+    that neither imported the module nor was started by autograd fails in
+    ``cudagraph_trees.get_obj`` with an AssertionError (pytorch/pytorch#123177) -- the node's
+    inference thread on NVIDIA's Jetson wheels (torch 2.1-2.5). This gives the calling thread
+    its own (empty) tree containers where torch has not: the graphs are then recorded on this
+    thread, so warm up on the thread that will run the frames (the node does, `ros/worker.py`).
+
+    A no-op when the module is not loaded yet (the first compile imports it on this thread),
+    when this thread is set up already, or when the torch version lacks these names.
+    """
+    import sys
+
+    cgt = sys.modules.get("torch._inductor.cudagraph_trees")
+    local = getattr(cgt, "local", None)
+    if local is None or hasattr(local, "tree_manager_containers"):
+        return
+    init = getattr(cgt, "_initialize_tls", None)  # torch >= 2.13
+    if callable(init):
+        init(local)
+        return
+    import collections
+    import threading
+
+    local.tree_manager_containers = {}
+    local.tree_manager_locks = collections.defaultdict(threading.Lock)
 BACKENDS = ("torch", "tensorrt")
 # Camera aspect assumed for the warm-up input when only the configured size is known (VGA-like,
 # 4:3): 512 -> 512x384, 384 -> 384x288, 224 -> 224x224 network pixels.
@@ -387,6 +419,7 @@ class Mast3rEngine:
 
     def _step(self) -> None:
         if self.compile == "reduce-overhead":
+            ensure_cuda_graph_thread_state()
             torch.compiler.cudagraph_mark_step_begin()
 
     def _decode_heads(self, e1: torch.Tensor, e2: torch.Tensor, hw: Tuple[int, int],
