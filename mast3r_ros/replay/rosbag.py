@@ -11,7 +11,11 @@ decodes only the images it yields.
 Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
 driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
 each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
-its stream has gone back k - 1 times before it. Only one run is read: the longest (most images;
+its stream has gone back k - 1 times before it. A message stamped below its run's latest one but
+followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is not a jump but a
+reordered message of the same run (two swapped images; a map -> odom re-broadcast stamped ahead,
+as AMCL and this node publish it, between results stamped at their images' times); tf samples
+are sorted by stamp, as tf2 does. Only one run is read: the longest (most images;
 the first of equally long ones) unless ``run`` chooses one, so no frame is associated with depth,
 intrinsics or a transform of another run, and tf is never interpolated across the jump.
 """
@@ -83,18 +87,53 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.close()
 
 
+# A message below its run's latest stamp starts a new run only when none of the next this many
+# messages of its stream climbs back above that stamp: a reordered message (a swapped pair, a
+# map->odom re-broadcast stamped ahead between fresh ones stamped in the past) is followed at
+# once by stamps past the top; after a clock reset or a loop the stream stays below it.
+RUN_LOOKAHEAD = 4
+
+
+def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[int]:
+    """Run number (1-based) of each header stamp of one stream, in bag order.
+
+    A stamp below the current run's highest one is a reordered message of that run when one of
+    the next ``lookahead`` stamps of the stream rises above that highest stamp again, and the
+    first message of a new run (a clock reset, a looped recording) when none does.
+    """
+    labels: List[int] = []
+    run, top = 1, None
+    for i, stamp in enumerate(stamps):
+        if top is not None and stamp < top and not any(
+                later > top for later in stamps[i + 1:i + 1 + lookahead]):
+            run, top = run + 1, stamp
+        else:
+            top = stamp if top is None else max(top, stamp)
+        labels.append(run)
+    return labels
+
+
 class _RunCounter:
-    """Run number (1-based) of each message of a stream: one more each time the stream's header
-    stamp goes back (strictly) from the previous one of the same stream, in bag order."""
+    """Run numbers of every stream's messages: `note` each message during the indexing pass
+    (returns its ordinal in its stream), `finish`, then `run` (stream, ordinal), also during the
+    second pass (the bag yields each stream's messages in the same order)."""
 
     def __init__(self) -> None:
-        self._last: Dict[Any, Tuple[int, int]] = {}
+        self._stamps: Dict[Any, List[int]] = collections.defaultdict(list)
+        self._labels: Dict[Any, List[int]] = {}
 
-    def run(self, stream: Any, stamp_ns: int) -> int:
-        last = self._last.get(stream)
-        run = 1 if last is None else last[1] + (stamp_ns < last[0])
-        self._last[stream] = (stamp_ns, run)
-        return run
+    def note(self, stream: Any, stamp_ns: int) -> int:
+        stamps = self._stamps[stream]
+        stamps.append(int(stamp_ns))
+        return len(stamps) - 1
+
+    def finish(self) -> None:
+        self._labels = {k: run_labels(v) for k, v in self._stamps.items()}
+        self._stamps.clear()
+
+    def run(self, stream: Any, ordinal: int) -> int:
+        labels = self._labels.get(stream, ())
+        return labels[ordinal] if ordinal < len(labels) else 1
 
 
 class BagSequence:
@@ -157,6 +196,7 @@ class BagSequence:
         self._depth_runs: List[Tuple[int, int]] = []
         self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
         self._tf_runs: List[Tuple[int, str, str, int, np.ndarray]] = []
+        self._run_counter = _RunCounter()
         self.run = 1
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
@@ -319,12 +359,12 @@ class BagSequence:
         if self._pose_frames is None:
             wanted = [t for t in wanted if t not in self._tf_topics]
         conns = [c for t in wanted for c in self._topics[t].connections]
-        runs = _RunCounter()
+        runs = self._run_counter = _RunCounter()
         for conn, _, raw in reader.messages(connections=conns):
             msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
             if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
                 stamp = header_stamp_ns(msg.header)
-                run = runs.run(conn.topic, stamp)
+                run = runs.note(conn.topic, stamp)  # its ordinal; the run after the pass
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
             elif conn.topic == self.depth_topic:
@@ -355,11 +395,19 @@ class BagSequence:
                 self._tf.add_static(parent, child, pose)
             else:
                 stamp = header_stamp_ns(ts.header)
-                run = runs.run(("tf", parent, child), stamp)
-                self._tf_runs.append((run, parent, child, stamp, pose))
+                ordinal = runs.note(("tf", parent, child), stamp)
+                self._tf_runs.append((ordinal, parent, child, stamp, pose))
 
     def _choose_run(self) -> None:
         """Keep the messages of one run (see the module docstring); warn when there are several."""
+        runs = self._run_counter
+        runs.finish()
+        image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
+        self._image_runs = [(runs.run(image, o), s) for o, s in self._image_runs]
+        self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
+        self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
+        self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
+                         for o, p, c, s, m in self._tf_runs]
         counts = collections.Counter(r for r, _ in self._image_runs)
         self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
                       max(s for q, s in self._image_runs if q == r))
@@ -480,13 +528,15 @@ class BagSequence:
         remaining = collections.Counter(self._depth_refs)
         depth_by_stamp: Dict[int, np.ndarray] = {}
         pending: collections.deque = collections.deque()
-        runs = _RunCounter()
+        ordinals: collections.Counter = collections.Counter()
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
             for conn, _, raw in reader.messages(connections=conns):
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
                 stamp = header_stamp_ns(msg.header)
-                if runs.run(conn.topic, stamp) != self.run:
+                ordinal = ordinals[conn.topic]
+                ordinals[conn.topic] += 1
+                if self._run_counter.run(conn.topic, ordinal) != self.run:
                     continue
                 if conn.topic != self.depth_topic:
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])

@@ -511,3 +511,53 @@ def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "ok", StoragePlugin.MCAP, rgbd_messages()))
     assert not [r for r in caplog.records if "does not stamp" in r.getMessage()]
+
+
+def test_run_labels_tell_a_reorder_from_a_clock_reset():
+    from mast3r_ros.replay.rosbag import run_labels
+
+    assert run_labels([1, 2, 4, 3, 5, 6]) == [1] * 6                 # two swapped images
+    # map->odom as AMCL / this node publish it: re-broadcasts stamped ahead (+100) between
+    # results stamped at their images' times
+    assert run_labels([100, 200, 150, 300, 250, 400, 350, 500]) == [1] * 8
+    assert run_labels([10, 11, 12, 14, 10, 11, 12]) == [1, 1, 1, 1, 2, 2, 2]  # a reset
+    # a stream's last message below the top: a reset (a run 2 of one depth image must not be
+    # associated with run 1's images), even if it was only reordered
+    assert run_labels([9, 11, 12, 14, 9]) == [1, 1, 1, 1, 2]
+    assert run_labels([5, 6, 1, 2, 3, 4, 5, 6, 7, 1, 2]) == [1, 1, 2, 2, 2, 2, 2, 2, 2, 3, 3]
+    assert run_labels([]) == []
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_reordered_images_and_tf_stay_one_run(tmp_path, storage, caplog):
+    """A fresh user's bags: two images recorded out of order, or one swapped pair of tf
+    messages, were taken for a clock reset -- the bag was split into runs, the depth (which never
+    'jumped') was dropped with run 1, and the tf edge was cut: build-map said '43 frames had no
+    pose' with exit 0."""
+    msgs = rgbd_messages()
+    # the bag receives the 1.2 s image before the 1.1 s one, and the tf at 1.25 s before 0.95 s
+    swapped = []
+    for topic, t, msg in msgs:
+        stamp = getattr(getattr(msg, "header", None), "stamp", None)
+        if topic == "/camera/color/image_raw" and stamp.nanosec == 100 * MS:
+            t += 150 * MS
+        if topic == "/tf" and msg.transforms[0].header.stamp.nanosec == 950 * MS:
+            t += 400 * MS
+        swapped.append((topic, t, msg))
+    for t in (1350 * MS, 1450 * MS, 1550 * MS):  # the edge goes on after the swapped pair
+        swapped.append(("/tf", t + 100 * MS, tf_message([("map", "base_link", t,
+                                                          MAP_FROM_BASE_1)])))
+    bag = write_bag(tmp_path / "bag", storage, sorted(swapped, key=lambda m: m[1]))
+    with caplog.at_level("WARNING"):
+        seq = BagSequence(bag, depth_topic="/camera/depth/image_rect_raw",
+                          pose_frames="map:camera_optical", pose_at_stamp=SPARSE_TF)
+    assert not [r for r in caplog.records if "jumps back" in r.getMessage()]
+    assert seq.runs == [] or len(seq.runs) == 1
+    assert sorted(seq.stamps_ns.tolist()) == [1000 * MS, 1100 * MS, 1200 * MS, 1400 * MS]
+    frames = {f.stamp_ns: f for f in seq}
+    assert len(frames) == 4
+    np.testing.assert_allclose(frames[1000 * MS].depth_m[1:, 1:], 1.0)  # depth kept
+    np.testing.assert_allclose(frames[1200 * MS].depth_m[1:, 1:], 2.0)
+    map_from_base = pose([0, 0, 0.15], [0.15, 0, 0])  # interpolated across the swapped tf
+    np.testing.assert_allclose(frames[1100 * MS].map_from_cam, map_from_base @ BASE_FROM_CAM,
+                               atol=1e-9)
