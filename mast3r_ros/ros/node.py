@@ -54,6 +54,7 @@ from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
+from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
 from mast3r_ros.ros.processing import FrameProcessing
@@ -338,6 +339,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             map_from_base = initial_pose_to_map_from_base(msg, n.map_frame)
             odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
                                              None, timeout_s=0.0)
+            # the operator's pose is broadcast at once (as AMCL does), until a frame localizes
+            odom = odom_from_base if n.odom_frame else None
+            hold = (localization_tf(planar_pose(map_from_base) if n.two_d_mode else
+                                    map_from_base, odom, n.map_frame, n.odom_frame, n.base_frame)
+                    if n.publish_tf else None)
         except (InputError, TransformException) as err:
             self.get_logger().warning(f"ignoring /initialpose: {err}")
             return
@@ -345,7 +351,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             self.get_logger().error(f"/initialpose handling failed: {err!r}")
             return
         with self._lock:
-            self._tracking.set_initial_pose(map_from_base, odom_from_base)
+            self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
             self._diag.note_reset(time.monotonic(), "/initialpose received")
         x, y, z = map_from_base[:3, 3]
         self.get_logger().info(f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking "

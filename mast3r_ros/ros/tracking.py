@@ -296,17 +296,26 @@ class TrackingState:
         requested, self.global_requested = self.global_requested, False
         return requested
 
-    def set_initial_pose(self, map_from_base_: np.ndarray, odom_from_base: np.ndarray) -> None:
+    def set_initial_pose(self, map_from_base_: np.ndarray, odom_from_base: np.ndarray,
+                         hold: Optional[TfToPublish] = None) -> None:
         """/initialpose: reset and use this base pose (carried by odometry) as the next prior.
 
-        The held map->odom is dropped: the operator says it is wrong, and nothing is broadcast
-        until a frame localizes against the map.
+        The held map->odom is replaced by ``hold`` (the operator's pose as the transform the
+        node broadcasts, `frames.localization_tf`), re-broadcast until a frame localizes, as
+        AMCL keeps a map->odom on /tf after an initial pose: Nav2's map->base_link lookups do
+        not fail while the first frame localizes (a second or more on a Jetson; never, if the
+        pose is far off). Without ``hold`` (``publish_tf`` off) nothing is held. The TF stamps
+        keep increasing across the reset (tf2 refuses a stamp older than the last).
         """
-        last_stamp = self.last_stamp_ns
+        last_stamp, last_tf_stamp = self.last_stamp_ns, self.last_tf_stamp_ns
         self.reset()
         self.tracker.last_stamp_ns = last_stamp
+        self.last_tf_stamp_ns = last_tf_stamp
         self.prior_map_from_odom = map_from_odom(map_from_base_, odom_from_base)
         self.prior_source = "initialpose"
+        if hold is not None:
+            held = finite_pose(hold.parent_from_child, "parent_from_child").copy()
+            self.held_tf = TfToPublish(hold.parent, hold.child, held)
 
     # --- results ---------------------------------------------------------------------------
     def on_success(self, result: LocalizationResult, tf: TfToPublish,

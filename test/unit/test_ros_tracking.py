@@ -117,7 +117,7 @@ def test_initial_pose_resets_and_sets_prior():
     st.set_initial_pose(map_from_base, odom_at_click)
     assert st.epoch > epoch                              # a result in flight is now outdated
     assert st.track is Track.UNINITIALIZED
-    assert st.held_tf is None                 # nothing broadcast until localized
+    assert st.held_tf is None                 # publish_tf off: nothing held
     assert st.last_stamp_ns == 100                       # time keeps its order
     prior = st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam))
     np.testing.assert_allclose(prior, map_from_cam, atol=1e-12)
@@ -127,6 +127,31 @@ def test_initial_pose_resets_and_sets_prior():
     for _ in range(3):
         _failure(st, "too few inliers")
     assert st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam)) is None
+
+
+def test_initial_pose_is_broadcast_until_a_frame_localizes():
+    """The held map->odom was dropped on /initialpose and nothing was broadcast until a frame
+    localized (a second or more on a Jetson, never if the pose was off): Nav2's map->base_link
+    lookups failed meanwhile. AMCL keeps a map->odom on /tf; so does the node now: the
+    operator's pose, with stamps still increasing."""
+    from mast3r_ros.ros.frames import localization_tf
+
+    st = TrackingState()
+    _success(st, make_pose(rz(45), [9, 9, 0]))
+    first = st.next_tf_stamp_ns(5_000_000_000, 0.1, fresh=True)
+    _, map_from_base, _ = camera_on_robot()
+    odom_at_click = make_pose(rz(-20.0), [0.3, 0.4, 0.0])
+    hold = localization_tf(map_from_base, odom_at_click, "map", "odom", "base_link")
+    st.set_initial_pose(map_from_base, odom_at_click, hold)
+    assert (st.held_tf.parent, st.held_tf.child) == ("map", "odom")
+    np.testing.assert_allclose(st.held_tf.parent_from_child @ odom_at_click, map_from_base,
+                               atol=1e-12)
+    jumped, sent = st.rebroadcast(4_999_000_000, 0.1)  # now + tolerance not newer: skipped
+    assert not jumped and sent is None
+    jumped, sent = st.rebroadcast(5_200_000_000, 0.1)
+    assert not jumped and sent[0] is st.held_tf and sent[1] > first
+    hold.parent_from_child[0, 3] = 99.0                     # held as a copy
+    assert st.held_tf.parent_from_child[0, 3] != 99.0
 
 
 def test_time_going_backwards_resets():
