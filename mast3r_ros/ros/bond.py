@@ -6,6 +6,7 @@ deactivate and at shutdown), for this Python node: bond id = the node name, topi
 ``bond_heartbeat_period`` (Nav2's 0.1 s), heartbeat timeout 4 s. With the ``bond`` message
 package missing, or ``bond_heartbeat_period`` 0, there is no bond (set the lifecycle manager's
 ``bond_timeout: 0.0`` then). A broken bond is only logged: the lifecycle manager reacts to it.
+Run without a lifecycle manager, no peer ever joins: said once at INFO (`BondReport`).
 
 Threads: the timer and the subscription run in their own callback group; `start`/`stop` come
 from transition callbacks; a lock guards the state and the entities.
@@ -26,7 +27,7 @@ from mast3r_ros.ros.bond_state import (
     DEAD_PUBLISH_PERIOD_S,
     NAV2_HEARTBEAT_TIMEOUT_S,
     NAV2_TOPIC,
-    BondEvent,
+    BondReport,
     BondState,
     Step,
 )
@@ -55,6 +56,7 @@ class NodeBond:
         self._pub = self._sub = self._timer = None
         self._group = MutuallyExclusiveCallbackGroup()
         self._warned = False
+        self._report = BondReport()   # across activations: "no manager" is said once
 
     @property
     def state(self) -> Optional[BondState]:
@@ -172,13 +174,12 @@ class NodeBond:
                                                     throttle_duration_sec=5.0)
                 break
         log = self._node.get_logger()
-        for event in step.events:
-            if event is BondEvent.FORMED:
-                log.info("bond with the lifecycle manager formed")
-            elif "by us" in step.reason:
-                log.info(f"bond with the lifecycle manager ended: {step.reason}")
+        for level, text in self._report.lines(step):
+            # one call site per severity: rclpy refuses a second severity at the same site
+            if level == "info":
+                log.info(text)
             else:
-                log.warning(f"bond with the lifecycle manager broken: {step.reason}")
+                log.warning(text)
 
 
 def _bond_topic(entity: Any) -> str:

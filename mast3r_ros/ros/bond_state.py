@@ -37,7 +37,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import uuid
-from typing import Any, List, Optional
+from typing import Any, List, Optional, Tuple
 
 # bond/msg/Constants.msg
 DEAD_PUBLISH_PERIOD_S = 0.05
@@ -62,6 +62,16 @@ class BondEvent(enum.Enum):
     BROKEN = "broken"
 
 
+class BreakCause(enum.Enum):
+    """Why a bond broke (`Step.cause`)."""
+
+    NO_PEER = "no_peer"                  # nobody joined within the connect timeout
+    PEER_ENDED = "peer_ended"            # the peer said active=false
+    HEARTBEAT_TIMEOUT = "heartbeat_timeout"
+    NO_ACK = "no_ack"                    # we ended it; the peer did not acknowledge in time
+    BY_US = "by_us"                      # we ended it (acknowledged, or before it formed)
+
+
 @dataclasses.dataclass(frozen=True)
 class StatusData:
     """The fields of one ``bond/msg/Status`` to publish (the header is stamped by the caller)."""
@@ -76,11 +86,12 @@ class StatusData:
 @dataclasses.dataclass
 class Step:
     """What one call asks the caller to do: publish these statuses, report these events (the
-    reason says why a bond broke)."""
+    cause and reason say why a bond broke)."""
 
     publish: List[StatusData] = dataclasses.field(default_factory=list)
     events: List[BondEvent] = dataclasses.field(default_factory=list)
     reason: str = ""
+    cause: Optional[BreakCause] = None
 
 
 class BondState:
@@ -134,11 +145,11 @@ class BondState:
         return StatusData(self.id, self.instance_id, active, self.heartbeat_timeout_s,
                           self.heartbeat_period_s)
 
-    def _die(self, step: Step, reason: str) -> Step:
+    def _die(self, step: Step, cause: BreakCause, reason: str) -> Step:
         self.phase = BondPhase.DEAD
         self._deadline = None
         step.events.append(BondEvent.BROKEN)
-        step.reason = reason
+        step.cause, step.reason = cause, reason
         return step
 
     # --- events ----------------------------------------------------------------------------
@@ -170,12 +181,12 @@ class BondState:
         if phase is BondPhase.WAITING_FOR_SISTER:
             step.events.append(BondEvent.FORMED)
             self.sister_died_first = True
-            self._die(step, "the peer ended the bond before it formed")
+            self._die(step, BreakCause.PEER_ENDED, "the peer ended the bond before it formed")
         elif phase is BondPhase.ALIVE:
             self.sister_died_first = True
-            self._die(step, "the peer ended the bond")
+            self._die(step, BreakCause.PEER_ENDED, "the peer ended the bond")
         elif phase is BondPhase.AWAIT_SISTER_DEATH:
-            self._die(step, "bond ended by us, acknowledged by the peer")
+            self._die(step, BreakCause.BY_US, "bond ended by us, acknowledged by the peer")
         if self.sister_died_first:
             step.publish.append(self.status(False))     # immediate ack of the sister's death
         return step
@@ -191,12 +202,14 @@ class BondState:
         step, phase = Step(), self.phase
         if self._deadline is not None and now_s >= self._deadline:
             if phase is BondPhase.WAITING_FOR_SISTER:
-                return self._die(step, f"no peer joined the bond within "
+                return self._die(step, BreakCause.NO_PEER, f"no peer joined the bond within "
                                        f"{self.connect_timeout_s:.1f} s")
             if phase is BondPhase.ALIVE:
-                return self._die(step, f"no heartbeat from the peer for "
-                                       f"{self.heartbeat_timeout_s:.1f} s")
-            return self._die(step, "the peer did not acknowledge the end of the bond")
+                return self._die(step, BreakCause.HEARTBEAT_TIMEOUT,
+                                 f"no heartbeat from the peer for "
+                                 f"{self.heartbeat_timeout_s:.1f} s")
+            return self._die(step, BreakCause.NO_ACK,
+                             "the peer did not acknowledge the end of the bond")
         if now_s >= self._next_publish:
             dying = phase is BondPhase.AWAIT_SISTER_DEATH
             step.publish.append(self.status(not dying))
@@ -217,6 +230,40 @@ class BondState:
             self._deadline = now_s + self.disconnect_timeout_s
             self._next_publish = now_s + self.dead_publish_period_s
         elif phase is BondPhase.WAITING_FOR_SISTER:
-            self._die(step, "bond ended by us before it formed")
+            self._die(step, BreakCause.BY_US, "bond ended by us before it formed")
         step.publish.append(self.status(False))
         return step
+
+
+class BondReport:
+    """What the node logs about its bonds, over the node's life (one instance across all its
+    activations): `lines` turns a `Step` into ``(level, text)`` pairs, level 'info' or
+    'warning'.
+
+    A bond that formed and then broke is a WARNING (the lifecycle manager acts on it). A bond
+    that no peer joined within the connect timeout, on a node whose bonds no peer has ever
+    joined, is a node run without nav2_lifecycle_manager: said once, at INFO, then silent. Once
+    a peer has joined, a bond nobody joins is a WARNING again (the manager went away).
+    """
+
+    def __init__(self) -> None:
+        self.peer_ever_joined = False
+        self._said_standalone = False
+
+    def lines(self, step: Step) -> List[Tuple[str, str]]:
+        out: List[Tuple[str, str]] = []
+        for event in step.events:
+            if event is BondEvent.FORMED:
+                self.peer_ever_joined = True
+                out.append(("info", "bond with the lifecycle manager formed"))
+            elif step.cause is BreakCause.BY_US:
+                out.append(("info", f"bond with the lifecycle manager ended: {step.reason}"))
+            elif step.cause is BreakCause.NO_PEER and not self.peer_ever_joined:
+                if not self._said_standalone:
+                    self._said_standalone = True
+                    out.append(("info", f"no lifecycle manager joined the bond ({step.reason}): "
+                                        "running without one (bond_heartbeat_period: 0.0 "
+                                        "starts no bond)"))
+            else:
+                out.append(("warning", f"bond with the lifecycle manager broken: {step.reason}"))
+        return out

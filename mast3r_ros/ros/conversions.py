@@ -12,7 +12,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from diagnostic_msgs.msg import DiagnosticArray, DiagnosticStatus, KeyValue
-from geometry_msgs.msg import PoseWithCovarianceStamped, TransformStamped
+from geometry_msgs.msg import Point, PoseWithCovarianceStamped, TransformStamped
 from rcl_interfaces.msg import FloatingPointRange, IntegerRange, ParameterDescriptor
 from sensor_msgs.msg import Image
 from visualization_msgs.msg import Marker, MarkerArray
@@ -72,11 +72,13 @@ def image_msg(rgb: np.ndarray, stamp_ns: int, frame_id: str) -> Image:
     return msg
 
 
-_MARKER_TYPE = {"arrow": Marker.ARROW, "text": Marker.TEXT_VIEW_FACING}
+_MARKER_TYPE = {"arrow": Marker.ARROW, "text": Marker.TEXT_VIEW_FACING,
+                "line_list": Marker.LINE_LIST, "points": Marker.POINTS}
 
 
 def marker_array_msg(specs: Sequence[MarkerSpec], frame_id: str, stamp_ns: int) -> MarkerArray:
-    """Markers from plain specs, preceded by a DELETEALL so a re-published map replaces the old."""
+    """Markers from plain specs, preceded by a DELETEALL so a re-published map replaces the old.
+    A spec's ``points`` become ``Marker.points`` (geometry_msgs/Point[]; one color for all)."""
     out = MarkerArray()
     clear = Marker()
     clear.header.frame_id = frame_id
@@ -95,6 +97,8 @@ def marker_array_msg(specs: Sequence[MarkerSpec], frame_id: str, stamp_ns: int) 
         m.scale.x, m.scale.y, m.scale.z = spec.scale
         m.color.r, m.color.g, m.color.b, m.color.a = spec.color_rgba
         m.text = spec.text
+        if spec.points is not None:
+            m.points = [Point(x=x, y=y, z=z) for x, y, z in spec.points.tolist()]
         out.markers.append(m)
     return out
 

@@ -1,7 +1,11 @@
 """What the node shows in rviz, as plain data and pixels (no rclpy).
 
-* keyframe markers: one arrow (viewing direction) and one id label per keyframe, as `MarkerSpec`
-  that `mast3r_ros.ros.conversions` turns into a ``visualization_msgs/MarkerArray``;
+* keyframe markers, as `MarkerSpec` that `mast3r_ros.ros.conversions` turns into a
+  ``visualization_msgs/MarkerArray``: one arrow (viewing direction) and one id label per keyframe
+  for a map of up to `LARGE_MAP_KEYFRAMES` keyframes; a larger map (the README's 10^4-10^5) is two
+  markers, a LINE_LIST (one short segment per keyframe along its viewing direction) and a POINTS
+  (its position), at most `MAX_DRAWN_KEYFRAMES` keyframes, uniformly strided -- 2x10^5 Marker
+  objects would stall activate on the executor thread (~40 MB latched) and choke rviz;
 * the ~/matches picture from `mast3r_ros.core.types.MatchDebug` (``query_xy``, ``keyframe_xy``,
   ``keyframe_index``, ``inliers``): the query with its matched pixels, beside the keyframe it
   matched most.
@@ -25,9 +29,19 @@ if TYPE_CHECKING:
     from mast3r_ros.core.types import MatchDebug
 
 
+# Above this many keyframes the map is drawn compactly (`compact_keyframe_markers`).
+LARGE_MAP_KEYFRAMES = 500
+# At most this many keyframes of a large map are drawn (every k-th keyframe, k = ceil(K / this)).
+MAX_DRAWN_KEYFRAMES = 20_000
+
+
 @dataclasses.dataclass(frozen=True)
 class MarkerSpec:
-    """A visualization_msgs/Marker as plain data. ``kind`` is 'arrow' or 'text'."""
+    """A visualization_msgs/Marker as plain data. ``kind`` is 'arrow', 'text', 'line_list' or
+    'points'. A 'line_list' or 'points' marker has ``points``: (N, 3) float64 (read-only) in the
+    marker's frame (its pose is the identity), pairs of rows for a 'line_list' (one segment
+    each); its ``scale`` is (line width, 0, 0) or (point width, point height, 0), as rviz reads
+    them. ``points`` is left out of comparisons."""
 
     ns: str
     id: int
@@ -37,6 +51,7 @@ class MarkerSpec:
     scale: Tuple[float, float, float]
     color_rgba: Tuple[float, float, float, float]
     text: str = ""
+    points: Optional[np.ndarray] = dataclasses.field(default=None, compare=False, repr=False)
 
 
 def keyframe_list(poses: Any, ids: Optional[Sequence[Any]] = None
@@ -63,7 +78,10 @@ _X_TO_Z = Rotation.from_rotvec([0.0, -math.pi / 2, 0.0])
 
 def keyframe_marker_specs(keyframes: Sequence[Tuple[str, np.ndarray]],
                           arrow_length_m: float = 0.3) -> List[MarkerSpec]:
-    """One arrow (viewing direction) and one id label per keyframe ``(id, map_from_cam)``."""
+    """One arrow (viewing direction) and one id label per keyframe ``(id, map_from_cam)``; more
+    than `LARGE_MAP_KEYFRAMES` keyframes are drawn compactly (`compact_keyframe_markers`)."""
+    if len(keyframes) > LARGE_MAP_KEYFRAMES:
+        return compact_keyframe_markers(np.stack([p for _, p in keyframes]), arrow_length_m)
     specs: List[MarkerSpec] = []
     for i, (kf_id, pose) in enumerate(keyframes):
         pose = finite_pose(pose, f"keyframe {kf_id} pose")
@@ -76,6 +94,49 @@ def keyframe_marker_specs(keyframes: Sequence[Tuple[str, np.ndarray]],
         specs.append(MarkerSpec("keyframe_ids", i, "text", label_pos, (0.0, 0.0, 0.0, 1.0),
                                 (0.0, 0.0, 0.08), (1.0, 1.0, 1.0, 0.9), str(kf_id)))
     return specs
+
+
+def compact_keyframe_markers(poses: np.ndarray, segment_length_m: float = 0.3,
+                             max_drawn: int = MAX_DRAWN_KEYFRAMES) -> List[MarkerSpec]:
+    """A large map in two markers: a LINE_LIST with one segment per keyframe from its position
+    along its viewing direction (optical +z), ``segment_length_m`` long, and a POINTS at the
+    positions (which end is the camera). ``poses`` (K, 4, 4) ``map_from_cam``; at most
+    ``max_drawn`` keyframes, every ``ceil(K / max_drawn)``-th, and then the namespace says so
+    ("keyframes (20000 of 100000 shown)"). Vectorized: no per-keyframe Python objects. Raises
+    InputError for poses that are not (K, 4, 4) or not finite."""
+    poses = np.asarray(poses, dtype=np.float64)
+    if poses.size == 0:
+        return []
+    if poses.ndim != 3 or poses.shape[1:] != (4, 4):
+        raise InputError(f"keyframe poses must be (K, 4, 4), got {poses.shape}")
+    bad = ~np.isfinite(poses).all(axis=(1, 2))
+    if bad.any():
+        raise InputError(f"keyframe pose {int(np.argmax(bad))} must be a finite 4x4 matrix")
+    total = len(poses)
+    stride = -(-total // max(1, int(max_drawn)))
+    drawn = poses[::stride]
+    start = drawn[:, :3, 3]
+    segments = np.empty((2 * len(drawn), 3))
+    segments[0::2] = start
+    segments[1::2] = start + segment_length_m * drawn[:, :3, 2]
+    positions = np.array(start)
+    for a in (segments, positions):
+        a.setflags(write=False)
+    ns = "keyframes" if stride == 1 else f"keyframes ({len(drawn)} of {total} shown)"
+    origin, identity = (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0)
+    return [MarkerSpec(ns, 0, "line_list", origin, identity, (0.02, 0.0, 0.0),
+                       (0.1, 0.6, 1.0, 0.9), points=segments),
+            MarkerSpec(ns, 1, "points", origin, identity, (0.06, 0.06, 0.0),
+                       (1.0, 1.0, 1.0, 0.9), points=positions)]
+
+
+def map_keyframe_markers(keyframe_map: Any, arrow_length_m: float = 0.3) -> List[MarkerSpec]:
+    """The ~/keyframes markers of a `KeyframeMap`: arrows and manifest ids (`map_keyframes`,
+    `keyframe_marker_specs`) up to `LARGE_MAP_KEYFRAMES` keyframes, else the compact markers of
+    its pose array (no keyframe record is built)."""
+    if len(keyframe_map) > LARGE_MAP_KEYFRAMES:
+        return compact_keyframe_markers(keyframe_map.poses(), arrow_length_m)
+    return keyframe_marker_specs(map_keyframes(keyframe_map), arrow_length_m)
 
 
 def map_keyframes(keyframe_map: Any) -> List[Tuple[str, np.ndarray]]:

@@ -48,8 +48,9 @@ class Outputs:
         self._gate.run(lambda: self._pose.publish(msg))
 
     def keyframes(self, keyframe_map: Any, stamp_ns: int) -> None:
-        """An arrow and an id label per keyframe of ``keyframe_map`` (replacing earlier ones)."""
-        specs = debug_view.keyframe_marker_specs(debug_view.map_keyframes(keyframe_map))
+        """The markers of ``keyframe_map`` (replacing earlier ones): an arrow and an id label per
+        keyframe, or a compact LINE_LIST + POINTS for a large map (`debug_view`)."""
+        specs = debug_view.map_keyframe_markers(keyframe_map)
         msg = conv.marker_array_msg(specs, self._map_frame, stamp_ns)
         self._gate.run(lambda: self._keyframes.publish(msg))
 

@@ -37,12 +37,14 @@ from sensor_msgs.msg import CameraInfo, Image  # noqa: E402
 from std_srvs.srv import Trigger  # noqa: E402
 from tf2_msgs.msg import TFMessage  # noqa: E402
 from tf2_ros import StaticTransformBroadcaster, TransformBroadcaster  # noqa: E402
+from visualization_msgs.msg import Marker  # noqa: E402
 
 from mast3r_ros.core import message_fields as mf  # noqa: E402
 from mast3r_ros.core.geometry import invert_pose, make_pose  # noqa: E402
 from mast3r_ros.core.keyframes import write_map  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames  # noqa: E402
 from mast3r_ros.ros import conversions as conv  # noqa: E402
+from mast3r_ros.ros import debug_view  # noqa: E402
 from mast3r_ros.ros.frames import TfToPublish, covariance_from_list  # noqa: E402
 from mast3r_ros.ros.node import LocalizerNode  # noqa: E402
 
@@ -184,6 +186,21 @@ class Spinner:
     def stop(self) -> None:
         self.executor.shutdown()
         self.thread.join(timeout=10.0)
+
+
+def test_large_map_markers_as_messages():
+    """The compact ~/keyframes of a large map: a DELETEALL, a LINE_LIST and a POINTS whose
+    ``points`` are geometry_msgs/Point, with the scales rviz reads (line width; point size)."""
+    poses = np.tile(np.eye(4), (debug_view.LARGE_MAP_KEYFRAMES + 1, 1, 1))
+    poses[:, 0, 3] = np.arange(len(poses), dtype=np.float64)
+    specs = debug_view.keyframe_marker_specs(debug_view.keyframe_list(poses))
+    clear, lines, dots = conv.marker_array_msg(specs, "map", 5).markers
+    assert clear.action == Marker.DELETEALL
+    assert (lines.type, dots.type) == (Marker.LINE_LIST, Marker.POINTS)
+    assert len(lines.points) == 2 * len(poses) and len(dots.points) == len(poses)
+    assert (lines.points[3].x, lines.points[3].z) == (1.0, 0.3) and dots.points[2].x == 2.0
+    assert (lines.scale.x, lines.scale.y, dots.scale.y, dots.scale.z) == (0.02, 0.0, 0.06, 0.0)
+    assert lines.pose.orientation.w == 1.0 and lines.header.frame_id == "map"
 
 
 def test_lifecycle_localizes_and_publishes(ros, scene):

@@ -14,7 +14,9 @@ import pytest
 from mast3r_ros.ros.bond_state import (
     BondEvent,
     BondPhase,
+    BondReport,
     BondState,
+    BreakCause,
     StatusData,
 )
 
@@ -126,6 +128,7 @@ def test_timeouts_without_a_peer_or_its_ack():
     assert not node.tick(9.9).events
     step = node.tick(10.0)
     assert step.events == [BondEvent.BROKEN] and "10.0 s" in step.reason
+    assert step.cause is BreakCause.NO_PEER
     node, manager, topic = _pair()
     topic.deliver("node", node.start(0.0))
     topic.deliver("manager", manager.start(0.0))
@@ -135,6 +138,40 @@ def test_timeouts_without_a_peer_or_its_ack():
     dying = [node.tick(topic.t + k * 0.05 + 1e-6) for k in range(1, 11)]
     assert all(s.publish and not s.publish[0].active for s in dying)   # active=false, 20 Hz
     assert node.tick(topic.t + 2.0).events == [BondEvent.BROKEN]
+
+
+def _no_peer_step(t0: float = 0.0):
+    node = BondState(NODE)
+    node.start(t0)
+    return node.tick(t0 + 10.0)
+
+
+def test_no_manager_ever_is_said_once_at_info_not_as_a_broken_bond():
+    """Run standalone (no nav2_lifecycle_manager), every activation's bond times out with no
+    peer: one INFO line for the node's life, never a WARNING."""
+    report = BondReport()
+    lines = report.lines(_no_peer_step())
+    assert len(lines) == 1 and lines[0][0] == "info"
+    assert "no lifecycle manager joined the bond" in lines[0][1] and "10.0 s" in lines[0][1]
+    for _ in range(3):                                   # re-activations: quiet
+        assert report.lines(_no_peer_step()) == []
+
+
+def test_a_bond_that_formed_and_broke_stays_a_warning():
+    report = BondReport()
+    node = BondState(NODE)
+    node.start(0.0)
+    step = node.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), 0.1)
+    assert report.lines(step) == [("info", "bond with the lifecycle manager formed")]
+    step = node.tick(4.2)                                # the manager fell silent
+    assert step.cause is BreakCause.HEARTBEAT_TIMEOUT
+    assert [lv for lv, _ in report.lines(step)] == ["warning"]
+    # a manager was there once: a later bond nobody joins is a fault, not a standalone run
+    assert [lv for lv, _ in report.lines(_no_peer_step())] == ["warning"]
+    ended = BondState(NODE)
+    ended.start(0.0)
+    step = ended.break_bond(1.0)                         # deactivate before it formed
+    assert step.cause is BreakCause.BY_US and report.lines(step)[0][0] == "info"
 
 
 def test_bad_arguments():

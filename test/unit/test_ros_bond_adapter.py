@@ -149,3 +149,27 @@ def test_stop_never_raises_and_is_silent_at_exit(bond_module):
     assert "timer" in node.destroyed and "sub" in node.destroyed
     assert not [ln for ln in node.logger.lines[n:] if ln[0] != "info"]
     bond.close()
+
+
+def test_standalone_run_says_once_at_info_that_no_manager_joined(bond_module, monkeypatch):
+    """No nav2_lifecycle_manager (``ros2 launch`` with autostart): each activation's bond times
+    out with no peer; that is one INFO line, not a WARNING per activation. A bond that a
+    manager joined and that then broke is still a WARNING."""
+    clock = [100.0]
+    monkeypatch.setattr(bond_module, "time", NS(monotonic=lambda: clock[0]))
+    node = FakeNode()
+    bond = bond_module.NodeBond(node)
+    for _ in range(3):                                     # activate ... deactivate, 3 times
+        assert bond.start(0.1)
+        clock[0] += 10.5
+        node.timer_cb()
+        assert bond.state.broken
+        bond.stop()
+    said = [ln for ln in node.logger.lines if "lifecycle manager" in ln[1]]
+    assert len(said) == 1 and said[0][0] == "info" and "no lifecycle manager joined" in said[0][1]
+    assert not [ln for ln in node.logger.lines if ln[0] != "info"]
+    assert bond.start(0.1)                                 # now a manager joins ...
+    node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=True))
+    clock[0] += 4.5                                        # ... and falls silent
+    node.timer_cb()
+    assert node.logger.lines[-1][0] == "warning" and "broken" in node.logger.lines[-1][1]

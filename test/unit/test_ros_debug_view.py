@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace as NS
 
+import time
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -31,6 +33,61 @@ def test_keyframe_markers():
         np.testing.assert_allclose(spec.position, pose[:3, 3])
     with pytest.raises(InputError):
         debug_view.keyframe_list(np.zeros((2, 3, 3)))
+
+
+def _ring(k: int) -> np.ndarray:
+    """``k`` keyframe poses on a 50 m circle, each looking along the tangent (vectorized)."""
+    a = np.linspace(0.0, 2 * np.pi, k, endpoint=False)
+    poses = np.tile(np.eye(4), (k, 1, 1))
+    poses[:, :3, :3] = Rotation.from_euler("z", a[:, None]).as_matrix() \
+        @ R_BASE_FROM_OPTICAL
+    poses[:, 0, 3], poses[:, 1, 3] = 50 * np.cos(a), 50 * np.sin(a)
+    return poses
+
+
+def test_small_map_keeps_an_arrow_and_an_id_per_keyframe():
+    poses = _ring(debug_view.LARGE_MAP_KEYFRAMES)
+    specs = debug_view.map_keyframe_markers(FakeMap(list(range(len(poses))), [], poses))
+    assert len(specs) == 2 * len(poses)
+    assert {s.kind for s in specs} == {"arrow", "text"} and all(s.points is None for s in specs)
+
+
+def test_large_map_is_two_markers_with_a_bounded_number_of_points():
+    """10^5 keyframes (the README's large map): a LINE_LIST and a POINTS, strided to the cap --
+    not 2x10^5 arrow and text markers -- quickly, without building any keyframe record."""
+    poses = _ring(100_000)
+
+    class BigMap(FakeMap):
+        def keyframe(self, index):
+            raise AssertionError("no per-keyframe record for a large map")
+
+    t0 = time.perf_counter()
+    specs = debug_view.map_keyframe_markers(BigMap(range(len(poses)), [], poses))
+    assert time.perf_counter() - t0 < 1.0
+    lines, dots = specs
+    cap = debug_view.MAX_DRAWN_KEYFRAMES
+    assert (lines.kind, dots.kind) == ("line_list", "points")
+    assert lines.points.shape == (2 * cap, 3) and dots.points.shape == (cap, 3)
+    assert lines.ns == dots.ns == f"keyframes ({cap} of 100000 shown)"
+    assert len({(s.ns, s.id) for s in specs}) == 2
+    assert lines.scale == (0.02, 0.0, 0.0) and dots.scale[2] == 0.0   # what rviz reads
+    assert lines.orientation_xyzw == (0.0, 0.0, 0.0, 1.0)
+    # every 5th keyframe: a segment from its position along its optical +z, 0.3 m long
+    for j in (0, 1, cap - 1):
+        pose = poses[5 * j]
+        np.testing.assert_allclose(lines.points[2 * j], pose[:3, 3])
+        np.testing.assert_allclose(lines.points[2 * j + 1] - lines.points[2 * j],
+                                   0.3 * pose[:3, 2], atol=1e-12)
+        np.testing.assert_allclose(dots.points[j], pose[:3, 3])
+    # the list form (keyframe_list) switches too; a map under the cap is drawn whole
+    kfs = debug_view.keyframe_list(poses[:2000])
+    whole = debug_view.keyframe_marker_specs(kfs)
+    assert [s.kind for s in whole] == ["line_list", "points"] and whole[0].ns == "keyframes"
+    assert whole[1].points.shape == (2000, 3)
+    bad = poses[:1000].copy()
+    bad[700, 0, 3] = np.nan
+    with pytest.raises(InputError, match="700"):
+        debug_view.compact_keyframe_markers(bad)
 
 
 def test_debug_image_marks_inliers():
@@ -65,13 +122,15 @@ def test_debug_image_side_by_side_with_the_most_matched_keyframe():
 class FakeMap:
     """The `KeyframeMap` calls the node makes: len, poses(), keyframe(i).id, image(i)."""
 
-    def __init__(self, ids, images):
-        self.ids, self.images = ids, images
+    def __init__(self, ids, images, poses=None):
+        self.ids, self.images, self._poses = ids, images, poses
 
     def __len__(self):
         return len(self.ids)
 
     def poses(self):
+        if self._poses is not None:
+            return self._poses
         return np.stack([make_pose(rz(10.0 * i), [i, 0, 0]) for i in range(len(self.ids))])
 
     def keyframe(self, index):
