@@ -75,13 +75,19 @@ class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
     records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
-    no_depth: int = 0
+    no_depth: int = 0  # keyframes written without depth (depth not needed)
+    depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
+    keyframes: int = 0
 
 
 def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config
                    ) -> _MapStats:
-    """Offer every posed frame to the selector; write the selected ones."""
+    """Offer every posed frame to the selector; write the selected ones. When the matcher needs
+    keyframe depth (`depth_needed_by`), a frame without depth (its depth image missing within
+    the sync tolerance: a depth stream slower than the colour one) is not offered, so the next
+    frame with depth can become the keyframe; `InputError` when that leaves no keyframe."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
+    need = depth_needed_by(cfg.localizer)
     st = _MapStats()
     for i, f in enumerate(progress(source, len(source), "build-map")):
         pose = f.map_from_cam if poses is None else poses[i]
@@ -89,9 +95,13 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             st.no_pose += 1
             continue
         st.all_poses.append(pose)
+        if need and f.depth_m is None:
+            st.depth_skipped += 1
+            continue
         if not selector.offer(pose):
             continue
         st.no_depth += f.depth_m is None
+        st.keyframes += 1
         kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
         if cfg.map_check.enabled:
             st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
@@ -100,6 +110,11 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
         raise InputError(
             "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
             "FILE, or (rosbag2) --pose-frames map:camera_optical")
+    if not st.keyframes and st.depth_skipped:  # every posed frame lacked depth
+        raise InputError(
+            f"none of the {st.depth_skipped} frames with a pose has depth, and {need} needs "
+            "keyframe depth: check that the depth topic (a TUM folder's depth.txt) covers the "
+            "frames with a pose, or widen --sync-tolerance")
     return st
 
 
@@ -193,6 +208,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     if st.no_depth:
         log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
                     "will refuse this map", st.no_depth)
+    if st.depth_skipped:
+        log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
+                    "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
     return len(kf_poses), path
 
 

@@ -189,3 +189,69 @@ def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
     with pytest.raises(InputError, match="gt.txt"):
         run_localization(TumSequence(demo_seq[1]), path, str(run), cfg, groundtruth=str(bad))
     assert not (run / "results.jsonl").exists()
+
+
+# ------------------------------------------- build-map with depth missing for some frames ---
+
+def _drop_depth(folder, out, keep):
+    """A copy of the TUM ``folder`` whose depth.txt lists only the frames ``keep(i)`` is true
+    for (a depth stream slower than the colour one: a RealSense at 30 / 15 Hz)."""
+    import shutil
+
+    shutil.copytree(folder, out)
+    lines = [ln for ln in open(os.path.join(out, "depth.txt"), encoding="utf-8")
+             if ln.strip() and not ln.startswith("#")]
+    with open(os.path.join(out, "depth.txt"), "w", encoding="utf-8") as fh:
+        fh.writelines(ln for i, ln in enumerate(lines) if keep(i))
+    return len(lines) - sum(1 for i in range(len(lines)) if keep(i))
+
+
+def test_frames_without_depth_are_not_keyframes_when_the_matcher_needs_depth(
+        demo_seq, tmp_path, caplog):
+    """build-map --matcher sift on a recording with depth missing for every 3rd image wrote
+    keyframes without depth (a warning only), and localize --matcher sift then refused the map
+    ("rebuild it from a source with depth"): now such frames are not offered as keyframes (the
+    next frame with depth becomes the keyframe) and one warning counts them."""
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    src = str(tmp_path / "seq")
+    skipped = _drop_depth(demo_seq[0], src, keep=lambda i: i % 3 != 0)  # frame 0 has none
+    caplog.set_level("WARNING")
+    n, path = build_map(TumSequence(src), str(tmp_path / "map"), _sift_cfg())
+    m = KeyframeMap.load(path)
+    assert n >= 2 and m.has_depth()
+    assert min(k.stamp_ns for k in m.keyframes) == TumSequence(src).stamps_ns[1]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{skipped} frames without depth were not used as keyframes: the sift matcher " \
+           "needs keyframe depth" in warned, warned
+    assert not any("keyframes have no depth" in w for w in warned), warned
+    # a matcher that does not need depth keeps every frame a candidate, as before
+    caplog.clear()
+    mast3r = dataclasses.replace(_sift_cfg().localizer, matcher="mast3r")
+    _, path = build_map(TumSequence(src), str(tmp_path / "map2"),
+                        dataclasses.replace(_sift_cfg(), localizer=mast3r))
+    assert min(k.stamp_ns for k in KeyframeMap.load(path).keyframes) == \
+        TumSequence(src).stamps_ns[0]
+    assert any("keyframes have no depth" in r.getMessage() for r in caplog.records)
+
+
+def test_no_keyframe_with_depth_is_one_error_naming_the_depth(demo_seq, tmp_path):
+    """Depth only where there is no pose: no keyframe is left, an InputError (exit 2) says so
+    instead of a map the sift matcher refuses."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    src = str(tmp_path / "seq")
+    _drop_depth(demo_seq[0], src, keep=lambda i: i == 0)
+    gt = os.path.join(src, "groundtruth.txt")
+    lines = [ln for ln in open(gt, encoding="utf-8") if ln.strip() and not ln.startswith("#")]
+    with open(gt, "w", encoding="utf-8") as fh:
+        fh.writelines(lines[1:])  # frame 0, the only one with depth, has no pose
+    out = str(tmp_path / "map")
+    with pytest.raises(InputError, match=r"none of the \d+ frames with a pose has depth, and the "
+                                         r"sift matcher needs keyframe depth: .*--sync-tolerance"):
+        build_map(TumSequence(src), out, _sift_cfg())
+    assert not os.path.exists(out)
