@@ -255,3 +255,49 @@ def test_no_keyframe_with_depth_is_one_error_naming_the_depth(demo_seq, tmp_path
                                          r"sift matcher needs keyframe depth: .*--sync-tolerance"):
         build_map(TumSequence(src), out, _sift_cfg())
     assert not os.path.exists(out)
+
+
+# ----------------------------------------------- frames without a pose: the reason is said ---
+
+def _every_other_pose(src, out, shift_s=0.0):
+    """Every other line of ``src`` (a TUM trajectory, poses 0.2 s apart: 0.4 s apart now, more
+    than pose_at_stamp.max_gap_s = 0.1 s), its stamps moved by ``shift_s``."""
+    lines = [ln.split() for ln in open(src, encoding="utf-8")
+             if ln.strip() and not ln.startswith("#")]
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{float(v[0]) + shift_s:.6f} {' '.join(v[1:])}\n" for v in lines[::2])
+    return out
+
+
+def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, caplog):
+    """'N frames had no pose and were skipped' said no reason: frames between poses farther
+    apart than pose_at_stamp.max_gap_s now name it and the --params fix, for --trajectory and
+    a TUM folder's groundtruth.txt alike."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    traj = _every_other_pose(os.path.join(demo_seq[0], "groundtruth.txt"),
+                             str(tmp_path / "traj.txt"))
+    caplog.set_level("WARNING")
+    build_map(TumSequence(demo_seq[0]), str(tmp_path / "map"), _sift_cfg(), trajectory=traj)
+    (warned,) = [r.getMessage() for r in caplog.records if "had no pose" in r.getMessage()]
+    assert warned.startswith(f"4 frames had no pose and were skipped: 3 of these 4 frames are "
+                             f"between two poses of --trajectory {traj} more than "
+                             "pose_at_stamp.max_gap_s (0.100 s) apart (up to 0.400 s)"), warned
+    assert warned.endswith("set 'pose_at_stamp: max_gap_s: 0.4' (under ros__parameters) in a "
+                           "--params YAML"), warned
+    # no frame has a pose (groundtruth.txt 0.4 s apart, between the frames): the error says
+    # why, and not to give the source a groundtruth.txt it has
+    src = tmp_path / "seq"
+    import shutil
+
+    shutil.copytree(demo_seq[0], src)
+    _every_other_pose(os.path.join(demo_seq[0], "groundtruth.txt"),
+                      str(src / "groundtruth.txt"), shift_s=0.1)
+    with pytest.raises(InputError) as err:
+        build_map(TumSequence(str(src)), str(tmp_path / "map2"), _sift_cfg())
+    text = str(err.value)
+    assert text.startswith(f"no frame has a pose: 6 of these 8 frames are between two poses of "
+                           f"{src / 'groundtruth.txt'} more than pose_at_stamp.max_gap_s"), text
+    assert "'pose_at_stamp: max_gap_s: 0.4'" in text and "give the source" not in text, text
