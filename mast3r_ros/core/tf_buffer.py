@@ -17,7 +17,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InputError
-from .trajectory import poses_at_stamps
+from .trajectory import bracketing_gaps, poses_at_stamps
 
 
 class TransformError(InputError):
@@ -25,7 +25,15 @@ class TransformError(InputError):
 
 
 class ExtrapolationError(TransformError):
-    """The frames are connected, but a time-varying edge has no sample near the stamp."""
+    """The frames are connected, but a time-varying edge has no sample near the stamp.
+
+    ``gap_ns``: when the stamp lies between two samples of the edge that are more than
+    ``max_gap_ns`` apart (the edge is published too sparsely for the pose-at-stamp rule), how
+    far apart they are; None when the stamp is before the first or after the last sample."""
+
+    def __init__(self, message: str, gap_ns: Optional[int] = None) -> None:
+        super().__init__(message)
+        self.gap_ns = gap_ns
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
@@ -64,10 +72,13 @@ class _Edge:
             return pose[0]
         stamps = self._arrays[0]
         gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
+        around = int(bracketing_gaps(np.sort(stamps), [stamp_ns])[0])
+        apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
             f"it is known from {stamps.min() * 1e-9:.6f} s to {stamps.max() * 1e-9:.6f} s "
-            f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap})"
+            f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
+            f"{apart})", gap_ns=around if around > 0 else None,
         )
 
 

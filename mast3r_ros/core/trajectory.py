@@ -88,3 +88,20 @@ def poses_at_stamps(
             out[m], valid[m] = poses[nearest[m]], True
     return out, valid
 
+
+def bracketing_gaps(stamps_ns: np.ndarray, query_ns: np.ndarray) -> np.ndarray:
+    """For each query stamp, how far apart (ns) the two samples of the sorted ``stamps_ns``
+    around it are: 0 at a sample, -1 before the first or after the last sample. Returns (M,)
+    int64. Says why `poses_at_stamps` gave no pose: a query inside the trajectory lies in a gap
+    longer than ``max_gap_ns`` (and farther than ``tolerance_ns`` from both samples)."""
+    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    out = np.full(query.shape, -1, dtype=np.int64)
+    if stamps.size == 0:
+        return out
+    hi = np.searchsorted(stamps, query, side="left")
+    at = (hi < stamps.size) & (stamps[np.minimum(hi, stamps.size - 1)] == query)
+    inside = (hi > 0) & (hi < stamps.size) & ~at
+    out[at] = 0
+    out[inside] = stamps[hi[inside]] - stamps[hi[inside] - 1]
+    return out

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import logging
+import math
 import os
 import shutil
 import sys
@@ -30,7 +31,7 @@ from ..core.localizer import Localizer
 from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
 from ..core.retrieval_index import IndexParams
 from ..core.tracker import StampCheck, Tracker
-from ..core.trajectory import poses_at_stamps
+from ..core.trajectory import bracketing_gaps, poses_at_stamps
 from ..core.types import Frame, LocalizationResult
 from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes
 from .metrics import frame_errors, summarize
@@ -75,32 +76,94 @@ class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
     records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
-    no_depth: int = 0
+    why_no_pose: Optional[str] = None  # `_why_no_pose`
+    no_depth: int = 0  # keyframes written without depth (depth not needed)
+    depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
+    keyframes: int = 0
 
 
-def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config
-                   ) -> _MapStats:
-    """Offer every posed frame to the selector; write the selected ones."""
+def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config,
+                   trajectory: Optional[Tuple[str, np.ndarray]] = None) -> _MapStats:
+    """Offer every posed frame to the selector; write the selected ones. When the matcher needs
+    keyframe depth (`depth_needed_by`), a frame without depth (its depth image missing within
+    the sync tolerance: a depth stream slower than the colour one) is not offered, so the next
+    frame with depth can become the keyframe; `InputError` when that leaves no keyframe.
+    ``trajectory``: (what it is, its stamps) when ``poses`` come from a trajectory file, for
+    `_why_no_pose`; `InputError` naming the reason when no frame has a pose."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
+    need = depth_needed_by(cfg.localizer)
     st = _MapStats()
+    no_pose: List[int] = []
     for i, f in enumerate(progress(source, len(source), "build-map")):
         pose = f.map_from_cam if poses is None else poses[i]
         if pose is None or not np.isfinite(pose).all():
-            st.no_pose += 1
+            no_pose.append(f.stamp_ns)
             continue
         st.all_poses.append(pose)
+        if need and f.depth_m is None:
+            st.depth_skipped += 1
+            continue
         if not selector.offer(pose):
             continue
         st.no_depth += f.depth_m is None
+        st.keyframes += 1
         kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
         if cfg.map_check.enabled:
             st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
                                              str(kid)).reduced(cfg.map_check.work_width))
+    st.no_pose = len(no_pose)
+    if no_pose:
+        st.why_no_pose = _why_no_pose(source, trajectory, no_pose, cfg.pose_at_stamp)
     if not st.all_poses:
         raise InputError(
+            f"no frame has a pose: {st.why_no_pose}" if st.why_no_pose else
             "no frame has a pose: give the source a groundtruth.txt, pass --trajectory "
             "FILE, or (rosbag2) --pose-frames map:camera_optical")
+    if not st.keyframes and st.depth_skipped:  # every posed frame lacked depth
+        raise InputError(
+            f"none of the {st.depth_skipped} frames with a pose has depth, and {need} needs "
+            "keyframe depth: check that the depth topic (a TUM folder's depth.txt) covers the "
+            "frames with a pose, or widen --sync-tolerance")
     return st
+
+
+def _max_gap_fix(gap_s: float) -> str:
+    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter."""
+    value = math.ceil(round(gap_s * 1e6) / 1e3) / 1e3  # up to the millisecond
+    return (f"to interpolate across gaps up to {gap_s:.3f} s, set 'pose_at_stamp: max_gap_s: "
+            f"{value:g}' (under ros__parameters) in a --params YAML")
+
+
+def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray]],
+                 missing_ns: Sequence[int], rule: PoseAtStampConfig) -> Optional[str]:
+    """Why the frames at ``missing_ns`` got no pose by the pose-at-stamp rule, with the fix
+    (a larger ``pose_at_stamp.max_gap_s``) when they fell in gaps between poses; None when the
+    source does not say (a TUM folder without groundtruth.txt, a bag read without tf).
+
+    The poses come from ``trajectory`` (what it is, its stamps), else a TUM folder's
+    groundtruth.txt, else tf (`BagSequence.no_pose_reason`, `no_pose_gap_s`)."""
+    if trajectory is None and callable(getattr(source, "groundtruth", None)):
+        trajectory = (os.path.join(str(getattr(source, "folder", "")), "groundtruth.txt"),
+                      source.groundtruth()[0])  # type: ignore[attr-defined]
+    if trajectory is None:
+        reason = getattr(source, "no_pose_reason", None)
+        if not isinstance(reason, str):
+            return None
+        gap = getattr(source, "no_pose_gap_s", None)
+        return f"{reason}; {_max_gap_fix(gap)}" if gap else reason
+    name, stamps = trajectory
+    stamps = np.sort(np.asarray(stamps, dtype=np.int64))
+    if not stamps.size:
+        return None
+    gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
+    if (gaps > 0).any():
+        return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
+                f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "
+                f"{gaps.max() * 1e-9:.3f} s) and farther than pose_at_stamp.tolerance_s "
+                f"({rule.tolerance_s:.3f} s) from both; {_max_gap_fix(gaps.max() * 1e-9)}")
+    return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
+            f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
+            f"({rule.tolerance_s:.3f} s) from its ends")
 
 
 def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
@@ -161,8 +224,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
-    poses = (poses_from_file(trajectory, source.stamps_ns, cfg.pose_at_stamp)
-             if trajectory else None)
+    traj = read_tum_trajectory(trajectory) if trajectory else None
+    poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
+             if traj is not None else None)
     if build.retrieval_checkpoint:
         from ..core.retrieval_model import check_retrieval_files
 
@@ -170,7 +234,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
                   index_params=IndexParams.from_config(cfg.scale), map_frame=cfg.node.map_frame)
     try:
-        st = _add_keyframes(w, source, poses, cfg)
+        st = _add_keyframes(w, source, poses, cfg, None if traj is None else
+                            (f"--trajectory {trajectory}", traj[0]))
         report = check_consistency(w, st.records, cfg,
                                    getattr(source, "depth_units_per_m", None), force)
         st.records.clear()
@@ -189,10 +254,14 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         w.abort()
         raise
     if st.no_pose:
-        log.warning("%d frames had no pose and were skipped", st.no_pose)
+        log.warning("%d frames had no pose and were skipped%s", st.no_pose,
+                    f": {st.why_no_pose}" if st.why_no_pose else "")
     if st.no_depth:
         log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
                     "will refuse this map", st.no_depth)
+    if st.depth_skipped:
+        log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
+                    "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
     return len(kf_poses), path
 
 

@@ -570,6 +570,34 @@ class BagSequence:
         index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
         return self._infos[max(index, 0)][1]
 
+    # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
+    # message, the tf gap it fell in in ns, 0 outside an edge's samples); None until the first
+    _no_pose: Optional[Dict[int, Tuple[str, int]]] = None
+
+    @property
+    def no_pose_count(self) -> int:
+        """How many images (distinct stamps) iterated so far got no pose from tf
+        (``pose_frames``): a tf edge has no sample near their stamp."""
+        return len(self._no_pose or ())
+
+    @property
+    def no_pose_reason(self) -> Optional[str]:
+        """Why frames iterated so far got no pose from tf: the first such frame's
+        `ExtrapolationError` message, the first one that fell in a tf gap when any did (that
+        one has a fix: `no_pose_gap_s`); None when every frame had a pose."""
+        if not self._no_pose:
+            return None
+        gaps = [msg for msg, gap in self._no_pose.values() if gap]
+        return (gaps or [msg for msg, _ in self._no_pose.values()])[0]
+
+    @property
+    def no_pose_gap_s(self) -> Optional[float]:
+        """The longest spacing (s) of a tf edge's samples, more than ``pose_at_stamp.max_gap_s``,
+        that left a frame without a pose (a larger max_gap_s interpolates across it); None when
+        no frame lacks a pose for that reason."""
+        gap = max((g for _, g in (self._no_pose or {}).values()), default=0)
+        return gap * 1e-9 if gap else None
+
     def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
         if self._pose_frames is None:
             return None
@@ -586,6 +614,9 @@ class BagSequence:
             return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
+            if self._no_pose is None:
+                self._no_pose = {}
+            self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
             return None
 
     def _frame(

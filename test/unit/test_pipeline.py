@@ -189,3 +189,115 @@ def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
     with pytest.raises(InputError, match="gt.txt"):
         run_localization(TumSequence(demo_seq[1]), path, str(run), cfg, groundtruth=str(bad))
     assert not (run / "results.jsonl").exists()
+
+
+# ------------------------------------------- build-map with depth missing for some frames ---
+
+def _drop_depth(folder, out, keep):
+    """A copy of the TUM ``folder`` whose depth.txt lists only the frames ``keep(i)`` is true
+    for (a depth stream slower than the colour one: a RealSense at 30 / 15 Hz)."""
+    import shutil
+
+    shutil.copytree(folder, out)
+    lines = [ln for ln in open(os.path.join(out, "depth.txt"), encoding="utf-8")
+             if ln.strip() and not ln.startswith("#")]
+    with open(os.path.join(out, "depth.txt"), "w", encoding="utf-8") as fh:
+        fh.writelines(ln for i, ln in enumerate(lines) if keep(i))
+    return len(lines) - sum(1 for i in range(len(lines)) if keep(i))
+
+
+def test_frames_without_depth_are_not_keyframes_when_the_matcher_needs_depth(
+        demo_seq, tmp_path, caplog):
+    """build-map --matcher sift on a recording with depth missing for every 3rd image wrote
+    keyframes without depth (a warning only), and localize --matcher sift then refused the map
+    ("rebuild it from a source with depth"): now such frames are not offered as keyframes (the
+    next frame with depth becomes the keyframe) and one warning counts them."""
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    src = str(tmp_path / "seq")
+    skipped = _drop_depth(demo_seq[0], src, keep=lambda i: i % 3 != 0)  # frame 0 has none
+    caplog.set_level("WARNING")
+    n, path = build_map(TumSequence(src), str(tmp_path / "map"), _sift_cfg())
+    m = KeyframeMap.load(path)
+    assert n >= 2 and m.has_depth()
+    assert min(k.stamp_ns for k in m.keyframes) == TumSequence(src).stamps_ns[1]
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{skipped} frames without depth were not used as keyframes: the sift matcher " \
+           "needs keyframe depth" in warned, warned
+    assert not any("keyframes have no depth" in w for w in warned), warned
+    # a matcher that does not need depth keeps every frame a candidate, as before
+    caplog.clear()
+    mast3r = dataclasses.replace(_sift_cfg().localizer, matcher="mast3r")
+    _, path = build_map(TumSequence(src), str(tmp_path / "map2"),
+                        dataclasses.replace(_sift_cfg(), localizer=mast3r))
+    assert min(k.stamp_ns for k in KeyframeMap.load(path).keyframes) == \
+        TumSequence(src).stamps_ns[0]
+    assert any("keyframes have no depth" in r.getMessage() for r in caplog.records)
+
+
+def test_no_keyframe_with_depth_is_one_error_naming_the_depth(demo_seq, tmp_path):
+    """Depth only where there is no pose: no keyframe is left, an InputError (exit 2) says so
+    instead of a map the sift matcher refuses."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    src = str(tmp_path / "seq")
+    _drop_depth(demo_seq[0], src, keep=lambda i: i == 0)
+    gt = os.path.join(src, "groundtruth.txt")
+    lines = [ln for ln in open(gt, encoding="utf-8") if ln.strip() and not ln.startswith("#")]
+    with open(gt, "w", encoding="utf-8") as fh:
+        fh.writelines(lines[1:])  # frame 0, the only one with depth, has no pose
+    out = str(tmp_path / "map")
+    with pytest.raises(InputError, match=r"none of the \d+ frames with a pose has depth, and the "
+                                         r"sift matcher needs keyframe depth: .*--sync-tolerance"):
+        build_map(TumSequence(src), out, _sift_cfg())
+    assert not os.path.exists(out)
+
+
+# ----------------------------------------------- frames without a pose: the reason is said ---
+
+def _every_other_pose(src, out, shift_s=0.0):
+    """Every other line of ``src`` (a TUM trajectory, poses 0.2 s apart: 0.4 s apart now, more
+    than pose_at_stamp.max_gap_s = 0.1 s), its stamps moved by ``shift_s``."""
+    lines = [ln.split() for ln in open(src, encoding="utf-8")
+             if ln.strip() and not ln.startswith("#")]
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{float(v[0]) + shift_s:.6f} {' '.join(v[1:])}\n" for v in lines[::2])
+    return out
+
+
+def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, caplog):
+    """'N frames had no pose and were skipped' said no reason: frames between poses farther
+    apart than pose_at_stamp.max_gap_s now name it and the --params fix, for --trajectory and
+    a TUM folder's groundtruth.txt alike."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    traj = _every_other_pose(os.path.join(demo_seq[0], "groundtruth.txt"),
+                             str(tmp_path / "traj.txt"))
+    caplog.set_level("WARNING")
+    build_map(TumSequence(demo_seq[0]), str(tmp_path / "map"), _sift_cfg(), trajectory=traj)
+    (warned,) = [r.getMessage() for r in caplog.records if "had no pose" in r.getMessage()]
+    assert warned.startswith(f"4 frames had no pose and were skipped: 3 of these 4 frames are "
+                             f"between two poses of --trajectory {traj} more than "
+                             "pose_at_stamp.max_gap_s (0.100 s) apart (up to 0.400 s)"), warned
+    assert warned.endswith("set 'pose_at_stamp: max_gap_s: 0.4' (under ros__parameters) in a "
+                           "--params YAML"), warned
+    # no frame has a pose (groundtruth.txt 0.4 s apart, between the frames): the error says
+    # why, and not to give the source a groundtruth.txt it has
+    src = tmp_path / "seq"
+    import shutil
+
+    shutil.copytree(demo_seq[0], src)
+    _every_other_pose(os.path.join(demo_seq[0], "groundtruth.txt"),
+                      str(src / "groundtruth.txt"), shift_s=0.1)
+    with pytest.raises(InputError) as err:
+        build_map(TumSequence(str(src)), str(tmp_path / "map2"), _sift_cfg())
+    text = str(err.value)
+    assert text.startswith(f"no frame has a pose: 6 of these 8 frames are between two poses of "
+                           f"{src / 'groundtruth.txt'} more than pose_at_stamp.max_gap_s"), text
+    assert "'pose_at_stamp: max_gap_s: 0.4'" in text and "give the source" not in text, text

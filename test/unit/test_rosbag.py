@@ -561,3 +561,68 @@ def test_reordered_images_and_tf_stay_one_run(tmp_path, storage, caplog):
     map_from_base = pose([0, 0, 0.15], [0.15, 0, 0])  # interpolated across the swapped tf
     np.testing.assert_allclose(frames[1100 * MS].map_from_cam, map_from_base @ BASE_FROM_CAM,
                                atol=1e-9)
+
+
+# ---------------------------------------------- why frames got no pose from tf (--pose-frames) ---
+
+def test_frames_without_a_pose_from_tf_are_counted_with_the_reason(rgbd_bag):
+    """The ExtrapolationError of a frame tf gives no pose was logged at debug level only; the
+    sequence now keeps the count, the first reason (a tf gap's first) and the gap."""
+    seq = BagSequence(rgbd_bag, pose_frames="map:camera_optical")  # max_gap_s 0.1, tf 0.3 apart
+    assert (seq.no_pose_count, seq.no_pose_reason, seq.no_pose_gap_s) == (0, None, None)
+    assert [f.map_from_cam for f in seq] == [None] * 4
+    list(seq)  # iterating again counts each image once
+    assert seq.no_pose_count == 4 and seq.no_pose_gap_s == pytest.approx(0.3)
+    assert seq.no_pose_reason.startswith("transform map -> base_link is not available at "
+                                         "t=1.000000 s"), seq.no_pose_reason
+    assert "its samples around t are 0.300 s apart" in seq.no_pose_reason
+    sparse = BagSequence(rgbd_bag, pose_frames="map:camera_optical", pose_at_stamp=SPARSE_TF)
+    list(sparse)
+    assert sparse.no_pose_count == 1 and sparse.no_pose_gap_s is None  # 1.4 s: after the tf
+    assert "t=1.400000 s: it is known from 0.950000 s to 1.250000 s" in sparse.no_pose_reason
+
+
+def sparse_tf_bag(path: Path, offset_ns: int) -> Path:
+    """Images at 10 Hz from 1.0 s + ``offset_ns``, map -> base_link on /tf at 5 Hz (0.2 s apart,
+    more than the default pose_at_stamp.max_gap_s of 0.1 s) from 1.0 to 2.0 s, moving 1 m per
+    sample: with offset 0 every other image is at a tf sample, with 50 ms none is near one."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/camera/color/camera_info", 0, camera_info(900 * MS))]
+    for k in range(6):
+        t = S + k * 200 * MS
+        msgs.append(("/tf", t, tf_message([("map", "base_link", t, pose([0, 0, 0], [k, 0, 0]))])))
+    for k in range(10):
+        t = S + k * 100 * MS + offset_ns
+        msgs.append(("/camera/color/image_raw", t, image(t, "rgb8", RGB)))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+
+
+def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
+    """map -> base_link at 5 Hz with pose_at_stamp.max_gap_s 0.1 s: build-map said '5 frames
+    had no pose and were skipped' without a reason, and when no frame had a pose told the user
+    to pass the --pose-frames they had passed. Both now name the tf gap and the --params fix,
+    which then builds the map."""
+    from mast3r_ros.replay.cli import main
+
+    some = str(sparse_tf_bag(tmp_path / "some", 0))
+    out = str(tmp_path / "map")
+    assert main(["build-map", some, "--out", out, "--pose-frames", "map:camera_optical"]) == 0
+    (warned,) = [ln for ln in capsys.readouterr().err.splitlines() if "had no pose" in ln]
+    assert "5 frames had no pose and were skipped: transform map -> base_link is not available " \
+           "at t=1.100000 s" in warned, warned
+    assert warned.endswith("its samples around t are 0.200 s apart); to interpolate across gaps "
+                           "up to 0.200 s, set 'pose_at_stamp: max_gap_s: 0.2' (under "
+                           "ros__parameters) in a --params YAML"), warned
+    none = str(sparse_tf_bag(tmp_path / "none", 50 * MS))
+    argv = ["build-map", none, "--out", str(tmp_path / "map2"), "--pose-frames",
+            "map:camera_optical"]
+    assert main(argv) == 2
+    (error,) = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    assert error.startswith("mast3r-ros build-map: error: no frame has a pose: transform map -> "
+                            "base_link is not available at t=1.050000 s"), error
+    assert "set 'pose_at_stamp: max_gap_s: 0.2'" in error and "--pose-frames" not in error
+    params = tmp_path / "params.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    pose_at_stamp:\n"
+                      "      max_gap_s: 0.2\n")
+    assert main(argv + ["--params", str(params)]) == 0
+    assert "had no pose" not in capsys.readouterr().err

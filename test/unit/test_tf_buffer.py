@@ -95,3 +95,22 @@ def test_tree_rules(buf):
         buf.add_static("a", "b", np.eye(3))
     buf.add_static("base_link", "lidar", np.eye(4))  # a new static value replaces the old one
     np.testing.assert_array_equal(buf.lookup("base_link", "lidar", 0), np.eye(4))
+
+
+def test_extrapolation_error_says_the_gap_it_fell_in(buf):
+    """A stamp between two samples farther apart than max_gap carries their spacing (what a
+    larger pose_at_stamp.max_gap_s would interpolate across); one outside the samples none."""
+    with pytest.raises(ExtrapolationError, match="samples around t are 1.000 s apart") as err:
+        buf.lookup("map", "camera_optical", S + S // 4, tolerance_ns=S // 10, max_gap_ns=S // 2)
+    assert err.value.gap_ns == S
+    with pytest.raises(ExtrapolationError) as err:
+        buf.lookup("map", "camera_optical", 3 * S)
+    assert err.value.gap_ns is None and "apart" not in str(err.value)
+
+
+def test_bracketing_gaps():
+    from mast3r_ros.core.trajectory import bracketing_gaps
+
+    got = bracketing_gaps(np.array([10, 20, 50]), np.array([5, 10, 15, 30, 50, 60]))
+    assert got.tolist() == [-1, 0, 10, 30, 0, -1]
+    assert bracketing_gaps(np.zeros(0, np.int64), np.array([1])).tolist() == [-1]
