@@ -276,7 +276,21 @@ def cmd_localize(args: argparse.Namespace) -> int:
                                global_only=args.global_only, overwrite=args.overwrite)
     sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
+    if metrics.get("frames") and not metrics.get("evaluated"):
+        sys.stderr.write(f"{PROG} localize: note: {no_groundtruth_hint(source, args)}\n")
     return 0
+
+
+def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
+    """Why no frame was evaluated, and where ground truth can come from (one line)."""
+    tf = bool(getattr(source, "tf_topics", None)) and not getattr(args, "pose_frames", None)
+    if tf:
+        return ("no frame was evaluated: this rosbag2 has /tf, so pass --pose-frames map (the "
+                "pose of the images' own frame_id in 'map'; or map:CAMERA_FRAME) to evaluate "
+                "against it, or --groundtruth FILE (TUM)")
+    return ("no frame was evaluated against ground truth (none covers their stamps): pass "
+            "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
+            "with /tf, --pose-frames map:CAMERA_FRAME")
 
 
 def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) -> str:

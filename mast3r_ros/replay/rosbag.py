@@ -456,6 +456,11 @@ class BagSequence:
                         len(stamps), repeated)
 
     @property
+    def tf_topics(self) -> List[str]:
+        """The bag's tf2_msgs/TFMessage topics (/tf, /tf_static), read with ``pose_frames``."""
+        return list(self._tf_topics)
+
+    @property
     def depth_units_per_m(self) -> Optional[float]:
         """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
         for 16-bit depth, 1 for 32FC1); None without a depth topic."""

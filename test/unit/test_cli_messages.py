@@ -55,3 +55,19 @@ def test_a_folder_as_an_image_says_folder(tmp_path):
 
     with pytest.raises(InputError, match="is a folder, not an image file"):
         read_image_file(str(tmp_path))
+
+
+def test_localize_without_ground_truth_prints_where_it_could_come_from(tmp_path, tum, sift_map,
+                                                                        capsys):
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    query = tmp_path / "query"
+    shutil.copytree(tum[1], query)
+    (query / "groundtruth.txt").unlink()
+    assert main(["localize", str(query), "--map", sift_map, "--matcher", "sift", "--out",
+                 str(tmp_path / "run"), "--max-frames", "1", "--log-level", "warning"]) == 0
+    err = capsys.readouterr().err
+    assert "mast3r-ros localize: note: no frame was evaluated against ground truth" in err
+    assert "--groundtruth FILE" in err

@@ -137,3 +137,4 @@ def test_output_path_resolves_only_a_link_to_a_folder(tmp_path, monkeypatch):
             fh.write("new")
     assert (tmp_path / "to_real").is_symlink()
     assert (tmp_path / "real" / "a.txt").read_text() == "new"
+

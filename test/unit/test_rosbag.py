@@ -626,3 +626,17 @@ def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
                       "      max_gap_s: 0.2\n")
     assert main(argv + ["--params", str(params)]) == 0
     assert "had no pose" not in capsys.readouterr().err
+
+
+def test_localize_without_ground_truth_says_where_it_could_come_from(rgbd_bag):
+    """localize on a bag with /tf but no --pose-frames printed 'evaluated against ground truth
+    0' and nothing else (a fresh user's find)."""
+    from mast3r_ros.replay.cli import no_groundtruth_hint
+
+    seq = BagSequence(rgbd_bag)
+    assert seq.tf_topics and set(seq.tf_topics) == {"/tf", "/tf_static"}
+    hint = no_groundtruth_hint(seq, NS(pose_frames=None))
+    assert "this rosbag2 has /tf, so pass --pose-frames map (the pose of the images' own " \
+           "frame_id" in hint
+    other = no_groundtruth_hint(seq, NS(pose_frames="map:camera_optical"))
+    assert "none covers their stamps" in other and "--groundtruth FILE" in other

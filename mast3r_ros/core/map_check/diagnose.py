@@ -51,8 +51,9 @@ _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "camera_not_optical": (lambda p: p @ BODY_FROM_OPTICAL,
                            "the poses are of a body frame (x forward, z up), not the camera's "
                            "optical frame (z forward, REP-103)",
-                           "give poses of the optical frame, e.g. --pose-frames "
-                           "map:camera_color_optical_frame"),
+                           "give poses of the optical frame: --pose-frames map alone takes "
+                           "the images' own header.frame_id (a rosbag2), usually the "
+                           "camera's *_optical_frame"),
     "camera_not_optical_inverse": (lambda p: p @ invert_pose(BODY_FROM_OPTICAL),
                                    "the poses carry an extra optical->body rotation (REP-103)",
                                    "give poses of the camera optical frame itself"),
