@@ -177,10 +177,25 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     finally:
         if local:
             engine.close()
-    clear_markers(staging)
-    os.unlink(os.path.join(staging, _BUILD_INFO))
+    # the shard markers and build.json stay until `finish_encodings` (just before the commit):
+    # a build interrupted after encoding (ASMK index, plot, manifest) resumes without
+    # re-encoding, and --resume still refuses a build folder made for other keyframes
     w.add_encoding_store(identity, size, table, global_descriptors(staging, table))
     return identity
+
+
+def finish_encodings(w: MapWriter) -> None:
+    """Delete the resume bookkeeping (shard markers, ``build.json``) from the writer's encoding
+    stores, so what is published is exactly the stores their tables describe. Call it right
+    before `MapWriter.commit`: until then a killed build resumes from the finished shards."""
+    for entry in w.encodings:
+        staging = os.path.join(w.tmp, entry["store"])
+        if not os.path.isdir(staging):
+            continue
+        clear_markers(staging)
+        info = os.path.join(staging, _BUILD_INFO)
+        if os.path.exists(info):
+            os.unlink(info)
 
 
 def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_checkpoint: str,

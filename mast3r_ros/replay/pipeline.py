@@ -33,7 +33,7 @@ from ..core.retrieval_index import IndexParams
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import bracketing_gaps, poses_at_stamps
 from ..core.types import Frame, LocalizationResult
-from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes
+from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes, finish_encodings
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
@@ -246,6 +246,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         dump_config_yaml(cfg, os.path.join(w.tmp, "build_config.yaml"))
         plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, np.stack(st.all_poses),
                        consistency=report)
+        finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):
         log.error("build interrupted: finished shards are kept in %s; %s", w.tmp, resume_hint)

@@ -5,6 +5,7 @@ import builtins
 import json
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -245,6 +246,34 @@ def test_killed_build_resumes_to_the_same_map(seq, tiny_ckpt, tmp_path, one_work
         assert proc.returncode == 0  # finished before the kill: nothing to resume
     assert _content(out) == _content(one_worker_map)
     assert not os.path.exists(out + ".partial")
+
+
+def test_interrupted_after_encoding_resumes_without_encoding_again(seq, tiny_ckpt, tmp_path,
+                                                                    one_worker_map, monkeypatch,
+                                                                    capsys):
+    """Ctrl-C after the encodings were done (while the ASMK index, the plot or the manifest were
+    written) deleted the shard markers and build.json: --resume then encoded every keyframe
+    again ('resuming: 0 of 3 shards') -- hours on a large map -- and no longer refused a build
+    folder of other keyframes."""
+    from mast3r_ros.replay import pipeline
+
+    out, params = str(tmp_path / "map"), _params(tmp_path)
+    real_plot = pipeline.plot_keyframes
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    assert _build(seq, out, tiny_ckpt, params, "--workers", "1") == 130
+    assert "--resume" in capsys.readouterr().err and not os.path.exists(out)
+    monkeypatch.setattr(pipeline, "plot_keyframes", real_plot)
+    assert main(["build-map", seq[0], "--out", out, "--checkpoint", tiny_ckpt, "--params", params,
+                 "--workers", "1", "--resume", "--log-level", "info"]) == 0
+    err = capsys.readouterr().err
+    done = re.search(r"resuming: (\d+) of (\d+) shards already encoded", err)
+    assert done and done.group(1) == done.group(2) != "0", err[-2000:]
+    assert _content(out) == _content(one_worker_map)
+    published = [n for _, _, names in os.walk(out) for n in names]
+    assert not [n for n in published if n.startswith("shard_") or n == "build.json"]
 
 
 def test_local_ray_builds_the_same_map(seq, tiny_ckpt, tmp_path, one_worker_map, monkeypatch):
