@@ -56,6 +56,10 @@ from .types import CameraIntrinsics, Correspondences, Frame, LocalizationResult,
 
 log = logging.getLogger(__name__)
 
+# a query camera whose fx, fy, cx, cy differ by more than this fraction of fx from those of
+# every map keyframe of the same image size is warned about (`Localizer._check_query_camera`)
+CAMERA_MISMATCH_REL = 0.03
+
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
                   recompute_encodings: bool, seed: int, device_cache_mb: float) -> PairMatcher:
@@ -229,6 +233,8 @@ class Localizer:
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
                                          retriever)
         self.warmup_report: Dict[str, Any] = {}  # filled by `warmup`
+        self._map_cameras: Optional[np.ndarray] = None  # `KeyframeMap.cameras`, on first use
+        self._cameras_checked: set = set()
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -405,6 +411,36 @@ class Localizer:
         return self._poses.copy()
 
     # -- localization -----------------------------------------------------------------------
+    def _check_query_camera(self, cam: CameraIntrinsics) -> None:
+        """Warn once per query camera whose intrinsics differ from those of every map keyframe
+        of the same image size by more than `CAMERA_MISMATCH_REL` (of fx): the same camera
+        calibrated twice, one of them wrong. A fresh user's query camera.yaml with fx 525
+        instead of 585 localized every frame, 24 cm off with a 13x overconfident covariance,
+        without a word. Cameras of another size are not compared (another camera, or resized)."""
+        K = cam.K
+        q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], np.float64)
+        key = (cam.width, cam.height, *np.round(q, 3).tolist())
+        if key in self._cameras_checked or len(self._cameras_checked) >= 64:
+            return
+        self._cameras_checked.add(key)
+        if self._map_cameras is None:
+            self._map_cameras = self._map.cameras()
+        cams = self._map_cameras
+        same = cams[(cams[:, 0] == cam.width) & (cams[:, 1] == cam.height)]
+        if not len(same):
+            return
+        rel = np.abs(same[:, 2:] - q).max(axis=1) / same[:, 2]  # of the map camera's fx
+        if rel.min() <= CAMERA_MISMATCH_REL:
+            return
+        fx, fy, cx, cy = same[int(np.argmin(rel)), 2:]
+        log.warning("the query camera %dx%d (fx %.1f, fy %.1f, cx %.1f, cy %.1f) differs by %.0f "
+                    "%% from every map keyframe camera of that size (closest: fx %.1f, fy %.1f, "
+                    "cx %.1f, cy %.1f): if it is the same camera, one calibration is wrong and "
+                    "poses come out wrong with a confident covariance (a focal length 10 %% off: "
+                    "tens of cm); check the CameraInfo or camera.yaml (a rectified stream's P "
+                    "may differ from the raw K legitimately)", cam.width, cam.height,
+                    *q, 100 * rel.min(), fx, fy, cx, cy)
+
     def localize(self, frame: Frame, prior: Optional[np.ndarray] = None,
                  force_global: bool = False, *, hint: Optional[np.ndarray] = None,
                  with_matches: bool = False) -> LocalizationResult:
@@ -437,6 +473,7 @@ class Localizer:
                              "--camera-info YAML) with the images")
         prior = _checked_pose(prior, "prior")
         hint = _checked_pose(hint, "hint")
+        self._check_query_camera(frame.intrinsics)
         timings: Dict[str, float] = {}
         t0 = time.perf_counter()
         state = self.matcher.query_state(frame)

@@ -559,3 +559,34 @@ def test_a_map_written_with_force_is_warned_about_at_every_start(sift_map, tmp_p
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         Localizer.from_config(cfg, sift_map).close()
     assert not any("--force" in r.getMessage() for r in caplog.records)
+
+
+def test_a_query_camera_calibrated_otherwise_than_the_map_is_warned_about_once(kf_map, frames,
+                                                                              caplog):
+    """A fresh user's query camera.yaml with fx 525 instead of 585: every frame localized, 24 cm
+    off with a 13x overconfident covariance, without a word."""
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    loc = Localizer(kf_map, _sift())
+    q = _queries(frames)[0]
+    K = q.intrinsics.K.copy()
+    K[0, 0] *= 0.9
+    K[1, 1] *= 0.9
+    wrong = dataclasses.replace(q, intrinsics=CameraIntrinsics(CAM.width, CAM.height, K))
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.localizer"):
+        loc.localize(q)                                   # the map's own camera: silent
+        assert not caplog.records
+        loc.localize(wrong)
+        loc.localize(wrong)                               # said once per camera
+    (rec,) = [r for r in caplog.records if "query camera" in r.getMessage()]
+    msg = rec.getMessage()
+    assert f"query camera {CAM.width}x{CAM.height} (fx {K[0, 0]:.1f}" in msg
+    assert "differs by 10 % from every map keyframe camera of that size" in msg
+    np.testing.assert_allclose(kf_map.cameras(), [[CAM.width, CAM.height, CAM.K[0, 0],
+                                                   CAM.K[1, 1], CAM.K[0, 2], CAM.K[1, 2]]])
+    # another size is another camera (or a resized stream): not compared
+    small = render_frames(1, default_intrinsics(160, 120), seed=3)
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.localizer"):
+        loc.localize(next(iter(small)))
+    assert not [r for r in caplog.records if "query camera" in r.getMessage()]

@@ -391,6 +391,20 @@ class KeyframeMap(MapEncodings):
             return self.keyframes.poses()
         return np.stack([k.map_from_cam for k in self.keyframes])
 
+    def cameras(self) -> np.ndarray:
+        """(C, 6) float64: the distinct (width, height, fx, fy, cx, cy) of the keyframes'
+        intrinsics, pixels (one row per camera and size the map was built from)."""
+        if isinstance(self.keyframes, KeyframeTable):
+            rows = self.keyframes.rows
+            K = np.asarray(rows["K"], np.float64)
+            cams = np.column_stack([rows["width"], rows["height"], K[:, 0, 0], K[:, 1, 1],
+                                    K[:, 0, 2], K[:, 1, 2]]).astype(np.float64)
+        else:
+            cams = np.array([[k.intrinsics.width, k.intrinsics.height, k.intrinsics.K[0, 0],
+                              k.intrinsics.K[1, 1], k.intrinsics.K[0, 2], k.intrinsics.K[1, 2]]
+                             for k in self.keyframes], np.float64).reshape(-1, 6)
+        return np.unique(cams, axis=0)
+
     def has_depth(self) -> bool:
         """True when every keyframe has a stored depth image (the sift matcher and
         ``points_source: depth`` need it)."""
