@@ -345,13 +345,17 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
                          "re-export it") from None
 
 
-def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
+def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
     The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
     own bit depth (EXIF orientation applied, alpha dropped) and converted by ``to_rgb8`` like a
     message of the matching encoding, so 16-bit grey or colour files are scaled by 255 / 65535
     as cv_bridge scales mono16 / rgb16 (never clipped to white).
+
+    16-bit data below 4096 is warned about once (`warn_low_bit_depth`) for the folder's files of
+    the same suffix (``rgb/*.png``: a sequence's frames), or for the file itself with
+    ``one_file`` (``pair``'s two images, named as given).
 
     Raises:
         InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
@@ -380,8 +384,12 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
         )
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
-                       "rescale the files to the full 16-bit range (or save them as 8-bit)")
+    if one_file:
+        warn_low_bit_depth(image, str(path),
+                           "rescale the file to the full 16-bit range (or save it as 8-bit)")
+    else:
+        warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
+                           "rescale the files to the full 16-bit range (or save them as 8-bit)")
     return to_rgb8(image, encoding)
 
 
@@ -401,9 +409,9 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
     _LOW_BIT_DEPTH_CHECKED.add(source)  # judged on its first 16-bit image only
     if int(array.max()) >= 4096:
         return False
-    log.warning("%s: 16-bit images whose values stay below 4096 (10/12-bit sensor data?): "
-                "scaled by 255/65535 as cv_bridge does, so they are dark (at most 16/255) and "
-                "match poorly; %s (said once)", source, fix)
+    log.warning("%s: 16-bit pixel values that all stay below 4096 (10/12-bit sensor data?): "
+                "scaled by 255/65535 as cv_bridge does, so the picture is dark (at most 16/255) "
+                "and matches poorly; %s (said once)", source, fix)
     return True
 
 
