@@ -345,13 +345,17 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
                          "re-export it") from None
 
 
-def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
+def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
     The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
     own bit depth (EXIF orientation applied, alpha dropped) and converted by ``to_rgb8`` like a
     message of the matching encoding, so 16-bit grey or colour files are scaled by 255 / 65535
     as cv_bridge scales mono16 / rgb16 (never clipped to white).
+
+    16-bit data below 4096 is warned about once (`warn_low_bit_depth`) for the folder's files of
+    the same suffix (``rgb/*.png``: a sequence's frames), or for the file itself with
+    ``one_file`` (``pair``'s two images, named as given).
 
     Raises:
         InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
@@ -380,8 +384,12 @@ def read_image_file(path: Union[str, os.PathLike]) -> np.ndarray:
         )
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
-                       "rescale the files to the full 16-bit range (or save them as 8-bit)")
+    if one_file:
+        warn_low_bit_depth(image, str(path),
+                           "rescale the file to the full 16-bit range (or save it as 8-bit)")
+    else:
+        warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
+                           "rescale the files to the full 16-bit range (or save them as 8-bit)")
     return to_rgb8(image, encoding)
 
 
@@ -401,9 +409,9 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
     _LOW_BIT_DEPTH_CHECKED.add(source)  # judged on its first 16-bit image only
     if int(array.max()) >= 4096:
         return False
-    log.warning("%s: 16-bit images whose values stay below 4096 (10/12-bit sensor data?): "
-                "scaled by 255/65535 as cv_bridge does, so they are dark (at most 16/255) and "
-                "match poorly; %s (said once)", source, fix)
+    log.warning("%s: 16-bit pixel values that all stay below 4096 (10/12-bit sensor data?): "
+                "scaled by 255/65535 as cv_bridge does, so the picture is dark (at most 16/255) "
+                "and matches poorly; %s (said once)", source, fix)
     return True
 
 
@@ -528,6 +536,34 @@ def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
     return value
 
 
+def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
+    """A camera_info YAML integer field (a whole number, or a string of one) -> int, else an
+    InputError naming the field and the value given (``image_width: "640px"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise InputError(f"{path}: {name} must be {what}, got {value!r}")
+
+
+def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
+    """A camera_info YAML list of numbers (``camera_matrix.data``) -> float array, else an
+    InputError naming the field and the first entry that is not a number."""
+    if not isinstance(value, (list, tuple)):
+        raise InputError(f"{path}: {name} must be a list of numbers, got {value!r}")
+    for i, item in enumerate(value):
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            float(item)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: {name} must be a list of numbers, got {item!r} at "
+                             f"index {i}") from None
+    return np.asarray([float(item) for item in value], dtype=np.float64)
+
+
 def rectified_intrinsics_from_camera_info(
     width: int,
     height: int,
@@ -605,17 +641,25 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         raise InputError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
-    width = _yaml_field(doc, path, "image_width")
-    height = _yaml_field(doc, path, "image_height")
-    k = _yaml_field(doc, path, "camera_matrix", "data")
+    pixels = "an integer number of pixels"
+    width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
+    height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
+    k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
+                      "camera_matrix.data")
     model = doc.get("distortion_model", "plumb_bob")
     coefficients = doc.get("distortion_coefficients") or {}
     d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
+    d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
+                      else "distortion_coefficients")
+    binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
+               for name in ("binning_x", "binning_y")]
+    roi = doc.get("roi")
+    if isinstance(roi, dict):
+        roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
+               for name in ("x_offset", "y_offset", "width", "height")}
     try:
         return intrinsics_from_camera_info(
-            int(width), int(height), k, d, str(model),
-            binning_x=int(doc.get("binning_x") or 0), binning_y=int(doc.get("binning_y") or 0),
-            roi=doc.get("roi"),
+            width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
         )
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err

@@ -184,6 +184,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_build_map(args: argparse.Namespace) -> int:
+    from ..core.keyframes.writer import check_map_out
     from .map_build import BuildOptions
     from .parallel_build import default_workers
     from .pipeline import build_map
@@ -191,6 +192,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     cfg = load_config(args)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     source = _open(args, cfg, keyframes=True)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
@@ -234,10 +236,14 @@ def _add_merge_maps(sub: Any) -> None:
 
 
 def cmd_merge_maps(args: argparse.Namespace) -> int:
+    from ..core.keyframes.writer import check_map_out
     from .map_build import merge_maps
+    from .merge_check import warn_duplicates_with_other_depth
 
+    check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
                    keep_duplicates=args.keep_duplicates)
+    warn_duplicates_with_other_depth(args.a, args.b, args.keep_duplicates)
     sys.stdout.write(f"map {args.out}: {n} keyframes\n")
     return 0
 

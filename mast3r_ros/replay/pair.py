@@ -30,7 +30,7 @@ def read_pair_image(path: str, size: int) -> np.ndarray:
     """The image file as (H, W, 3) uint8 RGB, refused (`InputError` naming the file) when its
     short side is under `preprocess.MIN_SIDE_PX` or it is too elongated for the network
     (`preprocess.plan_resize`)."""
-    rgb = read_image_file(path)
+    rgb = read_image_file(path, one_file=True)  # a low-bit-depth warning names the file
     try:
         plan_for_image(rgb, size)
     except InputError as e:

@@ -275,6 +275,39 @@ def test_load_camera_info_yaml_errors(tmp_path):
         load_camera_info_yaml(path)
 
 
+@pytest.mark.parametrize("old, new, match", [
+    ("image_width: 32", 'image_width: "640px"',
+     r"camera.yaml: image_width must be an integer number of pixels, got '640px'"),
+    ("image_height: 24", "image_height: 24.5",
+     r"camera.yaml: image_height must be an integer number of pixels, got 24.5"),
+    ("image_width: 32", "image_width: true",
+     r"camera.yaml: image_width must be an integer number of pixels, got True"),
+    ("15.5, 0, 31.0", '"15.5px", 0, 31.0',
+     r"camera.yaml: camera_matrix.data must be a list of numbers, got '15.5px' at index 2"),
+    ("[0.01, 0", '["k1", 0',
+     r"camera.yaml: distortion_coefficients.data must be a list of numbers, got 'k1' at index 0"),
+    ("camera_name: cam", 'camera_name: cam\nbinning_x: "2x"',
+     r"camera.yaml: binning_x must be an integer .*, got '2x'"),
+    ("camera_name: cam", "camera_name: cam\nroi: {x_offset: 1px, y_offset: 0, width: 8, height: 8}",
+     r"camera.yaml: roi.x_offset must be an integer number of pixels, got '1px'"),
+])
+def test_load_camera_info_yaml_names_the_field_that_is_not_a_number(tmp_path, old, new, match):
+    # was "camera.yaml: invalid literal for int() with base 10: '640px'", no field named (and a
+    # width of 24.5 or true silently truncated to 24 or 1)
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace(old, new, 1))
+    with pytest.raises(InputError, match=match):
+        load_camera_info_yaml(path)
+
+
+def test_load_camera_info_yaml_takes_whole_numbers_written_as_text_or_float(tmp_path):
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace("image_width: 32", 'image_width: "32"')
+                    .replace("image_height: 24", "image_height: 24.0"))
+    intr = load_camera_info_yaml(path)
+    assert (intr.width, intr.height) == (32, 24)
+
+
 # ---- issue 8: every encoding cv_bridge turns into rgb8, one decoding path for files --------------
 
 def _rgb_scene(h: int = 48, w: int = 64) -> np.ndarray:

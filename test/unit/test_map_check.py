@@ -100,6 +100,44 @@ def test_stamps_that_jump_back_are_reported_as_a_clock_jump(frames):
     assert "jumps back 0.8 s between keyframes 4 and 5" in r.message
 
 
+@pytest.mark.parametrize("factor, where", [
+    (2.0, "(239, 179) of keyframe 0 is at the image's corner"),
+    (0.5, "(60, 45) of keyframe 0 is in the middle of the image's top-left quarter"),
+])
+@pytest.mark.parametrize("reduced", [False, True])
+def test_intrinsics_for_another_resolution_are_named_when_nothing_else_explains_it(
+        frames, factor, where, reduced):
+    """A camera.yaml whose K is for another resolution (fx 1170, cx 640, cy 480 on 640x480
+    images) gave "likely cause: no pose convention or depth scale explains it; fix: check the
+    poses ... and the depth unit" alone: the principal point far from the image centre is now
+    named too (in camera pixels, however reduced the records checked)."""
+    cam = frames[0].intrinsics
+    K = cam.K.copy()
+    K[:2] *= factor  # fx, fy, cx, cy of a 2x larger (smaller) image
+    other = dataclasses.replace(cam, K=K)
+    recs = [dataclasses.replace(r, intrinsics=other) for r in records(frames)]
+    if reduced:
+        recs = [r.reduced(120) for r in recs]
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "unknown", r.message
+    assert "likely cause: no pose convention or depth scale explains it; fix: check the poses" \
+        in r.message  # the existing message, kept
+    assert r.message.endswith(
+        f"and the depth unit; or the intrinsics: the principal point {where}: is K for another "
+        "resolution (here 240x180)? scale fx, fy, cx, cy with the image"), r.message
+    assert "principal point" not in r.fix
+
+
+def test_unexplained_disagreement_with_a_centred_principal_point_does_not_blame_k(frames):
+    rng = np.random.default_rng(3)
+    recs = [dataclasses.replace(r, map_from_cam=r.map_from_cam @ make_pose(
+        Rotation.from_rotvec(rng.normal(0, 0.2, 3)).as_matrix(), rng.normal(0, 0.15, 3)))
+        for r in records(frames)]
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "unknown", r.message
+    assert "principal point" not in r.message
+
+
 def test_without_depth_or_with_one_keyframe_the_map_is_unchecked(frames):
     no_depth = [dataclasses.replace(r, depth_m=None) for r in records(frames[:3])]
     for recs in (no_depth, records(frames[:1])):

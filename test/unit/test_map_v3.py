@@ -264,6 +264,30 @@ def test_merge_warns_when_copies_of_one_frame_disagree_on_the_pose(tmp_path, cap
     assert "0.05 m" in caplog.text and "not in one frame" in caplog.text
 
 
+def test_merge_warns_when_a_dropped_copy_has_depth_at_another_scale(tmp_path, capsys):
+    """`merge-maps A B` with B built from the same frames at another depth scale dropped B's
+    copies with an INFO line only (a pose difference is warned about, a depth scale was not):
+    now a warning names both maps and the ratio; equal depths say nothing."""
+    frames = _keyframes(n=4)  # frame 2 has no depth
+    scaled = [(rgb, cam, pose, stamp, None if depth is None else depth * 5)
+              for rgb, cam, pose, stamp, depth in frames]
+    a = kfm.write_map(str(tmp_path / "a"), frames)
+    b = kfm.write_map(str(tmp_path / "b"), scaled[1:])
+    same = kfm.write_map(str(tmp_path / "same"), frames[1:])
+    capsys.readouterr()
+    assert main(["merge-maps", a, b, "--out", str(tmp_path / "c")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    warned = [ln for ln in err if ln.startswith("[WARNING]")]
+    assert len(warned) == 1, err
+    assert (f"2 keyframe(s) of {b} are frames {a} holds too, but with depth 5 times theirs: the "
+            "maps were built with different depth scales") in warned[0], warned
+    assert f"the merged map keeps {a}'s depth and drops {b}'s" in warned[0]
+    assert len(KeyframeMap.load(str(tmp_path / "c"))) == 4
+    assert main(["merge-maps", a, same, "--out", str(tmp_path / "d")]) == 0
+    err = capsys.readouterr().err
+    assert "dropped" in err and "[WARNING]" not in err, err
+
+
 @pytest.mark.parametrize("rel, damage, expected", [
     # one field's byte order flipped: the two dtypes differ only inside their long field lists
     ("chunk_table.npy", lambda d: d.replace(b"'<i8'", b"'>i8'", 1),

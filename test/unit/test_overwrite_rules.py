@@ -85,6 +85,32 @@ def test_merge_maps_refuses_to_write_over_one_of_its_inputs(tmp_path, sift_map, 
     assert _tree(a) == before
 
 
+@pytest.mark.parametrize("command", ["build-map", "merge-maps"])
+def test_overwrite_over_another_projects_manifest_is_refused_in_the_clis_words(
+        tmp_path, tum, sift_map, capsys, command):
+    """`build-map SRC --out webapp --overwrite` (webapp: a web project with a manifest.json)
+    was refused as "MapWriter(overwrite=True): webapp is not a keyframe map ...", the Python
+    API's words: now "--overwrite: webapp is not a keyframe map ...", as other commands say."""
+    web = tmp_path / "webapp"
+    web.mkdir()
+    (web / "manifest.json").write_text('{"name": "my web app"}')
+    (web / "index.html").write_text("<html></html>")
+    before = _tree(web)
+    if command == "build-map":
+        inputs = [tum[0], "--matcher", "sift"]
+    else:
+        import shutil
+
+        inputs = [sift_map, str(shutil.copytree(sift_map, tmp_path / "b"))]
+    assert main([command, *inputs, "--out", str(web), "--overwrite"]) == 2
+    err = _one_error(capsys)
+    assert err.startswith(f"mast3r-ros {command}: error: --overwrite: {web} is not a keyframe "
+                          "map (no mast3r_ros.keyframe_map manifest.json; it holds index.html, "
+                          "manifest.json)"), err
+    assert "MapWriter" not in err and "choose another --out" in err
+    assert _tree(web) == before
+
+
 def test_demo_over_a_render_an_older_version_stopped_and_over_copied_run_files(tmp_path, capsys,
                                                                              tum, sift_map):
     from mast3r_ros.replay.pipeline import RUN_OUTPUTS, demo_data

@@ -102,6 +102,27 @@ def test_tiny_or_elongated_images_are_refused_naming_the_file(tmp_path, images, 
     assert not (tmp_path / "o").exists()
 
 
+def test_twelve_bit_pair_images_are_warned_about_by_name(tmp_path, capsys, monkeypatch):
+    """`pair a.png b.png` with 12-bit data in 16-bit PNGs warned "./*.png: 16-bit images ..." (a
+    folder glob, as for a TUM sequence): each dark file is now named as given."""
+    import cv2
+
+    from mast3r_ros.core import image_codec
+    from mast3r_ros.replay.cli import main
+
+    monkeypatch.setattr(image_codec, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.chdir(tmp_path)
+    rng = np.random.default_rng(2)
+    for name in ("a.png", "b.png"):
+        cv2.imwrite(name, rng.integers(0, 4000, (32, 32), dtype=np.uint16))
+    assert main(["pair", "a.png", "b.png", "--out", "o", "--checkpoint", "none.pth"]) == 2
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "below 4096" in ln]
+    assert len(warned) == 2, warned
+    for line, name in zip(warned, ("a.png", "b.png")):
+        assert f" {name}: 16-bit pixel values that all stay below 4096" in line, line
+        assert "*" not in line and "rescale the file to the full 16-bit range" in line
+
+
 def test_draw_matches_handles_empty():
     a = np.zeros((32, 48, 3), np.uint8)
     img = draw_matches(a, a, np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))

@@ -32,8 +32,8 @@ import numpy as np
 
 from ..encoding_store import DEFAULT_CHUNK_SIZE, EncodingStoreWriter, StoreTable
 from ..errors import InputError
-from ..fileio import (_umask, atomic_write_json, check_can_create, output_path,
-                      replace_folder)
+from ..fileio import (_umask, atomic_write_json, check_can_create, check_output_folder,
+                      output_path, replace_folder)
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams, RetrievalIndex
@@ -161,31 +161,46 @@ def _is_keyframe_map(folder: str, names: List[str]) -> bool:
     return os.path.isdir(os.path.join(folder, "keyframes"))
 
 
-def _check_target(given: str, full: str, overwrite: bool) -> None:
+def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> None:
     """Refuse ``full`` (``given``: as the user wrote it) as the folder a map is published at:
     an existing file or link to nothing always, an existing folder unless ``overwrite``, and with
     ``overwrite`` a folder that is neither empty nor a keyframe map (`_is_keyframe_map`) -- the
     rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`), so that a mistyped path
-    never deletes other data."""
+    never deletes other data. ``cli``: worded for the command line (``--out``, ``--overwrite``)
+    instead of for the Python API (``MapWriter(overwrite=True)``)."""
     if not os.path.lexists(full):
         return
+    who, flag, other = (("--out", "--overwrite", "another --out") if cli else
+                        ("MapWriter", "overwrite=True", "another path"))
     if not os.path.isdir(full):
         kind = "a link to nothing" if os.path.islink(full) else "a file"
-        raise InputError(f"MapWriter: {given} exists and is {kind}, not a map folder; not "
-                         "replacing it, even with overwrite=True (choose another path, or "
-                         "remove it yourself)")
+        raise InputError(f"{who}: {given} exists and is {kind}, not a map folder; not "
+                         f"replacing it, even with {flag} (choose {other}, or remove it "
+                         "yourself)")
     if not overwrite:
-        raise InputError(f"map folder already exists: {given} (pass overwrite=True -- the "
-                         "CLI's --overwrite -- to replace it, or choose another path)")
+        how = "--overwrite" if cli else "overwrite=True -- the CLI's --overwrite --"
+        raise InputError(f"map folder already exists: {given} (pass {how} to replace it, or "
+                         f"choose {other})")
+    refused = flag if cli else f"MapWriter({flag})"
     try:
         names = sorted(os.listdir(full))
     except OSError as e:
-        raise InputError(f"MapWriter(overwrite=True): cannot list {given} "
-                         f"({e.strerror or e}); not replacing it (choose another path)") from None
+        raise InputError(f"{refused}: cannot list {given} ({e.strerror or e}); not replacing "
+                         f"it (choose {other})") from None
     if names and not _is_keyframe_map(full, names):
-        raise InputError(f"MapWriter(overwrite=True): {given} is not a keyframe map (no "
-                         f"{FORMAT_NAME} {MANIFEST}; it holds {_listing(full, names)}), so it is "
-                         "not replaced (choose another path, or remove it yourself)")
+        raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
+                         f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
+                         f"(choose {other}, or remove it yourself)")
+
+
+def check_map_out(path: str, overwrite: bool) -> None:
+    """The command line's check of a map folder to write (``--out MAP``, ``--overwrite``),
+    before any work: `fileio.check_output_folder`'s rules, and with ``--overwrite`` only a
+    keyframe map or an empty folder is replaced, as `MapWriter` will insist -- refused here in
+    the command line's words (``--overwrite: MAP is not a keyframe map ...``) rather than the
+    writer's (``MapWriter(overwrite=True): ...``). Raises `InputError`."""
+    check_output_folder(path, overwrite, (MANIFEST,))
+    _check_target(path, output_path(path), overwrite, cli=True)
 
 
 def _check_partial(given: str, partial: str, resume: bool) -> None:

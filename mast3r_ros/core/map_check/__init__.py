@@ -19,7 +19,8 @@ every pose convention mistake users meet (poses inverted, quaternion read in the
 order, poses of the body frame instead of the REP-103 optical frame) combined with a depth scale
 (fitted on a log grid), and the best fit is confirmed with the depth measurement. Without a global
 fix, stamps that go backwards (a clock reset or a looped recording) or a few keyframes that disagree
-while the rest agree point to poses interpolated across a discontinuity.
+while the rest agree point to poses interpolated across a discontinuity. When nothing explains
+it, a principal point far from the image centre (a K for another resolution) is named as well.
 
 Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
 ``report`` (figures and verdict); this module runs them. Everything is computed at
@@ -131,8 +132,41 @@ def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:
         figs.append(f"match reprojection {_px(float(np.median(rep_px)))} (limit {limit:.0f} px)")
     how = ("" if cause.confirmed or cause.name in ("clock_jump", "pose_discontinuity", "unknown")
            else " (not fully confirmed: more than this may be wrong)")
+    hint = _principal_point_hint(views) if cause.name == "unknown" else ""
     return (f"map inconsistent: {who}, {len(bad_pairs)} of {len(judged)} pairs "
-            f"({'; '.join(figs)}); likely cause: {cause.what}{how}; fix: {cause.fix}")
+            f"({'; '.join(figs)}); likely cause: {cause.what}{how}; fix: {cause.fix}"
+            + (f"; or the intrinsics: {hint}" if hint else ""))
+
+
+# a principal point further than this (fraction of the image size) from the image centre is
+# not a real camera's: it is where K for a 2x larger image (the corner) or a 2x smaller one (the
+# centre of the top-left quarter, exactly 1/4 from the centre) puts it
+_FAR_PRINCIPAL_POINT = 0.2
+
+
+def _principal_point_hint(views: List[_View]) -> str:
+    """Why the intrinsics may be the cause when nothing else explains the disagreement: the
+    first keyframe whose principal point is far from its image centre, in camera pixels, with
+    where it is; "" when every principal point is near its image centre."""
+    for v in views:
+        s = v.scale  # work pixels per camera pixel; pixel centres map as x' = s (x + 0.5) - 0.5
+        w, h = v.width_px, max(1, round(v.cam.height / s))
+        cx, cy = (v.cam.K[0, 2] + 0.5) / s - 0.5, (v.cam.K[1, 2] + 0.5) / s - 0.5
+        dx, dy = (cx - (w - 1) / 2) / w, (cy - (h - 1) / 2) / h
+        if max(abs(dx), abs(dy)) < _FAR_PRINCIPAL_POINT:
+            continue
+        if 0.4 <= min(abs(dx), abs(dy)) and max(abs(dx), abs(dy)) <= 0.6:
+            where = "at the image's corner"
+        elif -0.35 <= dx <= -0.15 and -0.35 <= dy <= -0.15:
+            where = "in the middle of the image's top-left quarter"
+        elif not (-0.5 <= cx <= w - 0.5 and -0.5 <= cy <= h - 0.5):
+            where = "outside the image"
+        else:
+            where = f"far from the image centre ({(w - 1) / 2:g}, {(h - 1) / 2:g})"
+        return (f"the principal point ({cx:.0f}, {cy:.0f}) of keyframe {v.label} is {where}: "
+                f"is K for another resolution (here {w}x{h})? scale fx, fy, cx, cy with the "
+                "image")
+    return ""
 
 
 def _ranges(labels: List[str]) -> str:
