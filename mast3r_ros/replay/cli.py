@@ -238,12 +238,10 @@ def _add_merge_maps(sub: Any) -> None:
 def cmd_merge_maps(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import merge_maps
-    from .merge_check import warn_duplicates_with_other_depth
 
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
                    keep_duplicates=args.keep_duplicates)
-    warn_duplicates_with_other_depth(args.a, args.b, args.keep_duplicates)
     sys.stdout.write(f"map {args.out}: {n} keyframes\n")
     return 0
 

@@ -19,6 +19,7 @@ import dataclasses
 import hashlib
 import json
 import logging
+import math
 import os
 import sys
 from typing import Dict, List, Optional
@@ -284,21 +285,25 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
 def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
     """Per map, a bool mask of the keyframes to merge: False for a keyframe whose stamp and
     image equal an earlier one's (all True with ``keep_duplicates``). Logs the drop count and
-    warns when two copies of one frame have different poses."""
-    seen: Dict[tuple, np.ndarray] = {}
-    keep, dropped, worst = [], 0, (0.0, 0.0)
-    for m in maps:
+    warns when two copies of one frame have different poses, or depths at another scale (the
+    maps were built with different depth units: one of them is wrong)."""
+    seen: Dict[tuple, tuple] = {}
+    keep, dropped, worst, ratios = [], 0, (0.0, 0.0), []
+    for mi, m in enumerate(maps):
         mask = np.ones(len(m), bool)
         for i, kf in enumerate(m.keyframes):
             img = m.image(i)
             key = (int(kf.stamp_ns), img.shape, hashlib.sha256(img.tobytes()).digest())
             first = seen.get(key)
             if first is None:
-                seen[key] = kf.map_from_cam
+                seen[key] = (mi, i, kf.map_from_cam)
                 continue
             dropped += 1
             mask[i] = keep_duplicates
-            worst = max(worst, _pose_gap(first, kf.map_from_cam))
+            worst = max(worst, _pose_gap(first[2], kf.map_from_cam))
+            ratio = _depth_ratio(maps[first[0]].depth(first[1]), m.depth(i))
+            if ratio is not None and abs(math.log(ratio)) > math.log1p(DEPTH_RATIO_TOLERANCE):
+                ratios.append(ratio)
         keep.append(mask)
     if dropped:
         log.info("%d keyframe(s) of %s are frames %s already holds (same stamp and image): %s",
@@ -308,7 +313,34 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
         log.warning("the same frame has poses %.3g m / %.3g deg apart in %s and %s: the maps "
                     "are not in one frame (built from different pose sources?)",
                     worst[0], worst[1], *names)
+    if ratios:
+        a, b = names
+        what = ("both copies are kept (--keep-duplicates), so the merged map holds both depths"
+                if keep_duplicates else f"the merged map keeps {a}'s depth and drops {b}'s")
+        spread = (f" (median; {min(ratios):.3g} to {max(ratios):.3g})"
+                  if max(ratios) - min(ratios) > 1e-3 * max(ratios) else "")
+        log.warning("%d keyframe(s) of %s are frames %s holds too, but with depth %.3g times "
+                    "theirs%s: the maps were built with different depth scales (build-map "
+                    "--depth-scale, or the sensor's depth unit); %s. Check each map's depth "
+                    "(mast3r-ros check-map) and rebuild the wrong one",
+                    len(ratios), b, a, float(np.median(ratios)), spread, what)
     return keep
+
+
+# copies of one frame whose median depth ratio is further from 1 than this differ in scale (the
+# 16-bit depth format's rounding, 1 cm at 100 units/m, stays well under it at indoor depths)
+DEPTH_RATIO_TOLERANCE = 0.02
+_MIN_DEPTH_PIXELS = 16  # pixels with depth in both copies needed to judge a ratio
+
+
+def _depth_ratio(kept: Optional[np.ndarray], other: Optional[np.ndarray]) -> Optional[float]:
+    """Median of ``other / kept`` over the pixels with depth in both; None when too few."""
+    if kept is None or other is None or kept.shape != other.shape:
+        return None
+    both = np.isfinite(kept) & (kept > 0) & np.isfinite(other) & (other > 0)
+    if int(both.sum()) < _MIN_DEPTH_PIXELS:
+        return None
+    return float(np.median(other[both] / kept[both]))
 
 
 def _pose_gap(a_from_x: np.ndarray, a_from_y: np.ndarray) -> tuple:
