@@ -714,8 +714,10 @@ def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
         fqn = f"{next(iter(own))}/{node_name}"
     else:
         fqn = node_fqn(namespace, node_name)
-        if own and not any(_rclpy_applies(k, fqn) for keys in own.values() for k in keys):
-            # a typo would silently take the wildcard blocks alone
+        # a typo would silently take the blocks for every node ('/**') alone; a block naming
+        # the node in any namespace ('/**/mast3r_localizer') is meant for this node too
+        if own and not any(_rclpy_applies(k, fqn) for k, _ in blocks
+                           if not _wildcard_node(k) or _namespace_of(k, node_name) is not None):
             raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
                               f"--namespace one of: {spaces}")
     return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]
@@ -733,8 +735,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     refused (rclpy gives no one node all those blocks: which robot's would it be?), one is
     that namespace's node (a single robot's file needs no ``namespace``), none (wildcards
     only: ``/**``, ``/**/node_name``, ``/*/node_name``) reads the blocks for the node in any
-    namespace. A ``namespace`` the file has no block of its own for, in a file that names
-    others, is refused (a typo would take the wildcard blocks alone).
+    namespace. A ``namespace`` that no block naming the node applies to (its own, or one for
+    the node in any namespace: ``/**/node_name``), in a file that names others, is refused (a
+    typo would take the blocks for every node, ``/**``, alone).
 
     Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
     form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:

@@ -252,3 +252,25 @@ def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert "sync_tolerance_s" not in err[0] and not (tmp_path / "run").exists()
+
+
+def test_root_namespace_takes_the_block_for_the_node_in_any_namespace(tmp_path):
+    """The README: a multi-robot file is read with --namespace robot1 ('/' for the root): that
+    robot's blocks and the wildcard ones (/**, /**/mast3r_localizer). '--namespace /' on a file
+    with '/robot1/mast3r_localizer' and '/**/mast3r_localizer' was refused ('no block for
+    /mast3r_localizer'), though rclpy gives the root node the '/**/mast3r_localizer' block."""
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    text = (_block("/robot1/mast3r_localizer", max_keyframes=3)
+            + _block("/**/mast3r_localizer", matcher="sift", map_path="maps/shared"))
+    path = _params(tmp_path, text)
+    for ns in ("/", "robot9"):  # a robot without a block of its own gets the shared one
+        cfg = load_config_yaml(path, namespace=ns)
+        assert (cfg.localizer.matcher, cfg.node.map_path) == ("sift", "maps/shared"), ns
+    assert load_config_yaml(path, namespace="robot1").localizer.max_keyframes == 3
+    # a block for every node ('/**') alone still is no block for the node: a typo guard
+    only_star = _params(tmp_path, _block("/robot1/mast3r_localizer", max_keyframes=3)
+                        + _block("/**", tf_publish_rate=3.0))
+    with pytest.raises(ConfigError, match=r"no block for '/mast3r_localizer'"):
+        load_config_yaml(only_star, namespace="/")
