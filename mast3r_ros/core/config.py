@@ -115,7 +115,9 @@ class PnPConfig:
     ransac_max_points: int = _f(512, "RANSAC hypothesises on a random subset of at most this "
                                      "many matches (0 = all); inliers, refinement and "
                                      "covariance use all of them.", lo=0, hi=1000000)
-    refine: bool = _f(True, "Refine the pose on the inliers (Levenberg-Marquardt).")
+    refine: bool = _f(True, "Refine the pose on the inliers (Levenberg-Marquardt: damped "
+                            "Gauss-Newton steps alternating with re-scoring, until the inlier "
+                            "set is stable).")
 
 
 @dataclasses.dataclass(frozen=True)

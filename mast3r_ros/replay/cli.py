@@ -269,11 +269,14 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_localize(args: argparse.Namespace) -> int:
+    from ..core.fileio import check_output_folder
     from .metrics import format_table
-    from .pipeline import run_localization
+    from .pipeline import RUN_FILES, RUN_OUTPUTS, run_localization
 
     cfg = load_config(args)
     map_path = _map_path(args.map, cfg, args.params)
+    # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
+    check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
@@ -485,6 +488,9 @@ def _setup_logging(level: str) -> None:
     handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
     root.handlers[:] = [handler]
     root.setLevel(getattr(logging, level.upper()))
+    # faiss's loader says at INFO that its AVX2 build is missing and it falls back to another:
+    # not a problem, but read as an error (a fresh user's find); shown with --log-level debug
+    logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:

@@ -71,3 +71,30 @@ def test_localize_without_ground_truth_prints_where_it_could_come_from(tmp_path,
     err = capsys.readouterr().err
     assert "mast3r-ros localize: note: no frame was evaluated against ground truth" in err
     assert "--groundtruth FILE" in err
+
+
+def test_localize_refuses_a_bad_out_before_reading_the_source(tmp_path, sift_map, capsys):
+    """The README: an --out that cannot be created is refused before anything is loaded;
+    localize read (and printed) the source first -- a rosbag's indexing pass takes minutes."""
+    from mast3r_ros.replay.cli import main
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("")
+    assert main(["localize", str(tmp_path / "no_such_source"), "--map", sift_map, "--matcher",
+                 "sift", "--out", str(blocker / "run"), "--log-level", "warning"]) == 2
+    (err,) = capsys.readouterr().err.strip().splitlines()
+    assert "--out" in err and "no_such_source" not in err, err
+
+
+def test_faiss_loader_info_is_not_shown_at_info_level():
+    """'[INFO] faiss.loader: Could not load library with AVX2 support ...' read like an error."""
+    import logging
+
+    from mast3r_ros.replay.cli import _setup_logging
+
+    _setup_logging("info")
+    assert not logging.getLogger("faiss.loader").isEnabledFor(logging.INFO)
+    assert logging.getLogger("mast3r_ros.replay").isEnabledFor(logging.INFO)
+    _setup_logging("debug")
+    assert logging.getLogger("faiss.loader").isEnabledFor(logging.DEBUG)
+    _setup_logging("warning")
