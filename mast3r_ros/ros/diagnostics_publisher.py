@@ -25,9 +25,11 @@ PERIOD_S = 1.0
 class DiagnosticsPublisher:
     """Publishes ``summary()`` as the status ``'<namespace>/<node name>: <task>'``."""
 
-    def __init__(self, node: Any, task: str, summary: Callable[[], DiagnosticsSummary]) -> None:
+    def __init__(self, node: Any, task: str, summary: Callable[[], DiagnosticsSummary],
+                 shutting_down: Callable[[], bool] = lambda: False) -> None:
         self._node = node
         self._summary = summary
+        self._shutting_down = shutting_down  # then nothing is published (the context is going)
         self.name, self.hardware_id = status_identity(node.get_namespace(), node.get_name(), task)
         self._pub = node.create_publisher(DiagnosticArray, "/diagnostics", 10)
         # steady: under use_sim_time a timer on the node's clock stops with /clock (paused
@@ -41,6 +43,8 @@ class DiagnosticsPublisher:
         self._publish()
 
     def _publish(self) -> None:
+        if self._shutting_down():
+            return
         try:
             msg = conv.diagnostic_array(self._summary(), self.name, self.hardware_id,
                                         self._node.get_clock().now().nanoseconds)

@@ -17,12 +17,14 @@ GPU works; with one executor thread no entity is destroyed while rclpy takes fro
 `shutdown` for why this removes the transition crash).
 
 Lifecycle (Nav2 manages AMCL the same way):
-  configure   read parameters into `Config`, load checkpoint and map, create TF and publishers;
-              FAILURE with one error line naming the problem (the node stays up for a retry)
-  activate    subscriptions, TF re-broadcast timer, ~/relocalize, worker thread, rviz markers,
-              then the bond with Nav2's lifecycle manager
-  deactivate  end the bond, stop the worker (joined), then destroy them
-  cleanup     release the model (GPU memory), TF, publishers
+  configure   read parameters into `Config`; start the inference thread, which loads the
+              checkpoint and map and warms the model up (the executor thread waits, publishing
+              /diagnostics); create TF and publishers; FAILURE with one error line naming the
+              problem (the node stays up for a retry)
+  activate    subscriptions, TF re-broadcast timer, ~/relocalize, frames to the inference
+              thread, rviz markers, then the bond with Nav2's lifecycle manager
+  deactivate  end the bond, stop taking frames (the frame in progress ends), then destroy them
+  cleanup     stop the inference thread, release the model (GPU memory), TF, publishers
   shutdown / error   all of the above, from whatever state (from active too: on_shutdown
               alone runs then, and it ends the bond and the worker as deactivate would)
 """
@@ -64,7 +66,7 @@ from mast3r_ros.ros.tracking import (
     TrackingState,
     initial_pose_to_map_from_base,
 )
-from mast3r_ros.ros.worker import LatestMessageWorker
+from mast3r_ros.ros.worker import LatestMessageWorker, WorkerStoppedError
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
 FAILURE = TransitionCallbackReturn.FAILURE
@@ -109,7 +111,8 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._worker = LatestMessageWorker(
             self._process, lambda: self._active, self._on_replaced, self._on_worker_error)
 
-        self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary)
+        self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary,
+                                                 self._shutting_down)
         self._bond = NodeBond(self, self._shutting_down)   # Nav2's lifecycle-manager bond
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
@@ -188,10 +191,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
                 self._diag.configuring_since_s = time.monotonic()
             try:
                 localizer = self._worker.call(lambda: self._load_localizer(cfg),
-                                              heartbeat=self._diagnostics.publish_now)
+                                              heartbeat=self._diagnostics.publish_now,
+                                              cancelled=self._shutting_down)
             finally:
                 with self._lock:
                     self._diag.configuring_since_s = None
+        except WorkerStoppedError:  # SIGTERM while the model loads: stop waiting, no traceback
+            self.get_logger().info("configure cancelled: the process is shutting down")
+            self._worker.stop(0.0)
+            return FAILURE
         except Mast3rRosError as err:
             self.get_logger().error(f"configure failed: {err}")
             self._stop_worker_after_failed_configure()
@@ -219,7 +227,9 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         return Localizer.from_config(cfg, cfg.node.map_path)
 
     def _stop_worker_after_failed_configure(self) -> None:
-        if not self._worker.stop(self._join_timeout_s):
+        # the load failed, so the thread is idle; only an older thread still in a frame
+        # (a straggler of an earlier cleanup) could keep it: do not wait long for that
+        if not self._worker.stop(min(self._join_timeout_s, 1.0)):
             self.get_logger().error("the inference thread did not stop after the failed "
                                     "configure")
 
@@ -250,13 +260,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         return result
 
     # ------------------------------------------------------------------ teardown
-    def _teardown_active(self) -> None:
-        """Stop the worker (joined, bounded), then destroy what activate created. Runs on the
-        executor thread (a transition) or after the executor stopped (main). The bond ends
-        first, as nav2_util's destroyBond on deactivate."""
+    def _teardown_active(self) -> bool:
+        """Stop taking frames (the one in inference is waited for, bounded), then destroy what
+        activate created. Runs on the executor thread (a transition) or after the executor
+        stopped (main). The bond ends first, as nav2_util's destroyBond on deactivate. Returns
+        False when the frame in inference outlived the wait."""
         self._bond.stop()
         self._active = False
-        if not self._worker.pause(self._join_timeout_s) and not self._exiting.is_set():
+        paused = self._worker.pause(self._join_timeout_s)
+        if not paused and not self._exiting.is_set():
             self.get_logger().error(
                 f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
         for attr, destroy in (("_image_sub", self.destroy_subscription),
@@ -268,12 +280,14 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             if handle is not None:
                 setattr(self, attr, None)
                 destroy(handle)
+        return paused
 
     def _teardown_configured(self) -> None:
-        self._teardown_active()
+        paused = self._teardown_active()
         # the inference thread ends with the model it runs; if a frame is still in inference
-        # after the timeout, the model is not freed under it (the process exit frees it)
-        self._worker_stopped = self._worker.stop(self._join_timeout_s)
+        # after the timeout, the model is not freed under it (the process exit frees it). A
+        # pause that already waited its timeout is not waited for a second time.
+        self._worker_stopped = self._worker.stop(self._join_timeout_s if paused else 0.0)
         if not self._worker_stopped and not self._exiting.is_set():
             self.get_logger().error(
                 f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
@@ -305,8 +319,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._join_timeout_s = join_timeout_s
 
     def stop_worker(self) -> None:
+        """For main(): stop the inference thread, giving its frame ``join_timeout_s``; the exit
+        steps after it do not wait for the frame again (the process ends within 2 s)."""
         self._active = False
         self._worker_stopped = self._worker.stop(self._join_timeout_s)
+        self._join_timeout_s = 0.0
 
     def report_executor_error(self, err: Exception) -> None:
         """For main(): an exception that escaped the executor (logged throttled; it spins on)."""
@@ -339,7 +356,8 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             map_from_base = initial_pose_to_map_from_base(msg, n.map_frame)
             odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
                                              None, timeout_s=0.0)
-            # the operator's pose is broadcast at once (as AMCL does), until a frame localizes
+            # the operator's pose is broadcast from the next TF tick (as AMCL keeps a
+            # map->odom), until a frame localizes
             odom = odom_from_base if n.odom_frame else None
             hold = (localization_tf(planar_pose(map_from_base) if n.two_d_mode else
                                     map_from_base, odom, n.map_frame, n.odom_frame, n.base_frame)
@@ -350,7 +368,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
             self.get_logger().error(f"/initialpose handling failed: {err!r}")
             return
+        now_ns = self.get_clock().now().nanoseconds
         with self._lock:
+            # a clock that jumped back (bag loop, sim reset) resets the state now, not at the
+            # next TF tick, which would drop the operator's pose with the old timeline
+            self._tracking.clock_jumped_back(now_ns, n.transform_tolerance)
             self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
             self._diag.note_reset(time.monotonic(), "/initialpose received")
         x, y, z = map_from_base[:3, 3]

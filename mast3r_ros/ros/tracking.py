@@ -185,7 +185,7 @@ class TrackingState:
     """The node's state between frames. Not thread-safe: the node holds a lock.
 
     * ``UNINITIALIZED`` until the first successful localization (and again after a reset or a new
-      /initialpose); nothing is broadcast.
+      /initialpose); nothing is broadcast, except the operator's pose after an /initialpose.
     * ``TRACKING`` after a success: the next frame's prior is the last map->odom carried forward
       by odometry (``map_from_odom @ odom_from_base(t) @ base_from_cam``); `hint` is the last
       camera pose (candidate selection only).

@@ -18,7 +18,7 @@ import collections
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, Deque, Optional
+from typing import Any, Deque, List, Optional
 
 _EMPTY = object()
 
@@ -58,10 +58,10 @@ class LatestMessageWorker:
         self._cv = threading.Condition()
         self._slot: Any = _EMPTY
         self._calls: Deque[_Call] = collections.deque()
-        self._busy = False          # a process() call is running
+        self._busy_gen: Optional[int] = None  # the generation whose process() is running
         self._gen = 0               # bumped by stop(): a thread serves only its generation
         self._thread: Optional[threading.Thread] = None
-        self._straggler: Optional[threading.Thread] = None  # a stopped thread still in a frame
+        self._stragglers: List[threading.Thread] = []  # stopped threads still in a frame
 
     @property
     def running(self) -> bool:
@@ -89,12 +89,15 @@ class LatestMessageWorker:
             self._thread.start()
 
     def call(self, fn: Callable[[], Any], *, heartbeat: Optional[Callable[[], None]] = None,
-             heartbeat_period_s: float = 1.0) -> Any:
+             heartbeat_period_s: float = 1.0,
+             cancelled: Optional[Callable[[], bool]] = None) -> Any:
         """Run ``fn()`` on the worker thread, wait for it and return its result (or raise its
         exception). From the worker thread itself ``fn`` runs at once. While waiting,
         ``heartbeat()`` (if given) is called every ``heartbeat_period_s`` on the waiting thread:
         the node publishes /diagnostics from it while a model loads for minutes. Raises
-        `WorkerStoppedError` when the thread is not running, or is stopped before ``fn`` ran."""
+        `WorkerStoppedError` when the thread is not running, is stopped before ``fn`` ran, or
+        ``cancelled()`` (checked every period) turns true -- SIGTERM during a long load: the
+        caller stops waiting; ``fn`` runs on to its end on the worker thread."""
         if threading.current_thread() is self._thread:
             return fn()
         job = _Call(fn)
@@ -103,8 +106,12 @@ class LatestMessageWorker:
                 raise WorkerStoppedError("the inference thread is not running")
             self._calls.append(job)
             self._cv.notify_all()
-        while not job.done.wait(heartbeat_period_s if heartbeat is not None else None):
-            heartbeat()
+        period = heartbeat_period_s if heartbeat is not None or cancelled is not None else None
+        while not job.done.wait(period):
+            if cancelled is not None and cancelled():
+                raise WorkerStoppedError("cancelled while the inference thread was busy")
+            if heartbeat is not None:
+                heartbeat()
         if job.error is not None:
             raise job.error
         return job.result
@@ -117,9 +124,9 @@ class LatestMessageWorker:
         end = time.monotonic() + timeout_s
         with self._cv:
             self._slot = _EMPTY
-            if threading.current_thread() is self._thread:
+            if self._thread is None or threading.current_thread() is self._thread:
                 return True
-            while self._busy:
+            while self._busy_gen == self._gen:
                 left = end - time.monotonic()
                 if left <= 0:
                     return False
@@ -137,14 +144,20 @@ class LatestMessageWorker:
             self._gen += 1          # an old thread still in a frame ends after it, even if
             self._slot = _EMPTY     # start() has begun a new one meanwhile
             self._cv.notify_all()
-            thread, self._thread = self._thread or self._straggler, None
-            self._straggler = None
-        stopped = True
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(timeout=timeout_s)
-            stopped = not thread.is_alive()
-            if not stopped:  # a second stop() waits for it again instead of saying True
-                self._straggler = thread
+            if self._thread is not None:
+                # remembered before the join: a Ctrl-C during it must not forget the thread
+                self._stragglers.append(self._thread)
+                self._thread = None
+            threads = list(self._stragglers)
+        end = time.monotonic() + timeout_s
+        me = threading.current_thread()
+        for thread in threads:
+            if thread is not me:
+                thread.join(timeout=max(0.0, end - time.monotonic()))
+        with self._cv:
+            # a later stop() waits again for every thread still in a frame, not only the newest
+            self._stragglers = [t for t in self._stragglers if t.is_alive() and t is not me]
+            stopped = not self._stragglers
         self._fail_calls()
         return stopped
 
@@ -173,7 +186,7 @@ class LatestMessageWorker:
                     job, msg, self._slot = None, self._slot, _EMPTY
                     if not self._is_active():
                         continue
-                    self._busy = True
+                    self._busy_gen = gen
             if job is not None:
                 try:
                     job.result = job.fn()
@@ -187,5 +200,6 @@ class LatestMessageWorker:
                 self._on_error(err)
             finally:
                 with self._cv:
-                    self._busy = False
+                    if self._busy_gen == gen:  # a straggler's end is not the new thread's
+                        self._busy_gen = None
                     self._cv.notify_all()

@@ -357,3 +357,22 @@ def test_confirmation_still_works_with_the_gate_off():
                                     invert_pose(base_from_cam)) for k in (1, 2)]
     assert outs[0].result.stamp_ns == S
     assert [o.publish for o in outs] == [False, True]
+
+
+def test_initial_pose_after_a_clock_jump_back_survives_the_next_tf_tick():
+    """/initialpose right after a bag loop: set_initial_pose kept the old timeline's TF stamp,
+    so the next tick saw the jump, reset, and dropped the operator's pose. The node now checks
+    the clock first (clock_jumped_back, then set_initial_pose), as done here."""
+    from mast3r_ros.ros.frames import localization_tf
+
+    st = TrackingState()
+    _success(st, make_pose(rz(45), [9, 9, 0]))
+    assert st.next_tf_stamp_ns(100_000_000_000, 0.1, fresh=True)
+    _, map_from_base, _ = camera_on_robot()
+    hold = localization_tf(map_from_base, np.eye(4), "map", "odom", "base_link")
+    now = 10_000_000_000                                 # the bag restarted at 10 s
+    assert st.clock_jumped_back(now, 0.1)
+    st.set_initial_pose(map_from_base, np.eye(4), hold)
+    jumped, sent = st.rebroadcast(now + 50_000_000, 0.1)
+    assert not jumped and sent is not None and sent[0].child == "odom"
+    assert st.prior_source == "initialpose"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import collections
 import threading
 import time
 
@@ -179,9 +178,10 @@ def test_calls_queued_when_the_worker_stops_fail_in_their_callers():
     w = _worker(rec)
     w.start()
     w.call(lambda: None)
-    errors = []
+    errors, running = [], threading.Event()
 
     def first():
+        running.set()
         gate.wait(10.0)
 
     def second():
@@ -191,7 +191,7 @@ def test_calls_queued_when_the_worker_stops_fail_in_their_callers():
             errors.append(err)
     t1 = threading.Thread(target=lambda: w.call(first))
     t1.start()
-    _wait_until(lambda: w._calls == collections.deque() and not gate.is_set())
+    assert running.wait(10.0)                   # "first" is on the worker, none queued
     t2 = threading.Thread(target=second)
     t2.start()
     _wait_until(lambda: len(w._calls) == 1)
@@ -218,7 +218,72 @@ def test_the_node_builds_its_localizer_through_the_worker():
     assert len(calls) == 1 and ast.unparse(calls[0].func) == "self._worker.call"
     inner = ast.unparse(calls[0].args[0])
     assert "self._load_localizer(cfg)" in inner
-    assert [k.arg for k in calls[0].keywords] == ["heartbeat"]
+    assert [k.arg for k in calls[0].keywords] == ["heartbeat", "cancelled"]
     loads = [n for n in ast.walk(configure) if isinstance(n, ast.Attribute)
              and n.attr == "_load_localizer"]
     assert len(loads) == 1  # not called anywhere else in configure
+
+
+def test_every_thread_still_in_a_frame_is_waited_for_not_only_the_last():
+    """Two cleanups that each timed out on a frame, with a configure between: the second stop
+    joined only the newest thread and said True, so the model was closed under the first
+    (a regression review's find)."""
+    gates = [threading.Event(), threading.Event()]
+    started = [threading.Event(), threading.Event()]
+    seen = []
+
+    def process(msg):
+        started[msg].set()
+        gates[msg].wait(10.0)
+        seen.append(msg)
+    w = LatestMessageWorker(process, lambda: True, lambda: None, lambda err: None)
+    for k in (0, 1):
+        w.start()
+        w.offer(k)
+        assert started[k].wait(10.0)
+        assert not w.stop(0.05)
+    gates[1].set()                              # the newer frame ends, the older one not yet
+    assert not w.stop(2.0) and seen == [1]
+    gates[0].set()
+    assert w.stop(10.0) and sorted(seen) == [0, 1]
+
+
+def test_pause_after_stop_returns_at_once_and_a_straggler_does_not_clear_the_new_busy_flag():
+    gate, slow_started = threading.Event(), threading.Event()
+    second = threading.Event()
+    rec = []
+
+    def process(msg):
+        rec.append(msg)
+        if msg == "slow":
+            slow_started.set()
+            gate.wait(10.0)
+        elif msg == "second":
+            second.set()
+            time.sleep(1.5)
+    w = LatestMessageWorker(process, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    w.offer("slow")
+    assert slow_started.wait(10.0)
+    assert not w.stop(0.01)
+    t0 = time.monotonic()
+    assert w.pause(30.0) and time.monotonic() - t0 < 1.0  # no thread: nothing to wait for
+    w.start()
+    w.offer("second")
+    assert second.wait(10.0)
+    gate.set()                                  # the straggler ends while "second" runs
+    time.sleep(0.05)
+    assert not w.pause(0.01)                    # "second" is still in inference
+    assert w.pause(10.0) and w.stop(10.0)
+
+
+def test_a_cancelled_call_stops_waiting():
+    """SIGTERM during a minutes-long load: the node stops waiting (the load runs on)."""
+    gate, beats = threading.Event(), []
+    w = LatestMessageWorker(lambda m: None, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    with pytest.raises(WorkerStoppedError, match="cancelled"):
+        w.call(lambda: gate.wait(10.0), heartbeat=lambda: beats.append(1),
+               heartbeat_period_s=0.01, cancelled=lambda: len(beats) >= 2)
+    gate.set()
+    assert w.stop(10.0)
