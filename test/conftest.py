@@ -14,6 +14,14 @@ import torch
 if not torch.cuda.is_available():
     os.environ.setdefault("TRITON_INTERPRET", "1")
 
+# Under pytest-xdist (the README's `-n 2`) each worker is a process of its own: one torch thread
+# each, so that two workers on two cores do not oversubscribe them (OpenMP barriers stall when
+# the cores are shared); subprocesses started by the tests inherit it.
+if os.environ.get("PYTEST_XDIST_WORKER") and os.cpu_count() and \
+        int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1")) >= os.cpu_count():
+    torch.set_num_threads(1)
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import sys  # noqa: E402
 
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
