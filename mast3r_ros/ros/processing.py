@@ -88,8 +88,10 @@ class FrameProcessing:
 
     # ------------------------------------------------------------------ processing
     def _process(self, msg: Any) -> None:
-        cfg = self._cfg
-        if cfg is None or not self._active:
+        # one frame, one config and one model: read once, so a cleanup / configure meanwhile
+        # (this thread outliving its stop) never mixes two of them within a frame
+        cfg, localizer = self._cfg, self._localizer
+        if cfg is None or localizer is None or not self._active:
             return
         stamp_ns = self._admit(msg, cfg)
         if stamp_ns is None:
@@ -102,7 +104,7 @@ class FrameProcessing:
         except self.lookup_errors as err:
             self._fail(stamp_ns, str(err))
             return
-        outcome = self._localize(frame, cam_from_base, odom_from_base)
+        outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer)
         if outcome is None or not self._active:
             return
         result, processing_s = outcome
@@ -111,7 +113,8 @@ class FrameProcessing:
                        processing_s=processing_s, timings=result.timings_s,
                        inliers=result.num_inliers)
             return
-        self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s)
+        self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s, cfg,
+                             localizer)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
         """The image's header stamp (ns), or None for a zero, repeated or stale stamp."""
@@ -141,23 +144,23 @@ class FrameProcessing:
             return None
         return stamp_ns
 
-    def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray
-                  ) -> Optional[Tuple[LocalizationResult, float]]:
+    def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray,
+                  cfg: Config, localizer: Any) -> Optional[Tuple[LocalizationResult, float]]:
         """(result, seconds in the localizer), or None when there is no result to use: an
         inference error (recorded, and a failure for the tracker), or a reset (/initialpose,
         time jump) during inference. The publishing rules (odometry gate, confirmation of a
         relocalized pose, the global retry) are `tracking.localize_frame`'s: a pose that is not
         to be published comes back as a failure naming the reason."""
-        n = self._cfg.node
+        n = cfg.node
 
         def localize(prior: Optional[np.ndarray], force_global: bool,
                      hint: Optional[np.ndarray]) -> LocalizationResult:
-            return self._localizer.localize(frame, prior, force_global, hint=hint,
-                                            with_matches=n.publish_debug_image)
+            return localizer.localize(frame, prior, force_global, hint=hint,
+                                      with_matches=n.publish_debug_image)
 
         t0 = time.monotonic()
         try:
-            outcome = localize_frame(self._tracking, localize, self._cfg.tracking,
+            outcome = localize_frame(self._tracking, localize, cfg.tracking,
                                      frame.stamp_ns, odom_from_base, cam_from_base,
                                      has_odometry=bool(n.odom_frame), lock=self._lock)
         except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
@@ -178,7 +181,7 @@ class FrameProcessing:
         info = self._camera_info
         if info is None:
             raise InputError(f"no CameraInfo received yet on {self._info_topic}")
-        intrinsics = self._intrinsics(info, rectified=self._cfg.node.image_rectified)
+        intrinsics = self._intrinsics(info, rectified=n.image_rectified)
         camera_size = (intrinsics.width, intrinsics.height)
         why = admission.image_size_refusal(admission.message_image_size(msg),
                                            n.max_image_pixels, cfg.model.image_size, camera_size)
@@ -209,8 +212,9 @@ class FrameProcessing:
         return frame, cam_from_base, odom_from_base
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
-                        odom_from_base: np.ndarray, processing_s: float) -> None:
-        n = self._cfg.node
+                        odom_from_base: np.ndarray, processing_s: float, cfg: Config,
+                        localizer: Any) -> None:
+        n = cfg.node
         odom = odom_from_base if n.odom_frame else None
         map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
         cov = base_pose_covariance(result.covariance, result.map_from_cam, cam_from_base)
@@ -231,7 +235,7 @@ class FrameProcessing:
         outputs.pose(map_from_base_, cov, frame.stamp_ns)
         if tf_stamp is not None:
             self._send_tf(tf, tf_stamp)
-        self._publish_matches(outputs, frame, result)
+        self._publish_matches(outputs, frame, result, localizer)
         self._record(FrameRecord(
             time.monotonic(), True, int(result.num_inliers),
             image_age_s(frame.stamp_ns, now_ns), processing_s,
@@ -242,10 +246,10 @@ class FrameProcessing:
         if client is not None:
             client.send(tf, stamp_ns)
 
-    def _publish_matches(self, outputs: Outputs, frame: Frame, result: LocalizationResult) -> None:
+    def _publish_matches(self, outputs: Outputs, frame: Frame, result: LocalizationResult,
+                         localizer: Any) -> None:
         try:
-            outputs.matches(frame, result.matches,
-                            self._localizer.keyframe_map)
+            outputs.matches(frame, result.matches, localizer.keyframe_map)
         except Exception as err:  # noqa: BLE001 - a debug picture never costs a frame
             self.get_logger().warning(f"~/matches not published: {err!r}",
                                       throttle_duration_sec=10.0)

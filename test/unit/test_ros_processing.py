@@ -182,6 +182,21 @@ def test_a_good_frame_is_published():
     assert dict(host.summary().values)["frames_localized"] == "1"
 
 
+def test_a_frame_keeps_its_config_and_model_when_the_node_is_cleaned_up_meanwhile():
+    """A frame read self._cfg / self._localizer again after inference: a cleanup (or a
+    re-configure) while it ran -- a thread that outlived its stop -- gave it None or the new
+    model halfway through (AttributeError, or the new map's keyframes for the old result)."""
+    class CleanedUpDuring(Localizer):
+        def localize(self, *a, **k):
+            out = super().localize(*a, **k)
+            host._cfg, host._localizer = None, None      # cleanup while inferring
+            return out
+    host = Host(CleanedUpDuring())
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [stamp(0)], host.logger.lines
+    assert not host.logger.tracebacks()
+
+
 def test_ten_identical_failing_frames_give_at_most_three_tracebacks():
     host = Host(Localizer(error=RuntimeError("shapes (1,640) and (480,1) do not match")))
     for k in range(10):
