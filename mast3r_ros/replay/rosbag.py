@@ -449,11 +449,15 @@ class BagSequence:
         zero = sum(1 for s in stamps if s == 0)
         repeated = sum(1 for a, b in zip(stamps, stamps[1:]) if b == a and b != 0)
         if zero or repeated:
-            log.warning("rosbag2 %s: %d of %d images have header stamp 0 and %d repeat the "
-                        "previous image's stamp: the camera driver does not stamp its images, "
-                        "so the trajectory's stamps are not the images' times (the node "
-                        "refuses such frames); fix the driver's header.stamp", self.path, zero,
-                        len(stamps), repeated)
+            what = " and ".join(part for part in (
+                f"{zero} of {len(stamps)} images have header stamp 0" if zero else "",
+                f"{repeated} {'repeats' if repeated == 1 else 'repeat'} the previous image's "
+                f"stamp" + ("" if zero else f" (of {len(stamps)} images)") if repeated else "")
+                if part)
+            log.warning("rosbag2 %s: %s: the camera driver does not stamp its images, so the "
+                        "trajectory's stamps are not the images' times and no ground truth can "
+                        "be matched to them (the node refuses such frames); fix the driver's "
+                        "header.stamp", self.path, what)
 
     @property
     def tf_topics(self) -> List[str]:

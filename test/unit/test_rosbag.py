@@ -505,8 +505,16 @@ def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
     warned = [r.getMessage() for r in caplog.records if "does not stamp" in r.getMessage()]
-    assert len(warned) == 1 and "3 of 3 images have header stamp 0" in warned[0]
+    assert len(warned) == 1 and "3 of 3 images have header stamp 0: the camera" in warned[0]
+    assert "repeat" not in warned[0]  # '... and 0 repeat the previous' read oddly
     assert len(seq) == 3
+    repeated = [("/cam/image", S + i, image(S, "rgb8", RGB)) for i in range(2)]
+    repeated.append(("/cam/camera_info", S, camera_info(S)))
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(write_bag(tmp_path / "rep", StoragePlugin.MCAP, repeated))
+    (warned,) = [r.getMessage() for r in caplog.records if "does not stamp" in r.getMessage()]
+    assert "1 repeats the previous image's stamp (of 2 images): the camera" in warned
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "ok", StoragePlugin.MCAP, rgbd_messages()))
