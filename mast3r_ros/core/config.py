@@ -59,6 +59,7 @@ class ModelConfig:
                                "from the ONNX export on first use and cached on disk; needs the "
                                "tensorrt package and CUDA).", choices=("torch", "tensorrt"))
     engine_cache: str = _f("", "Folder of cached TensorRT engines; empty: "
+                               "$XDG_CACHE_HOME/mast3r_ros/tensorrt, else "
                                "~/.cache/mast3r_ros/tensorrt.")
 
 

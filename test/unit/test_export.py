@@ -289,15 +289,29 @@ def test_missing_onnx_is_said_before_the_checkpoint_is_read(tmp_path, tiny_ckpt,
     from mast3r_ros.core.model import checkpoint
     from mast3r_ros.replay.cli import main
 
-    # import raises ImportError: onnxscript for the dynamo exporter, onnx for TorchScript
-    monkeypatch.setitem(sys.modules, "onnxscript" if HAS_DYNAMO else "onnx", None)
+    # import raises ImportError for both (without onnxscript 'auto' takes TorchScript, which
+    # needs onnx)
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    monkeypatch.setitem(sys.modules, "onnx", None)
     read = []
     monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: read.append(a))
     capsys.readouterr()
     assert main(["export", tiny_ckpt, "--out", str(tmp_path / "y")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "pip install onnx onnxscript" in err[0], err
+    assert "pip install -c /tmp/keep.txt onnx onnxscript" in err[0]  # a ROS machine's numpy
     assert not read and not (tmp_path / "y").exists()
+
+
+def test_auto_exporter_takes_torchscript_without_onnxscript(monkeypatch):
+    """'auto' picked dynamo on torch >= 2.6 and failed without onnxscript, though TorchScript
+    needs only onnx (the TensorRT engine build uses 'auto' too)."""
+    import sys
+
+    from mast3r_ros.core.model import export as ex
+
+    monkeypatch.setitem(sys.modules, "onnxscript", None)
+    assert ex.resolve_exporter("auto") == ("torchscript", 17)
 
 
 def test_usage_names_the_checkpoint_ckpt_as_the_hints_do(capsys):

@@ -71,3 +71,32 @@ def test_tensorrt_needs_cuda(monkeypatch, tiny_ckpt):
     with pytest.raises(ConfigError, match="needs a CUDA device"):
         tb.TensorRTEngine.from_checkpoint(tiny_ckpt, device="cpu", size=512,
                                           net_shape=(384, 512))
+
+
+def test_tensorrt_with_device_auto_and_no_cuda_says_the_torch_build(monkeypatch, tiny_ckpt,
+                                                                   caplog):
+    """On a Jetson with PyPI's CPU torch wheel, device 'auto' said "device 'cuda' requested ...
+    use device 'cpu'", and 'cpu' then said the backend needs CUDA: a loop. And precision /
+    compile were dropped without a word with backend 'tensorrt' (its engines are fp16)."""
+    import torch
+
+    monkeypatch.setitem(sys.modules, "tensorrt", object())  # "installed"
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", device="auto",
+                      precision="fp32", compile="reduce-overhead")
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.model.engine"):
+        with pytest.raises(ConfigError, match=r"needs CUDA, but this torch .* sees no CUDA "
+                                              r"device .*install a CUDA build of torch \(on a "
+                                              r"Jetson, NVIDIA's wheel"):
+            Mast3rEngine.from_config(cfg)
+    (warned,) = [r.getMessage() for r in caplog.records]
+    assert "precision 'fp32' (its engines are built fp16) and compile 'reduce-overhead'" in warned
+
+
+def test_default_engine_cache_follows_xdg_cache_home(monkeypatch):
+    """Engines take tens of minutes to build on a Jetson: a service whose HOME differs but whose
+    XDG_CACHE_HOME is set finds them there."""
+    monkeypatch.setenv("XDG_CACHE_HOME", "/var/cache/robot")
+    assert tb.default_cache_dir() == "/var/cache/robot/mast3r_ros/tensorrt"
+    monkeypatch.setenv("XDG_CACHE_HOME", "")
+    assert tb.default_cache_dir() == tb.DEFAULT_CACHE

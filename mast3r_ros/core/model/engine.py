@@ -324,6 +324,15 @@ class Mast3rEngine:
         if backend == "tensorrt":
             from .tensorrt_backend import TensorRTEngine
 
+            ignored = []
+            if model_cfg.precision != "fp16":
+                ignored.append(f"precision {model_cfg.precision!r} (its engines are built fp16)")
+            mode = getattr(model_cfg, "compile", "none")
+            if mode != "none":
+                ignored.append(f"compile {mode!r} (TensorRT compiles the engines)")
+            if ignored:
+                log.warning("backend 'tensorrt': %s not used; they apply to backend 'torch'",
+                            " and ".join(ignored))
             return TensorRTEngine.from_checkpoint(
                 path, device=model_cfg.device, size=int(model_cfg.image_size),
                 net_shape=shape, keyframe_batch=max(warmup_batches),

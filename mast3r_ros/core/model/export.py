@@ -147,17 +147,26 @@ def dynamo_exporter_available() -> bool:
 
 def resolve_exporter(exporter: str = "auto") -> Tuple[str, int]:
     """``(exporter, opset)`` for one of `EXPORTERS`: 'auto' is 'dynamo' where this torch has it
-    (`dynamo_exporter_available`), else 'torchscript'. Raises ConfigError for an unknown name
-    or 'dynamo' on a torch without it."""
+    (`dynamo_exporter_available`) and onnxscript imports, else 'torchscript' (which needs only
+    onnx). Raises ConfigError for an unknown name or 'dynamo' on a torch without it."""
     if exporter not in EXPORTERS:
         raise ConfigError(f"ONNX exporter must be one of {list(EXPORTERS)}, got {exporter!r}")
-    if exporter == "auto":
-        exporter = "dynamo" if dynamo_exporter_available() else "torchscript"
+    if exporter == "auto":  # dynamo needs onnxscript; TorchScript needs only onnx
+        exporter = ("dynamo" if dynamo_exporter_available() and _importable("onnxscript")
+                    else "torchscript")
     if exporter == "dynamo" and not dynamo_exporter_available():
         raise ConfigError(f"the dynamo ONNX exporter needs torch >= 2.6 (this is "
                           f"{torch.__version__}): use the 'torchscript' exporter "
                           "(--exporter torchscript)")
     return exporter, OPSET if exporter == "dynamo" else TORCHSCRIPT_OPSET
+
+
+def _importable(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
 
 
 def require_onnx(exporter: str = "auto") -> None:
@@ -169,7 +178,10 @@ def require_onnx(exporter: str = "auto") -> None:
         __import__(name)
     except ImportError:
         raise ConfigError(f"ONNX export needs the {name} package: pip install onnx onnxscript "
-                          "(or pip install -e '.[onnx]' in the checkout)") from None
+                          "(or pip install -e '.[onnx]' in the checkout); on a ROS or Jetson "
+                          "machine keep its numpy and torch: pip freeze | grep -i -E "
+                          "'^(numpy|torch)==' > /tmp/keep.txt && pip install -c /tmp/keep.txt "
+                          "onnx onnxscript (README, 'Install')") from None
 
 
 def _expm1_symbolic(g, x):

@@ -52,6 +52,13 @@ DECODER_PLAN = "decoder.plan"
 DEFAULT_CACHE = os.path.join("~", ".cache", "mast3r_ros", "tensorrt")
 
 
+def default_cache_dir() -> str:
+    """``$XDG_CACHE_HOME/mast3r_ros/tensorrt`` when XDG_CACHE_HOME is set (a service's cache
+    folder), else `DEFAULT_CACHE`: where engines go when ``model.engine_cache`` is empty."""
+    xdg = os.environ.get("XDG_CACHE_HOME", "").strip()
+    return os.path.join(xdg, "mast3r_ros", "tensorrt") if xdg else DEFAULT_CACHE
+
+
 def import_tensorrt():
     """The ``tensorrt`` module, or ConfigError saying how to get it."""
     try:
@@ -266,13 +273,21 @@ class TensorRTEngine(Mast3rEngine):
         Raises ConfigError without tensorrt or CUDA, CheckpointError on a bad checkpoint.
         """
         trt = import_tensorrt()
+        if device == "auto" and not torch.cuda.is_available():
+            # on a Jetson most often PyPI's CPU torch wheel in place of NVIDIA's: 'use device
+            # cpu' (resolve_device's advice) would only lead to the next refusal
+            raise ConfigError("model backend 'tensorrt' needs CUDA, but this torch "
+                              f"({torch.__version__}) sees no CUDA device "
+                              "(torch.cuda.is_available() is False): install a CUDA build of "
+                              "torch (on a Jetson, NVIDIA's wheel for the JetPack), or use "
+                              "backend 'torch'")
         dev = resolve_device("cuda" if device == "auto" else device)
         if dev.type != "cuda":
             raise ConfigError(f"model backend 'tensorrt' needs a CUDA device, got {device!r}")
         model, info = load_checkpoint(path, device="cpu")
         fields = cache_fields(info.identity, size, net_shape, keyframe_batch, gpu_model(dev),
                               trt.__version__)
-        d = ensure_engines(model, info, cache_dir or DEFAULT_CACHE, fields, trt)
+        d = ensure_engines(model, info, cache_dir or default_cache_dir(), fields, trt)
         eng = cls(d, model.spec, dev, info.identity, info)
         del model
         eng.warmup([tuple(net_shape)], [keyframe_batch])
