@@ -72,51 +72,19 @@ def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
 def _naming(e: OSError, path: str) -> OSError:
     """``e`` naming ``path`` (the destination the user gave) instead of our temporary file
     beside it, which the user never heard of (and its reason made right for a folder that
-    is on one of the kernel's file systems, `_why_not_writable`)."""
+    takes no files, `_why_not_writable`)."""
     folder = os.path.dirname(os.path.abspath(path))
-    return OSError(e.errno, _why_not_writable(folder, e, creating=False), path)
+    return OSError(e.errno, _why_not_writable(folder, e), path)
 
 
-# the kernel's file systems, which hold no user files whatever the permissions (root included)
-_KERNEL_FILE_SYSTEMS = frozenset((
-    "proc", "sysfs", "cgroup", "cgroup2", "debugfs", "tracefs", "securityfs", "configfs",
-    "pstore", "bpf", "efivarfs", "fusectl", "binfmt_misc", "devpts", "mqueue"))
-
-
-def _file_system_type(folder: str) -> Optional[str]:
-    """The type of the file system ``folder`` is on ("proc", "ext4", ...), from the longest
-    mount point above it in /proc/self/mounts; None where that cannot be read (not Linux)."""
-    try:
-        with open("/proc/self/mounts", encoding="utf-8", errors="replace") as fh:
-            mounts = [line.split()[1:3] for line in fh if len(line.split()) >= 3]
-    except OSError:
-        return None
-    real = os.path.realpath(folder)
-    best: Tuple[int, Optional[str]] = (-1, None)
-    for point, kind in mounts:
-        point = point.replace("\\040", " ").replace("\\011", "\t").replace("\\134", "\\")
-        inside = real == point or real.startswith(point.rstrip("/") + "/")
-        if inside and len(point) >= best[0]:  # a later mount over the same point wins
-            best = (len(point), kind)
-    return best[1]
-
-
-def _why_not_writable(folder: str, e: OSError, creating: bool = True) -> str:
-    """Why no file can be created in the existing ``folder``, ``e`` the OS error of trying
-    (``creating``: of creating a file right in ``folder``, so "No such file or directory" is
-    about the folder itself): the OS's words, except where they mislead -- the kernel's /proc
-    answers "No such file or directory" and /sys "Permission denied" (to root too) for a folder
-    that is there."""
+def _why_not_writable(folder: str, e: OSError) -> str:
+    """Why no file can be created in ``folder``, ``e`` the OS error of trying: the OS's words,
+    except that "No such file or directory" for a folder that is there (the kernel's /proc
+    answers so) is not left to read as a missing folder."""
     said = e.strerror or str(e)
-    if not os.path.isdir(folder):
-        return said
-    kind = _file_system_type(folder)
-    if kind in _KERNEL_FILE_SYSTEMS:
-        return (f"it is on the kernel's {kind} file system, which takes no files; the OS "
-                f"said: {said}")
-    if creating and e.errno == errno.ENOENT:
-        return (f"the folder exists but takes no new files: a special file system? The OS "
-                f"said: {said}")
+    if e.errno == errno.ENOENT and os.path.isdir(folder):
+        return (f"the folder exists but takes no new files: a kernel or special file system "
+                f"such as /proc? The OS said: {said}")
     return said
 
 

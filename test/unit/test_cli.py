@@ -488,24 +488,24 @@ def test_output_errors_name_the_path_given_not_our_temporary_file(tmp_path):
     check_output_folder(str(tmp_path / "new" / "deeper" / "run"), False)  # parents are made
 
 
-@pytest.mark.skipif(not os.path.isfile("/proc/self/mounts"), reason="Linux /proc needed")
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="Linux /proc needed")
 def test_an_out_under_proc_says_it_is_the_kernels_file_system_not_that_proc_is_missing(
         capsys):
     """`--out /proc/x` said "cannot write in the folder /proc (No such file or directory)",
-    although /proc is there: the kernel's file system is named, the OS's words kept."""
+    although /proc is there: it is said to be there and to take no files, the OS's words kept."""
     from mast3r_ros.core.errors import InputError
     from mast3r_ros.core.fileio import atomic_write_bytes, check_output_folder
 
     with pytest.raises(InputError) as e:
         check_output_folder("/proc/x", False)
-    assert str(e.value) == ("--out /proc/x: cannot write in the folder /proc (it is on the "
-                            "kernel's proc file system, which takes no files; the OS said: "
-                            "No such file or directory)")
+    assert str(e.value) == ("--out /proc/x: cannot write in the folder /proc (the folder "
+                            "exists but takes no new files: a kernel or special file system "
+                            "such as /proc? The OS said: No such file or directory)")
     assert main(["check-map", "/nonexistent-map", "--json", "/proc/x.json"]) == 2
-    assert "/proc (it is on the kernel's proc file system" in capsys.readouterr().err
+    assert "/proc (the folder exists but takes no new files" in capsys.readouterr().err
     with pytest.raises(OSError) as err:  # an atomic write there (no check before it)
         atomic_write_bytes("/proc/x.bin", b"x")
-    assert err.value.filename == "/proc/x.bin" and "kernel's proc file system" in str(err.value)
+    assert err.value.filename == "/proc/x.bin" and "exists but takes no new" in str(err.value)
 
 
 def test_a_folder_that_refuses_new_files_is_not_said_to_be_missing(tmp_path, monkeypatch):
@@ -519,11 +519,11 @@ def test_a_folder_that_refuses_new_files_is_not_said_to_be_missing(tmp_path, mon
     def enoent(*args, **kwargs):
         raise FileNotFoundError(2, "No such file or directory")
 
-    monkeypatch.setattr(fileio, "_file_system_type", lambda folder: "fuse.special")
     monkeypatch.setattr(tempfile, "mkstemp", enoent)
     with pytest.raises(InputError, match=r"cannot write in the folder .* \(the folder exists but "
-                                         r"takes no new files: a special file system\? The OS "
-                                         r"said: No such file or directory\)"):
+                                         r"takes no new files: a kernel or special file system "
+                                         r"such as /proc\? The OS said: No such file or "
+                                         r"directory\)"):
         fileio.check_can_create(str(tmp_path / "run"), "--out")
 
 
