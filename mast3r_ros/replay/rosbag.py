@@ -197,6 +197,9 @@ class BagSequence:
         self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
         self._tf_runs: List[Tuple[int, str, str, int, np.ndarray]] = []
         self._run_counter = _RunCounter()
+        # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
+        # message, the tf gap it fell in in ns, 0 outside an edge's samples)
+        self._no_pose: Dict[int, Tuple[str, int]] = {}
         self.run = 1
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
@@ -449,11 +452,12 @@ class BagSequence:
         zero = sum(1 for s in stamps if s == 0)
         repeated = sum(1 for a, b in zip(stamps, stamps[1:]) if b == a and b != 0)
         if zero or repeated:
-            what = " and ".join(part for part in (
-                f"{zero} of {len(stamps)} images have header stamp 0" if zero else "",
-                f"{repeated} {'repeats' if repeated == 1 else 'repeat'} the previous image's "
-                f"stamp" + ("" if zero else f" (of {len(stamps)} images)") if repeated else "")
-                if part)
+            parts = []
+            if zero:
+                parts.append(f"{zero} of {len(stamps)} images have header stamp 0")
+            if repeated:
+                parts.append(f"{repeated} of {len(stamps)} repeat the previous image's stamp")
+            what = " and ".join(parts)
             log.warning("rosbag2 %s: %s: the camera driver does not stamp its images, so the "
                         "trajectory's stamps are not the images' times and no ground truth can "
                         "be matched to them (the node refuses such frames); fix the driver's "
@@ -579,15 +583,11 @@ class BagSequence:
         index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
         return self._infos[max(index, 0)][1]
 
-    # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
-    # message, the tf gap it fell in in ns, 0 outside an edge's samples); None until the first
-    _no_pose: Optional[Dict[int, Tuple[str, int]]] = None
-
     @property
     def no_pose_count(self) -> int:
         """How many images (distinct stamps) iterated so far got no pose from tf
         (``pose_frames``): a tf edge has no sample near their stamp."""
-        return len(self._no_pose or ())
+        return len(self._no_pose)
 
     @property
     def no_pose_reason(self) -> Optional[str]:
@@ -604,7 +604,7 @@ class BagSequence:
         """The longest spacing (s) of a tf edge's samples, more than ``pose_at_stamp.max_gap_s``,
         that left a frame without a pose (a larger max_gap_s interpolates across it); None when
         no frame lacks a pose for that reason."""
-        gap = max((g for _, g in (self._no_pose or {}).values()), default=0)
+        gap = max((g for _, g in self._no_pose.values()), default=0)
         return gap * 1e-9 if gap else None
 
     def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
@@ -623,8 +623,6 @@ class BagSequence:
             return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
-            if self._no_pose is None:
-                self._no_pose = {}
             self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
             return None
 

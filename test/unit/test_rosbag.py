@@ -514,7 +514,7 @@ def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "rep", StoragePlugin.MCAP, repeated))
     (warned,) = [r.getMessage() for r in caplog.records if "does not stamp" in r.getMessage()]
-    assert "1 repeats the previous image's stamp (of 2 images): the camera" in warned
+    assert "1 of 2 repeat the previous image's stamp: the camera" in warned
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "ok", StoragePlugin.MCAP, rgbd_messages()))
