@@ -290,6 +290,11 @@ def cmd_localize(args: argparse.Namespace) -> int:
 
 def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
     """Why no frame was evaluated, and where ground truth can come from (one line)."""
+    stamps = getattr(source, "stamps_ns", None)
+    if stamps is not None and len(stamps) and not any(int(s) for s in stamps):
+        return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
+                "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
+                "header.stamp")
     tf = bool(getattr(source, "tf_topics", None)) and not getattr(args, "pose_frames", None)
     if tf:
         return ("no frame was evaluated: this rosbag2 has /tf, so pass --pose-frames map (the "

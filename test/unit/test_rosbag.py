@@ -648,3 +648,7 @@ def test_localize_without_ground_truth_says_where_it_could_come_from(rgbd_bag):
            "frame_id" in hint
     other = no_groundtruth_hint(seq, NS(pose_frames="map:camera_optical"))
     assert "none covers their stamps" in other and "--groundtruth FILE" in other
+    # zero-header-stamp case: no stamp to match, whatever the source has
+    zero = NS(stamps_ns=np.zeros(3, np.int64), tf_topics=["/tf"])
+    assert no_groundtruth_hint(zero, NS(pose_frames=None)).startswith(
+        "no frame was evaluated: every image has header stamp 0, so no ground truth")
