@@ -147,6 +147,30 @@ def test_overwrite_replaces_a_map_or_an_empty_folder(tmp_path):
     assert _listing(tmp_path) == ["empty", "map"]
 
 
+def test_overwrite_refuses_a_map_holding_files_no_build_writes(tmp_path):
+    """A run kept inside the map folder (``localize --out MAP/run1``) and the user's notes were
+    deleted by a rebuild with overwrite; now the map is kept and both are named."""
+    path = _write(tmp_path / "map")
+    (tmp_path / "map" / "run1").mkdir()
+    (tmp_path / "map" / "run1" / "poses.txt").write_text("an evening of runs")
+    (tmp_path / "map" / "notes.md").write_text("where the map was taken")
+    with pytest.raises(InputError, match=r"the map .*map also holds notes\.md, run1/.*move "
+                                         r"them out"):
+        MapWriter(path, overwrite=True)
+    assert (tmp_path / "map" / "run1" / "poses.txt").read_text() == "an evening of runs"
+    assert len(KeyframeMap.load(path)) == 2
+    assert _listing(tmp_path) == ["map"]
+
+
+def test_overwrite_replaces_a_map_with_a_stale_temporary_file(tmp_path):
+    """An interrupted manifest update leaves ``.tmp-XXXX`` in the map: ours, not the user's."""
+    path = _write(tmp_path / "map")
+    (tmp_path / "map" / ".tmp-abc123").write_bytes(b"half a manifest")
+    assert _write(tmp_path / "map", n=3, overwrite=True) == path
+    assert len(KeyframeMap.load(path)) == 3
+    assert not (tmp_path / "map" / ".tmp-abc123").exists()
+
+
 def test_overwrite_through_a_link_replaces_the_linked_map_and_keeps_the_link(tmp_path):
     """MapWriter(link, overwrite=True) where link -> maps/v1: the map behind the link is replaced
     and the link stays a link (it used to be replaced by a real folder, leaving the old map

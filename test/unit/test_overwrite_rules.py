@@ -164,3 +164,21 @@ def test_output_path_resolves_only_a_link_to_a_folder(tmp_path, monkeypatch):
     assert (tmp_path / "to_real").is_symlink()
     assert (tmp_path / "real" / "a.txt").read_text() == "new"
 
+
+
+def test_build_map_overwrite_keeps_a_map_holding_a_localization_run(tmp_path, tum, sift_map,
+                                                                    capsys):
+    """``localize --out MAP/run1`` puts a run inside the map; rebuilding the map with
+    --overwrite deleted it. Now exit 2, one line naming it, and the map and run are kept."""
+    import shutil
+
+    m = tmp_path / "map"
+    shutil.copytree(sift_map, m)
+    assert main(["localize", tum[1], "--map", str(m), "--out", str(m / "run1"), "--matcher",
+                 "sift", "--log-level", "warning"]) == 0
+    capsys.readouterr()
+    before = _tree(m)
+    assert main(["build-map", tum[0], "--out", str(m), "--overwrite", "--matcher", "sift"]) == 2
+    err = _one_error(capsys)
+    assert "also holds run1/" in err and "move them out of the map folder" in err
+    assert _tree(m) == before

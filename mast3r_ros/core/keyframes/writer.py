@@ -144,6 +144,13 @@ def _listing(folder: str, names: List[str], most: int = 4) -> str:
     return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
+# the top-level entries a map of any version holds (v1's retrieval.npz included), and the two
+# files `mast3r-ros build-map` adds (replay.pipeline); temporary files of an interrupted
+# encoding or manifest update start with ".tmp-"
+_MAP_ENTRIES = frozenset((MANIFEST, KEYFRAME_TABLE, "keyframes", "retrieval", "encodings",
+                          "retrieval.npz", "build_config.yaml", "keyframes.png"))
+
+
 def _is_keyframe_map(folder: str, names: List[str]) -> bool:
     """A folder `MapWriter` may replace with ``overwrite``: its manifest names this map format,
     or (a damaged map) it has a manifest that does not parse beside a ``keyframes`` folder. An
@@ -191,6 +198,12 @@ def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> 
         raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
                          f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
                          f"(choose {other}, or remove it yourself)")
+    foreign = [n for n in names if n not in _MAP_ENTRIES and not n.startswith(".tmp-")]
+    if foreign:
+        raise InputError(f"{refused}: the map {given} also holds {_listing(full, foreign)}, "
+                         "which no map build writes (a run folder or notes kept inside it?); "
+                         "replacing the map would delete them, so it is not replaced (move "
+                         f"them out of the map folder, or choose {other})")
 
 
 def check_map_out(path: str, overwrite: bool) -> None:
