@@ -238,3 +238,32 @@ def test_check_map_refuses_a_bad_plot_or_json_path_before_the_check(maps, tmp_pa
         assert main(["check-map", maps["clean"], "--plot", str(tmp_path / name)]) == 0, name
         assert (tmp_path / name).stat().st_size > 1000
     assert (tmp_path / "cm").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
+    """On 7-Scenes (TUM depth, 5000 units/m) read with --depth-scale 1000 the log-grid fit gave
+    x4.47, nearer x4 than x5; x4 fails the recheck and the fix suggested was --depth-scale
+    4.47e+03. Both neighbouring unit confusions are rechecked now: the fix is 5000."""
+    import types
+
+    import mast3r_ros.core.map_check.diagnose as diag
+
+    fitted = 10.0 ** 0.65  # 4.467: the grid point the 7-Scenes fit landed on
+
+    def fit(views, poses, matches, scales):
+        return np.abs(np.log(scales * fitted)), 1  # minimum at scale 1/4.467
+
+    checked = []
+
+    def measure(views, poses, matches, cfg, depth_scale=1.0):
+        checked.append(round(1.0 / depth_scale, 3))
+        ok = abs(depth_scale - 0.2) < 1e-9  # only the true unit (x5) makes every pair agree
+        return [types.SimpleNamespace(ok=ok)]
+
+    monkeypatch.setattr(diag, "_fit", fit)
+    monkeypatch.setattr(diag, "_measure", measure)
+    views = [types.SimpleNamespace(pose=np.eye(4))]
+    cause = diag._diagnose(views, {}, None, [], depth_units_per_m=1000.0)
+    assert checked[:2] == [4.0, 5.0]
+    assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
+    assert "--depth-scale 5000 " in cause.fix and "0.2 mm (TUM)" in cause.what

@@ -75,10 +75,14 @@ def _fit(views: List[_View], poses: List[np.ndarray], matches: Dict[Tuple[int, i
     return np.median(np.stack(per_pair), axis=0), len(per_pair)
 
 
-def _nice_factor(factor: float) -> float:
-    """Snap a fitted depth factor (given / true) to a common unit confusion within 15 %."""
-    best = min(_NICE_FACTORS, key=lambda f: abs(math.log(factor / f)))
-    return best if abs(math.log(factor / best)) < math.log(1.15) else float(f"{factor:.2g}")
+def _nice_factors(factor: float) -> List[float]:
+    """The common unit confusions within 15 % of a fitted depth factor (given / true), nearest
+    first; else the factor to 2 digits. Both neighbours are kept: the fit is on a log grid of
+    12 % steps, so TUM's x5 (1/5000 m read as mm) was fitted as 4.47 on 7-Scenes, nearer x4,
+    and only x5 passes the check."""
+    near = sorted((f for f in _NICE_FACTORS if abs(math.log(factor / f)) < math.log(1.15)),
+                  key=lambda f: abs(math.log(factor / f)))
+    return near or [float(f"{factor:.2g}")]
 
 
 @dataclasses.dataclass
@@ -112,9 +116,10 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     fallback = None
     if best is not None:
         err, name, fixed, factor = best
-        nice = _nice_factor(factor)
+        nices = _nice_factors(factor)
+        nice = nices[0]
         factor = 1.0 if abs(math.log(factor)) < math.log(1.25) else factor
-        for f in dict.fromkeys((nice, factor)):  # the snapped unit confusion first
+        for f in dict.fromkeys(nices + [factor]):  # the snapped unit confusions first
             if not name and f == 1.0:
                 continue
             recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
