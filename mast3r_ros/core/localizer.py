@@ -59,6 +59,8 @@ log = logging.getLogger(__name__)
 # a query camera whose fx, fy, cx, cy differ by more than this fraction of fx from those of
 # every map keyframe of the same image size is warned about (`Localizer._check_query_camera`)
 CAMERA_MISMATCH_REL = 0.03
+# a skew K[0,1] that moves pixels by more than this is warned about (it is ignored)
+SKEW_IGNORED_PX = 0.5
 
 
 def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
@@ -191,6 +193,21 @@ def _checked_pose(pose: Optional[np.ndarray], name: str) -> Optional[np.ndarray]
     if not is_valid_pose(pose):
         raise InputError(f"{name} must be a finite 4x4 rigid transform (map_from_cam)")
     return pose
+
+
+def _warn_ignored_skew(cam: CameraIntrinsics) -> None:
+    """Warn when the skew ``K[0,1]`` moves pixels by over `SKEW_IGNORED_PX`:
+    sensor_msgs/CameraInfo's K has no skew term, and OpenCV (``solvePnP``,
+    ``undistortPoints``, ``projectPoints``) and poselib's pinhole model ignore it, so the pose
+    is solved as if it were 0. The shift of a pixel is ``skew * (v - cy) / fy``, largest at
+    the top or bottom row."""
+    K = cam.K
+    shift = abs(K[0, 1]) * max(K[1, 2], cam.height - 1 - K[1, 2]) / K[1, 1]
+    if shift > SKEW_IGNORED_PX:
+        log.warning("the query camera's K has a skew K[0,1] = %g, which CameraInfo's model, "
+                    "OpenCV and poselib do not have: it is ignored (treated as 0), moving pixels "
+                    "by up to %.1f px, so poses are biased; recalibrate without skew (ROS "
+                    "camera_calibration, Kalibr and OpenCV calibrate with none)", K[0, 1], shift)
 
 
 class Localizer:
@@ -419,10 +436,11 @@ class Localizer:
         without a word. Cameras of another size are not compared (another camera, or resized)."""
         K = cam.K
         q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], np.float64)
-        key = (cam.width, cam.height, *np.round(q, 3).tolist())
+        key = (cam.width, cam.height, *np.round(q, 3).tolist(), round(float(K[0, 1]), 3))
         if key in self._cameras_checked or len(self._cameras_checked) >= 64:
             return
         self._cameras_checked.add(key)
+        _warn_ignored_skew(cam)
         if self._map_cameras is None:
             self._map_cameras = self._map.cameras()
         cams = self._map_cameras

@@ -183,7 +183,9 @@ class CameraIntrinsics:
     * ``K``: 3x3 float64 (a 3x3 array or 9 row-major values) in pixels,
       ``[[fx, skew, cx], [0, fy, cy], [0, 0, 1]]``, principal point in the OpenCV convention
       (origin at the centre of the top-left pixel). Only the skew ``K[0,1]`` may be non-zero
-      off the diagonal; the bottom row must be exactly [0, 0, 1] (a K scaled as a homogeneous
+      off the diagonal (accepted, but ignored by every projection, as OpenCV and poselib do:
+      CameraInfo's K has no skew; `Localizer` warns when it matters); the bottom row must be
+      exactly [0, 0, 1] (a K scaled as a homogeneous
       matrix or transposed is refused). The principal point may lie outside the image (a ROI
       crop of a larger calibration, `image_codec.intrinsics_from_camera_info`); only one more
       than 10 focal lengths from the image centre (K in other units) is refused.

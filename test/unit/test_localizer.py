@@ -590,3 +590,25 @@ def test_a_query_camera_calibrated_otherwise_than_the_map_is_warned_about_once(k
     with caplog.at_level("WARNING", logger="mast3r_ros.core.localizer"):
         loc.localize(next(iter(small)))
     assert not [r for r in caplog.records if "query camera" in r.getMessage()]
+
+
+def test_a_query_camera_with_skew_is_warned_that_the_skew_is_ignored(kf_map, frames, caplog):
+    """CameraInfo's K has no skew and OpenCV/poselib ignore K[0,1]: a calibration with a skew of
+    3 px was solved as if it were 0 without a word. Now said once; a negligible skew is not."""
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    loc = Localizer(kf_map, _sift())
+    q = _queries(frames)[0]
+    tiny, skewed = q.intrinsics.K.copy(), q.intrinsics.K.copy()
+    tiny[0, 1] = 1e-3
+    skewed[0, 1] = 3.0
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.localizer"):
+        loc.localize(dataclasses.replace(q, intrinsics=CameraIntrinsics(CAM.width, CAM.height,
+                                                                        tiny)))
+        assert not [r for r in caplog.records if "skew" in r.getMessage()]
+        for _ in range(2):
+            loc.localize(dataclasses.replace(
+                q, intrinsics=CameraIntrinsics(CAM.width, CAM.height, skewed)))
+    (rec,) = [r for r in caplog.records if "skew" in r.getMessage()]
+    shift = 3.0 * max(CAM.K[1, 2], CAM.height - 1 - CAM.K[1, 2]) / CAM.K[1, 1]
+    assert "K[0,1] = 3," in rec.getMessage() and f"up to {shift:.1f} px" in rec.getMessage()
