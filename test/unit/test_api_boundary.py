@@ -253,3 +253,11 @@ def test_a_pose_kilometres_uncertain_is_a_failure_not_a_pose(sift_map):
     assert gate(cov * 1.1).startswith("position too uncertain (1 sigma 2.1 m > 2 m")
     assert gate(cov * 1e6, max_position_sigma_m=0.0) == ""  # 0 disables
     loc.close()
+
+
+def test_an_engine_made_from_a_model_takes_device_names_and_refuses_bad_ones(tiny_engine):
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    assert Mast3rEngine(tiny_engine.model, "cpu").device == torch.device("cpu")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        Mast3rEngine(tiny_engine.model, "gpu")  # was torch's RuntimeError

@@ -239,8 +239,11 @@ class Mast3rEngine:
     shape (slow once). If compiling fails (no C++ compiler, unsupported platform) the engine
     logs a warning and runs eager.
 
-    Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16 or ``compile`` not one of
-    `COMPILE_MODES`.
+    ``device`` a `torch.device` or a name as `devices.resolve_device` takes it (auto, cpu,
+    cuda, cuda:N).
+
+    Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16, ``compile`` not one of
+    `COMPILE_MODES`, or ``device`` not a device this machine has.
     """
 
     def __init__(self, model: AsymmetricMASt3R, device: torch.device, precision: str = "fp32",
@@ -250,7 +253,7 @@ class Mast3rEngine:
             raise ConfigError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
         if compile not in COMPILE_MODES:
             raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, got {compile!r}")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.precision = precision if self.device.type == "cuda" else "fp32"
         if precision != self.precision:
             log.info("precision %s applies to CUDA only; running fp32 on %s", precision,
