@@ -3,7 +3,15 @@
 Poses are 4x4 float64 matrices named ``b_from_a`` (see `mast3r_ros.core.types`). Quaternions
 appear only at the file/ROS boundary, in (x, y, z, w) order. Pixels are (x, y) with the origin at
 the centre of the top-left pixel (OpenCV). All rotation maths goes through
-`scipy.spatial.transform.Rotation`.
+`scipy.spatial.transform.Rotation`. Units: metres, pixels; angles in degrees where the name says
+``_deg``.
+
+Most helpers here are per-frame maths on arrays the caller has checked: they take numpy arrays
+(poses as 4x4 arrays, not lists) of the stated shapes and do not check them, so another shape
+gives numpy's own ``ValueError``/``IndexError``. The functions that check their input and raise
+`InputError` say so (`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
+boundaries (`types.Frame`, `CameraIntrinsics`, `pnp.solve_pnp`, `Localizer.localize`) check
+before calling them.
 """
 
 from __future__ import annotations

@@ -86,6 +86,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 def poselib_available() -> bool:
+    """True when poselib imports (pnp.backend 'auto' then uses it)."""
     return _poselib is not None
 
 
@@ -121,6 +122,7 @@ class PnPResult:
 
     @property
     def num_inliers(self) -> int:
+        """Number of inlier correspondences (True entries of ``inliers``)."""
         return int(np.count_nonzero(self.inliers))
 
 

@@ -69,6 +69,7 @@ class IndexParams:
 
 
 def faiss_available() -> bool:
+    """True when faiss imports (approximate index kinds are then built)."""
     try:
         import faiss  # noqa: F401
     except ImportError:

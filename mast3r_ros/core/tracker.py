@@ -26,12 +26,16 @@ from .types import LocalizationResult, check_stamp_ns
 
 
 class Track(enum.Enum):
+    """Tracking state of a `Tracker` (module docstring)."""
+
     UNINITIALIZED = "uninitialized"
     TRACKING = "tracking"
     LOST = "lost"
 
 
 class StampCheck(enum.Enum):
+    """What `Tracker.check_stamp` says about a new frame's stamp."""
+
     OK = "ok"
     DUPLICATE = "duplicate"    # same stamp as the last frame: drop it
     BACKWARDS = "backwards"    # time went backwards (bag loop, clock reset): state was reset

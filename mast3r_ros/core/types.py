@@ -221,6 +221,7 @@ class CameraIntrinsics:
 
     @property
     def has_distortion(self) -> bool:
+        """True when ``dist`` holds a non-zero coefficient (pixels must be undistorted)."""
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
 
@@ -424,4 +425,5 @@ class LocalizationResult:
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:
+        """A ``success=False`` result (no pose) with its ``reason``; ``kw`` sets other fields."""
         return LocalizationResult(success=False, stamp_ns=stamp_ns, reason=reason, **kw)

@@ -222,6 +222,7 @@ class PairPrediction:
     desc_conf_2: Optional[torch.Tensor]
 
     def to_numpy(self) -> Dict[str, np.ndarray]:
+        """The set fields as host numpy arrays, by field name (None fields left out)."""
         return {k: v.detach().cpu().numpy() for k, v in dataclasses.asdict(self).items()
                 if v is not None}
 
@@ -383,6 +384,8 @@ class Mast3rEngine:
 
     @property
     def has_descriptors(self) -> bool:
+        """True for a MASt3R checkpoint (local-feature head: descriptors to match), False for a
+        DUSt3R one (pointmaps only)."""
         return self.model.spec.has_descriptors
 
     def _autocast(self):
@@ -512,7 +515,9 @@ class Mast3rEngine:
             _get(r2, "desc_conf", i)) for i in range(k)]
 
     def pair(self, img1: PreparedImage, img2: PreparedImage) -> PairPrediction:
-        """Full two-view inference (both encoders, both heads)."""
+        """Full two-view inference (both encoders, both heads): the `PairPrediction` of view 1
+        = ``img1``, view 2 = ``img2``, with ``pts3d_2``/``conf_2`` set. Raises `InputError`
+        when an argument is not a `PreparedImage`, `ClosedError` after `close`."""
         return self.decode([self.encode(img1)], self.encode(img2), pts3d_2=True)[0]
 
     def close(self) -> None:
