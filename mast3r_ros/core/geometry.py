@@ -3,7 +3,15 @@
 Poses are 4x4 float64 matrices named ``b_from_a`` (see `mast3r_ros.core.types`). Quaternions
 appear only at the file/ROS boundary, in (x, y, z, w) order. Pixels are (x, y) with the origin at
 the centre of the top-left pixel (OpenCV). All rotation maths goes through
-`scipy.spatial.transform.Rotation`.
+`scipy.spatial.transform.Rotation`. Units: metres, pixels; angles in degrees where the name says
+``_deg``.
+
+Most helpers here are per-frame maths on arrays the caller has checked: they take numpy arrays
+(poses as 4x4 arrays, not lists) of the stated shapes and do not check them, so another shape
+gives numpy's own ``ValueError``/``IndexError``. The functions that check their input and raise
+`InputError` say so (`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
+boundaries (`types.Frame`, `CameraIntrinsics`, `pnp.solve_pnp`, `Localizer.localize`) check
+before calling them.
 """
 
 from __future__ import annotations
@@ -85,10 +93,14 @@ def pose_errors(est: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray
 def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
     """(N, 7) rows ``tx ty tz qx qy qz qw`` -> (N, 4, 4) poses. Quaternions are normalised.
 
-    TUM trajectory rows are the camera pose in the world frame (here ``map_from_cam``). Raises
-    `InputError` for a non-finite value or a zero quaternion.
+    TUM trajectory rows are the camera pose in the world frame (here ``map_from_cam``),
+    translation in metres. Raises `InputError` for rows that are not 7 numbers (a single row of
+    7 is one pose), a non-finite value or a zero quaternion.
     """
-    a = np.asarray(txyz_qxyzw, dtype=np.float64).reshape(-1, 7)
+    a = np.asarray(txyz_qxyzw, dtype=np.float64)
+    if a.shape[-1:] != (7,) or a.ndim > 2:
+        raise InputError(f"pose rows must be (N, 7): tx ty tz qx qy qz qw, got shape {a.shape}")
+    a = a.reshape(-1, 7)
     q = a[:, 3:]
     n = np.linalg.norm(q, axis=1)
     if len(a) and (not np.isfinite(a).all() or np.any(n < 1e-6)):
@@ -101,8 +113,14 @@ def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
 
 
 def pose_to_tum(poses: np.ndarray) -> np.ndarray:
-    """(N, 4, 4) poses -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0)."""
-    P = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
+    """(N, 4, 4) poses (or one 4x4) -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0).
+
+    Raises `InputError` for another shape; scipy's ``ValueError`` for a rotation block with a
+    non-positive determinant (not a pose)."""
+    P = np.asarray(poses, dtype=np.float64)
+    if P.shape[-2:] != (4, 4) or P.ndim > 3:
+        raise InputError(f"poses must be (N, 4, 4), got shape {P.shape}")
+    P = P.reshape(-1, 4, 4)
     if not len(P):
         return np.zeros((0, 7))
     q = Rotation.from_matrix(P[:, :3, :3]).as_quat()

@@ -136,7 +136,15 @@ def decode_image(
     float32 by encoding; channel order is left as the encoding says (see ``to_rgb8``). Row padding
     (``step`` larger than ``width * bytes_per_pixel``) is dropped and big-endian 16/32-bit data is
     swapped. The result never shares memory with ``data``.
+
+    Raises:
+        InputError: unsupported encoding; ``height``/``width``/``step`` not non-negative ints;
+            a ``step`` shorter than a row; ``data`` not bytes-like or shorter than
+            ``step * height``.
     """
+    for name, v in (("height", height), ("width", width), ("step", step)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"image {name} must be an int, got {v!r} ({type(v).__name__})")
     dtype_str, channels = _lookup(encoding)
     dtype = np.dtype(dtype_str)
     if is_bigendian:
@@ -162,6 +170,9 @@ def decode_image(
 
 def _check_shape(array: np.ndarray, encoding: str) -> None:
     dtype_str, channels = _lookup(encoding)
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"a {encoding} image must be a numpy array, got "
+                         f"{type(array).__name__}")
     expected_ndim = 2 if channels == 1 else 3
     ok = array.ndim == expected_ndim and (channels == 1 or array.shape[2] == channels)
     if not ok or array.dtype != np.dtype(dtype_str).newbyteorder("="):
@@ -215,6 +226,10 @@ def depth_to_metres(
 
     ``depth_scale`` is in raw units per metre (TUM RGB-D PNGs: 5000). Without it, 16UC1/mono16 are
     millimetres (REP-118) and 32FC1 metres.
+
+    Raises:
+        InputError: not a depth encoding (16UC1, mono16, 32FC1), an array of another shape or
+            dtype than the encoding's, a ``depth_scale`` that is not a positive number.
     """
     if encoding not in DEPTH_ENCODINGS:
         raise InputError(
@@ -223,7 +238,9 @@ def depth_to_metres(
     _check_shape(array, encoding)
     if depth_scale is None:
         depth_scale = 1.0 if encoding == "32FC1" else _REP118_UNITS_PER_M
-    if not (np.isfinite(depth_scale) and depth_scale > 0):
+    if (isinstance(depth_scale, (bool, np.bool_))
+            or not isinstance(depth_scale, (int, float, np.number))
+            or not (np.isfinite(depth_scale) and depth_scale > 0)):
         raise InputError(
             f"depth_scale must be a positive number of units per metre, got {depth_scale}"
         )
@@ -276,7 +293,14 @@ def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
     colour PNG as bgr16 / bgra16. The
     ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
     PNG) gives 16UC1 or 32FC1; its RVL variant is rejected.
+
+    Raises:
+        InputError: ``format`` not a string, ``data`` not bytes-like, bytes that do not decode,
+            an RVL or malformed compressedDepth message, or a decoded image of another type.
     """
+    if not isinstance(format, str):
+        raise InputError(f"CompressedImage format must be a string ('jpeg', 'png', '16UC1; "
+                         f"compressedDepth png'), got {format!r}")
     buf = _as_uint8(data)
     if "compresseddepth" in format.lower():
         return _decode_compressed_depth(format, buf)

@@ -225,10 +225,11 @@ class Localizer:
     from ``retrieval.checkpoint`` when needed). ``device_cache_mb`` (``scale.device_cache_mb``,
     MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
 
-    Raises `ConfigError` (unknown matcher, an ``image_size`` not in SIZES, 'mast3r' without an
-    engine, ``points_source``
-    'depth' on a map without depth), `CheckpointError` (a checkpoint without a descriptor
-    head), `InputError` (the sift matcher on a map without depth) and `MapFormatError` (no
+    Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; unknown
+    matcher, an ``image_size`` not an int in SIZES, 'mast3r' without an engine,
+    ``points_source`` 'depth' on a map without depth), `CheckpointError` (a checkpoint without a
+    descriptor head), `InputError` (``kf_map`` not a `KeyframeMap`, e.g. its path; the sift
+    matcher on a map without depth) and `MapFormatError` (no
     encodings for this checkpoint and size with ``recompute_encodings`` off, or a bad
     retrieval index file).
     """
@@ -237,7 +238,14 @@ class Localizer:
                  image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
                  retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
                  device_cache_mb: float = ScaleConfig().device_cache_mb):
-        if isinstance(image_size, bool) or image_size not in SIZES:
+        if not isinstance(kf_map, KeyframeMap):
+            raise InputError(f"Localizer takes a KeyframeMap (KeyframeMap.load(path)), got "
+                             f"{type(kf_map).__name__}")
+        if not isinstance(config, LocalizerConfig):
+            raise ConfigError(f"Localizer takes the LocalizerConfig (cfg.localizer of a Config), "
+                              f"got {type(config).__name__}")
+        if (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
+                or image_size not in SIZES):
             raise ConfigError(f"image_size must be one of {SIZES} (the network's input sizes), "
                               f"got {image_size!r}")
         self._map = kf_map
@@ -258,9 +266,14 @@ class Localizer:
                     ) -> Localizer:
         """Load the map (and the checkpoint when the matcher is 'mast3r') named by a config.
 
-        Raises `ConfigError`, `CheckpointError`, `MapFormatError` or `InputError` (the sift
-        matcher on a map without depth; any of them also from the warm-up) with what to fix.
+        ``cfg`` is the whole `Config` (``config_from_params``), ``map_path`` the map folder.
+        Raises `ConfigError` (also for a ``cfg`` that is not a `Config`), `CheckpointError`,
+        `MapFormatError` or `InputError` (the sift matcher on a map without depth; any of them
+        also from the warm-up) with what to fix.
         """
+        if not isinstance(cfg, Config):
+            raise ConfigError(f"Localizer.from_config takes the whole Config "
+                              f"(config_from_params(...)), got {type(cfg).__name__}")
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
         check = kf_map.manifest.get("consistency") or {}
@@ -596,8 +609,11 @@ class Localizer:
 def position_sigma_m(covariance: np.ndarray) -> float:
     """1-sigma position uncertainty in metres along the worst axis of a 6x6 pose covariance
     (`core.pnp` convention, position block first: sqrt of the largest eigenvalue of its 3x3
-    position block); NaN when the block is not finite."""
-    block = np.asarray(covariance, dtype=np.float64)[:3, :3]
+    position block); NaN when the block is not finite. Raises `InputError` unless 6x6."""
+    cov = np.asarray(covariance, dtype=np.float64)
+    if cov.shape != (6, 6):
+        raise InputError(f"position_sigma_m takes a 6x6 pose covariance, got shape {cov.shape}")
+    block = cov[:3, :3]
     if not np.isfinite(block).all():
         return float("nan")
     return float(np.sqrt(max(float(np.linalg.eigvalsh(0.5 * (block + block.T))[-1]), 0.0)))

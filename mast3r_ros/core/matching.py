@@ -68,6 +68,8 @@ def _flatten(desc1: torch.Tensor, desc2: torch.Tensor) -> Tuple[torch.Tensor, to
         if not isinstance(d, torch.Tensor) or d.dim() != 3:
             shape = tuple(d.shape) if hasattr(d, "shape") else type(d).__name__
             raise InputError(f"{name} must be a torch.Tensor of shape (H, W, D), got {shape}")
+    if desc1.shape[2] == 0:
+        raise InputError("desc1 and desc2 have D=0 channels: pass (H, W, D) maps with D >= 1")
     if desc1.shape[2] != desc2.shape[2]:
         raise InputError(
             f"descriptor sizes differ: desc1 has D={desc1.shape[2]}, desc2 has D={desc2.shape[2]}"
@@ -102,12 +104,12 @@ def _check_params(
     `ConfigError` (a ValueError) naming the bad parameter."""
     if dist not in DISTANCES:
         raise ConfigError(f"dist must be one of {DISTANCES}, got {dist!r}")
-    if int(block_size) < 1:
-        raise ConfigError(f"block_size must be >= 1, got {block_size}")
-    if init_xy1 is None and (isinstance(subsample, bool) or int(subsample) < 1):
-        raise ConfigError(f"subsample must be an int >= 1, got {subsample!r}")
-    if not pixel_tol >= 0:
-        raise ConfigError(f"pixel_tol must be >= 0, got {pixel_tol}")
+    _check_int(block_size, "block_size")
+    if init_xy1 is None:
+        _check_int(subsample, "subsample")
+    if (isinstance(pixel_tol, bool) or not isinstance(pixel_tol, (int, float, np.number))
+            or not pixel_tol >= 0):
+        raise ConfigError(f"pixel_tol must be a number >= 0, got {pixel_tol!r}")
     if pixel_tol > 0 and init_xy1 is None:
         raise ConfigError(
             "pixel_tol > 0 needs explicit start points (init_xy1): the one-round tolerance test "
@@ -117,9 +119,16 @@ def _check_params(
         raise ConfigError(f"pixel_tol > 0 is a one-round test: max_iter must be 1, got {max_iter}")
     if max_iter is None:
         return 1 if init_xy1 is not None else _DEFAULT_MAX_ITER
-    if int(max_iter) < 1:
-        raise ConfigError(f"max_iter must be >= 1, got {max_iter}")
-    return int(max_iter)
+    return _check_int(max_iter, "max_iter")
+
+
+def _check_int(value: object, name: str) -> int:
+    """``value`` as an int >= 1; `ConfigError` for a bool, float (2.5 was truncated to 2),
+    string or a value below 1."""
+    if (isinstance(value, (bool, np.bool_)) or not isinstance(value, (int, np.integer))
+            or value < 1):
+        raise ConfigError(f"{name} must be an int >= 1, got {value!r}")
+    return int(value)
 
 
 def _start_indices(
@@ -321,7 +330,7 @@ def resolve_nn_backend(nn_backend: str, device: torch.device, dist: str = "dot",
     (`_auto_uses_triton`), the tiled torch search otherwise; "torch"; "triton" = the kernel,
     which also runs on CPU tensors under ``TRITON_INTERPRET=1`` (tests). The kernel serves
     ``dist="dot"`` on float32 (and half-precision) maps; "l2" and float64 always use the torch
-    search.
+    search. ``device`` a `torch.device` or its name ("cuda:0").
 
     Raises:
         ConfigError: an unknown name, or "triton" where Triton does not import or the device is
@@ -329,6 +338,7 @@ def resolve_nn_backend(nn_backend: str, device: torch.device, dist: str = "dot",
     """
     if nn_backend not in NN_BACKENDS:
         raise ConfigError(f"nn_backend must be one of {NN_BACKENDS}, got {nn_backend!r}")
+    device = torch.device(device)
     if nn_backend == "torch" or dist != "dot" or dtype == torch.float64:
         return "torch"
     usable = device.type == "cuda" or os.environ.get("TRITON_INTERPRET") == "1"
@@ -607,9 +617,15 @@ def fast_reciprocal_matches_batch(
     Triton backend and pairs of equal shapes and finite maps, the K walks run together: one
     kernel launch per direction and round for all pairs, one host round trip per round.
 
-    Raises `InputError` for malformed maps and `ConfigError` for invalid ``subsample`` /
-    ``max_iter`` or an unusable ``nn_backend``, as `fast_reciprocal_matches`.
+    Raises `InputError` for ``pairs`` that are not a list of 2-tuples and for malformed maps,
+    `ConfigError` for invalid ``subsample`` / ``max_iter`` or an unusable ``nn_backend``, as
+    `fast_reciprocal_matches`.
     """
+    if isinstance(pairs, torch.Tensor) or not all(
+            isinstance(p, (tuple, list)) and len(p) == 2 for p in pairs):
+        raise InputError("fast_reciprocal_matches_batch takes a list of (desc1, desc2) pairs "
+                         f"of (H, W, D) tensors, got {type(pairs).__name__} of "
+                         f"{type(next(iter(pairs), None)).__name__}")
     if not pairs:
         return []
     flats = [_flatten(a, b) for a, b in pairs]
@@ -658,7 +674,9 @@ def reciprocal_matches_3d(
 
     Same walk, arguments and return convention as :func:`fast_reciprocal_matches` with
     ``dist="l2"`` (Euclidean distance in the pointmaps' unit, e.g. metres). Points with a NaN/inf
-    coordinate never match and are never walked through.
+    coordinate never match and are never walked through. The channel count is not checked:
+    (H, W, D) maps of any D >= 1 are matched by L2 distance. Raises as
+    `fast_reciprocal_matches`.
     """
     flat1, flat2 = _flatten(pts1, pts2)
     return _reciprocal(
@@ -676,13 +694,13 @@ def brute_force_mutual_nn(
     desc1 (H1, W1, D), desc2 (H2, W2, D) float tensors on one device; cost O(H1 W1 H2 W2 D),
     memory bounded by tiles of at most ``block_size**2`` scores. Ties go to the earliest index;
     pixels with a NaN/inf descriptor never match. Returns int64 (N, 2) (x, y) tensors sorted and
-    unique as :func:`fast_reciprocal_matches`. Raises ``ValueError`` for an unknown ``dist`` or
-    ``block_size`` < 1, `InputError` for malformed maps.
+    unique as :func:`fast_reciprocal_matches`. Raises `ConfigError` (a ``ValueError``) for an
+    unknown ``dist`` or a ``block_size`` that is not an int >= 1, `InputError` for malformed
+    maps.
     """
     if dist not in DISTANCES:
-        raise ValueError(f"dist must be one of {DISTANCES}, got {dist!r}")
-    if int(block_size) < 1:
-        raise ValueError(f"block_size must be >= 1, got {block_size}")
+        raise ConfigError(f"dist must be one of {DISTANCES}, got {dist!r}")
+    _check_int(block_size, "block_size")
     flat1, flat2 = _flatten(desc1, desc2)
     w1, w2, n2 = desc1.shape[1], desc2.shape[1], flat2.shape[0]
     if flat1.shape[0] == 0 or n2 == 0:
@@ -749,8 +767,12 @@ def filter_border(
 
     xy1, xy2: (N, 2) (x, y) integer tensors; hw1, hw2: (H, W) of each image. A match is kept iff
     ``border <= x < W - border`` and ``border <= y < H - border`` in both images (the reference's
-    3-pixel rule). Returns the kept rows of xy1 and xy2, order preserved.
+    3-pixel rule). Returns the kept rows of xy1 and xy2, order preserved (numpy arrays work
+    too). Raises `InputError` unless xy1 and xy2 are both (N, 2).
     """
+    if tuple(xy1.shape) != tuple(xy2.shape) or xy1.ndim != 2 or xy1.shape[1] != 2:
+        raise InputError(f"filter_border: xy1 and xy2 must both be (N, 2) matches, got "
+                         f"{tuple(xy1.shape)} and {tuple(xy2.shape)}")
     keep = _inside(xy1, hw1, border) & _inside(xy2, hw2, border)
     return xy1[keep], xy2[keep]
 

@@ -59,13 +59,13 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 
 from .errors import ConfigError, InputError
 from .geometry import invert_pose, make_pose, undistort_pixels
-from .types import CameraIntrinsics
+from .types import CameraIntrinsics, check_point_rows
 
 log = logging.getLogger(__name__)
 
@@ -86,6 +86,7 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 
 def poselib_available() -> bool:
+    """True when poselib imports (pnp.backend 'auto' then uses it)."""
     return _poselib is not None
 
 
@@ -121,6 +122,7 @@ class PnPResult:
 
     @property
     def num_inliers(self) -> int:
+        """Number of inlier correspondences (True entries of ``inliers``)."""
         return int(np.count_nonzero(self.inliers))
 
 
@@ -473,14 +475,20 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     reason. ``reproj_error_px`` (the inlier threshold) and the result's ``reproj_rms_px`` are in
     undistorted pixels; ``confidence`` is RANSAC's success probability, in (0, 1).
 
-    Raises `InputError` when ``len(X) != len(x)``; `ConfigError` for an unknown backend or
-    'poselib' not installed (`resolve_backend`); ``ImportError`` (no OpenCV) or ``cv2.error``
-    (a coefficient count OpenCV refuses) from undistorting the pixels of a distorted camera.
+    Raises `InputError` for ``X`` not (N, 3) or ``x`` not (N, 2) (never reshaped), lengths
+    that differ, ``intrinsics`` not a `CameraIntrinsics`, ``points_cov`` not (N, 3, 3),
+    ``groups`` not (N,) integers indexing the (G, 3) ``group_centres``; `ConfigError` for
+    ``reproj_error_px`` <= 0, ``confidence`` outside (0, 1), ``max_iterations`` < 1,
+    ``ransac_max_points`` < 0, an unknown backend or 'poselib' not installed
+    (`resolve_backend`); ``ImportError`` (no OpenCV) from undistorting the pixels of a
+    distorted camera.
     """
-    X = np.ascontiguousarray(np.asarray(X, dtype=np.float64).reshape(-1, 3))
-    x = np.asarray(x, dtype=np.float64).reshape(-1, 2)
+    X = np.ascontiguousarray(check_point_rows(X, 3, "solve_pnp: X (map points)"))
+    x = check_point_rows(x, 2, "solve_pnp: x (query pixels)")
     if len(X) != len(x):
         raise InputError(f"solve_pnp: {len(X)} 3-D points but {len(x)} 2-D points")
+    _check_solver_args(len(X), intrinsics, reproj_error_px, confidence, max_iterations,
+                       ransac_max_points, points_cov, groups, group_centres)
     n = len(X)
     inliers = np.zeros(n, dtype=bool)
     if np.isfinite(X).all() and np.isfinite(x).all():  # the common case, 20x cheaper
@@ -516,6 +524,39 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         return PnPResult(False, None, inliers, reason="PnP-RANSAC found no pose")
     cov_in = (points_cov, groups, group_centres, uncertainty)
     return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
+
+
+def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, iters: int,
+                       max_points: int, points_cov: Any, groups: Any, centres: Any) -> None:
+    """`solve_pnp`'s argument checks (its docstring's Raises)."""
+    if not isinstance(intrinsics, CameraIntrinsics):
+        raise InputError(f"solve_pnp: intrinsics must be a CameraIntrinsics(width, height, K, "
+                         f"dist), got {type(intrinsics).__name__}")
+    def whole(v: Any, lo: int) -> bool:
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= lo
+
+    for name, ok in (("reproj_error_px > 0", thr > 0 and np.isfinite(thr)),
+                     ("0 < confidence < 1", 0 < confidence < 1),
+                     ("max_iterations an int >= 1", whole(iters, 1)),
+                     ("ransac_max_points an int >= 0", whole(max_points, 0))):
+        if not ok:
+            raise ConfigError(f"solve_pnp: needs {name}, got reproj_error_px={thr}, "
+                              f"confidence={confidence}, max_iterations={iters}, "
+                              f"ransac_max_points={max_points}")
+    if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
+        raise InputError(f"solve_pnp: points_cov must be ({n}, 3, 3) (one 3x3 covariance per "
+                         f"point), got shape {np.shape(points_cov)}")
+    if groups is not None:
+        g = np.asarray(groups)
+        if g.shape != (n,) or (n and g.dtype.kind not in "iu"):
+            raise InputError(f"solve_pnp: groups must be ({n},) integers (each point's "
+                             f"keyframe), got {g.dtype} {g.shape}")
+        if centres is None:
+            return
+        count = len(check_point_rows(centres, 3, "solve_pnp: group_centres"))
+        if n and (g.min() < 0 or g.max() >= count):
+            raise InputError(f"solve_pnp: groups index {count} group_centres, got values "
+                             f"{int(g.min())}..{int(g.max())}")
 
 
 def _selection(entries) -> np.ndarray:

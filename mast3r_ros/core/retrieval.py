@@ -18,6 +18,7 @@ from typing import List
 import cv2
 import numpy as np
 
+from .errors import InputError
 from .geometry import viewing_angle_deg
 
 THUMBNAIL_KIND = "thumb-v2"
@@ -31,7 +32,15 @@ def _unit(v: np.ndarray) -> np.ndarray:
 
 
 def thumbnail_descriptor(rgb: np.ndarray) -> np.ndarray:
-    """(D,) float32 unit-norm weight-free global descriptor of an (H, W, 3) uint8 image."""
+    """(D,) float32 unit-norm weight-free global descriptor of an (H, W, 3) uint8 RGB image.
+
+    Raises `InputError` for anything else (a grey or float image, a list: was a ``cv2.error``).
+    """
+    if (not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3
+            or rgb.dtype != np.uint8):
+        got = (f"{rgb.shape} {rgb.dtype}" if isinstance(rgb, np.ndarray)
+               else type(rgb).__name__)
+        raise InputError(f"thumbnail_descriptor takes an (H, W, 3) uint8 RGB image, got {got}")
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
     small = cv2.resize(gray, (128, 96), interpolation=cv2.INTER_AREA).astype(np.float32)
     small = cv2.GaussianBlur(small, (0, 0), 1.5)
@@ -62,13 +71,19 @@ def pooled_descriptor(feats: np.ndarray) -> np.ndarray:
 def rank_by_similarity(query: np.ndarray, database: np.ndarray, top_k: int) -> np.ndarray:
     """Indices (<= top_k,) of the database rows (K, D) most similar to ``query`` (D,), best first.
 
-    Rows are assumed unit-norm, so the dot product is the cosine similarity.
+    Rows are assumed unit-norm, so the dot product is the cosine similarity. Ties go to the lower
+    index; ``top_k`` <= 0 gives none. Returns int64. Raises `InputError` when the database is
+    not (K, D) or the query not (D,).
     """
-    if not len(database):
+    db = np.asarray(database, np.float32)
+    q = np.asarray(query, np.float32).reshape(-1)
+    if not len(db) or top_k <= 0:
         return np.zeros(0, dtype=np.int64)
-    sims = np.asarray(database, np.float32) @ np.asarray(query, np.float32)
-    order = np.argsort(-sims, kind="stable")
-    return order[:top_k]
+    if db.ndim != 2 or db.shape[1] != q.size:
+        raise InputError(f"rank_by_similarity: database must be (K, D) and query (D,), got "
+                         f"{db.shape} and {q.shape}")
+    order = np.argsort(-(db @ q), kind="stable")
+    return order[:int(top_k)].astype(np.int64)
 
 
 def pose_consistent_subset(order: np.ndarray, poses: np.ndarray, count: int) -> List[int]:
@@ -93,6 +108,7 @@ def pose_distance(poses: np.ndarray, ref: np.ndarray, metres_per_radian: float =
                   ) -> np.ndarray:
     """Distance-like cost (K,) between poses (K, 4, 4) and a pose: centre distance in metres plus
     ``metres_per_radian`` times the angle between the optical axes."""
+    ref = np.asarray(ref, dtype=np.float64)
     poses = np.asarray(poses).reshape(-1, 4, 4)
     d = np.linalg.norm(poses[:, :3, 3] - ref[:3, 3], axis=1)
     return d + metres_per_radian * np.radians(viewing_angle_deg(poses, ref))
@@ -106,6 +122,7 @@ def nearest_to_prior(poses: np.ndarray, prior: np.ndarray, count: int, radius_m:
     ``max_angle_deg`` (they cannot see what the prior camera sees) are not candidates; an empty
     list means the prior is outside the map and the caller should fall back to retrieval.
     """
+    prior = np.asarray(prior, dtype=np.float64)
     poses = np.asarray(poses).reshape(-1, 4, 4)
     if not len(poses):
         return []

@@ -69,6 +69,7 @@ class IndexParams:
 
 
 def faiss_available() -> bool:
+    """True when faiss imports (approximate index kinds are then built)."""
     try:
         import faiss  # noqa: F401
     except ImportError:
@@ -133,14 +134,17 @@ class RetrievalIndex:
     def search(self, query: np.ndarray, top_k: int) -> np.ndarray:
         """Indices (<= top_k,) int64 of the rows most similar to ``query`` (D,), best first.
 
-        Raises `InputError` when the query's dimension is not the index's D, `MapFormatError`
-        when ``descs.npy`` of a loaded index fails its checksum (verified on the first search).
+        Raises `InputError` when the query's dimension is not the index's D or it holds a
+        NaN/inf (every similarity would be NaN: an arbitrary ranking), `MapFormatError` when
+        ``descs.npy`` of a loaded index fails its checksum (verified on the first search).
         """
         q = np.asarray(query, dtype=np.float32).reshape(-1)
         if not len(self) or top_k <= 0:
             return np.zeros(0, dtype=np.int64)
         if q.shape[0] != self.descs.shape[1]:
             raise InputError(f"query has {q.shape[0]} dims, the index {self.descs.shape[1]}")
+        if not np.isfinite(q).all():
+            raise InputError("retrieval query descriptor holds NaN or infinity")
         if self._unverified is not None:
             _verify(*self._unverified)
             self._unverified = None

@@ -21,17 +21,21 @@ from typing import Optional
 
 import numpy as np
 
-from .errors import ConfigError
-from .types import LocalizationResult
+from .errors import ConfigError, InputError
+from .types import LocalizationResult, check_stamp_ns
 
 
 class Track(enum.Enum):
+    """Tracking state of a `Tracker` (module docstring)."""
+
     UNINITIALIZED = "uninitialized"
     TRACKING = "tracking"
     LOST = "lost"
 
 
 class StampCheck(enum.Enum):
+    """What `Tracker.check_stamp` says about a new frame's stamp."""
+
     OK = "ok"
     DUPLICATE = "duplicate"    # same stamp as the last frame: drop it
     BACKWARDS = "backwards"    # time went backwards (bag loop, clock reset): state was reset
@@ -41,12 +45,16 @@ class Tracker:
     """Tracking state of one camera: lost after N failures, reset, time going backwards.
 
     ``lost_after_failures`` (>= 1, `LocalizerConfig.lost_after_failures`) consecutive failed
-    frames turn ``TRACKING`` into ``LOST``. Raises ConfigError for a value below 1.
+    frames turn ``TRACKING`` into ``LOST``. Raises ConfigError for a value below 1 or not a
+    whole number (2.5, "3", True).
     """
 
     def __init__(self, lost_after_failures: int = 3) -> None:
-        if int(lost_after_failures) < 1:
-            raise ConfigError(f"lost_after_failures must be >= 1, got {lost_after_failures}")
+        if (isinstance(lost_after_failures, (bool, np.bool_))
+                or not isinstance(lost_after_failures, (int, np.integer))
+                or lost_after_failures < 1):
+            raise ConfigError(f"lost_after_failures must be an int >= 1, got "
+                              f"{lost_after_failures!r}")
         self.lost_after_failures = int(lost_after_failures)
         self.reset()
 
@@ -63,8 +71,11 @@ class Tracker:
 
         ``DUPLICATE``: the same stamp again (drop the frame; nothing changes). ``BACKWARDS``: an
         earlier stamp; the state has been reset and this stamp is remembered. ``OK``: remembered.
+
+        Raises `InputError` for a stamp that is not an integer (float seconds were truncated to
+        whole nanoseconds: 1.1 s and 1.2 s became 1 ns, the second frame a DUPLICATE).
         """
-        stamp_ns = int(stamp_ns)
+        stamp_ns = check_stamp_ns(stamp_ns, "Tracker.check_stamp: stamp_ns")
         last = self.last_stamp_ns
         if last is not None and stamp_ns < last:
             self.reset()
@@ -82,11 +93,18 @@ class Tracker:
         return self.last_map_from_cam.copy()
 
     def update(self, result: LocalizationResult) -> None:
-        """Account for one localized frame: a success tracks, N failures in a row lose track."""
+        """Account for one localized frame: a success tracks, N failures in a row lose track.
+
+        Raises `InputError` for a successful result without a 4x4 ``map_from_cam`` (the hint
+        it would give is refused by `Localizer.localize`)."""
         if result.success:
+            pose = np.asarray(result.map_from_cam, dtype=np.float64)
+            if result.map_from_cam is None or pose.shape != (4, 4):
+                raise InputError(f"Tracker.update: a successful result needs its 4x4 "
+                                 f"map_from_cam, got {result.map_from_cam!r}")
             self.track = Track.TRACKING
             self.consecutive_failures = 0
-            self.last_map_from_cam = np.asarray(result.map_from_cam, dtype=np.float64).copy()
+            self.last_map_from_cam = pose.copy()
             return
         self.consecutive_failures += 1
         self.last_failure_reason = result.reason

@@ -16,17 +16,48 @@ The offline tools read both numbers from the config section ``pose_at_stamp`` (`
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
 from scipy.spatial.transform import Rotation
+
+from .errors import InputError
+from .types import check_stamp_ns
+
+
+def _stamps_array(stamps: Any, what: str) -> np.ndarray:
+    """``stamps`` as (N,) int64 nanoseconds; `InputError` for floats (seconds, or ns that lost
+    precision: casting would truncate them silently, 0.05 s -> 0 ns), bools or non-numbers."""
+    a = np.asarray(stamps)
+    if a.size and a.dtype.kind not in "iu":
+        raise InputError(f"{what} must be integer nanoseconds, got a {a.dtype} array; convert "
+                         "seconds with np.round(t * 1e9).astype(np.int64)")
+    return a.astype(np.int64, copy=False).reshape(-1)
+
+
+def _pose_stack(poses: Any, count: int, what: str) -> np.ndarray:
+    """``poses`` as (count, 4, 4) float64; `InputError` for another shape."""
+    try:
+        p = np.asarray(poses, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be (N, 4, 4) poses, got {type(poses).__name__}") from None
+    if p.size == 0 and count == 0:
+        return p.reshape(0, 4, 4)
+    if p.shape != (count, 4, 4):
+        raise InputError(f"{what} must be ({count}, 4, 4): one 4x4 pose per stamp, got shape "
+                         f"{p.shape}")
+    return p
 
 
 def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float) -> np.ndarray:
     """Pose between two 4x4 poses: linear in translation, slerp in rotation.
 
     ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
+    Both poses are 4x4 arrays with rotation blocks (scipy projects a non-orthonormal block onto
+    the nearest rotation).
     """
+    a_from_b0 = np.asarray(a_from_b0, dtype=np.float64)
+    a_from_b1 = np.asarray(a_from_b1, dtype=np.float64)
     out = np.eye(4)
     r0 = Rotation.from_matrix(a_from_b0[:3, :3])
     r1 = Rotation.from_matrix(a_from_b1[:3, :3])
@@ -41,9 +72,13 @@ def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: i
     ``tolerance_ns`` (ties go to the earlier sample), else -1. Returns (M,) int64.
 
     Also the association of depth images with colour images by header stamp.
+
+    Raises `InputError` for stamps or a tolerance that are not integer nanoseconds (a float
+    array: seconds).
     """
-    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    stamps = _stamps_array(stamps_ns, "nearest_indices: stamps_ns")
+    query = _stamps_array(query_ns, "nearest_indices: query_ns")
+    tolerance_ns = check_stamp_ns(tolerance_ns, "nearest_indices: tolerance_ns")
     if stamps.size == 0:
         return np.full(query.shape, -1, dtype=np.int64)
     hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
@@ -65,10 +100,17 @@ def poses_at_stamps(
     ``max_gap_ns`` — ``None``: any gap, as tf2 —, else the nearest sample within
     ``tolerance_ns``). Samples are sorted stably first, so among equal stamps the first given
     wins. Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
+
+    Raises `InputError` for stamps, ``tolerance_ns`` or ``max_gap_ns`` that are not integer
+    nanoseconds (float stamps in seconds would otherwise be truncated to whole nanoseconds and
+    all match each other) or ``poses`` that are not one 4x4 pose per stamp.
     """
-    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    poses = np.asarray(poses, dtype=np.float64).reshape(-1, 4, 4)
-    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    stamps = _stamps_array(stamps_ns, "poses_at_stamps: stamps_ns")
+    poses = _pose_stack(poses, stamps.size, "poses_at_stamps: poses")
+    query = _stamps_array(query_ns, "poses_at_stamps: query_ns")
+    tolerance_ns = check_stamp_ns(tolerance_ns, "poses_at_stamps: tolerance_ns")
+    if max_gap_ns is not None:
+        max_gap_ns = check_stamp_ns(max_gap_ns, "poses_at_stamps: max_gap_ns")
     if stamps.size and np.any(stamps[1:] < stamps[:-1]):
         order = np.argsort(stamps, kind="stable")
         stamps, poses = stamps[order], poses[order]
@@ -93,9 +135,10 @@ def bracketing_gaps(stamps_ns: np.ndarray, query_ns: np.ndarray) -> np.ndarray:
     """For each query stamp, how far apart (ns) the two samples of the sorted ``stamps_ns``
     around it are: 0 at a sample, -1 before the first or after the last sample. Returns (M,)
     int64. Says why `poses_at_stamps` gave no pose: a query inside the trajectory lies in a gap
-    longer than ``max_gap_ns`` (and farther than ``tolerance_ns`` from both samples)."""
-    stamps = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    query = np.asarray(query_ns, dtype=np.int64).reshape(-1)
+    longer than ``max_gap_ns`` (and farther than ``tolerance_ns`` from both samples). Raises
+    `InputError` for stamps that are not integer nanoseconds."""
+    stamps = _stamps_array(stamps_ns, "bracketing_gaps: stamps_ns")
+    query = _stamps_array(query_ns, "bracketing_gaps: query_ns")
     out = np.full(query.shape, -1, dtype=np.int64)
     if stamps.size == 0:
         return out

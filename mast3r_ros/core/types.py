@@ -223,6 +223,7 @@ class CameraIntrinsics:
 
     @property
     def has_distortion(self) -> bool:
+        """True when ``dist`` holds a non-zero coefficient (pixels must be undistorted)."""
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
 
@@ -233,6 +234,24 @@ def check_stamp_ns(stamp: Any, what: str) -> int:
         raise InputError(f"{what} must be an integer number of nanoseconds, got {stamp!r} "
                          f"({type(stamp).__name__}); convert seconds with int(round(t * 1e9))")
     return int(stamp)
+
+
+def check_point_rows(value: Any, cols: int, what: str) -> np.ndarray:
+    """``value`` as an (N, ``cols``) float64 array (N may be 0; any empty array is (0, cols)).
+
+    Raises `InputError` naming ``what`` for non-numbers or another shape -- a flat or transposed
+    array is refused rather than reshaped, since reshaping (N, 2) pixels as (-1, 3) points
+    would pair the wrong numbers without a word."""
+    try:
+        a = np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{what} must be an (N, {cols}) array of numbers, got "
+                         f"{type(value).__name__}") from None
+    if a.size == 0:
+        return a.reshape(0, cols)
+    if a.ndim != 2 or a.shape[1] != cols:
+        raise InputError(f"{what} must be (N, {cols}), got shape {a.shape}")
+    return a
 
 
 @dataclasses.dataclass
@@ -339,7 +358,8 @@ class Correspondences:
     ``points3d_cov`` (N, 3, 3) float64, optional: each 3-D point's own covariance in the map frame
     (m^2), filled by the matcher from its point model (`core.uncertainty`); None = unknown (the
     pose covariance then counts pixel noise only for these points).
-    Raises `InputError` when the arrays differ in length.
+    Raises `InputError` when an array has another shape (`check_point_rows`: (N, 3), (N, 2),
+    never reshaped) or the arrays differ in length.
     """
 
     keyframe_id: int
@@ -349,9 +369,9 @@ class Correspondences:
     points3d_cov: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
-        self.points3d = np.asarray(self.points3d, dtype=np.float64).reshape(-1, 3)
-        self.points2d = np.asarray(self.points2d, dtype=np.float64).reshape(-1, 2)
-        self.keyframe_xy = np.asarray(self.keyframe_xy, dtype=np.float64).reshape(-1, 2)
+        self.points3d = check_point_rows(self.points3d, 3, "Correspondences.points3d")
+        self.points2d = check_point_rows(self.points2d, 2, "Correspondences.points2d")
+        self.keyframe_xy = check_point_rows(self.keyframe_xy, 2, "Correspondences.keyframe_xy")
         if not (len(self.points3d) == len(self.points2d) == len(self.keyframe_xy)):
             raise InputError("Correspondences: points3d, points2d and keyframe_xy differ in length")
         if self.points3d_cov is not None:
@@ -407,4 +427,5 @@ class LocalizationResult:
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:
+        """A ``success=False`` result (no pose) with its ``reason``; ``kw`` sets other fields."""
         return LocalizationResult(success=False, stamp_ns=stamp_ns, reason=reason, **kw)

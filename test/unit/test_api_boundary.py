@@ -134,6 +134,26 @@ def test_a_closed_localizer_says_so_and_wrong_calls_are_named(sift_map, tum):
     loc.close()
 
 
+def test_localizer_arguments_of_the_wrong_kind_are_named(sift_map):
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer, position_sigma_m
+
+    cfg = config_from_params({"matcher": "sift", "warmup": False})
+    kf_map = KeyframeMap.load(sift_map)
+    # each was an AttributeError from deep inside the matcher or from_config
+    with pytest.raises(InputError, match=r"KeyframeMap \(KeyframeMap.load\(path\)\), got str"):
+        Localizer(sift_map, cfg.localizer)
+    with pytest.raises(ConfigError, match=r"takes the LocalizerConfig \(cfg.localizer.*got Config"):
+        Localizer(kf_map, cfg)
+    with pytest.raises(ConfigError, match="from_config takes the whole Config.*LocalizerConfig"):
+        Localizer.from_config(cfg.localizer, sift_map)
+    with pytest.raises(ConfigError, match="image_size must be one of"):
+        Localizer(kf_map, cfg.localizer, image_size=512.0)  # Mast3rEngine.prepare refuses it
+    with pytest.raises(InputError, match=r"6x6 pose covariance, got shape \(3, 3\)"):
+        position_sigma_m(np.eye(3))  # silently the sigma of a 3x3 block
+
+
 @pytest.mark.parametrize("model, K22", [("fisheye", 1.0), ("plumb_bob", 2.0)])
 def test_a_stored_keyframe_with_invalid_intrinsics_is_a_map_error(model, K22):
     # CameraIntrinsics now refuses unknown distortion models and a K with a wrong bottom row;
@@ -233,3 +253,11 @@ def test_a_pose_kilometres_uncertain_is_a_failure_not_a_pose(sift_map):
     assert gate(cov * 1.1).startswith("position too uncertain (1 sigma 2.1 m > 2 m")
     assert gate(cov * 1e6, max_position_sigma_m=0.0) == ""  # 0 disables
     loc.close()
+
+
+def test_an_engine_made_from_a_model_takes_device_names_and_refuses_bad_ones(tiny_engine):
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    assert Mast3rEngine(tiny_engine.model, "cpu").device == torch.device("cpu")
+    with pytest.raises(ConfigError, match="not a torch device"):
+        Mast3rEngine(tiny_engine.model, "gpu")  # was torch's RuntimeError

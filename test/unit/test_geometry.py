@@ -115,3 +115,12 @@ def test_look_at_is_an_optical_frame():
     assert uv_up[0, 1] < K[1, 2]
     with pytest.raises(InputError):
         g.look_at(eye, eye + [0, 0, 1])
+
+
+def test_tum_rows_and_pose_stacks_of_another_shape_are_named():
+    with pytest.raises(InputError, match=r"pose rows must be \(N, 7\).*\(2, 6\)"):
+        g.pose_from_tum(np.zeros((2, 6)))  # was numpy's "cannot reshape" ValueError
+    with pytest.raises(InputError, match=r"poses must be \(N, 4, 4\), got shape \(3, 4\)"):
+        g.pose_to_tum(np.eye(4)[:3])
+    assert g.pose_from_tum([0, 0, 0, 0, 0, 0, 1]).shape == (1, 4, 4)  # one row
+    assert g.pose_to_tum(np.eye(4)).shape == (1, 7)  # one pose

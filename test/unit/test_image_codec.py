@@ -575,3 +575,18 @@ def test_twelve_bit_pngs_of_one_folder_are_warned_about_once(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and warned[0].startswith(f"{tmp_path}{os.sep}*.png: "), warned
     assert "10/12-bit" in warned[0] and "rescale the files" in warned[0]
+
+
+def test_arguments_of_the_wrong_kind_are_input_errors():
+    # each was an AttributeError / TypeError from inside numpy
+    with pytest.raises(InputError, match="image height must be an int, got 2.0"):
+        decode_image("rgb8", 2.0, 3, 9, bytes(18))
+    assert decode_image("rgb8", np.uint32(2), 3, 9, bytes(18)).shape == (2, 3, 3)
+    with pytest.raises(InputError, match="mono8 image must be a numpy array, got list"):
+        to_rgb8([[0]], "mono8")
+    with pytest.raises(InputError, match="16UC1 image must be a numpy array, got list"):
+        depth_to_metres([[1000]], "16UC1")
+    with pytest.raises(InputError, match="depth_scale must be a positive number"):
+        depth_to_metres(np.ones((2, 2), np.uint16), "16UC1", "5000")
+    with pytest.raises(InputError, match="format must be a string"):
+        decode_compressed(None, b"abc")

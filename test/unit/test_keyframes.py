@@ -377,3 +377,14 @@ def test_map_and_run_files_are_readable_by_other_users(tmp_path):
     modes = {f: stat.S_IMODE(os.stat(f).st_mode) for f in files}
     assert len(files) > 5 and all(m == 0o644 for m in modes.values()), modes
     assert stat.S_IMODE(os.stat(tmp_path / "private.bin").st_mode) == 0o600  # umask honoured
+
+
+def test_keyframe_index_must_be_an_int(tmp_path):
+    cam = CameraIntrinsics(32, 24, [[30.0, 0, 15.5], [0, 30.0, 11.5], [0, 0, 1]])
+    path = kfm.write_map(str(tmp_path / "m"), [(np.zeros((24, 32, 3), np.uint8), cam, np.eye(4),
+                                                 0, None)] * 2)
+    m = kfm.KeyframeMap.load(path)
+    assert m.keyframe(np.int64(1)).id == 1
+    for bad in (0.5, "1", True):  # 0.5 was keyframe 0, "x" a bare ValueError
+        with pytest.raises(InputError, match="keyframe index must be an int"):
+            m.keyframe(bad)

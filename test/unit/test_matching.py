@@ -9,12 +9,14 @@ import numpy as np
 import pytest
 import torch
 
-from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.errors import ConfigError, InputError
 from mast3r_ros.core.matching import (
     brute_force_mutual_nn,
     fast_reciprocal_matches,
+    fast_reciprocal_matches_batch,
     filter_border,
     reciprocal_matches_3d,
+    resolve_nn_backend,
 )
 
 # --------------------------------------------------------------------------------------------
@@ -488,3 +490,27 @@ def test_walk_host_round_trips_per_round(monkeypatch):
     assert rounds >= 3  # the pair needs several rounds, so the bound below is tested
     # per round: nonzero + 2 unique; once: 2 finite checks, the final unique and 2 masks
     assert counts["other"] <= 2 * rounds + 5, counts
+
+
+def test_parameters_and_arguments_of_the_wrong_kind_are_named():
+    g = torch.Generator().manual_seed(0)
+    a, b = torch.randn(16, 12, 8, generator=g), torch.randn(14, 10, 8, generator=g)
+    # 2.5 was int()-truncated to 2, "x" a bare ValueError, a str pixel_tol a TypeError
+    for kw, name in ((dict(subsample=2.5), "subsample"), (dict(subsample="4"), "subsample"),
+                     (dict(max_iter=2.5), "max_iter"), (dict(block_size="x"), "block_size")):
+        with pytest.raises(ConfigError, match=f"{name} must be an int >= 1"):
+            fast_reciprocal_matches(a, b, **kw)
+    with pytest.raises(ConfigError, match="pixel_tol must be a number >= 0"):
+        fast_reciprocal_matches(a, b, init_xy1=[[1, 2]], pixel_tol="1")
+    with pytest.raises(InputError, match="D=0 channels"):  # was a torch reshape RuntimeError
+        fast_reciprocal_matches(a[..., :0], b[..., :0])
+    with pytest.raises(ConfigError, match="dist must be one of"):  # was a bare ValueError
+        brute_force_mutual_nn(a, b, dist="cos")
+    with pytest.raises(InputError, match=r"list of \(desc1, desc2\) pairs"):
+        fast_reciprocal_matches_batch([a])  # was "too many values to unpack"
+    with pytest.raises(InputError, match=r"list of \(desc1, desc2\) pairs"):
+        fast_reciprocal_matches_batch(torch.stack([a, a]))
+    with pytest.raises(InputError, match=r"filter_border: xy1 and xy2 must both be \(N, 2\)"):
+        filter_border(torch.zeros(2, 2, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long),
+                      (16, 12), (14, 10))  # was a torch IndexError
+    assert resolve_nn_backend("torch", "cpu") == "torch"  # a device name works too

@@ -233,3 +233,37 @@ def test_bench_host_smoke_matches_the_stop14_module(tmp_path):
         assert d["max_cov_rel"] < 1e-5, d
         assert rec["new"]["chi2_cover"] == rec["prev"]["chi2_cover"]
         assert rec["new"]["localized"] == 1.0
+
+
+def test_malformed_arrays_and_arguments_are_named_not_reshaped():
+    X, x, _, _ = _scene(3, n=60)
+    # (N, 2) points were reshaped as (-1, 3): a bare ValueError, or for N divisible by 3 a
+    # silent pairing of the wrong numbers reported as a length mismatch
+    with pytest.raises(InputError, match=r"X \(map points\) must be \(N, 3\), got shape \(60, 2\)"):
+        pnp.solve_pnp(X[:, :2], x, CAM)
+    with pytest.raises(InputError, match=r"x \(query pixels\) must be \(N, 2\), got shape"):
+        pnp.solve_pnp(X, np.column_stack([x, x[:, :1]]), CAM)
+    with pytest.raises(InputError, match="intrinsics must be a CameraIntrinsics.*ndarray"):
+        pnp.solve_pnp(X, x, CAM.K)  # was AttributeError
+    with pytest.raises(InputError, match=r"points_cov must be \(60, 3, 3\)"):
+        pnp.solve_pnp(X, x, CAM, points_cov=np.eye(3))  # was IndexError after RANSAC
+    with pytest.raises(InputError, match="groups index 1 group_centres"):
+        pnp.solve_pnp(X, x, CAM, groups=np.full(60, 2), group_centres=np.zeros((1, 3)))
+    for kw in (dict(reproj_error_px=-1.0), dict(reproj_error_px=np.nan), dict(confidence=2.0),
+               dict(max_iterations=0), dict(ransac_max_points=-1)):
+        with pytest.raises(ConfigError, match="solve_pnp: needs"):
+            pnp.solve_pnp(X, x, CAM, **kw)  # a negative threshold returned a "pose"
+    assert pnp.solve_pnp(X.tolist(), x.tolist(), CAM).success  # lists are arrays
+    assert not pnp.solve_pnp([], [], CAM).success  # empty: a failed result
+
+
+def test_correspondences_refuse_arrays_of_another_shape():
+    from mast3r_ros.core.types import Correspondences
+
+    with pytest.raises(InputError, match=r"points3d must be \(N, 3\), got shape \(3, 4\)"):
+        Correspondences(0, np.zeros((3, 4)), np.zeros((3, 2)), np.zeros((3, 2)))
+    with pytest.raises(InputError, match=r"points2d must be \(N, 2\), got shape \(2, 3\)"):
+        Correspondences(0, np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 2)))
+    with pytest.raises(InputError, match="points3d must be an"):
+        Correspondences(0, "a", np.zeros((2, 2)), np.zeros((2, 2)))
+    assert len(Correspondences(0, np.zeros(0), np.zeros(0), np.zeros((0, 2)))) == 0

@@ -99,3 +99,26 @@ def test_bad_input_and_params_from_config():
         RetrievalIndex.build(_descs(10)).search(np.ones(3, np.float32), 2)
     p = IndexParams.from_config(Config().scale)
     assert p.index_type == "ivf" and p.approx_threshold == Config().scale.approx_threshold
+
+
+def test_rank_by_similarity_takes_top_k_literally_and_names_bad_shapes():
+    db = np.eye(3, dtype=np.float32)
+    # order[:top_k] with top_k = -1 gave every row but the last
+    assert rank_by_similarity(np.ones(3), db, -1).tolist() == []
+    assert rank_by_similarity(np.ones(3), db, 0).tolist() == []
+    assert rank_by_similarity(np.ones(3), db, 2).dtype == np.int64
+    with pytest.raises(InputError, match=r"database must be \(K, D\) and query \(D,\)"):
+        rank_by_similarity(np.ones(4), db, 2)  # was numpy's matmul ValueError
+    with pytest.raises(InputError, match="NaN or infinity"):
+        RetrievalIndex.build(db).search(np.full(3, np.nan), 2)  # was an arbitrary order
+
+
+def test_thumbnail_descriptor_refuses_what_is_not_rgb8():
+    from mast3r_ros.core.retrieval import thumbnail_descriptor
+
+    rgb = np.zeros((24, 32, 3), np.uint8)
+    assert thumbnail_descriptor(rgb).dtype == np.float32
+    for bad, got in ((rgb[..., 0], r"\(24, 32\) uint8"), (rgb.astype(np.float32), "float32"),
+                     (rgb.tolist(), "list")):
+        with pytest.raises(InputError, match=f"takes an .*uint8 RGB image, got .*{got}"):
+            thumbnail_descriptor(bad)  # was a cv2.error (grey, list) or a silent descriptor

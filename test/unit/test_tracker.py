@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.errors import ConfigError, InputError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.tracker import StampCheck, Track, Tracker
 from mast3r_ros.core.types import LocalizationResult
@@ -99,3 +99,23 @@ def test_config_carries_lost_after_failures():
     assert Config().localizer.lost_after_failures == 3
     spec = {s.name: s for s in param_specs()}["lost_after_failures"]
     assert (spec.lo, spec.hi, spec.type) == (1, 1000, int)
+
+
+def test_float_stamps_and_counts_are_refused_not_truncated():
+    tr = Tracker()
+    # float seconds were truncated by int(): 1.1 s and 1.2 s both became 1, the second frame
+    # a DUPLICATE dropped by the node
+    with pytest.raises(InputError, match=r"stamp_ns must be an integer.*1e9"):
+        tr.check_stamp(1.1)
+    assert tr.check_stamp(np.int64(5)) is StampCheck.OK
+    for bad in (2.5, "3", True):
+        with pytest.raises(ConfigError, match="lost_after_failures must be an int >= 1"):
+            Tracker(bad)
+    assert Tracker(np.int64(2)).lost_after_failures == 2
+
+
+def test_a_success_without_a_pose_is_refused():
+    tr = Tracker()
+    with pytest.raises(InputError, match="successful result needs its 4x4 map_from_cam"):
+        tr.update(LocalizationResult(True, 1))  # the hint was a 0-d NaN array
+    assert tr.track is Track.UNINITIALIZED

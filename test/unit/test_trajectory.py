@@ -3,8 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 
-from mast3r_ros.core.trajectory import interpolate_pose, nearest_indices, poses_at_stamps
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.trajectory import (
+    bracketing_gaps,
+    interpolate_pose,
+    nearest_indices,
+    poses_at_stamps,
+)
 from mast3r_test_utils import pose
 
 S = 1_000_000_000
@@ -49,3 +56,32 @@ def test_empty_trajectory_and_nearest_indices():
     out, valid = poses_at_stamps(np.zeros(0, np.int64), np.zeros((0, 4, 4)), [1, 2], 10, 10)
     assert out.shape == (2, 4, 4) and not valid.any()
     np.testing.assert_array_equal(nearest_indices([0, 10, 20], [4, 5, 6, 26], 5), [0, 0, 1, -1])
+
+
+def test_stamps_that_are_not_integer_nanoseconds_are_refused():
+    # float seconds were cast to int64: 0.0, 0.1, 0.2 s all became 0 ns and every query at
+    # 0.05 s "matched" the first pose exactly
+    stamps_s = np.array([0.0, 0.1, 0.2])
+    poses = np.stack([GT0, GT1, GT0])
+    with pytest.raises(InputError, match="stamps_ns must be integer nanoseconds.*1e9"):
+        poses_at_stamps(stamps_s, poses, np.array([0]), 0, None)
+    with pytest.raises(InputError, match="query_ns must be integer nanoseconds"):
+        poses_at_stamps([0, S], poses[:2], np.array([0.05]), 0, None)
+    with pytest.raises(InputError, match="tolerance_ns must be an integer"):
+        poses_at_stamps([0, S], poses[:2], [0], 0.02, None)
+    with pytest.raises(InputError, match="max_gap_ns must be an integer"):
+        poses_at_stamps([0, S], poses[:2], [0], 0, 0.1)
+    with pytest.raises(InputError, match="query_ns must be integer"):
+        nearest_indices([0, S], [0.5], 10)
+    with pytest.raises(InputError, match="stamps_ns must be integer"):
+        bracketing_gaps(stamps_s, [0])
+    # an empty list is an empty array of float64: still fine
+    out, valid = poses_at_stamps([], np.zeros((0, 4, 4)), [5], 10, None)
+    assert out.shape == (1, 4, 4) and not valid.any()
+
+
+def test_poses_must_be_one_4x4_pose_per_stamp():
+    with pytest.raises(InputError, match=r"poses must be \(3, 4, 4\).*\(2, 4, 4\)"):
+        poses_at_stamps([0, S, 2 * S], np.stack([GT0, GT1]), [2 * S], 0, S)  # was IndexError
+    with pytest.raises(InputError, match=r"poses must be \(2, 4, 4\).*\(2, 3, 4\)"):
+        poses_at_stamps([0, S], np.stack([GT0, GT1])[:, :3], [0], 0, S)

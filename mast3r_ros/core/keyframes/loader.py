@@ -365,7 +365,11 @@ class KeyframeMap(MapEncodings):
         return len(self.keyframes)
 
     def keyframe(self, index: int) -> Keyframe:
-        """The record of keyframe ``index`` (map-list index); raises `InputError` out of range."""
+        """The record of keyframe ``index`` (map-list index); raises `InputError` out of range
+        or for an index that is not an int (0.5 was truncated to keyframe 0)."""
+        if isinstance(index, (bool, np.bool_)) or not isinstance(index, (int, np.integer)):
+            raise InputError(f"keyframe index must be an int (map-list index), got {index!r}; "
+                             "keyframe_index(id) gives the index of a manifest id")
         if not 0 <= int(index) < len(self.keyframes):
             raise InputError(f"keyframe index {index} is outside the map's {len(self)} "
                              f"keyframes ({self.path})")

@@ -222,6 +222,7 @@ class PairPrediction:
     desc_conf_2: Optional[torch.Tensor]
 
     def to_numpy(self) -> Dict[str, np.ndarray]:
+        """The set fields as host numpy arrays, by field name (None fields left out)."""
         return {k: v.detach().cpu().numpy() for k, v in dataclasses.asdict(self).items()
                 if v is not None}
 
@@ -239,8 +240,11 @@ class Mast3rEngine:
     shape (slow once). If compiling fails (no C++ compiler, unsupported platform) the engine
     logs a warning and runs eager.
 
-    Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16 or ``compile`` not one of
-    `COMPILE_MODES`.
+    ``device`` a `torch.device` or a name as `devices.resolve_device` takes it (auto, cpu,
+    cuda, cuda:N).
+
+    Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16, ``compile`` not one of
+    `COMPILE_MODES`, or ``device`` not a device this machine has.
     """
 
     def __init__(self, model: AsymmetricMASt3R, device: torch.device, precision: str = "fp32",
@@ -250,7 +254,7 @@ class Mast3rEngine:
             raise ConfigError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
         if compile not in COMPILE_MODES:
             raise ConfigError(f"compile must be one of {list(COMPILE_MODES)}, got {compile!r}")
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
         self.precision = precision if self.device.type == "cuda" else "fp32"
         if precision != self.precision:
             log.info("precision %s applies to CUDA only; running fp32 on %s", precision,
@@ -380,6 +384,8 @@ class Mast3rEngine:
 
     @property
     def has_descriptors(self) -> bool:
+        """True for a MASt3R checkpoint (local-feature head: descriptors to match), False for a
+        DUSt3R one (pointmaps only)."""
         return self.model.spec.has_descriptors
 
     def _autocast(self):
@@ -509,7 +515,9 @@ class Mast3rEngine:
             _get(r2, "desc_conf", i)) for i in range(k)]
 
     def pair(self, img1: PreparedImage, img2: PreparedImage) -> PairPrediction:
-        """Full two-view inference (both encoders, both heads)."""
+        """Full two-view inference (both encoders, both heads): the `PairPrediction` of view 1
+        = ``img1``, view 2 = ``img2``, with ``pts3d_2``/``conf_2`` set. Raises `InputError`
+        when an argument is not a `PreparedImage`, `ClosedError` after `close`."""
         return self.decode([self.encode(img1)], self.encode(img2), pts3d_2=True)[0]
 
     def close(self) -> None:
