@@ -81,6 +81,38 @@ def test_sift_end_to_end(kf_map, frames):
     loc.close()
 
 
+def test_sift_keyframe_features_are_held_in_a_bounded_cache(kf_map, frames):
+    """A robot touring a large map for days made the sift matcher hold every keyframe's
+    features (about 2.5 MB each at 4000 features): the cache had no bound. It is an LRU cache
+    bounded in bytes (the map's encoding_cache_mb by default), and what it evicts is recomputed
+    the same."""
+    from mast3r_ros.core.matchers.sift import SiftMatcher
+
+    q = _queries(frames)[0]
+    unbounded = SiftMatcher(kf_map, cache_mb=1e6)
+    state = unbounded.query_state(q)
+    everything = unbounded.correspond(q, state, range(len(kf_map)), {})
+    assert len(unbounded._cache) == len(kf_map)
+    per_keyframe = max(c.nbytes for c in unbounded._cache.values())
+    assert SiftMatcher(kf_map).cache_bytes == int(kf_map.encoding_cache_mb * 2 ** 20)
+
+    m = SiftMatcher(kf_map, cache_mb=3.5 * per_keyframe / 2 ** 20)
+    for _ in range(2):                                   # a tour of the map, twice
+        got = m.correspond(q, state, range(len(kf_map)), {})
+        assert 3 <= len(m._cache) < len(kf_map) and m.cached_bytes <= m.cache_bytes
+        assert m.cached_bytes == sum(c.nbytes for c in m._cache.values())
+    for a, b in zip(everything, got):
+        np.testing.assert_array_equal(a.points3d, b.points3d)
+        np.testing.assert_array_equal(a.points2d, b.points2d)
+    recent = list(m._cache)
+    m.correspond(q, state, [recent[0]], {})              # a hit becomes the most recent
+    assert list(m._cache)[-1] == recent[0]
+    assert SiftMatcher(kf_map, cache_mb=0).correspond(q, state, [0], {})[0].points3d.shape == \
+        everything[0].points3d.shape                     # 0: nothing kept, still served
+    m.close()
+    assert m.cached_bytes == 0 and not m._cache
+
+
 def test_localizer_is_stateless(kf_map, frames):
     """The same frame with the same arguments gives the same pose, whatever came before."""
     qs = _queries(frames)
