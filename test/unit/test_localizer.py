@@ -350,6 +350,21 @@ def test_mast3r_path_with_a_perfect_pointmap(small_map, frames, source):
     assert errs[:, 0].max() <= 0.01 and errs[:, 1].max() <= 0.3, errs
 
 
+def test_closing_a_mast3r_localizer_releases_the_matching_graphs(small_map, frames,
+                                                                  monkeypatch):
+    """Cleanup releases the model's device memory: the process-wide CUDA graphs of the
+    matching (static buffers, memory pool) go with it."""
+    from mast3r_ros.core.matchers import fixed_matching
+
+    runner = fixed_matching._GraphRunner()
+    monkeypatch.setattr(fixed_matching, "_RUNNER", runner)
+    loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=1),
+                    PerfectEngine(frames), image_size=224)
+    runner.graphs["key"] = fixed_matching._Captured(None, {}, torch.zeros(1), torch.zeros(1))
+    loc.close()
+    assert not runner.graphs
+
+
 def test_mast3r_pointmap_confidence_filter(small_map, frames):
     """The perfect engine's pointmap confidence is 1: a higher threshold drops every match."""
     m = KeyframeMap.load(small_map)
