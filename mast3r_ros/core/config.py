@@ -276,7 +276,8 @@ class ScaleConfig:
     ef_search: int = _f(128, "HNSW index: candidates explored per query.", lo=8, hi=65536)
     rerank_factor: int = _f(4, "Approximate index: re-score this many times top-k candidates "
                                "exactly.", lo=1, hi=1000)
-    encoding_cache_mb: float = _f(1024.0, "Host-side LRU cache of keyframe encodings (MiB).",
+    encoding_cache_mb: float = _f(1024.0, "Host-side LRU cache of keyframe encodings (MiB; "
+                                          "the sift matcher: of its keyframe features).",
                                   lo=0.0, hi=1e7)
     device_cache_mb: float = _f(256.0, "Device-side LRU cache of the candidate keyframes' "
                                        "encodings (MiB; 0 copies them to the device every "

@@ -180,11 +180,17 @@ class ErrorReport:
 
 
 _DIGITS = re.compile(r"\d+(\.\d+)?")
+_HEX = re.compile(r"\b0[xX][0-9a-fA-F]+\b")
 
 
 def error_key(where: str, err: BaseException) -> str:
-    """Identity of an error for throttling: where, the type, the message without numbers."""
-    return f"{where}|{type(err).__name__}|{_DIGITS.sub('#', str(err))[:200]}"
+    """Identity of an error for throttling: where, the type, the message without numbers.
+
+    Hexadecimal numbers go too: a message naming an object by its default repr
+    (``<Frame object at 0x7f3a2c1d5e80>``) differs in every occurrence, and keyed by it each one
+    was a new error (a traceback every frame, pushing the other keys out of the table)."""
+    text = _DIGITS.sub("#", _HEX.sub("#", str(err)))
+    return f"{where}|{type(err).__name__}|{text[:200]}"
 
 
 class ErrorThrottle:
@@ -193,8 +199,10 @@ class ErrorThrottle:
     The first occurrence of a key is logged with its traceback; later ones give one line at most
     every ``line_interval_s`` (with the number suppressed meanwhile), and a traceback again only
     after ``traceback_interval_s``. Ten identical failing frames in a few seconds thus give one
-    traceback and at most one more line. At most ``max_keys`` keys are remembered.
-    Not thread-safe (one worker thread uses it).
+    traceback and at most one more line. At most ``max_keys`` keys are remembered; the one
+    reported least recently is forgotten first, so an error that keeps recurring is not pushed
+    out (and its traceback logged again) by a stream of rare ones. Not thread-safe (one worker
+    thread uses it).
     """
 
     def __init__(self, line_interval_s: float = 10.0, traceback_interval_s: float = 300.0,
@@ -205,7 +213,9 @@ class ErrorThrottle:
         self._state: Dict[str, List[float]] = {}   # key -> [last traceback, last line, repeats]
 
     def report(self, key: str, now_s: float) -> ErrorReport:
-        st = self._state.get(key)
+        st = self._state.pop(key, None)
+        if st is not None:
+            self._state[key] = st               # the most recently reported key goes last
         if st is None or now_s - st[0] >= self.traceback_interval_s:
             if st is None and len(self._state) >= self.max_keys:
                 self._state.pop(next(iter(self._state)))

@@ -133,8 +133,14 @@ class FrameProcessing:
             with self._lock:
                 self._diag.note_reset(time.monotonic(), reason)
             self._tf_timeline.on_backwards()
-            self.get_logger().warning(f"{reason}: bag loop or clock reset; tracking reset (the "
-                                      "TF buffer is kept)")
+            # throttled as the frame failures are: a bag loop says it each time, but a driver
+            # whose stamps step back now and then (two publishers on one topic) would say it
+            # at the frame rate for as long as it runs
+            report = self._warnings.report("time_backwards", time.monotonic())
+            if report.line and not self._shutting_down():
+                again = f" ({report.repeats} more like it since)" if report.repeats else ""
+                self.get_logger().warning(f"{reason}: bag loop or clock reset; tracking reset "
+                                          f"(the TF buffer is kept){again}")
         now_ns = self.get_clock().now().nanoseconds
         max_age = cfg.node.max_image_age_s
         if is_stale(stamp_ns, now_ns, max_age):

@@ -190,6 +190,23 @@ def test_graph_failure_falls_back_to_eager_with_one_warning(monkeypatch, caplog)
     assert not fixed_matching.uses_cuda_graphs(CFG, torch.device("cuda"))
 
 
+def test_released_graphs_give_their_memory_back_and_a_failed_capture_is_tried_again(
+        monkeypatch):
+    """The graphs are process-wide: a node's cleanup (Localizer.close) left them, with their
+    static buffers and memory pool, on the device after the model was released, and a capture
+    that failed once (out of memory) kept matching eager for the life of the process."""
+    runner = fixed_matching._GraphRunner()
+    monkeypatch.setattr(fixed_matching, "_RUNNER", runner)
+    for k in range(3):                                   # stand-ins for captured graphs
+        runner.graphs[("cuda:0", k + 1)] = fixed_matching._Captured(
+            None, {"desc_1": torch.zeros(4)}, torch.zeros(2), torch.zeros(2))
+    runner.pools["cuda:0"] = object()
+    runner.broken = "RuntimeError: CUDA out of memory"
+    assert fixed_matching.release_graphs() == 3
+    assert not runner.graphs and not runner.pools and runner.broken is None
+    assert fixed_matching.release_graphs() == 0
+
+
 def test_graph_switch_and_eligibility():
     assert MatchingConfig().cuda_graph == "auto"
     cpu = torch.device("cpu")

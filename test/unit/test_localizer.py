@@ -81,6 +81,38 @@ def test_sift_end_to_end(kf_map, frames):
     loc.close()
 
 
+def test_sift_keyframe_features_are_held_in_a_bounded_cache(kf_map, frames):
+    """A robot touring a large map for days made the sift matcher hold every keyframe's
+    features (about 2.5 MB each at 4000 features): the cache had no bound. It is an LRU cache
+    bounded in bytes (the map's encoding_cache_mb by default), and what it evicts is recomputed
+    the same."""
+    from mast3r_ros.core.matchers.sift import SiftMatcher
+
+    q = _queries(frames)[0]
+    unbounded = SiftMatcher(kf_map, cache_mb=1e6)
+    state = unbounded.query_state(q)
+    everything = unbounded.correspond(q, state, range(len(kf_map)), {})
+    assert len(unbounded._cache) == len(kf_map)
+    per_keyframe = max(c.nbytes for c in unbounded._cache.values())
+    assert SiftMatcher(kf_map).cache_bytes == int(kf_map.encoding_cache_mb * 2 ** 20)
+
+    m = SiftMatcher(kf_map, cache_mb=3.5 * per_keyframe / 2 ** 20)
+    for _ in range(2):                                   # a tour of the map, twice
+        got = m.correspond(q, state, range(len(kf_map)), {})
+        assert 3 <= len(m._cache) < len(kf_map) and m.cached_bytes <= m.cache_bytes
+        assert m.cached_bytes == sum(c.nbytes for c in m._cache.values())
+    for a, b in zip(everything, got):
+        np.testing.assert_array_equal(a.points3d, b.points3d)
+        np.testing.assert_array_equal(a.points2d, b.points2d)
+    recent = list(m._cache)
+    m.correspond(q, state, [recent[0]], {})              # a hit becomes the most recent
+    assert list(m._cache)[-1] == recent[0]
+    assert SiftMatcher(kf_map, cache_mb=0).correspond(q, state, [0], {})[0].points3d.shape == \
+        everything[0].points3d.shape                     # 0: nothing kept, still served
+    m.close()
+    assert m.cached_bytes == 0 and not m._cache
+
+
 def test_localizer_is_stateless(kf_map, frames):
     """The same frame with the same arguments gives the same pose, whatever came before."""
     qs = _queries(frames)
@@ -316,6 +348,21 @@ def test_mast3r_path_with_a_perfect_pointmap(small_map, frames, source):
         errs.append(pose_error(r.map_from_cam, f.map_from_cam))
     errs = np.array(errs)
     assert errs[:, 0].max() <= 0.01 and errs[:, 1].max() <= 0.3, errs
+
+
+def test_closing_a_mast3r_localizer_releases_the_matching_graphs(small_map, frames,
+                                                                  monkeypatch):
+    """Cleanup releases the model's device memory: the process-wide CUDA graphs of the
+    matching (static buffers, memory pool) go with it."""
+    from mast3r_ros.core.matchers import fixed_matching
+
+    runner = fixed_matching._GraphRunner()
+    monkeypatch.setattr(fixed_matching, "_RUNNER", runner)
+    loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=1),
+                    PerfectEngine(frames), image_size=224)
+    runner.graphs["key"] = fixed_matching._Captured(None, {}, torch.zeros(1), torch.zeros(1))
+    loc.close()
+    assert not runner.graphs
 
 
 def test_mast3r_pointmap_confidence_filter(small_map, frames):

@@ -105,6 +105,29 @@ def test_error_throttle_forgets_the_oldest_key():
     assert t.report("a", 1.0).traceback and not t.report("c", 1.0).traceback
 
 
+def test_an_error_naming_an_object_address_is_one_error_not_a_new_one_each_time():
+    """A message with an object's default repr differs by its address in every occurrence:
+    keyed by it, a node failing every frame for hours logged a traceback for every frame and
+    churned the table."""
+    t = ErrorThrottle(line_interval_s=10.0, traceback_interval_s=300.0, max_keys=64)
+    frames = [object() for _ in range(200)]
+    reports = [t.report(error_key("inference", TypeError(f"cannot localize {f!r}")), 0.1 * k)
+               for k, f in enumerate(frames)]
+    assert sum(r.traceback for r in reports) == 1
+    assert len(t._state) == 1
+    assert error_key("x", ValueError("at 0xDEADBEEF")) == error_key("x", ValueError("at 0x1f"))
+
+
+def test_an_error_that_keeps_recurring_is_not_pushed_out_by_rare_ones():
+    t = ErrorThrottle(line_interval_s=1.0, traceback_interval_s=1e9, max_keys=4)
+    assert t.report("often", 0.0).traceback
+    tracebacks = 0
+    for k in range(100):                               # a rare error between each recurrence
+        t.report(f"rare {chr(65 + k % 26)}{k // 26}", float(k))
+        tracebacks += t.report("often", float(k)).traceback
+    assert tracebacks == 0 and len(t._state) == 4
+
+
 def test_tf_buffer_is_cleared_only_when_a_lookup_fails_after_time_went_back():
     tl = TfTimeline()
     assert not tl.after_lookup(False)               # an ordinary TF miss: keep the buffer

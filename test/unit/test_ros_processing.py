@@ -283,6 +283,19 @@ def test_time_going_backwards_keeps_the_tf_buffer_and_is_named():
     assert host._tf.cleared == 1                                 # the old timeline is cleared
 
 
+def test_stamps_stepping_back_again_and_again_are_warned_about_throttled():
+    """Two publishers on one image topic (or a driver whose stamps step back now and then):
+    every other image goes back in time. Each is a reset, counted in /diagnostics, but the
+    warning came once per image for as long as the node ran."""
+    host = Host()
+    for k in range(200):
+        host._process(image(stamp(k + (100 if k % 2 else 0))))
+    values = dict(host.summary().values)
+    assert values["resets"] == "99"
+    backwards = [m for lvl, m in host.logger.lines if "went backwards" in m]
+    assert 1 <= len(backwards) <= 3, len(backwards)
+
+
 def test_an_inactive_node_publishes_nothing():
     host = Host()
     host._active = False

@@ -305,6 +305,33 @@ def test_lost_global_pose_needs_consecutive_agreeing_frames():
     assert [o.publish for o in outs] == [False, False, True]
 
 
+def test_a_pose_awaiting_confirmation_does_not_outlive_odometry_vouching_for_it():
+    """The camera stalls for two minutes after a globally retrieved pose (a driver hiccup, a
+    USB reset): no frame fails meanwhile, so the candidate stayed, and the agreement tolerance
+    grown with the elapsed time (0.05 m/s, 1 deg/s: 6 m / 123 deg) admitted whatever the next
+    frame gave -- one frame "confirmed" a pose 2 m and 30 deg from the first."""
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    elsewhere = map_from_base_ @ make_pose(rz(30.0), [2.0, 0.0, 0.0])
+    poses = iter([map_from_base_, elsewhere, elsewhere])
+
+    def localize(prior, force_global, hint):
+        return _result(next(poses), base_from_cam, 0)
+
+    stamps = (S, 121 * S, 121 * S + S // 10)            # two minutes without frames
+    outs = [tracking.localize_frame(st, localize, CFG, t, np.eye(4), cam_from_base)
+            for t in stamps]
+    assert not outs[1].publish and "awaits confirmation (1 of 2" in outs[1].result.reason
+    assert outs[2].publish                               # the next frame agrees: confirmed
+    # frames a second apart still confirm (the tolerance stays within what odometry vouches for)
+    st = TrackingState()
+    poses = iter([map_from_base_] * 2)
+    outs = [tracking.localize_frame(st, localize, CFG, t, np.eye(4), cam_from_base)
+            for t in (S, 2 * S)]
+    assert [o.publish for o in outs] == [False, True]
+
+
 def test_relocalize_and_initialpose_change_the_rules():
     base_from_cam, map_from_base_, _ = camera_on_robot()
     cam_from_base = invert_pose(base_from_cam)

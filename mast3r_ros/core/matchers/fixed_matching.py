@@ -18,8 +18,11 @@ input dtypes, device, walk and filter parameters) as a `torch.cuda.CUDAGraph` an
 the frame's inputs are copied into static buffers, one replay, one copy to a pinned host buffer.
 The first call of a key runs the computation eagerly on a side stream (compiling the Triton
 kernels, which cannot compile during a capture), captures, replays and checks the replay against
-the eager result; any failure (capture, replay, mismatch) logs one warning and the process runs
-eagerly from then on. The graphs share one memory pool per device: a replay may overwrite
+the eager result; any failure (capture, replay, mismatch) logs one warning and matching runs
+eagerly from then on, until `release_graphs`. The graphs are process-wide (at most
+`_MAX_GRAPHS`, least recently used dropped first); `release_graphs` (the mast3r matcher's
+``close``, i.e. the node's cleanup) drops them, so the device memory their buffers and pool hold
+goes back with the model's. The graphs share one memory pool per device: a replay may overwrite
 another graph's output, which is safe because each output is copied to the host right after its
 replay and no two replays run at the same time (one lock).
 """
@@ -232,6 +235,16 @@ class _GraphRunner:
                             "now on (matching.cuda_graph: off silences this)", self.broken)
                 return None
 
+    def release(self) -> int:
+        """Drop every graph, its buffers and the memory pools, and forget a failed capture;
+        returns how many graphs were dropped. The next `run` captures again."""
+        with self.lock:
+            n = len(self.graphs)
+            self.graphs.clear()
+            self.pools.clear()
+            self.broken = None
+        return n
+
     def _capture(self, preds: Sequence[Any], map_from_cam: np.ndarray, prm: _Params
                  ) -> _Captured:
         dev = preds[0].desc_1.device
@@ -259,6 +272,15 @@ class _GraphRunner:
 
 
 _RUNNER = _GraphRunner()
+
+
+def release_graphs() -> int:
+    """Drop the captured matching graphs (their static buffers, pinned host buffers and memory
+    pools) and forget a failed capture: a localizer's ``close`` (the node's cleanup) gives their
+    device memory back, and the next configure captures afresh (a capture that failed once, e.g.
+    out of memory, is tried again). Returns how many graphs were dropped. Another localizer in
+    the same process recaptures its graphs on its next frame."""
+    return _RUNNER.release()
 
 
 def fixed_rows(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Any,

@@ -486,5 +486,9 @@ class Mast3rMatcher:
         return pts, ok
 
     def close(self) -> None:
-        """Drop the device-side encoding cache (the engine is the caller's to close)."""
+        """Drop the device-side encoding cache and the matching's CUDA graphs
+        (`fixed_matching.release_graphs`; the engine is the caller's to close)."""
+        from . import fixed_matching
+
         self.encodings = []
+        fixed_matching.release_graphs()
