@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import pnp
+from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import invert_pose, look_at, make_pose
 from mast3r_ros.core.uncertainty import depth_point_covariance, pointmap_point_covariance
 from mast3r_ros.replay.metrics import CHI2_3DOF_95, mahalanobis_sq
@@ -142,11 +143,33 @@ def test_depth_point_covariance_matches_monte_carlo():
     np.testing.assert_allclose(emp, S, rtol=0.05, atol=2e-3 * np.abs(S).max())
 
 
+def test_depth_point_covariance_on_the_optical_axis_non_square_pixels():
+    """On the optical axis the ray is z: diag((s z / fx)^2, (s z / fy)^2, (k z^2)^2) exactly,
+    each lateral term with its own focal length; z <= 0 or NaN is refused."""
+    Ka = np.array([[600.0, 0, 300.0], [0, 400.0, 250.0], [0, 0, 1]])
+    S = depth_point_covariance(np.array([[0.0, 0.0, 2.0]]), Ka, np.eye(4), 0.01, 3.0)[0]
+    np.testing.assert_allclose(S, np.diag([(3.0 * 2 / 600) ** 2, (3.0 * 2 / 400) ** 2,
+                                           (0.01 * 4) ** 2]), rtol=1e-12, atol=1e-18)
+    for z in (0.0, -1.0, np.nan):
+        with pytest.raises(InputError):
+            depth_point_covariance(np.array([[0.0, 0.0, 2.0], [0.1, 0.0, z]]), Ka, np.eye(4),
+                                   0.01, 3.0)
+
+
 def test_pointmap_point_covariance_from_conf():
     p = np.array([[0.0, 0.0, 2.0], [0.0, 0.0, 4.0]])
     S = pointmap_point_covariance(p, np.array([2.0, 10.0]), alpha=0.2)
     np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0, 0.2 * 3.0 / 10.0])
     assert np.allclose(S[:, 0, 1], 0) and np.allclose(S[:, 2, 2], S[:, 0, 0])
+    # the scale is the mean distance to the camera, not the mean depth: |(3, 0, 4)| = 5
+    S = pointmap_point_covariance(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 2.0]]),
+                                  np.array([2.0, 2.0]), alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 1, 1]), [0.2 * 3.5 / 2.0] * 2)
+    # a confidence below 1 counts as 1 (0 would give an infinite sigma)
+    S = pointmap_point_covariance(p, np.array([0.0, 0.5]), alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 2, 2]), [0.2 * 3.0] * 2)
+    with pytest.raises(InputError):
+        pointmap_point_covariance(p, np.array([2.0]))
 
 
 def test_add_sensor_noise_depth_grows_as_z_squared_and_poses_move():
