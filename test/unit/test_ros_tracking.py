@@ -245,6 +245,40 @@ def test_gate_tolerance_grows_with_motion_and_time():
     assert og.vouches(CFG, og.tolerance(CFG, 0.5, 10.0, 1.0))
     assert not og.vouches(CFG, og.tolerance(CFG, 1.0, 0.0, 3.0))       # 0.30 m exceeded
     assert not og.vouches(TrackingConfig(odom_gate_translation_m=0.0), tol)
+    assert not og.vouches(CFG, og.tolerance(CFG, 0.0, 160.0, 0.0))     # 10 deg exceeded
+    # a stamp before the anchor's (negative elapsed time) adds nothing, it does not shrink
+    assert og.tolerance(CFG, 0.0, 0.0, -10.0) == og.tolerance(CFG, 0.0, 0.0, 0.0)
+    # 'within' the tolerance includes it (values exact in binary)
+    assert og.Tolerance(0.25, 2.5).admits(0.25, 2.5)
+    assert not og.Tolerance(0.25, 2.5).admits(0.25 + 1e-9, 2.5)
+    assert not og.Tolerance(0.25, 2.5).admits(0.25, 2.5 + 1e-9)
+
+
+def test_carry_moves_the_pose_by_the_odometry_motion_in_the_base_frame():
+    """A base turned 90 deg in odom that drives 1 m forward (its own x): the carried pose is
+    the old map pose moved 1 m along the base's own x, whatever the map and odom frames are."""
+    odom_then = make_pose(Rotation.from_euler("z", 90, degrees=True).as_matrix(), [2.0, 3.0, 0])
+    forward = make_pose(np.eye(3), [1.0, 0, 0])
+    map_then = make_pose(Rotation.from_euler("z", -30, degrees=True).as_matrix(), [5.0, -1.0, 0])
+    got = og.carry(map_then, odom_then, odom_then @ forward)
+    np.testing.assert_allclose(got, map_then @ forward, atol=1e-12)
+    np.testing.assert_allclose(got[:3, 3], [5.0 + np.cos(np.radians(30)), -1.5, 0], atol=1e-12)
+
+
+def test_agreement_tolerances_while_the_gate_is_off():
+    """Confirmation compares consecutive poses under odometry even with the gate off: the
+    default translation tolerance and the larger of the configured and default rotation ones;
+    with the gate on, the gate's own."""
+    default = TrackingConfig()
+    off = og.agreement_config(TrackingConfig(odom_gate_translation_m=0.0,
+                                             odom_gate_rotation_deg=1.0))
+    assert (off.odom_gate_translation_m, off.odom_gate_rotation_deg) == (
+        default.odom_gate_translation_m, default.odom_gate_rotation_deg)
+    off = og.agreement_config(TrackingConfig(odom_gate_translation_m=0.0,
+                                             odom_gate_rotation_deg=20.0))
+    assert off.odom_gate_rotation_deg == 20.0
+    on = TrackingConfig(odom_gate_translation_m=0.2, odom_gate_rotation_deg=1.0)
+    assert og.agreement_config(on) == on
 
 
 def _published(st, map_from_base_, odom, stamp_ns, base_from_cam):
