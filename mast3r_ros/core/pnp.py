@@ -377,6 +377,17 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
     Lu, Lv = rows.basis(R)
     Gf = F @ F.T
     H = Lu @ Gf @ Lu.T + Lv @ Gf @ Lv.T
+    # singular H (e.g. matches on fewer than three distinct points): inv() raises only on an
+    # exact zero pivot, and otherwise returns round-off -- a 'covariance' with negative
+    # variances. Judge the rank on the Jacobi-scaled H (px^2/m^2 beside px^2/rad^2): a 10 cm
+    # patch at 10 m still scores ~1e-6, a rank-deficient H ~1e-16.
+    dH = np.diag(H)
+    if not (np.isfinite(H).all() and (dH > 0).all()):
+        return None
+    s = 1.0 / np.sqrt(dH)
+    e = np.linalg.eigvalsh(H * s[:, None] * s[None, :])
+    if e[0] <= 1e-12 * e[-1]:
+        return None
     try:
         Hi = np.linalg.inv(H)
     except np.linalg.LinAlgError:

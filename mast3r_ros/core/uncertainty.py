@@ -58,8 +58,9 @@ def pointmap_point_covariance(points_cam: np.ndarray, conf: np.ndarray,
     """(N, 3, 3) isotropic covariance of MASt3R pointmap points from their confidence.
 
     ``points_cam`` (N, 3) keyframe-camera points (metres), ``conf`` (N,) pointmap confidence
-    (> 1), ``alpha`` the confidence-loss weight. ``sigma = alpha * mean(|p|) / conf`` (module
-    docstring; an isotropic covariance is invariant to the frame, so it is also map-frame).
+    (> 1; a value below 1 counts as 1, so 0 gives no infinite sigma), ``alpha`` the
+    confidence-loss weight. ``sigma = alpha * mean(|p|) / conf`` (module docstring; an isotropic
+    covariance is invariant to the frame, so it is also map-frame).
     Raises `InputError` when ``points_cam`` and ``conf`` differ in length.
     """
     p = np.asarray(points_cam, dtype=np.float64).reshape(-1, 3)

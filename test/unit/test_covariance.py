@@ -8,6 +8,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import pnp
+from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import invert_pose, look_at, make_pose
 from mast3r_ros.core.uncertainty import depth_point_covariance, pointmap_point_covariance
 from mast3r_ros.replay.metrics import CHI2_3DOF_95, mahalanobis_sq
@@ -142,11 +143,33 @@ def test_depth_point_covariance_matches_monte_carlo():
     np.testing.assert_allclose(emp, S, rtol=0.05, atol=2e-3 * np.abs(S).max())
 
 
+def test_depth_point_covariance_on_the_optical_axis_non_square_pixels():
+    """On the optical axis the ray is z: diag((s z / fx)^2, (s z / fy)^2, (k z^2)^2) exactly,
+    each lateral term with its own focal length; z <= 0 or NaN is refused."""
+    Ka = np.array([[600.0, 0, 300.0], [0, 400.0, 250.0], [0, 0, 1]])
+    S = depth_point_covariance(np.array([[0.0, 0.0, 2.0]]), Ka, np.eye(4), 0.01, 3.0)[0]
+    np.testing.assert_allclose(S, np.diag([(3.0 * 2 / 600) ** 2, (3.0 * 2 / 400) ** 2,
+                                           (0.01 * 4) ** 2]), rtol=1e-12, atol=1e-18)
+    for z in (0.0, -1.0, np.nan):
+        with pytest.raises(InputError):
+            depth_point_covariance(np.array([[0.0, 0.0, 2.0], [0.1, 0.0, z]]), Ka, np.eye(4),
+                                   0.01, 3.0)
+
+
 def test_pointmap_point_covariance_from_conf():
     p = np.array([[0.0, 0.0, 2.0], [0.0, 0.0, 4.0]])
     S = pointmap_point_covariance(p, np.array([2.0, 10.0]), alpha=0.2)
     np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0, 0.2 * 3.0 / 10.0])
     assert np.allclose(S[:, 0, 1], 0) and np.allclose(S[:, 2, 2], S[:, 0, 0])
+    # the scale is the mean distance to the camera, not the mean depth: |(3, 0, 4)| = 5
+    S = pointmap_point_covariance(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 2.0]]),
+                                  np.array([2.0, 2.0]), alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 1, 1]), [0.2 * 3.5 / 2.0] * 2)
+    # a confidence below 1 counts as 1 (0 would give an infinite sigma)
+    S = pointmap_point_covariance(p, np.array([0.0, 0.5]), alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 2, 2]), [0.2 * 3.0] * 2)
+    with pytest.raises(InputError):
+        pointmap_point_covariance(p, np.array([2.0]))
 
 
 def test_add_sensor_noise_depth_grows_as_z_squared_and_poses_move():
@@ -257,3 +280,42 @@ def test_the_metrics_table_says_how_far_the_covariance_is_from_calibrated(error_
     assert found, row
     ratio = int(found.group(1))
     assert ratio == pytest.approx(max(error_scale, 1 / error_scale), rel=0.15)
+
+
+def test_given_pixel_sigma_is_inflated_by_the_residuals_never_deflated():
+    """With ``pixel_sigma_px`` given and no point or keyframe terms the covariance is
+    ``s2 sigma^2 (J^T J)^-1`` with ``s2 = max(1, chi2 / (2n - 6))``, ``chi2 = sum |r|^2 /
+    sigma^2``: residuals smaller than modelled keep sigma (a perfect fit is not more certain
+    than the model), larger ones inflate it; ``variance_factor=False`` never inflates."""
+    rng = np.random.default_rng(3)
+    X, x, _, _, _, q = _frame(rng, n=80, outliers=0.0, n_kf=1)
+    r, _ = pnp.reprojection_residuals(invert_pose(q), X, np.zeros_like(x), K)
+    J = pnp._jacobian(q, X, K)
+    Hi = np.linalg.inv(J.T @ J)
+    sigma, dof = 0.5, 2 * len(X) - 6
+    exact = pnp.pose_covariance(q, X, r, K, model=pnp.UncertaintyModel(sigma))  # chi2 = 0
+    np.testing.assert_allclose(exact, sigma ** 2 * Hi, rtol=1e-9)
+    noisy = r + rng.normal(0, 2.0, r.shape)  # 4x the modelled sigma
+    res, _ = pnp.reprojection_residuals(invert_pose(q), X, noisy, K)
+    s2 = np.sum(res ** 2) / sigma ** 2 / dof
+    assert s2 > 4
+    np.testing.assert_allclose(pnp.pose_covariance(q, X, noisy, K,
+                                                   model=pnp.UncertaintyModel(sigma)),
+                               s2 * sigma ** 2 * Hi, rtol=1e-9)
+    np.testing.assert_allclose(pnp.pose_covariance(q, X, noisy, K,
+                                                   model=pnp.UncertaintyModel(sigma, 0, 0, False)),
+                               sigma ** 2 * Hi, rtol=1e-9)
+
+
+def test_singular_geometry_gives_no_covariance():
+    """Matches on only two distinct map points fix 4 of the 6 pose degrees of freedom: the normal
+    matrix is singular and `pose_covariance` says so (None; `solve_pnp` then fails the frame as
+    degenerate). It returned the round-off of inverting it: a 'covariance' of ~1e12 m^2 with
+    negative variances. Three distinct points fix the pose: a positive definite covariance."""
+    px = np.tile([330.0, 250.0], (21, 1))
+    two = np.array([[0.1, 0.2, 3.0]] * 10 + [[0.3, -0.2, 4.0]] * 11)
+    assert pnp.pose_covariance(np.eye(4), two, px, K) is None
+    assert pnp.pose_covariance(np.eye(4), np.tile([0.1, 0.2, 3.0], (21, 1)), px, K) is None
+    three = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0]] * 7)
+    cov = pnp.pose_covariance(np.eye(4), three, px, K)
+    assert cov is not None and np.linalg.eigvalsh(cov).min() > 0

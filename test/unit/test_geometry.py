@@ -29,6 +29,12 @@ def test_invert_compose_transform_round_trip():
     bad[0, 0] += 0.1
     assert not g.is_valid_pose(bad)
     assert not g.is_valid_pose(np.full((4, 4), np.nan))
+    mirror = a_from_c.copy()
+    mirror[:3, 0] *= -1  # orthonormal but det -1: a reflection, not a rotation
+    assert not g.is_valid_pose(mirror)
+    projective = a_from_c.copy()
+    projective[3, :3] = 0.1  # not a rigid transform: the last row must be 0 0 0 1
+    assert not g.is_valid_pose(projective)
 
 
 def test_tum_round_trip_and_positive_w():
@@ -40,6 +46,12 @@ def test_tum_round_trip_and_positive_w():
     assert g.pose_to_tum(np.zeros((0, 4, 4))).shape == (0, 7)
     with pytest.raises(InputError):
         g.pose_from_tum(np.array([[0, 0, 0, 0, 0, 0, 0.0]]))
+    with pytest.raises(InputError):
+        g.pose_from_tum(np.array([[np.nan, 0, 0, 0, 0, 0, 1.0]]))
+    # (x, y, z, w) order, known value: 90 deg about z, scaled quaternion normalised
+    T = g.pose_from_tum(np.array([[1.0, 2.0, 3.0, 0.0, 0.0, 2.0, 2.0]]))[0]
+    np.testing.assert_allclose(T, [[0, -1, 0, 1], [1, 0, 0, 2], [0, 0, 1, 3], [0, 0, 0, 1]],
+                               atol=1e-12)
 
 
 def test_pose_error_known_values():
@@ -52,6 +64,13 @@ def test_pose_error_known_values():
     ts, rs = g.pose_errors(np.stack([a, b, c]), np.stack([b, a, a]))
     np.testing.assert_allclose(ts, [5, 5, 0])
     np.testing.assert_allclose(rs, [90, 90, 179.9], atol=1e-6)
+    # neither pose the identity: the error is the angle of a^-1 b (60 - 50 = 10 deg about z),
+    # not of a b (110 deg)
+    d = g.make_pose(Rotation.from_euler("z", 50, degrees=True).as_matrix(), [1.0, 0, 0])
+    e = g.make_pose(Rotation.from_euler("z", 60, degrees=True).as_matrix(), [1.0, 0, 2.0])
+    assert g.pose_error(d, e) == pytest.approx((2.0, 10.0))
+    ts, rs = g.pose_errors(np.stack([d, e]), np.stack([e, d]))
+    np.testing.assert_allclose(rs, [10.0, 10.0], atol=1e-9)
 
 
 def test_backproject_project_round_trip():
@@ -62,8 +81,8 @@ def test_backproject_project_round_trip():
     uv, zz = g.project(pts, K)
     np.testing.assert_allclose(uv, px, atol=1e-9)
     np.testing.assert_allclose(zz, z)
-    uv, _ = g.project(np.array([[0.0, 0, -1]]), K)
-    assert np.isnan(uv).all()
+    uv, _ = g.project(np.array([[0.0, 0, -1], [1.0, 1.0, 0.0]]), K)
+    assert np.isnan(uv).all()  # behind and on the camera plane (z <= 0): NaN, not inf
     depth = np.full((4, 5), 2.0, np.float32)
     pm = g.depth_to_points(depth, K)
     assert pm.shape == (4, 5, 3)
@@ -78,6 +97,12 @@ def test_sample_depth_bilinear_and_edges():
     step = plane.copy()
     step[:, 15:] += 1.0  # occlusion edge between columns 14 and 15
     assert np.isnan(g.sample_depth(step, np.array([[14.5, 5.0]])))[0]
+    # a neighbourhood that differs by exactly max_rel_step of its minimum is kept ('more than'
+    # is rejected): 2.0 and 2.5 at 0.25
+    flat = np.full((4, 4), 2.0)
+    flat[:, 2:] = 2.5
+    assert g.sample_depth(flat, np.array([[1.5, 1.0]]), max_rel_step=0.25)[0] == 2.25
+    assert np.isnan(g.sample_depth(flat, np.array([[1.5, 1.0]]), max_rel_step=0.24))[0]
     holes = plane.copy()
     holes[5, 5] = np.nan
     assert np.isnan(g.sample_depth(holes, np.array([[4.5, 4.5], [-1.0, 2.0], [29.5, 2.0]]))).all()
@@ -98,9 +123,15 @@ def test_undistort_pixels_inverts_opencv_distortion():
 def test_homography_and_viewing_angle():
     H = np.array([[2.0, 0, 1], [0, 2, -1], [0, 0, 1]])
     np.testing.assert_allclose(g.apply_homography(H, np.array([[1.0, 2.0]])), [[3.0, 3.0]])
+    P = np.array([[1.0, 0, 0], [0, 1, 0], [0.5, 0, 1]])  # perspective row: divide by x/2 + 1
+    np.testing.assert_allclose(g.apply_homography(P, np.array([[2.0, 4.0]])), [[1.0, 2.0]])
     a = np.eye(4)
     b = g.make_pose(Rotation.from_euler("y", 30, degrees=True).as_matrix(), [1, 0, 0])
     np.testing.assert_allclose(g.viewing_angle_deg(np.stack([a, b]), a), [0, 30], atol=1e-9)
+    # the optical axis is the rotation's third column (map_from_cam): camera b rolled 90 deg
+    # about its own optical axis looks the same way, 0 deg (the third row would say 41.4 deg)
+    rolled = b @ g.make_pose(Rotation.from_euler("z", 90, degrees=True).as_matrix(), [0, 0, 0])
+    np.testing.assert_allclose(g.viewing_angle_deg(rolled[None], b), [0.0], atol=1e-6)
 
 
 def test_look_at_is_an_optical_frame():

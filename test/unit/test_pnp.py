@@ -9,6 +9,8 @@ from mast3r_ros.core.types import CameraIntrinsics
 
 BACKENDS = ["opencv"] + (["poselib"] if pnp.poselib_available() else [])
 CAM = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+# fx != fy and cx, cy off centre: a swapped focal length or principal point shows
+CAM_ANISO = CameraIntrinsics(640, 480, [[600.0, 0, 300.0], [0, 450.0, 260.0], [0, 0, 1]])
 
 
 def _scene(seed, n=400, cam=CAM):
@@ -91,28 +93,75 @@ def test_backend_resolution():
         pnp.resolve_backend("ransac")
 
 
-def test_refinement_converges_from_a_perturbed_pose():
-    X, x, T, _ = _scene(4)
-    start = make_pose(Rotation.from_rotvec([0.02, -0.01, 0.015]).as_matrix() @ T[:3, :3],
-                      T[:3, 3] + [0.05, -0.03, 0.02])
-    out = pnp.refine_pose(start, X, x, CAM.K)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_perfect_correspondences_non_square_pixels(backend):
+    """fx != fy, principal point off centre: every stage (solver camera, refinement rows,
+    residuals) must use fy for v and cx/cy for their own axes."""
+    X, x, T, _ = _scene(20, cam=CAM_ANISO)
+    res = pnp.solve_pnp(X, x, CAM_ANISO, backend=backend, reproj_error_px=2.0)
+    assert res.success and res.num_inliers == len(X)
+    t, r = pose_error(res.map_from_cam, T)
+    assert t <= 1e-6 and r <= 1e-5, (t, r)
+    assert res.reproj_rms_px < 1e-6
+
+
+def test_refine_false_returns_the_solvers_pose_unrefined():
+    """pnp.refine: false (PnPConfig.refine) skips the refinement: the pose is the RANSAC
+    solver's, the inliers those within the threshold of it -- and here refining would move it."""
+    X, x, T, rng = _scene(1, n=300)
+    x = x + rng.normal(0, 1.0, x.shape)
+    kw = dict(backend="opencv", reproj_error_px=4.0, ransac_max_points=0)
+    res = pnp.solve_pnp(X, x, CAM, refine=False, **kw)
+    solver = invert_pose(pnp._ransac_opencv(X, x, CAM.K, 4.0, 1000, 0.9999, 0))
+    assert res.success
+    np.testing.assert_array_equal(res.map_from_cam, solver)
+    r, z = pnp.reprojection_residuals(invert_pose(solver), X, x, CAM.K)
+    np.testing.assert_array_equal(res.inliers, (np.linalg.norm(r, axis=1) <= 4.0) & (z > 0))
+    refined = pnp.solve_pnp(X, x, CAM, refine=True, **kw)
+    assert pose_error(refined.map_from_cam, res.map_from_cam)[0] > 1e-4
+
+
+@pytest.mark.parametrize("cam", [CAM, CAM_ANISO], ids=["square", "aniso"])
+@pytest.mark.parametrize("rotvec, shift", [([0.02, -0.01, 0.015], [0.05, -0.03, 0.02]),
+                                           ([0.3, -0.15, 0.21], [0.5, -0.3, 0.2])],
+                         ids=["small", "0.4rad"])
+def test_refinement_converges_from_a_perturbed_pose(cam, rotvec, shift):
+    X, x, T, _ = _scene(4, cam=cam)
+    start = make_pose(Rotation.from_rotvec(rotvec).as_matrix() @ T[:3, :3], T[:3, 3] + shift)
+    out = pnp.refine_pose(start, X, x, cam.K)
     t, r = pose_error(out, T)
     assert t < 1e-6 and r < 1e-5
 
 
-def test_jacobian_matches_finite_differences():
-    X, _, T, _ = _scene(5, n=20)
-    J = pnp._jacobian(T, X, CAM.K)
+@pytest.mark.parametrize("cam", [CAM, CAM_ANISO], ids=["square", "aniso"])
+def test_jacobian_matches_finite_differences(cam):
+    X, _, T, _ = _scene(5, n=20, cam=cam)
+    J = pnp._jacobian(T, X, cam.K)
     num = np.zeros_like(J)
     for k in range(6):
         d = np.zeros(6)
         d[k] = 1e-6
         rp, _ = pnp.reprojection_residuals(invert_pose(pnp._perturb(T, d)), X, np.zeros((20, 2)),
-                                           CAM.K)
+                                           cam.K)
         rm, _ = pnp.reprojection_residuals(invert_pose(pnp._perturb(T, -d)), X, np.zeros((20, 2)),
-                                           CAM.K)
+                                           cam.K)
         num[:, k] = ((rp - rm) / 2e-6).reshape(-1)
     np.testing.assert_allclose(J, num, rtol=1e-4, atol=1e-3)
+    # the residual itself from first principles: u = fx X/Z + cx, v = fy Y/Z + cy
+    p = transform_points(invert_pose(T), X)
+    r, z = pnp.reprojection_residuals(invert_pose(T), X, np.zeros((20, 2)), cam.K)
+    K = cam.K
+    np.testing.assert_allclose(r, np.stack([K[0, 0] * p[:, 0] / p[:, 2] + K[0, 2],
+                                            K[1, 1] * p[:, 1] / p[:, 2] + K[1, 2]], 1),
+                               rtol=1e-12)
+    np.testing.assert_allclose(z, p[:, 2], rtol=1e-12)
+    # d residual / d X (point_jacobian) by central differences too
+    JX = pnp.point_jacobian(T, X, K)
+    for k in range(3):
+        d = np.eye(3)[k] * 1e-6
+        num = (pnp.reprojection_residuals(invert_pose(T), X + d, np.zeros((20, 2)), K)[0]
+               - pnp.reprojection_residuals(invert_pose(T), X - d, np.zeros((20, 2)), K)[0])
+        np.testing.assert_allclose(JX[:, :, k], num / 2e-6, rtol=1e-4, atol=1e-3)
 
 
 def test_covariance_predicts_the_actual_scatter():

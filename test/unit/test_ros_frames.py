@@ -137,6 +137,14 @@ def test_base_pose_covariance_is_psd_and_falls_back():
     assert np.linalg.eigvalsh(out).min() >= 0
     fallback = frames.base_pose_covariance(None, np.eye(4), np.eye(4))
     np.testing.assert_allclose(fallback, frames.DEFAULT_COVARIANCE)
+    # the documented default, 10 cm and 5 degrees (1 sigma), in m^2 and rad^2
+    np.testing.assert_allclose(np.sqrt(np.diag(fallback)), [0.1] * 3 + [np.radians(5.0)] * 3)
+    assert np.count_nonzero(fallback - np.diag(np.diag(fallback))) == 0
+    # a non-finite camera covariance falls back the same way (not an InputError)
+    bad = cov.copy()
+    bad[2, 2] = np.nan
+    np.testing.assert_allclose(frames.base_pose_covariance(bad, np.eye(4), np.eye(4)),
+                               frames.DEFAULT_COVARIANCE)
 
 
 

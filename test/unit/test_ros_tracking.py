@@ -42,6 +42,7 @@ def test_stale_gate():
     assert not tracking.is_stale(now - 2 * 10**9, now, 0.0)          # 0 disables the gate
     assert not tracking.is_stale(now + 10**9, now, 1.0)              # future stamp: not stale
     assert not tracking.is_stale(5 * 10**9, 0, 1.0)                  # sim time before /clock
+    assert not tracking.is_stale(now - 2 * 10**9, now, 2.0)          # 'older than': not at 2 s
 
 
 def _initialpose_msg(frame_id, x, y, yaw_deg):
@@ -245,6 +246,40 @@ def test_gate_tolerance_grows_with_motion_and_time():
     assert og.vouches(CFG, og.tolerance(CFG, 0.5, 10.0, 1.0))
     assert not og.vouches(CFG, og.tolerance(CFG, 1.0, 0.0, 3.0))       # 0.30 m exceeded
     assert not og.vouches(TrackingConfig(odom_gate_translation_m=0.0), tol)
+    assert not og.vouches(CFG, og.tolerance(CFG, 0.0, 160.0, 0.0))     # 10 deg exceeded
+    # a stamp before the anchor's (negative elapsed time) adds nothing, it does not shrink
+    assert og.tolerance(CFG, 0.0, 0.0, -10.0) == og.tolerance(CFG, 0.0, 0.0, 0.0)
+    # 'within' the tolerance includes it (values exact in binary)
+    assert og.Tolerance(0.25, 2.5).admits(0.25, 2.5)
+    assert not og.Tolerance(0.25, 2.5).admits(0.25 + 1e-9, 2.5)
+    assert not og.Tolerance(0.25, 2.5).admits(0.25, 2.5 + 1e-9)
+
+
+def test_carry_moves_the_pose_by_the_odometry_motion_in_the_base_frame():
+    """A base turned 90 deg in odom that drives 1 m forward (its own x): the carried pose is
+    the old map pose moved 1 m along the base's own x, whatever the map and odom frames are."""
+    odom_then = make_pose(Rotation.from_euler("z", 90, degrees=True).as_matrix(), [2.0, 3.0, 0])
+    forward = make_pose(np.eye(3), [1.0, 0, 0])
+    map_then = make_pose(Rotation.from_euler("z", -30, degrees=True).as_matrix(), [5.0, -1.0, 0])
+    got = og.carry(map_then, odom_then, odom_then @ forward)
+    np.testing.assert_allclose(got, map_then @ forward, atol=1e-12)
+    np.testing.assert_allclose(got[:3, 3], [5.0 + np.cos(np.radians(30)), -1.5, 0], atol=1e-12)
+
+
+def test_agreement_tolerances_while_the_gate_is_off():
+    """Confirmation compares consecutive poses under odometry even with the gate off: the
+    default translation tolerance and the larger of the configured and default rotation ones;
+    with the gate on, the gate's own."""
+    default = TrackingConfig()
+    off = og.agreement_config(TrackingConfig(odom_gate_translation_m=0.0,
+                                             odom_gate_rotation_deg=1.0))
+    assert (off.odom_gate_translation_m, off.odom_gate_rotation_deg) == (
+        default.odom_gate_translation_m, default.odom_gate_rotation_deg)
+    off = og.agreement_config(TrackingConfig(odom_gate_translation_m=0.0,
+                                             odom_gate_rotation_deg=20.0))
+    assert off.odom_gate_rotation_deg == 20.0
+    on = TrackingConfig(odom_gate_translation_m=0.2, odom_gate_rotation_deg=1.0)
+    assert og.agreement_config(on) == on
 
 
 def _published(st, map_from_base_, odom, stamp_ns, base_from_cam):
@@ -282,6 +317,61 @@ def test_a_jump_beyond_odometry_fails_with_a_reason_and_retries_globally():
 
     out = tracking.localize_frame(st, right, CFG, 3 * S, odom, cam_from_base)
     assert out.publish and out.attempts == 1 and out.mode == "odometry"
+
+
+def test_global_retry_while_lost_needs_confirmation_even_when_odometry_vouches():
+    """LOST, but the last published pose is recent enough for odometry to vouch: a pose with
+    the odometry prior would be published at once, but the global retry's pose (the first was
+    refused by the gate) is one found by global retrieval while not tracking (rule 2)."""
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState(lost_after_failures=3)
+    _published(st, map_from_base_, np.eye(4), S, base_from_cam)
+    for k in range(3):
+        st.on_failure(LocalizationResult.failure(S + (k + 1) * S // 10, "no match"))
+    assert st.track is Track.LOST
+    wrong = map_from_base_.copy()
+    wrong[:3, 3] += [0.45, 0.0, 0.0]
+    answers = iter([wrong, map_from_base_])
+
+    def localize(prior, force_global, hint):
+        return _result(next(answers), base_from_cam, 2 * S)
+
+    out = tracking.localize_frame(st, localize, CFG, 2 * S, np.eye(4), cam_from_base)
+    assert out.mode == "odometry" and out.attempts == 2
+    assert not out.publish and "awaits confirmation (1 of 2" in out.result.reason
+
+
+def test_frames_with_one_stamp_do_not_confirm_each_other():
+    """Confirmation needs later frames: a second frame at the candidate's stamp (an image
+    delivered twice) does not count towards it."""
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+
+    def localize(prior, force_global, hint):
+        return _result(map_from_base_, base_from_cam, 0)
+
+    outs = [tracking.localize_frame(st, localize, CFG, 5 * S, np.eye(4), cam_from_base)
+            for _ in range(2)]
+    assert [o.publish for o in outs] == [False, False]
+    assert "awaits confirmation (1 of 2" in outs[1].result.reason
+    assert tracking.localize_frame(st, localize, CFG, 6 * S, np.eye(4), cam_from_base).publish
+
+
+def test_a_reset_during_inference_drops_the_result():
+    """/initialpose or a time jump while the localizer runs (unlocked): its result belongs to
+    the old timeline, localize_frame returns None and the state is not settled with it."""
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    st = TrackingState()
+
+    def localize(prior, force_global, hint):
+        st.reset()
+        return _result(map_from_base_, base_from_cam, 0)
+
+    assert tracking.localize_frame(st, localize, CFG, 5 * S, np.eye(4),
+                                   invert_pose(base_from_cam)) is None
+    assert st.candidate is None
 
 
 def test_lost_global_pose_needs_consecutive_agreeing_frames():

@@ -27,6 +27,12 @@ def test_interpolate_pose_slerp():
     mid = interpolate_pose(a, b, 0.5)
     np.testing.assert_allclose(mid, pose([0, 0, np.pi / 4], [1, 0, 0]), atol=1e-12)
     np.testing.assert_allclose(interpolate_pose(a, b, 1.0), b, atol=1e-12)
+    # neither end the identity: the rotation turns from the first about the relative axis in
+    # the first's own frame -- 90 deg about z, then a body x turn of 90 deg, halfway 45 deg
+    c = pose([0, 0, np.pi / 2], [0, 0, 0])
+    d = c @ pose([np.pi / 2, 0, 0], [0, 0, 0])
+    np.testing.assert_allclose(interpolate_pose(c, d, 0.5), c @ pose([np.pi / 4, 0, 0], [0, 0, 0]),
+                               atol=1e-12)
 
 
 def test_nearest_within_tolerance_when_not_bracketed_closely():
@@ -85,3 +91,24 @@ def test_poses_must_be_one_4x4_pose_per_stamp():
         poses_at_stamps([0, S, 2 * S], np.stack([GT0, GT1]), [2 * S], 0, S)  # was IndexError
     with pytest.raises(InputError, match=r"poses must be \(2, 4, 4\).*\(2, 3, 4\)"):
         poses_at_stamps([0, S], np.stack([GT0, GT1])[:, :3], [0], 0, S)
+
+
+def test_exact_sample_taken_as_is_and_first_of_equal_stamps_wins():
+    """Rule 1: a query at a sample's stamp takes that sample unchanged (not an interpolation
+    that lands on it up to round-off); among equal stamps the first given wins, also after the
+    samples had to be sorted."""
+    mid = pose([0.3, -0.7, 1.1], [0.1, 0.2, 0.3])
+    out, valid = poses_at_stamps(np.array([0, S, 2 * S]), np.stack([GT0, mid, GT1]), [S], 0, None)
+    assert valid[0]
+    np.testing.assert_array_equal(out[0], mid)
+    other = pose([0, 0, 1.0], [5, 5, 5])
+    stamps = np.array([2 * S, S, 0, S])  # unsorted: sorted stably, mid before other
+    out, valid = poses_at_stamps(stamps, np.stack([GT1, mid, GT0, other]), [S], 0, None)
+    assert valid[0]
+    np.testing.assert_array_equal(out[0], mid)
+    # long enough (20) for numpy's default, unstable sort to reorder equal stamps
+    stamps = np.repeat(np.arange(10)[::-1], 2) * S  # 9, 9, 8, 8, ..., 0, 0
+    poses = np.stack([pose([0, 0, 0.01 * i], [i, 0, 0]) for i in range(20)])
+    out, valid = poses_at_stamps(stamps, poses, np.arange(10) * S, 0, None)
+    assert valid.all()
+    np.testing.assert_array_equal(out, poses[[2 * (9 - k) for k in range(10)]])

@@ -1,0 +1,98 @@
+"""Trajectory error metrics (`mast3r_ros.replay.metrics`) on hand-made runs with known errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.types import LocalizationResult
+from mast3r_ros.replay import metrics
+
+
+def _rz(deg, t):
+    return make_pose(Rotation.from_euler("z", deg, degrees=True).as_matrix(), t)
+
+
+def _run():
+    """Five frames against ground truth at x = i metres, turned 10 i deg about z:
+    0: exact; 1: 5 cm / 1 deg off; 2: 0.5 m off (exactly at the gross-error bound, not past it);
+    3: failed; 4: 0.75 m off but without ground truth."""
+    gt = np.stack([_rz(10 * i, [float(i), 0, 0]) for i in range(5)])
+    gt[4] = np.nan
+    res = [
+        LocalizationResult(True, 0, gt[0].copy(), None),
+        LocalizationResult(True, 1, _rz(11, [1.0, 0.05, 0]), None),
+        LocalizationResult(True, 2, _rz(20, [2.0, 0, 0.5]), None),
+        LocalizationResult.failure(3, "too few PnP inliers (3)"),
+        LocalizationResult(True, 4, _rz(0, [4.75, 0, 0]), None),
+    ]
+    return res, gt
+
+
+def test_frame_errors_and_summary_from_known_errors():
+    res, gt = _run()
+    err = metrics.frame_errors(res, gt)
+    np.testing.assert_allclose(err[:3], [[0, 0], [0.05, 1.0], [0.5, 0.0]], atol=1e-9)
+    assert np.isnan(err[3:]).all()  # the failure, and the frame without ground truth
+    assert np.isnan(metrics.frame_errors(res, None)).all()
+    m = metrics.summarize(res, gt)
+    assert (m["frames"], m["localized"], m["frames_with_groundtruth"], m["evaluated"]) == (
+        5, 4, 4, 3)
+    assert m["localized_fraction"] == pytest.approx(0.8)
+    assert m["gross_errors"] == 0  # 'more than 0.5 m off'
+    assert m["translation_error_m"]["max"] == pytest.approx(0.5)
+    assert m["translation_error_m"]["median"] == pytest.approx(0.05)
+    assert m["rotation_error_deg"]["mean"] == pytest.approx(1.0 / 3)
+    # recall over the frames with ground truth (4, the failure among them), thresholds inclusive
+    assert m["recall"] == pytest.approx({"5cm_5deg": 2 / 4, "25cm_2deg": 2 / 4,
+                                         "50cm_5deg": 3 / 4, "500cm_10deg": 3 / 4})
+    assert m["failure_reasons"] == {"too few PnP inliers": 1}
+    gt2 = gt.copy()
+    gt2[2, 2, 3] = -0.01  # 0.51 m off: a gross error
+    assert metrics.summarize(res, gt2)["gross_errors"] == 1
+    none = metrics.summarize(res, None)
+    assert none["evaluated"] == 0 and "recall" not in none and "covariance" not in none
+
+
+def test_mahalanobis_sq_known_values_in_map_axes():
+    """Position error (0.3, 0, 0) m under sigma_x = 0.1 m: d^2 = 9; adding 0.1 m of ground-truth
+    error per axis halves it. The rotation error is R_est R_gt^T as a map-axes rotation vector:
+    the estimate is the truth turned 0.02 rad about the map's z; the truth's own rotation (90
+    deg about x) turns that into its body y, where the covariance differs."""
+    gt = make_pose(Rotation.from_euler("x", 90, degrees=True).as_matrix(), [1.0, 2.0, 3.0])
+    est = make_pose(Rotation.from_rotvec([0, 0, 0.02]).as_matrix() @ gt[:3, :3],
+                    [1.3, 2.0, 3.0])
+    cov = np.diag([0.1 ** 2, 1.0, 1.0, 1.0, 1.0, 0.01 ** 2])
+    dp, dr = metrics.mahalanobis_sq(est, gt, cov)
+    assert dp == pytest.approx(9.0) and dr == pytest.approx(4.0)
+    dp_gt, _ = metrics.mahalanobis_sq(est, gt, cov, gt_position_sigma_m=0.1)
+    assert dp_gt == pytest.approx(4.5)
+    # correlated rotation errors: e = 0.01 (1, 1, 0) rad under 1e-4 [[1, .5], [.5, 1]] rad^2
+    # gives d^2 = 2 / 1.5 (2 if the correlation were ignored)
+    est2 = make_pose(Rotation.from_rotvec([0.01, 0.01, 0]).as_matrix() @ gt[:3, :3], gt[:3, 3])
+    cov2 = np.eye(6)
+    cov2[3:5, 3:5] = 1e-4 * np.array([[1.0, 0.5], [0.5, 1.0]])
+    assert metrics.mahalanobis_sq(est2, gt, cov2)[1] == pytest.approx(4.0 / 3.0, rel=1e-6)
+
+
+def test_covariance_calibration_counts_the_chi2_bound_inclusively():
+    """Coverage is the fraction with d^2 <= the chi^2(3) 95 % bound; frames without a
+    covariance or ground truth are left out; sigmas are per-axis (trace / 3)."""
+    gt = np.stack([np.eye(4)] * 4)
+    gt[3] = np.nan
+    b = np.sqrt(metrics.CHI2_3DOF_95)
+    res = [LocalizationResult(True, i, make_pose(np.eye(3), [x, 0, 0]), 4e-2 * np.eye(6))
+           for i, x in enumerate([0.0, 0.2 * b, 0.2 * b * 1.01])]
+    res.append(LocalizationResult(True, 3, np.eye(4), np.eye(6)))  # no ground truth
+    res.append(LocalizationResult(True, 4, np.eye(4), None))
+    gt = np.concatenate([gt, np.eye(4)[None]])
+    c = metrics.covariance_calibration(res, gt)
+    assert c["evaluated"] == 3
+    assert c["position"]["coverage_95"] == pytest.approx(2 / 3)
+    assert c["position"]["median_mahalanobis_sq"] == pytest.approx(metrics.CHI2_3DOF_95,
+                                                                   rel=1e-9)
+    assert c["rotation"]["coverage_95"] == 1.0
+    assert c["position_sigma_m_median"] == pytest.approx(0.2)
+    assert c["rotation_sigma_deg_median"] == pytest.approx(np.degrees(0.2))
