@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
@@ -96,3 +98,24 @@ def test_covariance_calibration_counts_the_chi2_bound_inclusively():
     assert c["rotation"]["coverage_95"] == 1.0
     assert c["position_sigma_m_median"] == pytest.approx(0.2)
     assert c["rotation_sigma_deg_median"] == pytest.approx(np.degrees(0.2))
+
+
+def test_stage_latency_is_over_the_frames_that_ran_the_stage():
+    """A frame that failed before PnP has no 'pnp' timing; it was counted as a 0 s PnP, so a run
+    with half its frames failing showed half the real median PnP time."""
+    res = []
+    for i in range(6):
+        if i % 2:
+            r = LocalizationResult.failure(i, "too few matches (3)")
+            r.timings_s = {"inference": 0.05, "matching": 0.01, "total": 0.06}
+        else:
+            r = LocalizationResult(True, i, np.eye(4), None)
+            r.timings_s = {"inference": 0.05, "matching": 0.01, "pnp": 0.004, "total": 0.064}
+        res.append(r)
+    lat = metrics.summarize(res, None)["latency_s"]
+    assert lat["pnp"] == {"median": pytest.approx(0.004), "p90": pytest.approx(0.004),
+                          "frames": 3}
+    assert lat["inference"]["frames"] == 6 and lat["total"]["median"] == pytest.approx(0.062)
+    table = metrics.format_table(metrics.summarize(res, None))
+    assert re.search(r"latency pnp \(median\) +4\.0 ms \(the 3 frames that reached it\)", table)
+    assert re.search(r"latency total \(median\) +62\.0 ms\n", table)
