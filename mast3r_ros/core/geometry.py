@@ -94,10 +94,13 @@ def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
     """(N, 7) rows ``tx ty tz qx qy qz qw`` -> (N, 4, 4) poses. Quaternions are normalised.
 
     TUM trajectory rows are the camera pose in the world frame (here ``map_from_cam``),
-    translation in metres. Raises `InputError` for rows that are not 7 numbers (a single row of
-    7 is one pose), a non-finite value or a zero quaternion.
+    translation in metres. Nothing (``[]``, an empty file's ``np.loadtxt``) gives (0, 4, 4).
+    Raises `InputError` for rows that are not 7 numbers (a single row of 7 is one pose), a
+    non-finite value or a zero quaternion.
     """
     a = np.asarray(txyz_qxyzw, dtype=np.float64)
+    if a.size == 0:
+        a = a.reshape(0, 7)
     if a.shape[-1:] != (7,) or a.ndim > 2:
         raise InputError(f"pose rows must be (N, 7): tx ty tz qx qy qz qw, got shape {a.shape}")
     a = a.reshape(-1, 7)
@@ -113,11 +116,14 @@ def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
 
 
 def pose_to_tum(poses: np.ndarray) -> np.ndarray:
-    """(N, 4, 4) poses (or one 4x4) -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0).
+    """(N, 4, 4) poses (or one 4x4) -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0);
+    nothing (``[]``: no frame localized) gives (0, 7).
 
     Raises `InputError` for another shape; scipy's ``ValueError`` for a rotation block with a
     non-positive determinant (not a pose)."""
     P = np.asarray(poses, dtype=np.float64)
+    if P.size == 0:
+        P = P.reshape(0, 4, 4)
     if P.shape[-2:] != (4, 4) or P.ndim > 3:
         raise InputError(f"poses must be (N, 4, 4), got shape {P.shape}")
     P = P.reshape(-1, 4, 4)

@@ -238,11 +238,13 @@ def depth_to_metres(
     _check_shape(array, encoding)
     if depth_scale is None:
         depth_scale = 1.0 if encoding == "32FC1" else _REP118_UNITS_PER_M
+    if isinstance(depth_scale, np.ndarray) and depth_scale.ndim == 0:
+        depth_scale = depth_scale.item()  # a 0-d array (np.load of a calibration) is a number
     if (isinstance(depth_scale, (bool, np.bool_))
             or not isinstance(depth_scale, (int, float, np.number))
             or not (np.isfinite(depth_scale) and depth_scale > 0)):
         raise InputError(
-            f"depth_scale must be a positive number of units per metre, got {depth_scale}"
+            f"depth_scale must be a positive number of units per metre, got {depth_scale!r}"
         )
     metres = array.astype(np.float32) / np.float32(depth_scale)
     with np.errstate(invalid="ignore"):

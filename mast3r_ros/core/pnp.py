@@ -486,6 +486,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     reason. ``reproj_error_px`` (the inlier threshold) and the result's ``reproj_rms_px`` are in
     undistorted pixels; ``confidence`` is RANSAC's success probability, in (0, 1).
 
+    ``X`` and ``x`` may also come in OpenCV's (N, 1, 3) / (N, 1, 2) layouts (`check_point_rows`).
     Raises `InputError` for ``X`` not (N, 3) or ``x`` not (N, 2) (never reshaped), lengths
     that differ, ``intrinsics`` not a `CameraIntrinsics`, ``points_cov`` not (N, 3, 3),
     ``groups`` not (N,) integers indexing the (G, 3) ``group_centres``; `ConfigError` for

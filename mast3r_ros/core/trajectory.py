@@ -36,13 +36,16 @@ def _stamps_array(stamps: Any, what: str) -> np.ndarray:
 
 
 def _pose_stack(poses: Any, count: int, what: str) -> np.ndarray:
-    """``poses`` as (count, 4, 4) float64; `InputError` for another shape."""
+    """``poses`` as (count, 4, 4) float64 (one 4x4 for one stamp, as the reshape took it);
+    `InputError` for another shape."""
     try:
         p = np.asarray(poses, dtype=np.float64)
     except (TypeError, ValueError):
         raise InputError(f"{what} must be (N, 4, 4) poses, got {type(poses).__name__}") from None
     if p.size == 0 and count == 0:
         return p.reshape(0, 4, 4)
+    if p.shape == (4, 4) and count == 1:
+        return p.reshape(1, 4, 4)
     if p.shape != (count, 4, 4):
         raise InputError(f"{what} must be ({count}, 4, 4): one 4x4 pose per stamp, got shape "
                          f"{p.shape}")

@@ -238,6 +238,8 @@ def check_stamp_ns(stamp: Any, what: str) -> int:
 
 def check_point_rows(value: Any, cols: int, what: str) -> np.ndarray:
     """``value`` as an (N, ``cols``) float64 array (N may be 0; any empty array is (0, cols)).
+    OpenCV's point layouts (N, 1, ``cols``) and (1, N, ``cols``) (``cv2.projectPoints``,
+    ``cv2.undistortPoints``, what ``cv2.solvePnP`` takes) are the same rows and are accepted.
 
     Raises `InputError` naming ``what`` for non-numbers or another shape -- a flat or transposed
     array is refused rather than reshaped, since reshaping (N, 2) pixels as (-1, 3) points
@@ -249,6 +251,8 @@ def check_point_rows(value: Any, cols: int, what: str) -> np.ndarray:
                          f"{type(value).__name__}") from None
     if a.size == 0:
         return a.reshape(0, cols)
+    if a.ndim == 3 and a.shape[2] == cols and 1 in a.shape[:2]:
+        a = a.reshape(-1, cols)
     if a.ndim != 2 or a.shape[1] != cols:
         raise InputError(f"{what} must be (N, {cols}), got shape {a.shape}")
     return a
@@ -359,7 +363,7 @@ class Correspondences:
     (m^2), filled by the matcher from its point model (`core.uncertainty`); None = unknown (the
     pose covariance then counts pixel noise only for these points).
     Raises `InputError` when an array has another shape (`check_point_rows`: (N, 3), (N, 2),
-    never reshaped) or the arrays differ in length.
+    or OpenCV's (N, 1, C); never reshaped) or the arrays differ in length.
     """
 
     keyframe_id: int

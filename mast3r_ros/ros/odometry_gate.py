@@ -88,6 +88,17 @@ def vouches(cfg: TrackingConfig, tol: Tolerance) -> bool:
             and tol.rotation_deg <= cfg.odom_gate_max_rotation_deg)
 
 
+def capped(cfg: TrackingConfig, tol: Tolerance) -> Tolerance:
+    """``tol`` no wider than what odometry vouches for (``odom_gate_max_translation_m`` /
+    ``odom_gate_max_rotation_deg``, never below the base tolerance): the agreement of two
+    relocalized poses (confirmation). Uncapped, a camera stall grew it to metres (any two poses
+    agreed); dropping the agreement past the cap instead would never confirm a camera whose
+    frames come more than 4 s apart (a slow camera, a CPU-bound localizer)."""
+    return Tolerance(
+        min(tol.translation_m, max(cfg.odom_gate_max_translation_m, cfg.odom_gate_translation_m)),
+        min(tol.rotation_deg, max(cfg.odom_gate_max_rotation_deg, cfg.odom_gate_rotation_deg)))
+
+
 def carry(map_from_base_then: np.ndarray, odom_from_base_then: np.ndarray,
           odom_from_base_now: np.ndarray) -> np.ndarray:
     """A base pose carried forward by odometry: ``then @ inv(odom_then) @ odom_now``."""

@@ -21,8 +21,9 @@ Publishing rules (docs/ros_node.md, "Outages and the odometry gate"):
 2. A pose found by global retrieval while not tracking (start-up, lost, ~/relocalize, or odometry
    no longer vouching after a long outage) is published only once ``confirm_frames``
    consecutive frames agree under odometry (and, while odometry still vouches, with the gate).
-   Two frames agree only while odometry still vouches for the carry from one to the other
-   (`odometry_gate.vouches`): after a gap of seconds the count starts over.
+   The agreement tolerance grows with the time between the two frames only up to what
+   odometry vouches for (`odometry_gate.capped`): after a camera stall a pose far from the
+   candidate starts the count over, while a slow camera (frames seconds apart) still confirms.
 3. /initialpose: the operator's pose is the prior; the first pose localized around it is
    published at once (as AMCL trusts its initial pose). ~/relocalize: odometry no longer
    vouches; the next frame retrieves globally and rule 2 applies.
@@ -417,12 +418,12 @@ class TrackingState:
             expected = og.carry(c.map_from_base, c.odom_from_base, plan.odom_from_base)
             distance, turned = og.odometry_motion(c.odom_from_base, plan.odom_from_base)
             agreement = og.agreement_config(cfg)
-            tol = og.tolerance(agreement, distance, turned,
-                               (plan.stamp_ns - c.stamp_ns) / NS_PER_S)
-            # a candidate odometry no longer vouches for (frames missing for seconds: the
-            # tolerance grew with the time) agrees with anything: the count starts over
-            if og.vouches(agreement, tol) and tol.admits(*og.difference(expected,
-                                                                       map_from_base_)):
+            # capped at what odometry vouches for: after a camera stall the tolerance grown
+            # with the time (metres after minutes) would admit any pose, while frames that
+            # come seconds apart (a slow camera) must still be able to agree
+            tol = og.capped(agreement, og.tolerance(agreement, distance, turned,
+                                                    (plan.stamp_ns - c.stamp_ns) / NS_PER_S))
+            if tol.admits(*og.difference(expected, map_from_base_)):
                 count = c.count + 1
         if count >= cfg.confirm_frames:
             self.candidate = None

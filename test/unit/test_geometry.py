@@ -155,3 +155,12 @@ def test_tum_rows_and_pose_stacks_of_another_shape_are_named():
         g.pose_to_tum(np.eye(4)[:3])
     assert g.pose_from_tum([0, 0, 0, 0, 0, 0, 1]).shape == (1, 4, 4)  # one row
     assert g.pose_to_tum(np.eye(4)).shape == (1, 7)  # one pose
+
+
+def test_no_poses_is_an_empty_result_not_an_error():
+    """pose_to_tum([]) (no frame localized) and pose_from_tum of an empty file's rows gave
+    empty arrays before the shape check, which refused their (0,) / (0, 1) shapes."""
+    assert g.pose_to_tum([]).shape == (0, 7)
+    assert g.pose_from_tum([]).shape == (0, 4, 4)
+    assert g.pose_from_tum(np.zeros((0, 1))).shape == (0, 4, 4)  # np.loadtxt(ndmin=2)
+    assert g.pose_from_tum(np.zeros((0, 7))).shape == (0, 4, 4)

@@ -590,3 +590,14 @@ def test_arguments_of_the_wrong_kind_are_input_errors():
         depth_to_metres(np.ones((2, 2), np.uint16), "16UC1", "5000")
     with pytest.raises(InputError, match="format must be a string"):
         decode_compressed(None, b"abc")
+
+
+def test_a_depth_scale_from_numpy_is_a_number():
+    """A 0-d array (np.load of a calibration file) was a depth scale before the type check, which
+    refused it with "must be a positive number ..., got 5000.0"; numpy scalars too."""
+    raw = np.full((2, 2), 5000, np.uint16)
+    for scale in (np.array(5000.0), np.array(5000), np.float32(5000), np.int64(5000), 5000):
+        np.testing.assert_allclose(depth_to_metres(raw, "16UC1", scale), 1.0)
+    for bad in (np.array(True), np.array("5000"), np.array([5000.0])):
+        with pytest.raises(InputError, match="depth_scale must be a positive number"):
+            depth_to_metres(raw, "16UC1", bad)

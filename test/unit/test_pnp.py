@@ -303,6 +303,23 @@ def test_malformed_arrays_and_arguments_are_named_not_reshaped():
         with pytest.raises(ConfigError, match="solve_pnp: needs"):
             pnp.solve_pnp(X, x, CAM, **kw)  # a negative threshold returned a "pose"
     assert pnp.solve_pnp(X.tolist(), x.tolist(), CAM).success  # lists are arrays
+    with pytest.raises(InputError, match=r"x \(query pixels\) must be \(N, 2\), got shape \(2, "):
+        pnp.solve_pnp(X, x.T, CAM)  # transposed: refused, not reshaped
+
+
+def test_opencv_point_layouts_are_taken_as_rows():
+    """cv2.projectPoints / undistortPoints give (N, 1, 2) and cv2.solvePnP takes (N, 1, 3) or
+    (1, N, 3): the same rows, which solve_pnp took (reshape) before its shape check."""
+    from mast3r_ros.core.types import Correspondences
+
+    X, x, _, _ = _scene(3, n=60)
+    ref = pnp.solve_pnp(X, x, CAM)
+    for Xo, xo in ((X[:, None], x[:, None]), (X[None], x[None]), (X, x[:, None])):
+        res = pnp.solve_pnp(Xo, xo, CAM)
+        assert res.success and res.num_inliers == ref.num_inliers
+        np.testing.assert_allclose(res.map_from_cam, ref.map_from_cam)
+    c = Correspondences(0, X[:, None], x[:, None], x[None])
+    assert c.points3d.shape == (60, 3) and c.points2d.shape == c.keyframe_xy.shape == (60, 2)
     assert not pnp.solve_pnp([], [], CAM).success  # empty: a failed result
 
 

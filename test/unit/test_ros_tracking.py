@@ -422,6 +422,32 @@ def test_a_pose_awaiting_confirmation_does_not_outlive_odometry_vouching_for_it(
     assert [o.publish for o in outs] == [False, True]
 
 
+@pytest.mark.parametrize("has_odometry", [True, False])
+def test_a_slow_camera_still_confirms_a_pose(has_odometry):
+    """Frames 8 s apart (a slow camera, or a CPU-bound localizer): the agreement tolerance is
+    capped at what odometry vouches for, not dropped -- dropping it past 4 s never confirmed
+    (the node published nothing at all), with or without odometry."""
+    base_from_cam, map_from_base_, _ = camera_on_robot()
+    cam_from_base = invert_pose(base_from_cam)
+    near = map_from_base_ @ make_pose(rz(2.0), [0.15, 0.0, 0.0])    # within 0.30 m / 10 deg
+    far = map_from_base_ @ make_pose(rz(2.0), [0.4, 0.0, 0.0])      # beyond the cap
+
+    def run(second):
+        st = TrackingState()
+        poses = iter([map_from_base_, second])
+
+        def localize(prior, force_global, hint):
+            return _result(next(poses), base_from_cam, 0)
+
+        return [tracking.localize_frame(st, localize, CFG, t, np.eye(4), cam_from_base,
+                                        has_odometry=has_odometry).publish
+                for t in (S, 9 * S)]
+
+    assert run(map_from_base_) == [False, True]
+    assert run(near) == [False, True]
+    assert run(far) == [False, False]       # 0.4 m: within the grown 0.50 m, beyond the cap
+
+
 def test_relocalize_and_initialpose_change_the_rules():
     base_from_cam, map_from_base_, _ = camera_on_robot()
     cam_from_base = invert_pose(base_from_cam)

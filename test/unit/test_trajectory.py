@@ -91,6 +91,12 @@ def test_poses_must_be_one_4x4_pose_per_stamp():
         poses_at_stamps([0, S, 2 * S], np.stack([GT0, GT1]), [2 * S], 0, S)  # was IndexError
     with pytest.raises(InputError, match=r"poses must be \(2, 4, 4\).*\(2, 3, 4\)"):
         poses_at_stamps([0, S], np.stack([GT0, GT1])[:, :3], [0], 0, S)
+    with pytest.raises(InputError, match=r"poses must be \(2, 4, 4\).*\(4, 4\)"):
+        poses_at_stamps([0, S], GT0, [0], 0, S)
+    # one stamp, one 4x4 pose: the reshape took it, and it is one pose per stamp
+    out, valid = poses_at_stamps([S], GT1, [S, 2 * S], 0, None)
+    assert valid.tolist() == [True, False]
+    np.testing.assert_array_equal(out[0], GT1)
 
 
 def test_exact_sample_taken_as_is_and_first_of_equal_stamps_wins():
