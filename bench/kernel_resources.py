@@ -14,22 +14,24 @@ Prints one row per (target, kernel variant): registers per thread, stack bytes p
 (where ptxas spills registers: 0 = no spill), shared memory, resident warps per SM,
 occupancy, and the tensor-core (MMA) instructions in the PTX: the TF32 screen must have them,
 the IEEE search none. Exit status 1 if a kernel fails to compile, 3 if this Triton's
-ahead-of-time API differs (written for Triton 3.x's ``ASTSource``). ``TRITON_INTERPRET`` must
-be unset (the interpreter has no compiler); this script unsets it. Occupancy: registers are
-allocated per warp in units of 256; an SM holds 65536 registers, at most 32 programs and 64
-warps (48 on sm_86/sm_87/sm_89), as CUDA's occupancy calculator counts.
+ahead-of-time API differs (written for the ``ASTSource`` of Triton 3.0-3.1, ``constants``, and
+the later one, ``constexprs``). ``TRITON_INTERPRET`` must be unset (the interpreter has no
+compiler); this script unsets it. Occupancy: registers are allocated per warp in units of 256;
+an SM holds 65536 registers, at most 32 programs and 64 warps (48 on sm_86/sm_87/sm_89), as
+CUDA's occupancy calculator counts.
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import os
 import re
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Tuple
 
 os.environ.pop("TRITON_INTERPRET", None)  # before triton is imported
 os.environ.setdefault("TRITON_DEFAULT_FP_FUSION", "1")  # Triton's default, stated (no warning)
@@ -77,6 +79,29 @@ def occupancy(regs: int, num_warps: int, arch: int) -> Dict[str, Any]:
             "occupancy": blocks * num_warps / max_warps}
 
 
+def _ast_source(triton, ast_source, fn, consts: Dict[str, Any]):
+    """The kernel as Triton's ahead-of-time compiler takes it. Recent Triton: every argument in
+    the signature (constexprs typed "constexpr") and ``constexprs`` keyed by argument-index
+    tuples. Triton 3.0-3.1 (3.1 is what pip's CUDA torch 2.5 brings, e.g. on a ROS 2 Jazzy
+    machine): only the runtime arguments in the signature and ``constants`` keyed by name, as its
+    own `JITFunction.run` builds them. Another API raises AotApiError (not a kernel error)."""
+    try:
+        if "constexprs" not in inspect.signature(ast_source).parameters and \
+                (3, 0) <= _release(triton.__version__) < (3, 2):
+            return ast_source(fn=fn, constants=dict(consts),
+                              signature={n: _TYPES[n] for n in fn.arg_names if n not in consts})
+        sig = {n: ("constexpr" if n in consts else _TYPES[n]) for n in fn.arg_names}
+        return ast_source(fn=fn, signature=sig,
+                          constexprs={(fn.arg_names.index(k),): c for k, c in consts.items()})
+    except TypeError as e:  # another Triton's ahead-of-time API: not a kernel error
+        raise AotApiError(f"triton {triton.__version__}: {e}") from e
+
+
+def _release(version: str) -> Tuple[int, int]:
+    m = re.match(r"(\d+)\.(\d+)", version)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
+
+
 def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
     import triton
     from triton.backends.compiler import GPUTarget
@@ -90,13 +115,7 @@ def compile_all(archs: List[int]) -> List[Dict[str, Any]]:
         for v in variants(nt):
             fn = getattr(nt, v["kernel"])
             consts = v["consts"]
-            sig = {n: ("constexpr" if n in consts else _TYPES[n]) for n in fn.arg_names}
-            try:
-                src = ASTSource(fn=fn, signature=sig,
-                                constexprs={(fn.arg_names.index(k),): c
-                                            for k, c in consts.items()})
-            except TypeError as e:  # another Triton's ahead-of-time API: not a kernel error
-                raise AotApiError(f"triton {triton.__version__}: {e}") from e
+            src = _ast_source(triton, ASTSource, fn, consts)
             row: Dict[str, Any] = {"arch": f"sm_{arch}", "kernel": v["kernel"],
                                    "variant": v["label"], "default": v["default"],
                                    "num_warps": nt.NUM_WARPS}
