@@ -259,7 +259,7 @@ class Localizer:
                                          retriever)
         self.warmup_report: Dict[str, Any] = {}  # filled by `warmup`
         self._map_cameras: Optional[np.ndarray] = None  # `KeyframeMap.cameras`, on first use
-        self._cameras_checked: set = set()
+        self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray]] = []
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -448,11 +448,18 @@ class Localizer:
         instead of 585 localized every frame, 24 cm off with a 13x overconfident covariance,
         without a word. Cameras of another size are not compared (another camera, or resized)."""
         K = cam.K
-        q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2]], np.float64)
-        key = (cam.width, cam.height, *np.round(q, 3).tolist(), round(float(K[0, 1]), 3))
-        if key in self._cameras_checked or len(self._cameras_checked) >= 64:
-            return
-        self._cameras_checked.add(key)
+        q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]], np.float64)
+        # a camera within 0.5 % (of fx) of one already checked is that camera: a driver whose K
+        # jitters from frame to frame is checked (and warned about) once, and the record stays
+        # small; the oldest of more than 64 cameras is forgotten
+        seen = self._cameras_checked
+        for i, (size, q0) in enumerate(seen):
+            if size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]:
+                seen.append(seen.pop(i))
+                return
+        seen.append(((cam.width, cam.height), q))
+        del seen[:-64]
+        q = q[:4]
         _warn_ignored_skew(cam)
         if self._map_cameras is None:
             self._map_cameras = self._map.cameras()

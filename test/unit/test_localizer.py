@@ -659,3 +659,26 @@ def test_a_query_camera_with_skew_is_warned_that_the_skew_is_ignored(kf_map, fra
     (rec,) = [r for r in caplog.records if "skew" in r.getMessage()]
     shift = 3.0 * max(CAM.K[1, 2], CAM.height - 1 - CAM.K[1, 2]) / CAM.K[1, 1]
     assert "K[0,1] = 3," in rec.getMessage() and f"up to {shift:.1f} px" in rec.getMessage()
+
+
+def test_a_query_camera_whose_k_jitters_is_checked_once(kf_map, frames, caplog):
+    """A driver whose K moves by a few thousandths each frame made each frame a new camera: up
+    to 64 warnings, and after 64 cameras no camera was ever checked again."""
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    loc = Localizer(kf_map, _sift())
+    q = _queries(frames)[0]
+    rng = np.random.default_rng(0)
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.localizer"):
+        for _ in range(80):
+            K = q.intrinsics.K.copy()
+            K[0, 0] *= 0.9 * (1 + rng.uniform(-1e-3, 1e-3))
+            K[1, 1] *= 0.9 * (1 + rng.uniform(-1e-3, 1e-3))
+            loc._check_query_camera(CameraIntrinsics(CAM.width, CAM.height, K))
+        assert len([r for r in caplog.records if "query camera" in r.getMessage()]) == 1
+        assert len(loc._cameras_checked) == 1
+        caplog.clear()
+        K = q.intrinsics.K.copy()
+        K[0, 0] *= 1.2  # another wrong calibration, after all that jitter: still said
+        loc._check_query_camera(CameraIntrinsics(CAM.width, CAM.height, K))
+    assert [r for r in caplog.records if "differs by 20 %" in r.getMessage()]
