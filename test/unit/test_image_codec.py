@@ -20,6 +20,7 @@ from mast3r_ros.core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
     to_rgb8,
+    warn_low_bit_depth,
 )
 
 H, W = 4, 5
@@ -124,6 +125,8 @@ def test_depth_to_metres_scaling_and_invalid():
     assert out.dtype == np.float32
     np.testing.assert_allclose(out, [[np.nan, 1.5], [65.535, 0.001]], rtol=1e-6)
     np.testing.assert_allclose(depth_to_metres(mm, "mono16", depth_scale=5000.0)[0, 1], 0.3)
+    # mono16 depth is millimetres by default too (REP-118), like 16UC1
+    np.testing.assert_allclose(depth_to_metres(mm, "mono16"), out, rtol=1e-6)
     metres = np.array([[0.0, -1.0, np.nan], [np.inf, 2.5, 1e-3]], dtype=np.float32)
     out = depth_to_metres(metres, "32FC1")
     assert np.isnan(out[0]).all() and np.isnan(out[1, 0])
@@ -185,6 +188,9 @@ def test_decode_compressed_depth_formats():
 
     with pytest.raises(InputError, match="RVL"):
         decode_compressed("16UC1; compressedDepth rvl", header + b"\x00" * 8)
+    # the 12-byte header and no PNG: the message is malformed, not an undecodable PNG
+    with pytest.raises(InputError, match="malformed compressedDepth message: .* 12 bytes"):
+        decode_compressed("16UC1; compressedDepth png", header)
 
 
 def test_decode_compressed_garbage():
@@ -387,6 +393,8 @@ def test_16bit_grey_is_scaled_never_clipped():
     out = to_rgb8(grey, "mono16")
     np.testing.assert_array_equal(out[..., 0], [[0, 1, 128], [255, 4, 16]])
     assert (out[..., 0] == out[..., 2]).all()
+    # 51529 * 255 / 65535 = 200.502 -> 201; a 255 / 65536 scale gives 200.499 -> 200
+    assert to_rgb8(np.array([[51529]], np.uint16), "mono16")[0, 0, 0] == 201
 
 
 def test_read_image_file_16bit_grey_png_and_tiff_scaled_like_mono16(tmp_path):
@@ -481,6 +489,11 @@ def test_binning_and_roi_applied_like_image_geometry():
     same = intrinsics_from_camera_info(640, 480, K, [], "", binning_x=1, roi=_Roi(0, 0, 0, 0))
     assert (same.width, same.height) == (640, 480)
     np.testing.assert_allclose(same.K, np.reshape(K, (3, 3)))
+    # a ROI with a zero width or height is no ROI either (documented: the full image)
+    for half in (_Roi(0, 0, 320, 0), _Roi(0, 0, 0, 240)):
+        full = intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=half)
+        assert (full.width, full.height) == (640, 480)
+        np.testing.assert_allclose(full.K, np.reshape(K, (3, 3)))
 
 
 def test_roi_outside_the_image_refused():
@@ -575,6 +588,14 @@ def test_twelve_bit_pngs_of_one_folder_are_warned_about_once(tmp_path, caplog):
     warned = [r.getMessage() for r in caplog.records]
     assert len(warned) == 1 and warned[0].startswith(f"{tmp_path}{os.sep}*.png: "), warned
     assert "10/12-bit" in warned[0] and "rescale the files" in warned[0]
+
+
+def test_low_bit_depth_warning_threshold_is_4096(caplog):
+    """4095 fits in 12 bits (warned: scaled to at most 16/255); 4096 needs 13 bits (not)."""
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        assert warn_low_bit_depth(np.array([[0, 4095]], np.uint16), "threshold-12bit", "fix")
+        assert not warn_low_bit_depth(np.array([[0, 4096]], np.uint16), "threshold-13bit", "fix")
+    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["threshold-12bit"]
 
 
 def test_arguments_of_the_wrong_kind_are_input_errors():

@@ -286,6 +286,8 @@ def test_rectified_streams_use_p_without_distortion():
 @pytest.mark.parametrize("over, words", [
     (dict(r=np.array([0, -1.0, 0, 1, 0, 0, 0, 0, 1])), "R is not the identity"),
     (dict(p=np.array([9.0, 0, 3.0, -0.9, 0, 9.5, 2.0, 0, 0, 0, 1, 0])), "fourth column"),
+    (dict(p=np.array([9.0, 0, 3.0, 0, 0, 9.5, 2.0, 0.7, 0, 0, 1, 0])), "fourth column"),  # Ty
+    (dict(p=np.array([9.0, 0, 3.0, 0, 0, 9.5, 2.0, 0, 0, 0, 1, 0.1])), "fourth column"),  # Tz
     (dict(p=np.zeros(12)), "no positive focal length"),
     (dict(p=np.zeros(9)), "P must have 12 values"),
     (dict(roi=NS(x_offset=1, y_offset=0, width=4, height=4, do_rectify=True)),
