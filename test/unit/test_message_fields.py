@@ -192,6 +192,11 @@ def test_header_stamp_and_pose_fields():
     pose = NS(position=NS(x=1.0, y=2.0, z=0.5), orientation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
     np.testing.assert_allclose(mf.pose_to_matrix(pose), make_pose(rz(90), [1, 2, 0.5]),
                                atol=1e-12)
+    # geometry_msgs order x, y, z, w: (sin 45, 0, 0, cos 45) is 90 degrees about x, not y
+    s = np.sqrt(0.5)
+    pose.orientation = NS(x=s, y=0.0, z=0.0, w=s)
+    np.testing.assert_allclose(mf.pose_to_matrix(pose)[:3, :3],
+                               [[1, 0, 0], [0, 0, -1], [0, 1, 0]], atol=1e-12)
     pose.orientation = NS(x=0.0, y=0.0, z=0.0, w=0.0)
     with pytest.raises(InputError, match="all zeros"):
         mf.pose_to_matrix(pose)
@@ -253,6 +258,10 @@ def test_intrinsics_cache_converts_again_when_binning_or_roi_change():
     assert cache(info((0, 0))).K[0, 2] == a.K[0, 2]
     c = cache(info(None, binning=2))  # full frame binned 2x2: W x H again
     assert (c.width, c.height) == (W, H) and c.K[0, 0] == pytest.approx(5.0)
+    only_y = info(None, binning=2)  # then binning_y alone changes: fy and cy with it
+    only_y.binning_y = 1
+    d = cache(only_y)
+    assert d.height == 2 * H and d.K[1, 1] == pytest.approx(10.0) and d.K[0, 0] == c.K[0, 0]
 
 
 def _rect_info(**over):
