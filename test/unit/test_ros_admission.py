@@ -47,6 +47,44 @@ def test_progressive_jpeg_and_unknown_payloads():
     assert message_image_size(raw) == (4000, 3000)
 
 
+def _jpeg_640x480_with(segment: bytes) -> bytes:
+    """A 640x480 JPEG with ``segment`` inserted right after SOI (before its SOF0)."""
+    ok, buf = cv2.imencode(".jpg", np.zeros((480, 640, 3), np.uint8))
+    assert ok
+    data = buf.tobytes()
+    return data[:2] + segment + data[2:]
+
+
+@pytest.mark.parametrize("segment", [
+    # an EXIF-sized APP1 (a camera's thumbnail): the SOF lies past the first 4 KiB
+    b"\xff\xe1" + (20000).to_bytes(2, "big") + bytes(19998),
+    # a DHT (0xC4, in the SOF range but no frame header) whose bytes would read as 5x7
+    b"\xff\xc4\x00\x09" + b"\x00\x00\x07\x00\x05\x00\x00",
+    # fill bytes before a marker (ITU T.81 B.1.1.2)
+    b"\xff\xff\xff\xe0\x00\x04\x00\x00",
+], ids=["big-app1", "dht-before-sof", "fill-bytes"])
+def test_jpeg_size_found_past_other_segments(segment):
+    assert compressed_image_size(_jpeg_640x480_with(segment)) == (640, 480)
+
+
+def test_size_limits_are_inclusive():
+    """max_image_pixels is the largest image accepted; an arrival exactly window_s ago still
+    counts; a repeat exactly line_interval_s / traceback_interval_s later is reported."""
+    assert image_size_refusal((640, 480), 640 * 480) == ""
+    assert "max_image_pixels" in image_size_refusal((640, 481), 640 * 480)
+    a = ArrivalStats(window_s=10.0)
+    a.note(0.0, 1)
+    assert a.rate_hz(10.0) == pytest.approx(0.1)
+    t = ErrorThrottle(line_interval_s=10.0, traceback_interval_s=300.0)
+    assert t.report("k", 0.0).traceback
+    assert t.report("k", 5.0) == admission.ErrorReport(False, False, 1)
+    assert t.report("k", 10.0) == admission.ErrorReport(False, True, 1)
+    t.report("k", 11.0)
+    t.report("k", 12.0)
+    # the traceback again, with the count suppressed since the last line
+    assert t.report("k", 300.0) == admission.ErrorReport(True, True, 2)
+
+
 def test_image_size_refusals_name_the_reason():
     assert image_size_refusal((640, 480), 8_294_400, 512, (640, 480)) == ""
     assert image_size_refusal(None, 100, 512, (640, 480)) == ""          # checked after decoding
