@@ -108,6 +108,9 @@ def test_decode_errors():
         decode_image("nv21", H, W, step, data)
     with pytest.raises(InputError, match="expected step \\* height"):
         decode_image("rgb8", H, W, step, data[:-1])
+    # padded rows: the last row's padding is part of step * height too (sensor_msgs/Image)
+    with pytest.raises(InputError, match="expected step \\* height = 16 \\* 2 = 32"):
+        decode_image("rgb8", 2, 4, 16, bytes(16 + 12))
     with pytest.raises(InputError, match="step 14 is smaller than"):
         decode_image("rgb8", H, W, 14, data)
 
@@ -552,6 +555,15 @@ def test_camera_info_yaml_with_binning_and_roi(tmp_path):
     path.write_text(CAMERA_YAML.replace("plumb_bob", "equidistant").replace(
         "cols: 5\n  data: [0.01, 0, 0, 0, 0]", "cols: 4\n  data: [0.01, 0, 0, 0]"))
     assert load_camera_info_yaml(path).distortion_model == "equidistant"
+    # binning_x and binning_y are read each from its own key
+    path.write_text(CAMERA_YAML + "binning_x: 2\nbinning_y: 1\n")
+    intr = load_camera_info_yaml(path)
+    assert (intr.width, intr.height) == (16, 24)
+    np.testing.assert_allclose(intr.K, [[15, 0, 7.75], [0, 31, 11.5], [0, 0, 1]])
+    # no distortion_model: plumb_bob, as camera_calibration_parsers reads it
+    path.write_text(CAMERA_YAML.replace("distortion_model: plumb_bob\n", ""))
+    intr = load_camera_info_yaml(path)
+    assert intr.distortion_model == "plumb_bob" and intr.dist[0] == 0.01
 
 
 def test_camerainfo_binning_roi_case_bags(tmp_path):

@@ -286,6 +286,13 @@ def test_rectified_streams_use_p_without_distortion():
     binned = mf.camera_info_to_intrinsics(_rect_info(width=2 * W, height=2 * H, binning_x=2,
                                                      binning_y=2), rectified=True)
     assert binned.K[0, 0] == 4.5 and (binned.width, binned.height) == (W, H)
+    only_x = mf.camera_info_to_intrinsics(_rect_info(width=2 * W, binning_x=2), rectified=True)
+    assert (only_x.width, only_x.height) == (W, H) and only_x.K[1, 1] == 9.5
+    # an unset (all-zero) R and a ROI that is the whole image are no rectification / no ROI
+    full = NS(x_offset=0, y_offset=0, width=W, height=H, do_rectify=False)
+    for over in (dict(r=np.zeros(9)), dict(roi=full)):
+        same = mf.camera_info_to_intrinsics(_rect_info(**over), rectified=True)
+        np.testing.assert_array_equal(same.K, rect.K)
     cache = mf.IntrinsicsCache()  # rclpy's numpy-array fields, and the flag in the key
     assert cache(info).K[0, 0] == 10.0
     assert cache(info, rectified=True).K[0, 0] == 9.0
@@ -298,6 +305,9 @@ def test_rectified_streams_use_p_without_distortion():
     (dict(p=np.array([9.0, 0, 3.0, 0, 0, 9.5, 2.0, 0.7, 0, 0, 1, 0])), "fourth column"),  # Ty
     (dict(p=np.array([9.0, 0, 3.0, 0, 0, 9.5, 2.0, 0, 0, 0, 1, 0.1])), "fourth column"),  # Tz
     (dict(p=np.zeros(12)), "no positive focal length"),
+    (dict(p=np.array([9.0, 0, 3.0, 0, 0, 0, 2.0, 0, 0, 0, 1, 0])), "no positive focal length"),
+    (dict(r=Rotation.from_euler("y", 1, degrees=True).as_matrix().reshape(-1)),
+     "R is not the identity"),  # a 1 degree rectifying rotation is still one
     (dict(p=np.zeros(9)), "P must have 12 values"),
     (dict(roi=NS(x_offset=1, y_offset=0, width=4, height=4, do_rectify=True)),
      "region of interest"),
