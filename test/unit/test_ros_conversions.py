@@ -1,0 +1,104 @@
+"""Outgoing message fields of `ros/conversions.py`, without ROS: the message packages are stubs
+with the fields of their definitions, so a field layout error (quaternion order, sec/nanosec,
+covariance order) fails here and not only in test/ros (which needs rclpy)."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.ros.frames import TfToPublish
+
+
+def _header():
+    return NS(stamp=NS(sec=0, nanosec=0), frame_id="")
+
+
+def _xyz():
+    return NS(x=0.0, y=0.0, z=0.0)
+
+
+def _stub(name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    return m
+
+
+@pytest.fixture
+def conv(monkeypatch):
+    pose_cov = lambda: NS(header=_header(), pose=NS(  # noqa: E731
+        pose=NS(position=_xyz(), orientation=NS(x=0.0, y=0.0, z=0.0, w=1.0)),
+        covariance=[0.0] * 36))
+    tf = lambda: NS(header=_header(), child_frame_id="", transform=NS(  # noqa: E731
+        translation=_xyz(), rotation=NS(x=0.0, y=0.0, z=0.0, w=1.0)))
+    image = lambda: NS(header=_header(), height=0, width=0, encoding="",  # noqa: E731
+                       is_bigendian=0, step=0, data=b"")
+    marker = type("Marker", (), dict(ARROW=0, TEXT_VIEW_FACING=9, LINE_LIST=5, POINTS=8,
+                                     ADD=0, DELETEALL=3))
+    for name, attrs in {
+        "diagnostic_msgs": {}, "geometry_msgs": {}, "rcl_interfaces": {}, "sensor_msgs": {},
+        "visualization_msgs": {},
+        "diagnostic_msgs.msg": dict(DiagnosticArray=NS, DiagnosticStatus=NS, KeyValue=NS),
+        "geometry_msgs.msg": dict(Point=NS, PoseWithCovarianceStamped=pose_cov,
+                                  TransformStamped=tf),
+        "rcl_interfaces.msg": dict(FloatingPointRange=NS, IntegerRange=NS,
+                                   ParameterDescriptor=NS),
+        "sensor_msgs.msg": dict(Image=image),
+        "visualization_msgs.msg": dict(Marker=marker, MarkerArray=NS),
+    }.items():
+        monkeypatch.setitem(sys.modules, name, _stub(name, **attrs))
+    # the stubbed module must not outlive the test, in sys.modules nor as the package's
+    # attribute (``from mast3r_ros.ros import conversions`` reads the attribute first)
+    package = importlib.import_module("mast3r_ros.ros")
+    monkeypatch.delitem(sys.modules, "mast3r_ros.ros.conversions", raising=False)
+    before = package.__dict__.pop("conversions", None)
+    module = importlib.import_module("mast3r_ros.ros.conversions")
+    yield module
+    sys.modules.pop("mast3r_ros.ros.conversions", None)
+    package.__dict__.pop("conversions", None)
+    if before is not None:
+        package.conversions = before
+
+
+def test_pose_with_covariance_fields(conv):
+    rot = Rotation.from_euler("x", 90, degrees=True)       # q = (sin 45, 0, 0, cos 45)
+    cov = np.arange(36, dtype=np.float64).reshape(6, 6)     # not symmetric: shows the order
+    msg = conv.pose_with_covariance_msg(make_pose(rot.as_matrix(), [1.0, 2.0, 3.0]), cov,
+                                        5_000_000_007, "map")
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (5, 7)
+    assert msg.header.frame_id == "map"
+    p, o = msg.pose.pose.position, msg.pose.pose.orientation
+    assert (p.x, p.y, p.z) == (1.0, 2.0, 3.0)
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose([o.x, o.y, o.z, o.w], [s, 0, 0, s], atol=1e-12)
+    assert list(msg.pose.covariance) == [float(v) for v in range(36)]   # row-major
+    assert msg.pose.covariance[1] == cov[0, 1]                        # (x, y), not (y, x)
+
+
+def test_transform_fields(conv):
+    rot = Rotation.from_euler("y", 90, degrees=True)       # q = (0, sin 45, 0, cos 45)
+    msg = conv.transform_msg(TfToPublish("odom", "base_link",
+                                         make_pose(rot.as_matrix(), [4.0, 5.0, 6.0])),
+                             1_999_999_999)
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (1, 999_999_999)
+    assert (msg.header.frame_id, msg.child_frame_id) == ("odom", "base_link")
+    tr, q = msg.transform.translation, msg.transform.rotation
+    assert (tr.x, tr.y, tr.z) == (4.0, 5.0, 6.0)
+    s = np.sqrt(0.5)
+    np.testing.assert_allclose([q.x, q.y, q.z, q.w], [0, s, 0, s], atol=1e-12)
+
+
+def test_image_fields(conv):
+    rgb = np.arange(2 * 3 * 3, dtype=np.uint8).reshape(2, 3, 3)
+    msg = conv.image_msg(rgb, 42, "camera_optical")
+    assert (msg.header.stamp.sec, msg.header.stamp.nanosec) == (0, 42)
+    assert (msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian) == \
+        ("rgb8", 2, 3, 9, 0)
+    assert bytes(msg.data) == rgb.tobytes()
