@@ -371,3 +371,34 @@ def test_a_depth_residual_equal_to_the_tolerance_agrees():
     cfg = dataclasses.replace(MapCheckConfig(), min_depth_points=1, depth_tolerance=0.5)
     (f,) = _measure(views, [np.eye(4), make_pose(np.eye(3), [0, 0, -1.0])], {(0, 1): None}, cfg)
     assert f.depth_points > 0 and f.depth_residual == 0.5 and f.depth_agree == 1.0
+
+
+def _stamped_views(stamps):
+    views = []
+    for i, s in enumerate(stamps):
+        v = _flat_view(2.0)
+        v.stamp_ns, v.label = s, str(i)
+        views.append(v)
+    return views
+
+
+def test_equal_stamps_are_not_a_clock_jump():
+    from mast3r_ros.core.map_check.diagnose import _discontinuity
+
+    assert _discontinuity(_stamped_views([0, 5, 5, 9]), [], None).name == "unknown"
+    assert _discontinuity(_stamped_views([0, 5, 4, 9]), [], None).name == "clock_jump"
+
+
+def test_one_bad_pair_in_three_is_a_pose_discontinuity():
+    """Up to a third of the judged pairs (at least one) failing is a local jump; more is not."""
+    from mast3r_ros.core.map_check.diagnose import _discontinuity
+    from mast3r_ros.core.map_check.report import PairFigures
+
+    views = _stamped_views([0, 1, 2, 3])
+    pairs = [PairFigures(0, 1, ok=True), PairFigures(1, 2, ok=False), PairFigures(2, 3, ok=True)]
+    assert _discontinuity(views, pairs, None).name == "pose_discontinuity"
+    pairs[0].ok = False
+    assert _discontinuity(views, pairs, None).name == "unknown"
+    views = _stamped_views([0, 1, 2, 3, 4])  # 2 bad of 4 judged: more than a third
+    pairs = [PairFigures(i, i + 1, ok=i in (0, 3)) for i in range(4)]
+    assert _discontinuity(views, pairs, None).name == "unknown"
