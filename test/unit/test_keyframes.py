@@ -343,6 +343,28 @@ def test_keyframe_selection_by_distance_and_rotation():
     assert kfm.select_keyframes([], 0.1, 1) == []
 
 
+def test_keyframe_selection_threshold_is_at_least():
+    """'New keyframe after this much travel' (config): a move of exactly the threshold is a
+    keyframe (0.5 m is exact in binary), and thresholds of 0 keep every frame, a repeated
+    pose included."""
+    poses = [make_pose(np.eye(3), [x, 0, 0]) for x in (0.0, 0.25, 0.5, 1.0)]
+    assert kfm.select_keyframes(poses, 0.5, 90) == [0, 2, 3]
+    same = [np.eye(4)] * 3
+    assert kfm.select_keyframes(same, 0.0, 0.0) == [0, 1, 2]
+
+
+def test_keyframe_selector_keeps_a_copy_of_the_last_keyframe():
+    """A caller that reuses one pose buffer (a ROS callback filling the same array) must not
+    move the selector's last keyframe with it."""
+    sel = kfm.KeyframeSelector(0.3, 20)
+    buf = np.eye(4)
+    assert sel.offer(buf)
+    buf[0, 3] = 1.0
+    assert sel.offer(buf)
+    buf[0, 3] = 1.1
+    assert not sel.offer(buf)
+
+
 def test_a_map_path_with_a_tilde_is_expanded(map_path, monkeypatch):
     """map_path: ~/maps/office in a parameter file (the launch file expands map:=, the YAML
     value was taken literally: 'map folder not found: ~/...')."""

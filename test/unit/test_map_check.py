@@ -267,3 +267,138 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
     assert checked[:2] == [4.0, 5.0]
     assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
     assert "--depth-scale 5000 " in cause.fix and "0.2 mm (TUM)" in cause.what
+
+
+# ---- measure.py from first principles (hand mutation testing: each test kills a mutant that
+# the end-to-end cases above let through)
+
+def _flat_view(depth_m, scale=1.0, width_px=40):
+    """A 40x30 pinhole view whose depth is a constant plane at depth_m."""
+    from mast3r_ros.core.map_check.measure import _lift, _View
+
+    cam = default_intrinsics(40, 30)
+    depth = np.full((30, 40), depth_m, np.float32)
+    ys, xs = np.mgrid[3:30:6, 3:36:6]  # clear of the last column (x = 39)
+    px = np.stack([xs.ravel(), ys.ravel()], 1).astype(np.float64)
+    pts = _lift(px, np.full(len(px), float(depth_m)), cam)
+    return _View(cam, scale, depth, pts, px, np.full(len(px), float(depth_m)), None, np.eye(4),
+                 width_px, 0, "v")
+
+
+def test_depth_residual_is_relative_to_the_observed_depth_and_scaled():
+    """b 1 m behind a along the optical axis: a's 2 m plane is predicted at 3 m in b where b
+    observes 2 m, residual (3 - 2) / 2 = 0.5 (relative to the observed depth, not the
+    predicted). With depth_scale 2 both depths double: (5 - 4) / 4."""
+    from mast3r_ros.core.map_check.measure import _depth_residuals
+
+    va, vb = _flat_view(2.0), _flat_view(2.0)
+    b_from_a = make_pose(np.eye(3), [0, 0, 1.0])
+    r = _depth_residuals(va, vb, b_from_a, 1.0, 0.05)
+    assert len(r) > 0 and np.allclose(r, 0.5)
+    r = _depth_residuals(va, vb, b_from_a, 2.0, 0.05)
+    assert len(r) > 0 and np.allclose(r, 0.25)
+
+
+def test_reprojection_error_is_in_camera_pixels_of_b():
+    """Work pixels are scale x camera pixels: a 1-work-px offset at scale 0.5 is 2 camera px."""
+    from mast3r_ros.core.map_check.measure import _reproj_errors
+
+    va, vb = _flat_view(2.0, scale=0.5), _flat_view(2.0, scale=0.5)
+    xa = va.kp[:5]
+    e = _reproj_errors(va, vb, xa, np.full(5, 2.0), xa + [1.0, 0.0], np.eye(4), np.array([1.0]))
+    assert np.allclose(e, 2.0)
+
+
+def test_neighbour_pairs():
+    from mast3r_ros.core.map_check.measure import _pairs
+
+    assert _pairs(4, 1) == [(0, 1), (1, 2), (2, 3)]
+    assert _pairs(4, 2) == [(0, 1), (0, 2), (1, 2), (1, 3), (2, 3)]
+    assert _pairs(1, 2) == []
+
+
+def test_pair_verdict_limits_are_inclusive():
+    """A pair exactly at each limit passes; the reprojection limit is a fraction of the wider
+    camera's width."""
+    from mast3r_ros.core.config import MapCheckConfig
+    from mast3r_ros.core.map_check.measure import _pair_ok, _reproj_limit_px
+    from mast3r_ros.core.map_check.report import PairFigures
+
+    cfg = MapCheckConfig()
+    f = PairFigures(0, 1, depth_residual=cfg.max_depth_residual,
+                    depth_agree=cfg.min_depth_agree, depth_points=cfg.min_depth_points)
+    assert _pair_ok(f, cfg, 5.0) is True
+    f = PairFigures(0, 1, matches=cfg.min_matches, reproj_px=5.0)
+    assert _pair_ok(f, cfg, 5.0) is True
+    assert _pair_ok(PairFigures(0, 1, matches=30, reproj_px=5.5), cfg, 5.0) is False
+    assert _pair_ok(PairFigures(0, 1), cfg, 5.0) is None
+    va, vb = _flat_view(2.0, width_px=640), _flat_view(2.0, width_px=1280)
+    assert _reproj_limit_px(va, vb, cfg) == cfg.max_reproj_frac * 1280
+
+
+def test_depth_is_judged_from_exactly_min_depth_points():
+    from mast3r_ros.core.config import MapCheckConfig
+    from mast3r_ros.core.map_check.measure import _measure
+
+    views = [_flat_view(2.0), _flat_view(2.0)]
+    n = 2 * len(views[0].pts)  # both directions, every point inside the other view
+    cfg = dataclasses.replace(MapCheckConfig(), min_depth_points=n)
+    (f,) = _measure(views, [np.eye(4), np.eye(4)], {(0, 1): None}, cfg)
+    assert f.depth_points == n and f.depth_residual == 0.0 and f.ok is True
+
+
+def test_a_depth_point_on_the_first_pixel_centre_is_inside():
+    """Pixel centres start at 0 (origin at the centre of the top-left pixel): a point that
+    projects exactly onto pixel (0, 0) is compared. f = 32 and an integer principal point keep
+    the projection exact. (The last row and column are not tested: `sample_depth` has no
+    depth there at integer positions, so the ``<= W - 1`` bound cannot be observed.)"""
+    from mast3r_ros.core.map_check.measure import _depth_residuals, _lift
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    v = _flat_view(2.0)
+    v.cam = CameraIntrinsics(40, 30, np.array([[32.0, 0, 20], [0, 32.0, 15], [0, 0, 1]]),
+                             np.zeros(5))
+    v.pts = _lift(np.array([[0.0, 0.0], [0.0, 5.0], [5.0, 0.0]]), np.full(3, 2.0), v.cam)
+    assert np.array_equal(_depth_residuals(v, v, np.eye(4), 1.0, 0.05), np.zeros(3))
+
+
+def test_a_depth_residual_equal_to_the_tolerance_agrees():
+    """b 1 m behind a: residuals are exactly +0.5 (a's plane in b) and -0.5 (b's in a)."""
+    from mast3r_ros.core.config import MapCheckConfig
+    from mast3r_ros.core.map_check.measure import _measure
+
+    views = [_flat_view(2.0), _flat_view(2.0)]
+    cfg = dataclasses.replace(MapCheckConfig(), min_depth_points=1, depth_tolerance=0.5)
+    (f,) = _measure(views, [np.eye(4), make_pose(np.eye(3), [0, 0, -1.0])], {(0, 1): None}, cfg)
+    assert f.depth_points > 0 and f.depth_residual == 0.5 and f.depth_agree == 1.0
+
+
+def _stamped_views(stamps):
+    views = []
+    for i, s in enumerate(stamps):
+        v = _flat_view(2.0)
+        v.stamp_ns, v.label = s, str(i)
+        views.append(v)
+    return views
+
+
+def test_equal_stamps_are_not_a_clock_jump():
+    from mast3r_ros.core.map_check.diagnose import _discontinuity
+
+    assert _discontinuity(_stamped_views([0, 5, 5, 9]), [], None).name == "unknown"
+    assert _discontinuity(_stamped_views([0, 5, 4, 9]), [], None).name == "clock_jump"
+
+
+def test_one_bad_pair_in_three_is_a_pose_discontinuity():
+    """Up to a third of the judged pairs (at least one) failing is a local jump; more is not."""
+    from mast3r_ros.core.map_check.diagnose import _discontinuity
+    from mast3r_ros.core.map_check.report import PairFigures
+
+    views = _stamped_views([0, 1, 2, 3])
+    pairs = [PairFigures(0, 1, ok=True), PairFigures(1, 2, ok=False), PairFigures(2, 3, ok=True)]
+    assert _discontinuity(views, pairs, None).name == "pose_discontinuity"
+    pairs[0].ok = False
+    assert _discontinuity(views, pairs, None).name == "unknown"
+    views = _stamped_views([0, 1, 2, 3, 4])  # 2 bad of 4 judged: more than a third
+    pairs = [PairFigures(i, i + 1, ok=i in (0, 3)) for i in range(4)]
+    assert _discontinuity(views, pairs, None).name == "unknown"

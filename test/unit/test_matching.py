@@ -238,6 +238,18 @@ def test_nonfinite_descriptors_never_match():
     assert _pairs(*brute_force_mutual_nn(d1, d2), 7, 7) == got
 
 
+@pytest.mark.parametrize("dist", ["dot", "l2"])
+def test_brute_force_an_all_nonfinite_map_matches_nothing(dist):
+    """Every pixel of image 2 NaN: each image-1 row's 'nearest' is column 0 by argmax of -inf
+    scores, and column 0's 'nearest' is row 0 the same way, a mutual pair that is no match.
+    Only the bad2[nn12] mask drops it."""
+    d1 = _random_unit((3, 4, 8), 5)
+    d2 = torch.full((2, 3, 8), float("nan"))
+    for a, b in ((d1, d2), (d2, d1)):
+        xy1, xy2 = brute_force_mutual_nn(a, b, dist=dist)
+        assert xy1.shape == xy2.shape == (0, 2)
+
+
 def test_3d_variant_with_nan_and_inf():
     g = torch.Generator().manual_seed(4)
     pts1 = torch.rand(9, 11, 3, generator=g) * 5.0

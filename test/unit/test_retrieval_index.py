@@ -122,3 +122,50 @@ def test_thumbnail_descriptor_refuses_what_is_not_rgb8():
                      (rgb.tolist(), "list")):
         with pytest.raises(InputError, match=f"takes an .*uint8 RGB image, got .*{got}"):
             thumbnail_descriptor(bad)  # was a cv2.error (grey, list) or a silent descriptor
+
+
+# ---- rank / pose helpers from first principles (hand mutation testing)
+
+def test_rank_ties_go_to_the_lower_index_in_a_large_database():
+    """Small arrays sort stably whatever the algorithm; 1000 rows of 3 interleaved values need
+    the stable sort."""
+    sim = np.random.default_rng(0).choice(np.float32([1.0, 0.5, 0.25]), size=1000)
+    db = np.zeros((1000, 4), np.float32)
+    db[:, 0] = sim
+    got = rank_by_similarity(np.array([1.0, 0, 0, 0]), db, 1000)
+    want = np.concatenate([np.flatnonzero(sim == v) for v in (1.0, 0.5, 0.25)])
+    np.testing.assert_array_equal(got, want)
+
+
+def _pose_at(x, yaw_deg=0.0):
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.geometry import make_pose
+
+    return make_pose(Rotation.from_euler("y", yaw_deg, degrees=True).as_matrix(), [x, 0, 0])
+
+
+def test_pose_distance_is_metres_plus_half_a_metre_per_radian():
+    from mast3r_ros.core.retrieval import pose_distance
+
+    poses = np.stack([_pose_at(1.0, 90.0), _pose_at(0.0, 0.0)])
+    np.testing.assert_allclose(pose_distance(poses, _pose_at(0.0)), [1.0 + 0.5 * np.pi / 2, 0.0])
+
+
+def test_nearest_to_prior_radius_angle_and_order():
+    """Within radius_m inclusive (1.0 m exactly is in), optical axis within max_angle_deg,
+    nearest (by pose_distance) first."""
+    from mast3r_ros.core.retrieval import nearest_to_prior
+
+    poses = np.stack([_pose_at(1.0), _pose_at(1.5), _pose_at(0.25, 180.0), _pose_at(0.5),
+                      _pose_at(0.25, 30.0)])
+    assert nearest_to_prior(poses, _pose_at(0.0), 5, 1.0) == [3, 4, 0]  # 0.5 < 0.25 + 0.26
+    assert nearest_to_prior(poses, _pose_at(0.0), 2, 1.0) == [3, 4]
+
+
+def test_pose_consistent_subset_keeps_the_best_and_its_nearest_companions():
+    from mast3r_ros.core.retrieval import pose_consistent_subset
+
+    poses = np.stack([_pose_at(0.0), _pose_at(5.0), _pose_at(1.0), _pose_at(0.5)])
+    assert pose_consistent_subset(np.array([0, 1, 2, 3]), poses, 3) == [0, 3, 2]
+    assert pose_consistent_subset(np.array([1, 0, 2, 3]), poses, 2) == [1, 2]

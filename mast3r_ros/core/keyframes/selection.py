@@ -12,8 +12,8 @@ from ..geometry import pose_error
 def select_keyframes(poses: Iterable[np.ndarray], min_translation_m: float,
                      min_rotation_deg: float) -> List[int]:
     """Indices of the poses that become keyframes: the first one, then every pose that moved
-    more than ``min_translation_m`` or turned more than ``min_rotation_deg`` from the last
-    keyframe."""
+    at least ``min_translation_m`` or turned at least ``min_rotation_deg`` from the last
+    keyframe (thresholds of 0 keep every pose)."""
     sel = KeyframeSelector(min_translation_m, min_rotation_deg)
     return [i for i, p in enumerate(poses) if sel.offer(p)]
 
