@@ -136,11 +136,8 @@ class FrameProcessing:
             # throttled as the frame failures are: a bag loop says it each time, but a driver
             # whose stamps step back now and then (two publishers on one topic) would say it
             # at the frame rate for as long as it runs
-            report = self._warnings.report("time_backwards", time.monotonic())
-            if report.line and not self._shutting_down():
-                again = f" ({report.repeats} more like it since)" if report.repeats else ""
-                self.get_logger().warning(f"{reason}: bag loop or clock reset; tracking reset "
-                                          f"(the TF buffer is kept){again}")
+            self._warn_throttled("time_backwards", f"{reason}: bag loop or clock reset; "
+                                 "tracking reset (the TF buffer is kept)")
         now_ns = self.get_clock().now().nanoseconds
         max_age = cfg.node.max_image_age_s
         if is_stale(stamp_ns, now_ns, max_age):
@@ -271,11 +268,15 @@ class FrameProcessing:
             time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),
             processing_s, reason, dropped=dropped, refused=refused,
             timings_s=tuple((k, float(v)) for k, v in (timings or {}).items())))
+        self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}")
+
+    def _warn_throttled(self, kind: str, text: str) -> None:
+        """Log ``text`` as a warning through the per-``kind`` throttle, with the count of the
+        ones held back since the last line (nothing while shutting down)."""
         report = self._warnings.report(kind, time.monotonic())
         if report.line and not self._shutting_down():
             again = f" ({report.repeats} more like it since)" if report.repeats else ""
-            self.get_logger().warning(f"image at {stamp_ns / 1e9:.3f} s not localized: "
-                                      f"{reason}{again}")
+            self.get_logger().warning(f"{text}{again}")
 
     def _record(self, rec: FrameRecord) -> None:
         with self._lock:
