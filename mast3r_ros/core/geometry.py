@@ -203,20 +203,27 @@ def sample_depth(depth_m: np.ndarray, pixels: np.ndarray,
 
     A neighbourhood whose depths differ by more than ``max_rel_step`` of their minimum straddles
     an occlusion edge; interpolating there would invent a point in mid-air, so it is rejected.
+    Pixel centres are integers (origin at the centre of the top-left pixel): positions in
+    [0, W - 1] x [0, H - 1], both ends included, have depth; the last column and row are read
+    through the cell before them. Outside, and for an image under 2 x 2 pixels, NaN.
     """
     h, w = depth_m.shape
     px = np.asarray(pixels, dtype=np.float64).reshape(-1, 2)
-    x0 = np.floor(px[:, 0]).astype(np.int64)
-    y0 = np.floor(px[:, 1]).astype(np.int64)
-    ok = (x0 >= 0) & (y0 >= 0) & (x0 + 1 < w) & (y0 + 1 < h)
+    if h < 2 or w < 2:
+        return np.full(len(px), np.nan)
+    with np.errstate(invalid="ignore"):
+        ok = (px[:, 0] >= 0) & (px[:, 1] >= 0) & (px[:, 0] <= w - 1) & (px[:, 1] <= h - 1)
+    safe = np.where(ok[:, None], px, 0.0)  # NaN/inf positions would warn in the int cast
+    x0 = np.floor(safe[:, 0]).astype(np.int64)
+    y0 = np.floor(safe[:, 1]).astype(np.int64)
     x0c, y0c = np.clip(x0, 0, w - 2), np.clip(y0, 0, h - 2)
     d = np.stack([depth_m[y0c, x0c], depth_m[y0c, x0c + 1],
                   depth_m[y0c + 1, x0c], depth_m[y0c + 1, x0c + 1]], axis=1).astype(np.float64)
     with np.errstate(invalid="ignore"):
         lo, hi = d.min(axis=1), d.max(axis=1)
         ok &= np.isfinite(lo) & np.isfinite(hi) & (lo > 0) & (hi - lo <= max_rel_step * lo)
-    fx = px[:, 0] - x0c
-    fy = px[:, 1] - y0c
+    fx = safe[:, 0] - x0c
+    fy = safe[:, 1] - y0c
     val = (d[:, 0] * (1 - fx) * (1 - fy) + d[:, 1] * fx * (1 - fy)
            + d[:, 2] * (1 - fx) * fy + d[:, 3] * fx * fy)
     return np.where(ok, val, np.nan)

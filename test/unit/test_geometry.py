@@ -1,3 +1,5 @@
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -106,6 +108,24 @@ def test_sample_depth_bilinear_and_edges():
     holes = plane.copy()
     holes[5, 5] = np.nan
     assert np.isnan(g.sample_depth(holes, np.array([[4.5, 4.5], [-1.0, 2.0], [29.5, 2.0]]))).all()
+
+
+def test_sample_depth_reaches_the_last_pixel_centre():
+    """Pixel centres run 0 .. W-1 and 0 .. H-1, both included: the last column and row have depth
+    (read through the cell before them), a hair beyond has none, and a non-finite position is
+    NaN without a warning."""
+    yy, xx = np.mgrid[0:20, 0:30].astype(np.float64)
+    plane = 2.0 + 0.01 * xx + 0.02 * yy
+    at = np.array([[29.0, 19.0], [29.0, 7.5], [12.25, 19.0], [0.0, 0.0]])
+    np.testing.assert_allclose(g.sample_depth(plane, at), 2.0 + 0.01 * at[:, 0] + 0.02 * at[:, 1],
+                               rtol=1e-12)
+    beyond = np.array([[29.0 + 1e-9, 5.0], [5.0, 19.0 + 1e-9], [-1e-9, 5.0], [5.0, -1e-9]])
+    assert np.isnan(g.sample_depth(plane, beyond)).all()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert np.isnan(g.sample_depth(plane, np.array([[np.nan, 3.0], [np.inf, 2.0]]))).all()
+    # a 1-pixel-wide image has no bilinear cell: NaN rather than an index wrapped to the far side
+    assert np.isnan(g.sample_depth(np.full((5, 1), 2.0), np.array([[0.0, 2.0]]))).all()
 
 
 def test_undistort_pixels_inverts_opencv_distortion():

@@ -347,19 +347,19 @@ def test_depth_is_judged_from_exactly_min_depth_points():
     assert f.depth_points == n and f.depth_residual == 0.0 and f.ok is True
 
 
-def test_a_depth_point_on_the_first_pixel_centre_is_inside():
-    """Pixel centres start at 0 (origin at the centre of the top-left pixel): a point that
-    projects exactly onto pixel (0, 0) is compared. f = 32 and an integer principal point keep
-    the projection exact. (The last row and column are not tested: `sample_depth` has no
-    depth there at integer positions, so the ``<= W - 1`` bound cannot be observed.)"""
+def test_depth_points_on_the_first_and_last_pixel_centres_are_inside():
+    """Pixel centres run from 0 to W - 1 (origin at the centre of the top-left pixel): points
+    that project exactly onto the first or the last column or row are compared, both bounds
+    inclusive. f = 32 and an integer principal point keep the projection exact."""
     from mast3r_ros.core.map_check.measure import _depth_residuals, _lift
     from mast3r_ros.core.types import CameraIntrinsics
 
     v = _flat_view(2.0)
     v.cam = CameraIntrinsics(40, 30, np.array([[32.0, 0, 20], [0, 32.0, 15], [0, 0, 1]]),
                              np.zeros(5))
-    v.pts = _lift(np.array([[0.0, 0.0], [0.0, 5.0], [5.0, 0.0]]), np.full(3, 2.0), v.cam)
-    assert np.array_equal(_depth_residuals(v, v, np.eye(4), 1.0, 0.05), np.zeros(3))
+    px = np.array([[0.0, 0.0], [0.0, 5.0], [5.0, 0.0], [39.0, 29.0], [39.0, 5.0], [5.0, 29.0]])
+    v.pts = _lift(px, np.full(len(px), 2.0), v.cam)
+    assert np.array_equal(_depth_residuals(v, v, np.eye(4), 1.0, 0.05), np.zeros(len(px)))
 
 
 def test_a_depth_residual_equal_to_the_tolerance_agrees():
