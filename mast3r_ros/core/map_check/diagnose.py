@@ -117,8 +117,7 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     if best is not None:
         err, name, fixed, factor = best
         nices = _nice_factors(factor)
-        nice = nices[0]
-        factor = 1.0 if abs(math.log(factor)) < math.log(1.25) else factor
+        nice = nices[0]  # the fit grid's neighbours of x1 (10^±0.05) are within 15 %: x1
         for f in dict.fromkeys(nices + [factor]):  # the snapped unit confusions first
             if not name and f == 1.0:
                 continue
