@@ -51,8 +51,8 @@ from typing import Any, BinaryIO, Iterable, List, Optional, Sequence, Tuple, Uni
 import numpy as np
 import torch
 
-from .devices import resolve_device
-from .errors import CheckpointError, InputError, MapFormatError
+from ..devices import resolve_device
+from ..errors import CheckpointError, InputError, MapFormatError
 
 log = logging.getLogger(__name__)
 
@@ -809,7 +809,7 @@ class AsmkIndex:
     # -- persistence (npz, no pickle) -------------------------------------------------
     def save(self, path: str) -> None:
         """Write the index atomically as ``.npz`` (readable with ``allow_pickle=False``)."""
-        from .fileio import atomic_write_bytes
+        from ..fileio import atomic_write_bytes
 
         buf = io.BytesIO()
         np.savez(buf, version=np.int64(INDEX_VERSION), offsets=self.offsets,
