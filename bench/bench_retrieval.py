@@ -201,7 +201,7 @@ def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[
     ``top`` ids are asserted equal across backends (scores within 1e-12 relative), and the
     first query's full scores."""
     import asmk_prev as prev
-    from mast3r_ros.core.asmk.index import _faiss
+    from mast3r_ros.core.asmk.codes import _faiss
 
     t0 = time.perf_counter()
     index = fabricated_index(n_kf, nfeat, zipf)
@@ -342,7 +342,7 @@ def main() -> int:
         args.skip_tiny = args.skip_official = True
         args.backends = "before,numpy,faiss,torch"
     torch.set_num_threads(args.threads)
-    from mast3r_ros.core.asmk.index import _faiss
+    from mast3r_ros.core.asmk.codes import _faiss
 
     res: Dict[str, object] = {"torch": torch.__version__, "numpy": np.__version__,
                               "faiss": getattr(_faiss(), "__version__", None),

@@ -238,14 +238,15 @@ def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_coun
     """faiss, numpy with np.bitwise_count (numpy 2) and numpy without it (numpy 1.x: SWAR
     byte counts / byte table) give the same Hamming integers, so the same scores as the
     formula; the codes near the kernel's threshold (Hamming B/2) included."""
+    import mast3r_ros.core.asmk.codes as asmk_codes
     import mast3r_ros.core.asmk.index as asmk_index
 
     if bitwise_count and not hasattr(np, "bitwise_count"):
         pytest.skip("numpy 1.x has no bitwise_count")
-    monkeypatch.setattr(asmk_index, "_HAS_BITWISE_COUNT", bitwise_count)
+    monkeypatch.setattr(asmk_codes, "_HAS_BITWISE_COUNT", bitwise_count)
     db, q = _threshold_case(np.random.default_rng(dim), dim)
     want = _plain_scores(db, q, dim)
-    backends = ["numpy"] + (["faiss"] if asmk_index._faiss() is not None else [])
+    backends = ["numpy"] + (["faiss"] if asmk_codes._faiss() is not None else [])
     for backend in backends:
         index = AsmkIndex.build(db, 40, dim)
         index.backend = backend
@@ -346,12 +347,12 @@ def test_torch_backend_ties_empty_query_and_missing_words():
 def test_auto_backend_follows_the_device(monkeypatch):
     import torch
 
-    import mast3r_ros.core.asmk.index as asmk_index
+    import mast3r_ros.core.asmk.codes as asmk_codes
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no copy is made here
 
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 8, 4), 8, 64)
-    assert index.resolved_backend() == ("faiss" if asmk_index._faiss() is not None else "numpy")
+    assert index.resolved_backend() == ("faiss" if asmk_codes._faiss() is not None else "numpy")
     assert index.to("cuda") is index and index.resolved_backend() == "torch"  # no query
     index.backend = "numpy"
     assert index.resolved_backend() == "numpy"
@@ -388,12 +389,12 @@ def test_scoring_reuses_scratch_and_handles_concurrent_queries():
 
 
 def test_backend_names_are_checked(monkeypatch):
-    import mast3r_ros.core.asmk.index as asmk_index
+    import mast3r_ros.core.asmk.codes as asmk_codes
 
     with pytest.raises(InputError, match="backend"):
         AsmkIndex(np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros((0, 4), np.uint8),
                   np.zeros(0, np.int32), 32, backend="gpu")
-    monkeypatch.setattr(asmk_index, "_FAISS", False)  # as without faiss installed
+    monkeypatch.setattr(asmk_codes, "_FAISS", False)  # as without faiss installed
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 4, 4), 8, 32)
     index.backend = "faiss"
     with pytest.raises(InputError, match="faiss"):

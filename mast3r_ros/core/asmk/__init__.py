@@ -34,15 +34,21 @@ search is torch matmuls over centroid chunks (on the GPU when the codebook is mo
 
 The codebook ``.pkl`` is a pickle: `load_codebook` reads it with a restricted unpickler that
 resolves only numpy's array-reconstruction globals and refuses anything else.
+
+Modules: `unpickle` (the restricted unpickler, `safe_unpickle`), `codebook` (`Codebook`, its
+nearest-word search, `load_codebook`), `codes` (bit packing, Hamming distances on the CPU and
+the torch popcount), `aggregate` (features -> `AsmkVector`), `index` (the inverted file
+`AsmkIndex`: scoring, top-k, persistence). Import the public names from this package.
 """
 
 from __future__ import annotations
 
-from .index import (ALPHA, INDEX_VERSION, MULTIPLE_ASSIGNMENT_DB, MULTIPLE_ASSIGNMENT_QUERY,
-                    THRESHOLD, AsmkIndex, AsmkVector, Codebook, aggregate, aggregate_database,
-                    aggregate_many, aggregate_query, binarize, code_bytes, codes_as_uint32,
-                    hamming_lists, load_codebook, parse_cluster_count, popcount_rows_torch,
-                    residual_sums, safe_unpickle, similarity_matrix)
+from .aggregate import (MULTIPLE_ASSIGNMENT_DB, MULTIPLE_ASSIGNMENT_QUERY, AsmkVector, aggregate,
+                        aggregate_database, aggregate_many, aggregate_query, residual_sums)
+from .codebook import Codebook, load_codebook, parse_cluster_count
+from .codes import binarize, code_bytes, codes_as_uint32, hamming_lists, popcount_rows_torch
+from .index import ALPHA, INDEX_VERSION, THRESHOLD, AsmkIndex, similarity_matrix
+from .unpickle import safe_unpickle
 
 __all__ = [
     "ALPHA", "INDEX_VERSION", "MULTIPLE_ASSIGNMENT_DB", "MULTIPLE_ASSIGNMENT_QUERY", "THRESHOLD",
