@@ -201,7 +201,7 @@ def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[
     ``top`` ids are asserted equal across backends (scores within 1e-12 relative), and the
     first query's full scores."""
     import asmk_prev as prev
-    from mast3r_ros.core import asmk
+    from mast3r_ros.core.asmk.codes import _faiss
 
     t0 = time.perf_counter()
     index = fabricated_index(n_kf, nfeat, zipf)
@@ -209,7 +209,7 @@ def bench_scale(n_kf: int, nfeat: int, zipf: float, repeats: int, threads: List[
     rng = np.random.default_rng(7)
     queries = [fabricated_query(rng, nfeat, zipf) for _ in range(repeats)]
     res: Dict[str, object] = {}
-    backends = [b for b in backends if b != "faiss" or asmk._faiss() is not None]
+    backends = [b for b in backends if b != "faiss" or _faiss() is not None]
     if len(backends) == 0:
         raise SystemExit("--backends: none of them is available")
     cpu = [b for b in backends if b in ("numpy", "faiss")]
@@ -342,10 +342,10 @@ def main() -> int:
         args.skip_tiny = args.skip_official = True
         args.backends = "before,numpy,faiss,torch"
     torch.set_num_threads(args.threads)
-    from mast3r_ros.core import asmk
+    from mast3r_ros.core.asmk.codes import _faiss
 
     res: Dict[str, object] = {"torch": torch.__version__, "numpy": np.__version__,
-                              "faiss": getattr(asmk._faiss(), "__version__", None),
+                              "faiss": getattr(_faiss(), "__version__", None),
                               "cpu_threads": args.threads, "cpus": os.cpu_count(),
                               "loadavg_start": os.getloadavg()[0]}
     print(f"torch {torch.__version__}, numpy {np.__version__}, faiss {res['faiss']}, "

@@ -238,26 +238,27 @@ def test_scoring_backends_equal_the_plain_formula(monkeypatch, dim, bitwise_coun
     """faiss, numpy with np.bitwise_count (numpy 2) and numpy without it (numpy 1.x: SWAR
     byte counts / byte table) give the same Hamming integers, so the same scores as the
     formula; the codes near the kernel's threshold (Hamming B/2) included."""
-    from mast3r_ros.core import asmk
+    import mast3r_ros.core.asmk.codes as asmk_codes
+    import mast3r_ros.core.asmk.index as asmk_index
 
     if bitwise_count and not hasattr(np, "bitwise_count"):
         pytest.skip("numpy 1.x has no bitwise_count")
-    monkeypatch.setattr(asmk, "_HAS_BITWISE_COUNT", bitwise_count)
+    monkeypatch.setattr(asmk_codes, "_HAS_BITWISE_COUNT", bitwise_count)
     db, q = _threshold_case(np.random.default_rng(dim), dim)
     want = _plain_scores(db, q, dim)
-    backends = ["numpy"] + (["faiss"] if asmk._faiss() is not None else [])
+    backends = ["numpy"] + (["faiss"] if asmk_codes._faiss() is not None else [])
     for backend in backends:
         index = AsmkIndex.build(db, 40, dim)
         index.backend = backend
         for block_rows, threads in ((16384, 1), (7, 1), (5, 3)):
             got = index.query(q, block_rows=block_rows, threads=threads)
             np.testing.assert_allclose(got, want, rtol=1e-12, atol=0, err_msg=backend)
-        monkeypatch.setattr(asmk, "_PART_ENTRIES", 37)  # several parts, summed in order
+        monkeypatch.setattr(asmk_index, "_PART_ENTRIES", 37)  # several parts, summed in order
         one = index.query(q, threads=1)
         np.testing.assert_allclose(one, want, rtol=1e-12, atol=0, err_msg=backend)
         np.testing.assert_array_equal(index.query(q, threads=3), one)
         np.testing.assert_array_equal(index.query(q, block_rows=5, threads=2), one)
-        monkeypatch.setattr(asmk, "_PART_ENTRIES", 1 << 16)
+        monkeypatch.setattr(asmk_index, "_PART_ENTRIES", 1 << 16)
 
 
 def _threshold_case(rng, dim, n=60, num_words=40):
@@ -346,12 +347,12 @@ def test_torch_backend_ties_empty_query_and_missing_words():
 def test_auto_backend_follows_the_device(monkeypatch):
     import torch
 
-    from mast3r_ros.core import asmk
+    import mast3r_ros.core.asmk.codes as asmk_codes
 
     monkeypatch.setattr(torch.cuda, "is_available", lambda: True)  # no copy is made here
 
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 8, 4), 8, 64)
-    assert index.resolved_backend() == ("faiss" if asmk._faiss() is not None else "numpy")
+    assert index.resolved_backend() == ("faiss" if asmk_codes._faiss() is not None else "numpy")
     assert index.to("cuda") is index and index.resolved_backend() == "torch"  # no query
     index.backend = "numpy"
     assert index.resolved_backend() == "numpy"
@@ -388,12 +389,12 @@ def test_scoring_reuses_scratch_and_handles_concurrent_queries():
 
 
 def test_backend_names_are_checked(monkeypatch):
-    from mast3r_ros.core import asmk
+    import mast3r_ros.core.asmk.codes as asmk_codes
 
     with pytest.raises(InputError, match="backend"):
         AsmkIndex(np.zeros(2, np.int64), np.zeros(0, np.int32), np.zeros((0, 4), np.uint8),
                   np.zeros(0, np.int32), 32, backend="gpu")
-    monkeypatch.setattr(asmk, "_FAISS", False)  # as without faiss installed
+    monkeypatch.setattr(asmk_codes, "_FAISS", False)  # as without faiss installed
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 4, 4), 8, 32)
     index.backend = "faiss"
     with pytest.raises(InputError, match="faiss"):
