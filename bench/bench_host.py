@@ -190,7 +190,7 @@ def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
     X, x, S, g, centres = _pooled(scene.correspondences(idx), scene.kf_poses, idx)
     p = cfg.pnp
     clock = StageClock()
-    mod = pnp_prev if variant == "prev" else pnp
+    mod = pnp_prev if variant == "prev" else pnp.linearise
     clock.wrap(mod, "_ransac_poselib", "ransac")
     clock.wrap(mod, "_ransac_opencv", "ransac")
     # the refine/re-score fixed point, the initial scoring included

@@ -495,7 +495,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     1..max_keyframes), PnP-RANSAC, refinement and covariance -- and leaves the matcher's random
     stream as it found it."""
     from mast3r_ros.core import localizer as loc_mod
-    from mast3r_ros.core import pnp
+    from mast3r_ros.core.pnp import linearise as pnp
 
     eng = PerfectEngine(frames)
     loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=3), eng,

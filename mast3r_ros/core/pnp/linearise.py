@@ -63,9 +63,9 @@ from typing import Any, Optional, Tuple
 
 import numpy as np
 
-from .errors import ConfigError, InputError
-from .geometry import invert_pose, make_pose, undistort_pixels
-from .types import CameraIntrinsics, check_point_rows
+from ..errors import ConfigError, InputError
+from ..geometry import invert_pose, make_pose, undistort_pixels
+from ..types import CameraIntrinsics, check_point_rows
 
 log = logging.getLogger(__name__)
 
