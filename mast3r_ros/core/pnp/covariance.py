@@ -2,7 +2,8 @@
 
 `UncertaintyModel` holds the model's parameters. `pose_covariance` computes the covariance of a
 pose from its inlier correspondences; `_covariance_f` from the `linearise._Rows` rows of the
-inliers that `solve_pnp` already has.
+inliers that `solve_pnp` already has (`_regular_inverse` inverts the normal matrix unless it is
+singular, `_projected_point_cov` projects the 3-D points' covariances into the query image).
 
 "The module docstring" in the docstrings below is the package's (`core.pnp`): the
 perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` and the covariance model.
@@ -11,7 +12,7 @@ perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` and the covariance mode
 from __future__ import annotations
 
 import dataclasses
-from typing import Optional
+from typing import Optional, Tuple
 
 import numpy as np
 
@@ -67,6 +68,51 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     return _covariance_f(map_from_cam, rows, F, r, points_cov, groups, group_centres, model)
 
 
+def _regular_inverse(H: np.ndarray) -> Optional[np.ndarray]:
+    """``H^-1`` of the 6x6 normal matrix, None when it is singular or not finite
+    (`_covariance_f`)."""
+    # singular H (e.g. matches on fewer than three distinct points): inv() raises only on an
+    # exact zero pivot, and otherwise returns round-off -- a 'covariance' with negative
+    # variances. Judge the rank on the Jacobi-scaled H (px^2/m^2 beside px^2/rad^2): a 10 cm
+    # patch at 10 m still scores ~1e-6, a rank-deficient H ~1e-16.
+    dH = np.diag(H)
+    if not (np.isfinite(H).all() and (dH > 0).all()):
+        return None
+    s = 1.0 / np.sqrt(dH)
+    e = np.linalg.eigvalsh(H * s[:, None] * s[None, :])
+    if e[0] <= 1e-12 * e[-1]:
+        return None
+    try:
+        return np.linalg.inv(H)
+    except np.linalg.LinAlgError:
+        return None
+
+
+def _projected_point_cov(R: np.ndarray, rows: _Rows, F: np.ndarray,
+                         points_cov) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(puu, puv, pvv), each (n,): the entries of ``P_i = JX_i S_i JX_i^T`` (`_covariance_f`)
+    from the (n, 3, 3) ``points_cov`` (NaN entries count as 0) at the rotation ``R`` of
+    ``map_from_cam`` and the rows ``F`` (8, n) of the inliers."""
+    n = F.shape[1]
+    # with wu = fx iz (R_0 - xn R_2), wv = fy iz (R_1 - yn R_2) (`_linearise`), the entries
+    # are quadratic forms of the point covariance in camera axes, c_ab = R_a^T S_i R_b:
+    # puu = fx^2 iz^2 (c00 - 2 xn c02 + xn^2 c22), pvv likewise, and
+    # puv = fx fy iz^2 (c01 - yn c02 - xn c12 + xn yn c22); the six c_ab rows of all points
+    # are one (6, 9) x (9, n) product
+    S9 = np.asarray(points_cov, dtype=np.float64).reshape(n, 9)
+    if np.isnan(S9).any():
+        S9 = np.where(np.isnan(S9), 0.0, S9)
+    Mc = np.stack([np.outer(R[:, a], R[:, b]).ravel()
+                   for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))])
+    c00, c11, c22, c01, c02, c12 = Mc @ S9.T
+    iz, xn, yn = F[0], F[6], F[7]
+    iz2 = iz * iz
+    puu = (c00 - 2.0 * xn * c02 + xn * xn * c22) * (rows.fx * rows.fx * iz2)
+    pvv = (c11 - 2.0 * yn * c12 + yn * yn * c22) * (rows.fy * rows.fy * iz2)
+    puv = (c01 - yn * c02 - xn * c12 + F[3] * c22) * (rows.fx * rows.fy * iz2)
+    return puu, puv, pvv
+
+
 def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.ndarray,
                   points_cov, groups, group_centres,
                   model: UncertaintyModel) -> Optional[np.ndarray]:
@@ -87,42 +133,15 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
     Lu, Lv = rows.basis(R)
     Gf = F @ F.T
     H = Lu @ Gf @ Lu.T + Lv @ Gf @ Lv.T
-    # singular H (e.g. matches on fewer than three distinct points): inv() raises only on an
-    # exact zero pivot, and otherwise returns round-off -- a 'covariance' with negative
-    # variances. Judge the rank on the Jacobi-scaled H (px^2/m^2 beside px^2/rad^2): a 10 cm
-    # patch at 10 m still scores ~1e-6, a rank-deficient H ~1e-16.
-    dH = np.diag(H)
-    if not (np.isfinite(H).all() and (dH > 0).all()):
-        return None
-    s = 1.0 / np.sqrt(dH)
-    e = np.linalg.eigvalsh(H * s[:, None] * s[None, :])
-    if e[0] <= 1e-12 * e[-1]:
-        return None
-    try:
-        Hi = np.linalg.inv(H)
-    except np.linalg.LinAlgError:
+    Hi = _regular_inverse(H)
+    if Hi is None:
         return None
     ru, rv = r[0], r[1]
     # the 3-D points' covariances projected into the query image, P_i = JX_i S_i JX_i^T, as the
     # rows of its symmetric 2x2 entries (puu, puv; puv, pvv); JX_i's rows are wu_i, wv_i
     puu = puv = pvv = None
     if points_cov is not None:
-        # with wu = fx iz (R_0 - xn R_2), wv = fy iz (R_1 - yn R_2) (`_linearise`), the entries
-        # are quadratic forms of the point covariance in camera axes, c_ab = R_a^T S_i R_b:
-        # puu = fx^2 iz^2 (c00 - 2 xn c02 + xn^2 c22), pvv likewise, and
-        # puv = fx fy iz^2 (c01 - yn c02 - xn c12 + xn yn c22); the six c_ab rows of all points
-        # are one (6, 9) x (9, n) product
-        S9 = np.asarray(points_cov, dtype=np.float64).reshape(n, 9)
-        if np.isnan(S9).any():
-            S9 = np.where(np.isnan(S9), 0.0, S9)
-        Mc = np.stack([np.outer(R[:, a], R[:, b]).ravel()
-                       for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))])
-        c00, c11, c22, c01, c02, c12 = Mc @ S9.T
-        iz, xn, yn = F[0], F[6], F[7]
-        iz2 = iz * iz
-        puu = (c00 - 2.0 * xn * c02 + xn * xn * c22) * (rows.fx * rows.fx * iz2)
-        pvv = (c11 - 2.0 * yn * c12 + yn * yn * c22) * (rows.fy * rows.fy * iz2)
-        puv = (c01 - yn * c02 - xn * c12 + F[3] * c22) * (rows.fx * rows.fy * iz2)
+        puu, puv, pvv = _projected_point_cov(R, rows, F, points_cov)
     dof = max(2 * n - 6, 1)
     if model.pixel_sigma_px is None:  # the query pixel noise is what the 3-D part leaves over
         tr = 0.0 if puu is None else float(puu.sum() + pvv.sum())
