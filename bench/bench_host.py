@@ -15,7 +15,7 @@ a frame RANSAC can hardly solve, for the worst-case cost):
 * ``prev``: the PnP module as landed at stop 14 (frozen copy ``bench/pnp_prev.py``: RANSAC on
   at most ``pnp.ransac_max_points`` matches, the refine/re-score fixed point with separate
   linearisation, trial and re-scoring passes, the covariance computed afresh on the inliers);
-* ``new``: the current ``core/pnp.py`` (one projection per trial pose serves as the trial's
+* ``new``: the current ``core/pnp/`` package (one projection per trial pose serves as the trial's
   cost, the re-scoring and the next linearisation; the covariance reuses the last one).
 
 Both run with the configured defaults (``pnp.ransac_max_points``, ``pnp.max_iterations``).
@@ -61,6 +61,8 @@ import numpy as np  # noqa: E402
 import pnp_prev  # noqa: E402
 from mast3r_ros.core import localizer as loc_mod  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
+from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
+from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig  # noqa: E402
 from mast3r_ros.core.geometry import make_pose, pose_error  # noqa: E402
 from mast3r_ros.core.types import Correspondences, Frame  # noqa: E402
@@ -80,7 +82,7 @@ STAGES = ("ransac", "refine", "covariance", "solve_pnp", "localize", "other")
 
 
 def _rot(w: np.ndarray) -> np.ndarray:
-    return pnp._so3_exp(np.asarray(w, np.float64))
+    return _so3_exp(np.asarray(w, np.float64))
 
 
 def _random_pose(rng, centre_sigma=1.0) -> np.ndarray:
@@ -190,7 +192,8 @@ def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
     X, x, S, g, centres = _pooled(scene.correspondences(idx), scene.kf_poses, idx)
     p = cfg.pnp
     clock = StageClock()
-    mod = pnp_prev if variant == "prev" else pnp
+    # the module whose globals solve_pnp looks the timed functions up in
+    mod = pnp_prev if variant == "prev" else pnp_solve
     clock.wrap(mod, "_ransac_poselib", "ransac")
     clock.wrap(mod, "_ransac_opencv", "ransac")
     # the refine/re-score fixed point, the initial scoring included

@@ -142,7 +142,7 @@ class GateConfig:
 
 @dataclasses.dataclass(frozen=True)
 class CovarianceConfig:
-    """The pose covariance model (core/pnp.py module docstring, core/uncertainty.py), parameters
+    """The pose covariance model (core/pnp package docstring, core/uncertainty.py), parameters
     ``covariance.*``. The depth
     and pointmap defaults come from the literature (cited per field); the keyframe pose error
     describes the map's trajectory and should be set for it: 1 cm / 1 deg is typical of RGB-D

@@ -560,7 +560,7 @@ class Localizer:
         x = np.concatenate([c.points2d for c in corrs]) if corrs else np.zeros((0, 2))
         p, cv = self.config.pnp, self.config.covariance
         # per-point 3-D covariances (NaN = unknown, counted as exact) and each point's keyframe,
-        # for the covariance model only (core/pnp.py); the pose does not depend on them
+        # for the covariance model only (core/pnp/); the pose does not depend on them
         S = (np.concatenate([c.points3d_cov if c.points3d_cov is not None
                              else np.full((len(c), 3, 3), np.nan) for c in corrs])
              if corrs else np.zeros((0, 3, 3)))

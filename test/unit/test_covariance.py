@@ -1,4 +1,4 @@
-"""The pose covariance model (core/pnp.py, core/uncertainty.py): propagation against Monte Carlo
+"""The pose covariance model (core/pnp/, core/uncertainty.py): propagation against Monte Carlo
 and chi^2 coverage on a synthetic scene with exact ground truth and realistic noise."""
 
 import sys
@@ -8,6 +8,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import pnp
+from mast3r_ros.core.pnp import covariance as pnp_cov
+from mast3r_ros.core.pnp import linearise as pnp_lin
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import invert_pose, look_at, make_pose
 from mast3r_ros.core.uncertainty import depth_point_covariance, pointmap_point_covariance
@@ -21,7 +23,7 @@ SIG_T, SIG_R = 0.01, np.radians(1.0)
 
 
 def _perturb(T, rng, sig_t, sig_r):
-    return pnp._perturb(T, np.concatenate([rng.normal(0, sig_t, 3), rng.normal(0, sig_r, 3)]))
+    return pnp_lin._perturb(T, np.concatenate([rng.normal(0, sig_t, 3), rng.normal(0, sig_r, 3)]))
 
 
 def _keyframe_points(rng, n):
@@ -105,7 +107,7 @@ def test_single_keyframe_error_transfers_rigidly():
     model = pnp.UncertaintyModel(1e-6, SIG_T, SIG_R, variance_factor=False)
     cov = pnp.pose_covariance(q, X, x, K, None, np.zeros(len(X), int), kf[None, :3, 3], model)
     B = np.eye(6)
-    B[:3, 3:] = -pnp._skew(q[:3, 3] - kf[:3, 3])
+    B[:3, 3:] = -pnp_cov._skew(q[:3, 3] - kf[:3, 3])
     want = B @ np.diag([SIG_T ** 2] * 3 + [SIG_R ** 2] * 3) @ B.T
     np.testing.assert_allclose(cov, want, rtol=1e-3, atol=1e-8)  # + the 1/12 px floor
 
@@ -190,7 +192,7 @@ def _reference_covariance(T, X, x, S, groups, centres, model):
     """The module docstring's formulas point by point (slow, obvious): what the vectorised
     `pnp.pose_covariance` must equal."""
     n = len(X)
-    J = pnp._jacobian(T, X, K).reshape(n, 2, 6)
+    J = pnp_lin._jacobian(T, X, K).reshape(n, 2, 6)
     H = sum(J[i].T @ J[i] for i in range(n))
     Hi = np.linalg.inv(H)
     JX = [np.stack([(pnp.reprojection_residuals(invert_pose(T), X[i:i + 1] + d, x[i:i + 1], K)[0]
@@ -212,7 +214,7 @@ def _reference_covariance(T, X, x, S, groups, centres, model):
     cov = s2 * Hi @ sum(J[i].T @ A[i] @ J[i] for i in range(n)) @ Hi
     s_kf = np.diag([model.map_pose_sigma_m ** 2] * 3 + [model.map_pose_sigma_rad ** 2] * 3)
     for k in np.unique(groups):
-        G = -Hi @ sum(J[i].T @ JX[i] @ np.hstack([np.eye(3), -pnp._skew(X[i] - centres[k])])
+        G = -Hi @ sum(J[i].T @ JX[i] @ np.hstack([np.eye(3), -pnp_cov._skew(X[i] - centres[k])])
                       for i in np.flatnonzero(groups == k))
         cov = cov + G @ s_kf @ G.T
     return 0.5 * (cov + cov.T)
@@ -290,7 +292,7 @@ def test_given_pixel_sigma_is_inflated_by_the_residuals_never_deflated():
     rng = np.random.default_rng(3)
     X, x, _, _, _, q = _frame(rng, n=80, outliers=0.0, n_kf=1)
     r, _ = pnp.reprojection_residuals(invert_pose(q), X, np.zeros_like(x), K)
-    J = pnp._jacobian(q, X, K)
+    J = pnp_lin._jacobian(q, X, K)
     Hi = np.linalg.inv(J.T @ J)
     sigma, dof = 0.5, 2 * len(X) - 6
     exact = pnp.pose_covariance(q, X, r, K, model=pnp.UncertaintyModel(sigma))  # chi2 = 0

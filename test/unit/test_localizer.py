@@ -495,7 +495,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     1..max_keyframes), PnP-RANSAC, refinement and covariance -- and leaves the matcher's random
     stream as it found it."""
     from mast3r_ros.core import localizer as loc_mod
-    from mast3r_ros.core import pnp
+    from mast3r_ros.core.pnp import solve as pnp_solve
 
     eng = PerfectEngine(frames)
     loc = Localizer(KeyframeMap.load(small_map), _mast3r_cfg(max_keyframes=3), eng,
@@ -515,9 +515,10 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     spy(eng, "decode", "decode", lambda a, out: len(a[0]))
     spy(eng, "encode", "encode")
     spy(loc.retrieval, "rank", "rank")
-    spy(pnp, "_ransac_poselib", "ransac")
-    spy(pnp, "_ransac_opencv", "ransac")
-    spy(pnp, "_covariance_f", "covariance")  # what solve_pnp computes it with
+    # patched where solve_pnp looks them up (core/pnp/solve.py imports them by name)
+    spy(pnp_solve, "_ransac_poselib", "ransac")
+    spy(pnp_solve, "_ransac_opencv", "ransac")
+    spy(pnp_solve, "_covariance_f", "covariance")  # what solve_pnp computes it with
     spy(loc_mod, "solve_pnp", "solve")
     state = loc.matcher.rng.bit_generator.state
     report = loc.warmup()

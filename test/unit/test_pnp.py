@@ -3,6 +3,8 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import pnp
+from mast3r_ros.core.pnp.linearise import _jacobian, _perturb
+from mast3r_ros.core.pnp.ransac import _ransac_opencv
 from mast3r_ros.core.errors import ConfigError, InputError
 from mast3r_ros.core.geometry import invert_pose, make_pose, pose_error, transform_points
 from mast3r_ros.core.types import CameraIntrinsics
@@ -112,7 +114,7 @@ def test_refine_false_returns_the_solvers_pose_unrefined():
     x = x + rng.normal(0, 1.0, x.shape)
     kw = dict(backend="opencv", reproj_error_px=4.0, ransac_max_points=0)
     res = pnp.solve_pnp(X, x, CAM, refine=False, **kw)
-    solver = invert_pose(pnp._ransac_opencv(X, x, CAM.K, 4.0, 1000, 0.9999, 0))
+    solver = invert_pose(_ransac_opencv(X, x, CAM.K, 4.0, 1000, 0.9999, 0))
     assert res.success
     np.testing.assert_array_equal(res.map_from_cam, solver)
     r, z = pnp.reprojection_residuals(invert_pose(solver), X, x, CAM.K)
@@ -136,14 +138,14 @@ def test_refinement_converges_from_a_perturbed_pose(cam, rotvec, shift):
 @pytest.mark.parametrize("cam", [CAM, CAM_ANISO], ids=["square", "aniso"])
 def test_jacobian_matches_finite_differences(cam):
     X, _, T, _ = _scene(5, n=20, cam=cam)
-    J = pnp._jacobian(T, X, cam.K)
+    J = _jacobian(T, X, cam.K)
     num = np.zeros_like(J)
     for k in range(6):
         d = np.zeros(6)
         d[k] = 1e-6
-        rp, _ = pnp.reprojection_residuals(invert_pose(pnp._perturb(T, d)), X, np.zeros((20, 2)),
+        rp, _ = pnp.reprojection_residuals(invert_pose(_perturb(T, d)), X, np.zeros((20, 2)),
                                            cam.K)
-        rm, _ = pnp.reprojection_residuals(invert_pose(pnp._perturb(T, -d)), X, np.zeros((20, 2)),
+        rm, _ = pnp.reprojection_residuals(invert_pose(_perturb(T, -d)), X, np.zeros((20, 2)),
                                            cam.K)
         num[:, k] = ((rp - rm) / 2e-6).reshape(-1)
     np.testing.assert_allclose(J, num, rtol=1e-4, atol=1e-3)
