@@ -6,6 +6,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import keyframes as kfm
+from mast3r_ros.core.keyframes import pixels as kf_pixels
 from mast3r_ros.core.keyframes import writer as kf_writer
 from mast3r_ros.core.errors import InputError, MapFormatError
 from mast3r_ros.core.geometry import make_pose
@@ -113,7 +114,7 @@ def test_existing_folder_is_not_overwritten_unless_asked(map_path):
 def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
     out = str(tmp_path / "map")
     calls = {"n": 0}
-    real = kf_writer._encode_png
+    real = kf_pixels._encode_png
 
     def flaky(img):
         calls["n"] += 1
@@ -121,7 +122,9 @@ def test_interrupted_build_leaves_nothing(tmp_path, monkeypatch):
             raise RuntimeError("disk full")
         return real(img)
 
+    # the image is encoded by add_keyframe (writer.py), the depth by depth_to_png (pixels.py)
     monkeypatch.setattr(kf_writer, "_encode_png", flaky)
+    monkeypatch.setattr(kf_pixels, "_encode_png", flaky)
     with pytest.raises(RuntimeError):
         kfm.write_map(out, _keyframes())
     assert os.listdir(tmp_path) == []

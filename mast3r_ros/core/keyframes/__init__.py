@@ -38,8 +38,12 @@ to an existing map file-by-file (the files first, then the manifest, each via re
 see the old map or the new one.
 
 Modules: `layout` (names, records, checksums, arrays), `selection` (which frames become keyframes),
-`writer` (`MapWriter`, `write_map`), `loader` (the validated `KeyframeMap`). Import the public
-names from this package.
+`writer` (`MapWriter`, `write_map`) with `target` (where a map may be published: the overwrite
+and foreign-entry rules), `pixels` (PNG encoding of images and depth) and `writer_encodings`
+(the encodings, stores and ASMK files a build adds), `loader` (the validated `KeyframeMap`) with
+`manifest` (manifest validation), `encodings` (its cached encodings and retrieval indexes) and
+`map_files` (verified file access and the missing/truncated/corrupt file checks), `table` (the v3
+binary tables). Import the public names from this package.
 """
 
 from __future__ import annotations

@@ -9,7 +9,9 @@ Encodings for another checkpoint are added to an existing map file-by-file (the 
 the manifest, each via rename), so readers see the old map or the new one.
 
 Layout: manifest validation in ``manifest.py``, cached encodings and retrieval indexes (v1 npz,
-v2/v3 store) in ``encodings.py`` (`MapEncodings`, a base of `KeyframeMap`), file access here.
+v2/v3 store) in ``encodings.py`` (`MapEncodings`, a base of `KeyframeMap`), verified file access
+and the file checks (`missing_or_truncated`, `file_problems`, PNG headers) in ``map_files.py``
+(`MapFiles`, a base of `KeyframeMap`), loading and the keyframe accessors here.
 """
 
 from __future__ import annotations
@@ -34,16 +36,16 @@ from .layout import (
     MANIFEST,
     READ_VERSIONS,
     Keyframe,
-    sha256_hex,
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
-from .table import KeyframeTable, parse_image_name
+from .map_files import MapFiles
+from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
 
 
-class KeyframeMap(MapEncodings):
+class KeyframeMap(MapEncodings, MapFiles):
     """A loaded, validated keyframe map. Images and depth are read on demand (small LRU cache).
 
     Keyframes are addressed by their index in `keyframes` (the map-list index); ``Keyframe.id``
@@ -160,153 +162,6 @@ class KeyframeMap(MapEncodings):
                 raise MapFormatError(f"{MANIFEST}: ASMK file '{e['file']}' is not in the file "
                                      "table")
         return self
-
-    def _full(self, rel: str) -> str:
-        if os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
-            raise MapFormatError(f"{MANIFEST}: file name '{rel}' leaves the map folder")
-        return os.path.join(self.path, rel)
-
-    def _read_verified(self, rel: str, full: str, meta: Mapping[str, Any],
-                       hint: bool = True) -> bytes:
-        """The file's bytes, checked against the map's sha256. ``hint``: the error says how to
-        fix it (off for `file_problems`, whose caller lists the problems and gives the fix)."""
-        fix = (f"; `mast3r-ros check-map {self.path}` lists every problem; rebuild the map or "
-               "re-copy the file") if hint else ""
-        try:
-            with open(full, "rb") as fh:
-                data = fh.read()
-        except FileNotFoundError:
-            raise MapFormatError(f"map file missing: {full}{fix}") from None
-        except OSError as e:
-            raise MapFormatError(f"map file unreadable: {full} ({e}){fix}") from None
-        if sha256_hex(data) != meta["sha256"]:
-            raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
-        return data
-
-    def _file_meta(self, rel: str) -> Mapping[str, Any]:
-        """{"sha256", "bytes"} of a map file: the manifest's file table, or (v3) the keyframe
-        table for keyframe PNGs."""
-        meta = self.manifest["files"].get(rel)
-        if meta is None and isinstance(self.keyframes, KeyframeTable):
-            parsed = parse_image_name(rel)
-            if parsed is not None:
-                meta = self.keyframes.file_meta(*parsed)
-        if meta is None:
-            raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
-        return meta
-
-    def _read(self, rel: str) -> bytes:
-        return self._read_verified(rel, self._full(rel), self._file_meta(rel))
-
-    def _listed_files(self) -> List[Tuple[str, Optional[int]]]:
-        """(path relative to the map, size in bytes or None) of every file the map lists:
-        manifest file table, keyframe PNGs of the keyframe table and encoding chunks (v3)."""
-        out = []
-        for folder, names, sizes in self._listed_groups():
-            pre = f"{folder}/" if folder else ""
-            out.extend((pre + n, None if w < 0 else int(w)) for n, w in zip(names, sizes))
-        return out
-
-    def _listed_groups(self) -> List[Tuple[str, List[str], np.ndarray]]:
-        """`_listed_files` grouped by folder: (folder, names, sizes; -1 = unknown)."""
-        groups: Dict[str, Tuple[List[str], List[int]]] = {}
-        for rel, meta in self.manifest["files"].items():
-            self._full(rel)  # refuses names that leave the map folder
-            folder, _, name = rel.rpartition("/")
-            g = groups.setdefault(folder, ([], []))
-            g[0].append(name)
-            g[1].append(int(meta.get("bytes", -1)))
-        out = [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
-        if isinstance(self.keyframes, KeyframeTable):
-            names, sizes = self.keyframes.expected_files()
-            out.append(("keyframes", names, sizes))
-            for identity, size in self.encoding_keys():
-                store = self.encoding_store(identity, size)
-                folder = os.path.relpath(store.folder, self.path).replace(os.sep, "/")
-                arr = store.table.chunks.arr  # v3: array-backed chunk table
-                out.append((folder, list(store.table.files), np.asarray(arr["bytes"])))
-        return out
-
-    def missing_or_truncated(self) -> List[str]:
-        """One line per listed file that is missing or whose size differs from the map's
-        record (``os.stat`` only, relative to an open folder, in a few threads; no checksum).
-        Empty when every file is present."""
-        bad = []
-        for folder, names, want in self._listed_groups():
-            full = os.path.join(self.path, folder)
-            got = _stat_sizes(full, names)
-            for j in np.flatnonzero((got != want) & ((want >= 0) | (got < 0))):
-                path = os.path.join(full, names[j])
-                if got[j] < 0:
-                    bad.append(f"map file missing: {path}")
-                else:
-                    bad.append(f"map file truncated or corrupt ({int(got[j])} bytes, the map "
-                               f"says {int(want[j])}): {path}")
-        return bad
-
-    def file_problems(self) -> List[str]:
-        """Every missing, truncated or corrupt (sha256) file of the map, one line each
-        (reads every file: what ``mast3r-ros check-map`` prints)."""
-        problems = self.missing_or_truncated()
-        named = {p.rsplit(": ", 1)[-1] for p in problems}
-        for rel, _ in self._listed_files():
-            full = self._full(rel)
-            if full in named:
-                continue
-            try:
-                self._read_verified(rel, full, self._file_meta(rel) if parse_image_name(rel)
-                                    or rel in self.manifest["files"]
-                                    else self._chunk_meta(rel), hint=False)
-            except MapFormatError as e:
-                problems.append(str(e))
-        return problems
-
-    def _chunk_meta(self, rel: str) -> Mapping[str, Any]:
-        folder, name = rel.rsplit("/", 1)
-        for identity, size in self.encoding_keys():
-            store = self.encoding_store(identity, size)
-            if os.path.relpath(store.folder, self.path).replace(os.sep, "/") == folder:
-                return store.table.files[name]
-        raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
-
-    def _check_files_present(self) -> None:
-        bad = self.missing_or_truncated()
-        if bad:
-            more = (f" (and {len(bad) - 1} more missing or truncated files)" if len(bad) > 1
-                    else "")
-            raise MapFormatError(f"{bad[0]}{more}; `mast3r-ros check-map {self.path}` lists "
-                                 "every problem; rebuild the map or re-copy the files")
-
-    def _check_image_header(self, kf: Keyframe) -> None:
-        """Checksum, PNG header, size and pixel format of a keyframe's image and depth."""
-        from PIL import Image
-
-        self._headers_checked.add(kf.id)
-        for rel, modes in ((kf.image_file, ("RGB",)), (kf.depth_file, ("I;16", "I"))):
-            if rel is None:
-                continue
-            try:
-                with Image.open(io.BytesIO(self._read(rel))) as im:
-                    fmt, size, mode = im.format, im.size, im.mode
-            except MapFormatError:
-                raise
-            except Exception as e:
-                raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG ({e})"
-                                     ) from None
-            want = (kf.intrinsics.width, kf.intrinsics.height)
-            if fmt != "PNG" or size != want or mode not in modes:
-                raise MapFormatError(
-                    f"map file {self._full(rel)}: {fmt} {size[0]}x{size[1]} {mode}, keyframe "
-                    f"{kf.id} expects PNG {want[0]}x{want[1]} {' or '.join(modes)}")
-
-    def _decode(self, rel: str, kf: Optional[Keyframe] = None) -> np.ndarray:
-        if kf is not None and kf.id not in self._headers_checked:
-            self._check_image_header(kf)  # lazy maps: on the first use of the keyframe
-        data = np.frombuffer(self._read(rel), dtype=np.uint8)
-        img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
-        if img is None:
-            raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG")
-        return img
 
     def _check_retrieval(self) -> None:
         if self.version >= 2:
@@ -482,37 +337,3 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     if rel not in files or os.path.basename(rel) != rel:
         raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
     return KeyframeTable.open(os.path.join(path, rel), num, models, files[rel]["sha256"])
-
-
-def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:
-    """Sizes in bytes of ``folder/name`` for each name, -1 where missing; ``os.stat`` with a
-    directory descriptor (no path walk per file), split over a few threads (the system calls
-    run without the GIL: about 2x faster for 10^5 files on 2 cores)."""
-    def run(part: List[str]) -> List[int]:
-        out = []
-        try:
-            fd = os.open(folder, os.O_RDONLY)
-        except OSError:
-            return [-1] * len(part)
-        try:
-            for n in part:
-                try:
-                    out.append(os.stat(n, dir_fd=fd).st_size)
-                except OSError:
-                    out.append(-1)
-        finally:
-            os.close(fd)
-        return out
-
-    if os.stat not in os.supports_dir_fd:  # pragma: no cover (not Linux/macOS)
-        return np.array([os.path.getsize(os.path.join(folder, n))
-                         if os.path.exists(os.path.join(folder, n)) else -1 for n in names],
-                        np.int64)
-    if len(names) < 2000:
-        return np.asarray(run(names), np.int64)
-    import concurrent.futures
-
-    step = -(-len(names) // threads)
-    parts = [names[i:i + step] for i in range(0, len(names), step)]
-    with concurrent.futures.ThreadPoolExecutor(len(parts)) as ex:
-        return np.asarray([v for part in ex.map(run, parts) for v in part], np.int64)

@@ -14,53 +14,49 @@ descriptors, the thumbnail descriptors as a `RetrievalIndex`, optional ASMK inve
 (`core.asmk.AsmkIndex`) -- with the per-keyframe records and per-file checksums in binary tables
 (`table.py`: ``keyframe_table.npy``, each store's ``chunk_table.npy``) instead of the JSON
 manifest. ``version=2`` and ``version=1`` still write the older layouts (tests, tools).
+
+Layout: the rules for the folder a map is published at in ``target.py`` (`check_map_out`), the
+PNG encoding of images and depth in ``pixels.py`` (`depth_to_png`), the encodings, stores and ASMK
+files in ``writer_encodings.py`` (`WriterEncodings`, a base of `MapWriter`), the build and its
+commit here.
 """
 
 from __future__ import annotations
 
-import collections.abc
 import contextlib
-import json
 import logging
 import os
 import shutil
 import tempfile
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
-import cv2
 import numpy as np
 
-from ..encoding_store import DEFAULT_CHUNK_SIZE, EncodingStoreWriter, StoreTable
+from ..encoding_store import StoreTable
 from ..errors import InputError
-from ..fileio import (_umask, atomic_write_json, check_can_create, check_output_folder,
-                      output_path, replace_folder)
+from ..fileio import _umask, atomic_write_json, check_can_create, output_path, replace_folder
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
-from ..retrieval_index import IndexParams, RetrievalIndex
+from ..retrieval_index import IndexParams
 from ..types import CameraIntrinsics, check_stamp_ns
 from .layout import (
     FORMAT_NAME,
     FORMAT_VERSION,
     MANIFEST,
     THUMBNAIL_INDEX,
-    EncodingSet,
-    asmk_file,
-    encoding_file,
-    encoding_folder,
-    encodings_to_arrays,
     intrinsics_to_json,
     npz_bytes,
     sha256_hex,
 )
+from .pixels import _BuildRecords, _encode_png, _float_depth, _median_depth, depth_to_png
 from .table import (
-    CHUNK_TABLE,
     KEYFRAME_TABLE,
     build_keyframe_table,
-    chunk_table_json,
     parse_image_name,
-    write_chunk_table,
     write_keyframe_table,
 )
+from .target import _check_partial, _check_target, check_map_out
+from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
     from ..config import MapCheckConfig
@@ -68,7 +64,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-_DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
 # A keyframe whose median valid depth is beyond this is logged as a likely unit mistake
 # (centimetres passed as metres): RGB-D sensors see to ~10 m, and stereo or lidar depth rarely
 # has its median this far. A warning only: an aerial or street scene may really be that far.
@@ -77,193 +72,13 @@ PLAUSIBLE_MEDIAN_DEPTH_M = 50.0
 # writer states (`MapWriter._state`)
 _OPEN, _COMMITTED, _ABORTED, _CLOSED = "open", "committed", "aborted", "closed"
 
-
-def _encode_png(img: np.ndarray) -> bytes:
-    if img.ndim == 3:
-        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
-    ok, buf = cv2.imencode(".png", img)
-    if not ok:
-        raise InputError(f"cannot encode a {img.shape} {img.dtype} image as PNG")
-    return buf.tobytes()
-
-
-def _float_depth(depth_m: Any, what: str) -> np.ndarray:
-    """``depth_m`` as an array; `InputError` naming ``what`` unless it is floating point. Integer
-    depth is a sensor's raw units (millimetres for REP-118 16UC1 and RealSense, 1/5000 m for TUM
-    RGB-D PNGs) and bool a validity mask: stored as metres either gives confident wrong poses."""
-    d = np.asarray(depth_m)
-    kind = d.dtype.kind
-    if kind == "f":
-        return d
-    if kind == "b":
-        raise InputError(f"{what} is a bool array (a validity mask?): depth_m must be float "
-                         "z-depth in metres, NaN or <= 0 where there is none")
-    if kind in "iu":
-        raise InputError(f"{what} is {d.dtype}, raw sensor units, not metres: {d.dtype} depth "
-                         "looks like millimetres (TUM/RealSense, REP-118 16UC1); pass "
-                         "depth.astype(np.float32) / 1000 (or divide by your sensor's depth "
-                         "scale: 5000 for TUM RGB-D PNGs)")
-    raise InputError(f"{what} has dtype {d.dtype}: depth_m must be a float array of z-depth in "
-                     "metres")
-
-
-def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float]:
-    """Encode (H, W) float z-depth in metres (NaN or <= 0: none) as a uint16 PNG; returns (PNG
-    bytes, units per metre: 5000, 1000 or 100, the finest that holds the largest depth).
-
-    Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
-    mask: convert to metres first) and for a depth beyond 655 m, the 16-bit format's limit at
-    100 units/m (millimetres or centimetres passed as metres)."""
-    d = _float_depth(depth_m, what).astype(np.float64)
-    valid = np.isfinite(d) & (d > 0)
-    top = float(d[valid].max()) if valid.any() else 0.0
-    scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
-    if scale is None:
-        raise InputError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth format "
-                         "(max 655 m): millimetres or centimetres? depth_m must be metres: "
-                         "divide by your sensor's depth scale (1000 for mm, 100 for cm)")
-    q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
-    return _encode_png(q), scale
-
-
-def _median_depth(depth: np.ndarray) -> float:
-    """Median valid depth of every 4th pixel each way (cheap; 0 when none is valid)."""
-    d = np.asarray(depth[::4, ::4], np.float64)
-    d = d[np.isfinite(d) & (d > 0)]
-    return float(np.median(d)) if d.size else 0.0
-
-
 _RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "encodings", "files",
                             "map_frame", "asmk", "keyframe_table"))
 
-
-def _listing(folder: str, names: List[str], most: int = 4) -> str:
-    """``a.txt, notes/ and 3 more`` (folders with a slash) for messages."""
-    shown = [n + ("/" if os.path.isdir(os.path.join(folder, n)) else "") for n in names[:most]]
-    more = len(names) - len(shown)
-    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
+__all__ = ["PLAUSIBLE_MEDIAN_DEPTH_M", "MapWriter", "check_map_out", "depth_to_png", "write_map"]
 
 
-# the top-level entries a map of any version holds (v1's retrieval.npz included), and the two
-# files `mast3r-ros build-map` adds (replay.pipeline); temporary files of an interrupted
-# encoding or manifest update start with ".tmp-"
-_MAP_ENTRIES = frozenset((MANIFEST, KEYFRAME_TABLE, "keyframes", "retrieval", "encodings",
-                          "retrieval.npz", "build_config.yaml", "keyframes.png"))
-
-
-def _is_keyframe_map(folder: str, names: List[str]) -> bool:
-    """A folder `MapWriter` may replace with ``overwrite``: its manifest names this map format,
-    or (a damaged map) it has a manifest that does not parse beside a ``keyframes`` folder. An
-    ONNX export (``format`` "mast3r_ros-onnx") or another tool's manifest.json is not one."""
-    if MANIFEST not in names:
-        return False
-    try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as fh:
-            manifest = json.load(fh)
-    except (OSError, ValueError):
-        manifest = None
-    fmt = manifest.get("format") if isinstance(manifest, dict) else None
-    if fmt is not None:
-        return fmt == FORMAT_NAME
-    return os.path.isdir(os.path.join(folder, "keyframes"))
-
-
-def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> None:
-    """Refuse ``full`` (``given``: as the user wrote it) as the folder a map is published at:
-    an existing file or link to nothing always, an existing folder unless ``overwrite``, and with
-    ``overwrite`` a folder that is neither empty nor a keyframe map (`_is_keyframe_map`) -- the
-    rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`), so that a mistyped path
-    never deletes other data. ``cli``: worded for the command line (``--out``, ``--overwrite``)
-    instead of for the Python API (``MapWriter(overwrite=True)``)."""
-    if not os.path.lexists(full):
-        return
-    who, flag, other = (("--out", "--overwrite", "another --out") if cli else
-                        ("MapWriter", "overwrite=True", "another path"))
-    if not os.path.isdir(full):
-        kind = "a link to nothing" if os.path.islink(full) else "a file"
-        raise InputError(f"{who}: {given} exists and is {kind}, not a map folder; not "
-                         f"replacing it, even with {flag} (choose {other}, or remove it "
-                         "yourself)")
-    if not overwrite:
-        how = "--overwrite" if cli else "overwrite=True -- the CLI's --overwrite --"
-        raise InputError(f"map folder already exists: {given} (pass {how} to replace it, or "
-                         f"choose {other})")
-    refused = flag if cli else f"MapWriter({flag})"
-    try:
-        names = sorted(os.listdir(full))
-    except OSError as e:
-        raise InputError(f"{refused}: cannot list {given} ({e.strerror or e}); not replacing "
-                         f"it (choose {other})") from None
-    if names and not _is_keyframe_map(full, names):
-        raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
-                         f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
-                         f"(choose {other}, or remove it yourself)")
-    foreign = [n for n in names if n not in _MAP_ENTRIES and not n.startswith(".tmp-")]
-    if foreign:
-        raise InputError(f"{refused}: the map {given} also holds {_listing(full, foreign)}, "
-                         "which no map build writes (a run folder or notes kept inside it?); "
-                         "replacing the map would delete them, so it is not replaced (move "
-                         f"them out of the map folder, or choose {other})")
-
-
-def check_map_out(path: str, overwrite: bool) -> None:
-    """The command line's check of a map folder to write (``--out MAP``, ``--overwrite``),
-    before any work: `fileio.check_output_folder`'s rules, and with ``--overwrite`` only a
-    keyframe map or an empty folder is replaced, as `MapWriter` will insist -- refused here in
-    the command line's words (``--overwrite: MAP is not a keyframe map ...``) rather than the
-    writer's (``MapWriter(overwrite=True): ...``). Raises `InputError`."""
-    check_output_folder(path, overwrite, (MANIFEST,))
-    _check_target(path, output_path(path), overwrite, cli=True)
-
-
-def _check_partial(given: str, partial: str, resume: bool) -> None:
-    """Refuse a ``MAP.partial`` that is not an unfinished map build (every `MapWriter` build
-    folder has ``keyframes/`` from the start): it is deleted without ``resume`` and written into
-    with it, so another file or folder of that name would be lost."""
-    if not os.path.lexists(partial):
-        return
-    if not os.path.isdir(partial):
-        raise InputError(f"MapWriter: {partial} (where a resumable build of {given} is made) "
-                         "exists and is not a folder; remove it or choose another path")
-    names = sorted(os.listdir(partial))
-    if names and "keyframes" not in names:
-        act = "resuming in" if resume else "deleting"
-        raise InputError(f"MapWriter: {partial} (where a resumable build of {given} is made) is "
-                         f"not an unfinished map build (no keyframes/; it holds "
-                         f"{_listing(partial, names)}); not {act} it: move it away or choose "
-                         "another path")
-
-
-class _BuildRecords(collections.abc.Sequence):
-    """The writer's keyframes as map-check records (`map_check.KeyframeRecord`), read back from
-    the build folder when indexed (so that a large build keeps no images in memory)."""
-
-    def __init__(self, writer: MapWriter) -> None:
-        self.w = writer
-
-    def __len__(self) -> int:
-        return len(self.w.records)
-
-    def __getitem__(self, index):  # type: ignore[override]
-        from ..map_check import KeyframeRecord
-
-        if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
-        rec = self.w.records[index]
-        bgr = cv2.imread(os.path.join(self.w.tmp, rec["image"]), cv2.IMREAD_COLOR)
-        if bgr is None:
-            raise InputError(f"cannot read keyframe image {os.path.join(self.w.tmp, rec['image'])}")
-        depth = None
-        if rec["depth"]:
-            raw = cv2.imread(os.path.join(self.w.tmp, rec["depth"]), cv2.IMREAD_UNCHANGED)
-            depth = np.where(raw > 0, raw.astype(np.float32) / np.float32(rec["depth_scale"]),
-                             np.nan).astype(np.float32)
-        return KeyframeRecord(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, self.w.cams[index],
-                              np.asarray(rec["map_from_cam"], np.float64).reshape(4, 4),
-                              int(rec["stamp_ns"]), str(rec["id"]))
-
-
-class MapWriter:
+class MapWriter(WriterEncodings):
     """Builds a keyframe map folder atomically. Use as a context manager; `commit` publishes it.
 
     >>> with MapWriter("maps/kitchen") as w:
@@ -482,83 +297,6 @@ class MapWriter:
         """Absolute path of keyframe ``index``'s PNG in the build folder (encoder workers)."""
         self._require_open("read the build folder")
         return os.path.join(self.tmp, self.records[index]["image"])
-
-    def add_encodings(self, enc: EncodingSet, chunk_size: int = DEFAULT_CHUNK_SIZE) -> None:
-        """Store cached encoder outputs (one per keyframe added, in order)."""
-        self._require_open("add encodings")
-        if len(enc.per_keyframe) != len(self.records):
-            raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self.records)} keyframes")
-        if self.version == 1:
-            rel = encoding_file(enc.identity, enc.image_size)
-            self._put(rel, npz_bytes(encodings_to_arrays(enc)))
-            self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
-                                   "file": rel})
-            return
-        w = EncodingStoreWriter(self.encoding_dir(enc.identity, enc.image_size), chunk_size)
-        for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
-            w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
-                      "global": np.asarray(glob, np.float32)})
-        self.add_encoding_store(enc.identity, enc.image_size, w.close(),
-                                np.asarray(enc.global_desc, np.float32))
-
-    def encoding_dir(self, identity: str, image_size: int) -> str:
-        """v2/v3: the absolute store folder of (identity, size) inside the build folder (parallel
-        builds stage their shards there)."""
-        self._require_open("add an encoding store")
-        full = os.path.join(self.tmp, encoding_folder(identity, image_size))
-        os.makedirs(full, exist_ok=True)
-        return full
-
-    def add_encoding_store(self, identity: str, image_size: int, table: StoreTable,
-                           global_desc: np.ndarray) -> None:
-        """v2/v3: register a store written into `encoding_dir` (chunk files in ``table``) and
-        index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
-        self._require_open("add an encoding store")
-        if self.version < 2:
-            raise InputError("encoding stores need map format version 2 or later")
-        if table.num_keyframes != len(self.records):
-            raise InputError(f"{table.num_keyframes} encodings for {len(self.records)} keyframes")
-        rel = encoding_folder(identity, image_size)
-        if self.version >= 3:  # chunk sizes and checksums in the store's binary chunk table
-            self.files[f"{rel}/{CHUNK_TABLE}"] = write_chunk_table(
-                os.path.join(self.tmp, rel), table)
-            table_json = chunk_table_json(table)
-        else:
-            for name, meta in table.files.items():
-                self.files[f"{rel}/{name}"] = dict(meta)
-            table_json = table.to_json()
-        self.store_tables[(identity, int(image_size))] = table
-        pooled = f"{rel}/pooled"
-        self._save_index(pooled, global_desc)
-        self.encodings = [e for e in self.encodings
-                          if (e["identity"], e["image_size"]) != (identity, int(image_size))]
-        self.encodings.append({"identity": identity, "image_size": int(image_size),
-                               "store": rel, "table": table_json, "pooled_index": pooled})
-
-    def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
-        """v2/v3: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
-        map order) of the retrieval model ``index.identity`` applied to the encoder output of
-        ``encoder_identity`` at ``image_size``."""
-        self._require_open("add an ASMK index")
-        if self.version < 2:
-            raise InputError("ASMK indexes need map format version 2 or later")
-        if index.num_images != len(self.records):
-            raise InputError(f"ASMK index of {index.num_images} images for "
-                             f"{len(self.records)} keyframes")
-        rel = asmk_file(index.identity, encoder_identity, image_size)
-        full = os.path.join(self.tmp, rel)
-        os.makedirs(os.path.dirname(full), exist_ok=True)
-        index.save(full)
-        with open(full, "rb") as fh:
-            data = fh.read()
-        self.files[rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
-        self.asmk.append({"identity": index.identity, "encoder_identity": encoder_identity,
-                          "image_size": int(image_size), "file": rel})
-
-    def _save_index(self, rel: str, descs: np.ndarray) -> None:
-        files = RetrievalIndex.build(descs, self.index_params).save(os.path.join(self.tmp, rel))
-        for name, meta in files.items():
-            self.files[f"{rel}/{name}"] = dict(meta)
 
     def set_manifest_field(self, key: str, value: Any) -> None:
         """Store an extra JSON-ready top-level manifest field (e.g. ``consistency``, the map

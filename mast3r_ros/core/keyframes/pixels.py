@@ -1,0 +1,107 @@
+"""Keyframe pixels in a map build: the lossless PNGs a `MapWriter` stores (RGB, and z-depth in
+metres as uint16 at 5000, 1000 or 100 units per metre, refusing integer or bool depth and depth
+beyond the 16-bit format), and the keyframes read back from the build folder as map-check records
+(`_BuildRecords`, for `MapWriter.check_consistency`).
+"""
+
+from __future__ import annotations
+
+import collections.abc
+import os
+from typing import TYPE_CHECKING, Any, Tuple
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+if TYPE_CHECKING:
+    from .writer import MapWriter
+
+
+_DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
+
+
+def _encode_png(img: np.ndarray) -> bytes:
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    ok, buf = cv2.imencode(".png", img)
+    if not ok:
+        raise InputError(f"cannot encode a {img.shape} {img.dtype} image as PNG")
+    return buf.tobytes()
+
+
+def _float_depth(depth_m: Any, what: str) -> np.ndarray:
+    """``depth_m`` as an array; `InputError` naming ``what`` unless it is floating point. Integer
+    depth is a sensor's raw units (millimetres for REP-118 16UC1 and RealSense, 1/5000 m for TUM
+    RGB-D PNGs) and bool a validity mask: stored as metres either gives confident wrong poses."""
+    d = np.asarray(depth_m)
+    kind = d.dtype.kind
+    if kind == "f":
+        return d
+    if kind == "b":
+        raise InputError(f"{what} is a bool array (a validity mask?): depth_m must be float "
+                         "z-depth in metres, NaN or <= 0 where there is none")
+    if kind in "iu":
+        raise InputError(f"{what} is {d.dtype}, raw sensor units, not metres: {d.dtype} depth "
+                         "looks like millimetres (TUM/RealSense, REP-118 16UC1); pass "
+                         "depth.astype(np.float32) / 1000 (or divide by your sensor's depth "
+                         "scale: 5000 for TUM RGB-D PNGs)")
+    raise InputError(f"{what} has dtype {d.dtype}: depth_m must be a float array of z-depth in "
+                     "metres")
+
+
+def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float]:
+    """Encode (H, W) float z-depth in metres (NaN or <= 0: none) as a uint16 PNG; returns (PNG
+    bytes, units per metre: 5000, 1000 or 100, the finest that holds the largest depth).
+
+    Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
+    mask: convert to metres first) and for a depth beyond 655 m, the 16-bit format's limit at
+    100 units/m (millimetres or centimetres passed as metres)."""
+    d = _float_depth(depth_m, what).astype(np.float64)
+    valid = np.isfinite(d) & (d > 0)
+    top = float(d[valid].max()) if valid.any() else 0.0
+    scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
+    if scale is None:
+        raise InputError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth format "
+                         "(max 655 m): millimetres or centimetres? depth_m must be metres: "
+                         "divide by your sensor's depth scale (1000 for mm, 100 for cm)")
+    q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
+    return _encode_png(q), scale
+
+
+def _median_depth(depth: np.ndarray) -> float:
+    """Median valid depth of every 4th pixel each way (cheap; 0 when none is valid)."""
+    d = np.asarray(depth[::4, ::4], np.float64)
+    d = d[np.isfinite(d) & (d > 0)]
+    return float(np.median(d)) if d.size else 0.0
+
+
+class _BuildRecords(collections.abc.Sequence):
+    """The writer's keyframes as map-check records (`map_check.KeyframeRecord`), read back from
+    the build folder when indexed (so that a large build keeps no images in memory)."""
+
+    def __init__(self, writer: MapWriter) -> None:
+        self.w = writer
+
+    def __len__(self) -> int:
+        return len(self.w.records)
+
+    def __getitem__(self, index):  # type: ignore[override]
+        from ..map_check import KeyframeRecord
+
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        rec = self.w.records[index]
+        bgr = cv2.imread(os.path.join(self.w.tmp, rec["image"]), cv2.IMREAD_COLOR)
+        if bgr is None:
+            raise InputError(f"cannot read keyframe image {os.path.join(self.w.tmp, rec['image'])}")
+        depth = None
+        if rec["depth"]:
+            raw = cv2.imread(os.path.join(self.w.tmp, rec["depth"]), cv2.IMREAD_UNCHANGED)
+            depth = np.where(raw > 0, raw.astype(np.float32) / np.float32(rec["depth_scale"]),
+                             np.nan).astype(np.float32)
+        return KeyframeRecord(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB), depth, self.w.cams[index],
+                              np.asarray(rec["map_from_cam"], np.float64).reshape(4, 4),
+                              int(rec["stamp_ns"]), str(rec["id"]))
+
