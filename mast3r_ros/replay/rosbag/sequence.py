@@ -35,19 +35,19 @@ from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
-from ..core.config import PoseAtStampConfig
-from ..core.errors import InputError
-from ..core.image_codec import depth_to_metres
-from ..core.message_fields import (
+from ...core.config import PoseAtStampConfig
+from ...core.errors import InputError
+from ...core.image_codec import depth_to_metres
+from ...core.message_fields import (
     camera_info_to_intrinsics,
     decode_image_message,
     frame_from_image_message,
     header_stamp_ns,
     transform_to_matrix,
 )
-from ..core.tf_buffer import ExtrapolationError, TransformBuffer
-from ..core.trajectory import nearest_indices
-from ..core.types import CameraIntrinsics, Frame
+from ...core.tf_buffer import ExtrapolationError, TransformBuffer
+from ...core.trajectory import nearest_indices
+from ...core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
 
