@@ -1,23 +1,12 @@
-"""rosbag2 recordings (mcap or sqlite3) as sequences of ``Frame``, through ``rosbags`` (no ROS).
-
-Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
-an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
-the message's ``header.stamp``, never the time the bag received it.
+"""`BagSequence`: a rosbag2 recording (mcap or sqlite3) as a sequence of ``Frame``, read through
+``rosbags`` (no ROS).
 
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
-decodes only the images it yields.
-
-Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
-driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
-each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
-its stream has gone back k - 1 times before it. A message stamped below its run's latest one but
-followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is not a jump but a
-reordered message of the same run (two swapped images; a map -> odom re-broadcast stamped ahead,
-as AMCL and this node publish it, between results stamped at their images' times); tf samples
-are sorted by stamp, as tf2 does. Only one run is read: the longest (most images;
-the first of equally long ones) unless ``run`` chooses one, so no frame is associated with depth,
-intrinsics or a transform of another run, and tf is never interpolated across the jump.
+decodes only the images it yields. Every stamp is the message's ``header.stamp``. This module
+holds the two passes, depth association and frame assembly; its base classes choose the topics
+(`topics`), keep one run of a bag whose header time jumps back (`runs`) and give poses from tf
+(`poses`).
 """
 
 from __future__ import annotations
@@ -26,7 +15,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -43,34 +32,17 @@ from ...core.message_fields import (
     decode_image_message,
     frame_from_image_message,
     header_stamp_ns,
-    transform_to_matrix,
 )
-from ...core.tf_buffer import ExtrapolationError, TransformBuffer
+from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import nearest_indices
 from ...core.types import CameraIntrinsics, Frame
+from .poses import _TfPoses
+from .runs import _RunChoice, _RunCounter
+from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
 
 log = logging.getLogger(__name__)
 
-IMAGE_TYPE = "sensor_msgs/msg/Image"
-COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
-CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
-TF_TYPE = "tf2_msgs/msg/TFMessage"
-IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
-_DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
-
 PathLike = str | os.PathLike
-
-
-def _strip(frame: str) -> str:
-    """tf2 ignores a leading slash (a ROS 1 habit)."""
-    return frame.lstrip("/")
-
-
-def _image_namespace(topic: str) -> str:
-    """/cam/color/image_raw/compressed -> /cam/color (the transport suffix is not a namespace)."""
-    for suffix in ("/compressed", "/compressedDepth"):
-        topic = topic.removesuffix(suffix)
-    return topic.rsplit("/", 1)[0]
 
 
 @contextlib.contextmanager
@@ -87,56 +59,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.close()
 
 
-# A message below its run's latest stamp starts a new run only when none of the next this many
-# messages of its stream climbs back above that stamp: a reordered message (a swapped pair, a
-# map->odom re-broadcast stamped ahead between fresh ones stamped in the past) is followed at
-# once by stamps past the top; after a clock reset or a loop the stream stays below it.
-RUN_LOOKAHEAD = 4
-
-
-def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[int]:
-    """Run number (1-based) of each header stamp of one stream, in bag order.
-
-    A stamp below the current run's highest one is a reordered message of that run when one of
-    the next ``lookahead`` stamps of the stream rises above that highest stamp again, and the
-    first message of a new run (a clock reset, a looped recording) when none does.
-    """
-    labels: List[int] = []
-    run, top = 1, None
-    for i, stamp in enumerate(stamps):
-        if top is not None and stamp < top and not any(
-                later > top for later in stamps[i + 1:i + 1 + lookahead]):
-            run, top = run + 1, stamp
-        else:
-            top = stamp if top is None else max(top, stamp)
-        labels.append(run)
-    return labels
-
-
-class _RunCounter:
-    """Run numbers of every stream's messages: `note` each message during the indexing pass
-    (returns its ordinal in its stream), `finish`, then `run` (stream, ordinal), also during the
-    second pass (the bag yields each stream's messages in the same order)."""
-
-    def __init__(self) -> None:
-        self._stamps: Dict[Any, List[int]] = collections.defaultdict(list)
-        self._labels: Dict[Any, List[int]] = {}
-
-    def note(self, stream: Any, stamp_ns: int) -> int:
-        stamps = self._stamps[stream]
-        stamps.append(int(stamp_ns))
-        return len(stamps) - 1
-
-    def finish(self) -> None:
-        self._labels = {k: run_labels(v) for k, v in self._stamps.items()}
-        self._stamps.clear()
-
-    def run(self, stream: Any, ordinal: int) -> int:
-        labels = self._labels.get(stream, ())
-        return labels[ordinal] if ordinal < len(labels) else 1
-
-
-class BagSequence:
+class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -148,7 +71,7 @@ class BagSequence:
     (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
     defaults when None); frames it gives no pose get ``None``. ``depth_scale`` (raw depth units per
     metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based) chooses the
-    run of a bag whose header time jumps back (see the module docstring); default the longest,
+    run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
     with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
     when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read
     without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
@@ -234,118 +157,6 @@ class BagSequence:
             pose_frames or "-",
         )
 
-    # ---- topic selection -------------------------------------------------------------------
-
-    def _listing(self) -> str:
-        return "\n".join(
-            f"  {name} [{info.msgtype}] ({info.msgcount} messages)"
-            for name, info in sorted(self._topics.items())
-        )
-
-    def _require(self, topic: str, types: Sequence[str], option: str) -> str:
-        info = self._topics.get(topic)
-        if info is None:
-            raise InputError(
-                f"{option} {topic!r} is not in rosbag2 {self.path}; its topics are:\n"
-                f"{self._listing()}"
-            )
-        if info.msgtype not in types:
-            raise InputError(
-                f"{option} {topic!r} has type {info.msgtype}, expected {' or '.join(types)}"
-            )
-        if info.msgcount == 0:
-            raise InputError(f"{option} {topic!r} has no messages in rosbag2 {self.path}")
-        return topic
-
-    def _candidates(self, types: Sequence[str]) -> List[str]:
-        return sorted(
-            n for n, i in self._topics.items() if i.msgtype in types and i.msgcount > 0
-        )
-
-    def _is_depth_topic(self, reader: AnyReader, topic: str) -> bool:
-        if topic not in self._is_depth:
-            self._is_depth[topic] = self._looks_like_depth(reader, topic)
-        return self._is_depth[topic]
-
-    def _looks_like_depth(self, reader: AnyReader, topic: str) -> bool:
-        if "depth" in topic.lower():
-            return True
-        conns = self._topics[topic].connections
-        gen = reader.messages(connections=conns)
-        try:
-            conn, _, raw = next(gen)
-        finally:
-            gen.close()
-        msg = self._deserialize(reader, raw, conn.msgtype, topic)
-        if conn.msgtype == IMAGE_TYPE:
-            return msg.encoding in _DEPTH_RAW_ENCODINGS
-        fmt = msg.format
-        return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
-
-    def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
-        if topic is not None:
-            return self._require(topic, IMAGE_TYPES, "image topic")
-        candidates = [
-            t for t in self._candidates(IMAGE_TYPES) if not self._is_depth_topic(reader, t)
-        ]
-        if len(candidates) == 1:
-            return candidates[0]
-        if not candidates:
-            raise InputError(
-                f"rosbag2 {self.path} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
-                f"not depth); its topics are:\n{self._listing()}"
-            )
-        raise InputError(
-            f"rosbag2 {self.path} has several image topics: {', '.join(candidates)}; choose one "
-            "with --image-topic (BagSequence(image_topic=...))"
-        )
-
-    def _select_depth_topic(self, topic: Optional[str]) -> Optional[str]:
-        if topic is None:
-            return None
-        self._require(topic, IMAGE_TYPES, "depth topic")
-        if topic == self.image_topic:
-            raise InputError(f"depth topic {topic!r} is also the image topic")
-        return topic
-
-    def _select_camera_info_topic(self, topic: Optional[str]) -> Optional[str]:
-        if self._override is not None:
-            if topic is not None:
-                log.warning("camera_info given: ignoring camera_info_topic %s", topic)
-            return None
-        if topic is not None:
-            return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
-        candidates = self._candidates((CAMERA_INFO_TYPE,))
-        namespace = _image_namespace(self.image_topic)
-        same = [t for t in candidates if t.rsplit("/", 1)[0] == namespace]
-        if len(candidates) == 1:
-            return candidates[0]
-        if len(same) == 1:
-            return same[0]
-        if not candidates:
-            raise InputError(
-                f"rosbag2 {self.path} has no {CAMERA_INFO_TYPE} topic, so the images have no "
-                "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
-                "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
-            )
-        raise InputError(
-            f"rosbag2 {self.path} has several CameraInfo topics: {', '.join(candidates)}, none "
-            f"alone in the namespace of {self.image_topic}; choose one with --camera-info-topic "
-            "(BagSequence(camera_info_topic=...))"
-        )
-
-    @staticmethod
-    def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
-        if pose_frames is None:
-            return None
-        parent, _, child = pose_frames.partition(":")
-        if not _strip(parent) or (":" in child):
-            raise InputError(
-                f"pose_frames must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
-                f"got {pose_frames!r}"
-            )
-        return _strip(parent), _strip(child)
-
     # ---- indexing pass ---------------------------------------------------------------------
 
     def _deserialize(self, reader: AnyReader, raw: bytes, msgtype: str, topic: str) -> Any:
@@ -386,87 +197,6 @@ class BagSequence:
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
-
-    def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter) -> None:
-        for ts in msg.transforms:
-            parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
-            try:
-                pose = transform_to_matrix(ts.transform)
-            except ValueError as err:
-                raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
-            if static:
-                self._tf.add_static(parent, child, pose)
-            else:
-                stamp = header_stamp_ns(ts.header)
-                ordinal = runs.note(("tf", parent, child), stamp)
-                self._tf_runs.append((ordinal, parent, child, stamp, pose))
-
-    def _choose_run(self) -> None:
-        """Keep the messages of one run (see the module docstring); warn when there are several."""
-        runs = self._run_counter
-        runs.finish()
-        image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
-        self._image_runs = [(runs.run(image, o), s) for o, s in self._image_runs]
-        self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
-        self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
-        self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
-                         for o, p, c, s, m in self._tf_runs]
-        counts = collections.Counter(r for r, _ in self._image_runs)
-        self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
-                      max(s for q, s in self._image_runs if q == r))
-                     for r in range(1, max(counts, default=1) + 1) if counts[r]]
-        n = len(self.runs)
-        if self._run_wanted is not None:
-            if self._run_wanted > max(n, 1):
-                raise InputError(
-                    f"--run {self._run_wanted}: rosbag2 {self.path} has "
-                    f"{'only one run' if n <= 1 else f'{n} runs'} (header time "
-                    f"{'never jumps back' if n <= 1 else 'jumps back'})")
-            self.run = self._run_wanted
-        elif n > 1:
-            self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
-        if n > 1:
-            names = ", ".join(f"{i + 1}: {c} images t={a * 1e-9:.3f}..{b * 1e-9:.3f} s"
-                              for i, (c, a, b) in enumerate(self.runs))
-            how = _why_this_run([c for c, _, _ in self.runs], self._run_wanted is not None)
-            jumps = "once" if n == 2 else f"{n - 1} times"
-            log.warning(
-                "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
-                "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
-                self.run, how)
-        keep = self.run
-        self._image_stamps = [s for r, s in self._image_runs if r == keep]
-        self._warn_unstamped(self._image_stamps)
-        self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
-        self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
-        for r, parent, child, stamp, pose in self._tf_runs:
-            if r == keep:
-                self._tf.add_dynamic(parent, child, stamp, pose)
-        self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
-
-    def _warn_unstamped(self, stamps: List[int]) -> None:
-        """One warning when images carry header stamp 0 or repeat the previous one: a driver
-        that does not stamp its images. The node refuses such frames (and says so); offline
-        they are localized, but their trajectory stamps mean nothing and ground truth cannot
-        be associated."""
-        zero = sum(1 for s in stamps if s == 0)
-        repeated = sum(1 for a, b in zip(stamps, stamps[1:]) if b == a and b != 0)
-        if zero or repeated:
-            parts = []
-            if zero:
-                parts.append(f"{zero} of {len(stamps)} images have header stamp 0")
-            if repeated:
-                parts.append(f"{repeated} of {len(stamps)} repeat the previous image's stamp")
-            what = " and ".join(parts)
-            log.warning("rosbag2 %s: %s: the camera driver does not stamp its images, so the "
-                        "trajectory's stamps are not the images' times and no ground truth can "
-                        "be matched to them (the node refuses such frames); fix the driver's "
-                        "header.stamp", self.path, what)
-
-    @property
-    def tf_topics(self) -> List[str]:
-        """The bag's tf2_msgs/TFMessage topics (/tf, /tf_static), read with ``pose_frames``."""
-        return list(self._tf_topics)
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -526,11 +256,6 @@ class BagSequence:
         """(N,) int64 header stamps of the images, in bag order."""
         return np.asarray(self._image_stamps, dtype=np.int64)
 
-    @property
-    def transforms(self) -> TransformBuffer:
-        """The tf read from the bag (empty unless ``pose_frames`` was given)."""
-        return self._tf
-
     def __len__(self) -> int:
         return len(self._image_stamps)
 
@@ -583,49 +308,6 @@ class BagSequence:
         index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
         return self._infos[max(index, 0)][1]
 
-    @property
-    def no_pose_count(self) -> int:
-        """How many images (distinct stamps) iterated so far got no pose from tf
-        (``pose_frames``): a tf edge has no sample near their stamp."""
-        return len(self._no_pose)
-
-    @property
-    def no_pose_reason(self) -> Optional[str]:
-        """Why frames iterated so far got no pose from tf: the first such frame's
-        `ExtrapolationError` message, the first one that fell in a tf gap when any did (that
-        one has a fix: `no_pose_gap_s`); None when every frame had a pose."""
-        if not self._no_pose:
-            return None
-        gaps = [msg for msg, gap in self._no_pose.values() if gap]
-        return (gaps or [msg for msg, _ in self._no_pose.values()])[0]
-
-    @property
-    def no_pose_gap_s(self) -> Optional[float]:
-        """The longest spacing (s) of a tf edge's samples, more than ``pose_at_stamp.max_gap_s``,
-        that left a frame without a pose (a larger max_gap_s interpolates across it); None when
-        no frame lacks a pose for that reason."""
-        gap = max((g for _, g in self._no_pose.values()), default=0)
-        return gap * 1e-9 if gap else None
-
-    def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
-        if self._pose_frames is None:
-            return None
-        parent, child = self._pose_frames
-        child = child or _strip(frame_id)
-        if child == parent:  # the transform of a frame to itself: every pose the identity
-            raise InputError(
-                f"pose_frames {parent!r} (--pose-frames) is the camera frame itself (the images' "
-                f"frame_id{'' if self._pose_frames[1] else ' in their headers'}), so every pose "
-                "would be the identity: give the map frame first, e.g. --pose-frames "
-                f"map:{child}"
-            )
-        try:
-            return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
-        except ExtrapolationError as err:
-            log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
-            self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
-            return None
-
     def _frame(
         self,
         msg: Any,
@@ -648,19 +330,3 @@ class BagSequence:
             )
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
-
-
-def _why_this_run(counts: Sequence[int], asked: bool) -> str:
-    """The run-split warning's reason for the run read: ``counts`` images per run; the first
-    of the longest is read unless ``asked`` (--run). Ties are said as ties."""
-    if asked:
-        return "as asked (--run)"
-    top = max(counts)
-    tied = [i + 1 for i, c in enumerate(counts) if c == top]
-    if len(tied) == 1:
-        return "the longest; choose another with --run N"
-    if len(tied) == len(counts):
-        return (f"the first: {'both' if len(counts) == 2 else 'all'} are equally long ({top} "
-                "images each); choose another with --run N")
-    return (f"the first of the longest (runs {', '.join(map(str, tied))}, {top} images each); "
-            "choose another with --run N")
