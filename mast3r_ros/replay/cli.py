@@ -352,7 +352,7 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .metrics import format_table
-    from .pipeline import run_demo
+    from .demo import run_demo
 
     cfg = load_config(args)
     matcher = args.matcher or ("mast3r" if cfg.model.checkpoint else "sift")
