@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .cli import NAMESPACE_HELP
+    from .cli_options import NAMESPACE_HELP
 
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
@@ -48,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes import KeyframeMap
     from ..core.map_check import check_map
-    from .cli import load_params
+    from .cli_options import load_params
 
     cfg = load_params(args)
     # output paths first: a bad one found after the check is the whole check for nothing

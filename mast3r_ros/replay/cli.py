@@ -1,7 +1,8 @@
 """The ``mast3r-ros`` command line: argument parsing only; the work is in `replay.pipeline`.
 
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
-``_add_<name>`` function; adding a subcommand means adding those two. Exit codes: 0 success,
+``_add_<name>`` function; adding a subcommand means adding those two (the options they share,
+the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted.
 The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
 ``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
@@ -14,136 +15,28 @@ import dataclasses
 import functools
 import json
 import logging
-import math
 import os
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
-from ..core.config import Config, config_from_params, load_config_yaml
+from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError
+from .cli_options import (
+    LOG_LEVEL_HELP,
+    NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
+    OVERWRITE_HELP,
+    HelpFormatter,
+    _config_options,
+    _open,
+    _source_options,
+    load_config,
+    load_params,  # noqa: F401  (re-exported: imported from the CLI module)
+    overrides_default,
+)
 
 log = logging.getLogger(__name__)
 
 PROG = "mast3r-ros"
-
-LOG_LEVEL_HELP = "logging level on stderr"
-NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
-                  "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
-                  "does for the node in that namespace")
-OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
-                  "complete)")
-
-# command-line option -> config parameter it overrides
-_OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
-              ("precision", "precision"), ("size", "image_size"))
-
-
-# -------------------------------------------------------------------------------- common ---
-
-class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
-    """argparse's help with each option's default, ``(default: X)``, except where it says
-    nothing (None: the help says what happens; a flag's False) or the help already says it in
-    words (``(default ...``: "the source's groundtruth.txt", "640x480: 512 -> 512x384")."""
-
-    def _get_help_string(self, action: argparse.Action) -> str:
-        text = action.help or ""
-        if action.default is None or action.nargs == 0 or "(default" in text:
-            return text
-        return super()._get_help_string(action)
-
-
-def overrides_default(value: Any, param: str = "") -> str:
-    """The help's default of an option that overrides a --params value: the file's value (of
-    ``param`` where the option is named otherwise), else the Config default ``value`` (the
-    option's own default is None, which `HelpFormatter` does not show: the file's must win)."""
-    return f"(default: --params' {param or 'value'}, else {value})"
-
-
-def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParser:
-    """The configuration options; ``matcher``: 'params' (--matcher overrides --params), 'demo'
-    (the demo's own choice), None (no --matcher)."""
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("configuration")
-    g.add_argument("--params", metavar="YAML",
-                   help="ROS parameter file (the node's config/localize.yaml)")
-    g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
-    g.add_argument("--checkpoint", metavar="CKPT", help="MASt3R checkpoint (overrides --params)")
-    defaults = Config()
-    if matcher == "params":
-        g.add_argument("--matcher", choices=("mast3r", "sift"),
-                       help="matcher " + overrides_default(defaults.localizer.matcher))
-    elif matcher == "demo":
-        g.add_argument("--matcher", choices=("mast3r", "sift"),
-                       help="matcher (default: mast3r with a checkpoint, else the weight-free "
-                            "sift)")
-    g.add_argument("--device", help="torch device: auto, cpu, cuda, cuda:N "
-                                    + overrides_default(defaults.model.device))
-    g.add_argument("--log-level", default="info",
-                   choices=("debug", "info", "warning", "error"), help=LOG_LEVEL_HELP)
-    return p
-
-
-def _source_options() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("source (TUM RGB-D folder or rosbag2)")
-    g.add_argument("--camera-info", metavar="YAML",
-                   help="ROS camera_info YAML; overrides camera.yaml / the CameraInfo topic")
-    g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
-    g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
-    g.add_argument("--depth-topic", help="rosbag2: registered depth image topic")
-    g.add_argument("--pose-frames", metavar="MAP:CAMERA",
-                   help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
-                        "alone takes the camera frame from the images' header frame_id")
-    g.add_argument("--sync-tolerance", type=float, default=0.02, metavar="S",
-                   help="image/depth stamp association tolerance in seconds")
-    g.add_argument("--depth-scale", type=float, metavar="UNITS",
-                   help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
-                        "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
-    g.add_argument("--run", type=int, metavar="N",
-                   help="rosbag2 whose header time jumps back (clock reset, looped recording): "
-                        "read run N (from 1; default: the longest run, the first of equally long "
-                             "ones, with a warning)")
-    return p
-
-
-def load_params(args: argparse.Namespace) -> Config:
-    """--params YAML, the blocks of --namespace's node (the defaults without a file)."""
-    if not args.params:
-        if args.namespace is not None:
-            raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
-                             "--params YAML too")
-        return Config()
-    return load_config_yaml(args.params, namespace=args.namespace)
-
-
-def load_config(args: argparse.Namespace) -> Config:
-    """--params YAML (or the defaults) with the command-line overrides applied and validated."""
-    cfg = load_params(args)
-    over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
-                            if getattr(args, key, None) is not None}
-    return config_from_params(over, where="command line", base=cfg)
-
-
-def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
-    """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
-    that needs their depth refuses a bag read without depth before its indexing pass."""
-    from .sources import SourceOptions, depth_needed_by, open_source
-
-    # the options as the user typed them (the readers' own checks name their parameters)
-    if not args.sync_tolerance >= 0:
-        raise InputError(f"--sync-tolerance must be >= 0 seconds, got {args.sync_tolerance}")
-    if args.depth_scale is not None and not (math.isfinite(args.depth_scale)
-                                             and args.depth_scale > 0):
-        raise InputError(f"--depth-scale must be a positive number of depth units per metre "
-                         f"(TUM PNGs 5000, 16UC1 millimetres 1000), got {args.depth_scale}")
-    options = SourceOptions(
-        camera_info=args.camera_info, image_topic=args.image_topic,
-        camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
-        pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
-        depth_scale=args.depth_scale, run=args.run,
-        depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified)
-    return open_source(args.source, options, cfg.pose_at_stamp)
 
 
 # ----------------------------------------------------------------------------- build-map ---
@@ -352,7 +245,7 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_demo(args: argparse.Namespace) -> int:
     from .metrics import format_table
-    from .pipeline import run_demo
+    from .demo import run_demo
 
     cfg = load_config(args)
     matcher = args.matcher or ("mast3r" if cfg.model.checkpoint else "sift")

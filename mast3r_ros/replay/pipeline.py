@@ -1,9 +1,9 @@
-"""The offline pipeline: build a keyframe map, localize a recording, write a run folder, the demo.
+"""The offline pipeline: build a keyframe map, localize a recording, write a run folder.
 
 Plain functions of a `Config` and frame sources (`mast3r_ros.replay.sources`), no argparse: the
 ``mast3r-ros`` CLI parses arguments and calls these. Localization is driven by the one tracker
 (`mast3r_ros.core.tracker.Tracker`): each frame is localized with the tracker's hint and the result
-updates the tracker.
+updates the tracker. The demo built on these is `mast3r_ros.replay.demo`.
 """
 
 from __future__ import annotations
@@ -15,7 +15,6 @@ import math
 import os
 import shutil
 import sys
-import time
 from collections.abc import Iterable, Iterator, Sequence
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -38,12 +37,9 @@ from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
 from .sources import FrameSource, depth_needed_by, refuse_without_depth
-from .synthetic import write_demo_sequences
-from .tum import TumSequence, read_tum_trajectory, write_tum_trajectory
+from .tum import read_tum_trajectory, write_tum_trajectory
 
 log = logging.getLogger(__name__)
-
-DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
 
 
 def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
@@ -453,67 +449,3 @@ def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndar
     plot_errors(os.path.join(out, "errors.png"), t - t[0], frame_errors(results, gt),
                 np.array([r.success for r in results]))
     return metrics
-
-
-# ---------------------------------------------------------------------------------- demo ---
-
-def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tuple[str, str]:
-    """Render the demo's map and query TUM folders under ``data`` once per (frames, size, seed)
-    and reuse them afterwards; returns (map folder, query folder)."""
-    stamp = {"frames": frames, "width": width, "height": height, "seed": seed,
-             "version": DEMO_DATA_VERSION}
-    marker = os.path.join(data, "done.json")
-    dirs = (os.path.join(data, "map"), os.path.join(data, "query"))
-    try:
-        with open(marker, encoding="utf-8") as fh:
-            if json.load(fh) == stamp:
-                log.info("reusing the synthetic scene rendered earlier in %s", data)
-                return dirs
-    except (OSError, ValueError):
-        pass
-    # a data/ without done.json is the demo's only if it holds nothing but what the demo
-    # writes there (a render stopped by an older version, which rendered in place)
-    if os.path.isdir(data) and not os.path.exists(marker) and \
-            not set(os.listdir(data)) <= {"map", "query"}:
-        raise InputError(f"--overwrite: {data} is not a demo scene (no done.json); not "
-                         "replacing it (choose another --out, or remove it yourself)")
-    # rendered beside ``data`` and renamed when complete: a ``data`` folder is always a whole
-    # scene with its done.json, which is how `run_demo` knows a folder for its own
-    rendering = data + ".rendering"
-    shutil.rmtree(rendering, ignore_errors=True)
-    t0 = time.perf_counter()
-    write_demo_sequences(rendering, frames, width, height, seed)
-    atomic_write_json(os.path.join(rendering, "done.json"), stamp)
-    shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
-    os.replace(rendering, data)
-    log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
-    return dirs
-
-
-# What a demo folder holds: its scene (always with data/done.json), map and run, and what a
-# stopped demo leaves (a scene being rendered, map.partial, run.partial, run.tmp-*). With
-# --overwrite a folder holding anything else is not the demo's and is refused; each part is
-# checked again by what replaces it (demo_data, MapWriter, run_localization).
-DEMO_PARTS = ("data", "data.rendering", "map", "map.*", "run", "run.*")
-
-
-def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
-             overwrite: bool = False) -> Tuple[str, str, Dict[str, Any]]:
-    """Render the synthetic room, map every other frame, localize the frames in between.
-
-    Returns (map path, run folder, metrics). An existing ``out`` is refused (`InputError`)
-    unless ``overwrite``; then its rendered scene is reused when it matches and its map and run
-    are replaced (each atomically).
-    """
-    if frames < 4 or width < 64 or height < 48:
-        raise InputError("--frames must be >= 4 and the image at least 64x48")
-    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
-    map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
-    rule = cfg.pose_at_stamp
-    map_path = os.path.join(out, "map")  # as given, like the run folder
-    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
-              resume_hint="rerun the demo with --overwrite (the scene is reused)")
-    run = os.path.join(out, "run")
-    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
-                               overwrite=True)
-    return map_path, run, metrics

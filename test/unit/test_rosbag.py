@@ -450,7 +450,7 @@ def test_header_time_jumping_back_splits_the_bag_into_runs(tmp_path, storage, ca
 def test_equally_long_runs_are_not_called_the_longest(tmp_path, caplog):
     """Two runs of 3 images each: run 1 is read, and the warning says why without 'the
     longest'; the wording for one longest run and for a tie among some runs as well."""
-    from mast3r_ros.replay.rosbag import _why_this_run
+    from mast3r_ros.replay.rosbag.runs import _why_this_run
 
     first = [m for m in _second_run() if m[1] >= 10 * S]
     first = [(topic, t - 10 * S + 100 * MS, msg) for topic, t, msg in first]  # received earlier

@@ -1,0 +1,88 @@
+"""The demo (``mast3r-ros demo``): render the synthetic room once per settings, map every other
+frame, localize the frames in between.
+
+Plain functions of a `Config`, no argparse (the CLI's ``cmd_demo`` calls `run_demo`): the scene
+comes from `replay.synthetic`, the map and the run from `replay.pipeline`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+from typing import Any, Dict, Tuple
+
+from ..core.config import Config
+from ..core.errors import InputError
+from ..core.fileio import atomic_write_json, check_output_folder
+from .pipeline import build_map, run_localization
+from .synthetic import write_demo_sequences
+from .tum import TumSequence
+
+log = logging.getLogger(__name__)
+
+DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
+
+
+def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tuple[str, str]:
+    """Render the demo's map and query TUM folders under ``data`` once per (frames, size, seed)
+    and reuse them afterwards; returns (map folder, query folder)."""
+    stamp = {"frames": frames, "width": width, "height": height, "seed": seed,
+             "version": DEMO_DATA_VERSION}
+    marker = os.path.join(data, "done.json")
+    dirs = (os.path.join(data, "map"), os.path.join(data, "query"))
+    try:
+        with open(marker, encoding="utf-8") as fh:
+            if json.load(fh) == stamp:
+                log.info("reusing the synthetic scene rendered earlier in %s", data)
+                return dirs
+    except (OSError, ValueError):
+        pass
+    # a data/ without done.json is the demo's only if it holds nothing but what the demo
+    # writes there (a render stopped by an older version, which rendered in place)
+    if os.path.isdir(data) and not os.path.exists(marker) and \
+            not set(os.listdir(data)) <= {"map", "query"}:
+        raise InputError(f"--overwrite: {data} is not a demo scene (no done.json); not "
+                         "replacing it (choose another --out, or remove it yourself)")
+    # rendered beside ``data`` and renamed when complete: a ``data`` folder is always a whole
+    # scene with its done.json, which is how `run_demo` knows a folder for its own
+    rendering = data + ".rendering"
+    shutil.rmtree(rendering, ignore_errors=True)
+    t0 = time.perf_counter()
+    write_demo_sequences(rendering, frames, width, height, seed)
+    atomic_write_json(os.path.join(rendering, "done.json"), stamp)
+    shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
+    os.replace(rendering, data)
+    log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
+    return dirs
+
+
+# What a demo folder holds: its scene (always with data/done.json), map and run, and what a
+# stopped demo leaves (a scene being rendered, map.partial, run.partial, run.tmp-*). With
+# --overwrite a folder holding anything else is not the demo's and is refused; each part is
+# checked again by what replaces it (demo_data, MapWriter, run_localization).
+DEMO_PARTS = ("data", "data.rendering", "map", "map.*", "run", "run.*")
+
+
+def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int,
+             overwrite: bool = False) -> Tuple[str, str, Dict[str, Any]]:
+    """Render the synthetic room, map every other frame, localize the frames in between.
+
+    Returns (map path, run folder, metrics). An existing ``out`` is refused (`InputError`)
+    unless ``overwrite``; then its rendered scene is reused when it matches and its map and run
+    are replaced (each atomically).
+    """
+    if frames < 4 or width < 64 or height < 48:
+        raise InputError("--frames must be >= 4 and the image at least 64x48")
+    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
+    map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
+    rule = cfg.pose_at_stamp
+    map_path = os.path.join(out, "map")  # as given, like the run folder
+    build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
+              resume_hint="rerun the demo with --overwrite (the scene is reused)")
+    run = os.path.join(out, "run")
+    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
+                               overwrite=True)
+    return map_path, run, metrics

@@ -1,0 +1,28 @@
+"""rosbag2 recordings (mcap or sqlite3) as sequences of ``Frame``, through ``rosbags`` (no ROS).
+
+Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
+an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
+the message's ``header.stamp``, never the time the bag received it.
+
+The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
+depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
+decodes only the images it yields.
+
+Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
+driver) holds several runs that share stamps; only one is read (`runs` says how they are told
+apart and which is chosen).
+
+Modules: `sequence` (`BagSequence`: the two passes, depth association, frame assembly),
+`topics` (message types, topic selection), `runs` (runs of header time, unstamped images),
+`poses` (poses from tf). The ``rosbags`` library this wraps is imported absolutely, so this
+package's name does not shadow it.
+"""
+
+from __future__ import annotations
+
+from .runs import RUN_LOOKAHEAD, run_labels
+from .sequence import BagSequence, PathLike
+from .topics import CAMERA_INFO_TYPE, COMPRESSED_IMAGE_TYPE, IMAGE_TYPE, IMAGE_TYPES, TF_TYPE
+
+__all__ = ["CAMERA_INFO_TYPE", "COMPRESSED_IMAGE_TYPE", "IMAGE_TYPE", "IMAGE_TYPES",
+           "RUN_LOOKAHEAD", "TF_TYPE", "BagSequence", "PathLike", "run_labels"]

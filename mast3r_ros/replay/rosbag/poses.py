@@ -1,0 +1,116 @@
+"""Frame poses from a rosbag2's tf: ``pose_frames`` parsed, /tf and /tf_static read into a
+`TransformBuffer`, each image's pose looked up at its header stamp, and why frames got none.
+
+`_TfPoses` is a base class of `BagSequence`. tf2 ignores a leading slash in frame names; each tf
+edge is taken at the image stamp by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`).
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ...core.errors import InputError
+from ...core.message_fields import header_stamp_ns, transform_to_matrix
+from ...core.tf_buffer import ExtrapolationError, TransformBuffer
+from .runs import _RunCounter
+
+log = logging.getLogger(__name__)
+
+
+def _strip(frame: str) -> str:
+    """tf2 ignores a leading slash (a ROS 1 habit)."""
+    return frame.lstrip("/")
+
+
+class _TfPoses:
+    """tf and poses of `BagSequence` (a base class of it). ``BagSequence.__init__`` sets the
+    attributes annotated here."""
+
+    _tf: TransformBuffer
+    _tf_topics: List[str]
+    _tf_runs: List[Tuple[int, str, str, int, np.ndarray]]
+    _pose_frames: Optional[Tuple[str, str]]
+    _pose_rule_ns: Tuple[int, int]
+    _no_pose: Dict[int, Tuple[str, int]]
+
+    @staticmethod
+    def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
+        if pose_frames is None:
+            return None
+        parent, _, child = pose_frames.partition(":")
+        if not _strip(parent) or (":" in child):
+            raise InputError(
+                f"pose_frames must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
+                f"got {pose_frames!r}"
+            )
+        return _strip(parent), _strip(child)
+
+    def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter) -> None:
+        for ts in msg.transforms:
+            parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
+            try:
+                pose = transform_to_matrix(ts.transform)
+            except ValueError as err:
+                raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
+            if static:
+                self._tf.add_static(parent, child, pose)
+            else:
+                stamp = header_stamp_ns(ts.header)
+                ordinal = runs.note(("tf", parent, child), stamp)
+                self._tf_runs.append((ordinal, parent, child, stamp, pose))
+
+    @property
+    def tf_topics(self) -> List[str]:
+        """The bag's tf2_msgs/TFMessage topics (/tf, /tf_static), read with ``pose_frames``."""
+        return list(self._tf_topics)
+
+    @property
+    def transforms(self) -> TransformBuffer:
+        """The tf read from the bag (empty unless ``pose_frames`` was given)."""
+        return self._tf
+
+    @property
+    def no_pose_count(self) -> int:
+        """How many images (distinct stamps) iterated so far got no pose from tf
+        (``pose_frames``): a tf edge has no sample near their stamp."""
+        return len(self._no_pose)
+
+    @property
+    def no_pose_reason(self) -> Optional[str]:
+        """Why frames iterated so far got no pose from tf: the first such frame's
+        `ExtrapolationError` message, the first one that fell in a tf gap when any did (that
+        one has a fix: `no_pose_gap_s`); None when every frame had a pose."""
+        if not self._no_pose:
+            return None
+        gaps = [msg for msg, gap in self._no_pose.values() if gap]
+        return (gaps or [msg for msg, _ in self._no_pose.values()])[0]
+
+    @property
+    def no_pose_gap_s(self) -> Optional[float]:
+        """The longest spacing (s) of a tf edge's samples, more than ``pose_at_stamp.max_gap_s``,
+        that left a frame without a pose (a larger max_gap_s interpolates across it); None when
+        no frame lacks a pose for that reason."""
+        gap = max((g for _, g in self._no_pose.values()), default=0)
+        return gap * 1e-9 if gap else None
+
+    def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
+        if self._pose_frames is None:
+            return None
+        parent, child = self._pose_frames
+        child = child or _strip(frame_id)
+        if child == parent:  # the transform of a frame to itself: every pose the identity
+            raise InputError(
+                f"pose_frames {parent!r} (--pose-frames) is the camera frame itself (the images' "
+                f"frame_id{'' if self._pose_frames[1] else ' in their headers'}), so every pose "
+                "would be the identity: give the map frame first, e.g. --pose-frames "
+                f"map:{child}"
+            )
+        try:
+            return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
+        except ExtrapolationError as err:
+            log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
+            self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
+            return None

@@ -1,0 +1,182 @@
+"""Header time of a rosbag2's streams: which run each message belongs to, which run is read.
+
+Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
+driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
+each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
+its stream has gone back k - 1 times before it. A message stamped below its run's latest one but
+followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is not a jump but a
+reordered message of the same run (two swapped images; a map -> odom re-broadcast stamped ahead,
+as AMCL and this node publish it, between results stamped at their images' times); tf samples
+are sorted by stamp, as tf2 does. Only one run is read: the longest (most images;
+the first of equally long ones) unless ``run`` chooses one, so no frame is associated with depth,
+intrinsics or a transform of another run, and tf is never interpolated across the jump.
+
+`run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
+`BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
+stamp is 0 or repeated.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ...core.errors import InputError
+from ...core.tf_buffer import TransformBuffer
+from ...core.types import CameraIntrinsics
+
+log = logging.getLogger(__name__)
+
+
+# A message below its run's latest stamp starts a new run only when none of the next this many
+# messages of its stream climbs back above that stamp: a reordered message (a swapped pair, a
+# map->odom re-broadcast stamped ahead between fresh ones stamped in the past) is followed at
+# once by stamps past the top; after a clock reset or a loop the stream stays below it.
+RUN_LOOKAHEAD = 4
+
+
+def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[int]:
+    """Run number (1-based) of each header stamp of one stream, in bag order.
+
+    A stamp below the current run's highest one is a reordered message of that run when one of
+    the next ``lookahead`` stamps of the stream rises above that highest stamp again, and the
+    first message of a new run (a clock reset, a looped recording) when none does.
+    """
+    labels: List[int] = []
+    run, top = 1, None
+    for i, stamp in enumerate(stamps):
+        if top is not None and stamp < top and not any(
+                later > top for later in stamps[i + 1:i + 1 + lookahead]):
+            run, top = run + 1, stamp
+        else:
+            top = stamp if top is None else max(top, stamp)
+        labels.append(run)
+    return labels
+
+
+class _RunCounter:
+    """Run numbers of every stream's messages: `note` each message during the indexing pass
+    (returns its ordinal in its stream), `finish`, then `run` (stream, ordinal), also during the
+    second pass (the bag yields each stream's messages in the same order)."""
+
+    def __init__(self) -> None:
+        self._stamps: Dict[Any, List[int]] = collections.defaultdict(list)
+        self._labels: Dict[Any, List[int]] = {}
+
+    def note(self, stream: Any, stamp_ns: int) -> int:
+        stamps = self._stamps[stream]
+        stamps.append(int(stamp_ns))
+        return len(stamps) - 1
+
+    def finish(self) -> None:
+        self._labels = {k: run_labels(v) for k, v in self._stamps.items()}
+        self._stamps.clear()
+
+    def run(self, stream: Any, ordinal: int) -> int:
+        labels = self._labels.get(stream, ())
+        return labels[ordinal] if ordinal < len(labels) else 1
+
+
+class _RunChoice:
+    """The run of `BagSequence` (a base class of it): after the indexing pass, keep the messages
+    of one run. ``BagSequence.__init__`` sets the attributes annotated here."""
+
+    path: Path
+    run: int
+    runs: List[Tuple[int, int, int]]
+    image_topic: str
+    depth_topic: Optional[str]
+    camera_info_topic: Optional[str]
+    _run_wanted: Optional[int]
+    _run_counter: _RunCounter
+    _image_runs: List[Tuple[int, int]]
+    _depth_runs: List[Tuple[int, int]]
+    _info_runs: List[Tuple[int, int, CameraIntrinsics]]
+    _tf_runs: List[Tuple[int, str, str, int, np.ndarray]]
+    _image_stamps: List[int]
+    _depth_stamps: List[int]
+    _infos: List[Tuple[int, CameraIntrinsics]]
+    _tf: TransformBuffer
+
+    def _choose_run(self) -> None:
+        """Keep the messages of one run (see the module docstring); warn when there are several."""
+        runs = self._run_counter
+        runs.finish()
+        image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
+        self._image_runs = [(runs.run(image, o), s) for o, s in self._image_runs]
+        self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
+        self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
+        self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
+                         for o, p, c, s, m in self._tf_runs]
+        counts = collections.Counter(r for r, _ in self._image_runs)
+        self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
+                      max(s for q, s in self._image_runs if q == r))
+                     for r in range(1, max(counts, default=1) + 1) if counts[r]]
+        n = len(self.runs)
+        if self._run_wanted is not None:
+            if self._run_wanted > max(n, 1):
+                raise InputError(
+                    f"--run {self._run_wanted}: rosbag2 {self.path} has "
+                    f"{'only one run' if n <= 1 else f'{n} runs'} (header time "
+                    f"{'never jumps back' if n <= 1 else 'jumps back'})")
+            self.run = self._run_wanted
+        elif n > 1:
+            self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
+        if n > 1:
+            names = ", ".join(f"{i + 1}: {c} images t={a * 1e-9:.3f}..{b * 1e-9:.3f} s"
+                              for i, (c, a, b) in enumerate(self.runs))
+            how = _why_this_run([c for c, _, _ in self.runs], self._run_wanted is not None)
+            jumps = "once" if n == 2 else f"{n - 1} times"
+            log.warning(
+                "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
+                "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
+                self.run, how)
+        keep = self.run
+        self._image_stamps = [s for r, s in self._image_runs if r == keep]
+        self._warn_unstamped(self._image_stamps)
+        self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
+        self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
+        for r, parent, child, stamp, pose in self._tf_runs:
+            if r == keep:
+                self._tf.add_dynamic(parent, child, stamp, pose)
+        self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
+
+    def _warn_unstamped(self, stamps: List[int]) -> None:
+        """One warning when images carry header stamp 0 or repeat the previous one: a driver
+        that does not stamp its images. The node refuses such frames (and says so); offline
+        they are localized, but their trajectory stamps mean nothing and ground truth cannot
+        be associated."""
+        zero = sum(1 for s in stamps if s == 0)
+        repeated = sum(1 for a, b in zip(stamps, stamps[1:]) if b == a and b != 0)
+        if zero or repeated:
+            parts = []
+            if zero:
+                parts.append(f"{zero} of {len(stamps)} images have header stamp 0")
+            if repeated:
+                parts.append(f"{repeated} of {len(stamps)} repeat the previous image's stamp")
+            what = " and ".join(parts)
+            log.warning("rosbag2 %s: %s: the camera driver does not stamp its images, so the "
+                        "trajectory's stamps are not the images' times and no ground truth can "
+                        "be matched to them (the node refuses such frames); fix the driver's "
+                        "header.stamp", self.path, what)
+
+
+def _why_this_run(counts: Sequence[int], asked: bool) -> str:
+    """The run-split warning's reason for the run read: ``counts`` images per run; the first
+    of the longest is read unless ``asked`` (--run). Ties are said as ties."""
+    if asked:
+        return "as asked (--run)"
+    top = max(counts)
+    tied = [i + 1 for i, c in enumerate(counts) if c == top]
+    if len(tied) == 1:
+        return "the longest; choose another with --run N"
+    if len(tied) == len(counts):
+        return (f"the first: {'both' if len(counts) == 2 else 'all'} are equally long ({top} "
+                "images each); choose another with --run N")
+    return (f"the first of the longest (runs {', '.join(map(str, tied))}, {top} images each); "
+            "choose another with --run N")

@@ -1,0 +1,332 @@
+"""`BagSequence`: a rosbag2 recording (mcap or sqlite3) as a sequence of ``Frame``, read through
+``rosbags`` (no ROS).
+
+The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
+depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
+decodes only the images it yields. Every stamp is the message's ``header.stamp``. This module
+holds the two passes, depth association and frame assembly; its base classes choose the topics
+(`topics`), keep one run of a bag whose header time jumps back (`runs`) and give poses from tf
+(`poses`).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.rosbag2 import ReaderError
+from rosbags.typesys import Stores, get_typestore
+
+from ...core.config import PoseAtStampConfig
+from ...core.errors import InputError
+from ...core.image_codec import depth_to_metres
+from ...core.message_fields import (
+    camera_info_to_intrinsics,
+    decode_image_message,
+    frame_from_image_message,
+    header_stamp_ns,
+)
+from ...core.tf_buffer import TransformBuffer
+from ...core.trajectory import nearest_indices
+from ...core.types import CameraIntrinsics, Frame
+from .poses import _TfPoses
+from .runs import _RunChoice, _RunCounter
+from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
+
+log = logging.getLogger(__name__)
+
+PathLike = str | os.PathLike
+
+
+@contextlib.contextmanager
+def _open_bag(path: Path) -> Iterator[AnyReader]:
+    """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
+    try:
+        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader.open()
+    except (AnyReaderError, ReaderError, OSError) as err:
+        raise InputError(f"cannot open rosbag2 {path}: {err}") from err
+    try:
+        yield reader
+    finally:
+        reader.close()
+
+
+class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
+    """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
+
+    Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
+    skipping depth topics) and the one CameraInfo topic (preferring the image's namespace). Depth is
+    read only from ``depth_topic`` and associated by the nearest header stamp within
+    ``sync_tolerance_s``. ``camera_info`` overrides any CameraInfo topic. ``pose_frames``
+    ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
+    ``header.frame_id``), each tf edge taken at the image stamp by the one pose-at-stamp rule
+    (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
+    defaults when None); frames it gives no pose get ``None``. ``depth_scale`` (raw depth units per
+    metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based) chooses the
+    run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
+    with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
+    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read
+    without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
+    bag's depth-like topics). ``image_rectified``: the image topic is rectified, so the
+    intrinsics are the CameraInfo's P with no distortion
+    (`message_fields.camera_info_to_intrinsics`).
+    """
+
+    def __init__(
+        self,
+        path: PathLike,
+        image_topic: Optional[str] = None,
+        camera_info_topic: Optional[str] = None,
+        depth_topic: Optional[str] = None,
+        camera_info: Optional[CameraIntrinsics] = None,
+        pose_frames: Optional[str] = None,
+        sync_tolerance_s: float = 0.02,
+        pose_at_stamp: Optional[PoseAtStampConfig] = None,
+        depth_scale: Optional[float] = None,
+        run: Optional[int] = None,
+        depth_needed_by: Optional[str] = None,
+        image_rectified: bool = False,
+    ) -> None:
+        if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
+            raise InputError(f"depth scale must be a positive number of depth units per metre, "
+                             f"got {depth_scale}")
+        if run is not None and run < 1:
+            raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
+        self._depth_scale = depth_scale
+        self._rectified = bool(image_rectified)
+        self._depth_encoding: Optional[str] = None
+        self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
+        self._run_wanted = run
+        if not sync_tolerance_s >= 0:
+            raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
+        self.path = Path(path)
+        self._tolerance_ns = round(sync_tolerance_s * 1e9)
+        rule = pose_at_stamp or PoseAtStampConfig()
+        self._pose_rule_ns = (round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9))
+        self._override = camera_info
+        self._pose_frames = self._parse_pose_frames(pose_frames)
+        self._tf = TransformBuffer()
+        # indexing pass: every message with its run (1-based); filtered to one run at the end
+        self._image_runs: List[Tuple[int, int]] = []
+        self._depth_runs: List[Tuple[int, int]] = []
+        self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
+        self._tf_runs: List[Tuple[int, str, str, int, np.ndarray]] = []
+        self._run_counter = _RunCounter()
+        # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
+        # message, the tf gap it fell in in ns, 0 outside an edge's samples)
+        self._no_pose: Dict[int, Tuple[str, int]] = {}
+        self.run = 1
+        self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
+        self._image_stamps: List[int] = []
+        self._depth_stamps: List[int] = []
+        self._infos: List[Tuple[int, CameraIntrinsics]] = []
+        with _open_bag(self.path) as reader:
+            if reader.message_count == 0:
+                raise InputError(f"rosbag2 {self.path} contains no messages")
+            self._topics = dict(reader.topics)
+            self.image_topic = self._select_image_topic(reader, image_topic)
+            self.depth_topic = self._select_depth_topic(depth_topic)
+            self.camera_info_topic = self._select_camera_info_topic(camera_info_topic)
+            #: image topics of the bag that look like depth (16UC1 / 32FC1, compressedDepth,
+            #: 'depth' in the name), the image topic excepted: what --depth-topic can be
+            self.depth_like_topics = [t for t in self._candidates(IMAGE_TYPES)
+                                      if t != self.image_topic and self._is_depth_topic(reader, t)]
+            if depth_needed_by and self.depth_topic is None:  # before the indexing pass
+                raise InputError(f"{depth_needed_by} takes its 3-D points from keyframe depth, "
+                                 f"but {self.no_depth_reason()}")
+            self._tf_topics = [n for n, i in self._topics.items() if i.msgtype == TF_TYPE]
+            if self._pose_frames is not None and not self._tf_topics:
+                raise InputError(
+                    f"pose_frames={pose_frames!r} needs tf, but rosbag2 {self.path} has no "
+                    f"{TF_TYPE} topic (/tf, /tf_static)"
+                )
+            self._index(reader)
+        self._finish_index()
+        log.info(
+            "rosbag2 %s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
+            self.path, len(self), self.image_topic,
+            self.camera_info_topic or "the given CameraIntrinsics", self.depth_topic or "-",
+            pose_frames or "-",
+        )
+
+    # ---- indexing pass ---------------------------------------------------------------------
+
+    def _deserialize(self, reader: AnyReader, raw: bytes, msgtype: str, topic: str) -> Any:
+        try:
+            return reader.deserialize(raw, msgtype)
+        except (AnyReaderError, ValueError) as err:
+            raise InputError(
+                f"cannot deserialize a {msgtype} on {topic} in {self.path}: {err}"
+            ) from err
+
+    def _index(self, reader: AnyReader) -> None:
+        topics = [self.image_topic, self.depth_topic, self.camera_info_topic, *self._tf_topics]
+        wanted = [t for t in topics if t is not None]
+        if self._pose_frames is None:
+            wanted = [t for t in wanted if t not in self._tf_topics]
+        conns = [c for t in wanted for c in self._topics[t].connections]
+        runs = self._run_counter = _RunCounter()
+        for conn, _, raw in reader.messages(connections=conns):
+            msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+            if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
+                stamp = header_stamp_ns(msg.header)
+                run = runs.note(conn.topic, stamp)  # its ordinal; the run after the pass
+            if conn.topic == self.image_topic:
+                self._image_runs.append((run, stamp))
+            elif conn.topic == self.depth_topic:
+                self._depth_runs.append((run, stamp))
+                if self._depth_encoding is None:
+                    self._depth_encoding = getattr(msg, "encoding", None) or getattr(
+                        msg, "format", None)
+            elif conn.topic == self.camera_info_topic:
+                self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
+            else:
+                self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs)
+
+    def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
+        try:
+            return camera_info_to_intrinsics(msg, self._rectified)
+        except InputError as err:
+            stamp_s = header_stamp_ns(msg.header) * 1e-9
+            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
+
+    @property
+    def depth_units_per_m(self) -> Optional[float]:
+        """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
+        for 16-bit depth, 1 for 32FC1); None without a depth topic."""
+        if self._depth_scale is not None:
+            return float(self._depth_scale)
+        if self.depth_topic is None:
+            return None
+        return 1.0 if (self._depth_encoding or "").startswith("32FC1") else 1000.0
+
+    def _finish_index(self) -> None:
+        self._choose_run()
+        if self.camera_info_topic is not None:
+            self._infos.sort(key=lambda item: item[0])
+        self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
+        depth = np.unique(np.asarray(self._depth_stamps, dtype=np.int64))
+        self._depth_stamps_sorted = depth
+        matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
+        self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
+        if self.depth_topic is not None and not self._depth_refs:
+            log.warning(
+                "no depth on %s within %.3f s of any image on %s", self.depth_topic,
+                self._tolerance_ns * 1e-9, self.image_topic,
+            )
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame will have depth, with the fix (one line), or None when some may: no
+        ``depth_topic`` (the bag's depth-like image topics named), or none of its messages
+        within the sync tolerance of an image."""
+        if self.depth_topic is None:
+            if self.depth_like_topics:
+                found = ", ".join(self.depth_like_topics)
+                return (f"rosbag2 {self.path} is read without depth: pass --depth-topic <topic> "
+                        f"(depth image topics in the bag: {found})")
+            return (f"rosbag2 {self.path} is read without depth, and none of its image topics "
+                    "looks like depth (16UC1 / 32FC1 or compressedDepth, or 'depth' in the "
+                    "name); record the registered depth, or name it with --depth-topic")
+        if not self._depth_refs:
+            run = f" (run {self.run})" if len(self.runs) > 1 else ""
+            return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
+                    f"any image on {self.image_topic}{run}: check the header stamps or widen "
+                    "--sync-tolerance")
+        return None
+
+    def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
+        """Depth header stamp matched to each image stamp, -1 where none."""
+        idx = nearest_indices(self._depth_stamps_sorted, stamps_ns, self._tolerance_ns)
+        if self._depth_stamps_sorted.size == 0:
+            return idx
+        return np.where(idx >= 0, self._depth_stamps_sorted[np.maximum(idx, 0)], -1)
+
+    # ---- public API ------------------------------------------------------------------------
+
+    @property
+    def stamps_ns(self) -> np.ndarray:
+        """(N,) int64 header stamps of the images, in bag order."""
+        return np.asarray(self._image_stamps, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self._image_stamps)
+
+    def __iter__(self) -> Iterator[Frame]:
+        """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
+        map_from_cam 4x4 float64 or None)."""
+        topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
+        remaining = collections.Counter(self._depth_refs)
+        depth_by_stamp: Dict[int, np.ndarray] = {}
+        pending: collections.deque = collections.deque()
+        ordinals: collections.Counter = collections.Counter()
+        with _open_bag(self.path) as reader:
+            conns = [c for t in topics for c in reader.topics[t].connections]
+            for conn, _, raw in reader.messages(connections=conns):
+                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                stamp = header_stamp_ns(msg.header)
+                ordinal = ordinals[conn.topic]
+                ordinals[conn.topic] += 1
+                if self._run_counter.run(conn.topic, ordinal) != self.run:
+                    continue
+                if conn.topic != self.depth_topic:
+                    depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
+                    pending.append((msg, depth_stamp))
+                elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
+                    depth_by_stamp[stamp] = self._decode_depth(msg)
+                # images wait, in order, until the depth matched to them has been read
+                while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
+                    yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+            while pending:  # only if the bag changed between the two passes
+                yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+
+    # ---- frame assembly --------------------------------------------------------------------
+
+    def _decode_depth(self, msg: Any) -> np.ndarray:
+        array, encoding = decode_image_message(msg)
+        try:
+            return depth_to_metres(array, encoding, self._depth_scale)
+        except InputError as err:
+            raise InputError(f"depth topic {self.depth_topic}: {err}") from err
+
+    def _frame_intrinsics(self, stamp_ns: int) -> CameraIntrinsics:
+        """The override, else the latest CameraInfo at or before the stamp, else the first."""
+        if self._override is not None:
+            return self._override
+        if not self._infos:
+            raise InputError(
+                f"no CameraInfo message on {self.camera_info_topic}: pass a camera_info topic "
+                "with messages or a camera_info YAML"
+            )
+        index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
+        return self._infos[max(index, 0)][1]
+
+    def _frame(
+        self,
+        msg: Any,
+        depth_stamp: int,
+        depth_by_stamp: Dict[int, np.ndarray],
+        remaining: collections.Counter,
+    ) -> Frame:
+        stamp = header_stamp_ns(msg.header)
+        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
+        if depth is not None:
+            remaining[depth_stamp] -= 1
+            if remaining[depth_stamp] <= 0:
+                del depth_by_stamp[depth_stamp]
+        try:
+            return frame_from_image_message(
+                msg,
+                self._frame_intrinsics(stamp),
+                depth_m=depth,
+                map_from_cam=self._pose(msg.header.frame_id, stamp),
+            )
+        except InputError as err:
+            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err

@@ -1,0 +1,145 @@
+"""Topics of a rosbag2: the message types read, and choosing the image, depth and CameraInfo
+topics (given ones checked, others detected).
+
+`_TopicSelection` is a base class of `BagSequence`: the one colour image topic (Image or
+CompressedImage, skipping depth topics: 16UC1 / 32FC1, compressedDepth or 'depth' in the name)
+and the one CameraInfo topic (preferring the image's namespace) are detected when not given.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+from rosbags.highlevel import AnyReader
+
+from ...core.errors import InputError
+from ...core.types import CameraIntrinsics
+
+log = logging.getLogger(__name__)
+
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+TF_TYPE = "tf2_msgs/msg/TFMessage"
+IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
+_DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
+
+
+def _image_namespace(topic: str) -> str:
+    """/cam/color/image_raw/compressed -> /cam/color (the transport suffix is not a namespace)."""
+    for suffix in ("/compressed", "/compressedDepth"):
+        topic = topic.removesuffix(suffix)
+    return topic.rsplit("/", 1)[0]
+
+
+class _TopicSelection:
+    """Topic selection of `BagSequence` (a base class of it). ``BagSequence.__init__`` sets the
+    attributes annotated here; `BagSequence._deserialize` reads a depth candidate's first
+    message."""
+
+    path: Path
+    image_topic: str
+    _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
+    _is_depth: Dict[str, bool]
+    _override: Optional[CameraIntrinsics]
+
+    def _listing(self) -> str:
+        return "\n".join(
+            f"  {name} [{info.msgtype}] ({info.msgcount} messages)"
+            for name, info in sorted(self._topics.items())
+        )
+
+    def _require(self, topic: str, types: Sequence[str], option: str) -> str:
+        info = self._topics.get(topic)
+        if info is None:
+            raise InputError(
+                f"{option} {topic!r} is not in rosbag2 {self.path}; its topics are:\n"
+                f"{self._listing()}"
+            )
+        if info.msgtype not in types:
+            raise InputError(
+                f"{option} {topic!r} has type {info.msgtype}, expected {' or '.join(types)}"
+            )
+        if info.msgcount == 0:
+            raise InputError(f"{option} {topic!r} has no messages in rosbag2 {self.path}")
+        return topic
+
+    def _candidates(self, types: Sequence[str]) -> List[str]:
+        return sorted(
+            n for n, i in self._topics.items() if i.msgtype in types and i.msgcount > 0
+        )
+
+    def _is_depth_topic(self, reader: AnyReader, topic: str) -> bool:
+        if topic not in self._is_depth:
+            self._is_depth[topic] = self._looks_like_depth(reader, topic)
+        return self._is_depth[topic]
+
+    def _looks_like_depth(self, reader: AnyReader, topic: str) -> bool:
+        if "depth" in topic.lower():
+            return True
+        conns = self._topics[topic].connections
+        gen = reader.messages(connections=conns)
+        try:
+            conn, _, raw = next(gen)
+        finally:
+            gen.close()
+        msg = self._deserialize(reader, raw, conn.msgtype, topic)
+        if conn.msgtype == IMAGE_TYPE:
+            return msg.encoding in _DEPTH_RAW_ENCODINGS
+        fmt = msg.format
+        return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
+
+    def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
+        if topic is not None:
+            return self._require(topic, IMAGE_TYPES, "image topic")
+        candidates = [
+            t for t in self._candidates(IMAGE_TYPES) if not self._is_depth_topic(reader, t)
+        ]
+        if len(candidates) == 1:
+            return candidates[0]
+        if not candidates:
+            raise InputError(
+                f"rosbag2 {self.path} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
+                f"not depth); its topics are:\n{self._listing()}"
+            )
+        raise InputError(
+            f"rosbag2 {self.path} has several image topics: {', '.join(candidates)}; choose one "
+            "with --image-topic (BagSequence(image_topic=...))"
+        )
+
+    def _select_depth_topic(self, topic: Optional[str]) -> Optional[str]:
+        if topic is None:
+            return None
+        self._require(topic, IMAGE_TYPES, "depth topic")
+        if topic == self.image_topic:
+            raise InputError(f"depth topic {topic!r} is also the image topic")
+        return topic
+
+    def _select_camera_info_topic(self, topic: Optional[str]) -> Optional[str]:
+        if self._override is not None:
+            if topic is not None:
+                log.warning("camera_info given: ignoring camera_info_topic %s", topic)
+            return None
+        if topic is not None:
+            return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
+        candidates = self._candidates((CAMERA_INFO_TYPE,))
+        namespace = _image_namespace(self.image_topic)
+        same = [t for t in candidates if t.rsplit("/", 1)[0] == namespace]
+        if len(candidates) == 1:
+            return candidates[0]
+        if len(same) == 1:
+            return same[0]
+        if not candidates:
+            raise InputError(
+                f"rosbag2 {self.path} has no {CAMERA_INFO_TYPE} topic, so the images have no "
+                "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
+                "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
+            )
+        raise InputError(
+            f"rosbag2 {self.path} has several CameraInfo topics: {', '.join(candidates)}, none "
+            f"alone in the namespace of {self.image_topic}; choose one with --camera-info-topic "
+            "(BagSequence(camera_info_topic=...))"
+        )
