@@ -33,8 +33,8 @@ import cv2
 import numpy as np
 import yaml
 
-from .errors import InputError
-from .types import CameraIntrinsics, check_distortion
+from ..errors import InputError
+from ..types import CameraIntrinsics, check_distortion
 
 log = logging.getLogger(__name__)
 
