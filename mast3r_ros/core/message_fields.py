@@ -20,9 +20,9 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from . import image_codec
-from .image_codec.raw import _roi_fields
 from .errors import InputError
 from .geometry import finite_pose, make_pose
+from .image_codec.camera_info import _roi_fields
 from .types import CameraIntrinsics, Frame
 
 NS_PER_S = 1_000_000_000
