@@ -22,6 +22,7 @@ from scipy.spatial.transform import Rotation
 from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, make_pose
+from .image_codec.camera_info import _roi_fields
 from .types import CameraIntrinsics, Frame
 
 NS_PER_S = 1_000_000_000
@@ -106,7 +107,7 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
     roi = getattr(info, "roi", None)
     common = (int(info.width), int(info.height), int(getattr(info, "binning_x", 0) or 0),
               int(getattr(info, "binning_y", 0) or 0),
-              None if roi is None else image_codec._roi_fields(roi))
+              None if roi is None else _roi_fields(roi))
     if rectified:
         r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
         return (True,) + common + (tuple(float(v) for v in info.p),

@@ -142,9 +142,10 @@ def test_empty_model_means_plumb_bob_without_distortion_only():
 
 
 def test_camera_info_and_intrinsics_share_the_check():
-    from mast3r_ros.core import image_codec, types
+    from mast3r_ros.core import types
+    from mast3r_ros.core.image_codec import camera_info
 
-    assert image_codec.check_distortion is types.check_distortion
+    assert camera_info.check_distortion is types.check_distortion
     with pytest.raises(InputError, match="CameraInfo D: equidistant expects"):
         intrinsics_from_camera_info(W, H, K.reshape(-1), [0.1] * 5, "equidistant")
 

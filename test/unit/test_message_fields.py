@@ -321,10 +321,10 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
     """A 12-bit camera publishing mono16 gives pictures at most 16/255 bright after cv_bridge's
     scaling (kept): one warning per frame_id and encoding says so and how to fix it; full-range
     16-bit data and 8-bit data say nothing."""
-    from mast3r_ros.core import image_codec
+    from mast3r_ros.core.image_codec import raw
     from mast3r_ros.core.message_fields import frame_from_image_message
 
-    monkeypatch.setattr(image_codec, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
 
     def msg(values, encoding="mono16", frame_id="cam12"):
         a = np.asarray(values, dtype="<u2" if encoding.endswith("16") else np.uint8)
@@ -346,6 +346,6 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
         frame_from_image_message(msg(np.full((4, 6), 200), "mono8", "eight"), None)
         assert len(caplog.records) == 2, caplog.text
     # each stream is judged on its first 16-bit image (no per-frame pass over the pixels)
-    assert image_codec._LOW_BIT_DEPTH_CHECKED == {
+    assert raw._LOW_BIT_DEPTH_CHECKED == {
         "mono16 images of frame_id 'cam12'", "mono16 images of frame_id 'other'",
         "mono16 images of frame_id 'full'"}

@@ -107,10 +107,10 @@ def test_twelve_bit_pair_images_are_warned_about_by_name(tmp_path, capsys, monke
     folder glob, as for a TUM sequence): each dark file is now named as given."""
     import cv2
 
-    from mast3r_ros.core import image_codec
+    from mast3r_ros.core.image_codec import raw
     from mast3r_ros.replay.cli import main
 
-    monkeypatch.setattr(image_codec, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(2)
     for name in ("a.png", "b.png"):

@@ -1,0 +1,45 @@
+"""Conversions between raw ``sensor_msgs`` image fields and numpy arrays, without ROS.
+
+The ROS node passes the fields of ``sensor_msgs/Image``, ``CompressedImage`` and ``CameraInfo``
+(plain strings, ints, bytes and sequences); the offline bag reader passes the same fields as
+deserialized by ``rosbags``. Nothing here imports ROS or cv_bridge.
+
+Raw encodings are every one that cv_bridge converts to rgb8, with cv_bridge's conversion (the list
+and the rules are in `raw`; ``SUPPORTED_ENCODINGS`` lists them all). Image *files* (``pair``, TUM
+folders) go through ``read_image_file``, which decodes with OpenCV and then takes the same
+``to_rgb8`` path, so a 16-bit grey PNG/TIFF is scaled exactly like a mono16 message.
+
+Modules: `raw` (``sensor_msgs/Image`` fields <-> arrays: `decode_image`, `to_rgb8`,
+`depth_to_metres`, `encode_image`, `warn_low_bit_depth`), `compressed` (``CompressedImage`` and
+``compressedDepth``: `decode_compressed`), `files` (image files on disk: `read_image_file`,
+`check_image_file_intact`), `camera_info` (``CameraInfo`` fields or a camera_info YAML ->
+`CameraIntrinsics`). Import the public names from this package; private helpers (and the state
+tests reset, such as ``raw._LOW_BIT_DEPTH_CHECKED``) from the module that defines them.
+"""
+
+from __future__ import annotations
+
+from .camera_info import (
+    intrinsics_from_camera_info,
+    load_camera_info_yaml,
+    rectified_intrinsics_from_camera_info,
+)
+from .compressed import decode_compressed
+from .files import check_image_file_intact, read_image_file
+from .raw import (
+    DEPTH_ENCODINGS,
+    SUPPORTED_ENCODINGS,
+    BytesLike,
+    decode_image,
+    depth_to_metres,
+    encode_image,
+    to_rgb8,
+    warn_low_bit_depth,
+)
+
+__all__ = [
+    "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_image_file_intact",
+    "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
+    "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",
+    "rectified_intrinsics_from_camera_info", "to_rgb8", "warn_low_bit_depth",
+]

@@ -1,0 +1,253 @@
+"""Camera intrinsics from ``sensor_msgs/CameraInfo`` fields or a camera_info YAML, without ROS.
+
+`intrinsics_from_camera_info` (K, D, binning and ROI, as ``image_geometry`` applies them),
+`rectified_intrinsics_from_camera_info` (P of a monocular rectified stream) and
+`load_camera_info_yaml` (camera_calibration_parsers' file layout) -> `CameraIntrinsics`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple, Union
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..errors import InputError
+from ..types import CameraIntrinsics, check_distortion
+
+
+def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
+    """``sensor_msgs/RegionOfInterest`` (object or mapping) or a 4-tuple -> (x, y, w, h)."""
+    names = ("x_offset", "y_offset", "width", "height")
+    try:
+        if isinstance(roi, Mapping):
+            values = [roi.get(name, 0) for name in names]
+        elif isinstance(roi, (tuple, list)):
+            values = list(roi)[:4]
+        else:
+            values = [getattr(roi, name) for name in names]
+        x, y, w, h = (int(v) for v in values)
+    except (AttributeError, TypeError, ValueError):
+        raise InputError(
+            f"CameraInfo roi must have x_offset, y_offset, width, height, got {roi!r}"
+        ) from None
+    return x, y, w, h
+
+
+def intrinsics_from_camera_info(
+    width: int,
+    height: int,
+    k: Sequence[float],
+    d: Sequence[float],
+    distortion_model: str,
+    *,
+    binning_x: int = 0,
+    binning_y: int = 0,
+    roi: object = None,
+) -> CameraIntrinsics:
+    """``sensor_msgs/CameraInfo`` fields -> ``CameraIntrinsics`` of the image actually streamed.
+
+    ``width``, ``height`` and ``k`` (row-major, 9 values) are the full-resolution calibration, as
+    the CameraInfo definition requires. ``binning_x``/``binning_y`` (0 or 1: none) and ``roi``
+    (``sensor_msgs/RegionOfInterest`` or a mapping with x_offset, y_offset, width, height; width or
+    height 0: the full image) are applied as ``image_geometry.PinholeCameraModel.fromCameraInfo``
+    applies them: the principal point shifted by the ROI offset, then fx, cx divided by binning_x
+    and fy, cy by binning_y; the image size is (roi width / binning_x, roi height / binning_y)
+    (integer division, its ``reducedResolution``), so the caller's image/CameraInfo size check
+    compares the streamed image with that size.
+
+    Distortion models and coefficient counts (what ROS drivers publish, all accepted by OpenCV):
+    ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
+    rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
+    with ``cv2.fisheye``), checked by `types.check_distortion` (which `CameraIntrinsics` applies
+    too). An empty model with no (or all-zero) coefficients is plumb_bob without distortion.
+    Coefficients are kept in the camera's distorted pixels of the streamed image.
+
+    Raises:
+        InputError: naming the field: K not 9 values or all zero (uncalibrated), an unsupported
+            ``distortion_model``, a wrong count of ``d`` or a non-finite coefficient, a
+            non-positive size, a ``roi`` that does not fit the calibrated image, or a K that
+            `CameraIntrinsics` refuses (e.g. transposed).
+    """
+    k_arr = np.asarray(k, dtype=np.float64).reshape(-1)
+    d_arr = np.asarray(d, dtype=np.float64).reshape(-1)
+    if k_arr.size != 9:
+        raise InputError(f"CameraInfo K must have 9 values (row-major 3x3), got {k_arr.size}")
+    if not np.any(k_arr):
+        raise InputError(
+            "CameraInfo K is all zeros: the camera is uncalibrated; calibrate it or pass "
+            "intrinsics from a camera_info YAML"
+        )
+    distortion_model, d_arr = check_distortion(  # the same check as CameraIntrinsics'
+        distortion_model, d_arr, model_field="CameraInfo distortion_model",
+        dist_field="CameraInfo D")
+    if width <= 0 or height <= 0:
+        raise InputError(f"CameraInfo image size must be positive, got {width}x{height}")
+    K = k_arr.reshape(3, 3).copy()
+    out_w, out_h = int(width), int(height)
+    if roi is not None:
+        x, y, w, h = _roi_fields(roi)
+        if w > 0 and h > 0:
+            if x < 0 or y < 0 or x + w > width or y + h > height:
+                raise InputError(
+                    f"CameraInfo roi: {w}x{h} at ({x}, {y}) does not fit the calibrated "
+                    f"{width}x{height} image"
+                )
+            K[0, 2] -= x
+            K[1, 2] -= y
+            out_w, out_h = w, h
+    bx, by = max(1, int(binning_x)), max(1, int(binning_y))
+    if bx > 1:
+        K[0, 0] /= bx
+        K[0, 2] /= bx
+    if by > 1:
+        K[1, 1] /= by
+        K[1, 2] /= by
+    out_w, out_h = out_w // bx, out_h // by
+    if out_w <= 0 or out_h <= 0:
+        raise InputError(
+            f"CameraInfo binning_x/binning_y {bx}x{by} leaves no pixel of the "
+            f"{width}x{height} image"
+        )
+    return CameraIntrinsics(out_w, out_h, K, d_arr, distortion_model)
+
+
+def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
+    value: object = doc
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise InputError(f"{path}: missing field {'.'.join(keys[: depth + 1])!r}")
+        value = value[key]
+    return value
+
+
+def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
+    """A camera_info YAML integer field (a whole number, or a string of one) -> int, else an
+    InputError naming the field and the value given (``image_width: "640px"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+        return int(value)
+    raise InputError(f"{path}: {name} must be {what}, got {value!r}")
+
+
+def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
+    """A camera_info YAML list of numbers (``camera_matrix.data``) -> float array, else an
+    InputError naming the field and the first entry that is not a number."""
+    if not isinstance(value, (list, tuple)):
+        raise InputError(f"{path}: {name} must be a list of numbers, got {value!r}")
+    for i, item in enumerate(value):
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            float(item)  # type: ignore[arg-type]
+        except (TypeError, ValueError):
+            raise InputError(f"{path}: {name} must be a list of numbers, got {item!r} at "
+                             f"index {i}") from None
+    return np.asarray([float(item) for item in value], dtype=np.float64)
+
+
+def rectified_intrinsics_from_camera_info(
+    width: int,
+    height: int,
+    p: Sequence[float],
+    r: Optional[Sequence[float]] = None,
+    *,
+    binning_x: int = 0,
+    binning_y: int = 0,
+    roi: object = None,
+) -> CameraIntrinsics:
+    """``CameraIntrinsics`` of a *rectified* image stream (``image_rect``, ``image_rect_color``:
+    image_proc's output) from its CameraInfo: the projection ``P[:3, :3]`` and no distortion, as
+    ``image_geometry.PinholeCameraModel`` projects rectified points (the CameraInfo published
+    with a rectified stream is the raw camera's, whose K and D describe the unrectified image).
+
+    Monocular rectification only: ``R`` (row-major 3x3, the rectifying rotation) must be the
+    identity and ``P``'s fourth column zero. A stereo pair's rectification rotates the camera
+    frame and shifts the right camera (Tx), which would put the pose in another frame than the
+    image's ``frame_id``. Binning applies to P as to K (`intrinsics_from_camera_info`); a ROI is
+    refused (image_geometry maps it through the rectification).
+
+    Raises:
+        InputError: P not 12 values or with a non-positive focal length, R not the identity, a
+            non-zero P[:, 3], a ROI, or a non-positive size.
+    """
+    p_arr = np.asarray(p, dtype=np.float64).reshape(-1)
+    if p_arr.size != 12:
+        raise InputError(f"CameraInfo P must have 12 values (row-major 3x4), got {p_arr.size}")
+    P = p_arr.reshape(3, 4)
+    if not (P[0, 0] > 0 and P[1, 1] > 0):
+        raise InputError("CameraInfo P has no positive focal length: the camera is "
+                         "uncalibrated, or its rectified projection was not published")
+    if r is not None and np.asarray(r, dtype=np.float64).size:
+        R = np.asarray(r, dtype=np.float64).reshape(-1)
+        if R.size != 9:
+            raise InputError(f"CameraInfo R must have 9 values (row-major 3x3), got {R.size}")
+        if np.any(R) and not np.allclose(R.reshape(3, 3), np.eye(3), atol=1e-6):
+            raise InputError("CameraInfo R is not the identity (a stereo pair's rectification): "
+                             "image_rectified supports monocular rectified images; localize "
+                             "the unrectified image instead")
+    if np.abs(P[:, 3]).max() > 1e-9:
+        raise InputError("CameraInfo P has a non-zero fourth column (a stereo camera's baseline "
+                         "term): image_rectified supports monocular rectified images; localize "
+                         "the unrectified image instead")
+    if roi is not None:
+        x, y, w, h = _roi_fields(roi)
+        if w > 0 and h > 0 and (x, y, w, h) != (0, 0, int(width), int(height)):
+            raise InputError("CameraInfo roi: a region of interest on a rectified stream is not "
+                             "supported (image_rectified); stream the full rectified image")
+    return intrinsics_from_camera_info(
+        width, height, P[:, :3].reshape(-1), [], "plumb_bob",
+        binning_x=binning_x, binning_y=binning_y)
+
+
+def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
+    """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
+
+    Needs ``image_width``, ``image_height`` and ``camera_matrix.data``; ``distortion_model``
+    defaults to plumb_bob (as camera_calibration_parsers does) and ``distortion_coefficients.data``
+    to none. The standard file has no binning or ROI (camera_calibration_parsers writes and reads
+    only the calibration); for a camera streaming binned or cropped images, the optional keys
+    ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
+    applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as err:
+        raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
+                         f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{path} is not valid YAML: {err}") from err
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
+    pixels = "an integer number of pixels"
+    width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
+    height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
+    k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
+                      "camera_matrix.data")
+    model = doc.get("distortion_model", "plumb_bob")
+    coefficients = doc.get("distortion_coefficients") or {}
+    d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
+    d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
+                      else "distortion_coefficients")
+    binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
+               for name in ("binning_x", "binning_y")]
+    roi = doc.get("roi")
+    if isinstance(roi, dict):
+        roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
+               for name in ("x_offset", "y_offset", "width", "height")}
+    try:
+        return intrinsics_from_camera_info(
+            width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
+        )
+    except (InputError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: {err}") from err

@@ -1,0 +1,102 @@
+"""``sensor_msgs/CompressedImage`` fields -> numpy arrays, without ROS: JPEG and PNG decoded by
+OpenCV, and image_transport's ``compressedDepth`` (a 12-byte header, then a 16-bit PNG). The
+result is what `raw.decode_image` gives for the matching raw encoding.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from .raw import BytesLike, _as_uint8
+
+_COMPRESSED_DEPTH_HEADER_BYTES = 12  # int32 format + float32 depthParam[2]
+
+
+def _decode_buffer(buf: np.ndarray, fmt: str) -> np.ndarray:
+    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    if image is None:
+        raise InputError(f"cannot decode {buf.size} bytes of compressed image (format {fmt!r})")
+    return image
+
+
+def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> Tuple[np.ndarray, str]:
+    """image_transport's compressed_depth: a 12-byte header, then a 16-bit PNG."""
+    encoding = fmt.split(";")[0].strip()
+    if "rvl" in fmt.lower():
+        raise InputError(
+            f"compressedDepth format {fmt!r} uses RVL, which is not supported; republish the depth "
+            "with the png compressedDepth format or as raw sensor_msgs/Image"
+        )
+    if encoding not in ("16UC1", "32FC1") or buf.size <= _COMPRESSED_DEPTH_HEADER_BYTES:
+        raise InputError(
+            f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes "
+            "(expected '16UC1; compressedDepth png' or '32FC1; compressedDepth png')"
+        )
+    inverse = _decode_buffer(buf[_COMPRESSED_DEPTH_HEADER_BYTES:], fmt)
+    if inverse.dtype != np.uint16 or inverse.ndim != 2:
+        raise InputError(
+            f"compressedDepth PNG must be 16-bit grey, got {inverse.shape} {inverse.dtype}"
+        )
+    if encoding == "16UC1":
+        return inverse, "16UC1"
+    # 32FC1 is stored as quantized inverse depth: depth = a / (value - b), value 0 = invalid.
+    quant_a, quant_b = buf[4:12].copy().view("<f4")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        depth = (np.float32(quant_a) / (inverse.astype(np.float32) - np.float32(quant_b)))
+    depth[inverse == 0] = np.nan
+    return depth.astype(np.float32), "32FC1"
+
+
+def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
+    """``sensor_msgs/CompressedImage`` fields -> (array, raw encoding) as ``decode_image`` gives.
+
+    JPEG and PNG are decoded by OpenCV with IMREAD_UNCHANGED, so colour comes back as bgr8 / bgra8,
+    grey as mono8, 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so) and 16-bit
+    colour PNG as bgr16 / bgra16. The
+    ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
+    PNG) gives 16UC1 or 32FC1; its RVL variant is rejected.
+
+    Raises:
+        InputError: ``format`` not a string, ``data`` not bytes-like, bytes that do not decode,
+            an RVL or malformed compressedDepth message, or a decoded image of another type.
+    """
+    if not isinstance(format, str):
+        raise InputError(f"CompressedImage format must be a string ('jpeg', 'png', '16UC1; "
+                         f"compressedDepth png'), got {format!r}")
+    buf = _as_uint8(data)
+    if "compresseddepth" in format.lower():
+        return _decode_compressed_depth(format, buf)
+    image = _decode_buffer(buf, format)
+    declared = format.split(";")[0].strip() if ";" in format else ""
+    if image.dtype == np.uint8 and image.ndim == 2:
+        return image, "mono8"
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
+        return image, "bgr8" if image.shape[2] == 3 else "bgra8"
+    if image.dtype == np.uint16 and image.ndim == 2:
+        return image, "mono16" if declared == "mono16" else "16UC1"
+    encoding = _encoding_of_decoded(image)
+    if encoding is None:
+        raise InputError(
+            f"compressed image (format {format!r}) decodes to unsupported {image.shape} "
+            f"{image.dtype}; expected 8- or 16-bit grey or colour"
+        )
+    return image, encoding
+
+
+def _encoding_of_decoded(image: np.ndarray) -> Optional[str]:
+    """The raw encoding of an array as OpenCV's decoders return it (BGR order), or None."""
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    bits = {np.dtype(np.uint8): "8", np.dtype(np.uint16): "16"}.get(image.dtype)
+    if bits is None:
+        return None
+    if image.ndim == 2:
+        return f"mono{bits}"
+    if image.ndim == 3 and image.shape[2] in (3, 4):
+        return f"bgr{bits}" if image.shape[2] == 3 else f"bgra{bits}"
+    return None
+

@@ -1,0 +1,102 @@
+"""Image files on disk (``pair``, TUM folders) -> (H, W, 3) uint8 RGB, without ROS.
+
+`read_image_file` decodes with OpenCV at the file's own bit depth and then takes the same
+`raw.to_rgb8` path as a message, so a 16-bit grey PNG/TIFF is scaled exactly like a mono16
+message; `check_image_file_intact` first refuses a truncated or corrupt JPEG or PNG (which OpenCV
+would decode with grey rows).
+"""
+
+from __future__ import annotations
+
+from typing import Union
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+from .compressed import _encoding_of_decoded
+from .raw import to_rgb8, warn_low_bit_depth
+
+_PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+
+
+def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
+    """Raise `InputError` when a JPEG or PNG file is truncated or corrupt.
+
+    OpenCV decodes a JPEG that ends early (an interrupted copy or download) without an error:
+    libjpeg prints "Premature end of JPEG file" on stderr and the missing rows come back grey.
+    Pillow's decoder reports it (``OSError: image file is truncated``), so a JPEG or PNG file
+    (told by its signature) is decoded once by Pillow before OpenCV decodes it; the pixels
+    still come from OpenCV. Other formats, and files Pillow does not read (an unidentified
+    variant, one over its decompression-bomb limit), are left to OpenCV.
+    """
+    with open(path, "rb") as fh:
+        head = fh.read(8)
+    if not head.startswith(_PILLOW_CHECKED_MAGIC):
+        return
+    import warnings
+
+    from PIL import Image, UnidentifiedImageError
+
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path) as im:
+                im.load()
+    except (UnidentifiedImageError, Image.DecompressionBombError):
+        return
+    except (OSError, EOFError, SyntaxError, ValueError) as err:
+        kind = "JPEG" if head.startswith(_PILLOW_CHECKED_MAGIC[0]) else "PNG"
+        raise InputError(f"{kind} file {path} is truncated or corrupt ({err}); re-copy or "
+                         "re-export it") from None
+
+
+def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) -> np.ndarray:
+    """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
+
+    The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
+    own bit depth (EXIF orientation applied, alpha dropped) and converted by ``to_rgb8`` like a
+    message of the matching encoding, so 16-bit grey or colour files are scaled by 255 / 65535
+    as cv_bridge scales mono16 / rgb16 (never clipped to white).
+
+    16-bit data below 4096 is warned about once (`warn_low_bit_depth`) for the folder's files of
+    the same suffix (``rgb/*.png``: a sequence's frames), or for the file itself with
+    ``one_file`` (``pair``'s two images, named as given).
+
+    Raises:
+        InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
+            PNG (`check_image_file_intact`), or of an unsupported depth (float or 32-bit images).
+    """
+    path = Path(path)
+    if path.is_dir():
+        raise InputError(f"{path} is a folder, not an image file: give the image files (a "
+                         f"shell glob such as {path / '*.png'} expands to them)")
+    if not path.is_file():
+        raise InputError(f"image not found: {path}")
+    check_image_file_intact(path)
+    # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
+    # applies the EXIF orientation (and drops alpha).
+    image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    if image is None:
+        raise InputError(
+            f"cannot read image {path}: truncated or corrupt, or not an image format OpenCV "
+            "decodes"
+        )
+    encoding = _encoding_of_decoded(image)
+    if encoding is None:
+        raise InputError(
+            f"image {path} is {image.shape} {image.dtype}: only 8- and 16-bit grey or colour "
+            "images are supported"
+        )
+    if image.ndim == 3 and image.shape[2] == 1:
+        image = image[:, :, 0]
+    if one_file:
+        warn_low_bit_depth(image, str(path),
+                           "rescale the file to the full 16-bit range (or save it as 8-bit)")
+    else:
+        warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
+                           "rescale the files to the full 16-bit range (or save them as 8-bit)")
+    return to_rgb8(image, encoding)

@@ -1,0 +1,278 @@
+"""Raw ``sensor_msgs/Image`` fields <-> numpy arrays, without ROS: `decode_image`, `to_rgb8`,
+`depth_to_metres`, `encode_image`, and the one-off warning about 10/12-bit data in 16-bit images
+(`warn_low_bit_depth`).
+
+Supported raw encodings (``sensor_msgs/image_encodings.h`` names) are every one that cv_bridge
+converts to rgb8, with cv_bridge's conversion (``cv_bridge.cpp``, ``getConversionCodes`` and
+``toCvCopyImpl``): rgb8, bgr8, rgba8, bgra8, mono8; the 16-bit rgb16, bgr16, rgba16, bgra16, mono16;
+yuv422 (UYVY byte order) and yuv422_yuy2 (YUYV); bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8
+and their 16-bit twins; 32FC1 (depth only). Each is one OpenCV colour conversion, then for 16-bit
+data cv_bridge's depth change ``convertTo(CV_8U, 255 / 65535)`` (rounded, never clipped). The
+OpenCV-style names 8UC1, 8UC3, 8UC4 and 16UC1 have no colour meaning in cv_bridge; they are read
+as mono8, bgr8 (what ``cv2_to_imgmsg`` writes), bgra8 and mono16. ``SUPPORTED_ENCODINGS`` lists
+them all.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import array
+import logging
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+log = logging.getLogger(__name__)
+
+# encoding -> (little-endian numpy dtype, channels); yuv422 packs 2 bytes per pixel.
+_RAW_ENCODINGS = {
+    "rgb8": ("<u1", 3),
+    "bgr8": ("<u1", 3),
+    "rgba8": ("<u1", 4),
+    "bgra8": ("<u1", 4),
+    "mono8": ("<u1", 1),
+    "rgb16": ("<u2", 3),
+    "bgr16": ("<u2", 3),
+    "rgba16": ("<u2", 4),
+    "bgra16": ("<u2", 4),
+    "mono16": ("<u2", 1),
+    "yuv422": ("<u1", 2),
+    "yuv422_yuy2": ("<u1", 2),
+    "bayer_rggb8": ("<u1", 1),
+    "bayer_bggr8": ("<u1", 1),
+    "bayer_gbrg8": ("<u1", 1),
+    "bayer_grbg8": ("<u1", 1),
+    "bayer_rggb16": ("<u2", 1),
+    "bayer_bggr16": ("<u2", 1),
+    "bayer_gbrg16": ("<u2", 1),
+    "bayer_grbg16": ("<u2", 1),
+    "16UC1": ("<u2", 1),
+    "32FC1": ("<f4", 1),
+    "8UC1": ("<u1", 1),
+    "8UC3": ("<u1", 3),
+    "8UC4": ("<u1", 4),
+}
+_ALIASES = {"8UC1": "mono8", "8UC3": "bgr8", "8UC4": "bgra8", "16UC1": "mono16"}
+# cv_bridge's table (getConversionCodes) for <encoding> -> rgb; None: already RGB. Note that
+# OpenCV names a Bayer pattern by its second row: bayer_rggb is cv::COLOR_BayerBG2RGB.
+_TO_RGB = {
+    "rgb8": None,
+    "rgb16": None,
+    "bgr8": cv2.COLOR_BGR2RGB,
+    "bgr16": cv2.COLOR_BGR2RGB,
+    "rgba8": cv2.COLOR_RGBA2RGB,
+    "rgba16": cv2.COLOR_RGBA2RGB,
+    "bgra8": cv2.COLOR_BGRA2RGB,
+    "bgra16": cv2.COLOR_BGRA2RGB,
+    "mono8": cv2.COLOR_GRAY2RGB,
+    "mono16": cv2.COLOR_GRAY2RGB,
+    "yuv422": cv2.COLOR_YUV2RGB_UYVY,
+    "yuv422_yuy2": cv2.COLOR_YUV2RGB_YUY2,
+    "bayer_rggb8": cv2.COLOR_BayerBG2RGB,
+    "bayer_bggr8": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg8": cv2.COLOR_BayerGR2RGB,
+    "bayer_grbg8": cv2.COLOR_BayerGB2RGB,
+    "bayer_rggb16": cv2.COLOR_BayerBG2RGB,
+    "bayer_bggr16": cv2.COLOR_BayerRG2RGB,
+    "bayer_gbrg16": cv2.COLOR_BayerGR2RGB,
+    "bayer_grbg16": cv2.COLOR_BayerGB2RGB,
+}
+# cv_bridge's 16 -> 8 bit depth change: convertTo(CV_8U, 255.0 / 65535.0), rounded to nearest.
+_SCALE_16_TO_8 = 255.0 / 65535.0
+SUPPORTED_ENCODINGS = tuple(_RAW_ENCODINGS)
+DEPTH_ENCODINGS = ("16UC1", "mono16", "32FC1")
+# Millimetres per metre: REP-118 says 16-bit integer depth is in millimetres.
+_REP118_UNITS_PER_M = 1000.0
+
+BytesLike = bytes | bytearray | memoryview | np.ndarray
+
+
+def _lookup(encoding: str) -> Tuple[str, int]:
+    try:
+        return _RAW_ENCODINGS[encoding]
+    except KeyError:
+        raise InputError(
+            f"unsupported image encoding {encoding!r}; supported: {', '.join(SUPPORTED_ENCODINGS)}"
+        ) from None
+
+
+def _as_uint8(data: BytesLike) -> np.ndarray:
+    """A flat uint8 view of any buffer (bytes, bytearray, memoryview, array('B'), ndarray)."""
+    if isinstance(data, np.ndarray):
+        return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
+    try:
+        return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+    except TypeError as err:
+        kind = type(data).__name__
+        raise InputError(f"image data must be a bytes-like buffer, got {kind}") from err
+
+
+def decode_image(
+    encoding: str,
+    height: int,
+    width: int,
+    step: int,
+    data: BytesLike,
+    is_bigendian: bool = False,
+) -> np.ndarray:
+    """Raw ``sensor_msgs/Image`` fields -> a new numpy array in native byte order.
+
+    Returns (H, W) for one-channel encodings and (H, W, C) otherwise, dtype uint8, uint16 or
+    float32 by encoding; channel order is left as the encoding says (see ``to_rgb8``). Row padding
+    (``step`` larger than ``width * bytes_per_pixel``) is dropped and big-endian 16/32-bit data is
+    swapped. The result never shares memory with ``data``.
+
+    Raises:
+        InputError: unsupported encoding; ``height``/``width``/``step`` not non-negative ints;
+            a ``step`` shorter than a row; ``data`` not bytes-like or shorter than
+            ``step * height``.
+    """
+    for name, v in (("height", height), ("width", width), ("step", step)):
+        if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
+            raise InputError(f"image {name} must be an int, got {v!r} ({type(v).__name__})")
+    dtype_str, channels = _lookup(encoding)
+    dtype = np.dtype(dtype_str)
+    if is_bigendian:
+        dtype = dtype.newbyteorder(">")
+    if height < 0 or width < 0:
+        raise InputError(f"image size must be non-negative, got {width}x{height}")
+    row_bytes = width * channels * dtype.itemsize
+    if step < row_bytes:
+        raise InputError(
+            f"{encoding} image step {step} is smaller than width * bytes per pixel = {row_bytes}"
+        )
+    buf = _as_uint8(data)
+    if buf.size < step * height:
+        raise InputError(
+            f"{encoding} image data has {buf.size} bytes, expected step * height = "
+            f"{step} * {height} = {step * height}"
+        )
+    rows = buf[: step * height].reshape(height, step)[:, :row_bytes].copy()
+    pixels = rows.view(dtype).astype(dtype.newbyteorder("="), copy=False)
+    shape = (height, width) if channels == 1 else (height, width, channels)
+    return pixels.reshape(shape)
+
+
+def _check_shape(array: np.ndarray, encoding: str) -> None:
+    dtype_str, channels = _lookup(encoding)
+    if not isinstance(array, np.ndarray):
+        raise InputError(f"a {encoding} image must be a numpy array, got "
+                         f"{type(array).__name__}")
+    expected_ndim = 2 if channels == 1 else 3
+    ok = array.ndim == expected_ndim and (channels == 1 or array.shape[2] == channels)
+    if not ok or array.dtype != np.dtype(dtype_str).newbyteorder("="):
+        raise InputError(
+            f"a {encoding} image must be {'(H, W)' if channels == 1 else f'(H, W, {channels})'} "
+            f"{np.dtype(dtype_str).name}, got {array.shape} {array.dtype}"
+        )
+
+
+def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
+    """An image decoded as ``encoding`` -> (H, W, 3) uint8 RGB (contiguous).
+
+    Exactly cv_bridge's ``toCvCopy(msg, "rgb8")``: one OpenCV colour conversion (grey replicated,
+    alpha dropped, yuv422 / Bayer converted), then 16-bit data scaled by 255 / 65535 and rounded
+    (65535 -> 255, 32768 -> 128: scaled, never clipped to white). An rgb8 input may be returned
+    as is. 32FC1 has no colour meaning and is rejected; so is a yuv422 image of odd width.
+
+    Raises:
+        InputError: unsupported encoding, wrong shape/dtype for it, or a conversion OpenCV refuses.
+    """
+    if encoding == "32FC1":
+        raise InputError("a 32FC1 (float depth) image cannot be shown as RGB; use depth_to_metres")
+    _check_shape(array, encoding)
+    encoding = _ALIASES.get(encoding, encoding)
+    code = _TO_RGB[encoding]
+    if encoding in ("yuv422", "yuv422_yuy2") and array.shape[1] % 2:
+        # checked here: OpenCV 4.5 (Humble's) converts an odd width without complaint
+        h, w = array.shape[:2]
+        raise InputError(f"cannot convert a {w}x{h} {encoding} image to RGB (two pixels share "
+                         "their chroma in 4 bytes: the width must be even)")
+    if code is None:
+        rgb = array
+    else:
+        try:
+            rgb = cv2.cvtColor(np.ascontiguousarray(array), code)
+        except cv2.error as err:
+            h, w = array.shape[:2]
+            raise InputError(
+                f"cannot convert a {w}x{h} {encoding} image to RGB "
+                f"({str(err).strip().splitlines()[-1][:160]})"
+            ) from None
+    if rgb.dtype == np.uint16:
+        rgb = cv2.convertScaleAbs(rgb, alpha=_SCALE_16_TO_8)
+    return np.ascontiguousarray(rgb)
+
+
+def depth_to_metres(
+    array: np.ndarray, encoding: str, depth_scale: Optional[float] = None
+) -> np.ndarray:
+    """A depth image -> (H, W) float32 metres with NaN where invalid (0, NaN, inf, negative).
+
+    ``depth_scale`` is in raw units per metre (TUM RGB-D PNGs: 5000). Without it, 16UC1/mono16 are
+    millimetres (REP-118) and 32FC1 metres.
+
+    Raises:
+        InputError: not a depth encoding (16UC1, mono16, 32FC1), an array of another shape or
+            dtype than the encoding's, a ``depth_scale`` that is not a positive number.
+    """
+    if encoding not in DEPTH_ENCODINGS:
+        raise InputError(
+            f"{encoding!r} is not a depth encoding; expected one of {', '.join(DEPTH_ENCODINGS)}"
+        )
+    _check_shape(array, encoding)
+    if depth_scale is None:
+        depth_scale = 1.0 if encoding == "32FC1" else _REP118_UNITS_PER_M
+    if isinstance(depth_scale, np.ndarray) and depth_scale.ndim == 0:
+        depth_scale = depth_scale.item()  # a 0-d array (np.load of a calibration) is a number
+    if (isinstance(depth_scale, (bool, np.bool_))
+            or not isinstance(depth_scale, (int, float, np.number))
+            or not (np.isfinite(depth_scale) and depth_scale > 0)):
+        raise InputError(
+            f"depth_scale must be a positive number of units per metre, got {depth_scale!r}"
+        )
+    metres = array.astype(np.float32) / np.float32(depth_scale)
+    with np.errstate(invalid="ignore"):
+        metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
+    return metres
+
+
+def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:
+    """(H, W, 3) uint8 RGB -> ``sensor_msgs/Image`` fields (encoding, height, width, step, data).
+
+    ``data`` is an ``array.array('B')``, the type rosidl stores ``uint8[]`` fields in: assigning
+    one to ``Image.data`` is taken as it is, while ``bytes`` or a list goes through the generated
+    setter's per-byte type and range check (about 0.3 s for a 1280x480 RGB image under
+    ``__debug__``, which ``ros2 run`` keeps on). Raises `InputError` for anything but
+    (H, W, 3) uint8."""
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InputError(f"encode_image expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
+    height, width = rgb.shape[:2]
+    data = array.array("B")
+    data.frombytes(np.ascontiguousarray(rgb).tobytes())
+    return "rgb8", height, width, width * 3, data
+
+
+# the sources `warn_low_bit_depth` has judged (each once per process: no per-frame pass)
+_LOW_BIT_DEPTH_CHECKED: set = set()
+
+
+def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
+    """Warn when the first 16-bit image of ``source`` has all values below 4096 (each source is
+    judged once, so the node pays no per-frame pass over its images): 10/12-bit
+    sensor data stored in 16 bits, which cv_bridge's 255/65535 scaling (kept here, see
+    `to_rgb8`) turns into a picture at most 16/255 bright, and which nothing in an image says
+    how many bits are significant. ``source`` names the stream (a folder's files, a topic's
+    frame_id and encoding); ``fix`` says what to change. Returns whether it warned."""
+    if array.dtype != np.uint16 or not array.size or source in _LOW_BIT_DEPTH_CHECKED:
+        return False
+    _LOW_BIT_DEPTH_CHECKED.add(source)  # judged on its first 16-bit image only
+    if int(array.max()) >= 4096:
+        return False
+    log.warning("%s: 16-bit pixel values that all stay below 4096 (10/12-bit sensor data?): "
+                "scaled by 255/65535 as cv_bridge does, so the picture is dark (at most 16/255) "
+                "and matches poorly; %s (said once)", source, fix)
+    return True
