@@ -1,0 +1,153 @@
+"""Which blocks of a ROS 2 parameter file apply to the node, as rclpy decides: the node's fully
+qualified name (`node_fqn`), block keys matched with the ``/*`` and ``/**`` wildcards, namespaces
+nested or written in the key, and which namespace's node a file names (`_blocks_for_node`).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import ConfigError
+
+NODE_NAME = "mast3r_localizer"
+
+
+# A ROS namespace token (rcl's validate_namespace): letters, digits and '_', no leading digit
+_NAME_TOKEN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+def node_fqn(namespace: str, node_name: str = NODE_NAME) -> str:
+    """The node's fully qualified name in ``namespace`` ('robot1', '/robot1' and '/robot1/' all
+    give '/robot1/mast3r_localizer'; '' or '/': the root). Raises `ConfigError` for a namespace
+    ROS would refuse."""
+    tokens = [t for t in namespace.strip().split("/") if t]
+    bad = [t for t in tokens if not _NAME_TOKEN.fullmatch(t)]
+    if bad:
+        raise ConfigError(f"namespace {namespace!r}: {bad[0]!r} is not a ROS name (letters, "
+                          "digits and '_', not starting with a digit)")
+    return "".join("/" + t for t in tokens) + "/" + node_name
+
+
+def _rclpy_applies(key: str, fqn: str) -> bool:
+    """Whether rclpy applies the parameter-file block ``key`` to the node named ``fqn``: a
+    leading '/' added, then '/*' is one name token and '/**' any number, matched against the
+    whole name (rclpy/src/rclpy/node.cpp, _populate_node_parameters_from_rcl_params, Humble)."""
+    name = key if key.startswith("/") else "/" + key
+    parts = re.split(r"(/\*\*|/\*)", name)
+    pattern = "".join({"/**": r"(/\w+)*", "/*": r"(/\w+)"}.get(p, re.escape(p)) for p in parts)
+    return re.fullmatch(pattern, fqn, re.ASCII) is not None
+
+
+def _split_key(key: Any, node_name: str) -> Optional[Tuple[str, str]]:
+    """(namespace, node name) of a parameter-file key that may apply to a node named
+    ``node_name``: its node name ``node_name``, ``*`` or ``**`` (``/**``: ('', '**');
+    ``mast3r_localizer``: ('', 'mast3r_localizer'), as rclpy adds the leading '/'); None for
+    another node's key."""
+    if not isinstance(key, str):
+        return None
+    ns, last = (key if key.startswith("/") else "/" + key).rsplit("/", 1)
+    return (ns, last) if last in (node_name, "*", "**") else None
+
+
+def _applies_to(key: Any, node_name: str) -> bool:
+    """True for a parameter-file key ROS would apply to a node named ``node_name`` in some
+    namespace: ``/**``, ``node_name``, a name ending in ``/node_name`` (``/robot1/node_name``,
+    ``/*/node_name``, ``/**/node_name``) or a wildcard node name (``/**/*``)."""
+    return _split_key(key, node_name) is not None
+
+
+def _namespace_of(key: Any, node_name: str) -> Optional[str]:
+    """The one namespace whose node ``key`` names ('' for the root), None for a key of other
+    nodes or of the node in any namespace: ``mast3r_localizer`` and ``/*`` name the root
+    namespace's node (rclpy applies them there only), ``/robot1/mast3r_localizer``,
+    ``/robot1/*`` and ``/robot1/**`` robot1's; ``/**``, ``/**/mast3r_localizer`` and
+    ``/*/mast3r_localizer`` none."""
+    split = _split_key(key, node_name)
+    if split is None or "*" in split[0] or split == ("", "**"):
+        return None
+    return split[0]
+
+
+def _show_namespace(ns: str) -> str:
+    return ns[1:] if ns else "/ (the root namespace)"
+
+
+def _wildcard_node(key: str) -> bool:
+    """Whether block ``key``'s node name is a wildcard (``/**``, ``/*``, ``/robot1/*``,
+    ``/**/*``): a block for every node there, which may hold other nodes' parameters. A key
+    naming the node (``/**/mast3r_localizer``) is the node's own block, in whatever namespace."""
+    return key.rsplit("/", 1)[-1] in ("*", "**")
+
+
+
+_PARAMS_KEY = "ros__parameters"
+
+
+def _near_params_key(key: Any) -> bool:
+    """A misspelled ``ros__parameters`` ('ros_parameters', 'ros__params', 'Ros__parameters')."""
+    return (isinstance(key, str) and key != _PARAMS_KEY
+            and difflib.SequenceMatcher(None, key.lower(), _PARAMS_KEY).ratio() >= 0.75)
+
+
+def _param_blocks(path: str, doc: Mapping[Any, Any], node_name: str, prefix: str = ""):
+    """(node name, block) for every ``ros__parameters`` block, namespaces nested or written in
+    the key (``robot1: {mast3r_localizer: ...}`` is ``/robot1/mast3r_localizer``, as
+    rcl_yaml_param_parser reads it). A mapping without ``ros__parameters`` is a namespace,
+    unless it is keyed by the node's name or holds a misspelled ``ros__parameters``: then
+    `ConfigError` (rcl refuses the file, "Cannot have a value before ros__parameters"; taken
+    for a namespace, a robot's block would silently vanish)."""
+    for key, value in doc.items():
+        name = f"{prefix}/{key}" if prefix else str(key)
+        names_node = name.rsplit("/", 1)[-1] == node_name
+        if isinstance(value, Mapping) and _PARAMS_KEY not in value:
+            near = [k for k in value if _near_params_key(k)]
+            if near:
+                raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (it has {near[0]!r}: "
+                                  f"misspelled? 'ros', two underscores, 'parameters'); ROS "
+                                  "would refuse the file")
+            if names_node:
+                raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (its keys: "
+                                  f"{list(value)}): put the node's parameters under "
+                                  f"'{name}: {_PARAMS_KEY}:'")
+            yield from _param_blocks(path, value, node_name, name)
+            continue
+        if names_node and not isinstance(value, Mapping):
+            raise ConfigError(f"{path}: '{name}' has no '{_PARAMS_KEY}' (it is "
+                              f"{'empty' if value is None else type(value).__name__}): put the "
+                              f"node's parameters under '{name}: {_PARAMS_KEY}:'")
+        if "/" in name and not name.startswith("/"):
+            name = "/" + name
+        yield name, value
+
+
+def _blocks_for_node(path: str, doc: Mapping[Any, Any], node_name: str,
+                     namespace: Optional[str]) -> List[Tuple[str, Any]]:
+    """The (key, block) pairs of ``doc`` that apply to the node, in file order (see
+    `load_config_yaml`); `ConfigError` when the file holds blocks for the node in several
+    namespaces and no ``namespace`` says which, or ``namespace`` is none of them."""
+    blocks = list(_param_blocks(path, doc, node_name))
+    own: Dict[str, List[str]] = {}  # namespace -> the keys naming its node
+    for k, _ in blocks:
+        ns = _namespace_of(k, node_name)
+        if ns is not None:
+            own.setdefault(ns, []).append(k)
+    spaces = ", ".join(_show_namespace(ns) for ns in sorted(own))
+    if namespace is None:
+        if len(own) > 1:  # rclpy gives no node all of them: whose are wanted?
+            nodes = [f"{ns}/{node_name}" for ns in sorted(own)]
+            raise ConfigError(f"{path}: parameters for several namespaced nodes {nodes}: pass "
+                              f"--namespace one of: {spaces}")
+        if not own:  # wildcards only: the blocks for the node in any namespace
+            return [(k, b) for k, b in blocks if _applies_to(k, node_name)]
+        fqn = f"{next(iter(own))}/{node_name}"
+    else:
+        fqn = node_fqn(namespace, node_name)
+        # a typo would silently take the blocks for every node ('/**') alone; a block naming
+        # the node in any namespace ('/**/mast3r_localizer') is meant for this node too
+        if own and not any(_rclpy_applies(k, fqn) for k, _ in blocks
+                           if not _wildcard_node(k) or _namespace_of(k, node_name) is not None):
+            raise ConfigError(f"{path}: no block for '{fqn}' (--namespace {namespace}): pass "
+                              f"--namespace one of: {spaces}")
+    return [(k, b) for k, b in blocks if _rclpy_applies(k, fqn)]

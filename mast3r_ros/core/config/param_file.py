@@ -1,0 +1,153 @@
+"""The ROS 2 parameter file (``<node>: {ros__parameters: {...}}``, the format
+``config/localize.yaml`` uses): `load_config_yaml` reads it as rclpy would (strict YAML, the
+blocks that apply to the node merged in file order, ROS's typing) into a validated `Config`;
+`dump_config_yaml` writes one.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Dict, Mapping, Optional
+
+import yaml
+
+from ..errors import ConfigError
+from ..fileio import atomic_write_text
+from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, node_fqn
+from .params import _BY_NAME, _flatten, config_from_params, config_to_params
+from .sections import Config
+
+
+# Parameters rclpy declares on every node itself: a node's parameter file may set them (Nav2's
+# do), and the offline tools have nothing to do with them.
+ROS_BUILTIN_PARAMS = ("use_sim_time", "start_type_description_service")
+# What ROS's YAML reader (libyaml, YAML 1.2 numbers) reads as a double but PyYAML (YAML 1.1)
+# as a string: exponents without a dot, e.g. 1e-2
+_YAML12_FLOAT = re.compile(r"[-+]?(\d+\.?\d*|\.\d+)[eE][-+]?\d+")
+
+
+class _DuplicateKey(yaml.YAMLError):
+    def __init__(self, key: Any, line: int):
+        super().__init__(f"duplicate key {key!r} at line {line}")
+        self.key, self.line = key, line
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """PyYAML's SafeLoader, refusing a mapping with two equal keys: PyYAML keeps the last value
+    at the first key's position, so two ``/**`` blocks would read as one, in the wrong place
+    for 'the later block wins'."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Dict[Any, Any]:
+        seen = set()
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKey(key, key_node.start_mark.line + 1)
+                seen.add(key)
+            except TypeError:  # unhashable: SafeLoader says so
+                pass
+        return super().construct_mapping(node, deep=deep)
+
+
+
+def load_config_yaml(path: str, node_name: str = NODE_NAME,
+                     base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
+    """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
+
+    The blocks read are the ones rclpy applies to the node (a key matching its full name,
+    '/*' one name, '/**' any number), merged in file order, the later winning, as rclpy merges
+    them. Which node: ``namespace`` ('robot1', '/robot1'; '/' the root) names it; without it,
+    the namespaces the file names the node in (``node_name`` and ``/*``: the root's;
+    ``/robot1/node_name``, ``/robot1/*``, ``/robot1/**``: robot1's) decide: several are
+    refused (rclpy gives no one node all those blocks: which robot's would it be?), one is
+    that namespace's node (a single robot's file needs no ``namespace``), none (wildcards
+    only: ``/**``, ``/**/node_name``, ``/*/node_name``) reads the blocks for the node in any
+    namespace. A ``namespace`` that no block naming the node applies to (its own, or one for
+    the node in any namespace: ``/**/node_name``), in a file that names others, is refused (a
+    typo would take the blocks for every node, ``/**``, alone).
+
+    Namespaces may also be nested (``robot1: {mast3r_localizer: {ros__parameters: ...}}``, the
+    form Nav2's RewrittenYaml writes). rclpy's own parameters (`ROS_BUILTIN_PARAMS`:
+    ``use_sim_time`` ...; ``qos_overrides.*``) are skipped, and so are unknown names in a
+    block for every node (its node name a wildcard: ``/**``, ``/robot1/*``: other nodes'
+    parameters, as rclpy ignores undeclared overrides); an unknown name in a block naming the
+    node (``mast3r_localizer``, ``/**/mast3r_localizer``) is an error (a typo).
+
+    Values are typed as ROS types them: an integer where a double is declared (``rate: 10``)
+    is refused as the node would refuse it (rclpy's InvalidParameterTypeException), so a file
+    tuned offline is one the robot accepts; ``1e-2``, a double for ROS's YAML reader and a
+    string for PyYAML, is read as the double.
+
+    Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
+    invalid YAML, a duplicate key (PyYAML would keep one silently), a block naming the node
+    without ``ros__parameters`` or with a misspelled one, ``ros__parameters`` not a mapping,
+    no block for the node, blocks for several namespaces or a bad parameter.
+    """
+    try:
+        with open(path, encoding="utf-8") as fh:
+            doc = yaml.load(fh, Loader=_UniqueKeyLoader)  # a SafeLoader
+    except FileNotFoundError:
+        raise ConfigError(f"parameter file not found: {path}") from None
+    except OSError as e:  # a folder, no permission, ...
+        raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
+    except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
+        raise ConfigError(f"parameter file {path} is not a UTF-8 text file (byte {e.start}: "
+                          f"{e.reason}); give a YAML file, saved as UTF-8") from None
+    except _DuplicateKey as e:
+        raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
+                          "the two; merge them, or delete one)") from None
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if not isinstance(doc, dict):
+        raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
+    matching = _blocks_for_node(path, doc, node_name, namespace)
+    merged: Dict[str, Any] = {}
+    for key, block in matching:
+        if not isinstance(block, Mapping) or "ros__parameters" not in block:
+            raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
+        params = block["ros__parameters"]
+        if params is None:  # 'ros__parameters:' and nothing under it
+            params = {}
+        if not isinstance(params, Mapping):
+            raise ConfigError(f"{path}: '{key}': ros__parameters must be a mapping of parameter "
+                              f"names to values (name: value, one a line, indented under it), "
+                              f"got {type(params).__name__} {params!r}")
+        values = _flatten(params)
+        if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
+            values = {k: v for k, v in values.items() if k in _BY_NAME}
+        merged.update(values)
+    if not matching:
+        who = node_name if namespace is None else node_fqn(namespace, node_name)
+        raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
+                          f"{list(doc)}; expected '/**', '{node_name}' or "
+                          f"'/<namespace>/{node_name}')")
+    for name in list(merged):
+        if name in ROS_BUILTIN_PARAMS or name.startswith("qos_overrides."):
+            del merged[name]
+    for name, value in merged.items():
+        spec = _BY_NAME.get(name)
+        if spec is None or spec.type is not float or isinstance(value, bool):
+            continue
+        if isinstance(value, int):
+            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
+                              f"write {value}.0 (ROS 2 types parameters strictly; the node "
+                              "would refuse this file)")
+        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+            merged[name] = float(value)
+    return config_from_params(merged, where=path, base=base)
+
+
+def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None:
+    """Write `cfg` as a ROS parameter file, atomically (the effective config beside results)."""
+    nested: Dict[str, Any] = {}
+    for name, value in config_to_params(cfg).items():
+        d = nested
+        *parents, leaf = name.split(".")
+        for p in parents:
+            d = d.setdefault(p, {})
+        d[leaf] = value
+    text = yaml.safe_dump({"/**/" + node_name: {"ros__parameters": nested}}, sort_keys=False)
+    atomic_write_text(path, text)

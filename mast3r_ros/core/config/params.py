@@ -1,0 +1,171 @@
+"""Config <-> flat ROS parameters: one `ParamSpec` per `Config` field (its ROS name is the
+section prefix plus the field name), the strict ROS-style typing and range check of one value
+(`validate_param`), and `config_from_params` / `config_to_params`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import math
+import re
+from typing import Any, Dict, List, Mapping, Optional, Tuple
+
+from ..errors import ConfigError
+from .sections import Config
+
+
+# Section path inside Config -> ROS parameter-name prefix.
+_PREFIX = {
+    ("model",): "",
+    ("localizer",): "",
+    ("localizer", "matching"): "matching.",
+    ("localizer", "pnp"): "pnp.",
+    ("localizer", "gates"): "gates.",
+    ("localizer", "covariance"): "covariance.",
+    ("map_build",): "map_build.",
+    ("pose_at_stamp",): "pose_at_stamp.",
+    ("map_check",): "map_check.",
+    ("scale",): "scale.",
+    ("retrieval",): "retrieval.",
+    ("node",): "",
+    ("tracking",): "",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class ParamSpec:
+    """One parameter: its ROS name, where it lives in `Config`, type, default and constraints."""
+
+    name: str
+    path: Tuple[str, ...]
+    type: type
+    default: Any
+    description: str
+    lo: Optional[float] = None
+    hi: Optional[float] = None
+    choices: Optional[Tuple[Any, ...]] = None
+    pattern: Optional[Tuple[str, str]] = None  # (regex of the whole value, valid values in words)
+
+
+def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
+    specs = []
+    for f in dataclasses.fields(cls):
+        if dataclasses.is_dataclass(f.default_factory if f.default_factory is not
+                                    dataclasses.MISSING else None):
+            specs += _walk(f.default_factory, path + (f.name,))
+            continue
+        m = f.metadata
+        specs.append(ParamSpec(_PREFIX[path] + f.name, path + (f.name,), type(f.default),
+                               f.default, m["description"], m["lo"], m["hi"], m["choices"],
+                               m["pattern"]))
+    return specs
+
+
+_SPECS: Tuple[ParamSpec, ...] = tuple(_walk(Config, ()))
+_BY_NAME: Dict[str, ParamSpec] = {s.name: s for s in _SPECS}
+assert len(_BY_NAME) == len(_SPECS), "two config fields map to one parameter name"
+
+
+def param_specs() -> Tuple[ParamSpec, ...]:
+    """Every parameter, in declaration order."""
+    return _SPECS
+
+
+def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
+    t = spec.type
+    if t is bool:
+        if isinstance(value, bool):
+            return value
+    elif t is int:
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value
+    elif t is float:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            if not math.isfinite(float(value)):
+                raise ConfigError(f"{where}: parameter '{spec.name}' must be finite, got {value}")
+            return float(value)
+    elif t is str:
+        if isinstance(value, str):
+            return value
+    got, hint = f"{type(value).__name__} {value!r}", ""
+    if value is None:  # 'map_path:' or '~': quoting it would name a folder 'None'
+        got = "nothing (YAML null)"
+        hint = f": give it a value, or delete the line to keep the default {spec.default!r}"
+    elif isinstance(value, (list, tuple, Mapping)):
+        hint = f": one value, not a {type(value).__name__}"
+    elif t is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        hint = f": write {value.strip().lower()} without quotes"
+    elif t is int and isinstance(value, float) and value.is_integer():
+        hint = f": write {int(value)} (ROS 2 types parameters strictly)"
+    elif t is str and not isinstance(value, str):
+        hint = f": quote it ('{value}')"
+    raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
+
+
+def validate_param(name: str, value: Any, where: str = "config") -> Any:
+    """Check one parameter's type, range and choices; return the value in its declared type.
+
+    Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
+    a non-finite float, or a value outside its range, choices or pattern.
+    """
+    spec = _BY_NAME.get(name)
+    if spec is None:
+        close = ([n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
+                 or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
+        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        raise ConfigError(f"{where}: unknown parameter '{name}'{hint}")
+    v = _coerce(spec, value, where)
+    if spec.choices is not None and v not in spec.choices:
+        raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
+                          f"got {v!r}")
+    if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
+        raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
+    if spec.lo is not None and not (spec.lo <= v <= spec.hi):
+        raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}], "
+                          f"got {v!r}")
+    return v
+
+
+def config_from_params(params: Mapping[str, Any], where: str = "config",
+                       base: Optional[Config] = None) -> Config:
+    """Build a validated `Config` from flat ``{ros_param_name: value}``; unset keys keep `base`.
+
+    Raises `ConfigError` naming the first bad parameter (`validate_param`).
+    """
+    values = config_to_params(base or Config())
+    for name, value in params.items():
+        values[name] = validate_param(name, value, where)
+    return _build(Config, (), values)
+
+
+def _build(cls: type, path: Tuple[str, ...], values: Mapping[str, Any]) -> Any:
+    kwargs = {}
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+                f.default_factory):
+            kwargs[f.name] = _build(f.default_factory, path + (f.name,), values)
+        else:
+            kwargs[f.name] = values[_PREFIX[path] + f.name]
+    return cls(**kwargs)
+
+
+def config_to_params(cfg: Config) -> Dict[str, Any]:
+    """The flat ``{ros_param_name: value}`` view of a config."""
+    out = {}
+    for spec in _SPECS:
+        obj: Any = cfg
+        for p in spec.path:
+            obj = getattr(obj, p)
+        out[spec.name] = obj
+    return out
+
+
+def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+    out: Dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, Mapping):
+            out.update(_flatten(v, f"{prefix}{k}."))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
