@@ -17,7 +17,7 @@ import pytest
 PROBE = textwrap.dedent("""
     import json, torch
     import triton
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import reciprocal as matching
     from mast3r_ros.core.errors import ConfigError
     out = {"triton": triton.__version__, "error": matching._triton_error(),
            "auto_cuda": matching.resolve_nn_backend("auto", torch.device("cuda"))}
@@ -81,7 +81,7 @@ def test_auto_takes_the_torch_search_when_the_kernels_fail_their_self_test(monke
     they were never run on): one warning, then the torch search, instead of a failed frame."""
     import torch
 
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import reciprocal as matching
 
     monkeypatch.setattr(matching, "_triton_error", lambda: None)
     monkeypatch.setattr(matching, "_SELF_TEST", {})
@@ -109,7 +109,7 @@ def test_self_test_reports_why_and_wrong_indices(monkeypatch):
     search's are a failure too (on the CPU, through a stand-in of nn_triton.nearest)."""
     import types
 
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import reciprocal as matching
 
     fake = types.ModuleType("mast3r_ros.core.nn_triton")
 

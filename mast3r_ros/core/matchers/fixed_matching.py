@@ -37,14 +37,8 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..matching import (
-    _check_params,
-    _compute_dtype,
-    _inside,
-    _start_indices,
-    reciprocal_walk_fixed,
-    resolve_nn_backend,
-)
+from ..matching import reciprocal_walk_fixed, resolve_nn_backend
+from ..matching.reciprocal import _check_params, _compute_dtype, _inside, _start_indices
 
 log = logging.getLogger(__name__)
 

@@ -31,7 +31,7 @@ from typing import List, Optional, Sequence, Tuple, Union
 import numpy as np
 import torch
 
-from .errors import ConfigError, InputError
+from ..errors import ConfigError, InputError
 
 _LOG = logging.getLogger(__name__)
 
@@ -268,7 +268,7 @@ class _CachedNN:
 def _triton_error() -> Optional[str]:
     """None when `core.nn_triton` imports (Triton >= 3.0 installed), else why not."""
     try:
-        from . import nn_triton  # noqa: F401
+        from .. import nn_triton  # noqa: F401
     except Exception as e:  # noqa: BLE001  ImportError, or a broken Triton install
         return f"{type(e).__name__}: {e}"
     return None
@@ -279,7 +279,7 @@ def _triton_self_test(device: str) -> Optional[str]:
     indices on a small problem whose products are exact (multiples of 1/8, a tie included);
     else why not."""
     try:
-        from .nn_triton import nearest
+        from ..nn_triton import nearest
 
         g = torch.Generator().manual_seed(0)
         q = torch.randint(-8, 9, (40, 24), generator=g).float().div_(8)
@@ -417,7 +417,7 @@ def _fused_walk(
     the kernels a query count of 0 on the device and they return at once), so the sequence of
     device operations has a fixed shape (CUDA-graph capturable, `reciprocal_walk_fixed`).
     """
-    from .nn_triton import nn_search
+    from ..nn_triton import nn_search
 
     n_b, n1, _ = flat1.shape
     n2, n_p = flat2.shape[1], start.shape[0]
