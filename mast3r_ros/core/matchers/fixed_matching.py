@@ -38,7 +38,8 @@ import numpy as np
 import torch
 
 from ..matching import reciprocal_walk_fixed, resolve_nn_backend
-from ..matching.reciprocal import _check_params, _compute_dtype, _inside, _start_indices
+from ..matching.checks import _check_params, _compute_dtype, _start_indices
+from ..matching.pixels import _inside
 
 log = logging.getLogger(__name__)
 

@@ -261,7 +261,7 @@ def _match_and_fuse_walks(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: M
     import torch
 
     from ..matching import fast_reciprocal_matches_batch
-    from ..matching.reciprocal import _inside
+    from ..matching.pixels import _inside
 
     k_n = len(preds)
     if k_n == 0:
