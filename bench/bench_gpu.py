@@ -164,7 +164,7 @@ def bench_matching(preds, dev, repeats: int) -> Dict:
     """Matching + filters + fusion of one frame's K predictions (`match_and_fuse`), torch
     nearest-neighbour search vs the fused Triton kernel (``nn_backend``), timed alternately in
     one run, per keyframe pair; the matches must be the same (bench_matching.py has the detail)."""
-    from mast3r_ros.core.matching import _triton_error
+    from mast3r_ros.core.matching.backend import _triton_error
 
     poses, k = np.stack([np.eye(4)] * len(preds)), len(preds)
     backends = ["torch"] + (["triton"] if _triton_error() is None and dev.type == "cuda" else [])

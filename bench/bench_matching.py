@@ -584,7 +584,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         args.device, args.repeats, args.pairs = "cpu", 1, min(args.pairs, 2)
         args.count_ops = True
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
-    from mast3r_ros.core.matching import _triton_error
+    from mast3r_ros.core.matching.backend import _triton_error
 
     if "triton" in backends and _triton_error() is not None:
         LOG.warning("triton unavailable (%s): timing the torch backend only", _triton_error())

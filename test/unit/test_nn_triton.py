@@ -22,7 +22,8 @@ from mast3r_ros.core import nn_triton  # noqa: E402
 from mast3r_ros.core.config import MatchingConfig  # noqa: E402
 from mast3r_ros.core.errors import ConfigError  # noqa: E402
 from mast3r_ros.core.matching import (  # noqa: E402
-    _nearest, fast_reciprocal_matches, fast_reciprocal_matches_batch, resolve_nn_backend)
+    fast_reciprocal_matches, fast_reciprocal_matches_batch, resolve_nn_backend)
+from mast3r_ros.core.matching.search import _nearest  # noqa: E402
 
 DEV = torch.device("cuda" if torch.cuda.is_available() else "cpu")
 if DEV.type == "cpu" and os.environ.get("TRITON_INTERPRET") != "1":

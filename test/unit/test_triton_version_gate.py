@@ -17,12 +17,12 @@ import pytest
 PROBE = textwrap.dedent("""
     import json, torch
     import triton
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import backend
     from mast3r_ros.core.errors import ConfigError
-    out = {"triton": triton.__version__, "error": matching._triton_error(),
-           "auto_cuda": matching.resolve_nn_backend("auto", torch.device("cuda"))}
+    out = {"triton": triton.__version__, "error": backend._triton_error(),
+           "auto_cuda": backend.resolve_nn_backend("auto", torch.device("cuda"))}
     try:
-        matching.resolve_nn_backend("triton", torch.device("cuda"))
+        backend.resolve_nn_backend("triton", torch.device("cuda"))
     except ConfigError as e:
         out["explicit"] = str(e)
     print(json.dumps(out))
@@ -81,10 +81,10 @@ def test_auto_takes_the_torch_search_when_the_kernels_fail_their_self_test(monke
     they were never run on): one warning, then the torch search, instead of a failed frame."""
     import torch
 
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import backend
 
-    monkeypatch.setattr(matching, "_triton_error", lambda: None)
-    monkeypatch.setattr(matching, "_SELF_TEST", {})
+    monkeypatch.setattr(backend, "_triton_error", lambda: None)
+    monkeypatch.setattr(backend, "_SELF_TEST", {})
     monkeypatch.setattr(torch.cuda, "is_current_stream_capturing", lambda: False)
     runs = []
 
@@ -92,16 +92,16 @@ def test_auto_takes_the_torch_search_when_the_kernels_fail_their_self_test(monke
         runs.append(device)
         return None if device == "cuda:0" else "CompilationError: at 12:4: unsupported"
 
-    monkeypatch.setattr(matching, "_triton_self_test", self_test)
-    with caplog.at_level("WARNING", logger="mast3r_ros.core.matching"):
+    monkeypatch.setattr(backend, "_triton_self_test", self_test)
+    with caplog.at_level("WARNING", logger=backend.__name__):
         for _ in range(3):
-            assert matching.resolve_nn_backend("auto", torch.device("cuda:0")) == "triton"
-            assert matching.resolve_nn_backend("auto", torch.device("cuda:1")) == "torch"
+            assert backend.resolve_nn_backend("auto", torch.device("cuda:0")) == "triton"
+            assert backend.resolve_nn_backend("auto", torch.device("cuda:1")) == "torch"
     assert runs == ["cuda:0", "cuda:1"]  # once per device
     (rec,) = caplog.records
     assert "cannot run on cuda:1 (CompilationError" in rec.getMessage()
     assert "torch search" in rec.getMessage()
-    assert matching.resolve_nn_backend("torch", torch.device("cuda:1")) == "torch"
+    assert backend.resolve_nn_backend("torch", torch.device("cuda:1")) == "torch"
 
 
 def test_self_test_reports_why_and_wrong_indices(monkeypatch):
@@ -109,7 +109,7 @@ def test_self_test_reports_why_and_wrong_indices(monkeypatch):
     search's are a failure too (on the CPU, through a stand-in of nn_triton.nearest)."""
     import types
 
-    from mast3r_ros.core import matching
+    from mast3r_ros.core.matching import backend
 
     fake = types.ModuleType("mast3r_ros.core.nn_triton")
 
@@ -127,8 +127,8 @@ def test_self_test_reports_why_and_wrong_indices(monkeypatch):
     import mast3r_ros.core as core_pkg
     monkeypatch.setattr(core_pkg, "nn_triton", fake, raising=False)
     fake.nearest = right
-    assert matching._triton_self_test("cpu") is None
+    assert backend._triton_self_test("cpu") is None
     fake.nearest = last_of_ties
-    assert "differ from the torch search's" in matching._triton_self_test("cpu")
+    assert "differ from the torch search's" in backend._triton_self_test("cpu")
     fake.nearest = broken
-    assert matching._triton_self_test("cpu") == "RuntimeError: PTX assembly failed"
+    assert backend._triton_self_test("cpu") == "RuntimeError: PTX assembly failed"

@@ -37,14 +37,9 @@ from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..matching import (
-    _check_params,
-    _compute_dtype,
-    _inside,
-    _start_indices,
-    reciprocal_walk_fixed,
-    resolve_nn_backend,
-)
+from ..matching import reciprocal_walk_fixed, resolve_nn_backend
+from ..matching.checks import _check_params, _compute_dtype, _start_indices
+from ..matching.pixels import _inside
 
 log = logging.getLogger(__name__)
 

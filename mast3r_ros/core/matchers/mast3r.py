@@ -260,7 +260,8 @@ def _match_and_fuse_walks(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: M
     of the torch search; with ``nn_backend: triton`` the previous Triton path (bench)."""
     import torch
 
-    from ..matching import _inside, fast_reciprocal_matches_batch
+    from ..matching import fast_reciprocal_matches_batch
+    from ..matching.pixels import _inside
 
     k_n = len(preds)
     if k_n == 0:

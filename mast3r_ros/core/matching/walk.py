@@ -1,0 +1,141 @@
+"""The reciprocal walk ``p1 -> NN_2(p1) -> NN_1(NN_2(p1)) -> ...`` from image-1 start points.
+
+`_walk` runs it on the torch search (`search._CachedNN`: compacted walkers, optional basin map);
+`_fused_walk` runs the same steps for B pairs at once on the fused Triton search
+(`core.nn_triton.nn_search`, imported lazily), and `reciprocal_walk_fixed` is its fixed-shape
+form without host round trips (CUDA-graph capturable) for `matchers.fixed_matching`.
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import torch
+
+from .search import _CachedNN
+
+
+def _walk(
+    nn12: _CachedNN, nn21: _CachedNN, start: torch.Tensor, max_iter: int, ret_basin: bool
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
+    """Iterate p1 -> NN_2 -> NN_1 from start; return (xy1, xy2, active, basin) flat indices.
+
+    Same steps as the reference's loop in ``fast_reciprocal_NNs`` (naver/mast3r
+    ``mast3r/fast_nn.py``): a point stops when its image-2 NN repeats (unless the
+    basin is recorded) or when its back-projection returns to where it was; points still active
+    after max_iter rounds are not converged.
+    """
+    n1 = nn12.source.shape[0]
+    xy1, xy2 = start.clone(), torch.full_like(start, -1)
+    old1, old2 = xy1.clone(), xy2.clone()
+    active = torch.ones_like(start, dtype=torch.bool)
+    basin = torch.full((n1 + 1,), -1, dtype=torch.int64, device=start.device) if ret_basin else None
+    for n_iter in range(1, max_iter + 1):
+        idx = active.nonzero().squeeze(1)
+        if idx.numel() == 0:
+            break
+        xy2[idx] = nn12(xy1[idx])
+        # A point whose image-2 NN repeats stops (unless the basin is recorded); it is masked,
+        # not compacted (no host round trip): its NN_1 lookup is a cache hit, since its xy2 was
+        # looked up in the previous round.
+        keep = None if ret_basin else xy2[idx] != old2[idx]
+        back = nn21(xy2[idx])
+        if keep is not None:
+            back = torch.where(keep, back, xy1[idx])
+        xy1[idx] = back
+        if basin is not None:
+            basin[old1[idx]] = back
+        moved = back != old1[idx]
+        active[idx] = moved if keep is None else keep & moved
+        if n_iter < max_iter:
+            old1.copy_(xy1)
+            old2.copy_(xy2)
+    return xy1, xy2, active, basin
+
+
+def _fused_walk(
+    flat1: torch.Tensor, flat2: torch.Tensor, bad1: Optional[torch.Tensor],
+    bad2: Optional[torch.Tensor], start: torch.Tensor, max_iter: int,
+    live: Optional[torch.Tensor] = None,
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The walk of `_walk` (no basin) for B pairs at once, searched by `nn_triton.nn_search`.
+
+    flat1 (B, N1, D), flat2 (B, N2, D) float32; bad1 (B, N1) / bad2 (B, N2) bool or None;
+    start (P,) flat image-1 indices, the same for every pair. Returns xy1, xy2, active (B, P).
+
+    Same steps and results as `_walk` (each pair's walk is independent), but every walker stays
+    in place (masked, not compacted) and each round's cache misses are de-duplicated and
+    compacted on the device (two sorts), their count handed to the kernel as a device tensor:
+    one host round trip per round (the "anyone still walking?" test), one kernel pair per
+    direction and round for all B pairs.
+
+    ``live`` (B, P) bool, given: the walkers that walk at all (the others stay inactive), and the
+    walk is free of host round trips: all ``max_iter`` rounds run (a round without walkers hands
+    the kernels a query count of 0 on the device and they return at once), so the sequence of
+    device operations has a fixed shape (CUDA-graph capturable, `reciprocal_walk_fixed`).
+    """
+    from ..nn_triton import nn_search
+
+    n_b, n1, _ = flat1.shape
+    n2, n_p = flat2.shape[1], start.shape[0]
+    if bad1 is not None:
+        flat1 = flat1.masked_fill(bad1[..., None], 0.0)
+    if bad2 is not None:
+        flat2 = flat2.masked_fill(bad2[..., None], 0.0)
+    flat1, flat2 = flat1.contiguous(), flat2.contiguous()
+    # the kernels read the flags as bytes: converted once here, not in each of the 2 x max_iter
+    # searches
+    u1, u2 = (None if b is None else b.to(torch.uint8).contiguous() for b in (bad1, bad2))
+    t1, t2 = flat1.transpose(1, 2).contiguous(), flat2.transpose(1, 2).contiguous()
+    c12 = torch.full((n_b, n1), -1, dtype=torch.int64, device=flat1.device)
+    c21 = torch.full((n_b, n2), -1, dtype=torch.int64, device=flat1.device)
+
+    def lookup(cache, src, tgt_t, tgt_bad, idx, need, n_src):
+        cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
+        srt = torch.sort(cand, dim=1).values
+        dup = torch.zeros_like(need)
+        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+        srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
+        nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad)
+        return cache.gather(1, idx)
+
+    xy1 = start.expand(n_b, n_p).contiguous()
+    xy2 = torch.full_like(xy1, -1)
+    active = torch.ones_like(xy1, dtype=torch.bool)
+    if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
+        xy2.masked_fill_(~live, 0)
+        active = live.clone()
+    for n_iter in range(1, max_iter + 1):
+        new2 = torch.where(active, lookup(c12, flat1, t2, u2, xy1, active, n1), xy2)
+        go = active & (new2 != xy2)  # stops when the image-2 NN repeats
+        back = torch.where(go, lookup(c21, flat2, t1, u1, new2, go, n2), xy1)
+        active = go & (back != xy1)  # ... or when the walk returns where it was
+        xy1, xy2 = back, new2
+        if live is None and n_iter < max_iter and not bool(active.any()):
+            break
+    return xy1, xy2, active
+
+
+def reciprocal_walk_fixed(
+    flat1: torch.Tensor, flat2: torch.Tensor, start: torch.Tensor, max_iter: int
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Every walker of the Triton walk of B pairs, fixed shapes, no host round trip.
+
+    flat1 (B, N1, D), flat2 (B, N2, D) float32 (contiguous or not) on CUDA (or CPU under
+    ``TRITON_INTERPRET=1``), N1, N2 > 0; start (P,) int64 flat image-1 start indices, the same
+    for every pair, P > 0; max_iter >= 1. Returns ``xy1``, ``xy2`` (B, P) int64 flat indices
+    where each walker ended and ``converged`` (B, P) bool.
+
+    The converged walkers of a pair are exactly the pairs `fast_reciprocal_matches` (grid start
+    points, "dot", ``nn_backend="triton"``) reports, with repeats (walks that merged). Rows
+    holding a NaN/inf are handled on the device, as the variable-shape path does on the host: a
+    walker starting on such an image-1 pixel does not walk (the host path drops its start
+    point), such pixels never win a search, and a pair whose image-2 map has no finite row has
+    no walker. Every operation is asynchronous (no ``nonzero``, ``unique``, ``item``, boolean
+    indexing), so the sequence of kernels can be captured as one CUDA graph.
+    """
+    bad1 = ~torch.isfinite(flat1).all(dim=2)
+    bad2 = ~torch.isfinite(flat2).all(dim=2)
+    live = ~bad1[:, start] & ~bad2.all(dim=1, keepdim=True)
+    xy1, xy2, active = _fused_walk(flat1, flat2, bad1, bad2, start, int(max_iter), live=live)
+    return xy1, xy2, live & ~active
