@@ -59,7 +59,7 @@ for _p in (str(_HERE.parent), str(_HERE)):
 import numpy as np  # noqa: E402
 
 import pnp_prev  # noqa: E402
-from mast3r_ros.core import localizer as loc_mod  # noqa: E402
+from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402

@@ -7,7 +7,7 @@ name, so one keyframe's arrays are a contiguous slice that a memory map reads wi
 the others. Records carry exactly what ``EncodingSet`` holds per keyframe today:
 
 * ``feats`` (N, C) and ``true_shape`` (2,) int64 from ``Encoding.to_numpy()``
-  (core/model/engine.py), ``feats`` in the dtype chosen at write time (float16 where the engine
+  (core/model/engine_io.py), ``feats`` in the dtype chosen at write time (float16 where the engine
   runs fp16, which is what ``to_numpy`` gives today),
 * ``to_orig`` (3, 3) float64, the network-pixel -> original-pixel homography,
 * ``global`` (C,) float32, the unit-norm pooled descriptor.

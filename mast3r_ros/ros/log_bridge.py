@@ -7,11 +7,12 @@ stderr (WARNING), never reaching /rosout or the console format ``ros2 launch`` s
 
 `install_log_bridge` attaches a handler to the ``mast3r_ros`` logger that calls the node
 logger's ``debug``/``info``/``warning``/``error``/``fatal`` with one string (rclpy's loggers take
-exactly one str: ROS_NOTES section 12), prefixed with the module (``[core.localizer] ...``). Its
-level is the node logger's effective level when installed (rclpy's LoggingSeverity values are
-`logging`'s: 10 DEBUG ... 50 FATAL), so ``--ros-args --log-level <ns>.mast3r_localizer:=debug``
-also shows the library's debug lines. Records stop propagating to the root logger while
-installed (no line twice). ROS-free: the rclpy logger is any object with those methods.
+exactly one str: ROS_NOTES section 12), prefixed with the module
+(``[core.localizer.pipeline] ...``). Its level is the node logger's effective level when
+installed (rclpy's LoggingSeverity values are `logging`'s: 10 DEBUG ... 50 FATAL), so
+``--ros-args --log-level <ns>.mast3r_localizer:=debug`` also shows the library's debug lines.
+Records stop propagating to the root logger while installed (no line twice). ROS-free: the
+rclpy logger is any object with those methods.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from mast3r_ros.core.matchers import lazy_encodings
 from mast3r_ros.core.matchers.lazy_encodings import KeyframeEncodings
 from mast3r_ros.core.matchers.mast3r import pooled_descriptor_device
 from mast3r_ros.core.model import engine as engine_mod
+from mast3r_ros.core.model import engine_io
 from mast3r_ros.core.model import preprocess
 from mast3r_ros.core.model.engine import Encoding, normalize_on_device
 from mast3r_ros.core.model.preprocess import normalize, normalize_table, resize_crop
@@ -38,7 +39,7 @@ def test_device_normalisation_is_bit_identical_to_the_reference():
     rgb[:16, :16] = np.arange(256, dtype=np.uint8).reshape(16, 16, 1)  # every value
     want = _bits(normalize(rgb))
     # the CPU's float32 arithmetic, and the table lookup other devices use, run here on the CPU
-    for fn in (normalize_on_device, engine_mod._normalize_lookup):
+    for fn in (normalize_on_device, engine_io._normalize_lookup):
         got = fn(torch.from_numpy(rgb.copy()))
         assert got.dtype == torch.float32 and got.shape == (1, 3, 37, 53) and got.is_contiguous()
         np.testing.assert_array_equal(_bits(got[0].numpy()), want)

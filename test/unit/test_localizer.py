@@ -494,7 +494,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     inference, retrieval, matching for every keyframe count the live path can decode (eager:
     1..max_keyframes), PnP-RANSAC, refinement and covariance -- and leaves the matcher's random
     stream as it found it."""
-    from mast3r_ros.core import localizer as loc_mod
+    from mast3r_ros.core.localizer import pipeline as loc_mod
     from mast3r_ros.core.pnp import solve as pnp_solve
 
     eng = PerfectEngine(frames)

@@ -10,36 +10,22 @@ Captured inference (``compile``): the encoder and the decoder+heads are compiled
 first live frame is not the slow one. A K-keyframe decode is one batched forward; on a compiled
 engine the batch is padded up to the next warmed batch size so no new graph is built live.
 Precision (fp16/bf16, CUDA only; CPU and fp32 are plain fp32): the weights are stored in the
-compute dtype (`cast_model`, once at construction: 1.38 GB for ViT-L instead of 2.75 GB fp32
-plus the 1.38 GB of half copies autocast caches during a forward -- `weight_bytes`), and every
-forward still runs under autocast, so the ops autocast keeps in fp32 (LayerNorm, softmax inside
-attention, norms, exp) still compute in fp32. Kept in fp32, from the CPU emulation of fp16
-(`bench/precision_fp16.py`; per-pixel pts3d error on random ViT-L weights at 224, p99 / max):
+compute dtype (`precision.cast_model`, once at construction), and every forward still runs under
+autocast, so the ops autocast keeps in fp32 still compute in fp32; what else stays fp32, and
+why, is in `precision`'s docstring.
 
-* the residual streams of the encoder and decoders (`AsymmetricMASt3R.fp32_residual`): the
-  matmuls run in half, the 24 + 12 residual additions in fp32 -- the largest single share
-  (1.16e-2 / 3.9e-2 -> 8.6e-3 / 1.6e-2); elementwise, so cheap;
-* the LayerNorm weights (0.25 M parameters): exact, and they take the fp32 stream on any device;
-* each DPT's last 1x1 convolution (`network.run_fp32`, weights fp32): its raw norm d becomes the
-  pointmap through expm1, so an fp16 rounding of d is a relative error of |pts3d| of the same
-  size (2^-11 d); 4 output channels, negligible cost;
-* the final activations (`network.postprocess`): the norm/expm1 of pts3d, exp of the
-  confidences (fp16 overflows at 11.1), the descriptor normalisation; element-wise.
-
-The rest (patch embedding, attention and MLP matmuls, the DPT trunk, the local-feature MLP) runs
-in half: keeping any one of them in fp32 removes less of the remaining error than its share of
-the time (the encoder alone in fp16 already gives 1.1e-2 max on random weights). The RoPE tables
-are computed in fp32 from integer positions and cast to the head dtype once per forward.
+Modules: `engine_io` (the device copy and normalisation of an image; `PreparedImage`,
+`Encoding`, `PairPrediction`), `precision` (weight storage per precision), this one (the
+`Mast3rEngine`: compile, warm-up, prepare, encode, decode). Those names are also importable from
+here.
 """
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import time
-import warnings
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -48,13 +34,15 @@ from ..config import ModelConfig
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
 from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
-from .network import PATCH, AsymmetricMASt3R, ModelSpec
-from .preprocess import normalize_table, plan_for_image, plan_resize, resize_crop
+from .engine_io import Encoding, PairPrediction, PreparedImage, normalize_on_device, to_device
+from .network import PATCH, AsymmetricMASt3R
+from .precision import _DTYPES, cast_model
+from .precision import fp32_parameter_names, weight_bytes  # noqa: F401  (re-exported)
+from .preprocess import plan_for_image, plan_resize, resize_crop
 from .resample import resize_crop_u8
 
 log = logging.getLogger(__name__)
 
-_DTYPES = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 COMPILE_MODES = ("none", "default", "reduce-overhead")
 
 
@@ -99,132 +87,6 @@ def network_shape(size: int, camera_size: Tuple[int, int] = WARMUP_CAMERA_SIZE
     """(H, W) network pixels that `Mast3rEngine.prepare` gives a ``camera_size`` (W, H) image."""
     w, h = plan_resize(camera_size[0], camera_size[1], size).net_size
     return (h, w)
-
-
-def to_device(a: np.ndarray, device) -> torch.Tensor:
-    """A copy of the array ``a`` on ``device``, dtype kept: one host->device copy of its bytes
-    (on the CPU one memcpy), never aliasing ``a`` -- which may be read-only (an encoding-store
-    record, a PIL image's buffer) and is only read."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
-        t = torch.from_numpy(np.ascontiguousarray(a))
-    return t.to(device, copy=True)
-
-
-def normalize_on_device(rgb_u8: torch.Tensor) -> torch.Tensor:
-    """(H, W, 3) uint8 tensor -> (1, 3, H, W) float32 in [-1, 1] on its device, bit-identical
-    to `preprocess.normalize` (``(v / 255 - 0.5) / 0.5`` in float32).
-
-    On the CPU the same float32 operations (torch divides float32 there as numpy does: the
-    correctly rounded quotient). Elsewhere a lookup in `preprocess.normalize_table` (numpy's
-    result for each of the 256 values, copied to the device once), because CUDA divides a
-    tensor by a host scalar as a multiplication by its reciprocal, which differs from the
-    quotient in the last bit for 126 of the 256 values of v / 255 (float32 v * (1 / 255)
-    against v / 255, computed with numpy); the lookup is exact on every device and backend.
-    """
-    if rgb_u8.device.type == "cpu":
-        return _normalize_arithmetic(rgb_u8)
-    return _normalize_lookup(rgb_u8)
-
-
-def _normalize_arithmetic(rgb_u8: torch.Tensor) -> torch.Tensor:
-    x = rgb_u8.permute(2, 0, 1).contiguous().to(torch.float32)  # transpose the 1-byte values
-    return x.div_(255.0).sub_(0.5).div_(0.5)[None]
-
-
-_TABLES: Dict[str, torch.Tensor] = {}  # device -> `normalize_table` there (1 KB each)
-
-
-def _normalize_lookup(rgb_u8: torch.Tensor) -> torch.Tensor:
-    key = str(rgb_u8.device)
-    table = _TABLES.get(key)
-    if table is None:
-        table = _TABLES[key] = torch.from_numpy(normalize_table()).to(rgb_u8.device)
-    return table[rgb_u8.permute(2, 0, 1).int()][None].contiguous()
-
-
-@dataclasses.dataclass
-class PreparedImage:
-    """A network input: ``tensor`` (1, 3, H, W) float32 normalised to [-1, 1]
-    (`preprocess.normalize`), on the engine device; ``image_u8`` the (H, W, 3) uint8
-    network-resolution image it was made from, a numpy array or a tensor on the device (read it
-    as `rgb`)."""
-
-    tensor: torch.Tensor
-    true_shape: Tuple[int, int]  # (H, W) network pixels
-    to_orig: np.ndarray  # 3x3: network pixel (x, y, 1) -> original pixel
-    orig_size: Tuple[int, int]  # (W, H)
-    image_u8: Any  # (H, W, 3) uint8 network-resolution image: np.ndarray or device tensor
-
-    @property
-    def rgb(self) -> np.ndarray:
-        """The (H, W, 3) uint8 network-resolution image on the host (for pictures; copied from
-        the device on first use when it was resized there)."""
-        if isinstance(self.image_u8, torch.Tensor):
-            self.image_u8 = self.image_u8.cpu().numpy()
-        return self.image_u8
-
-
-@dataclasses.dataclass
-class Encoding:
-    """Encoder output of one image (after enc_norm): ``feats`` (N, C), N = (H/16)*(W/16),
-    on the engine device. float32 from `Mast3rEngine.encode`; a map's cached keyframe
-    encodings (`from_numpy`) stay in their stored dtype (float16), half the device bytes, and
-    `Mast3rEngine.decode` casts them to float32 on the device -- exactly the values the host
-    conversion gave (every float16 is a float32). ``true_shape`` is the image's (H, W) in
-    network pixels."""
-
-    feats: torch.Tensor
-    true_shape: Tuple[int, int]  # (H, W) network pixels
-
-    def to_numpy(self) -> Dict[str, np.ndarray]:
-        """Arrays for ``np.savez`` (float16 features; no pickle needed to read them back)."""
-        return {"feats": self.feats.detach().to("cpu", torch.float16).numpy(),
-                "true_shape": np.asarray(self.true_shape, dtype=np.int64)}
-
-    @staticmethod
-    def from_numpy(d: Dict[str, np.ndarray], device) -> Encoding:
-        """The `Encoding` of ``to_numpy``'s arrays (``feats`` (N, C), ``true_shape`` (2,)):
-        the feature bytes are copied to ``device`` as they are stored (float16: half the bytes
-        of float32, no conversion on the host). Raises InputError when N does not fit the
-        image size."""
-        shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
-        feats = np.asarray(d["feats"])
-        if len(shape) != 2 or feats.ndim != 2 or feats.shape[0] != (shape[0] // PATCH) * (
-                shape[1] // PATCH):
-            raise InputError(f"cached encoding has inconsistent shape {feats.shape} for "
-                             f"image {shape}")
-        return Encoding(to_device(feats, device), shape)
-
-
-@dataclasses.dataclass
-class PairPrediction:
-    """Per-pixel outputs at network resolution (float32, on the engine device), the heads of
-    MASt3R (Leroy, Cabon & Revaud, *Grounding Image Matching in 3D with MASt3R*, ECCV 2024).
-
-    View 1 = keyframe, view 2 = query; H, W are each view's own network pixels
-    (`Encoding.true_shape`). ``pts3d_*`` (H, W, 3): ``pts3d_1`` in camera 1's optical frame
-    (metres for the metric checkpoint); ``pts3d_2`` holds view-2 pixels' points *also in
-    camera 1's frame*. ``conf_*`` (H, W) pointmap confidence ``conf_mode[1] + exp(.)`` (> 1 for
-    the official checkpoints). ``desc_*`` (H, W, D) unit-norm local descriptors (D =
-    ``ModelSpec.desc_dim``, 24 for MASt3R); ``desc_conf_*`` (H, W) their confidence
-    ``desc_conf_mode[1] + exp(.)`` (> 0 for the official MASt3R checkpoints). Descriptor fields
-    are None for DUSt3R; ``pts3d_2``/``conf_2`` are None when not requested.
-    """
-
-    pts3d_1: torch.Tensor
-    conf_1: torch.Tensor
-    desc_1: Optional[torch.Tensor]
-    desc_conf_1: Optional[torch.Tensor]
-    pts3d_2: Optional[torch.Tensor]
-    conf_2: Optional[torch.Tensor]
-    desc_2: Optional[torch.Tensor]
-    desc_conf_2: Optional[torch.Tensor]
-
-    def to_numpy(self) -> Dict[str, np.ndarray]:
-        """The set fields as host numpy arrays, by field name (None fields left out)."""
-        return {k: v.detach().cpu().numpy() for k, v in dataclasses.asdict(self).items()
-                if v is not None}
 
 
 class Mast3rEngine:
@@ -534,72 +396,6 @@ class Mast3rEngine:
         if getattr(self, "_closed", False):
             raise ClosedError("this Mast3rEngine is closed (its weights were released by "
                               "close()): create a new engine (Mast3rEngine.from_checkpoint)")
-
-
-def fp32_parameter_names(model: AsymmetricMASt3R) -> List[str]:
-    """State-dict names of the parameters `cast_model` keeps in float32
-    (``model.fp32_modules()``)."""
-    keep = {id(m) for m in model.fp32_modules()}
-    return sorted(f"{name}.{p}" if name else p for name, m in model.named_modules()
-                  if id(m) in keep for p, _ in m.named_parameters(recurse=True))
-
-
-def weight_bytes(spec: ModelSpec, precision: str) -> Dict[str, int]:
-    """GPU bytes of the weights under each storage policy, counted on the meta device (the
-    network is never allocated): for the full ViT-L this is the arithmetic of the 3 GB budget.
-
-    Returns ``params`` (count, tied tensors once), ``fp32_params`` (kept float32 by
-    `cast_model`), and bytes: ``fp32_weights`` (all float32, the fp32 engine), ``stored``
-    (this engine for ``precision`` on CUDA: fp16/bf16 except the fp32-kept ones), and
-    ``fp32_plus_autocast_copies`` (the previous policy: float32 weights plus the half copies
-    autocast caches of every matmul/convolution weight while a forward runs).
-    """
-    if precision not in _DTYPES:
-        raise ConfigError(f"precision must be one of {list(_DTYPES)}, got {precision!r}")
-    with torch.device("meta"):
-        model = AsymmetricMASt3R(spec)
-    keep = set(fp32_parameter_names(model))
-    half = torch.empty((), dtype=_DTYPES[precision]).element_size()
-    autocast_cast = {f"{mn}.{pn}" if mn else pn
-                     for mn, m in model.named_modules()
-                     if isinstance(m, (torch.nn.Linear, torch.nn.Conv2d, torch.nn.ConvTranspose2d))
-                     for pn, _ in m.named_parameters(recurse=False)}
-    seen, n, n32, stored, cast = set(), 0, 0, 0, 0
-    for name, t in model.state_dict(keep_vars=True).items():
-        if id(t) in seen or not t.is_floating_point():
-            continue
-        seen.add(id(t))
-        n += t.numel()
-        n32 += t.numel() if name in keep else 0
-        stored += t.numel() * (4 if name in keep or precision == "fp32" else half)
-        cast += t.numel() * half if name in autocast_cast and precision != "fp32" else 0
-    return {"params": n, "fp32_params": n32, "fp32_weights": 4 * n, "stored": stored,
-            "fp32_plus_autocast_copies": 4 * n + cast}
-
-
-def cast_model(model: AsymmetricMASt3R, device: torch.device, dtype: torch.dtype
-               ) -> AsymmetricMASt3R:
-    """A copy of ``model`` on ``device`` with its floating-point weights in ``dtype`` except
-    `fp32_parameter_names` (kept float32), in eval mode; ``model`` itself is left as it was.
-
-    Built on the meta device and filled tensor by tensor, so the device holds only the cast
-    copy (never an fp32 copy first) and the host no second model. Tied tensors (the DPT's
-    ``layer_rn``/``layerN_rn`` aliases) stay tied.
-    """
-    keep = set(fp32_parameter_names(model))
-    with torch.device("meta"):
-        out = type(model)(model.spec)
-    done: Dict[int, torch.Tensor] = {}  # source tensor -> its copy (tied names share one)
-    sd = {}
-    for name, t in model.state_dict(keep_vars=True).items():
-        if id(t) not in done:
-            want = dtype if t.is_floating_point() and name not in keep else t.dtype
-            done[id(t)] = t.detach().to(device=device, dtype=want, copy=True)
-        sd[name] = done[id(t)]
-    out.load_state_dict(sd, strict=True, assign=True)
-    out.requires_grad_(False)
-    out.fp32_residual = getattr(model, "fp32_residual", True)
-    return out.eval()
 
 
 def _get(d: Dict[str, torch.Tensor], key: str, i: int) -> Optional[torch.Tensor]:

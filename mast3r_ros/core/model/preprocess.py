@@ -116,7 +116,7 @@ def normalize(rgb_u8: np.ndarray) -> np.ndarray:
 def normalize_table() -> np.ndarray:
     """(256,) float32: `normalize` of each uint8 value, ``table[v] = (v / 255 - 0.5) / 0.5``
     computed by `normalize` itself, so a lookup in it equals `normalize` bit for bit (the
-    engine normalises on the device this way: `engine.normalize_on_device`)."""
+    engine normalises on the device this way: `engine_io.normalize_on_device`)."""
     return normalize(np.arange(256, dtype=np.uint8)[None, :, None].repeat(3, axis=2))[0, 0]
 
 

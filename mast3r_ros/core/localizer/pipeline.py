@@ -39,175 +39,25 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
-from .errors import ClosedError, ConfigError, InputError, Mast3rRosError
-from .geometry import is_valid_pose, pose_error, undistort_pixels
-from .keyframes import KeyframeMap
-from .matchers.base import PairMatcher, add_time
-from .model.preprocess import SIZES
-from .pnp import PnPResult, UncertaintyModel, solve_pnp
-from .retrieval import (
-    nearest_to_prior,
-    pose_consistent_subset,
-    thumbnail_descriptor,
-)
-from .retrieval_index import RetrievalIndex
-from .types import CameraIntrinsics, Correspondences, Frame, LocalizationResult, MatchDebug
+from ..config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
+from ..errors import ClosedError, ConfigError, InputError, Mast3rRosError
+from ..geometry import pose_error, undistort_pixels
+from ..keyframes import KeyframeMap
+from ..matchers.base import add_time
+from ..model.preprocess import SIZES
+from ..pnp import PnPResult, UncertaintyModel, solve_pnp
+from ..retrieval import nearest_to_prior, pose_consistent_subset
+from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
+from .global_retrieval import GlobalRetrieval
+from .matcher_factory import _make_matcher
+from .query_checks import _checked_pose, _warn_ignored_skew
+from .results import _match_debug, position_sigma_m
 
 log = logging.getLogger(__name__)
 
 # a query camera whose fx, fy, cx, cy differ by more than this fraction of fx from those of
 # every map keyframe of the same image size is warned about (`Localizer._check_query_camera`)
 CAMERA_MISMATCH_REL = 0.03
-# a skew K[0,1] that moves pixels by more than this is warned about (it is ignored)
-SKEW_IGNORED_PX = 0.5
-
-
-def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
-                  recompute_encodings: bool, seed: int, device_cache_mb: float) -> PairMatcher:
-    m, cv = config.matching, config.covariance
-    if config.matcher == "sift":
-        from .matchers.sift import SiftMatcher
-
-        return SiftMatcher(kf_map, m.sift_ratio, m.sift_max_features,
-                           depth_sigma_k=cv.depth_sigma_k,
-                           pixel_sigma_px=cv.keyframe_pixel_sigma_px)
-    if config.matcher == "mast3r":
-        if engine is None:
-            raise ConfigError("matcher 'mast3r' needs a network: set the 'checkpoint' "
-                              "parameter (--checkpoint), or use matcher 'sift'")
-        from .matchers.mast3r import Mast3rMatcher
-
-        return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,
-                             config.max_scale_error, recompute_encodings, seed,
-                             depth_sigma_k=cv.depth_sigma_k,
-                             pixel_sigma_px=cv.keyframe_pixel_sigma_px,
-                             conf_alpha=cv.pointmap_conf_alpha,
-                             device_cache_mb=device_cache_mb)
-    raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")
-
-
-class GlobalRetrieval:
-    """Candidate keyframes without a pose guess, by one of ``retrieval.method``'s descriptors.
-
-    * ``asmk``: MASt3R's retrieval model (`retrieval_model.AsmkRetriever`) on the query's
-      encoder output, scored against the map's ASMK inverted file for that model and checkpoint;
-    * ``pooled``: the matcher's pooled encoder tokens through the map's pooled `RetrievalIndex`;
-    * ``thumbnail``: the weight-free thumbnail through the map's thumbnail `RetrievalIndex`.
-
-    ``auto`` is asmk when a retrieval checkpoint is configured and the map has its index, else
-    the matcher's own descriptor (mast3r: pooled, sift: thumbnail). A method the map or matcher
-    cannot serve falls back to that default with one log line. ``rank`` returns indices,
-    best first, with ties broken by index (as `retrieval.rank_by_similarity`).
-    """
-
-    def __init__(self, kf_map: KeyframeMap, matcher: PairMatcher, cfg: RetrievalConfig,
-                 engine: Any = None, image_size: int = 512, retriever: Any = None):
-        self.method = ""
-        self.retriever = retriever
-        self.asmk = None
-        self.index: Optional[RetrievalIndex] = None
-        self._matcher = matcher
-        want = cfg.method
-        own = "pooled" if getattr(matcher, "name", "") == "mast3r" else "thumbnail"
-        if want in ("asmk", "auto"):
-            note = self._setup_asmk(kf_map, cfg, engine, image_size)
-            if not note:
-                self.method = "asmk"
-                return
-            if want == "asmk":
-                log.warning("retrieval.method 'asmk': %s; using '%s' retrieval instead", note,
-                            own)
-            want = own
-        if want == "auto":
-            want = own
-        if want == "pooled" and own != "pooled":
-            log.warning("retrieval.method 'pooled' needs the mast3r matcher; using 'thumbnail' "
-                        "retrieval instead")
-            want = "thumbnail"
-        self.method = want
-        if want == "thumbnail":
-            self.index = kf_map.thumbnail_index()
-        else:
-            self.index = _pooled_index(kf_map, matcher, engine, image_size)
-
-    def _setup_asmk(self, kf_map: KeyframeMap, cfg: RetrievalConfig, engine: Any,
-                    image_size: int) -> str:
-        """Load the ASMK retriever and the map's inverted file; '' or why it cannot be used."""
-        if engine is None:
-            return "it needs the mast3r matcher (the query's encoder output)"
-        if self.retriever is None:
-            if not cfg.checkpoint:
-                return "no retrieval.checkpoint is configured"
-            from .retrieval_model import AsmkRetriever
-
-            self.retriever = AsmkRetriever.from_files(
-                cfg.checkpoint, cfg.codebook or None,
-                enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
-        self.asmk = kf_map.load_asmk(self.retriever.identity, engine.identity, image_size)
-        if self.asmk is None:
-            return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
-                    f"checkpoint {engine.identity} at {image_size} (build it with build-map "
-                    "--retrieval-checkpoint)")
-        # retrieval.device 'auto': scored on the engine's device (on a GPU the inverted file
-        # moves there at the first query, backend 'auto' -> 'torch'; AsmkIndex's docstring
-        # states the memory); 'cpu': it stays in host RAM (faiss / numpy kernel)
-        self.asmk.to(engine.device if cfg.device == "auto" else "cpu")
-        log.info("ASMK inverted file of %d keyframes (%.0f MB) scored on %s (retrieval.device "
-                 "'%s')", self.asmk.num_images, self.asmk.nbytes / 1e6, self.asmk.device,
-                 cfg.device)
-        return ""
-
-    def rank(self, frame: Frame, state: Any, top_k: int) -> np.ndarray:
-        """Indices (<= top_k,) int64 of the most similar keyframes, best first.
-
-        ``state`` is the matcher's ``query_state(frame)`` (`PairMatcher`). Raises `InputError`
-        when the query descriptor's dimension differs from the index's, `MapFormatError` when
-        the index's descriptor file of a lazily loaded map fails verification on first use.
-        """
-        if self.method == "asmk":
-            return self.retriever.top_k(self.asmk, state.encoding.feats.detach().float(),
-                                        top_k)[0]
-        if self.method == "thumbnail":
-            query = (self._matcher.query_descriptor(frame, state)
-                     if getattr(self._matcher, "name", "") != "mast3r"
-                     else thumbnail_descriptor(frame.rgb))
-        else:
-            query = self._matcher.query_descriptor(frame, state)
-        return self.index.search(query, top_k)
-
-
-def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: int
-                  ) -> RetrievalIndex:
-    """The map's pooled-descriptor index (v2/v3) or one built over the matcher's descriptors."""
-    index = None
-    if engine is not None and getattr(kf_map, "version", 1) >= 2:
-        index = kf_map.pooled_index(engine.identity, image_size)
-    return index if index is not None else RetrievalIndex.build(matcher.global_descriptors())
-
-
-def _checked_pose(pose: Optional[np.ndarray], name: str) -> Optional[np.ndarray]:
-    if pose is None:
-        return None
-    pose = np.asarray(pose, dtype=np.float64)
-    if not is_valid_pose(pose):
-        raise InputError(f"{name} must be a finite 4x4 rigid transform (map_from_cam)")
-    return pose
-
-
-def _warn_ignored_skew(cam: CameraIntrinsics) -> None:
-    """Warn when the skew ``K[0,1]`` moves pixels by over `SKEW_IGNORED_PX`:
-    sensor_msgs/CameraInfo's K has no skew term, and OpenCV (``solvePnP``,
-    ``undistortPoints``, ``projectPoints``) and poselib's pinhole model ignore it, so the pose
-    is solved as if it were 0. The shift of a pixel is ``skew * (v - cy) / fy``, largest at
-    the top or bottom row."""
-    K = cam.K
-    shift = abs(K[0, 1]) * max(K[1, 2], cam.height - 1 - K[1, 2]) / K[1, 1]
-    if shift > SKEW_IGNORED_PX:
-        log.warning("the query camera's K has a skew K[0,1] = %g, which CameraInfo's model, "
-                    "OpenCV and poselib do not have: it is ignored (treated as 0), moving pixels "
-                    "by up to %.1f px, so poses are biased; recalibrate without skew (ROS "
-                    "camera_calibration, Kalibr and OpenCV calibrate with none)", K[0, 1], shift)
 
 
 class Localizer:
@@ -283,7 +133,7 @@ class Localizer:
                         "check-map %s)", map_path, check.get("message", "?"), map_path)
         engine = None
         if cfg.localizer.matcher == "mast3r":
-            from .model.engine import Mast3rEngine
+            from ..model.engine import Mast3rEngine
 
             # the map's camera fixes the network shape warmed up (compiled) or built
             # (TensorRT): the live camera is normally the one that recorded the map
@@ -385,7 +235,7 @@ class Localizer:
         device = getattr(self.engine, "device", None)
         if cfg is None or device is None or not hasattr(cfg, "cuda_graph"):
             return []
-        from .matchers.fixed_matching import uses_cuda_graphs
+        from ..matchers.fixed_matching import uses_cuda_graphs
 
         if not uses_cuda_graphs(cfg, device):
             return []
@@ -611,26 +461,3 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
-
-
-def position_sigma_m(covariance: np.ndarray) -> float:
-    """1-sigma position uncertainty in metres along the worst axis of a 6x6 pose covariance
-    (`core.pnp` convention, position block first: sqrt of the largest eigenvalue of its 3x3
-    position block); NaN when the block is not finite. Raises `InputError` unless 6x6."""
-    cov = np.asarray(covariance, dtype=np.float64)
-    if cov.shape != (6, 6):
-        raise InputError(f"position_sigma_m takes a 6x6 pose covariance, got shape {cov.shape}")
-    block = cov[:3, :3]
-    if not np.isfinite(block).all():
-        return float("nan")
-    return float(np.sqrt(max(float(np.linalg.eigvalsh(0.5 * (block + block.T))[-1]), 0.0)))
-
-
-def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspondences],
-                 inliers: np.ndarray) -> MatchDebug:
-    """The pooled matches of one PnP call; ``corrs[k]`` belongs to map-list index ``cand[k]``."""
-    if not corrs:
-        return MatchDebug(query_xy, np.zeros((0, 2)), np.zeros(0, np.int64), inliers.copy())
-    return MatchDebug(query_xy, np.concatenate([c.keyframe_xy for c in corrs]),
-                      np.concatenate([np.full(len(c), i, np.int64) for i, c in zip(cand, corrs)]),
-                      inliers.copy())

@@ -1,0 +1,39 @@
+"""The pair matcher a `LocalizerConfig` names (``matcher``: ``sift`` or ``mast3r``), built over
+the map with the config's matching and covariance settings.
+
+The matcher modules are imported only when chosen: the MASt3R one pulls in torch, the SIFT one
+does not.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..config import LocalizerConfig
+from ..errors import ConfigError
+from ..keyframes import KeyframeMap
+from ..matchers.base import PairMatcher
+
+
+def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, image_size: int,
+                  recompute_encodings: bool, seed: int, device_cache_mb: float) -> PairMatcher:
+    m, cv = config.matching, config.covariance
+    if config.matcher == "sift":
+        from ..matchers.sift import SiftMatcher
+
+        return SiftMatcher(kf_map, m.sift_ratio, m.sift_max_features,
+                           depth_sigma_k=cv.depth_sigma_k,
+                           pixel_sigma_px=cv.keyframe_pixel_sigma_px)
+    if config.matcher == "mast3r":
+        if engine is None:
+            raise ConfigError("matcher 'mast3r' needs a network: set the 'checkpoint' "
+                              "parameter (--checkpoint), or use matcher 'sift'")
+        from ..matchers.mast3r import Mast3rMatcher
+
+        return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,
+                             config.max_scale_error, recompute_encodings, seed,
+                             depth_sigma_k=cv.depth_sigma_k,
+                             pixel_sigma_px=cv.keyframe_pixel_sigma_px,
+                             conf_alpha=cv.pointmap_conf_alpha,
+                             device_cache_mb=device_cache_mb)
+    raise ConfigError(f"matcher must be 'mast3r' or 'sift', got {config.matcher!r}")

@@ -1,0 +1,144 @@
+"""The engine's data on the device: the host->device copy (`to_device`), the normalisation of
+a uint8 image there (`normalize_on_device`), and the records the engine takes and gives --
+`PreparedImage` (a network input), `Encoding` (encoder output, what a map caches per keyframe)
+and `PairPrediction` (the heads' per-pixel outputs of one pair).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from typing import Any, Dict, Optional, Tuple
+
+import numpy as np
+import torch
+
+from ..errors import InputError
+from .network import PATCH
+from .preprocess import normalize_table
+
+
+def to_device(a: np.ndarray, device) -> torch.Tensor:
+    """A copy of the array ``a`` on ``device``, dtype kept: one host->device copy of its bytes
+    (on the CPU one memcpy), never aliasing ``a`` -- which may be read-only (an encoding-store
+    record, a PIL image's buffer) and is only read."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message="The given NumPy array is not writable")
+        t = torch.from_numpy(np.ascontiguousarray(a))
+    return t.to(device, copy=True)
+
+
+def normalize_on_device(rgb_u8: torch.Tensor) -> torch.Tensor:
+    """(H, W, 3) uint8 tensor -> (1, 3, H, W) float32 in [-1, 1] on its device, bit-identical
+    to `preprocess.normalize` (``(v / 255 - 0.5) / 0.5`` in float32).
+
+    On the CPU the same float32 operations (torch divides float32 there as numpy does: the
+    correctly rounded quotient). Elsewhere a lookup in `preprocess.normalize_table` (numpy's
+    result for each of the 256 values, copied to the device once), because CUDA divides a
+    tensor by a host scalar as a multiplication by its reciprocal, which differs from the
+    quotient in the last bit for 126 of the 256 values of v / 255 (float32 v * (1 / 255)
+    against v / 255, computed with numpy); the lookup is exact on every device and backend.
+    """
+    if rgb_u8.device.type == "cpu":
+        return _normalize_arithmetic(rgb_u8)
+    return _normalize_lookup(rgb_u8)
+
+
+def _normalize_arithmetic(rgb_u8: torch.Tensor) -> torch.Tensor:
+    x = rgb_u8.permute(2, 0, 1).contiguous().to(torch.float32)  # transpose the 1-byte values
+    return x.div_(255.0).sub_(0.5).div_(0.5)[None]
+
+
+_TABLES: Dict[str, torch.Tensor] = {}  # device -> `normalize_table` there (1 KB each)
+
+
+def _normalize_lookup(rgb_u8: torch.Tensor) -> torch.Tensor:
+    key = str(rgb_u8.device)
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = torch.from_numpy(normalize_table()).to(rgb_u8.device)
+    return table[rgb_u8.permute(2, 0, 1).int()][None].contiguous()
+
+
+@dataclasses.dataclass
+class PreparedImage:
+    """A network input: ``tensor`` (1, 3, H, W) float32 normalised to [-1, 1]
+    (`preprocess.normalize`), on the engine device; ``image_u8`` the (H, W, 3) uint8
+    network-resolution image it was made from, a numpy array or a tensor on the device (read it
+    as `rgb`)."""
+
+    tensor: torch.Tensor
+    true_shape: Tuple[int, int]  # (H, W) network pixels
+    to_orig: np.ndarray  # 3x3: network pixel (x, y, 1) -> original pixel
+    orig_size: Tuple[int, int]  # (W, H)
+    image_u8: Any  # (H, W, 3) uint8 network-resolution image: np.ndarray or device tensor
+
+    @property
+    def rgb(self) -> np.ndarray:
+        """The (H, W, 3) uint8 network-resolution image on the host (for pictures; copied from
+        the device on first use when it was resized there)."""
+        if isinstance(self.image_u8, torch.Tensor):
+            self.image_u8 = self.image_u8.cpu().numpy()
+        return self.image_u8
+
+
+@dataclasses.dataclass
+class Encoding:
+    """Encoder output of one image (after enc_norm): ``feats`` (N, C), N = (H/16)*(W/16),
+    on the engine device. float32 from `Mast3rEngine.encode`; a map's cached keyframe
+    encodings (`from_numpy`) stay in their stored dtype (float16), half the device bytes, and
+    `Mast3rEngine.decode` casts them to float32 on the device -- exactly the values the host
+    conversion gave (every float16 is a float32). ``true_shape`` is the image's (H, W) in
+    network pixels."""
+
+    feats: torch.Tensor
+    true_shape: Tuple[int, int]  # (H, W) network pixels
+
+    def to_numpy(self) -> Dict[str, np.ndarray]:
+        """Arrays for ``np.savez`` (float16 features; no pickle needed to read them back)."""
+        return {"feats": self.feats.detach().to("cpu", torch.float16).numpy(),
+                "true_shape": np.asarray(self.true_shape, dtype=np.int64)}
+
+    @staticmethod
+    def from_numpy(d: Dict[str, np.ndarray], device) -> Encoding:
+        """The `Encoding` of ``to_numpy``'s arrays (``feats`` (N, C), ``true_shape`` (2,)):
+        the feature bytes are copied to ``device`` as they are stored (float16: half the bytes
+        of float32, no conversion on the host). Raises InputError when N does not fit the
+        image size."""
+        shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
+        feats = np.asarray(d["feats"])
+        if len(shape) != 2 or feats.ndim != 2 or feats.shape[0] != (shape[0] // PATCH) * (
+                shape[1] // PATCH):
+            raise InputError(f"cached encoding has inconsistent shape {feats.shape} for "
+                             f"image {shape}")
+        return Encoding(to_device(feats, device), shape)
+
+
+@dataclasses.dataclass
+class PairPrediction:
+    """Per-pixel outputs at network resolution (float32, on the engine device), the heads of
+    MASt3R (Leroy, Cabon & Revaud, *Grounding Image Matching in 3D with MASt3R*, ECCV 2024).
+
+    View 1 = keyframe, view 2 = query; H, W are each view's own network pixels
+    (`Encoding.true_shape`). ``pts3d_*`` (H, W, 3): ``pts3d_1`` in camera 1's optical frame
+    (metres for the metric checkpoint); ``pts3d_2`` holds view-2 pixels' points *also in
+    camera 1's frame*. ``conf_*`` (H, W) pointmap confidence ``conf_mode[1] + exp(.)`` (> 1 for
+    the official checkpoints). ``desc_*`` (H, W, D) unit-norm local descriptors (D =
+    ``ModelSpec.desc_dim``, 24 for MASt3R); ``desc_conf_*`` (H, W) their confidence
+    ``desc_conf_mode[1] + exp(.)`` (> 0 for the official MASt3R checkpoints). Descriptor fields
+    are None for DUSt3R; ``pts3d_2``/``conf_2`` are None when not requested.
+    """
+
+    pts3d_1: torch.Tensor
+    conf_1: torch.Tensor
+    desc_1: Optional[torch.Tensor]
+    desc_conf_1: Optional[torch.Tensor]
+    pts3d_2: Optional[torch.Tensor]
+    conf_2: Optional[torch.Tensor]
+    desc_2: Optional[torch.Tensor]
+    desc_conf_2: Optional[torch.Tensor]
+
+    def to_numpy(self) -> Dict[str, np.ndarray]:
+        """The set fields as host numpy arrays, by field name (None fields left out)."""
+        return {k: v.detach().cpu().numpy() for k, v in dataclasses.asdict(self).items()
+                if v is not None}
