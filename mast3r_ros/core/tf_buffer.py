@@ -37,7 +37,8 @@ class ExtrapolationError(TransformError):
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
-    pose = np.asarray(parent_from_child, dtype=np.float64)
+    # a copy: a caller that fills one array for every message must not rewrite stored samples
+    pose = np.array(parent_from_child, dtype=np.float64)
     if pose.shape != (4, 4) or not np.isfinite(pose).all():
         raise InputError(
             f"transform {parent} -> {child} must be a finite 4x4 matrix, got shape {pose.shape}"

@@ -114,3 +114,19 @@ def test_bracketing_gaps():
     got = bracketing_gaps(np.array([10, 20, 50]), np.array([5, 10, 15, 30, 50, 60]))
     assert got.tolist() == [-1, 0, 10, 30, 0, -1]
     assert bracketing_gaps(np.zeros(0, np.int64), np.array([1])).tolist() == [-1]
+
+
+def test_stored_transforms_are_copies_of_the_callers_arrays():
+    """A caller that fills one array for every message (a reused buffer) must not rewrite the
+    samples already stored: each lookup gives the value the array had when it was added."""
+    b = TransformBuffer()
+    m = np.eye(4)
+    b.add_static("base", "cam", m)
+    m[0, 3] = 5.0
+    b.add_dynamic("odom", "base", 1 * S, m)
+    m[0, 3] = 7.0
+    b.add_dynamic("odom", "base", 2 * S, m)
+    m[0, 3] = 9.0
+    assert b.lookup("base", "cam", 0)[0, 3] == 0.0
+    assert b.lookup("odom", "base", 1 * S)[0, 3] == 5.0
+    assert b.lookup("odom", "base", 2 * S)[0, 3] == 7.0
