@@ -122,7 +122,8 @@ class TransformBuffer:
         Each time-varying edge is taken at ``stamp_ns`` by `trajectory.poses_at_stamps`:
         interpolated between the samples bracketing it when they are at most ``max_gap_ns`` apart
         (``None``: any gap, as tf2), else the nearest sample within ``tolerance_ns``, else
-        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``.
+        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``, except
+        that a frame looked up from itself is the identity, known or not (as in tf2).
         """
         if target == source:
             return np.eye(4)
