@@ -37,7 +37,8 @@ class ExtrapolationError(TransformError):
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
-    pose = np.asarray(parent_from_child, dtype=np.float64)
+    # a copy: a caller that fills one array for every message must not rewrite stored samples
+    pose = np.array(parent_from_child, dtype=np.float64)
     if pose.shape != (4, 4) or not np.isfinite(pose).all():
         raise InputError(
             f"transform {parent} -> {child} must be a finite 4x4 matrix, got shape {pose.shape}"
@@ -121,7 +122,8 @@ class TransformBuffer:
         Each time-varying edge is taken at ``stamp_ns`` by `trajectory.poses_at_stamps`:
         interpolated between the samples bracketing it when they are at most ``max_gap_ns`` apart
         (``None``: any gap, as tf2), else the nearest sample within ``tolerance_ns``, else
-        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``.
+        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``, except
+        that a frame looked up from itself is the identity, known or not (as in tf2).
         """
         if target == source:
             return np.eye(4)

@@ -114,3 +114,82 @@ def test_bracketing_gaps():
     got = bracketing_gaps(np.array([10, 20, 50]), np.array([5, 10, 15, 30, 50, 60]))
     assert got.tolist() == [-1, 0, 10, 30, 0, -1]
     assert bracketing_gaps(np.zeros(0, np.int64), np.array([1])).tolist() == [-1]
+
+
+def test_stored_transforms_are_copies_of_the_callers_arrays():
+    """A caller that fills one array for every message (a reused buffer) must not rewrite the
+    samples already stored: each lookup gives the value the array had when it was added."""
+    b = TransformBuffer()
+    m = np.eye(4)
+    b.add_static("base", "cam", m)
+    m[0, 3] = 5.0
+    b.add_dynamic("odom", "base", 1 * S, m)
+    m[0, 3] = 7.0
+    b.add_dynamic("odom", "base", 2 * S, m)
+    m[0, 3] = 9.0
+    assert b.lookup("base", "cam", 0)[0, 3] == 0.0
+    assert b.lookup("odom", "base", 1 * S)[0, 3] == 5.0
+    assert b.lookup("odom", "base", 2 * S)[0, 3] == 7.0
+
+
+def test_non_finite_transforms_are_refused():
+    b = TransformBuffer()
+    bad = np.eye(4)
+    bad[0, 3] = np.nan
+    with pytest.raises(InputError, match="base -> cam must be a finite 4x4"):
+        b.add_static("base", "cam", bad)
+    bad[0, 3] = np.inf
+    with pytest.raises(InputError, match="odom -> base must be a finite 4x4"):
+        b.add_dynamic("odom", "base", S, bad)
+    assert b.frames == set()
+
+
+def test_unknown_target_frame_is_named(buf):
+    """The target is checked like the source: not a vague 'not connected'."""
+    with pytest.raises(TransformError, match="'camera' is not in the transform tree"):
+        buf.lookup("camera", "map", S)
+
+
+def test_a_frame_from_itself_is_the_identity_even_when_unknown(buf):
+    """tf2's BufferCore returns the identity for target == source before it validates the
+    frame ids: a camera whose frame is the base frame needs no tf at all."""
+    np.testing.assert_array_equal(buf.lookup("nowhere", "nowhere", S), np.eye(4))
+    np.testing.assert_array_equal(TransformBuffer().lookup("cam", "cam", 0), np.eye(4))
+
+
+def test_a_transform_from_a_frame_to_itself_is_refused():
+    b = TransformBuffer()
+    with pytest.raises(InputError, match="from frame 'a' to itself"):
+        b.add_static("a", "a", np.eye(4))
+    with pytest.raises(InputError, match="from frame 'a' to itself"):
+        b.add_dynamic("a", "a", S, np.eye(4))
+
+
+def test_a_sample_added_after_a_lookup_is_used(buf):
+    """The per-edge arrays are cached on the first lookup; a later add must refresh them."""
+    buf.lookup("map", "camera_optical", 2 * S)
+    late = pose([0, 0, 0.5], [3.0, 0, 0])
+    buf.add_dynamic("odom", "base_link", 3 * S, late)
+    buf.add_dynamic("map", "odom", 3 * S, MAP_FROM_ODOM)
+    np.testing.assert_allclose(buf.lookup("odom", "base_link", 3 * S), late, atol=1e-12)
+    # half way between the samples at 2 s and 3 s: yaw 0.45 rad, translation (2, 1, 0)
+    np.testing.assert_allclose(buf.lookup("odom", "base_link", 2 * S + S // 2),
+                               pose([0, 0, 0.45], [2.0, 1.0, 0]), atol=1e-12)
+
+
+def test_default_rule_interpolates_across_any_gap_and_never_extrapolates():
+    """The defaults are tf2's: any gap between two samples is interpolated (max_gap_ns None),
+    and a stamp even 1 ns outside the samples is refused (tolerance_ns 0)."""
+    b = TransformBuffer()
+    b.add_dynamic("odom", "base", 0, pose([0, 0, 0], [0, 0, 0]))
+    b.add_dynamic("odom", "base", 100 * S, pose([0, 0, 1.0], [10.0, -4.0, 2.0]))
+    np.testing.assert_allclose(b.lookup("odom", "base", 25 * S),
+                               pose([0, 0, 0.25], [2.5, -1.0, 0.5]), atol=1e-12)
+    for stamp in (-1, 100 * S + 1):
+        with pytest.raises(ExtrapolationError):
+            b.lookup("odom", "base", stamp)
+
+
+def test_extrapolation_is_a_transform_error():
+    """Callers that catch TransformError (any lookup failure) also catch extrapolation."""
+    assert issubclass(ExtrapolationError, TransformError)

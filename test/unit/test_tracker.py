@@ -119,3 +119,62 @@ def test_a_success_without_a_pose_is_refused():
     with pytest.raises(InputError, match="successful result needs its 4x4 map_from_cam"):
         tr.update(LocalizationResult(True, 1))  # the hint was a 0-d NaN array
     assert tr.track is Track.UNINITIALIZED
+
+
+def test_default_lost_after_failures_is_the_config_default():
+    from mast3r_ros.core.config import Config
+
+    assert Tracker().lost_after_failures == Config().localizer.lost_after_failures == 3
+    tr = Tracker()
+    tr.update(_ok(1))
+    tr.update(_fail(2))
+    tr.update(_fail(3))
+    assert tr.track is Track.TRACKING
+    tr.update(_fail(4))
+    assert tr.track is Track.LOST
+
+
+def test_lost_after_failures_is_a_plain_int():
+    """A numpy count is stored as int (it is reported in diagnostics; json refuses np.int64)."""
+    assert type(Tracker(np.int64(2)).lost_after_failures) is int
+
+
+def test_time_going_backwards_forgets_failures_reason_and_pose():
+    tr = Tracker(lost_after_failures=3)
+    tr.check_stamp(10)
+    tr.update(_ok(10, x=1.0))
+    tr.check_stamp(11)
+    tr.update(_fail(11, "blur"))
+    tr.check_stamp(12)
+    tr.update(_fail(12, "blur"))
+    assert tr.check_stamp(5) is StampCheck.BACKWARDS
+    assert tr.consecutive_failures == 0 and tr.last_failure_reason == ""
+    assert tr.last_map_from_cam is None and tr.track is Track.UNINITIALIZED
+    # a fresh start: a success then 2 failures keep tracking (3 would have been counted before)
+    tr.update(_ok(6))
+    tr.update(_fail(7))
+    tr.update(_fail(8))
+    assert tr.track is Track.TRACKING
+
+
+def test_the_remembered_pose_is_a_float64_copy_of_the_result():
+    pose = np.eye(4, dtype=np.int64)
+    pose[0, 3] = 2
+    result = LocalizationResult(True, 1, pose, np.eye(6))
+    tr = Tracker()
+    tr.update(result)
+    result.map_from_cam[0, 3] = 99  # the caller reuses its array
+    hint = tr.hint()
+    assert hint.dtype == np.float64 and hint[0, 3] == 2.0
+    float_pose = make_pose(np.eye(3), [3.0, 0.0, 0.0])
+    tr.update(LocalizationResult(True, 2, float_pose, np.eye(6)))
+    float_pose[0, 3] = 99.0
+    assert tr.hint()[0, 3] == 3.0
+
+
+@pytest.mark.parametrize("shape", [(3, 4), (16,), (4, 4, 1)])
+def test_a_success_with_a_pose_of_the_wrong_shape_is_refused(shape):
+    tr = Tracker()
+    with pytest.raises(InputError, match="successful result needs its 4x4 map_from_cam"):
+        tr.update(LocalizationResult(True, 1, np.zeros(shape), np.eye(6)))
+    assert tr.track is Track.UNINITIALIZED and tr.last_map_from_cam is None

@@ -311,3 +311,217 @@ def test_tum_ns_timestamps_case_reads_like_seconds(tmp_path):
     assert seq[0].map_from_cam is not None
     gt_stamps, _ = seq.groundtruth()
     np.testing.assert_array_equal(gt_stamps, s_stamps[: gt_stamps.size])
+
+
+# ---- stamps: the ns/s threshold, signs, the int64 range, rounding ------------------------------
+
+def _stamps_of(tmp_path: Path, *tokens: str) -> list:
+    path = tmp_path / "stamps.txt"
+    path.write_text("".join(f"{t} 0 0 0 0 0 0 1\n" for t in tokens))
+    return read_tum_trajectory(path)[0].tolist()
+
+
+def test_integer_stamps_above_1e12_are_nanoseconds_and_1e12_itself_is_seconds(tmp_path):
+    """'greater than 1e12' is nanoseconds; 1e12 itself is seconds, 1e21 ns: out of range."""
+    assert _stamps_of(tmp_path, "1000000000001") == [10**12 + 1]
+    with pytest.raises(InputError, match=r"stamps.txt:1: .*'1000000000000' s is out of range"):
+        _stamps_of(tmp_path, "1000000000000")
+
+
+def test_signed_nanosecond_stamps_keep_their_sign(tmp_path):
+    assert _stamps_of(tmp_path, "+1403636579000000000") == [1_403_636_579_000_000_000]
+    assert _stamps_of(tmp_path, "-1403636579000000000") == [-1_403_636_579_000_000_000]
+
+
+def test_second_stamps_up_to_the_int64_limit_are_read_exactly(tmp_path):
+    """2**63 - 1 ns = 9223372036.854775807 s is the last representable stamp."""
+    assert _stamps_of(tmp_path, "9223372036.854775807") == [2**63 - 1]
+    with pytest.raises(InputError, match="out of range"):
+        _stamps_of(tmp_path, "9223372036.854775808")
+
+
+def test_sub_nanosecond_digits_round_to_the_nearest_nanosecond(tmp_path):
+    assert _stamps_of(tmp_path, "1.0000000009", "2.0000000004") == [S + 1, 2 * S]
+    assert _stamps_of(tmp_path, "-1.0000000009") == [-S - 1]
+
+
+def test_mixed_units_message_names_both_units(tmp_path):
+    path = tmp_path / "mixed.txt"
+    path.write_text("1.0 0 0 0 0 0 0 1\n1403636579000000000 0 0 0 0 0 0 1\n")
+    with pytest.raises(InputError, match="is in nanoseconds but the file's first stamp is in "
+                                         "seconds"):
+        read_tum_trajectory(path)
+    path.write_text("1403636579000000000 0 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
+    with pytest.raises(InputError, match="mixed.txt:2: .*is in seconds but the file's first "
+                                         "stamp is in nanoseconds"):
+        read_tum_trajectory(path)
+
+
+# ---- trajectory files: values, columns, quaternions, writing -----------------------------------
+
+def test_extra_columns_are_refused(tmp_path):
+    path = tmp_path / "wide.txt"
+    path.write_text("1.0 0 0 0 0 0 0 1 7\n")
+    with pytest.raises(InputError, match=r"wide.txt:1: expected 'timestamp tx.*\(9 columns\)"):
+        read_tum_trajectory(path)
+
+
+@pytest.mark.parametrize("values", ["nan 0 0 0 0 0 1", "0 inf 0 0 0 0 1", "0 0 0 0 0 0 nan"])
+def test_non_finite_pose_values_are_refused(tmp_path, values):
+    path = tmp_path / "nan.txt"
+    path.write_text(f"1.0 0 0 0 0 0 0 1\n2.0 {values}\n")
+    with pytest.raises(InputError, match="nan.txt:2: pose 2 .*non-finite"):
+        read_tum_trajectory(path)
+
+
+def test_quaternion_norm_tolerance_is_1e_minus_2(tmp_path):
+    path = tmp_path / "q.txt"
+    path.write_text("1.0 0 0 0 0 0 0 1.02\n")
+    with pytest.raises(InputError, match="norm 1.020000 instead of 1"):
+        read_tum_trajectory(path)
+    path.write_text("1.0 0 0 0 0 0 0 1.005\n")  # accepted, and normalized to a rotation
+    np.testing.assert_allclose(read_tum_trajectory(path)[1][0], np.eye(4), atol=1e-12)
+
+
+def test_written_quaternions_have_w_non_negative(tmp_path):
+    """A yaw of -3 rad is q = (0, 0, sin(-1.5), cos(-1.5)); scipy gives -q (w < 0) for it."""
+    path = tmp_path / "t.txt"
+    write_tum_trajectory(path, np.array([S]), _pose([0, 0, -3.0], [1, 2, 3])[None])
+    values = [float(v) for v in path.read_text().splitlines()[1].split()[1:]]
+    np.testing.assert_allclose(values, [1, 2, 3, 0, 0, np.sin(-1.5), np.cos(-1.5)], atol=1e-12)
+
+
+def test_negative_and_small_nanosecond_stamps_are_written_exactly(tmp_path):
+    stamps = np.array([-3 * S // 2, -1, 0, S + 1], dtype=np.int64)
+    path = tmp_path / "t.txt"
+    write_tum_trajectory(path, stamps, np.tile(np.eye(4), (4, 1, 1)))
+    written = [line.split()[0] for line in path.read_text().splitlines()[1:]]
+    assert written == ["-1.500000000", "-0.000000001", "0.000000000", "1.000000001"]
+    np.testing.assert_array_equal(read_tum_trajectory(path)[0], stamps)
+
+
+def test_write_refuses_non_finite_poses_and_a_count_mismatch(tmp_path):
+    bad = np.eye(4)[None].copy()
+    bad[0, 0, 3] = np.nan
+    with pytest.raises(InputError, match="finite"):
+        write_tum_trajectory(tmp_path / "t.txt", np.array([0]), bad)
+    with pytest.raises(InputError, match=r"\(2,\) int64 and \(1, 4, 4\)"):
+        write_tum_trajectory(tmp_path / "t.txt", np.array([0, 1]), np.eye(4)[None])
+    assert not (tmp_path / "t.txt").exists()
+
+
+def test_a_failed_write_leaves_no_temporary_file(tmp_path):
+    target = tmp_path / "traj.txt"
+    target.mkdir()  # os.replace of a file over a folder fails
+    (target / "keep").write_text("x")
+    with pytest.raises(OSError):
+        write_tum_trajectory(target, np.array([0]), np.eye(4)[None])
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["traj.txt"]
+
+
+# ---- text files: comments, BOMs ----------------------------------------------------------------
+
+def test_a_hash_inside_a_file_name_is_not_a_comment(tmp_path):
+    """A comment starts at a '#' at the start of a line or after white space only."""
+    root = make_folder(tmp_path / "seq")
+    (root / "rgb" / "0.png").rename(root / "rgb" / "a#0.png")
+    text = (root / "rgb.txt").read_text().replace("rgb/0.png", "rgb/a#0.png")
+    (root / "rgb.txt").write_text(text)
+    bgr = cv2.imread(str(root / "rgb" / "a#0.png"))
+    np.testing.assert_array_equal(TumSequence(root)[0].rgb, bgr[:, :, ::-1])
+
+
+def test_a_byte_order_mark_inside_the_file_is_skipped(tmp_path):
+    """Files joined with cat keep the second file's BOM at the start of a later line."""
+    path = tmp_path / "joined.txt"
+    path.write_bytes("\ufeff1.0 0 0 0 0 0 0 1\n\ufeff2.0 0 0 0 0 0 0 1\n".encode("utf-8"))
+    np.testing.assert_array_equal(read_tum_trajectory(path)[0], [S, 2 * S])
+
+
+# ---- TumSequence: options, depth association, indexing, copies ---------------------------------
+
+def test_depth_scale_is_units_per_metre_and_validated(tmp_path):
+    root = make_folder(tmp_path / "seq")
+    # frame 0's depth PNG holds 5000 units: 1 m at TUM's 5000 units/m, 5 m at 1000 units/m
+    np.testing.assert_allclose(TumSequence(root)[0].depth_m[1:, 1:], 1.0)
+    seq = TumSequence(root, depth_scale=1000.0)
+    assert seq.depth_units_per_m == 1000.0
+    np.testing.assert_allclose(seq[0].depth_m[1:, 1:], 5.0)
+    for bad in (0.0, -5000.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="depth scale must be a positive number"):
+            TumSequence(root, depth_scale=bad)
+
+
+@pytest.mark.parametrize("kwargs", [
+    {"sync_tolerance_s": -0.01},
+    {"pose_at_stamp": PoseAtStampConfig(tolerance_s=-0.01)},
+    {"pose_at_stamp": PoseAtStampConfig(max_gap_s=-0.01)},
+])
+def test_negative_tolerances_are_refused(tmp_path, kwargs):
+    root = make_folder(tmp_path / "seq")
+    with pytest.raises(InputError, match="must be >= 0"):
+        TumSequence(root, **kwargs)
+
+
+def test_depth_txt_out_of_time_order_is_associated_by_stamp(tmp_path):
+    root = make_folder(tmp_path / "seq")
+    for name, units in (("a.png", 5000), ("b.png", 15000)):
+        cv2.imwrite(str(root / "depth" / name), np.full((H, W), units, dtype=np.uint16))
+    (root / "depth.txt").write_text("1.201 depth/b.png\n1.001 depth/a.png\n")
+    frames = list(TumSequence(root))
+    np.testing.assert_allclose(frames[0].depth_m, 1.0)   # 5000 / 5000
+    assert frames[1].depth_m is None
+    np.testing.assert_allclose(frames[2].depth_m, 3.0)   # 15000 / 5000
+
+
+def test_no_depth_reason_is_none_when_some_frames_have_depth(tmp_path):
+    root = make_folder(tmp_path / "seq")  # depth for frame 0 only
+    assert TumSequence(root).no_depth_reason() is None
+    (root / "depth.txt").write_text("5.0 depth/0.png\n")
+    assert "within 0.020 s of an rgb.txt stamp" in TumSequence(root).no_depth_reason()
+
+
+def test_equal_rgb_stamps_in_order_are_not_reported_as_going_back(tmp_path, caplog):
+    root = make_folder(tmp_path / "seq")
+    (root / "rgb.txt").write_text("1.0 rgb/0.png\n1.0 rgb/1.png\n1.2 rgb/2.png\n")
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+        TumSequence(root)
+    assert not any("go back in time" in r.getMessage() for r in caplog.records)
+
+
+def test_indexing_accepts_minus_len_and_refuses_len(tmp_path):
+    seq = TumSequence(make_folder(tmp_path / "seq"))
+    assert seq[-3].stamp_ns == S and seq[-1].stamp_ns == S + S // 5
+    for index in (3, -4):
+        with pytest.raises(IndexError, match=f"frame {index} out of range for 3 frames"):
+            seq[index]
+
+
+def test_a_folder_without_ground_truth_has_no_poses(tmp_path):
+    root = make_folder(tmp_path / "seq")
+    (root / "groundtruth.txt").unlink()
+    seq = TumSequence(root)
+    assert all(f.map_from_cam is None for f in seq)
+    stamps, poses = seq.groundtruth()
+    assert stamps.shape == (0,) and stamps.dtype == np.int64 and poses.shape == (0, 4, 4)
+
+
+def test_returned_arrays_are_copies(tmp_path):
+    seq = TumSequence(make_folder(tmp_path / "seq"))
+    seq[0].map_from_cam[0, 3] = 99.0
+    seq.stamps_ns[0] = 7
+    stamps, poses = seq.groundtruth()
+    stamps[0], poses[0, 0, 3] = 7, 99.0
+    np.testing.assert_allclose(seq[0].map_from_cam, GT0, atol=1e-8)
+    assert seq.stamps_ns[0] == S and seq[0].stamp_ns == S
+    assert seq.groundtruth()[0][0] == S and seq.groundtruth()[1][0, 0, 3] == 0.0
+
+
+def test_depth_png_must_be_16_bit_and_of_the_camera_size(tmp_path):
+    root = make_folder(tmp_path / "seq")
+    cv2.imwrite(str(root / "depth" / "0.png"), np.full((H, W), 5, dtype=np.uint8))
+    with pytest.raises(InputError, match="must be 16-bit single-channel PNG"):
+        TumSequence(root)[0]
+    cv2.imwrite(str(root / "depth" / "0.png"), np.full((H + 1, W), 5000, dtype=np.uint16))
+    with pytest.raises(InputError, match=f"0.png is {W}x{H + 1} but .*camera.yaml is for {W}x{H}"):
+        TumSequence(root)[0]
