@@ -133,7 +133,7 @@ def _require_checkpoint(path: str) -> None:
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
-            "(README: 'Retrieval model') and pass it with --retrieval-checkpoint")
+            "(README: 'Image retrieval') and pass it with --retrieval-checkpoint")
 
 
 def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:

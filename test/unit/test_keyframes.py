@@ -227,7 +227,7 @@ def test_manifest_problems_are_named(map_v2):
             f"not a keyframe map: build a map from it with `mast3r-ros build-map {rec} --out "
             "MAP` and pass MAP")
     open(os.path.join(map_path, kfm.MANIFEST), "w").write("{not json")
-    with pytest.raises(MapFormatError, match="not valid JSON"):
+    with pytest.raises(MapFormatError, match="not valid JSON .*rebuild the map or re-copy"):
         kfm.KeyframeMap.load(map_path)
     good = json.load(open(os.path.join(map_path, "x.json")))
 

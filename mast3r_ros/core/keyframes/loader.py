@@ -116,7 +116,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                                  "(an interrupted build?)") from None
         except (ValueError, UnicodeDecodeError) as e:
-            raise MapFormatError(f"{mpath}: not valid JSON ({e})") from None
+            raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
+                                 "damaged: rebuild the map or re-copy the file") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
             raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
         version = manifest.get("version")
