@@ -208,6 +208,28 @@ def test_file_corrupted_after_open_names_the_fix(tmp_path, version):
     assert problems == [f"map file corrupt (checksum mismatch): {full}"]
 
 
+@pytest.mark.parametrize("version", [2, 3])
+def test_check_map_listing_reaches_past_a_corrupt_retrieval_index(tmp_path, version):
+    """A corrupt retrieval index (read at every open) does not stop check-map's listing at the
+    first bad file: a truncated keyframe image beside it is listed too, each one a line."""
+    map_path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=version)
+    manifest = json.load(open(os.path.join(map_path, kfm.MANIFEST)))
+    index = os.path.join(map_path, manifest["retrieval"]["index"], "index.json")
+    data = bytearray(open(index, "rb").read())
+    data[-2:] = b"  "  # same size, still JSON: only the checksum tells
+    open(index, "wb").write(bytes(data))
+    image = os.path.join(map_path, "keyframes", "000001.png")
+    head = open(image, "rb").read()[:100]
+    open(image, "wb").write(head)
+    with pytest.raises(MapFormatError):
+        kfm.KeyframeMap.load(map_path, lazy=True)  # a normal open refuses it at the first
+    problems = kfm.KeyframeMap.load(map_path, lazy=True, check_files=False).file_problems()
+    assert len(problems) == 2, problems
+    assert f"map file corrupt (checksum mismatch): {index}" in problems
+    assert any(p.startswith("map file truncated or corrupt") and p.endswith(image)
+               for p in problems), problems
+
+
 def test_manifest_problems_are_named(map_v2):
     map_path = map_v2
     os.rename(os.path.join(map_path, kfm.MANIFEST), os.path.join(map_path, "x.json"))

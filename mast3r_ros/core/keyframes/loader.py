@@ -91,7 +91,8 @@ class KeyframeMap(MapEncodings, MapFiles):
         docstring). Either way every file the map lists is checked to exist with the size the
         map says (``os.stat`` only), so a missing or truncated keyframe image or encoding chunk
         is reported at open, naming the file (`file_problems` / ``mast3r-ros check-map`` list
-        them all); ``check_files=False`` skips that (check-map itself).
+        them all); ``check_files=False`` skips that and the retrieval index's read (check-map
+        itself: it lists every bad file, the retrieval index's among them, before a full open).
         ``encoding_cache_mb`` bounds the host LRU cache of each encoding store (v2, v3 maps).
         A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file).
         """
@@ -153,7 +154,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             if version >= 3:  # v3 chunks are not in the manifest's file table
                 for identity, size in self.encoding_keys():
                     self.encoding_store(identity, size).verify_all()
-        self._check_retrieval()
+        if check_files:
+            self._check_retrieval()
         for e in self._encoding_entries():
             if version == 1 and e["file"] not in files:
                 raise MapFormatError(f"{MANIFEST}: encodings file '{e['file']}' is not in the "
