@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mast3r_ros.core.encoding_store import (EncodingStore, EncodingStoreWriter, StoreTable,
-                                            merge_tables)
+                                            merge_tables, write_chunk)
 from mast3r_ros.core.errors import InputError, MapFormatError
 
 
@@ -114,3 +114,18 @@ def test_shards_merge_and_gaps_are_rejected(tmp_path):
         merge_tables(parts[:1])
     with pytest.raises(InputError):
         _write(tmp_path / "x", [{"feats": np.array(["a"])}])
+
+
+# ----------------------------------------------------------- mutation-audit additions ---
+
+
+def test_write_chunk_rejects_records_that_disagree(tmp_path):
+    a = {"x": np.zeros(3, np.float32), "y": np.zeros(2, np.int64)}
+    for other in ({"x": np.zeros(3, np.float32)},                                 # a name less
+                  {"x": np.zeros(3, np.float32), "z": np.zeros(2, np.int64)},     # renamed
+                  {"x": np.zeros(4, np.float32), "y": np.zeros(2, np.int64)},     # shape
+                  {"x": np.zeros(3, np.float64), "y": np.zeros(2, np.int64)},     # dtype
+                  {"x": np.zeros(3, np.float32), "y": np.zeros(2, np.float64)}):  # dtype
+        with pytest.raises(InputError):
+            write_chunk(str(tmp_path), 0, [a, other])
+    assert os.listdir(tmp_path) == []
