@@ -234,8 +234,9 @@ class EncodingStoreWriter:
         return sum(c.count for c in self._chunks)
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> int:
-        """Add the next keyframe's arrays; returns its map index."""
-        rec = {k: np.ascontiguousarray(np.asarray(v, dtype=self.cast.get(k)))
+        """Add the next keyframe's arrays (copied now: the caller may reuse its buffers);
+        returns its map index."""
+        rec = {k: np.array(v, dtype=self.cast.get(k), order="C", copy=True)
                for k, v in arrays.items()}
         if self._pending and _signature(rec) != _signature(self._pending[0]):
             self._flush()

@@ -129,3 +129,15 @@ def test_write_chunk_rejects_records_that_disagree(tmp_path):
         with pytest.raises(InputError):
             write_chunk(str(tmp_path), 0, [a, other])
     assert os.listdir(tmp_path) == []
+
+
+def test_writer_copies_at_append(tmp_path):
+    # a caller reusing one buffer per keyframe must get each keyframe's values, not the last
+    buf = np.zeros(3, np.float64)
+    w = EncodingStoreWriter(str(tmp_path), chunk_size=4)
+    for i in range(3):
+        buf[:] = i
+        w.append({"x": buf})
+    store = EncodingStore(str(tmp_path), w.close())
+    for i in range(3):
+        np.testing.assert_array_equal(store.get(i)["x"], [i, i, i])
