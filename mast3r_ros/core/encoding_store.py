@@ -171,9 +171,11 @@ def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarr
     rec = np.zeros(len(records), dtype=dtype)
     for i, r in enumerate(records):
         if set(r) != set(dtype.names) or any(
-                np.shape(r[k]) != dtype[k].shape for k in dtype.names):
-            raise InputError(f"keyframe {first + i}: arrays {sorted(r)} differ in names or shapes "
-                             f"from keyframe {first} of the same chunk")
+                np.shape(r[k]) != dtype[k].shape
+                or np.asarray(r[k]).dtype.newbyteorder("<") != dtype[k].base
+                for k in dtype.names):
+            raise InputError(f"keyframe {first + i}: arrays {sorted(r)} differ in names, shapes "
+                             f"or dtypes from keyframe {first} of the same chunk")
         for k in dtype.names:
             rec[k][i] = r[k]
     rel = chunk_file_name(first)
@@ -232,8 +234,9 @@ class EncodingStoreWriter:
         return sum(c.count for c in self._chunks)
 
     def append(self, arrays: Mapping[str, np.ndarray]) -> int:
-        """Add the next keyframe's arrays; returns its map index."""
-        rec = {k: np.ascontiguousarray(np.asarray(v, dtype=self.cast.get(k)))
+        """Add the next keyframe's arrays (copied now: the caller may reuse its buffers);
+        returns its map index."""
+        rec = {k: np.array(v, dtype=self.cast.get(k), order="C", copy=True)
                for k, v in arrays.items()}
         if self._pending and _signature(rec) != _signature(self._pending[0]):
             self._flush()

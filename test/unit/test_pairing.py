@@ -74,3 +74,129 @@ def test_malformed_strategies():
     with pytest.raises(InputError, match="similarity"):
         make_pairs(4, "retrieval-2-1", None)
     assert make_pairs(4, "swin") == make_pairs(4, "swin-3")
+
+
+# ----------------------------------------------------------- mutation-audit additions ---
+# Hand-worked cases that need no fixture: points on a line, dist = |x_i - x_j|.
+
+def _line_dist(xs):
+    x = np.asarray(xs, dtype=np.float64)
+    return np.abs(x[:, None] - x[None, :])
+
+
+def test_farthest_points_on_a_line():
+    d = _line_dist([0, 1, 3, 7])
+    # from 0: farthest is 7 (index 3, distance 7); then min distances to {0, 7} are
+    # [0, 1, 3, 0] -> 3 (index 2, distance 3); then [0, 1, 0, 0] -> 1 (index 1, distance 1)
+    assert farthest_point_sampling(d, 0) == ([0, 3, 2, 1], [0.0, 7.0, 3.0, 1.0])
+    assert farthest_point_sampling(d, 0, 2) == ([0, 3], [0.0, 7.0])
+    # the threshold stops only on distances strictly below it
+    assert farthest_point_sampling(d, 0, None, 3.0) == ([0, 3, 2], [0.0, 7.0, 3.0])
+    assert farthest_point_sampling(d, 0, None, 3.5) == ([0, 3], [0.0, 7.0])
+    # more keys than images: every distance is 0 then, the first maximum (index 0) repeats
+    assert farthest_point_sampling(d, 3, 6) == ([3, 0, 2, 1, 0, 0], [0.0, 7.0, 3.0, 1.0, 0.0, 0.0])
+    # ties go to the first maximum: 1 and 2 are both 2 away from 0
+    assert farthest_point_sampling(_line_dist([0, 2, -2]), 0, 2) == ([0, 1], [0.0, 2.0])
+
+
+def test_farthest_points_and_nearest_keys_use_rows_as_from():
+    # dist[key, c] (row = from); the matrix is asymmetric so that columns would choose otherwise
+    d = np.array([[0.0, 1.0, 5.0, 3.0],
+                  [4.0, 0.0, 9.0, 4.0],
+                  [1.0, 0.5, 0.0, 9.0],
+                  [4.0, 4.0, 0.2, 0.0]])
+    # row 0 -> 2 (5; column 0 would give 1); min(row 0, row 2) = [0, .5, 0, 3] -> 3 (column 2
+    # would give [0, 1, 0, .2] -> 1); min(.., row 3) = [0, .5, 0, 0] -> 1
+    assert farthest_point_sampling(d, 0) == ([0, 2, 3, 1], [0.0, 5.0, 3.0, 0.5])
+    # non-keys to their nearest key by their own row: 1 -> 0 (4 < 9), 3 -> 2 (0.2 < 4)
+    assert retrieval_pairs(1.0 - d, 2, 0) == ({(0, 2), (0, 1), (2, 3)}, [0, 2])
+
+
+def test_random_start_is_the_legacy_global_draw():
+    # the reference: np.random.seed(seed); np.random.choice(n)
+    state = np.random.get_state()
+    try:
+        for n in (6, 100):
+            for seed in range(10):
+                np.random.seed(seed)
+                assert random_start(n, seed) == np.random.choice(n)
+    finally:
+        np.random.set_state(state)
+    assert 0 <= random_start(6, None) < 6
+
+
+def _line_sim(xs):
+    return 1.0 - _line_dist(xs) / 20.0  # dist = 1 - sim = |x_i - x_j| / 20
+
+
+def test_retrieval_pairs_by_hand():
+    sim = _line_sim([0, 1, 3, 10, 12])
+    # keys from 0: 0 then 12 (index 4); key-key (0, 4); non-keys to their nearest key:
+    # 1 -> 0, 3 -> 0, 10 -> 12; 2 nearest of each image (itself + one): 0-1, 1-0, 3-1,
+    # 10-12, 12-10
+    pairs, keys = retrieval_pairs(sim, 2, 2)
+    assert keys == [0, 4]
+    assert pairs == {(0, 4), (0, 1), (0, 2), (3, 4), (1, 2)}
+    assert retrieval_pairs(sim, 0, 2) == ({(0, 1), (1, 2), (3, 4)}, [])  # no keys: kNN only
+    assert retrieval_pairs(sim, 2, 0) == ({(0, 4), (0, 1), (0, 2), (3, 4)}, [0, 4])
+    # from 3 (index 2): farthest is 12 (index 4, 9/20); then 0 (index 0, 3/20); non-keys:
+    # 1 -> 0 (1 unit), 10 -> 12; key-key pairs keep the key order (reference make_pairs_fps)
+    pairs, keys = retrieval_pairs(sim, 3, 0, start=2)
+    assert keys == [2, 4, 0]
+    assert pairs == {(2, 4), (2, 0), (4, 0), (0, 1), (3, 4)}
+    # a threshold of 0.2 (4 units) keeps 12 (9 units away) and stops before 0 (3 units)
+    assert retrieval_pairs(sim, 3, 0, start=2, dist_thresh=0.2)[1] == [2, 4]
+
+
+def test_retrieval_neighbours_are_by_row_and_may_exclude_self():
+    # dist (row = query): every image is 0.5 from itself, so its nearest may be another one;
+    # by rows: 0 -> 1, 1 -> 0, 2 -> 0, 3 -> 0; by columns 2 and 3 would find themselves
+    dist = np.full((4, 4), 0.9)
+    np.fill_diagonal(dist, 0.5)
+    dist[0, 1], dist[1, 0], dist[2, 0], dist[3, 0] = 0.1, 0.1, 0.2, 0.3
+    assert retrieval_pairs(1.0 - dist, 0, 1) == ({(0, 1), (0, 2), (0, 3)}, [])
+
+
+def test_window_graphs_by_hand():
+    def circ(n, offsets):  # unordered pairs whose circular distance is one of offsets
+        return sorted((i, j) for i in range(n) for j in range(i + 1, n)
+                      if min(j - i, n - (j - i)) in offsets)
+
+    def lin(n, offsets):
+        return sorted((i, j) for i in range(n) for j in range(i + 1, n) if j - i in offsets)
+
+    assert make_pairs(7, "swin-2") == circ(7, {1, 2}) and len(circ(7, {1, 2})) == 14
+    assert make_pairs(7, "swin-2-noncyclic") == lin(7, {1, 2}) and len(lin(7, {1, 2})) == 11
+    assert make_pairs(7, "swin-noncyclic") == lin(7, {1, 2, 3})  # default window 3
+    assert make_pairs(9, "logwin-3") == circ(9, {1, 2, 4}) and len(circ(9, {1, 2, 4})) == 27
+    assert make_pairs(9, "logwin-3-noncyclic") == lin(9, {1, 2, 4})
+    assert make_pairs(9, "logwin") == make_pairs(9, "logwin-3")
+    # a window as wide as the loop wraps onto the image itself: no self pairs
+    assert make_pairs(3, "swin-3") == [(0, 1), (0, 2), (1, 2)]
+    assert make_pairs(4, "complete") == [(0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3)]
+
+
+def test_oneref_symmetrize_and_order():
+    # dust3r's oneref: (imgs[ref], imgs[j]) for every j != ref; 'oneref' alone is oneref-0
+    assert make_pairs(4, "oneref-2") == [(2, 0), (2, 1), (2, 3)]
+    assert make_pairs(4, "oneref") == [(0, 1), (0, 2), (0, 3)]
+    assert make_pairs(4, "oneref-2", symmetrize=True) == [(2, 0), (2, 1), (2, 3),
+                                                          (0, 2), (1, 2), (3, 2)]
+    out = make_pairs(9, "logwin-3")
+    assert out == sorted(out)
+
+
+def test_retrieval_strategy_checks_its_inputs_and_uses_start():
+    sim = _line_sim([0, 1, 3, 10, 12])
+    # Na = 3 keys from image 2 and k = 0 -> the pairs of test_retrieval_pairs_by_hand
+    assert make_pairs(5, "retrieval-3-0", sim, start=2) == [(0, 1), (2, 0), (2, 4), (3, 4),
+                                                              (4, 0)]
+    assert make_pairs(5, "retrieval-0-2", sim) == [(0, 1), (1, 2), (3, 4)]  # Na first, k second
+    for start in (5, -1):
+        with pytest.raises(InputError, match="start"):
+            make_pairs(5, "retrieval-3-0", sim, start=start)
+    with pytest.raises(InputError, match="similarity"):
+        make_pairs(5, "retrieval-3-0", sim[:4, :4])
+    for bad in ("retrieval-3-2-1", "oneref-1-2", "swin-2-noncyclic-x", "logwin-2-3"):
+        with pytest.raises(InputError):
+            make_pairs(5, bad, sim)
