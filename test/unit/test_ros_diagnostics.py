@@ -285,16 +285,18 @@ def test_arriving_and_no_images_meet_at_exactly_no_image_warn_s():
     assert d.summary(9.25, Track.UNINITIALIZED, True).message.startswith("no images for 5.2 s")
 
 
-def test_just_after_activation_refusals_say_not_localized_yet():
+@pytest.mark.parametrize("t0", [100.0, 0.0])
+def test_just_after_activation_refusals_say_not_localized_yet(t0):
     """For no_image_warn_s after activation, refused images give "not localized yet (last
-    failure: ...)"; the "none reaches the localizer" warning comes after that."""
+    failure: ...)"; the "none reaches the localizer" warning comes after that. An activation
+    at monotonic time 0.0 is an activation too (it was read as "never activated")."""
     d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
-    d.start(100.0)
+    d.start(t0)
     for k in range(21):
-        d.note_arrival(100.0 + 0.1 * k, 0)
-        d.add(FrameRecord(100.0 + 0.1 * k, False, reason="header.stamp is zero", dropped=True,
+        d.note_arrival(t0 + 0.1 * k, 0)
+        d.add(FrameRecord(t0 + 0.1 * k, False, reason="header.stamp is zero", dropped=True,
                           refused=True))
-    s = d.summary(102.5, Track.UNINITIALIZED, True)
+    s = d.summary(t0 + 2.5, Track.UNINITIALIZED, True)
     assert s.message == "not localized yet (last failure: header.stamp is zero)"
 
 
