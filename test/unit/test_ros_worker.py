@@ -365,8 +365,9 @@ def test_pause_stop_and_drain_drop_the_waiting_message():
 
 
 def test_stop_waits_at_most_timeout_s_in_all_for_several_stuck_threads():
-    """Five stopped threads still in a frame: stop(0.2) gives up after 0.2 s in all, not
-    0.2 s per thread (1 s)."""
+    """Five stopped threads still in a frame: stop(0.5) gives up after 0.5 s in all, not
+    0.5 s per thread (2.5 s). The bound between them is wide so that a loaded machine's late
+    wake-ups cannot fail it."""
     gates = [threading.Event() for _ in range(5)]
     started = [threading.Event() for _ in range(5)]
 
@@ -380,12 +381,12 @@ def test_stop_waits_at_most_timeout_s_in_all_for_several_stuck_threads():
         assert started[k].wait(10.0)
         assert not w.stop(0.0)
     t0 = time.monotonic()
-    assert not w.stop(0.2)
+    assert not w.stop(0.5)
     elapsed = time.monotonic() - t0
     for g in gates:
         g.set()
     assert w.stop(10.0)
-    assert 0.2 <= elapsed < 0.7
+    assert 0.5 <= elapsed < 2.0
 
 
 def test_an_inactive_worker_consults_is_active_and_skips_the_frame():
