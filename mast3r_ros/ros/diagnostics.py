@@ -179,8 +179,8 @@ class DiagnosticsWindow:
             return WARN, f"no images for {now_s - since:.1f} s: check the image topic and QoS"
         arriving = self.arrivals.last_t_s is not None and \
             now_s - self.arrivals.last_t_s <= self.no_image_warn_s
-        if arriving and self.records and not recs and \
-                now_s - (self.started_t_s or -math.inf) > self.no_image_warn_s:
+        started = -math.inf if self.started_t_s is None else self.started_t_s
+        if arriving and self.records and not recs and now_s - started > self.no_image_warn_s:
             rate = self.arrivals.rate_hz(now_s, self.started_t_s)
             return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
                           f"{self.last_failure}")

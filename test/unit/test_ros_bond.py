@@ -180,3 +180,104 @@ def test_bad_arguments():
     with pytest.raises(ValueError, match="heartbeat_period_s"):
         BondState(NODE, heartbeat_period_s=0.0)
     assert BondState(NODE).instance_id != BondState(NODE).instance_id   # uuid4 per end
+
+
+def _alive(t: float = 0.0) -> BondState:
+    node = BondState(NODE, instance_id="node-uuid")
+    node.start(t)
+    assert node.on_status(StatusData(NODE, "manager-uuid", True, 4.0, 0.1), t).events == \
+        [BondEvent.FORMED]
+    return node
+
+
+@pytest.mark.parametrize("name", ["heartbeat_period_s", "heartbeat_timeout_s",
+                                  "connect_timeout_s", "disconnect_timeout_s",
+                                  "dead_publish_period_s"])
+@pytest.mark.parametrize("value", [0.0, -1.0, float("nan")])
+def test_every_period_and_timeout_must_be_positive(name, value):
+    with pytest.raises(ValueError, match=name):
+        BondState(NODE, **{name: value})
+
+
+def test_heartbeats_go_out_once_per_period_on_a_steady_grid():
+    """start() sends the first at once, the next is due one period later, on the grid
+    0.125, 0.25, ... (a period exact in binary) even when ticks come late; a tick a whole
+    period late, or after a stall, sends one message and the grid restarts from then."""
+    node = BondState(NODE, heartbeat_period_s=0.125)
+    assert [d.active for d in node.start(0.0).publish] == [True]
+
+    def sent(t):
+        return len(node.tick(t).publish)
+    assert sent(0.0625) == 0 and sent(0.124) == 0
+    assert sent(0.125) == 1                       # due exactly now
+    assert sent(0.2) == 0
+    assert sent(0.255) == 1                       # 5 ms late: the next is still due at 0.375
+    assert sent(0.375) == 1
+    assert sent(0.5) == 1                         # next due 0.625
+    assert sent(0.75) == 1                        # a whole period late: next due 0.875
+    assert sent(0.76) == 0
+    assert sent(0.875) == 1
+    assert sent(2.0) == 1                         # a stall: one message, not 9
+    assert sent(2.01) == 0 and sent(2.1) == 0
+    assert sent(2.125) == 1
+
+
+def test_starting_again_does_nothing():
+    node = _alive(0.0)                            # the sister's heartbeat at 0.0: due by 4.0
+    step = node.start(1.0)
+    assert step.publish == [] and step.events == [] and node.formed
+    assert node.tick(3.99).events == []
+    assert node.tick(4.0).cause is BreakCause.HEARTBEAT_TIMEOUT
+
+
+def test_a_status_heard_before_start_is_ignored():
+    node = BondState(NODE, instance_id="node-uuid")
+    step = node.on_status(StatusData(NODE, "manager-uuid", False, 4.0, 0.1), 0.0)
+    assert step.events == [] and step.publish == [] and node.sister_instance_id == ""
+    node.start(0.1)
+    assert node.phase is BondPhase.WAITING_FOR_SISTER
+
+
+def test_the_sister_is_the_first_instance_heard():
+    node = _alive(0.0)
+    node.on_status(StatusData(NODE, "another-manager", True, 4.0, 0.1), 0.5)
+    assert node.sister_instance_id == "manager-uuid"
+
+
+def test_a_peer_that_ends_the_bond_before_it_formed_forms_and_breaks_it_and_is_acked():
+    """bondcpp's WAITING_FOR_SISTER + SisterDead: the bond counts as formed, then broken by
+    the peer, and the death is acknowledged at once."""
+    node = BondState(NODE, instance_id="node-uuid")
+    node.start(0.0)
+    step = node.on_status(StatusData(NODE, "manager-uuid", False, 4.0, 0.1), 0.2)
+    assert step.events == [BondEvent.FORMED, BondEvent.BROKEN]
+    assert step.cause is BreakCause.PEER_ENDED and node.sister_died_first
+    assert [(d.instance_id, d.active) for d in step.publish] == [("node-uuid", False)]
+    assert node.broken
+    assert [lv for lv, _ in BondReport().lines(step)] == ["info", "warning"]
+
+
+def test_causes_when_we_end_the_bond():
+    """Ended by us and acknowledged: BY_US (an INFO line); ended by us, never acknowledged
+    within the disconnect timeout: NO_ACK (a WARNING)."""
+    node = _alive(0.0)
+    node.break_bond(1.0)
+    step = node.on_status(StatusData(NODE, "manager-uuid", False, 4.0, 0.1), 1.1)
+    assert step.events == [BondEvent.BROKEN] and step.cause is BreakCause.BY_US
+    assert step.publish == [] and not node.sister_died_first
+    assert BondReport().lines(step)[0][0] == "info"
+    node = _alive(0.0)
+    node.break_bond(1.0)
+    assert node.tick(2.99).events == []
+    step = node.tick(3.0)                          # disconnect timeout 2 s
+    assert step.cause is BreakCause.NO_ACK
+    assert BondReport().lines(step)[0][0] == "warning"
+
+
+def test_ending_a_bond_before_it_formed_still_says_active_false():
+    node = BondState(NODE, instance_id="node-uuid")
+    node.start(0.0)
+    step = node.break_bond(0.5)
+    assert [(d.id, d.instance_id, d.active) for d in step.publish] == \
+        [(NODE, "node-uuid", False)]
+    assert node.broken and node.break_bond(0.6).publish == []

@@ -164,3 +164,150 @@ def test_configuring_is_said_while_the_model_loads():
     d.configuring_since_s = None
     s = d.summary(143.0, Track.UNINITIALIZED, active=False)
     assert s.message.startswith("not active") and dict(s.values)["state"] == "inactive"
+
+
+def test_latency_processing_and_stage_times_are_medians_of_handled_frames():
+    """Medians, not means, and of the handled frames only (a dropped frame ran no stage).
+    Latencies 0.1, 0.2, 0.9 s: median 0.2 (mean 0.4); processing 0.05, 0.06, 0.4 s: median
+    0.06; inference 10, 20, 300 ms: median 20 ms (mean 110)."""
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    for k, (lat, proc, inf) in enumerate(((0.1, 0.05, 0.01), (0.9, 0.4, 0.3),
+                                          (0.2, 0.06, 0.02))):
+        d.add(FrameRecord(1.0 + k, True, 100, lat, proc, timings_s=(("inference", inf),)))
+    d.add(FrameRecord(4.0, False, latency_s=7.0, processing_s=7.0, dropped=True,
+                      reason="replaced by a newer image", timings_s=(("inference", 7.0),)))
+    values = dict(d.summary(4.5, Track.TRACKING, True).values)
+    assert values["latency_s"] == "0.200"
+    assert values["processing_s"] == "0.060"
+    assert values["time_inference_ms"] == "20.0"
+
+
+def test_the_window_holds_frames_exactly_window_s_old():
+    """The window is [now - window_s, now] for every statistic, as `ArrivalStats` keeps its
+    arrivals: a frame (or an error) exactly 10 s old is still in it, one older is not."""
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(0.0)
+    d.add(FrameRecord(0.0, False, dropped=True, reason="replaced by a newer image"))
+    assert dict(d.summary(10.0, Track.TRACKING, True).values)["dropped_in_window"] == "1"
+    assert dict(d.summary(10.5, Track.TRACKING, True).values)["dropped_in_window"] == "0"
+    e = DiagnosticsWindow(window_s=10.0)
+    e.start(0.0)
+    e.add(FrameRecord(2.0, False, reason="inference error: RuntimeError('CUDA')", error=True))
+    e.note_arrival(11.5, 1)
+    assert e.summary(12.0, Track.TRACKING, True).level == ERROR
+    assert e.summary(12.25, Track.TRACKING, True).level != ERROR
+
+
+def test_totals_count_each_kind_of_frame_once():
+    """3 localized + 1 failed = 4 processed; 2 dropped (one of them refused at the boundary)
+    are neither processed nor localized."""
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    for t in (1.0, 1.1, 1.2):
+        d.add(FrameRecord(t, True, 100, 0.1, 0.1))
+    d.add(FrameRecord(1.3, False, 3, reason="too few inliers (3 < 30)"))
+    d.add(FrameRecord(1.4, False, dropped=True, reason="replaced by a newer image"))
+    d.add(FrameRecord(1.5, False, dropped=True, refused=True, reason="header.stamp is zero"))
+    values = dict(d.summary(2.0, Track.TRACKING, True).values)
+    assert values["frames_processed"] == "4"
+    assert values["frames_localized"] == "3"
+    assert values["frames_refused"] == "1"
+    assert values["dropped_in_window"] == "2"
+    d.note_reset(2.1, "image time went backwards (12.000 -> 3.000 s)")
+    d.note_reset(2.2, "/initialpose received")
+    values = dict(d.summary(2.3, Track.UNINITIALIZED, True).values)
+    assert values["resets"] == "2" and values["last_reset"] == "/initialpose received"
+
+
+def test_last_failure_is_only_set_by_a_failure_that_names_its_reason():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    d.add(FrameRecord(1.0, False, reason="too few inliers (3 < 30)"))
+    d.add(FrameRecord(1.1, False))                       # no reason: the last one stays
+    d.add(FrameRecord(1.2, True, 100, reason="accepted"))  # a success is not a failure
+    assert dict(d.summary(1.3, Track.TRACKING, True).values)["last_failure"] == \
+        "too few inliers (3 < 30)"
+
+
+def test_rate_counts_handled_frames_over_the_window_or_since_activation():
+    """100 frames at 10 Hz in the last 10 s, activated 30 s ago: 100 / 10 s = 10 Hz (not
+    100 / 30 s). Dropped frames count in neither rate_hz nor success_rate."""
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(0.0)
+    for k in range(100):
+        d.add(FrameRecord(20.0 + 0.1 * k, True, 100, 0.1, 0.1))
+    assert dict(d.summary(29.95, Track.TRACKING, True).values)["rate_hz"] == "10.00"
+    e = DiagnosticsWindow(window_s=10.0)
+    e.start(0.0)
+    for k in range(4):               # 2 localized, 2 failed, 4 dropped over 8 s
+        e.add(FrameRecord(1.0 + k, k % 2 == 0, 100, reason="" if k % 2 == 0 else "x"))
+        e.add(FrameRecord(1.5 + k, False, dropped=True, reason="replaced by a newer image"))
+    values = dict(e.summary(8.0, Track.TRACKING, True).values)
+    assert values["rate_hz"] == "0.50"                   # 4 handled / 8 s since activation
+    assert values["success_rate"] == "0.50"              # 2 / 4 handled
+
+
+def test_arrival_rate_counts_from_activation_when_that_is_recent():
+    """20 images at 10 Hz since an activation 2 s ago: 10 Hz, not 20 / 10 s window = 2 Hz."""
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(100.0)
+    for k in range(20):
+        d.note_arrival(100.0 + 0.1 * k, 1_000_000_000 + k)
+    assert dict(d.summary(102.0, Track.UNINITIALIZED, True).values)["arrival_rate_hz"] == \
+        "10.00"
+
+
+def test_images_arriving_before_the_first_frame_is_handled_are_not_no_images():
+    """A first frame that takes longer than no_image_warn_s (a compile on the first
+    inference): images arrive, none has been handled yet. Not "no images", and not "none
+    reaches the localizer" either (one is in it)."""
+    d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
+    d.start(0.0)
+    for k in range(100):
+        d.note_arrival(0.1 * k, 1_000_000_000 + k)
+    s = d.summary(9.95, Track.UNINITIALIZED, True)
+    assert s.level == WARN and s.message == "not localized yet"
+
+
+def test_arriving_and_no_images_meet_at_exactly_no_image_warn_s():
+    """The two claims are complements: 5.0 s after the last image it still counts as
+    arriving (so it is not "no images"); a moment later it is "no images"."""
+    d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
+    d.start(0.0)
+    for k in range(9):                                   # 0.0 .. 4.0 s, all refused
+        d.note_arrival(0.5 * k, 0)
+        d.add(FrameRecord(0.5 * k, False, reason="header.stamp is zero", dropped=True,
+                          refused=True))
+    s = d.summary(9.0, Track.UNINITIALIZED, True)
+    assert s.level == WARN and s.message.startswith("images arrive") and \
+        s.message.endswith("header.stamp is zero")
+    assert d.summary(9.25, Track.UNINITIALIZED, True).message.startswith("no images for 5.2 s")
+
+
+@pytest.mark.parametrize("t0", [100.0, 0.0])
+def test_just_after_activation_refusals_say_not_localized_yet(t0):
+    """For no_image_warn_s after activation, refused images give "not localized yet (last
+    failure: ...)"; the "none reaches the localizer" warning comes after that. An activation
+    at monotonic time 0.0 is an activation too (it was read as "never activated")."""
+    d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
+    d.start(t0)
+    for k in range(21):
+        d.note_arrival(t0 + 0.1 * k, 0)
+        d.add(FrameRecord(t0 + 0.1 * k, False, reason="header.stamp is zero", dropped=True,
+                          refused=True))
+    s = d.summary(t0 + 2.5, Track.UNINITIALIZED, True)
+    assert s.message == "not localized yet (last failure: header.stamp is zero)"
+
+
+def test_lost_is_a_warning_and_the_state_is_the_tracks():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    d.add(FrameRecord(1.0, True, 100, 0.1, 0.1))
+    d.add(FrameRecord(1.1, False, reason="too few inliers (3 < 30)"))
+    d.add(FrameRecord(1.2, True, 100, 0.1, 0.1))          # the last frame succeeded
+    s = d.summary(1.5, Track.LOST, True)
+    assert s.level == WARN and s.message == ("lost, relocalizing globally (last failure: "
+                                             "too few inliers (3 < 30))")
+    assert dict(s.values)["state"] == "lost"
+    assert dict(d.summary(1.5, Track.UNINITIALIZED, True).values)["state"] == "uninitialized"

@@ -177,3 +177,56 @@ def test_descriptions_say_when_a_value_applies():
     assert "at once" in by_name["tf_publish_rate"].description
     assert "configure" in by_name["device"].description
     assert by_name["max_image_pixels"].lo is not None
+
+
+@pytest.mark.parametrize("device,ok", [("auto", True), ("cpu", True), ("cuda", True),
+                                       ("cuda:0", True), ("cuda:12", True), ("cuda:", False),
+                                       ("cuda:x", False), ("cuda:0 ", False), ("cpu0", False),
+                                       ("autocpu", False), ("mps", False)])
+def test_check_device_matches_the_whole_value(device, ok):
+    if ok:
+        params.check_device(device)
+    else:
+        with pytest.raises(ConfigError, match="cuda:N"):
+            params.check_device(device, where="launch argument 'device'")
+
+
+def test_no_parameter_is_declared_read_only():
+    """rclpy's read_only holds for the node's whole life; configure-time parameters must stay
+    settable while the node is unconfigured (a failed configure is fixed that way)."""
+    assert not any(d.read_only for d in params.all_parameter_descriptors())
+
+
+@pytest.mark.parametrize("frames", [
+    {"map_frame": "a", "base_frame": "a", "odom_frame": ""},
+    {"map_frame": "a", "base_frame": "a", "odom_frame": "odom"},
+    {"map_frame": "map", "base_frame": "b", "odom_frame": "b"},
+])
+def test_every_pair_of_frames_must_differ(frames):
+    with pytest.raises(ConfigError, match="must differ"):
+        params.params_to_config(node_params(**frames))
+
+
+def test_odom_frame_may_be_empty_but_not_absolute():
+    assert params.params_to_config(node_params(odom_frame="")).node.odom_frame == ""
+    with pytest.raises(ConfigError, match="odom_frame.*must not start with '/'"):
+        params.params_to_config(node_params(odom_frame="/odom"))
+
+
+def test_a_bad_start_value_is_reported_with_its_parameter_name():
+    """rclpy's exception text need not name the parameter; the recorded reason does."""
+    class Node(FakeNode):
+        def declare_parameter(self, name, default, descriptor, ignore_override=False):
+            if name == "matcher" and not ignore_override:
+                raise ValueError("value out of range")
+            super().declare_parameter(name, default, descriptor, ignore_override)
+    errors = params.declare_parameters(Node({}), lambda d: None)
+    assert errors == {"matcher": "parameter 'matcher': value out of range"}
+
+
+def test_apply_live_ignores_configure_time_parameters():
+    cfg = params.params_to_config(node_params())
+    assert params.apply_live(cfg, [NS(name="matcher", value="sift")]) is cfg
+    new = params.apply_live(cfg, [NS(name="matcher", value="sift"),
+                                  NS(name="tf_timeout_s", value=0.3)])
+    assert new.node.tf_timeout_s == 0.3 and new.localizer == cfg.localizer

@@ -100,3 +100,19 @@ def test_spin_resumes_after_an_unexpected_error_and_stops_on_exit_signals():
     def interrupted():
         raise KeyboardInterrupt
     spin_until_exit(interrupted, lambda: True, errors.append)        # Ctrl-C ends it quietly
+
+
+def test_at_exit_any_publish_error_is_dropped_but_never_an_interrupt():
+    """While shutting down every exception from a publish is dropped (rclpy raises several
+    types once its context is gone), but Ctrl-C still propagates and the gate stays usable."""
+    gate = PublishGate(lambda: True)
+    for err in (RuntimeError("context invalid"), ValueError("bad handle"), TypeError("None")):
+        def fail(err=err):
+            raise err
+        assert gate.run(fail) is False
+
+    def interrupted():
+        raise KeyboardInterrupt
+    with pytest.raises(KeyboardInterrupt):
+        gate.run(interrupted)
+    assert gate.run(lambda: None) is True          # the lock was released

@@ -287,3 +287,226 @@ def test_a_cancelled_call_stops_waiting():
                heartbeat_period_s=0.01, cancelled=lambda: len(beats) >= 2)
     gate.set()
     assert w.stop(10.0)
+
+
+def test_start_drops_a_message_offered_before_it():
+    rec = Recorder()
+    w = _worker(rec)
+    w.offer("from before the activation")
+    w.start()
+    w.offer("last")                            # nothing waiting: not a replacement
+    assert rec.done.wait(10.0)
+    assert rec.seen == ["last"] and rec.replaced == 0
+    assert w.stop(10.0)
+
+
+def test_starting_a_running_worker_keeps_its_one_thread():
+    w = LatestMessageWorker(lambda m: None, lambda: True, lambda: None, lambda err: None,
+                            name="mast3r_worker_start_twice")
+    w.start()
+    first = w.call(threading.current_thread)
+    w.start()
+    assert w.call(threading.current_thread) is first
+    assert sum(t.name == "mast3r_worker_start_twice" for t in threading.enumerate()) == 1
+    assert w.stop(10.0)
+
+
+def test_call_pause_and_stop_from_the_worker_thread_do_not_wait_for_themselves():
+    """From inside a frame, `call` runs at once and `pause` does not wait for the frame it is
+    called from; `stop` from the worker does not join itself."""
+    results, done = {}, threading.Event()
+    w = None
+
+    def process(msg):
+        results["call"] = w.call(lambda: "inline")
+        t0 = time.monotonic()
+        results["pause"] = w.pause(30.0)
+        results["pause_s"] = time.monotonic() - t0
+        done.set()
+    w = LatestMessageWorker(process, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    w.offer("frame")
+    assert done.wait(10.0)
+    assert results["call"] == "inline" and results["pause"] is True
+    assert results["pause_s"] < 10.0
+    assert w.call(lambda: w.stop(30.0)) is True       # runs on the worker: no self-join
+    _wait_until(lambda: not w.running)
+    assert w.stop(10.0)
+
+
+def test_pause_stop_and_drain_drop_the_waiting_message():
+    """Each drops the message waiting in the slot, even when pause or stop times out on the
+    frame in inference: a later offer replaces nothing, and the dropped one is never run."""
+    for drop in ("pause", "stop"):
+        gate = threading.Event()
+        rec = Recorder(block=gate)
+        w = _worker(rec)
+        w.start()
+        w.offer("first")
+        assert rec.started.wait(10.0)
+        w.offer("waiting")
+        if drop == "pause":
+            assert not w.pause(0.0)            # "first" is in inference: no wait, but dropped
+        else:
+            assert not w.stop(0.0)
+        w.offer("last")
+        assert rec.replaced == 0, drop
+        gate.set()
+        if drop == "pause":
+            assert rec.done.wait(10.0)
+        assert w.stop(10.0)                    # the stopped thread ends after "first"
+        assert rec.seen == (["first", "last"] if drop == "pause" else ["first"]), drop
+    rec = Recorder()
+    w = _worker(rec)
+    w.offer("waiting")
+    w.drain()
+    w.offer("next")
+    assert rec.replaced == 0
+
+
+def test_stop_waits_at_most_timeout_s_in_all_for_several_stuck_threads():
+    """Five stopped threads still in a frame: stop(0.5) gives up after 0.5 s in all, not
+    0.5 s per thread (2.5 s). The bound between them is wide so that a loaded machine's late
+    wake-ups cannot fail it."""
+    gates = [threading.Event() for _ in range(5)]
+    started = [threading.Event() for _ in range(5)]
+
+    def process(k):
+        started[k].set()
+        gates[k].wait(10.0)
+    w = LatestMessageWorker(process, lambda: True, lambda: None, lambda err: None)
+    for k in range(5):
+        w.start()
+        w.offer(k)
+        assert started[k].wait(10.0)
+        assert not w.stop(0.0)
+    t0 = time.monotonic()
+    assert not w.stop(0.5)
+    elapsed = time.monotonic() - t0
+    for g in gates:
+        g.set()
+    assert w.stop(10.0)
+    assert 0.5 <= elapsed < 2.0
+
+
+def test_an_inactive_worker_consults_is_active_and_skips_the_frame():
+    rec, consulted, active = Recorder(), threading.Event(), [False]
+
+    def is_active():
+        consulted.set()
+        return active[0]
+    w = _worker(rec, active=is_active)
+    w.start()
+    w.offer("while inactive")
+    assert consulted.wait(10.0)                # the frame left the slot, unprocessed
+    w.call(lambda: None)                       # the worker has moved on
+    active[0] = True
+    w.offer("last")
+    assert rec.done.wait(10.0)
+    assert rec.seen == ["last"]
+    assert w.stop(10.0)
+
+
+def test_a_call_that_exits_hands_systemexit_to_the_caller_and_the_worker_goes_on():
+    import sys
+    w = LatestMessageWorker(lambda m: None, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    deadline = time.monotonic() + 10.0
+    with pytest.raises(SystemExit):
+        w.call(lambda: sys.exit(3), heartbeat_period_s=0.01,
+               cancelled=lambda: time.monotonic() > deadline)
+    assert w.running and w.call(lambda: 7) == 7
+    assert w.stop(10.0)
+
+
+def test_pause_returns_when_the_frame_ends_not_at_its_timeout():
+    gate = threading.Event()
+    rec = Recorder(block=gate)
+    w = _worker(rec)
+    w.start()
+    w.offer("first")
+    assert rec.started.wait(10.0)
+    timer = threading.Timer(0.1, gate.set)
+    timer.start()
+    t0 = time.monotonic()
+    assert w.pause(30.0)
+    assert time.monotonic() - t0 < 10.0
+    timer.join(10.0)
+    assert w.stop(10.0)
+
+
+def test_a_call_queued_behind_a_frame_runs_before_the_next_waiting_frame():
+    """Frames arriving faster than inference always refill the slot: a call that waited for
+    a free slot would never run."""
+    gate, order = threading.Event(), []
+    first_started, done = threading.Event(), threading.Event()
+
+    def process(msg):
+        if msg == "first":
+            first_started.set()
+            gate.wait(10.0)
+        order.append(msg)
+        if msg == "last":
+            done.set()
+    w = LatestMessageWorker(process, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    w.offer("first")
+    assert first_started.wait(10.0)
+    w.offer("last")
+    caller = threading.Thread(target=lambda: w.call(lambda: order.append("call")))
+    caller.start()
+    _wait_until(lambda: len(w._calls) == 1)
+    gate.set()
+    caller.join(10.0)
+    assert done.wait(10.0)
+    assert order == ["first", "call", "last"]
+    assert w.stop(10.0)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_a_thread_lost_to_a_base_exception_is_not_running_and_start_restarts_it():
+    """process() lets a BaseException (SystemExit) end the thread; the node's activate calls
+    start() to restart a lost one, which needs `running` to see that it is gone."""
+    rec = Recorder()
+
+    def process(msg):
+        if msg == "exit":
+            raise SystemExit(1)
+        rec.process(msg)
+    w = LatestMessageWorker(process, lambda: True, rec.on_replaced, rec.on_error)
+    w.start()
+    w.offer("exit")
+    _wait_until(lambda: not w.running)
+    w.start()
+    w.offer("last")
+    assert rec.done.wait(10.0) and rec.seen == ["last"]
+    assert w.stop(10.0)
+
+
+def test_a_call_queued_when_stop_begins_fails_even_if_the_thread_ends_in_time():
+    """stop() while a call runs and a second one waits: the waiting one never runs (its caller
+    gets WorkerStoppedError), also when the running one ends within stop's timeout."""
+    gate, running, ran = threading.Event(), threading.Event(), []
+    w = LatestMessageWorker(lambda m: None, lambda: True, lambda: None, lambda err: None)
+    w.start()
+    errors = []
+
+    def second():
+        try:
+            w.call(lambda: ran.append("second"))
+        except WorkerStoppedError as err:
+            errors.append(err)
+    t1 = threading.Thread(target=lambda: w.call(lambda: (running.set(), gate.wait(10.0))))
+    t1.start()
+    assert running.wait(10.0)
+    t2 = threading.Thread(target=second)
+    t2.start()
+    _wait_until(lambda: len(w._calls) == 1)
+    stopped = []
+    stopper = threading.Thread(target=lambda: stopped.append(w.stop(10.0)))
+    stopper.start()
+    _wait_until(lambda: not w.running)         # stop has begun: the generation has moved on
+    gate.set()
+    for t in (t1, t2, stopper):
+        t.join(10.0)
+    assert stopped == [True] and ran == [] and len(errors) == 1
