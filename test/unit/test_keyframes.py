@@ -279,11 +279,13 @@ def test_manifest_problems_are_named(map_v2):
 
 
 def _replace_file(map_path, rel, data):
+    """Replace a map file, recording its checksum and size: only its content is wrong (with
+    the old size kept, the open reported a truncated file before looking at the content)."""
     import hashlib
 
     open(os.path.join(map_path, rel), "wb").write(data)
     m = _manifest(map_path)
-    m["files"][rel]["sha256"] = hashlib.sha256(data).hexdigest()
+    m["files"][rel] = {"sha256": hashlib.sha256(data).hexdigest(), "bytes": len(data)}
     _write_manifest(map_path, m)
 
 
@@ -291,7 +293,8 @@ def test_wrong_pixel_format_is_refused(map_v2):
     map_path = map_v2
     _replace_file(map_path, "keyframes/000001_depth.png",
                   open(os.path.join(map_path, "keyframes/000001.png"), "rb").read())
-    with pytest.raises(MapFormatError, match="000001_depth.png"):
+    with pytest.raises(MapFormatError, match=r"000001_depth.png: PNG 64x48 RGB, keyframe 1 "
+                                             "expects PNG 64x48 I;16 or I"):
         kfm.KeyframeMap.load(map_path)
 
 
@@ -310,7 +313,7 @@ def test_pickled_npz_is_refused(map_v1):
     bio = io.BytesIO()
     np.savez(bio, thumbnail=np.array([{"a": 1}], dtype=object))
     _replace_file(map_path, "retrieval.npz", bio.getvalue())
-    with pytest.raises(MapFormatError, match="retrieval.npz"):
+    with pytest.raises(MapFormatError, match="retrieval.npz: not a readable npz"):
         kfm.KeyframeMap.load(map_path)
 
 
