@@ -191,3 +191,183 @@ def test_blocks_rclpy_never_gives_one_node_are_not_merged(load, tmp_path):
                + _block("/**/*", max_keyframes=4))
     assert (cfg.node.tf_publish_rate, cfg.node.map_path, cfg.localizer.max_keyframes) == (
         3.0, "m", 4)
+
+
+# ---- block keys as rclpy matches them, and the file's other checks (hand mutation testing) ----
+
+@pytest.mark.parametrize("key, fqn, applies", [
+    # '/**': any number of name tokens (zero included), '/*': exactly one, no partial match
+    ("/**", "/mast3r_localizer", True), ("/**", "/a/b/mast3r_localizer", True),
+    ("/*", "/mast3r_localizer", True), ("/*", "/robot1/mast3r_localizer", False),
+    ("/robot1/*", "/robot1/mast3r_localizer", True),
+    ("/robot1/*", "/robot1/arm/mast3r_localizer", False),
+    ("/robot1/*", "/robot10/mast3r_localizer", False),
+    ("/robot1/**", "/robot1/mast3r_localizer", True),
+    ("/robot1/**", "/robot1/arm/mast3r_localizer", True),
+    ("/robot1/**", "/robot2/mast3r_localizer", False),
+    ("/**/mast3r_localizer", "/mast3r_localizer", True),
+    ("/**/mast3r_localizer", "/a/b/mast3r_localizer", True),
+    ("/*/mast3r_localizer", "/mast3r_localizer", False),
+    ("/*/mast3r_localizer", "/robot1/mast3r_localizer", True),
+    ("/*/mast3r_localizer", "/a/b/mast3r_localizer", False),
+    ("/*/*", "/robot1/mast3r_localizer", True), ("/*/*", "/mast3r_localizer", False),
+    ("/**/*", "/mast3r_localizer", True), ("/**/*", "/a/b/mast3r_localizer", True),
+    # the whole name: a namespace alone, or the node's name as a prefix, is no match
+    ("/robot1", "/robot1/mast3r_localizer", False),
+    ("/robot1/mast3r", "/robot1/mast3r_localizer", False),
+    # rclpy adds the leading '/': a bare name is the root namespace's node
+    ("mast3r_localizer", "/mast3r_localizer", True),
+    ("mast3r_localizer", "/robot1/mast3r_localizer", False),
+    ("robot1/mast3r_localizer", "/robot1/mast3r_localizer", True),
+    ("/mast3r_localizer", "/robot1/mast3r_localizer", False),
+    # a key is a name, not a regular expression
+    ("/robot.1/mast3r_localizer", "/robotx1/mast3r_localizer", False),
+])
+def test_block_keys_match_the_node_as_rclpy_matches_them(key, fqn, applies):
+    """ROS 2 docs (Node arguments, parameter files): '*' matches a single token delimited by
+    slashes, '**' zero or more; ROS_NOTES: for /probe/pnode 'probe/pnode', '/**', '/**/pnode'
+    and '/probe/*' match, 'pnode' and '/pnode' do not."""
+    from mast3r_ros.core.config.blocks import _rclpy_applies
+
+    assert _rclpy_applies(key, fqn) is applies
+
+
+def test_one_token_wildcards_do_not_reach_deeper_namespaces(load):
+    text = _block("/robot1/mast3r_localizer", max_keyframes=3) + _block("/*", max_keyframes=5)
+    assert load(text, "robot1").localizer.max_keyframes == 3  # '/*': the root's nodes only
+    assert load(text, "/").localizer.max_keyframes == 5
+    text = (_block("/robot1/arm/mast3r_localizer", max_keyframes=3)
+            + _block("/robot1/*", max_keyframes=5))
+    assert load(text, "robot1/arm").localizer.max_keyframes == 3  # robot1's nodes, not arm's
+
+
+@pytest.mark.parametrize("namespace, fqn", [
+    ("", "/mast3r_localizer"), ("/", "/mast3r_localizer"), (" ", "/mast3r_localizer"),
+    ("robot1", "/robot1/mast3r_localizer"), ("/robot1/", "/robot1/mast3r_localizer"),
+    (" /robot1 ", "/robot1/mast3r_localizer"), ("//robot1//arm", "/robot1/arm/mast3r_localizer"),
+    ("_r2/arm_1", "/_r2/arm_1/mast3r_localizer"),
+])
+def test_node_fqn(namespace, fqn):
+    from mast3r_ros.core.config import node_fqn
+
+    assert node_fqn(namespace) == fqn
+
+
+@pytest.mark.parametrize("namespace, bad", [("1robot", "1robot"), ("robot1/2arm", "2arm"),
+                                            ("robot-1", "robot-1"), ("robot 1", "robot 1"),
+                                            ("robot1/*", "*")])
+def test_node_fqn_refuses_what_ros_refuses(namespace, bad):
+    """rmw_validate_namespace: tokens of letters, digits and '_', not starting with a digit."""
+    from mast3r_ros.core.config import node_fqn
+
+    with pytest.raises(ConfigError, match=rf"namespace '{re.escape(namespace)}': "
+                                          rf"'{re.escape(bad)}' is not a ROS name"):
+        node_fqn(namespace)
+
+
+@pytest.mark.parametrize("key, namespace", [
+    ("mast3r_localizer", ""), ("/mast3r_localizer", ""), ("/*", ""),
+    ("/robot1/mast3r_localizer", "/robot1"), ("robot1/mast3r_localizer", "/robot1"),
+    ("/robot1/*", "/robot1"), ("/robot1/**", "/robot1"), ("/a/b/mast3r_localizer", "/a/b"),
+    ("/**", None), ("/**/mast3r_localizer", None), ("/*/mast3r_localizer", None),
+    ("/**/*", None), ("/robot1/other_node", None), ("other_node", None),
+])
+def test_the_namespace_a_key_names_the_node_in(key, namespace):
+    """`_namespace_of`'s docstring: the one namespace whose node the key names, None for
+    another node's key or one for the node in any namespace."""
+    from mast3r_ros.core.config.blocks import _namespace_of
+
+    assert _namespace_of(key, "mast3r_localizer") == namespace
+
+
+def test_misspelled_ros_parameters_under_a_wildcard_key_are_refused(load):
+    """'/**' is no node's name, so only the misspelling check stops its block from being taken
+    for a namespace (and silently dropped): the docstring's 'ros__params' and a shouted
+    'ROS__PARAMETERS' included. A namespace's node whose name merely resembles the key
+    (ros_gz_bridge's 'parameter_bridge') is still a node."""
+    for spelling in ("ros__params", "ROS__PARAMETERS", "Ros__parameters", "ros_parameters"):
+        with pytest.raises(ConfigError, match=rf"'/\*\*' has no 'ros__parameters' \(it has "
+                                              rf"'{spelling}'"):
+            load(f"/**:\n  {spelling}:\n    max_keyframes: 3\n")
+    text = ("robot1:\n  parameter_bridge:\n    ros__parameters:\n      config_file: x\n"
+            "  mast3r_localizer:\n    ros__parameters:\n      max_keyframes: 3\n")
+    assert load(text).localizer.max_keyframes == 3
+
+
+def test_a_block_keyed_by_the_node_in_a_namespace_needs_ros_parameters(load):
+    """The node's name in a namespace, written in the key or nested, is the node's block, not
+    a namespace to search (its parameters would silently vanish)."""
+    for text, name in (("/robot1/mast3r_localizer:\n  max_keyframes: 3\n",
+                        "/robot1/mast3r_localizer"),
+                       ("robot1:\n  mast3r_localizer:\n    max_keyframes: 3\n",
+                        "robot1/mast3r_localizer")):
+        with pytest.raises(ConfigError, match=rf"'{re.escape(name)}' has no 'ros__parameters' "
+                                              r"\(its keys: \['max_keyframes'\]\)"):
+            load(text)
+
+
+def test_a_file_that_is_not_a_mapping_of_blocks_is_refused_naming_the_form(load, tmp_path):
+    for text in ("", "- mast3r_localizer\n", "mast3r_localizer\n", "3\n"):
+        with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "
+                                              r"\{ros__parameters: \.\.\.\}' at the top$"):
+            load(text)
+    for value in ("5", "[1, 2]"):  # a block for every node that holds no parameters
+        with pytest.raises(ConfigError, match=r"p\.yaml: '/\*\*' must contain "
+                                              r"'ros__parameters'$"):
+            load(f"/**: {value}\n")
+    missing = tmp_path / "nowhere.yaml"
+    with pytest.raises(ConfigError, match=rf"^parameter file not found: "
+                                          rf"{re.escape(str(missing))}$"):
+        load_config_yaml(str(missing))
+    with pytest.raises(ConfigError, match=r"(?s)p\.yaml: not valid YAML: .*unhashable key"):
+        load("? [1, 2]\n: 3\n")  # a complex key: PyYAML's error, not a TypeError
+
+
+def test_rclpys_own_parameters_are_skipped_in_the_nodes_block(load):
+    """use_sim_time (every distribution) and start_type_description_service (Jazzy) are
+    declared by rclpy itself; qos_overrides.* by the publishers' QoS overriding options."""
+    cfg = load(_block("mast3r_localizer", use_sim_time="true",
+                      start_type_description_service="false", max_keyframes=3)
+               + "    qos_overrides:\n      /tf:\n        publisher:\n          depth: 10\n")
+    assert cfg.localizer.max_keyframes == 3
+
+
+def test_doubles_are_typed_as_ros_types_them(load):
+    """rcl types a value with strtod when strtol does not read all of it: any exponent form is
+    a double (PyYAML 1.1 reads one without a dot or a signed exponent as a string). A bool is
+    never a number."""
+    def one(name, value):
+        return load(_block("mast3r_localizer", **{name: value}))
+    assert one("tf_publish_rate", "5e0").node.tf_publish_rate == 5.0
+    assert one("tf_publish_rate", "2.5E1").node.tf_publish_rate == 25.0
+    assert one("covariance.map_pose_sigma_m", "+1e-2").localizer.covariance.map_pose_sigma_m \
+        == 0.01
+    assert one("gates.max_jump_deg", ".5e2").localizer.gates.max_jump_deg == 50.0
+    with pytest.raises(ConfigError, match=r"'tf_publish_rate' must be float, got str '1e-2 Hz'"):
+        one("tf_publish_rate", "1e-2 Hz")
+    with pytest.raises(ConfigError, match=r"'tf_publish_rate' must be float, got bool True$"):
+        one("tf_publish_rate", "true")
+
+
+def test_a_dumped_config_reads_back_in_any_namespace(tmp_path):
+    """`dump_config_yaml` writes the effective config beside results: keyed for the node in any
+    namespace, every nested parameter in its section."""
+    from mast3r_ros.core.config import Config, config_from_params, dump_config_yaml
+
+    cfg = config_from_params({"max_keyframes": 4, "gates.min_inliers": 50, "matcher": "sift",
+                              "pose_at_stamp.tolerance_s": 0.05, "tf_publish_rate": 7.0})
+    path = str(tmp_path / "config.yaml")
+    dump_config_yaml(cfg, path)
+    for ns in (None, "/", "robot1", "robot1/arm"):
+        assert load_config_yaml(path, namespace=ns) == cfg, ns
+    assert load_config_yaml(path) != Config()
+
+
+def test_unset_parameters_keep_the_base_configs(load, tmp_path):
+    from mast3r_ros.core.config import config_from_params
+
+    base = config_from_params({"matcher": "sift", "max_keyframes": 4})
+    p = tmp_path / "p.yaml"
+    p.write_text(_block("mast3r_localizer", max_keyframes=3))
+    cfg = load_config_yaml(str(p), base=base)
+    assert (cfg.localizer.matcher, cfg.localizer.max_keyframes) == ("sift", 3)

@@ -67,15 +67,18 @@ class Tf:
         self.fail = False
         self.cleared = 0
         self.sent = []
+        self.lookups = []  # (target, source, (sec, nanosec), timeout_s)
+        self.odom_from_base = np.eye(4)
 
     def lookup(self, target, source, stamp_msg, timeout_s):
+        self.lookups.append((target, source, (stamp_msg.sec, stamp_msg.nanosec), timeout_s))
         if self.fail:
             raise LookupError_(f"no transform {source} -> {target}")
         if target == source:
             return np.eye(4)
         if target.startswith("camera"):
             return np.linalg.inv(BASE_FROM_CAM)
-        return np.eye(4)
+        return self.odom_from_base.copy()
 
     def clear(self):
         self.cleared += 1
@@ -107,6 +110,7 @@ class Localizer:
     def localize(self, frame, prior, force_global, *, hint=None, with_matches=False):
         self.calls += 1
         self.last_frame = frame
+        self.with_matches = with_matches
         if self.error is not None:
             raise self.error
         return LocalizationResult(True, frame.stamp_ns, MAP_FROM_CAM.copy(), np.eye(6) * 1e-4,
@@ -478,3 +482,239 @@ def test_image_rectified_localizes_with_p_and_no_distortion():
         host._process(image(stamp(0)))
         K = host._localizer.last_frame.intrinsics
         assert K.K[0, 0] == fx and bool(np.any(K.dist)) is distorted
+
+
+# ---- what each frame looks up, records and publishes (hand mutation testing) ----------------
+
+def _records(host):
+    return list(host._diag.records)
+
+
+def test_tf_is_looked_up_from_the_base_at_the_image_stamp_with_the_timeout():
+    """base->camera (the image's frame, without a leading '/', which tf2 refuses) and
+    base->odom, both at the image's stamp; without odom_frame the odometry is the identity
+    (base->base), never a lookup of frame ''."""
+    host = Host(odom_frame="odom", tf_timeout_s=0.3)
+    msg = image(stamp(0))
+    msg.header.frame_id = "/camera_optical"
+    host._process(msg)
+    sec, nsec = divmod(stamp(0), NS_PER_S)
+    assert host._tf.lookups == [("camera_optical", "base_link", (sec, nsec), 0.3),
+                                ("odom", "base_link", (sec, nsec), 0.3)]
+    host = Host()                                           # odom_frame ''
+    host._process(image(stamp(0)))
+    assert [(t, s) for t, s, _, _ in host._tf.lookups] == [("camera_optical", "base_link"),
+                                                          ("base_link", "base_link")]
+    assert host._outputs.poses == [stamp(0)]
+
+
+def test_an_image_without_frame_id_takes_its_camera_infos_and_neither_is_refused():
+    host = Host()
+    msg = image(stamp(0))
+    msg.header.frame_id = ""
+    host._process(msg)
+    assert host._tf.lookups[0][0] == "camera_optical" and host._outputs.poses == [stamp(0)]
+    host = Host()
+    host._camera_info.header.frame_id = ""
+    msg = image(stamp(0))
+    msg.header.frame_id = ""
+    host._process(msg)
+    assert host._localizer.calls == 0 and host._tf.lookups == []
+    assert "empty header.frame_id" in dict(host.summary().values)["last_failure"]
+    assert host._diag.total["refused"] == 1 and host._tracking.consecutive_failures == 1
+
+
+def test_no_tf_at_the_image_stamp_is_a_failure_for_the_tracker():
+    """Not a dropped frame: the module's list of what reaches the failure path."""
+    host = Host()
+    host._tf.fail = True
+    for k in range(3):
+        host._process(image(stamp(k)))
+    assert host._localizer.calls == 0 and host._tracking.consecutive_failures == 3
+    rec = _records(host)[-1]
+    assert not rec.dropped and not rec.refused and "no transform" in rec.reason
+    assert [host._diag.total[k] for k in ("processed", "refused", "dropped")] == [3, 0, 0]
+
+
+def test_an_inference_error_is_a_failure_for_the_tracker():
+    host = Host(Localizer(error=RuntimeError("CUDA error: out of memory")))
+    for k in range(2):
+        host._process(image(stamp(k)))
+    assert host._tracking.consecutive_failures == 2 and host._outputs.poses == []
+
+
+def test_a_failed_frame_records_its_inliers_timings_and_latency():
+    class Failing(Localizer):
+        def localize(self, frame, *a, **k):
+            super().localize(frame, *a, **k)
+            return LocalizationResult(False, frame.stamp_ns, None, None, num_inliers=12,
+                                      reason="too few inliers (12 < 30)",
+                                      timings_s={"pnp": 0.02})
+    host = Host(Failing())
+    host.clock.now_ns = stamp(0) + 250_000_000               # 0.25 s after the image
+    host._process(image(stamp(0)))
+    rec = _records(host)[-1]
+    assert (rec.success, rec.num_inliers, rec.reason) == (False, 12, "too few inliers (12 < 30)")
+    assert rec.latency_s == pytest.approx(0.25) and rec.timings_s == (("pnp", 0.02),)
+    assert 0.0 <= rec.processing_s < 60.0 and not rec.dropped
+    assert host._tracking.consecutive_failures == 1
+
+
+def test_a_published_frame_records_its_latency_processing_time_and_timings():
+    host = Host()
+    host.clock.now_ns = stamp(0) + 40_000_000
+    host._process(image(stamp(0)))
+    rec = _records(host)[-1]
+    assert (rec.success, rec.num_inliers, rec.timings_s) == (True, 120, (("pnp", 0.01),))
+    assert rec.latency_s == pytest.approx(0.04) and 0.0 <= rec.processing_s < 60.0
+
+
+def test_a_stale_image_is_dropped_unprocessed_and_is_no_failure():
+    """max_image_age_s 0.2 with the node clock at 100 s: an image stamped 99.5 s is 0.5 s old."""
+    host = Host(max_image_age_s=0.2)
+    host._process(image(stamp(0)))
+    assert host._localizer.calls == 0 and host._tracking.consecutive_failures == 0
+    rec = _records(host)[-1]
+    assert rec.dropped and not rec.refused
+    assert rec.reason == "image is 0.50 s old (max_image_age_s 0.20)"
+    host._process(image(100 * NS_PER_S - 100_000_000))       # 0.1 s old
+    assert host._outputs.poses == [100 * NS_PER_S - 100_000_000]
+
+
+def test_zero_stamps_are_dropped_not_processed():
+    host = Host()
+    for _ in range(3):
+        host._process(image(0))
+    assert host._diag.total["dropped"] == 3 and host._diag.total["processed"] == 0
+    assert all(r.dropped and r.refused for r in _records(host))
+
+
+def test_a_frame_replaced_by_a_newer_one_is_dropped():
+    host = Host()
+    host._on_replaced()
+    (rec,) = _records(host)
+    assert rec.dropped and not rec.success and rec.reason == "replaced by a newer image"
+    assert host._diag.total["processed"] == 0
+
+
+def test_nothing_is_published_for_a_frame_whose_node_was_deactivated_during_inference():
+    class DeactivatedDuring(Localizer):
+        def localize(self, *a, **k):
+            host._active = False
+            return super().localize(*a, **k)
+    host = Host(DeactivatedDuring())
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [] and host._tf.sent == []
+    assert host._tracking.held_tf is None
+
+
+def test_the_tf_is_stamped_now_plus_transform_tolerance_and_only_with_publish_tf():
+    host = Host(transform_tolerance=0.25)
+    host._process(image(stamp(0)))
+    assert host._tf.sent == [100 * NS_PER_S + 250_000_000]
+    host = Host(publish_tf=False)
+    host._process(image(stamp(0)))
+    assert host._tf.sent == [] and host._outputs.poses == [stamp(0)]
+
+
+def test_the_tf_is_map_to_odom_composed_with_odometry_or_map_to_base_without():
+    """REP-105: map->odom = map_from_base @ inv(odom_from_base). By hand: the robot at (1, 2)
+    facing +y (camera_on_robot) has driven 0.5 m forward in odom, so odom's origin is 0.5 m
+    behind it along +y, at (1, 1.5), turned as the robot is."""
+    from mast3r_ros.core.geometry import make_pose
+    from robot_poses import rz
+
+    host = Host(odom_frame="odom")
+    host._tf.odom_from_base = make_pose(np.eye(3), [0.5, 0.0, 0.0])
+    host._process(image(stamp(0)))
+    tf = host._tf.sent_tf
+    assert (tf.parent, tf.child) == ("map", "odom")
+    np.testing.assert_allclose(tf.parent_from_child, make_pose(rz(90.0), [1.0, 1.5, 0.0]),
+                               atol=1e-9)
+    np.testing.assert_allclose(host._outputs.published[0][0], MAP_FROM_BASE, atol=1e-9)
+    host = Host()                                           # odom_frame ''
+    host._tf.odom_from_base = make_pose(np.eye(3), [0.5, 0.0, 0.0])
+    host._process(image(stamp(0)))
+    tf = host._tf.sent_tf
+    assert (tf.parent, tf.child) == ("map", "base_link")
+    np.testing.assert_allclose(tf.parent_from_child, MAP_FROM_BASE, atol=1e-9)
+
+
+def test_the_camera_covariance_is_carried_to_the_base_by_the_lever_arm():
+    """A camera-pose covariance of yaw alone (0.01 rad^2 about map z): the base, 0.5 m below
+    and 0.2 m behind the camera, swings on the lever r = p_base - p_cam = (0, -0.2, -0.5) in
+    the map (camera_on_robot), dp = dtheta x r = (0.2 dtheta, 0, 0): var(x) = 0.04 * 0.01,
+    cov(x, yaw) = 0.2 * 0.01, nothing else."""
+    cov_cam = np.zeros((6, 6))
+    cov_cam[5, 5] = 0.01
+
+    class YawOnly(Localizer):
+        def localize(self, *a, **k):
+            out = super().localize(*a, **k)
+            out.covariance = cov_cam.copy()
+            return out
+    host = Host(YawOnly())
+    host._process(image(stamp(0)))
+    (_, cov), = host._outputs.published
+    expected = np.zeros((6, 6))
+    expected[0, 0], expected[0, 5], expected[5, 0], expected[5, 5] = 4e-4, 2e-3, 2e-3, 0.01
+    np.testing.assert_allclose(cov, expected, atol=1e-9)
+
+
+def test_without_odometry_a_moving_robot_is_not_gated():
+    """odom_frame '': the odometry is the identity at every frame, so it must not vouch for (or
+    against) the poses: a robot that moves 0.45 m a frame is published each time."""
+    host = Host(ScriptedLocalizer([0.0, 0.45, 0.9, 1.35]))
+    for k in range(4):
+        host._process(image(stamp(k)))
+    assert host._outputs.poses == [stamp(k) for k in range(4)]
+    xs = [pose[0, 3] for pose, _ in host._outputs.published]
+    np.testing.assert_allclose(np.diff(xs), 0.45, atol=1e-9)
+
+
+def test_the_debug_image_parameter_asks_the_localizer_for_matches():
+    for publish in (False, True):
+        host = Host(publish_debug_image=publish)
+        host._process(image(stamp(0)))
+        assert host._localizer.with_matches is publish
+
+
+def test_a_failing_debug_picture_costs_no_pose():
+    host = Host()
+
+    def broken(*a):
+        raise ValueError("picture too large")
+    host._outputs.matches = broken
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [stamp(0)] and host._tf.sent
+    assert any("~/matches not published" in m for lvl, m in host.logger.lines
+               if lvl == "warning")
+
+
+def test_a_frame_finishing_after_the_publishers_are_gone_publishes_nothing_and_raises_nothing():
+    host = Host()
+    host._outputs = None
+    host._process(image(stamp(0)))
+    assert host._tf.sent == [] and host._tracking.track is Track.TRACKING
+
+
+def test_repeated_errors_name_the_image_time_and_count_the_ones_held_back():
+    host = Host(Localizer(error=RuntimeError("boom")))
+    host._errors = admission.ErrorThrottle(line_interval_s=0.0)   # a line for every repeat
+    for k in range(3):
+        host._process(image(stamp(k)))
+    errors = [m for lvl, m in host.logger.lines if lvl == "error"]
+    assert len(errors) == 3 and host.logger.tracebacks() == 1
+    assert errors[0].startswith("inference failed (image at 99.500 s): RuntimeError('boom')\n")
+    assert errors[2] == ("inference failed (image at 99.520 s): RuntimeError('boom') (again, 0 "
+                         "more since the last report; traceback above)")
+
+
+def test_no_warning_is_logged_while_the_process_exits():
+    host = Host()
+    host._exiting.set()
+    host._process(image(0))                                 # a refused frame: warned normally
+    host._process(image(stamp(0)))
+    host._tf.fail = True
+    host._process(image(stamp(1)))
+    assert host.logger.lines == []

@@ -1,0 +1,147 @@
+"""One parameter's ROS typing and range check (`core.config.validate_param`) and the
+config <-> flat-parameter mapping (`config_from_params`, `config_to_params`), checked against
+ROS 2's rules and hand-written expectations: the cases the other tests could not fail on."""
+
+import math
+import re
+
+import pytest
+
+from mast3r_ros.core.config import (
+    Config,
+    config_from_params,
+    config_to_params,
+    param_specs,
+    validate_param,
+)
+from mast3r_ros.core.errors import ConfigError
+
+
+def test_a_bool_is_neither_an_integer_nor_a_double():
+    """ROS 2 types parameters strictly: 'true' is a bool, never the integer 1 or the double 1.0
+    (rclpy refuses it for an integer or double parameter), though Python's bool is an int."""
+    for name, kind in (("max_keyframes", "int"), ("tf_publish_rate", "float")):
+        for value in (True, False):
+            with pytest.raises(ConfigError, match=rf"'{name}' must be {kind}, got bool {value}$"):
+                validate_param(name, value)
+    with pytest.raises(ConfigError, match=r"'publish_tf' must be bool, got int 1$"):
+        validate_param("publish_tf", 1)
+
+
+def test_an_integer_for_a_double_becomes_the_double():
+    value = validate_param("tf_publish_rate", 3)
+    assert value == 3.0 and type(value) is float
+    assert type(validate_param("max_keyframes", 3)) is int
+
+
+def test_a_non_finite_double_is_refused_as_not_finite():
+    """nan fails every range comparison, and inf is outside every range: either would read as
+    'must be in [...]', which hides what is wrong."""
+    for value in (math.nan, math.inf, -math.inf):
+        with pytest.raises(ConfigError, match=rf"'tf_publish_rate' must be finite, got {value}$"):
+            validate_param("tf_publish_rate", value)
+
+
+def test_type_hints_suggest_only_a_fix_that_keeps_the_value():
+    # 2.0 for an integer: write 2; 2.5 has no integer spelling, so no hint at all
+    with pytest.raises(ConfigError, match=r"got float 2\.0: write 2 \(ROS 2 types"):
+        validate_param("max_keyframes", 2.0)
+    with pytest.raises(ConfigError) as e:
+        validate_param("max_keyframes", 2.5)
+    assert str(e.value) == "config: parameter 'max_keyframes' must be int, got float 2.5"
+    # a quoted boolean, in any case and with spaces: ROS reads it bare as the bool
+    for text, bare in ((" True ", "true"), ("FALSE", "false")):
+        with pytest.raises(ConfigError, match=rf"got str '{text}': write {bare} without quotes$"):
+            validate_param("publish_tf", text)
+    with pytest.raises(ConfigError) as e:
+        validate_param("publish_tf", "yes please")
+    assert str(e.value) == "config: parameter 'publish_tf' must be bool, got str 'yes please'"
+
+
+def test_an_unknown_name_suggests_the_parameter_of_that_name_in_its_section():
+    """'min_inliers' is 'gates.min_inliers' (the section prefix forgotten or wrong); difflib
+    alone (similarity 0.79) would not suggest it."""
+    for name in ("min_inliers", "pnp.min_inliers"):
+        with pytest.raises(ConfigError, match=rf"unknown parameter '{re.escape(name)}' \(did you "
+                                              r"mean 'gates\.min_inliers'\?\)$"):
+            validate_param(name, 30)
+    with pytest.raises(ConfigError) as e:
+        validate_param("zzz", 1, where="p.yaml")
+    assert str(e.value) == "p.yaml: unknown parameter 'zzz'"
+
+
+def test_range_bounds_are_inclusive_and_the_next_value_out_is_refused():
+    """Every range is closed: [lo, hi] as the descriptors publish it (FloatingPointRange and
+    IntegerRange are inclusive in ROS 2)."""
+    ranged = [s for s in param_specs() if s.lo is not None]
+    assert ranged
+    for spec in ranged:
+        for bound in (spec.lo, spec.hi):
+            assert validate_param(spec.name, spec.type(bound)) == bound, (spec.name, bound)
+        if spec.type is int:
+            outside = (int(spec.lo) - 1, int(spec.hi) + 1)
+        else:
+            outside = (math.nextafter(spec.lo, -math.inf), math.nextafter(spec.hi, math.inf))
+        for value in outside:
+            with pytest.raises(ConfigError, match=rf"'{spec.name}' must be in \["):
+                validate_param(spec.name, value)
+
+
+def test_choices_and_patterns_hold_for_the_whole_value():
+    assert validate_param("image_size", 384) == 384
+    with pytest.raises(ConfigError, match=r"'image_size' must be one of \[512, 384, 224\], "
+                                          r"got 385$"):
+        validate_param("image_size", 385)
+    for device in ("auto", "cpu", "cuda", "cuda:0", "cuda:12"):
+        assert validate_param("device", device) == device
+    for device in ("cpu ", "xcpu", "cuda:0x", "cuda:1:2", "cudax", "auto\n"):
+        with pytest.raises(ConfigError, match="'device' must be auto, cpu, cuda or cuda:N"):
+            validate_param("device", device)
+
+
+# one valid value, other than the default, per parameter: what config_to_params must read back
+def _another_value(spec):
+    if spec.choices is not None:
+        return next(c for c in spec.choices if c != spec.default)
+    if spec.type is bool:
+        return not spec.default
+    if spec.pattern is not None:  # the device
+        return "cpu" if spec.default != "cpu" else "cuda:1"
+    if spec.type is str:
+        return spec.default + "_x" if spec.default else "x"
+    if spec.lo is None:
+        return spec.default + 1
+    return spec.type(spec.hi) if spec.default != spec.hi else spec.type(spec.lo)
+
+
+def test_every_parameter_sets_its_own_field_and_reads_back():
+    """A value other than the default for every parameter at once: each must land in its own
+    field (a swapped key or prefix would move one) and `config_to_params` read it back."""
+    values = {s.name: _another_value(s) for s in param_specs()}
+    cfg = config_from_params(values)
+    assert cfg != Config()
+    assert config_to_params(cfg) == values
+    assert config_from_params(config_to_params(cfg)) == cfg
+    # the ROS name is the section prefix and the field name (hand-written)
+    for name, field in (("gates.min_inliers", lambda c: c.localizer.gates.min_inliers),
+                        ("matching.subsample", lambda c: c.localizer.matching.subsample),
+                        ("pnp.reproj_error_px", lambda c: c.localizer.pnp.reproj_error_px),
+                        ("covariance.map_pose_sigma_m",
+                         lambda c: c.localizer.covariance.map_pose_sigma_m),
+                        ("max_keyframes", lambda c: c.localizer.max_keyframes),
+                        ("checkpoint", lambda c: c.model.checkpoint),
+                        ("retrieval.checkpoint", lambda c: c.retrieval.checkpoint),
+                        ("map_build.min_translation_m", lambda c: c.map_build.min_translation_m),
+                        ("tf_publish_rate", lambda c: c.node.tf_publish_rate),
+                        ("confirm_frames", lambda c: c.tracking.confirm_frames)):
+        assert field(cfg) == values[name] != field(Config()), name
+
+
+def test_unset_parameters_keep_the_base_configs_values():
+    """`base` is what the command-line options are laid over (the --params file's config)."""
+    base = config_from_params({"matcher": "sift", "max_keyframes": 4, "gates.min_inliers": 50})
+    cfg = config_from_params({"max_keyframes": 7}, where="command line", base=base)
+    assert (cfg.localizer.matcher, cfg.localizer.max_keyframes,
+            cfg.localizer.gates.min_inliers) == ("sift", 7, 50)
+    assert base.localizer.max_keyframes == 4
+    assert config_from_params({}) == Config()
