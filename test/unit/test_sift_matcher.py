@@ -126,6 +126,25 @@ def test_extract_sift_reads_rgb_with_bt601_luma():
     assert len(other) != len(want) or not np.array_equal(other.xy, want.xy)
 
 
+@pytest.mark.parametrize("n", [10, 20, 37])
+def test_extract_sift_keeps_at_most_max_features_the_strongest(n):
+    """``max_features`` is a bound: OpenCV's ``nfeatures`` keeps every keypoint as strong as
+    the n-th, and a location's extra orientations are keypoints with the same response, so
+    ties gave n + 1 or more (1, 1 and 3 of these 6 images). The strongest n are kept."""
+    for seed in range(6):
+        rgb = _texture(10 + seed)
+        grey = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+        every = cv2.SIFT_create().detect(grey, None)
+        assert len(every) > 2 * n
+        f = extract_sift(rgb, n)
+        assert len(f) == n, (seed, len(f))
+        strength = {(k.pt[0], k.pt[1]): k.response for k in every}
+        kept = sorted((strength[tuple(p)] for p in f.xy), reverse=True)
+        # the n strongest of all keypoints (extra orientations share their location)
+        best = sorted((k.response for k in every), reverse=True)[:n]
+        np.testing.assert_allclose(kept, best, rtol=1e-6, err_msg=str(seed))
+
+
 def test_a_featureless_image_gives_no_features_and_no_matches():
     f = extract_sift(np.full((40, 50, 3), 128, np.uint8), 100)
     assert f.xy.shape == (0, 2) and f.desc.shape == (0, 128)
