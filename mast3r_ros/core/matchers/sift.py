@@ -51,12 +51,19 @@ class SiftFeatures:
 
 def extract_sift(rgb: np.ndarray, max_features: int) -> SiftFeatures:
     """SIFT keypoints and RootSIFT descriptors of an (H, W, 3) uint8 RGB image: at most
-    ``max_features`` keypoints (original pixels); RootSIFT = L1-normalise, then square root
-    (Arandjelovic & Zisserman, CVPR 2012), so the descriptors have unit L2 norm."""
+    ``max_features`` keypoints (original pixels), the strongest by detector response (0: no
+    limit); RootSIFT = L1-normalise, then square root (Arandjelovic & Zisserman, CVPR 2012), so
+    the descriptors have unit L2 norm."""
     gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    kps, desc = cv2.SIFT_create(nfeatures=int(max_features)).detectAndCompute(gray, None)
+    n = int(max_features)
+    kps, desc = cv2.SIFT_create(nfeatures=n).detectAndCompute(gray, None)
     if desc is None or not len(kps):
         return SiftFeatures(np.zeros((0, 2)), np.zeros((0, 128), np.float32))
+    if 0 < n < len(kps):
+        # OpenCV's nfeatures keeps every keypoint as strong as the n-th, and a location's extra
+        # orientations are keypoints of their own with the same response: ties gave n + 1 or more
+        keep = np.sort(np.argsort([-k.response for k in kps], kind="stable")[:n])
+        kps, desc = [kps[i] for i in keep], desc[keep]
     xy = np.array([k.pt for k in kps], dtype=np.float64)
     desc = desc.astype(np.float32)
     desc /= np.maximum(desc.sum(axis=1, keepdims=True), 1e-12)  # RootSIFT: L1, then sqrt
