@@ -20,6 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.config import (
+    DEVICE_PATTERN,
     Config,
     ParamSpec,
     config_from_params,
@@ -33,7 +34,7 @@ _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
 # Parameters that take effect at once (node section of the config only).
 LIVE_PARAMS = frozenset({"transform_tolerance", "tf_publish_rate", "tf_timeout_s",
                          "max_image_age_s", "max_image_pixels"})
-_DEVICE = re.compile(r"auto|cpu|cuda(:\d+)?")
+_DEVICE = re.compile(DEVICE_PATTERN[0])  # the config's own pattern: one definition
 
 
 @dataclasses.dataclass(frozen=True)
@@ -84,8 +85,7 @@ def all_parameter_descriptors() -> List[ParamDescriptorData]:
 def check_device(value: str, where: str = "parameter 'device'") -> None:
     """Raise ConfigError unless ``value`` is auto, cpu, cuda or cuda:N."""
     if not _DEVICE.fullmatch(value):
-        raise ConfigError(f"{where} must be auto, cpu, cuda or cuda:N (N a GPU index), "
-                          f"got {value!r}")
+        raise ConfigError(f"{where} must be {DEVICE_PATTERN[1]}, got {value!r}")
 
 
 def validate_node_config(cfg: Config) -> Config:
