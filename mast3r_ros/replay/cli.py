@@ -78,7 +78,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import BuildOptions
+    from .map_build import BuildOptions, check_build_files
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -86,10 +86,11 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
-    source = _open(args, cfg, keyframes=True)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
                         codebook=args.codebook, pin=False if args.no_pin else None)
+    check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
+    source = _open(args, cfg, keyframes=True)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                         overwrite=args.overwrite, force=args.force, build=opts)
     sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames\n")

@@ -141,6 +141,21 @@ def global_descriptors(staging: str, table: StoreTable) -> np.ndarray:
     return np.concatenate(out)
 
 
+def check_build_files(cfg: Config, opts: BuildOptions) -> None:
+    """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
+    checkpoint the encodings need (mast3r matcher with a checkpoint configured), and the
+    retrieval checkpoint and codebook of ``opts``, exist. Raises `CheckpointError` naming the
+    missing file and how to pass it."""
+    if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:
+        from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+
+        require_checkpoint(resolve_checkpoint(cfg.model.checkpoint))
+    if opts.retrieval_checkpoint:
+        from ..core.retrieval_model import check_retrieval_files
+
+        check_retrieval_files(opts.retrieval_checkpoint, opts.codebook)
+
+
 def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optional[str]:
     """Encode the writer's keyframes into its build folder; returns the checkpoint identity,
     or None when the map gets no encodings (sift, or no checkpoint)."""

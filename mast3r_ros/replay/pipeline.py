@@ -32,7 +32,8 @@ from ..core.retrieval_index import IndexParams
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import bracketing_gaps, poses_at_stamps
 from ..core.types import Frame, LocalizationResult
-from .map_build import BuildOptions, add_asmk_index, encode_map_keyframes, finish_encodings
+from .map_build import (BuildOptions, add_asmk_index, check_build_files, encode_map_keyframes,
+                        finish_encodings)
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
@@ -223,10 +224,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     traj = read_tum_trajectory(trajectory) if trajectory else None
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
-    if build.retrieval_checkpoint:
-        from ..core.retrieval_model import check_retrieval_files
-
-        check_retrieval_files(build.retrieval_checkpoint, build.codebook)  # fail early
+    check_build_files(cfg, build)  # before the keyframes are read and checked
     w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
                   index_params=IndexParams.from_config(cfg.scale), map_frame=cfg.node.map_frame)
     try:

@@ -179,6 +179,43 @@ def test_bad_input_gives_exit_2_and_one_line(tum, sift_map, tmp_path, capsys):
     assert not os.path.exists(run) and not os.path.exists(run + ".partial")
 
 
+def test_build_map_refuses_a_missing_checkpoint_before_reading_the_source(tum, tmp_path, capsys,
+                                                                          monkeypatch):
+    """A fresh user's finding: the missing --checkpoint (or --retrieval-checkpoint) was named
+    only after the source was read and its keyframes checked (minutes on a large bag)."""
+    from mast3r_ros.core.errors import CheckpointError
+    from mast3r_ros.replay import cli, pipeline
+    from mast3r_ros.replay.map_build import BuildOptions
+
+    def no_source(*a, **k):
+        raise AssertionError("the source was opened before the checkpoint was checked")
+    monkeypatch.setattr(cli, "_open", no_source)
+    out = str(tmp_path / "m")
+    for extra, needle in ((["--checkpoint", str(tmp_path / "none.pth")],
+                           f"checkpoint not found: {tmp_path / 'none.pth'}"),
+                          (["--matcher", "sift", "--retrieval-checkpoint",
+                            str(tmp_path / "r.pth")], "retrieval checkpoint not found")):
+        rc, errors = _error(capsys, ["build-map", tum[0], "--out", out] + extra)
+        assert rc == 2 and len(errors) == 1 and needle in errors[0], errors
+    assert not os.path.exists(out) and not os.path.exists(out + ".partial")
+
+    class Unread:  # the Python API: refused before a frame is read
+        def __len__(self):
+            return 3
+
+        def __iter__(self):
+            raise AssertionError("a frame was read before the checkpoint was checked")
+    monkeypatch.setattr(pipeline, "refuse_without_depth", lambda *a: None)
+    import dataclasses
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model,
+                                                             checkpoint=str(tmp_path / "none.pth")))
+    with pytest.raises(CheckpointError, match="checkpoint not found"):
+        pipeline.build_map(Unread(), out, cfg, build=BuildOptions(workers=1))
+    assert not os.path.exists(out) and not os.path.exists(out + ".partial")
+
+
 def test_build_map_with_a_checkpoint_caches_encodings(tum, tmp_path, tiny_ckpt):
     from mast3r_ros.core.keyframes import KeyframeMap
 

@@ -468,6 +468,16 @@ def fingerprint(sd: Mapping[str, torch.Tensor], text: str) -> str:
 PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
 
 
+def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
+    """Raise `CheckpointError` unless ``path`` exists (a checkpoint file or a Hugging Face
+    folder): the check `load_checkpoint` starts with, for callers that want it before minutes
+    of other work. ``passed_as``: how the caller's user gives the path (the error's hint)."""
+    if not os.path.exists(path):
+        raise CheckpointError(
+            f"checkpoint not found: {path}. Download the official weights (see README: "
+            f"'Model weights') and pass their path {passed_as}")
+
+
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
                     bare_model_string: Optional[str] = None, passed_as: str = PASSED_AS
                     ) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
@@ -482,10 +492,7 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     (a pickled global other than tensors and ``argparse.Namespace``; `load_torch_file`) or
     does not match the architecture.
     """
-    if not os.path.exists(path):
-        raise CheckpointError(
-            f"checkpoint not found: {path}. Download the official weights (see README: "
-            f"'Model weights') and pass their path {passed_as}")
+    require_checkpoint(path, passed_as)
     if os.path.isdir(path):
         sd, spec, layout, text = _read_huggingface(path)
     else:
