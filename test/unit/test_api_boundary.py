@@ -261,3 +261,30 @@ def test_an_engine_made_from_a_model_takes_device_names_and_refuses_bad_ones(tin
     assert Mast3rEngine(tiny_engine.model, "cpu").device == torch.device("cpu")
     with pytest.raises(ConfigError, match="not a torch device"):
         Mast3rEngine(tiny_engine.model, "gpu")  # was torch's RuntimeError
+
+
+def test_core_model_re_exports_its_main_names_lazily():
+    """``from mast3r_ros.core.model import Mast3rEngine`` works (a fresh user tried it), and
+    importing the package loads no submodule until a name is used."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, mast3r_ros.core.model as m\n"
+        "assert not [k for k in sys.modules if k.startswith('mast3r_ros.core.model.')], "
+        "sorted(sys.modules)\n"
+        "from mast3r_ros.core.model import Mast3rEngine, load_checkpoint\n"
+        "from mast3r_ros.core.model.engine import Mast3rEngine as E\n"
+        "from mast3r_ros.core.model.checkpoint import load_checkpoint as L\n"
+        "assert Mast3rEngine is E and load_checkpoint is L\n"
+        "assert 'mast3r_ros.core.model.export' not in sys.modules\n"
+        "for n in m.__all__:\n"
+        "    assert getattr(m, n).__name__ == n, n\n"
+        "try:\n"
+        "    m.NoSuchName\n"
+        "except AttributeError as e:\n"
+        "    assert 'NoSuchName' in str(e)\n"
+        "else:\n"
+        "    raise SystemExit('no AttributeError')\n")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
