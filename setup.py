@@ -78,7 +78,10 @@ setup(
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7",
                 # the test command runs the suite in 2 processes (-n 2): 7 min instead of 11
                 # on a 2-core CI machine
-                "pytest-xdist>=3.0", "ruff>=0.4"],
+                "pytest-xdist>=3.0",
+                # a test that hangs (a deadlock, a thread never joined) fails after
+                # [tool.pytest.ini_options] timeout with its stack, instead of CI running out
+                "pytest-timeout>=2.1", "ruff>=0.4"],
     },
     zip_safe=True,
     maintainer="mast3r_ros maintainers",
