@@ -370,3 +370,36 @@ def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"--out {out}:" in err[0] and ".tmp" not in err[0], err
     assert not read
+
+
+def test_export_says_each_stage_and_its_time(tiny_ckpt, tmp_path, capsys, monkeypatch,
+                                             one_torch_thread):
+    """A fresh user's `export CKPT --out DIR --size 512` printed nothing for 10 minutes (the
+    decoder+heads export is most of it): each stage is said on stderr as it starts and with
+    its time when done, in the log format of the other commands; --log-level warning hides
+    them. The TorchScript exporter on the tiny network: the same stages as dynamo, in seconds."""
+    import re
+
+    from mast3r_ros.replay.cli import main
+
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript"]) == 0
+    err = [s for s in capsys.readouterr().err.splitlines() if "mast3r_ros" in s]
+    want = [r"reading the checkpoint .*tiny_mast3r\.pth\.\.\.$",
+            r"exporting the encoder \(1/3\)\.\.\.$", r"encoder exported in \d+\.\d s$",
+            r"exporting the decoder\+heads \(2/3\)\.\.\.$",
+            r"decoder\+heads exported in \d+\.\d s$",
+            r"writing the manifest \(3/3\)\.\.\.$", r"manifest written in \d+\.\d s$",
+            r"exported mast3r at 224x224 .* in \d+\.\d s$"]
+    got = [next((i for i, s in enumerate(err) if re.search(w, s)), None) for w in want]
+    assert None not in got and got == sorted(got), err
+    assert all(s.startswith("[INFO] mast3r_ros.") for s in err[got[0]:got[-1] + 1]), err
+    # the graphs need not be written again to see that --log-level warning hides the stages
+    from mast3r_ros.core.model import export as export_mod
+
+    monkeypatch.setattr(export_mod, "_onnx_export",
+                        lambda module, args, path, *a, **k: open(path, "wb").close())
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript", "--overwrite", "--log-level", "warning"]) == 0
+    assert "(1/3)" not in capsys.readouterr().err

@@ -39,6 +39,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -60,6 +61,9 @@ MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 FORMAT_VERSION = 1
+# the export's stages, each said on stderr (log INFO) with its time: a fresh user's 512 export
+# ran for 10 minutes without a line; the decoder+heads take most of it (dynamo's optimisation)
+STAGES = ("encoder", "decoder+heads", "manifest")
 
 
 def output_names(has_descriptors: bool) -> List[str]:
@@ -97,6 +101,19 @@ class DecoderGraph(nn.Module):
         out = {f"{k}_1": v for k, v in r1.items()}
         out.update({f"{k}_2": v for k, v in r2.items()})
         return tuple(out[n] for n in self.names)
+
+
+@contextlib.contextmanager
+def _stage(what: str):
+    """Log stage ``what`` (one of `STAGES`) as it starts, "exporting the encoder (1/3)...", and
+    its time when it ends, "encoder exported in 12.3 s"."""
+    n = STAGES.index(what) + 1
+    verb = "writing the" if what == "manifest" else "exporting the"
+    log.info("%s %s (%d/%d)...", verb, what, n, len(STAGES))
+    t0 = time.perf_counter()
+    yield
+    log.info("%s %s in %.1f s", what, "written" if what == "manifest" else "exported",
+             time.perf_counter() - t0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -251,6 +268,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     if keyframe_batch < 1:
         raise InputError(f"keyframe batch must be >= 1, got {keyframe_batch}")
     exporter, opset = resolve_exporter(exporter)
+    t0 = time.perf_counter()
     model = model.float().eval()
     spec = model.spec
     hw = (h // PATCH, w // PATCH)
@@ -271,36 +289,39 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         raise OSError(e.errno, e.strerror or str(e), out_dir) from None
     try:
         with torch.no_grad():
-            _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"], ["feats"],
-                         opset, exporter)
-            _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
-                         ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
-        manifest = {
-            "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
-            "checkpoint_identity": info.identity if info else "unsaved-model",
-            "model_string": info.model_string if info else model_string(spec),
-            "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
-            "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
-            "torch": torch.__version__, "dtype": "float32",
-            "files": {
-                "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
-                            "outputs": _io(["feats"], [feats])},
-                "decoder": {"file": DECODER_FILE,
-                            "inputs": _io(["keyframe_feats", "query_feats"], [kf, q]),
-                            "outputs": _io(dec.names, outs)},
-            },
-        }
-        for entry in manifest["files"].values():
-            entry["sha256"] = file_sha256(os.path.join(stage, entry["file"]))
-        with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.write("\n")
+            with _stage("encoder"):
+                _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"],
+                             ["feats"], opset, exporter)
+            with _stage("decoder+heads"):
+                _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
+                             ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
+        with _stage("manifest"):
+            manifest = {
+                "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
+                "checkpoint_identity": info.identity if info else "unsaved-model",
+                "model_string": info.model_string if info else model_string(spec),
+                "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
+                "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
+                "torch": torch.__version__, "dtype": "float32",
+                "files": {
+                    "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
+                                "outputs": _io(["feats"], [feats])},
+                    "decoder": {"file": DECODER_FILE,
+                                "inputs": _io(["keyframe_feats", "query_feats"], [kf, q]),
+                                "outputs": _io(dec.names, outs)},
+                },
+            }
+            for entry in manifest["files"].values():
+                entry["sha256"] = file_sha256(os.path.join(stage, entry["file"]))
+            with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
+                json.dump(manifest, fh, indent=2)
+                fh.write("\n")
         _replace_dir(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s", spec.arch, w, h,
-             keyframe_batch, exporter, opset, out_dir)
+    log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s in %.1f s", spec.arch,
+             w, h, keyframe_batch, exporter, opset, out_dir, time.perf_counter() - t0)
     return ExportResult(out_dir, manifest)
 
 
