@@ -403,3 +403,31 @@ def test_export_says_each_stage_and_its_time(tiny_ckpt, tmp_path, capsys, monkey
     assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
                  "--exporter", "torchscript", "--overwrite", "--log-level", "warning"]) == 0
     assert "(1/3)" not in capsys.readouterr().err
+
+
+def test_ctrl_c_during_the_export_leaves_the_earlier_export(tiny_ckpt, tmp_path, capsys,
+                                                            monkeypatch):
+    """Ctrl-C in the decoder+heads stage (the long one): exit 130, the earlier export at --out
+    as it was, and no staging folder left beside it (the folder is written whole or not at
+    all). The ONNX writer is a stub that is interrupted on the decoder."""
+    from mast3r_ros.core.model import export as export_mod
+    from mast3r_ros.replay.cli import main
+
+    def export(module, args, path, *a, **k):
+        open(path, "wb").close()
+        if os.path.basename(path) == "decoder.onnx":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_mod, "_onnx_export", export)
+    out = tmp_path / "e"
+    out.mkdir()
+    old = {"manifest.json": '{"format": "mast3r_ros-onnx"}', "encoder.onnx": "old",
+           "decoder.onnx": "old"}
+    for name, text in old.items():
+        (out / name).write_text(text)
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224", "--exporter",
+                 "torchscript", "--overwrite"]) == 130
+    assert "export: interrupted" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in out.iterdir()} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
