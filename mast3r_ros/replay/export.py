@@ -117,7 +117,8 @@ def _cmd_export(args: argparse.Namespace) -> int:
         for name in ("onnx_ir", "onnxscript", "torch.onnx", "onnx"):
             logging.getLogger(name).setLevel(logging.WARNING)
     path = resolve_checkpoint(checkpoint)
-    log.info("reading the checkpoint %s...", path)  # ViT-L's is 2.7 GB
+    if os.path.exists(path):  # ViT-L's is 2.7 GB; a missing one is the error's one line
+        log.info("reading the checkpoint %s...", path)
     model, info = load_checkpoint(path, device="cpu", passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
