@@ -116,8 +116,10 @@ def _cmd_export(args: argparse.Namespace) -> int:
     if args.log_level != "debug":
         for name in ("onnx_ir", "onnxscript", "torch.onnx", "onnx"):
             logging.getLogger(name).setLevel(logging.WARNING)
-    model, info = load_checkpoint(resolve_checkpoint(checkpoint), device="cpu",
-                                  passed_as=passed_as)
+    path = resolve_checkpoint(checkpoint)
+    if os.path.exists(path):  # ViT-L's is 2.7 GB; a missing one is the error's one line
+        log.info("reading the checkpoint %s...", path)
+    model, info = load_checkpoint(path, device="cpu", passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
     log.info("network %dx%d, keyframe batch %d, %s exporter (opset %d) -> %s (encoder.onnx, "

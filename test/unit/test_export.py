@@ -370,3 +370,80 @@ def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and f"--out {out}:" in err[0] and ".tmp" not in err[0], err
     assert not read
+
+
+def test_export_says_each_stage_and_its_time(tiny_ckpt, tmp_path, capsys, monkeypatch,
+                                             one_torch_thread):
+    """A fresh user's `export CKPT --out DIR --size 512` printed nothing for 10 minutes (the
+    decoder+heads export is most of it): each stage is said on stderr as it starts and with
+    its time when done, in the log format of the other commands; --log-level warning hides
+    them. The TorchScript exporter on the tiny network: the same stages as dynamo, in seconds.
+    """
+    import functools
+    import re
+
+    from mast3r_ros.core.model import export as export_mod
+    from mast3r_ros.replay.cli import main
+
+    # each graph runs once, in the tracer: the manifest's output shapes are read from the ONNX
+    # files (a PyTorch forward for them was a third of this export's time)
+    calls = []
+
+    def counted(graph):
+        @functools.wraps(graph.forward)  # the exporter reads the signature
+        def forward(self, *args):
+            calls.append(graph.__name__)
+            return real(self, *args)
+        real = graph.forward
+        return forward
+
+    for graph in (export_mod.EncoderGraph, export_mod.DecoderGraph):
+        monkeypatch.setattr(graph, "forward", counted(graph))
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript"]) == 0
+    assert calls == ["EncoderGraph", "DecoderGraph"]
+    err = [s for s in capsys.readouterr().err.splitlines() if "mast3r_ros" in s]
+    want = [r"reading the checkpoint .*tiny_mast3r\.pth\.\.\.$",
+            r"exporting the encoder \(1/3\)\.\.\.$", r"encoder exported in \d+\.\d s$",
+            r"exporting the decoder\+heads \(2/3\)\.\.\.$",
+            r"decoder\+heads exported in \d+\.\d s$",
+            r"writing the manifest \(3/3\)\.\.\.$", r"manifest written in \d+\.\d s$",
+            r"exported mast3r at 224x224 .* in \d+\.\d s$"]
+    got = [next((i for i, s in enumerate(err) if re.search(w, s)), None) for w in want]
+    assert None not in got and got == sorted(got), err
+    assert all(s.startswith("[INFO] mast3r_ros.") for s in err[got[0]:got[-1] + 1]), err
+    # the graphs need not be written again to see that --log-level warning hides the stages
+    monkeypatch.setattr(export_mod, "_onnx_export",
+                        lambda module, args, path, *a, **k: open(path, "wb").close())
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript", "--overwrite", "--log-level", "warning"]) == 0
+    assert "(1/3)" not in capsys.readouterr().err
+
+
+def test_ctrl_c_during_the_export_leaves_the_earlier_export(tiny_ckpt, tmp_path, capsys,
+                                                            monkeypatch):
+    """Ctrl-C in the decoder+heads stage (the long one): exit 130, the earlier export at --out
+    as it was, and no staging folder left beside it (the folder is written whole or not at
+    all). The ONNX writer is a stub that is interrupted on the decoder."""
+    from mast3r_ros.core.model import export as export_mod
+    from mast3r_ros.replay.cli import main
+
+    def export(module, args, path, *a, **k):
+        open(path, "wb").close()
+        if os.path.basename(path) == "decoder.onnx":
+            raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_mod, "_onnx_export", export)
+    out = tmp_path / "e"
+    out.mkdir()
+    old = {"manifest.json": '{"format": "mast3r_ros-onnx"}', "encoder.onnx": "old",
+           "decoder.onnx": "old"}
+    for name, text in old.items():
+        (out / name).write_text(text)
+    capsys.readouterr()
+    assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224", "--exporter",
+                 "torchscript", "--overwrite"]) == 130
+    assert "export: interrupted" in capsys.readouterr().err
+    assert {p.name: p.read_text() for p in out.iterdir()} == old
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]

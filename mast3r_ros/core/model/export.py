@@ -39,6 +39,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 import warnings
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -60,6 +61,9 @@ MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 FORMAT_VERSION = 1
+# the export's stages, each said on stderr (log INFO) with its time: a fresh user's 512 export
+# ran for 10 minutes without a line; the decoder+heads take most of it (dynamo's optimisation)
+STAGES = ("encoder", "decoder+heads", "manifest")
 
 
 def output_names(has_descriptors: bool) -> List[str]:
@@ -99,6 +103,19 @@ class DecoderGraph(nn.Module):
         return tuple(out[n] for n in self.names)
 
 
+@contextlib.contextmanager
+def _stage(what: str):
+    """Log stage ``what`` (one of `STAGES`) as it starts, "exporting the encoder (1/3)...", and
+    its time when it ends, "encoder exported in 12.3 s"."""
+    n = STAGES.index(what) + 1
+    verb = "writing the" if what == "manifest" else "exporting the"
+    log.info("%s %s (%d/%d)...", verb, what, n, len(STAGES))
+    t0 = time.perf_counter()
+    yield
+    log.info("%s %s in %.1f s", what, "written" if what == "manifest" else "exported",
+             time.perf_counter() - t0)
+
+
 @dataclasses.dataclass(frozen=True)
 class ExportResult:
     out_dir: str
@@ -108,6 +125,43 @@ class ExportResult:
 def _io(names: Sequence[str], tensors: Sequence[torch.Tensor]) -> List[Dict]:
     return [{"name": n, "shape": list(t.shape), "dtype": str(t.dtype).replace("torch.", "")}
             for n, t in zip(names, tensors)]
+
+
+def _outputs(stage: str, file: str, module: nn.Module, args: Tuple[torch.Tensor, ...],
+             names: Sequence[str]) -> List[Dict]:
+    """The manifest's output entries (name, shape, dtype) of the graph ``file`` in ``stage``:
+    read from the ONNX file, where both exporters write each output's static shape and dtype;
+    from a PyTorch forward of ``module`` only when the file does not give them all.
+
+    (The forward ran for every export before: 10-16 s of the tiny network's decoder on a busy
+    2-core CPU, a third of a TorchScript export, which traces that forward once more anyway.)"""
+    got = _graph_outputs(os.path.join(stage, file))
+    if got is not None and [o["name"] for o in got] == list(names):
+        return got
+    with torch.inference_mode():
+        outs = module(*args)
+    return _io(names, outs if isinstance(outs, tuple) else (outs,))
+
+
+def _graph_outputs(path: str) -> Optional[List[Dict]]:
+    """``[{name, shape, dtype}]`` of the ONNX graph's outputs (its weights are not read), or None
+    when one has no static shape or dtype, or the file is no ONNX model."""
+    try:
+        import onnx
+        from onnx.helper import tensor_dtype_to_np_dtype
+
+        graph = onnx.load(path, load_external_data=False).graph
+        out = []
+        for o in graph.output:
+            t = o.type.tensor_type
+            dims = [d.dim_value if d.HasField("dim_value") else None for d in t.shape.dim]
+            if not t.elem_type or not t.HasField("shape") or None in dims:
+                return None
+            out.append({"name": o.name, "shape": dims,
+                        "dtype": str(tensor_dtype_to_np_dtype(t.elem_type))})
+    except Exception:  # noqa: BLE001 -- any unreadable graph: the caller runs the forward
+        return None
+    return out
 
 
 # The exporter's noise on every run, none of it about our graphs: its op registry warns once per
@@ -251,6 +305,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     if keyframe_batch < 1:
         raise InputError(f"keyframe batch must be >= 1, got {keyframe_batch}")
     exporter, opset = resolve_exporter(exporter)
+    t0 = time.perf_counter()
     model = model.float().eval()
     spec = model.spec
     hw = (h // PATCH, w // PATCH)
@@ -260,9 +315,6 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     kf = torch.randn((keyframe_batch, n, spec.enc_embed_dim), generator=gen)
     q = torch.randn((1, n, spec.enc_embed_dim), generator=gen)
     enc, dec = EncoderGraph(model).eval(), DecoderGraph(model, hw).eval()
-    with torch.inference_mode():
-        feats = enc(image)
-        outs = dec(kf, q)
     parent = os.path.dirname(out_dir)
     try:
         os.makedirs(parent, exist_ok=True)
@@ -271,36 +323,41 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         raise OSError(e.errno, e.strerror or str(e), out_dir) from None
     try:
         with torch.no_grad():
-            _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"], ["feats"],
-                         opset, exporter)
-            _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
-                         ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
-        manifest = {
-            "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
-            "checkpoint_identity": info.identity if info else "unsaved-model",
-            "model_string": info.model_string if info else model_string(spec),
-            "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
-            "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
-            "torch": torch.__version__, "dtype": "float32",
-            "files": {
-                "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
-                            "outputs": _io(["feats"], [feats])},
-                "decoder": {"file": DECODER_FILE,
-                            "inputs": _io(["keyframe_feats", "query_feats"], [kf, q]),
-                            "outputs": _io(dec.names, outs)},
-            },
-        }
-        for entry in manifest["files"].values():
-            entry["sha256"] = file_sha256(os.path.join(stage, entry["file"]))
-        with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
-            json.dump(manifest, fh, indent=2)
-            fh.write("\n")
+            with _stage("encoder"):
+                _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"],
+                             ["feats"], opset, exporter)
+            with _stage("decoder+heads"):
+                _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
+                             ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
+        with _stage("manifest"):
+            manifest = {
+                "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
+                "checkpoint_identity": info.identity if info else "unsaved-model",
+                "model_string": info.model_string if info else model_string(spec),
+                "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
+                "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
+                "torch": torch.__version__, "dtype": "float32",
+                "files": {
+                    "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
+                                "outputs": _outputs(stage, ENCODER_FILE, enc, (image,),
+                                                    ["feats"])},
+                    "decoder": {"file": DECODER_FILE,
+                                "inputs": _io(["keyframe_feats", "query_feats"], [kf, q]),
+                                "outputs": _outputs(stage, DECODER_FILE, dec, (kf, q),
+                                                    dec.names)},
+                },
+            }
+            for entry in manifest["files"].values():
+                entry["sha256"] = file_sha256(os.path.join(stage, entry["file"]))
+            with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
+                json.dump(manifest, fh, indent=2)
+                fh.write("\n")
         _replace_dir(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
-    log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s", spec.arch, w, h,
-             keyframe_batch, exporter, opset, out_dir)
+    log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s in %.1f s", spec.arch,
+             w, h, keyframe_batch, exporter, opset, out_dir, time.perf_counter() - t0)
     return ExportResult(out_dir, manifest)
 
 
