@@ -3,7 +3,8 @@
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
 ``_add_<name>`` function; adding a subcommand means adding those two (the options they share,
 the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
-2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted.
+2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted
+(Ctrl-C), 143 terminated (SIGTERM, handled as Ctrl-C is).
 The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
 ``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
@@ -16,6 +17,7 @@ import functools
 import json
 import logging
 import os
+import signal
 import sys
 from typing import Any, Dict, List, Optional, Sequence
 
@@ -392,8 +394,28 @@ def _setup_logging(level: str) -> None:
     logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM (``timeout``, systemd, ``docker stop``, a launch's shutdown), raised where the
+    program is, as Ctrl-C's KeyboardInterrupt is: every Ctrl-C path (``OUT.partial``, a
+    resumable build, no temporary folder left) then applies to it too. Exit code 143."""
+
+
+def _raise_terminated(signum: int, frame: Any) -> None:
+    raise Terminated()
+
+
+def _on_sigterm():
+    """Install `_raise_terminated` for SIGTERM; returns the handler to restore (None where
+    signals cannot be set: not the main thread)."""
+    try:
+        return signal.signal(signal.SIGTERM, _raise_terminated)
+    except ValueError:  # not the main thread (main() called from a thread)
+        return None
+
+
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    """Entry point of ``mast3r-ros``; returns the exit code."""
+    """Entry point of ``mast3r-ros``; returns the exit code (130 after Ctrl-C, 143 after
+    SIGTERM, each leaving what Ctrl-C leaves)."""
     try:
         parser = build_parser()
     except KeyboardInterrupt:  # Ctrl-C while the subcommand modules import
@@ -406,6 +428,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         # an --out that is a link to a folder: the folder is written, the link kept (folders are
         # replaced by renames, which would put a folder in place of the link)
         args.out = os.path.realpath(out)
+    previous = _on_sigterm()
     try:
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
@@ -422,9 +445,15 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "
                          f"{e.strerror or e} (check the paths given)\n")
         return 2
+    except Terminated:
+        sys.stderr.write(f"{PROG} {args.command}: terminated (SIGTERM)\n")
+        return 143
     except KeyboardInterrupt:
         sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
         return 130
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -332,6 +332,45 @@ def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
     assert sorted(os.listdir(tmp_path)) == ["run"]  # the stopped run's partial is superseded
 
 
+def test_sigterm_during_localize_is_handled_as_ctrl_c(tum, sift_map, tmp_path, capsys,
+                                                      monkeypatch):
+    """A fresh user's finding: `timeout` (SIGTERM, as systemd, docker stop and a launch's
+    shutdown send) killed `localize` outright and left a RUN.tmp-* folder per run. SIGTERM now
+    takes Ctrl-C's path: the results so far in RUN.partial, nothing else, exit 143."""
+    import signal
+
+    from mast3r_ros.core.localizer import Localizer
+
+    run = tmp_path / "run"
+    real, calls = Localizer.localize, []
+
+    def term_at_third(self, *a, **k):
+        calls.append(1)
+        if len(calls) == 3:
+            os.kill(os.getpid(), signal.SIGTERM)  # delivered to this (main) thread
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", term_at_third)
+    # a handler of the test's own outside main(): a main() that does not take SIGTERM fails
+    # this test instead of killing the test process
+    missed = []
+
+    def outside(signum, frame):
+        missed.append(signum)
+    before = signal.signal(signal.SIGTERM, outside)
+    try:
+        capsys.readouterr()
+        rc = main(["localize", tum[1], "--map", sift_map, "--out", str(run), "--matcher",
+                   "sift", "--log-level", "warning"])
+        assert signal.getsignal(signal.SIGTERM) is outside  # main() restores the handler
+    finally:
+        signal.signal(signal.SIGTERM, before)
+    assert (rc, missed) == (143, [])
+    assert capsys.readouterr().err.splitlines()[-1] == "mast3r-ros localize: terminated (SIGTERM)"
+    assert sorted(os.listdir(tmp_path)) == ["run.partial"]
+    assert len((tmp_path / "run.partial" / "results.jsonl").read_text().splitlines()) == 2
+
+
 def test_retrieve_device_defaults_to_auto_like_the_other_commands():
     import inspect
 
