@@ -180,8 +180,19 @@ def cmd_localize(args: argparse.Namespace) -> int:
     sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
     if metrics.get("frames") and not metrics.get("evaluated"):
-        sys.stderr.write(f"{PROG} localize: note: {no_groundtruth_hint(source, args)}\n")
+        note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")
+                else no_groundtruth_hint(source, args))
+        sys.stderr.write(f"{PROG} localize: note: {note}\n")
     return 0
+
+
+def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
+    """Why nothing was evaluated when no frame localized (one line): the ground truth is not
+    to blame, so the note must not send the user to fix it (a fresh user's find)."""
+    have = metrics.get("frames_with_groundtruth", 0)
+    return (f"no frame localized, so none could be evaluated ({have} of {metrics['frames']} "
+            "have ground truth); why each failed: the 'failures' row above and "
+            f"{os.path.join(out, 'results.jsonl')}")
 
 
 def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:

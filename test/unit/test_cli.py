@@ -371,6 +371,25 @@ def test_sigterm_during_localize_is_handled_as_ctrl_c(tum, sift_map, tmp_path, c
     assert len((tmp_path / "run.partial" / "results.jsonl").read_text().splitlines()) == 2
 
 
+def test_localize_with_no_frame_localized_does_not_blame_the_ground_truth(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    """A fresh user's find: every frame failed, the ground truth covered every stamp, and the
+    note said 'none covers their stamps: pass --groundtruth FILE'."""
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.types import LocalizationResult
+
+    def fail(self, frame, *a, **k):
+        return LocalizationResult.failure(frame.stamp_ns, "too few matches (3 < 12)")
+    monkeypatch.setattr(Localizer, "localize", fail)
+    run = str(tmp_path / "run")
+    assert main(["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
+                 "--max-frames", "2", "--log-level", "warning"]) == 0
+    note = capsys.readouterr().err.strip().splitlines()[-1]
+    assert note == ("mast3r-ros localize: note: no frame localized, so none could be evaluated "
+                    "(2 of 2 have ground truth); why each failed: the 'failures' row above and "
+                    f"{os.path.join(run, 'results.jsonl')}"), note
+
+
 def test_retrieve_device_defaults_to_auto_like_the_other_commands():
     import inspect
 
