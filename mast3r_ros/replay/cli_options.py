@@ -28,6 +28,10 @@ OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until t
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
               ("precision", "precision"), ("size", "image_size"))
 
+# an image and a depth image taken further apart than this do not show the same view of a
+# moving camera; a larger value is a unit mistake (a fresh user typed 20 meaning 20 ms)
+MAX_SYNC_TOLERANCE_S = 1.0
+
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """argparse's help with each option's default, ``(default: X)``, except where it says
@@ -84,7 +88,8 @@ def _source_options() -> argparse.ArgumentParser:
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
     g.add_argument("--sync-tolerance", type=float, default=0.02, metavar="S",
-                   help="image/depth stamp association tolerance in seconds")
+                   help="image/depth stamp association tolerance in seconds, at most "
+                        f"{MAX_SYNC_TOLERANCE_S:g}")
     g.add_argument("--depth-scale", type=float, metavar="UNITS",
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
                         "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
@@ -119,8 +124,12 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
     from .sources import SourceOptions, depth_needed_by, open_source
 
     # the options as the user typed them (the readers' own checks name their parameters)
-    if not args.sync_tolerance >= 0:
-        raise InputError(f"--sync-tolerance must be >= 0 seconds, got {args.sync_tolerance}")
+    if not 0 <= args.sync_tolerance <= MAX_SYNC_TOLERANCE_S:
+        ms = (f" (milliseconds? {args.sync_tolerance:g} ms is --sync-tolerance "
+              f"{args.sync_tolerance / 1000:g})" if args.sync_tolerance > MAX_SYNC_TOLERANCE_S
+              else "")
+        raise InputError(f"--sync-tolerance must be between 0 and {MAX_SYNC_TOLERANCE_S:g} "
+                         f"seconds, got {args.sync_tolerance:g}{ms}")
     if args.depth_scale is not None and not (math.isfinite(args.depth_scale)
                                              and args.depth_scale > 0):
         raise InputError(f"--depth-scale must be a positive number of depth units per metre "

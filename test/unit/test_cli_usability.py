@@ -237,8 +237,11 @@ def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_s
 
 
 @pytest.mark.parametrize("option, value, words", [
-    ("--sync-tolerance", "-1", "--sync-tolerance must be >= 0 seconds, got -1.0"),
-    ("--sync-tolerance", "nan", "--sync-tolerance must be >= 0 seconds, got nan"),
+    ("--sync-tolerance", "-1", "--sync-tolerance must be between 0 and 1 seconds, got -1"),
+    ("--sync-tolerance", "nan", "--sync-tolerance must be between 0 and 1 seconds, got nan"),
+    # a fresh user's find: 20 (meant as ms) was taken as 20 s and paired unrelated depth
+    ("--sync-tolerance", "20", "--sync-tolerance must be between 0 and 1 seconds, got 20 "
+                               "(milliseconds? 20 ms is --sync-tolerance 0.02)"),
     ("--depth-scale", "0", "--depth-scale must be a positive number of depth units per metre"),
     ("--depth-scale", "inf", "--depth-scale must be a positive number"),
 ])
