@@ -157,6 +157,17 @@ def test_real_bags_keep_their_own_errors(tmp_path):
     broken.write_bytes(b"not an mcap file")
     with pytest.raises(InputError, match="cannot open rosbag2"):
         open_source(str(broken))
+    # a fresh user's find: rosbags' own words alone ("File end magic is invalid.", "Invalid
+    # bag metadata: 'NoneType' object is not subscriptable.") say nothing of what to do
+    (bag / "metadata.yaml").write_text("")
+    with pytest.raises(InputError, match=r"metadata.yaml is empty or not a rosbag2's: 'ros2 bag "
+                                         r"reindex .*bag' writes it anew"):
+        open_source(str(bag))
+    cut = tmp_path / "cut.mcap"
+    cut.write_bytes(storage.read_bytes()[:storage.stat().st_size // 2])
+    with pytest.raises(InputError, match=r"cut.mcap: .*\(a recording killed before it closed, "
+                                         r".*'mcap recover IN -o OUT'"):
+        open_source(str(cut))
     (bag / "metadata.yaml").unlink()  # storage without its metadata: reindex, or the file
     with pytest.raises(InputError, match=r"holds rosbag2 storage .* but no metadata.yaml: pass "
                                          r"the storage file itself .*ros2 bag reindex"):

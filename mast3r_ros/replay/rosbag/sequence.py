@@ -45,6 +45,20 @@ log = logging.getLogger(__name__)
 PathLike = str | os.PathLike
 
 
+def _open_hint(path: Path, err: Exception) -> str:
+    """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
+    its messages say what is wrong with the file, not how a recording ends up that way."""
+    text = str(err).lower()
+    if "metadata" in text and os.path.isdir(path):
+        return (f" (metadata.yaml is empty or not a rosbag2's: 'ros2 bag reindex {path}' writes "
+                "it anew from the storage files)")
+    if any(w in text for w in ("magic", "truncat", "unexpected end", "malformed", "eof")):
+        return (" (a recording killed before it closed, or a file copied in part? 'ros2 bag "
+                "reindex' rebuilds metadata.yaml; an MCAP file cut short: 'mcap recover IN -o "
+                "OUT' (the mcap CLI) copies what is readable)")
+    return ""
+
+
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
@@ -52,7 +66,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
-        raise InputError(f"cannot open rosbag2 {path}: {err}") from err
+        raise InputError(f"cannot open rosbag2 {path}: {err}{_open_hint(path, err)}") from err
     try:
         yield reader
     finally:
