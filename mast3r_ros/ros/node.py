@@ -87,6 +87,10 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._param_errors = params.declare_parameters(self, conv.parameter_descriptor_msg)
+        # rclpy keeps the overrides it was given (files, -p) in this attribute; one never
+        # declared is silently ignored, so a misspelled key is said here
+        for line in params.unknown_parameter_warnings(getattr(self, "_parameter_overrides", {})):
+            self.get_logger().warning(line)
 
         self._lock = threading.Lock()           # guards _tracking and _diag
         self._tracking = TrackingState()

@@ -16,14 +16,16 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.config import (
     DEVICE_PATTERN,
+    ROS_BUILTIN_PARAMS,
     Config,
     ParamSpec,
     config_from_params,
+    did_you_mean,
     param_specs,
     validate_param,
 )
@@ -175,6 +177,23 @@ def declare_parameters(node: Any, descriptor_msg: Callable[[ParamDescriptorData]
             errors[d.name] = f"parameter '{d.name}': {err}"
             node.declare_parameter(d.name, d.default, desc, ignore_override=True)
     return errors
+
+
+def unknown_parameter_warnings(given: Iterable[str]) -> List[str]:
+    """One warning per name in ``given`` (the node's parameter overrides: parameter files and
+    ``-p``) that the node does not declare, with the closest parameter.
+
+    rclpy keeps an override that is never declared and says nothing, so a misspelled key of a
+    parameter file (``max_keyframe``, AMCL's ``global_frame_id``) would silently leave the
+    default in force; the offline CLI refuses the same file. rclpy's own parameters
+    (`ROS_BUILTIN_PARAMS`, ``qos_overrides.*``) are not reported.
+    """
+    declared = {d.name for d in all_parameter_descriptors()}
+    return [f"parameter '{name}' is set (parameter file or -p) but this node has no such "
+            f"parameter, so it has no effect{did_you_mean(name)}"
+            for name in sorted(set(given))
+            if name not in declared and name not in ROS_BUILTIN_PARAMS
+            and not name.startswith("qos_overrides.")]
 
 
 def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Config:

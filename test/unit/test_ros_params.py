@@ -230,3 +230,22 @@ def test_apply_live_ignores_configure_time_parameters():
     new = params.apply_live(cfg, [NS(name="matcher", value="sift"),
                                   NS(name="tf_timeout_s", value=0.3)])
     assert new.node.tf_timeout_s == 0.3 and new.localizer == cfg.localizer
+
+
+def test_overrides_the_node_does_not_declare_are_each_said_with_the_closest_name():
+    """rclpy silently keeps a parameter-file key that is never declared (a fresh user's
+    concern): the node warns, naming the parameter it probably meant; rclpy's own
+    parameters and declared ones are not reported."""
+    from mast3r_ros.ros.params import unknown_parameter_warnings
+
+    given = {"max_keyframe": 1, "global_frame_id": 1, "zzz_unrelated": 1, "max_keyframes": 1,
+             "use_sim_time": 1, "start_type_description_service": 1,
+             "qos_overrides./tf.publisher.depth": 1, "pnp.ransac_iterations_typo": 1}
+    tail = "is set (parameter file or -p) but this node has no such parameter, so it has no effect"
+    assert unknown_parameter_warnings(given) == [
+        f"parameter 'global_frame_id' {tail} (did you mean 'map_frame'?)",
+        f"parameter 'max_keyframe' {tail} (did you mean 'max_keyframes'?)",
+        f"parameter 'pnp.ransac_iterations_typo' {tail}",
+        f"parameter 'zzz_unrelated' {tail}",
+    ]
+    assert unknown_parameter_warnings([d.name for d in params.all_parameter_descriptors()]) == []

@@ -21,6 +21,7 @@ from .params import (
     ParamSpec,
     config_from_params,
     config_to_params,
+    did_you_mean,
     param_specs,
     validate_param,
 )
@@ -47,5 +48,6 @@ __all__ = [
     "GateConfig", "LocalizerConfig", "MapBuildConfig", "MapCheckConfig", "MatchingConfig",
     "ModelConfig", "NodeConfig", "ParamSpec", "PnPConfig", "PoseAtStampConfig",
     "RetrievalConfig", "ScaleConfig", "TrackingConfig", "config_from_params", "config_to_params",
-    "dump_config_yaml", "load_config_yaml", "node_fqn", "param_specs", "validate_param",
+    "did_you_mean", "dump_config_yaml", "load_config_yaml", "node_fqn", "param_specs",
+    "validate_param",
 ]

@@ -103,6 +103,21 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
     raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
 
 
+# what other localization nodes call our parameters (AMCL): the hint for a file written for them
+_OTHER_NAMES = {"global_frame_id": "map_frame", "odom_frame_id": "odom_frame",
+                "base_frame_id": "base_frame"}
+
+
+def did_you_mean(name: str) -> str:
+    """`` (did you mean 'x'?)`` for an unknown parameter ``name``: the parameter of the same
+    last component, AMCL's name for one of ours, or the closest name (difflib ratio >= 0.8);
+    '' when none is close."""
+    close = ([n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
+             or [n for n in (_OTHER_NAMES.get(name.split(".")[-1]),) if n in _BY_NAME]
+             or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
 def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
 
@@ -111,10 +126,7 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """
     spec = _BY_NAME.get(name)
     if spec is None:
-        close = ([n for n in _BY_NAME if n.split(".")[-1] == name.split(".")[-1]]
-                 or difflib.get_close_matches(name, _BY_NAME, n=1, cutoff=0.8))
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
-        raise ConfigError(f"{where}: unknown parameter '{name}'{hint}")
+        raise ConfigError(f"{where}: unknown parameter '{name}'{did_you_mean(name)}")
     v = _coerce(spec, value, where)
     if spec.choices is not None and v not in spec.choices:
         raise ConfigError(f"{where}: parameter '{name}' must be one of {list(spec.choices)}, "
