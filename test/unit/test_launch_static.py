@@ -27,7 +27,7 @@ MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "py
                  "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm"}
 # Imported, but deliberately installed outside rosdep (see package.xml).
 NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros",
-              "onnxscript", "tensorrt", "triton"}  # pip-only optional extras
+              "onnx", "onnxscript", "tensorrt", "triton"}  # pip-only optional extras
 
 
 def _calls(tree: ast.AST, name: str):
