@@ -62,6 +62,28 @@ def test_wrong_depth_unit_is_found_with_its_scale(frames, factor):
         r.raise_if_inconsistent()
 
 
+def translations_times(k):
+    """Poses whose translations are k times too large: a trajectory in mm (1000) or cm (100)."""
+    def fn(p):
+        out = p.copy()
+        out[:3, 3] *= k
+        return out
+    return fn
+
+
+@pytest.mark.parametrize("k, unit", [(1000.0, "millimetres"), (100.0, "centimetres")])
+def test_a_trajectory_in_mm_or_cm_is_named_not_a_depth_unit(frames, k, unit):
+    """Translations x1000 fit depth x1000 as well as depth x0.001 fits the poses: the depth fix
+    (--depth-scale 5 for TUM) takes a plausible room-sized depth to kilometres, beyond the
+    map's 16-bit depth format, and the build then fails on that. The trajectory is named."""
+    r = check_keyframes(records(frames, translations_times(k)), CFG, depth_units_per_m=5000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "trajectory_unit", r.message
+    assert f"translations are in {unit} read as metres" in r.message
+    assert f"x{k:.0f} the size the depth fits" in r.message
+    assert f"divide tx ty tz by {k:.0f})" in r.fix and r.fix in r.message
+    assert "--depth-scale" not in r.message and "\n" not in r.message
+
+
 @pytest.mark.parametrize("pose_fn, cause", [
     (invert_pose, "inverted_poses"),
     (quaternion_read_as_xyzw, "quaternion_wxyz"),
@@ -266,7 +288,9 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
     cause = diag._diagnose(views, {}, None, [], depth_units_per_m=1000.0)
     assert checked[:2] == [4.0, 5.0]
     assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
-    assert "--depth-scale 5000 " in cause.fix and "0.2 mm (TUM)" in cause.what
+    assert "--depth-scale 5000 " in cause.fix
+    assert ("(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.2 mm (TUM))"
+            in cause.what)
 
 
 def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypatch):
