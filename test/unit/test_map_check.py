@@ -84,6 +84,47 @@ def test_a_trajectory_in_mm_or_cm_is_named_not_a_depth_unit(frames, k, unit):
     assert "--depth-scale" not in r.message and "\n" not in r.message
 
 
+def unmatchable(recs):
+    """The records with images of independent noise: no ORB match, only depth can compare."""
+    rng = np.random.default_rng(0)
+    return [dataclasses.replace(r, rgb=rng.integers(0, 256, r.rgb.shape, np.uint8))
+            for r in recs]
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_a_trajectory_in_mm_whose_keyframes_do_not_overlap_is_refused(frames, stamped):
+    """A short sequence with poses in mm: keyframes ~300 "m" apart share no view, so nothing
+    could be compared and the map was written "not checked" (localize then reported errors of
+    kilometres). Steps 150x the 2 m depth at 1500 m/s are millimetres; without stamps (no
+    speed) 150x could be centimetres as well, and both are named."""
+    stamps = None if stamped else [0] * len(frames)
+    recs = unmatchable(records(frames, translations_times(1000.0), stamps=stamps))
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "trajectory_unit", r.message
+    assert r.message.startswith("map inconsistent: no neighbouring keyframes overlap or match: "
+                                "the poses move the camera a median 302 m per keyframe ")
+    assert ("(1.51e+03 m/s) while its depth is a median 1.9 m" in r.message) == stamped
+    if stamped:
+        assert "translations are in millimetres read as metres" in r.message
+        assert r.fix.endswith("(divide tx ty tz by 1000)") and r.depth_factor == 0.001
+    else:
+        assert "translations are in millimetres or centimetres read as metres" in r.message
+        assert r.fix.endswith("(divide tx ty tz by 1000 for mm, by 100 for cm)")
+    with pytest.raises(MapConsistencyError, match="likely cause: the trajectory's"):
+        r.raise_if_inconsistent()
+
+
+@pytest.mark.parametrize("k, step_ns", [(1000.0, 100_000_000_000), (1.0, 200_000_000)])
+def test_keyframes_that_do_not_overlap_at_a_plausible_speed_stay_unchecked(frames, k, step_ns):
+    """300 m steps 100 s apart (3 m/s), and every 4th keyframe of the clean walk (metre steps
+    at 1.5 m/s): nothing says the poses are wrong, the map is only "not checked", as before."""
+    stamps = [step_ns * i for i in range(len(frames))]
+    recs = unmatchable(records(frames, translations_times(k), stamps=stamps))
+    r = check_keyframes(recs if k > 1 else recs[::4], CFG)
+    assert r.verdict == UNCHECKED and r.cause == "", r.message
+    assert "no neighbouring keyframes overlap or match" in r.message
+
+
 @pytest.mark.parametrize("pose_fn, cause", [
     (invert_pose, "inverted_poses"),
     (quaternion_read_as_xyzw, "quaternion_wxyz"),

@@ -173,6 +173,48 @@ def _trajectory_unit_words(scale: Optional[float]) -> Tuple[str, str]:
             f"convert the trajectory's (or the TF's) translations to metres ({div})")
 
 
+# Keyframes of a handheld camera or a ground robot move slower than this (m/s) ...
+_MAX_PLAUSIBLE_SPEED_M_S = 10.0
+# ... and, when none overlap, further than this many times their median depth (without stamps
+# to give a speed, the step alone has to be this much further: _FAR_STEP_NO_STAMPS)
+_FAR_STEP, _FAR_STEP_NO_STAMPS = 2.0, 10.0
+
+
+def _implausible_motion(views: List[_View]) -> Optional[Tuple[str, _Cause]]:
+    """When no neighbouring keyframes could be compared: (evidence, cause) if the trajectory is
+    likely in millimetres or centimetres, else None. Likely means: the depth as read is
+    plausible (median within `_PLAUSIBLE_MEDIAN_DEPTH_M`) while consecutive keyframes lie a
+    median step of more than `_FAR_STEP` x that depth apart at a median speed above
+    `_MAX_PLAUSIBLE_SPEED_M_S` (stamps increasing on most steps), or, without such stamps, more
+    than `_FAR_STEP_NO_STAMPS` x that depth apart. Millimetres are named when even translations
+    in centimetres would be implausible, else both units."""
+    med, _ = _depth_range_m(views)
+    lo, hi = _PLAUSIBLE_MEDIAN_DEPTH_M
+    if len(views) < 2 or not lo <= med <= hi:
+        return None
+    t = np.array([v.pose[:3, 3] for v in views])
+    steps = np.linalg.norm(np.diff(t, axis=0), axis=1)
+    step = float(np.median(steps))
+    dt = np.diff(np.array([v.stamp_ns for v in views], np.int64)) * 1e-9
+    timed = dt > 0
+    if 2 * int(timed.sum()) >= len(steps):
+        speed = float(np.median(steps[timed] / dt[timed]))
+        if speed <= _MAX_PLAUSIBLE_SPEED_M_S or step <= _FAR_STEP * med:
+            return None
+        pace = f"{step:.3g} m per keyframe ({speed:.3g} m/s)"
+        mm = speed / 100 > _MAX_PLAUSIBLE_SPEED_M_S or step / 100 > _FAR_STEP * med
+    else:
+        if step <= _FAR_STEP_NO_STAMPS * med:
+            return None
+        pace = f"{step:.3g} m per keyframe"
+        mm = step / 100 > _FAR_STEP_NO_STAMPS * med
+    scale = 1000.0 if mm else None
+    what, fix = _trajectory_unit_words(scale)
+    evidence = (f"the poses move the camera a median {pace} while its depth is a median "
+                f"{med:.2g} m")
+    return evidence, _Cause("trajectory_unit", 1.0 / scale if scale else 1.0, what, fix, False)
+
+
 def _describe(name: str, factor: float, confirmed: bool,
               depth_units_per_m: Optional[float],
               depth_m: Tuple[float, float] = (math.nan, math.nan)) -> _Cause:
