@@ -224,6 +224,7 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
 # map check causes (core.map_check ConsistencyReport.cause) in words, for the panel's title
 CAUSE_WORDS = {
     "depth_scale": "depth scale",
+    "trajectory_unit": "trajectory not in metres",
     "inverted_poses": "inverted poses",
     "quaternion_wxyz": "quaternions in w x y z order",
     "quaternion_xyzw": "quaternions in x y z w order",

@@ -62,6 +62,69 @@ def test_wrong_depth_unit_is_found_with_its_scale(frames, factor):
         r.raise_if_inconsistent()
 
 
+def translations_times(k):
+    """Poses whose translations are k times too large: a trajectory in mm (1000) or cm (100)."""
+    def fn(p):
+        out = p.copy()
+        out[:3, 3] *= k
+        return out
+    return fn
+
+
+@pytest.mark.parametrize("k, unit", [(1000.0, "millimetres"), (100.0, "centimetres")])
+def test_a_trajectory_in_mm_or_cm_is_named_not_a_depth_unit(frames, k, unit):
+    """Translations x1000 fit depth x1000 as well as depth x0.001 fits the poses: the depth fix
+    (--depth-scale 5 for TUM) takes a plausible room-sized depth to kilometres, beyond the
+    map's 16-bit depth format, and the build then fails on that. The trajectory is named."""
+    r = check_keyframes(records(frames, translations_times(k)), CFG, depth_units_per_m=5000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "trajectory_unit", r.message
+    assert f"translations are in {unit} read as metres" in r.message
+    assert f"x{k:.0f} the size the depth fits" in r.message
+    assert f"divide tx ty tz by {k:.0f})" in r.fix and r.fix in r.message
+    assert "--depth-scale" not in r.message and "\n" not in r.message
+
+
+def unmatchable(recs):
+    """The records with images of independent noise: no ORB match, only depth can compare."""
+    rng = np.random.default_rng(0)
+    return [dataclasses.replace(r, rgb=rng.integers(0, 256, r.rgb.shape, np.uint8))
+            for r in recs]
+
+
+@pytest.mark.parametrize("stamped", [True, False])
+def test_a_trajectory_in_mm_whose_keyframes_do_not_overlap_is_refused(frames, stamped):
+    """A short sequence with poses in mm: keyframes ~300 "m" apart share no view, so nothing
+    could be compared and the map was written "not checked" (localize then reported errors of
+    kilometres). Steps 150x the 2 m depth at 1500 m/s are millimetres; without stamps (no
+    speed) 150x could be centimetres as well, and both are named."""
+    stamps = None if stamped else [0] * len(frames)
+    recs = unmatchable(records(frames, translations_times(1000.0), stamps=stamps))
+    r = check_keyframes(recs, CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "trajectory_unit", r.message
+    assert r.message.startswith("map inconsistent: no neighbouring keyframes overlap or match: "
+                                "the poses move the camera a median 302 m per keyframe ")
+    assert ("(1.51e+03 m/s) while its depth is a median 1.9 m" in r.message) == stamped
+    if stamped:
+        assert "translations are in millimetres read as metres" in r.message
+        assert r.fix.endswith("(divide tx ty tz by 1000)") and r.depth_factor == 0.001
+    else:
+        assert "translations are in millimetres or centimetres read as metres" in r.message
+        assert r.fix.endswith("(divide tx ty tz by 1000 for mm, by 100 for cm)")
+    with pytest.raises(MapConsistencyError, match="likely cause: the trajectory's"):
+        r.raise_if_inconsistent()
+
+
+@pytest.mark.parametrize("k, step_ns", [(1000.0, 100_000_000_000), (1.0, 200_000_000)])
+def test_keyframes_that_do_not_overlap_at_a_plausible_speed_stay_unchecked(frames, k, step_ns):
+    """300 m steps 100 s apart (3 m/s), and every 4th keyframe of the clean walk (metre steps
+    at 1.5 m/s): nothing says the poses are wrong, the map is only "not checked", as before."""
+    stamps = [step_ns * i for i in range(len(frames))]
+    recs = unmatchable(records(frames, translations_times(k), stamps=stamps))
+    r = check_keyframes(recs if k > 1 else recs[::4], CFG)
+    assert r.verdict == UNCHECKED and r.cause == "", r.message
+    assert "no neighbouring keyframes overlap or match" in r.message
+
+
 @pytest.mark.parametrize("pose_fn, cause", [
     (invert_pose, "inverted_poses"),
     (quaternion_read_as_xyzw, "quaternion_wxyz"),
@@ -266,7 +329,9 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
     cause = diag._diagnose(views, {}, None, [], depth_units_per_m=1000.0)
     assert checked[:2] == [4.0, 5.0]
     assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
-    assert "--depth-scale 5000 " in cause.fix and "0.2 mm (TUM)" in cause.what
+    assert "--depth-scale 5000 " in cause.fix
+    assert ("(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.2 mm (TUM))"
+            in cause.what)
 
 
 def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypatch):

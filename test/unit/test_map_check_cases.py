@@ -43,7 +43,8 @@ def test_d405_depth_units_are_found_as_depth_x10(tmp_path):
     assert reports["map_bag_mm"].verdict == CONSISTENT, reports["map_bag_mm"].message
     r = reports["map_bag_d405"]
     assert r.verdict == INCONSISTENT and r.cause == "depth_scale" and r.depth_factor == 10.0
-    assert "--depth-scale 10000" in r.message and "0.1 mm read as 1 mm" in r.message
+    assert "--depth-scale 10000" in r.message
+    assert "(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.1 mm)" in r.message
     assert len(r.bad_keyframes()) >= len(r.keyframes) // 2
 
 

@@ -21,6 +21,10 @@ order, poses of the body frame instead of the REP-103 optical frame) combined wi
 fix, stamps that go backwards (a clock reset or a looped recording) or a few keyframes that disagree
 while the rest agree point to poses interpolated across a discontinuity. When nothing explains
 it, a principal point far from the image centre (a K for another resolution) is named as well.
+A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
+instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,
+a camera that moves faster than 10 m/s and further than twice its median depth per keyframe
+(ten times without stamps) is a trajectory in mm or cm too: refused like an inconsistent map.
 
 Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
 ``report`` (figures and verdict); this module runs them. Everything is computed at
@@ -50,7 +54,7 @@ import cv2
 import numpy as np
 
 from ..config import MapCheckConfig
-from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose
+from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
 from .measure import _keyframe_figures, _match, _measure, _pairs, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -70,7 +74,9 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     ``records`` in recording order; ``depth_units_per_m`` is the raw depth unit the reader used
     (REP-118 16UC1: 1000, TUM: 5000), only to word the ``--depth-scale`` fix. Returns the report;
     raises `InputError` for a record without a finite 4x4 pose. Never raises for disagreement:
-    call `ConsistencyReport.raise_if_inconsistent`.
+    call `ConsistencyReport.raise_if_inconsistent`. Keyframes none of which overlap are
+    ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
+    implausibly far and fast for their depth (metres; speeds from ``stamp_ns``).
     """
     t0 = time.perf_counter()
     thresholds = {"max_depth_residual": cfg.max_depth_residual,
@@ -88,9 +94,17 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     kfs = _keyframe_figures(views, pairs)
     judged = [p for p in pairs if p.ok is not None]
     if not judged:
+        depth = any(v.depth is not None for v in views)
         why = ("fewer than two keyframes" if n < 2 else
-               "no keyframe has depth" if all(v.depth is None for v in views) else
+               "no keyframe has depth" if not depth else
                "no neighbouring keyframes overlap or match")
+        motion = _implausible_motion(views) if n >= 2 and depth else None
+        if motion is not None:  # refused like an inconsistent map: no localization could work
+            evidence, cause = motion
+            return ConsistencyReport(
+                INCONSISTENT, kfs, pairs, f"map inconsistent: {why}: {evidence}; likely cause: "
+                f"{cause.what}; fix: {cause.fix}", cause.name, cause.factor, cause.fix,
+                elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
         return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                  elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
     if all(p.ok for p in judged):

@@ -26,6 +26,13 @@ BODY_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0],
 _NICE_FACTORS = (1000.0, 500.0, 200.0, 100.0, 50.0, 20.0, 10.0, 5.0, 4.0, 2.0, 1.0,
                  0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
 
+# Depth a camera's scene plausibly has, in metres: a median within this range is a room's or a
+# street's. A depth fix that takes the median beyond it, or the top depth beyond what the map's
+# 16-bit depth format holds (65535 at 100 units/m, `keyframes.pixels.depth_to_png`), is not a
+# depth-unit error but a trajectory in another unit (millimetres read as metres).
+_PLAUSIBLE_MEDIAN_DEPTH_M = (0.05, 100.0)
+_MAP_DEPTH_LIMIT_M = 655.35
+
 
 # ---------------------------------------------------------------------------- diagnosis ---
 
@@ -123,26 +130,119 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 continue
             recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
             if all(p.ok is not False for p in recheck):
-                return _describe(name, f, True, depth_units_per_m)
+                return _describe(name, f, True, depth_units_per_m, _depth_range_m(views))
         if (name or nice in _NICE_FACTORS and nice != 1.0) and base is not None and (
                 err < 0.3 * base):
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
-                                 depth_units_per_m)
+                                 depth_units_per_m, _depth_range_m(views))
     return _discontinuity(views, pairs, fallback)
 
 
+def _depth_range_m(views: List[_View]) -> Tuple[float, float]:
+    """(median, max) of the keyframes' valid depth as read, in metres; (nan, nan) without
+    depth."""
+    d = [v.depth[np.isfinite(v.depth)] for v in views if getattr(v, "depth", None) is not None]
+    d = np.concatenate(d) if d else np.zeros(0)
+    return (float(np.median(d)), float(d.max())) if d.size else (math.nan, math.nan)
+
+
+def _trajectory_unit_instead(factor: float, depth_m: Tuple[float, float]) -> bool:
+    """Whether a fitted depth factor (given / true) < 1 is rather the trajectory's unit: the
+    depth as read (``depth_m``: median, max in metres) is plausible, while the depth the fix
+    would make (``/ factor``) is not (median beyond `_PLAUSIBLE_MEDIAN_DEPTH_M`, or max beyond
+    the map's 16-bit depth format, `_MAP_DEPTH_LIMIT_M`)."""
+    med, top = depth_m
+    lo, hi = _PLAUSIBLE_MEDIAN_DEPTH_M
+    if not factor < 1.0 or not lo <= med <= hi:
+        return False
+    return med / factor > hi or top / factor > _MAP_DEPTH_LIMIT_M
+
+
+def _trajectory_unit_words(scale: Optional[float]) -> Tuple[str, str]:
+    """(what, fix) for translations ``scale`` times too large (1000: mm, 100: cm; None: not
+    known) for a trajectory given in metres."""
+    names = {1000.0: "millimetres", 100.0: "centimetres"}
+    if scale in names:
+        unit, div = f"{names[scale]} read as metres", f"divide tx ty tz by {scale:.0f}"
+    elif scale is not None:
+        unit, div = "another unit read as metres", f"divide tx ty tz by {_fmt_factor(scale)}"
+    else:
+        unit, div = ("millimetres or centimetres read as metres",
+                     "divide tx ty tz by 1000 for mm, by 100 for cm")
+    return (f"the trajectory's translations are in {unit}",
+            f"convert the trajectory's (or the TF's) translations to metres ({div})")
+
+
+# Keyframes of a handheld camera or a ground robot move slower than this (m/s) ...
+_MAX_PLAUSIBLE_SPEED_M_S = 10.0
+# ... and, when none overlap, further than this many times their median depth (without stamps
+# to give a speed, the step alone has to be this much further: _FAR_STEP_NO_STAMPS)
+_FAR_STEP, _FAR_STEP_NO_STAMPS = 2.0, 10.0
+
+
+def _implausible_motion(views: List[_View]) -> Optional[Tuple[str, _Cause]]:
+    """When no neighbouring keyframes could be compared: (evidence, cause) if the trajectory is
+    likely in millimetres or centimetres, else None. Likely means: the depth as read is
+    plausible (median within `_PLAUSIBLE_MEDIAN_DEPTH_M`) while consecutive keyframes lie a
+    median step of more than `_FAR_STEP` x that depth apart at a median speed above
+    `_MAX_PLAUSIBLE_SPEED_M_S` (stamps increasing on most steps), or, without such stamps, more
+    than `_FAR_STEP_NO_STAMPS` x that depth apart. Millimetres are named when even translations
+    in centimetres would be implausible, else both units."""
+    med, _ = _depth_range_m(views)
+    lo, hi = _PLAUSIBLE_MEDIAN_DEPTH_M
+    if len(views) < 2 or not lo <= med <= hi:
+        return None
+    t = np.array([v.pose[:3, 3] for v in views])
+    steps = np.linalg.norm(np.diff(t, axis=0), axis=1)
+    step = float(np.median(steps))
+    dt = np.diff(np.array([v.stamp_ns for v in views], np.int64)) * 1e-9
+    timed = dt > 0
+    if 2 * int(timed.sum()) >= len(steps):
+        speed = float(np.median(steps[timed] / dt[timed]))
+        if speed <= _MAX_PLAUSIBLE_SPEED_M_S or step <= _FAR_STEP * med:
+            return None
+        pace = f"{step:.3g} m per keyframe ({speed:.3g} m/s)"
+        mm = speed / 100 > _MAX_PLAUSIBLE_SPEED_M_S or step / 100 > _FAR_STEP * med
+    else:
+        if step <= _FAR_STEP_NO_STAMPS * med:
+            return None
+        pace = f"{step:.3g} m per keyframe"
+        mm = step / 100 > _FAR_STEP_NO_STAMPS * med
+    scale = 1000.0 if mm else None
+    what, fix = _trajectory_unit_words(scale)
+    evidence = (f"the poses move the camera a median {pace} while its depth is a median "
+                f"{med:.2g} m")
+    return evidence, _Cause("trajectory_unit", 1.0 / scale if scale else 1.0, what, fix, False)
+
+
 def _describe(name: str, factor: float, confirmed: bool,
-              depth_units_per_m: Optional[float]) -> _Cause:
+              depth_units_per_m: Optional[float],
+              depth_m: Tuple[float, float] = (math.nan, math.nan)) -> _Cause:
+    """The cause in words: pose convention ``name`` (or "") and depth ``factor`` (given / true
+    depth). A factor < 1 whose fix would make the depth implausible while ``depth_m`` (median,
+    max as read, metres) is plausible is named a trajectory unit (``trajectory_unit``)."""
     what, fix = [], []
     if name:
         what.append(_POSE_FIXES[name][1])
         fix.append(_POSE_FIXES[name][2])
+    if factor != 1.0 and _trajectory_unit_instead(factor, depth_m):
+        scale = 1.0 / factor
+        nice = min(_NICE_FACTORS, key=lambda f: abs(math.log(scale / f)))
+        w, f = _trajectory_unit_words(nice if abs(math.log(scale / nice)) < 0.15 else scale)
+        med, top = depth_m
+        what.append(f"{w}: they are x{_fmt_factor(scale)} the size the depth fits, and the depth "
+                    f"as read is a plausible median {med:.2g} m, whereas scaling the depth to "
+                    f"the poses would take it to {top / factor:.0f} m")
+        fix.append(f)
+        cause = f"{name}+trajectory_unit" if name else "trajectory_unit"
+        return _Cause(cause, factor, "; ".join(what), "; ".join(fix), confirmed)
     if factor != 1.0:
         what.append(f"depth is x{_fmt_factor(factor)} the size the poses fit")
         if depth_units_per_m:
             true_units = depth_units_per_m * factor
-            what[-1] += (f" (a depth unit of {_unit_name(true_units)} read as "
-                         f"{_unit_name(depth_units_per_m)})")
+            what[-1] += (f" (read in units of {_unit_name(depth_units_per_m)}, --depth-scale "
+                         f"{_fmt_factor(depth_units_per_m)}; the poses fit units of "
+                         f"{_unit_name(true_units)})")
             fix.append(f"--depth-scale {_fmt_factor(true_units)} (depth units per metre)")
         else:
             fix.append(f"give depth in the right unit: multiply it by {_fmt_factor(1 / factor)} "
@@ -158,7 +258,7 @@ def _fmt_factor(f: float) -> str:
 
 
 def _unit_name(units_per_m: float) -> str:
-    names = {1.0: "1 m", 100.0: "1 cm", 1000.0: "1 mm", 5000.0: "0.2 mm (TUM)",
+    names = {1.0: "1 m", 10.0: "1 dm", 100.0: "1 cm", 1000.0: "1 mm", 5000.0: "0.2 mm (TUM)",
              10000.0: "0.1 mm", 1e6: "1 um"}
     return names.get(float(units_per_m), f"1/{_fmt_factor(units_per_m)} m")
 
