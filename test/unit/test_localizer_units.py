@@ -23,7 +23,7 @@ from mast3r_ros.core.errors import ConfigError, InputError, MapFormatError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer, position_sigma_m
-from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval
+from mast3r_ros.core.localizer.global_retrieval import GlobalRetrieval, _pooled_index
 from mast3r_ros.core.localizer.matcher_factory import _make_matcher
 from mast3r_ros.core.localizer.query_checks import _checked_pose, _warn_ignored_skew
 from mast3r_ros.core.localizer.results import _match_debug
@@ -190,6 +190,59 @@ def test_skew_shift_is_skew_times_the_farthest_row_over_fy(caplog):
     assert len(_skew_warnings(caplog, _skew_cam(0.5001, **exact))) == 1
 
 
+# --------------------------------------------------------- query camera vs the map ---
+
+def _cam(fx, fy=None, cx=32.0, cy=24.0, w=64, h=48):
+    return CameraIntrinsics(w, h, np.array([[fx, 0, cx], [0, fx if fy is None else fy, cy],
+                                            [0, 0, 1.0]]))
+
+
+def _mismatch_warnings(caplog, loc, *cams):
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.localizer"):
+        for cam in cams:
+            loc._check_query_camera(cam)
+    return [r.getMessage() for r in caplog.records if "query camera" in r.getMessage()]
+
+
+def _camera_loc(kf_map, rows):
+    loc = Localizer(kf_map, _sift())
+    loc._map_cameras = np.array(rows, np.float64)  # (w, h, fx, fy, cx, cy) per map camera
+    return loc
+
+
+def test_camera_mismatch_is_relative_to_fx_and_passes_at_three_percent(kf_map, caplog):
+    loc = _camera_loc(kf_map, [[64, 48, 100.0, 100.0, 32.0, 24.0]])
+    assert not _mismatch_warnings(caplog, loc, _cam(103.0, 103.0))  # 3/100: not beyond 3 %
+    assert len(_mismatch_warnings(caplog, loc, _cam(104.0, 104.0))) == 1  # 103.5: "same" as 103
+    # any one of fx, fy, cx, cy off is enough; cx 4 px of fx 100 is 4 %
+    assert "differs by 4 %" in _mismatch_warnings(caplog, loc, _cam(100.0, cx=36.0))[0]
+    # the same size only: a 48x64 (portrait) camera is not this one
+    assert not _mismatch_warnings(caplog, loc, _cam(150.0, w=48, h=64))
+
+
+def test_camera_mismatch_names_the_closest_map_camera(kf_map, caplog):
+    loc = _camera_loc(kf_map, [[64, 48, 200.0, 200.0, 32.0, 24.0],
+                               [64, 48, 100.0, 100.0, 32.0, 24.0]])
+    (msg,) = _mismatch_warnings(caplog, loc, _cam(110.0))
+    assert "differs by 10 %" in msg and "(closest: fx 100.0, fy 100.0" in msg
+
+
+def test_checked_cameras_are_told_apart_by_size_and_remembered_64_most_recent(kf_map, caplog):
+    loc = _camera_loc(kf_map, [[64, 48, 100.0, 100.0, 32.0, 24.0],
+                               [32, 24, 100.0, 100.0, 32.0, 24.0]])
+    a, b = _cam(120.0), _cam(130.0)
+    assert len(_mismatch_warnings(caplog, loc, a, b, a, b)) == 2  # each once
+    # the same K on a camera of another size is another camera, checked on its own
+    assert len(_mismatch_warnings(caplog, loc, _cam(120.0, w=32, h=24))) == 1
+    # 63 more cameras (fx 1 % apart): `a`, used again in between, is still remembered
+    others = [_cam(140.0 * 1.01 ** k) for k in range(63)]
+    msgs = _mismatch_warnings(caplog, loc, *others[:30], a, *others[30:], a)
+    assert len(msgs) == 63 and len(loc._cameras_checked) == 64
+    # ...while b, the least recently used, has been forgotten: checked (and warned) again
+    assert len(_mismatch_warnings(caplog, loc, b)) == 1
+
+
 # -------------------------------------------------------------- candidates and retries ---
 
 class _StubMatcher:
@@ -328,6 +381,23 @@ def test_keyframe_pose_error_moves_the_camera_rigidly_with_its_keyframe(kf_map):
     np.testing.assert_allclose(cov(0.01, 1.0) - cov(0.0, 0.0), want, atol=1e-7)
 
 
+def test_warmup_leaves_the_matchers_random_stream_as_it_found_it(kf_map):
+    """Later results must not depend on whether the warm-up ran (`Localizer.warmup`)."""
+    loc, _, _ = _stub_loc(kf_map, [0, 1])
+    m = loc.matcher
+    m.rng = np.random.default_rng(5)
+    plain = m.correspond
+
+    def drawing(frame, state, cand, timings):
+        m.rng.random(7)  # as the mast3r matcher's random max_matches subsets
+        return plain(frame, state, cand, timings)
+
+    m.correspond = drawing
+    report = loc.warmup()
+    assert report["keyframe_batches"] == [1, 2] and m.calls == [[0], [0, 1]]
+    np.testing.assert_array_equal(m.rng.random(3), np.random.default_rng(5).random(3))
+
+
 def test_warmup_batches_never_exceed_the_map(kf_map):
     loc = Localizer(kf_map, _sift(max_keyframes=6))
     assert loc.warmup_batches() == [1, 2, 3, 4]
@@ -371,6 +441,69 @@ def test_thumbnail_retrieval_with_the_mast3r_matcher_uses_the_thumbnail(kf_map):
     assert r.method == "thumbnail"
     f = Frame(KeyframeMap.load(kf_map.path).image(2), CAM, 0)
     assert int(r.rank(f, None, 1)[0]) == 2  # the keyframe's own image ranks it first
+
+
+class _Asmk:
+    num_images, nbytes, device = 4, 1e6, "?"
+
+    def __init__(self):
+        self.moved_to = []
+
+    def to(self, device):
+        self.moved_to.append(device)
+
+
+def _asmk_parts(has_index=True):
+    asmk = _Asmk()
+    engine = types.SimpleNamespace(device="cuda:1", identity="ckpt-id")
+    retriever = types.SimpleNamespace(identity="ret-id")
+    asked = []
+
+    def load_asmk(ret_id, eng_id, size):
+        asked.append((ret_id, eng_id, size))
+        return asmk if has_index else None
+
+    kf_map = types.SimpleNamespace(load_asmk=load_asmk, path="m", version=2,
+                                   pooled_index=lambda ident, size: f"pooled {ident} {size}",
+                                   thumbnail_index=lambda: "thumbnails")
+    return kf_map, engine, retriever, asmk, asked
+
+
+def test_auto_retrieval_is_asmk_where_the_map_has_its_index_scored_on_the_configured_device():
+    kf_map, engine, retriever, asmk, asked = _asmk_parts()
+    r = GlobalRetrieval(kf_map, _Named("mast3r"), RetrievalConfig(), engine, 384, retriever)
+    assert r.method == "asmk" and r.asmk is asmk and asked == [("ret-id", "ckpt-id", 384)]
+    assert asmk.moved_to == ["cuda:1"]  # device 'auto': the engine's
+    r = GlobalRetrieval(kf_map, _Named("mast3r"), RetrievalConfig(device="cpu"), engine, 384,
+                        retriever)
+    assert asmk.moved_to == ["cuda:1", "cpu"]
+
+
+def test_asmk_without_an_engine_or_index_falls_back_to_pooled_from_the_map(caplog):
+    kf_map, engine, retriever, asmk, _ = _asmk_parts(has_index=False)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.localizer"):
+        r = GlobalRetrieval(kf_map, _Named("mast3r"), RetrievalConfig(method="asmk"), engine,
+                            512, retriever)
+    assert r.method == "pooled" and "has no ASMK index" in caplog.text
+    assert r.index == "pooled ckpt-id 512"  # a v2 map's own pooled index for this checkpoint
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.localizer"):
+        r = GlobalRetrieval(kf_map, _Named("sift"), RetrievalConfig(method="asmk"), None, 512,
+                            retriever)
+    assert r.method == "thumbnail" and "needs the mast3r matcher" in caplog.text
+    assert r.index == "thumbnails"
+
+
+def test_pooled_index_comes_from_a_v2_map_else_from_the_matcher():
+    desc = np.eye(3, 8, dtype=np.float32)
+    engine = types.SimpleNamespace(identity="ck")
+    v2 = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: ("map", ident, size))
+    assert _pooled_index(v2, _Named("mast3r", desc), engine, 224) == ("map", "ck", 224)
+    v1 = types.SimpleNamespace(version=1, pooled_index=lambda ident, size: ("map", ident, size))
+    built = _pooled_index(v1, _Named("mast3r", desc), engine, 224)
+    assert built != ("map", "ck", 224) and int(built.search(desc[2], 1)[0]) == 2
+    none = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: None)
+    assert int(_pooled_index(none, _Named("mast3r", desc), engine, 224).search(desc[1], 1)[0]) == 1
 
 
 # -------------------------------------------------------------------- matcher factory ---
@@ -434,13 +567,13 @@ def test_device_cache_capacity_is_mib_and_counts_the_stored_bytes():
     assert enc.cached_bytes == 2 * one and enc.uploads == 2
     # a cache of exactly two keyframes holds two, not one
     two = KeyframeEncodings(_Lazy(recs), "cpu", "m", device_cache_mb=2 * one / 2 ** 20)
-    two[0], two[1], two[0], two[1]
+    two[0], two[1], two[1], two[0]
     assert two.uploads == 2 and two.cached_bytes == 2 * one
-    two[2]  # evicts the least recently used (0), keeps 1
+    two[2]  # evicts the least recently used (1; 0 was used last), keeps 0
     assert two.cached_bytes == 2 * one
-    two[1]
-    assert two.uploads == 3
     two[0]
+    assert two.uploads == 3
+    two[1]
     assert two.uploads == 4
     # one keyframe exactly fills a cache of its size
     exact = KeyframeEncodings(_Lazy(recs), "cpu", "m", device_cache_mb=one / 2 ** 20)
