@@ -233,6 +233,8 @@ def test_checked_cameras_are_told_apart_by_size_and_remembered_64_most_recent(kf
                                [32, 24, 100.0, 100.0, 32.0, 24.0]])
     a, b = _cam(120.0), _cam(130.0)
     assert len(_mismatch_warnings(caplog, loc, a, b, a, b)) == 2  # each once
+    # a K within 0.5 % of fx of a checked one (a driver's jitter) is that camera: 0.4 of 120
+    assert not _mismatch_warnings(caplog, loc, _cam(120.4))
     # the same K on a camera of another size is another camera, checked on its own
     assert len(_mismatch_warnings(caplog, loc, _cam(120.0, w=32, h=24))) == 1
     # 63 more cameras (fx 1 % apart): `a`, used again in between, is still remembered
@@ -325,6 +327,15 @@ def test_a_failed_prior_is_not_retried_but_a_failed_hint_is(kf_map):
     loc.matcher.calls.clear()
     r = loc.localize(f, hint=kf_map.poses()[3])  # the same as a hint: retrieval's 1, 0 work
     assert loc.matcher.calls == [[3, 2], [1, 0]] and r.success, r.reason
+
+
+def test_the_jump_gate_reads_the_callers_prior_not_the_hint(kf_map):
+    loc, f, pose = _stub_loc(kf_map, [1, 2], gates=GateConfig(min_inliers=10, max_jump_m=0.2,
+                                                              max_position_sigma_m=0.0))
+    shifted = pose @ make_pose(np.eye(3), [0.3, 0.0, 0.0])
+    r = loc.localize(f, prior=shifted)
+    assert not r.success and r.reason.startswith("jump from the prior too large (0.30 m > 0.20 m)")
+    assert loc.localize(f, hint=shifted).success
 
 
 def test_a_retry_with_the_same_candidates_is_not_run_and_keeps_the_first_reason(kf_map):
