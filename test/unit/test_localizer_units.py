@@ -417,6 +417,20 @@ def test_warmup_batches_never_exceed_the_map(kf_map):
     assert loc.warmup_batches() == [1, 2]  # the first count of each padded size
 
 
+def test_matching_only_warmup_runs_the_counts_the_padding_grouped_away(kf_map, monkeypatch):
+    """With CUDA-graph matching one graph per keyframe count: the counts whose frames the
+    warm-up did not run (padded into a larger batch) are matched once more, and only those."""
+    from mast3r_ros.core.matchers import fixed_matching
+
+    loc = Localizer(kf_map, _sift(max_keyframes=4))
+    loc.matcher = types.SimpleNamespace(cfg=types.SimpleNamespace(cuda_graph=True))
+    loc.engine = types.SimpleNamespace(device="cuda", close=lambda: None)
+    monkeypatch.setattr(fixed_matching, "uses_cuda_graphs", lambda cfg, device: True)
+    assert loc._matching_only_batches([1, 4]) == [2, 3]
+    monkeypatch.setattr(fixed_matching, "uses_cuda_graphs", lambda cfg, device: False)
+    assert loc._matching_only_batches([1, 4]) == []
+
+
 # ------------------------------------------------------------------- global retrieval ---
 
 class _Named:
