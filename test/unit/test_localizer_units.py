@@ -613,6 +613,13 @@ def test_device_cache_indexing_negative_and_slices():
     assert enc[2] is a and enc.uploads == 1  # -1 is keyframe 2, one cache entry
     assert [e is enc[i] for i, e in zip((0, 2), enc[0:3:2])] == [True, True]
     assert len(enc[1:]) == 2
+    # out of range is an IndexError, as for a list-backed (v1) map: -4 of 3 was keyframe 2
+    for bad in (-4, 3):
+        with pytest.raises(IndexError):
+            enc[bad]
+        with pytest.raises(IndexError):
+            KeyframeEncodings(list(recs), "cpu", "m")[bad]
+    assert enc.uploads == 3  # keyframes 0, 1, 2 once each; nothing for the bad indices
 
 
 def test_an_encoding_without_its_fields_is_a_map_error():
