@@ -74,7 +74,11 @@ class KeyframeEncodings(Sequence):
             return [self[j] for j in range(*i.indices(len(self)))]
         if self._eager is not None:
             return self._eager[i]
-        i = int(i) % len(self) if i < 0 else int(i)
+        n = len(self)
+        j = int(i) + n if i < 0 else int(i)
+        if not 0 <= j < n:  # as a list: -n..n-1 (a wrapped -n-1 was keyframe n-1, silently)
+            raise IndexError(f"keyframe index {i} out of range for {n} keyframes")
+        i = j
         hit = self._cache.get(i)
         if hit is not None:
             self._cache.move_to_end(i)
