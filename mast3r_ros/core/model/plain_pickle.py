@@ -6,12 +6,17 @@ passed as a checkpoint, or any ``pickle.dump`` of plain data: neither is "possib
 and the message should say what the file is and where it goes. It is read with the codebook's
 array-only unpickler (`asmk.unpickle`: numpy arrays and plain containers, nothing else is
 resolved, nothing is run); a pickle naming any other global is left to the caller's refusal.
+`archive_args` reads the ``args`` of a torch.save archive without its tensors (which kind of
+checkpoint a file is, cheaply).
 """
 
 from __future__ import annotations
 
+import argparse
+import collections
+import pickle
 import zipfile
-from typing import Optional
+from typing import Any, Optional
 
 import torch
 
@@ -54,3 +59,40 @@ def describe_plain_pickle(path: str, what: str) -> Optional[str]:
             f"{what} (torch.save writes a zip archive): give the {what} .pth file (README: "
             "'Model weights')")
 
+
+
+class _ArgsOnlyUnpickler(pickle.Unpickler):
+    """Reads a torch.save archive's ``data.pkl`` without its tensors: storages are not loaded
+    (persistent ids give None), tensor rebuilds give None, ``argparse.Namespace`` and plain
+    containers are built, and any other global is refused. Nothing in the file is run."""
+
+    _STUB = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+             ("torch._utils", "_rebuild_parameter_with_state")}
+
+    def find_class(self, module, name):
+        if (module, name) == ("argparse", "Namespace"):
+            return argparse.Namespace
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) in self._STUB or (module == "torch" and name.endswith("Storage")):
+            return lambda *a, **k: None
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is not read")
+
+    def persistent_load(self, pid):
+        return None
+
+
+def archive_args(path: str) -> Any:
+    """The ``args`` entry of a ``torch.save`` zip archive holding ``{'model', 'args'}``, read
+    from its ``data.pkl`` alone (the tensors are not read: cheap for a 2 GB network file);
+    None for anything else, an unreadable file included."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(names) != 1:
+                return None
+            with zf.open(names[0]) as fh:
+                obj = _ArgsOnlyUnpickler(fh).load()
+    except Exception:  # noqa: BLE001 - not an archive, or not one we read: no answer
+        return None
+    return obj.get("args") if isinstance(obj, dict) else None
