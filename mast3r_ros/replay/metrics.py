@@ -197,11 +197,12 @@ def format_table(m: Dict[str, Any]) -> str:
                              f"{100 * v['coverage_95']:.0f} % / {d2:.3g} (calibrated: 95 % / "
                              f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")))
     lat = m.get("latency_s", {})
+    timed = m["frames"] - ("latency_first_frame_s" in m)  # a cold first frame is apart
     for k in ("inference", "matching", "pnp", "total"):
         if k in lat:
-            ran = lat[k].get("frames", m["frames"])
+            ran = lat[k].get("frames", timed)
             rows.append((f"latency {k} (median)", f"{1000 * lat[k]['median']:.1f} ms" + (
-                f" (the {ran} frames that reached it)" if ran < m["frames"] else "")))
+                f" (the {ran} frames that reached it)" if ran < timed else "")))
     first = m.get("latency_first_frame_s", {})
     if "total" in first:
         rows.append(("latency total, first frame", f"{1000 * first['total']:.1f} ms (no "

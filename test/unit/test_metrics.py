@@ -133,8 +133,10 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     assert cold["latency_s"]["total"] == {"median": pytest.approx(0.06),
                                           "p90": pytest.approx(0.068), "frames": 3}
     assert cold["latency_first_frame_s"] == {"inference": pytest.approx(4.99), "total": 5.0}
+    table = metrics.format_table(cold)
     assert re.search(r"latency total, first frame +5000\.0 ms \(no warm-up: one-time costs; "
-                     r"left out of the medians\)", metrics.format_table(cold))
+                     r"left out of the medians\)", table)
+    assert re.search(r"latency total \(median\) +60\.0 ms\n", table)  # not "3 frames reached"
     warm = metrics.summarize(res, None)  # warmed up: every frame counts, nothing apart
     assert warm["latency_s"]["total"]["frames"] == 4 and "latency_first_frame_s" not in warm
     assert "first frame" not in metrics.format_table(warm)
