@@ -12,14 +12,11 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import logging
 import math
 from typing import Any, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
-
-log = logging.getLogger(__name__)
 
 LOG_LEVEL_HELP = "logging level on stderr"
 NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
@@ -147,9 +144,6 @@ def offline_warmup(cfg: Config, flag: Optional[bool]) -> Config:
         flag = cfg.localizer.warmup and cfg.localizer.matcher == "mast3r" and (
             m.compile != "none" or m.backend == "tensorrt" or m.device.startswith("cuda")
             or (m.device == "auto" and _cuda_available()))
-        if cfg.localizer.warmup and not flag:
-            log.info("no warm-up (an eager CPU run gains nothing by it; --warmup runs it): the "
-                     "first frame's one-time costs are kept out of the latency medians")
     return dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
                                                                   warmup=bool(flag)))
 

@@ -390,6 +390,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
     dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
+    if not loc.warmup_report:
+        log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
+                 "are kept out of the latency medians")
     try:
         results, gt_poses = _localize_to_file(loc, select_frames(source, stride, max_frames),
                                               os.path.join(out, "results.jsonl"), cfg,
