@@ -36,6 +36,7 @@ from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggr
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import read_torch_archive
+from .model.plain_pickle import archive_args
 
 log = logging.getLogger(__name__)
 
@@ -136,10 +137,32 @@ def _require_checkpoint(path: str) -> None:
             "(README: 'Image retrieval') and pass it with --retrieval-checkpoint")
 
 
+def checkpoint_kind(path: str) -> Optional[str]:
+    """What a ``torch.save`` archive holds, from its ``args`` alone: 'network' (``args.model``
+    is a MASt3R / DUSt3R constructor string), 'retrieval' (the trainingfree head's args, with
+    ``nclusters``), or None (anything else, an unreadable file included: the loaders word
+    those). Tensors are not read, so a 2 GB network file costs little; nothing in the file is
+    run (`plain_pickle.archive_args`)."""
+    args = archive_args(path) if os.path.isfile(path) else None
+    model = getattr(args, "model", None)
+    if isinstance(model, str) and any(n in model for n in ("MASt3R", "DUSt3R", "CroCo")):
+        return "network"
+    return "retrieval" if args is not None and hasattr(args, "nclusters") else None
+
+
+def network_given_as_retrieval(path: str) -> str:
+    """The one-line refusal of a network checkpoint given as the retrieval checkpoint."""
+    return (f"{path} is a MASt3R network checkpoint, not a retrieval head: pass it as "
+            "--checkpoint, and the *_retrieval_trainingfree.pth as --retrieval-checkpoint")
+
+
 def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:
-    """Fail fast (before loading a backbone): both files exist; returns the codebook path."""
+    """Fail fast (before loading a backbone): both files exist and ``checkpoint`` is not the
+    network checkpoint (`checkpoint_kind`); returns the codebook path. Raises CheckpointError."""
     cb = codebook or default_codebook_path(checkpoint)
     _require_checkpoint(checkpoint)
+    if checkpoint_kind(checkpoint) == "network":  # before the codebook, which then is no issue
+        raise CheckpointError(network_given_as_retrieval(checkpoint))
     if not os.path.isfile(cb):
         if codebook is None and not os.path.basename(checkpoint).endswith(
                 "_retrieval_trainingfree.pth"):
@@ -273,9 +296,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
                               "(argparse.Namespace): not a MASt3R retrieval checkpoint")
     network = getattr(obj["args"], "model", None)
     if isinstance(network, str) and ("MASt3R" in network or "DUSt3R" in network):
-        raise CheckpointError(f"{path} is a MASt3R network checkpoint, not a retrieval head: "
-                              "pass it as --checkpoint, and the *_retrieval_trainingfree.pth "
-                              "as --retrieval-checkpoint")
+        raise CheckpointError(network_given_as_retrieval(path))
     spec = spec_from_args(obj["args"], path)
     head = RetrievalHead(spec, enc_dim)
     sd = _state_dict_for_head(head, obj["model"], path)
@@ -391,4 +412,4 @@ class AsmkRetriever:
 
 __all__ = ["RetrievalSpec", "RetrievalHead", "LocalFeatures", "load_retrieval_head",
            "spec_from_args", "default_codebook_path", "local_features_numpy",
-           "AsmkRetriever", "check_retrieval_files"]
+           "AsmkRetriever", "check_retrieval_files", "checkpoint_kind"]

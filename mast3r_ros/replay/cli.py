@@ -31,8 +31,10 @@ from .cli_options import (
     _config_options,
     _open,
     _source_options,
+    add_warmup_option,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
+    offline_warmup,
     overrides_default,
 )
 
@@ -161,6 +163,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     p.add_argument("--global-only", action="store_true",
                    help="never use the previous pose as a prior (retrieval for every frame)")
+    add_warmup_option(p)
     p.set_defaults(func=cmd_localize)
 
 
@@ -169,7 +172,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .metrics import format_table
     from .pipeline import RUN_FILES, RUN_OUTPUTS, run_localization
 
-    cfg = load_config(args)
+    cfg = offline_warmup(load_config(args), args.warmup)
     map_path = _map_path(args.map, cfg, args.params)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
@@ -254,6 +257,7 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="image height in pixels")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the rendered scene's texture and path")
+    add_warmup_option(p)
     p.set_defaults(func=cmd_demo)
 
 
@@ -270,6 +274,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
         note = ("note: no checkpoint configured, so this demo runs the weight-free SIFT "
                 "baseline; pass --checkpoint PATH (see README: 'Model weights') for MASt3R")
     cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher=matcher))
+    cfg = offline_warmup(cfg, args.warmup)
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
                                       args.seed, overwrite=args.overwrite)
     head = f"demo ({cfg.localizer.matcher}): map {map_path}, results in {run}"

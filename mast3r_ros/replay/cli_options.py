@@ -11,6 +11,7 @@ opened as a frame source (`_open`), and the help formatter and help texts of eve
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from typing import Any, Dict, Optional
 
@@ -116,6 +117,46 @@ def load_config(args: argparse.Namespace) -> Config:
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}
     return config_from_params(over, where="command line", base=cfg)
+
+
+WARMUP_HELP = ("run the node's warm-up (one frame through the whole path per keyframe-batch "
+               "size) before the first frame. Default: only where it pays for an offline run, "
+               "the mast3r matcher compiled (compile), on TensorRT or on CUDA; never with "
+               "--params' warmup: false. Without it the first frame's one-time costs are kept "
+               "out of the latency figures (metrics.json: latency_first_frame_s)")
+
+
+def add_warmup_option(p: argparse.ArgumentParser) -> None:
+    """--warmup / --no-warmup (None when neither: `offline_warmup` decides)."""
+    p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help=WARMUP_HELP)
+
+
+def offline_warmup(cfg: Config, flag: Optional[bool]) -> Config:
+    """``cfg`` with ``localizer.warmup`` as the offline commands (localize, demo) run it.
+
+    The warm-up exists for the node: its first live frame must not be the slow one. An offline
+    run has no live frame; there the warm-up only pays where the one-time costs are large and
+    would otherwise land mid-run (a compiled or TensorRT engine compiling a new keyframe-batch
+    size, CUDA kernels and autotuning): the mast3r matcher with ``model.compile`` set, the
+    TensorRT backend, or a CUDA device ('auto' included when CUDA is available). On an eager CPU
+    run it costs a frame per keyframe-batch size (minutes with 512 inputs on a loaded machine)
+    and saves nothing. ``flag`` (--warmup / --no-warmup) overrides; ``warmup: false`` in the
+    parameter file keeps it off. The node is not affected (it reads its parameters as they
+    are)."""
+    if flag is None:
+        m = cfg.model
+        flag = cfg.localizer.warmup and cfg.localizer.matcher == "mast3r" and (
+            m.compile != "none" or m.backend == "tensorrt" or m.device.startswith("cuda")
+            or (m.device == "auto" and _cuda_available()))
+    return dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
+                                                                  warmup=bool(flag)))
+
+
+def _cuda_available() -> bool:
+    import torch  # here: this module imports nothing heavy
+
+    return bool(torch.cuda.is_available())
 
 
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:

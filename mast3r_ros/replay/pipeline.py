@@ -390,6 +390,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
     dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
+    if not loc.warmup_report:
+        log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
+                 "are kept out of the latency medians")
     try:
         results, gt_poses = _localize_to_file(loc, select_frames(source, stride, max_frames),
                                               os.path.join(out, "results.jsonl"), cfg,
@@ -402,7 +405,8 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
-    return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path)
+    return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
+                     warmed_up=bool(loc.warmup_report))
 
 
 def _keep_partial(tmp: str, out: str) -> None:
@@ -424,18 +428,21 @@ def _keep_partial(tmp: str, out: str) -> None:
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
-              kf_poses: np.ndarray, map_path: str = "") -> Dict[str, Any]:
+              kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True
+              ) -> Dict[str, Any]:
     """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
 
     ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
-    against (metrics.json's "map", first; left out when empty).
+    against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
+    first frame out of the latency statistics (`metrics.summarize`).
     """
     ok = [r for r in results if r.success]
     write_tum_trajectory(os.path.join(out, "trajectory.tum"),
                          np.array([r.stamp_ns for r in ok], dtype=np.int64),
                          np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
     gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
-    metrics = {"map": map_path, **summarize(results, gt)} if map_path else summarize(results, gt)
+    summary = summarize(results, gt, warmed_up)
+    metrics = {"map": map_path, **summary} if map_path else summary
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     est = np.full((len(results), 3), np.nan)
     for i, r in enumerate(results):

@@ -15,7 +15,7 @@ from typing import List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import CheckpointError, InputError
 from ..core.fileio import atomic_folder, check_output_folder
 from ..core.model.preprocess import load_rgb
 from ..core.pairing import make_pairs, random_start
@@ -52,12 +52,20 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     CheckpointError.
     """
     from ..core.model.engine import resolve_device
-    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files
+    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files, checkpoint_kind
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     device = str(resolve_device(device))
+    if checkpoint_kind(checkpoint) == "retrieval":  # before the codebook check, which then
+        swapped = checkpoint_kind(retrieval_checkpoint) == "network"  # is no issue
+        raise CheckpointError(
+            f"{checkpoint} is a MASt3R retrieval checkpoint, not the network"
+            + (f", and {retrieval_checkpoint} is the network: the two checkpoints are swapped; "
+               f"pass it as --retrieval-checkpoint, and {retrieval_checkpoint} as --checkpoint"
+               if swapped else ": pass it as --retrieval-checkpoint, and the MASt3R network "
+               ".pth as --checkpoint"))
     codebook = check_retrieval_files(retrieval_checkpoint, codebook)
     engine = _engine(checkpoint, device)
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,

@@ -223,6 +223,33 @@ def test_refusal_names_the_unpicklers_reason_not_torchs_advice(tmp_path):
     assert "global" in reason.lower() and "PyTorch 2.6" not in reason, reason
 
 
+@pytest.mark.parametrize("protocol", [2, 4])
+def test_harmless_plain_pickle_is_named_not_called_crafted(tmp_path, protocol):
+    """The ASMK codebook .pkl (or any pickle.dump of plain data) given as a checkpoint says what
+    it is and where it goes, with no talk of crafted code; the file is still not loaded."""
+    import numpy as np
+
+    from retrieval_test_utils import write_codebook
+
+    cb = write_codebook(str(tmp_path / "x_retrieval_codebook.pkl"),
+                        np.eye(4, 8, dtype=np.float32), protocol=protocol)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(cb)
+    text = _one_line(err)
+    assert text.startswith(f"{cb}: this is an ASMK codebook (a plain pickle), not a PyTorch "
+                           "checkpoint: pass it as --codebook"), text
+    assert "crafted" not in text and "refused" not in text
+    plain = tmp_path / "plain.pkl"
+    with open(plain, "wb") as fh:
+        pickle.dump({"a": 1}, fh, protocol=protocol)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(plain))
+    text = _one_line(err)
+    assert text.startswith(f"{plain}: a plain Python pickle (pickle.dump of a dict), not a "
+                           "PyTorch checkpoint"), text
+    assert "crafted" not in text and "refused" not in text and "codebook" not in text
+
+
 def test_truncated_plain_pickle_is_truncated_not_refused(tmp_path, tiny):
     """A plain pickle.dump file cut short fails in torch's weights-only reader exactly as a
     whole one does ('Unsupported operand'): only a whole pickle is called refused."""

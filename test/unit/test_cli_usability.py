@@ -277,3 +277,55 @@ def test_root_namespace_takes_the_block_for_the_node_in_any_namespace(tmp_path):
                         + _block("/**", tf_publish_rate=3.0))
     with pytest.raises(ConfigError, match=r"no block for '/mast3r_localizer'"):
         load_config_yaml(only_star, namespace="/")
+
+
+def test_offline_runs_warm_up_only_where_it_pays(monkeypatch):
+    """The warm-up is for the node's first live frame; an offline eager CPU run skipped nothing
+    by it and spent 195 s on it (a loaded machine, 512, tiny net). localize/demo run it for a
+    compiled or TensorRT engine or CUDA; --warmup / --no-warmup decide; the node's default is
+    unchanged."""
+    from mast3r_ros.core.config import Config, config_from_params
+    from mast3r_ros.replay import cli_options
+    from mast3r_ros.replay.cli import build_parser
+    from mast3r_ros.replay.cli_options import offline_warmup
+
+    assert Config().localizer.warmup is True  # the node keeps warming up
+
+    def cfg(**params):
+        return config_from_params({"matcher": "mast3r", "device": "cpu", **params},
+                                  where="test")
+
+    def warm(c, flag=None):
+        return offline_warmup(c, flag).localizer.warmup
+
+    monkeypatch.setattr(cli_options, "_cuda_available", lambda: False)
+    assert not warm(cfg()) and warm(cfg(), True)
+    assert not warm(cfg(matcher="sift")) and not warm(cfg(device="auto"))
+    assert warm(cfg(compile="default")) and not warm(cfg(compile="default"), False)
+    assert not warm(cfg(compile="default", warmup=False))  # the parameter file's false holds
+    monkeypatch.setattr(cli_options, "_cuda_available", lambda: True)
+    assert warm(cfg(device="auto")) and warm(cfg(device="cuda:0"))
+    for cmd in (["localize", "src", "--map", "m", "--out", "o"], ["demo"]):
+        assert build_parser().parse_args(cmd).warmup is None
+        assert build_parser().parse_args(cmd + ["--warmup"]).warmup is True
+        assert build_parser().parse_args(cmd + ["--no-warmup"]).warmup is False
+
+
+def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, capsys):
+    """`localize --matcher mast3r --device cpu` (the query-aspect-ratio case's command) runs
+    with warmup off, whatever the Config default; --warmup turns it on."""
+    from mast3r_ros.replay import cli, metrics, pipeline
+
+    seen = []
+
+    def run(source, map_path, out, cfg, **kw):
+        seen.append(cfg.localizer.warmup)
+        return metrics.summarize([], None)
+
+    monkeypatch.setattr(cli, "_open", lambda args, cfg: None)
+    monkeypatch.setattr(pipeline, "run_localization", run)
+    monkeypatch.setattr(cli, "no_groundtruth_hint", lambda *a: "")
+    base = ["localize", "q", "--map", "m", "--out", str(tmp_path / "run"), "--matcher",
+            "mast3r", "--checkpoint", "ck.pth", "--device", "cpu"]
+    assert main(base) == 0 and main(base + ["--warmup"]) == 0
+    assert seen == [False, True]

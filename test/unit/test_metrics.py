@@ -119,3 +119,26 @@ def test_stage_latency_is_over_the_frames_that_ran_the_stage():
     table = metrics.format_table(metrics.summarize(res, None))
     assert re.search(r"latency pnp \(median\) +4\.0 ms \(the 3 frames that reached it\)", table)
     assert re.search(r"latency total \(median\) +62\.0 ms\n", table)
+
+
+def test_first_frame_left_out_of_latency_when_no_warmup_ran():
+    """Without the warm-up (the offline CLI's default on CPU) the first frame pays the one-time
+    costs: it is reported alone, not folded into the median / p90."""
+    res = []
+    for i, total in enumerate((5.0, 0.06, 0.07, 0.06)):
+        r = LocalizationResult(True, i, np.eye(4), None)
+        r.timings_s = {"inference": total - 0.01, "total": total}
+        res.append(r)
+    cold = metrics.summarize(res, None, warmed_up=False)
+    assert cold["latency_s"]["total"] == {"median": pytest.approx(0.06),
+                                          "p90": pytest.approx(0.068), "frames": 3}
+    assert cold["latency_first_frame_s"] == {"inference": pytest.approx(4.99), "total": 5.0}
+    table = metrics.format_table(cold)
+    assert re.search(r"latency total, first frame +5000\.0 ms \(no warm-up: one-time costs; "
+                     r"left out of the medians\)", table)
+    assert re.search(r"latency total \(median\) +60\.0 ms\n", table)  # not "3 frames reached"
+    warm = metrics.summarize(res, None)  # warmed up: every frame counts, nothing apart
+    assert warm["latency_s"]["total"]["frames"] == 4 and "latency_first_frame_s" not in warm
+    assert "first frame" not in metrics.format_table(warm)
+    one = metrics.summarize(res[:1], None, warmed_up=False)  # a single frame is all there is
+    assert one["latency_s"]["total"]["frames"] == 1 and "latency_first_frame_s" not in one

@@ -69,3 +69,29 @@ def test_retrieve_bad_inputs_exit_2(paths, tmp_path, capsys):
     err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
     assert len(err) == 1 and "is a folder, not an image file" in err[0], err
     assert not (tmp_path / "o" / "similarity.npy").exists()
+
+
+def test_retrieve_checkpoints_swapped_without_codebook_say_so(paths, tmp_path, capsys):
+    """Without --codebook, the swapped checkpoints were reported as 'no codebook given for
+    <the network .pth>'; the file kinds are told first (from the archives' args, no tensors)."""
+    imgs, net, rt = paths
+    rt_ckpt = str(rt / "ckpt.pth")
+
+    def error(checkpoint, retrieval):
+        assert main(["retrieve", *imgs[:2], "--checkpoint", checkpoint, "--retrieval-checkpoint",
+                     retrieval, "--out", str(tmp_path / "o")]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+        assert len(err) == 1 and "no codebook given" not in err[0], err
+        return err[0]
+
+    assert error(rt_ckpt, net) == (
+        f"mast3r-ros retrieve: error: {rt_ckpt} is a MASt3R retrieval checkpoint, not the "
+        f"network, and {net} is the network: the two checkpoints are swapped; pass it as "
+        f"--retrieval-checkpoint, and {net} as --checkpoint")
+    assert error(net, net).startswith(
+        f"mast3r-ros retrieve: error: {net} is a MASt3R network checkpoint, not a retrieval "
+        "head: pass it as --checkpoint")
+    assert error(rt_ckpt, rt_ckpt).startswith(
+        f"mast3r-ros retrieve: error: {rt_ckpt} is a MASt3R retrieval checkpoint, not the "
+        "network: pass it as --retrieval-checkpoint")
+    assert not (tmp_path / "o").exists()

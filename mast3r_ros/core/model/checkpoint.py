@@ -41,6 +41,7 @@ import torch
 
 from ..errors import CheckpointError
 from .network import AsymmetricMASt3R, ModelSpec
+from .plain_pickle import describe_plain_pickle
 
 log = logging.getLogger(__name__)
 
@@ -276,7 +277,9 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
     or instructions a torch.save checkpoint never holds, e.g. a plain ``pickle.dump`` file), else
     ``{path}: cannot read the {what} ({size}, {reason}); the file is truncated or not a
     checkpoint: download or copy it again`` (empty, cut short, not a torch.save archive, or any
-    reader error; torch's whole text goes to the debug log). Nothing in the file is run."""
+    reader error; torch's whole text goes to the debug log). A plain ``pickle.dump`` of harmless
+    data (the ASMK codebook, a dict) is named as such instead (`plain_pickle`: "this is the ASMK
+    codebook ..., pass it as --codebook"). Nothing in the file is run."""
     size = os.path.getsize(path)
     if size == 0:
         raise CheckpointError(f"{path}: cannot read the {what} (empty file, 0 bytes); the file "
@@ -285,10 +288,16 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
         return load_torch_file(path, force_restricted)
     except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
         log.debug("%s: torch.load failed: %s", path, e)
+        plain = describe_plain_pickle(path, what)  # e.g. the codebook: say what it is
+        if plain:
+            raise CheckpointError(f"{path}: {plain}") from None
         if _is_refusal(e, path):
+            kind = "" if zipfile.is_zipfile(path) else (
+                "is a plain pickle, not a torch.save zip archive, and ")
             raise CheckpointError(f"{path}: refused to unpickle ({_reader_reason(e)}): the file "
-                                  "holds objects outside a plain checkpoint (torch's weights-only "
-                                  f"load failed; nothing in it was run). {refusal}") from None
+                                  f"{kind}holds objects outside a plain checkpoint (torch's "
+                                  f"weights-only load failed; nothing in it was run). {refusal}"
+                                  ) from None
         raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
                               f"{_reader_reason(e)}); the file is truncated or not a "
                               "checkpoint: download or copy it again") from None

@@ -1,0 +1,98 @@
+"""What a plain ``pickle.dump`` file handed over as a checkpoint is, for the error message.
+
+``torch.save`` writes a zip archive; a file that is instead one whole pickle stream is not a
+PyTorch checkpoint at all. The usual one is the ASMK codebook ``*_retrieval_codebook.pkl``
+passed as a checkpoint, or any ``pickle.dump`` of plain data: neither is "possibly crafted",
+and the message should say what the file is and where it goes. It is read with the codebook's
+array-only unpickler (`asmk.unpickle`: numpy arrays and plain containers, nothing else is
+resolved, nothing is run); a pickle naming any other global is left to the caller's refusal.
+`archive_args` reads the ``args`` of a torch.save archive without its tensors (which kind of
+checkpoint a file is, cheaply).
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import pickle
+import zipfile
+from typing import Any, Optional
+
+import torch
+
+
+def _plain_contents(path: str):
+    """(True, object) when ``path`` is one whole pickle of plain data (dicts, lists, numbers,
+    strings, numpy arrays); (False, None) otherwise (a zip archive, a stream cut short or not a
+    pickle, a pickle naming other globals, or a legacy torch.save file)."""
+    from ..asmk.unpickle import _ArrayOnlyUnpickler
+
+    if zipfile.is_zipfile(path):
+        return False, None
+    try:
+        with open(path, "rb") as fh:
+            obj = _ArrayOnlyUnpickler(fh).load()
+    except Exception:  # noqa: BLE001 - refused, cut short or foreign: not plain data
+        return False, None
+    if isinstance(obj, int) and obj == getattr(torch.serialization, "MAGIC_NUMBER", None):
+        return False, None  # the first record of a legacy (non-zip) torch.save file
+    return True, obj
+
+
+def _looks_like_codebook(obj) -> bool:
+    return isinstance(obj, dict) and obj.get("type") == "Codebook" and isinstance(
+        obj.get("state"), dict) and "centroids" in obj["state"]
+
+
+def describe_plain_pickle(path: str, what: str) -> Optional[str]:
+    """The message for a ``what`` (e.g. 'checkpoint', 'retrieval checkpoint') file that is a
+    plain pickle of harmless data, without the path; None when it is not one (then the caller's
+    own wording applies: refusal, truncation). Reads the file; runs nothing in it."""
+    plain, obj = _plain_contents(path)
+    if not plain:
+        return None
+    if _looks_like_codebook(obj):
+        return (f"this is an ASMK codebook (a plain pickle), not a PyTorch {what}: pass it as "
+                "--codebook (retrieve, build-map), with the *_retrieval_trainingfree.pth as "
+                "--retrieval-checkpoint and the MASt3R network .pth as --checkpoint")
+    return (f"a plain Python pickle (pickle.dump of a {type(obj).__name__}), not a PyTorch "
+            f"{what} (torch.save writes a zip archive): give the {what} .pth file (README: "
+            "'Model weights')")
+
+
+
+class _ArgsOnlyUnpickler(pickle.Unpickler):
+    """Reads a torch.save archive's ``data.pkl`` without its tensors: storages are not loaded
+    (persistent ids give None), tensor rebuilds give None, ``argparse.Namespace`` and plain
+    containers are built, and any other global is refused. Nothing in the file is run."""
+
+    _STUB = {("torch._utils", "_rebuild_tensor_v2"), ("torch._utils", "_rebuild_parameter"),
+             ("torch._utils", "_rebuild_parameter_with_state")}
+
+    def find_class(self, module, name):
+        if (module, name) == ("argparse", "Namespace"):
+            return argparse.Namespace
+        if (module, name) == ("collections", "OrderedDict"):
+            return collections.OrderedDict
+        if (module, name) in self._STUB or (module == "torch" and name.endswith("Storage")):
+            return lambda *a, **k: None
+        raise pickle.UnpicklingError(f"global '{module}.{name}' is not read")
+
+    def persistent_load(self, pid):
+        return None
+
+
+def archive_args(path: str) -> Any:
+    """The ``args`` entry of a ``torch.save`` zip archive holding ``{'model', 'args'}``, read
+    from its ``data.pkl`` alone (the tensors are not read: cheap for a 2 GB network file);
+    None for anything else, an unreadable file included."""
+    try:
+        with zipfile.ZipFile(path) as zf:
+            names = [n for n in zf.namelist() if n.endswith("/data.pkl") or n == "data.pkl"]
+            if len(names) != 1:
+                return None
+            with zf.open(names[0]) as fh:
+                obj = _ArgsOnlyUnpickler(fh).load()
+    except Exception:  # noqa: BLE001 - not an archive, or not one we read: no answer
+        return None
+    return obj.get("args") if isinstance(obj, dict) else None
