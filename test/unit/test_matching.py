@@ -681,3 +681,11 @@ def test_invalid_pixel_loses_to_a_worse_valid_one(dist):
         xy1, xy2 = fn(d1, d2, dist=dist, **({"subsample": 1} if fn is fast_reciprocal_matches
                                              else {}))
         assert xy1.tolist() == [[0, 0]] and xy2.tolist() == [[0, 0]], fn
+
+
+def test_bool_pixel_tol_and_an_empty_tensor_of_pairs_are_rejected():
+    d = _random_unit((4, 5, 8), 0)
+    with pytest.raises(ConfigError, match="pixel_tol must be a number >= 0"):
+        fast_reciprocal_matches(d, d, init_xy1=[[1, 2]], pixel_tol=True)  # not 1 pixel
+    with pytest.raises(InputError, match=r"list of \(desc1, desc2\) pairs"):
+        fast_reciprocal_matches_batch(torch.zeros(0, 2, 4, 5, 8))
