@@ -235,3 +235,13 @@ def test_localizer_warms_every_keyframe_count_when_graphs_replay(monkeypatch):
     assert loc._matching_only_batches([1, 3]) == []
     loc.matcher = SimpleNamespace()  # the SIFT matcher: nothing to capture
     assert loc._matching_only_batches([1]) == []
+
+
+def test_float64_maps_are_never_eligible():
+    """float64 maps always take the torch search (`resolve_nn_backend`), so a frame with one
+    float64 descriptor map in any pair, either view, is not for the fixed-shape Triton path."""
+    assert fixed_matching.eligible(_preds(2), CFG)
+    for view in ("desc_1", "desc_2"):
+        preds = _preds(2)
+        setattr(preds[1], view, getattr(preds[1], view).double())
+        assert not fixed_matching.eligible(preds, CFG), view

@@ -683,3 +683,23 @@ def test_a_query_camera_whose_k_jitters_is_checked_once(kf_map, frames, caplog):
         K[0, 0] *= 1.2  # another wrong calibration, after all that jitter: still said
         loc._check_query_camera(CameraIntrinsics(CAM.width, CAM.height, K))
     assert [r for r in caplog.records if "differs by 20 %" in r.getMessage()]
+
+
+def test_window_selection_boundaries():
+    """One 512x384 window over a 512x384 image, centre (255.5, 191.5): it is usable with
+    exactly min_matches=10 matches inside, where inside is |p - centre| / size <= 0.5 per axis
+    (x scaled by the width 512, y by the height 384)."""
+    from mast3r_ros.core.matchers.mast3r import select_windows
+
+    c = np.array([255.5, 191.5])
+
+    def pick(*extra):
+        return select_windows((512, 384), (512, 384), np.array([c] * 9 + list(extra)))
+
+    assert pick() == []  # 9 < 10
+    assert pick(c) == [(0, 0)]
+    assert pick(c + [256.0, 0.0]) == [(0, 0)]  # x on the edge: rel 0.5
+    assert pick(c - [0.0, 192.0]) == [(0, 0)]  # y on the edge
+    assert pick(c + [256.5, 0.0]) == []
+    assert pick(c + [0.0, 192.5]) == []
+    assert pick(c + [200.0, 0.0]) == [(0, 0)]  # 200 / 512 (x by the width, not 200 / 384)

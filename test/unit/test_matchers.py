@@ -122,3 +122,130 @@ def test_match_and_fuse_moves_to_the_host_once(monkeypatch):
     m = match_and_fuse(preds, np.stack([np.eye(4)] * 4), MatchingConfig(subsample=2),
                        np.random.default_rng(0))
     assert len(calls) == 1 and calls[0][1] == 13 and calls[0][0] >= len(m.xy1) > 0
+
+
+# ---------------------------------------------------------------------------------------------
+# mutation-audit additions: hand-built predictions with known matches
+
+
+def _perm_prediction():
+    """Image 1 is 5x7 (H x W), image 2 7x5; one-hot descriptors, image-2 pixel j shows image-1
+    pixel perm[j], so with subsample=1 every image-1 pixel i matches image-2 pixel inv[i].
+    pts3d_1 at (x, y) is (x, y, 10 + x) and conf_1 2 + x / 8: exactly on the threshold 2.0 in
+    column 0; every descriptor confidence is exactly on the threshold 1.5. Below them: image-2
+    pixel (2, 3) (desc conf 1.49) and image-1 pixel (3, 2) (pointmap conf 1.99)."""
+    h1, w1, h2, w2 = 5, 7, 7, 5
+    perm = torch.randperm(35, generator=torch.Generator().manual_seed(1))
+    eye = torch.eye(36)[:35]
+    ys, xs = torch.meshgrid(torch.arange(h1), torch.arange(w1), indexing="ij")
+    pts = torch.stack([xs, ys, 10 + xs], -1).float()
+    conf_1 = 2.0 + xs / 8.0  # exact; on the threshold in column 0
+    conf_1[2, 3] = 1.99
+    dc2 = torch.full((h2, w2), 1.5)
+    dc2[3, 2] = 1.49
+    pred = PairPrediction(pts3d_1=pts, conf_1=conf_1, desc_1=eye.reshape(h1, w1, 36),
+                          desc_conf_1=torch.full((h1, w1), 1.5), pts3d_2=None, conf_2=None,
+                          desc_2=eye[perm].reshape(h2, w2, 36), desc_conf_2=dc2)
+    return pred, torch.argsort(perm).numpy()
+
+
+def _perm_expected(inv, border, skip=()):
+    """(xy1, xy2) kept by hand: inside ``border`` of 7x5 (image 1) and 5x7 (image 2), minus the
+    two pixels below a confidence threshold and the image-1 flat indices ``skip``."""
+    xy1, xy2 = [], []
+    for i in sorted(set(range(35)) - set(skip)):
+        x1, y1, x2, y2 = i % 7, i // 7, inv[i] % 5, inv[i] // 5
+        inside = (border <= x1 < 7 - border and border <= y1 < 5 - border
+                  and border <= x2 < 5 - border and border <= y2 < 7 - border)
+        if inside and (x1, y1) != (3, 2) and (x2, y2) != (2, 3):
+            xy1.append((x1, y1))
+            xy2.append((x2, y2))
+    return np.array(xy1, np.int64).reshape(-1, 2), np.array(xy2, np.int64).reshape(-1, 2)
+
+
+@pytest.mark.parametrize("border", [0, 1])
+def test_filter_matches_inclusive_thresholds_and_image_shapes(border):
+    pred, inv = _perm_prediction()
+    cfg = MatchingConfig(subsample=1, border_px=border, min_desc_conf=1.5, min_pointmap_conf=2.0)
+    xy1, xy2 = _perm_expected(inv, border)
+    assert len(xy1) == (33 if border == 0 else 5)  # 35 - the 2 below a threshold; the border
+    got = filter_matches(pred, cfg, np.random.default_rng(0))
+    np.testing.assert_array_equal(got.xy1, xy1)
+    np.testing.assert_array_equal(got.xy2, xy2)
+    np.testing.assert_array_equal(got.pts3d_1, np.c_[xy1, 10 + xy1[:, 0]])
+    np.testing.assert_array_equal(got.conf_1, 2.0 + xy1[:, 0] / 8)
+
+
+def _fake_fixed_walk(inv):
+    """`reciprocal_walk_fixed` of the permutation pair without Triton: walker p ends at (p,
+    inv[p]), converged, except walker 0 (not converged) and walker 1 (merged into walker 2)."""
+    inv_t = torch.as_tensor(inv)
+
+    def walk(flat1, flat2, start, max_iter):
+        assert max_iter == 10 and torch.equal(start, torch.arange(35))
+        xy1 = start.expand(flat1.shape[0], -1).clone()
+        xy2 = inv_t[start].expand(flat1.shape[0], -1).clone()
+        conv = torch.ones_like(xy1, dtype=torch.bool)
+        conv[:, 0] = False
+        xy1[:, 1], xy2[:, 1] = xy1[:, 2], xy2[:, 2]
+        return xy1, xy2, conv
+    return walk
+
+
+@pytest.mark.parametrize("path", ["walks", "fixed"])
+@pytest.mark.parametrize("border", [0, 1])
+def test_match_and_fuse_inclusive_thresholds_image_shapes_and_poses(border, path, monkeypatch):
+    """The torch path (`_match_and_fuse_walks`) and the device part of the fixed-shape path
+    (`fixed_matching.fixed_rows`, its Triton walk replaced by the known result) with
+    `_select_rows`."""
+    from mast3r_ros.core.matchers import fixed_matching
+    from mast3r_ros.core.matchers.mast3r import _select_rows, match_and_fuse
+
+    pred, inv = _perm_prediction()
+    cfg = MatchingConfig(subsample=1, border_px=border, min_desc_conf=1.5, min_pointmap_conf=2.0,
+                         nn_backend="torch")
+    # slot 1: 90 deg about z, then (1, 2, 3): (x, y, z) -> (1 - y, 2 + x, 3 + z)
+    T1 = np.array([[0.0, -1, 0, 1], [1, 0, 0, 2], [0, 0, 1, 3], [0, 0, 0, 1]])
+    poses, rng = np.stack([np.eye(4), T1]), np.random.default_rng(0)
+    if path == "walks":
+        xy1, xy2 = _perm_expected(inv, border)
+        fused = match_and_fuse([pred, pred], poses, cfg, rng)
+    else:
+        xy1, xy2 = _perm_expected(inv, border, skip=(0, 1))
+        monkeypatch.setattr(fixed_matching, "reciprocal_walk_fixed", _fake_fixed_walk(inv))
+        fused = _select_rows(fixed_matching.fixed_rows([pred, pred], poses, cfg, graphs=False),
+                             2, cfg, rng)
+    n = len(xy1)
+    np.testing.assert_array_equal(fused.slot, [0] * n + [1] * n)
+    np.testing.assert_array_equal(fused.xy1, np.r_[xy1, xy1])
+    np.testing.assert_array_equal(fused.xy2, np.r_[xy2, xy2])
+    cam = np.c_[xy1, 10 + xy1[:, 0]].astype(np.float64)
+    np.testing.assert_array_equal(fused.pts3d_cam, np.r_[cam, cam])
+    moved = np.c_[1 - cam[:, 1], 2 + cam[:, 0], 3 + cam[:, 2]]
+    np.testing.assert_array_equal(fused.pts3d_map, np.r_[cam, moved])
+    np.testing.assert_array_equal(fused.conf, np.r_[2.0 + xy1[:, 0] / 8, 2.0 + xy1[:, 0] / 8])
+
+
+def test_max_matches_draws_only_when_there_are_more():
+    """Exactly max_matches kept rows: all kept, in order, and no draw from the rng (one
+    ``choice`` per pair that has more, the stream `match_and_fuse` shares with
+    `filter_matches`); one fewer: a draw, a sorted subset."""
+    from mast3r_ros.core.matchers.mast3r import match_and_fuse
+
+    pred, inv = _perm_prediction()
+    xy1, _ = _perm_expected(inv, 0)
+    for n, draws in ((len(xy1), False), (len(xy1) + 5, False), (len(xy1) - 1, True)):
+        cfg = MatchingConfig(subsample=1, border_px=0, min_desc_conf=1.5,
+                             min_pointmap_conf=2.0, max_matches=n, nn_backend="torch")
+        for run in (lambda r, c=cfg: filter_matches(pred, c, r).xy1,
+                    lambda r, c=cfg: match_and_fuse([pred], np.eye(4)[None], c, r).xy1):
+            rng = np.random.default_rng(7)
+            state = rng.bit_generator.state
+            got = run(rng)
+            assert (rng.bit_generator.state != state) == draws, n
+            if draws:
+                assert len(got) == n
+                assert {tuple(r) for r in got} <= {tuple(r) for r in xy1}
+                assert np.all(np.diff(got[:, 1] * 7 + got[:, 0]) > 0)
+            else:
+                np.testing.assert_array_equal(got, xy1)

@@ -526,3 +526,166 @@ def test_parameters_and_arguments_of_the_wrong_kind_are_named():
         filter_border(torch.zeros(2, 2, dtype=torch.long), torch.zeros(1, 2, dtype=torch.long),
                       (16, 12), (14, 10))  # was a torch IndexError
     assert resolve_nn_backend("torch", "cpu") == "torch"  # a device name works too
+
+
+# --------------------------------------------------------------------------------------------
+# mutation-audit additions: values worked out by hand
+
+
+def _chain_pair(k: int = 9, dtype=torch.float32):
+    """A walk that needs exactly k + 1 rounds from the only grid start point (subsample=3).
+
+    Unit 2-D descriptors at angles on an arc, ordered x0 < y0 < x1 < y1 < ... < xk < yk (xi in
+    image 1, yi in image 2) with strictly shrinking gaps. So NN_2(xi) = yi (yi is closer than
+    y(i-1)) and NN_1(yi) = x(i+1) (closer than xi) for i < k, NN_1(yk) = xk: the walk from x0
+    visits x1, ..., xk one per round and round k + 1 finds the mutual pair (xk, yk). Image 1 is
+    3x4: x0 sits at (1, 1), the only start of the subsample-3 grid (x = 1, y = 1), x1..x9 at the
+    flat indices 0-4, 6-9 and two spare pixels far away at 10, 11; image 2 is 2x5 with yi at the
+    same flat indices as xi (a walk must not take NN_2(x0) = flat 5 = x0 for a repeat).
+    """
+    gaps = 1.0 + 0.1 * np.arange(2 * k + 1, 0, -1)  # 2.9, 2.8, ..., 1.1 for k=9
+    pos = np.concatenate([[0.0], np.cumsum(gaps)]) * 0.02  # radians, < 1
+    xs, ys = pos[0::2], pos[1::2]
+    ang1 = np.full(12, -2.0)
+    ang1[11] = -2.5
+    ang1[[5, 0, 1, 2, 3, 4, 6, 7, 8, 9][: k + 1]] = xs
+    ang2 = np.full(10, 2.0)
+    ang2[[5, 0, 1, 2, 3, 4, 6, 7, 8, 9][: k + 1]] = ys
+
+    def unit(a, h, w):
+        return torch.tensor(np.stack([np.cos(a), np.sin(a)], -1), dtype=dtype).reshape(h, w, 2)
+
+    return unit(ang1, 3, 4), unit(ang2, 2, 5)
+
+
+@pytest.mark.parametrize("dist", ["dot", "l2"])
+def test_default_max_iter_is_ten_rounds(dist):
+    d1, d2 = _chain_pair()
+    # 10 rounds (the default for the grid) reach (x9, y9): image 1 flat 9 = (1, 2), image 2
+    # flat 9 = (4, 1); 9 rounds leave the walker active, i.e. no match
+    for kw in ({}, dict(max_iter=10), dict(max_iter=25)):
+        xy1, xy2 = fast_reciprocal_matches(d1, d2, subsample=3, dist=dist, **kw)
+        assert xy1.tolist() == [[1, 2]] and xy2.tolist() == [[4, 1]], kw
+    assert fast_reciprocal_matches(d1, d2, subsample=3, dist=dist, max_iter=9)[0].shape == (0, 2)
+    # the basin: each x_i (flat 5, 0, 1, ..., 8) was left for x_(i+1); x9 maps onto itself
+    _, _, basin = fast_reciprocal_matches(d1, d2, subsample=3, dist=dist, ret_basin=True)
+    want = [-1] * 13
+    for a, b in zip([5, 0, 1, 2, 3, 4, 6, 7, 8, 9], [0, 1, 2, 3, 4, 6, 7, 8, 9, 9]):
+        want[a] = b
+    assert basin.tolist() == want
+
+
+def test_batch_passes_max_iter_through():
+    d1, d2 = _chain_pair()
+    got = fast_reciprocal_matches_batch([(d1, d2), (d1, d2)], subsample=3)
+    assert [(a.tolist(), b.tolist()) for a, b in got] == [([[1, 2]], [[4, 1]])] * 2
+    got = fast_reciprocal_matches_batch([(d1, d2)], subsample=3, max_iter=9)
+    assert got[0][0].shape == (0, 2)
+
+
+def test_nonfinite_start_point_does_not_walk():
+    """A NaN start pixel is dropped, not walked: its 'nearest neighbour' (argmax of a NaN row)
+    would lead the walk to some unrelated mutual pair, reported as a match."""
+    d1, d2, perm = _perm_pair(h=6, w=9)
+    d1[2, 2, 0] = float("nan")  # the grid start (2, 2); (6, 2) is the other one
+    xy1, xy2 = fast_reciprocal_matches(d1, d2, subsample=4)
+    assert xy1.tolist() == [[6, 2]]
+    assert _flat(xy2, 9).tolist() == [int(torch.argsort(perm)[2 * 9 + 6])]
+
+
+def test_start_points_outside_the_image_are_rejected():
+    d = _random_unit((4, 5, 8), 0)  # H=4, W=5: x in 0..4, y in 0..3
+    for bad in ([[0, 4]], [[5, 0]], [[-1, 0]], [[0, -1]], [[4, 3], [0, 4]]):
+        with pytest.raises(InputError, match="outside"):
+            fast_reciprocal_matches(d, d, init_xy1=np.array(bad))
+    xy1, _ = fast_reciprocal_matches(d, d, init_xy1=np.array([[4, 3], [0, 0]]))  # corners ok
+    assert xy1.tolist() == [[0, 0], [4, 3]]  # d matched with itself: every pixel is mutual
+
+
+def test_bools_and_mixed_devices_are_rejected():
+    d = _random_unit((4, 5, 8), 0)
+    for kw, name in ((dict(subsample=True), "subsample"), (dict(max_iter=True), "max_iter"),
+                     (dict(block_size=np.bool_(True)), "block_size")):
+        with pytest.raises(ConfigError, match=f"{name} must be an int >= 1"):
+            fast_reciprocal_matches(d, d, **kw)
+    with pytest.raises(ConfigError, match="block_size"):
+        brute_force_mutual_nn(d, d, block_size=0)
+    with pytest.raises(InputError, match="move one"):
+        fast_reciprocal_matches(d, d.to("meta"))
+
+
+def test_filter_border_needs_two_columns():
+    xy = torch.zeros(3, 3, dtype=torch.int64)
+    with pytest.raises(InputError, match=r"\(N, 2\)"):
+        filter_border(xy, xy, (10, 10), (10, 10))
+
+
+def test_tile_shape_bounds():
+    from mast3r_ros.core.matching.search import _tile_shape
+
+    cpu, cuda = torch.device("cpu"), torch.device("cuda")
+    # at most block_size rows and block_size**2 elements; CPU: at most 256 rows and 2**20 elems
+    assert _tile_shape(1000, 1000, 4, cpu) == (4, 4)
+    assert _tile_shape(1000, 1000, 4, cuda) == (4, 4)
+    assert _tile_shape(3, 1000, 4, cpu) == (3, 5)  # 16 // 3 columns
+    assert _tile_shape(10 ** 6, 10 ** 6, 8192, cpu) == (256, 4096)
+    assert _tile_shape(10 ** 6, 10 ** 6, 8192, cuda) == (8192, 8192)
+    assert _tile_shape(7, 9, 8192, cuda) == (7, 9)
+    assert _tile_shape(0, 0, 1, cpu) == (1, 1)
+
+
+def test_cached_nn_searches_each_row_once():
+    from mast3r_ros.core.matching.search import _CachedNN
+
+    src = torch.eye(4)
+    tgt = torch.eye(4)[[3, 2, 1, 0]]
+    nn = _CachedNN(src, tgt, "dot", 8192, None)
+    assert nn(torch.tensor([0, 0, 2])).tolist() == [3, 3, 1]
+    assert nn.n_searched == 2
+    assert nn(torch.tensor([2, 0, 1, 3])).tolist() == [1, 3, 2, 0]
+    assert nn.n_searched == 4
+    assert nn(torch.tensor([3, 1])).tolist() == [0, 2]  # a cached 0 is an answer, not a miss
+    assert nn.n_searched == 4
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_maps_are_searched_in_float32(dtype):
+    """Scores 2048 (t0) and 2049 (t1) from inputs exact in both half precisions: float32 tells
+    them apart (t1 wins), a float16/bfloat16 result would round 2049 to 2048, a tie that the
+    earlier t0 wins."""
+    d1 = torch.tensor([[[32.0, 1.0]]], dtype=dtype)  # (1, 1, 2)
+    d2 = torch.tensor([[[64.0, 0.0], [64.0, 1.0]]], dtype=dtype)  # (1, 2, 2): t0, t1
+    for fn in (fast_reciprocal_matches, brute_force_mutual_nn):
+        xy1, xy2 = fn(d1, d2) if fn is brute_force_mutual_nn else fn(d1, d2, subsample=1)
+        assert xy1.tolist() == [[0, 0]] and xy2.tolist() == [[1, 0]], fn
+
+
+def test_overflowed_scores_still_win_next_to_invalid_pixels():
+    """A valid score that overflows float32 (1e20 * 1e20 = inf) is the largest, also when a
+    NaN pixel in the map makes the search sanitize its scores (inf -> float32 max, not min)."""
+    d1 = torch.tensor([[[1e20, 0.0]]])  # (1, 1, 2)
+    d2 = torch.tensor([[[1.0, 0.0], [1e20, 0.0], [float("nan"), 0.0]]])  # t0, t1 (inf), NaN
+    for fn in (fast_reciprocal_matches, brute_force_mutual_nn):
+        xy1, xy2 = fn(d1, d2, **({"subsample": 1} if fn is fast_reciprocal_matches else {}))
+        assert xy1.tolist() == [[0, 0]] and xy2.tolist() == [[1, 0]], fn
+
+
+@pytest.mark.parametrize("dist", ["dot", "l2"])
+def test_invalid_pixel_loses_to_a_worse_valid_one(dist):
+    """The search zeroes NaN rows before the product: such a row then scores 0 ("dot") or
+    sits at the origin ("l2"), which beats the only valid pixel t0 = -q (score -1, distance 2);
+    it must still lose."""
+    d1 = torch.tensor([[[1.0, 0.0]]])
+    d2 = torch.tensor([[[-1.0, 0.0], [float("nan"), 0.0]]])
+    for fn in (fast_reciprocal_matches, brute_force_mutual_nn):
+        xy1, xy2 = fn(d1, d2, dist=dist, **({"subsample": 1} if fn is fast_reciprocal_matches
+                                             else {}))
+        assert xy1.tolist() == [[0, 0]] and xy2.tolist() == [[0, 0]], fn
+
+
+def test_bool_pixel_tol_and_an_empty_tensor_of_pairs_are_rejected():
+    d = _random_unit((4, 5, 8), 0)
+    with pytest.raises(ConfigError, match="pixel_tol must be a number >= 0"):
+        fast_reciprocal_matches(d, d, init_xy1=[[1, 2]], pixel_tol=True)  # not 1 pixel
+    with pytest.raises(InputError, match=r"list of \(desc1, desc2\) pairs"):
+        fast_reciprocal_matches_batch(torch.zeros(0, 2, 4, 5, 8))
