@@ -61,7 +61,9 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
-    g.add_argument("--checkpoint", metavar="CKPT", help="MASt3R checkpoint (overrides --params)")
+    g.add_argument("--checkpoint", metavar="CKPT",
+                   help="MASt3R checkpoint (default: --params' 'checkpoint', else none: "
+                        "the weight-free sift matcher where the command allows it)")
     defaults = Config()
     if matcher == "params":
         g.add_argument("--matcher", choices=("mast3r", "sift"),
@@ -84,7 +86,9 @@ def _source_options() -> argparse.ArgumentParser:
                    help="ROS camera_info YAML; overrides camera.yaml / the CameraInfo topic")
     g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
-    g.add_argument("--depth-topic", help="rosbag2: registered depth image topic")
+    g.add_argument("--depth-topic",
+                   help="rosbag2: registered depth image topic (default: none, the frames get "
+                        "no depth; the bag's depth topics are listed when one is needed)")
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")

@@ -74,8 +74,11 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     unless ``overwrite``; then its rendered scene is reused when it matches and its map and run
     are replaced (each atomically).
     """
-    if frames < 4 or width < 64 or height < 48:
-        raise InputError("--frames must be >= 4 and the image at least 64x48")
+    if frames < 4:
+        raise InputError(f"--frames must be >= 4 (half map, half query), got {frames}")
+    if width < 64 or height < 48:
+        raise InputError(f"the demo image must be at least 64x48 pixels (--width, --height), "
+                         f"got {width}x{height}")
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     rule = cfg.pose_at_stamp

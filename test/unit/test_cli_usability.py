@@ -331,3 +331,15 @@ def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, ca
             "mast3r", "--checkpoint", "ck.pth", "--device", "cpu"]
     assert main(base) == 0 and main(base + ["--warmup"]) == 0
     assert seen == [False, True]
+
+
+def test_demo_size_errors_name_the_option_at_fault(tmp_path, capsys):
+    """`demo --frames 2` and `demo --width 10` gave one shared message naming both (a fresh
+    user's find): each names its own option and the value given."""
+    for argv, words in ((["--frames", "2"], "--frames must be >= 4 (half map, half query), got 2"),
+                        (["--width", "10"], "the demo image must be at least 64x48 pixels "
+                                            "(--width, --height), got 10x")):
+        rc = main(["demo", "--out", str(tmp_path / "d"), *argv])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert rc == 2 and len(err) == 1 and words in err[0], err
+    assert not (tmp_path / "d").exists()
