@@ -62,8 +62,8 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
     g.add_argument("--checkpoint", metavar="CKPT",
-                   help="MASt3R checkpoint (default: --params' 'checkpoint', else none: "
-                        "the weight-free sift matcher where the command allows it)")
+                   help="MASt3R checkpoint (default: the 'checkpoint' of --params; with "
+                        "none, only the weight-free --matcher sift runs)")
     defaults = Config()
     if matcher == "params":
         g.add_argument("--matcher", choices=("mast3r", "sift"),
