@@ -105,6 +105,11 @@ def _read_numbered_rows(
     path: Path, columns: int, layout: str
 ) -> Tuple[np.ndarray, List[List[str]], List[int]]:
     """``_read_rows`` plus the 1-based line number of each row."""
+    if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
+        example = (f" (e.g. {path / 'groundtruth.txt'})" if layout.startswith("timestamp tx")
+                   else "")
+        raise InputError(f"{path} is a folder, not a text file of '{layout}': give the file "
+                         f"itself{example}")
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as err:

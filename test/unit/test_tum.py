@@ -186,6 +186,12 @@ def test_trajectory_errors(tmp_path):
         read_tum_trajectory(bad)
     with pytest.raises(InputError, match="cannot read"):
         read_tum_trajectory(tmp_path / "missing.txt")
+    # a TUM folder given as --groundtruth said "cannot read seq: Is a directory"
+    (tmp_path / "seq").mkdir()
+    with pytest.raises(InputError, match=r"seq is a folder, not a text file of 'timestamp tx ty "
+                                         r"tz qx qy qz qw': give the file itself \(e\.g\. "
+                                         r".*seq/groundtruth\.txt\)"):
+        read_tum_trajectory(tmp_path / "seq")
 
 
 def _data_root() -> Path:
