@@ -65,6 +65,14 @@ def random_model(spec: ModelSpec, seed: int = 0) -> AsymmetricMASt3R:
     return model.eval()
 
 
+# the constructor string of the official MASt3R ViT-L checkpoint (its args.model)
+OFFICIAL_MASt3R = (
+    "AsymmetricMASt3R(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
+    "img_size=(512, 512), head_type='catmlp+dpt', output_mode='pts3d+desc24', "
+    "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), enc_embed_dim=1024, "
+    "enc_depth=24, enc_num_heads=16, dec_embed_dim=768, dec_depth=12, dec_num_heads=12, "
+    "two_confs=True, desc_conf_mode=('exp', 0, inf))")
+
 TINY_SPEC = ModelSpec(enc_embed_dim=32, enc_depth=2, enc_num_heads=2, dec_embed_dim=32,
                       dec_depth=10, dec_num_heads=2)
 

@@ -19,15 +19,8 @@ from mast3r_ros.core.errors import CheckpointError
 from mast3r_ros.core.model.checkpoint import (
     load_checkpoint, model_string, parse_model_string, spec_from_kwargs,
 )
-from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint, write_tiny_checkpoint
-
-OFFICIAL_MASt3R = (
-    "AsymmetricMASt3R(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
-    "img_size=(512, 512), head_type='catmlp+dpt', output_mode='pts3d+desc24', "
-    "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), enc_embed_dim=1024, "
-    "enc_depth=24, enc_num_heads=16, dec_embed_dim=768, dec_depth=12, dec_num_heads=12, "
-    "two_confs=True, desc_conf_mode=('exp', 0, inf))")
-
+from mast3r_test_utils import (OFFICIAL_MASt3R, TINY_SPEC, random_model, write_checkpoint,
+                              write_tiny_checkpoint)
 
 @pytest.fixture(scope="module")
 def tiny():

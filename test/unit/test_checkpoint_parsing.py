@@ -20,15 +20,7 @@ from mast3r_ros.core.model.checkpoint import (
     resolve_checkpoint, spec_from_kwargs, strip_wrapper_prefix,
 )
 from mast3r_ros.core.model.network import AsymmetricMASt3R
-from mast3r_test_utils import TINY_SPEC
-
-OFFICIAL_MASt3R = (
-    "AsymmetricMASt3R(pos_embed='RoPE100', patch_embed_cls='ManyAR_PatchEmbed', "
-    "img_size=(512, 512), head_type='catmlp+dpt', output_mode='pts3d+desc24', "
-    "depth_mode=('exp', -inf, inf), conf_mode=('exp', 1, inf), enc_embed_dim=1024, "
-    "enc_depth=24, enc_num_heads=16, dec_embed_dim=768, dec_depth=12, dec_num_heads=12, "
-    "two_confs=True, desc_conf_mode=('exp', 0, inf))")
-
+from mast3r_test_utils import OFFICIAL_MASt3R, TINY_SPEC
 
 # ------------------------------------------------------------------ constructor string
 def test_literals_lists_none_and_negative_numbers():

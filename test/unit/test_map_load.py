@@ -5,7 +5,6 @@ by hand here (rigid-transform tests, PNG/depth units, chunk tiling), not taken f
 
 import hashlib
 import io
-import json
 import os
 
 import cv2
@@ -23,17 +22,9 @@ from mast3r_ros.core.keyframes.map_files import _stat_sizes
 from mast3r_ros.core.keyframes.table import CHUNK_DTYPE, KEYFRAME_DTYPE, KeyframeTable
 from mast3r_ros.core.types import CameraIntrinsics
 
-from test_keyframes import CAM, H, W, _keyframes
+from test_keyframes import CAM, H, W, _keyframes, _manifest, _write_manifest
 
 
-def _manifest(path):
-    with open(os.path.join(path, kfm.MANIFEST)) as fh:
-        return json.load(fh)
-
-
-def _write_manifest(path, m):
-    with open(os.path.join(path, kfm.MANIFEST), "w") as fh:
-        json.dump(m, fh)
 
 
 def _edit(path, mutate):
