@@ -35,7 +35,7 @@ from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggr
                    aggregate_many, aggregate_query, load_codebook)
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
-from .model.checkpoint import read_torch_archive
+from .model.checkpoint import CLASS_ARCH, read_torch_archive
 from .model.plain_pickle import archive_args
 
 log = logging.getLogger(__name__)
@@ -144,10 +144,16 @@ def checkpoint_kind(path: str) -> Optional[str]:
     those). Tensors are not read, so a 2 GB network file costs little; nothing in the file is
     run (`plain_pickle.archive_args`)."""
     args = archive_args(path) if os.path.isfile(path) else None
-    model = getattr(args, "model", None)
-    if isinstance(model, str) and any(n in model for n in ("MASt3R", "DUSt3R", "CroCo")):
+    if _network_args(args):
         return "network"
     return "retrieval" if args is not None and hasattr(args, "nclusters") else None
+
+
+def _network_args(args: Any) -> bool:
+    """Whether a checkpoint's ``args`` are a network's: ``args.model`` is a MASt3R / DUSt3R
+    constructor string (its class one of `checkpoint.CLASS_ARCH`)."""
+    model = getattr(args, "model", None)
+    return isinstance(model, str) and model.split("(", 1)[0].strip() in CLASS_ARCH
 
 
 def network_given_as_retrieval(path: str) -> str:
@@ -294,8 +300,7 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
             and obj.get("args") is not None):
         raise CheckpointError(f"{path}: expected a dict with 'model' (state dict) and 'args' "
                               "(argparse.Namespace): not a MASt3R retrieval checkpoint")
-    network = getattr(obj["args"], "model", None)
-    if isinstance(network, str) and ("MASt3R" in network or "DUSt3R" in network):
+    if _network_args(obj["args"]):
         raise CheckpointError(network_given_as_retrieval(path))
     spec = spec_from_args(obj["args"], path)
     head = RetrievalHead(spec, enc_dim)

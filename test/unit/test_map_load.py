@@ -25,8 +25,6 @@ from mast3r_ros.core.types import CameraIntrinsics
 from test_keyframes import CAM, H, W, _keyframes, _manifest, _write_manifest
 
 
-
-
 def _edit(path, mutate):
     m = _manifest(path)
     mutate(m)

@@ -171,3 +171,24 @@ def test_retriever_api_build_save_load_query(tmp_path):
         AsmkRetriever.from_files(ck, str(tmp_path / "other.pkl"), enc_dim=32)
     with pytest.raises(InputError, match="expects encoder tokens"):
         r.local_features(np.zeros((10, 8), np.float32))
+
+
+@pytest.mark.parametrize("model", ["AsymmetricMASt3R(enc_depth=24)",
+                                   "AsymmetricCroCo3DStereo (enc_depth=24)"])
+def test_a_network_checkpoint_is_named_as_such(tmp_path, model):
+    """A MASt3R or DUSt3R network given as the retrieval head is told apart by its
+    constructor string's class, both by the loader and by the file-kind check."""
+    import argparse
+
+    from mast3r_ros.core.retrieval_model import checkpoint_kind
+
+    path = str(tmp_path / "net.pth")
+    torch.save({"model": {}, "args": argparse.Namespace(model=model)}, path)
+    assert checkpoint_kind(path) == "network"
+    with pytest.raises(CheckpointError, match="is a MASt3R network checkpoint, not a "
+                                              "retrieval head: pass it as --checkpoint"):
+        load_retrieval_head(path, 32)
+    # a string that only mentions a network is not one
+    torch.save({"model": {}, "args": argparse.Namespace(model="MyHead('MASt3R features')")},
+               path)
+    assert checkpoint_kind(path) is None
