@@ -97,11 +97,23 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     source = _open(args, cfg, keyframes=True)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                         overwrite=args.overwrite, force=args.force, build=opts)
-    sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames\n")
-    check = _manifest_consistency(path)
-    if check:
-        sys.stdout.write(("forced, " if check.get("forced") else "") + f"{check['message']}\n")
+    # The check's full message is already in the log (stderr, when it ran); stdout gets the
+    # result in one line: the map and its verdict.
+    sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames; "
+                     f"{_check_summary(_manifest_consistency(path))}\n")
     return 0
+
+
+def _check_summary(check: Dict[str, Any]) -> str:
+    """'map check: <verdict>' of a manifest's ``consistency`` record ({} when the check is off)."""
+    if not check:
+        return "map check: off (map_check.enabled false)"
+    verdict = str(check.get("verdict", "unknown"))
+    if check.get("forced"):
+        return f"map check: {verdict}, forced (--force): {check.get('message', '')}"
+    if verdict == "consistent":
+        return "map check: consistent"
+    return f"map check: {check.get('message', verdict)}"
 
 
 def _manifest_consistency(path: str) -> Dict[str, Any]:

@@ -26,6 +26,7 @@ from ..core.errors import InputError
 from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.layout import MANIFEST
+from ..core.keyframes.pixels import DepthRangeError
 from ..core.localizer import Localizer
 from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
 from ..core.retrieval_index import IndexParams
@@ -79,6 +80,17 @@ class _MapStats:
     keyframes: int = 0
 
 
+def _depth_range_message(e: DepthRangeError, units_per_m: Optional[float]) -> str:
+    """`DepthRangeError`'s line in the command line's terms: the depth scale it was read at and
+    the option that sets it."""
+    head = str(e).split(": millimetres or centimetres?")[0]
+    read = (f"at {units_per_m:g} raw units per metre" if units_per_m
+            else "as metres (a float depth image)")
+    return (f"{head}: the depth was read {read}; pass the depth's raw units per metre with "
+            "--depth-scale UNITS (1000 for millimetres, 100 for centimetres, 5000 for TUM "
+            "PNGs)")
+
+
 def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray], cfg: Config,
                    trajectory: Optional[Tuple[str, np.ndarray]] = None) -> _MapStats:
     """Offer every posed frame to the selector; write the selected ones. When the matcher needs
@@ -104,7 +116,11 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             continue
         st.no_depth += f.depth_m is None
         st.keyframes += 1
-        kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
+        try:
+            kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
+        except DepthRangeError as e:  # the Python API's fix is not the command line's
+            raise InputError(_depth_range_message(e, getattr(source, "depth_units_per_m", None))
+                             ) from e
         if cfg.map_check.enabled:
             st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
                                              str(kid)).reduced(cfg.map_check.work_width))

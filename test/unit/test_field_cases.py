@@ -49,7 +49,7 @@ def test_d405_depth_units_refused_then_built_with_depth_scale(tmp_path, capsys):
     # the depth unit stated: consistent, and the map localizes the query frames
     rc, stdout, _ = run_cli(capsys, ["build-map", bag, "--out", str(out), "--depth-scale",
                                      "10000", *BAG_OPTS])
-    assert rc == 0 and "map consistent" in stdout, stdout
+    assert rc == 0 and "map check: consistent" in stdout, stdout
     check = _manifest(out)["consistency"]
     assert check["verdict"] == "consistent" and check["forced"] is False
     assert all(k["ok"] is not False for k in check["keyframes"])
@@ -66,7 +66,10 @@ def test_bag_time_jump_split_into_runs(tmp_path, capsys):
     d = make_case("bag-time-jump", tmp_path)
     bag, out = str(d / "sim_reset_bag"), d / "map"
     rc, stdout, err = run_cli(capsys, ["build-map", bag, "--out", str(out), *BAG_OPTS])
-    assert rc == 0 and "map consistent" in stdout
+    assert rc == 0 and "map check: consistent" in stdout
+    # the result in one stdout line; the check's figures are in the log (at INFO), not repeated
+    assert stdout.count("\n") == 1 and "keyframes from" in stdout, stdout
+    assert "neighbouring keyframe pairs" not in stdout, stdout
     warn = [ln for ln in err if "jumps back" in ln]
     assert len(warn) == 1 and "2 runs" in warn[0] and "run 1 only" in warn[0], warn
     assert "--run" in warn[0]
@@ -137,7 +140,7 @@ def test_zero_header_stamp_map_builds(tmp_path, capsys):
     d = make_case("zero-header-stamp", tmp_path)
     rc, stdout, _ = run_cli(capsys, ["build-map", str(d / "map_tum"), "--out", str(d / "map"),
                                      "--overwrite", "--matcher", "sift"])
-    assert rc == 0 and "map consistent" in stdout
+    assert rc == 0 and "map check: consistent" in stdout
     assert _manifest(d / "map")["consistency"]["verdict"] == "consistent"
 
 
@@ -203,7 +206,7 @@ def test_camerainfo_binning_and_roi(tmp_path, capsys):
         out = d / f"map_{name}"
         rc, stdout, err = run_cli(capsys, ["build-map", str(d / name), "--out", str(out),
                                            *BAG_OPTS])
-        assert rc == 0 and "map consistent" in stdout, err
+        assert rc == 0 and "map check: consistent" in stdout, err
         (kf, *_) = keyframe_records(out)
         assert (kf["intrinsics"]["width"], kf["intrinsics"]["height"]) == (320, 240)
 

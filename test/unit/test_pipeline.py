@@ -108,6 +108,27 @@ def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path)
     assert "consistency" not in _manifest(path)
 
 
+def test_depth_beyond_the_map_format_names_the_depth_scale_option(demo_seq, tmp_path):
+    """TUM depth read at 1 unit per metre (``--depth-scale 1``: 5000 units/m PNGs taken as
+    metres) reaches kilometres: the error said "divide by your sensor's depth scale", the Python
+    API's fix, to a command-line user who has no depth array to divide."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.keyframes.pixels import DepthRangeError
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    out = str(tmp_path / "map")
+    with pytest.raises(InputError) as info:
+        build_map(TumSequence(demo_seq[0], depth_scale=1.0), out, _sift_cfg())
+    msg = str(info.value)
+    assert not isinstance(info.value, DepthRangeError) and isinstance(info.value.__cause__,
+                                                                        DepthRangeError)
+    assert "keyframe 0's depth reaches" in msg and "655 m" in msg, msg
+    assert "read at 1 raw units per metre" in msg and "--depth-scale UNITS" in msg, msg
+    assert "divide by" not in msg and "\n" not in msg, msg
+    assert not os.path.exists(out) and os.listdir(tmp_path) == []  # nothing left behind
+
+
 def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path, monkeypatch):
     """keyframes.png and build_config.yaml are written before the map is published: an
     interruption there leaves no map at OUT (only the resumable build folder), and a finished

@@ -22,6 +22,15 @@ if TYPE_CHECKING:
 _DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that fits is used
 
 
+class DepthRangeError(InputError):
+    """A depth beyond the map's 16-bit format (655 m): depth in millimetres or centimetres given
+    as metres. ``top_m``: the largest depth as given (float, "metres")."""
+
+    def __init__(self, message: str, top_m: float) -> None:
+        super().__init__(message)
+        self.top_m = top_m
+
+
 def _encode_png(img: np.ndarray) -> bytes:
     if img.ndim == 3:
         img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
@@ -56,16 +65,18 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
     bytes, units per metre: 5000, 1000 or 100, the finest that holds the largest depth).
 
     Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
-    mask: convert to metres first) and for a depth beyond 655 m, the 16-bit format's limit at
-    100 units/m (millimetres or centimetres passed as metres)."""
+    mask: convert to metres first) and `DepthRangeError` (an `InputError`) for a depth beyond
+    655 m, the 16-bit format's limit at 100 units/m (millimetres or centimetres passed as
+    metres)."""
     d = _float_depth(depth_m, what).astype(np.float64)
     valid = np.isfinite(d) & (d > 0)
     top = float(d[valid].max()) if valid.any() else 0.0
     scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
     if scale is None:
-        raise InputError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth format "
-                         "(max 655 m): millimetres or centimetres? depth_m must be metres: "
-                         "divide by your sensor's depth scale (1000 for mm, 100 for cm)")
+        raise DepthRangeError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth "
+                              "format (max 655 m): millimetres or centimetres? depth_m must be "
+                              "metres: divide by your sensor's depth scale (1000 for mm, 100 "
+                              "for cm)", top)
     q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
     return _encode_png(q), scale
 
