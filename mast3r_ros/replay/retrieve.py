@@ -26,12 +26,15 @@ log = logging.getLogger(__name__)
 OUT_FILES = ("similarity.npy", "pairs.txt")
 
 
-def _engine(checkpoint: str, device: str):
+SIZES = (512, 384, 224)  # the network's input sizes (long side, px); 512 as the reference
+
+
+def _engine(checkpoint: str, device: str, size: int):
     from ..core.config import ModelConfig
     from ..core.model.engine import Mast3rEngine
 
     return Mast3rEngine.from_config(ModelConfig(checkpoint=checkpoint, device=device,
-                                                precision="fp32", image_size=512))
+                                                precision="fp32", image_size=size))
 
 
 def default_pairs(n: int) -> str:
@@ -42,11 +45,13 @@ def default_pairs(n: int) -> str:
 def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
                  out_dir: str, *, codebook: Optional[str] = None, pairs: Optional[str] = None,
                  seed: Optional[int] = 0, device: str = "auto", symmetrize: bool = False,
-                 overwrite: bool = False) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+                 overwrite: bool = False, size: int = 512
+                 ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
     """Encode every image, score all against all, choose pairs, write the two files.
 
     ``device``: 'auto' (cuda when available, as the other commands' ``model.device``), 'cpu',
-    'cuda', 'cuda:N'. Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a
+    'cuda', 'cuda:N'. ``size``: the network input's long side in pixels, one of `SIZES` (512,
+    the reference's; smaller is faster and ranks less reliably). Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a
     key image drawn twice by the sampling) are not written. ``out_dir`` is written whole or not
     at all; an existing one is refused unless ``overwrite``. Raises InputError / ConfigError /
     CheckpointError.
@@ -56,6 +61,9 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
+    if size not in SIZES:
+        raise InputError(f"retrieve: size must be one of {list(SIZES)} (pixels, the network "
+                         f"input's long side), got {size!r}")
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     device = str(resolve_device(device))
     if checkpoint_kind(checkpoint) == "retrieval":  # before the codebook check, which then
@@ -67,13 +75,15 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
                if swapped else ": pass it as --retrieval-checkpoint, and the MASt3R network "
                ".pth as --checkpoint"))
     codebook = check_retrieval_files(retrieval_checkpoint, codebook)
-    engine = _engine(checkpoint, device)
+    engine = _engine(checkpoint, device, size)
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,
                                          enc_dim=engine.model.spec.enc_embed_dim, device=device)
     t0 = time.perf_counter()
+    from .pipeline import progress
+
     db, queries = [], []
-    for path in images:
-        enc = engine.encode(engine.prepare(load_rgb(path), 512)).feats
+    for path in progress(images, len(images), "retrieve"):
+        enc = engine.encode(engine.prepare(load_rgb(path), size)).feats
         feats = retriever.local_features(enc)
         db.append(_aggregate(retriever, feats, query=False))
         queries.append(_aggregate(retriever, feats, query=True))
@@ -82,7 +92,8 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     index = AsmkIndex.build(db, retriever.codebook.num_words, retriever.codebook.dim,
                             retriever.identity)
     sim = index.query_many(queries)
-    log.info("%d images encoded and scored in %.2f s", len(images), time.perf_counter() - t0)
+    log.info("%d images encoded at %d and scored in %.2f s", len(images), size,
+             time.perf_counter() - t0)
     strategy = pairs or default_pairs(len(images))
     start = random_start(len(images), seed) if strategy.startswith("retrieval") else 0
     chosen = [p for p in make_pairs(len(images), strategy, sim, start, symmetrize)
@@ -133,6 +144,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="also write every pair reversed (the reference's pairwise inference)")
     p.add_argument("--device", default="auto",
                    help="torch device: auto (cuda when available), cpu, cuda, cuda:N")
+    p.add_argument("--size", type=int, default=512, choices=SIZES,
+                   help="network input size, long side in pixels (512 as the reference's "
+                        "retrieval; smaller is faster on a CPU and ranks less reliably)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
@@ -154,6 +168,6 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
     sim, chosen = run_retrieve(args.images, args.checkpoint, args.retrieval_checkpoint,
                                args.out, codebook=args.codebook, pairs=args.pairs,
                                seed=args.seed, device=args.device, symmetrize=args.symmetrize,
-                               overwrite=args.overwrite)
+                               overwrite=args.overwrite, size=args.size)
     log.info("similarity %dx%d, %d pairs", *sim.shape, len(chosen))
     return 0

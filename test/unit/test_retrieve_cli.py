@@ -40,6 +40,31 @@ def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread
     assert lines == [f"{imgs[i]} {imgs[j]}" for i, j in expected]
 
 
+def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread, monkeypatch):
+    """--size 224 encodes every image at 224 (long side): the engine is built for 224 and
+    each image is prepared at 224, and the similarity is that of 224 (not the 512 reference's)."""
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    imgs, ckpt, rt = paths
+    sizes = []
+    prepare = Mast3rEngine.prepare
+
+    def spy(self, img, size, *a, **k):
+        sizes.append(size)
+        return prepare(self, img, size, *a, **k)
+
+    monkeypatch.setattr(Mast3rEngine, "prepare", spy)
+    out = tmp_path / "out"
+    assert main(["retrieve", *imgs[:3], "--checkpoint", ckpt, "--retrieval-checkpoint",
+                 str(rt / "ckpt.pth"), "--codebook", str(rt / "codebook.pkl"), "--out",
+                 str(out), "--size", "224", "--pairs", "complete"]) == 0
+    assert sizes == [224, 224, 224]
+    sim = np.load(out / "similarity.npy", allow_pickle=False)
+    with np.load(rt / "outputs.npz") as z:
+        ref512 = z["sim"][:3, :3]
+    assert sim.shape == (3, 3) and not np.allclose(sim, ref512, atol=1e-5)
+
+
 def test_retrieve_bad_inputs_exit_2(paths, tmp_path, capsys):
     imgs, ckpt, rt = paths
     base = ["retrieve", *imgs[:2], "--checkpoint", ckpt, "--retrieval-checkpoint",
