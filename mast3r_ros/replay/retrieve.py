@@ -51,8 +51,9 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
 
     ``device``: 'auto' (cuda when available, as the other commands' ``model.device``), 'cpu',
     'cuda', 'cuda:N'. ``size``: the network input's long side in pixels, one of `SIZES` (512,
-    the reference's; smaller is faster and ranks less reliably). Returns (similarity (N, N) float64, pairs as index tuples). Self-pairs (a
-    key image drawn twice by the sampling) are not written. ``out_dir`` is written whole or not
+    the reference's; smaller is faster and ranks less reliably). Returns (similarity (N, N)
+    float64, pairs as index tuples). Self-pairs (a key image drawn twice by the sampling) are
+    not written. ``out_dir`` is written whole or not
     at all; an existing one is refused unless ``overwrite``. Raises InputError / ConfigError /
     CheckpointError.
     """
