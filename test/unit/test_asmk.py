@@ -566,7 +566,7 @@ def test_index_load_refuses_other_versions_and_inconsistent_arrays(tmp_path):
     for change in ({"offsets": np.concatenate([good["offsets"][:-1], [t + 1]])},
                    {"codes": good["codes"][:-1]},
                    {"dim": np.int64(64)}):
-        with pytest.raises(MapFormatError, match="inconsistent"):
+        with pytest.raises(MapFormatError, match="inconsistent ASMK index arrays"):
             load(**change)
     with pytest.raises(MapFormatError, match="cannot read"):
         load(codes=None)  # a key missing
