@@ -603,3 +603,41 @@ def test_a_concurrent_query_does_not_share_the_scratch():
     index.query(AsmkVector(q.words[:1], q.codes[:1]))  # a small scratch
     with index._scratch_lock:
         np.testing.assert_allclose(index.query(q), want, rtol=1e-12, atol=0)
+
+
+def _codecs_pickle(arg: bytes, encoding: str) -> bytes:
+    """Protocol 2: _codecs.encode(<arg opcode>, encoding) -- how such pickles spell bytes."""
+    enc = encoding.encode()
+    return (b"\x80\x02c_codecs\nencode\n" + arg + b"X" + len(enc).to_bytes(4, "little") + enc
+            + b"\x86R.")
+
+
+def test_unpickler_allows_latin1_codecs_only_and_names_numpy_globals_only(tmp_path,
+                                                                          monkeypatch):
+    """Only _codecs.encode(str, 'latin1') passes (protocol-2 bytes), only numpy.ndarray /
+    numpy.dtype under the module name 'numpy'; an empty file is unreadable, not crafted."""
+    from mast3r_ros.core.asmk import safe_unpickle
+
+    text = "\xe9a".encode()  # the str 'éa' as BINUNICODE (UTF-8, 3 bytes)
+    assert safe_unpickle(_codecs_pickle(b"X\x03\x00\x00\x00" + text, "latin1"), "x") == b"\xe9a"
+    for arg, enc in ((b"X\x03\x00\x00\x00abc", "utf-16"), (b"X\x03\x00\x00\x00abc", "zlib"),
+                     (b"K\x05", "latin1")):
+        with pytest.raises(CheckpointError, match="refused to unpickle.*latin1"):
+            safe_unpickle(_codecs_pickle(arg, enc), "x")
+    for module in ("os", "builtins", "numpy.linalg"):
+        with pytest.raises(CheckpointError, match="forbidden"):
+            safe_unpickle(b"\x80\x02c" + module.encode() + b"\nndarray\n.", "x")
+    (tmp_path / "empty.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not a readable pickle"):
+        load_codebook(str(tmp_path / "empty.pkl"))
+    # a numpy without the function a pickle names: refused by name, not a TypeError later
+    import importlib
+
+    data = pickle.dumps(np.zeros(2, np.float32), protocol=5)
+    assert b"_frombuffer" in data
+    numpy2 = hasattr(np, "_core")
+    monkeypatch.delattr(importlib.import_module("numpy._core.numeric" if numpy2
+                                                else "numpy.core.numeric"), "_frombuffer")
+    with pytest.raises(CheckpointError,
+                       match=r"numpy has no numpy\.(_)?core\.numeric\._frombuffer"):
+        safe_unpickle(data, "x")
