@@ -434,3 +434,210 @@ def test_bench_retrieval_smoke(tmp_path):
     assert {"before", "numpy", "torch"} <= set(scale["top_equal_across_backends"]["backends"])
     assert scale["top_equal_across_backends"]["queries"] == 2
     assert "after_torch_cpu" in scale["query"] and scale["keyframes"] == 1000
+
+
+# ------------------------------------------------------------------ mutation-audit additions
+# Expected values from first principles: float64 brute force, hand-worked cases, the docstrings.
+
+def _near_tie_codebook():
+    """Two centroids 0.1 apart at |c| ~ 1000 plus eight far ones; 200 features between the
+    two: float32 |c|^2 - 2 x.c (cancellation at 1e6, ulp 0.06) misranks about half of them."""
+    rng = np.random.default_rng(0)
+    base = np.array([1000.0, 0, 0, 0])
+    c = np.zeros((10, 4), np.float32)
+    c[0], c[1] = base, base + [0, 0.1, 0, 0]
+    c[2:] = base + rng.standard_normal((8, 4)) * 10
+    x = (base + [0, 0.05, 0, 0] + rng.standard_normal((200, 4)) * 1e-3).astype(np.float32)
+    d = ((x[:, None].astype(np.float64) - c[None].astype(np.float64)) ** 2).sum(-1)
+    f32 = np.einsum("kd,kd->k", c, c)[None] - 2 * x @ c.T
+    assert (np.argmin(f32, 1) != np.argmin(d, 1)).sum() > 50  # the float32 ranking is wrong
+    return Codebook(c, 10), x, np.argsort(d, axis=1, kind="stable")
+
+
+@pytest.mark.parametrize("chunk", [None, 2, 3])
+def test_quantize_reranks_a_shortlist_wider_than_multiple(chunk):
+    """The float64 re-ranking needs candidates beyond the float32 top-m (docstring: a shortlist
+    of multiple + 4), in one chunk or merged from several."""
+    cb, x, want = _near_tie_codebook()
+    for m in (1, 5):
+        np.testing.assert_array_equal(cb.quantize(x, m, chunk=chunk), want[:, :m])
+
+
+def test_quantize_ties_empty_input_and_small_codebooks():
+    c = np.array([[0, 0], [3, 0], [1, 0], [3, 0], [0, 5]], np.float32)  # rows 1 and 3 equal
+    cb = Codebook(c, 5)
+    # x = (2.5, 0): squared distances 6.25, 0.25, 2.25, 0.25, 31.25 -> 1 and 3 tie: lower id first
+    np.testing.assert_array_equal(cb.quantize(np.array([[2.5, 0]], np.float32), 4),
+                                  [[1, 3, 2, 0]])
+    out = cb.quantize(np.zeros((0, 2), np.float32), 5)  # no features: no rows, no error
+    assert out.shape == (0, 5) and out.dtype == np.int64
+    # more assignments asked than words: every word, nearest first (x = (0.9, 0.1))
+    small = Codebook(c[:3].copy(), 3)
+    np.testing.assert_array_equal(small.quantize(np.array([[0.9, 0.1]], np.float32), 5),
+                                  [[2, 0, 1]])
+
+
+def test_codebook_centroids_must_be_a_2d_array_and_the_pickle_a_dict(tmp_path):
+    def write(obj):
+        p = tmp_path / "c.pkl"
+        p.write_bytes(pickle.dumps(obj, protocol=4))
+        return str(p)
+    for centroids in (np.zeros(4, np.float32), np.zeros((2, 2, 2), np.float32),
+                      [[0.0, 1.0]] * 4):
+        with pytest.raises(CheckpointError, match="2-D float32"):
+            load_codebook(write({"type": "Codebook", "params": {"size": 4},
+                                 "state": {"centroids": centroids}}))
+    for obj in ([1, 2], {"type": "Codebook", "params": None, "state": {}}, "Codebook"):
+        with pytest.raises(CheckpointError, match="not an ASMK codebook"):
+            load_codebook(write(obj))
+    with pytest.raises(CheckpointError, match="not an int"):
+        parse_cluster_count("")
+
+
+def test_aggregate_many_equals_one_call_per_image():
+    """One codebook search over all images' features, then split back per image, with the
+    multiple asked for (1: database, 5: query)."""
+    from mast3r_ros.core.asmk import aggregate_many
+
+    rng = np.random.default_rng(7)
+    cb = Codebook(rng.standard_normal((24, 16)).astype(np.float32), 24)
+    feats = [rng.standard_normal((n, 16)).astype(np.float32) for n in (5, 9, 1, 7)]
+    assert aggregate_many([], cb, 5) == []
+    for multiple, single in ((1, aggregate_database), (5, aggregate_query)):
+        got = aggregate_many(feats, cb, multiple)
+        assert len(got) == len(feats)
+        for g, f in zip(got, feats):
+            want = single(f, cb)
+            np.testing.assert_array_equal(g.words, want.words)
+            np.testing.assert_array_equal(g.codes, want.codes)
+
+
+def test_index_rejects_word_ids_outside_the_codebook():
+    code = np.zeros((1, 4), np.uint8)
+    for w in (-1, 16):
+        with pytest.raises(InputError, match="word ids"):
+            AsmkIndex.build([AsmkVector(np.array([w]), code)], 16, 32)
+    index = AsmkIndex.build([AsmkVector(np.array([3]), code)], 16, 32)
+    for backend in ("numpy", "torch"):
+        index.backend = backend
+        with pytest.raises(InputError, match="codebook size"):
+            index.query(AsmkVector(np.array([-1, 3]), np.zeros((2, 4), np.uint8)))
+        # codes of another code length (a 64-bit model's vector against a 32-bit index)
+        with pytest.raises(InputError, match="do not match"):
+            index.query(AsmkVector(np.array([3]), np.zeros((1, 8), np.uint8)))
+
+
+def test_database_image_without_words_scores_zero():
+    # image 0 has no word (n_0 = 0 -> no 1/sqrt(0)); image 1 shares word 3 at Hamming 0: 1/1
+    index = AsmkIndex.build([AsmkVector(np.zeros(0, np.int64), np.zeros((0, 4), np.uint8)),
+                             AsmkVector(np.array([3]), np.zeros((1, 4), np.uint8))], 16, 32)
+    q = AsmkVector(np.array([3]), np.zeros((1, 4), np.uint8))
+    for backend in ("numpy", "torch"):
+        index.backend = backend
+        np.testing.assert_array_equal(index.query(q), [0.0, 1.0])
+
+
+def test_top_k_of_a_negative_k_is_empty_and_query_many_of_nothing():
+    index = AsmkIndex.build(_random_vectors(np.random.default_rng(1), 5, 8, 4, 4), 8, 32)
+    q = AsmkVector(np.arange(8), np.zeros((8, 4), np.uint8))
+    for backend in ("numpy", "torch"):
+        index.backend = backend
+        ids, sc = index.top_k(q, -1)
+        assert ids.shape == (0,) and sc.shape == (0,)
+    m = index.query_many([])
+    assert m.shape == (0, 5) and m.dtype == np.float64
+
+
+def test_index_load_refuses_other_versions_and_inconsistent_arrays(tmp_path):
+    rng = np.random.default_rng(0)
+    index = AsmkIndex.build(_random_vectors(rng, 4, 8, 4, 5), 8, 32, "id")
+    index.save(str(tmp_path / "i.npz"))
+    with np.load(tmp_path / "i.npz") as z:
+        good = {k: z[k] for k in z.files}
+
+    def load(**change):
+        arrays = {k: v for k, v in {**good, **change}.items() if v is not None}
+        np.savez(tmp_path / "x.npz", **arrays)
+        return AsmkIndex.load(str(tmp_path / "x.npz"))
+    assert load().num_images == 4
+    with pytest.raises(MapFormatError, match="version 2"):
+        load(version=np.int64(2))
+    t = len(good["image_ids"])
+    for change in ({"offsets": np.concatenate([good["offsets"][:-1], [t + 1]])},
+                   {"codes": good["codes"][:-1]},
+                   {"dim": np.int64(64)}):
+        with pytest.raises(MapFormatError, match="inconsistent ASMK index arrays"):
+            load(**change)
+    with pytest.raises(MapFormatError, match="cannot read"):
+        load(codes=None)  # a key missing
+
+
+def test_moving_drops_the_device_copies(monkeypatch):
+    """`to` another device: the copies made for the old one are dropped, so the next search
+    copies to the new device (here cuda is faked: only the bookkeeping is checked)."""
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    cb = Codebook(np.eye(4, dtype=np.float32), 4)
+    cb.quantize(np.eye(4, dtype=np.float32), 1)
+    assert cb._t is not None
+    assert cb.to("cuda") is cb and cb._t is None and cb._t_sqnorm is None
+    index = AsmkIndex.build(_random_vectors(np.random.default_rng(0), 3, 8, 4, 4), 8, 32)
+    index.backend = "torch"
+    index.query(AsmkVector(np.array([1]), np.zeros((1, 4), np.uint8)))
+    assert index._dev is not None
+    index.to("cuda")
+    assert index._dev is None and index.device.type == "cuda"
+
+
+def test_a_concurrent_query_does_not_share_the_scratch():
+    """While another query holds the scratch (its lock), a query allocates its own arrays --
+    also when none was allocated yet or it is too small."""
+    db, q = _threshold_case(np.random.default_rng(9), 64)
+    index = AsmkIndex.build(db, 40, 64)
+    index.backend = "numpy"
+    want = _plain_scores(db, q, 64)
+    with index._scratch_lock:
+        np.testing.assert_allclose(index.query(q), want, rtol=1e-12, atol=0)
+    index.query(AsmkVector(q.words[:1], q.codes[:1]))  # a small scratch
+    with index._scratch_lock:
+        np.testing.assert_allclose(index.query(q), want, rtol=1e-12, atol=0)
+
+
+def _codecs_pickle(arg: bytes, encoding: str) -> bytes:
+    """Protocol 2: _codecs.encode(<arg opcode>, encoding) -- how such pickles spell bytes."""
+    enc = encoding.encode()
+    return (b"\x80\x02c_codecs\nencode\n" + arg + b"X" + len(enc).to_bytes(4, "little") + enc
+            + b"\x86R.")
+
+
+def test_unpickler_allows_latin1_codecs_only_and_names_numpy_globals_only(tmp_path,
+                                                                          monkeypatch):
+    """Only _codecs.encode(str, 'latin1') passes (protocol-2 bytes), only numpy.ndarray /
+    numpy.dtype under the module name 'numpy'; an empty file is unreadable, not crafted."""
+    from mast3r_ros.core.asmk import safe_unpickle
+
+    text = "\xe9a".encode()  # the str 'éa' as BINUNICODE (UTF-8, 3 bytes)
+    assert safe_unpickle(_codecs_pickle(b"X\x03\x00\x00\x00" + text, "latin1"), "x") == b"\xe9a"
+    for arg, enc in ((b"X\x03\x00\x00\x00abc", "utf-16"), (b"X\x03\x00\x00\x00abc", "zlib"),
+                     (b"K\x05", "latin1")):
+        with pytest.raises(CheckpointError, match="refused to unpickle.*latin1"):
+            safe_unpickle(_codecs_pickle(arg, enc), "x")
+    for module in ("os", "builtins", "numpy.linalg"):
+        with pytest.raises(CheckpointError, match="forbidden"):
+            safe_unpickle(b"\x80\x02c" + module.encode() + b"\nndarray\n.", "x")
+    (tmp_path / "empty.pkl").write_bytes(b"")
+    with pytest.raises(CheckpointError, match="not a readable pickle"):
+        load_codebook(str(tmp_path / "empty.pkl"))
+    # a numpy without the function a pickle names: refused by name, not a TypeError later
+    import importlib
+
+    data = pickle.dumps(np.zeros(2, np.float32), protocol=5)
+    assert b"_frombuffer" in data
+    numpy2 = hasattr(np, "_core")
+    monkeypatch.delattr(importlib.import_module("numpy._core.numeric" if numpy2
+                                                else "numpy.core.numeric"), "_frombuffer")
+    with pytest.raises(CheckpointError,
+                       match=r"numpy has no numpy\.(_)?core\.numeric\._frombuffer"):
+        safe_unpickle(data, "x")

@@ -74,7 +74,8 @@ def test_corrupt_or_missing_file_is_named(tmp_path):
     with pytest.raises(MapFormatError, match="descs.npy"):  # shape no longer matches
         RetrievalIndex.load(str(tmp_path))
     os.unlink(path)
-    with pytest.raises(MapFormatError, match="missing"):
+    # (the test's tmp_path holds the word 'missing': match the message's own words)
+    with pytest.raises(MapFormatError, match=r"map file missing: .*descs\.npy"):
         RetrievalIndex.load(str(tmp_path))
 
 
@@ -169,3 +170,138 @@ def test_pose_consistent_subset_keeps_the_best_and_its_nearest_companions():
     poses = np.stack([_pose_at(0.0), _pose_at(5.0), _pose_at(1.0), _pose_at(0.5)])
     assert pose_consistent_subset(np.array([0, 1, 2, 3]), poses, 3) == [0, 3, 2]
     assert pose_consistent_subset(np.array([1, 0, 2, 3]), poses, 2) == [1, 2]
+
+
+# ---- retrieval index from first principles (hand mutation testing)
+
+def _fan(k: int) -> np.ndarray:
+    """Unit rows at angles 0.1 * i rad: the inner product with row j falls with |i - j|."""
+    a = 0.1 * np.arange(k)
+    return np.stack([np.cos(a), np.sin(a)], axis=1).astype(np.float32)
+
+
+class _StubFaiss:
+    """A faiss index stand-in: returns fixed candidates (-1 = an empty slot, as faiss pads)."""
+
+    def __init__(self, ids):
+        self.ids, self.asked = np.asarray(ids, np.int64), []
+
+    def search(self, q, k):
+        self.asked.append(k)
+        return np.zeros((1, len(self.ids)), np.float32), self.ids[None]
+
+
+def test_approximate_search_oversamples_drops_padding_and_reranks_exactly():
+    db = _fan(20)
+    stub = _StubFaiss([5, -1, 12, 3, -1, -1, 7, 0])
+    idx = RetrievalIndex(db, "ivf", IndexParams(rerank_factor=4), stub)
+    # candidates {0, 3, 5, 7, 12}; the query is row 19, so the exact order is 12, 7, 5, 3, 0;
+    # the -1 slots must not stand for the last row (which is the query itself)
+    assert idx.search(db[19], 2).tolist() == [12, 7]
+    assert stub.asked == [8]  # rerank_factor * top_k
+    assert idx.search(db[19], 9).tolist() == [12, 7, 5, 3, 0]
+    assert stub.asked[-1] == 20  # capped at the number of keyframes
+    one = RetrievalIndex(db, "ivf", IndexParams(rerank_factor=1), stub)
+    one.search(db[0], 3)
+    assert stub.asked[-1] == 3
+
+
+def test_approximate_kind_from_the_threshold_on():
+    """'exact below approx_threshold rows': at the threshold the approximate kind is built."""
+    pytest.importorskip("faiss")
+    db = _descs(1000)
+    assert RetrievalIndex.build(db, IndexParams(approx_threshold=1000)).kind == "ivf"
+    assert RetrievalIndex.build(db, IndexParams(approx_threshold=1001)).kind == "exact"
+
+
+def test_build_refuses_non_finite_descriptors():
+    db = _descs(10)
+    for bad in (np.nan, np.inf):
+        db2 = db.copy()
+        db2[3, 1] = bad
+        with pytest.raises(InputError, match="NaN or infinity"):
+            RetrievalIndex.build(db2)
+
+
+@pytest.mark.parametrize("kind", ["ivf", "hnsw"])
+def test_search_parameters_are_set_on_build_and_load(tmp_path, kind):
+    pytest.importorskip("faiss")
+    p = IndexParams(index_type=kind, approx_threshold=500, nprobe=7, ef_search=33)
+    idx = RetrievalIndex.build(_descs(500), p)
+    idx.save(str(tmp_path))
+    for i in (idx, RetrievalIndex.load(str(tmp_path))):
+        if kind == "ivf":
+            assert i._faiss.nprobe == 7
+        else:
+            assert i._faiss.hnsw.efSearch == 33
+        assert i.params == p
+
+
+def test_load_refuses_other_formats_versions_kinds_and_dtypes(tmp_path):
+    import json
+
+    db = _descs(50)
+    RetrievalIndex.build(db).save(str(tmp_path))
+    meta_path = tmp_path / "index.json"
+    good = json.loads(meta_path.read_text())
+    for change, msg in (({"format": "other"}, "not a retrieval index"),
+                        ({"version": 2}, "version 2"),
+                        ({"kind": "lsh"}, "malformed kind")):
+        meta_path.write_text(json.dumps({**good, **change}))
+        with pytest.raises(MapFormatError, match=msg):
+            RetrievalIndex.load(str(tmp_path))
+    meta_path.write_text(json.dumps(good))
+    np.save(tmp_path / "descs.npy", db.astype(np.float64))  # right shape, wrong dtype
+    with pytest.raises(MapFormatError, match="descs.npy"):
+        RetrievalIndex.load(str(tmp_path), verify=False)
+
+
+def test_descs_checksum_is_verified_once_on_the_first_search(tmp_path, monkeypatch):
+    db = _descs(50)
+    RetrievalIndex.build(db).save(str(tmp_path))
+    back = RetrievalIndex.load(str(tmp_path))
+    calls = []
+    real = ri.file_sha256
+    monkeypatch.setattr(ri, "file_sha256", lambda p: calls.append(p) or real(p))
+    back.search(db[0], 3)
+    back.search(db[1], 3)
+    assert [os.path.basename(c) for c in calls] == ["descs.npy"]
+    assert RetrievalIndex.load(str(tmp_path), verify=False).search(db[0], 1).tolist() == [0]
+    assert len(calls) == 1
+
+
+def test_params_from_config_follow_the_config_and_share_its_defaults():
+    import dataclasses
+
+    assert IndexParams.from_config(Config().scale) == IndexParams()
+    scale = dataclasses.replace(Config().scale, index_type="hnsw", approx_threshold=7,
+                                nprobe=3, hnsw_m=8, ef_search=9, rerank_factor=2)
+    assert IndexParams.from_config(scale) == IndexParams("hnsw", 7, 3, 8, 9, 2)
+
+
+def test_missing_faiss_file_is_named_and_zero_top_k_searches_nothing(tmp_path):
+    pytest.importorskip("faiss")
+    db = _descs(500)
+    idx = RetrievalIndex.build(db, IndexParams(approx_threshold=500))
+    assert idx.search(db[0], 0).shape == (0,) and idx.search(db[0], -3).shape == (0,)
+    stub = _StubFaiss([1, 2])
+    assert RetrievalIndex(db, "ivf", IndexParams(), stub).search(db[0], 0).tolist() == []
+    assert stub.asked == []
+    idx.save(str(tmp_path / "m"))
+    os.unlink(tmp_path / "m" / "index.faiss")
+    with pytest.raises(MapFormatError, match=r"map file missing: .*index\.faiss"):
+        RetrievalIndex.load(str(tmp_path / "m"))
+
+
+def test_load_ignores_parameters_it_does_not_know(tmp_path):
+    """An index.json with a parameter this build does not have (a newer writer) still loads."""
+    import json
+
+    db = _descs(30)
+    RetrievalIndex.build(db, IndexParams(nprobe=5)).save(str(tmp_path))
+    meta_path = tmp_path / "index.json"
+    meta = json.loads(meta_path.read_text())
+    meta["params"]["future_knob"] = 1
+    meta_path.write_text(json.dumps(meta))
+    back = RetrievalIndex.load(str(tmp_path))
+    assert back.params == IndexParams(nprobe=5) and back.search(db[4], 1).tolist() == [4]

@@ -64,7 +64,8 @@ class Codebook:
                  chunk: Optional[int] = None) -> np.ndarray:
         """Exact ``multiple`` nearest centroids of each row of ``feats`` (n, D).
 
-        Returns (n, multiple) int64 by increasing distance. Candidates come from float32
+        Returns (n, min(multiple, K)) int64 by increasing distance, exact ties by the lower
+        word id. Candidates come from float32
         ``|c|^2 - 2 x.c`` (torch matmuls on the codebook's device), a shortlist of
         ``multiple + 4`` per row is re-ranked with float64 distances (on the same device),
         so near-ties resolve like an exact computation. All rows of a ``batch`` go through
