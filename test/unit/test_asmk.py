@@ -172,6 +172,12 @@ def test_codebook_structure_errors(tmp_path):
     with pytest.raises(CheckpointError, match="nclusters"):
         load_codebook(write({"type": "Codebook", "params": {"size": 4},
                              "state": {"centroids": c}}), expected_size="4")
+    # the type counts too (the docstring's rule; plain == would take 4.0 for 4)
+    with pytest.raises(CheckpointError, match="nclusters=4.0"):
+        load_codebook(write({"type": "Codebook", "params": {"size": 4},
+                             "state": {"centroids": c}}), expected_size=4.0)
+    assert load_codebook(write({"type": "Codebook", "params": {"size": 4},
+                                "state": {"centroids": c}}), expected_size=4).num_words == 4
     (tmp_path / "t.pkl").write_bytes(b"\x80\x04\x95")
     with pytest.raises(CheckpointError, match="truncated"):
         load_codebook(str(tmp_path / "t.pkl"))

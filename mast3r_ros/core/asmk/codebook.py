@@ -129,7 +129,9 @@ def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> 
 
     The file is ``{'type': 'Codebook', 'params': {'size': K}, 'state': {'centroids': (K, D)
     float32}}`` pickled by asmk. ``expected_size`` (the retrieval checkpoint's ``nclusters``)
-    must equal the stored size (Python ``==``, as the reference asserts). Raises CheckpointError.
+    must equal the stored size and be of its type (65536.0 or ``'64k'`` for a stored 65536 is
+    refused; stricter than the reference's dict ``==``, which takes 65536.0; real files write
+    both from the same ``nclusters``). Raises CheckpointError.
     """
     if not os.path.isfile(path):
         raise CheckpointError(
