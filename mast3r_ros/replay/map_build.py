@@ -22,7 +22,7 @@ import logging
 import math
 import os
 import sys
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -242,9 +242,11 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
 def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                keep_duplicates: bool = False) -> int:
     """Join two v1/v2/v3 maps in the same ``map_frame`` into a v3 map at ``out``: A's
-    keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) both
-    maps cache (records concatenated, pooled index rebuilt), the ASMK indexes both maps hold
-    (inverted files concatenated), and the thumbnail index rebuilt. Returns the keyframe count.
+    keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) that
+    each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
+    indexes each such map holds (inverted files concatenated), and the thumbnail index rebuilt;
+    a store or index the merged map cannot have (one map lacks it) is logged as a warning.
+    Returns the keyframe count.
 
     A keyframe whose stamp and image pixels equal those of an earlier keyframe (A's, in
     practice: two maps built from one recording with different settings share frames) is the
@@ -271,8 +273,13 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
                          "are in different frames; only maps in one frame can be merged")
     keep = _unique_keyframes(maps, (a, b), keep_duplicates)
-    common = [k for k in maps[0].encoding_keys() if k in set(maps[1].encoding_keys())]
-    asmk = [k for k in maps[0].asmk_keys() if k in set(maps[1].asmk_keys())]
+    # a store or index is merged when every map that gives keyframes holds it (B's copy of
+    # A's frames only: A's all); the others are dropped, and said so
+    used = [i for i, k in enumerate(keep) if k.any()]
+    common = _held_by(used, [m.encoding_keys() for m in maps], (a, b), "cached encodings",
+                      "the localizer computes them at first use")
+    asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
+                    "rebuild the map with build-map --retrieval-checkpoint to have one")
     with MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
                    map_frame=maps[0].map_frame) as w:
         for m, kept in zip(maps, keep):
@@ -283,7 +290,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         for identity, size in common:
             sw = EncodingStoreWriter(w.encoding_dir(identity, size))
             glob = []
-            for m, kept in zip(maps, keep):
+            for m, kept in ((maps[i], keep[i]) for i in used):
                 enc = m.load_encodings(identity, size)
                 for i in np.flatnonzero(kept):
                     sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
@@ -291,10 +298,26 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                     glob.append(np.asarray(enc.global_desc[i], np.float32))
             w.add_encoding_store(identity, size, sw.close(), np.stack(glob))
         for rid, eid, size in asmk:
-            w.add_asmk(_concat_asmk([m.load_asmk(rid, eid, size) for m in maps], keep),
-                       eid, size)
+            w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
+                                    [keep[i] for i in used]), eid, size)
         w.commit()
     return int(sum(k.sum() for k in keep))
+
+
+def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,
+             then: str) -> list:
+    """The keys (in the first holder's order) that every map in ``used`` holds; a warning for
+    each key some map holds that the merged map will lack (which map lacks it, and ``then``)."""
+    held = [k for k in dict.fromkeys(k for ks in keys for k in ks)
+            if all(k in keys[i] for i in used)]
+    for k in dict.fromkeys(k for ks in keys for k in ks):
+        if k not in held:
+            lacking = [names[i] for i in used if k not in keys[i]]
+            log.warning("merge-maps: %s %s of %s are not in %s, so the merged map has none; "
+                        "%s", what, "/".join(str(x) for x in k),
+                        " and ".join(names[i] for i, ks in enumerate(keys) if k in ks),
+                        " and ".join(lacking), then)
+    return held
 
 
 def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:

@@ -250,6 +250,39 @@ def test_merge_of_two_maps_of_one_recording_drops_the_shared_frames(tmp_path, ca
         "asmk-test", "ckptA", 224).num_images == 7
 
 
+def test_merge_keeps_what_every_contributing_map_holds_and_warns_of_the_rest(tmp_path, caplog):
+    """merge-maps A B with B lacking A's encodings and ASMK index dropped them without a word,
+    even when every keyframe of B was a copy of one of A's (B giving nothing, A's stores were
+    whole). Now: kept when every map that gives keyframes holds them, else a warning per store."""
+    from mast3r_ros.core.asmk import AsmkIndex
+    from mast3r_ros.replay.map_build import merge_maps
+
+    frames, enc, vecs = _keyframes(n=4), _encodings("ckptA", n=4), _vectors(4, seed=2)
+    a = _map_with_asmk(str(tmp_path / "a"), frames[:3], kfm.EncodingSet(
+        "ckptA", 224, enc.per_keyframe[:3], enc.to_orig[:3], enc.global_desc[:3]), vecs[:3])
+    dup = kfm.write_map(str(tmp_path / "dup"), [frames[1], frames[2]])  # A's frames, no stores
+    with caplog.at_level("WARNING"):
+        assert merge_maps(a, dup, str(tmp_path / "c")) == 3
+    assert "merge-maps" not in caplog.text  # nothing lost: B gave no keyframe
+    m = KeyframeMap.load(str(tmp_path / "c"))
+    np.testing.assert_array_equal(m.load_encodings("ckptA", 224).global_desc,
+                                  enc.global_desc[:3])
+    ref = AsmkIndex.build(vecs[:3], 16, 32)
+    assert np.array_equal(m.load_asmk("asmk-test", "ckptA", 224).codes, ref.codes)
+    # B gives a new frame and lacks both: both dropped, each with a warning naming B
+    new = kfm.write_map(str(tmp_path / "new"), [frames[3]])
+    caplog.clear()
+    with caplog.at_level("WARNING"):
+        assert merge_maps(a, new, str(tmp_path / "d")) == 4
+    warned = [r.getMessage() for r in caplog.records if "merge-maps" in r.getMessage()]
+    assert len(warned) == 2, warned
+    assert any("cached encodings ckptA/224" in w and f"not in {new}" in w for w in warned)
+    assert any("ASMK retrieval index asmk-test/ckptA/224" in w and "build-map" in w
+               for w in warned)
+    m = KeyframeMap.load(str(tmp_path / "d"))
+    assert m.encoding_keys() == [] and m.asmk_keys() == []
+
+
 def test_merge_warns_when_copies_of_one_frame_disagree_on_the_pose(tmp_path, caplog):
     from mast3r_ros.replay.map_build import merge_maps
 
