@@ -283,6 +283,19 @@ def test_merge_keeps_what_every_contributing_map_holds_and_warns_of_the_rest(tmp
     assert m.encoding_keys() == [] and m.asmk_keys() == []
 
 
+def test_keyframe_pixels_take_integer_indices_only(map_v3):
+    """KeyframeMap.image(0.5) returned keyframe 0's image (the table truncated the float),
+    while keyframe(0.5) raised: a float index is refused as a list refuses it."""
+    m = KeyframeMap.load(map_v3)
+    for bad in (0.5, 1.0, "1"):
+        with pytest.raises(TypeError):
+            m.image(bad)
+        with pytest.raises(TypeError):
+            m.depth(bad)
+    np.testing.assert_array_equal(m.image(np.int64(2)), m.image(-1))
+    assert m.keyframes[np.int32(1)].id == m.keyframes[1].id
+
+
 def test_merge_warns_when_copies_of_one_frame_disagree_on_the_pose(tmp_path, caplog):
     from mast3r_ros.replay.map_build import merge_maps
 

@@ -288,8 +288,9 @@ class KeyframeMap(MapEncodings, MapFiles):
         """(H, W, 3) uint8 RGB image of keyframe ``index`` (read-only array).
 
         Raises `MapFormatError` when the PNG is missing, corrupt or not the keyframe's size
-        (checked on first use for a lazily loaded map), ``IndexError`` out of range (unlike
-        `keyframe`, which raises `InputError`); negative indices count from the end."""
+        (checked on first use for a lazily loaded map), ``IndexError`` out of range and
+        ``TypeError`` for an index that is not an integer (as a list does; unlike `keyframe`,
+        which raises `InputError`); negative indices count from the end."""
         def make():
             kf = self.keyframes[index]
             img = cv2.cvtColor(self._decode(kf.image_file, kf), cv2.COLOR_BGR2RGB)

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import operator
 import os
 import re
 import weakref
@@ -248,7 +249,8 @@ class KeyframeTable(Sequence):
     def __getitem__(self, i):  # type: ignore[override]
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
-        i = int(i)
+        # as a list indexes: an int or numpy integer, never a float truncated (0.5 -> 0)
+        i = operator.index(i)
         if i < 0:
             i += len(self)
         if not 0 <= i < len(self):
