@@ -171,6 +171,26 @@ def test_decode_views_of_different_sizes_and_empty(tiny_engine):
     assert swapped.desc_1.shape[:2] == (32, 64) and swapped.desc_2.shape[:2] == (48, 64)
 
 
+def test_decode_refuses_encodings_that_are_not_this_networks(tiny_engine):
+    """Encodings of another width or token count, or numpy features, gave torch's words
+    ("mat1 and mat2 shapes cannot be multiplied", an AttributeError): an InputError now names
+    the view and the shapes (a fresh user's find)."""
+    ea, eq = tiny_engine.encode(_small(tiny_engine, 1)), tiny_engine.encode(_small(tiny_engine, 2))
+    n, c = ea.feats.shape  # 12 tokens of a 48x64 image, tiny width 32
+    cases = [
+        ([Encoding(ea.feats[:, :c // 2], ea.true_shape)], eq, r"view1\[0\].feats is \(12, 16\)"),
+        ([ea], Encoding(eq.feats[:n - 1], eq.true_shape), r"view2.feats is \(11, 32\).*\(12, 32\)"),
+        ([ea, Encoding(ea.feats.numpy(), ea.true_shape)], eq, r"view1\[1\].feats must be a torch"),
+        ([ea], Encoding(eq.feats.long(), eq.true_shape), "floating point"),
+        ([Encoding(ea.feats, (48,))], eq, r"view1\[0\].true_shape"),
+    ]
+    for view1, view2, match in cases:
+        with pytest.raises(InputError, match=match):
+            tiny_engine.decode(view1, view2)
+    # a float16 cached encoding on the engine's device is this network's
+    assert len(tiny_engine.decode([Encoding(ea.feats.half(), ea.true_shape)], eq)) == 1
+
+
 def test_prepare_portrait_keeps_mapping(tiny_engine):
     rgb = np.random.default_rng(0).integers(0, 255, (600, 400, 3), dtype=np.uint8)
     p = tiny_engine.prepare(rgb, 224)

@@ -323,7 +323,8 @@ class Mast3rEngine:
         not need it).
 
         Raises `InputError` when ``view1`` is not a list of `Encoding` (empty: no predictions)
-        or ``view2`` not an `Encoding`.
+        or ``view2`` not an `Encoding`, or when an encoding's ``feats`` is not this network's
+        (N, C) tensor for its ``true_shape`` (encodings on another device are moved).
         """
         self._require_open()
         if not isinstance(view1, (list, tuple)) or not all(isinstance(e, Encoding)
@@ -333,6 +334,10 @@ class Mast3rEngine:
         if not isinstance(view2, Encoding):
             raise InputError(f"decode's view2 must be an Encoding (engine.encode), got "
                              f"{type(view2).__name__}")
+        dim = self.model.spec.enc_embed_dim
+        for i, e in enumerate(view1):
+            e.check(dim, f"decode's view1[{i}]")
+        view2.check(dim, "decode's view2")
         groups: Dict[Tuple[int, int], List[int]] = {}
         for i, e in enumerate(view1):
             groups.setdefault(tuple(e.true_shape), []).append(i)

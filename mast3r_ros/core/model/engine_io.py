@@ -113,6 +113,25 @@ class Encoding:
                              f"image {shape}")
         return Encoding(to_device(feats, device), shape)
 
+    def check(self, enc_dim: int, what: str) -> None:
+        """Raise `InputError` (naming ``what``) unless ``feats`` is a floating (N, ``enc_dim``)
+        tensor (any device) with N = (H/16)*(W/16) of ``true_shape`` (H, W)."""
+        f = self.feats
+        if not isinstance(f, torch.Tensor):
+            raise InputError(f"{what}.feats must be a torch tensor (engine.encode or "
+                             f"Encoding.from_numpy make one), got {type(f).__name__}")
+        shape = tuple(self.true_shape) if isinstance(self.true_shape, (tuple, list)) else ()
+        if len(shape) != 2 or not all(isinstance(v, (int, np.integer)) and v >= PATCH
+                                      for v in shape):
+            raise InputError(f"{what}.true_shape must be the image's (H, W) in network pixels, "
+                             f"got {self.true_shape!r}")
+        n = (int(shape[0]) // PATCH) * (int(shape[1]) // PATCH)
+        if f.ndim != 2 or tuple(f.shape) != (n, enc_dim) or not f.is_floating_point():
+            raise InputError(f"{what}.feats is {tuple(f.shape)} {f.dtype}, but this network's "
+                             f"encoding of a {shape[0]}x{shape[1]} image is ({n}, {enc_dim}) "
+                             "floating point: was it encoded by another checkpoint or at "
+                             "another size?")
+
 
 @dataclasses.dataclass
 class PairPrediction:
