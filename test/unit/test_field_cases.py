@@ -62,6 +62,17 @@ def test_d405_depth_units_refused_then_built_with_depth_scale(tmp_path, capsys):
 
 # ------------------------------------------------------------------------ bag-time-jump ---
 
+def test_reversed_pose_frames_are_told_to_be_swapped(tmp_path, capsys):
+    """--pose-frames CAMERA:MAP (the pair reversed) was diagnosed as inverted poses with the
+    fix 'invert the poses', which a bag user cannot do: the fix now names the option's order."""
+    d = make_case("bag-time-jump", tmp_path)
+    opts = [o if o != "map:camera_optical" else "camera_optical:map" for o in BAG_OPTS]
+    rc, _, err = run_cli(capsys, ["build-map", str(d / "sim_reset_bag"), "--out",
+                                  str(d / "map"), "--run", "1", *opts])
+    line = one_line_error(rc, err, "build-map")
+    assert "inverted" in line and "--pose-frames, the map frame first: MAP:CAMERA" in line, line
+
+
 def test_bag_time_jump_split_into_runs(tmp_path, capsys):
     d = make_case("bag-time-jump", tmp_path)
     bag, out = str(d / "sim_reset_bag"), d / "map"

@@ -48,7 +48,8 @@ def _quat_reorder(order: Tuple[int, int, int, int]) -> Callable[[np.ndarray], np
 # name -> (the fix applied to every given pose, what the mistake was, how to fix it)
 _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
     "inverted_poses": (invert_pose, "the poses are inverted (cam_from_map given as map_from_cam)",
-                       "invert the poses (give map_from_cam: the camera's pose in the map)"),
+                       "invert the poses (give map_from_cam: the camera's pose in the map; "
+                       "with --pose-frames, the map frame first: MAP:CAMERA)"),
     "quaternion_wxyz": (_quat_reorder((1, 2, 3, 0)),
                         "the quaternions are in w x y z order but were read as x y z w",
                         "write the trajectory's quaternions as qx qy qz qw (TUM order)"),
