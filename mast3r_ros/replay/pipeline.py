@@ -50,6 +50,21 @@ def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
                 disable=not sys.stderr.isatty())
 
 
+def recorded_config(cfg: Config) -> Config:
+    """``cfg`` as a run or map records it (config.yaml, build_config.yaml): the file paths it
+    names (checkpoints, codebook, map) made absolute, so that the file given back as --params
+    from another folder names the same files, not others of the same relative name."""
+    def absolute(path: str) -> str:
+        return os.path.abspath(os.path.expanduser(path)) if path else path
+
+    r = cfg.retrieval
+    return dataclasses.replace(
+        cfg, model=dataclasses.replace(cfg.model, checkpoint=absolute(cfg.model.checkpoint)),
+        retrieval=dataclasses.replace(r, checkpoint=absolute(r.checkpoint),
+                                      codebook=absolute(r.codebook)),
+        node=dataclasses.replace(cfg.node, map_path=absolute(cfg.node.map_path)))
+
+
 def poses_from_file(path: Union[str, Tuple[np.ndarray, np.ndarray]], stamps_ns: np.ndarray,
                     rule: PoseAtStampConfig) -> np.ndarray:
     """(N, 4, 4) ``map_from_cam`` at ``stamps_ns`` from a TUM trajectory file (or its
@@ -253,7 +268,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --
         # written before the commit so that a map that appears is always complete
-        dump_config_yaml(cfg, os.path.join(w.tmp, "build_config.yaml"))
+        dump_config_yaml(recorded_config(cfg), os.path.join(w.tmp, "build_config.yaml"))
         plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, np.stack(st.all_poses),
                        consistency=report)
         finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
@@ -404,7 +419,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
                   max_frames: int, global_only: bool) -> Dict[str, Any]:
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
-    dump_config_yaml(cfg, os.path.join(out, "config.yaml"))
+    dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
     if not loc.warmup_report:
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "

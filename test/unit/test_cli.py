@@ -1,4 +1,5 @@
 import argparse
+import dataclasses
 import json
 import os
 import re
@@ -547,6 +548,28 @@ def test_a_run_records_the_absolute_map_it_used(tum, sift_map, tmp_path, monkeyp
         assert main(["localize", tum[1], "--out", run, "--max-frames", "2", *argv]) == 0, argv
         assert load_config_yaml(os.path.join(run, "config.yaml")).node.map_path == sift_map
         assert json.load(open(os.path.join(run, "metrics.json")))["map"] == sift_map
+
+
+def test_a_run_records_its_checkpoint_as_an_absolute_path(tum, sift_map, tmp_path,
+                                                          monkeypatch):
+    """config.yaml kept 'checkpoint: tiny.pth' as typed while map_path was absolute: given back
+    as --params from another folder it named another file of that name (a fresh user's find)."""
+    from mast3r_ros.replay.pipeline import recorded_config
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "net.pth").write_bytes(b"")
+    run = str(tmp_path / "run")
+    assert main(["localize", tum[1], "--out", run, "--max-frames", "1", "--map", sift_map,
+                 "--matcher", "sift", "--checkpoint", "net.pth"]) == 0
+    got = load_config_yaml(os.path.join(run, "config.yaml"))
+    assert got.model.checkpoint == str(tmp_path / "net.pth")
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, retrieval=dataclasses.replace(
+        cfg.retrieval, checkpoint="r/ret.pth", codebook="~/cb.pkl"))
+    rec = recorded_config(cfg).retrieval
+    assert rec.checkpoint == str(tmp_path / "r" / "ret.pth")
+    assert rec.codebook == os.path.join(os.path.expanduser("~"), "cb.pkl")
+    assert recorded_config(Config()).model.checkpoint == ""  # none stays none
 
 
 def test_an_empty_map_or_a_missing_params_map_is_one_line_naming_where_it_came_from(
