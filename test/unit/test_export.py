@@ -18,6 +18,7 @@ from mast3r_ros.core.errors import InputError  # noqa: E402
 from mast3r_test_utils import TINY_SPEC, random_model  # noqa: E402
 from mast3r_ros.core.model.export import (  # noqa: E402
     dynamo_exporter_available, export_onnx, read_manifest, resolve_exporter)
+from mast3r_ros.core.model.preprocess import normalize  # noqa: E402
 
 HW = (224, 224)
 K = 2
@@ -135,6 +136,12 @@ def test_manifest_describes_the_files(exported):
                                                        "desc_conf_1"]
     assert dec["outputs"][0]["shape"] == [K, *HW, 3]
     assert not [p.name for p in out.parent.iterdir() if p.name.startswith(".tmp-")]
+    # how an image becomes 'image' is stated (a fresh user found it only in a docstring), and
+    # the stated formula is the one the engine applies
+    assert "RGB" in m["input"]["image"] and "(v / 255 - 0.5) / 0.5" in m["input"]["image"]
+    assert "plan_resize" in m["input"]["resize"]
+    v = np.array([[[0, 128, 255]]], np.uint8)
+    np.testing.assert_allclose(normalize(v).ravel(), (v.ravel() / 255 - 0.5) / 0.5, atol=1e-6)
 
 
 def test_keyframe_batch_default_is_the_localizers():

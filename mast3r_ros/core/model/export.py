@@ -12,7 +12,9 @@ Runtime plan best for a fixed shape, and a camera's frames all have one size.
   for DUSt3R (no descriptors) ``pts3d_2`` (K, H, W, 3) and ``conf_2`` instead, in keyframe
   camera. Outputs are float32 after the same activations as `network.postprocess`.
 - ``manifest.json``: checkpoint identity and model string, size, network shape, keyframe batch,
-  exporter, opset, torch version, and each file's inputs/outputs (name, shape, dtype) and sha256.
+  exporter, opset, torch version, the image input's convention (``input``: RGB, NCHW,
+  ``(v / 255 - 0.5) / 0.5``, the reference resize and crop), and each file's inputs/outputs
+  (name, shape, dtype) and sha256.
 
 Two of torch's exporters (`EXPORTERS`), the same graphs and outputs (both within the tolerances
 of `test/unit/test_export.py`):
@@ -61,6 +63,14 @@ MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
 FORMAT_VERSION = 1
+# how a camera image becomes encoder.onnx's ``image`` (a runtime other than ours must do the same)
+_INPUT_CONVENTION = {
+    "image": "uint8 RGB (not BGR), NCHW float32: (v / 255 - 0.5) / 0.5, so in [-1, 1]",
+    "resize": "the reference's: size 224 scales the short side to 224 then crops the centre "
+              "square; 512/384 scale the long side to the size (Pillow LANCZOS down, BICUBIC "
+              "up) then crop the centre to multiples of 16, a square image to 4:3 "
+              "(mast3r_ros.core.model.preprocess.plan_resize)",
+}
 # the export's stages, each said on stderr (log INFO) with its time: a fresh user's 512 export
 # ran for 10 minutes without a line; the decoder+heads take most of it (dynamo's optimisation)
 STAGES = ("encoder", "decoder+heads", "manifest")
@@ -337,6 +347,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
                 "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
                 "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
                 "torch": torch.__version__, "dtype": "float32",
+                "input": _INPUT_CONVENTION,
                 "files": {
                     "encoder": {"file": ENCODER_FILE, "inputs": _io(["image"], [image]),
                                 "outputs": _outputs(stage, ENCODER_FILE, enc, (image,),
