@@ -48,6 +48,13 @@ def test_a_folder_as_checkpoint_names_the_checkpoint_file_inside(tmp_path, tiny_
     shutil.copy(tiny_ckpt, folder / "mast3r.pth")
     with pytest.raises(CheckpointError, match="it holds mast3r.pth: give that file"):
         load_checkpoint(str(folder))
+    # NAVER's download folder: the network and its retrieval add-ons side by side
+    for name in ("a_retrieval_trainingfree.pth", "b.pt", "c.pth"):
+        (folder / name).write_bytes(b"")
+    with pytest.raises(CheckpointError, match=r"it holds a_retrieval_trainingfree.pth, b.pt, "
+                                              r"c.pth and 1 more: give one of these files "
+                                              r"\(the MASt3R network, not the \*_retrieval_\*"):
+        load_checkpoint(str(folder))
 
 
 def test_a_folder_as_an_image_says_folder(tmp_path):

@@ -363,7 +363,10 @@ def _read_huggingface(folder: str):
     for p in (cfg_path, st_path):
         if not os.path.isfile(p):
             files = sorted(n for n in os.listdir(folder) if n.endswith((".pth", ".pt")))
-            hint = (f"; it holds {', '.join(files[:3])}: give that file" if files else
+            more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+            hint = (f"; it holds {files[0]}: give that file" if len(files) == 1 else
+                    f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
+                    "MASt3R network, not the *_retrieval_* ones)" if files else
                     "; give the checkpoint file (.pth) instead")
             raise CheckpointError(f"{folder} is a folder but not a Hugging Face checkpoint "
                                   f"(no {os.path.basename(p)} beside a model.safetensors)"
