@@ -145,7 +145,7 @@ def main() -> int:
     ap.add_argument("--checkpoint", help="real weights instead of random ones")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--precision", default="fp32", choices=("fp32", "fp16", "bf16"))
-    ap.add_argument("--size", type=int, default=512, choices=(512, 224))
+    ap.add_argument("--size", type=int, default=512, choices=(512, 384, 224))
     ap.add_argument("--keyframes", type=int, nargs="+", default=[1, 4])
     ap.add_argument("--frames", type=int, default=10, help="timed frames per setting")
     ap.add_argument("--warmup", type=int, default=2)

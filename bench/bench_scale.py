@@ -458,7 +458,7 @@ def main() -> None:
     ap.add_argument("--build", type=int, default=0, metavar="N",
                     help="measure parallel encoding throughput on N keyframes instead")
     ap.add_argument("--localize", action="store_true",
-                    help="per-frame localization latency and RSS growth on fabricated v2 maps")
+                    help="per-frame localization latency and RSS growth on fabricated v3 maps")
     ap.add_argument("--frames", type=int, default=20,
                     help="--localize: frames localized per size, the smallest and the largest "
                          "size interleaved frame by frame")
