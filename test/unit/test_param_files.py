@@ -280,6 +280,21 @@ def test_the_namespace_a_key_names_the_node_in(key, namespace):
     assert _namespace_of(key, "mast3r_localizer") == namespace
 
 
+def test_a_near_miss_in_a_block_for_every_node_is_warned_about(load, caplog):
+    """'/**: ros__parameters: max_keyframe: 3' ran with the default without a word (a fresh
+    user's find): a block for every node may hold other nodes' parameters, so it is not an
+    error, but a name one letter from ours is a warning naming the one meant; other nodes'
+    names (use_sim_time, AMCL's max_particles) stay silent."""
+    with caplog.at_level("WARNING", logger="mast3r_ros"):
+        cfg = load("/**:\n  ros__parameters:\n    max_keyframe: 3\n    max_particles: 2000\n"
+                   "    use_sim_time: true\n")
+    assert cfg.localizer.max_keyframes == 2  # the default: the typo is not applied
+    warned = [r.getMessage() for r in caplog.records]
+    assert len(warned) == 1, warned
+    assert "'max_keyframe'" in warned[0] and "did you mean 'max_keyframes'" in warned[0]
+    assert "'/**'" in warned[0] and "ignored" in warned[0]
+
+
 def test_misspelled_ros_parameters_under_a_wildcard_key_are_refused(load):
     """'/**' is no node's name, so only the misspelling check stops its block from being taken
     for a namespace (and silently dropped): the docstring's 'ros__params' and a shouted

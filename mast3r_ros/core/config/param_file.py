@@ -6,6 +6,7 @@ blocks that apply to the node merged in file order, ROS's typing) into a validat
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Any, Dict, Mapping, Optional
 
@@ -14,8 +15,10 @@ import yaml
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
 from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, node_fqn
-from .params import _BY_NAME, _flatten, config_from_params, config_to_params
+from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
+
+log = logging.getLogger(__name__)
 
 
 # Parameters rclpy declares on every node itself: a node's parameter file may set them (Nav2's
@@ -117,6 +120,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                               f"got {type(params).__name__} {params!r}")
         values = _flatten(params)
         if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
+            for k in values:  # ... but one a letter away from ours is probably a typo
+                hint = "" if k in _BY_NAME else did_you_mean(k)
+                if hint:
+                    log.warning("%s: '%s' (a block for every node) sets %r, which is not one "
+                                "of %s's parameters%s; ignored, as other nodes' parameters "
+                                "are", path, key, k, node_name, hint)
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
     if not matching:
