@@ -145,7 +145,20 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
     return out
 
 
+SEED_LIMIT = 2 ** 32  # numpy's legacy generator takes seeds 0 <= seed < 2**32
+
+
+def check_seed(seed: Optional[int], option: str = "--seed") -> Optional[int]:
+    """``seed`` unchanged when numpy's generators take it (None, or an integer 0 <= seed <
+    2**32); raises InputError naming ``option`` otherwise (checked before any work is done)."""
+    if seed is not None and not 0 <= seed < SEED_LIMIT:
+        raise InputError(f"{option} must be an integer from 0 to {SEED_LIMIT - 1} (2**32 - 1), "
+                         f"got {seed}")
+    return seed
+
+
 def random_start(n: int, seed: Optional[int]) -> int:
     """The first key image as the reference draws it (``np.random.seed(seed);
-    np.random.choice(n)``, legacy generator); seed None -> unseeded."""
-    return int(np.random.RandomState(seed).choice(n))
+    np.random.choice(n)``, legacy generator); seed None -> unseeded. Raises InputError on a
+    seed outside 0 <= seed < 2**32 (`check_seed`)."""
+    return int(np.random.RandomState(check_seed(seed)).choice(n))

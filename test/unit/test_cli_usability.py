@@ -343,3 +343,18 @@ def test_demo_size_errors_name_the_option_at_fault(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and len(err) == 1 and words in err[0], err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["retrieve", "a.png", "b.png", "--checkpoint", "n.pth", "--retrieval-checkpoint", "r.pth"],
+    ["demo"]])
+@pytest.mark.parametrize("seed", ["-1", "5000000000"])
+def test_a_seed_numpy_cannot_take_is_refused_before_any_work(tmp_path, capsys, command, seed):
+    """`retrieve --seed -1` gave numpy's traceback after every image was encoded, `demo --seed
+    -1` a traceback with rc 1 (a fresh user's find): one line naming the range, exit 2."""
+    rc = main([*command, "--out", str(tmp_path / "o"), "--seed", seed])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].endswith(f"error: --seed must be an integer from 0 to 4294967295 (2**32 - 1), "
+                           f"got {seed}"), err
+    assert not (tmp_path / "o").exists()

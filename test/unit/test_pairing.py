@@ -200,3 +200,10 @@ def test_retrieval_strategy_checks_its_inputs_and_uses_start():
     for bad in ("retrieval-3-2-1", "oneref-1-2", "swin-2-noncyclic-x", "logwin-2-3"):
         with pytest.raises(InputError):
             make_pairs(5, bad, sim)
+
+
+def test_random_start_refuses_a_seed_numpy_cannot_take():
+    assert random_start(6, 2 ** 32 - 1) == np.random.RandomState(2 ** 32 - 1).choice(6)
+    for seed in (-1, 2 ** 32):
+        with pytest.raises(InputError, match=r"--seed must be an integer from 0 to 4294967295"):
+            random_start(6, seed)
