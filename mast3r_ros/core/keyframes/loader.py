@@ -39,7 +39,7 @@ from .layout import (
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
-from .map_files import MapFiles
+from .map_files import MapFiles, size_problem
 from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
@@ -327,7 +327,9 @@ class KeyframeMap(MapEncodings, MapFiles):
 
 def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any]
                          ) -> KeyframeTable:
-    """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table."""
+    """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table. Raises
+    MapFormatError: the file missing or not its recorded size (with check-map's pointer), the
+    entry or the table malformed, its checksum wrong."""
     where = f"{MANIFEST}: keyframe_table"
     kt = _need(manifest, "keyframe_table", dict, MANIFEST)
     rel = _need(kt, "file", str, where)
@@ -339,4 +341,16 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
         raise MapFormatError(f"{os.path.join(path, MANIFEST)}: the map has no keyframes")
     if rel not in files or os.path.basename(rel) != rel:
         raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
-    return KeyframeTable.open(os.path.join(path, rel), num, models, files[rel]["sha256"])
+    full = os.path.join(path, rel)
+    # missing or short: said so, as for the other map files (the table's own checks would
+    # read both as a checksum mismatch)
+    try:
+        got = os.path.getsize(full)
+    except FileNotFoundError:
+        got = -1
+    want = files[rel].get("bytes")
+    problem = size_problem(full, got, want if isinstance(want, int) else None)
+    if problem:
+        raise MapFormatError(f"{problem}; `mast3r-ros check-map {path}` lists every problem; "
+                             "rebuild the map or re-copy the file")
+    return KeyframeTable.open(full, num, models, files[rel]["sha256"])
