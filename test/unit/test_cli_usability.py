@@ -358,3 +358,18 @@ def test_a_seed_numpy_cannot_take_is_refused_before_any_work(tmp_path, capsys, c
     assert err[0].endswith(f"error: --seed must be an integer from 0 to 4294967295 (2**32 - 1), "
                            f"got {seed}"), err
     assert not (tmp_path / "o").exists()
+
+
+def test_export_of_the_retrieval_checkpoint_names_what_export_takes(tmp_path, capsys):
+    """`export X_retrieval_trainingfree.pth` said "pass it as --retrieval-checkpoint", an option
+    export does not have (a fresh user's find): it says export takes the network checkpoint."""
+    from retrieval_test_utils import write_retrieval_checkpoint
+
+    ck = write_retrieval_checkpoint(str(tmp_path / "tiny_retrieval_trainingfree.pth"), 32)
+    assert main(["export", ck, "--out", str(tmp_path / "ex")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"mast3r-ros export: error: {ck} is a MASt3R retrieval checkpoint (the "
+                   "retrieval head), not the network: export takes the MASt3R network checkpoint "
+                   "(the .pth the other commands take as --checkpoint); the retrieval head is not "
+                   "exported"], err
+    assert not (tmp_path / "ex").exists()
