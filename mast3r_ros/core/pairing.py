@@ -106,7 +106,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
     """Pairs of ``n`` images by ``strategy`` (see module docstring); sorted.
 
     ``sim`` (n, n) is needed by ``retrieval-Na-k`` only; ``start`` is its first key image.
-    Raises InputError on an unknown or malformed strategy.
+    Counts beyond the images are clamped (as the reference does). Raises InputError on an
+    unknown or malformed strategy, and on counts that give no pairs (``swin-W`` /
+    ``logwin-W``: W >= 1; ``retrieval-Na-k``: Na >= 1 or k >= 2).
     """
     parts = strategy.split("-")
     kind = parts[0]
@@ -119,6 +121,10 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
         if not 0 <= start < n:
             raise InputError(f"start image {start} is not in [0, {n})")
         na, k = _int_part(parts, 1, 0, strategy), _int_part(parts, 2, 0, strategy)
+        if na == 0 and k < 2:  # ('-' separates the parts: a count cannot be negative)
+            raise InputError(f"pairing strategy {strategy!r} gives no pairs: NA (key images) "
+                             "and K (nearest images, the image itself included) must be >= 0, "
+                             "with NA >= 1 or K >= 2 (e.g. retrieval-20-10)")
         pairs = retrieval_pairs(sim, na, k, start)[0]
     elif kind == "complete" and len(parts) == 1:
         pairs = {(i, j) for i in range(n) for j in range(i + 1, n)}
@@ -129,6 +135,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
                              "'noncyclic'")
         w = _int_part(parts, 1, 3, strategy) if len(parts) > 1 and parts[1] != "noncyclic" \
             else 3
+        if w < 1:
+            raise InputError(f"pairing strategy {strategy!r} gives no pairs: W (the window) "
+                             f"must be >= 1, got {w} (a W beyond the images is clamped)")
         offsets = range(1, w + 1) if kind == "swin" else [2 ** e for e in range(w)]
         pairs = _window_pairs(n, offsets, cyclic)
     elif kind == "oneref" and len(parts) <= 2:

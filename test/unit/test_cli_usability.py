@@ -373,3 +373,14 @@ def test_export_of_the_retrieval_checkpoint_names_what_export_takes(tmp_path, ca
                    "(the .pth the other commands take as --checkpoint); the retrieval head is not "
                    "exported"], err
     assert not (tmp_path / "ex").exists()
+
+
+def test_retrieve_pairs_that_pair_nothing_are_refused_before_any_work(tmp_path, capsys):
+    """`retrieve --pairs swin-0` wrote an empty pairs.txt and exited 0 (a fresh user's find)."""
+    rc = main(["retrieve", "a.png", "b.png", "--checkpoint", "n.pth", "--retrieval-checkpoint",
+               "r.pth", "--out", str(tmp_path / "o"), "--pairs", "swin-0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == ["mast3r-ros retrieve: error: pairing strategy 'swin-0' gives no "
+                               "pairs: W (the window) must be >= 1, got 0 (a W beyond the "
+                               "images is clamped)"], err
+    assert not (tmp_path / "o").exists()
