@@ -123,9 +123,7 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
         version = manifest.get("version")
         if version not in READ_VERSIONS:
-            raise MapFormatError(f"{mpath}: format version {version!r}, this code reads versions "
-                                 f"{', '.join(map(str, READ_VERSIONS))}; rebuild the map with "
-                                 "this version")
+            raise MapFormatError(_version_refusal(mpath, version))
         files = _need(manifest, "files", dict, MANIFEST)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
@@ -323,6 +321,21 @@ class KeyframeMap(MapEncodings, MapFiles):
             self._thumbs = np.stack([thumbnail_descriptor(self.image(i))
                                      for i in range(len(self))])
         return self._thumbs
+
+
+def _version_refusal(mpath: str, version: Any) -> str:
+    """Why a manifest's format ``version`` (not in READ_VERSIONS) is not read, and the fix: a
+    newer one (an int above the newest read) was written by a newer mast3r_ros, so upgrade;
+    anything else is not a version this code ever wrote, so rebuild."""
+    supported = ", ".join(map(str, READ_VERSIONS))
+    if type(version) is int and version > max(READ_VERSIONS):
+        from ... import __version__
+
+        return (f"{mpath}: format version {version}, written by a newer mast3r_ros (this one, "
+                f"{__version__}, reads versions {supported}): upgrade mast3r_ros to open it, "
+                "or rebuild the map with this one")
+    return (f"{mpath}: format version {version!r}, this code reads versions {supported}; "
+            "rebuild the map with this version")
 
 
 def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any]
