@@ -165,10 +165,15 @@ def _cuda_available() -> bool:
 
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
-    that needs their depth refuses a bag read without depth before its indexing pass."""
+    that needs their depth refuses a bag read without depth before its indexing pass. Raises
+    InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
+    --depth-scale that is not a positive finite number (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
 
     # the options as the user typed them (the readers' own checks name their parameters)
+    if not math.isfinite(args.sync_tolerance):
+        raise InputError(f"--sync-tolerance must be a finite number of seconds (0 to "
+                         f"{MAX_SYNC_TOLERANCE_S:g}), got {args.sync_tolerance}")
     if not 0 <= args.sync_tolerance <= MAX_SYNC_TOLERANCE_S:
         ms = (f" (milliseconds? {args.sync_tolerance:g} ms is --sync-tolerance "
               f"{args.sync_tolerance / 1000:g})" if args.sync_tolerance > MAX_SYNC_TOLERANCE_S

@@ -240,7 +240,12 @@ def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_s
 
 @pytest.mark.parametrize("option, value, words", [
     ("--sync-tolerance", "-1", "--sync-tolerance must be between 0 and 1 seconds, got -1"),
-    ("--sync-tolerance", "nan", "--sync-tolerance must be between 0 and 1 seconds, got nan"),
+    # non-finite: said as such, without the "milliseconds?" hint (a fresh user's find: inf
+    # read "(milliseconds? inf ms is --sync-tolerance inf)")
+    ("--sync-tolerance", "nan", "--sync-tolerance must be a finite number of seconds (0 to 1), "
+                                "got nan"),
+    ("--sync-tolerance", "inf", "--sync-tolerance must be a finite number of seconds (0 to 1), "
+                                "got inf"),
     # a fresh user's find: 20 (meant as ms) was taken as 20 s and paired unrelated depth
     ("--sync-tolerance", "20", "--sync-tolerance must be between 0 and 1 seconds, got 20 "
                                "(milliseconds? 20 ms is --sync-tolerance 0.02)"),
@@ -257,6 +262,7 @@ def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert "sync_tolerance_s" not in err[0] and not (tmp_path / "run").exists()
+    assert ("milliseconds?" in err[0]) == (value == "20"), err
 
 
 def test_root_namespace_takes_the_block_for_the_node_in_any_namespace(tmp_path):
