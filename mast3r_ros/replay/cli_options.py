@@ -53,6 +53,18 @@ def overrides_default(value: Any, param: str = "") -> str:
     return f"(default: --params' {param or 'value'}, else {value})"
 
 
+# --checkpoint's help by `_config_options`' matcher: what runs without a checkpoint differs
+# (pair has no --matcher and no weight-free path)
+CHECKPOINT_HELP = {
+    "params": "MASt3R checkpoint (default: the 'checkpoint' of --params; with none, only the "
+              "weight-free --matcher sift runs)",
+    "demo": "MASt3R checkpoint (default: the 'checkpoint' of --params; with none, the demo runs "
+            "the weight-free sift baseline)",
+    None: "MASt3R or DUSt3R checkpoint (default: the 'checkpoint' of --params; required: this "
+          "command runs the network)",
+}
+
+
 def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParser:
     """The configuration options; ``matcher``: 'params' (--matcher overrides --params), 'demo'
     (the demo's own choice), None (no --matcher)."""
@@ -61,9 +73,7 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
-    g.add_argument("--checkpoint", metavar="CKPT",
-                   help="MASt3R checkpoint (default: the 'checkpoint' of --params; with "
-                        "none, only the weight-free --matcher sift runs)")
+    g.add_argument("--checkpoint", metavar="CKPT", help=CHECKPOINT_HELP[matcher])
     defaults = Config()
     if matcher == "params":
         g.add_argument("--matcher", choices=("mast3r", "sift"),

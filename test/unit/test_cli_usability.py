@@ -390,3 +390,18 @@ def test_retrieve_pairs_that_pair_nothing_are_refused_before_any_work(tmp_path, 
                                "pairs: W (the window) must be >= 1, got 0 (a W beyond the "
                                "images is clamped)"], err
     assert not (tmp_path / "o").exists()
+
+
+def test_checkpoint_help_says_what_runs_without_one_per_command(capsys):
+    """`pair --help` said "with none, only the weight-free --matcher sift runs": pair has no
+    --matcher and no SIFT path (a fresh user's find; the help was shared by every command)."""
+    def checkpoint_help(command):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        return out.split("--checkpoint CKPT ", 1)[1].split(" --device", 1)[0]
+
+    assert checkpoint_help("pair") == ("MASt3R or DUSt3R checkpoint (default: the 'checkpoint' "
+                                       "of --params; required: this command runs the network)")
+    assert "--matcher sift" in checkpoint_help("localize")
+    assert "the demo runs the weight-free sift" in checkpoint_help("demo")
