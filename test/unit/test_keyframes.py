@@ -206,6 +206,9 @@ def test_missing_or_short_keyframe_table_is_not_called_a_checksum_mismatch(tmp_p
     with pytest.raises(MapFormatError) as e:
         kfm.KeyframeMap.load(map_path, lazy=True)
     assert str(e.value) == f"map file missing: {full}{fix}"
+    with pytest.raises(MapFormatError) as e:  # check-map's own open: no pointer to itself
+        kfm.KeyframeMap.load(map_path, lazy=True, check_files=False)
+    assert str(e.value) == f"map file missing: {full}; rebuild the map or re-copy the file"
 
 
 @pytest.mark.parametrize("version", [2, 3])

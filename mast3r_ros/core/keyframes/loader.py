@@ -130,7 +130,7 @@ class KeyframeMap(MapEncodings, MapFiles):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}' has no sha256")
         kfs: Union[List[Keyframe], KeyframeTable]
         if version >= 3:
-            kfs = _open_keyframe_table(path, manifest, files)
+            kfs = _open_keyframe_table(path, manifest, files, check_files)
         else:
             recs = _need(manifest, "keyframes", list, MANIFEST)
             if not recs:
@@ -338,11 +338,12 @@ def _version_refusal(mpath: str, version: Any) -> str:
             "rebuild the map with this version")
 
 
-def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any]
-                         ) -> KeyframeTable:
+def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any],
+                         pointer: bool = True) -> KeyframeTable:
     """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table. Raises
-    MapFormatError: the file missing or not its recorded size (with check-map's pointer), the
-    entry or the table malformed, its checksum wrong."""
+    MapFormatError: the file missing or not its recorded size (``pointer``: with check-map's
+    pointer; off for check-map's own open), the entry or the table malformed, its checksum
+    wrong."""
     where = f"{MANIFEST}: keyframe_table"
     kt = _need(manifest, "keyframe_table", dict, MANIFEST)
     rel = _need(kt, "file", str, where)
@@ -364,6 +365,6 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     want = files[rel].get("bytes")
     problem = size_problem(full, got, want if isinstance(want, int) else None)
     if problem:
-        raise MapFormatError(f"{problem}; `mast3r-ros check-map {path}` lists every problem; "
-                             "rebuild the map or re-copy the file")
+        see = f"`mast3r-ros check-map {path}` lists every problem; " if pointer else ""
+        raise MapFormatError(f"{problem}; {see}rebuild the map or re-copy the file")
     return KeyframeTable.open(full, num, models, files[rel]["sha256"])
