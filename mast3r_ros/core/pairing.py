@@ -106,7 +106,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
     """Pairs of ``n`` images by ``strategy`` (see module docstring); sorted.
 
     ``sim`` (n, n) is needed by ``retrieval-Na-k`` only; ``start`` is its first key image.
-    Raises InputError on an unknown or malformed strategy.
+    Counts beyond the images are clamped (as the reference does). Raises InputError on an
+    unknown or malformed strategy, and on counts that give no pairs (``swin-W`` /
+    ``logwin-W``: W >= 1; ``retrieval-Na-k``: Na >= 1 or k >= 2).
     """
     parts = strategy.split("-")
     kind = parts[0]
@@ -119,6 +121,10 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
         if not 0 <= start < n:
             raise InputError(f"start image {start} is not in [0, {n})")
         na, k = _int_part(parts, 1, 0, strategy), _int_part(parts, 2, 0, strategy)
+        if na == 0 and k < 2:  # ('-' separates the parts: a count cannot be negative)
+            raise InputError(f"pairing strategy {strategy!r} gives no pairs: NA (key images) "
+                             "and K (nearest images, the image itself included) must be >= 0, "
+                             "with NA >= 1 or K >= 2 (e.g. retrieval-20-10)")
         pairs = retrieval_pairs(sim, na, k, start)[0]
     elif kind == "complete" and len(parts) == 1:
         pairs = {(i, j) for i in range(n) for j in range(i + 1, n)}
@@ -129,6 +135,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
                              "'noncyclic'")
         w = _int_part(parts, 1, 3, strategy) if len(parts) > 1 and parts[1] != "noncyclic" \
             else 3
+        if w < 1:
+            raise InputError(f"pairing strategy {strategy!r} gives no pairs: W (the window) "
+                             f"must be >= 1, got {w} (a W beyond the images is clamped)")
         offsets = range(1, w + 1) if kind == "swin" else [2 ** e for e in range(w)]
         pairs = _window_pairs(n, offsets, cyclic)
     elif kind == "oneref" and len(parts) <= 2:
@@ -145,7 +154,20 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
     return out
 
 
+SEED_LIMIT = 2 ** 32  # numpy's legacy generator takes seeds 0 <= seed < 2**32
+
+
+def check_seed(seed: Optional[int], option: str = "--seed") -> Optional[int]:
+    """``seed`` unchanged when numpy's generators take it (None, or an integer 0 <= seed <
+    2**32); raises InputError naming ``option`` otherwise (checked before any work is done)."""
+    if seed is not None and not 0 <= seed < SEED_LIMIT:
+        raise InputError(f"{option} must be an integer from 0 to {SEED_LIMIT - 1} (2**32 - 1), "
+                         f"got {seed}")
+    return seed
+
+
 def random_start(n: int, seed: Optional[int]) -> int:
     """The first key image as the reference draws it (``np.random.seed(seed);
-    np.random.choice(n)``, legacy generator); seed None -> unseeded."""
-    return int(np.random.RandomState(seed).choice(n))
+    np.random.choice(n)``, legacy generator); seed None -> unseeded. Raises InputError on a
+    seed outside 0 <= seed < 2**32 (`check_seed`)."""
+    return int(np.random.RandomState(check_seed(seed)).choice(n))

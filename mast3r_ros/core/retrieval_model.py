@@ -33,6 +33,7 @@ import torch
 
 from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggregate_database,
                    aggregate_many, aggregate_query, load_codebook)
+from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import CLASS_ARCH, read_torch_archive
@@ -163,24 +164,21 @@ def network_given_as_retrieval(path: str) -> str:
 
 
 def check_retrieval_files(checkpoint: str, codebook: Optional[str] = None) -> str:
-    """Fail fast (before loading a backbone): both files exist and ``checkpoint`` is not the
-    network checkpoint (`checkpoint_kind`); returns the codebook path. Raises CheckpointError."""
+    """Fail fast (before loading a backbone): both files exist, ``checkpoint`` is not the
+    network checkpoint (`checkpoint_kind`) and the codebook is a file that is not a PyTorch
+    checkpoint (`check_codebook_file`); returns the codebook path. Raises CheckpointError."""
     cb = codebook or default_codebook_path(checkpoint)
     _require_checkpoint(checkpoint)
     if checkpoint_kind(checkpoint) == "network":  # before the codebook, which then is no issue
         raise CheckpointError(network_given_as_retrieval(checkpoint))
-    if not os.path.isfile(cb):
-        if codebook is None and not os.path.basename(checkpoint).endswith(
-                "_retrieval_trainingfree.pth"):
-            raise CheckpointError(
-                f"no codebook given for {checkpoint}: it is found beside the checkpoint only "
-                "for the reference names (X_retrieval_trainingfree.pth -> "
-                "X_retrieval_codebook.pkl); pass the codebook file (--codebook, or codebook= "
-                "in Python)")
+    if not os.path.isfile(cb) and codebook is None and not os.path.basename(
+            checkpoint).endswith("_retrieval_trainingfree.pth"):
         raise CheckpointError(
-            f"codebook not found: {cb}. Download "
-            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
-            "retrieval checkpoint, or pass it (--codebook, or codebook= in Python)")
+            f"no codebook given for {checkpoint}: it is found beside the checkpoint only "
+            "for the reference names (X_retrieval_trainingfree.pth -> "
+            "X_retrieval_codebook.pkl); pass the codebook file (--codebook, or codebook= "
+            "in Python)")
+    check_codebook_file(cb)  # not found, a folder, a .pth given as the codebook
     return cb
 
 

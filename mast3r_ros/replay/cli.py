@@ -268,7 +268,7 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--height", type=int, default=480,
                    help="image height in pixels")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the rendered scene's texture and path")
+                   help="seed of the rendered scene's texture and path, 0 to 2**32 - 1")
     add_warmup_option(p)
     p.set_defaults(func=cmd_demo)
 

@@ -53,6 +53,18 @@ def overrides_default(value: Any, param: str = "") -> str:
     return f"(default: --params' {param or 'value'}, else {value})"
 
 
+# --checkpoint's help by `_config_options`' matcher: what runs without a checkpoint differs
+# (pair has no --matcher and no weight-free path)
+CHECKPOINT_HELP = {
+    "params": "MASt3R checkpoint (default: the 'checkpoint' of --params; with none, only the "
+              "weight-free --matcher sift runs)",
+    "demo": "MASt3R checkpoint (default: the 'checkpoint' of --params; with none, the demo runs "
+            "the weight-free sift baseline)",
+    None: "MASt3R or DUSt3R checkpoint (default: the 'checkpoint' of --params; required: this "
+          "command runs the network)",
+}
+
+
 def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParser:
     """The configuration options; ``matcher``: 'params' (--matcher overrides --params), 'demo'
     (the demo's own choice), None (no --matcher)."""
@@ -61,9 +73,7 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
     g.add_argument("--params", metavar="YAML",
                    help="ROS parameter file (the node's config/localize.yaml)")
     g.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
-    g.add_argument("--checkpoint", metavar="CKPT",
-                   help="MASt3R checkpoint (default: the 'checkpoint' of --params; with "
-                        "none, only the weight-free --matcher sift runs)")
+    g.add_argument("--checkpoint", metavar="CKPT", help=CHECKPOINT_HELP[matcher])
     defaults = Config()
     if matcher == "params":
         g.add_argument("--matcher", choices=("mast3r", "sift"),
@@ -165,10 +175,15 @@ def _cuda_available() -> bool:
 
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
-    that needs their depth refuses a bag read without depth before its indexing pass."""
+    that needs their depth refuses a bag read without depth before its indexing pass. Raises
+    InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
+    --depth-scale that is not a positive finite number (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
 
     # the options as the user typed them (the readers' own checks name their parameters)
+    if not math.isfinite(args.sync_tolerance):
+        raise InputError(f"--sync-tolerance must be a finite number of seconds (0 to "
+                         f"{MAX_SYNC_TOLERANCE_S:g}), got {args.sync_tolerance}")
     if not 0 <= args.sync_tolerance <= MAX_SYNC_TOLERANCE_S:
         ms = (f" (milliseconds? {args.sync_tolerance:g} ms is --sync-tolerance "
               f"{args.sync_tolerance / 1000:g})" if args.sync_tolerance > MAX_SYNC_TOLERANCE_S

@@ -17,6 +17,7 @@ from typing import Any, Dict, Tuple
 from ..core.config import Config
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder
+from ..core.pairing import check_seed
 from .pipeline import build_map, run_localization
 from .synthetic import write_demo_sequences
 from .tum import TumSequence
@@ -70,10 +71,12 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
              overwrite: bool = False) -> Tuple[str, str, Dict[str, Any]]:
     """Render the synthetic room, map every other frame, localize the frames in between.
 
-    Returns (map path, run folder, metrics). An existing ``out`` is refused (`InputError`)
-    unless ``overwrite``; then its rendered scene is reused when it matches and its map and run
-    are replaced (each atomically).
+    Returns (map path, run folder, metrics). ``seed``: 0 <= seed < 2**32 (InputError
+    otherwise). An existing ``out`` is refused (`InputError`) unless ``overwrite``; then its
+    rendered scene is reused when it matches and its map and run are replaced (each
+    atomically).
     """
+    check_seed(seed)
     if frames < 4:
         raise InputError(f"--frames must be >= 4 (half map, half query), got {frames}")
     if width < 64 or height < 48:

@@ -8,7 +8,7 @@ import os
 import re
 
 from ..core.config import LocalizerConfig, param_specs
-from ..core.errors import InputError
+from ..core.errors import CheckpointError, InputError
 from ..core.fileio import check_output_folder
 from ..core.model.preprocess import SIZES
 
@@ -80,6 +80,19 @@ def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
                      "(or --checkpoint CKPT)")
 
 
+def refuse_retrieval_checkpoint(path: str) -> None:
+    """Raises CheckpointError when ``path`` is the retrieval head's checkpoint (from its
+    ``args`` alone, tensors not read): export takes the network; the generic loader's hint
+    ("pass it as --retrieval-checkpoint") names an option export does not have."""
+    from ..core.retrieval_model import checkpoint_kind
+
+    if checkpoint_kind(path) == "retrieval":
+        raise CheckpointError(
+            f"{path} is a MASt3R retrieval checkpoint (the retrieval head), not the network: "
+            "export takes the MASt3R network checkpoint (the .pth the other commands take as "
+            "--checkpoint); the retrieval head is not exported")
+
+
 def _same_file(a: str, b: str) -> bool:
     """Whether two paths name one file: `os.path.samefile` when both exist (hard links too),
     else their resolved forms (`os.path.realpath`, '~' expanded as the loader does)."""
@@ -97,6 +110,7 @@ def _cmd_export(args: argparse.Namespace) -> int:
                                      export_onnx, require_onnx)
 
     checkpoint, passed_as = checkpoint_of(args)
+    refuse_retrieval_checkpoint(resolve_checkpoint(checkpoint))
     lo, hi = KEYFRAME_BATCH_RANGE
     if not lo <= args.keyframe_batch <= hi:
         raise InputError(f"--keyframe-batch must be in {lo}..{hi} (the range of the localizer's "

@@ -18,7 +18,7 @@ import numpy as np
 from ..core.errors import CheckpointError, InputError
 from ..core.fileio import atomic_folder, check_output_folder
 from ..core.model.preprocess import load_rgb
-from ..core.pairing import make_pairs, random_start
+from ..core.pairing import check_seed, make_pairs, random_start
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +53,9 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     'cuda', 'cuda:N'. ``size``: the network input's long side in pixels, one of `SIZES` (512,
     the reference's; smaller is faster and ranks less reliably). Returns (similarity (N, N)
     float64, pairs as index tuples). Self-pairs (a key image drawn twice by the sampling) are
-    not written. ``out_dir`` is written whole or not
-    at all; an existing one is refused unless ``overwrite``. Raises InputError / ConfigError /
-    CheckpointError.
+    not written. ``seed``: 0 <= seed < 2**32 (None: unseeded). ``out_dir`` is written whole
+    or not at all; an existing one is refused unless ``overwrite``. Raises InputError /
+    ConfigError / CheckpointError.
     """
     from ..core.model.engine import resolve_device
     from ..core.retrieval_model import AsmkRetriever, check_retrieval_files, checkpoint_kind
@@ -65,6 +65,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     if size not in SIZES:
         raise InputError(f"retrieve: size must be one of {list(SIZES)} (pixels, the network "
                          f"input's long side), got {size!r}")
+    check_seed(seed)
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     device = str(resolve_device(device))
     if checkpoint_kind(checkpoint) == "retrieval":  # before the codebook check, which then
@@ -139,8 +140,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="retrieval-NA-K | swin-W[-noncyclic] | logwin-W[-noncyclic] | oneref-R "
                         "| complete (default: the demo's retrieval-min(20,N)-min(N-1,10))")
     p.add_argument("--seed", type=int, default=0,
-                   help="seed of the random first key image of retrieval-NA-K (numpy legacy "
-                        "RNG, as the reference draws it)")
+                   help="seed of the random first key image of retrieval-NA-K, 0 to 2**32 - 1 "
+                        "(numpy legacy RNG, as the reference draws it)")
     p.add_argument("--symmetrize", action="store_true",
                    help="also write every pair reversed (the reference's pairwise inference)")
     p.add_argument("--device", default="auto",
@@ -157,6 +158,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _cmd_retrieve(args: argparse.Namespace) -> int:
     _check_names(args.images)
+    check_seed(args.seed)
     check_output_folder(args.out, args.overwrite, OUT_FILES, OUT_FILES)
     n = len(args.images)
     make_pairs(n, args.pairs or default_pairs(n), np.zeros((n, n)))  # reject a bad --pairs early

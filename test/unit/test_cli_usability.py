@@ -240,7 +240,12 @@ def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_s
 
 @pytest.mark.parametrize("option, value, words", [
     ("--sync-tolerance", "-1", "--sync-tolerance must be between 0 and 1 seconds, got -1"),
-    ("--sync-tolerance", "nan", "--sync-tolerance must be between 0 and 1 seconds, got nan"),
+    # non-finite: said as such, without the "milliseconds?" hint (a fresh user's find: inf
+    # read "(milliseconds? inf ms is --sync-tolerance inf)")
+    ("--sync-tolerance", "nan", "--sync-tolerance must be a finite number of seconds (0 to 1), "
+                                "got nan"),
+    ("--sync-tolerance", "inf", "--sync-tolerance must be a finite number of seconds (0 to 1), "
+                                "got inf"),
     # a fresh user's find: 20 (meant as ms) was taken as 20 s and paired unrelated depth
     ("--sync-tolerance", "20", "--sync-tolerance must be between 0 and 1 seconds, got 20 "
                                "(milliseconds? 20 ms is --sync-tolerance 0.02)"),
@@ -257,6 +262,7 @@ def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and words in err[0], err
     assert "sync_tolerance_s" not in err[0] and not (tmp_path / "run").exists()
+    assert ("milliseconds?" in err[0]) == (value == "20"), err
 
 
 def test_root_namespace_takes_the_block_for_the_node_in_any_namespace(tmp_path):
@@ -343,3 +349,59 @@ def test_demo_size_errors_name_the_option_at_fault(tmp_path, capsys):
         err = capsys.readouterr().err.strip().splitlines()
         assert rc == 2 and len(err) == 1 and words in err[0], err
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command", [
+    ["retrieve", "a.png", "b.png", "--checkpoint", "n.pth", "--retrieval-checkpoint", "r.pth"],
+    ["demo"]])
+@pytest.mark.parametrize("seed", ["-1", "5000000000"])
+def test_a_seed_numpy_cannot_take_is_refused_before_any_work(tmp_path, capsys, command, seed):
+    """`retrieve --seed -1` gave numpy's traceback after every image was encoded, `demo --seed
+    -1` a traceback with rc 1 (a fresh user's find): one line naming the range, exit 2."""
+    rc = main([*command, "--out", str(tmp_path / "o"), "--seed", seed])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].endswith(f"error: --seed must be an integer from 0 to 4294967295 (2**32 - 1), "
+                           f"got {seed}"), err
+    assert not (tmp_path / "o").exists()
+
+
+def test_export_of_the_retrieval_checkpoint_names_what_export_takes(tmp_path, capsys):
+    """`export X_retrieval_trainingfree.pth` said "pass it as --retrieval-checkpoint", an option
+    export does not have (a fresh user's find): it says export takes the network checkpoint."""
+    from retrieval_test_utils import write_retrieval_checkpoint
+
+    ck = write_retrieval_checkpoint(str(tmp_path / "tiny_retrieval_trainingfree.pth"), 32)
+    assert main(["export", ck, "--out", str(tmp_path / "ex")]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"mast3r-ros export: error: {ck} is a MASt3R retrieval checkpoint (the "
+                   "retrieval head), not the network: export takes the MASt3R network checkpoint "
+                   "(the .pth the other commands take as --checkpoint); the retrieval head is not "
+                   "exported"], err
+    assert not (tmp_path / "ex").exists()
+
+
+def test_retrieve_pairs_that_pair_nothing_are_refused_before_any_work(tmp_path, capsys):
+    """`retrieve --pairs swin-0` wrote an empty pairs.txt and exited 0 (a fresh user's find)."""
+    rc = main(["retrieve", "a.png", "b.png", "--checkpoint", "n.pth", "--retrieval-checkpoint",
+               "r.pth", "--out", str(tmp_path / "o"), "--pairs", "swin-0"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and err == ["mast3r-ros retrieve: error: pairing strategy 'swin-0' gives no "
+                               "pairs: W (the window) must be >= 1, got 0 (a W beyond the "
+                               "images is clamped)"], err
+    assert not (tmp_path / "o").exists()
+
+
+def test_checkpoint_help_says_what_runs_without_one_per_command(capsys):
+    """`pair --help` said "with none, only the weight-free --matcher sift runs": pair has no
+    --matcher and no SIFT path (a fresh user's find; the help was shared by every command)."""
+    def checkpoint_help(command):
+        with pytest.raises(SystemExit):
+            main([command, "--help"])
+        out = " ".join(capsys.readouterr().out.split())
+        return out.split("--checkpoint CKPT ", 1)[1].split(" --device", 1)[0]
+
+    assert checkpoint_help("pair") == ("MASt3R or DUSt3R checkpoint (default: the 'checkpoint' "
+                                       "of --params; required: this command runs the network)")
+    assert "--matcher sift" in checkpoint_help("localize")
+    assert "the demo runs the weight-free sift" in checkpoint_help("demo")

@@ -145,3 +145,19 @@ def test_unset_parameters_keep_the_base_configs_values():
             cfg.localizer.gates.min_inliers) == ("sift", 7, 50)
     assert base.localizer.max_keyframes == 4
     assert config_from_params({}) == Config()
+
+
+@pytest.mark.parametrize("name", ["map_check.max_depth_residual", "map_check.min_depth_agree",
+                                  "map_check.max_reproj_frac", "map_check.depth_tolerance"])
+def test_a_percentage_typed_for_a_map_check_fraction_is_refused_as_such(name):
+    """`max_depth_residual: 5.0` (meant as 5 %) was accepted (range up to 10.0) and turned the
+    check off, while check-map printed the limit as 5.0 % for 0.05 (a fresh user's find): a
+    fraction's range ends at 1.0 and its error says it is a fraction."""
+    spec = {s.name: s for s in param_specs()}[name]
+    with pytest.raises(ConfigError) as e:
+        validate_param(name, 5.0, where="p.yaml")
+    assert str(e.value) == (f"p.yaml: parameter '{name}' must be in [{spec.lo}, 1.0] (a "
+                            "fraction: 0.05 is 5 %), got 5.0")
+    assert spec.fraction and spec.hi == 1.0
+    assert "fraction" not in str(pytest.raises(ConfigError, validate_param,
+                                               "map_check.neighbours", 99).value)

@@ -179,13 +179,36 @@ def test_missing_or_corrupt_file_is_named(tmp_path, version, rel):
     full = os.path.join(map_path, rel)
     data = open(full, "rb").read()
     open(full, "wb").write(data[: len(data) // 2])
-    with pytest.raises(MapFormatError, match="corrupt") as e:
+    with pytest.raises(MapFormatError) as e:
         kfm.KeyframeMap.load(map_path)
-    assert rel in str(e.value)
+    assert rel in str(e.value) and str(e.value).startswith("map file truncated or corrupt")
     os.remove(full)
-    with pytest.raises(MapFormatError, match="missing") as e:
+    with pytest.raises(MapFormatError) as e:  # (not `match`: tmp_path's name says "missing")
         kfm.KeyframeMap.load(map_path)
-    assert rel in str(e.value)
+    assert rel in str(e.value) and str(e.value).startswith("map file missing"), str(e.value)
+
+
+def test_missing_or_short_keyframe_table_is_not_called_a_checksum_mismatch(tmp_path):
+    """A removed or truncated keyframe_table.npy read "map file corrupt (checksum mismatch)" (a
+    fresh user's find): it is missing / truncated, with check-map's pointer, as a PNG is."""
+    map_path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=3)
+    full = os.path.join(map_path, "keyframe_table.npy")
+    data = open(full, "rb").read()
+    fix = (f"; `mast3r-ros check-map {map_path}` lists every problem; rebuild the map or "
+           "re-copy the file")
+    open(full, "wb").write(data[:-10])
+    for lazy in (False, True):
+        with pytest.raises(MapFormatError) as e:
+            kfm.KeyframeMap.load(map_path, lazy=lazy)
+        assert str(e.value) == (f"map file truncated or corrupt ({len(data) - 10} bytes, the "
+                                f"map says {len(data)}): {full}{fix}")
+    os.remove(full)
+    with pytest.raises(MapFormatError) as e:
+        kfm.KeyframeMap.load(map_path, lazy=True)
+    assert str(e.value) == f"map file missing: {full}{fix}"
+    with pytest.raises(MapFormatError) as e:  # check-map's own open: no pointer to itself
+        kfm.KeyframeMap.load(map_path, lazy=True, check_files=False)
+    assert str(e.value) == f"map file missing: {full}; rebuild the map or re-copy the file"
 
 
 @pytest.mark.parametrize("version", [2, 3])

@@ -230,12 +230,26 @@ def test_keyframe_index_by_id_on_every_version(tmp_path):
 
 # ------------------------------------------------------------------- manifest level ---
 
-@pytest.mark.parametrize("version", [0, 4, "3", 3.5, None])
+@pytest.mark.parametrize("version", [0, "3", "4", 3.5, None])
 def test_only_the_versions_this_code_reads_are_opened(v3, version):
     _edit(v3, lambda m: m.update(version=version))
     with pytest.raises(MapFormatError, match=f"format version {version!r}, this code reads "
                                              "versions 1, 2, 3; rebuild the map"):
         KeyframeMap.load(v3)
+
+
+def test_a_map_of_a_newer_format_says_upgrade(v3):
+    """Format version 4 said "rebuild the map with this version" (a fresh user's find): the map
+    was written by a newer mast3r_ros, and the fix is to upgrade it."""
+    from mast3r_ros import __version__
+
+    _edit(v3, lambda m: m.update(version=4))
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(v3)
+    assert str(e.value) == (
+        f"{os.path.join(v3, kfm.MANIFEST)}: format version 4, written by a newer mast3r_ros "
+        f"(this one, {__version__}, reads versions 1, 2, 3): upgrade mast3r_ros to open it, or "
+        "rebuild the map with this one")
 
 
 def test_a_file_entry_without_a_checksum_is_named(v3):

@@ -200,3 +200,28 @@ def test_retrieval_strategy_checks_its_inputs_and_uses_start():
     for bad in ("retrieval-3-2-1", "oneref-1-2", "swin-2-noncyclic-x", "logwin-2-3"):
         with pytest.raises(InputError):
             make_pairs(5, bad, sim)
+
+
+def test_random_start_refuses_a_seed_numpy_cannot_take():
+    assert random_start(6, 2 ** 32 - 1) == np.random.RandomState(2 ** 32 - 1).choice(6)
+    for seed in (-1, 2 ** 32):
+        with pytest.raises(InputError, match=r"--seed must be an integer from 0 to 4294967295"):
+            random_start(6, seed)
+
+
+def test_counts_that_give_no_pairs_are_refused_and_large_ones_clamped():
+    """`swin-0` wrote an empty pairs.txt and exited 0 (a fresh user's find): a window or count
+    that pairs nothing is refused naming the valid range; one beyond the images is clamped."""
+    sim = _line_sim([0, 1, 3, 10, 12])
+    for bad in ("swin-0", "logwin-0", "swin-0-noncyclic", "logwin-00"):
+        with pytest.raises(InputError, match=r"gives no pairs: W \(the window\) must be >= 1"):
+            make_pairs(5, bad, sim)
+    for bad in ("retrieval-0-0", "retrieval-0-1"):
+        with pytest.raises(InputError, match=r"gives no pairs: NA .* must be >= 0, with NA >= 1 "
+                                             r"or K >= 2"):
+            make_pairs(5, bad, sim)
+    assert make_pairs(5, "swin-1")[:2] == [(0, 1), (0, 4)]
+    assert make_pairs(5, "swin-99") == make_pairs(5, "complete")
+    assert {tuple(sorted(p)) for p in make_pairs(5, "retrieval-99-99", sim) if p[0] != p[1]} \
+        == set(make_pairs(5, "complete"))
+    assert make_pairs(5, "retrieval-1-0", sim, start=2) == [(0, 2), (1, 2), (2, 3), (2, 4)]

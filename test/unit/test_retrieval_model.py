@@ -192,3 +192,24 @@ def test_a_network_checkpoint_is_named_as_such(tmp_path, model):
     torch.save({"model": {}, "args": argparse.Namespace(model="MyHead('MASt3R features')")},
                path)
     assert checkpoint_kind(path) is None
+
+
+def test_a_checkpoint_or_a_folder_given_as_the_codebook_is_named_as_such(tmp_path):
+    """`--codebook tiny.pth` read "not a readable pickle (UnpicklingError ...); the file is
+    truncated or corrupt", `--codebook DIR` "codebook not found: DIR" (a fresh user's finds)."""
+    from mast3r_ros.core.retrieval_model import check_retrieval_files
+
+    ck = write_retrieval_checkpoint(str(tmp_path / "r.pth"), 32)
+    with pytest.raises(CheckpointError) as e:
+        check_retrieval_files(ck, ck)
+    assert str(e.value) == (
+        f"codebook {ck} is a PyTorch checkpoint (.pth, a zip archive), not the ASMK codebook "
+        "(*_retrieval_codebook.pkl, a pickle): pass the codebook file (--codebook, or "
+        "codebook= in Python)")
+    with pytest.raises(CheckpointError) as e:
+        check_retrieval_files(ck, str(tmp_path))
+    assert str(e.value) == (f"codebook {tmp_path} is a folder, not a file: pass the "
+                            "*_retrieval_codebook.pkl file (--codebook, or codebook= in Python)")
+    for cb in (ck, str(tmp_path)):  # the loader says the same
+        with pytest.raises(CheckpointError, match="is a (PyTorch checkpoint|folder)"):
+            AsmkRetriever.from_files(ck, cb, enc_dim=32)

@@ -131,13 +131,10 @@ def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> 
     float32}}`` pickled by asmk. ``expected_size`` (the retrieval checkpoint's ``nclusters``)
     must equal the stored size and be of its type (65536.0 or ``'64k'`` for a stored 65536 is
     refused; stricter than the reference's dict ``==``, which takes 65536.0; real files write
-    both from the same ``nclusters``). Raises CheckpointError.
+    both from the same ``nclusters``). Raises CheckpointError (`check_codebook_file`'s, and
+    for a file that is not an ASMK codebook).
     """
-    if not os.path.isfile(path):
-        raise CheckpointError(
-            f"codebook not found: {path}. Download "
-            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
-            "retrieval checkpoint, or pass it with --codebook")
+    check_codebook_file(path)
     with open(path, "rb") as fh:  # streamed: the 268 MB official file is not held twice
         obj = safe_unpickle(fh, path)
     try:
@@ -162,6 +159,34 @@ def load_codebook(path: str, expected_size: Any = None, device: str = "cpu") -> 
                               "belong together")
     log.info("loaded codebook %s (%d words x %d)", path, *centroids.shape)
     return Codebook(np.ascontiguousarray(centroids), size, device)
+
+
+_ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (a zip); a codebook is a plain pickle
+
+
+def check_codebook_file(path: str) -> None:
+    """Raises CheckpointError, naming ``path`` and the fix, when it cannot be a codebook file:
+    not found, a folder, or a PyTorch checkpoint (a ``torch.save`` zip archive: the network or
+    the retrieval head, given where the ``*_retrieval_codebook.pkl`` pickle belongs)."""
+    if os.path.isdir(path):
+        raise CheckpointError(
+            f"codebook {path} is a folder, not a file: pass the *_retrieval_codebook.pkl file "
+            "(--codebook, or codebook= in Python)")
+    if not os.path.isfile(path):
+        raise CheckpointError(
+            f"codebook not found: {path}. Download "
+            "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_codebook.pkl beside the "
+            "retrieval checkpoint, or pass it (--codebook, or codebook= in Python)")
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(len(_ZIP_MAGIC))
+    except OSError as e:
+        raise CheckpointError(f"codebook {path}: cannot be read ({e})") from None
+    if head == _ZIP_MAGIC:
+        raise CheckpointError(
+            f"codebook {path} is a PyTorch checkpoint (.pth, a zip archive), not the ASMK "
+            "codebook (*_retrieval_codebook.pkl, a pickle): pass the codebook file (--codebook, "
+            "or codebook= in Python)")
 
 
 def parse_cluster_count(value: Any) -> int:

@@ -46,6 +46,7 @@ class ParamSpec:
     hi: Optional[float] = None
     choices: Optional[Tuple[Any, ...]] = None
     pattern: Optional[Tuple[str, str]] = None  # (regex of the whole value, valid values in words)
+    fraction: bool = False  # a fraction (0.05 is 5 %): a range error says so
 
 
 def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
@@ -58,7 +59,7 @@ def _walk(cls: type, path: Tuple[str, ...]) -> List[ParamSpec]:
         m = f.metadata
         specs.append(ParamSpec(_PREFIX[path] + f.name, path + (f.name,), type(f.default),
                                f.default, m["description"], m["lo"], m["hi"], m["choices"],
-                               m["pattern"]))
+                               m["pattern"], m["fraction"]))
     return specs
 
 
@@ -122,7 +123,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
-    a non-finite float, or a value outside its range, choices or pattern.
+    a non-finite float, or a value outside its range (of a fraction: said so), choices or
+    pattern.
     """
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -134,7 +136,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
         raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
     if spec.lo is not None and not (spec.lo <= v <= spec.hi):
-        raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}], "
+        unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
+        raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}]{unit}, "
                           f"got {v!r}")
     return v
 

@@ -12,11 +12,12 @@ from typing import Any, Optional, Tuple
 
 def _f(default: Any, description: str, *, lo: Optional[float] = None, hi: Optional[float] = None,
        choices: Optional[Tuple[Any, ...]] = None,
-       pattern: Optional[Tuple[str, str]] = None) -> Any:
+       pattern: Optional[Tuple[str, str]] = None, fraction: bool = False) -> Any:
     """A config field; ``pattern``: (regular expression the whole string value must match, the
-    valid values in words for the error)."""
+    valid values in words for the error); ``fraction``: the value is a fraction (0.05 is 5 %),
+    which a range error says (a percentage typed as 5.0 is the likely mistake)."""
     meta = {"description": description, "lo": lo, "hi": hi, "choices": choices,
-            "pattern": pattern}
+            "pattern": pattern, "fraction": fraction}
     return dataclasses.field(default=default, metadata=meta)
 
 
@@ -219,11 +220,12 @@ class MapCheckConfig:
                               lo=1, hi=64)
     depth_tolerance: float = _f(0.05, "Depth check: a point agrees when its predicted depth is "
                                       "within this fraction of the neighbour's depth.",
-                                lo=0.001, hi=1.0)
+                                lo=0.001, hi=1.0, fraction=True)
     max_depth_residual: float = _f(0.05, "A pair disagrees when the median relative depth "
-                                         "residual is larger.", lo=0.001, hi=10.0)
+                                         "residual is larger (a fraction: 0.05 is 5 %).",
+                                   lo=0.001, hi=1.0, fraction=True)
     min_depth_agree: float = _f(0.5, "A pair disagrees when a smaller fraction of its depth "
-                                     "points agrees.", lo=0.0, hi=1.0)
+                                     "points agrees.", lo=0.0, hi=1.0, fraction=True)
     min_depth_points: int = _f(200, "Depth check: fewer overlapping points leave it unjudged.",
                                lo=1, hi=1000000)
     max_features: int = _f(500, "Match check: ORB features per image.", lo=50, hi=100000)
@@ -232,7 +234,7 @@ class MapCheckConfig:
                           lo=8, hi=100000)
     max_reproj_frac: float = _f(0.08, "A pair disagrees when its matches' median reprojection "
                                       "error is larger than this fraction of the image width.",
-                                lo=0.001, hi=10.0)
+                                lo=0.001, hi=1.0, fraction=True)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -39,7 +39,7 @@ from .layout import (
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
-from .map_files import MapFiles
+from .map_files import MapFiles, size_problem
 from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
@@ -123,16 +123,14 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
         version = manifest.get("version")
         if version not in READ_VERSIONS:
-            raise MapFormatError(f"{mpath}: format version {version!r}, this code reads versions "
-                                 f"{', '.join(map(str, READ_VERSIONS))}; rebuild the map with "
-                                 "this version")
+            raise MapFormatError(_version_refusal(mpath, version))
         files = _need(manifest, "files", dict, MANIFEST)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}' has no sha256")
         kfs: Union[List[Keyframe], KeyframeTable]
         if version >= 3:
-            kfs = _open_keyframe_table(path, manifest, files)
+            kfs = _open_keyframe_table(path, manifest, files, check_files)
         else:
             recs = _need(manifest, "keyframes", list, MANIFEST)
             if not recs:
@@ -326,9 +324,27 @@ class KeyframeMap(MapEncodings, MapFiles):
         return self._thumbs
 
 
-def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any]
-                         ) -> KeyframeTable:
-    """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table."""
+def _version_refusal(mpath: str, version: Any) -> str:
+    """Why a manifest's format ``version`` (not in READ_VERSIONS) is not read, and the fix: a
+    newer one (an int above the newest read) was written by a newer mast3r_ros, so upgrade;
+    anything else is not a version this code ever wrote, so rebuild."""
+    supported = ", ".join(map(str, READ_VERSIONS))
+    if type(version) is int and version > max(READ_VERSIONS):
+        from ... import __version__
+
+        return (f"{mpath}: format version {version}, written by a newer mast3r_ros (this one, "
+                f"{__version__}, reads versions {supported}): upgrade mast3r_ros to open it, "
+                "or rebuild the map with this one")
+    return (f"{mpath}: format version {version!r}, this code reads versions {supported}; "
+            "rebuild the map with this version")
+
+
+def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[str, Any],
+                         pointer: bool = True) -> KeyframeTable:
+    """v3: the manifest's ``keyframe_table`` entry, checked, and its validated table. Raises
+    MapFormatError: the file missing or not its recorded size (``pointer``: with check-map's
+    pointer; off for check-map's own open), the entry or the table malformed, its checksum
+    wrong."""
     where = f"{MANIFEST}: keyframe_table"
     kt = _need(manifest, "keyframe_table", dict, MANIFEST)
     rel = _need(kt, "file", str, where)
@@ -340,4 +356,16 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
         raise MapFormatError(f"{os.path.join(path, MANIFEST)}: the map has no keyframes")
     if rel not in files or os.path.basename(rel) != rel:
         raise MapFormatError(f"{where}: file '{rel}' is not in the file table")
-    return KeyframeTable.open(os.path.join(path, rel), num, models, files[rel]["sha256"])
+    full = os.path.join(path, rel)
+    # missing or short: said so, as for the other map files (the table's own checks would
+    # read both as a checksum mismatch)
+    try:
+        got = os.path.getsize(full)
+    except FileNotFoundError:
+        got = -1
+    want = files[rel].get("bytes")
+    problem = size_problem(full, got, want if isinstance(want, int) else None)
+    if problem:
+        see = f"`mast3r-ros check-map {path}` lists every problem; " if pointer else ""
+        raise MapFormatError(f"{problem}; {see}rebuild the map or re-copy the file")
+    return KeyframeTable.open(full, num, models, files[rel]["sha256"])

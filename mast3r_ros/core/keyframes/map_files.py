@@ -97,12 +97,8 @@ class MapFiles:
             full = os.path.join(self.path, folder)
             got = _stat_sizes(full, names)
             for j in np.flatnonzero((got != want) & ((want >= 0) | (got < 0))):
-                path = os.path.join(full, names[j])
-                if got[j] < 0:
-                    bad.append(f"map file missing: {path}")
-                else:
-                    bad.append(f"map file truncated or corrupt ({int(got[j])} bytes, the map "
-                               f"says {int(want[j])}): {path}")
+                bad.append(size_problem(os.path.join(full, names[j]), int(got[j]),
+                                        int(want[j])))
         return bad
 
     def file_problems(self) -> List[str]:
@@ -168,6 +164,17 @@ class MapFiles:
         if img is None:
             raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG")
         return img
+
+
+def size_problem(path: str, got: int, want: Optional[int]) -> str:
+    """The line for a map file of ``got`` bytes (-1: missing) where the map records ``want``
+    (None or -1: not recorded): "map file missing: PATH" or "map file truncated or corrupt
+    (N bytes, the map says M): PATH"; "" when the size is as recorded (or not recorded)."""
+    if got < 0:
+        return f"map file missing: {path}"
+    if want is None or want < 0 or got == want:
+        return ""
+    return f"map file truncated or corrupt ({got} bytes, the map says {want}): {path}"
 
 
 def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:

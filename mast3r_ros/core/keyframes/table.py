@@ -233,7 +233,8 @@ class KeyframeTable(Sequence):
         except MapFormatError:
             # a row that fails its checks in a file whose bytes changed is damage, not a bad
             # source pose: say so (one more read, on this error path only)
-            if _sha256_of(full) != sha256:
+            digest = _sha256_of(full)
+            if digest is not None and digest != sha256:  # None: unreadable, said as such
                 raise MapFormatError(f"map file corrupt (checksum mismatch): {full}; rebuild the "
                                      "map or re-copy the file") from None
             raise
