@@ -14,21 +14,27 @@ pytest.importorskip("rosbags", reason="rosbags is not installed (pip install ros
 
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
 from test_rosbag import (  # noqa: E402
+    BASE_FROM_CAM,
     MS,
     RGB,
     H,
     S,
+    T,
     W,
     camera_info,
     image,
+    pose,
+    tf_message,
     write_bag,
 )
 
+from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
 from mast3r_ros.core.errors import InputError  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence, run_labels  # noqa: E402
 
 MCAP = StoragePlugin.MCAP
+MAP_FROM_BASE = pose([0, 0, 0.2], [1.0, 2.0, 0.0])
 INTR = CameraIntrinsics(W, H, np.array([[10.0, 0, 3.5], [0, 10.0, 2.5], [0, 0, 1]]))
 
 
@@ -100,3 +106,118 @@ def test_unstamped_images_of_another_run_are_not_warned_about(tmp_path, caplog):
         seq = BagSequence(bag_of(tmp_path, msgs))
     assert seq.run == 1 and [c for c, _, _ in seq.runs] == [3, 2]
     assert not [r for r in caplog.records if "does not stamp" in r.getMessage()]
+
+
+# ---- poses from tf -------------------------------------------------------------------------------
+
+def tf_bag(tmp_path, image_frame="camera_optical", tf_static_topic="/tf_static",
+           names=("map", "base_link", "camera_optical"), name="bag"):
+    """map -> base_link on /tf at 0.9 and 1.1 s (the same pose), base_link -> camera_optical on
+    ``tf_static_topic``; one image at 1.0 s in ``image_frame``."""
+    m, b, c = names
+    msgs = [(tf_static_topic, 0, tf_message([(b, c, 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([(m, b, t, MAP_FROM_BASE)]))
+             for k, t in enumerate([900 * MS, 1100 * MS])]
+    msgs.append(("/cam/image", 10, colour(S, frame_id=image_frame)))
+    rule = PoseAtStampConfig(max_gap_s=0.5)
+    return bag_of(tmp_path, msgs, name), rule
+
+
+@pytest.mark.parametrize("image_frame, names", [
+    ("/camera_optical", ("map", "base_link", "camera_optical")),  # a ROS 1 habit in the driver
+    ("camera_optical", ("/map", "/base_link", "/camera_optical")),  # ... in the tf publisher
+])
+def test_leading_slashes_in_frame_names_are_ignored_as_tf2_does(tmp_path, image_frame, names):
+    bag, rule = tf_bag(tmp_path, image_frame=image_frame, names=names)
+    (frame,) = BagSequence(bag, pose_frames="map", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    (frame,) = BagSequence(bag, pose_frames="/map:/camera_optical", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+
+
+def test_a_namespaced_tf_static_topic_is_static(tmp_path):
+    """A robot's /robot1/tf_static: static for every stamp, not a sample at time 0."""
+    bag, rule = tf_bag(tmp_path, tf_static_topic="/robot1/tf_static")
+    (frame,) = BagSequence(bag, pose_frames="map:camera_optical", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+
+
+def test_pose_frames_naming_the_camera_frame_say_where_it_came_from(tmp_path):
+    bag, rule = tf_bag(tmp_path)
+    with pytest.raises(InputError, match=r"\(the images' frame_id in their headers\), so every"):
+        list(BagSequence(bag, pose_frames="camera_optical", pose_at_stamp=rule))
+    with pytest.raises(InputError, match=r"\(the images' frame_id\), so every"):
+        list(BagSequence(bag, pose_frames="camera_optical:camera_optical", pose_at_stamp=rule))
+
+
+def test_pose_frames_with_two_colons_and_without_tf_are_refused(tmp_path):
+    bag, _ = tf_bag(tmp_path)
+    with pytest.raises(InputError, match="pose_frames must be 'parent:child'"):
+        BagSequence(bag, pose_frames="map:base_link:camera_optical")
+    no_tf = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)),
+                              ("/cam/image", 1, colour(S))], "no_tf")
+    with pytest.raises(InputError, match="needs tf, but rosbag2 .* has no tf2_msgs/msg/TFMessage"):
+        BagSequence(no_tf, pose_frames="map")
+
+
+def test_an_unset_quaternion_in_tf_is_refused_naming_the_edge_only_when_tf_is_read(tmp_path):
+    """A TransformStamped left at its zero quaternion: an error naming the edge when poses are
+    read from tf, and no error at all when they are not (tf is then not read)."""
+    bad = T["geometry_msgs/msg/TransformStamped"](
+        header=tf_message([("map", "base_link", S, np.eye(4))]).transforms[0].header,
+        child_frame_id="base_link",
+        transform=T["geometry_msgs/msg/Transform"](
+            translation=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.0),
+            rotation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 0.0)))
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/tf", 2, T["tf2_msgs/msg/TFMessage"](transforms=[bad]))]
+    bag = bag_of(tmp_path, msgs)
+    with pytest.raises(InputError, match="invalid transform map -> base_link: pose quaternion is "
+                                         "all zeros"):
+        BagSequence(bag, pose_frames="map:base_link")
+    assert len(list(BagSequence(bag))) == 1
+
+
+def test_no_pose_gap_is_the_longest_gap_and_the_reason_a_gap_one(tmp_path):
+    """map -> base_link sampled at 1.0, 1.2 and 1.6 s (gaps of 0.2 and 0.4 s, both above the
+    default max_gap_s 0.1); images at 0.9 s (before the first sample), 1.1 s (in the 0.2 s gap)
+    and 1.4 s (in the 0.4 s gap): three frames without a pose, the longest gap 0.4 s, and the
+    reason the first frame's that fell in a gap (1.1 s), not the 0.9 s one's."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([("map", "base_link", t * MS, MAP_FROM_BASE)]))
+             for k, t in enumerate([1000, 1200, 1600])]
+    msgs += [("/cam/image", 10 + k, colour(t * MS)) for k, t in enumerate([900, 1100, 1400])]
+    seq = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical")
+    assert [f.map_from_cam for f in seq] == [None] * 3
+    assert seq.no_pose_count == 3
+    assert seq.no_pose_gap_s == pytest.approx(0.4)
+    assert "t=1.100000 s" in seq.no_pose_reason and "0.200 s apart" in seq.no_pose_reason
+
+
+def test_a_tf_sample_exactly_the_pose_tolerance_away_gives_the_pose(tmp_path):
+    """pose_at_stamp.tolerance_s 0.0157 (15699999.999999998 ns in floating point: rounded,
+    not truncated) and one map -> base_link sample at 1.0 s: the image 15.7 ms after it takes
+    its pose, the one 15.8 ms after gets none."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S)),
+            ("/tf", 2, tf_message([("map", "base_link", S, MAP_FROM_BASE)])),
+            ("/cam/image", 3, colour(S + 15_700_000)), ("/cam/image", 4, colour(S + 15_800_000))]
+    near, far = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                            pose_at_stamp=PoseAtStampConfig(tolerance_s=0.0157))
+    np.testing.assert_allclose(near.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    assert far.map_from_cam is None
+
+def test_the_pose_is_taken_at_the_image_stamp_not_its_depths(tmp_path):
+    """map -> base_link moves 1 m along x per 0.1 s (at 1.0 and 1.1 s); the image at 1.0 s has
+    depth stamped 1.01 s: its pose is the one at 1.0 s (x = 0), not at 1.01 s (x = 0.1)."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([("map", "base_link", S + k * 100 * MS,
+                                         pose([0, 0, 0], [k, 0, 0]))])) for k in range(2)]
+    msgs += [("/cam/image", 10, colour(S)), ("/depth", 11, depth16(S + 10 * MS, 1000))]
+    (frame,) = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                           depth_topic="/depth")
+    assert frame.depth_m is not None
+    np.testing.assert_allclose(frame.map_from_cam, BASE_FROM_CAM, atol=1e-9)
