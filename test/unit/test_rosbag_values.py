@@ -22,6 +22,7 @@ from test_rosbag import (  # noqa: E402
     T,
     W,
     camera_info,
+    compressed,
     image,
     pose,
     tf_message,
@@ -221,3 +222,80 @@ def test_the_pose_is_taken_at_the_image_stamp_not_its_depths(tmp_path):
                            depth_topic="/depth")
     assert frame.depth_m is not None
     np.testing.assert_allclose(frame.map_from_cam, BASE_FROM_CAM, atol=1e-9)
+
+
+# ---- topic choice --------------------------------------------------------------------------------
+
+def test_depth_topics_are_skipped_when_detecting_the_colour_topic(tmp_path):
+    """Each of these image topics is depth and is skipped: 32FC1 and 16UC1 encodings, a
+    compressedDepth format (any case, with or without the encoding in front), a CompressedImage
+    of a 16UC1 image, 'depth' in the name in any case; the one rgb8 topic is the image topic,
+    and the depth-like topics are what --depth-topic can be."""
+    depth_like = {
+        "/a/image": image(S, "32FC1", np.ones((H, W), np.float32)),
+        "/b/image": image(S, "16UC1", np.ones((H, W), np.uint16)),
+        "/c/image/compressed": T["sensor_msgs/msg/CompressedImage"](
+            header=colour(S).header, format="compressedDepth png", data=np.zeros(4, np.uint8)),
+        "/d/image/compressed": T["sensor_msgs/msg/CompressedImage"](
+            header=colour(S).header, format="16UC1; compressedDepth", data=np.zeros(4, np.uint8)),
+        "/e/Depth/image": colour(S),
+        "/f/image/compressed": T["sensor_msgs/msg/CompressedImage"](  # 16-bit depth as png
+            header=colour(S).header, format="16UC1; png compressed", data=np.zeros(4, np.uint8)),
+    }
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S))]
+    msgs += [(topic, 2 + k, msg) for k, (topic, msg) in enumerate(depth_like.items())]
+    seq = BagSequence(bag_of(tmp_path, msgs))
+    assert seq.image_topic == "/cam/image"
+    assert seq.depth_like_topics == sorted(depth_like)
+
+
+def test_a_depth_like_image_topic_given_is_not_offered_as_depth(tmp_path):
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/depth_colormap", 1, colour(S)),
+            ("/cam/depth", 2, depth16(S, 1000))]
+    seq = BagSequence(bag_of(tmp_path, msgs), image_topic="/cam/depth_colormap")
+    assert seq.depth_like_topics == ["/cam/depth"]
+    with pytest.raises(InputError, match="depth topic '/cam/depth_colormap' is also the image"):
+        BagSequence(seq.path, image_topic="/cam/depth_colormap", depth_topic="/cam/depth_colormap")
+
+
+@pytest.mark.parametrize("image_topic, infos, chosen", [
+    # the transport suffix is not a namespace: /cam/image_raw/compressed is in /cam
+    ("/cam/image_raw/compressed", ["/cam/camera_info", "/other/camera_info"], "/cam/camera_info"),
+    # /cam2 is not inside /cam
+    ("/cam/image_raw", ["/cam/camera_info", "/cam2/camera_info"], "/cam/camera_info"),
+    # two in the image's namespace: neither is chosen
+    ("/cam/image_raw", ["/cam/camera_info", "/cam/camera_info_orig", "/x/camera_info"], None),
+])
+def test_camera_info_topic_of_the_images_namespace(tmp_path, image_topic, infos, chosen):
+    make = compressed(S, "jpeg", RGB) if image_topic.endswith("compressed") else colour(S)
+    msgs = [(image_topic, 0, make)] + [(t, 1 + k, camera_info(S)) for k, t in enumerate(infos)]
+    bag = bag_of(tmp_path, msgs)
+    if chosen is None:
+        with pytest.raises(InputError, match="several CameraInfo topics: .*, none alone in the "
+                                             "namespace of /cam/image_raw"):
+            BagSequence(bag)
+    else:
+        assert BagSequence(bag).camera_info_topic == chosen
+
+
+def test_a_given_camera_info_overrides_the_topic_which_is_then_not_read(tmp_path):
+    """--camera-info for a bag whose CameraInfo is uncalibrated (K all zero): the topic is
+    ignored (not read, so its zero K is no error) even when named, and frames take the given
+    intrinsics."""
+    info = camera_info(S)
+    info.k[:] = 0.0
+    msgs = [("/cam/camera_info", 0, info), ("/cam/image", 1, colour(S))]
+    bag = bag_of(tmp_path, msgs)
+    seq = BagSequence(bag, camera_info=INTR, camera_info_topic="/cam/camera_info")
+    assert seq.camera_info_topic is None
+    np.testing.assert_array_equal(next(iter(seq)).intrinsics.K, INTR.K)
+
+
+def test_topics_of_the_wrong_type_are_refused(tmp_path):
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S))]
+    bag = bag_of(tmp_path, msgs)
+    with pytest.raises(InputError, match="camera_info topic '/cam/image' has type "
+                                         "sensor_msgs/msg/Image, expected sensor_msgs/msg/Camera"):
+        BagSequence(bag, camera_info_topic="/cam/image")
+    with pytest.raises(InputError, match="depth topic '/cam/camera_info' has type "):
+        BagSequence(bag, depth_topic="/cam/camera_info")
