@@ -14,18 +14,7 @@ pytest.importorskip("rosbags", reason="rosbags is not installed (pip install ros
 
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
 from test_rosbag import (  # noqa: E402
-    BASE_FROM_CAM,
-    MS,
-    RGB,
-    H,
-    S,
-    T,
-    W,
-    camera_info,
-    compressed,
-    image,
-    pose,
-    tf_message,
+    BASE_FROM_CAM, MS, RGB, S, H, T, W, camera_info, compressed, image, pose, tf_message,
     write_bag,
 )
 
@@ -299,3 +288,128 @@ def test_topics_of_the_wrong_type_are_refused(tmp_path):
         BagSequence(bag, camera_info_topic="/cam/image")
     with pytest.raises(InputError, match="depth topic '/cam/camera_info' has type "):
         BagSequence(bag, depth_topic="/cam/camera_info")
+
+
+# ---- CameraInfo: the latest at or before the image, else the first -------------------------------
+
+def test_camera_info_is_the_latest_at_or_before_the_image_else_the_first(tmp_path):
+    """CameraInfo stamped 1.2 (fx 32), 1.1 (fx 31), 1.3 s (fx 33), in that bag order (a swapped
+    pair, one run). Image at 1.0 s: before every CameraInfo, so the first by stamp (fx 31);
+    1.2 s: the one stamped exactly then (fx 32, 'at or before'); 1.25 s: fx 32; 1.3 s: fx 33."""
+    msgs = []
+    for k, (t, fx) in enumerate([(1200, 32.0), (1100, 31.0), (1300, 33.0)]):
+        msgs.append(("/cam/camera_info", k, camera_info(t * MS, fx)))
+    for k, t in enumerate([1000, 1200, 1250, 1300]):
+        msgs.append(("/cam/image", 10 + k, colour(t * MS)))
+    seq = BagSequence(bag_of(tmp_path, msgs))
+    assert len(seq.runs) <= 1
+    assert [f.intrinsics.K[0, 0] for f in seq] == [31.0, 32.0, 32.0, 33.0]
+
+
+# ---- depth association ---------------------------------------------------------------------------
+
+def test_one_depth_image_serves_every_image_within_the_tolerance(tmp_path):
+    """Images at 1.000 and 1.010 s, one depth image at 1.005 s (2 m): both are within the
+    default 0.02 s of it, so both carry 2 m."""
+    msgs = [("/cam/camera_info", 0, camera_info(S)),
+            ("/cam/image", 1, colour(S)), ("/cam/image", 2, colour(S + 10 * MS)),
+            ("/depth", 3, depth16(S + 5 * MS, 2000))]
+    frames = list(BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth"))
+    assert len(frames) == 2
+    for frame in frames:
+        assert frame.depth_m is not None
+        np.testing.assert_allclose(frame.depth_m, 2.0)
+
+
+def test_depth_received_out_of_order_is_matched_by_stamp(tmp_path):
+    """Depth stamped 1.1 (1 m), 1.0 (2 m), 1.2 s (3 m) in bag order (a swapped pair, one run):
+    the image at 1.0 s takes the 2 m depth stamped 1.0 s, the one at 1.2 s the 3 m one."""
+    msgs = [("/cam/camera_info", 0, camera_info(S))]
+    msgs += [("/depth", 1 + k, depth16(t * MS, mm))
+             for k, (t, mm) in enumerate([(1100, 1000), (1000, 2000), (1200, 3000)])]
+    msgs += [("/cam/image", 10, colour(S)), ("/cam/image", 11, colour(1200 * MS))]
+    frames = list(BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth"))
+    np.testing.assert_allclose(frames[0].depth_m, 2.0)
+    np.testing.assert_allclose(frames[1].depth_m, 3.0)
+
+
+def test_depth_exactly_the_sync_tolerance_away_is_matched(tmp_path):
+    """sync_tolerance_s 0.0157 (0.0157 * 1e9 is 15699999.999999998 in floating point, so the
+    tolerance is rounded to 15_700_000 ns, not truncated): depth stamped 15.7 ms after the
+    image is within it, 15.8 ms after is not."""
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/cam/image", 2, colour(2 * S)), ("/depth", 3, depth16(S + 15_700_000, 1000)),
+            ("/depth", 4, depth16(2 * S + 15_800_000, 1000))]
+    near, far = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth",
+                            sync_tolerance_s=0.0157)
+    assert near.depth_m is not None and far.depth_m is None
+
+def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
+    """REP-118: 32FC1 depth is in metres (1 unit per metre), 16UC1 in millimetres (1000); the
+    encoding of a compressedDepth message is the first word of its format."""
+    depth_m = np.full((H, W), 1.5, np.float32)
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/depth", 2, image(S, "32FC1", depth_m)),
+            ("/depth_c/compressedDepth", 3, T["sensor_msgs/msg/CompressedImage"](
+                header=image(S, "32FC1", depth_m).header, format="32FC1; compressedDepth png",
+                data=np.zeros(16, np.uint8)))]
+    bag = bag_of(tmp_path, msgs)
+    seq = BagSequence(bag, depth_topic="/depth")
+    assert seq.depth_units_per_m == 1.0
+    np.testing.assert_allclose(next(iter(seq)).depth_m, 1.5)
+    assert BagSequence(bag, depth_topic="/depth_c/compressedDepth").depth_units_per_m == 1.0
+    assert BagSequence(bag).depth_units_per_m is None
+
+
+# ---- argument checks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(depth_scale=float("inf")), "depth scale must be a positive number"),
+    (dict(depth_scale=float("nan")), "depth scale must be a positive number"),
+    (dict(depth_scale=-1000.0), "depth scale must be a positive number"),
+    (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
+    (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
+])
+def test_bad_depth_scale_and_sync_tolerance_are_refused(tmp_path, kw, match):
+    bag = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1,
+                                                                       colour(S))])
+    with pytest.raises(InputError, match=match):
+        BagSequence(bag, **kw)
+
+
+def test_no_depth_within_the_tolerance_of_the_run_read_is_warned_and_said(tmp_path, caplog):
+    """Run 1: images at 1.0, 1.1, 1.2 s, depth only at 1.5 s (0.3 s from any); run 2 (after a
+    reset): an image and depth at 0.5 s. Run 1 (the longer) is read: no frame has depth, and
+    the warning and no_depth_reason say so, naming the run; run 2 has its depth."""
+    msgs = [("/cam/camera_info", 0, camera_info(900 * MS))]
+    msgs += [("/cam/image", 1 + k, colour(t)) for k, t in enumerate([S, S + 100 * MS,
+                                                                     S + 200 * MS])]
+    msgs += [("/depth", 4, depth16(1500 * MS, 1000)), ("/cam/camera_info", 5, camera_info(0)),
+             ("/cam/image", 6, colour(500 * MS)), ("/depth", 7, depth16(500 * MS, 1000))]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth")
+    assert seq.run == 1 and [f.depth_m for f in seq] == [None] * 3
+    assert "no depth on /depth within 0.020 s of any image on /cam/image" in caplog.text
+    assert seq.no_depth_reason() == ("no depth on /depth within 0.020 s of any image on "
+                                     "/cam/image (run 1): check the header stamps or widen "
+                                     "--sync-tolerance")
+    (frame,) = BagSequence(seq.path, depth_topic="/depth", run=2)
+    np.testing.assert_allclose(frame.depth_m, 1.0)
+
+
+@pytest.mark.parametrize("words", ["Unexpected end of file", "data truncated", "EOF reached",
+                                   "malformed record", "File end magic is invalid"])
+def test_open_hints_for_a_file_cut_short(tmp_path, words):
+    from mast3r_ros.replay.rosbag.sequence import _open_hint
+
+    assert "mcap recover IN -o OUT" in _open_hint(tmp_path / "x.mcap", ValueError(words))
+
+
+def test_the_reindex_hint_is_for_a_bag_folder_only(tmp_path):
+    from mast3r_ros.replay.rosbag.sequence import _open_hint
+
+    err = ValueError("Invalid bag metadata")
+    assert "'ros2 bag reindex" in _open_hint(tmp_path, err)
+    (tmp_path / "x.mcap").write_bytes(b"")
+    assert _open_hint(tmp_path / "x.mcap", err) == ""
+    assert _open_hint(tmp_path, ValueError("no storage plugin")) == ""
