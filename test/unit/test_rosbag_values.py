@@ -1,0 +1,415 @@
+"""The rosbag2 reader's association rules checked against hand-worked values: CameraInfo at or
+before an image, depth shared by images and sorted by stamp, run boundaries, tf frame names and
+gaps, topic choice and the constructor's argument checks. Tiny mcap bags, as test_rosbag.py
+writes them."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import (  # noqa: E402
+    BASE_FROM_CAM, MS, RGB, S, H, T, W, camera_info, compressed, image, pose, tf_message,
+    write_bag,
+)
+
+from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence, run_labels  # noqa: E402
+
+MCAP = StoragePlugin.MCAP
+MAP_FROM_BASE = pose([0, 0, 0.2], [1.0, 2.0, 0.0])
+INTR = CameraIntrinsics(W, H, np.array([[10.0, 0, 3.5], [0, 10.0, 2.5], [0, 0, 1]]))
+
+
+def bag_of(tmp_path, msgs, name="bag"):
+    """msgs (topic, bag_time_ns, msg) written in the given order (their bag times ascending)."""
+    return write_bag(tmp_path / name, MCAP, msgs)
+
+
+def colour(t, frame_id="camera_optical"):
+    return image(t, "rgb8", RGB, frame_id=frame_id)
+
+
+def depth16(t, mm):
+    return image(t, "16UC1", np.full((H, W), mm, np.uint16))
+
+
+# ---- runs ----------------------------------------------------------------------------------------
+
+def test_run_labels_look_exactly_run_lookahead_messages_ahead():
+    """RUN_LOOKAHEAD is 4: a stamp below the top is a reordered message when one of the next 4
+    climbs above the top (50 followed by 51, 52, 53, 101: the 4th climbs), a reset when none of
+    them does (50 followed by 51 ... 54, and 101 only 5th). Climbing means strictly above: 12
+    after 9 under a top of 12 does not."""
+    from mast3r_ros.replay.rosbag import RUN_LOOKAHEAD
+
+    assert RUN_LOOKAHEAD == 4
+    assert run_labels([0, 100, 50, 51, 52, 53, 101]) == [1] * 7
+    assert run_labels([0, 100, 50, 51, 52, 53, 54, 101]) == [1, 1, 2, 2, 2, 2, 2, 2]
+    assert run_labels([10, 12, 9, 12]) == [1, 1, 2, 2]
+    assert run_labels([0, 100, 50, 101], lookahead=1) == [1, 1, 1, 1]
+    assert run_labels([0, 100, 50, 51, 101], lookahead=1) == [1, 1, 2, 2, 2]
+
+
+def test_the_run_warning_names_each_runs_stamps_and_the_jumps(tmp_path, caplog):
+    """Images stamped 1.0, 1.1, 1.2 s, then (clock reset) 0.5, 0.6 s, then 0.2 s... three runs
+    of 3, 2 and 1 images: runs (count, first, last stamp), jumps said as '2 times', run 1 read."""
+    stamps = [1000, 1100, 1200, 500, 600, 200]
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", 1 + k, colour(t * MS)) for k, t in enumerate(stamps)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs))
+    assert seq.runs == [(3, 1000 * MS, 1200 * MS), (2, 500 * MS, 600 * MS), (1, 200 * MS, 200 * MS)]
+    assert seq.run == 1 and seq.stamps_ns.tolist() == [1000 * MS, 1100 * MS, 1200 * MS]
+    (warn,) = [r.getMessage() for r in caplog.records if "jumps back" in r.getMessage()]
+    assert "jumps back 2 times" in warn and "holds 3 runs" in warn
+    assert ("(1: 3 images t=1.000..1.200 s, 2: 2 images t=0.500..0.600 s, "
+            "3: 1 images t=0.200..0.200 s)") in warn
+    last = BagSequence(bag_of(tmp_path, msgs, "again"), run=3)
+    assert last.stamps_ns.tolist() == [200 * MS]
+
+
+def test_a_run_the_bag_does_not_have_is_refused(tmp_path):
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/cam/image", 2, colour(S + 100 * MS))]
+    bag = bag_of(tmp_path, msgs)
+    assert BagSequence(bag, run=1).stamps_ns.tolist() == [S, S + 100 * MS]
+    with pytest.raises(InputError, match=r"--run 2: rosbag2 .* has only one run \(header time "
+                                         r"never jumps back\)"):
+        BagSequence(bag, run=2)
+
+
+def test_unstamped_images_of_another_run_are_not_warned_about(tmp_path, caplog):
+    """Run 1: images at 1.0, 1.1, 1.2 s; run 2: two images stamped 0. Run 1 (the longer) is
+    read, and none of its images is unstamped: no 'does not stamp' warning."""
+    msgs = [("/cam/camera_info", 0, camera_info(0))]
+    msgs += [("/cam/image", 1 + k, colour(t)) for k, t in enumerate([S, S + 100 * MS,
+                                                                     S + 200 * MS, 0, 0])]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs))
+    assert seq.run == 1 and [c for c, _, _ in seq.runs] == [3, 2]
+    assert not [r for r in caplog.records if "does not stamp" in r.getMessage()]
+
+
+# ---- poses from tf -------------------------------------------------------------------------------
+
+def tf_bag(tmp_path, image_frame="camera_optical", tf_static_topic="/tf_static",
+           names=("map", "base_link", "camera_optical"), name="bag"):
+    """map -> base_link on /tf at 0.9 and 1.1 s (the same pose), base_link -> camera_optical on
+    ``tf_static_topic``; one image at 1.0 s in ``image_frame``."""
+    m, b, c = names
+    msgs = [(tf_static_topic, 0, tf_message([(b, c, 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([(m, b, t, MAP_FROM_BASE)]))
+             for k, t in enumerate([900 * MS, 1100 * MS])]
+    msgs.append(("/cam/image", 10, colour(S, frame_id=image_frame)))
+    rule = PoseAtStampConfig(max_gap_s=0.5)
+    return bag_of(tmp_path, msgs, name), rule
+
+
+@pytest.mark.parametrize("image_frame, names", [
+    ("/camera_optical", ("map", "base_link", "camera_optical")),  # a ROS 1 habit in the driver
+    ("camera_optical", ("/map", "/base_link", "/camera_optical")),  # ... in the tf publisher
+])
+def test_leading_slashes_in_frame_names_are_ignored_as_tf2_does(tmp_path, image_frame, names):
+    bag, rule = tf_bag(tmp_path, image_frame=image_frame, names=names)
+    (frame,) = BagSequence(bag, pose_frames="map", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    (frame,) = BagSequence(bag, pose_frames="/map:/camera_optical", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+
+
+def test_a_namespaced_tf_static_topic_is_static(tmp_path):
+    """A robot's /robot1/tf_static: static for every stamp, not a sample at time 0."""
+    bag, rule = tf_bag(tmp_path, tf_static_topic="/robot1/tf_static")
+    (frame,) = BagSequence(bag, pose_frames="map:camera_optical", pose_at_stamp=rule)
+    np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+
+
+def test_pose_frames_naming_the_camera_frame_say_where_it_came_from(tmp_path):
+    bag, rule = tf_bag(tmp_path)
+    with pytest.raises(InputError, match=r"\(the images' frame_id in their headers\), so every"):
+        list(BagSequence(bag, pose_frames="camera_optical", pose_at_stamp=rule))
+    with pytest.raises(InputError, match=r"\(the images' frame_id\), so every"):
+        list(BagSequence(bag, pose_frames="camera_optical:camera_optical", pose_at_stamp=rule))
+
+
+def test_pose_frames_with_two_colons_and_without_tf_are_refused(tmp_path):
+    bag, _ = tf_bag(tmp_path)
+    with pytest.raises(InputError, match="pose_frames must be 'parent:child'"):
+        BagSequence(bag, pose_frames="map:base_link:camera_optical")
+    no_tf = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)),
+                              ("/cam/image", 1, colour(S))], "no_tf")
+    with pytest.raises(InputError, match="needs tf, but rosbag2 .* has no tf2_msgs/msg/TFMessage"):
+        BagSequence(no_tf, pose_frames="map")
+
+
+def test_an_unset_quaternion_in_tf_is_refused_naming_the_edge_only_when_tf_is_read(tmp_path):
+    """A TransformStamped left at its zero quaternion: an error naming the edge when poses are
+    read from tf, and no error at all when they are not (tf is then not read)."""
+    bad = T["geometry_msgs/msg/TransformStamped"](
+        header=tf_message([("map", "base_link", S, np.eye(4))]).transforms[0].header,
+        child_frame_id="base_link",
+        transform=T["geometry_msgs/msg/Transform"](
+            translation=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.0),
+            rotation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 0.0)))
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/tf", 2, T["tf2_msgs/msg/TFMessage"](transforms=[bad]))]
+    bag = bag_of(tmp_path, msgs)
+    with pytest.raises(InputError, match="invalid transform map -> base_link: pose quaternion is "
+                                         "all zeros"):
+        BagSequence(bag, pose_frames="map:base_link")
+    assert len(list(BagSequence(bag))) == 1
+
+
+def test_no_pose_gap_is_the_longest_gap_and_the_reason_a_gap_one(tmp_path):
+    """map -> base_link sampled at 1.0, 1.2 and 1.6 s (gaps of 0.2 and 0.4 s, both above the
+    default max_gap_s 0.1); images at 0.9 s (before the first sample), 1.1 s (in the 0.2 s gap)
+    and 1.4 s (in the 0.4 s gap): three frames without a pose, the longest gap 0.4 s, and the
+    reason the first frame's that fell in a gap (1.1 s), not the 0.9 s one's."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([("map", "base_link", t * MS, MAP_FROM_BASE)]))
+             for k, t in enumerate([1000, 1200, 1600])]
+    msgs += [("/cam/image", 10 + k, colour(t * MS)) for k, t in enumerate([900, 1100, 1400])]
+    seq = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical")
+    assert [f.map_from_cam for f in seq] == [None] * 3
+    assert seq.no_pose_count == 3
+    assert seq.no_pose_gap_s == pytest.approx(0.4)
+    assert "t=1.100000 s" in seq.no_pose_reason and "0.200 s apart" in seq.no_pose_reason
+
+
+def test_a_tf_sample_exactly_the_pose_tolerance_away_gives_the_pose(tmp_path):
+    """pose_at_stamp.tolerance_s 0.0157 (15699999.999999998 ns in floating point: rounded,
+    not truncated) and one map -> base_link sample at 1.0 s: the image 15.7 ms after it takes
+    its pose, the one 15.8 ms after gets none."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S)),
+            ("/tf", 2, tf_message([("map", "base_link", S, MAP_FROM_BASE)])),
+            ("/cam/image", 3, colour(S + 15_700_000)), ("/cam/image", 4, colour(S + 15_800_000))]
+    near, far = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                            pose_at_stamp=PoseAtStampConfig(tolerance_s=0.0157))
+    np.testing.assert_allclose(near.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    assert far.map_from_cam is None
+
+def test_the_pose_is_taken_at_the_image_stamp_not_its_depths(tmp_path):
+    """map -> base_link moves 1 m along x per 0.1 s (at 1.0 and 1.1 s); the image at 1.0 s has
+    depth stamped 1.01 s: its pose is the one at 1.0 s (x = 0), not at 1.01 s (x = 0.1)."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, tf_message([("map", "base_link", S + k * 100 * MS,
+                                         pose([0, 0, 0], [k, 0, 0]))])) for k in range(2)]
+    msgs += [("/cam/image", 10, colour(S)), ("/depth", 11, depth16(S + 10 * MS, 1000))]
+    (frame,) = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                           depth_topic="/depth")
+    assert frame.depth_m is not None
+    np.testing.assert_allclose(frame.map_from_cam, BASE_FROM_CAM, atol=1e-9)
+
+
+# ---- topic choice --------------------------------------------------------------------------------
+
+def test_depth_topics_are_skipped_when_detecting_the_colour_topic(tmp_path):
+    """Each of these image topics is depth and is skipped: 32FC1 and 16UC1 encodings, a
+    compressedDepth format (any case, with or without the encoding in front), a CompressedImage
+    of a 16UC1 image, 'depth' in the name in any case; the one rgb8 topic is the image topic,
+    and the depth-like topics are what --depth-topic can be."""
+    depth_like = {
+        "/a/image": image(S, "32FC1", np.ones((H, W), np.float32)),
+        "/b/image": image(S, "16UC1", np.ones((H, W), np.uint16)),
+        "/c/image/compressed": T["sensor_msgs/msg/CompressedImage"](
+            header=colour(S).header, format="compressedDepth png", data=np.zeros(4, np.uint8)),
+        "/d/image/compressed": T["sensor_msgs/msg/CompressedImage"](
+            header=colour(S).header, format="16UC1; compressedDepth", data=np.zeros(4, np.uint8)),
+        "/e/Depth/image": colour(S),
+        "/f/image/compressed": T["sensor_msgs/msg/CompressedImage"](  # 16-bit depth as png
+            header=colour(S).header, format="16UC1; png compressed", data=np.zeros(4, np.uint8)),
+    }
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S))]
+    msgs += [(topic, 2 + k, msg) for k, (topic, msg) in enumerate(depth_like.items())]
+    seq = BagSequence(bag_of(tmp_path, msgs))
+    assert seq.image_topic == "/cam/image"
+    assert seq.depth_like_topics == sorted(depth_like)
+
+
+def test_a_depth_like_image_topic_given_is_not_offered_as_depth(tmp_path):
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/depth_colormap", 1, colour(S)),
+            ("/cam/depth", 2, depth16(S, 1000))]
+    seq = BagSequence(bag_of(tmp_path, msgs), image_topic="/cam/depth_colormap")
+    assert seq.depth_like_topics == ["/cam/depth"]
+    with pytest.raises(InputError, match="depth topic '/cam/depth_colormap' is also the image"):
+        BagSequence(seq.path, image_topic="/cam/depth_colormap", depth_topic="/cam/depth_colormap")
+
+
+@pytest.mark.parametrize("image_topic, infos, chosen", [
+    # the transport suffix is not a namespace: /cam/image_raw/compressed is in /cam
+    ("/cam/image_raw/compressed", ["/cam/camera_info", "/other/camera_info"], "/cam/camera_info"),
+    # /cam2 is not inside /cam
+    ("/cam/image_raw", ["/cam/camera_info", "/cam2/camera_info"], "/cam/camera_info"),
+    # two in the image's namespace: neither is chosen
+    ("/cam/image_raw", ["/cam/camera_info", "/cam/camera_info_orig", "/x/camera_info"], None),
+])
+def test_camera_info_topic_of_the_images_namespace(tmp_path, image_topic, infos, chosen):
+    make = compressed(S, "jpeg", RGB) if image_topic.endswith("compressed") else colour(S)
+    msgs = [(image_topic, 0, make)] + [(t, 1 + k, camera_info(S)) for k, t in enumerate(infos)]
+    bag = bag_of(tmp_path, msgs)
+    if chosen is None:
+        with pytest.raises(InputError, match="several CameraInfo topics: .*, none alone in the "
+                                             "namespace of /cam/image_raw"):
+            BagSequence(bag)
+    else:
+        assert BagSequence(bag).camera_info_topic == chosen
+
+
+def test_a_given_camera_info_overrides_the_topic_which_is_then_not_read(tmp_path):
+    """--camera-info for a bag whose CameraInfo is uncalibrated (K all zero): the topic is
+    ignored (not read, so its zero K is no error) even when named, and frames take the given
+    intrinsics."""
+    info = camera_info(S)
+    info.k[:] = 0.0
+    msgs = [("/cam/camera_info", 0, info), ("/cam/image", 1, colour(S))]
+    bag = bag_of(tmp_path, msgs)
+    seq = BagSequence(bag, camera_info=INTR, camera_info_topic="/cam/camera_info")
+    assert seq.camera_info_topic is None
+    np.testing.assert_array_equal(next(iter(seq)).intrinsics.K, INTR.K)
+
+
+def test_topics_of_the_wrong_type_are_refused(tmp_path):
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S))]
+    bag = bag_of(tmp_path, msgs)
+    with pytest.raises(InputError, match="camera_info topic '/cam/image' has type "
+                                         "sensor_msgs/msg/Image, expected sensor_msgs/msg/Camera"):
+        BagSequence(bag, camera_info_topic="/cam/image")
+    with pytest.raises(InputError, match="depth topic '/cam/camera_info' has type "):
+        BagSequence(bag, depth_topic="/cam/camera_info")
+
+
+# ---- CameraInfo: the latest at or before the image, else the first -------------------------------
+
+def test_camera_info_is_the_latest_at_or_before_the_image_else_the_first(tmp_path):
+    """CameraInfo stamped 1.2 (fx 32), 1.1 (fx 31), 1.3 s (fx 33), in that bag order (a swapped
+    pair, one run). Image at 1.0 s: before every CameraInfo, so the first by stamp (fx 31);
+    1.2 s: the one stamped exactly then (fx 32, 'at or before'); 1.25 s: fx 32; 1.3 s: fx 33."""
+    msgs = []
+    for k, (t, fx) in enumerate([(1200, 32.0), (1100, 31.0), (1300, 33.0)]):
+        msgs.append(("/cam/camera_info", k, camera_info(t * MS, fx)))
+    for k, t in enumerate([1000, 1200, 1250, 1300]):
+        msgs.append(("/cam/image", 10 + k, colour(t * MS)))
+    seq = BagSequence(bag_of(tmp_path, msgs))
+    assert len(seq.runs) <= 1
+    assert [f.intrinsics.K[0, 0] for f in seq] == [31.0, 32.0, 32.0, 33.0]
+
+
+# ---- depth association ---------------------------------------------------------------------------
+
+def test_one_depth_image_serves_every_image_within_the_tolerance(tmp_path):
+    """Images at 1.000 and 1.010 s, one depth image at 1.005 s (2 m): both are within the
+    default 0.02 s of it, so both carry 2 m."""
+    msgs = [("/cam/camera_info", 0, camera_info(S)),
+            ("/cam/image", 1, colour(S)), ("/cam/image", 2, colour(S + 10 * MS)),
+            ("/depth", 3, depth16(S + 5 * MS, 2000))]
+    frames = list(BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth"))
+    assert len(frames) == 2
+    for frame in frames:
+        assert frame.depth_m is not None
+        np.testing.assert_allclose(frame.depth_m, 2.0)
+
+
+def test_depth_received_out_of_order_is_matched_by_stamp(tmp_path):
+    """Depth stamped 1.1 (1 m), 1.0 (2 m), 1.2 s (3 m) in bag order (a swapped pair, one run):
+    the image at 1.0 s takes the 2 m depth stamped 1.0 s, the one at 1.2 s the 3 m one."""
+    msgs = [("/cam/camera_info", 0, camera_info(S))]
+    msgs += [("/depth", 1 + k, depth16(t * MS, mm))
+             for k, (t, mm) in enumerate([(1100, 1000), (1000, 2000), (1200, 3000)])]
+    msgs += [("/cam/image", 10, colour(S)), ("/cam/image", 11, colour(1200 * MS))]
+    frames = list(BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth"))
+    np.testing.assert_allclose(frames[0].depth_m, 2.0)
+    np.testing.assert_allclose(frames[1].depth_m, 3.0)
+
+
+def test_depth_exactly_the_sync_tolerance_away_is_matched(tmp_path):
+    """sync_tolerance_s 0.0157 (0.0157 * 1e9 is 15699999.999999998 in floating point, so the
+    tolerance is rounded to 15_700_000 ns, not truncated): depth stamped 15.7 ms after the
+    image is within it, 15.8 ms after is not."""
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/cam/image", 2, colour(2 * S)), ("/depth", 3, depth16(S + 15_700_000, 1000)),
+            ("/depth", 4, depth16(2 * S + 15_800_000, 1000))]
+    near, far = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth",
+                            sync_tolerance_s=0.0157)
+    assert near.depth_m is not None and far.depth_m is None
+
+def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
+    """REP-118: 32FC1 depth is in metres (1 unit per metre), 16UC1 in millimetres (1000); the
+    encoding of a compressedDepth message is the first word of its format."""
+    depth_m = np.full((H, W), 1.5, np.float32)
+    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
+            ("/depth", 2, image(S, "32FC1", depth_m)),
+            ("/depth_c/compressedDepth", 3, T["sensor_msgs/msg/CompressedImage"](
+                header=image(S, "32FC1", depth_m).header, format="32FC1; compressedDepth png",
+                data=np.zeros(16, np.uint8)))]
+    bag = bag_of(tmp_path, msgs)
+    seq = BagSequence(bag, depth_topic="/depth")
+    assert seq.depth_units_per_m == 1.0
+    np.testing.assert_allclose(next(iter(seq)).depth_m, 1.5)
+    assert BagSequence(bag, depth_topic="/depth_c/compressedDepth").depth_units_per_m == 1.0
+    assert BagSequence(bag).depth_units_per_m is None
+
+
+# ---- argument checks -----------------------------------------------------------------------------
+
+@pytest.mark.parametrize("kw, match", [
+    (dict(depth_scale=float("inf")), "depth scale must be a positive number"),
+    (dict(depth_scale=float("nan")), "depth scale must be a positive number"),
+    (dict(depth_scale=-1000.0), "depth scale must be a positive number"),
+    (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
+    (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
+])
+def test_bad_depth_scale_and_sync_tolerance_are_refused(tmp_path, kw, match):
+    bag = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1,
+                                                                       colour(S))])
+    with pytest.raises(InputError, match=match):
+        BagSequence(bag, **kw)
+
+
+def test_no_depth_within_the_tolerance_of_the_run_read_is_warned_and_said(tmp_path, caplog):
+    """Run 1: images at 1.0, 1.1, 1.2 s, depth only at 1.5 s (0.3 s from any); run 2 (after a
+    reset): an image and depth at 0.5 s. Run 1 (the longer) is read: no frame has depth, and
+    the warning and no_depth_reason say so, naming the run; run 2 has its depth."""
+    msgs = [("/cam/camera_info", 0, camera_info(900 * MS))]
+    msgs += [("/cam/image", 1 + k, colour(t)) for k, t in enumerate([S, S + 100 * MS,
+                                                                     S + 200 * MS])]
+    msgs += [("/depth", 4, depth16(1500 * MS, 1000)), ("/cam/camera_info", 5, camera_info(0)),
+             ("/cam/image", 6, colour(500 * MS)), ("/depth", 7, depth16(500 * MS, 1000))]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth")
+    assert seq.run == 1 and [f.depth_m for f in seq] == [None] * 3
+    assert "no depth on /depth within 0.020 s of any image on /cam/image" in caplog.text
+    assert seq.no_depth_reason() == ("no depth on /depth within 0.020 s of any image on "
+                                     "/cam/image (run 1): check the header stamps or widen "
+                                     "--sync-tolerance")
+    (frame,) = BagSequence(seq.path, depth_topic="/depth", run=2)
+    np.testing.assert_allclose(frame.depth_m, 1.0)
+
+
+@pytest.mark.parametrize("words", ["Unexpected end of file", "data truncated", "EOF reached",
+                                   "malformed record", "File end magic is invalid"])
+def test_open_hints_for_a_file_cut_short(tmp_path, words):
+    from mast3r_ros.replay.rosbag.sequence import _open_hint
+
+    assert "mcap recover IN -o OUT" in _open_hint(tmp_path / "x.mcap", ValueError(words))
+
+
+def test_the_reindex_hint_is_for_a_bag_folder_only(tmp_path):
+    from mast3r_ros.replay.rosbag.sequence import _open_hint
+
+    err = ValueError("Invalid bag metadata")
+    assert "'ros2 bag reindex" in _open_hint(tmp_path, err)
+    (tmp_path / "x.mcap").write_bytes(b"")
+    assert _open_hint(tmp_path / "x.mcap", err) == ""
+    assert _open_hint(tmp_path, ValueError("no storage plugin")) == ""
