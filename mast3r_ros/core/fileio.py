@@ -9,8 +9,9 @@ import fnmatch
 import hashlib
 import os
 import shutil
+import sys
 import tempfile
-from typing import Callable, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
 
 from .errors import InputError
 
@@ -181,28 +182,166 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
 
 @contextlib.contextmanager
 def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (),
-                  allowed: Optional[Sequence[str]] = None) -> Iterator[str]:
+                  allowed: Optional[Sequence[str]] = None, locked: bool = False
+                  ) -> Iterator[str]:
     """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
     when the block ends without an exception; on an exception (Ctrl-C included) the temporary
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
-    `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole."""
+    `check_output_folder` says (``overwrite``, ``markers``, ``allowed``), else replaced whole.
+
+    The output lock of ``path`` (`acquire_output_lock`) is held from the check to the publish:
+    a second writer of the same ``path`` (another process, or this one) is refused with
+    `OutputBusyError` before it does any work; ``locked``: the caller holds that lock already
+    (`output_lock` around work done before the block: the refusal then comes before that work)
+    and keeps it. Should ``path`` appear anyway while the block runs (a program that takes no
+    lock) and ``overwrite`` is off, nothing is replaced: the output is kept in its temporary
+    sibling and `InputError` names both."""
     check_output_folder(path, overwrite, markers, allowed)
-    path = output_path(path)
+    given, path = path, output_path(path)
     parent = os.path.dirname(path)
+    if locked and lock_file(given) not in _HELD:
+        raise RuntimeError(f"atomic_folder({given!r}, locked=True) without its output_lock held")
+    lock = OutputLock(None, "") if locked else acquire_output_lock(given)
     try:
-        os.makedirs(parent, exist_ok=True)
-        tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
-    except OSError as e:
-        raise _naming(e, path) from None
+        check_output_folder(given, overwrite, markers, allowed)  # again, under the lock
+        try:
+            tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+        except OSError as e:
+            raise _naming(e, path) from None
+        try:
+            yield tmp
+            umask = os.umask(0o022)
+            os.umask(umask)
+            os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        if not overwrite and os.path.lexists(path):
+            raise InputError(f"--out {given} appeared while this output was being written (by "
+                             "a program that does not take its lock?); not replacing it "
+                             f"without --overwrite: the output is kept in {tmp}")
+        try:
+            replace_folder(tmp, path)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+    finally:
+        lock.release()
+
+
+class OutputBusyError(InputError):
+    """Another writer holds the output lock of a folder (`acquire_output_lock`)."""
+
+
+LOCK_SUFFIX = ".lock"
+_HELD: Dict[str, OutputLock] = {}  # lock file -> the lock this process holds on it
+
+
+class OutputLock:
+    """A held output lock (`acquire_output_lock`); `release` it (again: no-op)."""
+
+    def __init__(self, fd: Optional[int], file: str):
+        self.fd = fd
+        self.file = file
+
+    @property
+    def held(self) -> bool:
+        return self.fd is not None
+
+    def release(self) -> None:
+        """Delete the lock file, then close it (which releases the lock): a writer that opened
+        the file before the delete finds, once it holds the lock, that it is not the file at
+        the lock's path any more and takes a new one."""
+        if self.fd is None:
+            return
+        _HELD.pop(self.file, None)
+        with contextlib.suppress(OSError):
+            if os.stat(self.file).st_ino == os.fstat(self.fd).st_ino:
+                os.unlink(self.file)
+        os.close(self.fd)
+        self.fd = None
+
+
+def lock_file(path: str) -> str:
+    """The lock file of output ``path``: ``PATH.lock`` beside the folder it publishes at
+    (`output_path`: a symlink's target), so ``out``, ``./out/`` and a link share one."""
+    return output_path(path).rstrip("/") + LOCK_SUFFIX
+
+
+def _holder_label() -> str:
+    """Who this process is, for the lock file: ``mast3r-ros build-map`` for the CLI, else the
+    program's name."""
+    argv = [a for a in sys.argv if a] or ["python"]
+    prog = os.path.basename(argv[0])
+    if prog in ("mast3r-ros", "cli.py", "__main__.py"):
+        cmd = next((a for a in argv[1:] if not a.startswith("-")), "")
+        return f"mast3r-ros {cmd}".strip()
+    return prog
+
+
+def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
+    """Take the advisory lock (``fcntl.flock``, exclusive, without waiting) of output ``path``
+    on its `lock_file`, which records this process's pid and command. The kernel releases it
+    when the process ends, however it ends, so a crashed writer never blocks a later one (its
+    lock file may stay behind, unlocked, and is reused). Not reentrant: a second acquire in this
+    process is refused too (one writer per output). Linux/POSIX only (``fcntl``).
+
+    Raises `OutputBusyError` (an `InputError`; one line naming ``path``, the holder's pid and
+    command, and ``what``, the option to change) when another writer holds it, `InputError`
+    when the lock file cannot be created (the folder above ``path`` must exist and be
+    writable)."""
+    import fcntl
+
+    file = lock_file(path)
+    with contextlib.suppress(OSError):  # check_output_folder allows missing parents
+        os.makedirs(os.path.dirname(file), exist_ok=True)
+    while True:
+        try:
+            fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o666)
+        except PermissionError:  # another user's lock file: a read-only handle locks too
+            try:
+                fd = os.open(file, os.O_RDONLY)
+            except OSError as e:
+                raise InputError(f"{what} {path}: cannot open the lock file {file} "
+                                 f"({e.strerror or e})") from None
+        except OSError as e:
+            raise InputError(f"{what} {path}: cannot create the lock file {file} "
+                             f"({_why_not_writable(os.path.dirname(file), e)})") from None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as e:
+            holder = ""
+            with contextlib.suppress(OSError):
+                holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip()
+            os.close(fd)
+            if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise InputError(f"{what} {path}: cannot lock {file} ({e.strerror or e})"
+                                 ) from None
+            raise OutputBusyError(
+                f"{what} {path}: another writer ({holder or 'pid unknown'}) is writing it (it "
+                f"holds {file}); wait for it to finish, or choose another {what}") from None
+        try:  # its last holder may have deleted the file between our open and our lock
+            same = os.stat(file).st_ino == os.fstat(fd).st_ino
+        except OSError:
+            same = False
+        if same:
+            break
+        os.close(fd)
+    with contextlib.suppress(OSError):
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"pid {os.getpid()}, {_holder_label()}\n".encode(), 0)
+    _HELD[file] = OutputLock(fd, file)
+    return _HELD[file]
+
+
+@contextlib.contextmanager
+def output_lock(path: str, what: str = "--out") -> Iterator[OutputLock]:
+    """`acquire_output_lock` for the ``with`` block; released when it ends."""
+    lock = acquire_output_lock(path, what)
     try:
-        yield tmp
-        umask = os.umask(0o022)
-        os.umask(umask)
-        os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
-        replace_folder(tmp, path)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        yield lock
+    finally:
+        lock.release()
 
 
 def output_path(path: str) -> str:

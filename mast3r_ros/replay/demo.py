@@ -16,7 +16,7 @@ from typing import Any, Dict, Tuple
 
 from ..core.config import Config
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_json, check_output_folder
+from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
 from .pipeline import build_map, run_localization
 from .synthetic import write_demo_sequences
@@ -83,6 +83,12 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
         raise InputError(f"the demo image must be at least 64x48 pixels (--width, --height), "
                          f"got {width}x{height}")
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
+    with output_lock(out):  # one demo per folder: a second is refused before it renders
+        return _run_demo(out, cfg, frames, width, height, seed)
+
+
+def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int
+              ) -> Tuple[str, str, Dict[str, Any]]:
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     rule = cfg.pose_at_stamp
     map_path = os.path.join(out, "map")  # as given, like the run folder

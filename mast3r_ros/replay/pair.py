@@ -12,7 +12,7 @@ from PIL import Image, ImageDraw
 
 from ..core.config import ModelConfig
 from ..core.errors import InputError
-from ..core.fileio import atomic_folder, check_output_folder
+from ..core.fileio import atomic_folder, check_output_folder, output_lock
 from ..core.matching import fast_reciprocal_matches, filter_border, reciprocal_matches_3d
 from ..core.model.engine import Mast3rEngine
 from ..core.model.preprocess import plan_for_image
@@ -49,6 +49,12 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     network (`read_pair_image`); the folder is written whole or not at all.
     """
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
+    with output_lock(out_dir):  # a second writer of out_dir is refused before the model loads
+        return _run_pair(image1, image2, out_dir, model_cfg, overwrite)
+
+
+def _run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
+              overwrite: bool) -> Dict[str, np.ndarray]:
     size = model_cfg.image_size
     rgb1, rgb2 = read_pair_image(image1, size), read_pair_image(image2, size)  # before the model
     engine = Mast3rEngine.from_config(model_cfg)
@@ -72,7 +78,7 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     arrays["matches_1"] = xy1.cpu().numpy().astype(np.int64)
     arrays["matches_2"] = xy2.cpu().numpy().astype(np.int64)
     picture = draw_matches(img1.rgb, img2.rgb, arrays["matches_1"], arrays["matches_2"])
-    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES) as tmp:
+    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES, locked=True) as tmp:
         np.savez(os.path.join(tmp, "pair.npz"), **arrays)
         picture.save(os.path.join(tmp, "matches.png"), format="PNG")
     return arrays

@@ -275,6 +275,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):
         log.error("build interrupted: finished shards are kept in %s; %s", w.tmp, resume_hint)
+        w.close()  # keeps OUT.partial, releases OUT's lock
         raise
     except BaseException:
         w.abort()
@@ -387,11 +388,11 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         except BaseException:
             _keep_partial(tmp, out)
             raise
-    partial = os.path.abspath(out) + ".partial"
-    if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
-        shutil.rmtree(partial, ignore_errors=True)
-        log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
-                 partial, out)
+        partial = os.path.abspath(out) + ".partial"
+        if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
+            shutil.rmtree(partial, ignore_errors=True)  # under OUT's lock: not a live run's
+            log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
+                     partial, out)
     return metrics
 
 

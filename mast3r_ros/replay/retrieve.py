@@ -16,7 +16,7 @@ from typing import List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..core.errors import CheckpointError, InputError
-from ..core.fileio import atomic_folder, check_output_folder
+from ..core.fileio import atomic_folder, check_output_folder, output_lock
 from ..core.model.preprocess import load_rgb
 from ..core.pairing import check_seed, make_pairs, random_start
 
@@ -58,7 +58,6 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     ConfigError / CheckpointError.
     """
     from ..core.model.engine import resolve_device
-    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files, checkpoint_kind
 
     if len(images) < 2:
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
@@ -67,7 +66,17 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
                          f"input's long side), got {size!r}")
     check_seed(seed)
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
-    device = str(resolve_device(device))
+    with output_lock(out_dir):  # a second writer of out_dir is refused before any encoding
+        return _retrieve(images, checkpoint, retrieval_checkpoint, out_dir, codebook, pairs,
+                         seed, str(resolve_device(device)), symmetrize, overwrite, size)
+
+
+def _retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str, out_dir: str,
+              codebook: Optional[str], pairs: Optional[str], seed: Optional[int], device: str,
+              symmetrize: bool, overwrite: bool, size: int
+              ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
+    from ..core.retrieval_model import AsmkRetriever, check_retrieval_files, checkpoint_kind
+
     if checkpoint_kind(checkpoint) == "retrieval":  # before the codebook check, which then
         swapped = checkpoint_kind(retrieval_checkpoint) == "network"  # is no issue
         raise CheckpointError(
@@ -100,7 +109,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     start = random_start(len(images), seed) if strategy.startswith("retrieval") else 0
     chosen = [p for p in make_pairs(len(images), strategy, sim, start, symmetrize)
               if p[0] != p[1]]
-    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES) as tmp:
+    with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES, locked=True) as tmp:
         np.save(os.path.join(tmp, "similarity.npy"), sim)
         with open(os.path.join(tmp, "pairs.txt"), "w", encoding="utf-8") as fh:
             fh.write("".join(f"{images[i]} {images[j]}\n" for i, j in chosen))

@@ -34,7 +34,14 @@ import numpy as np
 
 from ..encoding_store import StoreTable
 from ..errors import InputError
-from ..fileio import _umask, atomic_write_json, check_can_create, output_path, replace_folder
+from ..fileio import (
+    _umask,
+    acquire_output_lock,
+    atomic_write_json,
+    check_can_create,
+    output_path,
+    replace_folder,
+)
 from ..geometry import is_valid_pose
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams
@@ -121,8 +128,14 @@ class MapWriter(WriterEncodings):
     and detects and matches ORB features in, every keyframe (about 70 ms per 640x480 keyframe on
     a small CPU, where a commit takes tens of ms in all).
 
+    One writer per map: the writer holds ``path``'s output lock (`fileio.acquire_output_lock`,
+    ``MAP.lock`` beside it) from here until `commit`, `abort`, `close` or the end of its
+    ``with`` block, so a second writer of ``path`` -- another process, or this one -- is
+    refused before it deletes or writes anything.
+
     Raises `InputError`, before anything is written, for a ``path`` refused as above or that
-    cannot be created, another version, or a ``MAP.partial`` that is not a map build.
+    cannot be created, another version, or a ``MAP.partial`` that is not a map build; and
+    `fileio.OutputBusyError` (an `InputError`) when another writer holds ``path``'s lock.
     """
 
     def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
@@ -146,17 +159,13 @@ class MapWriter(WriterEncodings):
         self.map_frame = map_frame
         # resumable: a fixed build folder that survives a kill (``--resume`` picks it up)
         self.resumable = resumable or resume
-        if self.resumable:
-            self.tmp = self.path + ".partial"
-            _check_partial(path, self.tmp, resume)
-            if os.path.isdir(self.tmp) and not resume:
-                log.info("removing the unfinished build %s (pass --resume to continue it)",
-                         self.tmp)
-                shutil.rmtree(self.tmp)
-            os.makedirs(os.path.join(self.tmp, "keyframes"), exist_ok=True)
-        else:
-            self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
-            os.makedirs(os.path.join(self.tmp, "keyframes"))
+        # one writer per map: held until commit, abort or the end of the with block
+        self._lock = acquire_output_lock(path, "MapWriter path")
+        try:
+            self._start_build(path, parent, overwrite, resume)
+        except BaseException:
+            self._lock.release()
+            raise
         self.records: List[Dict[str, Any]] = []
         self.cams: List[CameraIntrinsics] = []  # per record (the map check reads them)
         self.files: Dict[str, Dict[str, Any]] = {}
@@ -169,6 +178,21 @@ class MapWriter(WriterEncodings):
         self._closed_why = ""
         self._depth_warned = False
 
+    def _start_build(self, given: str, parent: str, overwrite: bool, resume: bool) -> None:
+        """Make the build folder (under the lock)."""
+        _check_target(given, self.path, overwrite)  # again, under the lock
+        if not self.resumable:
+            self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
+            os.makedirs(os.path.join(self.tmp, "keyframes"))
+            return
+        self.tmp = self.path + ".partial"
+        _check_partial(given, self.tmp, resume)
+        if os.path.isdir(self.tmp) and not resume:
+            log.info("removing the unfinished build %s (pass --resume to continue it)",
+                     self.tmp)
+            shutil.rmtree(self.tmp)
+        os.makedirs(os.path.join(self.tmp, "keyframes"), exist_ok=True)
+
     @property
     def committed(self) -> bool:
         """True once `commit` has published the map."""
@@ -178,6 +202,7 @@ class MapWriter(WriterEncodings):
         return self
 
     def __exit__(self, exc_type, exc, tb) -> None:
+        self._lock.release()
         if self._state != _OPEN:
             return
         how = (f"by {exc_type.__name__}" if exc_type is not None else "without an exception")
@@ -377,6 +402,7 @@ class MapWriter(WriterEncodings):
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
         replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
         self._state = _COMMITTED
+        self._lock.release()
         _fsync_dir(os.path.dirname(self.path))
         log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
         return self.path
@@ -387,8 +413,15 @@ class MapWriter(WriterEncodings):
         if self._state == _COMMITTED:
             return
         shutil.rmtree(self.tmp, ignore_errors=True)
+        self._lock.release()
         if self._state == _OPEN:
             self._state = _ABORTED
+
+    def close(self) -> None:
+        """End the build without publishing, keeping a resumable build folder (``MAP.partial``)
+        for ``resume``, else deleting it; releases the writer's lock on ``path``. As the end of
+        a ``with`` block without commit; nothing after a commit or abort."""
+        self.__exit__(None, None, None)
 
 
 def _fsync_dir(path: str) -> None:

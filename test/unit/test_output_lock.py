@@ -1,0 +1,163 @@
+"""Two writers of one output, and a forgotten --resume (a fresh user's findings): a second
+build-map into the same --out deleted the first's live MAP.partial and published a map holding
+the other recording's encodings (B1); build-map without --resume deleted an interrupted build's
+finished shards with an INFO line (B2); two localize runs into one --out both exited 0 and one
+run was lost (B3); two localizers caching one map's encodings left an orphaned store (B7).
+
+One mechanism: the output lock (`fileio.acquire_output_lock`, ``fcntl.flock`` on ``OUT.lock``
+beside the output) held by every writer of OUT from its check to its publish. The lock path is
+spelled out here (``OUT + ".lock"``) as the contract a user sees."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.fileio import atomic_folder
+from mast3r_ros.core.keyframes import MapWriter
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.synthetic import default_intrinsics
+
+# another process holding OUT's lock as a writer does (no mast3r_ros import: starts in ~30 ms)
+HOLDER = ("import fcntl, os, sys, time\n"
+          "fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT)\n"
+          "fcntl.flock(fd, fcntl.LOCK_EX)\n"
+          "os.write(fd, b'pid %d, mast3r-ros build-map' % os.getpid())\n"
+          "print('held', flush=True)\n"
+          "time.sleep(60)\n")
+
+
+@contextlib.contextmanager
+def held_elsewhere(out):
+    """OUT's lock held by another live process; yields its pid."""
+    proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(out) + ".lock"],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout.readline().strip() == "held"
+        yield proc.pid
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()
+
+
+def _tree(root) -> list:
+    return sorted(os.path.relpath(os.path.join(d, f), root)
+                  for d, _, files in os.walk(root) for f in files)
+
+
+def _one_error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def _fake_partial(out, shards=1):
+    """An unfinished build of OUT: keyframe images and ``shards`` finished shard markers."""
+    part = f"{out}.partial"
+    os.makedirs(os.path.join(part, "keyframes"))
+    open(os.path.join(part, "keyframes", "000000.png"), "wb").close()
+    store = os.path.join(part, "encodings", "d695f1400de6d672_224")
+    os.makedirs(store)
+    for i in range(shards):
+        with open(os.path.join(store, f"shard_{16 * i:06d}.json"), "w") as fh:
+            json.dump({"first": 16 * i}, fh)
+    return part
+
+
+# ------------------------------------------------------------------------- the lock ---
+
+def test_the_lock_refuses_a_second_writer_and_never_outlives_its_process(tmp_path):
+    from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
+
+    out = str(tmp_path / "run")
+    with held_elsewhere(out) as pid:
+        with pytest.raises(OutputBusyError, match=rf"--out {out}: another writer \(pid {pid}, "
+                           r"mast3r-ros build-map\) is writing it .*choose another --out"):
+            acquire_output_lock(out)
+    # the holder was killed (SIGKILL): its lock file stays, its lock does not
+    assert os.path.exists(out + ".lock")
+    lock = acquire_output_lock(out)
+    with pytest.raises(OutputBusyError, match=f"pid {os.getpid()}"):
+        acquire_output_lock(out + "/")  # the same output, in this process too: one writer
+    lock.release()
+    assert os.listdir(tmp_path) == []  # a released lock leaves nothing beside the output
+    acquire_output_lock(out).release()
+
+
+# ---------------------------------------------------------------------------- B1 ---
+
+def test_build_map_into_an_out_another_build_is_writing_is_refused(tum, tmp_path, capsys):
+    """B1: the second build-map deleted the first's live OUT.partial and exited 0."""
+    out = str(tmp_path / "dmap")
+    part = _fake_partial(out)
+    before = _tree(part)
+    with held_elsewhere(out) as pid:
+        assert main(["build-map", tum[0], "--out", out, "--matcher", "sift",
+                     "--log-level", "warning"]) == 2
+    err = _one_error(capsys)
+    assert f"another writer (pid {pid}, mast3r-ros build-map) is writing it" in err, err
+    assert "choose another" in err and not os.path.exists(out)
+    assert _tree(part) == before
+
+
+def test_a_map_writer_holds_its_map_until_commit(tmp_path):
+    path = str(tmp_path / "map")
+    cam = default_intrinsics(32, 24)
+    w = MapWriter(path)
+    with pytest.raises(InputError, match="another writer"):
+        MapWriter(path, overwrite=True)
+    w.add_keyframe(np.zeros((24, 32, 3), np.uint8), cam, np.eye(4), 1)
+    w.commit()
+    with MapWriter(path, overwrite=True):  # released by the commit
+        pass
+    assert sorted(os.listdir(tmp_path)) == ["map"]
+
+
+# ---------------------------------------------------------------------------- B3 ---
+
+def test_localize_into_an_out_another_run_is_writing_is_refused(tum, sift_map, tmp_path, capsys):
+    """B3: both runs exited 0 and printed '-> crun'; crun held only one of them."""
+    out = str(tmp_path / "crun")
+    with held_elsewhere(out) as pid:
+        assert main(["localize", tum[1], "--map", sift_map, "--out", out, "--matcher", "sift",
+                     "--max-frames", "1", "--log-level", "warning"]) == 2
+    assert f"another writer (pid {pid}, " in _one_error(capsys)
+    assert sorted(os.listdir(tmp_path)) == ["crun.lock"]  # left by the killed holder only
+
+
+def test_pair_retrieve_and_demo_refuse_an_out_being_written_before_any_work(tmp_path, capsys):
+    from mast3r_ros.core.config import ModelConfig
+    from mast3r_ros.replay.pair import run_pair
+    from mast3r_ros.replay.retrieve import run_retrieve
+
+    out = str(tmp_path / "out")
+    with held_elsewhere(out):
+        with pytest.raises(InputError, match="another writer"):  # before the images are read
+            run_pair("no1.png", "no2.png", out, ModelConfig())
+        with pytest.raises(InputError, match="another writer"):  # before the checkpoints
+            run_retrieve(["a.png", "b.png"], "no.pth", "no_retrieval.pth", out)
+        assert main(["demo", "--out", out, "--matcher", "sift", "--log-level", "warning"]) == 2
+        assert "another writer" in _one_error(capsys)
+    assert sorted(os.listdir(tmp_path)) == ["out.lock"]  # left by the killed holder only
+
+
+def test_an_out_that_appears_meanwhile_is_not_replaced_and_the_output_is_kept(tmp_path):
+    """A program that takes no lock created OUT while the output was being written: without
+    --overwrite nothing is replaced, and the output is kept (the message says where)."""
+    out = tmp_path / "run"
+    with pytest.raises(InputError, match=r"appeared while this output was being written.*kept "
+                       r"in .*run\.tmp-") as e:
+        with atomic_folder(str(out)) as tmp:
+            (out / "theirs").mkdir(parents=True)
+            open(os.path.join(tmp, "results.jsonl"), "w").close()
+    assert os.listdir(out) == ["theirs"]
+    kept = str(e.value).rsplit("kept in ", 1)[1]
+    assert os.listdir(kept) == ["results.jsonl"]
