@@ -56,7 +56,8 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "or, for bags, TF with --pose-frames)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing map (it stays as it was until the new one is "
-                        "complete)")
+                        "complete); without --resume, also delete an unfinished build "
+                        "(MAP.partial) and start over")
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")

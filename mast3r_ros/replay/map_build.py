@@ -109,11 +109,13 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
                     pass
             mine = (f"this run's checkpoint id {identity} at {image_size}" if identity
                     else "this run's checkpoint and size")
+            what = (f"another checkpoint or image size than {mine} ({this})" if this else
+                    "but this run encodes nothing (--matcher sift, or no --checkpoint), so "
+                    "the map would hold encodings no manifest lists")
             raise InputError(
                 f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
-                f"{state} {name}{other}, another checkpoint or image size than {mine} "
-                f"({this}); resume with that checkpoint and size, or rerun without --resume "
-                "to start over")
+                f"{state} {name}{other}, {what}; resume with that checkpoint and size, or "
+                "rerun with --overwrite to start over")
 
 
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:
@@ -126,8 +128,8 @@ def _check_staging(staging: str, info: Dict, resume: bool) -> None:
             old = None
         if old != info:
             raise InputError(f"--resume: the unfinished build in {os.path.dirname(staging)} "
-                             "encoded other keyframes or another checkpoint; rerun without "
-                             "--resume to start over")
+                             "encoded other keyframes or another checkpoint; rerun with "
+                             "--overwrite instead of --resume to start over")
     atomic_write_json(path, info)
 
 
@@ -158,7 +160,10 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
 
 def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optional[str]:
     """Encode the writer's keyframes into its build folder; returns the checkpoint identity,
-    or None when the map gets no encodings (sift, or no checkpoint)."""
+    or None when the map gets no encodings (sift, or no checkpoint; with ``opts.resume``,
+    `InputError` when the build folder holds encodings: they would be published unlisted)."""
+    if cfg.localizer.matcher != "mast3r" or not cfg.model.checkpoint:
+        refuse_other_unfinished_builds(os.path.join(w.tmp, "encodings"), "", opts.resume)
     if cfg.localizer.matcher != "mast3r":
         return None
     if not cfg.model.checkpoint:

@@ -25,6 +25,8 @@ from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.errors import InputError
 from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
+from ..core.keyframes.target import finished_shards
+from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
 from ..core.localizer import Localizer
@@ -256,8 +258,14 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
-    w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
-                  index_params=IndexParams.from_config(cfg.scale), map_frame=cfg.node.map_frame)
+    try:
+        w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
+                      index_params=IndexParams.from_config(cfg.scale),
+                      map_frame=cfg.node.map_frame)
+    except UnfinishedBuildError as e:  # in the command line's words
+        raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
+                         "encoded shard(s): rerun with --resume to continue it, or with "
+                         "--overwrite to delete it and start over") from None
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
                             (f"--trajectory {trajectory}", traj[0]))
@@ -278,7 +286,11 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         w.close()  # keeps OUT.partial, releases OUT's lock
         raise
     except BaseException:
-        w.abort()
+        if finished_shards(w.tmp):  # hours of encoding: a refusal or a failure keeps them
+            log.info("the finished shards are kept in %s (--resume continues the build)", w.tmp)
+            w.close()
+        else:
+            w.abort()
         raise
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped%s", st.no_pose,

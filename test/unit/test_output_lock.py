@@ -121,6 +121,54 @@ def test_a_map_writer_holds_its_map_until_commit(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["map"]
 
 
+# ---------------------------------------------------------------------------- B2 ---
+
+def test_build_map_without_resume_keeps_finished_shards(tum, tmp_path, capsys):
+    """B2: a forgotten --resume deleted the unfinished build's encoded shards (hours of work)
+    with an INFO line; now refused naming --resume and --overwrite (which starts over)."""
+    out = str(tmp_path / "fmap")
+    part = _fake_partial(out, shards=2)
+    before = _tree(part)
+    argv = ["build-map", tum[0], "--out", out, "--matcher", "sift", "--log-level", "warning"]
+    assert main(argv) == 2
+    err = _one_error(capsys)
+    assert (f"{out}.partial holds an unfinished build of {out} with 2 encoded shard(s): rerun "
+            "with --resume to continue it, or with --overwrite to delete it and start over"
+            ) in err, err
+    assert _tree(part) == before and not os.path.exists(out)
+
+
+def test_resuming_another_builds_encodings_without_encoding_is_refused_and_keeps_them(
+        tum, tmp_path, capsys):
+    """A sift (or checkpoint-less) build resumed in a MAP.partial holding a mast3r build's
+    encodings published them in its map, listed nowhere (the manifest said ``encodings: []``);
+    and a refused --resume deleted the build folder it refused to resume."""
+    out = str(tmp_path / "map")
+    part = _fake_partial(out, shards=2)
+    assert main(["build-map", tum[0], "--out", out, "--matcher", "sift", "--resume",
+                 "--log-level", "warning"]) == 2
+    assert "this run encodes nothing (--matcher sift" in _one_error(capsys)
+    assert not os.path.exists(out)
+    assert [n for n in _tree(part) if "shard_" in n] == [
+        "encodings/d695f1400de6d672_224/shard_000000.json",
+        "encodings/d695f1400de6d672_224/shard_000016.json"]
+
+
+def test_map_writer_deletes_a_build_folder_only_without_finished_shards(tmp_path):
+    out = str(tmp_path / "map")
+    part = _fake_partial(out, shards=0)  # keyframe images only: cheap to redo
+    with MapWriter(out, resumable=True) as w:
+        assert os.listdir(os.path.join(part, "keyframes")) == []
+        w.abort()
+    part = _fake_partial(out, shards=1)
+    with pytest.raises(InputError, match=r"map\.partial holds an unfinished build of .* with 1 "
+                       r"encoded shard\(s\); pass resume=True to continue it, or overwrite=True"):
+        MapWriter(out, resumable=True)
+    assert len(_tree(part)) == 2
+    MapWriter(out, resumable=True, overwrite=True).abort()  # overwrite: starts over
+    assert sorted(os.listdir(tmp_path)) == []
+
+
 # ---------------------------------------------------------------------------- B3 ---
 
 def test_localize_into_an_out_another_run_is_writing_is_refused(tum, sift_map, tmp_path, capsys):

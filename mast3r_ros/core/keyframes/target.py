@@ -115,3 +115,22 @@ def _check_partial(given: str, partial: str, resume: bool) -> None:
                          f"not an unfinished map build (no keyframes/; it holds "
                          f"{_listing(partial, names)}); not {act} it: move it away or choose "
                          "another path")
+
+
+def finished_shards(partial: str) -> int:
+    """The encoded shards (``encodings/*/shard_*.json`` markers, `replay.parallel_build`) an
+    unfinished build in ``partial`` holds: the work ``resume`` keeps (0 when none, or
+    unreadable)."""
+    root = os.path.join(partial, "encodings")
+    try:
+        stores = [os.path.join(root, n) for n in os.listdir(root)]
+    except OSError:
+        return 0
+    count = 0
+    for store in stores:
+        try:
+            count += sum(n.startswith("shard_") and n.endswith(".json")
+                         for n in os.listdir(store))
+        except OSError:
+            continue
+    return count

@@ -62,7 +62,7 @@ from .table import (
     parse_image_name,
     write_keyframe_table,
 )
-from .target import _check_partial, _check_target, check_map_out
+from .target import _check_partial, _check_target, check_map_out, finished_shards
 from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
@@ -134,8 +134,11 @@ class MapWriter(WriterEncodings):
     refused before it deletes or writes anything.
 
     Raises `InputError`, before anything is written, for a ``path`` refused as above or that
-    cannot be created, another version, or a ``MAP.partial`` that is not a map build; and
-    `fileio.OutputBusyError` (an `InputError`) when another writer holds ``path``'s lock.
+    cannot be created, another version, or a ``MAP.partial`` that is not a map build;
+    `fileio.OutputBusyError` (an `InputError`) when another writer holds ``path``'s lock; and
+    `UnfinishedBuildError` (an `InputError`) for a ``MAP.partial`` holding encoded shards
+    without ``resume`` (continue it) or ``overwrite`` (delete it and start over; a build folder
+    with keyframe images only is started over without either).
     """
 
     def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
@@ -179,7 +182,9 @@ class MapWriter(WriterEncodings):
         self._depth_warned = False
 
     def _start_build(self, given: str, parent: str, overwrite: bool, resume: bool) -> None:
-        """Make the build folder (under the lock)."""
+        """Make the build folder (under the lock). A ``MAP.partial`` holding encoded shards is
+        deleted only with ``overwrite`` (`UnfinishedBuildError` otherwise: hours of encoding
+        are not lost to a forgotten ``resume``)."""
         _check_target(given, self.path, overwrite)  # again, under the lock
         if not self.resumable:
             self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
@@ -188,8 +193,16 @@ class MapWriter(WriterEncodings):
         self.tmp = self.path + ".partial"
         _check_partial(given, self.tmp, resume)
         if os.path.isdir(self.tmp) and not resume:
-            log.info("removing the unfinished build %s (pass --resume to continue it)",
-                     self.tmp)
+            done = finished_shards(self.tmp)
+            if done and not overwrite:
+                raise UnfinishedBuildError(
+                    f"MapWriter: {self.tmp} holds an unfinished build of {given} with {done} "
+                    "encoded shard(s); pass resume=True to continue it, or overwrite=True to "
+                    "delete it and start over", self.tmp, done)
+            (log.warning if done else log.info)(
+                "removing the unfinished build %s%s", self.tmp,
+                f" and its {done} encoded shard(s) (overwrite)" if done else
+                " (no encoded shard; resume continues one)")
             shutil.rmtree(self.tmp)
         os.makedirs(os.path.join(self.tmp, "keyframes"), exist_ok=True)
 
@@ -422,6 +435,16 @@ class MapWriter(WriterEncodings):
         for ``resume``, else deleting it; releases the writer's lock on ``path``. As the end of
         a ``with`` block without commit; nothing after a commit or abort."""
         self.__exit__(None, None, None)
+
+
+class UnfinishedBuildError(InputError):
+    """A resumable build folder holds finished work and neither ``resume`` nor ``overwrite``
+    says what to do with it; ``partial`` the folder, ``shards`` its encoded shards."""
+
+    def __init__(self, message: str, partial: str, shards: int):
+        super().__init__(message)
+        self.partial = partial
+        self.shards = shards
 
 
 def _fsync_dir(path: str) -> None:
