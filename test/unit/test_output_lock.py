@@ -21,7 +21,8 @@ import pytest
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.fileio import atomic_folder
-from mast3r_ros.core.keyframes import MapWriter
+from mast3r_ros.core.keyframes import KeyframeMap, MapWriter, write_map
+from mast3r_ros.core.keyframes.layout import EncodingSet
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.synthetic import default_intrinsics
 
@@ -209,3 +210,30 @@ def test_an_out_that_appears_meanwhile_is_not_replaced_and_the_output_is_kept(tm
     assert os.listdir(out) == ["theirs"]
     kept = str(e.value).rsplit("kept in ", 1)[1]
     assert os.listdir(kept) == ["results.jsonl"]
+
+
+# ---------------------------------------------------------------------------- B7 ---
+
+def _enc(n, seed=0):
+    rng = np.random.default_rng(seed)
+    per = [{"feats": rng.normal(size=(196, 8)).astype(np.float16),
+            "true_shape": np.array([224, 224])} for _ in range(n)]
+    return EncodingSet("ckptA", 224, per, np.tile(np.eye(3), (n, 1, 1)),
+                           rng.normal(size=(n, 8)).astype(np.float32))
+
+
+def test_two_localizers_caching_one_maps_encodings_leave_one_store(tmp_path):
+    """B7: both computed and wrote a store; the manifest listed one, the other (1.5 MB per
+    keyframe at full size) stayed in the map for ever."""
+    cam = default_intrinsics(32, 24)
+    path = write_map(str(tmp_path / "map"), [
+        (np.full((24, 32, 3), i, np.uint8), cam, np.eye(4), 1 + i, None) for i in range(2)])
+    first, second = KeyframeMap.load(path), KeyframeMap.load(path)  # both loaded, no encodings
+    with held_elsewhere(path):  # a rebuild or a third localizer holds the map: nothing written
+        assert first.save_encodings(_enc(2)) is False
+    assert not os.path.exists(os.path.join(path, "encodings"))
+    assert first.save_encodings(_enc(2)) is True
+    assert second.save_encodings(_enc(2, seed=1)) is False  # the map changed since its load
+    stores = os.listdir(os.path.join(path, "encodings"))
+    assert [e["store"] for e in KeyframeMap.load(path).manifest["encodings"]] == \
+        [f"encodings/{s}" for s in stores] and len(stores) == 1

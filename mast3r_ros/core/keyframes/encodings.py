@@ -15,7 +15,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
 from ..errors import InputError, MapFormatError
-from ..fileio import atomic_write_bytes, atomic_write_json
+from ..fileio import OutputBusyError, acquire_output_lock, atomic_write_bytes, atomic_write_json
 from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
     MANIFEST,
@@ -193,14 +193,45 @@ class MapEncodings:
         return EncodingSet(identity, size, per, to_orig.astype(np.float64),
                            glob.astype(np.float32))
 
-    def save_encodings(self, enc: EncodingSet) -> None:
+    def save_encodings(self, enc: EncodingSet) -> bool:
         """Add (or replace) the cached encodings of one checkpoint identity and size, atomically.
+
+        Writes under the map's output lock (`fileio.acquire_output_lock`, as `MapWriter` and
+        build-map take it), and only when the manifest on disk is still the one loaded: when
+        another process holds the lock (a second localizer caching the same encodings, a
+        rebuild of the map) or has changed the map meanwhile, nothing is written and False is
+        returned (the caller keeps the encodings in memory), so two localizers starting at once
+        leave no orphaned store behind. True when written.
 
         Raises `InputError` when ``enc`` does not hold one encoding per keyframe, OSError when
         the map folder is not writable (the caller may keep them in memory).
         """
         if len(enc.per_keyframe) != len(self):
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self)} keyframes")
+        try:
+            lock = acquire_output_lock(self.path, "map")
+        except InputError as e:  # busy (OutputBusyError), or no lock file beside the map
+            (log.info if isinstance(e, OutputBusyError) else log.warning)(
+                "not caching the encodings in %s (keeping them in memory): %s", self.path, e)
+            return False
+        try:
+            if not self._manifest_unchanged():
+                log.info("not caching the encodings in %s: the map changed since it was loaded "
+                         "(another process cached encodings, or rebuilt it)", self.path)
+                return False
+            self._save_locked(enc)
+        finally:
+            lock.release()
+        return True
+
+    def _manifest_unchanged(self) -> bool:
+        try:
+            with open(os.path.join(self.path, MANIFEST), encoding="utf-8") as fh:
+                return json.load(fh) == self.manifest
+        except (OSError, ValueError):
+            return False
+
+    def _save_locked(self, enc: EncodingSet) -> None:
         if self.version >= 2:
             self._save_store(enc)
             return
