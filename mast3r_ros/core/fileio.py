@@ -230,7 +230,18 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
 
 
 class OutputBusyError(InputError):
-    """Another writer holds the output lock of a folder (`acquire_output_lock`)."""
+    """Another writer (``holder``: its pid and command) holds the output lock ``file`` of the
+    folder ``path`` (`acquire_output_lock`); ``what`` the option or argument that named it."""
+
+    def __init__(self, path: str, holder: str, file: str, what: str = "--out"):
+        super().__init__(f"{what} {path}: another writer ({holder or 'pid unknown'}) is writing "
+                         f"it (it holds {file}); wait for it to finish, or choose another "
+                         f"{what}")
+        self.path, self.holder, self.file = path, holder, file
+
+    def worded(self, what: str) -> OutputBusyError:
+        """The same refusal naming ``what`` (the CLI's ``--out`` for the API's words)."""
+        return OutputBusyError(self.path, self.holder, self.file, what)
 
 
 LOCK_SUFFIX = ".lock"
@@ -317,9 +328,7 @@ def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
             if e.errno not in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
                 raise InputError(f"{what} {path}: cannot lock {file} ({e.strerror or e})"
                                  ) from None
-            raise OutputBusyError(
-                f"{what} {path}: another writer ({holder or 'pid unknown'}) is writing it (it "
-                f"holds {file}); wait for it to finish, or choose another {what}") from None
+            raise OutputBusyError(path, holder, file, what) from None
         try:  # its last holder may have deleted the file between our open and our lock
             same = os.stat(file).st_ino == os.fstat(fd).st_ino
         except OSError:

@@ -30,7 +30,7 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_json, check_output_folder
+from ..core.fileio import OutputBusyError, atomic_write_json, check_output_folder
 from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST, encoding_folder
 from .parallel_build import build_encodings, clear_markers
@@ -259,7 +259,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     ``keep_duplicates``, and the count is logged. Copies whose poses disagree (more than 1 mm
     or 0.01 degree) are logged as a warning: the maps are then not in one frame after all.
     Raises InputError when the frames differ, or (before reading A and B) when A and B are one
-    folder or ``out`` exists and ``overwrite`` is off."""
+    folder or ``out`` exists and ``overwrite`` is off; `OutputBusyError` (an InputError) when
+    another writer holds ``out``'s lock (`MapWriter`)."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
     from ..core.retrieval_index import IndexParams
@@ -285,8 +286,12 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                       "the localizer computes them at first use")
     asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
                     "rebuild the map with build-map --retrieval-checkpoint to have one")
-    with MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
-                   map_frame=maps[0].map_frame) as w:
+    try:
+        w = MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
+                      map_frame=maps[0].map_frame)
+    except OutputBusyError as e:  # in the command line's words
+        raise e.worded("--out") from None
+    with w:
         for m, kept in zip(maps, keep):
             for i in np.flatnonzero(kept):
                 kf = m.keyframes[i]

@@ -23,7 +23,8 @@ from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.errors import InputError
-from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
+from ..core.fileio import (OutputBusyError, atomic_folder, atomic_write_json,
+                           check_output_folder)
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
@@ -242,7 +243,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     killed while encoding continues from its finished shards with ``build.resume``. An existing
     ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``, and so is
     a source that will give no keyframe depth when the matcher needs it (``--matcher sift``,
-    points_source 'depth').
+    points_source 'depth'). `OutputBusyError` (an InputError) when another writer (a second
+    build-map) holds ``out``'s lock, and `InputError` for an ``OUT.partial`` holding encoded
+    shards without ``build.resume`` or ``overwrite`` (`MapWriter`), both before a frame is read.
 
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
@@ -262,7 +265,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
                       index_params=IndexParams.from_config(cfg.scale),
                       map_frame=cfg.node.map_frame)
-    except UnfinishedBuildError as e:  # in the command line's words
+    except OutputBusyError as e:  # in the command line's words
+        raise e.worded("--out") from None
+    except UnfinishedBuildError as e:
         raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
                          "encoded shard(s): rerun with --resume to continue it, or with "
                          "--overwrite to delete it and start over") from None

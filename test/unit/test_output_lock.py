@@ -104,8 +104,8 @@ def test_build_map_into_an_out_another_build_is_writing_is_refused(tum, tmp_path
         assert main(["build-map", tum[0], "--out", out, "--matcher", "sift",
                      "--log-level", "warning"]) == 2
     err = _one_error(capsys)
-    assert f"another writer (pid {pid}, mast3r-ros build-map) is writing it" in err, err
-    assert "choose another" in err and not os.path.exists(out)
+    assert f"--out {out}: another writer (pid {pid}, mast3r-ros build-map) is writing it" in err
+    assert err.endswith("choose another --out") and not os.path.exists(out)
     assert _tree(part) == before
 
 
