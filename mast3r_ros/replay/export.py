@@ -9,7 +9,7 @@ import re
 
 from ..core.config import LocalizerConfig, param_specs
 from ..core.errors import CheckpointError, InputError
-from ..core.fileio import check_output_folder
+from ..core.fileio import check_output_folder, output_lock
 from ..core.model.preprocess import SIZES
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,8 @@ def _same_file(a: str, b: str) -> bool:
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
-    from ..core.model.engine import network_shape
-    from ..core.model.export import (DECODER_FILE, ENCODER_FILE, MANIFEST, check_export_target,
-                                     export_onnx, require_onnx)
+    from ..core.model.checkpoint import resolve_checkpoint
+    from ..core.model.export import DECODER_FILE, ENCODER_FILE, MANIFEST, check_export_target
 
     checkpoint, passed_as = checkpoint_of(args)
     refuse_retrieval_checkpoint(resolve_checkpoint(checkpoint))
@@ -119,6 +117,16 @@ def _cmd_export(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
     if args.overwrite:  # a keyframe map has a manifest.json too: only an export is replaced
         check_export_target(os.path.abspath(args.out))
+    with output_lock(args.out):  # one export per --out: a second is refused before any work
+        check_output_folder(args.out, args.overwrite, (MANIFEST, ENCODER_FILE, DECODER_FILE))
+        return _export_locked(args, checkpoint, passed_as)
+
+
+def _export_locked(args: argparse.Namespace, checkpoint: str, passed_as: str) -> int:
+    from ..core.model.checkpoint import load_checkpoint, resolve_checkpoint
+    from ..core.model.engine import network_shape
+    from ..core.model.export import export_onnx, require_onnx
+
     require_onnx(args.exporter)  # before a 2.7 GB checkpoint is read for nothing
     try:  # a bad --camera-size, also before the checkpoint is read
         shape = network_shape(args.size, args.camera_size)

@@ -182,7 +182,7 @@ def test_localize_into_an_out_another_run_is_writing_is_refused(tum, sift_map, t
     assert sorted(os.listdir(tmp_path)) == ["crun.lock"]  # left by the killed holder only
 
 
-def test_pair_retrieve_and_demo_refuse_an_out_being_written_before_any_work(tmp_path, capsys):
+def test_pair_retrieve_demo_and_export_refuse_an_out_being_written_first(tmp_path, capsys):
     from mast3r_ros.core.config import ModelConfig
     from mast3r_ros.replay.pair import run_pair
     from mast3r_ros.replay.retrieve import run_retrieve
@@ -193,8 +193,9 @@ def test_pair_retrieve_and_demo_refuse_an_out_being_written_before_any_work(tmp_
             run_pair("no1.png", "no2.png", out, ModelConfig())
         with pytest.raises(InputError, match="another writer"):  # before the checkpoints
             run_retrieve(["a.png", "b.png"], "no.pth", "no_retrieval.pth", out)
-        assert main(["demo", "--out", out, "--matcher", "sift", "--log-level", "warning"]) == 2
-        assert "another writer" in _one_error(capsys)
+        for argv in (["demo", "--matcher", "sift"], ["export", "--checkpoint", "no.pth"]):
+            assert main(argv + ["--out", out, "--log-level", "warning"]) == 2
+            assert "another writer" in _one_error(capsys)
     assert sorted(os.listdir(tmp_path)) == ["out.lock"]  # left by the killed holder only
 
 
