@@ -32,6 +32,8 @@ from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
 from ..core.fileio import OutputBusyError, atomic_write_json, check_output_folder
 from ..core.keyframes import MapWriter
+from ..core.keyframes.writer import UnfinishedBuildError
+from ..core.retrieval_index import IndexParams
 from ..core.keyframes.layout import MANIFEST, encoding_folder
 from .parallel_build import build_encodings, clear_markers
 
@@ -141,6 +143,23 @@ def global_descriptors(staging: str, table: StoreTable) -> np.ndarray:
         out.append(np.array(mm["global"], dtype=np.float32))
         del mm
     return np.concatenate(out)
+
+
+def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: IndexParams,
+                    map_frame: str) -> MapWriter:
+    """build-map's resumable `MapWriter` for ``out``, its refusals in the command line's words:
+    `OutputBusyError` (another writer holds ``out``'s lock; naming --out) and `InputError` for
+    an ``OUT.partial`` holding encoded shards without ``resume`` or ``overwrite`` (naming
+    --resume and --overwrite)."""
+    try:
+        return MapWriter(out, overwrite=overwrite, resumable=True, resume=resume,
+                         index_params=index_params, map_frame=map_frame)
+    except OutputBusyError as e:
+        raise e.worded("--out") from None
+    except UnfinishedBuildError as e:
+        raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
+                         "encoded shard(s): rerun with --resume to continue it, or with "
+                         "--overwrite to delete it and start over") from None
 
 
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:
@@ -263,7 +282,6 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     another writer holds ``out``'s lock (`MapWriter`)."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
-    from ..core.retrieval_index import IndexParams
 
     check_output_folder(out, overwrite, (MANIFEST,))
     for name, src in (("A", a), ("B", b)):

@@ -23,11 +23,9 @@ from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.errors import InputError
-from ..core.fileio import (OutputBusyError, atomic_folder, atomic_write_json,
-                           check_output_folder)
+from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
-from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
 from ..core.localizer import Localizer
@@ -37,7 +35,7 @@ from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import bracketing_gaps, poses_at_stamps
 from ..core.types import Frame, LocalizationResult
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, encode_map_keyframes,
-                        finish_encodings)
+                        finish_encodings, open_map_writer)
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
@@ -261,16 +259,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
-    try:
-        w = MapWriter(out, overwrite=overwrite, resumable=True, resume=build.resume,
-                      index_params=IndexParams.from_config(cfg.scale),
-                      map_frame=cfg.node.map_frame)
-    except OutputBusyError as e:  # in the command line's words
-        raise e.worded("--out") from None
-    except UnfinishedBuildError as e:
-        raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
-                         "encoded shard(s): rerun with --resume to continue it, or with "
-                         "--overwrite to delete it and start over") from None
+    w = open_map_writer(out, overwrite, build.resume, IndexParams.from_config(cfg.scale),
+                        cfg.node.map_frame)
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
                             (f"--trajectory {trajectory}", traj[0]))
