@@ -238,3 +238,32 @@ def test_two_localizers_caching_one_maps_encodings_leave_one_store(tmp_path):
     stores = os.listdir(os.path.join(path, "encodings"))
     assert [e["store"] for e in KeyframeMap.load(path).manifest["encodings"]] == \
         [f"encodings/{s}" for s in stores] and len(stores) == 1
+
+
+def test_a_map_whose_parent_folder_is_read_only_still_caches_its_encodings(tmp_path,
+                                                                           monkeypatch):
+    """A container mounting the map folder alone (its parent root's, read-only): no MAP.lock
+    can be made beside it, and the encodings were kept in memory at every start (minutes of
+    encoding at full size). The lock is then taken inside the map folder and removed after."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.keyframes import encodings as enc_mod
+
+    cam = default_intrinsics(32, 24)
+    path = write_map(str(tmp_path / "map"), [
+        (np.full((24, 32, 3), i, np.uint8), cam, np.eye(4), 1 + i, None) for i in range(2)])
+    real = enc_mod.acquire_output_lock
+    beside = []
+
+    def no_lock_beside(p, what="--out"):
+        if os.path.realpath(p) == os.path.realpath(path):
+            beside.append(p)
+            raise InputError(f"cannot create the lock file {p}.lock: permission denied")
+        return real(p, what)
+
+    monkeypatch.setattr(enc_mod, "acquire_output_lock", no_lock_beside)
+    assert KeyframeMap.load(path).save_encodings(_enc(2)) is True and beside
+    assert len(KeyframeMap.load(path).manifest["encodings"]) == 1
+    assert not [f for f in os.listdir(path) if f.endswith(".lock")]  # released and removed
+    # the inner lock still excludes a second writer
+    with held_elsewhere(os.path.join(path, ".encodings")):
+        assert KeyframeMap.load(path).save_encodings(_enc(2, seed=1)) is False

@@ -31,6 +31,11 @@ from .manifest import _need
 log = logging.getLogger(__name__)
 
 
+# the lock of a map's encodings inside the map folder (``.encodings.lock``), when none can be
+# made beside it; not in the file table, deleted on release
+_INNER_LOCK = ".encodings"
+
+
 class MapEncodings:
     """`KeyframeMap`'s cached encodings, pooled and ASMK retrieval indexes (uses its manifest,
     verified file reads and caches)."""
@@ -197,11 +202,12 @@ class MapEncodings:
         """Add (or replace) the cached encodings of one checkpoint identity and size, atomically.
 
         Writes under the map's output lock (`fileio.acquire_output_lock`, as `MapWriter` and
-        build-map take it), and only when the manifest on disk is still the one loaded: when
-        another process holds the lock (a second localizer caching the same encodings, a
-        rebuild of the map) or has changed the map meanwhile, nothing is written and False is
-        returned (the caller keeps the encodings in memory), so two localizers starting at once
-        leave no orphaned store behind. True when written.
+        build-map take it; inside the map folder when the folder above it is read-only), and
+        only when the manifest on disk is still the one loaded: when another process holds the
+        lock (a second localizer caching the same encodings, a rebuild of the map) or has
+        changed the map meanwhile, nothing is written and False is returned (the caller keeps
+        the encodings in memory), so two localizers starting at once leave no orphaned store
+        behind. True when written.
 
         Raises `InputError` when ``enc`` does not hold one encoding per keyframe, OSError when
         the map folder is not writable (the caller may keep them in memory).
@@ -210,10 +216,20 @@ class MapEncodings:
             raise InputError(f"{len(enc.per_keyframe)} encodings for {len(self)} keyframes")
         try:
             lock = acquire_output_lock(self.path, "map")
-        except InputError as e:  # busy (OutputBusyError), or no lock file beside the map
-            (log.info if isinstance(e, OutputBusyError) else log.warning)(
-                "not caching the encodings in %s (keeping them in memory): %s", self.path, e)
+        except OutputBusyError as e:
+            log.info("not caching the encodings in %s (keeping them in memory): %s", self.path, e)
             return False
+        except InputError:
+            # no lock file beside the map: its parent folder is read-only (a container that
+            # mounts the map folder alone). Nothing can then replace the map (that takes a
+            # rename in the parent), so a lock inside it serves the writers of its encodings.
+            try:
+                lock = acquire_output_lock(os.path.join(self.path, _INNER_LOCK), "map")
+            except InputError as e:
+                (log.info if isinstance(e, OutputBusyError) else log.warning)(
+                    "not caching the encodings in %s (keeping them in memory): %s", self.path,
+                    e)
+                return False
         try:
             if not self._manifest_unchanged():
                 log.info("not caching the encodings in %s: the map changed since it was loaded "
