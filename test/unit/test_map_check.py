@@ -508,3 +508,53 @@ def test_one_bad_pair_in_three_is_a_pose_discontinuity():
     views = _stamped_views([0, 1, 2, 3, 4])  # 2 bad of 4 judged: more than a third
     pairs = [PairFigures(i, i + 1, ok=i in (0, 3)) for i in range(4)]
     assert _discontinuity(views, pairs, None).name == "unknown"
+
+
+def test_check_map_cli_writes_the_figures_of_an_inconsistent_map_too(maps, tmp_path, capsys,
+                                                                      monkeypatch):
+    """The figures are most wanted when the map is refused: --json and --plot are written
+    before the exit 2, the plot with the report beside the keyframes."""
+    from mast3r_ros.replay import plots
+    from mast3r_ros.replay.cli import main
+
+    drawn = []
+    monkeypatch.setattr(plots, "plot_keyframes",
+                        lambda path, poses, consistency=None: drawn.append(
+                            (path, len(poses), consistency)))
+    js, png = tmp_path / "x10.json", tmp_path / "x10.png"
+    assert main(["check-map", maps["x10"], "--json", str(js), "--plot", str(png)]) == 2
+    assert json.loads(js.read_text())["verdict"] == INCONSISTENT
+    (path, n, report), = drawn
+    assert (path, n) == (str(png), 6) and report.to_manifest()["verdict"] == INCONSISTENT
+    capsys.readouterr()
+    assert main(["check-map", maps["clean"]]) == 0
+    assert capsys.readouterr().out.startswith(f"{maps['clean']}: ")
+
+
+def test_check_map_cli_lists_every_broken_file_then_says_one_line(maps, tmp_path, capsys):
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    broken = tmp_path / "broken"
+    shutil.copytree(maps["clean"], broken)
+    files = [p for p in sorted(broken.rglob("*.png")) if "depth" not in p.name][1:3]
+    for p in files:
+        p.unlink()
+    capsys.readouterr()
+    assert main(["check-map", str(broken)]) == 2
+    out, err = capsys.readouterr()
+    listed = out.strip().splitlines()
+    assert len(listed) >= 2 and all(any(p.name in line for line in listed) for p in files)
+    err = err.strip().splitlines()
+    assert len(err) == 1 and "map files missing, truncated or corrupt" in err[0], err
+
+
+def test_check_map_cli_takes_its_thresholds_from_params(maps, tmp_path, capsys):
+    from mast3r_ros.replay.cli import main
+
+    params, js = tmp_path / "p.yaml", tmp_path / "c.json"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n"
+                      "    map_check: {max_depth_residual: 0.37}\n")
+    assert main(["check-map", maps["clean"], "--params", str(params), "--json", str(js)]) == 0
+    assert json.loads(js.read_text())["thresholds"]["max_depth_residual"] == 0.37

@@ -162,3 +162,118 @@ def test_matches_picture_uses_the_most_matched_keyframe_by_index():
     empty = NS(query_xy=np.zeros((0, 2)), keyframe_xy=np.zeros((0, 2)),
                keyframe_index=np.zeros(0, np.int64), inliers=np.zeros(0, bool))
     assert debug_view.matches_picture(q, empty, km).shape == q.shape
+
+
+def test_keyframe_list_checks_ids_and_names_pairs_as_strings():
+    poses = np.stack([np.eye(4), np.eye(4)])
+    with pytest.raises(InputError, match="1 keyframe ids for 2 poses"):
+        debug_view.keyframe_list(poses, [5])
+    assert [k for k, _ in debug_view.keyframe_list([(7, np.eye(4))])] == ["7"]
+    assert debug_view.keyframe_list(np.zeros(0)) == []          # an empty map, any shape
+
+
+def test_arrow_and_label_fields_follow_rviz_conventions():
+    """rviz reads an ARROW's scale as (length, width, height), a TEXT_VIEW_FACING's only from
+    scale.z (letter height); the id label floats 0.1 m above the keyframe (map z is up)."""
+    pose = make_pose(np.eye(3), [1.0, 2.0, 3.0])
+    arrow, text = debug_view.keyframe_marker_specs([("a", pose)], arrow_length_m=0.7)
+    assert arrow.scale == (0.7, 0.04, 0.04)
+    assert text.position == pytest.approx((1.0, 2.0, 3.1))
+    assert text.scale[:2] == (0.0, 0.0) and text.scale[2] > 0
+    assert (arrow.ns, text.ns) == ("keyframes", "keyframe_ids")
+
+
+def test_a_non_finite_keyframe_pose_is_an_input_error_naming_it():
+    bad = np.eye(4)
+    bad[0, 3] = np.inf
+    with pytest.raises(InputError, match="keyframe k2 pose"):
+        debug_view.keyframe_marker_specs([("k1", np.eye(4)), ("k2", bad)])
+
+
+def test_compact_markers_stride_is_the_ceiling_and_the_namespace_says_so():
+    """ceil(K / max_drawn): 7 keyframes, at most 3 -> every 3rd (0, 3, 6), never 4 of them;
+    4 keyframes, at most 2 -> every 2nd, and the namespace says 2 of 4."""
+    poses = np.tile(np.eye(4), (7, 1, 1))
+    poses[:, 0, 3] = np.arange(7.0)
+    lines, dots = debug_view.compact_keyframe_markers(poses, max_drawn=3)
+    np.testing.assert_array_equal(dots.points[:, 0], [0.0, 3.0, 6.0])
+    assert lines.ns == "keyframes (3 of 7 shown)"
+    lines, dots = debug_view.compact_keyframe_markers(poses[:4], max_drawn=2)
+    np.testing.assert_array_equal(dots.points[:, 0], [0.0, 2.0])
+    assert lines.ns == dots.ns == "keyframes (2 of 4 shown)"
+    assert debug_view.compact_keyframe_markers(poses[:2], max_drawn=2)[0].ns == "keyframes"
+    assert dots.scale[:2] == (0.06, 0.06)          # POINTS: width and height both set
+    assert debug_view.compact_keyframe_markers(np.zeros(0)) == []
+    with pytest.raises(InputError, match="K, 4, 4"):
+        debug_view.compact_keyframe_markers(np.zeros((2, 3, 3)))
+
+
+def test_compact_points_are_read_only_copies():
+    poses = np.tile(np.eye(4), (3, 1, 1))
+    lines, dots = debug_view.compact_keyframe_markers(poses)
+    assert not lines.points.flags.writeable and not dots.points.flags.writeable
+    poses[:, :3, 3] = 9.0                         # the caller's array changes afterwards ...
+    assert not dots.points.any() and not lines.points[0::2].any()   # ... the markers do not
+
+
+def test_a_large_maps_segments_have_the_requested_length():
+    poses = _ring(debug_view.LARGE_MAP_KEYFRAMES + 1)
+    lines, _ = debug_view.map_keyframe_markers(FakeMap(range(len(poses)), [], poses),
+                                               arrow_length_m=1.0)
+    seg = lines.points[1::2] - lines.points[0::2]
+    np.testing.assert_allclose(np.linalg.norm(seg, axis=1), 1.0)
+
+
+def test_most_matched_keyframe_counts_rather_than_takes_the_first():
+    m = NS(keyframe_index=np.array([3, 7, 7, 5]))
+    assert debug_view.most_matched_keyframe(m) == 7
+
+
+def test_debug_image_dot_radius_follows_the_smaller_side():
+    """radius = max(2, round(min(h, w) / 160)): 2 px on a 320x1600 image (not 10)."""
+    rgb = np.zeros((320, 1600, 3), np.uint8)
+    m = NS(query_xy=np.array([[800.0, 160.0]]), inliers=np.array([True]))
+    out = debug_view.debug_image(rgb, m)
+    assert tuple(out[160, 802]) == (0, 255, 0) and not out[160, 805].any()
+    big = debug_view.debug_image(np.zeros((960, 1600, 3), np.uint8), NS(
+        query_xy=np.array([[800.0, 480.0]]), inliers=np.array([True])))   # 6 px
+    assert tuple(big[480, 806]) == (0, 255, 0) and not big[480, 808].any()
+
+
+def test_inlier_flags_of_the_wrong_length_are_drawn_as_outliers(monkeypatch):
+    captions = []
+    monkeypatch.setattr(debug_view, "_caption", lambda img, text: captions.append(text))
+    rgb = np.zeros((60, 80, 3), np.uint8)
+    m = NS(query_xy=np.array([[20.0, 40.0], [60.0, 40.0]]), inliers=np.array([True]))
+    out = debug_view.debug_image(rgb, m)
+    assert tuple(out[40, 20]) == (255, 0, 0) and tuple(out[40, 60]) == (255, 0, 0)
+    assert captions == ["0 inliers / 2 matches"]
+
+
+def test_captions_count_inliers_and_name_the_keyframe_by_manifest_id(monkeypatch):
+    captions = []
+    monkeypatch.setattr(debug_view, "_caption", lambda img, text: captions.append(text))
+    q = np.zeros((60, 80, 3), np.uint8)
+    m = NS(query_xy=np.array([[10.0, 50.0], [70.0, 40.0], [40.0, 30.0]]),
+           keyframe_xy=np.array([[20.0, 30.0], [40.0, 30.0], [5.0, 5.0]]),
+           keyframe_index=np.array([1, 1, 0]), inliers=np.array([True, False, True]))
+    debug_view.debug_image(q, NS(query_xy=m.query_xy, inliers=m.inliers))
+    km = FakeMap([40, 41], [q, q])
+    debug_view.matches_picture(q, m, km)
+    debug_view.debug_image(q, m, q, 1)                       # no label: the map index
+    debug_view.debug_image(q, None)
+    assert captions == ["2 inliers / 3 matches",
+                        "1 inliers / 2 matches with keyframe 41",
+                        "1 inliers / 2 matches with keyframe 1",
+                        "no matches"]
+
+
+def test_every_match_is_drawn_up_to_300_lines():
+    """300 matches with the keyframe: 300 lines (step 1), each a horizontal line on its row."""
+    q = np.zeros((400, 100, 3), np.uint8)
+    ys = np.arange(50.0, 350.0)
+    xy = np.stack([np.full_like(ys, 10.0), ys], axis=1)
+    m = NS(query_xy=xy, keyframe_xy=xy, keyframe_index=np.zeros(len(ys), np.int64),
+           inliers=np.ones(len(ys), bool))
+    out = debug_view.debug_image(q, m, q, 0)
+    assert (out[50:350, 60, 1] > 0).all()

@@ -126,3 +126,43 @@ def test_node_main_installs_the_bridge_and_removes_it_at_exit():
              if isinstance(n, ast.Call) and isinstance(n.func, ast.Name)]
     assert "install_log_bridge" in calls and "uninstall_log_bridge" in calls
 
+
+
+def test_python_level_maps_every_rclpy_severity_and_rejects_others():
+    """rclpy's LoggingSeverity: UNSET 0, DEBUG 10, INFO 20, WARN 30, ERROR 40, FATAL 50 --
+    `logging`'s numbers; anything else is ROS's default, INFO."""
+    for severity in (10, 20, 30, 40, 50):
+        assert python_level(RclpyLikeLogger(level=severity)) == severity
+    assert python_level(RclpyLikeLogger(level=60)) == logging.INFO
+    assert python_level(RclpyLikeLogger(level=5)) == logging.INFO
+
+
+def test_undo_restores_a_non_default_level_and_propagation():
+    pkg = logging.getLogger("mast3r_ros")
+    saved = (pkg.level, pkg.propagate)
+    pkg.setLevel(logging.ERROR)
+    pkg.propagate = False
+    try:
+        undo = install_log_bridge(RclpyLikeLogger(level=10))
+        assert pkg.level == logging.DEBUG
+        undo()
+        assert (pkg.level, pkg.propagate) == (logging.ERROR, False)
+    finally:
+        pkg.setLevel(saved[0])
+        pkg.propagate = saved[1]
+
+
+def test_the_package_loggers_own_records_keep_its_name_and_another_logger_can_be_bridged():
+    ros = RclpyLikeLogger()
+    undo = install_log_bridge(ros)
+    try:
+        logging.getLogger("mast3r_ros").info("top level")
+    finally:
+        undo()
+    undo = install_log_bridge(ros, name="mast3r_ros_other_tool")
+    try:
+        logging.getLogger("mast3r_ros_other_tool.sub").info("other")
+    finally:
+        undo()
+    assert ros.lines == [("info", "[mast3r_ros] top level"),
+                         ("info", "[mast3r_ros_other_tool.sub] other")]

@@ -1,0 +1,97 @@
+"""`mast3r-ros export`'s argument checks (`replay/export.py`), stopped before any ONNX export:
+the camera size, the checkpoint given once, the keyframe batch range (fast: no network)."""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.replay import export
+
+
+class Reached(Exception):
+    """The command got past its argument checks (to the output-folder check)."""
+
+
+def _args(**kw):
+    base = dict(ckpt="tiny.pth", checkpoint=None, out="x", overwrite=False, size=224,
+                keyframe_batch=2, camera_size=(640, 480), exporter="auto", log_level="info")
+    base.update(kw)
+    return argparse.Namespace(**base)
+
+
+def test_camera_size_is_width_by_height():
+    assert export._camera_size("640x480") == (640, 480)            # width first
+    assert export._camera_size(" 1280 X 720 ") == (1280, 720)
+    for bad in ("640*480", "640x", "x480", "640x480x3", "-640x480"):
+        with pytest.raises(argparse.ArgumentTypeError, match="WIDTHxHEIGHT"):
+            export._camera_size(bad)
+
+
+def test_keyframe_batch_accepts_exactly_the_max_keyframes_range(monkeypatch):
+    """The range is max_keyframes' (1..32): both ends pass, one past either end is refused."""
+    def reached(*a, **k):
+        raise Reached
+    monkeypatch.setattr(export, "check_output_folder", reached)
+    lo, hi = export.KEYFRAME_BATCH_RANGE
+    assert (lo, hi) == (1, 32) and lo <= export.KEYFRAME_BATCH_DEFAULT <= hi
+    for k in (lo, hi):
+        with pytest.raises(Reached):
+            export._cmd_export(_args(keyframe_batch=k))
+    for k in (lo - 1, hi + 1):
+        with pytest.raises(InputError, match=f"must be in {lo}..{hi}"):
+            export._cmd_export(_args(keyframe_batch=k))
+
+
+def test_checkpoint_given_once_either_way(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert export.checkpoint_of(_args(ckpt="a.pth"))[0] == "a.pth"
+    assert export.checkpoint_of(_args(ckpt=None, checkpoint="b.pth")) == \
+        ("b.pth", "with --checkpoint CKPT")
+    assert "as CKPT" in export.checkpoint_of(_args(ckpt="a.pth", checkpoint="a.pth"))[1]
+    with pytest.raises(InputError, match="no checkpoint given"):
+        export.checkpoint_of(_args(ckpt=None, checkpoint=None))
+    with pytest.raises(InputError, match="two checkpoints given"):
+        export.checkpoint_of(_args(ckpt="a.pth", checkpoint="b.pth"))   # neither exists
+
+
+def test_same_file_expands_home_and_follows_links(tmp_path, monkeypatch):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "w.pth").write_bytes(b"x")
+    os.symlink(tmp_path / "w.pth", tmp_path / "link.pth")
+    assert export._same_file("~/w.pth", str(tmp_path / "w.pth"))
+    assert export._same_file(str(tmp_path / "link.pth"), str(tmp_path / "w.pth"))
+    os.symlink(tmp_path / "gone.pth", tmp_path / "dangling.pth")     # neither exists
+    assert export._same_file(str(tmp_path / "dangling.pth"), str(tmp_path / "gone.pth"))
+    assert export._same_file("~/gone.pth", str(tmp_path / "gone.pth"))
+    assert not export._same_file(str(tmp_path / "w.pth"), str(tmp_path / "gone.pth"))
+    os.link(tmp_path / "w.pth", tmp_path / "hard.pth")     # a hard link: one file, two paths
+    assert export._same_file(str(tmp_path / "hard.pth"), str(tmp_path / "w.pth"))
+
+
+@pytest.mark.parametrize("level, expected", [("info", "WARNING"), ("debug", "NOTSET")])
+def test_the_onnx_exporters_chatter_is_kept_at_warning_unless_debug(monkeypatch, tmp_path,
+                                                                    level, expected):
+    """The ONNX exporter's passes log ~1 400 INFO lines for the tiny network."""
+    import logging
+
+    from mast3r_ros.core.model import checkpoint, export as model_export
+
+    def reached(*a, **k):
+        raise Reached
+    monkeypatch.setattr(model_export, "require_onnx", lambda exporter: None)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", reached)
+    names = ("onnx_ir", "onnxscript", "torch.onnx", "onnx")
+    saved = {n: logging.getLogger(n).level for n in names}
+    try:
+        for n in names:
+            logging.getLogger(n).setLevel(logging.NOTSET)
+        with pytest.raises(Reached):
+            export._cmd_export(_args(out=str(tmp_path / "out"), log_level=level))
+        assert {logging.getLevelName(logging.getLogger(n).level) for n in names} == {expected}
+    finally:
+        for n, lvl in saved.items():
+            logging.getLogger(n).setLevel(lvl)

@@ -1,0 +1,295 @@
+"""The thin rclpy adapters (`ros/topics.py`, `ros/outputs.py`, `ros/tf_client.py`,
+`ros/diagnostics_publisher.py`) without ROS: rclpy, tf2_ros and the message packages are stubs
+that record what they are given, and `ros/conversions.py` is a stub that records its arguments
+(its message fields are test_ros_conversions'). test/ros checks the same with rclpy; these run
+everywhere, so a swapped argument (target/source, stamp/frame, depth) fails here too."""
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from types import SimpleNamespace as NS
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.ros.frames import TfToPublish
+
+ADAPTERS = ("topics", "outputs", "tf_client", "diagnostics_publisher")
+
+
+class Duration:
+    def __init__(self, seconds=0.0):
+        self.seconds = seconds
+
+
+class Time:
+    def __init__(self, nanoseconds=0):
+        self.nanoseconds = nanoseconds
+
+    @classmethod
+    def from_msg(cls, msg):
+        return cls(msg.sec * 10**9 + msg.nanosec)
+
+
+class Buffer:
+    def __init__(self, cache_time=None):
+        self.cache_time, self.calls, self.cleared = cache_time, [], 0
+        q = (0.0, 0.0, np.sqrt(0.5), np.sqrt(0.5))          # 90 deg about z
+        self.answer = NS(transform=NS(translation=NS(x=1.0, y=2.0, z=3.0),
+                                      rotation=NS(x=q[0], y=q[1], z=q[2], w=q[3])))
+
+    def lookup_transform(self, target, source, when, timeout=None):
+        self.calls.append((target, source, when, timeout))
+        return self.answer
+
+    def clear(self):
+        self.cleared += 1
+
+
+class Listener:
+    def __init__(self, buffer, node, spin_thread=True):
+        self.buffer, self.node, self.spin_thread, self.unregistered = \
+            buffer, node, spin_thread, False
+
+    def unregister(self):
+        self.unregistered = True
+
+
+class Broadcaster:
+    def __init__(self, node):
+        self.node, self.sent, self.pub_tf = node, [], object()
+
+    def sendTransform(self, msg):  # noqa: N802 - tf2_ros' name
+        self.sent.append(msg)
+
+
+class Pub:
+    def __init__(self, msg_type, topic, qos):
+        self.msg_type, self.topic, self.qos, self.sent = msg_type, topic, qos, []
+
+    def publish(self, msg):
+        self.sent.append(msg)
+
+
+class Node:
+    def __init__(self):
+        self.pubs, self.destroyed, self.timers, self.errors = [], [], [], []
+
+    def create_lifecycle_publisher(self, msg_type, topic, qos):
+        self.pubs.append(Pub(msg_type, topic, qos))
+        return self.pubs[-1]
+
+    create_publisher = create_lifecycle_publisher
+
+    def destroy_lifecycle_publisher(self, pub):
+        self.destroyed.append(pub)
+
+    destroy_publisher = destroy_lifecycle_publisher
+
+    def create_timer(self, period, callback, clock=None):
+        self.timers.append((period, callback, clock))
+
+    def get_namespace(self):
+        return "/robot1"
+
+    def get_name(self):
+        return "mast3r_localizer"
+
+    def get_clock(self):
+        return NS(now=lambda: NS(nanoseconds=1_700_000_000_123_456_789))
+
+    def get_logger(self):
+        return NS(error=lambda text, **kw: self.errors.append((text, kw)))
+
+
+def _module(monkeypatch, name, **attrs):
+    m = types.ModuleType(name)
+    m.__dict__.update(attrs)
+    monkeypatch.setitem(sys.modules, name, m)
+    return m
+
+
+@pytest.fixture
+def ros(monkeypatch):
+    """The four adapters, imported against the stubs; ``ros.conv`` records conversions."""
+    enum = lambda *names: NS(**{n: n for n in names})  # noqa: E731
+    for pkg in ("rclpy", "tf2_ros", "sensor_msgs", "geometry_msgs", "visualization_msgs",
+                "diagnostic_msgs"):
+        _module(monkeypatch, pkg)
+    _module(monkeypatch, "rclpy.qos", QoSProfile=lambda **kw: NS(**kw),
+            HistoryPolicy=enum("KEEP_LAST", "KEEP_ALL"),
+            ReliabilityPolicy=enum("RELIABLE", "BEST_EFFORT"),
+            DurabilityPolicy=enum("VOLATILE", "TRANSIENT_LOCAL"))
+    _module(monkeypatch, "rclpy.duration", Duration=Duration)
+    _module(monkeypatch, "rclpy.time", Time=Time)
+    _module(monkeypatch, "rclpy.clock", Clock=lambda clock_type: NS(clock_type=clock_type),
+            ClockType=enum("STEADY_TIME", "ROS_TIME", "SYSTEM_TIME"))
+    _module(monkeypatch, "tf2_ros", Buffer=Buffer, TransformListener=Listener,
+            TransformBroadcaster=Broadcaster)
+    _module(monkeypatch, "sensor_msgs.msg", Image="Image", CompressedImage="CompressedImage")
+    _module(monkeypatch, "geometry_msgs.msg",
+            PoseWithCovarianceStamped="PoseWithCovarianceStamped")
+    _module(monkeypatch, "visualization_msgs.msg", MarkerArray="MarkerArray")
+    _module(monkeypatch, "diagnostic_msgs.msg", DiagnosticArray="DiagnosticArray")
+    conv = _module(monkeypatch, "mast3r_ros.ros.conversions")
+    for fn in ("pose_with_covariance_msg", "transform_msg", "image_msg", "marker_array_msg",
+               "diagnostic_array"):
+        setattr(conv, fn, lambda *a, _fn=fn: (_fn, a))
+    package = importlib.import_module("mast3r_ros.ros")
+    saved = {n: package.__dict__.pop(n, None) for n in ADAPTERS + ("conversions",)}
+    package.conversions = conv
+    for n in ADAPTERS:
+        monkeypatch.delitem(sys.modules, f"mast3r_ros.ros.{n}", raising=False)
+    mods = NS(conv=conv, **{n: importlib.import_module(f"mast3r_ros.ros.{n}") for n in ADAPTERS})
+    yield mods
+    for n in ADAPTERS:
+        sys.modules.pop(f"mast3r_ros.ros.{n}", None)
+    for n, m in saved.items():
+        package.__dict__.pop(n, None)
+        if m is not None:
+            setattr(package, n, m)
+
+
+# ---------------------------------------------------------------------------------- topics
+
+def test_qos_profiles(ros):
+    """AMCL's pose QoS (reliable, transient local, depth 1) and the sensor QoS (depth 1,
+    volatile, reliability from image_reliability)."""
+    latched = ros.topics.latched()
+    assert (latched.depth, latched.history, latched.reliability, latched.durability) == \
+        (1, "KEEP_LAST", "RELIABLE", "TRANSIENT_LOCAL")
+    for text, rel in (("reliable", "RELIABLE"), ("best_effort", "BEST_EFFORT")):
+        s = ros.topics.sensor(text)
+        assert (s.depth, s.history, s.reliability, s.durability) == \
+            (1, "KEEP_LAST", rel, "VOLATILE")
+
+
+def test_image_topic_and_topic_name(ros):
+    assert ros.topics.image_topic("compressed") == ("CompressedImage", "image/compressed")
+    assert ros.topics.image_topic("raw") == ("Image", "image")
+    assert ros.topics.topic_name(NS(topic_name="/cam/image", topic="image")) == "/cam/image"
+    assert ros.topics.topic_name(NS(topic="image")) == "image"
+    assert ros.topics.topic_name(object()) == "?"
+
+
+# --------------------------------------------------------------------------------- outputs
+
+def test_outputs_publishers_and_what_they_publish(ros):
+    node = Node()
+    out = ros.outputs.Outputs(node, "world", publish_debug_image=True)
+    pose_pub, kf_pub, match_pub = node.pubs
+    assert (pose_pub.msg_type, pose_pub.topic) == ("PoseWithCovarianceStamped", "~/pose")
+    assert (kf_pub.msg_type, kf_pub.topic) == ("MarkerArray", "~/keyframes")
+    assert (match_pub.msg_type, match_pub.topic, match_pub.qos) == ("Image", "~/matches", 1)
+    for pub in (pose_pub, kf_pub):                    # latched, as AMCL's pose
+        assert (pub.qos.depth, pub.qos.durability) == (1, "TRANSIENT_LOCAL")
+    T, C = make_pose(np.eye(3), [1.0, 2.0, 3.0]), np.diag(np.arange(1.0, 7.0))
+    out.pose(T, C, 5_000_000_007)
+    (name, (t, c, stamp, frame)), = pose_pub.sent
+    assert name == "pose_with_covariance_msg" and t is T and c is C
+    assert (stamp, frame) == (5_000_000_007, "world")
+    km = type("KM", (), dict(__len__=lambda self: 1, poses=lambda self: np.eye(4)[None],
+                             keyframe=lambda self, i: NS(id="kf40")))()
+    out.keyframes(km, 9)
+    (name, (specs, frame, stamp)), = kf_pub.sent
+    assert (name, frame, stamp) == ("marker_array_msg", "world", 9)
+    assert [s.text for s in specs if s.kind == "text"] == ["kf40"]
+    frame_ = NS(rgb=np.zeros((4, 6, 3), np.uint8), stamp_ns=77, frame_id="cam_optical")
+    out.matches(frame_, None, km)
+    (name, (rgb, stamp, frame_id)), = match_pub.sent
+    assert (name, stamp, frame_id, rgb.shape) == ("image_msg", 77, "cam_optical", (4, 6, 3))
+    out.close()
+    assert node.destroyed == [pose_pub, kf_pub, match_pub]
+    out.pose(T, C, 1)
+    out.matches(frame_, None, km)
+    assert len(pose_pub.sent) == len(match_pub.sent) == 1   # nothing after close
+
+
+def test_outputs_without_the_debug_image(ros):
+    node = Node()
+    out = ros.outputs.Outputs(node, "map", publish_debug_image=False)
+    assert [p.topic for p in node.pubs] == ["~/pose", "~/keyframes"]
+    out.matches(NS(rgb=np.zeros((4, 6, 3), np.uint8), stamp_ns=1, frame_id="c"), None, None)
+    out.close()
+    assert node.destroyed == node.pubs
+
+
+def test_outputs_errors_are_dropped_only_while_shutting_down(ros):
+    going = [False]
+    node = Node()
+    out = ros.outputs.Outputs(node, "map", False, shutting_down=lambda: going[0])
+
+    def broken(msg):
+        raise RuntimeError("context invalid")
+    node.pubs[0].publish = broken
+    with pytest.raises(RuntimeError):
+        out.pose(np.eye(4), np.eye(6), 1)
+    going[0] = True
+    out.pose(np.eye(4), np.eye(6), 1)                   # the process is exiting: dropped
+
+
+# ------------------------------------------------------------------------------- tf_client
+
+def test_tf_client_lookup_send_clear_close(ros):
+    node = Node()
+    tf = ros.tf_client.TfClient(node)
+    assert tf.buffer.cache_time.seconds == 10.0
+    assert tf._listener.spin_thread is False and tf._listener.node is node
+    np.testing.assert_array_equal(tf.lookup("base", "base", None, 0.5), np.eye(4))
+    assert tf.buffer.calls == []                       # no lookup of the identity
+    got = tf.lookup("base_link", "camera_optical", NS(sec=3, nanosec=7), 0.25)
+    (target, source, when, timeout), = tf.buffer.calls
+    assert (target, source, when.nanoseconds, timeout.seconds) == \
+        ("base_link", "camera_optical", 3_000_000_007, 0.25)
+    # translation (1, 2, 3), rotation 90 deg about z: x -> y
+    np.testing.assert_allclose(got, make_pose([[0, -1, 0], [1, 0, 0], [0, 0, 1]], [1, 2, 3]),
+                               atol=1e-12)
+    tf.lookup("map", "odom", None, 0.1)
+    assert tf.buffer.calls[-1][2].nanoseconds == 0       # Time(): the latest
+    t = TfToPublish("map", "odom", np.eye(4))
+    tf.send(t, 123)
+    assert tf._broadcaster.sent == [("transform_msg", (t, 123))]
+    tf.clear()
+    assert tf.buffer.cleared == 1
+    pub_tf = tf._broadcaster.pub_tf
+    tf.close()
+    assert tf._listener.unregistered and node.destroyed == [pub_tf]
+    tf.send(t, 124)
+    assert len(tf._broadcaster.sent) == 1              # nothing after close
+
+
+# -------------------------------------------------------------------- diagnostics_publisher
+
+def test_diagnostics_publisher_publishes_the_summary_with_the_node_identity(ros):
+    node = Node()
+    summary = object()
+    dp = ros.diagnostics_publisher.DiagnosticsPublisher(node, "localization", lambda: summary)
+    pub, = node.pubs
+    assert (pub.msg_type, pub.topic, pub.qos) == ("DiagnosticArray", "/diagnostics", 10)
+    (period, callback, clock), = node.timers
+    assert period == 1.0 and clock.clock_type == "STEADY_TIME"
+    callback()
+    dp.publish_now()
+    expected = ("diagnostic_array", (summary, "/robot1/mast3r_localizer: localization",
+                                     "/robot1/mast3r_localizer", 1_700_000_000_123_456_789))
+    assert pub.sent == [expected, expected]
+
+
+def test_a_failing_summary_is_logged_throttled_and_never_raised(ros):
+    node = Node()
+    dp = ros.diagnostics_publisher.DiagnosticsPublisher(node, "localization", lambda: 1 / 0)
+    dp.publish_now()
+    (text, kw), = node.errors
+    assert "ZeroDivisionError" in text and kw == {"throttle_duration_sec": 10.0}
+    assert node.pubs[0].sent == []
+
+    def gone(msg):
+        raise RuntimeError("publisher's context is invalid")
+    ok = ros.diagnostics_publisher.DiagnosticsPublisher(node, "localization", lambda: None)
+    node.pubs[-1].publish = gone
+    node.timers[-1][1]()                                # the timer's callback: never raises
+    assert "RuntimeError" in node.errors[-1][0]
+    assert ok.name == "/robot1/mast3r_localizer: localization"
