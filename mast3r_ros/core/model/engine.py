@@ -33,7 +33,8 @@ import torch
 from ..config import ModelConfig
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
-from .checkpoint import CheckpointInfo, load_checkpoint, resolve_checkpoint
+from . import checkpoint as _checkpoint
+from .checkpoint import CheckpointInfo, resolve_checkpoint
 from .engine_io import Encoding, PairPrediction, PreparedImage, normalize_on_device, to_device
 from .network import PATCH, AsymmetricMASt3R
 from .precision import _DTYPES, cast_model
@@ -161,7 +162,9 @@ class Mast3rEngine:
         does not match the architecture.
         """
         dev = resolve_device(device)
-        model, info = load_checkpoint(path, device="cpu")
+        # looked up at call time: a test's patch of checkpoint.load_checkpoint applies during
+        # the test only, whichever module imported this one first
+        model, info = _checkpoint.load_checkpoint(path, device="cpu")
         return cls(model, dev, precision, info, compile=compile, warmup=warmup,
                    warmup_batches=warmup_batches)
 
