@@ -181,9 +181,7 @@ def test_export_replaces_only_an_earlier_export(tmp_path, sift_map, capsys, monk
     # an earlier export, and the Python export_onnx replaced whatever folder it was given
     import shutil
 
-    # engine binds load_checkpoint when first imported (the export imports it): before the
-    # patch, so that it keeps the real one for later tests
-    from mast3r_ros.core.model import checkpoint, engine  # noqa: F401
+    from mast3r_ros.core.model import checkpoint
     from mast3r_ros.core.model.export import check_export_target, export_onnx
     from mast3r_ros.replay.cli import main
 

@@ -83,10 +83,8 @@ def test_export_takes_the_checkpoint_as_ckpt_or_checkpoint(tmp_path, capsys, mon
     `export --checkpoint X --out D` was a usage error. Both work; neither, or two different
     ones, is one line saying what to pass, before anything is read."""
     from mast3r_ros.core.errors import CheckpointError
-    from mast3r_ros.core.model import checkpoint, engine, export  # noqa: F401
+    from mast3r_ros.core.model import checkpoint, export
 
-    # engine (which the export imports) binds load_checkpoint when first imported: imported
-    # here, before the patch, so that it keeps the real one for the tests run after this one
     def load(path, device="cpu", passed_as="", **_):
         raise CheckpointError(f"read {path} ({passed_as})")
     monkeypatch.setattr(export, "require_onnx", lambda exporter="auto": None)

@@ -293,7 +293,7 @@ def test_missing_onnx_is_said_before_the_checkpoint_is_read(tmp_path, tiny_ckpt,
     fresh user waited for the whole checkpoint load first; ViT-L's is 2.7 GB)."""
     import sys
 
-    from mast3r_ros.core.model import checkpoint, engine  # noqa: F401 (engine: before the patch)
+    from mast3r_ros.core.model import checkpoint
     from mast3r_ros.replay.cli import main
 
     # import raises ImportError for both (without onnxscript 'auto' takes TorchScript, which
@@ -363,7 +363,7 @@ def test_an_out_that_cannot_be_written_is_said_before_the_checkpoint_is_read(
         tmp_path, tiny_ckpt, capsys, monkeypatch):
     """`export tiny.pth --out /proc/e10` said "cannot use path: /proc/.tmp-export-..." after
     the checkpoint (2.7 GB for ViT-L) was read: now one line naming the --out given, first."""
-    from mast3r_ros.core.model import checkpoint, engine  # noqa: F401 (engine: before the patch)
+    from mast3r_ros.core.model import checkpoint
     from mast3r_ros.replay.cli import main
 
     read = []
