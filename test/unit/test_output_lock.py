@@ -25,6 +25,7 @@ from mast3r_ros.core.keyframes import KeyframeMap, MapWriter, write_map
 from mast3r_ros.core.keyframes.layout import EncodingSet
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.synthetic import default_intrinsics
+from test_overwrite_rules import _one_error, _tree
 
 # another process holding OUT's lock as a writer does (no mast3r_ros import: starts in ~30 ms)
 HOLDER = ("import fcntl, os, sys, time\n"
@@ -47,17 +48,6 @@ def held_elsewhere(out):
         proc.kill()
         proc.wait()
         proc.stdout.close()
-
-
-def _tree(root) -> list:
-    return sorted(os.path.relpath(os.path.join(d, f), root)
-                  for d, _, files in os.walk(root) for f in files)
-
-
-def _one_error(capsys) -> str:
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1, err
-    return err[0]
 
 
 def _fake_partial(out, shards=1):
