@@ -99,10 +99,9 @@ class _MapStats:
 def _depth_range_message(e: DepthRangeError, units_per_m: Optional[float]) -> str:
     """`DepthRangeError`'s line in the command line's terms: the depth scale it was read at and
     the option that sets it."""
-    head = str(e).split(": millimetres or centimetres?")[0]
     read = (f"at {units_per_m:g} raw units per metre" if units_per_m
             else "as metres (a float depth image)")
-    return (f"{head}: the depth was read {read}; pass the depth's raw units per metre with "
+    return (f"{e.fact}: the depth was read {read}; pass the depth's raw units per metre with "
             "--depth-scale UNITS (1000 for millimetres, 100 for centimetres, 5000 for TUM "
             "PNGs)")
 

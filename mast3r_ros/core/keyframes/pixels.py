@@ -24,11 +24,13 @@ _DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that 
 
 class DepthRangeError(InputError):
     """A depth beyond the map's 16-bit format (655 m): depth in millimetres or centimetres given
-    as metres. ``top_m``: the largest depth as given (float, "metres")."""
+    as metres. ``fact``: what was refused (naming the depth and its largest value, "metres"),
+    without the fix, which the message adds for the Python API (a caller with other options,
+    the command line's --depth-scale, words its own)."""
 
-    def __init__(self, message: str, top_m: float) -> None:
-        super().__init__(message)
-        self.top_m = top_m
+    def __init__(self, fact: str, fix: str) -> None:
+        super().__init__(f"{fact}: {fix}")
+        self.fact = fact
 
 
 def _encode_png(img: np.ndarray) -> bytes:
@@ -74,9 +76,9 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
     scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
     if scale is None:
         raise DepthRangeError(f"{what} reaches {top:.1f} m, beyond the map's 16-bit depth "
-                              "format (max 655 m): millimetres or centimetres? depth_m must be "
-                              "metres: divide by your sensor's depth scale (1000 for mm, 100 "
-                              "for cm)", top)
+                              "format (max 655 m)", "millimetres or centimetres? depth_m must "
+                              "be metres: divide by your sensor's depth scale (1000 for mm, "
+                              "100 for cm)")
     q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
     return _encode_png(q), scale
 
