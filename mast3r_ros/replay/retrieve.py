@@ -17,16 +17,13 @@ import numpy as np
 
 from ..core.errors import CheckpointError, InputError
 from ..core.fileio import atomic_folder, check_output_folder, output_lock
-from ..core.model.preprocess import load_rgb
+from ..core.model.preprocess import SIZES, load_rgb
 from ..core.pairing import check_seed, make_pairs, random_start
 
 log = logging.getLogger(__name__)
 
 
 OUT_FILES = ("similarity.npy", "pairs.txt")
-
-
-SIZES = (512, 384, 224)  # the network's input sizes (long side, px); 512 as the reference
 
 
 def _engine(checkpoint: str, device: str, size: int):
