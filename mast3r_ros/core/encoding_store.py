@@ -38,7 +38,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError, describe_npy, npy_header_error
+from .errors import InputError, MapFormatError, describe_npy, is_format_version
+from .errors import npy_header_error
 from .fileio import mkstemp_public
 
 log = logging.getLogger(__name__)
@@ -89,7 +90,7 @@ class StoreTable:
         if not isinstance(obj, Mapping) or obj.get("format") != STORE_FORMAT:
             raise MapFormatError(f"{where}: not an encoding store entry (format "
                                  f"{STORE_FORMAT!r} expected)")
-        if obj.get("version") != STORE_VERSION:
+        if not is_format_version(obj.get("version"), (STORE_VERSION,)):
             raise MapFormatError(f"{where}: encoding store version {obj.get('version')!r}; this "
                                  f"build reads version {STORE_VERSION}; rebuild the map")
         try:

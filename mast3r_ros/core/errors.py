@@ -48,3 +48,10 @@ def npy_header_error(full: str, expected: str, found: str = "") -> MapFormatErro
     found = found or "a .npy header that does not parse"
     return MapFormatError(f"map file {full}: expected {expected}, found {found}; rebuild the map "
                           "or re-copy the file")
+
+
+def is_format_version(value, accepted) -> bool:
+    """True when a file's recorded format ``value`` is an int in ``accepted`` (a collection of
+    ints). JSON ``true`` and ``1.0`` compare equal to 1 in Python, so ``value in accepted``
+    alone would read a manifest saying ``"version": true`` as version 1."""
+    return type(value) is int and value in accepted

@@ -38,7 +38,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError, describe_npy, npy_header_error
+from .errors import InputError, MapFormatError, describe_npy, is_format_version
+from .errors import npy_header_error
 from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
 
@@ -252,7 +253,7 @@ def _read_meta(path: str) -> Dict[str, Any]:
         raise MapFormatError(f"map file {full}: not readable JSON ({e})") from None
     if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
         raise MapFormatError(f"map file {full}: not a retrieval index")
-    if meta.get("version") != INDEX_VERSION:
+    if not is_format_version(meta.get("version"), (INDEX_VERSION,)):
         raise MapFormatError(f"map file {full}: version {meta.get('version')!r}, this build "
                              f"reads {INDEX_VERSION}; rebuild the map")
     if meta.get("kind") not in INDEX_KINDS or not isinstance(meta.get("files"), dict) \

@@ -150,8 +150,9 @@ def test_table_accepts_a_tiling_and_rejects_everything_else():
         with pytest.raises(MapFormatError):
             StoreTable.from_json(obj, files, what)
             pytest.fail(what)
-    with pytest.raises(MapFormatError, match="version"):
-        StoreTable.from_json(bad["wrong version"], files, "t")
+    for version in (2, True, 1.0):  # JSON true and 1.0 compare equal to 1 in Python
+        with pytest.raises(MapFormatError, match=f"encoding store version {version!r}"):
+            StoreTable.from_json(_table_json([("a.npy", 0, 4)], version=version), files, "t")
     for name in ("../a.npy", "/tmp/a.npy", "sub/a.npy", "sub\\a.npy", "..", ".", ""):
         with pytest.raises(MapFormatError, match="leaves the store"):
             StoreTable.from_json(_table_json([(name, 0, 4)]), _sha_files(name), name)

@@ -230,7 +230,7 @@ def test_keyframe_index_by_id_on_every_version(tmp_path):
 
 # ------------------------------------------------------------------- manifest level ---
 
-@pytest.mark.parametrize("version", [0, "3", "4", 3.5, None])
+@pytest.mark.parametrize("version", [0, "3", "4", 3.5, None, True, 1.0, 3.0])
 def test_only_the_versions_this_code_reads_are_opened(v3, version):
     _edit(v3, lambda m: m.update(version=version))
     with pytest.raises(MapFormatError, match=f"format version {version!r}, this code reads "

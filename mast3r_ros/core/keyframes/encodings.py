@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
-from ..errors import InputError, MapFormatError
+from ..errors import InputError, MapFormatError, is_format_version
 from ..fileio import OutputBusyError, acquire_output_lock, atomic_write_bytes, atomic_write_json
 from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
@@ -103,7 +103,7 @@ class MapEncodings:
         from .table import open_chunk_table
 
         if not isinstance(entry, dict) or entry.get("format") != STORE_FORMAT \
-                or entry.get("version") != 2:
+                or not is_format_version(entry.get("version"), (2,)):
             raise MapFormatError(f"{where}: not a version-2 encoding store table; rebuild the "
                                  "map")
         name = _need(entry, "chunk_table", str, where)
