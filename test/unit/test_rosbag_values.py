@@ -86,6 +86,67 @@ def test_a_run_the_bag_does_not_have_is_refused(tmp_path):
         BagSequence(bag, run=2)
 
 
+def test_a_camera_started_after_a_reset_reads_the_tf_of_its_own_run(tmp_path, caplog):
+    """map -> base_link is published from before a simulator reset: x = 0 at header 0.1..0.4 s
+    (bag time 1..4 s), then, after the reset, x = 5 m at the same stamps 0.1..0.4 s (bag 10..13
+    s). The camera starts after the reset (bag 11.5 and 12.5 s, stamps 0.15 and 0.25 s): its
+    tf is the post-reset one, x = 5 m, not the pre-reset samples at the same stamps (x = 0), and
+    the tf before the camera started is said not to be read."""
+    before, after = pose([0, 0, 0], [0, 0, 0]), pose([0, 0, 0], [5.0, 0, 0])
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 11 * S, camera_info(100 * MS))]
+    msgs += [("/tf", (1 + k) * S, tf_message([("map", "base_link", (k + 1) * 100 * MS, before)]))
+             for k in range(4)]
+    after_msgs = [("/tf", (10 + k) * S,
+                   tf_message([("map", "base_link", (k + 1) * 100 * MS, after)]))
+                  for k in range(4)]
+    images = [("/cam/image", 11 * S + S // 2, colour(150 * MS)),
+              ("/cam/image", 12 * S + S // 2, colour(250 * MS))]
+    msgs = sorted(msgs + after_msgs + images, key=lambda m: m[1])
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                          pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
+        frames = list(seq)
+    assert seq.runs == [(2, 150 * MS, 250 * MS)] and seq.run == 1
+    assert [f.stamp_ns for f in frames] == [150 * MS, 250 * MS]
+    for f in frames:
+        np.testing.assert_allclose(f.map_from_cam, after @ BASE_FROM_CAM, atol=1e-9)
+    (warn,) = [r.getMessage() for r in caplog.records if "before the first image" in
+               r.getMessage()]
+    assert "on /cam/image" in warn and "are not read with the images" in warn
+    assert not [r for r in caplog.records if "jumps back once" in r.getMessage()]
+
+
+def test_a_depth_stream_started_after_a_reset_serves_the_run_after_it(tmp_path, caplog):
+    """Images stamped 0.5, 0.6, 0.7, 2.0 s (bag 1..4 s), a reset, then 0.5 .. 0.9 s (bag 10..14
+    s); depth (2000 mm) only after the reset, at those stamps (bag 10.5.. s). Run 2 (5 images,
+    the longest) has depth 2.0 m at every image; run 1 has none: the post-reset depth at the
+    same stamps (0.5, 0.6, 0.7 s) is not its depth."""
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", (1 + k) * S, colour(t * MS)) for k, t in enumerate([500, 600, 700,
+                                                                                 2000])]
+    for k in range(5):
+        msgs.append(("/cam/image", (10 + k) * S, colour((500 + k * 100) * MS)))
+        msgs.append(("/depth", (10 + k) * S + S // 2, depth16((500 + k * 100) * MS, 2000)))
+    bag = bag_of(tmp_path, msgs)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, depth_topic="/depth")
+    assert seq.run == 2 and [c for c, _, _ in seq.runs] == [4, 5]
+    # the one CameraInfo (bag time 0, run 1) serves run 2 too, said in a warning
+    (warn,) = [r.getMessage() for r in caplog.records if "no CameraInfo" in r.getMessage()]
+    assert "no CameraInfo on /cam/camera_info in the run read; using the last one" in warn
+    assert "t=0.100 s" in warn
+    frames = list(seq)
+    assert len(frames) == 5 and all(np.all(f.depth_m == 2.0) for f in frames)
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        first = BagSequence(bag, depth_topic="/depth", run=1)
+    assert not [r for r in caplog.records if "no CameraInfo" in r.getMessage()]
+    frames = list(first)
+    assert len(frames) == 4 and all(f.depth_m is None for f in frames)
+    assert "no depth on /depth" in first.no_depth_reason()
+
+
 def test_unstamped_images_of_another_run_are_not_warned_about(tmp_path, caplog):
     """Run 1: images at 1.0, 1.1, 1.2 s; run 2: two images stamped 0. Run 1 (the longer) is
     read, and none of its images is unstamped: no 'does not stamp' warning."""

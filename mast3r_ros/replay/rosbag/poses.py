@@ -48,7 +48,8 @@ class _TfPoses:
             )
         return _strip(parent), _strip(child)
 
-    def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter) -> None:
+    def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter,
+                        bag_ns: int = 0) -> None:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
@@ -59,7 +60,7 @@ class _TfPoses:
                 self._tf.add_static(parent, child, pose)
             else:
                 stamp = header_stamp_ns(ts.header)
-                ordinal = runs.note(("tf", parent, child), stamp)
+                ordinal = runs.note(("tf", parent, child), stamp, bag_ns)
                 self._tf_runs.append((ordinal, parent, child, stamp, pose))
 
     @property

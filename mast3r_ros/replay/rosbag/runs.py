@@ -3,13 +3,17 @@
 Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
 driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
 each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
-its stream has gone back k - 1 times before it. A message stamped below its run's latest one but
-followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is not a jump but a
-reordered message of the same run (two swapped images; a map -> odom re-broadcast stamped ahead,
-as AMCL and this node publish it, between results stamped at their images' times); tf samples
-are sorted by stamp, as tf2 does. Only one run is read: the longest (most images;
-the first of equally long ones) unless ``run`` chooses one, so no frame is associated with depth,
-intrinsics or a transform of another run, and tf is never interpolated across the jump.
+its stream has gone back k - 1 times before it. A stream that starts late, after another
+stream's jump (a camera driver or a localizer started after a simulator reset), starts in the run
+under way when the bag received its first message: the runs of the stream with the most jumps
+(the image stream among equals) are the bag's, by bag (receive) time. A message stamped below
+its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is
+not a jump but a reordered message of the same run (two swapped images; a map -> odom
+re-broadcast stamped ahead, as AMCL and this node publish it, between results stamped at their
+images' times); tf samples are sorted by stamp, as tf2 does. Only one run is read: the longest
+(most images; the first of equally long ones) unless ``run`` chooses one, so no frame is
+associated with depth, intrinsics or a transform of another run, and tf is never interpolated
+across the jump.
 
 `run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
 `BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
@@ -18,6 +22,8 @@ stamp is 0 or repeated.
 
 from __future__ import annotations
 
+import array
+import bisect
 import collections
 import logging
 from collections.abc import Sequence
@@ -66,16 +72,36 @@ class _RunCounter:
 
     def __init__(self) -> None:
         self._stamps: Dict[Any, List[int]] = collections.defaultdict(list)
+        self._bag_ns: Dict[Any, array.array] = collections.defaultdict(lambda: array.array("q"))
         self._labels: Dict[Any, List[int]] = {}
+        self.late: Dict[Any, int] = {}  # stream -> runs it missed, for those that start late
 
-    def note(self, stream: Any, stamp_ns: int) -> int:
+    def note(self, stream: Any, stamp_ns: int, bag_ns: int = 0) -> int:
+        """Record one message of ``stream`` (header stamp and bag receive time, int ns)."""
         stamps = self._stamps[stream]
         stamps.append(int(stamp_ns))
+        self._bag_ns[stream].append(int(bag_ns))
         return len(stamps) - 1
 
-    def finish(self) -> None:
-        self._labels = {k: run_labels(v) for k, v in self._stamps.items()}
+    def finish(self, reference: Any = None) -> None:
+        """Label every stream's messages. Each stream counts its own jumps back; a stream whose
+        first message the bag received after jumps of the stream with the most runs (the
+        ``reference`` stream among equals) starts after them: its labels are shifted by the
+        jumps it missed (`late`)."""
+        labels = {k: run_labels(v) for k, v in self._stamps.items()}
         self._stamps.clear()
+        lead = max(labels, default=None,
+                   key=lambda k: (labels[k][-1] if labels[k] else 1, k == reference))
+        if lead is not None:
+            lab, got = labels[lead], self._bag_ns[lead]
+            jumps = [got[i] for i in range(1, len(lab)) if lab[i] != lab[i - 1]]
+            for k, lab in labels.items():
+                missed = bisect.bisect_right(jumps, self._bag_ns[k][0]) if lab else 0
+                if missed and k != lead:
+                    labels[k] = [r + missed for r in lab]
+                    self.late[k] = missed
+        self._bag_ns.clear()
+        self._labels = labels
 
     def run(self, stream: Any, ordinal: int) -> int:
         labels = self._labels.get(stream, ())
@@ -89,6 +115,7 @@ class _RunChoice:
     path: Path
     run: int
     runs: List[Tuple[int, int, int]]
+    _run_label: int
     image_topic: str
     depth_topic: Optional[str]
     camera_info_topic: Optional[str]
@@ -106,17 +133,17 @@ class _RunChoice:
     def _choose_run(self) -> None:
         """Keep the messages of one run (see the module docstring); warn when there are several."""
         runs = self._run_counter
-        runs.finish()
         image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
+        runs.finish(reference=image)
         self._image_runs = [(runs.run(image, o), s) for o, s in self._image_runs]
         self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
         self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
         self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
                          for o, p, c, s, m in self._tf_runs]
         counts = collections.Counter(r for r, _ in self._image_runs)
+        labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n
         self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
-                      max(s for q, s in self._image_runs if q == r))
-                     for r in range(1, max(counts, default=1) + 1) if counts[r]]
+                      max(s for q, s in self._image_runs if q == r)) for r in labels]
         n = len(self.runs)
         if self._run_wanted is not None:
             if self._run_wanted > max(n, 1):
@@ -136,15 +163,36 @@ class _RunChoice:
                 "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
                 "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
                 self.run, how)
-        keep = self.run
+        keep = self._run_label = labels[self.run - 1] if labels else 1
+        if runs.late.get(image):
+            log.warning(
+                "rosbag2 %s: the header time of other streams jumps back before the first image "
+                "on %s (a clock reset or restart before the camera started): their messages "
+                "before the jump belong to another run and are not read with the images",
+                self.path, image)
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
         self._warn_unstamped(self._image_stamps)
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
+        if not self._infos and self._info_runs:
+            self._infos = [self._camera_info_of_another_run(keep)]
         for r, parent, child, stamp, pose in self._tf_runs:
             if r == keep:
                 self._tf.add_dynamic(parent, child, stamp, pose)
         self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
+
+    def _camera_info_of_another_run(self, keep: int) -> Tuple[int, CameraIntrinsics]:
+        """The CameraInfo for a run that has none (a driver that publishes it once, latched):
+        the last one received in the runs before, else the first after; a warning says so.
+        Intrinsics belong to the camera, not to the clock; its stamp, of another run, is not
+        compared with the images' (a lone CameraInfo serves every image)."""
+        before = [item for item in self._info_runs if item[0] < keep]
+        _, stamp, intrinsics = before[-1] if before else self._info_runs[0]
+        log.warning("rosbag2 %s: no CameraInfo on %s in the run read; using the %s one, of "
+                    "another run (stamped t=%.3f s: a CameraInfo published once, latched?)",
+                    self.path, self.camera_info_topic, "last" if before else "first",
+                    stamp * 1e-9)
+        return stamp, intrinsics
 
     def _warn_unstamped(self, stamps: List[int]) -> None:
         """One warning when images carry header stamp 0 or repeat the previous one: a driver

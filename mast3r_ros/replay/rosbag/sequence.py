@@ -138,6 +138,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         # message, the tf gap it fell in in ns, 0 outside an edge's samples)
         self._no_pose: Dict[int, Tuple[str, int]] = {}
         self.run = 1
+        self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
         self._depth_stamps: List[int] = []
@@ -188,11 +189,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             wanted = [t for t in wanted if t not in self._tf_topics]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
-        for conn, _, raw in reader.messages(connections=conns):
+        for conn, bag_ns, raw in reader.messages(connections=conns):
             msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
             if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
                 stamp = header_stamp_ns(msg.header)
-                run = runs.note(conn.topic, stamp)  # its ordinal; the run after the pass
+                run = runs.note(conn.topic, stamp, bag_ns)  # its ordinal; the run after the pass
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
             elif conn.topic == self.depth_topic:
@@ -203,7 +204,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             elif conn.topic == self.camera_info_topic:
                 self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
             else:
-                self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs)
+                self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
+                                     bag_ns=bag_ns)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -288,7 +290,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 stamp = header_stamp_ns(msg.header)
                 ordinal = ordinals[conn.topic]
                 ordinals[conn.topic] += 1
-                if self._run_counter.run(conn.topic, ordinal) != self.run:
+                if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
                 if conn.topic != self.depth_topic:
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
