@@ -1,0 +1,90 @@
+"""Values of `ros/frames.py` worked out by hand: the corners the algebra tests left open
+(row-major layout of an asymmetric matrix, copies, the PSD floor, the default covariance carried
+to the base, the refusals' words)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.ros import frames
+
+
+def test_covariance_list_layout_is_row_major_also_for_an_asymmetric_matrix():
+    # ROS: covariance[6 * row + col]; (x row, rot_z col) is index 5, (rot_z row, x col) is 30
+    cov = np.zeros((6, 6))
+    cov[0, 5] = 1.0
+    cov[5, 0] = 2.0
+    flat = frames.covariance_to_list(cov)
+    assert flat[5] == 1.0 and flat[30] == 2.0
+    back = frames.covariance_from_list(flat)
+    assert back[0, 5] == 1.0 and back[5, 0] == 2.0
+
+
+def test_covariance_from_list_returns_a_copy_of_an_array():
+    values = np.arange(36.0)
+    out = frames.covariance_from_list(values)
+    out[0, 0] = 99.0
+    assert values[0] == 0.0
+
+
+def test_sanitize_returns_the_symmetric_part_of_an_asymmetric_positive_matrix():
+    cov = np.eye(6)
+    cov[0, 1] = 0.2                # symmetric part: 0.1 off the diagonal, eigenvalues 0.9, 1.1
+    expected = np.eye(6)
+    expected[0, 1] = expected[1, 0] = 0.1
+    np.testing.assert_allclose(frames.sanitize_covariance(cov), expected, atol=1e-15)
+
+
+def test_sanitize_raises_negative_variances_to_the_floor():
+    cov = np.diag([1.0, 1.0, 1.0, 1.0, 1.0, -1.0])
+    out = frames.sanitize_covariance(cov)
+    np.testing.assert_allclose(np.diag(out)[:5], 1.0, atol=1e-15)
+    assert out[5, 5] == pytest.approx(1e-12, rel=1e-6, abs=0.0)       # the default floor
+
+
+def test_covariance_cam_to_base_is_symmetric_and_checks_the_shape():
+    # identity poses: J = I, the result is the symmetric part of the input
+    cov = np.eye(6)
+    cov[2, 4] = 0.4
+    expected = np.eye(6)
+    expected[2, 4] = expected[4, 2] = 0.2
+    np.testing.assert_allclose(frames.covariance_cam_to_base(cov, np.eye(4), np.eye(4)),
+                               expected, atol=1e-15)
+    with pytest.raises(InputError, match="6x6"):
+        frames.covariance_cam_to_base(np.eye(3), np.eye(4), np.eye(4))
+
+
+def test_base_pose_covariance_makes_a_finite_indefinite_camera_covariance_psd():
+    cov = np.diag([0.01, 0.01, 0.01, 0.001, 0.001, -1e-4])
+    out = frames.base_pose_covariance(cov, np.eye(4), np.eye(4))
+    np.testing.assert_allclose(out, np.diag([0.01, 0.01, 0.01, 0.001, 0.001, 1e-12]),
+                               atol=1e-15)
+
+
+def test_default_covariance_is_carried_to_the_base_by_the_lever_arm():
+    """No camera covariance: 10 cm, 5 deg at the camera, then carried 1 m to the base.
+
+    The base is 1 m along the camera's z (= map z, identity orientation): r = (0, 0, 1). A
+    rotation error (a, b, c) moves the base by (a, b, c) x r = (b, -a, 0), so
+    var(x) = var(y) = 0.1^2 + (5 deg)^2, cov(x, rot_y) = (5 deg)^2, cov(y, rot_x) = -(5 deg)^2.
+    """
+    s2 = math.radians(5.0) ** 2
+    expected = np.diag([0.01 + s2, 0.01 + s2, 0.01, s2, s2, s2])
+    expected[0, 4] = expected[4, 0] = s2
+    expected[1, 3] = expected[3, 1] = -s2
+    out = frames.base_pose_covariance(None, np.eye(4), make_pose(np.eye(3), [0.0, 0.0, 1.0]))
+    np.testing.assert_allclose(out, expected, atol=1e-15)
+    # the module's default is not handed out to be changed in place
+    same = frames.base_pose_covariance(None, np.eye(4), np.eye(4))
+    same[0, 0] = 5.0
+    assert frames.DEFAULT_COVARIANCE[0, 0] == pytest.approx(0.01)
+
+
+def test_missing_odometry_transform_is_named():
+    with pytest.raises(InputError, match="no odom->base_link transform"):
+        frames.localization_tf(np.eye(4), None, "map", "odom", "base_link")
