@@ -106,8 +106,11 @@ def _read_numbered_rows(
 ) -> Tuple[np.ndarray, List[List[str]], List[int]]:
     """``_read_rows`` plus the 1-based line number of each row."""
     if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
-        example = (f" (e.g. {path / 'groundtruth.txt'})" if layout.startswith("timestamp tx")
-                   else "")
+        example = ""
+        if layout.startswith("timestamp tx"):  # the folder's own trajectory, or its parent's
+            near = [p / "groundtruth.txt" for p in (path, path.parent)]
+            found = [str(p) for p in near if p.is_file()]
+            example = f" (e.g. {found[0]})" if found else " (e.g. a TUM folder's groundtruth.txt)"
         raise InputError(f"{path} is a folder, not a text file of '{layout}': give the file "
                          f"itself{example}")
     try:

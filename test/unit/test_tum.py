@@ -188,10 +188,20 @@ def test_trajectory_errors(tmp_path):
         read_tum_trajectory(tmp_path / "missing.txt")
     # a TUM folder given as --groundtruth said "cannot read seq: Is a directory"
     (tmp_path / "seq").mkdir()
-    with pytest.raises(InputError, match=r"seq is a folder, not a text file of 'timestamp tx ty "
-                                         r"tz qx qy qz qw': give the file itself \(e\.g\. "
-                                         r".*seq/groundtruth\.txt\)"):
-        read_tum_trajectory(tmp_path / "seq")
+    (tmp_path / "seq" / "rgb").mkdir()
+
+    def refused(folder):
+        with pytest.raises(InputError, match=r"seq.* is a folder, not a text file of 'timestamp "
+                                             r"tx ty tz qx qy qz qw': give the file itself") as e:
+            read_tum_trajectory(folder)
+        return str(e.value).split("itself ", 1)[1]
+
+    # no groundtruth.txt anywhere near: no made-up path inside the folder given
+    assert refused(tmp_path / "seq") == "(e.g. a TUM folder's groundtruth.txt)"
+    (tmp_path / "seq" / "groundtruth.txt").write_text("1.0 0 0 0 0 0 0 1\n")
+    assert refused(tmp_path / "seq") == f"(e.g. {tmp_path / 'seq' / 'groundtruth.txt'})"
+    # the folder's image subfolder (seq/rgb) given: its parent's file, not seq/rgb/groundtruth.txt
+    assert refused(tmp_path / "seq" / "rgb") == f"(e.g. {tmp_path / 'seq' / 'groundtruth.txt'})"
 
 
 def _data_root() -> Path:
