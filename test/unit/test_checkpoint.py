@@ -443,3 +443,30 @@ def test_ckpt_variants_case_loads_like_unprefixed(tmp_path):
     finally:  # the case writes ~0.5 GB: do not leave it in the tmp folder
         for name in ("ddp_official.pth", "ddp_bare.pth", "bare.pth"):
             (d / name).unlink(missing_ok=True)
+
+
+@pytest.mark.parametrize("data, begins", [
+    (b"# color images\n# timestamp filename\n0.000000 rgb/frame-000000.color.png\n",
+     "# color images"),  # a TUM rgb.txt given as --checkpoint (a fresh user's find)
+    ("\ufeffmodel: tiny\r\nsize: 224\r\n".encode("utf-8"), "model: tiny"),  # BOM, CRLF YAML
+])
+def test_a_text_file_given_as_checkpoint_is_named_as_text(tmp_path, data, begins):
+    """Before: 'cannot read the checkpoint (73 bytes, Unsupported operand 35); the file is
+    truncated or not a checkpoint: download or copy it again' (35 is '#'), and downloading
+    rgb.txt again does not help."""
+    path = tmp_path / "rgb.txt"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert _one_line(err) == (
+        f"{path}: cannot read the checkpoint: this is a text file (it begins {begins!r}), not a "
+        "torch.save checkpoint; give the checkpoint file (.pth) itself")
+
+
+def test_a_binary_file_with_line_breaks_is_not_called_text(tmp_path):
+    """A NUL or another control byte means binary (a cut-off archive), whatever its newlines."""
+    path = tmp_path / "x.pth"
+    path.write_bytes(b"PK\x03\x04\x00\x00 cut\nshort\n")
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert "text file" not in _one_line(err) and "download or copy it again" in _one_line(err)
