@@ -72,6 +72,8 @@ def test_the_run_warning_names_each_runs_stamps_and_the_jumps(tmp_path, caplog):
     assert "jumps back 2 times" in warn and "holds 3 runs" in warn
     assert ("(1: 3 images t=1.000..1.200 s, 2: 2 images t=0.500..0.600 s, "
             "3: 1 images t=0.200..0.200 s)") in warn
+    assert warn.endswith("(to map every run: build-map each with --run N, then join the maps "
+                         "with merge-maps)")
     last = BagSequence(bag_of(tmp_path, msgs, "again"), run=3)
     assert last.stamps_ns.tolist() == [200 * MS]
 

@@ -161,8 +161,9 @@ class _RunChoice:
             jumps = "once" if n == 2 else f"{n - 1} times"
             log.warning(
                 "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
-                "holds %d runs (%s); reading run %d only, %s", self.path, jumps, n, names,
-                self.run, how)
+                "holds %d runs (%s); reading run %d only, %s (to map every run: build-map "
+                "each with --run N, then join the maps with merge-maps)", self.path, jumps, n,
+                names, self.run, how)
         keep = self._run_label = labels[self.run - 1] if labels else 1
         if runs.late.get(image):
             log.warning(
