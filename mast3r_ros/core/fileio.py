@@ -7,13 +7,17 @@ import contextlib
 import errno
 import fnmatch
 import hashlib
+import logging
 import os
+import re
 import shutil
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InputError
+
+log = logging.getLogger(__name__)
 
 
 def _umask() -> int:
@@ -340,7 +344,34 @@ def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {_holder_label()}\n".encode(), 0)
     _HELD[file] = OutputLock(fd, file)
+    remove_stale_temporaries(path)
     return _HELD[file]
+
+
+def remove_stale_temporaries(path: str) -> List[str]:
+    """Delete the temporary siblings ``PATH.tmp-XXXXXXXX`` (`atomic_folder`, `MapWriter`) that
+    a writer killed without a chance to clean up (``kill -9``, a power cut) left beside output
+    ``path``; returns them. Only for the holder of ``path``'s output lock, which every writer of
+    such a sibling holds while it lives: one that exists now is nobody's. ``PATH.partial``
+    (a resumable build) and ``PATH.old-*`` (an old folder being swapped out) are kept."""
+    out = output_path(path).rstrip("/")
+    parent, base = os.path.split(out)
+    stale = re.compile(re.escape(base) + r"\.tmp-[a-z0-9_]{8}")
+    try:
+        names = os.listdir(parent or ".")
+    except OSError:
+        return []
+    removed = []
+    for name in sorted(n for n in names if stale.fullmatch(n)):
+        full = os.path.join(parent, name)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+            if not os.path.lexists(full):
+                removed.append(full)
+    if removed:
+        log.info("removed %d temporary folder(s) that a killed writer of %s left: %s",
+                 len(removed), out, ", ".join(removed))
+    return removed
 
 
 @contextlib.contextmanager

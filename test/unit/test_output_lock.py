@@ -83,6 +83,45 @@ def test_the_lock_refuses_a_second_writer_and_never_outlives_its_process(tmp_pat
     acquire_output_lock(out).release()
 
 
+def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_path, caplog):
+    """kill -9 of localize left RUN.tmp-XXXXXXXX for good (a fresh user's find): the next
+    writer of RUN, once it holds RUN's lock, removes RUN.tmp- folders of mkdtemp's form (no
+    live writer can own one), and keeps a resumable RUN.partial, an RUN.old- folder being
+    swapped, a file of that name and names of another form or output."""
+    import logging
+
+    from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
+
+    out = str(tmp_path / "run")
+    stale = ["run.tmp-abc_1234", "run.tmp-zz99zz99"]
+    kept_dirs = ["run.partial", "run.old-abcd1234", "run.tmp-ABCD1234", "run.tmp-abc",
+                 "run2.tmp-abcd1234", "other.tmp-abcd1234"]
+    for name in stale + kept_dirs:
+        os.makedirs(tmp_path / name / "sub")
+        (tmp_path / name / "sub" / "results.jsonl").write_text("{}\n")
+    (tmp_path / "run.tmp-file0000").write_text("a file, not a writer's folder")
+    with held_elsewhere(out):  # a live writer: nothing of its is touched by a refused one
+        with pytest.raises(OutputBusyError):
+            acquire_output_lock(out)
+        assert all((tmp_path / n).is_dir() for n in stale)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        lock = acquire_output_lock(out)
+    lock.release()
+    assert sorted(os.listdir(tmp_path)) == sorted(kept_dirs + ["run.tmp-file0000"])
+    (msg,) = [r.getMessage() for r in caplog.records if "killed writer" in r.getMessage()]
+    assert msg.startswith(f"removed 2 temporary folder(s) that a killed writer of {out} left: ")
+
+
+def test_localize_after_a_killed_run_leaves_only_its_run(tum, sift_map, tmp_path, capsys):
+    """End to end: the stale temporary folder of a killed localize is gone after the next."""
+    out = tmp_path / "run"
+    os.makedirs(tmp_path / "run.tmp-k9l0abcd")
+    (tmp_path / "run.tmp-k9l0abcd" / "results.jsonl").write_text("{}\n")
+    assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher", "sift",
+                 "--max-frames", "1"]) == 0
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
+
+
 # ---------------------------------------------------------------------------- B1 ---
 
 def test_build_map_into_an_out_another_build_is_writing_is_refused(tum, tmp_path, capsys):
