@@ -297,6 +297,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
                          "are in different frames; only maps in one frame can be merged")
     keep = _unique_keyframes(maps, (a, b), keep_duplicates)
+    if keep[1].all():  # B's copies of A's frames, if any, showed whether they share a frame
+        _warn_unless_overlapping(maps, (a, b))
     # a store or index is merged when every map that gives keyframes holds it (B's copy of
     # A's frames only: A's all); the others are dropped, and said so
     used = [i for i, k in enumerate(keep) if k.any()]
@@ -330,6 +332,45 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                                     [keep[i] for i in used]), eid, size)
         w.commit()
     return int(sum(k.sum() for k in keep))
+
+
+def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
+    """A warning when B's keyframes nowhere agree with A's where the poses make them overlap
+    (`check_across`: the map check's measurements on the nearest cross pairs), which the map
+    check of the merged map, comparing neighbours in recording order, would not see. Run
+    when B shares no frame with A (a copy's pose already shows whether they share a frame)."""
+    from ..core.config import MapCheckConfig
+    from ..core.map_check import MapRecords
+    from ..core.map_check.across import APART, DISAGREE, NO_DEPTH, check_across
+
+    rep = check_across(MapRecords(maps[0]), MapRecords(maps[1]), MapCheckConfig())
+    a, b = names
+    if rep.verdict == NO_DEPTH:
+        log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
+                 "overlap is not checked", a, b)
+    if rep.verdict == DISAGREE:
+        judged = [(p, lab) for p, lab in zip(rep.pairs, rep.labels) if p.ok is not None]
+        p, (ka, kb) = judged[0]
+        log.warning("merge-maps: where the poses make keyframes of %s and %s overlap, none "
+                    "agrees (%d pair%s judged; e.g. keyframes %s / %s: depth within tolerance "
+                    "at %s, median reprojection %s): the maps are not in one frame, or not of "
+                    "one place, and the merged map will localize frames in the wrong one; "
+                    "check that both were built with poses in one map frame", a, b,
+                    len(judged), "" if len(judged) == 1 else "s", ka, kb,
+                    _pct_or_dash(p.depth_agree), _px_or_dash(p.reproj_px))
+    elif rep.verdict == APART:
+        log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
+                    "(no cameras within %.1f m of each other, or their views share no depth or "
+                    "features): fine for maps of different places in one frame; maps of one "
+                    "place are then not in one frame", b, a, 2 * rep.look_m)
+
+
+def _pct_or_dash(x: float) -> str:
+    return "-" if math.isnan(x) else f"{100 * x:.0f} %"
+
+
+def _px_or_dash(x: float) -> str:
+    return "-" if math.isnan(x) else f"{x:.1f} px"
 
 
 def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,
