@@ -106,6 +106,19 @@ def test_merge_maps_refusals_before_reading(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["a", "b", "o"]
 
 
+def test_a_rotated_copy_is_warned_about_even_beside_a_shifted_one(tmp_path, caplog):
+    """Two copies of A's frames in B: one turned 5 deg in place (0 m, 5 deg), one moved 0.5 mm
+    (0.0005 m, 0 deg). Each figure is judged on its worst copy: 0.0005 m is within 1 mm, but
+    5 deg is far beyond 0.01 deg, so the maps are not in one frame."""
+    poses = [np.eye(4), _t(1)]
+    a = write_map(str(tmp_path / "a"), _frames(poses))
+    b = write_map(str(tmp_path / "b"), _frames([poses[0] @ _rz(5), poses[1] @ _t(0.0005)]))
+    with caplog.at_level(logging.WARNING):
+        assert map_build.merge_maps(a, b, str(tmp_path / "c")) == 2
+    warned = [r.getMessage() for r in caplog.records if "not in one frame" in r.getMessage()]
+    assert len(warned) == 1 and "poses 0.0005 m / 5 deg apart" in warned[0], warned
+
+
 def test_staging_records_what_it_encodes_and_resume_refuses_other_keyframes(tmp_path):
     info = {"identity": "ab", "image_size": 224, "images": ["s0", "s1"]}
     map_build._check_staging(str(tmp_path), info, resume=False)
