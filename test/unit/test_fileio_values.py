@@ -89,6 +89,19 @@ def test_a_failed_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
     assert os.listdir(tmp_path) == ["f.txt"] and dest.read_text() == "old"
 
 
+def test_an_os_error_of_the_write_names_the_destination_not_the_temporary(tmp_path):
+    dest = str(tmp_path / "f.bin")
+
+    def full(tmp):
+        raise OSError(errno.ENOSPC, "No space left on device", tmp)
+
+    with pytest.raises(OSError) as e:
+        atomic_write_file(dest, full)
+    assert (e.value.errno, e.value.strerror, e.value.filename) == (
+        errno.ENOSPC, "No space left on device", dest)
+    assert os.listdir(tmp_path) == []
+
+
 def test_writing_a_file_over_a_folder_is_refused_naming_it(tmp_path):
     folder = tmp_path / "out"
     folder.mkdir()
