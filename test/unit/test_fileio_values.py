@@ -343,3 +343,25 @@ def test_recording_kind_names_the_file_that_shows_it(tmp_path):
     (tmp_path / "rgb.txt").write_text("")
     assert recording_kind(str(tmp_path)) == "a TUM RGB-D folder: it has rgb.txt"
     assert recording_kind(str(tmp_path / "nope")) == ""
+
+
+def test_replace_folder_that_cannot_move_the_old_folder_aside_leaves_no_stray_folder(
+        tmp_path, monkeypatch):
+    """A map or run folder that cannot be moved aside (busy, a mount point: EBUSY) is left as
+    it was, and no empty ``dst.old-XXXX`` folder is left beside it."""
+    (tmp_path / "dst").mkdir()
+    (tmp_path / "dst" / "old.txt").write_text("old")
+    (tmp_path / "src").mkdir()
+    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
+    real = os.replace
+
+    def busy(a, b):
+        if a == dst:
+            raise OSError(errno.EBUSY, "Device or resource busy")
+        real(a, b)
+
+    monkeypatch.setattr(os, "replace", busy)
+    with pytest.raises(OSError, match="busy"):
+        replace_folder(src, dst)
+    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
+    assert (tmp_path / "dst" / "old.txt").read_text() == "old"
