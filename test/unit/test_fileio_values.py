@@ -365,3 +365,13 @@ def test_replace_folder_that_cannot_move_the_old_folder_aside_leaves_no_stray_fo
         replace_folder(src, dst)
     assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
     assert (tmp_path / "dst" / "old.txt").read_text() == "old"
+
+
+def test_overwrite_replaces_an_output_of_the_command(tmp_path):
+    out = tmp_path / "run"
+    out.mkdir()
+    (out / "results.jsonl").write_text("old")
+    with atomic_folder(str(out), overwrite=True, markers=("results.jsonl",)) as tmp:
+        with open(os.path.join(tmp, "results.jsonl"), "w") as fh:
+            fh.write("new")
+    assert os.listdir(tmp_path) == ["run"] and (out / "results.jsonl").read_text() == "new"

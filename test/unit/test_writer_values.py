@@ -164,3 +164,20 @@ def test_committed_is_true_only_after_a_commit(tmp_path):
         assert not w.committed
         w.commit()
     assert w.committed
+
+
+def test_a_map_made_while_waiting_for_the_lock_is_refused_before_any_work(tmp_path,
+                                                                          monkeypatch):
+    """The target is checked again under the lock: a folder made between the first check and
+    the lock is refused by the constructor, not after the build at commit."""
+    path = tmp_path / "map"
+    real = writer_mod.acquire_output_lock
+
+    def late(p, what="--out"):
+        (path / "thesis").mkdir(parents=True)
+        return real(p, what)
+
+    monkeypatch.setattr(writer_mod, "acquire_output_lock", late)
+    with pytest.raises(InputError, match=r"^map folder already exists: "):
+        MapWriter(str(path))
+    assert os.listdir(tmp_path) == ["map"] and os.listdir(path) == ["thesis"]
