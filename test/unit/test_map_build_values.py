@@ -139,3 +139,31 @@ def test_finish_encodings_leaves_only_the_store(tmp_path):
         {"store": "encodings/ab_224"}, {"store": "encodings/gone_224"}])
     map_build.finish_encodings(w)
     assert sorted(os.listdir(store)) == ["chunk_000000.npy", "chunk_table.npy"]
+
+
+def test_a_sift_build_does_not_need_the_configured_checkpoint():
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.errors import CheckpointError
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model,
+                                                             checkpoint="/nonexistent/m.pth"))
+    sift = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
+                                                                  matcher="sift"))
+    map_build.check_build_files(sift, map_build.BuildOptions())  # encodes nothing: no check
+    with pytest.raises(CheckpointError, match="m.pth"):
+        map_build.check_build_files(cfg, map_build.BuildOptions())
+
+
+def test_merge_over_a_folder_that_is_not_a_map_is_refused_in_the_clis_words(tmp_path):
+    a = write_map(str(tmp_path / "a"), _frames([np.eye(4)]))
+    b = write_map(str(tmp_path / "b"), _frames([_t(1)]))
+    notes = tmp_path / "notes"
+    notes.mkdir()
+    (notes / "todo.txt").write_text("mine")
+    with pytest.raises(InputError, match=r"^--overwrite: .*notes is not an output of this "
+                                         r"command \(it lacks manifest.json\)"):
+        map_build.merge_maps(a, b, str(notes), overwrite=True)
+    assert os.listdir(notes) == ["todo.txt"]

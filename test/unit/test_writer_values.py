@@ -181,3 +181,18 @@ def test_a_map_made_while_waiting_for_the_lock_is_refused_before_any_work(tmp_pa
     with pytest.raises(InputError, match=r"^map folder already exists: "):
         MapWriter(str(path))
     assert os.listdir(tmp_path) == ["map"] and os.listdir(path) == ["thesis"]
+
+
+@pytest.mark.parametrize("resumable", [False, True])
+def test_abort_inside_the_block_stays_an_abort(tmp_path, resumable):
+    """After ``abort`` in a ``with`` block the writer still says it was aborted: the end of the
+    block does not turn it into "closed ... the unfinished build is kept" (it was deleted)."""
+    path = str(tmp_path / "map")
+    with MapWriter(path, resumable=resumable) as w:
+        w.add_keyframe(*_frame(0))
+        w.abort()
+    with pytest.raises(InputError) as e:
+        w.add_keyframe(*_frame(1))
+    assert str(e.value) == (f"MapWriter for {path} was aborted (its build folder is deleted); "
+                            "cannot add a keyframe: create a new MapWriter to write another map")
+    assert os.listdir(tmp_path) == []
