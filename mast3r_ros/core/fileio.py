@@ -406,7 +406,11 @@ def replace_folder(src: str, dst: str) -> None:
         os.replace(src, dst)
         return
     old = tempfile.mkdtemp(prefix=os.path.basename(dst) + ".old-", dir=os.path.dirname(dst))
-    os.replace(dst, os.path.join(old, "folder"))
+    try:
+        os.replace(dst, os.path.join(old, "folder"))
+    except BaseException:  # dst stays as it was: no empty folder beside it
+        os.rmdir(old)
+        raise
     try:
         os.replace(src, dst)
     except BaseException:

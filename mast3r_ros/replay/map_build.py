@@ -407,7 +407,8 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
                 continue
             dropped += 1
             mask[i] = keep_duplicates
-            worst = max(worst, _pose_gap(first[2], kf.map_from_cam))
+            gap = _pose_gap(first[2], kf.map_from_cam)  # each figure at its worst copy
+            worst = (max(worst[0], gap[0]), max(worst[1], gap[1]))
             ratio = _depth_ratio(maps[first[0]].depth(first[1]), m.depth(i))
             if ratio is not None and abs(math.log(ratio)) > math.log1p(DEPTH_RATIO_TOLERANCE):
                 ratios.append(ratio)

@@ -204,6 +204,15 @@ def one_worker_map(seq, tiny_ckpt, tmp_path_factory):
     return out
 
 
+def test_the_store_is_chunked_by_scale_chunk_size(one_worker_map):
+    """PARAMS sets scale.chunk_size 2: one chunk per 2 keyframes, named by its first."""
+    m = KeyframeMap.load(one_worker_map)
+    (entry,) = m.manifest["encodings"]
+    names = os.listdir(os.path.join(one_worker_map, entry["store"]))
+    chunks = sorted(f for f in names if f.startswith("chunk_") and f[6:-4].isdigit())
+    assert len(m) >= 3 and chunks == [f"chunk_{i:06d}.npy" for i in range(0, len(m), 2)]
+
+
 def test_two_workers_build_the_same_map(seq, tiny_ckpt, tmp_path, one_worker_map):
     out = str(tmp_path / "map")
     assert _build(seq, out, tiny_ckpt, _params(tmp_path), "--workers", "2") == 0

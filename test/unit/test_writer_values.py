@@ -1,0 +1,198 @@
+"""`MapWriter` values worked out by hand (mutation audit): its refusals' words, the lock held
+until the map is published and released on every way out, what a failed keyframe write leaves,
+the durable publish order, and the resumable build folder."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
+from mast3r_ros.core.keyframes import MapWriter
+from mast3r_ros.core.keyframes import writer as writer_mod
+from mast3r_ros.core.keyframes.writer import UnfinishedBuildError
+from mast3r_ros.replay.synthetic import default_intrinsics
+
+W, H = 32, 24
+CAM = default_intrinsics(W, H)
+
+
+def _frame(i=0, depth=2.0):
+    rgb = np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8)
+    pose = np.eye(4)
+    pose[0, 3] = 0.1 * i
+    return rgb, CAM, pose, 1000 + i, np.full((H, W), depth, np.float32)
+
+
+def _partial(out, shards):
+    """An unfinished build of ``out``: a keyframe image and ``shards`` shard markers."""
+    part = out + ".partial"
+    os.makedirs(os.path.join(part, "keyframes"))
+    open(os.path.join(part, "keyframes", "000000.png"), "wb").close()
+    store = os.path.join(part, "encodings", "abc_224")
+    os.makedirs(store)
+    for i in range(shards):
+        with open(os.path.join(store, f"shard_{16 * i:06d}.json"), "w") as fh:
+            json.dump({"first": 16 * i}, fh)
+    return part
+
+
+def test_a_blank_path_and_an_unknown_version_are_refused(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)  # a blank path taken as a name would land here
+    with pytest.raises(InputError, match=r"^MapWriter: the map path is empty \(give a folder"):
+        MapWriter("  ")
+    with pytest.raises(InputError, match=r"^map format version must be 1, 2 or 3, got 0$"):
+        MapWriter(str(tmp_path / "map"), version=0)
+    assert os.listdir(tmp_path) == []
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="Linux /proc needed")
+def test_a_path_where_no_file_can_be_made_is_refused_naming_the_folder():
+    with pytest.raises(InputError, match=r"^MapWriter path /proc/m: cannot write in the folder "
+                                         r"/proc \(the folder exists but takes no new files"):
+        MapWriter("/proc/m")
+
+
+def test_reserved_manifest_fields_are_refused(tmp_path):
+    with MapWriter(str(tmp_path / "map")) as w:
+        with pytest.raises(InputError, match=r"^manifest field 'files' is part of the map "
+                                             r"format$"):
+            w.set_manifest_field("files", {})
+        w.set_manifest_field("notes", "mine")
+
+
+def test_a_median_depth_of_exactly_50_m_is_not_warned_about(tmp_path, caplog):
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.keyframes.writer"):
+        with MapWriter(str(tmp_path / "map")) as w:
+            w.add_keyframe(*_frame(0, depth=50.0))
+            assert not caplog.records
+            w.add_keyframe(*_frame(1, depth=50.5))
+    assert len(caplog.records) == 1 and "keyframe 1's depth" in caplog.records[0].getMessage()
+
+
+def test_a_failed_depth_write_leaves_no_half_keyframe(tmp_path, monkeypatch):
+    real = MapWriter._put
+
+    def put(self, rel, data):
+        if rel.endswith("_depth.png"):
+            raise OSError(28, "No space left on device")
+        real(self, rel, data)
+
+    with MapWriter(str(tmp_path / "map")) as w:
+        monkeypatch.setattr(MapWriter, "_put", put)
+        with pytest.raises(OSError, match="No space left"):
+            w.add_keyframe(*_frame(0))
+        assert w.files == {} and w.records == []
+        assert os.listdir(os.path.join(w.tmp, "keyframes")) == []
+
+
+def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path,
+                                                                         monkeypatch):
+    path = str(tmp_path / "map")
+    real = writer_mod.replace_folder
+    events = []
+
+    def publish(src, dst):
+        with pytest.raises(OutputBusyError):  # a second writer is still refused here
+            acquire_output_lock(path)
+        events.append(("publish", src, dst))
+        real(src, dst)
+
+    monkeypatch.setattr(writer_mod, "replace_folder", publish)
+    monkeypatch.setattr(writer_mod, "_fsync_dir", lambda p: events.append(("sync", p)))
+    w = MapWriter(path)
+    w.add_keyframe(*_frame(0))
+    tmp = w.tmp
+    assert w.commit() == path and w.committed
+    # the build folder (manifest renamed into it) synced before its rename, the parent after
+    assert events == [("sync", tmp), ("publish", tmp, path), ("sync", str(tmp_path))]
+    acquire_output_lock(path).release()
+
+
+def test_a_resumable_block_ended_without_commit_releases_the_lock(tmp_path):
+    path = str(tmp_path / "map")
+    with MapWriter(path, resumable=True) as w:
+        w.add_keyframe(*_frame(0))
+    assert not w.committed
+    assert sorted(os.listdir(tmp_path)) == ["map.partial"]  # kept; its lock file is not
+    acquire_output_lock(path).release()
+
+
+def test_resume_alone_continues_the_partial_build(tmp_path):
+    out = str(tmp_path / "map")
+    part = _partial(out, shards=1)
+    w = MapWriter(out, resume=True)
+    assert w.tmp == part
+    assert os.listdir(os.path.join(part, "encodings", "abc_224")) == ["shard_000000.json"]
+    w.close()
+    assert os.path.isdir(part)  # resumable: kept
+
+
+def test_one_finished_shard_is_not_deleted_without_overwrite(tmp_path):
+    out = str(tmp_path / "map")
+    part = _partial(out, shards=1)
+    with pytest.raises(UnfinishedBuildError) as e:
+        MapWriter(out, resumable=True)
+    assert (e.value.partial, e.value.shards) == (part, 1)
+    assert os.path.exists(os.path.join(part, "encodings", "abc_224", "shard_000000.json"))
+    acquire_output_lock(out).release()  # the refused writer let go of the lock
+
+
+def test_abort_after_commit_leaves_the_next_build_alone(tmp_path):
+    path = str(tmp_path / "map")
+    first = MapWriter(path, resumable=True)
+    first.add_keyframe(*_frame(0))
+    first.commit()
+    second = MapWriter(path, overwrite=True, resumable=True)
+    second.add_keyframe(*_frame(1))
+    first.abort()  # a cleanup path of the first build: its map is published, nothing to do
+    assert first.committed and os.path.isdir(path + ".partial")
+    assert second.commit() == path and os.listdir(os.path.join(path, "keyframes"))
+
+
+def test_committed_is_true_only_after_a_commit(tmp_path):
+    w = MapWriter(str(tmp_path / "a"))
+    w.abort()
+    assert not w.committed
+    with MapWriter(str(tmp_path / "b")) as w:
+        w.add_keyframe(*_frame(0))
+        assert not w.committed
+        w.commit()
+    assert w.committed
+
+
+def test_a_map_made_while_waiting_for_the_lock_is_refused_before_any_work(tmp_path,
+                                                                          monkeypatch):
+    """The target is checked again under the lock: a folder made between the first check and
+    the lock is refused by the constructor, not after the build at commit."""
+    path = tmp_path / "map"
+    real = writer_mod.acquire_output_lock
+
+    def late(p, what="--out"):
+        (path / "thesis").mkdir(parents=True)
+        return real(p, what)
+
+    monkeypatch.setattr(writer_mod, "acquire_output_lock", late)
+    with pytest.raises(InputError, match=r"^map folder already exists: "):
+        MapWriter(str(path))
+    assert os.listdir(tmp_path) == ["map"] and os.listdir(path) == ["thesis"]
+
+
+@pytest.mark.parametrize("resumable", [False, True])
+def test_abort_inside_the_block_stays_an_abort(tmp_path, resumable):
+    """After ``abort`` in a ``with`` block the writer still says it was aborted: the end of the
+    block does not turn it into "closed ... the unfinished build is kept" (it was deleted)."""
+    path = str(tmp_path / "map")
+    with MapWriter(path, resumable=resumable) as w:
+        w.add_keyframe(*_frame(0))
+        w.abort()
+    with pytest.raises(InputError) as e:
+        w.add_keyframe(*_frame(1))
+    assert str(e.value) == (f"MapWriter for {path} was aborted (its build folder is deleted); "
+                            "cannot add a keyframe: create a new MapWriter to write another map")
+    assert os.listdir(tmp_path) == []
