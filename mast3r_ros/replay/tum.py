@@ -38,7 +38,7 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import nearest_indices, poses_at_stamps
+from ..core.trajectory import check_stamp_units, nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -298,6 +298,8 @@ class TumSequence:
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
         self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
+        check_stamp_units(self._gt_stamps_ns, self._stamps_ns,
+                          str(self.folder / "groundtruth.txt"))
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
