@@ -11,7 +11,9 @@ edge of the transform buffer (tf in a rosbag2) use `poses_at_stamps`:
 4. otherwise there is no pose.
 
 The offline tools read both numbers from the config section ``pose_at_stamp`` (``tolerance_s``,
-``max_gap_s``). Stamps are integer nanoseconds.
+``max_gap_s``). Stamps are integer nanoseconds. Before a trajectory file meets frame stamps,
+`check_stamp_units` refuses one stamped in another time unit than the frames (milliseconds
+read as seconds), which the rule would otherwise turn into one pose for every frame, or none.
 """
 
 from __future__ import annotations

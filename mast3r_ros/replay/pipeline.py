@@ -262,8 +262,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
 
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
-    unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses or
-    images the network cannot take.
+    unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses, a
+    ``trajectory`` stamped in another time unit than the frames, or images the network cannot
+    take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     # the map that was there stays until the build completes: resuming needs --overwrite too
@@ -424,9 +425,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
                       ) -> Tuple[np.ndarray, np.ndarray]:
-    """``--groundtruth``, read whole; `InputError` when it holds no pose, or none at any frame
-    stamp by the pose-at-stamp rule (another recording, another clock), before a frame is
-    localized."""
+    """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
+    time unit than the frames (`check_stamp_units`), or has none at any frame stamp by the
+    pose-at-stamp rule (another recording, another clock), before a frame is localized."""
     stamps, poses = read_tum_trajectory(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")

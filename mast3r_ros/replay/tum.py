@@ -252,7 +252,9 @@ class TumSequence:
     is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
-    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None).
+    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None). A
+    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) is refused
+    (`InputError`, `mast3r_ros.core.trajectory.check_stamp_units`).
     """
 
     def __init__(
