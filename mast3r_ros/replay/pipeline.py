@@ -89,6 +89,7 @@ def _need_intrinsics(f: Frame) -> Any:
 @dataclasses.dataclass
 class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
+    posed_ns: List[int] = dataclasses.field(default_factory=list)  # stamps of all_poses
     records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
     why_no_pose: Optional[str] = None  # `_why_no_pose`
@@ -125,6 +126,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             no_pose.append(f.stamp_ns)
             continue
         st.all_poses.append(pose)
+        st.posed_ns.append(f.stamp_ns)
         if need and f.depth_m is None:
             st.depth_skipped += 1
             continue
@@ -308,6 +310,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped%s", st.no_pose,
                     f": {st.why_no_pose}" if st.why_no_pose else "")
+    _warn_one_keyframe(st, cfg)
     if st.no_depth:
         log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
                     "will refuse this map", st.no_depth)
@@ -315,6 +318,21 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
                     "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
     return len(kf_poses), path
+
+
+def _warn_one_keyframe(st: _MapStats, cfg: Config) -> None:
+    """A warning for one keyframe out of 10 or more posed frames that span more than 10 s: a
+    camera that stays within ``map_build.min_translation_m`` and ``min_rotation_deg`` for that
+    long is rarer than poses that do not follow the frames (another recording, another time
+    unit, a few samples interpolated across the whole recording)."""
+    span_s = (max(st.posed_ns) - min(st.posed_ns)) * 1e-9 if st.posed_ns else 0.0
+    if st.keyframes == 1 and len(st.posed_ns) >= 10 and span_s > 10.0:
+        log.warning(
+            "only 1 keyframe from %d frames with a pose over %.3f s: the poses moved less than "
+            "map_build.min_translation_m (%g m) and min_rotation_deg (%g deg) in all that time; "
+            "if the camera moved, check that the poses belong to this recording and are stamped "
+            "in seconds", len(st.posed_ns), span_s, cfg.map_build.min_translation_m,
+            cfg.map_build.min_rotation_deg)
 
 
 # ------------------------------------------------------------------------------ localize ---

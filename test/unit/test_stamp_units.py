@@ -149,3 +149,27 @@ def test_localize_names_the_wrong_option(demo, tmp_path, capsys):
         2, ["mast3r-ros localize: error: --stride must be >= 1 (every Nth frame), got 0"])
     assert _error(capsys, base + ["--max-frames", "-1"]) == (
         2, ["mast3r-ros localize: error: --max-frames must be >= 0 (0: all frames), got -1"])
+
+
+def test_one_keyframe_over_a_long_recording_is_warned(demo, tmp_path, capsys):
+    """10 frames over 18 s whose poses never move: one keyframe with exit 0 and no word; now a
+    warning says why it is suspicious (a static camera is still allowed)."""
+    src = tmp_path / "static"
+    shutil.copytree(demo[0], src)
+    names = sorted(os.listdir(src / "rgb"))
+    depths = sorted(os.listdir(src / "depth"))
+    stamps = [f"{2.0 * k:.6f}" for k in range(10)]
+    (src / "rgb.txt").write_text("".join(f"{t} rgb/{names[k % len(names)]}\n"
+                                         for k, t in enumerate(stamps)))
+    (src / "depth.txt").write_text("".join(f"{t} depth/{depths[k % len(depths)]}\n"
+                                           for k, t in enumerate(stamps)))
+    (src / "groundtruth.txt").write_text("".join(f"{t} 1 0 1 0 0 0 1\n" for t in stamps))
+    assert main(["build-map", str(src), "--out", str(tmp_path / "m"), "--matcher", "sift"]) == 0
+    out, err = capsys.readouterr()
+    assert ": 1 keyframe from 10 frames; " in out, out
+    warned = [ln for ln in err.splitlines() if "only 1 keyframe" in ln]
+    assert warned == [
+        "[WARNING] mast3r_ros.replay.pipeline: only 1 keyframe from 10 frames with a pose over "
+        "18.000 s: the poses moved less than map_build.min_translation_m (0.3 m) and "
+        "min_rotation_deg (20 deg) in all that time; if the camera moved, check that the poses "
+        "belong to this recording and are stamped in seconds"], err
