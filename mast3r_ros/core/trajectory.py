@@ -11,7 +11,9 @@ edge of the transform buffer (tf in a rosbag2) use `poses_at_stamps`:
 4. otherwise there is no pose.
 
 The offline tools read both numbers from the config section ``pose_at_stamp`` (``tolerance_s``,
-``max_gap_s``). Stamps are integer nanoseconds.
+``max_gap_s``). Stamps are integer nanoseconds. Before a trajectory file meets frame stamps,
+`check_stamp_units` refuses one stamped in another time unit than the frames (milliseconds
+read as seconds), which the rule would otherwise turn into one pose for every frame, or none.
 """
 
 from __future__ import annotations
@@ -151,3 +153,70 @@ def bracketing_gaps(stamps_ns: np.ndarray, query_ns: np.ndarray) -> np.ndarray:
     out[at] = 0
     out[inside] = stamps[hi[inside]] - stamps[hi[inside] - 1]
     return out
+
+
+# Time units a stamp column is written in by mistake, with how many of them make a second.
+_STAMP_UNITS = {1e3: "milliseconds", 1e6: "microseconds", 1e9: "nanoseconds"}
+# The two time ranges "barely overlap" below this intersection-over-union, and a rescaled one
+# "overlaps well" from this one on (a ground truth a little longer than the frames: ~0.9).
+_BARELY, _WELL = 0.1, 0.5
+
+
+def _range_iou(a: Tuple[float, float], b: Tuple[float, float]) -> float:
+    """Intersection over union of two time ranges (lo, hi); 0 when both are points."""
+    union = max(a[1], b[1]) - min(a[0], b[0])
+    return max(min(a[1], b[1]) - max(a[0], b[0]), 0.0) / union if union > 0 else 0.0
+
+
+def _span_and_step(stamps_ns: Any) -> Optional[Tuple[Tuple[float, float], float]]:
+    """((first, last) s, median spacing s) of the distinct stamps; None for fewer than two."""
+    t = np.unique(np.asarray(stamps_ns, dtype=np.int64)) * 1e-9
+    return ((float(t[0]), float(t[-1])), float(np.median(np.diff(t)))) if t.size > 1 else None
+
+
+def format_time_range(lo_s: float, hi_s: float) -> str:
+    """'a..b s' with millisecond decimals (epoch stamps stay readable)."""
+    return f"{lo_s:.3f}..{hi_s:.3f} s"
+
+
+def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any) -> Optional[str]:
+    """Why a trajectory's stamps look like another time unit than the frames' (one clause with
+    both time ranges and the fix), or None when they do not.
+
+    Both are integer-nanosecond stamps as read. The trajectory is taken to be in another unit
+    when its time range and the frames' barely overlap (intersection over union < 0.1) while
+    the trajectory's stamps scaled by 1e-3, 1e-6 or 1e-9 (or 1e3, 1e6, 1e9) overlap the frames'
+    well (>= 0.5) and their median spacing comes closer to the frames' (a long ground truth of
+    which the frames are an excerpt keeps its spacing, and so is not rescaled). Either needs
+    two distinct stamps."""
+    traj, frames = _span_and_step(trajectory_ns), _span_and_step(frames_ns)
+    if traj is None or frames is None or _range_iou(traj[0], frames[0]) >= _BARELY:
+        return None
+    best: Optional[Tuple[float, float]] = None
+    for per_s in list(_STAMP_UNITS) + [1.0 / u for u in _STAMP_UNITS]:
+        scaled = (traj[0][0] / per_s, traj[0][1] / per_s)
+        iou = _range_iou(scaled, frames[0])
+        closer = abs(np.log10(traj[1] / per_s / frames[1])) < abs(np.log10(traj[1] / frames[1]))
+        if iou >= _WELL and closer and (best is None or iou > best[1]):
+            best = (per_s, iou)
+    if best is None:
+        return None
+    per_s = best[0]
+    ranges = (f"it spans {format_time_range(*traj[0])} while the frames span "
+              f"{format_time_range(*frames[0])}")
+    if per_s > 1:
+        return (f"its stamps look like {_STAMP_UNITS[per_s]}: {ranges}; convert them to seconds "
+                f"(divide by {per_s:.0f}; integers above 1e12 are read as nanoseconds)")
+    return (f"its stamps are {1 / per_s:.0f} times smaller than the frames', as if one of the two "
+            f"were not in seconds: {ranges}; convert both to seconds (integers above 1e12 are "
+            "read as nanoseconds)")
+
+
+def check_stamp_units(trajectory_ns: Any, frames_ns: Any, name: str) -> None:
+    """`InputError` ('NAME: its stamps look like milliseconds: ...', `stamp_unit_mismatch`)
+    when the stamps of the trajectory ``name`` and the frames' are in different time units:
+    associated by stamp they would give every frame the pose of one end of the trajectory, or
+    none."""
+    why = stamp_unit_mismatch(trajectory_ns, frames_ns)
+    if why:
+        raise InputError(f"{name}: {why}")

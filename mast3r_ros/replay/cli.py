@@ -100,9 +100,15 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite, force=args.force, build=opts)
     # The check's full message is already in the log (stderr, when it ran); stdout gets the
     # result in one line: the map and its verdict.
-    sys.stdout.write(f"map {path}: {n} keyframes from {len(source)} frames; "
+    sys.stdout.write(f"map {path}: {_count(n, 'keyframe')} from "
+                     f"{_count(len(source), 'frame')}; "
                      f"{_check_summary(_manifest_consistency(path))}\n")
     return 0
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 keyframe', '2 keyframes'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _check_summary(check: Dict[str, Any]) -> str:

@@ -32,7 +32,8 @@ from ..core.localizer import Localizer
 from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
 from ..core.retrieval_index import IndexParams
 from ..core.tracker import StampCheck, Tracker
-from ..core.trajectory import bracketing_gaps, poses_at_stamps
+from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
+                               poses_at_stamps)
 from ..core.types import Frame, LocalizationResult
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, encode_map_keyframes,
                         finish_encodings, open_map_writer)
@@ -88,6 +89,7 @@ def _need_intrinsics(f: Frame) -> Any:
 @dataclasses.dataclass
 class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
+    posed_ns: List[int] = dataclasses.field(default_factory=list)  # stamps of all_poses
     records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
     why_no_pose: Optional[str] = None  # `_why_no_pose`
@@ -124,6 +126,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             no_pose.append(f.stamp_ns)
             continue
         st.all_poses.append(pose)
+        st.posed_ns.append(f.stamp_ns)
         if need and f.depth_m is None:
             st.depth_skipped += 1
             continue
@@ -155,8 +158,18 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     return st
 
 
-def _max_gap_fix(gap_s: float) -> str:
-    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter."""
+def _max_gap_fix(gap_s: float, frames_ns: np.ndarray, poses: str = "the poses") -> str:
+    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter, but
+    never a gap longer than the frames' own time span (interpolating across it would give every
+    frame a blend of two poses that bracket the whole recording: no motion of its own); then
+    that ``poses`` (what they are, with their time range when known) do not cover the frames'
+    times."""
+    t = np.asarray(frames_ns, dtype=np.int64) * 1e-9
+    if t.size > 1 and gap_s > t.max() - t.min():
+        return (f"that is longer than the frames' whole time span ({t.max() - t.min():.3f} s, "
+                f"t={format_time_range(t.min(), t.max())}): the frames' times are not covered "
+                f"by {poses}; check that the poses belong to this recording and that poses and "
+                "frames are stamped in seconds")
     value = math.ceil(round(gap_s * 1e6) / 1e3) / 1e3  # up to the millisecond
     return (f"to interpolate across gaps up to {gap_s:.3f} s, set 'pose_at_stamp: max_gap_s: "
             f"{value:g}' (under ros__parameters) in a --params YAML")
@@ -171,24 +184,29 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
     The poses come from ``trajectory`` (what it is, its stamps), else a TUM folder's
     groundtruth.txt, else tf (`BagSequence.no_pose_reason`, `no_pose_gap_s`)."""
     if trajectory is None and callable(getattr(source, "groundtruth", None)):
-        trajectory = (os.path.join(str(getattr(source, "folder", "")), "groundtruth.txt"),
-                      source.groundtruth()[0])  # type: ignore[attr-defined]
+        gt_txt = os.path.join(str(getattr(source, "folder", "")), "groundtruth.txt")
+        if not os.path.isfile(gt_txt):
+            return None
+        trajectory = (gt_txt, source.groundtruth()[0])  # type: ignore[attr-defined]
     if trajectory is None:
         reason = getattr(source, "no_pose_reason", None)
         if not isinstance(reason, str):
             return None
         gap = getattr(source, "no_pose_gap_s", None)
-        return f"{reason}; {_max_gap_fix(gap)}" if gap else reason
+        return f"{reason}; {_max_gap_fix(gap, source.stamps_ns)}" if gap else reason
     name, stamps = trajectory
     stamps = np.sort(np.asarray(stamps, dtype=np.int64))
-    if not stamps.size:
-        return None
+    if not stamps.size:  # an empty file (or one of comments only)
+        other = "" if name.startswith("--") else ", or pass --trajectory FILE"
+        return f"{name} is empty (no 'timestamp tx ty tz qx qy qz qw' line): fill it{other}"
     gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
+    span = f"{name} (t={format_time_range(stamps[0] * 1e-9, stamps[-1] * 1e-9)})"
     if (gaps > 0).any():
         return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
                 f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "
                 f"{gaps.max() * 1e-9:.3f} s) and farther than pose_at_stamp.tolerance_s "
-                f"({rule.tolerance_s:.3f} s) from both; {_max_gap_fix(gaps.max() * 1e-9)}")
+                f"({rule.tolerance_s:.3f} s) from both; "
+                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, span)}")
     return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
             f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
             f"({rule.tolerance_s:.3f} s) from its ends")
@@ -246,8 +264,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
 
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
-    unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses or
-    images the network cannot take.
+    unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses, a
+    ``trajectory`` stamped in another time unit than the frames, or images the network cannot
+    take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     # the map that was there stays until the build completes: resuming needs --overwrite too
@@ -255,6 +274,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
     traj = read_tum_trajectory(trajectory) if trajectory else None
+    if traj is not None:
+        check_stamp_units(traj[0], source.stamps_ns, f"--trajectory {trajectory}")
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
@@ -289,6 +310,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped%s", st.no_pose,
                     f": {st.why_no_pose}" if st.why_no_pose else "")
+    _warn_one_keyframe(st, cfg)
     if st.no_depth:
         log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
                     "will refuse this map", st.no_depth)
@@ -296,6 +318,21 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
                     "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
     return len(kf_poses), path
+
+
+def _warn_one_keyframe(st: _MapStats, cfg: Config) -> None:
+    """A warning for one keyframe out of 10 or more posed frames that span more than 10 s: a
+    camera that stays within ``map_build.min_translation_m`` and ``min_rotation_deg`` for that
+    long is rarer than poses that do not follow the frames (another recording, another time
+    unit, a few samples interpolated across the whole recording)."""
+    span_s = (max(st.posed_ns) - min(st.posed_ns)) * 1e-9 if st.posed_ns else 0.0
+    if st.keyframes == 1 and len(st.posed_ns) >= 10 and span_s > 10.0:
+        log.warning(
+            "only 1 keyframe from %d frames with a pose over %.3f s: the poses moved less than "
+            "map_build.min_translation_m (%g m) and min_rotation_deg (%g deg) in all that time; "
+            "if the camera moved, check that the poses belong to this recording and are stamped "
+            "in seconds", len(st.posed_ns), span_s, cfg.map_build.min_translation_m,
+            cfg.map_build.min_rotation_deg)
 
 
 # ------------------------------------------------------------------------------ localize ---
@@ -379,8 +416,10 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
     first use) and `InputError`.
     """
-    if stride < 1 or max_frames < 0:
-        raise InputError("--stride must be >= 1 and --max-frames >= 0")
+    if stride < 1:
+        raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
+    if max_frames < 0:
+        raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
     check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
     # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
@@ -404,13 +443,14 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
                       ) -> Tuple[np.ndarray, np.ndarray]:
-    """``--groundtruth``, read whole; `InputError` when it holds no pose, or none at any frame
-    stamp by the pose-at-stamp rule (another recording, another clock), before a frame is
-    localized."""
+    """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
+    time unit than the frames (`check_stamp_units`), or has none at any frame stamp by the
+    pose-at-stamp rule (another recording, another clock), before a frame is localized."""
     stamps, poses = read_tum_trajectory(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
+    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}")
     if len(frame_stamps_ns):
         at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
         if not np.isfinite(at).all(axis=(1, 2)).any():

@@ -38,7 +38,7 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import nearest_indices, poses_at_stamps
+from ..core.trajectory import check_stamp_units, nearest_indices, poses_at_stamps
 from ..core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -255,7 +255,9 @@ class TumSequence:
     is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
-    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None).
+    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None). A
+    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) is refused
+    (`InputError`, `mast3r_ros.core.trajectory.check_stamp_units`).
     """
 
     def __init__(
@@ -301,6 +303,8 @@ class TumSequence:
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
         self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
+        check_stamp_units(self._gt_stamps_ns, self._stamps_ns,
+                          str(self.folder / "groundtruth.txt"))
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),

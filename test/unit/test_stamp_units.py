@@ -1,0 +1,175 @@
+"""A trajectory stamped in another time unit than the frames (a fresh user's milliseconds):
+build-map kept 1 keyframe out of 50 frames with exit 0 and advised 'max_gap_s: 333.333', which
+interpolated every frame to nearly the first pose. Now the stamps are compared where a
+trajectory meets frame stamps (--trajectory, a TUM folder's groundtruth.txt, --groundtruth) and
+refused with both time ranges, the likely unit and the fix; no max_gap_s longer than the frames'
+time span is advised. Also the wording fixes the same user found. Expected values by hand: the
+demo map's 8 frames are at 0.0, 0.2, ..., 1.4 s, the query's at 0.1, 0.3, ..., 1.5 s."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.replay.cli import main
+
+FIX = "convert them to seconds (divide by 1000; integers above 1e12 are read as nanoseconds)"
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+
+    return write_demo_sequences(str(tmp_path_factory.mktemp("seq")), num_frames=16, width=320,
+                                height=240, seed=2)
+
+
+def _scaled(src, out, factor, shift_s=0.0):
+    """``src`` (a TUM trajectory) with its stamps times ``factor`` (plus ``shift_s``)."""
+    rows = [ln.split() for ln in open(src, encoding="utf-8") if ln.strip() and ln[0] != "#"]
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{float(v[0]) * factor + shift_s:.6f} {' '.join(v[1:])}\n" for v in rows)
+    return str(out)
+
+
+def _error(capsys, argv):
+    rc = main(argv)
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    return rc, errors
+
+
+def test_stamp_unit_mismatch_names_the_unit_and_both_ranges():
+    from mast3r_ros.core.trajectory import stamp_unit_mismatch
+
+    frames = np.arange(50, dtype=np.int64) * 333_333_333  # 0 .. 16.333333317 s
+    assert stamp_unit_mismatch(frames * 1000, frames) == (
+        "its stamps look like milliseconds: it spans 0.000..16333.333 s while the frames span "
+        f"0.000..16.333 s; {FIX}")
+    tenths = np.arange(50, dtype=np.int64) * 100_000_000  # 0 .. 4.9 s
+    assert stamp_unit_mismatch(tenths * 10**6, tenths).startswith(
+        "its stamps look like microseconds: it spans 0.000..4900000.000 s while")
+    assert stamp_unit_mismatch(tenths * 10**9, tenths).startswith(
+        "its stamps look like nanoseconds: it spans 0.000..4900000000.000 s while")
+    # the frames in milliseconds: which of the two is wrong is not known
+    assert stamp_unit_mismatch(frames, frames * 1000) == (
+        "its stamps are 1000 times smaller than the frames', as if one of the two were not in "
+        "seconds: it spans 0.000..16.333 s while the frames span 0.000..16333.333 s; convert "
+        "both to seconds (integers above 1e12 are read as nanoseconds)")
+    # not a unit: the same unit; another recording; a long ground truth at the frames' rate of
+    # which the frames are the first 0.1 % (scaled by 1e-3 its spacing would be 1000x too
+    # fine); one stamp
+    assert stamp_unit_mismatch(frames, frames) is None
+    assert stamp_unit_mismatch(frames + 10**12, frames) is None
+    assert stamp_unit_mismatch(np.arange(49_000, dtype=np.int64) * 333_333_333, frames) is None
+    assert stamp_unit_mismatch(frames[:1] * 1000, frames) is None
+
+
+def test_build_map_refuses_a_trajectory_in_milliseconds(demo, tmp_path, capsys):
+    """The user's case: --trajectory in ms, then with the advised max_gap_s, then the folder's
+    own groundtruth.txt in ms: exit 2 and one line, no map (was: '1 keyframes', exit 0)."""
+    ms = _scaled(os.path.join(demo[0], "groundtruth.txt"), tmp_path / "gt_ms.txt", 1000)
+    out = str(tmp_path / "map")
+    argv = ["build-map", demo[0], "--out", out, "--matcher", "sift", "--trajectory", ms]
+    want = (f"mast3r-ros build-map: error: --trajectory {ms}: its stamps look like milliseconds: "
+            f"it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; {FIX}")
+    assert _error(capsys, argv) == (2, [want])
+    params = tmp_path / "params.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    pose_at_stamp:\n"
+                      "      max_gap_s: 200.0\n")
+    assert _error(capsys, argv + ["--params", str(params)]) == (2, [want])
+    src = tmp_path / "src"
+    shutil.copytree(demo[0], src)
+    _scaled(os.path.join(demo[0], "groundtruth.txt"), src / "groundtruth.txt", 1000)
+    assert _error(capsys, ["build-map", str(src), "--out", out, "--matcher", "sift"]) == (
+        2, [f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: its stamps look like "
+            f"milliseconds: it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; "
+            f"{FIX}"])
+    assert not os.path.exists(out)
+
+
+def test_localize_refuses_groundtruth_in_milliseconds(demo, tmp_path):
+    """--groundtruth in ms said 'no pose at any frame stamp (the ground truth of another
+    recording?)': it now names the unit, before the map is opened."""
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay.pipeline import run_localization
+    from mast3r_ros.replay.tum import TumSequence
+
+    ms = _scaled(os.path.join(demo[1], "groundtruth.txt"), tmp_path / "gt_ms.txt", 1000)
+    with pytest.raises(InputError) as err:
+        run_localization(TumSequence(demo[1]), str(tmp_path / "no_map"), str(tmp_path / "run"),
+                         Config(), groundtruth=ms)
+    assert str(err.value) == (f"--groundtruth {ms}: its stamps look like milliseconds: it spans "
+                              f"100.000..1500.000 s while the frames span 0.100..1.500 s; {FIX}")
+
+
+def test_no_max_gap_advice_longer_than_the_frames(demo, tmp_path, capsys):
+    """Two poses 20 s apart around frames spanning 1.4 s: the advice was 'set max_gap_s: 20';
+    now the trajectory does not cover the frames' times, with both ranges."""
+    traj = tmp_path / "two.txt"
+    traj.write_text("-10.0 0 0 0 0 0 0 1\n10.0 1 0 0 0 0 0 1\n")
+    rc, errors = _error(capsys, ["build-map", demo[0], "--out", str(tmp_path / "map"),
+                                 "--matcher", "sift", "--trajectory", str(traj)])
+    assert (rc, errors) == (2, [
+        f"mast3r-ros build-map: error: no frame has a pose: 8 of these 8 frames are between two "
+        f"poses of --trajectory {traj} more than pose_at_stamp.max_gap_s (0.100 s) apart (up to "
+        "20.000 s) and farther than pose_at_stamp.tolerance_s (0.020 s) from both; that is "
+        "longer than the frames' whole time span (1.400 s, t=0.000..1.400 s): the frames' times "
+        f"are not covered by --trajectory {traj} (t=-10.000..10.000 s); check that the poses "
+        "belong to this recording and that poses and frames are stamped in seconds"])
+    from mast3r_ros.replay.pipeline import _max_gap_fix
+
+    frames = np.array([0, 1_400_000_000])
+    assert _max_gap_fix(1.4, frames).startswith("to interpolate across gaps up to 1.400 s")
+    assert _max_gap_fix(1.401, frames).startswith("that is longer than the frames' whole time")
+
+
+def test_build_map_wording(demo, tmp_path, capsys):
+    """'1 keyframes from 1 frames'; an empty groundtruth.txt told the user to give the source
+    the groundtruth.txt it has."""
+    one = tmp_path / "one"
+    shutil.copytree(demo[0], one)
+    (one / "rgb.txt").write_text("# timestamp filename\n0.000000 rgb/0.000000.png\n")
+    assert main(["build-map", str(one), "--out", str(tmp_path / "m1"), "--matcher", "sift"]) == 0
+    assert capsys.readouterr().out.startswith(f"map {tmp_path / 'm1'}: 1 keyframe from 1 frame; ")
+    (one / "groundtruth.txt").write_text("# timestamp tx ty tz qx qy qz qw\n")
+    assert _error(capsys, ["build-map", str(one), "--out", str(tmp_path / "m2"), "--matcher",
+                           "sift"]) == (2, [
+        f"mast3r-ros build-map: error: no frame has a pose: {one / 'groundtruth.txt'} is empty "
+        "(no 'timestamp tx ty tz qx qy qz qw' line): fill it, or pass --trajectory FILE"])
+
+
+def test_localize_names_the_wrong_option(demo, tmp_path, capsys):
+    base = ["localize", demo[1], "--map", str(tmp_path / "no_map"), "--out",
+            str(tmp_path / "run"), "--matcher", "sift"]
+    assert _error(capsys, base + ["--stride", "0"]) == (
+        2, ["mast3r-ros localize: error: --stride must be >= 1 (every Nth frame), got 0"])
+    assert _error(capsys, base + ["--max-frames", "-1"]) == (
+        2, ["mast3r-ros localize: error: --max-frames must be >= 0 (0: all frames), got -1"])
+
+
+def test_one_keyframe_over_a_long_recording_is_warned(demo, tmp_path, capsys):
+    """10 frames over 18 s whose poses never move: one keyframe with exit 0 and no word; now a
+    warning says why it is suspicious (a static camera is still allowed)."""
+    src = tmp_path / "static"
+    shutil.copytree(demo[0], src)
+    names = sorted(os.listdir(src / "rgb"))
+    depths = sorted(os.listdir(src / "depth"))
+    stamps = [f"{2.0 * k:.6f}" for k in range(10)]
+    (src / "rgb.txt").write_text("".join(f"{t} rgb/{names[k % len(names)]}\n"
+                                         for k, t in enumerate(stamps)))
+    (src / "depth.txt").write_text("".join(f"{t} depth/{depths[k % len(depths)]}\n"
+                                           for k, t in enumerate(stamps)))
+    (src / "groundtruth.txt").write_text("".join(f"{t} 1 0 1 0 0 0 1\n" for t in stamps))
+    assert main(["build-map", str(src), "--out", str(tmp_path / "m"), "--matcher", "sift"]) == 0
+    out, err = capsys.readouterr()
+    assert ": 1 keyframe from 10 frames; " in out, out
+    warned = [ln for ln in err.splitlines() if "only 1 keyframe" in ln]
+    assert warned == [
+        "[WARNING] mast3r_ros.replay.pipeline: only 1 keyframe from 10 frames with a pose over "
+        "18.000 s: the poses moved less than map_build.min_translation_m (0.3 m) and "
+        "min_rotation_deg (20 deg) in all that time; if the camera moved, check that the poses "
+        "belong to this recording and are stamped in seconds"], err
