@@ -70,7 +70,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "Linux with 2 <= N <= cores; on a machine busy with other jobs it can "
                         "be slower)")
     g.add_argument("--ray-address", metavar="ADDR",
-                   help="encode on a Ray cluster ('auto', 'ray://host:10001'); N actors")
+                   help="encode with N Ray actors (--matcher mast3r with a checkpoint): "
+                        "'auto' (the cluster `ray start --head` started on this machine), "
+                        "'HOST:6379' (a head node), 'ray://HOST:10001' (needs "
+                        "pip install 'ray[client]') or 'local' (a Ray instance on this machine "
+                        "for this run); connected before the source is read")
     g.add_argument("--resume", action="store_true",
                    help="continue a killed build from its finished shards (MAP.partial)")
     g.add_argument("--retrieval-checkpoint", metavar="R",
@@ -83,7 +87,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import BuildOptions, check_build_files
+    from .map_build import BuildOptions, check_build_files, connect_build_workers
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -95,6 +99,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
                         codebook=args.codebook, pin=False if args.no_pin else None)
     check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
+    connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too
     source = _open(args, cfg, keyframes=True)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                         overwrite=args.overwrite, force=args.force, build=opts)
