@@ -42,6 +42,12 @@ def host_port(address: str) -> Optional[Tuple[str, int]]:
     return host.strip("[]"), int(port)
 
 
+def _has_ray_client() -> bool:
+    """Ray Client's dependency (grpcio, what ``ray[client]`` adds) is importable: Ray's own
+    check, which otherwise raises a ValueError from inside ``ray.init``."""
+    return importlib.util.find_spec("grpc") is not None
+
+
 def _fix(address: str) -> str:
     if address == "auto":
         return ("'auto' only finds a cluster already running on this machine: start one with "
@@ -87,7 +93,7 @@ def connect_ray(address: str) -> bool:
                          "started on this machine with `ray start --head`), HOST:PORT (a head "
                          "node, port 6379), ray://HOST:10001 (Ray Client) or local (a Ray "
                          f"instance on this machine for this run), {_LOCAL_WORKERS}")
-    if address.startswith("ray://") and importlib.util.find_spec("grpc") is None:
+    if address.startswith("ray://") and not _has_ray_client():
         raise InputError(f"{OPTION} {address}: a ray:// address needs Ray Client, which is not "
                          "installed: pip install 'ray[client]', or give the head node's "
                          f"HOST:6379 address instead, {_LOCAL_WORKERS}")
