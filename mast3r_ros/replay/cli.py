@@ -474,6 +474,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"{PROG} {args.command}: error: {missing_library_hint(e.name or str(e))}"
                          "\n")
         return 2
+    except ConnectionError as e:  # an OSError, but a peer (a Ray cluster) failed, not a path
+        sys.stderr.write(f"{PROG} {args.command}: error: connection failed: "
+                         f"{' '.join(str(e).split()) or type(e).__name__}\n")
+        return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""
         sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "

@@ -180,3 +180,13 @@ def test_the_library_path_says_the_same(tmp_path, ray_stub):
 ])
 def test_host_port(address, want):
     assert ray_connect.host_port(address) == want
+
+
+def test_a_connection_error_is_not_called_a_path_error(tmp_path, capsys, monkeypatch):
+    """Ray's ConnectionError is an OSError: the CLI's path handler said 'cannot use path'."""
+    def _open(*a, **k):
+        raise ConnectionError("GCS connection to 10.0.0.5:6379 lost")
+    monkeypatch.setattr(cli, "_open", _open)
+    assert _build(tmp_path, None, "--matcher", "sift") == 2
+    assert _error(capsys) == ("mast3r-ros build-map: error: connection failed: GCS connection "
+                              "to 10.0.0.5:6379 lost")
