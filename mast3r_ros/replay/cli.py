@@ -70,7 +70,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "Linux with 2 <= N <= cores; on a machine busy with other jobs it can "
                         "be slower)")
     g.add_argument("--ray-address", metavar="ADDR",
-                   help="encode on a Ray cluster ('auto', 'ray://host:10001'); N actors")
+                   help="encode with N Ray actors (--matcher mast3r with a checkpoint): "
+                        "'auto' (the cluster `ray start --head` started on this machine), "
+                        "'HOST:6379' (a head node), 'ray://HOST:10001' (needs "
+                        "pip install 'ray[client]') or 'local' (a Ray instance on this machine "
+                        "for this run); connected before the source is read")
     g.add_argument("--resume", action="store_true",
                    help="continue a killed build from its finished shards (MAP.partial)")
     g.add_argument("--retrieval-checkpoint", metavar="R",
@@ -83,7 +87,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import BuildOptions, check_build_files
+    from .map_build import BuildOptions, check_build_files, connect_build_workers
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -95,6 +99,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
                         codebook=args.codebook, pin=False if args.no_pin else None)
     check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
+    connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too
     source = _open(args, cfg, keyframes=True)
     n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
                         overwrite=args.overwrite, force=args.force, build=opts)
@@ -474,6 +479,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             raise  # our own module: a broken checkout, keep the traceback
         sys.stderr.write(f"{PROG} {args.command}: error: {missing_library_hint(e.name or str(e))}"
                          "\n")
+        return 2
+    except ConnectionError as e:  # an OSError, but a peer (a Ray cluster) failed, not a path
+        sys.stderr.write(f"{PROG} {args.command}: error: connection failed: "
+                         f"{' '.join(str(e).split()) or type(e).__name__}\n")
         return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""

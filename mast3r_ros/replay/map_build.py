@@ -177,6 +177,25 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
         check_retrieval_files(opts.retrieval_checkpoint, opts.codebook)
 
 
+def connect_build_workers(cfg: Config, opts: BuildOptions) -> None:
+    """Before any work (the source read, a keyframe chosen): connect to Ray for
+    ``opts.ray_address`` (`ray_connect.connect_ray`: a failure is an `InputError` naming
+    --ray-address and the fix). Refused, also with an `InputError`, when the run encodes no
+    keyframe (--matcher sift, or no checkpoint): nothing would run on Ray, and an address
+    that is silently ignored hides a wrong matcher or a wrong address alike."""
+    if not opts.ray_address:
+        return
+    if cfg.localizer.matcher != "mast3r" or not cfg.model.checkpoint:
+        why = (f"--matcher {cfg.localizer.matcher} uses no network encodings"
+               if cfg.localizer.matcher != "mast3r" else "no checkpoint is configured")
+        raise InputError(f"--ray-address {opts.ray_address}: this build encodes no keyframes "
+                         f"({why}), so nothing would run on Ray; drop --ray-address, or build "
+                         "with --matcher mast3r and a --checkpoint to encode on Ray")
+    from .ray_connect import connect_ray
+
+    connect_ray(opts.ray_address)
+
+
 def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optional[str]:
     """Encode the writer's keyframes into its build folder; returns the checkpoint identity,
     or None when the map gets no encodings (sift, or no checkpoint; with ``opts.resume``,

@@ -47,6 +47,7 @@ from ..core.encoding_store import (ChunkEntry, EncodingStoreWriter, StoreTable, 
                                    merge_tables)
 from ..core.errors import InputError, Mast3rRosError
 from ..core.fileio import atomic_write_json
+from .ray_connect import connect_ray
 
 log = logging.getLogger(__name__)
 
@@ -215,9 +216,10 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     """Encode keyframes ``0 .. num_keyframes-1`` into an encoding store in ``staging``.
 
     ``workers`` local processes (1: in this process), or ``workers`` Ray actors when
-    ``ray_address`` is given (``"auto"``, ``"ray://host:10001"``, or ``"local"`` for a Ray
-    instance already started with ``ray.init`` in this process; one GPU per actor when the
-    cluster has GPUs); each worker uses ``threads`` torch threads (default
+    ``ray_address`` is given (``"auto"``, ``"HOST:6379"``, ``"ray://host:10001"``, or
+    ``"local"``: a Ray instance on this machine; a process that called ``ray.init`` already
+    keeps that connection; `ray_connect.connect_ray`, whose `InputError` says what failed; one
+    GPU per actor when the cluster has GPUs); each worker uses ``threads`` torch threads (default
     `threads_per_worker`). ``resume=True`` keeps the shards a killed run finished; otherwise
     ``staging`` must not hold shards yet. ``cast`` is `EncodingStoreWriter`'s on-disk dtypes.
     ``on_shard(shard)`` is called after each shard is on disk (logging, benchmarks).
@@ -299,16 +301,10 @@ def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int,
 
 def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, address: str
              ) -> Iterator[Tuple[Shard, List[Dict[str, np.ndarray]]]]:
-    try:
-        import ray
-        from ray.util import ActorPool
-    except ImportError:
-        raise InputError("a Ray address was given but ray is not installed (pip install "
-                         "'ray>=2.9', or pip install -e '.[ray]' in the checkout)") from None
-    if not ray.is_initialized():
-        if address == "local":
-            raise InputError("ray_address='local' needs ray.init() called first")
-        ray.init(address=address)
+    connect_ray(address)  # a no-op when build-map connected before reading the source
+    import ray
+    from ray.util import ActorPool
+
     gpus = 1 if ray.cluster_resources().get("GPU", 0) > 0 else 0
     actor = ray.remote(num_cpus=threads, num_gpus=gpus)(_RayShardWorker)
     actors = [actor.remote(encode, threads) for _ in range(max(1, min(workers, len(todo))))]

@@ -35,8 +35,8 @@ from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps)
 from ..core.types import Frame, LocalizationResult
-from .map_build import (BuildOptions, add_asmk_index, check_build_files, encode_map_keyframes,
-                        finish_encodings, open_map_writer)
+from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
+                        encode_map_keyframes, finish_encodings, open_map_writer)
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
@@ -279,6 +279,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
+    connect_build_workers(cfg, build)  # Ray, if asked for: connected or refused, before too
     w = open_map_writer(out, overwrite, build.resume, IndexParams.from_config(cfg.scale),
                         cfg.node.map_frame)
     try:

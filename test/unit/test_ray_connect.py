@@ -1,0 +1,192 @@
+"""build-map --ray-address (a fresh user's findings): connecting to Ray is one checked step,
+done before the source is read, whose failures are one line naming --ray-address, the address,
+what Ray said and the fix. ``ray.init`` is stubbed: no test here starts or reaches a cluster."""
+
+import socket
+import sys
+
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.replay import cli, ray_connect
+from mast3r_ros.replay.cli import main
+
+LOCAL_WORKERS = "or drop --ray-address to encode with local worker processes (--workers N)"
+
+
+class SourceOpened(InputError):
+    pass
+
+
+@pytest.fixture
+def no_source(monkeypatch):
+    """Opening the source fails loudly: what a test sees came before any work."""
+    def _open(*a, **k):
+        raise SourceOpened("SOURCE OPENED")
+    monkeypatch.setattr(cli, "_open", _open)
+
+
+@pytest.fixture
+def ray_stub(monkeypatch):
+    """Real Ray, not connected, with ``ray.init`` recording its calls (and raising ``fail``)."""
+    ray = pytest.importorskip("ray")
+    calls, fail = [], []
+
+    def init(*args, **kwargs):
+        calls.append(kwargs)
+        if fail:
+            raise fail[0]
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", init)
+    return calls, fail
+
+
+def _build(tmp_path, ckpt, *extra):
+    return main(["build-map", str(tmp_path / "src"), "--out", str(tmp_path / "map"),
+                 "--log-level", "warning", *(["--checkpoint", ckpt] if ckpt else []), *extra])
+
+
+def _error(capsys) -> str:
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err  # one line, no traceback
+    return err[0]
+
+
+def test_auto_without_a_cluster_names_our_option_and_ray_start(tmp_path, tiny_ckpt, capsys,
+                                                               ray_stub, no_source):
+    calls, fail = ray_stub
+    fail.append(ConnectionError(  # what Ray 2.x says, word for word; an OSError
+        "Could not find any running Ray instance. Please specify the one to connect to by "
+        "setting `--address` flag or `RAY_ADDRESS` environment variable."))
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "auto", "--workers", "2") == 2
+    assert _error(capsys) == (
+        "mast3r-ros build-map: error: --ray-address auto: Ray could not connect: Could not find "
+        "any running Ray instance; 'auto' only finds a cluster already running on this "
+        f"machine: start one with `ray start --head`, {LOCAL_WORKERS}")
+    assert calls == [{"address": "auto"}]
+    assert not (tmp_path / "map.partial").exists() and not (tmp_path / "map").exists()
+
+
+def test_ray_client_address_without_ray_client(tmp_path, tiny_ckpt, capsys, ray_stub,
+                                               no_source, monkeypatch):
+    calls, _ = ray_stub
+    monkeypatch.setattr(ray_connect, "_has_ray_client", lambda: False)
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "ray://127.0.0.1:1") == 2
+    assert _error(capsys) == (
+        "mast3r-ros build-map: error: --ray-address ray://127.0.0.1:1: a ray:// address needs "
+        "Ray Client, which is not installed: pip install 'ray[client]', or give the head "
+        f"node's HOST:6379 address instead, {LOCAL_WORKERS}")
+    assert calls == []
+
+
+def test_whatever_ray_init_raises_is_one_line(tmp_path, tiny_ckpt, capsys, ray_stub, no_source,
+                                              monkeypatch):
+    calls, fail = ray_stub
+    monkeypatch.setattr(ray_connect, "_has_ray_client", lambda: True)
+    monkeypatch.setattr(ray_connect, "_probe", lambda *a: None)  # as if a head node answered
+    fail.append(RuntimeError("Version mismatch: the cluster runs Ray 2.9.0. Details follow"))
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "ray://head:10001") == 2
+    assert _error(capsys) == (
+        "mast3r-ros build-map: error: --ray-address ray://head:10001: Ray could not connect: "
+        "Version mismatch: the cluster runs Ray 2.9.0; check that the head node runs Ray "
+        "Client's server (port 10001, started by `ray start --head`) with this machine's Ray "
+        f"version, {LOCAL_WORKERS}")
+    assert calls == [{"address": "ray://head:10001"}]
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_a_head_node_address_where_nothing_listens_fails_in_seconds(tmp_path, tiny_ckpt, capsys,
+                                                                    ray_stub, no_source):
+    calls, _ = ray_stub  # real Ray waits minutes on such an address
+    addr = f"127.0.0.1:{_closed_port()}"
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", addr) == 2
+    err = _error(capsys)
+    assert err.startswith(f"mast3r-ros build-map: error: --ray-address {addr}: nothing answers "
+                          f"at {addr} (")
+    assert err.endswith("start the cluster there (`ray start --head` on its head node) and "
+                        f"check the host and port, {LOCAL_WORKERS}")
+    assert calls == []
+
+
+def test_not_an_address(tmp_path, tiny_ckpt, capsys, ray_stub, no_source):
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "headnode") == 2
+    err = _error(capsys)
+    assert "--ray-address 'headnode': not a Ray address; give auto" in err
+    assert err.endswith(LOCAL_WORKERS) and ray_stub[0] == []
+
+
+def test_local_starts_a_ray_instance_here_before_the_source_is_read(tmp_path, tiny_ckpt, capsys,
+                                                                    ray_stub, no_source):
+    calls, _ = ray_stub
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "local", "--workers", "2") == 2
+    assert _error(capsys) == "mast3r-ros build-map: error: SOURCE OPENED"  # connected first
+    assert calls == [{"address": "local", "include_dashboard": False}]
+
+
+def test_a_process_connected_already_keeps_its_connection(monkeypatch):
+    ray = pytest.importorskip("ray")
+    monkeypatch.setattr(ray, "is_initialized", lambda: True)
+    monkeypatch.setattr(ray, "init", lambda **k: pytest.fail("ray.init called again"))
+    assert ray_connect.connect_ray("local") is False
+    assert ray_connect.connect_ray("auto") is False
+
+
+@pytest.mark.parametrize("extra, why", [
+    (["--matcher", "sift"], "--matcher sift uses no network encodings"),
+    ([], "no checkpoint is configured"),
+])
+def test_a_build_that_encodes_nothing_refuses_the_option(tmp_path, capsys, no_source, extra,
+                                                         why, monkeypatch):
+    """Nothing would run on Ray: the address (here one that cannot work) was ignored, rc 0."""
+    ray = sys.modules.get("ray")
+    if ray is not None:
+        monkeypatch.setattr(ray, "init", lambda **k: pytest.fail("ray.init called"))
+    assert _build(tmp_path, None, "--ray-address", "bogus:1", *extra) == 2
+    assert _error(capsys) == (
+        f"mast3r-ros build-map: error: --ray-address bogus:1: this build encodes no keyframes "
+        f"({why}), so nothing would run on Ray; drop --ray-address, or build with --matcher "
+        "mast3r and a --checkpoint to encode on Ray")
+
+
+def test_without_ray_installed(tmp_path, tiny_ckpt, capsys, no_source, monkeypatch):
+    monkeypatch.setitem(sys.modules, "ray", None)  # import ray -> ImportError
+    assert _build(tmp_path, tiny_ckpt, "--ray-address", "auto") == 2
+    assert _error(capsys) == (
+        "mast3r-ros build-map: error: --ray-address auto: Ray is not installed; pip install "
+        f"'ray>=2.9' (or pip install -e '.[ray]' in the checkout), {LOCAL_WORKERS}")
+
+
+def test_the_library_path_says_the_same(tmp_path, ray_stub):
+    """build_encodings connects with the same words (the Python API, no CLI before it)."""
+    from mast3r_ros.replay.parallel_build import build_encodings
+
+    calls, fail = ray_stub
+    fail.append(ConnectionError("Could not find any running Ray instance. Please specify"))
+    with pytest.raises(InputError, match=r"^--ray-address auto: Ray could not connect: Could "
+                                         r"not find any running Ray instance; 'auto' only"):
+        build_encodings(4, lambda i: {}, str(tmp_path), ray_address="auto", progress=False)
+    assert calls == [{"address": "auto"}]
+
+
+@pytest.mark.parametrize("address, want", [
+    ("ray://head:10001", ("head", 10001)), ("10.0.0.5:6379", ("10.0.0.5", 6379)),
+    ("[::1]:6379", ("::1", 6379)), ("head", None), ("ray://head", None), (":6379", None),
+    ("head:port", None),
+])
+def test_host_port(address, want):
+    assert ray_connect.host_port(address) == want
+
+
+def test_a_connection_error_is_not_called_a_path_error(tmp_path, capsys, monkeypatch):
+    """Ray's ConnectionError is an OSError: the CLI's path handler said 'cannot use path'."""
+    def _open(*a, **k):
+        raise ConnectionError("GCS connection to 10.0.0.5:6379 lost")
+    monkeypatch.setattr(cli, "_open", _open)
+    assert _build(tmp_path, None, "--matcher", "sift") == 2
+    assert _error(capsys) == ("mast3r-ros build-map: error: connection failed: GCS connection "
+                              "to 10.0.0.5:6379 lost")
