@@ -360,7 +360,7 @@ def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
     when B shares no frame with A (a copy's pose already shows whether they share a frame)."""
     from ..core.config import MapCheckConfig
     from ..core.map_check import MapRecords
-    from ..core.map_check.across import APART, DISAGREE, NO_DEPTH, check_across
+    from ..core.map_check.overlap import APART, DISAGREE, NO_DEPTH, check_across
 
     rep = check_across(MapRecords(maps[0]), MapRecords(maps[1]), MapCheckConfig())
     a, b = names

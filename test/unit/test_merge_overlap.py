@@ -2,7 +2,7 @@
 kitchen map with a synthetic room, both in frame 'map', and got a map and 'consistent' from
 check-map without a word: the map check compares neighbours in recording order only.)
 
-`map_check.across.check_across` measures the nearest cross pairs as the map check measures
+`map_check.overlap.check_across` measures the nearest cross pairs as the map check measures
 neighbours; merge-maps warns when none agrees. Scenes: the synthetic room rendered at 160x120
 along its loop; map A holds the even frames, B the odd ones."""
 
@@ -17,7 +17,7 @@ from mast3r_ros.core.config import MapCheckConfig
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.map_check import KeyframeRecord, MapRecords
-from mast3r_ros.core.map_check.across import (AGREE, APART, DISAGREE, NO_DEPTH, _look_at,
+from mast3r_ros.core.map_check.overlap import (AGREE, APART, DISAGREE, NO_DEPTH, _look_at,
                                               check_across)
 from mast3r_ros.replay import map_build
 from mast3r_ros.replay.synthetic import default_intrinsics, make_room, render, render_frames

@@ -462,7 +462,8 @@ def test_equally_long_runs_are_not_called_the_longest(tmp_path, caplog):
     assert seq.run == 1 and [c for c, _, _ in seq.runs] == [3, 3]
     assert "longest" not in warn
     assert warn.endswith("reading run 1 only, the first: both are equally long (3 images each); "
-                         "choose another with --run N")
+                         "choose another with --run N (to map every run: build-map each with "
+                         "--run N, then join the maps with merge-maps)")
     assert _why_this_run([4, 3], False) == "the longest; choose another with --run N"
     assert _why_this_run([2, 5, 5], False) == ("the first of the longest (runs 2, 3, 5 images "
                                                "each); choose another with --run N")

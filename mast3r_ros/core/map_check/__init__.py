@@ -27,7 +27,8 @@ a camera that moves faster than 10 m/s and further than twice its median depth p
 (ten times without stamps) is a trajectory in mm or cm too: refused like an inconsistent map.
 
 Layout: ``records`` (inputs), ``measure`` (the two measurements), ``diagnose`` (the cause),
-``report`` (figures and verdict); this module runs them. Everything is computed at
+``report`` (figures and verdict); this module runs them. ``overlap`` makes the two
+measurements across two maps (``merge-maps``). Everything is computed at
 ``work_width`` pixels (images downsampled with their intrinsics), so the cost stays a small
 fraction of a map build. Nothing here imports ROS or matplotlib.
 
