@@ -62,6 +62,20 @@ def test_wrong_depth_unit_is_found_with_its_scale(frames, factor):
         r.raise_if_inconsistent()
 
 
+@pytest.mark.parametrize("units_per_m, true_units", [(1e9, 5000.0), (5e7, 1000.0)])
+def test_a_depth_read_a_million_times_too_small_is_found_with_the_sensors_unit(
+        frames, units_per_m, true_units):
+    """--depth-scale 1e9 on TUM PNGs (5000 units per metre): depth read at x5e-6, beyond the
+    fit's old 10^-3.5 range, was called 'the poses are inverted' (a fresh user's find). The fit
+    reaches 10^-6 now, and the fix snaps to the sensor's own unit (5000, not the fitted ~4500
+    that the check's tolerance would also let pass)."""
+    factor = true_units / units_per_m
+    r = check_keyframes(records(frames, depth_factor=factor), CFG, depth_units_per_m=units_per_m)
+    assert r.cause == "depth_scale", r.message
+    assert r.depth_factor == pytest.approx(factor)
+    assert r.fix == f"--depth-scale {true_units:.0f} (depth units per metre)"
+
+
 def translations_times(k):
     """Poses whose translations are k times too large: a trajectory in mm (1000) or cm (100)."""
     def fn(p):
@@ -326,8 +340,11 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
     monkeypatch.setattr(diag, "_fit", fit)
     monkeypatch.setattr(diag, "_measure", measure)
     views = [types.SimpleNamespace(pose=np.eye(4))]
+    cause = diag._diagnose(views, {}, None, [], depth_units_per_m=None)  # units unknown
+    assert checked[:2] == [4.0, 5.0] and cause.factor == 5.0 and cause.confirmed
+    checked.clear()
     cause = diag._diagnose(views, {}, None, [], depth_units_per_m=1000.0)
-    assert checked[:2] == [4.0, 5.0]
+    assert checked[0] == 5.0  # the factor that makes the units TUM's 5000 is tried first
     assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
     assert "--depth-scale 5000 " in cause.fix
     assert ("(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.2 mm (TUM))"

@@ -93,6 +93,20 @@ def _nice_factors(factor: float) -> List[float]:
     return near or [float(f"{factor:.2g}")]
 
 
+# Raw depth units per metre that depth sensors and datasets use (m, mm, TUM's 0.2 mm, 0.1 mm).
+_SENSOR_UNITS_PER_M = (1.0, 1000.0, 5000.0, 10000.0)
+
+
+def _sensor_unit_factors(factor: float, units_per_m: Optional[float]) -> List[float]:
+    """Depth factors (given / true) within 15 % of ``factor`` that make the true units per metre
+    (``units_per_m * f``) one of `_SENSOR_UNITS_PER_M`, nearest first; [] without the units."""
+    if not units_per_m:
+        return []
+    near = [u / units_per_m for u in _SENSOR_UNITS_PER_M
+            if abs(math.log(factor * units_per_m / u)) < math.log(1.15)]
+    return sorted(near, key=lambda f: abs(math.log(factor / f)))
+
+
 @dataclasses.dataclass
 class _Cause:
     name: str
@@ -108,7 +122,9 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
     agree; else a clock that jumps back; else a local jump in the poses; else the best global fix
     that clearly helps without fixing everything (reported as not confirmed); else unknown."""
     poses = [v.pose for v in views]
-    scales = 10.0 ** np.linspace(-3.5, 3.5, 141)  # includes 1.0 (index 70)
+    # a factor up to 10^6 either way: --depth-scale 1e9 (for TUM's 5000) is 2e5 (includes 1.0,
+    # index 120)
+    scales = 10.0 ** np.linspace(-6.0, 6.0, 241)
     base = None
     best = None
     for name, fix in [("", lambda p: p)] + [(k, v[0]) for k, v in _POSE_FIXES.items()]:
@@ -117,7 +133,7 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
         if not n:
             continue
         if not name:
-            base = float(curve[70])
+            base = float(curve[120])
         k = int(np.argmin(curve))
         if best is None or curve[k] < best[0] * 0.8:  # a convention needs a clear win
             best = (float(curve[k]), name, fixed, float(1.0 / scales[k]))
@@ -126,7 +142,10 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
         err, name, fixed, factor = best
         nices = _nice_factors(factor)
         nice = nices[0]  # the fit grid's neighbours of x1 (10^±0.05) are within 15 %: x1
-        for f in dict.fromkeys(nices + [factor]):  # the snapped unit confusions first
+        # the factors that make the depth's units a sensor's own (TUM's 5000 for a
+        # --depth-scale 1e9: x5e-6, beyond the unit confusions) come first
+        units = _sensor_unit_factors(factor, depth_units_per_m)
+        for f in dict.fromkeys(units + nices + [factor]):  # the snapped ones first
             if not name and f == 1.0:
                 continue
             recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
