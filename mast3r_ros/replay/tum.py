@@ -101,6 +101,28 @@ def _format_stamp(stamp_ns: int) -> str:
     return f"{sign}{seconds}.{nanoseconds:09d}"
 
 
+def _drop_repeated_lines(path: Path, stamps_ns: np.ndarray, rows: List[List[str]]
+                         ) -> Tuple[np.ndarray, List[List[str]]]:
+    """The rows without those that repeat an earlier row's stamp and file name (a line pasted
+    twice: the same frame would be read twice), with a warning naming the first; images that
+    only share a stamp are kept."""
+    seen: set = set()
+    keep = []
+    for stamp, row in zip(stamps_ns.tolist(), rows):
+        key = (stamp, row[0])
+        keep.append(key not in seen)
+        seen.add(key)
+    dropped = len(rows) - sum(keep)
+    if dropped:
+        first = next(i for i, k in enumerate(keep) if not k)
+        log.warning("%s: %d line(s) repeat an earlier line's timestamp and file (first: '%s %s'); "
+                    "each image is read once", path, dropped, _format_stamp(stamps_ns[first]),
+                    rows[first][0])
+        stamps_ns = stamps_ns[np.asarray(keep)]
+        rows = [r for r, k in zip(rows, keep) if k]
+    return stamps_ns, rows
+
+
 def _read_numbered_rows(
     path: Path, columns: int, layout: str
 ) -> Tuple[np.ndarray, List[List[str]], List[int]]:
@@ -292,6 +314,7 @@ class TumSequence:
         self._stamps_ns, rgb_rows = _read_rows(rgb_txt, 2, "timestamp filename")
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
+        self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
         back = int(np.count_nonzero(np.diff(self._stamps_ns) < 0))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
             order = np.argsort(self._stamps_ns, kind="stable")

@@ -94,6 +94,23 @@ def test_sequence_frames(tmp_path):
     assert stamps.tolist() == [S, S + S // 5] and poses.shape == (2, 4, 4)
 
 
+def test_a_line_repeated_in_rgb_txt_is_read_once_and_named(tmp_path, caplog):
+    """rgb.txt with its 1.1 s line pasted twice read that image twice (two frames, one camera
+    frame) with only '1 line(s) go back in time' said (a fresh user's find). The repeat (same
+    stamp, same file) is dropped with a warning naming it; no out-of-order warning."""
+    root = make_folder(tmp_path / "seq")
+    want = [f.stamp_ns for f in TumSequence(root)]
+    lines = (root / "rgb.txt").read_text().splitlines(keepends=True)
+    (root / "rgb.txt").write_text("".join(lines[:3] + [lines[2]] + lines[3:]))  # 1.1 twice
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+        seq = TumSequence(root)
+    assert [f.stamp_ns for f in seq] == want and len(seq) == 3
+    (msg,) = [r.getMessage() for r in caplog.records if "repeat" in r.getMessage()]
+    assert msg == (f"{root / 'rgb.txt'}: 1 line(s) repeat an earlier line's timestamp and file "
+                   f"(first: '1.100000000 {lines[2].split()[1]}'); each image is read once")
+    assert not any("go back in time" in r.getMessage() for r in caplog.records)
+
+
 def test_rgb_txt_out_of_time_order_is_read_sorted(tmp_path, caplog):
     """rgb.txt written from a shell glob (text order: 1.2 before 1.1...) lists images out of
     time order; the frames come in time order, with the same depth and poses, and a warning."""
