@@ -72,9 +72,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     g.add_argument("--ray-address", metavar="ADDR",
                    help="encode with N Ray actors (--matcher mast3r with a checkpoint): "
                         "'auto' (the cluster `ray start --head` started on this machine), "
-                        "'HOST:6379' (a head node), 'ray://HOST:10001' (needs "
-                        "pip install 'ray[client]') or 'local' (a Ray instance on this machine "
-                        "for this run); connected before the source is read")
+                        "'HOST:6379' (a head node) or 'ray://HOST:10001' (needs "
+                        "pip install 'ray[client]'); connected before the source is read; on "
+                        "one machine use --workers N alone")
     g.add_argument("--resume", action="store_true",
                    help="continue a killed build from its finished shards (MAP.partial)")
     g.add_argument("--retrieval-checkpoint", metavar="R",

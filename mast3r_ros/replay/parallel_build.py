@@ -216,9 +216,9 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     """Encode keyframes ``0 .. num_keyframes-1`` into an encoding store in ``staging``.
 
     ``workers`` local processes (1: in this process), or ``workers`` Ray actors when
-    ``ray_address`` is given (``"auto"``, ``"HOST:6379"``, ``"ray://host:10001"``, or
-    ``"local"``: a Ray instance on this machine; a process that called ``ray.init`` already
-    keeps that connection; `ray_connect.connect_ray`, whose `InputError` says what failed; one
+    ``ray_address`` is given (``"auto"``, ``"HOST:6379"``, ``"ray://host:10001"``; a process
+    that called ``ray.init`` already keeps that connection, which ``"local"`` names;
+    `ray_connect.connect_ray`, whose `InputError` says what failed; one
     GPU per actor when the cluster has GPUs); each worker uses ``threads`` torch threads (default
     `threads_per_worker`). ``resume=True`` keeps the shards a killed run finished; otherwise
     ``staging`` must not hold shards yet. ``cast`` is `EncodingStoreWriter`'s on-disk dtypes.

@@ -8,9 +8,11 @@ naming Ray's ``--address`` (its ConnectionError is an OSError), or a two-minute 
 Addresses, in Ray's own meanings: ``auto`` -- the cluster running on this machine (started with
 ``ray start --head``); ``HOST:PORT`` -- a cluster's head node (the address ``ray start --head``
 prints, port 6379 by default); ``ray://HOST:PORT`` -- Ray Client (port 10001, needs
-``pip install 'ray[client]'``); ``local`` -- a Ray instance started on this machine for this run
-only (Ray stops it when the process exits). A process connected already (``ray.init`` called
-before, from the Python API) keeps its connection, whatever the address.
+``pip install 'ray[client]'``). A process connected already (``ray.init`` called before, from
+the Python API) keeps its connection, whatever the address; ``local`` means only that (the
+Python API's way to say "the Ray this process started"), and is refused otherwise: a Ray
+started here for one run would bind its servers to the machine's network address, for no gain
+over ``--workers N`` local processes on one machine.
 """
 
 from __future__ import annotations
@@ -52,9 +54,6 @@ def _fix(address: str) -> str:
     if address == "auto":
         return ("'auto' only finds a cluster already running on this machine: start one with "
                 f"`ray start --head`, {_LOCAL_WORKERS}")
-    if address == "local":
-        return f"check that Ray can start on this machine (`ray start --head` says why not), " \
-               f"{_LOCAL_WORKERS}"
     if address.startswith("ray://"):
         return ("check that the head node runs Ray Client's server (port 10001, started by "
                 f"`ray start --head`) with this machine's Ray version, {_LOCAL_WORKERS}")
@@ -87,21 +86,24 @@ def connect_ray(address: str) -> bool:
                          ) from None
     if ray.is_initialized():
         return False
-    hp = None if address in ("auto", "local") else host_port(address)
-    if address not in ("auto", "local") and hp is None:
+    if address == "local":
+        raise InputError(f"{OPTION} local: means a Ray this process started itself (ray.init, "
+                         "from the Python API), which a command cannot; on one machine use "
+                         "--workers N (local worker processes) without --ray-address, or give "
+                         "a running cluster's address (auto, HOST:6379)")
+    hp = None if address == "auto" else host_port(address)
+    if address != "auto" and hp is None:
         raise InputError(f"{OPTION} {address!r}: not a Ray address; give auto (the cluster "
                          "started on this machine with `ray start --head`), HOST:PORT (a head "
-                         "node, port 6379), ray://HOST:10001 (Ray Client) or local (a Ray "
-                         f"instance on this machine for this run), {_LOCAL_WORKERS}")
+                         f"node, port 6379) or ray://HOST:10001 (Ray Client), {_LOCAL_WORKERS}")
     if address.startswith("ray://") and not _has_ray_client():
         raise InputError(f"{OPTION} {address}: a ray:// address needs Ray Client, which is not "
                          "installed: pip install 'ray[client]', or give the head node's "
                          f"HOST:6379 address instead, {_LOCAL_WORKERS}")
     if hp is not None:
         _probe(address, *hp)
-    kwargs = {"include_dashboard": False} if address == "local" else {}
     try:
-        ray.init(address=address, **kwargs)
+        ray.init(address=address)
     except Exception as e:  # noqa: BLE001 -- whatever Ray raises, connecting failed
         raise InputError(f"{OPTION} {address}: Ray could not connect: {_short(e)}; "
                          f"{_fix(address)}") from None

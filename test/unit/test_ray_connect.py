@@ -120,12 +120,20 @@ def test_not_an_address(tmp_path, tiny_ckpt, capsys, ray_stub, no_source):
     assert err.endswith(LOCAL_WORKERS) and ray_stub[0] == []
 
 
-def test_local_starts_a_ray_instance_here_before_the_source_is_read(tmp_path, tiny_ckpt, capsys,
-                                                                    ray_stub, no_source):
+def test_local_is_refused_on_the_command_line_before_the_source_is_read(tmp_path, tiny_ckpt,
+                                                                        capsys, ray_stub,
+                                                                        no_source):
+    """'local' means the Ray this process started (the Python API); a command has none, and
+    starting one for a run would bind Ray's servers to the machine's network address: refused,
+    pointing at --workers N, and Ray is never started."""
     calls, _ = ray_stub
     assert _build(tmp_path, tiny_ckpt, "--ray-address", "local", "--workers", "2") == 2
-    assert _error(capsys) == "mast3r-ros build-map: error: SOURCE OPENED"  # connected first
-    assert calls == [{"address": "local", "include_dashboard": False}]
+    assert _error(capsys) == (
+        "mast3r-ros build-map: error: --ray-address local: means a Ray this process started "
+        "itself (ray.init, from the Python API), which a command cannot; on one machine use "
+        "--workers N (local worker processes) without --ray-address, or give a running "
+        "cluster's address (auto, HOST:6379)")
+    assert calls == []
 
 
 def test_a_process_connected_already_keeps_its_connection(monkeypatch):
