@@ -1,19 +1,20 @@
 """Header time of a rosbag2's streams: which run each message belongs to, which run is read.
 
-Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted
-driver) holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics,
-each dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when
-its stream has gone back k - 1 times before it. A stream that starts late, after another
-stream's jump (a camera driver or a localizer started after a simulator reset), starts in the run
-under way when the bag received its first message: the runs of the stream with the most jumps
-(the image stream among equals) are the bag's, by bag (receive) time. A message stamped below
-its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again is
-not a jump but a reordered message of the same run (two swapped images; a map -> odom
+Runs: a bag whose header time jumps back (a simulator reset, a looped playback, a restarted driver)
+holds several runs that share stamps. Every stream (the image, depth and CameraInfo topics, each
+dynamic tf edge) counts its own jumps back in bag order, so a message belongs to run k when its
+stream has gone back k - 1 times before it; the runs are the image stream's, and every other
+stream's numbers are shifted to meet them where the two first coexist (`_RunCounter.finish`): a
+stream that starts after a reset of the images (a depth driver restarted late) joins the images' run
+under way, and one whose clock was reset before the camera started (a simulator reset, then the
+camera driver) has its run under way at the first image as run 1; a stream's own jumps that the
+images never see (a driver restarted with its own clock) do not split the images. A message stamped
+below its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again
+is not a jump but a reordered message of the same run (two swapped images; a map -> odom
 re-broadcast stamped ahead, as AMCL and this node publish it, between results stamped at their
-images' times); tf samples are sorted by stamp, as tf2 does. Only one run is read: the longest
-(most images; the first of equally long ones) unless ``run`` chooses one, so no frame is
-associated with depth, intrinsics or a transform of another run, and tf is never interpolated
-across the jump.
+images' times); tf samples are sorted by stamp, as tf2 does. Only one run is read: the longest (most
+images; the first of equally long ones) unless ``run`` chooses one, so no frame is associated with
+depth, intrinsics or a transform of another run, and tf is never interpolated across the jump.
 
 `run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
 `BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
@@ -74,7 +75,8 @@ class _RunCounter:
         self._stamps: Dict[Any, List[int]] = collections.defaultdict(list)
         self._bag_ns: Dict[Any, array.array] = collections.defaultdict(lambda: array.array("q"))
         self._labels: Dict[Any, List[int]] = {}
-        self.late: Dict[Any, int] = {}  # stream -> runs it missed, for those that start late
+        # stream -> the shift of its own run numbers onto the images' (`finish`)
+        self.shifted: Dict[Any, int] = {}
 
     def note(self, stream: Any, stamp_ns: int, bag_ns: int = 0) -> int:
         """Record one message of ``stream`` (header stamp and bag receive time, int ns)."""
@@ -84,28 +86,51 @@ class _RunCounter:
         return len(stamps) - 1
 
     def finish(self, reference: Any = None) -> None:
-        """Label every stream's messages. Each stream counts its own jumps back; a stream whose
-        first message the bag received after jumps of the stream with the most runs (the
-        ``reference`` stream among equals) starts after them: its labels are shifted by the
-        jumps it missed (`late`)."""
+        """Label every stream's messages with the ``reference`` stream's runs (the images').
+        Each stream counts its own jumps back; its numbers are then shifted so that they meet
+        the reference's where the two streams first coexist: a stream that starts after the
+        reference takes the reference's run under way when the bag received its first message,
+        and a stream that started before takes run 1 for its own run under way at the
+        reference's first message (its earlier runs, before a reset the reference never saw,
+        fall below 1). "Under way" is the run of whichever of the two messages received around
+        that moment has its receive time minus stamp nearer the other stream's (`_run_around`),
+        so a message received just before the first of a new run still joins it."""
         labels = {k: run_labels(v) for k, v in self._stamps.items()}
+        ref = reference if labels.get(reference) else None
+        for k, lab in labels.items():
+            if ref is None or k == ref or not lab:
+                continue
+            mine = (self._bag_ns[k], lab, self._stamps[k])
+            theirs = (self._bag_ns[ref], labels[ref], self._stamps[ref])
+            if mine[0][0] >= theirs[0][0]:  # starts after the reference: joins its run
+                shift = _run_around(*theirs, mine[0][0], mine[2][0]) - lab[0]
+            else:  # started before: its run under way at the reference's start is run 1
+                shift = 1 - _run_around(*mine, theirs[0][0], theirs[2][0])
+            if shift:
+                labels[k] = [r + shift for r in lab]
+                self.shifted[k] = shift
         self._stamps.clear()
-        lead = max(labels, default=None,
-                   key=lambda k: (labels[k][-1] if labels[k] else 1, k == reference))
-        if lead is not None:
-            lab, got = labels[lead], self._bag_ns[lead]
-            jumps = [got[i] for i in range(1, len(lab)) if lab[i] != lab[i - 1]]
-            for k, lab in labels.items():
-                missed = bisect.bisect_right(jumps, self._bag_ns[k][0]) if lab else 0
-                if missed and k != lead:
-                    labels[k] = [r + missed for r in lab]
-                    self.late[k] = missed
         self._bag_ns.clear()
         self._labels = labels
 
     def run(self, stream: Any, ordinal: int) -> int:
         labels = self._labels.get(stream, ())
         return labels[ordinal] if ordinal < len(labels) else 1
+
+
+def _run_around(bag_ns: Sequence[int], labels: Sequence[int], stamps: Sequence[int],
+                at_bag_ns: int, stamp_ns: int) -> int:
+    """The run of a stream (its messages' bag receive times, sorted, run labels and header
+    stamps) under way for a message received at ``at_bag_ns`` and stamped ``stamp_ns``: of the
+    stream's last message received at or before then and its first one after, the one whose
+    receive time minus stamp is nearer the message's (the earlier on a tie). Within a run that
+    difference is the latency plus the clocks' offset, nearly constant; a reset changes it by
+    the jump, so neither a message received just before the first of a new run nor one
+    stamped like the old run's (a reset repeats stamps) is put in the wrong run."""
+    i = bisect.bisect_right(bag_ns, at_bag_ns)
+    near = [j for j in (i - 1, i) if 0 <= j < len(labels)]
+    offset = at_bag_ns - stamp_ns
+    return labels[min(near, key=lambda j: abs(bag_ns[j] - stamps[j] - offset))]
 
 
 class _RunChoice:
@@ -149,7 +174,7 @@ class _RunChoice:
             if self._run_wanted > max(n, 1):
                 raise InputError(
                     f"--run {self._run_wanted}: rosbag2 {self.path} has "
-                    f"{'only one run' if n <= 1 else f'{n} runs'} (header time "
+                    f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
                     f"{'never jumps back' if n <= 1 else 'jumps back'})")
             self.run = self._run_wanted
         elif n > 1:
@@ -165,12 +190,14 @@ class _RunChoice:
                 "each with --run N, then join the maps with merge-maps)", self.path, jumps, n,
                 names, self.run, how)
         keep = self._run_label = labels[self.run - 1] if labels else 1
-        if runs.late.get(image):
+        early = [_stream_name(k) for k, v in runs.shifted.items() if v < 0]
+        if early:
             log.warning(
-                "rosbag2 %s: the header time of other streams jumps back before the first image "
-                "on %s (a clock reset or restart before the camera started): their messages "
-                "before the jump belong to another run and are not read with the images",
-                self.path, image)
+                "rosbag2 %s: the header time of %s jumps back before the first image on %s (a "
+                "clock reset or restart before the camera started): %s messages before the jump "
+                "belong to another run and are not read with the images", self.path,
+                ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
+                image, "its" if len(early) == 1 else "their")
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
         self._warn_unstamped(self._image_stamps)
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
@@ -213,6 +240,13 @@ class _RunChoice:
                         "trajectory's stamps are not the images' times and no ground truth can "
                         "be matched to them (the node refuses such frames); fix the driver's "
                         "header.stamp", self.path, what)
+
+
+def _stream_name(stream: Any) -> str:
+    """A stream as a user knows it: its topic, or 'tf PARENT -> CHILD' for a tf edge."""
+    if isinstance(stream, tuple) and len(stream) == 3 and stream[0] == "tf":
+        return f"tf {stream[1]} -> {stream[2]}"
+    return str(stream)
 
 
 def _why_this_run(counts: Sequence[int], asked: bool) -> str:
