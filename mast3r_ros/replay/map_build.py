@@ -369,14 +369,13 @@ def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
                  "overlap is not checked", a, b)
     if rep.verdict == DISAGREE:
         judged = [(p, lab) for p, lab in zip(rep.pairs, rep.labels) if p.ok is not None]
-        p, (ka, kb) = judged[0]
-        log.warning("merge-maps: where the poses make keyframes of %s and %s overlap, none "
-                    "agrees (%d pair%s judged; e.g. keyframes %s / %s: depth within tolerance "
-                    "at %s, median reprojection %s): the maps are not in one frame, or not of "
-                    "one place, and the merged map will localize frames in the wrong one; "
-                    "check that both were built with poses in one map frame", a, b,
-                    len(judged), "" if len(judged) == 1 else "s", ka, kb,
-                    _pct_or_dash(p.depth_agree), _px_or_dash(p.reproj_px))
+        p, (ka, kb) = next((p, lab) for p, lab in judged if not p.ok)
+        log.warning("merge-maps: where the poses make keyframes of %s and %s overlap, only %d "
+                    "of %d pairs agree (e.g. keyframes %s / %s: depth within tolerance at %s, "
+                    "median reprojection %s): the maps are not in one frame, or not of one "
+                    "place, and the merged map will localize frames in the wrong one; check "
+                    "that both were built with poses in one map frame", a, b, rep.agreeing,
+                    len(judged), ka, kb, _pct_or_dash(p.depth_agree), _px_or_dash(p.reproj_px))
     elif rep.verdict == APART:
         log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
                     "(no cameras within %.1f m of each other, or their views share no depth or "
