@@ -202,14 +202,13 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     sibling and `InputError` names both."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
-    parent = os.path.dirname(path)
     if locked and lock_file(given) not in _HELD:
         raise RuntimeError(f"atomic_folder({given!r}, locked=True) without its output_lock held")
     lock = OutputLock(None, "") if locked else acquire_output_lock(given)
     try:
         check_output_folder(given, overwrite, markers, allowed)  # again, under the lock
         try:
-            tmp = tempfile.mkdtemp(prefix=os.path.basename(path) + ".tmp-", dir=parent)
+            tmp = make_temporary_sibling(path)
         except OSError as e:
             raise _naming(e, path) from None
         try:
@@ -221,6 +220,7 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
             shutil.rmtree(tmp, ignore_errors=True)
             raise
         if not overwrite and os.path.lexists(path):
+            tmp = _keep_output(tmp)
             raise InputError(f"--out {given} appeared while this output was being written (by "
                              "a program that does not take its lock?); not replacing it "
                              f"without --overwrite: the output is kept in {tmp}")
@@ -348,15 +348,44 @@ def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
     return _HELD[file]
 
 
+# The temporary sibling a writer fills before renaming it to its output OUT (`atomic_folder`,
+# `MapWriter`) is OUT + TEMP_INFIX + mkdtemp's 8 characters: a form no user's own folder beside
+# OUT (OUT.tmp-20261202, OUT.tmp-backup_1) has, so `remove_stale_temporaries` removes only ours.
+TEMP_INFIX = ".tmp-m3r-"
+
+
+def make_temporary_sibling(path: str) -> str:
+    """Make (mode 0700) and return the temporary sibling ``PATH.tmp-m3r-XXXXXXXX`` of the
+    output folder ``path`` (as `output_path` gives it), for its writer to fill and publish."""
+    return tempfile.mkdtemp(prefix=os.path.basename(path) + TEMP_INFIX,
+                            dir=os.path.dirname(path))
+
+
+def _keep_output(tmp: str) -> str:
+    """Rename a finished temporary sibling ``PATH.tmp-m3r-X`` that cannot be published to
+    ``PATH.kept-X``, out of reach of `remove_stale_temporaries`; returns where it is."""
+    parent, name = os.path.split(tmp)
+    head, _, tail = name.rpartition(TEMP_INFIX)
+    kept = os.path.join(parent, head + ".kept-" + tail)
+    try:
+        if not os.path.lexists(kept):
+            os.rename(tmp, kept)
+            return kept
+    except OSError:
+        pass
+    return tmp
+
+
 def remove_stale_temporaries(path: str) -> List[str]:
-    """Delete the temporary siblings ``PATH.tmp-XXXXXXXX`` (`atomic_folder`, `MapWriter`) that
-    a writer killed without a chance to clean up (``kill -9``, a power cut) left beside output
-    ``path``; returns them. Only for the holder of ``path``'s output lock, which every writer of
-    such a sibling holds while it lives: one that exists now is nobody's. ``PATH.partial``
-    (a resumable build) and ``PATH.old-*`` (an old folder being swapped out) are kept."""
+    """Delete the temporary siblings ``PATH.tmp-m3r-XXXXXXXX`` (`make_temporary_sibling`)
+    that a writer killed without a chance to clean up (``kill -9``, a power cut) left beside
+    output ``path``; returns them. Only for the holder of ``path``'s output lock, which every
+    writer of such a sibling holds while it lives: one that exists now is nobody's. Nothing of
+    another form is touched: a user's ``PATH.tmp-20261202``, ``PATH.partial`` (a resumable
+    build), ``PATH.old-*`` (an old folder being swapped out)."""
     out = output_path(path).rstrip("/")
     parent, base = os.path.split(out)
-    stale = re.compile(re.escape(base) + r"\.tmp-[a-z0-9_]{8}")
+    stale = re.compile(re.escape(base + TEMP_INFIX) + r"[a-z0-9_]{8}")
     try:
         names = os.listdir(parent or ".")
     except OSError:
@@ -369,8 +398,8 @@ def remove_stale_temporaries(path: str) -> List[str]:
             if not os.path.lexists(full):
                 removed.append(full)
     if removed:
-        log.info("removed %d temporary folder(s) that a killed writer of %s left: %s",
-                 len(removed), out, ", ".join(removed))
+        log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
+                    len(removed), out, ", ".join(removed))
     return removed
 
 

@@ -470,3 +470,40 @@ def test_a_binary_file_with_line_breaks_is_not_called_text(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(str(path))
     assert "text file" not in _one_line(err) and "download or copy it again" in _one_line(err)
+
+
+LFS_POINTER = (b"version https://git-lfs.github.com/spec/v1\n"
+               b"oid sha256:4b5a6d3c0e8f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f708192a3\n"
+               b"size 2754910000\n")
+
+
+def test_a_git_lfs_pointer_given_as_checkpoint_is_named_a_failed_download(tmp_path):
+    """A clone without git-lfs (or a 'raw' link) gives the 131-byte pointer: the text-file
+    wording ('give the checkpoint file (.pth) itself') sent the user to the file they gave;
+    the fix is to fetch the real one."""
+    path = tmp_path / "MASt3R.pth"
+    path.write_bytes(LFS_POINTER)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert _one_line(err) == (
+        f"{path}: cannot read the checkpoint: this is a Git LFS pointer, a small text file "
+        "standing in for the checkpoint (2.75 GB): the download fetched the pointer, not the "
+        "file; fetch the real file (`git lfs pull` in the clone it came from) or download it "
+        "again")
+
+
+@pytest.mark.parametrize("data, begins", [
+    (b"<!DOCTYPE html>\n<html><head><title>Sign in</title></head>\n", "<!DOCTYPE html>"),
+    (b"\n  <HTML lang=en><body>404 Not Found</body></HTML>", "<HTML lang=en><body>404 Not Found"
+     "</body></HTML>"),  # one line, upper case, after blank space
+])
+def test_an_html_page_saved_as_checkpoint_is_named_a_failed_download(tmp_path, data, begins):
+    """wget/curl of a link that needs a login or is gone saves the web page as the .pth."""
+    path = tmp_path / "MASt3R.pth"
+    path.write_bytes(data)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(str(path))
+    assert _one_line(err) == (
+        f"{path}: cannot read the checkpoint: this is an HTML page (it begins {begins!r}), not "
+        "a checkpoint: the download failed and saved a web page (an error, login or redirect "
+        "page) in its place; download the file again")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
 
@@ -85,41 +86,64 @@ def test_the_lock_refuses_a_second_writer_and_never_outlives_its_process(tmp_pat
 
 def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_path, caplog):
     """kill -9 of localize left RUN.tmp-XXXXXXXX for good (a fresh user's find): the next
-    writer of RUN, once it holds RUN's lock, removes RUN.tmp- folders of mkdtemp's form (no
-    live writer can own one), and keeps a resumable RUN.partial, an RUN.old- folder being
-    swapped, a file of that name and names of another form or output."""
+    writer of RUN, once it holds RUN's lock, removes the RUN.tmp-m3r- folders the writers make
+    (no live writer can own one), named in a WARNING, and keeps everything else: a user's own
+    RUN.tmp-20261202 or RUN.tmp-backup_1 (the first form removed them: data loss), a resumable
+    RUN.partial, a RUN.old- folder being swapped, a file of that name, other outputs' folders."""
     import logging
 
-    from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
+    from mast3r_ros.core.fileio import (
+        OutputBusyError,
+        acquire_output_lock,
+        make_temporary_sibling,
+        output_path,
+    )
 
     out = str(tmp_path / "run")
-    stale = ["run.tmp-abc_1234", "run.tmp-zz99zz99"]
-    kept_dirs = ["run.partial", "run.old-abcd1234", "run.tmp-ABCD1234", "run.tmp-abc",
-                 "run2.tmp-abcd1234", "other.tmp-abcd1234"]
+    made = make_temporary_sibling(output_path(out))  # as atomic_folder and MapWriter make it
+    assert os.path.basename(made).startswith("run.tmp-m3r-")
+    stale = [os.path.basename(made), "run.tmp-m3r-abc_1234"]
+    kept_dirs = ["run.tmp-20261202", "run.tmp-backup_1", "run.tmp-abc_1234", "run.partial",
+                 "run.old-abcd1234", "run.tmp-m3r-ABCD1234", "run.tmp-m3r-abc", "run.kept-abcd1234",
+                 "run2.tmp-m3r-abcd1234", "other.tmp-m3r-abcd1234"]
     for name in stale + kept_dirs:
-        os.makedirs(tmp_path / name / "sub")
-        (tmp_path / name / "sub" / "results.jsonl").write_text("{}\n")
-    (tmp_path / "run.tmp-file0000").write_text("a file, not a writer's folder")
+        os.makedirs(tmp_path / name / "sub", exist_ok=True)
+        (tmp_path / name / "sub" / "notes.txt").write_text("{}\n")
+    (tmp_path / "run.tmp-m3r-file0000").write_text("a file, not a writer's folder")
     with held_elsewhere(out):  # a live writer: nothing of its is touched by a refused one
         with pytest.raises(OutputBusyError):
             acquire_output_lock(out)
         assert all((tmp_path / n).is_dir() for n in stale)
-    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         lock = acquire_output_lock(out)
     lock.release()
-    assert sorted(os.listdir(tmp_path)) == sorted(kept_dirs + ["run.tmp-file0000"])
-    (msg,) = [r.getMessage() for r in caplog.records if "killed writer" in r.getMessage()]
-    assert msg.startswith(f"removed 2 temporary folder(s) that a killed writer of {out} left: ")
+    assert sorted(os.listdir(tmp_path)) == sorted(kept_dirs + ["run.tmp-m3r-file0000"])
+    assert all((tmp_path / n / "sub" / "notes.txt").is_file() for n in kept_dirs)
+    (rec,) = [r for r in caplog.records if "killed writer" in r.getMessage()]
+    assert rec.levelname == "WARNING"
+    assert rec.getMessage() == (f"removed 2 temporary folder(s) that a killed writer of {out} "
+                                f"left: {', '.join(str(tmp_path / n) for n in sorted(stale))}")
 
 
 def test_localize_after_a_killed_run_leaves_only_its_run(tum, sift_map, tmp_path, capsys):
-    """End to end: the stale temporary folder of a killed localize is gone after the next."""
+    """End to end: the temporary folder of a killed localize is gone after the next, said even
+    at --log-level warning; the user's own run.tmp- folders beside it are untouched."""
+    from mast3r_ros.core.fileio import make_temporary_sibling
+
     out = tmp_path / "run"
-    os.makedirs(tmp_path / "run.tmp-k9l0abcd")
-    (tmp_path / "run.tmp-k9l0abcd" / "results.jsonl").write_text("{}\n")
+    killed = make_temporary_sibling(str(out))
+    with open(os.path.join(killed, "results.jsonl"), "w") as fh:
+        fh.write("{}\n")
+    for name in ("run.tmp-20261202", "run.tmp-backup_1"):
+        os.makedirs(tmp_path / name)
+        (tmp_path / name / "notes.txt").write_text("mine\n")
     assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher", "sift",
-                 "--max-frames", "1"]) == 0
-    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
+                 "--max-frames", "1", "--log-level", "warning"]) == 0
+    assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == [
+        "run", "run.tmp-20261202", "run.tmp-backup_1"]
+    assert (tmp_path / "run.tmp-20261202" / "notes.txt").read_text() == "mine\n"
+    assert f"removed 1 temporary folder(s) that a killed writer of {out} left: {killed}" in (
+        capsys.readouterr().err)
 
 
 # ---------------------------------------------------------------------------- B1 ---
@@ -233,12 +257,18 @@ def test_an_out_that_appears_meanwhile_is_not_replaced_and_the_output_is_kept(tm
     --overwrite nothing is replaced, and the output is kept (the message says where)."""
     out = tmp_path / "run"
     with pytest.raises(InputError, match=r"appeared while this output was being written.*kept "
-                       r"in .*run\.tmp-") as e:
+                       r"in .*run\.kept-") as e:
         with atomic_folder(str(out)) as tmp:
             (out / "theirs").mkdir(parents=True)
             open(os.path.join(tmp, "results.jsonl"), "w").close()
     assert os.listdir(out) == ["theirs"]
     kept = str(e.value).rsplit("kept in ", 1)[1]
+    assert os.listdir(kept) == ["results.jsonl"]
+    # renamed out of the temporaries' form: the next writer of run does not delete the output
+    assert os.path.basename(kept).startswith("run.kept-")
+    shutil.rmtree(out)
+    with atomic_folder(str(out)):
+        pass
     assert os.listdir(kept) == ["results.jsonl"]
 
 

@@ -31,7 +31,7 @@ Keyframe records (v1/v2 only; v3 has the same fields as table columns) hold ``id
 ``map_from_cam`` (16 numbers, row-major) and file names. Nothing is pickled; arrays are read with
 ``allow_pickle=False``.
 
-Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
+Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-m3r-XXXX`` (``MAP.partial`` for a
 resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so
 an interrupted build never leaves anything at ``MAP``. Encodings for another checkpoint are added
 to an existing map file-by-file (the files first, then the manifest, each via rename), so readers

@@ -1,6 +1,6 @@
 """Writing a keyframe map folder atomically (`MapWriter`, `write_map`).
 
-Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-XXXX`` (``MAP.partial`` for a
+Atomicity: `MapWriter` writes into a sibling folder ``MAP.tmp-m3r-XXXX`` (``MAP.partial`` for a
 resumable build) and renames it to ``MAP`` only after the manifest (written last) is on disk, so an
 interrupted build never leaves anything at ``MAP``. An existing ``MAP`` is replaced only with
 ``overwrite`` and only when it is a keyframe map (its ``manifest.json`` names this format) or an
@@ -27,7 +27,6 @@ import contextlib
 import logging
 import os
 import shutil
-import tempfile
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -39,6 +38,7 @@ from ..fileio import (
     acquire_output_lock,
     atomic_write_json,
     check_can_create,
+    make_temporary_sibling,
     output_path,
     replace_folder,
 )
@@ -165,7 +165,7 @@ class MapWriter(WriterEncodings):
         # one writer per map: held until commit, abort or the end of the with block
         self._lock = acquire_output_lock(path, "MapWriter path")
         try:
-            self._start_build(path, parent, overwrite, resume)
+            self._start_build(path, overwrite, resume)
         except BaseException:
             self._lock.release()
             raise
@@ -181,13 +181,13 @@ class MapWriter(WriterEncodings):
         self._closed_why = ""
         self._depth_warned = False
 
-    def _start_build(self, given: str, parent: str, overwrite: bool, resume: bool) -> None:
+    def _start_build(self, given: str, overwrite: bool, resume: bool) -> None:
         """Make the build folder (under the lock). A ``MAP.partial`` holding encoded shards is
         deleted only with ``overwrite`` (`UnfinishedBuildError` otherwise: hours of encoding
         are not lost to a forgotten ``resume``)."""
         _check_target(given, self.path, overwrite)  # again, under the lock
         if not self.resumable:
-            self.tmp = tempfile.mkdtemp(prefix=os.path.basename(self.path) + ".tmp-", dir=parent)
+            self.tmp = make_temporary_sibling(self.path)
             os.makedirs(os.path.join(self.tmp, "keyframes"))
             return
         self.tmp = self.path + ".partial"

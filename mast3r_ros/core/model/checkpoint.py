@@ -41,7 +41,7 @@ import torch
 
 from ..errors import CheckpointError
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import describe_plain_pickle
+from .plain_pickle import describe_plain_pickle, describe_text_file
 
 log = logging.getLogger(__name__)
 
@@ -298,33 +298,12 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
                                   f"{kind}holds objects outside a plain checkpoint (torch's "
                                   f"weights-only load failed; nothing in it was run). {refusal}"
                                   ) from None
-        first_line = _text_first_line(path)
-        if first_line is not None:  # e.g. rgb.txt or a YAML given as --checkpoint
-            raise CheckpointError(f"{path}: cannot read the {what}: this is a text file (it "
-                                  f"begins {first_line!r}), not a torch.save checkpoint; give "
-                                  "the checkpoint file (.pth) itself") from None
+        text = describe_text_file(path, what)  # rgb.txt, a YAML, a Git LFS pointer, a web page
+        if text is not None:
+            raise CheckpointError(f"{path}: cannot read the {what}: {text}") from None
         raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "
                               f"{_reader_reason(e)}); the file is truncated or not a "
                               "checkpoint: download or copy it again") from None
-
-
-def _text_first_line(path: str, head: int = 4096) -> Optional[str]:
-    """The first line (at most 60 characters) of a file whose first ``head`` bytes are UTF-8
-    text holding a line break and no control characters but tabs and line ends; else None.
-    A checkpoint (zip or pickle) always holds bytes outside that."""
-    with open(path, "rb") as fh:
-        data = fh.read(head)
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError:  # may also be a multi-byte character cut at ``head``
-        try:
-            text = data[:-3].decode("utf-8") if len(data) == head else ""
-        except UnicodeDecodeError:
-            return None
-    text = text[1:] if text.startswith("\ufeff") else text  # a byte order mark
-    if "\n" not in text or any(not c.isprintable() and c not in "\t\r\n" for c in text):
-        return None
-    return text.splitlines()[0][:60]
 
 
 _WRAPPER_PREFIX = "module."

@@ -1,4 +1,5 @@
-"""What a plain ``pickle.dump`` file handed over as a checkpoint is, for the error message.
+"""What a plain ``pickle.dump`` file handed over as a checkpoint is, for the error message (and
+what a text file is: `describe_text_file`).
 
 ``torch.save`` writes a zip archive; a file that is instead one whole pickle stream is not a
 PyTorch checkpoint at all. The usual one is the ASMK codebook ``*_retrieval_codebook.pkl``
@@ -15,6 +16,7 @@ from __future__ import annotations
 import argparse
 import collections
 import pickle
+import re
 import zipfile
 from typing import Any, Optional
 
@@ -59,6 +61,55 @@ def describe_plain_pickle(path: str, what: str) -> Optional[str]:
             f"{what} (torch.save writes a zip archive): give the {what} .pth file (README: "
             "'Model weights')")
 
+
+# A download that fetched a stand-in rather than the file: Git LFS's pointer (a clone without
+# `git lfs`, a "raw" link) or a web page (an error, login or redirect page saved as the .pth).
+LFS_POINTER = b"version https://git-lfs.github.com/spec/"
+_HTML_STARTS = (b"<!doctype html", b"<html")
+
+
+def describe_text_file(path: str, what: str) -> Optional[str]:
+    """The message for a ``what`` file that is text, without the path; None when it is not
+    text (a checkpoint, zip or pickle, always holds bytes outside it). A Git LFS pointer or an
+    HTML page is a failed download (fetch the real file); other text (rgb.txt, a YAML) is the
+    wrong file given (give the .pth)."""
+    from .checkpoint import _size_text
+
+    with open(path, "rb") as fh:
+        data = fh.read(4096)
+    bare = data.removeprefix(b"\xef\xbb\xbf").lstrip()
+    if bare.startswith(LFS_POINTER):
+        size = re.search(rb"^size (\d+)\s*$", data, re.MULTILINE)
+        real = f" ({_size_text(int(size.group(1)))})" if size else ""
+        return (f"this is a Git LFS pointer, a small text file standing in for the {what}"
+                f"{real}: the download fetched the pointer, not the file; fetch the real file "
+                "(`git lfs pull` in the clone it came from) or download it again")
+    if bare[:20].lower().startswith(_HTML_STARTS):
+        first = bare.decode("utf-8", "replace").splitlines()[0][:60]
+        return (f"this is an HTML page (it begins {first!r}), not a {what}: the download "
+                "failed and saved a web page (an error, login or redirect page) in its place; "
+                "download the file again")
+    first = _text_first_line(data)
+    if first is None:
+        return None
+    return (f"this is a text file (it begins {first!r}), not a torch.save checkpoint; give the "
+            "checkpoint file (.pth) itself")
+
+
+def _text_first_line(data: bytes) -> Optional[str]:
+    """The first line (at most 60 characters) of ``data``, the head of a file, when it is UTF-8
+    text holding a line break and no control characters but tabs and line ends; else None."""
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:  # may also be a multi-byte character cut at the head's end
+        try:
+            text = data[:-3].decode("utf-8") if len(data) == 4096 else ""
+        except UnicodeDecodeError:
+            return None
+    text = text[1:] if text.startswith("\ufeff") else text  # a byte order mark
+    if "\n" not in text or any(not c.isprintable() and c not in "\t\r\n" for c in text):
+        return None
+    return text.splitlines()[0][:60]
 
 
 class _ArgsOnlyUnpickler(pickle.Unpickler):
