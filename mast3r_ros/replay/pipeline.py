@@ -40,7 +40,7 @@ from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
-from .sources import FrameSource, depth_needed_by, refuse_without_depth
+from .sources import FrameSource, check_own_poses, depth_needed_by, refuse_without_depth
 from .tum import read_tum_trajectory, write_tum_trajectory
 
 log = logging.getLogger(__name__)
@@ -276,6 +276,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     traj = read_tum_trajectory(trajectory) if trajectory else None
     if traj is not None:
         check_stamp_units(traj[0], source.stamps_ns, f"--trajectory {trajectory}")
+    else:
+        check_own_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
@@ -427,6 +429,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     used = os.path.abspath(os.path.expanduser(map_path))
     cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
+    if gt_file is None:  # the frames' own poses are the ground truth of the metrics
+        check_own_poses(source)
     with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS) as tmp:
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,

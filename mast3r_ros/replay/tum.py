@@ -38,7 +38,7 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import check_stamp_units, nearest_indices, poses_at_stamps
+from ..core.trajectory import nearest_indices, poses_at_stamps, stamp_unit_mismatch
 from ..core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -278,8 +278,9 @@ class TumSequence:
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
     Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None). A
-    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) is refused
-    (`InputError`, `mast3r_ros.core.trajectory.check_stamp_units`).
+    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) gives no frame a
+    pose; `check_groundtruth_units` refuses it (`InputError`) where the frames' poses are used
+    (build-map without --trajectory, localize's metrics without --groundtruth).
     """
 
     def __init__(
@@ -326,12 +327,17 @@ class TumSequence:
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
         self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
-        check_stamp_units(self._gt_stamps_ns, self._stamps_ns,
-                          str(self.folder / "groundtruth.txt"))
+        # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
+        # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
+        why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns)
+        self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
         )
+        if self._gt_unit_error:  # associated by stamp, its poses would be one end's, or none
+            self._frame_pose_valid[:] = False
+            log.info("%s; the frames get no pose from it", self._gt_unit_error)
         log.info(
             "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
             len(self), sum(p is not None for p in self._depth_paths),
@@ -377,6 +383,13 @@ class TumSequence:
     def stamps_ns(self) -> np.ndarray:
         """(N,) int64 rgb stamps in file order."""
         return self._stamps_ns.copy()
+
+    def check_groundtruth_units(self) -> None:
+        """`InputError` ('FOLDER/groundtruth.txt: its stamps look like milliseconds: ...',
+        `mast3r_ros.core.trajectory.stamp_unit_mismatch`) when groundtruth.txt is stamped in
+        another time unit than rgb.txt; for a caller about to use the frames' poses."""
+        if self._gt_unit_error:
+            raise InputError(self._gt_unit_error)
 
     def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         """The whole ground-truth file: (stamps_ns (K,) int64, map_from_cam (K, 4, 4)); empty
