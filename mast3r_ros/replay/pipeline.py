@@ -158,18 +158,22 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     return st
 
 
-def _max_gap_fix(gap_s: float, frames_ns: np.ndarray, poses: str = "the poses") -> str:
-    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter, but
-    never a gap longer than the frames' own time span (interpolating across it would give every
-    frame a blend of two poses that bracket the whole recording: no motion of its own); then
-    that ``poses`` (what they are, with their time range when known) do not cover the frames'
-    times."""
-    t = np.asarray(frames_ns, dtype=np.int64) * 1e-9
-    if t.size > 1 and gap_s > t.max() - t.min():
-        return (f"that is longer than the frames' whole time span ({t.max() - t.min():.3f} s, "
-                f"t={format_time_range(t.min(), t.max())}): the frames' times are not covered "
-                f"by {poses}; check that the poses belong to this recording and that poses and "
-                "frames are stamped in seconds")
+def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
+                 trajectory: Optional[Tuple[str, np.ndarray]] = None) -> str:
+    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter,
+    when the gap is a dropout in poses that cover the frames. With ``trajectory`` (what it is,
+    its sorted stamps) a gap of more than half its time span is not a dropout but the
+    trajectory itself (two poses far apart around the frames: another recording): then that
+    its poses do not cover the frames' times, with both time ranges."""
+    if trajectory is not None:
+        name, stamps = trajectory
+        lo, hi = stamps[0] * 1e-9, stamps[-1] * 1e-9
+        if gap_s > (hi - lo) / 2:
+            t = np.asarray(frames_ns, dtype=np.int64) * 1e-9
+            return (f"that gap is more than half the time span of {name} "
+                    f"(t={format_time_range(lo, hi)}): its poses do not cover the frames' times "
+                    f"(t={format_time_range(t.min(), t.max())}); check that the poses belong "
+                    "to this recording and that poses and frames are stamped in seconds")
     value = math.ceil(round(gap_s * 1e6) / 1e3) / 1e3  # up to the millisecond
     return (f"to interpolate across gaps up to {gap_s:.3f} s, set 'pose_at_stamp: max_gap_s: "
             f"{value:g}' (under ros__parameters) in a --params YAML")
@@ -200,13 +204,12 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
         other = "" if name.startswith("--") else ", or pass --trajectory FILE"
         return f"{name} is empty (no 'timestamp tx ty tz qx qy qz qw' line): fill it{other}"
     gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
-    span = f"{name} (t={format_time_range(stamps[0] * 1e-9, stamps[-1] * 1e-9)})"
     if (gaps > 0).any():
         return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
                 f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "
                 f"{gaps.max() * 1e-9:.3f} s) and farther than pose_at_stamp.tolerance_s "
                 f"({rule.tolerance_s:.3f} s) from both; "
-                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, span)}")
+                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, (name, stamps))}")
     return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
             f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
             f"({rule.tolerance_s:.3f} s) from its ends")

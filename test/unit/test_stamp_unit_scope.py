@@ -7,6 +7,7 @@ before the stamp-unit check. Expected values by hand: the demo map's 8 frames ar
 from __future__ import annotations
 
 import json
+import os
 import shutil
 
 import pytest
@@ -88,3 +89,27 @@ def test_tum_sequence_gives_no_pose_from_a_groundtruth_in_another_unit(demo, tmp
         f"{src / 'groundtruth.txt'}: its stamps look like milliseconds: it spans "
         f"100.000..1500.000 s while the frames span 0.100..1.500 s; {FIX}")
     TumSequence(demo[1]).check_groundtruth_units()  # seconds and seconds: no error
+
+
+def test_a_dropout_longer_than_the_frames_is_advised(demo, tmp_path, capsys):
+    """Two frames at 5.166667 and 5.5 s inside a dropout of groundtruth.txt (poses at k/6 s for
+    k = 1..99, 0.166667..16.5 s, none between k = 24, 4.0 s, and k = 40, 6.666667 s): the gap,
+    2.666667 s, is longer than the frames' 0.333 s, and was refused as 'not covered'. It is a
+    sixth of the trajectory's 16.333 s: the advice is max_gap_s 2.667 (2666.667 ms, rounded
+    up)."""
+    src = tmp_path / "ex"
+    shutil.copytree(demo[0], src)
+    rgb = sorted(os.listdir(src / "rgb"))[:2]
+    depth = sorted(os.listdir(src / "depth"))[:2]
+    (src / "rgb.txt").write_text(f"5.166667 rgb/{rgb[0]}\n5.500000 rgb/{rgb[1]}\n")
+    (src / "depth.txt").write_text(f"5.166667 depth/{depth[0]}\n5.500000 depth/{depth[1]}\n")
+    (src / "groundtruth.txt").write_text("".join(
+        f"{k / 6:.6f} {0.01 * k} 0 0 0 0 0 1\n" for k in range(1, 100) if not 24 < k < 40))
+    assert main(["build-map", str(src), "--out", str(tmp_path / "map"), "--matcher",
+                 "sift"]) == 2
+    assert _errors(capsys) == [
+        "mast3r-ros build-map: error: no frame has a pose: 2 of these 2 frames are between two "
+        f"poses of {src / 'groundtruth.txt'} more than pose_at_stamp.max_gap_s (0.100 s) apart "
+        "(up to 2.667 s) and farther than pose_at_stamp.tolerance_s (0.020 s) from both; to "
+        "interpolate across gaps up to 2.667 s, set 'pose_at_stamp: max_gap_s: 2.667' (under "
+        "ros__parameters) in a --params YAML"]
