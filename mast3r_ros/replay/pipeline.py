@@ -41,7 +41,7 @@ from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
 from .sources import FrameSource, check_own_poses, depth_needed_by, refuse_without_depth
-from .tum import read_tum_trajectory, write_tum_trajectory
+from .tum import read_tum_trajectory, read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
 
@@ -276,9 +276,11 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
-    traj = read_tum_trajectory(trajectory) if trajectory else None
-    if traj is not None:
-        check_stamp_units(traj[0], source.stamps_ns, f"--trajectory {trajectory}")
+    traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    if trajectory:
+        stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
+        check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns")
+        traj = (stamps, traj_poses)
     else:
         check_own_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
@@ -454,11 +456,11 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
     """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
     time unit than the frames (`check_stamp_units`), or has none at any frame stamp by the
     pose-at-stamp rule (another recording, another clock), before a frame is localized."""
-    stamps, poses = read_tum_trajectory(path)
+    stamps, poses, unit = read_tum_trajectory_and_unit(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
-    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}")
+    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns")
     if len(frame_stamps_ns):
         at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
         if not np.isfinite(at).all(axis=(1, 2)).any():
