@@ -268,8 +268,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
     unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses, a
-    ``trajectory`` stamped in another time unit than the frames, or images the network cannot
-    take.
+    ``trajectory`` (without one, a TUM folder's groundtruth.txt: `check_own_poses`) stamped in
+    another time unit than the frames, or images the network cannot take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     # the map that was there stays until the build completes: resuming needs --overwrite too
@@ -414,7 +414,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     and metrics.json (``map``). Ground truth is the frames' own poses or, with
     ``groundtruth``, that TUM file taken at the frame stamps by the config's pose-at-stamp
     rule; the file is read (and refused with `InputError`) before any frame is localized, so a
-    bad file never costs a run. An existing
+    bad file never costs a run; without it, so is a TUM folder's groundtruth.txt stamped in
+    another time unit (`check_own_poses`). An existing
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
     Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
