@@ -175,13 +175,22 @@ def _span_and_step(stamps_ns: Any) -> Optional[Tuple[Tuple[float, float], float]
 
 
 def format_time_range(lo_s: float, hi_s: float) -> str:
-    """'a..b s' with millisecond decimals (epoch stamps stay readable)."""
-    return f"{lo_s:.3f}..{hi_s:.3f} s"
+    """'a..b s' with millisecond decimals (epoch stamps stay readable), more where two
+    different ends would print alike (up to nanoseconds)."""
+    for digits in range(3, 10):
+        lo, hi = f"{lo_s:.{digits}f}", f"{hi_s:.{digits}f}"
+        if lo != hi or lo_s == hi_s:
+            break
+    return f"{lo}..{hi} s"
 
 
-def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any) -> Optional[str]:
+def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = False
+                        ) -> Optional[str]:
     """Why a trajectory's stamps look like another time unit than the frames' (one clause with
-    both time ranges and the fix), or None when they do not.
+    both time ranges and the fix), or None when they do not. ``integer_ns``: the trajectory
+    file wrote its stamps as integers above 1e12, read as nanoseconds; 1e6 (1e3) times too
+    small, they are then integer milliseconds (microseconds) as written, said with the
+    integers themselves.
 
     Both are integer-nanosecond stamps as read. The trajectory is taken to be in another unit
     when its time range and the frames' barely overlap (intersection over union < 0.1) while
@@ -202,6 +211,13 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any) -> Optional[str]:
     if best is None:
         return None
     per_s = best[0]
+    written = _STAMP_UNITS.get(round(per_s * 1e9)) if integer_ns and per_s < 1 else None
+    if written:  # integer milliseconds (epoch: 1403636579000) read as nanoseconds
+        lo, hi = np.min(trajectory_ns), np.max(trajectory_ns)
+        return (f"its stamps look like {written} written as integers ({lo}..{hi}), which are "
+                f"read as nanoseconds (integers above 1e12), while the frames span "
+                f"{format_time_range(*frames[0])}; convert them to seconds (divide by "
+                f"{per_s * 1e9:.0f}) or to integer nanoseconds (multiply by {1 / per_s:.0f})")
     ranges = (f"it spans {format_time_range(*traj[0])} while the frames span "
               f"{format_time_range(*frames[0])}")
     if per_s > 1:
@@ -212,11 +228,12 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any) -> Optional[str]:
             "read as nanoseconds)")
 
 
-def check_stamp_units(trajectory_ns: Any, frames_ns: Any, name: str) -> None:
-    """`InputError` ('NAME: its stamps look like milliseconds: ...', `stamp_unit_mismatch`)
-    when the stamps of the trajectory ``name`` and the frames' are in different time units:
-    associated by stamp they would give every frame the pose of one end of the trajectory, or
-    none."""
-    why = stamp_unit_mismatch(trajectory_ns, frames_ns)
+def check_stamp_units(trajectory_ns: Any, frames_ns: Any, name: str,
+                      integer_ns: bool = False) -> None:
+    """`InputError` ('NAME: its stamps look like milliseconds: ...', `stamp_unit_mismatch`,
+    with ``integer_ns``) when the stamps of the trajectory ``name`` and the frames' are in
+    different time units: associated by stamp they would give every frame the pose of one end
+    of the trajectory, or none."""
+    why = stamp_unit_mismatch(trajectory_ns, frames_ns, integer_ns)
     if why:
         raise InputError(f"{name}: {why}")

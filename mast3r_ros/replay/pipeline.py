@@ -40,8 +40,8 @@ from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
-from .sources import FrameSource, depth_needed_by, refuse_without_depth
-from .tum import read_tum_trajectory, write_tum_trajectory
+from .sources import FrameSource, check_own_poses, depth_needed_by, refuse_without_depth
+from .tum import read_tum_trajectory, read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
 
@@ -158,18 +158,22 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     return st
 
 
-def _max_gap_fix(gap_s: float, frames_ns: np.ndarray, poses: str = "the poses") -> str:
-    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter, but
-    never a gap longer than the frames' own time span (interpolating across it would give every
-    frame a blend of two poses that bracket the whole recording: no motion of its own); then
-    that ``poses`` (what they are, with their time range when known) do not cover the frames'
-    times."""
-    t = np.asarray(frames_ns, dtype=np.int64) * 1e-9
-    if t.size > 1 and gap_s > t.max() - t.min():
-        return (f"that is longer than the frames' whole time span ({t.max() - t.min():.3f} s, "
-                f"t={format_time_range(t.min(), t.max())}): the frames' times are not covered "
-                f"by {poses}; check that the poses belong to this recording and that poses and "
-                "frames are stamped in seconds")
+def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
+                 trajectory: Optional[Tuple[str, np.ndarray]] = None) -> str:
+    """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter,
+    when the gap is a dropout in poses that cover the frames. With ``trajectory`` (what it is,
+    its sorted stamps) a gap of more than half its time span is not a dropout but the
+    trajectory itself (two poses far apart around the frames: another recording): then that
+    its poses do not cover the frames' times, with both time ranges."""
+    if trajectory is not None:
+        name, stamps = trajectory
+        lo, hi = stamps[0] * 1e-9, stamps[-1] * 1e-9
+        if gap_s > (hi - lo) / 2:
+            t = np.asarray(frames_ns, dtype=np.int64) * 1e-9
+            return (f"that gap is more than half the time span of {name} "
+                    f"(t={format_time_range(lo, hi)}): its poses do not cover the frames' times "
+                    f"(t={format_time_range(t.min(), t.max())}); check that the poses belong "
+                    "to this recording and that poses and frames are stamped in seconds")
     value = math.ceil(round(gap_s * 1e6) / 1e3) / 1e3  # up to the millisecond
     return (f"to interpolate across gaps up to {gap_s:.3f} s, set 'pose_at_stamp: max_gap_s: "
             f"{value:g}' (under ros__parameters) in a --params YAML")
@@ -200,13 +204,12 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
         other = "" if name.startswith("--") else ", or pass --trajectory FILE"
         return f"{name} is empty (no 'timestamp tx ty tz qx qy qz qw' line): fill it{other}"
     gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
-    span = f"{name} (t={format_time_range(stamps[0] * 1e-9, stamps[-1] * 1e-9)})"
     if (gaps > 0).any():
         return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
                 f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "
                 f"{gaps.max() * 1e-9:.3f} s) and farther than pose_at_stamp.tolerance_s "
                 f"({rule.tolerance_s:.3f} s) from both; "
-                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, span)}")
+                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, (name, stamps))}")
     return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
             f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
             f"({rule.tolerance_s:.3f} s) from its ends")
@@ -265,17 +268,21 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
     unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses, a
-    ``trajectory`` stamped in another time unit than the frames, or images the network cannot
-    take.
+    ``trajectory`` (without one, a TUM folder's groundtruth.txt: `check_own_poses`) stamped in
+    another time unit than the frames, or images the network cannot take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     # the map that was there stays until the build completes: resuming needs --overwrite too
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
                                   else "rerun with --resume")
     refuse_without_depth(source, depth_needed_by(cfg.localizer))
-    traj = read_tum_trajectory(trajectory) if trajectory else None
-    if traj is not None:
-        check_stamp_units(traj[0], source.stamps_ns, f"--trajectory {trajectory}")
+    traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    if trajectory:
+        stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
+        check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns")
+        traj = (stamps, traj_poses)
+    else:
+        check_own_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked
@@ -407,7 +414,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     and metrics.json (``map``). Ground truth is the frames' own poses or, with
     ``groundtruth``, that TUM file taken at the frame stamps by the config's pose-at-stamp
     rule; the file is read (and refused with `InputError`) before any frame is localized, so a
-    bad file never costs a run. An existing
+    bad file never costs a run; without it, so is a TUM folder's groundtruth.txt stamped in
+    another time unit (`check_own_poses`). An existing
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
     Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
@@ -427,6 +435,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     used = os.path.abspath(os.path.expanduser(map_path))
     cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
+    if gt_file is None:  # the frames' own poses are the ground truth of the metrics
+        check_own_poses(source)
     with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS) as tmp:
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
@@ -447,11 +457,11 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
     """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
     time unit than the frames (`check_stamp_units`), or has none at any frame stamp by the
     pose-at-stamp rule (another recording, another clock), before a frame is localized."""
-    stamps, poses = read_tum_trajectory(path)
+    stamps, poses, unit = read_tum_trajectory_and_unit(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
-    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}")
+    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns")
     if len(frame_stamps_ns):
         at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
         if not np.isfinite(at).all(axis=(1, 2)).any():

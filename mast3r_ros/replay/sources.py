@@ -72,6 +72,15 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
 
 
+def check_own_poses(source: FrameSource) -> None:
+    """Before the frames' own poses are used (no trajectory file passed instead): `InputError`
+    from the source's ``check_groundtruth_units()`` (a TUM groundtruth.txt stamped in another
+    time unit than rgb.txt); sources without that method pass."""
+    check = getattr(source, "check_groundtruth_units", None)
+    if callable(check):
+        check()
+
+
 def is_tum_folder(path: str) -> bool:
     """True for a folder with an ``rgb.txt`` (TUM RGB-D layout)."""
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "rgb.txt"))

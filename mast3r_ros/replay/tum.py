@@ -38,7 +38,7 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import check_stamp_units, nearest_indices, poses_at_stamps
+from ..core.trajectory import nearest_indices, poses_at_stamps, stamp_unit_mismatch
 from ..core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,12 @@ def _parse_stamp(token: str) -> Tuple[int, str]:
         if not value.is_finite():
             raise ValueError(f"timestamp {token!r} is not finite")
         scaled = value.scaleb(9)
+        if abs(scaled) > _INT64_MAX and plain.isdigit():  # 9.2e9 .. 1e12: seconds by the rule
+            raise ValueError(
+                f"timestamp {token!r} is out of range as seconds (more than 292 years from the "
+                "epoch); integers are read as nanoseconds only above 1e12 (17 minutes after the "
+                f"epoch): write nanoseconds below that in seconds ({_format_stamp(int(token))})"
+            )
         if abs(scaled) > _INT64_MAX:
             raise ValueError(
                 f"timestamp {token!r} s is out of range (more than 292 years from the epoch); "
@@ -125,8 +131,9 @@ def _drop_repeated_lines(path: Path, stamps_ns: np.ndarray, rows: List[List[str]
 
 def _read_numbered_rows(
     path: Path, columns: int, layout: str
-) -> Tuple[np.ndarray, List[List[str]], List[int]]:
-    """``_read_rows`` plus the 1-based line number of each row."""
+) -> Tuple[np.ndarray, List[List[str]], List[int], str]:
+    """``_read_rows`` plus the 1-based line number of each row and the file's stamp unit ('s',
+    'ns': integers above 1e12; '' for no row)."""
     if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
         example = ""
         if layout.startswith("timestamp tx"):  # the folder's own trajectory, or its parent's
@@ -173,7 +180,7 @@ def _read_numbered_rows(
         linenos.append(lineno)
     if file_unit == "ns":
         log.info("%s: integer stamps > 1e12 read as nanoseconds", path)
-    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows, linenos
+    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows, linenos, file_unit
 
 
 def _read_rows(path: Path, columns: int, layout: str) -> Tuple[np.ndarray, List[List[str]]]:
@@ -183,12 +190,20 @@ def _read_rows(path: Path, columns: int, layout: str) -> Tuple[np.ndarray, List[
     stamps in seconds, or integer nanoseconds when > 1e12. Raises InputError with ``path:line``
     and the reason for an unreadable file, a wrong column count or a bad stamp.
     """
-    stamps, rows, _ = _read_numbered_rows(path, columns, layout)
+    stamps, rows, _, _ = _read_numbered_rows(path, columns, layout)
     return stamps, rows
 
 
 def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
-    """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64 (N, 4, 4)).
+    """`read_tum_trajectory_and_unit` without the unit."""
+    stamps, poses, _ = read_tum_trajectory_and_unit(path)
+    return stamps, poses
+
+
+def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64
+    (N, 4, 4), the unit its stamps were written in: 's', 'ns' for integers above 1e12, '' when
+    it has no pose).
 
     Each line is ``timestamp tx ty tz qx qy qz qw`` (metres, unit quaternion x y z w); the pose
     is ``map_from_cam`` for ground truth and estimates alike. Stamps are seconds, or integer
@@ -202,10 +217,10 @@ def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
     """
     path = Path(path)
     layout = "timestamp tx ty tz qx qy qz qw"
-    stamps, rows, linenos = _read_numbered_rows(path, 8, layout)
+    stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout)
     poses = np.tile(np.eye(4), (len(rows), 1, 1))
     if not rows:
-        return stamps, poses
+        return stamps, poses, unit
     values = np.empty((len(rows), 7))
     for i, (row, lineno) in enumerate(zip(rows, linenos)):
         try:
@@ -223,7 +238,7 @@ def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
         )
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
-    return stamps, poses
+    return stamps, poses, unit
 
 
 def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
@@ -278,8 +293,9 @@ class TumSequence:
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
     Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None). A
-    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) is refused
-    (`InputError`, `mast3r_ros.core.trajectory.check_stamp_units`).
+    groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) gives no frame a
+    pose; `check_groundtruth_units` refuses it (`InputError`) where the frames' poses are used
+    (build-map without --trajectory, localize's metrics without --groundtruth).
     """
 
     def __init__(
@@ -325,13 +341,18 @@ class TumSequence:
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
-        self._gt_stamps_ns, self._gt_poses = self._read_groundtruth()
-        check_stamp_units(self._gt_stamps_ns, self._stamps_ns,
-                          str(self.folder / "groundtruth.txt"))
+        self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
+        # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
+        # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
+        why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns")
+        self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),
         )
+        if self._gt_unit_error:  # associated by stamp, its poses would be one end's, or none
+            self._frame_pose_valid[:] = False
+            log.info("%s; the frames get no pose from it", self._gt_unit_error)
         log.info(
             "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
             len(self), sum(p is not None for p in self._depth_paths),
@@ -356,11 +377,11 @@ class TumSequence:
         idx = nearest_indices(stamps[order], self._stamps_ns, tolerance_ns)
         return [None if i < 0 else self.folder / rows[order[i]][0] for i in idx]
 
-    def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
+    def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray, str]:
         gt_txt = self.folder / "groundtruth.txt"
         if not gt_txt.is_file():
-            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4))
-        return read_tum_trajectory(gt_txt)
+            return np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)), ""
+        return read_tum_trajectory_and_unit(gt_txt)
 
     def no_depth_reason(self) -> Optional[str]:
         """Why no frame will have depth, with the fix (one line), or None when some may."""
@@ -377,6 +398,13 @@ class TumSequence:
     def stamps_ns(self) -> np.ndarray:
         """(N,) int64 rgb stamps in file order."""
         return self._stamps_ns.copy()
+
+    def check_groundtruth_units(self) -> None:
+        """`InputError` ('FOLDER/groundtruth.txt: its stamps look like milliseconds: ...',
+        `mast3r_ros.core.trajectory.stamp_unit_mismatch`) when groundtruth.txt is stamped in
+        another time unit than rgb.txt; for a caller about to use the frames' poses."""
+        if self._gt_unit_error:
+            raise InputError(self._gt_unit_error)
 
     def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         """The whole ground-truth file: (stamps_ns (K,) int64, map_from_cam (K, 4, 4)); empty

@@ -2,9 +2,10 @@
 build-map kept 1 keyframe out of 50 frames with exit 0 and advised 'max_gap_s: 333.333', which
 interpolated every frame to nearly the first pose. Now the stamps are compared where a
 trajectory meets frame stamps (--trajectory, a TUM folder's groundtruth.txt, --groundtruth) and
-refused with both time ranges, the likely unit and the fix; no max_gap_s longer than the frames'
-time span is advised. Also the wording fixes the same user found. Expected values by hand: the
-demo map's 8 frames are at 0.0, 0.2, ..., 1.4 s, the query's at 0.1, 0.3, ..., 1.5 s."""
+refused with both time ranges, the likely unit and the fix; no max_gap_s of more than half the
+trajectory's time span is advised. Also the wording fixes the same user found. Expected values
+by hand: the demo map's 8 frames are at 0.0, 0.2, ..., 1.4 s, the query's at 0.1, 0.3, ...,
+1.5 s."""
 
 from __future__ import annotations
 
@@ -106,9 +107,10 @@ def test_localize_refuses_groundtruth_in_milliseconds(demo, tmp_path):
                               f"100.000..1500.000 s while the frames span 0.100..1.500 s; {FIX}")
 
 
-def test_no_max_gap_advice_longer_than_the_frames(demo, tmp_path, capsys):
+def test_no_max_gap_advice_across_the_whole_trajectory(demo, tmp_path, capsys):
     """Two poses 20 s apart around frames spanning 1.4 s: the advice was 'set max_gap_s: 20';
-    now the trajectory does not cover the frames' times, with both ranges."""
+    now the trajectory does not cover the frames' times, with both ranges (a gap of more than
+    half of the trajectory's 20 s is the trajectory, not a dropout in it)."""
     traj = tmp_path / "two.txt"
     traj.write_text("-10.0 0 0 0 0 0 0 1\n10.0 1 0 0 0 0 0 1\n")
     rc, errors = _error(capsys, ["build-map", demo[0], "--out", str(tmp_path / "map"),
@@ -116,15 +118,19 @@ def test_no_max_gap_advice_longer_than_the_frames(demo, tmp_path, capsys):
     assert (rc, errors) == (2, [
         f"mast3r-ros build-map: error: no frame has a pose: 8 of these 8 frames are between two "
         f"poses of --trajectory {traj} more than pose_at_stamp.max_gap_s (0.100 s) apart (up to "
-        "20.000 s) and farther than pose_at_stamp.tolerance_s (0.020 s) from both; that is "
-        "longer than the frames' whole time span (1.400 s, t=0.000..1.400 s): the frames' times "
-        f"are not covered by --trajectory {traj} (t=-10.000..10.000 s); check that the poses "
-        "belong to this recording and that poses and frames are stamped in seconds"])
+        "20.000 s) and farther than pose_at_stamp.tolerance_s (0.020 s) from both; that gap is "
+        f"more than half the time span of --trajectory {traj} (t=-10.000..10.000 s): its poses "
+        "do not cover the frames' times (t=0.000..1.400 s); check that the poses belong to this "
+        "recording and that poses and frames are stamped in seconds"])
     from mast3r_ros.replay.pipeline import _max_gap_fix
 
     frames = np.array([0, 1_400_000_000])
-    assert _max_gap_fix(1.4, frames).startswith("to interpolate across gaps up to 1.400 s")
-    assert _max_gap_fix(1.401, frames).startswith("that is longer than the frames' whole time")
+    ten = ("T", np.array([0, 10 * 10**9]))  # half its span: 5 s
+    assert _max_gap_fix(5.0, frames, ten).startswith("to interpolate across gaps up to 5.000 s")
+    assert _max_gap_fix(5.001, frames, ten).startswith("that gap is more than half the time "
+                                                        "span of T (t=0.000..10.000 s): ")
+    # tf (no trajectory file): a gap in the one clock's transforms is always a dropout
+    assert _max_gap_fix(20.0, frames).startswith("to interpolate across gaps up to 20.000 s")
 
 
 def test_build_map_wording(demo, tmp_path, capsys):

@@ -357,7 +357,8 @@ def _stamps_of(tmp_path: Path, *tokens: str) -> list:
 def test_integer_stamps_above_1e12_are_nanoseconds_and_1e12_itself_is_seconds(tmp_path):
     """'greater than 1e12' is nanoseconds; 1e12 itself is seconds, 1e21 ns: out of range."""
     assert _stamps_of(tmp_path, "1000000000001") == [10**12 + 1]
-    with pytest.raises(InputError, match=r"stamps.txt:1: .*'1000000000000' s is out of range"):
+    with pytest.raises(InputError, match=r"stamps.txt:1: .*'1000000000000' is out of range as "
+                       r"seconds .*nanoseconds only above 1e12 .*\(1000\.000000000\)\)$"):
         _stamps_of(tmp_path, "1000000000000")
 
 
