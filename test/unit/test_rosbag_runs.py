@@ -8,7 +8,11 @@ from __future__ import annotations
 
 import logging
 
-from mast3r_ros.replay.rosbag.runs import _RunChoice, _RunCounter
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from mast3r_ros.replay.rosbag.runs import _RunChoice, _RunCounter  # noqa: E402
 
 
 def _counter(streams, reference="img"):
