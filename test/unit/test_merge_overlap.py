@@ -167,3 +167,30 @@ def test_merge_maps_warns_unless_the_maps_agree_where_they_overlap(room, tmp_pat
         assert room[1] in warned[0] and b in warned[0]
     if name == "moved":
         assert "not in one frame" in warned[0]
+
+
+def _flat(x, depth=None):
+    """A blank keyframe at (x, 0, 0) looking along map +z, with the given depth image."""
+    pose = np.eye(4)
+    pose[0, 3] = x
+    return KeyframeRecord(np.zeros((120, 160, 3), np.uint8), depth, CAM, pose)
+
+
+def test_typical_depth_skips_no_return_pixels_and_pairs_up_to_twice_it():
+    """Hand audit. A's depth: 60 rows 0 (no return), 40 rows +inf (REP 117: too far), 20 rows
+    4 m -> the typical depth is 4 m (a median over zeros or infs would be 0 or inf). B's
+    cameras 8 m (= 2 x 4 m, kept) and 8.5 m (beyond) from A's: one pair, B's first."""
+    depth = np.full((120, 160), 4.0, np.float32)
+    depth[:60], depth[60:100] = 0.0, np.inf
+    rep = check_across([_flat(0.0, depth)], [_flat(8.0), _flat(8.5)], MapCheckConfig())
+    assert rep.look_m == 4.0 and [(p.a, p.b) for p in rep.pairs] == [(0, 0)]
+    assert rep.verdict == APART  # blank images: nothing to judge
+
+
+def test_the_second_maps_depth_serves_when_the_first_has_none():
+    """Only B has depth (4 m): the look-at points use it and the pair is measured, not
+    'no depth' (the docstring: no depth only when neither map has any)."""
+    rep = check_across([_flat(0.0)], [_flat(0.0, np.full((120, 160), 4.0, np.float32))],
+                       MapCheckConfig())
+    assert rep.verdict == APART and rep.look_m == 4.0 and [(p.a, p.b) for p in rep.pairs] == [
+        (0, 0)]

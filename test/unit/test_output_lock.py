@@ -326,3 +326,28 @@ def test_a_map_whose_parent_folder_is_read_only_still_caches_its_encodings(tmp_p
     # the inner lock still excludes a second writer
     with held_elsewhere(os.path.join(path, ".encodings")):
         assert KeyframeMap.load(path).save_encodings(_enc(2, seed=1)) is False
+
+
+def test_only_the_outputs_own_mkdtemp_siblings_are_stale(tmp_path):
+    """Hand audit. A writer's temporary is ``PREFIX`` + ``.tmp-m3r-`` + mkdtemp's 8 of
+    [a-z0-9_]; for output ``run.v2`` only ``run.v2.tmp-m3r-`` + exactly 8 such characters is
+    one: not another output's (``run_v2``: the '.' is literal), nor a longer name, nor one with
+    a suffix. Returned sorted. Through a link the writers name their temporaries after the
+    folder it points to (`atomic_folder`, `MapWriter`: ``output_path``), so those are the ones
+    removed."""
+    from mast3r_ros.core.fileio import remove_stale_temporaries
+
+    stale = [f"run.v2.tmp-m3r-{c * 8}" for c in "zyx_9a"]
+    kept = ["run_v2.tmp-m3r-abcd1234", "run.v2.tmp-m3r-abcd12345",
+            "run.v2.tmp-m3r-abcd1234.bak", "run.v2.tmp-abcd1234"]
+    for name in stale + kept:
+        os.makedirs(tmp_path / name)
+    assert remove_stale_temporaries(str(tmp_path / "run.v2")) == sorted(
+        str(tmp_path / n) for n in stale)
+    assert sorted(os.listdir(tmp_path)) == sorted(kept)
+    os.makedirs(tmp_path / "data" / "real")
+    os.makedirs(tmp_path / "data" / "real.tmp-m3r-abcd1234")
+    os.symlink(tmp_path / "data" / "real", tmp_path / "link")
+    assert remove_stale_temporaries(str(tmp_path / "link") + "/") == [
+        str(tmp_path / "data" / "real.tmp-m3r-abcd1234")]
+    assert os.listdir(tmp_path / "data") == ["real"]

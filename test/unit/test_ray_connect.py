@@ -198,3 +198,58 @@ def test_a_connection_error_is_not_called_a_path_error(tmp_path, capsys, monkeyp
     assert _build(tmp_path, None, "--matcher", "sift") == 2
     assert _error(capsys) == ("mast3r-ros build-map: error: connection failed: GCS connection "
                               "to 10.0.0.5:6379 lost")
+
+
+def test_a_head_node_that_times_out_or_does_not_resolve_fails_in_seconds(ray_stub, monkeypatch):
+    """Hand audit: not only a refused port is 'nothing answers' -- a timeout (a firewalled head
+    node) and an unknown host are OSErrors too; the probe waits seconds, never Ray's minutes.
+    The TCP connect is faked: no test reaches another machine."""
+    calls, _ = ray_stub
+    seen, fail = [], []
+
+    def connect(addr, timeout=None):
+        seen.append((addr, timeout))
+        raise fail[-1]
+    monkeypatch.setattr(ray_connect.socket, "create_connection", connect)
+    monkeypatch.setattr(ray_connect, "_has_ray_client", lambda: True)
+    fix = ("; start the cluster there (`ray start --head` on its head node) and check the host "
+           f"and port, {LOCAL_WORKERS}")
+    fail.append(TimeoutError("timed out"))
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray("10.0.0.5:6379")
+    assert str(err.value) == ("--ray-address 10.0.0.5:6379: nothing answers at 10.0.0.5:6379 "
+                              f"(timed out){fix}")
+    fail.append(socket.gaierror(-2, "Name or service not known"))
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray("ray://nohost:10001")
+    assert str(err.value) == ("--ray-address ray://nohost:10001: nothing answers at "
+                              f"nohost:10001 ([Errno -2] Name or service not known){fix}")
+    assert [a for a, _ in seen] == [("10.0.0.5", 6379), ("nohost", 10001)]
+    assert all(t is not None and 0 < t <= 10 for _, t in seen)  # seconds, not minutes
+    assert calls == []
+
+
+def test_ray_init_failures_name_their_fix(ray_stub, monkeypatch):
+    """An exception without words is named by its type; a one-sentence message loses its full
+    stop before the ';'; auto and HOST:PORT each get their own fix."""
+    calls, fail = ray_stub
+    monkeypatch.setattr(ray_connect, "_probe", lambda *a: None)  # as if a head node answered
+    fail.append(ConnectionError())
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray("auto")
+    assert str(err.value) == (
+        "--ray-address auto: Ray could not connect: ConnectionError; 'auto' only finds a cluster "
+        f"already running on this machine: start one with `ray start --head`, {LOCAL_WORKERS}")
+    fail[0] = RuntimeError("Connection lost.")
+    with pytest.raises(InputError) as err:
+        ray_connect.connect_ray("10.0.0.5:6379")
+    assert str(err.value) == (
+        "--ray-address 10.0.0.5:6379: Ray could not connect: Connection lost; check the address "
+        "(`ray start --head` on the head node prints it) and that the cluster runs this "
+        f"machine's Ray version, {LOCAL_WORKERS}")
+    assert calls == [{"address": "auto"}, {"address": "10.0.0.5:6379"}]
+
+
+def test_short_keeps_160_characters_and_cuts_longer_to_160():
+    assert ray_connect._short(RuntimeError("x" * 160)) == "x" * 160
+    assert ray_connect._short(RuntimeError("y" * 200)) == "y" * 157 + "..."

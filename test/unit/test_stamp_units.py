@@ -179,3 +179,37 @@ def test_one_keyframe_over_a_long_recording_is_warned(demo, tmp_path, capsys):
         "18.000 s: the poses moved less than map_build.min_translation_m (0.3 m) and "
         "min_rotation_deg (20 deg) in all that time; if the camera moved, check that the poses "
         "belong to this recording and are stamped in seconds"], err
+
+
+def test_stamp_unit_boundaries_and_ranges_worked_by_hand():
+    """Hand audit: the documented thresholds and the inputs a reader can give. Frames 0..10 s
+    one a second; a trajectory 0..5000 s (ms read as s) scaled by 1e-3 spans 0..5 s: overlap
+    5 / union 10 = 0.5, which is 'well' (>= 0.5) and refused; 0..4000 s gives 0.4, kept."""
+    import warnings
+
+    from mast3r_ros.core.trajectory import _range_iou, stamp_unit_mismatch
+
+    frames = np.arange(11, dtype=np.int64) * 10**9
+    assert stamp_unit_mismatch(np.arange(6, dtype=np.int64) * 10**12, frames) == (
+        "its stamps look like milliseconds: it spans 0.000..5000.000 s while the frames span "
+        f"0.000..10.000 s; {FIX}")
+    assert stamp_unit_mismatch(np.arange(5, dtype=np.int64) * 10**12, frames) is None
+    # a trajectory that repeats each line three times is still one in milliseconds (distinct
+    # stamps: its spacing is 1000 s, not 0)
+    assert stamp_unit_mismatch(np.repeat(np.arange(6, dtype=np.int64) * 10**12, 3), frames) == (
+        stamp_unit_mismatch(np.arange(6, dtype=np.int64) * 10**12, frames))
+    # a ground truth at the frames' rate over the frames (0..16.333 s) plus two stray poses at
+    # 10000 s and 16333.333 s: its typical (median) spacing is the frames', 1/3 s, so it is not
+    # rescaled although its mean spacing (16333.333 s / 51 ~ 320 s) is ~1000x theirs
+    frames = np.arange(50, dtype=np.int64) * 333_333_333
+    stray = np.concatenate([frames, [10_000 * 10**9, 16_333_333_333_000]])
+    assert stamp_unit_mismatch(stray, frames) is None
+    # one stamp: no spacing, no answer, and no numpy warning on the way
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert stamp_unit_mismatch(frames[:1] * 1000, frames) is None
+        assert stamp_unit_mismatch(frames, frames[:1]) is None
+    # intersection over union: disjoint ranges 0 (not negative), two points 0, halves 0.5
+    assert _range_iou((0.0, 1.0), (2.0, 3.0)) == 0.0
+    assert _range_iou((1.0, 1.0), (1.0, 1.0)) == 0.0
+    assert _range_iou((0.0, 2.0), (1.0, 2.0)) == 0.5
