@@ -312,7 +312,14 @@ def test_replace_folder_leaves_only_the_new_folder(tmp_path):
     assert os.listdir(tmp_path) == ["dst"] and os.listdir(tmp_path / "dst") == ["new.txt"]
 
 
-def test_replace_folder_that_fails_puts_the_old_folder_back(tmp_path, monkeypatch):
+@pytest.mark.parametrize("step, err, words", [
+    ("publish", errno.EXDEV, "Invalid cross-device link"),  # src -> dst fails: old put back
+    ("aside", errno.EBUSY, "Device or resource busy"),  # dst cannot move (busy, a mount point)
+])
+def test_replace_folder_that_fails_leaves_the_old_folder_and_nothing_beside_it(
+        tmp_path, monkeypatch, step, err, words):
+    """Whether publishing the new folder or moving the old one aside fails, the map or run
+    folder is left as it was, and no ``dst.old-XXXX`` folder (empty or not) beside it."""
     (tmp_path / "dst").mkdir()
     (tmp_path / "dst" / "old.txt").write_text("old")
     (tmp_path / "src").mkdir()
@@ -320,12 +327,12 @@ def test_replace_folder_that_fails_puts_the_old_folder_back(tmp_path, monkeypatc
     real = os.replace
 
     def failing(a, b):
-        if (a, b) == (src, dst):
-            raise OSError(errno.EXDEV, "Invalid cross-device link")
+        if ((a, b) == (src, dst)) if step == "publish" else (a == dst):
+            raise OSError(err, words)
         real(a, b)
 
     monkeypatch.setattr(os, "replace", failing)
-    with pytest.raises(OSError, match="cross-device"):
+    with pytest.raises(OSError, match=words):
         replace_folder(src, dst)
     assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
     assert (tmp_path / "dst" / "old.txt").read_text() == "old"
@@ -343,28 +350,6 @@ def test_recording_kind_names_the_file_that_shows_it(tmp_path):
     (tmp_path / "rgb.txt").write_text("")
     assert recording_kind(str(tmp_path)) == "a TUM RGB-D folder: it has rgb.txt"
     assert recording_kind(str(tmp_path / "nope")) == ""
-
-
-def test_replace_folder_that_cannot_move_the_old_folder_aside_leaves_no_stray_folder(
-        tmp_path, monkeypatch):
-    """A map or run folder that cannot be moved aside (busy, a mount point: EBUSY) is left as
-    it was, and no empty ``dst.old-XXXX`` folder is left beside it."""
-    (tmp_path / "dst").mkdir()
-    (tmp_path / "dst" / "old.txt").write_text("old")
-    (tmp_path / "src").mkdir()
-    src, dst = str(tmp_path / "src"), str(tmp_path / "dst")
-    real = os.replace
-
-    def busy(a, b):
-        if a == dst:
-            raise OSError(errno.EBUSY, "Device or resource busy")
-        real(a, b)
-
-    monkeypatch.setattr(os, "replace", busy)
-    with pytest.raises(OSError, match="busy"):
-        replace_folder(src, dst)
-    assert sorted(os.listdir(tmp_path)) == ["dst", "src"]
-    assert (tmp_path / "dst" / "old.txt").read_text() == "old"
 
 
 def test_overwrite_replaces_an_output_of_the_command(tmp_path):

@@ -51,12 +51,15 @@ def held_elsewhere(out):
         proc.stdout.close()
 
 
+FAKE_STORE = "d695f1400de6d672_224"  # the encoding store folder of `_fake_partial`
+
+
 def _fake_partial(out, shards=1):
     """An unfinished build of OUT: keyframe images and ``shards`` finished shard markers."""
     part = f"{out}.partial"
     os.makedirs(os.path.join(part, "keyframes"))
     open(os.path.join(part, "keyframes", "000000.png"), "wb").close()
-    store = os.path.join(part, "encodings", "d695f1400de6d672_224")
+    store = os.path.join(part, "encodings", FAKE_STORE)
     os.makedirs(store)
     for i in range(shards):
         with open(os.path.join(store, f"shard_{16 * i:06d}.json"), "w") as fh:

@@ -4,11 +4,9 @@ the durable publish order, and the resumable build folder."""
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 
-import numpy as np
 import pytest
 
 from mast3r_ros.core.errors import InputError
@@ -16,31 +14,9 @@ from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
 from mast3r_ros.core.keyframes import MapWriter
 from mast3r_ros.core.keyframes import writer as writer_mod
 from mast3r_ros.core.keyframes.writer import UnfinishedBuildError
-from mast3r_ros.replay.synthetic import default_intrinsics
-
-W, H = 32, 24
-CAM = default_intrinsics(W, H)
-
-
-def _frame(i=0, depth=2.0):
-    rgb = np.random.default_rng(i).integers(0, 256, (H, W, 3), dtype=np.uint8)
-    pose = np.eye(4)
-    pose[0, 3] = 0.1 * i
-    return rgb, CAM, pose, 1000 + i, np.full((H, W), depth, np.float32)
-
-
-def _partial(out, shards):
-    """An unfinished build of ``out``: a keyframe image and ``shards`` shard markers."""
-    part = out + ".partial"
-    os.makedirs(os.path.join(part, "keyframes"))
-    open(os.path.join(part, "keyframes", "000000.png"), "wb").close()
-    store = os.path.join(part, "encodings", "abc_224")
-    os.makedirs(store)
-    for i in range(shards):
-        with open(os.path.join(store, f"shard_{16 * i:06d}.json"), "w") as fh:
-            json.dump({"first": 16 * i}, fh)
-    return part
-
+from test_map_writer_safety import _frame
+from test_output_lock import FAKE_STORE
+from test_output_lock import _fake_partial as _partial
 
 def test_a_blank_path_and_an_unknown_version_are_refused(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # a blank path taken as a name would land here
@@ -128,7 +104,7 @@ def test_resume_alone_continues_the_partial_build(tmp_path):
     part = _partial(out, shards=1)
     w = MapWriter(out, resume=True)
     assert w.tmp == part
-    assert os.listdir(os.path.join(part, "encodings", "abc_224")) == ["shard_000000.json"]
+    assert os.listdir(os.path.join(part, "encodings", FAKE_STORE)) == ["shard_000000.json"]
     w.close()
     assert os.path.isdir(part)  # resumable: kept
 
@@ -139,7 +115,7 @@ def test_one_finished_shard_is_not_deleted_without_overwrite(tmp_path):
     with pytest.raises(UnfinishedBuildError) as e:
         MapWriter(out, resumable=True)
     assert (e.value.partial, e.value.shards) == (part, 1)
-    assert os.path.exists(os.path.join(part, "encodings", "abc_224", "shard_000000.json"))
+    assert os.path.exists(os.path.join(part, "encodings", FAKE_STORE, "shard_000000.json"))
     acquire_output_lock(out).release()  # the refused writer let go of the lock
 
 
