@@ -368,27 +368,16 @@ def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
         log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
                  "overlap is not checked", a, b)
     if rep.verdict == DISAGREE:
-        judged = [(p, lab) for p, lab in zip(rep.pairs, rep.labels) if p.ok is not None]
-        p, (ka, kb) = next((p, lab) for p, lab in judged if not p.ok)
         log.warning("merge-maps: where the poses make keyframes of %s and %s overlap, only %d "
-                    "of %d pairs agree (e.g. keyframes %s / %s: depth within tolerance at %s, "
-                    "median reprojection %s): the maps are not in one frame, or not of one "
+                    "of %d pairs agree (e.g. %s): the maps are not in one frame, or not of one "
                     "place, and the merged map will localize frames in the wrong one; check "
                     "that both were built with poses in one map frame", a, b, rep.agreeing,
-                    len(judged), ka, kb, _pct_or_dash(p.depth_agree), _px_or_dash(p.reproj_px))
+                    rep.judged, rep.first_disagreement())
     elif rep.verdict == APART:
         log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
                     "(no cameras within %.1f m of each other, or their views share no depth or "
                     "features): fine for maps of different places in one frame; maps of one "
                     "place are then not in one frame", b, a, 2 * rep.look_m)
-
-
-def _pct_or_dash(x: float) -> str:
-    return "-" if math.isnan(x) else f"{100 * x:.0f} %"
-
-
-def _px_or_dash(x: float) -> str:
-    return "-" if math.isnan(x) else f"{x:.1f} px"
 
 
 def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,

@@ -139,6 +139,13 @@ def test_the_maps_agree_when_more_than_half_the_judged_pairs_do(monkeypatch, fig
     recs = [KeyframeRecord(np.zeros((120, 160, 3), np.uint8), depth, CAM, np.eye(4))] * 6
     rep = check_across(recs, recs, MapCheckConfig())
     assert (rep.verdict, rep.agreeing) == (verdict, agreeing)
+    # the messages' example: the first pair refused, by the check or by the cross 80 %
+    refused = [f for ok, n, f in figures if ok is False or (ok and n and f < 0.8)]
+    example = rep.first_disagreement()
+    assert example.split(": ", 1)[-1] == (
+        f"depth within tolerance at {100 * refused[0]:.1f} %, median reprojection n/a"
+        if refused else "")
+    assert example.startswith("keyframes ") == bool(refused)
 
 
 def test_a_non_finite_pose_is_refused():

@@ -26,7 +26,7 @@ from ..config import MapCheckConfig
 from ..errors import InputError
 from .measure import _match, _measure, _prepare
 from .records import KeyframeRecord, MapRecords
-from .report import PairFigures
+from .report import PairFigures, _pct, _px
 
 AGREE, DISAGREE, APART, NO_DEPTH = "agree", "disagree", "apart", "no depth"
 
@@ -60,6 +60,15 @@ class OverlapReport:
     @property
     def agreeing(self) -> int:
         return sum(bool(p.ok) for p in self.pairs)
+
+    def first_disagreement(self) -> str:
+        """'keyframes A / B: depth within tolerance at X %, median reprojection Y px' of the
+        first judged pair that disagrees ('' when none does), for messages."""
+        for p, (ka, kb) in zip(self.pairs, self.labels):
+            if p.ok is False:
+                return (f"keyframes {ka} / {kb}: depth within tolerance at "
+                        f"{_pct(p.depth_agree)}, median reprojection {_px(p.reproj_px)}")
+        return ""
 
 
 def _look_at(poses: np.ndarray, depth_m: float) -> np.ndarray:
