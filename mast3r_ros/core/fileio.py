@@ -186,8 +186,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
 
 @contextlib.contextmanager
 def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (),
-                  allowed: Optional[Sequence[str]] = None, locked: bool = False
-                  ) -> Iterator[str]:
+                  allowed: Optional[Sequence[str]] = None, locked: bool = False,
+                  salvage: Optional[str] = None) -> Iterator[str]:
     """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
     when the block ends without an exception; on an exception (Ctrl-C included) the temporary
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
@@ -199,12 +199,13 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     (`output_lock` around work done before the block: the refusal then comes before that work)
     and keeps it. Should ``path`` appear anyway while the block runs (a program that takes no
     lock) and ``overwrite`` is off, nothing is replaced: the output is kept in its temporary
-    sibling and `InputError` names both."""
+    sibling and `InputError` names both. ``salvage``: the line file whose finished lines a
+    killed writer's temporary keeps as ``PATH.partial`` (`remove_stale_temporaries`)."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
     if locked and lock_file(given) not in _HELD:
         raise RuntimeError(f"atomic_folder({given!r}, locked=True) without its output_lock held")
-    lock = OutputLock(None, "") if locked else acquire_output_lock(given)
+    lock = OutputLock(None, "") if locked else acquire_output_lock(given, salvage=salvage)
     try:
         check_output_folder(given, overwrite, markers, allowed)  # again, under the lock
         try:
@@ -294,7 +295,8 @@ def _holder_label() -> str:
     return prog
 
 
-def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
+def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] = None
+                        ) -> OutputLock:
     """Take the advisory lock (``fcntl.flock``, exclusive, without waiting) of output ``path``
     on its `lock_file`, which records this process's pid and command. The kernel releases it
     when the process ends, however it ends, so a crashed writer never blocks a later one (its
@@ -304,7 +306,8 @@ def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
     Raises `OutputBusyError` (an `InputError`; one line naming ``path``, the holder's pid and
     command, and ``what``, the option to change) when another writer holds it, `InputError`
     when the lock file cannot be created (the folder above ``path`` must exist and be
-    writable)."""
+    writable). Once held, the temporaries a killed writer left are cleared
+    (`remove_stale_temporaries`, ``salvage`` passed on)."""
     import fcntl
 
     file = lock_file(path)
@@ -344,7 +347,7 @@ def acquire_output_lock(path: str, what: str = "--out") -> OutputLock:
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"pid {os.getpid()}, {_holder_label()}\n".encode(), 0)
     _HELD[file] = OutputLock(fd, file)
-    remove_stale_temporaries(path)
+    remove_stale_temporaries(path, salvage)
     return _HELD[file]
 
 
@@ -376,13 +379,20 @@ def _keep_output(tmp: str) -> str:
     return tmp
 
 
-def remove_stale_temporaries(path: str) -> List[str]:
+def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[str]:
     """Delete the temporary siblings ``PATH.tmp-m3r-XXXXXXXX`` (`make_temporary_sibling`)
-    that a writer killed without a chance to clean up (``kill -9``, a power cut) left beside
-    output ``path``; returns them. Only for the holder of ``path``'s output lock, which every
-    writer of such a sibling holds while it lives: one that exists now is nobody's. Nothing of
-    another form is touched: a user's ``PATH.tmp-20261202``, ``PATH.partial`` (a resumable
-    build), ``PATH.old-*`` (an old folder being swapped out)."""
+    that a writer killed without a chance to clean up (``kill -9``, the kernel's OOM killer, a
+    power cut) left beside output ``path``; returns them. Only for the holder of ``path``'s
+    output lock, which every writer of such a sibling holds while it lives: one that exists now
+    is nobody's. Nothing of another form is touched: a user's ``PATH.tmp-20261202``,
+    ``PATH.partial`` (a resumable build), ``PATH.old-*`` (an old folder being swapped out).
+
+    ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
+    work finishes. A stale temporary holding at least one finished line of it is not deleted
+    but renamed to ``PATH.partial``, the line the kill cut short (no newline) dropped, unless
+    the ``PATH.partial`` there holds a newer such file (the newest of several stale temporaries
+    wins; a ``PATH.partial`` without that file is not replaced and the temporary is kept as
+    ``PATH.kept-XXXXXXXX``); each move is a WARNING naming the folder and its line count."""
     out = output_path(path).rstrip("/")
     parent, base = os.path.split(out)
     stale = re.compile(re.escape(base + TEMP_INFIX) + r"[a-z0-9_]{8}")
@@ -390,17 +400,65 @@ def remove_stale_temporaries(path: str) -> List[str]:
         names = os.listdir(parent or ".")
     except OSError:
         return []
-    removed = []
-    for name in sorted(n for n in names if stale.fullmatch(n)):
-        full = os.path.join(parent, name)
-        if os.path.isdir(full) and not os.path.islink(full):
-            shutil.rmtree(full, ignore_errors=True)
-            if not os.path.lexists(full):
-                removed.append(full)
-    if removed:
+    dirs = [os.path.join(parent, n) for n in names if stale.fullmatch(n)]
+    dirs = sorted(d for d in dirs if os.path.isdir(d) and not os.path.islink(d))
+    if salvage:  # oldest first: the newest run's lines are the ones left in PATH.partial
+        dirs.sort(key=lambda d: _line_file_mtime(os.path.join(d, salvage)))
+    removed, gone = [], []
+    for full in dirs:
+        if salvage and _salvage_lines(full, salvage, out):
+            removed.append(full)
+            continue
+        shutil.rmtree(full, ignore_errors=True)
+        if not os.path.lexists(full):
+            removed.append(full)
+            gone.append(full)
+    if gone:
         log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
-                    len(removed), out, ", ".join(removed))
+                    len(gone), out, ", ".join(sorted(gone)))
     return removed
+
+
+def _line_file_mtime(file: str) -> float:
+    try:
+        return os.stat(file).st_mtime
+    except OSError:
+        return float("-inf")
+
+
+def _salvage_lines(tmp: str, name: str, out: str) -> bool:
+    """Rename the stale temporary ``tmp`` of output ``out`` to ``OUT.partial`` when its line
+    file ``name`` holds a finished line (the file cut to its last newline, its mtime kept) and
+    ``OUT.partial`` holds no newer one; True if moved."""
+    file, partial = os.path.join(tmp, name), out + ".partial"
+    try:
+        with open(file, "rb") as fh:
+            data = fh.read()
+        st = os.stat(file)
+    except OSError:
+        return False
+    end = data.rfind(b"\n") + 1
+    if not end or _line_file_mtime(os.path.join(partial, name)) > st.st_mtime:
+        return False
+    try:
+        if end < len(data):
+            with open(file, "r+b") as fh:
+                fh.truncate(end)
+            os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+        if os.path.isfile(os.path.join(partial, name)) and not os.path.islink(partial):
+            shutil.rmtree(partial)  # an older stopped run's: superseded
+        if os.path.lexists(partial):  # something else (a resumable build): left as it is
+            kept = _keep_output(tmp)
+            if kept == tmp:
+                return False
+            partial = kept
+        else:
+            os.rename(tmp, partial)
+    except OSError:
+        return False
+    log.warning("a writer of %s killed without cleaning up left %d finished line(s) of %s in "
+                "%s: kept as %s", out, data.count(b"\n", 0, end), name, tmp, partial)
+    return True
 
 
 @contextlib.contextmanager

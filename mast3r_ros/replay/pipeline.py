@@ -419,7 +419,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
     Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
-    complete run to ``out`` removes.
+    complete run to ``out`` removes; a run killed outright (``kill -9``, the OOM killer) leaves
+    them in its temporary folder, which the next run to ``out`` renames to ``OUT.partial``.
 
     Also raises what `Localizer.from_config` and `Localizer.localize` raise: `ConfigError`,
     `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
@@ -437,7 +438,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
     if gt_file is None:  # the frames' own poses are the ground truth of the metrics
         check_own_poses(source)
-    with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS) as tmp:
+    # a run killed outright (kill -9, the OOM killer) leaves its frames so far in its temporary
+    # folder's results.jsonl: the next writer of OUT keeps them as OUT.partial
+    with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, salvage="results.jsonl") as tmp:
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
                                     global_only)

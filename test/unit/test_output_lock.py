@@ -129,14 +129,16 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
 
 
 def test_localize_after_a_killed_run_leaves_only_its_run(tum, sift_map, tmp_path, capsys):
-    """End to end: the temporary folder of a killed localize is gone after the next, said even
-    at --log-level warning; the user's own run.tmp- folders beside it are untouched."""
+    """End to end: the temporary folder of a localize killed before its first frame is gone
+    after the next, said even at --log-level warning; the user's own run.tmp- folders beside it
+    are untouched. (One killed after finishing frames: test_killed_run_salvage.)"""
     from mast3r_ros.core.fileio import make_temporary_sibling
 
     out = tmp_path / "run"
     killed = make_temporary_sibling(str(out))
-    with open(os.path.join(killed, "results.jsonl"), "w") as fh:
-        fh.write("{}\n")
+    with open(os.path.join(killed, "config.yaml"), "w") as fh:
+        fh.write("x: 1\n")
+    open(os.path.join(killed, "results.jsonl"), "w").close()
     for name in ("run.tmp-20261202", "run.tmp-backup_1"):
         os.makedirs(tmp_path / name)
         (tmp_path / name / "notes.txt").write_text("mine\n")
