@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 
 class Mast3rRosError(Exception):
     """Base class of every error this package raises on purpose."""
@@ -55,3 +57,12 @@ def is_format_version(value, accepted) -> bool:
     ints). JSON ``true`` and ``1.0`` compare equal to 1 in Python, so ``value in accepted``
     alone would read a manifest saying ``"version": true`` as version 1."""
     return type(value) is int and value in accepted
+
+
+def json_value(value) -> str:
+    """``value``, read from a JSON file, as that file spells it (``true``, ``null``, ``"3"``),
+    for messages about the file; Python's repr where JSON has no spelling."""
+    try:
+        return json.dumps(value, allow_nan=True)
+    except (TypeError, ValueError):
+        return repr(value)

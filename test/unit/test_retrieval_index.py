@@ -246,8 +246,8 @@ def test_load_refuses_other_formats_versions_kinds_and_dtypes(tmp_path):
     good = json.loads(meta_path.read_text())
     for change, msg in (({"format": "other"}, "not a retrieval index"),
                         ({"version": 2}, "version 2"),
-                        ({"version": True}, "version True"),  # JSON true == 1 in Python
-                        ({"version": 1.0}, "version 1.0"),
+                        ({"version": True}, "version true,"),  # JSON true == 1 in Python
+                        ({"version": 1.0}, "version 1.0,"),
                         ({"kind": "lsh"}, "malformed kind")):
         meta_path.write_text(json.dumps({**good, **change}))
         with pytest.raises(MapFormatError, match=msg):

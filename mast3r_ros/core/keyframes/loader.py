@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..encoding_store import EncodingStore
-from ..errors import InputError, MapFormatError, is_format_version
+from ..errors import InputError, MapFormatError, is_format_version, json_value
 from ..fileio import recording_kind
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex
@@ -335,7 +335,7 @@ def _version_refusal(mpath: str, version: Any) -> str:
         return (f"{mpath}: format version {version}, written by a newer mast3r_ros (this one, "
                 f"{__version__}, reads versions {supported}): upgrade mast3r_ros to open it, "
                 "or rebuild the map with this one")
-    return (f"{mpath}: format version {version!r}, this code reads versions {supported}; "
+    return (f"{mpath}: format version {json_value(version)}, this code reads versions {supported}; "
             "rebuild the map with this version")
 
 
