@@ -184,13 +184,16 @@ def format_time_range(lo_s: float, hi_s: float) -> str:
     return f"{lo}..{hi} s"
 
 
-def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = False
+def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = False,
+                        frames_integer_ns: bool = False, frames_name: str = ""
                         ) -> Optional[str]:
     """Why a trajectory's stamps look like another time unit than the frames' (one clause with
     both time ranges and the fix), or None when they do not. ``integer_ns``: the trajectory
     file wrote its stamps as integers above 1e12, read as nanoseconds; 1e6 (1e3) times too
     small, they are then integer milliseconds (microseconds) as written, said with the
-    integers themselves.
+    integers themselves. ``frames_integer_ns``: so did the frames' stamp file ``frames_name``
+    (a TUM rgb.txt); 1e6 (1e3) times smaller than the trajectory's, the clause then names that
+    file and its integers as the ones in milliseconds (microseconds).
 
     Both are integer-nanosecond stamps as read. The trajectory is taken to be in another unit
     when its time range and the frames' barely overlap (intersection over union < 0.1) while
@@ -218,6 +221,14 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
                 f"read as nanoseconds (integers above 1e12), while the frames span "
                 f"{format_time_range(*frames[0])}; convert them to seconds (divide by "
                 f"{per_s * 1e9:.0f}) or to integer nanoseconds (multiply by {1 / per_s:.0f})")
+    frames_written = _STAMP_UNITS.get(round(1e9 / per_s)) if frames_integer_ns else None
+    if frames_written and per_s > 1:  # rgb.txt in integer epoch ms (1403636579000) read as ns
+        lo, hi = np.min(frames_ns), np.max(frames_ns)
+        return (f"the frames' stamps{f' ({frames_name})' if frames_name else ''} look like "
+                f"{frames_written} written as integers ({lo}..{hi}), which are read as "
+                f"nanoseconds (integers above 1e12), while it spans "
+                f"{format_time_range(*traj[0])}; convert the frames' stamps to seconds (divide "
+                f"by {1e9 / per_s:.0f}) or to integer nanoseconds (multiply by {per_s:.0f})")
     ranges = (f"it spans {format_time_range(*traj[0])} while the frames span "
               f"{format_time_range(*frames[0])}")
     if per_s > 1:
@@ -229,11 +240,13 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
 
 
 def check_stamp_units(trajectory_ns: Any, frames_ns: Any, name: str,
-                      integer_ns: bool = False) -> None:
+                      integer_ns: bool = False, frames_integer_ns: bool = False,
+                      frames_name: str = "") -> None:
     """`InputError` ('NAME: its stamps look like milliseconds: ...', `stamp_unit_mismatch`,
-    with ``integer_ns``) when the stamps of the trajectory ``name`` and the frames' are in
-    different time units: associated by stamp they would give every frame the pose of one end
-    of the trajectory, or none."""
-    why = stamp_unit_mismatch(trajectory_ns, frames_ns, integer_ns)
+    with ``integer_ns``, ``frames_integer_ns`` and ``frames_name``) when the stamps of the
+    trajectory ``name`` and the frames' are in different time units: associated by stamp they
+    would give every frame the pose of one end of the trajectory, or none."""
+    why = stamp_unit_mismatch(trajectory_ns, frames_ns, integer_ns, frames_integer_ns,
+                              frames_name)
     if why:
         raise InputError(f"{name}: {why}")

@@ -40,7 +40,8 @@ from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect
 from .metrics import frame_errors, summarize
 from .parallel_build import BuildInterrupted
 from .plots import plot_errors, plot_keyframes, plot_trajectory
-from .sources import FrameSource, check_own_poses, depth_needed_by, refuse_without_depth
+from .sources import (FrameSource, check_own_poses, depth_needed_by, refuse_without_depth,
+                      stamps_written)
 from .tum import read_tum_trajectory, read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
@@ -279,7 +280,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if trajectory:
         stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
-        check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns")
+        frames_file, frames_ns = stamps_written(source)
+        check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns",
+                          frames_ns, frames_file)
         traj = (stamps, traj_poses)
     else:
         check_own_poses(source)
@@ -435,7 +438,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
     used = os.path.abspath(os.path.expanduser(map_path))
     cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
-    gt_file = _read_groundtruth(groundtruth, source.stamps_ns, cfg) if groundtruth else None
+    gt_file = (_read_groundtruth(groundtruth, source.stamps_ns, cfg, stamps_written(source))
+               if groundtruth else None)
     if gt_file is None:  # the frames' own poses are the ground truth of the metrics
         check_own_poses(source)
     # a run killed outright (kill -9, the OOM killer) leaves its frames so far in its temporary
@@ -455,16 +459,20 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     return metrics
 
 
-def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config
+def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
+                      frames_written: Tuple[str, bool] = ("", False)
                       ) -> Tuple[np.ndarray, np.ndarray]:
     """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
-    time unit than the frames (`check_stamp_units`), or has none at any frame stamp by the
+    time unit than the frames (`check_stamp_units`; ``frames_written``: `stamps_written` of
+    their source, so that the frames' file is named when it is the one), or has none at any
+    frame stamp by the
     pose-at-stamp rule (another recording, another clock), before a frame is localized."""
     stamps, poses, unit = read_tum_trajectory_and_unit(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
-    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns")
+    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns",
+                      frames_written[1], frames_written[0])
     if len(frame_stamps_ns):
         at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
         if not np.isfinite(at).all(axis=(1, 2)).any():

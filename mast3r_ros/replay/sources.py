@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import os
 from collections.abc import Iterator
-from typing import Optional, Protocol
+from typing import Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -79,6 +79,13 @@ def check_own_poses(source: FrameSource) -> None:
     check = getattr(source, "check_groundtruth_units", None)
     if callable(check):
         check()
+
+
+def stamps_written(source: FrameSource) -> Tuple[str, bool]:
+    """(the file the source's frame stamps were read from, True when it wrote them as integers
+    above 1e12, read as nanoseconds): a TUM folder's rgb.txt; ("", False) for sources stamped
+    by their messages (rosbag2 header stamps)."""
+    return getattr(source, "stamps_written", ("", False))
 
 
 def is_tum_folder(path: str) -> bool:

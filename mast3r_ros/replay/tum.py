@@ -327,7 +327,10 @@ class TumSequence:
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
             raise InputError(f"{rgb_txt} is missing: a TUM folder lists its images in rgb.txt")
-        self._stamps_ns, rgb_rows = _read_rows(rgb_txt, 2, "timestamp filename")
+        self._stamps_ns, rgb_rows, _, rgb_unit = _read_numbered_rows(rgb_txt, 2,
+                                                                     "timestamp filename")
+        # the file the frame stamps come from, and whether it wrote integers read as ns
+        self.stamps_written: Tuple[str, bool] = (str(rgb_txt), rgb_unit == "ns")
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
@@ -344,7 +347,8 @@ class TumSequence:
         self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
         # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
         # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
-        why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns")
+        why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns",
+                                  rgb_unit == "ns", "rgb.txt")
         self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,

@@ -118,3 +118,52 @@ def test_small_integer_nanoseconds_are_not_told_to_be_integers(tmp_path):
     gt.write_text("5e20 0 0 0 0 0 0 1\n")  # not an integer: the old reason stands
     with pytest.raises(InputError, match="nanosecond stamps must be written as integers"):
         read_tum_trajectory(gt)
+
+
+def _rgb_in_integer_ms(src, dst):
+    """``src`` copied to ``dst`` with rgb.txt (and depth.txt) in integer epoch milliseconds,
+    groundtruth.txt left in seconds."""
+    shutil.copytree(src, dst)
+    for name in ("rgb.txt", "depth.txt"):
+        rows = [ln.split() for ln in open(src / name, encoding="utf-8")
+                if ln.strip() and ln[0] != "#"]
+        (dst / name).write_text("".join(
+            f"{round(float(v[0]) * 1000)} {' '.join(v[1:])}\n" for v in rows))
+    return dst
+
+
+def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, tmp_path, capsys):
+    """rgb.txt in integer epoch ms (read as ns) against a trajectory in seconds blamed the
+    trajectory ('its stamps are 1000000 times smaller...' the other way round: 'look like
+    microseconds'), a file that is right (a known gap of an earlier stop). The frames' file
+    and its integers are named now, wherever the check runs: --trajectory, --groundtruth and
+    the folder's own groundtruth.txt."""
+    from mast3r_ros.core.trajectory import stamp_unit_mismatch
+
+    frames = T0 * 1000 + np.arange(8, dtype=np.int64) * 200  # integer ms, read as ns
+    traj = T0 * 10**9 + np.arange(8, dtype=np.int64) * 200_000_000
+    why = ("the frames' stamps (rgb.txt) look like milliseconds written as integers "
+           "(1403636579000..1403636580400), which are read as nanoseconds (integers above "
+           "1e12), while it spans 1403636579.000..1403636580.400 s; convert the frames' "
+           "stamps to seconds (divide by 1000) or to integer nanoseconds (multiply by 1000000)")
+    assert stamp_unit_mismatch(traj, frames, False, True, "rgb.txt") == why
+    us = T0 * 10**6 + np.arange(8, dtype=np.int64) * 200_000
+    assert "look like microseconds written as integers (1403636579000000..1403636580400000)" \
+        in stamp_unit_mismatch(traj, us, False, True)
+    # frames written in seconds: not known to be the one off, the old wording
+    assert stamp_unit_mismatch(traj, frames).startswith("its stamps look like microseconds")
+
+    src = _rgb_in_integer_ms(epoch, tmp_path / "src")
+    rgb = src / "rgb.txt"
+    gt = epoch / "groundtruth.txt"  # seconds, as the frames should be
+    assert main(["build-map", str(src), "--out", str(tmp_path / "map"), "--matcher", "sift",
+                 "--trajectory", str(gt)]) == 2
+    assert _errors(capsys) == [f"mast3r-ros build-map: error: --trajectory {gt}: "
+                               + why.replace("(rgb.txt)", f"({rgb})")]
+    assert main(["localize", str(src), "--map", str(tmp_path / "no_map"), "--out",
+                 str(tmp_path / "run"), "--matcher", "sift", "--groundtruth", str(gt)]) == 2
+    assert _errors(capsys) == [f"mast3r-ros localize: error: --groundtruth {gt}: "
+                               + why.replace("(rgb.txt)", f"({rgb})")]
+    assert main(["build-map", str(src), "--out", str(tmp_path / "map"), "--matcher",
+                 "sift"]) == 2
+    assert _errors(capsys) == [f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: {why}"]
