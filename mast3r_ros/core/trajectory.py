@@ -232,8 +232,14 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
     ranges = (f"it spans {format_time_range(*traj[0])} while the frames span "
               f"{format_time_range(*frames[0])}")
     if per_s > 1:
+        # a sparse trajectory in seconds of which the frames are a tiny excerpt at its start
+        # (a pose every 2 s over 2000 s) looks the same: tell that user the way through
+        excerpt = ("; if they are seconds already (the frames a short excerpt of a long "
+                   "trajectory), keep only its poses around the frames' time range"
+                   if traj[0][0] <= frames[0][0] and frames[0][1] <= traj[0][1] else "")
         return (f"its stamps look like {_STAMP_UNITS[per_s]}: {ranges}; convert them to seconds "
-                f"(divide by {per_s:.0f}; integers above 1e12 are read as nanoseconds)")
+                f"(divide by {per_s:.0f}; integers above 1e12 are read as nanoseconds)"
+                f"{excerpt}")
     return (f"its stamps are {1 / per_s:.0f} times smaller than the frames', as if one of the two "
             f"were not in seconds: {ranges}; convert both to seconds (integers above 1e12 are "
             "read as nanoseconds)")

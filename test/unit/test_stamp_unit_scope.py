@@ -16,6 +16,9 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.replay.cli import main
 
 FIX = "convert them to seconds (divide by 1000; integers above 1e12 are read as nanoseconds)"
+# said when the frames lie within the trajectory, as a sparse trajectory's excerpt does
+EXCERPT = ("; if they are seconds already (the frames a short excerpt of a long trajectory), "
+           "keep only its poses around the frames' time range")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +56,8 @@ def test_build_map_with_trajectory_ignores_the_folders_groundtruth(demo, tmp_pat
                  "sift"]) == 2
     assert _errors(capsys) == [
         f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: its stamps look like "
-        f"milliseconds: it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; {FIX}"]
+        f"milliseconds: it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; "
+        f"{FIX}{EXCERPT}"]
 
 
 def test_localize_with_groundtruth_ignores_the_folders_groundtruth(demo, tmp_path, capsys):

@@ -19,6 +19,9 @@ from mast3r_ros.core.errors import InputError
 from mast3r_ros.replay.cli import main
 
 FIX = "convert them to seconds (divide by 1000; integers above 1e12 are read as nanoseconds)"
+# said when the frames lie within the trajectory, as a sparse trajectory's excerpt does
+EXCERPT = ("; if they are seconds already (the frames a short excerpt of a long trajectory), "
+           "keep only its poses around the frames' time range")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +52,7 @@ def test_stamp_unit_mismatch_names_the_unit_and_both_ranges():
     frames = np.arange(50, dtype=np.int64) * 333_333_333  # 0 .. 16.333333317 s
     assert stamp_unit_mismatch(frames * 1000, frames) == (
         "its stamps look like milliseconds: it spans 0.000..16333.333 s while the frames span "
-        f"0.000..16.333 s; {FIX}")
+        f"0.000..16.333 s; {FIX}{EXCERPT}")
     tenths = np.arange(50, dtype=np.int64) * 100_000_000  # 0 .. 4.9 s
     assert stamp_unit_mismatch(tenths * 10**6, tenths).startswith(
         "its stamps look like microseconds: it spans 0.000..4900000.000 s while")
@@ -76,7 +79,7 @@ def test_build_map_refuses_a_trajectory_in_milliseconds(demo, tmp_path, capsys):
     out = str(tmp_path / "map")
     argv = ["build-map", demo[0], "--out", out, "--matcher", "sift", "--trajectory", ms]
     want = (f"mast3r-ros build-map: error: --trajectory {ms}: its stamps look like milliseconds: "
-            f"it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; {FIX}")
+            f"it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; {FIX}{EXCERPT}")
     assert _error(capsys, argv) == (2, [want])
     params = tmp_path / "params.yaml"
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    pose_at_stamp:\n"
@@ -88,7 +91,7 @@ def test_build_map_refuses_a_trajectory_in_milliseconds(demo, tmp_path, capsys):
     assert _error(capsys, ["build-map", str(src), "--out", out, "--matcher", "sift"]) == (
         2, [f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: its stamps look like "
             f"milliseconds: it spans 0.000..1400.000 s while the frames span 0.000..1.400 s; "
-            f"{FIX}"])
+            f"{FIX}{EXCERPT}"])
     assert not os.path.exists(out)
 
 
@@ -192,7 +195,7 @@ def test_stamp_unit_boundaries_and_ranges_worked_by_hand():
     frames = np.arange(11, dtype=np.int64) * 10**9
     assert stamp_unit_mismatch(np.arange(6, dtype=np.int64) * 10**12, frames) == (
         "its stamps look like milliseconds: it spans 0.000..5000.000 s while the frames span "
-        f"0.000..10.000 s; {FIX}")
+        f"0.000..10.000 s; {FIX}{EXCERPT}")
     assert stamp_unit_mismatch(np.arange(5, dtype=np.int64) * 10**12, frames) is None
     # a trajectory that repeats each line three times is still one in milliseconds (distinct
     # stamps: its spacing is 1000 s, not 0)
@@ -213,3 +216,24 @@ def test_stamp_unit_boundaries_and_ranges_worked_by_hand():
     assert _range_iou((0.0, 1.0), (2.0, 3.0)) == 0.0
     assert _range_iou((1.0, 1.0), (1.0, 1.0)) == 0.0
     assert _range_iou((0.0, 2.0), (1.0, 2.0)) == 0.5
+
+
+def test_a_sparse_trajectorys_short_excerpt_is_told_the_way_through():
+    """Frames 0..2 s at 30 Hz, the first 0.1 % of a trajectory in seconds with a pose every
+    2 s over 2000 s (ORB-SLAM's KeyFrameTrajectory.txt): by ranges and spacings it is a
+    trajectory in milliseconds (indistinguishable; a known limit), so it is refused, but the
+    refusal now says what to do if the stamps are seconds, and doing it is accepted. A
+    trajectory in ms that does not contain the frames gets no such advice."""
+    from mast3r_ros.core.trajectory import stamp_unit_mismatch
+
+    frames = np.arange(61, dtype=np.int64) * 33_333_333
+    sparse = np.arange(1001, dtype=np.int64) * 2 * 10**9
+    assert stamp_unit_mismatch(sparse, frames) == (
+        "its stamps look like milliseconds: it spans 0.000..2000.000 s while the frames span "
+        f"0.000..2.000 s; {FIX}{EXCERPT}")
+    around = sparse[sparse <= 4 * 10**9]  # its poses around 0..2 s, as advised
+    assert stamp_unit_mismatch(around, frames) is None
+    later = (np.arange(1001, dtype=np.int64) + 1) * 2 * 10**9  # starts after the frames
+    assert stamp_unit_mismatch(later, frames) == (
+        "its stamps look like milliseconds: it spans 2.000..2002.000 s while the frames span "
+        f"0.000..2.000 s; {FIX}")
