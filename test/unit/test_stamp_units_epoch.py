@@ -35,11 +35,14 @@ def epoch(tmp_path_factory):
     shutil.copytree(write_demo_sequences(str(root), num_frames=16, width=320, height=240,
                                          seed=2)[0], src)
     for name in ("rgb.txt", "depth.txt", "groundtruth.txt"):
-        rows = [ln.split() for ln in open(src / name, encoding="utf-8")
-                if ln.strip() and ln[0] != "#"]
-        (src / name).write_text("".join(
-            f"{T0 + round(float(v[0]) * 5) / 5:.6f} {' '.join(v[1:])}\n" for v in rows))
+        _restamp(src / name, src / name, lambda t: f"{T0 + round(t * 5) / 5:.6f}")
     return src
+
+
+def _restamp(src, dst, stamp):
+    """TUM text file ``src`` written to ``dst`` with each stamp t (s) written as stamp(t)."""
+    rows = [ln.split() for ln in open(src, encoding="utf-8") if ln.strip() and ln[0] != "#"]
+    dst.write_text("".join(f"{stamp(float(v[0]))} {' '.join(v[1:])}\n" for v in rows))
 
 
 def _integer_stamps(src, out, per_s):
@@ -125,10 +128,7 @@ def _rgb_in_integer_ms(src, dst):
     groundtruth.txt left in seconds."""
     shutil.copytree(src, dst)
     for name in ("rgb.txt", "depth.txt"):
-        rows = [ln.split() for ln in open(src / name, encoding="utf-8")
-                if ln.strip() and ln[0] != "#"]
-        (dst / name).write_text("".join(
-            f"{round(float(v[0]) * 1000)} {' '.join(v[1:])}\n" for v in rows))
+        _restamp(src / name, dst / name, lambda t: f"{round(t * 1000)}")
     return dst
 
 
