@@ -180,6 +180,7 @@ class MapWriter(WriterEncodings):
         self._state = _OPEN
         self._closed_why = ""
         self._depth_warned = False
+        self._empty_depth_warned = False
 
     def _start_build(self, given: str, overwrite: bool, resume: bool) -> None:
         """Make the build folder (under the lock). A ``MAP.partial`` holding encoded shards is
@@ -264,8 +265,10 @@ class MapWriter(WriterEncodings):
         integer (seconds as a float); a depth of another shape,
         of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
         ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
-        end of the ``with`` block. Logs a warning (once per writer) for a keyframe whose median
-        depth is beyond 50 m: centimetres passed as metres? (see `check_consistency`).
+        end of the ``with`` block; a depth negative in more pixels than it is positive (an
+        OpenGL depth buffer's -z: negate it). Logs a warning (once per writer) for a keyframe
+        whose median depth is beyond 50 m: centimetres passed as metres? (see
+        `check_consistency`), and one for a depth with no valid pixel.
         """
         self._require_open("add a keyframe")
         kid = len(self.records)
@@ -298,6 +301,7 @@ class MapWriter(WriterEncodings):
             if depth.shape != (h, w):
                 raise InputError(f"{what} {depth.shape} does not match its image {(h, w)}: pass "
                                  "(H, W) z-depth registered to the image")
+            _refuse_negative_depth(depth, what)
             data, scale = depth_to_png(depth, what)
             rec["depth"] = f"keyframes/{kid:06d}_depth.png"
             rec["depth_scale"] = scale
@@ -321,6 +325,14 @@ class MapWriter(WriterEncodings):
         return kid
 
     def _warn_implausible_depth(self, depth: np.ndarray, kid: int) -> None:
+        if not self._empty_depth_warned and not (np.isfinite(depth) & (depth > 0)).any():
+            # all 0 or NaN: a wrong topic or a blinded sensor; the map check and the sift
+            # matcher would only say that nothing overlaps or matches
+            self._empty_depth_warned = True
+            log.warning("map %s: keyframe %d's depth has no valid pixel (every value 0, NaN "
+                        "or negative): it gives no 3-D point to the sift matcher, "
+                        "points_source 'depth' or the map check; is it the right depth image?",
+                        self.path, kid)
         if self._depth_warned:
             return
         med = _median_depth(depth)
@@ -468,3 +480,17 @@ def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics,
         for rgb, cam, pose, stamp, depth in keyframes:
             w.add_keyframe(rgb, cam, pose, stamp, depth)
         return w.commit()
+
+
+def _refuse_negative_depth(depth: np.ndarray, what: str) -> None:
+    """`InputError` for a depth negative in more pixels than it is positive: z-depth is
+    positive along the optical axis (REP-103 optical frame, z forward); a renderer's or OpenGL
+    depth buffer's camera looks down -z. A few negative pixels (a stereo matcher's invalid
+    ones) are read as none, as documented."""
+    finite = np.isfinite(depth)
+    neg = int(np.count_nonzero(finite & (depth < 0)))
+    if neg and neg > int(np.count_nonzero(finite & (depth > 0))):
+        raise InputError(f"{what} is negative in {neg} of {depth.size} pixels: depth_m is "
+                         "z-depth in metres, positive in front of the camera (optical frame z "
+                         "forward); an OpenGL-style depth (camera looking down -z) must be "
+                         "negated")

@@ -96,9 +96,11 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     judged = [p for p in pairs if p.ok is not None]
     if not judged:
         depth = any(v.depth is not None for v in views)
+        valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
         why = ("fewer than two keyframes" if n < 2 else
                "no keyframe has depth" if not depth else
-               "no neighbouring keyframes overlap or match")
+               "no keyframe's depth has a valid pixel (every value 0, NaN or negative)"
+               if not valid else "no neighbouring keyframes overlap or match")
         motion = _implausible_motion(views) if n >= 2 and depth else None
         if motion is not None:  # refused like an inconsistent map: no localization could work
             evidence, cause = motion

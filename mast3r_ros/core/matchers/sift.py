@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import logging
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -32,6 +33,8 @@ from ..retrieval import thumbnail_descriptor
 from ..types import Correspondences, Frame
 from ..uncertainty import depth_point_covariance
 from .base import add_time
+
+log = logging.getLogger(__name__)
 
 
 @dataclasses.dataclass
@@ -141,6 +144,7 @@ class SiftMatcher:
         self._cache: collections.OrderedDict[int, _KeyframeFeatures] = \
             collections.OrderedDict()
         self._cached_bytes = 0
+        self._warned_no_depth = False  # once per matcher (`_keyframe`)
 
     def global_descriptors(self) -> np.ndarray:
         """(K, D) unit-norm retrieval descriptors of the keyframes."""
@@ -175,6 +179,12 @@ class SiftMatcher:
         xy = undistort_pixels(feats.xy, K, cam.dist, cam.distortion_model)
         z = sample_depth(self.kf_map.depth(index), feats.xy)
         ok = np.isfinite(z)
+        if len(z) and not ok.any() and not self._warned_no_depth:
+            # every match with it would be dropped: frames fail as 'too few correspondences'
+            self._warned_no_depth = True
+            log.warning("map %s: keyframe %d has no valid depth at any of its %d SIFT features "
+                        "(its depth is 0, NaN or negative there): it gives the sift matcher no "
+                        "3-D point", self.kf_map.path, kf.id, len(z))
         cam_pts = backproject(xy[ok], z[ok], K)
         pts = transform_points(kf.map_from_cam, cam_pts)
         cov = depth_point_covariance(cam_pts, K, kf.map_from_cam, self.depth_sigma_k,
