@@ -189,11 +189,17 @@ class TrackingState:
 
     * ``UNINITIALIZED`` until the first successful localization (and again after a reset or a new
       /initialpose); nothing is broadcast, except the operator's pose after an /initialpose.
-    * ``TRACKING`` after a success: the next frame's prior is the last map->odom carried forward
-      by odometry (``map_from_odom @ odom_from_base(t) @ base_from_cam``); `hint` is the last
-      camera pose (candidate selection only).
-    * ``LOST`` after ``lost_after_failures`` consecutive failures: global retrieval (no prior,
-      no hint), while the last good map->odom keeps being re-broadcast so Nav2 keeps a TF tree.
+    * ``TRACKING`` after a success.
+    * ``LOST`` after ``lost_after_failures`` consecutive failures, while the last good map->odom
+      keeps being re-broadcast so Nav2 keeps a TF tree.
+
+    How each frame is localized follows `plan` (the module docstring's publishing rules), not
+    the track alone: while odometry vouches for the last published pose, that pose carried
+    forward by odometry (``map_from_odom @ odom_from_base(t) @ base_from_cam``) is the frame's
+    prior and hint, in every track, LOST included (mode ``odometry``: an outage ends with a
+    pose localized where odometry puts the robot); once it no longer vouches, the frame is
+    localized by global retrieval (mode ``global``: no prior; the carried pose, where there is
+    one, only as a hint for candidate selection) and must be confirmed.
 
     With no odometry frame, pass ``odom_from_base`` = identity: "odom" is then the base itself.
     Raises ConfigError for ``lost_after_failures`` < 1.
@@ -263,33 +269,7 @@ class TrackingState:
             return True
         return False
 
-    # --- priors ----------------------------------------------------------------------------
-    def prior_map_from_cam(self, odom_from_base: np.ndarray, cam_from_base: np.ndarray,
-                           has_odometry: bool = True) -> Optional[np.ndarray]:
-        """The pose prior for the next frame, or None (global retrieval, or the hint alone).
-
-        Without odometry the last result says nothing new about this frame, and as a prior it
-        would also gate this frame's pose against a possibly wrong last one; only an
-        /initialpose is passed on then.
-        """
-        if self.global_requested or self.prior_map_from_odom is None:
-            return None
-        if self.track is Track.LOST:
-            return None
-        if not has_odometry and self.prior_source != "initialpose":
-            return None
-        return self.prior_map_from_odom @ finite_pose(odom_from_base, "odom_from_base") @ \
-            invert_pose(finite_pose(cam_from_base, "cam_from_base"))
-
-    def hint(self) -> Optional[np.ndarray]:
-        """The last successful ``map_from_cam`` while tracking (candidate selection), else None.
-
-        None too while ~/relocalize is pending: that frame retrieves keyframes globally.
-        """
-        if self.global_requested:
-            return None
-        return self.tracker.hint()
-
+    # --- relocalize requests ---------------------------------------------------------------
     def request_global(self) -> None:
         """~/relocalize: the next frame ignores the prior and retrieves keyframes globally."""
         self.global_requested = True

@@ -18,11 +18,22 @@ from mast3r_ros.ros.tracking import TrackingState
 from robot_poses import camera_on_robot, rz
 
 def _success(st: TrackingState, map_from_odom_: np.ndarray,
-             map_from_cam: np.ndarray | None = None) -> None:
-    """A successful frame whose map->odom is ``map_from_odom_``."""
+             map_from_cam: np.ndarray | None = None,
+             odom_from_base: np.ndarray | None = None) -> None:
+    """A successful frame at stamp 0 whose map->odom is ``map_from_odom_`` (``odom_from_base``:
+    the odometry that anchors the gate; None: no odometry)."""
     cam = np.eye(4) if map_from_cam is None else map_from_cam
     st.on_success(LocalizationResult(True, 0, cam, np.eye(6)),
-                  TfToPublish("map", "odom", map_from_odom_))
+                  TfToPublish("map", "odom", map_from_odom_), odom_from_base)
+
+
+def _plan(st: TrackingState, odom_from_base, cam_from_base, stamp_s=0.1, has_odometry=True):
+    """How the node would localize a frame ``stamp_s`` after the last success (default
+    TrackingConfig: odometry vouches up to 0.30 m / 10 deg of tolerance)."""
+    from mast3r_ros.core.config import TrackingConfig
+
+    return st.plan(round(stamp_s * 1e9), odom_from_base, cam_from_base, TrackingConfig(),
+                   has_odometry)
 
 
 def _failure(st: TrackingState, reason: str) -> None:
@@ -69,29 +80,42 @@ def test_tracking_prior_follows_odometry():
     cam_from_base = invert_pose(base_from_cam)
     odom0 = make_pose(rz(10.0), [3.0, -1.0, 0.0])
     assert st.track is Track.UNINITIALIZED
-    assert st.prior_map_from_cam(odom0, cam_from_base) is None
-    _success(st, map_from_odom(map_from_base, odom0))
+    first = _plan(st, odom0, cam_from_base)
+    assert (first.mode, first.prior, first.hint) == ("global", None, None)
+    _success(st, map_from_odom(map_from_base, odom0), map_from_cam, odom0)
     assert st.track is Track.TRACKING
-    np.testing.assert_allclose(st.prior_map_from_cam(odom0, cam_from_base), map_from_cam,
-                               atol=1e-12)
+    plan = _plan(st, odom0, cam_from_base)
+    assert plan.mode == "odometry"
+    np.testing.assert_allclose(plan.prior, map_from_cam, atol=1e-12)
     # the robot drives 1 m forward (its own +x): the prior moves 1 m along map +y
     odom1 = odom0 @ make_pose(np.eye(3), [1.0, 0.0, 0.0])
-    prior = st.prior_map_from_cam(odom1, cam_from_base)
-    np.testing.assert_allclose(prior[:3, 3], map_from_cam[:3, 3] + [0, 1, 0], atol=1e-12)
-    # without odometry the last result is no prior (only the hint, for candidates)
-    assert st.prior_map_from_cam(np.eye(4), cam_from_base, has_odometry=False) is None
+    plan = _plan(st, odom1, cam_from_base)
+    np.testing.assert_allclose(plan.prior[:3, 3], map_from_cam[:3, 3] + [0, 1, 0], atol=1e-12)
+    np.testing.assert_allclose(plan.hint, plan.prior)
+    # without odometry the last result is no prior, only the hint (candidate selection)
+    plan = _plan(st, np.eye(4), cam_from_base, has_odometry=False)
+    assert (plan.mode, plan.prior) == ("tracking", None)
+    np.testing.assert_allclose(plan.hint, map_from_cam)
 
 
 def test_tracking_lost_after_failures_keeps_held_tf():
+    """LOST: the frame is still localized around the pose odometry carries while odometry
+    vouches for it (an outage ends where odometry puts the robot); once it no longer does, by
+    global retrieval (no prior; the carried pose only as a hint). The docstring said 'no prior,
+    no hint' (an API review's find) and a dead `prior_map_from_cam` agreed with it."""
     st = TrackingState(lost_after_failures=3)
-    _success(st, np.eye(4))
+    _success(st, np.eye(4), odom_from_base=np.eye(4))
     _failure(st, "a")
     _failure(st, "b")
     assert st.track is Track.TRACKING
-    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is not None
+    assert _plan(st, np.eye(4), np.eye(4)).mode == "odometry"
     _failure(st, "c")
     assert st.track is Track.LOST and st.last_failure_reason == "c"
-    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is None          # global retrieval
+    plan = _plan(st, np.eye(4), np.eye(4))
+    assert plan.mode == "odometry" and plan.prior is not None and plan.tol is not None
+    late = _plan(st, np.eye(4), np.eye(4), stamp_s=60.0)  # 0.10 + 0.05 m/s * 60 s > 0.30 m
+    assert (late.mode, late.prior, late.confirm) == ("global", None, True)
+    np.testing.assert_allclose(late.hint, np.eye(4))
     assert st.held_tf is not None                            # still re-broadcast
     _success(st, np.eye(4))
     assert st.track is Track.TRACKING and st.consecutive_failures == 0
@@ -99,12 +123,18 @@ def test_tracking_lost_after_failures_keeps_held_tf():
 
 def test_relocalize_request_is_consumed_once():
     st = TrackingState()
-    _success(st, np.eye(4))
+    _success(st, np.eye(4), odom_from_base=np.eye(4))
     st.request_global()
-    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is None
-    assert st.take_global_request() is True
+    plan = _plan(st, np.eye(4), np.eye(4))
+    assert (plan.mode, plan.prior, plan.hint, plan.force_global) == (
+        "relocalize", None, None, True)
     assert st.take_global_request() is False
-    assert st.prior_map_from_cam(np.eye(4), np.eye(4)) is not None
+    # the operator said the pose is suspect: odometry no longer vouches for it, the next frame
+    # is localized globally and must be confirmed
+    after = _plan(st, np.eye(4), np.eye(4))
+    assert (after.mode, after.prior, after.confirm) == ("global", None, True)
+    st.request_global()
+    assert st.take_global_request() is True and st.take_global_request() is False
     assert st.held_tf is not None
 
 
@@ -120,14 +150,16 @@ def test_initial_pose_resets_and_sets_prior():
     assert st.track is Track.UNINITIALIZED
     assert st.held_tf is None                 # publish_tf off: nothing held
     assert st.last_stamp_ns == 100                       # time keeps its order
-    prior = st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam))
-    np.testing.assert_allclose(prior, map_from_cam, atol=1e-12)
-    no_odom = st.prior_map_from_cam(np.eye(4), invert_pose(base_from_cam), has_odometry=False)
-    assert no_odom is not None                           # an initial pose is used regardless
+    plan = _plan(st, odom_at_click, invert_pose(base_from_cam))
+    assert plan.mode == "initialpose" and not plan.confirm
+    np.testing.assert_allclose(plan.prior, map_from_cam, atol=1e-12)
+    no_odom = _plan(st, np.eye(4), invert_pose(base_from_cam), has_odometry=False)
+    assert no_odom.mode == "initialpose"                 # an initial pose is used regardless
     # an initial pose that keeps failing is dropped: global retrieval after 3 failures
     for _ in range(3):
         _failure(st, "too few inliers")
-    assert st.prior_map_from_cam(odom_at_click, invert_pose(base_from_cam)) is None
+    plan = _plan(st, odom_at_click, invert_pose(base_from_cam))
+    assert (plan.mode, plan.prior, plan.hint) == ("global", None, None)
 
 
 def test_initial_pose_is_broadcast_until_a_frame_localizes():
@@ -185,22 +217,27 @@ def test_tf_rebroadcast_stamps():
 
 
 def test_hint_is_the_last_camera_pose_while_tracking():
+    """Without odometry the hint (candidate selection) is the last camera pose while tracking,
+    nothing once lost, on ~/relocalize or after an /initialpose."""
     st = TrackingState(lost_after_failures=2)
-    assert st.hint() is None
+
+    def hint():
+        return _plan(st, np.eye(4), np.eye(4), has_odometry=False).hint
+
+    assert hint() is None
     cam = make_pose(rz(30.0), [1.0, 2.0, 3.0])
     _success(st, np.eye(4), cam)
-    np.testing.assert_allclose(st.hint(), cam)
+    np.testing.assert_allclose(hint(), cam)
     _failure(st, "a")
-    np.testing.assert_allclose(st.hint(), cam)           # one failure keeps tracking
+    np.testing.assert_allclose(hint(), cam)              # one failure keeps tracking
     _failure(st, "b")
-    assert st.track is Track.LOST and st.hint() is None  # N = 2 from the config
+    assert st.track is Track.LOST and hint() is None     # N = 2 from the config
     _success(st, np.eye(4), cam)
     st.request_global()
-    assert st.hint() is None                             # ~/relocalize: global retrieval
-    assert st.take_global_request()
-    np.testing.assert_allclose(st.hint(), cam)
+    assert hint() is None                                # ~/relocalize: global retrieval
+    np.testing.assert_allclose(hint(), cam)              # consumed by that frame
     st.set_initial_pose(np.eye(4), np.eye(4))
-    assert st.hint() is None                             # the operator overrides the track
+    assert hint() is None                                # the operator overrides the track
 
 
 def test_held_tf_keeps_its_frames_and_is_a_copy():
