@@ -25,7 +25,8 @@ import tempfile
 
 from mast3r_ros.core.config import Config
 from mast3r_ros.replay import synthetic as sy
-from mast3r_ros.replay.pipeline import build_map, run_localization
+from mast3r_ros.replay.localize_run import run_localization
+from mast3r_ros.replay.pipeline import build_map
 from mast3r_ros.replay.metrics import format_table
 from mast3r_ros.replay.tum import TumSequence
 

@@ -194,7 +194,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.fileio import check_output_folder
     from .metrics import format_table
-    from .pipeline import RUN_FILES, RUN_OUTPUTS, run_localization
+    from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
 
     cfg = offline_warmup(load_config(args), args.warmup)
     map_path = _map_path(args.map, cfg, args.params)

@@ -18,7 +18,8 @@ from ..core.config import Config
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
-from .pipeline import build_map, run_localization
+from .localize_run import run_localization
+from .pipeline import build_map
 from .synthetic import write_demo_sequences
 from .tum import TumSequence
 

@@ -110,11 +110,11 @@ def test_export_takes_the_checkpoint_as_ckpt_or_checkpoint(tmp_path, capsys, mon
 def localize_stub(monkeypatch):
     """`localize` up to the run: the map it would localize against (no source read)."""
     import mast3r_ros.replay.cli as cli
-    from mast3r_ros.replay import metrics, pipeline
+    from mast3r_ros.replay import localize_run, metrics
 
     maps = []
     monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False: "source")
-    monkeypatch.setattr(pipeline, "run_localization",
+    monkeypatch.setattr(localize_run, "run_localization",
                         lambda source, map_path, *a, **k: maps.append(map_path) or {})
     monkeypatch.setattr(metrics, "format_table", lambda m: "")
     return maps
@@ -320,7 +320,7 @@ def test_offline_runs_warm_up_only_where_it_pays(monkeypatch):
 def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, capsys):
     """`localize --matcher mast3r --device cpu` (the query-aspect-ratio case's command) runs
     with warmup off, whatever the Config default; --warmup turns it on."""
-    from mast3r_ros.replay import cli, metrics, pipeline
+    from mast3r_ros.replay import cli, localize_run, metrics
 
     seen = []
 
@@ -329,7 +329,7 @@ def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, ca
         return metrics.summarize([], None)
 
     monkeypatch.setattr(cli, "_open", lambda args, cfg: None)
-    monkeypatch.setattr(pipeline, "run_localization", run)
+    monkeypatch.setattr(localize_run, "run_localization", run)
     monkeypatch.setattr(cli, "no_groundtruth_hint", lambda *a: "")
     base = ["localize", "q", "--map", "m", "--out", str(tmp_path / "run"), "--matcher",
             "mast3r", "--checkpoint", "ck.pth", "--device", "cpu"]

@@ -13,7 +13,8 @@ from pathlib import Path
 import pytest
 
 from mast3r_ros.core.config import Config
-from mast3r_ros.replay.pipeline import build_map, run_localization
+from mast3r_ros.replay.localize_run import run_localization
+from mast3r_ros.replay.pipeline import build_map
 from mast3r_ros.replay.tum import TumSequence
 
 DATA = Path(os.environ.get("MAST3R_ROS_DATA",

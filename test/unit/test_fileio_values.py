@@ -225,9 +225,9 @@ def test_an_out_made_while_waiting_for_the_lock_is_refused_before_the_work(tmp_p
     out = tmp_path / "run"
     real = fileio.acquire_output_lock
 
-    def late(path, what="--out"):
+    def late(path, what="--out", salvage=None):
         (out / "theirs").mkdir(parents=True)
-        return real(path, what)
+        return real(path, what, salvage)
 
     monkeypatch.setattr(fileio, "acquire_output_lock", late)
     ran = []

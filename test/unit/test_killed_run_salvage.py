@@ -86,7 +86,7 @@ def test_without_salvage_a_killed_writers_lines_are_deleted(tmp_path):
 # OOM killer is about to take it
 HANG_AFTER_TWO = """
 import sys, time
-import mast3r_ros.replay.pipeline as p
+import mast3r_ros.replay.localize_run as p
 real, n = p.result_record, [0]
 def record(r):
     n[0] += 1
@@ -114,9 +114,9 @@ def test_localize_killed_with_sigkill_keeps_its_frames_in_partial(tum, sift_map,
         lines = []
         while time.monotonic() < deadline and proc.poll() is None:
             tmps = [n for n in os.listdir(tmp_path) if n.startswith("run.tmp-m3r-")]
-            if tmps:
-                with open(tmp_path / tmps[0] / "results.jsonl", "rb") as fh:
-                    lines = fh.read().splitlines()
+            results = tmp_path / tmps[0] / "results.jsonl" if tmps else None
+            if results is not None and results.is_file():  # written after config.yaml
+                lines = results.read_bytes().splitlines()
                 if len(lines) >= 2:
                     break
             time.sleep(0.1)

@@ -114,7 +114,7 @@ def test_overwrite_over_another_projects_manifest_is_refused_in_the_clis_words(
 def test_demo_over_a_render_an_older_version_stopped_and_over_copied_run_files(tmp_path, capsys,
                                                                              tum, sift_map):
     from mast3r_ros.replay.demo import demo_data
-    from mast3r_ros.replay.pipeline import RUN_OUTPUTS
+    from mast3r_ros.replay.localize_run import RUN_OUTPUTS
 
     # a run's files copied into a project folder beside the user's own: not a run folder
     proj = tmp_path / "proj"

@@ -11,7 +11,7 @@ import pytest
 
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
-from mast3r_ros.replay.pipeline import localize_frames, select_frames
+from mast3r_ros.replay.localize_run import localize_frames, select_frames
 from mast3r_test_utils import keyframe_records, pose
 
 RGB = np.zeros((4, 4, 3), np.uint8)
@@ -199,7 +199,8 @@ def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
 
 def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
     from mast3r_ros.core.errors import InputError
-    from mast3r_ros.replay.pipeline import build_map, run_localization
+    from mast3r_ros.replay.localize_run import run_localization
+    from mast3r_ros.replay.pipeline import build_map
     from mast3r_ros.replay.tum import TumSequence
 
     cfg = _sift_cfg()

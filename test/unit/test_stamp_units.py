@@ -99,7 +99,7 @@ def test_localize_refuses_groundtruth_in_milliseconds(demo, tmp_path):
     """--groundtruth in ms said 'no pose at any frame stamp (the ground truth of another
     recording?)': it now names the unit, before the map is opened."""
     from mast3r_ros.core.config import Config
-    from mast3r_ros.replay.pipeline import run_localization
+    from mast3r_ros.replay.localize_run import run_localization
     from mast3r_ros.replay.tum import TumSequence
 
     ms = _scaled(os.path.join(demo[1], "groundtruth.txt"), tmp_path / "gt_ms.txt", 1000)

@@ -1,0 +1,242 @@
+"""Localize a recording against a map and write the run folder (``mast3r-ros localize``).
+
+Localization is driven by the one tracker (`mast3r_ros.core.tracker.Tracker`): each frame is
+localized with the tracker's hint and the result updates the tracker. Each result is appended
+to the run's results.jsonl as it comes, so a run stopped early keeps the frames it finished
+(``RUN.partial``). The map side is `mast3r_ros.replay.pipeline`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import logging
+import os
+import shutil
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..core.config import Config, dump_config_yaml
+from ..core.errors import InputError
+from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
+from ..core.localizer import Localizer
+from ..core.tracker import StampCheck, Tracker
+from ..core.trajectory import check_stamp_units
+from ..core.types import Frame, LocalizationResult
+from .metrics import frame_errors, summarize
+from .pipeline import poses_from_file, progress, recorded_config
+from .plots import plot_errors, plot_trajectory
+from .sources import FrameSource, check_own_poses, stamps_written
+from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
+
+log = logging.getLogger(__name__)
+
+
+def select_frames(source: Iterable[Frame], stride: int, max_frames: int) -> Iterator[Frame]:
+    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all)."""
+    n = 0
+    for i, f in enumerate(source):
+        if i % stride:
+            continue
+        if max_frames and n >= max_frames:
+            return
+        n += 1
+        yield f
+
+
+def localize_frames(loc: Localizer, frames: Iterable[Frame], tracker: Tracker,
+                    global_only: bool = False) -> Iterator[Tuple[Frame, LocalizationResult]]:
+    """Localize each frame with the tracker's hint (none with ``global_only``); yields
+    (frame, result) after the tracker has been updated with the result."""
+    for f in frames:
+        if tracker.check_stamp(f.stamp_ns) is StampCheck.BACKWARDS:
+            log.warning("time went backwards at t=%.6f s: tracking reset", f.stamp_ns * 1e-9)
+        hint = None if global_only else tracker.hint()
+        r = loc.localize(f, force_global=global_only, hint=hint)
+        tracker.update(r)
+        yield f, r
+
+
+def result_record(r: LocalizationResult) -> Dict[str, Any]:
+    """One line of ``results.jsonl``."""
+    return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
+            "inliers": r.num_inliers, "matches": r.num_matches,
+            "inlier_ratio": round(float(r.inlier_ratio), 4),
+            "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
+            round(float(r.reproj_rms_px), 4),
+            "keyframe_ids": list(r.keyframe_ids),
+            "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
+
+
+def _localize_to_file(loc: Localizer, frames: Iterable[Frame], path: str, cfg: Config,
+                      global_only: bool) -> Tuple[List[LocalizationResult], np.ndarray]:
+    """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
+    (N, 4, 4), NaN where a frame has none)."""
+    tracker = Tracker(cfg.localizer.lost_after_failures)
+    results: List[LocalizationResult] = []
+    gt: List[np.ndarray] = []
+    with open(path, "w", encoding="utf-8") as fh:
+        for f, r in progress(localize_frames(loc, frames, tracker, global_only), None,
+                             "localize"):
+            results.append(r)
+            gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
+            fh.write(json.dumps(result_record(r)) + "\n")
+            fh.flush()
+    return results, np.stack(gt) if gt else np.zeros((0, 4, 4))
+
+
+RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
+# everything a run folder holds: --overwrite replaces no folder holding anything else (a user's
+# notes or code beside copied run files)
+RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png")
+
+
+def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
+                     groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
+                     global_only: bool = False, overwrite: bool = False) -> Dict[str, Any]:
+    """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
+    results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
+
+    ``map_path`` is recorded as an absolute path ('~' expanded) in config.yaml (``map_path``)
+    and metrics.json (``map``). Ground truth is the frames' own poses or, with
+    ``groundtruth``, that TUM file taken at the frame stamps by the config's pose-at-stamp
+    rule; the file is read (and refused with `InputError`) before any frame is localized, so a
+    bad file never costs a run; without it, so is a TUM folder's groundtruth.txt stamped in
+    another time unit (`check_own_poses`). An existing
+    ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
+    sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
+    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
+    complete run to ``out`` removes; a run killed outright (``kill -9``, the OOM killer) leaves
+    them in its temporary folder, which the next run to ``out`` renames to ``OUT.partial``.
+
+    Also raises what `Localizer.from_config` and `Localizer.localize` raise: `ConfigError`,
+    `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
+    first use) and `InputError`.
+    """
+    if stride < 1:
+        raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
+    if max_frames < 0:
+        raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
+    check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
+    # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
+    # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
+    used = os.path.abspath(os.path.expanduser(map_path))
+    cfg = dataclasses.replace(cfg, node=dataclasses.replace(cfg.node, map_path=used))
+    gt_file = (_read_groundtruth(groundtruth, source.stamps_ns, cfg, stamps_written(source))
+               if groundtruth else None)
+    if gt_file is None:  # the frames' own poses are the ground truth of the metrics
+        check_own_poses(source)
+    # a run killed outright (kill -9, the OOM killer) leaves its frames so far in its temporary
+    # folder's results.jsonl: the next writer of OUT keeps them as OUT.partial
+    with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, salvage="results.jsonl") as tmp:
+        try:
+            metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
+                                    global_only)
+        except BaseException:
+            _keep_partial(tmp, out)
+            raise
+        partial = os.path.abspath(out) + ".partial"
+        if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
+            shutil.rmtree(partial, ignore_errors=True)  # under OUT's lock: not a live run's
+            log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
+                     partial, out)
+    return metrics
+
+
+def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
+                      frames_written: Tuple[str, bool] = ("", False)
+                      ) -> Tuple[np.ndarray, np.ndarray]:
+    """``--groundtruth``, read whole; `InputError` when it holds no pose, is stamped in another
+    time unit than the frames (`check_stamp_units`; ``frames_written``: `stamps_written` of
+    their source, so that the frames' file is named when it is the one), or has none at any
+    frame stamp by the
+    pose-at-stamp rule (another recording, another clock), before a frame is localized."""
+    stamps, poses, unit = read_tum_trajectory_and_unit(path)
+    if not len(stamps):
+        raise InputError(f"--groundtruth {path} holds no poses")
+    frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
+    check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns",
+                      frames_written[1], frames_written[0])
+    if len(frame_stamps_ns):
+        at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
+        if not np.isfinite(at).all(axis=(1, 2)).any():
+            raise InputError(
+                f"--groundtruth {path} has no pose at any frame stamp: it covers "
+                f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s, the frames "
+                f"t={frame_stamps_ns.min() * 1e-9:.3f}..{frame_stamps_ns.max() * 1e-9:.3f} s "
+                "(the ground truth of another recording?)")
+    return stamps, poses
+
+
+def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
+                  gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
+                  max_frames: int, global_only: bool) -> Dict[str, Any]:
+    """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
+    dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
+    loc = Localizer.from_config(cfg, map_path)
+    if not loc.warmup_report:
+        log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
+                 "are kept out of the latency medians")
+    try:
+        results, gt_poses = _localize_to_file(loc, select_frames(source, stride, max_frames),
+                                              os.path.join(out, "results.jsonl"), cfg,
+                                              global_only)
+        kf_poses = loc.keyframe_poses()
+    finally:
+        loc.close()
+    if not results:
+        raise InputError("the source has no frames to localize")
+    if gt_file is not None:
+        stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
+        gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
+    return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
+                     warmed_up=bool(loc.warmup_report))
+
+
+def _keep_partial(tmp: str, out: str) -> None:
+    """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
+    one) so the frames localized before the stop are not lost."""
+    results = os.path.join(tmp, "results.jsonl")
+    if not (os.path.isfile(results) and os.path.getsize(results) > 0):
+        return
+    partial = os.path.abspath(out) + ".partial"
+    try:
+        shutil.rmtree(partial, ignore_errors=True)
+        os.replace(tmp, partial)
+    except OSError:
+        return
+    with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
+        n = sum(1 for _ in fh)
+    log.error("run stopped after %d frames: %s was not written (nor replaced); the results "
+              "so far are in %s", n, out, partial)
+
+
+def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
+              kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True
+              ) -> Dict[str, Any]:
+    """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
+
+    ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
+    against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
+    first frame out of the latency statistics (`metrics.summarize`).
+    """
+    ok = [r for r in results if r.success]
+    write_tum_trajectory(os.path.join(out, "trajectory.tum"),
+                         np.array([r.stamp_ns for r in ok], dtype=np.int64),
+                         np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
+    gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
+    summary = summarize(results, gt, warmed_up)
+    metrics = {"map": map_path, **summary} if map_path else summary
+    atomic_write_json(os.path.join(out, "metrics.json"), metrics)
+    est = np.full((len(results), 3), np.nan)
+    for i, r in enumerate(results):
+        if r.success:
+            est[i] = r.map_from_cam[:3, 3]
+    plot_trajectory(os.path.join(out, "trajectory.png"), est,
+                    gt[:, :3, 3] if gt is not None else None, kf_poses)
+    t = np.array([r.stamp_ns for r in results], dtype=np.float64) * 1e-9
+    plot_errors(os.path.join(out, "errors.png"), t - t[0], frame_errors(results, gt),
+                np.array([r.success for r in results]))
+    return metrics
