@@ -23,7 +23,7 @@ from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, make_pose
 from .image_codec.camera_info import _roi_fields
-from .types import CameraIntrinsics, Frame
+from .types import CameraIntrinsics, Frame, check_stamp_ns
 
 NS_PER_S = 1_000_000_000
 
@@ -32,24 +32,47 @@ NS_PER_S = 1_000_000_000
 # Time
 
 
+INT32_MAX = 2**31 - 1
+
+
 def stamp_to_ns(sec: int, nanosec: int) -> int:
-    """``builtin_interfaces/Time`` fields -> integer nanoseconds."""
-    return int(sec) * NS_PER_S + int(nanosec)
+    """``builtin_interfaces/Time`` fields -> integer nanoseconds (a Python int).
+
+    ``sec``: int32 seconds (negative before the epoch); ``nanosec``: 0 <= nanosec < 1e9. Each
+    is a Python int or numpy integer. Raises InputError for a float or bool (a float would be
+    truncated) or a field out of its range (``nanosec`` >= 1e9 would be read as extra seconds).
+    """
+    sec = check_stamp_ns(sec, "builtin_interfaces/Time sec", unit="seconds")
+    nanosec = check_stamp_ns(nanosec, "builtin_interfaces/Time nanosec")
+    if not -INT32_MAX - 1 <= sec <= INT32_MAX:
+        raise InputError(f"builtin_interfaces/Time sec must fit int32 (|sec| < 2**31), got "
+                         f"{sec}; the stamp was written wrongly by its publisher")
+    if not 0 <= nanosec < NS_PER_S:
+        raise InputError(f"builtin_interfaces/Time nanosec must be in [0, {NS_PER_S}), got "
+                         f"{nanosec}; carry whole seconds into sec (ns_to_stamp does)")
+    return sec * NS_PER_S + nanosec
 
 
 def ns_to_stamp(stamp_ns: int) -> Tuple[int, int]:
-    """Integer nanoseconds -> (sec, nanosec) with 0 <= nanosec < 1e9, as ``Time`` requires.
+    """Integer nanoseconds (a Python int or numpy integer) -> (sec, nanosec), Python ints with
+    0 <= nanosec < 1e9 and sec <= 2**31 - 1, as ``builtin_interfaces/Time`` requires.
 
-    Raises InputError for a negative stamp.
+    Raises InputError for a float or bool (float seconds were truncated as nanoseconds), a
+    negative stamp, or one past Time's int32 seconds (year 2038).
     """
-    stamp_ns = int(stamp_ns)
+    stamp_ns = check_stamp_ns(stamp_ns, "ROS stamp")
     if stamp_ns < 0:
         raise InputError(f"a ROS stamp cannot be negative, got {stamp_ns} ns")
-    return stamp_ns // NS_PER_S, stamp_ns % NS_PER_S
+    sec, nanosec = divmod(stamp_ns, NS_PER_S)
+    if sec > INT32_MAX:
+        raise InputError(f"ROS stamp {stamp_ns} ns is {sec} s, past builtin_interfaces/Time's "
+                         f"int32 sec ({INT32_MAX}); pass nanoseconds, not a larger unit")
+    return sec, nanosec
 
 
 def header_stamp_ns(header: Any) -> int:
-    """``std_msgs/Header`` (``header.stamp.sec``, ``.nanosec``) -> integer nanoseconds."""
+    """``std_msgs/Header`` (``header.stamp.sec``, ``.nanosec``) -> integer nanoseconds.
+    Raises InputError for fields `stamp_to_ns` refuses."""
     return stamp_to_ns(header.stamp.sec, header.stamp.nanosec)
 
 

@@ -349,3 +349,47 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
     assert raw._LOW_BIT_DEPTH_CHECKED == {
         "mono16 images of frame_id 'cam12'", "mono16 images of frame_id 'other'",
         "mono16 images of frame_id 'full'"}
+
+
+@pytest.mark.parametrize("stamp", [12.5, 1.7, 2.0, True, "5"])
+def test_ns_to_stamp_refuses_what_is_not_integer_nanoseconds(stamp):
+    """A float was truncated as nanoseconds: 12.5 (seconds, most likely) became (0, 12)."""
+    with pytest.raises(InputError, match="integer number of nanoseconds"):
+        mf.ns_to_stamp(stamp)
+
+
+def test_ns_to_stamp_takes_numpy_integers_and_refuses_what_time_cannot_hold():
+    assert mf.ns_to_stamp(np.int64(1_250_000_000)) == (1, 250_000_000)
+    last = (2**31 - 1) * mf.NS_PER_S + mf.NS_PER_S - 1
+    assert mf.ns_to_stamp(last) == (2**31 - 1, mf.NS_PER_S - 1)
+    with pytest.raises(InputError, match="int32"):
+        mf.ns_to_stamp(last + 1)                         # sec 2**31 does not fit Time.sec
+    with pytest.raises(InputError, match="negative"):
+        mf.ns_to_stamp(np.int64(-1))
+
+
+@pytest.mark.parametrize("sec,nanosec,words", [
+    (1.9, 0, ("sec", "integer")),                        # was truncated to 1 s
+    (1, 0.5, ("nanosec", "integer")),
+    (True, 0, ("sec", "integer")),
+    (1, 2_000_000_000, ("nanosec", "[0, 1000000000)")),  # was read as 3 s
+    (1, -1, ("nanosec", "[0, 1000000000)")),
+    (2**31, 0, ("sec", "int32")),
+    (-2**31 - 1, 0, ("sec", "int32")),
+])
+def test_stamp_to_ns_refuses_fields_builtin_interfaces_time_cannot_hold(sec, nanosec, words):
+    with pytest.raises(InputError) as err:
+        mf.stamp_to_ns(sec, nanosec)
+    assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_stamp_to_ns_takes_numpy_integers_and_the_int32_range():
+    assert mf.stamp_to_ns(np.int32(3), np.uint32(7)) == 3_000_000_007
+    assert type(mf.stamp_to_ns(np.int32(3), np.uint32(7))) is int
+    assert mf.stamp_to_ns(2**31 - 1, 999_999_999) == 2**31 * mf.NS_PER_S - 1
+    assert mf.stamp_to_ns(-2**31, 0) == -2**31 * mf.NS_PER_S
+
+
+def test_header_stamp_with_nanosec_past_a_second_is_refused():
+    with pytest.raises(InputError, match="nanosec"):
+        mf.header_stamp_ns(header(sec=1, nanosec=1_500_000_000))
