@@ -21,7 +21,7 @@ from scipy.spatial.transform import Rotation
 
 from . import image_codec
 from .errors import InputError
-from .geometry import finite_pose, make_pose
+from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
 from .image_codec.camera_info import _roi_fields
 from .types import CameraIntrinsics, Frame, check_stamp_ns
 
@@ -82,8 +82,13 @@ def header_stamp_ns(header: Any) -> int:
 
 def matrix_to_tq(pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64. Raises
-    InputError unless the pose is a finite 4x4 matrix."""
+    InputError unless the pose is a finite 4x4 rigid transform within `geometry.is_valid_pose`'s
+    tolerance (orthonormal rotation with det +1, last row 0 0 0 1): a scale, shear, reflection
+    or projective row has no quaternion, and would be published as some other rotation."""
     pose = finite_pose(pose, "pose")
+    if not is_valid_pose(pose):
+        raise InputError(f"pose must be a rigid 4x4 transform: {non_rigid_reason(pose)}; pass "
+                         "a rotation and translation only (no scale)")
     q = Rotation.from_matrix(pose[:3, :3]).as_quat()
     if q[3] < 0:
         q = -q

@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.geometry import finite_pose, invert_pose
+from mast3r_ros.core.geometry import finite_pose, invert_pose, nonfinite_entries
 
 
 def map_from_base(map_from_cam: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
@@ -157,11 +157,14 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
 
 def covariance_to_list(cov: np.ndarray) -> List[float]:
-    """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major); raises InputError
-    for another shape."""
+    """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major, module convention);
+    raises InputError for another shape or a NaN / inf entry (named: `nonfinite_entries`)."""
     cov = np.asarray(cov, dtype=np.float64)
     if cov.shape != (6, 6):
         raise InputError(f"covariance must be 6x6, got {cov.shape}")
+    if not np.isfinite(cov).all():
+        raise InputError(f"covariance is not finite: {nonfinite_entries(cov)}; a 6x6 "
+                         "covariance of finite values is needed (see sanitize_covariance)")
     return [float(v) for v in cov.reshape(36)]
 
 

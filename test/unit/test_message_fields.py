@@ -393,3 +393,34 @@ def test_stamp_to_ns_takes_numpy_integers_and_the_int32_range():
 def test_header_stamp_with_nanosec_past_a_second_is_refused():
     with pytest.raises(InputError, match="nanosec"):
         mf.header_stamp_ns(header(sec=1, nanosec=1_500_000_000))
+
+
+def _scaled():
+    T = make_pose(rz(30.0), [1.0, 2.0, 3.0])
+    T[:3, :3] *= 1.5
+    return T
+
+
+def _bottom_row():
+    T = np.eye(4)
+    T[3] = [1, 0, 0, 1]
+    return T
+
+
+@pytest.mark.parametrize("pose,words", [
+    (np.diag([1.0, 1, -1, 1]), ("rigid", "determinant -1")),   # scipy's ValueError before
+    (_scaled(), ("rigid", "not orthonormal")),                  # accepted before
+    (_bottom_row(), ("rigid", "last row [1.0, 0.0, 0.0, 1.0]")),  # ignored before
+])
+def test_matrix_to_tq_refuses_a_pose_that_is_not_rigid(pose, words):
+    with pytest.raises(InputError) as err:
+        mf.matrix_to_tq(pose)
+    assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_matrix_to_tq_takes_a_pose_rigid_within_the_projects_tolerance():
+    T = make_pose(rz(30.0), [1.0, 2.0, 3.0])
+    T[:3, :3] *= 1 + 1e-6                                   # float drift of composed poses
+    t, q = mf.matrix_to_tq(T)
+    np.testing.assert_allclose(t, [1, 2, 3])
+    assert abs(np.linalg.norm(q) - 1) < 1e-12
