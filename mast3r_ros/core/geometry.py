@@ -295,8 +295,12 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
 
 
 def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
-    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4."""
+    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4
+    (the message gives the shape, or the non-finite entries: `nonfinite_entries`)."""
     pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+    if pose.shape != (4, 4):
         raise InputError(f"{name} must be a finite 4x4 matrix, got shape {pose.shape}")
+    if not np.isfinite(pose).all():
+        raise InputError(f"{name} must be a finite 4x4 matrix, but it is not finite: "
+                         f"{nonfinite_entries(pose)}")
     return pose

@@ -125,15 +125,24 @@ def covariance_cam_to_base(cov_cam: np.ndarray, map_from_cam: np.ndarray,
     return 0.5 * (out + out.T)
 
 
+def _finite_covariance(cov: np.ndarray) -> np.ndarray:
+    """``cov`` as a 6x6 float64 array; InputError naming the shape, or the non-finite entries."""
+    cov = np.asarray(cov, dtype=np.float64)
+    if cov.shape != (6, 6):
+        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
+    if not np.isfinite(cov).all():
+        raise InputError("covariance must be a finite 6x6 matrix, but it is not finite: "
+                         f"{nonfinite_entries(cov)}")
+    return cov
+
+
 def planar_covariance(cov: np.ndarray) -> np.ndarray:
     """The covariance of `planar_pose`'s (x, y, yaw): the (x, y, rot_z) rows and columns kept,
     z, roll and pitch zero (they are fixed in the plane; AMCL publishes zeros there too), then
     `sanitize_covariance`. At small roll and pitch a map-axes rotation about z is a change of
     yaw, so the kept block is the marginal of (x, y, yaw), first order. Raises InputError for a
     non-finite or non-6x6 matrix."""
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (6, 6) or not np.isfinite(cov).all():
-        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
+    cov = _finite_covariance(cov)
     keep = [0, 1, 5]
     out = np.zeros((6, 6))
     out[np.ix_(keep, keep)] = cov[np.ix_(keep, keep)]
@@ -145,9 +154,7 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
     Raises InputError for a non-finite or non-6x6 matrix.
     """
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (6, 6) or not np.isfinite(cov).all():
-        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
+    cov = _finite_covariance(cov)
     sym = 0.5 * (cov + cov.T)
     w, V = np.linalg.eigh(sym)
     if w.min() >= floor:

@@ -197,3 +197,17 @@ def test_covariance_to_list_refuses_non_finite_entries_and_names_them(value):
         frames.covariance_to_list(cov)
     with pytest.raises(InputError, match="6x6"):
         frames.covariance_to_list(np.eye(5))
+
+
+@pytest.mark.parametrize("fn", [frames.sanitize_covariance, frames.planar_covariance])
+def test_covariance_helpers_say_a_6x6_matrix_is_not_finite_and_where(fn):
+    """A NaN covariance was told 'must be a finite 6x6 matrix, got shape (6, 6)'."""
+    cov = np.eye(6)
+    cov[1, 5] = np.nan
+    with pytest.raises(InputError) as err:
+        fn(cov)
+    msg = str(err.value)
+    assert "covariance" in msg and "not finite" in msg and "shape" not in msg, msg
+    assert "nan at [1, 5]" in msg and "(1 of 36)" in msg, msg
+    with pytest.raises(InputError, match=r"got shape \(5, 5\)"):
+        fn(np.eye(5))
