@@ -95,19 +95,36 @@ def matrix_to_tq(pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     return pose[:3, 3].copy(), q
 
 
-def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
-    """(translation (3,), quaternion x y z w) -> 4x4 float64; the quaternion is normalised.
+def _numbers(values: Sequence[float], count: int, what: str) -> np.ndarray:
+    """``values`` as (count,) float64; InputError naming ``what`` (its layout) otherwise."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"pose {what} must be {count} numbers, got {values!r}") from None
+    if a.size != count:
+        raise InputError(f"pose {what} must be {count} numbers, got {a.size}")
+    return a.reshape(count)
 
-    Raises InputError for a non-finite value or a zero quaternion (an unset message field).
+
+def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
+    """(translation (3,) metres, quaternion (4,) x y z w) -> 4x4 float64; the quaternion is
+    normalised.
+
+    Raises InputError for another count of numbers, a non-finite value or a quaternion whose
+    norm is (near) zero: under 1e-6 (an unset message field, or one written wrongly).
     """
-    t = np.asarray(translation, dtype=np.float64).reshape(3)
-    q = np.asarray(quat_xyzw, dtype=np.float64).reshape(4)
+    t = _numbers(translation, 3, "translation (x, y, z)")
+    q = _numbers(quat_xyzw, 4, "quaternion (x, y, z, w)")
     if not (np.isfinite(t).all() and np.isfinite(q).all()):
         raise InputError(f"pose has non-finite values: t={t.tolist()}, q={q.tolist()}")
     norm = float(np.linalg.norm(q))
-    if norm < 1e-6:
+    if norm == 0.0:
         raise InputError("pose quaternion is all zeros (an unset orientation); "
                          "expected a unit quaternion such as w=1")
+    if norm < 1e-6:
+        raise InputError(f"pose quaternion norm is {norm:.3g}, near zero (under 1e-06): "
+                         f"q={q.tolist()} has no reliable direction; expected a unit "
+                         "quaternion such as w=1")
     return make_pose(Rotation.from_quat(q / norm).as_matrix(), t)
 
 

@@ -424,3 +424,23 @@ def test_matrix_to_tq_takes_a_pose_rigid_within_the_projects_tolerance():
     t, q = mf.matrix_to_tq(T)
     np.testing.assert_allclose(t, [1, 2, 3])
     assert abs(np.linalg.norm(q) - 1) < 1e-12
+
+
+def test_a_near_zero_quaternion_is_told_by_its_norm():
+    """[0, 0, 0, 1e-7] was told 'all zeros'."""
+    with pytest.raises(InputError) as err:
+        mf.tq_to_matrix([0, 0, 0], [0, 0, 0, 1e-7])
+    msg = str(err.value)
+    assert "norm" in msg and "1e-07" in msg and "near zero" in msg and "all zeros" not in msg
+
+
+@pytest.mark.parametrize("t,q,words", [
+    ([0, 0, 0], [0, 0, 1], ("quaternion", "(x, y, z, w)", "got 3")),     # numpy ValueError
+    ([0, 0, 0], [0, 0, 0, 0, 1], ("quaternion", "(x, y, z, w)", "got 5")),
+    ([0, 0], [0, 0, 0, 1], ("translation", "(x, y, z)", "got 2")),
+    ([0, 0, 0], ["a", 0, 0, 1], ("quaternion", "(x, y, z, w)", "numbers")),
+])
+def test_tq_of_another_length_is_an_input_error_naming_the_layout(t, q, words):
+    with pytest.raises(InputError) as err:
+        mf.tq_to_matrix(t, q)
+    assert all(w in str(err.value) for w in words), str(err.value)
