@@ -54,13 +54,45 @@ def transform_points(b_from_a: np.ndarray, points_a: np.ndarray) -> np.ndarray:
 
 
 def is_valid_pose(T: np.ndarray, tol: float = 1e-4) -> bool:
-    """True for a finite 4x4 rigid transform (orthonormal rotation, det +1, last row 0 0 0 1)."""
+    """True for a finite 4x4 rigid transform (orthonormal rotation, det +1, last row 0 0 0 1),
+    each within ``tol``; `non_rigid_reason` says what is wrong with one it refuses."""
     T = np.asarray(T)
     if T.shape != (4, 4) or not np.isfinite(T).all():
         return False
     R = T[:3, :3]
     return bool(np.allclose(R @ R.T, np.eye(3), atol=tol) and abs(np.linalg.det(R) - 1) < tol
                 and np.allclose(T[3], [0, 0, 0, 1], atol=tol))
+
+
+def non_rigid_reason(T: np.ndarray, tol: float = 1e-4) -> str:
+    """What keeps a finite 4x4 ``T`` from `is_valid_pose` with the same ``tol`` ("" when
+    nothing): a rotation that is not orthonormal (a scale or shear), its determinant (-1: a
+    reflection) or the last row. For error messages; ``T`` must be a finite 4x4 array."""
+    T = np.asarray(T, dtype=np.float64)
+    R = T[:3, :3]
+    why = []
+    off = float(np.abs(R @ R.T - np.eye(3)).max())
+    if off > tol:
+        why.append(f"rotation block not orthonormal (max |R R^T - I| = {off:.3g}: a scale or "
+                   "shear)")
+    det = float(np.linalg.det(R))
+    if abs(det - 1) >= tol:
+        why.append(f"determinant {det:.6g}, not +1" + (" (a reflection)" if det < 0 else ""))
+    if not np.allclose(T[3], [0, 0, 0, 1], atol=tol):
+        why.append(f"last row {T[3].tolist()}, not [0, 0, 0, 1]")
+    return "; ".join(why)
+
+
+def nonfinite_entries(a: np.ndarray) -> str:
+    """Where an array has NaN or inf, for error messages: "nan at [0, 3], inf at [1, 1] (2 of
+    16)" (the first three listed, in row-major order); "" when it is finite."""
+    a = np.asarray(a, dtype=np.float64)
+    bad = np.argwhere(~np.isfinite(a))
+    if not bad.size:
+        return ""
+    where = ", ".join(f"{a[tuple(i)]} at {list(map(int, i))}" for i in bad[:3])
+    more = ", ..." if len(bad) > 3 else ""
+    return f"{where}{more} ({len(bad)} of {a.size})"
 
 
 def rotation_angle_deg(R: np.ndarray) -> float:
@@ -263,8 +295,12 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
 
 
 def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
-    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4."""
+    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4
+    (the message gives the shape, or the non-finite entries: `nonfinite_entries`)."""
     pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
+    if pose.shape != (4, 4):
         raise InputError(f"{name} must be a finite 4x4 matrix, got shape {pose.shape}")
+    if not np.isfinite(pose).all():
+        raise InputError(f"{name} must be a finite 4x4 matrix, but it is not finite: "
+                         f"{nonfinite_entries(pose)}")
     return pose

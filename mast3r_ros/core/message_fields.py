@@ -21,9 +21,9 @@ from scipy.spatial.transform import Rotation
 
 from . import image_codec
 from .errors import InputError
-from .geometry import finite_pose, make_pose
+from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
 from .image_codec.camera_info import _roi_fields
-from .types import CameraIntrinsics, Frame
+from .types import CameraIntrinsics, Frame, check_stamp_ns
 
 NS_PER_S = 1_000_000_000
 
@@ -32,24 +32,47 @@ NS_PER_S = 1_000_000_000
 # Time
 
 
+INT32_MAX = 2**31 - 1
+
+
 def stamp_to_ns(sec: int, nanosec: int) -> int:
-    """``builtin_interfaces/Time`` fields -> integer nanoseconds."""
-    return int(sec) * NS_PER_S + int(nanosec)
+    """``builtin_interfaces/Time`` fields -> integer nanoseconds (a Python int).
+
+    ``sec``: int32 seconds (negative before the epoch); ``nanosec``: 0 <= nanosec < 1e9. Each
+    is a Python int or numpy integer. Raises InputError for a float or bool (a float would be
+    truncated) or a field out of its range (``nanosec`` >= 1e9 would be read as extra seconds).
+    """
+    sec = check_stamp_ns(sec, "builtin_interfaces/Time sec", unit="seconds")
+    nanosec = check_stamp_ns(nanosec, "builtin_interfaces/Time nanosec")
+    if not -INT32_MAX - 1 <= sec <= INT32_MAX:
+        raise InputError(f"builtin_interfaces/Time sec must fit int32 (|sec| < 2**31), got "
+                         f"{sec}; the stamp was written wrongly by its publisher")
+    if not 0 <= nanosec < NS_PER_S:
+        raise InputError(f"builtin_interfaces/Time nanosec must be in [0, {NS_PER_S}), got "
+                         f"{nanosec}; carry whole seconds into sec (ns_to_stamp does)")
+    return sec * NS_PER_S + nanosec
 
 
 def ns_to_stamp(stamp_ns: int) -> Tuple[int, int]:
-    """Integer nanoseconds -> (sec, nanosec) with 0 <= nanosec < 1e9, as ``Time`` requires.
+    """Integer nanoseconds (a Python int or numpy integer) -> (sec, nanosec), Python ints with
+    0 <= nanosec < 1e9 and sec <= 2**31 - 1, as ``builtin_interfaces/Time`` requires.
 
-    Raises InputError for a negative stamp.
+    Raises InputError for a float or bool (float seconds were truncated as nanoseconds), a
+    negative stamp, or one past Time's int32 seconds (year 2038).
     """
-    stamp_ns = int(stamp_ns)
+    stamp_ns = check_stamp_ns(stamp_ns, "ROS stamp")
     if stamp_ns < 0:
         raise InputError(f"a ROS stamp cannot be negative, got {stamp_ns} ns")
-    return stamp_ns // NS_PER_S, stamp_ns % NS_PER_S
+    sec, nanosec = divmod(stamp_ns, NS_PER_S)
+    if sec > INT32_MAX:
+        raise InputError(f"ROS stamp {stamp_ns} ns is {sec} s, past builtin_interfaces/Time's "
+                         f"int32 sec ({INT32_MAX}); pass nanoseconds, not a larger unit")
+    return sec, nanosec
 
 
 def header_stamp_ns(header: Any) -> int:
-    """``std_msgs/Header`` (``header.stamp.sec``, ``.nanosec``) -> integer nanoseconds."""
+    """``std_msgs/Header`` (``header.stamp.sec``, ``.nanosec``) -> integer nanoseconds.
+    Raises InputError for fields `stamp_to_ns` refuses."""
     return stamp_to_ns(header.stamp.sec, header.stamp.nanosec)
 
 
@@ -59,27 +82,49 @@ def header_stamp_ns(header: Any) -> int:
 
 def matrix_to_tq(pose: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """4x4 pose -> (translation (3,), quaternion (x, y, z, w) with w >= 0), float64. Raises
-    InputError unless the pose is a finite 4x4 matrix."""
+    InputError unless the pose is a finite 4x4 rigid transform within `geometry.is_valid_pose`'s
+    tolerance (orthonormal rotation with det +1, last row 0 0 0 1): a scale, shear, reflection
+    or projective row has no quaternion, and would be published as some other rotation."""
     pose = finite_pose(pose, "pose")
+    if not is_valid_pose(pose):
+        raise InputError(f"pose must be a rigid 4x4 transform: {non_rigid_reason(pose)}; pass "
+                         "a rotation and translation only (no scale)")
     q = Rotation.from_matrix(pose[:3, :3]).as_quat()
     if q[3] < 0:
         q = -q
     return pose[:3, 3].copy(), q
 
 
-def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
-    """(translation (3,), quaternion x y z w) -> 4x4 float64; the quaternion is normalised.
+def _numbers(values: Sequence[float], count: int, what: str) -> np.ndarray:
+    """``values`` as (count,) float64; InputError naming ``what`` (its layout) otherwise."""
+    try:
+        a = np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"pose {what} must be {count} numbers, got {values!r}") from None
+    if a.size != count:
+        raise InputError(f"pose {what} must be {count} numbers, got {a.size}")
+    return a.reshape(count)
 
-    Raises InputError for a non-finite value or a zero quaternion (an unset message field).
+
+def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
+    """(translation (3,) metres, quaternion (4,) x y z w) -> 4x4 float64; the quaternion is
+    normalised.
+
+    Raises InputError for another count of numbers, a non-finite value or a quaternion whose
+    norm is (near) zero: under 1e-6 (an unset message field, or one written wrongly).
     """
-    t = np.asarray(translation, dtype=np.float64).reshape(3)
-    q = np.asarray(quat_xyzw, dtype=np.float64).reshape(4)
+    t = _numbers(translation, 3, "translation (x, y, z)")
+    q = _numbers(quat_xyzw, 4, "quaternion (x, y, z, w)")
     if not (np.isfinite(t).all() and np.isfinite(q).all()):
         raise InputError(f"pose has non-finite values: t={t.tolist()}, q={q.tolist()}")
     norm = float(np.linalg.norm(q))
-    if norm < 1e-6:
+    if norm == 0.0:
         raise InputError("pose quaternion is all zeros (an unset orientation); "
                          "expected a unit quaternion such as w=1")
+    if norm < 1e-6:
+        raise InputError(f"pose quaternion norm is {norm:.3g}, near zero (under 1e-06): "
+                         f"q={q.tolist()} has no reliable direction; expected a unit "
+                         "quaternion such as w=1")
     return make_pose(Rotation.from_quat(q / norm).as_matrix(), t)
 
 

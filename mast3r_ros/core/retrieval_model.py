@@ -405,8 +405,17 @@ class AsmkRetriever:
 
     def top_k(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor], k: int
               ) -> Tuple[np.ndarray, np.ndarray]:
-        """(ids (<= k,) int64, scores float64) of the ``k`` most similar indexed images, best
-        first, ties by the lower id (`AsmkIndex.top_k`: ranked on the index's device)."""
+        """(ids (min(k, N),) int64, scores (min(k, N),) float64) of the ``k`` most similar of
+        the index's N images, best first, ties by the lower id (`AsmkIndex.top_k`: ranked on
+        the index's device); ``k`` = 0 gives two empty arrays.
+
+        ``enc``: (T, C) encoder tokens of the query. Raises InputError for a ``k`` that is not
+        an integer >= 0 (Python or numpy; a bool or float is refused) or an index built with
+        another retriever.
+        """
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InputError(f"AsmkRetriever.top_k: k must be an integer >= 0 (how many images "
+                             f"to return), got {k!r}")
         if index.identity and index.identity != self.identity:
             raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
                              f"is {self.identity}: rebuild the index")

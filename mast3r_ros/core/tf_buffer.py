@@ -18,6 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .trajectory import bracketing_gaps, poses_at_stamps
+from .types import check_stamp_ns
 
 
 class TransformError(InputError):
@@ -104,7 +105,11 @@ class TransformBuffer:
     def add_dynamic(
         self, parent: str, child: str, stamp_ns: int, parent_from_child: np.ndarray
     ) -> None:
-        """Add one sample of the time-varying transform ``parent_from_child`` at ``stamp_ns``."""
+        """Add one sample of the time-varying transform ``parent_from_child`` (4x4 float) at
+        ``stamp_ns`` (integer nanoseconds: a Python int or numpy integer). Raises InputError
+        for a float or bool stamp (it would be truncated to whole nanoseconds), a transform that
+        is not a finite 4x4 matrix, or one that breaks the tree rules."""
+        stamp_ns = check_stamp_ns(stamp_ns, f"transform {parent} -> {child}: stamp_ns")
         pose = _finite_transform(parent_from_child, parent, child)
         self._edge(parent, child, static=False).add(stamp_ns, pose)
 

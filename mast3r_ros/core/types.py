@@ -227,12 +227,16 @@ class CameraIntrinsics:
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
 
-def check_stamp_ns(stamp: Any, what: str) -> int:
-    """``stamp`` as a Python int of nanoseconds; raises `InputError` naming ``what`` for anything
-    but an integer (a float is most often seconds: ``int(round(t * 1e9))``) or a bool."""
+def check_stamp_ns(stamp: Any, what: str, unit: str = "nanoseconds") -> int:
+    """``stamp`` (a Python int or numpy integer) as a Python int of ``unit`` (nanoseconds; the
+    ``sec`` field of a ROS stamp passes "seconds"); raises `InputError` naming ``what`` for
+    anything but an integer (a float is most often seconds: ``int(round(t * 1e9))``) or a bool
+    (Python or numpy). No range is checked."""
     if isinstance(stamp, (bool, np.bool_)) or not isinstance(stamp, (int, np.integer)):
-        raise InputError(f"{what} must be an integer number of nanoseconds, got {stamp!r} "
-                         f"({type(stamp).__name__}); convert seconds with int(round(t * 1e9))")
+        how = ("convert seconds with int(round(t * 1e9))" if unit == "nanoseconds" else
+               "split float seconds with ns_to_stamp(int(round(t * 1e9)))")
+        raise InputError(f"{what} must be an integer number of {unit}, got {stamp!r} "
+                         f"({type(stamp).__name__}); {how}")
     return int(stamp)
 
 

@@ -117,8 +117,16 @@ class FrameProcessing:
                              localizer)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
-        """The image's header stamp (ns), or None for a zero, repeated or stale stamp."""
-        stamp_ns = mf.header_stamp_ns(msg.header)
+        """The image's header stamp (ns), or None for a zero, repeated, stale or malformed one
+        (fields ``builtin_interfaces/Time`` cannot hold, refused like a zero stamp)."""
+        try:
+            stamp_ns = mf.header_stamp_ns(msg.header)
+        except InputError as err:
+            reason = f"header.stamp is malformed: {err}"
+            self._record(FrameRecord(time.monotonic(), False, reason=reason, dropped=True,
+                                     refused=True))
+            self._warn_throttled("stamp_malformed", f"image not localized: {reason}")
+            return None
         check = None
         with self._lock:
             last = self._tracking.last_stamp_ns

@@ -288,3 +288,37 @@ def test_core_model_re_exports_its_main_names_lazily():
         "    raise SystemExit('no AttributeError')\n")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
+
+
+def test_an_engine_is_a_context_manager_that_closes_on_exit(tiny_ckpt):
+    """close() was the only way to release the weights: no ``with`` block."""
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    with Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu") as engine:
+        assert isinstance(engine, Mast3rEngine)
+        engine.encode(engine.prepare(np.zeros((48, 64, 3), np.uint8), 224))
+    with pytest.raises(ClosedError, match="Mast3rEngine is closed"):
+        engine.prepare(np.zeros((48, 64, 3), np.uint8), 224)
+    with pytest.raises(KeyError):                  # an error inside the block is not swallowed
+        with Mast3rEngine.from_checkpoint(tiny_ckpt, device="cpu") as engine:
+            raise KeyError("x")
+    assert engine.model is None                    # and the engine is closed all the same
+
+
+def test_a_localizer_is_a_context_manager_that_closes_on_exit(sift_map):
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.localizer import Localizer
+
+    cfg = config_from_params({"matcher": "sift", "warmup": False})
+    kf_map = KeyframeMap.load(sift_map)
+    with Localizer(kf_map, cfg.localizer) as loc:
+        assert isinstance(loc, Localizer)
+        loc.warmup()
+    with pytest.raises(ClosedError, match="Localizer is closed"):
+        loc.warmup()
+    with pytest.raises(KeyError):
+        with Localizer(kf_map, cfg.localizer) as loc:
+            raise KeyError("x")
+    with pytest.raises(ClosedError):
+        loc.warmup()

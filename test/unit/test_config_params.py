@@ -161,3 +161,32 @@ def test_a_percentage_typed_for_a_map_check_fraction_is_refused_as_such(name):
     assert spec.fraction and spec.hi == 1.0
     assert "fraction" not in str(pytest.raises(ConfigError, validate_param,
                                                "map_check.neighbours", 99).value)
+
+
+def test_numpy_scalars_are_the_python_numbers_they_hold():
+    """np.int64(3) and np.float32(3.0) (a value read from an array) were refused as 'int64' /
+    'float32'; they are taken as 3 and 3.0, converted to Python's int and float."""
+    import numpy as np
+
+    cfg = config_from_params({"max_keyframes": np.int64(3), "tf_publish_rate": np.float32(3.0)})
+    assert cfg.localizer.max_keyframes == 3 and type(cfg.localizer.max_keyframes) is int
+    rate = validate_param("tf_publish_rate", np.float32(2.5))
+    assert rate == 2.5 and type(rate) is float
+    for value in (np.int32(4), np.uint8(4)):
+        out = validate_param("tf_publish_rate", value)
+        assert out == 4.0 and type(out) is float
+    assert type(validate_param("max_keyframes", np.uint16(2))) is int
+    flag = validate_param("publish_tf", np.bool_(False))
+    assert flag is False
+    # every refusal stays: a float for an int, a bool for a number, a range, non-finite
+    with pytest.raises(ConfigError, match=r"'max_keyframes' must be int, got float 2\.0: write 2"):
+        validate_param("max_keyframes", np.float32(2.0))
+    for name, kind in (("max_keyframes", "int"), ("tf_publish_rate", "float")):
+        with pytest.raises(ConfigError, match=rf"'{name}' must be {kind}, got bool True$"):
+            validate_param(name, np.bool_(True))
+    with pytest.raises(ConfigError, match=r"'publish_tf' must be bool, got int 1$"):
+        validate_param("publish_tf", np.int64(1))
+    with pytest.raises(ConfigError, match=r"'max_keyframes' must be in \[1, 32\], got 0$"):
+        validate_param("max_keyframes", np.int64(0))
+    with pytest.raises(ConfigError, match=r"'tf_publish_rate' must be finite, got nan$"):
+        validate_param("tf_publish_rate", np.float32("nan"))

@@ -184,3 +184,17 @@ def test_no_poses_is_an_empty_result_not_an_error():
     assert g.pose_from_tum([]).shape == (0, 4, 4)
     assert g.pose_from_tum(np.zeros((0, 1))).shape == (0, 4, 4)  # np.loadtxt(ndmin=2)
     assert g.pose_from_tum(np.zeros((0, 7))).shape == (0, 4, 4)
+
+
+def test_finite_pose_says_a_4x4_pose_is_not_finite_and_where():
+    """A NaN pose was told 'must be a finite 4x4 matrix, got shape (4, 4)'."""
+    bad = np.eye(4)
+    bad[0, 3] = np.nan
+    bad[2, 1] = -np.inf
+    with pytest.raises(InputError) as err:
+        g.finite_pose(bad, "map_from_cam")
+    msg = str(err.value)
+    assert "map_from_cam" in msg and "not finite" in msg and "shape" not in msg, msg
+    assert "nan at [0, 3]" in msg and "-inf at [2, 1]" in msg and "(2 of 16)" in msg, msg
+    with pytest.raises(InputError, match=r"got shape \(3, 4\)"):
+        g.finite_pose(np.eye(4)[:3], "map_from_cam")

@@ -634,3 +634,14 @@ def test_a_depth_scale_from_numpy_is_a_number():
     for bad in (np.array(True), np.array("5000"), np.array([5000.0])):
         with pytest.raises(InputError, match="depth_scale must be a positive number"):
             depth_to_metres(raw, "16UC1", bad)
+
+
+@pytest.mark.parametrize("value,words", [
+    ([[1]], ("(H, W, 3) uint8", "list")),                 # AttributeError: no .ndim before
+    (None, ("(H, W, 3) uint8", "NoneType")),
+    (np.zeros((4, 5, 3), np.float32), ("(H, W, 3) uint8", "float32")),
+])
+def test_encode_image_refuses_what_is_not_an_rgb8_array_with_an_input_error(value, words):
+    with pytest.raises(InputError) as err:
+        encode_image(value)
+    assert all(w in str(err.value) for w in words), str(err.value)

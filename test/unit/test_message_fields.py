@@ -349,3 +349,98 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
     assert raw._LOW_BIT_DEPTH_CHECKED == {
         "mono16 images of frame_id 'cam12'", "mono16 images of frame_id 'other'",
         "mono16 images of frame_id 'full'"}
+
+
+@pytest.mark.parametrize("stamp", [12.5, 1.7, 2.0, True, "5"])
+def test_ns_to_stamp_refuses_what_is_not_integer_nanoseconds(stamp):
+    """A float was truncated as nanoseconds: 12.5 (seconds, most likely) became (0, 12)."""
+    with pytest.raises(InputError, match="integer number of nanoseconds"):
+        mf.ns_to_stamp(stamp)
+
+
+def test_ns_to_stamp_takes_numpy_integers_and_refuses_what_time_cannot_hold():
+    assert mf.ns_to_stamp(np.int64(1_250_000_000)) == (1, 250_000_000)
+    last = (2**31 - 1) * mf.NS_PER_S + mf.NS_PER_S - 1
+    assert mf.ns_to_stamp(last) == (2**31 - 1, mf.NS_PER_S - 1)
+    with pytest.raises(InputError, match="int32"):
+        mf.ns_to_stamp(last + 1)                         # sec 2**31 does not fit Time.sec
+    with pytest.raises(InputError, match="negative"):
+        mf.ns_to_stamp(np.int64(-1))
+
+
+@pytest.mark.parametrize("sec,nanosec,words", [
+    (1.9, 0, ("sec", "integer")),                        # was truncated to 1 s
+    (1, 0.5, ("nanosec", "integer")),
+    (True, 0, ("sec", "integer")),
+    (1, 2_000_000_000, ("nanosec", "[0, 1000000000)")),  # was read as 3 s
+    (1, -1, ("nanosec", "[0, 1000000000)")),
+    (2**31, 0, ("sec", "int32")),
+    (-2**31 - 1, 0, ("sec", "int32")),
+])
+def test_stamp_to_ns_refuses_fields_builtin_interfaces_time_cannot_hold(sec, nanosec, words):
+    with pytest.raises(InputError) as err:
+        mf.stamp_to_ns(sec, nanosec)
+    assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_stamp_to_ns_takes_numpy_integers_and_the_int32_range():
+    assert mf.stamp_to_ns(np.int32(3), np.uint32(7)) == 3_000_000_007
+    assert type(mf.stamp_to_ns(np.int32(3), np.uint32(7))) is int
+    assert mf.stamp_to_ns(2**31 - 1, 999_999_999) == 2**31 * mf.NS_PER_S - 1
+    assert mf.stamp_to_ns(-2**31, 0) == -2**31 * mf.NS_PER_S
+
+
+def test_header_stamp_with_nanosec_past_a_second_is_refused():
+    with pytest.raises(InputError, match="nanosec"):
+        mf.header_stamp_ns(header(sec=1, nanosec=1_500_000_000))
+
+
+def _scaled():
+    T = make_pose(rz(30.0), [1.0, 2.0, 3.0])
+    T[:3, :3] *= 1.5
+    return T
+
+
+def _bottom_row():
+    T = np.eye(4)
+    T[3] = [1, 0, 0, 1]
+    return T
+
+
+@pytest.mark.parametrize("pose,words", [
+    (np.diag([1.0, 1, -1, 1]), ("rigid", "determinant -1")),   # scipy's ValueError before
+    (_scaled(), ("rigid", "not orthonormal")),                  # accepted before
+    (_bottom_row(), ("rigid", "last row [1.0, 0.0, 0.0, 1.0]")),  # ignored before
+])
+def test_matrix_to_tq_refuses_a_pose_that_is_not_rigid(pose, words):
+    with pytest.raises(InputError) as err:
+        mf.matrix_to_tq(pose)
+    assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_matrix_to_tq_takes_a_pose_rigid_within_the_projects_tolerance():
+    T = make_pose(rz(30.0), [1.0, 2.0, 3.0])
+    T[:3, :3] *= 1 + 1e-6                                   # float drift of composed poses
+    t, q = mf.matrix_to_tq(T)
+    np.testing.assert_allclose(t, [1, 2, 3])
+    assert abs(np.linalg.norm(q) - 1) < 1e-12
+
+
+def test_a_near_zero_quaternion_is_told_by_its_norm():
+    """[0, 0, 0, 1e-7] was told 'all zeros'."""
+    with pytest.raises(InputError) as err:
+        mf.tq_to_matrix([0, 0, 0], [0, 0, 0, 1e-7])
+    msg = str(err.value)
+    assert "norm" in msg and "1e-07" in msg and "near zero" in msg and "all zeros" not in msg
+
+
+@pytest.mark.parametrize("t,q,words", [
+    ([0, 0, 0], [0, 0, 1], ("quaternion", "(x, y, z, w)", "got 3")),     # numpy ValueError
+    ([0, 0, 0], [0, 0, 0, 0, 1], ("quaternion", "(x, y, z, w)", "got 5")),
+    ([0, 0], [0, 0, 0, 1], ("translation", "(x, y, z)", "got 2")),
+    ([0, 0, 0], ["a", 0, 0, 1], ("quaternion", "(x, y, z, w)", "numbers")),
+])
+def test_tq_of_another_length_is_an_input_error_naming_the_layout(t, q, words):
+    with pytest.raises(InputError) as err:
+        mf.tq_to_matrix(t, q)
+    assert all(w in str(err.value) for w in words), str(err.value)

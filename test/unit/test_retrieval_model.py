@@ -213,3 +213,22 @@ def test_a_checkpoint_or_a_folder_given_as_the_codebook_is_named_as_such(tmp_pat
     for cb in (ck, str(tmp_path)):  # the loader says the same
         with pytest.raises(CheckpointError, match="is a (PyTorch checkpoint|folder)"):
             AsmkRetriever.from_files(ck, cb, enc_dim=32)
+
+
+def test_top_k_refuses_a_negative_or_non_integer_k_and_gives_none_for_zero(tmp_path):
+    """top_k(index, enc, -1) gave two empty arrays without a word (a sign error upstream
+    would have read as 'no similar keyframe')."""
+    rng = np.random.default_rng(0)
+    ck = write_retrieval_checkpoint(str(tmp_path / "m_retrieval_trainingfree.pth"), 32,
+                                    nclusters=16)
+    write_codebook(str(tmp_path / "m_retrieval_codebook.pkl"),
+                   rng.standard_normal((16, 32)).astype(np.float32), 16)
+    r = AsmkRetriever.from_files(ck, enc_dim=32)
+    encs = [rng.standard_normal((192, 32)).astype(np.float32) for _ in range(3)]
+    index = r.build_index(encs)
+    for k in (-1, 2.5, True, "3"):
+        with pytest.raises(InputError, match="top_k: k must be an integer >= 0"):
+            r.top_k(index, encs[0], k)
+    ids, best = r.top_k(index, encs[0], 0)                 # the docstring's ids (<= k,)
+    assert ids.shape == (0,) and ids.dtype == np.int64 and best.shape == (0,)
+    assert r.top_k(index, encs[0], np.int64(5))[0].shape == (3,)   # at most the index's size

@@ -184,3 +184,30 @@ def test_planar_covariance_is_the_x_y_yaw_marginal():
     assert np.abs(out[drop][:, keep]).max() < 1e-11
     assert np.abs(out[np.ix_(drop, drop)]).max() <= 1e-11
     assert np.linalg.eigvalsh(out).min() > 0
+
+
+@pytest.mark.parametrize("value", [np.nan, np.inf])
+def test_covariance_to_list_refuses_non_finite_entries_and_names_them(value):
+    """A NaN covariance went out as 36 NaNs in the message."""
+    with pytest.raises(InputError, match="covariance.*not finite.*36 of 36"):
+        frames.covariance_to_list(np.full((6, 6), value))
+    cov = np.eye(6)
+    cov[2, 4] = value
+    with pytest.raises(InputError, match=r"covariance.*not finite.*\[2, 4\]"):
+        frames.covariance_to_list(cov)
+    with pytest.raises(InputError, match="6x6"):
+        frames.covariance_to_list(np.eye(5))
+
+
+@pytest.mark.parametrize("fn", [frames.sanitize_covariance, frames.planar_covariance])
+def test_covariance_helpers_say_a_6x6_matrix_is_not_finite_and_where(fn):
+    """A NaN covariance was told 'must be a finite 6x6 matrix, got shape (6, 6)'."""
+    cov = np.eye(6)
+    cov[1, 5] = np.nan
+    with pytest.raises(InputError) as err:
+        fn(cov)
+    msg = str(err.value)
+    assert "covariance" in msg and "not finite" in msg and "shape" not in msg, msg
+    assert "nan at [1, 5]" in msg and "(1 of 36)" in msg, msg
+    with pytest.raises(InputError, match=r"got shape \(5, 5\)"):
+        fn(np.eye(5))

@@ -400,6 +400,26 @@ def test_frames_refused_at_the_boundary_are_failures_and_break_a_confirmation(re
     assert host._outputs.poses == [stamp(3)]
 
 
+def test_a_stamp_builtin_interfaces_time_cannot_hold_is_refused_without_a_traceback():
+    """header.stamp.nanosec past a second (a driver's bug) was read as extra seconds; now that
+    `message_fields.stamp_to_ns` refuses it, the frame is refused with the reason, counted
+    like a zero stamp (no failure for the tracker), and the next frame is localized."""
+    host = Host()
+    bad = image(stamp(0))
+    bad.header.stamp.nanosec = 1_500_000_000
+    for _ in range(3):
+        host._process(bad)
+    assert host._localizer.calls == 0 and not host.logger.tracebacks()
+    values = dict(host.summary().values)
+    assert values["frames_refused"] == "3" and values["errors"] == "0"
+    assert "nanosec" in values["last_failure"]
+    warnings = [m for lvl, m in host.logger.lines if lvl == "warning"]
+    assert len(warnings) == 1 and "nanosec" in warnings[0]
+    assert host._tracking.consecutive_failures == 0
+    host._process(image(stamp(1)))
+    assert host._outputs.poses == [stamp(1)]
+
+
 def test_zero_and_repeated_stamps_are_not_failures():
     host = Host(tracking={"confirm_frames": 2}, odom_frame="odom")
     host._process(image(stamp(0)))                          # a candidate

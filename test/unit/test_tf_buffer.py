@@ -193,3 +193,14 @@ def test_default_rule_interpolates_across_any_gap_and_never_extrapolates():
 def test_extrapolation_is_a_transform_error():
     """Callers that catch TransformError (any lookup failure) also catch extrapolation."""
     assert issubclass(ExtrapolationError, TransformError)
+
+
+@pytest.mark.parametrize("stamp", [2.5, 1.0, True])
+def test_a_sample_stamped_with_a_float_or_bool_is_refused(stamp):
+    """2.5 was stored as 2 ns, and the lookup at 2.5 then refused its float."""
+    b = TransformBuffer()
+    with pytest.raises(InputError, match="odom -> base_link.*integer number of nanoseconds"):
+        b.add_dynamic("odom", "base_link", stamp, np.eye(4))
+    assert b.frames == set()
+    b.add_dynamic("odom", "base_link", np.int64(2 * S), pose([0, 0, 0.0], [1.0, 0, 0]))
+    assert b.lookup("odom", "base_link", 2 * S)[0, 3] == 1.0

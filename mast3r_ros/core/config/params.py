@@ -11,6 +11,8 @@ import math
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+import numpy as np
+
 from ..errors import ConfigError
 from .sections import Config
 
@@ -74,6 +76,14 @@ def param_specs() -> Tuple[ParamSpec, ...]:
 
 
 def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
+    # a numpy scalar (a value read from an array) is the Python value it holds: np.int64(3) is
+    # the int 3, np.float32(2.5) the float 2.5, np.bool_ a bool (refused for numbers like one)
+    if isinstance(value, np.bool_):
+        value = bool(value)
+    elif isinstance(value, np.integer):
+        value = int(value)
+    elif isinstance(value, np.floating):
+        value = float(value)
     t = spec.type
     if t is bool:
         if isinstance(value, bool):
@@ -121,6 +131,10 @@ def did_you_mean(name: str) -> str:
 
 def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
+
+    Types are ROS 2's, strict: an int for a float parameter becomes the float, but a float is
+    never an int and a bool never a number. numpy scalars count as the Python int, float or bool
+    they hold, and are returned converted.
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
     a non-finite float, or a value outside its range (of a fraction: said so), choices or

@@ -246,8 +246,11 @@ def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:
     ``data`` is an ``array.array('B')``, the type rosidl stores ``uint8[]`` fields in: assigning
     one to ``Image.data`` is taken as it is, while ``bytes`` or a list goes through the generated
     setter's per-byte type and range check (about 0.3 s for a 1280x480 RGB image under
-    ``__debug__``, which ``ros2 run`` keeps on). Raises `InputError` for anything but
-    (H, W, 3) uint8."""
+    ``__debug__``, which ``ros2 run`` keeps on). Raises `InputError` for anything but an
+    (H, W, 3) uint8 numpy array (a list or None included)."""
+    if not isinstance(rgb, np.ndarray):
+        raise InputError(f"encode_image expects an (H, W, 3) uint8 RGB numpy array, got "
+                         f"{type(rgb).__name__}; pass np.asarray(image, np.uint8)")
     if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
         raise InputError(f"encode_image expects (H, W, 3) uint8 RGB, got {rgb.shape} {rgb.dtype}")
     height, width = rgb.shape[:2]

@@ -64,8 +64,9 @@ class Localizer:
     """Localizes frames against a `KeyframeMap` (see the module docstring for the pipeline).
 
     ``engine`` is a `Mast3rEngine`, required when ``config.matcher == 'mast3r'``; the localizer
-    owns it from then on (`close` closes it). ``image_size`` is the network input size (512,
-    384 or 224, `model.preprocess.SIZES`); the map's cached encodings are looked up for it and
+    owns it from then on (`close`, or the end of a ``with Localizer(...) as loc:`` block,
+    closes both). ``image_size`` is the network input size (512, 384 or 224,
+    `model.preprocess.SIZES`); the map's cached encodings are looked up for it and
     the engine's checkpoint. ``recompute_encodings``: a map without them gets them computed
     (`Mast3rMatcher`) instead of a `MapFormatError`, and stored into the map folder when it is
     writable (a cache, so that the next start loads them; a read-only map keeps them in
@@ -280,6 +281,15 @@ class Localizer:
         if self.engine is not None:
             self.engine.close()
             self.engine = None
+
+    def __enter__(self) -> Localizer:
+        """``with Localizer(...) as loc:``: the localizer itself, `close`d when the block ends."""
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        """`close`; returns False, so an exception raised in the block propagates."""
+        self.close()
+        return False
 
     def _require_open(self) -> None:
         if getattr(self, "_closed", False):

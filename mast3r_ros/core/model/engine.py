@@ -106,6 +106,9 @@ class Mast3rEngine:
     ``device`` a `torch.device` or a name as `devices.resolve_device` takes it (auto, cpu,
     cuda, cuda:N).
 
+    ``with Mast3rEngine.from_checkpoint(...) as engine:`` closes it when the block ends
+    (`close`: the weights and cached CUDA memory are released).
+
     Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16, ``compile`` not one of
     `COMPILE_MODES`, or ``device`` not a device this machine has.
     """
@@ -399,6 +402,16 @@ class Mast3rEngine:
         self._closed = True
         if self.device.type == "cuda":
             torch.cuda.empty_cache()
+
+    def __enter__(self) -> Mast3rEngine:
+        """``with Mast3rEngine.from_checkpoint(...) as engine:``: the engine itself, `close`d
+        when the block ends (a `Localizer` given the engine owns and closes it instead)."""
+        return self
+
+    def __exit__(self, *exc: object) -> bool:
+        """`close`; returns False, so an exception raised in the block propagates."""
+        self.close()
+        return False
 
     def _require_open(self) -> None:
         if getattr(self, "_closed", False):
