@@ -17,6 +17,7 @@ import dataclasses
 import numpy as np
 
 from .errors import InputError
+from .geometry import finite_pose
 from .trajectory import bracketing_gaps, poses_at_stamps
 from .types import check_stamp_ns
 
@@ -39,12 +40,7 @@ class ExtrapolationError(TransformError):
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
     # a copy: a caller that fills one array for every message must not rewrite stored samples
-    pose = np.array(parent_from_child, dtype=np.float64)
-    if pose.shape != (4, 4) or not np.isfinite(pose).all():
-        raise InputError(
-            f"transform {parent} -> {child} must be a finite 4x4 matrix, got shape {pose.shape}"
-        )
-    return pose
+    return np.array(finite_pose(parent_from_child, f"transform {parent} -> {child}"))
 
 
 @dataclasses.dataclass

@@ -136,11 +136,15 @@ def test_non_finite_transforms_are_refused():
     b = TransformBuffer()
     bad = np.eye(4)
     bad[0, 3] = np.nan
-    with pytest.raises(InputError, match="base -> cam must be a finite 4x4"):
+    with pytest.raises(InputError, match=r"base -> cam must be a finite 4x4 matrix, but it is "
+                       r"not finite: nan at \[0, 3\] \(1 of 16\)"):
         b.add_static("base", "cam", bad)
     bad[0, 3] = np.inf
     with pytest.raises(InputError, match="odom -> base must be a finite 4x4"):
         b.add_dynamic("odom", "base", S, bad)
+    with pytest.raises(InputError, match=r"odom -> base must be a finite 4x4 matrix, got shape "
+                       r"\(3, 4\)"):
+        b.add_dynamic("odom", "base", S, np.eye(4)[:3])
     assert b.frames == set()
 
 
