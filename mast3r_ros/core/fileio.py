@@ -268,14 +268,16 @@ class OutputLock:
         """Delete the lock file, then close it (which releases the lock): a writer that opened
         the file before the delete finds, once it holds the lock, that it is not the file at
         the lock's path any more and takes a new one."""
-        if self.fd is None:
+        fd, self.fd = self.fd, None  # first: a Ctrl-C in here must not leave a closed fd to
+        if fd is None:               # be closed again (EBADF) by the cleanup it triggers
             return
         _HELD.pop(self.file, None)
-        with contextlib.suppress(OSError):
-            if os.stat(self.file).st_ino == os.fstat(self.fd).st_ino:
-                os.unlink(self.file)
-        os.close(self.fd)
-        self.fd = None
+        try:
+            with contextlib.suppress(OSError):
+                if os.stat(self.file).st_ino == os.fstat(fd).st_ino:
+                    os.unlink(self.file)
+        finally:
+            os.close(fd)
 
 
 def lock_file(path: str) -> str:
@@ -355,6 +357,9 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
 # `MapWriter`) is OUT + TEMP_INFIX + mkdtemp's 8 characters: a form no user's own folder beside
 # OUT (OUT.tmp-20261202, OUT.tmp-backup_1) has, so `remove_stale_temporaries` removes only ours.
 TEMP_INFIX = ".tmp-m3r-"
+# where `replace_folder` moves the output it replaces until it is deleted: OUT + OLD_INFIX +
+# mkdtemp's 8 characters; under OUT's lock one that exists is a leftover of a cut deletion
+OLD_INFIX = ".old-"
 
 
 def make_temporary_sibling(path: str) -> str:
@@ -384,8 +389,10 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     that a writer killed without a chance to clean up (``kill -9``, the kernel's OOM killer, a
     power cut) left beside output ``path``; returns them. Only for the holder of ``path``'s
     output lock, which every writer of such a sibling holds while it lives: one that exists now
-    is nobody's. Nothing of another form is touched: a user's ``PATH.tmp-20261202``,
-    ``PATH.partial`` (a resumable build), ``PATH.old-*`` (an old folder being swapped out).
+    is nobody's. So are the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced
+    output to and deletes (left when that deletion was interrupted): deleted too, with a
+    WARNING. Nothing of another form is touched: a user's ``PATH.tmp-20261202`` or
+    ``PATH.old-backup``, ``PATH.partial`` (a resumable build).
 
     ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
     work finishes. A stale temporary holding at least one finished line of it is not deleted
@@ -395,12 +402,21 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     ``PATH.kept-XXXXXXXX``); each move is a WARNING naming the folder and its line count."""
     out = output_path(path).rstrip("/")
     parent, base = os.path.split(out)
-    stale = re.compile(re.escape(base + TEMP_INFIX) + r"[a-z0-9_]{8}")
+    stale = re.compile(re.escape(base) + "(" + re.escape(TEMP_INFIX) + "|" + re.escape(OLD_INFIX)
+                       + r")[a-z0-9_]{8}")
     try:
         names = os.listdir(parent or ".")
     except OSError:
         return []
     dirs = [os.path.join(parent, n) for n in names if stale.fullmatch(n)]
+    old = [d for d in dirs if OLD_INFIX in os.path.basename(d)[len(base):]]
+    dirs = [d for d in dirs if d not in old]
+    for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
+        if os.path.isdir(full) and not os.path.islink(full):
+            shutil.rmtree(full, ignore_errors=True)
+            if not os.path.lexists(full):
+                log.warning("removed %s: the output %s replaced, left when its deletion was "
+                            "interrupted", full, out)
     dirs = sorted(d for d in dirs if os.path.isdir(d) and not os.path.islink(d))
     if salvage:  # oldest first: the newest run's lines are the ones left in PATH.partial
         dirs.sort(key=lambda d: _line_file_mtime(os.path.join(d, salvage)))
@@ -488,11 +504,13 @@ def output_path(path: str) -> str:
 
 def replace_folder(src: str, dst: str) -> None:
     """Rename the complete folder ``src`` to ``dst`` (same file system); an existing ``dst`` is
-    first renamed aside and deleted after, so ``dst`` is never a mix of the two."""
+    first renamed aside (``DST.old-XXXXXXXX``) and deleted after, so ``dst`` is never a mix of
+    the two. A deletion cut short (Ctrl-C) leaves that folder to the next holder of ``dst``'s
+    output lock (`remove_stale_temporaries`)."""
     if not os.path.lexists(dst):
         os.replace(src, dst)
         return
-    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + ".old-", dir=os.path.dirname(dst))
+    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + OLD_INFIX, dir=os.path.dirname(dst))
     try:
         os.replace(dst, os.path.join(old, "folder"))
     except BaseException:  # dst stays as it was: no empty folder beside it

@@ -270,6 +270,7 @@ def _progress(total: int, initial: int, enabled: bool) -> Any:
         return _NoBar()
     from tqdm import tqdm
 
+    tqdm.monitor_interval = 0  # no monitor thread (see replay.pipeline.progress)
     return tqdm(total=total, initial=initial, unit="kf", desc="encoding keyframes",
                 disable=not enabled, dynamic_ncols=True)
 

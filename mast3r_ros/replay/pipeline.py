@@ -44,6 +44,9 @@ log = logging.getLogger(__name__)
 
 def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
     """``it`` with a progress bar on stderr when stderr is a terminal."""
+    # no monitor thread: a Ctrl-C as the program exits interrupted its atexit join and printed
+    # a traceback after the work was done (the bars refresh on each iteration anyway)
+    tqdm.monitor_interval = 0
     return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
                 disable=not sys.stderr.isatty())
 
@@ -303,6 +306,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):
+        if w.committed:  # the stop came as the map was published: it is complete
+            w.close()
+            log.warning("interrupted after the map was published: %s is complete", w.path)
+            raise
         log.error("build interrupted: finished shards are kept in %s; %s", w.tmp, resume_hint)
         w.close()  # keeps OUT.partial, releases OUT's lock
         raise

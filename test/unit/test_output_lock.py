@@ -92,7 +92,9 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
     writer of RUN, once it holds RUN's lock, removes the RUN.tmp-m3r- folders the writers make
     (no live writer can own one), named in a WARNING, and keeps everything else: a user's own
     RUN.tmp-20261202 or RUN.tmp-backup_1 (the first form removed them: data loss), a resumable
-    RUN.partial, a RUN.old- folder being swapped, a file of that name, other outputs' folders."""
+    RUN.partial, a RUN.old- folder not of replace_folder's form, a file of that name, other
+    outputs' folders. A RUN.old-XXXXXXXX of replace_folder's form cannot be a swap under way
+    (swaps hold the lock): it is an old output whose deletion was cut short, and goes too."""
     import logging
 
     from mast3r_ros.core.fileio import (
@@ -107,8 +109,10 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
     assert os.path.basename(made).startswith("run.tmp-m3r-")
     stale = [os.path.basename(made), "run.tmp-m3r-abc_1234"]
     kept_dirs = ["run.tmp-20261202", "run.tmp-backup_1", "run.tmp-abc_1234", "run.partial",
-                 "run.old-abcd1234", "run.tmp-m3r-ABCD1234", "run.tmp-m3r-abc", "run.kept-abcd1234",
-                 "run2.tmp-m3r-abcd1234", "other.tmp-m3r-abcd1234"]
+                 "run.old-backup_12", "run.old-2026", "run.tmp-m3r-ABCD1234", "run.tmp-m3r-abc",
+                 "run.kept-abcd1234", "run2.tmp-m3r-abcd1234", "other.tmp-m3r-abcd1234",
+                 "run2.old-abcd1234"]
+    os.makedirs(tmp_path / "run.old-abcd1234" / "folder")  # replace_folder's, cut short
     for name in stale + kept_dirs:
         os.makedirs(tmp_path / name / "sub", exist_ok=True)
         (tmp_path / name / "sub" / "notes.txt").write_text("{}\n")
@@ -116,7 +120,7 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
     with held_elsewhere(out):  # a live writer: nothing of its is touched by a refused one
         with pytest.raises(OutputBusyError):
             acquire_output_lock(out)
-        assert all((tmp_path / n).is_dir() for n in stale)
+        assert all((tmp_path / n).is_dir() for n in stale + ["run.old-abcd1234"])
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         lock = acquire_output_lock(out)
     lock.release()

@@ -425,8 +425,11 @@ class MapWriter(WriterEncodings):
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
-        replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
-        self._state = _COMMITTED
+        try:
+            replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
+        finally:  # published once renamed, even if a Ctrl-C cuts the old map's deletion short
+            if not os.path.lexists(self.tmp):
+                self._state = _COMMITTED
         self._lock.release()
         _fsync_dir(os.path.dirname(self.path))
         log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
