@@ -43,7 +43,9 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     """Infer one pair with the engine ``model_cfg`` names (checkpoint, device, precision, network
     size), match it, and write ``out_dir/pair.npz`` and ``out_dir/matches.png``.
 
-    Returns the written arrays (network resolution; matches as (M, 2) int64 pixel x, y). An
+    Returns the written arrays (network resolution, each view at its own size; matches as
+    (M, 2) int64 pixel x, y; ``to_orig_1``/``to_orig_2`` (3, 3) float64 map a view's network
+    pixel (x, y, 1) to its original image's pixel, pixel centres at integers). An
     existing ``out_dir`` is refused (`InputError`, before the model loads) unless
     ``overwrite``, and so is an image under 16 px on its short side or too elongated for the
     network (`read_pair_image`); the folder is written whole or not at all.
@@ -60,11 +62,8 @@ def _run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     engine = Mast3rEngine.from_config(model_cfg)
     img1 = engine.prepare(rgb1, size)
     img2 = engine.prepare(rgb2, size)
-    if img1.true_shape != img2.true_shape:
-        log.warning("the two images give different network sizes %s and %s; the network needs "
-                    "one size: view 2 is resized to view 1's", img1.true_shape, img2.true_shape)
-        img2 = engine.prepare(np.asarray(Image.fromarray(img2.rgb).resize(
-            img1.true_shape[::-1], Image.BICUBIC)), size)
+    # views of different network sizes (another aspect ratio) are decoded as they are, each on
+    # its own token grid, as the localizer decodes a query against keyframes of another size
     try:
         pred = engine.pair(img1, img2)
     finally:
@@ -77,6 +76,8 @@ def _run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     arrays = {k: v.astype(np.float32) for k, v in pred.to_numpy().items()}
     arrays["matches_1"] = xy1.cpu().numpy().astype(np.int64)
     arrays["matches_2"] = xy2.cpu().numpy().astype(np.int64)
+    # network pixel (x, y, 1) -> original image pixel, per view (the matches back in the photos)
+    arrays["to_orig_1"], arrays["to_orig_2"] = img1.to_orig, img2.to_orig
     picture = draw_matches(img1.rgb, img2.rgb, arrays["matches_1"], arrays["matches_2"])
     with atomic_folder(out_dir, overwrite, OUT_FILES, OUT_FILES, locked=True) as tmp:
         np.savez(os.path.join(tmp, "pair.npz"), **arrays)

@@ -127,3 +127,35 @@ def test_draw_matches_handles_empty():
     a = np.zeros((32, 48, 3), np.uint8)
     img = draw_matches(a, a, np.zeros((0, 2), np.int64), np.zeros((0, 2), np.int64))
     assert img.size == (48 * 2 + 8, 32 + 24)
+
+
+def test_pair_of_two_aspect_ratios_keeps_each_views_size_and_maps_back(tmp_path, images,
+                                                                       tiny_ckpt, caplog):
+    """A 4:3 and a 16:9 image at 384: view 2 was stretched to view 1's network size (with a
+    warning) and pair.npz had no way back to the photos' pixels (a fresh user's find). Each view
+    now keeps its own grid, as the localizer decodes a query of another size, and
+    ``to_orig_1``/``to_orig_2`` map network pixels to original ones."""
+    import logging
+
+    wide = tmp_path / "wide.png"
+    rng = np.random.default_rng(1)
+    Image.fromarray(rng.integers(0, 255, (180, 320, 3), dtype=np.uint8)).save(wide)
+    out = tmp_path / "out"
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        run_pair(images[0], str(wide), str(out),
+                 ModelConfig(checkpoint=tiny_ckpt, device="cpu", image_size=384))
+    assert not [r for r in caplog.records if "resized" in r.getMessage()]
+    with np.load(out / "pair.npz", allow_pickle=False) as z:
+        arrays = dict(z)
+    assert arrays["desc_1"].shape == (288, 384, 24)  # 200x150 -> 384x288
+    assert arrays["desc_2"].shape[:2] == (208, 384)  # 320x180 -> 384x216, cropped to 16s
+    assert arrays["pts3d_2"].shape == (208, 384, 3) and arrays["conf_2"].shape == (208, 384)
+    m1, m2 = arrays["matches_1"], arrays["matches_2"]
+    assert len(m1) > 0 and (m2[:, 1] < 208).all() and (m1[:, 1] < 288).all()
+    for v, (w, h) in (("1", (200, 150)), ("2", (320, 180))):
+        to_orig = arrays[f"to_orig_{v}"]
+        assert to_orig.dtype == np.float64 and to_orig.shape == (3, 3)
+        xy = np.c_[arrays[f"matches_{v}"], np.ones(len(m1))] @ to_orig.T
+        assert (xy[:, 0] > -0.5).all() and (xy[:, 0] < w - 0.5).all()
+        assert (xy[:, 1] > -0.5).all() and (xy[:, 1] < h - 0.5).all()
+    np.testing.assert_allclose(arrays["to_orig_1"][:2, :2], np.diag([200 / 384] * 2))
