@@ -38,7 +38,8 @@ from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError, describe_npy, is_format_version, json_value
+from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
+                     json_value)
 from .errors import npy_header_error
 from .fileio import mkstemp_public
 
@@ -90,10 +91,10 @@ class StoreTable:
         if not isinstance(obj, Mapping) or obj.get("format") != STORE_FORMAT:
             raise MapFormatError(f"{where}: not an encoding store entry (format "
                                  f"{STORE_FORMAT!r} expected)")
-        if not is_format_version(obj.get("version"), (STORE_VERSION,)):
-            raise MapFormatError(f"{where}: encoding store version "
-                                 f"{json_value(obj.get('version'))}; this build reads version "
-                                 f"{STORE_VERSION}; rebuild the map")
+        if not is_format_version(obj.get("version", MISSING), (STORE_VERSION,)):
+            version = json_value(obj.get("version", MISSING))
+            raise MapFormatError(f"{where}: encoding store version {version}; this build reads "
+                                 f"version {STORE_VERSION}; rebuild the map")
         try:
             n = int(obj["num_keyframes"])
             chunks = tuple(ChunkEntry(str(f), int(a), int(c)) for f, a, c in obj["chunks"])

@@ -59,9 +59,16 @@ def is_format_version(value, accepted) -> bool:
     return type(value) is int and value in accepted
 
 
+# the default of ``obj.get(key, MISSING)``: a key a JSON file lacks, told from its ``null``
+MISSING = type("Missing", (), {"__repr__": lambda self: "MISSING"})()
+
+
 def json_value(value) -> str:
     """``value``, read from a JSON file, as that file spells it (``true``, ``null``, ``"3"``),
-    for messages about the file; Python's repr where JSON has no spelling."""
+    for messages about the file; ``missing`` for `MISSING` (the key is absent); Python's repr
+    where JSON has no spelling."""
+    if value is MISSING:
+        return "missing"
     try:
         return json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):

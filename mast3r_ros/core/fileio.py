@@ -392,14 +392,16 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     is nobody's. So are the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced
     output to and deletes (left when that deletion was interrupted): deleted too, with a
     WARNING. Nothing of another form is touched: a user's ``PATH.tmp-20261202`` or
-    ``PATH.old-backup``, ``PATH.partial`` (a resumable build).
+    ``PATH.old-backup``, ``PATH.partial`` (a resumable build; with ``salvage``, a stopped run's
+    is replaced by a newer killed run's lines, as the next stopped run replaces it).
 
     ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
     work finishes. A stale temporary holding at least one finished line of it is not deleted
     but renamed to ``PATH.partial``, the line the kill cut short (no newline) dropped, unless
     the ``PATH.partial`` there holds a newer such file (the newest of several stale temporaries
-    wins; a ``PATH.partial`` without that file is not replaced and the temporary is kept as
-    ``PATH.kept-XXXXXXXX``); each move is a WARNING naming the folder and its line count."""
+    wins; a ``PATH.partial`` without that file, or one that cannot be deleted, is not replaced
+    and the temporary is kept as ``PATH.kept-XXXXXXXX``, or where it is if that rename fails);
+    each is a WARNING naming the folder and its line count."""
     out = output_path(path).rstrip("/")
     parent, base = os.path.split(out)
     stale = re.compile(re.escape(base) + "(" + re.escape(TEMP_INFIX) + "|" + re.escape(OLD_INFIX)
@@ -443,9 +445,11 @@ def _line_file_mtime(file: str) -> float:
 
 
 def _salvage_lines(tmp: str, name: str, out: str) -> bool:
-    """Rename the stale temporary ``tmp`` of output ``out`` to ``OUT.partial`` when its line
-    file ``name`` holds a finished line (the file cut to its last newline, its mtime kept) and
-    ``OUT.partial`` holds no newer one; True if moved."""
+    """Keep the stale temporary ``tmp`` of output ``out`` when its line file ``name`` holds a
+    finished line (the file cut to its last newline, its mtime kept): renamed to
+    ``OUT.partial`` unless that holds a newer such file (then False: ``tmp`` may go), else, if
+    ``OUT.partial`` is something else or cannot be replaced, to ``OUT.kept-X``, else left where
+    it is. True when ``tmp`` holds lines that must not be deleted (moved or not)."""
     file, partial = os.path.join(tmp, name), out + ".partial"
     try:
         with open(file, "rb") as fh:
@@ -456,24 +460,26 @@ def _salvage_lines(tmp: str, name: str, out: str) -> bool:
     end = data.rfind(b"\n") + 1
     if not end or _line_file_mtime(os.path.join(partial, name)) > st.st_mtime:
         return False
-    try:
+    lines = data.count(b"\n", 0, end)
+    with contextlib.suppress(OSError):
         if end < len(data):
             with open(file, "r+b") as fh:
                 fh.truncate(end)
             os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
+    kept = tmp
+    try:
         if os.path.isfile(os.path.join(partial, name)) and not os.path.islink(partial):
             shutil.rmtree(partial)  # an older stopped run's: superseded
-        if os.path.lexists(partial):  # something else (a resumable build): left as it is
-            kept = _keep_output(tmp)
-            if kept == tmp:
-                return False
-            partial = kept
-        else:
+        if not os.path.lexists(partial):
             os.rename(tmp, partial)
+            kept = partial
     except OSError:
-        return False
+        pass
+    if kept == tmp:  # OUT.partial is something else (a resumable build) or would not go
+        kept = _keep_output(tmp)
     log.warning("a writer of %s killed without cleaning up left %d finished line(s) of %s in "
-                "%s: kept as %s", out, data.count(b"\n", 0, end), name, tmp, partial)
+                "%s: kept as %s%s", out, lines, name, tmp, kept,
+                " (a complete run to it replaces them)" if kept == partial else "")
     return True
 
 

@@ -38,18 +38,21 @@ INT32_MAX = 2**31 - 1
 def stamp_to_ns(sec: int, nanosec: int) -> int:
     """``builtin_interfaces/Time`` fields -> integer nanoseconds (a Python int).
 
-    ``sec``: int32 seconds (negative before the epoch); ``nanosec``: 0 <= nanosec < 1e9. Each
-    is a Python int or numpy integer. Raises InputError for a float or bool (a float would be
-    truncated) or a field out of its range (``nanosec`` >= 1e9 would be read as extra seconds).
+    ``sec``: int32 seconds (negative before the epoch); ``nanosec``: uint32 nanoseconds, which
+    the message type wants below 1e9: one of 1e9 or more (a driver rounding 0.9999999995 s up)
+    is carried into the seconds, as its meaning is unambiguous, so that a recording holding
+    one is still read. Each is a Python int or numpy integer. Raises InputError for a float or
+    bool (a float would be truncated), a ``sec`` outside int32 or a negative ``nanosec``
+    (neither can come from a real message).
     """
     sec = check_stamp_ns(sec, "builtin_interfaces/Time sec", unit="seconds")
     nanosec = check_stamp_ns(nanosec, "builtin_interfaces/Time nanosec")
     if not -INT32_MAX - 1 <= sec <= INT32_MAX:
         raise InputError(f"builtin_interfaces/Time sec must fit int32 (|sec| < 2**31), got "
                          f"{sec}; the stamp was written wrongly by its publisher")
-    if not 0 <= nanosec < NS_PER_S:
-        raise InputError(f"builtin_interfaces/Time nanosec must be in [0, {NS_PER_S}), got "
-                         f"{nanosec}; carry whole seconds into sec (ns_to_stamp does)")
+    if nanosec < 0:
+        raise InputError(f"builtin_interfaces/Time nanosec is unsigned, got {nanosec}; the stamp "
+                         "was written wrongly by its publisher")
     return sec * NS_PER_S + nanosec
 
 

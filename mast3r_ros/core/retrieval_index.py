@@ -38,7 +38,8 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError, MapFormatError, describe_npy, is_format_version, json_value
+from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
+                     json_value)
 from .errors import npy_header_error
 from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
@@ -254,8 +255,9 @@ def _read_meta(path: str) -> Dict[str, Any]:
     if not isinstance(meta, dict) or meta.get("format") != INDEX_FORMAT:
         raise MapFormatError(f"map file {full}: not a retrieval index")
     if not is_format_version(meta.get("version"), (INDEX_VERSION,)):
-        raise MapFormatError(f"map file {full}: version {json_value(meta.get('version'))}, this "
-                             f"build reads {INDEX_VERSION}; rebuild the map")
+        version = json_value(meta.get("version", MISSING))
+        raise MapFormatError(f"map file {full}: version {version}, this build reads "
+                             f"{INDEX_VERSION}; rebuild the map")
     if meta.get("kind") not in INDEX_KINDS or not isinstance(meta.get("files"), dict) \
             or not isinstance(meta.get("params"), dict):
         raise MapFormatError(f"map file {full}: malformed kind, params or file table")

@@ -160,6 +160,9 @@ _STAMP_UNITS = {1e3: "milliseconds", 1e6: "microseconds", 1e9: "nanoseconds"}
 # The two time ranges "barely overlap" below this intersection-over-union, and a rescaled one
 # "overlaps well" from this one on (a ground truth a little longer than the frames: ~0.9).
 _BARELY, _WELL = 0.1, 0.5
+# Unix time in seconds of a recording: 2000-02 .. 2103-02 (stamps in this range are taken to be
+# epoch seconds when the frames' integer stamps could be the ones in another unit)
+_EPOCH_S = (9.5e8, 4.2e9)
 
 
 def _range_iou(a: Tuple[float, float], b: Tuple[float, float]) -> float:
@@ -192,8 +195,9 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
     file wrote its stamps as integers above 1e12, read as nanoseconds; 1e6 (1e3) times too
     small, they are then integer milliseconds (microseconds) as written, said with the
     integers themselves. ``frames_integer_ns``: so did the frames' stamp file ``frames_name``
-    (a TUM rgb.txt); 1e6 (1e3) times smaller than the trajectory's, the clause then names that
-    file and its integers as the ones in milliseconds (microseconds).
+    (a TUM rgb.txt); 1e6 (1e3) times smaller than a trajectory in epoch seconds (2000 to
+    2100), the clause then names that file and its integers as the ones in milliseconds
+    (microseconds); beside a trajectory of other stamps it names both readings.
 
     Both are integer-nanosecond stamps as read. The trajectory is taken to be in another unit
     when its time range and the frames' barely overlap (intersection over union < 0.1) while
@@ -222,8 +226,11 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
                 f"{format_time_range(*frames[0])}; convert them to seconds (divide by "
                 f"{per_s * 1e9:.0f}) or to integer nanoseconds (multiply by {1 / per_s:.0f})")
     frames_written = _STAMP_UNITS.get(round(1e9 / per_s)) if frames_integer_ns else None
-    if frames_written and per_s > 1:  # rgb.txt in integer epoch ms (1403636579000) read as ns
-        lo, hi = np.min(frames_ns), np.max(frames_ns)
+    lo, hi = (np.min(frames_ns), np.max(frames_ns)) if frames_written else (0, 0)
+    # the frames are the ones off only when the trajectory is plainly in epoch seconds; else
+    # either reading holds (a trajectory in ms beside integer ns of a boot clock, say)
+    epoch = _EPOCH_S[0] <= traj[0][0] and traj[0][1] <= _EPOCH_S[1]
+    if frames_written and per_s > 1 and epoch:  # rgb.txt in integer epoch ms, read as ns
         return (f"the frames' stamps{f' ({frames_name})' if frames_name else ''} look like "
                 f"{frames_written} written as integers ({lo}..{hi}), which are read as "
                 f"nanoseconds (integers above 1e12), while it spans "
@@ -237,9 +244,13 @@ def stamp_unit_mismatch(trajectory_ns: Any, frames_ns: Any, integer_ns: bool = F
         excerpt = ("; if they are seconds already (the frames a short excerpt of a long "
                    "trajectory), keep only its poses around the frames' time range"
                    if traj[0][0] <= frames[0][0] and frames[0][1] <= traj[0][1] else "")
+        frames_too = (f"; or, if they are seconds, the frames' stamps"
+                      f"{f' ({frames_name})' if frames_name else ''} are {frames_written} "
+                      f"written as integers ({lo}..{hi}), read as nanoseconds: convert those"
+                      if frames_written else "")
         return (f"its stamps look like {_STAMP_UNITS[per_s]}: {ranges}; convert them to seconds "
                 f"(divide by {per_s:.0f}; integers above 1e12 are read as nanoseconds)"
-                f"{excerpt}")
+                f"{excerpt}{frames_too}")
     return (f"its stamps are {1 / per_s:.0f} times smaller than the frames', as if one of the two "
             f"were not in seconds: {ranges}; convert both to seconds (integers above 1e12 are "
             "read as nanoseconds)")

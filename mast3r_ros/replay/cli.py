@@ -1,4 +1,5 @@
-"""The ``mast3r-ros`` command line: argument parsing only; the work is in `replay.pipeline`.
+"""The ``mast3r-ros`` command line: argument parsing only; the work is in `replay.pipeline`
+(maps), `replay.localize_run` (runs) and the other `replay` modules.
 
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
 ``_add_<name>`` function; adding a subcommand means adding those two (the options they share,

@@ -2,7 +2,8 @@
 frame, localize the frames in between.
 
 Plain functions of a `Config`, no argparse (the CLI's ``cmd_demo`` calls `run_demo`): the scene
-comes from `replay.synthetic`, the map and the run from `replay.pipeline`.
+comes from `replay.synthetic`, the map from `replay.pipeline`, the run from
+`replay.localize_run`.
 """
 
 from __future__ import annotations

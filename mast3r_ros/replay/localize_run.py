@@ -20,7 +20,7 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.errors import InputError
-from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder
+from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder, output_path
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
@@ -137,7 +137,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         except BaseException:
             _keep_partial(tmp, out)
             raise
-        partial = os.path.abspath(out) + ".partial"
+        partial = _partial_of(out)
         if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
             shutil.rmtree(partial, ignore_errors=True)  # under OUT's lock: not a live run's
             log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
@@ -195,13 +195,19 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                      warmed_up=bool(loc.warmup_report))
 
 
+def _partial_of(out: str) -> str:
+    """``OUT.partial``: beside the folder ``out`` is published at (a symlink's target, as its
+    temporaries and the ones a killed run left, `fileio.remove_stale_temporaries`)."""
+    return output_path(out).rstrip("/") + ".partial"
+
+
 def _keep_partial(tmp: str, out: str) -> None:
     """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
     one) so the frames localized before the stop are not lost."""
     results = os.path.join(tmp, "results.jsonl")
     if not (os.path.isfile(results) and os.path.getsize(results) > 0):
         return
-    partial = os.path.abspath(out) + ".partial"
+    partial = _partial_of(out)
     try:
         shutil.rmtree(partial, ignore_errors=True)
         os.replace(tmp, partial)

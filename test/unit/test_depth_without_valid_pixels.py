@@ -41,8 +41,10 @@ def test_depth_with_no_valid_pixel_is_warned_and_named_by_the_map_check(tmp_path
     assert warned == [f"map {tmp_path / 'zeros'}: keyframe 0's depth has no valid pixel (every "
                       "value 0, NaN or negative): it gives no 3-D point to the sift matcher, "
                       "points_source 'depth' or the map check; is it the right depth image?"]
-    assert report.message == ("map not checked: no keyframe's depth has a valid pixel (every "
-                              "value 0, NaN or negative)")
+    assert report.message == (f"map not checked: no keyframe's depth has a valid pixel at the "
+                              f"check's {CFG.work_width} px working width (every value 0, NaN or "
+                              "negative, or depth too sparse to survive the nearest-pixel "
+                              "reduction)")
     # NaN everywhere reads the same; real depth is neither warned nor unchecked
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
@@ -65,13 +67,19 @@ def test_negative_depth_is_refused_naming_the_convention(tmp_path, walk):
     f = walk[0]
     with MapWriter(str(tmp_path / "neg")) as w:
         with pytest.raises(InputError, match=r"keyframe 0's depth is negative in 6912 of 6912 "
-                           r"pixels: depth_m is z-depth in metres, positive in front of the "
-                           r"camera .*must be negated"):
+                           r"pixels and positive in none: depth_m is z-depth in metres, positive "
+                           r"in front of the camera .*must be negated"):
             w.add_keyframe(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, -f.depth_m)
-        # a few negative pixels (a stereo matcher's invalid ones) are read as none
-        d = f.depth_m.copy()
-        d[:10] = -1.0
-        assert w.add_keyframe(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, d) == 0
+        # negative pixels are 'no depth' otherwise (README, docstring): beside positive ones,
+        # even outnumbering them (an SDK's -1 over the sky), or one constant marker everywhere
+        few = f.depth_m.copy()
+        few[:10] = -1.0
+        most = np.full_like(f.depth_m, np.nan)
+        most[:10] = f.depth_m[:10]
+        most[10:21] = -1.0
+        marker = np.full_like(f.depth_m, -1.0)
+        for k, d in enumerate((few, most, marker)):
+            assert w.add_keyframe(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns + k, d) == k
         w.abort()
 
 

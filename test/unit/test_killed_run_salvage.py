@@ -46,10 +46,11 @@ def test_the_newest_killed_runs_finished_lines_are_kept_as_partial(tmp_path, cap
     assert os.stat(part / "results.jsonl").st_mtime == 2000
     assert (part / "config.yaml").read_text() == "x: 1\n"
     msgs = [r.getMessage() for r in caplog.records]
+    then = " (a complete run to it replaces them)"
     assert msgs.count(f"a writer of {out} killed without cleaning up left 2 finished line(s) "
-                      f"of results.jsonl in {new}: kept as {part}") == 1
+                      f"of results.jsonl in {new}: kept as {part}{then}") == 1
     assert (f"a writer of {out} killed without cleaning up left 1 finished line(s) of "
-            f"results.jsonl in {old}: kept as {part}") in msgs  # then superseded by the newer
+            f"results.jsonl in {old}: kept as {part}{then}") in msgs  # then superseded
     assert msgs[-1] == (f"removed 2 temporary folder(s) that a killed writer of {out} left: "
                         f"{empty}, {none}")
 
@@ -144,3 +145,64 @@ def test_a_temporary_made_by_the_writers_is_salvageable(tmp_path):
         fh.write("{}\n")
     assert remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl") == [made]
     assert os.listdir(tmp_path) == ["run.partial"]
+
+
+def test_a_partial_that_cannot_be_replaced_keeps_the_lines_as_kept(tmp_path, monkeypatch):
+    """An older RUN.partial that cannot be deleted (another user's file in it) made the sweep
+    delete the newer killed run's lines (a regression review's find): they go to RUN.kept-X,
+    and where even that rename fails, they stay where they are."""
+    import shutil
+
+    from mast3r_ros.core import fileio
+
+    os.makedirs(tmp_path / "run.partial")
+    (tmp_path / "run.partial" / "results.jsonl").write_text('{"old": 1}\n')
+    os.utime(tmp_path / "run.partial" / "results.jsonl", (1000, 1000))
+    _stale(tmp_path, "aaaaaaaa", b'{"i": 0}\n{"i": 1}\n', 2000)
+    real = shutil.rmtree
+
+    def busy(path, *a, **k):
+        if str(path).endswith("run.partial"):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(fileio.shutil, "rmtree", busy)
+    remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    assert sorted(os.listdir(tmp_path)) == ["run.kept-aaaaaaaa", "run.partial"]
+    assert (tmp_path / "run.kept-aaaaaaaa" / "results.jsonl").read_text().count("\n") == 2
+    # the rename to run.kept- fails too (a run.kept-bbbbbbbb of that name exists): left in place
+    _stale(tmp_path, "bbbbbbbb", b'{"i": 0}\n', 3000)
+    os.makedirs(tmp_path / "run.kept-bbbbbbbb")
+    remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    assert (tmp_path / "run.tmp-m3r-bbbbbbbb" / "results.jsonl").is_file()
+
+
+def test_a_symlinked_out_has_one_partial_beside_its_target(tum, sift_map, tmp_path,
+                                                           monkeypatch):
+    """With --out a link, the killed run's lines went to TARGET.partial, a Ctrl-C'd run's to
+    LINK.partial, and a complete run removed only the latter (a regression review's find)."""
+    from mast3r_ros.replay import localize_run
+
+    os.makedirs(tmp_path / "data" / "r1")
+    os.symlink(tmp_path / "data" / "r1", tmp_path / "run")
+    d = tmp_path / "data" / "r1.tmp-m3r-aaaaaaaa"
+    os.makedirs(d)
+    (d / "results.jsonl").write_text("{}\n")
+    argv = ["localize", tum[1], "--map", sift_map, "--out", str(tmp_path / "run"), "--matcher",
+            "sift", "--max-frames", "2", "--log-level", "error", "--overwrite"]
+    real = localize_run._localize_run
+
+    def stopped(source, map_path, out, *a, **k):
+        with open(os.path.join(out, "results.jsonl"), "w") as fh:
+            fh.write("{}\n{}\n")
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(localize_run, "_localize_run", stopped)
+    assert main(argv) == 130
+    assert sorted(os.listdir(tmp_path)) == ["data", "run"]
+    assert sorted(os.listdir(tmp_path / "data")) == ["r1", "r1.partial"]
+    assert (tmp_path / "data" / "r1.partial" / "results.jsonl").read_text() == "{}\n{}\n"
+    monkeypatch.setattr(localize_run, "_localize_run", real)
+    assert main(argv) == 0
+    assert sorted(os.listdir(tmp_path / "data")) == ["r1"]
+    assert os.path.islink(tmp_path / "run")

@@ -241,6 +241,17 @@ def test_only_the_versions_this_code_reads_are_opened(v3, version):
         KeyframeMap.load(v3)
 
 
+def test_a_manifest_without_a_version_says_it_is_missing(v3):
+    """A missing "version" was reported as the JSON value null (a regression review's find)."""
+    _edit(v3, lambda m: m.pop("version"))
+    with pytest.raises(MapFormatError, match="format version missing, this code reads versions "
+                                             "1, 2, 3; rebuild the map"):
+        KeyframeMap.load(v3)
+    _edit(v3, lambda m: m.update(version=None))
+    with pytest.raises(MapFormatError, match="format version null, this code reads"):
+        KeyframeMap.load(v3)
+
+
 def test_a_map_of_a_newer_format_says_upgrade(v3):
     """Format version 4 said "rebuild the map with this version" (a fresh user's find): the map
     was written by a newer mast3r_ros, and the fix is to upgrade it."""

@@ -152,6 +152,15 @@ def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, tmp_path, caps
         in stamp_unit_mismatch(traj, us, False, True)
     # frames written in seconds: not known to be the one off, the old wording
     assert stamp_unit_mismatch(traj, frames).startswith("its stamps look like microseconds")
+    # integer ns of a boot clock (5000 s) beside a trajectory in ms written as decimals: either
+    # reading holds (the trajectory is not in epoch seconds), so both are named
+    boot = 5_000 * 10**9 + np.arange(61, dtype=np.int64) * 33_333_333
+    assert stamp_unit_mismatch((boot // 10**6) * 10**9, boot, False, True, "rgb.txt") == (
+        "its stamps look like milliseconds: it spans 5000000.000..5001999.000 s while the "
+        "frames span 5000.000..5002.000 s; convert them to seconds (divide by 1000; integers "
+        "above 1e12 are read as nanoseconds); or, if they are seconds, the frames' stamps "
+        "(rgb.txt) are microseconds written as integers (5000000000000..5001999999980), read "
+        "as nanoseconds: convert those")
 
     src = _rgb_in_integer_ms(epoch, tmp_path / "src")
     rgb = src / "rgb.txt"

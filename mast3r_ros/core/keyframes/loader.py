@@ -27,7 +27,7 @@ import cv2
 import numpy as np
 
 from ..encoding_store import EncodingStore
-from ..errors import InputError, MapFormatError, is_format_version, json_value
+from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
 from ..fileio import recording_kind
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex
@@ -121,7 +121,7 @@ class KeyframeMap(MapEncodings, MapFiles):
                                  "damaged: rebuild the map or re-copy the file") from None
         if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
             raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
-        version = manifest.get("version")
+        version = manifest.get("version", MISSING)
         if not is_format_version(version, READ_VERSIONS):
             raise MapFormatError(_version_refusal(mpath, version))
         files = _need(manifest, "files", dict, MANIFEST)

@@ -265,8 +265,9 @@ class MapWriter(WriterEncodings):
         integer (seconds as a float); a depth of another shape,
         of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
         ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
-        end of the ``with`` block; a depth negative in more pixels than it is positive (an
-        OpenGL depth buffer's -z: negate it). Logs a warning (once per writer) for a keyframe
+        end of the ``with`` block; a depth with no positive pixel, negative in most and of
+        varying values (an OpenGL depth buffer's -z: negate it). Logs a warning (once per
+        writer) for a keyframe
         whose median depth is beyond 50 m: centimetres passed as metres? (see
         `check_consistency`), and one for a depth with no valid pixel.
         """
@@ -486,14 +487,17 @@ def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics,
 
 
 def _refuse_negative_depth(depth: np.ndarray, what: str) -> None:
-    """`InputError` for a depth negative in more pixels than it is positive: z-depth is
-    positive along the optical axis (REP-103 optical frame, z forward); a renderer's or OpenGL
-    depth buffer's camera looks down -z. A few negative pixels (a stereo matcher's invalid
-    ones) are read as none, as documented."""
+    """`InputError` for a depth that reads as a renderer's or OpenGL depth buffer (camera
+    looking down -z): no positive pixel, most pixels negative, and those of varying values.
+    z-depth is positive along the optical axis (REP-103 optical frame, z forward). Negative
+    pixels beside positive ones, or one constant negative value (an SDK's -1 for 'no depth'),
+    are read as no depth, as documented."""
     finite = np.isfinite(depth)
-    neg = int(np.count_nonzero(finite & (depth < 0)))
-    if neg and neg > int(np.count_nonzero(finite & (depth > 0))):
-        raise InputError(f"{what} is negative in {neg} of {depth.size} pixels: depth_m is "
-                         "z-depth in metres, positive in front of the camera (optical frame z "
-                         "forward); an OpenGL-style depth (camera looking down -z) must be "
-                         "negated")
+    if np.count_nonzero(finite & (depth > 0)):
+        return
+    neg = depth[finite & (depth < 0)]
+    if 2 * neg.size > depth.size and float(neg.max()) != float(neg.min()):
+        raise InputError(f"{what} is negative in {neg.size} of {depth.size} pixels and positive "
+                         "in none: depth_m is z-depth in metres, positive in front of the "
+                         "camera (optical frame z forward); an OpenGL-style depth (camera "
+                         "looking down -z) must be negated")

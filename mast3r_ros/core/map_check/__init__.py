@@ -99,7 +99,9 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
         valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
         why = ("fewer than two keyframes" if n < 2 else
                "no keyframe has depth" if not depth else
-               "no keyframe's depth has a valid pixel (every value 0, NaN or negative)"
+               f"no keyframe's depth has a valid pixel at the check's {cfg.work_width} px "
+               "working width (every value 0, NaN or negative, or depth too sparse to survive "
+               "the nearest-pixel reduction)"
                if not valid else "no neighbouring keyframes overlap or match")
         motion = _implausible_motion(views) if n >= 2 and depth else None
         if motion is not None:  # refused like an inconsistent map: no localization could work
