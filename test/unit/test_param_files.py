@@ -386,3 +386,12 @@ def test_unset_parameters_keep_the_base_configs(load, tmp_path):
     p.write_text(_block("mast3r_localizer", max_keyframes=3))
     cfg = load_config_yaml(str(p), base=base)
     assert (cfg.localizer.matcher, cfg.localizer.max_keyframes) == ("sift", 3)
+
+
+def test_a_key_given_dotted_and_nested_in_one_block_is_a_duplicate_key(load):
+    text = ("/**:\n  ros__parameters:\n    gates.min_inliers: 5\n    gates:\n"
+            "      min_inliers: 6\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: duplicate key 'gates\.min_inliers' "
+                                          r"\(written 'gates\.min_inliers' and "
+                                          r"'gates: \{min_inliers: \.\.\.\}'"):
+        load(text)
