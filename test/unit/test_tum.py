@@ -401,6 +401,21 @@ def test_extra_columns_are_refused(tmp_path):
         read_tum_trajectory(path)
 
 
+def test_a_comma_separated_line_is_one_column_and_the_message_says_separate_by_whitespace(
+        tmp_path):
+    """'(1 columns)' read oddly, and did not say what was wrong: commas, not spaces."""
+    path = tmp_path / "csv.txt"
+    path.write_text("1.0,0,0,0,0,0,0,1\n")
+    with pytest.raises(InputError) as e:
+        read_tum_trajectory(path)
+    msg = str(e.value)
+    assert msg.endswith("(1 column: the values are separated by commas; TUM files separate "
+                        "them by whitespace (spaces or tabs))"), msg
+    path.write_text("1.0 0 0\n")
+    with pytest.raises(InputError, match=r"\(3 columns\)$"):
+        read_tum_trajectory(path)
+
+
 @pytest.mark.parametrize("values", ["nan 0 0 0 0 0 1", "0 inf 0 0 0 0 1", "0 0 0 0 0 0 nan"])
 def test_non_finite_pose_values_are_refused(tmp_path, values):
     path = tmp_path / "nan.txt"
