@@ -140,6 +140,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         spec = _BY_NAME.get(name)
         if spec is None or spec.type is not float or isinstance(value, bool):
             continue
+        if isinstance(value, int) and spec.lo is not None and not spec.lo <= value <= spec.hi:
+            unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
+            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double, "
+                              f"and must be in [{spec.lo}, {spec.hi}]{unit}: write a double in "
+                              f"that range, e.g. the default {spec.default!r} (ROS 2 types "
+                              "parameters strictly; the node would refuse this file)")
         if isinstance(value, int):
             raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
                               f"write {value}.0 (ROS 2 types parameters strictly; the node "
