@@ -322,7 +322,7 @@ def test_a_block_keyed_by_the_node_in_a_namespace_needs_ros_parameters(load):
 
 
 def test_a_file_that_is_not_a_mapping_of_blocks_is_refused_naming_the_form(load, tmp_path):
-    for text in ("", "- mast3r_localizer\n", "mast3r_localizer\n", "3\n"):
+    for text in ("- mast3r_localizer\n", "mast3r_localizer\n", "3\n"):
         with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "
                                               r"\{ros__parameters: \.\.\.\}' at the top$"):
             load(text)
@@ -408,3 +408,14 @@ def test_an_integer_for_a_double_out_of_range_says_the_range_in_the_same_message
     with pytest.raises(ConfigError, match=r"'pnp.reproj_error_px' is the integer 7 but a double: "
                                           r"write 7\.0 \(ROS 2"):
         load(_block("/**", **{"pnp.reproj_error_px": 7}))
+
+
+def test_an_empty_parameter_file_is_said_to_be_empty(load):
+    for text in ("", "\n\n", "# only a comment\n"):
+        with pytest.raises(ConfigError) as e:
+            load(text)
+        assert str(e.value).endswith("p.yaml: the file is empty (nothing but blank lines or "
+                                     "comments): expected 'mast3r_localizer: {ros__parameters: "
+                                     "...}' at the top"), str(e.value)
+    with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "):
+        load("- 1\n")

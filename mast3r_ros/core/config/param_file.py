@@ -104,6 +104,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           "the two; merge them, or delete one)") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if doc is None:  # nothing but blank lines and comments
+        raise ConfigError(f"{path}: the file is empty (nothing but blank lines or comments): "
+                          f"expected '{node_name}: {{ros__parameters: ...}}' at the top")
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
     matching = _blocks_for_node(path, doc, node_name, namespace)
