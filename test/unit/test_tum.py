@@ -575,3 +575,20 @@ def test_depth_png_must_be_16_bit_and_of_the_camera_size(tmp_path):
     cv2.imwrite(str(root / "depth" / "0.png"), np.full((H + 1, W), 5000, dtype=np.uint16))
     with pytest.raises(InputError, match=f"0.png is {W}x{H + 1} but .*camera.yaml is for {W}x{H}"):
         TumSequence(root)[0]
+
+
+def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
+    """config/localize.yaml passed as --camera-info was refused as "missing field
+    'image_width'", which does not say the file is the wrong kind."""
+    for path in ("config/localize.yaml", tmp_path / "p.yaml"):
+        if path != "config/localize.yaml":
+            path.write_text("robot1:\n  ros__parameters:\n    x: 1\n")
+        with pytest.raises(InputError) as e:
+            load_camera_info_yaml(path)
+        msg = str(e.value)
+        assert msg.startswith(f"{path} is a ROS parameter file"), msg
+        assert "not a camera_info YAML: pass it with --params" in msg, msg
+    other = tmp_path / "other.yaml"
+    other.write_text("mast3r_localizer: 3\n")
+    with pytest.raises(InputError, match=r"is a ROS parameter file \(key 'mast3r_localizer'\)"):
+        load_camera_info_yaml(other)
