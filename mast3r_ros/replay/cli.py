@@ -35,6 +35,7 @@ from .cli_options import (
     add_warmup_option,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
+    note_unused_device,
     offline_warmup,
     overrides_default,
 )
@@ -298,7 +299,10 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if matcher == "sift" and not args.matcher:
         note = ("note: no checkpoint configured, so this demo runs the weight-free SIFT "
                 "baseline; pass --checkpoint PATH (see README: 'Model weights') for MASt3R")
-    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher=matcher))
+    if matcher != cfg.localizer.matcher:  # load_config saw the other matcher
+        cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
+                                                                     matcher=matcher))
+        note_unused_device(args, cfg)
     cfg = offline_warmup(cfg, args.warmup)
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
                                       args.seed, overwrite=args.overwrite)

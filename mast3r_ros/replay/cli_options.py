@@ -12,11 +12,14 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import logging
 import math
 from typing import Any, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
+
+log = logging.getLogger(__name__)
 
 LOG_LEVEL_HELP = "logging level on stderr"
 NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
@@ -130,7 +133,20 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = load_params(args)
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}
-    return config_from_params(over, where="command line", base=cfg)
+    cfg = config_from_params(over, where="command line", base=cfg)
+    note_unused_device(args, cfg)
+    return cfg
+
+
+def note_unused_device(args: argparse.Namespace, cfg: Config) -> None:
+    """One warning for a --device the run will not use: the sift matcher builds no network
+    (its OpenCV SIFT runs on the CPU), so a --device cuda on a machine without CUDA, refused
+    with the mast3r matcher, would otherwise pass unremarked. Not for a device set in --params
+    (the shipped file sets 'auto' for the node)."""
+    device = getattr(args, "device", None)
+    if device is not None and cfg.localizer.matcher == "sift":
+        log.warning("--device %s is not used by the sift matcher (it builds no network; OpenCV "
+                    "SIFT runs on the CPU); ignored", device)
 
 
 WARMUP_HELP = ("run the node's warm-up (one frame through the whole path per keyframe-batch "

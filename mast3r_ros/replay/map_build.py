@@ -101,12 +101,14 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
         if name != this and os.path.isdir(os.path.join(encodings_dir, name)):
             info = os.path.join(encodings_dir, name, _BUILD_INFO)
             state, other = "done encoding", ""
+            size = name.rsplit("_", 1)[-1]  # the store's folder is <checkpoint id>_<size>
             if os.path.exists(info):
                 state = "encoding"
                 try:
                     with open(info, encoding="utf-8") as fh:
                         old = json.load(fh)
                     other = f" (checkpoint id {old['identity']} at {old['image_size']})"
+                    size = str(old["image_size"])
                 except (OSError, ValueError, KeyError, TypeError):
                     pass
             mine = (f"this run's checkpoint id {identity} at {image_size}" if identity
@@ -114,10 +116,13 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
             what = (f"another checkpoint or image size than {mine} ({this})" if this else
                     "but this run encodes nothing (--matcher sift, or no --checkpoint), so "
                     "the map would hold encodings no manifest lists")
+            # build-map has no --size: the size is the image_size parameter
+            setting = (f"'image_size: {size}' in --params" if size.isdigit()
+                       else "image_size in --params")
             raise InputError(
                 f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
-                f"{state} {name}{other}, {what}; resume with that checkpoint and size, or "
-                "rerun with --overwrite to start over")
+                f"{state} {name}{other}, {what}; resume with that checkpoint (--checkpoint) "
+                f"and image size ({setting}), or rerun with --overwrite to start over")
 
 
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:

@@ -161,7 +161,10 @@ def _read_numbered_rows(
         fields = line.split()
         try:
             if len(fields) != columns:
-                raise ValueError(f"{len(fields)} columns")
+                n = len(fields)
+                raise ValueError(f"{n} column{'' if n == 1 else 's'}" + (
+                    ": the values are separated by commas; TUM files separate them by "
+                    "whitespace (spaces or tabs)" if "," in line else ""))
             stamp, unit = _parse_stamp(fields[0])
         except (ValueError, ArithmeticError) as err:
             raise InputError(

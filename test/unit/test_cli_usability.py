@@ -403,3 +403,44 @@ def test_checkpoint_help_says_what_runs_without_one_per_command(capsys):
                                        "of --params; required: this command runs the network)")
     assert "--matcher sift" in checkpoint_help("localize")
     assert "the demo runs the weight-free sift" in checkpoint_help("demo")
+
+
+def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeypatch, tmp_path):
+    """'--device cuda --matcher sift' on a machine without CUDA ran with no note: the sift
+    matcher builds no network and never uses the device."""
+    import logging
+
+    from mast3r_ros.replay import demo
+    from mast3r_ros.replay.cli import build_parser
+    from mast3r_ros.replay.cli_options import load_config
+
+    def unused(cmd):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            load_config(build_parser().parse_args(cmd))
+        return [r for r in caplog.records if "--device" in r.getMessage()]
+
+    loc = ["localize", "src", "--map", "m", "--out", "o"]
+    for cmd in (loc, ["build-map", "src", "--out", "m"]):
+        (note,) = unused(cmd + ["--device", "cuda", "--matcher", "sift"])
+        assert note.levelno == logging.WARNING
+        assert note.getMessage() == ("--device cuda is not used by the sift matcher (it builds no "
+                                     "network; OpenCV SIFT runs on the CPU); ignored")
+    assert unused(loc + ["--device", "cuda"]) == []  # mast3r: used
+    assert unused(loc + ["--matcher", "sift"]) == []  # no --device: nothing to say
+
+    class Stop(Exception):
+        pass
+
+    def stop(*a, **k):
+        raise Stop
+
+    monkeypatch.setattr(demo, "run_demo", stop)  # demo falls back to sift without a checkpoint
+    caplog.clear()
+    with caplog.at_level(logging.INFO), pytest.raises(Stop):
+        from mast3r_ros.replay.cli import cmd_demo
+        cmd_demo(build_parser().parse_args(["demo", "--device", "cuda", "--out",
+                                            str(tmp_path / "d")]))
+    assert [r.getMessage() for r in caplog.records if "--device" in r.getMessage()] == [
+        "--device cuda is not used by the sift matcher (it builds no network; OpenCV SIFT runs "
+        "on the CPU); ignored"]

@@ -190,3 +190,33 @@ def test_numpy_scalars_are_the_python_numbers_they_hold():
         validate_param("max_keyframes", np.int64(0))
     with pytest.raises(ConfigError, match=r"'tf_publish_rate' must be finite, got nan$"):
         validate_param("tf_publish_rate", np.float32("nan"))
+
+
+def test_nested_sections_are_read_as_the_shipped_yaml_writes_them():
+    """config_from_params refused the nested form config/localize.yaml uses ('gates:
+    {min_inliers: 10}': unknown parameter 'gates'), while the --params reader took it."""
+    import yaml
+    with open("config/localize.yaml", encoding="utf-8") as fh:
+        shipped = yaml.safe_load(fh)["/**/mast3r_localizer"]["ros__parameters"]
+    assert config_to_params(config_from_params(shipped)) == config_to_params(Config())
+    cfg = config_from_params({"gates": {"min_inliers": 10}})
+    assert cfg == config_from_params({"gates.min_inliers": 10})
+    assert cfg.localizer.gates.min_inliers == 10
+    with pytest.raises(ConfigError, match=r"^config: unknown parameter 'gates\.min_inlier' "
+                                          r"\(did you mean 'gates\.min_inliers'\?\)$"):
+        config_from_params({"gates": {"min_inlier": 10}})
+    # a mapping for a parameter (not a section) is the one-value error, not an unknown name
+    with pytest.raises(ConfigError, match=r"'max_keyframes' must be int, got dict .*: one value"):
+        config_from_params({"max_keyframes": {"a": 1}})
+
+
+def test_a_key_given_dotted_and_nested_is_refused_as_a_duplicate_naming_both():
+    """'gates.min_inliers: 5' plus 'gates: {min_inliers: 6}' silently took the later one."""
+    for params in ({"gates.min_inliers": 5, "gates": {"min_inliers": 6}},
+                   {"gates": {"min_inliers": 6}, "gates.min_inliers": 5}):
+        with pytest.raises(ConfigError) as e:
+            config_from_params(params, where="p.yaml")
+        msg = str(e.value)
+        assert msg.startswith("p.yaml: duplicate key 'gates.min_inliers' "), msg
+        assert "'gates.min_inliers'" in msg and "'gates: {min_inliers: ...}'" in msg, msg
+        assert "merge them, or delete one" in msg and "\n" not in msg, msg

@@ -47,6 +47,11 @@ def test_images_the_network_cannot_take_are_refused_at_every_size(size):
             plan_resize(w, h, size)
     for w, h in ((16, 16), (1600, 400), (400, 1600), (1280, 400)):
         plan_resize(w, h, size)  # the smallest and most elongated accepted
+    with pytest.raises(InputError) as e:  # the limit enforced (4:1) and the advice (3.2:1)
+        plan_resize(2000, 400, size)
+    assert str(e.value) == ("image 2000x400 is too elongated for the network (aspect 5.0:1, "
+                            "over the 4:1 limit): crop it to at most 4:1, best to 3.2:1 or less "
+                            "(the most elongated MASt3R was trained on)")
     with pytest.raises(InputError, match=r"got '512'"):  # the string shows as a string
         plan_resize(640, 480, "512")
     with pytest.raises(InputError, match=r"got True"):

@@ -322,7 +322,7 @@ def test_a_block_keyed_by_the_node_in_a_namespace_needs_ros_parameters(load):
 
 
 def test_a_file_that_is_not_a_mapping_of_blocks_is_refused_naming_the_form(load, tmp_path):
-    for text in ("", "- mast3r_localizer\n", "mast3r_localizer\n", "3\n"):
+    for text in ("- mast3r_localizer\n", "mast3r_localizer\n", "3\n"):
         with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "
                                               r"\{ros__parameters: \.\.\.\}' at the top$"):
             load(text)
@@ -386,3 +386,36 @@ def test_unset_parameters_keep_the_base_configs(load, tmp_path):
     p.write_text(_block("mast3r_localizer", max_keyframes=3))
     cfg = load_config_yaml(str(p), base=base)
     assert (cfg.localizer.matcher, cfg.localizer.max_keyframes) == ("sift", 3)
+
+
+def test_a_key_given_dotted_and_nested_in_one_block_is_a_duplicate_key(load):
+    text = ("/**:\n  ros__parameters:\n    gates.min_inliers: 5\n    gates:\n"
+            "      min_inliers: 6\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: duplicate key 'gates\.min_inliers' "
+                                          r"\(written 'gates\.min_inliers' and "
+                                          r"'gates: \{min_inliers: \.\.\.\}'"):
+        load(text)
+
+
+def test_an_integer_for_a_double_out_of_range_says_the_range_in_the_same_message(load):
+    """'-5' was refused as an integer (write -5.0), then '-5.0' as out of range: two round
+    trips for one value."""
+    with pytest.raises(ConfigError) as e:
+        load(_block("/**", **{"pnp.reproj_error_px": -5}))
+    msg = str(e.value)
+    assert "parameter 'pnp.reproj_error_px' is the integer -5 but a double, and must be in " \
+           "[0.1, 100.0]: write a double in that range, e.g. the default 5.0 (" in msg, msg
+    with pytest.raises(ConfigError, match=r"'pnp.reproj_error_px' is the integer 7 but a double: "
+                                          r"write 7\.0 \(ROS 2"):
+        load(_block("/**", **{"pnp.reproj_error_px": 7}))
+
+
+def test_an_empty_parameter_file_is_said_to_be_empty(load):
+    for text in ("", "\n\n", "# only a comment\n"):
+        with pytest.raises(ConfigError) as e:
+            load(text)
+        assert str(e.value).endswith("p.yaml: the file is empty (nothing but blank lines or "
+                                     "comments): expected 'mast3r_localizer: {ros__parameters: "
+                                     "...}' at the top"), str(e.value)
+    with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "):
+        load("- 1\n")

@@ -197,6 +197,25 @@ def test_resume_refuses_a_build_folder_of_another_checkpoint(tmp_path):
     refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)
 
 
+def test_resume_refusal_names_the_option_that_sets_the_image_size(tmp_path):
+    """'resume with that checkpoint and size': build-map has no --size option; the size is the
+    image_size parameter (--params)."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.map_build import refuse_other_unfinished_builds
+
+    enc = tmp_path / "encodings"
+    (enc / "aaaa_384").mkdir(parents=True)
+    (enc / "aaaa_384" / "build.json").write_text('{"identity": "0123abcd", "image_size": 384}')
+    fix = (r"; resume with that checkpoint \(--checkpoint\) and image size \('image_size: 384' "
+           r"in --params\), or rerun with --overwrite to start over$")
+    with pytest.raises(InputError, match=fix):
+        refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True, identity="0123abcd",
+                                       image_size=512)
+    (enc / "aaaa_384" / "build.json").unlink()  # no build.json: the size from the folder name
+    with pytest.raises(InputError, match=fix):
+        refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True)
+
+
 def test_localize_reads_the_groundtruth_file_first(demo_seq, tmp_path):
     from mast3r_ros.core.errors import InputError
     from mast3r_ros.replay.localize_run import run_localization

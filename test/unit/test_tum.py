@@ -401,6 +401,21 @@ def test_extra_columns_are_refused(tmp_path):
         read_tum_trajectory(path)
 
 
+def test_a_comma_separated_line_is_one_column_and_the_message_says_separate_by_whitespace(
+        tmp_path):
+    """'(1 columns)' read oddly, and did not say what was wrong: commas, not spaces."""
+    path = tmp_path / "csv.txt"
+    path.write_text("1.0,0,0,0,0,0,0,1\n")
+    with pytest.raises(InputError) as e:
+        read_tum_trajectory(path)
+    msg = str(e.value)
+    assert msg.endswith("(1 column: the values are separated by commas; TUM files separate "
+                        "them by whitespace (spaces or tabs))"), msg
+    path.write_text("1.0 0 0\n")
+    with pytest.raises(InputError, match=r"\(3 columns\)$"):
+        read_tum_trajectory(path)
+
+
 @pytest.mark.parametrize("values", ["nan 0 0 0 0 0 1", "0 inf 0 0 0 0 1", "0 0 0 0 0 0 nan"])
 def test_non_finite_pose_values_are_refused(tmp_path, values):
     path = tmp_path / "nan.txt"
@@ -560,3 +575,20 @@ def test_depth_png_must_be_16_bit_and_of_the_camera_size(tmp_path):
     cv2.imwrite(str(root / "depth" / "0.png"), np.full((H + 1, W), 5000, dtype=np.uint16))
     with pytest.raises(InputError, match=f"0.png is {W}x{H + 1} but .*camera.yaml is for {W}x{H}"):
         TumSequence(root)[0]
+
+
+def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
+    """config/localize.yaml passed as --camera-info was refused as "missing field
+    'image_width'", which does not say the file is the wrong kind."""
+    for path in ("config/localize.yaml", tmp_path / "p.yaml"):
+        if path != "config/localize.yaml":
+            path.write_text("robot1:\n  ros__parameters:\n    x: 1\n")
+        with pytest.raises(InputError) as e:
+            load_camera_info_yaml(path)
+        msg = str(e.value)
+        assert msg.startswith(f"{path} is a ROS parameter file"), msg
+        assert "not a camera_info YAML: pass it with --params" in msg, msg
+    other = tmp_path / "other.yaml"
+    other.write_text("mast3r_localizer: 3\n")
+    with pytest.raises(InputError, match=r"is a ROS parameter file \(key 'mast3r_localizer'\)"):
+        load_camera_info_yaml(other)

@@ -172,3 +172,22 @@ def test_abort_inside_the_block_stays_an_abort(tmp_path, resumable):
     assert str(e.value) == (f"MapWriter for {path} was aborted (its build folder is deleted); "
                             "cannot add a keyframe: create a new MapWriter to write another map")
     assert os.listdir(tmp_path) == []
+
+
+def test_a_pose_of_the_wrong_shape_is_refused_naming_its_shape(tmp_path):
+    """A 3x4 [R|t] was refused as 'not a finite rigid transform' plus the matrix: the shape,
+    the actual fault, went unsaid."""
+    import numpy as np
+
+    rgb, cam, pose, stamp, depth = _frame(0)
+    with MapWriter(str(tmp_path / "map")) as w:
+        for bad, shape in ((pose[:3], "(3, 4)"), (pose.reshape(-1), "(16,)")):
+            with pytest.raises(InputError) as e:
+                w.add_keyframe(rgb, cam, bad, stamp, depth)
+            assert str(e.value) == (f"keyframe 0: pose has shape {shape}, expected (4, 4) (a "
+                                    "4x4 rigid transform map_from_cam)"), str(e.value)
+        bent = pose.copy()
+        bent[0, 0] = 2.0
+        with pytest.raises(InputError, match=r"not a finite rigid transform"):
+            w.add_keyframe(rgb, cam, bent, stamp, depth)
+        w.add_keyframe(rgb, cam, np.asarray(pose), stamp, depth)

@@ -104,6 +104,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           "the two; merge them, or delete one)") from None
     except yaml.YAMLError as e:
         raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    if doc is None:  # nothing but blank lines and comments
+        raise ConfigError(f"{path}: the file is empty (nothing but blank lines or comments): "
+                          f"expected '{node_name}: {{ros__parameters: ...}}' at the top")
     if not isinstance(doc, dict):
         raise ConfigError(f"{path}: expected '{node_name}: {{ros__parameters: ...}}' at the top")
     matching = _blocks_for_node(path, doc, node_name, namespace)
@@ -118,7 +121,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             raise ConfigError(f"{path}: '{key}': ros__parameters must be a mapping of parameter "
                               f"names to values (name: value, one a line, indented under it), "
                               f"got {type(params).__name__} {params!r}")
-        values = _flatten(params)
+        values = _flatten(params, path)
         if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
             for k in values:  # ... but one a letter away from ours is probably a typo
                 hint = "" if k in _BY_NAME else did_you_mean(k)
@@ -140,6 +143,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         spec = _BY_NAME.get(name)
         if spec is None or spec.type is not float or isinstance(value, bool):
             continue
+        if isinstance(value, int) and spec.lo is not None and not spec.lo <= value <= spec.hi:
+            unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
+            raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double, "
+                              f"and must be in [{spec.lo}, {spec.hi}]{unit}: write a double in "
+                              f"that range, e.g. the default {spec.default!r} (ROS 2 types "
+                              "parameters strictly; the node would refuse this file)")
         if isinstance(value, int):
             raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
                               f"write {value}.0 (ROS 2 types parameters strictly; the node "

@@ -158,12 +158,15 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
 
 def config_from_params(params: Mapping[str, Any], where: str = "config",
                        base: Optional[Config] = None) -> Config:
-    """Build a validated `Config` from flat ``{ros_param_name: value}``; unset keys keep `base`.
+    """Build a validated `Config` from ``{ros_param_name: value}``; unset keys keep `base`.
+    Sections may be nested (``{"gates": {"min_inliers": 10}}``, the form of a parameter file's
+    ``ros__parameters``) or dotted (``{"gates.min_inliers": 10}``).
 
-    Raises `ConfigError` naming the first bad parameter (`validate_param`).
+    Raises `ConfigError` naming the first bad parameter (`validate_param`), or a name given
+    both dotted and nested (`_flatten`).
     """
     values = config_to_params(base or Config())
-    for name, value in params.items():
+    for name, value in _flatten(params, where).items():
         values[name] = validate_param(name, value, where)
     return _build(Config, (), values)
 
@@ -190,11 +193,28 @@ def config_to_params(cfg: Config) -> Dict[str, Any]:
     return out
 
 
-def _flatten(d: Mapping[str, Any], prefix: str = "") -> Dict[str, Any]:
+def _flatten(d: Mapping[str, Any], where: str = "config") -> Dict[str, Any]:
+    """Flat ``{ros_param_name: value}`` of parameters written dotted (``gates.min_inliers: 10``),
+    nested (``gates: {min_inliers: 10}``, as ``config/localize.yaml`` and rclpy write them) or
+    both; a mapping given for a parameter's own name stays one value (`validate_param` refuses
+    it as such). Raises `ConfigError` for one name written twice (dotted and nested: rclpy's
+    reader keeps one of them silently), naming both spellings."""
     out: Dict[str, Any] = {}
-    for k, v in d.items():
-        if isinstance(v, Mapping):
-            out.update(_flatten(v, f"{prefix}{k}."))
-        else:
-            out[f"{prefix}{k}"] = v
+    spelled: Dict[str, str] = {}
+
+    def walk(m: Mapping[str, Any], keys: Tuple[str, ...]) -> None:
+        for k, v in m.items():
+            path = keys + (str(k),)
+            name = ".".join(path)
+            if isinstance(v, Mapping) and name not in _BY_NAME:
+                walk(v, path)
+                continue
+            spelling = "".join(f"{p}: {{" for p in path[:-1]) + path[-1]
+            spelling += ": ...}" + "}" * (len(path) - 2) if len(path) > 1 else ""
+            if name in out:
+                raise ConfigError(f"{where}: duplicate key '{name}' (written '{spelled[name]}' "
+                                  f"and '{spelling}': the same parameter, one value kept; "
+                                  "merge them, or delete one)")
+            out[name], spelled[name] = v, spelling
+    walk(d, ())
     return out

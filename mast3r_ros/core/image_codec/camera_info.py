@@ -229,6 +229,12 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         raise InputError(f"{path} is not valid YAML: {err}") from err
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
+    params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
+              or str(k).rsplit("/", 1)[-1] == "mast3r_localizer"]
+    if params:  # config/localize.yaml given where the camera calibration goes
+        raise InputError(f"{path} is a ROS parameter file (key {params[0]!r}), not a camera_info "
+                         "YAML: pass it with --params; --camera-info takes a camera_calibration "
+                         "YAML (image_width, image_height, camera_matrix)")
     pixels = "an integer number of pixels"
     width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
     height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)

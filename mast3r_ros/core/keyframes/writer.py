@@ -285,6 +285,10 @@ class MapWriter(WriterEncodings):
                              f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
         h, w = rgb.shape[:2]
         stamp_ns = check_stamp_ns(stamp_ns, f"keyframe {kid}: stamp_ns")
+        shape = np.shape(map_from_cam)
+        if shape != (4, 4):  # a 3x4 [R|t], a flat 16: the shape is the fault, not the values
+            raise InputError(f"keyframe {kid}: pose has shape {shape}, expected (4, 4) (a 4x4 "
+                             "rigid transform map_from_cam)")
         if not is_valid_pose(map_from_cam):
             raise InputError(f"keyframe {kid}: pose is not a finite rigid transform:\n"
                              f"{map_from_cam}")

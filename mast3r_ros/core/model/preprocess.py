@@ -49,9 +49,11 @@ class ResizePlan:
 # upsampled blur of less than one patch of real pixels (an 8x8 image becomes 512x384 of a few
 # colours), and a 5 px RANSAC threshold accepts almost any match on it.
 MIN_SIDE_PX = PATCH
-# Most elongated aspect ratio accepted (long side / short side). MASt3R was trained on ratios up
-# to 16:5 (3.2:1, MAST3R_FACTS section 8.2); 4:1 leaves a margin for odd camera modes.
+# Most elongated aspect ratio accepted (long side / short side), the limit enforced. MASt3R was
+# trained on ratios up to 16:5 (TRAINED_ASPECT, 3.2:1, MAST3R_FACTS section 8.2), the advice;
+# 4:1 leaves a margin for odd camera modes.
 MAX_ASPECT = 4.0
+TRAINED_ASPECT = 3.2
 
 
 def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> ResizePlan:
@@ -69,8 +71,10 @@ def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> 
                          f"of at least {MIN_SIDE_PX}x{MIN_SIDE_PX} px")
     if max(width, height) > MAX_ASPECT * min(width, height):
         raise InputError(f"image {width}x{height} is too elongated for the network (aspect "
-                         f"{max(width, height) / min(width, height):.1f}:1, MASt3R was trained "
-                         f"up to 3.2:1): crop it to at most {MAX_ASPECT:g}:1")
+                         f"{max(width, height) / min(width, height):.1f}:1, over the "
+                         f"{MAX_ASPECT:g}:1 limit): crop it to at most {MAX_ASPECT:g}:1, best to "
+                         f"{TRAINED_ASPECT:g}:1 or less (the most elongated MASt3R was trained "
+                         "on)")
     s = max(width, height)
     long_edge = round(size * max(width / height, height / width)) if size == 224 else size
     w2, h2 = round(width * long_edge / s), round(height * long_edge / s)
