@@ -53,6 +53,10 @@ class SourceOptions:
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
+    # TUM folders only: False reads no depth (not even depth.txt), for ``localize``, whose
+    # query frames' depth nothing uses (a missing or corrupt depth PNG must not cost the frame);
+    # a rosbag2 reads depth only from an explicit --depth-topic, so it is left as given
+    read_depth: bool = True
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -186,7 +190,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
                              "TUM folder (it has rgb.txt); drop them")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
-                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale)
+                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
+                           read_depth=options.read_depth)
     why = _not_a_recording(path)
     if why:
         raise InputError(why)
