@@ -30,6 +30,9 @@ CHI2_3DOF_95 = 7.814727903251178  # scipy.stats.chi2.ppf(0.95, 3)
 CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibrated median d^2
 MISCALIBRATED_SIGMA_RATIO = 3.0  # a covariance whose sigma is off by more than this is named
 GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class ground truth)
+# the reason of a frame the source could not read ('unreadable frame: <the error>', naming the
+# file): a failed frame like any other, counted apart as "unreadable_frames"
+UNREADABLE = "unreadable frame"
 
 
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
@@ -61,7 +64,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
     one-time costs (lazy imports, allocator growth, kernels), so it is kept out of the
     ``latency_s`` statistics (of a run of 2+ frames) and reported alone as
-    ``latency_first_frame_s`` (seconds per stage)."""
+    ``latency_first_frame_s`` (seconds per stage). Frames the source could not read (reason
+    'unreadable frame: ...') are failed frames, counted as such and as ``unreadable_frames``;
+    ``failure_reasons`` counts them under one key, not per file."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -87,9 +92,10 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
-            key = r.reason.split(" (")[0]
+            key = UNREADABLE if r.reason.startswith(f"{UNREADABLE}:") else r.reason.split(" (")[0]
             reasons[key] = reasons.get(key, 0) + 1
     m["failure_reasons"] = reasons
+    m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     return m
 
 
@@ -185,6 +191,8 @@ def format_table(m: Dict[str, Any]) -> str:
         ("max translation error", _fmt(t["max"], 100, "cm", 2)),
         (f"successes > {GROSS_ERROR_M} m off", str(m["gross_errors"])),
     ]
+    if m.get("unreadable_frames"):  # failed frames the source could not read
+        rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     for k, v in m.get("recall", {}).items():
         rows.append((f"recall {k}", f"{100 * v:.1f} %"))
     cv = m.get("covariance")

@@ -19,7 +19,7 @@ from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.fileio import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
-from ..core.types import Frame
+from ..core.types import Frame, UnreadableFrame
 from .tum import TumSequence
 
 
@@ -74,6 +74,15 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
     why = reason() if need and reason is not None else None
     if why:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
+
+
+def frames_or_unreadable(source: FrameSource) -> Iterator[Frame | UnreadableFrame]:
+    """The frames of ``source``, with an `UnreadableFrame` in place of each one it could not
+    read (an image file missing, truncated or corrupt; an undecodable message), where it reads
+    frames one by one (its ``frames_or_unreadable()``: `TumSequence`, `BagSequence`); other
+    sources' frames as they come (an error in one stops the iteration)."""
+    each = getattr(source, "frames_or_unreadable", None)
+    return each() if callable(each) else iter(source)
 
 
 def check_own_poses(source: FrameSource) -> None:

@@ -39,7 +39,7 @@ from ..core.image_codec import (
     read_image_file,
 )
 from ..core.trajectory import nearest_indices, poses_at_stamps, stamp_unit_mismatch
-from ..core.types import CameraIntrinsics, Frame
+from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 
 log = logging.getLogger(__name__)
 
@@ -430,6 +430,20 @@ class TumSequence:
         for index in range(len(self)):
             yield self[index]
 
+    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
+        """The frames in order, with an `UnreadableFrame` (the `InputError` text, the frame's
+        ground-truth pose) in place of each one whose image (or depth, when read) is missing,
+        truncated or corrupt or of another size than the intrinsics: each frame is read on its
+        own, so the frames after a bad one are still read (``localize``)."""
+        for index in range(len(self)):
+            try:
+                yield self[index]
+            except InputError as err:
+                yield UnreadableFrame(int(self._stamps_ns[index]), str(err), self._pose(index))
+
+    def _pose(self, index: int) -> Optional[np.ndarray]:
+        return self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
+
     def __getitem__(self, index: int) -> Frame:
         """Frame ``index`` (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
         map_from_cam 4x4 float64 or None)."""
@@ -437,7 +451,7 @@ class TumSequence:
             raise IndexError(f"frame {index} out of range for {len(self)} frames")
         index %= len(self)
         depth_path = self._depth_paths[index]
-        pose = self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
+        pose = self._pose(index)
         return Frame(
             rgb=self._read_rgb(self._rgb_paths[index]),
             intrinsics=self.intrinsics,
