@@ -62,8 +62,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
 
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
-    one-time costs (lazy imports, allocator growth, kernels), so it is kept out of the
-    ``latency_s`` statistics (of a run of 2+ frames) and reported alone as
+    one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
+    timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics (of
+    a run of 2+ such frames) and reported alone as
     ``latency_first_frame_s`` (seconds per stage). Frames the source could not read (reason
     'unreadable frame: ...') are failed frames, counted as such and as ``unreadable_frames``;
     ``failure_reasons`` counts them under one key, not per file."""
@@ -85,10 +86,14 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
             (err[:, 0] <= t) & (err[:, 1] <= d)) / has_gt.sum()) for t, d in RECALL_THRESHOLDS}
     if has_gt.any():
         m["covariance"] = covariance_calibration(results, gt_poses)
-    cold = not warmed_up and n > 1
-    m["latency_s"] = _latency(results[1:] if cold else results)
+    # the first frame localized pays the one-time costs: an unreadable frame before it ran
+    # nothing (no timings), so it is not the one
+    timed = [i for i, r in enumerate(results) if r.timings_s]
+    cold = not warmed_up and len(timed) > 1
+    m["latency_s"] = _latency([r for i, r in enumerate(results) if i != timed[0]] if cold
+                              else results)
     if cold:
-        m["latency_first_frame_s"] = {k: float(v) for k, v in results[0].timings_s.items()}
+        m["latency_first_frame_s"] = {k: float(v) for k, v in results[timed[0]].timings_s.items()}
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
