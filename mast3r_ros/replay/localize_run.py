@@ -183,9 +183,11 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     complete run to ``out`` removes; a run killed outright (``kill -9``, the OOM killer) leaves
     them in its temporary folder, which the next run to ``out`` renames to ``OUT.partial``.
 
-    Also raises what `Localizer.from_config` and `Localizer.localize` raise: `ConfigError`,
-    `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
-    first use) and `InputError`.
+    A frame the source cannot read is a failed frame and the run goes on; `InputError` with
+    the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
+    (module docstring). Also raises what `Localizer.from_config` and `Localizer.localize`
+    raise: `ConfigError`, `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a
+    lazily verified file on first use) and `InputError`.
     """
     if stride < 1:
         raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")

@@ -24,7 +24,10 @@ from .tum import TumSequence
 
 
 class FrameSource(Protocol):
-    """What the pipeline needs of a recording (`TumSequence` and `BagSequence` both are one)."""
+    """What the pipeline needs of a recording (`TumSequence` and `BagSequence` both are one).
+    Optionally ``frames_or_unreadable()`` (both have it): the frames with an `UnreadableFrame`
+    in place of each one that cannot be read, which ``localize`` records as a failed frame
+    instead of stopping (`frames_or_unreadable`)."""
 
     @property
     def stamps_ns(self) -> np.ndarray:
