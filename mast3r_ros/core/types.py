@@ -356,6 +356,20 @@ class Frame:
         return (self.rgb.shape[1], self.rgb.shape[0])
 
 
+@dataclasses.dataclass(frozen=True)
+class UnreadableFrame:
+    """A frame a recording lists but could not be read: its image file missing, truncated or
+    corrupt, an undecodable image message (``reason``: the `InputError` text, naming the file
+    or the topic and stamp). What a source's ``frames_or_unreadable()`` yields in the frame's
+    place, so that the frames after it are still read (`mast3r_ros.replay.sources`).
+    ``map_from_cam``: the frame's ground-truth pose where the source knows it without the
+    image (a TUM folder's groundtruth.txt), else None."""
+
+    stamp_ns: int
+    reason: str
+    map_from_cam: Optional[np.ndarray] = None
+
+
 @dataclasses.dataclass
 class Correspondences:
     """2-D/3-D matches of one query image against one keyframe.

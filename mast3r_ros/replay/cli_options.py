@@ -191,7 +191,8 @@ def _cuda_available() -> bool:
 
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
-    that needs their depth refuses a bag read without depth before its indexing pass. Raises
+    that needs their depth refuses a bag read without depth before its indexing pass; without
+    it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
     --depth-scale that is not a positive finite number (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
@@ -216,5 +217,5 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run,
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified)
+        image_rectified=cfg.node.image_rectified, read_depth=keyframes)
     return open_source(args.source, options, cfg.pose_at_stamp)

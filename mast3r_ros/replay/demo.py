@@ -97,6 +97,6 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
     build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
               resume_hint="rerun the demo with --overwrite (the scene is reused)")
     run = os.path.join(out, "run")
-    metrics = run_localization(TumSequence(query_dir, pose_at_stamp=rule), map_path, run, cfg,
-                               overwrite=True)
+    query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused
+    metrics = run_localization(query, map_path, run, cfg, overwrite=True)
     return map_path, run, metrics

@@ -4,6 +4,16 @@ Localization is driven by the one tracker (`mast3r_ros.core.tracker.Tracker`): e
 localized with the tracker's hint and the result updates the tracker. Each result is appended
 to the run's results.jsonl as it comes, so a run stopped early keeps the frames it finished
 (``RUN.partial``). The map side is `mast3r_ros.replay.pipeline`.
+
+A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable
+message: `UnreadableFrame`, where the source reads frames one by one, TUM folders and rosbag2)
+does not stop the run: it is a failed frame, reason 'unreadable frame: <the error, naming the
+file>', in results.jsonl and the metrics (``unreadable_frames``), with a warning, and the next
+frame is read. A recording where no frame can be read is broken rather than one frame: when the
+first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are unreadable, the run stops
+with the first frame's error, as any error stops it, before any result is written (no
+``RUN.partial``). Errors that are not about one frame (the source, the map, the model, Ctrl-C)
+stop the run as before.
 """
 
 from __future__ import annotations
@@ -24,18 +34,28 @@ from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder,
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
-from ..core.types import Frame, LocalizationResult
-from .metrics import frame_errors, summarize
+from ..core.types import Frame, LocalizationResult, UnreadableFrame
+from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .sources import FrameSource, check_own_poses, stamps_written
+from .sources import FrameSource, check_own_poses, frames_or_unreadable, stamps_written
 from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
 
+# the run stops when this many frames in a row from its first are unreadable (module docstring)
+ALL_UNREADABLE_STOP = 10
+# unreadable frames warned about one line each; after these, every UNREADABLE_WARN_EVERY-th
+UNREADABLE_WARN_EACH = 10
+UNREADABLE_WARN_EVERY = 100
 
-def select_frames(source: Iterable[Frame], stride: int, max_frames: int) -> Iterator[Frame]:
-    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all)."""
+FrameOrUnreadable = Frame | UnreadableFrame
+
+
+def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
+                  ) -> Iterator[FrameOrUnreadable]:
+    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all); an
+    `UnreadableFrame` holds its frame's place."""
     n = 0
     for i, f in enumerate(source):
         if i % stride:
@@ -46,17 +66,68 @@ def select_frames(source: Iterable[Frame], stride: int, max_frames: int) -> Iter
         yield f
 
 
-def localize_frames(loc: Localizer, frames: Iterable[Frame], tracker: Tracker,
-                    global_only: bool = False) -> Iterator[Tuple[Frame, LocalizationResult]]:
+def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
+                    global_only: bool = False
+                    ) -> Iterator[Tuple[FrameOrUnreadable, LocalizationResult]]:
     """Localize each frame with the tracker's hint (none with ``global_only``); yields
-    (frame, result) after the tracker has been updated with the result."""
+    (frame, result) after the tracker has been updated with the result.
+
+    An `UnreadableFrame` becomes a failed result, reason 'unreadable frame: <its error>', with
+    a warning (each of the first `UNREADABLE_WARN_EACH`, then every `UNREADABLE_WARN_EVERY`-th);
+    `InputError` (the first one's error) when the first `ALL_UNREADABLE_STOP` frames, or all
+    of fewer, are unreadable (module docstring); unreadable frames before the first frame read
+    are yielded only once one is read, so that such a stop writes no result."""
+    unreadable = 0
+    held: List[UnreadableFrame] = []  # unreadable before any frame was read: kept back
+    read_one = False
     for f in frames:
         if tracker.check_stamp(f.stamp_ns) is StampCheck.BACKWARDS:
             log.warning("time went backwards at t=%.6f s: tracking reset", f.stamp_ns * 1e-9)
+        if isinstance(f, UnreadableFrame):
+            unreadable += 1
+            if read_one:
+                yield f, _unreadable_failure(f, tracker, unreadable)
+                continue
+            held.append(f)  # not written until a frame is read: a stop leaves no RUN.partial
+            if len(held) >= ALL_UNREADABLE_STOP:
+                raise InputError(_all_unreadable(held[0], len(held), "the first"))
+            continue
+        if not read_one:
+            read_one = True
+            for n, bad in enumerate(held, start=1):
+                yield bad, _unreadable_failure(bad, tracker, n)
         hint = None if global_only else tracker.hint()
         r = loc.localize(f, force_global=global_only, hint=hint)
         tracker.update(r)
         yield f, r
+    if held and not read_one:
+        raise InputError(_all_unreadable(held[0], len(held), "all"))
+
+
+def _unreadable_failure(f: UnreadableFrame, tracker: Tracker, n: int) -> LocalizationResult:
+    """The failed result of the ``n``-th unreadable frame ``f``, warned about, counted by the
+    tracker."""
+    _warn_unreadable(f, n)
+    r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}")
+    # the node's rule (ros/processing.py, _fail): a frame refused before the localizer
+    # (undecodable, of the wrong size) with a valid new stamp is a tracker failure (tracking
+    # lost after lost_after_failures in a row); so is an unreadable frame here
+    tracker.update(r)
+    return r
+
+
+def _all_unreadable(first: UnreadableFrame, n: int, which: str) -> str:
+    what = "the only frame is" if n == 1 else f"{which} {n} frames are"
+    return f"{first.reason} ({what} unreadable: a broken recording, not one bad frame)"
+
+
+def _warn_unreadable(f: UnreadableFrame, n: int) -> None:
+    if n <= UNREADABLE_WARN_EACH or n % UNREADABLE_WARN_EVERY == 0:
+        more = ("" if n < UNREADABLE_WARN_EACH else f" ({n} unreadable frames so far" + (
+            f"; from here on every {UNREADABLE_WARN_EVERY}th is logged)"
+            if n == UNREADABLE_WARN_EACH else ")"))
+        log.warning("frame at t=%.6f s skipped (a failed frame): %s%s", f.stamp_ns * 1e-9,
+                    f.reason, more)
 
 
 def result_record(r: LocalizationResult) -> Dict[str, Any]:
@@ -70,7 +141,8 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
             "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
 
 
-def _localize_to_file(loc: Localizer, frames: Iterable[Frame], path: str, cfg: Config,
+def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
+                      cfg: Config,
                       global_only: bool) -> Tuple[List[LocalizationResult], np.ndarray]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
     (N, 4, 4), NaN where a frame has none)."""
@@ -111,9 +183,11 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     complete run to ``out`` removes; a run killed outright (``kill -9``, the OOM killer) leaves
     them in its temporary folder, which the next run to ``out`` renames to ``OUT.partial``.
 
-    Also raises what `Localizer.from_config` and `Localizer.localize` raise: `ConfigError`,
-    `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a lazily verified file on
-    first use) and `InputError`.
+    A frame the source cannot read is a failed frame and the run goes on; `InputError` with
+    the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
+    (module docstring). Also raises what `Localizer.from_config` and `Localizer.localize`
+    raise: `ConfigError`, `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a
+    lazily verified file on first use) and `InputError`.
     """
     if stride < 1:
         raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
@@ -180,14 +254,18 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
                  "are kept out of the latency medians")
     try:
-        results, gt_poses = _localize_to_file(loc, select_frames(source, stride, max_frames),
-                                              os.path.join(out, "results.jsonl"), cfg,
-                                              global_only)
+        frames = select_frames(frames_or_unreadable(source), stride, max_frames)
+        results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
+                                              cfg, global_only)
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()
     if not results:
         raise InputError("the source has no frames to localize")
+    bad = sum(r.reason.startswith(f"{UNREADABLE}:") for r in results)
+    if bad:
+        log.warning("%d of %d frames could not be read: they are failed frames ('%s: ...' in "
+                    "results.jsonl, naming the file)", bad, len(results), UNREADABLE)
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)

@@ -30,6 +30,9 @@ CHI2_3DOF_95 = 7.814727903251178  # scipy.stats.chi2.ppf(0.95, 3)
 CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibrated median d^2
 MISCALIBRATED_SIGMA_RATIO = 3.0  # a covariance whose sigma is off by more than this is named
 GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class ground truth)
+# the reason of a frame the source could not read ('unreadable frame: <the error>', naming the
+# file): a failed frame like any other, counted apart as "unreadable_frames"
+UNREADABLE = "unreadable frame"
 
 
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
@@ -59,9 +62,12 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
 
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
-    one-time costs (lazy imports, allocator growth, kernels), so it is kept out of the
-    ``latency_s`` statistics (of a run of 2+ frames) and reported alone as
-    ``latency_first_frame_s`` (seconds per stage)."""
+    one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
+    timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics (of
+    a run of 2+ such frames) and reported alone as
+    ``latency_first_frame_s`` (seconds per stage). Frames the source could not read (reason
+    'unreadable frame: ...') are failed frames, counted as such and as ``unreadable_frames``;
+    ``failure_reasons`` counts them under one key, not per file."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -80,16 +86,21 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
             (err[:, 0] <= t) & (err[:, 1] <= d)) / has_gt.sum()) for t, d in RECALL_THRESHOLDS}
     if has_gt.any():
         m["covariance"] = covariance_calibration(results, gt_poses)
-    cold = not warmed_up and n > 1
-    m["latency_s"] = _latency(results[1:] if cold else results)
+    # the first frame localized pays the one-time costs: an unreadable frame before it ran
+    # nothing (no timings), so it is not the one
+    timed = [i for i, r in enumerate(results) if r.timings_s]
+    cold = not warmed_up and len(timed) > 1
+    m["latency_s"] = _latency([r for i, r in enumerate(results) if i != timed[0]] if cold
+                              else results)
     if cold:
-        m["latency_first_frame_s"] = {k: float(v) for k, v in results[0].timings_s.items()}
+        m["latency_first_frame_s"] = {k: float(v) for k, v in results[timed[0]].timings_s.items()}
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
-            key = r.reason.split(" (")[0]
+            key = UNREADABLE if r.reason.startswith(f"{UNREADABLE}:") else r.reason.split(" (")[0]
             reasons[key] = reasons.get(key, 0) + 1
     m["failure_reasons"] = reasons
+    m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     return m
 
 
@@ -185,6 +196,8 @@ def format_table(m: Dict[str, Any]) -> str:
         ("max translation error", _fmt(t["max"], 100, "cm", 2)),
         (f"successes > {GROSS_ERROR_M} m off", str(m["gross_errors"])),
     ]
+    if m.get("unreadable_frames"):  # failed frames the source could not read
+        rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     for k, v in m.get("recall", {}).items():
         rows.append((f"recall {k}", f"{100 * v:.1f} %"))
     cv = m.get("covariance")

@@ -19,12 +19,15 @@ from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.fileio import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
-from ..core.types import Frame
+from ..core.types import Frame, UnreadableFrame
 from .tum import TumSequence
 
 
 class FrameSource(Protocol):
-    """What the pipeline needs of a recording (`TumSequence` and `BagSequence` both are one)."""
+    """What the pipeline needs of a recording (`TumSequence` and `BagSequence` both are one).
+    Optionally ``frames_or_unreadable()`` (both have it): the frames with an `UnreadableFrame`
+    in place of each one that cannot be read, which ``localize`` records as a failed frame
+    instead of stopping (`frames_or_unreadable`)."""
 
     @property
     def stamps_ns(self) -> np.ndarray:
@@ -53,6 +56,10 @@ class SourceOptions:
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
+    # TUM folders only: False reads no depth (not even depth.txt), for ``localize``, whose
+    # query frames' depth nothing uses (a missing or corrupt depth PNG must not cost the frame);
+    # a rosbag2 reads depth only from an explicit --depth-topic, so it is left as given
+    read_depth: bool = True
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -70,6 +77,15 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
     why = reason() if need and reason is not None else None
     if why:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
+
+
+def frames_or_unreadable(source: FrameSource) -> Iterator[Frame | UnreadableFrame]:
+    """The frames of ``source``, with an `UnreadableFrame` in place of each one it could not
+    read (an image file missing, truncated or corrupt; an undecodable message), where it reads
+    frames one by one (its ``frames_or_unreadable()``: `TumSequence`, `BagSequence`); other
+    sources' frames as they come (an error in one stops the iteration)."""
+    each = getattr(source, "frames_or_unreadable", None)
+    return each() if callable(each) else iter(source)
 
 
 def check_own_poses(source: FrameSource) -> None:
@@ -186,7 +202,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
                              "TUM folder (it has rgb.txt); drop them")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
-                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale)
+                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
+                           read_depth=options.read_depth)
     why = _not_a_recording(path)
     if why:
         raise InputError(why)

@@ -39,7 +39,7 @@ from ..core.image_codec import (
     read_image_file,
 )
 from ..core.trajectory import nearest_indices, poses_at_stamps, stamp_unit_mismatch
-from ..core.types import CameraIntrinsics, Frame
+from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 
 log = logging.getLogger(__name__)
 
@@ -295,7 +295,10 @@ class TumSequence:
     is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
-    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None). A
+    Depth PNGs are read with ``depth_scale`` raw units per metre (TUM's 5000 when None);
+    ``read_depth`` False reads no depth at all (not even depth.txt): every frame's ``depth_m`` is
+    None, for a caller that does not use it (``localize``: a query frame's depth is unused, so a
+    missing or corrupt depth PNG must not cost the frame). A
     groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) gives no frame a
     pose; `check_groundtruth_units` refuses it (`InputError`) where the frames' poses are used
     (build-map without --trajectory, localize's metrics without --groundtruth).
@@ -308,8 +311,10 @@ class TumSequence:
         sync_tolerance_s: float = 0.02,
         pose_at_stamp: Optional[PoseAtStampConfig] = None,
         depth_scale: Optional[float] = None,
+        read_depth: bool = True,
     ) -> None:
         rule = pose_at_stamp or PoseAtStampConfig()
+        self.read_depth = bool(read_depth)
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
             raise InputError(f"depth scale must be a positive number of depth units per metre, "
                              f"got {depth_scale}")
@@ -346,7 +351,8 @@ class TumSequence:
                         "order); read sorted by timestamp", rgb_txt, back)
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
         self._sync_tolerance_s = sync_tolerance_s
-        self._depth_paths = self._associate_depth(round(sync_tolerance_s * 1e9))
+        self._depth_paths = (self._associate_depth(round(sync_tolerance_s * 1e9))
+                             if self.read_depth else [None] * len(self._rgb_paths))
         self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
         # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
         # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
@@ -361,9 +367,9 @@ class TumSequence:
             self._frame_pose_valid[:] = False
             log.info("%s; the frames get no pose from it", self._gt_unit_error)
         log.info(
-            "TUM folder %s: %d images, %d with depth, %d with ground truth", self.folder,
-            len(self), sum(p is not None for p in self._depth_paths),
-            int(self._frame_pose_valid.sum()),
+            "TUM folder %s: %d images, %s, %d with ground truth", self.folder, len(self),
+            f"{sum(p is not None for p in self._depth_paths)} with depth" if self.read_depth
+            else "depth not read", int(self._frame_pose_valid.sum()),
         )
 
     def _read_camera_yaml(self) -> CameraIntrinsics:
@@ -394,6 +400,8 @@ class TumSequence:
         """Why no frame will have depth, with the fix (one line), or None when some may."""
         if any(p is not None for p in self._depth_paths):
             return None
+        if not self.read_depth:
+            return f"TUM folder {self.folder} is read without depth (read_depth=False)"
         depth_txt = self.folder / "depth.txt"
         if not depth_txt.is_file():
             return (f"TUM folder {self.folder} has no depth.txt (its depth PNGs listed as "
@@ -425,6 +433,20 @@ class TumSequence:
         for index in range(len(self)):
             yield self[index]
 
+    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
+        """The frames in order, with an `UnreadableFrame` (the `InputError` text, the frame's
+        ground-truth pose) in place of each one whose image (or depth, when read) is missing,
+        truncated or corrupt or of another size than the intrinsics: each frame is read on its
+        own, so the frames after a bad one are still read (``localize``)."""
+        for index in range(len(self)):
+            try:
+                yield self[index]
+            except InputError as err:
+                yield UnreadableFrame(int(self._stamps_ns[index]), str(err), self._pose(index))
+
+    def _pose(self, index: int) -> Optional[np.ndarray]:
+        return self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
+
     def __getitem__(self, index: int) -> Frame:
         """Frame ``index`` (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
         map_from_cam 4x4 float64 or None)."""
@@ -432,7 +454,7 @@ class TumSequence:
             raise IndexError(f"frame {index} out of range for {len(self)} frames")
         index %= len(self)
         depth_path = self._depth_paths[index]
-        pose = self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
+        pose = self._pose(index)
         return Frame(
             rgb=self._read_rgb(self._rgb_paths[index]),
             intrinsics=self.intrinsics,

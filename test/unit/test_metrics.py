@@ -142,3 +142,10 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     assert "first frame" not in metrics.format_table(warm)
     one = metrics.summarize(res[:1], None, warmed_up=False)  # a single frame is all there is
     assert one["latency_s"]["total"]["frames"] == 1 and "latency_first_frame_s" not in one
+    # an unreadable frame first (no timings: it ran nothing): the first frame localized is the
+    # cold one, and the unreadable frames are counted apart
+    bad = LocalizationResult.failure(9, "unreadable frame: cannot read colour image a (b).png")
+    cold = metrics.summarize([bad, *res, bad], None, warmed_up=False)
+    assert cold["latency_first_frame_s"] == {"inference": pytest.approx(4.99), "total": 5.0}
+    assert cold["latency_s"]["total"]["frames"] == 3
+    assert cold["unreadable_frames"] == 2 and cold["failure_reasons"] == {"unreadable frame": 2}

@@ -342,3 +342,50 @@ def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, capl
     assert text.startswith(f"no frame has a pose: 6 of these 8 frames are between two poses of "
                            f"{src / 'groundtruth.txt'} more than pose_at_stamp.max_gap_s"), text
     assert "'pose_at_stamp: max_gap_s: 0.4'" in text and "give the source" not in text, text
+
+
+def test_an_unreadable_frame_is_a_tracker_failure_as_the_node_counts_it():
+    from mast3r_ros.core.types import UnreadableFrame
+
+    loc = ScriptedLocalizer([True, True])
+    items = [frames([1])[0], UnreadableFrame(2, "cannot read colour image rgb/2.png"),
+             UnreadableFrame(3, "cannot read colour image rgb/3.png"), frames([4])[0]]
+    tracker = Tracker(lost_after_failures=2)
+    out = list(localize_frames(loc, items, tracker))
+    assert [r.success for _, r in out] == [True, False, False, True]
+    assert out[1][1].reason == "unreadable frame: cannot read colour image rgb/2.png"
+    assert out[1][1].stamp_ns == 2 and len(loc.script) == 0  # never given to the localizer
+    # two failures in a row after a success: lost, so the next frame gets no hint
+    assert loc.hints == [None, None]
+    # stride counts an unreadable frame's place
+    got = [f.stamp_ns for f in select_frames(items, stride=2, max_frames=0)]
+    assert got == [1, 3]
+
+
+def test_unreadable_frames_first_ten_stop_and_many_are_warned_about_throttled(caplog):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.types import UnreadableFrame
+
+    def bad(s):
+        return UnreadableFrame(s, f"cannot read colour image rgb/{s}.png")
+
+    # ten unreadable before any frame is read: the first one's error, and nothing yielded
+    got = []
+    with pytest.raises(InputError, match=r"rgb/1\.png .*the first 10 frames are unreadable"):
+        for item in localize_frames(ScriptedLocalizer([]), [bad(s) for s in range(1, 12)],
+                                    Tracker()):
+            got.append(item)
+    assert got == []
+    # nine, then a readable frame: the nine are failed frames, in order, before it
+    out = list(localize_frames(ScriptedLocalizer([True]),
+                               [bad(s) for s in range(1, 10)] + frames([10]), Tracker()))
+    assert [f.stamp_ns for f, _ in out] == list(range(1, 11))
+    assert [r.success for _, r in out] == [False] * 9 + [True]
+    # one line each for the first ten, then every hundredth
+    caplog.clear()
+    list(localize_frames(ScriptedLocalizer([True]), frames([0]) + [bad(s) for s in
+                                                                   range(1, 251)], Tracker()))
+    lines = [r.getMessage() for r in caplog.records if "skipped (a failed frame)" in
+             r.getMessage()]
+    assert len(lines) == 12 and "rgb/1.png" in lines[0] and "rgb/200.png" in lines[-1], lines
+    assert "from here on every 100th is logged" in lines[9], lines[9]

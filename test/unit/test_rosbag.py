@@ -344,6 +344,34 @@ def test_size_mismatch(tmp_path):
         list(seq)
 
 
+def test_frames_or_unreadable_skips_an_undecodable_image_and_its_depth(tmp_path):
+    """``localize`` reads a bag through ``frames_or_unreadable``: an image message that cannot
+    be decoded, or whose matched depth cannot, is an UnreadableFrame naming the topic and stamp,
+    and the frames after it are still read; plain iteration still stops at it."""
+    from mast3r_ros.core.types import UnreadableFrame
+
+    bad = compressed(2 * S, "jpeg", RGB[..., ::-1])
+    bad.data = bad.data[:20]  # a JPEG cut short
+    bad_depth = image(3 * S, "16UC1", np.full((H, W), 1000, np.uint16))
+    bad_depth.encoding = "nv21"  # not a depth encoding
+    msgs = [("/cam/image", S, compressed(S, "jpeg", RGB[..., ::-1])),
+            ("/cam/image", 2 * S, bad),
+            ("/cam/image", 3 * S, compressed(3 * S, "jpeg", RGB[..., ::-1])),
+            ("/cam/image", 4 * S, compressed(4 * S, "jpeg", RGB[..., ::-1])),
+            ("/cam/depth", 3 * S, bad_depth),
+            ("/cam/camera_info", S, camera_info(S))]
+    seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(
+        msgs, key=lambda m: m[1])), image_topic="/cam/image", depth_topic="/cam/depth")
+    got = list(seq.frames_or_unreadable())
+    assert [f.stamp_ns for f in got] == [S, 2 * S, 3 * S, 4 * S]
+    kinds = [isinstance(f, UnreadableFrame) for f in got]
+    assert kinds == [False, True, True, False], got
+    assert got[1].reason.startswith("/cam/image at t=2.000000 s:"), got[1].reason
+    assert "/cam/image at t=3.000000 s: its depth" in got[2].reason, got[2].reason
+    with pytest.raises(InputError, match="/cam/image at t=2.000000 s"):
+        list(seq)
+
+
 def test_uncalibrated_camera_info(tmp_path):
     info = camera_info(S)
     info.k[:] = 0.0

@@ -35,7 +35,7 @@ from ...core.message_fields import (
 )
 from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import nearest_indices
-from ...core.types import CameraIntrinsics, Frame
+from ...core.types import CameraIntrinsics, Frame, UnreadableFrame
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
@@ -278,9 +278,21 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     def __iter__(self) -> Iterator[Frame]:
         """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
         map_from_cam 4x4 float64 or None)."""
+        return self._frames(skip_unreadable=False)
+
+    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
+        """`__iter__`, with an `UnreadableFrame` (the `InputError` text, naming the topic and
+        stamp) in place of each image message that cannot be made a frame (undecodable or
+        corrupt data, an unsupported encoding, another size than its CameraInfo, its matched
+        depth message undecodable), so that the frames after it are still read (``localize``).
+        A message that cannot be deserialized at all (the bag changed since it was indexed)
+        still stops the iteration: its stamp is unknown."""
+        return self._frames(skip_unreadable=True)
+
+    def _frames(self, skip_unreadable: bool) -> Iterator[Frame | UnreadableFrame]:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         remaining = collections.Counter(self._depth_refs)
-        depth_by_stamp: Dict[int, np.ndarray] = {}
+        depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
         ordinals: collections.Counter = collections.Counter()
         with _open_bag(self.path) as reader:
@@ -296,12 +308,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
                     pending.append((msg, depth_stamp))
                 elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
-                    depth_by_stamp[stamp] = self._decode_depth(msg)
+                    try:
+                        depth_by_stamp[stamp] = self._decode_depth(msg)
+                    except InputError as err:
+                        if not skip_unreadable:
+                            raise
+                        depth_by_stamp[stamp] = err  # the frames matched to it are unreadable
                 # images wait, in order, until the depth matched to them has been read
                 while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
-                    yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+                    yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp,
+                                                    remaining, skip_unreadable)
             while pending:  # only if the bag changed between the two passes
-                yield self._frame(*pending.popleft(), depth_by_stamp, remaining)
+                yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp, remaining,
+                                                skip_unreadable)
 
     # ---- frame assembly --------------------------------------------------------------------
 
@@ -324,11 +343,21 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         index = int(np.searchsorted(self._info_stamps, stamp_ns, side="right")) - 1
         return self._infos[max(index, 0)][1]
 
+    def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
+                             depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
+                             skip_unreadable: bool) -> Frame | UnreadableFrame:
+        if not skip_unreadable:
+            return self._frame(msg, depth_stamp, depth_by_stamp, remaining)
+        try:
+            return self._frame(msg, depth_stamp, depth_by_stamp, remaining)
+        except InputError as err:
+            return UnreadableFrame(header_stamp_ns(msg.header), str(err))
+
     def _frame(
         self,
         msg: Any,
         depth_stamp: int,
-        depth_by_stamp: Dict[int, np.ndarray],
+        depth_by_stamp: Dict[int, Any],
         remaining: collections.Counter,
     ) -> Frame:
         stamp = header_stamp_ns(msg.header)
@@ -337,6 +366,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             remaining[depth_stamp] -= 1
             if remaining[depth_stamp] <= 0:
                 del depth_by_stamp[depth_stamp]
+        if isinstance(depth, InputError):  # its depth message was undecodable (skipped)
+            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
+                             f"t={depth_stamp * 1e-9:.6f} s: {depth}")
         try:
             return frame_from_image_message(
                 msg,

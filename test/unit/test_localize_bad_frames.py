@@ -1,0 +1,138 @@
+"""What ``localize`` does with one bad query frame (a fresh user's find: one truncated depth PNG
+stopped the whole run, keeping only the frames before it in RUN.partial).
+
+A query frame's depth is unused by the localizer, so ``localize`` does not read it at all
+(``TumSequence(read_depth=False)``); ``build-map`` still reads, and refuses, a bad depth PNG."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.tum import TumSequence
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _truncate(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:len(data) // 3])
+
+
+def _listed(folder: Path, txt: str) -> list:
+    """The files ``folder/txt`` lists, in its order."""
+    return [folder / ln.split()[1] for ln in (folder / txt).read_text().splitlines()
+            if ln.strip() and not ln.startswith("#")]
+
+
+def _results(run: Path) -> list:
+    return [json.loads(ln) for ln in (run / "results.jsonl").read_text().splitlines()]
+
+
+def test_query_depth_is_not_read_by_localize(tum, sift_map, tmp_path, capsys):
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    bad = _listed(folder, "depth.txt")[4]
+    _truncate(bad)
+    assert TumSequence(folder, read_depth=False)[4].depth_m is None
+    run = tmp_path / "run"
+    assert main(["localize", str(folder), "--map", sift_map, "--out", str(run), "--matcher",
+                 "sift", "--log-level", "warning"]) == 0, capsys.readouterr().err
+    results = _results(run)
+    assert len(results) == len(TumSequence(folder)) and all(r["success"] for r in results)
+    # build-map reads the depth of its keyframes: the truncated PNG is still refused, named
+    capsys.readouterr()
+    out = tmp_path / "m"
+    assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift",
+                 "--log-level", "warning"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot read depth image {bad}" in err and "truncated" in err, err
+    assert not out.exists()
+
+
+# ------------------------------------- one unreadable frame is a failed frame, not a stop ---
+
+def _localize(folder: Path, sift_map: str, run: Path, capsys) -> tuple:
+    """``mast3r-ros localize FOLDER``: (exit status, stdout, stderr)."""
+    capsys.readouterr()
+    rc = main(["localize", str(folder), "--map", sift_map, "--out", str(run), "--matcher",
+               "sift", "--log-level", "warning"])
+    out, err = capsys.readouterr()
+    return rc, out, err
+
+
+def test_unreadable_frames_are_failed_frames_and_the_run_goes_on(tum, sift_map, tmp_path,
+                                                                  capsys):
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    _truncate(_listed(folder, "depth.txt")[4])  # unused: the frame localizes
+    rgb = _listed(folder, "rgb.txt")
+    truncated, missing = rgb[3], rgb[8]
+    _truncate(truncated)
+    missing.unlink()
+    run = tmp_path / "run"
+    rc, out, err = _localize(folder, sift_map, run, capsys)
+    assert rc == 0, err
+    results = _results(run)
+    assert len(results) == len(rgb) == 12
+    bad = {i: r["reason"] for i, r in enumerate(results) if not r["success"]}
+    assert sorted(bad) == [3, 8], bad
+    assert bad[3].startswith(f"unreadable frame: cannot read colour image {truncated}"), bad[3]
+    assert "truncated" in bad[3]
+    assert bad[8].startswith("unreadable frame: cannot read colour image") and str(missing) in \
+        bad[8], bad[8]
+    stamps = TumSequence(folder).stamps_ns
+    assert [r["stamp_ns"] for r in results] == stamps.tolist()
+    # one warning line per bad frame, naming its file; the count at the end
+    warned = [ln for ln in err.splitlines() if "skipped (a failed frame)" in ln]
+    assert len(warned) == 2 and str(truncated) in warned[0] and str(missing) in warned[1], err
+    assert "2 of 12 frames could not be read" in err, err
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["frames"] == 12 and metrics["localized"] == 10
+    assert metrics["unreadable_frames"] == 2
+    assert metrics["failure_reasons"] == {"unreadable frame": 2}
+    assert "unreadable (failed, skipped)" in out and not Path(f"{run}.partial").exists()
+    # build-map reads every frame: the truncated colour image is still refused, named
+    capsys.readouterr()
+    assert main(["build-map", str(folder), "--out", str(tmp_path / "m"), "--matcher", "sift",
+                 "--log-level", "warning"]) == 2
+    assert str(truncated) in capsys.readouterr().err
+
+
+def test_a_recording_whose_first_ten_frames_are_unreadable_stops(tum, sift_map, tmp_path,
+                                                                 capsys):
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    rgb = _listed(folder, "rgb.txt")
+    for path in rgb[:9]:  # nine: the tenth is read, the run goes on
+        _truncate(path)
+    rc, _, err = _localize(folder, sift_map, tmp_path / "run9", capsys)
+    assert rc == 0, err
+    assert json.loads((tmp_path / "run9" / "metrics.json").read_text())["unreadable_frames"] == 9
+    _truncate(rgb[9])  # ten: a broken recording, stopped with the first error as before
+    run = tmp_path / "run"
+    rc, _, err = _localize(folder, sift_map, run, capsys)
+    lines = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert rc == 2 and len(lines) == 1, err
+    assert f"cannot read colour image {rgb[0]}" in lines[0], lines[0]
+    assert "the first 10 frames are unreadable" in lines[0], lines[0]
+    assert not run.exists() and not Path(f"{run}.partial").exists()  # nothing was written
+
+
+def test_a_short_recording_with_no_readable_frame_stops(tum, sift_map, tmp_path, capsys):
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    lines = [ln for ln in (folder / "rgb.txt").read_text().splitlines() if ln.strip()
+             and not ln.startswith("#")][:3]
+    (folder / "rgb.txt").write_text("\n".join(lines) + "\n")
+    rgb = _listed(folder, "rgb.txt")
+    for path in rgb:
+        path.unlink()
+    rc, _, err = _localize(folder, sift_map, tmp_path / "run", capsys)
+    errors = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert rc == 2 and len(errors) == 1, err
+    assert str(rgb[0]) in errors[0] and "all 3 frames are unreadable" in errors[0], errors[0]
