@@ -94,6 +94,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     from .pipeline import build_map
 
     cfg = load_config(args)
+    note_unused_device(args, cfg)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
@@ -199,6 +200,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
 
     cfg = offline_warmup(load_config(args), args.warmup)
+    note_unused_device(args, cfg)
     map_path = _map_path(args.map, cfg, args.params)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
@@ -302,7 +304,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     if matcher != cfg.localizer.matcher:  # load_config saw the other matcher
         cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
                                                                      matcher=matcher))
-        note_unused_device(args, cfg)
+    note_unused_device(args, cfg)
     cfg = offline_warmup(cfg, args.warmup)
     map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
                                       args.seed, overwrite=args.overwrite)

@@ -133,18 +133,18 @@ def load_config(args: argparse.Namespace) -> Config:
     cfg = load_params(args)
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}
-    cfg = config_from_params(over, where="command line", base=cfg)
-    note_unused_device(args, cfg)
-    return cfg
+    return config_from_params(over, where="command line", base=cfg)
 
 
 def note_unused_device(args: argparse.Namespace, cfg: Config) -> None:
     """One warning for a --device the run will not use: the sift matcher builds no network
     (its OpenCV SIFT runs on the CPU), so a --device cuda on a machine without CUDA, refused
     with the mast3r matcher, would otherwise pass unremarked. Not for a device set in --params
-    (the shipped file sets 'auto' for the node)."""
+    (the shipped file sets 'auto' for the node), nor 'auto' or 'cpu', which ask for nothing
+    the sift matcher does not do. For the commands whose matcher decides it (build-map,
+    localize, demo once its matcher is known; `pair` always runs the network)."""
     device = getattr(args, "device", None)
-    if device is not None and cfg.localizer.matcher == "sift":
+    if device not in (None, "auto", "cpu") and cfg.localizer.matcher == "sift":
         log.warning("--device %s is not used by the sift matcher (it builds no network; OpenCV "
                     "SIFT runs on the CPU); ignored", device)
 

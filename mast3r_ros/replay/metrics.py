@@ -210,7 +210,8 @@ def format_table(m: Dict[str, Any]) -> str:
                              f"{100 * v['coverage_95']:.0f} % / {d2:.3g} (calibrated: 95 % / "
                              f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")))
     lat = m.get("latency_s", {})
-    timed = m["frames"] - ("latency_first_frame_s" in m)  # a cold first frame is apart
+    # the frames that were timed: not unreadable ones (never localized), nor a cold first frame
+    timed = m["frames"] - m.get("unreadable_frames", 0) - ("latency_first_frame_s" in m)
     for k in ("inference", "matching", "pnp", "total"):
         if k in lat:
             ran = lat[k].get("frames", timed)

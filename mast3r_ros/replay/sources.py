@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Iterator
 from typing import Optional, Protocol, Tuple
@@ -21,6 +22,8 @@ from ..core.fileio import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.types import Frame, UnreadableFrame
 from .tum import TumSequence
+
+log = logging.getLogger(__name__)
 
 
 class FrameSource(Protocol):
@@ -56,9 +59,9 @@ class SourceOptions:
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
     depth_needed_by: Optional[str] = None
-    # TUM folders only: False reads no depth (not even depth.txt), for ``localize``, whose
-    # query frames' depth nothing uses (a missing or corrupt depth PNG must not cost the frame);
-    # a rosbag2 reads depth only from an explicit --depth-topic, so it is left as given
+    # False reads no depth, for ``localize``, whose query frames' depth nothing uses (a missing
+    # or corrupt depth image must not cost the frame): a TUM folder not even depth.txt, a
+    # rosbag2 not its --depth-topic (said at INFO)
     read_depth: bool = True
 
 
@@ -210,9 +213,13 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it
     from .rosbag import BagSequence
 
+    depth_topic = options.depth_topic
+    if depth_topic is not None and not options.read_depth:  # localize: query depth is unused
+        log.info("--depth-topic %s is not read: localizing uses no query depth", depth_topic)
+        depth_topic = None
     return BagSequence(path, image_topic=options.image_topic,
                        camera_info_topic=options.camera_info_topic,
-                       depth_topic=options.depth_topic, camera_info=cam,
+                       depth_topic=depth_topic, camera_info=cam,
                        pose_frames=options.pose_frames,
                        sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
                        depth_scale=options.depth_scale, run=options.run,

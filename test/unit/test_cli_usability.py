@@ -412,12 +412,17 @@ def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeyp
 
     from mast3r_ros.replay import demo
     from mast3r_ros.replay.cli import build_parser
-    from mast3r_ros.replay.cli_options import load_config
+    from mast3r_ros.replay.cli_options import load_config, note_unused_device
 
-    def unused(cmd):
+    def unused(cmd, note=True):
+        """What build-map and localize say (load_config, then the note); ``note`` False: what
+        pair says (it always runs the network: load_config alone)."""
         caplog.clear()
         with caplog.at_level(logging.INFO):
-            load_config(build_parser().parse_args(cmd))
+            args = build_parser().parse_args(cmd)
+            cfg = load_config(args)
+            if note:
+                note_unused_device(args, cfg)
         return [r for r in caplog.records if "--device" in r.getMessage()]
 
     loc = ["localize", "src", "--map", "m", "--out", "o"]
@@ -428,6 +433,13 @@ def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeyp
                                      "network; OpenCV SIFT runs on the CPU); ignored")
     assert unused(loc + ["--device", "cuda"]) == []  # mast3r: used
     assert unused(loc + ["--matcher", "sift"]) == []  # no --device: nothing to say
+    for device in ("cpu", "auto"):  # nothing the sift matcher does not do (a review's find)
+        assert unused(loc + ["--device", device, "--matcher", "sift"]) == []
+    # pair runs MASt3R on --device whatever matcher --params names (a review's find)
+    sift = tmp_path / "sift.yaml"
+    sift.write_text("/**:\n  ros__parameters: {matcher: sift}\n")
+    assert unused(["pair", "a.png", "b.png", "--out", "o", "--params", str(sift), "--device",
+                   "cuda"], note=False) == []
 
     class Stop(Exception):
         pass
@@ -444,3 +456,11 @@ def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeyp
     assert [r.getMessage() for r in caplog.records if "--device" in r.getMessage()] == [
         "--device cuda is not used by the sift matcher (it builds no network; OpenCV SIFT runs "
         "on the CPU); ignored"]
+    # demo whose --params say sift but give a checkpoint runs mast3r: no warning
+    ckpt = tmp_path / "sift_ckpt.yaml"
+    ckpt.write_text("/**:\n  ros__parameters: {matcher: sift, checkpoint: /x.pth}\n")
+    caplog.clear()
+    with caplog.at_level(logging.INFO), pytest.raises(Stop):
+        cmd_demo(build_parser().parse_args(["demo", "--device", "cuda", "--params", str(ckpt),
+                                            "--out", str(tmp_path / "d2")]))
+    assert not [r for r in caplog.records if "--device" in r.getMessage()]

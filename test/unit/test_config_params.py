@@ -196,7 +196,10 @@ def test_nested_sections_are_read_as_the_shipped_yaml_writes_them():
     """config_from_params refused the nested form config/localize.yaml uses ('gates:
     {min_inliers: 10}': unknown parameter 'gates'), while the --params reader took it."""
     import yaml
-    with open("config/localize.yaml", encoding="utf-8") as fh:
+    from pathlib import Path
+
+    shipped = Path(__file__).resolve().parents[2] / "config" / "localize.yaml"
+    with open(shipped, encoding="utf-8") as fh:
         shipped = yaml.safe_load(fh)["/**/mast3r_localizer"]["ros__parameters"]
     assert config_to_params(config_from_params(shipped)) == config_to_params(Config())
     cfg = config_from_params({"gates": {"min_inliers": 10}})

@@ -419,3 +419,19 @@ def test_an_empty_parameter_file_is_said_to_be_empty(load):
                                      "...}' at the top"), str(e.value)
     with pytest.raises(ConfigError, match=r"p\.yaml: expected 'mast3r_localizer: "):
         load("- 1\n")
+
+
+def test_other_nodes_sections_in_a_block_for_every_node_are_ignored_as_before(load):
+    """A '/**' block holds other nodes' parameters: another node's 'device: {port: ...}' was
+    read as our 'device' set to a dict, and another node's key written dotted and nested was a
+    duplicate-key error, refusing files that loaded before (a regression review's find). Our
+    own names keep both rules, in every block."""
+    cfg = load("/**:\n  ros__parameters:\n    use_sim_time: true\n"
+               "    device: {port: /dev/ttyUSB0, baud: 115200}\n"
+               "    other.rate: 5\n    other: {rate: 6}\n"
+               "mast3r_localizer:\n  ros__parameters: {matcher: sift}\n")
+    assert cfg.model.device == "auto" and cfg.localizer.matcher == "sift"
+    with pytest.raises(ConfigError, match="duplicate key 'gates.min_inliers'"):
+        load("/**:\n  ros__parameters:\n    gates.min_inliers: 5\n    gates: {min_inliers: 6}\n")
+    with pytest.raises(ConfigError, match="parameter 'device' must be str, got dict"):
+        load("mast3r_localizer:\n  ros__parameters:\n    device: {port: /dev/ttyUSB0}\n")

@@ -372,6 +372,53 @@ def test_frames_or_unreadable_skips_an_undecodable_image_and_its_depth(tmp_path)
         list(seq)
 
 
+def test_an_unreadable_bag_frame_keeps_its_pose_and_pose_frames_errors_are_raised(tmp_path):
+    """An unreadable frame of a bag had no pose, so it dropped out of the recall's frames with
+    ground truth (recall 100 % where the TUM folder gave 92 %); a --pose-frames error was
+    swallowed as ten 'unreadable frames' (a regression review's finds)."""
+    from mast3r_ros.core.types import UnreadableFrame
+
+    msgs = rgbd_messages()
+    for topic, _, msg in msgs:
+        if topic == "/camera/color/image_raw" and msg.header.stamp.nanosec == 100_000_000:
+            msg.encoding = "nv21"  # the 1.1 s image cannot be decoded
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    got = list(BagSequence(bag, pose_frames="map:camera_optical",
+                           pose_at_stamp=SPARSE_TF).frames_or_unreadable())
+    assert [isinstance(f, UnreadableFrame) for f in got] == [False, True, False, False]
+    map_from_base = pose([0, 0, 0.15], [0.15, 0, 0])  # as test_rgbd_bag_frames, readable
+    np.testing.assert_allclose(got[1].map_from_cam, map_from_base @ BASE_FROM_CAM, atol=1e-9)
+    for bad in ("world:camera_optical", "camera_optical"):
+        seq = BagSequence(bag, pose_frames=bad, sync_tolerance_s=0.1, pose_at_stamp=SPARSE_TF)
+        with pytest.raises(InputError, match="not in the transform tree|camera frame itself"):
+            next(iter(seq.frames_or_unreadable()))
+
+
+def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):
+    """A bag's undecodable depth message cost its image the frame in localize, which uses no
+    query depth (TUM folders were already read without it; a regression review's find)."""
+    import logging
+
+    from mast3r_ros.replay.sources import SourceOptions, open_source
+
+    bad_depth = image(S, "16UC1", np.full((H, W), 1000, np.uint16))
+    bad_depth.encoding = "nv21"
+    msgs = [("/cam/image", S, compressed(S, "jpeg", RGB[..., ::-1])),
+            ("/cam/depth", S, bad_depth), ("/cam/camera_info", S, camera_info(S))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        seq = open_source(str(bag), SourceOptions(image_topic="/cam/image",
+                                                  depth_topic="/cam/depth", read_depth=False),
+                          PoseAtStampConfig())
+    (frame,) = list(seq.frames_or_unreadable())
+    assert frame.depth_m is None and frame.stamp_ns == S
+    assert any("--depth-topic /cam/depth is not read" in r.getMessage() for r in caplog.records)
+    seq = open_source(str(bag), SourceOptions(image_topic="/cam/image", depth_topic="/cam/depth"),
+                      PoseAtStampConfig())  # build-map: read, and this one is refused
+    with pytest.raises(InputError, match="nv21"):
+        list(seq)
+
+
 def test_uncalibrated_camera_info(tmp_path):
     info = camera_info(S)
     info.k[:] = 0.0

@@ -580,8 +580,9 @@ def test_depth_png_must_be_16_bit_and_of_the_camera_size(tmp_path):
 def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
     """config/localize.yaml passed as --camera-info was refused as "missing field
     'image_width'", which does not say the file is the wrong kind."""
-    for path in ("config/localize.yaml", tmp_path / "p.yaml"):
-        if path != "config/localize.yaml":
+    shipped = Path(__file__).resolve().parents[2] / "config" / "localize.yaml"
+    for path in (shipped, tmp_path / "p.yaml"):
+        if path != shipped:
             path.write_text("robot1:\n  ros__parameters:\n    x: 1\n")
         with pytest.raises(InputError) as e:
             load_camera_info_yaml(path)

@@ -2,8 +2,9 @@
 
 Every field is declared once, with its default, description and valid range or choices. The ROS
 parameter name of a field is its section prefix plus its name (``gates.min_inliers``,
-``checkpoint``); `param_specs` lists them all, `config_from_params` turns a flat
-``{name: value}`` mapping into a validated `Config`, and `load_config_yaml` reads the ROS
+``checkpoint``); `param_specs` lists them all, `config_from_params` turns a ``{name: value}``
+mapping (names dotted, ``gates.min_inliers``, or nested, ``gates: {min_inliers: ...}``) into a
+validated `Config`, and `load_config_yaml` reads the ROS
 parameter-file format (``<node>: {ros__parameters: {...}}``) that ``config/localize.yaml`` uses.
 
 Modules: `sections` (the dataclasses, `ModelConfig` ... `Config`: every field's default,

@@ -121,7 +121,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             raise ConfigError(f"{path}: '{key}': ros__parameters must be a mapping of parameter "
                               f"names to values (name: value, one a line, indented under it), "
                               f"got {type(params).__name__} {params!r}")
-        values = _flatten(params, path)
+        values = _flatten(params, path, every_node=_wildcard_node(key))
         if _wildcard_node(key):  # every node's block: other nodes' parameters are not errors
             for k in values:  # ... but one a letter away from ours is probably a typo
                 hint = "" if k in _BY_NAME else did_you_mean(k)

@@ -193,12 +193,16 @@ def config_to_params(cfg: Config) -> Dict[str, Any]:
     return out
 
 
-def _flatten(d: Mapping[str, Any], where: str = "config") -> Dict[str, Any]:
+def _flatten(d: Mapping[str, Any], where: str = "config", every_node: bool = False
+             ) -> Dict[str, Any]:
     """Flat ``{ros_param_name: value}`` of parameters written dotted (``gates.min_inliers: 10``),
     nested (``gates: {min_inliers: 10}``, as ``config/localize.yaml`` and rclpy write them) or
     both; a mapping given for a parameter's own name stays one value (`validate_param` refuses
     it as such). Raises `ConfigError` for one name written twice (dotted and nested: rclpy's
-    reader keeps one of them silently), naming both spellings."""
+    reader keeps one of them silently), naming both spellings. ``every_node``: a block for
+    every node (``/**``), which holds other nodes' parameters: every mapping is a section
+    (another node's ``device: {port: ...}`` is ``device.port``, not our ``device``), and only
+    our names are checked for duplicates."""
     out: Dict[str, Any] = {}
     spelled: Dict[str, str] = {}
 
@@ -206,12 +210,12 @@ def _flatten(d: Mapping[str, Any], where: str = "config") -> Dict[str, Any]:
         for k, v in m.items():
             path = keys + (str(k),)
             name = ".".join(path)
-            if isinstance(v, Mapping) and name not in _BY_NAME:
+            if isinstance(v, Mapping) and (every_node or name not in _BY_NAME):
                 walk(v, path)
                 continue
             spelling = "".join(f"{p}: {{" for p in path[:-1]) + path[-1]
             spelling += ": ...}" + "}" * (len(path) - 2) if len(path) > 1 else ""
-            if name in out:
+            if name in out and (name in _BY_NAME or not every_node):
                 raise ConfigError(f"{where}: duplicate key '{name}' (written '{spelled[name]}' "
                                   f"and '{spelling}': the same parameter, one value kept; "
                                   "merge them, or delete one)")

@@ -346,12 +346,16 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
                              depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
                              skip_unreadable: bool) -> Frame | UnreadableFrame:
+        stamp = header_stamp_ns(msg.header)
+        # the pose first: a --pose-frames error is a setting's, raised, not one bad frame's;
+        # an unreadable frame keeps its ground truth (recall counts it)
+        pose = self._pose(msg.header.frame_id, stamp)
         if not skip_unreadable:
-            return self._frame(msg, depth_stamp, depth_by_stamp, remaining)
+            return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
         try:
-            return self._frame(msg, depth_stamp, depth_by_stamp, remaining)
+            return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
         except InputError as err:
-            return UnreadableFrame(header_stamp_ns(msg.header), str(err))
+            return UnreadableFrame(stamp, str(err), pose)
 
     def _frame(
         self,
@@ -359,6 +363,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         depth_stamp: int,
         depth_by_stamp: Dict[int, Any],
         remaining: collections.Counter,
+        pose: Optional[np.ndarray],
     ) -> Frame:
         stamp = header_stamp_ns(msg.header)
         depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
@@ -374,7 +379,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 msg,
                 self._frame_intrinsics(stamp),
                 depth_m=depth,
-                map_from_cam=self._pose(msg.header.frame_id, stamp),
+                map_from_cam=pose,
             )
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
