@@ -359,8 +359,9 @@ def cmd_pair(args: argparse.Namespace) -> int:
 
     cfg = load_config(args)
     arrays = run_pair(args.image1, args.image2, args.out, cfg.model, overwrite=args.overwrite)
-    h, w = arrays["conf_1"].shape
-    log.info("network resolution %dx%d, %d matches -> %s", w, h, len(arrays["matches_1"]),
+    (h1, w1), (h2, w2) = arrays["conf_1"].shape, arrays["conf_2"].shape
+    size = f"{w1}x{h1}" if (h1, w1) == (h2, w2) else f"{w1}x{h1} and {w2}x{h2}"
+    log.info("network resolution %s, %d matches -> %s", size, len(arrays["matches_1"]),
              os.path.join(args.out, "pair.npz"))
     return 0
 

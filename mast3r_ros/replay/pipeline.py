@@ -310,7 +310,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
             w.close()
             log.warning("interrupted after the map was published: %s is complete", w.path)
             raise
-        log.error("build interrupted: finished shards are kept in %s; %s", w.tmp, resume_hint)
+        if finished_shards(w.tmp):
+            log.error("build interrupted: finished shards are kept in %s; %s", w.tmp,
+                      resume_hint)
+        else:  # the sift matcher, or stopped before a shard was encoded: nothing to resume
+            log.error("build interrupted before any keyframe was encoded: %s was not written; "
+                      "rerun the same command to start over", w.path)
         w.close()  # keeps OUT.partial, releases OUT's lock
         raise
     except BaseException:

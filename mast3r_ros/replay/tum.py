@@ -126,7 +126,28 @@ def _drop_repeated_lines(path: Path, stamps_ns: np.ndarray, rows: List[List[str]
                     rows[first][0])
         stamps_ns = stamps_ns[np.asarray(keep)]
         rows = [r for r, k in zip(rows, keep) if k]
+    _warn_shared(path, [(int(t), r[0]) for t, r in zip(stamps_ns.tolist(), rows)])
     return stamps_ns, rows
+
+
+def _warn_shared(path: Path, lines: List[Tuple[int, str]]) -> None:
+    """A warning for two images at one timestamp (both localized, scored against one
+    ground-truth pose, two trajectory entries at one stamp) and one for an image listed at two
+    timestamps (the same picture localized twice): rgb.txt was edited or generated wrongly."""
+    for key, other, what in ((0, 1, "timestamp(s) are given to two or more images"),
+                             (1, 0, "image(s) are listed at two or more timestamps")):
+        first: dict = {}
+        shared = []
+        for line in lines:
+            seen = first.setdefault(line[key], line)
+            if seen[other] != line[other]:
+                shared.append((seen, line))
+        if shared:
+            (t1, f1), (t2, f2) = shared[0]
+            log.warning("%s: %d %s (first: '%s %s' and '%s %s'); each line is localized and "
+                        "scored on its own: check the file", path,
+                        len({a[key] for a, _ in shared}), what,
+                        _format_stamp(t1), f1, _format_stamp(t2), f2)
 
 
 def _read_numbered_rows(

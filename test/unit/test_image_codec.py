@@ -645,3 +645,15 @@ def test_encode_image_refuses_what_is_not_an_rgb8_array_with_an_input_error(valu
     with pytest.raises(InputError) as err:
         encode_image(value)
     assert all(w in str(err.value) for w in words), str(err.value)
+
+
+def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
+    """A zero-byte JPEG was 'truncated or corrupt, or not an image format OpenCV decodes' (a
+    fresh user's find): it is empty, which says what happened (a copy that never ran)."""
+    from mast3r_ros.core.image_codec import read_image_file
+
+    empty = tmp_path / "0.jpg"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match=r"^cannot read image .*0\.jpg: the file is empty "
+                                         r"\(0 bytes\)$"):
+        read_image_file(empty)

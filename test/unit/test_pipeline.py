@@ -154,7 +154,9 @@ def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path,
 def test_the_resume_hint_of_an_interrupted_rebuild_names_overwrite(demo_seq, tmp_path,
                                                                    monkeypatch, caplog):
     """Over an existing map, `--resume` alone is refused (the folder exists): the hint after
-    Ctrl-C says `--resume --overwrite` there, `--resume` for a new folder."""
+    Ctrl-C says `--resume --overwrite` there, `--resume` for a new folder. With no shard
+    encoded (the sift matcher here; a mast3r build stopped early) there is nothing to resume:
+    the message said 'finished shards are kept' anyway (a fresh user's find)."""
     from mast3r_ros.replay import pipeline
     from mast3r_ros.replay.tum import TumSequence
 
@@ -162,6 +164,13 @@ def test_the_resume_hint_of_an_interrupted_rebuild_names_overwrite(demo_seq, tmp
         raise KeyboardInterrupt
 
     monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    out = str(tmp_path / "nothing")
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg())
+    (msg,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
+    assert msg == (f"build interrupted before any keyframe was encoded: {out} was not written; "
+                   "rerun the same command to start over")
+    monkeypatch.setattr(pipeline, "finished_shards", lambda folder: ["shard_000000.json"])
     for exists, hint in ((False, "rerun with --resume"), (True, "rerun with --resume --overwrite")):
         out = str(tmp_path / f"map{int(exists)}")
         if exists:

@@ -112,6 +112,27 @@ def test_a_line_repeated_in_rgb_txt_is_read_once_and_named(tmp_path, caplog):
     assert not any("go back in time" in r.getMessage() for r in caplog.records)
 
 
+def test_two_images_at_one_stamp_and_one_image_at_two_stamps_are_warned_about(tmp_path,
+                                                                              caplog):
+    """Two different images at one timestamp were both localized and scored against one
+    ground-truth pose without a word; one image listed at two timestamps was only 'out of
+    order' (a fresh user's find). Both are read as listed, each with a warning naming lines."""
+    root = make_folder(tmp_path / "seq")
+    lines = (root / "rgb.txt").read_text().splitlines(keepends=True)
+    f0, f1 = lines[1].split()[1], lines[2].split()[1]
+    (root / "rgb.txt").write_text("".join(lines) + f"1.000000 {f1}\n1.300000 {f0}\n")
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+        seq = TumSequence(root)
+    assert len(seq) == 5
+    rgb = root / "rgb.txt"
+    msgs = [r.getMessage() for r in caplog.records if "each line is localized" in r.getMessage()]
+    assert msgs == [
+        f"{rgb}: 1 timestamp(s) are given to two or more images (first: '1.000000000 {f0}' and "
+        f"'1.000000000 {f1}'); each line is localized and scored on its own: check the file",
+        f"{rgb}: 2 image(s) are listed at two or more timestamps (first: '1.100000000 {f1}' and "
+        f"'1.000000000 {f1}'); each line is localized and scored on its own: check the file"]
+
+
 def test_rgb_txt_out_of_time_order_is_read_sorted(tmp_path, caplog):
     """rgb.txt written from a shell glob (text order: 1.2 before 1.1...) lists images out of
     time order; the frames come in time order, with the same depth and poses, and a warning."""

@@ -72,10 +72,12 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) ->
     """
     path = Path(path)
     if path.is_dir():
-        raise InputError(f"{path} is a folder, not an image file: give the image files (a "
-                         f"shell glob such as {path / '*.png'} expands to them)")
+        raise InputError(f"{path} is a folder, not an image file: name the image files "
+                         f"themselves (a shell glob such as {path / '*.png'} expands to them)")
     if not path.is_file():
         raise InputError(f"image not found: {path}")
+    if path.stat().st_size == 0:  # a copy or a write that never happened
+        raise InputError(f"cannot read image {path}: the file is empty (0 bytes)")
     check_image_file_intact(path)
     # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
     # applies the EXIF orientation (and drops alpha).
