@@ -58,8 +58,8 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "or, for bags, TF with --pose-frames)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing map (it stays as it was until the new one is "
-                        "complete); without --resume, also delete an unfinished build "
-                        "(MAP.partial) and start over")
+                        "complete); an unfinished build (MAP.partial) holding encoded shards "
+                        "still needs --resume or --restart")
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
@@ -79,6 +79,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "one machine use --workers N alone")
     g.add_argument("--resume", action="store_true",
                    help="continue a killed build from its finished shards (MAP.partial)")
+    g.add_argument("--restart", action="store_true",
+                   help="delete an unfinished build (MAP.partial) and its encoded shards, and "
+                        "start over")
     g.add_argument("--retrieval-checkpoint", metavar="R",
                    help="MASt3R retrieval model (*_retrieval_trainingfree.pth): store each "
                         "keyframe's ASMK representation for relocalization")
@@ -97,9 +100,13 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     note_unused_device(args, cfg)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    if args.resume and args.restart:
+        raise InputError("--resume continues an unfinished build and --restart deletes it: "
+                         "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
-                        resume=args.resume, retrieval_checkpoint=args.retrieval_checkpoint,
+                        resume=args.resume, restart=args.restart,
+                        retrieval_checkpoint=args.retrieval_checkpoint,
                         codebook=args.codebook, pin=False if args.no_pin else None)
     check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
     connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too

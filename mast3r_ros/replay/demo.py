@@ -20,6 +20,7 @@ from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
 from .localize_run import run_localization
+from .map_build import BuildOptions
 from .pipeline import build_map
 from .synthetic import write_demo_sequences
 from .tum import TumSequence
@@ -94,7 +95,9 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     rule = cfg.pose_at_stamp
     map_path = os.path.join(out, "map")  # as given, like the run folder
+    # a demo map is small: an interrupted one is started over (the demo has no --resume)
     build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
+              build=BuildOptions(restart=True),
               resume_hint="rerun the demo with --overwrite (the scene is reused)")
     run = os.path.join(out, "run")
     query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused

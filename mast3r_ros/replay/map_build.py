@@ -50,6 +50,7 @@ class BuildOptions:
     workers: int = 1
     ray_address: Optional[str] = None
     resume: bool = False
+    restart: bool = False  # discard an unfinished build's encoded shards and start over
     retrieval_checkpoint: Optional[str] = None
     codebook: Optional[str] = None
     threads: Optional[int] = None
@@ -151,20 +152,22 @@ def global_descriptors(staging: str, table: StoreTable) -> np.ndarray:
 
 
 def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: IndexParams,
-                    map_frame: str) -> MapWriter:
+                    map_frame: str, restart: bool = False) -> MapWriter:
     """build-map's resumable `MapWriter` for ``out``, its refusals in the command line's words:
     `OutputBusyError` (another writer holds ``out``'s lock; naming --out) and `InputError` for
-    an ``OUT.partial`` holding encoded shards without ``resume`` or ``overwrite`` (naming
-    --resume and --overwrite)."""
+    an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart`` (naming --resume
+    and --restart; ``overwrite`` only replaces a map at ``out``, so that rerunning an
+    interrupted ``--overwrite`` build, as typed, never discards its shards)."""
     try:
         return MapWriter(out, overwrite=overwrite, resumable=True, resume=resume,
-                         index_params=index_params, map_frame=map_frame)
+                         index_params=index_params, map_frame=map_frame, restart=restart)
     except OutputBusyError as e:
         raise e.worded("--out") from None
     except UnfinishedBuildError as e:
+        again = " --overwrite" if overwrite else ""
         raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
-                         "encoded shard(s): rerun with --resume to continue it, or with "
-                         "--overwrite to delete it and start over") from None
+                         f"encoded shard(s): rerun with --resume{again} to continue it, or with "
+                         f"--restart{again} to delete it and start over") from None
 
 
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:

@@ -188,7 +188,10 @@ def test_a_map_writer_holds_its_map_until_commit(tmp_path):
 
 def test_build_map_without_resume_keeps_finished_shards(tum, tmp_path, capsys):
     """B2: a forgotten --resume deleted the unfinished build's encoded shards (hours of work)
-    with an INFO line; now refused naming --resume and --overwrite (which starts over)."""
+    with an INFO line; now refused naming --resume and --restart (which starts over). Over an
+    existing map, rerunning an interrupted `--overwrite` build as typed deleted them with a
+    warning (a fresh user's find: up-arrow + Enter after Ctrl-C): --overwrite now only replaces
+    the map, and the shards need --resume or --restart there too."""
     out = str(tmp_path / "fmap")
     part = _fake_partial(out, shards=2)
     before = _tree(part)
@@ -196,9 +199,19 @@ def test_build_map_without_resume_keeps_finished_shards(tum, tmp_path, capsys):
     assert main(argv) == 2
     err = _one_error(capsys)
     assert (f"{out}.partial holds an unfinished build of {out} with 2 encoded shard(s): rerun "
-            "with --resume to continue it, or with --overwrite to delete it and start over"
+            "with --resume to continue it, or with --restart to delete it and start over"
             ) in err, err
     assert _tree(part) == before and not os.path.exists(out)
+    os.makedirs(out)  # an existing (empty) map folder: --overwrite replaces it
+    assert main(argv + ["--overwrite"]) == 2
+    err = _one_error(capsys)
+    assert ("rerun with --resume --overwrite to continue it, or with --restart --overwrite to "
+            "delete it and start over") in err, err
+    assert _tree(part) == before
+    assert main(argv + ["--resume", "--restart"]) == 2
+    assert "give one of them" in _one_error(capsys)
+    assert main(argv + ["--overwrite", "--restart"]) == 0  # discarded, started over, published
+    assert not os.path.exists(part) and os.path.isfile(os.path.join(out, "manifest.json"))
 
 
 def test_resuming_another_builds_encodings_without_encoding_is_refused_and_keeps_them(
@@ -225,10 +238,15 @@ def test_map_writer_deletes_a_build_folder_only_without_finished_shards(tmp_path
         w.abort()
     part = _fake_partial(out, shards=1)
     with pytest.raises(InputError, match=r"map\.partial holds an unfinished build of .* with 1 "
-                       r"encoded shard\(s\); pass resume=True to continue it, or overwrite=True"):
+                       r"encoded shard\(s\); pass resume=True to continue it, or restart=True"):
         MapWriter(out, resumable=True)
     assert len(_tree(part)) == 2
-    MapWriter(out, resumable=True, overwrite=True).abort()  # overwrite: starts over
+    with pytest.raises(InputError, match="restart=True"):  # overwrite only replaces the map
+        MapWriter(out, resumable=True, overwrite=True, restart=False)
+    assert len(_tree(part)) == 2
+    MapWriter(out, resumable=True, overwrite=True).abort()  # overwrite alone: starts over
+    _fake_partial(out, shards=1)
+    MapWriter(out, resumable=True, restart=True).abort()  # restart: starts over
     assert sorted(os.listdir(tmp_path)) == []
 
 

@@ -137,13 +137,17 @@ class MapWriter(WriterEncodings):
     cannot be created, another version, or a ``MAP.partial`` that is not a map build;
     `fileio.OutputBusyError` (an `InputError`) when another writer holds ``path``'s lock; and
     `UnfinishedBuildError` (an `InputError`) for a ``MAP.partial`` holding encoded shards
-    without ``resume`` (continue it) or ``overwrite`` (delete it and start over; a build folder
-    with keyframe images only is started over without either).
+    without ``resume`` (continue it) or ``restart`` (delete it and start over; a build folder
+    with keyframe images only is started over without either). ``restart`` None (the default)
+    lets ``overwrite`` delete it too; False keeps ``overwrite`` to replacing the map at ``path``
+    (``build-map``: a rerun of an interrupted ``--overwrite`` build must not discard its
+    shards).
     """
 
     def __init__(self, path: str, overwrite: bool = False, *, version: int = FORMAT_VERSION,
                  resumable: bool = False, resume: bool = False,
-                 index_params: IndexParams = IndexParams(), map_frame: str = "map"):
+                 index_params: IndexParams = IndexParams(), map_frame: str = "map",
+                 restart: Optional[bool] = None):
         path = os.fspath(path)
         if not path.strip():
             raise InputError("MapWriter: the map path is empty (give a folder name)")
@@ -165,7 +169,7 @@ class MapWriter(WriterEncodings):
         # one writer per map: held until commit, abort or the end of the with block
         self._lock = acquire_output_lock(path, "MapWriter path")
         try:
-            self._start_build(path, overwrite, resume)
+            self._start_build(path, overwrite if restart is None else restart, resume)
         except BaseException:
             self._lock.release()
             raise
@@ -182,11 +186,11 @@ class MapWriter(WriterEncodings):
         self._depth_warned = False
         self._empty_depth_warned = False
 
-    def _start_build(self, given: str, overwrite: bool, resume: bool) -> None:
+    def _start_build(self, given: str, restart: bool, resume: bool) -> None:
         """Make the build folder (under the lock). A ``MAP.partial`` holding encoded shards is
-        deleted only with ``overwrite`` (`UnfinishedBuildError` otherwise: hours of encoding
+        deleted only with ``restart`` (`UnfinishedBuildError` otherwise: hours of encoding
         are not lost to a forgotten ``resume``)."""
-        _check_target(given, self.path, overwrite)  # again, under the lock
+        _check_target(given, self.path, self.overwrite)  # again, under the lock
         if not self.resumable:
             self.tmp = make_temporary_sibling(self.path)
             os.makedirs(os.path.join(self.tmp, "keyframes"))
@@ -195,14 +199,14 @@ class MapWriter(WriterEncodings):
         _check_partial(given, self.tmp, resume)
         if os.path.isdir(self.tmp) and not resume:
             done = finished_shards(self.tmp)
-            if done and not overwrite:
+            if done and not restart:
                 raise UnfinishedBuildError(
                     f"MapWriter: {self.tmp} holds an unfinished build of {given} with {done} "
-                    "encoded shard(s); pass resume=True to continue it, or overwrite=True to "
+                    "encoded shard(s); pass resume=True to continue it, or restart=True to "
                     "delete it and start over", self.tmp, done)
             (log.warning if done else log.info)(
                 "removing the unfinished build %s%s", self.tmp,
-                f" and its {done} encoded shard(s) (overwrite)" if done else
+                f" and its {done} encoded shard(s) (restart)" if done else
                 " (no encoded shard; resume continues one)")
             shutil.rmtree(self.tmp)
         os.makedirs(os.path.join(self.tmp, "keyframes"), exist_ok=True)
