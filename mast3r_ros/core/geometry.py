@@ -294,13 +294,19 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
     return make_pose(np.stack([x, y, z], axis=1), eye)
 
 
-def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
-    """``pose`` as a 4x4 float64 array; raises InputError naming ``name`` unless finite 4x4
+def finite_matrix(a: np.ndarray, n: int, name: str) -> np.ndarray:
+    """``a`` as an (n, n) float64 array; raises InputError naming ``name`` unless finite n x n
     (the message gives the shape, or the non-finite entries: `nonfinite_entries`)."""
-    pose = np.asarray(pose, dtype=np.float64)
-    if pose.shape != (4, 4):
-        raise InputError(f"{name} must be a finite 4x4 matrix, got shape {pose.shape}")
-    if not np.isfinite(pose).all():
-        raise InputError(f"{name} must be a finite 4x4 matrix, but it is not finite: "
-                         f"{nonfinite_entries(pose)}")
-    return pose
+    a = np.asarray(a, dtype=np.float64)
+    if a.shape != (n, n):
+        raise InputError(f"{name} must be a finite {n}x{n} matrix, got shape {a.shape}")
+    if not np.isfinite(a).all():
+        raise InputError(f"{name} must be a finite {n}x{n} matrix, but it is not finite: "
+                         f"{nonfinite_entries(a)}")
+    return a
+
+
+def finite_pose(pose: np.ndarray, name: str) -> np.ndarray:
+    """``pose`` as a 4x4 float64 array (`finite_matrix`: InputError naming ``name`` unless
+    finite 4x4)."""
+    return finite_matrix(pose, 4, name)

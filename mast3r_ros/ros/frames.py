@@ -24,7 +24,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.geometry import finite_pose, invert_pose, nonfinite_entries
+from mast3r_ros.core.geometry import finite_matrix, finite_pose, invert_pose
 
 
 def map_from_base(map_from_cam: np.ndarray, cam_from_base: np.ndarray) -> np.ndarray:
@@ -125,24 +125,13 @@ def covariance_cam_to_base(cov_cam: np.ndarray, map_from_cam: np.ndarray,
     return 0.5 * (out + out.T)
 
 
-def _finite_covariance(cov: np.ndarray) -> np.ndarray:
-    """``cov`` as a 6x6 float64 array; InputError naming the shape, or the non-finite entries."""
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (6, 6):
-        raise InputError(f"covariance must be a finite 6x6 matrix, got shape {cov.shape}")
-    if not np.isfinite(cov).all():
-        raise InputError("covariance must be a finite 6x6 matrix, but it is not finite: "
-                         f"{nonfinite_entries(cov)}")
-    return cov
-
-
 def planar_covariance(cov: np.ndarray) -> np.ndarray:
     """The covariance of `planar_pose`'s (x, y, yaw): the (x, y, rot_z) rows and columns kept,
     z, roll and pitch zero (they are fixed in the plane; AMCL publishes zeros there too), then
     `sanitize_covariance`. At small roll and pitch a map-axes rotation about z is a change of
     yaw, so the kept block is the marginal of (x, y, yaw), first order. Raises InputError for a
     non-finite or non-6x6 matrix."""
-    cov = _finite_covariance(cov)
+    cov = finite_matrix(cov, 6, "covariance")
     keep = [0, 1, 5]
     out = np.zeros((6, 6))
     out[np.ix_(keep, keep)] = cov[np.ix_(keep, keep)]
@@ -154,7 +143,7 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
     Raises InputError for a non-finite or non-6x6 matrix.
     """
-    cov = _finite_covariance(cov)
+    cov = finite_matrix(cov, 6, "covariance")
     sym = 0.5 * (cov + cov.T)
     w, V = np.linalg.eigh(sym)
     if w.min() >= floor:
@@ -165,14 +154,8 @@ def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
 
 def covariance_to_list(cov: np.ndarray) -> List[float]:
     """6x6 -> the 36 floats of ``PoseWithCovariance.covariance`` (row-major, module convention);
-    raises InputError for another shape or a NaN / inf entry (named: `nonfinite_entries`)."""
-    cov = np.asarray(cov, dtype=np.float64)
-    if cov.shape != (6, 6):
-        raise InputError(f"covariance must be 6x6, got {cov.shape}")
-    if not np.isfinite(cov).all():
-        raise InputError(f"covariance is not finite: {nonfinite_entries(cov)}; a 6x6 "
-                         "covariance of finite values is needed (see sanitize_covariance)")
-    return [float(v) for v in cov.reshape(36)]
+    raises InputError for another shape or a NaN / inf entry (`geometry.finite_matrix`)."""
+    return [float(v) for v in finite_matrix(cov, 6, "covariance").reshape(36)]
 
 
 def covariance_from_list(values: Sequence[float]) -> np.ndarray:

@@ -184,10 +184,16 @@ def test_a_pose_of_the_wrong_shape_is_refused_naming_its_shape(tmp_path):
         for bad, shape in ((pose[:3], "(3, 4)"), (pose.reshape(-1), "(16,)")):
             with pytest.raises(InputError) as e:
                 w.add_keyframe(rgb, cam, bad, stamp, depth)
-            assert str(e.value) == (f"keyframe 0: pose has shape {shape}, expected (4, 4) (a "
-                                    "4x4 rigid transform map_from_cam)"), str(e.value)
+            assert str(e.value) == (f"keyframe 0: pose map_from_cam must be a finite 4x4 "
+                                    f"matrix, got shape {shape}"), str(e.value)
         bent = pose.copy()
         bent[0, 0] = 2.0
-        with pytest.raises(InputError, match=r"not a finite rigid transform"):
+        with pytest.raises(InputError, match=r"^keyframe 0: pose map_from_cam is not a rigid "
+                                             r"transform: rotation block not orthonormal"):
             w.add_keyframe(rgb, cam, bent, stamp, depth)
+        nan = np.array(pose, dtype=float)
+        nan[1, 3] = np.nan
+        with pytest.raises(InputError, match=r"^keyframe 0: pose map_from_cam must be a finite "
+                                             r"4x4 matrix, but it is not finite: nan at \[1, 3\]"):
+            w.add_keyframe(rgb, cam, nan, stamp, depth)
         w.add_keyframe(rgb, cam, np.asarray(pose), stamp, depth)

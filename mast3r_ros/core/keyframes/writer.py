@@ -42,7 +42,7 @@ from ..fileio import (
     output_path,
     replace_folder,
 )
-from ..geometry import is_valid_pose
+from ..geometry import finite_pose, is_valid_pose, non_rigid_reason
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams
 from ..types import CameraIntrinsics, check_stamp_ns
@@ -289,13 +289,12 @@ class MapWriter(WriterEncodings):
                              f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
         h, w = rgb.shape[:2]
         stamp_ns = check_stamp_ns(stamp_ns, f"keyframe {kid}: stamp_ns")
-        shape = np.shape(map_from_cam)
-        if shape != (4, 4):  # a 3x4 [R|t], a flat 16: the shape is the fault, not the values
-            raise InputError(f"keyframe {kid}: pose has shape {shape}, expected (4, 4) (a 4x4 "
-                             "rigid transform map_from_cam)")
-        if not is_valid_pose(map_from_cam):
-            raise InputError(f"keyframe {kid}: pose is not a finite rigid transform:\n"
-                             f"{map_from_cam}")
+        # a 3x4 [R|t] or a flat 16 is named by its shape, a NaN by its entries, a scale or a
+        # reflection by what is wrong (the checks message_fields.matrix_to_tq makes)
+        pose = finite_pose(map_from_cam, f"keyframe {kid}: pose map_from_cam")
+        if not is_valid_pose(pose):
+            raise InputError(f"keyframe {kid}: pose map_from_cam is not a rigid transform: "
+                             f"{non_rigid_reason(pose)}\n{pose}")
         image_rel = f"keyframes/{kid:06d}.png"
         rec: Dict[str, Any] = {
             "id": kid, "stamp_ns": int(stamp_ns), "image": image_rel, "depth": None,
