@@ -19,7 +19,7 @@ from ..core.config import Config
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
-from .localize_run import run_localization
+from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
 from .map_build import BuildOptions
 from .pipeline import build_map
 from .synthetic import write_demo_sequences
@@ -77,7 +77,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     Returns (map path, run folder, metrics). ``seed``: 0 <= seed < 2**32 (InputError
     otherwise). An existing ``out`` is refused (`InputError`) unless ``overwrite``; then its
     rendered scene is reused when it matches and its map and run are replaced (each
-    atomically).
+    atomically; the old run is removed once the new map is published, so a demo stopped
+    while localizing leaves the new map and no run, not the old map's run beside it).
     """
     check_seed(seed)
     if frames < 4:
@@ -92,6 +93,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
 
 def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int
               ) -> Tuple[str, str, Dict[str, Any]]:
+    run = os.path.join(out, "run")
+    check_output_folder(run, True, RUN_FILES, RUN_OUTPUTS)  # refused before the map is built
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
     rule = cfg.pose_at_stamp
     map_path = os.path.join(out, "map")  # as given, like the run folder
@@ -99,7 +102,11 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
     build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
               build=BuildOptions(restart=True),
               resume_hint="rerun the demo with --overwrite (the scene is reused)")
-    run = os.path.join(out, "run")
+    if os.path.isdir(run) and not os.path.islink(run):
+        # the old run localized against the map just replaced: a demo stopped from here on
+        # leaves the new map and no run, never the new map beside the old map's run
+        shutil.rmtree(run)
+        log.info("removed %s (localized against the replaced map)", run)
     query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused
     metrics = run_localization(query, map_path, run, cfg, overwrite=True)
     return map_path, run, metrics

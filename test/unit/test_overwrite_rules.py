@@ -183,3 +183,31 @@ def test_build_map_overwrite_keeps_a_map_holding_a_localization_run(tmp_path, tu
     err = _one_error(capsys)
     assert "also holds run1/" in err and "move them out of the map folder" in err
     assert _tree(m) == before
+
+
+def test_demo_overwrite_stopped_while_localizing_leaves_no_run_of_the_old_map(tmp_path,
+                                                                             monkeypatch):
+    """`demo --overwrite` replaced the map, then the run: a Ctrl-C while localizing left the
+    new map beside the old map's run (its metrics describing a map no longer there)."""
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import demo
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+    out = tmp_path / "demo"
+    argv = ["demo", "--out", str(out), "--frames", "8", "--width", "64", "--height", "48",
+            "--log-level", "warning"]
+    assert main(argv) == 0
+    old_map = (out / "map" / "manifest.json").stat().st_mtime_ns
+    assert (out / "run" / "metrics.json").is_file()
+
+    def stopped(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(demo, "run_localization", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        demo.run_demo(str(out), cfg, 8, 64, 48, 0, overwrite=True)
+    assert (out / "map" / "manifest.json").stat().st_mtime_ns != old_map  # the new map
+    assert not (out / "run").exists()  # and not the old map's run beside it
