@@ -108,7 +108,7 @@ def _unreadable_failure(f: UnreadableFrame, tracker: Tracker, n: int) -> Localiz
     """The failed result of the ``n``-th unreadable frame ``f``, warned about, counted by the
     tracker."""
     _warn_unreadable(f, n)
-    r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}")
+    r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}", unreadable=True)
     # the node's rule (ros/processing.py, _fail): a frame refused before the localizer
     # (undecodable, of the wrong size) with a valid new stamp is a tracker failure (tracking
     # lost after lost_after_failures in a row); so is an unreadable frame here
@@ -131,8 +131,11 @@ def _warn_unreadable(f: UnreadableFrame, n: int) -> None:
 
 
 def result_record(r: LocalizationResult) -> Dict[str, Any]:
-    """One line of ``results.jsonl``."""
+    """One line of ``results.jsonl``; ``unreadable`` (true for a frame the source could not
+    read, `LocalizationResult.unreadable`) is written since it replaced the reason prefix as
+    the mark: a reader of older files takes it as false where absent."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
+            "unreadable": bool(r.unreadable),
             "inliers": r.num_inliers, "matches": r.num_matches,
             "inlier_ratio": round(float(r.inlier_ratio), 4),
             "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
@@ -262,7 +265,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         loc.close()
     if not results:
         raise InputError("the source has no frames to localize")
-    bad = sum(r.reason.startswith(f"{UNREADABLE}:") for r in results)
+    bad = sum(r.unreadable for r in results)
     if bad:
         log.warning("%d of %d frames could not be read: they are failed frames ('%s: ...' in "
                     "results.jsonl, naming the file)", bad, len(results), UNREADABLE)

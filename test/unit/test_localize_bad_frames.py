@@ -81,6 +81,7 @@ def test_unreadable_frames_are_failed_frames_and_the_run_goes_on(tum, sift_map, 
     assert len(results) == len(rgb) == 12
     bad = {i: r["reason"] for i, r in enumerate(results) if not r["success"]}
     assert sorted(bad) == [3, 8], bad
+    assert [i for i, r in enumerate(results) if r["unreadable"]] == [3, 8]
     assert bad[3].startswith(f"unreadable frame: cannot read colour image {truncated}"), bad[3]
     assert "truncated" in bad[3]
     assert bad[8].startswith("unreadable frame: cannot read colour image") and str(missing) in \
