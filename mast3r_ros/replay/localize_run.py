@@ -5,15 +5,15 @@ localized with the tracker's hint and the result updates the tracker. Each resul
 to the run's results.jsonl as it comes, so a run stopped early keeps the frames it finished
 (``RUN.partial``). The map side is `mast3r_ros.replay.pipeline`.
 
-A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable
-message: `UnreadableFrame`, where the source reads frames one by one, TUM folders and rosbag2)
-does not stop the run: it is a failed frame, reason 'unreadable frame: <the error, naming the
-file>', in results.jsonl and the metrics (``unreadable_frames``), with a warning, and the next
-frame is read. A recording where no frame can be read is broken rather than one frame: when the
-first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are unreadable, the run stops
-with the first frame's error, as any error stops it, before any result is written (no
-``RUN.partial``). Errors that are not about one frame (the source, the map, the model, Ctrl-C)
-stop the run as before.
+A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable or
+undeserializable message: `UnreadableFrame`, where the source reads frames one by one, TUM
+folders and rosbag2) does not stop the run: it is a failed frame, reason 'unreadable frame: <the
+error, naming the file>', in results.jsonl and the metrics (``unreadable_frames``), with a
+warning, and the next frame is read. A recording where no frame can be read is broken rather
+than one frame: when the first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are
+unreadable, the run stops with the first frame's error, as any error stops it, before any result
+is written (no ``RUN.partial``). Errors that are not about one frame (the source, the map, the
+model, Ctrl-C) stop the run as before.
 """
 
 from __future__ import annotations

@@ -84,7 +84,8 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
 
 def frames_or_unreadable(source: FrameSource) -> Iterator[Frame | UnreadableFrame]:
     """The frames of ``source``, with an `UnreadableFrame` in place of each one it could not
-    read (an image file missing, truncated or corrupt; an undecodable message), where it reads
+    read (an image file missing, truncated or corrupt; an undecodable or undeserializable
+    message), where it reads
     frames one by one (its ``frames_or_unreadable()``: `TumSequence`, `BagSequence`); other
     sources' frames as they come (an error in one stops the iteration)."""
     each = getattr(source, "frames_or_unreadable", None)
