@@ -34,11 +34,17 @@ from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder,
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
-from ..core.types import Frame, LocalizationResult, UnreadableFrame
+from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .sources import FrameSource, check_own_poses, frames_or_unreadable, stamps_written
+from .sources import (
+    FrameOrUnreadable,
+    FrameSource,
+    check_own_poses,
+    frames_or_unreadable,
+    stamps_written,
+)
 from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
@@ -49,21 +55,6 @@ ALL_UNREADABLE_STOP = 10
 UNREADABLE_WARN_EACH = 10
 UNREADABLE_WARN_EVERY = 100
 
-FrameOrUnreadable = Frame | UnreadableFrame
-
-
-def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
-                  ) -> Iterator[FrameOrUnreadable]:
-    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all); an
-    `UnreadableFrame` holds its frame's place."""
-    n = 0
-    for i, f in enumerate(source):
-        if i % stride:
-            continue
-        if max_frames and n >= max_frames:
-            return
-        n += 1
-        yield f
 
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
@@ -257,7 +248,8 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
                  "are kept out of the latency medians")
     try:
-        frames = select_frames(frames_or_unreadable(source), stride, max_frames)
+        # only the frames taken are read: a skipped frame is never decoded (nor unreadable)
+        frames = frames_or_unreadable(source, stride, max_frames)
         results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
                                               cfg, global_only)
         kf_poses = loc.keyframe_poses()

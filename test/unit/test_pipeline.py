@@ -11,7 +11,8 @@ import pytest
 
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
-from mast3r_ros.replay.localize_run import localize_frames, select_frames
+from mast3r_ros.replay.localize_run import localize_frames
+from mast3r_ros.replay.sources import select_frames
 from mast3r_test_utils import keyframe_records, pose
 
 RGB = np.zeros((4, 4, 3), np.uint8)

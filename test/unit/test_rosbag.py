@@ -448,6 +448,48 @@ def test_an_image_message_that_cannot_be_deserialized_is_an_unreadable_frame(tmp
                                BASE_FROM_CAM, atol=1e-9)
 
 
+def test_a_stride_neither_deserializes_nor_decodes_the_images_it_skips(tmp_path, monkeypatch):
+    """localize --stride took every Nth frame of all the bag's frames, each deserialized and
+    decoded: a skipped message that cannot be (cut short, a broken JPEG) was an unreadable
+    frame of the run. Only the frames taken are read now, the same frames as before."""
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.replay.rosbag import sequence
+    from mast3r_ros.replay.sources import frames_or_unreadable, select_frames
+
+    broken = compressed(2 * S, "jpeg", RGB[..., ::-1])
+    broken.data = broken.data[:20]  # a JPEG cut short, at a skipped position
+    msgs = [("/cam/image", t * S, broken if t == 2 else compressed(t * S, "jpeg", RGB[..., ::-1]))
+            for t in range(1, 8)]
+    msgs += [("/cam/depth", t * S, image(t * S, "16UC1", np.full((H, W), 1000, np.uint16)))
+             for t in range(1, 8)] + [("/cam/camera_info", S, camera_info(S))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
+                    corrupt={("/cam/image", 4 * S)})  # cannot be deserialized, skipped too
+    seq = BagSequence(bag, image_topic="/cam/image", depth_topic="/cam/depth")
+    for stride in (1, 2, 3, 4):
+        for most in (0, 1, 2, 3):
+            old = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in select_frames(seq.frames_or_unreadable(), stride, most)]
+            new = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in frames_or_unreadable(seq, stride, most)]
+            assert new == old, (stride, most)
+    decoded, depth = [], []
+    real_frame, real_depth = sequence.frame_from_image_message, BagSequence._decode_depth
+    monkeypatch.setattr(sequence, "frame_from_image_message",
+                        lambda msg, *a, **k: decoded.append(msg.header.stamp.sec) or real_frame(
+                            msg, *a, **k))
+    monkeypatch.setattr(BagSequence, "_decode_depth",
+                        lambda self, msg: depth.append(msg.header.stamp.sec) or real_depth(
+                            self, msg))
+    got = list(frames_or_unreadable(seq, 2, 0))
+    assert [f.stamp_ns for f in got] == [S, 3 * S, 5 * S, 7 * S]
+    assert not any(isinstance(f, UnreadableFrame) for f in got)
+    assert decoded == [1, 3, 5, 7] and depth == [1, 3, 5, 7]
+    np.testing.assert_allclose(got[1].depth_m[1:, 1:], 1.0)
+    decoded.clear()
+    assert [f.stamp_ns for f in frames_or_unreadable(seq, 3, 2)] == [S, 4 * S]
+    assert decoded == [1]  # the 4 s image is unreadable, and nothing after it is read
+
+
 def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):
     """A bag's undecodable depth message cost its image the frame in localize, which uses no
     query depth (TUM folders were already read without it; a regression review's find)."""

@@ -17,7 +17,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -329,7 +329,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         map_from_cam 4x4 float64 or None)."""
         return self._frames(skip_unreadable=False)
 
-    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
+                             ) -> Iterator[Frame | UnreadableFrame]:
         """`__iter__`, with an `UnreadableFrame` (the `InputError` text, naming the topic and
         stamp) in place of each image message that cannot be made a frame (undecodable or
         corrupt data, an unsupported encoding, another size than its CameraInfo, its matched
@@ -340,34 +341,49 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
         (the camera frame_id of the images around it); plain iteration raises that as
         `InputError`. Any other message that cannot be deserialized (a depth message, or one
-        that changed since the bag was indexed) still stops the iteration."""
-        return self._frames(skip_unreadable=True)
+        that changed since the bag was indexed) still stops the iteration.
 
-    def _frames(self, skip_unreadable: bool) -> Iterator[Frame | UnreadableFrame]:
+        ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
+        other image messages are counted, not deserialized nor decoded (nor is depth matched
+        only to them), and the bag is read no further than the last frame taken needs."""
+        return self._frames(skip_unreadable=True, positions=positions)
+
+    def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None
+                ) -> Iterator[Frame | UnreadableFrame]:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
-        remaining = collections.Counter(self._depth_refs)
+        wanted = None if positions is None else set(positions)
+        if wanted is None:
+            remaining = collections.Counter(self._depth_refs)
+        else:  # only the depth of the frames taken is decoded
+            taken = self.stamps_ns[sorted(i for i in wanted if 0 <= i < len(self))]
+            remaining = collections.Counter(int(s) for s in self._depth_matches(taken) if s >= 0)
+        last = max(wanted, default=-1) if wanted is not None else len(self)
         depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
         ordinals: collections.Counter = collections.Counter()
+        position = -1  # of the last image of the run read, in stamps_ns
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
             frame_id = self._image_frame_id
             for conn, _, raw in reader.messages(connections=conns):
+                if wanted is not None and position >= last and not pending:
+                    break  # every frame taken has been yielded
                 ordinal = ordinals[conn.topic]
                 ordinals[conn.topic] += 1
-                bad = self._undeserialized.get(ordinal) if conn.topic == self.image_topic \
-                    else None
-                if bad is not None:
-                    if self._run_counter.run(conn.topic, ordinal) == self._run_label:
-                        stamp = bad[1]
-                        depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
-                        pending.append((self._undeserialized_frame(bad, frame_id),
-                                        depth_stamp))
-                    continue
-                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
-                stamp = header_stamp_ns(msg.header)
                 if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
+                if conn.topic == self.image_topic:
+                    position += 1
+                    if wanted is not None and position not in wanted:
+                        continue  # skipped: neither deserialized nor decoded
+                    bad = self._undeserialized.get(ordinal)
+                    if bad is not None:
+                        depth_stamp = int(self._depth_matches(np.array([bad[1]]))[0])
+                        pending.append((self._undeserialized_frame(bad, frame_id),
+                                        depth_stamp))
+                        continue
+                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                stamp = header_stamp_ns(msg.header)
                 if conn.topic != self.depth_topic:
                     frame_id = msg.header.frame_id
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
