@@ -13,6 +13,7 @@ holds the two passes, depth association and frame assembly; its base classes cho
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import logging
@@ -237,9 +238,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         runs, topic = self._run_counter, self.image_topic
         good = [o for o in range(len(self._image_runs)) if o not in self._undeserialized]
         for ordinal, (bag_ns, _, err) in self._undeserialized.items():
-            near = [o for o in (max((o for o in good if o < ordinal), default=None),
-                                min((o for o in good if o > ordinal), default=None))
-                    if o is not None]
+            at = bisect.bisect_left(good, ordinal)  # the readable images before and after it
+            near = good[max(at - 1, 0):at + 1]
             stamp = bag_ns
             if near:
                 best = min(near, key=lambda o: abs(runs.received(topic, o)[1] - bag_ns))
