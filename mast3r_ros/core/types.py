@@ -432,6 +432,9 @@ class LocalizationResult:
     undistorted query pixels. ``keyframe_ids`` are the manifest ids of the keyframes matched.
     ``timings_s`` holds per-stage wall times in seconds. ``matches`` is set only when asked for
     (``Localizer.localize(..., with_matches=True)``), also on failures that got as far as PnP.
+    ``unreadable`` True marks the failure of a frame its source could not read (an
+    `UnreadableFrame`, never given to the localizer): what the metrics count as unreadable,
+    whatever ``reason`` says.
     """
 
     success: bool
@@ -446,6 +449,7 @@ class LocalizationResult:
     reason: str = ""
     timings_s: Dict[str, float] = dataclasses.field(default_factory=dict)
     matches: Optional[MatchDebug] = None
+    unreadable: bool = False
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:

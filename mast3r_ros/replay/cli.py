@@ -193,7 +193,8 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
                    help="TUM ground-truth trajectory (default: the source's groundtruth.txt)")
-    p.add_argument("--stride", type=int, default=1, help="localize every N-th frame")
+    p.add_argument("--stride", type=int, default=1,
+                   help="localize every N-th frame (the others are not read)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     p.add_argument("--global-only", action="store_true",
                    help="never use the previous pose as a prior (retrieval for every frame)")

@@ -5,15 +5,15 @@ localized with the tracker's hint and the result updates the tracker. Each resul
 to the run's results.jsonl as it comes, so a run stopped early keeps the frames it finished
 (``RUN.partial``). The map side is `mast3r_ros.replay.pipeline`.
 
-A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable
-message: `UnreadableFrame`, where the source reads frames one by one, TUM folders and rosbag2)
-does not stop the run: it is a failed frame, reason 'unreadable frame: <the error, naming the
-file>', in results.jsonl and the metrics (``unreadable_frames``), with a warning, and the next
-frame is read. A recording where no frame can be read is broken rather than one frame: when the
-first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are unreadable, the run stops
-with the first frame's error, as any error stops it, before any result is written (no
-``RUN.partial``). Errors that are not about one frame (the source, the map, the model, Ctrl-C)
-stop the run as before.
+A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable or
+undeserializable message: `UnreadableFrame`, where the source reads frames one by one, TUM
+folders and rosbag2) does not stop the run: it is a failed frame, reason 'unreadable frame: <the
+error, naming the file>', in results.jsonl and the metrics (``unreadable_frames``), with a
+warning, and the next frame is read. A recording where no frame can be read is broken rather
+than one frame: when the first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are
+unreadable, the run stops with the first frame's error, as any error stops it, before any result
+is written (no ``RUN.partial``). Errors that are not about one frame (the source, the map, the
+model, Ctrl-C) stop the run as before.
 """
 
 from __future__ import annotations
@@ -34,11 +34,17 @@ from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder,
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
-from ..core.types import Frame, LocalizationResult, UnreadableFrame
+from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .sources import FrameSource, check_own_poses, frames_or_unreadable, stamps_written
+from .sources import (
+    FrameOrUnreadable,
+    FrameSource,
+    check_own_poses,
+    frames_or_unreadable,
+    stamps_written,
+)
 from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
 
 log = logging.getLogger(__name__)
@@ -49,21 +55,6 @@ ALL_UNREADABLE_STOP = 10
 UNREADABLE_WARN_EACH = 10
 UNREADABLE_WARN_EVERY = 100
 
-FrameOrUnreadable = Frame | UnreadableFrame
-
-
-def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
-                  ) -> Iterator[FrameOrUnreadable]:
-    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all); an
-    `UnreadableFrame` holds its frame's place."""
-    n = 0
-    for i, f in enumerate(source):
-        if i % stride:
-            continue
-        if max_frames and n >= max_frames:
-            return
-        n += 1
-        yield f
 
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
@@ -108,7 +99,7 @@ def _unreadable_failure(f: UnreadableFrame, tracker: Tracker, n: int) -> Localiz
     """The failed result of the ``n``-th unreadable frame ``f``, warned about, counted by the
     tracker."""
     _warn_unreadable(f, n)
-    r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}")
+    r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}", unreadable=True)
     # the node's rule (ros/processing.py, _fail): a frame refused before the localizer
     # (undecodable, of the wrong size) with a valid new stamp is a tracker failure (tracking
     # lost after lost_after_failures in a row); so is an unreadable frame here
@@ -131,8 +122,11 @@ def _warn_unreadable(f: UnreadableFrame, n: int) -> None:
 
 
 def result_record(r: LocalizationResult) -> Dict[str, Any]:
-    """One line of ``results.jsonl``."""
+    """One line of ``results.jsonl``; ``unreadable`` (true for a frame the source could not
+    read, `LocalizationResult.unreadable`) is written since it replaced the reason prefix as
+    the mark: a reader of older files takes it as false where absent."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
+            "unreadable": bool(r.unreadable),
             "inliers": r.num_inliers, "matches": r.num_matches,
             "inlier_ratio": round(float(r.inlier_ratio), 4),
             "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
@@ -254,7 +248,8 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
                  "are kept out of the latency medians")
     try:
-        frames = select_frames(frames_or_unreadable(source), stride, max_frames)
+        # only the frames taken are read: a skipped frame is never decoded (nor unreadable)
+        frames = frames_or_unreadable(source, stride, max_frames)
         results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
                                               cfg, global_only)
         kf_poses = loc.keyframe_poses()
@@ -262,7 +257,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         loc.close()
     if not results:
         raise InputError("the source has no frames to localize")
-    bad = sum(r.reason.startswith(f"{UNREADABLE}:") for r in results)
+    bad = sum(r.unreadable for r in results)
     if bad:
         log.warning("%d of %d frames could not be read: they are failed frames ('%s: ...' in "
                     "results.jsonl, naming the file)", bad, len(results), UNREADABLE)

@@ -30,8 +30,9 @@ CHI2_3DOF_95 = 7.814727903251178  # scipy.stats.chi2.ppf(0.95, 3)
 CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibrated median d^2
 MISCALIBRATED_SIGMA_RATIO = 3.0  # a covariance whose sigma is off by more than this is named
 GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class ground truth)
-# the reason of a frame the source could not read ('unreadable frame: <the error>', naming the
-# file): a failed frame like any other, counted apart as "unreadable_frames"
+# the reason prefix of a frame the source could not read ('unreadable frame: <the error>',
+# naming the file; `LocalizationResult.unreadable` marks it) and its failure_reasons key: a
+# failed frame like any other, counted apart as "unreadable_frames"
 UNREADABLE = "unreadable frame"
 
 
@@ -65,9 +66,10 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
     timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics (of
     a run of 2+ such frames) and reported alone as
-    ``latency_first_frame_s`` (seconds per stage). Frames the source could not read (reason
-    'unreadable frame: ...') are failed frames, counted as such and as ``unreadable_frames``;
-    ``failure_reasons`` counts them under one key, not per file."""
+    ``latency_first_frame_s`` (seconds per stage). Frames the source could not read
+    (`LocalizationResult.unreadable`, whatever their reason says) are failed frames, counted
+    as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
+    'unreadable frame', not per file."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -97,7 +99,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
-            key = UNREADABLE if r.reason.startswith(f"{UNREADABLE}:") else r.reason.split(" (")[0]
+            key = UNREADABLE if r.unreadable else r.reason.split(" (")[0]
             reasons[key] = reasons.get(key, 0) + 1
     m["failure_reasons"] = reasons
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)

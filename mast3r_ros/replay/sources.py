@@ -11,7 +11,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from typing import Optional, Protocol, Tuple
 
 import numpy as np
@@ -25,12 +25,15 @@ from .tum import TumSequence
 
 log = logging.getLogger(__name__)
 
+FrameOrUnreadable = Frame | UnreadableFrame
+
 
 class FrameSource(Protocol):
     """What the pipeline needs of a recording (`TumSequence` and `BagSequence` both are one).
-    Optionally ``frames_or_unreadable()`` (both have it): the frames with an `UnreadableFrame`
-    in place of each one that cannot be read, which ``localize`` records as a failed frame
-    instead of stopping (`frames_or_unreadable`)."""
+    Optionally ``frames_or_unreadable(positions=None)`` (both have it): the frames (only those
+    at ``positions``, ascending 0-based indices, when given: the others are neither read nor
+    decoded) with an `UnreadableFrame` in place of each one that cannot be read, which
+    ``localize`` records as a failed frame instead of stopping (`frames_or_unreadable`)."""
 
     @property
     def stamps_ns(self) -> np.ndarray:
@@ -82,13 +85,42 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
 
 
-def frames_or_unreadable(source: FrameSource) -> Iterator[Frame | UnreadableFrame]:
-    """The frames of ``source``, with an `UnreadableFrame` in place of each one it could not
-    read (an image file missing, truncated or corrupt; an undecodable message), where it reads
-    frames one by one (its ``frames_or_unreadable()``: `TumSequence`, `BagSequence`); other
-    sources' frames as they come (an error in one stops the iteration)."""
+def selected_positions(n: int, stride: int = 1, max_frames: int = 0) -> range:
+    """The 0-based positions of the frames `select_frames` takes of ``n``: every
+    ``stride``-th from the first, at most ``max_frames`` of them (0: all)."""
+    chosen = range(0, n, stride)
+    return chosen[:max_frames] if max_frames else chosen
+
+
+def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
+                  ) -> Iterator[FrameOrUnreadable]:
+    """Every ``stride``-th frame, at most ``max_frames`` of them (0: all); an
+    `UnreadableFrame` holds its frame's place. Reads (decodes) the frames it skips too:
+    `frames_or_unreadable` with a stride does not, where the source reads frames one by one."""
+    n = 0
+    for i, f in enumerate(source):
+        if i % stride:
+            continue
+        if max_frames and n >= max_frames:
+            return
+        n += 1
+        yield f
+
+
+def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int = 0
+                         ) -> Iterator[FrameOrUnreadable]:
+    """Every ``stride``-th frame of ``source``, at most ``max_frames`` (0: all; the frames
+    `select_frames` takes), with an `UnreadableFrame` in place of each one it could not read
+    (an image file missing, truncated or corrupt; an undecodable or undeserializable message),
+    where it reads frames one by one (its ``frames_or_unreadable(positions)``: `TumSequence`,
+    `BagSequence`), which then never reads nor decodes a frame that is skipped; other sources'
+    frames as they come, every one read (an error in one stops the iteration)."""
     each = getattr(source, "frames_or_unreadable", None)
-    return each() if callable(each) else iter(source)
+    if not callable(each):
+        return select_frames(iter(source), stride, max_frames)
+    if stride == 1 and not max_frames:
+        return each()
+    return each(selected_positions(len(source), stride, max_frames))
 
 
 def check_own_poses(source: FrameSource) -> None:

@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple
 import decimal
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -454,12 +454,14 @@ class TumSequence:
         for index in range(len(self)):
             yield self[index]
 
-    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
-        """The frames in order, with an `UnreadableFrame` (the `InputError` text, the frame's
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
+                             ) -> Iterator[Frame | UnreadableFrame]:
+        """The frames in order (only those at ``positions``, 0-based indices, when given: no
+        other image is read), with an `UnreadableFrame` (the `InputError` text, the frame's
         ground-truth pose) in place of each one whose image (or depth, when read) is missing,
         truncated or corrupt or of another size than the intrinsics: each frame is read on its
         own, so the frames after a bad one are still read (``localize``)."""
-        for index in range(len(self)):
+        for index in range(len(self)) if positions is None else positions:
             try:
                 yield self[index]
             except InputError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pickle
+import re
 
 import numpy as np
 import pytest
@@ -543,13 +544,20 @@ def test_database_image_without_words_scores_zero():
         np.testing.assert_array_equal(index.query(q), [0.0, 1.0])
 
 
-def test_top_k_of_a_negative_k_is_empty_and_query_many_of_nothing():
+def test_top_k_refuses_a_negative_k_and_query_many_of_nothing():
+    """A negative k returned nothing, silently, where `AsmkRetriever.top_k` refuses it: the
+    low-level index refuses it too, naming the value, on both backends."""
     index = AsmkIndex.build(_random_vectors(np.random.default_rng(1), 5, 8, 4, 4), 8, 32)
     q = AsmkVector(np.arange(8), np.zeros((8, 4), np.uint8))
     for backend in ("numpy", "torch"):
         index.backend = backend
-        ids, sc = index.top_k(q, -1)
+        for bad in (-1, np.int64(-3), 2.0, True):
+            with pytest.raises(ValueError, match=rf"AsmkIndex.top_k: k must be an integer >= 0 "
+                               rf".*got {re.escape(repr(bad))}"):
+                index.top_k(q, bad)
+        ids, sc = index.top_k(q, 0)
         assert ids.shape == (0,) and sc.shape == (0,)
+        assert index.top_k(q, np.int64(9))[0].shape == (5,)
     m = index.query_many([])
     assert m.shape == (0, 5) and m.dtype == np.float64
 

@@ -81,6 +81,7 @@ def test_unreadable_frames_are_failed_frames_and_the_run_goes_on(tum, sift_map, 
     assert len(results) == len(rgb) == 12
     bad = {i: r["reason"] for i, r in enumerate(results) if not r["success"]}
     assert sorted(bad) == [3, 8], bad
+    assert [i for i, r in enumerate(results) if r["unreadable"]] == [3, 8]
     assert bad[3].startswith(f"unreadable frame: cannot read colour image {truncated}"), bad[3]
     assert "truncated" in bad[3]
     assert bad[8].startswith("unreadable frame: cannot read colour image") and str(missing) in \
@@ -136,3 +137,40 @@ def test_a_short_recording_with_no_readable_frame_stops(tum, sift_map, tmp_path,
     errors = [ln for ln in err.splitlines() if ": error: " in ln]
     assert rc == 2 and len(errors) == 1, err
     assert str(rgb[0]) in errors[0] and "all 3 frames are unreadable" in errors[0], errors[0]
+
+
+# ------------------------------------------- --stride reads (decodes) only the frames taken ---
+
+def test_stride_reads_only_the_frames_it_takes(tum, sift_map, tmp_path, capsys, monkeypatch):
+    """``localize --stride`` took every Nth frame of an iterator that had read and decoded each
+    one, so a skipped frame's corrupt image was an unreadable frame of the run; now a skipped
+    image is never read, and the frames taken (and max_frames) are the same as before."""
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.replay.sources import frames_or_unreadable, select_frames
+
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    rgb = _listed(folder, "rgb.txt")
+    _truncate(rgb[3])  # skipped by --stride 2
+    rgb[8].unlink()  # taken by --stride 2: still an unreadable frame
+    seq = TumSequence(folder, read_depth=False)
+    for stride in (1, 2, 3, 5):
+        for most in (0, 1, 2, 4):
+            old = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in select_frames(seq.frames_or_unreadable(), stride, most)]
+            new = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in frames_or_unreadable(seq, stride, most)]
+            assert new == old, (stride, most)
+    read = []
+    real = TumSequence._read_rgb
+    monkeypatch.setattr(TumSequence, "_read_rgb", lambda self, p: read.append(p) or real(self, p))
+    run = tmp_path / "run"
+    capsys.readouterr()
+    assert main(["localize", str(folder), "--map", sift_map, "--out", str(run), "--matcher",
+                 "sift", "--log-level", "warning", "--stride", "2"]) == 0
+    err = capsys.readouterr().err
+    assert read == rgb[0::2]  # the images of the frames taken, each read once
+    results = _results(run)
+    assert [r["stamp_ns"] for r in results] == seq.stamps_ns[0::2].tolist()
+    assert [i for i, r in enumerate(results) if r["unreadable"]] == [4], results
+    assert str(rgb[3]) not in err and "1 of 6 frames could not be read" in err, err

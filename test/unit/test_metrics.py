@@ -144,7 +144,8 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     assert one["latency_s"]["total"]["frames"] == 1 and "latency_first_frame_s" not in one
     # an unreadable frame first (no timings: it ran nothing): the first frame localized is the
     # cold one, and the unreadable frames are counted apart
-    bad = LocalizationResult.failure(9, "unreadable frame: cannot read colour image a (b).png")
+    bad = LocalizationResult.failure(9, "unreadable frame: cannot read colour image a (b).png",
+                                     unreadable=True)
     cold = metrics.summarize([bad, *res, bad], None, warmed_up=False)
     assert cold["latency_first_frame_s"] == {"inference": pytest.approx(4.99), "total": 5.0}
     assert cold["latency_s"]["total"]["frames"] == 3
@@ -152,3 +153,25 @@ def test_first_frame_left_out_of_latency_when_no_warmup_ran():
     # the latency rows count the frames that were timed: not "(the 3 frames that reached it)"
     # when all 3 localized frames did (unreadable frames were counted in; a review's find)
     assert re.search(r"latency total \(median\) +60\.0 ms\n", metrics.format_table(cold))
+
+
+def test_unreadable_frames_are_counted_by_their_field_not_their_reason():
+    """metrics took a frame for unreadable when its reason began 'unreadable frame:' (a string
+    contract with localize_run); the result's ``unreadable`` field says it now: a localizer
+    failure whose reason happens to start so is not one, an unreadable frame whatever its
+    reason is, and localize's failed result and results.jsonl line carry the field."""
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.core.tracker import Tracker
+    from mast3r_ros.replay.localize_run import _unreadable_failure, result_record
+
+    lookalike = LocalizationResult.failure(1, "unreadable frame: no match (0 inliers)")
+    marked = LocalizationResult.failure(2, "any words", unreadable=True)
+    plain = LocalizationResult.failure(3, "no match (0 inliers)")
+    m = metrics.summarize([lookalike, marked, plain], None)
+    assert m["unreadable_frames"] == 1
+    assert m["failure_reasons"] == {"unreadable frame: no match": 1, "unreadable frame": 1,
+                                    "no match": 1}
+    r = _unreadable_failure(UnreadableFrame(4, "cannot read colour image x.png"), Tracker(3), 1)
+    assert r.unreadable and not r.success and r.reason.startswith("unreadable frame: cannot")
+    assert result_record(r)["unreadable"] is True
+    assert result_record(plain)["unreadable"] is False

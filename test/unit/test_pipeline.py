@@ -11,7 +11,8 @@ import pytest
 
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
-from mast3r_ros.replay.localize_run import localize_frames, select_frames
+from mast3r_ros.replay.localize_run import localize_frames
+from mast3r_ros.replay.sources import select_frames
 from mast3r_test_utils import keyframe_records, pose
 
 RGB = np.zeros((4, 4, 3), np.uint8)
@@ -363,6 +364,7 @@ def test_an_unreadable_frame_is_a_tracker_failure_as_the_node_counts_it():
     out = list(localize_frames(loc, items, tracker))
     assert [r.success for _, r in out] == [True, False, False, True]
     assert out[1][1].reason == "unreadable frame: cannot read colour image rgb/2.png"
+    assert out[1][1].unreadable and not out[0][1].unreadable
     assert out[1][1].stamp_ns == 2 and len(loc.script) == 0  # never given to the localizer
     # two failures in a row after a success: lost, so the next frame gets no hint
     assert loc.hints == [None, None]

@@ -83,8 +83,10 @@ def tf_message(transforms):
     return T["tf2_msgs/msg/TFMessage"](transforms=out)
 
 
-def write_bag(path: Path, storage, messages, empty_topics=()) -> Path:
-    """messages: (topic, bag_time_ns, msg); empty_topics: (topic, msgtype) without messages."""
+def write_bag(path: Path, storage, messages, empty_topics=(), corrupt=()) -> Path:
+    """messages: (topic, bag_time_ns, msg); empty_topics: (topic, msgtype) without messages;
+    corrupt: (topic, bag_time_ns) of messages written cut short (CDR that cannot be
+    deserialized)."""
     writer = Writer(path, version=9, storage_plugin=storage)
     with writer:
         conns = {}
@@ -93,7 +95,9 @@ def write_bag(path: Path, storage, messages, empty_topics=()) -> Path:
         for topic, bag_time, msg in messages:
             if topic not in conns:
                 conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
-            writer.write(conns[topic], bag_time, TS.serialize_cdr(msg, msg.__msgtype__))
+            raw = bytes(TS.serialize_cdr(msg, msg.__msgtype__))
+            writer.write(conns[topic], bag_time, raw[:30] if (topic, bag_time) in corrupt
+                         else raw)
     return path
 
 
@@ -392,6 +396,98 @@ def test_an_unreadable_bag_frame_keeps_its_pose_and_pose_frames_errors_are_raise
         seq = BagSequence(bag, pose_frames=bad, sync_tolerance_s=0.1, pose_at_stamp=SPARSE_TF)
         with pytest.raises(InputError, match="not in the transform tree|camera frame itself"):
             next(iter(seq.frames_or_unreadable()))
+
+
+@pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
+def test_an_image_message_that_cannot_be_deserialized_is_an_unreadable_frame(tmp_path, storage,
+                                                                            caplog):
+    """A message whose CDR cannot be deserialized stopped localize (its header stamp is
+    unknown): it is an unreadable frame like an undecodable one, stamped from its bag receive
+    time less the receive latency of the image nearest it, with its tf ground truth at that
+    stamp; the frames after it are read. Plain iteration (build-map) still stops at it."""
+    import logging
+
+    from mast3r_ros.core.types import UnreadableFrame
+
+    color = "/camera/color/image_raw"
+    # the 1.2 s image (its depth at 1.19 s matched to it), received at 1.7 s, is cut short
+    bag = write_bag(tmp_path / "bag", storage, rgbd_messages(),
+                    corrupt={(color, 1200 * MS + LATE)})
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, depth_topic="/camera/depth/image_rect_raw", pose_frames="map",
+                          pose_at_stamp=SPARSE_TF)
+    warned = [r.getMessage() for r in caplog.records if "cannot be deserialized" in
+              r.getMessage()]
+    assert len(warned) == 1 and "1 image message on /camera/color/image_raw" in warned[0]
+    assert len(seq) == 4
+    np.testing.assert_array_equal(seq.stamps_ns, [1000 * MS, 1100 * MS, 1200 * MS, 1400 * MS])
+    got = list(seq.frames_or_unreadable())
+    assert [isinstance(f, UnreadableFrame) for f in got] == [False, False, True, False]
+    assert [f.stamp_ns for f in got] == seq.stamps_ns.tolist()
+    bad = got[2]
+    assert bad.reason.startswith(f"{color}: the message received at bag time 1.700000 s could "
+                                 "not be deserialized: "), bad.reason
+    assert "taken as t=1.200000 s" in bad.reason, bad.reason
+    # tf at 1.2 s (0.95 .. 1.25 s samples), the camera frame_id of the images before it
+    np.testing.assert_allclose(bad.map_from_cam, pose([0, 0, 0.25], [0.25, 0, 0]) @
+                               BASE_FROM_CAM, atol=1e-9)
+    np.testing.assert_array_equal(got[3].rgb, RGB // 4)
+    plain = iter(seq)
+    assert [next(plain).stamp_ns for _ in range(2)] == [1000 * MS, 1100 * MS]
+    with pytest.raises(InputError, match="bag time 1.700000 s could not be deserialized"):
+        next(plain)
+    # the first image cut short: the image topic is still detected (from the next message),
+    # the frame stamped by the next image's latency and posed by its frame_id
+    bag = write_bag(tmp_path / "bag1", storage, rgbd_messages(),
+                    corrupt={(color, 1000 * MS + LATE)})
+    got = list(BagSequence(bag, pose_frames="map", pose_at_stamp=SPARSE_TF
+                           ).frames_or_unreadable())
+    assert [isinstance(f, UnreadableFrame) for f in got] == [True, False, False, False]
+    assert got[0].stamp_ns == 1000 * MS and "bag time 1.500000 s" in got[0].reason
+    np.testing.assert_allclose(got[0].map_from_cam, pose([0, 0, 0.05], [0.05, 0, 0]) @
+                               BASE_FROM_CAM, atol=1e-9)
+
+
+def test_a_stride_neither_deserializes_nor_decodes_the_images_it_skips(tmp_path, monkeypatch):
+    """localize --stride took every Nth frame of all the bag's frames, each deserialized and
+    decoded: a skipped message that cannot be (cut short, a broken JPEG) was an unreadable
+    frame of the run. Only the frames taken are read now, the same frames as before."""
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.replay.rosbag import sequence
+    from mast3r_ros.replay.sources import frames_or_unreadable, select_frames
+
+    broken = compressed(2 * S, "jpeg", RGB[..., ::-1])
+    broken.data = broken.data[:20]  # a JPEG cut short, at a skipped position
+    msgs = [("/cam/image", t * S, broken if t == 2 else compressed(t * S, "jpeg", RGB[..., ::-1]))
+            for t in range(1, 8)]
+    msgs += [("/cam/depth", t * S, image(t * S, "16UC1", np.full((H, W), 1000, np.uint16)))
+             for t in range(1, 8)] + [("/cam/camera_info", S, camera_info(S))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
+                    corrupt={("/cam/image", 4 * S)})  # cannot be deserialized, skipped too
+    seq = BagSequence(bag, image_topic="/cam/image", depth_topic="/cam/depth")
+    for stride in (1, 2, 3, 4):
+        for most in (0, 1, 2, 3):
+            old = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in select_frames(seq.frames_or_unreadable(), stride, most)]
+            new = [(f.stamp_ns, isinstance(f, UnreadableFrame))
+                   for f in frames_or_unreadable(seq, stride, most)]
+            assert new == old, (stride, most)
+    decoded, depth = [], []
+    real_frame, real_depth = sequence.frame_from_image_message, BagSequence._decode_depth
+    monkeypatch.setattr(sequence, "frame_from_image_message",
+                        lambda msg, *a, **k: decoded.append(msg.header.stamp.sec) or real_frame(
+                            msg, *a, **k))
+    monkeypatch.setattr(BagSequence, "_decode_depth",
+                        lambda self, msg: depth.append(msg.header.stamp.sec) or real_depth(
+                            self, msg))
+    got = list(frames_or_unreadable(seq, 2, 0))
+    assert [f.stamp_ns for f in got] == [S, 3 * S, 5 * S, 7 * S]
+    assert not any(isinstance(f, UnreadableFrame) for f in got)
+    assert decoded == [1, 3, 5, 7] and depth == [1, 3, 5, 7]
+    np.testing.assert_allclose(got[1].depth_m[1:, 1:], 1.0)
+    decoded.clear()
+    assert [f.stamp_ns for f in frames_or_unreadable(seq, 3, 2)] == [S, 4 * S]
+    assert decoded == [1]  # the 4 s image is unreadable, and nothing after it is read
 
 
 def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):

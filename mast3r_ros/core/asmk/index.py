@@ -242,9 +242,16 @@ class AsmkIndex:
         ties broken by the lower image id (as ``np.argsort(-query(vec), kind='stable')``).
 
         With the 'torch' backend the ranking runs on ``device`` and only the top-k is copied
-        back (one transfer); otherwise it ranks `query`'s scores.
+        back (one transfer); otherwise it ranks `query`'s scores. ``k`` above the number of
+        images gives them all; ``k`` = 0 two empty arrays. Raises `InputError` (a ValueError)
+        naming ``k`` when it is not an integer >= 0 (Python or numpy; a bool or float is
+        refused), as `AsmkRetriever.top_k` does: a negative k is a caller's bug, not a request
+        for nothing.
         """
-        k = max(0, min(int(k), self.num_images))
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or k < 0:
+            raise InputError(f"AsmkIndex.top_k: k must be an integer >= 0 (how many images to "
+                             f"return), got {k!r}")
+        k = min(int(k), self.num_images)
         if self.resolved_backend() != "torch":
             scores = self.query(vec)
             ids = np.argsort(-scores, kind="stable")[:k].astype(np.int64)

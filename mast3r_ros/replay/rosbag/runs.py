@@ -85,6 +85,15 @@ class _RunCounter:
         self._bag_ns[stream].append(int(bag_ns))
         return len(stamps) - 1
 
+    def received(self, stream: Any, ordinal: int) -> Tuple[int, int]:
+        """(header stamp, bag receive time), int ns, of a noted message (before `finish`)."""
+        return self._stamps[stream][ordinal], self._bag_ns[stream][ordinal]
+
+    def restamp(self, stream: Any, ordinal: int, stamp_ns: int) -> None:
+        """Set the header stamp of a noted message (before `finish`): one noted before its
+        stamp was known (an undeserializable image, `BagSequence`)."""
+        self._stamps[stream][ordinal] = int(stamp_ns)
+
     def finish(self, reference: Any = None) -> None:
         """Label every stream's messages with the ``reference`` stream's runs (the images').
         Each stream counts its own jumps back; its numbers are then shifted so that they meet

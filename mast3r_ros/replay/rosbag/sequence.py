@@ -3,7 +3,9 @@
 
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
-decodes only the images it yields. Every stamp is the message's ``header.stamp``. This module
+decodes only the images it yields. Every stamp is the message's ``header.stamp``, except an
+image message that cannot be deserialized at all: it keeps its place as an unreadable frame
+(`BagSequence.frames_or_unreadable`) stamped from the time the bag received it. This module
 holds the two passes, depth association and frame assembly; its base classes choose the topics
 (`topics`), keep one run of a bag whose header time jumps back (`runs`) and give poses from tf
 (`poses`).
@@ -11,11 +13,12 @@ holds the two passes, depth association and frame assembly; its base classes cho
 
 from __future__ import annotations
 
+import bisect
 import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -141,6 +144,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
+        # image messages that cannot be deserialized, by their ordinal on the image topic:
+        # (bag receive time, estimated header stamp, the error), ns (`_stamp_undeserialized`)
+        self._undeserialized: Dict[int, Tuple[int, int, str]] = {}
+        self._image_frame_id: Optional[str] = None  # the first readable image's frame_id
         self._depth_stamps: List[int] = []
         self._infos: List[Tuple[int, CameraIntrinsics]] = []
         with _open_bag(self.path) as reader:
@@ -190,7 +197,18 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
         for conn, bag_ns, raw in reader.messages(connections=conns):
-            msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+            if conn.topic == self.image_topic:
+                try:
+                    msg = reader.deserialize(raw, conn.msgtype)
+                except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
+                    ordinal = runs.note(conn.topic, 0, bag_ns)
+                    self._undeserialized[ordinal] = (bag_ns, 0, str(err))
+                    self._image_runs.append((ordinal, 0))
+                    continue
+                if self._image_frame_id is None:
+                    self._image_frame_id = msg.header.frame_id
+            else:
+                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
             if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
                 stamp = header_stamp_ns(msg.header)
                 run = runs.note(conn.topic, stamp, bag_ns)  # its ordinal; the run after the pass
@@ -206,6 +224,37 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             else:
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
                                      bag_ns=bag_ns)
+        self._stamp_undeserialized()
+
+    def _stamp_undeserialized(self) -> None:
+        """Stamp each image message that could not be deserialized (its header stamp unknown)
+        from its bag receive time, less the receive latency (receive time minus header stamp)
+        of the readable image received nearest to it (the one before on a tie; the receive
+        time itself when no image is readable): in the header clock, so that it keeps its
+        place in its run and the frames' order, as a sim-time bag's wall-clock receive times
+        would not. Warns once, with the count and the first error."""
+        if not self._undeserialized:
+            return
+        runs, topic = self._run_counter, self.image_topic
+        good = [o for o in range(len(self._image_runs)) if o not in self._undeserialized]
+        for ordinal, (bag_ns, _, err) in self._undeserialized.items():
+            at = bisect.bisect_left(good, ordinal)  # the readable images before and after it
+            near = good[max(at - 1, 0):at + 1]
+            stamp = bag_ns
+            if near:
+                best = min(near, key=lambda o: abs(runs.received(topic, o)[1] - bag_ns))
+                ref_stamp, ref_bag = runs.received(topic, best)
+                stamp = bag_ns - (ref_bag - ref_stamp)
+            runs.restamp(topic, ordinal, stamp)
+            self._image_runs[ordinal] = (ordinal, stamp)
+            self._undeserialized[ordinal] = (bag_ns, stamp, err)
+        (first_bag, _, first_err), n = next(iter(self._undeserialized.values())), len(
+            self._undeserialized)
+        log.warning(
+            "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
+            "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
+            "receive time; build-map stops at it", self.path, n, "" if n == 1 else "s", topic,
+            first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -280,31 +329,63 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         map_from_cam 4x4 float64 or None)."""
         return self._frames(skip_unreadable=False)
 
-    def frames_or_unreadable(self) -> Iterator[Frame | UnreadableFrame]:
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
+                             ) -> Iterator[Frame | UnreadableFrame]:
         """`__iter__`, with an `UnreadableFrame` (the `InputError` text, naming the topic and
         stamp) in place of each image message that cannot be made a frame (undecodable or
         corrupt data, an unsupported encoding, another size than its CameraInfo, its matched
         depth message undecodable), so that the frames after it are still read (``localize``).
-        A message that cannot be deserialized at all (the bag changed since it was indexed)
-        still stops the iteration: its stamp is unknown."""
-        return self._frames(skip_unreadable=True)
+        An image message that cannot be deserialized at all has no known header stamp: its
+        frame is stamped from the time the bag received it, in the header clock
+        (`_stamp_undeserialized`), reason '/topic: the message received at bag time T s could
+        not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
+        (the camera frame_id of the images around it); plain iteration raises that as
+        `InputError`. Any other message that cannot be deserialized (a depth message, or one
+        that changed since the bag was indexed) still stops the iteration.
 
-    def _frames(self, skip_unreadable: bool) -> Iterator[Frame | UnreadableFrame]:
+        ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
+        other image messages are counted, not deserialized nor decoded (nor is depth matched
+        only to them), and the bag is read no further than the last frame taken needs."""
+        return self._frames(skip_unreadable=True, positions=positions)
+
+    def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None
+                ) -> Iterator[Frame | UnreadableFrame]:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
-        remaining = collections.Counter(self._depth_refs)
+        wanted = None if positions is None else set(positions)
+        if wanted is None:
+            remaining = collections.Counter(self._depth_refs)
+        else:  # only the depth of the frames taken is decoded
+            taken = self.stamps_ns[sorted(i for i in wanted if 0 <= i < len(self))]
+            remaining = collections.Counter(int(s) for s in self._depth_matches(taken) if s >= 0)
+        last = max(wanted, default=-1) if wanted is not None else len(self)
         depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
         ordinals: collections.Counter = collections.Counter()
+        position = -1  # of the last image of the run read, in stamps_ns
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
+            frame_id = self._image_frame_id
             for conn, _, raw in reader.messages(connections=conns):
-                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
-                stamp = header_stamp_ns(msg.header)
+                if wanted is not None and position >= last and not pending:
+                    break  # every frame taken has been yielded
                 ordinal = ordinals[conn.topic]
                 ordinals[conn.topic] += 1
                 if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
+                if conn.topic == self.image_topic:
+                    position += 1
+                    if wanted is not None and position not in wanted:
+                        continue  # skipped: neither deserialized nor decoded
+                    bad = self._undeserialized.get(ordinal)
+                    if bad is not None:
+                        depth_stamp = int(self._depth_matches(np.array([bad[1]]))[0])
+                        pending.append((self._undeserialized_frame(bad, frame_id),
+                                        depth_stamp))
+                        continue
+                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                stamp = header_stamp_ns(msg.header)
                 if conn.topic != self.depth_topic:
+                    frame_id = msg.header.frame_id
                     depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
                     pending.append((msg, depth_stamp))
                 elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
@@ -323,6 +404,31 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                                                 skip_unreadable)
 
     # ---- frame assembly --------------------------------------------------------------------
+
+    def _undeserialized_frame(self, bad: Tuple[int, int, str], frame_id: Optional[str]
+                              ) -> UnreadableFrame:
+        """The unreadable frame of an image message that cannot be deserialized (``bad``:
+        bag receive time, estimated stamp, the error); its pose from tf at that stamp for the
+        camera ``frame_id`` of the images before it (the first readable one's; none known:
+        no pose)."""
+        bag_ns, stamp, err = bad
+        reason = (f"{self.image_topic}: the message received at bag time {bag_ns * 1e-9:.6f} s "
+                  f"could not be deserialized: {err} (its header stamp unknown, taken as "
+                  f"t={stamp * 1e-9:.6f} s from that receive time)")
+        camera_named = self._pose_frames is not None and bool(self._pose_frames[1])
+        known = frame_id is not None or camera_named  # else no frame to look the pose up for
+        return UnreadableFrame(stamp, reason, self._pose(frame_id or "", stamp) if known else None)
+
+    def _take_depth(self, depth_stamp: int, depth_by_stamp: Dict[int, Any],
+                    remaining: collections.Counter) -> Any:
+        """The depth matched to a frame (decoded, its InputError, or None), released once the
+        last frame matched to it has taken it."""
+        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
+        if depth is not None:
+            remaining[depth_stamp] -= 1
+            if remaining[depth_stamp] <= 0:
+                del depth_by_stamp[depth_stamp]
+        return depth
 
     def _decode_depth(self, msg: Any) -> np.ndarray:
         array, encoding = decode_image_message(msg)
@@ -346,6 +452,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
                              depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
                              skip_unreadable: bool) -> Frame | UnreadableFrame:
+        if isinstance(msg, UnreadableFrame):  # an image message that cannot be deserialized
+            self._take_depth(depth_stamp, depth_by_stamp, remaining)
+            if not skip_unreadable:
+                raise InputError(msg.reason)
+            return msg
         stamp = header_stamp_ns(msg.header)
         # the pose first: a --pose-frames error is a setting's, raised, not one bad frame's;
         # an unreadable frame keeps its ground truth (recall counts it)
@@ -366,11 +477,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         pose: Optional[np.ndarray],
     ) -> Frame:
         stamp = header_stamp_ns(msg.header)
-        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
-        if depth is not None:
-            remaining[depth_stamp] -= 1
-            if remaining[depth_stamp] <= 0:
-                del depth_by_stamp[depth_stamp]
+        depth = self._take_depth(depth_stamp, depth_by_stamp, remaining)
         if isinstance(depth, InputError):  # its depth message was undecodable (skipped)
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
                              f"t={depth_stamp * 1e-9:.6f} s: {depth}")

@@ -26,6 +26,9 @@ CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 _DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
+# whether an image topic is depth is read from its first message that can be deserialized,
+# among its first this many (all of them undeserializable: that error is raised)
+_DEPTH_PROBE = 10
 
 
 def _image_namespace(topic: str) -> str:
@@ -38,7 +41,7 @@ def _image_namespace(topic: str) -> str:
 class _TopicSelection:
     """Topic selection of `BagSequence` (a base class of it). ``BagSequence.__init__`` sets the
     attributes annotated here; `BagSequence._deserialize` reads a depth candidate's first
-    message."""
+    message that can be deserialized (of its first `_DEPTH_PROBE`)."""
 
     path: Path
     image_topic: str
@@ -82,11 +85,20 @@ class _TopicSelection:
             return True
         conns = self._topics[topic].connections
         gen = reader.messages(connections=conns)
-        try:
-            conn, _, raw = next(gen)
+        first: Optional[InputError] = None
+        try:  # the first message that can be deserialized (an image topic's bad one is a
+            for n, (conn, _, raw) in enumerate(gen):  # failed frame of localize's, not a stop)
+                try:
+                    msg = self._deserialize(reader, raw, conn.msgtype, topic)
+                    break
+                except InputError as err:
+                    first = first or err
+                    if n + 1 >= _DEPTH_PROBE:
+                        raise first from None
+            else:
+                raise first or InputError(f"{topic} has no messages in rosbag2 {self.path}")
         finally:
             gen.close()
-        msg = self._deserialize(reader, raw, conn.msgtype, topic)
         if conn.msgtype == IMAGE_TYPE:
             return msg.encoding in _DEPTH_RAW_ENCODINGS
         fmt = msg.format
