@@ -13,6 +13,11 @@ Humble and Jazzy alike: Jazzy's launch_ros (0.26.7+) has ``LifecycleNode(autosta
 requests activate even after a failed configure, which kills an rclpy node (invalid transition);
 Humble's has no such argument (TypeError). So it is never passed, and the events below activate
 the node only once it reached ``inactive``.
+
+A ``params_file`` that is not a file stops the launch with an error naming it: launch_ros only
+warns "Parameter file path is not a file" (launch_ros issue #401) and starts the node without
+it, whose configure then failed with "map_path is empty", pointing at the wrong cause. The
+exception is launch's "Caught exception in launch" error, and ``ros2 launch`` exits 1.
 """
 
 import os
@@ -36,9 +41,23 @@ def _is_true(text: str) -> bool:
     return text.strip().lower() in TRUE_WORDS
 
 
+def _params_file(context) -> str:
+    """The ``params_file`` argument, ``~`` expanded; RuntimeError when it is not a file."""
+    given = LaunchConfiguration("params_file").perform(context)
+    path = os.path.expanduser(given)
+    if not os.path.isfile(path):
+        where = "" if path == given else f" ({path})"
+        raise RuntimeError(
+            f"params_file:={given!r}{where} is not a file: check the path, or leave "
+            "params_file out for the installed config/localize.yaml (launch_ros would only "
+            "warn and start the node without its parameters)")
+    return path
+
+
 def _node_and_autostart(context):
     """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
     parameter file's value."""
+    params_file = _params_file(context)
     overrides = {}
     use_sim_time = LaunchConfiguration("use_sim_time").perform(context).strip()
     if use_sim_time:  # else a Nav2 file's use_sim_time: true was overridden by a default false
@@ -61,8 +80,7 @@ def _node_and_autostart(context):
         name="mast3r_localizer",  # NODE_NAME (a literal: test_launch_static reads it)
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        parameters=[os.path.expanduser(LaunchConfiguration("params_file").perform(context)),
-                    overrides],
+        parameters=[params_file, overrides],
         remappings=[
             ("image", image_topic),
             ("image/compressed", image_topic.rstrip("/") + "/compressed"),

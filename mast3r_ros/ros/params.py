@@ -96,7 +96,11 @@ def validate_node_config(cfg: Config) -> Config:
     node = cfg.node
     if not node.map_path:
         raise ConfigError("parameter 'map_path' is empty: pass the map folder written by "
-                          "`mast3r-ros build-map` (launch argument map:=/path/to/map)")
+                          "`mast3r-ros build-map` (launch argument map:=/path/to/map) or set "
+                          "map_path in the parameter file; if a parameter file was given, check "
+                          "that it was loaded: launch_ros only warns 'Parameter file path is "
+                          "not a file' for a mistyped path, and a file whose top-level key is "
+                          "neither this node's name nor /** is not applied to it")
     for name in ("map_frame", "base_frame", "odom_frame"):
         value = getattr(node, name)
         if value.startswith("/"):

@@ -107,14 +107,14 @@ class FrameProcessing:
         outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer)
         if outcome is None or not self._active:
             return
-        result, processing_s = outcome
+        result, processing_s, epoch = outcome
         if not result.success:
             self._fail(stamp_ns, result.reason or "localization failed",
                        processing_s=processing_s, timings=result.timings_s,
-                       inliers=result.num_inliers)
+                       inliers=result.num_inliers, epoch=epoch)
             return
         self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s, cfg,
-                             localizer)
+                             localizer, epoch)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
         """The image's header stamp (ns), or None for a zero, repeated, stale or malformed one
@@ -156,12 +156,15 @@ class FrameProcessing:
         return stamp_ns
 
     def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray,
-                  cfg: Config, localizer: Any) -> Optional[Tuple[LocalizationResult, float]]:
-        """(result, seconds in the localizer), or None when there is no result to use: an
-        inference error (recorded, and a failure for the tracker), or a reset (/initialpose,
-        time jump) during inference. The publishing rules (odometry gate, confirmation of a
-        relocalized pose, the global retry) are `tracking.localize_frame`'s: a pose that is not
-        to be published comes back as a failure naming the reason."""
+                  cfg: Config, localizer: Any
+                  ) -> Optional[Tuple[LocalizationResult, float, int]]:
+        """(result, seconds in the localizer, the tracking epoch it belongs to), or None when
+        there is no result to use: an inference error (recorded, and a failure for the
+        tracker), or a reset (/initialpose, time jump) during inference, dropped unrecorded (a
+        reset after it is caught where the result is applied: `_publish_result`, `_fail`).
+        The publishing rules (odometry gate, confirmation of a relocalized pose, the global
+        retry) are `tracking.localize_frame`'s: a pose that is not to be published comes back
+        as a failure naming the reason."""
         n = cfg.node
 
         def localize(prior: Optional[np.ndarray], force_global: bool,
@@ -182,7 +185,7 @@ class FrameProcessing:
         processing_s = time.monotonic() - t0
         if outcome is None:
             return None
-        return outcome.result, processing_s
+        return outcome.result, processing_s, outcome.epoch
 
     def _prepare(self, msg: Any, cfg: Config) -> Tuple[Frame, np.ndarray, np.ndarray]:
         """Message -> (Frame, cam_from_base, odom_from_base). Raises InputError for an image
@@ -224,7 +227,11 @@ class FrameProcessing:
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
                         odom_from_base: np.ndarray, processing_s: float, cfg: Config,
-                        localizer: Any) -> None:
+                        localizer: Any, epoch: Optional[int] = None) -> None:
+        """Publish a frame's pose (and TF) and hold it. Dropped, as a reset during inference
+        drops it, when the tracking state was reset since the frame was planned (``epoch``):
+        /initialpose or the TF timer's clock-jump reset between `_localize` and here would
+        otherwise be overwritten by a pose from the old timeline."""
         n = cfg.node
         odom = odom_from_base if n.odom_frame else None
         map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
@@ -237,6 +244,8 @@ class FrameProcessing:
             tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
+            if epoch is not None and self._tracking.epoch != epoch:
+                return                  # reset meanwhile: the old timeline's pose
             self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
             tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
                         if n.publish_tf else None)
@@ -267,9 +276,15 @@ class FrameProcessing:
 
     def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, refused: bool = False,
               kind: str = "failed", processing_s: float = float("nan"),
-              timings: Optional[dict] = None, inliers: int = 0) -> None:
+              timings: Optional[dict] = None, inliers: int = 0,
+              epoch: Optional[int] = None) -> None:
+        """A frame not localized: a failure for the tracker unless ``dropped``; recorded and
+        warned about. With ``epoch`` (a localizer result's), nothing at all once the state was
+        reset since: the failure belongs to the old timeline (see `_publish_result`)."""
         if not dropped:
             with self._lock:
+                if epoch is not None and self._tracking.epoch != epoch:
+                    return
                 self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
         now_ns = self.get_clock().now().nanoseconds
         self._record(FrameRecord(

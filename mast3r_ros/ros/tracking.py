@@ -151,6 +151,7 @@ class FrameOutcome:
     result: LocalizationResult
     attempts: int
     mode: str
+    epoch: int = 0      # ``state.epoch`` the frame was planned in (a reset since: stale)
 
 
 def _refused(result: LocalizationResult, reason: str) -> LocalizationResult:
@@ -459,7 +460,9 @@ def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConf
     ``localize(prior, force_global, hint)`` runs the localizer (outside ``lock``, which guards
     ``state``; inference is slow). None when the state was reset meanwhile (/initialpose, time
     jump): the result belongs to the old timeline. The caller then publishes ``result`` and
-    calls ``state.on_success(result, tf, odom_from_base)``, or calls ``state.on_failure``.
+    calls ``state.on_success(result, tf, odom_from_base)``, or calls ``state.on_failure``,
+    under ``lock`` and only while ``state.epoch`` is still the outcome's ``epoch``: a reset
+    between this return and that call (``lock`` is released in between) makes it stale too.
     """
     guard = lock if lock is not None else contextlib.nullcontext()
     with guard:
@@ -480,4 +483,4 @@ def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConf
         if state.epoch != epoch:
             return None
         publish, result = state.settle(plan, verdict, cfg)
-    return FrameOutcome(publish, result, attempts, plan.mode)
+    return FrameOutcome(publish, result, attempts, plan.mode, epoch)

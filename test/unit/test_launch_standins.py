@@ -61,7 +61,7 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
         "ament_index_python": mod("ament_index_python"),
         "ament_index_python.packages": mod(
             "ament_index_python.packages",
-            get_package_share_directory=lambda pkg: f"/opt/share/{pkg}"),
+            get_package_share_directory=lambda pkg: str(ROOT)),  # config/localize.yaml
         "launch": mod("launch", LaunchDescription=Recorded),
         "launch.actions": mod("launch.actions", DeclareLaunchArgument=Recorded,
                               EmitEvent=Recorded, OpaqueFunction=Recorded,
@@ -151,3 +151,23 @@ def test_use_sim_time_overrides_the_parameter_file_only_when_given(monkeypatch, 
         assert "use_sim_time" not in overrides
     else:
         assert overrides["use_sim_time"].args[0] is want
+
+
+@pytest.mark.parametrize("given", ["/opt/ros/params/locaLize.yaml", "~/no_such_params.yaml",
+                                   str(ROOT / "config")])
+def test_a_params_file_that_is_not_a_file_stops_the_launch_naming_it(monkeypatch, given):
+    """launch_ros only warns "Parameter file path is not a file" (launch_ros #401) and starts
+    the node without it: its configure then failed with "map_path is empty", the wrong cause.
+    The launch now raises (launch logs "Caught exception in launch: ..." and exits 1)."""
+    with pytest.raises(RuntimeError, match="is not a file") as info:
+        _launch(monkeypatch, HumbleLifecycleNode, "true", params_file=given)
+    assert repr(given) in str(info.value)
+
+
+def test_the_params_file_is_passed_expanded(monkeypatch, tmp_path):
+    monkeypatch.setenv("HOME", str(tmp_path))
+    (tmp_path / "p.yaml").write_text("/**:\n  ros__parameters: {}\n")
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", params_file="~/p.yaml")
+    assert node.kwargs["parameters"][0] == str(tmp_path / "p.yaml")
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true")   # the installed default
+    assert node.kwargs["parameters"][0] == str(ROOT / "config" / "localize.yaml")

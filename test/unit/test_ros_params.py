@@ -72,6 +72,16 @@ def test_params_to_config_names_the_bad_key(name, value, match):
     assert name in str(info.value)
 
 
+def test_an_empty_map_path_says_a_parameter_file_may_not_have_been_loaded():
+    """A mistyped params_file:= is only warned about by launch_ros (issue #401): "map_path is
+    empty" alone sent the user looking for the map, not for the file."""
+    with pytest.raises(ConfigError) as info:
+        params.params_to_config(node_params(map_path=""))
+    msg = str(info.value)
+    assert "map:=/path/to/map" in msg
+    assert "Parameter file path is not a file" in msg and "/**" in msg
+
+
 def test_runtime_parameter_updates_are_checked():
     assert params.check_parameter_update("tf_publish_rate", 5.0) == (True, "")
     ok, reason = params.check_parameter_update("tf_publish_rate", 0.0)

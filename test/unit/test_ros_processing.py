@@ -738,3 +738,50 @@ def test_no_warning_is_logged_while_the_process_exits():
     host._tf.fail = True
     host._process(image(stamp(1)))
     assert host.logger.lines == []
+
+
+class ResetAfterLocalize(Host):
+    """/initialpose (as `node._on_initial_pose` applies it) lands after `localize_frame` has
+    settled the frame and released the lock, before the worker publishes it."""
+
+    def _localize(self, *a, **k):
+        out = super()._localize(*a, **k)
+        with self._lock:
+            self._tracking.set_initial_pose(np.eye(4), np.eye(4), self.operator_hold)
+            self._diag.note_reset(0.0, "/initialpose received")
+        return out
+
+
+def test_a_reset_between_localizing_and_publishing_drops_the_stale_pose():
+    """The pose was checked against the epoch in localize_frame, then published under the lock
+    again without a second check: the operator's /initialpose (or the TF timer's clock-jump
+    reset) in between was overwritten -- held map->odom, prior and /tf -- by the old timeline's
+    pose."""
+    from mast3r_ros.ros.frames import TfToPublish
+    host = ResetAfterLocalize()
+    host.operator_hold = TfToPublish("map", "base_link", np.eye(4))
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [] and host._tf.sent == []     # nothing published
+    st = host._tracking
+    assert not np.allclose(MAP_FROM_BASE, np.eye(4))               # the stale pose differs
+    np.testing.assert_array_equal(st.held_tf.parent_from_child, np.eye(4))   # the operator's
+    assert st.prior_source == "initialpose" and st.track is Track.UNINITIALIZED
+    np.testing.assert_array_equal(st.prior_map_from_odom, np.eye(4))
+    assert dict(host.summary().values)["frames_localized"] == "0"
+
+
+def test_a_reset_between_localizing_and_failing_does_not_count_the_stale_failure():
+    """The same race on the failure path: the old timeline's failure counted against the
+    operator's /initialpose prior (dropped after lost_after_failures of them)."""
+    from mast3r_ros.ros.frames import TfToPublish
+
+    class Failing(Localizer):
+        def localize(self, frame, *a, **k):
+            self.calls += 1
+            return LocalizationResult.failure(frame.stamp_ns, "too few inliers")
+    host = ResetAfterLocalize(Failing())
+    host.operator_hold = TfToPublish("map", "base_link", np.eye(4))
+    host._process(image(stamp(0)))
+    assert host._tracking.consecutive_failures == 0
+    assert host._tracking.prior_source == "initialpose"
+    assert not [m for lvl, m in host.logger.lines if "not localized" in m]

@@ -265,6 +265,26 @@ class KeyframeMap(MapEncodings, MapFiles):
                              for k in self.keyframes], np.float64).reshape(-1, 6)
         return np.unique(cams, axis=0)
 
+    def distortions(self) -> List[Tuple[int, int, str, np.ndarray]]:
+        """The distinct (width, height, distortion_model, dist) of the keyframes' intrinsics;
+        no distortion (no or all-zero coefficients) is ("", empty) whatever the model."""
+        if isinstance(self.keyframes, KeyframeTable):
+            rows = self.keyframes.rows
+            models = self.keyframes.models
+            items = ((int(w), int(h), models[int(m)], d[:int(n)]) for w, h, m, d, n in zip(
+                rows["width"], rows["height"], rows["distortion_model"], rows["dist"],
+                rows["dist_count"]))
+        else:
+            items = ((k.intrinsics.width, k.intrinsics.height, k.intrinsics.distortion_model,
+                      k.intrinsics.dist) for k in self.keyframes)
+        seen: Dict[Tuple[Any, ...], Tuple[int, int, str, np.ndarray]] = {}
+        for w, h, model, dist in items:
+            dist = np.asarray(dist, np.float64)
+            if not np.any(dist != 0):
+                model, dist = "", np.zeros(0)
+            seen.setdefault((w, h, model, dist.tobytes()), (w, h, model, dist.copy()))
+        return list(seen.values())
+
     def has_depth(self) -> bool:
         """True when every keyframe has a stored depth image (the sift matcher and
         ``points_source: depth`` need it)."""

@@ -50,7 +50,7 @@ from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _make_matcher
-from .query_checks import _checked_pose, _warn_ignored_skew
+from .query_checks import _checked_pose, _warn_distortion_mismatch, _warn_ignored_skew
 from .results import _match_debug, position_sigma_m
 
 log = logging.getLogger(__name__)
@@ -110,7 +110,8 @@ class Localizer:
                                          retriever)
         self.warmup_report: Dict[str, Any] = {}  # filled by `warmup`
         self._map_cameras: Optional[np.ndarray] = None  # `KeyframeMap.cameras`, on first use
-        self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray]] = []
+        self._map_distortions: Optional[list] = None  # `KeyframeMap.distortions`, on first use
+        self._cameras_checked: List[Tuple[Tuple[int, int], np.ndarray, str, np.ndarray]] = []
 
     @classmethod
     def from_config(cls, cfg: Config, map_path: str, *, recompute_encodings: bool = True
@@ -306,21 +307,29 @@ class Localizer:
         of the same image size by more than `CAMERA_MISMATCH_REL` (of fx): the same camera
         calibrated twice, one of them wrong. A fresh user's query camera.yaml with fx 525
         instead of 585 localized every frame, 24 cm off with a 13x overconfident covariance,
-        without a word. Cameras of another size are not compared (another camera, or resized)."""
+        without a word. Cameras of another size are not compared (another camera, or resized).
+        The distortion is compared too (`query_checks._warn_distortion_mismatch`); a camera is
+        checked once per K and D."""
         K = cam.K
         q = np.array([K[0, 0], K[1, 1], K[0, 2], K[1, 2], K[0, 1]], np.float64)
         # a camera within 0.5 % (of fx) of one already checked is that camera: a driver whose K
         # jitters from frame to frame is checked (and warned about) once, and the record stays
         # small; the oldest of more than 64 cameras is forgotten
         seen = self._cameras_checked
-        for i, (size, q0) in enumerate(seen):
-            if size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]:
+        dist = np.asarray(cam.dist, np.float64) if cam.has_distortion else np.zeros(0)
+        for i, (size, q0, model, d0) in enumerate(seen):
+            if (size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]
+                    and d0.shape == dist.shape and np.allclose(dist, d0, rtol=1e-3, atol=1e-6)
+                    and (model == cam.distortion_model or not dist.size)):
                 seen.append(seen.pop(i))
                 return
-        seen.append(((cam.width, cam.height), q))
+        seen.append(((cam.width, cam.height), q, cam.distortion_model, dist))
         del seen[:-64]
         q = q[:4]
         _warn_ignored_skew(cam)
+        if self._map_distortions is None:
+            self._map_distortions = self._map.distortions()
+        _warn_distortion_mismatch(cam, self._map_distortions)
         if self._map_cameras is None:
             self._map_cameras = self._map.cameras()
         cams = self._map_cameras
