@@ -103,8 +103,9 @@ def poses_at_stamps(
 
     The rule is the module's (exact sample, else interpolation across a gap of at most
     ``max_gap_ns`` — ``None``: any gap, as tf2 —, else the nearest sample within
-    ``tolerance_ns``). Samples are sorted stably first, so among equal stamps the first given
-    wins. Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
+    ``tolerance_ns``). Samples are sorted stably first and of equal stamps only the first
+    given is kept, so it wins for every rule (an exact query, interpolation, nearest).
+    Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
 
     Raises `InputError` for stamps, ``tolerance_ns`` or ``max_gap_ns`` that are not integer
     nanoseconds (float stamps in seconds would otherwise be truncated to whole nanoseconds and
@@ -119,6 +120,9 @@ def poses_at_stamps(
     if stamps.size and np.any(stamps[1:] < stamps[:-1]):
         order = np.argsort(stamps, kind="stable")
         stamps, poses = stamps[order], poses[order]
+    first = np.concatenate([[True], stamps[1:] != stamps[:-1]])
+    if not first.all():  # later samples of a repeated stamp: dropped for every rule alike
+        stamps, poses = stamps[first], poses[first]
     out = np.full((query.size, 4, 4), np.nan)
     valid = np.zeros(query.size, dtype=bool)
     nearest = nearest_indices(stamps, query, tolerance_ns)

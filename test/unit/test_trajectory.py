@@ -118,3 +118,17 @@ def test_exact_sample_taken_as_is_and_first_of_equal_stamps_wins():
     out, valid = poses_at_stamps(stamps, poses, np.arange(10) * S, 0, None)
     assert valid.all()
     np.testing.assert_array_equal(out, poses[[2 * (9 - k) for k in range(10)]])
+
+
+def test_first_of_equal_stamps_wins_in_interpolation_and_nearest_too():
+    """The first-wins rule held for exact samples only: interpolation and the nearest sample
+    after a duplicated stamp used its LAST pose (x = 1.1 at 10 ms instead of 0.2)."""
+    ms = 1_000_000
+    stamps = np.array([0, 0, 100 * ms])
+    poses = np.stack([pose([0, 0, 0], [x, 0, 0]) for x in (0.0, 1.0, 2.0)])
+    out, valid = poses_at_stamps(stamps, poses, [0, 10 * ms, 50 * ms], 20 * ms, 100 * ms)
+    assert valid.all()
+    np.testing.assert_allclose(out[:, 0, 3], [0.0, 0.2, 1.0], atol=1e-12)
+    # a gap over max_gap_ns: the nearest sample within the tolerance, again the first given
+    out, valid = poses_at_stamps(stamps, poses, [10 * ms], 20 * ms, 50 * ms)
+    assert valid[0] and out[0, 0, 3] == 0.0
