@@ -151,8 +151,9 @@ def pose_to_tum(poses: np.ndarray) -> np.ndarray:
     """(N, 4, 4) poses (or one 4x4) -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0);
     nothing (``[]``: no frame localized) gives (0, 7).
 
-    Raises `InputError` for another shape; scipy's ``ValueError`` for a rotation block with a
-    non-positive determinant (not a pose)."""
+    Raises `InputError` for another shape, and naming the first such pose (``poses[i]``) for a
+    non-finite one or one that is not rigid (`non_rigid_reason` with its default tolerance: a
+    scale, shear or reflection would otherwise be written as some rotation without a word)."""
     P = np.asarray(poses, dtype=np.float64)
     if P.size == 0:
         P = P.reshape(0, 4, 4)
@@ -161,9 +162,28 @@ def pose_to_tum(poses: np.ndarray) -> np.ndarray:
     P = P.reshape(-1, 4, 4)
     if not len(P):
         return np.zeros((0, 7))
+    _check_rigid_stack(P, "pose_to_tum: poses")
     q = Rotation.from_matrix(P[:, :3, :3]).as_quat()
     q[q[:, 3] < 0] *= -1
     return np.concatenate([P[:, :3, 3], q], axis=1)
+
+
+def _check_rigid_stack(P: np.ndarray, name: str, tol: float = 1e-4) -> None:
+    """InputError naming ``name[i]`` for the first pose of the (N, 4, 4) float64 ``P`` that is
+    not finite or not rigid (`non_rigid_reason`)."""
+    finite = np.isfinite(P).all(axis=(1, 2))
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise InputError(f"{name}[{i}] is not finite: {nonfinite_entries(P[i])}; a pose must be "
+                         "a finite rigid 4x4 transform")
+    R = P[:, :3, :3]
+    off = np.abs(R @ R.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
+    last = np.abs(P[:, 3] - [0.0, 0.0, 0.0, 1.0]).max(axis=1)
+    suspect = (off > tol / 2) | (np.abs(np.linalg.det(R) - 1) >= tol / 2) | (last > tol / 2)
+    for i in np.flatnonzero(suspect):  # the exact test on the few that may fail it
+        why = non_rigid_reason(P[i], tol)
+        if why:
+            raise InputError(f"{name}[{i}] is not a rigid transform: {why}")
 
 
 def pixel_grid(width: int, height: int) -> np.ndarray:

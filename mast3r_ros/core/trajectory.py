@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .errors import InputError
+from .geometry import finite_pose, nonfinite_entries
 from .types import check_stamp_ns
 
 
@@ -59,10 +60,11 @@ def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float)
 
     ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
     Both poses are 4x4 arrays with rotation blocks (scipy projects a non-orthonormal block onto
-    the nearest rotation).
+    the nearest rotation). Raises `InputError` for a pose that is not a finite 4x4 matrix
+    (`finite_pose`).
     """
-    a_from_b0 = np.asarray(a_from_b0, dtype=np.float64)
-    a_from_b1 = np.asarray(a_from_b1, dtype=np.float64)
+    a_from_b0 = finite_pose(a_from_b0, "interpolate_pose: a_from_b0")
+    a_from_b1 = finite_pose(a_from_b1, "interpolate_pose: a_from_b1")
     out = np.eye(4)
     r0 = Rotation.from_matrix(a_from_b0[:3, :3])
     r1 = Rotation.from_matrix(a_from_b1[:3, :3])
@@ -109,10 +111,16 @@ def poses_at_stamps(
 
     Raises `InputError` for stamps, ``tolerance_ns`` or ``max_gap_ns`` that are not integer
     nanoseconds (float stamps in seconds would otherwise be truncated to whole nanoseconds and
-    all match each other) or ``poses`` that are not one 4x4 pose per stamp.
+    all match each other) or ``poses`` that are not one finite 4x4 pose per stamp (naming the
+    first non-finite one).
     """
     stamps = _stamps_array(stamps_ns, "poses_at_stamps: stamps_ns")
     poses = _pose_stack(poses, stamps.size, "poses_at_stamps: poses")
+    finite = np.isfinite(poses).all(axis=(1, 2))
+    if not finite.all():  # interpolation would raise numpy's LinAlgError, an exact query NaN
+        i = int(np.argmin(finite))
+        raise InputError(f"poses_at_stamps: poses[{i}] (stamp {stamps[i]} ns) is not finite: "
+                         f"{nonfinite_entries(poses[i])}; drop that sample from the trajectory")
     query = _stamps_array(query_ns, "poses_at_stamps: query_ns")
     tolerance_ns = check_stamp_ns(tolerance_ns, "poses_at_stamps: tolerance_ns")
     if max_gap_ns is not None:

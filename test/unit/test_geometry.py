@@ -198,3 +198,17 @@ def test_finite_pose_says_a_4x4_pose_is_not_finite_and_where():
     assert "nan at [0, 3]" in msg and "-inf at [2, 1]" in msg and "(2 of 16)" in msg, msg
     with pytest.raises(InputError, match=r"got shape \(3, 4\)"):
         g.finite_pose(np.eye(4)[:3], "map_from_cam")
+
+
+def test_pose_to_tum_refuses_non_finite_and_non_rigid_poses_naming_them():
+    """A NaN pose gave scipy's 'SVD did not converge' LinAlgError; 2 * I (a scale) was written
+    as the identity quaternion without a word."""
+    with pytest.raises(InputError, match=r"pose_to_tum: poses\[0\] .*not finite: nan at \[0, 0\]"):
+        g.pose_to_tum(np.full((4, 4), np.nan))
+    poses = np.stack([np.eye(4), np.eye(4) * 2])
+    poses[1, 3, 3] = 1
+    with pytest.raises(InputError, match=r"poses\[1\] is not a rigid transform: rotation block "
+                                         r"not orthonormal"):
+        g.pose_to_tum(poses)
+    with pytest.raises(InputError, match=r"poses\[0\] .*\(a reflection\)"):
+        g.pose_to_tum(np.diag([1.0, 1.0, -1.0, 1.0]))

@@ -132,3 +132,17 @@ def test_first_of_equal_stamps_wins_in_interpolation_and_nearest_too():
     # a gap over max_gap_ns: the nearest sample within the tolerance, again the first given
     out, valid = poses_at_stamps(stamps, poses, [10 * ms], 20 * ms, 50 * ms)
     assert valid[0] and out[0, 0, 3] == 0.0
+
+
+def test_a_non_finite_pose_is_an_input_error_naming_its_sample():
+    """One NaN pose next to the query raised numpy's 'SVD did not converge' (interpolation) or
+    returned a NaN pose marked valid (an exact query)."""
+    stamps = np.array([0, S, 2 * S])
+    poses = np.stack([GT0, GT1, GT0])
+    poses[1, 0, 3] = np.nan
+    for query in (S // 2, S):
+        with pytest.raises(InputError, match=r"poses_at_stamps: poses\[1\] \(stamp 1000000000 "
+                                             r"ns\) .*nan at \[0, 3\]"):
+            poses_at_stamps(stamps, poses, [query], 0, None)
+    with pytest.raises(InputError, match=r"interpolate_pose: a_from_b1 .*not finite"):
+        interpolate_pose(GT0, poses[1], 0.5)
