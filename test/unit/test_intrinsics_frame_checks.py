@@ -271,3 +271,24 @@ def test_a_map_written_with_eight_coefficients_and_the_default_model_still_loads
     rows["depth_bytes"] = -1
     cam = KeyframeTable(rows, ["plumb_bob"])[0].intrinsics
     assert cam.distortion_model == "rational_polynomial" and cam.dist.size == 8
+
+
+def test_dist_none_is_no_distortion_as_in_opencv():
+    """dist=None (OpenCV's distCoeffs=None) became one NaN coefficient and was refused as
+    'plumb_bob expects (0, 4, 5) distortion coefficients, got 1'."""
+    for model in ("plumb_bob", "rational_polynomial", "equidistant"):
+        cam = _cam(dist=None, distortion_model=model)
+        assert cam.dist.shape == (0,) and cam.dist.dtype == np.float64 and not cam.has_distortion
+
+
+@pytest.mark.parametrize("field", ["K", "dist"])
+def test_complex_k_or_coefficients_refused_not_truncated(field):
+    # were accepted with numpy's ComplexWarning only, the imaginary part dropped
+    value = (K.astype(complex) + 1e-3j) if field == "K" else np.array([0.1, 0, 0, 0], complex)
+    with pytest.raises(InputError, match=r"complex"):
+        _cam(**{field: value})
+
+
+def test_class_docstring_tells_the_relabelling_by_count():
+    doc = " ".join(CameraIntrinsics.__doc__.split())
+    assert "8 coefficients named 'plumb_bob'" in doc and "stored as 'rational_polynomial'" in doc
