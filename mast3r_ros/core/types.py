@@ -286,7 +286,7 @@ class Frame:
     """One camera image with everything known about it.
 
     * ``rgb``: (H, W, 3) uint8 numpy array in RGB order (`image_codec.to_rgb8` /
-      `image_codec.read_image_file` make one).
+      `image_codec.read_image_file` make one; a float image is refused: scale and round it).
     * ``intrinsics``: `CameraIntrinsics` of exactly this W x H image, or None (a frame that
       cannot be localized, e.g. for a pipeline stage that only needs the pixels).
     * ``stamp_ns``: the image header stamp in integer nanoseconds, a Python int or numpy integer
@@ -321,10 +321,14 @@ class Frame:
                              f"{type(self.rgb).__name__}; convert it with np.asarray(image, "
                              "dtype=np.uint8) or read it with image_codec.read_image_file")
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
-            raise InputError(
-                f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape {self.rgb.shape} "
-                f"{self.rgb.dtype}; convert it with image_codec.to_rgb8(array, encoding)"
-            )
+            # to_rgb8 takes what ROS encodings hold (uint8, uint16), never floats
+            how = ("a float image of 0..1 converts with (np.clip(a, 0, 1) * 255).round()"
+                   ".astype(np.uint8), one of 0..255 with np.clip(a, 0, 255).round().astype("
+                   "np.uint8)" if self.rgb.dtype.kind == "f" else
+                   "convert it with image_codec.to_rgb8(array, encoding), e.g. encoding "
+                   "'bgr8', 'mono8', 'rgba8' or 'rgb16'")
+            raise InputError(f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape "
+                             f"{self.rgb.shape} {self.rgb.dtype}; {how}")
         h, w = self.rgb.shape[:2]
         intr = self.intrinsics
         if intr is not None and not isinstance(intr, CameraIntrinsics):

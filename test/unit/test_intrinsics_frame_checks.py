@@ -292,3 +292,16 @@ def test_complex_k_or_coefficients_refused_not_truncated(field):
 def test_class_docstring_tells_the_relabelling_by_count():
     doc = " ".join(CameraIntrinsics.__doc__.split())
     assert "8 coefficients named 'plumb_bob'" in doc and "stored as 'rational_polynomial'" in doc
+
+
+def test_a_float_image_gets_a_hint_that_works():
+    """The hint was image_codec.to_rgb8(array, encoding), which refuses every float array."""
+    a = RGB.astype(np.float32) / 255
+    with pytest.raises(InputError, match=r"float32.*np\.clip\(a, 0, 1\) \* 255\)\.round\(\)"
+                                         r"\.astype\(np\.uint8\)") as err:
+        Frame(a, None, 0)
+    assert "to_rgb8" not in str(err.value)
+    converted = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)  # the hint, as given
+    assert np.array_equal(Frame(converted, None, 0).rgb, RGB)
+    with pytest.raises(InputError, match=r"to_rgb8\(array, encoding\)"):  # still for the rest
+        Frame(np.zeros((H, W, 3), np.uint16), None, 0)
