@@ -9,7 +9,8 @@ the centre of the top-left pixel (OpenCV). All rotation maths goes through
 Most helpers here are per-frame maths on arrays the caller has checked: they take numpy arrays
 (poses as 4x4 arrays, not lists) of the stated shapes and do not check them, so another shape
 gives numpy's own ``ValueError``/``IndexError``. The functions that check their input and raise
-`InputError` say so (`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
+`InputError` say so (`invert_pose`, `compose`, `rotation_angle_deg`, `pose_error`,
+`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
 boundaries (`types.Frame`, `CameraIntrinsics`, `pnp.solve_pnp`, `Localizer.localize`) check
 before calling them.
 """
@@ -32,18 +33,30 @@ def make_pose(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     return T
 
 
+def _pose_shape(T: np.ndarray, name: str) -> np.ndarray:
+    """``T`` as an array; InputError naming ``name`` unless it is 4x4."""
+    T = np.asarray(T)
+    if T.shape != (4, 4):
+        raise InputError(f"{name} must be a 4x4 pose, got shape {T.shape}; a 3x4 [R | t] needs "
+                         "the row [0, 0, 0, 1]")
+    return T
+
+
 def invert_pose(b_from_a: np.ndarray) -> np.ndarray:
-    """``a_from_b`` from ``b_from_a`` (rigid inverse, no matrix inversion)."""
+    """``a_from_b`` from ``b_from_a`` (rigid inverse, no matrix inversion). Raises InputError
+    for a matrix that is not 4x4."""
+    b_from_a = _pose_shape(b_from_a, "invert_pose: b_from_a")
     R = b_from_a[:3, :3]
     t = b_from_a[:3, 3]
     return make_pose(R.T, -R.T @ t)
 
 
 def compose(*poses: np.ndarray) -> np.ndarray:
-    """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``."""
+    """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``. Raises
+    InputError naming the first pose (``pose 0``, ...) that is not 4x4."""
     out = np.eye(4)
-    for p in poses:
-        out = out @ p
+    for i, p in enumerate(poses):
+        out = out @ _pose_shape(p, f"compose: pose {i}")
     return out
 
 
@@ -96,7 +109,15 @@ def nonfinite_entries(a: np.ndarray) -> str:
 
 
 def rotation_angle_deg(R: np.ndarray) -> float:
-    """Angle of a rotation matrix in degrees, numerically safe near 0 and 180."""
+    """Angle of a rotation matrix in degrees, numerically safe near 0 and 180. Raises
+    InputError for a matrix that is not a finite 3x3 rotation (orthonormal, det +1, within
+    1e-4: a scale such as 2 I would read as 0 degrees, a reflection as some angle)."""
+    R = np.asarray(R, dtype=np.float64)
+    if (R.shape != (3, 3) or not np.isfinite(R).all()
+            or np.abs(R @ R.T - np.eye(3)).max() > 1e-4 or abs(np.linalg.det(R) - 1) >= 1e-4):
+        why = (f"shape {R.shape}" if R.shape != (3, 3) else nonfinite_entries(R)
+               or non_rigid_reason(make_pose(R, np.zeros(3))))
+        raise InputError(f"rotation_angle_deg: R is not a rotation: {why}")
     c = (np.trace(R) - 1.0) / 2.0
     s = np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2.0
     return float(np.degrees(np.arctan2(s, c)))
@@ -106,7 +127,9 @@ def pose_error(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
     """(translation error m, rotation error deg) between two ``map_from_cam`` poses.
 
     The translation error is the distance between the camera centres, the rotation error the
-    angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation).
+    angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation). Raises InputError
+    (`rotation_angle_deg`) when ``a^-1 b``'s rotation block is not a rotation (either pose is
+    not rigid or not finite).
     """
     t = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
     return t, rotation_angle_deg(a[:3, :3].T @ b[:3, :3])
@@ -300,10 +323,14 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
     """``map_from_cam`` of an optical-frame camera at ``eye`` looking at ``target``.
 
     ``up`` is the world direction that should appear up in the image (default +z). Raises
-    `InputError` when the viewing direction is parallel to ``up``.
+    `InputError` when ``target`` is ``eye`` (no viewing direction) or the viewing direction is
+    parallel to ``up``.
     """
     eye = np.asarray(eye, dtype=np.float64)
     z = np.asarray(target, dtype=np.float64) - eye
+    if not np.linalg.norm(z) > 0:
+        raise InputError(f"look_at: target is the eye ({eye.tolist()}): no viewing direction; "
+                         "give a target away from the camera")
     z /= np.linalg.norm(z)
     up = np.array([0.0, 0.0, 1.0]) if up is None else np.asarray(up, dtype=np.float64)
     x = np.cross(z, up)  # image x (right) = forward x up ... then y (down) = z x x
