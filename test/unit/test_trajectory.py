@@ -146,3 +146,18 @@ def test_a_non_finite_pose_is_an_input_error_naming_its_sample():
             poses_at_stamps(stamps, poses, [query], 0, None)
     with pytest.raises(InputError, match=r"interpolate_pose: a_from_b1 .*not finite"):
         interpolate_pose(GT0, poses[1], 0.5)
+
+
+def test_negative_tolerance_or_gap_and_alpha_outside_0_1_are_refused():
+    """tolerance_ns=-1 and max_gap_ns=-1 were accepted (no sample ever that near: no pose,
+    no word); interpolate_pose(alpha=2) extrapolated silently."""
+    stamps, poses = np.array([0, S]), np.stack([GT0, GT1])
+    for kw, name in ((dict(tolerance_ns=-1, max_gap_ns=None), "tolerance_ns"),
+                     (dict(tolerance_ns=0, max_gap_ns=-1), "max_gap_ns")):
+        with pytest.raises(InputError, match=rf"poses_at_stamps: {name} must be >= 0 ns, got -1"):
+            poses_at_stamps(stamps, poses, [S // 2], **kw)
+    with pytest.raises(InputError, match=r"nearest_indices: tolerance_ns must be >= 0 ns"):
+        nearest_indices(stamps, [0], -1)
+    for alpha in (2.0, -0.5, float("nan")):
+        with pytest.raises(InputError, match=r"interpolate_pose: alpha must be in \[0, 1\]"):
+            interpolate_pose(GT0, GT1, alpha)
