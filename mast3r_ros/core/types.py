@@ -37,6 +37,7 @@ _COEFFICIENT_LAYOUT = {
     "rational_polynomial": "k1 k2 p1 p2 k3 k4 k5 k6 [s1 s2 s3 s4 [tau_x tau_y]]",
     "equidistant": "k1 k2 k3 k4 (cv2.fisheye)",
 }
+_INT64_MAX = 2 ** 63 - 1  # the largest |stamp_ns| (`Frame`), as the TUM reader's range
 # K's fixed entries (K[1,0], K[2,0], K[2,1] = 0, K[2,2] = 1) are compared with this tolerance
 # (a K that went through float32 or a text file has K[2,2] = 1 + 1e-7).
 _K_TOL = 1e-6
@@ -291,7 +292,9 @@ class Frame:
       cannot be localized, e.g. for a pipeline stage that only needs the pixels).
     * ``stamp_ns``: the image header stamp in integer nanoseconds, a Python int or numpy integer
       (stored as int); a float (seconds, or ns that lost precision), bool or None is refused:
-      convert seconds with ``int(round(t * 1e9))``.
+      convert seconds with ``int(round(t * 1e9))``. It must fit int64 (|stamp| <= 2**63 - 1,
+      the range of a TUM file's signed stamps); a ROS message needs more
+      (`message_fields.ns_to_stamp`: 0 <= stamp, seconds up to 2**31 - 1).
     * ``frame_id``: the image's ``header.frame_id``, the camera optical frame (the node looks up
       ``cam_from_base`` with it).
     * ``depth_m``: None or (H, W) metres registered to ``rgb`` (same size, pixel for pixel),
@@ -303,7 +306,8 @@ class Frame:
 
     Raises:
         InputError: ``rgb`` not an (H, W, 3) uint8 numpy array; ``intrinsics`` not a
-            `CameraIntrinsics` or for another size; ``stamp_ns`` not an integer; ``frame_id`` not
+            `CameraIntrinsics` or for another size; ``stamp_ns`` not an integer or outside
+            int64; ``frame_id`` not
             a string; ``depth_m`` not a numpy array of the image's shape; ``map_from_cam`` not a
             finite 4x4 matrix.
     """
@@ -341,6 +345,10 @@ class Frame:
                 "another stream or resolution"
             )
         self.stamp_ns = check_stamp_ns(self.stamp_ns, "Frame.stamp_ns")
+        if abs(self.stamp_ns) > _INT64_MAX:  # every stamp array is int64
+            raise InputError(f"Frame.stamp_ns {self.stamp_ns} is outside int64 nanoseconds "
+                             f"(|stamp| <= 2**63 - 1, 292 years from the epoch); pass "
+                             "nanoseconds, not a finer unit")
         if not isinstance(self.frame_id, str):
             raise InputError(f"Frame.frame_id must be a string (the header's frame_id), got "
                              f"{self.frame_id!r}")

@@ -305,3 +305,13 @@ def test_a_float_image_gets_a_hint_that_works():
     assert np.array_equal(Frame(converted, None, 0).rgb, RGB)
     with pytest.raises(InputError, match=r"to_rgb8\(array, encoding\)"):  # still for the rest
         Frame(np.zeros((H, W, 3), np.uint16), None, 0)
+
+
+@pytest.mark.parametrize("stamp", [2**63, 2**70, -(2**63)])
+def test_a_stamp_outside_int64_nanoseconds_is_refused_at_the_frame(stamp):
+    """Frame(stamp_ns=2**70) was accepted and failed later in any int64 stamp array."""
+    with pytest.raises(InputError, match=r"Frame.stamp_ns .*int64 nanoseconds"):
+        Frame(RGB, None, stamp)
+    # the int64 range's ends (a TUM file's, signed) are stamps
+    assert Frame(RGB, None, 2**63 - 1).stamp_ns == 2**63 - 1
+    assert Frame(RGB, None, -(2**63) + 1).stamp_ns == -(2**63) + 1
