@@ -9,7 +9,8 @@ the centre of the top-left pixel (OpenCV). All rotation maths goes through
 Most helpers here are per-frame maths on arrays the caller has checked: they take numpy arrays
 (poses as 4x4 arrays, not lists) of the stated shapes and do not check them, so another shape
 gives numpy's own ``ValueError``/``IndexError``. The functions that check their input and raise
-`InputError` say so (`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
+`InputError` say so (`invert_pose`, `compose`, `rotation_angle_deg`, `pose_error`,
+`pose_from_tum`, `pose_to_tum`, `look_at`, `finite_pose`); the package's
 boundaries (`types.Frame`, `CameraIntrinsics`, `pnp.solve_pnp`, `Localizer.localize`) check
 before calling them.
 """
@@ -32,18 +33,30 @@ def make_pose(R: np.ndarray, t: np.ndarray) -> np.ndarray:
     return T
 
 
+def _pose_shape(T: np.ndarray, name: str) -> np.ndarray:
+    """``T`` as an array; InputError naming ``name`` unless it is 4x4."""
+    T = np.asarray(T)
+    if T.shape != (4, 4):
+        raise InputError(f"{name} must be a 4x4 pose, got shape {T.shape}; a 3x4 [R | t] needs "
+                         "the row [0, 0, 0, 1]")
+    return T
+
+
 def invert_pose(b_from_a: np.ndarray) -> np.ndarray:
-    """``a_from_b`` from ``b_from_a`` (rigid inverse, no matrix inversion)."""
+    """``a_from_b`` from ``b_from_a`` (rigid inverse, no matrix inversion). Raises InputError
+    for a matrix that is not 4x4."""
+    b_from_a = _pose_shape(b_from_a, "invert_pose: b_from_a")
     R = b_from_a[:3, :3]
     t = b_from_a[:3, 3]
     return make_pose(R.T, -R.T @ t)
 
 
 def compose(*poses: np.ndarray) -> np.ndarray:
-    """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``."""
+    """Product of poses left to right: ``compose(a_from_b, b_from_c) == a_from_c``. Raises
+    InputError naming the first pose (``pose 0``, ...) that is not 4x4."""
     out = np.eye(4)
-    for p in poses:
-        out = out @ p
+    for i, p in enumerate(poses):
+        out = out @ _pose_shape(p, f"compose: pose {i}")
     return out
 
 
@@ -96,7 +109,15 @@ def nonfinite_entries(a: np.ndarray) -> str:
 
 
 def rotation_angle_deg(R: np.ndarray) -> float:
-    """Angle of a rotation matrix in degrees, numerically safe near 0 and 180."""
+    """Angle of a rotation matrix in degrees, numerically safe near 0 and 180. Raises
+    InputError for a matrix that is not a finite 3x3 rotation (orthonormal, det +1, within
+    1e-4: a scale such as 2 I would read as 0 degrees, a reflection as some angle)."""
+    R = np.asarray(R, dtype=np.float64)
+    if (R.shape != (3, 3) or not np.isfinite(R).all()
+            or np.abs(R @ R.T - np.eye(3)).max() > 1e-4 or abs(np.linalg.det(R) - 1) >= 1e-4):
+        why = (f"shape {R.shape}" if R.shape != (3, 3) else nonfinite_entries(R)
+               or non_rigid_reason(make_pose(R, np.zeros(3))))
+        raise InputError(f"rotation_angle_deg: R is not a rotation: {why}")
     c = (np.trace(R) - 1.0) / 2.0
     s = np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2.0
     return float(np.degrees(np.arctan2(s, c)))
@@ -106,7 +127,9 @@ def pose_error(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
     """(translation error m, rotation error deg) between two ``map_from_cam`` poses.
 
     The translation error is the distance between the camera centres, the rotation error the
-    angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation).
+    angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation). Raises InputError
+    (`rotation_angle_deg`) when ``a^-1 b``'s rotation block is not a rotation (either pose is
+    not rigid or not finite).
     """
     t = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
     return t, rotation_angle_deg(a[:3, :3].T @ b[:3, :3])
@@ -151,8 +174,9 @@ def pose_to_tum(poses: np.ndarray) -> np.ndarray:
     """(N, 4, 4) poses (or one 4x4) -> (N, 7) rows ``tx ty tz qx qy qz qw`` (qw >= 0);
     nothing (``[]``: no frame localized) gives (0, 7).
 
-    Raises `InputError` for another shape; scipy's ``ValueError`` for a rotation block with a
-    non-positive determinant (not a pose)."""
+    Raises `InputError` for another shape, and naming the first such pose (``poses[i]``) for a
+    non-finite one or one that is not rigid (`non_rigid_reason` with its default tolerance: a
+    scale, shear or reflection would otherwise be written as some rotation without a word)."""
     P = np.asarray(poses, dtype=np.float64)
     if P.size == 0:
         P = P.reshape(0, 4, 4)
@@ -161,9 +185,28 @@ def pose_to_tum(poses: np.ndarray) -> np.ndarray:
     P = P.reshape(-1, 4, 4)
     if not len(P):
         return np.zeros((0, 7))
+    _check_rigid_stack(P, "pose_to_tum: poses")
     q = Rotation.from_matrix(P[:, :3, :3]).as_quat()
     q[q[:, 3] < 0] *= -1
     return np.concatenate([P[:, :3, 3], q], axis=1)
+
+
+def _check_rigid_stack(P: np.ndarray, name: str, tol: float = 1e-4) -> None:
+    """InputError naming ``name[i]`` for the first pose of the (N, 4, 4) float64 ``P`` that is
+    not finite or not rigid (`non_rigid_reason`)."""
+    finite = np.isfinite(P).all(axis=(1, 2))
+    if not finite.all():
+        i = int(np.argmin(finite))
+        raise InputError(f"{name}[{i}] is not finite: {nonfinite_entries(P[i])}; a pose must be "
+                         "a finite rigid 4x4 transform")
+    R = P[:, :3, :3]
+    off = np.abs(R @ R.transpose(0, 2, 1) - np.eye(3)).max(axis=(1, 2))
+    last = np.abs(P[:, 3] - [0.0, 0.0, 0.0, 1.0]).max(axis=1)
+    suspect = (off > tol / 2) | (np.abs(np.linalg.det(R) - 1) >= tol / 2) | (last > tol / 2)
+    for i in np.flatnonzero(suspect):  # the exact test on the few that may fail it
+        why = non_rigid_reason(P[i], tol)
+        if why:
+            raise InputError(f"{name}[{i}] is not a rigid transform: {why}")
 
 
 def pixel_grid(width: int, height: int) -> np.ndarray:
@@ -280,10 +323,14 @@ def look_at(eye: np.ndarray, target: np.ndarray, up: Optional[np.ndarray] = None
     """``map_from_cam`` of an optical-frame camera at ``eye`` looking at ``target``.
 
     ``up`` is the world direction that should appear up in the image (default +z). Raises
-    `InputError` when the viewing direction is parallel to ``up``.
+    `InputError` when ``target`` is ``eye`` (no viewing direction) or the viewing direction is
+    parallel to ``up``.
     """
     eye = np.asarray(eye, dtype=np.float64)
     z = np.asarray(target, dtype=np.float64) - eye
+    if not np.linalg.norm(z) > 0:
+        raise InputError(f"look_at: target is the eye ({eye.tolist()}): no viewing direction; "
+                         "give a target away from the camera")
     z /= np.linalg.norm(z)
     up = np.array([0.0, 0.0, 1.0]) if up is None else np.asarray(up, dtype=np.float64)
     x = np.cross(z, up)  # image x (right) = forward x up ... then y (down) = z x x

@@ -24,6 +24,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from .errors import InputError
+from .geometry import finite_pose, nonfinite_entries
 from .types import check_stamp_ns
 
 
@@ -54,15 +55,27 @@ def _pose_stack(poses: Any, count: int, what: str) -> np.ndarray:
     return p
 
 
+def _duration_ns(value: Any, what: str) -> int:
+    """A tolerance or gap: integer nanoseconds (`check_stamp_ns`) that are not negative."""
+    value = check_stamp_ns(value, what)
+    if value < 0:
+        raise InputError(f"{what} must be >= 0 ns, got {value}; 0 takes only exact stamps")
+    return value
+
+
 def interpolate_pose(a_from_b0: np.ndarray, a_from_b1: np.ndarray, alpha: float) -> np.ndarray:
     """Pose between two 4x4 poses: linear in translation, slerp in rotation.
 
     ``alpha`` = 0 gives ``a_from_b0``, 1 gives ``a_from_b1``; returns a new 4x4 float64 matrix.
     Both poses are 4x4 arrays with rotation blocks (scipy projects a non-orthonormal block onto
-    the nearest rotation).
+    the nearest rotation). Raises `InputError` for a pose that is not a finite 4x4 matrix
+    (`finite_pose`) or ``alpha`` outside [0, 1] (no extrapolation).
     """
-    a_from_b0 = np.asarray(a_from_b0, dtype=np.float64)
-    a_from_b1 = np.asarray(a_from_b1, dtype=np.float64)
+    if not 0.0 <= alpha <= 1.0:
+        raise InputError(f"interpolate_pose: alpha must be in [0, 1] (0: the first pose, 1: the "
+                         f"second), got {alpha}; it does not extrapolate")
+    a_from_b0 = finite_pose(a_from_b0, "interpolate_pose: a_from_b0")
+    a_from_b1 = finite_pose(a_from_b1, "interpolate_pose: a_from_b1")
     out = np.eye(4)
     r0 = Rotation.from_matrix(a_from_b0[:3, :3])
     r1 = Rotation.from_matrix(a_from_b1[:3, :3])
@@ -79,11 +92,11 @@ def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: i
     Also the association of depth images with colour images by header stamp.
 
     Raises `InputError` for stamps or a tolerance that are not integer nanoseconds (a float
-    array: seconds).
+    array: seconds), or a negative tolerance.
     """
     stamps = _stamps_array(stamps_ns, "nearest_indices: stamps_ns")
     query = _stamps_array(query_ns, "nearest_indices: query_ns")
-    tolerance_ns = check_stamp_ns(tolerance_ns, "nearest_indices: tolerance_ns")
+    tolerance_ns = _duration_ns(tolerance_ns, "nearest_indices: tolerance_ns")
     if stamps.size == 0:
         return np.full(query.shape, -1, dtype=np.int64)
     hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
@@ -103,22 +116,32 @@ def poses_at_stamps(
 
     The rule is the module's (exact sample, else interpolation across a gap of at most
     ``max_gap_ns`` — ``None``: any gap, as tf2 —, else the nearest sample within
-    ``tolerance_ns``). Samples are sorted stably first, so among equal stamps the first given
-    wins. Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
+    ``tolerance_ns``). Samples are sorted stably first and of equal stamps only the first
+    given is kept, so it wins for every rule (an exact query, interpolation, nearest).
+    Returns (poses (M, 4, 4) float64, NaN where unknown; valid (M,) bool).
 
     Raises `InputError` for stamps, ``tolerance_ns`` or ``max_gap_ns`` that are not integer
     nanoseconds (float stamps in seconds would otherwise be truncated to whole nanoseconds and
-    all match each other) or ``poses`` that are not one 4x4 pose per stamp.
+    all match each other), a negative ``tolerance_ns`` or ``max_gap_ns``, or ``poses`` that
+    are not one finite 4x4 pose per stamp (naming the first non-finite one).
     """
     stamps = _stamps_array(stamps_ns, "poses_at_stamps: stamps_ns")
     poses = _pose_stack(poses, stamps.size, "poses_at_stamps: poses")
+    finite = np.isfinite(poses).all(axis=(1, 2))
+    if not finite.all():  # interpolation would raise numpy's LinAlgError, an exact query NaN
+        i = int(np.argmin(finite))
+        raise InputError(f"poses_at_stamps: poses[{i}] (stamp {stamps[i]} ns) is not finite: "
+                         f"{nonfinite_entries(poses[i])}; drop that sample from the trajectory")
     query = _stamps_array(query_ns, "poses_at_stamps: query_ns")
-    tolerance_ns = check_stamp_ns(tolerance_ns, "poses_at_stamps: tolerance_ns")
+    tolerance_ns = _duration_ns(tolerance_ns, "poses_at_stamps: tolerance_ns")
     if max_gap_ns is not None:
-        max_gap_ns = check_stamp_ns(max_gap_ns, "poses_at_stamps: max_gap_ns")
+        max_gap_ns = _duration_ns(max_gap_ns, "poses_at_stamps: max_gap_ns")
     if stamps.size and np.any(stamps[1:] < stamps[:-1]):
         order = np.argsort(stamps, kind="stable")
         stamps, poses = stamps[order], poses[order]
+    first = np.concatenate([[True], stamps[1:] != stamps[:-1]])
+    if not first.all():  # later samples of a repeated stamp: dropped for every rule alike
+        stamps, poses = stamps[first], poses[first]
     out = np.full((query.size, 4, 4), np.nan)
     valid = np.zeros(query.size, dtype=bool)
     nearest = nearest_indices(stamps, query, tolerance_ns)

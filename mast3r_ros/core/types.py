@@ -37,6 +37,7 @@ _COEFFICIENT_LAYOUT = {
     "rational_polynomial": "k1 k2 p1 p2 k3 k4 k5 k6 [s1 s2 s3 s4 [tau_x tau_y]]",
     "equidistant": "k1 k2 k3 k4 (cv2.fisheye)",
 }
+_INT64_MAX = 2 ** 63 - 1  # the largest |stamp_ns| (`Frame`), as the TUM reader's range
 # K's fixed entries (K[1,0], K[2,0], K[2,1] = 0, K[2,2] = 1) are compared with this tolerance
 # (a K that went through float32 or a text file has K[2,2] = 1 + 1e-7).
 _K_TOL = 1e-6
@@ -71,15 +72,14 @@ def check_distortion(model: object, dist: object, *,
     ``rational_polynomial``; all-zero coefficients of any count are no distortion); a
     CameraInfo message must name its model right (the ROS convention).
 
+    ``dist`` None is no distortion (as OpenCV's ``distCoeffs=None``).
+
     Raises:
-        InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite or
-            non-numeric coefficients.
+        InputError: an unknown (or misspelt) model, a wrong coefficient count, non-finite,
+            complex or non-numeric coefficients.
     """
-    try:
-        d = np.asarray(dist, dtype=np.float64).reshape(-1)
-    except (TypeError, ValueError):
-        raise InputError(f"{dist_field} must be a sequence of numbers, got {dist!r}; pass the "
-                         "OpenCV distortion coefficients (empty for none)") from None
+    d = _real_array(np.zeros(0) if dist is None else dist, dist_field,
+                    "the OpenCV distortion coefficients (empty for none)").reshape(-1)
     supported = ", ".join(DISTORTION_COEFFICIENT_COUNTS)
     if not isinstance(model, str):
         raise InputError(f"{model_field} must be a string, got {model!r} "
@@ -107,6 +107,22 @@ def check_distortion(model: object, dist: object, *,
     return model, d
 
 
+def _real_array(value: object, field: str, expected: str) -> np.ndarray:
+    """``value`` as a float64 array; `InputError` naming ``field`` for non-numbers or complex
+    numbers (numpy would drop the imaginary part with a ComplexWarning only)."""
+    try:
+        raw = np.asarray(value)
+        complex_ = raw.dtype.kind == "c"
+        a = None if complex_ else raw.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{field} must be {expected}, got {type(value).__name__} "
+                         f"{value!r:.80}") from None
+    if complex_:
+        raise InputError(f"{field} must be real numbers, got a complex array {value!r:.80}; "
+                         f"pass {expected}")
+    return a
+
+
 def _pixel_count(value: object, name: str) -> int:
     """A positive whole number of pixels as an int: Python/numpy ints, and floats that are
     whole numbers (640.0); never bool, a fraction or a string."""
@@ -127,11 +143,7 @@ def _pixel_count(value: object, name: str) -> int:
 
 def _camera_matrix(K: object, width: int, height: int) -> np.ndarray:
     """``K`` as a checked 3x3 float64 array (see `CameraIntrinsics`)."""
-    try:
-        K = np.asarray(K, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise InputError(f"camera matrix K must be 3x3 numbers ({_K_LAYOUT}), got "
-                         f"{type(K).__name__}") from None
+    K = _real_array(K, "camera matrix K", f"3x3 numbers ({_K_LAYOUT})")
     if K.size != 9:
         raise InputError(f"camera matrix K must be 3x3 (or 9 row-major values), got shape "
                          f"{K.shape}; {_K_LAYOUT}")
@@ -192,8 +204,14 @@ class CameraIntrinsics:
     * ``dist``: 1-D float64 OpenCV coefficients, ``distortion_model`` their
       ``sensor_msgs/distortion_models`` name (`check_distortion`): ``plumb_bob`` 0, 4 or 5
       (k1 k2 p1 p2 [k3]), ``rational_polynomial`` 0, 8, 12 or 14, ``equidistant`` 0 or 4
-      (fisheye k1..k4); empty or all zero means none. An empty model with no (or all-zero)
-      coefficients is stored as ``plumb_bob``.
+      (fisheye k1..k4); empty, None or all zero means none. An empty model with no (or
+      all-zero) coefficients is stored as ``plumb_bob``. ``plumb_bob`` and
+      ``rational_polynomial`` are told apart by the coefficient count, as OpenCV reads them
+      (it has no model name, and writes 8 coefficients under the default name): 8 coefficients
+      named 'plumb_bob' (or 12, 14) are stored as 'rational_polynomial', 4 or 5 named
+      'rational_polynomial' as 'plumb_bob', and all-zero coefficients of any count as none; a
+      count neither model has (3, 6, ...) is refused. A CameraInfo message must name its model
+      right instead (`image_codec.intrinsics_from_camera_info`).
 
     K must belong to the image *as given*: a K for a 640x480 image used on the same camera's
     image resized to 320x240 still passes every check here (its principal point (320, 240)
@@ -202,10 +220,12 @@ class CameraIntrinsics:
     binning (or ``s (c + 0.5) - 0.5`` for cx, cy under the pixel-centre convention).
 
     Raises:
-        InputError: a non-integral or non-positive size; K not 3x3, with a non-finite entry
-            (named), fx or fy <= 0, transposed, a bottom row other than [0, 0, 1], a non-zero
-            K[1,0], or a principal point absurdly far from the image; an unknown distortion
-            model, a wrong coefficient count or a non-finite coefficient.
+        InputError: a non-integral or non-positive size; K not 3x3 real numbers (complex ones
+            are refused), with a non-finite entry (named), fx or fy <= 0, transposed, a bottom
+            row other than [0, 0, 1], a non-zero K[1,0], or a principal point absurdly far
+            from the image; an unknown distortion
+            model, a coefficient count neither plumb_bob nor rational_polynomial has (nor
+            equidistant's 4), a non-finite or complex coefficient.
     """
 
     width: int
@@ -267,12 +287,14 @@ class Frame:
     """One camera image with everything known about it.
 
     * ``rgb``: (H, W, 3) uint8 numpy array in RGB order (`image_codec.to_rgb8` /
-      `image_codec.read_image_file` make one).
+      `image_codec.read_image_file` make one; a float image is refused: scale and round it).
     * ``intrinsics``: `CameraIntrinsics` of exactly this W x H image, or None (a frame that
       cannot be localized, e.g. for a pipeline stage that only needs the pixels).
     * ``stamp_ns``: the image header stamp in integer nanoseconds, a Python int or numpy integer
       (stored as int); a float (seconds, or ns that lost precision), bool or None is refused:
-      convert seconds with ``int(round(t * 1e9))``.
+      convert seconds with ``int(round(t * 1e9))``. It must fit int64 (|stamp| <= 2**63 - 1,
+      the range of a TUM file's signed stamps); a ROS message needs more
+      (`message_fields.ns_to_stamp`: 0 <= stamp, seconds up to 2**31 - 1).
     * ``frame_id``: the image's ``header.frame_id``, the camera optical frame (the node looks up
       ``cam_from_base`` with it).
     * ``depth_m``: None or (H, W) metres registered to ``rgb`` (same size, pixel for pixel),
@@ -284,7 +306,8 @@ class Frame:
 
     Raises:
         InputError: ``rgb`` not an (H, W, 3) uint8 numpy array; ``intrinsics`` not a
-            `CameraIntrinsics` or for another size; ``stamp_ns`` not an integer; ``frame_id`` not
+            `CameraIntrinsics` or for another size; ``stamp_ns`` not an integer or outside
+            int64; ``frame_id`` not
             a string; ``depth_m`` not a numpy array of the image's shape; ``map_from_cam`` not a
             finite 4x4 matrix.
     """
@@ -302,10 +325,14 @@ class Frame:
                              f"{type(self.rgb).__name__}; convert it with np.asarray(image, "
                              "dtype=np.uint8) or read it with image_codec.read_image_file")
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
-            raise InputError(
-                f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape {self.rgb.shape} "
-                f"{self.rgb.dtype}; convert it with image_codec.to_rgb8(array, encoding)"
-            )
+            # to_rgb8 takes what ROS encodings hold (uint8, uint16), never floats
+            how = ("a float image of 0..1 converts with (np.clip(a, 0, 1) * 255).round()"
+                   ".astype(np.uint8), one of 0..255 with np.clip(a, 0, 255).round().astype("
+                   "np.uint8)" if self.rgb.dtype.kind == "f" else
+                   "convert it with image_codec.to_rgb8(array, encoding), e.g. encoding "
+                   "'bgr8', 'mono8', 'rgba8' or 'rgb16'")
+            raise InputError(f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape "
+                             f"{self.rgb.shape} {self.rgb.dtype}; {how}")
         h, w = self.rgb.shape[:2]
         intr = self.intrinsics
         if intr is not None and not isinstance(intr, CameraIntrinsics):
@@ -318,6 +345,10 @@ class Frame:
                 "another stream or resolution"
             )
         self.stamp_ns = check_stamp_ns(self.stamp_ns, "Frame.stamp_ns")
+        if abs(self.stamp_ns) > _INT64_MAX:  # every stamp array is int64
+            raise InputError(f"Frame.stamp_ns {self.stamp_ns} is outside int64 nanoseconds "
+                             f"(|stamp| <= 2**63 - 1, 292 years from the epoch); pass "
+                             "nanoseconds, not a finer unit")
         if not isinstance(self.frame_id, str):
             raise InputError(f"Frame.frame_id must be a string (the header's frame_id), got "
                              f"{self.frame_id!r}")

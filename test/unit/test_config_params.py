@@ -223,3 +223,30 @@ def test_a_key_given_dotted_and_nested_is_refused_as_a_duplicate_naming_both():
         assert msg.startswith("p.yaml: duplicate key 'gates.min_inliers' "), msg
         assert "'gates.min_inliers'" in msg and "'gates: {min_inliers: ...}'" in msg, msg
         assert "merge them, or delete one" in msg and "\n" not in msg, msg
+
+
+def test_a_numpy_string_becomes_str_and_bytes_are_refused_with_a_hint(tmp_path):
+    """np.str_ (a string read from an array) stayed np.str_ in the Config, and
+    dump_config_yaml then failed with yaml's RepresenterError."""
+    import numpy as np
+    import yaml
+
+    from mast3r_ros.core.config import dump_config_yaml
+
+    cfg = config_from_params({"matcher": np.str_("sift")})
+    assert type(cfg.localizer.matcher) is str
+    assert type(validate_param("matcher", np.str_("sift"))) is str
+    dump_config_yaml(cfg, str(tmp_path / "x.yaml"))
+    assert "sift" in yaml.safe_load((tmp_path / "x.yaml").read_text()).__repr__()
+    for value in (b"sift", np.bytes_(b"sift")):
+        with pytest.raises(ConfigError, match=r"'matcher' must be str, got bytes.*decode it "
+                                              r"\(\.decode\(\)\)"):
+            validate_param("matcher", value)
+
+
+@pytest.mark.parametrize("params", [["matcher", "sift"], "matcher=sift", None])
+def test_params_that_are_not_a_mapping_are_a_config_error_naming_the_type(params):
+    # a list was an AttributeError ('list' object has no attribute 'items')
+    with pytest.raises(ConfigError, match=r"config_from_params takes a mapping .*got "
+                                          + type(params).__name__):
+        config_from_params(params)

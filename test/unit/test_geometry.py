@@ -198,3 +198,43 @@ def test_finite_pose_says_a_4x4_pose_is_not_finite_and_where():
     assert "nan at [0, 3]" in msg and "-inf at [2, 1]" in msg and "(2 of 16)" in msg, msg
     with pytest.raises(InputError, match=r"got shape \(3, 4\)"):
         g.finite_pose(np.eye(4)[:3], "map_from_cam")
+
+
+def test_pose_to_tum_refuses_non_finite_and_non_rigid_poses_naming_them():
+    """A NaN pose gave scipy's 'SVD did not converge' LinAlgError; 2 * I (a scale) was written
+    as the identity quaternion without a word."""
+    with pytest.raises(InputError, match=r"pose_to_tum: poses\[0\] .*not finite: nan at \[0, 0\]"):
+        g.pose_to_tum(np.full((4, 4), np.nan))
+    poses = np.stack([np.eye(4), np.eye(4) * 2])
+    poses[1, 3, 3] = 1
+    with pytest.raises(InputError, match=r"poses\[1\] is not a rigid transform: rotation block "
+                                         r"not orthonormal"):
+        g.pose_to_tum(poses)
+    with pytest.raises(InputError, match=r"poses\[0\] .*\(a reflection\)"):
+        g.pose_to_tum(np.diag([1.0, 1.0, -1.0, 1.0]))
+
+
+def test_pose_helpers_name_a_matrix_that_is_not_4x4():
+    """invert_pose(np.eye(3)) was an IndexError, compose(np.eye(3), np.eye(3)) a ValueError."""
+    with pytest.raises(InputError, match=r"invert_pose: b_from_a must be a 4x4 pose, got shape "
+                                         r"\(3, 3\)"):
+        g.invert_pose(np.eye(3))
+    with pytest.raises(InputError, match=r"compose: pose 1 must be a 4x4 pose, got shape "
+                                         r"\(3, 3\)"):
+        g.compose(np.eye(4), np.eye(3))
+    assert g.invert_pose(np.eye(4).tolist()).shape == (4, 4)  # a nested list is a 4x4
+
+
+def test_look_at_its_own_eye_is_refused_not_nan():
+    eye = np.array([1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match=r"look_at: target is the eye \(\[1\.0, 2\.0, 3\.0\]\)"):
+        g.look_at(eye, eye)  # returned an all-NaN rotation
+
+
+@pytest.mark.parametrize("R", [2 * np.eye(3), np.diag([1.0, 1.0, -1.0]), np.full((3, 3), np.nan)])
+def test_rotation_angle_of_a_matrix_that_is_no_rotation_is_refused(R):
+    # 2 * I gave 0 degrees, the reflection 90
+    with pytest.raises(InputError, match=r"rotation_angle_deg: R is not a rotation"):
+        g.rotation_angle_deg(R)
+    assert g.rotation_angle_deg(Rotation.from_rotvec([0, 0, 0.5]).as_matrix()) == pytest.approx(
+        np.degrees(0.5))

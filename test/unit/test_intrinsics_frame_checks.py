@@ -271,3 +271,47 @@ def test_a_map_written_with_eight_coefficients_and_the_default_model_still_loads
     rows["depth_bytes"] = -1
     cam = KeyframeTable(rows, ["plumb_bob"])[0].intrinsics
     assert cam.distortion_model == "rational_polynomial" and cam.dist.size == 8
+
+
+def test_dist_none_is_no_distortion_as_in_opencv():
+    """dist=None (OpenCV's distCoeffs=None) became one NaN coefficient and was refused as
+    'plumb_bob expects (0, 4, 5) distortion coefficients, got 1'."""
+    for model in ("plumb_bob", "rational_polynomial", "equidistant"):
+        cam = _cam(dist=None, distortion_model=model)
+        assert cam.dist.shape == (0,) and cam.dist.dtype == np.float64 and not cam.has_distortion
+
+
+@pytest.mark.parametrize("field", ["K", "dist"])
+def test_complex_k_or_coefficients_refused_not_truncated(field):
+    # were accepted with numpy's ComplexWarning only, the imaginary part dropped
+    value = (K.astype(complex) + 1e-3j) if field == "K" else np.array([0.1, 0, 0, 0], complex)
+    with pytest.raises(InputError, match=r"complex"):
+        _cam(**{field: value})
+
+
+def test_class_docstring_tells_the_relabelling_by_count():
+    doc = " ".join(CameraIntrinsics.__doc__.split())
+    assert "8 coefficients named 'plumb_bob'" in doc and "stored as 'rational_polynomial'" in doc
+
+
+def test_a_float_image_gets_a_hint_that_works():
+    """The hint was image_codec.to_rgb8(array, encoding), which refuses every float array."""
+    a = RGB.astype(np.float32) / 255
+    with pytest.raises(InputError, match=r"float32.*np\.clip\(a, 0, 1\) \* 255\)\.round\(\)"
+                                         r"\.astype\(np\.uint8\)") as err:
+        Frame(a, None, 0)
+    assert "to_rgb8" not in str(err.value)
+    converted = (np.clip(a, 0, 1) * 255).round().astype(np.uint8)  # the hint, as given
+    assert np.array_equal(Frame(converted, None, 0).rgb, RGB)
+    with pytest.raises(InputError, match=r"to_rgb8\(array, encoding\)"):  # still for the rest
+        Frame(np.zeros((H, W, 3), np.uint16), None, 0)
+
+
+@pytest.mark.parametrize("stamp", [2**63, 2**70, -(2**63)])
+def test_a_stamp_outside_int64_nanoseconds_is_refused_at_the_frame(stamp):
+    """Frame(stamp_ns=2**70) was accepted and failed later in any int64 stamp array."""
+    with pytest.raises(InputError, match=r"Frame.stamp_ns .*int64 nanoseconds"):
+        Frame(RGB, None, stamp)
+    # the int64 range's ends (a TUM file's, signed) are stamps
+    assert Frame(RGB, None, 2**63 - 1).stamp_ns == 2**63 - 1
+    assert Frame(RGB, None, -(2**63) + 1).stamp_ns == -(2**63) + 1

@@ -626,3 +626,12 @@ def test_an_encoding_without_its_fields_is_a_map_error():
     enc = KeyframeEncodings(_Lazy([{"feats": np.zeros((12, 4), np.float16)}]), "cpu", "mapX")
     with pytest.raises(MapFormatError, match="mapX"):
         enc[0]
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, "x", 1.5, False])
+def test_localizer_refuses_a_bad_seed_naming_it(kf_map, seed):
+    # was accepted, then failed every frame as "PnP-RANSAC found no pose" (poselib) or raised
+    # from the matcher's random generator
+    with pytest.raises(ConfigError, match=r"Localizer: seed must be an integer 0 <= seed < 2"):
+        Localizer(kf_map, _sift(), seed=seed)
+    assert Localizer(kf_map, _sift(), seed=np.uint64(2**64 - 1)).seed == 2**64 - 1

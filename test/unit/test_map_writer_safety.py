@@ -342,3 +342,17 @@ def test_check_consistency_passes_metres_and_the_documented_call_works(tmp_path,
     from mast3r_ros.core.map_check import check_map
 
     check_map(KeyframeMap.load(path), MapCheckConfig()).raise_if_inconsistent()
+
+
+def test_one_channel_depth_is_accepted_as_frame_accepts_it(tmp_path):
+    """Frame takes (H, W, 1) depth as its (H, W) view; MapWriter refused the same array."""
+    rgb, cam, pose, stamp, depth = _frame()
+    with MapWriter(str(tmp_path / "map")) as w:
+        w.add_keyframe(rgb, cam, pose, stamp, depth[:, :, None])
+        w.commit()
+    stored = KeyframeMap.load(str(tmp_path / "map")).depth(0)
+    assert stored.shape == (H, W) and np.allclose(stored, depth)
+    with MapWriter(str(tmp_path / "map2")) as w:
+        with pytest.raises(InputError, match=r"\(24, 32, 2\) does not match its image"):
+            w.add_keyframe(rgb, cam, pose, stamp, np.stack([depth, depth], axis=2))
+        w.abort()

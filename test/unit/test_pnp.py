@@ -335,3 +335,35 @@ def test_correspondences_refuse_arrays_of_another_shape():
     with pytest.raises(InputError, match="points3d must be an"):
         Correspondences(0, "a", np.zeros((2, 2)), np.zeros((2, 2)))
     assert len(Correspondences(0, np.zeros(0), np.zeros(0), np.zeros((0, 2)))) == 0
+
+
+@pytest.mark.parametrize("seed", [-1, 2**64, "x", 1.5, True, None])
+def test_a_bad_seed_is_refused_naming_it_not_a_failed_frame(seed):
+    # poselib refused these deep inside RANSAC; the blanket except turned that into every
+    # frame's "PnP-RANSAC found no pose" (logged at DEBUG only)
+    X, x, _, _ = _scene(3, n=60)
+    with pytest.raises(ConfigError, match=r"solve_pnp: seed must be an integer 0 <= seed < "
+                                          r"2\*\*64.*got " + repr(seed).replace("'", ".")[:4]):
+        pnp.solve_pnp(X, x, CAM, seed=seed)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("seed", [0, np.uint64(2**64 - 1), 2**40, np.int32(7)])
+def test_every_seed_in_range_solves_on_every_backend(backend, seed):
+    X, x, _, _ = _scene(3, n=60)
+    assert pnp.solve_pnp(X, x, CAM, backend=backend, seed=seed).success
+
+
+def test_an_unexpected_solver_error_is_a_failed_frame_logged_as_a_warning(monkeypatch, caplog):
+    from mast3r_ros.core.pnp import solve
+
+    def broken(*a, **k):
+        raise TypeError("backend API changed")
+
+    monkeypatch.setattr(solve, "_ransac_opencv", broken)
+    X, x, _, _ = _scene(3, n=60)
+    with caplog.at_level("WARNING", logger=solve.__name__):
+        res = pnp.solve_pnp(X, x, CAM, backend="opencv")
+    assert not res.success and "TypeError: backend API changed" in res.reason
+    assert any(r.levelname == "WARNING" and "backend API changed" in r.getMessage()
+               for r in caplog.records)

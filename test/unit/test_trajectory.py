@@ -118,3 +118,46 @@ def test_exact_sample_taken_as_is_and_first_of_equal_stamps_wins():
     out, valid = poses_at_stamps(stamps, poses, np.arange(10) * S, 0, None)
     assert valid.all()
     np.testing.assert_array_equal(out, poses[[2 * (9 - k) for k in range(10)]])
+
+
+def test_first_of_equal_stamps_wins_in_interpolation_and_nearest_too():
+    """The first-wins rule held for exact samples only: interpolation and the nearest sample
+    after a duplicated stamp used its LAST pose (x = 1.1 at 10 ms instead of 0.2)."""
+    ms = 1_000_000
+    stamps = np.array([0, 0, 100 * ms])
+    poses = np.stack([pose([0, 0, 0], [x, 0, 0]) for x in (0.0, 1.0, 2.0)])
+    out, valid = poses_at_stamps(stamps, poses, [0, 10 * ms, 50 * ms], 20 * ms, 100 * ms)
+    assert valid.all()
+    np.testing.assert_allclose(out[:, 0, 3], [0.0, 0.2, 1.0], atol=1e-12)
+    # a gap over max_gap_ns: the nearest sample within the tolerance, again the first given
+    out, valid = poses_at_stamps(stamps, poses, [10 * ms], 20 * ms, 50 * ms)
+    assert valid[0] and out[0, 0, 3] == 0.0
+
+
+def test_a_non_finite_pose_is_an_input_error_naming_its_sample():
+    """One NaN pose next to the query raised numpy's 'SVD did not converge' (interpolation) or
+    returned a NaN pose marked valid (an exact query)."""
+    stamps = np.array([0, S, 2 * S])
+    poses = np.stack([GT0, GT1, GT0])
+    poses[1, 0, 3] = np.nan
+    for query in (S // 2, S):
+        with pytest.raises(InputError, match=r"poses_at_stamps: poses\[1\] \(stamp 1000000000 "
+                                             r"ns\) .*nan at \[0, 3\]"):
+            poses_at_stamps(stamps, poses, [query], 0, None)
+    with pytest.raises(InputError, match=r"interpolate_pose: a_from_b1 .*not finite"):
+        interpolate_pose(GT0, poses[1], 0.5)
+
+
+def test_negative_tolerance_or_gap_and_alpha_outside_0_1_are_refused():
+    """tolerance_ns=-1 and max_gap_ns=-1 were accepted (no sample ever that near: no pose,
+    no word); interpolate_pose(alpha=2) extrapolated silently."""
+    stamps, poses = np.array([0, S]), np.stack([GT0, GT1])
+    for kw, name in ((dict(tolerance_ns=-1, max_gap_ns=None), "tolerance_ns"),
+                     (dict(tolerance_ns=0, max_gap_ns=-1), "max_gap_ns")):
+        with pytest.raises(InputError, match=rf"poses_at_stamps: {name} must be >= 0 ns, got -1"):
+            poses_at_stamps(stamps, poses, [S // 2], **kw)
+    with pytest.raises(InputError, match=r"nearest_indices: tolerance_ns must be >= 0 ns"):
+        nearest_indices(stamps, [0], -1)
+    for alpha in (2.0, -0.5, float("nan")):
+        with pytest.raises(InputError, match=r"interpolate_pose: alpha must be in \[0, 1\]"):
+            interpolate_pose(GT0, GT1, alpha)

@@ -97,8 +97,8 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
                 raise ConfigError(f"{where}: parameter '{spec.name}' must be finite, got {value}")
             return float(value)
     elif t is str:
-        if isinstance(value, str):
-            return value
+        if isinstance(value, str):  # np.str_ too: a plain str, which YAML and rclpy can write
+            return str(value)
     got, hint = f"{type(value).__name__} {value!r}", ""
     if value is None:  # 'map_path:' or '~': quoting it would name a folder 'None'
         got = "nothing (YAML null)"
@@ -109,6 +109,8 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = f": write {value.strip().lower()} without quotes"
     elif t is int and isinstance(value, float) and value.is_integer():
         hint = f": write {int(value)} (ROS 2 types parameters strictly)"
+    elif t is str and isinstance(value, bytes):  # np.bytes_ too: which encoding is unknown
+        hint = ": decode it (.decode()) to a str"
     elif t is str and not isinstance(value, str):
         hint = f": quote it ('{value}')"
     raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
@@ -133,8 +135,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
 
     Types are ROS 2's, strict: an int for a float parameter becomes the float, but a float is
-    never an int and a bool never a number. numpy scalars count as the Python int, float or bool
-    they hold, and are returned converted.
+    never an int and a bool never a number. numpy scalars count as the Python int, float, bool or
+    str they hold, and are returned converted (bytes, np.bytes_ too, are refused: decode them).
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
     a non-finite float, or a value outside its range (of a fraction: said so), choices or
@@ -162,9 +164,12 @@ def config_from_params(params: Mapping[str, Any], where: str = "config",
     Sections may be nested (``{"gates": {"min_inliers": 10}}``, the form of a parameter file's
     ``ros__parameters``) or dotted (``{"gates.min_inliers": 10}``).
 
-    Raises `ConfigError` naming the first bad parameter (`validate_param`), or a name given
-    both dotted and nested (`_flatten`).
+    Raises `ConfigError` naming the first bad parameter (`validate_param`), a name given
+    both dotted and nested (`_flatten`), or ``params`` that is not a mapping (a list of pairs).
     """
+    if not isinstance(params, Mapping):
+        raise ConfigError(f"{where}: config_from_params takes a mapping {{name: value}} (a dict), "
+                          f"got {type(params).__name__} {params!r:.60}")
     values = config_to_params(base or Config())
     for name, value in _flatten(params, where).items():
         values[name] = validate_param(name, value, where)

@@ -261,7 +261,8 @@ class MapWriter(WriterEncodings):
         `CameraIntrinsics`; ``map_from_cam`` (4, 4) rigid transform, camera optical frame (x
         right, y down, z forward) -> ``map_frame``, translation in metres; ``stamp_ns`` the
         image stamp in integer nanoseconds; ``depth_m`` None or (H, W) float (16/32/64-bit)
-        z-depth in metres registered to ``rgb``, NaN or <= 0 where there is none; it is stored
+        z-depth in metres registered to ``rgb``, NaN or <= 0 where there is none ((H, W, 1)
+        is taken as its (H, W) view, as `Frame` takes it); it is stored
         as a uint16 PNG at 5000, 1000 or 100 units/m (the finest that holds its largest value).
 
         Raises `InputError`, storing nothing of the keyframe, for an image of another dtype,
@@ -306,6 +307,8 @@ class MapWriter(WriterEncodings):
         if depth_m is not None:
             what = f"keyframe {kid}'s depth"
             depth = _float_depth(depth_m, what)
+            if depth.ndim == 3 and depth.shape[2] == 1:  # one channel, as `Frame` takes it
+                depth = depth[:, :, 0]
             if depth.shape != (h, w):
                 raise InputError(f"{what} {depth.shape} does not match its image {(h, w)}: pass "
                                  "(H, W) z-depth registered to the image")

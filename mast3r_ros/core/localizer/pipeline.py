@@ -45,7 +45,7 @@ from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time
 from ..model.preprocess import SIZES
-from ..pnp import PnPResult, UncertaintyModel, solve_pnp
+from ..pnp import PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
@@ -77,7 +77,8 @@ class Localizer:
     MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
 
     Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; unknown
-    matcher, an ``image_size`` not an int in SIZES, 'mast3r' without an engine,
+    matcher, an ``image_size`` not an int in SIZES, a ``seed`` not an integer 0 <= seed < 2**64,
+    'mast3r' without an engine,
     ``points_source`` 'depth' on a map without depth), `CheckpointError` (a checkpoint without a
     descriptor head), `InputError` (``kf_map`` not a `KeyframeMap`, e.g. its path; the sift
     matcher on a map without depth) and `MapFormatError` (no
@@ -102,9 +103,9 @@ class Localizer:
         self._map = kf_map
         self.config = config
         self.engine = engine
-        self.seed = seed
+        self.seed = check_seed(seed, "Localizer: seed")
         self.matcher = _make_matcher(kf_map, config, engine, image_size, recompute_encodings,
-                                     seed, device_cache_mb)
+                                     self.seed, device_cache_mb)
         self._poses = kf_map.poses()
         self.retrieval = GlobalRetrieval(kf_map, self.matcher, retrieval, engine, image_size,
                                          retriever)

@@ -68,10 +68,10 @@ from .covariance import UncertaintyModel, pose_covariance
 from .linearise import point_jacobian, reprojection_residuals
 from .ransac import RANSAC_MAX_POINTS, RANSAC_MIN_ITERATIONS, poselib_available, resolve_backend
 from .refine import MIN_POINTS, REFINE_MAX_STEPS, refine_pose
-from .solve import PnPResult, solve_pnp
+from .solve import PnPResult, check_seed, solve_pnp
 
 __all__ = [
     "MIN_POINTS", "PnPResult", "RANSAC_MAX_POINTS", "RANSAC_MIN_ITERATIONS", "REFINE_MAX_STEPS",
-    "UncertaintyModel", "point_jacobian", "pose_covariance", "poselib_available",
+    "UncertaintyModel", "check_seed", "point_jacobian", "pose_covariance", "poselib_available",
     "refine_pose", "reprojection_residuals", "resolve_backend", "solve_pnp",
 ]

@@ -71,7 +71,7 @@ def _ransac_opencv(X: np.ndarray, x: np.ndarray, K: np.ndarray, thr: float, iter
                    conf: float, seed: int):
     import cv2
 
-    cv2.setRNGSeed(int(seed))
+    cv2.setRNGSeed(int(seed) % 2 ** 31)  # a C int; `solve_pnp` takes seeds up to 2**64
     ok, rvec, tvec, inl = cv2.solvePnPRansac(
         X, x, K, None, iterationsCount=int(iters), reprojectionError=float(thr),
         confidence=float(conf), flags=cv2.USAC_MAGSAC)

@@ -26,6 +26,21 @@ from .ransac import RANSAC_MAX_POINTS, _ransac_opencv, _ransac_poselib, resolve_
 from .refine import MIN_POINTS, _refine_inliers
 
 log = logging.getLogger(__name__)
+_WARNED: set = set()  # backend exception messages already logged at WARNING
+
+# poselib takes a uint64 seed; OpenCV's int one gets it modulo 2**31 (`_ransac_opencv`)
+SEED_LIMIT = 2 ** 64
+
+
+def check_seed(seed: Any, name: str, error: type = ConfigError) -> int:
+    """``seed`` as a Python int when it is an integer (numpy integers too; not a bool) with
+    0 <= seed < 2**64, the range every RANSAC backend takes; raises ``error`` (`ConfigError`)
+    naming ``name`` and the value otherwise."""
+    if (isinstance(seed, (int, np.integer)) and not isinstance(seed, (bool, np.bool_))
+            and 0 <= int(seed) < SEED_LIMIT):
+        return int(seed)
+    raise error(f"{name} must be an integer 0 <= seed < 2**64 (it seeds the random subsets "
+                f"and PnP-RANSAC), got {seed!r} ({type(seed).__name__}); pass e.g. 0")
 
 
 @dataclasses.dataclass
@@ -75,9 +90,11 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     that differ, ``intrinsics`` not a `CameraIntrinsics`, ``points_cov`` not (N, 3, 3),
     ``groups`` not (N,) integers indexing the (G, 3) ``group_centres``; `ConfigError` for
     ``reproj_error_px`` <= 0, ``confidence`` outside (0, 1), ``max_iterations`` < 1,
-    ``ransac_max_points`` < 0, an unknown backend or 'poselib' not installed
-    (`resolve_backend`); ``ImportError`` (no OpenCV) from undistorting the pixels of a
-    distorted camera.
+    ``ransac_max_points`` < 0, ``seed`` not an integer 0 <= seed < 2**64 (`check_seed`), an
+    unknown backend or 'poselib' not installed (`resolve_backend`); ``ImportError`` (no OpenCV)
+    from undistorting the pixels of a distorted camera. An exception from the RANSAC backend
+    itself (not expected: degenerate input gives no pose, not an exception) fails the frame
+    with the exception in the reason, logged at WARNING (once per distinct message).
     """
     X = np.ascontiguousarray(check_point_rows(X, 3, "solve_pnp: X (map points)"))
     x = check_point_rows(x, 2, "solve_pnp: x (query pixels)")
@@ -85,6 +102,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         raise InputError(f"solve_pnp: {len(X)} 3-D points but {len(x)} 2-D points")
     _check_solver_args(len(X), intrinsics, reproj_error_px, confidence, max_iterations,
                        ransac_max_points, points_cov, groups, group_centres)
+    seed = check_seed(seed, "solve_pnp: seed")
     n = len(X)
     inliers = np.zeros(n, dtype=bool)
     if np.isfinite(X).all() and np.isfinite(x).all():  # the common case, 20x cheaper
@@ -113,9 +131,14 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         else:
             cam_from_map = _ransac_opencv(Xf, xf, K, reproj_error_px, max_iterations,
                                           confidence, seed)
-    except Exception as e:  # the solvers raise on degenerate input; that is a failed frame
-        log.debug("PnP solver %s raised: %s", name, e)
-        cam_from_map = None
+    except Exception as e:  # a backend error (a bug, a changed API): fail the frame, not the node
+        why = f"PnP solver {name} raised {type(e).__name__}: {e}"
+        if why not in _WARNED:  # once per message: a broken backend fails every frame
+            _WARNED.add(why)
+            log.warning("%s (the frame fails; further occurrences are logged at DEBUG)", why)
+        else:
+            log.debug("%s", why)
+        return PnPResult(False, None, inliers, reason=why)
     if cam_from_map is None or not np.isfinite(cam_from_map).all():
         return PnPResult(False, None, inliers, reason="PnP-RANSAC found no pose")
     cov_in = (points_cov, groups, group_centres, uncertainty)
