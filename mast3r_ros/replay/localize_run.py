@@ -43,6 +43,7 @@ from .sources import (
     FrameSource,
     check_own_poses,
     frames_or_unreadable,
+    selected_positions,
     stamps_written,
 )
 from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
@@ -136,15 +137,16 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
 
 
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
-                      cfg: Config,
-                      global_only: bool) -> Tuple[List[LocalizationResult], np.ndarray]:
+                      cfg: Config, global_only: bool, total: Optional[int] = None
+                      ) -> Tuple[List[LocalizationResult], np.ndarray]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
-    (N, 4, 4), NaN where a frame has none)."""
+    (N, 4, 4), NaN where a frame has none). ``total``: the frame count the progress bar
+    shows (its percentage and ETA; None where the source's length is unknown)."""
     tracker = Tracker(cfg.localizer.lost_after_failures)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
     with open(path, "w", encoding="utf-8") as fh:
-        for f, r in progress(localize_frames(loc, frames, tracker, global_only), None,
+        for f, r in progress(localize_frames(loc, frames, tracker, global_only), total,
                              "localize"):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
@@ -250,8 +252,10 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     try:
         # only the frames taken are read: a skipped frame is never decoded (nor unreadable)
         frames = frames_or_unreadable(source, stride, max_frames)
+        total = (len(selected_positions(len(source), stride, max_frames))
+                 if hasattr(source, "__len__") else None)
         results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
-                                              cfg, global_only)
+                                              cfg, global_only, total)
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()

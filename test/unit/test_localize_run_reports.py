@@ -1,0 +1,33 @@
+"""What a localize run reports: the progress bar's total, metrics.json's shape with and without
+ground truth, the latency statistics of a one-frame run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from mast3r_ros.replay import localize_run
+from mast3r_ros.replay.cli import main
+
+
+def _localize(folder, sift_map: str, run: Path, *extra: str) -> dict:
+    assert main(["localize", str(folder), "--map", sift_map, "--out", str(run), "--matcher",
+                 "sift", "--log-level", "warning", *extra]) == 0
+    return json.loads((run / "metrics.json").read_text())
+
+
+def test_the_progress_bar_knows_how_many_frames_come(tum, sift_map, tmp_path, monkeypatch):
+    totals = []
+    real = localize_run.progress
+
+    def spy(it, total, desc):
+        totals.append(total)
+        return real(it, total, desc)
+
+    monkeypatch.setattr(localize_run, "progress", spy)
+    for i, extra in enumerate((["--stride", "3", "--max-frames", "2"], ["--stride", "5"], [])):
+        run = tmp_path / f"run{i}"
+        _localize(tum[1], sift_map, run, *extra)
+        with open(run / "results.jsonl", encoding="utf-8") as fh:
+            assert totals[-1] == sum(1 for _ in fh)  # the bar's total is the frames localized
+    assert totals[0] == 2 and len(set(totals)) == 3
