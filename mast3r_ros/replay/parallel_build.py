@@ -34,10 +34,12 @@ thread pinned to its own core, the fastest on small models (the 1.84x above).
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import json
 import logging
 import multiprocessing
 import os
+import signal
 import sys
 from typing import Any, Callable, Dict, Iterator, List, Mapping, Optional, Sequence, Tuple
 
@@ -134,6 +136,14 @@ def _init_worker(threads: int, encode: Optional[EncodeFn] = None,
     if torch is not None:
         torch.set_num_threads(threads)
     _WORKER_ENCODE = encode
+
+
+def _init_local_worker(*args: Any) -> None:
+    """`_init_worker` of a local pool's process, which ignores SIGINT: the driver handles
+    Ctrl-C and stops the workers (`_sigint_blocked`: SIGINT is blocked from the spawn on,
+    ignored too should an encode function unblock it)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _init_worker(*args)
 
 
 def _encode_shard(encode: EncodeFn, shard: Shard) -> List[Dict[str, np.ndarray]]:
@@ -243,6 +253,7 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     todo = [s for s in shards if s not in done]
     threads = threads or threads_per_worker(workers)
     bar = _progress(num_keyframes, sum(b - a for a, b in done), progress)
+    runs: Iterator[Tuple[Shard, List[Dict[str, np.ndarray]]]] = iter(())
     try:
         runs = (_run_ray(encode, todo, workers, threads, ray_address) if ray_address
                 else _run_local(encode, todo, workers, threads,
@@ -254,6 +265,9 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
                 on_shard(shard)
     finally:
         bar.close()
+        close = getattr(runs, "close", None)
+        if close is not None:  # a Ctrl-C here, not in the generator: stop its workers now
+            close()
     return merge_tables(list(done.values())) if done else StoreTable(0, (), {})
 
 
@@ -285,19 +299,55 @@ def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int,
     # spawn, not fork: a forked torch (or CUDA) runtime is unsafe in the child
     ctx = multiprocessing.get_context("spawn")
     counter = ctx.Value("i", 0) if cores else None
-    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx, initializer=_init_worker,
-                                                initargs=(threads, encode, cores, counter)
-                                                ) as pool:
-        futures = {pool.submit(_encode_shard_in_worker, s): s for s in todo}
-        try:
-            for fut in concurrent.futures.as_completed(futures):
-                yield futures[fut], fut.result()
-        except concurrent.futures.process.BrokenProcessPool:
-            raise BuildInterrupted("a build worker process died; finished shards are kept, "
-                                   "rerun with resume=True (CLI: --resume)") from None
-        finally:
-            for f in futures:
-                f.cancel()
+    pool = concurrent.futures.ProcessPoolExecutor(workers, mp_context=ctx,
+                                                  initializer=_init_local_worker,
+                                                  initargs=(threads, encode, cores, counter))
+    finished = False
+    try:
+        with _sigint_blocked():  # the workers start (spawn) in submit
+            futures = {pool.submit(_encode_shard_in_worker, s): s for s in todo}
+        for fut in concurrent.futures.as_completed(futures):
+            yield futures[fut], fut.result()
+        finished = True
+    except concurrent.futures.process.BrokenProcessPool:
+        raise BuildInterrupted("a build worker process died; finished shards are kept, "
+                               "rerun with resume=True (CLI: --resume)") from None
+    finally:
+        if finished:
+            pool.shutdown()
+        else:
+            _stop_pool(pool)
+
+
+@contextlib.contextmanager
+def _sigint_blocked() -> Iterator[None]:
+    """SIGINT blocked in this thread while it starts the worker processes: a spawned child
+    inherits the blocked mask across exec and never sees a SIGINT (`_init_worker` then ignores
+    it), so a terminal's Ctrl-C, which signals the whole process group, reaches only the driver
+    -- it printed a KeyboardInterrupt traceback per worker (importing at spawn, or idle in the
+    executor's queue). Blocked, not ignored: a Ctrl-C meanwhile is delivered here afterwards."""
+    if not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    old = signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGINT})
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, old)
+
+
+def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """Stop a pool the driver leaves early (Ctrl-C, an error): pending shards cancelled, the
+    running ones' workers terminated (a shard's work is redone by --resume anyway), so the
+    driver does not wait for shards nobody will write."""
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for p in procs:
+        if p.is_alive():
+            p.terminate()
+    for p in procs:
+        p.join(5)
+    pool.shutdown(wait=True)  # the executor's own thread, quickly now its workers are gone
 
 
 def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, address: str
