@@ -61,6 +61,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
               warmed_up: bool = True) -> Dict[str, Any]:
     """Metrics of a run: localized fraction, error statistics, recall at thresholds, gross
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
+    The keys are the same with or without ground truth: what was not evaluated is None
+    (null in metrics.json): the error statistics, ``gross_errors`` and the covariance blocks
+    without an evaluated frame, ``recall`` without a frame with ground truth.
 
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
     one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
@@ -81,13 +84,15 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "localized_fraction": float(ok.mean()) if n else 0.0,
         "frames_with_groundtruth": int(has_gt.sum()), "evaluated": int(ev.sum()),
         "translation_error_m": _stats(err[ev, 0]), "rotation_error_deg": _stats(err[ev, 1]),
-        "gross_errors": int(np.count_nonzero(err[ev, 0] > GROSS_ERROR_M)),
+        # null, not 0, where no frame was evaluated: 0 would claim frames were checked
+        "gross_errors": int(np.count_nonzero(err[ev, 0] > GROSS_ERROR_M)) if ev.any() else None,
+        # over the frames with ground truth (failures count against it); null without any
+        "recall": {f"{t * 100:g}cm_{d:g}deg": float(np.count_nonzero(
+            (err[:, 0] <= t) & (err[:, 1] <= d)) / has_gt.sum()) if has_gt.any() else None
+            for t, d in RECALL_THRESHOLDS},
+        "covariance": (covariance_calibration(results, gt_poses) if has_gt.any()
+                       else covariance_calibration([], np.zeros((0, 4, 4)))),
     }
-    if has_gt.any():
-        m["recall"] = {f"{t * 100:g}cm_{d:g}deg": float(np.count_nonzero(
-            (err[:, 0] <= t) & (err[:, 1] <= d)) / has_gt.sum()) for t, d in RECALL_THRESHOLDS}
-    if has_gt.any():
-        m["covariance"] = covariance_calibration(results, gt_poses)
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one
     timed = [i for i, r in enumerate(results) if r.timings_s]
@@ -196,12 +201,14 @@ def format_table(m: Dict[str, Any]) -> str:
         ("rotation error median / mean / p90",
          " / ".join(_fmt(r[k], 1, "deg", 2) for k in ("median", "mean", "p90"))),
         ("max translation error", _fmt(t["max"], 100, "cm", 2)),
-        (f"successes > {GROSS_ERROR_M} m off", str(m["gross_errors"])),
+        (f"successes > {GROSS_ERROR_M} m off",
+         "-" if m.get("gross_errors") is None else str(m["gross_errors"])),
     ]
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
-    for k, v in m.get("recall", {}).items():
-        rows.append((f"recall {k}", f"{100 * v:.1f} %"))
+    for k, v in (m.get("recall") or {}).items():
+        if v is not None:  # None: no ground truth
+            rows.append((f"recall {k}", f"{100 * v:.1f} %"))
     cv = m.get("covariance")
     if cv and cv.get("evaluated"):
         for k, v in cv.items():

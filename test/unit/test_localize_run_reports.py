@@ -4,6 +4,7 @@ ground truth, the latency statistics of a one-frame run."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 from mast3r_ros.replay import localize_run
@@ -31,3 +32,14 @@ def test_the_progress_bar_knows_how_many_frames_come(tum, sift_map, tmp_path, mo
         with open(run / "results.jsonl", encoding="utf-8") as fh:
             assert totals[-1] == sum(1 for _ in fh)  # the bar's total is the frames localized
     assert totals[0] == 2 and len(set(totals)) == 3
+
+
+def test_metrics_json_has_the_same_keys_without_ground_truth(tum, sift_map, tmp_path):
+    folder = tmp_path / "query"
+    shutil.copytree(tum[1], folder)
+    (folder / "groundtruth.txt").unlink()
+    m = _localize(folder, sift_map, tmp_path / "run", "--max-frames", "3")
+    with_gt = _localize(tum[1], sift_map, tmp_path / "run_gt", "--max-frames", "3")
+    assert set(m) == set(with_gt)
+    assert set(m["recall"]) == set(with_gt["recall"]) and set(m["recall"].values()) == {None}
+    assert m["gross_errors"] is None and m["covariance"]["evaluated"] == 0

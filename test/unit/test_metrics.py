@@ -55,7 +55,34 @@ def test_frame_errors_and_summary_from_known_errors():
     gt2[2, 2, 3] = -0.01  # 0.51 m off: a gross error
     assert metrics.summarize(res, gt2)["gross_errors"] == 1
     none = metrics.summarize(res, None)
-    assert none["evaluated"] == 0 and "recall" not in none and "covariance" not in none
+    assert none["evaluated"] == 0 and set(none["recall"].values()) == {None}
+
+
+def test_summary_has_the_same_keys_with_and_without_ground_truth():
+    """metrics.json's shape does not depend on the ground truth: a reader can index
+    m['recall'] always; null means 'not evaluated' (gross_errors too: 0 would claim frames
+    were checked), a number only where frames were."""
+    res, gt = _run()
+    failed = [LocalizationResult.failure(i, "no match") for i in range(5)]
+    runs = {"gt": metrics.summarize(res, gt), "no gt": metrics.summarize(res, None),
+            "none localized": metrics.summarize(failed, gt)}
+
+    def shape(d):  # the keys, nested; failure_reasons' and latency_s' are data, not shape
+        return {k: shape(v) if isinstance(v, dict) and k not in (
+            "failure_reasons", "latency_s") else None for k, v in d.items()}
+
+    assert shape(runs["gt"]) == shape(runs["no gt"]) == shape(runs["none localized"])
+    no_gt = runs["no gt"]
+    assert no_gt["gross_errors"] is None and set(no_gt["recall"].values()) == {None}
+    assert no_gt["covariance"]["evaluated"] == 0
+    assert no_gt["covariance"]["position"] == {"coverage_95": None,
+                                               "median_mahalanobis_sq": None}
+    # ground truth but nothing localized: recall is 0 (of the frames with ground truth), no
+    # error was measured
+    none = runs["none localized"]
+    assert set(none["recall"].values()) == {0.0} and none["gross_errors"] is None
+    table = metrics.format_table(no_gt)  # the CLI's table takes the nulls
+    assert "None" not in table and "recall" not in table
 
 
 def test_mahalanobis_sq_known_values_in_map_axes():
