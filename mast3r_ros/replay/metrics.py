@@ -67,9 +67,10 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
 
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
     one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
-    timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics (of
-    a run of 2+ such frames) and reported alone as
-    ``latency_first_frame_s`` (seconds per stage). Frames the source could not read
+    timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics and
+    reported alone as ``latency_first_frame_s`` (seconds per stage; None when a warm-up ran):
+    a one-frame run's ``latency_s`` has a None median and p90 and 0 frames per stage, not the
+    one-time costs as a median. Frames the source could not read
     (`LocalizationResult.unreadable`, whatever their reason says) are failed frames, counted
     as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
     'unreadable frame', not per file."""
@@ -96,11 +97,15 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one
     timed = [i for i, r in enumerate(results) if r.timings_s]
-    cold = not warmed_up and len(timed) > 1
+    cold = not warmed_up and len(timed) > 0
     m["latency_s"] = _latency([r for i, r in enumerate(results) if i != timed[0]] if cold
                               else results)
+    m["latency_first_frame_s"] = None
     if cold:
-        m["latency_first_frame_s"] = {k: float(v) for k, v in results[timed[0]].timings_s.items()}
+        first = results[timed[0]].timings_s
+        m["latency_first_frame_s"] = {k: float(v) for k, v in first.items()}
+        for k in first:  # a one-frame run: no median without the one-time costs
+            m["latency_s"].setdefault(k, {"median": None, "p90": None, "frames": 0})
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
@@ -220,13 +225,15 @@ def format_table(m: Dict[str, Any]) -> str:
                              f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")))
     lat = m.get("latency_s", {})
     # the frames that were timed: not unreadable ones (never localized), nor a cold first frame
-    timed = m["frames"] - m.get("unreadable_frames", 0) - ("latency_first_frame_s" in m)
+    first = m.get("latency_first_frame_s") or {}
+    timed = m["frames"] - m.get("unreadable_frames", 0) - bool(first)
     for k in ("inference", "matching", "pnp", "total"):
-        if k in lat:
+        if k in lat and lat[k]["median"] is None:  # only the cold first frame ran it
+            rows.append((f"latency {k} (median)", "n/a (only the first frame, kept apart)"))
+        elif k in lat:
             ran = lat[k].get("frames", timed)
             rows.append((f"latency {k} (median)", f"{1000 * lat[k]['median']:.1f} ms" + (
                 f" (the {ran} frames that reached it)" if ran < timed else "")))
-    first = m.get("latency_first_frame_s", {})
     if "total" in first:
         rows.append(("latency total, first frame", f"{1000 * first['total']:.1f} ms (no "
                      "warm-up: one-time costs; left out of the medians)"))
