@@ -21,6 +21,7 @@ from typing import Any, Dict, Optional, Sequence
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..core.errors import InputError
 from ..core.geometry import pose_errors
 from ..core.types import LocalizationResult
 
@@ -43,12 +44,20 @@ def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
             "p90": float(np.percentile(v, 90)), "max": float(np.max(v))}
 
 
+def _check_lengths(results: Sequence[LocalizationResult], gt_poses: np.ndarray) -> None:
+    if len(gt_poses) != len(results):
+        raise InputError(f"ground truth holds {len(gt_poses)} poses for {len(results)} results: "
+                         "one (N, 4, 4) pose per result is needed, NaN where unknown")
+
+
 def frame_errors(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarray]
                  ) -> np.ndarray:
-    """(N, 2) [translation m, rotation deg] per frame; NaN for failures or frames without GT."""
+    """(N, 2) [translation m, rotation deg] per frame; NaN for failures or frames without GT.
+    `InputError` when ``gt_poses`` does not hold one pose per result."""
     err = np.full((len(results), 2), np.nan)
     if gt_poses is None:
         return err
+    _check_lengths(results, gt_poses)
     for i, r in enumerate(results):
         gt = gt_poses[i]
         if r.success and r.map_from_cam is not None and np.isfinite(gt).all():
@@ -73,7 +82,8 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     one-time costs as a median. Frames the source could not read
     (`LocalizationResult.unreadable`, whatever their reason says) are failed frames, counted
     as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
-    'unreadable frame', not per file."""
+    'unreadable frame', not per file. `InputError` when ``gt_poses`` does not hold one pose
+    per result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
     err = frame_errors(results, gt_poses)
@@ -120,18 +130,31 @@ def mahalanobis_sq(map_from_cam: np.ndarray, gt: np.ndarray, cov: np.ndarray,
                    gt_position_sigma_m: float = 0.0) -> tuple:
     """Squared Mahalanobis distances (position, rotation) of an estimated camera pose against
     ground truth under its 6x6 covariance (module docstring); ``gt_position_sigma_m`` adds an
-    isotropic ground-truth position error to the position block."""
+    isotropic ground-truth position error to the position block. A block that is singular
+    or not finite gives NaN, "no distance" (it raised LinAlgError): `covariance_calibration`
+    leaves such a frame out of that block's statistics, as a frame without a covariance."""
     e_c = map_from_cam[:3, 3] - gt[:3, 3]
     e_r = Rotation.from_matrix(map_from_cam[:3, :3] @ gt[:3, :3].T).as_rotvec()
     P = cov[:3, :3] + gt_position_sigma_m ** 2 * np.eye(3)
-    return float(e_c @ np.linalg.solve(P, e_c)), float(e_r @ np.linalg.solve(cov[3:, 3:], e_r))
+    return _d2(e_c, P), _d2(e_r, cov[3:, 3:])
+
+
+def _d2(e: np.ndarray, cov: np.ndarray) -> float:
+    if not np.isfinite(cov).all():
+        return math.nan
+    try:
+        return float(e @ np.linalg.solve(cov, e))
+    except np.linalg.LinAlgError:  # singular
+        return math.nan
 
 
 def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
                            gt_position_sigma_m: float = GT_POSITION_SIGMA_M) -> Dict[str, Any]:
     """Coverage of the chi^2(3) 95 % region and median squared Mahalanobis distance, position
     (without and with ``gt_position_sigma_m`` of ground-truth error) and rotation, over the
-    successful frames with ground truth and a covariance (module docstring)."""
+    successful frames with ground truth and a covariance (module docstring); `InputError`
+    when ``gt_poses`` does not hold one pose per result."""
+    _check_lengths(results, gt_poses)
     d = []
     sig = []
     for r, gt in zip(results, gt_poses):
@@ -145,6 +168,7 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
     d_arr = np.asarray(d, dtype=np.float64).reshape(-1, 3)
 
     def block(v: np.ndarray) -> Dict[str, Optional[float]]:
+        v = v[np.isfinite(v)]  # NaN: a singular covariance block (`mahalanobis_sq`)
         if not len(v):
             return {"coverage_95": None, "median_mahalanobis_sq": None}
         return {"coverage_95": float(np.mean(v <= CHI2_3DOF_95)),

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from scipy.spatial.transform import Rotation
 
+from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.replay import metrics
@@ -104,6 +105,31 @@ def test_mahalanobis_sq_known_values_in_map_axes():
     cov2 = np.eye(6)
     cov2[3:5, 3:5] = 1e-4 * np.array([[1.0, 0.5], [0.5, 1.0]])
     assert metrics.mahalanobis_sq(est2, gt, cov2)[1] == pytest.approx(4.0 / 3.0, rel=1e-6)
+
+
+def test_ground_truth_of_another_length_is_an_input_error_naming_both():
+    res, gt = _run()
+    for bad in (gt[:3], np.concatenate([gt, gt[:1]])):
+        with pytest.raises(InputError, match=f"{len(bad)} poses for 5 results"):
+            metrics.summarize(res, bad)
+        with pytest.raises(InputError, match=f"{len(bad)} poses for 5 results"):
+            metrics.covariance_calibration(res, bad)
+
+
+def test_a_singular_covariance_block_has_no_mahalanobis_distance():
+    """np.linalg.solve raised LinAlgError: the block's distance is NaN now, and the
+    calibration leaves that frame out of the block (as a frame without a covariance)."""
+    gt = _rz(0, [0, 0, 0])
+    est = _rz(2, [0.1, 0, 0])
+    cov = np.diag([0.01, 0.01, 0.01, 0.0, 0.0, 0.0])  # rotation block singular
+    dp, dr = metrics.mahalanobis_sq(est, gt, cov)
+    assert dp == pytest.approx(1.0) and np.isnan(dr)
+    res = [LocalizationResult(True, 0, est, cov),
+           LocalizationResult(True, 1, est, np.diag([0.01] * 3 + [1.0] * 3))]
+    c = metrics.covariance_calibration(res, np.stack([gt, gt]))
+    assert c["evaluated"] == 2 and c["position"]["median_mahalanobis_sq"] == pytest.approx(1.0)
+    assert c["rotation"]["median_mahalanobis_sq"] == pytest.approx(np.radians(2) ** 2)
+    assert np.isnan(metrics.mahalanobis_sq(est, gt, np.full((6, 6), np.nan))).all()
 
 
 def test_covariance_calibration_counts_the_chi2_bound_inclusively():
