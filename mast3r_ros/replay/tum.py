@@ -17,7 +17,7 @@ than the file's first stamp is refused with the file, the line and the reason.
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple
+from typing import List, Optional, Tuple, Union
 
 import decimal
 import logging
@@ -470,9 +470,14 @@ class TumSequence:
     def _pose(self, index: int) -> Optional[np.ndarray]:
         return self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
 
-    def __getitem__(self, index: int) -> Frame:
+    def __getitem__(self, index: Union[int, slice]) -> Union[Frame, List[Frame]]:
         """Frame ``index`` (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
-        map_from_cam 4x4 float64 or None)."""
+        map_from_cam 4x4 float64 or None); a slice gives a list of frames, all read now."""
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
+            raise TypeError("TumSequence indices must be integers or slices, not "
+                            f"{type(index).__name__}")
         if not -len(self) <= index < len(self):
             raise IndexError(f"frame {index} out of range for {len(self)} frames")
         index %= len(self)

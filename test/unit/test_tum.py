@@ -94,6 +94,21 @@ def test_sequence_frames(tmp_path):
     assert stamps.tolist() == [S, S + S // 5] and poses.shape == (2, 4, 4)
 
 
+def test_a_slice_of_a_sequence_is_a_list_of_its_frames(tmp_path):
+    """seq[0:2] raised a TypeError from the range check ('<=' between int and slice)."""
+    seq = TumSequence(make_folder(tmp_path / "seq"))
+    frames = list(seq)
+    for sl in (slice(0, 2), slice(None, None, -1), slice(1, None), slice(5, 9)):
+        got = seq[sl]
+        assert isinstance(got, list)
+        assert [f.stamp_ns for f in got] == [f.stamp_ns for f in frames[sl]]
+    np.testing.assert_array_equal(seq[1:][0].rgb, frames[1].rgb)
+    with pytest.raises(TypeError, match="integers or slices, not float"):
+        seq[1.0]
+    with pytest.raises(IndexError, match="frame 3 out of range for 3 frames"):
+        seq[3]
+
+
 def test_a_line_repeated_in_rgb_txt_is_read_once_and_named(tmp_path, caplog):
     """rgb.txt with its 1.1 s line pasted twice read that image twice (two frames, one camera
     frame) with only '1 line(s) go back in time' said (a fresh user's find). The repeat (same
