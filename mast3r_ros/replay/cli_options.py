@@ -189,12 +189,17 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+# --depth-scale's range: one raw unit between 1 nm and 1000 km keeps float32 depth (raw / scale)
+# a normal, finite number for every 16-bit raw value; real sensors use 1 to 10000
+MIN_DEPTH_SCALE, MAX_DEPTH_SCALE = 1e-6, 1e9
+
+
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
     that needs their depth refuses a bag read without depth before its indexing pass; without
     it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
-    --depth-scale that is not a positive finite number (depth units per metre)."""
+    --depth-scale outside MIN_DEPTH_SCALE..MAX_DEPTH_SCALE (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
 
     # the options as the user typed them (the readers' own checks name their parameters)
@@ -207,10 +212,12 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
               else "")
         raise InputError(f"--sync-tolerance must be between 0 and {MAX_SYNC_TOLERANCE_S:g} "
                          f"seconds, got {args.sync_tolerance:g}{ms}")
-    if args.depth_scale is not None and not (math.isfinite(args.depth_scale)
-                                             and args.depth_scale > 0):
-        raise InputError(f"--depth-scale must be a positive number of depth units per metre "
-                         f"(TUM PNGs 5000, 16UC1 millimetres 1000), got {args.depth_scale}")
+    if args.depth_scale is not None and not (MIN_DEPTH_SCALE <= args.depth_scale
+                                             <= MAX_DEPTH_SCALE):  # NaN fails both
+        raise InputError(f"--depth-scale must be between {MIN_DEPTH_SCALE:g} and "
+                         f"{MAX_DEPTH_SCALE:g} depth units per metre (TUM PNGs 5000, 16UC1 "
+                         f"millimetres 1000), got {args.depth_scale:g}: beyond that, float32 "
+                         "depth overflows or vanishes")
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
