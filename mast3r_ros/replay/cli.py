@@ -36,6 +36,7 @@ from .cli_options import (
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     note_unused_device,
+    note_unused_workers,
     offline_warmup,
     overrides_default,
 )
@@ -101,6 +102,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     note_unused_device(args, cfg)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    note_unused_workers(args, cfg)
     if args.resume and args.restart:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
