@@ -36,6 +36,7 @@ from .cli_options import (
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     note_unused_device,
+    note_unused_workers,
     offline_warmup,
     overrides_default,
 )
@@ -92,7 +93,8 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import BuildOptions, check_build_files, connect_build_workers
+    from .map_build import (BuildOptions, build_retrieval, check_build_files,
+                            connect_build_workers)
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -100,14 +102,16 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     note_unused_device(args, cfg)
     if args.workers is not None and args.workers < 1:
         raise InputError(f"--workers must be >= 1, got {args.workers}")
+    note_unused_workers(args, cfg)
     if args.resume and args.restart:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
+    cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, restart=args.restart,
-                        retrieval_checkpoint=args.retrieval_checkpoint,
-                        codebook=args.codebook, pin=False if args.no_pin else None)
+                        retrieval_checkpoint=retrieval,
+                        codebook=codebook, pin=False if args.no_pin else None)
     check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
     connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too
     source = _open(args, cfg, keyframes=True)

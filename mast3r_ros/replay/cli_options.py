@@ -35,6 +35,7 @@ _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "
 # an image and a depth image taken further apart than this do not show the same view of a
 # moving camera; a larger value is a unit mistake (a fresh user typed 20 meaning 20 ms)
 MAX_SYNC_TOLERANCE_S = 1.0
+DEFAULT_SYNC_TOLERANCE_S = 0.02  # image/depth pairing (TUM, rosbag2), as the readers default
 
 
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
@@ -105,9 +106,9 @@ def _source_options() -> argparse.ArgumentParser:
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
-    g.add_argument("--sync-tolerance", type=float, default=0.02, metavar="S",
+    g.add_argument("--sync-tolerance", type=float, metavar="S",
                    help="image/depth stamp association tolerance in seconds, at most "
-                        f"{MAX_SYNC_TOLERANCE_S:g}")
+                        f"{MAX_SYNC_TOLERANCE_S:g} (default: {DEFAULT_SYNC_TOLERANCE_S:g})")
     g.add_argument("--depth-scale", type=float, metavar="UNITS",
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
                         "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
@@ -147,6 +148,20 @@ def note_unused_device(args: argparse.Namespace, cfg: Config) -> None:
     if device not in (None, "auto", "cpu") and cfg.localizer.matcher == "sift":
         log.warning("--device %s is not used by the sift matcher (it builds no network; OpenCV "
                     "SIFT runs on the CPU); ignored", device)
+
+
+def note_unused_workers(args: argparse.Namespace, cfg: Config) -> None:
+    """One warning for a build-map --workers that has nothing to do: the build encodes no
+    keyframe (the sift matcher, or the mast3r matcher without a checkpoint). A --ray-address
+    in that case is refused (`map_build.connect_build_workers`): it would connect to a
+    cluster; --workers only starts local processes, so the run goes on without them."""
+    workers = getattr(args, "workers", None)
+    if workers is None or (cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint):
+        return
+    why = (f"the {cfg.localizer.matcher} matcher uses no network encodings"
+           if cfg.localizer.matcher != "mast3r" else "no checkpoint is configured")
+    log.warning("--workers %d has no effect: this build encodes no keyframes (%s); ignored",
+                workers, why)
 
 
 WARMUP_HELP = ("run the node's warm-up (one frame through the whole path per keyframe-batch "
@@ -189,14 +204,23 @@ def _cuda_available() -> bool:
     return bool(torch.cuda.is_available())
 
 
+# --depth-scale's range: one raw unit between 1 nm and 1000 km keeps float32 depth (raw / scale)
+# a normal, finite number for every 16-bit raw value; real sensors use 1 to 10000
+MIN_DEPTH_SCALE, MAX_DEPTH_SCALE = 1e-6, 1e9
+
+
 def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
     that needs their depth refuses a bag read without depth before its indexing pass; without
     it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
-    --depth-scale that is not a positive finite number (depth units per metre)."""
+    --depth-scale outside MIN_DEPTH_SCALE..MAX_DEPTH_SCALE (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
 
+    given = [o for o, v in (("--depth-scale", args.depth_scale),
+                            ("--sync-tolerance", args.sync_tolerance)) if v is not None]
+    if args.sync_tolerance is None:
+        args.sync_tolerance = DEFAULT_SYNC_TOLERANCE_S
     # the options as the user typed them (the readers' own checks name their parameters)
     if not math.isfinite(args.sync_tolerance):
         raise InputError(f"--sync-tolerance must be a finite number of seconds (0 to "
@@ -207,10 +231,15 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
               else "")
         raise InputError(f"--sync-tolerance must be between 0 and {MAX_SYNC_TOLERANCE_S:g} "
                          f"seconds, got {args.sync_tolerance:g}{ms}")
-    if args.depth_scale is not None and not (math.isfinite(args.depth_scale)
-                                             and args.depth_scale > 0):
-        raise InputError(f"--depth-scale must be a positive number of depth units per metre "
-                         f"(TUM PNGs 5000, 16UC1 millimetres 1000), got {args.depth_scale}")
+    if args.depth_scale is not None and not (MIN_DEPTH_SCALE <= args.depth_scale
+                                             <= MAX_DEPTH_SCALE):  # NaN fails both
+        raise InputError(f"--depth-scale must be between {MIN_DEPTH_SCALE:g} and "
+                         f"{MAX_DEPTH_SCALE:g} depth units per metre (TUM PNGs 5000, 16UC1 "
+                         f"millimetres 1000), got {args.depth_scale:g}: beyond that, float32 "
+                         "depth overflows or vanishes")
+    for option in given if not keyframes else ():  # localize reads no query frame's depth
+        log.warning("%s has no effect on localize: it reads no query depth (only build-map "
+                    "reads depth, for the keyframes); ignored", option)
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,

@@ -170,6 +170,26 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
                          f"--restart{again} to delete it and start over") from None
 
 
+def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[str]
+                    ) -> Tuple[Config, Optional[str], Optional[str]]:
+    """(``cfg`` with the ASMK files the build uses, retrieval checkpoint, codebook) for
+    build-map: --retrieval-checkpoint / --codebook (``checkpoint``, ``codebook``), else
+    ``retrieval.checkpoint`` / ``codebook`` of --params when the build encodes (the mast3r
+    matcher with a checkpoint), so that a map's build_config.yaml given back as --params builds
+    the same ASMK index. The config records the codebook as resolved (beside the checkpoint
+    when none is given); the codebook returned stays as given, for `check_retrieval_files`."""
+    if not checkpoint:
+        r = cfg.retrieval
+        if not (r.checkpoint and cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint):
+            return cfg, None, None
+        checkpoint, codebook = r.checkpoint, r.codebook or None
+    from ..core.retrieval_model import default_codebook_path
+
+    resolved = codebook or default_codebook_path(checkpoint)
+    return (dataclasses.replace(cfg, retrieval=dataclasses.replace(
+        cfg.retrieval, checkpoint=checkpoint, codebook=resolved)), checkpoint, codebook)
+
+
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
     checkpoint the encodings need (mast3r matcher with a checkpoint configured), and the

@@ -95,6 +95,7 @@ class _MapStats:
     no_depth: int = 0  # keyframes written without depth (depth not needed)
     depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
     keyframes: int = 0
+    valid_depth: bool = False  # a keyframe's depth has a valid pixel (checked while needed)
 
 
 def _depth_range_message(e: DepthRangeError, units_per_m: Optional[float]) -> str:
@@ -133,6 +134,9 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             continue
         st.no_depth += f.depth_m is None
         st.keyframes += 1
+        if need and not st.valid_depth:  # inf (a scale float32 cannot hold) is no depth
+            with np.errstate(invalid="ignore"):
+                st.valid_depth = bool((np.isfinite(f.depth_m) & (f.depth_m > 0)).any())
         try:
             kid = w.add_keyframe(f.rgb, _need_intrinsics(f), pose, f.stamp_ns, f.depth_m)
         except DepthRangeError as e:  # the Python API's fix is not the command line's
@@ -154,6 +158,12 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             f"none of the {st.depth_skipped} frames with a pose has depth, and {need} needs "
             "keyframe depth: check that the depth topic (a TUM folder's depth.txt) covers the "
             "frames with a pose, or widen --sync-tolerance")
+    if need and not st.valid_depth:  # a map the sift matcher cannot localize a frame in
+        raise InputError(
+            f"no pixel of the {st.keyframes} keyframes' depth is valid (every value 0, NaN, "
+            f"inf or negative), and {need} needs keyframe depth: check --depth-scale (raw "
+            "units per metre: 1000 for millimetres, 5000 for TUM PNGs) and that the depth "
+            "images are the camera's depth")
     return st
 
 

@@ -86,6 +86,7 @@ class DiagnosticsWindow:
         self.last_error = ""
         self.last_error_t_s = -math.inf
         self.last_reset = ""
+        self.config_warning = ""  # set at configure: a map_frame other than the map's, ...
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
@@ -158,6 +159,7 @@ class DiagnosticsWindow:
             ("last_failure", self.last_failure or "none"),
             ("resets", str(self.total["resets"])),
             ("last_reset", self.last_reset or "none"),
+            ("config_warning", self.config_warning or "none"),
         ]
         values += _stage_medians(recs)
         level, message = self._level(now_s, track, active, recs)

@@ -209,6 +209,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             self._stop_worker_after_failed_configure()
             return FAILURE
         self._cfg, self._localizer = cfg, localizer
+        from mast3r_ros.core.localizer.pipeline import map_frame_mismatch  # loaded already
+
+        with self._lock:  # logged by Localizer.from_config; on /diagnostics while configured
+            self._diag.config_warning = map_frame_mismatch(cfg.node.map_frame,
+                                                           localizer.keyframe_map) or ""
         self._tf = TfClient(self, self._shutting_down)
         self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image,
                                 self._shutting_down)

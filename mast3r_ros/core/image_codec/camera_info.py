@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Optional, Tuple, Union
 
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,12 @@ import yaml
 
 from ..errors import InputError
 from ..types import CameraIntrinsics, check_distortion
+
+log = logging.getLogger(__name__)
+
+# a principal point beyond this fraction of the image size outside it is a calibration of
+# another resolution or in other units; an ROI crop can move it off-centre, so it is lenient
+_PRINCIPAL_POINT_MARGIN = 0.5
 
 
 def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
@@ -252,8 +259,24 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
                for name in ("x_offset", "y_offset", "width", "height")}
     try:
-        return intrinsics_from_camera_info(
+        cam = intrinsics_from_camera_info(
             width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
         )
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
+    _warn_far_principal_point(cam, path)
+    return cam
+
+
+def _warn_far_principal_point(cam: CameraIntrinsics, path: Path) -> None:
+    """One warning for a principal point more than half the image size outside the image
+    (cx = 3200 on a 640-wide image): a calibration of another resolution (K not scaled with
+    the image) or in other units. Not refused: an ROI crop moves it off-centre legitimately."""
+    cx, cy = float(cam.K[0, 2]), float(cam.K[1, 2])
+    w, h, m = cam.width, cam.height, _PRINCIPAL_POINT_MARGIN
+    if -m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h:
+        return
+    log.warning("camera_info YAML %s: principal point (cx %g, cy %g) lies far outside the %dx%d "
+                "image (expected within %g..%g x %g..%g): a calibration of another resolution "
+                "or in other units? Scale K to this image size (image_width, image_height)",
+                path, cx, cy, w, h, -m * w, (1 + m) * w, -m * h, (1 + m) * h)

@@ -124,6 +124,10 @@ class KeyframeMap(MapEncodings, MapFiles):
         version = manifest.get("version", MISSING)
         if not is_format_version(version, READ_VERSIONS):
             raise MapFormatError(_version_refusal(mpath, version))
+        frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
+        if not isinstance(frame, str) or not frame.strip():
+            raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a non-empty "
+                                 f"string), got {frame!r}; rebuild the map or correct the field")
         files = _need(manifest, "files", dict, MANIFEST)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):

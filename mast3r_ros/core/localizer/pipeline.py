@@ -129,6 +129,9 @@ class Localizer:
                               f"(config_from_params(...)), got {type(cfg).__name__}")
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
+        mismatch = map_frame_mismatch(cfg.node.map_frame, kf_map)
+        if mismatch:
+            log.warning("%s", mismatch)
         check = kf_map.manifest.get("consistency") or {}
         if check.get("forced"):  # build-map --force over a failed check: say it at every start
             log.warning("map %s failed its consistency check and was written with --force: %s; "
@@ -481,3 +484,16 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
+
+
+def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:
+    """The warning for a configured ``map_frame`` other than the one ``kf_map`` was built in
+    (its manifest's), None when they agree. Not refused: REP-105 leaves the map frame's name
+    to the user, and poses are published in the configured frame; but a map built for another
+    frame is more often a mix-up (another robot's map, a parameter file of another site)."""
+    if map_frame == kf_map.map_frame:
+        return None
+    return (f"map_frame is '{map_frame}' but the map {kf_map.path} was built in "
+            f"'{kf_map.map_frame}': its poses are published as '{map_frame}'; if that is not "
+            f"meant, set map_frame: '{kf_map.map_frame}' or use the map built for "
+            f"'{map_frame}'")

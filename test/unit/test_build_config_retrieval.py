@@ -1,0 +1,41 @@
+"""A map's build_config.yaml left out the retrieval checkpoint and codebook it was built with
+(--retrieval-checkpoint): given back as --params it rebuilt without ASMK, and localize with it
+never used the map's ASMK index (a fresh-user review's find)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mast3r_ros.core.config import load_config_yaml
+from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.replay.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+PARAMS = ("mast3r_localizer:\n  ros__parameters:\n    image_size: 224\n    device: cpu\n"
+          "    map_build: {min_translation_m: 0.5}\n    scale: {chunk_size: 2}\n")
+
+
+def test_build_config_names_the_retrieval_files_and_works_as_params(tmp_path, tum,
+                                                                   ref_fixtures):
+    rt = ref_fixtures / "retrieval_tiny"
+    if not (rt / "ckpt.pth").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    backbone = str(ref_fixtures / "mast3r_tiny" / "ckpt.pth")
+    params = tmp_path / "p.yaml"
+    params.write_text(PARAMS)
+    out = tmp_path / "m"
+    assert main(["build-map", tum[0], "--out", str(out), "--checkpoint", backbone, "--params",
+                 str(params), "--retrieval-checkpoint", str(rt / "ckpt.pth"), "--codebook",
+                 str(rt / "codebook.pkl"), "--log-level", "warning"]) == 0
+    cfg = load_config_yaml(str(out / "build_config.yaml"))
+    assert cfg.retrieval.checkpoint == os.path.abspath(rt / "ckpt.pth")
+    assert cfg.retrieval.codebook == os.path.abspath(rt / "codebook.pkl")
+    # given back as --params, the rebuild has the ASMK index again
+    again = tmp_path / "again"
+    assert main(["build-map", tum[0], "--out", str(again), "--params",
+                 str(out / "build_config.yaml"), "--log-level", "warning"]) == 0
+    assert KeyframeMap.load(str(again)).asmk_keys() == KeyframeMap.load(str(out)).asmk_keys()
+    assert KeyframeMap.load(str(out)).asmk_keys()

@@ -1,0 +1,50 @@
+"""A camera_info YAML with cx = 3200 on a 640-wide image was accepted without a word (only the
+'differs from the map' warning later): a principal point far outside the image is a calibration
+of another resolution or in other units (a fresh-user review's find)."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.image_codec import load_camera_info_yaml
+from mast3r_ros.core.types import CameraIntrinsics
+from mast3r_ros.replay.cli import main
+from mast3r_ros.replay.synthetic import camera_yaml
+
+
+def _yaml(tmp_path, cx, cy, w=640, h=480):
+    K = np.array([[525.0, 0, cx], [0, 525.0, cy], [0, 0, 1]])
+    p = tmp_path / "camera.yaml"
+    p.write_text(camera_yaml(CameraIntrinsics(w, h, K, np.zeros(5))))
+    return p
+
+
+@pytest.mark.parametrize("cx,cy", [(3200.0, 240.0), (320.0, -300.0), (-400.0, 240.0),
+                                   (320.0, 1000.0)])
+def test_a_principal_point_far_outside_the_image_is_warned(tmp_path, caplog, cx, cy):
+    p = _yaml(tmp_path, cx, cy)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        load_camera_info_yaml(p)
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert f"{cx:g}" in msg and f"{cy:g}" in msg and "640x480" in msg, msg
+    assert "another resolution" in msg and str(p) in msg, msg
+
+
+@pytest.mark.parametrize("cx,cy", [(320.0, 240.0), (-300.0, 700.0), (950.0, -200.0)])
+def test_an_off_centre_principal_point_within_the_margin_is_not(tmp_path, caplog, cx, cy):
+    p = _yaml(tmp_path, cx, cy)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        load_camera_info_yaml(p)
+    assert not caplog.records
+
+
+def test_localize_with_such_a_camera_info_warns_once(tmp_path, tum, sift_map, capsys):
+    p = _yaml(tmp_path, 3200.0, 120.0, 320, 240)
+    capsys.readouterr()
+    main(["localize", tum[1], "--map", sift_map, "--out", str(tmp_path / "r"), "--matcher",
+          "sift", "--camera-info", str(p), "--log-level", "warning"])
+    warned = [ln for ln in capsys.readouterr().err.splitlines() if "principal point" in ln]
+    assert len(warned) == 1 and "[WARNING]" in warned[0], warned
