@@ -111,12 +111,13 @@ def nonfinite_entries(a: np.ndarray) -> str:
 def rotation_angle_deg(R: np.ndarray) -> float:
     """Angle of a rotation matrix in degrees, numerically safe near 0 and 180. Raises
     InputError for a matrix that is not a finite 3x3 rotation (orthonormal, det +1, within
-    1e-4: a scale such as 2 I would read as 0 degrees, a reflection as some angle)."""
+    1e-3: a scale such as 2 I would read as 0 degrees, a reflection as some angle; looser than
+    `is_valid_pose`'s 1e-4, so that the relative rotation of two poses it accepts passes)."""
     R = np.asarray(R, dtype=np.float64)
     if (R.shape != (3, 3) or not np.isfinite(R).all()
-            or np.abs(R @ R.T - np.eye(3)).max() > 1e-4 or abs(np.linalg.det(R) - 1) >= 1e-4):
+            or np.abs(R @ R.T - np.eye(3)).max() > 1e-3 or abs(np.linalg.det(R) - 1) >= 1e-3):
         why = (f"shape {R.shape}" if R.shape != (3, 3) else nonfinite_entries(R)
-               or non_rigid_reason(make_pose(R, np.zeros(3))))
+               or non_rigid_reason(make_pose(R, np.zeros(3)), 1e-3))
         raise InputError(f"rotation_angle_deg: R is not a rotation: {why}")
     c = (np.trace(R) - 1.0) / 2.0
     s = np.linalg.norm([R[2, 1] - R[1, 2], R[0, 2] - R[2, 0], R[1, 0] - R[0, 1]]) / 2.0

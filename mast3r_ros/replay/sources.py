@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import inspect
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -113,13 +114,17 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
     `select_frames` takes), with an `UnreadableFrame` in place of each one it could not read
     (an image file missing, truncated or corrupt; an undecodable or undeserializable message),
     where it reads frames one by one (its ``frames_or_unreadable(positions)``: `TumSequence`,
-    `BagSequence`), which then never reads nor decodes a frame that is skipped; other sources'
-    frames as they come, every one read (an error in one stops the iteration)."""
+    `BagSequence`), which then never reads nor decodes a frame that is skipped (a source whose
+    ``frames_or_unreadable()`` takes no ``positions``, the older protocol: every frame read);
+    other sources' frames as they come, every one read (an error in one stops the
+    iteration)."""
     each = getattr(source, "frames_or_unreadable", None)
     if not callable(each):
         return select_frames(iter(source), stride, max_frames)
     if stride == 1 and not max_frames:
         return each()
+    if "positions" not in inspect.signature(each).parameters:  # a source of the older protocol
+        return select_frames(each(), stride, max_frames)  # reads the frames it skips
     return each(selected_positions(len(source), stride, max_frames))
 
 

@@ -238,3 +238,19 @@ def test_rotation_angle_of_a_matrix_that_is_no_rotation_is_refused(R):
         g.rotation_angle_deg(R)
     assert g.rotation_angle_deg(Rotation.from_rotvec([0, 0, 0.5]).as_matrix()) == pytest.approx(
         np.degrees(0.5))
+
+
+def test_pose_error_of_poses_is_valid_pose_accepts_does_not_raise():
+    """`is_valid_pose` (np.allclose, 1e-4 plus rtol) accepted a pose whose relative rotation
+    with the identity failed a strict 1e-4 check in `rotation_angle_deg`: a prior the
+    Localizer accepts then raised in its jump gate, after PnP."""
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.core.geometry import is_valid_pose, pose_error
+
+    S = np.zeros((3, 3))
+    S[0, 1] = S[1, 0] = 1.0
+    H = np.eye(4)
+    H[:3, :3] = Rotation.from_euler("z", 45, degrees=True).as_matrix() @ (np.eye(3) + 5.2e-5 * S)
+    assert is_valid_pose(H)
+    assert abs(pose_error(H, np.eye(4))[1] - 45.0) < 0.01

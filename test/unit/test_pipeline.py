@@ -400,3 +400,19 @@ def test_unreadable_frames_first_ten_stop_and_many_are_warned_about_throttled(ca
              r.getMessage()]
     assert len(lines) == 12 and "rgb/1.png" in lines[0] and "rgb/200.png" in lines[-1], lines
     assert "from here on every 100th is logged" in lines[9], lines[9]
+
+
+def test_a_source_of_the_older_protocol_still_takes_a_stride():
+    """`frames_or_unreadable()` without ``positions`` (a user's source written for the protocol
+    before --stride skipped reading) got a TypeError once a stride or limit was given."""
+    from mast3r_ros.replay.sources import frames_or_unreadable
+
+    class Older:
+        def __len__(self):
+            return 10
+
+        def frames_or_unreadable(self):
+            return iter(frames(range(10)))
+
+    got = [f.stamp_ns for f in frames_or_unreadable(Older(), stride=3, max_frames=3)]
+    assert got == [0, 3, 6]

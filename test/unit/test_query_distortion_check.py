@@ -62,7 +62,9 @@ def test_rectified_images_given_the_raw_d_are_warned_about_once(undistorted_map,
     (msg,) = _warnings(caplog, loc, _cam(RAW_D), _cam(RAW_D))           # once per camera
     assert "the query camera 640x480's distortion (plumb_bob [-0.3, 0.1, 0, 0, 0])" in msg
     assert "differs from that of every map keyframe camera of that size (closest: none)" in msg
-    assert "set image_rectified" in msg and "the map was built from other images" in msg
+    assert "set image_rectified" in msg and "undistorted twice" in msg
+    # a map of rectified images queried with raw ones and their D is right: said so too
+    assert "a map built from image_rect queried with image_raw and its D" in msg
     shift = distortion_shift_px(K, 640, 480, "plumb_bob", np.array(RAW_D), "", np.zeros(0))
     assert shift > 20 and f"up to {shift:.1f} px" in msg
     # the K check is untouched: the same K, nothing said about it

@@ -93,14 +93,17 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
     query = _describe_distortion(cam.distortion_model, cam.dist)
     closest = _describe_distortion(*same[best])
     shift = "more than the image" if not np.isfinite(shifts[best]) else f"{shifts[best]:.1f} px"
-    if query != "none" and closest == "none":
-        cause = ("if the images are rectified (image_rect), their distortion is removed twice: "
-                 "set image_rectified (the node then uses P and no D) or give no D")
+    if "none" in (query, closest):  # raw one side, rectified the other: may be meant
+        cause = ("right when one side's images are raw and the other's rectified (a map built "
+                 "from image_rect queried with image_raw and its D, or the other way round); "
+                 "wrong, with biased poses and a confident covariance, when both are the same "
+                 "kind: rectified images given with the raw camera's D are undistorted twice "
+                 "(set image_rectified: the node then uses P and no D)")
     else:
-        cause = "if the images are rectified (image_rect), set image_rectified and use P"
+        cause = ("right after a recalibration of the same camera; otherwise poses come out "
+                 "biased with a confident covariance (another camera's calibration, or "
+                 "rectified images: set image_rectified and use P)")
     log.warning("the query camera %dx%d's distortion (%s) differs from that of every map "
                 "keyframe camera of that size (closest: %s): undistorting with one or the "
-                "other moves pixels by up to %s, and poses come out wrong with a confident "
-                "covariance; %s; otherwise the map was built from other images (rectified, or "
-                "another camera) than those queried", cam.width, cam.height, query, closest,
-                shift, cause)
+                "other moves pixels by up to %s. That is %s", cam.width, cam.height, query,
+                closest, shift, cause)

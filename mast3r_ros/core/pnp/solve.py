@@ -133,8 +133,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
                                           confidence, seed)
     except Exception as e:  # a backend error (a bug, a changed API): fail the frame, not the node
         why = f"PnP solver {name} raised {type(e).__name__}: {e}"
-        if why not in _WARNED:  # once per message: a broken backend fails every frame
-            _WARNED.add(why)
+        if why not in _WARNED and len(_WARNED) < 100:  # once per message (a broken backend
+            _WARNED.add(why)  # fails every frame), and a bounded set of messages
             log.warning("%s (the frame fails; further occurrences are logged at DEBUG)", why)
         else:
             log.debug("%s", why)
