@@ -221,6 +221,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM folder, which would
     otherwise be ignored.
     """
+    if options.run is not None and options.run < 1:
+        raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
+                         f"{options.run}")
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     if not os.path.exists(path):
         raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
