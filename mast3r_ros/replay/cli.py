@@ -118,7 +118,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite, force=args.force, build=opts)
     # The check's full message is already in the log (stderr, when it ran); stdout gets the
     # result in one line: the map and its verdict.
-    sys.stdout.write(f"map {path}: {_count(n, 'keyframe')} from "
+    sys.stdout.write(f"map {args.out}: {_count(n, 'keyframe')} from "
                      f"{_count(len(source), 'frame')}; "
                      f"{_check_summary(_manifest_consistency(path))}\n")
     return 0

@@ -82,3 +82,24 @@ def test_retrieve_white_space_in_the_file_name_says_rename(tmp_path, capsys):
     line = _one_line(capsys)
     assert rc == 2 and "'a b.png'" in line and "rename" in line, line
     assert not os.path.exists(tmp_path / "o")
+
+
+def test_build_map_prints_the_map_path_as_given(tum, tmp_path, monkeypatch, capsys):
+    """build-map printed `map /abs/path/maps/kitchen: ...` where the README (and merge-maps,
+    check-map) show the path as given: `map maps/kitchen: ...`."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["build-map", tum[0], "--out", "maps/k", "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("map maps/k: ") and out.count("\n") == 1, out
+
+
+def test_an_image_folder_counts_its_colour_images_not_its_depth_pngs(tmp_path, capsys):
+    """A folder of 2 colour and 2 depth PNGs was '4 here': the depth PNGs are named apart."""
+    for i in range(2):
+        (tmp_path / f"frame-{i:06d}.color.png").write_bytes(b"")
+        (tmp_path / f"frame-{i:06d}.depth.png").write_bytes(b"")
+    rc = main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--matcher", "sift"])
+    line = _one_line(capsys)
+    assert rc == 2 and "2 images and 2 depth images here, e.g. frame-000000.color.png" in line, \
+        line
