@@ -78,6 +78,27 @@ def retrieval_pairs(sim: np.ndarray, num_keys: int, num_neighbors: int, start: i
     return pairs, keys
 
 
+def _window_offsets(n: int, kind: str, w: int, cyclic: bool) -> List[int]:
+    """The offsets of ``swin-W`` (1..W) / ``logwin-W`` (2**0..2**(W-1)) that can give a pair
+    of ``n`` images: the same pairs as all W offsets, at most n of them however large W is."""
+    if kind == "swin":  # cyclic: offset n + d wraps to d; noncyclic: offsets >= n pair nothing
+        return list(range(1, min(w, n) + 1))
+    offsets: List[int] = []
+    seen: Set[int] = set()
+    off = 1
+    for _ in range(w):
+        if not cyclic and off >= n:  # 2**e >= n: beyond the last image, as all later ones
+            break
+        if cyclic:  # only 2**e mod n matters; once one repeats, the later ones cycle
+            off %= max(n, 1)
+            if off in seen:
+                break
+            seen.add(off)
+        offsets.append(off)
+        off *= 2
+    return offsets
+
+
 def _window_pairs(n: int, offsets: Sequence[int], cyclic: bool) -> Set[Pair]:
     pairs: Set[Pair] = set()
     for i in range(n):
@@ -106,8 +127,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
     """Pairs of ``n`` images by ``strategy`` (see module docstring); sorted.
 
     ``sim`` (n, n) is needed by ``retrieval-Na-k`` only; ``start`` is its first key image.
-    Counts beyond the images are clamped (as the reference does). Raises InputError on an
-    unknown or malformed strategy, and on counts that give no pairs (``swin-W`` /
+    Counts beyond the images are clamped (as the reference does) before any loop, so a huge
+    count costs no more than ``n``: the pairs are those of the unclamped count. Raises
+    InputError on an unknown or malformed strategy, and on counts that give no pairs (``swin-W`` /
     ``logwin-W``: W >= 1; ``retrieval-Na-k``: Na >= 1 or k >= 2).
     """
     parts = strategy.split("-")
@@ -125,7 +147,9 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
             raise InputError(f"pairing strategy {strategy!r} gives no pairs: NA (key images) "
                              "and K (nearest images, the image itself included) must be >= 0, "
                              "with NA >= 1 or K >= 2 (e.g. retrieval-20-10)")
-        pairs = retrieval_pairs(sim, na, k, start)[0]
+        # a key drawn twice is drawn again every later step (the distances no longer change),
+        # and n + 1 keys hold a repeat: more keys add no pair (the keys list only grows)
+        pairs = retrieval_pairs(sim, min(na, n + 1), k, start)[0]
     elif kind == "complete" and len(parts) == 1:
         pairs = {(i, j) for i in range(n) for j in range(i + 1, n)}
     elif kind in ("swin", "logwin") and len(parts) <= 3:
@@ -138,8 +162,7 @@ def make_pairs(n: int, strategy: str, sim: Optional[np.ndarray] = None, start: i
         if w < 1:
             raise InputError(f"pairing strategy {strategy!r} gives no pairs: W (the window) "
                              f"must be >= 1, got {w} (a W beyond the images is clamped)")
-        offsets = range(1, w + 1) if kind == "swin" else [2 ** e for e in range(w)]
-        pairs = _window_pairs(n, offsets, cyclic)
+        pairs = _window_pairs(n, _window_offsets(n, kind, w, cyclic), cyclic)
     elif kind == "oneref" and len(parts) <= 2:
         ref = _int_part(parts, 1, 0, strategy)
         if not 0 <= ref < n:

@@ -13,7 +13,7 @@ import logging
 import sys
 from typing import TYPE_CHECKING, Optional
 
-from ..core.errors import MapFormatError
+from ..core.errors import InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_create
 
 if TYPE_CHECKING:
@@ -51,6 +51,10 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from .cli_options import load_params
 
     cfg = load_params(args)
+    for option, value in (("--json", args.json), ("--plot", args.plot)):
+        if value is not None and not value.strip():  # `--json "$OUT"` with OUT unset
+            raise InputError(f"{option} is empty (an unset shell variable?): give a file name, "
+                             f"or leave {option} out")
     # output paths first: a bad one found after the check is the whole check for nothing
     if args.json:
         check_can_create(args.json, "--json", make_parents=False)

@@ -107,6 +107,9 @@ def cmd_build_map(args: argparse.Namespace) -> int:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
+    if args.trajectory is not None and not os.path.exists(args.trajectory):
+        raise InputError(f"--trajectory {args.trajectory}: no such file; give the TUM trajectory "
+                         "file, or leave --trajectory out to take the source's poses")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, restart=args.restart,
@@ -119,7 +122,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite, force=args.force, build=opts)
     # The check's full message is already in the log (stderr, when it ran); stdout gets the
     # result in one line: the map and its verdict.
-    sys.stdout.write(f"map {path}: {_count(n, 'keyframe')} from "
+    sys.stdout.write(f"map {args.out}: {_count(n, 'keyframe')} from "
                      f"{_count(len(source), 'frame')}; "
                      f"{_check_summary(_manifest_consistency(path))}\n")
     return 0
@@ -292,9 +295,9 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="reuse an existing DIR: its rendered scene when it matches, its map "
                         "and run replaced")
     p.add_argument("--frames", type=int, default=60, help="frames rendered around the loop")
-    p.add_argument("--width", type=int, default=640, help="image width in pixels")
+    p.add_argument("--width", type=int, default=640, help="image width in pixels, 64 to 4096")
     p.add_argument("--height", type=int, default=480,
-                   help="image height in pixels")
+                   help="image height in pixels, 48 to 4096")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the rendered scene's texture and path, 0 to 2**32 - 1")
     add_warmup_option(p)
@@ -481,7 +484,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except KeyboardInterrupt:  # Ctrl-C while the subcommand modules import
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
-    args = parser.parse_args(argv)
+    args, extra = parser.parse_known_args(argv)
+    if extra:  # in the subcommand's words (its usage), not the top-level parser's
+        sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+        sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     _setup_logging(getattr(args, "log_level", "info"))
     out = getattr(args, "out", None)
     if isinstance(out, str) and os.path.islink(out.rstrip("/") or "/"):

@@ -28,6 +28,7 @@ from .tum import TumSequence
 log = logging.getLogger(__name__)
 
 DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
+MAX_SIDE = 4096  # --width / --height: the renderer holds several float64 images of this size
 
 
 def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tuple[str, str]:
@@ -86,6 +87,9 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     if width < 64 or height < 48:
         raise InputError(f"the demo image must be at least 64x48 pixels (--width, --height), "
                          f"got {width}x{height}")
+    if width > MAX_SIDE or height > MAX_SIDE:  # 100000x100000 needed 74.5 GiB per depth image
+        raise InputError(f"the demo image must be at most {MAX_SIDE}x{MAX_SIDE} pixels (--width, "
+                         f"--height), got {width}x{height}")
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     with output_lock(out):  # one demo per folder: a second is refused before it renders
         return _run_demo(out, cfg, frames, width, height, seed)

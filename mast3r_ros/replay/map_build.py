@@ -123,7 +123,8 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
             raise InputError(
                 f"--resume: the unfinished build in {os.path.dirname(encodings_dir)} was "
                 f"{state} {name}{other}, {what}; resume with that checkpoint (--checkpoint) "
-                f"and image size ({setting}), or rerun with --overwrite to start over")
+                f"and image size ({setting}), or rerun with --restart instead of --resume to "
+                "delete it and start over")  # --overwrite never deletes a MAP.partial's shards
 
 
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:
@@ -137,7 +138,7 @@ def _check_staging(staging: str, info: Dict, resume: bool) -> None:
         if old != info:
             raise InputError(f"--resume: the unfinished build in {os.path.dirname(staging)} "
                              "encoded other keyframes or another checkpoint; rerun with "
-                             "--overwrite instead of --resume to start over")
+                             "--restart instead of --resume to delete it and start over")
     atomic_write_json(path, info)
 
 

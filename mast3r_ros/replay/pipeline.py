@@ -251,6 +251,7 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
     report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
+    manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
     w.set_manifest_field("consistency", manifest)
     return report
 

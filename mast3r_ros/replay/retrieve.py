@@ -122,10 +122,24 @@ def _aggregate(retriever, feats: np.ndarray, query: bool):
 
 
 def _check_names(images: Sequence[str]) -> None:
+    """pairs.txt holds each name as given, and its readers split a line at white space: a
+    name with white space is refused, with the fix -- names relative to the folder below the
+    last folder with white space when only folders have it, else renaming the file."""
     for p in images:
-        if any(c.isspace() for c in p):
-            raise InputError(f"image path {p!r} contains white space, which pairs.txt "
-                             "('name_i name_j' per line) cannot represent; rename it")
+        if not any(c.isspace() for c in p):
+            continue
+        head, tail = os.path.split(p)
+        what = (f"image path {p!r} contains white space, which pairs.txt ('name_i name_j' per "
+                "line, the names as given) cannot hold")
+        if any(c.isspace() for c in tail) or not tail:
+            raise InputError(f"{what}; rename the file (or link it under a name without white "
+                             "space)")
+        parts = p.split(os.sep)
+        last = max(i for i, part in enumerate(parts) if any(c.isspace() for c in part))
+        folder, rel = os.sep.join(parts[:last + 1]), os.sep.join(parts[last + 1:])
+        raise InputError(f"{what}; only its folders have white space: run retrieve from "
+                         f"inside that folder and give names relative to it (cd '{folder}', "
+                         f"then {rel})")
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -207,10 +207,15 @@ def _not_a_recording(path: str) -> Optional[str]:
         with contextlib.suppress(OSError):
             images = [f"rgb/{n}" for n in sorted(os.listdir(rgb))
                       if n.lower().endswith(_IMAGE_SUFFIXES)]
-    if images:
-        return (f"{neither}: for a folder of images ({len(images)} here, e.g. {images[0]}), "
-                "write rgb.txt ('timestamp filename' per line) and camera.yaml (ROS "
-                "camera_info YAML) beside them")
+    if images:  # depth PNGs (7-Scenes' frame-N.depth.png, TUM's depth/) counted apart
+        depth = [n for n in images if "depth" in n.lower()]
+        colour = [n for n in images if n not in depth] or images
+        count = (f"{len(colour)} images and {len(depth)} depth images" if depth and
+                 len(colour) < len(images) else f"{len(images)}")
+        return (f"{neither}: for a folder of images ({count} here, e.g. {colour[0]}), "
+                "write rgb.txt ('timestamp filename' per line)"
+                + (", depth.txt (the same for the depth images)" if depth else "")
+                + " and camera.yaml (ROS camera_info YAML) beside them")
     return neither
 
 
@@ -226,6 +231,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM folder, which would
     otherwise be ignored.
     """
+    if options.run is not None and options.run < 1:
+        raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
+                         f"{options.run}")
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     if not os.path.exists(path):
         raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")

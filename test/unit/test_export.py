@@ -40,8 +40,8 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
     if HAS_DYNAMO:
         pytest.importorskip("onnxscript")
     out = tmp_path_factory.mktemp("onnx") / "tiny"
-    out.mkdir()  # an existing export folder is replaced whole with --overwrite
-    (out / "stale.txt").write_text("old")
+    out.mkdir()  # an existing export folder is replaced whole with --overwrite (a file it
+    (out / "encoder.onnx.data").write_text("old")  # does not write, a user's, is refused)
     (out / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')  # an earlier export
     (out / "encoder.onnx").write_bytes(b"old")
     (out / "decoder.onnx").write_bytes(b"old")
@@ -127,7 +127,7 @@ def test_manifest_describes_the_files(exported):
     assert m == json.loads((out / "manifest.json").read_text())
     assert m["checkpoint_identity"] == info.identity and m["size"] == 224
     assert (m["exporter"], m["opset"]) == AUTO
-    assert not (out / "stale.txt").exists()
+    assert not (out / "encoder.onnx.data").exists()  # the earlier export replaced whole
     assert m["net_shape_hw"] == list(HW) and m["keyframe_batch"] == K
     dec = m["files"]["decoder"]
     assert [i["name"] for i in dec["inputs"]] == ["keyframe_feats", "query_feats"]
@@ -275,7 +275,7 @@ def test_python_export_through_a_link_replaces_the_linked_export(tmp_path, monke
     v1 = tmp_path / "exports" / "v1"
     v1.mkdir(parents=True)
     (v1 / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
-    (v1 / "stale.txt").write_text("old")
+    (v1 / "decoder.onnx.data").write_text("old")  # an earlier export's external weights
     link = tmp_path / "current"
     link.symlink_to(v1, target_is_directory=True)
     res = export_onnx(random_model(TINY_SPEC, seed=0), str(link), size=224, net_shape=(32, 48))

@@ -95,3 +95,29 @@ def test_the_onnx_exporters_chatter_is_kept_at_warning_unless_debug(monkeypatch,
     finally:
         for n, lvl in saved.items():
             logging.getLogger(n).setLevel(lvl)
+
+
+def test_overwrite_refuses_an_export_folder_holding_the_users_files(tmp_path, capsys,
+                                                                     monkeypatch):
+    """`export --overwrite` deleted a notes.txt the user had put in the export folder: as every
+    other command, --overwrite replaces only a folder holding nothing but its own output."""
+    from mast3r_ros.core.model import checkpoint
+    from mast3r_ros.core.model.export import check_export_target
+    from mast3r_ros.replay.cli import main
+
+    read = []
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: read.append(a))
+    out = tmp_path / "onnx"
+    out.mkdir()
+    (out / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')
+    for name in ("encoder.onnx", "decoder.onnx", "decoder.onnx.data"):  # external weights too
+        (out / name).write_bytes(b"")
+    check_export_target(str(out))  # an export alone may be replaced
+    (out / "notes.txt").write_text("precious")
+    with pytest.raises(InputError, match=r"onnx holds notes.txt, which an export does not "
+                                         r"write"):
+        check_export_target(str(out))
+    rc = main(["export", str(tmp_path / "none.pth"), "--out", str(out), "--overwrite"])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert rc == 2 and len(err) == 1 and "notes.txt" in err[0], err
+    assert (out / "notes.txt").read_text() == "precious" and not read

@@ -125,7 +125,9 @@ def test_staging_records_what_it_encodes_and_resume_refuses_other_keyframes(tmp_
     with open(tmp_path / "build.json") as fh:
         assert json.load(fh) == info
     map_build._check_staging(str(tmp_path), info, resume=True)  # the same build: fine
-    with pytest.raises(InputError, match=r"encoded other keyframes or another checkpoint"):
+    with pytest.raises(InputError, match=r"encoded other keyframes or another checkpoint; "
+                                         r"rerun with --restart instead of --resume to delete "
+                                         r"it and start over$"):
         map_build._check_staging(str(tmp_path), {**info, "images": ["s0", "s2"]}, resume=True)
 
 

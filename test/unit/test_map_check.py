@@ -575,3 +575,33 @@ def test_check_map_cli_takes_its_thresholds_from_params(maps, tmp_path, capsys):
                       "    map_check: {max_depth_residual: 0.37}\n")
     assert main(["check-map", maps["clean"], "--params", str(params), "--json", str(js)]) == 0
     assert json.loads(js.read_text())["thresholds"]["max_depth_residual"] == 0.37
+
+
+def test_check_map_names_the_depth_scale_number_the_build_recorded(maps, frames, tmp_path,
+                                                                    capsys):
+    """check-map gave the fix as a formula ('--depth-scale = 10 x the units per metre used')
+    where build-map gives the number: the build now records the depth unit it read (TUM 5000,
+    REP-118 1000) with its check's figures, and check-map says --depth-scale 10000."""
+    import shutil
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay.cli import main
+    from mast3r_ros.replay.pipeline import check_consistency
+
+    class Writer:
+        fields = {}
+
+        def set_manifest_field(self, key, value):
+            self.fields[key] = value
+
+    w = Writer()
+    check_consistency(w, records(frames[:6], depth_factor=10.0), Config(), 1000.0, force=True)
+    assert w.fields["consistency"]["depth_units_per_m"] == 1000.0
+    path = tmp_path / "x10"
+    shutil.copytree(maps["x10"], path)
+    manifest = json.loads((path / "manifest.json").read_text())
+    manifest.setdefault("consistency", {})["depth_units_per_m"] = 1000.0
+    (path / "manifest.json").write_text(json.dumps(manifest))
+    assert main(["check-map", str(path)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "--depth-scale 10000 (depth units per metre)" in err and "x the units" not in err, err

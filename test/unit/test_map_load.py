@@ -681,3 +681,25 @@ def test_sha256_is_the_fips_sha256():
 
     assert sha256_hex(b"abc") == ("ba7816bf8f01cfea414140de5dae2223"
                                   "b00361a396177a9cb410ff61f20015ad")
+
+
+def test_a_manifest_type_error_names_the_full_manifest_path(v3):
+    """'manifest.json: keyframe_table: ...' named no folder: with two maps in a launch file the
+    user could not tell which one is broken."""
+    _edit(v3, lambda m: m["keyframe_table"].update(num_keyframes="3"))
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(v3)
+    assert str(e.value).startswith(os.path.join(v3, kfm.MANIFEST) + ": keyframe_table: field "
+                                   "'num_keyframes' has the wrong type (str)"), str(e.value)
+
+
+def test_a_localize_run_folder_is_named_as_one(tmp_path):
+    run = tmp_path / "runs" / "kitchen"
+    run.mkdir(parents=True)
+    (run / "results.jsonl").write_text("")
+    (run / "metrics.json").write_text("{}")
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(str(run))
+    msg = str(e.value)
+    assert "localize run folder" in msg and "results.jsonl" in msg, msg
+    assert "interrupted build" not in msg and "\n" not in msg

@@ -225,3 +225,68 @@ def test_counts_that_give_no_pairs_are_refused_and_large_ones_clamped():
     assert {tuple(sorted(p)) for p in make_pairs(5, "retrieval-99-99", sim) if p[0] != p[1]} \
         == set(make_pairs(5, "complete"))
     assert make_pairs(5, "retrieval-1-0", sim, start=2) == [(0, 2), (1, 2), (2, 3), (2, 4)]
+
+
+# ------------------------------------------------ huge counts are clamped, not looped ---
+
+def _old_window_pairs(n, kind, w, cyclic):
+    # the unclamped definition: offsets 1..W (swin) or 2**0..2**(W-1) (logwin)
+    offs = range(1, w + 1) if kind == "swin" else [2 ** e for e in range(w)]
+    pairs = set()
+    for i in range(n):
+        for off in offs:
+            j = (i + off) % n if cyclic else i + off
+            if j < n and j != i:
+                pairs.add((min(i, j), max(i, j)))
+    return sorted(pairs)
+
+
+def test_window_counts_beyond_the_images_give_the_unclamped_pairs():
+    for n in range(1, 14):
+        for kind in ("swin", "logwin"):
+            for w in range(1, 3 * n + 3):
+                for cyc in (True, False):
+                    s = f"{kind}-{w}" + ("" if cyc else "-noncyclic")
+                    assert make_pairs(n, s) == _old_window_pairs(n, kind, w, cyc), s
+
+
+def test_retrieval_keys_beyond_the_images_give_the_unclamped_pairs():
+    rng = np.random.RandomState(3)
+    for n in (1, 2, 3, 5, 8):
+        for _ in range(3):
+            sim = rng.rand(n, n)
+            if rng.rand() < 0.5:
+                np.fill_diagonal(sim, 1.0)
+            for na in range(1, 3 * n + 3):
+                for k in (0, 1, 3):
+                    keys, _ = farthest_point_sampling(1.0 - sim, 0, na)
+                    old = set()
+                    for a in range(len(keys)):
+                        for b in range(a + 1, len(keys)):
+                            old.add((keys[a], keys[b]))
+                    got = retrieval_pairs(sim, na, k, 0)[0]
+                    assert old <= got and {p for p in got if p[0] == p[1]} == \
+                        {p for p in old if p[0] == p[1]}
+                    assert make_pairs(n, f"retrieval-{na}-{k}", sim) == sorted(got)
+
+
+def test_huge_counts_are_instant():
+    import signal
+    import time
+
+    def _alarm(*_):
+        raise TimeoutError("a huge pairing count was looped over")
+
+    old = signal.signal(signal.SIGALRM, _alarm)
+    signal.alarm(5)
+    try:
+        t0 = time.perf_counter()
+        sim = np.random.RandomState(0).rand(3, 3)
+        big = "9" * 20
+        for s in (f"swin-{big}", f"swin-{big}-noncyclic", f"logwin-{big}",
+                  f"logwin-{big}-noncyclic", f"retrieval-{big}-3", f"retrieval-3-{big}"):
+            assert make_pairs(3, s, sim) == make_pairs(3, s.replace(big, "9"), sim), s
+        assert time.perf_counter() - t0 < 2.0
+    finally:
+        signal.alarm(0)
+        signal.signal(signal.SIGALRM, old)

@@ -217,7 +217,8 @@ def test_resume_refusal_names_the_option_that_sets_the_image_size(tmp_path):
     (enc / "aaaa_384").mkdir(parents=True)
     (enc / "aaaa_384" / "build.json").write_text('{"identity": "0123abcd", "image_size": 384}')
     fix = (r"; resume with that checkpoint \(--checkpoint\) and image size \('image_size: 384' "
-           r"in --params\), or rerun with --overwrite to start over$")
+           r"in --params\), or rerun with --restart instead of --resume to delete it and "
+           r"start over$")  # --overwrite never deletes a MAP.partial holding shards
     with pytest.raises(InputError, match=fix):
         refuse_other_unfinished_builds(str(enc), "aaaa_512", resume=True, identity="0123abcd",
                                        image_size=512)

@@ -97,6 +97,16 @@ class KeyframeMap(MapEncodings, MapFiles):
         A leading ``~`` is expanded (``map_path: ~/maps/office`` in a parameter file).
         """
         path = os.path.expanduser(path)
+        try:
+            return cls._load(path, lazy, encoding_cache_mb, check_files)
+        except MapFormatError as e:  # 'manifest.json: ...' alone names no map: say which
+            if not str(e).startswith(MANIFEST + ":"):
+                raise
+            raise MapFormatError(os.path.join(path, str(e))) from None
+
+    @classmethod
+    def _load(cls, path: str, lazy: bool, encoding_cache_mb: float,
+              check_files: bool) -> KeyframeMap:
         if os.path.exists(path) and not os.path.isdir(path):
             raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
                                  "folder `mast3r-ros build-map --out` wrote)")
@@ -114,6 +124,13 @@ class KeyframeMap(MapEncodings, MapFiles):
                     f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
                     f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
                     "MAP` and pass MAP") from None
+            run = [n for n in ("results.jsonl", "metrics.json")
+                   if os.path.isfile(os.path.join(path, n))]
+            if run:
+                raise MapFormatError(
+                    f"{mpath}: missing; {path} looks like a localize run folder (it has "
+                    f"{run[0]}), not a keyframe map: pass the map folder (build-map --out) "
+                    "instead") from None
             raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                                  "(an interrupted build?)") from None
         except (ValueError, UnicodeDecodeError) as e:

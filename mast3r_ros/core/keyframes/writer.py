@@ -392,6 +392,7 @@ class MapWriter(WriterEncodings):
                                  depth_units_per_m=depth_units_per_m)
         figures = report.to_manifest()
         figures["forced"] = not report.ok  # committed anyway after the error: forced
+        figures["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
         self.extra["consistency"] = figures
         report.settle(force, log)
         return report

@@ -201,5 +201,11 @@ def _ranges(labels: List[str]) -> str:
 
 
 def check_map(keyframe_map: Any, cfg: MapCheckConfig) -> ConsistencyReport:
-    """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres)."""
-    return check_keyframes(MapRecords(keyframe_map), cfg)
+    """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
+    ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
+    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit)."""
+    recorded = (getattr(keyframe_map, "manifest", None) or {}).get("consistency")
+    units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
+    ok = type(units) in (int, float) and math.isfinite(units) and units > 0
+    return check_keyframes(MapRecords(keyframe_map), cfg,
+                           depth_units_per_m=float(units) if ok else None)

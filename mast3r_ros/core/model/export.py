@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import fnmatch
 import inspect
 import json
 import logging
@@ -62,6 +63,9 @@ EXPORTERS = ("auto", "dynamo", "torchscript")
 MANIFEST = "manifest.json"
 ENCODER_FILE = "encoder.onnx"
 DECODER_FILE = "decoder.onnx"
+# what an export folder holds: the two graphs (with their external-data weights past protobuf's
+# 2 GB, named after the graph by torch) and the manifest; --overwrite replaces nothing else
+EXPORT_NAMES = (MANIFEST, ENCODER_FILE + "*", DECODER_FILE + "*")
 FORMAT_VERSION = 1
 # how a camera image becomes encoder.onnx's ``image`` (a runtime other than ours must do the same)
 _INPUT_CONVENTION = {
@@ -375,8 +379,10 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
 def check_export_target(out_dir: str) -> None:
     """Refuse, before any work, an ``out_dir`` that an export would wrongly replace: a plain
     file, or a non-empty folder that is not an ONNX export (no ``manifest.json`` of format
-    ``mast3r_ros-onnx``: a keyframe map, a run folder, a user's folder). An ONNX export or an
-    empty folder may be replaced; a missing one is created. Raises `InputError` naming it."""
+    ``mast3r_ros-onnx``: a keyframe map, a run folder, a user's folder) or that holds files an
+    export does not write (`EXPORT_NAMES`: a user's notes are never deleted). An ONNX export or
+    an empty folder may be replaced; a missing one is created. Raises `InputError` naming
+    it."""
     if not os.path.lexists(out_dir):
         return
     if not os.path.isdir(out_dir):
@@ -392,6 +398,12 @@ def check_export_target(out_dir: str) -> None:
         raise InputError(f"export target {out_dir} is not an ONNX export (no mast3r_ros-onnx "
                          f"{MANIFEST}; it holds {shown}), so it is not replaced: choose another "
                          "--out") from None
+    foreign = [n for n in names if not any(fnmatch.fnmatchcase(n, p) for p in EXPORT_NAMES)]
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
+        raise InputError(f"export target {out_dir} holds {shown}, which an export does not "
+                         "write, so it is not replaced: move them out of it, or choose another "
+                         "--out")
 
 
 def _replace_dir(stage: str, out_dir: str) -> None:

@@ -1,0 +1,105 @@
+"""One-line refusals a fresh user's review of the CLI found unclear or missing: each names the
+option at fault and the fix, exit 2, nothing written."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+
+def _one_line(capsys):
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_check_map_refuses_an_empty_output_path(tmp_path, capsys, option):
+    """`check-map MAP --json ""` exited 0 and wrote nothing (an unset shell variable), while
+    an empty --map is an error."""
+    rc = main(["check-map", str(tmp_path / "nomap"), option, ""])
+    line = _one_line(capsys)
+    assert rc == 2 and f"{option} is empty" in line, line
+
+
+def test_build_map_names_trajectory_when_its_file_is_missing(tmp_path, capsys):
+    """`build-map --trajectory /nonexist` said only 'cannot read /nonexist: ...'."""
+    missing = str(tmp_path / "nonexist.txt")
+    rc = main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--matcher", "sift",
+               "--trajectory", missing])
+    line = _one_line(capsys)
+    assert rc == 2 and "--trajectory" in line and missing in line, line
+    assert not (tmp_path / "m").exists()
+
+
+def test_run_zero_names_the_option(tmp_path, capsys):
+    """`--run 0` said 'run must be >= 1' (which run? the option is --run)."""
+    rc = main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--matcher", "sift",
+               "--run", "0"])
+    line = _one_line(capsys)
+    assert rc == 2 and "--run must be >= 1" in line, line
+
+
+def test_an_unknown_option_of_a_subcommand_prints_its_usage(tmp_path, capsys):
+    """`build-map ... --max-frames 2` printed the top-level usage (`mast3r-ros [-h] ...
+    COMMAND`), not build-map's."""
+    with pytest.raises(SystemExit) as e:
+        main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--max-frames", "2"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert "usage: mast3r-ros build-map" in err, err
+    assert "mast3r-ros build-map: error: unrecognized arguments: --max-frames 2" in err, err
+
+
+def test_demo_refuses_an_image_too_large_to_render(tmp_path, capsys):
+    """`demo --width 100000 --height 100000` ended in numpy's _ArrayMemoryError traceback."""
+    rc = main(["demo", "--out", str(tmp_path / "d"), "--width", "100000", "--height",
+               "100000"])
+    line = _one_line(capsys)
+    assert rc == 2 and "at most" in line and "100000x100000" in line, line
+    assert not (tmp_path / "d").exists()
+
+
+def _retrieve(tmp_path, *images):
+    return main(["retrieve", *images, "--checkpoint", "n.pth", "--retrieval-checkpoint",
+                 "r.pth", "--out", str(tmp_path / "o")])
+
+
+def test_retrieve_white_space_in_the_folder_part_says_use_a_relative_path(tmp_path, capsys):
+    """A path with white space only in its folders was told to 'rename it': giving the names
+    relative to that folder (cd there) writes pairs.txt fine."""
+    rc = _retrieve(tmp_path, "/data/my photos/kitchen/a.png", "/data/my photos/kitchen/b.png")
+    line = _one_line(capsys)
+    assert rc == 2 and "rename" not in line, line
+    assert "cd '/data/my photos'" in line and "kitchen/a.png" in line, line
+
+
+def test_retrieve_white_space_in_the_file_name_says_rename(tmp_path, capsys):
+    rc = _retrieve(tmp_path, "a b.png", "c.png")
+    line = _one_line(capsys)
+    assert rc == 2 and "'a b.png'" in line and "rename" in line, line
+    assert not os.path.exists(tmp_path / "o")
+
+
+def test_build_map_prints_the_map_path_as_given(tum, tmp_path, monkeypatch, capsys):
+    """build-map printed `map /abs/path/maps/kitchen: ...` where the README (and merge-maps,
+    check-map) show the path as given: `map maps/kitchen: ...`."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["build-map", tum[0], "--out", "maps/k", "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("map maps/k: ") and out.count("\n") == 1, out
+
+
+def test_an_image_folder_counts_its_colour_images_not_its_depth_pngs(tmp_path, capsys):
+    """A folder of 2 colour and 2 depth PNGs was '4 here': the depth PNGs are named apart."""
+    for i in range(2):
+        (tmp_path / f"frame-{i:06d}.color.png").write_bytes(b"")
+        (tmp_path / f"frame-{i:06d}.depth.png").write_bytes(b"")
+    rc = main(["build-map", str(tmp_path), "--out", str(tmp_path / "m"), "--matcher", "sift"])
+    line = _one_line(capsys)
+    assert rc == 2 and "2 images and 2 depth images here, e.g. frame-000000.color.png" in line, \
+        line
