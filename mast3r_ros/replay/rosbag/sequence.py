@@ -13,7 +13,6 @@ holds the two passes, depth association and frame assembly; its base classes cho
 
 from __future__ import annotations
 
-import bisect
 import collections
 import contextlib
 import logging
@@ -201,7 +200,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 try:
                     msg = reader.deserialize(raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
-                    ordinal = runs.note(conn.topic, 0, bag_ns)
+                    ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
                     self._undeserialized[ordinal] = (bag_ns, 0, str(err))
                     self._image_runs.append((ordinal, 0))
                     continue
@@ -224,37 +223,28 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             else:
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
                                      bag_ns=bag_ns)
-        self._stamp_undeserialized()
 
     def _stamp_undeserialized(self) -> None:
-        """Stamp each image message that could not be deserialized (its header stamp unknown)
-        from its bag receive time, less the receive latency (receive time minus header stamp)
-        of the readable image received nearest to it (the one before on a tie; the receive
-        time itself when no image is readable): in the header clock, so that it keeps its
-        place in its run and the frames' order, as a sim-time bag's wall-clock receive times
-        would not. Warns once, with the count and the first error."""
+        """Take the stamps `_RunCounter` estimated (after the runs are known) for the image
+        messages that could not be deserialized: each is in the run of a readable neighbour,
+        stamped from its bag receive time less that neighbour's receive latency (in the header
+        clock, so a sim-time bag's wall-clock receive times do not reorder the frames), clamped
+        between the stamps of the images around it in its run, so that it never splits a run
+        nor overtakes a neighbour (`_RunCounter._place_unknown`). Warns once, with the count
+        and the first error."""
         if not self._undeserialized:
             return
-        runs, topic = self._run_counter, self.image_topic
-        good = [o for o in range(len(self._image_runs)) if o not in self._undeserialized]
-        for ordinal, (bag_ns, _, err) in self._undeserialized.items():
-            at = bisect.bisect_left(good, ordinal)  # the readable images before and after it
-            near = good[max(at - 1, 0):at + 1]
-            stamp = bag_ns
-            if near:
-                best = min(near, key=lambda o: abs(runs.received(topic, o)[1] - bag_ns))
-                ref_stamp, ref_bag = runs.received(topic, best)
-                stamp = bag_ns - (ref_bag - ref_stamp)
-            runs.restamp(topic, ordinal, stamp)
-            self._image_runs[ordinal] = (ordinal, stamp)
+        topic = self.image_topic
+        for ordinal, stamp in self._run_counter.estimated(topic).items():
+            bag_ns, _, err = self._undeserialized[ordinal]
             self._undeserialized[ordinal] = (bag_ns, stamp, err)
         (first_bag, _, first_err), n = next(iter(self._undeserialized.values())), len(
             self._undeserialized)
         log.warning(
             "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
             "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
-            "receive time; build-map stops at it", self.path, n, "" if n == 1 else "s", topic,
-            first_bag * 1e-9, first_err)
+            "receive time; build-map stops at it", self.path, n,
+            "" if n == 1 else "s", topic, first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -275,6 +265,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _finish_index(self) -> None:
         self._choose_run()
+        self._stamp_undeserialized()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
