@@ -1,7 +1,7 @@
 """An image message of a rosbag2 that cannot be deserialized (corrupt CDR): it takes no part in
 finding the bag's runs, and is placed in a readable neighbour's run with a stamp clamped between
-its neighbours' (a regression review's finds on the change that made it a failed frame of
-localize's)."""
+its neighbours'; build-map refuses a run holding one before reading any frame (a regression
+review's finds on the change that made it a failed frame of localize's)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ pytest.importorskip("rosbags", reason="rosbags is not installed (pip install ros
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
 from test_rosbag import MS, RGB, S, camera_info, image, write_bag  # noqa: E402
 
+from mast3r_ros.core.errors import InputError  # noqa: E402
 from mast3r_ros.core.types import UnreadableFrame  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
 
@@ -105,3 +106,17 @@ def test_a_bad_image_at_a_clock_reset_joins_the_run_it_was_received_nearer(tmp_p
     assert [f.stamp_ns for f in strided] == seq.stamps_ns[[0, 3, 6, 9]].tolist()
     assert isinstance(strided[0], UnreadableFrame)
 
+
+def test_build_map_refuses_a_run_with_a_bad_image_before_any_frame(tmp_path):
+    """Plain iteration raised only on reaching the bad message, after build-map had run the
+    model on every frame before it; a bad message in another run does not matter."""
+    images = _reset_images()
+    bag = _bag(tmp_path / "bag", images, corrupt=[images[15][1]])
+    assert len(list(BagSequence(bag, image_topic=CAM, run=1))) == 10
+    seq = BagSequence(bag, image_topic=CAM, run=2)
+    with pytest.raises(InputError) as err:
+        iter(seq)
+    text = str(err.value)
+    assert CAM in text and "(run 2)" in text and "bag time 3.500000 s" in text, text
+    assert "cannot be deserialized" in text, text
+    assert len(list(seq.frames_or_unreadable())) == 10  # localize still reads the run

@@ -243,7 +243,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         log.warning(
             "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
             "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
-            "receive time; build-map stops at it", self.path, n,
+            "receive time; build-map refuses a run holding one", self.path, n,
             "" if n == 1 else "s", topic, first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
@@ -317,7 +317,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
-        map_from_cam 4x4 float64 or None)."""
+        map_from_cam 4x4 float64 or None). Raises `InputError` at once, before any frame,
+        when the run read holds an image message that cannot be deserialized (build-map would
+        otherwise stop only there, after the inference on every frame before it); one in
+        another run does not matter."""
+        runs = self._run_counter
+        for ordinal, (bag_ns, _, err) in sorted(self._undeserialized.items()):
+            if runs.run(self.image_topic, ordinal) == self._run_label:
+                run = f" (run {self.run})" if len(self.runs) > 1 else ""
+                raise InputError(
+                    f"rosbag2 {self.path}: an image message on {self.image_topic}{run}, "
+                    f"received at bag time {bag_ns * 1e-9:.6f} s, cannot be deserialized: "
+                    f"{err}; every frame must be read to build a map (localize makes it a "
+                    "failed frame)")
         return self._frames(skip_unreadable=False)
 
     def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
@@ -330,9 +342,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         frame is stamped from the time the bag received it, in the header clock
         (`_stamp_undeserialized`), reason '/topic: the message received at bag time T s could
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
-        (the camera frame_id of the images around it); plain iteration raises that as
-        `InputError`. Any other message that cannot be deserialized (a depth message, or one
-        that changed since the bag was indexed) still stops the iteration.
+        (the camera frame_id of the images around it); plain iteration refuses a run holding
+        one up front (`__iter__`). Any other message that cannot be deserialized (a depth
+        message, or one that changed since the bag was indexed) still stops the iteration.
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
