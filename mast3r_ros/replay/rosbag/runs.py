@@ -77,22 +77,25 @@ class _RunCounter:
         self._labels: Dict[Any, List[int]] = {}
         # stream -> the shift of its own run numbers onto the images' (`finish`)
         self.shifted: Dict[Any, int] = {}
+        # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
+        self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
+        self._estimated: Dict[Any, Dict[int, int]] = {}
 
-    def note(self, stream: Any, stamp_ns: int, bag_ns: int = 0) -> int:
-        """Record one message of ``stream`` (header stamp and bag receive time, int ns)."""
+    def note(self, stream: Any, stamp_ns: Optional[int], bag_ns: int = 0) -> int:
+        """Record one message of ``stream`` (header stamp and bag receive time, int ns). A
+        stamp of None is unknown (an image message that cannot be deserialized): such a message
+        takes no part in finding the runs; `finish` puts it in a neighbour's (`estimated`)."""
         stamps = self._stamps[stream]
-        stamps.append(int(stamp_ns))
+        if stamp_ns is None:
+            self._unknown[stream].append(len(stamps))
+        stamps.append(0 if stamp_ns is None else int(stamp_ns))
         self._bag_ns[stream].append(int(bag_ns))
         return len(stamps) - 1
 
-    def received(self, stream: Any, ordinal: int) -> Tuple[int, int]:
-        """(header stamp, bag receive time), int ns, of a noted message (before `finish`)."""
-        return self._stamps[stream][ordinal], self._bag_ns[stream][ordinal]
-
-    def restamp(self, stream: Any, ordinal: int, stamp_ns: int) -> None:
-        """Set the header stamp of a noted message (before `finish`): one noted before its
-        stamp was known (an undeserializable image, `BagSequence`)."""
-        self._stamps[stream][ordinal] = int(stamp_ns)
+    def estimated(self, stream: Any) -> Dict[int, int]:
+        """After `finish`: ordinal -> estimated header stamp (int ns) of each message of
+        ``stream`` noted without one (`_place_unknown`)."""
+        return self._estimated.get(stream, {})
 
     def finish(self, reference: Any = None) -> None:
         """Label every stream's messages with the ``reference`` stream's runs (the images').
@@ -103,14 +106,21 @@ class _RunCounter:
         reference's first message (its earlier runs, before a reset the reference never saw,
         fall below 1). "Under way" is the run of whichever of the two messages received around
         that moment has its receive time minus stamp nearer the other stream's (`_run_around`),
-        so a message received just before the first of a new run still joins it."""
-        labels = {k: run_labels(v) for k, v in self._stamps.items()}
+        so a message received just before the first of a new run still joins it. Messages
+        noted without a stamp are left out of all this, then placed (`_place_unknown`)."""
+        known: Dict[Any, List[int]] = {}  # stream -> ordinals of its messages with a stamp
+        for k, v in self._stamps.items():
+            unknown = set(self._unknown.get(k, ()))
+            known[k] = [i for i in range(len(v)) if i not in unknown]
+        streams = {k: (array.array("q", (self._bag_ns[k][i] for i in known[k])),
+                       [self._stamps[k][i] for i in known[k]]) for k in self._stamps}
+        labels = {k: run_labels(stamps) for k, (_, stamps) in streams.items()}
         ref = reference if labels.get(reference) else None
         for k, lab in labels.items():
             if ref is None or k == ref or not lab:
                 continue
-            mine = (self._bag_ns[k], lab, self._stamps[k])
-            theirs = (self._bag_ns[ref], labels[ref], self._stamps[ref])
+            mine = (streams[k][0], lab, streams[k][1])
+            theirs = (streams[ref][0], labels[ref], streams[ref][1])
             if mine[0][0] >= theirs[0][0]:  # starts after the reference: joins its run
                 shift = _run_around(*theirs, mine[0][0], mine[2][0]) - lab[0]
             else:  # started before: its run under way at the reference's start is run 1
@@ -118,9 +128,60 @@ class _RunCounter:
             if shift:
                 labels[k] = [r + shift for r in lab]
                 self.shifted[k] = shift
+        for k in self._stamps:
+            labels[k] = self._place_unknown(k, known[k], labels[k])
         self._stamps.clear()
         self._bag_ns.clear()
         self._labels = labels
+
+    def _place_unknown(self, stream: Any, known: List[int], labels: List[int]) -> List[int]:
+        """The run labels of all of ``stream``'s messages from those of its ``known`` ones
+        (their ordinals, in order), placing each message noted without a stamp, and estimating
+        its stamp (`estimated`). Its run is its previous known message's (the next one's for
+        the first); between two runs (it sits at a clock reset) the run of whichever of the two
+        the bag received nearer in time, the next (the new run) on a tie -- a guess: nothing
+        else tells on which side of the reset it was taken. Its stamp: its receive time less
+        the receive latency (receive time minus stamp) of the nearer-received of its known
+        neighbours in that run (the earlier on a tie), clamped between the stamps of the
+        messages before and after it in that run, so that it neither makes a jump back nor
+        overtakes a neighbour (repeated or zero stamps: it takes theirs). No known message: run
+        1, its receive time."""
+        if not self._unknown.get(stream):
+            return labels
+        stamps, bag = self._stamps[stream], self._bag_ns[stream]
+        full = [0] * len(stamps)
+        for i, lab in zip(known, labels):
+            full[i] = lab
+        estimated: Dict[int, int] = {}
+        for i in self._unknown[stream]:  # in ordinal order
+            at = bisect.bisect_left(known, i)
+            prev = known[at - 1] if at > 0 else None
+            nxt = known[at] if at < len(known) else None
+            if prev is None and nxt is None:
+                full[i], estimated[i] = 1, bag[i]
+                continue
+            if prev is not None and nxt is not None and full[prev] != full[nxt]:
+                side = prev if bag[i] - bag[prev] < bag[nxt] - bag[i] else nxt
+            else:
+                side = prev if prev is not None else nxt
+            run = full[i] = full[side]
+            near = [j for j in (prev, nxt) if j is not None and full[j] == run]
+            ref = min(near, key=lambda j: abs(bag[j] - bag[i]))  # the earlier on a tie
+            stamp = bag[i] - (bag[ref] - stamps[ref])
+            # bounds: the message just before it in its run (known or placed), the next known
+            before = stamps[i - 1] if i > 0 and full[i - 1] == run else None
+            after = stamps[nxt] if nxt is not None and full[nxt] == run else None
+            bounds = [b for b in (before, after) if b is not None]
+            if len(bounds) == 2:
+                lo, hi = min(bounds), max(bounds)  # swapped neighbours: between them all the same
+                stamp = min(max(stamp, lo), hi)
+            elif before is not None:
+                stamp = max(stamp, before)
+            elif after is not None:
+                stamp = min(stamp, after)
+            estimated[i] = stamps[i] = int(stamp)
+        self._estimated[stream] = estimated
+        return full
 
     def run(self, stream: Any, ordinal: int) -> int:
         labels = self._labels.get(stream, ())
@@ -169,7 +230,8 @@ class _RunChoice:
         runs = self._run_counter
         image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
         runs.finish(reference=image)
-        self._image_runs = [(runs.run(image, o), s) for o, s in self._image_runs]
+        guessed = runs.estimated(image)  # images that cannot be deserialized: their stamps
+        self._image_runs = [(runs.run(image, o), guessed.get(o, s)) for o, s in self._image_runs]
         self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
         self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
         self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
@@ -208,7 +270,8 @@ class _RunChoice:
                 ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
                 image, "its" if len(early) == 1 else "their")
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
-        self._warn_unstamped(self._image_stamps)
+        self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
+                              if r == keep and o not in guessed])
         self._depth_stamps = [s for r, s in self._depth_runs if r == keep]
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         if not self._infos and self._info_runs:

@@ -13,7 +13,6 @@ holds the two passes, depth association and frame assembly; its base classes cho
 
 from __future__ import annotations
 
-import bisect
 import collections
 import contextlib
 import logging
@@ -201,7 +200,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 try:
                     msg = reader.deserialize(raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
-                    ordinal = runs.note(conn.topic, 0, bag_ns)
+                    ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
                     self._undeserialized[ordinal] = (bag_ns, 0, str(err))
                     self._image_runs.append((ordinal, 0))
                     continue
@@ -224,37 +223,28 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             else:
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
                                      bag_ns=bag_ns)
-        self._stamp_undeserialized()
 
     def _stamp_undeserialized(self) -> None:
-        """Stamp each image message that could not be deserialized (its header stamp unknown)
-        from its bag receive time, less the receive latency (receive time minus header stamp)
-        of the readable image received nearest to it (the one before on a tie; the receive
-        time itself when no image is readable): in the header clock, so that it keeps its
-        place in its run and the frames' order, as a sim-time bag's wall-clock receive times
-        would not. Warns once, with the count and the first error."""
+        """Take the stamps `_RunCounter` estimated (after the runs are known) for the image
+        messages that could not be deserialized: each is in the run of a readable neighbour,
+        stamped from its bag receive time less that neighbour's receive latency (in the header
+        clock, so a sim-time bag's wall-clock receive times do not reorder the frames), clamped
+        between the stamps of the images around it in its run, so that it never splits a run
+        nor overtakes a neighbour (`_RunCounter._place_unknown`). Warns once, with the count
+        and the first error."""
         if not self._undeserialized:
             return
-        runs, topic = self._run_counter, self.image_topic
-        good = [o for o in range(len(self._image_runs)) if o not in self._undeserialized]
-        for ordinal, (bag_ns, _, err) in self._undeserialized.items():
-            at = bisect.bisect_left(good, ordinal)  # the readable images before and after it
-            near = good[max(at - 1, 0):at + 1]
-            stamp = bag_ns
-            if near:
-                best = min(near, key=lambda o: abs(runs.received(topic, o)[1] - bag_ns))
-                ref_stamp, ref_bag = runs.received(topic, best)
-                stamp = bag_ns - (ref_bag - ref_stamp)
-            runs.restamp(topic, ordinal, stamp)
-            self._image_runs[ordinal] = (ordinal, stamp)
+        topic = self.image_topic
+        for ordinal, stamp in self._run_counter.estimated(topic).items():
+            bag_ns, _, err = self._undeserialized[ordinal]
             self._undeserialized[ordinal] = (bag_ns, stamp, err)
         (first_bag, _, first_err), n = next(iter(self._undeserialized.values())), len(
             self._undeserialized)
         log.warning(
             "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
             "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
-            "receive time; build-map stops at it", self.path, n, "" if n == 1 else "s", topic,
-            first_bag * 1e-9, first_err)
+            "receive time; build-map refuses a run holding one", self.path, n,
+            "" if n == 1 else "s", topic, first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -275,6 +265,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _finish_index(self) -> None:
         self._choose_run()
+        self._stamp_undeserialized()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
@@ -326,7 +317,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
-        map_from_cam 4x4 float64 or None)."""
+        map_from_cam 4x4 float64 or None). Raises `InputError` at once, before any frame,
+        when the run read holds an image message that cannot be deserialized (build-map would
+        otherwise stop only there, after the inference on every frame before it); one in
+        another run does not matter."""
+        runs = self._run_counter
+        for ordinal, (bag_ns, _, err) in sorted(self._undeserialized.items()):
+            if runs.run(self.image_topic, ordinal) == self._run_label:
+                run = f" (run {self.run})" if len(self.runs) > 1 else ""
+                raise InputError(
+                    f"rosbag2 {self.path}: an image message on {self.image_topic}{run}, "
+                    f"received at bag time {bag_ns * 1e-9:.6f} s, cannot be deserialized: "
+                    f"{err}; every frame must be read to build a map (localize makes it a "
+                    "failed frame)")
         return self._frames(skip_unreadable=False)
 
     def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
@@ -339,9 +342,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         frame is stamped from the time the bag received it, in the header clock
         (`_stamp_undeserialized`), reason '/topic: the message received at bag time T s could
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
-        (the camera frame_id of the images around it); plain iteration raises that as
-        `InputError`. Any other message that cannot be deserialized (a depth message, or one
-        that changed since the bag was indexed) still stops the iteration.
+        (the camera frame_id of the images around it); plain iteration refuses a run holding
+        one up front (`__iter__`). Any other message that cannot be deserialized (a depth
+        message, or one that changed since the bag was indexed) still stops the iteration.
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
