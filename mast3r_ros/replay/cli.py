@@ -85,9 +85,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "start over")
     g.add_argument("--retrieval-checkpoint", metavar="R",
                    help="MASt3R retrieval model (*_retrieval_trainingfree.pth): store each "
-                        "keyframe's ASMK representation for relocalization")
+                        "keyframe's ASMK representation for relocalization (default: "
+                        "retrieval.checkpoint of --params; '' for none)")
     g.add_argument("--codebook", metavar="C",
-                   help="ASMK codebook (default: beside R, named as the reference does)")
+                   help="ASMK codebook (default: retrieval.codebook of --params, else beside R, "
+                        "named as the reference does)")
     p.set_defaults(func=cmd_build_map)
 
 
@@ -485,7 +487,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sys.stderr.write(f"{PROG}: interrupted\n")
         return 130
     args, extra = parser.parse_known_args(argv)
-    if extra:  # in the subcommand's words (its usage), not the top-level parser's
+    if extra:  # in the subcommand's words (its usage), unless given before the subcommand
+        given = list(sys.argv[1:] if argv is None else argv)
+        at = given.index(args.command) if args.command in given else len(given)
+        if any(e in given[:at] for e in extra):
+            parser.error(f"unrecognized arguments: {' '.join(extra)}")
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     _setup_logging(getattr(args, "log_level", "info"))

@@ -177,13 +177,28 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
     build-map: --retrieval-checkpoint / --codebook (``checkpoint``, ``codebook``), else
     ``retrieval.checkpoint`` / ``codebook`` of --params when the build encodes (the mast3r
     matcher with a checkpoint), so that a map's build_config.yaml given back as --params builds
-    the same ASMK index. The config records the codebook as resolved (beside the checkpoint
-    when none is given); the codebook returned stays as given, for `check_retrieval_files`."""
+    the same ASMK index; a --codebook given applies to the checkpoint of --params too. An
+    empty ``checkpoint`` ('' : --retrieval-checkpoint '') builds no ASMK index whatever
+    --params says. The config records the codebook as resolved (beside the checkpoint when
+    none is given); the codebook returned stays as given, for `check_retrieval_files`.
+
+    Raises `CheckpointError` when the retrieval checkpoint of --params is not a file (a
+    robot's parameter file on another machine), naming it and both ways on."""
+    if checkpoint == "":
+        return (dataclasses.replace(cfg, retrieval=dataclasses.replace(
+            cfg.retrieval, checkpoint="", codebook="")), None, None)
     if not checkpoint:
         r = cfg.retrieval
         if not (r.checkpoint and cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint):
             return cfg, None, None
-        checkpoint, codebook = r.checkpoint, r.codebook or None
+        checkpoint, codebook = r.checkpoint, codebook or r.codebook or None
+        if not os.path.isfile(os.path.expanduser(checkpoint)):
+            from ..core.errors import CheckpointError
+
+            raise CheckpointError(
+                f"retrieval checkpoint not found: {checkpoint} (retrieval.checkpoint of "
+                "--params); pass --retrieval-checkpoint PATH, or --retrieval-checkpoint '' to "
+                "build the map without an ASMK index")
     from ..core.retrieval_model import default_codebook_path
 
     resolved = codebook or default_codebook_path(checkpoint)

@@ -114,8 +114,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     if cold:
         first = results[timed[0]].timings_s
         m["latency_first_frame_s"] = {k: float(v) for k, v in first.items()}
-        for k in first:  # a one-frame run: no median without the one-time costs
-            m["latency_s"].setdefault(k, {"median": None, "p90": None, "frames": 0})
+        if len(timed) == 1:  # a one-frame run: no median without the one-time costs (a
+            for k in first:  # stage only the first of several frames ran stays absent)
+                m["latency_s"].setdefault(k, {"median": None, "p90": None, "frames": 0})
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:

@@ -39,3 +39,32 @@ def test_build_config_names_the_retrieval_files_and_works_as_params(tmp_path, tu
                  str(out / "build_config.yaml"), "--log-level", "warning"]) == 0
     assert KeyframeMap.load(str(again)).asmk_keys() == KeyframeMap.load(str(out)).asmk_keys()
     assert KeyframeMap.load(str(out)).asmk_keys()
+
+
+def test_codebook_flag_applies_and_a_missing_params_checkpoint_is_named(tmp_path, tum,
+                                                                         ref_fixtures, capsys):
+    """With retrieval.checkpoint taken from --params, a given --codebook was overwritten by the
+    params' (a missing one built with the default codebook, exit 0); a robot's params naming
+    a checkpoint not on this machine failed without naming --params or a way on."""
+    rt = ref_fixtures / "retrieval_tiny"
+    if not (rt / "ckpt.pth").is_file():
+        pytest.skip("retrieval_tiny fixture missing")
+    backbone = str(ref_fixtures / "mast3r_tiny" / "ckpt.pth")
+    params = tmp_path / "p.yaml"
+    params.write_text(PARAMS + f"    retrieval: {{checkpoint: '{rt / 'ckpt.pth'}', codebook: "
+                               f"'{rt / 'codebook.pkl'}'}}\n")
+    argv = ["build-map", tum[0], "--checkpoint", backbone, "--params", str(params),
+            "--log-level", "warning"]
+    assert main(argv + ["--out", str(tmp_path / "a"), "--codebook",
+                        str(tmp_path / "none.pkl")]) == 2
+    assert "none.pkl" in capsys.readouterr().err
+    robot = tmp_path / "robot.yaml"
+    robot.write_text(PARAMS + "    retrieval: {checkpoint: /opt/robot/retr_trainingfree.pth}\n")
+    argv[argv.index(str(params))] = str(robot)
+    assert main(argv + ["--out", str(tmp_path / "b")]) == 2
+    err = capsys.readouterr().err
+    assert "/opt/robot/retr_trainingfree.pth (retrieval.checkpoint of --params)" in err, err
+    assert "--retrieval-checkpoint ''" in err
+    assert main(argv + ["--out", str(tmp_path / "c"), "--retrieval-checkpoint", ""]) == 0
+    assert not KeyframeMap.load(str(tmp_path / "c")).asmk_keys()
+    assert load_config_yaml(str(tmp_path / "c" / "build_config.yaml")).retrieval.checkpoint == ""

@@ -52,6 +52,11 @@ def test_an_unknown_option_of_a_subcommand_prints_its_usage(tmp_path, capsys):
     assert e.value.code == 2
     assert "usage: mast3r-ros build-map" in err, err
     assert "mast3r-ros build-map: error: unrecognized arguments: --max-frames 2" in err, err
+    # one given before the subcommand is the top-level parser's (a regression review's find)
+    with pytest.raises(SystemExit) as e:
+        main(["--bogus", "build-map", str(tmp_path), "--out", str(tmp_path / "m")])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "mast3r-ros: error: unrecognized arguments: --bogus" in err, err
 
 
 def test_demo_refuses_an_image_too_large_to_render(tmp_path, capsys):

@@ -220,6 +220,12 @@ def test_a_one_frame_cold_run_has_no_latency_median_of_one_time_costs():
     assert re.search(r"latency total, first frame +2540\.0 ms", table)
     warm = metrics.summarize([r], None)  # warmed up: the frame is an ordinary one
     assert warm["latency_s"]["total"]["median"] == 2.54 and warm["latency_first_frame_s"] is None
+    # several frames, a stage only the first ran (the others failed before PnP): absent, as
+    # before, not a null median the README does not describe
+    r2 = LocalizationResult.failure(1, "no match")
+    r2.timings_s = {"total": 0.05}
+    two = metrics.summarize([r, r2], None, warmed_up=False)
+    assert "retrieval" not in two["latency_s"] and two["latency_s"]["total"]["median"] == 0.05
 
 
 def test_unreadable_frames_are_counted_by_their_field_not_their_reason():

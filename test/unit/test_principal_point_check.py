@@ -41,6 +41,23 @@ def test_an_off_centre_principal_point_within_the_margin_is_not(tmp_path, caplog
     assert not caplog.records
 
 
+def test_an_roi_of_a_full_resolution_k_is_not_warned(tmp_path, caplog):
+    """CameraInfo's K is the full sensor's with an ROI: cx 640 of 1280 with a 320x240 ROI at
+    (960, 720) lies at -320 in the crop, legitimately; checked after the ROI it was warned
+    about, with advice (scale K to the crop) that would break the file."""
+    K = [[1000.0, 0, 640.0], [0, 1000.0, 480.0], [0, 0, 1]]
+    p = tmp_path / "roi.yaml"
+    p.write_text("image_width: 1280\nimage_height: 960\n"
+                 f"camera_matrix: {{rows: 3, cols: 3, data: {sum(K, [])}}}\n"
+                 "distortion_model: plumb_bob\ndistortion_coefficients: {rows: 1, cols: 5, "
+                 "data: [0, 0, 0, 0, 0]}\n"
+                 "roi: {x_offset: 960, y_offset: 720, width: 320, height: 240}\n")
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        cam = load_camera_info_yaml(p)
+    assert (cam.width, cam.height) == (320, 240) and cam.K[0, 2] == -320.0
+    assert not caplog.records, [r.getMessage() for r in caplog.records]
+
+
 def test_localize_with_such_a_camera_info_warns_once(tmp_path, tum, sift_map, capsys):
     p = _yaml(tmp_path, 3200.0, 120.0, 320, 240)
     capsys.readouterr()

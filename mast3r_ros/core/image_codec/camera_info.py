@@ -264,16 +264,17 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         )
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
-    _warn_far_principal_point(cam, path)
+    _warn_far_principal_point(float(k[2]), float(k[5]), width, height, path)
     return cam
 
 
-def _warn_far_principal_point(cam: CameraIntrinsics, path: Path) -> None:
+def _warn_far_principal_point(cx: float, cy: float, w: int, h: int, path: Path) -> None:
     """One warning for a principal point more than half the image size outside the image
     (cx = 3200 on a 640-wide image): a calibration of another resolution (K not scaled with
-    the image) or in other units. Not refused: an ROI crop moves it off-centre legitimately."""
-    cx, cy = float(cam.K[0, 2]), float(cam.K[1, 2])
-    w, h, m = cam.width, cam.height, _PRINCIPAL_POINT_MARGIN
+    the image) or in other units. Checked as the file gives them, K against image_width x
+    image_height, before ROI and binning (CameraInfo's K is the full sensor's: an ROI's
+    principal point lies off its crop legitimately); not refused, only warned about."""
+    m = _PRINCIPAL_POINT_MARGIN
     if -m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h:
         return
     log.warning("camera_info YAML %s: principal point (cx %g, cy %g) lies far outside the %dx%d "
