@@ -144,8 +144,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
         self._image_stamps: List[int] = []
         # image messages that cannot be deserialized, by their ordinal on the image topic:
-        # (bag receive time, estimated header stamp, the error), ns (`_stamp_undeserialized`)
-        self._undeserialized: Dict[int, Tuple[int, int, str]] = {}
+        # (bag receive time ns, the error); their estimated stamps are the run counter's
+        self._undeserialized: Dict[int, Tuple[int, str]] = {}
         self._image_frame_id: Optional[str] = None  # the first readable image's frame_id
         self._depth_stamps: List[int] = []
         self._infos: List[Tuple[int, CameraIntrinsics]] = []
@@ -201,7 +201,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     msg = reader.deserialize(raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
-                    self._undeserialized[ordinal] = (bag_ns, 0, str(err))
+                    self._undeserialized[ordinal] = (bag_ns, str(err))
                     self._image_runs.append((ordinal, 0))
                     continue
                 if self._image_frame_id is None:
@@ -224,27 +224,22 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
                                      bag_ns=bag_ns)
 
-    def _stamp_undeserialized(self) -> None:
-        """Take the stamps `_RunCounter` estimated (after the runs are known) for the image
-        messages that could not be deserialized: each is in the run of a readable neighbour,
-        stamped from its bag receive time less that neighbour's receive latency (in the header
-        clock, so a sim-time bag's wall-clock receive times do not reorder the frames), clamped
-        between the stamps of the images around it in its run, so that it never splits a run
-        nor overtakes a neighbour (`_RunCounter._place_unknown`). Warns once, with the count
-        and the first error."""
+    def _warn_undeserialized(self) -> None:
+        """Warn once, with the count and the first error, about the image messages that could
+        not be deserialized. Their stamps are `_RunCounter.estimated` (`_place_unknown`): each
+        is in the run of a readable neighbour, stamped from its bag receive time less that
+        neighbour's receive latency (in the header clock, so a sim-time bag's wall-clock
+        receive times do not reorder the frames), clamped between the stamps of the images
+        around it in its run, so that it never splits a run nor overtakes a neighbour."""
         if not self._undeserialized:
             return
-        topic = self.image_topic
-        for ordinal, stamp in self._run_counter.estimated(topic).items():
-            bag_ns, _, err = self._undeserialized[ordinal]
-            self._undeserialized[ordinal] = (bag_ns, stamp, err)
-        (first_bag, _, first_err), n = next(iter(self._undeserialized.values())), len(
+        (first_bag, first_err), n = next(iter(self._undeserialized.values())), len(
             self._undeserialized)
         log.warning(
             "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
             "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
             "receive time; build-map refuses a run holding one", self.path, n,
-            "" if n == 1 else "s", topic, first_bag * 1e-9, first_err)
+            "" if n == 1 else "s", self.image_topic, first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
@@ -265,7 +260,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _finish_index(self) -> None:
         self._choose_run()
-        self._stamp_undeserialized()
+        self._warn_undeserialized()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
@@ -322,7 +317,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         otherwise stop only there, after the inference on every frame before it); one in
         another run does not matter."""
         runs = self._run_counter
-        for ordinal, (bag_ns, _, err) in sorted(self._undeserialized.items()):
+        for ordinal, (bag_ns, err) in sorted(self._undeserialized.items()):
             if runs.run(self.image_topic, ordinal) == self._run_label:
                 run = f" (run {self.run})" if len(self.runs) > 1 else ""
                 raise InputError(
@@ -340,7 +335,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         depth message undecodable), so that the frames after it are still read (``localize``).
         An image message that cannot be deserialized at all has no known header stamp: its
         frame is stamped from the time the bag received it, in the header clock
-        (`_stamp_undeserialized`), reason '/topic: the message received at bag time T s could
+        (`_RunCounter.estimated`), reason '/topic: the message received at bag time T s could
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
         (the camera frame_id of the images around it); plain iteration refuses a run holding
         one up front (`__iter__`). Any other message that cannot be deserialized (a depth
@@ -379,10 +374,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     position += 1
                     if wanted is not None and position not in wanted:
                         continue  # skipped: neither deserialized nor decoded
-                    bad = self._undeserialized.get(ordinal)
-                    if bad is not None:
-                        depth_stamp = int(self._depth_matches(np.array([bad[1]]))[0])
-                        pending.append((self._undeserialized_frame(bad, frame_id),
+                    if ordinal in self._undeserialized:
+                        guessed = self._run_counter.estimated(conn.topic)[ordinal]
+                        depth_stamp = int(self._depth_matches(np.array([guessed]))[0])
+                        pending.append((self._undeserialized_frame(ordinal, frame_id),
                                         depth_stamp))
                         continue
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
@@ -408,13 +403,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     # ---- frame assembly --------------------------------------------------------------------
 
-    def _undeserialized_frame(self, bad: Tuple[int, int, str], frame_id: Optional[str]
-                              ) -> UnreadableFrame:
-        """The unreadable frame of an image message that cannot be deserialized (``bad``:
-        bag receive time, estimated stamp, the error); its pose from tf at that stamp for the
+    def _undeserialized_frame(self, ordinal: int, frame_id: Optional[str]) -> UnreadableFrame:
+        """The unreadable frame of the image message ``ordinal`` (on the image topic) that
+        cannot be deserialized, at its estimated stamp; its pose from tf at that stamp for the
         camera ``frame_id`` of the images before it (the first readable one's; none known:
         no pose)."""
-        bag_ns, stamp, err = bad
+        bag_ns, err = self._undeserialized[ordinal]
+        stamp = self._run_counter.estimated(self.image_topic)[ordinal]
         reason = (f"{self.image_topic}: the message received at bag time {bag_ns * 1e-9:.6f} s "
                   f"could not be deserialized: {err} (its header stamp unknown, taken as "
                   f"t={stamp * 1e-9:.6f} s from that receive time)")
