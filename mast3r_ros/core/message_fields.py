@@ -28,6 +28,22 @@ from .types import CameraIntrinsics, Frame, check_stamp_ns
 NS_PER_S = 1_000_000_000
 
 
+def frame_id_problem(frame: Any) -> str:
+    """What keeps ``frame`` from being a TF frame name (``std_msgs/Header.frame_id``), "" when
+    nothing: not a string, blank, white space around it (a different frame to tf2 than the
+    name it looks like) or a leading '/' (tf2 rejects it). One rule for the node's frame
+    parameters and the frame a map is written in (`MapWriter`)."""
+    if not isinstance(frame, str):
+        return f"a frame name is a string, got {type(frame).__name__} {frame!r}"
+    if not frame.strip():
+        return f"a frame name must not be empty, got {frame!r}"
+    if frame != frame.strip():
+        return f"a frame name must not have white space around it, got {frame!r}"
+    if frame.startswith("/"):
+        return f"a frame name must not start with '/' (tf2 rejects it), got {frame!r}"
+    return ""
+
+
 # --------------------------------------------------------------------------------------------
 # Time
 

@@ -30,6 +30,7 @@ from mast3r_ros.core.config import (
     validate_param,
 )
 from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.message_fields import frame_id_problem
 
 _ROS_TYPE = {bool: "bool", int: "integer", float: "double", str: "string"}
 
@@ -103,11 +104,9 @@ def validate_node_config(cfg: Config) -> Config:
                           "neither this node's name nor /** is not applied to it")
     for name in ("map_frame", "base_frame", "odom_frame"):
         value = getattr(node, name)
-        if value.startswith("/"):
-            raise ConfigError(f"parameter '{name}' must not start with '/' (tf2 rejects it), "
-                              f"got {value!r}")
-        if name != "odom_frame" and not value:
-            raise ConfigError(f"parameter '{name}' must not be empty")
+        why = frame_id_problem(value) if value or name != "odom_frame" else ""  # odom: optional
+        if why:
+            raise ConfigError(f"parameter '{name}': {why}")
     frames = [node.map_frame, node.base_frame] + ([node.odom_frame] if node.odom_frame else [])
     if len(set(frames)) != len(frames):
         raise ConfigError(f"parameters map_frame, odom_frame and base_frame must differ, got "

@@ -43,6 +43,7 @@ from ..fileio import (
     replace_folder,
 )
 from ..geometry import finite_pose, is_valid_pose, non_rigid_reason
+from ..message_fields import frame_id_problem
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import IndexParams
 from ..types import CameraIntrinsics, check_stamp_ns
@@ -156,11 +157,10 @@ class MapWriter(WriterEncodings):
         self._given = path
         if version not in (1, 2, 3):
             raise InputError(f"map format version must be 1, 2 or 3, got {version}")
-        if (not isinstance(map_frame, str) or not map_frame.strip()
-                or map_frame != map_frame.strip() or map_frame.startswith("/")):
-            raise InputError(f"map_frame must be a frame name (non-empty, no surrounding white "
-                             f"space, no leading '/': tf2's rules), got {map_frame!r}; set "
-                             "map_frame in --params (default 'map')")
+        why = frame_id_problem(map_frame)
+        if why:
+            raise InputError(f"map_frame must be a frame name: {why}; set map_frame in --params "
+                             "(default 'map')")
         _check_target(path, self.path, overwrite)
         check_can_create(path, "MapWriter path")
         parent = os.path.dirname(self.path)
