@@ -75,7 +75,7 @@ setup(
         # through its CPU interpreter there).
         "dev": ["opencv-python-headless>=4.5.4", "triton>=3.0", "poselib>=2.0", "safetensors>=0.3",
                 "faiss-cpu>=1.7.3", "ray>=2.9",
-                "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7",
+                "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7.3",
                 # the test command runs the suite in 2 processes (-n 2): 7 min instead of 11
                 # on a 2-core CI machine
                 "pytest-xdist>=3.0",
