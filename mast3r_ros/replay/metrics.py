@@ -168,12 +168,14 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
                         np.degrees(np.sqrt(np.trace(r.covariance[3:, 3:]) / 3))))
     d_arr = np.asarray(d, dtype=np.float64).reshape(-1, 3)
 
-    def block(v: np.ndarray) -> Dict[str, Optional[float]]:
-        v = v[np.isfinite(v)]  # NaN: a singular covariance block (`mahalanobis_sq`)
+    def block(v: np.ndarray) -> Dict[str, Any]:
+        # NaN: a singular covariance block (`mahalanobis_sq`), left out; ``frames`` says how
+        # many were used (``evaluated`` counts every frame with a covariance)
+        v = v[np.isfinite(v)]
         if not len(v):
-            return {"coverage_95": None, "median_mahalanobis_sq": None}
+            return {"coverage_95": None, "median_mahalanobis_sq": None, "frames": 0}
         return {"coverage_95": float(np.mean(v <= CHI2_3DOF_95)),
-                "median_mahalanobis_sq": float(np.median(v))}
+                "median_mahalanobis_sq": float(np.median(v)), "frames": int(len(v))}
 
     sig_arr = np.asarray(sig, dtype=np.float64).reshape(-1, 2)
     return {
@@ -245,9 +247,12 @@ def format_table(m: Dict[str, Any]) -> str:
             if isinstance(v, dict) and v.get("coverage_95") is not None:
                 d2 = v["median_mahalanobis_sq"]
                 verdict = calibration_verdict(d2)
+                n = v.get("frames", cv["evaluated"])
+                of = f" (of {n} frames: singular blocks left out)" if n != cv["evaluated"] else ""
                 rows.append((f"covariance {k}: chi2 95 % coverage / median d^2",
                              f"{100 * v['coverage_95']:.0f} % / {d2:.3g} (calibrated: 95 % / "
-                             f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")))
+                             f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")
+                             + of))
     lat = m.get("latency_s", {})
     # the frames that were timed: not unreadable ones (never localized), nor a cold first frame
     first = m.get("latency_first_frame_s") or {}

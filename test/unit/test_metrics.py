@@ -77,7 +77,7 @@ def test_summary_has_the_same_keys_with_and_without_ground_truth():
     assert no_gt["gross_errors"] is None and set(no_gt["recall"].values()) == {None}
     assert no_gt["covariance"]["evaluated"] == 0
     assert no_gt["covariance"]["position"] == {"coverage_95": None,
-                                               "median_mahalanobis_sq": None}
+                                               "median_mahalanobis_sq": None, "frames": 0}
     # ground truth but nothing localized: recall is 0 (of the frames with ground truth), no
     # error was measured
     none = runs["none localized"]
@@ -129,6 +129,12 @@ def test_a_singular_covariance_block_has_no_mahalanobis_distance():
     c = metrics.covariance_calibration(res, np.stack([gt, gt]))
     assert c["evaluated"] == 2 and c["position"]["median_mahalanobis_sq"] == pytest.approx(1.0)
     assert c["rotation"]["median_mahalanobis_sq"] == pytest.approx(np.radians(2) ** 2)
+    # each block says how many frames it used: the singular rotation block is not one of them
+    assert (c["position"]["frames"], c["rotation"]["frames"]) == (2, 1)
+    table = metrics.format_table(metrics.summarize(res, np.stack([gt, gt])))
+    rot = [ln for ln in table.splitlines() if "covariance rotation" in ln]
+    assert len(rot) == 1 and "of 1 frames: singular blocks left out" in rot[0], table
+    assert "left out" not in "".join(ln for ln in table.splitlines() if "position:" in ln)
     assert np.isnan(metrics.mahalanobis_sq(est, gt, np.full((6, 6), np.nan))).all()
 
 
