@@ -255,7 +255,8 @@ class _RunChoice:
                               for i, (c, a, b) in enumerate(self.runs))
             how = _why_this_run([c for c, _, _ in self.runs], self._run_wanted is not None)
             jumps = "once" if n == 2 else f"{n - 1} times"
-            log.warning(
+            # a WARNING when the run was chosen for the user; INFO when they chose it (--run)
+            log.log(logging.INFO if self._run_wanted is not None else logging.WARNING,
                 "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
                 "holds %d runs (%s); reading run %d only, %s (to map every run: build-map "
                 "each with --run N, then join the maps with merge-maps)", self.path, jumps, n,
