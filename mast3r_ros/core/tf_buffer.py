@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .geometry import finite_pose
-from .trajectory import bracketing_gaps, poses_at_stamps
+from .trajectory import bracketing_gaps, lookup_samples, poses_at_stamps
 from .types import check_stamp_ns
 
 
@@ -64,7 +64,9 @@ class _Edge:
         if self.static:
             return self.poses[-1]
         if self._arrays is None:
-            self._arrays = (np.asarray(self.stamps_ns, np.int64), np.stack(self.poses))
+            # sorted, first of equal stamps kept, once: not per lookup (`lookup_samples`)
+            self._arrays = lookup_samples(np.asarray(self.stamps_ns, np.int64),
+                                          np.stack(self.poses))
         pose, valid = poses_at_stamps(*self._arrays, [stamp_ns], tolerance_ns, max_gap_ns)
         if valid[0]:
             return pose[0]

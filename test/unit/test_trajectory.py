@@ -10,6 +10,7 @@ from mast3r_ros.core.trajectory import (
     bracketing_gaps,
     interpolate_pose,
     nearest_indices,
+    lookup_samples,
     poses_at_stamps,
 )
 from mast3r_test_utils import pose
@@ -132,6 +133,37 @@ def test_first_of_equal_stamps_wins_in_interpolation_and_nearest_too():
     # a gap over max_gap_ns: the nearest sample within the tolerance, again the first given
     out, valid = poses_at_stamps(stamps, poses, [10 * ms], 20 * ms, 50 * ms)
     assert valid[0] and out[0, 0, 3] == 0.0
+
+
+def test_lookup_samples_are_made_once_and_then_used_as_they_are(monkeypatch):
+    """A tf edge with one repeated stamp copied its whole trajectory on every lookup (34 ms a
+    lookup on an hour at 100 Hz): `lookup_samples` sorts and keeps the first of equal stamps
+    once, and `poses_at_stamps` takes such samples without sorting or copying them again."""
+    from mast3r_ros.core import trajectory
+    from mast3r_ros.core.tf_buffer import TransformBuffer
+
+    stamps = np.array([2, 0, 1, 1, 3]) * S
+    poses = np.stack([pose([0, 0, 0], [x, 0, 0]) for x in (2.0, 0.0, 1.0, 9.0, 3.0)])
+    st, po = lookup_samples(stamps, poses)
+    np.testing.assert_array_equal(st, np.arange(4) * S)
+    np.testing.assert_allclose(po[:, 0, 3], [0.0, 1.0, 2.0, 3.0])  # the first of the two at 1 s
+    assert np.shares_memory(lookup_samples(st, po)[0], st)  # clean samples: not copied
+    calls = []
+    real = trajectory._first_of_sorted
+
+    def spy(a, b):
+        out = real(a, b)
+        calls.append(out[0] is a)
+        return out
+
+    monkeypatch.setattr(trajectory, "_first_of_sorted", spy)
+    buf = TransformBuffer()
+    for t, p in zip(stamps, poses):
+        buf.add_dynamic("map", "base_link", int(t), p)
+    for t in (S, S + S // 2, 3 * S):
+        buf.lookup("map", "base_link", t)
+    assert calls[0] is False and calls[1:] == [True] * 3, calls  # prepared once, then reused
+    np.testing.assert_allclose(buf.lookup("map", "base_link", S + S // 2)[0, 3], 1.5)
 
 
 def test_a_non_finite_pose_is_an_input_error_naming_its_sample():
