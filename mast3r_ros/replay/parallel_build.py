@@ -341,13 +341,19 @@ def _stop_pool(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     running ones' workers terminated (a shard's work is redone by --resume anyway), so the
     driver does not wait for shards nobody will write."""
     procs = list((getattr(pool, "_processes", None) or {}).values())
+    # the executor's management thread: shutdown(wait=False) forgets it, so a later
+    # shutdown(wait=True) does not join it, and on Python 3.10 it could still be closing its
+    # wake-up pipe at interpreter exit while concurrent.futures' exit hook wrote to it
+    # ("Exception ignored in: <module 'threading'> ... OSError: [Errno 9] Bad file descriptor")
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for p in procs:
         if p.is_alive():
             p.terminate()
     for p in procs:
         p.join(5)
-    pool.shutdown(wait=True)  # the executor's own thread, quickly now its workers are gone
+    if manager is not None:
+        manager.join(10)  # quickly now its workers are gone
 
 
 def _run_ray(encode: EncodeFn, todo: List[Shard], workers: int, threads: int, address: str

@@ -61,3 +61,25 @@ def test_ctrl_c_stops_a_parallel_build_without_worker_tracebacks(tmp_path, when)
     assert proc.returncode == 130, err
     assert "Traceback" not in err and "KeyboardInterrupt" not in err, err
     assert err.strip().splitlines() == ["build: interrupted"], err
+
+
+def test_a_stopped_pool_has_no_thread_left_at_exit():
+    """`_stop_pool` returns once the executor's management thread has ended: it called
+    shutdown(wait=False) first, which forgets that thread, so the later shutdown(wait=True)
+    joined nothing and the thread could still be closing its wake-up pipe at interpreter exit,
+    where Python 3.10's concurrent.futures exit hook writes to it (CI, under load:
+    "Exception ignored in: <module 'threading'> ... OSError: [Errno 9] Bad file descriptor"
+    after the build's one line)."""
+    import concurrent.futures
+    import multiprocessing
+
+    from mast3r_ros.replay.parallel_build import _stop_pool
+
+    pool = concurrent.futures.ProcessPoolExecutor(
+        1, mp_context=multiprocessing.get_context("spawn"))
+    running = pool.submit(time.sleep, 60)
+    while not running.running():
+        time.sleep(0.01)
+    manager = pool._executor_manager_thread
+    _stop_pool(pool)
+    assert not manager.is_alive()
