@@ -44,6 +44,14 @@ def frame_id_problem(frame: Any) -> str:
     return ""
 
 
+def tf2_frame_name(frame: str) -> str:
+    """The tf2 frame name a map manifest's ``map_frame`` was meant as: white space around it
+    and a leading '/' (ROS 1's global prefix, which tf2 rejects) removed. Maps written before
+    `MapWriter` checked the name (`frame_id_problem`) can carry '/map' from a user's
+    parameters; they are read as 'map', which the node accepts. "" when nothing is left."""
+    return frame.strip().lstrip("/").strip()
+
+
 # --------------------------------------------------------------------------------------------
 # Time
 

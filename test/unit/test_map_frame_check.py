@@ -18,7 +18,7 @@ from mast3r_ros.replay.cli import main
 from mast3r_ros.ros.diagnostics import DiagnosticsWindow
 
 
-@pytest.mark.parametrize("frame", [5, None, "", ["map"]])
+@pytest.mark.parametrize("frame", [5, None, "", ["map"], " / "])
 def test_a_map_frame_that_is_no_frame_name_is_a_map_format_error(tmp_path, sift_map, frame):
     path = tmp_path / "m"
     shutil.copytree(sift_map, path)
@@ -27,6 +27,34 @@ def test_a_map_frame_that_is_no_frame_name_is_a_map_format_error(tmp_path, sift_
     (path / "manifest.json").write_text(json.dumps(man))
     with pytest.raises(MapFormatError, match="field 'map_frame' must be a frame name"):
         KeyframeMap.load(str(path), lazy=True)
+
+
+def test_a_map_written_with_a_slash_frame_is_read_and_merged_as_the_tf2_name(
+        tmp_path, sift_map, tum, capsys, caplog):
+    """Maps written before MapWriter checked the name carry '/map' from a user's --params: it
+    loaded as '/map', merge-maps then refused to write it ("set map_frame in --params", which
+    merge has not) and localize advised a map_frame the node refuses. It is read as 'map'."""
+    maps = []
+    for name in ("a", "b"):
+        path = tmp_path / name
+        shutil.copytree(sift_map, path)
+        man = json.loads((path / "manifest.json").read_text())
+        man["map_frame"] = "/map"
+        (path / "manifest.json").write_text(json.dumps(man))
+        maps.append(str(path))
+    with caplog.at_level("WARNING"):
+        m = KeyframeMap.load(maps[0], lazy=True)
+    assert m.map_frame == "map" and map_frame_mismatch("map", m) is None
+    assert any("map_frame '/map' is not a tf2 frame name" in r.getMessage()
+               and "read as 'map'" in r.getMessage() for r in caplog.records)
+    capsys.readouterr()
+    assert main(["merge-maps", *maps, "--out", str(tmp_path / "merged")]) == 0
+    merged = json.loads((tmp_path / "merged" / "manifest.json").read_text())
+    assert merged["map_frame"] == "map"
+    # the node's params default: localize says nothing of the map_frame
+    assert main(["localize", tum[1], "--map", maps[1], "--out", str(tmp_path / "run"),
+                 "--matcher", "sift", "--max-frames", "1"]) == 0
+    assert "map_frame" not in capsys.readouterr().err.replace("map_frame '/map' is not", "")
 
 
 def test_check_map_exits_2_for_a_map_frame_that_is_a_number(tmp_path, sift_map, capsys):

@@ -29,6 +29,7 @@ import numpy as np
 from ..encoding_store import EncodingStore
 from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
 from ..fileio import recording_kind
+from ..message_fields import frame_id_problem, tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex
 from .layout import (
@@ -78,7 +79,7 @@ class KeyframeMap(MapEncodings, MapFiles):
     @property
     def map_frame(self) -> str:
         """The frame the keyframe poses are in (v1 maps: ``map``)."""
-        return str(self.manifest.get("map_frame", "map"))
+        return tf2_frame_name(str(self.manifest.get("map_frame", "map")))
 
     # -- loading ----------------------------------------------------------------------------
     @classmethod
@@ -142,9 +143,12 @@ class KeyframeMap(MapEncodings, MapFiles):
         if not is_format_version(version, READ_VERSIONS):
             raise MapFormatError(_version_refusal(mpath, version))
         frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
-        if not isinstance(frame, str) or not frame.strip():
+        if not isinstance(frame, str) or not tf2_frame_name(frame):
             raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a non-empty "
                                  f"string), got {frame!r}; rebuild the map or correct the field")
+        if frame_id_problem(frame):  # '/map' of a map written before MapWriter checked it
+            log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
+                        mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
         files = _need(manifest, "files", dict, MANIFEST)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):

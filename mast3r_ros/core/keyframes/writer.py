@@ -159,8 +159,8 @@ class MapWriter(WriterEncodings):
             raise InputError(f"map format version must be 1, 2 or 3, got {version}")
         why = frame_id_problem(map_frame)
         if why:
-            raise InputError(f"map_frame must be a frame name: {why}; set map_frame in --params "
-                             "(default 'map')")
+            raise InputError(f"map_frame must be a frame name: {why} (build-map: the "
+                             "map_frame of --params, default 'map')")
         _check_target(path, self.path, overwrite)
         check_can_create(path, "MapWriter path")
         parent = os.path.dirname(self.path)
