@@ -118,6 +118,16 @@ def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
     os.unlink(probe)
 
 
+def check_can_write_file(path: str, what: str) -> None:
+    """`check_can_create` for an output *file* whose folder must exist (``--json``,
+    ``--plot``), refusing as well a ``path`` that is a folder (`InputError` naming ``what``):
+    it was found only when writing, as a bare "cannot use path" line."""
+    if os.path.isdir(path):
+        raise InputError(f"{what} {path}: a folder, where a file is to be written; give the "
+                         "name of a file (in that folder or elsewhere)")
+    check_can_create(path, what, make_parents=False)
+
+
 def atomic_write_bytes(path: str, data: bytes) -> None:
     """Write a file so that readers see either the old content or the complete new one."""
     def write(tmp: str) -> None:

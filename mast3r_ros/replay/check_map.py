@@ -14,7 +14,7 @@ import sys
 from typing import TYPE_CHECKING, Optional
 
 from ..core.errors import InputError, MapFormatError
-from ..core.fileio import atomic_write_json, check_can_create
+from ..core.fileio import atomic_write_json, check_can_write_file
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -57,7 +57,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                              f"or leave {option} out")
     # output paths first: a bad one found after the check is the whole check for nothing
     if args.json:
-        check_can_create(args.json, "--json", make_parents=False)
+        check_can_write_file(args.json, "--json")
     if args.plot:
         from .plots import check_plot_path
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import functools
 import json
 import logging
@@ -33,6 +34,7 @@ from .cli_options import (
     _open,
     _source_options,
     add_warmup_option,
+    check_trajectory_file,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     note_unused_device,
@@ -109,9 +111,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
-    if args.trajectory is not None and not os.path.exists(args.trajectory):
-        raise InputError(f"--trajectory {args.trajectory}: no such file; give the TUM trajectory "
-                         "file, or leave --trajectory out to take the source's poses")
+    check_trajectory_file(args.trajectory, "--trajectory", "the source's poses")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
                         resume=args.resume, restart=args.restart,
@@ -221,6 +221,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     map_path = _map_path(args.map, cfg, args.params)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
+    check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
@@ -518,6 +519,12 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):  # not a path to check: a full disk
+            at = e.filename or getattr(args, "out", None)
+            sys.stderr.write(f"{PROG} {args.command}: error: no space left on the device"
+                             f"{f' holding {at}' if at else ''} ({e.strerror}): free space "
+                             "there, or write elsewhere\n")
+            return 2
         sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "
                          f"{e.strerror or e} (check the paths given)\n")
         return 2

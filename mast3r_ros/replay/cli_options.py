@@ -14,6 +14,7 @@ import argparse
 import dataclasses
 import logging
 import math
+import os
 from typing import Any, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
@@ -248,3 +249,18 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
         image_rectified=cfg.node.image_rectified, read_depth=keyframes)
     return open_source(args.source, options, cfg.pose_at_stamp)
+
+
+def check_trajectory_file(path: Optional[str], option: str, default: str) -> None:
+    """Refuse a given TUM trajectory file (``--trajectory``, ``--groundtruth``) that is missing
+    or a folder, naming ``option`` and what leaving it out does (``default``), before a source
+    is opened: a missing one was "cannot read FILE: No such file or directory"."""
+    if path is None:
+        return
+    if not os.path.exists(path):
+        raise InputError(f"{option} {path}: no such file; give the TUM trajectory file, or leave "
+                         f"{option} out to take {default}")
+    if os.path.isdir(path):
+        raise InputError(f"{option} {path}: a folder; give the TUM trajectory file in it (e.g. "
+                         f"{os.path.join(path, 'groundtruth.txt')})")
+

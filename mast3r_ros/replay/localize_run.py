@@ -292,8 +292,10 @@ def _keep_partial(tmp: str, out: str) -> None:
         return
     with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
-    log.error("run stopped after %d frames: %s was not written (nor replaced); the results "
-              "so far are in %s", n, out, partial)
+    # "nor replaced" only when there is an older run: demo --overwrite removed it with its map
+    log.error("run stopped after %d frames: %s was not %s; the results so far are in %s", n,
+              out, "replaced (the older run is as it was)" if os.path.exists(out)
+              else "written", partial)
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,

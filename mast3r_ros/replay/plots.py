@@ -12,7 +12,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 
 from ..core.errors import InputError
-from ..core.fileio import atomic_write_bytes, check_can_create
+from ..core.fileio import atomic_write_bytes, check_can_write_file
 
 
 def _pyplot():
@@ -56,7 +56,7 @@ def check_plot_path(path: str, what: str = "--plot") -> None:
     if fmt not in formats:
         raise InputError(f"{what} {path}: cannot write a '.{fmt}' picture; use one of "
                          f"{', '.join('.' + f for f in formats)} (no extension: png)")
-    check_can_create(path, what, make_parents=False)
+    check_can_write_file(path, what)
 
 
 def _save(fig, path: str) -> None:

@@ -503,7 +503,10 @@ class TumSequence:
         try:
             rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
         except InputError as err:
-            raise InputError(f"cannot read colour image {path}: {err}") from None
+            msg, said = str(err), f"cannot read image {path}: "
+            if msg.startswith(said):  # not "cannot read ... image {path}" twice
+                msg = msg[len(said):]
+            raise InputError(f"cannot read colour image {path}: {msg}") from None
         self._check_size(path, rgb)
         return rgb
 

@@ -108,3 +108,59 @@ def test_an_image_folder_counts_its_colour_images_not_its_depth_pngs(tmp_path, c
     line = _one_line(capsys)
     assert rc == 2 and "2 images and 2 depth images here, e.g. frame-000000.color.png" in line, \
         line
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_check_map_refuses_a_folder_as_its_output_file(tmp_path, capsys, sift_map, option):
+    """`check-map MAP --json MAP` said 'cannot use path: MAP: a folder, where a file is to be
+    written (check the paths given)' after the check, naming no option."""
+    rc = main(["check-map", sift_map, option, str(tmp_path)])
+    line = _one_line(capsys)
+    assert rc == 2 and f"{option} {tmp_path}: a folder, where a file is to be written" in line
+
+
+@pytest.mark.parametrize("kind", ["missing", "folder"])
+def test_localize_names_groundtruth_when_its_file_is_missing_or_a_folder(tmp_path, capsys,
+                                                                         tum, kind):
+    """`localize --groundtruth /nonexist` said 'cannot read /nonexist: No such file or
+    directory', where --trajectory's twin named its option."""
+    gt = tmp_path / "nonexist.txt" if kind == "missing" else tmp_path
+    rc = main(["localize", tum[1], "--map", str(tmp_path / "m"), "--out", str(tmp_path / "r"),
+               "--matcher", "sift", "--groundtruth", str(gt)])
+    line = _one_line(capsys)
+    assert rc == 2 and f"--groundtruth {gt}: " in line, line
+    assert ("no such file" if kind == "missing" else "a folder") in line, line
+    assert not (tmp_path / "r").exists()
+
+
+def test_a_full_disk_is_named_as_such_not_as_a_path_to_check(tmp_path, capsys, monkeypatch):
+    """ENOSPC said 'cannot use path: No space left on device (check the paths given)': the
+    paths were right, the disk was full; the line names the output it was writing."""
+    import errno
+
+    from mast3r_ros.replay import cli
+
+    def full(args):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(cli, "cmd_localize", full)
+    out = str(tmp_path / "r")
+    rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
+    line = _one_line(capsys)
+    assert rc == 2 and f"no space left on the device holding {out}" in line, line
+    assert "check the paths" not in line and "free space there" in line, line
+
+
+def test_an_empty_colour_image_is_named_once(tmp_path):
+    """'cannot read colour image X: cannot read image X: the file is empty (0 bytes)'."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.synthetic import write_demo_sequences
+    from mast3r_ros.replay.tum import TumSequence
+
+    _, query = write_demo_sequences(str(tmp_path), num_frames=4, width=64, height=48, seed=0)
+    seq = TumSequence(query)
+    first = sorted((tmp_path / os.path.basename(query) / "rgb").iterdir())[0]
+    first.write_bytes(b"")
+    with pytest.raises(InputError) as err:
+        seq[0]
+    assert str(err.value) == f"cannot read colour image {first}: the file is empty (0 bytes)"

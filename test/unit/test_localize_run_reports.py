@@ -7,6 +7,8 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
+
 from mast3r_ros.replay import localize_run
 from mast3r_ros.replay.cli import main
 
@@ -43,3 +45,22 @@ def test_metrics_json_has_the_same_keys_without_ground_truth(tum, sift_map, tmp_
     assert set(m) == set(with_gt)
     assert set(m["recall"]) == set(with_gt["recall"]) and set(m["recall"].values()) == {None}
     assert m["gross_errors"] is None and m["covariance"]["evaluated"] == 0
+
+
+@pytest.mark.parametrize("older_run", [True, False])
+def test_a_stopped_run_says_whether_an_older_run_is_still_there(tmp_path, caplog, older_run):
+    """'OUT was not written (nor replaced)' after `demo --overwrite` had removed the older run
+    with its map: 'not replaced' only when an older run is there, unchanged."""
+    from mast3r_ros.replay.localize_run import _keep_partial
+
+    out, tmp = tmp_path / "run", tmp_path / ".run-tmp"
+    tmp.mkdir()
+    (tmp / "results.jsonl").write_text('{"frame": 0}\n{"frame": 1}\n')
+    if older_run:
+        out.mkdir()
+    with caplog.at_level("ERROR"):
+        _keep_partial(str(tmp), str(out))
+    (msg,) = [r.getMessage() for r in caplog.records]
+    said = "was not replaced (the older run is as it was)" if older_run else "was not written;"
+    assert f"run stopped after 2 frames: {out} {said}" in msg, msg
+    assert (tmp_path / "run.partial" / "results.jsonl").is_file()
