@@ -90,8 +90,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "keyframe's ASMK representation for relocalization (default: "
                         "retrieval.checkpoint of --params; '' for none)")
     g.add_argument("--codebook", metavar="C",
-                   help="ASMK codebook (default: retrieval.codebook of --params, else beside R, "
-                        "named as the reference does)")
+                   help="ASMK codebook (default: retrieval.codebook of --params when its "
+                        "checkpoint is the one used, else beside R, named as the reference "
+                        "does)")
     p.set_defaults(func=cmd_build_map)
 
 

@@ -232,8 +232,11 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
               else "")
         raise InputError(f"--sync-tolerance must be between 0 and {MAX_SYNC_TOLERANCE_S:g} "
                          f"seconds, got {args.sync_tolerance:g}{ms}")
+    if args.depth_scale is not None and not math.isfinite(args.depth_scale):
+        raise InputError(f"--depth-scale must be a finite number (depth units per metre: TUM "
+                         f"PNGs 5000, 16UC1 millimetres 1000), got {args.depth_scale}")
     if args.depth_scale is not None and not (MIN_DEPTH_SCALE <= args.depth_scale
-                                             <= MAX_DEPTH_SCALE):  # NaN fails both
+                                             <= MAX_DEPTH_SCALE):
         raise InputError(f"--depth-scale must be between {MIN_DEPTH_SCALE:g} and "
                          f"{MAX_DEPTH_SCALE:g} depth units per metre (TUM PNGs 5000, 16UC1 "
                          f"millimetres 1000), got {args.depth_scale:g}: beyond that, float32 "

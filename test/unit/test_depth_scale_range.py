@@ -25,6 +25,17 @@ def test_a_depth_scale_float32_cannot_hold_exits_2_with_one_line(tmp_path, tum, 
     assert not os.path.exists(out)
 
 
+@pytest.mark.parametrize("scale", ["nan", "inf"])
+def test_a_depth_scale_that_is_no_number_is_called_so(tmp_path, tum, capsys, scale):
+    """NaN was refused as 'beyond' the range, where float32 'overflows or vanishes'."""
+    out = tmp_path / "m"
+    assert main(["build-map", tum[0], "--out", str(out), "--matcher", "sift",
+                 "--depth-scale", scale, "--log-level", "warning"]) == 2
+    (err,) = _err_lines(capsys)
+    assert "--depth-scale must be a finite number" in err and scale in err, err
+    assert "overflows" not in err and not os.path.exists(out)
+
+
 def test_sift_build_whose_depth_has_no_valid_pixel_is_refused(tmp_path, tum, capsys):
     # every depth PNG 0 (a blinded sensor, a wrong topic): no keyframe has a valid pixel
     import shutil
