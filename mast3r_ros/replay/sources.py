@@ -19,7 +19,7 @@ import numpy as np
 
 from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
-from ..core.fileio import BAG_STORAGE_SUFFIXES, recording_kind
+from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.types import Frame, UnreadableFrame
 from .tum import TumSequence

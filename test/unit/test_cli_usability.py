@@ -249,9 +249,10 @@ def test_namespace_on_the_command_line(tmp_path, capsys, monkeypatch, localize_s
                                "(milliseconds? 20 ms is --sync-tolerance 0.02)"),
     ("--depth-scale", "0", "--depth-scale must be between 1e-06 and 1e+09 depth units per "
                            "metre (TUM PNGs 5000, 16UC1 millimetres 1000), got 0"),
-    ("--depth-scale", "inf", "--depth-scale must be between 1e-06 and 1e+09 depth units per "
-                             "metre (TUM PNGs 5000, 16UC1 millimetres 1000), got inf"),
-    ("--depth-scale", "nan", "got nan: beyond that, float32 depth overflows or vanishes"),
+    ("--depth-scale", "inf", "--depth-scale must be a finite number (depth units per metre: "
+                             "TUM PNGs 5000, 16UC1 millimetres 1000), got inf"),
+    ("--depth-scale", "nan", "--depth-scale must be a finite number (depth units per metre: "
+                             "TUM PNGs 5000, 16UC1 millimetres 1000), got nan"),
 ])
 def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, value, words):
     """The readers' own checks named their parameters (sync_tolerance_s, pose_at_stamp's

@@ -25,9 +25,9 @@ from mast3r_ros.core.fileio import (
     check_output_folder,
     output_lock,
     output_path,
-    recording_kind,
     replace_folder,
 )
+from mast3r_ros.core.recordings import recording_kind
 
 
 @contextlib.contextmanager

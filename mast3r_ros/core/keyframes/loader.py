@@ -28,7 +28,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore
 from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
-from ..fileio import recording_kind
+from ..recordings import recording_kind
 from ..message_fields import frame_id_problem, tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex

@@ -1,0 +1,24 @@
+"""What kind of recording a folder holds (a TUM RGB-D folder, a rosbag2), for the messages
+that refuse a recording where a map is expected and the other way round."""
+
+from __future__ import annotations
+
+import os
+
+# rosbag2 storage files (rosbags reads them without metadata.yaml)
+BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
+
+
+def recording_kind(folder: str) -> str:
+    """What recording ``folder`` looks like -- a TUM RGB-D folder, a rosbag2 -- named by the file
+    that shows it (for messages: "a TUM RGB-D folder: it has rgb.txt"); '' when neither or
+    unreadable."""
+    if os.path.isfile(os.path.join(folder, "rgb.txt")):
+        return "a TUM RGB-D folder: it has rgb.txt"
+    if os.path.isfile(os.path.join(folder, "metadata.yaml")):
+        return "a rosbag2: it has metadata.yaml"
+    try:
+        bags = sorted(n for n in os.listdir(folder) if n.lower().endswith(BAG_STORAGE_SUFFIXES))
+    except OSError:
+        return ""
+    return f"a rosbag2: it has {bags[0]}" if bags else ""
