@@ -122,7 +122,7 @@ def check_can_write_file(path: str, what: str) -> None:
     """`check_can_create` for an output *file* whose folder must exist (``--json``,
     ``--plot``), refusing as well a ``path`` that is a folder (`InputError` naming ``what``):
     it was found only when writing, as a bare "cannot use path" line."""
-    if os.path.isdir(path):
+    if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise InputError(f"{what} {path}: a folder, where a file is to be written; give the "
                          "name of a file (in that folder or elsewhere)")
     check_can_create(path, what, make_parents=False)

@@ -13,6 +13,7 @@ Every function reads attributes only (duck typing), so it takes rclpy messages, 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, Optional, Tuple
 
@@ -49,7 +50,7 @@ def tf2_frame_name(frame: str) -> str:
     and a leading '/' (ROS 1's global prefix, which tf2 rejects) removed. Maps written before
     `MapWriter` checked the name (`frame_id_problem`) can carry '/map' from a user's
     parameters; they are read as 'map', which the node accepts. "" when nothing is left."""
-    return frame.strip().lstrip("/").strip()
+    return re.sub(r"^[\s/]+", "", frame).strip()  # '/ /map' too
 
 
 # --------------------------------------------------------------------------------------------

@@ -90,9 +90,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "keyframe's ASMK representation for relocalization (default: "
                         "retrieval.checkpoint of --params; '' for none)")
     g.add_argument("--codebook", metavar="C",
-                   help="ASMK codebook (default: retrieval.codebook of --params when its "
-                        "checkpoint is the one used, else beside R, named as the reference "
-                        "does)")
+                   help="ASMK codebook (default: retrieval.codebook of --params when "
+                        "--retrieval-checkpoint is not given, else beside R, named as the "
+                        "reference does)")
     p.set_defaults(func=cmd_build_map)
 
 
@@ -521,7 +521,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""
         if e.errno in (errno.ENOSPC, errno.EDQUOT):  # not a path to check: a full disk
-            at = e.filename or getattr(args, "out", None)
+            # the output as given: a file's name under OUT.partial/OUT.tmp-* is gone already
+            at = next((getattr(args, k, None) for k in ("out", "json", "plot")
+                       if getattr(args, k, None)), e.filename)
             sys.stderr.write(f"{PROG} {args.command}: error: no space left on the device"
                              f"{f' holding {at}' if at else ''} ({e.strerror}): free space "
                              "there, or write elsewhere\n")

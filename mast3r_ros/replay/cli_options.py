@@ -260,10 +260,14 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
     is opened: a missing one was "cannot read FILE: No such file or directory"."""
     if path is None:
         return
+    if not path.strip():  # `--groundtruth "$GT"` with GT unset: it took the source's silently
+        raise InputError(f"{option} is empty (an unset shell variable?): give the TUM "
+                         f"trajectory file, or leave {option} out to take {default}")
     if not os.path.exists(path):
         raise InputError(f"{option} {path}: no such file; give the TUM trajectory file, or leave "
                          f"{option} out to take {default}")
     if os.path.isdir(path):
-        raise InputError(f"{option} {path}: a folder; give the TUM trajectory file in it (e.g. "
-                         f"{os.path.join(path, 'groundtruth.txt')})")
+        from .tum import folder_instead_of_file
+
+        raise InputError(f"{option} {folder_instead_of_file(path)}")
 

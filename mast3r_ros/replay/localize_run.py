@@ -294,8 +294,8 @@ def _keep_partial(tmp: str, out: str) -> None:
         n = sum(1 for _ in fh)
     # "nor replaced" only when there is an older run: demo --overwrite removed it with its map
     log.error("run stopped after %d frames: %s was not %s; the results so far are in %s", n,
-              out, "replaced (the older run is as it was)" if os.path.exists(out)
-              else "written", partial)
+              out, "replaced (the older run is as it was)"
+              if os.path.exists(os.path.join(out, "results.jsonl")) else "written", partial)
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,

@@ -44,7 +44,8 @@ from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 log = logging.getLogger(__name__)
 
 TUM_DEPTH_UNITS_PER_M = 5000.0
-_TRAJECTORY_HEADER = "# timestamp tx ty tz qx qy qz qw\n"
+TRAJECTORY_LAYOUT = "timestamp tx ty tz qx qy qz qw"
+_TRAJECTORY_HEADER = f"# {TRAJECTORY_LAYOUT}\n"
 
 PathLike = str | os.PathLike
 
@@ -150,19 +151,25 @@ def _warn_shared(path: Path, lines: List[Tuple[int, str]]) -> None:
                         _format_stamp(t1), f1, _format_stamp(t2), f2)
 
 
+def folder_instead_of_file(path: Path, layout: str = TRAJECTORY_LAYOUT) -> str:
+    """The refusal of a folder ``path`` given where a text file of ``layout`` goes; for a
+    trajectory it names the folder's own groundtruth.txt, or its parent's, where one exists."""
+    path = Path(path)
+    example = ""
+    if layout == TRAJECTORY_LAYOUT:
+        near = [p / "groundtruth.txt" for p in (path, path.parent)]
+        found = [str(p) for p in near if p.is_file()]
+        example = f" (e.g. {found[0]})" if found else " (e.g. a TUM folder's groundtruth.txt)"
+    return f"{path} is a folder, not a text file of '{layout}': give the file itself{example}"
+
+
 def _read_numbered_rows(
     path: Path, columns: int, layout: str
 ) -> Tuple[np.ndarray, List[List[str]], List[int], str]:
     """``_read_rows`` plus the 1-based line number of each row and the file's stamp unit ('s',
     'ns': integers above 1e12; '' for no row)."""
     if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
-        example = ""
-        if layout.startswith("timestamp tx"):  # the folder's own trajectory, or its parent's
-            near = [p / "groundtruth.txt" for p in (path, path.parent)]
-            found = [str(p) for p in near if p.is_file()]
-            example = f" (e.g. {found[0]})" if found else " (e.g. a TUM folder's groundtruth.txt)"
-        raise InputError(f"{path} is a folder, not a text file of '{layout}': give the file "
-                         f"itself{example}")
+        raise InputError(folder_instead_of_file(path, layout))
     try:
         text = path.read_bytes().decode("utf-8-sig")
     except OSError as err:
@@ -240,7 +247,7 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
             norm is not 1 within 1e-2), or an unreadable / non-UTF-8 file.
     """
     path = Path(path)
-    layout = "timestamp tx ty tz qx qy qz qw"
+    layout = TRAJECTORY_LAYOUT
     stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout)
     poses = np.tile(np.eye(4), (len(rows), 1, 1))
     if not rows:

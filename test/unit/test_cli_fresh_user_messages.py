@@ -111,26 +111,38 @@ def test_an_image_folder_counts_its_colour_images_not_its_depth_pngs(tmp_path, c
 
 
 @pytest.mark.parametrize("option", ["--json", "--plot"])
-def test_check_map_refuses_a_folder_as_its_output_file(tmp_path, capsys, sift_map, option):
+@pytest.mark.parametrize("folder", ["existing", "slash"])
+def test_check_map_refuses_a_folder_as_its_output_file(tmp_path, capsys, sift_map, option,
+                                                       folder):
     """`check-map MAP --json MAP` said 'cannot use path: MAP: a folder, where a file is to be
-    written (check the paths given)' after the check, naming no option."""
-    rc = main(["check-map", sift_map, option, str(tmp_path)])
+    written (check the paths given)' after the check, naming no option; so did a name ending
+    in '/' ('Not a directory')."""
+    path = str(tmp_path) if folder == "existing" else str(tmp_path / "newdir") + "/"
+    rc = main(["check-map", sift_map, option, path])
     line = _one_line(capsys)
-    assert rc == 2 and f"{option} {tmp_path}: a folder, where a file is to be written" in line
+    assert rc == 2 and f"{option} {path}: a folder, where a file is to be written" in line
 
 
-@pytest.mark.parametrize("kind", ["missing", "folder"])
+@pytest.mark.parametrize("kind", ["missing", "folder", "subfolder", "empty"])
 def test_localize_names_groundtruth_when_its_file_is_missing_or_a_folder(tmp_path, capsys,
                                                                          tum, kind):
     """`localize --groundtruth /nonexist` said 'cannot read /nonexist: No such file or
-    directory', where --trajectory's twin named its option."""
-    gt = tmp_path / "nonexist.txt" if kind == "missing" else tmp_path
+    directory', where --trajectory's twin named its option; a folder's example is a
+    groundtruth.txt that exists (the folder's or its parent's), and an empty value (an unset
+    shell variable) is not taken as no --groundtruth."""
+    gt = {"missing": str(tmp_path / "nonexist.txt"), "folder": str(tmp_path),
+          "subfolder": os.path.join(tum[1], "rgb"), "empty": ""}[kind]
     rc = main(["localize", tum[1], "--map", str(tmp_path / "m"), "--out", str(tmp_path / "r"),
-               "--matcher", "sift", "--groundtruth", str(gt)])
+               "--matcher", "sift", "--groundtruth", gt])
     line = _one_line(capsys)
-    assert rc == 2 and f"--groundtruth {gt}: " in line, line
-    assert ("no such file" if kind == "missing" else "a folder") in line, line
-    assert not (tmp_path / "r").exists()
+    assert rc == 2 and not (tmp_path / "r").exists(), line
+    expected = {
+        "missing": f"--groundtruth {gt}: no such file; give the TUM trajectory file, or leave",
+        "folder": f"--groundtruth {gt} is a folder, not a text file of 'timestamp tx ty tz qx "
+                  "qy qz qw': give the file itself (e.g. a TUM folder's groundtruth.txt)",
+        "subfolder": f"give the file itself (e.g. {os.path.join(tum[1], 'groundtruth.txt')})",
+        "empty": "--groundtruth is empty (an unset shell variable?)"}[kind]
+    assert expected in line, line
 
 
 def test_a_full_disk_is_named_as_such_not_as_a_path_to_check(tmp_path, capsys, monkeypatch):
@@ -147,8 +159,16 @@ def test_a_full_disk_is_named_as_such_not_as_a_path_to_check(tmp_path, capsys, m
     out = str(tmp_path / "r")
     rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
     line = _one_line(capsys)
-    assert rc == 2 and f"no space left on the device holding {out}" in line, line
+    assert rc == 2 and f"no space left on the device holding {out} " in line, line
     assert "check the paths" not in line and "free space there" in line, line
+
+    def full_at(args):  # a file under OUT.partial, gone by the time the line is read: --out
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), out + ".partial/000001.png")
+
+    monkeypatch.setattr(cli, "cmd_localize", full_at)
+    assert main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out]) == 2
+    line = _one_line(capsys)
+    assert f"holding {out} " in line and ".partial" not in line, line
 
 
 def test_an_empty_colour_image_is_named_once(tmp_path):

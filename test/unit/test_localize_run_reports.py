@@ -47,7 +47,7 @@ def test_metrics_json_has_the_same_keys_without_ground_truth(tum, sift_map, tmp_
     assert m["gross_errors"] is None and m["covariance"]["evaluated"] == 0
 
 
-@pytest.mark.parametrize("older_run", [True, False])
+@pytest.mark.parametrize("older_run", [True, False, "empty folder"])
 def test_a_stopped_run_says_whether_an_older_run_is_still_there(tmp_path, caplog, older_run):
     """'OUT was not written (nor replaced)' after `demo --overwrite` had removed the older run
     with its map: 'not replaced' only when an older run is there, unchanged."""
@@ -58,9 +58,12 @@ def test_a_stopped_run_says_whether_an_older_run_is_still_there(tmp_path, caplog
     (tmp / "results.jsonl").write_text('{"frame": 0}\n{"frame": 1}\n')
     if older_run:
         out.mkdir()
+    if older_run is True:
+        (out / "results.jsonl").write_text('{"frame": 0}\n')
     with caplog.at_level("ERROR"):
         _keep_partial(str(tmp), str(out))
     (msg,) = [r.getMessage() for r in caplog.records]
-    said = "was not replaced (the older run is as it was)" if older_run else "was not written;"
+    said = ("was not replaced (the older run is as it was)" if older_run is True
+            else "was not written;")
     assert f"run stopped after 2 frames: {out} {said}" in msg, msg
     assert (tmp_path / "run.partial" / "results.jsonl").is_file()

@@ -446,3 +446,13 @@ def test_tq_of_another_length_is_an_input_error_naming_the_layout(t, q, words):
     with pytest.raises(InputError) as err:
         mf.tq_to_matrix(t, q)
     assert all(w in str(err.value) for w in words), str(err.value)
+
+
+@pytest.mark.parametrize("given, name", [("/map", "map"), (" /map ", "map"), ("/ /map", "map"),
+                                         ("//map", "map"), ("\t/map\n", "map"), ("/", ""),
+                                         ("map", "map"), ("a/b", "a/b")])
+def test_tf2_frame_name_is_what_a_legacy_map_frame_was_meant_as(given, name):
+    from mast3r_ros.core.message_fields import frame_id_problem, tf2_frame_name
+
+    assert tf2_frame_name(given) == name
+    assert not name or frame_id_problem(name) == ""

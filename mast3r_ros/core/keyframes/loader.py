@@ -44,6 +44,7 @@ from .map_files import MapFiles, size_problem
 from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
+_FRAME_WARNED: set = set()  # (manifest path, map_frame) warned of as no tf2 frame name
 
 
 class KeyframeMap(MapEncodings, MapFiles):
@@ -144,9 +145,13 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(_version_refusal(mpath, version))
         frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
         if not isinstance(frame, str) or not tf2_frame_name(frame):
-            raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a non-empty "
-                                 f"string), got {frame!r}; rebuild the map or correct the field")
-        if frame_id_problem(frame):  # '/map' of a map written before MapWriter checked it
+            raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a string, not "
+                                 f"empty nor only '/' and white space), got {frame!r}; rebuild "
+                                 "the map or correct the field")
+        # '/map' of a map written before MapWriter checked it; said once per map (check-map
+        # loads it twice)
+        if frame_id_problem(frame) and (mpath, frame) not in _FRAME_WARNED:
+            _FRAME_WARNED.add((mpath, frame))
             log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
                         mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
         files = _need(manifest, "files", dict, MANIFEST)
