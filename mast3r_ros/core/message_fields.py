@@ -264,4 +264,11 @@ class IntrinsicsCache:
         if key != self._key or self._value is None:
             self._value = _intrinsics_from_fields(key)
             self._key = key
+            # once per calibration, not per message: a principal point far outside the image
+            # (K of another resolution) gave only the localizer's 'differs from the map' line,
+            # and none without a map camera of that size
+            width, height, mat = key[1], key[2], key[6]
+            cx, cy = (mat[2], mat[6]) if rectified else (mat[2], mat[5])
+            image_codec.warn_far_principal_point(cx, cy, width, height,
+                                                 "CameraInfo (P)" if rectified else "CameraInfo")
         return self._value

@@ -65,3 +65,30 @@ def test_localize_with_such_a_camera_info_warns_once(tmp_path, tum, sift_map, ca
           "sift", "--camera-info", str(p), "--log-level", "warning"])
     warned = [ln for ln in capsys.readouterr().err.splitlines() if "principal point" in ln]
     assert len(warned) == 1 and "[WARNING]" in warned[0], warned
+
+
+def _camera_info(cx, cy, w=640, h=480):
+    from types import SimpleNamespace
+
+    k = [525.0, 0.0, cx, 0.0, 525.0, cy, 0.0, 0.0, 1.0]
+    p = [525.0, 0.0, cx, 0.0, 0.0, 525.0, cy, 0.0, 0.0, 0.0, 1.0, 0.0]
+    return SimpleNamespace(width=w, height=h, k=k, d=[0.0] * 5, distortion_model="plumb_bob",
+                           p=p, r=None, binning_x=0, binning_y=0, roi=None)
+
+
+@pytest.mark.parametrize("rectified", [False, True])
+def test_a_camera_info_message_with_a_far_principal_point_is_warned_once(caplog, rectified):
+    """The node's CameraInfo path had no such check (only the YAML loader): its cache converts
+    once per calibration, and warns then, not on every message."""
+    from mast3r_ros.core.message_fields import IntrinsicsCache
+
+    cache = IntrinsicsCache()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        for _ in range(3):
+            cache(_camera_info(320.0, 240.0), rectified=rectified)
+        assert not caplog.records
+        for _ in range(3):
+            cache(_camera_info(3200.0, 240.0), rectified=rectified)
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert msg.startswith("CameraInfo (P): " if rectified else "CameraInfo: principal point")
+    assert "cx 3200" in msg and "640x480" in msg and "another resolution" in msg, msg

@@ -23,6 +23,7 @@ from .camera_info import (
     intrinsics_from_camera_info,
     load_camera_info_yaml,
     rectified_intrinsics_from_camera_info,
+    warn_far_principal_point,
 )
 from .compressed import decode_compressed
 from .files import check_image_file_intact, read_image_file
@@ -41,5 +42,6 @@ __all__ = [
     "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_image_file_intact",
     "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
     "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",
-    "rectified_intrinsics_from_camera_info", "to_rgb8", "warn_low_bit_depth",
+    "rectified_intrinsics_from_camera_info", "to_rgb8", "warn_far_principal_point",
+    "warn_low_bit_depth",
 ]

@@ -264,20 +264,22 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         )
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
-    _warn_far_principal_point(float(k[2]), float(k[5]), width, height, path)
+    warn_far_principal_point(float(k[2]), float(k[5]), width, height, f"camera_info YAML {path}")
     return cam
 
 
-def _warn_far_principal_point(cx: float, cy: float, w: int, h: int, path: Path) -> None:
-    """One warning for a principal point more than half the image size outside the image
-    (cx = 3200 on a 640-wide image): a calibration of another resolution (K not scaled with
-    the image) or in other units. Checked as the file gives them, K against image_width x
-    image_height, before ROI and binning (CameraInfo's K is the full sensor's: an ROI's
-    principal point lies off its crop legitimately); not refused, only warned about."""
+def warn_far_principal_point(cx: float, cy: float, w: int, h: int, source: str) -> bool:
+    """One warning (True when given) for a principal point more than half the image size
+    outside the image (cx = 3200 on a 640-wide image): a calibration of another resolution (K
+    not scaled with the image) or in other units. ``cx``, ``cy`` (px) and ``w`` x ``h`` as the
+    CameraInfo gives them, K (or P) against width x height, before ROI and binning
+    (CameraInfo's K is the full sensor's: an ROI's principal point lies off its crop
+    legitimately); ``source`` names where they came from. Not refused, only warned about."""
     m = _PRINCIPAL_POINT_MARGIN
     if -m * w <= cx <= (1 + m) * w and -m * h <= cy <= (1 + m) * h:
-        return
-    log.warning("camera_info YAML %s: principal point (cx %g, cy %g) lies far outside the %dx%d "
-                "image (expected within %g..%g x %g..%g): a calibration of another resolution "
-                "or in other units? Scale K to this image size (image_width, image_height)",
-                path, cx, cy, w, h, -m * w, (1 + m) * w, -m * h, (1 + m) * h)
+        return False
+    log.warning("%s: principal point (cx %g, cy %g) lies far outside the %dx%d image (expected "
+                "within %g..%g x %g..%g): a calibration of another resolution or in other "
+                "units? Scale K to this image size (width, height)",
+                source, cx, cy, w, h, -m * w, (1 + m) * w, -m * h, (1 + m) * h)
+    return True
