@@ -520,7 +520,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         where = f": {e.filename}" if e.filename else ""
-        if e.errno in (errno.ENOSPC, errno.EDQUOT):  # not a path to check: a full disk
+        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a full disk
             # the output as given: a file's name under OUT.partial/OUT.tmp-* is gone already
             at = next((getattr(args, k, None) for k in ("out", "json", "plot")
                        if getattr(args, k, None)), e.filename)

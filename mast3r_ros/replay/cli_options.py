@@ -270,4 +270,3 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
         from .tum import folder_instead_of_file
 
         raise InputError(f"{option} {folder_instead_of_file(path)}")
-

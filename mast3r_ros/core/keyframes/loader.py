@@ -79,7 +79,8 @@ class KeyframeMap(MapEncodings, MapFiles):
 
     @property
     def map_frame(self) -> str:
-        """The frame the keyframe poses are in (v1 maps: ``map``)."""
+        """The frame the keyframe poses are in (v1 maps: ``map``; a '/map' written before the
+        name was checked: ``map``, `message_fields.tf2_frame_name`)."""
         return tf2_frame_name(str(self.manifest.get("map_frame", "map")))
 
     # -- loading ----------------------------------------------------------------------------
