@@ -255,9 +255,10 @@ class IntrinsicsCache:
     A camera publishes the same CameraInfo beside every image; call the cache with each one.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, source: str = "CameraInfo") -> None:
         self._key: Optional[tuple] = None
         self._value: Optional[CameraIntrinsics] = None
+        self._source = source  # what the warnings name (a topic)
 
     def __call__(self, info: Any, rectified: bool = False) -> CameraIntrinsics:
         key = _camera_info_fields(info, rectified)
@@ -269,6 +270,6 @@ class IntrinsicsCache:
             # and none without a map camera of that size
             width, height, mat = key[1], key[2], key[6]
             cx, cy = (mat[2], mat[6]) if rectified else (mat[2], mat[5])
-            image_codec.warn_far_principal_point(cx, cy, width, height,
-                                                 "CameraInfo (P)" if rectified else "CameraInfo")
+            image_codec.warn_far_principal_point(
+                cx, cy, width, height, f"{self._source} (P)" if rectified else self._source)
         return self._value

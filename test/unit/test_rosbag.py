@@ -827,3 +827,20 @@ def test_localize_without_ground_truth_says_where_it_could_come_from(rgbd_bag):
     zero = NS(stamps_ns=np.zeros(3, np.int64), tf_topics=["/tf"])
     assert no_groundtruth_hint(zero, NS(pose_frames=None)).startswith(
         "no frame was evaluated: every image has header stamp 0, so no ground truth")
+
+
+def test_a_bag_camera_info_with_a_far_principal_point_is_warned_once(tmp_path, caplog):
+    """Bag CameraInfo went through a fresh conversion per message without the principal-point
+    check the node and camera_info YAML files have: it is converted once per calibration and
+    warned about then, naming the topic."""
+    msgs = [m for m in rgbd_messages() if m[0] != "/camera/color/camera_info"]
+    for t in (900 * MS, 1150 * MS, 1300 * MS):  # the same calibration three times
+        info = camera_info(t)
+        info.k[2] = 3 * W  # cx far right of the 8-wide image: K of another resolution
+        msgs.append(("/camera/color/camera_info", t + LATE, info))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    with caplog.at_level("WARNING"):
+        frames = list(BagSequence(bag, camera_info_topic="/camera/color/camera_info"))
+    said = [r.getMessage() for r in caplog.records if "principal point" in r.getMessage()]
+    assert len(said) == 1 and said[0].startswith("CameraInfo on /camera/color/camera_info: "), said
+    assert frames and all(f.intrinsics.K[0, 2] == 3 * W for f in frames)

@@ -30,7 +30,7 @@ from ...core.config import PoseAtStampConfig
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import (
-    camera_info_to_intrinsics,
+    IntrinsicsCache,
     decode_image_message,
     frame_from_image_message,
     header_stamp_ns,
@@ -118,6 +118,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
         self._depth_scale = depth_scale
         self._rectified = bool(image_rectified)
+        self._info_cache: Dict[str, IntrinsicsCache] = {}  # topic -> its conversion cache
         self._depth_encoding: Optional[str] = None
         self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
         self._run_wanted = run
@@ -243,7 +244,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
-            return camera_info_to_intrinsics(msg, self._rectified)
+            # converted once per calibration (a far principal point is warned about then)
+            cache = self._info_cache.setdefault(topic, IntrinsicsCache(f"CameraInfo on {topic}"))
+            return cache(msg, self._rectified)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
