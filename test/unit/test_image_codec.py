@@ -376,8 +376,11 @@ def test_bayer_encodings_demosaic_to_the_right_colours(pattern, bits):
     assert _interior_error(to_rgb8(decoded, f"bayer_{wrong}{bits}"), rgb) > 20.0
 
 
-@pytest.mark.parametrize("encoding, order", [("yuv422", "uyvy"), ("yuv422_yuy2", "yuyv")])
+@pytest.mark.parametrize("encoding, order", [("yuv422", "uyvy"), ("yuv422_yuy2", "yuyv"),
+                                             ("uyvy", "uyvy"), ("yuyv", "yuyv")])
 def test_yuv422_encodings(encoding, order):
+    """Packed 4:2:2 under its old names and the fourcc names of sensor_msgs since Iron
+    (ros2/common_interfaces#214: "uyvy" is yuv422's byte order, "yuyv" yuv422_yuy2's)."""
     rgb = _rgb_scene()
     packed = _yuv422(rgb, order)
     step, data = _pack(packed, 4, False)
@@ -385,9 +388,9 @@ def test_yuv422_encodings(encoding, order):
     assert decoded.shape == (*rgb.shape[:2], 2)
     out = to_rgb8(decoded, encoding)
     assert _interior_error(out, rgb) < 4.0
-    other = "yuv422_yuy2" if encoding == "yuv422" else "yuv422"
+    other = "yuyv" if order == "uyvy" else "uyvy"
     assert _interior_error(to_rgb8(decoded, other), rgb) > 20.0
-    with pytest.raises(InputError, match="cannot convert a 3x2 yuv422"):
+    with pytest.raises(InputError, match=f"cannot convert a 3x2 {encoding} image"):
         to_rgb8(np.zeros((2, 3, 2), np.uint8), encoding)
 
 

@@ -5,7 +5,9 @@
 Supported raw encodings (``sensor_msgs/image_encodings.h`` names) are every one that cv_bridge
 converts to rgb8, with cv_bridge's conversion (``cv_bridge.cpp``, ``getConversionCodes`` and
 ``toCvCopyImpl``): rgb8, bgr8, rgba8, bgra8, mono8; the 16-bit rgb16, bgr16, rgba16, bgra16, mono16;
-yuv422 (UYVY byte order) and yuv422_yuy2 (YUYV); bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8
+yuv422 (UYVY byte order) and yuv422_yuy2 (YUYV), also under their newer fourcc names uyvy and
+yuyv (sensor_msgs since Iron, ros2/common_interfaces#214; yuv422 and yuv422_yuy2 are marked
+deprecated there); bayer_rggb8, bayer_bggr8, bayer_gbrg8, bayer_grbg8
 and their 16-bit twins; 32FC1 (depth only). Each is one OpenCV colour conversion, then for 16-bit
 data cv_bridge's depth change ``convertTo(CV_8U, 255 / 65535)`` (rounded, never clipped). The
 OpenCV-style names 8UC1, 8UC3, 8UC4 and 16UC1 have no colour meaning in cv_bridge; they are read
@@ -41,6 +43,8 @@ _RAW_ENCODINGS = {
     "mono16": ("<u2", 1),
     "yuv422": ("<u1", 2),
     "yuv422_yuy2": ("<u1", 2),
+    "uyvy": ("<u1", 2),
+    "yuyv": ("<u1", 2),
     "bayer_rggb8": ("<u1", 1),
     "bayer_bggr8": ("<u1", 1),
     "bayer_gbrg8": ("<u1", 1),
@@ -55,7 +59,8 @@ _RAW_ENCODINGS = {
     "8UC3": ("<u1", 3),
     "8UC4": ("<u1", 4),
 }
-_ALIASES = {"8UC1": "mono8", "8UC3": "bgr8", "8UC4": "bgra8", "16UC1": "mono16"}
+_ALIASES = {"8UC1": "mono8", "8UC3": "bgr8", "8UC4": "bgra8", "16UC1": "mono16",
+            "uyvy": "yuv422", "yuyv": "yuv422_yuy2"}
 # cv_bridge's table (getConversionCodes) for <encoding> -> rgb; None: already RGB. Note that
 # OpenCV names a Bayer pattern by its second row: bayer_rggb is cv::COLOR_BayerBG2RGB.
 _TO_RGB = {
@@ -184,12 +189,12 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
     if encoding == "32FC1":
         raise InputError("a 32FC1 (float depth) image cannot be shown as RGB; use depth_to_metres")
     _check_shape(array, encoding)
-    encoding = _ALIASES.get(encoding, encoding)
+    given, encoding = encoding, _ALIASES.get(encoding, encoding)
     code = _TO_RGB[encoding]
     if encoding in ("yuv422", "yuv422_yuy2") and array.shape[1] % 2:
         # checked here: OpenCV 4.5 (Humble's) converts an odd width without complaint
         h, w = array.shape[:2]
-        raise InputError(f"cannot convert a {w}x{h} {encoding} image to RGB (two pixels share "
+        raise InputError(f"cannot convert a {w}x{h} {given} image to RGB (two pixels share "
                          "their chroma in 4 bytes: the width must be even)")
     if code is None:
         rgb = array
@@ -199,7 +204,7 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
         except cv2.error as err:
             h, w = array.shape[:2]
             raise InputError(
-                f"cannot convert a {w}x{h} {encoding} image to RGB "
+                f"cannot convert a {w}x{h} {given} image to RGB "
                 f"({str(err).strip().splitlines()[-1][:160]})"
             ) from None
     if rgb.dtype == np.uint16:
