@@ -381,7 +381,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         with self._lock:
             # a clock that jumped back (bag loop, sim reset) resets the state now, not at the
             # next TF tick, which would drop the operator's pose with the old timeline
-            self._tracking.clock_jumped_back(now_ns, n.transform_tolerance)
+            self._tracking.clock_jumped_back(now_ns)
             self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
             self._diag.note_reset(time.monotonic(), "/initialpose received")
         x, y, z = map_from_base[:3, 3]

@@ -243,6 +243,7 @@ class TrackingState:
         self.prior_map_from_odom: Optional[np.ndarray] = None
         self.prior_source = ""                  # "result" or "initialpose"
         self.last_tf_stamp_ns: Optional[int] = None
+        self.last_tf_clock_ns: Optional[int] = None  # the node clock when it was stamped
         self.global_requested = False
         self.anchor: Optional[Anchor] = None
         self.candidate: Optional[Candidate] = None
@@ -255,17 +256,18 @@ class TrackingState:
             self._forget()
         return check
 
-    def clock_jumped_back(self, now_ns: int, tolerance_s: float,
-                          threshold_s: float = 1.0) -> bool:
-        """True (and the state reset) when the node clock fell well behind the last TF stamp.
+    def clock_jumped_back(self, now_ns: int, threshold_s: float = 1.0) -> bool:
+        """True (and the state reset) when the node clock fell well behind the clock reading
+        the last TF was stamped at.
 
         A bag restarted with ``--clock`` (or a sim reset) moves ``now`` back by more than
-        ``threshold_s``; the held map->odom belongs to the old timeline and is dropped.
+        ``threshold_s``; the held map->odom belongs to the old timeline and is dropped. Clock
+        readings are compared, not TF stamps: a lowered ``transform_tolerance`` (a live
+        parameter) moves the stamps back, not the clock.
         """
-        if self.last_tf_stamp_ns is None or now_ns <= 0:
+        if self.last_tf_clock_ns is None or now_ns <= 0:
             return False
-        behind = self.last_tf_stamp_ns - tf_stamp_ns(now_ns, tolerance_s)
-        if behind > int(threshold_s * NS_PER_S):
+        if self.last_tf_clock_ns - int(now_ns) > int(threshold_s * NS_PER_S):
             self.reset()
             return True
         return False
@@ -291,10 +293,10 @@ class TrackingState:
         pose is far off). Without ``hold`` (``publish_tf`` off) nothing is held. The TF stamps
         keep increasing across the reset (tf2 refuses a stamp older than the last).
         """
-        last_stamp, last_tf_stamp = self.last_stamp_ns, self.last_tf_stamp_ns
+        last_stamp, last_tf = self.last_stamp_ns, (self.last_tf_stamp_ns, self.last_tf_clock_ns)
         self.reset()
         self.tracker.last_stamp_ns = last_stamp
-        self.last_tf_stamp_ns = last_tf_stamp
+        self.last_tf_stamp_ns, self.last_tf_clock_ns = last_tf
         self.prior_map_from_odom = map_from_odom(map_from_base_, odom_from_base)
         self.prior_source = "initialpose"
         if hold is not None:
@@ -431,14 +433,14 @@ class TrackingState:
             if not fresh:
                 return None
             stamp = last + 1
-        self.last_tf_stamp_ns = stamp
+        self.last_tf_stamp_ns, self.last_tf_clock_ns = stamp, int(now_ns)
         return stamp
 
     def rebroadcast(self, now_ns: int, tolerance_s: float
                     ) -> Tuple[bool, Optional[Tuple[TfToPublish, int]]]:
         """One TF-timer tick -> (the clock jumped back and the state was reset, the held TF and
         its stamp to send, or None). See `clock_jumped_back` and `next_tf_stamp_ns`."""
-        jumped = self.clock_jumped_back(now_ns, tolerance_s)
+        jumped = self.clock_jumped_back(now_ns)
         stamp = self.next_tf_stamp_ns(now_ns, tolerance_s, fresh=False)
         if stamp is None or self.held_tf is None:
             return jumped, None
