@@ -54,6 +54,16 @@ def _params_file(context) -> str:
     return path
 
 
+def _logger_name(pushed_namespace, namespace):
+    """The node's logger, ``<full namespace>.<name>`` with dots for slashes: the namespace as
+    launch_ros resolves it (a relative ``namespace`` under the one pushed by PushRosNamespace or
+    a namespaced include, an absolute one alone). ``--log-level <name>:=debug`` with a name that
+    is not this one changes nothing (ROS_NOTES 2)."""
+    pushed_namespace, namespace = (pushed_namespace or "").strip(), (namespace or "").strip()
+    full = namespace if namespace.startswith("/") else f"{pushed_namespace}/{namespace}"
+    return ".".join([t for t in full.split("/") if t] + [NODE_NAME])
+
+
 def _node_and_autostart(context):
     """Built at launch time so that an empty map/checkpoint/use_sim_time argument leaves the
     parameter file's value."""
@@ -70,9 +80,9 @@ def _node_and_autostart(context):
         overrides["checkpoint"] = ParameterValue(checkpoint, value_type=str)
     image_topic = LaunchConfiguration("image_topic").perform(context)
     # `--log-level debug` alone switches every logger of the process to debug, rcl's and rmw's
-    # included (ROS_NOTES 2); the node's own logger is `<ns>.<name>`, dots for slashes
-    namespace = LaunchConfiguration("namespace").perform(context).strip("/")
-    logger = ".".join([t for t in namespace.split("/") if t] + [NODE_NAME])
+    # included (ROS_NOTES 2): only the node's own logger is named
+    logger = _logger_name(context.launch_configurations.get("ros_namespace"),
+                          LaunchConfiguration("namespace").perform(context))
     log_level = LaunchConfiguration("log_level").perform(context)
     node = LifecycleNode(
         package="mast3r_ros",

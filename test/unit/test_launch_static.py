@@ -85,6 +85,35 @@ def test_lifecycle_node_action(launch_tree):
     assert "get_package_share_directory" in text and '"localize.yaml"' in text
 
 
+def _launch_function(launch_tree, name: str):
+    """One top-level function of the launch file, with NODE_NAME, run without ROS."""
+    body = [n for n in launch_tree.body if isinstance(n, ast.FunctionDef) and n.name == name]
+    body += [n for n in launch_tree.body if isinstance(n, ast.Assign)
+             and any(isinstance(t, ast.Name) and t.id == "NODE_NAME" for t in n.targets)]
+    space: dict = {}
+    exec(compile(ast.Module(body=body, type_ignores=[]), str(LAUNCH), "exec"), space)
+    return space[name]
+
+
+@pytest.mark.parametrize("pushed, namespace, logger", [
+    (None, "", "mast3r_localizer"),
+    (None, "robot1", "robot1.mast3r_localizer"),
+    (None, "/robot1/", "robot1.mast3r_localizer"),
+    ("/", "", "mast3r_localizer"),
+    # PushRosNamespace / a namespaced include: launch_ros prefixes a relative namespace
+    ("/fleet", "", "fleet.mast3r_localizer"),
+    ("/fleet", "robot1", "fleet.robot1.mast3r_localizer"),
+    ("/fleet/a", "robot1/cam", "fleet.a.robot1.cam.mast3r_localizer"),
+    # ... and leaves an absolute one alone
+    ("/fleet", "/robot1", "robot1.mast3r_localizer"),
+])
+def test_log_level_names_the_nodes_logger_under_a_pushed_namespace(launch_tree, pushed,
+                                                                   namespace, logger):
+    """`log_level:=` sets `<full namespace>.<name>:=level` (ROS_NOTES 2: a name without the
+    namespace has no effect); under PushRosNamespace the namespace launch_ros gives the node."""
+    assert _launch_function(launch_tree, "_logger_name")(pushed, namespace) == logger
+
+
 def test_autostart_uses_the_verified_event_pattern(launch_tree):
     (handler,) = list(_calls(launch_tree, "OnStateTransition"))
     assert _const(_kw(handler, "start_state")) == "configuring"
