@@ -5,7 +5,7 @@
   2000x16 strip); the size the CameraInfo gives. Each returns a reason, never raises.
 * `ArrivalStats`: images counted as they arrive (not as they are processed), with zero and
   repeated header stamps, so /diagnostics never says "no images" while images arrive.
-* `stamp_refusal`: the reason a frame with a zero or repeated stamp is not localized.
+* `stamp_refusal`: the reason a frame with a zero, negative or repeated stamp is not localized.
 * `ErrorThrottle`: an unexpected exception is logged once with its traceback, then one line per
   interval with the count of repeats.
 * `TfTimeline`: a time reset never clears the TF buffer (it holds the odometry of the frame being
@@ -146,6 +146,7 @@ class ArrivalStats:
 
 
 ZERO_STAMP = "stamp_zero"
+NEGATIVE_STAMP = "stamp_negative"
 REPEATED_STAMP = "stamp_repeated"
 
 
@@ -153,12 +154,18 @@ def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
     """(kind, reason) for a frame whose stamp cannot be used, or ('', '').
 
     A zero stamp is refused first (the driver does not stamp its images: there is no TF to look
-    up at time 0, and every later image would repeat it); ``duplicate`` is the tracker's verdict
+    up at time 0, and every later image would repeat it), then a negative one (before 1970:
+    written wrongly; rclpy's ``Time`` cannot even hold it, and taken as the image time it would
+    look like time going backwards and reset tracking); ``duplicate`` is the tracker's verdict
     (the stamp equals the previous frame's).
     """
     if stamp_ns == 0:
         return ZERO_STAMP, ("header.stamp is zero: the camera driver does not stamp its images "
                             "(fix the driver, or stamp them with a relay node)")
+    if stamp_ns < 0:
+        return NEGATIVE_STAMP, (f"header.stamp is negative ({stamp_ns / 1e9:.3f} s, before "
+                                "1970): the camera driver stamps its images wrongly (fix the "
+                                "driver, or stamp them with a relay node)")
     if duplicate:
         return REPEATED_STAMP, ("header.stamp repeats the previous image's: the camera driver "
                                 "reuses stamps (each image needs its capture time)")

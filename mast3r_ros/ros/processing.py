@@ -117,8 +117,9 @@ class FrameProcessing:
                              localizer, epoch)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
-        """The image's header stamp (ns), or None for a zero, repeated, stale or malformed one
-        (fields ``builtin_interfaces/Time`` cannot hold, refused like a zero stamp)."""
+        """The image's header stamp (ns), or None for a zero, negative, repeated, stale or
+        malformed one (fields ``builtin_interfaces/Time`` cannot hold, refused like a zero
+        stamp)."""
         try:
             stamp_ns = mf.header_stamp_ns(msg.header)
         except InputError as err:
@@ -130,7 +131,7 @@ class FrameProcessing:
         check = None
         with self._lock:
             last = self._tracking.last_stamp_ns
-            if stamp_ns != 0:
+            if stamp_ns > 0:  # a zero or negative stamp is refused below, no time jump
                 check = self._tracking.check_stamp(stamp_ns)
         kind, why = admission.stamp_refusal(stamp_ns, check is StampCheck.DUPLICATE)
         if kind:

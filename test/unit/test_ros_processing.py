@@ -239,6 +239,21 @@ def test_zero_stamps_are_refused_counted_and_warned_once():
     assert host._tracking.track is Track.UNINITIALIZED          # no reset, no failure counted
 
 
+def test_a_negative_stamp_is_refused_without_a_reset_or_traceback():
+    """A stamp before 1970 (sec < 0, which builtin_interfaces/Time can hold) is written wrongly:
+    refused with its reason; it was taken for time going backwards (tracking reset) and then
+    failed in rclpy's Time with a traceback."""
+    host = Host()
+    host._process(image(stamp(0)))
+    host._process(image(-5 * NS_PER_S + 1000))
+    assert host._localizer.calls == 1 and not host.logger.tracebacks()
+    values = dict(host.summary().values)
+    assert "negative" in values["last_failure"] and values["frames_refused"] == "1"
+    assert values["resets"] == "0" and host._tracking.track is Track.TRACKING
+    host._process(image(stamp(1)))
+    assert host._outputs.poses == [stamp(0), stamp(1)]
+
+
 def test_repeated_stamps_are_refused_with_their_reason():
     host = Host()
     host._process(image(stamp(0)))
