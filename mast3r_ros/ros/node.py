@@ -60,7 +60,8 @@ from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
 from mast3r_ros.ros.processing import FrameProcessing
-from mast3r_ros.ros.shutdown import exit_steps, run_steps, spin_until_exit
+from mast3r_ros.ros.shutdown import (end_process_if_worker_running, exit_steps, run_steps,
+                                     spin_until_exit)
 from mast3r_ros.ros.tf_client import TfClient
 from mast3r_ros.ros.tracking import (
     TrackingState,
@@ -334,6 +335,11 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._worker_stopped = self._worker.stop(self._join_timeout_s)
         self._join_timeout_s = 0.0
 
+    @property
+    def worker_running(self) -> bool:
+        """For main(): the inference thread outlived its bounded join (still in a frame)."""
+        return not self._worker_stopped
+
     def report_executor_error(self, err: Exception) -> None:
         """For main(): an exception that escaped the executor (logged throttled; it spins on)."""
         self._report_error("the executor raised (spinning on)", err)
@@ -475,6 +481,7 @@ def main(args=None) -> None:
                 lambda name, err: log.warning("exit step %s failed: %r", name, err))
             if uninstall_log_bridge is not None:
                 uninstall_log_bridge()
+            end_process_if_worker_running(node is not None and node.worker_running)
     except KeyboardInterrupt:  # a second Ctrl-C before the exit steps ignored it
         pass
 

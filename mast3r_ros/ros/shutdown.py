@@ -15,6 +15,9 @@ thread (in transition callbacks) or after the executor has stopped (in `main`).
 
 from __future__ import annotations
 
+import logging
+import os
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from typing import Any, List, Tuple, Type
@@ -97,3 +100,34 @@ def exit_steps(*, stop_worker: Callable[[], Any], release_node: Callable[[], Any
     return [("stop_worker", stop_worker), ("release_node", release_node),
             ("shutdown_executor", shutdown_executor), ("destroy_node", destroy_node),
             ("shutdown_context", shutdown_context)]
+
+
+def end_process_if_worker_running(worker_running: bool,
+                                  exit_fn: Callable[[int], Any] = os._exit) -> None:
+    """The last exit step of `main`: while the inference thread is still inside a frame (it
+    outlived its bounded join: a Ctrl-C during configure, a frame slower than the timeout), the
+    process ends at once with status 0 through ``exit_fn`` (`os._exit`), after one line on
+    stderr and flushing stdout, stderr and the `logging` handlers.
+
+    Why: that thread is a daemon, so the interpreter would not wait for it, but its
+    finalization (module teardown, then torch's and the CUDA driver's own exit handlers) would
+    run under a thread still launching kernels or copying memory, which can end in an abort
+    (``ros2 launch`` then reports the process as died). Nothing is lost by skipping them: every
+    exit step before this one ran, the context is shut down, and the OS frees the device
+    memory. Does nothing when ``worker_running`` is False.
+    """
+    if not worker_running:
+        return
+    try:
+        sys.stderr.write("[WARN] localizer_node: the inference thread is still in a frame; "
+                         "the process ends now without the interpreter's cleanup, which "
+                         "would run under it\n")
+    except Exception:  # noqa: BLE001 - a closed stderr must not stop the exit
+        pass
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except Exception:  # noqa: BLE001
+            pass
+    logging.shutdown()
+    exit_fn(0)
