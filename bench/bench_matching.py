@@ -502,8 +502,10 @@ def screen_stats(pair, block_q: int = 32, block_t: int = 128, subsample: int = 8
             "winners_in_live_tiles": winners_ok}
 
 
-def sweep(pair, args) -> List[Dict]:
-    """Triton kernel variants on one pair's whole walk (median ms), fastest first."""
+def sweep(pair, args, on_row=None) -> List[Dict]:
+    """Triton kernel variants on one pair's whole walk (median ms), fastest first.
+    ``on_row(rows)`` after each variant (the JSON is rewritten: a sweep cut by its time limit
+    keeps the variants it timed)."""
     from mast3r_ros.core import nn_triton as nt
     from mast3r_ros.core.matching import fast_reciprocal_matches
 
@@ -544,6 +546,8 @@ def sweep(pair, args) -> List[Dict]:
             row["error"] = f"{type(e).__name__}: {e}"[:200]
         rows.append(row)
         LOG.info("sweep %s", rows[-1])
+        if on_row is not None:
+            on_row(rows)
     for n, v in zip(names, keep):
         setattr(nt, n, v)
     nt._SCREEN_BROKEN = broken
@@ -611,7 +615,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     res = {**environment(dev), "shape_hwd": [h, w, 24], "smoke": args.smoke,
            **compare_backends(pairs, args, backends)}
     if args.sweep and "triton" in backends:
-        res["sweep"] = sweep(pairs[0], args)
+        res["sweep"] = sweep(pairs[0], args, on_row=lambda rows: write_json(
+            args.json, {**res, "sweep": rows, "sweep_incomplete": True}))
     sync(dev)
     write_json(args.json, res)
     jac = [r["jaccard"] for r in res["pairs"] if "jaccard" in r]

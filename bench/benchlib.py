@@ -86,12 +86,40 @@ def environment(device: torch.device) -> Dict[str, Any]:
             "device": str(device), "device_name": name, "threads": torch.get_num_threads()}
 
 
+def fallbacks() -> Dict[str, Any]:
+    """Which fast paths fell back in this process (a timing row may then time the slow path):
+    the matching's CUDA graphs (`fixed_matching`: why they are off, captures, replays), the
+    Triton search's TF32 screen (why it fell back to IEEE) and the Triton self-test per device
+    (why "auto" took the torch search). Modules not imported yet are not imported here."""
+    out: Dict[str, Any] = {}
+    fixed = sys.modules.get("mast3r_ros.core.matchers.fixed_matching")
+    if fixed is not None:
+        r = fixed._RUNNER
+        out["cuda_graph_matching"] = {"broken": r.broken, "captures": r.n_captures,
+                                      "replays": r.n_replays}
+    triton = sys.modules.get("mast3r_ros.core.nn_triton")
+    if triton is not None:
+        out["tf32_screen_broken"] = triton._SCREEN_BROKEN
+    backend = sys.modules.get("mast3r_ros.core.matching.backend")
+    if backend is not None:
+        out["triton_self_test"] = {k: v or "passed" for k, v in backend._SELF_TEST.items()}
+    return out
+
+
 def write_json(path: Optional[str], result: Dict[str, Any]) -> None:
-    """Write ``result`` as indented JSON to ``path`` (nothing when None)."""
+    """Write ``result`` as indented JSON to ``path`` (nothing when None), with `fallbacks` added
+    under "fallbacks" (printed too when a fast path fell back)."""
+    fb = fallbacks()
+    broken = [k for k, v in (("cuda_graph_matching", fb.get("cuda_graph_matching", {})
+                              .get("broken")), ("tf32_screen", fb.get("tf32_screen_broken")))
+              if v] + [f"triton_self_test[{k}]" for k, v in fb.get("triton_self_test", {}).items()
+                       if v != "passed"]
+    if broken:
+        print(f"FALLBACK in this run (timings of the slow path): {', '.join(broken)}: {fb}")
     if not path:
         return
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump(result, fh, indent=2)
+        json.dump({**result, "fallbacks": fb}, fh, indent=2)
     print(f"wrote {path}")
 
 

@@ -126,3 +126,26 @@ def test_gpu_checks_smoke(tmp_path):
         lr = r_k["localize_realistic"]
         assert lr["localized"] == lr["frames"] and lr["unrecognised_keyframes"] == 0, (k, lr)
         assert lr["pose_error_cm_max"] < 2.0, (k, lr)
+
+
+def test_bench_json_says_when_a_fast_path_fell_back(tmp_path, capsys, monkeypatch):
+    """benchlib.write_json: every bench JSON records the matching's CUDA-graph state (why it is
+    off, captures, replays), and a fallback is printed as a FALLBACK line: a row that timed the
+    eager path after a failed capture must not pass for the graph's figure."""
+    import json
+
+    import benchlib
+
+    from mast3r_ros.core.matchers import fixed_matching
+
+    path = tmp_path / "r.json"
+    benchlib.write_json(str(path), {"x": 1})
+    res = json.loads(path.read_text())
+    assert res["x"] == 1 and res["fallbacks"]["cuda_graph_matching"]["broken"] is None
+    assert "FALLBACK" not in capsys.readouterr().out
+    monkeypatch.setattr(fixed_matching._RUNNER, "broken", "RuntimeError: capture failed")
+    benchlib.write_json(str(path), {"x": 2})
+    res = json.loads(path.read_text())
+    assert res["fallbacks"]["cuda_graph_matching"]["broken"] == "RuntimeError: capture failed"
+    out = capsys.readouterr().out
+    assert "FALLBACK" in out and "cuda_graph_matching" in out
