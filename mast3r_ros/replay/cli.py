@@ -30,6 +30,7 @@ from .cli_options import (
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
     HelpFormatter,
+    Parser,
     _config_options,
     _open,
     _source_options,
@@ -407,7 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     from .export import add_parser as add_export_parser
     from .retrieve import add_parser as add_retrieve_parser
 
-    parser = argparse.ArgumentParser(
+    parser = Parser(
         prog=PROG, formatter_class=HelpFormatter,
         description="Metric 6-DoF camera localization against a keyframe map with MASt3R "
                     "(offline tools).")
@@ -415,7 +416,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="print the version and exit")
     # every subcommand's parser (those of check_map, export, retrieve too) shows the defaults
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=functools.partial(
-        argparse.ArgumentParser, formatter_class=HelpFormatter))
+        Parser, formatter_class=HelpFormatter))
     sub.required = True
     common, source = _config_options(), _source_options()
     _add_build_map(sub, [common, source])

@@ -51,6 +51,15 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
         return super()._get_help_string(action)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse's parser whose usage errors are one line on stderr, exit status 2:
+    ``mast3r-ros localize: error: argument --stride: invalid int value: 'abc' (see mast3r-ros
+    localize --help)``, not the whole usage block (up to 14 lines) above it."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def overrides_default(value: Any, param: str = "") -> str:
     """The help's default of an option that overrides a --params value: the file's value (of
     ``param`` where the option is named otherwise), else the Config default ``value`` (the
