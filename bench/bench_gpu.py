@@ -39,7 +39,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import statistics
 import subprocess
@@ -57,6 +56,7 @@ for _p in (str(_REPO), str(_REPO / "test"), str(_REPO / "bench")):  # test-only 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from benchlib import write_json  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig, MatchingConfig  # noqa: E402
 from mast3r_ros.core.matchers.mast3r import match_and_fuse  # noqa: E402
 from mast3r_ros.core.matching import fast_reciprocal_matches, filter_border  # noqa: E402
@@ -354,11 +354,10 @@ def main() -> int:
             variants.remove("tensorrt")
     cache = args.engine_cache or os.path.join(tmp, "trt")
 
-    def save():
+    def save():  # with benchlib's "fallbacks" (a failed CUDA-graph capture, TF32 screen ...)
         if args.json:
             os.makedirs(os.path.dirname(os.path.abspath(args.json)), exist_ok=True)
-            with open(args.json, "w", encoding="utf-8") as fh:
-                json.dump(res, fh, indent=2)
+            write_json(args.json, res)
 
     print(f"device {dev} ({res['gpu']}), {args.config} config, {args.precision}, torch "
           f"{torch.__version__}, random weights", flush=True)
