@@ -173,6 +173,8 @@ def _add_merge_maps(sub: Any) -> None:
     p.add_argument("--keep-duplicates", action="store_true",
                    help="keep keyframes of B that A already holds (same stamp and image); "
                         "by default they are dropped and counted in the log")
+    p.add_argument("--force", action="store_true", help="write C even where the keyframes of A "
+                   "and B disagree where their poses overlap (else refused: not one frame)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
                    help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_merge_maps)
@@ -184,7 +186,7 @@ def cmd_merge_maps(args: argparse.Namespace) -> int:
 
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
-                   keep_duplicates=args.keep_duplicates)
+                   keep_duplicates=args.keep_duplicates, force=args.force)
     sys.stdout.write(f"map {args.out}: {n} keyframes\n")
     return 0
 

@@ -327,7 +327,7 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
 
 
 def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
-               keep_duplicates: bool = False) -> int:
+               keep_duplicates: bool = False, force: bool = False) -> int:
     """Join two v1/v2/v3 maps in the same ``map_frame`` into a v3 map at ``out``: A's
     keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) that
     each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
@@ -340,8 +340,11 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     same camera frame twice: it is dropped with its encodings and ASMK entries, unless
     ``keep_duplicates``, and the count is logged. Copies whose poses disagree (more than 1 mm
     or 0.01 degree) are logged as a warning: the maps are then not in one frame after all.
-    Raises InputError when the frames differ, or (before reading A and B) when A and B are one
-    folder or ``out`` exists and ``overwrite`` is off; `OutputBusyError` (an InputError) when
+    When B shares no frame with A and their keyframes disagree where the poses make them
+    overlap (`_check_overlap`), nothing is written unless ``force`` (then a warning), as
+    build-map refuses an inconsistent map. Raises InputError for that, when the frames
+    differ, or (before reading A and B) when A and B are one folder or ``out`` exists and
+    ``overwrite`` is off; `OutputBusyError` (an InputError) when
     another writer holds ``out``'s lock (`MapWriter`)."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
@@ -361,7 +364,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                          "are in different frames; only maps in one frame can be merged")
     keep = _unique_keyframes(maps, (a, b), keep_duplicates)
     if keep[1].all():  # B's copies of A's frames, if any, showed whether they share a frame
-        _warn_unless_overlapping(maps, (a, b))
+        _check_overlap(maps, (a, b), force)
     # a store or index is merged when every map that gives keyframes holds it (B's copy of
     # A's frames only: A's all); the others are dropped, and said so
     used = [i for i, k in enumerate(keep) if k.any()]
@@ -397,11 +400,12 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     return int(sum(k.sum() for k in keep))
 
 
-def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
-    """A warning when B's keyframes nowhere agree with A's where the poses make them overlap
-    (`check_across`: the map check's measurements on the nearest cross pairs), which the map
-    check of the merged map, comparing neighbours in recording order, would not see. Run
-    when B shares no frame with A (a copy's pose already shows whether they share a frame)."""
+def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
+    """InputError (a warning with ``force``) when B's keyframes disagree with A's where the
+    poses make them overlap (`check_across`: the map check's measurements on the nearest cross
+    pairs), which the map check of the merged map, comparing neighbours in recording order,
+    would not see; a warning when none overlap. Run when B shares no frame with A (a copy's
+    pose already shows whether they share a frame)."""
     from ..core.config import MapCheckConfig
     from ..core.map_check import MapRecords
     from ..core.map_check.overlap import APART, DISAGREE, NO_DEPTH, check_across
@@ -412,11 +416,14 @@ def _warn_unless_overlapping(maps, names: Tuple[str, str]) -> None:
         log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
                  "overlap is not checked", a, b)
     if rep.verdict == DISAGREE:
-        log.warning("merge-maps: where the poses make keyframes of %s and %s overlap, only %d "
-                    "of %d pairs agree (e.g. %s): the maps are not in one frame, or not of one "
-                    "place, and the merged map will localize frames in the wrong one; check "
-                    "that both were built with poses in one map frame", a, b, rep.agreeing,
-                    rep.judged, rep.first_disagreement())
+        why = (f"merge-maps: where the poses make keyframes of {a} and {b} overlap, only "
+               f"{rep.agreeing} of {rep.judged} pairs agree (e.g. {rep.first_disagreement()}): "
+               "the maps are not in one frame, or not of one place, and the merged map would "
+               "localize frames in the wrong one; check that both were built with poses in one "
+               "map frame")
+        if not force:
+            raise InputError(f"{why} (nothing written; --force writes it anyway)")
+        log.warning("%s (written: --force)", why)
     elif rep.verdict == APART:
         log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
                     "(no cameras within %.1f m of each other, or their views share no depth or "

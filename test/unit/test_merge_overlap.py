@@ -161,19 +161,27 @@ def test_a_non_finite_pose_is_refused():
     ("moved", _yaw(np.radians(20), (0.5, 0.2, 0.0)), "overlap, only 0 of 8 pairs agree"),
     ("far", _yaw(0.0, (100.0, 0.0, 0.0)), "overlaps one of"),
 ])
-def test_merge_maps_warns_unless_the_maps_agree_where_they_overlap(room, tmp_path, caplog, name,
-                                                                   moved, words):
+def test_merge_maps_refuses_maps_that_disagree_where_they_overlap(room, tmp_path, caplog, name,
+                                                                  moved, words):
+    """Maps not in one frame are refused (nothing written; build-map refuses an inconsistent
+    map the same way: it wrote the map with a warning and exit 0), --force writes them with
+    the warning; maps apart (different places in one frame) are written with a warning."""
     b = _map_b(room, name + "_m", moved)
+    out = tmp_path / "merged"
+    if name == "moved":
+        with pytest.raises(InputError) as e:
+            map_build.merge_maps(room[1], b, str(out))
+        msg = str(e.value)
+        assert words in msg and "not in one frame" in msg and "--force" in msg, msg
+        assert room[1] in msg and b in msg and not out.exists()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
-        assert map_build.merge_maps(room[1], b, str(tmp_path / "merged")) == 16
+        assert map_build.merge_maps(room[1], b, str(out), force=True) == 16
     warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("merge-maps")]
     if words is None:
         assert warned == []
     else:
         assert len(warned) == 1 and words in warned[0], warned
         assert room[1] in warned[0] and b in warned[0]
-    if name == "moved":
-        assert "not in one frame" in warned[0]
 
 
 def _flat(x, depth=None):
