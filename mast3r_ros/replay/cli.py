@@ -509,7 +509,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
-        sys.stderr.write(f"{PROG} {args.command}: error: {' '.join(str(e).split(chr(10)))}\n")
+        sys.stderr.write(f"{PROG} {args.command}: error: {' '.join(str(e).split())}\n")
         return 2
     except ModuleNotFoundError as e:  # a library of the install missing: say which and how
         if (e.name or "").split(".")[0] == "mast3r_ros":

@@ -195,3 +195,19 @@ def test_an_empty_colour_image_is_named_once(tmp_path):
     with pytest.raises(InputError) as err:
         seq[0]
     assert str(err.value) == f"cannot read colour image {first}: the file is empty (0 bytes)"
+
+
+def test_a_multi_line_error_is_one_line_without_runs_of_spaces(tmp_path, capsys, monkeypatch):
+    """An error listing things on indented lines (a bag's topics, a YAML parser's context) was
+    joined into one line with runs of spaces: `its topics are:   /camera/...`."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay import cli
+
+    def fail(args):
+        raise InputError("its topics are:\n  /camera/color (20 messages)\n  /tf (40 messages)")
+
+    monkeypatch.setattr(cli, "cmd_merge_maps", fail)
+    rc = main(["merge-maps", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
+               str(tmp_path / "c")])
+    assert rc == 2 and _one_line(capsys) == ("mast3r-ros merge-maps: error: its topics are: "
+                                             "/camera/color (20 messages) /tf (40 messages)")
