@@ -36,7 +36,7 @@ from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
-from .pipeline import poses_from_file, progress, recorded_config
+from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
 from .sources import (
     FrameOrUnreadable,
@@ -232,6 +232,11 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
     if len(frame_stamps_ns):
         at = poses_from_file((stamps, poses), frame_stamps_ns, cfg.pose_at_stamp)
         if not np.isfinite(at).all(axis=(1, 2)).any():
+            if stamps.min() <= frame_stamps_ns.max() and frame_stamps_ns.min() <= stamps.max():
+                raise InputError(  # the same recording, its poses sampled too sparsely
+                    f"--groundtruth {path} has no pose at any frame stamp: " + poses_not_at_frames(
+                        ("--groundtruth", stamps), frame_stamps_ns, frame_stamps_ns,
+                        cfg.pose_at_stamp))
             raise InputError(
                 f"--groundtruth {path} has no pose at any frame stamp: it covers "
                 f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s, the frames "

@@ -207,6 +207,15 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
             return None
         gap = getattr(source, "no_pose_gap_s", None)
         return f"{reason}; {_max_gap_fix(gap, source.stamps_ns)}" if gap else reason
+    return poses_not_at_frames(trajectory, source.stamps_ns, missing_ns, rule)
+
+
+def poses_not_at_frames(trajectory: Tuple[str, np.ndarray], frames_ns: Sequence[int],
+                        missing_ns: Sequence[int], rule: PoseAtStampConfig) -> str:
+    """Why the frames at ``missing_ns`` (of all the frames, ``frames_ns``) got no pose from
+    ``trajectory`` (what it is, its stamps) by the pose-at-stamp rule, with the fix: poses
+    sampled wider apart than ``max_gap_s`` (the median spacing and the params key), poses of
+    another time range, or an empty file. Shared by build-map and localize --groundtruth."""
     name, stamps = trajectory
     stamps = np.sort(np.asarray(stamps, dtype=np.int64))
     if not stamps.size:  # an empty file (or one of comments only)
@@ -214,11 +223,13 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
         return f"{name} is empty (no 'timestamp tx ty tz qx qy qz qw' line): fill it{other}"
     gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
     if (gaps > 0).any():
+        median = (f", its poses {np.median(np.diff(stamps)) * 1e-9:.3f} s apart at the median"
+                  if stamps.size > 2 else "")  # not of two poses around the frames
         return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
                 f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "
-                f"{gaps.max() * 1e-9:.3f} s) and farther than pose_at_stamp.tolerance_s "
+                f"{gaps.max() * 1e-9:.3f} s{median}) and farther than pose_at_stamp.tolerance_s "
                 f"({rule.tolerance_s:.3f} s) from both; "
-                f"{_max_gap_fix(gaps.max() * 1e-9, source.stamps_ns, (name, stamps))}")
+                f"{_max_gap_fix(gaps.max() * 1e-9, np.asarray(frames_ns), (name, stamps))}")
     return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
             f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
             f"({rule.tolerance_s:.3f} s) from its ends")

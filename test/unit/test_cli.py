@@ -664,3 +664,26 @@ def test_help_shows_the_defaults_of_options_that_override_params(capsys):
     assert f"fp32 {overrides_default(d.model.precision)}" in text
     assert "(default: --params' value, else mast3r)" in help_of("localize")
     assert "(default: mast3r with a checkpoint" in help_of("demo")
+
+
+def test_sparse_groundtruth_of_the_same_recording_names_max_gap_s(tum, sift_map, tmp_path,
+                                                                   capsys):
+    """A fresh user's finding: a ground truth sampled wider apart than pose_at_stamp.max_gap_s
+    (the same recording, its time range overlapping the frames') was called 'the ground truth
+    of another recording?'; the message names its spacing and the params key instead."""
+    run = str(tmp_path / "run")
+    gt = os.path.join(tum[0], "groundtruth.txt")  # poses at 0.0, 0.2, ..., frames at 0.1, 0.3
+    rc, errors = _error(capsys, ["localize", tum[1], "--map", sift_map, "--out", run,
+                                 "--matcher", "sift", "--groundtruth", gt])
+    assert rc == 2 and len(errors) == 1, errors
+    assert "another recording" not in errors[0], errors
+    for needle in (f"--groundtruth {gt} has no pose at any frame stamp",
+                   "0.200 s apart at the median",
+                   "pose_at_stamp.max_gap_s (0.100 s)", "'pose_at_stamp: max_gap_s: 0.2'",
+                   "--params"):
+        assert needle in errors[0], (needle, errors)
+    params = tmp_path / "gap.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n"
+                      "    pose_at_stamp: {max_gap_s: 0.2}\n")
+    assert main(["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
+                 "--groundtruth", gt, "--params", str(params), "--max-frames", "2"]) == 0

@@ -336,7 +336,8 @@ def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, capl
     (warned,) = [r.getMessage() for r in caplog.records if "had no pose" in r.getMessage()]
     assert warned.startswith(f"4 frames had no pose and were skipped: 3 of these 4 frames are "
                              f"between two poses of --trajectory {traj} more than "
-                             "pose_at_stamp.max_gap_s (0.100 s) apart (up to 0.400 s)"), warned
+                             "pose_at_stamp.max_gap_s (0.100 s) apart (up to 0.400 s, its "
+                             "poses 0.400 s apart at the median)"), warned
     assert warned.endswith("set 'pose_at_stamp: max_gap_s: 0.4' (under ros__parameters) in a "
                            "--params YAML"), warned
     # no frame has a pose (groundtruth.txt 0.4 s apart, between the frames): the error says

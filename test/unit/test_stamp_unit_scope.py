@@ -114,6 +114,7 @@ def test_a_dropout_longer_than_the_frames_is_advised(demo, tmp_path, capsys):
     assert _errors(capsys) == [
         "mast3r-ros build-map: error: no frame has a pose: 2 of these 2 frames are between two "
         f"poses of {src / 'groundtruth.txt'} more than pose_at_stamp.max_gap_s (0.100 s) apart "
-        "(up to 2.667 s) and farther than pose_at_stamp.tolerance_s (0.020 s) from both; to "
+        "(up to 2.667 s, its poses 0.167 s apart at the median) and farther than "
+        "pose_at_stamp.tolerance_s (0.020 s) from both; to "
         "interpolate across gaps up to 2.667 s, set 'pose_at_stamp: max_gap_s: 2.667' (under "
         "ros__parameters) in a --params YAML"]
