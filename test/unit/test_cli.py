@@ -687,3 +687,20 @@ def test_sparse_groundtruth_of_the_same_recording_names_max_gap_s(tum, sift_map,
                       "    pose_at_stamp: {max_gap_s: 0.2}\n")
     assert main(["localize", tum[1], "--map", sift_map, "--out", run, "--matcher", "sift",
                  "--groundtruth", gt, "--params", str(params), "--max-frames", "2"]) == 0
+
+
+def test_camera_info_of_another_image_size_is_named_at_the_first_frame(tum, sift_map, tmp_path,
+                                                                       capsys):
+    """A fresh user's finding: a --camera-info YAML for 160x120 with 320x240 images stopped only
+    after 10 frames, as 'a broken recording'; the option is wrong: it is named at the first."""
+    cam = tmp_path / "cam.yaml"
+    cam.write_text(Path(tum[1], "camera.yaml").read_text()
+                   .replace("image_width: 320", "image_width: 160")
+                   .replace("image_height: 240", "image_height: 120"))
+    rc, errors = _error(capsys, ["localize", tum[1], "--map", sift_map, "--out",
+                                 str(tmp_path / "run"), "--matcher", "sift",
+                                 "--camera-info", str(cam)])
+    assert rc == 2 and len(errors) == 1, errors
+    assert (f"--camera-info {cam} is for 160x120 images but the frames are 320x240 (the first, "
+            "t=0.100 s): it is the calibration of another image size") in errors[0], errors
+    assert "broken recording" not in errors[0], errors
