@@ -703,3 +703,22 @@ def test_a_localize_run_folder_is_named_as_one(tmp_path):
     msg = str(e.value)
     assert "localize run folder" in msg and "results.jsonl" in msg, msg
     assert "interrupted build" not in msg and "\n" not in msg
+
+
+def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
+    """A fresh user's finding: --map MAP/keyframes said 'not a complete keyframe map (an
+    interrupted build?)'; the folder is inside a complete map, which is named instead."""
+    m = tmp_path / "kitchen_map"
+    (m / "keyframes" / "sub").mkdir(parents=True)
+    (m / kfm.MANIFEST).write_text("{}")
+    for given, parent in ((str(m / "keyframes"), str(m)),
+                          (str(m / "keyframes" / "sub"), str(m)),
+                          ("kitchen_map/keyframes/", "kitchen_map")):
+        monkeypatch.chdir(tmp_path)
+        with pytest.raises(MapFormatError) as e:
+            KeyframeMap.load(given)
+        assert str(e.value) == (f"{given} is inside the keyframe map {parent}: pass that "
+                                "folder"), str(e.value)
+    (m / kfm.MANIFEST).unlink()  # an interrupted build: no manifest anywhere
+    with pytest.raises(MapFormatError, match="interrupted build"):
+        KeyframeMap.load(str(m / "keyframes"))

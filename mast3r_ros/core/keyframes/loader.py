@@ -134,6 +134,10 @@ class KeyframeMap(MapEncodings, MapFiles):
                     f"{mpath}: missing; {path} looks like a localize run folder (it has "
                     f"{run[0]}), not a keyframe map: pass the map folder (build-map --out) "
                     "instead") from None
+            inside = _enclosing_map(path)
+            if inside:  # MAP/keyframes given for MAP
+                raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
+                                     "folder") from None
             raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                                  "(an interrupted build?)") from None
         except (ValueError, UnicodeDecodeError) as e:
@@ -420,3 +424,16 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
         see = f"`mast3r-ros check-map {path}` lists every problem; " if pointer else ""
         raise MapFormatError(f"{problem}; {see}rebuild the map or re-copy the file")
     return KeyframeTable.open(full, num, models, files[rel]["sha256"])
+
+
+def _enclosing_map(path: str, levels: int = 2) -> Optional[str]:
+    """The folder up to ``levels`` above ``path`` that is a keyframe map (it has the manifest),
+    else None: a folder inside a map (MAP/keyframes) given in its place."""
+    folder = os.path.normpath(path)  # named as given: MAP/keyframes -> MAP
+    for _ in range(levels):
+        parent = os.path.dirname(folder)
+        folder = parent if parent and parent != folder and not folder.endswith("..") else \
+            os.path.dirname(os.path.abspath(folder))
+        if os.path.isfile(os.path.join(folder, MANIFEST)):
+            return folder
+    return None
