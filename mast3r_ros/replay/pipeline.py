@@ -335,10 +335,13 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         if finished_shards(w.tmp):
             log.error("build interrupted: finished shards are kept in %s; %s", w.tmp,
                       resume_hint)
-        else:  # the sift matcher, or stopped before a shard was encoded: nothing to resume
-            log.error("build interrupted before any keyframe was encoded: %s was not written; "
-                      "rerun the same command to start over", w.path)
-        w.close()  # keeps OUT.partial, releases OUT's lock
+            w.close()  # keeps OUT.partial, releases OUT's lock
+            raise
+        # the sift matcher, or stopped before a shard was encoded: nothing to resume, so the
+        # keyframe PNGs in OUT.partial go, as after any other failure before a shard
+        w.abort()
+        log.error("build interrupted before any keyframe was encoded: %s was not written; "
+                  "rerun the same command to start over", w.path)
         raise
     except BaseException:
         if finished_shards(w.tmp):  # hours of encoding: a refusal or a failure keeps them

@@ -132,7 +132,8 @@ def test_depth_beyond_the_map_format_names_the_depth_scale_option(demo_seq, tmp_
 
 def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path, monkeypatch):
     """keyframes.png and build_config.yaml are written before the map is published: an
-    interruption there leaves no map at OUT (only the resumable build folder), and a finished
+    interruption there leaves no map at OUT (nor, with no shard encoded, its build folder: there
+    is nothing to resume), and a finished
     build always has both (fresh-user finding: Ctrl-C after 'wrote map' left a map without its
     plot)."""
     from mast3r_ros.replay import pipeline
@@ -146,7 +147,7 @@ def test_a_build_interrupted_while_plotting_publishes_no_map(demo_seq, tmp_path,
     with pytest.raises(KeyboardInterrupt):
         pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg())
     assert not os.path.exists(out)
-    assert [n for n in os.listdir(tmp_path) if n.startswith("map")] == ["map.partial"]
+    assert [n for n in os.listdir(tmp_path) if n.startswith("map")] == []
     monkeypatch.undo()
     _, path = pipeline.build_map(TumSequence(demo_seq[0]), out, _sift_cfg(), overwrite=True)
     assert {"keyframes.png", "build_config.yaml"} <= set(os.listdir(path))
@@ -171,6 +172,7 @@ def test_the_resume_hint_of_an_interrupted_rebuild_names_overwrite(demo_seq, tmp
     (msg,) = [r.getMessage() for r in caplog.records if "interrupted" in r.getMessage()]
     assert msg == (f"build interrupted before any keyframe was encoded: {out} was not written; "
                    "rerun the same command to start over")
+    assert not os.path.exists(out + ".partial")  # its keyframe PNGs were left behind
     monkeypatch.setattr(pipeline, "finished_shards", lambda folder: ["shard_000000.json"])
     for exists, hint in ((False, "rerun with --resume"), (True, "rerun with --resume --overwrite")):
         out = str(tmp_path / f"map{int(exists)}")
