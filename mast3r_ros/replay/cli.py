@@ -422,7 +422,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub.required = True
     common, source = _config_options(), _source_options()
     _add_build_map(sub, [common, source])
-    _add_localize(sub, [common, source])
+    _add_localize(sub, [common, _source_options(reads_depth=False)])
     _add_demo(sub, [_config_options(matcher="demo")])
     _add_pair(sub, [_config_options(matcher=None)])
     add_retrieve_parser(sub)

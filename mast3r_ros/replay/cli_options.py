@@ -103,7 +103,10 @@ def _config_options(matcher: Optional[str] = "params") -> argparse.ArgumentParse
     return p
 
 
-def _source_options() -> argparse.ArgumentParser:
+def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
+    """The source group; without ``reads_depth`` (localize: no query depth is read) the depth
+    options' help says that they are accepted but unused."""
+    unused = "" if reads_depth else " -- unused here: localize reads no depth"
     p = argparse.ArgumentParser(add_help=False)
     g = p.add_argument_group("source (TUM RGB-D folder or rosbag2)")
     g.add_argument("--camera-info", metavar="YAML",
@@ -112,16 +115,18 @@ def _source_options() -> argparse.ArgumentParser:
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
     g.add_argument("--depth-topic",
                    help="rosbag2: registered depth image topic (default: none, the frames get "
-                        "no depth; the bag's depth topics are listed when one is needed)")
+                        "no depth; the bag's depth topics are listed when one is needed)" + unused)
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
     g.add_argument("--sync-tolerance", type=float, metavar="S",
                    help="image/depth stamp association tolerance in seconds, at most "
-                        f"{MAX_SYNC_TOLERANCE_S:g} (default: {DEFAULT_SYNC_TOLERANCE_S:g})")
+                        f"{MAX_SYNC_TOLERANCE_S:g} (default: {DEFAULT_SYNC_TOLERANCE_S:g})"
+                        + unused)
     g.add_argument("--depth-scale", type=float, metavar="UNITS",
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
-                        "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth")
+                        "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth"
+                        + unused)
     g.add_argument("--run", type=int, metavar="N",
                    help="rosbag2 whose header time jumps back (clock reset, looped recording): "
                         "read run N (from 1; default: the longest run, the first of equally long "

@@ -47,8 +47,9 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     """Encode every image, score all against all, choose pairs, write the two files.
 
     ``device``: 'auto' (cuda when available, as the other commands' ``model.device``), 'cpu',
-    'cuda', 'cuda:N'. ``size``: the network input's long side in pixels, one of `SIZES` (512,
-    the reference's; smaller is faster and ranks less reliably). Returns (similarity (N, N)
+    'cuda', 'cuda:N'. ``size``: one of `SIZES`, the network input's long side in pixels (512,
+    the reference's, or 384) or 224, a square centre crop of the short side scaled to 224
+    (smaller is faster and ranks less reliably). Returns (similarity (N, N)
     float64, pairs as index tuples). Self-pairs (a key image drawn twice by the sampling) are
     not written. ``seed``: 0 <= seed < 2**32 (None: unseeded). ``out_dir`` is written whole
     or not at all; an existing one is refused unless ``overwrite``. Raises InputError /
@@ -60,7 +61,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
         raise InputError(f"retrieve needs at least 2 images, got {len(images)}")
     if size not in SIZES:
         raise InputError(f"retrieve: size must be one of {list(SIZES)} (pixels, the network "
-                         f"input's long side), got {size!r}")
+                         f"input's long side; 224: a square centre crop), got {size!r}")
     check_seed(seed)
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     with output_lock(out_dir):  # a second writer of out_dir is refused before any encoding
@@ -167,8 +168,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="auto",
                    help="torch device: auto (cuda when available), cpu, cuda, cuda:N")
     p.add_argument("--size", type=int, default=512, choices=SIZES,
-                   help="network input size, long side in pixels (512 as the reference's "
-                        "retrieval; smaller is faster on a CPU and ranks less reliably)")
+                   help="network input size in pixels: 512 or 384 the long side, 224 a "
+                        "224x224 centre crop (the short side scaled to 224); 512 as the "
+                        "reference's retrieval, smaller is faster on a CPU and ranks less "
+                        "reliably")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),

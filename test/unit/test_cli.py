@@ -704,3 +704,18 @@ def test_camera_info_of_another_image_size_is_named_at_the_first_frame(tum, sift
     assert (f"--camera-info {cam} is for 160x120 images but the frames are 320x240 (the first, "
             "t=0.100 s): it is the calibration of another image size") in errors[0], errors
     assert "broken recording" not in errors[0], errors
+
+
+def test_help_says_what_localize_and_retrieve_size_do_not_do():
+    """A fresh user's finding: localize --help listed the depth options as if they were read
+    (localize reads no depth), and retrieve --help called --size 224 a long side (it is a
+    224x224 centre crop)."""
+    p = build_parser()
+    sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction)).choices
+    flat = {cmd: " ".join(sub[cmd].format_help().split()) for cmd in ("localize", "build-map",
+                                                                     "retrieve")}
+    for option in ("--depth-topic", "--sync-tolerance", "--depth-scale"):
+        (loc,) = [a.help for a in sub["localize"]._actions if option in a.option_strings]
+        (build,) = [a.help for a in sub["build-map"]._actions if option in a.option_strings]
+        assert loc.endswith("unused here: localize reads no depth") and "unused" not in build
+    assert "224 a 224x224 centre crop (the short side scaled to 224)" in flat["retrieve"]

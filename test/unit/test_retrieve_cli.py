@@ -41,8 +41,9 @@ def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread
 
 
 def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread, monkeypatch):
-    """--size 224 encodes every image at 224 (long side): the engine is built for 224 and
-    each image is prepared at 224, and the similarity is that of 224 (not the 512 reference's)."""
+    """--size 224 encodes every image at 224 (a 224x224 centre crop): the engine is built for
+    224 and each image is prepared at 224, and the similarity is that of 224 (not the 512
+    reference's)."""
     from mast3r_ros.core.model.engine import Mast3rEngine
 
     imgs, ckpt, rt = paths
