@@ -21,7 +21,7 @@ from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
 from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
 from .map_build import BuildOptions
-from .pipeline import build_map
+from .pipeline import build_map, progress
 from .synthetic import write_demo_sequences
 from .tum import TumSequence
 
@@ -56,7 +56,9 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     rendering = data + ".rendering"
     shutil.rmtree(rendering, ignore_errors=True)
     t0 = time.perf_counter()
-    write_demo_sequences(rendering, frames, width, height, seed)
+    log.info("rendering the synthetic scene: %d frames at %dx%d", frames, width, height)
+    write_demo_sequences(rendering, frames, width, height, seed,  # a bar as build-map's
+                         lambda it, n: progress(it, n, "rendering the demo scene"))
     atomic_write_json(os.path.join(rendering, "done.json"), stamp)
     shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
     os.replace(rendering, data)

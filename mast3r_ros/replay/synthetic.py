@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
-from typing import Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -306,11 +306,15 @@ def write_tum_sequence(folder: str, frames: Sequence[Frame] | Iterator[Frame]) -
 
 
 def write_demo_sequences(out_dir: str, num_frames: int = 60, width: int = 640, height: int = 480,
-                         seed: int = 0) -> Tuple[str, str]:
+                         seed: int = 0,
+                         progress: Optional[Callable[[Iterator[Frame], int], Iterable[Frame]]]
+                         = None) -> Tuple[str, str]:
     """Render the demo loop and write even frames to ``out_dir/map``, odd frames (held out, in
-    between the map's) to ``out_dir/query``. Returns (map folder, query folder)."""
+    between the map's) to ``out_dir/query``. Returns (map folder, query folder). ``progress``
+    (the frames being rendered, their number) wraps the rendering (the demo's progress bar)."""
     cam = default_intrinsics(width, height)
-    frames = list(render_frames(num_frames, cam, seed))
+    rendered = render_frames(num_frames, cam, seed)
+    frames = list(progress(rendered, num_frames) if progress else rendered)
     map_dir = write_tum_sequence(os.path.join(out_dir, "map"), frames[0::2])
     query_dir = write_tum_sequence(os.path.join(out_dir, "query"), frames[1::2])
     return map_dir, query_dir

@@ -719,3 +719,19 @@ def test_help_says_what_localize_and_retrieve_size_do_not_do():
         (build,) = [a.help for a in sub["build-map"]._actions if option in a.option_strings]
         assert loc.endswith("unused here: localize reads no depth") and "unused" not in build
     assert "224 a 224x224 centre crop (the short side scaled to 224)" in flat["retrieve"]
+
+
+def test_demo_rendering_shows_progress(tmp_path, monkeypatch):
+    """A fresh user's finding: the demo rendered its scene (~30 s) in silence while build-map
+    and localize show a progress bar; the rendering goes through the same helper."""
+    from mast3r_ros.replay import demo
+
+    seen = []
+
+    def recording(it, total, desc):
+        seen.append((total, desc))
+        return it
+    monkeypatch.setattr(demo, "progress", recording)
+    demo.demo_data(str(tmp_path / "data"), 4, 64, 48, 0)
+    assert seen == [(4, "rendering the demo scene")]
+    assert len(os.listdir(tmp_path / "data" / "map" / "rgb")) == 2
