@@ -660,3 +660,15 @@ def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
     with pytest.raises(InputError, match=r"^cannot read image .*0\.jpg: the file is empty "
                                          r"\(0 bytes\)$"):
         read_image_file(empty)
+
+
+def test_an_empty_camera_info_yaml_is_said_to_be_empty(tmp_path):
+    """A fresh user's finding: an empty --camera-info file said 'expected a camera_info
+    mapping, got NoneType'."""
+    for text in ("", "# nothing yet\n"):
+        path = tmp_path / "cam.yaml"
+        path.write_text(text)
+        with pytest.raises(InputError) as e:
+            load_camera_info_yaml(path)
+        assert str(e.value) == (f"camera_info YAML {path} is empty: give a camera_calibration "
+                                "YAML (image_width, image_height, camera_matrix)")

@@ -234,6 +234,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                          f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
     except yaml.YAMLError as err:
         raise InputError(f"{path} is not valid YAML: {err}") from err
+    if doc is None:  # nothing but white space or comments
+        raise InputError(f"camera_info YAML {path} is empty: give a camera_calibration YAML "
+                         "(image_width, image_height, camera_matrix)")
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
     params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
