@@ -76,6 +76,9 @@ def test_the_run_warning_names_each_runs_stamps_and_the_jumps(tmp_path, caplog):
                          "with merge-maps)")
     last = BagSequence(bag_of(tmp_path, msgs, "again"), run=3)
     assert last.stamps_ns.tolist() == [200 * MS]
+    with pytest.raises(InputError, match=r"has 3 runs \(its images' header time jumps back\): "
+                                         r"choose --run 1\.\.3$"):
+        BagSequence(bag_of(tmp_path, msgs, "four"), run=4)
 
 
 def test_a_run_the_bag_does_not_have_is_refused(tmp_path):
@@ -84,7 +87,7 @@ def test_a_run_the_bag_does_not_have_is_refused(tmp_path):
     bag = bag_of(tmp_path, msgs)
     assert BagSequence(bag, run=1).stamps_ns.tolist() == [S, S + 100 * MS]
     with pytest.raises(InputError, match=r"--run 2: rosbag2 .* has only one run \(its images' "
-                                         r"header time never jumps back\)"):
+                                         r"header time never jumps back\): drop --run$"):
         BagSequence(bag, run=2)
 
 

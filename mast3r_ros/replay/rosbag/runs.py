@@ -251,7 +251,8 @@ class _RunChoice:
                 raise InputError(
                     f"--run {self._run_wanted}: rosbag2 {self.path} has "
                     f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
-                    f"{'never jumps back' if n <= 1 else 'jumps back'})")
+                    f"{'never jumps back' if n <= 1 else 'jumps back'}): "
+                    f"{'drop --run' if n <= 1 else f'choose --run 1..{n}'}")
             self.run = self._run_wanted
         elif n > 1:
             self.run = 1 + max(range(n), key=lambda i: (self.runs[i][0], -i))
