@@ -298,8 +298,8 @@ def _keep_partial(tmp: str, out: str) -> None:
     with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
     # "nor replaced" only when there is an older run: demo --overwrite removed it with its map
-    log.error("run stopped after %d frames: %s was not %s; the results so far are in %s", n,
-              out, "replaced (the older run is as it was)"
+    log.error("run stopped after %d frame%s: %s was not %s; the results so far are in %s", n,
+              "" if n == 1 else "s", out, "replaced (the older run is as it was)"
               if os.path.exists(os.path.join(out, "results.jsonl")) else "written", partial)
 
 

@@ -67,3 +67,16 @@ def test_a_stopped_run_says_whether_an_older_run_is_still_there(tmp_path, caplog
             else "was not written;")
     assert f"run stopped after 2 frames: {out} {said}" in msg, msg
     assert (tmp_path / "run.partial" / "results.jsonl").is_file()
+
+
+
+def test_a_run_stopped_after_one_frame_says_frame(tmp_path, caplog):
+    from mast3r_ros.replay.localize_run import _keep_partial
+
+    tmp = tmp_path / ".run-tmp"
+    tmp.mkdir()
+    (tmp / "results.jsonl").write_text('{"frame": 0}\n')
+    with caplog.at_level("ERROR"):
+        _keep_partial(str(tmp), str(tmp_path / "run"))
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert msg.startswith("run stopped after 1 frame: "), msg
