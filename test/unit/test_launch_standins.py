@@ -82,7 +82,8 @@ def _modules(lifecycle_node: type) -> dict[str, types.ModuleType]:
     }
 
 
-def _launch(monkeypatch, lifecycle_node: type, autostart: str, **values):
+def _launch(monkeypatch, lifecycle_node: type, autostart: str, pushed_namespace=None,
+            **values):
     for name, module in _modules(lifecycle_node).items():
         monkeypatch.setitem(sys.modules, name, module)
     ns = runpy.run_path(str(LAUNCH))
@@ -91,7 +92,10 @@ def _launch(monkeypatch, lifecycle_node: type, autostart: str, **values):
                 if isinstance(a, Recorded) and "default_value" in a.kwargs}
     values = dict(declared, autostart=autostart, map="~/maps/office", **values)
     (opaque,) = [a for a in description.args[0] if "function" in a.kwargs]
-    return opaque.kwargs["function"](types.SimpleNamespace(values=values))
+    # launch's LaunchContext: PushRosNamespace keeps the namespace under "ros_namespace"
+    pushed = {} if pushed_namespace is None else {"ros_namespace": pushed_namespace}
+    return opaque.kwargs["function"](types.SimpleNamespace(values=values,
+                                                           launch_configurations=pushed))
 
 
 @pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
@@ -118,6 +122,18 @@ def test_log_level_names_the_namespaced_nodes_logger(monkeypatch, namespace):
                          namespace=namespace, log_level="debug")
     want = namespace.strip("/").replace("/", ".") + ".mast3r_localizer:=debug"
     assert node.kwargs["ros_arguments"] == ["--log-level", want]
+
+
+@pytest.mark.parametrize("namespace, want", [("", "fleet.mast3r_localizer"),
+                                             ("robot1", "fleet.robot1.mast3r_localizer"),
+                                             ("/robot1", "robot1.mast3r_localizer")])
+def test_log_level_names_the_logger_under_a_pushed_namespace(monkeypatch, namespace, want):
+    """Included under PushRosNamespace('/fleet'), launch_ros prefixes a relative namespace:
+    the logger is fleet[.robot1].mast3r_localizer (it named robot1.mast3r_localizer, which
+    does not exist, so log_level:= changed nothing)."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", pushed_namespace="/fleet",
+                         namespace=namespace, log_level="debug")
+    assert node.kwargs["ros_arguments"] == ["--log-level", f"{want}:=debug"]
 
 
 @pytest.mark.parametrize("distro", [HumbleLifecycleNode, JazzyLifecycleNode])
