@@ -509,7 +509,8 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
-        sys.stderr.write(f"{PROG} {args.command}: error: {' '.join(str(e).split())}\n")
+        text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact
+        sys.stderr.write(f"{PROG} {args.command}: error: {text}\n")
         return 2
     except ModuleNotFoundError as e:  # a library of the install missing: say which and how
         if (e.name or "").split(".")[0] == "mast3r_ros":

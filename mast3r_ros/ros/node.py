@@ -481,9 +481,10 @@ def main(args=None) -> None:
                 lambda name, err: log.warning("exit step %s failed: %r", name, err))
             if uninstall_log_bridge is not None:
                 uninstall_log_bridge()
-            end_process_if_worker_running(node is not None and node.worker_running)
     except KeyboardInterrupt:  # a second Ctrl-C before the exit steps ignored it
         pass
+    # reached only on a normal exit: an exception escaping above keeps its traceback and status
+    end_process_if_worker_running(node is not None and node.worker_running)
 
 
 if __name__ == "__main__":

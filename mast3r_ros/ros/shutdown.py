@@ -113,8 +113,9 @@ def end_process_if_worker_running(worker_running: bool,
     finalization (module teardown, then torch's and the CUDA driver's own exit handlers) would
     run under a thread still launching kernels or copying memory, which can end in an abort
     (``ros2 launch`` then reports the process as died). Nothing is lost by skipping them: every
-    exit step before this one ran, the context is shut down, and the OS frees the device
-    memory. Does nothing when ``worker_running`` is False.
+    exit step before this one was run (one that failed was logged), and the OS frees the
+    device memory. `main` calls it only on a normal exit, so an exception escaping the node
+    keeps its traceback and exit status. Does nothing when ``worker_running`` is False.
     """
     if not worker_running:
         return

@@ -204,10 +204,12 @@ def test_a_multi_line_error_is_one_line_without_runs_of_spaces(tmp_path, capsys,
     from mast3r_ros.replay import cli
 
     def fail(args):
-        raise InputError("its topics are:\n  /camera/color (20 messages)\n  /tf (40 messages)")
+        raise InputError("its topics are:\n  /camera/color (20 messages)\n  /tf (40 messages)"
+                         "\nin 'my  bag'")  # a value's own spaces stay (a path as given)
 
     monkeypatch.setattr(cli, "cmd_merge_maps", fail)
     rc = main(["merge-maps", str(tmp_path / "a"), str(tmp_path / "b"), "--out",
                str(tmp_path / "c")])
     assert rc == 2 and _one_line(capsys) == ("mast3r-ros merge-maps: error: its topics are: "
-                                             "/camera/color (20 messages) /tf (40 messages)")
+                                             "/camera/color (20 messages) /tf (40 messages) "
+                                             "in 'my  bag'")

@@ -710,7 +710,7 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     interrupted build?)'; the folder is inside a complete map, which is named instead."""
     m = tmp_path / "kitchen_map"
     (m / "keyframes" / "sub").mkdir(parents=True)
-    (m / kfm.MANIFEST).write_text("{}")
+    (m / kfm.MANIFEST).write_text(json.dumps({"format": kfm.FORMAT_NAME}))
     for given, parent in ((str(m / "keyframes"), str(m)),
                           (str(m / "keyframes" / "sub"), str(m)),
                           ("kitchen_map/keyframes/", "kitchen_map")):
@@ -719,6 +719,11 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
             KeyframeMap.load(given)
         assert str(e.value) == (f"{given} is inside the keyframe map {parent}: pass that "
                                 "folder"), str(e.value)
+    # a manifest.json of something else (a dataset, an ONNX export) does not make a map
+    for other in ('{"name": "my-dataset"}', "[1, 2]", "not json"):
+        (m / kfm.MANIFEST).write_text(other)
+        with pytest.raises(MapFormatError, match="interrupted build"):
+            KeyframeMap.load(str(m / "keyframes"))
     (m / kfm.MANIFEST).unlink()  # an interrupted build: no manifest anywhere
     with pytest.raises(MapFormatError, match="interrupted build"):
         KeyframeMap.load(str(m / "keyframes"))

@@ -118,23 +118,29 @@ def test_at_exit_any_publish_error_is_dropped_but_never_an_interrupt():
     assert gate.run(lambda: None) is True          # the lock was released
 
 
-def test_the_process_ends_at_once_only_while_the_inference_thread_is_in_a_frame(capsys):
+def test_the_process_ends_at_once_only_while_the_inference_thread_is_in_a_frame(capsys,
+                                                                               monkeypatch):
     """main()'s last step: a worker that outlived its join would run under the interpreter's
     and torch's/CUDA's exit handlers (an abort at exit); the process then ends via os._exit(0)
     after saying why and flushing. With the worker stopped, nothing happens."""
     from mast3r_ros.ros.shutdown import end_process_if_worker_running
 
+    import logging
+
+    flushed = []
+    monkeypatch.setattr(logging, "shutdown", lambda: flushed.append(1))  # pytest's own handlers
     codes = []
     end_process_if_worker_running(False, exit_fn=codes.append)
     assert codes == [] and capsys.readouterr().err == ""
     end_process_if_worker_running(True, exit_fn=codes.append)
-    assert codes == [0]
+    assert codes == [0] and flushed == [1]
     assert "inference thread is still in a frame" in capsys.readouterr().err
 
 
 def test_node_main_ends_the_process_after_every_exit_step():
-    """The hard exit is main()'s last statement of the exit path (after the steps and the log
-    bridge), given the node's `worker_running` (rclpy is not here: read from the source)."""
+    """The hard exit is main()'s last statement, after the exit steps and the log bridge and
+    outside the try (an escaping exception keeps its traceback and status), given the node's
+    `worker_running` (rclpy is not here: read from the source)."""
     import inspect
 
     from mast3r_ros.ros import shutdown
@@ -142,6 +148,7 @@ def test_node_main_ends_the_process_after_every_exit_step():
     src = (inspect.getsourcefile(shutdown) or "").replace("shutdown.py", "node.py")
     text = open(src, encoding="utf-8").read()
     main = text[text.index("\ndef main("):]
+    call = "\n    end_process_if_worker_running(node is not None and node.worker_running)"
     assert main.index("run_steps(exit_steps(") < main.index("uninstall_log_bridge()") < \
-        main.index("end_process_if_worker_running(node is not None and node.worker_running)")
+        main.index("except KeyboardInterrupt:  # a second Ctrl-C") < main.index(call)
     assert "def worker_running(self) -> bool:" in text

@@ -427,13 +427,18 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
 
 
 def _enclosing_map(path: str, levels: int = 2) -> Optional[str]:
-    """The folder up to ``levels`` above ``path`` that is a keyframe map (it has the manifest),
-    else None: a folder inside a map (MAP/keyframes) given in its place."""
+    """The folder up to ``levels`` above ``path`` that is a keyframe map (its manifest.json
+    says this format: a dataset's or an ONNX export's manifest.json does not), else None: a
+    folder inside a map (MAP/keyframes) given in its place."""
     folder = os.path.normpath(path)  # named as given: MAP/keyframes -> MAP
     for _ in range(levels):
         parent = os.path.dirname(folder)
         folder = parent if parent and parent != folder and not folder.endswith("..") else \
             os.path.dirname(os.path.abspath(folder))
-        if os.path.isfile(os.path.join(folder, MANIFEST)):
-            return folder
+        try:
+            with open(os.path.join(folder, MANIFEST), "rb") as fh:
+                if json.loads(fh.read(1 << 20) or b"null").get("format") == FORMAT_NAME:
+                    return folder
+        except (OSError, ValueError, AttributeError):  # none, unreadable, not a JSON object
+            pass
     return None
