@@ -37,3 +37,30 @@ def test_build_map_warns_for_workers_with_sift(tmp_path, tum, capsys):
                  "--workers", "4", "--log-level", "warning"]) == 0
     (line,) = [w for w in _warnings(capsys) if "--workers" in w]
     assert "has no effect" in line and "sift" in line, line
+
+
+def test_more_workers_than_cores_is_warned_about(monkeypatch, caplog):
+    """A fresh user's find: --workers 64 on 2 cores was accepted silently and built a map 3x
+    slower than the default (the processes compete for the cores). One warning names both
+    numbers; as many workers as cores, or a Ray cluster's workers, are not warned about."""
+    import argparse
+    import dataclasses
+    import logging
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay import cli_options
+
+    base = Config()
+    cfg = dataclasses.replace(base, localizer=dataclasses.replace(base.localizer,
+                                                                  matcher="mast3r"),
+                              model=dataclasses.replace(base.model, checkpoint="weights.pth"))
+    monkeypatch.setattr(cli_options.os, "cpu_count", lambda: 2)
+    for workers, ray, warned in ((64, None, True), (2, None, False), (64, "auto", False)):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+            cli_options.note_unused_workers(argparse.Namespace(workers=workers, ray_address=ray),
+                                            cfg)
+        lines = [r.getMessage() for r in caplog.records]
+        assert bool(lines) == warned, (workers, ray, lines)
+        if warned:
+            assert "--workers 64" in lines[0] and "2 CPU cores" in lines[0], lines
