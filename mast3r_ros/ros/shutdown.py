@@ -107,7 +107,7 @@ def end_process_if_worker_running(worker_running: bool,
     """The last exit step of `main`: while the inference thread is still inside a frame (it
     outlived its bounded join: a Ctrl-C during configure, a frame slower than the timeout), the
     process ends at once with status 0 through ``exit_fn`` (`os._exit`), after one line on
-    stderr and flushing stdout, stderr and the `logging` handlers.
+    stderr and flushing stdout, stderr, the `logging` handlers and C's stdio buffers.
 
     Why: that thread is a daemon, so the interpreter would not wait for it, but its
     finalization (module teardown, then torch's and the CUDA driver's own exit handlers) would
@@ -131,4 +131,10 @@ def end_process_if_worker_running(worker_running: bool,
         except Exception:  # noqa: BLE001
             pass
     logging.shutdown()
+    try:  # C stdio too: rcutils' console output goes there (RCUTILS_LOGGING_USE_STDOUT=1)
+        import ctypes
+
+        ctypes.CDLL(None).fflush(None)
+    except Exception:  # noqa: BLE001 - no libc symbol lookup here: nothing more to flush
+        pass
     exit_fn(0)
