@@ -25,6 +25,28 @@ class InputError(Mast3rRosError, ValueError):
     """An input (image, message, recording, intrinsics) is malformed or unsupported."""
 
 
+class ImageSizeError(InputError):
+    """An image's size differs from its intrinsics' (a CameraInfo or camera_info YAML of another
+    resolution, binning or stream). ``image_size`` and ``intrinsics_size``: (width, height) in
+    pixels; ``stream``: ``'colour'`` or ``'depth'``, which image it is. Typed so that a caller
+    can tell this from the other unreadable-frame errors without reading its text
+    (`mast3r_ros.replay.sources` stops at the first frame when ``--camera-info`` is the cause)."""
+
+    def __init__(self, message: str, image_size: tuple, intrinsics_size: tuple,
+                 stream: str = "colour") -> None:
+        super().__init__(message)
+        self.image_size = (int(image_size[0]), int(image_size[1]))
+        self.intrinsics_size = (int(intrinsics_size[0]), int(intrinsics_size[1]))
+        self.stream = stream
+
+    def reworded(self, message: str) -> ImageSizeError:
+        """The same error with another message (a reader adding the topic and stamp)."""
+        return ImageSizeError(message, self.image_size, self.intrinsics_size, self.stream)
+
+    def __reduce__(self):  # picklable (parallel builds send errors between processes)
+        return (ImageSizeError, (str(self), self.image_size, self.intrinsics_size, self.stream))
+
+
 class ClosedError(Mast3rRosError, RuntimeError):
     """An object (`Mast3rEngine`, `Localizer`) was used after its ``close()``."""
 

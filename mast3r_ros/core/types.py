@@ -22,7 +22,7 @@ from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
-from .errors import InputError
+from .errors import ImageSizeError, InputError
 
 
 # Distortion models of ``sensor_msgs/distortion_models.hpp`` -> the coefficient counts accepted
@@ -339,11 +339,10 @@ class Frame:
             raise InputError(f"Frame.intrinsics must be a CameraIntrinsics or None, got "
                              f"{type(intr).__name__}")
         if intr is not None and (intr.width, intr.height) != (w, h):
-            raise InputError(
+            raise ImageSizeError(
                 f"image is {w}x{h} but its intrinsics are for "
                 f"{intr.width}x{intr.height}: the CameraInfo belongs to "
-                "another stream or resolution"
-            )
+                "another stream or resolution", (w, h), (intr.width, intr.height))
         self.stamp_ns = check_stamp_ns(self.stamp_ns, "Frame.stamp_ns")
         if abs(self.stamp_ns) > _INT64_MAX:  # every stamp array is int64
             raise InputError(f"Frame.stamp_ns {self.stamp_ns} is outside int64 nanoseconds "
@@ -394,11 +393,24 @@ class UnreadableFrame:
     or the topic and stamp). What a source's ``frames_or_unreadable()`` yields in the frame's
     place, so that the frames after it are still read (`mast3r_ros.replay.sources`).
     ``map_from_cam``: the frame's ground-truth pose where the source knows it without the
-    image (a TUM folder's groundtruth.txt), else None."""
+    image (a TUM folder's groundtruth.txt), else None. ``image_size`` and ``intrinsics_size``
+    ((width, height) pixels): set when the colour image was read but its size differs from the
+    frame's intrinsics (`ImageSizeError`), else None; `from_error` fills them."""
 
     stamp_ns: int
     reason: str
     map_from_cam: Optional[np.ndarray] = None
+    image_size: Optional[Tuple[int, int]] = None
+    intrinsics_size: Optional[Tuple[int, int]] = None
+
+    @classmethod
+    def from_error(cls, stamp_ns: int, err: InputError,
+                   map_from_cam: Optional[np.ndarray] = None) -> UnreadableFrame:
+        """The frame at ``stamp_ns`` that ``err`` made unreadable (``reason``: its text; the
+        sizes when it is a colour image's `ImageSizeError`)."""
+        sized = isinstance(err, ImageSizeError) and err.stream == "colour"
+        return cls(stamp_ns, str(err), map_from_cam,
+                   err.image_size if sized else None, err.intrinsics_size if sized else None)
 
 
 @dataclasses.dataclass

@@ -12,7 +12,6 @@ import dataclasses
 import inspect
 import logging
 import os
-import re
 from collections.abc import Iterable, Iterator
 from typing import Optional, Protocol, Tuple
 
@@ -129,27 +128,25 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
         frames = select_frames(each(), stride, max_frames)  # reads the frames it skips
     else:
         frames = each(selected_positions(len(source), stride, max_frames))
-    camera_info = getattr(source, "camera_info_file", None)  # --camera-info (`open_source`)
-    return _camera_info_size_checked(frames, camera_info) if camera_info else frames
+    name = getattr(source, "camera_info_name", None)  # camera_info given (`TumSequence`, ...)
+    return _camera_info_size_checked(frames, name) if name else frames
 
 
-_SIZE_MISMATCH = re.compile(r"is (\d+)x(\d+) but .*? (?:is|are) for (\d+)x(\d+)")
-
-
-def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info: str
+def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info_name: str
                               ) -> Iterator[FrameOrUnreadable]:
-    """``frames``, but `InputError` at once when the first is unreadable for its size differing
-    from the ``--camera-info`` YAML's: the option is wrong, not the recording (else only after
-    the first `ALL_UNREADABLE_STOP` frames, as a broken recording)."""
+    """``frames``, but `InputError` at once when the first is unreadable for its colour image's
+    size differing from the given camera_info's (`UnreadableFrame.image_size`, set from the
+    readers' `ImageSizeError`): the option is wrong, not the recording (else only after the
+    first `ALL_UNREADABLE_STOP` frames, as a broken recording)."""
     frames = iter(frames)
     for f in frames:
-        m = _SIZE_MISMATCH.search(f.reason) if isinstance(f, UnreadableFrame) else None
-        if m:
+        if isinstance(f, UnreadableFrame) and f.image_size and f.intrinsics_size:
+            (w, h), (iw, ih) = f.image_size, f.intrinsics_size
             raise InputError(
-                f"--camera-info {camera_info} is for {m[3]}x{m[4]} images but the frames are "
-                f"{m[1]}x{m[2]} (the first, t={f.stamp_ns * 1e-9:.3f} s): it is the calibration "
-                "of another image size (resolution or binning); pass the camera_info YAML of "
-                "these images, or drop --camera-info")
+                f"{camera_info_name} is for {iw}x{ih} images but the frames are {w}x{h} (the "
+                f"first, t={f.stamp_ns * 1e-9:.3f} s): it is the calibration of another image "
+                "size (resolution or binning); pass the camera_info YAML of these images, or "
+                "drop it")
         yield f
         break
     yield from frames
@@ -262,6 +259,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
                          f"{options.run}")
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
+    cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
     if not os.path.exists(path):
         raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
     if is_tum_folder(path):
@@ -276,11 +274,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
                              "TUM folder (it has rgb.txt); drop them")
-        seq = TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
-                          pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
-                          read_depth=options.read_depth)
-        seq.camera_info_file = options.camera_info  # type: ignore[attr-defined]
-        return seq
+        return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
+                           pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
+                           read_depth=options.read_depth, camera_info_name=cam_name)
     why = _not_a_recording(path)
     if why:
         raise InputError(why)
@@ -291,13 +287,11 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     if depth_topic is not None and not options.read_depth:  # localize: query depth is unused
         log.info("--depth-topic %s is not read: localizing uses no query depth", depth_topic)
         depth_topic = None
-    bag = BagSequence(path, image_topic=options.image_topic,
-                      camera_info_topic=options.camera_info_topic,
-                      depth_topic=depth_topic, camera_info=cam,
-                      pose_frames=options.pose_frames,
-                      sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
-                      depth_scale=options.depth_scale, run=options.run,
-                      depth_needed_by=options.depth_needed_by,
-                      image_rectified=options.image_rectified)
-    bag.camera_info_file = options.camera_info  # type: ignore[attr-defined]
-    return bag
+    return BagSequence(path, image_topic=options.image_topic,
+                       camera_info_topic=options.camera_info_topic,
+                       depth_topic=depth_topic, camera_info=cam,
+                       pose_frames=options.pose_frames,
+                       sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
+                       depth_scale=options.depth_scale, run=options.run,
+                       depth_needed_by=options.depth_needed_by,
+                       image_rectified=options.image_rectified, camera_info_name=cam_name)

@@ -30,7 +30,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
-from ..core.errors import InputError
+from ..core.errors import ImageSizeError, InputError
 from ..core.fileio import mkstemp_public
 from ..core.image_codec import (
     check_image_file_intact,
@@ -319,7 +319,8 @@ def _write_atomic(path: Path, text: str) -> None:
 class TumSequence:
     """A TUM RGB-D style folder as a sequence of ``Frame`` (random access and iteration).
 
-    Intrinsics come from ``camera_info`` when given, else from the folder's ``camera.yaml``. Depth
+    Intrinsics come from ``camera_info`` when given (``camera_info_name``: how messages name it,
+    e.g. ``"--camera-info cam.yaml"``), else from the folder's ``camera.yaml``. Depth
     is associated with each rgb stamp by the nearest stamp within ``sync_tolerance_s``; ground
     truth by the one pose-at-stamp rule (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s
     tolerance and maximum gap (the config defaults when None). Frames without a match get ``None``.
@@ -340,6 +341,7 @@ class TumSequence:
         pose_at_stamp: Optional[PoseAtStampConfig] = None,
         depth_scale: Optional[float] = None,
         read_depth: bool = True,
+        camera_info_name: Optional[str] = None,
     ) -> None:
         rule = pose_at_stamp or PoseAtStampConfig()
         self.read_depth = bool(read_depth)
@@ -357,8 +359,10 @@ class TumSequence:
         if not self.folder.is_dir():
             raise InputError(f"TUM folder {self.folder} does not exist or is not a folder")
         self.intrinsics: CameraIntrinsics = camera_info or self._read_camera_yaml()
-        self._intrinsics_source = ("the given camera_info" if camera_info
-                                   else str(self.folder / "camera.yaml"))
+        #: how messages name the given ``camera_info`` (None: intrinsics from camera.yaml)
+        self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
+                                 else None)
+        self._intrinsics_source = self.camera_info_name or str(self.folder / "camera.yaml")
 
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
@@ -472,7 +476,8 @@ class TumSequence:
             try:
                 yield self[index]
             except InputError as err:
-                yield UnreadableFrame(int(self._stamps_ns[index]), str(err), self._pose(index))
+                yield UnreadableFrame.from_error(int(self._stamps_ns[index]), err,
+                                                 self._pose(index))
 
     def _pose(self, index: int) -> Optional[np.ndarray]:
         return self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
@@ -498,13 +503,12 @@ class TumSequence:
             map_from_cam=pose,
         )
 
-    def _check_size(self, path: Path, image: np.ndarray) -> None:
+    def _check_size(self, path: Path, image: np.ndarray, stream: str) -> None:
         h, w = image.shape[:2]
-        if (w, h) != (self.intrinsics.width, self.intrinsics.height):
-            raise InputError(
-                f"{path} is {w}x{h} but {self._intrinsics_source} is for "
-                f"{self.intrinsics.width}x{self.intrinsics.height}"
-            )
+        size = (self.intrinsics.width, self.intrinsics.height)
+        if (w, h) != size:
+            raise ImageSizeError(f"{path} is {w}x{h} but {self._intrinsics_source} is for "
+                                 f"{size[0]}x{size[1]}", (w, h), size, stream)
 
     def _read_rgb(self, path: Path) -> np.ndarray:
         try:
@@ -514,7 +518,7 @@ class TumSequence:
             if msg.startswith(said):  # not "cannot read ... image {path}" twice
                 msg = msg[len(said):]
             raise InputError(f"cannot read colour image {path}: {msg}") from None
-        self._check_size(path, rgb)
+        self._check_size(path, rgb, "colour")
         return rgb
 
     def _read_depth(self, path: Path) -> np.ndarray:
@@ -533,5 +537,5 @@ class TumSequence:
             raise InputError(
                 f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"
             )
-        self._check_size(path, raw)
+        self._check_size(path, raw, "depth")
         return depth_to_metres(raw, "16UC1", self.depth_units_per_m)

@@ -6,6 +6,7 @@ recording read without depth (refused before any work, naming the bag's depth to
 from __future__ import annotations
 
 import os
+import pickle
 import shutil
 from pathlib import Path
 
@@ -14,10 +15,12 @@ import numpy as np
 import pytest
 
 from mast3r_ros.core.config import Config
-from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.image_codec import check_image_file_intact, read_image_file
+from mast3r_ros.core.errors import ImageSizeError, InputError
+from mast3r_ros.core.image_codec import (check_image_file_intact, load_camera_info_yaml,
+                                         read_image_file)
+from mast3r_ros.core.types import CameraIntrinsics, Frame, UnreadableFrame
 from mast3r_ros.replay.cli import main
-from mast3r_ros.replay.sources import SourceOptions, open_source
+from mast3r_ros.replay.sources import SourceOptions, frames_or_unreadable, open_source
 from mast3r_ros.replay.tum import TumSequence
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -341,3 +344,80 @@ def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, 
     with pytest.raises(AssertionError, match="a frame was read"):
         build_map(BagSequence(bag), str(out), Config())
     assert not out.exists()
+
+
+# ------------------------- D: camera_info of another image size (typed, named at once) ---
+
+def _camera_yaml_of_size(folder: str, width: int, height: int, out: Path) -> Path:
+    out.write_text(Path(folder, "camera.yaml").read_text()
+                   .replace("image_width: 320", f"image_width: {width}")
+                   .replace("image_height: 240", f"image_height: {height}"))
+    return out
+
+
+def test_an_image_size_error_is_typed_and_carried_by_the_unreadable_frame():
+    """The readers raise `ImageSizeError` (sizes as attributes) and `UnreadableFrame` carries the
+    sizes of a colour image's: the --camera-info check no longer parses the error's words."""
+    intr = CameraIntrinsics(K=[30, 0, 7.5, 0, 30, 5.5, 0, 0, 1], width=16, height=12)
+    with pytest.raises(ImageSizeError) as info:
+        Frame(rgb=np.zeros((6, 8, 3), np.uint8), intrinsics=intr, stamp_ns=1)
+    err = info.value
+    assert isinstance(err, InputError)
+    assert (err.image_size, err.intrinsics_size, err.stream) == ((8, 6), (16, 12), "colour")
+    again = pickle.loads(pickle.dumps(err))  # a parallel build sends errors between processes
+    assert (type(again), str(again), again.image_size, again.intrinsics_size) == (
+        ImageSizeError, str(err), (8, 6), (16, 12))
+    f = UnreadableFrame.from_error(5, err)
+    assert (f.stamp_ns, f.reason, f.image_size, f.intrinsics_size) == (5, str(err), (8, 6),
+                                                                     (16, 12))
+    depth = UnreadableFrame.from_error(5, ImageSizeError("d", (8, 6), (16, 12), "depth"))
+    assert depth.image_size is None  # a depth image of another size: the recording's fault
+    assert UnreadableFrame.from_error(5, InputError("x")).image_size is None
+
+
+def test_a_given_camera_info_of_another_size_stops_a_tum_folder_at_its_first_frame(tum,
+                                                                                  tmp_path):
+    """Given intrinsics (the API's camera_info=, the CLI's --camera-info) of another size stop
+    at the first frame read; the folder's own camera.yaml of another size, or one depth PNG
+    of another size, are the recording's: unreadable frames, as before."""
+    own = TumSequence(tum[1]).intrinsics
+    small = load_camera_info_yaml(_camera_yaml_of_size(tum[1], 160, 120, tmp_path / "s.yaml"))
+    with pytest.raises(InputError, match=r"^the given camera_info is for 160x120 images but the "
+                                         r"frames are 320x240 \(the first, t=0.[0-9]+ s\)"):
+        next(frames_or_unreadable(TumSequence(tum[1], camera_info=small), stride=2))
+    named = TumSequence(tum[1], camera_info=small, camera_info_name="--camera-info s.yaml")
+    with pytest.raises(InputError, match="^--camera-info s.yaml is for 160x120"):
+        list(frames_or_unreadable(named, max_frames=3))
+    folder = Path(shutil.copytree(tum[1], tmp_path / "q"))
+    _camera_yaml_of_size(tum[1], 160, 120, folder / "camera.yaml")
+    got = list(frames_or_unreadable(TumSequence(folder), max_frames=2))
+    assert [(type(f), f.image_size) for f in got] == [(UnreadableFrame, (320, 240))] * 2, got
+    _camera_yaml_of_size(tum[1], 320, 240, folder / "camera.yaml")
+    seq = TumSequence(folder, camera_info=own, camera_info_name="--camera-info c.yaml")
+    cv2.imwrite(str(seq._depth_paths[0]), np.zeros((10, 10), np.uint16))
+    first, second = frames_or_unreadable(seq, max_frames=2)
+    assert isinstance(first, UnreadableFrame) and first.image_size is None, first
+    assert "is 10x10 but --camera-info c.yaml is for 320x240" in first.reason, first.reason
+    assert isinstance(second, Frame)
+
+
+@needs_rosbags
+def test_a_camera_info_option_of_another_size_is_named_at_a_bags_first_frame(tmp_path, tum,
+                                                                           sift_map, capsys):
+    """The rosbag2 reader's wording (the regular expression before only knew TUM's): the CLI
+    names --camera-info at the first frame, not after 10 frames as a broken recording."""
+    bag = _write_bag(tmp_path / "bag")
+    cam = _camera_yaml_of_size(tum[1], 2 * W, 2 * H, tmp_path / "cam.yaml")
+    line = _cli_error(capsys, ["localize", str(bag), "--map", sift_map, "--out",
+                               str(tmp_path / "run"), "--matcher", "sift", "--camera-info",
+                               str(cam)])
+    assert line.startswith(f"mast3r-ros localize: error: --camera-info {cam} is for {2 * W}x"
+                           f"{2 * H} images but the frames "
+                           f"are {W}x{H} (the first, t=1.000 s): it is the calibration of "
+                           "another image size"), line
+    assert not (tmp_path / "run").exists()
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    frames = BagSequence(bag, camera_info=load_camera_info_yaml(cam))
+    with pytest.raises(InputError, match=r"^the given camera_info is for 16x12 images"):
+        next(frames_or_unreadable(frames))

@@ -27,7 +27,7 @@ from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from ...core.config import PoseAtStampConfig
-from ...core.errors import InputError
+from ...core.errors import ImageSizeError, InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import (
     IntrinsicsCache,
@@ -93,7 +93,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
     bag's depth-like topics). ``image_rectified``: the image topic is rectified, so the
     intrinsics are the CameraInfo's P with no distortion
-    (`message_fields.camera_info_to_intrinsics`).
+    (`message_fields.camera_info_to_intrinsics`). ``camera_info_name``: how messages name the
+    given ``camera_info`` (e.g. ``"--camera-info cam.yaml"``).
     """
 
     def __init__(
@@ -110,6 +111,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         run: Optional[int] = None,
         depth_needed_by: Optional[str] = None,
         image_rectified: bool = False,
+        camera_info_name: Optional[str] = None,
     ) -> None:
         if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
             raise InputError(f"depth scale must be a positive number of depth units per metre, "
@@ -129,6 +131,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         rule = pose_at_stamp or PoseAtStampConfig()
         self._pose_rule_ns = (round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9))
         self._override = camera_info
+        #: how messages name the given ``camera_info`` (None: intrinsics from the bag)
+        self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
+                                 else None)
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end
@@ -467,7 +472,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         try:
             return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
         except InputError as err:
-            return UnreadableFrame(stamp, str(err), pose)
+            return UnreadableFrame.from_error(stamp, err, pose)
 
     def _frame(
         self,
@@ -489,5 +494,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 depth_m=depth,
                 map_from_cam=pose,
             )
+        except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
+            raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
