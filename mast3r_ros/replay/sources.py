@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import itertools
 import logging
 import os
 from collections.abc import Iterable, Iterator
@@ -86,26 +87,26 @@ def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:
         raise InputError(f"{need} takes its 3-D points from keyframe depth, but {why}")
 
 
+def _selection(stride: int, max_frames: int) -> slice:
+    """The one stride rule: every ``stride``-th position from the first, at most ``max_frames``
+    of them (0: all)."""
+    return slice(0, stride * (max_frames - 1) + 1 if max_frames else None, stride)
+
+
 def selected_positions(n: int, stride: int = 1, max_frames: int = 0) -> range:
     """The 0-based positions of the frames `select_frames` takes of ``n``: every
     ``stride``-th from the first, at most ``max_frames`` of them (0: all)."""
-    chosen = range(0, n, stride)
-    return chosen[:max_frames] if max_frames else chosen
+    return range(n)[_selection(stride, max_frames)]
 
 
 def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: int
                   ) -> Iterator[FrameOrUnreadable]:
     """Every ``stride``-th frame, at most ``max_frames`` of them (0: all); an
-    `UnreadableFrame` holds its frame's place. Reads (decodes) the frames it skips too:
-    `frames_or_unreadable` with a stride does not, where the source reads frames one by one."""
-    n = 0
-    for i, f in enumerate(source):
-        if i % stride:
-            continue
-        if max_frames and n >= max_frames:
-            return
-        n += 1
-        yield f
+    `UnreadableFrame` holds its frame's place. Reads (decodes) the frames it skips too (none
+    after the last one taken): `frames_or_unreadable` with a stride does not, where the source
+    reads frames one by one."""
+    sel = _selection(stride, max_frames)
+    return itertools.islice(source, sel.start, sel.stop, sel.step)
 
 
 def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int = 0

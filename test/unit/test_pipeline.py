@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import json
 import os
 
@@ -12,7 +13,7 @@ import pytest
 from mast3r_ros.core.tracker import Track, Tracker
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.replay.localize_run import localize_frames
-from mast3r_ros.replay.sources import select_frames
+from mast3r_ros.replay.sources import select_frames, selected_positions
 from mast3r_test_utils import keyframe_records, pose
 
 RGB = np.zeros((4, 4, 3), np.uint8)
@@ -59,6 +60,18 @@ def test_time_going_backwards_resets_and_global_only_gives_no_hint():
 def test_select_frames_stride_and_limit():
     got = [f.stamp_ns for f in select_frames(frames(range(10)), stride=3, max_frames=3)]
     assert got == [0, 3, 6]
+
+
+def test_select_frames_and_selected_positions_are_one_rule_and_read_nothing_after_the_last():
+    """One stride rule for the sources read in order and those read by position; a source read
+    in order is not read past the last frame taken (it decoded up to stride - 1 more)."""
+    for n, stride, most in itertools.product(range(9), range(1, 4), range(4)):
+        source = iter(range(n))
+        taken = list(select_frames(source, stride, most))
+        assert taken == list(selected_positions(n, stride, most)), (n, stride, most)
+        assert taken == list(range(n))[::stride][:most or None], (n, stride, most)
+        if taken and most and len(taken) == most:
+            assert next(source, None) == (taken[-1] + 1 if taken[-1] + 1 < n else None)
 
 
 # --------------------------------------------------- build-map's consistency check (issue 8) ---
