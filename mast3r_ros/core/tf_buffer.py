@@ -18,7 +18,7 @@ import numpy as np
 
 from .errors import InputError
 from .geometry import finite_pose
-from .trajectory import bracketing_gaps, lookup_samples, poses_at_stamps
+from .trajectory import bracketing_gaps, lookup_samples, poses_at_samples
 from .types import check_stamp_ns
 
 
@@ -67,16 +67,16 @@ class _Edge:
             # sorted, first of equal stamps kept, once: not per lookup (`lookup_samples`)
             self._arrays = lookup_samples(np.asarray(self.stamps_ns, np.int64),
                                           np.stack(self.poses))
-        pose, valid = poses_at_stamps(*self._arrays, [stamp_ns], tolerance_ns, max_gap_ns)
+        pose, valid = poses_at_samples(*self._arrays, [stamp_ns], tolerance_ns, max_gap_ns)
         if valid[0]:
             return pose[0]
         stamps = self._arrays[0]
         gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
-        around = int(bracketing_gaps(np.sort(stamps), [stamp_ns])[0])
+        around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `lookup_samples`
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
-            f"it is known from {stamps.min() * 1e-9:.6f} s to {stamps.max() * 1e-9:.6f} s "
+            f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
             f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
             f"{apart})", gap_ns=around if around > 0 else None,
         )

@@ -150,11 +150,22 @@ def poses_at_stamps(
     """
     stamps = _stamps_array(stamps_ns, "poses_at_stamps: stamps_ns")
     poses = _pose_stack(poses, stamps.size, "poses_at_stamps: poses")
+    stamps, poses = _first_of_sorted(stamps, poses)
+    return poses_at_samples(stamps, poses, query_ns, tolerance_ns, max_gap_ns)
+
+
+def poses_at_samples(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Any, tolerance_ns: int,
+                     max_gap_ns: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
+    """`poses_at_stamps` on samples made by `lookup_samples` ((N,) int64 stamps sorted, none
+    repeated; (N, 4, 4) float64 poses), which are not checked again: a lookup costs
+    O(M log N), no pass over the N samples (a tf edge of an hour at 100 Hz: 0.6 ms a lookup
+    when every call sorted and checked them). ``query_ns``, ``tolerance_ns`` and
+    ``max_gap_ns`` are checked as there; returns and raises as `poses_at_stamps`."""
+    stamps = stamps_ns
     query = _stamps_array(query_ns, "poses_at_stamps: query_ns")
     tolerance_ns = _duration_ns(tolerance_ns, "poses_at_stamps: tolerance_ns")
     if max_gap_ns is not None:
         max_gap_ns = _duration_ns(max_gap_ns, "poses_at_stamps: max_gap_ns")
-    stamps, poses = _first_of_sorted(stamps, poses)
     out = np.full((query.size, 4, 4), np.nan)
     valid = np.zeros(query.size, dtype=bool)
     nearest = nearest_indices(stamps, query, tolerance_ns)

@@ -138,7 +138,8 @@ def test_first_of_equal_stamps_wins_in_interpolation_and_nearest_too():
 def test_lookup_samples_are_made_once_and_then_used_as_they_are(monkeypatch):
     """A tf edge with one repeated stamp copied its whole trajectory on every lookup (34 ms a
     lookup on an hour at 100 Hz): `lookup_samples` sorts and keeps the first of equal stamps
-    once, and `poses_at_stamps` takes such samples without sorting or copying them again."""
+    once, and each lookup (`poses_at_samples`) takes them as they are: no pass over them at all
+    (it checked their order and repeats per lookup: 0.6 ms on that hour)."""
     from mast3r_ros.core import trajectory
     from mast3r_ros.core.tf_buffer import TransformBuffer
 
@@ -162,7 +163,7 @@ def test_lookup_samples_are_made_once_and_then_used_as_they_are(monkeypatch):
         buf.add_dynamic("map", "base_link", int(t), p)
     for t in (S, S + S // 2, 3 * S):
         buf.lookup("map", "base_link", t)
-    assert calls[0] is False and calls[1:] == [True] * 3, calls  # prepared once, then reused
+    assert calls == [False], calls  # prepared once, then used as they are
     np.testing.assert_allclose(buf.lookup("map", "base_link", S + S // 2)[0, 3], 1.5)
 
 
