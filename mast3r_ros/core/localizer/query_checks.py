@@ -13,7 +13,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import InputError
-from ..geometry import is_valid_pose, undistort_pixels
+from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
 from ..types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
@@ -26,12 +26,28 @@ DISTORTION_MISMATCH_PX = 1.5
 
 
 def _checked_pose(pose: Optional[np.ndarray], name: str) -> Optional[np.ndarray]:
+    """``pose`` (None, or a finite 4x4 rigid ``map_from_cam``) as float64; `InputError` naming
+    ``name`` and what is wrong: its type, shape, non-finite entries or why it is not rigid."""
     if pose is None:
         return None
-    pose = np.asarray(pose, dtype=np.float64)
-    if not is_valid_pose(pose):
-        raise InputError(f"{name} must be a finite 4x4 rigid transform (map_from_cam)")
-    return pose
+    head = f"{name} must be a finite 4x4 rigid transform (map_from_cam) or None"
+    if isinstance(pose, (bool, np.bool_, str)):
+        # localize(frame, True) puts True into prior, localize's second positional argument
+        fix = (": prior is localize's second positional argument; pass force_global=True by "
+               "name" if name == "prior" else "")
+        raise InputError(f"{head}, got {pose!r}{fix}")
+    try:
+        arr = np.asarray(pose, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{head}, got {type(pose).__name__} {pose!r:.80}") from None
+    if arr.shape != (4, 4):
+        fix = ("; append the row [0, 0, 0, 1] to a 3x4 [R | t]" if arr.shape == (3, 4) else "")
+        raise InputError(f"{head}, got shape {arr.shape}{fix}")
+    if not np.isfinite(arr).all():
+        raise InputError(f"{head}, but it is not finite: {nonfinite_entries(arr)}")
+    if not is_valid_pose(arr):
+        raise InputError(f"{head}, but it is not rigid: {non_rigid_reason(arr)}")
+    return arr
 
 
 def _warn_ignored_skew(cam: CameraIntrinsics) -> None:
