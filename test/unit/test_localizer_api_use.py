@@ -1,10 +1,65 @@
-"""The localizer as a Python library user drives it: a prior given the wrong way."""
+"""The localizer as a Python library user drives it: a Frame reused for each new image, a prior
+given the wrong way. Small synthetic scene, sift."""
+
+import copy
 
 import numpy as np
 import pytest
 
+from mast3r_ros.core.config import LocalizerConfig
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.keyframes import KeyframeMap, write_map
+from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.localizer.query_checks import _checked_pose
+from mast3r_ros.core.types import Frame
+from mast3r_ros.replay.synthetic import default_intrinsics
+
+CAM = default_intrinsics(64, 48)
+
+
+@pytest.fixture(scope="module")
+def map_path(tmp_path_factory):
+    rng = np.random.default_rng(0)
+    kfs = [(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), CAM,
+            make_pose(np.eye(3), [0.1 * i, 0.0, 0.0]), 10 * i, np.full((48, 64), 2.0, np.float32))
+           for i in range(3)]
+    return write_map(str(tmp_path_factory.mktemp("api") / "map"), kfs)
+
+
+def _frame():
+    rng = np.random.default_rng(1)
+    return Frame(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), CAM, 5)
+
+
+def test_a_frame_whose_fields_were_replaced_after_it_was_made_is_checked_again(map_path):
+    """Frame and CameraIntrinsics check their fields when made only; a Frame reused for the
+    next image (``frame.rgb = new``) was localized unchecked: a half-size image with the
+    full-size K (a real kitchen frame) gave a pose 2.9 m off with success=True."""
+    loc = Localizer(KeyframeMap.load(map_path), LocalizerConfig(matcher="sift"))
+    f = _frame()
+    f.rgb = np.ascontiguousarray(f.rgb[::2, ::2])  # 32x24, intrinsics for 64x48
+    with pytest.raises(InputError, match="image is 32x24 but its intrinsics are for 64x48"):
+        loc.localize(f)
+    f = _frame()
+    f.rgb = f.rgb.astype(np.float32)
+    with pytest.raises(InputError, match=r"Frame.rgb must be \(H, W, 3\) uint8"):
+        loc.localize(f)
+    f = _frame()
+    f.intrinsics = "K"
+    with pytest.raises(InputError, match="Frame.intrinsics must be a CameraIntrinsics"):
+        loc.localize(f)
+    f = _frame()
+    f.intrinsics = copy.copy(CAM)
+    f.intrinsics.K = CAM.K.T  # transposed after the CameraIntrinsics was made
+    with pytest.raises(InputError, match="looks transposed"):
+        loc.localize(f)
+    f = _frame()
+    f.stamp_ns = 1.5  # seconds
+    with pytest.raises(InputError, match="stamp_ns must be an integer number of nanoseconds"):
+        loc.localize(f)
+    ok = _frame()
+    assert loc.localize(ok).stamp_ns == 5 and ok.intrinsics is CAM  # the caller's is untouched
 
 
 def test_prior_errors_say_what_is_wrong():

@@ -50,7 +50,8 @@ from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _make_matcher
-from .query_checks import _checked_pose, _warn_distortion_mismatch, _warn_ignored_skew
+from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
+                           _warn_ignored_skew)
 from .results import _match_debug, position_sigma_m
 
 log = logging.getLogger(__name__)
@@ -366,7 +367,9 @@ class Localizer:
         ``with_matches`` the result carries the matches behind it (`MatchDebug`) whenever PnP
         ran.
 
-        Raises `InputError` for a frame without intrinsics, a malformed prior or hint, or an
+        Raises `InputError` for a frame without intrinsics or whose fields fail `Frame`'s
+        checks (they are checked again: a Frame's ``rgb`` may have been replaced after it was
+        made), a malformed prior or hint, or an
         image the network cannot take (too small or elongated; not the TensorRT engine's
         network shape); `MapFormatError` when a file of a lazily loaded map (keyframe image,
         encoding chunk, retrieval descriptors) fails verification on its first use. (Malformed
@@ -376,12 +379,7 @@ class Localizer:
         """
         t_start = time.perf_counter()
         self._require_open()
-        if not isinstance(frame, Frame):
-            raise InputError(f"localize takes a Frame(rgb, intrinsics, stamp_ns), got "
-                             f"{type(frame).__name__}")
-        if frame.intrinsics is None:
-            raise InputError("frame has no camera intrinsics: pass a CameraInfo (or "
-                             "--camera-info YAML) with the images")
+        frame = _checked_frame(frame)  # a Frame's fields may have been replaced since it was made
         prior = _checked_pose(prior, "prior")
         hint = _checked_pose(hint, "hint")
         self._check_query_camera(frame.intrinsics)
