@@ -34,6 +34,7 @@ hint's candidates fails and no prior was given, the frame is retried once with g
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
@@ -77,6 +78,12 @@ class Localizer:
     from ``retrieval.checkpoint`` when needed). ``device_cache_mb`` (``scale.device_cache_mb``,
     MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
 
+    Calls from several threads are safe and run one at a time: `localize`, `warmup` and
+    `close` hold the localizer's lock (the matcher's caches and random stream are shared;
+    two frames at once corrupted the sift feature cache's byte count). A `close` waits for a
+    frame in progress. A `KeyframeMap` is not thread-safe: give each thread's localizer its
+    own ``KeyframeMap.load``, or share one localizer.
+
     Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; unknown
     matcher, an ``image_size`` not an int in SIZES, a ``seed`` not an integer 0 <= seed < 2**64,
     'mast3r' without an engine,
@@ -91,6 +98,7 @@ class Localizer:
                  image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
                  retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
                  device_cache_mb: float = ScaleConfig().device_cache_mb):
+        self._lock = threading.RLock()  # one frame at a time (see the class docstring)
         if not isinstance(kf_map, KeyframeMap):
             raise InputError(f"Localizer takes a KeyframeMap (KeyframeMap.load(path)), got "
                              f"{type(kf_map).__name__}")
@@ -203,6 +211,10 @@ class Localizer:
         `from_config` calls it when ``localizer.warmup`` is set. Raises `ClosedError` after
         `close`.
         """
+        with self._lock:
+            return self._warmup()
+
+    def _warmup(self) -> Dict[str, Any]:
         self._require_open()
         t0 = time.perf_counter()
         batches = self.warmup_batches()
@@ -282,11 +294,12 @@ class Localizer:
     def close(self) -> None:
         """Release the matcher's caches and the network (CUDA memory is given back). Any later
         `localize` or `warmup` raises `ClosedError`; a second ``close()`` does nothing."""
-        self._closed = True
-        self.matcher.close()
-        if self.engine is not None:
-            self.engine.close()
-            self.engine = None
+        with self._lock:  # after a frame in progress on another thread
+            self._closed = True
+            self.matcher.close()
+            if self.engine is not None:
+                self.engine.close()
+                self.engine = None
 
     def __enter__(self) -> Localizer:
         """``with Localizer(...) as loc:``: the localizer itself, `close`d when the block ends."""
@@ -377,6 +390,11 @@ class Localizer:
         failures (no candidates, too few matches or inliers, a gate) are results with
         ``success=False`` and a ``reason``. `ClosedError` after `close`.
         """
+        with self._lock:
+            return self._localize(frame, prior, force_global, hint, with_matches)
+
+    def _localize(self, frame: Frame, prior: Optional[np.ndarray], force_global: bool,
+                  hint: Optional[np.ndarray], with_matches: bool) -> LocalizationResult:
         t_start = time.perf_counter()
         self._require_open()
         frame = _checked_frame(frame)  # a Frame's fields may have been replaced since it was made
