@@ -98,6 +98,10 @@ def test_keyframe_lookup_by_id_and_index(tmp_path):
     assert m.keyframe(1) is m.keyframes[1] and m.keyframe(2).id == 11
     with pytest.raises(InputError, match="no keyframe with id 0"):
         m.keyframe_index(0)
+    assert m.keyframe_index(np.int64(11)) == 2
+    for bad in (3.7, "3", True, None):  # 3.7 and '3' were keyframe 1, id 3, without a word
+        with pytest.raises(InputError, match="keyframe id must be an int"):
+            m.keyframe_index(bad)
     for bad in (-1, 3):
         with pytest.raises(InputError, match="outside"):
             m.keyframe(bad)

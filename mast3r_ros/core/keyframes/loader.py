@@ -268,7 +268,12 @@ class KeyframeMap(MapEncodings, MapFiles):
 
     def keyframe_index(self, keyframe_id: int) -> int:
         """Map-list index of the keyframe whose manifest ``id`` is ``keyframe_id``; raises
-        `InputError` when the map has no such keyframe."""
+        `InputError` when the map has no such keyframe, or for an id that is not an int (2.7
+        and '2' were read as id 2)."""
+        if isinstance(keyframe_id, (bool, np.bool_)) or not isinstance(keyframe_id,
+                                                                       (int, np.integer)):
+            raise InputError(f"keyframe id must be an int (a manifest id, as in "
+                             f"LocalizationResult.keyframe_ids), got {keyframe_id!r}")
         if isinstance(self.keyframes, KeyframeTable):
             index = self.keyframes.index_of_id(int(keyframe_id))
         else:
