@@ -29,7 +29,8 @@ def test_a_closed_engine_releases_its_weights_and_says_it_is_closed(tiny_ckpt):
     assert model() is None
     for call in (lambda: engine.encode(prep), lambda: engine.decode([enc], enc),
                  lambda: engine.prepare(np.zeros((48, 64, 3), np.uint8), 224),
-                 lambda: engine.warmup([(224, 224)])):
+                 lambda: engine.warmup([(224, 224)]), lambda: engine.pair(prep, prep),
+                 lambda: engine.has_descriptors):  # was AttributeError: 'NoneType' ... 'spec'
         with pytest.raises(ClosedError, match="Mast3rEngine is closed.*from_checkpoint"):
             call()
     engine.close()  # a second close does nothing

@@ -253,7 +253,8 @@ class Mast3rEngine:
     @property
     def has_descriptors(self) -> bool:
         """True for a MASt3R checkpoint (local-feature head: descriptors to match), False for a
-        DUSt3R one (pointmaps only)."""
+        DUSt3R one (pointmaps only). Raises `ClosedError` after `close`."""
+        self._require_open()
         return self.model.spec.has_descriptors
 
     def _autocast(self):
