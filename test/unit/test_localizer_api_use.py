@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from mast3r_ros.core.config import LocalizerConfig
-from mast3r_ros.core.errors import ClosedError, InputError
+from mast3r_ros.core.errors import ClosedError, InputError, MapFormatError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer
@@ -133,3 +133,25 @@ def test_a_localizer_shared_by_two_threads_runs_one_frame_at_a_time(map_path, mo
     assert len(results) == 1 and not t.is_alive()
     with pytest.raises(ClosedError):
         loc.localize(_frame())
+
+
+def test_a_map_rebuilt_in_place_under_a_running_localizer_is_named_as_such(tmp_path):
+    """A map rebuilt at its path (build-map --overwrite) while a localizer held it lazily read
+    as 'map file corrupt (checksum mismatch) ...; rebuild the map' -- of the map just rebuilt."""
+    rng = np.random.default_rng(2)
+    kfs = [(rng.integers(0, 255, (48, 64, 3), dtype=np.uint8), CAM,
+            make_pose(np.eye(3), [0.1 * i, 0.0, 0.0]), i, np.full((48, 64), 2.0, np.float32))
+           for i in range(3)]
+    path = write_map(str(tmp_path / "map"), kfs)
+    loc = Localizer(KeyframeMap.load(path, lazy=True), LocalizerConfig(matcher="sift"))
+    write_map(path, kfs[::-1], overwrite=True)
+    with pytest.raises(MapFormatError, match="changed on disk after it was loaded .*checksum "
+                       "mismatch.*load it again"):
+        loc.localize(_frame())
+    # a file damaged under an unchanged manifest is still called corrupt
+    loc = Localizer(KeyframeMap.load(path, lazy=True), LocalizerConfig(matcher="sift"))
+    with open(f"{path}/keyframes/000000.png", "r+b") as fh:
+        fh.seek(60)
+        fh.write(b"\0" * 8)
+    with pytest.raises(MapFormatError, match=r"^map file corrupt \(checksum mismatch\)"):
+        loc.localize(_frame(), hint=make_pose(np.eye(3), [0.0, 0.0, 0.0]))

@@ -41,7 +41,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 import numpy as np
 
 from ..config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
-from ..errors import ClosedError, ConfigError, InputError, Mast3rRosError
+from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
 from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time
@@ -385,13 +385,24 @@ class Localizer:
         made), a malformed prior or hint, or an
         image the network cannot take (too small or elongated; not the TensorRT engine's
         network shape); `MapFormatError` when a file of a lazily loaded map (keyframe image,
-        encoding chunk, retrieval descriptors) fails verification on its first use. (Malformed
+        encoding chunk, retrieval descriptors) fails verification on its first use, saying
+        so when the map was replaced on disk after it was loaded. (Malformed
         intrinsics are refused earlier, when the `CameraIntrinsics` is made.) Expected
         failures (no candidates, too few matches or inliers, a gate) are results with
         ``success=False`` and a ``reason``. `ClosedError` after `close`.
         """
         with self._lock:
-            return self._localize(frame, prior, force_global, hint, with_matches)
+            try:
+                return self._localize(frame, prior, force_global, hint, with_matches)
+            except MapFormatError as e:
+                if self._map._manifest_unchanged():
+                    raise
+                # a lazily read file of a map rebuilt in place read as 'corrupt ...; rebuild'
+                raise MapFormatError(
+                    f"the map {self._map.path} changed on disk after it was loaded (rebuilt or "
+                    "replaced there: build-map --overwrite, MapWriter(overwrite=True), a new "
+                    f"copy), so its files are not the ones loaded ({e}): load it again (a new "
+                    "Localizer); the map on disk need not be broken") from None
 
     def _localize(self, frame: Frame, prior: Optional[np.ndarray], force_global: bool,
                   hint: Optional[np.ndarray], with_matches: bool) -> LocalizationResult:
