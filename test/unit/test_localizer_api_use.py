@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from mast3r_ros.core.config import LocalizerConfig
-from mast3r_ros.core.errors import ClosedError, InputError, MapFormatError
+from mast3r_ros.core.config import GateConfig, LocalizerConfig, PnPConfig, RetrievalConfig
+from mast3r_ros.core.errors import ClosedError, ConfigError, InputError, MapFormatError
 from mast3r_ros.core.geometry import make_pose
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer
@@ -155,3 +155,26 @@ def test_a_map_rebuilt_in_place_under_a_running_localizer_is_named_as_such(tmp_p
         fh.write(b"\0" * 8)
     with pytest.raises(MapFormatError, match=r"^map file corrupt \(checksum mismatch\)"):
         loc.localize(_frame(), hint=make_pose(np.eye(3), [0.0, 0.0, 0.0]))
+
+
+@pytest.mark.parametrize("kw, words", [
+    (dict(max_keyframes=0), r"'max_keyframes' must be in \[1, 32\], got 0"),  # matched all
+    (dict(max_keyframes=2.5), "'max_keyframes' must be int, got float 2.5"),  # TypeError deep
+    (dict(matcher="sfit"), r"'matcher' must be one of \['mast3r', 'sift'\]"),
+    (dict(prior_radius_m=-1.0), "'prior_radius_m' must be in"),
+    (dict(gates={"min_inliers": 5}), "'gates' must be a GateConfig .*got dict"),  # AttributeError
+    (dict(gates=GateConfig(min_inliers="5")), "'gates.min_inliers' must be int, got str"),
+    (dict(pnp=PnPConfig(reproj_error_px=0)), r"'pnp.reproj_error_px' must be in \[0.1"),
+])
+def test_a_localizer_config_made_in_python_is_checked_as_parameters_are(map_path, kw, words):
+    """LocalizerConfig(...) checks nothing when made; config_from_params does. Each of these
+    was taken: max_keyframes=0 matched every keyframe in reach, 2.5 raised a TypeError from a
+    slice, a dict for gates an AttributeError."""
+    kf_map = KeyframeMap.load(map_path)
+    with pytest.raises(ConfigError, match=f"^Localizer: config: .*{words}"):
+        Localizer(kf_map, LocalizerConfig(**{"matcher": "sift", **kw}))
+    with pytest.raises(ConfigError, match="^Localizer: retrieval: parameter 'retrieval.method'"):
+        Localizer(kf_map, LocalizerConfig(matcher="sift"),
+                  retrieval=RetrievalConfig(method="asmk2"))
+    # only a parameter file's upper sanity bounds are not applied: 1e6 m is "no radius"
+    Localizer(kf_map, LocalizerConfig(matcher="sift", prior_radius_m=1e6)).close()

@@ -20,6 +20,7 @@ from .blocks import NODE_NAME, node_fqn
 from .param_file import ROS_BUILTIN_PARAMS, dump_config_yaml, load_config_yaml
 from .params import (
     ParamSpec,
+    check_config_section,
     config_from_params,
     config_to_params,
     did_you_mean,
@@ -48,7 +49,8 @@ __all__ = [
     "DEVICE_PATTERN", "NODE_NAME", "ROS_BUILTIN_PARAMS", "Config", "CovarianceConfig",
     "GateConfig", "LocalizerConfig", "MapBuildConfig", "MapCheckConfig", "MatchingConfig",
     "ModelConfig", "NodeConfig", "ParamSpec", "PnPConfig", "PoseAtStampConfig",
-    "RetrievalConfig", "ScaleConfig", "TrackingConfig", "config_from_params", "config_to_params",
+    "RetrievalConfig", "ScaleConfig", "TrackingConfig", "check_config_section",
+    "config_from_params", "config_to_params",
     "did_you_mean", "dump_config_yaml", "load_config_yaml", "node_fqn", "param_specs",
     "validate_param",
 ]

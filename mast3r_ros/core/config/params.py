@@ -131,7 +131,8 @@ def did_you_mean(name: str) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
-def validate_param(name: str, value: Any, where: str = "config") -> Any:
+def validate_param(name: str, value: Any, where: str = "config", *,
+                   check_max: bool = True) -> Any:
     """Check one parameter's type, range and choices; return the value in its declared type.
 
     Types are ROS 2's, strict: an int for a float parameter becomes the float, but a float is
@@ -139,8 +140,8 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
     str they hold, and are returned converted (bytes, np.bytes_ too, are refused: decode them).
 
     Raises `ConfigError` naming the parameter (and ``where``) for an unknown name, a wrong type,
-    a non-finite float, or a value outside its range (of a fraction: said so), choices or
-    pattern.
+    a non-finite float, or a value outside its range (of a fraction: said so; with
+    ``check_max`` False only below it), choices or pattern.
     """
     spec = _BY_NAME.get(name)
     if spec is None:
@@ -151,7 +152,7 @@ def validate_param(name: str, value: Any, where: str = "config") -> Any:
                           f"got {v!r}")
     if spec.pattern is not None and not re.fullmatch(spec.pattern[0], v):
         raise ConfigError(f"{where}: parameter '{name}' must be {spec.pattern[1]}, got {v!r}")
-    if spec.lo is not None and not (spec.lo <= v <= spec.hi):
+    if spec.lo is not None and not (spec.lo <= v and (v <= spec.hi or not check_max)):
         unit = " (a fraction: 0.05 is 5 %)" if spec.fraction else ""
         raise ConfigError(f"{where}: parameter '{name}' must be in [{spec.lo}, {spec.hi}]{unit}, "
                           f"got {v!r}")
@@ -185,6 +186,44 @@ def _build(cls: type, path: Tuple[str, ...], values: Mapping[str, Any]) -> Any:
         else:
             kwargs[f.name] = values[_PREFIX[path] + f.name]
     return cls(**kwargs)
+
+
+def check_config_section(obj: Any, cls: type, where: str) -> None:
+    """Check a config section made in Python (``LocalizerConfig(max_keyframes=0)``, whose
+    dataclass checks nothing when made) as `config_from_params` checks parameters: ``obj``
+    must be a ``cls`` (a top-level section of `Config`), each nested section its dataclass, and
+    each value pass `validate_param` under its ROS name, its type, choices and minimum (not its
+    maximum, a sanity bound for parameter files: ``prior_radius_m=1e6`` stands for no limit).
+    Raises `ConfigError` starting with ``where``. Unchecked, ``max_keyframes=0`` matched every
+    keyframe in reach, ``gates={...}`` failed deep inside with an AttributeError."""
+    if not isinstance(obj, cls):
+        raise ConfigError(f"{where} must be a {cls.__name__}, got {type(obj).__name__}")
+    path = (_SECTION_FIELD[cls],)  # a top-level section of Config
+    for spec in _SPECS:
+        if spec.path[:len(path)] != path:
+            continue
+        value: Any = obj
+        for i, name in enumerate(spec.path[len(path):-1]):
+            value = getattr(value, name)
+            sub = _SECTION_CLASS[spec.path[:len(path) + i + 1]]
+            if not isinstance(value, sub):
+                raise ConfigError(f"{where}: '{name}' must be a {sub.__name__} (from "
+                                  f"mast3r_ros.core.config), got {type(value).__name__}")
+        validate_param(spec.name, getattr(value, spec.path[-1]), where, check_max=False)
+
+
+def _section_classes(cls: type, path: Tuple[str, ...], out: Dict[Tuple[str, ...], type]
+                     ) -> Dict[Tuple[str, ...], type]:
+    for f in dataclasses.fields(cls):
+        if f.default_factory is not dataclasses.MISSING and dataclasses.is_dataclass(
+                f.default_factory):
+            out[path + (f.name,)] = f.default_factory
+            _section_classes(f.default_factory, path + (f.name,), out)
+    return out
+
+
+_SECTION_CLASS: Dict[Tuple[str, ...], type] = _section_classes(Config, (), {})
+_SECTION_FIELD: Dict[type, str] = {c: p[-1] for p, c in _SECTION_CLASS.items() if len(p) == 1}
 
 
 def config_to_params(cfg: Config) -> Dict[str, Any]:

@@ -40,7 +40,8 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..config import Config, LocalizerConfig, RetrievalConfig, ScaleConfig
+from ..config import (Config, LocalizerConfig, RetrievalConfig, ScaleConfig,
+                      check_config_section)
 from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
 from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
@@ -84,8 +85,10 @@ class Localizer:
     frame in progress. A `KeyframeMap` is not thread-safe: give each thread's localizer its
     own ``KeyframeMap.load``, or share one localizer.
 
-    Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; unknown
-    matcher, an ``image_size`` not an int in SIZES, a ``seed`` not an integer 0 <= seed < 2**64,
+    Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; a field
+    of ``config`` or ``retrieval`` made in Python of the wrong type, not one of its choices or
+    below its parameter's minimum (`config.check_config_section`), e.g. an unknown matcher;
+    an ``image_size`` not an int in SIZES, a ``seed`` not an integer 0 <= seed < 2**64,
     'mast3r' without an engine,
     ``points_source`` 'depth' on a map without depth), `CheckpointError` (a checkpoint without a
     descriptor head), `InputError` (``kf_map`` not a `KeyframeMap`, e.g. its path; the sift
@@ -105,6 +108,8 @@ class Localizer:
         if not isinstance(config, LocalizerConfig):
             raise ConfigError(f"Localizer takes the LocalizerConfig (cfg.localizer of a Config), "
                               f"got {type(config).__name__}")
+        check_config_section(config, LocalizerConfig, "Localizer: config")  # made in Python?
+        check_config_section(retrieval, RetrievalConfig, "Localizer: retrieval")
         if (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
                 or image_size not in SIZES):
             raise ConfigError(f"image_size must be one of {SIZES} (the network's input sizes), "
