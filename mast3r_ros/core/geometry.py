@@ -137,13 +137,29 @@ def pose_error(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
 
 
 def pose_errors(est: np.ndarray, gt: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
-    """Vectorised `pose_error` over (N, 4, 4) stacks: (N,) metres and (N,) degrees."""
-    est = np.asarray(est, dtype=np.float64).reshape(-1, 4, 4)
-    gt = np.asarray(gt, dtype=np.float64).reshape(-1, 4, 4)
+    """Vectorised `pose_error` over (N, 4, 4) stacks: (N,) metres and (N,) degrees. Either may
+    be one 4x4 pose (or a stack of one), compared with each pose of the other. Raises
+    InputError for another shape (a (N, 3, 4) [R | t] stack was regrouped into 4x4 blocks of
+    wrong numbers) or stacks of different lengths."""
+    est, gt = _pose_stack(est, "est"), _pose_stack(gt, "gt")
+    if len(est) != len(gt) and 1 not in (len(est), len(gt)):
+        raise InputError(f"pose_errors: est has {len(est)} poses and gt {len(gt)}: pair them "
+                         "one to one (or give one pose for all)")
     t = np.linalg.norm(est[:, :3, 3] - gt[:, :3, 3], axis=1)
     R = np.einsum("nji,njk->nik", est[:, :3, :3], gt[:, :3, :3])
     rot = Rotation.from_matrix(R).magnitude() if len(R) else np.zeros(0)
     return t, np.degrees(rot)
+
+
+def _pose_stack(P: np.ndarray, name: str) -> np.ndarray:
+    """``P`` as an (N, 4, 4) float64 stack (one 4x4 pose: N = 1); InputError otherwise."""
+    P = np.asarray(P, dtype=np.float64)
+    if P.shape == (4, 4):
+        P = P[None]
+    if P.ndim != 3 or P.shape[1:] != (4, 4):
+        raise InputError(f"pose_errors: {name} must be (N, 4, 4) poses or one 4x4 pose, got "
+                         f"shape {P.shape}; a 3x4 [R | t] needs the row [0, 0, 0, 1]")
+    return P
 
 
 def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:

@@ -73,6 +73,22 @@ def test_pose_error_known_values():
     assert g.pose_error(d, e) == pytest.approx((2.0, 10.0))
     ts, rs = g.pose_errors(np.stack([d, e]), np.stack([e, d]))
     np.testing.assert_allclose(rs, [10.0, 10.0], atol=1e-9)
+    ts, rs = g.pose_errors(d, np.stack([e, d]))  # one pose against a stack
+    np.testing.assert_allclose(ts, [2.0, 0.0])
+    np.testing.assert_allclose(rs, [10.0, 0.0], atol=1e-9)
+
+
+def test_pose_errors_refuses_stacks_it_would_regroup():
+    """(N, 3, 4) [R | t] stacks were reshaped into 4x4 blocks: 4 poses gave 3 errors of
+    regrouped numbers, without a word."""
+    P = np.stack([g.make_pose(Rotation.random(random_state=i).as_matrix(), [i, 0, 0])
+                  for i in range(4)])
+    with pytest.raises(InputError, match=r"est must be \(N, 4, 4\) .*shape \(4, 3, 4\)"):
+        g.pose_errors(P[:, :3], P[:, :3])
+    with pytest.raises(InputError, match=r"gt must be .*shape \(64,\)"):
+        g.pose_errors(P, P.reshape(-1))
+    with pytest.raises(InputError, match="est has 4 poses and gt 3"):
+        g.pose_errors(P, P[:3])
 
 
 def test_backproject_project_round_trip():
