@@ -282,6 +282,19 @@ def check_point_rows(value: Any, cols: int, what: str) -> np.ndarray:
     return a
 
 
+def rgb8_hint(image: np.ndarray) -> str:
+    """How to make an (H, W, 3) uint8 RGB array of a refused numpy ``image``, for an error
+    message (`Frame`, `model.engine.Mast3rEngine.prepare`)."""
+    if image.dtype.kind == "f":  # to_rgb8 takes what ROS encodings hold (uint8, uint16)
+        return ("a float image of 0..1 converts with (np.clip(a, 0, 1) * 255).round()"
+                ".astype(np.uint8), one of 0..255 with np.clip(a, 0, 255).round().astype("
+                "np.uint8)")
+    if image.ndim == 3 and image.shape[0] in (1, 3, 4) and image.shape[2] not in (1, 3, 4):
+        return "a channel-first (C, H, W) array: pass a.transpose(1, 2, 0)"
+    return ("convert it with image_codec.to_rgb8(array, encoding), e.g. encoding "
+            "'bgr8', 'mono8', 'rgba8' or 'rgb16'")
+
+
 @dataclasses.dataclass
 class Frame:
     """One camera image with everything known about it.
@@ -325,14 +338,8 @@ class Frame:
                              f"{type(self.rgb).__name__}; convert it with np.asarray(image, "
                              "dtype=np.uint8) or read it with image_codec.read_image_file")
         if self.rgb.ndim != 3 or self.rgb.shape[2] != 3 or self.rgb.dtype != np.uint8:
-            # to_rgb8 takes what ROS encodings hold (uint8, uint16), never floats
-            how = ("a float image of 0..1 converts with (np.clip(a, 0, 1) * 255).round()"
-                   ".astype(np.uint8), one of 0..255 with np.clip(a, 0, 255).round().astype("
-                   "np.uint8)" if self.rgb.dtype.kind == "f" else
-                   "convert it with image_codec.to_rgb8(array, encoding), e.g. encoding "
-                   "'bgr8', 'mono8', 'rgba8' or 'rgb16'")
             raise InputError(f"Frame.rgb must be (H, W, 3) uint8 RGB, got shape "
-                             f"{self.rgb.shape} {self.rgb.dtype}; {how}")
+                             f"{self.rgb.shape} {self.rgb.dtype}; {rgb8_hint(self.rgb)}")
         h, w = self.rgb.shape[:2]
         intr = self.intrinsics
         if intr is not None and not isinstance(intr, CameraIntrinsics):

@@ -109,6 +109,25 @@ def test_plan_for_image_reads_width_from_the_second_axis_and_refuses_non_rgb8():
             plan_for_image(bad, 512)
 
 
+
+@pytest.mark.parametrize("bad, fix", [
+    (np.zeros((40, 40, 3), np.float32), r"\(np.clip\(a, 0, 1\) \* 255\).round\(\)"),
+    (np.zeros((3, 40, 40), np.uint8), r"channel-first \(C, H, W\) .*a.transpose\(1, 2, 0\)"),
+    (np.zeros((40, 40), np.uint8), r"image_codec.to_rgb8\(array, encoding\)"),
+])
+def test_a_refused_image_says_how_to_convert_it(bad, fix):
+    """Mast3rEngine.prepare (README's Python API) named the shape and dtype only; Frame said
+    how to convert. Both now give the same hint."""
+    with pytest.raises(InputError, match=fix):
+        plan_for_image(bad, 512)
+
+
+def test_a_torch_tensor_image_is_named():
+    torch = pytest.importorskip("torch")
+    with pytest.raises(InputError, match=r"got Tensor .*pass tensor.cpu\(\).numpy\(\)"):
+        plan_for_image(torch.zeros((40, 40, 3), dtype=torch.uint8), 512)
+
+
 @pytest.mark.parametrize("w, h", [(0, 480), (640, 0), (-1, 480), (0, 0)])
 def test_an_empty_image_is_called_empty(w, h):
     with pytest.raises(InputError, match=f"image must be non-empty, got {w}x{h}"):

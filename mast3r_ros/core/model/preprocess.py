@@ -14,6 +14,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InputError
+from ..types import rgb8_hint
 
 PATCH = 16
 # 512: the checkpoints' training size (long edge). 384: the same long-edge resize/crop at a
@@ -94,11 +95,14 @@ def plan_resize(width: int, height: int, size: int, square_ok: bool = False) -> 
 
 def plan_for_image(rgb: np.ndarray, size: int) -> ResizePlan:
     """`plan_resize` for an (H, W, 3) uint8 RGB array; raises InputError for anything else."""
-    if not isinstance(rgb, np.ndarray) or rgb.ndim != 3 or rgb.shape[2] != 3 \
-            or rgb.dtype != np.uint8:
-        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got "
-                         f"{getattr(rgb, 'shape', type(rgb).__name__)} "
-                         f"{getattr(rgb, 'dtype', '')}")
+    if not isinstance(rgb, np.ndarray):
+        fix = ("; a torch tensor: pass tensor.cpu().numpy() of (H, W, 3) uint8"
+               if type(rgb).__name__ == "Tensor" else "")
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image (a numpy array), got "
+                         f"{type(rgb).__name__} {getattr(rgb, 'shape', '')}{fix}")
+    if rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8:
+        raise InputError(f"expected an (H, W, 3) uint8 RGB image, got {rgb.shape} {rgb.dtype}; "
+                         f"{rgb8_hint(rgb)}")
     return plan_resize(rgb.shape[1], rgb.shape[0], size)
 
 
