@@ -2,6 +2,7 @@
 cases a fresh user found where the CLI silently read something other than what rclpy would
 give the node, or ended in a traceback."""
 
+import pathlib
 import re
 
 import pytest
@@ -78,6 +79,11 @@ def test_an_empty_value_says_give_one_not_quote_it(load):
     assert "quote" not in str(e.value), e.value
     with pytest.raises(ConfigError, match=r"quote it \('12'\)"):  # still the hint for a number
         load("mast3r_localizer:\n  ros__parameters:\n    map_frame: 12\n")
+    # a pathlib.Path from Python code was told "quote it ('/maps/a')": str(path) is the fix
+    with pytest.raises(ConfigError, match=r"'map_path' must be str, got PosixPath .*: pass "
+                                          r"str\(path\) \('/maps/a'\)") as e:
+        validate_param("map_path", pathlib.Path("/maps/a"))
+    assert "quote" not in str(e.value), e.value
 
 
 def test_a_typo_in_a_block_naming_the_node_is_refused_whatever_its_namespace(load):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import dataclasses
 import difflib
 import math
+import os
 import re
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -111,6 +112,8 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = f": write {int(value)} (ROS 2 types parameters strictly)"
     elif t is str and isinstance(value, bytes):  # np.bytes_ too: which encoding is unknown
         hint = ": decode it (.decode()) to a str"
+    elif t is str and isinstance(value, os.PathLike):  # a pathlib.Path from Python code
+        hint = f": pass str(path) ('{os.fspath(value)}')"
     elif t is str and not isinstance(value, str):
         hint = f": quote it ('{value}')"
     raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
