@@ -540,7 +540,9 @@ def test_factory_passes_the_configured_sift_settings(kf_map):
     assert (m.ratio, m.max_features, m.depth_sigma_k, m.pixel_sigma_px) == (0.6, 123, 2e-3, 0.7)
     with pytest.raises(ConfigError, match="matcher must be"):
         _make_matcher(kf_map, LocalizerConfig(matcher="orb"), None, 512, True, 0, 1.0)
-    with pytest.raises(ConfigError, match="needs a network"):
+    # the Python caller who forgot the engine was told to set 'checkpoint' (--checkpoint)
+    with pytest.raises(ConfigError, match=r"needs a network: pass the engine, .*Mast3rEngine"
+                                          r".from_checkpoint\(path\)"):
         _make_matcher(kf_map, LocalizerConfig(matcher="mast3r"), None, 512, True, 0, 1.0)
 
 

@@ -26,8 +26,11 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
                            pixel_sigma_px=cv.keyframe_pixel_sigma_px)
     if config.matcher == "mast3r":
         if engine is None:
-            raise ConfigError("matcher 'mast3r' needs a network: set the 'checkpoint' "
-                              "parameter (--checkpoint), or use matcher 'sift'")
+            # only a Localizer made in Python gets here (from_config loads the checkpoint)
+            raise ConfigError("matcher 'mast3r' needs a network: pass the engine, "
+                              "Localizer(kf_map, config, Mast3rEngine.from_checkpoint(path)), "
+                              "or use Localizer.from_config with a 'checkpoint', or matcher "
+                              "'sift'")
         from ..matchers.mast3r import Mast3rMatcher
 
         return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,
