@@ -488,8 +488,10 @@ def test_v3_keyframes_count_from_the_end_and_do_not_alias_the_table(v3):
     src = _keyframes()
     assert m.keyframes[-1].id == 2 and m.keyframes[-3].id == 0
     np.testing.assert_array_equal(m.image(-1), src[2][0])
-    with pytest.raises(IndexError):
+    with pytest.raises(IndexError, match=r"keyframe index -4 outside \[-3, 3\)"):  # was "-1"
         m.keyframes[-4]
+    with pytest.raises(IndexError, match=r"keyframe index 3 outside \[-3, 3\)"):
+        m.image(3)
     poses = m.poses()
     poses[0, 0, 3] = 99.0  # the caller's copy
     np.testing.assert_array_equal(m.poses()[0], src[0][2])

@@ -251,11 +251,11 @@ class KeyframeTable(Sequence):
         if isinstance(i, slice):
             return [self[j] for j in range(*i.indices(len(self)))]
         # as a list indexes: an int or numpy integer, never a float truncated (0.5 -> 0)
-        i = operator.index(i)
+        given = i = operator.index(i)
         if i < 0:
             i += len(self)
-        if not 0 <= i < len(self):
-            raise IndexError(f"keyframe index {i} outside [0, {len(self)})")
+        if not 0 <= i < len(self):  # the index given: -6 of 5 was told as "-1 outside [0, 5)"
+            raise IndexError(f"keyframe index {given} outside [-{len(self)}, {len(self)})")
         kf = self._made.get(i)
         if kf is None:
             r = self.rows[i]
