@@ -324,6 +324,16 @@ def test_malformed_inputs(a, b, init):
         fast_reciprocal_matches(a, b, init_xy1=init)
 
 
+def test_a_numpy_descriptor_map_is_named_as_such():
+    """A numpy map of the right shape read "must be a torch.Tensor ..., got (4, 5, 8)"."""
+    d = np.zeros((4, 5, 8), np.float32)
+    with pytest.raises(InputError, match=r"desc1 must be a torch.Tensor .*got ndarray \(4, 5, "
+                                         r"8\); wrap a numpy array with torch.from_numpy"):
+        fast_reciprocal_matches(d, torch.from_numpy(d))
+    with pytest.raises(InputError, match=r"desc2 .*got Tensor \(20, 8\)$"):
+        fast_reciprocal_matches(torch.from_numpy(d), torch.zeros(20, 8))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_cuda_matches_cpu():
     d1, d2 = _random_unit((40, 50, 16), 41), _random_unit((40, 50, 16), 42)

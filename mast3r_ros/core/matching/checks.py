@@ -37,8 +37,11 @@ def _flatten(desc1: torch.Tensor, desc2: torch.Tensor) -> Tuple[torch.Tensor, to
     """Check two (H, W, D) maps and return them as (H*W, D) in a common compute dtype."""
     for name, d in (("desc1", desc1), ("desc2", desc2)):
         if not isinstance(d, torch.Tensor) or d.dim() != 3:
-            shape = tuple(d.shape) if hasattr(d, "shape") else type(d).__name__
-            raise InputError(f"{name} must be a torch.Tensor of shape (H, W, D), got {shape}")
+            # a numpy map of the right shape read as "got (32, 40, 24)": name its type
+            got = type(d).__name__ + (f" {tuple(d.shape)}" if hasattr(d, "shape") else "")
+            fix = ("; wrap a numpy array with torch.from_numpy(a)"
+                   if not isinstance(d, torch.Tensor) and hasattr(d, "shape") else "")
+            raise InputError(f"{name} must be a torch.Tensor of shape (H, W, D), got {got}{fix}")
     if desc1.shape[2] == 0:
         raise InputError("desc1 and desc2 have D=0 channels: pass (H, W, D) maps with D >= 1")
     if desc1.shape[2] != desc2.shape[2]:
