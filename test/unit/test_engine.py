@@ -196,6 +196,28 @@ def test_decode_refuses_encodings_that_are_not_this_networks(tiny_engine):
     assert len(tiny_engine.decode([Encoding(ea.feats.half(), ea.true_shape)], eq)) == 1
 
 
+def test_decode_refuses_encodings_of_another_checkpoint(tiny_engine, tmp_path):
+    """A Python user's find: keyframe encodings cached per keyframe (as the README shows) and
+    decoded by an engine of another checkpoint of the same width gave garbage, silently; each
+    encoding now carries its network's identity and decode refuses another's."""
+    from mast3r_test_utils import write_tiny_checkpoint
+
+    other = Mast3rEngine.from_checkpoint(write_tiny_checkpoint(str(tmp_path / "b.pth"), seed=1),
+                                         device="cpu")
+    assert other.identity != tiny_engine.identity
+    ea, eq = tiny_engine.encode(_small(tiny_engine, 1)), other.encode(_small(other, 2))
+    assert (ea.identity, eq.identity) == (tiny_engine.identity, other.identity)
+    with pytest.raises(InputError, match=r"view1\[0\] was encoded by another checkpoint"):
+        other.decode([ea], eq)
+    with pytest.raises(InputError, match=r"view2 was encoded by another checkpoint .*encode "
+                                         r"the image again with this engine"):
+        tiny_engine.decode([ea], eq)
+    # an encoding of unknown origin (a map's cached one, Encoding.from_numpy) is decoded
+    cached = Encoding.from_numpy(ea.to_numpy(), "cpu")
+    assert cached.identity is None and len(other.decode([cached], eq)) == 1
+    other.close()
+
+
 def test_prepare_portrait_keeps_mapping(tiny_engine):
     rgb = np.random.default_rng(0).integers(0, 255, (600, 400, 3), dtype=np.uint8)
     p = tiny_engine.prepare(rgb, 224)

@@ -299,7 +299,7 @@ class Mast3rEngine:
             feats = self._enc_fn(img.tensor)[0]
         if self.compile == "reduce-overhead":
             feats = feats.clone()  # CUDA-graph outputs are overwritten by the next replay
-        return Encoding(feats, img.true_shape)
+        return Encoding(feats, img.true_shape, self.identity)
 
     def _step(self) -> None:
         if self.compile == "reduce-overhead":
@@ -331,7 +331,8 @@ class Mast3rEngine:
 
         Raises `InputError` when ``view1`` is not a list of `Encoding` (empty: no predictions)
         or ``view2`` not an `Encoding`, or when an encoding's ``feats`` is not this network's
-        (N, C) tensor for its ``true_shape`` (encodings on another device are moved).
+        (N, C) tensor for its ``true_shape`` (encodings on another device are moved) or it was
+        encoded by another checkpoint (`Encoding.identity`).
         """
         self._require_open()
         if not isinstance(view1, (list, tuple)) or not all(isinstance(e, Encoding)
@@ -343,8 +344,8 @@ class Mast3rEngine:
                              f"{type(view2).__name__}")
         dim = self.model.spec.enc_embed_dim
         for i, e in enumerate(view1):
-            e.check(dim, f"decode's view1[{i}]")
-        view2.check(dim, "decode's view2")
+            e.check(dim, f"decode's view1[{i}]", self.identity)
+        view2.check(dim, "decode's view2", self.identity)
         groups: Dict[Tuple[int, int], List[int]] = {}
         for i, e in enumerate(view1):
             groups.setdefault(tuple(e.true_shape), []).append(i)

@@ -89,10 +89,13 @@ class Encoding:
     encodings (`from_numpy`) stay in their stored dtype (float16), half the device bytes, and
     `Mast3rEngine.decode` casts them to float32 on the device -- exactly the values the host
     conversion gave (every float16 is a float32). ``true_shape`` is the image's (H, W) in
-    network pixels."""
+    network pixels. ``identity``: the `CheckpointInfo.identity` of the network that encoded it
+    (`Mast3rEngine.encode` sets it; None: unknown, as for `from_numpy`): a decode by another
+    network is refused instead of decoding its features into garbage."""
 
     feats: torch.Tensor
     true_shape: Tuple[int, int]  # (H, W) network pixels
+    identity: Optional[str] = None
 
     def to_numpy(self) -> Dict[str, np.ndarray]:
         """Arrays for ``np.savez`` (float16 features; no pickle needed to read them back)."""
@@ -113,9 +116,15 @@ class Encoding:
                              f"image {shape}")
         return Encoding(to_device(feats, device), shape)
 
-    def check(self, enc_dim: int, what: str) -> None:
+    def check(self, enc_dim: int, what: str, identity: Optional[str] = None) -> None:
         """Raise `InputError` (naming ``what``) unless ``feats`` is a floating (N, ``enc_dim``)
-        tensor (any device) with N = (H/16)*(W/16) of ``true_shape`` (H, W)."""
+        tensor (any device) with N = (H/16)*(W/16) of ``true_shape`` (H, W), and, when both
+        are known, the encoding's ``identity`` is ``identity`` (the decoding network's)."""
+        if identity is not None and self.identity is not None and self.identity != identity:
+            raise InputError(f"{what} was encoded by another checkpoint (identity "
+                             f"{self.identity[:16]}) than the one decoding it ({identity[:16]}): "
+                             "one network's features decode into garbage with another's "
+                             "decoder; encode the image again with this engine")
         f = self.feats
         if not isinstance(f, torch.Tensor):
             raise InputError(f"{what}.feats must be a torch tensor (engine.encode or "

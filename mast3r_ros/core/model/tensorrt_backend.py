@@ -310,13 +310,16 @@ class TensorRTEngine(Mast3rEngine):
     @torch.inference_mode()
     def encode(self, img: PreparedImage) -> Encoding:
         feats = self._enc(image=img.tensor)["feats"][0]
-        return Encoding(feats, img.true_shape)
+        return Encoding(feats, img.true_shape, self.identity)
 
     @torch.inference_mode()
     def decode(self, view1: Sequence[Encoding], view2: Encoding, *, pts3d_2: bool = False
                ) -> List[PairPrediction]:
         if not view1:
             return []
+        for i, e in enumerate(view1):  # a network's features, decoded by another's: garbage
+            e.check(self.spec.enc_embed_dim, f"decode's view1[{i}]", self.identity)
+        view2.check(self.spec.enc_embed_dim, "decode's view2", self.identity)
         bad = [e.true_shape for e in view1 if e.true_shape != view2.true_shape]
         if bad:
             raise InputError(f"keyframe encodings of size {bad[0]} cannot be decoded against a "
