@@ -15,7 +15,13 @@ import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
 from ..errors import InputError, MapFormatError, is_format_version
-from ..fileio import OutputBusyError, acquire_output_lock, atomic_write_bytes, atomic_write_json
+from ..fileio import (
+    OutputBusyError,
+    _umask,
+    acquire_output_lock,
+    atomic_write_bytes,
+    atomic_write_json,
+)
 from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
     MANIFEST,
@@ -275,6 +281,26 @@ class MapEncodings:
         os.makedirs(os.path.join(self.path, "encodings"), exist_ok=True)
         full = tempfile.mkdtemp(prefix=os.path.basename(base) + "-",
                                 dir=os.path.join(self.path, "encodings"))
+        os.chmod(full, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users (the node) out
+        try:
+            manifest, old = self._fill_store(enc, full)
+            atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
+        except BaseException:  # a full disk, Ctrl-C: leave no store the manifest does not list
+            import shutil
+
+            shutil.rmtree(full, ignore_errors=True)
+            raise
+        self.manifest = manifest
+        self._stores.pop((enc.identity, int(enc.image_size)), None)
+        if old is not None and old["store"] != f"encodings/{os.path.basename(full)}":
+            import shutil
+
+            shutil.rmtree(self._full(old["store"]), ignore_errors=True)
+        log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
+
+    def _fill_store(self, enc: EncodingSet, full: str) -> Tuple[Dict[str, Any], Optional[Dict]]:
+        """Write ``enc``'s store and pooled index into the new folder ``full``; returns the
+        manifest that lists it (not written yet) and the entry it replaces (or None)."""
         rel = f"encodings/{os.path.basename(full)}"
         w = EncodingStoreWriter(full)
         for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
@@ -305,14 +331,7 @@ class MapEncodings:
         manifest["encodings"].append({"identity": enc.identity,
                                       "image_size": int(enc.image_size), "store": rel,
                                       "table": table_json, "pooled_index": f"{rel}/pooled"})
-        atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
-        self.manifest = manifest
-        self._stores.pop((enc.identity, int(enc.image_size)), None)
-        if old is not None and old["store"] != rel:
-            import shutil
-
-            shutil.rmtree(self._full(old["store"]), ignore_errors=True)
-        log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
+        return manifest, old
 
 
 
