@@ -7,6 +7,7 @@ import errno
 import os
 import stat
 
+import numpy as np
 import pytest
 
 from mast3r_ros.core import keyframes as kfm
@@ -18,6 +19,12 @@ from test_keyframes import _encodings, _keyframes
 @pytest.fixture
 def map_path(tmp_path):
     return kfm.write_map(str(tmp_path / "map"), _keyframes())
+
+
+def _with_depth(seed, n=4):
+    """`_keyframes` all with depth (the sift matcher needs it)."""
+    return [(rgb, cam, pose, stamp, np.full(rgb.shape[:2], 2.0, np.float32))
+            for rgb, cam, pose, stamp, _ in _keyframes(n, seed)]
 
 
 def _walk(root):
@@ -52,3 +59,45 @@ def test_encodings_that_fail_to_be_written_leave_no_store_behind(map_path, monke
         KeyframeMap.load(map_path).save_encodings(_encodings("ckptA"))
     assert [p for p in _walk(map_path) if p != "encodings"] == before  # (an empty one is fine)
     assert KeyframeMap.load(map_path).encoding_keys() == []
+
+
+def test_a_map_replaced_under_a_running_localizer_is_named_not_called_corrupt(tmp_path):
+    """build-map --overwrite while a localizer (the node, a localize run) used the map: every
+    later frame failed with 'map file corrupt (checksum mismatch) ...; rebuild the map or
+    re-copy the file' -- though the map is sound (check-map passes); restarting is the fix."""
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.types import Frame
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    cfg = config_from_params({"matcher": "sift"})
+    loc = Localizer(KeyframeMap.load(path, lazy=True), cfg.localizer)
+    kfm.write_map(path, _with_depth(1), overwrite=True)  # another map, same path
+    rgb, cam, _, stamp, _ = _keyframes(n=1, seed=2)[0]
+    with pytest.raises(MapFormatError, match=r"map .*map was replaced after this localizer "
+                                             r"opened it .*restart the localizer") as e:
+        loc.localize(Frame(rgb, cam, stamp))
+    assert "corrupt" not in str(e.value)
+    loc.close()
+    KeyframeMap.load(path)  # the new map is sound
+
+
+def test_a_damaged_map_under_a_running_localizer_is_still_called_corrupt(tmp_path):
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.types import Frame
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    loc = Localizer(KeyframeMap.load(path, lazy=True),
+                    config_from_params({"matcher": "sift"}).localizer)
+    for name in os.listdir(os.path.join(path, "keyframes")):
+        full = os.path.join(path, "keyframes", name)
+        data = bytearray(open(full, "rb").read())
+        data[-20] ^= 1
+        open(full, "wb").write(bytes(data))
+    rgb, cam, _, stamp, _ = _keyframes(n=1, seed=2)[0]
+    with pytest.raises(MapFormatError, match="corrupt"):
+        loc.localize(Frame(rgb, cam, stamp))
+    loc.close()

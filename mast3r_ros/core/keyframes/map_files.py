@@ -126,6 +126,29 @@ class MapFiles:
                 return store.table.files[name]
         raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
 
+    def replaced_since_open(self) -> bool:
+        """True when the folder at the map's path is no longer the one this map opened: a
+        ``build-map`` or ``merge-maps --overwrite`` renamed another map into place, so a file
+        read lazily now is the new map's (its checksum fails) or gone; not a damaged map."""
+        opened = getattr(self, "_opened_folder", None)
+        if opened is None:
+            return False
+        try:
+            st = os.stat(self.path)
+        except OSError:
+            return True
+        return (st.st_dev, st.st_ino) != opened
+
+    def replaced_error(self, err: MapFormatError) -> MapFormatError:
+        """``err`` (a lazy read that failed), or, when the map was replaced since it was opened
+        (`replaced_since_open`), the error that says so instead of "rebuild or re-copy"."""
+        if not self.replaced_since_open():
+            return err
+        return MapFormatError(
+            f"map {self.path} was replaced after this localizer opened it (a build-map or "
+            "merge-maps --overwrite while it ran), so its files are no longer the ones it "
+            "opened; restart the localizer to use the new map")
+
     def _check_files_present(self) -> None:
         bad = self.missing_or_truncated()
         if bad:

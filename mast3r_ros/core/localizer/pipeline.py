@@ -422,11 +422,14 @@ class Localizer:
         state = self.matcher.query_state(frame)
         timings["inference"] = time.perf_counter() - t0
         guess = None if force_global else (prior if prior is not None else hint)
-        result, tried = self._attempt(frame, state, guess, prior, timings, with_matches)
-        if not result.success and guess is not None and prior is None:
-            retry, cand = self._attempt(frame, state, None, None, timings, with_matches,
-                                        skip=tried)
-            result = retry if cand else result
+        try:
+            result, tried = self._attempt(frame, state, guess, prior, timings, with_matches)
+            if not result.success and guess is not None and prior is None:
+                retry, cand = self._attempt(frame, state, None, None, timings, with_matches,
+                                            skip=tried)
+                result = retry if cand else result
+        except MapFormatError as e:  # a lazy read: "corrupt" when the map was replaced
+            raise self._map.replaced_error(e) from None
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result
