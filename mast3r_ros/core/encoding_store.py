@@ -42,6 +42,7 @@ from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_forma
                      json_value)
 from .errors import npy_header_error
 from .fileio import mkstemp_public
+from .npy_write import save_npy
 
 log = logging.getLogger(__name__)
 
@@ -185,7 +186,7 @@ def write_chunk(folder: str, first: int, records: Sequence[Mapping[str, np.ndarr
     fd, tmp = mkstemp_public(folder, suffix=".npy")
     try:
         with os.fdopen(fd, "wb") as fh:
-            np.save(fh, rec, allow_pickle=False)
+            save_npy(fh, rec)
             fh.flush()
             os.fsync(fh.fileno())
         digest, size = _file_sha256(tmp)

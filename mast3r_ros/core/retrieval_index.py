@@ -43,6 +43,7 @@ from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_forma
 from .errors import npy_header_error
 from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
+from .npy_write import save_npy
 
 log = logging.getLogger(__name__)
 
@@ -175,7 +176,7 @@ class RetrievalIndex:
 
         def write_descs(tmp: str) -> None:
             with open(tmp, "wb") as fh:
-                np.save(fh, np.asarray(self.descs), allow_pickle=False)
+                save_npy(fh, np.asarray(self.descs))
 
         atomic_write_file(os.path.join(path, "descs.npy"), write_descs)
         record("descs.npy")

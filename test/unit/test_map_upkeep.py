@@ -101,3 +101,33 @@ def test_a_damaged_map_under_a_running_localizer_is_still_called_corrupt(tmp_pat
     with pytest.raises(MapFormatError, match="corrupt"):
         loc.localize(Frame(rgb, cam, stamp))
     loc.close()
+
+
+@pytest.fixture
+def file_size_limit():
+    """Files of this process may grow to 64 KiB only (``ulimit -f``: a full disk as far as one
+    writer can tell; Python ignores SIGXFSZ, so a write past it fails with EFBIG)."""
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (64 * 1024, hard))
+    yield
+    resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+
+
+def test_an_array_written_past_a_full_disk_fails_with_the_os_error(tmp_path, file_size_limit):
+    """A map build on a nearly full disk ended with 'cannot use path: 4 requested and 2 written
+    (check the paths given)': numpy's tofile raises an OSError without errno, so the command
+    line could not say that the disk was full. Now the OS's errno reaches it."""
+    from mast3r_ros.core.encoding_store import write_chunk
+    from mast3r_ros.core.retrieval_index import RetrievalIndex
+
+    rec = {"feats": np.ones((4096, 24), np.float16), "true_shape": np.array([64, 64])}
+    with pytest.raises(OSError) as e:
+        write_chunk(str(tmp_path), 0, [rec, rec])
+    assert e.value.errno == errno.EFBIG
+    with pytest.raises(OSError) as e:
+        RetrievalIndex.build(np.ones((1000, 32), np.float32)).save(str(tmp_path / "idx"))
+    assert e.value.errno == errno.EFBIG
+    assert not [n for n in os.listdir(tmp_path) if n != "idx"] and \
+        not [n for n in os.listdir(tmp_path / "idx") if n.endswith(".npy")]

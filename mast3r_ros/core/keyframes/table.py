@@ -37,6 +37,7 @@ import numpy as np
 from ..encoding_store import ChunkEntry, StoreTable, chunk_file_name
 from ..errors import InputError, MapFormatError, describe_npy, npy_header_error
 from ..fileio import atomic_write_file
+from ..npy_write import save_npy
 from ..types import CameraIntrinsics
 from .layout import Keyframe
 from .manifest import _invalid_poses
@@ -77,7 +78,7 @@ def _save_npy(full: str, arr: np.ndarray) -> Dict[str, Any]:
     """Write ``arr`` atomically as ``.npy``; returns {"sha256", "bytes"}."""
     def write(tmp: str) -> None:
         with open(tmp, "wb") as fh:
-            np.save(fh, arr, allow_pickle=False)
+            save_npy(fh, arr)
 
     os.makedirs(os.path.dirname(full), exist_ok=True)
     atomic_write_file(full, write)
