@@ -131,3 +131,32 @@ def test_an_array_written_past_a_full_disk_fails_with_the_os_error(tmp_path, fil
     assert e.value.errno == errno.EFBIG
     assert not [n for n in os.listdir(tmp_path) if n != "idx"] and \
         not [n for n in os.listdir(tmp_path / "idx") if n.endswith(".npy")]
+
+
+@pytest.mark.parametrize("edit, refusal", [
+    (lambda m: m["files"]["keyframe_table.npy"].update(bytes="abc"),
+     r"file table entry 'keyframe_table.npy': 'bytes' must be a file size in bytes, got \"abc\""),
+    (lambda m: m["files"]["keyframe_table.npy"].update(bytes=None),
+     r"'bytes' must be a file size in bytes, got null"),
+    (lambda m: m["files"]["keyframe_table.npy"].update(bytes=-3), r"got -3"),
+    (lambda m: m.update(consistency=5), r"field 'consistency' has the wrong type \(int\)"),
+])
+def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path, edit, refusal, capsys):
+    """A manifest edited by hand with a file size that is not a number, or a 'consistency'
+    that is not an object, ended check-map and localize in a traceback (ValueError in the size
+    check, AttributeError in the localizer's start)."""
+    import json
+
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.replay.cli import main
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    full = os.path.join(path, "manifest.json")
+    m = json.load(open(full))
+    edit(m)
+    json.dump(m, open(full, "w"))
+    with pytest.raises(MapFormatError, match=r"manifest\.json: .*" + refusal):
+        KeyframeMap.load(path, lazy=True)
+    assert main(["check-map", path]) == 2
+    err = capsys.readouterr().err
+    assert err.splitlines()[-1].startswith("mast3r-ros check-map: error: ")

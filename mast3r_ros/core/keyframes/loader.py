@@ -165,6 +165,14 @@ class KeyframeMap(MapEncodings, MapFiles):
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}' has no sha256")
+            size = meta.get("bytes", 0)  # absent: not recorded
+            if type(size) is not int or size < 0:  # a traceback at the size check
+                raise MapFormatError(f"{MANIFEST}: file table entry '{rel}': 'bytes' must be a "
+                                     f"file size in bytes, got {json_value(size)}; rebuild the "
+                                     "map or re-copy its manifest")
+        if not isinstance(manifest.get("consistency", {}), dict):  # read by the localizer
+            raise MapFormatError(f"{MANIFEST}: field 'consistency' has the wrong type "
+                                 f"({type(manifest['consistency']).__name__})")
         kfs: Union[List[Keyframe], KeyframeTable]
         if version >= 3:
             kfs = _open_keyframe_table(path, manifest, files, check_files)
