@@ -160,3 +160,16 @@ def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path, edit, refusal, 
     assert main(["check-map", path]) == 2
     err = capsys.readouterr().err
     assert err.splitlines()[-1].startswith("mast3r-ros check-map: error: ")
+
+
+def test_overwrite_replaces_a_map_holding_the_lock_a_killed_localizer_left(tmp_path):
+    """A localizer killed while caching encodings into a map whose parent folder is read-only
+    leaves MAP/.encodings.lock; a rebuild with --overwrite then refused the map as holding
+    '.encodings.lock, which no map build writes (a run folder or notes kept inside it?)'."""
+    from mast3r_ros.core.fileio import LOCK_SUFFIX
+    from mast3r_ros.core.keyframes.encodings import _INNER_LOCK
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    open(os.path.join(path, _INNER_LOCK + LOCK_SUFFIX), "w").write("pid 4242, localizer\n")
+    assert kfm.write_map(path, _with_depth(1, n=2), overwrite=True) == path
+    assert len(KeyframeMap.load(path)) == 2

@@ -15,7 +15,7 @@ import os
 from typing import List
 
 from ..errors import InputError
-from ..fileio import check_output_folder, output_path
+from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
 from .layout import FORMAT_NAME, MANIFEST
 from .table import KEYFRAME_TABLE
 
@@ -32,6 +32,9 @@ def _listing(folder: str, names: List[str], most: int = 4) -> str:
 # encoding or manifest update start with ".tmp-"
 _MAP_ENTRIES = frozenset((MANIFEST, KEYFRAME_TABLE, "keyframes", "retrieval", "encodings",
                           "retrieval.npz", "build_config.yaml", "keyframes.png"))
+# the lock a localizer caching encodings takes inside a map whose parent folder is read-only
+# (`MapEncodings.save_encodings`); a killed one leaves it
+_ENCODINGS_LOCK = ".encodings" + LOCK_SUFFIX
 
 
 def _is_keyframe_map(folder: str, names: List[str]) -> bool:
@@ -81,7 +84,8 @@ def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> 
         raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
                          f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
                          f"(choose {other}, or remove it yourself)")
-    foreign = [n for n in names if n not in _MAP_ENTRIES and not n.startswith(".tmp-")]
+    foreign = [n for n in names if n not in _MAP_ENTRIES and not n.startswith(".tmp-")
+               and n != _ENCODINGS_LOCK]
     if foreign:
         raise InputError(f"{refused}: the map {given} also holds {_listing(full, foreign)}, "
                          "which no map build writes (a run folder or notes kept inside it?); "
