@@ -16,6 +16,7 @@ import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from .errors import InputError
+from .map_nesting import refuse_inside_map_data
 
 log = logging.getLogger(__name__)
 
@@ -172,6 +173,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     """
     if not path.strip():
         raise InputError("the output path is empty (give --out a folder name)")
+    refuse_inside_map_data(path)
     full = os.path.abspath(path)
     if not os.path.lexists(full):
         check_can_create(path, "--out")

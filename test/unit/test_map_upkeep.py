@@ -173,3 +173,28 @@ def test_overwrite_replaces_a_map_holding_the_lock_a_killed_localizer_left(tmp_p
     open(os.path.join(path, _INNER_LOCK + LOCK_SUFFIX), "w").write("pid 4242, localizer\n")
     assert kfm.write_map(path, _with_depth(1, n=2), overwrite=True) == path
     assert len(KeyframeMap.load(path)) == 2
+
+
+@pytest.mark.parametrize("inside", ["keyframes/merged", "encodings/run1", "retrieval/a/b"])
+def test_no_output_is_written_inside_a_maps_own_folders(tmp_path, inside, capsys):
+    """merge-maps --out MAP/keyframes/merged (or a localize run under MAP/retrieval) was
+    written, and the next build-map --overwrite of MAP replaced keyframes/ whole, deleting it
+    without a word (only MAP's top level is checked for data no build writes)."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.fileio import check_output_folder
+    from mast3r_ros.core.keyframes.layout import FORMAT_NAME
+    from mast3r_ros.core.map_nesting import _MAP_FORMAT
+    from mast3r_ros.replay.cli import main
+
+    assert _MAP_FORMAT == FORMAT_NAME
+    a = kfm.write_map(str(tmp_path / "a"), _with_depth(0))
+    b = kfm.write_map(str(tmp_path / "b"), _with_depth(1))
+    before = _walk(a)
+    out = os.path.join(a, inside)
+    with pytest.raises(InputError, match=rf"--out .* is inside the {inside.split('/')[0]}/ "
+                                         r"folder of the keyframe map .*choose a folder outside"):
+        check_output_folder(out, False)
+    assert main(["merge-maps", a, b, "--out", out]) == 2
+    assert "is inside the" in capsys.readouterr().err.splitlines()[-1]
+    assert _walk(a) == before
+    check_output_folder(os.path.join(a, "run1"), False)  # beside the map's data: kept by rebuilds
