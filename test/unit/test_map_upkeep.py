@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from mast3r_ros.core import keyframes as kfm
-from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.core.keyframes import KeyframeMap, MapWriter
 
 from test_keyframes import _encodings, _keyframes
 
@@ -198,3 +198,20 @@ def test_no_output_is_written_inside_a_maps_own_folders(tmp_path, inside, capsys
     assert "is inside the" in capsys.readouterr().err.splitlines()[-1]
     assert _walk(a) == before
     check_output_folder(os.path.join(a, "run1"), False)  # beside the map's data: kept by rebuilds
+
+
+def test_a_resumed_build_publishes_only_its_own_keyframe_images(tmp_path):
+    """build-map --resume with other map_build settings (refused: other keyframes) rewrote
+    MAP.partial/keyframes with its selection first; the right --resume then published a map
+    carrying the other selection's PNGs beyond its own (52 files for 11 keyframes), unlisted."""
+    path = str(tmp_path / "map")
+    with MapWriter(path, resumable=True) as w:  # the refused run's selection: 4 keyframes
+        for f in _with_depth(0, n=4):
+            w.add_keyframe(*f)
+    with MapWriter(path, resume=True) as w:
+        for f in _with_depth(0, n=2):
+            w.add_keyframe(*f)
+        w.commit()
+    assert sorted(os.listdir(os.path.join(path, "keyframes"))) == [
+        "000000.png", "000000_depth.png", "000001.png", "000001_depth.png"]
+    assert len(KeyframeMap.load(path)) == 2

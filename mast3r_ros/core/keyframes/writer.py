@@ -439,6 +439,8 @@ class MapWriter(WriterEncodings):
         if self.version >= 2:
             manifest["map_frame"] = self.map_frame
             manifest["asmk"] = self.asmk
+        if self.resumable:
+            self._drop_unlisted_images()
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
@@ -451,6 +453,14 @@ class MapWriter(WriterEncodings):
         _fsync_dir(os.path.dirname(self.path))
         log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
         return self.path
+
+    def _drop_unlisted_images(self) -> None:
+        """A resumed build folder may hold the PNGs of another keyframe selection (a refused
+        ``--resume`` with other ``map_build`` settings wrote them): publish none unlisted."""
+        folder = os.path.join(self.tmp, "keyframes")
+        for name in os.listdir(folder):
+            if f"keyframes/{name}" not in self.files:
+                os.unlink(os.path.join(folder, name))
 
     def abort(self) -> None:
         """Delete the build folder (``MAP.partial`` too) and close the writer; ``path`` is left
