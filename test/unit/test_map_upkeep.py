@@ -215,3 +215,25 @@ def test_a_resumed_build_publishes_only_its_own_keyframe_images(tmp_path):
     assert sorted(os.listdir(os.path.join(path, "keyframes"))) == [
         "000000.png", "000000_depth.png", "000001.png", "000001_depth.png"]
     assert len(KeyframeMap.load(path)) == 2
+
+
+def test_a_store_a_killed_localizer_left_is_removed_by_the_next_caching(map_path, caplog):
+    """A localizer killed (SIGKILL, the OOM killer) while caching a large map's encodings left
+    its half-written store in MAP/encodings, listed by no manifest: gigabytes never used and
+    never removed; every later kill added another."""
+    import logging
+
+    m = KeyframeMap.load(map_path)
+    assert m.save_encodings(_encodings("ckptA"))
+    kept = KeyframeMap.load(map_path).encoding_store("ckptA", 224).folder
+    orphan = os.path.join(map_path, "encodings", "0123456789abcdef_512-k1ll3d_x")
+    os.makedirs(os.path.join(orphan, "pooled"))
+    open(os.path.join(orphan, "chunk_000000.npy"), "wb").write(b"\0" * 100)
+    mine = os.path.join(map_path, "encodings", "my_notes")
+    os.makedirs(mine)
+    with caplog.at_level(logging.WARNING):
+        assert KeyframeMap.load(map_path).save_encodings(_encodings("ckptB"))
+    assert not os.path.exists(orphan) and os.path.isdir(mine) and os.path.isdir(kept)
+    assert "killed localizer" in caplog.text
+    m = KeyframeMap.load(map_path)
+    assert sorted(m.encoding_keys()) == [("ckptA", 224), ("ckptB", 224)]

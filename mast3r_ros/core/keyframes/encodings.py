@@ -279,6 +279,7 @@ class MapEncodings:
 
         base = encoding_folder(enc.identity, enc.image_size)
         os.makedirs(os.path.join(self.path, "encodings"), exist_ok=True)
+        self._remove_orphan_stores()
         full = tempfile.mkdtemp(prefix=os.path.basename(base) + "-",
                                 dir=os.path.join(self.path, "encodings"))
         os.chmod(full, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users (the node) out
@@ -297,6 +298,23 @@ class MapEncodings:
 
             shutil.rmtree(self._full(old["store"]), ignore_errors=True)
         log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
+
+    def _remove_orphan_stores(self) -> None:
+        """Delete the store folders a localizer killed while caching (SIGKILL, the OOM killer)
+        left in ``encodings/``: named as `_save_store` names them and listed by no manifest
+        entry. Under the map's lock, so no other writer is filling one."""
+        import re
+        import shutil
+
+        root = os.path.join(self.path, "encodings")
+        listed = {e.get("store") for e in self._encoding_entries()}
+        for name in sorted(os.listdir(root)):
+            full = os.path.join(root, name)
+            if (re.fullmatch(r"[0-9a-f]{16}_\d+-[a-z0-9_]{8}", name)
+                    and f"encodings/{name}" not in listed and os.path.isdir(full)
+                    and not os.path.islink(full)):
+                log.warning("removing %s: encodings a killed localizer left half-written", full)
+                shutil.rmtree(full, ignore_errors=True)
 
     def _fill_store(self, enc: EncodingSet, full: str) -> Tuple[Dict[str, Any], Optional[Dict]]:
         """Write ``enc``'s store and pooled index into the new folder ``full``; returns the
