@@ -237,3 +237,46 @@ def test_a_store_a_killed_localizer_left_is_removed_by_the_next_caching(map_path
     assert "killed localizer" in caplog.text
     m = KeyframeMap.load(map_path)
     assert sorted(m.encoding_keys()) == [("ckptA", 224), ("ckptB", 224)]
+
+
+@pytest.mark.parametrize("how", ["rsync", "cp -a"])
+def test_a_map_copied_over_under_a_running_localizer_is_named_not_called_corrupt(tmp_path,
+                                                                                 how):
+    """A newer map copied onto the robot's map folder (rsync: each file renamed into place;
+    cp -a: each file rewritten in place) while the node ran: the folder is the same, so only
+    its manifest tells that the map changed."""
+    import shutil
+
+    from mast3r_ros.core.config import config_from_params
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.types import Frame
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    newer = kfm.write_map(str(tmp_path / "newer"), _with_depth(1))
+    loc = Localizer(KeyframeMap.load(path, lazy=True),
+                    config_from_params({"matcher": "sift"}).localizer)
+    for dp, _, fs in os.walk(newer):
+        for f in fs:
+            src = os.path.join(dp, f)
+            dst = os.path.join(path, os.path.relpath(src, newer))
+            if how == "rsync":
+                shutil.copy2(src, dst + ".tmp")
+                os.replace(dst + ".tmp", dst)
+            else:
+                shutil.copy2(src, dst)
+    rgb, cam, _, stamp, _ = _keyframes(n=1, seed=2)[0]
+    with pytest.raises(MapFormatError, match=r"was replaced after this localizer opened it"):
+        loc.localize(Frame(rgb, cam, stamp))
+    loc.close()
+
+
+def test_a_localizer_that_cached_encodings_still_calls_a_damaged_file_corrupt(map_path):
+    """Its own manifest update (the encodings it cached) is not a replaced map."""
+    from mast3r_ros.core.errors import MapFormatError
+
+    m = KeyframeMap.load(map_path, lazy=True)
+    assert m.save_encodings(_encodings("ckptA"))
+    assert not m.replaced_since_open()
+    err = MapFormatError("map file corrupt (checksum mismatch): x")
+    assert m.replaced_error(err) is err

@@ -33,6 +33,7 @@ from .layout import (
     sha256_hex,
 )
 from .manifest import _need
+from .map_files import opened_identity
 
 log = logging.getLogger(__name__)
 
@@ -270,6 +271,7 @@ class MapEncodings:
                                       "image_size": int(enc.image_size), "file": rel})
         atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
         self.manifest = manifest
+        self._opened = opened_identity(self.path)  # our own update: not a replaced map
         log.info("cached encodings for %s at %d in %s", enc.identity, enc.image_size, self.path)
 
     def _save_store(self, enc: EncodingSet) -> None:
@@ -292,6 +294,7 @@ class MapEncodings:
             shutil.rmtree(full, ignore_errors=True)
             raise
         self.manifest = manifest
+        self._opened = opened_identity(self.path)  # our own update: not a replaced map
         self._stores.pop((enc.identity, int(enc.image_size)), None)
         if old is not None and old["store"] != f"encodings/{os.path.basename(full)}":
             import shutil

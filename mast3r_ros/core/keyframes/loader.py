@@ -40,7 +40,7 @@ from .layout import (
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
-from .map_files import MapFiles, size_problem
+from .map_files import MapFiles, opened_identity, size_problem
 from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
@@ -68,7 +68,7 @@ class KeyframeMap(MapEncodings, MapFiles):
         self._thumbs: Optional[np.ndarray] = None
         self._thumb_index: Optional[RetrievalIndex] = None
         self._headers_checked: set = set()
-        self._opened_folder: Optional[Tuple[int, int]] = None  # (st_dev, st_ino) at `load`
+        self._opened: Optional[Tuple[int, ...]] = None  # `opened_identity` at `load`
         self._stores: Dict[Tuple[str, int], EncodingStore] = {}
         self._index_of: Optional[Dict[int, int]] = None  # v1/v2, built on first use
 
@@ -118,8 +118,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             raise MapFormatError(f"map folder not found: {path} (build one with "
                                  "`mast3r-ros build-map`)")
         mpath = os.path.join(path, MANIFEST)
-        st = os.stat(path)  # the folder opened: `replaced_since_open` compares it
         try:
+            opened = opened_identity(path)  # what `replaced_since_open` compares
             with open(mpath, "rb") as fh:
                 manifest = json.loads(fh.read().decode("utf-8"))
         except FileNotFoundError:
@@ -184,7 +184,7 @@ class KeyframeMap(MapEncodings, MapFiles):
             if len({k.id for k in kfs}) != len(kfs):
                 raise MapFormatError(f"{mpath}: keyframe ids are not unique")
         self = cls(path, manifest, kfs, lazy, encoding_cache_mb)
-        self._opened_folder = (st.st_dev, st.st_ino)
+        self._opened = opened
         if check_files:
             self._check_files_present()
         if not lazy:

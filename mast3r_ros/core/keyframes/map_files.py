@@ -127,17 +127,17 @@ class MapFiles:
         raise MapFormatError(f"{MANIFEST}: file '{rel}' is not in the map's file table")
 
     def replaced_since_open(self) -> bool:
-        """True when the folder at the map's path is no longer the one this map opened: a
-        ``build-map`` or ``merge-maps --overwrite`` renamed another map into place, so a file
-        read lazily now is the new map's (its checksum fails) or gone; not a damaged map."""
-        opened = getattr(self, "_opened_folder", None)
-        if opened is None:
+        """True when the map at the map's path is no longer the one this map opened: a
+        ``build-map`` or ``merge-maps --overwrite`` renamed another map into place, or a copy
+        (rsync) replaced its manifest, so a file read lazily now is another map's (its checksum
+        fails) or gone; not a damaged map. (This process's own encoding cache updates the
+        identity it compares.)"""
+        if self._opened is None:
             return False
         try:
-            st = os.stat(self.path)
+            return opened_identity(self.path) != self._opened
         except OSError:
             return True
-        return (st.st_dev, st.st_ino) != opened
 
     def replaced_error(self, err: MapFormatError) -> MapFormatError:
         """``err`` (a lazy read that failed), or, when the map was replaced since it was opened
@@ -146,8 +146,8 @@ class MapFiles:
             return err
         return MapFormatError(
             f"map {self.path} was replaced after this localizer opened it (a build-map or "
-            "merge-maps --overwrite while it ran), so its files are no longer the ones it "
-            "opened; restart the localizer to use the new map")
+            "merge-maps --overwrite, or a copy over it, while it ran), so its files are no "
+            "longer the ones it opened; restart the localizer to use the new map")
 
     def _check_files_present(self) -> None:
         bad = self.missing_or_truncated()
@@ -187,6 +187,16 @@ class MapFiles:
         if img is None:
             raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG")
         return img
+
+
+def opened_identity(path: str) -> Tuple[int, ...]:
+    """What identifies the map at ``path`` as one version of it: the folder's and the
+    manifest's device and inode, and the manifest's size and times (``cp -a`` over it keeps its
+    inode and sets its mtime, not its ctime) (raises OSError)."""
+    folder = os.stat(path)
+    man = os.stat(os.path.join(path, MANIFEST))
+    return (folder.st_dev, folder.st_ino, man.st_ino, man.st_size, man.st_mtime_ns,
+            man.st_ctime_ns)
 
 
 def size_problem(path: str, got: int, want: Optional[int]) -> str:
