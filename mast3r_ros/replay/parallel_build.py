@@ -143,7 +143,24 @@ def _init_local_worker(*args: Any) -> None:
     Ctrl-C and stops the workers (`_sigint_blocked`: SIGINT is blocked from the spawn on,
     ignored too should an encode function unblock it)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None and parent.pid:
+        import threading
+
+        threading.Thread(target=_exit_with_parent, args=(parent.pid,), daemon=True,
+                         name="exit-with-build").start()
     _init_worker(*args)
+
+
+def _exit_with_parent(parent: int, every_s: float = 1.0) -> None:
+    """End this worker once its build is gone: a driver killed outright (SIGKILL, the OOM
+    killer) left its workers blocked on the executor's queue for ever, each holding its
+    network (host or GPU memory) beside the ``--resume`` that followed."""
+    import time
+
+    while os.getppid() == parent:
+        time.sleep(every_s)
+    os._exit(1)
 
 
 def _encode_shard(encode: EncodeFn, shard: Shard) -> List[Dict[str, np.ndarray]]:

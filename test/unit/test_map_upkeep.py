@@ -280,3 +280,73 @@ def test_a_localizer_that_cached_encodings_still_calls_a_damaged_file_corrupt(ma
     assert not m.replaced_since_open()
     err = MapFormatError("map file corrupt (checksum mismatch): x")
     assert m.replaced_error(err) is err
+
+
+def _children(pid):
+    out = []
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open(f"/proc/{d}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == pid and fields[0] != "Z":
+                out.append(int(d))
+    return out
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self"), reason="reads /proc")
+def test_build_workers_end_when_the_build_is_killed(tmp_path):
+    """build-map --workers 2 killed outright (SIGKILL, the OOM killer): its two encoding
+    workers stayed, blocked on the executor's queue for ever, each holding its network (470 MB
+    each with the tiny test network; a GPU's memory with the real one)."""
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    import mast3r_ros
+
+    script = tmp_path / "build.py"
+    script.write_text(
+        "import sys, time\n"
+        f"sys.path.insert(0, {os.path.dirname(os.path.dirname(mast3r_ros.__file__))!r})\n"
+        "from mast3r_ros.replay import parallel_build as pb\n"
+        "def slow(i):\n"
+        "    time.sleep(120)\n"
+        "    return {}\n"
+        "if __name__ == '__main__':\n"
+        "    next(pb._run_local(slow, [(0, 1), (1, 2)], 2, 1))\n")
+    driver = subprocess.Popen([sys.executable, str(script)])
+    try:
+        deadline = time.monotonic() + 60
+        workers = []
+        while time.monotonic() < deadline:  # the two workers and the resource tracker
+            workers = [c for c in _children(driver.pid)
+                       if "spawn_main" in open(f"/proc/{c}/cmdline").read()]
+            if len(workers) == 2:
+                break
+            time.sleep(0.2)
+        assert len(workers) == 2
+        time.sleep(1.0)  # past their initializer
+        driver.send_signal(signal.SIGKILL)
+        driver.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{w}") and
+                                                  _state(w) != "Z" for w in workers):
+            time.sleep(0.2)
+        left = [w for w in workers if os.path.exists(f"/proc/{w}") and _state(w) != "Z"]
+    finally:
+        driver.kill()
+    for w in left:
+        os.kill(w, signal.SIGKILL)
+    assert not left
+
+
+def _state(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return "Z"
