@@ -350,3 +350,14 @@ def _state(pid):
             return fh.read().rsplit(")", 1)[1].split()[0]
     except OSError:
         return "Z"
+
+
+def test_a_manifest_saved_by_a_windows_editor_still_loads(tmp_path):
+    """map_frame corrected in Notepad: the file gained a UTF-8 BOM and CRLF line ends, and the
+    map was refused as 'truncated or damaged: rebuild the map or re-copy the file'."""
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    full = os.path.join(path, "manifest.json")
+    text = open(full, encoding="utf-8").read()
+    with open(full, "wb") as fh:
+        fh.write(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
+    assert len(KeyframeMap.load(path)) == 4

@@ -121,7 +121,7 @@ class KeyframeMap(MapEncodings, MapFiles):
         try:
             opened = opened_identity(path)  # what `replaced_since_open` compares
             with open(mpath, "rb") as fh:
-                manifest = json.loads(fh.read().decode("utf-8"))
+                manifest = json.loads(fh.read().decode("utf-8-sig"))  # BOM: Notepad
         except FileNotFoundError:
             recording = recording_kind(path)
             if recording:
