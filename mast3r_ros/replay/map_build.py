@@ -35,7 +35,7 @@ from ..core.keyframes import MapWriter
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
 from ..core.keyframes.layout import MANIFEST, encoding_folder
-from .parallel_build import build_encodings, clear_markers
+from .parallel_build import build_encodings, clear_markers, resume_mismatch
 
 log = logging.getLogger(__name__)
 
@@ -136,9 +136,7 @@ def _check_staging(staging: str, info: Dict, resume: bool) -> None:
         except (OSError, ValueError):
             old = None
         if old != info:
-            raise InputError(f"--resume: the unfinished build in {os.path.dirname(staging)} "
-                             "encoded other keyframes or another checkpoint; rerun with "
-                             "--restart instead of --resume to delete it and start over")
+            raise InputError(resume_mismatch(os.path.dirname(staging), old, info))
     atomic_write_json(path, info)
 
 

@@ -202,6 +202,24 @@ def _write_shard(staging: str, shard: Shard, records: Sequence[Mapping[str, np.n
     return table
 
 
+def resume_mismatch(build: str, old: Any, info: Mapping[str, Any]) -> str:
+    """Why ``--resume`` refuses the unfinished build ``build`` whose recorded build info
+    (checkpoint, image size, keyframe image checksums) ``old`` is not this run's ``info``: for
+    other keyframes, how many each chose, so the settings can be put back rather than the
+    encoded shards deleted."""
+    fix = "rerun with --restart instead of --resume to delete it and start over"
+    if not isinstance(old, dict) or not isinstance(old.get("images"), list) or any(
+            old.get(k) != info.get(k) for k in ("identity", "image_size")):
+        return (f"--resume: the unfinished build in {build} encoded other keyframes or another "
+                f"checkpoint; {fix}")
+    a, b = old["images"], list(info["images"])
+    same = sum(x == y for x, y in zip(a, b))
+    return (f"--resume: the unfinished build in {build} encoded other keyframes: it chose "
+            f"{len(a)}, this run {len(b)} ({same} the same, in order), so the source, "
+            "--trajectory or the map_build settings (--params) differ from the run that "
+            f"started it; resume with those, or {fix}")
+
+
 def _finished_shard(staging: str, shard: Shard) -> Optional[StoreTable]:
     """The table of a shard finished by an earlier run, or None when it must be redone."""
     try:

@@ -125,10 +125,18 @@ def test_staging_records_what_it_encodes_and_resume_refuses_other_keyframes(tmp_
     with open(tmp_path / "build.json") as fh:
         assert json.load(fh) == info
     map_build._check_staging(str(tmp_path), info, resume=True)  # the same build: fine
+    # which keyframes it chose: the settings can be put back instead of hours of shards deleted
+    with pytest.raises(InputError, match=r"encoded other keyframes: it chose 2, this run 3 \(1 "
+                                         r"the same, in order\), so the source, --trajectory "
+                                         r"or the map_build settings \(--params\) differ .*; "
+                                         r"resume with those, or rerun with --restart instead "
+                                         r"of --resume to delete it and start over$"):
+        map_build._check_staging(str(tmp_path), {**info, "images": ["s0", "s2", "s3"]},
+                                 resume=True)
     with pytest.raises(InputError, match=r"encoded other keyframes or another checkpoint; "
                                          r"rerun with --restart instead of --resume to delete "
                                          r"it and start over$"):
-        map_build._check_staging(str(tmp_path), {**info, "images": ["s0", "s2"]}, resume=True)
+        map_build._check_staging(str(tmp_path), {**info, "identity": "cd"}, resume=True)
 
 
 def test_finish_encodings_leaves_only_the_store(tmp_path):
