@@ -170,7 +170,7 @@ class KeyframeMap(MapEncodings, MapFiles):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}': 'bytes' must be a "
                                      f"file size in bytes, got {json_value(size)}; rebuild the "
                                      "map or re-copy its manifest")
-        if not isinstance(manifest.get("consistency", {}), dict):  # read by the localizer
+        if not isinstance(manifest.get("consistency") or {}, dict):  # read by the localizer
             raise MapFormatError(f"{MANIFEST}: field 'consistency' has the wrong type "
                                  f"({type(manifest['consistency']).__name__})")
         kfs: Union[List[Keyframe], KeyframeTable]

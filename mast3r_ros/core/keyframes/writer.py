@@ -459,8 +459,9 @@ class MapWriter(WriterEncodings):
         ``--resume`` with other ``map_build`` settings wrote them): publish none unlisted."""
         folder = os.path.join(self.tmp, "keyframes")
         for name in os.listdir(folder):
+            full = os.path.join(folder, name)
             if f"keyframes/{name}" not in self.files:
-                os.unlink(os.path.join(folder, name))
+                shutil.rmtree(full) if os.path.isdir(full) else os.unlink(full)
 
     def abort(self) -> None:
         """Delete the build folder (``MAP.partial`` too) and close the writer; ``path`` is left
