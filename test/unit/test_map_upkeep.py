@@ -361,3 +361,39 @@ def test_a_manifest_saved_by_a_windows_editor_still_loads(tmp_path):
     with open(full, "wb") as fh:
         fh.write(b"\xef\xbb\xbf" + text.replace("\n", "\r\n").encode("utf-8"))
     assert len(KeyframeMap.load(path)) == 4
+
+
+def test_a_merged_map_of_two_camera_sizes_localizes_with_mast3r(tmp_path):
+    """merge-maps of a 4:3 map and a 16:9 map (two cameras, or a camera mode changed between
+    recordings): localize with the mast3r matcher crashed at the first frame whose candidates
+    had both sizes (RuntimeError: stack expects each tensor to be equal size) -- the matches
+    were fused over the keyframes of one decode as if all had one shape."""
+    from mast3r_ros.core.config import GateConfig
+    from mast3r_ros.core.geometry import pose_error
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.core.types import CameraIntrinsics
+    from mast3r_ros.replay.map_build import merge_maps
+    from mast3r_ros.replay.synthetic import render_frames
+
+    from test_localizer import CAM, N_FRAMES, PerfectEngine, _mast3r_cfg
+
+    frames = list(render_frames(N_FRAMES, CAM, seed=3))  # the test_localizer scene
+
+    def crop(f, y0=30, h=180):
+        K = f.intrinsics.K.copy()
+        K[1, 2] -= y0
+        return (np.ascontiguousarray(f.rgb[y0:y0 + h]),
+                CameraIntrinsics(f.rgb.shape[1], h, K), f.map_from_cam, f.stamp_ns,
+                np.ascontiguousarray(f.depth_m[y0:y0 + h]))
+
+    a = kfm.write_map(str(tmp_path / "a"), [
+        (f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, f.depth_m) for f in frames[0:6:4]])
+    b = kfm.write_map(str(tmp_path / "b"), [crop(f) for f in frames[2:8:4]])
+    assert merge_maps(a, b, str(tmp_path / "ab")) == 4
+    loc = Localizer(KeyframeMap.load(str(tmp_path / "ab")),
+                    _mast3r_cfg(max_keyframes=4, gates=GateConfig(min_inliers=12)),
+                    PerfectEngine(frames), image_size=512)  # 512x384 and 512x288 (224: square)
+    r = loc.localize(frames[3])
+    assert r.success, r.reason
+    t_err, r_err = pose_error(r.map_from_cam, frames[3].map_from_cam)
+    assert t_err <= 0.01 and r_err <= 0.3, (t_err, r_err)

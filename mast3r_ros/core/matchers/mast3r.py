@@ -440,8 +440,16 @@ class Mast3rMatcher:
         fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
         original query pixels."""
         poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
-        fused = match_and_fuse(preds, poses, self.cfg, self.rng)
-        return [self._pair(i, fused.pair(k), query_to_orig) for k, i in enumerate(indices)]
+        out: List[Correspondences] = []
+        start = 0  # runs of one keyframe shape (a merged map holds several): fused per run
+        for stop in range(1, len(indices) + 1):
+            if stop < len(indices) and (preds[stop].desc_1.shape == preds[start].desc_1.shape):
+                continue
+            fused = match_and_fuse(preds[start:stop], poses[start:stop], self.cfg, self.rng)
+            out += [self._pair(i, fused.pair(k), query_to_orig)
+                    for k, i in enumerate(indices[start:stop])]
+            start = stop
+        return out
 
     def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
