@@ -399,15 +399,8 @@ class Localizer:
         with self._lock:
             try:
                 return self._localize(frame, prior, force_global, hint, with_matches)
-            except MapFormatError as e:
-                if self._map._manifest_unchanged():
-                    raise
-                # a lazily read file of a map rebuilt in place read as 'corrupt ...; rebuild'
-                raise MapFormatError(
-                    f"the map {self._map.path} changed on disk after it was loaded (rebuilt or "
-                    "replaced there: build-map --overwrite, MapWriter(overwrite=True), a new "
-                    f"copy), so its files are not the ones loaded ({e}): load it again (a new "
-                    "Localizer); the map on disk need not be broken") from None
+            except MapFormatError as e:  # a lazy read: "corrupt" when the map was replaced
+                raise self._map.replaced_error(e) from None
 
     def _localize(self, frame: Frame, prior: Optional[np.ndarray], force_global: bool,
                   hint: Optional[np.ndarray], with_matches: bool) -> LocalizationResult:
@@ -422,14 +415,11 @@ class Localizer:
         state = self.matcher.query_state(frame)
         timings["inference"] = time.perf_counter() - t0
         guess = None if force_global else (prior if prior is not None else hint)
-        try:
-            result, tried = self._attempt(frame, state, guess, prior, timings, with_matches)
-            if not result.success and guess is not None and prior is None:
-                retry, cand = self._attempt(frame, state, None, None, timings, with_matches,
-                                            skip=tried)
-                result = retry if cand else result
-        except MapFormatError as e:  # a lazy read: "corrupt" when the map was replaced
-            raise self._map.replaced_error(e) from None
+        result, tried = self._attempt(frame, state, guess, prior, timings, with_matches)
+        if not result.success and guess is not None and prior is None:
+            retry, cand = self._attempt(frame, state, None, None, timings, with_matches,
+                                        skip=tried)
+            result = retry if cand else result
         timings["total"] = time.perf_counter() - t_start
         result.timings_s = timings
         return result
