@@ -440,16 +440,15 @@ class Mast3rMatcher:
         fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
         original query pixels."""
         poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
-        out: List[Correspondences] = []
-        start = 0  # runs of one keyframe shape (a merged map holds several): fused per run
-        for stop in range(1, len(indices) + 1):
-            if stop < len(indices) and (preds[stop].desc_1.shape == preds[start].desc_1.shape):
-                continue
-            fused = match_and_fuse(preds[start:stop], poses[start:stop], self.cfg, self.rng)
-            out += [self._pair(i, fused.pair(k), query_to_orig)
-                    for k, i in enumerate(indices[start:stop])]
-            start = stop
-        return out
+        groups: Dict[tuple, List[int]] = {}  # keyframes of one shape (a merged map holds
+        for k, p in enumerate(preds):        # several): fused per shape, in candidate order
+            groups.setdefault(tuple(p.desc_1.shape), []).append(k)
+        out: List[Optional[Correspondences]] = [None] * len(indices)
+        for ks in groups.values():
+            fused = match_and_fuse([preds[k] for k in ks], poses[ks], self.cfg, self.rng)
+            for j, k in enumerate(ks):
+                out[k] = self._pair(indices[k], fused.pair(j), query_to_orig)
+        return out  # type: ignore[return-value]
 
     def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
