@@ -47,7 +47,7 @@ from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time
 from ..model.preprocess import SIZES
-from ..pnp import PnPResult, UncertaintyModel, check_seed, solve_pnp
+from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
@@ -437,7 +437,10 @@ class Localizer:
         if not cand:
             return LocalizationResult.failure(frame.stamp_ns, "no candidate keyframes"), cand
         corrs = self.matcher.correspond(frame, state, cand, timings)
-        return self._pose(frame, cand, corrs, prior, timings, with_matches), cand
+        result = self._pose(frame, cand, corrs, prior, timings, with_matches)
+        if not result.success and result.num_matches < MIN_POINTS:
+            result.reason = _no_match_reason(self.matcher, state, result.reason)
+        return result, cand
 
     def _candidates(self, frame: Frame, state: Any, guess: Optional[np.ndarray]) -> List[int]:
         c = self.config
@@ -509,6 +512,21 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
+
+
+def _no_match_reason(matcher: Any, state: Any, reason: str) -> str:
+    """The reason of a frame with too few correspondences for PnP, saying which side lacked
+    them where the matcher counts the query's features (sift): a dark, blank, overexposed or
+    blurred image (a lens cap, lights off) failed as 'too few correspondences (0 < 6)', as a
+    frame of a place the map does not hold does."""
+    count = getattr(matcher, "query_feature_count", None)
+    n = count(state) if count is not None else None
+    if n is None:
+        return reason
+    if n < MIN_POINTS:
+        return (f"too few features in the query image ({n} < {MIN_POINTS} {matcher.name} "
+                "keypoints: dark, overexposed, blank or out of focus?)")
+    return f"{reason}; the query image has {n} {matcher.name} keypoints"
 
 
 def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:

@@ -153,6 +153,10 @@ class SiftMatcher:
     def query_state(self, frame: Frame) -> SiftFeatures:
         return extract_sift(frame.rgb, self.max_features)
 
+    def query_feature_count(self, state: SiftFeatures) -> int:
+        """The query's SIFT keypoints (a frame's failure reason names too few)."""
+        return len(state)
+
     def query_descriptor(self, frame: Frame, state: SiftFeatures) -> np.ndarray:
         return thumbnail_descriptor(frame.rgb)
 
