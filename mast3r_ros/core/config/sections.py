@@ -126,6 +126,12 @@ class GateConfig:
                                           "along the pose covariance's worst axis) is larger "
                                           "(0 disables; raise it for maps of far scenes, "
                                           "outdoors).", lo=0.0, hi=1000.0)
+    max_focal_error: float = _f(0.05, "Fail frames whose inliers fit a focal length off the "
+                                      "camera's by more than this fraction, and by over 4 "
+                                      "sigma (wrong intrinsics, a zoomed or cropped image: "
+                                      "poses tens of cm off under a cm sigma); with 3-D points "
+                                      "from depth only (sift, points_source depth); 0 "
+                                      "disables.", lo=0.0, hi=10.0)
 
 
 @dataclasses.dataclass(frozen=True)

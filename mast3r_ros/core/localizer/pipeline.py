@@ -53,7 +53,7 @@ from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
-                           _warn_ignored_skew)
+                           _warn_ignored_skew, focal_reason)
 from .results import _match_debug, position_sigma_m
 
 log = logging.getLogger(__name__)
@@ -483,6 +483,11 @@ class Localizer:
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
             matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None)
         reason = res.reason if not res.success else self._gate(res, len(X), prior)
+        if not reason and (self.config.matcher == "sift" or self.config.points_source == "depth"):
+            # points from measured depth: their angles are the keyframe camera's, so the focal
+            # length the inliers fit is the query's (a pointmap's is the network's guess)
+            reason = focal_reason(self.config.gates.max_focal_error, frame.intrinsics,
+                                  res.map_from_cam, X[res.inliers], x[res.inliers])
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
+from ..pnp.focal import focal_scale
 from ..types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -24,6 +25,8 @@ SKEW_IGNORED_PX = 0.5
 # a query distortion that moves some pixel by more than this from where every map keyframe
 # camera's of the same size moves it is warned about (`_warn_distortion_mismatch`)
 DISTORTION_MISMATCH_PX = 1.5
+# `focal_reason`: a focal scale this many of its sigmas from 1 is significant
+FOCAL_SIGNIFICANCE = 4.0
 
 
 def _checked_pose(pose: Optional[np.ndarray], name: str) -> Optional[np.ndarray]:
@@ -142,3 +145,20 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
                 "keyframe camera of that size (closest: %s): undistorting with one or the "
                 "other moves pixels by up to %s. That is %s", cam.width, cam.height, query,
                 closest, shift, cause)
+
+
+def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
+                 X: np.ndarray, x: np.ndarray) -> str:
+    """The failure reason of a pose whose inliers (``X`` map points, ``x`` captured query
+    pixels) fit a focal length off ``cam``'s by more than ``max_error`` (a fraction) and by
+    over `FOCAL_SIGNIFICANCE` sigma (`pnp.focal.focal_scale`); '' otherwise, and when
+    ``max_error`` is 0 (``gates.max_focal_error``)."""
+    if max_error <= 0:
+        return ""
+    xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model)
+    s, sigma = focal_scale(map_from_cam, X, xu, cam.K)
+    if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
+        return ""
+    return (f"the inliers fit a focal length {s:.2f}x the camera's (fx {cam.K[0, 0]:.1f}; "
+            f"+-{100 * sigma:.0f} %, gates.max_focal_error {max_error:g}): wrong intrinsics "
+            "(CameraInfo, camera.yaml) or a zoomed or cropped image")
