@@ -19,7 +19,9 @@ Publishing rules (docs/ros_node.md, "Outages and the odometry gate"):
    Frames refused before the localizer (undecodable, wrong encoding, no TF) count as failures
    and age the gate through the elapsed time; they never move the anchor.
 2. A pose found by global retrieval while not tracking (start-up, lost, ~/relocalize, or odometry
-   no longer vouching after a long outage) is published only once ``confirm_frames``
+   no longer vouching after a long outage), or one jumping over `UNVOUCHED_JUMP_M` /
+   `UNVOUCHED_JUMP_DEG` while nothing vouches for the jump (no odometry or its gate off, while
+   tracking), is published only once ``confirm_frames``
    consecutive frames agree under odometry (and, while odometry still vouches, with the gate).
    The agreement tolerance grows with the time between the two frames only up to what
    odometry vouches for (`odometry_gate.capped`): after a camera stall a pose far from the
@@ -47,6 +49,12 @@ from mast3r_ros.core.types import LocalizationResult
 
 from . import odometry_gate as og
 from .frames import TfToPublish, map_from_odom
+
+# mode "tracking" (no odometry, or its gate off): a pose jumping farther than this from the last
+# published one needs confirm_frames (`judge`); the localizer's gates.max_jump_* defaults, well
+# above a frame's motion (handheld redkitchen at 3 Hz: 0.14 m / 7.8 deg at most)
+UNVOUCHED_JUMP_M = 1.0
+UNVOUCHED_JUMP_DEG = 45.0
 
 # --------------------------------------------------------------------------------------------
 # Time gates
@@ -129,6 +137,7 @@ class FramePlan:
     confirm: bool
     confirm_retry: bool
     retry_global: bool
+    last_published: Optional[np.ndarray] = None  # map_from_base; mode "tracking" only
 
 
 @dataclasses.dataclass(frozen=True)
@@ -180,6 +189,13 @@ def judge(plan: FramePlan, result: LocalizationResult, attempt: int) -> Verdict:
                 reason += "; global retrieval disagrees too"
             return Verdict(False, False, can_retry, _refused(result, reason))
     confirm = plan.confirm_retry if attempt > 0 else plan.confirm
+    if plan.last_published is not None:
+        # nothing vouches for a jump (no odometry, or its gate off): a pose farther from the last
+        # published one than any frame-to-frame motion (1 m / 45 deg) needs confirming, as one
+        # found by global retrieval does: one mirrored frame between good ones was published
+        # 2.8 m / 174 deg off; a robot really carried elsewhere is published a frame later
+        dt, dr = og.difference(plan.last_published, result.map_from_cam @ plan.cam_from_base)
+        confirm = confirm or dt > UNVOUCHED_JUMP_M or dr > UNVOUCHED_JUMP_DEG
     if confirm:
         return Verdict(False, True, False, result)
     return Verdict(True, False, False, result)
@@ -366,9 +382,16 @@ class TrackingState:
             # no odometry to bound the jump (or the gate is off): the hint (and with odometry
             # the prior) select keyframes, and the localizer's own gates judge the pose
             prior = predicted @ base_from_cam if has_odometry and predicted is not None else None
-            return FramePlan("tracking", prior=prior, hint=self.tracker.hint(),
+            # a jump awaiting confirmation (`judge`) is where the next frame looks first: a robot
+            # carried elsewhere is confirmed there (the last success's keyframes chose a wrong
+            # pose between the two places, 48 cm off, on the redkitchen data); a wrong jump's
+            # keyframes fail and the localizer retries with global retrieval
+            hint = (self.candidate.map_from_base @ base_from_cam if self.candidate is not None
+                    else self.tracker.hint())
+            return FramePlan("tracking", prior=prior, hint=hint,
                              force_global=False, predicted=None, tol=None, confirm=False,
-                             confirm_retry=False, retry_global=False, **common)
+                             confirm_retry=False, retry_global=False,
+                             last_published=predicted, **common)
         tol = None
         if has_odometry and predicted is not None and self.anchor is not None:
             distance, turned = og.odometry_motion(self.anchor.odom_from_base, odom)
@@ -413,9 +436,13 @@ class TrackingState:
             return True, result
         self.candidate = Candidate(map_from_base_, plan.odom_from_base.copy(), plan.stamp_ns,
                                    count)
-        return False, _refused(result, f"pose found by global retrieval awaits confirmation "
-                                       f"({count} of {cfg.confirm_frames} consecutive frames "
-                                       "agree under odometry)")
+        what = "pose found by global retrieval"
+        if plan.last_published is not None:
+            what = ("pose {:.2f} m / {:.1f} deg from the last published one (nothing vouches for "
+                    "the jump)").format(*og.difference(plan.last_published, map_from_base_))
+        return False, _refused(result, f"{what} awaits confirmation ({count} of "
+                                       f"{cfg.confirm_frames} consecutive frames agree under "
+                                       "odometry)")
 
     # --- TF re-broadcast --------------------------------------------------------------------
     def next_tf_stamp_ns(self, now_ns: int, tolerance_s: float, fresh: bool) -> Optional[int]:
