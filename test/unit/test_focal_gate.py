@@ -73,3 +73,4 @@ def test_wrong_intrinsics_fail_with_a_reason_naming_the_focal_length(tum, sift_m
         assert not bad.success
         assert bad.reason.startswith("the inliers fit a focal length 0.8"), bad.reason
         assert "gates.max_focal_error 0.05): wrong intrinsics" in bad.reason, bad.reason
+        assert " px, not 315.0; +-" in bad.reason, bad.reason   # the focal length it fits

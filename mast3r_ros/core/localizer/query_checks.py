@@ -159,6 +159,7 @@ def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarr
     s, sigma = focal_scale(map_from_cam, X, xu, cam.K)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return ""
-    return (f"the inliers fit a focal length {s:.2f}x the camera's (fx {cam.K[0, 0]:.1f}; "
-            f"+-{100 * sigma:.0f} %, gates.max_focal_error {max_error:g}): wrong intrinsics "
-            "(CameraInfo, camera.yaml) or a zoomed or cropped image")
+    fx = cam.K[0, 0]
+    return (f"the inliers fit a focal length {s:.2f}x the camera's (fx {s * fx:.1f} px, not "
+            f"{fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error {max_error:g}): wrong "
+            "intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped image")
