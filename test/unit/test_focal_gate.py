@@ -19,6 +19,7 @@ from mast3r_ros.core.keyframes import KeyframeMap
 from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.pnp.focal import focal_scale
 from mast3r_ros.core.types import CameraIntrinsics
+from mast3r_ros.replay.metrics import summarize
 from mast3r_ros.replay.tum import TumSequence
 from scipy.spatial.transform import Rotation
 
@@ -71,6 +72,10 @@ def test_wrong_intrinsics_fail_with_a_reason_naming_the_focal_length(tum, sift_m
             assert np.linalg.norm(bad.map_from_cam[:3, 3] - frame.map_from_cam[:3, 3]) > 0.2
             continue
         assert not bad.success
-        assert bad.reason.startswith("the inliers fit a focal length 0.8"), bad.reason
+        assert bad.reason.startswith("the camera's focal length does not fit the inliers (they "
+                                     "fit 0.8"), bad.reason
+        # one failure_reasons key in metrics.json, whatever the focal length
+        assert summarize([bad])["failure_reasons"] == {
+            "the camera's focal length does not fit the inliers": 1}
         assert "gates.max_focal_error 0.05): wrong intrinsics" in bad.reason, bad.reason
         assert " px, not 315.0; +-" in bad.reason, bad.reason   # the focal length it fits

@@ -160,6 +160,8 @@ def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarr
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return ""
     fx = cam.K[0, 0]
-    return (f"the inliers fit a focal length {s:.2f}x the camera's (fx {s * fx:.1f} px, not "
-            f"{fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error {max_error:g}): wrong "
-            "intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped image")
+    # the words before " (" are the same for every frame: metrics.json's failure_reasons key
+    return (f"the camera's focal length does not fit the inliers (they fit {s:.2f}x it: fx "
+            f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
+            f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
+            "image")
