@@ -19,8 +19,8 @@ Publishing rules (docs/ros_node.md, "Outages and the odometry gate"):
    Frames refused before the localizer (undecodable, wrong encoding, no TF) count as failures
    and age the gate through the elapsed time; they never move the anchor.
 2. A pose found by global retrieval while not tracking (start-up, lost, ~/relocalize, or odometry
-   no longer vouching after a long outage), or one jumping over `UNVOUCHED_JUMP_M` /
-   `UNVOUCHED_JUMP_DEG` while nothing vouches for the jump (no odometry or its gate off, while
+   no longer vouching after a long outage), or one jumping over ``confirm_jump_m`` /
+   ``confirm_jump_deg`` while nothing vouches for the jump (no odometry or its gate off, while
    tracking), is published only once ``confirm_frames``
    consecutive frames agree under odometry (and, while odometry still vouches, with the gate).
    The agreement tolerance grows with the time between the two frames only up to what
@@ -49,12 +49,6 @@ from mast3r_ros.core.types import LocalizationResult
 
 from . import odometry_gate as og
 from .frames import TfToPublish, map_from_odom
-
-# mode "tracking" (no odometry, or its gate off): a pose jumping farther than this from the last
-# published one needs confirm_frames (`judge`); the localizer's gates.max_jump_* defaults, well
-# above a frame's motion (handheld redkitchen at 3 Hz: 0.14 m / 7.8 deg at most)
-UNVOUCHED_JUMP_M = 1.0
-UNVOUCHED_JUMP_DEG = 45.0
 
 # --------------------------------------------------------------------------------------------
 # Time gates
@@ -138,6 +132,7 @@ class FramePlan:
     confirm_retry: bool
     retry_global: bool
     last_published: Optional[np.ndarray] = None  # map_from_base; mode "tracking" only
+    confirm_jump: Tuple[float, float] = (0.0, 0.0)  # (m, deg) with last_published; 0: off
 
 
 @dataclasses.dataclass(frozen=True)
@@ -191,11 +186,13 @@ def judge(plan: FramePlan, result: LocalizationResult, attempt: int) -> Verdict:
     confirm = plan.confirm_retry if attempt > 0 else plan.confirm
     if plan.last_published is not None:
         # nothing vouches for a jump (no odometry, or its gate off): a pose farther from the last
-        # published one than any frame-to-frame motion (1 m / 45 deg) needs confirming, as one
+        # published one than any frame-to-frame motion (confirm_jump_m / _deg: 1 m / 45 deg;
+        # handheld redkitchen at 3 Hz moves 0.14 m / 7.8 deg at most) needs confirming, as one
         # found by global retrieval does: one mirrored frame between good ones was published
         # 2.8 m / 174 deg off; a robot really carried elsewhere is published a frame later
         dt, dr = og.difference(plan.last_published, result.map_from_cam @ plan.cam_from_base)
-        confirm = confirm or dt > UNVOUCHED_JUMP_M or dr > UNVOUCHED_JUMP_DEG
+        jump_m, jump_deg = plan.confirm_jump
+        confirm = confirm or 0 < jump_m < dt or 0 < jump_deg < dr
     if confirm:
         return Verdict(False, True, False, result)
     return Verdict(True, False, False, result)
@@ -391,7 +388,8 @@ class TrackingState:
             return FramePlan("tracking", prior=prior, hint=hint,
                              force_global=False, predicted=None, tol=None, confirm=False,
                              confirm_retry=False, retry_global=False,
-                             last_published=predicted, **common)
+                             last_published=predicted,
+                             confirm_jump=(cfg.confirm_jump_m, cfg.confirm_jump_deg), **common)
         tol = None
         if has_odometry and predicted is not None and self.anchor is not None:
             distance, turned = og.odometry_motion(self.anchor.odom_from_base, odom)

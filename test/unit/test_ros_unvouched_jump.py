@@ -92,3 +92,18 @@ def test_the_reason_names_the_jump_and_confirm_frames_1_keeps_the_old_behaviour(
     # with odometry the gate judges (unchanged): the far pose is refused, not held
     out, st = _run(poses[:5], has_odometry=True)
     assert out[4] is None and "from where odometry puts the robot" in st.last_failure_reason
+
+
+def test_confirm_jump_limits_are_parameters():
+    """The limits are confirm_jump_m / confirm_jump_deg (1 m / 45 deg); 0 turns each off."""
+    far = make_pose(rz(0.0), [0.1, 1.5, 0.0])              # 1.5 m, not rotated
+    turned = make_pose(rz(60.0), [0.2, 0.0, 0.0])          # 60 deg, 0.05 m
+    for jump, cfg, held in [
+            (far, TrackingConfig(confirm_jump_m=2.0), False),
+            (far, TrackingConfig(confirm_jump_m=0.0), False),
+            (far, TrackingConfig(confirm_jump_m=1.2), True),
+            (turned, TrackingConfig(), True),
+            (turned, TrackingConfig(confirm_jump_deg=0.0), False),
+            (turned, TrackingConfig(confirm_jump_deg=90.0), False)]:
+        out, _ = _run(_walk(4) + [jump], cfg=cfg)
+        assert (out[4] is None) == held, (cfg, held)

@@ -356,6 +356,12 @@ class TrackingConfig:
     confirm_frames: int = _f(2, "A pose found by global retrieval (lost, start-up, ~/relocalize) "
                                 "is published once this many consecutive frames agree under "
                                 "odometry.", lo=1, hi=100)
+    confirm_jump_m: float = _f(1.0, "Without odometry vouching (no odom_frame, or the gate "
+                                    "off), a pose farther than this from the last published one "
+                                    "also waits for confirm_frames (0 disables).", lo=0.0,
+                               hi=1000.0)
+    confirm_jump_deg: float = _f(45.0, "Same, for a pose rotated more than this (degrees; 0 "
+                                       "disables).", lo=0.0, hi=180.0)
     odom_gate_translation_m: float = _f(0.10, "Odometry gate: translation tolerance of a pose "
                                               "against the last published one carried by "
                                               "odometry (0 disables the gate).", lo=0.0, hi=100.0)
