@@ -17,16 +17,9 @@ from __future__ import annotations
 from typing import Tuple
 
 import numpy as np
+from scipy.spatial.transform import Rotation
 
 from ..geometry import invert_pose
-
-
-def _exp_so3(w: np.ndarray) -> np.ndarray:
-    th = float(np.linalg.norm(w))
-    S = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
-    if th < 1e-12:
-        return np.eye(3) + S
-    return np.eye(3) + np.sin(th) / th * S + (1.0 - np.cos(th)) / th ** 2 * (S @ S)
 
 
 def focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
@@ -68,7 +61,7 @@ def focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.n
             step = -np.linalg.solve(H, J.T @ r)
         except np.linalg.LinAlgError:
             return 1.0, float("inf")
-        dR = _exp_so3(step[:3])
+        dR = Rotation.from_rotvec(step[:3]).as_matrix()
         R, t, ls = dR @ R, dR @ t + step[3:6], ls + step[6]
         if np.abs(step).max() < 1e-10:
             break
