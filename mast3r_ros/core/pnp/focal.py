@@ -22,12 +22,17 @@ from scipy.spatial.transform import Rotation
 from ..geometry import invert_pose
 
 
+# a scale beyond e**3 (20x) is no focal-length error but Gauss-Newton diverging
+_MAX_LOG_SCALE = 3.0
+
+
 def focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
                 iterations: int = 10) -> Tuple[float, float]:
     """(s, sigma of log s): the scale on K's focal lengths that, refitted together with the
     pose by Gauss-Newton from ``map_from_cam``, best fits the inliers ``X`` (N, 3) map points
     and ``xu`` (N, 2) undistorted query pixels; sigma from the residuals (first order). (1.0,
-    inf) when it cannot be judged: fewer than 8 points, or points behind the camera."""
+    inf) when it cannot be judged: fewer than 8 points, points behind the camera, or the fit
+    diverging."""
     X = np.asarray(X, np.float64)
     xu = np.asarray(xu, np.float64)
     n = len(X)
@@ -61,6 +66,8 @@ def focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.n
             step = -np.linalg.solve(H, J.T @ r)
         except np.linalg.LinAlgError:
             return 1.0, float("inf")
+        if not (np.isfinite(step).all() and abs(ls + step[6]) < _MAX_LOG_SCALE):
+            return 1.0, float("inf")  # diverging (degenerate geometry): not judged
         dR = Rotation.from_rotvec(step[:3]).as_matrix()
         R, t, ls = dR @ R, dR @ t + step[3:6], ls + step[6]
         if np.abs(step).max() < 1e-10:
