@@ -397,15 +397,16 @@ def _keep_output(tmp: str) -> str:
 
 
 def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[str]:
-    """Delete the temporary siblings ``PATH.tmp-m3r-XXXXXXXX`` (`make_temporary_sibling`)
-    that a writer killed without a chance to clean up (``kill -9``, the kernel's OOM killer, a
-    power cut) left beside output ``path``; returns them. Only for the holder of ``path``'s
-    output lock, which every writer of such a sibling holds while it lives: one that exists now
-    is nobody's. So are the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced
-    output to and deletes (left when that deletion was interrupted): deleted too, with a
-    WARNING. Nothing of another form is touched: a user's ``PATH.tmp-20261202`` or
-    ``PATH.old-backup``, ``PATH.partial`` (a resumable build; with ``salvage``, a stopped run's
-    is replaced by a newer killed run's lines, as the next stopped run replaces it).
+    """Delete the temporary siblings ``PATH.tmp-m3r-XXXXXXXX`` (`make_temporary_sibling`) that a
+    writer killed without a chance to clean up (``kill -9``, the OOM killer, a power cut) left
+    beside output ``path``; returns them. Only for the holder of ``path``'s output lock, which
+    every writer of such a sibling holds while it lives: one that exists now is nobody's. So are
+    the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced output to and deletes
+    (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
+    ``PATH`` missing (a kill between the renames). Nothing of another form is touched: a user's
+    ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial`` (a resumable build; with
+    ``salvage``, a stopped run's is replaced by a newer killed run's lines, as the next stopped
+    run replaces it).
 
     ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
     work finishes. A stale temporary holding at least one finished line of it is not deleted
@@ -427,8 +428,14 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     dirs = [d for d in dirs if d not in old]
     for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
         if os.path.isdir(full) and not os.path.islink(full):
+            back = not os.path.lexists(out) and os.path.isdir(os.path.join(full, "folder"))
+            if back:  # killed between replace_folder's two renames: the output is put back
+                os.replace(os.path.join(full, "folder"), out)
             shutil.rmtree(full, ignore_errors=True)
-            if not os.path.lexists(full):
+            if back:
+                log.warning("restored %s: an --overwrite killed between its two renames had "
+                            "moved it aside", out)
+            elif not os.path.lexists(full):
                 log.warning("removed %s: the output %s replaced, left when its deletion was "
                             "interrupted", full, out)
     dirs = sorted(d for d in dirs if os.path.isdir(d) and not os.path.islink(d))

@@ -113,6 +113,7 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
                  "run.kept-abcd1234", "run2.tmp-m3r-abcd1234", "other.tmp-m3r-abcd1234",
                  "run2.old-abcd1234"]
     os.makedirs(tmp_path / "run.old-abcd1234" / "folder")  # replace_folder's, cut short
+    os.makedirs(tmp_path / "run")  # the output that replaced it
     for name in stale + kept_dirs:
         os.makedirs(tmp_path / name / "sub", exist_ok=True)
         (tmp_path / name / "sub" / "notes.txt").write_text("{}\n")
@@ -124,12 +125,36 @@ def test_temporaries_a_killed_writer_left_are_removed_by_the_next_holder(tmp_pat
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         lock = acquire_output_lock(out)
     lock.release()
-    assert sorted(os.listdir(tmp_path)) == sorted(kept_dirs + ["run.tmp-m3r-file0000"])
+    assert sorted(os.listdir(tmp_path)) == sorted(kept_dirs + ["run", "run.tmp-m3r-file0000"])
     assert all((tmp_path / n / "sub" / "notes.txt").is_file() for n in kept_dirs)
     (rec,) = [r for r in caplog.records if "killed writer" in r.getMessage()]
     assert rec.levelname == "WARNING"
     assert rec.getMessage() == (f"removed 2 temporary folder(s) that a killed writer of {out} "
                                 f"left: {', '.join(str(tmp_path / n) for n in sorted(stale))}")
+
+
+def test_an_overwrite_killed_between_its_two_renames_loses_no_map(tmp_path, caplog):
+    """replace_folder moves MAP aside (MAP.old-XXXXXXXX/folder), then renames the new map into
+    place: a kill -9 between the two left no MAP, and the next holder of MAP's lock deleted both
+    the old map (an interrupted deletion, it took it for) and the new one (a killed writer's
+    temporary): both maps lost (a map-keeping review's find). The old map is put back."""
+    import logging
+
+    from mast3r_ros.core.fileio import acquire_output_lock, make_temporary_sibling, output_path
+
+    kfs = [(np.full((48, 64, 3), 9 * i, np.uint8), default_intrinsics(64, 48), np.eye(4), i,
+            None) for i in range(2)]
+    out = str(tmp_path / "map")
+    write_map(out, kfs)
+    moved = tmp_path / "map.old-abcd1234"
+    os.makedirs(moved)
+    os.replace(out, moved / "folder")  # the first rename done, then the kill
+    new = make_temporary_sibling(output_path(out))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        acquire_output_lock(out).release()
+    assert len(KeyframeMap.load(out)) == 2 and not moved.exists() and not os.path.exists(new)
+    assert any(r.getMessage().startswith(f"restored {out}: an --overwrite killed between its "
+                                         "two renames") for r in caplog.records)
 
 
 def test_localize_after_a_killed_run_leaves_only_its_run(tum, sift_map, tmp_path, capsys):
