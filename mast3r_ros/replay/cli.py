@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import errno
 import functools
 import json
 import logging
@@ -38,6 +37,7 @@ from .cli_options import (
     check_trajectory_file,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
+    os_error_text,
     note_unused_device,
     note_unused_workers,
     offline_warmup,
@@ -523,17 +523,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                          f"{' '.join(str(e).split()) or type(e).__name__}\n")
         return 2
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
-        where = f": {e.filename}" if e.filename else ""
-        if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a full disk
-            # the output as given: a file's name under OUT.partial/OUT.tmp-* is gone already
-            at = next((getattr(args, k, None) for k in ("out", "json", "plot")
-                       if getattr(args, k, None)), e.filename)
-            sys.stderr.write(f"{PROG} {args.command}: error: no space left on the device"
-                             f"{f' holding {at}' if at else ''} ({e.strerror}): free space "
-                             "there, or write elsewhere\n")
-            return 2
-        sys.stderr.write(f"{PROG} {args.command}: error: cannot use path{where}: "
-                         f"{e.strerror or e} (check the paths given)\n")
+        sys.stderr.write(f"{PROG} {args.command}: error: {os_error_text(e, args)}\n")
         return 2
     except Terminated:
         sys.stderr.write(f"{PROG} {args.command}: terminated (SIGTERM)\n")

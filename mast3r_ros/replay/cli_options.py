@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import logging
 import math
 import os
@@ -293,3 +294,22 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
         from .tum import folder_instead_of_file
 
         raise InputError(f"{option} {folder_instead_of_file(path)}")
+
+
+def os_error_text(e: OSError, args: argparse.Namespace) -> str:
+    """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
+    a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
+    name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
+    and the fix; anything else names the path and the OS's words."""
+    at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
+              e.filename)
+    held = f" holding {at}" if at else ""
+    if e.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):  # a full disk
+        return (f"no space left on the device{held} ({e.strerror}): free space there, or write "
+                "elsewhere")
+    if e.errno == errno.EFBIG:
+        return (f"a file is larger than the file system{held} or the process may write "
+                f"({e.strerror}: a FAT32 drive's 4 GiB, or `ulimit -f`): write to another file "
+                "system (ext4, exFAT, NTFS) or raise the limit")
+    where = f": {e.filename}" if e.filename else ""
+    return f"cannot use path{where}: {e.strerror or e} (check the paths given)"

@@ -156,6 +156,26 @@ def test_localize_names_groundtruth_when_its_file_is_missing_or_a_folder(tmp_pat
     assert expected in line, line
 
 
+def test_a_file_size_limit_is_named_as_such(tmp_path, capsys, monkeypatch):
+    """EFBIG (a FAT32 USB stick's 4 GiB, `ulimit -f`) said 'cannot use path: File too large
+    (check the paths given)' without a path (a map-keeping review's find): the line names the
+    output and the two ways out."""
+    import errno
+
+    from mast3r_ros.replay import cli
+
+    def too_large(args):
+        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
+
+    monkeypatch.setattr(cli, "cmd_localize", too_large)
+    out = str(tmp_path / "r")
+    rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
+    line = _one_line(capsys)
+    assert rc == 2 and f"a file is larger than the file system holding {out} or the process " \
+        "may write" in line, line
+    assert "ulimit -f" in line and "check the paths" not in line, line
+
+
 def test_a_full_disk_is_named_as_such_not_as_a_path_to_check(tmp_path, capsys, monkeypatch):
     """ENOSPC said 'cannot use path: No space left on device (check the paths given)': the
     paths were right, the disk was full; the line names the output it was writing."""
