@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes import KeyframeMap
+    from ..core.keyframes.target import foreign_entries
     from ..core.map_check import check_map
     from .cli_options import load_params
 
@@ -74,6 +75,11 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
     report.raise_if_inconsistent()  # the CLI turns it into exit 2 and one line
     sys.stdout.write(f"{args.map}: {report.summary()}\n")
+    foreign = foreign_entries(args.map)
+    if foreign:  # found only when --overwrite refused the map, before
+        sys.stdout.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
+                         "build-map/merge-maps --overwrite will not replace the map until they "
+                         "are moved out of its folder\n")
     return 0
 
 

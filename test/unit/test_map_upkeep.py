@@ -397,3 +397,23 @@ def test_a_merged_map_of_two_camera_sizes_localizes_with_mast3r(tmp_path):
     assert r.success, r.reason
     t_err, r_err = pose_error(r.map_from_cam, frames[3].map_from_cam)
     assert t_err <= 0.01 and r_err <= 0.3, (t_err, r_err)
+
+
+def test_check_map_names_what_overwrite_would_refuse_to_delete(tmp_path, capsys):
+    """Files kept inside a map folder (a run, notes) showed only when build-map --overwrite
+    refused the map (a map-keeping review's find): check-map names them ahead, exit 0."""
+    from mast3r_ros.core.fileio import LOCK_SUFFIX
+    from mast3r_ros.core.keyframes.encodings import _INNER_LOCK
+    from mast3r_ros.replay.cli import main
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    assert main(["check-map", path]) == 0
+    assert "note:" not in capsys.readouterr().out
+    os.makedirs(os.path.join(path, "run1"))
+    open(os.path.join(path, "notes.txt"), "w").write("calibrated 2026-11\n")
+    open(os.path.join(path, _INNER_LOCK + LOCK_SUFFIX), "w").write("pid 1, localizer\n")
+    assert main(["check-map", path]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (f"note: {path} also holds notes.txt, run1/, which no map build writes: "
+                       "build-map/merge-maps --overwrite will not replace the map until they "
+                       "are moved out of its folder"), out

@@ -37,6 +37,18 @@ _MAP_ENTRIES = frozenset((MANIFEST, KEYFRAME_TABLE, "keyframes", "retrieval", "e
 _ENCODINGS_LOCK = ".encodings" + LOCK_SUFFIX
 
 
+def foreign_entries(folder: str) -> str:
+    """The top-level entries of map ``folder`` that no map build writes (a run folder or notes
+    kept inside it), listed for a message (`_listing`; '' when none): what ``--overwrite``
+    refuses to delete with the map (`check-map` says so ahead)."""
+    names = sorted(os.listdir(folder))
+    return _listing(folder, [n for n in names if _foreign(n)])
+
+
+def _foreign(name: str) -> bool:
+    return name not in _MAP_ENTRIES and not name.startswith(".tmp-") and name != _ENCODINGS_LOCK
+
+
 def _is_keyframe_map(folder: str, names: List[str]) -> bool:
     """A folder `MapWriter` may replace with ``overwrite``: its manifest names this map format,
     or (a damaged map) it has a manifest that does not parse beside a ``keyframes`` folder. An
@@ -84,8 +96,7 @@ def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> 
         raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
                          f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
                          f"(choose {other}, or remove it yourself)")
-    foreign = [n for n in names if n not in _MAP_ENTRIES and not n.startswith(".tmp-")
-               and n != _ENCODINGS_LOCK]
+    foreign = [n for n in names if _foreign(n)]
     if foreign:
         raise InputError(f"{refused}: the map {given} also holds {_listing(full, foreign)}, "
                          "which no map build writes (a run folder or notes kept inside it?); "
