@@ -417,3 +417,24 @@ def test_check_map_names_what_overwrite_would_refuse_to_delete(tmp_path, capsys)
     assert out[-1] == (f"note: {path} also holds notes.txt, run1/, which no map build writes: "
                        "build-map/merge-maps --overwrite will not replace the map until they "
                        "are moved out of its folder"), out
+
+
+def test_a_rebuild_says_which_cached_encodings_it_drops(map_path, caplog):
+    """build-map --overwrite dropped the encodings a localizer had cached for other checkpoints
+    silently (hours to recompute on a large map; a map-keeping review's find): one warning
+    names them; encodings the new map carries again are not named."""
+    import logging
+
+    m = KeyframeMap.load(map_path)
+    m.save_encodings(_encodings("ckptA", n=len(m)))
+    m.save_encodings(_encodings("ckptB", n=len(m), seed=1))
+    w = MapWriter(map_path, overwrite=True)
+    for rgb, cam, pose, stamp, depth in _keyframes(3):
+        w.add_keyframe(rgb, cam, pose, stamp, depth)
+    w.add_encodings(_encodings("ckptA"))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        w.commit()
+    (rec,) = [r for r in caplog.records if "cached encodings" in r.getMessage()]
+    assert rec.getMessage() == (f"the map replaced at {map_path} cached encodings this one does "
+                                "not (checkpoint ckptB at 224): the first localize with such a "
+                                "checkpoint recomputes them"), rec.getMessage()

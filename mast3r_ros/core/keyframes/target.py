@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import json
 import os
-from typing import List
+from typing import Any, Dict, List
 
 from ..errors import InputError
 from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
@@ -43,6 +43,21 @@ def foreign_entries(folder: str) -> str:
     refuses to delete with the map (`check-map` says so ahead)."""
     names = sorted(os.listdir(folder))
     return _listing(folder, [n for n in names if _foreign(n)])
+
+
+def dropped_encodings(folder: str, kept: List[Dict[str, Any]]) -> List[str]:
+    """``'<identity> at <size>'`` of each encoding set the map at ``folder`` caches and the map
+    replacing it (its manifest's ``encodings``: ``kept``) does not: lost with the old map, so
+    the first localize with that checkpoint recomputes them (hours on a large map). Empty when
+    ``folder`` holds no readable map manifest."""
+    try:
+        with open(os.path.join(folder, MANIFEST), encoding="utf-8-sig") as fh:
+            entries = json.load(fh).get("encodings") or []
+    except (OSError, ValueError, AttributeError):
+        return []
+    have = {(e.get("identity"), e.get("image_size")) for e in kept}
+    return [f"{str(e.get('identity'))[:16]} at {e.get('image_size')}" for e in entries
+            if isinstance(e, dict) and (e.get("identity"), e.get("image_size")) not in have]
 
 
 def _foreign(name: str) -> bool:

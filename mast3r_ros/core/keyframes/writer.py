@@ -63,7 +63,8 @@ from .table import (
     parse_image_name,
     write_keyframe_table,
 )
-from .target import _check_partial, _check_target, check_map_out, finished_shards
+from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
+                     finished_shards)
 from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
@@ -444,6 +445,11 @@ class MapWriter(WriterEncodings):
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
         _fsync_dir(self.tmp)
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
+        dropped = dropped_encodings(self.path, self.encodings)
+        if dropped:
+            log.warning("the map replaced at %s cached encodings this one does not (checkpoint "
+                        "%s): the first localize with such a checkpoint recomputes them",
+                        self.path, ", ".join(dropped))
         try:
             replace_folder(self.tmp, self.path)  # an old map is renamed aside, restored on failure
         finally:  # published once renamed, even if a Ctrl-C cuts the old map's deletion short
