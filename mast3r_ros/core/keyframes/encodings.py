@@ -249,8 +249,10 @@ class MapEncodings:
 
     def _manifest_unchanged(self) -> bool:
         try:
-            with open(os.path.join(self.path, MANIFEST), encoding="utf-8") as fh:
-                return json.load(fh) == self.manifest
+            with open(os.path.join(self.path, MANIFEST), "rb") as fh:
+                # bytes: a leading BOM (a manifest saved by a Windows editor, which `load`
+                # accepts) read as text "utf-8" failed, and the encodings were never cached
+                return json.loads(fh.read()) == self.manifest
         except (OSError, ValueError):
             return False
 
