@@ -210,8 +210,9 @@ def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None) -> str
         else ""
     tail = math.sqrt(p95_d2 / CHI2_3DOF_95) if p95_d2 is not None and p95_d2 > 0 else 0.0
     if tail > MISCALIBRATED_SIGMA_RATIO:
-        out += ("; " if out else "") + (f"overconfident tail: the worst 5 % of errors "
-                                        f"~{tail:.2g}x sigma")
+        # .2g alone wrote a 150x tail (2 m off under a 1 cm sigma) as "~1.5e+02x"
+        x = f"{tail:.2g}" if tail < 100 else f"{tail:.0f}"
+        out += ("; " if out else "") + f"overconfident tail: the worst 5 % of errors ~{x}x sigma"
     return out
 
 

@@ -23,3 +23,12 @@ def test_encodings_are_cached_into_a_map_whose_manifest_has_a_bom(tmp_path):
         fh.write(b"\xef\xbb\xbf" + data)
     assert KeyframeMap.load(path).save_encodings(_encodings("ckptA"))
     assert KeyframeMap.load(path).encoding_store("ckptA", 224) is not None
+
+
+def test_a_tail_a_hundred_times_sigma_is_written_as_a_plain_number():
+    """The tail verdict formatted its ratio with '.2g': 150x read '~1.5e+02x sigma'."""
+    from mast3r_ros.replay.metrics import CHI2_3DOF_95, calibration_verdict
+
+    assert calibration_verdict(2.37, CHI2_3DOF_95 * 150.0 ** 2).endswith("~150x sigma")
+    assert calibration_verdict(2.37, CHI2_3DOF_95 * 39.0 ** 2).endswith("~39x sigma")
+    assert calibration_verdict(2.37, CHI2_3DOF_95 * 3.4 ** 2).endswith("~3.4x sigma")
