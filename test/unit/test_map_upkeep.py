@@ -100,6 +100,15 @@ def test_a_damaged_map_under_a_running_localizer_is_still_called_corrupt(tmp_pat
     rgb, cam, _, stamp, _ = _keyframes(n=1, seed=2)[0]
     with pytest.raises(MapFormatError, match="corrupt"):
         loc.localize(Frame(rgb, cam, stamp))
+    # another process caching encodings into the map (its manifest rewritten: new inode and
+    # times) or a hard-link backup touching it does not make a damaged file a replaced map (a
+    # regression review's find: 'replaced ..., restart' for a corrupt file)
+    other = KeyframeMap.load(path, lazy=True)
+    other.save_encodings(_encodings("ckptB", n=len(other)))
+    os.utime(os.path.join(path, "manifest.json"))
+    with pytest.raises(MapFormatError, match="corrupt") as e:
+        loc.localize(Frame(rgb, cam, stamp))
+    assert "replaced" not in str(e.value)
     loc.close()
 
 
@@ -434,7 +443,7 @@ def test_a_rebuild_says_which_cached_encodings_it_drops(map_path, caplog):
     w.add_encodings(_encodings("ckptA"))
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         w.commit()
-    (rec,) = [r for r in caplog.records if "cached encodings" in r.getMessage()]
+    (rec,) = [r for r in caplog.records if "the map replaced at" in r.getMessage()]
     assert rec.getMessage() == (f"the map replaced at {map_path} cached encodings this one does "
                                 "not (checkpoint ckptB at 224): the first localize with such a "
                                 "checkpoint recomputes them"), rec.getMessage()

@@ -7,6 +7,7 @@ and size (``os.stat`` only: `missing_or_truncated`), every problem at once (`fil
 from __future__ import annotations
 
 import io
+import json
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -135,9 +136,17 @@ class MapFiles:
         if self._opened is None:
             return False
         try:
-            return opened_identity(self.path) != self._opened
-        except OSError:
+            if opened_identity(self.path) == self._opened:
+                return False
+            with open(os.path.join(self.path, MANIFEST), "rb") as fh:
+                now = json.loads(fh.read().decode("utf-8-sig"))
+        except (OSError, ValueError):
             return True
+        # touched, not replaced: another process cached encodings into it (a store added, this
+        # one's kept), a hard-link backup; the keyframes and the stores this map read unchanged
+        return not isinstance(now, dict) or _read_content(now) != _read_content(self.manifest) \
+            or any(e not in (now.get("encodings") or []) for e in self.manifest.get(
+                "encodings") or [])
 
     def replaced_error(self, err: MapFormatError) -> MapFormatError:
         """``err`` (a lazy read that failed), or, when the map was replaced since it was opened
@@ -187,6 +196,14 @@ class MapFiles:
         if img is None:
             raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG")
         return img
+
+
+def _read_content(manifest: Mapping[str, Any]) -> Tuple[Any, ...]:
+    """What of a manifest a lazy read depends on, but the stores it caches (`replaced_since_open`:
+    another process may add one)."""
+    files = {k: v for k, v in (manifest.get("files") or {}).items()
+             if not str(k).startswith("encodings/")}
+    return manifest.get("keyframe_table"), manifest.get("keyframes"), files
 
 
 def opened_identity(path: str) -> Tuple[int, ...]:
