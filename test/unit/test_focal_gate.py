@@ -80,3 +80,24 @@ def test_wrong_intrinsics_fail_with_a_reason_naming_the_focal_length(tum, sift_m
         assert "gates.max_focal_error 0.05): wrong intrinsics" in bad.reason, bad.reason
         assert " px, not 315.0; +-" in bad.reason, bad.reason   # the focal length it fits
 
+
+
+def test_the_gate_fits_at_most_focal_max_points_inliers(monkeypatch):
+    """The fit built a 2N x 7 Jacobian per iteration over every inlier: 30 ms a frame with
+    12 000 (mast3r with points_source depth; a regression review's find). An evenly spaced
+    subset of FOCAL_MAX_POINTS gives the same verdict."""
+    from mast3r_ros.core.localizer import query_checks
+
+    cam = CameraIntrinsics(K=[500, 0, 320, 0, 500, 240, 0, 0, 1], width=640, height=480)
+    rng = np.random.default_rng(0)
+    X = rng.uniform([-1, -1, 2], [1, 1, 4], (12000, 3))
+    K = cam.K * np.array([[1.2, 1, 1], [1, 1.2, 1], [1, 1, 1]])  # inliers of a 20 % longer f
+    x = (X @ K.T)[:, :2] / X[:, 2:] + rng.normal(0, 1, (12000, 2))
+    seen = []
+    real = query_checks.focal_scale
+    monkeypatch.setattr(query_checks, "focal_scale",
+                        lambda T, Xs, xs, K_: (seen.append(len(Xs)), real(T, Xs, xs, K_))[1])
+    reason = query_checks.focal_reason(0.05, cam, np.eye(4), X, x)
+    assert seen == [query_checks.FOCAL_MAX_POINTS] and "they fit 1.20x it" in reason, reason
+    assert query_checks.focal_reason(0.05, cam, np.eye(4), X[:50], x[:50]) != ""
+    assert seen[-1] == 50
