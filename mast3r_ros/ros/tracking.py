@@ -133,6 +133,7 @@ class FramePlan:
     retry_global: bool
     last_published: Optional[np.ndarray] = None  # map_from_base; mode "tracking" only
     confirm_jump: Tuple[float, float] = (0.0, 0.0)  # (m, deg) with last_published; 0: off
+    has_odometry: bool = True  # an odometry frame is configured (messages only)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -359,7 +360,8 @@ class TrackingState:
         cam_from_base = finite_pose(cam_from_base, "cam_from_base")
         base_from_cam = invert_pose(cam_from_base)
         stamp_ns = int(stamp_ns)
-        common = dict(stamp_ns=stamp_ns, odom_from_base=odom, cam_from_base=cam_from_base)
+        common = dict(stamp_ns=stamp_ns, odom_from_base=odom, cam_from_base=cam_from_base,
+                      has_odometry=has_odometry)
         if self.take_global_request():
             self.anchor = None          # the operator says the pose is suspect
             self.candidate = None
@@ -438,9 +440,9 @@ class TrackingState:
         if plan.last_published is not None:
             what = ("pose {:.2f} m / {:.1f} deg from the last published one (nothing vouches for "
                     "the jump)").format(*og.difference(plan.last_published, map_from_base_))
+        under = " under odometry" if plan.has_odometry else ""  # none to agree under
         return False, _refused(result, f"{what} awaits confirmation ({count} of "
-                                       f"{cfg.confirm_frames} consecutive frames agree under "
-                                       "odometry)")
+                                       f"{cfg.confirm_frames} consecutive frames agree{under})")
 
     # --- TF re-broadcast --------------------------------------------------------------------
     def next_tf_stamp_ns(self, now_ns: int, tolerance_s: float, fresh: bool) -> Optional[int]:

@@ -86,7 +86,8 @@ def test_the_reason_names_the_jump_and_confirm_frames_1_keeps_the_old_behaviour(
     assert out[4] is None
     assert st.last_failure_reason.startswith(
         "pose 1.50 m / 0.0 deg from the last published one (nothing vouches for the jump) "
-        "awaits confirmation (1 of 2 consecutive frames"), st.last_failure_reason
+        "awaits confirmation (1 of 2 consecutive frames agree)"), st.last_failure_reason
+    # no odometry: not "agree under odometry" (a regression review's find: self-contradictory)
     out, _ = _run(poses, cfg=TrackingConfig(confirm_frames=1))
     np.testing.assert_allclose(out[4], wrong)             # as documented: published at once
     # with odometry the gate judges (unchanged): the far pose is refused, not held
