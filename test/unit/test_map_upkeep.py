@@ -231,6 +231,9 @@ def test_a_store_a_killed_localizer_left_is_removed_by_the_next_caching(map_path
     its half-written store in MAP/encodings, listed by no manifest: gigabytes never used and
     never removed; every later kill added another."""
     import logging
+    import time
+
+    from mast3r_ros.core.keyframes.encodings import ORPHAN_AGE_S
 
     m = KeyframeMap.load(map_path)
     assert m.save_encodings(_encodings("ckptA"))
@@ -240,9 +243,17 @@ def test_a_store_a_killed_localizer_left_is_removed_by_the_next_caching(map_path
     open(os.path.join(orphan, "chunk_000000.npy"), "wb").write(b"\0" * 100)
     mine = os.path.join(map_path, "encodings", "my_notes")
     os.makedirs(mine)
+    # a store still being written (another process under the map's inner lock, which does not
+    # exclude one under the lock beside it: a regression review's find) is not touched
+    busy = os.path.join(map_path, "encodings", "fedcba9876543210_224-wr1t1ng_")
+    os.makedirs(busy)
+    old = time.time() - 2 * ORPHAN_AGE_S
+    for p in (os.path.join(orphan, "pooled"), os.path.join(orphan, "chunk_000000.npy"), orphan):
+        os.utime(p, (old, old))
     with caplog.at_level(logging.WARNING):
         assert KeyframeMap.load(map_path).save_encodings(_encodings("ckptB"))
     assert not os.path.exists(orphan) and os.path.isdir(mine) and os.path.isdir(kept)
+    assert os.path.isdir(busy)
     assert "killed localizer" in caplog.text
     m = KeyframeMap.load(map_path)
     assert sorted(m.encoding_keys()) == [("ckptA", 224), ("ckptB", 224)]

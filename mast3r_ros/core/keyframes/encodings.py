@@ -43,6 +43,19 @@ log = logging.getLogger(__name__)
 _INNER_LOCK = ".encodings"
 
 
+# a store folder no manifest lists is a killed writer's once nothing was written to it for this
+ORPHAN_AGE_S = 600.0
+
+
+def _last_written(folder: str) -> float:
+    """The newest modification time of ``folder`` and the entries in it (seconds)."""
+    try:
+        with os.scandir(folder) as it:
+            return max([os.stat(folder).st_mtime] + [e.stat().st_mtime for e in it])
+    except OSError:
+        return 0.0
+
+
 class MapEncodings:
     """`KeyframeMap`'s cached encodings, pooled and ASMK retrieval indexes (uses its manifest,
     verified file reads and caches)."""
@@ -306,10 +319,13 @@ class MapEncodings:
 
     def _remove_orphan_stores(self) -> None:
         """Delete the store folders a localizer killed while caching (SIGKILL, the OOM killer)
-        left in ``encodings/``: named as `_save_store` names them and listed by no manifest
-        entry. Under the map's lock, so no other writer is filling one."""
+        left in ``encodings/``: named as `_save_store` names them, listed by no manifest entry
+        and not written to for `ORPHAN_AGE_S` (under the map's lock no other writer fills one,
+        but one caching under the lock beside the map and one under the lock inside it, a
+        read-only parent seen from another mount, do not exclude each other)."""
         import re
         import shutil
+        import time
 
         root = os.path.join(self.path, "encodings")
         listed = {e.get("store") for e in self._encoding_entries()}
@@ -317,7 +333,8 @@ class MapEncodings:
             full = os.path.join(root, name)
             if (re.fullmatch(r"[0-9a-f]{16}_\d+-[a-z0-9_]{8}", name)
                     and f"encodings/{name}" not in listed and os.path.isdir(full)
-                    and not os.path.islink(full)):
+                    and not os.path.islink(full)
+                    and time.time() - _last_written(full) > ORPHAN_AGE_S):
                 log.warning("removing %s: encodings a killed localizer left half-written", full)
                 shutil.rmtree(full, ignore_errors=True)
 
