@@ -135,21 +135,23 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
 
 def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info_name: str
                               ) -> Iterator[FrameOrUnreadable]:
-    """``frames``, but `InputError` at once when the first is unreadable for its colour image's
-    size differing from the given camera_info's (`UnreadableFrame.image_size`, set from the
-    readers' `ImageSizeError`): the option is wrong, not the recording (else only after the
-    first `ALL_UNREADABLE_STOP` frames, as a broken recording)."""
+    """``frames``, but `InputError` at once when the first image read (the frames before it
+    missing or corrupt files) is of another size than the given camera_info
+    (`UnreadableFrame.image_size`, set from the readers' `ImageSizeError`): the option is wrong,
+    not the recording (else only after the first `ALL_UNREADABLE_STOP` frames, as a broken
+    recording)."""
     frames = iter(frames)
     for f in frames:
         if isinstance(f, UnreadableFrame) and f.image_size and f.intrinsics_size:
             (w, h), (iw, ih) = f.image_size, f.intrinsics_size
             raise InputError(
                 f"{camera_info_name} is for {iw}x{ih} images but the frames are {w}x{h} (the "
-                f"first, t={f.stamp_ns * 1e-9:.3f} s): it is the calibration of another image "
-                "size (resolution or binning); pass the camera_info YAML of these images, or "
-                "drop it")
+                f"first read, t={f.stamp_ns * 1e-9:.3f} s): it is the calibration of another "
+                "image size (resolution or binning); pass the camera_info YAML of these images, "
+                "or drop it")
         yield f
-        break
+        if not isinstance(f, UnreadableFrame):  # an image read, of the right size
+            break
     yield from frames
 
 

@@ -701,8 +701,8 @@ def test_camera_info_of_another_image_size_is_named_at_the_first_frame(tum, sift
                                  str(tmp_path / "run"), "--matcher", "sift",
                                  "--camera-info", str(cam)])
     assert rc == 2 and len(errors) == 1, errors
-    assert (f"--camera-info {cam} is for 160x120 images but the frames are 320x240 (the first, "
-            "t=0.100 s): it is the calibration of another image size") in errors[0], errors
+    assert (f"--camera-info {cam} is for 160x120 images but the frames are 320x240 (the first "
+            "read, t=0.100 s): it is the calibration of another image size") in errors[0], errors
     assert "broken recording" not in errors[0], errors
 
 

@@ -383,11 +383,22 @@ def test_a_given_camera_info_of_another_size_stops_a_tum_folder_at_its_first_fra
     own = TumSequence(tum[1]).intrinsics
     small = load_camera_info_yaml(_camera_yaml_of_size(tum[1], 160, 120, tmp_path / "s.yaml"))
     with pytest.raises(InputError, match=r"^the given camera_info is for 160x120 images but the "
-                                         r"frames are 320x240 \(the first, t=0.[0-9]+ s\)"):
+                                         r"frames are 320x240 \(the first read, t=0.[0-9]+ s\)"):
         next(frames_or_unreadable(TumSequence(tum[1], camera_info=small), stride=2))
     named = TumSequence(tum[1], camera_info=small, camera_info_name="--camera-info s.yaml")
     with pytest.raises(InputError, match="^--camera-info s.yaml is for 160x120"):
         list(frames_or_unreadable(named, max_frames=3))
+    # the first image missing: the first one read names the option (a fresh user's find: it
+    # was "the first 10 frames are unreadable: a broken recording")
+    gone = Path(shutil.copytree(tum[1], tmp_path / "gone"))
+    first = TumSequence(gone)._rgb_paths[0]
+    os.remove(first)
+    seq = TumSequence(gone, camera_info=small, camera_info_name="--camera-info s.yaml")
+    got = frames_or_unreadable(seq)
+    assert isinstance(next(got), UnreadableFrame)  # the missing one, passed on
+    with pytest.raises(InputError, match=r"^--camera-info s.yaml is for 160x120 images but the "
+                                         r"frames are 320x240 \(the first read, t="):
+        next(got)
     folder = Path(shutil.copytree(tum[1], tmp_path / "q"))
     _camera_yaml_of_size(tum[1], 160, 120, folder / "camera.yaml")
     got = list(frames_or_unreadable(TumSequence(folder), max_frames=2))
@@ -413,7 +424,7 @@ def test_a_camera_info_option_of_another_size_is_named_at_a_bags_first_frame(tmp
                                str(cam)])
     assert line.startswith(f"mast3r-ros localize: error: --camera-info {cam} is for {2 * W}x"
                            f"{2 * H} images but the frames "
-                           f"are {W}x{H} (the first, t=1.000 s): it is the calibration of "
+                           f"are {W}x{H} (the first read, t=1.000 s): it is the calibration of "
                            "another image size"), line
     assert not (tmp_path / "run").exists()
     from mast3r_ros.replay.rosbag import BagSequence
@@ -421,3 +432,9 @@ def test_a_camera_info_option_of_another_size_is_named_at_a_bags_first_frame(tmp
     frames = BagSequence(bag, camera_info=load_camera_info_yaml(cam))
     with pytest.raises(InputError, match=r"^the given camera_info is for 16x12 images"):
         next(frames_or_unreadable(frames))
+    # read in order (build-map), the bag's frame error names the option, not "the CameraInfo"
+    named = BagSequence(bag, camera_info=load_camera_info_yaml(cam),
+                        camera_info_name=f"--camera-info {cam}")
+    with pytest.raises(InputError, match=rf"image is {W}x{H} but --camera-info {cam} is for "
+                                         rf"{2 * W}x{2 * H}$"):
+        list(named)

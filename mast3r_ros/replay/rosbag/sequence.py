@@ -495,6 +495,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 map_from_cam=pose,
             )
         except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
-            raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
+            (w, h), (iw, ih) = err.image_size, err.intrinsics_size
+            what = (f"image is {w}x{h} but {self.camera_info_name} is for {iw}x{ih}"
+                    if self.camera_info_name else str(err))  # not "the CameraInfo" of the bag
+            raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {what}") from err
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
