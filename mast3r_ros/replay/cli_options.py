@@ -308,8 +308,9 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
         return (f"no space left on the device{held} ({e.strerror}): free space there, or write "
                 "elsewhere")
     if e.errno == errno.EFBIG:
-        return (f"a file is larger than the file system{held} or the process may write "
-                f"({e.strerror}: a FAT32 drive's 4 GiB, or `ulimit -f`): write to another file "
-                "system (ext4, exFAT, NTFS) or raise the limit")
+        under = f" under {at}" if at else ""
+        return (f"a file written{under} reached the largest file size allowed ({e.strerror}: a "
+                "FAT32 drive holds 4 GiB a file; `ulimit -f` sets a limit per process): write "
+                "to another file system (ext4, exFAT, NTFS) or raise the limit")
     where = f": {e.filename}" if e.filename else ""
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"
