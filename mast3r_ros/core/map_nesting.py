@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 from .errors import InputError
 
@@ -16,10 +17,20 @@ _MAP_FORMAT = "mast3r_ros.keyframe_map"
 MAP_DATA_FOLDERS = ("keyframes", "encodings", "retrieval")
 
 
-def _is_keyframe_map(folder: str) -> bool:
+def read_manifest(folder: str) -> Any:
+    """The parsed ``manifest.json`` of ``folder`` (None for an empty file), read as
+    `KeyframeMap.load` reads it: a leading UTF-8 BOM (a Windows editor's) accepted. Raises
+    OSError (none, unreadable) or ValueError (not UTF-8 JSON). The one reader of the checks
+    that look at a manifest without loading the map."""
+    with open(os.path.join(folder, "manifest.json"), "rb") as fh:
+        return json.loads(fh.read().decode("utf-8-sig") or "null")
+
+
+def is_keyframe_map(folder: str) -> bool:
+    """``folder`` holds a manifest.json of this map format (a dataset's or an ONNX export's
+    manifest.json is not one)."""
     try:
-        with open(os.path.join(folder, "manifest.json"), "rb") as fh:
-            manifest = json.loads(fh.read() or b"null")
+        manifest = read_manifest(folder)
     except (OSError, ValueError):
         return False
     return isinstance(manifest, dict) and manifest.get("format") == _MAP_FORMAT
@@ -34,7 +45,7 @@ def refuse_inside_map_data(path: str, what: str = "--out") -> None:
         if parent == folder:
             return
         name = os.path.basename(folder)
-        if name in MAP_DATA_FOLDERS and _is_keyframe_map(parent):
+        if name in MAP_DATA_FOLDERS and is_keyframe_map(parent):
             raise InputError(f"{what} {path} is inside the {name}/ folder of the keyframe map "
                              f"{parent}, which a rebuild of that map replaces whole (with what "
                              f"you wrote there); choose a folder outside {parent}")

@@ -73,9 +73,9 @@ class SourceOptions:
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
     """What in the localizer config takes its 3-D points from keyframe depth (the sift matcher,
     points_source 'depth'), for the error that refuses a map without depth; None: nothing."""
-    if localizer.matcher == "sift":
-        return "the sift matcher"
-    return "points_source 'depth'" if localizer.points_source == "depth" else None
+    if not localizer.points_from_depth:
+        return None
+    return "the sift matcher" if localizer.matcher == "sift" else "points_source 'depth'"
 
 
 def refuse_without_depth(source: FrameSource, need: Optional[str]) -> None:

@@ -189,6 +189,12 @@ class LocalizerConfig:
     gates: GateConfig = dataclasses.field(default_factory=GateConfig)
     covariance: CovarianceConfig = dataclasses.field(default_factory=CovarianceConfig)
 
+    @property
+    def points_from_depth(self) -> bool:
+        """The 3-D points come from keyframe depth (the sift matcher, or points_source
+        'depth'), not from MASt3R's predicted pointmaps."""
+        return self.matcher == "sift" or self.points_source == "depth"
+
 
 @dataclasses.dataclass(frozen=True)
 class MapBuildConfig:

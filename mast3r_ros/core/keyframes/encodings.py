@@ -22,6 +22,7 @@ from ..fileio import (
     atomic_write_bytes,
     atomic_write_json,
 )
+from ..map_nesting import read_manifest
 from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
     MANIFEST,
@@ -261,11 +262,8 @@ class MapEncodings:
         return True
 
     def _manifest_unchanged(self) -> bool:
-        try:
-            with open(os.path.join(self.path, MANIFEST), "rb") as fh:
-                # bytes: a leading BOM (a manifest saved by a Windows editor, which `load`
-                # accepts) read as text "utf-8" failed, and the encodings were never cached
-                return json.loads(fh.read()) == self.manifest
+        try:  # a BOM accepted as `load` accepts it (read as "utf-8", none was ever cached)
+            return read_manifest(self.path) == self.manifest
         except (OSError, ValueError):
             return False
 

@@ -28,6 +28,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore
 from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
+from ..map_nesting import is_keyframe_map
 from ..recordings import recording_kind
 from ..message_fields import frame_id_problem, tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
@@ -451,10 +452,6 @@ def _enclosing_map(path: str, levels: int = 2) -> Optional[str]:
         parent = os.path.dirname(folder)
         folder = parent if parent and parent != folder and not folder.endswith("..") else \
             os.path.dirname(os.path.abspath(folder))
-        try:
-            with open(os.path.join(folder, MANIFEST), "rb") as fh:
-                if json.loads(fh.read(1 << 20) or b"null").get("format") == FORMAT_NAME:
-                    return folder
-        except (OSError, ValueError, AttributeError):  # none, unreadable, not a JSON object
-            pass
+        if is_keyframe_map(folder):
+            return folder
     return None

@@ -7,7 +7,6 @@ and size (``os.stat`` only: `missing_or_truncated`), every problem at once (`fil
 from __future__ import annotations
 
 import io
-import json
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -15,6 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import MapFormatError
+from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
 from .table import KeyframeTable, parse_image_name
 
@@ -138,8 +138,7 @@ class MapFiles:
         try:
             if opened_identity(self.path) == self._opened:
                 return False
-            with open(os.path.join(self.path, MANIFEST), "rb") as fh:
-                now = json.loads(fh.read().decode("utf-8-sig"))
+            now = read_manifest(self.path)
         except (OSError, ValueError):
             return True
         # touched, not replaced: another process cached encodings into it (a store added, this

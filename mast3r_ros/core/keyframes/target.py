@@ -10,12 +10,12 @@ never deletes other data. `check_map_out` is the command line's wording of the s
 
 from __future__ import annotations
 
-import json
 import os
 from typing import Any, Dict, List
 
 from ..errors import InputError
 from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
+from ..map_nesting import read_manifest
 from .layout import FORMAT_NAME, MANIFEST
 from .table import KEYFRAME_TABLE
 
@@ -51,8 +51,7 @@ def dropped_encodings(folder: str, kept: List[Dict[str, Any]]) -> List[str]:
     the first localize with that checkpoint recomputes them (hours on a large map). Empty when
     ``folder`` holds no readable map manifest."""
     try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8-sig") as fh:
-            entries = json.load(fh).get("encodings") or []
+        entries = read_manifest(folder).get("encodings") or []
     except (OSError, ValueError, AttributeError):
         return []
     have = {(e.get("identity"), e.get("image_size")) for e in kept}
@@ -71,8 +70,7 @@ def _is_keyframe_map(folder: str, names: List[str]) -> bool:
     if MANIFEST not in names:
         return False
     try:
-        with open(os.path.join(folder, MANIFEST), encoding="utf-8") as fh:
-            manifest = json.load(fh)
+        manifest = read_manifest(folder)
     except (OSError, ValueError):
         manifest = None
     fmt = manifest.get("format") if isinstance(manifest, dict) else None

@@ -483,7 +483,7 @@ class Localizer:
             inlier_ratio=res.num_inliers / max(len(X), 1), reproj_rms_px=res.reproj_rms_px,
             matches=_match_debug(x, cand, corrs, res.inliers) if with_matches else None)
         reason = res.reason if not res.success else self._gate(res, len(X), prior)
-        if not reason and (self.config.matcher == "sift" or self.config.points_source == "depth"):
+        if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
             # length the inliers fit is the query's (a pointmap's is the network's guess)
             reason = focal_reason(self.config.gates.max_focal_error, frame.intrinsics,
