@@ -21,8 +21,9 @@ from typing import Callable, Iterable, Iterator, List, Optional, Sequence, Tuple
 import cv2
 import numpy as np
 
-from ..core.fileio import atomic_write_text
+from ..core.fileio import atomic_write_bytes, atomic_write_text
 from ..core.geometry import look_at, pose_to_tum
+from ..core.keyframes.pixels import _encode_png
 from ..core.types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -276,17 +277,6 @@ def camera_yaml(cam: CameraIntrinsics) -> str:
         f"  data: [{', '.join(f'{v:.6f}' for row in P for v in row)}]\n")
 
 
-def _write_png(path: str, image: np.ndarray) -> None:
-    """``image`` as a PNG file at ``path``, the OS's error raised (a full disk, a file-size
-    limit): ``cv2.imwrite`` only returns False (libpng prints 'Write Error'), and the demo went on
-    to publish a scene without its images, reused by every later run."""
-    ok, buf = cv2.imencode(".png", image)
-    if not ok:
-        raise ValueError(f"cannot encode a {image.shape} {image.dtype} image as PNG")
-    with open(path, "wb") as fh:
-        fh.write(buf.tobytes())
-
-
 def write_tum_sequence(folder: str, frames: Sequence[Frame] | Iterator[Frame]) -> str:
     """Write frames as a TUM RGB-D folder (see module docstring); returns the folder."""
     os.makedirs(os.path.join(folder, "rgb"), exist_ok=True)
@@ -296,12 +286,14 @@ def write_tum_sequence(folder: str, frames: Sequence[Frame] | Iterator[Frame]) -
     cam = None
     for f in frames:
         ts = f"{f.stamp_ns / 1e9:.6f}"
-        _write_png(os.path.join(folder, "rgb", ts + ".png"), cv2.cvtColor(f.rgb, cv2.COLOR_RGB2BGR))
+        # the OS's error raised (a full disk, a file-size limit): cv2.imwrite only returned
+        # False, and the demo published a scene without images that every later run reused
+        atomic_write_bytes(os.path.join(folder, "rgb", ts + ".png"), _encode_png(f.rgb))
         rgb_lines.append(f"{ts} rgb/{ts}.png")
         if f.depth_m is not None:
             d = np.where(np.isfinite(f.depth_m), np.round(f.depth_m * 5000.0), 0)
-            _write_png(os.path.join(folder, "depth", ts + ".png"),
-                       np.clip(d, 0, 65535).astype(np.uint16))
+            atomic_write_bytes(os.path.join(folder, "depth", ts + ".png"),
+                               _encode_png(np.clip(d, 0, 65535).astype(np.uint16)))
             depth_lines.append(f"{ts} depth/{ts}.png")
         if f.map_from_cam is not None:
             row = pose_to_tum(f.map_from_cam)[0]
