@@ -118,8 +118,8 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
     `BagSequence`), which then never reads nor decodes a frame that is skipped (a source whose
     ``frames_or_unreadable()`` takes no ``positions``, the older protocol: every frame read);
     other sources' frames as they come, every one read (an error in one stops the
-    iteration). Raises `InputError` while iterating when the first frame is unreadable because
-    its size differs from the ``--camera-info`` YAML's (`_camera_info_size_checked`)."""
+    iteration). Raises `InputError` while iterating when the first image read differs in size
+    from the given camera_info's (``--camera-info``; `_camera_info_size_checked`)."""
     each = getattr(source, "frames_or_unreadable", None)
     if not callable(each):
         return select_frames(iter(source), stride, max_frames)
