@@ -487,7 +487,7 @@ class Localizer:
             # points from measured depth: their angles are the keyframe camera's, so the focal
             # length the inliers fit is the query's (a pointmap's is the network's guess)
             reason = focal_reason(self.config.gates.max_focal_error, frame.intrinsics,
-                                  res.map_from_cam, X[res.inliers], x[res.inliers])
+                                  res.map_from_cam, X, x, res.inliers, p.reproj_error_px)
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)

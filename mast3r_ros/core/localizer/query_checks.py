@@ -15,7 +15,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
-from ..pnp.focal import focal_scale
+from ..pnp.focal import refitted_focal_scale
 from ..types import CameraIntrinsics, Frame
 
 log = logging.getLogger(__name__)
@@ -27,7 +27,8 @@ SKEW_IGNORED_PX = 0.5
 DISTORTION_MISMATCH_PX = 1.5
 # `focal_reason`: a focal scale this many of its sigmas from 1 is significant
 FOCAL_SIGNIFICANCE = 4.0
-# `focal_reason` fits at most this many inliers (its sigma stays far below max_focal_error)
+# `focal_reason` fits at most this many inliers (its sigma stays far below max_focal_error;
+# a fit over 12 000 took 30 ms)
 FOCAL_MAX_POINTS = 2000
 
 
@@ -150,19 +151,19 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
 
 
 def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
-                 X: np.ndarray, x: np.ndarray) -> str:
-    """The failure reason of a pose whose inliers (``X`` map points, ``x`` captured query
-    pixels) fit a focal length off ``cam``'s by more than ``max_error`` (a fraction) and by
-    over `FOCAL_SIGNIFICANCE` sigma (`pnp.focal.focal_scale`, on at most `FOCAL_MAX_POINTS`
-    of them, evenly spaced); '' otherwise, and when ``max_error`` is 0
-    (``gates.max_focal_error``)."""
+                 X: np.ndarray, x: np.ndarray, inliers: np.ndarray,
+                 reproj_error_px: float) -> str:
+    """The failure reason of a pose whose inliers (``inliers`` (N,) bool among ``X`` (N, 3) map
+    points and ``x`` (N, 2) captured query pixels), chosen again under the focal length they
+    fit (`pnp.focal.refitted_focal_scale`, within ``reproj_error_px`` undistorted pixels, on at
+    most `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more
+    than ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma; '' otherwise, and
+    when ``max_error`` is 0 (``gates.max_focal_error``)."""
     if max_error <= 0:
         return ""
-    if len(x) > FOCAL_MAX_POINTS:  # evenly spaced, deterministic: the cost stays ~1 ms (12k
-        keep = np.linspace(0, len(x) - 1, FOCAL_MAX_POINTS).round().astype(int)  # took 30)
-        X, x = X[keep], x[keep]
     xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model)
-    s, sigma = focal_scale(map_from_cam, X, xu, cam.K)
+    s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
+                                    FOCAL_MAX_POINTS)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
         return ""
     fx = cam.K[0, 0]
