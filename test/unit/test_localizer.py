@@ -1,5 +1,6 @@
 import dataclasses
 import os
+import shutil
 import types
 
 import numpy as np
@@ -467,6 +468,33 @@ def test_random_weight_mast3r_end_to_end(small_map, frames, tiny_ckpt):
     keys2 = KeyframeMap.load(small_map).encoding_keys()
     assert sorted(keys2) == sorted(keys + [("another-checkpoint", 224)])
     assert os.path.isdir(os.path.join(small_map, "encodings"))
+
+
+def test_a_localizer_runs_at_the_size_its_engine_was_configured_for(small_map, tiny_ckpt,
+                                                                    tmp_path):
+    """Mast3rEngine.from_config(cfg.model) with model.image_size 224, then Localizer(map,
+    cfg.localizer, engine) from Python: the localizer ran at its own default, 512 -- the
+    engine's compiled graphs (or TensorRT engines) for another shape, the map's 224 encodings
+    unused and 512 ones computed. It takes the engine's size now, and refuses another."""
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    path = str(tmp_path / "map")
+    shutil.copytree(small_map, path)
+    model = dataclasses.replace(Config().model, checkpoint=tiny_ckpt, device="cpu",
+                                image_size=224)
+    cfg = _mast3r_cfg(max_keyframes=1)
+    with Localizer(KeyframeMap.load(path), cfg, Mast3rEngine.from_config(model)) as loc:
+        assert loc.matcher.image_size == 224
+    engine = Mast3rEngine.from_config(model)
+    try:
+        with pytest.raises(ConfigError, match=r"image_size 512 but the engine was configured "
+                                              r"for 224 \(model.image_size"):
+            Localizer(KeyframeMap.load(path), cfg, engine, image_size=512)
+    finally:
+        engine.close()
+    plain = Mast3rEngine.from_checkpoint(tiny_ckpt)   # no configured size: the default, 512
+    with Localizer(KeyframeMap.load(path), cfg, plain) as loc:
+        assert loc.matcher.image_size == 512
 
 
 def test_covariance_model_shapes_the_covariance_not_the_pose(kf_map, frames):

@@ -46,12 +46,11 @@ from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3
 from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
 from ..matchers.base import add_time
-from ..model.preprocess import SIZES
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
-from .matcher_factory import _make_matcher
+from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_reason)
 from .results import _match_debug, position_sigma_m
@@ -67,17 +66,18 @@ class Localizer:
     """Localizes frames against a `KeyframeMap` (see the module docstring for the pipeline).
 
     ``engine`` is a `Mast3rEngine`, required when ``config.matcher == 'mast3r'``; the localizer
-    owns it from then on (`close`, or the end of a ``with Localizer(...) as loc:`` block,
-    closes both). ``image_size`` is the network input size (512, 384 or 224,
-    `model.preprocess.SIZES`); the map's cached encodings are looked up for it and
-    the engine's checkpoint. ``recompute_encodings``: a map without them gets them computed
-    (`Mast3rMatcher`) instead of a `MapFormatError`, and stored into the map folder when it is
-    writable (a cache, so that the next start loads them; a read-only map keeps them in
-    memory). ``seed`` seeds the matcher's random ``max_matches`` subsets and the PnP-RANSAC
-    draws. ``retrieval`` configures
-    `GlobalRetrieval`; ``retriever`` is an already loaded ASMK retriever (else it is loaded
-    from ``retrieval.checkpoint`` when needed). ``device_cache_mb`` (``scale.device_cache_mb``,
-    MiB) bounds the mast3r matcher's device-side cache of keyframe encodings.
+    owns it from then on (`close`, or the end of a ``with Localizer(...) as loc:`` block, closes
+    both). ``image_size`` is the network input size (512, 384 or 224, `model.preprocess.SIZES`);
+    the map's cached encodings are looked up for it and the engine's checkpoint. None (the
+    default): the size the engine was configured for (``engine.image_size``, set by
+    `Mast3rEngine.from_config`: ``model.image_size``), else 512. ``recompute_encodings``: a map
+    without them gets them computed (`Mast3rMatcher`) instead of a `MapFormatError`, and stored
+    into the map folder when it is writable (a cache, so that the next start loads them; a
+    read-only map keeps them in memory). ``seed`` seeds the matcher's random ``max_matches``
+    subsets and the PnP-RANSAC draws. ``retrieval`` configures `GlobalRetrieval`; ``retriever``
+    is an already loaded ASMK retriever (else it is loaded from ``retrieval.checkpoint`` when
+    needed). ``device_cache_mb`` (``scale.device_cache_mb``, MiB) bounds the mast3r matcher's
+    device-side cache of keyframe encodings.
 
     Calls from several threads are safe and run one at a time: `localize`, `warmup` and
     `close` hold the localizer's lock (the matcher's caches and random stream are shared;
@@ -87,18 +87,17 @@ class Localizer:
 
     Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; a field
     of ``config`` or ``retrieval`` made in Python of the wrong type, not one of its choices or
-    below its parameter's minimum (`config.check_config_section`), e.g. an unknown matcher;
-    an ``image_size`` not an int in SIZES, a ``seed`` not an integer 0 <= seed < 2**64,
-    'mast3r' without an engine,
-    ``points_source`` 'depth' on a map without depth), `CheckpointError` (a checkpoint without a
-    descriptor head), `InputError` (``kf_map`` not a `KeyframeMap`, e.g. its path; the sift
-    matcher on a map without depth) and `MapFormatError` (no
-    encodings for this checkpoint and size with ``recompute_encodings`` off, or a bad
-    retrieval index file).
+    below its parameter's minimum (`config.check_config_section`), e.g. an unknown matcher; an
+    ``image_size`` not an int in SIZES or not the engine's configured size, a ``seed`` not an
+    integer 0 <= seed < 2**64, 'mast3r' without an engine, ``points_source`` 'depth' on a map
+    without depth), `CheckpointError` (a checkpoint without a descriptor head), `InputError`
+    (``kf_map`` not a `KeyframeMap`, e.g. its path; the sift matcher on a map without depth) and
+    `MapFormatError` (no encodings for this checkpoint and size with ``recompute_encodings``
+    off, or a bad retrieval index file).
     """
 
     def __init__(self, kf_map: KeyframeMap, config: LocalizerConfig, engine: Any = None, *,
-                 image_size: int = 512, recompute_encodings: bool = True, seed: int = 0,
+                 image_size: Optional[int] = None, recompute_encodings: bool = True, seed: int = 0,
                  retrieval: RetrievalConfig = RetrievalConfig(), retriever: Any = None,
                  device_cache_mb: float = ScaleConfig().device_cache_mb):
         self._lock = threading.RLock()  # one frame at a time (see the class docstring)
@@ -110,10 +109,7 @@ class Localizer:
                               f"got {type(config).__name__}")
         check_config_section(config, LocalizerConfig, "Localizer: config")  # made in Python?
         check_config_section(retrieval, RetrievalConfig, "Localizer: retrieval")
-        if (isinstance(image_size, bool) or not isinstance(image_size, (int, np.integer))
-                or image_size not in SIZES):
-            raise ConfigError(f"image_size must be one of {SIZES} (the network's input sizes), "
-                              f"got {image_size!r}")
+        image_size = _image_size(image_size, engine)
         self._map = kf_map
         self.config = config
         self.engine = engine

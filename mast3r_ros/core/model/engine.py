@@ -134,6 +134,9 @@ class Mast3rEngine:
             torch.backends.cudnn.benchmark = True
         self.info = info
         self.identity = info.identity if info else "unsaved-model"
+        # the network input size this engine was configured and warmed up for (`from_config`);
+        # None: not fixed, the `Localizer` takes its own (512 by default)
+        self.image_size: Optional[int] = None
         # Pillow's resize on the device (same pixels): the host only uploads the camera image.
         # On the CPU Pillow's SIMD code is faster than the integer torch passes (2.6x here).
         self.resize_on_device = self.device.type == "cuda"
@@ -210,9 +213,11 @@ class Mast3rEngine:
                 net_shape=shape, keyframe_batch=max(warmup_batches),
                 cache_dir=getattr(model_cfg, "engine_cache", ""))
         mode = getattr(model_cfg, "compile", "none")
-        return cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
-                                   warmup=[shape] if mode != "none" else (),
-                                   warmup_batches=warmup_batches)
+        eng = cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
+                                  warmup=[shape] if mode != "none" else (),
+                                  warmup_batches=warmup_batches)
+        eng.image_size = int(model_cfg.image_size)  # a Localizer given it takes this size
+        return eng
 
     @torch.inference_mode()
     def warmup(self, shapes: Sequence[Tuple[int, int]], batches: Sequence[int] = (1,)) -> None:

@@ -252,6 +252,7 @@ class TensorRTEngine(Mast3rEngine):
         self.info = info
         self.identity = identity
         self.engine_dir = engine_dir
+        self.image_size: Optional[int] = None  # set by `from_checkpoint`
         self.resize_on_device = True  # CUDA only: Pillow's resize on the device (`prepare`)
         runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
         graphs = {}
@@ -289,6 +290,7 @@ class TensorRTEngine(Mast3rEngine):
                               trt.__version__)
         d = ensure_engines(model, info, cache_dir or default_cache_dir(), fields, trt)
         eng = cls(d, model.spec, dev, info.identity, info)
+        eng.image_size = int(size)  # its engines are built for this size only
         del model
         eng.warmup([tuple(net_shape)], [keyframe_batch])
         return eng
