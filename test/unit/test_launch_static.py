@@ -241,3 +241,28 @@ def test_colcon_build_leaves_dependencies_to_rosdep(tmp_path, monkeypatch):
     (tmp_path / "pip").mkdir()
     pip = _egg_requires(tmp_path / "pip", {"AMENT_PREFIX_PATH": "/opt/ros/humble"})
     assert "torch>=2.1" in pip and "rosbags" in pip
+
+
+def _robot_localization_snippet() -> dict:
+    """The YAML block of docs/ros_node.md's robot_localization section, parsed."""
+    import yaml
+
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    section = text.split("### 4b. With robot_localization", 1)[1]
+    block = section.split("```yaml", 1)[1].split("```", 1)[0]
+    return yaml.safe_load(block)
+
+
+def test_robot_localization_snippet_fuses_the_lagged_pose_at_its_stamp():
+    """~/pose is stamped with the image time and published after inference (tenths of a second
+    to seconds later). robot_localization corrects its current state with a measurement older
+    than its last update, without predicting (filter_base.cpp processMeasurement: "Only want to
+    carry out a prediction if it's forward in time. Otherwise, just correct."), unless
+    smooth_lagged_data reverts to the state at the stamp; history_length must cover the lag,
+    at most max_image_age_s plus the inference time."""
+    ekf = _robot_localization_snippet()["ekf_filter_node_map"]["ros__parameters"]
+    assert ekf.get("smooth_lagged_data") is True
+    max_age = next(f.default for f in dataclasses.fields(NodeConfig)
+                   if f.name == "max_image_age_s")
+    assert float(ekf.get("history_length", 0.0)) > max_age
+    assert ekf["pose0"] == "/mast3r_localizer/pose"
