@@ -78,7 +78,10 @@ _MARKER_TYPE = {"arrow": Marker.ARROW, "text": Marker.TEXT_VIEW_FACING,
 
 def marker_array_msg(specs: Sequence[MarkerSpec], frame_id: str, stamp_ns: int) -> MarkerArray:
     """Markers from plain specs, preceded by a DELETEALL so a re-published map replaces the old.
-    A spec's ``points`` become ``Marker.points`` (geometry_msgs/Point[]; one color for all)."""
+    A spec's ``points`` become ``Marker.points`` (geometry_msgs/Point[]; one color for all).
+    The markers are ``frame_locked``: rviz transforms an unlocked marker once, at its stamp,
+    and they are published at activate, before any map -> odom exists (a Fixed Frame other
+    than the map then showed none); locked ones are re-transformed with the latest TF."""
     out = MarkerArray()
     clear = Marker()
     clear.header.frame_id = frame_id
@@ -91,6 +94,7 @@ def marker_array_msg(specs: Sequence[MarkerSpec], frame_id: str, stamp_ns: int) 
         set_stamp(m.header, stamp_ns)
         m.ns, m.id = spec.ns, int(spec.id)
         m.type, m.action = _MARKER_TYPE[spec.kind], Marker.ADD
+        m.frame_locked = True
         m.pose.position.x, m.pose.position.y, m.pose.position.z = spec.position
         o = m.pose.orientation
         o.x, o.y, o.z, o.w = spec.orientation_xyzw

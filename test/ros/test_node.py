@@ -201,6 +201,7 @@ def test_large_map_markers_as_messages():
     assert (lines.points[3].x, lines.points[3].z) == (1.0, 0.3) and dots.points[2].x == 2.0
     assert (lines.scale.x, lines.scale.y, dots.scale.y, dots.scale.z) == (0.02, 0.0, 0.06, 0.0)
     assert lines.pose.orientation.w == 1.0 and lines.header.frame_id == "map"
+    assert lines.frame_locked and dots.frame_locked and not clear.frame_locked
 
 
 def test_lifecycle_localizes_and_publishes(ros, scene):

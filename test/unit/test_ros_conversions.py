@@ -102,3 +102,32 @@ def test_image_fields(conv):
     assert (msg.encoding, msg.height, msg.width, msg.step, msg.is_bigendian) == \
         ("rgb8", 2, 3, 9, 0)
     assert bytes(msg.data) == rgb.tobytes()
+
+
+def test_keyframe_markers_are_frame_locked(conv, monkeypatch):
+    """~/keyframes is published once, at activate, stamped then: before the first localization
+    there is no map -> odom on TF. rviz2 transforms a marker that is not frame_locked once, at
+    its header stamp (rviz_default_plugins MarkerBase::transform), and never again, so with the
+    Fixed Frame `odom` (or any but the map) every keyframe marker stayed in error. frame_locked
+    makes rviz re-transform it with the latest TF each update."""
+    from mast3r_ros.ros.debug_view import keyframe_marker_specs
+
+    class Marker:
+        ARROW, TEXT_VIEW_FACING, LINE_LIST, POINTS, ADD, DELETEALL = 0, 9, 5, 8, 0, 3
+
+        def __init__(self):
+            self.header, self.ns, self.id, self.type, self.action = _header(), "", 0, 0, 0
+            self.pose = NS(position=_xyz(), orientation=NS(x=0.0, y=0.0, z=0.0, w=1.0))
+            self.scale, self.color = _xyz(), NS(r=0.0, g=0.0, b=0.0, a=0.0)
+            self.text, self.points, self.frame_locked = "", [], False
+
+    monkeypatch.setattr(conv, "Marker", Marker)
+    monkeypatch.setattr(conv, "MarkerArray", lambda: NS(markers=[]))
+    monkeypatch.setattr(conv, "_MARKER_TYPE", {"arrow": 0, "text": 9, "line_list": 5,
+                                               "points": 8})
+    specs = keyframe_marker_specs([("kf0", np.eye(4)), ("kf1", np.eye(4))])
+    markers = conv.marker_array_msg(specs, "map", 7).markers
+    assert markers[0].action == Marker.DELETEALL
+    assert len(markers) == 1 + len(specs)
+    assert all(m.frame_locked for m in markers[1:])
+    assert all(m.header.frame_id == "map" for m in markers)
