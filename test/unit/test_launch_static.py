@@ -266,3 +266,29 @@ def test_robot_localization_snippet_fuses_the_lagged_pose_at_its_stamp():
                    if f.name == "max_image_age_s")
     assert float(ekf.get("history_length", 0.0)) > max_age
     assert ekf["pose0"] == "/mast3r_localizer/pose"
+
+
+def _interface_table_names() -> set:
+    """The first column of docs/ros_node.md's Interfaces table, without backquotes."""
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    table = text.split("## Interfaces", 1)[1].split("\n\n", 2)[1]
+    return {row.split("|")[1].strip().split("`")[1] for row in table.splitlines()[2:]}
+
+
+def test_every_topic_and_service_the_node_creates_is_in_the_interface_table():
+    """The topics and services of create_publisher / create_lifecycle_publisher /
+    create_subscription / create_service calls in mast3r_ros/ros (literal names, the bond's
+    NAV2_TOPIC, the image topics of `topics.image_topic`), each a row of the Interfaces table."""
+    import re
+
+    from mast3r_ros.ros.bond_state import NAV2_TOPIC
+
+    pattern = re.compile(r"create_(?:lifecycle_publisher|publisher|subscription|service)\(\s*"
+                         r"\w+,\s*(\"[^\"]+\"|NAV2_TOPIC)")
+    names = {"image", "image/compressed"}      # topics.image_topic('raw' / 'compressed')
+    for f in (ROOT / "mast3r_ros" / "ros").glob("*.py"):
+        for literal in pattern.findall(f.read_text(encoding="utf-8")):
+            names.add(NAV2_TOPIC if literal == "NAV2_TOPIC" else literal.strip('"'))
+    assert {"~/pose", "initialpose", "/diagnostics", NAV2_TOPIC} <= names
+    missing = names - _interface_table_names()
+    assert not missing, f"docs/ros_node.md's Interfaces table lacks {sorted(missing)}"
