@@ -127,16 +127,19 @@ def _camera_arrows(ax, poses: np.ndarray, axes: Tuple[int, int], length: float, 
 
 def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.ndarray],
                     keyframe_poses: Optional[np.ndarray] = None, title: str = "") -> None:
-    """Top-down view: ground truth (line), estimates (dots; NaN rows = failed frames),
-    keyframes (arrows along their optical axes, or their image tops when they look along
-    the view's normal)."""
+    """Top-down view: ground truth (a line through the frames that have a pose), estimates
+    (dots; NaN rows = failed frames), keyframes (arrows along their optical axes, or their
+    image tops when they look along the view's normal)."""
     plt = _pyplot()
     kf_c = keyframe_poses[:, :3, 3] if keyframe_poses is not None else None
     axes = plane_axes(groundtruth, estimate, kf_c)
     a, b = axes
     fig, ax = plt.subplots(figsize=(7, 6))
     if groundtruth is not None and np.isfinite(groundtruth).any():
-        ax.plot(groundtruth[:, a], groundtruth[:, b], "-", color="0.5", lw=1.5,
+        # joined over the frames without a pose: broken there, a ground truth at every other
+        # frame (slower than the camera) drew no segment at all, only its legend entry
+        known = np.isfinite(groundtruth).all(axis=1)
+        ax.plot(groundtruth[known, a], groundtruth[known, b], "-", color="0.5", lw=1.5,
                 label="ground truth")
     ok = np.isfinite(estimate).all(axis=1)
     ax.plot(estimate[ok, a], estimate[ok, b], ".", color="tab:blue", ms=5,

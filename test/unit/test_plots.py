@@ -199,3 +199,18 @@ def test_downward_cameras_get_an_arrow_along_their_image_top(saved):
     assert np.allclose(np.stack([down[0].U, down[0].V], axis=1), [[0.12, 0.0], [0.0, 0.12]])
     labels = ax.get_legend_handles_labels()[1]
     assert "3 keyframes: 2 look along the view's normal (arrow: image top)" in labels
+
+
+def test_ground_truth_sparser_than_the_frames_is_drawn(saved):
+    # ground truth at every other frame (a slower ground truth beyond the pose-at-stamp
+    # interpolation gap): breaking the line at each frame without a pose left not one segment
+    # and no marker, so the plot showed a 'ground truth' legend entry and nothing else
+    t = np.linspace(0.0, 2.0, 10)
+    gt = np.stack([t, np.sin(t), np.zeros_like(t)], axis=1)
+    gt[1::2] = np.nan
+    plots.plot_trajectory("unused.png", gt + 0.01, gt)
+    line, = [ln for ln in saved[0].axes[0].get_lines() if ln.get_label() == "ground truth"]
+    xy = np.column_stack([line.get_xdata(), line.get_ydata()]).astype(float)
+    drawn = np.isfinite(xy).all(axis=1)
+    assert (drawn[1:] & drawn[:-1]).sum() == 4  # the 5 poses joined by 4 segments
+    np.testing.assert_allclose(xy[drawn], gt[::2, :2])
