@@ -288,3 +288,49 @@ def test_unreadable_frames_are_counted_by_their_field_not_their_reason():
     assert r.unreadable and not r.success and r.reason.startswith("unreadable frame: cannot")
     assert result_record(r)["unreadable"] is True
     assert result_record(plain)["unreadable"] is False
+
+
+def _offset_run(offset, n=12, noise_m=0.01, seed=0):
+    """``n`` frames localized within ``noise_m`` of the truth in the map frame, against ground
+    truth given in another frame: ``offset`` @ gt_in_frame = the truth in the map frame."""
+    rng = np.random.default_rng(seed)
+    truth = np.stack([_rz(15 * i, [0.3 * i, 0.1 * np.sin(i), 0.05 * i]) for i in range(n)])
+    res = []
+    for i, T in enumerate(truth):
+        est = T.copy()
+        est[:3, 3] += rng.normal(0.0, noise_m, 3)
+        res.append(LocalizationResult(True, i, est, None))
+    return res, np.linalg.inv(offset) @ truth
+
+
+def test_ground_truth_in_another_frame_is_named_with_the_transform():
+    # a map built from poses of one frame, evaluated against ground truth of another: every
+    # error was reported as 4.5 m / 90 deg, a localization failure, with nothing saying that
+    # one rigid transform explains them all
+    offset = make_pose(Rotation.from_euler("y", 90, degrees=True).as_matrix(), [3.0, 0.0, -2.0])
+    res, gt = _offset_run(offset)
+    m = metrics.summarize(res, gt)
+    assert m["translation_error_m"]["median"] > 1.0
+    fo = m["frame_offset"]
+    assert fo["rotation_deg"] == pytest.approx(90.0, abs=0.5)
+    assert fo["frames"] == 12
+    np.testing.assert_allclose(fo["map_from_groundtruth"], offset, atol=0.05)
+    assert fo["aligned_translation_error_m_median"] < 0.03
+    assert fo["aligned_rotation_error_deg_median"] < 0.5
+    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth frame" in ln]
+    assert row and "90" in row[0] and "another frame" in row[0], metrics.format_table(m)
+
+
+def test_no_frame_offset_for_good_runs_random_failures_and_few_frames():
+    res, gt = _offset_run(np.eye(4))
+    assert metrics.summarize(res, gt)["frame_offset"] is None  # errors of 1 cm: nothing to say
+    rng = np.random.default_rng(1)
+    for r in res:  # poses gross and unrelated to each other: no one transform explains them
+        r.map_from_cam[:3, 3] += rng.uniform(-3, 3, 3)
+        r.map_from_cam[:3, :3] = Rotation.random(random_state=rng).as_matrix()
+    assert metrics.summarize(res, gt)["frame_offset"] is None
+    offset = _rz(90, [5.0, 0, 0])
+    res, gt = _offset_run(offset, n=3)  # too few frames to tell
+    assert metrics.summarize(res, gt)["frame_offset"] is None
+    assert metrics.summarize(res, None)["frame_offset"] is None
+    assert "ground truth frame" not in metrics.format_table(metrics.summarize(res, gt))
