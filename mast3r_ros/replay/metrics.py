@@ -282,10 +282,15 @@ def _fmt(v: Optional[float], scale: float, unit: str, digits: int) -> str:
 def format_table(m: Dict[str, Any]) -> str:
     """A human-readable metrics table (what the CLI prints)."""
     t, r = m["translation_error_m"], m["rotation_error_deg"]
+    # successes left out of the error figures for want of a ground-truth pose (none at all:
+    # the CLI's note says so)
+    unposed = m["localized"] - m["evaluated"] if m["evaluated"] else 0
     rows = [
         ("frames", str(m["frames"])),
         ("localized", f"{m['localized']} ({100 * m['localized_fraction']:.1f} %)"),
-        ("evaluated against ground truth", str(m["evaluated"])),
+        ("evaluated against ground truth", str(m["evaluated"]) + (
+            f" ({unposed} localized frame{'s have' if unposed > 1 else ' has'} no ground-truth "
+            "pose: not evaluated)" if unposed else "")),
         ("translation error median / mean / p90",
          " / ".join(_fmt(t[k], 100, "cm", 2) for k in ("median", "mean", "p90"))),
         ("rotation error median / mean / p90",

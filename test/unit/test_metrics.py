@@ -334,3 +334,16 @@ def test_no_frame_offset_for_good_runs_random_failures_and_few_frames():
     assert metrics.summarize(res, gt)["frame_offset"] is None
     assert metrics.summarize(res, None)["frame_offset"] is None
     assert "ground truth frame" not in metrics.format_table(metrics.summarize(res, gt))
+
+
+def test_table_says_how_many_localized_frames_have_no_ground_truth():
+    # --groundtruth covering half the frames: the table read 'localized 50', 'evaluated 25'
+    # and error figures over those 25, with nothing saying the other 25 were left out
+    res, gt = _offset_run(np.eye(4), n=8)
+    gt[4:] = np.nan
+    table = metrics.format_table(metrics.summarize(res, gt))
+    row, = [ln for ln in table.splitlines() if "evaluated against ground truth" in ln]
+    assert row.split()[-1] != "4" and "4 localized frames have no ground-truth pose" in row
+    full = metrics.format_table(metrics.summarize(*_offset_run(np.eye(4), n=8)))
+    row, = [ln for ln in full.splitlines() if "evaluated against ground truth" in ln]
+    assert row.split()[-1] == "8"
