@@ -250,8 +250,9 @@ def calibration_verdict(median_d2: float, p95_d2: Optional[float] = None) -> str
     ratio = math.sqrt(CHI2_3DOF_MEDIAN / median_d2) if median_d2 > 0 else math.inf
     if ratio < 1.0 / MISCALIBRATED_SIGMA_RATIO:
         return f"overconfident: errors ~{1.0 / ratio:.0f}x sigma"
-    out = f"conservative: sigma ~{ratio:.0f}x the errors" if ratio > MISCALIBRATED_SIGMA_RATIO \
-        else ""
+    # errors of ~0 (ground truth equal to the estimates) read 'sigma ~infx the errors'
+    times = f"~{ratio:.0f}x" if ratio < 1000 else ">1000x"
+    out = f"conservative: sigma {times} the errors" if ratio > MISCALIBRATED_SIGMA_RATIO else ""
     tail = math.sqrt(p95_d2 / CHI2_3DOF_95) if p95_d2 is not None and p95_d2 > 0 else 0.0
     if tail > MISCALIBRATED_SIGMA_RATIO:
         # .2g alone wrote a 150x tail (2 m off under a 1 cm sigma) as "~1.5e+02x"

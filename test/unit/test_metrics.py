@@ -347,3 +347,12 @@ def test_table_says_how_many_localized_frames_have_no_ground_truth():
     full = metrics.format_table(metrics.summarize(*_offset_run(np.eye(4), n=8)))
     row, = [ln for ln in full.splitlines() if "evaluated against ground truth" in ln]
     assert row.split()[-1] == "8"
+
+
+def test_calibration_verdict_of_errors_that_vanish_reads_as_a_bound():
+    # ground truth equal to the estimates (a run's own trajectory.tum given as --groundtruth):
+    # 'conservative: sigma ~infx the errors', and ~404043867070957x for a d^2 of 1.45e-29
+    assert metrics.calibration_verdict(0.0) == "conservative: sigma >1000x the errors"
+    assert metrics.calibration_verdict(1.45e-29) == "conservative: sigma >1000x the errors"
+    assert metrics.calibration_verdict(0.00138) == "conservative: sigma ~41x the errors"
+    assert metrics.calibration_verdict(1e9) == "overconfident: errors ~20559x sigma"
