@@ -125,7 +125,8 @@ def _warn_unreadable(f: UnreadableFrame, n: int) -> None:
 def result_record(r: LocalizationResult) -> Dict[str, Any]:
     """One line of ``results.jsonl``; ``unreadable`` (true for a frame the source could not
     read, `LocalizationResult.unreadable`) is written since it replaced the reason prefix as
-    the mark: a reader of older files takes it as false where absent."""
+    the mark: a reader of older files takes it as false where absent; ``covariance`` (6x6
+    rows, null without one) since metrics.json's calibration is computed from it."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
             "unreadable": bool(r.unreadable),
             "inliers": r.num_inliers, "matches": r.num_matches,
@@ -133,6 +134,10 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
             "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
             round(float(r.reproj_rms_px), 4),
             "keyframe_ids": list(r.keyframe_ids),
+            # the 6x6 pose covariance (metrics.covariance_calibration's frame: camera centre in
+            # metres, rotation vector in radians, map axes), or null: metrics.json scores it
+            "covariance": None if r.covariance is None else
+            np.asarray(r.covariance, dtype=np.float64).tolist(),
             "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
 
 

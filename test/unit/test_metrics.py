@@ -356,3 +356,15 @@ def test_calibration_verdict_of_errors_that_vanish_reads_as_a_bound():
     assert metrics.calibration_verdict(1.45e-29) == "conservative: sigma >1000x the errors"
     assert metrics.calibration_verdict(0.00138) == "conservative: sigma ~41x the errors"
     assert metrics.calibration_verdict(1e9) == "overconfident: errors ~20559x sigma"
+
+
+def test_results_jsonl_carries_the_covariance_that_metrics_json_scores():
+    # metrics.json's covariance calibration could not be recomputed from the run's files:
+    # trajectory.tum has the poses, but no file had the covariances it scored
+    from mast3r_ros.replay.localize_run import result_record
+
+    cov = np.diag([1e-4, 4e-4, 9e-4, 1e-6, 2e-6, 3e-6])
+    cov[0, 1] = cov[1, 0] = 5e-5
+    rec = result_record(LocalizationResult(True, 7, _rz(5, [1.0, 2.0, 3.0]), cov))
+    np.testing.assert_array_equal(np.array(rec["covariance"]), cov)
+    assert result_record(LocalizationResult.failure(8, "no match"))["covariance"] is None
