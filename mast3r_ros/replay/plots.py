@@ -166,12 +166,16 @@ def plot_trajectory(path: str, estimate: np.ndarray, groundtruth: Optional[np.nd
 def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndarray,
                 title: str = "") -> None:
     """Translation (cm) and rotation (deg) error over time, the line broken at frames without
-    an error (failed, or no ground truth); failed frames marked at the bottom of each panel
-    (not at 0, which would read as no error); a panel without any error says why."""
+    an error (failed, or no ground truth); failed frames, and localized frames without ground
+    truth, marked at the bottom of each panel (not at 0, which would read as no error); a panel
+    without any error says why."""
     plt = _pyplot()
     fig, (ax1, ax2) = plt.subplots(2, 1, figsize=(8, 5), sharex=True)
     t_s = np.asarray(t_s, dtype=np.float64)
     fail = ~np.asarray(success, bool)
+    # localized frames without a ground-truth pose have no error to draw: marked like failures
+    # (else a ground truth covering half the run drew half of it, as if the run ended there)
+    unscored = ~fail & ~np.isfinite(np.asarray(errors, dtype=np.float64)).all(axis=1)
     for ax, col, scale, label in ((ax1, 0, 100.0, "translation error [cm]"),
                                   (ax2, 1, 1.0, "rotation error [deg]")):
         v = np.asarray(errors[:, col], dtype=np.float64) * scale
@@ -180,6 +184,11 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
         if fail.any():
             ax.plot(t_s[fail], np.zeros(fail.sum()), "x", color="tab:red", clip_on=False,
                     transform=ax.get_xaxis_transform(), label="not localized")
+        if unscored.any():
+            ax.plot(t_s[unscored], np.zeros(unscored.sum()), "|", color="0.5", ms=8,
+                    clip_on=False, transform=ax.get_xaxis_transform(),
+                    label="localized, no ground truth")
+        if fail.any() or unscored.any():
             ax.legend(loc="best", fontsize=8)
         if not np.isfinite(v).any():
             why = ("no frame localized" if fail.all() else

@@ -214,3 +214,17 @@ def test_ground_truth_sparser_than_the_frames_is_drawn(saved):
     drawn = np.isfinite(xy).all(axis=1)
     assert (drawn[1:] & drawn[:-1]).sum() == 4  # the 5 poses joined by 4 segments
     np.testing.assert_allclose(xy[drawn], gt[::2, :2])
+
+
+def test_errors_plot_spans_the_run_and_marks_localized_frames_without_ground_truth(saved):
+    # --groundtruth covering the first half of a 16 s run: errors.png ended at 8 s, the frames
+    # localized after it (no ground truth to score them) not drawn at all, as if the run were
+    # 8 s long
+    err = np.full((8, 2), np.nan)
+    err[:4] = [[0.01, 1.0], [0.02, 2.0], [0.01, 1.0], [0.02, 2.0]]
+    fig = _errors_figure(saved, err, [True] * 7 + [False])
+    for ax in fig.axes:
+        x0, x1 = ax.get_xlim()
+        assert x0 <= 0.0 and x1 >= 7.0, ax.get_xlim()
+        (marks,) = [ln for ln in ax.lines if ln.get_label().startswith("localized, no ground")]
+        np.testing.assert_array_equal(marks.get_xdata(), [4.0, 5.0, 6.0])
