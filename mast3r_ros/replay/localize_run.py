@@ -247,6 +247,9 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
                 f"t={stamps.min() * 1e-9:.3f}..{stamps.max() * 1e-9:.3f} s, the frames "
                 f"t={frame_stamps_ns.min() * 1e-9:.3f}..{frame_stamps_ns.max() * 1e-9:.3f} s "
                 "(the ground truth of another recording?)")
+        # the TUM folder's log line counts its own groundtruth.txt, which this one replaces
+        log.info("--groundtruth %s: a pose at %d of the %d frames (pose_at_stamp rule)", path,
+                 int(np.isfinite(at).all(axis=(1, 2)).sum()), len(frame_stamps_ns))
     return stamps, poses
 
 

@@ -368,3 +368,20 @@ def test_results_jsonl_carries_the_covariance_that_metrics_json_scores():
     rec = result_record(LocalizationResult(True, 7, _rz(5, [1.0, 2.0, 3.0]), cov))
     np.testing.assert_array_equal(np.array(rec["covariance"]), cov)
     assert result_record(LocalizationResult.failure(8, "no match"))["covariance"] is None
+
+
+def test_groundtruth_file_says_how_many_frames_it_gives_a_pose(tmp_path, caplog):
+    # the only count in the log was the TUM folder's own ('50 images, ..., 50 with ground
+    # truth'), which a --groundtruth covering 25 of the frames replaces
+    import logging
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay.localize_run import _read_groundtruth
+
+    path = tmp_path / "gt.txt"
+    path.write_text("# timestamp tx ty tz qx qy qz qw\n"
+                    + "".join(f"{i}.0 0 0 {i} 0 0 0 1\n" for i in range(5)))
+    frames = np.arange(10, dtype=np.int64) * 1_000_000_000
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.replay.localize_run"):
+        _read_groundtruth(str(path), frames, Config())
+    assert f"--groundtruth {path}: a pose at 5 of the 10 frames" in caplog.text
