@@ -135,16 +135,18 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
 
 def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                  ) -> Optional[Dict[str, Any]]:
-    """The rigid transform ``map_from_groundtruth`` that explains gross errors, or None.
+    """The transform ``map_from_groundtruth`` that explains gross errors, or None.
 
     Errors are measured without alignment (the map is metric), so ground truth given in another
-    frame than the map's (a map built from another recording's or another system's poses) reads
-    as every frame metres and degrees off. When at least `FRAME_OFFSET_MIN_FRAMES` successful
-    frames have ground truth, their median error is gross (over `GROSS_ERROR_M` or
-    `FRAME_OFFSET_GROSS_DEG`) and one transform -- the chordal mean of the per-frame rotations
-    ``R_est R_gt^T``, the median of the per-frame translations -- brings the median errors under
-    those bounds and at least `FRAME_OFFSET_GAIN` times down, returns it: its rotation (deg) and
-    translation (m), the (4, 4) matrix, the median errors after it and the frames used."""
+    frame than the map's (a map built from another recording's or another system's poses), or
+    in another unit (millimetres), reads as every frame metres (and degrees) off. When at least
+    `FRAME_OFFSET_MIN_FRAMES` successful frames have ground truth, their median error is gross
+    (over `GROSS_ERROR_M` or `FRAME_OFFSET_GROSS_DEG`) and one transform -- the chordal mean of
+    the per-frame rotations ``R_est R_gt^T``, a scale (1, else the ratio of the median distances
+    of the camera centres to their median), the median of the per-frame translations -- brings
+    the median errors under those bounds and at least `FRAME_OFFSET_GAIN` times down, returns
+    it: its rotation (deg), translation (m) and scale (map metres per ground-truth unit), the
+    (4, 4) matrix ``[scale R | t]``, the median errors after it and the frames used."""
     pairs = [(r.map_from_cam, gt) for r, gt in zip(results, gt_poses)
              if r.success and r.map_from_cam is not None and np.isfinite(gt).all()]
     if len(pairs) < FRAME_OFFSET_MIN_FRAMES:
@@ -156,19 +158,43 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
         return None
     u, _, vt = np.linalg.svd(np.einsum("nij,nkj->ik", est[:, :3, :3], gt[:, :3, :3]))
     rot = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
-    offset = np.eye(4)
-    offset[:3, :3] = rot
-    offset[:3, 3] = np.median(est[:, :3, 3] - gt[:, :3, 3] @ rot.T, axis=0)
-    t_al, r_al = (float(np.median(v)) for v in pose_errors(est, offset @ gt))
-    for raw, aligned, bound in ((t_raw, t_al, GROSS_ERROR_M),
-                                (r_raw, r_al, FRAME_OFFSET_GROSS_DEG)):
-        if aligned > bound or (raw > bound and aligned * FRAME_OFFSET_GAIN > raw):
-            return None
-    return {"rotation_deg": float(np.degrees(Rotation.from_matrix(rot).magnitude())),
-            "translation_m": float(np.linalg.norm(offset[:3, 3])),
-            "map_from_groundtruth": offset.tolist(),
-            "aligned_translation_error_m_median": t_al,
-            "aligned_rotation_error_deg_median": r_al, "frames": len(pairs)}
+    c_est, c_gt = est[:, :3, 3], gt[:, :3, 3]
+    spread = [np.median(np.linalg.norm(c - np.median(c, axis=0), axis=1)) for c in (c_est, c_gt)]
+    for scale in (1.0, spread[0] / spread[1] if spread[1] > 0 else 1.0):
+        aligned = gt.copy()
+        aligned[:, :3, :3] = rot @ gt[:, :3, :3]
+        shift = np.median(c_est - scale * c_gt @ rot.T, axis=0)
+        aligned[:, :3, 3] = scale * c_gt @ rot.T + shift
+        t_al, r_al = (float(np.median(v)) for v in pose_errors(est, aligned))
+        if all(aligned_err <= bound and (raw <= bound or aligned_err * FRAME_OFFSET_GAIN <= raw)
+               for raw, aligned_err, bound in ((t_raw, t_al, GROSS_ERROR_M),
+                                               (r_raw, r_al, FRAME_OFFSET_GROSS_DEG))):
+            offset = np.eye(4)
+            offset[:3, :3], offset[:3, 3] = scale * rot, shift
+            return {"rotation_deg": float(np.degrees(Rotation.from_matrix(rot).magnitude())),
+                    "translation_m": float(np.linalg.norm(shift)), "scale": float(scale),
+                    "map_from_groundtruth": offset.tolist(),
+                    "aligned_translation_error_m_median": t_al,
+                    "aligned_rotation_error_deg_median": r_al, "frames": len(pairs)}
+    return None
+
+
+def _frame_offset_row(fo: Dict[str, Any]) -> str:
+    """The metrics table's 'ground truth frame' row of a `frame_offset`."""
+    scale = fo.get("scale", 1.0)
+    what = "frame"
+    unit = ""
+    if scale != 1.0:
+        what = "frame or unit"
+        named = {1e-3: "millimetres", 1e-2: "centimetres", 1e3: "kilometres"}
+        near = [n for k, n in named.items() if abs(scale / k - 1.0) < 0.05]
+        unit = (f", scale {scale:.4g}: its translations look {1.0 / scale:.4g}x the map's"
+                + (f", {near[0]}?" if near else ""))
+    return (f"another {what} than the map's? one transform ({fo['rotation_deg']:.1f} deg, "
+            f"{fo['translation_m']:.2f} m{unit}; metrics.json: frame_offset) brings the median "
+            f"errors to {100 * fo['aligned_translation_error_m_median']:.2f} cm / "
+            f"{fo['aligned_rotation_error_deg_median']:.2f} deg: give ground truth in the map's "
+            f"{what} (the errors above are measured without alignment)")
 
 
 def mahalanobis_sq(map_from_cam: np.ndarray, gt: np.ndarray, cov: np.ndarray,
@@ -301,13 +327,8 @@ def format_table(m: Dict[str, Any]) -> str:
          "-" if m.get("gross_errors") is None else str(m["gross_errors"])),
     ]
     fo = m.get("frame_offset")
-    if fo:  # every error is mostly one rigid transform: ground truth in another frame
-        rows.append(("ground truth frame", (
-            f"another frame than the map's? one rigid transform ({fo['rotation_deg']:.1f} deg, "
-            f"{fo['translation_m']:.2f} m; metrics.json: frame_offset) brings the median errors "
-            f"to {100 * fo['aligned_translation_error_m_median']:.2f} cm / "
-            f"{fo['aligned_rotation_error_deg_median']:.2f} deg: give ground truth in the map's "
-            "frame (the errors above are measured without alignment)")))
+    if fo:  # every error is mostly one transform: ground truth in another frame or unit
+        rows.append(("ground truth frame", _frame_offset_row(fo)))
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     for k, v in (m.get("recall") or {}).items():
