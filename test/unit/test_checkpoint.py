@@ -507,3 +507,36 @@ def test_an_html_page_saved_as_checkpoint_is_named_a_failed_download(tmp_path, d
         f"{path}: cannot read the checkpoint: this is an HTML page (it begins {begins!r}), not "
         "a checkpoint: the download failed and saved a web page (an error, login or redirect "
         "page) in its place; download the file again")
+
+
+@pytest.mark.parametrize("prefix", ["_orig_mod.", "module._orig_mod.", "_orig_mod.module.",
+                                    "model."])
+@pytest.mark.parametrize("layout", ["official", "state_dict"])
+def test_compile_and_wrapper_prefixes_stripped(tmp_path, tiny, prefix, layout, caplog):
+    # torch.compile saves every key under '_orig_mod.' (with DDP: both prefixes, either order);
+    # a training wrapper holding the network as .model (Lightning) under 'model.'
+    sd = {prefix + k: v for k, v in tiny.state_dict().items()}
+    path = str(tmp_path / "p.pth")
+    torch.save({"model": sd, "args": argparse.Namespace(model=model_string(TINY_SPEC))}
+               if layout == "official" else sd, path)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.core.model.checkpoint"):
+        model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+    assert _same_weights(model, tiny) and info.spec == TINY_SPEC
+    assert any("prefix removed" in r.getMessage() for r in caplog.records)
+
+
+@pytest.mark.parametrize("prefix", ["", "model."])
+def test_state_dict_nested_under_state_dict_loads(tmp_path, tiny, prefix):
+    # a training framework's checkpoint (PyTorch Lightning): {'state_dict': ..., 'epoch': ...}
+    sd = {prefix + k: v for k, v in tiny.state_dict().items()}
+    path = str(tmp_path / "lightning.ckpt")
+    torch.save({"state_dict": sd, "epoch": 3, "global_step": 10}, path)
+    model, _ = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+    assert _same_weights(model, tiny)
+
+
+def test_a_dict_of_other_things_names_its_keys(tmp_path):
+    path = str(tmp_path / "opt.pth")
+    torch.save({"optimizer": {"lr": 0.1}, "epoch": 3}, path)
+    with pytest.raises(CheckpointError, match="'optimizer', 'epoch'"):
+        load_checkpoint(path)

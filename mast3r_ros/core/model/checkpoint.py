@@ -9,11 +9,13 @@ Accepted layouts:
   names the file and the heads assumed),
 * a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``).
 
-In each, a ``module.`` prefix on every key (weights saved from a DataParallel / DDP wrapper) is
-removed with a logged note. Any file that cannot be read (empty, truncated, not a torch.save
-archive, or a reader error with an empty message) gives one ``CheckpointError`` line; a whole
-pickle that torch's weights-only reader refuses (a forbidden global, or pickle instructions a
-plain checkpoint never holds) is refused as such instead.
+In each, a wrapper's prefix on every key (``module.``: DataParallel / DDP; ``_orig_mod.``:
+torch.compile; ``model.``: a training wrapper) is removed with a logged note; a training
+framework's ``{'state_dict': ...}`` (Lightning) is read as the bare state dict it holds. Any
+file that cannot be read (empty, truncated, not a torch.save archive, or a reader error with an
+empty message) gives one ``CheckpointError`` line; a whole pickle that torch's weights-only
+reader refuses (a forbidden global, or pickle instructions a plain checkpoint never holds) is
+refused as such instead.
 
 Nothing read from a file is ever executed: pickles are read with ``weights_only=True`` and only
 ``argparse.Namespace`` allow-listed (a restricted unpickler on torch < 2.4), and the constructor
@@ -306,19 +308,26 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
                               "checkpoint: download or copy it again") from None
 
 
-_WRAPPER_PREFIX = "module."
+# key prefixes of wrappers around the network, each removed when *every* key has it: a
+# DataParallel / DDP wrapper, torch.compile's module, a training wrapper's .model (Lightning)
+_WRAPPER_PREFIXES = {"module.": "a DataParallel/DDP wrapper", "_orig_mod.": "torch.compile",
+                     "model.": "a training wrapper holding it as .model"}
 
 
 def strip_wrapper_prefix(sd: Mapping[str, Any], where: str) -> Dict[str, Any]:
-    """Remove a ``module.`` prefix shared by *every* key (a state dict saved from a DataParallel /
-    DistributedDataParallel wrapper: ``model.state_dict()`` instead of
-    ``model.module.state_dict()``); logged. A prefix on only some keys is left alone, so the
-    key check names them."""
+    """Remove a wrapper's key prefix shared by *every* key, repeatedly (`_WRAPPER_PREFIXES`: a
+    DataParallel / DistributedDataParallel wrapper saved with ``model.state_dict()`` instead of
+    ``model.module.state_dict()``, a torch.compile'd model, both); logged. A prefix on only some
+    keys is left alone, so the key check names them."""
     out = dict(sd)
-    while out and all(isinstance(k, str) and k.startswith(_WRAPPER_PREFIX) for k in out):
-        out = {k[len(_WRAPPER_PREFIX):]: v for k, v in out.items()}
-        log.info("%s: every key starts with '%s' (saved from a DataParallel/DDP wrapper); "
-                 "prefix removed", where, _WRAPPER_PREFIX)
+    while out:
+        prefix = next((p for p in _WRAPPER_PREFIXES
+                       if all(isinstance(k, str) and k.startswith(p) for k in out)), None)
+        if prefix is None:
+            break
+        out = {k[len(prefix):]: v for k, v in out.items()}
+        log.info("%s: every key starts with '%s' (saved from %s); prefix removed", where,
+                 prefix, _WRAPPER_PREFIXES[prefix])
     return out
 
 
@@ -340,6 +349,9 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         cls, kwargs = parse_model_string(text)
         sd = strip_wrapper_prefix(obj["model"], path)
         return sd, spec_from_kwargs(cls, kwargs), "official", text
+    if isinstance(obj, Mapping) and "model" not in obj and isinstance(obj.get("state_dict"),
+                                                                       Mapping):
+        obj = obj["state_dict"]  # a training framework's checkpoint (Lightning): its weights
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         sd = strip_wrapper_prefix(obj, path)
         if bare_model_string:
@@ -356,8 +368,10 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
                 "enc_num_heads and dec_num_heads among them)",
                 path, spec.enc_num_heads, spec.dec_num_heads)
         return sd, spec, "state_dict", model_string(spec)
+    what = (f"a dict with keys {', '.join(repr(k) for k in list(obj)[:6])}" if isinstance(
+        obj, Mapping) and obj else type(obj).__name__)
     raise CheckpointError(f"{path}: expected {{'model', 'args'}} or a state dict of tensors, "
-                          f"got {type(obj).__name__}")
+                          f"got {what}")
 
 
 def _read_huggingface(folder: str):
