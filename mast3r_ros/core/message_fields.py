@@ -213,6 +213,22 @@ def camera_info_to_intrinsics(info: Any, rectified: bool = False) -> CameraIntri
     return _intrinsics_from_fields(_camera_info_fields(info, rectified))
 
 
+def camera_info_reduction(info: Any) -> str:
+    """'CameraInfo WxH with binning BXxBY and/or roi WxH at (X, Y)' when the CameraInfo's
+    binning or ROI reduce its full-sensor size and K (as image_geometry applies them), else ''
+    (for errors about an image whose size does not fit the reduced intrinsics)."""
+    bx, by = (max(1, int(getattr(info, n, 0) or 0)) for n in ("binning_x", "binning_y"))
+    roi = getattr(info, "roi", None)
+    x, y, w, h = (0, 0, 0, 0) if roi is None else _roi_fields(roi)
+    parts = []
+    if bx > 1 or by > 1:
+        parts.append(f"binning {bx}x{by}")
+    if w > 0 and h > 0 and (x, y, w, h) != (0, 0, int(info.width), int(info.height)):
+        parts.append(f"roi {w}x{h} at ({x}, {y})")
+    return (f"CameraInfo {int(info.width)}x{int(info.height)} with {' and '.join(parts)}"
+            if parts else "")
+
+
 def is_compressed(msg: Any) -> bool:
     """True for a ``sensor_msgs/CompressedImage`` (it has ``format``; an Image has ``encoding``)."""
     return hasattr(msg, "format") and not hasattr(msg, "encoding")

@@ -348,6 +348,21 @@ def test_size_mismatch(tmp_path):
         list(seq)
 
 
+@pytest.mark.parametrize("binning, roi, says", [
+    ((2, 2), (0, 0, 0, 0), "binning 2x2"), ((1, 0), (0, 0, W // 2, H // 2), "roi")])
+def test_size_mismatch_from_binning_or_roi_says_so(tmp_path, binning, roi, says):
+    # a driver that publishes the binned (or cropped) size and K and also sets binning / roi:
+    # the image_geometry reduction applies twice, which the error must name, not blame the topic
+    info = camera_info(S)
+    info.binning_x, info.binning_y = binning
+    info.roi.x_offset, info.roi.y_offset, info.roi.width, info.roi.height = roi
+    msgs = [("/cam/image", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, info)]
+    seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
+    with pytest.raises(InputError, match=f"image is {W}x{H} but") as err:
+        list(seq)
+    assert says in str(err.value) and f"CameraInfo {W}x{H}" in str(err.value)
+
+
 def test_frames_or_unreadable_skips_an_undecodable_image_and_its_depth(tmp_path):
     """``localize`` reads a bag through ``frames_or_unreadable``: an image message that cannot
     be decoded, or whose matched depth cannot, is an UnreadableFrame naming the topic and stamp,

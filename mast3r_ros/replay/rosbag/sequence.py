@@ -31,6 +31,7 @@ from ...core.errors import ImageSizeError, InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import (
     IntrinsicsCache,
+    camera_info_reduction,
     decode_image_message,
     frame_from_image_message,
     header_stamp_ns,
@@ -121,6 +122,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         self._depth_scale = depth_scale
         self._rectified = bool(image_rectified)
         self._info_cache: Dict[str, IntrinsicsCache] = {}  # topic -> its conversion cache
+        self._reduced_by: Dict[int, str] = {}  # id(intrinsics) -> `camera_info_reduction`
         self._depth_encoding: Optional[str] = None
         self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
         self._run_wanted = run
@@ -251,10 +253,14 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         try:
             # converted once per calibration (a far principal point is warned about then)
             cache = self._info_cache.setdefault(topic, IntrinsicsCache(f"CameraInfo on {topic}"))
-            return cache(msg, self._rectified)
+            cam = cache(msg, self._rectified)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
             raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
+        reduced = camera_info_reduction(msg)
+        if reduced:  # named when an image does not fit (`_frame`)
+            self._reduced_by[id(cam)] = reduced
+        return cam
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -487,17 +493,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         if isinstance(depth, InputError):  # its depth message was undecodable (skipped)
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
                              f"t={depth_stamp * 1e-9:.6f} s: {depth}")
+        intrinsics = self._frame_intrinsics(stamp)
         try:
-            return frame_from_image_message(
-                msg,
-                self._frame_intrinsics(stamp),
-                depth_m=depth,
-                map_from_cam=pose,
-            )
+            return frame_from_image_message(msg, intrinsics, depth_m=depth, map_from_cam=pose)
         except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
             (w, h), (iw, ih) = err.image_size, err.intrinsics_size
             what = (f"image is {w}x{h} but {self.camera_info_name} is for {iw}x{ih}"
                     if self.camera_info_name else str(err))  # not "the CameraInfo" of the bag
+            reduced = None if self.camera_info_name else self._reduced_by.get(id(intrinsics))
+            if reduced:  # a driver that reduced size and K itself and still set binning/roi
+                what = (f"image is {w}x{h} but its CameraInfo gives {iw}x{ih}: {reduced}, "
+                        "whose size and K must be the full sensor's (image_geometry divides "
+                        "them by the binning, crops them to the roi); a driver that publishes "
+                        "the reduced size and K must leave binning_x/binning_y 0 and roi empty")
             raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {what}") from err
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
