@@ -540,3 +540,11 @@ def test_a_dict_of_other_things_names_its_keys(tmp_path):
     torch.save({"optimizer": {"lr": 0.1}, "epoch": 3}, path)
     with pytest.raises(CheckpointError, match="'optimizer', 'epoch'"):
         load_checkpoint(path)
+
+
+def test_args_saved_as_a_dict_give_the_constructor_string(tmp_path, tiny):
+    # a training script that saved vars(args) (or a config dict) instead of the Namespace
+    path = str(tmp_path / "d.pth")
+    torch.save({"model": tiny.state_dict(), "args": {"model": model_string(TINY_SPEC)}}, path)
+    model, info = load_checkpoint(path)
+    assert _same_weights(model, tiny) and info.spec == TINY_SPEC and info.layout == "official"

@@ -338,7 +338,9 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         "argparse.Namespace: this file is not an official one, or it was crafted to run code; "
         "use the official file (see README: 'Model weights')", force_restricted)
     if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
-        args = obj.get("args")
+        args = obj.get("args")  # a Namespace, or a dict (a script that saved vars(args))
+        args = argparse.Namespace(**args) if isinstance(args, Mapping) and all(
+            isinstance(k, str) for k in args) else args
         text = getattr(args, "model", None) if args is not None else None
         if not isinstance(text, str):
             if args is not None and hasattr(args, "nclusters"):  # the retrieval head's args
