@@ -229,6 +229,12 @@ def camera_info_reduction(info: Any) -> str:
             if parts else "")
 
 
+# why an image does not fit a CameraInfo that `camera_info_reduction` describes
+REDUCED_TWICE_HINT = ("whose size and K must be the full sensor's (image_geometry divides them by "
+                      "the binning, crops them to the roi); a driver that publishes the reduced "
+                      "size and K must leave binning_x/binning_y 0 and roi empty")
+
+
 def is_compressed(msg: Any) -> bool:
     """True for a ``sensor_msgs/CompressedImage`` (it has ``format``; an Image has ``encoding``)."""
     return hasattr(msg, "format") and not hasattr(msg, "encoding")

@@ -198,13 +198,15 @@ class FrameProcessing:
             raise InputError(f"no CameraInfo received yet on {self._info_topic}")
         intrinsics = self._intrinsics(info, rectified=n.image_rectified)
         camera_size = (intrinsics.width, intrinsics.height)
+        reduced_by = mf.camera_info_reduction(info)
         why = admission.image_size_refusal(admission.message_image_size(msg),
-                                           n.max_image_pixels, cfg.model.image_size, camera_size)
+                                           n.max_image_pixels, cfg.model.image_size, camera_size,
+                                           reduced_by)
         if not why:
             frame = mf.frame_from_image_message(msg, intrinsics)
             h, w = frame.rgb.shape[:2]
             why = admission.image_size_refusal((w, h), n.max_image_pixels,
-                                               cfg.model.image_size, camera_size)
+                                               cfg.model.image_size, camera_size, reduced_by)
         if why:
             raise InputError(why)
         if not frame.frame_id:

@@ -102,6 +102,15 @@ def test_image_size_refusals_name_the_reason():
     assert image_size_refusal((2000, 16), 8_294_400) == ""             # no network check asked
 
 
+def test_size_mismatch_from_binning_applied_twice_is_named():
+    # a driver that publishes the binned size and K and still sets binning 2: the node's
+    # refusal names the CameraInfo's binning instead of blaming the topic remapping
+    why = image_size_refusal((320, 240), 8_294_400, 512, (160, 120),
+                             reduced_by="CameraInfo 320x240 with binning 2x2")
+    assert "binning 2x2" in why and "binning_x/binning_y 0" in why
+    assert "another stream" not in why
+
+
 def test_arrivals_count_zero_and_repeated_stamps():
     a = ArrivalStats(window_s=10.0)
     for k in range(10):

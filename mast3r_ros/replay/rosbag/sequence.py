@@ -30,6 +30,7 @@ from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import (
+    REDUCED_TWICE_HINT,
     IntrinsicsCache,
     camera_info_reduction,
     decode_image_message,
@@ -503,9 +504,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             reduced = None if self.camera_info_name else self._reduced_by.get(id(intrinsics))
             if reduced:  # a driver that reduced size and K itself and still set binning/roi
                 what = (f"image is {w}x{h} but its CameraInfo gives {iw}x{ih}: {reduced}, "
-                        "whose size and K must be the full sensor's (image_geometry divides "
-                        "them by the binning, crops them to the roi); a driver that publishes "
-                        "the reduced size and K must leave binning_x/binning_y 0 and roi empty")
+                        f"{REDUCED_TWICE_HINT}")
             raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {what}") from err
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
