@@ -324,3 +324,33 @@ def check_stamp_units(trajectory_ns: Any, frames_ns: Any, name: str,
                               frames_name)
     if why:
         raise InputError(f"{name}: {why}")
+
+
+# frames closer than this (a camera above 1 kHz) are no camera's: their stamps are another unit
+MIN_FRAME_PERIOD_NS = 1_000_000
+
+
+def frame_spacing_unit_mismatch(frames_ns: Any, integer_ns: bool) -> Optional[str]:
+    """Why frame stamps written as integers above 1e12 (read as nanoseconds, ``integer_ns``)
+    look like another unit by their spacing alone, or None: a median spacing under
+    `MIN_FRAME_PERIOD_NS` (1 ms, a camera above 1 kHz) while the same integers read as
+    microseconds (or milliseconds) space the frames like a camera (1 ms to 10 s). Integer
+    milliseconds or microseconds since the epoch exceed 1e12 and are read as nanoseconds;
+    without a ground truth to compare with (`stamp_unit_mismatch`) nothing else tells."""
+    if not integer_ns:
+        return None
+    stamps = np.unique(np.asarray(frames_ns, dtype=np.int64))
+    if stamps.size < 2:
+        return None
+    step_ns = float(np.median(np.diff(stamps)))
+    if step_ns >= MIN_FRAME_PERIOD_NS:
+        return None
+    for per_s, unit in ((1e6, "microseconds"), (1e3, "milliseconds")):
+        period_s = step_ns * 1e-9 * (1e9 / per_s)
+        if 1e-3 <= period_s <= 10.0:
+            return (f"its integer stamps ({stamps[0]}..{stamps[-1]}) are read as nanoseconds "
+                    f"(integers above 1e12), which puts the frames {step_ns / 1e3:.3g} us "
+                    f"apart (a {1e9 / step_ns:.0f} Hz camera); as {unit} they are "
+                    f"{period_s * 1e3:.3g} ms apart: convert them to seconds (divide by "
+                    f"{per_s:.0f}) or to integer nanoseconds (multiply by {1e9 / per_s:.0f})")
+    return None

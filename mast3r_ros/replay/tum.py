@@ -38,7 +38,8 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import nearest_indices, poses_at_stamps, stamp_unit_mismatch
+from ..core.trajectory import (frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
+                               stamp_unit_mismatch)
 from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 
 log = logging.getLogger(__name__)
@@ -391,6 +392,9 @@ class TumSequence:
         why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns",
                                   rgb_unit == "ns", "rgb.txt")
         self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
+        spacing = None if why else frame_spacing_unit_mismatch(self._stamps_ns, rgb_unit == "ns")
+        if spacing:  # no ground truth to tell: results.jsonl, trajectory.tum carry them as read
+            log.warning("%s: %s", rgb_txt, spacing)
         self._frame_poses, self._frame_pose_valid = poses_at_stamps(
             self._gt_stamps_ns, self._gt_poses, self._stamps_ns,
             round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9),

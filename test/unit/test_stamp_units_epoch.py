@@ -176,3 +176,36 @@ def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, tmp_path, caps
     assert main(["build-map", str(src), "--out", str(tmp_path / "map"), "--matcher",
                  "sift"]) == 2
     assert _errors(capsys) == [f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: {why}"]
+
+
+@pytest.mark.parametrize("per_s, unit, apart", [(1000, "milliseconds", "200 ms"),
+                                                (1000000, "microseconds", "200 ms"),
+                                                (1000000000, None, None)])
+def test_frame_stamps_in_integer_ms_or_us_without_ground_truth_are_warned(epoch, tmp_path,
+                                                                         caplog, per_s, unit,
+                                                                         apart):
+    """rgb.txt in integer epoch microseconds (or milliseconds) and no groundtruth.txt: read as
+    nanoseconds, the frames were 200 ns apart and trajectory.tum, results.jsonl carried stamps
+    1000x (1e6x) too small without a word (a field-kind review's find); with a ground truth
+    the unit check tells. Their spacing alone tells now: a camera above 1 kHz is no camera."""
+    import logging
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    folder = tmp_path / "f"
+    shutil.copytree(epoch, folder)
+    os.remove(folder / "groundtruth.txt")
+    for name in ("rgb.txt", "depth.txt"):
+        _restamp(epoch / name, folder / name,
+                 lambda t: str(T0 * per_s + round((t - T0) * per_s)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
+        seq = TumSequence(folder)
+    warned = [r.getMessage() for r in caplog.records if "are read as nanoseconds" in
+              r.getMessage() and r.getMessage().startswith(str(folder / "rgb.txt"))]
+    assert len(seq) == 8
+    if unit is None:   # integer nanoseconds 0.2 s apart: a camera's
+        assert warned == []
+        return
+    assert len(warned) == 1, warned
+    assert f"as {unit} they are {apart} apart: convert them to seconds (divide by {per_s})" \
+        in warned[0], warned[0]
