@@ -90,7 +90,8 @@ def _node_and_autostart(context):
         name="mast3r_localizer",  # NODE_NAME (a literal: test_launch_static reads it)
         namespace=LaunchConfiguration("namespace"),
         output="screen",
-        parameters=[params_file, overrides],
+        # no empty dict: launch_ros would write it as a parameter file of `ros__parameters: {}`
+        parameters=[params_file] + ([overrides] if overrides else []),
         remappings=[
             ("image", image_topic),
             ("image/compressed", image_topic.rstrip("/") + "/compressed"),

@@ -90,7 +90,7 @@ def _launch(monkeypatch, lifecycle_node: type, autostart: str, pushed_namespace=
     description = ns["generate_launch_description"]()
     declared = {a.args[0]: a.kwargs["default_value"] for a in description.args[0]
                 if isinstance(a, Recorded) and "default_value" in a.kwargs}
-    values = dict(declared, autostart=autostart, map="~/maps/office", **values)
+    values = {**declared, "autostart": autostart, "map": "~/maps/office", **values}
     (opaque,) = [a for a in description.args[0] if "function" in a.kwargs]
     # launch's LaunchContext: PushRosNamespace keeps the namespace under "ros_namespace"
     pushed = {} if pushed_namespace is None else {"ros_namespace": pushed_namespace}
@@ -167,6 +167,17 @@ def test_use_sim_time_overrides_the_parameter_file_only_when_given(monkeypatch, 
         assert "use_sim_time" not in overrides
     else:
         assert overrides["use_sim_time"].args[0] is want
+
+
+def test_no_empty_parameter_dict_when_nothing_overrides_the_file(monkeypatch):
+    """No map, checkpoint or use_sim_time argument (all from the params file): the launch
+    handed launch_ros an empty dict, which it writes as a parameter file of
+    `ros__parameters: {}` for rcl to parse (a ROS integrator's review); now only the file."""
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", map="", checkpoint="",
+                         use_sim_time="")
+    assert len(node.kwargs["parameters"]) == 1
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", checkpoint="")
+    assert node.kwargs["parameters"][1]["map_path"].args[0].endswith("maps/office")
 
 
 @pytest.mark.parametrize("given", ["/opt/ros/params/locaLize.yaml", "~/no_such_params.yaml",
