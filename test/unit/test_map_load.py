@@ -729,3 +729,35 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     (m / kfm.MANIFEST).unlink()  # an interrupted build: no manifest anywhere
     with pytest.raises(MapFormatError, match="interrupted build"):
         KeyframeMap.load(str(m / "keyframes"))
+
+
+def test_the_pixel_cache_keeps_a_looked_up_keyframe_while_another_thread_evicts(v3,
+                                                                              monkeypatch):
+    """Localizers on two threads sharing one map (two cameras): between one thread finding a
+    keyframe's image in the LRU and moving it to the end, the other's insertions evicted it,
+    and `move_to_end` raised KeyError. The other thread is started at exactly that point (the
+    `in` test) and given 0.5 s; with the cache locked it waits, and the lookup completes."""
+    import threading
+    from collections import OrderedDict
+
+    m = kfm.KeyframeMap.load(v3, lazy=True)
+    monkeypatch.setattr(m, "_CACHE", 1)
+    m.image(0)
+    fired = []
+
+    def evict():
+        m.image(1)   # the cache holds one: keyframe 0's image goes
+
+    class Racing(OrderedDict):
+        def __contains__(self, key):
+            found = super().__contains__(key)
+            if found and not fired:
+                fired.append(True)
+                other = threading.Thread(target=evict)
+                other.start()
+                other.join(0.5)
+            return found
+
+    m._pixels = Racing(m._pixels)
+    img = m.image(0)
+    assert fired and img.shape == m.image(1).shape

@@ -96,6 +96,10 @@ class MapEncodings:
     def encoding_store(self, identity: str, image_size: int) -> Optional[EncodingStore]:
         """v2/v3: the lazy `EncodingStore` of this checkpoint and size (None: the map has none, or
         is a v1 map). One store per key, so its LRU cache is shared by every user."""
+        with self._cache_lock:  # one store per key, also with threads
+            return self._encoding_store(identity, image_size)
+
+    def _encoding_store(self, identity: str, image_size: int) -> Optional[EncodingStore]:
         key = (identity, int(image_size))
         if key in self._stores:
             return self._stores[key]
@@ -308,7 +312,8 @@ class MapEncodings:
             raise
         self.manifest = manifest
         self._opened = opened_identity(self.path)  # our own update: not a replaced map
-        self._stores.pop((enc.identity, int(enc.image_size)), None)
+        with self._cache_lock:
+            self._stores.pop((enc.identity, int(enc.image_size)), None)
         if old is not None and old["store"] != f"encodings/{os.path.basename(full)}":
             import shutil
 

@@ -20,6 +20,7 @@ import io
 import json
 import logging
 import os
+import threading
 from collections import OrderedDict
 from typing import Any, Dict, List, Mapping, Optional, Tuple, Union
 
@@ -66,6 +67,9 @@ class KeyframeMap(MapEncodings, MapFiles):
         self.lazy = lazy
         self.encoding_cache_mb = float(encoding_cache_mb)
         self._pixels: OrderedDict[Tuple[str, int], Optional[np.ndarray]] = OrderedDict()
+        # guards `_pixels` (an LRU: two threads' evictions made a looked-up key vanish) and
+        # `_stores` (one EncodingStore per key): localizers on several threads share a map
+        self._cache_lock = threading.RLock()
         self._thumbs: Optional[np.ndarray] = None
         self._thumb_index: Optional[RetrievalIndex] = None
         self._headers_checked: set = set()
@@ -345,13 +349,15 @@ class KeyframeMap(MapEncodings, MapFiles):
         return all(k.depth_file is not None for k in self.keyframes)
 
     def _cached(self, key: Tuple[str, int], make) -> Any:
-        if key in self._pixels:
-            self._pixels.move_to_end(key)
-            return self._pixels[key]
-        v = make()
-        self._pixels[key] = v
-        while len(self._pixels) > self._CACHE:
-            self._pixels.popitem(last=False)
+        with self._cache_lock:
+            if key in self._pixels:
+                self._pixels.move_to_end(key)
+                return self._pixels[key]
+        v = make()  # decoded outside the lock: threads decode different keyframes at once
+        with self._cache_lock:
+            self._pixels[key] = v
+            while len(self._pixels) > self._CACHE:
+                self._pixels.popitem(last=False)
         return v
 
     def image(self, index: int) -> np.ndarray:

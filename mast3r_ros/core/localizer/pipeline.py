@@ -82,8 +82,8 @@ class Localizer:
     Calls from several threads are safe and run one at a time: `localize`, `warmup` and
     `close` hold the localizer's lock (the matcher's caches and random stream are shared;
     two frames at once corrupted the sift feature cache's byte count). A `close` waits for a
-    frame in progress. A `KeyframeMap` is not thread-safe: give each thread's localizer its
-    own ``KeyframeMap.load``, or share one localizer.
+    frame in progress. Localizers on several threads (two cameras) may share one `KeyframeMap`:
+    its image and encoding caches are locked.
 
     Raises `ConfigError` (``config`` not a `LocalizerConfig`, e.g. the whole `Config`; a field
     of ``config`` or ``retrieval`` made in Python of the wrong type, not one of its choices or
