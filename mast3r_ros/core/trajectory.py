@@ -354,3 +354,23 @@ def frame_spacing_unit_mismatch(frames_ns: Any, integer_ns: bool) -> Optional[st
                     f"{period_s * 1e3:.3g} ms apart: convert them to seconds (divide by "
                     f"{per_s:.0f}) or to integer nanoseconds (multiply by {1e9 / per_s:.0f})")
     return None
+
+
+def clock_reset_note(stamps_ns: Any) -> str:
+    """'; it goes back 12.300 s, once (t=20.000 -> 7.700 s): a clock reset ...' when stamps in
+    file order go back exactly once, by more than 1 s and 10 median forward steps -- a
+    recording across a clock reset (a simulator restarted), which sorting interleaves, not a
+    file listed out of order (many small steps back); '' otherwise."""
+    s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    d = np.diff(s)
+    back = np.flatnonzero(d < 0)
+    forward = d[d > 0]
+    if back.size != 1:
+        return ""
+    i, jump = int(back[0]), -int(d[back[0]])
+    if jump <= 1_000_000_000 or (forward.size and jump <= 10 * float(np.median(forward))):
+        return ""
+    return (f"; it goes back {jump * 1e-9:.3f} s, once (t={s[i] * 1e-9:.3f} -> "
+            f"{s[i + 1] * 1e-9:.3f} s): a clock reset (a simulator restarted?) between two "
+            "recordings, whose frames the sorting interleaves -- split the folder there (rgb.txt, "
+            "depth.txt and groundtruth.txt) into one folder per recording")

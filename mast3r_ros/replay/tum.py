@@ -38,8 +38,8 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import (frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
-                               stamp_unit_mismatch)
+from ..core.trajectory import (clock_reset_note, frame_spacing_unit_mismatch, nearest_indices,
+                               poses_at_stamps, stamp_unit_mismatch)
 from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 
 log = logging.getLogger(__name__)
@@ -377,11 +377,12 @@ class TumSequence:
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
         back = int(np.count_nonzero(np.diff(self._stamps_ns) < 0))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
+            reset = clock_reset_note(self._stamps_ns)  # or a recording across a clock reset
             order = np.argsort(self._stamps_ns, kind="stable")
             self._stamps_ns = self._stamps_ns[order]
             rgb_rows = [rgb_rows[i] for i in order]
             log.warning("%s: %d line(s) go back in time (the format lists images in time "
-                        "order); read sorted by timestamp", rgb_txt, back)
+                        "order); read sorted by timestamp%s", rgb_txt, back, reset)
         self._rgb_paths = [self.folder / row[0] for row in rgb_rows]
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = (self._associate_depth(round(sync_tolerance_s * 1e9))
