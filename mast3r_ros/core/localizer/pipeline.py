@@ -434,8 +434,10 @@ class Localizer:
             return LocalizationResult.failure(frame.stamp_ns, "no candidate keyframes"), cand
         corrs = self.matcher.correspond(frame, state, cand, timings)
         result = self._pose(frame, cand, corrs, prior, timings, with_matches)
-        if not result.success and result.num_matches < MIN_POINTS:
-            result.reason = _no_match_reason(self.matcher, state, result.reason)
+        need = max(MIN_POINTS, self.config.gates.min_inliers)  # features a pose can pass with
+        if not result.success and result.num_matches < need:
+            result.reason = _no_match_reason(self.matcher, state, result.reason, need,
+                                             result.num_matches >= MIN_POINTS)
         return result, cand
 
     def _candidates(self, frame: Frame, state: Any, guess: Optional[np.ndarray]) -> List[int]:
@@ -515,18 +517,21 @@ class Localizer:
         return ""
 
 
-def _no_match_reason(matcher: Any, state: Any, reason: str) -> str:
-    """The reason of a frame with too few correspondences for PnP, saying which side lacked
-    them where the matcher counts the query's features (sift): a dark, blank, overexposed or
-    blurred image (a lens cap, lights off) failed as 'too few correspondences (0 < 6)', as a
-    frame of a place the map does not hold does."""
+def _no_match_reason(matcher: Any, state: Any, reason: str, need: int, solved: bool) -> str:
+    """The reason of a frame with fewer correspondences than ``need`` (PnP's minimum, or
+    ``gates.min_inliers`` when larger), saying which side lacked them where the matcher counts
+    the query's features (sift): a dark, blank, overexposed or blurred image (a lens cap, lights
+    off) failed as 'too few correspondences (0 < 6)', as a frame of a place the map does not
+    hold does, and a near-blank one with 15 keypoints as that or 'too few inliers'. When PnP ran
+    (``solved``: its own reason, e.g. 'too few inliers') the reason is kept, with the count."""
     count = getattr(matcher, "query_feature_count", None)
     n = count(state) if count is not None else None
     if n is None:
         return reason
-    if n < MIN_POINTS:
-        return (f"too few features in the query image ({n} < {MIN_POINTS} {matcher.name} "
-                "keypoints: dark, overexposed, blank or out of focus?)")
+    if n < need and not solved:
+        gate = ", gates.min_inliers" if need > MIN_POINTS else ""
+        return (f"too few features in the query image ({n} < {need} {matcher.name} "
+                f"keypoints{gate}: dark, overexposed, blank or out of focus?)")
     return f"{reason}; the query image has {n} {matcher.name} keypoints"
 
 
