@@ -34,6 +34,11 @@ CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibra
 FRAME_OFFSET_MIN_FRAMES = 5
 FRAME_OFFSET_GROSS_DEG = 10.0
 FRAME_OFFSET_GAIN = 5.0
+# frame_offset's scales (map metres per ground-truth unit) and how close one must come to them:
+# a spread ratio far from every unit is a badly localized run (stuck at one pose: scale 0;
+# drifting along its path: 1.67), not ground truth in another unit
+FRAME_OFFSET_UNITS = {1e-3: "millimetres", 1e-2: "centimetres", 1e3: "kilometres"}
+FRAME_OFFSET_UNIT_TOLERANCE = 0.1
 MISCALIBRATED_SIGMA_RATIO = 3.0  # a covariance whose sigma is off by more than this is named
 GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class ground truth)
 # the reason prefix of a frame the source could not read ('unreadable frame: <the error>',
@@ -143,7 +148,8 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     `FRAME_OFFSET_MIN_FRAMES` successful frames have ground truth, their median error is gross
     (over `GROSS_ERROR_M` or `FRAME_OFFSET_GROSS_DEG`) and one transform -- the chordal mean of
     the per-frame rotations ``R_est R_gt^T``, a scale (1, else the ratio of the median distances
-    of the camera centres to their median), the median of the per-frame translations -- brings
+    of the camera centres to their median when it is within `FRAME_OFFSET_UNIT_TOLERANCE` of a
+    unit's, `FRAME_OFFSET_UNITS`), the median of the per-frame translations -- brings
     the median errors under those bounds and at least `FRAME_OFFSET_GAIN` times down, returns
     it: its rotation (deg), translation (m) and scale (map metres per ground-truth unit), the
     (4, 4) matrix ``[scale R | t]``, the median errors after it and the frames used."""
@@ -160,7 +166,8 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     rot = u @ np.diag([1.0, 1.0, np.linalg.det(u @ vt)]) @ vt
     c_est, c_gt = est[:, :3, 3], gt[:, :3, 3]
     spread = [np.median(np.linalg.norm(c - np.median(c, axis=0), axis=1)) for c in (c_est, c_gt)]
-    for scale in (1.0, spread[0] / spread[1] if spread[1] > 0 else 1.0):
+    ratio = spread[0] / spread[1] if spread[1] > 0 else 1.0
+    for scale in (1.0,) + ((ratio,) if _unit_of(ratio) else ()):
         aligned = gt.copy()
         aligned[:, :3, :3] = rot @ gt[:, :3, :3]
         shift = np.median(c_est - scale * c_gt @ rot.T, axis=0)
@@ -179,6 +186,13 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     return None
 
 
+def _unit_of(scale: float) -> str:
+    """The name of the unit (`FRAME_OFFSET_UNITS`) whose scale ``scale`` is, or ''."""
+    near = [n for k, n in FRAME_OFFSET_UNITS.items()
+            if abs(scale / k - 1.0) < FRAME_OFFSET_UNIT_TOLERANCE]
+    return near[0] if near else ""
+
+
 def _frame_offset_row(fo: Dict[str, Any]) -> str:
     """The metrics table's 'ground truth frame' row of a `frame_offset`."""
     scale = fo.get("scale", 1.0)
@@ -186,10 +200,9 @@ def _frame_offset_row(fo: Dict[str, Any]) -> str:
     unit = ""
     if scale != 1.0:
         what = "frame or unit"
-        named = {1e-3: "millimetres", 1e-2: "centimetres", 1e3: "kilometres"}
-        near = [n for k, n in named.items() if abs(scale / k - 1.0) < 0.05]
+        near = _unit_of(scale) if scale > 0 else ""
         unit = (f", scale {scale:.4g}: its translations look {1.0 / scale:.4g}x the map's"
-                + (f", {near[0]}?" if near else ""))
+                if scale > 0 else f", scale {scale:.4g}") + (f", {near}?" if near else "")
     return (f"another {what} than the map's? one transform ({fo['rotation_deg']:.1f} deg, "
             f"{fo['translation_m']:.2f} m{unit}; metrics.json: frame_offset) brings the median "
             f"errors to {100 * fo['aligned_translation_error_m_median']:.2f} cm / "

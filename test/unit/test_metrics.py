@@ -400,3 +400,16 @@ def test_ground_truth_in_millimetres_is_named_with_the_scale():
     assert "millimetres?" in row and "frame or unit" in row
     res, gt = _offset_run(_rz(30, [2.0, 0.0, 0.0]))
     assert metrics.summarize(res, gt)["frame_offset"]["scale"] == 1.0
+
+
+def test_no_frame_offset_for_estimates_that_only_scale_or_stick():
+    # the scaled transform took its scale from the centres' spreads, whatever it was: estimates
+    # stuck at one pose (spread 0) gave scale 0 and format_table a ZeroDivisionError, and a run
+    # drifting along its path (1.67x the true path) read as ground truth in another unit
+    truth = np.stack([_rz(0, [0.06 * i, 0.0, 1.0]) for i in range(50)])  # 3 m, no turning
+    stuck = [LocalizationResult(True, i, _rz(0, [0.0, 0.0, 1.0]), None) for i in range(50)]
+    m = metrics.summarize(stuck, truth)
+    assert m["frame_offset"] is None
+    assert "ground truth frame" not in metrics.format_table(m)
+    drift = [LocalizationResult(True, i, _rz(0, [0.1 * i, 0.0, 1.0]), None) for i in range(50)]
+    assert metrics.summarize(drift, truth)["frame_offset"] is None
