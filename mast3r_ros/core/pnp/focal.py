@@ -13,10 +13,10 @@ points lie at one depth (``s`` not observable: a wall) is not judged on noise.
 
 The inliers RANSAC chose under the wrong K are those that fit it best, so their ``s`` lies
 between the true scale and 1 (0.82-0.97 for a true 0.83 on the kitchen): with fx 20 % too large
-7 of 50 frames passed a 5 % gate 30-55 cm off. `refitted_focal_scale` chooses the inliers again
-among all correspondences under the fitted scale and refits, a few rounds: 3 of 50 pass (fx 10 %
-too large: 13 of 50, not 24; 15 % too small: 5, not 11), correct frames' ``s`` unchanged (within
-2.5 % of 1).
+7-8 of 50 frames passed a 5 % gate 30-55 cm off. `refitted_focal_scale` chooses the inliers again
+among all correspondences under the fitted scale and refits, a few rounds: 4 of 50 pass (fx 10 %
+too large: 16 of 50, not 26; 15 % too small: 5, not 15; K's fx and fy scaled by --camera-info,
+sift map), correct frames' ``s`` unchanged (within 2.5 % of 1).
 """
 
 from __future__ import annotations
