@@ -64,7 +64,7 @@ from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig  # noqa: E402
-from mast3r_ros.core.geometry import make_pose, pose_error  # noqa: E402
+from mast3r_ros.core.geometry import make_pose, pose_error, undistort_pixels  # noqa: E402
 from mast3r_ros.core.types import Correspondences, Frame  # noqa: E402
 from mast3r_ros.core.uncertainty import pointmap_point_covariance  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics  # noqa: E402
@@ -275,7 +275,13 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
                                               uncertainty.map_pose_sigma_m,
                                               uncertainty.map_pose_sigma_rad,
                                               uncertainty.variance_factor)
-                return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
+                res = pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
+                # the localizer's focal-length check reads the pixels PnP undistorted (since
+                # stop 30); the frozen module's result predates the field
+                X, x, cam = a[:3]
+                res.points2d_undistorted = undistort_pixels(x, cam.K, cam.dist,
+                                                            cam.distortion_model)
+                return res
             return orig(*a, uncertainty=uncertainty, **kw)
         finally:
             spent["pnp"] += _clock() - t0

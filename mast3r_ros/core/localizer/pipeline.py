@@ -53,7 +53,7 @@ from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_reason)
-from .results import _match_debug, position_sigma_m
+from .results import _match_debug, _no_match_reason, position_sigma_m
 
 log = logging.getLogger(__name__)
 
@@ -483,9 +483,13 @@ class Localizer:
         reason = res.reason if not res.success else self._gate(res, len(X), prior)
         if not reason and self.config.points_from_depth:
             # points from measured depth: their angles are the keyframe camera's, so the focal
-            # length the inliers fit is the query's (a pointmap's is the network's guess)
-            reason = focal_reason(self.config.gates.max_focal_error, frame.intrinsics,
-                                  res.map_from_cam, X, x, res.inliers, p.reproj_error_px)
+            # length the inliers fit is the query's (a pointmap's is the network's guess); the
+            t0 = time.perf_counter()  # check's time is the pnp stage's
+            cam, xu = frame.intrinsics, res.points2d_undistorted  # None: a result made by hand
+            xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model) if xu is None else xu
+            reason = focal_reason(self.config.gates.max_focal_error, cam, res.map_from_cam, X,
+                                  xu, res.inliers, p.reproj_error_px)
+            add_time(timings, "pnp", time.perf_counter() - t0)
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)
         return LocalizationResult(True, frame.stamp_ns, res.map_from_cam, res.covariance, **kw)
@@ -515,24 +519,6 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
-
-
-def _no_match_reason(matcher: Any, state: Any, reason: str, need: int, solved: bool) -> str:
-    """The reason of a frame with fewer correspondences than ``need`` (PnP's minimum, or
-    ``gates.min_inliers`` when larger), saying which side lacked them where the matcher counts
-    the query's features (sift): a dark, blank, overexposed or blurred image (a lens cap, lights
-    off) failed as 'too few correspondences (0 < 6)', as a frame of a place the map does not
-    hold does, and a near-blank one with 15 keypoints as that or 'too few inliers'. When PnP ran
-    (``solved``: its own reason, e.g. 'too few inliers') the reason is kept, with the count."""
-    count = getattr(matcher, "query_feature_count", None)
-    n = count(state) if count is not None else None
-    if n is None:
-        return reason
-    if n < need and not solved:
-        gate = ", gates.min_inliers" if need > MIN_POINTS else ""
-        return (f"too few features in the query image ({n} < {need} {matcher.name} "
-                f"keypoints{gate}: dark, overexposed, blank or out of focus?)")
-    return f"{reason}; the query image has {n} {matcher.name} keypoints"
 
 
 def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:

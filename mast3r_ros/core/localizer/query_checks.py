@@ -151,17 +151,17 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
 
 
 def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
-                 X: np.ndarray, x: np.ndarray, inliers: np.ndarray,
+                 X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
                  reproj_error_px: float) -> str:
     """The failure reason of a pose whose inliers (``inliers`` (N,) bool among ``X`` (N, 3) map
-    points and ``x`` (N, 2) captured query pixels), chosen again under the focal length they
-    fit (`pnp.focal.refitted_focal_scale`, within ``reproj_error_px`` undistorted pixels, on at
-    most `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more
-    than ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma; '' otherwise, and
-    when ``max_error`` is 0 (``gates.max_focal_error``)."""
+    points and ``xu`` (N, 2) query pixels with ``cam``'s distortion removed, as `solve_pnp`
+    returns them), chosen again under the focal length they fit
+    (`pnp.focal.refitted_focal_scale`, within ``reproj_error_px``, on at most
+    `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more than
+    ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma; '' otherwise, and when
+    ``max_error`` is 0 (``gates.max_focal_error``)."""
     if max_error <= 0:
         return ""
-    xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model)
     s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
                                     FOCAL_MAX_POINTS)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:

@@ -1,15 +1,17 @@
 """What a localization result reports beyond the pose: the 1-sigma position uncertainty of its
-covariance (`position_sigma_m`, also the ``gates.max_position_sigma_m`` gate's measure) and the
-matches behind it (`MatchDebug`).
+covariance (`position_sigma_m`, also the ``gates.max_position_sigma_m`` gate's measure), the
+matches behind it (`MatchDebug`) and, for a frame short of correspondences, whether the query
+image lacked features (`_no_match_reason`).
 """
 
 from __future__ import annotations
 
-from typing import List, Sequence
+from typing import Any, List, Sequence
 
 import numpy as np
 
 from ..errors import InputError
+from ..pnp import MIN_POINTS
 from ..types import Correspondences, MatchDebug
 
 
@@ -34,3 +36,21 @@ def _match_debug(query_xy: np.ndarray, cand: Sequence[int], corrs: List[Correspo
     return MatchDebug(query_xy, np.concatenate([c.keyframe_xy for c in corrs]),
                       np.concatenate([np.full(len(c), i, np.int64) for i, c in zip(cand, corrs)]),
                       inliers.copy())
+
+
+def _no_match_reason(matcher: Any, state: Any, reason: str, need: int, solved: bool) -> str:
+    """The reason of a frame with fewer correspondences than ``need`` (PnP's minimum, or
+    ``gates.min_inliers`` when larger), saying which side lacked them where the matcher counts
+    the query's features (sift): a dark, blank, overexposed or blurred image (a lens cap, lights
+    off) failed as 'too few correspondences (0 < 6)', as a frame of a place the map does not
+    hold does, and a near-blank one with 15 keypoints as that or 'too few inliers'. When PnP ran
+    (``solved``: its own reason, e.g. 'too few inliers') the reason is kept, with the count."""
+    count = getattr(matcher, "query_feature_count", None)
+    n = count(state) if count is not None else None
+    if n is None:
+        return reason
+    if n < need and not solved:
+        gate = ", gates.min_inliers" if need > MIN_POINTS else ""
+        return (f"too few features in the query image ({n} < {need} {matcher.name} "
+                f"keypoints{gate}: dark, overexposed, blank or out of focus?)")
+    return f"{reason}; the query image has {n} {matcher.name} keypoints"

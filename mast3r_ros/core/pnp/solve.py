@@ -48,7 +48,9 @@ class PnPResult:
     """Outcome of `solve_pnp`. ``map_from_cam`` is None when ``success`` is False.
 
     ``inliers`` (N,) bool over the input correspondences; ``reproj_rms_px`` over the inliers in
-    undistorted query pixels; ``covariance`` 6x6 as documented in this module.
+    undistorted query pixels; ``covariance`` 6x6 as documented in this module;
+    ``points2d_undistorted`` (N, 2) float64 the query pixels with the camera's distortion removed
+    (None before they were computed), for checks of the pose that need them again.
     """
 
     success: bool
@@ -57,6 +59,7 @@ class PnPResult:
     reproj_rms_px: float = float("nan")
     covariance: Optional[np.ndarray] = None
     reason: str = ""
+    points2d_undistorted: Optional[np.ndarray] = None
 
     @property
     def num_inliers(self) -> int:
@@ -142,7 +145,9 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     if cam_from_map is None or not np.isfinite(cam_from_map).all():
         return PnPResult(False, None, inliers, reason="PnP-RANSAC found no pose")
     cov_in = (points_cov, groups, group_centres, uncertainty)
-    return _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
+    res = _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
+    res.points2d_undistorted = xu
+    return res
 
 
 def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, iters: int,
