@@ -135,9 +135,10 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
             round(float(r.reproj_rms_px), 4),
             "keyframe_ids": list(r.keyframe_ids),
             # the 6x6 pose covariance (metrics.covariance_calibration's frame: camera centre in
-            # metres, rotation vector in radians, map axes), or null: metrics.json scores it
-            "covariance": None if r.covariance is None else
-            np.asarray(r.covariance, dtype=np.float64).tolist(),
+            # metres, rotation vector in radians, map axes), or null (also a non-finite one:
+            # NaN is no JSON): metrics.json scores it
+            "covariance": None if r.covariance is None or not np.isfinite(r.covariance).all()
+            else np.asarray(r.covariance, dtype=np.float64).tolist(),
             "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
 
 

@@ -368,6 +368,8 @@ def test_results_jsonl_carries_the_covariance_that_metrics_json_scores():
     rec = result_record(LocalizationResult(True, 7, _rz(5, [1.0, 2.0, 3.0]), cov))
     np.testing.assert_array_equal(np.array(rec["covariance"]), cov)
     assert result_record(LocalizationResult.failure(8, "no match"))["covariance"] is None
+    cov[5, 5] = np.nan   # json.dumps wrote NaN, which no JSON reader takes (a regression review)
+    assert result_record(LocalizationResult(True, 9, np.eye(4), cov))["covariance"] is None
 
 
 def test_groundtruth_file_says_how_many_frames_it_gives_a_pose(tmp_path, caplog):
