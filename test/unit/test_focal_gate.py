@@ -165,3 +165,15 @@ def test_the_gate_reads_the_pixels_pnp_undistorted():
     np.testing.assert_allclose(res.points2d_undistorted,
                                undistort_pixels(x, K, cam.dist, cam.distortion_model))
     assert not np.allclose(res.points2d_undistorted, x)
+
+
+def test_refitted_focal_scale_takes_a_bool_mask_only():
+    """An index array (np.flatnonzero of the mask) was taken as a mask of 1s and 0s."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.pnp.focal import refitted_focal_scale
+
+    K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
+    pose, X, x = _wall_and_room(K, 1.0, seed=3)
+    for bad in (np.flatnonzero(np.ones(len(X), bool)), np.ones(len(X) - 1, bool)):
+        with pytest.raises(InputError, match="bool mask"):
+            refitted_focal_scale(pose, X, x, bad, K, 5.0)

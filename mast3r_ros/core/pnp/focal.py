@@ -26,6 +26,7 @@ from typing import Optional, Tuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from ..errors import InputError
 from ..geometry import invert_pose
 
 
@@ -57,10 +58,15 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
     ``reproj_error_px`` of the refitted pose under K with its focal lengths times the fitted
     ``s`` become the inliers, refitted from there. Each fit takes at most ``max_points`` of the
     inliers, evenly spaced (0 = all). Stops early when the inliers no longer change or fewer
-    than 8 remain; a round whose fit cannot be judged keeps the previous round's answer."""
+    than 8 remain; a round whose fit cannot be judged keeps the previous round's answer.
+    Raises `InputError` for ``inliers`` not an (N,) bool mask or ``xu`` not (N, 2)."""
     X = np.asarray(X, np.float64)
     xu = np.asarray(xu, np.float64)
-    sel = np.asarray(inliers, bool)
+    sel = np.asarray(inliers)
+    if sel.dtype != bool or sel.shape != (len(X),) or xu.shape != (len(X), 2):
+        raise InputError(f"refitted_focal_scale: inliers must be a ({len(X)},) bool mask and xu "
+                         f"({len(X)}, 2) pixels, got {sel.dtype} {sel.shape} and {xu.shape} "
+                         "(an index array is no mask)")
     best = _NOT_JUDGED
     for round_ in range(rounds + 1):
         idx = np.flatnonzero(sel)
