@@ -1,0 +1,40 @@
+"""Large-map costs checked structurally (no timing): work that must not grow with the product of
+the keyframe count and the pair count, or with the map size where a few items would do."""
+
+from __future__ import annotations
+
+import math
+import types
+
+from mast3r_ros.core.map_check.measure import _keyframe_figures, _pairs
+from mast3r_ros.core.map_check.report import PairFigures
+
+
+class _CountingList(list):
+    """A list that counts the passes made over it."""
+
+    passes = 0
+
+    def __iter__(self):
+        self.passes += 1
+        return super().__iter__()
+
+
+def _pair(a: int, b: int, ok=True) -> PairFigures:
+    f = PairFigures(a, b)
+    f.ok, f.depth_points, f.depth_residual, f.depth_agree, f.reproj_px = ok, 10, 0.01, 0.9, 0.5
+    return f
+
+
+def test_keyframe_figures_pass_over_the_pairs_once_not_once_per_keyframe():
+    # it scanned every pair for every keyframe: 67 s of a 2*10^4-keyframe check-map
+    n = 50
+    pairs = _CountingList(_pair(a, b, ok=None if (a, b) == (3, 4) else True)
+                          for a, b in _pairs(n, 2))
+    views = [types.SimpleNamespace(label=str(i)) for i in range(n)]
+    figs = _keyframe_figures(views, pairs)
+    assert pairs.passes <= 2
+    assert [k.index for k in figs] == list(range(n))
+    assert figs[0].neighbours == [1, 2] and figs[10].neighbours == [8, 9, 11, 12]
+    assert figs[3].neighbours == [1, 2, 5]  # the unjudged pair 3-4 is no neighbour
+    assert math.isclose(figs[10].depth_residual, 0.01) and figs[10].ok
