@@ -50,6 +50,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.target import foreign_entries
     from ..core.map_check import check_map
     from .cli_options import load_params
+    from .pipeline import progress
 
     cfg = load_params(args)
     for option, value in (("--json", args.json), ("--plot", args.plot)):
@@ -71,7 +72,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         raise MapFormatError(f"{args.map}: {len(problems)} map files missing, truncated or "
                              "corrupt (listed above); rebuild the map or re-copy the files")
     kmap = KeyframeMap.load(args.map)
-    report = check_map(kmap, cfg.map_check)
+    report = check_map(kmap, cfg.map_check, progress=progress)
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
     report.raise_if_inconsistent()  # the CLI turns it into exit 2 and one line
     sys.stdout.write(f"{args.map}: {report.summary()}\n")

@@ -258,7 +258,8 @@ def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Conf
     an inconsistent map unless ``force``. None when ``map_check.enabled`` is off."""
     if not cfg.map_check.enabled:
         return None
-    report = check_keyframes(records, cfg.map_check, depth_units_per_m=depth_units_per_m)
+    report = check_keyframes(records, cfg.map_check, depth_units_per_m=depth_units_per_m,
+                             progress=progress)
     report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)

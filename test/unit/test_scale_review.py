@@ -38,3 +38,26 @@ def test_keyframe_figures_pass_over_the_pairs_once_not_once_per_keyframe():
     assert figs[0].neighbours == [1, 2] and figs[10].neighbours == [8, 9, 11, 12]
     assert figs[3].neighbours == [1, 2, 5]  # the unjudged pair 3-4 is no neighbour
     assert math.isclose(figs[10].depth_residual, 0.01) and figs[10].ok
+
+
+def test_map_check_reports_progress_over_keyframes_and_pairs():
+    # check-map and build-map's check ran minutes at 10^4 keyframes with no output at all
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.map_check import CONSISTENT, KeyframeRecord, check_keyframes
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    frames = list(render_frames(40, default_intrinsics(160, 120), indices=range(0, 10, 2)))
+    recs = [KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, f.map_from_cam, f.stamp_ns)
+            for f in frames]
+    seen = []
+
+    def progress(it, total, desc):
+        items = list(it)
+        seen.append((desc, total, len(items)))
+        return items
+
+    rep = check_keyframes(recs, Config().map_check, progress=progress)
+    assert rep.verdict == CONSISTENT
+    assert [total for _, total, _ in seen] == [5, 7, 7]  # keyframes, pairs matched, measured
+    assert all(total == got for _, total, got in seen)
+    assert "keyframes" in seen[0][0] and "pairs" in seen[2][0]

@@ -49,7 +49,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, List, Optional, Sequence
+from typing import Any, Callable, Iterable, List, Optional, Sequence
 
 import cv2
 import numpy as np
@@ -68,8 +68,17 @@ __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "Cons
 
 # ---------------------------------------------------------------------------------- API ---
 
+# ``progress(iterable, total, description)``: the iterable, wrapped in a progress bar
+Progress = Callable[[Iterable, int, str], Iterable]
+
+
+def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
+    return it
+
+
 def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
-                    depth_units_per_m: Optional[float] = None) -> ConsistencyReport:
+                    depth_units_per_m: Optional[float] = None,
+                    progress: Optional[Progress] = None) -> ConsistencyReport:
     """Check that neighbouring keyframes' poses and depths agree (see the module docstring).
 
     ``records`` in recording order; ``depth_units_per_m`` is the raw depth unit the reader used
@@ -78,20 +87,26 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     call `ConsistencyReport.raise_if_inconsistent`. Keyframes none of which overlap are
     ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
     implausibly far and fast for their depth (metres; speeds from ``stamp_ns``).
+    ``progress`` wraps the long loops (reading and preparing the keyframes, matching and
+    measuring the pairs: minutes at 10^4 keyframes) in progress bars
+    (`replay.pipeline.progress`).
     """
+    bar = progress or _no_progress
     t0 = time.perf_counter()
     thresholds = {"max_depth_residual": cfg.max_depth_residual,
                   "min_depth_agree": cfg.min_depth_agree, "max_reproj_frac": cfg.max_reproj_frac}
     n = len(records)
     orb = cv2.ORB_create(nfeatures=cfg.max_features)
-    views = [_prepare(records[i], i, cfg, orb) for i in range(n)]
+    views = [_prepare(records[i], i, cfg, orb)
+             for i in bar(range(n), n, "map check: reading keyframes")]
     if views:
         thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
     bf = cv2.BFMatcher(cv2.NORM_HAMMING)
     # matches on consecutive keyframes only (most overlap; half the matching cost)
+    neighbours = _pairs(n, cfg.neighbours)
     matches = {(a, b): _match(views[a], views[b], cfg, bf) if b == a + 1 else None
-               for a, b in _pairs(n, cfg.neighbours)}
-    pairs = _measure(views, [v.pose for v in views], matches, cfg)
+               for a, b in bar(neighbours, len(neighbours), "map check: matching pairs")}
+    pairs = _measure(views, [v.pose for v in views], matches, cfg, progress=progress)
     kfs = _keyframe_figures(views, pairs)
     judged = [p for p in pairs if p.ok is not None]
     if not judged:
@@ -200,7 +215,8 @@ def _ranges(labels: List[str]) -> str:
     return ", ".join(out)
 
 
-def check_map(keyframe_map: Any, cfg: MapCheckConfig) -> ConsistencyReport:
+def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
+              progress: Optional[Progress] = None) -> ConsistencyReport:
     """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
     ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
     it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit)."""
@@ -208,4 +224,4 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig) -> ConsistencyReport:
     units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
     ok = type(units) in (int, float) and math.isfinite(units) and units > 0
     return check_keyframes(MapRecords(keyframe_map), cfg,
-                           depth_units_per_m=float(units) if ok else None)
+                           depth_units_per_m=float(units) if ok else None, progress=progress)

@@ -177,10 +177,14 @@ def _pairs(n: int, neighbours: int) -> List[Tuple[int, int]]:
 
 
 def _measure(views: List[_View], poses: Sequence[np.ndarray], matches: Dict[Tuple[int, int], Any],
-             cfg: MapCheckConfig, depth_scale: float = 1.0) -> List[PairFigures]:
+             cfg: MapCheckConfig, depth_scale: float = 1.0,
+             progress: Optional[Any] = None) -> List[PairFigures]:
     out = []
     one = np.array([depth_scale])
-    for (a, b), m in matches.items():
+    items: Any = matches.items()
+    if progress is not None:  # (iterable, total, description) -> iterable, with a bar
+        items = progress(items, len(matches), "map check: measuring pairs")
+    for (a, b), m in items:
         b_from_a = invert_pose(poses[b]) @ poses[a]
         f = PairFigures(a, b)
         r = np.concatenate([
