@@ -61,3 +61,32 @@ def test_map_check_reports_progress_over_keyframes_and_pairs():
     assert [total for _, total, _ in seen] == [5, 7, 7]  # keyframes, pairs matched, measured
     assert all(total == got for _, total, got in seen)
     assert "keyframes" in seen[0][0] and "pairs" in seen[2][0]
+
+
+def test_merge_maps_shows_progress_over_both_maps(tmp_path, monkeypatch):
+    # merge-maps of 2x5000 keyframes ran 44 s with no output before its last line
+    from mast3r_ros.core.keyframes import MapWriter
+    from mast3r_ros.replay import map_build, pipeline
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    frames = list(render_frames(40, default_intrinsics(160, 120), indices=range(0, 8, 2)))
+    for name, offset in (("a", 0), ("b", 10**12)):
+        with MapWriter(str(tmp_path / name)) as w:
+            for f in frames:
+                w.add_keyframe(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns + offset,
+                               f.depth_m)
+            w.commit()
+    seen = []
+
+    def progress(it, total, desc):
+        items = list(it)
+        seen.append((desc, total, len(items)))
+        return items
+
+    monkeypatch.setattr(pipeline, "progress", progress)
+    n = map_build.merge_maps(str(tmp_path / "a"), str(tmp_path / "b"), str(tmp_path / "c"))
+    assert n == 8
+    reading = [s for s in seen if "reading" in s[0]]
+    writing = [s for s in seen if "writing" in s[0]]
+    assert [s[1] for s in reading] == [4, 4] and [s[1] for s in writing] == [4, 4]
+    assert all(total == got for _, total, got in seen)
