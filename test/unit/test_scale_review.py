@@ -90,3 +90,19 @@ def test_merge_maps_shows_progress_over_both_maps(tmp_path, monkeypatch):
     writing = [s for s in seen if "writing" in s[0]]
     assert [s[1] for s in reading] == [4, 4] and [s[1] for s in writing] == [4, 4]
     assert all(total == got for _, total, got in seen)
+
+
+def test_inconsistent_map_message_names_ten_keyframes_and_counts_the_rest():
+    # a map with every tenth pose off listed every such keyframe, twice, in its one-line error
+    from mast3r_ros.core.map_check import _ranges
+    from mast3r_ros.core.map_check.diagnose import _discontinuity
+
+    n = 1000
+    views = [types.SimpleNamespace(label=str(i), stamp_ns=i) for i in range(n)]
+    pairs = [_pair(a, b, ok=not (a % 10 == 5 or b % 10 == 5)) for a, b in _pairs(n, 2)]
+    cause = _discontinuity(views, pairs, None)
+    assert cause.name == "pose_discontinuity"
+    assert "keyframe 5, 15, 25, " in cause.what and "(90 more)" in cause.what
+    assert "995" not in cause.what and len(cause.what) < 300
+    assert _ranges([str(i) for i in range(5, n, 10)]).endswith("95, ... (90 more)")
+    assert _ranges(["1", "2", "3", "7"]) == "1-3, 7"

@@ -59,7 +59,7 @@ from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
 from .measure import _keyframe_figures, _match, _measure, _pairs, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
-from .report import ConsistencyReport, KeyframeFigures, PairFigures, _pct, _px
+from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
 
 __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "ConsistencyReport",
            "KeyframeFigures", "KeyframeRecord", "MapConsistencyError", "MapRecords", "PairFigures",
@@ -205,14 +205,14 @@ def _principal_point_hint(views: List[_View]) -> str:
 
 def _ranges(labels: List[str]) -> str:
     if not all(s.isdigit() for s in labels):
-        return ", ".join(labels)
+        return _listed(labels)
     nums = sorted(int(s) for s in labels)
     out, start = [], nums[0]
     for prev, cur in zip(nums, nums[1:] + [None]):
         if cur != prev + 1:
             out.append(f"{start}" if start == prev else f"{start}-{prev}")
             start = cur
-    return ", ".join(out)
+    return _listed(out)
 
 
 def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,

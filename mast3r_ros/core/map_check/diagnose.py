@@ -13,7 +13,7 @@ from scipy.spatial.transform import Rotation
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
 from .measure import _keyframe_figures, _measure, _pair_reproj, _View
-from .report import PairFigures
+from .report import PairFigures, _listed
 
 # REP-103: optical frame (x right, y down, z forward) in a body frame (x forward, y left, z up).
 BODY_FROM_OPTICAL = np.array([[0.0, 0.0, 1.0, 0.0],
@@ -300,9 +300,9 @@ def _discontinuity(views: List[_View], pairs: List[PairFigures],
     judged = [p for p in pairs if p.ok is not None]
     if bad and len(bad) <= max(1, len(judged) // 3):
         lone = [k.index for k in _keyframe_figures(views, pairs) if k.ok is False]
-        where = (f"the pose of keyframe {', '.join(views[i].label for i in lone)} jumps away from "
-                 "its neighbours'" if lone else "the poses jump between keyframes " + ", ".join(
-                     f"{views[p.a].label} and {views[p.b].label}" for p in bad[:4]))
+        where = (f"the pose of keyframe {_listed([views[i].label for i in lone])} jumps away "
+                 "from its neighbours'" if lone else "the poses jump between keyframes "
+                 + ", ".join(f"{views[p.a].label} and {views[p.b].label}" for p in bad[:4]))
         return _Cause("pose_discontinuity", 1.0,
                       f"{where} while the other keyframes agree (TF interpolated across a gap or "
                       "a discontinuity)",

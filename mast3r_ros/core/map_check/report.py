@@ -146,3 +146,16 @@ def _pct(v: float) -> str:
 
 def _px(v: float) -> str:
     return "n/a" if math.isnan(v) else ("behind the camera" if math.isinf(v) else f"{v:.1f} px")
+
+
+# a one-line message names at most this many keyframes (ranges) and counts the rest: a map of
+# 2*10^4 keyframes with every tenth pose off listed 2000 of them, twice, in one line
+MAX_LISTED = 10
+
+
+def _listed(items: List[str], limit: int = MAX_LISTED) -> str:
+    """``items`` joined with commas, the first ``limit`` and then how many more (``--json``
+    lists every keyframe's figures)."""
+    if len(items) <= limit:
+        return ", ".join(items)
+    return ", ".join(items[:limit]) + f", ... ({len(items) - limit} more)"
