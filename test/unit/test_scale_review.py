@@ -3,8 +3,11 @@ the keyframe count and the pair count, or with the map size where a few items wo
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import types
+
+import numpy as np
 
 from mast3r_ros.core.map_check.measure import _keyframe_figures, _pairs
 from mast3r_ros.core.map_check.report import PairFigures
@@ -58,9 +61,43 @@ def test_map_check_reports_progress_over_keyframes_and_pairs():
 
     rep = check_keyframes(recs, Config().map_check, progress=progress)
     assert rep.verdict == CONSISTENT
-    assert [total for _, total, _ in seen] == [5, 7, 7]  # keyframes, pairs matched, measured
-    assert all(total == got for _, total, got in seen)
-    assert "keyframes" in seen[0][0] and "pairs" in seen[2][0]
+    assert seen == [("map check: keyframes", 5, 5)]
+    jumped = np.array(recs[3].map_from_cam, dtype=np.float64)
+    jumped[:3, 3] += 0.5
+    recs[3] = dataclasses.replace(recs[3], map_from_cam=jumped)
+    seen.clear()
+    rep = check_keyframes(recs, Config().map_check, progress=progress)
+    assert rep.verdict != CONSISTENT  # a second pass over the keyframes, for the diagnosis
+    assert seen == [("map check: keyframes", 5, 5), ("map check: diagnosing", 5, 5)]
+
+
+def test_map_check_holds_only_a_window_of_prepared_keyframes(monkeypatch):
+    # every keyframe's depth and ORB features were held at once: 2.1 GB for check-map at 2*10^4
+    # 160x120 keyframes (0.37 MB each at 640x480); a consistent map needs neighbours + 1
+    import weakref
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core import map_check
+    from mast3r_ros.core.map_check import CONSISTENT, KeyframeRecord, check_keyframes, measure
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    frames = list(render_frames(60, default_intrinsics(120, 90), indices=range(0, 24, 2)))
+    recs = [KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, f.map_from_cam, f.stamp_ns)
+            for f in frames]
+    prepare, alive, most = measure._prepare, [], [0]
+
+    def counting(*args):
+        v = prepare(*args)
+        alive.append(weakref.ref(v))
+        most[0] = max(most[0], sum(r() is not None for r in alive))
+        return v
+
+    monkeypatch.setattr(measure, "_prepare", counting)
+    monkeypatch.setattr(map_check, "_prepare", counting)
+    cfg = Config().map_check
+    rep = check_keyframes(recs, cfg)
+    assert rep.verdict == CONSISTENT and len(rep.keyframes) == 12
+    assert len(alive) == 12 and most[0] <= cfg.neighbours + 2
 
 
 def test_merge_maps_shows_progress_over_both_maps(tmp_path, monkeypatch):

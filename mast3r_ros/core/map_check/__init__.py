@@ -56,7 +56,7 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
-from .measure import _keyframe_figures, _match, _measure, _pairs, _prepare, _View
+from .measure import _keyframe_figures, _measure_streaming, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
 from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
@@ -87,9 +87,8 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     call `ConsistencyReport.raise_if_inconsistent`. Keyframes none of which overlap are
     ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
     implausibly far and fast for their depth (metres; speeds from ``stamp_ns``).
-    ``progress`` wraps the long loops (reading and preparing the keyframes, matching and
-    measuring the pairs: minutes at 10^4 keyframes) in progress bars
-    (`replay.pipeline.progress`).
+    ``progress`` wraps the long loops (over the keyframes: minutes at 10^4; again to diagnose a
+    map that fails) in progress bars (`replay.pipeline.progress`).
     """
     bar = progress or _no_progress
     t0 = time.perf_counter()
@@ -97,18 +96,23 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
                   "min_depth_agree": cfg.min_depth_agree, "max_reproj_frac": cfg.max_reproj_frac}
     n = len(records)
     orb = cv2.ORB_create(nfeatures=cfg.max_features)
-    views = [_prepare(records[i], i, cfg, orb)
-             for i in bar(range(n), n, "map check: reading keyframes")]
+    # matches on consecutive keyframes only (most overlap; half the matching cost); the
+    # keyframes' arrays are kept only while their pairs are measured
+    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+    views, matches, pairs = _measure_streaming(records, cfg, orb, bf, progress)
     if views:
         thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    # matches on consecutive keyframes only (most overlap; half the matching cost)
-    neighbours = _pairs(n, cfg.neighbours)
-    matches = {(a, b): _match(views[a], views[b], cfg, bf) if b == a + 1 else None
-               for a, b in bar(neighbours, len(neighbours), "map check: matching pairs")}
-    pairs = _measure(views, [v.pose for v in views], matches, cfg, progress=progress)
     kfs = _keyframe_figures(views, pairs)
     judged = [p for p in pairs if p.ok is not None]
+    if judged and all(p.ok for p in judged):
+        rep = ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0, thresholds=thresholds)
+        rep.elapsed_s = time.perf_counter() - t0
+        rep.message = rep.summary()
+        return rep
+    # what is wrong is looked for in every keyframe's arrays: prepared again (deterministic),
+    # all at once, only for a map that fails (or cannot have) the check
+    views = [_prepare(records[i], i, cfg, orb)
+             for i in bar(range(n), n, "map check: diagnosing")]
     if not judged:
         depth = any(v.depth is not None for v in views)
         valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
@@ -127,11 +131,6 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
                 elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
         return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                  elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
-    if all(p.ok for p in judged):
-        rep = ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0, thresholds=thresholds)
-        rep.elapsed_s = time.perf_counter() - t0
-        rep.message = rep.summary()
-        return rep
     cause = _diagnose(views, matches, cfg, pairs, depth_units_per_m)
     rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                             thresholds=thresholds)
