@@ -20,7 +20,7 @@ import struct
 from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.errors import InputError
-from mast3r_ros.core.message_fields import REDUCED_TWICE_HINT
+from mast3r_ros.core.message_fields import REDUCED_TWICE_HINT, camera_info_reduction
 from mast3r_ros.core.model.preprocess import plan_resize
 
 # --------------------------------------------------------------------------------------------
@@ -69,14 +69,14 @@ def message_image_size(msg: Any) -> Optional[Tuple[int, int]]:
 def image_size_refusal(size: Optional[Tuple[int, int]], max_pixels: int,
                        network_size: Optional[int] = None,
                        camera_size: Optional[Tuple[int, int]] = None,
-                       reduced_by: str = "") -> str:
+                       camera_info: Any = None) -> str:
     """Why an image of ``size`` (width, height) is refused, or '' to accept it.
 
     ``max_pixels`` is the parameter ``max_image_pixels``; ``network_size`` (512, 384 or 224)
     checks that the network's resize/crop leaves at least one 16-px patch each way (a 2000x16
-    strip does not); ``camera_size`` is the size the CameraInfo describes (after binning/ROI),
-    ``reduced_by`` its binning/ROI (`message_fields.camera_info_reduction`), named when it
-    does not fit.
+    strip does not); ``camera_size`` is the size the CameraInfo ``camera_info`` describes
+    (after binning/ROI), whose binning/ROI (`message_fields.camera_info_reduction`) are named
+    when the image does not fit (looked at only then: not per frame).
     A ``size`` of None (unknown before decoding) is accepted here and checked again after
     decoding.
     """
@@ -91,6 +91,7 @@ def image_size_refusal(size: Optional[Tuple[int, int]], max_pixels: int,
                 "raise the parameter")
     if camera_size is not None and (w, h) != tuple(int(v) for v in camera_size):
         cw, ch = camera_size
+        reduced_by = camera_info_reduction(camera_info) if camera_info is not None else ""
         if reduced_by:  # binning/roi applied twice: the driver reduced size and K itself
             return (f"image is {w}x{h} but its CameraInfo describes {cw}x{ch}: {reduced_by}, "
                     f"{REDUCED_TWICE_HINT}")

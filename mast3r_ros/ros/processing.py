@@ -198,15 +198,14 @@ class FrameProcessing:
             raise InputError(f"no CameraInfo received yet on {self._info_topic}")
         intrinsics = self._intrinsics(info, rectified=n.image_rectified)
         camera_size = (intrinsics.width, intrinsics.height)
-        reduced_by = mf.camera_info_reduction(info)
         why = admission.image_size_refusal(admission.message_image_size(msg),
                                            n.max_image_pixels, cfg.model.image_size, camera_size,
-                                           reduced_by)
+                                           info)
         if not why:
             frame = mf.frame_from_image_message(msg, intrinsics)
             h, w = frame.rgb.shape[:2]
             why = admission.image_size_refusal((w, h), n.max_image_pixels,
-                                               cfg.model.image_size, camera_size, reduced_by)
+                                               cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
         if not frame.frame_id:

@@ -105,10 +105,15 @@ def test_image_size_refusals_name_the_reason():
 def test_size_mismatch_from_binning_applied_twice_is_named():
     # a driver that publishes the binned size and K and still sets binning 2: the node's
     # refusal names the CameraInfo's binning instead of blaming the topic remapping
-    why = image_size_refusal((320, 240), 8_294_400, 512, (160, 120),
-                             reduced_by="CameraInfo 320x240 with binning 2x2")
-    assert "binning 2x2" in why and "binning_x/binning_y 0" in why
+    import types
+
+    roi = types.SimpleNamespace(x_offset=0, y_offset=0, width=0, height=0, do_rectify=False)
+    info = types.SimpleNamespace(width=320, height=240, binning_x=2, binning_y=2, roi=roi)
+    why = image_size_refusal((320, 240), 8_294_400, 512, (160, 120), info)
+    assert "CameraInfo 320x240 with binning 2x2" in why and "binning_x/binning_y 0" in why
     assert "another stream" not in why
+    plain = types.SimpleNamespace(width=160, height=120, binning_x=0, binning_y=0, roi=roi)
+    assert "another stream" in image_size_refusal((320, 240), 8_294_400, 512, (160, 120), plain)
 
 
 def test_arrivals_count_zero_and_repeated_stamps():
