@@ -198,11 +198,10 @@ def _frame_offset_row(fo: Dict[str, Any]) -> str:
     scale = fo.get("scale", 1.0)
     what = "frame"
     unit = ""
-    if scale != 1.0:
+    if scale != 1.0:  # only ever near a unit's (`frame_offset`)
         what = "frame or unit"
-        near = _unit_of(scale) if scale > 0 else ""
-        unit = (f", scale {scale:.4g}: its translations look {1.0 / scale:.4g}x the map's"
-                if scale > 0 else f", scale {scale:.4g}") + (f", {near}?" if near else "")
+        unit = (f", scale {scale:.4g}: its translations look {1.0 / scale:.4g}x the map's, "
+                f"{_unit_of(scale)}?")
     return (f"another {what} than the map's? one transform ({fo['rotation_deg']:.1f} deg, "
             f"{fo['translation_m']:.2f} m{unit}; metrics.json: frame_offset) brings the median "
             f"errors to {100 * fo['aligned_translation_error_m_median']:.2f} cm / "

@@ -27,7 +27,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..errors import InputError
-from ..geometry import invert_pose
+from ..geometry import invert_pose, project, transform_points
 
 
 # a scale beyond e**3 (20x) is no focal-length error but Gauss-Newton diverging
@@ -91,12 +91,8 @@ def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
                      K: np.ndarray) -> np.ndarray:
     """(N,) pixel distance of ``X`` projected through ``K`` from ``xu``; inf behind the
     camera."""
-    T = invert_pose(map_from_cam)
-    Xc = X @ T[:3, :3].T + T[:3, 3]
-    z = Xc[:, 2]
-    front = z > 1e-9
-    p = Xc[:, :2] / np.where(front, z, 1.0)[:, None] @ K[:2, :2].T + K[:2, 2]
-    return np.where(front, np.linalg.norm(p - xu, axis=1), np.inf)
+    uv, z = project(transform_points(invert_pose(map_from_cam), X), K)
+    return np.where(z > 1e-9, np.linalg.norm(uv - xu, axis=1), np.inf)
 
 
 def _fit(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
