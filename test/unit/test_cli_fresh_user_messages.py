@@ -156,21 +156,27 @@ def test_localize_names_groundtruth_when_its_file_is_missing_or_a_folder(tmp_pat
     assert expected in line, line
 
 
+def _localize_failing_with(code, tmp_path, capsys, monkeypatch):
+    """(exit code, the one stderr line, --out) of a localize whose command raised OSError
+    ``code``."""
+    from mast3r_ros.replay import cli
+
+    def fail(args):
+        raise OSError(code, os.strerror(code))
+
+    monkeypatch.setattr(cli, "cmd_localize", fail)
+    out = str(tmp_path / "r")
+    rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
+    return rc, _one_line(capsys), out
+
+
 def test_a_file_size_limit_is_named_as_such(tmp_path, capsys, monkeypatch):
     """EFBIG (a FAT32 USB stick's 4 GiB, `ulimit -f`) said 'cannot use path: File too large
     (check the paths given)' without a path (a map-keeping review's find): the line names the
     output and the two ways out."""
     import errno
 
-    from mast3r_ros.replay import cli
-
-    def too_large(args):
-        raise OSError(errno.EFBIG, os.strerror(errno.EFBIG))
-
-    monkeypatch.setattr(cli, "cmd_localize", too_large)
-    out = str(tmp_path / "r")
-    rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
-    line = _one_line(capsys)
+    rc, line, out = _localize_failing_with(errno.EFBIG, tmp_path, capsys, monkeypatch)
     assert rc == 2 and f"a file written under {out} reached the largest file size allowed " \
         in line, line
     assert "ulimit -f" in line and "check the paths" not in line, line
@@ -183,13 +189,7 @@ def test_a_full_disk_is_named_as_such_not_as_a_path_to_check(tmp_path, capsys, m
 
     from mast3r_ros.replay import cli
 
-    def full(args):
-        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
-
-    monkeypatch.setattr(cli, "cmd_localize", full)
-    out = str(tmp_path / "r")
-    rc = main(["localize", str(tmp_path), "--map", str(tmp_path), "--out", out])
-    line = _one_line(capsys)
+    rc, line, out = _localize_failing_with(errno.ENOSPC, tmp_path, capsys, monkeypatch)
     assert rc == 2 and f"no space left on the device holding {out} " in line, line
     assert "check the paths" not in line and "free space there" in line, line
 
