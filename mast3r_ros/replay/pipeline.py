@@ -26,7 +26,7 @@ from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
 from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
-from ..core.map_check import ConsistencyReport, KeyframeRecord, check_keyframes
+from ..core.map_check import ConsistencyReport, KeyframeCheck, KeyframeRecord
 from ..core.retrieval_index import IndexParams
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps)
@@ -89,13 +89,13 @@ def _need_intrinsics(f: Frame) -> Any:
 class _MapStats:
     all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
     posed_ns: List[int] = dataclasses.field(default_factory=list)  # stamps of all_poses
-    records: List[KeyframeRecord] = dataclasses.field(default_factory=list)  # for the map check
     no_pose: int = 0
     why_no_pose: Optional[str] = None  # `_why_no_pose`
     no_depth: int = 0  # keyframes written without depth (depth not needed)
     depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
     keyframes: int = 0
     valid_depth: bool = False  # a keyframe's depth has a valid pixel (checked while needed)
+    check: Optional[KeyframeCheck] = None  # the map check, fed each keyframe as it is written
 
 
 def _depth_range_message(e: DepthRangeError, units_per_m: Optional[float]) -> str:
@@ -118,7 +118,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     `_why_no_pose`; `InputError` naming the reason when no frame has a pose."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     need = depth_needed_by(cfg.localizer)
-    st = _MapStats()
+    st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None)
     no_pose: List[int] = []
     for i, f in enumerate(progress(source, len(source), "build-map")):
         pose = f.map_from_cam if poses is None else poses[i]
@@ -142,9 +142,9 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
         except DepthRangeError as e:  # the Python API's fix is not the command line's
             raise InputError(_depth_range_message(e, getattr(source, "depth_units_per_m", None))
                              ) from e
-        if cfg.map_check.enabled:
-            st.records.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
-                                             str(kid)).reduced(cfg.map_check.work_width))
+        if st.check is not None:  # measured now against its predecessors, not kept
+            st.check.add(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, pose, f.stamp_ns,
+                                        str(kid)))
     st.no_pose = len(no_pose)
     if no_pose:
         st.why_no_pose = _why_no_pose(source, trajectory, no_pose, cfg.pose_at_stamp)
@@ -249,17 +249,19 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
                        opts.codebook, device=str(resolve_device(cfg.model.device)))
 
 
-def check_consistency(w: MapWriter, records: Sequence[KeyframeRecord], cfg: Config,
+def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
                       depth_units_per_m: Optional[float], force: bool
                       ) -> Optional[ConsistencyReport]:
-    """The map check (`mast3r_ros.core.map_check`) on the chosen keyframes, before the map is
-    committed: its summary logged, its figures stored in the manifest (``consistency``). Raises
+    """The map check (`mast3r_ros.core.map_check`) of the chosen keyframes, fed to ``check`` as
+    they were written (None: ``map_check.enabled`` is off, and so is this), concluded before the
+    map is committed: its summary logged, its figures stored in the manifest (``consistency``).
+    A map that fails the check is read back from the build folder to find the cause. Raises
     `MapConsistencyError` (one line: which keyframes, by how much, the likely cause and fix) for
-    an inconsistent map unless ``force``. None when ``map_check.enabled`` is off."""
-    if not cfg.map_check.enabled:
+    an inconsistent map unless ``force``."""
+    if check is None:
         return None
-    report = check_keyframes(records, cfg.map_check, depth_units_per_m=depth_units_per_m,
-                             progress=progress)
+    report = check.report(w.keyframe_records(), depth_units_per_m=depth_units_per_m,
+                          progress=progress)
     report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
@@ -316,9 +318,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
                             (f"--trajectory {trajectory}", traj[0]))
-        report = check_consistency(w, st.records, cfg,
-                                   getattr(source, "depth_units_per_m", None), force)
-        st.records.clear()
+        report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
+                                   force)
         _encode_keyframes(w, cfg, build)
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --

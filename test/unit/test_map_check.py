@@ -14,7 +14,8 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.geometry import invert_pose, make_pose
 from mast3r_ros.core.map_check import (BODY_FROM_OPTICAL, CONSISTENT, INCONSISTENT, UNCHECKED,
-                                       KeyframeRecord, MapConsistencyError, check_keyframes)
+                                       KeyframeCheck, KeyframeRecord, MapConsistencyError,
+                                       check_keyframes)
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
 CFG = Config().map_check
@@ -584,9 +585,10 @@ def test_check_map_names_the_depth_scale_number_the_build_recorded(maps, frames,
     REP-118 1000) with its check's figures, and check-map says --depth-scale 10000."""
     import shutil
 
-    from mast3r_ros.core.config import Config
     from mast3r_ros.replay.cli import main
     from mast3r_ros.replay.pipeline import check_consistency
+
+    recs = records(frames[:6], depth_factor=10.0)
 
     class Writer:
         fields = {}
@@ -594,8 +596,11 @@ def test_check_map_names_the_depth_scale_number_the_build_recorded(maps, frames,
         def set_manifest_field(self, key, value):
             self.fields[key] = value
 
+        def keyframe_records(self):
+            return recs
+
     w = Writer()
-    check_consistency(w, records(frames[:6], depth_factor=10.0), Config(), 1000.0, force=True)
+    check_consistency(w, _fed(recs), 1000.0, force=True)
     assert w.fields["consistency"]["depth_units_per_m"] == 1000.0
     path = tmp_path / "x10"
     shutil.copytree(maps["x10"], path)
@@ -605,3 +610,32 @@ def test_check_map_names_the_depth_scale_number_the_build_recorded(maps, frames,
     assert main(["check-map", str(path)]) == 2
     err = capsys.readouterr().err.strip()
     assert "--depth-scale 10000 (depth units per metre)" in err and "x the units" not in err, err
+
+
+@pytest.mark.parametrize("factor", [1.0, 10.0])
+def test_the_check_fed_one_keyframe_at_a_time_reports_what_check_keyframes_does(frames, factor):
+    """build-map feeds `KeyframeCheck` each keyframe as it writes it and gives the written ones
+    back only to diagnose: the report (verdict, figures, cause, message) is check_keyframes'."""
+    recs = records(frames[:8], depth_factor=factor)
+    whole = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    check = _fed(recs)
+    fed = check.report(recs, depth_units_per_m=1000.0)
+    assert whole.verdict == fed.verdict == (CONSISTENT if factor == 1.0 else INCONSISTENT)
+    a, b = whole.to_manifest(), fed.to_manifest()
+    for m in (a, b):
+        m.pop("elapsed_s")
+    if factor == 1.0:  # its message names the time taken
+        a.pop("message"), b.pop("message")
+    assert a == b
+    assert fed.elapsed_s > 0
+    with pytest.raises(RuntimeError, match="after report"):
+        check.add(recs[0])
+    with pytest.raises(ValueError, match="7 records for 8 keyframes"):
+        _fed(recs).report(recs[:7])
+
+
+def _fed(recs):
+    check = KeyframeCheck(CFG)
+    for r in recs:
+        check.add(r)
+    return check

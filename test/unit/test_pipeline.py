@@ -122,6 +122,37 @@ def test_build_map_refuses_an_inconsistent_map_unless_forced(demo_seq, tmp_path)
     assert "consistency" not in _manifest(path)
 
 
+def test_build_map_keeps_no_keyframe_image_in_memory_for_its_check(demo_seq, tmp_path,
+                                                                   monkeypatch):
+    """The map check measures each keyframe as it is written and keeps none of its pixels (it
+    kept every keyframe's downsampled image and depth until the end: ~0.5 MB per 640x480
+    keyframe, 10 GB at 2*10^4); the figures are the ones check-map gives on the map written."""
+    import gc
+
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.map_check import KeyframeRecord, check_map, measure
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    alive = []
+    prepare = measure._prepare
+
+    def counting(rec, *a, **k):
+        alive.append(sum(type(o) is KeyframeRecord for o in gc.get_objects()))
+        return prepare(rec, *a, **k)
+
+    monkeypatch.setattr(measure, "_prepare", counting)
+    n, path = build_map(TumSequence(demo_seq[0]), str(tmp_path / "map"), _sift_cfg())
+    assert n >= 6 and len(alive) == n
+    assert max(alive) <= 2, alive  # the record being measured (and the caller's reference)
+    built = _manifest(path)["consistency"]
+    again = check_map(KeyframeMap.load(path), _sift_cfg().map_check).to_manifest()
+    for fig in (built, again):
+        fig.pop("elapsed_s")
+        fig.pop("message")
+    assert {k: v for k, v in built.items() if k in again} == again
+
+
 def test_depth_beyond_the_map_format_names_the_depth_scale_option(demo_seq, tmp_path):
     """TUM depth read at 1 unit per metre (``--depth-scale 1``: 5000 units/m PNGs taken as
     metres) reaches kilometres: the error said "divide by your sensor's depth scale", the Python

@@ -70,6 +70,7 @@ from .writer_encodings import WriterEncodings
 if TYPE_CHECKING:
     from ..config import MapCheckConfig
     from ..map_check import ConsistencyReport
+    from ..map_check import KeyframeRecord as MapCheckRecord
 
 log = logging.getLogger(__name__)
 
@@ -365,6 +366,13 @@ class MapWriter(WriterEncodings):
         self._require_open("read the build folder")
         return os.path.join(self.tmp, self.records[index]["image"])
 
+    def keyframe_records(self) -> Sequence[MapCheckRecord]:
+        """The keyframes added so far as map-check records (`map_check.KeyframeRecord`, full
+        size), read back from the build folder when indexed: a large build keeps no image in
+        memory for its check, and checks the depth it stores (uint16 PNG) as check-map does."""
+        self._require_open("read the build folder")
+        return _BuildRecords(self)
+
     def set_manifest_field(self, key: str, value: Any) -> None:
         """Store an extra JSON-ready top-level manifest field (e.g. ``consistency``, the map
         check's figures). Raises `InputError` for a key the format itself uses."""
@@ -394,7 +402,7 @@ class MapWriter(WriterEncodings):
         from ..config import MapCheckConfig
         from ..map_check import check_keyframes
 
-        report = check_keyframes(_BuildRecords(self), cfg or MapCheckConfig(),
+        report = check_keyframes(self.keyframe_records(), cfg or MapCheckConfig(),
                                  depth_units_per_m=depth_units_per_m)
         figures = report.to_manifest()
         figures["forced"] = not report.ok  # committed anyway after the error: forced

@@ -32,10 +32,13 @@ measurements across two maps (``merge-maps``). Everything is computed at
 ``work_width`` pixels (images downsampled with their intrinsics), so the cost stays a small
 fraction of a map build. Nothing here imports ROS or matplotlib.
 
-Use in a map build, once the keyframes are chosen and before anything is written (records may be
-kept small with ``KeyframeRecord.reduced(cfg.map_check.work_width)`` while reading)::
+Use in a map build, before the map is committed: either every keyframe at once, or (what
+``build-map`` does, so that no keyframe is kept in memory) fed one at a time while reading, with
+the written keyframes given back for the diagnosis of a map that fails::
 
     report = check_keyframes(records, cfg.map_check, depth_units_per_m=units)  # 1000 REP-118
+    # or: check = KeyframeCheck(cfg.map_check); check.add(record) per keyframe, then
+    #     report = check.report(writer.keyframe_records(), depth_units_per_m=units)
     log.info(report.summary())
     if not force:
         report.raise_if_inconsistent()        # MapConsistencyError: the CLI's exit 2, one line
@@ -49,21 +52,21 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Iterable, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
 
 from ..config import MapCheckConfig
 from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
-from .measure import _keyframe_figures, _measure_streaming, _prepare, _View
+from .measure import StreamingMeasure, _keyframe_figures, _measure_streaming, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
 from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
 
 __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "ConsistencyReport",
-           "KeyframeFigures", "KeyframeRecord", "MapConsistencyError", "MapRecords", "PairFigures",
-           "check_keyframes", "check_map"]
+           "KeyframeCheck", "KeyframeFigures", "KeyframeRecord", "MapConsistencyError",
+           "MapRecords", "PairFigures", "check_keyframes", "check_map"]
 
 
 # ---------------------------------------------------------------------------------- API ---
@@ -88,55 +91,109 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
     implausibly far and fast for their depth (metres; speeds from ``stamp_ns``).
     ``progress`` wraps the long loops (over the keyframes: minutes at 10^4; again to diagnose a
-    map that fails) in progress bars (`replay.pipeline.progress`).
+    map that fails) in progress bars (`replay.pipeline.progress`). `KeyframeCheck` is the same
+    check fed one keyframe at a time.
     """
-    bar = progress or _no_progress
+    check = KeyframeCheck(cfg)
     t0 = time.perf_counter()
-    thresholds = {"max_depth_residual": cfg.max_depth_residual,
-                  "min_depth_agree": cfg.min_depth_agree, "max_reproj_frac": cfg.max_reproj_frac}
-    n = len(records)
-    orb = cv2.ORB_create(nfeatures=cfg.max_features)
     # matches on consecutive keyframes only (most overlap; half the matching cost); the
     # keyframes' arrays are kept only while their pairs are measured
-    bf = cv2.BFMatcher(cv2.NORM_HAMMING)
-    views, matches, pairs = _measure_streaming(records, cfg, orb, bf, progress)
-    if views:
-        thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
-    kfs = _keyframe_figures(views, pairs)
-    judged = [p for p in pairs if p.ok is not None]
-    if judged and all(p.ok for p in judged):
-        rep = ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0, thresholds=thresholds)
-        rep.elapsed_s = time.perf_counter() - t0
-        rep.message = rep.summary()
+    check._measured = _measure_streaming(records, cfg, check._orb, check._bf, progress)
+    check._spent_s = time.perf_counter() - t0
+    return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress)
+
+
+class KeyframeCheck:
+    """`check_keyframes` fed one keyframe at a time, as a map build reads its source: `add` each
+    keyframe in recording order (it is measured against the previous ones at once and not kept:
+    memory stays that of ``cfg.neighbours + 1`` keyframes' working arrays, whatever the count),
+    then `report`. Only a map that fails the check (or cannot be checked) is read again, from the
+    ``records`` given to `report`, to find the cause."""
+
+    def __init__(self, cfg: MapCheckConfig) -> None:
+        self.cfg = cfg
+        self._orb = cv2.ORB_create(nfeatures=cfg.max_features)
+        self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+        self._stream: Optional[StreamingMeasure] = StreamingMeasure(cfg, self._orb, self._bf)
+        self._measured: Optional[Tuple[List[_View], Dict[Any, Any], List[PairFigures]]] = None
+        self._spent_s = 0.0
+
+    def add(self, record: KeyframeRecord) -> None:
+        """Measure the next keyframe (``record``, may be `KeyframeRecord.reduced`) against its
+        predecessors. Raises `InputError` for a pose that is not a finite 4x4, `RuntimeError`
+        after `report`."""
+        if self._stream is None:
+            raise RuntimeError("KeyframeCheck.add after report: make a new KeyframeCheck")
+        t0 = time.perf_counter()
+        self._stream.add(record)
+        self._spent_s += time.perf_counter() - t0
+
+    def report(self, records: Sequence[KeyframeRecord], *,
+               depth_units_per_m: Optional[float] = None,
+               progress: Optional[Progress] = None) -> ConsistencyReport:
+        """The `ConsistencyReport` of the keyframes added (or measured by `check_keyframes`).
+        ``records``: the same keyframes in the same order, indexable again (e.g. read back from
+        the files written; `MapWriter.keyframe_records`), read only when the map fails the check
+        or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`."""
+        t0 = time.perf_counter()
+        if self._measured is None:
+            assert self._stream is not None
+            self._measured = self._stream.close()
+        self._stream = None
+        views, matches, pairs = self._measured
+        rep = self._conclude(records, views, matches, pairs, depth_units_per_m, progress)
+        rep.elapsed_s = self._spent_s + time.perf_counter() - t0
+        if rep.verdict == CONSISTENT:
+            rep.message = rep.summary()  # names the elapsed time
         return rep
-    # what is wrong is looked for in every keyframe's arrays: prepared again (deterministic),
-    # all at once, only for a map that fails (or cannot have) the check
-    views = [_prepare(records[i], i, cfg, orb)
-             for i in bar(range(n), n, "map check: diagnosing")]
-    if not judged:
-        depth = any(v.depth is not None for v in views)
-        valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
-        why = ("fewer than two keyframes" if n < 2 else
-               "no keyframe has depth" if not depth else
-               f"no keyframe's depth has a valid pixel at the check's {cfg.work_width} px "
-               "working width (every value 0, NaN or negative, or depth too sparse to survive "
-               "the nearest-pixel reduction)"
-               if not valid else "no neighbouring keyframes overlap or match")
-        motion = _implausible_motion(views) if n >= 2 and depth else None
-        if motion is not None:  # refused like an inconsistent map: no localization could work
-            evidence, cause = motion
-            return ConsistencyReport(
-                INCONSISTENT, kfs, pairs, f"map inconsistent: {why}: {evidence}; likely cause: "
-                f"{cause.what}; fix: {cause.fix}", cause.name, cause.factor, cause.fix,
-                elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
-        return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
-                                 elapsed_s=time.perf_counter() - t0, thresholds=thresholds)
-    cause = _diagnose(views, matches, cfg, pairs, depth_units_per_m)
-    rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
-                            thresholds=thresholds)
-    rep.message = _message(rep, cause, views)
-    rep.elapsed_s = time.perf_counter() - t0
-    return rep
+
+    def _conclude(self, records: Sequence[KeyframeRecord], views: List[_View],
+                  matches: Dict[Any, Any], pairs: List[PairFigures],
+                  depth_units_per_m: Optional[float], progress: Optional[Progress]
+                  ) -> ConsistencyReport:
+        cfg = self.cfg
+        bar = progress or _no_progress
+        thresholds = {"max_depth_residual": cfg.max_depth_residual,
+                      "min_depth_agree": cfg.min_depth_agree,
+                      "max_reproj_frac": cfg.max_reproj_frac}
+        n = len(views)
+        if len(records) != n:
+            raise ValueError(f"KeyframeCheck.report: {len(records)} records for {n} keyframes "
+                             "added")
+        if views:
+            thresholds["max_reproj_px"] = cfg.max_reproj_frac * max(v.width_px for v in views)
+        kfs = _keyframe_figures(views, pairs)
+        judged = [p for p in pairs if p.ok is not None]
+        if judged and all(p.ok for p in judged):
+            return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
+                                     thresholds=thresholds)
+        # what is wrong is looked for in every keyframe's arrays: prepared again
+        # (deterministic), all at once, only for a map that fails (or cannot have) the check
+        views = [_prepare(records[i], i, cfg, self._orb)
+                 for i in bar(range(n), n, "map check: diagnosing")]
+        if not judged:
+            depth = any(v.depth is not None for v in views)
+            valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
+            why = ("fewer than two keyframes" if n < 2 else
+                   "no keyframe has depth" if not depth else
+                   f"no keyframe's depth has a valid pixel at the check's {cfg.work_width} px "
+                   "working width (every value 0, NaN or negative, or depth too sparse to "
+                   "survive the nearest-pixel reduction)"
+                   if not valid else "no neighbouring keyframes overlap or match")
+            motion = _implausible_motion(views) if n >= 2 and depth else None
+            if motion is not None:  # refused like an inconsistent map: no localization works
+                evidence, cause = motion
+                return ConsistencyReport(
+                    INCONSISTENT, kfs, pairs, f"map inconsistent: {why}: {evidence}; likely "
+                    f"cause: {cause.what}; fix: {cause.fix}", cause.name, cause.factor,
+                    cause.fix, thresholds=thresholds)
+            return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
+                                     thresholds=thresholds)
+        cause = _diagnose(views, matches, cfg, pairs, depth_units_per_m)
+        rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
+                                thresholds=thresholds)
+        rep.message = _message(rep, cause, views)
+        return rep
 
 
 def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:

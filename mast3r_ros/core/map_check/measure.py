@@ -207,39 +207,58 @@ def _light(v: _View) -> _View:
                                kp_depth=np.zeros(0), desc=None)
 
 
+class StreamingMeasure:
+    """The two measurements fed one keyframe at a time, in recording order (`add`): each keyframe
+    is `_prepare`d; the pairs that start at a keyframe are matched (consecutive pairs) and measured,
+    in `_pairs` order, as soon as its last neighbour is prepared, and then only its `_light` view
+    is kept: ``cfg.neighbours + 1`` prepared keyframes in memory, not all of them (0.1 MB each at
+    160x120, 0.37 MB at 640x480: 2.1 GB at 2*10^4 keyframes), and no record is kept (a map build
+    feeds the frames it reads). `close` measures the last pairs and returns the light views, the
+    matches and the pair figures that preparing every view, then `_match` and `_measure` over
+    `_pairs`, gives."""
+
+    def __init__(self, cfg: MapCheckConfig, orb: Any, bf: Any) -> None:
+        self.cfg, self.orb, self.bf = cfg, orb, bf
+        self.views: List[_View] = []
+        self.poses: List[np.ndarray] = []
+        self.matches: Dict[Tuple[int, int], Any] = {}
+        self.pairs: List[PairFigures] = []
+
+    def _finish(self, a: int) -> None:
+        n, views = len(self.views), self.views
+        mine = {(a, b): _match(views[a], views[b], self.cfg, self.bf) if b == a + 1 else None
+                for b in range(a + 1, min(n, a + 1 + self.cfg.neighbours))}
+        self.matches.update(mine)
+        self.pairs.extend(_measure(views, self.poses, mine, self.cfg))
+        views[a] = _light(views[a])
+
+    def add(self, rec: KeyframeRecord) -> None:
+        """Prepare the next keyframe (raises `InputError` for a pose that is not a finite 4x4)
+        and measure the pairs it completes."""
+        i = len(self.views)
+        self.views.append(_prepare(rec, i, self.cfg, self.orb))
+        self.poses.append(self.views[-1].pose)
+        if i - self.cfg.neighbours >= 0:
+            self._finish(i - self.cfg.neighbours)
+
+    def close(self) -> Tuple[List[_View], Dict[Tuple[int, int], Any], List[PairFigures]]:
+        n = len(self.views)
+        for a in range(max(0, n - self.cfg.neighbours), n):
+            self._finish(a)
+        return self.views, self.matches, self.pairs
+
+
 def _measure_streaming(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, orb: Any,
                        bf: Any, progress: Optional[Any] = None
                        ) -> Tuple[List[_View], Dict[Tuple[int, int], Any], List[PairFigures]]:
-    """`_prepare` each keyframe in turn; match (consecutive pairs) and measure the pairs that start
-    at a keyframe, in `_pairs` order, as soon as its last neighbour is prepared, then keep only
-    its `_light` view: ``cfg.neighbours + 1`` prepared keyframes in memory, not all of them
-    (0.1 MB each at 160x120, 0.37 MB at 640x480: 2.1 GB at 2*10^4 keyframes). Returns the light
-    views, the matches and the pair figures that preparing every view, then `_match` and
-    `_measure` over `_pairs`, gives."""
-    n, nb = len(records), cfg.neighbours
-    views: List[_View] = []
-    poses: List[np.ndarray] = []
-    matches: Dict[Tuple[int, int], Any] = {}
-    out: List[PairFigures] = []
-
-    def finish(a: int) -> None:
-        mine = {(a, b): _match(views[a], views[b], cfg, bf) if b == a + 1 else None
-                for b in range(a + 1, min(n, a + 1 + nb))}
-        matches.update(mine)
-        out.extend(_measure(views, poses, mine, cfg))
-        views[a] = _light(views[a])
-
-    it: Any = range(n)
+    """`StreamingMeasure` over ``records`` (indexed once each, in order)."""
+    m = StreamingMeasure(cfg, orb, bf)
+    it: Any = range(len(records))
     if progress is not None:  # (iterable, total, description) -> iterable, with a bar
-        it = progress(it, n, "map check: keyframes")
+        it = progress(it, len(records), "map check: keyframes")
     for i in it:
-        views.append(_prepare(records[i], i, cfg, orb))
-        poses.append(views[-1].pose)
-        if i - nb >= 0:
-            finish(i - nb)
-    for a in range(max(0, n - nb), n):
-        finish(a)
-    return views, matches, out
+        m.add(records[i])
+    return m.close()
 
 
 def _reproj_limit_px(va: _View, vb: _View, cfg: MapCheckConfig) -> float:
