@@ -161,7 +161,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         return self._guard("configure", self._configure, self._teardown_configured)
 
     def on_activate(self, state: LifecycleState) -> TransitionCallbackReturn:
-        return self._guard("activate", lambda: self._activate(state), self._teardown_active)
+        return self._guard("activate", lambda: self._activate(state),
+                           lambda: self._undo_activate(state))
+
+    def _undo_activate(self, state: LifecycleState) -> None:
+        """An activate that failed part-way (after the base class enabled the lifecycle
+        publishers: the keyframe markers, the bond) leaves the node inactive: what it created is
+        destroyed and the publishers are disabled again, as a deactivate would."""
+        self._teardown_active()
+        super().on_deactivate(state)
 
     def on_deactivate(self, state: LifecycleState) -> TransitionCallbackReturn:
         def run() -> TransitionCallbackReturn:

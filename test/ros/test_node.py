@@ -349,6 +349,39 @@ def test_transitions_under_30hz_input_never_crash(ros, scene):
         harness.node.destroy_node()
 
 
+def test_an_activate_that_fails_late_leaves_the_publishers_disabled(ros, scene):
+    """Activate failing after the base class enabled the lifecycle publishers (here: the
+    keyframe markers) left the inactive node with them enabled; it undoes that now, and the
+    next activate works."""
+    map_dir, _, cam = scene
+    node = _sift_node(map_dir)
+    harness = Harness(cam)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert harness.transition("configure")
+        outputs = node._outputs
+        markers = outputs.keyframes
+
+        def broken(*a, **k):
+            raise RuntimeError("markers failed")
+
+        outputs.keyframes = broken
+        assert not harness.transition("activate")
+        assert harness.state() == State.PRIMARY_STATE_INACTIVE
+        assert not outputs._pose.is_activated and not outputs._keyframes.is_activated
+        assert node._image_sub is None and node._tf_timer is None
+        outputs.keyframes = markers
+        assert harness.transition("activate")
+        assert outputs._pose.is_activated
+        assert spinner.error is None
+    finally:
+        spinner.stop()
+        harness_spinner.stop()
+        node.release_resources()
+        node.destroy_node()
+        harness.node.destroy_node()
+
+
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
 def test_signals_end_main_quickly_without_a_traceback(ros, scene, sig):
     """Issue 10, items 1 and 6: `main` under images ends within 2 s, exit code 0, no traceback."""
