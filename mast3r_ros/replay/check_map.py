@@ -71,7 +71,9 @@ def cmd_check_map(args: argparse.Namespace) -> int:
             sys.stdout.write(p + "\n")
         raise MapFormatError(f"{args.map}: {len(problems)} map files missing, truncated or "
                              "corrupt (listed above); rebuild the map or re-copy the files")
-    kmap = KeyframeMap.load(args.map)
+    # every file was just read and checksummed: a lazy open reads each keyframe's image and
+    # depth once more, for the check (a full open read them twice more, and every encoding)
+    kmap = KeyframeMap.load(args.map, lazy=True)
     report = check_map(kmap, cfg.map_check, progress=progress)
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
     report.raise_if_inconsistent()  # the CLI turns it into exit 2 and one line

@@ -165,16 +165,20 @@ class MapFiles:
             raise MapFormatError(f"{bad[0]}{more}; `mast3r-ros check-map {self.path}` lists "
                                  "every problem; rebuild the map or re-copy the files")
 
-    def _check_image_header(self, kf: Keyframe) -> None:
-        """Checksum, PNG header, size and pixel format of a keyframe's image and depth."""
+    def _check_image_header(self, kf: Keyframe) -> Dict[str, bytes]:
+        """Checksum, PNG header, size and pixel format of a keyframe's image and depth; returns
+        the bytes read ({file: bytes}), so that a first use decodes them without a second read
+        and checksum."""
         from PIL import Image
 
         self._headers_checked.add(kf.id)
+        read: Dict[str, bytes] = {}
         for rel, modes in ((kf.image_file, ("RGB",)), (kf.depth_file, ("I;16", "I"))):
             if rel is None:
                 continue
+            read[rel] = data = self._read(rel)
             try:
-                with Image.open(io.BytesIO(self._read(rel))) as im:
+                with Image.open(io.BytesIO(data)) as im:
                     fmt, size, mode = im.format, im.size, im.mode
             except MapFormatError:
                 raise
@@ -186,11 +190,13 @@ class MapFiles:
                 raise MapFormatError(
                     f"map file {self._full(rel)}: {fmt} {size[0]}x{size[1]} {mode}, keyframe "
                     f"{kf.id} expects PNG {want[0]}x{want[1]} {' or '.join(modes)}")
+        return read
 
     def _decode(self, rel: str, kf: Optional[Keyframe] = None) -> np.ndarray:
+        read: Dict[str, bytes] = {}
         if kf is not None and kf.id not in self._headers_checked:
-            self._check_image_header(kf)  # lazy maps: on the first use of the keyframe
-        data = np.frombuffer(self._read(rel), dtype=np.uint8)
+            read = self._check_image_header(kf)  # lazy maps: on the first use of the keyframe
+        data = np.frombuffer(read[rel] if rel in read else self._read(rel), dtype=np.uint8)
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if img is None:
             raise MapFormatError(f"map file {self._full(rel)}: not a readable PNG")
