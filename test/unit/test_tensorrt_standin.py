@@ -104,6 +104,47 @@ def test_second_start_loads_the_cache_and_a_changed_key_rebuilds(built):
     assert d2 != d and len(trt.builds) == n + 2
 
 
+def test_a_start_with_cached_engines_does_not_load_a_checkpoint_it_has_seen(built, tiny_ckpt,
+                                                                          tmp_path, monkeypatch):
+    """Every start loaded the whole checkpoint (2.7 GB for ViT-L: tens of seconds on a Jetson)
+    only to learn its identity, even with the engines cached: the cache now remembers the
+    identity of each checkpoint file it has seen (path, size, mtime, inode); a changed file, or
+    an unreadable record, is loaded again."""
+    import shutil
+
+    trt, cache, fields, d, _, _, info = built
+    ckpt = str(tmp_path / "model.pth")
+    shutil.copyfile(tiny_ckpt, ckpt)
+    loads = []
+    real = tb.load_checkpoint
+
+    def counting(path, **kw):
+        loads.append(path)
+        return real(path, **kw)
+
+    monkeypatch.setattr(tb, "load_checkpoint", counting)
+
+    def fields_for(identity):
+        return tb.cache_fields(identity, 224, NET, KB, "stand-in sm_00", trt.__version__)
+
+    n = len(trt.builds)
+    assert tb.engines_for_checkpoint(ckpt, cache, fields_for, trt)[0] == d
+    assert len(loads) == 1 and len(trt.builds) == n  # loaded once; the engines were cached
+    got_d, got = tb.engines_for_checkpoint(ckpt, cache, fields_for, trt)
+    assert got_d == d and len(loads) == 1  # not loaded again
+    assert (got.identity, got.spec, got.layout) == (info.identity, info.spec, info.layout)
+    st = os.stat(ckpt)
+    os.utime(ckpt, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # replaced / touched
+    assert tb.engines_for_checkpoint(ckpt, cache, fields_for, trt)[0] == d
+    assert len(loads) == 2
+    with open(os.path.join(cache, tb.CHECKPOINT_IDS), "w") as fh:
+        fh.write("{not json")
+    assert tb.engines_for_checkpoint(ckpt, cache, fields_for, trt)[0] == d
+    assert len(loads) == 3
+    assert tb.known_checkpoint(cache, ckpt) is not None  # recorded again
+    assert tb.known_checkpoint(cache, str(tmp_path / "missing.pth")) is None
+
+
 def _img(seed, hw=NET):
     return np.random.default_rng(seed).integers(0, 256, (*hw, 3), dtype=np.uint8)
 

@@ -36,7 +36,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import numpy as np
 import torch
 
-from ..errors import ConfigError, InputError
+from ..errors import CheckpointError, ConfigError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .checkpoint import CheckpointInfo, load_checkpoint
 from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get,
@@ -180,6 +180,97 @@ def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cach
     return d
 
 
+# The checkpoint identities the cache has seen, by file (real path, size, mtime, inode): a start
+# whose engines are cached needs the checkpoint's identity and architecture only, and computing
+# them loads the whole file (2.7 GB for ViT-L: tens of seconds on a Jetson, and its memory).
+CHECKPOINT_IDS = "checkpoint_ids.json"
+_CHECKPOINT_IDS_KEPT = 64
+
+
+def _file_key(path: str) -> Optional[str]:
+    """What identifies one version of a checkpoint file; None for a folder (Hugging Face) or a
+    file that cannot be stat'ed (`load_checkpoint` then says what is wrong)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    if not os.path.isfile(path):
+        return None
+    return json.dumps([os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino])
+
+
+def known_checkpoint(cache_dir: str, path: str) -> Optional[CheckpointInfo]:
+    """The `CheckpointInfo` recorded (`remember_checkpoint`) when this very file (same real
+    path, size, modification time and inode) was loaded for engines in ``cache_dir``; None
+    when it was not, or the record is unreadable."""
+    from .checkpoint import parse_model_string, spec_from_kwargs
+
+    key = _file_key(path)
+    if key is None:
+        return None
+    try:
+        with open(os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS),
+                  encoding="utf-8") as fh:
+            e = json.load(fh)[key]
+        spec = spec_from_kwargs(*parse_model_string(e["model_string"]))
+        return CheckpointInfo(spec, str(e["layout"]), str(e["model_string"]),
+                              str(e["identity"]))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError, CheckpointError):
+        return None
+
+
+def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None:
+    """Record ``info`` for this version of the file ``path`` in ``cache_dir`` (the newest
+    `_CHECKPOINT_IDS_KEPT` files are kept), when its architecture round-trips through the
+    model string; a failure to write is logged, never raised (the next start loads the file)."""
+    from .checkpoint import model_string, parse_model_string, spec_from_kwargs
+
+    key = _file_key(path)
+    if key is None:
+        return
+    text = model_string(info.spec)
+    try:
+        if spec_from_kwargs(*parse_model_string(text)) != info.spec:
+            return
+    except Exception:  # noqa: BLE001 - an architecture the string cannot carry: not recorded
+        return
+    table_path = os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS)
+    try:
+        with open(table_path, encoding="utf-8") as fh:
+            table = json.load(fh)
+        if not isinstance(table, dict):
+            table = {}
+    except (OSError, ValueError):
+        table = {}
+    table.pop(key, None)
+    table[key] = {"identity": info.identity, "layout": info.layout, "model_string": text}
+    table = dict(list(table.items())[-_CHECKPOINT_IDS_KEPT:])
+    try:
+        atomic_write_json(table_path, table)
+    except OSError as e:
+        log.warning("could not record the checkpoint's identity in %s (%s): the next start "
+                    "loads the checkpoint again", table_path, e)
+
+
+def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[str,
+                                                                                  CheckpointInfo]:
+    """(engine folder, checkpoint info) for the checkpoint file ``path``: engines cached for a
+    file already seen (`known_checkpoint`) are used without loading the checkpoint; otherwise it
+    is loaded (`load_checkpoint`: its errors), the engines found or built (`ensure_engines`) and
+    the file remembered. ``fields_for(identity)`` gives the `cache_fields`."""
+    info = known_checkpoint(cache_dir, path)
+    if info is not None:
+        found = cached_engines(cache_dir, fields_for(info.identity))
+        if found:
+            log.info("TensorRT engines for checkpoint %s (id %s) found in %s", path,
+                     info.identity, found)
+            return found, info
+    model, info = load_checkpoint(path, device="cpu")
+    d = ensure_engines(model, info, cache_dir, fields_for(info.identity), trt)
+    remember_checkpoint(cache_dir, path, info)
+    return d, info
+
+
 def _stream_handle(device: torch.device) -> int:
     """The current CUDA stream of ``device`` (TensorRT enqueues on it, ordered with torch's
     work); 0 off CUDA, which only the CPU test stand-in for TensorRT sees."""
@@ -270,6 +361,8 @@ class TensorRTEngine(Mast3rEngine):
                         net_shape: Tuple[int, int], keyframe_batch: int = 1,
                         cache_dir: str = "") -> TensorRTEngine:
         """Load/build the engines for this checkpoint, size, GPU and TensorRT version; warm up.
+        A start whose engines are cached does not load the checkpoint file when the cache has
+        seen that very file (`engines_for_checkpoint`).
 
         Raises ConfigError without tensorrt or CUDA, CheckpointError on a bad checkpoint.
         """
@@ -285,13 +378,13 @@ class TensorRTEngine(Mast3rEngine):
         dev = resolve_device("cuda" if device == "auto" else device)
         if dev.type != "cuda":
             raise ConfigError(f"model backend 'tensorrt' needs a CUDA device, got {device!r}")
-        model, info = load_checkpoint(path, device="cpu")
-        fields = cache_fields(info.identity, size, net_shape, keyframe_batch, gpu_model(dev),
-                              trt.__version__)
-        d = ensure_engines(model, info, cache_dir or default_cache_dir(), fields, trt)
-        eng = cls(d, model.spec, dev, info.identity, info)
+        gpu = gpu_model(dev)
+        d, info = engines_for_checkpoint(
+            path, cache_dir or default_cache_dir(),
+            lambda identity: cache_fields(identity, size, net_shape, keyframe_batch, gpu,
+                                          trt.__version__), trt)
+        eng = cls(d, info.spec, dev, info.identity, info)
         eng.image_size = int(size)  # its engines are built for this size only
-        del model
         eng.warmup([tuple(net_shape)], [keyframe_batch])
         return eng
 
