@@ -118,3 +118,20 @@ def test_another_thread_gets_its_own_cuda_graph_trees(monkeypatch):
     containers, container = got["value"]
     assert containers is not mine and containers == {0: container}
     assert old_get_obj(cgt.local, "tree_manager_containers") is mine  # this thread's untouched
+
+
+def test_reduce_overhead_step_on_torch_2_1_without_torch_compiler_name(monkeypatch):
+    """torch 2.1 (NVIDIA's oldest Jetson wheels) has no torch.compiler.cudagraph_mark_step_begin
+    (added in 2.2): the engine's step before each 'reduce-overhead' call raised AttributeError
+    there (warm-up then fell back to eager; an engine built without warm-up failed its first
+    encode). It marks the step through torch._inductor.cudagraph_trees instead. Emulated on the
+    CPU: the name removed, the engine's mode set as a CUDA engine's would be."""
+    cgt = pytest.importorskip("torch._inductor.cudagraph_trees")
+    monkeypatch.delattr(torch.compiler, "cudagraph_mark_step_begin", raising=False)
+    eng = Mast3rEngine(random_model(TINY_SPEC, seed=0), torch.device("cpu"))
+    eng.compile = "reduce-overhead"  # what a CUDA engine holds; its functions stay eager here
+    before = cgt.MarkStepBox.mark_step_counter
+    enc = eng.encode(_prep(1))
+    assert cgt.MarkStepBox.mark_step_counter == before - 1
+    eng.decode([enc], enc)
+    assert cgt.MarkStepBox.mark_step_counter == before - 2

@@ -77,6 +77,19 @@ def ensure_cuda_graph_thread_state() -> None:
 
     local.tree_manager_containers = {}
     local.tree_manager_locks = collections.defaultdict(threading.Lock)
+
+
+def cudagraph_mark_step_begin() -> None:
+    """Tell torch's CUDA-graph trees a new inference step begins (the outputs of the previous
+    replay may be overwritten): ``torch.compiler.cudagraph_mark_step_begin`` from torch 2.2;
+    torch 2.1 (NVIDIA's oldest Jetson wheels) has it only as
+    ``torch._inductor.cudagraph_trees.mark_step_begin``."""
+    fn = getattr(getattr(torch, "compiler", None), "cudagraph_mark_step_begin", None)
+    if fn is None:
+        from torch._inductor.cudagraph_trees import mark_step_begin as fn
+    fn()
+
+
 BACKENDS = ("torch", "tensorrt")
 # Camera aspect assumed for the warm-up input when only the configured size is known (VGA-like,
 # 4:3): 512 -> 512x384, 384 -> 384x288, 224 -> 224x224 network pixels.
@@ -309,7 +322,7 @@ class Mast3rEngine:
     def _step(self) -> None:
         if self.compile == "reduce-overhead":
             ensure_cuda_graph_thread_state()
-            torch.compiler.cudagraph_mark_step_begin()
+            cudagraph_mark_step_begin()
 
     def _decode_heads(self, e1: torch.Tensor, e2: torch.Tensor, hw: Tuple[int, int],
                       dense2: bool) -> Tuple[Dict[str, torch.Tensor], Dict[str, torch.Tensor]]:
