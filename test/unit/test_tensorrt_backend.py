@@ -100,3 +100,29 @@ def test_default_engine_cache_follows_xdg_cache_home(monkeypatch):
     assert tb.default_cache_dir() == "/var/cache/robot/mast3r_ros/tensorrt"
     monkeypatch.setenv("XDG_CACHE_HOME", "")
     assert tb.default_cache_dir() == tb.DEFAULT_CACHE
+
+
+def test_closed_tensorrt_engine_refuses_encode_and_decode():
+    """`close` documents that any later call raises ClosedError; encode and decode of a closed
+    TensorRT engine called its released engines instead (TypeError: 'NoneType' object is not
+    callable), and decode of no keyframes answered []."""
+    import numpy as np
+    import torch
+
+    from mast3r_ros.core.errors import ClosedError
+    from mast3r_ros.core.model.engine import Encoding, PreparedImage
+    from mast3r_test_utils import TINY_SPEC
+
+    eng = tb.TensorRTEngine.__new__(tb.TensorRTEngine)  # no TensorRT here: the loaded state
+    eng.device, eng.spec, eng.identity = torch.device("cpu"), TINY_SPEC, "abc123"
+    eng.net_shape, eng.keyframe_batch = (224, 224), 1
+    eng._enc = eng._dec = object()
+    eng.close()
+    img = PreparedImage(torch.zeros((1, 3, 224, 224)), (224, 224), np.eye(3), (224, 224),
+                        np.zeros((224, 224, 3), np.uint8))
+    enc = Encoding(torch.zeros((14 * 14, TINY_SPEC.enc_embed_dim)), (224, 224), "abc123")
+    with pytest.raises(ClosedError, match="closed"):
+        eng.encode(img)
+    for view1 in ([enc], []):
+        with pytest.raises(ClosedError, match="closed"):
+            eng.decode(view1, enc)

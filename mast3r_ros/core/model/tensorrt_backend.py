@@ -404,12 +404,14 @@ class TensorRTEngine(Mast3rEngine):
 
     @torch.inference_mode()
     def encode(self, img: PreparedImage) -> Encoding:
+        self._require_open()
         feats = self._enc(image=img.tensor)["feats"][0]
         return Encoding(feats, img.true_shape, self.identity)
 
     @torch.inference_mode()
     def decode(self, view1: Sequence[Encoding], view2: Encoding, *, pts3d_2: bool = False
                ) -> List[PairPrediction]:
+        self._require_open()
         if not view1:
             return []
         for i, e in enumerate(view1):  # a network's features, decoded by another's: garbage
