@@ -112,6 +112,17 @@ $PY -c "import poselib; print('poselib', poselib.__version__)" 2>/dev/null || ec
 $PY -c "import faiss; print('faiss', faiss.__version__)" 2>/dev/null || echo "faiss: not installed"
 echo "commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), $NCPU CPUs, steps $STEPS, deadline $DEADLINE s"
 } > "$R/gpu.txt" 2>&1
+# no CUDA for this Python (a CPU torch wheel, no driver): every step would fail or time nothing,
+# one after the other, for the whole deadline; say so at once instead
+if [ "$SMOKE" = 0 ] && ! $PY -c "import sys, torch; sys.exit(not torch.cuda.is_available())" \
+    > /dev/null 2>&1; then
+  { cat "$R/gpu.txt"
+    echo "gpu_checks.sh: $PY sees no CUDA device (torch.cuda.is_available() is False; versions"
+    echo "above): nothing run. Use a Python whose torch has CUDA (PYTHON=...), or --smoke on a CPU."
+  } 2>&1 | tee "$OUT/gpu_checks_log.txt"
+  cp "$OUT/gpu_checks_log.txt" "$R/"; pack; rm -rf "$R"
+  exit 2
+fi
 
 {
 cat "$R/gpu.txt"

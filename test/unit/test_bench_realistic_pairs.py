@@ -149,3 +149,20 @@ def test_bench_json_says_when_a_fast_path_fell_back(tmp_path, capsys, monkeypatc
     assert res["fallbacks"]["cuda_graph_matching"]["broken"] == "RuntimeError: capture failed"
     out = capsys.readouterr().out
     assert "FALLBACK" in out and "cuda_graph_matching" in out
+
+
+def test_gpu_checks_without_cuda_stops_at_once_with_a_message(tmp_path):
+    """bash bench/gpu_checks.sh (no --smoke) where torch sees no CUDA: it ran every step, each
+    failing (or skipped by the deadline) and exited 0 after minutes of tracebacks; it now says
+    so in its log and exits 2 before any step."""
+    if torch.cuda.is_available():
+        pytest.skip("this machine has CUDA: the script would run its steps")
+    env = {**os.environ, "OUT": str(tmp_path / "out"), "PYTHON": sys.executable,
+           "TMPDIR": str(tmp_path), "GPU_CHECKS_DEADLINE_S": "1"}
+    r = subprocess.run(["bash", str(REPO / "bench" / "gpu_checks.sh")], cwd=REPO, env=env,
+                       capture_output=True, text=True, timeout=300)
+    log = (tmp_path / "out" / "gpu_checks_log.txt").read_text()
+    assert r.returncode == 2, r.stdout[-2000:] + r.stderr[-2000:]
+    assert "sees no CUDA device" in log and "=== " not in log, log
+    assert (tmp_path / "out" / "results.tgz").is_file()
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("gpu_checks_r.")]
