@@ -76,6 +76,17 @@ def _child(a) -> None:
         "max_ms": rest[-1] * 1e3, "localized": ok, "frames": len(times)}))
 
 
+def _run_child(cmd, env) -> str:
+    """A measurement process's stdout; when it fails, its error (the last lines of its stderr)
+    and exit 1 instead of a CalledProcessError that hides them."""
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        tail = "\n".join(r.stderr.strip().splitlines()[-15:])
+        sys.exit(f"{tail}\nbench_first_frame.py: a measurement process failed (exit "
+                 f"{r.returncode}; its error above)")
+    return r.stdout
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--matcher", choices=("mast3r", "sift"), default="mast3r")
@@ -95,6 +106,8 @@ def main() -> int:
     ap.add_argument("--map", help=argparse.SUPPRESS)
     ap.add_argument("--warmup", choices=("on", "off"), help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.frames < 2:
+        ap.error(f"--frames must be >= 2 (the first frame and the rest's median), got {a.frames}")
     if a.warmup:
         _child(a)
         return 0
@@ -128,8 +141,7 @@ def main() -> int:
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(
         [str(_HERE.parent)] + [p for p in [os.environ.get("PYTHONPATH")] if p]))
     # one throwaway process computes and stores the map's encodings for this checkpoint
-    subprocess.run(base + ["--warmup", "off", "--frames", "2"], env=env, check=True,
-                   capture_output=True)
+    _run_child(base + ["--warmup", "off", "--frames", "2"], env)
     rows = []
     print(f"{a.matcher} matcher, {a.config if a.matcher == 'mast3r' else ''} {a.device} "
           f"{a.size}, compile {a.compile}, max_keyframes {a.keyframes}, {a.frames} frames "
@@ -138,8 +150,7 @@ def main() -> int:
           f"{'first ms':>9s} {'median ms':>9s} {'p90 ms':>8s} {'first/median':>12s}")
     for _ in range(a.runs):
         for w in ("off", "on"):
-            out = subprocess.run(base + ["--warmup", w], env=env, check=True,
-                                 capture_output=True, text=True).stdout.strip().splitlines()
+            out = _run_child(base + ["--warmup", w], env).strip().splitlines()
             r = json.loads(out[-1])
             rows.append(r)
             print(f"{w:6s} {r['construct_s']:11.2f} {r['warmup_s']:8.2f} "
