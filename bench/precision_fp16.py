@@ -200,11 +200,19 @@ VARIANTS = {
 }
 
 
+def _layers(v: str) -> str:
+    """--layers: 'full' or an encoder depth >= 1."""
+    if v != "full" and not (v.isdigit() and int(v) >= 1):
+        raise argparse.ArgumentTypeError(f"'full' or a number of layers >= 1, got {v!r}")
+    return v
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--layers", default="full",
+    ap.add_argument("--layers", default="full", type=_layers,
                     help="'full' (24/12) or N: encoder N layers, decoders max(N, 10)")
-    ap.add_argument("--size", default="224", help="224 (224x224) or 512 (512x384)")
+    ap.add_argument("--size", default="224", choices=("224", "512"),
+                    help="224 (224x224) or 512 (512x384)")
     ap.add_argument("--dtype", default="fp16", choices=("fp16", "bf16"))
     ap.add_argument("--variants", nargs="+", default=list(VARIANTS), choices=list(VARIANTS))
     ap.add_argument("--tiny", action="store_true",
