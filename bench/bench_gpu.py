@@ -318,7 +318,13 @@ def main() -> int:
     ap.add_argument("--json", help="write results here (rewritten after every variant)")
     args = ap.parse_args()
 
-    dev = torch.device(args.device)
+    from mast3r_ros.core.devices import resolve_device
+    from mast3r_ros.core.errors import ConfigError
+
+    try:  # a traceback ('Torch not compiled with CUDA enabled') at the first CUDA call else
+        dev = resolve_device(args.device)
+    except ConfigError as e:
+        ap.error(f"--device: {e}")
     spec = TINY_SPEC if args.config == "tiny" else ModelSpec()
     model = random_model(spec, seed=0).eval()
     if args.median_distance > 0:

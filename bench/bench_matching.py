@@ -579,6 +579,14 @@ def main(argv: Optional[List[str]] = None) -> int:
                         "the TF32 screen of core/nn_triton.py leaves to the IEEE products")
     p.add_argument("--json", default=None, help="write results here")
     args = p.parse_args(argv)
+    if not args.smoke and not args.baselines:  # a traceback at the first CUDA call else
+        from mast3r_ros.core.devices import resolve_device
+        from mast3r_ros.core.errors import ConfigError
+
+        try:
+            resolve_device(args.device)
+        except ConfigError as e:
+            p.error(f"--device: {e}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     if args.baselines:
         args.pairs = "fixture,synthetic"
