@@ -263,6 +263,15 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
         loc.matcher.close()  # the engine is the caller's: not Localizer.close()
 
 
+def weights_mib(model) -> float:
+    """MiB of a model's weights, tied tensors (the DPT's ``layer_rn``/``layerN_rn`` aliases)
+    counted once: ``state_dict()`` detaches each name's tensor anew, so they are told apart
+    by their storage, not by the tensor object."""
+    seen = {(t.untyped_storage().data_ptr(), t.storage_offset(), t.dtype, tuple(t.shape)): t
+            for t in model.state_dict().values()}
+    return sum(t.numel() * t.element_size() for t in seen.values()) / 2**20
+
+
 def precision_policy(spec: ModelSpec, precision: str) -> Dict:
     """What the torch engine keeps in fp32 under ``precision`` on CUDA, and the weight bytes
     of each storage policy (`weight_bytes`, meta device)."""
@@ -437,9 +446,7 @@ def bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, ca
             # weights: the engine's own tensors; allocated: everything it holds after
             # construction and warm-up (weights, CUDA-graph pools, cached outputs)
             m = getattr(eng, "model", None)
-            v["weights_mib"] = (sum(t.numel() * t.element_size() for t in {
-                id(t): t for t in m.state_dict().values()}.values()) / 2**20
-                if m is not None else None)
+            v["weights_mib"] = weights_mib(m) if m is not None else None
             v["allocated_after_build_mib"] = (torch.cuda.memory_allocated(dev) - base) / 2**20
             v["peak_build_mib"] = (torch.cuda.max_memory_allocated(dev) - base) / 2**20
         kf = [eng.encode(p) for p in preps[1:]]
