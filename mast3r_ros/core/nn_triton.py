@@ -9,7 +9,8 @@ running per-lane maximum and its earliest index over its share of the targets, a
 kernel reduces the shares (targets are split across programs so that a few thousand queries fill
 every multiprocessor).
 
-Tensor-core screen (``TF32_SCREEN``, on by default with ``USE_DOT``): the IEEE float32 products
+Tensor-core screen (``TF32_SCREEN``, on by default with ``USE_DOT`` on GPUs with TF32 tensor cores,
+`tf32_cores`: compute capability >= 8.0): the IEEE float32 products
 run on the CUDA cores, ~8x slower than the tensor cores' TF32 products. So a first kernel takes,
 per query, ``L = max_t (a_t - e_t)`` over valid targets, where ``a_t`` is the product of the
 operands truncated to TF32 (10 mantissa bits; truncated in the kernel, so the hardware's own
@@ -52,6 +53,7 @@ lazily, so "auto" then uses the torch search. Runs on CUDA tensors, or on CPU te
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import threading
@@ -316,6 +318,24 @@ def _disable_screen(e: BaseException) -> None:
                         _SCREEN_BROKEN[:300])
 
 
+def tf32_cores(device: torch.device) -> bool:
+    """Whether ``device`` has TF32 tensor cores (compute capability >= 8.0: Ampere, Jetson
+    Orin's sm_87, Hopper): the screen's TF32 products are a fast first pass only there; on an
+    older GPU (Jetson Xavier sm_72, T4 sm_75) they run as plain FMA with no gain, before the
+    IEEE pass anyway (bench/kernel_resources.py --arch 72,75). True off CUDA (Triton's
+    interpreter in the tests runs the screen as written)."""
+    if device.type != "cuda":
+        return True
+    return _major_capability(torch.cuda.current_device() if device.index is None
+                             else device.index) >= 8
+
+
+@functools.cache
+def _major_capability(index: int) -> int:
+    """Asked once per device (`nn_search` also runs inside CUDA-graph captures)."""
+    return torch.cuda.get_device_capability(index)[0]
+
+
 def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
               n_q: torch.Tensor, out: torch.Tensor,
               target_bad: Optional[torch.Tensor] = None) -> None:
@@ -344,7 +364,8 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=dev)
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     d_pad = max(16, triton.next_power_of_2(d))
-    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32)
+    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32
+                  and tf32_cores(dev))
     has_bad = target_bad is not None
     if screen:
         try:

@@ -245,3 +245,17 @@ def test_float64_maps_are_never_eligible():
         preds = _preds(2)
         setattr(preds[1], view, getattr(preds[1], view).double())
         assert not fixed_matching.eligible(preds, CFG), view
+
+
+def test_the_tf32_screen_runs_only_where_tf32_tensor_cores_are(monkeypatch):
+    """Before compute capability 8.0 (Jetson Xavier sm_72, T4 sm_75) the screen's TF32 pass is
+    plain FMA work before the IEEE pass, no faster: it is skipped there."""
+    caps = {0: (7, 2), 1: (8, 7), 2: (9, 0)}
+    monkeypatch.setattr(torch.cuda, "get_device_capability", lambda i: caps[i])
+    nn_triton._major_capability.cache_clear()
+    try:
+        assert [nn_triton.tf32_cores(torch.device("cuda", i)) for i in range(3)] == [
+            False, True, True]
+        assert nn_triton.tf32_cores(torch.device("cpu"))  # Triton's interpreter: as written
+    finally:
+        nn_triton._major_capability.cache_clear()
