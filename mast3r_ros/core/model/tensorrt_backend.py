@@ -24,6 +24,7 @@ CPU through a stand-in for that API that executes the ONNX with onnxruntime.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -271,23 +272,29 @@ def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[
     return d, info
 
 
-def _stream_handle(device: torch.device) -> int:
-    """The current CUDA stream of ``device`` (TensorRT enqueues on it, ordered with torch's
-    work); 0 off CUDA, which only the CPU test stand-in for TensorRT sees."""
-    return torch.cuda.current_stream(device).cuda_stream if device.type == "cuda" else 0
+def _on(device: torch.device):
+    """``device`` made CUDA's current device (TensorRT deserializes and runs on the current
+    one: cuda:1's tensors with an engine on cuda:0 otherwise); nothing off CUDA."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 class _TrtGraph:
-    """One deserialized engine with fixed-shape I/O, run on the current CUDA stream."""
+    """One deserialized engine with fixed-shape I/O. On CUDA it runs on a stream of its own,
+    ordered after the current stream's work (its inputs) and before what follows on it (its
+    outputs): TensorRT synchronizes the device around work enqueued on the legacy default
+    stream, torch's current stream unless the caller set another (TensorRT developer guide,
+    "Streaming")."""
 
     def __init__(self, trt, runtime, plan: bytes, device: torch.device, path: str):
-        self.engine = runtime.deserialize_cuda_engine(plan)
-        if self.engine is None:
-            raise ConfigError(f"TensorRT could not load the engine {path} (damaged, or built "
-                              "by another TensorRT): delete its folder "
-                              f"{os.path.dirname(path)} and start again to rebuild it")
-        self.context = self.engine.create_execution_context()
+        with _on(device):
+            self.engine = runtime.deserialize_cuda_engine(plan)
+            if self.engine is None:
+                raise ConfigError(f"TensorRT could not load the engine {path} (damaged, or "
+                                  "built by another TensorRT): delete its folder "
+                                  f"{os.path.dirname(path)} and start again to rebuild it")
+            self.context = self.engine.create_execution_context()
         self.device = device
+        self._stream = torch.cuda.Stream(device) if device.type == "cuda" else None
         # int64 I/O exists from TensorRT 9 on (8.6, JetPack 6.0, has no trt.int64)
         dtypes = {getattr(trt, n): t for n, t in (
             ("float32", torch.float32), ("float16", torch.float16), ("int32", torch.int32),
@@ -319,7 +326,17 @@ class _TrtGraph:
                self.outputs.items()}
         for name, t in out.items():
             self.context.set_tensor_address(name, t.data_ptr())
-        if not self.context.execute_async_v3(_stream_handle(self.device)):
+        if self._stream is None:  # the CPU stand-in of the tests: no stream
+            ok = self.context.execute_async_v3(0)
+        else:
+            current = torch.cuda.current_stream(self.device)
+            self._stream.wait_stream(current)  # the inputs, written on the current stream
+            with _on(self.device):
+                ok = self.context.execute_async_v3(self._stream.cuda_stream)
+            # what follows on the current stream (reading the outputs, reusing the inputs'
+            # memory once ``keep`` is freed) waits for the engine
+            current.wait_stream(self._stream)
+        if not ok:
             raise RuntimeError("TensorRT execution failed")
         return {n: t.float() for n, t in out.items()}
 
