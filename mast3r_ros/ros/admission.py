@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import re
 import struct
@@ -145,12 +146,14 @@ class ArrivalStats:
         del self._times[:k]
 
     def rate_hz(self, now_s: float, since_s: Optional[float] = None) -> float:
-        """Arrivals per second over the window (or since ``since_s`` when that is shorter)."""
+        """Arrivals per second over the window (or since ``since_s`` when that is shorter;
+        arrivals before ``since_s``, of an earlier activation, are not counted)."""
         self._trim(now_s)
         if not self._times:
             return 0.0
         start = now_s - self.window_s if since_s is None else max(since_s, now_s - self.window_s)
-        return len(self._times) / max(now_s - start, 1e-9)
+        n = len(self._times) - bisect.bisect_left(self._times, start)
+        return n / max(now_s - start, 1e-9)
 
 
 ZERO_STAMP = "stamp_zero"

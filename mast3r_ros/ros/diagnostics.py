@@ -134,8 +134,9 @@ class DiagnosticsWindow:
         recs = [r for r in self.records if not r.dropped]
         ok = [r for r in recs if r.success]
         started = now_s if self.started_t_s is None else self.started_t_s
-        span = max(min(self.window_s, now_s - started), 1e-9)
-        rate = len(recs) / span if recs else 0.0
+        since = max(started, now_s - self.window_s)
+        # frames of an earlier activation still in the window are not this one's rate
+        rate = sum(r.t_s >= since for r in recs) / max(now_s - since, 1e-9)
         lat = [r.latency_s for r in recs if math.isfinite(r.latency_s)]
         proc = [r.processing_s for r in recs if math.isfinite(r.processing_s)]
         arr = self.arrivals

@@ -311,3 +311,20 @@ def test_lost_is_a_warning_and_the_state_is_the_tracks():
                                              "too few inliers (3 < 30))")
     assert dict(s.values)["state"] == "lost"
     assert dict(d.summary(1.5, Track.UNINITIALIZED, True).values)["state"] == "uninitialized"
+
+
+def test_rates_after_a_deactivate_and_activate_count_only_the_frames_since():
+    """Active 20 s at 10 Hz, deactivated, activated again at 21 s, 1 s of frames at 10 Hz since:
+    10 Hz. The frames of the earlier activation still in the 10 s window were divided by the
+    1 s since this one: 90 Hz rate_hz and arrival_rate_hz (Nav2's pause/resume)."""
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(0.0)
+    for k in range(200):
+        d.note_arrival(0.1 * k, 1_000_000_000 + k)
+        d.add(FrameRecord(0.1 * k, True, 100, 0.1, 0.1))
+    d.start(21.0)
+    for k in range(10):
+        d.note_arrival(21.0 + 0.1 * k, 30_000_000_000 + k)
+        d.add(FrameRecord(21.0 + 0.1 * k, True, 100, 0.1, 0.1))
+    values = dict(d.summary(22.0, Track.TRACKING, True).values)
+    assert values["rate_hz"] == "10.00" and values["arrival_rate_hz"] == "10.00", values
