@@ -55,7 +55,10 @@ from .frames import TfToPublish, map_from_odom
 
 
 def image_age_s(stamp_ns: int, now_ns: int) -> float:
-    """How old an image is, in seconds (negative when its stamp is in the future)."""
+    """How old an image is, in seconds (negative when its stamp is in the future); NaN while
+    the node clock reads 0 or less (``use_sim_time`` before ``/clock`` arrives): no age."""
+    if now_ns <= 0:
+        return float("nan")
     return (int(now_ns) - int(stamp_ns)) / NS_PER_S
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from types import SimpleNamespace as NS
 
 import numpy as np
@@ -602,6 +603,22 @@ def test_a_published_frame_records_its_latency_processing_time_and_timings():
     rec = _records(host)[-1]
     assert (rec.success, rec.num_inliers, rec.timings_s) == (True, 120, (("pnp", 0.01),))
     assert rec.latency_s == pytest.approx(0.04) and 0.0 <= rec.processing_s < 60.0
+
+
+def test_no_latency_is_recorded_while_the_node_clock_reads_zero():
+    """use_sim_time before the first /clock (or with none published): the node clock reads 0.
+    Frames are still localized, and /diagnostics said latency_s -99.500 (0 minus the image
+    stamp) -- -1.7e9 s with a real stamp -- instead of no value."""
+    host = Host()
+    host.clock.now_ns = 0
+    host._process(image(stamp(0)))
+    host._process(image(stamp(1)))
+    host._localizer.error = RuntimeError("no")
+    host._process(image(stamp(2)))
+    assert host._outputs.poses == [stamp(0), stamp(1)]
+    assert all(np.isnan(r.latency_s) for r in _records(host))
+    values = dict(host._diag.summary(time.monotonic(), host._tracking.track, True).values)
+    assert values["latency_s"] == "nan" and values["rate_hz"] != "0.00"
 
 
 def test_a_stale_image_is_dropped_unprocessed_and_is_no_failure():
