@@ -394,10 +394,18 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         now_ns = self.get_clock().now().nanoseconds
         with self._lock:
             # a clock that jumped back (bag loop, sim reset) resets the state now, not at the
-            # next TF tick, which would drop the operator's pose with the old timeline
-            self._tracking.clock_jumped_back(now_ns)
+            # next TF tick, which would drop the operator's pose with the old timeline; the
+            # reset forgets the last TF clock reading, so the TF tick would not see the jump:
+            # the TF timeline is told here, as the tick tells it
+            jumped = self._tracking.clock_jumped_back(now_ns)
+            if jumped:
+                self._diag.note_reset(time.monotonic(), "the clock jumped back")
             self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
             self._diag.note_reset(time.monotonic(), "/initialpose received")
+        if jumped:
+            self._tf_timeline.on_backwards()
+            self.get_logger().warning("the clock jumped back (bag loop or sim reset) before "
+                                      "/initialpose: its odometry may be the old timeline's")
         x, y, z = map_from_base[:3, 3]
         self.get_logger().info(f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking "
                                "reset, the next image is localized around it")
