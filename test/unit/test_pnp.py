@@ -88,6 +88,22 @@ def test_too_few_or_invalid_points_fail_as_results(backend):
         pnp.solve_pnp(np.zeros((3, 3)), np.zeros((4, 2)), CAM)
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_repeated_map_points_count_once_toward_the_minimum(backend):
+    """Three map points, each repeated ten times with random pixels, always fit a pose exactly
+    (P3P): 30 'inliers' at 1e-13 px and a sub-millimetre covariance were a success on any
+    pixels. Fewer than MIN_POINTS distinct inlier map points fail the frame instead."""
+    rng = np.random.default_rng(1)
+    X = np.repeat(rng.normal(size=(3, 3)) + [0, 0, 5], 10, axis=0)
+    x = np.repeat(rng.uniform(50, 590, (3, 2)), 10, axis=0)
+    res = pnp.solve_pnp(X, x, CAM, backend=backend)
+    assert not res.success and res.map_from_cam is None
+    assert res.reason.startswith("too few PnP inliers") and "3 distinct" in res.reason
+    X, x, T, _ = _scene(4, n=8)  # eight distinct points, each given twice: still a pose
+    res = pnp.solve_pnp(np.repeat(X, 2, axis=0), np.repeat(x, 2, axis=0), CAM, backend=backend)
+    assert res.success and pose_error(res.map_from_cam, T)[0] < 1e-6
+
+
 def test_backend_resolution():
     assert pnp.resolve_backend("opencv") == "opencv"
     assert pnp.resolve_backend("auto") == ("poselib" if pnp.poselib_available() else "opencv")

@@ -195,6 +195,10 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     n_in = int(np.count_nonzero(inl))
     if n_in < MIN_POINTS:
         return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in})")
+    distinct = _distinct_rows(X, inl)
+    if distinct < MIN_POINTS:  # repeated map points: 3 distinct ones always fit exactly (P3P)
+        return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in} at only "
+                         f"{distinct} distinct map points)")
     F, r = rows.jacobian_rows(ev, inl) if Fr is None else Fr
     rms = float(np.sqrt(np.vdot(r, r) / n_in))
     points_cov, groups, centres, model = cov_in
@@ -205,3 +209,16 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
         return PnPResult(False, None, inl, rms,
                          reason="degenerate geometry: pose covariance is singular")
     return PnPResult(True, map_from_cam, inl, rms, cov)
+
+
+def _distinct_rows(X: np.ndarray, inl: np.ndarray) -> int:
+    """How many distinct map points the inliers ``inl`` of ``X`` (N, 3) hold, counted up to
+    `MIN_POINTS` at least (`_finish`): the same point repeated (one map point matched to many
+    query pixels, or a list concatenated with itself) adds no constraint, and three distinct
+    points always fit a pose exactly. The first `MIN_POINTS` inliers decide it in the common
+    case (all distinct: no pass over the points); otherwise the rows are counted."""
+    Xi = X[np.flatnonzero(inl)[:MIN_POINTS]]
+    same = (Xi[:, None, :] == Xi[None, :, :]).all(axis=2)
+    if np.count_nonzero(same) == len(Xi):  # only the diagonal: all distinct
+        return len(Xi)
+    return len(np.unique(X[inl], axis=0))
