@@ -276,6 +276,10 @@ def test_a_file_entry_without_a_checksum_is_named(v3):
 @pytest.mark.parametrize("mutate, pattern", [
     (lambda kt: kt.update(num_keyframes=0), "the map has no keyframes"),
     (lambda kt: kt.update(num_keyframes=True), "'num_keyframes' has the wrong type"),
+    # a count the file does not hold, allocated before its header was read: MemoryError
+    # (7 TiB), ValueError (over numpy's largest dimension)
+    (lambda kt: kt.update(num_keyframes=10 ** 12), "expected 1000000000000 rows .* found 3 rows"),
+    (lambda kt: kt.update(num_keyframes=2 ** 70), "expected 1180591620717411303424 rows"),
     (lambda kt: kt.update(distortion_models=[1]), "'distortion_models' must be a list of names"),
     (lambda kt: kt.update(file="other.npy"), "file 'other.npy' is not in the file table"),
 ])

@@ -226,9 +226,10 @@ class KeyframeTable(Sequence):
     def open(cls, full: str, num: int, models: Sequence[str], sha256: str) -> KeyframeTable:
         """Validate and map ``full`` (see the class doc); raises MapFormatError naming the file
         and the first bad row."""
-        ids = np.empty(num, np.int64)
+        ids = None  # made once the header holds ``num`` rows (a manifest count of 10**12: 7 TiB)
         try:
             for first, rows in _stream_rows(full, KEYFRAME_DTYPE, num, sha256):
+                ids = np.empty(num, np.int64) if ids is None else ids
                 ids[first:first + len(rows)] = rows["id"]
                 _check_rows(rows, first, len(models), f"{full}: row")
         except MapFormatError:
