@@ -148,6 +148,8 @@ def test_an_array_written_past_a_full_disk_fails_with_the_os_error(tmp_path, fil
     (lambda m: m["files"]["keyframe_table.npy"].update(bytes=None),
      r"'bytes' must be a file size in bytes, got null"),
     (lambda m: m["files"]["keyframe_table.npy"].update(bytes=-3), r"got -3"),
+    (lambda m: m["files"]["retrieval/thumbnail/index.json"].update(bytes=2 ** 70),  # was an
+     r"got 1180591620717411303424"),  # OverflowError in check-map's size check (a C long)
     (lambda m: m.update(consistency=5), r"field 'consistency' has the wrong type \(int\)"),
 ])
 def test_a_hand_edited_manifest_is_refused_in_one_line(tmp_path, edit, refusal, capsys):

@@ -171,7 +171,8 @@ class KeyframeMap(MapEncodings, MapFiles):
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}' has no sha256")
             size = meta.get("bytes", 0)  # absent: not recorded
-            if type(size) is not int or size < 0:  # a traceback at the size check
+            # a traceback at the size check; over int64 (no file's size): at the stat
+            if type(size) is not int or not 0 <= size < 2 ** 63:
                 raise MapFormatError(f"{MANIFEST}: file table entry '{rel}': 'bytes' must be a "
                                      f"file size in bytes, got {json_value(size)}; rebuild the "
                                      "map or re-copy its manifest")
