@@ -130,8 +130,9 @@ def pose_error(a: np.ndarray, b: np.ndarray) -> Tuple[float, float]:
     The translation error is the distance between the camera centres, the rotation error the
     angle of ``a^-1 b``'s rotation (as the MASt3R visloc evaluation). Raises InputError
     (`rotation_angle_deg`) when ``a^-1 b``'s rotation block is not a rotation (either pose is
-    not rigid or not finite).
+    not rigid or not finite), and naming the pose for one that is not 4x4 (`invert_pose`).
     """
+    a, b = _pose_shape(a, "pose_error: a"), _pose_shape(b, "pose_error: b")
     t = float(np.linalg.norm(a[:3, 3] - b[:3, 3]))
     return t, rotation_angle_deg(a[:3, :3].T @ b[:3, :3])
 

@@ -78,6 +78,19 @@ def test_pose_error_known_values():
     np.testing.assert_allclose(rs, [10.0, 0.0], atol=1e-9)
 
 
+def test_pose_error_names_a_pose_that_is_not_4x4():
+    """pose_error is documented to check its input: a 3x3 rotation gave numpy's IndexError,
+    a pose stack a broadcast ValueError, and a 3x4 [R | t] a silent (0, 0)."""
+    T = g.make_pose(Rotation.from_euler("z", 30, degrees=True).as_matrix(), [1.0, 2.0, 3.0])
+    with pytest.raises(InputError, match=r"pose_error: b must be a 4x4 pose, got shape \(3, 3\)"):
+        g.pose_error(T, np.eye(3))
+    with pytest.raises(InputError, match=r"pose_error: a .*\(3, 4\); a 3x4 \[R \| t\]"):
+        g.pose_error(T[:3], T)
+    with pytest.raises(InputError, match=r"pose_error: b .*\(2, 4, 4\)"):
+        g.pose_error(T, np.stack([T, T]))
+    assert g.pose_error(T.tolist(), np.eye(4)) == pytest.approx((np.sqrt(14.0), 30.0))
+
+
 def test_pose_errors_refuses_stacks_it_would_regroup():
     """(N, 3, 4) [R | t] stacks were reshaped into 4x4 blocks: 4 poses gave 3 errors of
     regrouped numbers, without a word."""
