@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
                      json_value)
-from .errors import npy_header_error
+from .errors import NPY_HEADER_ERRORS, npy_header_error
 from .fileio import mkstemp_public
 from .npy_write import save_npy
 
@@ -366,7 +366,7 @@ class EncodingStore:
         want = f"{chunk.count} keyframe records"
         try:
             mm = np.load(path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as e:
+        except NPY_HEADER_ERRORS as e:
             log.debug("%s: numpy cannot read the header: %s", path, e)
             raise npy_header_error(path, want) from None
         if mm.ndim != 1 or len(mm) != chunk.count or mm.dtype.names is None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tokenize
 
 
 class Mast3rRosError(Exception):
@@ -64,6 +65,12 @@ def describe_npy(shape: tuple, dtype) -> str:
         return f"shape {tuple(shape)} of {len(dtype.names)}-field rows"
     plural = "" if shape[0] == 1 else "s"
     return f"{shape[0]} row{plural} of {len(dtype.names)} fields ({dtype.itemsize} B)"
+
+
+# what numpy's .npy header parser raises for a damaged header: beside ValueError (and OSError
+# for a short file), its tokenizer's TokenError, SyntaxError (IndentationError) and a TypeError
+# (a bytes key sorted beside str ones) -- a traceback where `npy_header_error` belongs
+NPY_HEADER_ERRORS = (OSError, ValueError, TypeError, SyntaxError, tokenize.TokenError)
 
 
 def npy_header_error(full: str, expected: str, found: str = "") -> MapFormatError:

@@ -40,7 +40,7 @@ import numpy as np
 
 from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
                      json_value)
-from .errors import npy_header_error
+from .errors import NPY_HEADER_ERRORS, npy_header_error
 from .fileio import atomic_write_file, file_sha256
 from .fileio import atomic_write_json
 from .npy_write import save_npy
@@ -216,7 +216,7 @@ class RetrievalIndex:
         want = describe_npy((meta["num"], meta["dim"]), np.dtype(np.float32))
         try:
             descs = np.load(descs_path, mmap_mode="r", allow_pickle=False)
-        except (OSError, ValueError) as e:  # numpy's text may even suggest allow_pickle
+        except NPY_HEADER_ERRORS as e:  # numpy's text may even suggest allow_pickle
             log.debug("%s: numpy cannot read the header: %s", descs_path, e)
             raise npy_header_error(descs_path, want) from None
         if descs.shape != (meta["num"], meta["dim"]) or descs.dtype != np.float32:

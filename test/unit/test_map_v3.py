@@ -346,6 +346,12 @@ def test_merge_warns_when_a_dropped_copy_has_depth_at_another_scale(tmp_path, ca
      "expected float32 (3, 8), found a .npy header that does not parse"),
     ("pooled/descs.npy", lambda d: d.replace(b"'<f4'", b"'>f4'", 1),
      "expected float32 (3, 8), found float32 big-endian (3, 8)"),
+    # numpy's header parser raises more than ValueError: its tokenizer's TokenError (a
+    # bracket left open), a TypeError (a bytes key sorted beside the str ones)
+    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': ((", 1),
+     "expected 1 row of 4 fields (56 B), found a .npy header that does not parse"),
+    ("pooled/descs.npy", lambda d: d.replace(b", 'shape'", b",B'shape'", 1),
+     "expected float32 (3, 8), found a .npy header that does not parse"),
 ])
 def test_a_damaged_npy_header_is_one_short_line(map_v3, rel, damage, expected):
     store, = os.listdir(os.path.join(map_v3, "encodings"))

@@ -35,7 +35,8 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..encoding_store import ChunkEntry, StoreTable, chunk_file_name
-from ..errors import InputError, MapFormatError, describe_npy, npy_header_error
+from ..errors import (NPY_HEADER_ERRORS, InputError, MapFormatError, describe_npy,
+                      npy_header_error)
 from ..fileio import atomic_write_file
 from ..npy_write import save_npy
 from ..types import CameraIntrinsics
@@ -143,7 +144,7 @@ def _npy_header(fh: Any, full: str, expected: str) -> Tuple[Tuple[int, ...], np.
             shape, fortran, dtype = np.lib.format.read_array_header_1_0(fh)
         else:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
-    except (ValueError, OSError) as e:
+    except NPY_HEADER_ERRORS as e:
         log.debug("%s: numpy cannot read the header: %s", full, e)
         raise npy_header_error(full, expected) from None
     if fortran:
@@ -199,7 +200,7 @@ def _sha256_of(full: str) -> Optional[str]:
 def _open_memmap(full: str, dtype: np.dtype, num: int) -> np.ndarray:
     try:
         mm = np.load(full, mmap_mode="r", allow_pickle=False)
-    except (OSError, ValueError):  # its header was read a moment ago: it changed since
+    except NPY_HEADER_ERRORS:  # its header was read a moment ago: it changed since
         mm = None
     if mm is None or mm.dtype != dtype or mm.shape != (num,):
         raise MapFormatError(f"map file {full}: changed while the map was opened")
