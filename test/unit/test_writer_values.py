@@ -197,3 +197,17 @@ def test_a_pose_of_the_wrong_shape_is_refused_naming_its_shape(tmp_path):
                                              r"4x4 matrix, but it is not finite: nan at \[1, 3\]"):
             w.add_keyframe(rgb, cam, nan, stamp, depth)
         w.add_keyframe(rgb, cam, np.asarray(pose), stamp, depth)
+
+
+def test_a_stamp_outside_int64_is_refused_when_the_keyframe_is_added(tmp_path):
+    """A stamp in a finer unit than nanoseconds (time.time_ns() * 1000: 1.7e21) was taken by
+    add_keyframe and ended commit, after every PNG was written, in OverflowError 'Python int
+    too large to convert to C long', naming no keyframe. It is refused as Frame refuses it."""
+    rgb, cam, pose, stamp, depth = _frame(0)
+    with MapWriter(str(tmp_path / "map")) as w:
+        for bad in (2 ** 63, -2 ** 63, 1_700_000_000_000_000_000_000):
+            with pytest.raises(InputError, match=rf"^keyframe 0: stamp_ns {bad} is outside int64 "
+                                                 r"nanoseconds .*not a finer unit"):
+                w.add_keyframe(rgb, cam, pose, bad, depth)
+        w.add_keyframe(rgb, cam, pose, 2 ** 63 - 1, depth)
+        w.commit()

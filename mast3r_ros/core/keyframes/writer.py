@@ -274,7 +274,7 @@ class MapWriter(WriterEncodings):
 
         Raises `InputError`, storing nothing of the keyframe, for an image of another dtype,
         rank or size; a pose that is not a finite rigid transform; a ``stamp_ns`` that is not an
-        integer (seconds as a float); a depth of another shape,
+        integer (seconds as a float) or outside int64; a depth of another shape,
         of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
         ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
         end of the ``with`` block; a depth with no positive pixel, negative in most and of
@@ -297,6 +297,9 @@ class MapWriter(WriterEncodings):
                              f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
         h, w = rgb.shape[:2]
         stamp_ns = check_stamp_ns(stamp_ns, f"keyframe {kid}: stamp_ns")
+        if abs(stamp_ns) > 2 ** 63 - 1:  # the keyframe table's int64 column, `Frame`'s range
+            raise InputError(f"keyframe {kid}: stamp_ns {stamp_ns} is outside int64 nanoseconds "
+                             "(|stamp| <= 2**63 - 1); pass nanoseconds, not a finer unit")
         # a 3x4 [R|t] or a flat 16 is named by its shape, a NaN by its entries, a scale or a
         # reflection by what is wrong (the checks message_fields.matrix_to_tq makes)
         pose = finite_pose(map_from_cam, f"keyframe {kid}: pose map_from_cam")
