@@ -299,6 +299,12 @@ def test_load_camera_info_yaml_errors(tmp_path):
      r"camera.yaml: binning_x must be an integer .*, got '2x'"),
     ("camera_name: cam", "camera_name: cam\nroi: {x_offset: 1px, y_offset: 0, width: 8, height: 8}",
      r"camera.yaml: roi.x_offset must be an integer number of pixels, got '1px'"),
+    # str.isdigit passed these, int() refused them with its own ValueError
+    ("image_width: 32", 'image_width: "+-32"',
+     r"camera.yaml: image_width must be an integer number of pixels, got '\+-32'"),
+    # an integer too large for a float: OverflowError from float()
+    ("15.5, 0, 31.0", "1" + "0" * 400 + ", 0, 31.0",
+     r"camera.yaml: camera_matrix.data must be a list of numbers, got 1000.* at index 2"),
 ])
 def test_load_camera_info_yaml_names_the_field_that_is_not_a_number(tmp_path, old, new, match):
     # was "camera.yaml: invalid literal for int() with base 10: '640px'", no field named (and a

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Optional, Tuple, Union
 
 from collections.abc import Mapping, Sequence
@@ -138,7 +139,8 @@ def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().lstrip("+-").isdigit():
+    # one sign and ASCII digits ('+-5' and a superscript '²' pass str.isdigit, not int())
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
         return int(value)
     raise InputError(f"{path}: {name} must be {what}, got {value!r}")
 
@@ -153,7 +155,7 @@ def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
             if isinstance(item, bool):
                 raise ValueError
             float(item)  # type: ignore[arg-type]
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int over 1e308
             raise InputError(f"{path}: {name} must be a list of numbers, got {item!r} at "
                              f"index {i}") from None
     return np.asarray([float(item) for item in value], dtype=np.float64)
