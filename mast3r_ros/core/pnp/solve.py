@@ -30,6 +30,8 @@ _WARNED: set = set()  # backend exception messages already logged at WARNING
 
 # poselib takes a uint64 seed; OpenCV's int one gets it modulo 2**31 (`_ransac_opencv`)
 SEED_LIMIT = 2 ** 64
+# `_separated_places` passes over at most twice this many inliers' pixels (a few us each)
+_PLACES_SAMPLE = 256
 
 
 def check_seed(seed: Any, name: str, error: type = ConfigError) -> int:
@@ -195,10 +197,10 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     n_in = int(np.count_nonzero(inl))
     if n_in < MIN_POINTS:
         return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in})")
-    distinct = _distinct_rows(X, inl)
-    if distinct < MIN_POINTS:  # repeated map points: 3 distinct ones always fit exactly (P3P)
+    places = _separated_places(xu, inl, 2.0 * thr)
+    if places < MIN_POINTS:  # a few repeated or clustered points fit a wrong pose (P3P)
         return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in} at only "
-                         f"{distinct} distinct map points)")
+                         f"{places} places over {2.0 * thr:g} px apart in the image)")
     F, r = rows.jacobian_rows(ev, inl) if Fr is None else Fr
     rms = float(np.sqrt(np.vdot(r, r) / n_in))
     points_cov, groups, centres, model = cov_in
@@ -211,14 +213,21 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     return PnPResult(True, map_from_cam, inl, rms, cov)
 
 
-def _distinct_rows(X: np.ndarray, inl: np.ndarray) -> int:
-    """How many distinct map points the inliers ``inl`` of ``X`` (N, 3) hold, counted up to
-    `MIN_POINTS` at least (`_finish`): the same point repeated (one map point matched to many
-    query pixels, or a list concatenated with itself) adds no constraint, and three distinct
-    points always fit a pose exactly. The first `MIN_POINTS` inliers decide it in the common
-    case (all distinct: no pass over the points); otherwise the rows are counted."""
-    Xi = X[np.flatnonzero(inl)[:MIN_POINTS]]
-    same = (Xi[:, None, :] == Xi[None, :, :]).all(axis=2)
-    if np.count_nonzero(same) == len(Xi):  # only the diagonal: all distinct
-        return len(Xi)
-    return len(np.unique(X[inl], axis=0))
+
+def _separated_places(xu: np.ndarray, inl: np.ndarray, sep: float) -> int:
+    """How many of the inliers' undistorted pixels ``xu[inl]`` lie over ``sep`` pixels apart,
+    counted greedily up to `MIN_POINTS` (`_finish`; at most that many passes over them). With
+    ``sep`` twice the inlier threshold each cluster of map points whose projections fall
+    together (one point repeated, or points a micrometre apart) counts once, however many
+    inliers it holds: three such clusters fit a wrong pose as exactly as three points do (P3P),
+    one fits the camera a centimetre in front of it, each with a millimetre covariance. Counted
+    on every k-th inlier, under 2 `_PLACES_SAMPLE` of them (a subset holds no more clusters
+    than the whole; a frame's matches spread over the image hold six among a few hundred)."""
+    idx = np.flatnonzero(inl)
+    p = xu[idx[::max(1, len(idx) // _PLACES_SAMPLE)]]
+    count = 0
+    while len(p) and count < MIN_POINTS:
+        count += 1
+        d = p - p[0]
+        p = p[np.einsum("ij,ij->i", d, d) > sep * sep]
+    return count
