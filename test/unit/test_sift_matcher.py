@@ -378,3 +378,25 @@ def test_stage_times_are_features_then_matching(monkeypatch):
     timings = {"matching": 1.0}
     matcher.correspond(_frame(rgb), state, [0], timings)
     assert timings == {"features": 0.5, "matching": 2.5}
+
+
+def test_a_pixel_pair_is_one_correspondence_however_many_orientations_match():
+    """SIFT makes one keypoint per dominant orientation of a location, and the mutual matching
+    paired the keyframe's with the query's one to one: the same two pixels came back as two or
+    three correspondences (counted twice toward gates.min_inliers, and as independent by the
+    covariance). Each pixel pair now appears once."""
+    rgb = _texture(3)
+    m = _Map([rgb], [_flat_depth(2.0)], [np.eye(4)])
+    matcher = SiftMatcher(m)
+    query = np.ascontiguousarray(rgb[:, 8:])
+    state = matcher.query_state(_frame(query))
+    feats = matcher._keyframe(0).feats
+    ik, iq = match_descriptors(feats.desc, state.desc, matcher.ratio)
+    raw = np.concatenate([feats.xy[ik], state.xy[iq]], axis=1)
+    assert len(np.unique(raw, axis=0)) < len(raw)  # the texture has such locations
+    (c,) = matcher.correspond(_frame(query), state, [0], {})
+    pairs = np.concatenate([c.keyframe_xy, c.points2d], axis=1)
+    assert len(c) == len(np.unique(raw, axis=0)) == len(np.unique(pairs, axis=0))
+    i1, i2 = sift.distinct_pairs(np.zeros((3, 2)), np.zeros((3, 2)), np.arange(3),
+                                 np.arange(3))
+    assert list(i1) == [0] and list(i2) == [0]  # the first of each kept, in order
