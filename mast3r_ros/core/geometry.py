@@ -178,12 +178,18 @@ def pose_from_tum(txyz_qxyzw: np.ndarray) -> np.ndarray:
         raise InputError(f"pose rows must be (N, 7): tx ty tz qx qy qz qw, got shape {a.shape}")
     a = a.reshape(-1, 7)
     q = a[:, 3:]
-    n = np.linalg.norm(q, axis=1)
-    if len(a) and (not np.isfinite(a).all() or np.any(n < 1e-6)):
+    if len(a) and not np.isfinite(a).all():
+        raise InputError("pose rows must be finite with non-zero quaternions")
+    # normalised by the largest component first: the norm of a finite 1e200 quaternion
+    # overflows (and scipy then calls it a zero quaternion)
+    big = np.abs(q).max(axis=1, initial=0.0)
+    qs = q / np.where(big > 0, big, 1.0)[:, None]
+    n = np.linalg.norm(qs, axis=1)
+    if len(a) and np.any(big * n < 1e-6):
         raise InputError("pose rows must be finite with non-zero quaternions")
     T = np.tile(np.eye(4), (len(a), 1, 1))
     if len(a):
-        T[:, :3, :3] = Rotation.from_quat(q / n[:, None]).as_matrix()
+        T[:, :3, :3] = Rotation.from_quat(qs / n[:, None]).as_matrix()
         T[:, :3, 3] = a[:, :3]
     return T
 

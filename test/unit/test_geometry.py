@@ -54,6 +54,12 @@ def test_tum_round_trip_and_positive_w():
     T = g.pose_from_tum(np.array([[1.0, 2.0, 3.0, 0.0, 0.0, 2.0, 2.0]]))[0]
     np.testing.assert_allclose(T, [[0, -1, 0, 1], [1, 0, 0, 2], [0, 0, 1, 3], [0, 0, 0, 1]],
                                atol=1e-12)
+    # a huge but finite quaternion is a rotation too (its norm overflowed: scipy's "zero norm
+    # quaternions" ValueError), and a tiny non-zero one below the threshold is refused
+    T = g.pose_from_tum(np.array([[0, 0, 0, 0.0, 0.0, 1e200, 1e200]]))[0]
+    np.testing.assert_allclose(T[:3, :3], [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-12)
+    with pytest.raises(InputError):
+        g.pose_from_tum(np.array([[0, 0, 0, 0, 0, 1e-9, 1e-9]]))
 
 
 def test_pose_error_known_values():
