@@ -211,3 +211,23 @@ def test_a_stamp_outside_int64_is_refused_when_the_keyframe_is_added(tmp_path):
                 w.add_keyframe(rgb, cam, pose, bad, depth)
         w.add_keyframe(rgb, cam, pose, 2 ** 63 - 1, depth)
         w.commit()
+
+
+def test_a_depth_wholly_below_the_format_resolution_is_refused_not_stored_as_none(tmp_path):
+    """Depth in metres divided by its scale once more (x1e-6) rounded to 0 at 5000 units/m in
+    every pixel: the keyframe was stored with no depth at all, and no warning said so (the
+    'no valid pixel' check looks at the depth before it is quantised). It is refused, naming
+    the largest value and the resolution; a depth with some pixels that round to 0 is kept."""
+    from mast3r_ros.core.keyframes.pixels import DepthRangeError
+
+    rgb, cam, pose, stamp, depth = _frame(0)
+    with MapWriter(str(tmp_path / "map")) as w:
+        with pytest.raises(DepthRangeError, match=r"^keyframe 0's depth reaches only 2e-06 m, "
+                                                  r"below the map's 16-bit depth format's "
+                                                  r"resolution \(0.2 mm\)"):
+            w.add_keyframe(rgb, cam, pose, stamp, depth * 1e-6)
+        assert w.records == [] and w.files == {}  # nothing of the keyframe stored
+        mixed = depth.copy()
+        mixed[:10] = 1e-5  # rounds to 0 there, the rest stays
+        w.add_keyframe(rgb, cam, pose, stamp, mixed)
+        w.commit()

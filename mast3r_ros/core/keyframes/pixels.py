@@ -24,8 +24,9 @@ _DEPTH_SCALES = (5000.0, 1000.0, 100.0)  # units per metre; the finest one that 
 
 class DepthRangeError(InputError):
     """A depth beyond the map's 16-bit format (655 m): depth in millimetres or centimetres given
-    as metres. ``fact``: what was refused (naming the depth and its largest value, "metres"),
-    without the fix, which the message adds for the Python API (a caller with other options,
+    as metres; or one wholly below its resolution (0.2 mm), which would be stored as no depth.
+    ``fact``: what was refused (naming the depth and its largest value, "metres"), without the
+    fix, which the message adds for the Python API (a caller with other options,
     the command line's --depth-scale, words its own)."""
 
     def __init__(self, fact: str, fix: str) -> None:
@@ -69,7 +70,7 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
     Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
     mask: convert to metres first) and `DepthRangeError` (an `InputError`) for a depth beyond
     655 m, the 16-bit format's limit at 100 units/m (millimetres or centimetres passed as
-    metres)."""
+    metres), or whose every valid pixel rounds to 0 (all under 0.1 mm)."""
     d = _float_depth(depth_m, what).astype(np.float64)
     valid = np.isfinite(d) & (d > 0)
     top = float(d[valid].max()) if valid.any() else 0.0
@@ -80,6 +81,11 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
                               "be metres: divide by your sensor's depth scale (1000 for mm, "
                               "100 for cm)")
     q = np.where(valid, np.round(np.where(valid, d, 0) * scale), 0).astype(np.uint16)
+    if valid.any() and not q.any():  # every depth rounds to 0: the keyframe would have none
+        raise DepthRangeError(f"{what} reaches only {top:.3g} m, below the map's 16-bit depth "
+                              f"format's resolution ({1000.0 / scale:g} mm): stored, it would "
+                              "be no depth at all", "depth_m must be metres: a depth already "
+                              "divided by its scale twice, or kilometres?")
     return _encode_png(q), scale
 
 
