@@ -310,7 +310,8 @@ def test_check_map_reads_each_keyframe_file_twice_not_three_times(maps, monkeypa
         from mast3r_ros.core.keyframes import KeyframeMap
 
         kmap = KeyframeMap.load(maps["clean"], lazy=True)
-        pngs = [kmap._file_meta(k.image_file)["sha256"] for k in kmap.keyframes]
+        pngs = [kmap._file_meta(f)["sha256"] for k in kmap.keyframes
+                for f in (k.image_file, k.depth_file)]  # the depth too (it was read 3 times)
     assert len(pngs) >= 6 and all(seen[h] == 2 for h in pngs), [seen[h] for h in pngs]
 
 

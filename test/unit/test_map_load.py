@@ -665,6 +665,23 @@ def test_a_lazy_map_checks_an_image_header_on_first_use(v2):
         m.image(1)
 
 
+@pytest.mark.parametrize("version", [1, 2, 3])
+def test_a_lazy_map_reads_each_keyframe_file_once_on_first_use(tmp_path, monkeypatch, version):
+    """A lazy map's first use of a keyframe decodes the bytes its header check read: the depth
+    PNG too (the check read image and depth at the image's first use, the depth's own first
+    use read it again: two reads and checksums of every depth, and three in check-map)."""
+    path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=version)
+    m = KeyframeMap.load(path, lazy=True)
+    reads = []
+    read = m._read
+    monkeypatch.setattr(m, "_read", lambda rel: reads.append(rel) or read(rel))
+    for i in range(len(m)):
+        m.image(i)
+        m.depth(i)
+    files = [f for k in m.keyframes for f in (k.image_file, k.depth_file) if f is not None]
+    assert len(files) == 5 and sorted(reads) == sorted(files)  # keyframe 2 has no depth
+
+
 def test_stat_sizes_agrees_with_getsize_in_one_thread_and_in_several(tmp_path):
     """Sizes of the files, -1 where missing, in the names' order; above 2000 names the list is
     split over threads and must come back whole and in order."""

@@ -165,17 +165,17 @@ class MapFiles:
             raise MapFormatError(f"{bad[0]}{more}; `mast3r-ros check-map {self.path}` lists "
                                  "every problem; rebuild the map or re-copy the files")
 
-    def _check_image_header(self, kf: Keyframe) -> Dict[str, bytes]:
-        """Checksum, PNG header, size and pixel format of a keyframe's image and depth; returns
-        the bytes read ({file: bytes}), so that a first use decodes them without a second read
-        and checksum."""
+    def _check_image_header(self, kf: Keyframe, only: Optional[str] = None) -> Dict[str, bytes]:
+        """Checksum, PNG header, size and pixel format of a keyframe's image and depth (``only``:
+        of that one of its files); returns the bytes read ({file: bytes}), so that a first use
+        decodes them without a second read and checksum."""
         from PIL import Image
 
-        self._headers_checked.add(kf.id)
         read: Dict[str, bytes] = {}
         for rel, modes in ((kf.image_file, ("RGB",)), (kf.depth_file, ("I;16", "I"))):
-            if rel is None:
+            if rel is None or only not in (None, rel):
                 continue
+            self._headers_checked.add((kf.id, rel))
             read[rel] = data = self._read(rel)
             try:
                 with Image.open(io.BytesIO(data)) as im:
@@ -194,8 +194,10 @@ class MapFiles:
 
     def _decode(self, rel: str, kf: Optional[Keyframe] = None) -> np.ndarray:
         read: Dict[str, bytes] = {}
-        if kf is not None and kf.id not in self._headers_checked:
-            read = self._check_image_header(kf)  # lazy maps: on the first use of the keyframe
+        # lazy maps: on the first use of the file (its bytes decoded below: read once; checking
+        # the keyframe's other file now read that one once more at its own first use)
+        if kf is not None and (kf.id, rel) not in self._headers_checked:
+            read = self._check_image_header(kf, only=rel)
         data = np.frombuffer(read[rel] if rel in read else self._read(rel), dtype=np.uint8)
         img = cv2.imdecode(data, cv2.IMREAD_UNCHANGED)
         if img is None:
