@@ -126,3 +126,34 @@ def test_closed_tensorrt_engine_refuses_encode_and_decode():
     for view1 in ([enc], []):
         with pytest.raises(ClosedError, match="closed"):
             eng.decode(view1, enc)
+
+
+def test_a_hugging_face_checkpoint_folder_is_remembered_by_its_files(tmp_path):
+    """The checkpoint identity memo keyed files only: a Hugging Face folder (config.json +
+    model.safetensors, the layout the official weights are published in) was never recorded,
+    so every start with engines cached still loaded the whole checkpoint, unlike the README's
+    Jetson paragraph. Both files identify the folder's version: touching either forgets it."""
+    import os
+
+    from mast3r_ros.core.model.checkpoint import CheckpointInfo, model_string
+    from mast3r_test_utils import TINY_SPEC
+
+    folder = tmp_path / "hf"
+    folder.mkdir()
+    for name in ("config.json", "model.safetensors"):
+        (folder / name).write_bytes(b"x")
+    info = CheckpointInfo(TINY_SPEC, "huggingface", model_string(TINY_SPEC), "abc123")
+    cache = str(tmp_path / "cache")
+    os.makedirs(cache)
+    tb.remember_checkpoint(cache, str(folder), info)
+    got = tb.known_checkpoint(cache, str(folder))
+    assert got is not None and (got.identity, got.layout, got.spec) == ("abc123",
+                                                                        "huggingface", TINY_SPEC)
+    for name in ("config.json", "model.safetensors"):
+        st = os.stat(folder / name)
+        os.utime(folder / name, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # replaced
+        assert tb.known_checkpoint(cache, str(folder)) is None
+        tb.remember_checkpoint(cache, str(folder), info)
+        assert tb.known_checkpoint(cache, str(folder)) is not None
+    os.remove(folder / "config.json")  # no longer a checkpoint folder: not known
+    assert tb.known_checkpoint(cache, str(folder)) is None

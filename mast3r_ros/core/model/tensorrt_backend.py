@@ -181,29 +181,36 @@ def ensure_engines(model: AsymmetricMASt3R, info: Optional[CheckpointInfo], cach
     return d
 
 
-# The checkpoint identities the cache has seen, by file (real path, size, mtime, inode): a start
-# whose engines are cached needs the checkpoint's identity and architecture only, and computing
-# them loads the whole file (2.7 GB for ViT-L: tens of seconds on a Jetson, and its memory).
+# The checkpoint identities the cache has seen, by file (real path, size, mtime, inode; both
+# files of a Hugging Face folder): a start whose engines are cached needs the checkpoint's
+# identity and architecture only, and computing them loads the whole file (2.7 GB for ViT-L:
+# tens of seconds on a Jetson, and its memory).
 CHECKPOINT_IDS = "checkpoint_ids.json"
 _CHECKPOINT_IDS_KEPT = 64
 
 
 def _file_key(path: str) -> Optional[str]:
-    """What identifies one version of a checkpoint file; None for a folder (Hugging Face) or a
-    file that cannot be stat'ed (`load_checkpoint` then says what is wrong)."""
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    if not os.path.isfile(path):
-        return None
-    return json.dumps([os.path.realpath(path), st.st_size, st.st_mtime_ns, st.st_ino])
+    """What identifies one version of a checkpoint file, or of a Hugging Face folder (its
+    config.json and model.safetensors, what `load_checkpoint` reads there); None when one of
+    them cannot be stat'ed or is no file (`load_checkpoint` then says what is wrong)."""
+    files = ([os.path.join(path, n) for n in ("config.json", "model.safetensors")]
+             if os.path.isdir(path) else [path])
+    keys = []
+    for f in files:
+        try:
+            st = os.stat(f)
+        except OSError:
+            return None
+        if not os.path.isfile(f):
+            return None
+        keys.append([os.path.realpath(f), st.st_size, st.st_mtime_ns, st.st_ino])
+    return json.dumps(keys[0] if len(keys) == 1 else keys)
 
 
 def known_checkpoint(cache_dir: str, path: str) -> Optional[CheckpointInfo]:
     """The `CheckpointInfo` recorded (`remember_checkpoint`) when this very file (same real
-    path, size, modification time and inode) was loaded for engines in ``cache_dir``; None
-    when it was not, or the record is unreadable."""
+    path, size, modification time and inode; a Hugging Face folder: both its files) was loaded
+    for engines in ``cache_dir``; None when it was not, or the record is unreadable."""
     from .checkpoint import parse_model_string, spec_from_kwargs
 
     key = _file_key(path)
@@ -255,10 +262,11 @@ def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None
 
 def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[str,
                                                                                   CheckpointInfo]:
-    """(engine folder, checkpoint info) for the checkpoint file ``path``: engines cached for a
-    file already seen (`known_checkpoint`) are used without loading the checkpoint; otherwise it
-    is loaded (`load_checkpoint`: its errors), the engines found or built (`ensure_engines`) and
-    the file remembered. ``fields_for(identity)`` gives the `cache_fields`."""
+    """(engine folder, checkpoint info) for the checkpoint file or folder ``path``: engines
+    cached for a checkpoint already seen (`known_checkpoint`) are used without loading it;
+    otherwise it is loaded (`load_checkpoint`: its errors), the engines found or built
+    (`ensure_engines`) and the checkpoint remembered. ``fields_for(identity)`` gives the
+    `cache_fields`."""
     info = known_checkpoint(cache_dir, path)
     if info is not None:
         found = cached_engines(cache_dir, fields_for(info.identity))
