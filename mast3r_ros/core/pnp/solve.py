@@ -221,10 +221,19 @@ def _separated_places(xu: np.ndarray, inl: np.ndarray, sep: float) -> int:
     together (one point repeated, or points a micrometre apart) counts once, however many
     inliers it holds: three such clusters fit a wrong pose as exactly as three points do (P3P),
     one fits the camera a centimetre in front of it, each with a millimetre covariance. Counted
-    on every k-th inlier, under 2 `_PLACES_SAMPLE` of them (a subset holds no more clusters
-    than the whole; a frame's matches spread over the image hold six among a few hundred)."""
+    on every k-th inlier, under 2 `_PLACES_SAMPLE` of them (a frame's matches spread over the
+    image hold six among a few hundred); a sample holds no more places than the whole, and may
+    miss some, so too few there are counted again on every inlier."""
     idx = np.flatnonzero(inl)
-    p = xu[idx[::max(1, len(idx) // _PLACES_SAMPLE)]]
+    step = max(1, len(idx) // _PLACES_SAMPLE)
+    count = _greedy_places(xu[idx[::step]], sep)
+    if count < MIN_POINTS and step > 1:  # only a refusal pays for the full count
+        count = _greedy_places(xu[idx], sep)
+    return count
+
+
+def _greedy_places(p: np.ndarray, sep: float) -> int:
+    """`_separated_places` of the pixels ``p`` (N, 2), all of them."""
     count = 0
     while len(p) and count < MIN_POINTS:
         count += 1
