@@ -671,3 +671,23 @@ def _fed(recs):
     for r in recs:
         check.add(r)
     return check
+
+
+def test_keyframes_without_depth_are_not_read_again_to_say_so(frames):
+    """A map without depth (a pointmap map from RGB only) cannot be checked: the report says so
+    without reading the keyframes back (build-map reads them from its build folder: a PNG
+    decode each for nothing)."""
+    recs = [KeyframeRecord(f.rgb, None, f.intrinsics, f.map_from_cam, f.stamp_ns)
+            for f in frames[:5]]
+    check = _fed(recs)
+
+    class Unread(list):
+        def __getitem__(self, i):
+            raise AssertionError(f"keyframe {i} read again")
+
+    rep = check.report(Unread(recs))
+    assert rep.verdict == UNCHECKED and rep.message == "map not checked: no keyframe has depth"
+    one = _fed(recs[:1]).report(Unread(recs[:1]))
+    assert one.message == "map not checked: fewer than two keyframes"
+    with pytest.raises(RuntimeError, match="report twice"):
+        check.report(recs)

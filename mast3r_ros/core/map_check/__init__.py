@@ -52,14 +52,14 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 import cv2
 import numpy as np
 
 from ..config import MapCheckConfig
 from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
-from .measure import StreamingMeasure, _keyframe_figures, _measure_streaming, _prepare, _View
+from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
 from .report import ConsistencyReport, KeyframeFigures, PairFigures, _listed, _pct, _px
@@ -95,11 +95,11 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     check fed one keyframe at a time.
     """
     check = KeyframeCheck(cfg)
-    t0 = time.perf_counter()
-    # matches on consecutive keyframes only (most overlap; half the matching cost); the
-    # keyframes' arrays are kept only while their pairs are measured
-    check._measured = _measure_streaming(records, cfg, check._orb, check._bf, progress)
-    check._spent_s = time.perf_counter() - t0
+    it: Iterable = range(len(records))
+    if progress is not None:
+        it = progress(it, len(records), "map check: keyframes")
+    for i in it:
+        check.add(records[i])
     return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress)
 
 
@@ -114,8 +114,9 @@ class KeyframeCheck:
         self.cfg = cfg
         self._orb = cv2.ORB_create(nfeatures=cfg.max_features)
         self._bf = cv2.BFMatcher(cv2.NORM_HAMMING)
+        # matches on consecutive keyframes only (most overlap; half the matching cost); the
+        # keyframes' arrays are kept only while their pairs are measured
         self._stream: Optional[StreamingMeasure] = StreamingMeasure(cfg, self._orb, self._bf)
-        self._measured: Optional[Tuple[List[_View], Dict[Any, Any], List[PairFigures]]] = None
         self._spent_s = 0.0
 
     def add(self, record: KeyframeRecord) -> None:
@@ -136,12 +137,12 @@ class KeyframeCheck:
         the files written; `MapWriter.keyframe_records`), read only when the map fails the check
         or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`."""
         t0 = time.perf_counter()
-        if self._measured is None:
-            assert self._stream is not None
-            self._measured = self._stream.close()
-        self._stream = None
-        views, matches, pairs = self._measured
-        rep = self._conclude(records, views, matches, pairs, depth_units_per_m, progress)
+        if self._stream is None:
+            raise RuntimeError("KeyframeCheck.report twice: make a new KeyframeCheck")
+        stream, self._stream = self._stream, None
+        views, matches, pairs = stream.close()
+        rep = self._conclude(records, views, matches, pairs, depth_units_per_m, progress,
+                             stream.any_depth)
         rep.elapsed_s = self._spent_s + time.perf_counter() - t0
         if rep.verdict == CONSISTENT:
             rep.message = rep.summary()  # names the elapsed time
@@ -149,8 +150,8 @@ class KeyframeCheck:
 
     def _conclude(self, records: Sequence[KeyframeRecord], views: List[_View],
                   matches: Dict[Any, Any], pairs: List[PairFigures],
-                  depth_units_per_m: Optional[float], progress: Optional[Progress]
-                  ) -> ConsistencyReport:
+                  depth_units_per_m: Optional[float], progress: Optional[Progress],
+                  any_depth: bool) -> ConsistencyReport:
         cfg = self.cfg
         bar = progress or _no_progress
         thresholds = {"max_depth_residual": cfg.max_depth_residual,
@@ -166,6 +167,10 @@ class KeyframeCheck:
         judged = [p for p in pairs if p.ok is not None]
         if judged and all(p.ok for p in judged):
             return ConsistencyReport(CONSISTENT, kfs, pairs, "", elapsed_s=0.0,
+                                     thresholds=thresholds)
+        if not judged and (n < 2 or not any_depth):  # nothing to read the keyframes again for
+            why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
+            return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
         # what is wrong is looked for in every keyframe's arrays: prepared again
         # (deterministic), all at once, only for a map that fails (or cannot have) the check

@@ -223,6 +223,7 @@ class StreamingMeasure:
         self.poses: List[np.ndarray] = []
         self.matches: Dict[Tuple[int, int], Any] = {}
         self.pairs: List[PairFigures] = []
+        self.any_depth = False  # a keyframe added had a depth image (valid or not)
 
     def _finish(self, a: int) -> None:
         n, views = len(self.views), self.views
@@ -238,6 +239,7 @@ class StreamingMeasure:
         i = len(self.views)
         self.views.append(_prepare(rec, i, self.cfg, self.orb))
         self.poses.append(self.views[-1].pose)
+        self.any_depth = self.any_depth or self.views[-1].depth is not None
         if i - self.cfg.neighbours >= 0:
             self._finish(i - self.cfg.neighbours)
 
@@ -246,19 +248,6 @@ class StreamingMeasure:
         for a in range(max(0, n - self.cfg.neighbours), n):
             self._finish(a)
         return self.views, self.matches, self.pairs
-
-
-def _measure_streaming(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, orb: Any,
-                       bf: Any, progress: Optional[Any] = None
-                       ) -> Tuple[List[_View], Dict[Tuple[int, int], Any], List[PairFigures]]:
-    """`StreamingMeasure` over ``records`` (indexed once each, in order)."""
-    m = StreamingMeasure(cfg, orb, bf)
-    it: Any = range(len(records))
-    if progress is not None:  # (iterable, total, description) -> iterable, with a bar
-        it = progress(it, len(records), "map check: keyframes")
-    for i in it:
-        m.add(records[i])
-    return m.close()
 
 
 def _reproj_limit_px(va: _View, vb: _View, cfg: MapCheckConfig) -> float:
