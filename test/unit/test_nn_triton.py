@@ -351,3 +351,28 @@ def test_bench_matching_smoke(tmp_path):
     row = res["match_and_fuse_K2_per_pair"]
     assert row["triton-fixed-ieee"]["identical_to_torch"] and row["triton"]["identical_to_torch"]
     assert res["match_and_fuse_K2_per_pair"]["jaccard"] == 1.0
+
+
+def test_no_screen_kernel_is_launched_where_tf32_cores_are_missing(monkeypatch):
+    """`tf32_cores` False (a GPU before compute capability 8.0): the search runs the plain IEEE
+    kernel only, with the same indices."""
+    rng = np.random.default_rng(5)
+    q = _unit(rng.standard_normal((30, 24))).astype(np.float32)
+    t = _unit(rng.standard_normal((300, 24))).astype(np.float32)
+    queries, targets = torch.from_numpy(q).to(DEV), torch.from_numpy(t).to(DEV)
+    screened = nn_triton.nearest(queries, targets).cpu()
+
+    real, launched = nn_triton._screen_kernel, []
+
+    class Spy:
+        def __getitem__(self, grid):
+            launched.append(grid)
+            return real[grid]
+
+    monkeypatch.setattr(nn_triton, "_screen_kernel", Spy())
+    monkeypatch.setattr(nn_triton, "tf32_cores", lambda device: False)
+    assert torch.equal(nn_triton.nearest(queries, targets).cpu(), screened)
+    assert launched == []
+    monkeypatch.setattr(nn_triton, "tf32_cores", lambda device: True)
+    assert torch.equal(nn_triton.nearest(queries, targets).cpu(), screened)
+    assert launched  # the spy sees the screen where it runs
