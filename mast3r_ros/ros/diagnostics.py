@@ -95,8 +95,11 @@ class DiagnosticsWindow:
                       "resets": 0}
 
     def start(self, t_s: float) -> None:
-        """Mark activation: the no-image timer counts from here."""
+        """Mark activation: the no-image timer counts from here, and the window's frames are
+        this activation's (those of an earlier one are dropped: its success rate, inliers and
+        latencies are not this one's; the totals stay)."""
         self.started_t_s = t_s
+        self.records.clear()
 
     def note_arrival(self, t_s: float, stamp_ns: int) -> None:
         """An image arrived on the subscription (whatever happens to it later)."""

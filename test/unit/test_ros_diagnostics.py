@@ -328,3 +328,18 @@ def test_rates_after_a_deactivate_and_activate_count_only_the_frames_since():
         d.add(FrameRecord(21.0 + 0.1 * k, True, 100, 0.1, 0.1))
     values = dict(d.summary(22.0, Track.TRACKING, True).values)
     assert values["rate_hz"] == "10.00" and values["arrival_rate_hz"] == "10.00", values
+
+
+def test_window_figures_after_a_reactivation_are_the_new_activations():
+    """200 failed frames, deactivated, activated again: 10 localized frames since. The success
+    rate, latency and inliers are this activation's (they mixed in the earlier frames still in
+    the 10 s window: success_rate 0.05 for 10 of 10; diff review); the totals stay."""
+    d = DiagnosticsWindow(window_s=10.0)
+    d.start(0.0)
+    for k in range(200):
+        d.add(FrameRecord(0.1 * k, False, 0, 0.5, 0.5))
+    d.start(21.0)
+    for k in range(10):
+        d.add(FrameRecord(21.0 + 0.1 * k, True, 100, 0.1, 0.1))
+    values = dict(d.summary(22.0, Track.TRACKING, True).values)
+    assert values["success_rate"] == "1.00" and values["latency_s"] == "0.100", values
