@@ -132,7 +132,7 @@ class KeyframeCheck:
     def report(self, records: Sequence[KeyframeRecord], *,
                depth_units_per_m: Optional[float] = None,
                progress: Optional[Progress] = None) -> ConsistencyReport:
-        """The `ConsistencyReport` of the keyframes added (or measured by `check_keyframes`).
+        """The `ConsistencyReport` of the keyframes added (once: `RuntimeError` the second time).
         ``records``: the same keyframes in the same order, indexable again (e.g. read back from
         the files written; `MapWriter.keyframe_records`), read only when the map fails the check
         or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`."""
