@@ -691,3 +691,66 @@ def test_keyframes_without_depth_are_not_read_again_to_say_so(frames):
     assert one.message == "map not checked: fewer than two keyframes"
     with pytest.raises(RuntimeError, match="report twice"):
         check.report(recs)
+
+
+def _scenarios(frames):
+    """Failing maps of each kind the diagnosis tells apart."""
+    jump = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0.2, 0.0, 0.0])
+    local = records(frames)
+    local[7] = dataclasses.replace(local[7], map_from_cam=local[7].map_from_cam @ jump)
+    rng = np.random.default_rng(0)
+    stamps = [1_000_000_000 + 200_000_000 * (i % 5) for i in range(len(frames))]
+    clock = [dataclasses.replace(r, map_from_cam=r.map_from_cam @ make_pose(
+        Rotation.from_rotvec(rng.normal(0, 0.2, 3)).as_matrix(), rng.normal(0, 0.15, 3)))
+        for r in records(frames, stamps=stamps)]
+    return {"depth_scale": records(frames, depth_factor=10.0),
+            "pose_discontinuity": local, "clock_jump": clock,
+            "trajectory_unit": unmatchable(records(frames, translations_times(1000.0)))}
+
+
+@pytest.mark.parametrize("kind", ["depth_scale", "pose_discontinuity", "clock_jump",
+                                  "trajectory_unit"])
+def test_a_large_failing_map_is_diagnosed_on_a_sample_with_the_same_answer(frames, kind,
+                                                                           monkeypatch):
+    """The diagnosis prepared every keyframe at once (7.5 GB at 2*10^4 640x480 keyframes);
+    beyond `DIAGNOSIS_MAX_KEYFRAMES` it works on a sample (the disagreeing pairs, and runs of
+    neighbours spread over the map) and finds what the whole map gives: the same verdict,
+    cause, fix and message (the clock and local jumps from every keyframe's light view)."""
+    from mast3r_ros.core.map_check import diagnose, measure
+
+    recs = _scenarios(frames)[kind]
+    whole = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    assert whole.cause == kind, whole.message
+    monkeypatch.setattr(diagnose, "DIAGNOSIS_MAX_KEYFRAMES", 6)
+    prepared = []
+    prepare = measure._prepare
+
+    def counting(rec, index, *a, **k):
+        prepared.append(index)
+        return prepare(rec, index, *a, **k)
+
+    monkeypatch.setattr(measure, "_prepare", counting)
+    import mast3r_ros.core.map_check as mc
+
+    monkeypatch.setattr(mc, "_prepare", counting)
+    sampled = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    import re
+
+    def words(m):  # the sampled keyframes' median depth is a sample's (2 m beside 1.9 m)
+        return re.sub(r"its depth is a median [0-9.]+ m", "its depth is a median D m", m)
+
+    assert (sampled.verdict, sampled.cause, sampled.fix, words(sampled.message)) == (
+        whole.verdict, whole.cause, whole.fix, words(whole.message))
+    again = prepared[len(recs):]  # the diagnosis' own preparations, after the measurement
+    assert 0 < len(again) <= 6, again
+
+
+def test_the_diagnosis_sample_keeps_the_disagreeing_pairs_and_runs_of_neighbours():
+    from mast3r_ros.core.map_check.diagnose import diagnosis_sample
+    from mast3r_ros.core.map_check.report import PairFigures
+
+    assert diagnosis_sample(50, [], 2, cap=50) is None
+    bad = [PairFigures(10, 11, ok=False), PairFigures(30, 32, ok=False)]
+    s = diagnosis_sample(100, bad + [PairFigures(1, 2, ok=True)], 2, cap=12)
+    assert {10, 11, 30, 32} <= set(s) and len(s) <= 12 and s == sorted(s)
+    assert {0, 1, 2} <= set(s) and {97, 98, 99} <= set(s)  # runs at both ends

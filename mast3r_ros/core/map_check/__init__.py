@@ -50,6 +50,7 @@ On a written map: ``check_map(KeyframeMap.load(path), cfg.map_check)``.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
@@ -58,7 +59,8 @@ import cv2
 import numpy as np
 
 from ..config import MapCheckConfig
-from .diagnose import BODY_FROM_OPTICAL, _Cause, _diagnose, _implausible_motion
+from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
+                       _implausible_motion, diagnosis_sample)
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -172,12 +174,19 @@ class KeyframeCheck:
             why = "fewer than two keyframes" if n < 2 else "no keyframe has depth"
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
+        light = views
+        sample = diagnosis_sample(n, pairs, cfg.neighbours)
+        if sample is not None and judged:  # a large map: its arrays on a sample
+            return self._conclude_sampled(records, light, matches, pairs, sample, kfs,
+                                          thresholds, depth_units_per_m, bar)
         # what is wrong is looked for in every keyframe's arrays: prepared again
-        # (deterministic), all at once, only for a map that fails (or cannot have) the check
+        # (deterministic), all at once (a large map's: a sample of them, `diagnosis_sample`),
+        # only for a map that fails (or cannot have) the check
+        idx = range(n) if sample is None else sample
         views = [_prepare(records[i], i, cfg, self._orb)
-                 for i in bar(range(n), n, "map check: diagnosing")]
+                 for i in bar(idx, len(idx), "map check: diagnosing")]
         if not judged:
-            depth = any(v.depth is not None for v in views)
+            depth = any_depth  # of every keyframe, the sampled ones or not
             valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
             why = ("fewer than two keyframes" if n < 2 else
                    "no keyframe has depth" if not depth else
@@ -185,7 +194,10 @@ class KeyframeCheck:
                    "working width (every value 0, NaN or negative, or depth too sparse to "
                    "survive the nearest-pixel reduction)"
                    if not valid else "no neighbouring keyframes overlap or match")
-            motion = _implausible_motion(views) if n >= 2 and depth else None
+            motion = None
+            if n >= 2 and depth:  # the steps between consecutive keyframes: every light view
+                motion = (_implausible_motion(views) if sample is None else
+                          _implausible_motion(light, depth_m=_depth_range_m(views)))
             if motion is not None:  # refused like an inconsistent map: no localization works
                 evidence, cause = motion
                 return ConsistencyReport(
@@ -198,6 +210,28 @@ class KeyframeCheck:
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, views)
+        return rep
+
+    def _conclude_sampled(self, records: Sequence[KeyframeRecord], light: List[_View],
+                          matches: Dict[Any, Any], pairs: List[PairFigures], sample: List[int],
+                          kfs: List[KeyframeFigures], thresholds: Dict[str, float],
+                          depth_units_per_m: Optional[float], bar: Progress
+                          ) -> ConsistencyReport:
+        """The diagnosis of a failing map on the keyframes ``sample`` (indices, sorted): their
+        arrays prepared, their pairs and matches renumbered; the message, the clock and the local
+        jumps from every keyframe's ``light`` view and every pair."""
+        pos = {k: j for j, k in enumerate(sample)}
+        views = [_prepare(records[k], k, self.cfg, self._orb)
+                 for k in bar(sample, len(sample), "map check: diagnosing (a sample)")]
+        sub_matches = {(pos[a], pos[b]): m for (a, b), m in matches.items()
+                       if a in pos and b in pos}
+        sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
+                     if p.a in pos and p.b in pos]
+        cause = _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
+                          whole=(light, pairs))
+        rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
+                                thresholds=thresholds)
+        rep.message = _message(rep, cause, light)
         return rep
 
 

@@ -117,10 +117,13 @@ class _Cause:
 
 
 def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
-              pairs: List[PairFigures], depth_units_per_m: Optional[float]) -> _Cause:
+              pairs: List[PairFigures], depth_units_per_m: Optional[float],
+              whole: Optional[Tuple[List[_View], List[PairFigures]]] = None) -> _Cause:
     """The likely cause: a global fix (pose convention and/or depth scale) that makes every pair
     agree; else a clock that jumps back; else a local jump in the poses; else the best global fix
-    that clearly helps without fixing everything (reported as not confirmed); else unknown."""
+    that clearly helps without fixing everything (reported as not confirmed); else unknown.
+    ``whole``: (every keyframe's light view, every pair) when ``views``/``pairs`` are a sample of
+    the map (`diagnosis_sample`): the clock and the local jumps are looked for in all of them."""
     poses = [v.pose for v in views]
     # a factor up to 10^6 either way: --depth-scale 1e9 (for TUM's 5000) is 2e5 (includes 1.0,
     # index 120)
@@ -155,7 +158,36 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 err < 0.3 * base):
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
                                  depth_units_per_m, _depth_range_m(views))
-    return _discontinuity(views, pairs, fallback)
+    return _discontinuity(*(whole or (views, pairs)), fallback)
+
+
+# The diagnosis prepares its keyframes all at once (0.37 MB each at 640x480: 7.5 GB at 2*10^4);
+# a larger failing map is diagnosed on a sample of at most this many (`diagnosis_sample`).
+DIAGNOSIS_MAX_KEYFRAMES = 1000
+
+
+def diagnosis_sample(n: int, pairs: List[PairFigures], neighbours: int,
+                     cap: Optional[int] = None) -> Optional[List[int]]:
+    """Sorted keyframe indices to diagnose a failing map of ``n`` keyframes on, None for all
+    (``n <= cap``): both ends of the disagreeing pairs, in order, up to half of ``cap``, then
+    runs of ``neighbours + 1`` consecutive keyframes spread evenly over the map (so that their
+    pairs are measured again) up to ``cap``. A global cause (a depth unit, a pose convention)
+    shows on any run; a local one is at the disagreeing pairs. ``cap`` defaults to
+    `DIAGNOSIS_MAX_KEYFRAMES`."""
+    cap = DIAGNOSIS_MAX_KEYFRAMES if cap is None else int(cap)
+    if n <= cap:
+        return None
+    chosen: set = set()
+    for p in pairs:
+        if p.ok is False and len(chosen) + 2 <= cap // 2:
+            chosen.update((p.a, p.b))
+    run = neighbours + 1
+    runs = max(1, (cap - len(chosen)) // run)
+    for start in np.linspace(0, n - run, runs).astype(int):
+        if len(chosen) + run > cap:
+            break
+        chosen.update(range(int(start), int(start) + run))
+    return sorted(chosen)
 
 
 def _depth_range_m(views: List[_View]) -> Tuple[float, float]:
@@ -200,15 +232,17 @@ _MAX_PLAUSIBLE_SPEED_M_S = 10.0
 _FAR_STEP, _FAR_STEP_NO_STAMPS = 2.0, 10.0
 
 
-def _implausible_motion(views: List[_View]) -> Optional[Tuple[str, _Cause]]:
+def _implausible_motion(views: List[_View], depth_m: Optional[Tuple[float, float]] = None
+                        ) -> Optional[Tuple[str, _Cause]]:
     """When no neighbouring keyframes could be compared: (evidence, cause) if the trajectory is
     likely in millimetres or centimetres, else None. Likely means: the depth as read is
     plausible (median within `_PLAUSIBLE_MEDIAN_DEPTH_M`) while consecutive keyframes lie a
     median step of more than `_FAR_STEP` x that depth apart at a median speed above
     `_MAX_PLAUSIBLE_SPEED_M_S` (stamps increasing on most steps), or, without such stamps, more
     than `_FAR_STEP_NO_STAMPS` x that depth apart. Millimetres are named when even translations
-    in centimetres would be implausible, else both units."""
-    med, _ = _depth_range_m(views)
+    in centimetres would be implausible, else both units. ``depth_m``: the depth's (median, max)
+    when ``views`` hold no depth (light views of a large map, the depth from a sample)."""
+    med, _ = depth_m or _depth_range_m(views)
     lo, hi = _PLAUSIBLE_MEDIAN_DEPTH_M
     if len(views) < 2 or not lo <= med <= hi:
         return None
