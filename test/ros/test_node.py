@@ -204,6 +204,16 @@ def test_large_map_markers_as_messages():
     assert lines.frame_locked and dots.frame_locked and not clear.frame_locked
 
 
+def _release(node: LocalizerNode, harness: Harness, *spinners: Spinner) -> None:
+    """A test's end: its executors stopped, then the localizer released and both nodes
+    destroyed."""
+    for spinner in spinners:
+        spinner.stop()
+    node.release_resources()
+    node.destroy_node()
+    harness.node.destroy_node()
+
+
 def test_lifecycle_localizes_and_publishes(ros, scene):
     map_dir, queries, cam = scene
     node = LocalizerNode(parameter_overrides=[
@@ -292,11 +302,7 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert harness.state() == State.PRIMARY_STATE_FINALIZED
         assert spinner.error is None
     finally:
-        spinner.stop()
-        harness_spinner.stop()
-        node.release_resources()
-        node.destroy_node()
-        harness.node.destroy_node()
+        _release(node, harness, spinner, harness_spinner)
 
 
 def _sift_node(map_dir: str) -> LocalizerNode:
@@ -342,11 +348,7 @@ def test_transitions_under_30hz_input_never_crash(ros, scene):
     finally:
         stop.set()
         feeder.join(timeout=5.0)
-        spinner.stop()
-        harness_spinner.stop()
-        node.release_resources()
-        node.destroy_node()
-        harness.node.destroy_node()
+        _release(node, harness, spinner, harness_spinner)
 
 
 def test_an_activate_that_fails_late_leaves_the_publishers_disabled(ros, scene):
@@ -375,11 +377,7 @@ def test_an_activate_that_fails_late_leaves_the_publishers_disabled(ros, scene):
         assert outputs._pose.is_activated
         assert spinner.error is None
     finally:
-        spinner.stop()
-        harness_spinner.stop()
-        node.release_resources()
-        node.destroy_node()
-        harness.node.destroy_node()
+        _release(node, harness, spinner, harness_spinner)
 
 
 @pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
