@@ -207,52 +207,57 @@ def _file_key(path: str) -> Optional[str]:
     return json.dumps(keys[0] if len(keys) == 1 else keys)
 
 
+def _read_ids(cache_dir: str) -> Dict:
+    """The memo table of ``cache_dir`` (`remember_checkpoint`); {} when missing or unreadable."""
+    try:
+        with open(os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS),
+                  encoding="utf-8") as fh:
+            table = json.load(fh)
+    except (OSError, ValueError):
+        return {}
+    return table if isinstance(table, dict) else {}
+
+
+def _spec_of(text: str):
+    """The `ModelSpec` of a model string (`CheckpointError` for one that does not parse)."""
+    from .checkpoint import parse_model_string, spec_from_kwargs
+
+    return spec_from_kwargs(*parse_model_string(text))
+
+
 def known_checkpoint(cache_dir: str, path: str) -> Optional[CheckpointInfo]:
     """The `CheckpointInfo` recorded (`remember_checkpoint`) when this very file (same real
     path, size, modification time and inode; a Hugging Face folder: both its files) was loaded
     for engines in ``cache_dir``; None when it was not, or the record is unreadable."""
-    from .checkpoint import parse_model_string, spec_from_kwargs
-
     key = _file_key(path)
-    if key is None:
-        return None
+    e = _read_ids(cache_dir).get(key) if key is not None else None
     try:
-        with open(os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS),
-                  encoding="utf-8") as fh:
-            e = json.load(fh)[key]
-        spec = spec_from_kwargs(*parse_model_string(e["model_string"]))
-        return CheckpointInfo(spec, str(e["layout"]), str(e["model_string"]),
-                              str(e["identity"]))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError, CheckpointError):
-        return None
+        return CheckpointInfo(_spec_of(e["model_string"]), str(e["layout"]),
+                              str(e["model_string"]), str(e["identity"]))
+    except (ValueError, KeyError, TypeError, AttributeError, CheckpointError):
+        return None  # no record (None), or a malformed one
 
 
 def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None:
     """Record ``info`` for this version of the file ``path`` in ``cache_dir`` (the newest
     `_CHECKPOINT_IDS_KEPT` files are kept), when its architecture round-trips through the
     model string; a failure to write is logged, never raised (the next start loads the file)."""
-    from .checkpoint import model_string, parse_model_string, spec_from_kwargs
+    from .checkpoint import model_string
 
     key = _file_key(path)
     if key is None:
         return
     text = model_string(info.spec)
     try:
-        if spec_from_kwargs(*parse_model_string(text)) != info.spec:
+        if _spec_of(text) != info.spec:
             return
     except Exception:  # noqa: BLE001 - an architecture the string cannot carry: not recorded
         return
-    table_path = os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS)
-    try:
-        with open(table_path, encoding="utf-8") as fh:
-            table = json.load(fh)
-        if not isinstance(table, dict):
-            table = {}
-    except (OSError, ValueError):
-        table = {}
+    table = _read_ids(cache_dir)
     table.pop(key, None)
     table[key] = {"identity": info.identity, "layout": info.layout, "model_string": text}
     table = dict(list(table.items())[-_CHECKPOINT_IDS_KEPT:])
+    table_path = os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS)
     try:
         atomic_write_json(table_path, table)
     except OSError as e:
