@@ -213,7 +213,6 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     return PnPResult(True, map_from_cam, inl, rms, cov)
 
 
-
 def _separated_places(xu: np.ndarray, inl: np.ndarray, sep: float) -> int:
     """How many of the inliers' undistorted pixels ``xu[inl]`` lie over ``sep`` pixels apart,
     counted greedily up to `MIN_POINTS` (`_finish`; at most that many passes over them). With
@@ -221,7 +220,7 @@ def _separated_places(xu: np.ndarray, inl: np.ndarray, sep: float) -> int:
     together (one point repeated, or points a micrometre apart) counts once, however many
     inliers it holds: three such clusters fit a wrong pose as exactly as three points do (P3P),
     one fits the camera a centimetre in front of it, each with a millimetre covariance. Counted
-    on every k-th inlier, under 2 `_PLACES_SAMPLE` of them (a frame's matches spread over the
+    on every k-th inlier, under 2 x `_PLACES_SAMPLE` of them (a frame's matches spread over the
     image hold six among a few hundred); a sample holds no more places than the whole, and may
     miss some, so too few there are counted again on every inlier."""
     idx = np.flatnonzero(inl)
