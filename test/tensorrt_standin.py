@@ -12,7 +12,8 @@ fp16 kernels and its CUDA streams (those need a GPU: test/gpu).
 The API subset follows TensorRT 8.6 / 10.x (docs.nvidia.com/deeplearning/tensorrt, Python API:
 Builder, INetworkDefinition, OnnxParser, IBuilderConfig, Runtime, ICudaEngine,
 IExecutionContext). ``make_tensorrt("8.6.1")`` has no ``int64`` data type, as TensorRT 8.6
-(JetPack 6.0) has none.
+(JetPack 6.0) has none; ``make_tensorrt("11.x")`` no weak-typing builder flags (``FP16``,
+``PREFER_PRECISION_CONSTRAINTS``, ``OBEY_PRECISION_CONSTRAINTS``), as TensorRT 11 removed them.
 """
 
 from __future__ import annotations
@@ -72,10 +73,14 @@ def make_tensorrt(version: str = "10.3.0") -> types.ModuleType:
     class NetworkDefinitionCreationFlag(enum.IntEnum):
         EXPLICIT_BATCH = 0  # deprecated and ignored from TensorRT 10 on, still defined
 
-    class BuilderFlag(enum.Enum):
-        FP16 = "fp16"
-        PREFER_PRECISION_CONSTRAINTS = "prefer_precision_constraints"
-        OBEY_PRECISION_CONSTRAINTS = "obey_precision_constraints"
+    if major >= 11:  # strongly typed networks only: the weak-typing flags are gone
+        class BuilderFlag(enum.Enum):
+            TF32 = "tf32"
+    else:
+        class BuilderFlag(enum.Enum):
+            FP16 = "fp16"
+            PREFER_PRECISION_CONSTRAINTS = "prefer_precision_constraints"
+            OBEY_PRECISION_CONSTRAINTS = "obey_precision_constraints"
 
     class MemoryPoolType(enum.Enum):
         WORKSPACE = "workspace"

@@ -157,3 +157,27 @@ def test_a_hugging_face_checkpoint_folder_is_remembered_by_its_files(tmp_path):
         assert tb.known_checkpoint(cache, str(folder)) is not None
     os.remove(folder / "config.json")  # no longer a checkpoint folder: not known
     assert tb.known_checkpoint(cache, str(folder)) is None
+
+
+@pytest.mark.parametrize("version", ["11.4.0", "12.0.0"])
+def test_tensorrt_without_the_fp16_builder_flag_is_refused_before_any_export(
+        monkeypatch, tiny_ckpt, tmp_path, version):
+    """TensorRT 11 removed BuilderFlag.FP16 (strongly typed networks only): the build failed
+    with an AttributeError after minutes of ONNX export. Now a ConfigError names the versions
+    that work, before the checkpoint is read or anything is exported."""
+    import torch
+    from tensorrt_standin import make_tensorrt
+
+    trt = make_tensorrt(version)
+    assert not hasattr(trt.BuilderFlag, "FP16")
+    monkeypatch.setitem(sys.modules, "tensorrt", trt)
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(tb, "resolve_device", lambda d: torch.device("cuda", 0))
+    monkeypatch.setattr(tb, "engines_for_checkpoint",
+                        lambda *a, **k: pytest.fail("engines looked up before the refusal"))
+    with pytest.raises(ConfigError, match=rf"TensorRT {version} no longer has .*tensorrt<11"):
+        tb.TensorRTEngine.from_checkpoint(tiny_ckpt, device="cuda", size=224,
+                                          net_shape=(224, 224), cache_dir=str(tmp_path))
+    with pytest.raises(ConfigError, match="FP16 builder flag"):
+        tb.build_plan(trt, str(tmp_path / "never_read.onnx"))
+    tb.require_fp16_builder(make_tensorrt("10.3.0"))  # 8.6 to 10.x: accepted

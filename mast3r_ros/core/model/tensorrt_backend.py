@@ -68,9 +68,29 @@ def import_tensorrt():
         raise ConfigError(
             "model backend 'tensorrt' needs NVIDIA TensorRT's Python package (import tensorrt "
             f"failed: {e}); on Jetson it comes with JetPack (python3-libnvinfer), on a "
-            "workstation `pip install tensorrt`; or set the 'backend' parameter to 'torch'"
-        ) from None
+            "workstation `pip install \"tensorrt<11\"`; or set the 'backend' parameter to "
+            "'torch'") from None
     return trt
+
+
+def require_fp16_builder(trt) -> None:
+    """ConfigError unless this TensorRT builds fp16 engines from an fp32 graph through
+    ``BuilderFlag.FP16`` (TensorRT 8.6 to 10.x; the engines here are built that way, with the
+    norms' unary/reduce layers pinned to fp32).
+
+    TensorRT 11 removed that flag and every weak-typing API: its networks are strongly typed
+    and take their precision from the ONNX graph's own types (NVIDIA's "Migrating from
+    TensorRT 10.x to 11.x", removed Python APIs: ``BuilderFlag.FP16`` -> strong typing).
+    """
+    flags = getattr(trt, "BuilderFlag", None)
+    if all(hasattr(flags, f) for f in ("FP16", "PREFER_PRECISION_CONSTRAINTS")):
+        return
+    raise ConfigError(
+        f"model backend 'tensorrt' builds fp16 engines through TensorRT's FP16 builder flag, "
+        f"which TensorRT {getattr(trt, '__version__', '?')} no longer has (TensorRT 11 builds "
+        "strongly typed networks only): install TensorRT 8.6 to 10.x (`pip install "
+        "\"tensorrt<11\"`; JetPack 6 ships 8.6 or 10.3), or set the 'backend' parameter to "
+        "'torch' (with 'compile' 'reduce-overhead' on a GPU)")
 
 
 # How this package turns a checkpoint into engines (graphs exported, layers pinned to fp32):
@@ -131,6 +151,8 @@ def exporter_for(trt_version: str) -> str:
 
 def build_plan(trt, onnx_path: str, *, fp16: bool = True, workspace_gb: float = 4.0) -> bytes:
     """Parse an ONNX file and build a serialized TensorRT engine (fp16, fp32 activations)."""
+    if fp16:
+        require_fp16_builder(trt)
     logger = trt.Logger(trt.Logger.WARNING)
     builder = trt.Builder(logger)
     flag = getattr(trt.NetworkDefinitionCreationFlag, "EXPLICIT_BATCH", None)
@@ -394,7 +416,9 @@ class TensorRTEngine(Mast3rEngine):
         A start whose engines are cached does not load the checkpoint file when the cache has
         seen that very file (`engines_for_checkpoint`).
 
-        Raises ConfigError without tensorrt or CUDA, CheckpointError on a bad checkpoint.
+        Raises ConfigError without tensorrt, with a TensorRT that has no FP16 builder flag
+        (11 and later: `require_fp16_builder`) or without CUDA, CheckpointError on a bad
+        checkpoint.
         """
         trt = import_tensorrt()
         if device == "auto" and not torch.cuda.is_available():
@@ -408,6 +432,7 @@ class TensorRTEngine(Mast3rEngine):
         dev = resolve_device("cuda" if device == "auto" else device)
         if dev.type != "cuda":
             raise ConfigError(f"model backend 'tensorrt' needs a CUDA device, got {device!r}")
+        require_fp16_builder(trt)  # before minutes of export, and before any engine is read
         gpu = gpu_model(dev)
         d, info = engines_for_checkpoint(
             path, cache_dir or default_cache_dir(),
