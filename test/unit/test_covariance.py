@@ -321,3 +321,24 @@ def test_singular_geometry_gives_no_covariance():
     three = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0]] * 7)
     cov = pnp.pose_covariance(np.eye(4), three, px, K)
     assert cov is not None and np.linalg.eigvalsh(cov).min() > 0
+
+
+@pytest.mark.parametrize("bad, match", [
+    (dict(X=np.zeros((21, 2))), r"X \(map points\) must be \(N, 3\)"),
+    (dict(x=np.zeros((20, 2))), "21 3-D points but 20 2-D points"),
+    (dict(K=np.eye(2)), "K must be 3x3"),
+    (dict(map_from_cam=np.eye(3)), "map_from_cam must be 4x4"),
+    (dict(points_cov=np.zeros((21, 3))), r"points_cov must be \(21, 3, 3\)"),
+    (dict(groups=np.zeros(21), group_centres=np.zeros((1, 3))), r"groups must be \(21,\) int"),
+    (dict(groups=np.full(21, 2), group_centres=np.zeros((2, 3))), "groups index 2 group_centres"),
+])
+def test_pose_covariance_refuses_malformed_arguments(bad, match):
+    """`pose_covariance` (public, unlike `_covariance_f`) checked nothing: a wrong shape failed
+    deep in the algebra with numpy's "operands could not be broadcast together" or "index 2 is
+    out of bounds for axis 1", naming no argument. Each now gets an `InputError` naming it."""
+    px = np.tile([330.0, 250.0], (21, 1))
+    three = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0]] * 7)
+    args = dict(map_from_cam=np.eye(4), X=three, x=px, K=K)
+    args.update(bad)
+    with pytest.raises(InputError, match=match):
+        pnp.pose_covariance(**args)

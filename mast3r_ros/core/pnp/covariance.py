@@ -16,6 +16,8 @@ from typing import Optional, Tuple
 
 import numpy as np
 
+from ..errors import InputError
+from ..types import check_point_rows
 from .linearise import _Rows
 
 
@@ -47,26 +49,62 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
                     model: UncertaintyModel = UncertaintyModel()) -> Optional[np.ndarray]:
     """6x6 covariance (module docstring) of a pose fitted to inlier correspondences.
 
-    ``X`` (N, 3) map points (metres), ``x`` (N, 2) undistorted query pixels, ``K`` 3x3;
-    ``points_cov`` (N, 3, 3) symmetric map-frame point covariances (m^2; None or NaN rows =
-    exact points); ``groups`` (N,) int keyframe of each point, an index into ``group_centres``
-    (G, 3), the keyframe camera centres in the map frame (the keyframe-pose term needs both).
-    Returns None when the geometry is degenerate (singular normal matrix).
+    ``map_from_cam`` 4x4 (camera optical frame -> map, metres); ``X`` (N, 3) map points
+    (metres), ``x`` (N, 2) undistorted query pixels (OpenCV's (N, 1, C) layouts accepted,
+    `check_point_rows`), ``K`` 3x3 pixels; ``points_cov`` (N, 3, 3) symmetric map-frame point
+    covariances (m^2; None or NaN rows = exact points); ``groups`` (N,) int keyframe of each
+    point, an index into ``group_centres`` (G, 3), the keyframe camera centres in the map frame
+    (the keyframe-pose term needs both; ``groups`` alone adds nothing). Returns the 6x6 float64
+    covariance, or None for fewer than 4 points or degenerate geometry (singular normal
+    matrix). Raises `InputError` for ``map_from_cam`` not 4x4, ``X`` not (N, 3), ``x`` not
+    (N, 2) or of another length, ``K`` not 3x3, ``points_cov`` not (N, 3, 3), ``groups`` not
+    (N,) integers or, with ``group_centres``, not indices into its (G, 3) rows.
 
     Vectorised over the points: every per-point 2x2/6x6 product of the formulas is expanded
     into (N,)-columns, and each sum over points is a product with the (8, N) rows of
     `_covariance_f`, so the cost is a few passes over the inliers (no per-point matrices, no
     loop but over keyframes).
     """
+    X, x = _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, group_centres)
     n = len(X)
     if n < 4:
         return None
-    Xt = np.ascontiguousarray(np.asarray(X, np.float64).T)
-    xt = np.ascontiguousarray(np.asarray(x, np.float64).T)
+    Xt = np.ascontiguousarray(X.T)
+    xt = np.ascontiguousarray(x.T)
     rows = _Rows(Xt, xt, K, np.ones(n, bool), np.inf)
     F, r = rows.jacobian_rows(rows.evaluate(map_from_cam), np.ones(n, bool))
     return _covariance_f(map_from_cam, rows, F, r, points_cov, groups, group_centres, model)
 
+
+
+def _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, centres
+                             ) -> Tuple[np.ndarray, np.ndarray]:
+    """`pose_covariance`'s argument checks (its docstring's Raises); ``(X, x)`` as (N, 3) and
+    (N, 2) float64. Malformed arrays failed deep in the linear algebra with numpy's
+    broadcasting or index errors."""
+    X = check_point_rows(X, 3, "pose_covariance: X (map points)")
+    x = check_point_rows(x, 2, "pose_covariance: x (undistorted query pixels)")
+    n = len(X)
+    if len(x) != n:
+        raise InputError(f"pose_covariance: {n} 3-D points but {len(x)} 2-D points")
+    for name, value, shape in (("map_from_cam", map_from_cam, (4, 4)), ("K", K, (3, 3))):
+        if np.shape(value) != shape:
+            raise InputError(f"pose_covariance: {name} must be {shape[0]}x{shape[1]}, got shape "
+                             f"{np.shape(value)}")
+    if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
+        raise InputError(f"pose_covariance: points_cov must be ({n}, 3, 3) (one 3x3 covariance "
+                         f"per point), got shape {np.shape(points_cov)}")
+    if groups is not None:
+        g = np.asarray(groups)
+        if g.shape != (n,) or (n and g.dtype.kind not in "iu"):
+            raise InputError(f"pose_covariance: groups must be ({n},) integers (each point's "
+                             f"keyframe), got {g.dtype} {g.shape}")
+        if centres is not None:
+            count = len(check_point_rows(centres, 3, "pose_covariance: group_centres"))
+            if n and (g.min() < 0 or g.max() >= count):
+                raise InputError(f"pose_covariance: groups index {count} group_centres, got "
+                                 f"values {int(g.min())}..{int(g.max())}")
+    return X, x
 
 def _regular_inverse(H: np.ndarray) -> Optional[np.ndarray]:
     """``H^-1`` of the 6x6 normal matrix, None when it is singular or not finite
