@@ -315,3 +315,17 @@ def test_a_stamp_outside_int64_nanoseconds_is_refused_at_the_frame(stamp):
     # the int64 range's ends (a TUM file's, signed) are stamps
     assert Frame(RGB, None, 2**63 - 1).stamp_ns == 2**63 - 1
     assert Frame(RGB, None, -(2**63) + 1).stamp_ns == -(2**63) + 1
+
+
+@pytest.mark.parametrize("field, args, match", [
+    ("k", (W, H, ["a"] * 9, [], "plumb_bob"), "CameraInfo K must be 9 numbers"),
+    ("d", (W, H, K.reshape(-1), ["x"], "plumb_bob"), "CameraInfo D must be the distortion"),
+    ("width", ("640", H, K.reshape(-1), [], "plumb_bob"), "CameraInfo width must be a whole"),
+    ("height", (W, 480.5, K.reshape(-1), [], "plumb_bob"), "CameraInfo height must be a whole"),
+])
+def test_camera_info_fields_that_are_not_numbers_are_named(field, args, match):
+    """`intrinsics_from_camera_info` let numpy's ValueError ('could not convert string to
+    float') or a TypeError ('<=' between str and int) out, naming no field, and truncated a
+    fractional height (480.5 -> 480) without a word: each is an `InputError` naming it."""
+    with pytest.raises(InputError, match=match):
+        intrinsics_from_camera_info(*args)

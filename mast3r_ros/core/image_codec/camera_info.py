@@ -45,6 +45,25 @@ def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
     return x, y, w, h
 
 
+
+def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
+    """A CameraInfo array field (``k``, ``d``, ``p``) as flat float64; `InputError` naming it
+    for anything but numbers (numpy's 'could not convert string to float' named no field)."""
+    try:
+        return np.asarray(value, dtype=np.float64).reshape(-1)
+    except (TypeError, ValueError):
+        raise InputError(f"CameraInfo {field} must be {expected}, got {value!r:.80}") from None
+
+
+def _message_size(value: object, field: str) -> int:
+    """A CameraInfo image size as an int; `InputError` for a fraction (640.5 was truncated to
+    640), a bool or a non-number (a string failed with a TypeError)."""
+    if (isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, np.integer, float, np.floating))
+            or not (np.isfinite(value) and float(value).is_integer())):
+        raise InputError(f"CameraInfo {field} must be a whole number of pixels, got {value!r}")
+    return int(value)
+
 def intrinsics_from_camera_info(
     width: int,
     height: int,
@@ -75,13 +94,15 @@ def intrinsics_from_camera_info(
     Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
-        InputError: naming the field: K not 9 values or all zero (uncalibrated), an unsupported
-            ``distortion_model``, a wrong count of ``d`` or a non-finite coefficient, a
-            non-positive size, a ``roi`` that does not fit the calibrated image, or a K that
-            `CameraIntrinsics` refuses (e.g. transposed).
+        InputError: naming the field: K not 9 numbers or all zero (uncalibrated), an
+            unsupported ``distortion_model``, ``d`` not numbers, a wrong count of them or a
+            non-finite coefficient, a size that is not a positive whole number, a ``roi`` that
+            does not fit the calibrated image, or a K that `CameraIntrinsics` refuses (e.g.
+            transposed).
     """
-    k_arr = np.asarray(k, dtype=np.float64).reshape(-1)
-    d_arr = np.asarray(d, dtype=np.float64).reshape(-1)
+    k_arr = _message_numbers(k, "K", "9 numbers (row-major 3x3)")
+    d_arr = _message_numbers(d, "D", "the distortion coefficients (empty for none)")
+    width, height = _message_size(width, "width"), _message_size(height, "height")
     if k_arr.size != 9:
         raise InputError(f"CameraInfo K must have 9 values (row-major 3x3), got {k_arr.size}")
     if not np.any(k_arr):
@@ -186,7 +207,7 @@ def rectified_intrinsics_from_camera_info(
         InputError: P not 12 values or with a non-positive focal length, R not the identity, a
             non-zero P[:, 3], a ROI, or a non-positive size.
     """
-    p_arr = np.asarray(p, dtype=np.float64).reshape(-1)
+    p_arr = _message_numbers(p, "P", "12 numbers (row-major 3x4)")
     if p_arr.size != 12:
         raise InputError(f"CameraInfo P must have 12 values (row-major 3x4), got {p_arr.size}")
     P = p_arr.reshape(3, 4)
