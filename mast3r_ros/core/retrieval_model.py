@@ -357,8 +357,13 @@ class AsmkRetriever:
     def from_files(cls, checkpoint: str, codebook: Optional[str] = None, enc_dim: int = 1024,
                    device: str = "cpu") -> AsmkRetriever:
         """Load both files; ``codebook`` defaults to the reference naming rule
-        (`default_codebook_path`). ``identity`` combines both files' content ids. ``device``:
-        auto, cpu, cuda, cuda:N (`ConfigError` for one this machine does not have)."""
+        (`default_codebook_path`). ``identity`` combines both files' content ids. ``enc_dim``
+        the encoder's token width C (1024 for ViT-L). ``device``: auto, cpu, cuda, cuda:N
+        (`ConfigError` for one this machine does not have). Raises `CheckpointError` for a
+        file that is missing, unsafe or malformed, the network checkpoint given as the
+        retrieval one, a head whose weights do not fit ``enc_dim``, or a codebook whose size or
+        dimension does not fit the head (`check_retrieval_files`, `load_retrieval_head`,
+        `load_codebook`)."""
         device = resolve_device(device)
         cb_path = check_retrieval_files(checkpoint, codebook)
         head, head_id = load_retrieval_head(checkpoint, enc_dim, device)
@@ -368,10 +373,15 @@ class AsmkRetriever:
         return cls(head, cb, f"asmk-{head_id}-{cb_id}")
 
     def local_features(self, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
-        """(k, D) float32 selected local features of one image's encoder output (N, C)."""
+        """(k, D) float32 selected local features of one image's encoder output: (N, C)
+        tokens (numpy or torch) or the engine's `Encoding`. Raises `InputError` for anything
+        else or tokens of another width than the head's (`local_features_numpy`)."""
         return local_features_numpy(self.head, enc)[0]
 
     def database_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
+        """The `AsmkVector` of one database (keyframe) image's encoder output, as
+        `local_features` takes it: each feature assigned to its nearest word
+        (`aggregate_database`). Raises as `local_features`."""
         return aggregate_database(self.local_features(enc), self.codebook)
 
     def database_vectors(self, encodings: Iterable[Union[np.ndarray, torch.Tensor]],
@@ -389,15 +399,23 @@ class AsmkRetriever:
         return out + aggregate_many(pending, self.codebook, MULTIPLE_ASSIGNMENT_DB)
 
     def query_vector(self, enc: Union[np.ndarray, torch.Tensor]) -> AsmkVector:
+        """The `AsmkVector` of one query image's encoder output, as `local_features` takes
+        it: each feature assigned to its 5 nearest words (`aggregate_query`, the reference's
+        multiple assignment). Raises as `local_features`."""
         return aggregate_query(self.local_features(enc), self.codebook)
 
     def build_index(self, encodings: Sequence[Union[np.ndarray, torch.Tensor]]) -> AsmkIndex:
-        """Inverted file of database images (image id = position in ``encodings``)."""
+        """Inverted file of database images (image id = position in ``encodings``, each an
+        encoder output as `local_features` takes it), stamped with this retriever's
+        ``identity``. Raises as `local_features`."""
         vecs = self.database_vectors(encodings)
         return AsmkIndex.build(vecs, self.codebook.num_words, self.codebook.dim, self.identity)
 
     def scores(self, index: AsmkIndex, enc: Union[np.ndarray, torch.Tensor]) -> np.ndarray:
-        """(N,) float64 ASMK similarity of one query image against every indexed image."""
+        """(N,) float64 ASMK similarity (larger = closer) of one query image's encoder output
+        (as `local_features` takes it) against each of the index's N images, by image id.
+        Raises `InputError` for an index built with another retriever (``identity``) and as
+        `local_features`."""
         if index.identity and index.identity != self.identity:
             raise InputError(f"the ASMK index was built with {index.identity}, this retriever "
                              f"is {self.identity}: rebuild the index")
