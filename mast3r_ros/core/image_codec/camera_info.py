@@ -244,7 +244,15 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     to none. The standard file has no binning or ROI (camera_calibration_parsers writes and reads
     only the calibration); for a camera streaming binned or cropped images, the optional keys
     ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
-    applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message.
+    applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message. A principal
+    point far outside the image is warned about (`warn_far_principal_point`), not refused.
+
+    Raises:
+        InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
+            not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
+            given instead; a missing ``image_width``, ``image_height`` or
+            ``camera_matrix.data``; a field of the wrong type; anything
+            `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
     try:

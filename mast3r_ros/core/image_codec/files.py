@@ -31,7 +31,9 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
     Pillow's decoder reports it (``OSError: image file is truncated``), so a JPEG or PNG file
     (told by its signature) is decoded once by Pillow before OpenCV decodes it; the pixels
     still come from OpenCV. Other formats, and files Pillow does not read (an unidentified
-    variant, one over its decompression-bomb limit), are left to OpenCV.
+    variant, one over its decompression-bomb limit), are left to OpenCV. A file that cannot be
+    opened raises the ``OSError`` (``FileNotFoundError``, ...) of ``open``; `read_image_file`
+    checks that first and names it in an `InputError`.
     """
     with open(path, "rb") as fh:
         head = fh.read(8)
