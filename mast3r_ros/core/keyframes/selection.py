@@ -12,14 +12,18 @@ from ..geometry import pose_error
 def select_keyframes(poses: Iterable[np.ndarray], min_translation_m: float,
                      min_rotation_deg: float) -> List[int]:
     """Indices of the poses that become keyframes: the first one, then every pose that moved
-    at least ``min_translation_m`` or turned at least ``min_rotation_deg`` from the last
-    keyframe (thresholds of 0 keep every pose)."""
+    at least ``min_translation_m`` (metres, between camera centres) or turned at least
+    ``min_rotation_deg`` (degrees, `geometry.pose_error`) from the last keyframe (thresholds of
+    0 keep every pose). ``poses``: 4x4 ``map_from_cam`` (camera optical frame -> map), in
+    recording order. Raises `InputError` (`geometry.pose_error`) for a pose that is not a
+    finite rigid 4x4 transform."""
     sel = KeyframeSelector(min_translation_m, min_rotation_deg)
     return [i for i, p in enumerate(poses) if sel.offer(p)]
 
 
 class KeyframeSelector:
-    """Streaming form of `select_keyframes`: ``offer(map_from_cam)`` says whether to keep it."""
+    """Streaming form of `select_keyframes`: ``offer(map_from_cam)`` says whether to keep it.
+    ``last`` is the last kept pose (None before the first)."""
 
     def __init__(self, min_translation_m: float, min_rotation_deg: float):
         self.min_translation_m = float(min_translation_m)
@@ -27,6 +31,11 @@ class KeyframeSelector:
         self.last: Optional[np.ndarray] = None
 
     def offer(self, map_from_cam: np.ndarray) -> bool:
+        """True (and ``map_from_cam``, 4x4 camera optical frame -> map, becomes ``last``) for
+        the first pose and for one at least ``min_translation_m`` or ``min_rotation_deg`` from
+        ``last``; False otherwise. Raises `InputError` (`geometry.pose_error`) for a pose that
+        is not a finite rigid 4x4 transform (the first one is compared, so refused, with the
+        second)."""
         if self.last is not None:
             t, r = pose_error(self.last, map_from_cam)
             if t < self.min_translation_m and r < self.min_rotation_deg:

@@ -272,16 +272,16 @@ class MapWriter(WriterEncodings):
         is taken as its (H, W) view, as `Frame` takes it); it is stored
         as a uint16 PNG at 5000, 1000 or 100 units/m (the finest that holds its largest value).
 
-        Raises `InputError`, storing nothing of the keyframe, for an image of another dtype,
-        rank or size; a pose that is not a finite rigid transform; a ``stamp_ns`` that is not an
-        integer (seconds as a float) or outside int64; a depth of another shape,
-        of an integer or bool dtype (raw sensor units or a mask: for millimetres pass
-        ``depth.astype(np.float32) / 1000``) or beyond 655 m; and after `commit` / `abort` / the
-        end of the ``with`` block; a depth with no positive pixel, negative in most and of
-        varying values (an OpenGL depth buffer's -z: negate it). Logs a warning (once per
-        writer) for a keyframe
-        whose median depth is beyond 50 m: centimetres passed as metres? (see
-        `check_consistency`), and one for a depth with no valid pixel.
+        Raises `InputError`, storing nothing of the keyframe, for ``intrinsics`` that are not
+        a `CameraIntrinsics`; an image of another dtype, rank or size; a pose that is not a
+        finite rigid transform; a ``stamp_ns`` that is not an integer (seconds as a float) or
+        outside int64; a depth of another shape, of an integer or bool dtype (raw sensor units
+        or a mask: for millimetres pass ``depth.astype(np.float32) / 1000``) or beyond 655 m;
+        and after `commit` / `abort` / the end of the ``with`` block; a depth with no positive
+        pixel, negative in most and of varying values (an OpenGL depth buffer's -z: negate it).
+        Logs a warning (once per writer) for a keyframe whose median depth is beyond 50 m:
+        centimetres passed as metres? (see `check_consistency`), and one for a depth with no
+        valid pixel.
         """
         self._require_open("add a keyframe")
         kid = len(self.records)
@@ -523,7 +523,10 @@ def _fsync_dir(path: str) -> None:
 def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
                                                    Optional[np.ndarray]]],
               overwrite: bool = False, version: int = FORMAT_VERSION) -> str:
-    """Convenience: write (rgb, intrinsics, map_from_cam, stamp_ns, depth_m) tuples as a map."""
+    """Write (rgb, intrinsics, map_from_cam, stamp_ns, depth_m) tuples, as
+    `MapWriter.add_keyframe` takes them, as a map at ``path``; returns its absolute path. No
+    consistency check (`MapWriter.check_consistency`). Raises as `MapWriter`, `add_keyframe`
+    and `commit` (`InputError`, none or no keyframes too; nothing is published then)."""
     with MapWriter(path, overwrite=overwrite, version=version) as w:
         for rgb, cam, pose, stamp, depth in keyframes:
             w.add_keyframe(rgb, cam, pose, stamp, depth)
