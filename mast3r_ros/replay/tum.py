@@ -332,6 +332,9 @@ class TumSequence:
     groundtruth.txt stamped in another time unit than rgb.txt (milliseconds) gives no frame a
     pose; `check_groundtruth_units` refuses it (`InputError`) where the frames' poses are used
     (build-map without --trajectory, localize's metrics without --groundtruth).
+
+    Raises `InputError` (naming the file) for a bad ``depth_scale`` or tolerance, a missing
+    folder or rgb.txt, a missing or bad camera.yaml (unless ``camera_info``) or a bad *.txt file.
     """
 
     def __init__(
@@ -489,7 +492,8 @@ class TumSequence:
 
     def __getitem__(self, index: Union[int, slice]) -> Union[Frame, List[Frame]]:
         """Frame ``index`` (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
-        map_from_cam 4x4 float64 or None); a slice gives a list of frames, all read now."""
+        map_from_cam 4x4 float64 or None); a slice gives a list of frames, all read now. Raises
+        TypeError, IndexError as a list does; `InputError` for an unreadable or mis-sized image."""
         if isinstance(index, slice):
             return [self[i] for i in range(*index.indices(len(self)))]
         if not isinstance(index, (int, np.integer)) or isinstance(index, bool):
