@@ -29,6 +29,7 @@ class AsmkVector:
 
     @property
     def num_words(self) -> int:
+        """U, the number of distinct visual words the image's features were assigned to."""
         return int(len(self.words))
 
 

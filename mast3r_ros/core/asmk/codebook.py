@@ -38,10 +38,12 @@ class Codebook:
 
     @property
     def num_words(self) -> int:
+        """K, the number of visual words (65 536 for the official codebook)."""
         return int(self.centroids.shape[0])
 
     @property
     def dim(self) -> int:
+        """D, the local features' dimension (the retrieval head's output)."""
         return int(self.centroids.shape[1])
 
     def to(self, device: Union[str, torch.device]) -> Codebook:

@@ -112,10 +112,12 @@ class AsmkIndex:
 
     @property
     def num_images(self) -> int:
+        """N, the number of indexed database images (ids 0..N-1)."""
         return int(len(self.words_per_image))
 
     @property
     def num_words(self) -> int:
+        """K, the codebook size the index was built for (``offsets`` has K+1 entries)."""
         return int(len(self.offsets) - 1)
 
     @property

@@ -81,6 +81,8 @@ class ConsistencyReport:
         return self.verdict != INCONSISTENT
 
     def bad_keyframes(self) -> List[int]:
+        """Indices (recording order) of the keyframes that agree with none of their checked
+        neighbours (``ok`` False; unchecked ones are not listed)."""
         return [k.index for k in self.keyframes if k.ok is False]
 
     def to_manifest(self) -> Dict[str, Any]:

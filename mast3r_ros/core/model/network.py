@@ -54,6 +54,7 @@ class ModelSpec:
 
     @property
     def has_descriptors(self) -> bool:
+        """True for MASt3R (a local-feature head: descriptors), False for DUSt3R."""
         return self.arch == "mast3r"
 
     def validate(self) -> None:
