@@ -250,3 +250,17 @@ def test_params_that_are_not_a_mapping_are_a_config_error_naming_the_type(params
     with pytest.raises(ConfigError, match=r"config_from_params takes a mapping .*got "
                                           + type(params).__name__):
         config_from_params(params)
+
+
+def test_config_to_params_refuses_a_section_or_other_object(tmp_path):
+    """`config_to_params` (and `dump_config_yaml` through it) given a section (``cfg.localizer``)
+    or a dict failed with an AttributeError ("'LocalizerConfig' object has no attribute
+    'model'"); a `ConfigError` now says it takes the whole Config."""
+    from mast3r_ros.core.config import dump_config_yaml
+
+    for bad in (Config().localizer, {"matcher": "sift"}):
+        with pytest.raises(ConfigError, match="takes the whole Config"):
+            config_to_params(bad)
+        with pytest.raises(ConfigError, match="takes the whole Config"):
+            dump_config_yaml(bad, str(tmp_path / "x.yaml"))
+    assert not (tmp_path / "x.yaml").exists()

@@ -159,7 +159,11 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
 
 
 def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None:
-    """Write `cfg` as a ROS parameter file, atomically (the effective config beside results)."""
+    """Write `cfg` (the whole `Config`) as a ROS parameter file at ``path``, atomically (the
+    effective config beside results): one ``/**/node_name`` block, which `load_config_yaml`
+    reads back as ``cfg``. Raises `ConfigError` for a ``cfg`` that is not a `Config`
+    (`config_to_params`) and ``OSError`` when ``path`` cannot be written (a missing folder; a
+    folder there: ``IsADirectoryError``)."""
     nested: Dict[str, Any] = {}
     for name, value in config_to_params(cfg).items():
         d = nested

@@ -230,7 +230,12 @@ _SECTION_FIELD: Dict[type, str] = {c: p[-1] for p, c in _SECTION_CLASS.items() i
 
 
 def config_to_params(cfg: Config) -> Dict[str, Any]:
-    """The flat ``{ros_param_name: value}`` view of a config."""
+    """The flat ``{ros_param_name: value}`` view of the whole `Config` (`config_from_params`'
+    inverse). Raises `ConfigError` for anything else, e.g. one of its sections
+    (``cfg.localizer``): that failed with an AttributeError ('no attribute model')."""
+    if not isinstance(cfg, Config):
+        raise ConfigError(f"config_to_params takes the whole Config (config_from_params(...)), "
+                          f"got {type(cfg).__name__}")
     out = {}
     for spec in _SPECS:
         obj: Any = cfg
