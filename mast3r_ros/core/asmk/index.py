@@ -129,7 +129,9 @@ class AsmkIndex:
     @classmethod
     def build(cls, vectors: Sequence[AsmkVector], num_words: int, dim: int,
               identity: str = "") -> AsmkIndex:
-        """Index database vectors (image id = position in ``vectors``)."""
+        """Index database vectors (image id = position in ``vectors``) of a ``num_words``
+        codebook of ``dim``-dimensional features. Raises `InputError` for a word id outside
+        [0, ``num_words``)."""
         nb = code_bytes(dim)
         counts = np.array([v.num_words for v in vectors], np.int32)
         if len(vectors):
@@ -170,7 +172,8 @@ class AsmkIndex:
         65 536 scored entries), scored by ``threads`` worker threads (faiss and numpy release
         the GIL; default: up to 4 CPUs); the parts' sums are added in order, so the scores
         do not depend on ``threads``. ``block_rows``: rows per popcount block of the numpy
-        backend.
+        backend. Raises `InputError` when ``vec``'s word ids exceed the codebook or its codes
+        do not hold one code of this index's length per word.
         """
         if self.resolved_backend() == "torch":
             return self._scores_torch(vec).cpu().numpy()

@@ -137,7 +137,8 @@ class KeyframeCheck:
         """The `ConsistencyReport` of the keyframes added (once: `RuntimeError` the second time).
         ``records``: the same keyframes in the same order, indexable again (e.g. read back from
         the files written; `MapWriter.keyframe_records`), read only when the map fails the check
-        or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`."""
+        or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`.
+        Raises ``ValueError`` when ``records`` holds another number of keyframes than added."""
         t0 = time.perf_counter()
         if self._stream is None:
             raise RuntimeError("KeyframeCheck.report twice: make a new KeyframeCheck")
@@ -314,7 +315,9 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
               progress: Optional[Progress] = None) -> ConsistencyReport:
     """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
     ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
-    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit)."""
+    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit).
+    Never raises for disagreement (`ConsistencyReport.raise_if_inconsistent`); raises
+    `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
     recorded = (getattr(keyframe_map, "manifest", None) or {}).get("consistency")
     units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
     ok = type(units) in (int, float) and math.isfinite(units) and units > 0
