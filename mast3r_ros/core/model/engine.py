@@ -123,7 +123,8 @@ class Mast3rEngine:
     (`close`: the weights and cached CUDA memory are released).
 
     Raises `ConfigError` when ``precision`` is not fp32, fp16 or bf16, ``compile`` not one of
-    `COMPILE_MODES`, or ``device`` not a device this machine has.
+    `COMPILE_MODES`, or ``device`` not a device this machine has. After `close`, `prepare`,
+    `encode`, `decode`, `pair`, `warmup` and `has_descriptors` raise `ClosedError`.
     """
 
     def __init__(self, model: AsymmetricMASt3R, device: torch.device, precision: str = "fp32",
@@ -290,8 +291,9 @@ class Mast3rEngine:
         Where the resize runs: ``resize_on_device`` (default: True on CUDA) uploads the camera
         image as uint8 and resizes it there (`resample.resize_crop_u8`: Pillow's arithmetic in
         integers, every pixel equal); otherwise Pillow resizes on the host (`preprocess
-        .resize_crop`) and the uint8 crop is uploaded. Raises InputError for a bad image or
-        size."""
+        .resize_crop`) and the uint8 crop is uploaded. Raises InputError for an image that is
+        not (H, W, 3) uint8, under 16 px on its short side or more elongated than 4:1, or a
+        ``size`` not in `preprocess.SIZES` (512, 384, 224)."""
         self._require_open()
         if self.resize_on_device:
             plan = plan_for_image(rgb, size)
