@@ -417,3 +417,31 @@ def test_an_unexpected_solver_error_is_a_failed_frame_logged_as_a_warning(monkey
     assert not res.success and "TypeError: backend API changed" in res.reason
     assert any(r.levelname == "WARNING" and "backend API changed" in r.getMessage()
                for r in caplog.records)
+
+
+
+@pytest.mark.parametrize("call, takes_x, shape", [
+    (lambda X, x, K: pnp.refine_pose(np.eye(4), X, x, K), True, (4, 4)),
+    (lambda X, x, K: pnp.reprojection_residuals(np.eye(4), X, x, K)[0], True, (4, 2)),
+    (lambda X, x, K: pnp.point_jacobian(np.eye(4), X, K), False, (4, 2, 3)),
+])
+def test_public_pnp_helpers_name_malformed_arguments(call, takes_x, shape):
+    """`refine_pose`, `reprojection_residuals` and `point_jacobian` (public in core.pnp)
+    checked nothing: X given as (N, 2), a 2x2 K or x of another length failed inside with
+    numpy's "matmul: ... mismatch in its core dimension" or "index 2 is out of bounds", and
+    refine_pose given one pixel for four points broadcast it against all of them and returned
+    a pose fitted to that. Each is an `InputError` naming the argument; OpenCV's (N, 1, 3)
+    layout still works."""
+    X = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0], [0.2, 0.3, 2.5]])
+    x = np.array([[340.0, 270.0], [360.0, 215.0], [215.0, 266.0], [361.0, 302.0]])
+    K = CAM.K
+    with pytest.raises(InputError, match=r"X \(map points\) must be \(N, 3\)"):
+        call(X[:, :2], x, K)
+    with pytest.raises(InputError, match="K must be 3x3"):
+        call(X, x, K[:2, :2])
+    assert np.shape(call(X[:, None, :], x, K)) == shape
+    if takes_x:
+        with pytest.raises(InputError, match="4 3-D points but 3 2-D points"):
+            call(X, x[:3], K)
+        with pytest.raises(InputError, match="4 3-D points but 1 2-D points"):
+            call(X, x[:1], K)

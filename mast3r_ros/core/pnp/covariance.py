@@ -18,7 +18,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import check_point_rows
-from .linearise import _Rows
+from .linearise import _checked_rows, _Rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -82,15 +82,8 @@ def _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, centres
     """`pose_covariance`'s argument checks (its docstring's Raises); ``(X, x)`` as (N, 3) and
     (N, 2) float64. Malformed arrays failed deep in the linear algebra with numpy's
     broadcasting or index errors."""
-    X = check_point_rows(X, 3, "pose_covariance: X (map points)")
-    x = check_point_rows(x, 2, "pose_covariance: x (undistorted query pixels)")
+    X, x = _checked_rows("pose_covariance", "map_from_cam", map_from_cam, X, x, K)
     n = len(X)
-    if len(x) != n:
-        raise InputError(f"pose_covariance: {n} 3-D points but {len(x)} 2-D points")
-    for name, value, shape in (("map_from_cam", map_from_cam, (4, 4)), ("K", K, (3, 3))):
-        if np.shape(value) != shape:
-            raise InputError(f"pose_covariance: {name} must be {shape[0]}x{shape[1]}, got shape "
-                             f"{np.shape(value)}")
     if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
         raise InputError(f"pose_covariance: points_cov must be ({n}, 3, 3) (one 3x3 covariance "
                          f"per point), got shape {np.shape(points_cov)}")

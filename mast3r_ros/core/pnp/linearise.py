@@ -13,9 +13,30 @@ perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` and the covariance mode
 
 from __future__ import annotations
 
-from typing import Tuple
+from typing import Any, Optional, Tuple
 
 import numpy as np
+
+from ..errors import InputError
+from ..types import check_point_rows
+
+
+def _checked_rows(what: str, pose_name: str, pose: Any, X: Any, x: Any, K: Any
+                  ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
+    """The public functions' argument checks: ``(X, x)`` as (N, 3) and (N, 2) float64
+    (`check_point_rows`: OpenCV's (N, 1, C) too; ``x`` None stays None); `InputError` naming
+    ``what`` and the argument for another shape or length, or ``pose`` not 4x4 or ``K`` not
+    3x3 (numpy's broadcasting and index errors named none)."""
+    X = check_point_rows(X, 3, f"{what}: X (map points)")
+    if x is not None:
+        x = check_point_rows(x, 2, f"{what}: x (undistorted query pixels)")
+        if len(x) != len(X):
+            raise InputError(f"{what}: {len(X)} 3-D points but {len(x)} 2-D points")
+    for name, value, shape in ((pose_name, pose, (4, 4)), ("K", K, (3, 3))):
+        if np.shape(value) != shape:
+            raise InputError(f"{what}: {name} must be {shape[0]}x{shape[1]}, got shape "
+                             f"{np.shape(value)}")
+    return X, x
 
 
 def reprojection_residuals(cam_from_map: np.ndarray, X: np.ndarray, x: np.ndarray,
@@ -24,8 +45,11 @@ def reprojection_residuals(cam_from_map: np.ndarray, X: np.ndarray, x: np.ndarra
 
     ``cam_from_map`` 4x4; ``X`` (N, 3) map-frame points (metres); ``x`` (N, 2) undistorted
     pixels; ``K`` 3x3 pinhole matrix (pixels). Points with z <= 0 are not masked (check z).
+    Raises `InputError` for another shape of any argument or ``X``, ``x`` of other lengths.
     """
-    ru, rv, z = _residuals_t(cam_from_map, np.asarray(X, np.float64).T, np.asarray(x).T, K)
+    X, x = _checked_rows("reprojection_residuals", "cam_from_map", cam_from_map, X, x, K)
+    cam_from_map, K = np.asarray(cam_from_map, np.float64), np.asarray(K, np.float64)
+    ru, rv, z = _residuals_t(cam_from_map, X.T, x.T, K)
     return np.stack([ru, rv], axis=1), z
 
 
@@ -82,8 +106,11 @@ def _jacobian(map_from_cam: np.ndarray, X: np.ndarray, K: np.ndarray) -> np.ndar
 def point_jacobian(map_from_cam: np.ndarray, X: np.ndarray, K: np.ndarray) -> np.ndarray:
     """d residual / d X (map-frame point) for each point: (N, 2, 3), pixels per metre.
 
-    ``map_from_cam`` 4x4, ``X`` (N, 3) map-frame points (metres), ``K`` 3x3 (pixels)."""
-    _, wu, wv, _, _ = _linearise(map_from_cam, np.asarray(X, np.float64).T, K)
+    ``map_from_cam`` 4x4, ``X`` (N, 3) map-frame points (metres), ``K`` 3x3 (pixels). Raises
+    `InputError` for another shape of any argument."""
+    X, _ = _checked_rows("point_jacobian", "map_from_cam", map_from_cam, X, None, K)
+    map_from_cam, K = np.asarray(map_from_cam, np.float64), np.asarray(K, np.float64)
+    _, wu, wv, _, _ = _linearise(map_from_cam, X.T, K)
     return np.stack([wu.T, wv.T], axis=1)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..geometry import invert_pose
-from .linearise import _linearise, _perturb, _residuals_t, _Rows
+from .linearise import _checked_rows, _linearise, _perturb, _residuals_t, _Rows
 
 # the fewest correspondences `solve_pnp` tries, and the fewest inliers a pose is refined and
 # accepted on (`_refine_inliers`, `solve._finish`)
@@ -34,9 +34,12 @@ def refine_pose(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: np.nd
     until it gives up) or moves the pose by less than 1e-12 (metres + radians). The normal
     equations come from the coordinate rows of `_linearise` (two (6, N) x (N, 6) products per
     linearisation); a rejected step only raises the damping, without linearising again.
+    Raises `InputError` for another shape of any argument or ``X``, ``x`` of other lengths.
     """
-    Xt = np.ascontiguousarray(np.asarray(X, np.float64).T)
-    xt = np.ascontiguousarray(np.asarray(x, np.float64).T)
+    X, x = _checked_rows("refine_pose", "map_from_cam", map_from_cam, X, x, K)
+    map_from_cam, K = np.asarray(map_from_cam, np.float64), np.asarray(K, np.float64)
+    Xt = np.ascontiguousarray(X.T)
+    xt = np.ascontiguousarray(x.T)
     return _refine_t(map_from_cam, Xt, xt, K, iterations)
 
 
