@@ -52,7 +52,10 @@ def residual_sums(feats: np.ndarray, assign: np.ndarray, centroids: np.ndarray
 
 
 def aggregate(feats: np.ndarray, codebook: Codebook, multiple: int) -> AsmkVector:
-    """ASMK representation of one image's local features (k, D) float32."""
+    """ASMK representation of one image's local features (k, D) float32: each feature
+    assigned to its ``multiple`` nearest words (`MULTIPLE_ASSIGNMENT_DB` 1 for a database
+    image, `MULTIPLE_ASSIGNMENT_QUERY` 5 for a query, the reference's values), the residuals
+    summed per word and binarised (`residual_sums`, `binarize`)."""
     assign = codebook.quantize(feats, multiple)
     words, sums = residual_sums(feats, assign, codebook.centroids)
     return AsmkVector(words, binarize(sums))

@@ -20,7 +20,8 @@ from ..errors import InputError
 
 # ------------------------------------------------------------------------ packing
 def code_bytes(dim: int) -> int:
-    """Bytes per binary code: ceil(D / 32) 32-bit words."""
+    """Bytes per binary code of ``dim`` (D) components: 4 * ceil(D / 32), whole 32-bit
+    words as the reference packs them (128 for D = 1024)."""
     return 4 * -(-dim // 32)
 
 
