@@ -548,3 +548,19 @@ def test_args_saved_as_a_dict_give_the_constructor_string(tmp_path, tiny):
     torch.save({"model": tiny.state_dict(), "args": {"model": model_string(TINY_SPEC)}}, path)
     model, info = load_checkpoint(path)
     assert _same_weights(model, tiny) and info.spec == TINY_SPEC and info.layout == "official"
+
+
+def test_load_checkpoint_device_checked_before_reading(tiny_ckpt):
+    """`load_checkpoint`'s ``device`` was handed to ``nn.Module.to`` after reading the file:
+    'auto' (the config default everywhere else) or 'gpu' failed with torch's "Expected one of
+    cpu, cuda, ipu, ..." and 'cuda' on a machine without it with an AssertionError, after the
+    whole checkpoint was read. It is resolved first (`resolve_device`): 'auto' works, anything
+    unavailable is a `ConfigError` naming it."""
+    from mast3r_ros.core.errors import ConfigError
+
+    model, _ = load_checkpoint(tiny_ckpt, device="auto")
+    assert next(model.parameters()).device.type in ("cpu", "cuda")
+    with pytest.raises(ConfigError, match="'gpu' is not a torch device"):
+        load_checkpoint(tiny_ckpt, device="gpu")
+    with pytest.raises(ConfigError, match="'gpu'"):  # before the (missing) file is looked at
+        load_checkpoint(tiny_ckpt + ".missing", device="gpu")

@@ -41,6 +41,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 
 import torch
 
+from ..devices import resolve_device
 from ..errors import CheckpointError
 from .network import AsymmetricMASt3R, ModelSpec
 from .plain_pickle import describe_plain_pickle, describe_text_file
@@ -517,12 +518,14 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     A bare state dict carries no constructor string: its architecture is inferred from the
     shapes with 64-wide attention heads (true of every official checkpoint; logged as a
     warning) unless ``bare_model_string`` gives it. ``passed_as``: how the caller's user gives
-    the path (the hint of the not-found error).
+    the path (the hint of the not-found error). ``device``: auto, cpu, cuda, cuda:N.
 
-    Raises `CheckpointError` when the checkpoint is missing, unreadable, unsafe to unpickle
-    (a pickled global other than tensors and ``argparse.Namespace``; `load_torch_file`) or
-    does not match the architecture.
+    Raises `ConfigError` for a ``device`` this machine does not have (`resolve_device`, before
+    any reading), `CheckpointError` when the checkpoint is missing, unreadable, unsafe to
+    unpickle (a pickled global other than tensors and ``argparse.Namespace``;
+    `load_torch_file`) or does not match the architecture.
     """
+    dev = resolve_device(device)
     require_checkpoint(path, passed_as)
     if os.path.isdir(path):
         sd, spec, layout, text = _read_huggingface(path)
@@ -537,7 +540,7 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     info = CheckpointInfo(spec, layout, text, fingerprint(sd, text))
     log.info("loaded %s checkpoint %s (%s, %.1f M parameters, id %s)", spec.arch, path, layout,
              sum(p.numel() for p in model.parameters()) / 1e6, info.identity)
-    return model.eval().to(device), info
+    return model.eval().to(dev), info
 
 
 def resolve_checkpoint(path: Optional[str]) -> Optional[str]:
