@@ -306,8 +306,11 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     ``exporter``: one of `EXPORTERS` (`resolve_exporter`; it fixes the opset: 18 or 17).
     An existing ``out_dir`` is replaced only when it is an earlier export or empty
     (`check_export_target`); the folder is written whole or not at all.
-    Raises InputError on a bad size/shape/batch or an ``out_dir`` that is not an export,
-    ConfigError for an exporter this torch lacks or when onnx/onnxscript are missing.
+    ``model`` is traced on the CPU with CPU inputs (load it there: `load_checkpoint`) and is
+    converted to float32 and eval mode in place (``nn.Module.float``). Raises InputError on a
+    bad size/shape/batch or an ``out_dir`` that is not an export, ConfigError for an exporter
+    this torch lacks or when onnx/onnxscript are missing, OSError (naming ``out_dir``) when
+    its parent folder cannot be written.
     """
     out_dir = output_path(out_dir)  # a link to an export folder: its folder is replaced
     check_export_target(out_dir)
