@@ -465,3 +465,17 @@ def test_keyframe_index_must_be_an_int(tmp_path):
     for bad in (0.5, "1", True):  # 0.5 was keyframe 0, "x" a bare ValueError
         with pytest.raises(InputError, match="keyframe index must be an int"):
             m.keyframe(bad)
+
+
+def test_keyframe_selector_refuses_a_malformed_first_pose():
+    """`KeyframeSelector.offer` kept its first pose unchecked: a (3, 3) rotation (or a NaN
+    pose) became a keyframe, and the second offer failed with "pose_error: a must be a 4x4
+    pose", blaming a pose the caller had not just passed. The first is refused at once, named."""
+    from mast3r_ros.core.keyframes import KeyframeSelector, select_keyframes
+
+    for bad in (np.eye(3), np.full((4, 4), np.nan)):
+        sel = KeyframeSelector(0.1, 5.0)
+        with pytest.raises(InputError, match="KeyframeSelector.offer: map_from_cam"):
+            sel.offer(bad)
+        assert sel.last is None
+    assert select_keyframes([np.eye(4)] * 3, 0.1, 5.0) == [0]

@@ -6,7 +6,7 @@ from typing import Iterable, List, Optional
 
 import numpy as np
 
-from ..geometry import pose_error
+from ..geometry import finite_pose, pose_error
 
 
 def select_keyframes(poses: Iterable[np.ndarray], min_translation_m: float,
@@ -33,12 +33,14 @@ class KeyframeSelector:
     def offer(self, map_from_cam: np.ndarray) -> bool:
         """True (and ``map_from_cam``, 4x4 camera optical frame -> map, becomes ``last``) for
         the first pose and for one at least ``min_translation_m`` or ``min_rotation_deg`` from
-        ``last``; False otherwise. Raises `InputError` (`geometry.pose_error`) for a pose that
-        is not a finite rigid 4x4 transform (the first one is compared, so refused, with the
-        second)."""
+        ``last``; False otherwise. Raises `InputError` naming it for a pose that is not a
+        finite 4x4 matrix (the first one too: it was kept unchecked, and the second pose's
+        comparison blamed 'pose_error: a'), and (`geometry.pose_error`) for one whose rotation
+        is not a rotation relative to ``last``."""
+        pose = np.array(finite_pose(map_from_cam, "KeyframeSelector.offer: map_from_cam"))
         if self.last is not None:
-            t, r = pose_error(self.last, map_from_cam)
+            t, r = pose_error(self.last, pose)
             if t < self.min_translation_m and r < self.min_rotation_deg:
                 return False
-        self.last = np.array(map_from_cam, dtype=np.float64)
+        self.last = pose
         return True
