@@ -479,3 +479,15 @@ def test_keyframe_selector_refuses_a_malformed_first_pose():
             sel.offer(bad)
         assert sel.last is None
     assert select_keyframes([np.eye(4)] * 3, 0.1, 5.0) == [0]
+
+
+@pytest.mark.parametrize("shape", [(4, 4, 3), (5,), (), (0, 4)])
+def test_depth_to_png_refuses_what_is_not_a_depth_image(shape):
+    """`depth_to_png` (exported by core.keyframes) encoded whatever it got: a (4, 4, 3) array
+    became a 3-channel 16-bit PNG, a (5,) row or a scalar a PNG too, each returned with a
+    scale as if it were a depth map (add_keyframe checks the shape first; a direct caller got
+    nothing back). Each is an `InputError` naming the shape; (H, W, 1) is still its (H, W)."""
+    with pytest.raises(InputError, match=r"must be a non-empty \(H, W\) z-depth image"):
+        kfm.depth_to_png(np.ones(shape, np.float32))
+    one = kfm.depth_to_png(np.ones((4, 4, 1), np.float32))
+    assert one == kfm.depth_to_png(np.ones((4, 4), np.float32))

@@ -67,11 +67,19 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
     """Encode (H, W) float z-depth in metres (NaN or <= 0: none) as a uint16 PNG; returns (PNG
     bytes, units per metre: 5000, 1000 or 100, the finest that holds the largest depth).
 
+    An (H, W, 1) array is taken as its (H, W) view, as `Frame` takes it.
+
     Raises `InputError` (naming ``what``) for an integer or bool depth (raw sensor units or a
-    mask: convert to metres first) and `DepthRangeError` (an `InputError`) for a depth beyond
-    655 m, the 16-bit format's limit at 100 units/m (millimetres or centimetres passed as
-    metres), or whose every valid pixel rounds to 0 (all under 0.1 mm)."""
+    mask: convert to metres first) or another shape (empty, 1-D, several channels) and
+    `DepthRangeError` (an `InputError`) for a depth beyond 655 m, the 16-bit format's limit at
+    100 units/m (millimetres or centimetres passed as metres), or whose every valid pixel rounds
+    to 0 (all under 0.1 mm)."""
     d = _float_depth(depth_m, what).astype(np.float64)
+    if d.ndim == 3 and d.shape[2] == 1:
+        d = d[:, :, 0]
+    if d.ndim != 2 or not d.size:
+        raise InputError(f"{what} must be a non-empty (H, W) z-depth image in metres (or "
+                         f"(H, W, 1)), got shape {d.shape}; pass the depth image itself")
     valid = np.isfinite(d) & (d > 0)
     top = float(d[valid].max()) if valid.any() else 0.0
     scale = next((s for s in _DEPTH_SCALES if top * s < 65535), None)
