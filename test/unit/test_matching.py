@@ -699,3 +699,13 @@ def test_bool_pixel_tol_and_an_empty_tensor_of_pairs_are_rejected():
         fast_reciprocal_matches(d, d, init_xy1=[[1, 2]], pixel_tol=True)  # not 1 pixel
     with pytest.raises(InputError, match=r"list of \(desc1, desc2\) pairs"):
         fast_reciprocal_matches_batch(torch.zeros(0, 2, 4, 5, 8))
+
+
+def test_filter_border_names_a_list_argument():
+    """`filter_border` promises an `InputError` for malformed matches; lists of (x, y) failed
+    with "AttributeError: 'list' object has no attribute 'shape'". Numpy arrays still work."""
+    with pytest.raises(InputError, match="filter_border: xy1 must be an \\(N, 2\\) tensor"):
+        filter_border([[5, 5]], [[5, 5]], (10, 10), (10, 10))
+    k1, k2 = filter_border(np.array([[5, 5], [0, 5]]), np.array([[5, 5], [5, 5]]), (10, 10),
+                           (10, 10))
+    assert k1.tolist() == [[5, 5]] and k2.tolist() == [[5, 5]]

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Tuple, Union
 
+import numpy as np
 import torch
 
 from ..errors import InputError
@@ -49,8 +50,12 @@ def filter_border(
     xy1, xy2: (N, 2) (x, y) integer tensors; hw1, hw2: (H, W) of each image. A match is kept iff
     ``border <= x < W - border`` and ``border <= y < H - border`` in both images (the reference's
     3-pixel rule). Returns the kept rows of xy1 and xy2, order preserved (numpy arrays work
-    too). Raises `InputError` unless xy1 and xy2 are both (N, 2).
+    too). Raises `InputError` unless xy1 and xy2 are both (N, 2) tensors or arrays.
     """
+    for name, xy in (("xy1", xy1), ("xy2", xy2)):
+        if not isinstance(xy, (torch.Tensor, np.ndarray)):
+            raise InputError(f"filter_border: {name} must be an (N, 2) tensor or numpy array "
+                             f"of (x, y), got {type(xy).__name__}; wrap a list with np.asarray")
     if tuple(xy1.shape) != tuple(xy2.shape) or xy1.ndim != 2 or xy1.shape[1] != 2:
         raise InputError(f"filter_border: xy1 and xy2 must both be (N, 2) matches, got "
                          f"{tuple(xy1.shape)} and {tuple(xy2.shape)}")
