@@ -36,3 +36,12 @@ def test_sdist_carries_the_tests_and_the_files_they_read(tmp_path):
     missing = sorted(needed - files)
     assert not missing, f"the sdist lacks {len(missing)} files, e.g. {missing[:5]}"
     assert not any("__pycache__" in f or f.endswith(".pyc") for f in files)
+
+
+def test_the_licence_text_ships_in_the_sdist_and_the_wheel(tmp_path):
+    """setup.py, package.xml and the README say Apache-2.0, whose section 4(a) asks that every
+    copy carry the licence text: the checkout had none, so neither did the sdist nor the wheel
+    (setuptools packs a top-level LICENSE into both, the wheel's under dist-info/licenses)."""
+    text = (ROOT / "LICENSE").read_text(encoding="utf-8")
+    assert "Apache License" in text and "Version 2.0, January 2004" in text
+    assert "LICENSE" in _sdist_files(tmp_path)
