@@ -441,3 +441,29 @@ def test_other_nodes_sections_in_a_block_for_every_node_are_ignored_as_before(lo
         load("/**:\n  ros__parameters:\n    gates.min_inliers: 5\n    gates: {min_inliers: 6}\n")
     with pytest.raises(ConfigError, match="parameter 'device' must be str, got dict"):
         load("mast3r_localizer:\n  ros__parameters:\n    device: {port: /dev/ttyUSB0}\n")
+
+
+def test_the_readmes_params_path_outside_the_checkout_names_the_installed_file(
+        capsys, monkeypatch, tmp_path):
+    """`--params config/localize.yaml` (the README's line) run from any folder but the
+    checkout, as a pip or colcon user does: the error said only 'not found'; it names the
+    folder the path was taken from and the parameter file that came with the package."""
+    from mast3r_ros.core.config.param_file import _shipped_params_file
+
+    monkeypatch.chdir(tmp_path)
+    shipped = _shipped_params_file()
+    assert shipped and load_config_yaml(shipped) is not None
+    line = _one_line_error(capsys, ["check-map", str(tmp_path / "no_map"),
+                                    "--params", "config/localize.yaml"])
+    assert line == (f"mast3r-ros check-map: error: parameter file not found: config/localize.yaml"
+                    f" (relative to {tmp_path}); the one that comes with mast3r_ros is {shipped}")
+    # a wheel's or colcon's layout: <prefix>/lib/pythonX.Y/site-packages/mast3r_ros and
+    # <prefix>/share/mast3r_ros/config/localize.yaml
+    here = tmp_path / "venv/lib/python3.11/site-packages/mast3r_ros/core/config/param_file.py"
+    here.parent.mkdir(parents=True)
+    here.touch()
+    assert _shipped_params_file(str(here)) is None
+    installed = tmp_path / "venv/share/mast3r_ros/config/localize.yaml"
+    installed.parent.mkdir(parents=True)
+    installed.write_text("mast3r_localizer:\n  ros__parameters: {}\n")
+    assert _shipped_params_file(str(here)) == str(installed)

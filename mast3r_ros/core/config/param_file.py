@@ -7,7 +7,9 @@ blocks that apply to the node merged in file order, ROS's typing) into a validat
 from __future__ import annotations
 
 import logging
+import os
 import re
+from pathlib import Path
 from typing import Any, Dict, Mapping, Optional
 
 import yaml
@@ -56,6 +58,32 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 
 
 
+def _shipped_params_file(here: Optional[str] = None) -> Optional[str]:
+    """The node's parameter file that comes with the package, or None: a checkout's
+    ``config/localize.yaml`` beside the package, else the installed copy in
+    ``<prefix>/share/mast3r_ros/config/`` (a wheel's data files, colcon's install) of the prefix
+    whose ``lib/pythonX.Y/site-packages`` holds the package. ``here``: this module's path."""
+    pkg = Path(here or __file__).resolve().parents[2]  # .../mast3r_ros (the package)
+    for cand in (pkg.parent / "config" / "localize.yaml",
+                 pkg.parents[3] / "share" / "mast3r_ros" / "config" / "localize.yaml"
+                 if len(pkg.parents) > 3 else None):
+        if cand is not None and cand.is_file():
+            return str(cand)
+    return None
+
+
+def _shipped_hint(path: str) -> str:
+    """For a missing ``.../localize.yaml`` (the README's ``--params config/localize.yaml`` run
+    outside the checkout): where the package's own file is."""
+    if os.path.basename(path) != "localize.yaml":
+        return ""
+    shipped = _shipped_params_file()
+    if shipped is None:
+        return ""
+    where = "" if os.path.isabs(path) else f" (relative to {os.getcwd()})"
+    return f"{where}; the one that comes with mast3r_ros is {shipped}"
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
@@ -93,7 +121,7 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         with open(path, encoding="utf-8") as fh:
             doc = yaml.load(fh, Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
-        raise ConfigError(f"parameter file not found: {path}") from None
+        raise ConfigError(f"parameter file not found: {path}{_shipped_hint(path)}") from None
     except OSError as e:  # a folder, no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
