@@ -419,24 +419,31 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
     """One profiled call of ``fn``: top-level aten ops launched from Python (outside the Triton
     search, whose interpreter makes host copies on the CPU), the ops among them that wait for
     the device (nonzero, unique, item, ...), and on CUDA the kernel and graph launches and
-    synchronisations of the CUDA runtime."""
-    from mast3r_ros.core import nn_triton
+    synchronisations of the CUDA runtime. Without Triton (the torch backend only) there is no
+    Triton search to mark."""
+    from mast3r_ros.core.matching.backend import _triton_error
+
+    nn_triton = None
+    if _triton_error() is None:
+        from mast3r_ros.core import nn_triton
 
     acts = [torch.profiler.ProfilerActivity.CPU]
     if dev.type == "cuda":
         acts.append(torch.profiler.ProfilerActivity.CUDA)
-    real = nn_triton.nn_search
+    real = nn_triton.nn_search if nn_triton else None
 
     def marked(*a, **kw):
         with torch.profiler.record_function("nn_search"):
             return real(*a, **kw)
 
-    nn_triton.nn_search = marked
+    if nn_triton:
+        nn_triton.nn_search = marked
     try:
         with torch.profiler.profile(activities=acts) as prof:
             fn()
     finally:
-        nn_triton.nn_search = real
+        if nn_triton:
+            nn_triton.nn_search = real
     n_ops = n_sync = n_launch = n_graph = n_csync = n_search = 0
     for ev in prof.events():
         anc, inside = ev.cpu_parent, False

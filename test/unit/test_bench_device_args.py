@@ -24,3 +24,17 @@ def test_unusable_device_is_one_line(script, device, want):
                        capture_output=True, text=True, timeout=600)
     assert r.returncode == 2, r.stderr[-2000:]
     assert want in r.stderr and "Traceback" not in r.stderr, r.stderr[-2000:]
+
+
+def test_matching_smoke_without_triton_times_the_torch_backend():
+    """bench_matching.py --smoke where Triton is not installed (a pip install without the
+    triton or dev extra): it said 'triton unavailable: timing the torch backend only', timed
+    it, then died in the op count (--smoke counts ops) importing core.nn_triton."""
+    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
+               f"sys.path.insert(0, {str(BENCH)!r}); "
+               "sys.argv = ['bench_matching.py', '--smoke']; "
+               f"runpy.run_path({str(BENCH / 'bench_matching.py')!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert "timing the torch backend only" in r.stderr and "Traceback" not in r.stderr
