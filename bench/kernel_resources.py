@@ -157,6 +157,12 @@ def main(argv=None) -> int:
     except ValueError:
         print(f"error: --arch wants integers like 90,87, got {args.arch!r}", file=sys.stderr)
         return 2
+    from mast3r_ros.core.matching.backend import _triton_error
+
+    if _triton_error() is not None:
+        print(f"error: this needs Triton >= 3.0 (pip install -e '.[triton]' in the checkout): "
+              f"{_triton_error()}", file=sys.stderr)
+        return 2
     try:
         rows = compile_all(archs)
     except AotApiError as e:

@@ -38,3 +38,18 @@ def test_matching_smoke_without_triton_times_the_torch_backend():
                        timeout=600)
     assert r.returncode == 0, r.stderr[-2000:]
     assert "timing the torch backend only" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_kernel_resources_without_triton_is_one_line():
+    """kernel_resources.py (README: Benchmarks) where Triton is not installed: a traceback
+    (ModuleNotFoundError: No module named 'triton') in compile_all; now one line naming the
+    extra, exit 2."""
+    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
+               f"sys.path.insert(0, {str(BENCH)!r}); "
+               "sys.argv = ['kernel_resources.py', '--arch', '90']; "
+               f"runpy.run_path({str(BENCH / 'kernel_resources.py')!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 2, r.stderr[-2000:]
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Triton >= 3.0" in lines[0] and ".[triton]" in lines[0], lines
