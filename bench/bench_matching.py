@@ -605,6 +605,9 @@ def main(argv: Optional[List[str]] = None) -> int:
         os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
     from mast3r_ros.core.matching.backend import _triton_error
 
+    if args.screen_stats and _triton_error() is not None:  # it reads nn_triton's SCREEN_C
+        p.error("--screen-stats emulates the screen of core/nn_triton.py and needs Triton >= 3.0 "
+                f"(pip install -e '.[triton]' in the checkout): {_triton_error()}")
     if "triton" in backends and _triton_error() is not None:
         LOG.warning("triton unavailable (%s): timing the torch backend only", _triton_error())
         backends = [b for b in backends if not b.startswith("triton")]

@@ -53,3 +53,17 @@ def test_kernel_resources_without_triton_is_one_line():
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Triton >= 3.0" in lines[0] and ".[triton]" in lines[0], lines
+
+
+def test_matching_screen_stats_without_triton_says_so():
+    """bench_matching.py --screen-stats (README: Benchmarks) emulates core.nn_triton's screen
+    and reads its constant: without Triton it died with a traceback after the pairs were made."""
+    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
+               f"sys.path.insert(0, {str(BENCH)!r}); "
+               "sys.argv = ['bench_matching.py', '--device', 'cpu', '--screen-stats']; "
+               f"runpy.run_path({str(BENCH / 'bench_matching.py')!r}, run_name='__main__')")
+    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                       timeout=600)
+    assert r.returncode == 2, r.stderr[-2000:]
+    assert "Traceback" not in r.stderr and "--screen-stats" in r.stderr.splitlines()[-1]
+    assert ".[triton]" in r.stderr.splitlines()[-1], r.stderr
