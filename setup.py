@@ -88,6 +88,8 @@ setup(
     maintainer_email="maintainers@mast3r-ros.dev",
     description="Metric 6-DoF camera localization against a keyframe map with MASt3R (ROS 2).",
     license="Apache-2.0",
+    # setuptools >= 72 warns "Unknown distribution option: 'tests_require'"; kept because
+    # `colcon test` runs pytest only for a package naming pytest here (else `setup.py test`)
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
