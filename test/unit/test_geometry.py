@@ -289,3 +289,17 @@ def test_pose_error_of_poses_is_valid_pose_accepts_does_not_raise():
     H[:3, :3] = Rotation.from_euler("z", 45, degrees=True).as_matrix() @ (np.eye(3) + 5.2e-5 * S)
     assert is_valid_pose(H)
     assert abs(pose_error(H, np.eye(4))[1] - 45.0) < 0.01
+
+
+def test_pose_to_tum_refuses_what_is_valid_pose_refuses_at_its_tolerance():
+    """The pre-screen of a pose stack must not let through a pose that `non_rigid_reason`
+    refuses: a shear of 1.5e-4 (just over the 1e-4 tolerance) is refused, 0.4e-4 accepted."""
+    for e, rigid in ((0.75e-4, False), (0.2e-4, True)):
+        T = np.eye(4)
+        T[0, 1] = T[1, 0] = e  # |R R^T - I| = 2 e, det 1 - e^2
+        assert g.is_valid_pose(T) is rigid
+        if rigid:
+            assert g.pose_to_tum(T).shape == (1, 7)
+        else:
+            with pytest.raises(InputError, match=r"poses\[0\] is not a rigid transform"):
+                g.pose_to_tum(T)
