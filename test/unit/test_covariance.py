@@ -318,6 +318,14 @@ def test_singular_geometry_gives_no_covariance():
     two = np.array([[0.1, 0.2, 3.0]] * 10 + [[0.3, -0.2, 4.0]] * 11)
     assert pnp.pose_covariance(np.eye(4), two, px, K) is None
     assert pnp.pose_covariance(np.eye(4), np.tile([0.1, 0.2, 3.0], (21, 1)), px, K) is None
+    # the smallest eigenvalue of a singular H is round-off of either sign: a positive one must
+    # not pass for a rank (it did in about 1 of 5 such poses with a bare e_min > 0 test)
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        T = make_pose(Rotation.from_rotvec(rng.normal(0, 0.2, 3)).as_matrix(),
+                      rng.normal(0, 0.3, 3))
+        assert pnp.pose_covariance(T, two + rng.normal(0, 0.3, 3),
+                                   px + rng.normal(0, 1, px.shape), K) is None
     three = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0]] * 7)
     cov = pnp.pose_covariance(np.eye(4), three, px, K)
     assert cov is not None and np.linalg.eigvalsh(cov).min() > 0
