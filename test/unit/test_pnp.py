@@ -105,6 +105,19 @@ def test_repeated_map_points_count_once_toward_the_minimum(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_repeated_points_with_pixels_a_few_px_apart_still_count_once(backend):
+    """Pixels of one repeated map point spread over +-3 px (a keypoint matched at several
+    neighbouring pixels) still fall within twice the 5 px threshold of each other: three
+    places, a refused frame -- not 30 inliers at six 'places' and a success."""
+    rng = np.random.default_rng(1)
+    X = np.repeat(rng.normal(size=(3, 3)) + [0, 0, 5], 10, axis=0)
+    x = np.repeat(rng.uniform(50, 590, (3, 2)), 10, axis=0) + rng.uniform(-3, 3, (30, 2))
+    res = pnp.solve_pnp(X, x, CAM, backend=backend, reproj_error_px=5.0)
+    assert not res.success and res.map_from_cam is None
+    assert "only 3 places over 10 px apart" in res.reason, res.reason
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 @pytest.mark.parametrize("clusters", [1, 3])
 def test_clustered_map_points_count_once_toward_the_minimum(backend, clusters):
     """Sixty map points within a micrometre of each other are one point for PnP: one such
