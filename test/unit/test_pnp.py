@@ -84,6 +84,17 @@ def test_too_few_or_invalid_points_fail_as_results(backend):
     assert res.success and not res.inliers[6:].any()
     res = pnp.solve_pnp(np.zeros((0, 3)), np.zeros((0, 2)), CAM, backend=backend)
     assert not res.success and res.inliers.shape == (0,)
+    # non-finite pixels are not correspondences either: 5 finite ones are too few
+    x[5:] = np.nan
+    X, _, _, _ = _scene(3, n=50)
+    res = pnp.solve_pnp(X, x, CAM, backend=backend)
+    assert not res.success and res.reason == "too few correspondences (5 < 6)", res.reason
+    # the RANSAC subset is drawn among the finite rows only, wherever they are
+    X, x, T, _ = _scene(3, n=400)
+    X[:300] = np.nan
+    res = pnp.solve_pnp(X, x, CAM, backend=backend, ransac_max_points=50)
+    assert res.success and res.num_inliers == 100, res.reason
+    assert pose_error(res.map_from_cam, T)[0] < 1e-6
     with pytest.raises(InputError):
         pnp.solve_pnp(np.zeros((3, 3)), np.zeros((4, 2)), CAM)
 
