@@ -177,3 +177,22 @@ def test_refitted_focal_scale_takes_a_bool_mask_only():
     for bad in (np.flatnonzero(np.ones(len(X), bool)), np.ones(len(X) - 1, bool)):
         with pytest.raises(InputError, match="bool mask"):
             refitted_focal_scale(pose, X, x, bad, K, 5.0)
+
+
+@pytest.mark.parametrize("scale", [1.0, 1.2])
+def test_focal_scale_with_fx_fy_and_principal_point_apart(scale):
+    """fx != fy and the principal point off centre (the scale multiplies both focal lengths,
+    each on its own axis): the scale is recovered, not biased by a mixed-up fy."""
+    rng = np.random.default_rng(2)
+    K = np.array([[600.0, 0, 300], [0, 450.0, 260], [0, 0, 1]])
+    pose = make_pose(Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), [1, 2, 0.5])
+    px = rng.uniform([20, 20], [620, 460], (200, 2))
+    z = rng.uniform(1.0, 4.0, 200)
+    Xc = np.column_stack([(px - K[:2, 2]) / np.diag(K)[:2] * z[:, None], z])
+    Ks = K.copy()
+    Ks[:2, :2] *= scale
+    x = (Xc / Xc[:, 2:]) @ Ks.T
+    s, sigma = focal_scale(pose, Xc @ pose[:3, :3].T + pose[:3, 3],
+                           x[:, :2] + rng.normal(0, 0.3, (200, 2)), K)
+    assert s == pytest.approx(scale, rel=0.01) and sigma < 0.01
+
