@@ -196,3 +196,16 @@ def test_focal_scale_with_fx_fy_and_principal_point_apart(scale):
                            x[:, :2] + rng.normal(0, 0.3, (200, 2)), K)
     assert s == pytest.approx(scale, rel=0.01) and sigma < 0.01
 
+
+def test_focal_scale_sigma_is_the_scatter_of_log_s():
+    """The returned sigma is that of log s (the scale's own entry of the fit's covariance),
+    checked against the scatter of log s over 100 noise draws on one geometry."""
+    rng = np.random.default_rng(0)
+    K, pose, X, x = _scene(rng.uniform(1.0, 4.0, 200), 1.0, rng)
+    Xc = (X - pose[:3, 3]) @ pose[:3, :3]  # the camera-frame points
+    clean = (Xc / Xc[:, 2:] @ K.T)[:, :2]
+    noise = np.random.default_rng(5)
+    logs = [np.log(focal_scale(pose, X, clean + noise.normal(0, 0.3, x.shape), K)[0])
+            for _ in range(100)]
+    sigma = focal_scale(pose, X, x, K)[1]
+    assert 0.75 < np.std(logs) / sigma < 1.33, (np.std(logs), sigma)
