@@ -106,6 +106,11 @@ def test_jump_gates_at_their_thresholds_each_on_its_own_measure(kf_map):
     turned = make_pose(Rotation.from_euler("y", 10, degrees=True).as_matrix(), [0, 0, 0])
     assert gate(_res(100, 100, pose=turned), 100, np.eye(4)).startswith(
         "jump from the prior too large (10.0 deg > 2.0 deg)")
+    at = make_pose(Rotation.from_euler("y", 2, degrees=True).as_matrix(), [0, 0, 0])
+    assert gate(_res(100, 100, pose=at), 100, np.eye(4)) == ""  # 2 deg: not beyond 2 deg
+    over = make_pose(Rotation.from_euler("y", 3, degrees=True).as_matrix(), [0, 0, 0])
+    assert gate(_res(100, 100, pose=over), 100, np.eye(4)).startswith(
+        "jump from the prior too large (3.0 deg > 2.0 deg)")
     # 0 disables each
     off = _gate(kf_map, max_jump_m=0.0, max_jump_deg=0.0)
     wild = make_pose(Rotation.from_euler("x", 170, degrees=True).as_matrix(), [100.0, 0, 0])
