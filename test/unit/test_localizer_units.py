@@ -371,19 +371,21 @@ def test_result_fields_count_matches_over_all_candidates(kf_map):
     np.testing.assert_array_equal(loc.keyframe_poses(), kf_map.poses())
 
 
-def test_keyframe_pose_error_moves_the_camera_rigidly_with_its_keyframe(kf_map):
-    """All inliers from one keyframe B (A, the first candidate, gives none): a keyframe pose error
+@pytest.mark.parametrize("order, fail", [([0, 1], {0}), ([1, 2], {2})])
+def test_keyframe_pose_error_moves_the_camera_rigidly_with_its_keyframe(kf_map, order, fail):
+    """All inliers from one keyframe B (the other candidate gives none): a keyframe pose error
     (dt, dtheta) moves its points rigidly about B's centre c_B, so the camera moves with them:
     dc = dt + dtheta x (c - c_B). The covariance gains sigma_t^2 I + sigma_r^2 [d]x [d]x^T on the
-    position block (d = c - c_B) and sigma_r^2 I on the rotation block, sigma_r in radians."""
+    position block (d = c - c_B) and sigma_r^2 I on the rotation block, sigma_r in radians.
+    B first or second, candidates not 0, 1, ...: the centre is the candidate's own."""
     pose = make_pose(np.eye(3), [1.0, 0.0, -2.0])  # 2 m behind keyframe 1 (c_B = (1, 0, 0))
 
     def cov(sigma_m, sigma_deg):
-        loc, f, _ = _stub_loc(kf_map, [0, 1], fail={0}, pose=pose,
+        loc, f, _ = _stub_loc(kf_map, order, fail=fail, pose=pose,
                               covariance=CovarianceConfig(map_pose_sigma_m=sigma_m,
                                                           map_pose_sigma_deg=sigma_deg))
         r = loc.localize(f)
-        assert r.success and loc.matcher.calls == [[0, 1]], r.reason
+        assert r.success and loc.matcher.calls == [order], r.reason
         return r.covariance
 
     d = np.array([0.0, 0.0, -2.0])
