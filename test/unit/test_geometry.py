@@ -143,6 +143,10 @@ def test_sample_depth_bilinear_and_edges():
     holes = plane.copy()
     holes[5, 5] = np.nan
     assert np.isnan(g.sample_depth(holes, np.array([[4.5, 4.5], [-1.0, 2.0], [29.5, 2.0]]))).all()
+    # depth 0 is no measurement (TUM/7-Scenes PNGs, ROS 16UC1): a patch of zeros has no depth,
+    # not a point at the camera centre
+    holes[10:13, 10:13] = 0.0
+    assert np.isnan(g.sample_depth(holes, np.array([[11.0, 11.0], [10.5, 11.5]]))).all()
 
 
 def test_sample_depth_reaches_the_last_pixel_centre():
