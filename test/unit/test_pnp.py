@@ -469,3 +469,14 @@ def test_public_pnp_helpers_name_malformed_arguments(call, takes_x, shape):
             call(X, x[:3], K)
         with pytest.raises(InputError, match="4 3-D points but 1 2-D points"):
             call(X, x[:1], K)
+
+
+def test_a_non_finite_solver_pose_is_no_pose(monkeypatch):
+    """A backend hypothesis holding NaN fails the frame as 'found no pose', before it is
+    inverted and scored (it read 'too few PnP inliers (0)', a matching problem)."""
+    from mast3r_ros.core.pnp import solve
+
+    monkeypatch.setattr(solve, "_ransac_opencv", lambda *a, **k: np.full((4, 4), np.nan))
+    X, x, _, _ = _scene(3, n=60)
+    res = pnp.solve_pnp(X, x, CAM, backend="opencv")
+    assert not res.success and res.reason == "PnP-RANSAC found no pose", res.reason
