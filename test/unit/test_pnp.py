@@ -374,6 +374,8 @@ def test_malformed_arrays_and_arguments_are_named_not_reshaped():
         pnp.solve_pnp(X, x, CAM, points_cov=np.eye(3))  # was IndexError after RANSAC
     with pytest.raises(InputError, match="groups index 1 group_centres"):
         pnp.solve_pnp(X, x, CAM, groups=np.full(60, 2), group_centres=np.zeros((1, 3)))
+    with pytest.raises(InputError, match=r"groups index 2 group_centres, got values 0\.\.2"):
+        pnp.solve_pnp(X, x, CAM, groups=np.arange(60) % 3, group_centres=np.zeros((2, 3)))
     for kw in (dict(reproj_error_px=-1.0), dict(reproj_error_px=np.nan), dict(confidence=2.0),
                dict(max_iterations=0), dict(ransac_max_points=-1)):
         with pytest.raises(ConfigError, match="solve_pnp: needs"):
