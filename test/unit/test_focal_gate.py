@@ -209,3 +209,15 @@ def test_focal_scale_sigma_is_the_scatter_of_log_s():
             for _ in range(100)]
     sigma = focal_scale(pose, X, x, K)[1]
     assert 0.75 < np.std(logs) / sigma < 1.33, (np.std(logs), sigma)
+
+
+def test_the_fitted_subset_spans_all_inliers_not_the_first():
+    """The ``max_points`` subset is spread evenly over the inliers: when the first ones lie on
+    one wall (points come grouped by keyframe) the scale is still judged from all depths."""
+    from mast3r_ros.core.pnp.focal import refitted_focal_scale
+
+    rng = np.random.default_rng(3)
+    depths = np.concatenate([np.full(300, 2.0), rng.uniform(1.0, 4.0, 300)])
+    K, pose, X, x = _scene(depths, 1.2, rng)
+    s, sigma = refitted_focal_scale(pose, X, x, np.ones(600, bool), K, 5.0, max_points=100)
+    assert s == pytest.approx(1.2, rel=0.02) and sigma < 0.01, (s, sigma)
