@@ -167,6 +167,10 @@ def test_pointmap_point_covariance_from_conf():
     S = pointmap_point_covariance(np.array([[3.0, 0.0, 4.0], [0.0, 0.0, 2.0]]),
                                   np.array([2.0, 2.0]), alpha=0.2)
     np.testing.assert_allclose(np.sqrt(S[:, 1, 1]), [0.2 * 3.5 / 2.0] * 2)
+    # the mean, not the median (equal for two points): distances 1, 2 and 6 give 3
+    S = pointmap_point_covariance(np.array([[0.0, 0, 1], [0, 0, 2], [0, 0, 6]]), np.full(3, 2.0),
+                                  alpha=0.2)
+    np.testing.assert_allclose(np.sqrt(S[:, 0, 0]), [0.2 * 3.0 / 2.0] * 3)
     # a confidence below 1 counts as 1 (0 would give an infinite sigma)
     S = pointmap_point_covariance(p, np.array([0.0, 0.5]), alpha=0.2)
     np.testing.assert_allclose(np.sqrt(S[:, 2, 2]), [0.2 * 3.0] * 2)
