@@ -445,7 +445,6 @@ def test_an_unexpected_solver_error_is_a_failed_frame_logged_as_a_warning(monkey
                for r in caplog.records)
 
 
-
 @pytest.mark.parametrize("call, takes_x, shape", [
     (lambda X, x, K: pnp.refine_pose(np.eye(4), X, x, K), True, (4, 4)),
     (lambda X, x, K: pnp.reprojection_residuals(np.eye(4), X, x, K)[0], True, (4, 2)),
