@@ -59,6 +59,21 @@ def test_frame_errors_and_summary_from_known_errors():
     assert none["evaluated"] == 0 and set(none["recall"].values()) == {None}
 
 
+def test_a_failed_result_that_carries_a_pose_is_not_evaluated():
+    """Errors are over successes only: a failure with a pose (a gate's rejected estimate, a
+    hand-made result) neither counts as evaluated nor enters the error figures or recall."""
+    gt = np.stack([np.eye(4)] * 2)
+    res = [LocalizationResult(True, 0, np.eye(4), 1e-4 * np.eye(6)),
+           LocalizationResult(False, 1, make_pose(np.eye(3), [3.0, 0, 0]), 1e-4 * np.eye(6),
+                              reason="rejected by gate")]
+    assert np.isnan(metrics.frame_errors(res, gt)[1]).all()
+    m = metrics.summarize(res, gt)
+    assert (m["evaluated"], m["gross_errors"]) == (1, 0)
+    assert m["translation_error_m"]["max"] == 0.0
+    assert m["recall"]["5cm_5deg"] == pytest.approx(0.5)
+    assert m["covariance"]["evaluated"] == 1
+
+
 def test_summary_has_the_same_keys_with_and_without_ground_truth():
     """metrics.json's shape does not depend on the ground truth: a reader can index
     m['recall'] always; null means 'not evaluated' (gross_errors too: 0 would claim frames
@@ -155,6 +170,9 @@ def test_covariance_calibration_counts_the_chi2_bound_inclusively():
     assert c["position"]["coverage_95"] == pytest.approx(2 / 3)
     assert c["position"]["median_mahalanobis_sq"] == pytest.approx(metrics.CHI2_3DOF_95,
                                                                    rel=1e-9)
+    # the 95th percentile, interpolated between the two largest d^2 (b^2 and (1.01 b)^2)
+    assert c["position"]["p95_mahalanobis_sq"] == pytest.approx(
+        metrics.CHI2_3DOF_95 * (1 + 0.9 * (1.01 ** 2 - 1)), rel=1e-9)
     assert c["rotation"]["coverage_95"] == 1.0
     assert c["position_sigma_m_median"] == pytest.approx(0.2)
     assert c["rotation_sigma_deg_median"] == pytest.approx(np.degrees(0.2))
