@@ -85,6 +85,20 @@ def test_round_trip(any_map):
     assert m.load_encodings("x", 512) is None
 
 
+def test_depth_takes_the_finest_scale_that_holds_it_and_reads_back():
+    """5000 units/m up to 13.1 m, 1000 up to 65.5 m, 100 beyond: a scale chosen past the
+    uint16 range would wrap (20 m at 5000 units/m reads back as 6.9 m) without a word."""
+    import cv2
+
+    for top, scale in ((13.0, 5000.0), (13.2, 1000.0), (65.6, 100.0)):
+        depth = np.ones((4, 4), np.float32)
+        depth[0, 0] = top
+        data, got = kf_pixels.depth_to_png(depth)
+        assert got == scale, top
+        raw = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+        np.testing.assert_allclose(raw / scale, depth, atol=0.5 / scale + 1e-5)
+
+
 def test_keyframe_lookup_by_id_and_index(tmp_path):
     writer = kfm.MapWriter(str(tmp_path / "map"))
     with writer as w:
