@@ -62,6 +62,21 @@ def test_v3_manifest_holds_no_per_keyframe_entries(map_v3):
                                       _encodings("ckptA").per_keyframe[i]["feats"])
 
 
+def test_keyframe_table_keeps_its_documented_field_types_and_epoch_stamps(tmp_path):
+    """The on-disk dtype is the format other versions read (table.py's docstring): stamp_ns
+    int64 (an epoch stamp in ns needs 61 bits: float64 would drop its last digits), the pose
+    and depth_scale float64, little-endian."""
+    kfs = _keyframes(n=2)
+    stamp = 1_700_000_000_123_456_789
+    kfs[0] = kfs[0][:3] + (stamp,) + kfs[0][4:]
+    path = kfm.write_map(str(tmp_path / "map"), kfs)
+    f = np.load(os.path.join(path, "keyframe_table.npy"), mmap_mode="r").dtype.fields
+    assert [f[k][0] for k in ("id", "stamp_ns", "depth_scale", "width")] == [
+        np.dtype("<i8"), np.dtype("<i8"), np.dtype("<f8"), np.dtype("<i4")]
+    assert f["map_from_cam"][0] == np.dtype(("<f8", (4, 4)))
+    assert KeyframeMap.load(path).keyframe(0).stamp_ns == stamp
+
+
 def test_keyframe_objects_are_made_on_access(map_v3):
     m = KeyframeMap.load(map_v3, lazy=True)
     assert len(m.keyframes._made) == 0  # opening made no per-keyframe object
