@@ -248,6 +248,20 @@ def test_trajectory_round_trip(tmp_path):
     assert got_stamps.shape == (0,) and got_poses.shape == (0, 4, 4)
 
 
+
+def test_written_trajectory_is_synced_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    """Atomic: the temporary file's data reach the disk before the rename publishes it (a power
+    cut after an unsynced rename can leave an empty trajectory at the path)."""
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+    monkeypatch.setattr(os, "replace",
+                        lambda a, b: (events.append("replace"), real_replace(a, b))[1])
+    write_tum_trajectory(tmp_path / "t.txt", np.array([S]), np.eye(4)[None])
+    assert events == ["fsync", "replace"]
+    assert read_tum_trajectory(tmp_path / "t.txt")[0].tolist() == [S]
+
+
 def test_trajectory_errors(tmp_path):
     with pytest.raises(InputError, match="integer stamps_ns"):
         write_tum_trajectory(tmp_path / "t.txt", np.array([0.5]), np.eye(4)[None])
