@@ -455,6 +455,24 @@ def test_depth_residual_is_relative_to_the_observed_depth_and_scaled():
     assert len(r) > 0 and np.allclose(r, 0.25)
 
 
+def test_depth_agree_is_the_fraction_within_the_depth_tolerance():
+    """b moved along the optical axis so that every residual is 1.5x (then 0.5x) the depth
+    tolerance: no point agrees (then every one); the median residual is that residual."""
+    import dataclasses
+
+    from mast3r_ros.core.config import MapCheckConfig
+    from mast3r_ros.core.map_check.measure import _measure
+
+    cfg = dataclasses.replace(MapCheckConfig(), min_depth_points=10)
+    views = [_flat_view(2.0), _flat_view(2.0)]
+    for times, agree in ((1.5, 0.0), (0.5, 1.0)):
+        shift = 2.0 * times * cfg.depth_tolerance  # the residual is shift / 2 m
+        f = _measure(views, [np.eye(4), make_pose(np.eye(3), [0, 0, -shift])], {(0, 1): None},
+                     cfg)[0]
+        assert f.depth_agree == agree, times
+        assert f.depth_residual == pytest.approx(times * cfg.depth_tolerance)
+
+
 def test_reprojection_error_is_in_camera_pixels_of_b():
     """Work pixels are scale x camera pixels: a 1-work-px offset at scale 0.5 is 2 camera px."""
     from mast3r_ros.core.map_check.measure import _reproj_errors
@@ -484,6 +502,11 @@ def test_pair_verdict_limits_are_inclusive():
     f = PairFigures(0, 1, depth_residual=cfg.max_depth_residual,
                     depth_agree=cfg.min_depth_agree, depth_points=cfg.min_depth_points)
     assert _pair_ok(f, cfg, 5.0) is True
+    # just past either depth limit fails, whatever the other figure says
+    for past in (dict(depth_residual=cfg.max_depth_residual * 1.01, depth_agree=1.0),
+                 dict(depth_residual=0.0, depth_agree=cfg.min_depth_agree * 0.99)):
+        assert _pair_ok(PairFigures(0, 1, depth_points=cfg.min_depth_points, **past),
+                        cfg, 5.0) is False, past
     f = PairFigures(0, 1, matches=cfg.min_matches, reproj_px=5.0)
     assert _pair_ok(f, cfg, 5.0) is True
     assert _pair_ok(PairFigures(0, 1, matches=30, reproj_px=5.5), cfg, 5.0) is False
