@@ -458,8 +458,6 @@ def test_depth_residual_is_relative_to_the_observed_depth_and_scaled():
 def test_depth_agree_is_the_fraction_within_the_depth_tolerance():
     """b moved along the optical axis so that every residual is 1.5x (then 0.5x) the depth
     tolerance: no point agrees (then every one); the median residual is that residual."""
-    import dataclasses
-
     from mast3r_ros.core.config import MapCheckConfig
     from mast3r_ros.core.map_check.measure import _measure
 
@@ -471,6 +469,17 @@ def test_depth_agree_is_the_fraction_within_the_depth_tolerance():
                      cfg)[0]
         assert f.depth_agree == agree, times
         assert f.depth_residual == pytest.approx(times * cfg.depth_tolerance)
+
+
+def test_projection_takes_fx_for_x_and_fy_for_y():
+    """A camera with fx != fy (every other test has square pixels)."""
+    from mast3r_ros.core.map_check.measure import _lift, _project
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    cam = CameraIntrinsics(40, 30, [[50.0, 0, 19.5], [0, 40.0, 14.5], [0, 0, 1]], [])
+    uv, z = _project(np.array([[0.2, 0.1, 2.0]]), cam)
+    np.testing.assert_allclose(uv, [[19.5 + 50.0 * 0.1, 14.5 + 40.0 * 0.05]])
+    np.testing.assert_allclose(_lift(uv, z, cam), [[0.2, 0.1, 2.0]])
 
 
 def test_reprojection_error_is_in_camera_pixels_of_b():
