@@ -511,6 +511,8 @@ def test_binning_and_roi_applied_like_image_geometry():
 def test_roi_outside_the_image_refused():
     with pytest.raises(InputError, match="CameraInfo roi: 320x240 at \\(400, 0\\)"):
         intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(400, 0, 320, 240))
+    with pytest.raises(InputError, match="CameraInfo roi: 320x240 at \\(0, 300\\)"):  # too low
+        intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(0, 300, 320, 240))
     with pytest.raises(InputError, match="roi must have"):
         intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=object())
 
