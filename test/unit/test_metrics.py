@@ -47,6 +47,7 @@ def test_frame_errors_and_summary_from_known_errors():
     assert m["gross_errors"] == 0  # 'more than 0.5 m off'
     assert m["translation_error_m"]["max"] == pytest.approx(0.5)
     assert m["translation_error_m"]["median"] == pytest.approx(0.05)
+    assert m["translation_error_m"]["p90"] == pytest.approx(0.05 + 0.8 * 0.45)  # interpolated
     assert m["rotation_error_deg"]["mean"] == pytest.approx(1.0 / 3)
     # recall over the frames with ground truth (4, the failure among them), thresholds inclusive
     assert m["recall"] == pytest.approx({"5cm_5deg": 2 / 4, "25cm_2deg": 2 / 4,
