@@ -200,3 +200,14 @@ def test_negative_tolerance_or_gap_and_alpha_outside_0_1_are_refused():
     for alpha in (2.0, -0.5, float("nan")):
         with pytest.raises(InputError, match=r"interpolate_pose: alpha must be in \[0, 1\]"):
             interpolate_pose(GT0, GT1, alpha)
+
+
+def test_a_clock_reset_is_one_step_back_of_more_than_a_second():
+    """10 ms frames, then one step back: 0.53 s is not named a clock reset (a second at
+    least), 2.03 s is, with where."""
+    from mast3r_ros.core.trajectory import clock_reset_note
+
+    ms = 1_000_000
+    assert clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -500 * ms]) == ""
+    note = clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -2000 * ms])
+    assert note.startswith("; it goes back 2.030 s, once (t=0.030 -> -2.000 s)"), note
