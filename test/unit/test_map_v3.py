@@ -77,6 +77,24 @@ def test_keyframe_table_keeps_its_documented_field_types_and_epoch_stamps(tmp_pa
     assert KeyframeMap.load(path).keyframe(0).stamp_ns == stamp
 
 
+def test_encodings_copied_from_a_map_of_other_keyframes_are_refused_naming_the_counts(tmp_path):
+    """A 2-keyframe map's encoding store listed by a 3-keyframe map: the store is named with
+    both counts (not a later index's row count)."""
+    import shutil
+
+    a = kfm.write_map(str(tmp_path / "a"), _keyframes())
+    b = kfm.write_map(str(tmp_path / "b"), _keyframes(n=2))
+    KeyframeMap.load(b).save_encodings(_encodings("ckptA", n=2))
+    ma, mb = _manifest(a), _manifest(b)
+    shutil.copytree(os.path.join(b, "encodings"), os.path.join(a, "encodings"))
+    ma["encodings"] = mb["encodings"]
+    ma["files"].update({k: v for k, v in mb["files"].items() if k.startswith("encodings/")})
+    with open(os.path.join(a, kfm.MANIFEST), "w") as fh:
+        json.dump(ma, fh)
+    with pytest.raises(MapFormatError, match=r"encodings store '.*': 2 keyframes, the map has 3"):
+        KeyframeMap.load(a)
+
+
 def test_keyframe_objects_are_made_on_access(map_v3):
     m = KeyframeMap.load(map_v3, lazy=True)
     assert len(m.keyframes._made) == 0  # opening made no per-keyframe object
