@@ -80,7 +80,8 @@ def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path
         real(src, dst)
 
     monkeypatch.setattr(writer_mod, "replace_folder", publish)
-    monkeypatch.setattr(writer_mod, "_fsync_dir", lambda p: events.append(("sync", p)))
+    monkeypatch.setattr(writer_mod, "fsync_tree", lambda p: events.append(("sync", p)))
+    monkeypatch.setattr(writer_mod, "fsync_dir", lambda p: events.append(("sync", p)))
     w = MapWriter(path)
     w.add_keyframe(*_frame(0))
     tmp = w.tmp
@@ -88,6 +89,39 @@ def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path
     # the build folder (manifest renamed into it) synced before its rename, the parent after
     assert events == [("sync", tmp), ("publish", tmp, path), ("sync", str(tmp_path))]
     acquire_output_lock(path).release()
+
+
+@pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fds through /proc")
+def test_every_file_of_the_map_is_flushed_before_the_folder_is_published(tmp_path,
+                                                                        monkeypatch):
+    """Only the manifest, the keyframe table and the folders were fsynced: the keyframe PNGs
+    (and encoding stores) reached the disk whenever the kernel wrote them back, after the
+    rename that publishes the map, so a power cut in between left a map whose manifest lists
+    PNGs of zero length (refused at load: the map lost)."""
+    path = str(tmp_path / "map")
+    synced, at_publish = set(), []
+    real_fsync, real_replace = os.fsync, writer_mod.replace_folder
+
+    def fsync(fd):
+        synced.add(os.path.realpath(os.readlink(f"/proc/self/fd/{fd}")))
+        real_fsync(fd)
+
+    def publish(src, dst):
+        at_publish.append({os.path.realpath(os.path.join(r, n))
+                           for r, dirs, files in os.walk(src) for n in files + dirs} | {
+                              os.path.realpath(src)})
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(writer_mod, "replace_folder", publish)
+    with MapWriter(path) as w:
+        for i in range(2):
+            w.add_keyframe(*_frame(i))
+        w.commit()
+    (entries,) = at_publish
+    assert sum(e.endswith(".png") for e in entries) == 4  # 2 images, 2 depths
+    missing = sorted(os.path.relpath(e, tmp_path) for e in entries - synced)
+    assert not missing, f"published without an fsync: {missing}"
 
 
 def test_a_resumable_block_ended_without_commit_releases_the_lock(tmp_path):

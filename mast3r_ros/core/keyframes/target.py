@@ -10,6 +10,7 @@ never deletes other data. `check_map_out` is the command line's wording of the s
 
 from __future__ import annotations
 
+import errno
 import os
 from typing import Any, Dict, List
 
@@ -162,3 +163,43 @@ def finished_shards(partial: str) -> int:
         except OSError:
             continue
     return count
+
+
+def fsync_dir(path: str) -> None:
+    """Flush a folder's entries (the names in it) to disk; a folder that cannot be opened or
+    synced (some filesystems refuse fsync on a folder) is passed over."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def fsync_tree(folder: str) -> None:
+    """Flush every file under ``folder`` (its bytes) and every folder (its entries) to disk,
+    deepest first, before the folder is renamed into place: a rename is durable before the
+    data of the files it publishes (ext4's delayed allocation), so a power cut after it left
+    keyframe PNGs and encoding stores of zero length in a map whose manifest lists them. Files
+    written long before are mostly flushed already (the kernel writes dirty pages back within
+    ~30 s), so their fsync costs a system call.
+
+    Raises OSError (naming the file) when a file's data could not be written (EIO, ENOSPC: the
+    map must not be published); a filesystem without fsync (EINVAL, ENOTSUP) is passed over.
+    """
+    for root, _, files in os.walk(folder, topdown=False):
+        for name in files:
+            full = os.path.join(root, name)
+            fd = os.open(full, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            except OSError as e:
+                if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
+                    raise OSError(e.errno, f"cannot flush {full} to disk: {e.strerror}") from e
+            finally:
+                os.close(fd)
+        fsync_dir(root)

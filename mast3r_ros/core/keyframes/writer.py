@@ -64,7 +64,7 @@ from .table import (
     write_keyframe_table,
 )
 from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
-                     finished_shards)
+                     finished_shards, fsync_dir, fsync_tree)
 from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
@@ -454,7 +454,7 @@ class MapWriter(WriterEncodings):
         if self.resumable:
             self._drop_unlisted_images()
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
-        _fsync_dir(self.tmp)
+        fsync_tree(self.tmp)  # every file's bytes on disk before the folder is published
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
         dropped = dropped_encodings(self.path, self.encodings)
         if dropped:
@@ -467,7 +467,7 @@ class MapWriter(WriterEncodings):
             if not os.path.lexists(self.tmp):
                 self._state = _COMMITTED
         self._lock.release()
-        _fsync_dir(os.path.dirname(self.path))
+        fsync_dir(os.path.dirname(self.path))
         log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
         return self.path
 
@@ -505,19 +505,6 @@ class UnfinishedBuildError(InputError):
         super().__init__(message)
         self.partial = partial
         self.shards = shards
-
-
-def _fsync_dir(path: str) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
 
 
 def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics, np.ndarray, int,
