@@ -425,6 +425,59 @@ def test_pose_fix_with_a_depth_fit_near_one_is_confirmed_at_factor_one(monkeypat
         assert "depth" not in cause.what and "--depth-scale" not in cause.fix
 
 
+
+def _diagnose_on_curves(monkeypatch, curves, ok=False):
+    """`_diagnose` of one view whose given pose is ``given`` on stand-in fits: ``curves`` maps a
+    pose fix ("" for none, "inverted_poses") to a function of the (S,) scales giving that fix's
+    fit curve (the others fit at 100 px everywhere); every recheck answers ``ok``."""
+    import types
+
+    import mast3r_ros.core.map_check.diagnose as diag
+    from mast3r_ros.core.geometry import invert_pose
+
+    given = np.eye(4)
+    given[:3, 3] = [1.0, 2.0, 3.0]
+    known = {"": given, "inverted_poses": invert_pose(given)}
+
+    def fit(views, poses, matches, scales):
+        for name, pose in known.items():
+            if np.allclose(poses[0], pose):
+                return curves[name](scales), 1
+        return np.full(len(scales), 100.0), 1
+
+    monkeypatch.setattr(diag, "_fit", fit)
+    monkeypatch.setattr(diag, "_measure", lambda *a, **k: [types.SimpleNamespace(ok=ok)])
+    views = [types.SimpleNamespace(pose=given, stamp_ns=0, label="0")]
+    return diag._diagnose(views, {}, None, [], depth_units_per_m=None)
+
+
+@pytest.mark.parametrize("ratio, name", [(0.85, "depth_scale"),
+                                         (0.75, "inverted_poses+depth_scale")])
+def test_a_pose_convention_replaces_the_given_poses_only_on_a_clear_win(monkeypatch, ratio,
+                                                                        name):
+    """A pose convention is taken over the poses as given only when its best fit is below 0.8
+    of theirs: at 0.85 the given poses (with the depth x10 both fit best at) stay, at 0.75
+    the inverted poses win (a factor of 0.95 passed)."""
+    def around_x10(err):
+        return lambda s: err + np.abs(np.log10(s * 10.0))
+
+    cause = _diagnose_on_curves(monkeypatch, {"": around_x10(10.0),
+                                              "inverted_poses": around_x10(10.0 * ratio)},
+                                ok=True)
+    assert cause.name == name and cause.factor == 10.0 and cause.confirmed
+
+
+@pytest.mark.parametrize("ratio, name", [(0.4, "unknown"), (0.25, "inverted_poses")])
+def test_an_unconfirmed_pose_convention_is_named_only_below_0_3_of_the_given_error(
+        monkeypatch, ratio, name):
+    """When no fix makes every pair agree, the best pose convention is still named (not
+    confirmed) if its error is below 0.3 of the given poses' at depth x1: at 0.4 of it the
+    cause is unknown (a factor of 0.6 passed)."""
+    cause = _diagnose_on_curves(monkeypatch, {
+        "": lambda s: np.full(len(s), 10.0),
+        "inverted_poses": lambda s: 10.0 * ratio + np.abs(np.log10(s))})
+    assert cause.name == name and cause.factor == 1.0 and not cause.confirmed
+
 # ---- measure.py from first principles (hand mutation testing: each test kills a mutant that
 # the end-to-end cases above let through)
 
