@@ -330,6 +330,43 @@ def test_points_behind_the_camera_and_non_finite_points_change_nothing():
     assert t < 1e-6 and r < 1e-5, (t, r)  # fixed point to the refinement's 1e-10 cost tolerance
     np.testing.assert_allclose(res.covariance, base.covariance, rtol=1e-5)
 
+def _a_point_on_the_optical_axis_just_ahead():
+    """30 points seen exactly from 5 cm ahead of the identity pose, and one on the optical axis
+    1 cm ahead of it, seen at the principal point: a Gauss-Newton step towards the 30 takes it
+    behind the camera, where it still projects onto its pixel (zero error: a lower cost)."""
+    rng = np.random.default_rng(0)
+    z = rng.uniform(2.0, 4.0, 30)
+    px = rng.uniform([0, 0], [639, 479], (30, 2))
+    K = CAM.K
+    pts = np.stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z, (px[:, 1] - K[1, 2]) / K[1, 1] * z, z], 1)
+    X = np.vstack([transform_points(make_pose(np.eye(3), [0, 0, 0.05]), pts), [0.0, 0.0, 0.01]])
+    return X, np.vstack([px, K[:2, 2]])
+
+
+def test_refine_pose_never_steps_a_point_behind_the_camera():
+    """A Levenberg-Marquardt trial that puts a point behind the camera costs inf
+    (`_damped_step`), though its reprojection error is lower: the refined pose stops short of
+    the point (without the z > 0 guard it stepped 4 cm past it)."""
+    X, x = _a_point_on_the_optical_axis_just_ahead()
+    out = pnp.refine_pose(np.eye(4), X, x, CAM.K)
+    _, z = pnp.reprojection_residuals(invert_pose(out), X, x, CAM.K)
+    assert z.min() > 0 and 0.009 < out[2, 3] < 0.01, (z.min(), out[2, 3])
+
+
+def test_refine_inliers_never_steps_an_inlier_behind_the_camera():
+    """`_refine_inliers` refuses a step that takes a current inlier behind the camera (its
+    trial cost is inf), so the point stays an inlier in front (with the guard reduced to
+    'if True' the step was taken and the point dropped from the inliers)."""
+    from mast3r_ros.core.pnp.linearise import _Rows
+    from mast3r_ros.core.pnp.refine import _refine_inliers
+
+    X, x = _a_point_on_the_optical_axis_just_ahead()
+    rows = _Rows(np.ascontiguousarray(X.T), np.ascontiguousarray(x.T), CAM.K,
+                 np.ones(len(X), bool), 8.0)
+    assert rows.inliers(rows.evaluate(np.eye(4)))[0].all()  # all 31 are inliers at the start
+    T, inl, _, ev, _ = _refine_inliers(np.eye(4), rows)
+    assert ev[0].min() > 0 and inl[-1] and 0.009 < T[2, 3] < 0.01, (ev[0].min(), T[2, 3])
+
 
 def test_bench_host_smoke_matches_the_stop14_module(tmp_path):
     """bench/bench_host.py --smoke runs end to end, and on its MASt3R-shaped frames the current
