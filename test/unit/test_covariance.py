@@ -389,3 +389,15 @@ def test_pose_covariance_refuses_malformed_arguments(bad, match):
     args.update(bad)
     with pytest.raises(InputError, match=match):
         pnp.pose_covariance(**args)
+
+
+def test_pose_covariance_takes_the_pose_and_k_as_nested_lists():
+    """The shape checks pass a 4x4 / 3x3 nested list (refine_pose and reprojection_residuals
+    take them), but pose_covariance then failed with "TypeError: list indices must be integers
+    or slices, not tuple" at ``map_from_cam[:3, :3]``."""
+    px = np.array([[330.0, 250.0], [300.0, 200.0], [360.0, 280.0]] * 7)
+    px = px + np.random.default_rng(1).normal(0, 0.5, px.shape)
+    three = np.array([[0.1, 0.2, 3.0], [0.3, -0.2, 4.0], [-0.4, 0.1, 2.0]] * 7)
+    want = pnp.pose_covariance(np.eye(4), three, px, K)
+    got = pnp.pose_covariance(np.eye(4).tolist(), three, px, np.asarray(K).tolist())
+    assert want is not None and np.allclose(got, want)

@@ -66,6 +66,7 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     loop but over keyframes).
     """
     X, x = _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, group_centres)
+    map_from_cam, K = np.asarray(map_from_cam, np.float64), np.asarray(K, np.float64)
     n = len(X)
     if n < 4:
         return None
