@@ -6,12 +6,14 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 import pytest
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
 from mast3r_ros.core.keyframes import MapWriter
+from mast3r_ros.core.keyframes import target as target_mod
 from mast3r_ros.core.keyframes import writer as writer_mod
 from mast3r_ros.core.keyframes.writer import UnfinishedBuildError
 from test_map_writer_safety import _frame
@@ -80,7 +82,7 @@ def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path
         real(src, dst)
 
     monkeypatch.setattr(writer_mod, "replace_folder", publish)
-    monkeypatch.setattr(writer_mod, "fsync_tree", lambda p: events.append(("sync", p)))
+    monkeypatch.setattr(writer_mod, "flush_filesystem", lambda p: events.append(("sync", p)))
     monkeypatch.setattr(writer_mod, "fsync_dir", lambda p: events.append(("sync", p)))
     w = MapWriter(path)
     w.add_keyframe(*_frame(0))
@@ -92,36 +94,62 @@ def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path
 
 
 @pytest.mark.skipif(not os.path.isdir("/proc/self/fd"), reason="names fds through /proc")
-def test_every_file_of_the_map_is_flushed_before_the_folder_is_published(tmp_path,
-                                                                        monkeypatch):
+def test_the_map_files_are_flushed_to_disk_before_the_folder_is_published(tmp_path,
+                                                                         monkeypatch):
     """Only the manifest, the keyframe table and the folders were fsynced: the keyframe PNGs
-    (and encoding stores) reached the disk whenever the kernel wrote them back, after the
-    rename that publishes the map, so a power cut in between left a map whose manifest lists
-    PNGs of zero length (refused at load: the map lost)."""
+    (and encoding stores) reached the disk whenever the kernel wrote them back, possibly after
+    the rename that publishes the map, so a power cut in between left a map whose manifest
+    lists PNGs of zero length (refused at load: the map lost). Now the build folder's
+    filesystem is flushed (syncfs) with every file in place, before the rename."""
     path = str(tmp_path / "map")
-    synced, at_publish = set(), []
-    real_fsync, real_replace = os.fsync, writer_mod.replace_folder
+    calls, real_replace = [], writer_mod.replace_folder
 
-    def fsync(fd):
-        synced.add(os.path.realpath(os.readlink(f"/proc/self/fd/{fd}")))
-        real_fsync(fd)
+    def syncfs(fd):
+        folder = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("syncfs", folder, sorted(os.listdir(os.path.join(folder, "keyframes")))))
+        return 0
 
-    def publish(src, dst):
-        at_publish.append({os.path.realpath(os.path.join(r, n))
-                           for r, dirs, files in os.walk(src) for n in files + dirs} | {
-                              os.path.realpath(src)})
-        real_replace(src, dst)
-
-    monkeypatch.setattr(os, "fsync", fsync)
-    monkeypatch.setattr(writer_mod, "replace_folder", publish)
+    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: syncfs)
+    monkeypatch.setattr(writer_mod, "replace_folder",
+                        lambda src, dst: (calls.append(("publish", src)), real_replace(src, dst)))
     with MapWriter(path) as w:
         for i in range(2):
             w.add_keyframe(*_frame(i))
+        tmp = w.tmp
         w.commit()
-    (entries,) = at_publish
-    assert sum(e.endswith(".png") for e in entries) == 4  # 2 images, 2 depths
-    missing = sorted(os.path.relpath(e, tmp_path) for e in entries - synced)
-    assert not missing, f"published without an fsync: {missing}"
+    assert calls == [("syncfs", os.path.realpath(tmp), ["000000.png", "000000_depth.png",
+                                                        "000001.png", "000001_depth.png"]),
+                     ("publish", tmp)]
+
+
+def test_a_failed_flush_publishes_nothing_and_names_the_folder(tmp_path, monkeypatch):
+    """syncfs reports a writeback error (EIO, ENOSPC) since Linux 5.8: the map is not
+    published, and the error names the build folder; without syncfs (not Linux) os.sync."""
+    import ctypes
+    import errno
+
+    def failing(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: failing)
+    path = str(tmp_path / "map")
+    with pytest.raises(OSError, match="cannot flush .*map.* to disk: Input/output error"):
+        with MapWriter(path) as w:
+            w.add_keyframe(*_frame(0))
+            w.commit()
+    assert not os.path.exists(path)
+    synced = []
+    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: None)
+    monkeypatch.setattr(target_mod.os, "sync", lambda: synced.append(True))
+    target_mod.flush_filesystem(str(tmp_path))
+    assert synced == [True]
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
+def test_the_real_syncfs_is_found_and_flushes(tmp_path):
+    assert target_mod._libc_syncfs() is not None
+    target_mod.flush_filesystem(str(tmp_path))  # no error on a working disk
 
 
 def test_a_resumable_block_ended_without_commit_releases_the_lock(tmp_path):

@@ -10,7 +10,7 @@ never deletes other data. `check_map_out` is the command line's wording of the s
 
 from __future__ import annotations
 
-import errno
+import ctypes
 import os
 from typing import Any, Dict, List
 
@@ -180,26 +180,36 @@ def fsync_dir(path: str) -> None:
         os.close(fd)
 
 
-def fsync_tree(folder: str) -> None:
-    """Flush every file under ``folder`` (its bytes) and every folder (its entries) to disk,
-    deepest first, before the folder is renamed into place: a rename is durable before the
-    data of the files it publishes (ext4's delayed allocation), so a power cut after it left
-    keyframe PNGs and encoding stores of zero length in a map whose manifest lists them. Files
-    written long before are mostly flushed already (the kernel writes dirty pages back within
-    ~30 s), so their fsync costs a system call.
+def _libc_syncfs():
+    """libc's ``syncfs(fd)`` (Linux, glibc 2.14+ and musl), or None where there is none."""
+    try:
+        return ctypes.CDLL(None, use_errno=True).syncfs
+    except (OSError, AttributeError, TypeError):
+        return None
 
-    Raises OSError (naming the file) when a file's data could not be written (EIO, ENOSPC: the
-    map must not be published); a filesystem without fsync (EINVAL, ENOTSUP) is passed over.
+
+def flush_filesystem(folder: str) -> None:
+    """Write everything cached for the filesystem holding ``folder`` to disk (Linux
+    ``syncfs(2)``; elsewhere ``os.sync()``), before the folder is renamed into place: a rename
+    can reach the disk before the data of the files it publishes (ext4's delayed allocation),
+    so a power cut after it left keyframe PNGs and encoding stores of zero length in a map
+    whose manifest lists them. One call, not an fsync per file: each fsync is a device cache
+    flush (0.07-3 ms measured here, 2 files per keyframe: a minute at 10^4 keyframes on a slow
+    disk), and syncfs flushes the map's files together (3.5 ms for 300 files just written). It
+    also writes back other programs' pending data on that filesystem (a rosbag recording):
+    what they would write within ~30 s anyway.
+
+    Raises OSError naming ``folder`` when the data could not be written (EIO, ENOSPC:
+    ``syncfs`` reports writeback errors since Linux 5.8): the map must not be published.
     """
-    for root, _, files in os.walk(folder, topdown=False):
-        for name in files:
-            full = os.path.join(root, name)
-            fd = os.open(full, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            except OSError as e:
-                if e.errno not in (errno.EINVAL, errno.ENOTSUP, errno.EOPNOTSUPP):
-                    raise OSError(e.errno, f"cannot flush {full} to disk: {e.strerror}") from e
-            finally:
-                os.close(fd)
-        fsync_dir(root)
+    syncfs = _libc_syncfs()
+    if syncfs is None:
+        os.sync()
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        if syncfs(fd) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"cannot flush {folder} to disk: {os.strerror(err)}")
+    finally:
+        os.close(fd)

@@ -64,7 +64,7 @@ from .table import (
     write_keyframe_table,
 )
 from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
-                     finished_shards, fsync_dir, fsync_tree)
+                     finished_shards, flush_filesystem, fsync_dir)
 from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
@@ -454,7 +454,7 @@ class MapWriter(WriterEncodings):
         if self.resumable:
             self._drop_unlisted_images()
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
-        fsync_tree(self.tmp)  # every file's bytes on disk before the folder is published
+        flush_filesystem(self.tmp)  # every file's bytes on disk before it is published
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
         dropped = dropped_encodings(self.path, self.encodings)
         if dropped:
