@@ -126,6 +126,8 @@ def test_closed_tensorrt_engine_refuses_encode_and_decode():
     for view1 in ([enc], []):
         with pytest.raises(ClosedError, match="closed"):
             eng.decode(view1, enc)
+    with pytest.raises(ClosedError, match="closed"):  # as Mast3rEngine's (it answered True)
+        assert eng.has_descriptors is None  # never reached
 
 
 def test_a_hugging_face_checkpoint_folder_is_remembered_by_its_files(tmp_path):

@@ -445,6 +445,8 @@ class TensorRTEngine(Mast3rEngine):
 
     @property
     def has_descriptors(self) -> bool:
+        """As `Mast3rEngine.has_descriptors`; raises `ClosedError` after `close`."""
+        self._require_open()
         return self.spec.has_descriptors
 
     @torch.inference_mode()
