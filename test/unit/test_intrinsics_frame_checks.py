@@ -322,6 +322,8 @@ def test_a_stamp_outside_int64_nanoseconds_is_refused_at_the_frame(stamp):
     ("d", (W, H, K.reshape(-1), ["x"], "plumb_bob"), "CameraInfo D must be the distortion"),
     ("width", ("640", H, K.reshape(-1), [], "plumb_bob"), "CameraInfo width must be a whole"),
     ("height", (W, 480.5, K.reshape(-1), [], "plumb_bob"), "CameraInfo height must be a whole"),
+    ("width", (2**70, H, K.reshape(-1), [], "plumb_bob"), "CameraInfo width must be a whole"),
+    ("width", (-640, H, K.reshape(-1), [], "plumb_bob"), "CameraInfo width must be a whole"),
 ])
 def test_camera_info_fields_that_are_not_numbers_are_named(field, args, match):
     """`intrinsics_from_camera_info` let numpy's ValueError ('could not convert string to
@@ -329,3 +331,13 @@ def test_camera_info_fields_that_are_not_numbers_are_named(field, args, match):
     fractional height (480.5 -> 480) without a word: each is an `InputError` naming it."""
     with pytest.raises(InputError, match=match):
         intrinsics_from_camera_info(*args)
+
+
+def test_a_rectification_matrix_that_is_not_numbers_is_named():
+    """R went through a bare np.asarray: ['a'] * 9 raised numpy's ValueError naming no field."""
+    from mast3r_ros.core.image_codec.camera_info import rectified_intrinsics_from_camera_info
+
+    P = np.hstack([K, np.zeros((3, 1))]).reshape(-1)
+    with pytest.raises(InputError, match="CameraInfo R must be 9 numbers"):
+        rectified_intrinsics_from_camera_info(W, H, P, ["a"] * 9)
+    assert rectified_intrinsics_from_camera_info(W, H, P, np.eye(3).reshape(-1)).width == W

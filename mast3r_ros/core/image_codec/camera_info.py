@@ -45,10 +45,10 @@ def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
     return x, y, w, h
 
 
-
 def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
-    """A CameraInfo array field (``k``, ``d``, ``p``) as flat float64; `InputError` naming it
-    for anything but numbers (numpy's 'could not convert string to float' named no field)."""
+    """A CameraInfo array field (``k``, ``d``, ``p``, ``r``) as flat float64; `InputError`
+    naming it for anything but numbers (numpy's 'could not convert string to float' named no
+    field)."""
     try:
         return np.asarray(value, dtype=np.float64).reshape(-1)
     except (TypeError, ValueError):
@@ -56,13 +56,19 @@ def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
 
 
 def _message_size(value: object, field: str) -> int:
-    """A CameraInfo image size as an int; `InputError` for a fraction (640.5 was truncated to
-    640), a bool or a non-number (a string failed with a TypeError)."""
-    if (isinstance(value, (bool, np.bool_))
-            or not isinstance(value, (int, np.integer, float, np.floating))
-            or not (np.isfinite(value) and float(value).is_integer())):
+    """A CameraInfo image size as an int (the message's uint32); `InputError` for a fraction
+    (640.5 was truncated to 640), a bool, a non-number (a string failed with a TypeError) or a
+    value outside uint32 (2**70 failed inside numpy)."""
+    ok = (not isinstance(value, (bool, np.bool_))
+          and isinstance(value, (int, np.integer, float, np.floating)))
+    try:
+        ok = ok and float(value).is_integer() and 0 <= float(value) <= 2**32 - 1
+    except OverflowError:
+        ok = False
+    if not ok:
         raise InputError(f"CameraInfo {field} must be a whole number of pixels, got {value!r}")
     return int(value)
+
 
 def intrinsics_from_camera_info(
     width: int,
@@ -214,8 +220,8 @@ def rectified_intrinsics_from_camera_info(
     if not (P[0, 0] > 0 and P[1, 1] > 0):
         raise InputError("CameraInfo P has no positive focal length: the camera is "
                          "uncalibrated, or its rectified projection was not published")
-    if r is not None and np.asarray(r, dtype=np.float64).size:
-        R = np.asarray(r, dtype=np.float64).reshape(-1)
+    R = None if r is None else _message_numbers(r, "R", "9 numbers (row-major 3x3)")
+    if R is not None and R.size:
         if R.size != 9:
             raise InputError(f"CameraInfo R must have 9 values (row-major 3x3), got {R.size}")
         if np.any(R) and not np.allclose(R.reshape(3, 3), np.eye(3), atol=1e-6):
