@@ -323,6 +323,21 @@ def test_load_camera_info_yaml_takes_whole_numbers_written_as_text_or_float(tmp_
     assert (intr.width, intr.height) == (32, 24)
 
 
+@pytest.mark.parametrize("typo", ["distortion_coefficents", "distortion_coeffs",
+                                  "distorsion_coefficients"])
+def test_load_camera_info_yaml_refuses_a_misspelled_distortion_field(tmp_path, typo):
+    # a new user's find (and a real calibration file's spelling): 'distortion_coefficents' was
+    # skipped without a word, so the camera was read as undistorted and the poses came out wrong
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace("distortion_coefficients:", f"{typo}:"))
+    with pytest.raises(InputError, match=rf"camera.yaml: unknown field '{typo}' \(did you mean "
+                                         r"'distortion_coefficients'\?\)"):
+        load_camera_info_yaml(path)
+    # other keys of one's own, and the common 'camera_model' beside no distortion_model, still read
+    path.write_text(CAMERA_YAML.replace("distortion_model:", "camera_model:") + "notes: lab\n")
+    np.testing.assert_allclose(load_camera_info_yaml(path).dist, [0.01, 0, 0, 0, 0])
+
+
 # ---- issue 8: every encoding cv_bridge turns into rgb8, one decoding path for files --------------
 
 def _rgb_scene(h: int = 48, w: int = 64) -> np.ndarray:

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+import difflib
 import logging
 import re
 from typing import Optional, Tuple, Union
@@ -242,6 +243,25 @@ def rectified_intrinsics_from_camera_info(
         binning_x=binning_x, binning_y=binning_y)
 
 
+# Optional fields whose absence changes the intrinsics read (no distortion, binning or ROI).
+_OPTIONAL_FIELDS = ("distortion_model", "distortion_coefficients", "binning_x", "binning_y", "roi")
+_KNOWN_FIELDS = (*_OPTIONAL_FIELDS, "image_width", "image_height", "camera_name", "camera_matrix",
+                 "rectification_matrix", "projection_matrix")
+
+
+def _refuse_misspelled_field(doc: dict, path: Path) -> None:
+    """A key one typo from an absent optional field (``distortion_coefficents``) is refused:
+    read as written it would silently mean no distortion (or binning, or ROI). Other keys of
+    one's own (``camera_model``, notes) are left alone, as camera_calibration_parsers does."""
+    for key in (k for k in doc if k not in _KNOWN_FIELDS):
+        absent = [f for f in _OPTIONAL_FIELDS if f not in doc]
+        close = difflib.get_close_matches(str(key), absent, n=1, cutoff=0.8)
+        if close:
+            raise InputError(f"{path}: unknown field {key!r} (did you mean {close[0]!r}?); "
+                             f"as written it is ignored and the camera read without it: "
+                             f"rename it {close[0]!r}")
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
@@ -257,7 +277,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
             given instead; a missing ``image_width``, ``image_height`` or
-            ``camera_matrix.data``; a field of the wrong type; anything
+            ``camera_matrix.data``; a field of the wrong type; a misspelled optional field
+            (``distortion_coefficents``: `_refuse_misspelled_field`); anything
             `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
@@ -282,6 +303,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         raise InputError(f"{path} is a ROS parameter file (key {params[0]!r}), not a camera_info "
                          "YAML: pass it with --params; --camera-info takes a camera_calibration "
                          "YAML (image_width, image_height, camera_matrix)")
+    _refuse_misspelled_field(doc, path)
     pixels = "an integer number of pixels"
     width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
     height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
