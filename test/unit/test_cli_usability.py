@@ -468,3 +468,19 @@ def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeyp
         cmd_demo(build_parser().parse_args(["demo", "--device", "cuda", "--params", str(ckpt),
                                             "--out", str(tmp_path / "d2")]))
     assert not [r for r in caplog.records if "--device" in r.getMessage()]
+
+
+def test_a_camera_info_yaml_given_as_params_is_named_for_what_it_is(tmp_path):
+    # a new user's find: --params camera.yaml said "no parameters for node 'mast3r_localizer'
+    # (top-level keys: ['image_width', ...])", where --camera-info given the parameter file
+    # already names the option to use
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    cam = tmp_path / "camera.yaml"
+    cam.write_text("image_width: 640\nimage_height: 480\ncamera_name: cam\ncamera_matrix:\n"
+                   "  rows: 3\n  cols: 3\n  data: [585, 0, 320, 0, 585, 240, 0, 0, 1]\n")
+    with pytest.raises(ConfigError, match=r"camera.yaml is a camera_info YAML \(image_width, "
+                                          r"camera_matrix\), not a ROS parameter file: pass it "
+                                          r"with --camera-info; --params takes"):
+        load_config_yaml(str(cam))

@@ -159,6 +159,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                                 "are", path, key, k, node_name, hint)
             values = {k: v for k, v in values.items() if k in _BY_NAME}
         merged.update(values)
+    if not matching and {"image_width", "camera_matrix"} <= set(doc):
+        raise ConfigError(f"{path} is a camera_info YAML (image_width, camera_matrix), not a ROS "
+                          f"parameter file: pass it with --camera-info; --params takes the "
+                          f"node's parameter file (config/localize.yaml)")
     if not matching:
         who = node_name if namespace is None else node_fqn(namespace, node_name)
         raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
