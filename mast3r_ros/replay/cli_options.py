@@ -158,12 +158,17 @@ def note_unused_device(args: argparse.Namespace, cfg: Config) -> None:
     (its OpenCV SIFT runs on the CPU), so a --device cuda on a machine without CUDA, refused
     with the mast3r matcher, would otherwise pass unremarked. Not for a device set in --params
     (the shipped file sets 'auto' for the node), nor 'auto' or 'cpu', which ask for nothing
-    the sift matcher does not do. For the commands whose matcher decides it (build-map,
+    the sift matcher does not do. A --checkpoint given with it is warned about too (no
+    encodings cached, SIFT poses). For the commands whose matcher decides it (build-map,
     localize, demo once its matcher is known; `pair` always runs the network)."""
     device = getattr(args, "device", None)
     if device not in (None, "auto", "cpu") and cfg.localizer.matcher == "sift":
         log.warning("--device %s is not used by the sift matcher (it builds no network; OpenCV "
                     "SIFT runs on the CPU); ignored", device)
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint and cfg.localizer.matcher == "sift":  # a map without encodings, SIFT poses
+        log.warning("--checkpoint %s is not used by the sift matcher (it builds no network); "
+                    "ignored: pass --matcher mast3r to run MASt3R", checkpoint)
 
 
 def note_unused_workers(args: argparse.Namespace, cfg: Config) -> None:

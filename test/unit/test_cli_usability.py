@@ -484,3 +484,27 @@ def test_a_camera_info_yaml_given_as_params_is_named_for_what_it_is(tmp_path):
                                           r"camera_matrix\), not a ROS parameter file: pass it "
                                           r"with --camera-info; --params takes"):
         load_config_yaml(str(cam))
+
+
+def test_a_checkpoint_the_sift_matcher_does_not_use_is_warned_about(caplog):
+    # a new user's find: build-map --matcher sift --checkpoint X wrote a map without encodings,
+    # and localize --matcher sift --checkpoint X ran SIFT, both without a word (a --device
+    # given with sift is warned about)
+    import logging
+
+    from mast3r_ros.replay.cli import build_parser
+    from mast3r_ros.replay.cli_options import load_config, note_unused_device
+
+    def notes(cmd):
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            args = build_parser().parse_args(cmd)
+            note_unused_device(args, load_config(args))
+        return [r.getMessage() for r in caplog.records if "--checkpoint" in r.getMessage()]
+
+    for cmd in (["localize", "src", "--map", "m", "--out", "o"],
+                ["build-map", "src", "--out", "m"]):
+        assert notes(cmd + ["--checkpoint", "/x.pth", "--matcher", "sift"]) == [
+            "--checkpoint /x.pth is not used by the sift matcher (it builds no network); "
+            "ignored: pass --matcher mast3r to run MASt3R"]
+        assert notes(cmd + ["--checkpoint", "/x.pth"]) == []  # mast3r: used
