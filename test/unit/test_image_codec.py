@@ -338,6 +338,23 @@ def test_load_camera_info_yaml_refuses_a_misspelled_distortion_field(tmp_path, t
     np.testing.assert_allclose(load_camera_info_yaml(path).dist, [0.01, 0, 0, 0, 0])
 
 
+
+@pytest.mark.parametrize("old, new, match", [
+    ("  cols: 5\n", "  cols: 4\n", r"distortion_coefficients says rows 1 x cols 4 = 4 values but "
+                                    r"its data holds 5"),
+    ("  rows: 3\n  cols: 3\n", "  rows: 4\n  cols: 3\n",
+     r"camera_matrix says rows 4 x cols 3 = 12 values but its data holds 9"),
+])
+def test_load_camera_info_yaml_refuses_rows_cols_that_contradict_the_data(tmp_path, old, new,
+                                                                        match):
+    # a new user's find: 'cols: 4' over 5 coefficients read all 5, where ROS's
+    # camera_calibration_parsers reads rows x cols of them (4): one file, two cameras
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace(old, new, 1))
+    with pytest.raises(InputError, match="camera.yaml: " + match):
+        load_camera_info_yaml(path)
+
+
 # ---- issue 8: every encoding cv_bridge turns into rgb8, one decoding path for files --------------
 
 def _rgb_scene(h: int = 48, w: int = 64) -> np.ndarray:

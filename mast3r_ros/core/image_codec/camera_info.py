@@ -189,6 +189,21 @@ def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
     return np.asarray([float(item) for item in value], dtype=np.float64)
 
 
+def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> None:
+    """``rows`` x ``cols`` of a camera_info YAML matrix that contradict its data are refused:
+    camera_calibration_parsers reads rows x cols values, this reader all of ``data``, so the
+    file would describe two cameras (``cols: 4`` over 5 coefficients)."""
+    if not isinstance(matrix, dict):
+        return
+    rows, cols = matrix.get("rows"), matrix.get("cols")
+    if any(not isinstance(v, int) or isinstance(v, bool) for v in (rows, cols)):
+        return
+    if rows * cols != values:
+        raise InputError(f"{path}: {name} says rows {rows} x cols {cols} = {rows * cols} values "
+                         f"but its data holds {values}; ROS reads rows x cols of them: correct "
+                         f"rows/cols or the data")
+
+
 def rectified_intrinsics_from_camera_info(
     width: int,
     height: int,
@@ -278,7 +293,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
             given instead; a missing ``image_width``, ``image_height`` or
             ``camera_matrix.data``; a field of the wrong type; a misspelled optional field
-            (``distortion_coefficents``: `_refuse_misspelled_field`); anything
+            (``distortion_coefficents``: `_refuse_misspelled_field`); ``rows`` x ``cols``
+            that contradict a matrix's data (`_check_stated_shape`); anything
             `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
@@ -309,11 +325,13 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
     k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
                       "camera_matrix.data")
+    _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
     model = doc.get("distortion_model", "plumb_bob")
     coefficients = doc.get("distortion_coefficients") or {}
     d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
     d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
                       else "distortion_coefficients")
+    _check_stated_shape(coefficients, path, "distortion_coefficients", d.size)
     binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
                for name in ("binning_x", "binning_y")]
     roi = doc.get("roi")
