@@ -383,8 +383,9 @@ def cmd_pair(args: argparse.Namespace) -> int:
     arrays = run_pair(args.image1, args.image2, args.out, cfg.model, overwrite=args.overwrite)
     (h1, w1), (h2, w2) = arrays["conf_1"].shape, arrays["conf_2"].shape
     size = f"{w1}x{h1}" if (h1, w1) == (h2, w2) else f"{w1}x{h1} and {w2}x{h2}"
-    log.info("network resolution %s, %d matches -> %s", size, len(arrays["matches_1"]),
-             os.path.join(args.out, "pair.npz"))
+    # the result on stdout, as every command that writes an output says it
+    sys.stdout.write(f"pair {args.out}: {len(arrays['matches_1'])} matches at network "
+                     f"resolution {size} -> pair.npz, matches.png\n")
     return 0
 
 

@@ -6,6 +6,7 @@ import argparse
 import logging
 import os
 import re
+import sys
 
 from ..core.config import LocalizerConfig, param_specs
 from ..core.errors import CheckpointError, InputError
@@ -144,7 +145,7 @@ def _export_locked(args: argparse.Namespace, checkpoint: str, passed_as: str) ->
     model, info = load_checkpoint(path, device="cpu", passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
-    log.info("network %dx%d, keyframe batch %d, %s exporter (opset %d) -> %s (encoder.onnx, "
-             "decoder.onnx, manifest.json)", shape[1], shape[0], args.keyframe_batch,
-             res.manifest["exporter"], res.manifest["opset"], res.out_dir)
+    sys.stdout.write(f"export {res.out_dir}: network {shape[1]}x{shape[0]}, keyframe batch "
+                     f"{args.keyframe_batch}, {res.manifest['exporter']} exporter (opset "
+                     f"{res.manifest['opset']}) -> encoder.onnx, decoder.onnx, manifest.json\n")
     return 0

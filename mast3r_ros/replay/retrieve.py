@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 from typing import List, Optional, Sequence, Tuple
 
@@ -195,5 +196,6 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
                                args.out, codebook=args.codebook, pairs=args.pairs,
                                seed=args.seed, device=args.device, symmetrize=args.symmetrize,
                                overwrite=args.overwrite, size=args.size)
-    log.info("similarity %dx%d, %d pairs", *sim.shape, len(chosen))
+    sys.stdout.write(f"retrieve {args.out}: similarity {sim.shape[0]}x{sim.shape[1]}, "
+                     f"{len(chosen)} pairs -> pairs.txt, similarity.npy\n")
     return 0

@@ -45,8 +45,15 @@ def exported(tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
     (out / "manifest.json").write_text('{"format": "mast3r_ros-onnx"}')  # an earlier export
     (out / "encoder.onnx").write_bytes(b"old")
     (out / "decoder.onnx").write_bytes(b"old")
-    assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
-                 "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
+    import contextlib
+    import io
+
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        assert main(["export", tiny_ckpt, "--out", str(out), "--size", "224",
+                     "--keyframe-batch", str(K), "--log-level", "warning", "--overwrite"]) == 0
+    # the result line on stdout whatever the log level (it was an INFO log line only)
+    assert printed.getvalue().startswith(f"export {out}: network 224x224, keyframe batch {K}, ")
     model, info = load_checkpoint(tiny_ckpt)
     m = read_manifest(str(out))
     onnx_exports[(info.identity, 224, HW, K, m["exporter"])] = str(out)

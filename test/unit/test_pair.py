@@ -56,8 +56,9 @@ def test_pair_with_dust3r_matches_points(tmp_path, images):
         assert z["matches_1"].dtype == np.int64
 
 
-def test_pair_reads_the_shared_config(tmp_path, images, tiny_ckpt):
-    """`mast3r-ros pair` takes --params like the other commands; the command line wins."""
+def test_pair_reads_the_shared_config(tmp_path, images, tiny_ckpt, capsys):
+    """`mast3r-ros pair` takes --params like the other commands; the command line wins. Its
+    result line is printed whatever the log level (it was an INFO log line only)."""
     from mast3r_ros.replay.cli import main
 
     params = tmp_path / "p.yaml"
@@ -68,6 +69,9 @@ def test_pair_reads_the_shared_config(tmp_path, images, tiny_ckpt):
                  "--log-level", "warning"]) == 0
     with np.load(out / "pair.npz") as z:
         assert z["conf_1"].shape == (224, 224)
+        n = len(z["matches_1"])
+    assert capsys.readouterr().out == (f"pair {out}: {n} matches at network resolution 224x224 "
+                                       "-> pair.npz, matches.png\n")
     with pytest.raises(ConfigError, match="checkpoint"):
         run_pair(*images, str(tmp_path / "x"), ModelConfig())
     assert main(["pair", *images, "--out", str(tmp_path / "y")]) == 2  # no checkpoint: one line

@@ -22,7 +22,7 @@ def paths(ref_fixtures):
     return imgs, str(ref_fixtures / "mast3r_tiny" / "ckpt.pth"), rt
 
 
-def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread):
+def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread, capsys):
     imgs, ckpt, rt = paths
     out = tmp_path / "out"
     with np.load(rt / "outputs.npz") as z:
@@ -38,6 +38,8 @@ def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread
     expected = [(i, j) for i, j in make_pairs(6, "retrieval-6-5", ref_sim.astype(np.float64),
                                               start=3) if i != j]
     assert lines == [f"{imgs[i]} {imgs[j]}" for i, j in expected]
+    assert capsys.readouterr().out == (f"retrieve {out}: similarity 6x6, {len(expected)} pairs "
+                                       "-> pairs.txt, similarity.npy\n")
 
 
 def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread, monkeypatch):
