@@ -33,6 +33,7 @@ from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.fileio import mkstemp_public
 from ..core.image_codec import (
+    check_depth_scale,
     check_image_file_intact,
     depth_to_metres,
     load_camera_info_yaml,
@@ -349,11 +350,9 @@ class TumSequence:
     ) -> None:
         rule = pose_at_stamp or PoseAtStampConfig()
         self.read_depth = bool(read_depth)
-        if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
-            raise InputError(f"depth scale must be a positive number of depth units per metre, "
-                             f"got {depth_scale}")
         #: raw depth units per metre of the depth PNGs (TUM: 5000 unless overridden)
-        self.depth_units_per_m = float(depth_scale or TUM_DEPTH_UNITS_PER_M)
+        self.depth_units_per_m = (TUM_DEPTH_UNITS_PER_M if depth_scale is None
+                                  else check_depth_scale(depth_scale, "depth scale"))
         if not (sync_tolerance_s >= 0 and rule.tolerance_s >= 0 and rule.max_gap_s >= 0):
             raise InputError(
                 f"sync_tolerance_s and pose_at_stamp's tolerance_s and max_gap_s must be >= 0, "

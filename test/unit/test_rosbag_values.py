@@ -467,6 +467,8 @@ def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
     (dict(depth_scale=float("inf")), "depth scale must be a positive number"),
     (dict(depth_scale=float("nan")), "depth scale must be a positive number"),
     (dict(depth_scale=-1000.0), "depth scale must be a positive number"),
+    (dict(depth_scale="1000"), "depth scale must be a positive number.*pass depth_scale as a"),
+    (dict(depth_scale=True), "depth scale must be a positive number.*pass depth_scale as a"),
     (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
 ])

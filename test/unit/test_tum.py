@@ -569,6 +569,16 @@ def test_depth_scale_is_units_per_metre_and_validated(tmp_path):
             TumSequence(root, depth_scale=bad)
 
 
+def test_a_depth_scale_of_the_wrong_type_is_an_input_error(tmp_path):
+    """A string (a YAML value read as text) was a TypeError from np.isfinite; True was 1 unit/m."""
+    root = make_folder(tmp_path / "seq")
+    for bad in ("5000", True, [5000.0]):
+        with pytest.raises(InputError, match="depth scale must be a positive number of raw depth "
+                                             r"units per metre.*pass depth_scale as a number"):
+            TumSequence(root, depth_scale=bad)
+    assert TumSequence(root, depth_scale=np.float32(1000)).depth_units_per_m == 1000.0
+
+
 @pytest.mark.parametrize("kwargs", [
     {"sync_tolerance_s": -0.01},
     {"pose_at_stamp": PoseAtStampConfig(tolerance_s=-0.01)},

@@ -31,6 +31,7 @@ from .raw import (
     DEPTH_ENCODINGS,
     SUPPORTED_ENCODINGS,
     BytesLike,
+    check_depth_scale,
     decode_image,
     depth_to_metres,
     encode_image,
@@ -39,7 +40,8 @@ from .raw import (
 )
 
 __all__ = [
-    "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_image_file_intact",
+    "DEPTH_ENCODINGS", "SUPPORTED_ENCODINGS", "BytesLike", "check_depth_scale",
+    "check_image_file_intact",
     "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
     "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",
     "rectified_intrinsics_from_camera_info", "to_rgb8", "warn_far_principal_point",

@@ -231,18 +231,28 @@ def depth_to_metres(
     _check_shape(array, encoding)
     if depth_scale is None:
         depth_scale = 1.0 if encoding == "32FC1" else _REP118_UNITS_PER_M
+    metres = array.astype(np.float32) / np.float32(check_depth_scale(depth_scale))
+    with np.errstate(invalid="ignore"):
+        metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
+    return metres
+
+
+def check_depth_scale(depth_scale: float, what: str = "depth_scale") -> float:
+    """A depth scale (raw depth units per metre) -> float, or `InputError` naming ``what``
+    unless it is a finite positive number (a numpy scalar or 0-d array included, as np.load of a
+    calibration gives; a bool, string or sequence refused). Shared by `depth_to_metres` and the
+    readers (TUM folders, bags) so each refuses the same values with the same words."""
     if isinstance(depth_scale, np.ndarray) and depth_scale.ndim == 0:
         depth_scale = depth_scale.item()  # a 0-d array (np.load of a calibration) is a number
     if (isinstance(depth_scale, (bool, np.bool_))
             or not isinstance(depth_scale, (int, float, np.number))
             or not (np.isfinite(depth_scale) and depth_scale > 0)):
         raise InputError(
-            f"depth_scale must be a positive number of units per metre, got {depth_scale!r}"
+            f"{what} must be a positive number of raw depth units per metre (TUM PNGs 5000, "
+            f"16UC1 millimetres 1000), got {depth_scale!r} ({type(depth_scale).__name__}); "
+            f"pass depth_scale as a number such as 5000.0"
         )
-    metres = array.astype(np.float32) / np.float32(depth_scale)
-    with np.errstate(invalid="ignore"):
-        metres[~(np.isfinite(metres) & (metres > 0))] = np.nan
-    return metres
+    return float(depth_scale)
 
 
 def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:

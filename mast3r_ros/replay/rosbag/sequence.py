@@ -28,7 +28,7 @@ from rosbags.typesys import Stores, get_typestore
 
 from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError
-from ...core.image_codec import depth_to_metres
+from ...core.image_codec import check_depth_scale, depth_to_metres
 from ...core.message_fields import (
     REDUCED_TWICE_HINT,
     IntrinsicsCache,
@@ -115,9 +115,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         image_rectified: bool = False,
         camera_info_name: Optional[str] = None,
     ) -> None:
-        if depth_scale is not None and not (np.isfinite(depth_scale) and depth_scale > 0):
-            raise InputError(f"depth scale must be a positive number of depth units per metre, "
-                             f"got {depth_scale}")
+        if depth_scale is not None:
+            depth_scale = check_depth_scale(depth_scale, "depth scale")
         if run is not None and run < 1:
             raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
         self._depth_scale = depth_scale
