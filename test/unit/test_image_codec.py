@@ -583,6 +583,15 @@ def test_equidistant_undistorted_through_fisheye_model():
     assert np.abs(wrong - ideal).max() > 1.0
 
 
+def test_camera_info_d_none_is_no_distortion():
+    """D None was one NaN ("plumb_bob expects (0, 4, 5) distortion coefficients, got 1"); it is
+    no distortion, as an empty D and as CameraIntrinsics' dist=None (OpenCV's distCoeffs=None)."""
+    for model in ("plumb_bob", ""):
+        intr = intrinsics_from_camera_info(640, 480, K, None, model)
+        assert intr.distortion_model == "plumb_bob" and intr.dist.size == 0
+        assert not intr.has_distortion
+
+
 def test_unsupported_model_names_the_field():
     with pytest.raises(InputError, match="CameraInfo distortion_model: unsupported .*'kannala'"):
         intrinsics_from_camera_info(640, 480, K, [0.1] * 4, "kannala")

@@ -75,7 +75,7 @@ def intrinsics_from_camera_info(
     width: int,
     height: int,
     k: Sequence[float],
-    d: Sequence[float],
+    d: Optional[Sequence[float]],
     distortion_model: str,
     *,
     binning_x: int = 0,
@@ -97,7 +97,8 @@ def intrinsics_from_camera_info(
     ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
     rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
     with ``cv2.fisheye``), checked by `types.check_distortion` (which `CameraIntrinsics` applies
-    too). An empty model with no (or all-zero) coefficients is plumb_bob without distortion.
+    too). An empty model with no (or all-zero) coefficients is plumb_bob without distortion; ``d``
+    None is no distortion, as an empty D.
     Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
@@ -108,7 +109,8 @@ def intrinsics_from_camera_info(
             transposed).
     """
     k_arr = _message_numbers(k, "K", "9 numbers (row-major 3x3)")
-    d_arr = _message_numbers(d, "D", "the distortion coefficients (empty for none)")
+    d_arr = (np.zeros(0) if d is None  # None: no distortion, as an empty D (and OpenCV's None)
+             else _message_numbers(d, "D", "the distortion coefficients (empty for none)"))
     width, height = _message_size(width, "width"), _message_size(height, "height")
     if k_arr.size != 9:
         raise InputError(f"CameraInfo K must have 9 values (row-major 3x3), got {k_arr.size}")
