@@ -543,6 +543,17 @@ def test_binning_and_roi_applied_like_image_geometry():
         np.testing.assert_allclose(full.K, np.reshape(K, (3, 3)))
 
 
+@pytest.mark.parametrize("field", ["binning_x", "binning_y"])
+@pytest.mark.parametrize("bad", ["a", None, 2.5, -2, True, 2**70, float("nan")])
+def test_binning_that_is_not_a_whole_number_names_the_field(field, bad):
+    """'a' and None were bare ValueError/TypeError from int(); 2.5 was truncated to 2 and -2
+    taken as no binning (CameraInfo's binning is a uint32)."""
+    with pytest.raises(InputError, match=f"CameraInfo {field} must be a whole number >= 0"):
+        intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", **{field: bad})
+    assert intrinsics_from_camera_info(640, 480, K, [], "plumb_bob",
+                                       **{field: np.uint32(2)}).K[0, 0] in (292.5, 585.0)
+
+
 def test_roi_outside_the_image_refused():
     with pytest.raises(InputError, match="CameraInfo roi: 320x240 at \\(400, 0\\)"):
         intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(400, 0, 320, 240))

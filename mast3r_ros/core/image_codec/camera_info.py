@@ -71,6 +71,22 @@ def _message_size(value: object, field: str) -> int:
     return int(value)
 
 
+def _message_binning(value: object, field: str) -> int:
+    """A CameraInfo binning factor (a uint32; 0 or 1: none) as an int >= 1; `InputError` naming
+    it for a non-number ('a' and None failed in int()), a fraction (2.5 was truncated to 2), a
+    negative value (-2 was taken as no binning) or one outside uint32."""
+    ok = (not isinstance(value, (bool, np.bool_))
+          and isinstance(value, (int, np.integer, float, np.floating)))
+    try:
+        ok = ok and float(value).is_integer() and 0 <= float(value) <= 2**32 - 1
+    except OverflowError:
+        ok = False
+    if not ok:
+        raise InputError(f"CameraInfo {field} must be a whole number >= 0 (0 or 1: no binning), "
+                         f"got {value!r}")
+    return max(1, int(value))
+
+
 def intrinsics_from_camera_info(
     width: int,
     height: int,
@@ -104,7 +120,8 @@ def intrinsics_from_camera_info(
     Raises:
         InputError: naming the field: K not 9 numbers or all zero (uncalibrated), an
             unsupported ``distortion_model``, ``d`` not numbers, a wrong count of them or a
-            non-finite coefficient, a size that is not a positive whole number, a ``roi`` that
+            non-finite coefficient, a size that is not a positive whole number, a binning
+            factor that is not a whole number >= 0, a ``roi`` that
             does not fit the calibrated image, or a K that `CameraIntrinsics` refuses (e.g.
             transposed).
     """
@@ -137,7 +154,7 @@ def intrinsics_from_camera_info(
             K[0, 2] -= x
             K[1, 2] -= y
             out_w, out_h = w, h
-    bx, by = max(1, int(binning_x)), max(1, int(binning_y))
+    bx, by = _message_binning(binning_x, "binning_x"), _message_binning(binning_y, "binning_y")
     if bx > 1:
         K[0, 0] /= bx
         K[0, 2] /= bx
