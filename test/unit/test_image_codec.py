@@ -554,6 +554,16 @@ def test_binning_that_is_not_a_whole_number_names_the_field(field, bad):
                                        **{field: np.uint32(2)}).K[0, 0] in (292.5, 585.0)
 
 
+def test_rectified_camera_info_with_a_roi_and_a_text_size_names_the_field():
+    """A text width with a ROI was a bare ValueError from int() in the ROI check."""
+    from mast3r_ros.core.image_codec import rectified_intrinsics_from_camera_info as rectified
+
+    p = [585.0, 0, 320, 0, 0, 585.0, 240, 0, 0, 0, 1, 0]
+    with pytest.raises(InputError, match="CameraInfo width must be a whole number of pixels"):
+        rectified("640px", 480, p, None, roi=_Roi(0, 0, 640, 480))
+    assert rectified(640, 480, p, None, roi=_Roi(0, 0, 640, 480)).width == 640
+
+
 def test_roi_outside_the_image_refused():
     with pytest.raises(InputError, match="CameraInfo roi: 320x240 at \\(400, 0\\)"):
         intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=_Roi(400, 0, 320, 240))

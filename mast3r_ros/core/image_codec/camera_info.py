@@ -269,7 +269,8 @@ def rectified_intrinsics_from_camera_info(
                          "the unrectified image instead")
     if roi is not None:
         x, y, w, h = _roi_fields(roi)
-        if w > 0 and h > 0 and (x, y, w, h) != (0, 0, int(width), int(height)):
+        full = (0, 0, _message_size(width, "width"), _message_size(height, "height"))
+        if w > 0 and h > 0 and (x, y, w, h) != full:
             raise InputError("CameraInfo roi: a region of interest on a rectified stream is not "
                              "supported (image_rectified); stream the full rectified image")
     return intrinsics_from_camera_info(
