@@ -55,6 +55,32 @@ def _pose_stack(poses: Any, count: int, what: str) -> np.ndarray:
     return p
 
 
+def check_stamped_poses(stamps_ns: Any, poses: Any, what: str) -> Tuple[np.ndarray, np.ndarray]:
+    """(N,) integer-nanosecond stamps and finite (N, 4, 4) poses -> (stamps (N,) as given,
+    poses (N, 4, 4) float64); `InputError` starting with ``what`` (the caller) otherwise, with
+    the expected shapes and what was given (text or ragged input included: numpy's bare
+    ValueError named neither)."""
+    try:
+        stamps = np.asarray(stamps_ns).reshape(-1)
+    except ValueError:  # ragged nesting
+        stamps = None
+    try:
+        p = np.asarray(poses, dtype=np.float64)
+    except (TypeError, ValueError):
+        p = None
+    if (stamps is None or p is None or p.shape != (stamps.size, 4, 4)
+            or not np.issubdtype(stamps.dtype, np.integer) or not np.isfinite(p).all()):
+        given = (f"ragged stamps_ns ({type(stamps_ns).__name__})" if stamps is None
+                 else f"{stamps.shape} {stamps.dtype}")
+        given += (f" and poses that are not numbers ({type(poses).__name__})" if p is None
+                  else f" and {p.shape}" + ("" if np.isfinite(p).all() else " not all finite"))
+        raise InputError(
+            f"{what} expects (N,) integer stamps_ns and finite (N, 4, 4) poses, got {given}; "
+            "pass nanoseconds (np.round(t_s * 1e9).astype(np.int64)) and one 4x4 pose per "
+            "stamp (np.stack)")
+    return stamps, p
+
+
 def _duration_ns(value: Any, what: str) -> int:
     """A tolerance or gap: integer nanoseconds (`check_stamp_ns`) that are not negative."""
     value = check_stamp_ns(value, what)

@@ -39,8 +39,9 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import (clock_reset_note, frame_spacing_unit_mismatch, nearest_indices,
-                               poses_at_stamps, stamp_unit_mismatch)
+from ..core.trajectory import (check_stamped_poses, clock_reset_note,
+                               frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
+                               stamp_unit_mismatch)
 from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
 
 log = logging.getLogger(__name__)
@@ -284,17 +285,7 @@ def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarra
     and the poses finite (N, 4, 4).
     """
     path = Path(path)
-    stamps = np.asarray(stamps_ns).reshape(-1)
-    poses = np.asarray(poses, dtype=np.float64)
-    if (
-        poses.shape != (stamps.size, 4, 4)
-        or not np.issubdtype(stamps.dtype, np.integer)
-        or not np.isfinite(poses).all()
-    ):
-        raise InputError(
-            f"write_tum_trajectory expects (N,) integer stamps_ns and finite (N, 4, 4) poses, got "
-            f"{stamps.shape} {stamps.dtype} and {poses.shape}"
-        )
+    stamps, poses = check_stamped_poses(stamps_ns, poses, "write_tum_trajectory")
     quats = Rotation.from_matrix(poses[:, :3, :3]).as_quat() if stamps.size else np.zeros((0, 4))
     quats[quats[:, 3] < 0] *= -1.0
     lines = [_TRAJECTORY_HEADER]

@@ -262,6 +262,22 @@ def test_written_trajectory_is_synced_before_it_is_renamed_into_place(tmp_path, 
     assert read_tum_trajectory(tmp_path / "t.txt")[0].tolist() == [S]
 
 
+@pytest.mark.parametrize("poses, got", [
+    ([["a"]], "poses that are not numbers"),
+    ([np.eye(4), np.eye(3)], "poses that are not numbers"),   # ragged: no array at all
+    (np.eye(4)[None, :3], r"\(1,\) int64 and \(1, 3, 4\)"),
+])
+def test_write_tum_trajectory_names_the_poses_that_are_not_4x4_numbers(tmp_path, poses, got):
+    """Text poses ([['a']]) and ragged ones were bare ValueErrors from numpy; nothing is
+    written either way."""
+    with pytest.raises(InputError, match=r"write_tum_trajectory expects \(N,\) integer stamps_ns "
+                                         r"and finite \(N, 4, 4\) poses, got .*" + got):
+        write_tum_trajectory(tmp_path / "t.txt", np.array([1]), poses)
+    with pytest.raises(InputError, match=r"got ragged stamps_ns \(list\) and \(1, 4, 4\)"):
+        write_tum_trajectory(tmp_path / "t.txt", [[1], [1, 2]], np.eye(4)[None])
+    assert not list(tmp_path.iterdir())
+
+
 def test_trajectory_errors(tmp_path):
     with pytest.raises(InputError, match="integer stamps_ns"):
         write_tum_trajectory(tmp_path / "t.txt", np.array([0.5]), np.eye(4)[None])
