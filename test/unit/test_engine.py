@@ -147,6 +147,19 @@ def test_encoding_storage_round_trip(tiny_engine):
                             "cpu")
 
 
+@pytest.mark.parametrize("d, match", [
+    ({"feats": np.zeros((4, 8))}, r"cached encoding is missing true_shape: .*Encoding.to_numpy"),
+    ({}, "cached encoding is missing feats, true_shape"),
+    ({"feats": np.zeros((4, 8)), "true_shape": np.array(["a", "b"])},
+     "cached encoding true_shape must be the image's .H, W. in network pixels, got"),
+    (None, "cached encoding must be a mapping of feats and true_shape .*got NoneType"),
+])
+def test_a_malformed_cached_encoding_names_what_is_wrong(d, match):
+    """A missing key was a bare KeyError ('true_shape'), text sizes a ValueError from int()."""
+    with pytest.raises(InputError, match=match):
+        Encoding.from_numpy(d, "cpu")
+
+
 def test_decode_views_of_different_sizes_and_empty(tiny_engine):
     """A query of another size/aspect ratio than the keyframes (issue 8, query-aspect-ratio):
     decoded as it is, each view on its own grid, keyframes of one size batched together."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import warnings
+from collections.abc import Mapping
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -107,8 +108,21 @@ class Encoding:
         """The `Encoding` of ``to_numpy``'s arrays (``feats`` (N, C), ``true_shape`` (2,)):
         the feature bytes are copied to ``device`` as they are stored (float16: half the bytes
         of float32, no conversion on the host). Raises InputError when N does not fit the
-        image size."""
-        shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
+        image size, a key missing or a true_shape that is not whole numbers."""
+        keys = ("feats", "true_shape")
+        if not isinstance(d, Mapping):
+            raise InputError(f"cached encoding must be a mapping of {' and '.join(keys)} (what "
+                             f"Encoding.to_numpy gives), got {type(d).__name__}")
+        missing = [k for k in keys if k not in d]
+        if missing:
+            raise InputError(f"cached encoding is missing {', '.join(missing)}: "
+                             "Encoding.from_numpy takes the arrays Encoding.to_numpy gives "
+                             "(feats (N, C), true_shape (2,)); encode the image again")
+        try:
+            shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
+        except (TypeError, ValueError, OverflowError):
+            raise InputError(f"cached encoding true_shape must be the image's (H, W) in network "
+                             f"pixels, got {d['true_shape']!r:.80}") from None
         feats = np.asarray(d["feats"])
         if len(shape) != 2 or feats.ndim != 2 or feats.shape[0] != (shape[0] // PATCH) * (
                 shape[1] // PATCH):
