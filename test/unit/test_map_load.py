@@ -485,6 +485,30 @@ def test_a_table_with_bytes_appended_fails_its_checksum(tmp_path):
         KeyframeTable.open(full, 2, ["plumb_bob"], sha)
 
 
+@pytest.mark.parametrize("depth_bytes, depth_scale", [(0, 1000.0), (-2, 0.0)])
+def test_a_table_row_with_a_depth_size_no_writer_gives_is_refused(tmp_path, depth_bytes,
+                                                                  depth_scale):
+    """The writer records -1 (and depth_scale 0) for a keyframe without depth and the PNG's
+    size (> 0) for one with depth; 0 (an empty depth PNG) and -2 (neither) were accepted."""
+    rows = np.zeros(2, KEYFRAME_DTYPE)
+    rows["id"] = [0, 1]
+    rows["map_from_cam"] = np.eye(4)
+    rows["width"], rows["height"] = W, H
+    rows["K"] = CAM.K
+    rows["image_bytes"], rows["depth_bytes"] = 100, -1
+    rows["depth_bytes"][1], rows["depth_scale"][1] = depth_bytes, depth_scale
+    full = str(tmp_path / "keyframe_table.npy")
+    np.save(full, rows)
+    sha = hashlib.sha256(open(full, "rb").read()).hexdigest()
+    with pytest.raises(MapFormatError, match=r"keyframe_table.npy: row 1: 'depth_bytes' must be "
+                                             r"positive \(a depth PNG's size\) or -1 \(no depth\)"):
+        KeyframeTable.open(full, 2, ["plumb_bob"], sha)
+    rows["depth_bytes"][1], rows["depth_scale"][1] = 2000, 1000.0  # a 2000-byte PNG: fine
+    np.save(full, rows)
+    sha = hashlib.sha256(open(full, "rb").read()).hexdigest()
+    assert KeyframeTable.open(full, 2, ["plumb_bob"], sha).file_meta(1, True)["bytes"] == 2000
+
+
 def test_v3_keyframes_count_from_the_end_and_do_not_alias_the_table(v3):
     """Negative indices count from the end (as a list's, and as `image` documents); poses are
     copies, not views of the memory-mapped table."""

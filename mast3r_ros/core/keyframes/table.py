@@ -335,6 +335,9 @@ def _check_rows(rows: np.ndarray, first: int, num_models: int, where: str) -> No
     bad((rows["distortion_model"] < 0) | (rows["distortion_model"] >= num_models),
         "'distortion_model' is not an index into the manifest's distortion_models")
     bad(rows["image_bytes"] <= 0, "'image_bytes' must be positive")
+    # the writer records a depth PNG's size (never 0 bytes) or -1 for a keyframe without depth
+    bad((rows["depth_bytes"] == 0) | (rows["depth_bytes"] < -1), "'depth_bytes' must be "
+        "positive (a depth PNG's size) or -1 (no depth); rebuild the map")
     depth = rows["depth_bytes"] >= 0
     bad(depth & ~(np.isfinite(rows["depth_scale"]) & (rows["depth_scale"] > 0)),
         "'depth_scale' must be positive for a keyframe with depth")
