@@ -23,6 +23,7 @@ from typing import Any, Optional, Tuple
 import numpy as np
 from scipy.spatial.transform import Rotation
 
+from .config import PoseAtStampConfig
 from .errors import InputError
 from .geometry import finite_pose, nonfinite_entries
 from .types import check_stamp_ns
@@ -79,6 +80,26 @@ def check_stamped_poses(stamps_ns: Any, poses: Any, what: str) -> Tuple[np.ndarr
             "pass nanoseconds (np.round(t_s * 1e9).astype(np.int64)) and one 4x4 pose per "
             "stamp (np.stack)")
     return stamps, p
+
+
+def check_pose_rule(sync_tolerance_s: Any, pose_at_stamp: Any) -> PoseAtStampConfig:
+    """The sequence readers' (TUM folders, bags) ``sync_tolerance_s`` and ``pose_at_stamp``
+    (None: the defaults) checked alike -> the `PoseAtStampConfig` to use; `InputError` naming
+    the one that is not a number of seconds >= 0 (text or None was a bare TypeError from '>=')
+    or, for ``pose_at_stamp``, not a `PoseAtStampConfig` (a dict was an AttributeError)."""
+    rule = PoseAtStampConfig() if pose_at_stamp is None else pose_at_stamp
+    if not isinstance(rule, PoseAtStampConfig):
+        raise InputError(f"pose_at_stamp must be a PoseAtStampConfig (e.g. PoseAtStampConfig("
+                         f"tolerance_s=0.02, max_gap_s=0.1)) or None, got "
+                         f"{type(pose_at_stamp).__name__}")
+    for name, v in (("sync_tolerance_s", sync_tolerance_s),
+                    ("pose_at_stamp's tolerance_s", rule.tolerance_s),
+                    ("pose_at_stamp's max_gap_s", rule.max_gap_s)):
+        number = isinstance(v, (int, float, np.integer, np.floating)) and not isinstance(v, bool)
+        if not (number and v >= 0):
+            raise InputError(f"{name} must be >= 0 (a number of seconds), got {v!r}"
+                             + ("" if number else f" ({type(v).__name__})"))
+    return rule
 
 
 def _duration_ns(value: Any, what: str) -> int:

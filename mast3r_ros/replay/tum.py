@@ -39,7 +39,7 @@ from ..core.image_codec import (
     load_camera_info_yaml,
     read_image_file,
 )
-from ..core.trajectory import (check_stamped_poses, clock_reset_note,
+from ..core.trajectory import (check_pose_rule, check_stamped_poses, clock_reset_note,
                                frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
                                stamp_unit_mismatch)
 from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
@@ -339,16 +339,11 @@ class TumSequence:
         read_depth: bool = True,
         camera_info_name: Optional[str] = None,
     ) -> None:
-        rule = pose_at_stamp or PoseAtStampConfig()
         self.read_depth = bool(read_depth)
         #: raw depth units per metre of the depth PNGs (TUM: 5000 unless overridden)
         self.depth_units_per_m = (TUM_DEPTH_UNITS_PER_M if depth_scale is None
                                   else check_depth_scale(depth_scale, "depth scale"))
-        if not (sync_tolerance_s >= 0 and rule.tolerance_s >= 0 and rule.max_gap_s >= 0):
-            raise InputError(
-                f"sync_tolerance_s and pose_at_stamp's tolerance_s and max_gap_s must be >= 0, "
-                f"got {sync_tolerance_s}, {rule.tolerance_s}, {rule.max_gap_s}"
-            )
+        rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise InputError(f"TUM folder {self.folder} does not exist or is not a folder")

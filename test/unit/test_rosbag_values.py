@@ -471,6 +471,10 @@ def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
     (dict(depth_scale=True), "depth scale must be a positive number.*pass depth_scale as a"),
     (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
+    (dict(sync_tolerance_s="0.02"), r"sync_tolerance_s must be >= 0 .*got '0.02' \(str\)"),
+    (dict(pose_at_stamp={"tolerance_s": 0.1}), "pose_at_stamp must be a PoseAtStampConfig"),
+    (dict(pose_at_stamp=PoseAtStampConfig(max_gap_s=-1.0)),
+     "pose_at_stamp's max_gap_s must be >= 0"),
 ])
 def test_bad_depth_scale_and_sync_tolerance_are_refused(tmp_path, kw, match):
     bag = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1,

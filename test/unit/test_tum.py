@@ -606,6 +606,21 @@ def test_negative_tolerances_are_refused(tmp_path, kwargs):
         TumSequence(root, **kwargs)
 
 
+@pytest.mark.parametrize("kwargs, match", [
+    ({"sync_tolerance_s": "0.02"}, r"sync_tolerance_s must be >= 0 \(a number of seconds\), "
+                                   r"got '0.02' \(str\)"),
+    ({"sync_tolerance_s": None}, r"sync_tolerance_s must be >= 0 .*got None"),
+    ({"pose_at_stamp": {"tolerance_s": 0.1}}, r"pose_at_stamp must be a PoseAtStampConfig"),
+    ({"pose_at_stamp": PoseAtStampConfig(tolerance_s="0.1")},
+     r"pose_at_stamp's tolerance_s must be >= 0 \(a number of seconds\), got '0.1'"),
+])
+def test_tolerances_of_the_wrong_type_are_input_errors(tmp_path, kwargs, match):
+    """Text or None was a bare TypeError from '>=', a dict an AttributeError."""
+    root = make_folder(tmp_path / "seq")
+    with pytest.raises(InputError, match=match):
+        TumSequence(root, **kwargs)
+
+
 def test_depth_txt_out_of_time_order_is_associated_by_stamp(tmp_path):
     root = make_folder(tmp_path / "seq")
     for name, units in (("a.png", 5000), ("b.png", 15000)):

@@ -38,7 +38,7 @@ from ...core.message_fields import (
     header_stamp_ns,
 )
 from ...core.tf_buffer import TransformBuffer
-from ...core.trajectory import nearest_indices
+from ...core.trajectory import check_pose_rule, nearest_indices
 from ...core.types import CameraIntrinsics, Frame, UnreadableFrame
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
@@ -126,11 +126,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         self._depth_encoding: Optional[str] = None
         self._is_depth: Dict[str, bool] = {}  # topic -> looks like depth (first message read)
         self._run_wanted = run
-        if not sync_tolerance_s >= 0:
-            raise InputError(f"sync_tolerance_s must be >= 0, got {sync_tolerance_s}")
+        rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
         self.path = Path(path)
         self._tolerance_ns = round(sync_tolerance_s * 1e9)
-        rule = pose_at_stamp or PoseAtStampConfig()
         self._pose_rule_ns = (round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9))
         self._override = camera_info
         #: how messages name the given ``camera_info`` (None: intrinsics from the bag)
