@@ -247,6 +247,17 @@ class CameraIntrinsics:
         return bool(self.dist.size) and bool(np.any(self.dist != 0))
 
 
+def check_camera_info_arg(camera_info: Any) -> Optional[CameraIntrinsics]:
+    """A sequence reader's ``camera_info`` override (TUM folders, bags): a `CameraIntrinsics`
+    or None, else `InputError` up front (a YAML path was taken and failed at the first frame
+    with an AttributeError)."""
+    if camera_info is not None and not isinstance(camera_info, CameraIntrinsics):
+        raise InputError(f"camera_info must be a CameraIntrinsics or None, got "
+                         f"{type(camera_info).__name__}; for a camera_info YAML pass "
+                         "image_codec.load_camera_info_yaml(path)")
+    return camera_info
+
+
 def check_stamp_ns(stamp: Any, what: str, unit: str = "nanoseconds") -> int:
     """``stamp`` (a Python int or numpy integer) as a Python int of ``unit`` (nanoseconds; the
     ``sec`` field of a ROS stamp passes "seconds"); raises `InputError` naming ``what`` for

@@ -42,7 +42,7 @@ from ..core.image_codec import (
 from ..core.trajectory import (check_pose_rule, check_stamped_poses, clock_reset_note,
                                frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
                                stamp_unit_mismatch)
-from ..core.types import CameraIntrinsics, Frame, UnreadableFrame
+from ..core.types import CameraIntrinsics, Frame, UnreadableFrame, check_camera_info_arg
 
 log = logging.getLogger(__name__)
 
@@ -347,7 +347,8 @@ class TumSequence:
         self.folder = Path(folder)
         if not self.folder.is_dir():
             raise InputError(f"TUM folder {self.folder} does not exist or is not a folder")
-        self.intrinsics: CameraIntrinsics = camera_info or self._read_camera_yaml()
+        self.intrinsics: CameraIntrinsics = (check_camera_info_arg(camera_info)
+                                             or self._read_camera_yaml())
         #: how messages name the given ``camera_info`` (None: intrinsics from camera.yaml)
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)

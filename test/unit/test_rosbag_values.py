@@ -473,6 +473,7 @@ def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
     (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s="0.02"), r"sync_tolerance_s must be >= 0 .*got '0.02' \(str\)"),
     (dict(pose_at_stamp={"tolerance_s": 0.1}), "pose_at_stamp must be a PoseAtStampConfig"),
+    (dict(camera_info="cam.yaml"), "camera_info must be a CameraIntrinsics or None, got str"),
     (dict(pose_at_stamp=PoseAtStampConfig(max_gap_s=-1.0)),
      "pose_at_stamp's max_gap_s must be >= 0"),
 ])

@@ -606,6 +606,16 @@ def test_negative_tolerances_are_refused(tmp_path, kwargs):
         TumSequence(root, **kwargs)
 
 
+@pytest.mark.parametrize("bad", ["camera.yaml", {"width": W}])
+def test_a_camera_info_that_is_not_intrinsics_is_refused_up_front(tmp_path, bad):
+    """A YAML path (or a dict) was taken, and the first frame failed with an AttributeError
+    ('str' object has no attribute 'width')."""
+    root = make_folder(tmp_path / "seq")
+    with pytest.raises(InputError, match=r"camera_info must be a CameraIntrinsics or None, got "
+                                         r".*load_camera_info_yaml\(path\)"):
+        TumSequence(root, camera_info=bad)
+
+
 @pytest.mark.parametrize("kwargs, match", [
     ({"sync_tolerance_s": "0.02"}, r"sync_tolerance_s must be >= 0 \(a number of seconds\), "
                                    r"got '0.02' \(str\)"),

@@ -39,7 +39,7 @@ from ...core.message_fields import (
 )
 from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import check_pose_rule, nearest_indices
-from ...core.types import CameraIntrinsics, Frame, UnreadableFrame
+from ...core.types import CameraIntrinsics, Frame, UnreadableFrame, check_camera_info_arg
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
@@ -130,7 +130,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         self.path = Path(path)
         self._tolerance_ns = round(sync_tolerance_s * 1e9)
         self._pose_rule_ns = (round(rule.tolerance_s * 1e9), round(rule.max_gap_s * 1e9))
-        self._override = camera_info
+        self._override = check_camera_info_arg(camera_info)
         #: how messages name the given ``camera_info`` (None: intrinsics from the bag)
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)
