@@ -117,8 +117,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
-        if run is not None and run < 1:
-            raise InputError(f"run must be >= 1 (runs are numbered from 1), got {run}")
+        if run is not None and (isinstance(run, (bool, np.bool_))
+                                or not isinstance(run, (int, np.integer)) or run < 1):
+            raise InputError(f"run must be >= 1 (a whole number; runs are numbered from 1), got "
+                             f"{run!r}")  # '2' failed in '<', True was run 1, 1.5 said --run
         self._depth_scale = depth_scale
         self._rectified = bool(image_rectified)
         self._info_cache: Dict[str, IntrinsicsCache] = {}  # topic -> its conversion cache
