@@ -473,6 +473,8 @@ def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
     (dict(run=True), r"run must be >= 1 .*got True"),
     (dict(run=1.5), r"run must be >= 1 .*got 1.5"),
     (dict(run=0), r"run must be >= 1 .*got 0"),
+    (dict(pose_frames=("map", "camera_optical")),   # was an AttributeError ('partition')
+     r"pose_frames must be 'parent:child' .*got \('map', 'camera_optical'\)"),
     (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s="0.02"), r"sync_tolerance_s must be >= 0 .*got '0.02' \(str\)"),

@@ -40,7 +40,8 @@ class _TfPoses:
     def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
         if pose_frames is None:
             return None
-        parent, _, child = pose_frames.partition(":")
+        text = pose_frames if isinstance(pose_frames, str) else ""  # a tuple: refused below
+        parent, _, child = text.partition(":")
         if not _strip(parent) or (":" in child):
             raise InputError(
                 f"pose_frames must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
