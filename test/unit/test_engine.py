@@ -153,9 +153,14 @@ def test_encoding_storage_round_trip(tiny_engine):
     ({"feats": np.zeros((4, 8)), "true_shape": np.array(["a", "b"])},
      "cached encoding true_shape must be the image's .H, W. in network pixels, got"),
     (None, "cached encoding must be a mapping of feats and true_shape .*got NoneType"),
+    ({"feats": np.zeros((4, 8)).astype(str), "true_shape": np.array([32, 32])},
+     r"cached encoding feats must be floating point .*, got <U32"),
+    ({"feats": np.zeros((4, 8), object), "true_shape": np.array([32, 32])},
+     r"cached encoding feats must be floating point .*, got object"),
 ])
 def test_a_malformed_cached_encoding_names_what_is_wrong(d, match):
-    """A missing key was a bare KeyError ('true_shape'), text sizes a ValueError from int()."""
+    """A missing key was a bare KeyError ('true_shape'), text sizes a ValueError from int(),
+    text or object features a TypeError from torch.from_numpy."""
     with pytest.raises(InputError, match=match):
         Encoding.from_numpy(d, "cpu")
 

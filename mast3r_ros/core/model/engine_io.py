@@ -128,6 +128,9 @@ class Encoding:
                 shape[1] // PATCH):
             raise InputError(f"cached encoding has inconsistent shape {feats.shape} for "
                              f"image {shape}")
+        if feats.dtype.kind != "f":  # torch.from_numpy refused text and objects, bare
+            raise InputError(f"cached encoding feats must be floating point (to_numpy stores "
+                             f"float16), got {feats.dtype}; encode the image again")
         return Encoding(to_device(feats, device), shape)
 
     def check(self, enc_dim: int, what: str, identity: Optional[str] = None) -> None:
