@@ -475,6 +475,9 @@ def test_depth_units_per_m_follow_rep118_for_32fc1(tmp_path):
     (dict(run=0), r"run must be >= 1 .*got 0"),
     (dict(pose_frames=("map", "camera_optical")),   # was an AttributeError ('partition')
      r"pose_frames must be 'parent:child' .*got \('map', 'camera_optical'\)"),
+    (dict(camera_info_topic=["/cam/camera_info"]),   # was TypeError: unhashable type: 'list'
+     r"camera_info_topic must be a topic name \(a string\) or None, got \['/cam/camera_info'\]"),
+    (dict(depth_topic=3), r"depth_topic must be a topic name \(a string\) or None, got 3"),
     (dict(sync_tolerance_s=-0.01), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s=float("nan")), "sync_tolerance_s must be >= 0"),
     (dict(sync_tolerance_s="0.02"), r"sync_tolerance_s must be >= 0 .*got '0.02' \(str\)"),

@@ -121,6 +121,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                                 or not isinstance(run, (int, np.integer)) or run < 1):
             raise InputError(f"run must be >= 1 (a whole number; runs are numbered from 1), got "
                              f"{run!r}")  # '2' failed in '<', True was run 1, 1.5 said --run
+        for name, topic in (("image_topic", image_topic), ("depth_topic", depth_topic),
+                            ("camera_info_topic", camera_info_topic)):
+            if topic is not None and not isinstance(topic, str):  # a list: unhashable, bare
+                raise InputError(f"{name} must be a topic name (a string) or None, got {topic!r}")
         self._depth_scale = depth_scale
         self._rectified = bool(image_rectified)
         self._info_cache: Dict[str, IntrinsicsCache] = {}  # topic -> its conversion cache
