@@ -18,6 +18,7 @@ read as seconds), which the rule would otherwise turn into one pose for every fr
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Optional, Tuple
 
 import numpy as np
@@ -62,8 +63,13 @@ def check_stamped_poses(stamps_ns: Any, poses: Any, what: str) -> Tuple[np.ndarr
     the expected shapes and what was given (text or ragged input included: numpy's bare
     ValueError named neither)."""
     try:
-        stamps = np.asarray(stamps_ns).reshape(-1)
-    except ValueError:  # ragged nesting
+        with warnings.catch_warnings():  # numpy < 1.24 warns and makes an object array
+            warnings.simplefilter("ignore")
+            stamps = np.asarray(stamps_ns).reshape(-1)
+    except ValueError:  # ragged nesting (numpy >= 1.24)
+        stamps = None
+    if stamps is not None and stamps.dtype == object and any(
+            np.ndim(v) for v in stamps):  # ragged nesting (numpy < 1.24)
         stamps = None
     try:
         p = np.asarray(poses, dtype=np.float64)
