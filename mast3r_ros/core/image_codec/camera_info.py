@@ -56,35 +56,38 @@ def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
         raise InputError(f"CameraInfo {field} must be {expected}, got {value!r:.80}") from None
 
 
+def _uint32(value: object) -> Optional[int]:
+    """A CameraInfo uint32 field given as a Python/numpy number -> int, or None for a bool, a
+    non-number, a fraction or a value outside uint32."""
+    if (isinstance(value, (bool, np.bool_))
+            or not isinstance(value, (int, np.integer, float, np.floating))):
+        return None
+    try:
+        f = float(value)
+    except OverflowError:  # an int beyond float's range
+        return None
+    return int(value) if f.is_integer() and 0 <= f <= 2**32 - 1 else None
+
+
 def _message_size(value: object, field: str) -> int:
     """A CameraInfo image size as an int (the message's uint32); `InputError` for a fraction
     (640.5 was truncated to 640), a bool, a non-number (a string failed with a TypeError) or a
     value outside uint32 (2**70 failed inside numpy)."""
-    ok = (not isinstance(value, (bool, np.bool_))
-          and isinstance(value, (int, np.integer, float, np.floating)))
-    try:
-        ok = ok and float(value).is_integer() and 0 <= float(value) <= 2**32 - 1
-    except OverflowError:
-        ok = False
-    if not ok:
+    size = _uint32(value)
+    if size is None:
         raise InputError(f"CameraInfo {field} must be a whole number of pixels, got {value!r}")
-    return int(value)
+    return size
 
 
 def _message_binning(value: object, field: str) -> int:
     """A CameraInfo binning factor (a uint32; 0 or 1: none) as an int >= 1; `InputError` naming
     it for a non-number ('a' and None failed in int()), a fraction (2.5 was truncated to 2), a
     negative value (-2 was taken as no binning) or one outside uint32."""
-    ok = (not isinstance(value, (bool, np.bool_))
-          and isinstance(value, (int, np.integer, float, np.floating)))
-    try:
-        ok = ok and float(value).is_integer() and 0 <= float(value) <= 2**32 - 1
-    except OverflowError:
-        ok = False
-    if not ok:
+    factor = _uint32(value)
+    if factor is None:
         raise InputError(f"CameraInfo {field} must be a whole number >= 0 (0 or 1: no binning), "
                          f"got {value!r}")
-    return max(1, int(value))
+    return max(1, factor)
 
 
 def intrinsics_from_camera_info(

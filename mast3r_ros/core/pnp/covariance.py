@@ -16,9 +16,7 @@ from typing import Optional, Tuple
 
 import numpy as np
 
-from ..errors import InputError
-from ..types import check_point_rows
-from .linearise import _checked_rows, _Rows
+from .linearise import _checked_point_extras, _checked_rows, _Rows
 
 
 @dataclasses.dataclass(frozen=True)
@@ -65,7 +63,8 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     `_covariance_f`, so the cost is a few passes over the inliers (no per-point matrices, no
     loop but over keyframes).
     """
-    X, x = _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, group_centres)
+    X, x = _checked_rows("pose_covariance", "map_from_cam", map_from_cam, X, x, K)
+    _checked_point_extras("pose_covariance", len(X), points_cov, groups, group_centres)
     map_from_cam, K = np.asarray(map_from_cam, np.float64), np.asarray(K, np.float64)
     n = len(X)
     if n < 4:
@@ -76,29 +75,6 @@ def pose_covariance(map_from_cam: np.ndarray, X: np.ndarray, x: np.ndarray, K: n
     F, r = rows.jacobian_rows(rows.evaluate(map_from_cam), np.ones(n, bool))
     return _covariance_f(map_from_cam, rows, F, r, points_cov, groups, group_centres, model)
 
-
-
-def _checked_covariance_args(map_from_cam, X, x, K, points_cov, groups, centres
-                             ) -> Tuple[np.ndarray, np.ndarray]:
-    """`pose_covariance`'s argument checks (its docstring's Raises); ``(X, x)`` as (N, 3) and
-    (N, 2) float64. Malformed arrays failed deep in the linear algebra with numpy's
-    broadcasting or index errors."""
-    X, x = _checked_rows("pose_covariance", "map_from_cam", map_from_cam, X, x, K)
-    n = len(X)
-    if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
-        raise InputError(f"pose_covariance: points_cov must be ({n}, 3, 3) (one 3x3 covariance "
-                         f"per point), got shape {np.shape(points_cov)}")
-    if groups is not None:
-        g = np.asarray(groups)
-        if g.shape != (n,) or (n and g.dtype.kind not in "iu"):
-            raise InputError(f"pose_covariance: groups must be ({n},) integers (each point's "
-                             f"keyframe), got {g.dtype} {g.shape}")
-        if centres is not None:
-            count = len(check_point_rows(centres, 3, "pose_covariance: group_centres"))
-            if n and (g.min() < 0 or g.max() >= count):
-                raise InputError(f"pose_covariance: groups index {count} group_centres, got "
-                                 f"values {int(g.min())}..{int(g.max())}")
-    return X, x
 
 def _regular_inverse(H: np.ndarray) -> Optional[np.ndarray]:
     """``H^-1`` of the 6x6 normal matrix, None when it is singular or not finite

@@ -21,6 +21,28 @@ from ..errors import InputError
 from ..types import check_point_rows
 
 
+def _checked_point_extras(what: str, n: int, points_cov: Any, groups: Any,
+                          centres: Any) -> None:
+    """`InputError` naming ``what`` (the caller) unless ``points_cov`` is None or (n, 3, 3),
+    ``groups`` None or (n,) integers, indexing ``centres`` ((G, 3) points) when given: the
+    per-point inputs of `solve_pnp` and `pose_covariance`, checked alike."""
+    if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
+        raise InputError(f"{what}: points_cov must be ({n}, 3, 3) (one 3x3 covariance per "
+                         f"point), got shape {np.shape(points_cov)}")
+    if groups is None:
+        return
+    g = np.asarray(groups)
+    if g.shape != (n,) or (n and g.dtype.kind not in "iu"):
+        raise InputError(f"{what}: groups must be ({n},) integers (each point's keyframe), "
+                         f"got {g.dtype} {g.shape}")
+    if centres is None:
+        return
+    count = len(check_point_rows(centres, 3, f"{what}: group_centres"))
+    if n and (g.min() < 0 or g.max() >= count):
+        raise InputError(f"{what}: groups index {count} group_centres, got values "
+                         f"{int(g.min())}..{int(g.max())}")
+
+
 def _checked_rows(what: str, pose_name: str, pose: Any, X: Any, x: Any, K: Any
                   ) -> Tuple[np.ndarray, Optional[np.ndarray]]:
     """The public functions' argument checks: ``(X, x)`` as (N, 3) and (N, 2) float64

@@ -21,7 +21,7 @@ from ..errors import ConfigError, InputError
 from ..geometry import invert_pose, undistort_pixels
 from ..types import CameraIntrinsics, check_point_rows
 from .covariance import UncertaintyModel, _covariance_f
-from .linearise import _Rows
+from .linearise import _checked_point_extras, _Rows
 from .ransac import RANSAC_MAX_POINTS, _ransac_opencv, _ransac_poselib, resolve_backend
 from .refine import MIN_POINTS, _refine_inliers
 
@@ -169,21 +169,7 @@ def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, i
             raise ConfigError(f"solve_pnp: needs {name}, got reproj_error_px={thr}, "
                               f"confidence={confidence}, max_iterations={iters}, "
                               f"ransac_max_points={max_points}")
-    if points_cov is not None and np.shape(points_cov) != (n, 3, 3):
-        raise InputError(f"solve_pnp: points_cov must be ({n}, 3, 3) (one 3x3 covariance per "
-                         f"point), got shape {np.shape(points_cov)}")
-    if groups is not None:
-        g = np.asarray(groups)
-        if g.shape != (n,) or (n and g.dtype.kind not in "iu"):
-            raise InputError(f"solve_pnp: groups must be ({n},) integers (each point's "
-                             f"keyframe), got {g.dtype} {g.shape}")
-        if centres is None:
-            return
-        count = len(check_point_rows(centres, 3, "solve_pnp: group_centres"))
-        if n and (g.min() < 0 or g.max() >= count):
-            raise InputError(f"solve_pnp: groups index {count} group_centres, got values "
-                             f"{int(g.min())}..{int(g.max())}")
-
+    _checked_point_extras("solve_pnp", n, points_cov, groups, centres)
 
 def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     map_from_cam = invert_pose(cam_from_map)
