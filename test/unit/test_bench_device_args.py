@@ -14,6 +14,16 @@ import torch
 BENCH = Path(__file__).resolve().parents[2] / "bench"
 
 
+def _run_without_triton(script: str, *argv: str) -> subprocess.CompletedProcess:
+    """bench/``script`` run as ``__main__`` with ``argv`` where `import triton` fails (a pip
+    install without the triton or dev extra)."""
+    blocked = ("import runpy, sys; sys.modules['triton'] = None; "
+               f"sys.path.insert(0, {str(BENCH)!r}); sys.argv = {[script, *argv]!r}; "
+               f"runpy.run_path({str(BENCH / script)!r}, run_name='__main__')")
+    return subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
+                          timeout=600)
+
+
 @pytest.mark.parametrize("script", ["bench_gpu.py", "bench_matching.py"])
 @pytest.mark.parametrize("device, want", [("cuda", "CUDA is not available"),
                                           ("cuda:x", "is not a torch device")])
@@ -30,12 +40,7 @@ def test_matching_smoke_without_triton_times_the_torch_backend():
     """bench_matching.py --smoke where Triton is not installed (a pip install without the
     triton or dev extra): it said 'triton unavailable: timing the torch backend only', timed
     it, then died in the op count (--smoke counts ops) importing core.nn_triton."""
-    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
-               f"sys.path.insert(0, {str(BENCH)!r}); "
-               "sys.argv = ['bench_matching.py', '--smoke']; "
-               f"runpy.run_path({str(BENCH / 'bench_matching.py')!r}, run_name='__main__')")
-    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
-                       timeout=600)
+    r = _run_without_triton("bench_matching.py", "--smoke")
     assert r.returncode == 0, r.stderr[-2000:]
     assert "timing the torch backend only" in r.stderr and "Traceback" not in r.stderr
 
@@ -44,12 +49,7 @@ def test_kernel_resources_without_triton_is_one_line():
     """kernel_resources.py (README: Benchmarks) where Triton is not installed: a traceback
     (ModuleNotFoundError: No module named 'triton') in compile_all; now one line naming the
     extra, exit 2."""
-    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
-               f"sys.path.insert(0, {str(BENCH)!r}); "
-               "sys.argv = ['kernel_resources.py', '--arch', '90']; "
-               f"runpy.run_path({str(BENCH / 'kernel_resources.py')!r}, run_name='__main__')")
-    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
-                       timeout=600)
+    r = _run_without_triton("kernel_resources.py", "--arch", "90")
     assert r.returncode == 2, r.stderr[-2000:]
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and "Triton >= 3.0" in lines[0] and ".[triton]" in lines[0], lines
@@ -58,12 +58,7 @@ def test_kernel_resources_without_triton_is_one_line():
 def test_matching_screen_stats_without_triton_says_so():
     """bench_matching.py --screen-stats (README: Benchmarks) emulates core.nn_triton's screen
     and reads its constant: without Triton it died with a traceback after the pairs were made."""
-    blocked = ("import runpy, sys; sys.modules['triton'] = None; "  # `import triton` fails
-               f"sys.path.insert(0, {str(BENCH)!r}); "
-               "sys.argv = ['bench_matching.py', '--device', 'cpu', '--screen-stats']; "
-               f"runpy.run_path({str(BENCH / 'bench_matching.py')!r}, run_name='__main__')")
-    r = subprocess.run([sys.executable, "-c", blocked], capture_output=True, text=True,
-                       timeout=600)
+    r = _run_without_triton("bench_matching.py", "--device", "cpu", "--screen-stats")
     assert r.returncode == 2, r.stderr[-2000:]
     assert "Traceback" not in r.stderr and "--screen-stats" in r.stderr.splitlines()[-1]
     assert ".[triton]" in r.stderr.splitlines()[-1], r.stderr

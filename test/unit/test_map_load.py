@@ -469,13 +469,19 @@ def test_table_rows_are_checked_across_read_blocks(v3, monkeypatch):
         KeyframeMap.load(v3, lazy=True)
 
 
-def test_a_table_with_bytes_appended_fails_its_checksum(tmp_path):
+def _two_rows() -> np.ndarray:
+    """Two keyframe-table rows a writer could give: ids 0 and 1, identity poses, no depth."""
     rows = np.zeros(2, KEYFRAME_DTYPE)
     rows["id"] = [0, 1]
     rows["map_from_cam"] = np.eye(4)
     rows["width"], rows["height"] = W, H
     rows["K"] = CAM.K
     rows["image_bytes"], rows["depth_bytes"] = 100, -1
+    return rows
+
+
+def test_a_table_with_bytes_appended_fails_its_checksum(tmp_path):
+    rows = _two_rows()
     full = str(tmp_path / "keyframe_table.npy")
     np.save(full, rows)
     sha = hashlib.sha256(open(full, "rb").read()).hexdigest()
@@ -490,12 +496,7 @@ def test_a_table_row_with_a_depth_size_no_writer_gives_is_refused(tmp_path, dept
                                                                   depth_scale):
     """The writer records -1 (and depth_scale 0) for a keyframe without depth and the PNG's
     size (> 0) for one with depth; 0 (an empty depth PNG) and -2 (neither) were accepted."""
-    rows = np.zeros(2, KEYFRAME_DTYPE)
-    rows["id"] = [0, 1]
-    rows["map_from_cam"] = np.eye(4)
-    rows["width"], rows["height"] = W, H
-    rows["K"] = CAM.K
-    rows["image_bytes"], rows["depth_bytes"] = 100, -1
+    rows = _two_rows()
     rows["depth_bytes"][1], rows["depth_scale"][1] = depth_bytes, depth_scale
     full = str(tmp_path / "keyframe_table.npy")
     np.save(full, rows)
