@@ -339,6 +339,23 @@ def test_load_camera_info_yaml_refuses_a_misspelled_distortion_field(tmp_path, t
 
 
 
+@pytest.mark.parametrize("new", ["", "distortion_coefficients:\n",
+                                 "distortion_coefficients: null\n"])
+def test_load_camera_info_yaml_refuses_a_file_without_distortion_coefficients(tmp_path, new):
+    # was read as undistorted without a word; camera_calibration_parsers' readCalibrationYml
+    # refuses such a file (it reads distortion_coefficients' rows and cols unconditionally)
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.split("distortion_coefficients:")[0] + new)
+    with pytest.raises(InputError, match=r"camera.yaml: missing field 'distortion_coefficients' "
+                                         r".*rows: 1, cols: 0, data: \[\]"):
+        load_camera_info_yaml(path)
+    # the two ways to say "no distortion" that ROS reads
+    for stated in ("{rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}", "{rows: 1, cols: 0, data: []}"):
+        path.write_text(CAMERA_YAML.split("distortion_coefficients:")[0]
+                        + f"distortion_coefficients: {stated}\n")
+        assert not np.any(load_camera_info_yaml(path).dist)
+
+
 @pytest.mark.parametrize("old, new, match", [
     ("  cols: 5\n", "  cols: 4\n", r"distortion_coefficients says rows 1 x cols 4 = 4 values but "
                                     r"its data holds 5"),

@@ -303,10 +303,11 @@ def _refuse_misspelled_field(doc: dict, path: Path) -> None:
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
-    Needs ``image_width``, ``image_height`` and ``camera_matrix.data``; ``distortion_model``
-    defaults to plumb_bob (as camera_calibration_parsers does) and ``distortion_coefficients.data``
-    to none. The standard file has no binning or ROI (camera_calibration_parsers writes and reads
-    only the calibration); for a camera streaming binned or cropped images, the optional keys
+    Needs ``image_width``, ``image_height``, ``camera_matrix.data`` and, as
+    camera_calibration_parsers does, ``distortion_coefficients`` (``{rows: 1, cols: 0, data:
+    []}`` or zeros say "no distortion"); ``distortion_model`` defaults to plumb_bob (as there).
+    The standard file has no binning or ROI (camera_calibration_parsers writes and reads only
+    the calibration); for a camera streaming binned or cropped images, the optional keys
     ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
     applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message. A principal
     point far outside the image is warned about (`warn_far_principal_point`), not refused.
@@ -314,10 +315,10 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     Raises:
         InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
-            given instead; a missing ``image_width``, ``image_height`` or
-            ``camera_matrix.data``; a field of the wrong type; a misspelled optional field
-            (``distortion_coefficents``: `_refuse_misspelled_field`); ``rows`` x ``cols``
-            that contradict a matrix's data (`_check_stated_shape`); anything
+            given instead; a missing ``image_width``, ``image_height``,
+            ``camera_matrix.data`` or ``distortion_coefficients``; a field of the wrong type; a
+            misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
+            ``rows`` x ``cols`` that contradict a matrix's data (`_check_stated_shape`); anything
             `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
@@ -350,7 +351,12 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                       "camera_matrix.data")
     _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
     model = doc.get("distortion_model", "plumb_bob")
-    coefficients = doc.get("distortion_coefficients") or {}
+    if doc.get("distortion_coefficients") is None:  # camera_calibration_parsers refuses it too
+        raise InputError(f"{path}: missing field 'distortion_coefficients' (read as no distortion, "
+                         "a distorted lens would go unnoticed): for an undistorted camera write "
+                         "'distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}' "
+                         "(plumb_bob), or rows: 1, cols: 0, data: []")
+    coefficients = doc["distortion_coefficients"]
     d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
     d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
                       else "distortion_coefficients")
