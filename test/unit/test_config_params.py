@@ -264,3 +264,22 @@ def test_config_to_params_refuses_a_section_or_other_object(tmp_path):
         with pytest.raises(ConfigError, match="takes the whole Config"):
             dump_config_yaml(bad, str(tmp_path / "x.yaml"))
     assert not (tmp_path / "x.yaml").exists()
+
+
+@pytest.mark.parametrize("kwargs, match", [
+    ({"tolerance_s": -0.01}, r"'pose_at_stamp.tolerance_s' must be in \[0.0, 10.0\], got -0.01"),
+    ({"max_gap_s": math.nan}, r"'pose_at_stamp.max_gap_s' must be finite, got nan"),
+    ({"tolerance_s": math.inf}, r"'pose_at_stamp.tolerance_s' must be finite, got inf"),
+    ({"tolerance_s": "0.1"}, r"'pose_at_stamp.tolerance_s' must be float, got str '0.1'"),
+    ({"max_gap_s": True}, r"'pose_at_stamp.max_gap_s' must be float, got bool True"),
+])
+def test_a_pose_at_stamp_config_made_in_python_is_checked_when_made(kwargs, match):
+    """PoseAtStampConfig is made in Python for the readers (TumSequence, BagSequence): NaN
+    failed deep inside ('cannot convert float NaN to integer'), inf with an OverflowError, text
+    with a TypeError, and a bool was taken as 1 s; now a ConfigError naming the parameter."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+
+    with pytest.raises(ConfigError, match=r"PoseAtStampConfig: parameter " + match):
+        PoseAtStampConfig(**kwargs)
+    rule = PoseAtStampConfig(tolerance_s=1, max_gap_s=60.0)  # an int is the float it holds
+    assert (rule.tolerance_s, rule.max_gap_s) == (1.0, 60.0) and type(rule.tolerance_s) is float

@@ -253,13 +253,25 @@ class MapCheckConfig:
 class PoseAtStampConfig:
     """The one rule for "the pose at this image stamp" in the offline tools (ground truth,
     --trajectory, --groundtruth, tf in bags); see `mast3r_ros.core.trajectory`. Parameters
-    ``pose_at_stamp.*``."""
+    ``pose_at_stamp.*``. Checked when made (`ConfigError` naming the parameter): it is made in
+    Python for the readers."""
 
     tolerance_s: float = _f(0.02, "Pose at an image stamp (ground truth, trajectory files, tf in "
                                   "bags): else the nearest sample within this many seconds.",
                             lo=0.0, hi=10.0)
     max_gap_s: float = _f(0.1, "Pose at an image stamp: interpolated (linear, slerp) between two "
                                "samples at most this many seconds apart.", lo=0.0, hi=3600.0)
+
+    def __post_init__(self) -> None:
+        # made in Python and handed to the readers (TumSequence, BagSequence) and the replay
+        # tools directly: NaN, inf, text or a bool got past or failed deep inside (float NaN
+        # to integer); checked as `check_config_section` checks a section (type, finite,
+        # minimum), with a ConfigError naming the parameter
+        from .params import validate_param  # params imports this module
+        for f in dataclasses.fields(self):
+            value = validate_param(f"pose_at_stamp.{f.name}", getattr(self, f.name),
+                                   "PoseAtStampConfig", check_max=False)
+            object.__setattr__(self, f.name, value)  # np.float32(0.1) -> 0.1, 1 -> 1.0
 
 
 @dataclasses.dataclass(frozen=True)
