@@ -23,7 +23,7 @@ from scipy.spatial.transform import Rotation
 from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
-from .image_codec.camera_info import _roi_fields
+from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
 from .types import CameraIntrinsics, Frame, check_stamp_ns
 
 NS_PER_S = 1_000_000_000
@@ -178,8 +178,10 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
     left out binning and ROI once kept a stale principal point). Raises InputError for a
     malformed ROI."""
     roi = getattr(info, "roi", None)
-    common = (int(info.width), int(info.height), int(getattr(info, "binning_x", 0) or 0),
-              int(getattr(info, "binning_y", 0) or 0),
+    # checked, not int(): a duck-typed message's width 640.7 was read as 640, True as 1
+    common = (_message_size(info.width, "width"), _message_size(info.height, "height"),
+              _message_binning(getattr(info, "binning_x", 0) or 0, "binning_x"),
+              _message_binning(getattr(info, "binning_y", 0) or 0, "binning_y"),
               None if roi is None else _roi_fields(roi))
     if rectified:
         r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
@@ -217,16 +219,16 @@ def camera_info_reduction(info: Any) -> str:
     """'CameraInfo WxH with binning BXxBY and/or roi WxH at (X, Y)' when the CameraInfo's
     binning or ROI reduce its full-sensor size and K (as image_geometry applies them), else ''
     (for errors about an image whose size does not fit the reduced intrinsics)."""
-    bx, by = (max(1, int(getattr(info, n, 0) or 0)) for n in ("binning_x", "binning_y"))
+    bx, by = (_message_binning(getattr(info, n, 0) or 0, n) for n in ("binning_x", "binning_y"))
+    width, height = _message_size(info.width, "width"), _message_size(info.height, "height")
     roi = getattr(info, "roi", None)
     x, y, w, h = (0, 0, 0, 0) if roi is None else _roi_fields(roi)
     parts = []
     if bx > 1 or by > 1:
         parts.append(f"binning {bx}x{by}")
-    if w > 0 and h > 0 and (x, y, w, h) != (0, 0, int(info.width), int(info.height)):
+    if w > 0 and h > 0 and (x, y, w, h) != (0, 0, width, height):
         parts.append(f"roi {w}x{h} at ({x}, {y})")
-    return (f"CameraInfo {int(info.width)}x{int(info.height)} with {' and '.join(parts)}"
-            if parts else "")
+    return f"CameraInfo {width}x{height} with {' and '.join(parts)}" if parts else ""
 
 
 # why an image does not fit a CameraInfo that `camera_info_reduction` describes
@@ -247,8 +249,15 @@ def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
     """
     if is_compressed(msg):
         return image_codec.decode_compressed(msg.format, msg.data)
-    array = image_codec.decode_image(msg.encoding, int(msg.height), int(msg.width),
-                                     int(msg.step), msg.data, bool(msg.is_bigendian))
+    sizes = []
+    for name in ("height", "width", "step"):  # checked, not int(): 2.7 rows were read as 2
+        value = getattr(msg, name)
+        size = _uint32(value)
+        if size is None:
+            raise InputError(f"sensor_msgs/Image {name} must be a whole number >= 0 (uint32), "
+                             f"got {value!r}")
+        sizes.append(size)
+    array = image_codec.decode_image(msg.encoding, *sizes, msg.data, bool(msg.is_bigendian))
     return array, msg.encoding
 
 

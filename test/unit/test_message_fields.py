@@ -186,6 +186,41 @@ def test_camera_info_to_intrinsics():
         mf.camera_info_to_intrinsics(info)
 
 
+@pytest.mark.parametrize("field, value, match", [
+    ("width", W + 0.7, rf"CameraInfo width must be a whole number of pixels, got {W + 0.7}"),
+    ("height", True, r"CameraInfo height must be a whole number of pixels, got True"),
+    ("binning_x", 2.5, r"CameraInfo binning_x must be a whole number >= 0 .*got 2.5"),
+    ("roi", NS(x_offset=1.7, y_offset=0, width=4, height=4),
+     r"CameraInfo roi.x_offset must be a whole number >= 0 of pixels \(uint32\), got 1.7"),
+])
+def test_camera_info_integer_fields_of_untyped_messages_are_not_truncated(field, value, match):
+    """A duck-typed CameraInfo's integer fields were read with int(): a width of 8.7 became 8,
+    True a height of 1, binning 2.5 became 2, an roi offset 1.7 became 1, all without a word."""
+    info = NS(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1], d=[],
+              distortion_model="plumb_bob", header=header())
+    setattr(info, field, value)
+    with pytest.raises(InputError, match=match):
+        mf.camera_info_to_intrinsics(info)
+    with pytest.raises(InputError, match=match):
+        mf.camera_info_reduction(info)
+    setattr(info, field, np.uint32(2) if field == "binning_x" else None)  # numpy ints are read
+    if field in ("binning_x", "roi"):
+        assert mf.camera_info_to_intrinsics(info).width == (W // 2 if field == "binning_x" else W)
+
+
+@pytest.mark.parametrize("field, value", [("height", H + 0.7), ("width", True), ("step", 3.9),
+                                          ("height", "2")])
+def test_image_sizes_of_untyped_messages_are_not_truncated(field, value):
+    """A duck-typed Image's height 2.7 was read as 2 rows (int()), a width of True as 1."""
+    msg = image_msg("rgb8", rgb_pattern())
+    setattr(msg, field, value)
+    with pytest.raises(InputError, match=rf"sensor_msgs/Image {field} must be a whole number "
+                                         rf">= 0 \(uint32\), got {value!r}"):
+        mf.decode_image_message(msg)
+    setattr(msg, field, np.uint32(getattr(image_msg("rgb8", rgb_pattern()), field)))
+    assert mf.decode_image_message(msg)[0].shape == (H, W, 3)
+
+
 def test_header_stamp_and_pose_fields():
     assert mf.header_stamp_ns(header(sec=3, nanosec=7)) == 3_000_000_007
     q = Rotation.from_euler("z", 90, degrees=True).as_quat()

@@ -38,12 +38,16 @@ def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
             values = list(roi)[:4]
         else:
             values = [getattr(roi, name) for name in names]
-        x, y, w, h = (int(v) for v in values)
+        x, y, w, h = values
     except (AttributeError, TypeError, ValueError):
         raise InputError(
             f"CameraInfo roi must have x_offset, y_offset, width, height, got {roi!r}"
         ) from None
-    return x, y, w, h
+    for name, v in zip(names, values):  # not int(): an x_offset of 10.7 was read as 10
+        if _uint32(v) is None:
+            raise InputError(f"CameraInfo roi.{name} must be a whole number >= 0 of pixels "
+                             f"(uint32), got {v!r}")
+    return int(x), int(y), int(w), int(h)
 
 
 def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
