@@ -426,7 +426,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_localize(sub, [common, _source_options(reads_depth=False)])
     _add_demo(sub, [_config_options(matcher="demo")])
     _add_pair(sub, [_config_options(matcher=None)])
-    add_retrieve_parser(sub)
+    add_retrieve_parser(sub, [_config_options(matcher=None)])
     add_check_map_parser(sub)
     add_export_parser(sub)
     _add_merge_maps(sub)

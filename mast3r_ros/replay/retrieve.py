@@ -144,19 +144,27 @@ def _check_names(images: Sequence[str]) -> None:
                          f"then {rel})")
 
 
-def add_parser(sub: argparse._SubParsersAction) -> None:
+def add_parser(sub: argparse._SubParsersAction,
+               parents: Sequence[argparse.ArgumentParser]) -> None:
+    """``parents``: the configuration options (--params, --namespace, --checkpoint, --device,
+    --log-level) the other commands that run the network take."""
     p = sub.add_parser(
-        "retrieve", help="rank images with MASt3R's retrieval model (ASMK) and choose pairs",
+        "retrieve", parents=list(parents),
+        help="rank images with MASt3R's retrieval model (ASMK) and choose pairs",
         description="MASt3R image retrieval: the trainingfree head on the encoder tokens and "
                     "the ASMK codebook. Writes DIR/similarity.npy (N x N float64, row = query "
-                    "image, column = database image) and DIR/pairs.txt ('name_i name_j').")
+                    "image, column = database image) and DIR/pairs.txt ('name_i name_j'). "
+                    "checkpoint, device, image_size, retrieval.checkpoint and "
+                    "retrieval.codebook come from --params (defaults: config/localize.yaml) "
+                    "and the options below.")
     p.add_argument("images", nargs="+", metavar="IMAGE", help="two or more images")
-    p.add_argument("--checkpoint", required=True, help="MASt3R checkpoint (the backbone)")
-    p.add_argument("--retrieval-checkpoint", required=True,
-                   help="*_retrieval_trainingfree.pth (NAVER's retrieval add-on)")
+    p.add_argument("--retrieval-checkpoint", metavar="R",
+                   help="*_retrieval_trainingfree.pth (NAVER's retrieval add-on) (default: "
+                        "retrieval.checkpoint of --params; required)")
     p.add_argument("--codebook", default=None,
-                   help="*_retrieval_codebook.pkl (default: beside the retrieval checkpoint, "
-                        "named as the reference does)")
+                   help="*_retrieval_codebook.pkl (default: retrieval.codebook of --params when "
+                        "--retrieval-checkpoint is not given, else beside R, named as the "
+                        "reference does)")
     p.add_argument("--out", required=True, help="output folder")
     p.add_argument("--pairs", default=None,
                    help="retrieval-NA-K | swin-W[-noncyclic] | logwin-W[-noncyclic] | oneref-R "
@@ -166,21 +174,38 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "(numpy legacy RNG, as the reference draws it)")
     p.add_argument("--symmetrize", action="store_true",
                    help="also write every pair reversed (the reference's pairwise inference)")
-    p.add_argument("--device", default="auto",
-                   help="torch device: auto (cuda when available), cpu, cuda, cuda:N")
-    p.add_argument("--size", type=int, default=512, choices=SIZES,
+    p.add_argument("--size", type=int, choices=SIZES,
                    help="network input size in pixels: 512 or 384 the long side, 224 a "
                         "224x224 centre crop (the short side scaled to 224); 512 as the "
                         "reference's retrieval, smaller is faster on a CPU and ranks less "
-                        "reliably")
+                        "reliably (default: --params' image_size, else 512)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing output folder")
-    p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="logging level on stderr")
     p.set_defaults(func=_cmd_retrieve)
 
 
+def _settings(args: argparse.Namespace) -> Tuple[str, str, int, str, Optional[str]]:
+    """(checkpoint, device, size, retrieval checkpoint, codebook) of --params with the options
+    applied, as build-map takes them: a --params codebook only with its retrieval checkpoint.
+    InputError for a network or retrieval checkpoint given nowhere."""
+    from .cli_options import load_config
+
+    cfg = load_config(args)  # --checkpoint, --device, --size over --params, validated
+    if not cfg.model.checkpoint:
+        raise InputError("retrieve runs the network: pass --checkpoint CKPT (the MASt3R "
+                         "network), or set 'checkpoint' in --params")
+    rc, codebook = args.retrieval_checkpoint, args.codebook
+    if not rc:
+        rc, codebook = cfg.retrieval.checkpoint, codebook or cfg.retrieval.codebook or None
+    if not rc:
+        raise InputError("retrieve needs the retrieval model: pass --retrieval-checkpoint "
+                         "R (*_retrieval_trainingfree.pth), or set retrieval.checkpoint in "
+                         "--params")
+    return cfg.model.checkpoint, cfg.model.device, cfg.model.image_size, rc, codebook
+
+
 def _cmd_retrieve(args: argparse.Namespace) -> int:
+    checkpoint, device, size, retrieval_checkpoint, codebook = _settings(args)
     _check_names(args.images)
     check_seed(args.seed)
     check_output_folder(args.out, args.overwrite, OUT_FILES, OUT_FILES)
@@ -192,10 +217,10 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
                              f"shell glob such as {os.path.join(path, '*.png')} expands to them)")
         if not os.path.isfile(path):
             raise InputError(f"image not found: {path}")
-    sim, chosen = run_retrieve(args.images, args.checkpoint, args.retrieval_checkpoint,
-                               args.out, codebook=args.codebook, pairs=args.pairs,
-                               seed=args.seed, device=args.device, symmetrize=args.symmetrize,
-                               overwrite=args.overwrite, size=args.size)
+    sim, chosen = run_retrieve(args.images, checkpoint, retrieval_checkpoint,
+                               args.out, codebook=codebook, pairs=args.pairs,
+                               seed=args.seed, device=device, symmetrize=args.symmetrize,
+                               overwrite=args.overwrite, size=size)
     sys.stdout.write(f"retrieve {args.out}: similarity {sim.shape[0]}x{sim.shape[1]}, "
                      f"{len(chosen)} pairs -> pairs.txt, similarity.npy\n")
     return 0

@@ -399,7 +399,10 @@ def test_retrieve_device_defaults_to_auto_like_the_other_commands():
     p = build_parser()
     args = p.parse_args(["retrieve", "a", "b", "--checkpoint", "c", "--retrieval-checkpoint",
                          "r", "--out", "o"])
-    assert args.device == "auto" == Config().model.device
+    assert args.device is None  # --params' device, else the Config default (retrieve._settings)
+    from mast3r_ros.replay.retrieve import _settings
+
+    assert _settings(args)[1] == "auto" == Config().model.device
     assert inspect.signature(run_retrieve).parameters["device"].default == "auto"
 
 

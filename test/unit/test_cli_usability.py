@@ -58,7 +58,7 @@ def _help_entries(capsys, argv):
 KNOWN_DEFAULTS = [("build-map", "--sync-tolerance", "0.02"), ("localize", "--stride", "1"),
                   ("localize", "--log-level", "info"), ("demo", "--width", "640"),
                   ("demo", "--out", "demo_out"), ("pair", "--log-level", "info"),
-                  ("retrieve", "--device", "auto"), ("retrieve", "--seed", "0"),
+                  ("retrieve", "--log-level", "info"), ("retrieve", "--seed", "0"),
                   ("check-map", "--log-level", "info"), ("export", "--size", "512"),
                   ("export", "--exporter", "auto"), ("merge-maps", "--log-level", "info")]
 

@@ -68,6 +68,45 @@ def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread,
     assert sim.shape == (3, 3) and not np.allclose(sim, ref512, atol=1e-5)
 
 
+def test_retrieve_takes_its_settings_from_params(paths, tmp_path, one_torch_thread,
+                                                monkeypatch, capsys):
+    """retrieve had no --params (argparse refused it) while it runs the network like pair:
+    checkpoint, image_size, retrieval.checkpoint and retrieval.codebook now come from the
+    parameter file, the options over them; neither checkpoint given anywhere is one line."""
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    imgs, ckpt, rt = paths
+    sizes = []
+    prepare = Mast3rEngine.prepare
+
+    def spy(self, img, size, *a, **k):
+        sizes.append(size)
+        return prepare(self, img, size, *a, **k)
+
+    monkeypatch.setattr(Mast3rEngine, "prepare", spy)
+    params = tmp_path / "params.yaml"
+    params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    checkpoint: {ckpt}\n"
+                      "    image_size: 224\n    device: cpu\n    retrieval:\n"
+                      f"      checkpoint: {rt / 'ckpt.pth'}\n"
+                      f"      codebook: {rt / 'codebook.pkl'}\n")
+    out = tmp_path / "out"
+    assert main(["retrieve", *imgs[:2], "--params", str(params), "--out", str(out),
+                 "--pairs", "complete"]) == 0, capsys.readouterr().err
+    assert sizes == [224, 224] and np.load(out / "similarity.npy").shape == (2, 2)
+    sizes.clear()  # an option overrides the file
+    assert main(["retrieve", *imgs[:2], "--params", str(params), "--out", str(out),
+                 "--overwrite", "--pairs", "complete", "--size", "384"]) == 0
+    assert sizes == [384, 384]
+    capsys.readouterr()
+    for given, words in ((["--retrieval-checkpoint", str(rt / "ckpt.pth")], "--checkpoint CKPT"),
+                         (["--checkpoint", ckpt], "--retrieval-checkpoint R")):
+        assert main(["retrieve", *imgs[:2], "--out", str(tmp_path / "o"), *given]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+        assert len(err) == 1 and err[0].startswith("mast3r-ros retrieve: error: retrieve ")
+        assert words in err[0] and "--params" in err[0], err
+    assert not (tmp_path / "o").exists()
+
+
 def test_retrieve_bad_inputs_exit_2(paths, tmp_path, capsys):
     imgs, ckpt, rt = paths
     base = ["retrieve", *imgs[:2], "--checkpoint", ckpt, "--retrieval-checkpoint",
