@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from typing import TYPE_CHECKING, Optional
 
@@ -47,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes import KeyframeMap
-    from ..core.keyframes.target import foreign_entries
+    from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
     from .cli_options import load_params
     from .pipeline import progress
@@ -83,6 +84,12 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         sys.stdout.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
                          "build-map/merge-maps --overwrite will not replace the map until they "
                          "are moved out of its folder\n")
+    strays = kmap.unlisted_files("keyframes")
+    if strays:  # copied or renamed by hand: read by nothing, deleted by --overwrite unasked
+        kf = os.path.join(args.map, "keyframes")
+        sys.stdout.write(f"note: {kf} also holds {_listing(kf, strays)}, which the map does not "
+                         "list: nothing reads them, and build-map/merge-maps --overwrite deletes "
+                         "them with the map; move them out to keep them\n")
     return 0
 
 

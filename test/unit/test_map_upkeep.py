@@ -441,6 +441,27 @@ def test_check_map_names_what_overwrite_would_refuse_to_delete(tmp_path, capsys)
                        "are moved out of its folder"), out
 
 
+def test_check_map_names_files_in_keyframes_the_map_does_not_list(tmp_path, capsys):
+    """check-map named strays beside the map's files but not inside keyframes/ (a copied
+    '000000 (copy).png'), which nothing reads and --overwrite deletes with the map without a
+    word: named too, as a note, exit 0."""
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    path = kfm.write_map(str(tmp_path / "map"), _with_depth(0))
+    kf = os.path.join(path, "keyframes")
+    assert main(["check-map", path]) == 0
+    assert "note:" not in capsys.readouterr().out
+    shutil.copy(os.path.join(kf, "000000.png"), os.path.join(kf, "000000 (copy).png"))
+    os.makedirs(os.path.join(kf, "old"))
+    assert main(["check-map", path]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[-1] == (f"note: {kf} also holds 000000 (copy).png, old/, which the map does not "
+                       "list: nothing reads them, and build-map/merge-maps --overwrite deletes "
+                       "them with the map; move them out to keep them"), out
+
+
 def test_a_rebuild_says_which_cached_encodings_it_drops(map_path, caplog):
     """build-map --overwrite dropped the encodings a localizer had cached for other checkpoints
     silently (hours to recompute on a large map; a map-keeping review's find): one warning

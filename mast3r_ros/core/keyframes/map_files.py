@@ -89,6 +89,17 @@ class MapFiles:
                 out.append((folder, list(store.table.files), np.asarray(arr["bytes"])))
         return out
 
+    def unlisted_files(self, folder: str = "keyframes") -> List[str]:
+        """Sorted names in the map's ``folder`` that the map does not list (a copied
+        ``000001 (copy).png``): nothing reads them, and a map replaced with ``--overwrite``
+        takes them with it. Empty when the folder cannot be listed."""
+        listed = {rel for rel, _ in self._listed_files()}
+        try:
+            names = os.listdir(os.path.join(self.path, folder))
+        except OSError:
+            return []
+        return sorted(n for n in names if f"{folder}/{n}" not in listed)
+
     def missing_or_truncated(self) -> List[str]:
         """One line per listed file that is missing or whose size differs from the map's
         record (``os.stat`` only, relative to an open folder, in a few threads; no checksum).
