@@ -1,4 +1,5 @@
-"""Torch device names as the configuration, the CLI and the Python API take them."""
+"""Torch device names as the configuration, the CLI and the Python API take them; the CPU
+thread count (`apply_cpu_threads`)."""
 
 from __future__ import annotations
 
@@ -32,3 +33,26 @@ def resolve_device(name: Union[str, torch.device]) -> torch.device:
         raise ConfigError(f"device {name!r}: this machine has {n} CUDA device(s) "
                           f"(cuda:0..cuda:{n - 1}); check CUDA_VISIBLE_DEVICES")
     return dev
+
+
+def apply_cpu_threads(n: int) -> None:
+    """Set the threads of torch's intra-op pool (``torch.set_num_threads``) and OpenCV's
+    (``cv2.setNumThreads``) to ``n`` for the whole process; ``n`` 0 leaves the libraries'
+    defaults (one per core). The ``cpu_threads`` parameter: on a CPU shared with other
+    processes the default's threads spin at every parallel region's barrier waiting for a
+    descheduled one (one nearest-neighbour search of the matcher measured 7x slower with 2 than
+    with 1 on a loaded 2-core machine: docs/bench/query_aspect_cpu_2026-12-03).
+
+    Raises `ConfigError` for a negative or non-integer ``n``.
+    """
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise ConfigError(f"cpu_threads must be a whole number >= 0 (0: one per core), got {n!r}")
+    if n == 0:
+        return
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
+    try:  # OpenCV: the sift matcher's and PnP's; an extra of pip installs
+        import cv2
+    except ImportError:
+        return
+    cv2.setNumThreads(n)

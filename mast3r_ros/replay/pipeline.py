@@ -20,6 +20,7 @@ import numpy as np
 from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
+from ..core.devices import apply_cpu_threads
 from ..core.errors import InputError
 from ..core.fileio import check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
@@ -296,6 +297,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     another time unit than the frames, or images the network cannot take.
     """
     check_output_folder(out, overwrite, (MANIFEST,))
+    apply_cpu_threads(cfg.model.cpu_threads)
     # the map that was there stays until the build completes: resuming needs --overwrite too
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
                                   else "rerun with --resume")

@@ -49,6 +49,10 @@ class ModelConfig:
     engine_cache: str = _f("", "Folder of cached TensorRT engines; empty: "
                                "$XDG_CACHE_HOME/mast3r_ros/tensorrt, else "
                                "~/.cache/mast3r_ros/tensorrt.")
+    cpu_threads: int = _f(0, "Threads of torch's and OpenCV's CPU work (the network and "
+                             "matching on device 'cpu', SIFT, PnP); 0: the libraries' default, "
+                             "one per core. Set it on a CPU shared with other nodes: busy "
+                             "threads wait for each other.", lo=0, hi=1024)
 
 
 @dataclasses.dataclass(frozen=True)

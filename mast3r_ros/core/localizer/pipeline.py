@@ -42,6 +42,7 @@ import numpy as np
 
 from ..config import (Config, LocalizerConfig, RetrievalConfig, ScaleConfig,
                       check_config_section)
+from ..devices import apply_cpu_threads
 from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
 from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
@@ -137,6 +138,7 @@ class Localizer:
         if not isinstance(cfg, Config):
             raise ConfigError(f"Localizer.from_config takes the whole Config "
                               f"(config_from_params(...)), got {type(cfg).__name__}")
+        apply_cpu_threads(cfg.model.cpu_threads)
         kf_map = KeyframeMap.load(map_path, lazy=True,
                                   encoding_cache_mb=cfg.scale.encoding_cache_mb)
         mismatch = map_frame_mismatch(cfg.node.map_frame, kf_map)

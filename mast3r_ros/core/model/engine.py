@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from ..config import ModelConfig
+from ..devices import apply_cpu_threads
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
 from . import checkpoint as _checkpoint
@@ -206,6 +207,7 @@ class Mast3rEngine:
             raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
                               "parameter (--checkpoint PATH); see README: 'Model weights'")
         path = resolve_checkpoint(model_cfg.checkpoint)
+        apply_cpu_threads(getattr(model_cfg, "cpu_threads", 0))
         backend = getattr(model_cfg, "backend", "torch")
         if backend not in BACKENDS:
             raise ConfigError(f"model backend must be one of {list(BACKENDS)}, got {backend!r}")
