@@ -33,6 +33,7 @@ from .cli_options import (
     _config_options,
     _open,
     _source_options,
+    add_resume_options,
     add_warmup_option,
     check_trajectory_file,
     load_config,
@@ -211,6 +212,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")
     p.add_argument("--global-only", action="store_true",
                    help="never use the previous pose as a prior (retrieval for every frame)")
+    add_resume_options(p)
     add_warmup_option(p)
     p.set_defaults(func=cmd_localize)
 
@@ -219,17 +221,20 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.fileio import check_output_folder
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
+    from .run_resume import check_partial
 
     cfg = offline_warmup(load_config(args), args.warmup)
     note_unused_device(args, cfg)
     map_path = _map_path(args.map, cfg, args.params)
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
+    check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
-                               global_only=args.global_only, overwrite=args.overwrite)
+                               global_only=args.global_only, overwrite=args.overwrite,
+                               resume=args.resume, restart=args.restart)
     sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
                      f"{format_table(metrics)}\n")
     if metrics.get("frames") and not metrics.get("evaluated"):

@@ -201,6 +201,17 @@ WARMUP_HELP = ("run the node's warm-up (one frame through the whole path per key
                "out of the latency figures (metrics.json: latency_first_frame_s)")
 
 
+def add_resume_options(p: argparse.ArgumentParser) -> None:
+    """localize's --resume / --restart (`replay.run_resume`), in build-map's words."""
+    p.add_argument("--resume", action="store_true",
+                   help="continue a stopped run (RUN.partial): its frames are not localized "
+                        "again, the rest are, and RUN holds them all")
+    p.add_argument("--restart", action="store_true",
+                   help="delete a stopped run (RUN.partial) and start over; without --resume "
+                        "or --restart a RUN.partial holding results is refused, also with "
+                        "--overwrite")
+
+
 def add_warmup_option(p: argparse.ArgumentParser) -> None:
     """--warmup / --no-warmup (None when neither: `offline_warmup` decides)."""
     p.add_argument("--warmup", action=argparse.BooleanOptionalAction, default=None,

@@ -114,5 +114,6 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
         shutil.rmtree(run)
         log.info("removed %s (localized against the replaced map)", run)
     query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused
-    metrics = run_localization(query, map_path, run, cfg, overwrite=True)
+    # a stopped demo's run.partial localized against the map just replaced: started over
+    metrics = run_localization(query, map_path, run, cfg, overwrite=True, restart=True)
     return map_path, run, metrics

@@ -3,7 +3,9 @@
 Localization is driven by the one tracker (`mast3r_ros.core.tracker.Tracker`): each frame is
 localized with the tracker's hint and the result updates the tracker. Each result is appended
 to the run's results.jsonl as it comes, so a run stopped early keeps the frames it finished
-(``RUN.partial``). The map side is `mast3r_ros.replay.pipeline`.
+(``RUN.partial``), which a later run to the same folder continues (``resume``: those frames are
+not localized again) or deletes (``restart``), and refuses without either (`run_resume`). The
+map side is `mast3r_ros.replay.pipeline`.
 
 A frame the source cannot read (its image file missing, truncated or corrupt, an undecodable or
 undeserializable message: `UnreadableFrame`, where the source reads frames one by one, TUM
@@ -30,7 +32,8 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.errors import InputError
-from ..core.fileio import atomic_folder, atomic_write_json, check_output_folder, output_path
+from ..core.fileio import (atomic_folder, atomic_write_json, atomic_write_text,
+                           check_output_folder)
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
@@ -38,6 +41,7 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
+from .run_resume import partial_of, start_from_partial
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -59,10 +63,13 @@ UNREADABLE_WARN_EVERY = 100
 
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
-                    global_only: bool = False
+                    global_only: bool = False,
+                    done: Optional[Dict[int, LocalizationResult]] = None
                     ) -> Iterator[Tuple[FrameOrUnreadable, LocalizationResult]]:
     """Localize each frame with the tracker's hint (none with ``global_only``); yields
-    (frame, result) after the tracker has been updated with the result.
+    (frame, result) after the tracker has been updated with the result. ``done``: results a
+    stopped run recorded, by stamp (``resume``, `run_resume`): a frame at one of their stamps
+    is not localized (nor refused when unreadable now), its recorded result takes its place.
 
     An `UnreadableFrame` becomes a failed result, reason 'unreadable frame: <its error>', with
     a warning (each of the first `UNREADABLE_WARN_EACH`, then every `UNREADABLE_WARN_EVERY`-th);
@@ -72,10 +79,11 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     unreadable = 0
     held: List[UnreadableFrame] = []  # unreadable before any frame was read: kept back
     read_one = False
+    done = done or {}
     for f in frames:
         if tracker.check_stamp(f.stamp_ns) is StampCheck.BACKWARDS:
             log.warning("time went backwards at t=%.6f s: tracking reset", f.stamp_ns * 1e-9)
-        if isinstance(f, UnreadableFrame):
+        if isinstance(f, UnreadableFrame) and f.stamp_ns not in done:
             unreadable += 1
             if read_one:
                 yield f, _unreadable_failure(f, tracker, unreadable)
@@ -88,8 +96,10 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
             read_one = True
             for n, bad in enumerate(held, start=1):
                 yield bad, _unreadable_failure(bad, tracker, n)
-        hint = None if global_only else tracker.hint()
-        r = loc.localize(f, force_global=global_only, hint=hint)
+        r = done.get(f.stamp_ns)
+        if r is None:
+            hint = None if global_only else tracker.hint()
+            r = loc.localize(f, force_global=global_only, hint=hint)
         tracker.update(r)
         yield f, r
     if held and not read_one:
@@ -126,9 +136,13 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
     """One line of ``results.jsonl``; ``unreadable`` (true for a frame the source could not
     read, `LocalizationResult.unreadable`) is written since it replaced the reason prefix as
     the mark: a reader of older files takes it as false where absent; ``covariance`` (6x6
-    rows, null without one) since metrics.json's calibration is computed from it."""
+    rows, null without one) since metrics.json's calibration is computed from it;
+    ``map_from_cam`` (4x4 rows, null for a failed frame) since a resumed run
+    (`run_resume.result_from_record`) takes a stopped run's frames from these lines."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
             "unreadable": bool(r.unreadable),
+            "map_from_cam": None if not r.success or r.map_from_cam is None else
+            np.asarray(r.map_from_cam, dtype=np.float64).tolist(),
             "inliers": r.num_inliers, "matches": r.num_matches,
             "inlier_ratio": round(float(r.inlier_ratio), 4),
             "reproj_rms_px": None if not np.isfinite(r.reproj_rms_px) else
@@ -143,21 +157,34 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
 
 
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
-                      cfg: Config, global_only: bool, total: Optional[int] = None
+                      cfg: Config, global_only: bool, total: Optional[int] = None,
+                      done: Optional[Dict[int, LocalizationResult]] = None,
+                      lines: Optional[Dict[int, str]] = None
                       ) -> Tuple[List[LocalizationResult], np.ndarray]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
     (N, 4, 4), NaN where a frame has none). ``total``: the frame count the progress bar
-    shows (its percentage and ETA; None where the source's length is unknown)."""
+    shows (its percentage and ETA; None where the source's length is unknown). ``done`` and
+    ``lines`` (by stamp): a resumed partial's results and results.jsonl lines
+    (`run_resume.start_from_partial`), written first (a stop keeps them with the new ones);
+    once all frames are done the file is rewritten in frame order, as a run in one go."""
     tracker = Tracker(cfg.localizer.lost_after_failures)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
+    done, lines = done or {}, lines or {}
     with open(path, "w", encoding="utf-8") as fh:
-        for f, r in progress(localize_frames(loc, frames, tracker, global_only), total,
+        fh.writelines(line + "\n" for line in lines.values())
+        fh.flush()
+        for f, r in progress(localize_frames(loc, frames, tracker, global_only, done), total,
                              "localize"):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
-            fh.write(json.dumps(result_record(r)) + "\n")
-            fh.flush()
+            if done.get(r.stamp_ns) is not r:
+                fh.write(json.dumps(result_record(r)) + "\n")
+                fh.flush()
+    if lines:
+        atomic_write_text(path, "".join(
+            (lines[r.stamp_ns] if done.get(r.stamp_ns) is r else json.dumps(result_record(r)))
+            + "\n" for r in results))
     return results, np.stack(gt) if gt else np.zeros((0, 4, 4))
 
 
@@ -169,7 +196,8 @@ RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png")
 
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
-                     global_only: bool = False, overwrite: bool = False) -> Dict[str, Any]:
+                     global_only: bool = False, overwrite: bool = False, resume: bool = False,
+                     restart: bool = False) -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
@@ -181,9 +209,12 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     another time unit (`check_own_poses`). An existing
     ``out`` is refused (`InputError`) unless ``overwrite``. The run is written in a temporary
     sibling folder and renamed to ``out`` when complete; a run that stops early (an error,
-    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``, which the next
-    complete run to ``out`` removes; a run killed outright (``kill -9``, the OOM killer) leaves
-    them in its temporary folder, which the next run to ``out`` renames to ``OUT.partial``.
+    Ctrl-C) leaves ``out`` as it was and its results so far in ``OUT.partial``; a run killed
+    outright (``kill -9``, the OOM killer) leaves them in its temporary folder, which the next
+    run to ``out`` renames to ``OUT.partial``. An ``OUT.partial`` holding results is refused
+    (`InputError`, also with ``overwrite``) unless ``resume`` (its frames are taken as recorded,
+    the others localized: a stop keeps them all in ``OUT.partial``) or ``restart`` (it is
+    deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -207,13 +238,17 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     # a run killed outright (kill -9, the OOM killer) leaves its frames so far in its temporary
     # folder's results.jsonl: the next writer of OUT keeps them as OUT.partial
     with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, salvage="results.jsonl") as tmp:
+        # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or deleted
+        stamps = np.asarray(source.stamps_ns, dtype=np.int64)
+        stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
+        done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite)
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
-                                    global_only)
+                                    global_only, done, lines)
         except BaseException:
             _keep_partial(tmp, out)
             raise
-        partial = _partial_of(out)
+        partial = partial_of(out)
         if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
             shutil.rmtree(partial, ignore_errors=True)  # under OUT's lock: not a live run's
             log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
@@ -256,8 +291,11 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
 
 def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                   gt_file: Optional[Tuple[np.ndarray, np.ndarray]], stride: int,
-                  max_frames: int, global_only: bool) -> Dict[str, Any]:
-    """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute."""
+                  max_frames: int, global_only: bool,
+                  done: Optional[Dict[int, LocalizationResult]] = None,
+                  lines: Optional[Dict[int, str]] = None) -> Dict[str, Any]:
+    """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
+    ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
     loc = Localizer.from_config(cfg, map_path)
     if not loc.warmup_report:
@@ -269,7 +307,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         total = (len(selected_positions(len(source), stride, max_frames))
                  if hasattr(source, "__len__") else None)
         results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
-                                              cfg, global_only, total)
+                                              cfg, global_only, total, done, lines)
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()
@@ -286,19 +324,14 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                      warmed_up=bool(loc.warmup_report))
 
 
-def _partial_of(out: str) -> str:
-    """``OUT.partial``: beside the folder ``out`` is published at (a symlink's target, as its
-    temporaries and the ones a killed run left, `fileio.remove_stale_temporaries`)."""
-    return output_path(out).rstrip("/") + ".partial"
-
-
 def _keep_partial(tmp: str, out: str) -> None:
     """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
-    one) so the frames localized before the stop are not lost."""
+    one: a run starts only when there is none with results, or it resumes one, whose results
+    ``tmp`` holds too) so the frames localized before the stop are not lost."""
     results = os.path.join(tmp, "results.jsonl")
     if not (os.path.isfile(results) and os.path.getsize(results) > 0):
         return
-    partial = _partial_of(out)
+    partial = partial_of(out)
     try:
         shutil.rmtree(partial, ignore_errors=True)
         os.replace(tmp, partial)

@@ -327,7 +327,8 @@ def test_localize_overwrite_is_atomic_and_an_interrupted_run_keeps_its_results(
     assert len(partial.read_text().splitlines()) == 2  # the frames localized before Ctrl-C
     assert sorted(os.listdir(tmp_path)) == ["run", "run.partial"]
     monkeypatch.undo()
-    assert main(argv + ["--overwrite", "--max-frames", "4"]) == 0
+    # the partial is refused without --resume or --restart (test_localize_resume): resumed
+    assert main(argv + ["--overwrite", "--max-frames", "4", "--resume"]) == 0
     assert (run / "errors.png").read_bytes().startswith(b"\x89PNG")
     assert len((run / "results.jsonl").read_text().splitlines()) == 4
     assert sorted(os.listdir(tmp_path)) == ["run"]  # the stopped run's partial is superseded

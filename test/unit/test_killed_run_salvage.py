@@ -104,7 +104,8 @@ def test_localize_killed_with_sigkill_keeps_its_frames_in_partial(tum, sift_map,
                                                                   capsys):
     """End to end: SIGKILL after two frames; the next localize into the same --out, which
     fails (a missing map), leaves those two frames in RUN.partial; a complete run then
-    supersedes them."""
+    supersedes them (with --restart: without it or --resume they are refused,
+    test_localize_resume)."""
     out = tmp_path / "run"
     env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
     proc = subprocess.Popen([sys.executable, "-c", HANG_AFTER_TWO, "localize", tum[1], "--map",
@@ -134,7 +135,7 @@ def test_localize_killed_with_sigkill_keeps_its_frames_in_partial(tum, sift_map,
     assert len((tmp_path / "run.partial" / "results.jsonl").read_text().splitlines()) == 2
     assert not [n for n in os.listdir(tmp_path) if ".tmp-m3r-" in n]
     assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher", "sift",
-                 "--max-frames", "3", "--log-level", "warning"]) == 0
+                 "--max-frames", "3", "--log-level", "warning", "--restart"]) == 0
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
 
 
@@ -180,7 +181,9 @@ def test_a_partial_that_cannot_be_replaced_keeps_the_lines_as_kept(tmp_path, mon
 def test_a_symlinked_out_has_one_partial_beside_its_target(tum, sift_map, tmp_path,
                                                            monkeypatch):
     """With --out a link, the killed run's lines went to TARGET.partial, a Ctrl-C'd run's to
-    LINK.partial, and a complete run removed only the latter (a regression review's find)."""
+    LINK.partial, and a complete run removed only the latter (a regression review's find).
+    Both runs pass --restart: the killed run's salvaged lines, then the stopped run's, are
+    refused without it (or --resume, test_localize_resume)."""
     from mast3r_ros.replay import localize_run
 
     os.makedirs(tmp_path / "data" / "r1")
@@ -189,7 +192,7 @@ def test_a_symlinked_out_has_one_partial_beside_its_target(tum, sift_map, tmp_pa
     os.makedirs(d)
     (d / "results.jsonl").write_text("{}\n")
     argv = ["localize", tum[1], "--map", sift_map, "--out", str(tmp_path / "run"), "--matcher",
-            "sift", "--max-frames", "2", "--log-level", "error", "--overwrite"]
+            "sift", "--max-frames", "2", "--log-level", "error", "--overwrite", "--restart"]
     real = localize_run._localize_run
 
     def stopped(source, map_path, out, *a, **k):

@@ -1,0 +1,179 @@
+"""``localize --resume`` / ``--restart``: what to do with the ``RUN.partial`` of a stopped run.
+
+A run stopped early (an error, Ctrl-C, SIGTERM; a ``kill -9`` salvaged by the next writer)
+keeps its results so far in ``RUN.partial/results.jsonl`` (`localize_run`). A later run to the
+same ``--out`` that was stopped too replaced it whole, so the frames of the first were lost. As
+build-map does for an unfinished ``MAP.partial``, an ``RUN.partial`` holding results is now
+refused unless ``resume`` (its frames are not localized again: their recorded results take
+their place, matched by stamp, and the rest are localized) or ``restart`` (it is deleted and
+the run starts from the first frame). ``--overwrite`` only replaces a complete run at ``RUN``:
+it never deletes a partial (as build-map's ``--overwrite`` never deletes a ``MAP.partial``).
+
+A partial is resumed only when it was made against the same map (config.yaml's ``map_path``)
+with the same settings of what a frame's result depends on (`RESULT_PARAMS`), and when every
+frame it holds is one this run localizes (the same recording, ``--stride`` and
+``--max-frames`` covering it); each is refused with `InputError` naming the difference and
+``--restart``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+from typing import Any, Dict, Tuple
+
+import numpy as np
+
+from ..core.config import Config, config_to_params, load_config_yaml
+from ..core.errors import ConfigError, InputError
+from ..core.fileio import output_path
+from ..core.types import LocalizationResult
+from .pipeline import recorded_config
+
+log = logging.getLogger(__name__)
+
+# the parameters a frame's result depends on (not how fast or where it is computed: device,
+# compile, caches, the warm-up, the nearest-neighbour backend): a partial made with other
+# values is not resumed
+_RESULT_PREFIXES = ("matching.", "pnp.", "gates.", "covariance.", "pose_at_stamp.", "scale.",
+                    "retrieval.")
+_NOT_RESULT = {"matching.nn_backend", "matching.cuda_graph", "retrieval.device",
+               "scale.encoding_cache_mb", "scale.device_cache_mb", "scale.chunk_size"}
+RESULT_PARAMS = ("checkpoint", "precision", "image_size", "backend", "matcher", "max_keyframes",
+                 "retrieval_top_k", "prior_radius_m", "points_source", "max_scale_error",
+                 "lost_after_failures")
+
+
+def partial_of(out: str) -> str:
+    """``OUT.partial``: beside the folder ``out`` is published at (a symlink's target, as its
+    temporaries and the ones a killed run left, `fileio.remove_stale_temporaries`)."""
+    return output_path(out).rstrip("/") + ".partial"
+
+
+def partial_frames(partial: str) -> int:
+    """The results (lines) in ``partial``'s results.jsonl; 0 without one."""
+    try:
+        with open(os.path.join(partial, "results.jsonl"), "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except OSError:
+        return 0
+
+
+def check_partial(out: str, resume: bool, restart: bool, overwrite: bool = False) -> int:
+    """`InputError` for ``resume`` with ``restart``, and for an ``OUT.partial`` holding results
+    with neither (naming it, its frame count, --resume and --restart); returns its frame count
+    (0: none to resume). Deletes nothing (`start_from_partial` does, under ``out``'s lock)."""
+    if resume and restart:
+        raise InputError("--resume continues a stopped run and --restart deletes it: give one "
+                         "of them")
+    partial = partial_of(out)
+    n = partial_frames(partial)
+    if n and not resume and not restart:
+        again = " --overwrite" if overwrite else ""
+        raise InputError(f"{partial} holds a stopped run of {out} with {n} frame(s): rerun with "
+                         f"--resume{again} to continue it, or with --restart{again} to delete "
+                         "it and start over")
+    return n
+
+
+def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: bool,
+                       restart: bool, overwrite: bool = False
+                       ) -> Tuple[Dict[int, LocalizationResult], Dict[int, str]]:
+    """Under ``out``'s lock, before a frame is localized: `check_partial`, then with
+    ``restart`` the partial deleted; with ``resume`` its (results, results.jsonl lines), each
+    by stamp in its order (({}, {}) when there is none). ``cfg``: this run's, its
+    ``node.map_path`` absolute; ``stamps_ns``: the stamps of the frames it localizes."""
+    n = check_partial(out, resume, restart, overwrite)
+    partial = partial_of(out)
+    if restart and n:  # a run's partial (anything else there is left as a stop has left it)
+        shutil.rmtree(partial)
+        log.info("removed %s (--restart: the results of an earlier stopped run)", partial)
+        return {}, {}
+    if not resume or not n:
+        if resume:
+            log.info("--resume: %s holds no results, so the run starts from the first frame",
+                     partial)
+        return {}, {}
+    _check_config(partial, cfg)
+    lines, done = _read_results(partial)
+    extra = sorted(set(done) - {int(s) for s in stamps_ns})
+    if extra:
+        raise InputError(
+            f"--resume: {partial} holds {len(extra)} frame(s) that are not among this run's "
+            f"frames (the first at t={extra[0] * 1e-9:.6f} s): it was made from another "
+            "recording, or with another --stride or a smaller --max-frames; resume with the same "
+            "SOURCE, --stride and --max-frames (or a larger one), or rerun with --restart "
+            "instead of --resume to delete it and start over")
+    log.info("--resume: %d frame(s) of %s are taken as recorded, %d left to localize",
+             len(done), partial, len(set(int(s) for s in stamps_ns) - set(done)))
+    return done, lines
+
+
+def _check_config(partial: str, cfg: Config) -> None:
+    """`InputError` when ``partial`` was made against another map or with other result
+    parameters than ``cfg`` (`RESULT_PARAMS`, the prefixes) or its config.yaml is unreadable."""
+    fix = "rerun with --restart instead of --resume to delete it and start over"
+    path = os.path.join(partial, "config.yaml")
+    try:
+        old = config_to_params(load_config_yaml(path))
+    except ConfigError as e:
+        raise InputError(f"--resume: cannot read the config of the stopped run ({e}); "
+                         f"{fix}") from None
+    new = config_to_params(recorded_config(cfg))
+    if old["map_path"] != new["map_path"]:
+        raise InputError(f"--resume: {partial} was localized against the map "
+                         f"{old['map_path'] or '(none recorded)'}, this run against "
+                         f"{new['map_path']}; resume with that --map, or {fix}")
+    differ = [k for k in new if (k in RESULT_PARAMS or k.startswith(_RESULT_PREFIXES))
+              and k not in _NOT_RESULT and old.get(k) != new[k]]
+    if differ:
+        what = ", ".join(f"{k} {old.get(k)!r} (now {new[k]!r})" for k in differ[:3])
+        raise InputError(f"--resume: {partial} was localized with other settings ({what}"
+                         f"{', ...' if len(differ) > 3 else ''}; its {path}); resume with "
+                         f"those settings, or {fix}")
+
+
+def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:
+    """(its results.jsonl's lines, their results, by stamp); `InputError` naming the file and
+    line for a line that is not a result record with a pose where it succeeded."""
+    path = os.path.join(partial, "results.jsonl")
+    lines: Dict[int, str] = {}
+    done: Dict[int, LocalizationResult] = {}
+    with open(path, encoding="utf-8") as fh:
+        for i, line in enumerate(fh, start=1):
+            if not line.strip():
+                continue
+            try:
+                r = result_from_record(json.loads(line))
+            except (ValueError, TypeError, KeyError) as e:
+                raise InputError(f"--resume: {path} line {i} is not a localize result ({e}); "
+                                 "rerun with --restart instead of --resume to delete it and "
+                                 "start over") from None
+            lines[r.stamp_ns] = line.rstrip("\n")
+            done[r.stamp_ns] = r
+    return lines, done
+
+
+def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
+    """The `LocalizationResult` a results.jsonl line (`localize_run.result_record`) records:
+    what the tracker, the metrics and the plots read of it. `KeyError` for a missing field,
+    `ValueError` for a success without a pose (written before poses were recorded)."""
+    ok = bool(rec["success"])
+    pose = rec.get("map_from_cam")
+    if ok and pose is None:
+        raise ValueError("a localized frame without its pose (map_from_cam): written by an "
+                         "older mast3r_ros")
+    cov = rec.get("covariance")
+    rms = rec.get("reproj_rms_px")
+    return LocalizationResult(
+        success=ok, stamp_ns=int(rec["stamp_ns"]),
+        map_from_cam=None if pose is None else np.array(pose, dtype=np.float64).reshape(4, 4),
+        covariance=None if cov is None else np.array(cov, dtype=np.float64).reshape(6, 6),
+        num_inliers=int(rec["inliers"]), num_matches=int(rec["matches"]),
+        inlier_ratio=float(rec["inlier_ratio"]),
+        reproj_rms_px=float("nan") if rms is None else float(rms),
+        keyframe_ids=tuple(rec["keyframe_ids"]), reason=str(rec["reason"]),
+        timings_s={str(k): float(v) for k, v in rec["timings_s"].items()},
+        unreadable=bool(rec.get("unreadable", False)))

@@ -1,0 +1,194 @@
+"""``localize --resume`` / ``--restart``: a second stopped run to the same --out replaced the
+first one's ``RUN.partial`` whole, so the 500 frames of a long run were lost when a second run
+was stopped after 10. A ``RUN.partial`` holding results is now refused unless --resume (its
+frames taken as recorded, the rest localized) or --restart (deleted), as build-map refuses an
+unfinished ``MAP.partial`` (`mast3r_ros.replay.run_resume`)."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def _argv(tum, sift_map, run, *more):
+    return ["localize", tum[1], "--map", sift_map, "--out", str(run), "--matcher", "sift",
+            "--log-level", "warning", *more]
+
+
+def _stop_after(monkeypatch, n):
+    """Ctrl-C in the frame loop after ``n`` frames are localized; returns the call list."""
+    from mast3r_ros.core.localizer import Localizer
+
+    monkeypatch.undo()  # the real localize, not an earlier stop's
+    real, calls = Localizer.localize, []
+
+    def localize(self, *a, **k):
+        calls.append(1)
+        if len(calls) > n:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", localize)
+    return calls
+
+
+def _count_calls(monkeypatch):
+    return _stop_after(monkeypatch, 10 ** 6)
+
+
+def _records(path):
+    return [json.loads(line) for line in open(path, encoding="utf-8")]
+
+
+def _errors(capsys):
+    return [e for e in capsys.readouterr().err.splitlines() if ": error: " in e]
+
+
+def test_a_second_stopped_run_does_not_lose_the_first_runs_frames(tum, sift_map, tmp_path,
+                                                                   capsys, monkeypatch):
+    run, partial = tmp_path / "run", tmp_path / "run.partial" / "results.jsonl"
+    _stop_after(monkeypatch, 4)
+    assert main(_argv(tum, sift_map, run)) == 130
+    first = _records(partial)
+    assert len(first) == 4
+    capsys.readouterr()
+    # a second run without --resume or --restart: refused in one line, the partial untouched
+    calls = _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run)) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and str(tmp_path / "run.partial") in errors[0], errors
+    assert "4 frame(s)" in errors[0] and "--resume" in errors[0] and "--restart" in errors[0]
+    assert calls == [] and _records(partial) == first
+    # --overwrite does not discard it either (as build-map's --overwrite keeps a MAP.partial)
+    assert main(_argv(tum, sift_map, run, "--overwrite")) == 2
+    assert "--resume --overwrite" in _errors(capsys)[0] and _records(partial) == first
+    # --resume stopped after 2 more frames: the partial holds all 6, none localized twice
+    calls = _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 130
+    union = _records(partial)
+    assert union[:4] == first and len(union) == 6
+    assert len({r["stamp_ns"] for r in union}) == 6
+    # a resumed run to the end: every frame, the 6 recorded ones not localized again
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 0
+    assert len(calls) == 12 - 6
+    done = _records(run / "results.jsonl")
+    assert len(done) == 12 and done[:6] == union
+    assert sorted(os.listdir(tmp_path)) == ["run"]  # the partial, superseded, is gone
+
+
+def test_resume_gives_the_results_of_one_uninterrupted_run(tum, sift_map, tmp_path, capsys,
+                                                           monkeypatch):
+    one, two = tmp_path / "one", tmp_path / "two"
+    assert main(_argv(tum, sift_map, one, "--max-frames", "6")) == 0
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, two, "--max-frames", "6")) == 130
+    monkeypatch.undo()
+    assert main(_argv(tum, sift_map, two, "--max-frames", "6", "--resume")) == 0
+
+    def without_timings(path):
+        return [{k: v for k, v in r.items() if k != "timings_s"} for r in _records(path)]
+
+    a, b = without_timings(one / "results.jsonl"), without_timings(two / "results.jsonl")
+    assert [r["stamp_ns"] for r in a] == [r["stamp_ns"] for r in b] and len(a) == 6
+    assert sum(r["success"] for r in a) >= 4
+    assert a == b  # poses (map_from_cam), covariances, inliers: as in one go
+    assert (one / "trajectory.tum").read_text() == (two / "trajectory.tum").read_text()
+    ma = json.loads((one / "metrics.json").read_text())
+    mb = json.loads((two / "metrics.json").read_text())
+    for key in ("frames", "localized", "evaluated", "translation_error_m", "recall"):
+        assert ma[key] == mb[key], key
+    # the latency figures cover every frame, the resumed ones' from their recorded values
+    assert mb["latency_s"]["pnp"]["frames"] == ma["latency_s"]["pnp"]["frames"]
+    assert (two / "errors.png").stat().st_size > 0 and not (tmp_path / "two.partial").exists()
+
+
+def test_resume_refuses_a_partial_of_another_map_settings_or_frames(tum, sift_map, tmp_path,
+                                                                    capsys, monkeypatch):
+    run, partial = tmp_path / "run", tmp_path / "run.partial"
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run, "--stride", "2")) == 130
+    before = (partial / "results.jsonl").read_text()
+    capsys.readouterr()
+    calls = _stop_after(monkeypatch, 0)
+    other = str(tmp_path / "other_map")
+    shutil.copytree(sift_map, other)
+    assert main(_argv(tum, other, run, "--stride", "2", "--resume")) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "localized against the map" in errors[0], errors
+    assert os.path.abspath(sift_map) in errors[0] and "--restart" in errors[0]
+    params = tmp_path / "p.yaml"
+    params.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    gates: "
+                      "{min_inliers: 40}\n")
+    assert main(_argv(tum, sift_map, run, "--stride", "2", "--resume", "--params",
+                      str(params))) == 2
+    errors = _errors(capsys)
+    assert "gates.min_inliers 30 (now 40)" in errors[0] and "--restart" in errors[0], errors
+    # the frames at stride 2 are not among those of stride 3 (another selection)
+    assert main(_argv(tum, sift_map, run, "--stride", "3", "--resume")) == 2
+    errors = _errors(capsys)
+    assert "not among this run's frames" in errors[0] and "--stride" in errors[0], errors
+    # a partial written before results.jsonl recorded poses cannot be resumed
+    old = [{k: v for k, v in r.items() if k != "map_from_cam"} for r in _records(
+        partial / "results.jsonl")]
+    (partial / "results.jsonl").write_text("".join(json.dumps(r) + "\n" for r in old))
+    assert main(_argv(tum, sift_map, run, "--stride", "2", "--resume")) == 2
+    errors = _errors(capsys)
+    assert "line 1" in errors[0] and "older" in errors[0] and "--restart" in errors[0], errors
+    assert calls == [] and not run.exists()
+    (partial / "results.jsonl").write_text(before)
+    # --resume and --restart together
+    assert main(_argv(tum, sift_map, run, "--resume", "--restart")) == 2
+    assert "give one of them" in _errors(capsys)[0]
+    assert (partial / "results.jsonl").read_text() == before
+
+
+def test_restart_discards_the_partial(tum, sift_map, tmp_path, capsys, monkeypatch):
+    run, partial = tmp_path / "run", tmp_path / "run.partial" / "results.jsonl"
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run)) == 130
+    first = _records(partial)
+    _stop_after(monkeypatch, 1)  # restarted and stopped: its own one frame only
+    assert main(_argv(tum, sift_map, run, "--restart")) == 130
+    assert [r["stamp_ns"] for r in _records(partial)] == [first[0]["stamp_ns"]]
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--restart", "--max-frames", "4")) == 0
+    assert len(calls) == 4 and len(_records(run / "results.jsonl")) == 4
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+    # --resume with no partial: a plain run
+    assert main(_argv(tum, sift_map, run, "--resume", "--overwrite", "--max-frames", "2")) == 0
+    assert len(_records(run / "results.jsonl")) == 2
+
+
+def test_a_resumed_run_killed_outright_leaves_every_frame_in_its_temporary(
+        tum, sift_map, tmp_path, monkeypatch):
+    """A ``kill -9`` leaves the run's temporary folder, whose results.jsonl the next writer
+    salvages as RUN.partial (test_killed_run_salvage): a resumed run's holds the partial's
+    frames too, from before its first new frame, so a kill loses none of them."""
+    from mast3r_ros.core.localizer import Localizer
+
+    run, partial = tmp_path / "run", tmp_path / "run.partial" / "results.jsonl"
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run)) == 130
+    first = (partial).read_text()
+    monkeypatch.undo()
+    real, seen = Localizer.localize, []
+
+    def look(self, *a, **k):  # at the second new frame: what a kill would leave now
+        if not seen:
+            seen.append(None)
+        else:
+            tmps = [n for n in os.listdir(tmp_path) if n.startswith("run.tmp-m3r-")]
+            seen.append((tmp_path / tmps[0] / "results.jsonl").read_text())
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", look)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 130
+    assert seen[1].startswith(first) and len(seen[1].splitlines()) == 4
+    assert partial.read_text() == seen[1]
