@@ -13,41 +13,13 @@ import re
 import shutil
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
+from .durable import _umask, mkstemp_public  # noqa: F401  (_umask re-exported)
 from .errors import InputError
 from .map_nesting import refuse_inside_map_data
 
 log = logging.getLogger(__name__)
-
-
-def _umask() -> int:
-    """The process umask (Linux: read from /proc, no change even for an instant; else the
-    set-and-restore dance)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError):
-        pass
-    old = os.umask(0o022)
-    os.umask(old)
-    return old
-
-
-def mkstemp_public(dir: str, prefix: str = ".tmp-", suffix: str = "") -> Tuple[int, str]:
-    """`tempfile.mkstemp` whose file gets the mode a plain ``open(..., "w")`` would give
-    (0666 minus the umask): mkstemp makes it 0600, which the rename then carried to the map and
-    run files, so another user (a ROS service account, a container) could not read them."""
-    fd, tmp = tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=dir)
-    try:
-        os.fchmod(fd, 0o666 & ~_umask())
-    except BaseException:
-        os.close(fd)
-        os.unlink(tmp)
-        raise
-    return fd, tmp
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:

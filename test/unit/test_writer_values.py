@@ -10,10 +10,10 @@ import sys
 
 import pytest
 
+from mast3r_ros.core import durable as durable_mod
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.fileio import OutputBusyError, acquire_output_lock
 from mast3r_ros.core.keyframes import MapWriter
-from mast3r_ros.core.keyframes import target as target_mod
 from mast3r_ros.core.keyframes import writer as writer_mod
 from mast3r_ros.core.keyframes.writer import UnfinishedBuildError
 from test_map_writer_safety import _frame
@@ -109,7 +109,7 @@ def test_the_map_files_are_flushed_to_disk_before_the_folder_is_published(tmp_pa
         calls.append(("syncfs", folder, sorted(os.listdir(os.path.join(folder, "keyframes")))))
         return 0
 
-    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: syncfs)
+    monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: syncfs)
     monkeypatch.setattr(writer_mod, "replace_folder",
                         lambda src, dst: (calls.append(("publish", src)), real_replace(src, dst)))
     with MapWriter(path) as w:
@@ -132,7 +132,7 @@ def test_a_failed_flush_publishes_nothing_and_names_the_folder(tmp_path, monkeyp
         ctypes.set_errno(errno.EIO)
         return -1
 
-    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: failing)
+    monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: failing)
     path = str(tmp_path / "map")
     with pytest.raises(OSError, match="cannot flush .*map.* to disk: Input/output error"):
         with MapWriter(path) as w:
@@ -140,16 +140,16 @@ def test_a_failed_flush_publishes_nothing_and_names_the_folder(tmp_path, monkeyp
             w.commit()
     assert not os.path.exists(path)
     synced = []
-    monkeypatch.setattr(target_mod, "_libc_syncfs", lambda: None)
-    monkeypatch.setattr(target_mod.os, "sync", lambda: synced.append(True))
-    target_mod.flush_filesystem(str(tmp_path))
+    monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: None)
+    monkeypatch.setattr(durable_mod.os, "sync", lambda: synced.append(True))
+    durable_mod.flush_filesystem(str(tmp_path))
     assert synced == [True]
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="syncfs is Linux's")
 def test_the_real_syncfs_is_found_and_flushes(tmp_path):
-    assert target_mod._libc_syncfs() is not None
-    target_mod.flush_filesystem(str(tmp_path))  # no error on a working disk
+    assert durable_mod._libc_syncfs() is not None
+    durable_mod.flush_filesystem(str(tmp_path))  # no error on a working disk
 
 
 def test_a_resumable_block_ended_without_commit_releases_the_lock(tmp_path):

@@ -10,10 +10,10 @@ never deletes other data. `check_map_out` is the command line's wording of the s
 
 from __future__ import annotations
 
-import ctypes
 import os
 from typing import Any, Dict, List
 
+from ..durable import flush_filesystem, fsync_dir  # noqa: F401  (re-exported: MapWriter)
 from ..errors import InputError
 from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
 from ..map_nesting import read_manifest
@@ -163,53 +163,3 @@ def finished_shards(partial: str) -> int:
         except OSError:
             continue
     return count
-
-
-def fsync_dir(path: str) -> None:
-    """Flush a folder's entries (the names in it) to disk; a folder that cannot be opened or
-    synced (some filesystems refuse fsync on a folder) is passed over."""
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
-def _libc_syncfs():
-    """libc's ``syncfs(fd)`` (Linux, glibc 2.14+ and musl), or None where there is none."""
-    try:
-        return ctypes.CDLL(None, use_errno=True).syncfs
-    except (OSError, AttributeError, TypeError):
-        return None
-
-
-def flush_filesystem(folder: str) -> None:
-    """Write everything cached for the filesystem holding ``folder`` to disk (Linux
-    ``syncfs(2)``; elsewhere ``os.sync()``), before the folder is renamed into place: a rename
-    can reach the disk before the data of the files it publishes (ext4's delayed allocation),
-    so a power cut after it left keyframe PNGs and encoding stores of zero length in a map
-    whose manifest lists them. One call, not an fsync per file: each fsync is a device cache
-    flush (0.07-3 ms measured here, 2 files per keyframe: a minute at 10^4 keyframes on a slow
-    disk), and syncfs flushes the map's files together (3.5 ms for 300 files just written). It
-    also writes back other programs' pending data on that filesystem (a rosbag recording):
-    what they would write within ~30 s anyway.
-
-    Raises OSError naming ``folder`` when the data could not be written (EIO, ENOSPC:
-    ``syncfs`` reports writeback errors since Linux 5.8): the map must not be published.
-    """
-    syncfs = _libc_syncfs()
-    if syncfs is None:
-        os.sync()
-        return
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        if syncfs(fd) != 0:
-            err = ctypes.get_errno()
-            raise OSError(err, f"cannot flush {folder} to disk: {os.strerror(err)}")
-    finally:
-        os.close(fd)
