@@ -88,3 +88,16 @@ def flush_filesystem(folder: str) -> None:
             raise OSError(err, f"cannot flush {folder} to disk: {os.strerror(err)}")
     finally:
         os.close(fd)
+
+
+def flush_before_publish(folder: str, out: str) -> None:
+    """`flush_filesystem` of ``folder``, a finished temporary about to be renamed to the
+    output ``out`` (a run, pair or retrieve folder, an ONNX export): OSError with syncfs's
+    errno and ``out`` as its filename when the data cannot be written, for the caller to
+    publish nothing (the folder of an earlier output at ``out`` stays as it was)."""
+    try:
+        flush_filesystem(folder)
+    except OSError as e:
+        why = os.strerror(e.errno) if e.errno else str(e)
+        raise OSError(e.errno, f"cannot flush its files to disk ({why}); nothing was published",
+                      out) from None

@@ -15,7 +15,7 @@ import sys
 import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from .durable import _umask, mkstemp_public  # noqa: F401  (_umask re-exported)
+from .durable import _umask, flush_before_publish, fsync_dir, mkstemp_public  # noqa: F401
 from .errors import InputError
 from .map_nesting import refuse_inside_map_data
 
@@ -184,7 +184,9 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     and keeps it. Should ``path`` appear anyway while the block runs (a program that takes no
     lock) and ``overwrite`` is off, nothing is replaced: the output is kept in its temporary
     sibling and `InputError` names both. ``salvage``: the line file whose finished lines a
-    killed writer's temporary keeps as ``PATH.partial`` (`remove_stale_temporaries`)."""
+    killed writer's temporary keeps as ``PATH.partial`` (`remove_stale_temporaries`). The files'
+    data is flushed to disk before the rename (`durable.flush_before_publish`: an OSError naming
+    ``path`` when it cannot be written, the temporary deleted and nothing published)."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
     if locked and lock_file(given) not in _HELD:
@@ -201,6 +203,7 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
             umask = os.umask(0o022)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
+            flush_before_publish(tmp, given)  # the files' data on disk before the rename
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
@@ -214,6 +217,7 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        fsync_dir(os.path.dirname(path))  # the rename itself
     finally:
         lock.release()
 

@@ -1,0 +1,109 @@
+"""Every folder published by a rename has its data on the disk first (`durable.flush_filesystem`,
+as `MapWriter` does for maps): a rename can reach the disk before the data of the files it
+publishes (ext4's delayed allocation), so a power cut just after it left a complete-looking run
+or export folder with files of zero length. A writeback error (syncfs fails: EIO, ENOSPC)
+publishes nothing and names the output."""
+
+from __future__ import annotations
+
+import ctypes
+import errno
+import os
+
+import pytest
+
+from mast3r_ros.core import durable
+from mast3r_ros.core import fileio
+from mast3r_ros.replay.cli import main
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
+                                reason="names the flushed folder through /proc")
+
+
+def _record_syncfs(monkeypatch, calls):
+    """syncfs replaced by a recorder of the folder it is given and the files in it."""
+    def syncfs(fd):
+        folder = os.readlink(f"/proc/self/fd/{fd}")
+        calls.append(("syncfs", folder, sorted(os.listdir(folder))))
+        return 0
+
+    monkeypatch.setattr(durable, "_libc_syncfs", lambda: syncfs)
+
+
+def _failing_syncfs(monkeypatch):
+    def syncfs(fd):
+        ctypes.set_errno(errno.EIO)
+        return -1
+
+    monkeypatch.setattr(durable, "_libc_syncfs", lambda: syncfs)
+
+
+def _localize(query, sift_map, run, *extra):
+    return main(["localize", str(query), "--map", sift_map, "--out", str(run), "--matcher",
+                 "sift", "--max-frames", "2", "--log-level", "warning", *extra])
+
+
+def _contents(folder):
+    return {n: (folder / n).read_bytes() for n in sorted(os.listdir(folder))}
+
+
+def test_a_run_folder_is_flushed_before_it_is_published(tum, sift_map, tmp_path, monkeypatch):
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real = fileio.replace_folder
+    monkeypatch.setattr(fileio, "replace_folder",
+                        lambda src, dst: (calls.append(("publish", src)), real(src, dst)))
+    run = tmp_path / "run"
+    assert _localize(tum[1], sift_map, run) == 0
+    publish = [c for c in calls if c[0] == "publish"]
+    assert len(publish) == 1
+    tmp = publish[0][1]
+    i = calls.index(publish[0])
+    flushed = [c for c in calls[:i] if c[0] == "syncfs" and c[1] == os.path.realpath(tmp)]
+    assert flushed and flushed[-1][2] == sorted(os.listdir(run))  # with every file in it
+    assert "results.jsonl" in flushed[-1][2] and "metrics.json" in flushed[-1][2]
+
+
+def test_a_writeback_error_publishes_no_run_and_names_the_folder(tum, sift_map, tmp_path,
+                                                                 monkeypatch, capsys):
+    run = tmp_path / "run"
+    assert _localize(tum[1], sift_map, run) == 0
+    before = _contents(run)
+    _failing_syncfs(monkeypatch)
+    capsys.readouterr()
+    assert _localize(tum[1], sift_map, run, "--overwrite", "--max-frames", "1") == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(run) in err[0] and "Input/output error" in err[0], err
+    assert _contents(run) == before  # the earlier run, as it was
+    assert sorted(os.listdir(tmp_path)) == ["run"]  # no temporary, no lock left beside it
+
+
+def test_atomic_folder_flushes_the_temporary_then_syncs_the_parent(tmp_path, monkeypatch):
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real_replace, real_fsync_dir = fileio.replace_folder, fileio.fsync_dir
+    monkeypatch.setattr(fileio, "replace_folder",
+                        lambda src, dst: (calls.append(("publish", src)), real_replace(src, dst)))
+    monkeypatch.setattr(fileio, "fsync_dir",
+                        lambda p: (calls.append(("fsync_dir", p)), real_fsync_dir(p)))
+    out = str(tmp_path / "out")
+    with fileio.atomic_folder(out) as tmp:
+        with open(os.path.join(tmp, "a.txt"), "w") as fh:
+            fh.write("a")
+    assert calls == [("syncfs", os.path.realpath(tmp), ["a.txt"]), ("publish", tmp),
+                     ("fsync_dir", str(tmp_path))]
+
+
+def test_atomic_folder_publishes_nothing_on_a_writeback_error(tmp_path, monkeypatch):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.txt").write_text("old")
+    _failing_syncfs(monkeypatch)
+    with pytest.raises(OSError, match="Input/output error") as info:
+        with fileio.atomic_folder(str(out), overwrite=True, markers=("a.txt",)) as tmp:
+            with open(os.path.join(tmp, "a.txt"), "w") as fh:
+                fh.write("new")
+    assert info.value.errno == errno.EIO and info.value.filename == str(out)
+    assert str(out) in str(info.value)
+    assert (out / "a.txt").read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["out"]
