@@ -107,3 +107,50 @@ def test_atomic_folder_publishes_nothing_on_a_writeback_error(tmp_path, monkeypa
     assert str(out) in str(info.value)
     assert (out / "a.txt").read_text() == "old"
     assert sorted(os.listdir(tmp_path)) == ["out"]
+
+
+def _stub_export(monkeypatch):
+    """The ONNX writer replaced by a stub (this is about the folder, not the graphs)."""
+    from mast3r_ros.core.model import export as export_mod
+
+    monkeypatch.setattr(export_mod, "_onnx_export",
+                        lambda module, args, path, *a, **k: open(path, "wb").close())
+    monkeypatch.setattr(export_mod, "resolve_exporter", lambda name: ("torchscript", 17))
+    return export_mod
+
+
+def _export(out):
+    from mast3r_test_utils import TINY_SPEC, random_model
+
+    from mast3r_ros.core.model.export import export_onnx
+
+    return export_onnx(random_model(TINY_SPEC, seed=0), str(out), size=224, net_shape=(32, 48))
+
+
+def test_an_export_folder_is_flushed_before_it_is_published(tmp_path, monkeypatch):
+    export_mod = _stub_export(monkeypatch)
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real = export_mod.replace_folder
+    monkeypatch.setattr(export_mod, "replace_folder",
+                        lambda src, dst: (calls.append(("publish", src)), real(src, dst)))
+    _export(tmp_path / "e")
+    stage = calls[-1][1]
+    assert calls == [("syncfs", os.path.realpath(stage),
+                      ["decoder.onnx", "encoder.onnx", "manifest.json"]), ("publish", stage)]
+
+
+def test_a_writeback_error_publishes_no_export_and_names_the_folder(tmp_path, monkeypatch):
+    _stub_export(monkeypatch)
+    out = tmp_path / "e"
+    out.mkdir()
+    old = {"manifest.json": b'{"format": "mast3r_ros-onnx"}', "encoder.onnx": b"old",
+           "decoder.onnx": b"old"}
+    for name, data in old.items():
+        (out / name).write_bytes(data)
+    _failing_syncfs(monkeypatch)
+    with pytest.raises(OSError, match="Input/output error") as info:
+        _export(out)
+    assert info.value.errno == errno.EIO and str(out) in str(info.value)
+    assert _contents(out) == old
+    assert sorted(os.listdir(tmp_path)) == ["e"]  # no staging folder left

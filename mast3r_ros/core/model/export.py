@@ -49,6 +49,7 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 from torch import nn
 
+from ..durable import flush_before_publish, fsync_dir
 from ..errors import ConfigError, InputError
 from ..fileio import file_sha256, output_path, replace_folder
 from .checkpoint import CheckpointInfo, model_string
@@ -412,10 +413,13 @@ def check_export_target(out_dir: str) -> None:
 def _replace_dir(stage: str, out_dir: str) -> None:
     """Rename the complete ``stage`` folder to ``out_dir``, replacing an existing export
     (`check_export_target` says which folders may be replaced; checked again here, as the
-    folder may have changed while the model was exported)."""
+    folder may have changed while the model was exported). The files' data is flushed to disk
+    first (`flush_before_publish`: OSError naming ``out_dir`` when it cannot be written)."""
     os.chmod(stage, 0o755)
     check_export_target(out_dir)
+    flush_before_publish(stage, out_dir)  # not a folder of zero-length graphs after a power cut
     replace_folder(stage, out_dir)  # the old export is restored if the rename fails
+    fsync_dir(os.path.dirname(out_dir))
 
 
 def read_manifest(out_dir: str) -> Dict:
