@@ -23,9 +23,10 @@ log = logging.getLogger(__name__)
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
-    """Run ``write(tmp_path)`` (a temporary file next to ``path``), sync it and rename it over
-    ``path``, so readers see either the old file or the complete new one. The temporary file is
-    removed when ``write`` raises. Raises `IsADirectoryError` naming ``path`` when it is a
+    """Run ``write(tmp_path)`` (a temporary file next to ``path``), sync it, rename it over
+    ``path`` and sync the folder (the rename), so readers see either the old file or the
+    complete new one, and after a power cut the new one once this returned. The temporary file
+    is removed when ``write`` raises. Raises `IsADirectoryError` naming ``path`` when it is a
     folder (before anything is written)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "a folder, where a file is to be written", path)
@@ -45,6 +46,7 @@ def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
         if isinstance(e, OSError) and tmp in (e.filename, e.filename2):
             raise _naming(e, path) from None
         raise
+    fsync_dir(os.path.dirname(os.path.abspath(path)))
 
 
 def _naming(e: OSError, path: str) -> OSError:

@@ -31,7 +31,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
-from ..core.fileio import mkstemp_public
+from ..core.fileio import fsync_dir, mkstemp_public
 from ..core.image_codec import (
     check_depth_scale,
     check_image_file_intact,
@@ -307,6 +307,7 @@ def _write_atomic(path: Path, text: str) -> None:
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
+    fsync_dir(str(path.parent))  # the rename itself
 
 
 class TumSequence:

@@ -57,11 +57,13 @@ def test_files_and_folders_get_the_mode_of_a_plain_open_under_the_umask(tmp_path
 
 
 def test_the_new_file_is_synced_before_it_is_renamed_into_place(tmp_path, monkeypatch):
+    """And its folder after the rename: without that the rename itself could be lost to a
+    power cut (the old file back after the write was reported done)."""
     events = []
     real_fsync, real_replace = os.fsync, os.replace
 
     def fsync(fd):
-        events.append("fsync")
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync")
         real_fsync(fd)
 
     def replace(src, dst):
@@ -71,7 +73,7 @@ def test_the_new_file_is_synced_before_it_is_renamed_into_place(tmp_path, monkey
     monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace", replace)
     atomic_write_bytes(str(tmp_path / "f.bin"), b"data")
-    assert events == ["fsync", "replace"]
+    assert events == ["fsync", "replace", "fsync folder"]
     assert (tmp_path / "f.bin").read_bytes() == b"data"
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 from pathlib import Path
 
 import cv2
@@ -251,14 +252,20 @@ def test_trajectory_round_trip(tmp_path):
 
 def test_written_trajectory_is_synced_before_it_is_renamed_into_place(tmp_path, monkeypatch):
     """Atomic: the temporary file's data reach the disk before the rename publishes it (a power
-    cut after an unsynced rename can leave an empty trajectory at the path)."""
+    cut after an unsynced rename can leave an empty trajectory at the path), and the folder
+    after it (else the rename itself can be lost: the old trajectory back)."""
     events = []
     real_fsync, real_replace = os.fsync, os.replace
-    monkeypatch.setattr(os, "fsync", lambda fd: (events.append("fsync"), real_fsync(fd))[1])
+
+    def fsync(fd):
+        events.append("fsync folder" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync")
+        real_fsync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
     monkeypatch.setattr(os, "replace",
                         lambda a, b: (events.append("replace"), real_replace(a, b))[1])
     write_tum_trajectory(tmp_path / "t.txt", np.array([S]), np.eye(4)[None])
-    assert events == ["fsync", "replace"]
+    assert events == ["fsync", "replace", "fsync folder"]
     assert read_tum_trajectory(tmp_path / "t.txt")[0].tolist() == [S]
 
 
