@@ -31,6 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..core.config import Config, dump_config_yaml
+from ..core.durable import flush_filesystem
 from ..core.errors import InputError
 from ..core.fileio import (atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
@@ -327,11 +328,19 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
 def _keep_partial(tmp: str, out: str) -> None:
     """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
     one: a run starts only when there is none with results, or it resumes one, whose results
-    ``tmp`` holds too) so the frames localized before the stop are not lost."""
+    ``tmp`` holds too) so the frames localized before the stop are not lost: flushed to disk
+    first (a writeback error keeps the older one and is logged)."""
     results = os.path.join(tmp, "results.jsonl")
     if not (os.path.isfile(results) and os.path.getsize(results) > 0):
         return
     partial = partial_of(out)
+    try:
+        flush_filesystem(tmp)  # results.jsonl is appended, never fsynced
+    except OSError as e:
+        log.error("run stopped: its results so far could not be written to disk (%s), so "
+                  "they are not kept in %s (an older one there is as it was)", e.strerror or e,
+                  partial)
+        return
     try:
         shutil.rmtree(partial, ignore_errors=True)
         os.replace(tmp, partial)

@@ -154,3 +154,41 @@ def test_a_writeback_error_publishes_no_export_and_names_the_folder(tmp_path, mo
     assert info.value.errno == errno.EIO and str(out) in str(info.value)
     assert _contents(out) == old
     assert sorted(os.listdir(tmp_path)) == ["e"]  # no staging folder left
+
+
+def test_a_stopped_runs_results_are_flushed_before_run_partial_names_them(tmp_path,
+                                                                          monkeypatch):
+    """A run stopped early (an error, Ctrl-C) keeps its results as RUN.partial, published by a
+    rename too: results.jsonl (appended, never fsynced) on disk first."""
+    from mast3r_ros.replay import localize_run
+
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real = os.replace
+    monkeypatch.setattr(localize_run.os, "replace",
+                        lambda src, dst: (calls.append(("publish", src, dst)), real(src, dst)))
+    tmp = tmp_path / ".run-tmp"
+    tmp.mkdir()
+    (tmp / "results.jsonl").write_text('{"frame": 0}\n')
+    localize_run._keep_partial(str(tmp), str(tmp_path / "run"))
+    partial = str(tmp_path / "run.partial")
+    assert calls == [("syncfs", os.path.realpath(tmp), ["results.jsonl"]),
+                     ("publish", str(tmp), partial)]
+
+
+def test_a_writeback_error_keeps_the_older_run_partial_and_says_so(tmp_path, monkeypatch,
+                                                                   caplog):
+    from mast3r_ros.replay import localize_run
+
+    older = tmp_path / "run.partial"
+    older.mkdir()
+    (older / "results.jsonl").write_text('{"frame": "older"}\n')
+    tmp = tmp_path / ".run-tmp"
+    tmp.mkdir()
+    (tmp / "results.jsonl").write_text('{"frame": 0}\n')
+    _failing_syncfs(monkeypatch)
+    with caplog.at_level("ERROR"):
+        localize_run._keep_partial(str(tmp), str(tmp_path / "run"))
+    assert (older / "results.jsonl").read_text() == '{"frame": "older"}\n'
+    (msg,) = [r.getMessage() for r in caplog.records]
+    assert str(older) in msg and "Input/output error" in msg, msg
