@@ -15,7 +15,8 @@ import sys
 import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from .durable import _umask, flush_before_publish, fsync_dir, mkstemp_public  # noqa: F401
+from .durable import (_umask, flush_before_publish, flush_filesystem,  # noqa: F401
+                      fsync_dir, mkstemp_public)
 from .errors import InputError
 from .map_nesting import refuse_inside_map_data
 
@@ -465,6 +466,7 @@ def _salvage_lines(tmp: str, name: str, out: str) -> bool:
             os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
     kept = tmp
     try:
+        flush_filesystem(tmp)  # a writeback error: kept as OUT.kept-X, not OUT.partial
         if os.path.isfile(os.path.join(partial, name)) and not os.path.islink(partial):
             shutil.rmtree(partial)  # an older stopped run's: superseded
         if not os.path.lexists(partial):

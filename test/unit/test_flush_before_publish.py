@@ -192,3 +192,33 @@ def test_a_writeback_error_keeps_the_older_run_partial_and_says_so(tmp_path, mon
     assert (older / "results.jsonl").read_text() == '{"frame": "older"}\n'
     (msg,) = [r.getMessage() for r in caplog.records]
     assert str(older) in msg and "Input/output error" in msg, msg
+
+
+def _killed_run(tmp_path):
+    """The temporary a localize run killed outright left beside ``tmp_path/run``."""
+    d = tmp_path / "run.tmp-m3r-aaaaaaaa"
+    d.mkdir()
+    (d / "results.jsonl").write_text('{"i": 0}\n{"i": 1, "cut')
+    return d
+
+
+def test_a_killed_runs_lines_are_flushed_before_run_partial_names_them(tmp_path, monkeypatch):
+    """The next writer of RUN keeps a killed run's finished lines as RUN.partial (its cut line
+    dropped, which changes the file): flushed before that rename too."""
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real = os.rename
+    monkeypatch.setattr(fileio.os, "rename",
+                        lambda src, dst: (calls.append(("publish", src, dst)), real(src, dst)))
+    stale = _killed_run(tmp_path)
+    fileio.remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    assert calls == [("syncfs", os.path.realpath(stale), ["results.jsonl"]),
+                     ("publish", str(stale), str(tmp_path / "run.partial"))]
+    assert (tmp_path / "run.partial" / "results.jsonl").read_text() == '{"i": 0}\n'
+
+
+def test_a_writeback_error_keeps_a_killed_runs_lines_out_of_run_partial(tmp_path, monkeypatch):
+    _killed_run(tmp_path)
+    _failing_syncfs(monkeypatch)
+    fileio.remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    assert sorted(os.listdir(tmp_path)) == ["run.kept-aaaaaaaa"]  # kept, not published
