@@ -189,7 +189,9 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     sibling and `InputError` names both. ``salvage``: the line file whose finished lines a
     killed writer's temporary keeps as ``PATH.partial`` (`remove_stale_temporaries`). The files'
     data is flushed to disk before the rename (`durable.flush_before_publish`: an OSError naming
-    ``path`` when it cannot be written, the temporary deleted and nothing published)."""
+    ``path`` when it cannot be written, the temporary deleted and nothing published). Ctrl-C
+    (or SIGTERM's exception) after the block ended, while the output is flushed or renamed,
+    keeps the complete output in ``PATH.kept-X`` (logged as an error naming it) and re-raises."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
     if locked and lock_file(given) not in _HELD:
@@ -203,12 +205,16 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
             raise _naming(e, path) from None
         try:
             yield tmp
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        try:  # the output is complete from here on
             umask = os.umask(0o022)
             os.umask(umask)
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
             flush_before_publish(tmp, given)  # the files' data on disk before the rename
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as e:
+            _publish_failed(tmp, given, e)
             raise
         if not overwrite and os.path.lexists(path):
             tmp = _keep_output(tmp)
@@ -217,8 +223,8 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
                              f"without --overwrite: the output is kept in {tmp}")
         try:
             replace_folder(tmp, path)
-        except BaseException:
-            shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException as e:
+            _publish_failed(tmp, given, e)
             raise
         fsync_dir(os.path.dirname(path))  # the rename itself
     finally:
@@ -358,6 +364,16 @@ def make_temporary_sibling(path: str) -> str:
     output folder ``path`` (as `output_path` gives it), for its writer to fill and publish."""
     return tempfile.mkdtemp(prefix=os.path.basename(path) + TEMP_INFIX,
                             dir=os.path.dirname(path))
+
+
+def _publish_failed(tmp: str, given: str, error: BaseException) -> None:
+    """A complete output ``tmp`` could not be published at ``given``: kept (`_keep_output`,
+    logged) when the user stopped the program (Ctrl-C, SIGTERM), else deleted."""
+    if isinstance(error, (KeyboardInterrupt, SystemExit)) and os.path.isdir(tmp):
+        log.error("interrupted while publishing %s: the complete output is kept in %s (move it "
+                  "to %s)", given, _keep_output(tmp), given)
+    else:
+        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _keep_output(tmp: str) -> str:

@@ -222,3 +222,37 @@ def test_a_writeback_error_keeps_a_killed_runs_lines_out_of_run_partial(tmp_path
     _failing_syncfs(monkeypatch)
     fileio.remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
     assert sorted(os.listdir(tmp_path)) == ["run.kept-aaaaaaaa"]  # kept, not published
+
+
+@pytest.mark.parametrize("step", ["flush", "rename"])
+def test_ctrl_c_while_a_complete_output_is_published_keeps_it(step, tmp_path, monkeypatch,
+                                                               caplog):
+    """Ctrl-C (or SIGTERM's exception) after the block ended, during the flush or the rename,
+    deleted the complete output with the temporary: a whole run lost to a keypress in its last
+    milliseconds (or seconds, a flush of much unwritten data). It is kept, named in the log."""
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fileio, "flush_before_publish" if step == "flush" else "replace_folder",
+                        interrupted)
+    out = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.atomic_folder(str(out)) as tmp:
+            with open(os.path.join(tmp, "results.jsonl"), "w") as fh:
+                fh.write("{}\n")
+    assert not out.exists()
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("run.kept-")]
+    assert len(kept) == 1 and (kept[0] / "results.jsonl").read_text() == "{}\n"
+    assert f"the complete output is kept in {kept[0]}" in caplog.text
+    # an error of the block itself, or of the publish, still removes the temporary
+    monkeypatch.setattr(fileio, "flush_before_publish", lambda *a: None)
+    with pytest.raises(KeyboardInterrupt):
+        with fileio.atomic_folder(str(tmp_path / "run2")):
+            raise KeyboardInterrupt
+    monkeypatch.setattr(fileio, "replace_folder",
+                        lambda *a: (_ for _ in ()).throw(OSError(errno.EIO, "eio")))
+    with pytest.raises(OSError):
+        with fileio.atomic_folder(str(tmp_path / "run3")):
+            pass
+    assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
+        kept[0].name]
