@@ -316,7 +316,7 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
     """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
     a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
     name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
-    and the fix; anything else names the path and the OS's words."""
+    and the fix, as does a device's write error (EIO: a failed flush); anything else names the path and the OS's words."""
     at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
               e.filename)
     held = f" holding {at}" if at else ""
@@ -328,5 +328,8 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
         return (f"a file written{under} reached the largest file size allowed ({e.strerror}: a "
                 "FAT32 drive holds 4 GiB a file; `ulimit -f` sets a limit per process): write "
                 "to another file system (ext4, exFAT, NTFS) or raise the limit")
+    if e.errno == errno.EIO:  # the device failed the write (syncfs, fsync): not a path's fault
+        return (f"the device{held} could not write the data ({e.strerror or e}): nothing was "
+                "published; check the drive (`dmesg`, its cable or card) or write elsewhere")
     where = f": {e.filename}" if e.filename else ""
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"

@@ -74,6 +74,9 @@ def test_a_writeback_error_publishes_no_run_and_names_the_folder(tum, sift_map, 
     assert _localize(tum[1], sift_map, run, "--overwrite", "--max-frames", "1") == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and str(run) in err[0] and "Input/output error" in err[0], err
+    # a failing drive, not a path: the line says so and does not send the user to the paths
+    assert "could not write the data" in err[0] and "check the drive" in err[0], err
+    assert "check the paths" not in err[0], err
     assert _contents(run) == before  # the earlier run, as it was
     assert sorted(os.listdir(tmp_path)) == ["run"]  # no temporary, no lock left beside it
 
