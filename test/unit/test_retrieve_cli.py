@@ -22,6 +22,22 @@ def paths(ref_fixtures):
     return imgs, str(ref_fixtures / "mast3r_tiny" / "ckpt.pth"), rt
 
 
+@pytest.fixture
+def prepared_sizes(monkeypatch):
+    """The size each image is prepared at by the engine (`Mast3rEngine.prepare`), in order."""
+    from mast3r_ros.core.model.engine import Mast3rEngine
+
+    sizes = []
+    prepare = Mast3rEngine.prepare
+
+    def spy(self, img, size, *a, **k):
+        sizes.append(size)
+        return prepare(self, img, size, *a, **k)
+
+    monkeypatch.setattr(Mast3rEngine, "prepare", spy)
+    return sizes
+
+
 def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread, capsys):
     imgs, ckpt, rt = paths
     out = tmp_path / "out"
@@ -42,21 +58,12 @@ def test_retrieve_end_to_end_matches_reference(paths, tmp_path, one_torch_thread
                                        "-> pairs.txt, similarity.npy\n")
 
 
-def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread, monkeypatch):
+def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread, prepared_sizes):
     """--size 224 encodes every image at 224 (a 224x224 centre crop): the engine is built for
     224 and each image is prepared at 224, and the similarity is that of 224 (not the 512
     reference's)."""
-    from mast3r_ros.core.model.engine import Mast3rEngine
-
     imgs, ckpt, rt = paths
-    sizes = []
-    prepare = Mast3rEngine.prepare
-
-    def spy(self, img, size, *a, **k):
-        sizes.append(size)
-        return prepare(self, img, size, *a, **k)
-
-    monkeypatch.setattr(Mast3rEngine, "prepare", spy)
+    sizes = prepared_sizes
     out = tmp_path / "out"
     assert main(["retrieve", *imgs[:3], "--checkpoint", ckpt, "--retrieval-checkpoint",
                  str(rt / "ckpt.pth"), "--codebook", str(rt / "codebook.pkl"), "--out",
@@ -69,21 +76,12 @@ def test_retrieve_size_sets_the_network_input(paths, tmp_path, one_torch_thread,
 
 
 def test_retrieve_takes_its_settings_from_params(paths, tmp_path, one_torch_thread,
-                                                monkeypatch, capsys):
+                                                prepared_sizes, capsys):
     """retrieve had no --params (argparse refused it) while it runs the network like pair:
     checkpoint, image_size, retrieval.checkpoint and retrieval.codebook now come from the
     parameter file, the options over them; neither checkpoint given anywhere is one line."""
-    from mast3r_ros.core.model.engine import Mast3rEngine
-
     imgs, ckpt, rt = paths
-    sizes = []
-    prepare = Mast3rEngine.prepare
-
-    def spy(self, img, size, *a, **k):
-        sizes.append(size)
-        return prepare(self, img, size, *a, **k)
-
-    monkeypatch.setattr(Mast3rEngine, "prepare", spy)
+    sizes = prepared_sizes
     params = tmp_path / "params.yaml"
     params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    checkpoint: {ckpt}\n"
                       "    image_size: 224\n    device: cpu\n    retrieval:\n"
