@@ -1,0 +1,103 @@
+"""What `refine_pose`'s Levenberg-Marquardt promises, pinned where the other tests (which only
+check where it lands) let a one-token change through: a step is taken only when it lowers the
+cost, the damping follows Marquardt's schedule (Hartley & Zisserman, *Multiple View Geometry*,
+2nd ed., A6.2: start at 1e-3, x10 on a rejected step, /10 on an accepted one), a rejected step
+reuses the normal equations, and it gives up once the damping is past 1e8."""
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import pnp
+from mast3r_ros.core.geometry import invert_pose, make_pose, pose_error, transform_points
+from mast3r_ros.core.pnp import refine
+from mast3r_ros.core.pnp.linearise import _perturb, _residuals_t
+from mast3r_ros.core.types import CameraIntrinsics
+
+CAM = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+K = CAM.K
+
+
+def _scene(seed, n=400):
+    """Map points seen exactly by a camera at a random pose: (X, x, map_from_cam)."""
+    rng = np.random.default_rng(seed)
+    T = make_pose(Rotation.random(random_state=seed).as_matrix(), rng.uniform(-2, 2, 3))
+    px = rng.uniform([0, 0], [639, 479], (n, 2))
+    z = rng.uniform(1.0, 6.0, n)
+    pts = np.stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z, (px[:, 1] - K[1, 2]) / K[1, 1] * z, z], 1)
+    return transform_points(T, pts), px, T
+
+
+def _cost(T, Xt, xt):
+    ru, rv, _ = _residuals_t(invert_pose(T), Xt, xt, K)
+    return float(ru @ ru + rv @ rv)
+
+
+def _spy(monkeypatch, cost_of=None):
+    """Record each `_damped_step` trial as (lam, id(A), cost): the trial's cost, or with
+    ``cost_of`` the cost it is made to report."""
+    real, trials = refine._damped_step, []
+
+    def spy(T, A, g, lam, Xt, xt, K_):
+        out = real(T, A, g, lam, Xt, xt, K_)
+        if out is not None and cost_of is not None:
+            out = out[:3] + (cost_of(T, Xt, xt),) + out[4:]
+        trials.append((lam, id(A), None if out is None else out[3]))
+        return out
+
+    monkeypatch.setattr(refine, "_damped_step", spy)
+    return trials
+
+
+def test_a_step_that_does_not_lower_the_cost_is_not_taken(monkeypatch):
+    """A plateau: every trial costs exactly what the pose it starts from does. No step lowers
+    the cost, so the input comes back bit for bit after one trial (the step changes the cost by
+    round-off -- here nothing -- which ends the refinement). Accepting a trial of equal cost
+    (``cost_new <= cost``) returned the trial's pose, 2.4 cm and 0.8 deg away."""
+    X, x, T = _scene(4)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    trials = _spy(monkeypatch, cost_of=_cost)
+    out = pnp.refine_pose(start, X, x, K)
+    assert len(trials) == 1
+    np.testing.assert_array_equal(out, start)
+
+
+def test_the_damping_follows_marquardts_schedule_and_a_rejected_step_relinearises_nothing(
+        monkeypatch):
+    """From 1 rad off (19 trials, 7 of them rejected -- the damping matters here) each trial's
+    damping is the previous one's x10 after a rejected step and /10 after an accepted one,
+    from 1e-3; a trial after a rejected step reuses the same normal matrix, one after an
+    accepted step a new one. And it converges within the default 20 iterations."""
+    X, x, T = _scene(4)
+    start = make_pose(Rotation.from_rotvec([1.0, 0.0, 0.0]).as_matrix() @ T[:3, :3], T[:3, 3])
+    trials = _spy(monkeypatch)
+    out = pnp.refine_pose(start, X, x, K)
+    t, r = pose_error(out, T)
+    assert t < 1e-6 and r < 1e-5, (t, r)
+    cost = _cost(start, np.ascontiguousarray(X.T), np.ascontiguousarray(x.T))
+    lam, rejected = 1e-3, 0
+    for i, (lam_i, a_i, cost_i) in enumerate(trials):
+        assert lam_i == lam, (i, lam_i, lam)
+        if i:
+            assert (a_i == trials[i - 1][1]) == (lam > trials[i - 1][0]), i  # same A iff rejected
+        if cost_i < cost:
+            lam, cost = max(lam / 10, 1e-9), cost_i
+        else:
+            lam, rejected = lam * 10, rejected + 1
+    assert len(trials) == 19 and rejected == 7, (len(trials), rejected)
+
+
+def test_it_gives_up_once_the_damping_is_past_1e8(monkeypatch):
+    """A start from which no step can be taken (a point behind the camera stays behind it for
+    every small step, so every trial costs inf): the damping rises x10 per rejected trial from
+    1e-3 and the refinement gives up past 1e8 -- 12 trials, even with 100 iterations allowed --
+    and returns its input (never worse)."""
+    X, x, T = _scene(4, n=60)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    behind = transform_points(start, np.array([[0.0, 0.0, -1.0]]))  # on the axis, 1 m behind
+    X2, x2 = np.vstack([X, behind]), np.vstack([x, K[:2, 2]])  # seen at the principal point
+    trials = _spy(monkeypatch)
+    out = pnp.refine_pose(start, X2, x2, K, iterations=100)
+    np.testing.assert_allclose([lam for lam, _, _ in trials], 1e-3 * 10.0 ** np.arange(12),
+                               rtol=1e-12)
+    assert all(c == np.inf for _, _, c in trials)
+    np.testing.assert_array_equal(out, start)
