@@ -10,7 +10,7 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core import pnp
 from mast3r_ros.core.geometry import invert_pose, make_pose, pose_error, transform_points
 from mast3r_ros.core.pnp import refine
-from mast3r_ros.core.pnp.linearise import _perturb, _residuals_t
+from mast3r_ros.core.pnp.linearise import _perturb, _residuals_t, _Rows
 from mast3r_ros.core.types import CameraIntrinsics
 
 CAM = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
@@ -101,3 +101,75 @@ def test_it_gives_up_once_the_damping_is_past_1e8(monkeypatch):
                                rtol=1e-12)
     assert all(c == np.inf for _, _, c in trials)
     np.testing.assert_array_equal(out, start)
+
+
+class _Reported(_Rows):
+    """`_Rows` whose trials report a chosen cost: after `fix` every `inliers` call returns the
+    inliers at the pose ``fix`` was given and a squared error that sums, over them, to
+    ``factor`` times their cost there (computed as `_refine_inliers` computes it); counts
+    `evaluate` calls."""
+
+    evaluations = 0
+    level = None
+
+    def fix(self, T, factor):
+        inl, _ = self.inliers(self.evaluate(T))
+        _, r = self.jacobian_rows(self.evaluate(T), inl)
+        self.inl, self.level = inl, factor * float(np.vdot(r, r))
+        self.evaluations = 0
+
+    def evaluate(self, map_from_cam):
+        self.evaluations += 1
+        return super().evaluate(map_from_cam)
+
+    def inliers(self, ev):
+        inl, e2 = super().inliers(ev)
+        if self.level is None:
+            return inl, e2
+        e2 = np.zeros_like(e2)
+        e2[np.flatnonzero(self.inl)[0]] = self.level
+        return self.inl.copy(), e2
+
+
+def _rows(X, x, cls=_Rows):
+    """Rows with a 50 px threshold: every point is an inlier at the perturbed starts below."""
+    return cls(np.ascontiguousarray(X.T), np.ascontiguousarray(x.T), K, np.ones(len(X), bool),
+               50.0)
+
+
+def test_refine_inliers_takes_no_step_that_does_not_lower_the_cost():
+    """`_refine_inliers` on a plateau (every trial costs exactly what the current pose does on
+    the current inliers, which do not change): the start pose comes back bit for bit, after
+    one trial. With ``cost_new <= cost`` the trial was taken and returned."""
+    X, x, T = _scene(4, n=60)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    rows = _rows(X, x, _Reported)
+    rows.fix(start, 1.0)
+    out, inl, *_ = refine._refine_inliers(start, rows)
+    np.testing.assert_array_equal(out, start)
+    assert inl.all() and rows.evaluations == 2  # the start and one trial
+
+
+def test_refine_inliers_raises_the_damping_tenfold_from_1e_6_up_to_1e3_then_stops():
+    """A step no damping makes acceptable (every trial costs twice the current cost): the
+    trials run at damping 1e-6, 1e-5, ... 1e2 -- nine of them -- and the refinement ends at
+    its start, converged on this set. Another growth factor, start or cap changes the count."""
+    X, x, T = _scene(4, n=60)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    rows = _rows(X, x, _Reported)
+    rows.fix(start, 2.0)
+    out, *_ = refine._refine_inliers(start, rows)
+    np.testing.assert_array_equal(out, start)
+    assert rows.evaluations == 1 + 9, rows.evaluations
+
+
+def test_refine_inliers_refines_on_exactly_min_points_inliers():
+    """`MIN_POINTS` (6) inliers are enough to refine on (the minimum is inclusive): six exact
+    correspondences from a perturbed start converge to the true pose; five are not refined."""
+    X, x, T = _scene(4, n=6)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    out, inl, *_ = refine._refine_inliers(start, _rows(X, x))
+    t, r = pose_error(out, T)
+    assert refine.MIN_POINTS == 6 and inl.all() and t < 1e-6 and r < 1e-5, (t, r)
+    out5, *_ = refine._refine_inliers(start, _rows(X[:5], x[:5]))
+    np.testing.assert_array_equal(out5, start)
