@@ -1,0 +1,52 @@
+"""Boundaries of `solve_pnp`'s argument checks, its place count and `focal_scale`'s minimum,
+each as documented, pinned where a one-token change (``>`` for ``>=``, 8 for 7) passed every
+other test."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import pnp
+from mast3r_ros.core.errors import ConfigError
+from mast3r_ros.core.geometry import make_pose, transform_points
+from mast3r_ros.core.pnp.focal import focal_scale
+from mast3r_ros.core.pnp.solve import _separated_places
+from mast3r_ros.core.types import CameraIntrinsics
+
+CAM = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1]])
+K = CAM.K
+
+
+def _scene(n, seed=0):
+    rng = np.random.default_rng(seed)
+    T = make_pose(Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), [1.0, 2.0, 0.5])
+    px = rng.uniform([20, 20], [620, 460], (n, 2))
+    z = rng.uniform(1.0, 4.0, n)
+    pts = np.stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z, (px[:, 1] - K[1, 2]) / K[1, 1] * z, z], 1)
+    return transform_points(T, pts), px, T
+
+
+@pytest.mark.parametrize("kw", [dict(reproj_error_px=0.0), dict(confidence=0.0),
+                                dict(confidence=1.0)],
+                         ids=["threshold 0", "confidence 0", "confidence 1"])
+def test_the_open_bounds_of_threshold_and_confidence_are_refused(kw):
+    """``reproj_error_px`` <= 0 and ``confidence`` outside the open (0, 1) are a ConfigError
+    (the docstring): the bounds themselves too."""
+    X, x, _ = _scene(60)
+    with pytest.raises(ConfigError, match="solve_pnp: needs"):
+        pnp.solve_pnp(X, x, CAM, backend="opencv", **kw)
+
+
+def test_pixels_exactly_twice_the_threshold_apart_are_one_place():
+    """Places are counted among pixels *over* ``sep`` apart: seven pixels exactly 8 px apart
+    in a row (sep 8, an exact float distance) are four places (0, 16, 32, 48), not seven."""
+    xu = np.column_stack([np.arange(7) * 8.0, np.zeros(7)])
+    assert _separated_places(xu, np.ones(7, bool), 8.0) == 4
+
+
+def test_focal_scale_needs_eight_points():
+    """`focal_scale` judges from 8 points on, and returns (1.0, inf) below (the docstring)."""
+    X, x, T = _scene(8)
+    assert focal_scale(T, X[:7], x[:7], K) == (1.0, float("inf"))
+    s, sigma = focal_scale(T, X, x, K)
+    assert s == pytest.approx(1.0, abs=1e-9) and np.isfinite(sigma)
