@@ -50,3 +50,29 @@ def test_focal_scale_needs_eight_points():
     assert focal_scale(T, X[:7], x[:7], K) == (1.0, float("inf"))
     s, sigma = focal_scale(T, X, x, K)
     assert s == pytest.approx(1.0, abs=1e-9) and np.isfinite(sigma)
+
+
+def test_refitted_focal_scale_refits_once_per_round_while_the_inliers_change(monkeypatch):
+    """`refitted_focal_scale` fits once, then ``rounds`` more times while the inliers chosen
+    again keep changing (the docstring): under a K 20 % too long the tight inliers change in
+    every round here, so ``rounds`` 0, 1, 2 take 1, 2, 3 fits (one round fewer gave 1, 1, 2)."""
+    from test_focal_gate import _wall_and_room
+
+    from mast3r_ros.core.pnp import focal
+
+    Kf = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
+    pose, X, x = _wall_and_room(Kf, 1 / 1.2, seed=1)
+    tight = focal._reprojection_px(pose, X, x, Kf) < 1.0
+    real, fits = focal._fit, []
+
+    def counted(*a):
+        fits.append(1)
+        return real(*a)
+
+    monkeypatch.setattr(focal, "_fit", counted)
+    counts = []
+    for rounds in (0, 1, 2):
+        fits.clear()
+        focal.refitted_focal_scale(pose, X, x, tight, Kf, 5.0, rounds=rounds)
+        counts.append(len(fits))
+    assert counts == [1, 2, 3], counts
