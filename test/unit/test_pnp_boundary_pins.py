@@ -76,3 +76,28 @@ def test_refitted_focal_scale_refits_once_per_round_while_the_inliers_change(mon
         focal.refitted_focal_scale(pose, X, x, tight, Kf, 5.0, rounds=rounds)
         counts.append(len(fits))
     assert counts == [1, 2, 3], counts
+
+
+def test_a_residual_exactly_at_the_threshold_is_an_inlier():
+    """Inliers are the correspondences *within* the threshold, its bound included (as
+    `solve_pnp`'s ``norm(r) <= reproj_error_px``): a residual of exactly 4 px at a 4 px
+    threshold is one; just over it is not."""
+    from mast3r_ros.core.pnp.linearise import _Rows
+
+    Kr = np.array([[100.0, 0.0, 0.0], [0.0, 100.0, 0.0], [0.0, 0.0, 1.0]])
+    Xt = np.array([[0.0, 0.0], [0.0, 0.0], [1.0, 1.0]])  # two points on the axis, 1 m ahead
+    xt = np.array([[4.0, np.nextafter(4.0, 5.0)], [0.0, 0.0]])
+    rows = _Rows(Xt, xt, Kr, np.ones(2, bool), 4.0)
+    inl, e2 = rows.inliers(rows.evaluate(np.eye(4)))
+    assert e2[0] == 16.0 and inl.tolist() == [True, False]
+
+
+@pytest.mark.parametrize("angle", [1e-9, 1e-6, 5e-3, 0.5])
+def test_the_pose_perturbation_is_an_exact_rotation_at_every_size(angle):
+    """`_perturb` rotates by exp([dtheta]_x) (Rodrigues; a series only where it is exact to
+    round-off): the result equals scipy's rotation of that vector to 1e-15, small or not."""
+    from mast3r_ros.core.pnp.linearise import _perturb
+
+    w = angle * np.array([0.6, -0.48, 0.64])
+    R = _perturb(np.eye(4), np.concatenate([np.zeros(3), w]))[:3, :3]
+    np.testing.assert_allclose(R, Rotation.from_rotvec(w).as_matrix(), rtol=0, atol=1e-15)
