@@ -34,15 +34,16 @@ def _cost(T, Xt, xt):
 
 
 def _spy(monkeypatch, cost_of=None):
-    """Record each `_damped_step` trial as (lam, id(A), cost): the trial's cost, or with
-    ``cost_of`` the cost it is made to report."""
+    """Record each `_damped_step` trial as (lam, A, cost): the trial's cost, or with
+    ``cost_of`` the cost it is made to report (A itself is kept, so that `is` tells a reused
+    normal matrix from a new one)."""
     real, trials = refine._damped_step, []
 
     def spy(T, A, g, lam, Xt, xt, K_):
         out = real(T, A, g, lam, Xt, xt, K_)
         if out is not None and cost_of is not None:
             out = out[:3] + (cost_of(T, Xt, xt),) + out[4:]
-        trials.append((lam, id(A), None if out is None else out[3]))
+        trials.append((lam, A, None if out is None else out[3]))
         return out
 
     monkeypatch.setattr(refine, "_damped_step", spy)
@@ -64,7 +65,7 @@ def test_a_step_that_does_not_lower_the_cost_is_not_taken(monkeypatch):
 
 def test_the_damping_follows_marquardts_schedule_and_a_rejected_step_relinearises_nothing(
         monkeypatch):
-    """From 1 rad off (19 trials, 7 of them rejected -- the damping matters here) each trial's
+    """From 1 rad off (19 trials today, 7 of them rejected: the damping matters) each trial's
     damping is the previous one's x10 after a rejected step and /10 after an accepted one,
     from 1e-3; a trial after a rejected step reuses the same normal matrix, one after an
     accepted step a new one. And it converges within the default 20 iterations."""
@@ -79,12 +80,12 @@ def test_the_damping_follows_marquardts_schedule_and_a_rejected_step_relinearise
     for i, (lam_i, a_i, cost_i) in enumerate(trials):
         assert lam_i == lam, (i, lam_i, lam)
         if i:
-            assert (a_i == trials[i - 1][1]) == (lam > trials[i - 1][0]), i  # same A iff rejected
+            assert (a_i is trials[i - 1][1]) == (lam > trials[i - 1][0]), i  # same A iff rejected
         if cost_i < cost:
             lam, cost = max(lam / 10, 1e-9), cost_i
         else:
             lam, rejected = lam * 10, rejected + 1
-    assert len(trials) == 19 and rejected == 7, (len(trials), rejected)
+    assert rejected >= 3 and len(trials) - rejected >= 3, (len(trials), rejected)  # both kinds
 
 
 def test_it_gives_up_once_the_damping_is_past_1e8(monkeypatch):
