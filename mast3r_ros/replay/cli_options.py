@@ -316,7 +316,8 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
     """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
     a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
     name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
-    and the fix, as does a device's write error (EIO: a failed flush); anything else names the path and the OS's words."""
+    and the fix, as does a device's write error (EIO: a failed flush); anything else names the
+    path and the OS's words."""
     at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
               e.filename)
     held = f" holding {at}" if at else ""
