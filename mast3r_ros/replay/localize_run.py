@@ -139,7 +139,9 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
     the mark: a reader of older files takes it as false where absent; ``covariance`` (6x6
     rows, null without one) since metrics.json's calibration is computed from it;
     ``map_from_cam`` (4x4 rows, null for a failed frame) since a resumed run
-    (`run_resume.result_from_record`) takes a stopped run's frames from these lines."""
+    (`run_resume.result_from_record`) takes a stopped run's frames from these lines. The
+    writer adds ``"cold_start": true`` to each process's first frame without a warm-up
+    (`_localize_to_file`; absent: false)."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
             "unreadable": bool(r.unreadable),
             "map_from_cam": None if not r.success or r.map_from_cam is None else
@@ -160,18 +162,25 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
                       cfg: Config, global_only: bool, total: Optional[int] = None,
                       done: Optional[Dict[int, LocalizationResult]] = None,
-                      lines: Optional[Dict[int, str]] = None
-                      ) -> Tuple[List[LocalizationResult], np.ndarray]:
+                      lines: Optional[Dict[int, str]] = None, warmed_up: bool = True
+                      ) -> Tuple[List[LocalizationResult], np.ndarray, List[int]]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
-    (N, 4, 4), NaN where a frame has none). ``total``: the frame count the progress bar
+    (N, 4, 4), NaN where a frame has none, the indices of the results that paid the one-time
+    costs). ``total``: the frame count the progress bar
     shows (its percentage and ETA; None where the source's length is unknown). ``done`` and
     ``lines`` (by stamp): a resumed partial's results and results.jsonl lines
     (`run_resume.start_from_partial`), written first (a stop keeps them with the new ones);
-    once all frames are done the file is rewritten in frame order, as a run in one go."""
+    once all frames are done the file is rewritten in frame order, as a run in one go.
+    Without a warm-up (``warmed_up`` False) the first frame this process localizes (with
+    timings: not an unreadable one) pays the one-time costs: its line is marked
+    ``"cold_start": true``, as are those of the resumed partial's earlier processes, and all of
+    them are left out of the latency statistics (`metrics.summarize`)."""
     tracker = Tracker(cfg.localizer.lost_after_failures)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
     done, lines = done or {}, lines or {}
+    cold_stamps = {s for s, line in lines.items() if json.loads(line).get("cold_start")}
+    cold_pending = not warmed_up
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(line + "\n" for line in lines.values())
         fh.flush()
@@ -180,13 +189,20 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
             if done.get(r.stamp_ns) is not r:
-                fh.write(json.dumps(result_record(r)) + "\n")
+                rec = result_record(r)
+                if cold_pending and r.timings_s:  # this process's first localized frame
+                    cold_pending = False
+                    cold_stamps.add(r.stamp_ns)
+                    rec["cold_start"] = True
+                line = json.dumps(rec)
+                if lines:
+                    lines[r.stamp_ns] = line
+                fh.write(line + "\n")
                 fh.flush()
     if lines:
-        atomic_write_text(path, "".join(
-            (lines[r.stamp_ns] if done.get(r.stamp_ns) is r else json.dumps(result_record(r)))
-            + "\n" for r in results))
-    return results, np.stack(gt) if gt else np.zeros((0, 4, 4))
+        atomic_write_text(path, "".join(lines[r.stamp_ns] + "\n" for r in results))
+    cold = [i for i, r in enumerate(results) if r.stamp_ns in cold_stamps]
+    return results, np.stack(gt) if gt else np.zeros((0, 4, 4)), cold
 
 
 RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
@@ -307,8 +323,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         frames = frames_or_unreadable(source, stride, max_frames)
         total = (len(selected_positions(len(source), stride, max_frames))
                  if hasattr(source, "__len__") else None)
-        results, gt_poses = _localize_to_file(loc, frames, os.path.join(out, "results.jsonl"),
-                                              cfg, global_only, total, done, lines)
+        results, gt_poses, cold = _localize_to_file(
+            loc, frames, os.path.join(out, "results.jsonl"), cfg, global_only, total, done,
+            lines, warmed_up=bool(loc.warmup_report))
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()
@@ -322,7 +339,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
     return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
-                     warmed_up=bool(loc.warmup_report))
+                     warmed_up=bool(loc.warmup_report), cold=cold)
 
 
 def _keep_partial(tmp: str, out: str) -> None:
@@ -355,20 +372,21 @@ def _keep_partial(tmp: str, out: str) -> None:
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
-              kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True
-              ) -> Dict[str, Any]:
+              kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True,
+              cold: Optional[Sequence[int]] = None) -> Dict[str, Any]:
     """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
 
     ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
     against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
-    first frame out of the latency statistics (`metrics.summarize`).
+    first frame out of the latency statistics (`metrics.summarize`); ``cold``, instead: the
+    indices of every frame that paid the one-time costs (`_localize_to_file`).
     """
     ok = [r for r in results if r.success]
     write_tum_trajectory(os.path.join(out, "trajectory.tum"),
                          np.array([r.stamp_ns for r in ok], dtype=np.int64),
                          np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
     gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
-    summary = summarize(results, gt, warmed_up)
+    summary = summarize(results, gt, warmed_up, cold)
     metrics = {"map": map_path, **summary} if map_path else summary
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     est = np.full((len(results), 3), np.nan)

@@ -16,6 +16,7 @@ position is also reported with a 1 cm isotropic ground-truth error added to the 
 from __future__ import annotations
 
 import math
+from collections.abc import Collection
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
@@ -77,7 +78,8 @@ def frame_errors(results: Sequence[LocalizationResult], gt_poses: Optional[np.nd
 
 
 def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarray] = None,
-              warmed_up: bool = True) -> Dict[str, Any]:
+              warmed_up: bool = True, cold: Optional[Collection[int]] = None
+              ) -> Dict[str, Any]:
     """Metrics of a run: localized fraction, error statistics, recall at thresholds, gross
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
     The keys are the same with or without ground truth: what was not evaluated is None
@@ -89,7 +91,11 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     timings: an unreadable frame ran nothing) is kept out of the ``latency_s`` statistics and
     reported alone as ``latency_first_frame_s`` (seconds per stage; None when a warm-up ran):
     a one-frame run's ``latency_s`` has a None median and p90 and 0 frames per stage, not the
-    one-time costs as a median. Frames the source could not read
+    one-time costs as a median. ``cold``: instead, the indices of every frame that paid them
+    (a resumed run: the first frame each of its processes localized without a warm-up,
+    results.jsonl's ``cold_start`` mark), all kept out, ``latency_first_frame_s`` the first's;
+    ``latency_left_out`` says how many were kept out and why (``{"frames": 0, "why": None}``
+    when none). Frames the source could not read
     (`LocalizationResult.unreadable`, whatever their reason says) are failed frames, counted
     as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
     'unreadable frame', not per file. `InputError` when ``gt_poses`` does not hold one pose
@@ -118,16 +124,22 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one
     timed = [i for i, r in enumerate(results) if r.timings_s]
-    cold = not warmed_up and len(timed) > 0
-    m["latency_s"] = _latency([r for i, r in enumerate(results) if i != timed[0]] if cold
-                              else results)
+    out = ({i for i in cold if i in set(timed)} if cold is not None
+           else {timed[0]} if not warmed_up and timed else set())
+    m["latency_s"] = _latency([r for i, r in enumerate(results) if i not in out])
     m["latency_first_frame_s"] = None
-    if cold:
-        first = results[timed[0]].timings_s
+    m["latency_left_out"] = {"frames": len(out), "why": None}
+    if out:
+        first = results[min(out)].timings_s
         m["latency_first_frame_s"] = {k: float(v) for k, v in first.items()}
-        if len(timed) == 1:  # a one-frame run: no median without the one-time costs (a
-            for k in first:  # stage only the first of several frames ran stays absent)
-                m["latency_s"].setdefault(k, {"median": None, "p90": None, "frames": 0})
+        m["latency_left_out"]["why"] = (
+            "no warm-up: the first frame localized pays the one-time costs" if len(out) == 1
+            else f"no warm-up: the first frame localized by each of the {len(out)} processes "
+            "of a resumed run pays the one-time costs")
+        if len(out) == len(timed):  # only cold frames: no median without the one-time costs
+            for i in out:  # (a stage only the cold frames of several ran stays absent)
+                for k in results[i].timings_s:
+                    m["latency_s"].setdefault(k, {"median": None, "p90": None, "frames": 0})
     reasons: Dict[str, int] = {}
     for r in results:
         if not r.success:
@@ -361,7 +373,8 @@ def format_table(m: Dict[str, Any]) -> str:
     lat = m.get("latency_s", {})
     # the frames that were timed: not unreadable ones (never localized), nor a cold first frame
     first = m.get("latency_first_frame_s") or {}
-    timed = m["frames"] - m.get("unreadable_frames", 0) - bool(first)
+    cold = (m.get("latency_left_out") or {}).get("frames", int(bool(first)))
+    timed = m["frames"] - m.get("unreadable_frames", 0) - cold
     for k in ("inference", "matching", "pnp", "total"):
         if k in lat and lat[k]["median"] is None:  # only the cold first frame ran it
             rows.append((f"latency {k} (median)", "n/a (only the first frame, kept apart)"))
@@ -371,7 +384,9 @@ def format_table(m: Dict[str, Any]) -> str:
                 f" (the {ran} frames that reached it)" if ran < timed else "")))
     if "total" in first:
         rows.append(("latency total, first frame", f"{1000 * first['total']:.1f} ms (no "
-                     "warm-up: one-time costs; left out of the medians)"))
+                     "warm-up: one-time costs; left out of the medians)" + (
+                         f"; so is the first frame of each later process of the resumed run "
+                         f"({cold} frames left out)" if cold > 1 else "")))
     if m.get("failure_reasons"):
         rows.append(("failures", ", ".join(f"{k}: {v}" for k, v in
                                            m["failure_reasons"].items())))
