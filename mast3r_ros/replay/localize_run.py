@@ -42,7 +42,7 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .run_resume import partial_of, start_from_partial
+from .run_resume import RUN_FACTS, partial_of, start_from_partial, write_run_facts
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -208,7 +208,7 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
 RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
 # everything a run folder holds: --overwrite replaces no folder holding anything else (a user's
 # notes or code beside copied run files)
-RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png")
+RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png", RUN_FACTS)
 
 
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
@@ -230,7 +230,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     outright (``kill -9``, the OOM killer) leaves them in its temporary folder, which the next
     run to ``out`` renames to ``OUT.partial``. An ``OUT.partial`` holding results is refused
     (`InputError`, also with ``overwrite``) unless ``resume`` (its frames are taken as recorded,
-    the others localized: a stop keeps them all in ``OUT.partial``) or ``restart`` (it is
+    the others localized: a stop keeps them all in ``OUT.partial``; refused when it was made
+    with another ``global_only``, which the run records in run.json) or ``restart`` (it is
     deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
@@ -258,7 +259,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or deleted
         stamps = np.asarray(source.stamps_ns, dtype=np.int64)
         stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
-        done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite)
+        done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
+                                         global_only)
         try:
             metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
                                     global_only, done, lines)
@@ -314,6 +316,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
+    write_run_facts(out, global_only)  # what --resume compares that config.yaml lacks
     loc = Localizer.from_config(cfg, map_path)
     if not loc.warmup_report:
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "

@@ -10,7 +10,8 @@ the run starts from the first frame). ``--overwrite`` only replaces a complete r
 it never deletes a partial (as build-map's ``--overwrite`` never deletes a ``MAP.partial``).
 
 A partial is resumed only when it was made against the same map (config.yaml's ``map_path``)
-with the same settings of what a frame's result depends on (`RESULT_PARAMS`), and when every
+with the same settings of what a frame's result depends on (`RESULT_PARAMS`) and the same run
+options that change a result (``--global-only``: its ``run.json``, `RUN_FACTS`), and when every
 frame it holds is one this run localizes (the same recording, ``--stride`` and
 ``--max-frames`` covering it); each is refused with `InputError` naming the difference and
 ``--restart``.
@@ -28,7 +29,7 @@ import numpy as np
 
 from ..core.config import Config, config_to_params, load_config_yaml
 from ..core.errors import ConfigError, InputError
-from ..core.fileio import output_path
+from ..core.fileio import atomic_write_json, output_path
 from ..core.types import LocalizationResult
 from .pipeline import recorded_config
 
@@ -44,6 +45,16 @@ _NOT_RESULT = {"matching.nn_backend", "matching.cuda_graph", "retrieval.device",
 RESULT_PARAMS = ("checkpoint", "precision", "image_size", "backend", "matcher", "max_keyframes",
                  "retrieval_top_k", "prior_radius_m", "points_source", "max_scale_error",
                  "lost_after_failures")
+
+
+# the run folder's record of the run options a frame's result depends on that config.yaml does
+# not hold (``global_only``), written before the first frame: what `--resume` compares
+RUN_FACTS = "run.json"
+
+
+def write_run_facts(folder: str, global_only: bool) -> None:
+    """`RUN_FACTS` in ``folder`` (a run's, before its first frame)."""
+    atomic_write_json(os.path.join(folder, RUN_FACTS), {"global_only": bool(global_only)})
 
 
 def partial_of(out: str) -> str:
@@ -79,12 +90,13 @@ def check_partial(out: str, resume: bool, restart: bool, overwrite: bool = False
 
 
 def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: bool,
-                       restart: bool, overwrite: bool = False
+                       restart: bool, overwrite: bool = False, global_only: bool = False
                        ) -> Tuple[Dict[int, LocalizationResult], Dict[int, str]]:
     """Under ``out``'s lock, before a frame is localized: `check_partial`, then with
     ``restart`` the partial deleted; with ``resume`` its (results, results.jsonl lines), each
     by stamp in its order (({}, {}) when there is none). ``cfg``: this run's, its
-    ``node.map_path`` absolute; ``stamps_ns``: the stamps of the frames it localizes."""
+    ``node.map_path`` absolute; ``stamps_ns``: the stamps of the frames it localizes;
+    ``global_only``: this run's (compared with the partial's `RUN_FACTS`)."""
     n = check_partial(out, resume, restart, overwrite)
     partial = partial_of(out)
     if restart and n:  # a run's partial (anything else there is left as a stop has left it)
@@ -97,6 +109,7 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
                      partial)
         return {}, {}
     _check_config(partial, cfg)
+    _check_facts(partial, global_only)
     lines, done = _read_results(partial)
     extra = sorted(set(done) - {int(s) for s in stamps_ns})
     if extra:
@@ -133,6 +146,29 @@ def _check_config(partial: str, cfg: Config) -> None:
         raise InputError(f"--resume: {partial} was localized with other settings ({what}"
                          f"{', ...' if len(differ) > 3 else ''}; its {path}); resume with "
                          f"those settings, or {fix}")
+
+
+def _check_facts(partial: str, global_only: bool) -> None:
+    """`InputError` when ``partial``'s `RUN_FACTS` is missing or unreadable (a run written
+    before it was recorded) or records another ``--global-only`` than ``global_only``."""
+    fix = "rerun with --restart instead of --resume to delete it and start over"
+    path = os.path.join(partial, RUN_FACTS)
+    try:
+        with open(path, encoding="utf-8") as fh:
+            facts = json.load(fh)
+        old = facts["global_only"]
+        if not isinstance(old, bool):
+            raise TypeError(f"global_only is {old!r}, not true or false")
+    except FileNotFoundError:
+        raise InputError(f"--resume: {partial} has no {RUN_FACTS} (a stopped run of an older "
+                         "mast3r_ros, which did not record --global-only), so it cannot be told "
+                         f"whether its frames are this run's kind; {fix}") from None
+    except (OSError, ValueError, TypeError, KeyError) as e:
+        raise InputError(f"--resume: cannot read {path} ({e}); {fix}") from None
+    if old != bool(global_only):
+        was, now = ("with", "without") if old else ("without", "with")
+        raise InputError(f"--resume: {partial} was localized {was} --global-only, this run "
+                         f"{now}; resume {was} --global-only, or {fix}")
 
 
 def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:

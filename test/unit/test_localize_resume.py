@@ -223,3 +223,40 @@ def test_resume_leaves_out_each_processs_cold_first_frame_of_the_latency(
             ] == [True, False, False]
     m = json.loads((tmp_path / "one" / "metrics.json").read_text())
     assert m["latency_left_out"]["frames"] == 1 and m["latency_s"]["total"]["frames"] == 2
+
+
+def test_resume_refuses_a_partial_of_another_global_only(tum, sift_map, tmp_path, capsys,
+                                                          monkeypatch):
+    """--global-only was not recorded (it is no config.yaml setting), so a run stopped with it
+    and resumed without it silently mixed frames localized with and without the tracker's
+    prior. It is in the run's run.json now; a resume with the other value is refused in one
+    line naming the option and --restart, as is a partial without run.json."""
+    run, partial = tmp_path / "run", tmp_path / "run.partial"
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run, "--global-only", "--max-frames", "4")) == 130
+    assert json.loads((partial / "run.json").read_text())["global_only"] is True
+    capsys.readouterr()
+    calls = _stop_after(monkeypatch, 0)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume")) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "with --global-only, this run without" in errors[0], errors
+    assert str(partial) in errors[0] and "--restart" in errors[0] and calls == []
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--global-only", "--max-frames", "4",
+                      "--resume")) == 0
+    assert len(calls) == 2 and json.loads((run / "run.json").read_text())["global_only"]
+    # the other way round, and a partial written before run.json was recorded
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run, "--overwrite", "--max-frames", "4")) == 130
+    capsys.readouterr()
+    assert main(_argv(tum, sift_map, run, "--overwrite", "--max-frames", "4", "--resume",
+                      "--global-only")) == 2
+    assert "without --global-only, this run with" in _errors(capsys)[0]
+    (partial / "run.json").unlink()
+    assert main(_argv(tum, sift_map, run, "--overwrite", "--max-frames", "4", "--resume")) == 2
+    errors = _errors(capsys)
+    assert "has no run.json" in errors[0] and "--restart" in errors[0], errors
+    # --overwrite replaces a complete run holding run.json (RUN_OUTPUTS)
+    monkeypatch.undo()
+    assert main(_argv(tum, sift_map, run, "--overwrite", "--max-frames", "2",
+                      "--restart")) == 0
