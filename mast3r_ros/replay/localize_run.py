@@ -231,7 +231,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     run to ``out`` renames to ``OUT.partial``. An ``OUT.partial`` holding results is refused
     (`InputError`, also with ``overwrite``) unless ``resume`` (its frames are taken as recorded,
     the others localized: a stop keeps them all in ``OUT.partial``; refused when it was made
-    with another ``global_only``, which the run records in run.json) or ``restart`` (it is
+    with another ``global_only``, or against a map rebuilt at ``map_path`` since, which the
+    run records in run.json: ``map_digest``, `map_files.content_digest`) or ``restart`` (it is
     deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
@@ -316,7 +317,8 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     """``map_path`` as given (errors name the user's path); ``cfg.node.map_path`` absolute;
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
-    write_run_facts(out, global_only)  # what --resume compares that config.yaml lacks
+    # what --resume compares that config.yaml lacks: --global-only, the map's content digest
+    write_run_facts(out, global_only, cfg.node.map_path)
     loc = Localizer.from_config(cfg, map_path)
     if not loc.warmup_report:
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "

@@ -11,7 +11,8 @@ it never deletes a partial (as build-map's ``--overwrite`` never deletes a ``MAP
 
 A partial is resumed only when it was made against the same map (config.yaml's ``map_path``)
 with the same settings of what a frame's result depends on (`RESULT_PARAMS`) and the same run
-options that change a result (``--global-only``: its ``run.json``, `RUN_FACTS`), and when every
+options that change a result (``--global-only``: its ``run.json``, `RUN_FACTS`, which also
+records the map's content digest, so a map rebuilt at the same path is told apart), and when every
 frame it holds is one this run localizes (the same recording, ``--stride`` and
 ``--max-frames`` covering it); each is refused with `InputError` naming the difference and
 ``--restart``.
@@ -30,6 +31,7 @@ import numpy as np
 from ..core.config import Config, config_to_params, load_config_yaml
 from ..core.errors import ConfigError, InputError
 from ..core.fileio import atomic_write_json, output_path
+from ..core.keyframes.map_files import content_digest
 from ..core.types import LocalizationResult
 from .pipeline import recorded_config
 
@@ -48,13 +50,17 @@ RESULT_PARAMS = ("checkpoint", "precision", "image_size", "backend", "matcher", 
 
 
 # the run folder's record of the run options a frame's result depends on that config.yaml does
-# not hold (``global_only``), written before the first frame: what `--resume` compares
+# not hold (``global_only``) and the map's identity (``map_digest``: `content_digest`, which
+# caching encodings into the map leaves as it is), written before the first frame: what
+# `--resume` compares
 RUN_FACTS = "run.json"
 
 
-def write_run_facts(folder: str, global_only: bool) -> None:
-    """`RUN_FACTS` in ``folder`` (a run's, before its first frame)."""
-    atomic_write_json(os.path.join(folder, RUN_FACTS), {"global_only": bool(global_only)})
+def write_run_facts(folder: str, global_only: bool, map_path: str) -> None:
+    """`RUN_FACTS` in ``folder`` (a run's, before its first frame) for the map at
+    ``map_path``."""
+    atomic_write_json(os.path.join(folder, RUN_FACTS), {
+        "global_only": bool(global_only), "map_digest": content_digest(map_path)})
 
 
 def partial_of(out: str) -> str:
@@ -109,7 +115,7 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
                      partial)
         return {}, {}
     _check_config(partial, cfg)
-    _check_facts(partial, global_only)
+    _check_facts(partial, global_only, cfg.node.map_path)
     lines, done = _read_results(partial)
     extra = sorted(set(done) - {int(s) for s in stamps_ns})
     if extra:
@@ -148,15 +154,16 @@ def _check_config(partial: str, cfg: Config) -> None:
                          f"those settings, or {fix}")
 
 
-def _check_facts(partial: str, global_only: bool) -> None:
+def _check_facts(partial: str, global_only: bool, map_path: str) -> None:
     """`InputError` when ``partial``'s `RUN_FACTS` is missing or unreadable (a run written
-    before it was recorded) or records another ``--global-only`` than ``global_only``."""
+    before it was recorded) or records another ``--global-only`` than ``global_only`` or
+    another map digest than the map now at ``map_path``'s (rebuilt there since)."""
     fix = "rerun with --restart instead of --resume to delete it and start over"
     path = os.path.join(partial, RUN_FACTS)
     try:
         with open(path, encoding="utf-8") as fh:
             facts = json.load(fh)
-        old = facts["global_only"]
+        old, digest = facts["global_only"], facts["map_digest"]
         if not isinstance(old, bool):
             raise TypeError(f"global_only is {old!r}, not true or false")
     except FileNotFoundError:
@@ -169,6 +176,10 @@ def _check_facts(partial: str, global_only: bool) -> None:
         was, now = ("with", "without") if old else ("without", "with")
         raise InputError(f"--resume: {partial} was localized {was} --global-only, this run "
                          f"{now}; resume {was} --global-only, or {fix}")
+    if digest != content_digest(map_path):
+        raise InputError(f"--resume: {partial} was localized against another map than the one "
+                         f"now at {map_path} (rebuilt or replaced since: its keyframes differ); "
+                         f"resume against the map it was localized against, or {fix}")
 
 
 def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:

@@ -260,3 +260,43 @@ def test_resume_refuses_a_partial_of_another_global_only(tum, sift_map, tmp_path
     monkeypatch.undo()
     assert main(_argv(tum, sift_map, run, "--overwrite", "--max-frames", "2",
                       "--restart")) == 0
+
+
+def test_resume_refuses_a_map_rebuilt_at_the_same_path(tum, sift_map, tmp_path, capsys,
+                                                       monkeypatch):
+    """Only config.yaml's map_path was compared, so a partial localized against a map that was
+    rebuilt at the same path since (other keyframes, other poses) was resumed against the new
+    one, mixing frames of two maps. run.json records the map's content digest (its keyframe
+    table, not the encodings `localize` caches into it): a rebuilt map is refused in one line,
+    a map that only gained cached encodings is not."""
+    import numpy as np
+
+    from mast3r_ros.core.keyframes import EncodingSet, KeyframeMap
+
+    the_map, run = str(tmp_path / "map"), tmp_path / "run"
+    shutil.copytree(sift_map, the_map)
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, the_map, run, "--max-frames", "6")) == 130
+    digest = json.loads((tmp_path / "run.partial" / "run.json").read_text())["map_digest"]
+    assert isinstance(digest, str) and len(digest) == 64
+    # encodings cached into the map (as localize with the mast3r matcher does): the same map
+    m = KeyframeMap.load(the_map)
+    n, rng = len(m), np.random.default_rng(0)
+    m.save_encodings(EncodingSet(
+        "ckptA", 224, [{"feats": rng.normal(size=(196, 8)).astype(np.float16),
+                        "true_shape": np.array([224, 224])} for _ in range(n)],
+        np.tile(np.eye(3), (n, 1, 1)), rng.normal(size=(n, 8)).astype(np.float32)))
+    assert KeyframeMap.load(the_map).encoding_keys() == [("ckptA", 224)]
+    _stop_after(monkeypatch, 1)
+    assert main(_argv(tum, the_map, run, "--max-frames", "6", "--resume")) == 130
+    assert len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
+    capsys.readouterr()
+    # the map rebuilt at the same path from other frames: refused, nothing localized
+    assert main(["build-map", tum[1], "--out", the_map, "--matcher", "sift", "--overwrite",
+                 "--log-level", "warning"]) == 0
+    calls = _stop_after(monkeypatch, 0)
+    assert main(_argv(tum, the_map, run, "--max-frames", "6", "--resume")) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "against another map than the one now at" in errors[0], errors
+    assert the_map in errors[0] and "--restart" in errors[0] and calls == []
+    assert len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3

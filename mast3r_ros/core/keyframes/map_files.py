@@ -6,7 +6,9 @@ and size (``os.stat`` only: `missing_or_truncated`), every problem at once (`fil
 
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
@@ -222,6 +224,22 @@ def _read_content(manifest: Mapping[str, Any]) -> Tuple[Any, ...]:
     files = {k: v for k, v in (manifest.get("files") or {}).items()
              if not str(k).startswith("encodings/")}
     return manifest.get("keyframe_table"), manifest.get("keyframes"), files
+
+
+def content_digest(path: str) -> Optional[str]:
+    """The sha256 (hex) of what identifies the map at ``path`` by content (`_read_content`: its
+    keyframe table entry or records -- ids, stamps, poses, intrinsics, image checksums -- and
+    its file table but the encodings): another for a map rebuilt there from other keyframes,
+    the same after `localize` caches encodings into it. None when its manifest cannot be read
+    (no map there: the load says why)."""
+    try:
+        manifest = read_manifest(path)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(manifest, dict):
+        return None
+    text = json.dumps(_read_content(manifest), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def opened_identity(path: str) -> Tuple[int, ...]:
