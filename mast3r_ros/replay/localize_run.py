@@ -42,7 +42,8 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .run_resume import RUN_FACTS, partial_of, start_from_partial, write_run_facts
+from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_of,
+                         start_from_partial, write_run_facts)
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -141,7 +142,8 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
     ``map_from_cam`` (4x4 rows, null for a failed frame) since a resumed run
     (`run_resume.result_from_record`) takes a stopped run's frames from these lines. The
     writer adds ``"cold_start": true`` to each process's first frame without a warm-up
-    (`_localize_to_file`; absent: false)."""
+    (`_localize_to_file`; absent: false) and the frame's ``camera`` (`run_resume.camera_record`,
+    which a resumed run compares with the frame read again: `check_same_camera`)."""
     return {"stamp_ns": r.stamp_ns, "success": bool(r.success), "reason": r.reason,
             "unreadable": bool(r.unreadable),
             "map_from_cam": None if not r.success or r.map_from_cam is None else
@@ -188,8 +190,13 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
                              "localize"):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
-            if done.get(r.stamp_ns) is not r:
+            if done.get(r.stamp_ns) is r:
+                check_same_camera(lines[r.stamp_ns], f)
+            else:
                 rec = result_record(r)
+                cam = camera_record(getattr(f, "intrinsics", None))
+                if cam is not None:
+                    rec["camera"] = cam
                 if cold_pending and r.timings_s:  # this process's first localized frame
                     cold_pending = False
                     cold_stamps.add(r.stamp_ns)

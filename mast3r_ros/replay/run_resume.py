@@ -24,7 +24,7 @@ import json
 import logging
 import os
 import shutil
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
 
@@ -224,3 +224,38 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
         keyframe_ids=tuple(rec["keyframe_ids"]), reason=str(rec["reason"]),
         timings_s={str(k): float(v) for k, v in rec["timings_s"].items()},
         unreadable=bool(rec.get("unreadable", False)))
+
+
+def camera_record(cam: Any) -> Optional[Dict[str, Any]]:
+    """The ``camera`` of a results.jsonl line: the query frame's `CameraIntrinsics` (width,
+    height, 3x3 ``K``, ``dist``, ``distortion_model``) it was localized with; None for a frame
+    without one. JSON keeps float64 values exactly, so a resumed run compares them as read."""
+    if cam is None:
+        return None
+    return {"width": int(cam.width), "height": int(cam.height),
+            "K": np.asarray(cam.K, dtype=np.float64).tolist(),
+            "dist": np.asarray(cam.dist, dtype=np.float64).ravel().tolist(),
+            "distortion_model": str(cam.distortion_model)}
+
+
+def check_same_camera(line: str, frame: Any) -> None:
+    """`InputError` when a resumed partial's results.jsonl ``line`` records another query
+    camera than ``frame`` (a `Frame` read again at its stamp) has now: another --camera-info,
+    an edited camera.yaml, the bag's other CameraInfo or --image-rectified would mix frames of
+    two calibrations in one run. A line without ``camera`` (or a frame without intrinsics) is
+    not compared."""
+    old = json.loads(line).get("camera")
+    new = camera_record(getattr(frame, "intrinsics", None))
+    if old is None or new is None or old == new:
+        return
+
+    def text(c: Dict[str, Any]) -> str:
+        k = c["K"]
+        return (f"{c['width']}x{c['height']} fx {k[0][0]:g} fy {k[1][1]:g} cx {k[0][2]:g} "
+                f"cy {k[1][2]:g}, {c['distortion_model'] or 'no model'} {c['dist']}")
+
+    raise InputError(f"--resume: the frame at t={frame.stamp_ns * 1e-9:.6f} s was localized with "
+                     f"the camera {text(old)}, and reads now with {text(new)} (another "
+                     "--camera-info, camera.yaml or CameraInfo?); resume with the camera it was "
+                     "localized with, or rerun with --restart instead of --resume to delete it "
+                     "and start over")

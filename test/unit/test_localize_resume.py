@@ -300,3 +300,33 @@ def test_resume_refuses_a_map_rebuilt_at_the_same_path(tum, sift_map, tmp_path, 
     assert len(errors) == 1 and "against another map than the one now at" in errors[0], errors
     assert the_map in errors[0] and "--restart" in errors[0] and calls == []
     assert len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
+
+
+def test_resume_refuses_frames_that_read_now_with_another_camera(tum, sift_map, tmp_path,
+                                                                 capsys, monkeypatch):
+    """A run stopped, then resumed with another --camera-info (fx 262.5 -> 240), exited 0 with
+    only a calibration warning: one run held frames of two calibrations. Each results.jsonl
+    line records the frame's camera now; a frame that reads with another one is refused, in
+    one line naming both cameras and --restart, before a frame is localized."""
+    run, partial = tmp_path / "run", tmp_path / "run.partial"
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4")) == 130
+    rec = _records(partial / "results.jsonl")[0]
+    assert rec["camera"]["K"][0][0] == 262.5 and rec["camera"]["width"] == 320
+    assert rec["camera"]["distortion_model"] == "plumb_bob" and rec["camera"]["dist"] == [0.0] * 5
+    other = tmp_path / "other.yaml"
+    other.write_text(open(os.path.join(tum[1], "camera.yaml")).read().replace("262.5", "240.0"))
+    capsys.readouterr()
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume", "--camera-info",
+                      str(other))) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "was localized with the camera 320x240 fx 262.5" in errors[0]
+    assert "reads now with 320x240 fx 240" in errors[0] and "--restart" in errors[0], errors
+    assert calls == [] and len(_records(partial / "results.jsonl")) == 2  # nothing lost
+    # the same camera given as a file resumes
+    same = tmp_path / "same.yaml"
+    shutil.copy(os.path.join(tum[1], "camera.yaml"), same)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume", "--camera-info",
+                      str(same))) == 0
+    assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
