@@ -211,3 +211,24 @@ def test_a_clock_reset_is_one_step_back_of_more_than_a_second():
     assert clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -500 * ms]) == ""
     note = clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -2000 * ms])
     assert note.startswith("; it goes back 2.030 s, once (t=0.030 -> -2.000 s)"), note
+
+
+def test_frame_spacing_names_integer_micro_and_milliseconds_but_not_a_fast_camera():
+    """rgb.txt stamps written as integers above 1e12 are read as nanoseconds: integer
+    microseconds (milliseconds) since the epoch then space 30 Hz frames 33 us (33 ns) apart,
+    which is named with the unit and the fix; a real camera of 1 kHz (1 ms) or 200 Hz in
+    integer nanoseconds is not, nor are stamps that were not written as integers."""
+    from mast3r_ros.core.trajectory import frame_spacing_unit_mismatch
+
+    us = [1_403_636_579_000_000 + 33_333 * k for k in range(5)]
+    why = frame_spacing_unit_mismatch(us, integer_ns=True)
+    assert why.startswith(f"its integer stamps ({us[0]}..{us[-1]}) are read as nanoseconds "
+                          "(integers above 1e12), which puts the frames 33.3 us apart (a 30000 "
+                          "Hz camera); as microseconds they are 33.3 ms apart: "), why
+    assert why.endswith("(divide by 1000000) or to integer nanoseconds (multiply by 1000)")
+    ms = [1_403_636_579_000 + 33 * k for k in range(5)]
+    assert "; as milliseconds they are 33 ms apart" in frame_spacing_unit_mismatch(ms, True)
+    assert frame_spacing_unit_mismatch(us, integer_ns=False) is None
+    for step_ns in (1_000_000, 5_000_000):  # a 1 kHz and a 200 Hz camera, in nanoseconds
+        ns = [1_403_636_579 * S + step_ns * k for k in range(5)]
+        assert frame_spacing_unit_mismatch(ns, integer_ns=True) is None
