@@ -237,3 +237,22 @@ def test_a_sparse_trajectorys_short_excerpt_is_told_the_way_through():
     assert stamp_unit_mismatch(later, frames) == (
         "its stamps look like milliseconds: it spans 2.000..2002.000 s while the frames span "
         f"0.000..2.000 s; {FIX}")
+
+
+def test_frames_get_no_pose_from_a_groundtruth_txt_in_milliseconds(demo, tmp_path):
+    """A TUM folder whose groundtruth.txt is in milliseconds (the map frames at 0.0 .. 1.4 s,
+    its poses at 0 .. 1400 "s"): associated by stamp, the frame at 0.0 s would get the pose
+    stamped 0 and every other none; no frame gets a pose from it, and the folder refuses it
+    where its poses are used."""
+    from mast3r_ros.replay.tum import TumSequence
+
+    folder = tmp_path / "map_ms"
+    shutil.copytree(demo[0], folder)
+    gt = folder / "groundtruth.txt"
+    _scaled(os.path.join(demo[0], "groundtruth.txt"), tmp_path / "gt_ms.txt", 1000)
+    shutil.copy(tmp_path / "gt_ms.txt", gt)
+    seq = TumSequence(folder)
+    assert seq.stamps_ns[0] == 0 and seq.groundtruth()[0][0] == 0
+    assert [f.map_from_cam for f in seq] == [None] * len(seq)
+    with pytest.raises(InputError, match=f"^{gt}: its stamps look like milliseconds"):
+        seq.check_groundtruth_units()
