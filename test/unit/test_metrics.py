@@ -60,6 +60,18 @@ def test_frame_errors_and_summary_from_known_errors():
     assert none["evaluated"] == 0 and set(none["recall"].values()) == {None}
 
 
+def test_a_ground_truth_pose_with_one_nan_entry_is_unknown():
+    """'NaN = unknown' holds for a pose with one NaN entry too (its translation's x): the frame
+    has no ground truth, is not evaluated (no rotation error either) and is left out of
+    recall's frames, as a pose of NaN only."""
+    res, gt = _run()
+    gt[1, 0, 3] = np.nan
+    assert np.isnan(metrics.frame_errors(res, gt)[1]).all()
+    m = metrics.summarize(res, gt)
+    assert (m["frames_with_groundtruth"], m["evaluated"]) == (3, 2)
+    assert m["recall"]["5cm_5deg"] == pytest.approx(1 / 3)
+
+
 def test_a_failed_result_that_carries_a_pose_is_not_evaluated():
     """Errors are over successes only: a failure with a pose (a gate's rejected estimate, a
     hand-made result) neither counts as evaluated nor enters the error figures or recall."""
@@ -366,6 +378,10 @@ def test_table_says_how_many_localized_frames_have_no_ground_truth():
     full = metrics.format_table(metrics.summarize(*_offset_run(np.eye(4), n=8)))
     row, = [ln for ln in full.splitlines() if "evaluated against ground truth" in ln]
     assert row.split()[-1] == "8"
+    # the count is of localized frames: the failure (frame 3) is not one of them
+    row, = [ln for ln in metrics.format_table(metrics.summarize(*_run())).splitlines()
+            if "evaluated against ground truth" in ln]
+    assert row.endswith(" 3 (1 localized frame has no ground-truth pose: not evaluated)")
 
 
 def test_calibration_verdict_of_errors_that_vanish_reads_as_a_bound():
