@@ -232,3 +232,17 @@ def test_frame_spacing_names_integer_micro_and_milliseconds_but_not_a_fast_camer
     for step_ns in (1_000_000, 5_000_000):  # a 1 kHz and a 200 Hz camera, in nanoseconds
         ns = [1_403_636_579 * S + step_ns * k for k in range(5)]
         assert frame_spacing_unit_mismatch(ns, integer_ns=True) is None
+
+
+def test_zero_tolerances_and_gap_are_a_valid_pose_rule():
+    """0 s is a rule (exact stamps only, no interpolation), not a bad one: only a negative
+    value is refused."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.core.trajectory import check_pose_rule
+
+    rule = PoseAtStampConfig(tolerance_s=0.0, max_gap_s=0.0)
+    assert check_pose_rule(0.0, rule) is rule
+    assert check_pose_rule(0, None) == PoseAtStampConfig()
+    with pytest.raises(InputError, match=r"sync_tolerance_s must be >= 0 \(a number of seconds\), "
+                                         r"got -1e-09"):
+        check_pose_rule(-1e-9, rule)
