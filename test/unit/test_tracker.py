@@ -76,6 +76,14 @@ def test_stamp_checks_and_backwards_resets():
     assert tr.check_stamp(60) is StampCheck.OK
 
 
+def test_a_stamp_one_nanosecond_back_is_backwards():
+    tr = Tracker()
+    tr.check_stamp(1_000)
+    tr.update(_ok(1_000))
+    assert tr.check_stamp(999) is StampCheck.BACKWARDS
+    assert tr.track is Track.UNINITIALIZED and tr.last_stamp_ns == 999
+
+
 def test_reset_forgets_everything():
     tr = Tracker()
     tr.check_stamp(5)
