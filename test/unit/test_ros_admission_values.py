@@ -8,6 +8,7 @@ from __future__ import annotations
 import struct
 
 from mast3r_ros.ros.admission import (
+    NEGATIVE_STAMP,
     ZERO_STAMP,
     ErrorReport,
     ErrorThrottle,
@@ -49,6 +50,11 @@ def test_pixel_refusal_words():
 
 def test_a_zero_stamp_is_named_first_even_when_it_repeats():
     assert stamp_refusal(0, duplicate=True)[0] == ZERO_STAMP
+
+
+def test_a_stamp_one_nanosecond_before_1970_is_negative():
+    kind, why = stamp_refusal(-1, duplicate=False)
+    assert kind == NEGATIVE_STAMP and "negative" in why and "driver" in why
 
 
 def test_error_key_keeps_the_place_and_the_type():
