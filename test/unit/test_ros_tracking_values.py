@@ -162,6 +162,17 @@ def test_a_candidate_is_carried_by_odometry_to_the_next_frame():
     assert second.publish
 
 
+def test_agreement_tolerance_grows_with_the_odometry_motion_between_candidates():
+    """Candidates 0.1 s apart, odometry 2 m forward: tolerance 0.10 + 0.05 * 2 m + 0.05 * 0.1 s
+    = 0.205 m; a pose 0.15 m beside where odometry carries the candidate, (1, 4), confirms it
+    (without the motion term, 0.105 m, the count started over)."""
+    st = TrackingState()
+    tracking.localize_frame(st, _always(START), CFG, S, EYE, EYE)
+    beside = make_pose(rz(90.0), [1.15, 4.0, 0.0])
+    out = tracking.localize_frame(st, _always(beside), CFG, S + S // 10, _fwd(2.0), EYE)
+    assert out.publish, out.result.reason
+
+
 def test_agreement_tolerance_grows_by_seconds_not_milliseconds():
     """Candidates 1 s apart, no motion: tolerance 0.10 + 0.05 * 1 s = 0.15 m; a second pose
     0.2 m away does not confirm (the count starts over at it)."""
