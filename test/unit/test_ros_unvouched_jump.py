@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from mast3r_ros.core.config import TrackingConfig
-from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.geometry import invert_pose, make_pose
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.ros.frames import localization_tf
 from mast3r_ros.ros.tracking import TrackingState, localize_frame
@@ -108,3 +108,31 @@ def test_confirm_jump_limits_are_parameters():
             (turned, TrackingConfig(confirm_jump_deg=90.0), False)]:
         out, _ = _run(_walk(4) + [jump], cfg=cfg)
         assert (out[4] is None) == held, (cfg, held)
+
+
+def test_the_jump_is_measured_between_base_poses_not_camera_poses():
+    """A camera mounted as usual (optical frame: z forward, x right, y down; 0.3 m ahead of the
+    base and 0.2 m up) is 120 deg and 0.36 m from the base: measured against the camera's pose,
+    a robot walking steadily would 'jump' at every frame and be published every other one."""
+    base_from_cam = make_pose(np.array([[0.0, 0.0, 1.0], [-1.0, 0.0, 0.0], [0.0, -1.0, 0.0]]),
+                              [0.3, 0.0, 0.2])
+    cam_from_base = invert_pose(base_from_cam)
+    st = TrackingState()
+    published = []
+    for k, base in enumerate(_walk(5)):
+        stamp = NS + k * NS // 10
+        st.check_stamp(stamp)
+
+        def localize(prior, force_global, hint, base=base, stamp=stamp):
+            return LocalizationResult(True, stamp, base @ base_from_cam, np.eye(6) * 1e-4,
+                                      num_inliers=80)
+
+        o = localize_frame(st, localize, TrackingConfig(), stamp, np.eye(4), cam_from_base,
+                           has_odometry=False)
+        if o.publish:
+            st.on_success(o.result, localization_tf(o.result.map_from_cam @ cam_from_base, None,
+                                                    "map", "", "base_link"))
+            published.append(k)
+        else:
+            st.on_failure(o.result)
+    assert published == [1, 2, 3, 4]
