@@ -724,6 +724,16 @@ def test_without_odometry_a_moving_robot_is_not_gated():
     np.testing.assert_allclose(np.diff(xs), 0.45, atol=1e-9)
 
 
+def test_without_odometry_tracking_frames_need_no_confirmation():
+    """odom_frame '' with confirm_frames 2: once the start-up pose is confirmed, a moving robot
+    is tracked (each pose published at once), not relocalized and confirmed at every frame as
+    if odometry had stopped vouching (where 0.45 m a frame never agreed: nothing published)."""
+    host = Host(ScriptedLocalizer([0.0, 0.0, 0.45, 0.9]), tracking={"confirm_frames": 2})
+    for k in range(4):
+        host._process(image(stamp(k)))
+    assert host._outputs.poses == [stamp(k) for k in (1, 2, 3)]
+
+
 def test_the_debug_image_parameter_asks_the_localizer_for_matches():
     for publish in (False, True):
         host = Host(publish_debug_image=publish)
