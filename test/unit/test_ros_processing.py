@@ -734,6 +734,24 @@ def test_without_odometry_tracking_frames_need_no_confirmation():
     assert host._outputs.poses == [stamp(k) for k in (1, 2, 3)]
 
 
+def test_a_compressed_image_whose_header_hides_its_size_is_checked_after_decoding():
+    """A JPEG whose SOF lies past the 64 KiB read before decoding (two 40 kB APP1 segments,
+    as a large EXIF block): the size is unknown then, so max_image_pixels is applied to the
+    decoded image (a 160x120 image, 19200 pixels, over a limit of 10000)."""
+    import struct
+
+    import cv2
+
+    ok, jpg = cv2.imencode(".jpg", np.full((120, 160, 3), 128, np.uint8))
+    app1 = b"\xff\xe1" + struct.pack(">H", 40002) + bytes(40000)
+    data = jpg.tobytes()[:2] + app1 + app1 + jpg.tobytes()[2:]
+    assert admission.compressed_image_size(data) is None
+    host = Host(max_image_pixels=10_000)
+    host._process(NS(header=image(stamp(0)).header, format="jpeg", data=data))
+    assert host._outputs.poses == [] and host._localizer.calls == 0
+    assert "more than max_image_pixels 10000" in dict(host.summary().values)["last_failure"]
+
+
 def test_the_debug_image_parameter_asks_the_localizer_for_matches():
     for publish in (False, True):
         host = Host(publish_debug_image=publish)
