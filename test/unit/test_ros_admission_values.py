@@ -28,6 +28,12 @@ def test_png_header_of_exactly_24_bytes_is_enough():
     assert compressed_image_size(head) == (640, 480)
 
 
+def test_png_whose_first_chunk_is_not_ihdr_has_no_size_before_decoding():
+    # PNG requires IHDR first; other bytes there are not a width and height (the decoder decides)
+    head = b"\x89PNG\r\n\x1a\n" + struct.pack(">I", 13) + b"tEXt" + struct.pack(">II", 640, 480)
+    assert compressed_image_size(head) is None
+
+
 def test_jpeg_sof_ending_at_the_end_of_the_buffer_is_read():
     assert compressed_image_size(b"\xff\xd8" + SOF0_640x480) == (640, 480)
 
