@@ -224,6 +224,26 @@ def test_plans_without_the_gate_carry_the_last_pose_by_odometry():
     np.testing.assert_allclose(plan.hint, moved, atol=1e-12)
 
 
+def test_plans_without_the_gate_give_camera_poses_for_a_mounted_camera():
+    """The same with the camera of `camera_on_robot` (optical frame 0.2 m ahead, 0.5 m up): the
+    prior, and the hint towards a jump awaiting confirmation, are camera poses (base pose @
+    base_from_cam), not base poses (120 deg off: no keyframe within the hint's view)."""
+    base_from_cam = camera_on_robot()[0]
+    cam_from_base = np.linalg.inv(base_from_cam)
+    off = TrackingConfig(odom_gate_translation_m=0.0)
+    st = TrackingState()
+    _publish(st, START, EYE, S)
+    plan = st.plan(2 * S, _fwd(1.0), cam_from_base, off)
+    moved = make_pose(rz(90.0), [1.0, 3.0, 0.0])
+    np.testing.assert_allclose(plan.prior, moved @ base_from_cam, atol=1e-12)
+    far = make_pose(rz(90.0), [6.0, 2.0, 0.0])                # 5 m: awaits confirmation
+    out = tracking.localize_frame(st, _always(far @ base_from_cam), off, 2 * S, EYE,
+                                  cam_from_base)
+    assert not out.publish and st.candidate is not None
+    plan = st.plan(3 * S, EYE, cam_from_base, off)
+    np.testing.assert_allclose(plan.hint, far @ base_from_cam, atol=1e-12)
+
+
 def test_default_tracking_is_lost_after_three_failures():
     st = TrackingState()
     st.on_success(_ok(EYE), TfToPublish("map", "odom", EYE))
