@@ -44,6 +44,12 @@ def test_jpeg_standalone_markers_have_no_length():
         assert compressed_image_size(b"\xff\xd8" + marker + SOF0_640x480) == (640, 480)
 
 
+def test_jpeg_fill_bytes_before_a_marker_are_skipped_one_at_a_time():
+    # T.81 B.1.1.2: any marker may be preceded by fill bytes 0xFF
+    for fill in (b"\xff", b"\xff\xff", b"\xff\xff\xff"):
+        assert compressed_image_size(b"\xff\xd8" + fill + SOF0_640x480) == (640, 480)
+
+
 def test_jpeg_with_a_non_marker_byte_between_segments_is_not_read_on():
     assert compressed_image_size(b"\xff\xd8\x00" + SOF0_640x480) is None
 
