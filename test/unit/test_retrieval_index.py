@@ -307,3 +307,20 @@ def test_load_ignores_parameters_it_does_not_know(tmp_path):
     meta_path.write_text(json.dumps(meta))
     back = RetrievalIndex.load(str(tmp_path))
     assert back.params == IndexParams(nprobe=5) and back.search(db[4], 1).tolist() == [4]
+
+
+def test_thumbnail_descriptor_tells_layouts_apart_whatever_the_brightness():
+    """The grey thumbnail is contrast-normalised (mean removed): a brighter copy of a view keeps
+    its descriptor, and the same view upside down is far from it. Without the mean removed the
+    thumbnail's shared brightness made every pair look alike (cosine 0.95 here)."""
+    import cv2
+
+    from mast3r_ros.core.retrieval import thumbnail_descriptor
+
+    rng = np.random.default_rng(0)
+    g = cv2.resize(rng.integers(0, 255, (12, 16)).astype(np.uint8), (320, 240),
+                   interpolation=cv2.INTER_CUBIC) // 2 + 40
+    view = np.stack([g] * 3, -1).astype(np.uint8)
+    d = thumbnail_descriptor(view)
+    assert float(d @ thumbnail_descriptor(view + 60)) > 0.999
+    assert float(d @ thumbnail_descriptor(np.ascontiguousarray(view[::-1]))) < 0.6
