@@ -164,6 +164,17 @@ def test_nearest_to_prior_radius_angle_and_order():
     assert nearest_to_prior(poses, _pose_at(0.0), 2, 1.0) == [3, 4]
 
 
+def test_nearest_to_prior_keeps_an_optical_axis_at_exactly_max_angle_deg():
+    """'differs by more than max_angle_deg' is refused: a keyframe looking exactly 90 deg off
+    (its z axis along the prior's x) is still a candidate, one a little further is not."""
+    from mast3r_ros.core.geometry import make_pose
+    from mast3r_ros.core.retrieval import nearest_to_prior
+
+    side = make_pose(np.array([[0.0, 0.0, 1.0], [0.0, 1.0, 0.0], [-1.0, 0.0, 0.0]]), [0.5, 0, 0])
+    assert nearest_to_prior(side[None], np.eye(4), 3, 1.0) == [0]
+    assert nearest_to_prior(_pose_at(0.5, 91.0)[None], np.eye(4), 3, 1.0) == []
+
+
 def test_pose_consistent_subset_keeps_the_best_and_its_nearest_companions():
     from mast3r_ros.core.retrieval import pose_consistent_subset
 
