@@ -92,7 +92,14 @@ def pose_consistent_subset(order: np.ndarray, poses: np.ndarray, count: int) -> 
     Retrieval ranks are noisy; the top candidate plus its nearest (in position and viewing
     direction) companions among the ranked list gives matches that agree geometrically, so a
     single wrong retrieval cannot spread the fused 3-D points over two places.
+
+    ``order``: candidate keyframe indices, best first; ``poses``: (N, 4, 4) ``map_from_cam``
+    indexed by them. Returns at most ``count`` indices, the best first. Raises `InputError`
+    for ``count`` < 1 (the slice ``[:count - 1]`` returned all but the last candidate for 0).
     """
+    if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 1:
+        raise InputError(f"pose_consistent_subset: count must be a whole number >= 1 (the "
+                         f"keyframes to keep), got {count!r}")
     order = [int(i) for i in order]
     if not order:
         return []

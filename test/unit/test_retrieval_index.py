@@ -335,3 +335,15 @@ def test_thumbnail_descriptor_tells_layouts_apart_whatever_the_brightness():
     d = thumbnail_descriptor(view)
     assert float(d @ thumbnail_descriptor(view + 60)) > 0.999
     assert float(d @ thumbnail_descriptor(np.ascontiguousarray(view[::-1]))) < 0.6
+
+
+@pytest.mark.parametrize("count", [0, -1, 1.5, True, None])
+def test_pose_consistent_subset_refuses_a_count_below_one(count):
+    """count 0 returned three of four candidates (the slice [:count - 1] is [:-1]): a direct
+    caller asking for none got most of them."""
+    from mast3r_ros.core.retrieval import pose_consistent_subset
+
+    poses = np.stack([np.eye(4)] * 4)
+    with pytest.raises(InputError, match=r"count must be a whole number >= 1"):
+        pose_consistent_subset(np.arange(4), poses, count)
+    assert pose_consistent_subset(np.arange(4), poses, np.int64(1)) == [0]
