@@ -438,7 +438,8 @@ class TumSequence:
 
     @property
     def stamps_ns(self) -> np.ndarray:
-        """(N,) int64 rgb stamps in file order."""
+        """(N,) int64 rgb stamps in frame order: rgb.txt's, sorted by stamp where the file goes
+        back in time."""
         return self._stamps_ns.copy()
 
     def check_groundtruth_units(self) -> None:
