@@ -27,12 +27,13 @@ log = logging.getLogger(__name__)
 OUT_FILES = ("similarity.npy", "pairs.txt")
 
 
-def _engine(checkpoint: str, device: str, size: int):
+def _engine(checkpoint: str, device: str, size: int, cpu_threads: int = 0):
     from ..core.config import ModelConfig
     from ..core.model.engine import Mast3rEngine
 
     return Mast3rEngine.from_config(ModelConfig(checkpoint=checkpoint, device=device,
-                                                precision="fp32", image_size=size))
+                                                precision="fp32", image_size=size,
+                                                cpu_threads=cpu_threads))
 
 
 def default_pairs(n: int) -> str:
@@ -43,7 +44,7 @@ def default_pairs(n: int) -> str:
 def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
                  out_dir: str, *, codebook: Optional[str] = None, pairs: Optional[str] = None,
                  seed: Optional[int] = 0, device: str = "auto", symmetrize: bool = False,
-                 overwrite: bool = False, size: int = 512
+                 overwrite: bool = False, size: int = 512, cpu_threads: int = 0
                  ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
     """Encode every image, score all against all, choose pairs, write the two files.
 
@@ -52,9 +53,10 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     the reference's, or 384) or 224, a square centre crop of the short side scaled to 224
     (smaller is faster and ranks less reliably). Returns (similarity (N, N)
     float64, pairs as index tuples). Self-pairs (a key image drawn twice by the sampling) are
-    not written. ``seed``: 0 <= seed < 2**32 (None: unseeded). ``out_dir`` is written whole
-    or not at all; an existing one is refused unless ``overwrite``. Raises InputError /
-    ConfigError / CheckpointError.
+    not written. ``seed``: 0 <= seed < 2**32 (None: unseeded). ``cpu_threads``: the
+    ``cpu_threads`` parameter (`apply_cpu_threads`; 0 keeps the defaults). ``out_dir`` is
+    written whole or not at all; an existing one is refused unless ``overwrite``. Raises
+    InputError / ConfigError / CheckpointError.
     """
     from ..core.model.engine import resolve_device
 
@@ -67,12 +69,13 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     with output_lock(out_dir):  # a second writer of out_dir is refused before any encoding
         return _retrieve(images, checkpoint, retrieval_checkpoint, out_dir, codebook, pairs,
-                         seed, str(resolve_device(device)), symmetrize, overwrite, size)
+                         seed, str(resolve_device(device)), symmetrize, overwrite, size,
+                         cpu_threads)
 
 
 def _retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str, out_dir: str,
               codebook: Optional[str], pairs: Optional[str], seed: Optional[int], device: str,
-              symmetrize: bool, overwrite: bool, size: int
+              symmetrize: bool, overwrite: bool, size: int, cpu_threads: int = 0
               ) -> Tuple[np.ndarray, List[Tuple[int, int]]]:
     from ..core.retrieval_model import AsmkRetriever, check_retrieval_files, checkpoint_kind
 
@@ -85,7 +88,7 @@ def _retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
                if swapped else ": pass it as --retrieval-checkpoint, and the MASt3R network "
                ".pth as --checkpoint"))
     codebook = check_retrieval_files(retrieval_checkpoint, codebook)
-    engine = _engine(checkpoint, device, size)
+    engine = _engine(checkpoint, device, size, cpu_threads)
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook,
                                          enc_dim=engine.model.spec.enc_embed_dim, device=device)
     t0 = time.perf_counter()
@@ -184,9 +187,10 @@ def add_parser(sub: argparse._SubParsersAction,
     p.set_defaults(func=_cmd_retrieve)
 
 
-def _settings(args: argparse.Namespace) -> Tuple[str, str, int, str, Optional[str]]:
-    """(checkpoint, device, size, retrieval checkpoint, codebook) of --params with the options
-    applied, as build-map takes them: a --params codebook only with its retrieval checkpoint.
+def _settings(args: argparse.Namespace) -> Tuple[str, str, int, str, Optional[str], int]:
+    """(checkpoint, device, size, retrieval checkpoint, codebook, cpu_threads) of --params
+    with the options applied, as build-map takes them: a --params codebook only with its
+    retrieval checkpoint.
     InputError for a network or retrieval checkpoint given nowhere."""
     from .cli_options import load_config
 
@@ -201,11 +205,12 @@ def _settings(args: argparse.Namespace) -> Tuple[str, str, int, str, Optional[st
         raise InputError("retrieve needs the retrieval model: pass --retrieval-checkpoint "
                          "R (*_retrieval_trainingfree.pth), or set retrieval.checkpoint in "
                          "--params")
-    return cfg.model.checkpoint, cfg.model.device, cfg.model.image_size, rc, codebook
+    return (cfg.model.checkpoint, cfg.model.device, cfg.model.image_size, rc, codebook,
+            cfg.model.cpu_threads)
 
 
 def _cmd_retrieve(args: argparse.Namespace) -> int:
-    checkpoint, device, size, retrieval_checkpoint, codebook = _settings(args)
+    checkpoint, device, size, retrieval_checkpoint, codebook, threads = _settings(args)
     _check_names(args.images)
     check_seed(args.seed)
     check_output_folder(args.out, args.overwrite, OUT_FILES, OUT_FILES)
@@ -220,7 +225,7 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
     sim, chosen = run_retrieve(args.images, checkpoint, retrieval_checkpoint,
                                args.out, codebook=codebook, pairs=args.pairs,
                                seed=args.seed, device=device, symmetrize=args.symmetrize,
-                               overwrite=args.overwrite, size=size)
+                               overwrite=args.overwrite, size=size, cpu_threads=threads)
     sys.stdout.write(f"retrieve {args.out}: similarity {sim.shape[0]}x{sim.shape[1]}, "
                      f"{len(chosen)} pairs -> pairs.txt, similarity.npy\n")
     return 0

@@ -160,3 +160,21 @@ def test_retrieve_checkpoints_swapped_without_codebook_say_so(paths, tmp_path, c
         f"mast3r-ros retrieve: error: {rt_ckpt} is a MASt3R retrieval checkpoint, not the "
         "network: pass it as --retrieval-checkpoint")
     assert not (tmp_path / "o").exists()
+
+
+def test_retrieve_applies_cpu_threads_of_params(paths, tmp_path, one_torch_thread, monkeypatch):
+    """README: cpu_threads in --params sets torch's and OpenCV's pools for the process; retrieve
+    took checkpoint, size and device from --params but built its engine with cpu_threads 0."""
+    from mast3r_ros.core.model import engine as engine_mod
+
+    seen = []
+    monkeypatch.setattr(engine_mod, "apply_cpu_threads", seen.append)
+    imgs, ckpt, rt = paths
+    params = tmp_path / "params.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n    cpu_threads: 1\n"
+                      "    image_size: 224\n    device: cpu\n")
+    assert main(["retrieve", *imgs[:2], "--params", str(params), "--checkpoint", ckpt,
+                 "--retrieval-checkpoint", str(rt / "ckpt.pth"), "--codebook",
+                 str(rt / "codebook.pkl"), "--out", str(tmp_path / "out"),
+                 "--pairs", "complete"]) == 0
+    assert seen == [1]
