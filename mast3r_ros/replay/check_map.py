@@ -47,6 +47,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def cmd_check_map(args: argparse.Namespace) -> int:
+    from ..core.devices import apply_cpu_threads
     from ..core.keyframes import KeyframeMap
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
@@ -54,6 +55,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from .pipeline import progress
 
     cfg = load_params(args)
+    apply_cpu_threads(cfg.model.cpu_threads)  # the check's SIFT matching runs on OpenCV's pool
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         if value is not None and not value.strip():  # `--json "$OUT"` with OUT unset
             raise InputError(f"{option} is empty (an unset shell variable?): give a file name, "

@@ -94,3 +94,17 @@ def test_the_shipped_parameter_file_lists_every_parameter_at_its_default():
     missing = sorted(s.name for s in param_specs() if s.name not in names)
     assert not missing, f"config/localize.yaml lacks {missing}"
     assert config_to_params(config_from_params(shipped)) == config_to_params(Config())
+
+
+def test_check_map_applies_the_params_cpu_threads(monkeypatch, tmp_path, restore_threads):
+    """README: cpu_threads in --params sets the pools for the process; check-map read --params
+    (its map_check section) but never applied cpu_threads (it fails here on the missing map,
+    after applying)."""
+    from mast3r_ros.replay.cli import main
+
+    seen = []
+    monkeypatch.setattr(devices, "apply_cpu_threads", seen.append)
+    params = tmp_path / "p.yaml"
+    params.write_text("/**:\n  ros__parameters:\n    cpu_threads: 1\n")
+    assert main(["check-map", str(tmp_path / "no_map"), "--params", str(params)]) == 2
+    assert seen == [1]
