@@ -33,7 +33,7 @@ import numpy as np
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem
 from ..core.errors import InputError
-from ..core.fileio import (atomic_folder, atomic_write_json, atomic_write_text,
+from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
@@ -263,23 +263,30 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
         check_own_poses(source)
     # a run killed outright (kill -9, the OOM killer) leaves its frames so far in its temporary
     # folder's results.jsonl: the next writer of OUT keeps them as OUT.partial
-    with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, salvage="results.jsonl") as tmp:
-        # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or deleted
-        stamps = np.asarray(source.stamps_ns, dtype=np.int64)
-        stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
-        done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
-                                         global_only)
-        try:
-            metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride, max_frames,
-                                    global_only, done, lines)
-        except BaseException:
-            _keep_partial(tmp, out)
-            raise
+    lock = acquire_output_lock(out, salvage="results.jsonl")
+    try:
+        with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, locked=True) as tmp:
+            # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or
+            # deleted
+            stamps = np.asarray(source.stamps_ns, dtype=np.int64)
+            stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
+            done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
+                                             global_only)
+            try:
+                metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
+                                        max_frames, global_only, done, lines)
+            except BaseException:
+                _keep_partial(tmp, out)
+                raise
+        # after OUT is published (a Ctrl-C while removing it lost the complete run), still
+        # under OUT's lock: not a live run's
         partial = partial_of(out)
         if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
-            shutil.rmtree(partial, ignore_errors=True)  # under OUT's lock: not a live run's
+            shutil.rmtree(partial, ignore_errors=True)
             log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
                      partial, out)
+    finally:
+        lock.release()
     return metrics
 
 

@@ -330,3 +330,28 @@ def test_resume_refuses_frames_that_read_now_with_another_camera(tum, sift_map, 
     assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume", "--camera-info",
                       str(same))) == 0
     assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
+
+
+def test_ctrl_c_while_the_superseded_partial_is_removed_keeps_the_complete_run(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    """The superseded RUN.partial was removed inside the run's temporary folder's block, before
+    the rename: a Ctrl-C there deleted the complete run (every frame, the resumed ones too)
+    while the partial was already half deleted. It is removed after the run is published now,
+    still under the output's lock."""
+    from mast3r_ros.replay import localize_run
+
+    run = tmp_path / "run"
+    _stop_after(monkeypatch, 4)
+    assert main(_argv(tum, sift_map, run)) == 130
+    _count_calls(monkeypatch)
+    real = shutil.rmtree
+
+    def rmtree(path, *a, **k):
+        if str(path).endswith(".partial"):
+            raise KeyboardInterrupt
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(localize_run.shutil, "rmtree", rmtree)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 130
+    assert len(_records(run / "results.jsonl")) == 12
+    assert (run / "trajectory.tum").is_file()
