@@ -125,6 +125,16 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
             "recording, or with another --stride or a smaller --max-frames; resume with the same "
             "SOURCE, --stride and --max-frames (or a larger one), or rerun with --restart "
             "instead of --resume to delete it and start over")
+    # a run localizes its frames in order: a partial holds this run's first ones; a gap (a
+    # coarser --stride) would mix frames tracked at two strides, not a run in one go
+    first = list(dict.fromkeys(int(s) for s in stamps_ns))[:len(done)]
+    gaps = sorted(set(first) - set(done))
+    if gaps:
+        raise InputError(
+            f"--resume: {partial} lacks {len(gaps)} of this run's first {len(done)} frames (the "
+            f"first at t={gaps[0] * 1e-9:.6f} s) between the ones it holds: it was made with "
+            "another --stride; resume with the same --stride, or rerun with --restart instead "
+            "of --resume to delete it and start over")
     log.info("--resume: %d frame(s) of %s are taken as recorded, %d left to localize",
              len(done), partial, len(set(int(s) for s in stamps_ns) - set(done)))
     return done, lines

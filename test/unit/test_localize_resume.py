@@ -355,3 +355,20 @@ def test_ctrl_c_while_the_superseded_partial_is_removed_keeps_the_complete_run(
     assert main(_argv(tum, sift_map, run, "--resume")) == 130
     assert len(_records(run / "results.jsonl")) == 12
     assert (run / "trajectory.tum").is_file()
+
+
+def test_resume_refuses_a_partial_of_a_coarser_stride(tum, sift_map, tmp_path, capsys,
+                                                     monkeypatch):
+    """A partial made with --stride 2 resumed with --stride 1 (every partial frame among this
+    run's) was taken: the frames between were localized and RUN mixed frames tracked at two
+    strides, unlike a run in one go (README: another --stride is refused)."""
+    run = tmp_path / "run"
+    _stop_after(monkeypatch, 3)
+    assert main(_argv(tum, sift_map, run, "--stride", "2")) == 130
+    capsys.readouterr()
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 2
+    errors = _errors(capsys)
+    assert len(errors) == 1 and "--stride" in errors[0] and "--restart" in errors[0], errors
+    assert calls == [] and len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
+    assert main(_argv(tum, sift_map, run, "--resume", "--stride", "2")) == 0
