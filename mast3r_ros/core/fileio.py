@@ -461,7 +461,8 @@ def _line_file_mtime(file: str) -> float:
 def _salvage_lines(tmp: str, name: str, out: str) -> bool:
     """Keep the stale temporary ``tmp`` of output ``out`` when its line file ``name`` holds a
     finished line (the file cut to its last newline, its mtime kept): renamed to
-    ``OUT.partial`` unless that holds a newer such file (then False: ``tmp`` may go), else, if
+    ``OUT.partial`` unless that holds a newer such file or more finished lines (a run resuming
+    it killed while copying them; then False: ``tmp`` may go), else, if
     ``OUT.partial`` is something else or cannot be replaced, to ``OUT.kept-X``, else left where
     it is. True when ``tmp`` holds lines that must not be deleted (moved or not)."""
     file, partial = os.path.join(tmp, name), out + ".partial"
@@ -475,6 +476,9 @@ def _salvage_lines(tmp: str, name: str, out: str) -> bool:
     if not end or _line_file_mtime(os.path.join(partial, name)) > st.st_mtime:
         return False
     lines = data.count(b"\n", 0, end)
+    with contextlib.suppress(OSError), open(os.path.join(partial, name), "rb") as fh:
+        if fh.read().count(b"\n") > lines:  # a run resuming it killed copying them: a prefix
+            return False
     with contextlib.suppress(OSError):
         if end < len(data):
             with open(file, "r+b") as fh:

@@ -209,3 +209,17 @@ def test_a_symlinked_out_has_one_partial_beside_its_target(tum, sift_map, tmp_pa
     assert main(argv) == 0
     assert sorted(os.listdir(tmp_path / "data")) == ["r1"]
     assert os.path.islink(tmp_path / "run")
+
+
+def test_a_resumed_run_killed_while_copying_the_partials_lines_leaves_the_partial(tmp_path):
+    """localize --resume first copies RUN.partial's lines into its temporary; killed (kill -9)
+    during that copy, its temporary holds a newer prefix of them, which replaced the partial:
+    the other frames were lost. A partial holding more finished lines is kept."""
+    os.makedirs(tmp_path / "run.partial")
+    full = b"".join(b'{"i": %d}\n' % i for i in range(5))
+    (tmp_path / "run.partial" / "results.jsonl").write_bytes(full)
+    os.utime(tmp_path / "run.partial" / "results.jsonl", (1000, 1000))
+    _stale(tmp_path, "aaaaaaaa", full[:20], 2000)  # 2 lines and a cut one, newer
+    remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    assert sorted(os.listdir(tmp_path)) == ["run.partial"]
+    assert (tmp_path / "run.partial" / "results.jsonl").read_bytes() == full
