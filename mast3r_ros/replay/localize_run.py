@@ -42,8 +42,8 @@ from ..core.types import LocalizationResult, UnreadableFrame
 from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
-from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_of,
-                         start_from_partial, write_run_facts)
+from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
+                         partial_of, start_from_partial, write_run_facts)
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -365,11 +365,15 @@ def _keep_partial(tmp: str, out: str) -> None:
     """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
     one: a run starts only when there is none with results, or it resumes one, whose results
     ``tmp`` holds too) so the frames localized before the stop are not lost: flushed to disk
-    first (a writeback error keeps the older one and is logged)."""
+    first (a writeback error keeps the older one and is logged). A ``tmp`` holding no more
+    results than ``OUT.partial`` (a resume refused before its first new frame) leaves it as it
+    is, without a word: the refusal is the message."""
     results = os.path.join(tmp, "results.jsonl")
     if not (os.path.isfile(results) and os.path.getsize(results) > 0):
         return
     partial = partial_of(out)
+    if partial_frames(tmp) <= partial_frames(partial):  # a resume stopped before a new frame
+        return  # (refused: another camera): the partial as it was, and no "run stopped" line
     try:
         flush_filesystem(tmp)  # results.jsonl is appended, never fsynced
     except OSError as e:

@@ -188,7 +188,8 @@ def test_a_writeback_error_keeps_the_older_run_partial_and_says_so(tmp_path, mon
     (older / "results.jsonl").write_text('{"frame": "older"}\n')
     tmp = tmp_path / ".run-tmp"
     tmp.mkdir()
-    (tmp / "results.jsonl").write_text('{"frame": 0}\n')
+    # a resumed run's temporary: the partial's line, then one more
+    (tmp / "results.jsonl").write_text('{"frame": "older"}\n{"frame": 0}\n')
     _failing_syncfs(monkeypatch)
     with caplog.at_level("ERROR"):
         localize_run._keep_partial(str(tmp), str(tmp_path / "run"))
