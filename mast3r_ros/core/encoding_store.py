@@ -41,7 +41,7 @@ import numpy as np
 from .errors import (MISSING, InputError, MapFormatError, describe_npy, is_format_version,
                      json_value)
 from .errors import NPY_HEADER_ERRORS, npy_header_error
-from .fileio import mkstemp_public
+from .durable import mkstemp_public
 from .npy_write import save_npy
 
 log = logging.getLogger(__name__)

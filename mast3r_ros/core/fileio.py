@@ -15,8 +15,7 @@ import sys
 import tempfile
 from typing import Callable, Dict, Iterator, List, Optional, Sequence
 
-from .durable import (_umask, flush_before_publish, flush_filesystem,  # noqa: F401
-                      fsync_dir, mkstemp_public)
+from .durable import flush_before_publish, flush_filesystem, fsync_dir, mkstemp_public
 from .errors import InputError
 from .map_nesting import refuse_inside_map_data
 

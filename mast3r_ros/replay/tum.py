@@ -31,7 +31,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
-from ..core.fileio import fsync_dir, mkstemp_public
+from ..core.durable import fsync_dir, mkstemp_public
 from ..core.image_codec import (
     check_depth_scale,
     check_image_file_intact,

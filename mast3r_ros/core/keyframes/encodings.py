@@ -15,9 +15,9 @@ import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
 from ..errors import InputError, MapFormatError, is_format_version
+from ..durable import _umask
 from ..fileio import (
     OutputBusyError,
-    _umask,
     acquire_output_lock,
     atomic_write_bytes,
     atomic_write_json,

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 from typing import Any, Dict, List
 
-from ..durable import flush_filesystem, fsync_dir  # noqa: F401  (re-exported: MapWriter)
 from ..errors import InputError
 from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
 from ..map_nesting import read_manifest

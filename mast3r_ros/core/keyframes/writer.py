@@ -33,8 +33,8 @@ import numpy as np
 
 from ..encoding_store import StoreTable
 from ..errors import InputError
+from ..durable import _umask, flush_filesystem, fsync_dir
 from ..fileio import (
-    _umask,
     acquire_output_lock,
     atomic_write_json,
     check_can_create,
@@ -64,7 +64,7 @@ from .table import (
     write_keyframe_table,
 )
 from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
-                     finished_shards, flush_filesystem, fsync_dir)
+                     finished_shards)
 from .writer_encodings import WriterEncodings
 
 if TYPE_CHECKING:
