@@ -124,7 +124,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one
     timed = [i for i, r in enumerate(results) if r.timings_s]
-    out = ({i for i in cold if i in set(timed)} if cold is not None
+    out = (set(cold) & set(timed) if cold is not None
            else {timed[0]} if not warmed_up and timed else set())
     m["latency_s"] = _latency([r for i, r in enumerate(results) if i not in out])
     m["latency_first_frame_s"] = None
