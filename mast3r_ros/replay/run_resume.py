@@ -9,10 +9,12 @@ their place, matched by stamp, and the rest are localized) or ``restart`` (it is
 the run starts from the first frame). ``--overwrite`` only replaces a complete run at ``RUN``:
 it never deletes a partial (as build-map's ``--overwrite`` never deletes a ``MAP.partial``).
 
-A partial is resumed only when it was made against the same map (config.yaml's ``map_path``)
-with the same settings of what a frame's result depends on (`RESULT_PARAMS`) and the same run
-options that change a result (``--global-only``: its ``run.json``, `RUN_FACTS`, which also
-records the map's content digest, so a map rebuilt at the same path is told apart), and when every
+A partial is resumed only when it was made against the same map (by content: `RUN_FACTS`,
+its ``run.json``, records the map's content digest, so a map rebuilt at the same path is told
+apart, and a copy of it at another path, or the folder moved, is the same map: the run goes on
+against the path given now, which its config.yaml records, with an info line naming both) with
+the same settings of what a frame's result depends on (`RESULT_PARAMS`) and the same run
+options that change a result (``--global-only``, also in `RUN_FACTS`), and when every
 frame it holds is one this run localizes (the same recording, ``--stride`` and
 ``--max-frames`` covering it); each is refused with `InputError` naming the difference and
 ``--restart``.
@@ -114,8 +116,13 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
             log.info("--resume: %s holds no results, so the run starts from the first frame",
                      partial)
         return {}, {}
-    _check_config(partial, cfg)
-    _check_facts(partial, global_only, cfg.node.map_path)
+    was = _check_config(partial, cfg)
+    _check_facts(partial, global_only, cfg.node.map_path, was)
+    if was != cfg.node.map_path:  # the same content (`_check_facts`): a copy, or moved
+        log.info("--resume: %s was localized against the map %s; the map at %s has the same "
+                 "keyframes (a copy, or the folder moved), so the run goes on against it (its "
+                 "config.yaml records it)",
+                 partial, was or "(none recorded)", cfg.node.map_path)
     lines, done = _read_results(partial)
     extra = sorted(set(done) - {int(s) for s in stamps_ns})
     if extra:
@@ -140,9 +147,10 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
     return done, lines
 
 
-def _check_config(partial: str, cfg: Config) -> None:
-    """`InputError` when ``partial`` was made against another map or with other result
-    parameters than ``cfg`` (`RESULT_PARAMS`, the prefixes) or its config.yaml is unreadable."""
+def _check_config(partial: str, cfg: Config) -> str:
+    """`InputError` when ``partial`` was made with other result parameters than ``cfg``
+    (`RESULT_PARAMS`, the prefixes) or its config.yaml is unreadable; returns the map path it
+    records (`_check_facts` compares the maps by content: a copy at another path is the same)."""
     fix = "rerun with --restart instead of --resume to delete it and start over"
     path = os.path.join(partial, "config.yaml")
     try:
@@ -151,10 +159,6 @@ def _check_config(partial: str, cfg: Config) -> None:
         raise InputError(f"--resume: cannot read the config of the stopped run ({e}); "
                          f"{fix}") from None
     new = config_to_params(recorded_config(cfg))
-    if old["map_path"] != new["map_path"]:
-        raise InputError(f"--resume: {partial} was localized against the map "
-                         f"{old['map_path'] or '(none recorded)'}, this run against "
-                         f"{new['map_path']}; resume with that --map, or {fix}")
     differ = [k for k in new if (k in RESULT_PARAMS or k.startswith(_RESULT_PREFIXES))
               and k not in _NOT_RESULT and old.get(k) != new[k]]
     if differ:
@@ -162,12 +166,15 @@ def _check_config(partial: str, cfg: Config) -> None:
         raise InputError(f"--resume: {partial} was localized with other settings ({what}"
                          f"{', ...' if len(differ) > 3 else ''}; its {path}); resume with "
                          f"those settings, or {fix}")
+    return str(old.get("map_path") or "")
 
 
-def _check_facts(partial: str, global_only: bool, map_path: str) -> None:
+def _check_facts(partial: str, global_only: bool, map_path: str, recorded_map: str = ""
+                 ) -> None:
     """`InputError` when ``partial``'s `RUN_FACTS` is missing or unreadable (a run written
     before it was recorded) or records another ``--global-only`` than ``global_only`` or
-    another map digest than the map now at ``map_path``'s (rebuilt there since)."""
+    another map digest than the map now at ``map_path``'s (rebuilt there since, or another map
+    than the one at ``recorded_map``, the map path its config.yaml records)."""
     fix = "rerun with --restart instead of --resume to delete it and start over"
     path = os.path.join(partial, RUN_FACTS)
     try:
@@ -186,10 +193,15 @@ def _check_facts(partial: str, global_only: bool, map_path: str) -> None:
         was, now = ("with", "without") if old else ("without", "with")
         raise InputError(f"--resume: {partial} was localized {was} --global-only, this run "
                          f"{now}; resume {was} --global-only, or {fix}")
-    if digest != content_digest(map_path):
-        raise InputError(f"--resume: {partial} was localized against another map than the one "
-                         f"now at {map_path} (rebuilt or replaced since: its keyframes differ); "
-                         f"resume against the map it was localized against, or {fix}")
+    if digest == content_digest(map_path):
+        return
+    if recorded_map and recorded_map != map_path:
+        raise InputError(f"--resume: {partial} was localized against the map {recorded_map}, "
+                         f"this run against {map_path}, whose keyframes differ (another map, "
+                         f"not a copy of it); resume with that --map, or {fix}")
+    raise InputError(f"--resume: {partial} was localized against another map than the one "
+                     f"now at {map_path} (rebuilt or replaced since: its keyframes differ); "
+                     f"resume against the map it was localized against, or {fix}")
 
 
 def _read_results(partial: str) -> Tuple[Dict[int, str], Dict[int, LocalizationResult]]:

@@ -118,12 +118,15 @@ def test_resume_refuses_a_partial_of_another_map_settings_or_frames(tum, sift_ma
     before = (partial / "results.jsonl").read_text()
     capsys.readouterr()
     calls = _stop_after(monkeypatch, 0)
+    # another map at another path (a copy is the same map: test_resume_goes_on_against_a_...)
     other = str(tmp_path / "other_map")
-    shutil.copytree(sift_map, other)
+    assert main(["build-map", tum[1], "--out", other, "--matcher", "sift", "--log-level",
+                 "warning"]) == 0
     assert main(_argv(tum, other, run, "--stride", "2", "--resume")) == 2
     errors = _errors(capsys)
     assert len(errors) == 1 and "localized against the map" in errors[0], errors
-    assert os.path.abspath(sift_map) in errors[0] and "--restart" in errors[0]
+    assert os.path.abspath(sift_map) in errors[0] and other in errors[0], errors
+    assert "keyframes differ" in errors[0] and "--restart" in errors[0], errors
     params = tmp_path / "p.yaml"
     params.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    gates: "
                       "{min_inliers: 40}\n")
@@ -300,6 +303,31 @@ def test_resume_refuses_a_map_rebuilt_at_the_same_path(tum, sift_map, tmp_path, 
     assert len(errors) == 1 and "against another map than the one now at" in errors[0], errors
     assert the_map in errors[0] and "--restart" in errors[0] and calls == []
     assert len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
+
+
+def test_resume_goes_on_against_a_copy_of_the_map_at_another_path(tum, sift_map, tmp_path,
+                                                                  capsys, monkeypatch):
+    """config.yaml's map_path was compared before the map's content digest, so a partial was
+    refused when the map folder had been copied or moved elsewhere (a faster disk, another
+    mount) though its keyframes were the same. The content decides now: the run goes on against
+    the copy, with an info line naming both paths, and records the path it used."""
+    the_map, copy, run = str(tmp_path / "map"), str(tmp_path / "fast" / "map"), tmp_path / "run"
+    shutil.copytree(sift_map, the_map)
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, the_map, run, "--max-frames", "5")) == 130
+    shutil.copytree(the_map, copy)
+    shutil.rmtree(the_map)  # moved
+    capsys.readouterr()
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, copy, run, "--max-frames", "5", "--resume", "--log-level",
+                      "info")) == 0
+    err = capsys.readouterr().err
+    assert ": error: " not in err and len(calls) == 3, err
+    said = [e for e in err.splitlines() if "has the same keyframes" in e]
+    assert len(said) == 1 and the_map in said[0] and copy in said[0], err
+    assert len(_records(run / "results.jsonl")) == 5
+    assert f"map_path: {copy}\n" in (run / "config.yaml").read_text()
+    assert json.loads((run / "metrics.json").read_text())["map"] == copy
 
 
 def test_resume_refuses_frames_that_read_now_with_another_camera(tum, sift_map, tmp_path,
