@@ -30,7 +30,7 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
-from ..core.fileio import OutputBusyError, atomic_write_json, check_output_folder
+from ..core.fileio import OutputBusyError, atomic_write_json, check_output_folder, output_path
 from ..core.keyframes import MapWriter
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
@@ -157,9 +157,11 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
     an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart`` (naming --resume
     and --restart; ``overwrite`` only replaces a map at ``out``, so that rerunning an
     interrupted ``--overwrite`` build, as typed, never discards its shards)."""
+    partial = output_path(out) + ".partial"  # `MapWriter`'s build folder: made by it
+    fresh = resume and not os.path.lexists(partial)
     try:
-        return MapWriter(out, overwrite=overwrite, resumable=True, resume=resume,
-                         index_params=index_params, map_frame=map_frame, restart=restart)
+        w = MapWriter(out, overwrite=overwrite, resumable=True, resume=resume,
+                      index_params=index_params, map_frame=map_frame, restart=restart)
     except OutputBusyError as e:
         raise e.worded("--out") from None
     except UnfinishedBuildError as e:
@@ -167,6 +169,10 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
         raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
                          f"encoded shard(s): rerun with --resume{again} to continue it, or with "
                          f"--restart{again} to delete it and start over") from None
+    if fresh:  # as localize --resume (run_resume.start_from_partial)
+        log.info("--resume: no unfinished build of %s (no %s), so the build starts from the "
+                 "first frame", out, partial)
+    return w
 
 
 def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[str]

@@ -112,7 +112,10 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
         log.info("removed %s (--restart: the results of an earlier stopped run)", partial)
         return {}, {}
     if not resume or not n:
-        if resume:
+        if resume and not os.path.lexists(partial):  # as build-map --resume (open_map_writer)
+            log.info("--resume: no stopped run of %s (no %s), so the run starts from the first "
+                     "frame", out, partial)
+        elif resume:
             log.info("--resume: %s holds no results, so the run starts from the first frame",
                      partial)
         return {}, {}

@@ -330,6 +330,27 @@ def test_resume_goes_on_against_a_copy_of_the_map_at_another_path(tum, sift_map,
     assert json.loads((run / "metrics.json").read_text())["map"] == copy
 
 
+def test_resume_without_a_partial_says_there_is_none(tum, sift_map, tmp_path, capsys):
+    """--resume where no run was stopped logged 'OUT.partial holds no results', naming a folder
+    that does not exist (build-map --resume said nothing). Both say now that there is no
+    OUT.partial; the old line is kept for a partial without results."""
+    run, built = tmp_path / "run", tmp_path / "built"
+    assert main(_argv(tum, sift_map, run, "--max-frames", "2", "--resume", "--log-level",
+                      "info")) == 0
+    err = capsys.readouterr().err
+    assert f"--resume: no stopped run of {run} (no {run}.partial), so the run starts from the " \
+           "first frame" in err and "holds no results" not in err, err
+    (tmp_path / "again.partial").mkdir()  # a partial without results: the line as it was
+    assert main(_argv(tum, sift_map, tmp_path / "again", "--max-frames", "2", "--resume",
+                      "--log-level", "info")) == 0
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'again'}.partial holds no results" in err and "no stopped run" not in err
+    assert main(["build-map", tum[0], "--out", str(built), "--matcher", "sift", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"--resume: no unfinished build of {built} (no {built}.partial), so the build " \
+           "starts from the first frame" in err, err
+
+
 def test_resume_refuses_frames_that_read_now_with_another_camera(tum, sift_map, tmp_path,
                                                                  capsys, monkeypatch):
     """A run stopped, then resumed with another --camera-info (fx 262.5 -> 240), exited 0 with
