@@ -431,6 +431,19 @@ class UnreadableFrame:
                    err.image_size if sized else None, err.intrinsics_size if sized else None)
 
 
+@dataclasses.dataclass(frozen=True)
+class RecordedFrame:
+    """A frame a resumed ``localize`` takes as recorded (its result read from the stopped run):
+    what it needs of it, its image neither read nor decoded. What a source's
+    ``frames_or_unreadable(recorded=...)`` yields in the place of a frame at one of those stamps
+    (`mast3r_ros.replay.sources`). ``intrinsics``: the camera it reads with now (compared with
+    the recorded one); ``map_from_cam``: its ground-truth pose, or None."""
+
+    stamp_ns: int
+    intrinsics: Optional[CameraIntrinsics]
+    map_from_cam: Optional[np.ndarray] = None
+
+
 @dataclasses.dataclass
 class Correspondences:
     """2-D/3-D matches of one query image against one keyframe.

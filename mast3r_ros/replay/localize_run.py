@@ -338,8 +338,9 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
                  "are kept out of the latency medians")
     try:
-        # only the frames taken are read: a skipped frame is never decoded (nor unreadable)
-        frames = frames_or_unreadable(source, stride, max_frames)
+        # only the frames taken are read: a skipped frame is never decoded (nor unreadable),
+        # nor is a resumed partial's frame (its stamp, camera and ground truth are enough)
+        frames = frames_or_unreadable(source, stride, max_frames, recorded=(done or {}).keys())
         total = (len(selected_positions(len(source), stride, max_frames))
                  if hasattr(source, "__len__") else None)
         results, gt_poses, cold = _localize_to_file(

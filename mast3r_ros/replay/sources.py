@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import functools
 import inspect
 import itertools
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from typing import Optional, Protocol, Tuple
 
 import numpy as np
@@ -22,12 +23,12 @@ from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
-from ..core.types import Frame, UnreadableFrame
+from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .tum import TumSequence
 
 log = logging.getLogger(__name__)
 
-FrameOrUnreadable = Frame | UnreadableFrame
+FrameOrUnreadable = Frame | UnreadableFrame | RecordedFrame  # recorded: a resumed run's
 
 
 class FrameSource(Protocol):
@@ -35,7 +36,8 @@ class FrameSource(Protocol):
     Optionally ``frames_or_unreadable(positions=None)`` (both have it): the frames (only those
     at ``positions``, ascending 0-based indices, when given: the others are neither read nor
     decoded) with an `UnreadableFrame` in place of each one that cannot be read, which
-    ``localize`` records as a failed frame instead of stopping (`frames_or_unreadable`)."""
+    ``localize`` records as a failed frame instead of stopping (`frames_or_unreadable`), and
+    ``recorded`` (stamps: a `RecordedFrame` in their frames' place, the image not decoded)."""
 
     @property
     def stamps_ns(self) -> np.ndarray:
@@ -109,8 +111,8 @@ def select_frames(source: Iterable[FrameOrUnreadable], stride: int, max_frames: 
     return itertools.islice(source, sel.start, sel.stop, sel.step)
 
 
-def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int = 0
-                         ) -> Iterator[FrameOrUnreadable]:
+def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int = 0,
+                         recorded: Collection[int] = ()) -> Iterator[FrameOrUnreadable]:
     """Every ``stride``-th frame of ``source``, at most ``max_frames`` (0: all; the frames
     `select_frames` takes), with an `UnreadableFrame` in place of each one it could not read
     (an image file missing, truncated or corrupt; an undecodable or undeserializable message),
@@ -119,13 +121,19 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
     ``frames_or_unreadable()`` takes no ``positions``, the older protocol: every frame read);
     other sources' frames as they come, every one read (an error in one stops the
     iteration). Raises `InputError` while iterating when the first image read differs in size
-    from the given camera_info's (``--camera-info``; `_camera_info_size_checked`)."""
+    from the given camera_info's (``--camera-info``; `_camera_info_size_checked`).
+    ``recorded``: the stamps of frames a resumed run takes as recorded: a `RecordedFrame` in
+    their place, their images not decoded, where the source's ``frames_or_unreadable`` takes
+    ``recorded`` (`TumSequence`, `BagSequence`; others' frames are read as they come)."""
     each = getattr(source, "frames_or_unreadable", None)
     if not callable(each):
         return select_frames(iter(source), stride, max_frames)
+    params = inspect.signature(each).parameters
+    if recorded and "recorded" in params:
+        each = functools.partial(each, recorded=frozenset(int(s) for s in recorded))
     if stride == 1 and not max_frames:
         frames = each()
-    elif "positions" not in inspect.signature(each).parameters:  # a source of the older protocol
+    elif "positions" not in params:  # a source of the older protocol
         frames = select_frames(each(), stride, max_frames)  # reads the frames it skips
     else:
         frames = each(selected_positions(len(source), stride, max_frames))
@@ -150,7 +158,7 @@ def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info_n
                 "image size (resolution or binning); pass the camera_info YAML of these images, "
                 "or drop it")
         yield f
-        if not isinstance(f, UnreadableFrame):  # an image read, of the right size
+        if not isinstance(f, (UnreadableFrame, RecordedFrame)):  # an image read, of its size
             break
     yield from frames
 

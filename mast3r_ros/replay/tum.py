@@ -22,7 +22,7 @@ from typing import List, Optional, Tuple, Union
 import decimal
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 
 import cv2
@@ -42,7 +42,8 @@ from ..core.image_codec import (
 from ..core.trajectory import (check_pose_rule, check_stamped_poses, clock_reset_note,
                                frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
                                stamp_unit_mismatch)
-from ..core.types import CameraIntrinsics, Frame, UnreadableFrame, check_camera_info_arg
+from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
+                          check_camera_info_arg)
 
 log = logging.getLogger(__name__)
 
@@ -461,14 +462,20 @@ class TumSequence:
         for index in range(len(self)):
             yield self[index]
 
-    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
-                             ) -> Iterator[Frame | UnreadableFrame]:
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None,
+                             recorded: Collection[int] = ()
+                             ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
         """The frames in order (only those at ``positions``, 0-based indices, when given: no
         other image is read), with an `UnreadableFrame` (the `InputError` text, the frame's
         ground-truth pose) in place of each one whose image (or depth, when read) is missing,
         truncated or corrupt or of another size than the intrinsics: each frame is read on its
-        own, so the frames after a bad one are still read (``localize``)."""
+        own, so the frames after a bad one are still read (``localize``). A frame at one of
+        the ``recorded`` stamps is a `RecordedFrame`, its image not read (a resumed run's)."""
         for index in range(len(self)) if positions is None else positions:
+            if recorded and int(self._stamps_ns[index]) in recorded:
+                yield RecordedFrame(int(self._stamps_ns[index]), self.intrinsics,
+                                    self._pose(index))
+                continue
             try:
                 yield self[index]
             except InputError as err:

@@ -351,6 +351,36 @@ def test_resume_without_a_partial_says_there_is_none(tum, sift_map, tmp_path, ca
            "starts from the first frame" in err, err
 
 
+def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map, tmp_path,
+                                                                   monkeypatch):
+    """A resumed run read and decoded every recorded frame's image before taking its recorded
+    result (seconds on a long recording): their stamp, camera and ground truth are enough, and
+    only the frames left to localize are read now."""
+    from mast3r_ros.replay.tum import TumSequence
+
+    run = tmp_path / "run"
+    _stop_after(monkeypatch, 4)
+    assert main(_argv(tum, sift_map, run)) == 130
+    _count_calls(monkeypatch)
+    real, read = TumSequence._read_rgb, []
+
+    def read_rgb(self, path):
+        read.append(os.path.basename(path))
+        return real(self, path)
+
+    monkeypatch.setattr(TumSequence, "_read_rgb", read_rgb)
+    assert main(_argv(tum, sift_map, run, "--resume")) == 0
+    done = _records(run / "results.jsonl")
+    assert len(done) == 12 and len(read) == 12 - 4, read
+    one = tmp_path / "one"  # the same metrics (ground truth of the recorded frames) as in one go
+    monkeypatch.undo()
+    assert main(_argv(tum, sift_map, one)) == 0
+    ma = json.loads((one / "metrics.json").read_text())
+    mb = json.loads((run / "metrics.json").read_text())
+    for key in ("frames", "localized", "evaluated", "translation_error_m", "recall"):
+        assert ma[key] == mb[key], key
+
+
 def test_resume_refuses_frames_that_read_now_with_another_camera(tum, sift_map, tmp_path,
                                                                  capsys, monkeypatch):
     """A run stopped, then resumed with another --camera-info (fx 262.5 -> 240), exited 0 with

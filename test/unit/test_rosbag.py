@@ -166,6 +166,30 @@ def test_rgbd_bag_frames(rgbd_bag):
     assert frames[3].map_from_cam is None  # 1.4 s is after the last tf sample
 
 
+def test_recorded_frames_are_not_decoded(rgbd_bag, monkeypatch):
+    """A resumed localize takes its recorded frames' results as they are: their image messages
+    are deserialized (stamp, CameraInfo, tf pose) but not decoded (``recorded``)."""
+    from mast3r_ros.core.types import RecordedFrame
+    from mast3r_ros.replay.rosbag import sequence
+
+    seq = BagSequence(rgbd_bag, pose_frames="map:camera_optical", pose_at_stamp=SPARSE_TF)
+    full = list(seq.frames_or_unreadable())
+    real, decoded = sequence.frame_from_image_message, []
+
+    def decode(msg, *a, **k):
+        decoded.append(message_fields.header_stamp_ns(msg.header))
+        return real(msg, *a, **k)
+
+    monkeypatch.setattr(sequence, "frame_from_image_message", decode)
+    got = list(seq.frames_or_unreadable(recorded={1000 * MS, 1200 * MS}))
+    assert decoded == [1100 * MS, 1400 * MS]
+    assert [type(f).__name__ for f in got] == ["RecordedFrame", "Frame"] * 2
+    for f, g in zip(full, got):
+        assert f.stamp_ns == g.stamp_ns and f.intrinsics == g.intrinsics
+        np.testing.assert_array_equal(f.map_from_cam, g.map_from_cam)
+    assert isinstance(got[2], RecordedFrame) and got[2].intrinsics.K[0, 0] == 31.0
+
+
 def test_tf_gap_longer_than_max_gap_gives_no_pose(rgbd_bag):
     """The default rule interpolates across at most 0.1 s: tf 0.3 s apart gives a pose only to
     images within the 0.02 s tolerance of a sample (none here)."""

@@ -17,7 +17,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Iterable, Iterator
+from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -39,7 +39,8 @@ from ...core.message_fields import (
 )
 from ...core.tf_buffer import TransformBuffer
 from ...core.trajectory import check_pose_rule, nearest_indices
-from ...core.types import CameraIntrinsics, Frame, UnreadableFrame, check_camera_info_arg
+from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
+                           check_camera_info_arg)
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
@@ -345,8 +346,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     "failed frame)")
         return self._frames(skip_unreadable=False)
 
-    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None
-                             ) -> Iterator[Frame | UnreadableFrame]:
+    def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None,
+                             recorded: Collection[int] = ()
+                             ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
         """`__iter__`, with an `UnreadableFrame` (the `InputError` text, naming the topic and
         stamp) in place of each image message that cannot be made a frame (undecodable or
         corrupt data, an unsupported encoding, another size than its CameraInfo, its matched
@@ -361,11 +363,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
-        only to them), and the bag is read no further than the last frame taken needs."""
-        return self._frames(skip_unreadable=True, positions=positions)
+        only to them), and the bag is read no further than the last frame taken needs.
+        ``recorded``: header stamps whose image message is deserialized (for its stamp, camera
+        and pose) but not decoded: a `RecordedFrame` (a resumed run's frames)."""
+        return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
 
-    def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None
-                ) -> Iterator[Frame | UnreadableFrame]:
+    def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,
+                recorded: Collection[int] = ()) -> Iterator[Frame | UnreadableFrame]:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         wanted = None if positions is None else set(positions)
         if wanted is None:
@@ -414,10 +418,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 # images wait, in order, until the depth matched to them has been read
                 while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
                     yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp,
-                                                    remaining, skip_unreadable)
+                                                    remaining, skip_unreadable, recorded)
             while pending:  # only if the bag changed between the two passes
                 yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp, remaining,
-                                                skip_unreadable)
+                                                skip_unreadable, recorded)
 
     # ---- frame assembly --------------------------------------------------------------------
 
@@ -467,7 +471,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
                              depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
-                             skip_unreadable: bool) -> Frame | UnreadableFrame:
+                             skip_unreadable: bool, recorded: Collection[int] = ()
+                             ) -> Frame | UnreadableFrame | RecordedFrame:
         if isinstance(msg, UnreadableFrame):  # an image message that cannot be deserialized
             self._take_depth(depth_stamp, depth_by_stamp, remaining)
             if not skip_unreadable:
@@ -477,6 +482,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         # the pose first: a --pose-frames error is a setting's, raised, not one bad frame's;
         # an unreadable frame keeps its ground truth (recall counts it)
         pose = self._pose(msg.header.frame_id, stamp)
+        if recorded and stamp in recorded:  # neither its image nor its depth decoded
+            self._take_depth(depth_stamp, depth_by_stamp, remaining)
+            try:
+                return RecordedFrame(stamp, self._frame_intrinsics(stamp), pose)
+            except InputError as err:  # no CameraInfo: as it would be for the image
+                return UnreadableFrame.from_error(stamp, err, pose)
         if not skip_unreadable:
             return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
         try:
