@@ -339,15 +339,20 @@ def test_load_camera_info_yaml_refuses_a_misspelled_distortion_field(tmp_path, t
 
 
 
-@pytest.mark.parametrize("new", ["", "distortion_coefficients:\n",
-                                 "distortion_coefficients: null\n"])
-def test_load_camera_info_yaml_refuses_a_file_without_distortion_coefficients(tmp_path, new):
+@pytest.mark.parametrize("new, words", [
+    ("", "missing field 'distortion_coefficients'"),
+    # was reported as "missing field" over a file that has the key: it is there, left empty
+    ("distortion_coefficients:\n", r"distortion_coefficients is empty \(YAML null"),
+    ("distortion_coefficients: null\n", r"distortion_coefficients is empty \(YAML null"),
+])
+def test_load_camera_info_yaml_refuses_a_file_without_distortion_coefficients(tmp_path, new,
+                                                                            words):
     # was read as undistorted without a word; camera_calibration_parsers' readCalibrationYml
     # refuses such a file (it reads distortion_coefficients' rows and cols unconditionally)
     path = tmp_path / "camera.yaml"
     path.write_text(CAMERA_YAML.split("distortion_coefficients:")[0] + new)
-    with pytest.raises(InputError, match=r"camera.yaml: missing field 'distortion_coefficients' "
-                                         r".*rows: 1, cols: 0, data: \[\]"):
+    with pytest.raises(InputError, match=rf"camera.yaml: {words}.*for an undistorted camera "
+                                         r"write .*rows: 1, cols: 0, data: \[\]"):
         load_camera_info_yaml(path)
     # the two ways to say "no distortion" that ROS reads
     for stated in ("{rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}", "{rows: 1, cols: 0, data: []}"):

@@ -320,7 +320,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
             given instead; a missing ``image_width``, ``image_height``,
-            ``camera_matrix.data`` or ``distortion_coefficients``; a field of the wrong type; a
+            ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
+            of the wrong type; a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
             ``rows`` x ``cols`` that contradict a matrix's data (`_check_stated_shape`); anything
             `intrinsics_from_camera_info` refuses.
@@ -355,11 +356,14 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                       "camera_matrix.data")
     _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
     model = doc.get("distortion_model", "plumb_bob")
-    if doc.get("distortion_coefficients") is None:  # camera_calibration_parsers refuses it too
+    no_distortion = ("for an undistorted camera write 'distortion_coefficients: {rows: 1, "
+                     "cols: 5, data: [0, 0, 0, 0, 0]}' (plumb_bob), or rows: 1, cols: 0, data: []")
+    if "distortion_coefficients" not in doc:  # camera_calibration_parsers refuses it too
         raise InputError(f"{path}: missing field 'distortion_coefficients' (read as no distortion, "
-                         "a distorted lens would go unnoticed): for an undistorted camera write "
-                         "'distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}' "
-                         "(plumb_bob), or rows: 1, cols: 0, data: []")
+                         f"a distorted lens would go unnoticed): {no_distortion}")
+    if doc["distortion_coefficients"] is None:  # 'distortion_coefficients:' with nothing after it
+        raise InputError(f"{path}: distortion_coefficients is empty (YAML null: nothing after "
+                         f"'distortion_coefficients:'), which ROS refuses too: {no_distortion}")
     coefficients = doc["distortion_coefficients"]
     d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
     d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
