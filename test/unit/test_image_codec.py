@@ -362,6 +362,31 @@ def test_load_camera_info_yaml_refuses_a_file_without_distortion_coefficients(tm
 
 
 @pytest.mark.parametrize("old, new, match", [
+    # a flat list was read as the coefficients; ROS's readCalibrationYml reads
+    # distortion_coefficients' rows and cols and refuses the file
+    ("distortion_coefficients:\n  rows: 1\n  cols: 5\n  data: [0.01, 0, 0, 0, 0]\n",
+     "distortion_coefficients: [0.01, 0, 0, 0, 0]\n",
+     r"distortion_coefficients must be a mapping of rows, cols and data, as ROS writes it "
+     r"\(distortion_coefficients: \{rows: 1, cols: 5, data: \[k1, k2, p1, p2, k3\]\}\), got a "
+     r"list \[0.01, 0, 0, 0, 0\], which ROS's camera_calibration_parsers refuses"),
+    ("distortion_coefficients:\n  rows: 1\n  cols: 5\n", "distortion_coefficients:\n",
+     r"distortion_coefficients has no rows or cols, which ROS's camera_calibration_parsers "
+     r"needs: write a mapping of rows, cols and data"),
+    # was "missing field 'camera_matrix.data'" over a matrix that is all there, as a list
+    ("camera_matrix:\n  rows: 3\n  cols: 3\n  data: [30.0, 0, 15.5, 0, 31.0, 11.5, 0, 0, 1]\n",
+     "camera_matrix: [30.0, 0, 15.5, 0, 31.0, 11.5, 0, 0, 1]\n",
+     r"camera_matrix must be a mapping of rows, cols and data, as ROS writes it \(camera_matrix: "
+     r"\{rows: 3, cols: 3, data: \[fx, 0, cx, 0, fy, cy, 0, 0, 1\]\}\), got a list"),
+])
+def test_load_camera_info_yaml_refuses_a_matrix_ros_cannot_read(tmp_path, old, new, match):
+    path = tmp_path / "camera.yaml"
+    assert old in CAMERA_YAML
+    path.write_text(CAMERA_YAML.replace(old, new, 1))
+    with pytest.raises(InputError, match="camera.yaml: " + match):
+        load_camera_info_yaml(path)
+
+
+@pytest.mark.parametrize("old, new, match", [
     ("  cols: 5\n", "  cols: 4\n", r"distortion_coefficients says rows 1 x cols 4 = 4 values but "
                                     r"its data holds 5"),
     ("  rows: 3\n  cols: 3\n", "  rows: 4\n  cols: 3\n",

@@ -215,6 +215,24 @@ def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
     return np.asarray([float(item) for item in value], dtype=np.float64)
 
 
+def _yaml_matrix(value: object, path: Path, name: str, example: str) -> dict:
+    """A camera_info YAML matrix field in camera_calibration_parsers' form, a mapping with
+    ``rows``, ``cols`` (and ``data``), else an InputError naming the field and that form: its
+    readCalibrationYml reads ``rows`` and ``cols`` unconditionally, so it refuses a flat list
+    (``distortion_coefficients: [0, 0, 0, 0, 0]``) or a mapping without them, and a file read
+    here would fail in ROS."""
+    form = f"a mapping of rows, cols and data, as ROS writes it ({name}: {example})"
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise InputError(f"{path}: {name} must be {form}, got {kind} {value!r:.60}, which ROS's "
+                         f"camera_calibration_parsers refuses")
+    absent = [key for key in ("rows", "cols") if key not in value]
+    if absent:
+        raise InputError(f"{path}: {name} has no {' or '.join(absent)}, which ROS's "
+                         f"camera_calibration_parsers needs: write {form}")
+    return value
+
+
 def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> None:
     """``rows`` x ``cols`` of a camera_info YAML matrix that contradict its data are refused:
     camera_calibration_parsers reads rows x cols values, this reader all of ``data``, so the
@@ -323,6 +341,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
             of the wrong type; a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
+            ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
+            (a flat list: `_yaml_matrix`);
             ``rows`` x ``cols`` that contradict a matrix's data (`_check_stated_shape`); anything
             `intrinsics_from_camera_info` refuses.
     """
@@ -352,6 +372,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     pixels = "an integer number of pixels"
     width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
     height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
+    if "camera_matrix" in doc:
+        _yaml_matrix(doc["camera_matrix"], path, "camera_matrix",
+                     "{rows: 3, cols: 3, data: [fx, 0, cx, 0, fy, cy, 0, 0, 1]}")
     k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
                       "camera_matrix.data")
     _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
@@ -364,10 +387,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     if doc["distortion_coefficients"] is None:  # 'distortion_coefficients:' with nothing after it
         raise InputError(f"{path}: distortion_coefficients is empty (YAML null: nothing after "
                          f"'distortion_coefficients:'), which ROS refuses too: {no_distortion}")
-    coefficients = doc["distortion_coefficients"]
-    d = (coefficients.get("data") or []) if isinstance(coefficients, dict) else coefficients
-    d = _yaml_numbers(d, path, "distortion_coefficients.data" if isinstance(coefficients, dict)
-                      else "distortion_coefficients")
+    coefficients = _yaml_matrix(doc["distortion_coefficients"], path, "distortion_coefficients",
+                                "{rows: 1, cols: 5, data: [k1, k2, p1, p2, k3]}")
+    d = _yaml_numbers(coefficients.get("data") or [], path, "distortion_coefficients.data")
     _check_stated_shape(coefficients, path, "distortion_coefficients", d.size)
     binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
                for name in ("binning_x", "binning_y")]
