@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import array
+import logging
 import os
+import re
 import struct
 
 import cv2
@@ -359,6 +361,38 @@ def test_load_camera_info_yaml_refuses_a_file_without_distortion_coefficients(tm
         path.write_text(CAMERA_YAML.split("distortion_coefficients:")[0]
                         + f"distortion_coefficients: {stated}\n")
         assert not np.any(load_camera_info_yaml(path).dist)
+
+
+def test_load_camera_info_yaml_warns_of_a_file_ros_would_refuse_for_r_or_p(tmp_path, caplog):
+    # camera_calibration_parsers reads rectification_matrix and projection_matrix
+    # unconditionally: a file without them loaded here without a word and failed in
+    # camera_info_manager. Not used here, so warned about, not refused.
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        np.testing.assert_allclose(load_camera_info_yaml(path).dist, [0.01, 0, 0, 0, 0])
+    [record] = caplog.records
+    assert re.search(r"camera.yaml: rectification_matrix and projection_matrix missing or not a "
+                     r"\{rows, cols, data\} mapping: not used here, but ROS's "
+                     r"camera_calibration_parsers \(camera_info_manager\) refuses such a file; "
+                     r".*'rectification_matrix: \{rows: 3, cols: 3, "
+                     r"data: \[1, 0, 0, 0, 1, 0, 0, 0, 1\]\}'",
+                     record.getMessage()), record.getMessage()
+    caplog.clear()
+    r = "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
+    p = ("projection_matrix: {rows: 3, cols: 4, "
+         "data: [30, 0, 15.5, 0, 0, 31, 11.5, 0, 0, 0, 1, 0]}\n")
+    for text, named in ((CAMERA_YAML + r, "projection_matrix missing"),
+                        (CAMERA_YAML + p + "rectification_matrix: [1, 0, 0, 0, 1, 0, 0, 0, 1]\n",
+                         "rectification_matrix missing"), (CAMERA_YAML + r + p, None)):
+        path.write_text(text)
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+            load_camera_info_yaml(path)
+        if named:
+            assert len(caplog.records) == 1 and f"camera.yaml: {named} or" in caplog.text
+        else:
+            assert not caplog.records, caplog.text
+        caplog.clear()
 
 
 @pytest.mark.parametrize("old, new, match", [

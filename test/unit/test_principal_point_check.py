@@ -51,7 +51,10 @@ def test_an_roi_of_a_full_resolution_k_is_not_warned(tmp_path, caplog):
                  f"camera_matrix: {{rows: 3, cols: 3, data: {sum(K, [])}}}\n"
                  "distortion_model: plumb_bob\ndistortion_coefficients: {rows: 1, cols: 5, "
                  "data: [0, 0, 0, 0, 0]}\n"
-                 "roi: {x_offset: 960, y_offset: 720, width: 320, height: 240}\n")
+                 "roi: {x_offset: 960, y_offset: 720, width: 320, height: 240}\n"
+                 "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
+                 "projection_matrix: {rows: 3, cols: 4, "
+                 f"data: {[*K[0], 0, *K[1], 0, *K[2], 0]}}}\n")
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         cam = load_camera_info_yaml(p)
     assert (cam.width, cam.height) == (320, 240) and cam.K[0, 2] == -320.0

@@ -233,6 +233,23 @@ def _yaml_matrix(value: object, path: Path, name: str, example: str) -> dict:
     return value
 
 
+def _warn_unreadable_by_ros(doc: dict, path: Path) -> None:
+    """One warning for ``rectification_matrix`` / ``projection_matrix`` missing (or not a
+    mapping with rows and cols): this reader does not use them, but camera_calibration_parsers
+    reads both unconditionally and refuses the file, so camera_info_manager would not load it.
+    Warned, not refused: the camera read here does not depend on them (unlike
+    ``distortion_coefficients``, whose absence would silently mean no distortion)."""
+    bad = [name for name in ("rectification_matrix", "projection_matrix")
+           if not (isinstance(doc.get(name), dict) and {"rows", "cols"} <= set(doc[name]))]
+    if bad:
+        log.warning("%s: %s missing or not a {rows, cols, data} mapping: not used here, but ROS's "
+                    "camera_calibration_parsers (camera_info_manager) refuses such a file; as the "
+                    "camera calibrator writes them for a monocular camera: 'rectification_matrix: "
+                    "{rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}', "
+                    "'projection_matrix: {rows: 3, cols: 4, data: [...]}' (12 values: the "
+                    "rectified camera matrix and a zero fourth column)", path, " and ".join(bad))
+
+
 def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> None:
     """``rows`` x ``cols`` of a camera_info YAML matrix that contradict its data are refused:
     camera_calibration_parsers reads rows x cols values, this reader all of ``data``, so the
@@ -332,7 +349,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     the calibration); for a camera streaming binned or cropped images, the optional keys
     ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
     applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message. A principal
-    point far outside the image is warned about (`warn_far_principal_point`), not refused.
+    point far outside the image is warned about (`warn_far_principal_point`), not refused; so
+    is a missing ``rectification_matrix`` or ``projection_matrix`` (`_warn_unreadable_by_ros`:
+    not used here, needed by ROS's reader).
 
     Raises:
         InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
@@ -404,6 +423,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
     warn_far_principal_point(float(k[2]), float(k[5]), width, height, f"camera_info YAML {path}")
+    _warn_unreadable_by_ros(doc, path)
     return cam
 
 
