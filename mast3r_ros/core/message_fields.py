@@ -245,7 +245,8 @@ def is_compressed(msg: Any) -> bool:
 def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
     """An Image or CompressedImage -> (array, raw encoding) as `image_codec.decode_image` gives.
 
-    Raises InputError for an unsupported encoding or format, or data of the wrong size.
+    Raises InputError for an unsupported encoding or format, data of the wrong size, or a
+    size or ``is_bigendian`` that is not a whole number (0 or 1 for ``is_bigendian``).
     """
     if is_compressed(msg):
         return image_codec.decode_compressed(msg.format, msg.data)
@@ -257,7 +258,13 @@ def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
             raise InputError(f"sensor_msgs/Image {name} must be a whole number >= 0 (uint32), "
                              f"got {value!r}")
         sizes.append(size)
-    array = image_codec.decode_image(msg.encoding, *sizes, msg.data, bool(msg.is_bigendian))
+    # checked, not bool(): a duck-typed message's "0" (a string) was read as big-endian
+    flag = msg.is_bigendian
+    bigendian = bool(flag) if isinstance(flag, (bool, np.bool_)) else _uint32(flag)
+    if bigendian not in (0, 1):
+        raise InputError(f"sensor_msgs/Image is_bigendian must be 0 or 1 (uint8: 1 for big-endian "
+                         f"16/32-bit data), got {flag!r}")
+    array = image_codec.decode_image(msg.encoding, *sizes, msg.data, bool(bigendian))
     return array, msg.encoding
 
 

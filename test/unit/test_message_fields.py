@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import array
 import math
+import re
 from types import SimpleNamespace as NS
 
 import cv2
@@ -219,6 +220,26 @@ def test_image_sizes_of_untyped_messages_are_not_truncated(field, value):
         mf.decode_image_message(msg)
     setattr(msg, field, np.uint32(getattr(image_msg("rgb8", rgb_pattern()), field)))
     assert mf.decode_image_message(msg)[0].shape == (H, W, 3)
+
+
+@pytest.mark.parametrize("value", ["0", "1", 2, 255, -1, 0.5, None, b"\x00"])
+def test_is_bigendian_of_untyped_messages_is_0_or_1(value):
+    """A duck-typed Image's is_bigendian was read with bool(): the string "0" (or 2, 0.5) made
+    little-endian 16-bit data big-endian, each pixel byte-swapped without a word."""
+    pixels = (np.arange(H * W, dtype=np.uint16) * 257 + 1).reshape(H, W)
+    msg = image_msg("mono16", pixels)
+    msg.is_bigendian = value
+    with pytest.raises(InputError, match=r"sensor_msgs/Image is_bigendian must be 0 or 1 "
+                                         rf"\(uint8: 1 for big-endian 16/32-bit data\), got "
+                                         rf"{re.escape(repr(value))}$"):
+        mf.decode_image_message(msg)
+    for little in (0, np.uint8(0), False, 0.0):
+        msg.is_bigendian = little
+        np.testing.assert_array_equal(mf.decode_image_message(msg)[0], pixels)
+    big = image_msg("mono16", pixels, bigendian=True)
+    for flag in (1, np.uint8(1), True):
+        big.is_bigendian = flag
+        np.testing.assert_array_equal(mf.decode_image_message(big)[0], pixels)
 
 
 def test_header_stamp_and_pose_fields():
