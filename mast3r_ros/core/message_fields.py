@@ -172,11 +172,34 @@ def pose_to_matrix(pose: Any) -> np.ndarray:
 # Camera and images
 
 
+_ARRAY_FIELDS = {"k": "9 numbers (K, row-major 3x3)", "p": "12 numbers (P, row-major 3x4)",
+                 "r": "9 numbers (R, row-major 3x3)",
+                 "d": "the distortion coefficients, numbers (empty for none)"}
+
+
+def _float_fields(values: Any, name: str) -> tuple:
+    """A CameraInfo float64[] field (``k``, ``d``, ``p``, ``r``) as a tuple of floats; InputError
+    naming it for anything but real numbers: a string ('30' was read as 30.0 without a word,
+    'a' raised a bare ValueError), a bool (True was 1.0) or a non-sequence (None: TypeError)."""
+    expected = _ARRAY_FIELDS[name]
+    if isinstance(values, np.ndarray) and values.dtype.kind in "fiu":  # rclpy, rosbags
+        return tuple(values.astype(np.float64).reshape(-1).tolist())
+    if isinstance(values, (str, bytes)) or not isinstance(values, (Sequence, np.ndarray)):
+        raise InputError(f"CameraInfo {name} must be a sequence of {expected}, got "
+                         f"{type(values).__name__} {values!r:.60}")
+    for i, v in enumerate(values):
+        if (isinstance(v, (bool, np.bool_))
+                or not isinstance(v, (int, float, np.integer, np.floating))):
+            raise InputError(f"CameraInfo {name}[{i}] must be a number, got "
+                             f"{type(v).__name__} {v!r:.40}; {name} holds {expected}")
+    return tuple(float(v) for v in values)
+
+
 def _camera_info_fields(info: Any, rectified: bool) -> tuple:
     """Every CameraInfo field the conversion reads, as plain hashable values: the input of
     `camera_info_to_intrinsics` and, being exactly that, `IntrinsicsCache`'s key (a key that
     left out binning and ROI once kept a stale principal point). Raises InputError for a
-    malformed ROI."""
+    malformed ROI, or an array field (k, d, p, r) that is not a sequence of numbers."""
     roi = getattr(info, "roi", None)
     # checked, not int(): a duck-typed message's width 640.7 was read as 640, True as 1
     common = (_message_size(info.width, "width"), _message_size(info.height, "height"),
@@ -185,10 +208,10 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
               None if roi is None else _roi_fields(roi))
     if rectified:
         r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
-        return (True,) + common + (tuple(float(v) for v in info.p),
-                                   None if r is None else tuple(float(v) for v in r))
-    return (False,) + common + (tuple(float(v) for v in info.k),
-                                tuple(float(v) for v in info.d), str(info.distortion_model))
+        return (True,) + common + (_float_fields(info.p, "p"),
+                                   None if r is None else _float_fields(r, "r"))
+    return (False,) + common + (_float_fields(info.k, "k"), _float_fields(info.d, "d"),
+                                str(info.distortion_model))
 
 
 def _intrinsics_from_fields(fields: tuple) -> CameraIntrinsics:

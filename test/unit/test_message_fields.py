@@ -209,6 +209,38 @@ def test_camera_info_integer_fields_of_untyped_messages_are_not_truncated(field,
         assert mf.camera_info_to_intrinsics(info).width == (W // 2 if field == "binning_x" else W)
 
 
+@pytest.mark.parametrize("field, value, match", [
+    # '30' was read as 30.0 without a word; 'a' raised numpy's bare ValueError, None a TypeError
+    ("k", ["10", 0, 3.5, 0, 10.0, 2.5, 0, 0, 1], r"CameraInfo k\[0\] must be a number, got str "
+                                                r"'10'; k holds 9 numbers \(K, row-major 3x3\)"),
+    ("k", ["a"] * 9, r"CameraInfo k\[0\] must be a number, got str 'a'"),
+    ("k", None, r"CameraInfo k must be a sequence of 9 numbers \(K, row-major 3x3\), got "
+                r"NoneType None"),
+    ("d", [True, 0, 0, 0, 0], r"CameraInfo d\[0\] must be a number, got bool True; d holds the "
+                              r"distortion coefficients"),
+    ("d", "00000", r"CameraInfo d must be a sequence of the distortion coefficients, numbers "
+                   r"\(empty for none\), got str '00000'"),
+    ("p", [10.0, 0, 3.5, 0, 0, 10.0, 2.5, 0, 0, 0, "1", 0], r"CameraInfo p\[10\] must be a number"),
+    ("r", "identity", r"CameraInfo r must be a sequence of 9 numbers \(R, row-major 3x3\)"),
+])
+def test_camera_info_array_fields_of_untyped_messages_are_numbers(field, value, match):
+    info = NS(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1], d=[0.0] * 5,
+              p=[10.0, 0, 3.5, 0, 0, 10.0, 2.5, 0, 0, 0, 1, 0], r=[1.0, 0, 0, 0, 1, 0, 0, 0, 1],
+              distortion_model="plumb_bob", header=header())
+    rectified = field in ("p", "r")
+    ok = mf.camera_info_to_intrinsics(info, rectified)
+    setattr(info, field, value)
+    with pytest.raises(InputError, match=match):
+        mf.camera_info_to_intrinsics(info, rectified)
+    with pytest.raises(InputError, match=match):
+        mf.IntrinsicsCache()(info, rectified)
+    # what rclpy (numpy float64, array.array('d')) and rosbags (numpy) give is read as before
+    typed = np.asarray(ok.K.reshape(-1) if field == "k" else [0.0] * 5)
+    if field in ("k", "d"):
+        setattr(info, field, typed if field == "k" else array.array("d", typed))
+        np.testing.assert_allclose(mf.camera_info_to_intrinsics(info).K, ok.K)
+
+
 @pytest.mark.parametrize("field, value", [("height", H + 0.7), ("width", True), ("step", 3.9),
                                           ("height", "2")])
 def test_image_sizes_of_untyped_messages_are_not_truncated(field, value):
