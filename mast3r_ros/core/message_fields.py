@@ -210,8 +210,10 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
         r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
         return (True,) + common + (_float_fields(info.p, "p"),
                                    None if r is None else _float_fields(r, "r"))
+    # not str(): None was refused as an "unsupported distortion model 'None'", b'plumb_bob' as
+    # "b'plumb_bob'"; check_distortion names a non-string as such
     return (False,) + common + (_float_fields(info.k, "k"), _float_fields(info.d, "d"),
-                                str(info.distortion_model))
+                                info.distortion_model)
 
 
 def _intrinsics_from_fields(fields: tuple) -> CameraIntrinsics:

@@ -241,6 +241,20 @@ def test_camera_info_array_fields_of_untyped_messages_are_numbers(field, value, 
         np.testing.assert_allclose(mf.camera_info_to_intrinsics(info).K, ok.K)
 
 
+@pytest.mark.parametrize("value", [None, b"plumb_bob", 5])
+def test_camera_info_distortion_model_of_untyped_messages_is_a_string(value):
+    # was str()-ed first: None was refused as "unsupported distortion model 'None'" and
+    # b'plumb_bob' as "unsupported distortion model \"b'plumb_bob'\"", neither saying the type
+    info = NS(width=W, height=H, k=[10.0, 0, 3.5, 0, 10.0, 2.5, 0, 0, 1], d=[0.0] * 5,
+              distortion_model=value, header=header())
+    with pytest.raises(InputError, match=rf"CameraInfo distortion_model must be a string, got "
+                                         rf"{re.escape(repr(value))} \({type(value).__name__}\); "
+                                         r"supported: plumb_bob, rational_polynomial"):
+        mf.camera_info_to_intrinsics(info)
+    info.distortion_model = np.str_("plumb_bob")
+    assert mf.camera_info_to_intrinsics(info).distortion_model == "plumb_bob"
+
+
 @pytest.mark.parametrize("field, value", [("height", H + 0.7), ("width", True), ("step", 3.9),
                                           ("height", "2")])
 def test_image_sizes_of_untyped_messages_are_not_truncated(field, value):
