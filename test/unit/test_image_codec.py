@@ -395,6 +395,20 @@ def test_load_camera_info_yaml_warns_of_a_file_ros_would_refuse_for_r_or_p(tmp_p
         caplog.clear()
 
 
+@pytest.mark.parametrize("new", ["distortion_model:\n", "distortion_model: null\n"])
+def test_load_camera_info_yaml_tells_an_empty_distortion_model(tmp_path, new):
+    # was "CameraInfo distortion_model: unsupported distortion model 'None'": a name the user
+    # never wrote (ROS's yaml-cpp reads it as the model "null", which image_geometry refuses)
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace("distortion_model: plumb_bob\n", new))
+    with pytest.raises(InputError, match=r"camera.yaml: distortion_model is empty \(YAML null: "
+                                         r"nothing after 'distortion_model:'\): write plumb_bob, "
+                                         r"rational_polynomial or equidistant, or remove the line"):
+        load_camera_info_yaml(path)
+    path.write_text(CAMERA_YAML.replace("distortion_model: plumb_bob\n", ""))
+    assert load_camera_info_yaml(path).distortion_model == "plumb_bob"
+
+
 @pytest.mark.parametrize("old, new, match", [
     # a flat list was read as the coefficients; ROS's readCalibrationYml reads
     # distortion_coefficients' rows and cols and refuses the file

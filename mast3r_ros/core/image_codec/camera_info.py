@@ -398,6 +398,10 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                       "camera_matrix.data")
     _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
     model = doc.get("distortion_model", "plumb_bob")
+    if model is None:  # 'distortion_model:' with nothing after it; was "unsupported ... 'None'"
+        raise InputError(f"{path}: distortion_model is empty (YAML null: nothing after "
+                         "'distortion_model:'): write plumb_bob, rational_polynomial or "
+                         "equidistant, or remove the line (plumb_bob is assumed, as in ROS)")
     no_distortion = ("for an undistorted camera write 'distortion_coefficients: {rows: 1, "
                      "cols: 5, data: [0, 0, 0, 0, 0]}' (plumb_bob), or rows: 1, cols: 0, data: []")
     if "distortion_coefficients" not in doc:  # camera_calibration_parsers refuses it too
