@@ -275,6 +275,9 @@ def decode_image_message(msg: Any) -> Tuple[np.ndarray, str]:
     """
     if is_compressed(msg):
         return image_codec.decode_compressed(msg.format, msg.data)
+    if not isinstance(msg.encoding, str):  # b'mono16' was "unsupported", a list a TypeError
+        raise InputError(f"sensor_msgs/Image encoding must be a string ('rgb8', 'mono16', ...), "
+                         f"got {type(msg.encoding).__name__} {msg.encoding!r:.40}")
     sizes = []
     for name in ("height", "width", "step"):  # checked, not int(): 2.7 rows were read as 2
         value = getattr(msg, name)

@@ -288,6 +288,17 @@ def test_is_bigendian_of_untyped_messages_is_0_or_1(value):
         np.testing.assert_array_equal(mf.decode_image_message(big)[0], pixels)
 
 
+@pytest.mark.parametrize("value", [b"rgb8", None, ["rgb8"]])
+def test_image_encoding_of_untyped_messages_is_a_string(value):
+    # b'rgb8' was refused as an "unsupported image encoding b'rgb8'" (a name spelt right), a
+    # list raised a bare TypeError (unhashable)
+    msg = image_msg("rgb8", rgb_pattern())
+    msg.encoding = value
+    with pytest.raises(InputError, match=r"sensor_msgs/Image encoding must be a string \('rgb8', "
+                                         rf"'mono16', ...\), got {type(value).__name__} "):
+        mf.decode_image_message(msg)
+
+
 def test_header_stamp_and_pose_fields():
     assert mf.header_stamp_ns(header(sec=3, nanosec=7)) == 3_000_000_007
     q = Rotation.from_euler("z", 90, degrees=True).as_quat()
