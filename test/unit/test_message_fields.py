@@ -299,6 +299,26 @@ def test_image_encoding_of_untyped_messages_is_a_string(value):
         mf.decode_image_message(msg)
 
 
+@pytest.mark.parametrize("data, words", [
+    (np.array([10, 20, 30, 40] * 12, dtype=np.int64),
+     "got a int64 array, whose items are not bytes"),
+    (np.array([10.0, 20, 30, 40] * 12), "got a float64 array, whose items are not bytes"),
+    (array.array("H", [10, 20, 30, 40] * 12), r"got array of 2-byte items \('H'\)"),
+])
+def test_image_data_of_untyped_messages_is_bytes(data, words):
+    # an int64 array's 8 bytes per value were read as pixel bytes: [10, 20, ...] decoded as
+    # 10, 0, 0, ... without a word (the byte count was large enough)
+    msg = NS(header=header(), height=H, width=W, encoding="mono8", is_bigendian=0, step=W,
+             data=data)
+    with pytest.raises(InputError, match=r"image data must be a bytes-like buffer of uint8 "
+                                         rf"\(the message's uint8\[\]\), {words}"):
+        mf.decode_image_message(msg)
+    with pytest.raises(InputError, match="image data must be a bytes-like buffer of uint8"):
+        mf.decode_image_message(NS(header=header(), format="png", data=data))
+    msg.data = np.asarray(data, dtype=np.uint8)
+    np.testing.assert_array_equal(mf.decode_image_message(msg)[0].reshape(-1), msg.data)
+
+
 def test_header_stamp_and_pose_fields():
     assert mf.header_stamp_ns(header(sec=3, nanosec=7)) == 3_000_000_007
     q = Rotation.from_euler("z", 90, degrees=True).as_quat()

@@ -105,14 +105,25 @@ def _lookup(encoding: str) -> Tuple[str, int]:
 
 
 def _as_uint8(data: BytesLike) -> np.ndarray:
-    """A flat uint8 view of any buffer (bytes, bytearray, memoryview, array('B'), ndarray)."""
+    """A flat uint8 view of a byte buffer (bytes, bytearray, memoryview, array('B'), a uint8
+    ndarray): the messages' ``uint8[] data``. A buffer of wider items is refused: an int64
+    array's bytes were read as pixels (np.array([10, 20, ...]) as 10, 0, 0, ...)."""
     if isinstance(data, np.ndarray):
+        if data.dtype.kind not in "ui" or data.dtype.itemsize != 1:
+            raise InputError(f"image data must be a bytes-like buffer of uint8 (the message's "
+                             f"uint8[]), got a {data.dtype} array, whose items are not bytes: "
+                             f"convert it with np.asarray(data, dtype=np.uint8)")
         return np.ascontiguousarray(data).reshape(-1).view(np.uint8)
     try:
-        return np.frombuffer(memoryview(data).cast("B"), dtype=np.uint8)
+        view = memoryview(data)
     except TypeError as err:
         kind = type(data).__name__
         raise InputError(f"image data must be a bytes-like buffer, got {kind}") from err
+    if view.itemsize != 1:  # array('H'), array('q'): items of 2 or 8 bytes each
+        raise InputError(f"image data must be a bytes-like buffer of uint8 (the message's "
+                         f"uint8[]), got {type(data).__name__} of {view.itemsize}-byte items "
+                         f"({view.format!r}): convert it with bytes(...) of the byte values")
+    return np.frombuffer(view.cast("B"), dtype=np.uint8)
 
 
 def decode_image(
