@@ -195,6 +195,13 @@ def _float_fields(values: Any, name: str) -> tuple:
     return tuple(float(v) for v in values)
 
 
+def _binning(info: Any, name: str) -> int:
+    """A CameraInfo binning factor (`_message_binning`); absent or None: no binning. Not
+    ``or 0``: an empty string or False was read as no binning without a word."""
+    value = getattr(info, name, None)
+    return 1 if value is None else _message_binning(value, name)
+
+
 def _camera_info_fields(info: Any, rectified: bool) -> tuple:
     """Every CameraInfo field the conversion reads, as plain hashable values: the input of
     `camera_info_to_intrinsics` and, being exactly that, `IntrinsicsCache`'s key (a key that
@@ -203,8 +210,7 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
     roi = getattr(info, "roi", None)
     # checked, not int(): a duck-typed message's width 640.7 was read as 640, True as 1
     common = (_message_size(info.width, "width"), _message_size(info.height, "height"),
-              _message_binning(getattr(info, "binning_x", 0) or 0, "binning_x"),
-              _message_binning(getattr(info, "binning_y", 0) or 0, "binning_y"),
+              _binning(info, "binning_x"), _binning(info, "binning_y"),
               None if roi is None else _roi_fields(roi))
     if rectified:
         r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
@@ -244,7 +250,7 @@ def camera_info_reduction(info: Any) -> str:
     """'CameraInfo WxH with binning BXxBY and/or roi WxH at (X, Y)' when the CameraInfo's
     binning or ROI reduce its full-sensor size and K (as image_geometry applies them), else ''
     (for errors about an image whose size does not fit the reduced intrinsics)."""
-    bx, by = (_message_binning(getattr(info, n, 0) or 0, n) for n in ("binning_x", "binning_y"))
+    bx, by = _binning(info, "binning_x"), _binning(info, "binning_y")
     width, height = _message_size(info.width, "width"), _message_size(info.height, "height")
     roi = getattr(info, "roi", None)
     x, y, w, h = (0, 0, 0, 0) if roi is None else _roi_fields(roi)

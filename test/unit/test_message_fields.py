@@ -191,6 +191,9 @@ def test_camera_info_to_intrinsics():
     ("width", W + 0.7, rf"CameraInfo width must be a whole number of pixels, got {W + 0.7}"),
     ("height", True, r"CameraInfo height must be a whole number of pixels, got True"),
     ("binning_x", 2.5, r"CameraInfo binning_x must be a whole number >= 0 .*got 2.5"),
+    # read with 'or 0': an empty string or False was taken as no binning without a word
+    ("binning_y", "", r"CameraInfo binning_y must be a whole number >= 0 .*got ''"),
+    ("binning_x", False, r"CameraInfo binning_x must be a whole number >= 0 .*got False"),
     ("roi", NS(x_offset=1.7, y_offset=0, width=4, height=4),
      r"CameraInfo roi.x_offset must be a whole number >= 0 of pixels \(uint32\), got 1.7"),
 ])
