@@ -439,6 +439,11 @@ def test_load_camera_info_yaml_refuses_a_matrix_ros_cannot_read(tmp_path, old, n
                                     r"its data holds 5"),
     ("  rows: 3\n  cols: 3\n", "  rows: 4\n  cols: 3\n",
      r"camera_matrix says rows 4 x cols 3 = 12 values but its data holds 9"),
+    # quoted numbers, which ROS reads as numbers, were not compared with the data at all
+    ("  rows: 1\n  cols: 5\n", '  rows: "1"\n  cols: "4"\n',
+     r"distortion_coefficients says rows 1 x cols 4 = 4 values but its data holds 5"),
+    ("  rows: 1\n  cols: 5\n", "  rows: 1\n  cols: five\n",
+     r"distortion_coefficients.cols must be an integer, got 'five'"),
 ])
 def test_load_camera_info_yaml_refuses_rows_cols_that_contradict_the_data(tmp_path, old, new,
                                                                         match):

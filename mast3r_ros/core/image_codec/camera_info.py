@@ -256,9 +256,10 @@ def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> N
     file would describe two cameras (``cols: 4`` over 5 coefficients)."""
     if not isinstance(matrix, dict):
         return
-    rows, cols = matrix.get("rows"), matrix.get("cols")
-    if any(not isinstance(v, int) or isinstance(v, bool) for v in (rows, cols)):
-        return
+    # read as ROS's yaml-cpp reads them, quoted too: rows "1" x cols "4" over 5 values was
+    # skipped here, ROS read 4 of them
+    rows, cols = (_yaml_int(matrix.get(key), path, f"{name}.{key}", "an integer")
+                  for key in ("rows", "cols"))
     if rows * cols != values:
         raise InputError(f"{path}: {name} says rows {rows} x cols {cols} = {rows * cols} values "
                          f"but its data holds {values}; ROS reads rows x cols of them: correct "
