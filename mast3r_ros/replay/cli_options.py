@@ -330,7 +330,9 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
                 "FAT32 drive holds 4 GiB a file; `ulimit -f` sets a limit per process): write "
                 "to another file system (ext4, exFAT, NTFS) or raise the limit")
     if e.errno == errno.EIO:  # the device failed the write (syncfs, fsync): not a path's fault
-        return (f"the device{held} could not write the data ({e.strerror or e}): nothing was "
-                "published; check the drive (`dmesg`, its cable or card) or write elsewhere")
+        said = "nothing was published" in (e.strerror or "")  # by `flush_before_publish`
+        return (f"the device{held} could not write the data ({e.strerror or e})"
+                f"{'' if said else ': nothing was published'}; check the drive (`dmesg`, its "
+                "cable or card) or write elsewhere")
     where = f": {e.filename}" if e.filename else ""
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"

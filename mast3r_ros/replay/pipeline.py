@@ -347,12 +347,17 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         log.error("build interrupted before any keyframe was encoded: %s was not written; "
                   "rerun the same command to start over", w.path)
         raise
-    except BaseException:
-        if finished_shards(w.tmp):  # hours of encoding: a refusal or a failure keeps them
+    except BaseException as e:
+        kept = finished_shards(w.tmp)
+        if kept:  # hours of encoding: a refusal or a failure keeps them
             log.info("the finished shards are kept in %s (--resume continues the build)", w.tmp)
             w.close()
         else:
             w.abort()
+        if isinstance(e, OSError) and e.errno and e.filename == out:  # the flush at the commit
+            raise OSError(e.errno, f"{e.strerror}; " + (
+                f"the build is kept in {w.tmp} ({resume_hint})" if kept else
+                "the build folder was deleted"), out) from None
         raise
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped%s", st.no_pose,

@@ -260,3 +260,18 @@ def test_ctrl_c_while_a_complete_output_is_published_keeps_it(step, tmp_path, mo
             pass
     assert sorted(p.name for p in tmp_path.iterdir() if not p.name.endswith(".lock")) == [
         kept[0].name]
+
+
+def test_a_writeback_error_of_build_map_names_its_out_and_what_became_of_the_build(
+        tum, tmp_path, monkeypatch, capsys):
+    """The flush before a map is published failed: the line named the build folder
+    (``M.partial``, deleted by then), not the --out given, nor whether the build was kept."""
+    _failing_syncfs(monkeypatch)
+    out = tmp_path / "M"
+    assert main(["build-map", tum[0], "--out", str(out), "--matcher", "sift",
+                 "--log-level", "warning"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and str(out) in err[0] and "Input/output error" in err[0], err
+    assert ".partial" not in err[0] and "build folder was deleted" in err[0], err
+    assert err[0].count("nothing was published") == 1, err
+    assert sorted(os.listdir(tmp_path)) == []  # nothing published, no build folder kept

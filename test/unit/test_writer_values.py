@@ -82,7 +82,8 @@ def test_the_lock_is_held_while_the_map_is_published_and_released_after(tmp_path
         real(src, dst)
 
     monkeypatch.setattr(writer_mod, "replace_folder", publish)
-    monkeypatch.setattr(writer_mod, "flush_filesystem", lambda p: events.append(("sync", p)))
+    monkeypatch.setattr(writer_mod, "flush_before_publish",
+                        lambda p, out: events.append(("sync", p)))
     monkeypatch.setattr(writer_mod, "fsync_dir", lambda p: events.append(("sync", p)))
     w = MapWriter(path)
     w.add_keyframe(*_frame(0))
@@ -122,9 +123,10 @@ def test_the_map_files_are_flushed_to_disk_before_the_folder_is_published(tmp_pa
                      ("publish", tmp)]
 
 
-def test_a_failed_flush_publishes_nothing_and_names_the_folder(tmp_path, monkeypatch):
+def test_a_failed_flush_publishes_nothing_and_names_the_map(tmp_path, monkeypatch):
     """syncfs reports a writeback error (EIO, ENOSPC) since Linux 5.8: the map is not
-    published, and the error names the build folder; without syncfs (not Linux) os.sync."""
+    published, and the error names the map path given (not its build folder, which the user
+    never named); without syncfs (not Linux) os.sync."""
     import ctypes
     import errno
 
@@ -134,10 +136,12 @@ def test_a_failed_flush_publishes_nothing_and_names_the_folder(tmp_path, monkeyp
 
     monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: failing)
     path = str(tmp_path / "map")
-    with pytest.raises(OSError, match="cannot flush .*map.* to disk: Input/output error"):
+    with pytest.raises(OSError, match=r"cannot flush its files to disk \(Input/output error\); "
+                       "nothing was published") as info:
         with MapWriter(path) as w:
             w.add_keyframe(*_frame(0))
             w.commit()
+    assert info.value.errno == errno.EIO and info.value.filename == path
     assert not os.path.exists(path)
     synced = []
     monkeypatch.setattr(durable_mod, "_libc_syncfs", lambda: None)

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..encoding_store import StoreTable
 from ..errors import InputError
-from ..durable import _umask, flush_filesystem, fsync_dir
+from ..durable import _umask, flush_before_publish, fsync_dir
 from ..fileio import (
     acquire_output_lock,
     atomic_write_json,
@@ -454,7 +454,8 @@ class MapWriter(WriterEncodings):
         if self.resumable:
             self._drop_unlisted_images()
         atomic_write_json(os.path.join(self.tmp, MANIFEST), manifest)
-        flush_filesystem(self.tmp)  # every file's bytes on disk before it is published
+        # every file's bytes on disk before it is published; an OSError names the path given
+        flush_before_publish(self.tmp, self._given)
         os.chmod(self.tmp, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users out of the map
         dropped = dropped_encodings(self.path, self.encodings)
         if dropped:
