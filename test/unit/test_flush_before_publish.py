@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ctypes
 import errno
+import json
 import os
 
 import pytest
@@ -275,3 +276,34 @@ def test_a_writeback_error_of_build_map_names_its_out_and_what_became_of_the_bui
     assert ".partial" not in err[0] and "build folder was deleted" in err[0], err
     assert err[0].count("nothing was published") == 1, err
     assert sorted(os.listdir(tmp_path)) == []  # nothing published, no build folder kept
+
+
+def test_a_cached_encoding_store_is_synced_into_its_folders_before_the_manifest_lists_it(
+        tmp_path, monkeypatch):
+    """MapEncodings._save_store made a store folder in MAP/encodings/ and renamed its chunks in,
+    then wrote the manifest listing them, without syncing those folders' entries (every other
+    writer syncs the folder after its rename): a power cut could leave a durable manifest naming
+    a store whose folder entry never reached the disk."""
+    from test_keyframes import _encodings, _keyframes
+
+    from mast3r_ros.core import keyframes as kfm
+
+    path = kfm.write_map(str(tmp_path / "map"), _keyframes())
+    m = kfm.KeyframeMap.load(path)
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)))
+    monkeypatch.setattr(os, "replace", lambda src, dst: (
+        events.append(("replace", os.fspath(dst))), real_replace(src, dst)))
+    m.save_encodings(_encodings("ckptA"))
+    monkeypatch.undo()
+    with open(os.path.join(path, "manifest.json"), encoding="utf-8") as fh:
+        (entry,) = json.load(fh)["encodings"]
+    store = os.path.realpath(os.path.join(path, entry["store"]))
+    listed = events.index(("replace", os.path.join(path, "manifest.json")))
+    synced = [p for kind, p in events[:listed] if kind == "fsync"]
+    chunk = max(i for i, (kind, p) in enumerate(events[:listed])
+                if kind == "replace" and os.path.dirname(p) == store)
+    assert store in [p for kind, p in events[chunk:listed] if kind == "fsync"], events
+    assert os.path.dirname(store) in synced, events  # the store's own entry in encodings/

@@ -15,7 +15,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore, EncodingStoreWriter, StoreTable
 from ..errors import InputError, MapFormatError, is_format_version
-from ..durable import _umask
+from ..durable import _umask, fsync_dir
 from ..fileio import (
     OutputBusyError,
     acquire_output_lock,
@@ -304,6 +304,8 @@ class MapEncodings:
         os.chmod(full, 0o777 & ~_umask())  # mkdtemp's 0700 kept other users (the node) out
         try:
             manifest, old = self._fill_store(enc, full)
+            for folder in (full, os.path.dirname(full), self.path):  # the renames, the mkdirs
+                fsync_dir(folder)  # on disk before the manifest lists the store
             atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
         except BaseException:  # a full disk, Ctrl-C: leave no store the manifest does not list
             import shutil
