@@ -16,6 +16,7 @@ import time
 from typing import Any, Dict, Tuple
 
 from ..core.config import Config
+from ..core.durable import fsync_dir
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
@@ -62,6 +63,7 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     atomic_write_json(os.path.join(rendering, "done.json"), stamp)
     shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
     os.replace(rendering, data)
+    fsync_dir(os.path.dirname(os.path.abspath(data)))  # the rename itself
     log.info("rendered the synthetic scene in %.1f s", time.perf_counter() - t0)
     return dirs
 

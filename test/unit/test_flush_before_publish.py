@@ -307,3 +307,26 @@ def test_a_cached_encoding_store_is_synced_into_its_folders_before_the_manifest_
                 if kind == "replace" and os.path.dirname(p) == store)
     assert store in [p for kind, p in events[chunk:listed] if kind == "fsync"], events
     assert os.path.dirname(store) in synced, events  # the store's own entry in encodings/
+
+
+def _demo_data(tmp_path):
+    from mast3r_ros.replay.demo import demo_data
+
+    return demo_data(str(tmp_path / "D" / "data"), 4, 64, 48, 0)
+
+
+def test_the_demo_scene_is_synced_into_its_folder_after_its_rename(tmp_path, monkeypatch):
+    """The demo renamed its finished scene (DIR/data.rendering -> DIR/data) without syncing
+    DIR, as every other publishing rename does (a power cut could lose the rename)."""
+    from mast3r_ros.replay import demo
+
+    events = []
+    real_fsync, real_replace = os.fsync, os.replace
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)))
+    monkeypatch.setattr(demo.os, "replace", lambda src, dst: (
+        events.append(("replace", os.fspath(dst))), real_replace(src, dst)))
+    _demo_data(tmp_path)
+    data = str(tmp_path / "D" / "data")
+    published = events.index(("replace", data))
+    assert ("fsync", str(tmp_path / "D")) in events[published:], events
