@@ -16,7 +16,7 @@ import time
 from typing import Any, Dict, Tuple
 
 from ..core.config import Config
-from ..core.durable import fsync_dir
+from ..core.durable import flush_before_publish, fsync_dir
 from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
@@ -61,6 +61,11 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     write_demo_sequences(rendering, frames, width, height, seed,  # a bar as build-map's
                          lambda it, n: progress(it, n, "rendering the demo scene"))
     atomic_write_json(os.path.join(rendering, "done.json"), stamp)
+    try:  # the images' data on disk before the rename publishes them with done.json
+        flush_before_publish(rendering, data)
+    except OSError:
+        shutil.rmtree(rendering, ignore_errors=True)
+        raise
     shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)
     os.replace(rendering, data)
     fsync_dir(os.path.dirname(os.path.abspath(data)))  # the rename itself

@@ -330,3 +330,27 @@ def test_the_demo_scene_is_synced_into_its_folder_after_its_rename(tmp_path, mon
     data = str(tmp_path / "D" / "data")
     published = events.index(("replace", data))
     assert ("fsync", str(tmp_path / "D")) in events[published:], events
+
+
+def test_the_demo_scene_is_flushed_before_it_is_published(tmp_path, monkeypatch):
+    """The rendered scene's PNGs were never flushed before the rename that publishes it with its
+    done.json: a power cut after it could leave a scene of zero-length images that every later
+    demo (--overwrite too) reuses. A writeback error publishes no scene and names DIR/data."""
+    from mast3r_ros.replay import demo
+
+    calls = []
+    _record_syncfs(monkeypatch, calls)
+    real = os.replace
+    monkeypatch.setattr(demo.os, "replace", lambda src, dst: (
+        calls.append(("publish", os.fspath(src))), real(src, dst)))
+    _demo_data(tmp_path)
+    rendering = str(tmp_path / "D" / "data.rendering")
+    i = calls.index(("publish", rendering))
+    assert ("syncfs", os.path.realpath(rendering), ["done.json", "map", "query"]) in calls[:i]
+    monkeypatch.undo()
+    _failing_syncfs(monkeypatch)
+    data = tmp_path / "E" / "data"
+    with pytest.raises(OSError, match="Input/output error") as info:
+        demo.demo_data(str(data), 4, 64, 48, 0)
+    assert info.value.errno == errno.EIO and info.value.filename == str(data)
+    assert not data.exists()
