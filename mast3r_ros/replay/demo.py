@@ -58,12 +58,13 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     shutil.rmtree(rendering, ignore_errors=True)
     t0 = time.perf_counter()
     log.info("rendering the synthetic scene: %d frames at %dx%d", frames, width, height)
-    write_demo_sequences(rendering, frames, width, height, seed,  # a bar as build-map's
-                         lambda it, n: progress(it, n, "rendering the demo scene"))
-    atomic_write_json(os.path.join(rendering, "done.json"), stamp)
-    try:  # the images' data on disk before the rename publishes them with done.json
+    try:  # a Ctrl-C, a full disk: no half-written scene is left under the demo's folder
+        write_demo_sequences(rendering, frames, width, height, seed,  # a bar as build-map's
+                             lambda it, n: progress(it, n, "rendering the demo scene"))
+        atomic_write_json(os.path.join(rendering, "done.json"), stamp)
+        # the images' data on disk before the rename publishes them with done.json
         flush_before_publish(rendering, data)
-    except OSError:
+    except BaseException:
         shutil.rmtree(rendering, ignore_errors=True)
         raise
     shutil.rmtree(data, ignore_errors=True)  # a scene of other settings (checked: the demo's)

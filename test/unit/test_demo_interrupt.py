@@ -1,0 +1,77 @@
+"""`mast3r-ros demo` stopped (Ctrl-C: KeyboardInterrupt raised where it is) in each of its steps:
+exit 130, a line that says what to do, nothing half-written under DIR, and the rerun it names
+works."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+SMALL = ["--frames", "8", "--width", "64", "--height", "48"]
+
+
+def _demo(out, *extra):
+    return main(["demo", "--out", str(out), *SMALL, "--log-level", "warning", *extra])
+
+
+def _stop_at(monkeypatch, step):
+    """Ctrl-C in ``step``: writing the rendered scene (after its map half), building the map
+    (its plot, the build's last step), localizing (the third query frame)."""
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    if step == "render":
+        from mast3r_ros.replay import synthetic
+
+        real = synthetic.write_tum_sequence
+        calls = []
+
+        def write(*args, **kwargs):
+            calls.append(1)
+            if len(calls) == 2:  # the query half: the map half is on disk
+                raise KeyboardInterrupt
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(synthetic, "write_tum_sequence", write)
+    elif step == "build":
+        from mast3r_ros.replay import pipeline
+
+        monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    else:
+        from mast3r_ros.core.localizer import Localizer
+
+        real = Localizer.localize
+        calls = []
+
+        def localize(self, *args, **kwargs):
+            calls.append(1)
+            if len(calls) == 3:
+                raise KeyboardInterrupt
+            return real(self, *args, **kwargs)
+
+        monkeypatch.setattr(Localizer, "localize", localize)
+
+
+@pytest.mark.parametrize("step", ["render", "localize"])
+def test_a_demo_stopped_in_each_step_leaves_nothing_half_written_and_names_the_rerun(
+        step, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "D"
+    _stop_at(monkeypatch, step)
+    assert _demo(out) == 130
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == "mast3r-ros demo: interrupted", err
+    left = sorted(os.listdir(out)) if out.exists() else []
+    assert left == {"render": [], "build": ["data"],
+                    "localize": ["data", "map", "run.partial"]}[step], left
+    assert sorted(os.listdir(tmp_path)) == (["D"] if out.exists() else []), \
+        os.listdir(tmp_path)
+    # what the lines say to do is what works (the same command is refused: DIR exists)
+    assert all("rerun the same command" not in line for line in err), err
+    if step == "build":
+        assert "rerun the demo with --overwrite" in err[0], err
+    monkeypatch.undo()
+    assert _demo(out, "--overwrite") == 0
+    assert sorted(os.listdir(out)) == ["data", "map", "run"]
