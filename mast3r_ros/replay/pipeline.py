@@ -298,6 +298,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     """
     check_output_folder(out, overwrite, (MANIFEST,))
     apply_cpu_threads(cfg.model.cpu_threads)
+    # a caller's own hint (the demo's) for both stops: its user cannot rerun build-map's command
+    rerun_hint = resume_hint or "rerun the same command to start over"
     # the map that was there stays until the build completes: resuming needs --overwrite too
     resume_hint = resume_hint or ("rerun with --resume --overwrite" if os.path.lexists(out)
                                   else "rerun with --resume")
@@ -344,8 +346,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         # the sift matcher, or stopped before a shard was encoded: nothing to resume, so the
         # keyframe PNGs in OUT.partial go, as after any other failure before a shard
         w.abort()
-        log.error("build interrupted before any keyframe was encoded: %s was not written; "
-                  "rerun the same command to start over", w.path)
+        log.error("build interrupted before any keyframe was encoded: %s was not written; %s",
+                  w.path, rerun_hint)
         raise
     except BaseException as e:
         kept = finished_shards(w.tmp)

@@ -55,7 +55,7 @@ def _stop_at(monkeypatch, step):
         monkeypatch.setattr(Localizer, "localize", localize)
 
 
-@pytest.mark.parametrize("step", ["render", "localize"])
+@pytest.mark.parametrize("step", ["render", "build", "localize"])
 def test_a_demo_stopped_in_each_step_leaves_nothing_half_written_and_names_the_rerun(
         step, tmp_path, monkeypatch, capsys):
     out = tmp_path / "D"
