@@ -31,7 +31,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from ..core.config import Config, dump_config_yaml
-from ..core.durable import flush_filesystem
+from ..core.durable import flush_filesystem, fsync_dir
 from ..core.errors import InputError
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
@@ -387,6 +387,7 @@ def _keep_partial(tmp: str, out: str) -> None:
         os.replace(tmp, partial)
     except OSError:
         return
+    fsync_dir(os.path.dirname(os.path.abspath(partial)))  # the rename itself
     with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
     # "nor replaced" only when there is an older run: demo --overwrite removed it with its map

@@ -354,3 +354,32 @@ def test_the_demo_scene_is_flushed_before_it_is_published(tmp_path, monkeypatch)
         demo.demo_data(str(data), 4, 64, 48, 0)
     assert info.value.errno == errno.EIO and info.value.filename == str(data)
     assert not data.exists()
+
+
+def _record_fsync_and_renames(monkeypatch, module):
+    """(kind, path) events: each os.fsync's file or folder, each rename's destination."""
+    events = []
+    real_fsync, real_replace, real_rename = os.fsync, os.replace, os.rename
+    monkeypatch.setattr(os, "fsync", lambda fd: (
+        events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}"))), real_fsync(fd)))
+    monkeypatch.setattr(module.os, "replace", lambda src, dst: (
+        events.append(("rename", os.fspath(dst))), real_replace(src, dst)))
+    monkeypatch.setattr(module.os, "rename", lambda src, dst: (
+        events.append(("rename", os.fspath(dst))), real_rename(src, dst)))
+    return events
+
+
+def test_a_stopped_runs_partial_is_synced_into_its_folder_after_its_rename(tmp_path,
+                                                                            monkeypatch):
+    """_keep_partial flushed the results, then renamed the temporary to RUN.partial without
+    syncing the folder holding it, as the other publishing renames do: a power cut could lose
+    the frames a Ctrl-C'd run kept."""
+    from mast3r_ros.replay import localize_run
+
+    tmp = tmp_path / ".run-tmp"
+    tmp.mkdir()
+    (tmp / "results.jsonl").write_text('{"frame": 0}\n')
+    events = _record_fsync_and_renames(monkeypatch, localize_run)
+    localize_run._keep_partial(str(tmp), str(tmp_path / "run"))
+    i = events.index(("rename", str(tmp_path / "run.partial")))
+    assert ("fsync", str(tmp_path)) in events[i:], events
