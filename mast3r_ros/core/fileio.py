@@ -491,6 +491,7 @@ def _salvage_lines(tmp: str, name: str, out: str) -> bool:
         if not os.path.lexists(partial):
             os.rename(tmp, partial)
             kept = partial
+            fsync_dir(os.path.dirname(partial))  # the rename itself
     except OSError:
         pass
     if kept == tmp:  # OUT.partial is something else (a resumable build) or would not go

@@ -383,3 +383,14 @@ def test_a_stopped_runs_partial_is_synced_into_its_folder_after_its_rename(tmp_p
     localize_run._keep_partial(str(tmp), str(tmp_path / "run"))
     i = events.index(("rename", str(tmp_path / "run.partial")))
     assert ("fsync", str(tmp_path)) in events[i:], events
+
+
+def test_a_killed_runs_salvaged_lines_are_synced_into_their_folder_after_the_rename(
+        tmp_path, monkeypatch):
+    """The next writer renamed a killed run's temporary to RUN.partial (flushed first) without
+    syncing the folder holding it: a power cut could lose the rename, the kept lines with it."""
+    _killed_run(tmp_path)
+    events = _record_fsync_and_renames(monkeypatch, fileio)
+    fileio.remove_stale_temporaries(str(tmp_path / "run"), "results.jsonl")
+    i = events.index(("rename", str(tmp_path / "run.partial")))
+    assert ("fsync", str(tmp_path)) in events[i:], events
