@@ -186,8 +186,12 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(line + "\n" for line in lines.values())
         fh.flush()
+        # the bar starts at the recorded frames and counts the frames localized now
+        def localized_now(fr: Tuple[Any, LocalizationResult]) -> bool:
+            return done.get(fr[1].stamp_ns) is not fr[1]
+
         for f, r in progress(localize_frames(loc, frames, tracker, global_only, done), total,
-                             "localize"):
+                             "localize", len(done), localized_now):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
             if done.get(r.stamp_ns) is r:

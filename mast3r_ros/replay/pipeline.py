@@ -13,7 +13,7 @@ import logging
 import math
 import os
 import sys
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
@@ -43,13 +43,30 @@ from .tum import read_tum_trajectory, read_tum_trajectory_and_unit
 log = logging.getLogger(__name__)
 
 
-def progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
-    """``it`` with a progress bar on stderr when stderr is a terminal."""
+def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
+             counts: Optional[Callable[[Any], bool]] = None) -> Iterable:
+    """``it`` with a progress bar on stderr when stderr is a terminal. With ``counts``, the bar
+    starts at ``initial`` and advances only for the items ``counts`` is true of (a resumed run:
+    its recorded frames pass in no time and would make the rate and the ETA a guess)."""
     # no monitor thread: a Ctrl-C as the program exits interrupted its atexit join and printed
     # a traceback after the work was done (the bars refresh on each iteration anyway)
     tqdm.monitor_interval = 0
-    return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
-                disable=not sys.stderr.isatty())
+    if counts is None:
+        return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
+                    disable=not sys.stderr.isatty())
+    return _counted(it, counts, tqdm(total=total, initial=initial, desc=desc, unit="frame",
+                                     file=sys.stderr, leave=False,
+                                     disable=not sys.stderr.isatty()))
+
+
+def _counted(it: Iterable, counts: Callable[[Any], bool], bar: Any) -> Iterator:
+    try:
+        for x in it:
+            if counts(x):
+                bar.update(1)
+            yield x
+    finally:
+        bar.close()
 
 
 def recorded_config(cfg: Config) -> Config:

@@ -454,3 +454,33 @@ def test_resume_refuses_a_partial_of_a_coarser_stride(tum, sift_map, tmp_path, c
     assert len(errors) == 1 and "--stride" in errors[0] and "--restart" in errors[0], errors
     assert calls == [] and len(_records(tmp_path / "run.partial" / "results.jsonl")) == 3
     assert main(_argv(tum, sift_map, run, "--resume", "--stride", "2")) == 0
+
+
+def test_the_progress_bar_of_a_resumed_run_starts_at_its_recorded_frames(tum, sift_map, tmp_path,
+                                                                         monkeypatch):
+    """The recorded frames pass in no time: counted in the bar's rate they made its ETA a guess.
+    The bar starts at them (``initial``) and advances once per frame localized now."""
+    from mast3r_ros.replay import pipeline
+
+    run = tmp_path / "run"
+    _stop_after(monkeypatch, 4)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "7")) == 130
+    bars = []
+
+    class Bar:
+        def __init__(self, *a, **k):
+            self.initial, self.total = k.get("initial", 0), k["total"]
+            self.n, self.closed = 0, False
+            bars.append(self)
+
+        def update(self, n):
+            self.n += n
+
+        def close(self):
+            self.closed = True
+
+    monkeypatch.undo()
+    monkeypatch.setattr(pipeline, "tqdm", Bar)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "7", "--resume")) == 0
+    bar, = [b for b in bars if b.total == 7]
+    assert (bar.initial, bar.n, bar.closed) == (4, 3, True)
