@@ -92,9 +92,10 @@ def flush_filesystem(folder: str) -> None:
 
 def flush_before_publish(folder: str, out: str) -> None:
     """`flush_filesystem` of ``folder``, a finished temporary about to be renamed to the
-    output ``out`` (a run, pair or retrieve folder, an ONNX export): OSError with syncfs's
-    errno and ``out`` as its filename when the data cannot be written, for the caller to
-    publish nothing (the folder of an earlier output at ``out`` stays as it was)."""
+    output ``out`` (a run, pair or retrieve folder, an ONNX export, a map, the demo's scene):
+    OSError with syncfs's errno and ``out`` as its filename when the data cannot be written,
+    for the caller to publish nothing (the folder of an earlier output at ``out`` stays as it
+    was)."""
     try:
         flush_filesystem(folder)
     except OSError as e:
