@@ -1,0 +1,45 @@
+"""Pins on the input conversions (CameraInfo, raw/compressed images), each derived from the ROS
+conventions they implement (sensor_msgs/CameraInfo and RegionOfInterest as image_geometry applies
+them, cv_bridge's encodings), for behaviour a hand mutation of the code changed without any other
+test failing."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.image_codec import intrinsics_from_camera_info
+
+K = [585.0, 0.0, 320.0, 0.0, 585.0, 240.0, 0.0, 0.0, 1.0]
+
+
+@pytest.mark.parametrize("roi", [{"x_offset": 320, "y_offset": 0, "width": 320, "height": 240},
+                                 {"x_offset": 0, "y_offset": 240, "width": 320, "height": 240},
+                                 {"x_offset": 0, "y_offset": 0, "width": 640, "height": 480}])
+def test_roi_reaching_the_last_column_or_row_fits(roi):
+    """A RegionOfInterest is a subwindow of the full (unbinned) image: x_offset + width may equal
+    the image width (its last column is the image's last), and y_offset + height its height."""
+    cam = intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=roi)
+    assert (cam.width, cam.height) == (roi["width"], roi["height"])
+    np.testing.assert_allclose(cam.K[:2, 2], [320.0 - roi["x_offset"], 240.0 - roi["y_offset"]])
+
+
+@pytest.mark.parametrize("roi", [{"x_offset": 321, "y_offset": 0, "width": 320, "height": 240},
+                                 {"x_offset": 0, "y_offset": 241, "width": 320, "height": 240},
+                                 {"x_offset": 0, "y_offset": 0, "width": 641, "height": 480},
+                                 {"x_offset": 0, "y_offset": 0, "width": 640, "height": 481}])
+def test_roi_one_pixel_past_the_image_refused(roi):
+    """One column (or row) past the calibrated image is no subwindow of it: refused, naming it."""
+    with pytest.raises(InputError, match="does not fit the calibrated 640x480 image"):
+        intrinsics_from_camera_info(640, 480, K, [], "plumb_bob", roi=roi)
+
+
+def test_roi_mapping_without_offsets_has_offset_zero():
+    """RegionOfInterest's fields default to 0, so a mapping that leaves out x_offset and
+    y_offset is a window at the top-left corner: K unshifted."""
+    cam = intrinsics_from_camera_info(640, 480, K, [], "plumb_bob",
+                                      roi={"width": 320, "height": 240})
+    assert (cam.width, cam.height) == (320, 240)
+    np.testing.assert_allclose(cam.K, np.reshape(K, (3, 3)))
+
