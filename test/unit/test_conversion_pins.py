@@ -43,3 +43,36 @@ def test_roi_mapping_without_offsets_has_offset_zero():
     assert (cam.width, cam.height) == (320, 240)
     np.testing.assert_allclose(cam.K, np.reshape(K, (3, 3)))
 
+
+@pytest.mark.parametrize("encoding", ["yuv422", "yuv422_yuy2", "uyvy", "yuyv"])
+def test_packed_yuv422_of_odd_height_converts(encoding):
+    """4:2:2 shares chroma between two pixels of one row: only the width must be even. A 4x3
+    image (odd height) converts like any other (as cv_bridge's cvtColor does)."""
+    from mast3r_ros.core.image_codec import to_rgb8
+
+    packed = np.full((3, 4, 2), 128, np.uint8)  # Y = 128, U = V = 128 (no chroma): grey
+    out = to_rgb8(packed, encoding)
+    assert out.shape == (3, 4, 3)
+    assert np.ptp(out) <= 1 and abs(int(out[0, 0, 0]) - 130) <= 2  # (128 - 16) * 255 / 219
+
+
+@pytest.mark.parametrize("dtype, scale, encoding", [(np.uint8, 1, "bgra8"),
+                                                    (np.uint16, 257, "bgra16")])
+def test_compressed_png_with_alpha_decodes_in_bgra_order(dtype, scale, encoding):
+    """OpenCV decodes a PNG with alpha (a CompressedImage of 'png' format from any encoder) in
+    BGRA order, as it decodes colour in BGR, at 8 or 16 bits: a red pixel with alpha must come
+    out red, not blue."""
+    import cv2
+
+    from mast3r_ros.core.image_codec import decode_compressed, to_rgb8
+
+    bgra = np.zeros((2, 3, 4), dtype)
+    bgra[..., 2], bgra[..., 3] = 200 * scale, 255 * scale  # red, opaque
+    bgra[1, 2] = np.array((10, 20, 30, 40)) * scale
+    ok, png = cv2.imencode(".png", bgra)
+    assert ok
+    out, got = decode_compressed("png", png.tobytes())
+    assert got == encoding
+    rgb = to_rgb8(out, got)
+    np.testing.assert_array_equal(rgb[0, 0], (200, 0, 0))
+    np.testing.assert_array_equal(rgb[1, 2], (30, 20, 10))
