@@ -76,3 +76,46 @@ def test_compressed_png_with_alpha_decodes_in_bgra_order(dtype, scale, encoding)
     rgb = to_rgb8(out, got)
     np.testing.assert_array_equal(rgb[0, 0], (200, 0, 0))
     np.testing.assert_array_equal(rgb[1, 2], (30, 20, 10))
+
+
+def _info(**over):
+    from types import SimpleNamespace as NS
+
+    f = dict(width=640, height=480, k=list(K), d=[], distortion_model="plumb_bob",
+             binning_x=0, binning_y=0, roi=NS(x_offset=0, y_offset=0, width=0, height=0),
+             r=[1.0, 0, 0, 0, 1, 0, 0, 0, 1], p=[585.0, 0, 320, 0, 0, 585.0, 240, 0, 0, 0, 1, 0])
+    f.update(over)
+    return NS(**f)
+
+
+def test_camera_info_reduction_names_binning_on_one_axis_and_ignores_a_full_roi():
+    """What the 'image does not fit its CameraInfo' errors name: binning on y alone reduces the
+    image (image_geometry divides fy, cy and the height); a ROI that is the whole (non-square)
+    image reduces nothing."""
+    from types import SimpleNamespace as NS
+
+    from mast3r_ros.core.message_fields import camera_info_reduction
+
+    assert camera_info_reduction(_info(binning_y=2)) == "CameraInfo 640x480 with binning 1x2"
+    assert camera_info_reduction(_info(binning_x=2)) == "CameraInfo 640x480 with binning 2x1"
+    assert camera_info_reduction(_info(roi=NS(x_offset=0, y_offset=0, width=640,
+                                              height=480))) == ""
+    assert camera_info_reduction(_info(roi=NS(x_offset=0, y_offset=0, width=480, height=480))) \
+        == "CameraInfo 640x480 with roi 480x480 at (0, 0)"
+
+
+def test_rectified_principal_point_warning_reads_cy_from_p(caplog):
+    """P is row-major 3x4: cy is P[6] (P[5] is fy). A long-focal rectified camera (fy = 2000 on
+    a 480-row image) with its principal point in the image is not warned about; a cy far below
+    the image is."""
+    from mast3r_ros.core.message_fields import IntrinsicsCache
+
+    tele = [2000.0, 0, 320, 0, 0, 2000.0, 240, 0, 0, 0, 1, 0]
+    with caplog.at_level("WARNING"):
+        IntrinsicsCache("cam")(_info(p=tele), rectified=True)
+    assert "principal point" not in caplog.text
+    far = [585.0, 0, 320, 0, 0, 585.0, 4800, 0, 0, 0, 1, 0]
+    with caplog.at_level("WARNING"):
+        IntrinsicsCache("cam")(_info(p=far), rectified=True)
+    assert "principal point (cx 320, cy 4800)" in caplog.text
+
