@@ -119,3 +119,25 @@ def test_rectified_principal_point_warning_reads_cy_from_p(caplog):
         IntrinsicsCache("cam")(_info(p=far), rectified=True)
     assert "principal point (cx 320, cy 4800)" in caplog.text
 
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_image_file_exif_orientation_applied(tmp_path, suffix):
+    """read_image_file applies the EXIF orientation (as the reference load_images does with
+    PIL's exif_transpose): a 4x2 picture stored with orientation 6 (rotate 90 degrees clockwise
+    to show) is read 16 wide and 32 high, its stored top-left corner at the top right."""
+    from PIL import Image, ImageOps
+
+    from mast3r_ros.core.image_codec import read_image_file
+
+    stored = np.zeros((16, 32, 3), np.uint8)
+    stored[:8, :8] = (255, 0, 0)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    path = tmp_path / f"o6{suffix}"
+    Image.fromarray(stored).save(path, exif=exif, quality=100)
+    out = read_image_file(path)
+    assert out.shape == (32, 16, 3)
+    with Image.open(path) as im:
+        shown = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+    assert int(out[2, 13, 0]) > 200 and int(out[2, 2, 0]) < 60
+    np.testing.assert_allclose(out.astype(int), shown.astype(int), atol=30)
