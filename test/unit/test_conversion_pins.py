@@ -141,3 +141,28 @@ def test_image_file_exif_orientation_applied(tmp_path, suffix):
         shown = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
     assert int(out[2, 13, 0]) > 200 and int(out[2, 2, 0]) < 60
     np.testing.assert_allclose(out.astype(int), shown.astype(int), atol=30)
+
+
+P_RECT = [585.0, 0, 320, 0, 0, 585.0, 240, 0, 0, 0, 1, 0]
+
+
+@pytest.mark.parametrize("roi", [{"x_offset": 0, "y_offset": 0, "width": 320, "height": 240},
+                                 {"x_offset": 0, "y_offset": 0, "width": 640, "height": 240}])
+def test_rectified_roi_at_the_origin_smaller_than_the_image_refused(roi):
+    """A ROI on a rectified stream is refused unless it is the whole image, also one at (0, 0):
+    its size alone makes it a crop (image_geometry maps it through the rectification)."""
+    from mast3r_ros.core.image_codec import rectified_intrinsics_from_camera_info
+
+    with pytest.raises(InputError, match="region of interest on a rectified stream"):
+        rectified_intrinsics_from_camera_info(640, 480, P_RECT, None, roi=roi)
+
+
+@pytest.mark.parametrize("r", [[1.0, 0, 0, 1], [1.0, 0, 0, 0, 1, 0, 0, 0, 1, 0]])
+def test_rectified_r_of_another_size_refused(r):
+    """CameraInfo's R is a row-major 3x3: 4 or 10 values are a malformed message, not an
+    identity (an empty R is an unset one)."""
+    from mast3r_ros.core.image_codec import rectified_intrinsics_from_camera_info
+
+    with pytest.raises(InputError, match="R must have 9 values"):
+        rectified_intrinsics_from_camera_info(640, 480, P_RECT, r)
+    assert rectified_intrinsics_from_camera_info(640, 480, P_RECT, []).width == 640
