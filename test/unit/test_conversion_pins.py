@@ -166,3 +166,31 @@ def test_rectified_r_of_another_size_refused(r):
     with pytest.raises(InputError, match="R must have 9 values"):
         rectified_intrinsics_from_camera_info(640, 480, P_RECT, r)
     assert rectified_intrinsics_from_camera_info(640, 480, P_RECT, []).width == 640
+
+
+def test_compressed_depth_of_a_colour_png_refused():
+    """compressed_depth's PNG is one 16-bit channel (the depth, or the quantized inverse depth):
+    a 16-bit colour PNG behind the 12-byte header is no depth image and is refused as such."""
+    import struct
+
+    import cv2
+
+    from mast3r_ros.core.image_codec import decode_compressed
+
+    ok, png = cv2.imencode(".png", np.full((2, 3, 3), 1000, np.uint16))
+    assert ok
+    with pytest.raises(InputError, match="compressedDepth PNG must be 16-bit grey"):
+        decode_compressed("16UC1; compressedDepth png",
+                          struct.pack("<iff", 0, 0, 0) + png.tobytes())
+
+
+def test_low_bit_depth_warning_skips_an_empty_image(monkeypatch, caplog):
+    """An empty 16-bit image says nothing about its bit depth: no error (max() of nothing) and
+    no judgement used up, so the stream's first real 12-bit image is still warned about."""
+    from mast3r_ros.core.image_codec import raw
+
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
+    assert raw.warn_low_bit_depth(np.zeros((0, 4), np.uint16), "cam mono16", "fix") is False
+    with caplog.at_level("WARNING"):
+        assert raw.warn_low_bit_depth(np.full((2, 4), 4095, np.uint16), "cam mono16", "fix")
+    assert "below 4096" in caplog.text
