@@ -194,3 +194,17 @@ def test_low_bit_depth_warning_skips_an_empty_image(monkeypatch, caplog):
     with caplog.at_level("WARNING"):
         assert raw.warn_low_bit_depth(np.full((2, 4), 4095, np.uint16), "cam mono16", "fix")
     assert "below 4096" in caplog.text
+
+
+@pytest.mark.parametrize("frame, words", [(" camera", "white space around it"),
+                                          ("camera\t", "white space around it"),
+                                          ("/camera", "must not start with '/'"),
+                                          ("  ", "must not be empty"),
+                                          (b"camera", "is a string")])
+def test_frame_id_problem_names_each_kind_of_bad_name(frame, words):
+    """A TF frame name with white space on either side is another frame to tf2 than the name it
+    looks like; a leading '/' tf2 rejects. Each is named; a plain name has no problem."""
+    from mast3r_ros.core.message_fields import frame_id_problem
+
+    assert words in frame_id_problem(frame)
+    assert frame_id_problem("camera_optical") == ""
