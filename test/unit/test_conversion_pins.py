@@ -208,3 +208,37 @@ def test_frame_id_problem_names_each_kind_of_bad_name(frame, words):
 
     assert words in frame_id_problem(frame)
     assert frame_id_problem("camera_optical") == ""
+
+
+@pytest.mark.parametrize("fmt", ["compressedDepth png", "; compressedDepth png",
+                                 "32FC3; compressedDepth png"])
+def test_compressed_depth_without_its_depth_encoding_refused(fmt):
+    """compressed_depth's format starts with the depth's encoding (16UC1 or 32FC1), which says
+    whether the PNG holds the depth or its quantized inverse: without it (or with another one)
+    the message is malformed, not decoded by guess."""
+    import struct
+
+    import cv2
+
+    from mast3r_ros.core.image_codec import decode_compressed
+
+    ok, png = cv2.imencode(".png", np.full((2, 3), 1000, np.uint16))
+    assert ok
+    with pytest.raises(InputError, match="malformed compressedDepth message"):
+        decode_compressed(fmt, struct.pack("<iff", 0, 2.5, -10.0) + png.tobytes())
+
+
+@pytest.mark.parametrize("call", ["mono8 of uint16", "mono16 of uint8", "16UC1 depth of float"])
+def test_array_of_another_dtype_than_its_encoding_refused(call):
+    """An encoding says the pixel type (mono8: uint8, mono16/16UC1: uint16): an array of another
+    dtype is refused naming both, not converted (a uint16 image read as mono8 was scaled down
+    to near black; a uint8 one read as mono16 kept 8-bit values)."""
+    from mast3r_ros.core.image_codec import depth_to_metres, to_rgb8
+
+    with pytest.raises(InputError, match=r"must be \(H, W\) uint(8|16), got \(2, 2\)"):
+        if call == "mono8 of uint16":
+            to_rgb8(np.full((2, 2), 300, np.uint16), "mono8")
+        elif call == "mono16 of uint8":
+            to_rgb8(np.full((2, 2), 200, np.uint8), "mono16")
+        else:
+            depth_to_metres(np.full((2, 2), 1.5, np.float32), "16UC1")
