@@ -131,3 +131,35 @@ def test_keyframe_markers_are_frame_locked(conv, monkeypatch):
     assert len(markers) == 1 + len(specs)
     assert all(m.frame_locked for m in markers[1:])
     assert all(m.header.frame_id == "map" for m in markers)
+
+
+def test_marker_points_keep_their_xyz_order(conv, monkeypatch):
+    """A 'points'/'line_list' spec's (N, 3) rows become geometry_msgs/Point x, y, z in order."""
+    from mast3r_ros.ros.debug_view import MarkerSpec
+
+    class Marker(NS):
+        ADD, DELETEALL = 0, 3
+
+        def __init__(self):
+            super().__init__(header=_header(), ns="", id=0, type=0, action=0, text="", points=[],
+                             frame_locked=False, scale=_xyz(), color=NS(r=0.0, g=0.0, b=0.0, a=0.0),
+                             pose=NS(position=_xyz(), orientation=NS(x=0.0, y=0.0, z=0.0, w=1.0)))
+
+    monkeypatch.setattr(conv, "Marker", Marker)
+    monkeypatch.setattr(conv, "MarkerArray", lambda: NS(markers=[]))
+    pts = np.array([[1.0, 2.0, 3.0], [4.0, 5.0, 6.0]])
+    spec = MarkerSpec("kf", 1, "points", (0.0, 0.0, 0.0), (0.0, 0.0, 0.0, 1.0), (0.1, 0.1, 0.0),
+                      (1.0, 0.0, 0.0, 1.0), points=pts)
+    marker = conv.marker_array_msg([spec], "map", 7).markers[1]
+    assert [(p.x, p.y, p.z) for p in marker.points] == [(1.0, 2.0, 3.0), (4.0, 5.0, 6.0)]
+
+
+@pytest.mark.parametrize("level", [0, 1, 2, 3])
+def test_diagnostic_level_is_the_summary_level_byte(conv, level):
+    """DiagnosticStatus.level is a byte: OK 0, WARN 1, ERROR 2, STALE 3, each kept as it is."""
+    from mast3r_ros.ros.diagnostics import DiagnosticsSummary
+
+    status = conv.diagnostic_status(DiagnosticsSummary(level, "m", [("k", 1)]), "loc", "hw")
+    assert status.level == bytes([level])
+    assert (status.name, status.message, status.hardware_id) == ("loc", "m", "hw")
+    assert [(kv.key, kv.value) for kv in status.values] == [("k", "1")]
