@@ -777,6 +777,26 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
         KeyframeMap.load(str(m / "keyframes"))
 
 
+def test_a_folder_holding_a_map_names_the_map(tmp_path, monkeypatch):
+    """A new user's finding: after the quick start (`mast3r-ros demo --out demo_out`, which
+    prints 'map demo_out/map'), `--map demo_out` said 'not a complete keyframe map (an
+    interrupted build?)'; the folder holds a complete map, which is named instead."""
+    out = tmp_path / "demo_out"
+    for sub in ("map", "run", "data"):
+        (out / sub).mkdir(parents=True)
+    (out / "map" / kfm.MANIFEST).write_text(json.dumps({"format": kfm.FORMAT_NAME}))
+    (out / "data" / kfm.MANIFEST).write_text('{"name": "my-dataset"}')  # not a map
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load("demo_out")
+    assert str(e.value) == (os.path.join("demo_out", kfm.MANIFEST) + ": missing; demo_out is "
+                            "not a keyframe map but holds one: pass it ("
+                            + os.path.join("demo_out", "map") + ")"), str(e.value)
+    (out / "map" / kfm.MANIFEST).unlink()  # no map inside: as before
+    with pytest.raises(MapFormatError, match="interrupted build"):
+        KeyframeMap.load("demo_out")
+
+
 def test_the_pixel_cache_keeps_a_looked_up_keyframe_while_another_thread_evicts(v3,
                                                                               monkeypatch):
     """Localizers on two threads sharing one map (two cameras): between one thread finding a

@@ -145,6 +145,11 @@ class KeyframeMap(MapEncodings, MapFiles):
             if inside:  # MAP/keyframes given for MAP
                 raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
                                      "folder") from None
+            inner = _inner_maps(path)
+            if inner:  # the demo's --out given for its map, OUT/map
+                raise MapFormatError(
+                    f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
+                    f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
             raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                                  "(an interrupted build?)") from None
         except (ValueError, UnicodeDecodeError) as e:
@@ -469,3 +474,13 @@ def _enclosing_map(path: str, levels: int = 2) -> Optional[str]:
         if is_keyframe_map(folder):
             return folder
     return None
+
+
+def _inner_maps(path: str) -> List[str]:
+    """The keyframe maps directly inside ``path``, named as given (``demo_out`` ->
+    ``demo_out/map``): a folder that holds maps given in their place."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    return [os.path.join(path, n) for n in names if is_keyframe_map(os.path.join(path, n))]
