@@ -315,6 +315,27 @@ def test_misspelled_ros_parameters_under_a_wildcard_key_are_refused(load):
     assert load(text).localizer.max_keyframes == 3
 
 
+def test_a_parameter_beside_ros_parameters_is_refused(load):
+    """A new user's finding: 'max_keyframes: 2' indented beside ros__parameters instead of
+    under it was silently ignored offline (the run used the default), while rcl refuses the
+    whole file at the node's start ('Cannot have a value before ros__parameters'). A section
+    indented beside it (a nested namespace for rcl) holding values is refused the same way; a
+    nested node's own ros__parameters block is not."""
+    for text, name in (
+            ("mast3r_localizer:\n  ros__parameters:\n    prior_radius_m: 3.0\n"
+             "  max_keyframes: 4\n", "max_keyframes"),
+            ("/**:\n  max_keyframes: 4\n  ros__parameters:\n    prior_radius_m: 3.0\n",
+             "max_keyframes"),
+            ("mast3r_localizer:\n  ros__parameters:\n    max_keyframes: 3\n  gates:\n"
+             "    min_inliers: 12\n", "gates.min_inliers")):
+        with pytest.raises(ConfigError, match=rf"'{re.escape(name)}' beside ros__parameters, "
+                                              "not under it"):
+            load(text)
+    text = ("/**:\n  ros__parameters:\n    max_keyframes: 3\n  other_node:\n"
+            "    ros__parameters:\n      rate: 10\n")
+    assert load(text).localizer.max_keyframes == 3
+
+
 def test_a_block_keyed_by_the_node_in_a_namespace_needs_ros_parameters(load):
     """The node's name in a namespace, written in the key or nested, is the node's block, not
     a namespace to search (its parameters would silently vanish)."""

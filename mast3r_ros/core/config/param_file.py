@@ -142,6 +142,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     for key, block in matching:
         if not isinstance(block, Mapping) or "ros__parameters" not in block:
             raise ConfigError(f"{path}: '{key}' must contain 'ros__parameters'")
+        beside = _outside_params(block)
+        if beside:  # misindented: rcl refuses the file, this read would drop it silently
+            raise ConfigError(f"{path}: '{key}' has {'.'.join(map(str, beside))!r} beside "
+                              f"ros__parameters, not under it: indent it under '{key}: "
+                              "ros__parameters:' (ROS would refuse the file: 'Cannot have a "
+                              "value before ros__parameters')")
         params = block["ros__parameters"]
         if params is None:  # 'ros__parameters:' and nothing under it
             params = {}
@@ -188,6 +194,21 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
             merged[name] = float(value)
     return config_from_params(merged, where=path, base=base)
+
+
+def _outside_params(block: Mapping[Any, Any], trail: tuple = ()) -> Optional[tuple]:
+    """The key path of the first value in ``block`` that is under no ``ros__parameters``
+    (``max_keyframes: 2`` indented beside it), else None; a mapping beside it is a nested
+    node's namespace, searched the same way, as rcl_yaml_param_parser reads it."""
+    for k, v in block.items():
+        if k == "ros__parameters":
+            continue
+        if not isinstance(v, Mapping):
+            return trail + (k,)
+        found = _outside_params(v, trail + (k,))
+        if found:
+            return found
+    return None
 
 
 def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None:
