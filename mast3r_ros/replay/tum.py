@@ -434,6 +434,9 @@ class TumSequence:
         if not depth_txt.is_file():
             return (f"TUM folder {self.folder} has no depth.txt (its depth PNGs listed as "
                     "'timestamp filename')")
+        if not _read_rows(depth_txt, 2, "timestamp filename")[0].size:  # empty, comments only
+            return (f"{depth_txt} lists no depth images: fill it with the depth PNGs, "
+                    "'timestamp filename' a line")
         return (f"no image of {depth_txt} is within {self._sync_tolerance_s:.3f} s of an "
                 f"rgb.txt stamp: check the stamps or widen --sync-tolerance")
 

@@ -303,6 +303,26 @@ def test_no_depth_reason_of_bags_and_tum_folders(tum, tmp_path):
         "the stamps or widen --sync-tolerance")
 
 
+def test_an_empty_depth_txt_is_named_as_empty(tum, tmp_path, capsys):
+    """A new user's finding: a TUM folder whose depth.txt lists nothing (empty, or only its
+    '# timestamp filename' header) was refused by build-map --matcher sift as 'no image of
+    depth.txt is within 0.020 s of an rgb.txt stamp: check the stamps or widen
+    --sync-tolerance', sending the user after stamps that do not exist."""
+    from mast3r_ros.replay.cli import main
+
+    folder = tmp_path / "emptydepth"
+    shutil.copytree(tum[0], folder)
+    for text in ("", "# depth maps\n# timestamp filename\n"):
+        (folder / "depth.txt").write_text(text)
+        want = (f"{folder / 'depth.txt'} lists no depth images: fill it with the depth PNGs, "
+                "'timestamp filename' a line")
+        assert TumSequence(folder).no_depth_reason() == want
+        assert main(["build-map", str(folder), "--out", str(tmp_path / "m"),
+                     "--matcher", "sift"]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if "error" in ln]
+        assert len(err) == 1 and err[0].endswith(want), err
+
+
 @needs_rosbags
 def test_build_map_sift_without_depth_refuses_before_any_work(tmp_path, capsys, monkeypatch):
     from mast3r_ros.core.config import config_from_params
