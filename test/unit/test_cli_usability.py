@@ -383,6 +383,24 @@ def test_export_of_the_retrieval_checkpoint_names_what_export_takes(tmp_path, ca
     assert not (tmp_path / "ex").exists()
 
 
+def test_localize_with_the_retrieval_checkpoint_names_where_localize_takes_it(
+        tum, sift_map, tmp_path, capsys):
+    """`localize --checkpoint X_retrieval_trainingfree.pth` said "pass it as
+    --retrieval-checkpoint", an option localize (like pair and demo) does not have: its
+    retrieval model is the parameter retrieval.checkpoint (a new user's find)."""
+    from retrieval_test_utils import write_retrieval_checkpoint
+
+    ck = write_retrieval_checkpoint(str(tmp_path / "tiny_retrieval_trainingfree.pth"), 32)
+    assert main(["localize", tum[1], "--map", sift_map, "--checkpoint", ck, "--out",
+                 str(tmp_path / "run"), "--log-level", "warning"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [f"mast3r-ros localize: error: {ck} is a MASt3R retrieval checkpoint, not the "
+                   "network: pass it as --retrieval-checkpoint (build-map, retrieve) or as the "
+                   "parameter retrieval.checkpoint (--params: localize, the node), and the "
+                   "MASt3R network .pth as --checkpoint"], err
+    assert not (tmp_path / "run").exists()
+
+
 def test_retrieve_pairs_that_pair_nothing_are_refused_before_any_work(tmp_path, capsys):
     """`retrieve --pairs swin-0` wrote an empty pairs.txt and exited 0 (a fresh user's find)."""
     rc = main(["retrieve", "a.png", "b.png", "--checkpoint", "n.pth", "--retrieval-checkpoint",

@@ -347,7 +347,9 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
             if args is not None and hasattr(args, "nclusters"):  # the retrieval head's args
                 raise CheckpointError(
                     f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
-                    "--retrieval-checkpoint, and the MASt3R network .pth as --checkpoint")
+                    "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
+                    "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
+                    "network .pth as --checkpoint")
             raise CheckpointError(f"{path}: has 'model' but no args.model constructor string")
         cls, kwargs = parse_model_string(text)
         sd = strip_wrapper_prefix(obj["model"], path)
