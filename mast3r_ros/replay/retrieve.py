@@ -65,6 +65,7 @@ def run_retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: s
     if size not in SIZES:
         raise InputError(f"retrieve: size must be one of {list(SIZES)} (pixels, the network "
                          f"input's long side; 224: a square centre crop), got {size!r}")
+    _check_repeats(images)
     check_seed(seed)
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     with output_lock(out_dir):  # a second writer of out_dir is refused before any encoding
@@ -124,6 +125,26 @@ def _aggregate(retriever, feats: np.ndarray, query: bool):
     from ..core.asmk import aggregate_database, aggregate_query
 
     return (aggregate_query if query else aggregate_database)(feats, retriever.codebook)
+
+
+def _check_repeats(images: Sequence[str]) -> None:
+    """An image given twice (the same path, or one file by two paths: a link, '..') would be
+    paired with itself, which gives a matcher nothing: refused, naming both arguments, as
+    merge-maps refuses one map given as A and B."""
+    first: dict = {}
+    for n, p in enumerate(images, 1):
+        try:
+            st = os.stat(p)
+            key: object = (st.st_dev, st.st_ino)
+        except OSError:
+            key = os.path.realpath(os.path.expanduser(p))
+        if key in first:
+            m, q = first[key]
+            what = (f"image {p} is given twice (arguments {m} and {n})" if p == q else
+                    f"images {q} (argument {m}) and {p} (argument {n}) are the same file")
+            raise InputError(f"{what}: an image paired with itself gives a matcher "
+                             "nothing; give each image once")
+        first[key] = (n, p)
 
 
 def _check_names(images: Sequence[str]) -> None:

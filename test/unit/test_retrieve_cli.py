@@ -178,3 +178,27 @@ def test_retrieve_applies_cpu_threads_of_params(paths, tmp_path, one_torch_threa
                  str(rt / "codebook.pkl"), "--out", str(tmp_path / "out"),
                  "--pairs", "complete"]) == 0
     assert seen == [1]
+
+
+def test_retrieve_refuses_an_image_given_twice(paths, tmp_path, capsys):
+    """`retrieve A A B` wrote the pair 'A A' (an image paired with itself, useless to a
+    matcher); so did one file given by two paths. Refused, one line naming both arguments, as
+    merge-maps refuses one map given as A and B; nothing is written."""
+    imgs, ckpt, rt = paths
+    link = tmp_path / "link.png"
+    link.symlink_to(imgs[0])
+    dotted = str(tmp_path / ".." / tmp_path.name / "link.png")
+    opts = ["--checkpoint", ckpt, "--retrieval-checkpoint", str(rt / "ckpt.pth"), "--codebook",
+            str(rt / "codebook.pkl"), "--out", str(tmp_path / "o"), "--pairs", "complete"]
+    for given, words in (([imgs[0], imgs[1], imgs[0]],
+                          f"image {imgs[0]} is given twice (arguments 1 and 3)"),
+                         ([imgs[1], imgs[0], str(link)],
+                          f"images {imgs[0]} (argument 2) and {link} (argument 3) are the same "
+                          "file"),
+                         ([str(link), dotted], f"images {link} (argument 1) and {dotted} "
+                          "(argument 2) are the same file")):
+        assert main(["retrieve", *given, *opts]) == 2
+        err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+        assert err == [f"mast3r-ros retrieve: error: {words}: an image paired with "
+                       "itself gives a matcher nothing; give each image once"], err
+    assert not (tmp_path / "o").exists()
