@@ -197,7 +197,9 @@ def add_parser(sub: argparse._SubParsersAction,
                    help="seed of the random first key image of retrieval-NA-K, 0 to 2**32 - 1 "
                         "(numpy legacy RNG, as the reference draws it)")
     p.add_argument("--symmetrize", action="store_true",
-                   help="also write every pair reversed (the reference's pairwise inference)")
+                   help="also write every pair reversed (the reference's pairwise inference); "
+                        "without it, retrieval-NA-K may give a pair both ways already, as the "
+                        "reference's pair set does")
     p.add_argument("--size", type=int, choices=SIZES,
                    help="network input size in pixels: 512 or 384 the long side, 224 a "
                         "224x224 centre crop (the short side scaled to 224); 512 as the "
