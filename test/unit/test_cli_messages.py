@@ -105,3 +105,33 @@ def test_faiss_loader_info_is_not_shown_at_info_level():
     _setup_logging("debug")
     assert logging.getLogger("faiss.loader").isEnabledFor(logging.DEBUG)
     _setup_logging("warning")
+
+
+def test_a_keyframe_map_as_checkpoint_is_named_as_a_map(tmp_path, sift_map, tiny_ckpt, capsys):
+    """`export M` / `--checkpoint M` with M a keyframe map said "M is a folder but not a Hugging
+    Face checkpoint"; now it says M is a map, and which checkpoint its build_config.yaml
+    records (or that it was built with SIFT, without the network)."""
+    import shutil
+
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.replay.cli import main
+
+    head = "is a keyframe map, not a checkpoint; pass the MASt3R .pth (or Hugging Face folder)"
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(sift_map)
+    assert str(e.value) == (f"{sift_map} {head}; the map was built with the SIFT matcher, "
+                            "without the network")
+    m = tmp_path / "map"
+    shutil.copytree(sift_map, m)
+    cfg = (m / "build_config.yaml").read_text()
+    (m / "build_config.yaml").write_text(cfg.replace("checkpoint: ''", f"checkpoint: {tiny_ckpt}",
+                                                     1).replace("matcher: sift", "matcher: mast3r"))
+    assert main(["export", str(m), "--out", str(tmp_path / "e")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert err == [f"mast3r-ros export: error: {m} {head} it was built with: {tiny_ckpt} (as "
+                   "its build_config.yaml records)"], err
+    (m / "build_config.yaml").unlink()  # nothing recorded: the plain advice
+    with pytest.raises(CheckpointError) as e:
+        load_checkpoint(str(m))
+    assert str(e.value) == f"{m} {head} it was built with"
+    assert not (tmp_path / "e").exists()

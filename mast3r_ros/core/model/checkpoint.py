@@ -44,7 +44,7 @@ import torch
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import describe_plain_pickle, describe_text_file
+from .plain_pickle import describe_map_folder, describe_plain_pickle, describe_text_file
 
 log = logging.getLogger(__name__)
 
@@ -390,9 +390,9 @@ def _read_huggingface(folder: str):
                     f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
                     "MASt3R network, not the *_retrieval_* ones)" if files else
                     "; give the checkpoint file (.pth) instead")
-            raise CheckpointError(f"{folder} is a folder but not a Hugging Face checkpoint "
-                                  f"(no {os.path.basename(p)} beside a model.safetensors)"
-                                  f"{hint}")
+            raise CheckpointError(describe_map_folder(folder) or (
+                f"{folder} is a folder but not a Hugging Face checkpoint (no "
+                f"{os.path.basename(p)} beside a model.safetensors){hint}"))
     try:
         from safetensors.torch import load_file
     except ImportError:

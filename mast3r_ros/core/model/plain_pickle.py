@@ -1,5 +1,5 @@
 """What a plain ``pickle.dump`` file handed over as a checkpoint is, for the error message (and
-what a text file is: `describe_text_file`).
+what a text file is: `describe_text_file`; a keyframe map folder: `describe_map_folder`).
 
 ``torch.save`` writes a zip archive; a file that is instead one whole pickle stream is not a
 PyTorch checkpoint at all. The usual one is the ASMK codebook ``*_retrieval_codebook.pkl``
@@ -60,6 +60,45 @@ def describe_plain_pickle(path: str, what: str) -> Optional[str]:
     return (f"a plain Python pickle (pickle.dump of a {type(obj).__name__}), not a PyTorch "
             f"{what} (torch.save writes a zip archive): give the {what} .pth file (README: "
             "'Model weights')")
+
+
+def describe_map_folder(folder: str) -> Optional[str]:
+    """The message for a keyframe map folder given as a checkpoint, naming the checkpoint its
+    build_config.yaml records (or that it was built without one); None for any other folder."""
+    from ..map_nesting import is_keyframe_map
+
+    if not is_keyframe_map(folder):
+        return None
+    head = (f"{folder} is a keyframe map, not a checkpoint; pass the MASt3R .pth (or Hugging "
+            "Face folder)")
+    built, matcher = _map_build_settings(folder)
+    if built:
+        return f"{head} it was built with: {built} (as its build_config.yaml records)"
+    if matcher == "sift":
+        return f"{head}; the map was built with the SIFT matcher, without the network"
+    return f"{head} it was built with"
+
+
+def _map_build_settings(folder: str):
+    """(checkpoint, matcher) of a map's build_config.yaml (the last node block that sets
+    them, as ROS merges blocks in file order); (None, None) when it cannot be read."""
+    import os
+
+    import yaml
+
+    built = matcher = None
+    try:
+        with open(os.path.join(folder, "build_config.yaml"), encoding="utf-8-sig") as fh:
+            doc = yaml.safe_load(fh)
+        for block in doc.values():
+            params = block.get("ros__parameters") if isinstance(block, dict) else None
+            if isinstance(params, dict):
+                built = params.get("checkpoint", built)
+                matcher = params.get("matcher", matcher)
+    except Exception:  # noqa: BLE001 - no file, not YAML, another layout: nothing to name
+        return None, None
+    return (built if isinstance(built, str) else None,
+            matcher if isinstance(matcher, str) else None)
 
 
 # A download that fetched a stand-in rather than the file: Git LFS's pointer (a clone without
