@@ -376,7 +376,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     common = _held_by(used, [m.encoding_keys() for m in maps], (a, b), "cached encodings",
                       "the localizer computes them at first use")
     asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
-                    "rebuild the map with build-map --retrieval-checkpoint to have one")
+                    "rebuild the map with build-map --retrieval-checkpoint to have one", "is")
     try:
         w = MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
                       map_frame=maps[0].map_frame)
@@ -437,17 +437,18 @@ def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
 
 
 def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,
-             then: str) -> list:
+             then: str, verb: str = "are") -> list:
     """The keys (in the first holder's order) that every map in ``used`` holds; a warning for
-    each key some map holds that the merged map will lack (which map lacks it, and ``then``)."""
+    each key some map holds that the merged map will lack (which map lacks it, and ``then``;
+    ``verb``: 'are' for a plural ``what``, 'is' for a singular one)."""
     held = [k for k in dict.fromkeys(k for ks in keys for k in ks)
             if all(k in keys[i] for i in used)]
     for k in dict.fromkeys(k for ks in keys for k in ks):
         if k not in held:
             lacking = [names[i] for i in used if k not in keys[i]]
-            log.warning("merge-maps: %s %s of %s are not in %s, so the merged map has none; "
+            log.warning("merge-maps: %s %s of %s %s not in %s, so the merged map has none; "
                         "%s", what, "/".join(str(x) for x in k),
-                        " and ".join(names[i] for i, ks in enumerate(keys) if k in ks),
+                        " and ".join(names[i] for i, ks in enumerate(keys) if k in ks), verb,
                         " and ".join(lacking), then)
     return held
 
