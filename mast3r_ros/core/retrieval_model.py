@@ -131,6 +131,13 @@ def default_codebook_path(checkpoint_path: str) -> str:
 
 
 def _require_checkpoint(path: str) -> None:
+    if os.path.isdir(path):  # a folder exists: "not found" sent the user looking for it
+        from .map_nesting import is_keyframe_map
+
+        raise CheckpointError(
+            f"{path} is {'a keyframe map' if is_keyframe_map(path) else 'a folder'}, not a "
+            "retrieval checkpoint: pass the *_retrieval_trainingfree.pth file itself "
+            "(--retrieval-checkpoint, or retrieval.checkpoint in --params)")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "

@@ -135,3 +135,25 @@ def test_a_keyframe_map_as_checkpoint_is_named_as_a_map(tmp_path, sift_map, tiny
         load_checkpoint(str(m))
     assert str(e.value) == f"{m} {head} it was built with"
     assert not (tmp_path / "e").exists()
+
+
+def test_a_folder_as_retrieval_checkpoint_is_named_as_a_folder(tmp_path, sift_map, capsys):
+    """--retrieval-checkpoint M with M a keyframe map (or any folder) said "retrieval
+    checkpoint not found: M", though M exists; now it says what M is and which file to give."""
+    from mast3r_ros.core.retrieval_model import check_retrieval_files
+    from mast3r_ros.replay.cli import main
+
+    tail = ("not a retrieval checkpoint: pass the *_retrieval_trainingfree.pth file itself "
+            "(--retrieval-checkpoint, or retrieval.checkpoint in --params)")
+    with pytest.raises(CheckpointError) as e:
+        check_retrieval_files(str(tmp_path))
+    assert str(e.value) == f"{tmp_path} is a folder, {tail}"
+    imgs = [str(tmp_path / f"{i}.png") for i in range(2)]
+    for i, img in enumerate(imgs):
+        Image.fromarray(np.full((8, 8, 3), i, np.uint8)).save(img)
+    ckpt = tmp_path / "net.pth"
+    ckpt.write_bytes(b"")
+    assert main(["retrieve", *imgs, "--checkpoint", str(ckpt), "--retrieval-checkpoint",
+                 sift_map, "--out", str(tmp_path / "o")]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert err == [f"mast3r-ros retrieve: error: {sift_map} is a keyframe map, {tail}"], err
