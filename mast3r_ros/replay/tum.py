@@ -44,6 +44,7 @@ from ..core.trajectory import (check_pose_rule, check_stamped_poses, clock_reset
                                stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
+from .tum_paths import listed_file
 
 log = logging.getLogger(__name__)
 
@@ -518,6 +519,7 @@ class TumSequence:
                                  f"{size[0]}x{size[1]}", (w, h), size, stream)
 
     def _read_rgb(self, path: Path) -> np.ndarray:
+        path = listed_file(self.folder, path, "colour image", "rgb.txt")  # as '/' where not
         try:
             rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
         except InputError as err:
@@ -529,9 +531,7 @@ class TumSequence:
         return rgb
 
     def _read_depth(self, path: Path) -> np.ndarray:
-        if not path.is_file():
-            raise InputError(f"cannot read depth image {path}: no such file (listed in "
-                             f"{self.folder / 'depth.txt'})")
+        path = listed_file(self.folder, path, "depth image", "depth.txt")  # as '/' where not
         try:
             check_image_file_intact(path)  # pixels from OpenCV below, bit-exact
         except InputError as err:

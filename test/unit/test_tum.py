@@ -714,3 +714,37 @@ def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
     other.write_text("mast3r_localizer: 3\n")
     with pytest.raises(InputError, match=r"is a ROS parameter file \(key 'mast3r_localizer'\)"):
         load_camera_info_yaml(other)
+
+
+def test_lists_written_on_windows_with_backslash_paths_are_read(tmp_path, caplog):
+    """A new user's finding: rgb.txt / depth.txt written on Windows ('1.0 rgb\\0.png') failed
+    with only 'image not found: seq/rgb\\0.png'. A name is tried as written (a backslash is a
+    legal file-name character on Linux), then with '/' (said once per list); when neither
+    exists, the error names both."""
+    folder = make_folder(tmp_path / "seq")
+    for name in ("rgb.txt", "depth.txt"):
+        text = (folder / name).read_text()
+        (folder / name).write_text(text.replace("rgb/", "rgb\\").replace("depth/", "depth\\"))
+    seq = TumSequence(folder)
+    with caplog.at_level("WARNING"):
+        frames = list(seq)
+    bgr = cv2.imread(str(folder / "rgb" / "1.png"))
+    np.testing.assert_array_equal(frames[1].rgb, bgr[:, :, ::-1])
+    np.testing.assert_allclose(frames[0].depth_m[1:, 1:], 1.0)
+    said = [r.getMessage() for r in caplog.records if "backslash" in r.getMessage()]
+    assert len(said) == 2 and "rgb.txt" in said[0] and "depth.txt" in said[1], said
+    # a file named with the backslash itself (legal on Linux) is read as written
+    cv2.imwrite(str(folder / "rgb\\2.png"), np.zeros((H, W, 3), np.uint8))
+    assert not seq[2].rgb.any()
+    (folder / "rgb\\2.png").unlink()
+    (folder / "rgb" / "2.png").unlink()
+    (folder / "depth" / "0.png").unlink()
+    for index, what, name in ((2, "colour image", "rgb\\2.png"), (0, "depth image",
+                                                                   "depth\\0.png")):
+        with pytest.raises(InputError) as e:
+            seq[index]
+        slashed = folder / name.replace("\\", "/")
+        list_name = "rgb.txt" if "rgb" in name else "depth.txt"
+        assert str(e.value) == (f"cannot read {what} {folder / name}: no such file, nor "
+                                f"{slashed} (its backslashes read as '/') (listed in "
+                                f"{folder / list_name})"), str(e.value)

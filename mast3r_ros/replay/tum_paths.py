@@ -1,0 +1,49 @@
+"""The files a TUM folder's lists name (rgb.txt, depth.txt), found as written or, for a list
+written on Windows (``0.1 rgb\\0.1.png``), with its backslashes read as '/'.
+
+On Linux a backslash is a legal file-name character, so a name is first tried as written; only
+when that file does not exist is a name holding a backslash tried with '/' in its place (said
+once per list file). Apart from `tum.py` to keep that module within its size.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Set
+
+from ..core.errors import InputError
+
+log = logging.getLogger(__name__)
+
+_SAID: Set[str] = set()  # the list files whose backslash names were said to be read as '/'
+
+
+def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
+    """The file to read for ``path`` (``folder / name``, a name from ``folder / list_name``): as
+    written when it is a file, else the name with each backslash read as '/' when that is one.
+
+    Raises `InputError` ('cannot read {what} {path}: no such file (listed in ...)', naming the
+    '/' reading too for a name with a backslash; '... a folder, not an image file ...') when
+    neither is a file."""
+    listed_in = folder / list_name
+    if path.is_file():
+        return path
+    try:
+        name = str(path.relative_to(folder))
+    except ValueError:  # an absolute name: read as a whole
+        name = str(path)
+    slashed = folder / name.replace("\\", "/")
+    if "\\" in name and slashed.is_file():
+        if str(listed_in) not in _SAID:
+            _SAID.add(str(listed_in))
+            log.warning("%s names its files with backslashes (written on Windows?), such as "
+                        "%s: read with '/' (%s)", listed_in, name, slashed)
+        return slashed
+    if path.is_dir():
+        why = "a folder, not an image file"
+    elif "\\" in name:
+        why = f"no such file, nor {slashed} (its backslashes read as '/')"
+    else:
+        why = "no such file"
+    raise InputError(f"cannot read {what} {path}: {why} (listed in {listed_in})")
