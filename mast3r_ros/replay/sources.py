@@ -15,7 +15,7 @@ import itertools
 import logging
 import os
 from collections.abc import Collection, Iterable, Iterator
-from typing import Optional, Protocol, Tuple
+from typing import List, Optional, Protocol, Tuple
 
 import numpy as np
 
@@ -187,6 +187,32 @@ def is_tum_folder(path: str) -> bool:
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 
 
+_LOOKED_INTO = 64  # folders _recordings_below lists at most: a huge tree is not walked
+
+
+def _recordings_below(path: str, names: List[str]) -> List[str]:
+    """The recordings (TUM folders, rosbag2s) among the folders ``names`` of ``path``, else
+    among their own folders (the demo's ``OUT/data/query``), relative to ``path``; at most
+    `_LOOKED_INTO` folders are looked at, in name order (a huge tree is not walked)."""
+    looked, level = 0, [n for n in names if os.path.isdir(os.path.join(path, n))]
+    for depth in (1, 2):
+        found: List[str] = []
+        below: List[str] = []
+        for rel in level[:_LOOKED_INTO - looked]:
+            looked += 1
+            full = os.path.join(path, rel)
+            if recording_kind(full):
+                found.append(rel)
+            elif depth == 1:
+                with contextlib.suppress(OSError), os.scandir(full) as entries:
+                    below += sorted(os.path.join(rel, e.name) for e in entries
+                                    if e.is_dir())
+        if found:
+            return found
+        level = below
+    return []
+
+
 def _not_a_recording(path: str) -> Optional[str]:
     """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
     None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
@@ -230,8 +256,7 @@ def _not_a_recording(path: str) -> Optional[str]:
                 f"the metadata with 'ros2 bag reindex {path}'")
     if not names:
         return f"{neither}: the folder is empty"
-    inner = [n for n in names if os.path.isdir(os.path.join(path, n))
-             and recording_kind(os.path.join(path, n))]
+    inner = _recordings_below(path, names)
     if inner:
         return (f"{neither}; it holds recordings: pass one of them as SOURCE "
                 f"({', '.join(os.path.join(path, n) for n in inner[:3])}"

@@ -71,6 +71,36 @@ def test_a_path_that_is_neither_is_said_so_not_as_a_rosbag_error(tum, sift_map, 
     assert not os.path.exists(out) and not os.path.exists(tmp_path / "r")
 
 
+def test_a_folder_holding_recordings_two_levels_down_names_them(tum, sift_map, tmp_path,
+                                                               capsys):
+    """A new user's finding: after the README's `demo --out demo_out`, `localize demo_out
+    --map demo_out/map` said only 'neither a TUM RGB-D folder nor a rosbag2'; the demo's
+    recordings are two levels down (demo_out/data/map, demo_out/data/query) and are named."""
+    out = tmp_path / "demo_out"
+    shutil.copytree(sift_map, out / "map")
+    (out / "run").mkdir()
+    for name in ("map", "query"):
+        shutil.copytree(tum[1], out / "data" / name)
+    (out / "bags" / "day1").mkdir(parents=True)
+    (out / "bags" / "day1" / "day1_0.mcap").write_bytes(b"")  # a bag without metadata.yaml
+    line = _cli_error(capsys, ["localize", str(out), "--map", str(out / "map"), "--out",
+                               str(tmp_path / "r"), "--matcher", "sift"])
+    named = ", ".join(str(out / rel) for rel in ("bags/day1", "data/map", "data/query"))
+    assert line.endswith(f"{out} {NEITHER} (no metadata.yaml / .mcap / .db3); it holds "
+                         f"recordings: pass one of them as SOURCE ({named})"), line
+    # one level down is said as before, without the deeper ones
+    shutil.copytree(tum[1], out / "query")
+    with pytest.raises(InputError, match=rf"SOURCE \({out / 'query'}\)$"):
+        open_source(str(out))
+    # bounded: a folder with more than 64 folders before the recordings is not walked through
+    shutil.rmtree(out / "query")
+    for i in range(70):
+        (out / "a" / f"{i:03d}").mkdir(parents=True)
+    with pytest.raises(InputError) as e:
+        open_source(str(out))
+    assert str(e.value).endswith("(no metadata.yaml / .mcap / .db3)"), str(e.value)
+
+
 def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, tum, tmp_path, capsys):
     run = str(tmp_path / "run")
     line = _cli_error(capsys, ["localize", sift_map, "--map", sift_map, "--out", run,
