@@ -777,6 +777,28 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
         KeyframeMap.load(str(m / "keyframes"))
 
 
+def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
+    """A new user's finding: `--map M/run1` (a localize run kept inside its map) said only
+    'looks like a localize run folder ... pass the map folder' without naming M, and a folder
+    three levels down (M/run1/plots/png) said 'an interrupted build?'; both name M."""
+    m = tmp_path / "kitchen_map"
+    (m / "run1" / "plots" / "png").mkdir(parents=True)
+    (m / kfm.MANIFEST).write_text(json.dumps({"format": kfm.FORMAT_NAME}))
+    (m / "run1" / "results.jsonl").write_text("")
+    (m / "run1" / "metrics.json").write_text("{}")
+    monkeypatch.chdir(tmp_path)
+    for given in ("kitchen_map/run1", "kitchen_map/run1/", "kitchen_map/run1/plots/png"):
+        with pytest.raises(MapFormatError) as e:
+            KeyframeMap.load(given)
+        assert str(e.value) == (f"{given} is inside the keyframe map kitchen_map: pass that "
+                                "folder"), str(e.value)
+    (m / kfm.MANIFEST).unlink()  # a run folder in no map: said as one, as before
+    with pytest.raises(MapFormatError, match=r"kitchen_map/run1 looks like a localize run "):
+        KeyframeMap.load("kitchen_map/run1")
+    with pytest.raises(MapFormatError, match="interrupted build"):
+        KeyframeMap.load("/")
+
+
 def test_a_folder_holding_a_map_names_the_map(tmp_path, monkeypatch):
     """A new user's finding: after the quick start (`mast3r-ros demo --out demo_out`, which
     prints 'map demo_out/map'), `--map demo_out` said 'not a complete keyframe map (an

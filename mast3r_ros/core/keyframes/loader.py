@@ -134,6 +134,10 @@ class KeyframeMap(MapEncodings, MapFiles):
                     f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
                     f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
                     "MAP` and pass MAP") from None
+            inside = _enclosing_map(path)
+            if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
+                raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
+                                     "folder") from None
             run = [n for n in ("results.jsonl", "metrics.json")
                    if os.path.isfile(os.path.join(path, n))]
             if run:
@@ -141,10 +145,6 @@ class KeyframeMap(MapEncodings, MapFiles):
                     f"{mpath}: missing; {path} looks like a localize run folder (it has "
                     f"{run[0]}), not a keyframe map: pass the map folder (build-map --out) "
                     "instead") from None
-            inside = _enclosing_map(path)
-            if inside:  # MAP/keyframes given for MAP
-                raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
-                                     "folder") from None
             inner = _inner_maps(path)
             if inner:  # the demo's --out given for its map, OUT/map
                 raise MapFormatError(
@@ -462,15 +462,18 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     return KeyframeTable.open(full, num, models, files[rel]["sha256"])
 
 
-def _enclosing_map(path: str, levels: int = 2) -> Optional[str]:
+def _enclosing_map(path: str, levels: int = 8) -> Optional[str]:
     """The folder up to ``levels`` above ``path`` that is a keyframe map (its manifest.json
     says this format: a dataset's or an ONNX export's manifest.json does not), else None: a
-    folder inside a map (MAP/keyframes) given in its place."""
+    folder inside a map (MAP/keyframes, MAP/run1/plots) given in its place."""
     folder = os.path.normpath(path)  # named as given: MAP/keyframes -> MAP
     for _ in range(levels):
         parent = os.path.dirname(folder)
-        folder = parent if parent and parent != folder and not folder.endswith("..") else \
+        parent = parent if parent and parent != folder and not folder.endswith("..") else \
             os.path.dirname(os.path.abspath(folder))
+        if parent == folder:  # the root
+            return None
+        folder = parent
         if is_keyframe_map(folder):
             return folder
     return None
