@@ -84,7 +84,8 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
     The keys are the same with or without ground truth: what was not evaluated is None
     (null in metrics.json): the error statistics, ``gross_errors`` and the covariance blocks
-    without an evaluated frame, ``recall`` without a frame with ground truth.
+    without an evaluated frame, ``recall`` without a frame with ground truth (the covariance's
+    sigma medians need none: over every localized frame with a covariance).
 
     ``warmed_up`` False (no warm-up ran before the first frame): the first frame pays the
     one-time costs (lazy imports, allocator growth, kernels), so it (the first frame with
@@ -117,8 +118,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "recall": {f"{t * 100:g}cm_{d:g}deg": float(np.count_nonzero(
             (err[:, 0] <= t) & (err[:, 1] <= d)) / has_gt.sum()) if has_gt.any() else None
             for t, d in RECALL_THRESHOLDS},
-        "covariance": (covariance_calibration(results, gt_poses) if has_gt.any()
-                       else covariance_calibration([], np.zeros((0, 4, 4)))),
+        # the sigma medians need no ground truth: over every localized frame
+        "covariance": covariance_calibration(
+            results, gt_poses if gt_poses is not None else np.full((n, 4, 4), np.nan)),
         "frame_offset": frame_offset(results, gt_poses) if ev.any() else None,
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
@@ -248,19 +250,23 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
     """Coverage of the chi^2(3) 95 % region, median and 95th percentile squared Mahalanobis
     distance (the tail: `calibration_verdict`), position
     (without and with ``gt_position_sigma_m`` of ground-truth error) and rotation, over the
-    successful frames with ground truth and a covariance (module docstring); `InputError`
-    when ``gt_poses`` does not hold one pose per result."""
+    successful frames with ground truth and a covariance (module docstring); the median
+    per-axis sigmas (``position_sigma_m_median``, ``rotation_sigma_deg_median``: of what the node
+    publishes) over every successful frame with a finite covariance, ground truth or not;
+    `InputError` when ``gt_poses`` does not hold one pose per result."""
     _check_lengths(results, gt_poses)
     d = []
     sig = []
     for r, gt in zip(results, gt_poses):
-        if (r.success and r.map_from_cam is not None and r.covariance is not None
-                and np.isfinite(gt).all()):
+        if not (r.success and r.map_from_cam is not None and r.covariance is not None):
+            continue
+        if np.isfinite(r.covariance).all():  # no ground truth needed
+            sig.append((np.sqrt(np.trace(r.covariance[:3, :3]) / 3),
+                        np.degrees(np.sqrt(np.trace(r.covariance[3:, 3:]) / 3))))
+        if np.isfinite(gt).all():
             dp, dr = mahalanobis_sq(r.map_from_cam, gt, r.covariance)
             dp_gt, _ = mahalanobis_sq(r.map_from_cam, gt, r.covariance, gt_position_sigma_m)
             d.append((dp, dp_gt, dr))
-            sig.append((np.sqrt(np.trace(r.covariance[:3, :3]) / 3),
-                        np.degrees(np.sqrt(np.trace(r.covariance[3:, 3:]) / 3))))
     d_arr = np.asarray(d, dtype=np.float64).reshape(-1, 3)
 
     def block(v: np.ndarray) -> Dict[str, Any]:

@@ -45,6 +45,10 @@ def test_metrics_json_has_the_same_keys_without_ground_truth(tum, sift_map, tmp_
     assert set(m) == set(with_gt)
     assert set(m["recall"]) == set(with_gt["recall"]) and set(m["recall"].values()) == {None}
     assert m["gross_errors"] is None and m["covariance"]["evaluated"] == 0
+    # the sigma the node would publish needs no ground truth: the same frames, the same medians
+    assert m["localized"] and m["covariance"]["position_sigma_m_median"] is not None
+    for key in ("position_sigma_m_median", "rotation_sigma_deg_median"):
+        assert m["covariance"][key] == pytest.approx(with_gt["covariance"][key]), key
 
 
 @pytest.mark.parametrize("older_run", [True, False, "empty folder"])

@@ -450,3 +450,30 @@ def test_no_frame_offset_for_estimates_that_only_scale_or_stick():
     assert "ground truth frame" not in metrics.format_table(m)
     drift = [LocalizationResult(True, i, _rz(0, [0.1 * i, 0.0, 1.0]), None) for i in range(50)]
     assert metrics.summarize(drift, truth)["frame_offset"] is None
+
+
+def test_the_sigma_medians_cover_every_localized_frame_with_or_without_ground_truth():
+    """A new user's finding: metrics.json's covariance.position_sigma_m_median and
+    rotation_sigma_deg_median were null for a run without ground truth (they were taken over
+    the evaluated frames only), so the sigma the node publishes could not be seen. They need no
+    truth: every localized frame with a finite covariance counts; the coverage figures stay
+    over the evaluated frames."""
+    cov = [np.diag([0.01, 0.01, 0.01, 1e-4, 1e-4, 1e-4]),  # sigma 0.1 m, 0.01 rad
+           np.diag([0.04, 0.04, 0.04, 4e-4, 4e-4, 4e-4]),  # 0.2 m, 0.02 rad
+           np.diag([0.09, 0.09, 0.09, 9e-4, 9e-4, 9e-4])]  # 0.3 m, 0.03 rad
+    res = [LocalizationResult(True, i, np.eye(4), c) for i, c in enumerate(cov)]
+    res.append(LocalizationResult(True, 3, np.eye(4), np.full((6, 6), np.nan)))  # not counted
+    res.append(LocalizationResult(True, 4, np.eye(4), None))
+    res.append(LocalizationResult.failure(5, "too few inliers"))
+    for gt in (None, np.full((6, 4, 4), np.nan)):  # no truth at all, or none for any frame
+        c = metrics.summarize(res, gt)["covariance"]
+        assert c["position_sigma_m_median"] == pytest.approx(0.2)
+        assert c["rotation_sigma_deg_median"] == pytest.approx(np.degrees(0.02))
+        assert c["evaluated"] == 0 and c["position"]["coverage_95"] is None
+    gt = np.full((6, 4, 4), np.nan)
+    gt[0] = np.eye(4)  # truth for the first frame only: coverage over it, sigmas over all
+    c = metrics.summarize(res, gt)["covariance"]
+    assert c["evaluated"] == 1 and c["position"]["frames"] == 1
+    assert c["position"]["coverage_95"] == 1.0
+    assert c["position_sigma_m_median"] == pytest.approx(0.2)
+    assert metrics.summarize([], None)["covariance"]["position_sigma_m_median"] is None
