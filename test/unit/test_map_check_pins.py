@@ -110,3 +110,35 @@ def test_the_reported_reprojection_limit_is_that_of_the_widest_camera():
         recs.append(KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, f.map_from_cam, f.stamp_ns))
     rep = check_keyframes(recs, cfg)
     assert rep.thresholds["max_reproj_px"] == cfg.max_reproj_frac * 320
+
+
+def test_bad_keyframes_leaves_the_unchecked_ones_out():
+    """`ConsistencyReport.bad_keyframes`: keyframes that agree with none of their checked
+    neighbours (``ok`` False); unchecked ones (``ok`` None) are not listed."""
+    from mast3r_ros.core.map_check import INCONSISTENT, ConsistencyReport, KeyframeFigures
+
+    kfs = [KeyframeFigures(i, str(i), math.nan, math.nan, math.nan, [], ok)
+           for i, ok in enumerate([None, False, True, None, False])]
+    assert ConsistencyReport(INCONSISTENT, kfs, [], "").bad_keyframes() == [1, 4]
+
+
+def test_a_list_of_exactly_the_limit_is_given_whole():
+    from mast3r_ros.core.map_check.report import MAX_LISTED, _listed
+
+    items = [str(i) for i in range(MAX_LISTED)]
+    assert _listed(items) == ", ".join(items)
+    assert _listed(items + ["x"]).endswith(", ... (1 more)")
+
+
+def test_an_infinite_figure_is_written_as_null_in_the_manifest():
+    """`to_manifest`: 'NaN/inf written as null' (a match behind the camera reads inf px):
+    the manifest stays strict JSON."""
+    import json
+
+    from mast3r_ros.core.map_check import INCONSISTENT, ConsistencyReport, KeyframeFigures
+
+    kfs = [KeyframeFigures(0, "0", 0.1, 0.9, math.inf, [1], False)]
+    pairs = [PairFigures(0, 1, matches=30, reproj_px=math.inf, depth_residual=-math.inf)]
+    out = ConsistencyReport(INCONSISTENT, kfs, pairs, "m").to_manifest()
+    json.dumps(out, allow_nan=False)
+    assert out["pairs"][0]["reproj_px"] is None and out["keyframes"][0]["reproj_px"] is None
