@@ -142,3 +142,25 @@ def test_an_infinite_figure_is_written_as_null_in_the_manifest():
     out = ConsistencyReport(INCONSISTENT, kfs, pairs, "m").to_manifest()
     json.dumps(out, allow_nan=False)
     assert out["pairs"][0]["reproj_px"] is None and out["keyframes"][0]["reproj_px"] is None
+
+
+def test_the_trajectory_unit_is_named_for_a_factor_below_one_by_median_or_top_depth():
+    """`_trajectory_unit_instead`: only a factor < 1 (the fix would enlarge the depth), and
+    then when the median would leave the plausible range OR the top would pass the 16-bit
+    format's 655.35 m."""
+    from mast3r_ros.core.map_check.diagnose import _trajectory_unit_instead
+
+    assert _trajectory_unit_instead(1.0, (2.0, 700.0)) is False  # no fix to the depth at all
+    assert _trajectory_unit_instead(0.01, (0.5, 10.0)) is True   # median 50 m, top 1000 m
+    assert _trajectory_unit_instead(0.01, (2.0, 5.0)) is True    # median 200 m
+    assert _trajectory_unit_instead(0.1, (2.0, 5.0)) is False    # 20 m, 50 m: plausible
+
+
+def test_unit_confusions_are_named_within_15_percent_only():
+    """`_nice_factors`: confusions within 15 % of the fitted factor (both neighbours of
+    7-Scenes' 4.47), else the factor itself to 2 digits."""
+    from mast3r_ros.core.map_check.diagnose import _nice_factors
+
+    assert _nice_factors(4.47) == [4.0, 5.0]
+    assert _nice_factors(1.3) == [1.3]
+    assert _nice_factors(1.1) == [1.0]
