@@ -376,6 +376,10 @@ def format_table(m: Dict[str, Any]) -> str:
                              f"{100 * v['coverage_95']:.0f} % / {d2:.3g} (calibrated: 95 % / "
                              f"{CHI2_3DOF_MEDIAN:.2f})" + (f", {verdict}" if verdict else "")
                              + of))
+    if cv and cv.get("position_sigma_m_median") is not None:  # ground truth or not
+        rows.append(("covariance sigma median (position / rotation)",
+                     f"{100 * cv['position_sigma_m_median']:.2f} cm / "
+                     f"{cv['rotation_sigma_deg_median']:.2f} deg (what the node publishes)"))
     lat = m.get("latency_s", {})
     # the frames that were timed: not unreadable ones (never localized), nor a cold first frame
     first = m.get("latency_first_frame_s") or {}

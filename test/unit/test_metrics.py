@@ -477,3 +477,10 @@ def test_the_sigma_medians_cover_every_localized_frame_with_or_without_ground_tr
     assert c["position"]["coverage_95"] == 1.0
     assert c["position_sigma_m_median"] == pytest.approx(0.2)
     assert metrics.summarize([], None)["covariance"]["position_sigma_m_median"] is None
+    # the console table shows them, with or without truth (it showed no covariance line at all
+    # without truth); none without a localized frame with a covariance
+    for truth in (None, gt):
+        row, = [ln for ln in metrics.format_table(metrics.summarize(res, truth)).splitlines()
+                if "sigma median" in ln]
+        assert "20.00 cm / 1.15 deg" in row, row
+    assert "sigma median" not in metrics.format_table(metrics.summarize(res[3:], None))
