@@ -1,5 +1,6 @@
 """Atomic file and folder writes: a reader sees the old file (folder) or the complete new one,
-never a part."""
+never a part. The renames that publish a folder, and the clean-up of what a killed writer left,
+are in `publish`."""
 
 from __future__ import annotations
 
@@ -7,19 +8,23 @@ import contextlib
 import errno
 import fnmatch
 import hashlib
-import logging
 import os
-import re
 import shutil
 import sys
 import tempfile
-from typing import Callable, Dict, Iterator, List, Optional, Sequence
+from typing import Callable, Dict, Iterator, Optional, Sequence
 
-from .durable import flush_before_publish, flush_filesystem, fsync_dir, mkstemp_public
+from .durable import flush_before_publish, fsync_dir, mkstemp_public
 from .errors import InputError
 from .map_nesting import refuse_inside_map_data
-
-log = logging.getLogger(__name__)
+from .publish import (  # the publish steps, imported from here by their callers too
+    keep_output,
+    make_temporary_sibling,
+    output_path,
+    publish_failed,
+    remove_stale_temporaries,
+    replace_folder,
+)
 
 
 def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
@@ -213,17 +218,17 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
             os.chmod(tmp, 0o777 & ~umask)  # mkdtemp made it 0700
             flush_before_publish(tmp, given)  # the files' data on disk before the rename
         except BaseException as e:
-            _publish_failed(tmp, given, e)
+            publish_failed(tmp, given, e)
             raise
         if not overwrite and os.path.lexists(path):
-            tmp = _keep_output(tmp)
+            tmp = keep_output(tmp)
             raise InputError(f"--out {given} appeared while this output was being written (by "
                              "a program that does not take its lock?); not replacing it "
                              f"without --overwrite: the output is kept in {tmp}")
         try:
             replace_folder(tmp, path)
         except BaseException as e:
-            _publish_failed(tmp, given, e)
+            publish_failed(tmp, given, e)
             raise
         fsync_dir(os.path.dirname(path))  # the rename itself
     finally:
@@ -349,158 +354,6 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
     return _HELD[file]
 
 
-# The temporary sibling a writer fills before renaming it to its output OUT (`atomic_folder`,
-# `MapWriter`) is OUT + TEMP_INFIX + mkdtemp's 8 characters: a form no user's own folder beside
-# OUT (OUT.tmp-20261202, OUT.tmp-backup_1) has, so `remove_stale_temporaries` removes only ours.
-TEMP_INFIX = ".tmp-m3r-"
-# where `replace_folder` moves the output it replaces until it is deleted: OUT + OLD_INFIX +
-# mkdtemp's 8 characters; under OUT's lock one that exists is a leftover of a cut deletion
-OLD_INFIX = ".old-"
-
-
-def make_temporary_sibling(path: str) -> str:
-    """Make (mode 0700) and return the temporary sibling ``PATH.tmp-m3r-XXXXXXXX`` of the
-    output folder ``path`` (as `output_path` gives it), for its writer to fill and publish."""
-    return tempfile.mkdtemp(prefix=os.path.basename(path) + TEMP_INFIX,
-                            dir=os.path.dirname(path))
-
-
-def _publish_failed(tmp: str, given: str, error: BaseException) -> None:
-    """A complete output ``tmp`` could not be published at ``given``: kept (`_keep_output`,
-    logged) when the user stopped the program (Ctrl-C, SIGTERM), else deleted."""
-    if isinstance(error, (KeyboardInterrupt, SystemExit)) and os.path.isdir(tmp):
-        log.error("interrupted while publishing %s: the complete output is kept in %s (move it "
-                  "to %s)", given, _keep_output(tmp), given)
-    else:
-        shutil.rmtree(tmp, ignore_errors=True)
-
-
-def _keep_output(tmp: str) -> str:
-    """Rename a finished temporary sibling ``PATH.tmp-m3r-X`` that cannot be published to
-    ``PATH.kept-X``, out of reach of `remove_stale_temporaries`; returns where it is."""
-    parent, name = os.path.split(tmp)
-    head, _, tail = name.rpartition(TEMP_INFIX)
-    kept = os.path.join(parent, head + ".kept-" + tail)
-    try:
-        if not os.path.lexists(kept):
-            os.rename(tmp, kept)
-            return kept
-    except OSError:
-        pass
-    return tmp
-
-
-def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[str]:
-    """Delete the temporary siblings ``PATH.tmp-m3r-XXXXXXXX`` (`make_temporary_sibling`) that a
-    writer killed without a chance to clean up (``kill -9``, the OOM killer, a power cut) left
-    beside output ``path``; returns them. Only for the holder of ``path``'s output lock, which
-    every writer of such a sibling holds while it lives: one that exists now is nobody's. So are
-    the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced output to and deletes
-    (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
-    ``PATH`` missing (a kill between the renames). Nothing of another form is touched: a user's
-    ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial`` (a resumable build; with
-    ``salvage``, a stopped run's is replaced by a newer killed run's lines, as the next stopped
-    run replaces it).
-
-    ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
-    work finishes. A stale temporary holding at least one finished line of it is not deleted
-    but renamed to ``PATH.partial``, the line the kill cut short (no newline) dropped, unless
-    the ``PATH.partial`` there holds a newer such file (the newest of several stale temporaries
-    wins; a ``PATH.partial`` without that file, or one that cannot be deleted, is not replaced
-    and the temporary is kept as ``PATH.kept-XXXXXXXX``, or where it is if that rename fails);
-    each is a WARNING naming the folder and its line count."""
-    out = output_path(path).rstrip("/")
-    parent, base = os.path.split(out)
-    stale = re.compile(re.escape(base) + "(" + re.escape(TEMP_INFIX) + "|" + re.escape(OLD_INFIX)
-                       + r")[a-z0-9_]{8}")
-    try:
-        names = os.listdir(parent or ".")
-    except OSError:
-        return []
-    dirs = [os.path.join(parent, n) for n in names if stale.fullmatch(n)]
-    old = [d for d in dirs if OLD_INFIX in os.path.basename(d)[len(base):]]
-    dirs = [d for d in dirs if d not in old]
-    for full in old:  # an output replaced by --overwrite, its deletion cut short (Ctrl-C)
-        if os.path.isdir(full) and not os.path.islink(full):
-            back = not os.path.lexists(out) and os.path.isdir(os.path.join(full, "folder"))
-            if back:  # killed between replace_folder's two renames: the output is put back
-                os.replace(os.path.join(full, "folder"), out)
-            shutil.rmtree(full, ignore_errors=True)
-            if back:
-                log.warning("restored %s: an --overwrite killed between its two renames had "
-                            "moved it aside", out)
-            elif not os.path.lexists(full):
-                log.warning("removed %s: the output %s replaced, left when its deletion was "
-                            "interrupted", full, out)
-    dirs = sorted(d for d in dirs if os.path.isdir(d) and not os.path.islink(d))
-    if salvage:  # oldest first: the newest run's lines are the ones left in PATH.partial
-        dirs.sort(key=lambda d: _line_file_mtime(os.path.join(d, salvage)))
-    removed, gone = [], []
-    for full in dirs:
-        if salvage and _salvage_lines(full, salvage, out):
-            removed.append(full)
-            continue
-        shutil.rmtree(full, ignore_errors=True)
-        if not os.path.lexists(full):
-            removed.append(full)
-            gone.append(full)
-    if gone:
-        log.warning("removed %d temporary folder(s) that a killed writer of %s left: %s",
-                    len(gone), out, ", ".join(sorted(gone)))
-    return removed
-
-
-def _line_file_mtime(file: str) -> float:
-    try:
-        return os.stat(file).st_mtime
-    except OSError:
-        return float("-inf")
-
-
-def _salvage_lines(tmp: str, name: str, out: str) -> bool:
-    """Keep the stale temporary ``tmp`` of output ``out`` when its line file ``name`` holds a
-    finished line (the file cut to its last newline, its mtime kept): renamed to
-    ``OUT.partial`` unless that holds a newer such file or more finished lines (a run resuming
-    it killed while copying them; then False: ``tmp`` may go), else, if
-    ``OUT.partial`` is something else or cannot be replaced, to ``OUT.kept-X``, else left where
-    it is. True when ``tmp`` holds lines that must not be deleted (moved or not)."""
-    file, partial = os.path.join(tmp, name), out + ".partial"
-    try:
-        with open(file, "rb") as fh:
-            data = fh.read()
-        st = os.stat(file)
-    except OSError:
-        return False
-    end = data.rfind(b"\n") + 1
-    if not end or _line_file_mtime(os.path.join(partial, name)) > st.st_mtime:
-        return False
-    lines = data.count(b"\n", 0, end)
-    with contextlib.suppress(OSError), open(os.path.join(partial, name), "rb") as fh:
-        if fh.read().count(b"\n") > lines:  # a run resuming it killed copying them: a prefix
-            return False
-    with contextlib.suppress(OSError):
-        if end < len(data):
-            with open(file, "r+b") as fh:
-                fh.truncate(end)
-            os.utime(file, ns=(st.st_atime_ns, st.st_mtime_ns))
-    kept = tmp
-    try:
-        flush_filesystem(tmp)  # a writeback error: kept as OUT.kept-X, not OUT.partial
-        if os.path.isfile(os.path.join(partial, name)) and not os.path.islink(partial):
-            shutil.rmtree(partial)  # an older stopped run's: superseded
-        if not os.path.lexists(partial):
-            os.rename(tmp, partial)
-            kept = partial
-            fsync_dir(os.path.dirname(partial))  # the rename itself
-    except OSError:
-        pass
-    if kept == tmp:  # OUT.partial is something else (a resumable build) or would not go
-        kept = _keep_output(tmp)
-    log.warning("a writer of %s killed without cleaning up left %d finished line(s) of %s in "
-                "%s: kept as %s%s", out, lines, name, tmp, kept,
-                " (a complete run to it replaces them)" if kept == partial else "")
-    return True
-
 
 @contextlib.contextmanager
 def output_lock(path: str, what: str = "--out") -> Iterator[OutputLock]:
@@ -510,41 +363,3 @@ def output_lock(path: str, what: str = "--out") -> Iterator[OutputLock]:
         yield lock
     finally:
         lock.release()
-
-
-def output_path(path: str) -> str:
-    """The absolute folder an output named ``path`` is published at: ``path`` itself, or, when
-    ``path`` (a trailing '/' aside) is a symbolic link to a folder, the folder it points to.
-
-    Outputs are published by renaming a finished sibling folder into place (`atomic_folder`,
-    `replace_folder`); renamed over a link, that would put a new folder where the link was and
-    leave the old contents behind it. Resolving first keeps the link and replaces its folder.
-    A link to nothing is returned as the link (the callers refuse it as not a folder)."""
-    path = os.fspath(path)
-    bare = path.rstrip("/") or "/"
-    if os.path.islink(bare) and os.path.isdir(bare):
-        return os.path.realpath(bare)
-    return os.path.abspath(path)
-
-
-def replace_folder(src: str, dst: str) -> None:
-    """Rename the complete folder ``src`` to ``dst`` (same file system); an existing ``dst`` is
-    first renamed aside (``DST.old-XXXXXXXX``) and deleted after, so ``dst`` is never a mix of
-    the two. A deletion cut short (Ctrl-C) leaves that folder to the next holder of ``dst``'s
-    output lock (`remove_stale_temporaries`)."""
-    if not os.path.lexists(dst):
-        os.replace(src, dst)
-        return
-    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + OLD_INFIX, dir=os.path.dirname(dst))
-    try:
-        os.replace(dst, os.path.join(old, "folder"))
-    except BaseException:  # dst stays as it was: no empty folder beside it
-        os.rmdir(old)
-        raise
-    try:
-        os.replace(src, dst)
-    except BaseException:
-        os.replace(os.path.join(old, "folder"), dst)
-        os.rmdir(old)
-        raise
-    shutil.rmtree(old, ignore_errors=True)

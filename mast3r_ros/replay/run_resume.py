@@ -67,7 +67,7 @@ def write_run_facts(folder: str, global_only: bool, map_path: str) -> None:
 
 def partial_of(out: str) -> str:
     """``OUT.partial``: beside the folder ``out`` is published at (a symlink's target, as its
-    temporaries and the ones a killed run left, `fileio.remove_stale_temporaries`)."""
+    temporaries and the ones a killed run left, `publish.remove_stale_temporaries`)."""
     return output_path(out).rstrip("/") + ".partial"
 
 
