@@ -68,10 +68,10 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
     every writer of such a sibling holds while it lives: one that exists now is nobody's. So are
     the ``PATH.old-XXXXXXXX`` folders `replace_folder` moves a replaced output to and deletes
     (left when that deletion was interrupted): deleted too, with a WARNING; or put back,
-    ``PATH`` missing (a kill between the renames). Nothing of another form is touched: a user's
-    ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial`` (a resumable build; with
-    ``salvage``, a stopped run's is replaced by a newer killed run's lines, as the next stopped
-    run replaces it).
+    ``PATH`` missing (a kill between the renames), and its folder synced. Nothing of another
+    form is touched: a user's ``PATH.tmp-20261202`` or ``PATH.old-backup``, ``PATH.partial``
+    (a resumable build; with ``salvage``, a stopped run's is replaced by a newer killed run's
+    lines, as the next stopped run replaces it).
 
     ``salvage``: the name of a line file (``results.jsonl``) that a writer appends to as its
     work finishes. A stale temporary holding at least one finished line of it is not deleted
@@ -98,6 +98,7 @@ def remove_stale_temporaries(path: str, salvage: Optional[str] = None) -> List[s
                 os.replace(os.path.join(full, "folder"), out)
             shutil.rmtree(full, ignore_errors=True)
             if back:
+                fsync_dir(parent or ".")  # on disk before OUT is written on as if never moved
                 log.warning("restored %s: an --overwrite killed between its two renames had "
                             "moved it aside", out)
             elif not os.path.lexists(full):
@@ -192,7 +193,8 @@ def replace_folder(src: str, dst: str) -> None:
     """Rename the complete folder ``src`` to ``dst`` (same file system); an existing ``dst`` is
     first renamed aside (``DST.old-XXXXXXXX``) and deleted after, so ``dst`` is never a mix of
     the two. A deletion cut short (Ctrl-C) leaves that folder to the next holder of ``dst``'s
-    output lock (`remove_stale_temporaries`)."""
+    output lock (`remove_stale_temporaries`). When ``src`` cannot be renamed, the old ``dst``
+    is put back and its folder synced (`fsync_dir`) before the error is raised again."""
     if not os.path.lexists(dst):
         os.replace(src, dst)
         return
@@ -206,6 +208,9 @@ def replace_folder(src: str, dst: str) -> None:
         os.replace(src, dst)
     except BaseException:
         os.replace(os.path.join(old, "folder"), dst)
-        os.rmdir(old)
+        try:
+            os.rmdir(old)
+        finally:  # the put-back on disk: a power cut must not leave dst hidden in DST.old-X
+            fsync_dir(os.path.dirname(dst))
         raise
     shutil.rmtree(old, ignore_errors=True)

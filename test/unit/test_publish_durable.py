@@ -1,0 +1,87 @@
+"""Every rename that moves an output folder (core/publish.py) is followed by an fsync of the
+folder it was renamed in: until then the new name is only in memory, and a power cut (a robot
+losing its battery) can bring back the state before the rename. Recorded here as the order of
+the renames and of the fsyncs of folders (named through /proc)."""
+
+from __future__ import annotations
+
+import errno
+import os
+
+import pytest
+
+from mast3r_ros.core import publish
+
+pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
+                                reason="names the synced folder through /proc")
+
+
+class _Recorder:
+    """os.rename/os.replace and os.fsync recorded in order in ``events``: ("rename", src, dst)
+    once a rename succeeded, ("fsync", path) for each fsync; a rename whose (src, dst) is in
+    ``fail`` raises EIO instead."""
+
+    def __init__(self, monkeypatch):
+        self.events, self.fail = [], set()
+        real_fsync = os.fsync
+        monkeypatch.setattr(os, "rename", self._renaming(os.rename))
+        monkeypatch.setattr(os, "replace", self._renaming(os.replace))
+
+        def fsync(fd):
+            self.events.append(("fsync", os.readlink(f"/proc/self/fd/{fd}")))
+            real_fsync(fd)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+
+    def _renaming(self, real):
+        def rename(src, dst, *args, **kwargs):
+            if (os.fspath(src), os.fspath(dst)) in self.fail:
+                raise OSError(errno.EIO, "injected", os.fspath(src))
+            real(src, dst, *args, **kwargs)
+            self.events.append(("rename", os.fspath(src), os.fspath(dst)))
+        return rename
+
+
+def _synced_after(events, src, dst):
+    """The folders fsynced after the rename of ``src`` to ``dst`` (which must have happened)."""
+    i = events.index(("rename", str(src), str(dst)))
+    return [e[1] for e in events[i + 1:] if e[0] == "fsync"]
+
+
+def _output(folder, text):
+    folder.mkdir()
+    (folder / "a.txt").write_text(text)
+    return folder
+
+
+def test_a_failed_replace_puts_the_old_output_back_and_syncs_its_folder(tmp_path, monkeypatch):
+    """replace_folder moves DST aside into DST.old-X, and when the new folder cannot be renamed
+    to DST puts the old one back: that put-back must reach the disk, else a power cut after the
+    error leaves DST missing (its folder hidden in DST.old-X until the next writer of DST)."""
+    rec = _Recorder(monkeypatch)
+    src, dst = _output(tmp_path / "new", "new"), _output(tmp_path / "out", "old")
+    rec.fail.add((str(src), str(dst)))
+    with pytest.raises(OSError, match="injected"):
+        publish.replace_folder(str(src), str(dst))
+    assert (dst / "a.txt").read_text() == "old" and (src / "a.txt").read_text() == "new"
+    aside = [e for e in rec.events if e[0] == "rename" and e[1] == str(dst)]
+    assert len(aside) == 1  # DST moved aside once, then put back:
+    back = ("rename", aside[0][2], str(dst))
+    assert back in rec.events
+    assert os.path.realpath(tmp_path) in _synced_after(rec.events, back[1], back[2])
+    assert sorted(os.listdir(tmp_path)) == ["new", "out"]  # no DST.old-X left beside it
+
+
+def test_the_next_writer_putting_back_an_output_syncs_its_folder(tmp_path, monkeypatch):
+    """A writer killed between replace_folder's two renames left OUT in OUT.old-X/folder; the
+    next holder of OUT's lock puts it back (remove_stale_temporaries), and that rename must
+    reach the disk before the writer goes on as if OUT had always been there."""
+    aside = tmp_path / "run.old-abcd1234"
+    aside.mkdir()
+    _output(aside / "folder", "old")
+    rec = _Recorder(monkeypatch)
+    publish.remove_stale_temporaries(str(tmp_path / "run"))
+    assert (tmp_path / "run" / "a.txt").read_text() == "old"
+    assert sorted(os.listdir(tmp_path)) == ["run"]
+    synced = _synced_after(rec.events, aside / "folder", tmp_path / "run")
+    assert os.path.realpath(tmp_path) in synced
