@@ -48,13 +48,15 @@ def publish_failed(tmp: str, given: str, error: BaseException) -> None:
 
 def keep_output(tmp: str) -> str:
     """Rename a finished temporary sibling ``PATH.tmp-m3r-X`` that cannot be published to
-    ``PATH.kept-X``, out of reach of `remove_stale_temporaries`; returns where it is."""
+    ``PATH.kept-X``, out of reach of `remove_stale_temporaries`, and sync its folder
+    (`fsync_dir`); returns where it is (``tmp`` when the rename fails)."""
     parent, name = os.path.split(tmp)
     head, _, tail = name.rpartition(TEMP_INFIX)
     kept = os.path.join(parent, head + ".kept-" + tail)
     try:
         if not os.path.lexists(kept):
             os.rename(tmp, kept)
+            fsync_dir(parent or ".")  # the name the log gives must survive a power cut
             return kept
     except OSError:
         pass

@@ -10,7 +10,8 @@ import os
 
 import pytest
 
-from mast3r_ros.core import publish
+from mast3r_ros.core import fileio, publish
+from mast3r_ros.core.errors import InputError
 
 pytestmark = pytest.mark.skipif(not os.path.isdir("/proc/self/fd"),
                                 reason="names the synced folder through /proc")
@@ -85,3 +86,39 @@ def test_the_next_writer_putting_back_an_output_syncs_its_folder(tmp_path, monke
     assert sorted(os.listdir(tmp_path)) == ["run"]
     synced = _synced_after(rec.events, aside / "folder", tmp_path / "run")
     assert os.path.realpath(tmp_path) in synced
+
+
+def _kept_renames(events):
+    return [e for e in events if e[0] == "rename" and ".kept-" in os.path.basename(e[2])]
+
+
+def test_keeping_an_output_as_out_kept_x_syncs_its_folder(tmp_path, monkeypatch):
+    """OUT.kept-X holds a complete output that could not be published (the log names it for
+    the user to move into place): its name must survive a power cut."""
+    tmp = _output(tmp_path / "run.tmp-m3r-abcd1234", "done")
+    rec = _Recorder(monkeypatch)
+    kept = publish.keep_output(str(tmp))
+    assert kept == str(tmp_path / "run.kept-abcd1234") and os.path.isdir(kept)
+    assert os.path.realpath(tmp_path) in _synced_after(rec.events, tmp, kept)
+
+
+@pytest.mark.parametrize("why", ["ctrl-c", "appeared"])
+def test_an_output_atomic_folder_keeps_is_synced_in_its_folder(why, tmp_path, monkeypatch):
+    """atomic_folder keeps the complete output as OUT.kept-X when Ctrl-C cuts its publishing
+    short, or when OUT appeared meanwhile (without --overwrite): kept, and synced."""
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    if why == "ctrl-c":
+        monkeypatch.setattr(fileio, "replace_folder", interrupted)
+    out = tmp_path / "run"
+    rec = _Recorder(monkeypatch)
+    with pytest.raises(KeyboardInterrupt if why == "ctrl-c" else InputError):
+        with fileio.atomic_folder(str(out)) as tmp:
+            if why == "appeared":
+                out.mkdir()
+            with open(os.path.join(tmp, "a.txt"), "w") as fh:
+                fh.write("done")
+    kept = _kept_renames(rec.events)
+    assert len(kept) == 1 and (tmp_path / os.path.basename(kept[0][2]) / "a.txt").is_file()
+    assert os.path.realpath(tmp_path) in _synced_after(rec.events, kept[0][1], kept[0][2])
