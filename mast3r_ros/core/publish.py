@@ -195,12 +195,15 @@ def replace_folder(src: str, dst: str) -> None:
     """Rename the complete folder ``src`` to ``dst`` (same file system); an existing ``dst`` is
     first renamed aside (``DST.old-XXXXXXXX``) and deleted after, so ``dst`` is never a mix of
     the two. A deletion cut short (Ctrl-C) leaves that folder to the next holder of ``dst``'s
-    output lock (`remove_stale_temporaries`). When ``src`` cannot be renamed, the old ``dst``
-    is put back and its folder synced (`fsync_dir`) before the error is raised again."""
+    output lock (`remove_stale_temporaries`). The folder of ``dst`` is synced (`fsync_dir`)
+    after the rename of ``src``, before the old ``dst`` is deleted; when ``src`` cannot be
+    renamed, the old ``dst`` is put back and synced before the error is raised again."""
+    parent = os.path.dirname(os.path.abspath(dst))
     if not os.path.lexists(dst):
         os.replace(src, dst)
+        fsync_dir(parent)  # the rename on disk
         return
-    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + OLD_INFIX, dir=os.path.dirname(dst))
+    old = tempfile.mkdtemp(prefix=os.path.basename(dst) + OLD_INFIX, dir=parent)
     try:
         os.replace(dst, os.path.join(old, "folder"))
     except BaseException:  # dst stays as it was: no empty folder beside it
@@ -213,6 +216,7 @@ def replace_folder(src: str, dst: str) -> None:
         try:
             os.rmdir(old)
         finally:  # the put-back on disk: a power cut must not leave dst hidden in DST.old-X
-            fsync_dir(os.path.dirname(dst))
+            fsync_dir(parent)
         raise
+    fsync_dir(parent)  # published: on disk before the deletion below, which Ctrl-C can cut short
     shutil.rmtree(old, ignore_errors=True)

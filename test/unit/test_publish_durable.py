@@ -122,3 +122,28 @@ def test_an_output_atomic_folder_keeps_is_synced_in_its_folder(why, tmp_path, mo
     kept = _kept_renames(rec.events)
     assert len(kept) == 1 and (tmp_path / os.path.basename(kept[0][2]) / "a.txt").is_file()
     assert os.path.realpath(tmp_path) in _synced_after(rec.events, kept[0][1], kept[0][2])
+
+
+@pytest.mark.parametrize("existing", [False, True])
+def test_replace_folder_syncs_its_rename_before_it_returns(existing, tmp_path, monkeypatch):
+    """The rename that publishes is synced by replace_folder itself, before the old output is
+    deleted: its callers synced the folder after it returned, which a Ctrl-C during that
+    deletion (seconds, for a large map) skipped, the new output published but in memory only."""
+    src = _output(tmp_path / "new", "new")
+    dst = _output(tmp_path / "out", "old") if existing else tmp_path / "out"
+    real_rmtree = publish.shutil.rmtree
+
+    def rmtree(path, *args, **kwargs):
+        if publish.OLD_INFIX in os.path.basename(path):
+            raise KeyboardInterrupt
+        real_rmtree(path, *args, **kwargs)
+
+    monkeypatch.setattr(publish.shutil, "rmtree", rmtree)
+    rec = _Recorder(monkeypatch)
+    if existing:
+        with pytest.raises(KeyboardInterrupt):
+            publish.replace_folder(str(src), str(dst))
+    else:
+        publish.replace_folder(str(src), str(dst))
+    assert (dst / "a.txt").read_text() == "new"
+    assert os.path.realpath(tmp_path) in _synced_after(rec.events, src, dst)
