@@ -12,19 +12,20 @@ folders) go through ``read_image_file``, which decodes with OpenCV and then take
 Modules: `raw` (``sensor_msgs/Image`` fields <-> arrays: `decode_image`, `to_rgb8`,
 `depth_to_metres`, `encode_image`, `warn_low_bit_depth`), `compressed` (``CompressedImage`` and
 ``compressedDepth``: `decode_compressed`), `files` (image files on disk: `read_image_file`,
-`check_image_file_intact`), `camera_info` (``CameraInfo`` fields or a camera_info YAML ->
-`CameraIntrinsics`). Import the public names from this package; private helpers (and the state
-tests reset, such as ``raw._LOW_BIT_DEPTH_CHECKED``) from the module that defines them.
+`check_image_file_intact`), `camera_info` (``CameraInfo`` fields -> `CameraIntrinsics`),
+`camera_info_yaml` (a camera_info YAML -> `CameraIntrinsics`: `load_camera_info_yaml`).
+Import the public names from this package; private helpers (and the state tests reset, such as
+``raw._LOW_BIT_DEPTH_CHECKED``) from the module that defines them.
 """
 
 from __future__ import annotations
 
 from .camera_info import (
     intrinsics_from_camera_info,
-    load_camera_info_yaml,
     rectified_intrinsics_from_camera_info,
     warn_far_principal_point,
 )
+from .camera_info_yaml import load_camera_info_yaml
 from .compressed import decode_compressed
 from .files import check_image_file_intact, read_image_file
 from .raw import (

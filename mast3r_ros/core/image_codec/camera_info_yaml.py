@@ -1,0 +1,219 @@
+"""``load_camera_info_yaml``: a camera_info YAML (camera_calibration_parsers' file layout, as
+camera_info_manager loads it) -> `CameraIntrinsics`, read as ROS reads it, without ROS."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+from typing import Union
+
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from ..errors import InputError
+from ..types import CameraIntrinsics
+from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
+
+log = logging.getLogger(__name__)
+
+def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
+    value: object = doc
+    for depth, key in enumerate(keys):
+        if not isinstance(value, dict) or key not in value:
+            raise InputError(f"{path}: missing field {'.'.join(keys[: depth + 1])!r}")
+        value = value[key]
+    return value
+
+
+def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
+    """A camera_info YAML integer field (a whole number, or a string of one) -> int, else an
+    InputError naming the field and the value given (``image_width: "640px"``)."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    # one sign and ASCII digits ('+-5' and a superscript '²' pass str.isdigit, not int())
+    if isinstance(value, str) and re.fullmatch(r"\s*[+-]?[0-9]+\s*", value):
+        return int(value)
+    raise InputError(f"{path}: {name} must be {what}, got {value!r}")
+
+
+def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
+    """A camera_info YAML list of numbers (``camera_matrix.data``) -> float array, else an
+    InputError naming the field and the first entry that is not a number."""
+    if not isinstance(value, (list, tuple)):
+        raise InputError(f"{path}: {name} must be a list of numbers, got {value!r}")
+    for i, item in enumerate(value):
+        try:
+            if isinstance(item, bool):
+                raise ValueError
+            float(item)  # type: ignore[arg-type]
+        except (TypeError, ValueError, OverflowError):  # OverflowError: an int over 1e308
+            raise InputError(f"{path}: {name} must be a list of numbers, got {item!r} at "
+                             f"index {i}") from None
+    return np.asarray([float(item) for item in value], dtype=np.float64)
+
+
+def _yaml_matrix(value: object, path: Path, name: str, example: str) -> dict:
+    """A camera_info YAML matrix field in camera_calibration_parsers' form, a mapping with
+    ``rows``, ``cols`` (and ``data``), else an InputError naming the field and that form: its
+    readCalibrationYml reads ``rows`` and ``cols`` unconditionally, so it refuses a flat list
+    (``distortion_coefficients: [0, 0, 0, 0, 0]``) or a mapping without them, and a file read
+    here would fail in ROS."""
+    form = f"a mapping of rows, cols and data, as ROS writes it ({name}: {example})"
+    if not isinstance(value, dict):
+        kind = "a list" if isinstance(value, (list, tuple)) else type(value).__name__
+        raise InputError(f"{path}: {name} must be {form}, got {kind} {value!r:.60}, which ROS's "
+                         f"camera_calibration_parsers refuses")
+    absent = [key for key in ("rows", "cols") if key not in value]
+    if absent:
+        raise InputError(f"{path}: {name} has no {' or '.join(absent)}, which ROS's "
+                         f"camera_calibration_parsers needs: write {form}")
+    return value
+
+
+def _warn_unreadable_by_ros(doc: dict, path: Path) -> None:
+    """One warning for ``rectification_matrix`` / ``projection_matrix`` missing (or not a
+    mapping with rows and cols): this reader does not use them, but camera_calibration_parsers
+    reads both unconditionally and refuses the file, so camera_info_manager would not load it.
+    Warned, not refused: the camera read here does not depend on them (unlike
+    ``distortion_coefficients``, whose absence would silently mean no distortion)."""
+    bad = [name for name in ("rectification_matrix", "projection_matrix")
+           if not (isinstance(doc.get(name), dict) and {"rows", "cols"} <= set(doc[name]))]
+    if bad:
+        log.warning("%s: %s missing or not a {rows, cols, data} mapping: not used here, but ROS's "
+                    "camera_calibration_parsers (camera_info_manager) refuses such a file; as the "
+                    "camera calibrator writes them for a monocular camera: 'rectification_matrix: "
+                    "{rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}', "
+                    "'projection_matrix: {rows: 3, cols: 4, data: [...]}' (12 values: the "
+                    "rectified camera matrix and a zero fourth column)", path, " and ".join(bad))
+
+
+def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> None:
+    """``rows`` x ``cols`` of a camera_info YAML matrix that contradict its data are refused:
+    camera_calibration_parsers reads rows x cols values, this reader all of ``data``, so the
+    file would describe two cameras (``cols: 4`` over 5 coefficients)."""
+    if not isinstance(matrix, dict):
+        return
+    # read as ROS's yaml-cpp reads them, quoted too: rows "1" x cols "4" over 5 values was
+    # skipped here, ROS read 4 of them
+    rows, cols = (_yaml_int(matrix.get(key), path, f"{name}.{key}", "an integer")
+                  for key in ("rows", "cols"))
+    if rows * cols != values:
+        raise InputError(f"{path}: {name} says rows {rows} x cols {cols} = {rows * cols} values "
+                         f"but its data holds {values}; ROS reads rows x cols of them: correct "
+                         f"rows/cols or the data")
+
+
+# Optional fields whose absence changes the intrinsics read (no distortion, binning or ROI).
+_OPTIONAL_FIELDS = ("distortion_model", "distortion_coefficients", "binning_x", "binning_y", "roi")
+_KNOWN_FIELDS = (*_OPTIONAL_FIELDS, "image_width", "image_height", "camera_name", "camera_matrix",
+                 "rectification_matrix", "projection_matrix")
+
+
+def _refuse_misspelled_field(doc: dict, path: Path) -> None:
+    """A key one typo from an absent optional field (``distortion_coefficents``) is refused:
+    read as written it would silently mean no distortion (or binning, or ROI). Other keys of
+    one's own (``camera_model``, notes) are left alone, as camera_calibration_parsers does."""
+    for key in (k for k in doc if k not in _KNOWN_FIELDS):
+        absent = [f for f in _OPTIONAL_FIELDS if f not in doc]
+        close = difflib.get_close_matches(str(key), absent, n=1, cutoff=0.8)
+        if close:
+            raise InputError(f"{path}: unknown field {key!r} (did you mean {close[0]!r}?); "
+                             f"as written it is ignored and the camera read without it: "
+                             f"rename it {close[0]!r}")
+
+
+def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
+    """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
+
+    Needs ``image_width``, ``image_height``, ``camera_matrix.data`` and, as
+    camera_calibration_parsers does, ``distortion_coefficients`` (``{rows: 1, cols: 0, data:
+    []}`` or zeros say "no distortion"); ``distortion_model`` defaults to plumb_bob (as there).
+    The standard file has no binning or ROI (camera_calibration_parsers writes and reads only
+    the calibration); for a camera streaming binned or cropped images, the optional keys
+    ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
+    applied as ``intrinsics_from_camera_info`` applies them to a CameraInfo message. A principal
+    point far outside the image is warned about (`warn_far_principal_point`), not refused; so
+    is a missing ``rectification_matrix`` or ``projection_matrix`` (`_warn_unreadable_by_ros`:
+    not used here, needed by ROS's reader).
+
+    Raises:
+        InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
+            not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
+            given instead; a missing ``image_width``, ``image_height``,
+            ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
+            of the wrong type; a
+            misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
+            ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
+            (a flat list: `_yaml_matrix`);
+            ``rows`` x ``cols`` that contradict a matrix's data (`_check_stated_shape`); anything
+            `intrinsics_from_camera_info` refuses.
+    """
+    path = Path(path)
+    try:
+        with open(path, encoding="utf-8") as f:
+            doc = yaml.safe_load(f)
+    except OSError as err:
+        raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
+                         f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
+    except yaml.YAMLError as err:
+        raise InputError(f"{path} is not valid YAML: {err}") from err
+    if doc is None:  # nothing but white space or comments
+        raise InputError(f"camera_info YAML {path} is empty: give a camera_calibration YAML "
+                         "(image_width, image_height, camera_matrix)")
+    if not isinstance(doc, dict):
+        raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
+    params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
+              or str(k).rsplit("/", 1)[-1] == "mast3r_localizer"]
+    if params:  # config/localize.yaml given where the camera calibration goes
+        raise InputError(f"{path} is a ROS parameter file (key {params[0]!r}), not a camera_info "
+                         "YAML: pass it with --params; --camera-info takes a camera_calibration "
+                         "YAML (image_width, image_height, camera_matrix)")
+    _refuse_misspelled_field(doc, path)
+    pixels = "an integer number of pixels"
+    width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
+    height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
+    if "camera_matrix" in doc:
+        _yaml_matrix(doc["camera_matrix"], path, "camera_matrix",
+                     "{rows: 3, cols: 3, data: [fx, 0, cx, 0, fy, cy, 0, 0, 1]}")
+    k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
+                      "camera_matrix.data")
+    _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
+    model = doc.get("distortion_model", "plumb_bob")
+    if model is None:  # 'distortion_model:' with nothing after it; was "unsupported ... 'None'"
+        raise InputError(f"{path}: distortion_model is empty (YAML null: nothing after "
+                         "'distortion_model:'): write plumb_bob, rational_polynomial or "
+                         "equidistant, or remove the line (plumb_bob is assumed, as in ROS)")
+    no_distortion = ("for an undistorted camera write 'distortion_coefficients: {rows: 1, "
+                     "cols: 5, data: [0, 0, 0, 0, 0]}' (plumb_bob), or rows: 1, cols: 0, data: []")
+    if "distortion_coefficients" not in doc:  # camera_calibration_parsers refuses it too
+        raise InputError(f"{path}: missing field 'distortion_coefficients' (read as no distortion, "
+                         f"a distorted lens would go unnoticed): {no_distortion}")
+    if doc["distortion_coefficients"] is None:  # 'distortion_coefficients:' with nothing after it
+        raise InputError(f"{path}: distortion_coefficients is empty (YAML null: nothing after "
+                         f"'distortion_coefficients:'), which ROS refuses too: {no_distortion}")
+    coefficients = _yaml_matrix(doc["distortion_coefficients"], path, "distortion_coefficients",
+                                "{rows: 1, cols: 5, data: [k1, k2, p1, p2, k3]}")
+    d = _yaml_numbers(coefficients.get("data") or [], path, "distortion_coefficients.data")
+    _check_stated_shape(coefficients, path, "distortion_coefficients", d.size)
+    binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
+               for name in ("binning_x", "binning_y")]
+    roi = doc.get("roi")
+    if isinstance(roi, dict):
+        roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
+               for name in ("x_offset", "y_offset", "width", "height")}
+    try:
+        cam = intrinsics_from_camera_info(
+            width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
+        )
+    except (InputError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: {err}") from err
+    warn_far_principal_point(float(k[2]), float(k[5]), width, height, f"camera_info YAML {path}")
+    _warn_unreadable_by_ros(doc, path)
+    return cam
