@@ -317,12 +317,51 @@ def test_load_camera_info_yaml_names_the_field_that_is_not_a_number(tmp_path, ol
         load_camera_info_yaml(path)
 
 
-def test_load_camera_info_yaml_takes_whole_numbers_written_as_text_or_float(tmp_path):
+def test_load_camera_info_yaml_reads_numbers_as_ros_yaml_cpp_reads_them(tmp_path):
+    # camera_calibration_parsers (parse_yml.cpp) reads every field with yaml-cpp's as<T>() on
+    # the scalar's text: quoted digits are numbers there, and '015' is the double 15 (PyYAML
+    # reads it as the octal 13)
     path = tmp_path / "camera.yaml"
     path.write_text(CAMERA_YAML.replace("image_width: 32", 'image_width: "32"')
-                    .replace("image_height: 24", "image_height: 24.0"))
+                    .replace("image_height: 24", "image_height: +24")
+                    .replace("  rows: 3\n", '  rows: "3"\n', 1)
+                    .replace("[30.0, 0, 15.5", "[30.0, 0, 015"))
     intr = load_camera_info_yaml(path)
     assert (intr.width, intr.height) == (32, 24)
+    np.testing.assert_allclose(intr.K[0], [30, 0, 15])
+
+
+_YAML_CPP_REFUSES = (r", which ROS's camera_calibration_parsers \(yaml-cpp\) does not read as an "
+                     r"{}integer and refuses the file \(it takes digits, quoted or not\)")
+
+
+@pytest.mark.parametrize("old, new, match", [
+    # was read as 24: ROS's as<uint32_t> refuses '24.0' (text left after the digits)
+    ("image_height: 24", "image_height: 24.0",
+     "image_height must be an integer number of pixels, got 24.0"
+     + _YAML_CPP_REFUSES.format("unsigned ") + ": write 24$"),
+    ("image_width: 32", "image_width: -32",
+     "image_width must be an integer number of pixels, got -32"
+     + _YAML_CPP_REFUSES.format("unsigned ")),
+    ("image_width: 32", "image_width:", "image_width must be an integer number of pixels, "
+     "got None" + _YAML_CPP_REFUSES.format("unsigned ")),
+    # was read as 3: ROS's as<int> refuses it
+    ("  rows: 3\n  cols: 3\n", "  rows: 3.0\n  cols: 3\n",
+     "camera_matrix.rows must be an integer, got 3.0" + _YAML_CPP_REFUSES.format("") + ": write 3"),
+    ("  rows: 1\n  cols: 5\n", "  rows: 1\n  cols: 5.0\n",
+     "distortion_coefficients.cols must be an integer, got 5.0"),
+    # PyYAML reads 1_5 as 15 and 'nan' as a string float() takes; yaml-cpp refuses both
+    ("[30.0, 0, 15.5", "[30.0, 0, 1_5", "camera_matrix.data must be a list of numbers, got 15 "
+     "at index 2, which ROS's camera_calibration_parsers \\(yaml-cpp\\) does not read as a number"),
+    ("[0.01, 0", "[nan, 0", "distortion_coefficients.data must be a list of numbers, got 'nan' "
+     "at index 0, which ROS"),
+])
+def test_load_camera_info_yaml_refuses_numbers_ros_yaml_cpp_refuses(tmp_path, old, new, match):
+    path = tmp_path / "camera.yaml"
+    assert old in CAMERA_YAML
+    path.write_text(CAMERA_YAML.replace(old, new, 1))
+    with pytest.raises(InputError, match="camera.yaml: " + match):
+        load_camera_info_yaml(path)
 
 
 @pytest.mark.parametrize("typo", ["distortion_coefficents", "distortion_coeffs",

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import difflib
 import logging
+import math
 import re
-from typing import Union
+from typing import Optional, Tuple, Union
 
 from pathlib import Path
 
@@ -29,8 +30,9 @@ def _yaml_field(doc: dict, path: Path, *keys: str) -> object:
 
 
 def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
-    """A camera_info YAML integer field (a whole number, or a string of one) -> int, else an
-    InputError naming the field and the value given (``image_width: "640px"``)."""
+    """An integer of this reader's own keys (binning, roi: camera_calibration_parsers does not
+    read them) -> int: a whole number, or a string of one; else an InputError naming the field
+    and the value given (``binning_x: "2x"``)."""
     if isinstance(value, int) and not isinstance(value, bool):
         return value
     if isinstance(value, float) and value.is_integer():
@@ -41,20 +43,80 @@ def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
     raise InputError(f"{path}: {name} must be {what}, got {value!r}")
 
 
-def _yaml_numbers(value: object, path: Path, name: str) -> np.ndarray:
-    """A camera_info YAML list of numbers (``camera_matrix.data``) -> float array, else an
-    InputError naming the field and the first entry that is not a number."""
-    if not isinstance(value, (list, tuple)):
+# What yaml-cpp 0.7/0.8 (ROS 2 Humble, Jazzy) takes from a scalar's text as an integer or a
+# double: a stream read with the base detected (0x hex, 0 octal), no leading space, nothing
+# but space after; '24.0', '1_000', '' (null) and a sequence are refused.
+_CPP_SPACE = r"[ \t\n\v\f\r]*"  # C's isspace
+_CPP_INT = re.compile(r"([+-]?)(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)" + _CPP_SPACE)
+_CPP_DOUBLE = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?" + _CPP_SPACE)
+_CPP_SPECIAL = {sign + inf: float(sign + "inf")
+                for sign in ("", "+", "-") for inf in (".inf", ".Inf", ".INF")}
+_CPP_SPECIAL.update({nan: float("nan") for nan in (".nan", ".NaN", ".NAN")})
+
+
+def _node(root: Optional[yaml.Node], *keys: str) -> Optional[yaml.Node]:
+    """The YAML node at ``keys`` of mapping ``root`` (the last of a repeated key, as
+    ``yaml.safe_load`` keeps), None where there is none."""
+    for key in keys:
+        if not isinstance(root, yaml.MappingNode):
+            return None
+        root = next((v for k, v in reversed(root.value)
+                     if isinstance(k, yaml.ScalarNode) and k.value == key), None)
+    return root
+
+
+def _cpp_int(node: Optional[yaml.Node], unsigned: bool) -> Optional[int]:
+    """yaml-cpp's ``as<int>`` (``as<uint32_t>`` when ``unsigned``) of a scalar's text, as
+    camera_calibration_parsers reads ``image_width`` or ``rows``; None where it throws."""
+    is_null = isinstance(node, yaml.ScalarNode) and node.tag.endswith(":null")
+    if not isinstance(node, yaml.ScalarNode) or is_null:
+        return None
+    m = _CPP_INT.fullmatch(node.value)
+    if m is None or (unsigned and m.group(1) == "-"):  # yaml-cpp refuses '-' for unsigned
+        return None
+    digits = m.group(2)
+    base = 16 if digits[1:2] in ("x", "X") else 8 if digits.startswith("0") else 10
+    n = int(digits, base) * (-1 if m.group(1) == "-" else 1)
+    lo, hi = (0, 2**32 - 1) if unsigned else (-2**31, 2**31 - 1)
+    return n if lo <= n <= hi else None
+
+
+def _ros_int(value: object, node: Optional[yaml.Node], path: Path, name: str, what: str,
+             unsigned: bool = False) -> int:
+    """An integer camera_calibration_parsers reads (``image_width``: uint32, ``rows``: int) as
+    its yaml-cpp reads it (`_cpp_int`), else an InputError naming the field, the value found
+    and what ROS takes: a file read here must not be one camera_info_manager refuses."""
+    n = _cpp_int(node, unsigned)
+    if n is None:
+        fix = (f": write {int(value)}" if isinstance(value, float) and value.is_integer()
+               else "")
+        raise InputError(f"{path}: {name} must be {what}, got {value!r}, which ROS's "
+                         f"camera_calibration_parsers (yaml-cpp) does not read as an "
+                         f"{'unsigned ' if unsigned else ''}integer and refuses the file "
+                         f"(it takes digits, quoted or not){fix}")
+    return n
+
+
+def _yaml_numbers(value: object, node: Optional[yaml.Node], path: Path,
+                  name: str) -> np.ndarray:
+    """A camera_info YAML list of numbers (``camera_matrix.data``) -> float array, each read
+    from its text as yaml-cpp reads a double (``010`` is 10.0 there, 8 for PyYAML; ``nan``,
+    ``1_000`` and ``0x1F`` are refused there), else an InputError naming the field and the
+    first entry ROS cannot read."""
+    if not isinstance(value, (list, tuple)) or not isinstance(node, yaml.SequenceNode):
         raise InputError(f"{path}: {name} must be a list of numbers, got {value!r}")
-    for i, item in enumerate(value):
-        try:
-            if isinstance(item, bool):
-                raise ValueError
-            float(item)  # type: ignore[arg-type]
-        except (TypeError, ValueError, OverflowError):  # OverflowError: an int over 1e308
+    out = np.empty(len(node.value), dtype=np.float64)
+    for i, (item, raw) in enumerate(zip(value, node.value)):
+        text = raw.value if isinstance(raw, yaml.ScalarNode) else None
+        if isinstance(text, str) and text in _CPP_SPECIAL:
+            out[i] = _CPP_SPECIAL[text]
+        elif isinstance(text, str) and _CPP_DOUBLE.fullmatch(text) and math.isfinite(float(text)):
+            out[i] = float(text)
+        else:  # an overflow (1e400) sets the stream's failbit: refused too
             raise InputError(f"{path}: {name} must be a list of numbers, got {item!r} at "
-                             f"index {i}") from None
-    return np.asarray([float(item) for item in value], dtype=np.float64)
+                             f"index {i}, which ROS's camera_calibration_parsers (yaml-cpp) "
+                             f"does not read as a number")
+    return out
 
 
 def _yaml_matrix(value: object, path: Path, name: str, example: str) -> dict:
@@ -92,16 +154,18 @@ def _warn_unreadable_by_ros(doc: dict, path: Path) -> None:
                     "rectified camera matrix and a zero fourth column)", path, " and ".join(bad))
 
 
-def _check_stated_shape(matrix: object, path: Path, name: str, values: int) -> None:
-    """``rows`` x ``cols`` of a camera_info YAML matrix that contradict its data are refused:
-    camera_calibration_parsers reads rows x cols values, this reader all of ``data``, so the
-    file would describe two cameras (``cols: 4`` over 5 coefficients)."""
+def _check_stated_shape(matrix: object, node: Optional[yaml.Node], path: Path, name: str,
+                        values: int) -> None:
+    """``rows`` x ``cols`` of a camera_info YAML matrix (``node``: its YAML node) that
+    contradict its data are refused: camera_calibration_parsers reads rows x cols values, this
+    reader all of ``data``, so the file would describe two cameras (``cols: 4`` over 5
+    coefficients)."""
     if not isinstance(matrix, dict):
         return
-    # read as ROS's yaml-cpp reads them, quoted too: rows "1" x cols "4" over 5 values was
-    # skipped here, ROS read 4 of them
-    rows, cols = (_yaml_int(matrix.get(key), path, f"{name}.{key}", "an integer")
-                  for key in ("rows", "cols"))
+    # read as ROS's yaml-cpp reads them (as<int>), quoted too: rows "1" x cols "4" over 5
+    # values was skipped here, ROS read 4 of them; 'rows: 1.0' ROS refuses
+    rows, cols = (_ros_int(matrix.get(key), _node(node, key), path, f"{name}.{key}",
+                           "an integer") for key in ("rows", "cols"))
     if rows * cols != values:
         raise InputError(f"{path}: {name} says rows {rows} x cols {cols} = {rows * cols} values "
                          f"but its data holds {values}; ROS reads rows x cols of them: correct "
@@ -127,12 +191,25 @@ def _refuse_misspelled_field(doc: dict, path: Path) -> None:
                              f"rename it {close[0]!r}")
 
 
+def _parse(text: str) -> Tuple[Optional[yaml.Node], object]:
+    """YAML ``text`` -> (its node tree, which keeps each scalar's text as written, for reading
+    it as ROS's yaml-cpp does; the document ``yaml.safe_load`` gives). Raises yaml.YAMLError."""
+    loader = yaml.SafeLoader(text)
+    try:
+        root = loader.get_single_node()
+        return root, (None if root is None else loader.construct_document(root))
+    finally:
+        loader.dispose()
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
     Needs ``image_width``, ``image_height``, ``camera_matrix.data`` and, as
     camera_calibration_parsers does, ``distortion_coefficients`` (``{rows: 1, cols: 0, data:
     []}`` or zeros say "no distortion"); ``distortion_model`` defaults to plumb_bob (as there).
+    The sizes, ``rows``, ``cols`` and the matrices' numbers are read from their text as that
+    parser's yaml-cpp reads them (``"32"`` is 32, ``015`` the double 15, ``24.0`` no integer).
     The standard file has no binning or ROI (camera_calibration_parsers writes and reads only
     the calibration); for a camera streaming binned or cropped images, the optional keys
     ``binning_x``, ``binning_y`` and ``roi`` (a mapping of x_offset, y_offset, width, height) are
@@ -146,7 +223,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
             given instead; a missing ``image_width``, ``image_height``,
             ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
-            of the wrong type; a
+            of the wrong type; a number that ROS's yaml-cpp does not read as one
+            (``image_height: 24.0``, ``rows: 3.0``, ``1_000``: `_ros_int`, `_yaml_numbers`); a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
             ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
             (a flat list: `_yaml_matrix`);
@@ -156,7 +234,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:
-            doc = yaml.safe_load(f)
+            root, doc = _parse(f.read())
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
@@ -177,14 +255,15 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                          "YAML (image_width, image_height, camera_matrix)")
     _refuse_misspelled_field(doc, path)
     pixels = "an integer number of pixels"
-    width = _yaml_int(_yaml_field(doc, path, "image_width"), path, "image_width", pixels)
-    height = _yaml_int(_yaml_field(doc, path, "image_height"), path, "image_height", pixels)
+    width, height = (_ros_int(_yaml_field(doc, path, name), _node(root, name), path, name,
+                              pixels, unsigned=True) for name in ("image_width", "image_height"))
     if "camera_matrix" in doc:
         _yaml_matrix(doc["camera_matrix"], path, "camera_matrix",
                      "{rows: 3, cols: 3, data: [fx, 0, cx, 0, fy, cy, 0, 0, 1]}")
-    k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"), path,
-                      "camera_matrix.data")
-    _check_stated_shape(doc["camera_matrix"], path, "camera_matrix", k.size)
+    k = _yaml_numbers(_yaml_field(doc, path, "camera_matrix", "data"),
+                      _node(root, "camera_matrix", "data"), path, "camera_matrix.data")
+    _check_stated_shape(doc["camera_matrix"], _node(root, "camera_matrix"), path,
+                        "camera_matrix", k.size)
     model = doc.get("distortion_model", "plumb_bob")
     if model is None:  # 'distortion_model:' with nothing after it; was "unsupported ... 'None'"
         raise InputError(f"{path}: distortion_model is empty (YAML null: nothing after "
@@ -200,8 +279,11 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                          f"'distortion_coefficients:'), which ROS refuses too: {no_distortion}")
     coefficients = _yaml_matrix(doc["distortion_coefficients"], path, "distortion_coefficients",
                                 "{rows: 1, cols: 5, data: [k1, k2, p1, p2, k3]}")
-    d = _yaml_numbers(coefficients.get("data") or [], path, "distortion_coefficients.data")
-    _check_stated_shape(coefficients, path, "distortion_coefficients", d.size)
+    d_node = _node(root, "distortion_coefficients")
+    d = (_yaml_numbers(coefficients["data"], _node(d_node, "data"), path,
+                       "distortion_coefficients.data")
+         if coefficients.get("data") is not None else np.zeros(0))
+    _check_stated_shape(coefficients, d_node, path, "distortion_coefficients", d.size)
     binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
                for name in ("binning_x", "binning_y")]
     roi = doc.get("roi")
