@@ -476,8 +476,7 @@ def test_load_camera_info_yaml_refuses_a_matrix_ros_cannot_read(tmp_path, old, n
 @pytest.mark.parametrize("old, new, match", [
     ("  cols: 5\n", "  cols: 4\n", r"distortion_coefficients says rows 1 x cols 4 = 4 values but "
                                     r"its data holds 5"),
-    ("  rows: 3\n  cols: 3\n", "  rows: 4\n  cols: 3\n",
-     r"camera_matrix says rows 4 x cols 3 = 12 values but its data holds 9"),
+    ("0, 0, 1]", "0, 1]", r"camera_matrix says rows 3 x cols 3 = 9 values but its data holds 8"),
     # quoted numbers, which ROS reads as numbers, were not compared with the data at all
     ("  rows: 1\n  cols: 5\n", '  rows: "1"\n  cols: "4"\n',
      r"distortion_coefficients says rows 1 x cols 4 = 4 values but its data holds 5"),
@@ -493,6 +492,38 @@ def test_load_camera_info_yaml_refuses_rows_cols_that_contradict_the_data(tmp_pa
     with pytest.raises(InputError, match="camera.yaml: " + match):
         load_camera_info_yaml(path)
 
+
+
+_R = "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
+_P = "projection_matrix: {rows: 3, cols: 4, data: [30, 0, 15.5, 0, 0, 31, 11.5, 0, 0, 0, 1, 0]}\n"
+_NOT_3X = (r"; ROS reads it as a {}x{} matrix \(camera_calibration_parsers only asserts rows {} "
+           r"and cols {}: a debug build aborts, a release build reads rows x cols values into "
+           r"its {}, leaving zeros or writing past it\): write rows: {}, cols: {} and {} values")
+
+
+@pytest.mark.parametrize("text, match", [
+    # parse_yml.cpp reads K, R and P into 9, 9 and 12 doubles whatever rows and cols say: these
+    # were read here (K as 9 values, R and P not at all) and are not what ROS reads
+    (CAMERA_YAML.replace("  rows: 3\n  cols: 3\n", "  rows: 1\n  cols: 9\n") + _R + _P,
+     "camera_matrix says rows 1 x cols 9" + _NOT_3X.format(3, 3, 3, 3, 9, 3, 3, 9)),
+    (CAMERA_YAML + _R + _P.replace("cols: 4, data: [30, 0, 15.5, 0, 0, 31, 11.5, 0, 0, 0, 1, 0]",
+                                   "cols: 3, data: [30, 0, 15.5, 0, 31, 11.5, 0, 0, 1]"),
+     "projection_matrix says rows 3 x cols 3" + _NOT_3X.format(3, 4, 3, 4, 12, 3, 4, 12)),
+    (CAMERA_YAML + _R.replace("0, 0, 1]", "0, 1]") + _P,
+     r"rectification_matrix says rows 3 x cols 3 = 9 values but its data holds 8"),
+    (CAMERA_YAML + _R + _P.replace("data: [30,", "data: [fx,"),
+     r"projection_matrix.data must be a list of numbers, got 'fx' at index 0"),
+    (CAMERA_YAML + _R.replace(", data: [1, 0, 0, 0, 1, 0, 0, 0, 1]", "") + _P,
+     r"missing field 'rectification_matrix.data'"),
+])
+def test_load_camera_info_yaml_refuses_k_r_p_of_another_shape_than_ros_reads(tmp_path, text,
+                                                                             match):
+    path = tmp_path / "camera.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match="camera.yaml: " + match):
+        load_camera_info_yaml(path)
+    path.write_text(CAMERA_YAML + _R + _P)  # the calibrator's layout still reads
+    assert load_camera_info_yaml(path).width == 32
 
 # ---- issue 8: every encoding cv_bridge turns into rgb8, one decoding path for files --------------
 

@@ -154,18 +154,45 @@ def _warn_unreadable_by_ros(doc: dict, path: Path) -> None:
                     "rectified camera matrix and a zero fourth column)", path, " and ".join(bad))
 
 
+# The fixed-size matrices camera_calibration_parsers reads (K, R, P), as rows x cols.
+_FIXED_SHAPES = {"camera_matrix": (3, 3), "rectification_matrix": (3, 3),
+                 "projection_matrix": (3, 4)}
+
+
+def _check_rectification_projection(doc: dict, root: Optional[yaml.Node], path: Path) -> None:
+    """``rectification_matrix`` and ``projection_matrix``, not used here, checked as
+    camera_calibration_parsers reads them where given as {rows, cols, data} (else
+    `_warn_unreadable_by_ros` warns): 3x3 and 3x4, with that many numbers it reads, so that a
+    file read here is not one camera_info_manager refuses or misreads."""
+    for name in ("rectification_matrix", "projection_matrix"):
+        matrix = doc.get(name)
+        if isinstance(matrix, dict) and {"rows", "cols"} <= set(matrix):
+            values = _yaml_numbers(_yaml_field(doc, path, name, "data"),
+                                   _node(root, name, "data"), path, f"{name}.data")
+            _check_stated_shape(matrix, _node(root, name), path, name, values.size)
+
+
 def _check_stated_shape(matrix: object, node: Optional[yaml.Node], path: Path, name: str,
                         values: int) -> None:
     """``rows`` x ``cols`` of a camera_info YAML matrix (``node``: its YAML node) that
     contradict its data are refused: camera_calibration_parsers reads rows x cols values, this
     reader all of ``data``, so the file would describe two cameras (``cols: 4`` over 5
-    coefficients)."""
+    coefficients). K, R and P must also say 3x3, 3x3 and 3x4 (`_FIXED_SHAPES`)."""
     if not isinstance(matrix, dict):
         return
     # read as ROS's yaml-cpp reads them (as<int>), quoted too: rows "1" x cols "4" over 5
     # values was skipped here, ROS read 4 of them; 'rows: 1.0' ROS refuses
     rows, cols = (_ros_int(matrix.get(key), _node(node, key), path, f"{name}.{key}",
                            "an integer") for key in ("rows", "cols"))
+    fixed = _FIXED_SHAPES.get(name)
+    if fixed and (rows, cols) != fixed:
+        size = fixed[0] * fixed[1]
+        raise InputError(f"{path}: {name} says rows {rows} x cols {cols}; ROS reads it as a "
+                         f"{fixed[0]}x{fixed[1]} matrix (camera_calibration_parsers only asserts "
+                         f"rows {fixed[0]} and cols {fixed[1]}: a debug build aborts, a release "
+                         f"build reads rows x cols values into its {size}, leaving zeros or "
+                         f"writing past it): write rows: {fixed[0]}, cols: {fixed[1]} and "
+                         f"{size} values, row-major")
     if rows * cols != values:
         raise InputError(f"{path}: {name} says rows {rows} x cols {cols} = {rows * cols} values "
                          f"but its data holds {values}; ROS reads rows x cols of them: correct "
@@ -228,7 +255,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
             ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
             (a flat list: `_yaml_matrix`);
-            ``rows`` x ``cols`` that contradict a matrix's data (`_check_stated_shape`); anything
+            ``rows`` x ``cols`` that contradict a matrix's data, or a camera_matrix,
+            rectification_matrix or projection_matrix not 3x3, 3x3, 3x4
+            (`_check_stated_shape`, `_check_rectification_projection`); anything
             `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
@@ -264,6 +293,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                       _node(root, "camera_matrix", "data"), path, "camera_matrix.data")
     _check_stated_shape(doc["camera_matrix"], _node(root, "camera_matrix"), path,
                         "camera_matrix", k.size)
+    _check_rectification_projection(doc, root, path)
     model = doc.get("distortion_model", "plumb_bob")
     if model is None:  # 'distortion_model:' with nothing after it; was "unsupported ... 'None'"
         raise InputError(f"{path}: distortion_model is empty (YAML null: nothing after "
