@@ -812,6 +812,29 @@ def test_camera_info_yaml_with_binning_and_roi(tmp_path):
     assert intr.distortion_model == "plumb_bob" and intr.dist[0] == 0.01
 
 
+@pytest.mark.parametrize("line", ['binning_x: ""\n', "binning_x:\n", "binning_x: null\n"])
+def test_camera_info_yaml_with_an_empty_binning_is_unbinned_and_said(tmp_path, caplog, line):
+    # camera_calibration_parsers never reads binning_x: ROS loads the file and publishes no
+    # binning from it, so it is read as no binning here too, but no longer without a word
+    path = tmp_path / "cam.yaml"
+    path.write_text(CAMERA_YAML + line + "binning_y: 2\n")
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        intr = load_camera_info_yaml(path)
+    assert (intr.width, intr.height) == (32, 12)
+    assert re.search(r"cam.yaml: binning_x is empty \((''|None)\): read as no binning, as ROS's "
+                     r"camera_calibration_parsers \(which does not read binning_x\) would; write "
+                     r"the factor", caplog.text), caplog.text
+
+
+@pytest.mark.parametrize("value, shown", [("false", "False"), ("[]", r"\[\]"), ("{}", r"\{\}")])
+def test_camera_info_yaml_refuses_a_binning_that_is_not_a_number(tmp_path, value, shown):
+    # false, [] and {} were read as 0 (no binning), where true was refused
+    path = tmp_path / "cam.yaml"
+    path.write_text(CAMERA_YAML + f"binning_y: {value}\n")
+    with pytest.raises(InputError, match=rf"cam.yaml: binning_y must be an integer \(0 or 1: no "
+                                         rf"binning\), got {shown}$"):
+        load_camera_info_yaml(path)
+
 def test_camerainfo_binning_roi_case_bags(tmp_path):
     pytest.importorskip("rosbags")
     from io_cases import make_case_inputs

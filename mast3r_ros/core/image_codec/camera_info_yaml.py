@@ -43,6 +43,21 @@ def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
     raise InputError(f"{path}: {name} must be {what}, got {value!r}")
 
 
+def _yaml_binning(doc: dict, path: Path, name: str) -> int:
+    """``binning_x``/``binning_y`` (this reader's own keys: camera_calibration_parsers does not
+    read them, so ROS loads any value and publishes no binning from the file) as an integer;
+    left empty (``binning_x: ""`` or nothing after it) it is read as no binning, as ROS would,
+    with a warning, since a value may have been meant; a bool, list or mapping is refused (was
+    read as 0 for false or [], refused for true)."""
+    value = doc.get(name, 0)
+    if value is None or (isinstance(value, str) and not value.strip()):
+        log.warning("%s: %s is empty (%r): read as no binning, as ROS's camera_calibration_parsers"
+                    " (which does not read %s) would; write the factor (0 or 1: none), or remove "
+                    "the line", path, name, value, name)
+        return 0
+    return _yaml_int(value, path, name, "an integer (0 or 1: no binning)")
+
+
 # What yaml-cpp 0.7/0.8 (ROS 2 Humble, Jazzy) takes from a scalar's text as an integer or a
 # double: a stream read with the base detected (0x hex, 0 octal), no leading space, nothing
 # but space after; '24.0', '1_000', '' (null) and a sequence are refused.
@@ -314,8 +329,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                        "distortion_coefficients.data")
          if coefficients.get("data") is not None else np.zeros(0))
     _check_stated_shape(coefficients, d_node, path, "distortion_coefficients", d.size)
-    binning = [_yaml_int(doc.get(name) or 0, path, name, "an integer (0 or 1: no binning)")
-               for name in ("binning_x", "binning_y")]
+    binning = [_yaml_binning(doc, path, name) for name in ("binning_x", "binning_y")]
     roi = doc.get("roi")
     if isinstance(roi, dict):
         roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
