@@ -494,6 +494,23 @@ def test_load_camera_info_yaml_refuses_rows_cols_that_contradict_the_data(tmp_pa
 
 
 
+@pytest.mark.parametrize("line, found", [("camera_name:\n", r"empty \(YAML null\)"),
+                                         ("camera_name: null\n", r"empty \(YAML null\)"),
+                                         ("camera_name: [cam]\n", "a list"),
+                                         ("camera_name: {id: cam}\n", "a mapping")])
+def test_load_camera_info_yaml_refuses_a_camera_name_ros_cannot_read(tmp_path, line, found):
+    # parse_yml.cpp reads camera_name with as<std::string> where present, which throws on
+    # these: the file loaded here and failed in camera_info_manager
+    path = tmp_path / "camera.yaml"
+    path.write_text(CAMERA_YAML.replace("camera_name: cam\n", line))
+    with pytest.raises(InputError, match=rf"camera.yaml: camera_name is {found}, which ROS's "
+                                         r"camera_calibration_parsers does not read as a name "
+                                         r"and refuses the file: write a name"):
+        load_camera_info_yaml(path)
+    for fine in ('camera_name: ""\n', "camera_name: 42\n", ""):  # ROS reads these (or none)
+        path.write_text(CAMERA_YAML.replace("camera_name: cam\n", fine))
+        assert load_camera_info_yaml(path).width == 32
+
 _R = "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
 _P = "projection_matrix: {rows: 3, cols: 4, data: [30, 0, 15.5, 0, 0, 31, 11.5, 0, 0, 0, 1, 0]}\n"
 _NOT_3X = (r"; ROS reads it as a {}x{} matrix \(camera_calibration_parsers only asserts rows {} "

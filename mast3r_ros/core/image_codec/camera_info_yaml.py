@@ -43,6 +43,20 @@ def _yaml_int(value: object, path: Path, name: str, what: str) -> int:
     raise InputError(f"{path}: {name} must be {what}, got {value!r}")
 
 
+def _check_camera_name(root: Optional[yaml.Node], path: Path) -> None:
+    """``camera_name``, not used here, is read by camera_calibration_parsers where present, with
+    yaml-cpp's ``as<std::string>``, which throws on a null (``camera_name:`` with nothing after
+    it), a list or a mapping: ROS refuses such a file, so it is refused here too."""
+    node = _node(root, "camera_name")
+    if node is None or (isinstance(node, yaml.ScalarNode) and not node.tag.endswith(":null")):
+        return
+    found = "empty (YAML null)" if isinstance(node, yaml.ScalarNode) else (
+        "a list" if isinstance(node, yaml.SequenceNode) else "a mapping")
+    raise InputError(f"{path}: camera_name is {found}, which ROS's camera_calibration_parsers "
+                     f"does not read as a name and refuses the file: write a name "
+                     f"(camera_name: my_camera) or remove the line")
+
+
 def _yaml_binning(doc: dict, path: Path, name: str) -> int:
     """``binning_x``/``binning_y`` (this reader's own keys: camera_calibration_parsers does not
     read them, so ROS loads any value and publishes no binning from the file) as an integer;
@@ -268,6 +282,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             of the wrong type; a number that ROS's yaml-cpp does not read as one
             (``image_height: 24.0``, ``rows: 3.0``, ``1_000``: `_ros_int`, `_yaml_numbers`); a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
+            a null, list or mapping ``camera_name`` (`_check_camera_name`);
             ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
             (a flat list: `_yaml_matrix`);
             ``rows`` x ``cols`` that contradict a matrix's data, or a camera_matrix,
@@ -298,6 +313,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                          "YAML: pass it with --params; --camera-info takes a camera_calibration "
                          "YAML (image_width, image_height, camera_matrix)")
     _refuse_misspelled_field(doc, path)
+    _check_camera_name(root, path)
     pixels = "an integer number of pixels"
     width, height = (_ros_int(_yaml_field(doc, path, name), _node(root, name), path, name,
                               pixels, unsigned=True) for name in ("image_width", "image_height"))
