@@ -13,6 +13,7 @@ Every function reads attributes only (duck typing), so it takes rclpy messages, 
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Sequence
 from typing import Any, Optional, Tuple
@@ -25,6 +26,8 @@ from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
 from .types import CameraIntrinsics, Frame, check_stamp_ns
+
+log = logging.getLogger(__name__)
 
 NS_PER_S = 1_000_000_000
 
@@ -51,6 +54,26 @@ def tf2_frame_name(frame: str) -> str:
     `MapWriter` checked the name (`frame_id_problem`) can carry '/map' from a user's
     parameters; they are read as 'map', which the node accepts. "" when nothing is left."""
     return re.sub(r"^[\s/]+", "", frame).strip()  # '/ /map' too
+
+
+_SLASHED_FRAME_IDS: set = set()  # header frame ids warned about by `header_frame_name`
+
+
+def header_frame_name(frame_id: str) -> str:
+    """A message header's ``frame_id`` as tf2 names the frame: a leading '/' (ROS 1's global
+    prefix) removed, since tf2 strips it from the transforms it is given and refuses it in a
+    lookup, so '/camera_optical' is the frame 'camera_optical'; warned about once per frame id.
+    Unlike `tf2_frame_name` (a map manifest's name), white space is kept: tf2 keeps it, so
+    ' camera' is another frame. Applied once, where a `Frame` is built from a message
+    (`frame_from_image_message`), so that what the frame is published or compared under (the
+    node's debug image, a bag's --pose-frames) is the name tf2 knows."""
+    name = frame_id.lstrip("/")
+    if name != frame_id and frame_id not in _SLASHED_FRAME_IDS:
+        _SLASHED_FRAME_IDS.add(frame_id)
+        log.warning("image header frame_id %r starts with '/' (ROS 1's global prefix), which "
+                    "tf2 refuses: read as the frame %r; set the camera driver's frame id to %r",
+                    frame_id, name, name)
+    return name
 
 
 # --------------------------------------------------------------------------------------------
@@ -307,7 +330,8 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
                              map_from_cam: Optional[np.ndarray] = None) -> Frame:
     """An Image or CompressedImage -> `Frame` (rgb (H, W, 3) uint8), stamped with its header.
 
-    ``stamp_ns`` and ``frame_id`` come from ``msg.header``. 16-bit images are scaled as
+    ``stamp_ns`` and ``frame_id`` come from ``msg.header``, the frame id as tf2 names it (a
+    leading '/' removed, warned about once: `header_frame_name`). 16-bit images are scaled as
     cv_bridge scales them; 10/12-bit data in them is warned about once per frame_id and encoding
     (`image_codec.warn_low_bit_depth`). Raises InputError for an undecodable
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
@@ -317,7 +341,8 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit")
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
-                 stamp_ns=header_stamp_ns(msg.header), frame_id=msg.header.frame_id,
+                 stamp_ns=header_stamp_ns(msg.header),
+                 frame_id=header_frame_name(msg.header.frame_id),
                  depth_m=depth_m, map_from_cam=map_from_cam)
 
 

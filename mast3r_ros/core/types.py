@@ -320,7 +320,8 @@ class Frame:
       the range of a TUM file's signed stamps); a ROS message needs more
       (`message_fields.ns_to_stamp`: 0 <= stamp, seconds up to 2**31 - 1).
     * ``frame_id``: the image's ``header.frame_id``, the camera optical frame (the node looks up
-      ``cam_from_base`` with it).
+      ``cam_from_base`` with it), as tf2 names it: built from a message, without a leading '/'
+      (`message_fields.header_frame_name`).
     * ``depth_m``: None or (H, W) metres registered to ``rgb`` (same size, pixel for pixel),
       float32 with NaN where invalid by convention (the dtype is not enforced); an (H, W, 1)
       array is accepted and stored as its (H, W) view, as the image readers treat one-channel

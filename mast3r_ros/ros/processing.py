@@ -209,12 +209,12 @@ class FrameProcessing:
         if why:
             raise InputError(why)
         if not frame.frame_id:
-            frame.frame_id = info.header.frame_id
+            frame.frame_id = mf.header_frame_name(info.header.frame_id)
         if not frame.frame_id:
             raise InputError("the image and its CameraInfo have an empty header.frame_id: the "
                              "camera frame is needed to look up the base->camera TF")
         try:
-            cam_from_base = self._tf.lookup(frame.frame_id.lstrip("/"), n.base_frame,
+            cam_from_base = self._tf.lookup(frame.frame_id, n.base_frame,
                                             msg.header.stamp, n.tf_timeout_s)
             odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
                                              msg.header.stamp, n.tf_timeout_s)

@@ -537,6 +537,9 @@ def test_tf_is_looked_up_from_the_base_at_the_image_stamp_with_the_timeout():
     sec, nsec = divmod(stamp(0), NS_PER_S)
     assert host._tf.lookups == [("camera_optical", "base_link", (sec, nsec), 0.3),
                                 ("odom", "base_link", (sec, nsec), 0.3)]
+    # the Frame carries the tf2 name too: it was '/camera_optical', which the ~/matches image
+    # was then published in (a frame tf2 and RViz refuse)
+    assert host._localizer.last_frame.frame_id == "camera_optical"
     host = Host()                                           # odom_frame ''
     host._process(image(stamp(0)))
     assert [(t, s) for t, s, _, _ in host._tf.lookups] == [("camera_optical", "base_link"),
@@ -550,6 +553,11 @@ def test_an_image_without_frame_id_takes_its_camera_infos_and_neither_is_refused
     msg.header.frame_id = ""
     host._process(msg)
     assert host._tf.lookups[0][0] == "camera_optical" and host._outputs.poses == [stamp(0)]
+    host = Host()  # a CameraInfo's '/camera_optical' is the same tf2 frame
+    host._camera_info.header.frame_id = "/camera_optical"
+    host._process(msg)
+    assert host._tf.lookups[0][0] == "camera_optical"
+    assert host._localizer.last_frame.frame_id == "camera_optical"
     host = Host()
     host._camera_info.header.frame_id = ""
     msg = image(stamp(0))

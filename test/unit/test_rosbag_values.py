@@ -224,6 +224,7 @@ def test_leading_slashes_in_frame_names_are_ignored_as_tf2_does(tmp_path, image_
     np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
     (frame,) = BagSequence(bag, pose_frames="/map:/camera_optical", pose_at_stamp=rule)
     np.testing.assert_allclose(frame.map_from_cam, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    assert frame.frame_id == "camera_optical"  # was the header's '/camera_optical'
 
 
 def test_a_namespaced_tf_static_topic_is_static(tmp_path):
