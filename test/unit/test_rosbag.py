@@ -168,7 +168,8 @@ def test_rgbd_bag_frames(rgbd_bag):
 
 def test_recorded_frames_are_not_decoded(rgbd_bag, monkeypatch):
     """A resumed localize takes its recorded frames' results as they are: their image messages
-    are deserialized (stamp, CameraInfo, tf pose) but not decoded (``recorded``)."""
+    are neither decoded nor deserialized (``recorded``: stamp, CameraInfo and tf pose from the
+    indexing pass; more in test_rosbag_recorded.py)."""
     from mast3r_ros.core.types import RecordedFrame
     from mast3r_ros.replay.rosbag import sequence
 

@@ -7,6 +7,7 @@ edge is taken at the image stamp by the one pose-at-stamp rule (`mast3r_ros.core
 
 from __future__ import annotations
 
+import bisect
 import logging
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -35,6 +36,8 @@ class _TfPoses:
     _pose_frames: Optional[Tuple[str, str]]
     _pose_rule_ns: Tuple[int, int]
     _no_pose: Dict[int, Tuple[str, int]]
+    _frame_id_from: List[int]  # ordinals on the image topic where the frame_id changes
+    _frame_ids: List[str]  # the frame_id from each of them on
 
     @staticmethod
     def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -63,6 +66,19 @@ class _TfPoses:
                 stamp = header_stamp_ns(ts.header)
                 ordinal = runs.note(("tf", parent, child), stamp, bag_ns)
                 self._tf_runs.append((ordinal, parent, child, stamp, pose))
+
+    def _note_frame_id(self, ordinal: int, frame_id: str) -> None:
+        """Indexing pass: the readable image message ``ordinal`` (on the image topic) has the
+        header ``frame_id`` (kept where it changes: one entry for the usual bag)."""
+        if not self._frame_ids or self._frame_ids[-1] != frame_id:
+            self._frame_id_from.append(ordinal)
+            self._frame_ids.append(frame_id)
+
+    def _frame_id_at(self, ordinal: int) -> str:
+        """The header frame_id of the readable image message ``ordinal`` (on the image topic),
+        as the indexing pass read it: the camera frame of its pose without deserializing it
+        again (a resumed run's recorded frames)."""
+        return self._frame_ids[max(bisect.bisect_right(self._frame_id_from, ordinal) - 1, 0)]
 
     @property
     def tf_topics(self) -> List[str]:

@@ -19,7 +19,7 @@ import logging
 import os
 from collections.abc import Collection, Iterable, Iterator
 from pathlib import Path
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
@@ -48,6 +48,14 @@ from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
 log = logging.getLogger(__name__)
 
 PathLike = str | os.PathLike
+
+
+class _Recorded(NamedTuple):
+    """A recorded image message (``frames_or_unreadable(recorded=...)``) queued in place of its
+    frame: its header stamp (int ns) and frame_id, both from the indexing pass."""
+
+    stamp_ns: int
+    frame_id: str
 
 
 def _open_hint(path: Path, err: Exception) -> str:
@@ -159,7 +167,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         # image messages that cannot be deserialized, by their ordinal on the image topic:
         # (bag receive time ns, the error); their estimated stamps are the run counter's
         self._undeserialized: Dict[int, Tuple[int, str]] = {}
-        self._image_frame_id: Optional[str] = None  # the first readable image's frame_id
+        self._frame_id_from: List[int] = []  # readable images' frame_ids (`_note_frame_id`)
+        self._frame_ids: List[str] = []
         self._depth_stamps: List[int] = []
         self._infos: List[Tuple[int, CameraIntrinsics]] = []
         with _open_bag(self.path) as reader:
@@ -217,8 +226,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     self._undeserialized[ordinal] = (bag_ns, str(err))
                     self._image_runs.append((ordinal, 0))
                     continue
-                if self._image_frame_id is None:
-                    self._image_frame_id = msg.header.frame_id
             else:
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
             if conn.topic in (self.image_topic, self.depth_topic, self.camera_info_topic):
@@ -226,6 +233,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 run = runs.note(conn.topic, stamp, bag_ns)  # its ordinal; the run after the pass
             if conn.topic == self.image_topic:
                 self._image_runs.append((run, stamp))
+                self._note_frame_id(run, msg.header.frame_id)
             elif conn.topic == self.depth_topic:
                 self._depth_runs.append((run, stamp))
                 if self._depth_encoding is None:
@@ -364,19 +372,28 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
         only to them), and the bag is read no further than the last frame taken needs.
-        ``recorded``: header stamps whose image message is deserialized (for its stamp, camera
-        and pose) but not decoded: a `RecordedFrame` (a resumed run's frames)."""
+        ``recorded``: header stamps of the frames a resumed run recorded: each a `RecordedFrame`
+        (its stamp, camera and tf pose, for the image frame_id the indexing pass read), its
+        image message neither deserialized nor decoded; depth matched only to such frames is
+        not decoded (depth a frame read shares still is). An image message that cannot be
+        deserialized stays an `UnreadableFrame`."""
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
 
     def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,
-                recorded: Collection[int] = ()) -> Iterator[Frame | UnreadableFrame]:
+                recorded: Collection[int] = ()
+                ) -> Iterator[Frame | UnreadableFrame | RecordedFrame]:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         wanted = None if positions is None else set(positions)
-        if wanted is None:
+        stamps, recorded = self.stamps_ns, frozenset(recorded)
+        if wanted is None and not recorded:
             remaining = collections.Counter(self._depth_refs)
-        else:  # only the depth of the frames taken is decoded
-            taken = self.stamps_ns[sorted(i for i in wanted if 0 <= i < len(self))]
-            remaining = collections.Counter(int(s) for s in self._depth_matches(taken) if s >= 0)
+        else:  # only the depth of the frames taken, and not recorded, is decoded
+            taken = np.full(len(self), wanted is None)
+            taken[[i for i in (wanted or ()) if 0 <= i < len(self)]] = True
+            if recorded:
+                taken &= ~np.isin(stamps, np.fromiter(recorded, np.int64, len(recorded)))
+            remaining = collections.Counter(
+                int(s) for s in self._depth_matches(stamps[taken]) if s >= 0)
         last = max(wanted, default=-1) if wanted is not None else len(self)
         depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
@@ -384,7 +401,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         position = -1  # of the last image of the run read, in stamps_ns
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
-            frame_id = self._image_frame_id
+            frame_id = self._frame_ids[0] if self._frame_ids else None  # the first readable
             for conn, _, raw in reader.messages(connections=conns):
                 if wanted is not None and position >= last and not pending:
                     break  # every frame taken has been yielded
@@ -396,11 +413,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                     position += 1
                     if wanted is not None and position not in wanted:
                         continue  # skipped: neither deserialized nor decoded
+                    known = int(stamps[position]) if position < len(stamps) else None
+                    # a recorded frame takes no depth: it waits for none, none decoded for it
+                    depth_stamp = -1 if recorded and known in recorded else None
                     if ordinal in self._undeserialized:
-                        guessed = self._run_counter.estimated(conn.topic)[ordinal]
-                        depth_stamp = int(self._depth_matches(np.array([guessed]))[0])
+                        if depth_stamp is None:
+                            guessed = self._run_counter.estimated(conn.topic)[ordinal]
+                            depth_stamp = int(self._depth_matches(np.array([guessed]))[0])
                         pending.append((self._undeserialized_frame(ordinal, frame_id),
                                         depth_stamp))
+                        continue
+                    if depth_stamp is not None:  # from the indexing pass: not deserialized
+                        frame_id = self._frame_id_at(ordinal)
+                        pending.append((_Recorded(known, frame_id), depth_stamp))
                         continue
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
                 stamp = header_stamp_ns(msg.header)
@@ -418,10 +443,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
                 # images wait, in order, until the depth matched to them has been read
                 while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
                     yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp,
-                                                    remaining, skip_unreadable, recorded)
+                                                    remaining, skip_unreadable)
             while pending:  # only if the bag changed between the two passes
                 yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp, remaining,
-                                                skip_unreadable, recorded)
+                                                skip_unreadable)
 
     # ---- frame assembly --------------------------------------------------------------------
 
@@ -471,23 +496,22 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
 
     def _frame_or_unreadable(self, msg: Any, depth_stamp: int,
                              depth_by_stamp: Dict[int, Any], remaining: collections.Counter,
-                             skip_unreadable: bool, recorded: Collection[int] = ()
-                             ) -> Frame | UnreadableFrame | RecordedFrame:
+                             skip_unreadable: bool) -> Frame | UnreadableFrame | RecordedFrame:
         if isinstance(msg, UnreadableFrame):  # an image message that cannot be deserialized
             self._take_depth(depth_stamp, depth_by_stamp, remaining)
             if not skip_unreadable:
                 raise InputError(msg.reason)
             return msg
-        stamp = header_stamp_ns(msg.header)
         # the pose first: a --pose-frames error is a setting's, raised, not one bad frame's;
         # an unreadable frame keeps its ground truth (recall counts it)
-        pose = self._pose(msg.header.frame_id, stamp)
-        if recorded and stamp in recorded:  # neither its image nor its depth decoded
-            self._take_depth(depth_stamp, depth_by_stamp, remaining)
+        if isinstance(msg, _Recorded):  # neither its image nor its depth read
+            pose = self._pose(msg.frame_id, msg.stamp_ns)
             try:
-                return RecordedFrame(stamp, self._frame_intrinsics(stamp), pose)
+                return RecordedFrame(msg.stamp_ns, self._frame_intrinsics(msg.stamp_ns), pose)
             except InputError as err:  # no CameraInfo: as it would be for the image
-                return UnreadableFrame.from_error(stamp, err, pose)
+                return UnreadableFrame.from_error(msg.stamp_ns, err, pose)
+        stamp = header_stamp_ns(msg.header)
+        pose = self._pose(msg.header.frame_id, stamp)
         if not skip_unreadable:
             return self._frame(msg, depth_stamp, depth_by_stamp, remaining, pose)
         try:

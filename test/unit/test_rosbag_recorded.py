@@ -1,0 +1,177 @@
+"""A resumed localize over a rosbag2 (``frames_or_unreadable(recorded=...)``): the frames it
+recorded cost nothing beyond the raw bytes the reader yields. Each recorded image message was
+still deserialized (for its stamp, frame_id and pose) and its depth message decoded: on a bag
+stopped at frame 9000, 9000 of each for nothing. Now the stamp, frame_id and pose come from the
+indexing pass, and depth matched only to recorded frames is neither decoded nor waited for; the
+frames after them come out exactly as in a plain run."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.highlevel import AnyReader  # noqa: E402
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import (H, MS, RGB, W, camera_info, image, pose, tf_message,  # noqa: E402
+                         write_bag)
+
+from mast3r_ros.core.message_fields import header_stamp_ns  # noqa: E402
+from mast3r_ros.core.types import Frame, RecordedFrame, UnreadableFrame  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+
+CAM, DEPTH, INFO = "/cam/image", "/cam/depth", "/cam/camera_info"
+STAMPS = [(1000 + 100 * k) * MS for k in range(10)]  # images at 1.0 .. 1.9 s
+BAD = 7  # the image at 1.7 s is written cut short: it cannot be deserialized
+# depth, each matched (within 0.06 s) to: 1.0 and 1.1 s; 1.2 and 1.3 s; 1.4; 1.6; 1.7 (the bad
+# one); 1.9 s. The images at 1.5 and 1.8 s have none.
+DEPTHS = [1050 * MS, 1250 * MS, 1400 * MS, 1600 * MS, 1700 * MS, 1900 * MS]
+LATE = 250 * MS  # depth reaches the bag after the images it belongs to: they wait for it
+CAM_FROM = {"cam_a": pose([0, 0, 0], [0, 0, 0.5]), "cam_b": pose([0, 0.2, 0], [0.1, 0, 0])}
+# the driver restarted with another frame_id from the image at 1.5 s on
+FRAME_ID = ["cam_a"] * 5 + ["cam_b"] * 5
+
+
+def _bag(path):
+    msgs = [(INFO, 900 * MS, camera_info(900 * MS))]
+    for k, (t, fid) in enumerate(zip(STAMPS, FRAME_ID)):
+        msgs.append((CAM, t + 10 * MS, image(t, "rgb8", (RGB // (k + 1)), frame_id=fid)))
+    for k, t in enumerate(DEPTHS):
+        depth = np.full((H, W), 500 * (k + 1), np.uint16)
+        msgs.append((DEPTH, t + LATE, image(t, "16UC1", depth)))
+    static = [("base_link", fid, 0, cam) for fid, cam in CAM_FROM.items()]
+    msgs.append(("/tf_static", 0, tf_message(static)))
+    for k in range(12):  # map -> base_link every 0.1 s from 0.95 s, turning and moving
+        t = (950 + 100 * k) * MS
+        msgs.append(("/tf", t, tf_message([("map", "base_link", t,
+                                            pose([0, 0, 0.05 * k], [0.1 * k, 0, 0]))])))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
+                     corrupt={(CAM, STAMPS[BAD] + 10 * MS)})
+
+
+@pytest.fixture
+def seq(tmp_path):
+    return BagSequence(_bag(tmp_path / "bag"), image_topic=CAM, depth_topic=DEPTH,
+                       pose_frames="map", sync_tolerance_s=0.06)
+
+
+def _watch(monkeypatch):
+    """Header stamps of the image messages deserialized and of the depth messages decoded,
+    from now on."""
+    deserialized, decoded = [], []
+    real_deserialize, real_decode = AnyReader.deserialize, BagSequence._decode_depth
+
+    def deserialize(self, raw, typename):
+        msg = real_deserialize(self, raw, typename)
+        if typename == "sensor_msgs/msg/Image" and msg.encoding == "rgb8":
+            deserialized.append(header_stamp_ns(msg.header))
+        return msg
+
+    def decode(self, msg):
+        decoded.append(header_stamp_ns(msg.header))
+        return real_decode(self, msg)
+
+    monkeypatch.setattr(AnyReader, "deserialize", deserialize)
+    monkeypatch.setattr(BagSequence, "_decode_depth", decode)
+    return deserialized, decoded
+
+
+def _same(plain, got, recorded):
+    """``got`` (a resumed iteration) is ``plain`` (the same frames read in one go), each
+    frame at a recorded stamp a `RecordedFrame` with the plain frame's stamp, camera and pose."""
+    assert [f.stamp_ns for f in got] == [f.stamp_ns for f in plain]
+    for f, g in zip(plain, got):
+        if g.stamp_ns in recorded and not isinstance(f, UnreadableFrame):
+            assert isinstance(g, RecordedFrame), g
+            assert g.intrinsics == f.intrinsics
+            np.testing.assert_array_equal(g.map_from_cam, f.map_from_cam)
+            continue
+        assert type(g) is type(f)
+        if isinstance(f, UnreadableFrame):
+            assert (g.reason, g.image_size, g.intrinsics_size) == (
+                f.reason, f.image_size, f.intrinsics_size)
+            np.testing.assert_array_equal(g.map_from_cam, f.map_from_cam)
+            continue
+        assert isinstance(f, Frame)
+        assert (g.frame_id, g.intrinsics) == (f.frame_id, f.intrinsics)
+        np.testing.assert_array_equal(g.rgb, f.rgb)
+        np.testing.assert_array_equal(g.map_from_cam, f.map_from_cam)
+        if f.depth_m is None:
+            assert g.depth_m is None
+        else:
+            np.testing.assert_array_equal(g.depth_m, f.depth_m)
+
+
+def test_recorded_frames_are_neither_deserialized_nor_their_depth_decoded(seq, monkeypatch):
+    recorded = {STAMPS[k] for k in (0, 1, 2, 4, 8)}
+    plain = list(seq.frames_or_unreadable())
+    deserialized, decoded = _watch(monkeypatch)
+    got = list(seq.frames_or_unreadable(recorded=recorded))
+    # only the images read now: not 1.7 s either (it cannot be)
+    assert deserialized == [STAMPS[k] for k in (3, 5, 6, 9)]
+    # depth at 1.05 s (1.0 and 1.1 s recorded) and 1.4 s (recorded) is not decoded; 1.25 s
+    # (shared by the recorded 1.2 s and the 1.3 s read now) and the bad frame's still are
+    assert decoded == [1250 * MS, 1600 * MS, 1700 * MS, 1900 * MS]
+    assert [type(f).__name__ for f in got] == (["RecordedFrame"] * 3 + ["Frame", "RecordedFrame"]
+                                               + ["Frame"] * 2 + ["UnreadableFrame"]
+                                               + ["RecordedFrame", "Frame"])
+    _same(plain, got, recorded)
+    # after the change of frame_id, a recorded frame's pose is the new camera frame's (the
+    # first image's frame_id would give another one), as in the plain run (`_same`)
+    assert all(f.map_from_cam is not None for f in plain)
+    assert not np.allclose(seq._pose("cam_a", STAMPS[8]), got[8].map_from_cam)
+    assert plain[1].depth_m is not None and plain[4].depth_m is not None  # depth it skipped
+
+
+def test_every_frame_recorded_reads_nothing(seq, monkeypatch):
+    """A run stopped after its last frame (before writing its results): the resumed one reads
+    no image and decodes no depth; the bad image stays an unreadable frame."""
+    plain = list(seq.frames_or_unreadable())
+    deserialized, decoded = _watch(monkeypatch)
+    got = list(seq.frames_or_unreadable(recorded=set(seq.stamps_ns.tolist())))
+    assert deserialized == [] and decoded == []
+    assert [isinstance(f, UnreadableFrame) for f in got] == [k == BAD for k in range(10)]
+    _same(plain, got, set(STAMPS))
+
+
+@pytest.mark.parametrize("positions", [[0, 2, 4, 6, 8], [1, 3, 5, 7, 9], [3, 4, 9]])
+def test_recorded_frames_among_positions(seq, monkeypatch, positions):
+    """--stride with --resume: the positions taken, the recorded ones among them not read; the
+    depth of a skipped frame is not decoded either."""
+    recorded = {STAMPS[k] for k in (0, 1, 2, 3, 4)}
+    plain = list(seq.frames_or_unreadable(positions=positions))
+    deserialized, decoded = _watch(monkeypatch)
+    got = list(seq.frames_or_unreadable(positions=positions, recorded=recorded))
+    _same(plain, got, recorded)
+    read = [k for k in positions if STAMPS[k] not in recorded and k != BAD]
+    assert deserialized == [STAMPS[k] for k in read]
+    needed = {int(seq._depth_matches(np.array([STAMPS[k]]))[0])
+              for k in positions if STAMPS[k] not in recorded}
+    assert decoded == sorted(d for d in needed if d >= 0)
+
+
+def test_a_bad_image_at_a_recorded_stamp_stays_unreadable(seq, monkeypatch):
+    """An image message that cannot be deserialized is the same unreadable frame whether or
+    not its (estimated) stamp is recorded; recorded, its depth is not decoded for it."""
+    plain = list(seq.frames_or_unreadable())
+    _, decoded = _watch(monkeypatch)
+    got = list(seq.frames_or_unreadable(recorded={int(seq.stamps_ns[BAD])}))
+    _same(plain, got, set())
+    assert isinstance(got[BAD], UnreadableFrame) and 1700 * MS not in decoded
+
+
+def test_a_recorded_frame_waits_behind_one_waiting_for_its_depth(tmp_path):
+    """Frames come in bag order: a recorded frame that waits for nothing still comes after the
+    frame before it, which waits for its depth message received later."""
+    msgs = [(INFO, 0, camera_info(0)),
+            (CAM, 1000 * MS, image(1000 * MS, "rgb8", RGB)),
+            (CAM, 1100 * MS, image(1100 * MS, "rgb8", RGB)),
+            (CAM, 1200 * MS, image(1200 * MS, "rgb8", RGB)),
+            (DEPTH, 1500 * MS, image(1000 * MS, "16UC1", np.full((H, W), 900, np.uint16)))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    seq = BagSequence(bag, image_topic=CAM, depth_topic=DEPTH)
+    got = list(seq.frames_or_unreadable(recorded={1100 * MS, 1200 * MS}))
+    assert [(type(f).__name__, f.stamp_ns) for f in got] == [
+        ("Frame", 1000 * MS), ("RecordedFrame", 1100 * MS), ("RecordedFrame", 1200 * MS)]
+    np.testing.assert_allclose(got[0].depth_m, 0.9)
