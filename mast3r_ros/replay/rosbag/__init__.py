@@ -14,10 +14,10 @@ Runs: a bag whose header time jumps back (a simulator reset, a looped playback, 
 driver) holds several runs that share stamps; only one is read (`runs` says how they are told
 apart and which is chosen).
 
-Modules: `sequence` (`BagSequence`: the two passes, depth association, frame assembly),
-`topics` (message types, topic selection), `runs` (runs of header time, unstamped images),
-`poses` (poses from tf). The ``rosbags`` library this wraps is imported absolutely, so this
-package's name does not shadow it.
+Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
+topic selection), `runs` (runs of header time, unstamped images), `poses` (poses from tf),
+`depth` (depth association). The ``rosbags`` library this wraps is imported absolutely, so
+this package's name does not shadow it.
 """
 
 from __future__ import annotations

@@ -6,9 +6,9 @@ depth, intrinsics and poses can be associated by header stamp; iteration makes a
 decodes only the images it yields. Every stamp is the message's ``header.stamp``, except an
 image message that cannot be deserialized at all: it keeps its place as an unreadable frame
 (`BagSequence.frames_or_unreadable`) stamped from the time the bag received it. This module
-holds the two passes, depth association and frame assembly; its base classes choose the topics
-(`topics`), keep one run of a bag whose header time jumps back (`runs`) and give poses from tf
-(`poses`).
+holds the two passes and frame assembly; its base classes choose the topics (`topics`), keep one
+run of a bag whose header time jumps back (`runs`), give poses from tf (`poses`) and associate
+depth (`depth`).
 """
 
 from __future__ import annotations
@@ -28,19 +28,19 @@ from rosbags.typesys import Stores, get_typestore
 
 from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError
-from ...core.image_codec import check_depth_scale, depth_to_metres
+from ...core.image_codec import check_depth_scale
 from ...core.message_fields import (
     REDUCED_TWICE_HINT,
     IntrinsicsCache,
     camera_info_reduction,
-    decode_image_message,
     frame_from_image_message,
     header_stamp_ns,
 )
 from ...core.tf_buffer import TransformBuffer
-from ...core.trajectory import check_pose_rule, nearest_indices
+from ...core.trajectory import check_pose_rule
 from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                            check_camera_info_arg)
+from .depth import _DepthAssociation
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
@@ -86,7 +86,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.close()
 
 
-class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
+class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -275,57 +275,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
             self._reduced_by[id(cam)] = reduced
         return cam
 
-    @property
-    def depth_units_per_m(self) -> Optional[float]:
-        """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
-        for 16-bit depth, 1 for 32FC1); None without a depth topic."""
-        if self._depth_scale is not None:
-            return float(self._depth_scale)
-        if self.depth_topic is None:
-            return None
-        return 1.0 if (self._depth_encoding or "").startswith("32FC1") else 1000.0
-
     def _finish_index(self) -> None:
         self._choose_run()
         self._warn_undeserialized()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
-        depth = np.unique(np.asarray(self._depth_stamps, dtype=np.int64))
-        self._depth_stamps_sorted = depth
-        matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
-        self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
-        if self.depth_topic is not None and not self._depth_refs:
-            log.warning(
-                "no depth on %s within %.3f s of any image on %s", self.depth_topic,
-                self._tolerance_ns * 1e-9, self.image_topic,
-            )
-
-    def no_depth_reason(self) -> Optional[str]:
-        """Why no frame will have depth, with the fix (one line), or None when some may: no
-        ``depth_topic`` (the bag's depth-like image topics named), or none of its messages
-        within the sync tolerance of an image."""
-        if self.depth_topic is None:
-            if self.depth_like_topics:
-                found = ", ".join(self.depth_like_topics)
-                return (f"rosbag2 {self.path} is read without depth: pass --depth-topic <topic> "
-                        f"(depth image topics in the bag: {found})")
-            return (f"rosbag2 {self.path} is read without depth, and none of its image topics "
-                    "looks like depth (16UC1 / 32FC1 or compressedDepth, or 'depth' in the "
-                    "name); record the registered depth, or name it with --depth-topic")
-        if not self._depth_refs:
-            run = f" (run {self.run})" if len(self.runs) > 1 else ""
-            return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
-                    f"any image on {self.image_topic}{run}: check the header stamps or widen "
-                    "--sync-tolerance")
-        return None
-
-    def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
-        """Depth header stamp matched to each image stamp, -1 where none."""
-        idx = nearest_indices(self._depth_stamps_sorted, stamps_ns, self._tolerance_ns)
-        if self._depth_stamps_sorted.size == 0:
-            return idx
-        return np.where(idx >= 0, self._depth_stamps_sorted[np.maximum(idx, 0)], -1)
+        self._match_depth()
 
     # ---- public API ------------------------------------------------------------------------
 
@@ -385,15 +341,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         wanted = None if positions is None else set(positions)
         stamps, recorded = self.stamps_ns, frozenset(recorded)
-        if wanted is None and not recorded:
-            remaining = collections.Counter(self._depth_refs)
-        else:  # only the depth of the frames taken, and not recorded, is decoded
-            taken = np.full(len(self), wanted is None)
-            taken[[i for i in (wanted or ()) if 0 <= i < len(self)]] = True
-            if recorded:
-                taken &= ~np.isin(stamps, np.fromiter(recorded, np.int64, len(recorded)))
-            remaining = collections.Counter(
-                int(s) for s in self._depth_matches(stamps[taken]) if s >= 0)
+        remaining = self._depth_uses(wanted, recorded)  # depth stamp -> frames yet to take it
         last = max(wanted, default=-1) if wanted is not None else len(self)
         depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
@@ -463,24 +411,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses):
         camera_named = self._pose_frames is not None and bool(self._pose_frames[1])
         known = frame_id is not None or camera_named  # else no frame to look the pose up for
         return UnreadableFrame(stamp, reason, self._pose(frame_id or "", stamp) if known else None)
-
-    def _take_depth(self, depth_stamp: int, depth_by_stamp: Dict[int, Any],
-                    remaining: collections.Counter) -> Any:
-        """The depth matched to a frame (decoded, its InputError, or None), released once the
-        last frame matched to it has taken it."""
-        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
-        if depth is not None:
-            remaining[depth_stamp] -= 1
-            if remaining[depth_stamp] <= 0:
-                del depth_by_stamp[depth_stamp]
-        return depth
-
-    def _decode_depth(self, msg: Any) -> np.ndarray:
-        array, encoding = decode_image_message(msg)
-        try:
-            return depth_to_metres(array, encoding, self._depth_scale)
-        except InputError as err:
-            raise InputError(f"depth topic {self.depth_topic}: {err}") from err
 
     def _frame_intrinsics(self, stamp_ns: int) -> CameraIntrinsics:
         """The override, else the latest CameraInfo at or before the stamp, else the first."""

@@ -1,0 +1,123 @@
+"""Depth of a rosbag2's images: each image matched to the depth message nearest its header stamp
+within the sync tolerance, and which depth messages an iteration decodes.
+
+`_DepthAssociation` is a base class of `BagSequence`: after the indexing pass `_match_depth`
+matches the images of the run read to its depth stamps; an iteration counts the frames it yields
+that take each depth message (`_depth_uses`: not those skipped by ``positions`` nor those taken
+as recorded), decodes only a depth message some of them take, and releases it once the last one
+has (`_take_depth`).
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+from pathlib import Path
+from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
+
+import numpy as np
+
+from ...core.errors import InputError
+from ...core.image_codec import depth_to_metres
+from ...core.message_fields import decode_image_message
+from ...core.trajectory import nearest_indices
+
+log = logging.getLogger(__name__)
+
+
+class _DepthAssociation:
+    """Depth of `BagSequence` (a base class of it). ``BagSequence.__init__`` and the indexing
+    pass set the attributes annotated here."""
+
+    path: Path
+    image_topic: str
+    depth_topic: Optional[str]
+    depth_like_topics: List[str]
+    run: int
+    runs: List[Tuple[int, int, int]]
+    _depth_scale: Optional[float]
+    _depth_encoding: Optional[str]
+    _tolerance_ns: int
+    _image_stamps: List[int]
+    _depth_stamps: List[int]  # of the run read
+
+    @property
+    def depth_units_per_m(self) -> Optional[float]:
+        """Raw depth units per metre the depth is read with (the override, else REP-118: 1000
+        for 16-bit depth, 1 for 32FC1); None without a depth topic."""
+        if self._depth_scale is not None:
+            return float(self._depth_scale)
+        if self.depth_topic is None:
+            return None
+        return 1.0 if (self._depth_encoding or "").startswith("32FC1") else 1000.0
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame will have depth, with the fix (one line), or None when some may: no
+        ``depth_topic`` (the bag's depth-like image topics named), or none of its messages
+        within the sync tolerance of an image."""
+        if self.depth_topic is None:
+            if self.depth_like_topics:
+                found = ", ".join(self.depth_like_topics)
+                return (f"rosbag2 {self.path} is read without depth: pass --depth-topic <topic> "
+                        f"(depth image topics in the bag: {found})")
+            return (f"rosbag2 {self.path} is read without depth, and none of its image topics "
+                    "looks like depth (16UC1 / 32FC1 or compressedDepth, or 'depth' in the "
+                    "name); record the registered depth, or name it with --depth-topic")
+        if not self._depth_refs:
+            run = f" (run {self.run})" if len(self.runs) > 1 else ""
+            return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
+                    f"any image on {self.image_topic}{run}: check the header stamps or widen "
+                    "--sync-tolerance")
+        return None
+
+    def _match_depth(self) -> None:
+        """After the run is chosen: its depth stamps sorted and how many of its images each
+        is matched to (`_depth_refs`); a warning when no image has depth."""
+        self._depth_stamps_sorted = np.unique(np.asarray(self._depth_stamps, dtype=np.int64))
+        matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
+        self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
+        if self.depth_topic is not None and not self._depth_refs:
+            log.warning(
+                "no depth on %s within %.3f s of any image on %s", self.depth_topic,
+                self._tolerance_ns * 1e-9, self.image_topic,
+            )
+
+    def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
+        """Depth header stamp matched to each image stamp, -1 where none."""
+        idx = nearest_indices(self._depth_stamps_sorted, stamps_ns, self._tolerance_ns)
+        if self._depth_stamps_sorted.size == 0:
+            return idx
+        return np.where(idx >= 0, self._depth_stamps_sorted[np.maximum(idx, 0)], -1)
+
+    def _depth_uses(self, wanted: Optional[Set[int]], recorded: FrozenSet[int]
+                    ) -> collections.Counter:
+        """Depth header stamp -> how many frames of an iteration take it: the images at the
+        ``wanted`` positions of `stamps_ns` (None: all), those at a ``recorded`` stamp left
+        out (a `RecordedFrame` takes no depth). A depth message no frame takes is not
+        decoded."""
+        if wanted is None and not recorded:
+            return collections.Counter(self._depth_refs)
+        stamps = np.asarray(self._image_stamps, dtype=np.int64)
+        taken = np.full(len(stamps), wanted is None)
+        taken[[i for i in (wanted or ()) if 0 <= i < len(stamps)]] = True
+        if recorded:
+            taken &= ~np.isin(stamps, np.fromiter(recorded, np.int64, len(recorded)))
+        return collections.Counter(int(s) for s in self._depth_matches(stamps[taken]) if s >= 0)
+
+    def _take_depth(self, depth_stamp: int, depth_by_stamp: Dict[int, Any],
+                    remaining: collections.Counter) -> Any:
+        """The depth matched to a frame (decoded, its InputError, or None), released once the
+        last frame matched to it has taken it."""
+        depth = depth_by_stamp.get(depth_stamp) if depth_stamp >= 0 else None
+        if depth is not None:
+            remaining[depth_stamp] -= 1
+            if remaining[depth_stamp] <= 0:
+                del depth_by_stamp[depth_stamp]
+        return depth
+
+    def _decode_depth(self, msg: Any) -> np.ndarray:
+        array, encoding = decode_image_message(msg)
+        try:
+            return depth_to_metres(array, encoding, self._depth_scale)
+        except InputError as err:
+            raise InputError(f"depth topic {self.depth_topic}: {err}") from err
