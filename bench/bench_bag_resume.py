@@ -5,8 +5,8 @@ run.
 ``localize BAG --resume`` takes the frames already in the stopped run's results as recorded
 (``BagSequence.frames_or_unreadable(recorded=...)``): they are not localized again. Each
 recorded image message used to be deserialized (for its stamp, frame_id and pose) and the depth
-matched to it decoded; now stamp, frame_id and pose come from the indexing pass and that depth is
-not decoded. On a bag of ``--frames`` frames (``--color`` jpeg
+matched to it decoded; now stamp, frame_id and pose come from the indexing pass and that depth
+message is neither deserialized nor decoded. On a bag of ``--frames`` frames (``--color`` jpeg
 CompressedImage or raw rgb8 Image, 16UC1 depth, CameraInfo, tf; written to a temporary folder)
 this times one iteration of the whole bag, variants interleaved per repeat (the same load for
 all):

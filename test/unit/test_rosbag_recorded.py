@@ -25,8 +25,8 @@ CAM, DEPTH, INFO = "/cam/image", "/cam/depth", "/cam/camera_info"
 STAMPS = [(1000 + 100 * k) * MS for k in range(10)]  # images at 1.0 .. 1.9 s
 BAD = 7  # the image at 1.7 s is written cut short: it cannot be deserialized
 # depth, each matched (within 0.06 s) to: 1.0 and 1.1 s; 1.2 and 1.3 s; 1.4; 1.6; 1.7 (the bad
-# one); 1.9 s. The images at 1.5 and 1.8 s have none.
-DEPTHS = [1050 * MS, 1250 * MS, 1400 * MS, 1600 * MS, 1700 * MS, 1900 * MS]
+# one); 1.9 s; no image (2.5 s). The images at 1.5 and 1.8 s have none.
+DEPTHS = [1050 * MS, 1250 * MS, 1400 * MS, 1600 * MS, 1700 * MS, 1900 * MS, 2500 * MS]
 LATE = 250 * MS  # depth reaches the bag after the images it belongs to: they wait for it
 CAM_FROM = {"cam_a": pose([0, 0, 0], [0, 0, 0.5]), "cam_b": pose([0, 0.2, 0], [0.1, 0, 0])}
 # the driver restarted with another frame_id from the image at 1.5 s on
@@ -56,16 +56,25 @@ def seq(tmp_path):
                        pose_frames="map", sync_tolerance_s=0.06)
 
 
+class _Decoded(list):
+    read: list
+
+    def __init__(self):
+        super().__init__()
+        self.read = []
+
+
 def _watch(monkeypatch):
-    """Header stamps of the image messages deserialized and of the depth messages decoded,
-    from now on."""
-    deserialized, decoded = [], []
+    """Header stamps of the image messages deserialized, of the depth messages decoded and of
+    those deserialized (``decoded.read``), from now on."""
+    deserialized, decoded = [], _Decoded()
     real_deserialize, real_decode = AnyReader.deserialize, BagSequence._decode_depth
 
     def deserialize(self, raw, typename):
         msg = real_deserialize(self, raw, typename)
-        if typename == "sensor_msgs/msg/Image" and msg.encoding == "rgb8":
-            deserialized.append(header_stamp_ns(msg.header))
+        if typename == "sensor_msgs/msg/Image":
+            (deserialized if msg.encoding == "rgb8" else decoded.read).append(
+                header_stamp_ns(msg.header))
         return msg
 
     def decode(self, msg):
@@ -113,6 +122,7 @@ def test_recorded_frames_are_neither_deserialized_nor_their_depth_decoded(seq, m
     # depth at 1.05 s (1.0 and 1.1 s recorded) and 1.4 s (recorded) is not decoded; 1.25 s
     # (shared by the recorded 1.2 s and the 1.3 s read now) and the bad frame's still are
     assert decoded == [1250 * MS, 1600 * MS, 1700 * MS, 1900 * MS]
+    assert decoded.read == decoded  # nor deserialized: neither those nor 2.5 s (no image's)
     assert [type(f).__name__ for f in got] == (["RecordedFrame"] * 3 + ["Frame", "RecordedFrame"]
                                                + ["Frame"] * 2 + ["UnreadableFrame"]
                                                + ["RecordedFrame", "Frame"])
@@ -130,7 +140,7 @@ def test_every_frame_recorded_reads_nothing(seq, monkeypatch):
     plain = list(seq.frames_or_unreadable())
     deserialized, decoded = _watch(monkeypatch)
     got = list(seq.frames_or_unreadable(recorded=set(seq.stamps_ns.tolist())))
-    assert deserialized == [] and decoded == []
+    assert deserialized == [] and decoded == [] and decoded.read == []
     assert [isinstance(f, UnreadableFrame) for f in got] == [k == BAD for k in range(10)]
     _same(plain, got, set(STAMPS))
 
@@ -148,7 +158,15 @@ def test_recorded_frames_among_positions(seq, monkeypatch, positions):
     assert deserialized == [STAMPS[k] for k in read]
     needed = {int(seq._depth_matches(np.array([STAMPS[k]]))[0])
               for k in positions if STAMPS[k] not in recorded}
-    assert decoded == sorted(d for d in needed if d >= 0)
+    assert decoded == sorted(d for d in needed if d >= 0) and decoded.read == decoded
+
+
+def test_a_plain_run_reads_no_depth_message_that_no_image_takes(seq, monkeypatch):
+    """The depth message at 2.5 s is matched to no image: it is not even deserialized (its
+    stamp is the indexing pass's)."""
+    _, decoded = _watch(monkeypatch)
+    assert len(list(seq.frames_or_unreadable())) == 10
+    assert decoded.read == decoded == DEPTHS[:-1]
 
 
 def test_a_bad_image_at_a_recorded_stamp_stays_unreadable(seq, monkeypatch):

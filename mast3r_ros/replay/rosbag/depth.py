@@ -1,11 +1,11 @@
 """Depth of a rosbag2's images: each image matched to the depth message nearest its header stamp
-within the sync tolerance, and which depth messages an iteration decodes.
+within the sync tolerance, and which depth messages an iteration reads and decodes.
 
 `_DepthAssociation` is a base class of `BagSequence`: after the indexing pass `_match_depth`
 matches the images of the run read to its depth stamps; an iteration counts the frames it yields
 that take each depth message (`_depth_uses`: not those skipped by ``positions`` nor those taken
-as recorded), decodes only a depth message some of them take, and releases it once the last one
-has (`_take_depth`).
+as recorded), deserializes and decodes only a depth message some of them take
+(`_depth_wanted`), and releases it once the last one has (`_take_depth`).
 """
 
 from __future__ import annotations
@@ -40,6 +40,7 @@ class _DepthAssociation:
     _tolerance_ns: int
     _image_stamps: List[int]
     _depth_stamps: List[int]  # of the run read
+    _depth_by_ordinal: np.ndarray  # (M,) int64 header stamp of each depth message, every run's
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -93,8 +94,8 @@ class _DepthAssociation:
                     ) -> collections.Counter:
         """Depth header stamp -> how many frames of an iteration take it: the images at the
         ``wanted`` positions of `stamps_ns` (None: all), those at a ``recorded`` stamp left
-        out (a `RecordedFrame` takes no depth). A depth message no frame takes is not
-        decoded."""
+        out (a `RecordedFrame` takes no depth). A depth message no frame takes is neither
+        deserialized nor decoded (`_depth_wanted`)."""
         if wanted is None and not recorded:
             return collections.Counter(self._depth_refs)
         stamps = np.asarray(self._image_stamps, dtype=np.int64)
@@ -103,6 +104,16 @@ class _DepthAssociation:
         if recorded:
             taken &= ~np.isin(stamps, np.fromiter(recorded, np.int64, len(recorded)))
         return collections.Counter(int(s) for s in self._depth_matches(stamps[taken]) if s >= 0)
+
+    def _depth_wanted(self, ordinal: int, remaining: collections.Counter,
+                      depth_by_stamp: Dict[int, Any]) -> bool:
+        """Whether the depth message ``ordinal`` (on the depth topic, every run's) is to be
+        deserialized and decoded: a frame yet to come takes it (``remaining``, `_depth_uses`)
+        and it is not decoded already (``depth_by_stamp``). Its stamp is the indexing pass's."""
+        if ordinal >= len(self._depth_by_ordinal):  # only if the bag changed since: read it
+            return True
+        stamp = int(self._depth_by_ordinal[ordinal])
+        return remaining[stamp] > 0 and stamp not in depth_by_stamp
 
     def _take_depth(self, depth_stamp: int, depth_by_stamp: Dict[int, Any],
                     remaining: collections.Counter) -> Any:

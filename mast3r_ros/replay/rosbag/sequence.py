@@ -276,6 +276,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         return cam
 
     def _finish_index(self) -> None:
+        # each depth message's header stamp by its ordinal, every run's (before they are kept)
+        self._depth_by_ordinal = np.asarray([s for _, s in self._depth_runs], dtype=np.int64)
         self._choose_run()
         self._warn_undeserialized()
         if self.camera_info_topic is not None:
@@ -323,16 +325,17 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
         (the camera frame_id of the images around it); plain iteration refuses a run holding
         one up front (`__iter__`). Any other message that cannot be deserialized (a depth
-        message, or one that changed since the bag was indexed) still stops the iteration.
+        message a frame takes, or one that changed since the bag was indexed) still stops the
+        iteration; a depth message no frame yielded takes is not even deserialized.
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
         only to them), and the bag is read no further than the last frame taken needs.
         ``recorded``: header stamps of the frames a resumed run recorded: each a `RecordedFrame`
         (its stamp, camera and tf pose, for the image frame_id the indexing pass read), its
-        image message neither deserialized nor decoded; depth matched only to such frames is
-        not decoded (depth a frame read shares still is). An image message that cannot be
-        deserialized stays an `UnreadableFrame`."""
+        image message neither deserialized nor decoded, nor depth matched only to such frames
+        (depth a frame read shares still is). An image message that cannot be deserialized
+        stays an `UnreadableFrame`."""
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
 
     def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,
@@ -375,6 +378,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
                         frame_id = self._frame_id_at(ordinal)
                         pending.append((_Recorded(known, frame_id), depth_stamp))
                         continue
+                elif not self._depth_wanted(ordinal, remaining, depth_by_stamp):
+                    continue  # taken by no frame yielded (or decoded already): not deserialized
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
                 stamp = header_stamp_ns(msg.header)
                 if conn.topic != self.depth_topic:
