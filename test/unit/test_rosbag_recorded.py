@@ -193,3 +193,73 @@ def test_a_recorded_frame_waits_behind_one_waiting_for_its_depth(tmp_path):
     assert [(type(f).__name__, f.stamp_ns) for f in got] == [
         ("Frame", 1000 * MS), ("RecordedFrame", 1100 * MS), ("RecordedFrame", 1200 * MS)]
     np.testing.assert_allclose(got[0].depth_m, 0.9)
+
+
+def _tum_as_bag(folder, path, n):
+    """The first ``n`` frames of a TUM folder as a rosbag2: rgb8 images, their CameraInfo and
+    the ground truth as tf map -> cam at each image stamp."""
+    from mast3r_ros.replay.tum import TumSequence
+
+    frames = list(TumSequence(folder, read_depth=False))[:n]
+    cam = frames[0].intrinsics
+    info = camera_info(frames[0].stamp_ns, width=cam.width, height=cam.height)
+    info.k, info.d = cam.K.reshape(-1).astype(np.float64), np.asarray(cam.dist, np.float64)
+    msgs = [(INFO, frames[0].stamp_ns, info)]
+    for f in frames:
+        msgs.append(("/tf", f.stamp_ns, tf_message([("map", "cam", f.stamp_ns,
+                                                    f.map_from_cam)])))
+        msgs.append((CAM, f.stamp_ns + 5 * MS, image(f.stamp_ns, "rgb8", f.rgb,
+                                                     frame_id="cam")))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_resumed_bag_run_gives_the_results_of_one_uninterrupted_run(tum, sift_map, tmp_path,
+                                                                      monkeypatch):
+    """localize over a bag stopped after 3 frames, then resumed: the results, trajectory and
+    metrics of one run in one go, the 3 recorded image messages not deserialized again after
+    the indexing pass."""
+    import json
+
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.replay.cli import main
+
+    bag = _tum_as_bag(tum[1], tmp_path / "bag", 6)
+    one, two = tmp_path / "one", tmp_path / "two"
+
+    def argv(out, *more):
+        return ["localize", str(bag), "--map", sift_map, "--out", str(out), "--matcher",
+                "sift", "--pose-frames", "map:cam", "--log-level", "warning", *more]
+
+    deserialized, _ = _watch(monkeypatch)
+    assert main(argv(one)) == 0
+    in_one_go = len(deserialized)  # the indexing pass's, the topic probe's, the iteration's
+    monkeypatch.undo()
+    real, calls = Localizer.localize, []
+
+    def stop_after_3(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 3:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", stop_after_3)
+    assert main(argv(two)) == 130
+    monkeypatch.undo()
+    deserialized, _ = _watch(monkeypatch)
+    assert main(argv(two, "--resume")) == 0
+    assert len(deserialized) == in_one_go - 3  # none of the 3 recorded by the iteration
+
+    def without_timings(path):
+        return [{k: v for k, v in json.loads(line).items()
+                 if k not in ("timings_s", "cold_start")} for line in open(path)]
+
+    a, b = without_timings(one / "results.jsonl"), without_timings(two / "results.jsonl")
+    assert len(a) == 6 and sum(r["success"] for r in a) >= 4
+    assert a == b
+    assert (one / "trajectory.tum").read_text() == (two / "trajectory.tum").read_text()
+    ma = json.loads((one / "metrics.json").read_text())
+    mb = json.loads((two / "metrics.json").read_text())
+    assert ma["evaluated"] == 6
+    for key in ("frames", "localized", "evaluated", "translation_error_m", "recall"):
+        assert ma[key] == mb[key], key
