@@ -2,8 +2,9 @@
 recorded cost nothing beyond the raw bytes the reader yields. Each recorded image message was
 still deserialized (for its stamp, frame_id and pose) and its depth message decoded: on a bag
 stopped at frame 9000, 9000 of each for nothing. Now the stamp, frame_id and pose come from the
-indexing pass, and depth matched only to recorded frames is neither decoded nor waited for; the
-frames after them come out exactly as in a plain run."""
+indexing pass, and a depth message matched only to recorded frames (or to no frame yielded) is
+neither deserialized, decoded nor waited for; the frames after them come out exactly as in a
+plain run."""
 
 from __future__ import annotations
 
@@ -57,6 +58,8 @@ def seq(tmp_path):
 
 
 class _Decoded(list):
+    """Stamps of the depth messages decoded; ``read``: of those deserialized."""
+
     read: list
 
     def __init__(self):
