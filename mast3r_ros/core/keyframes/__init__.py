@@ -39,11 +39,12 @@ see the old map or the new one.
 
 Modules: `layout` (names, records, checksums, arrays), `selection` (which frames become keyframes),
 `writer` (`MapWriter`, `write_map`) with `target` (where a map may be published: the overwrite
-and foreign-entry rules), `pixels` (PNG encoding of images and depth) and `writer_encodings`
-(the encodings, stores and ASMK files a build adds), `loader` (the validated `KeyframeMap`) with
-`manifest` (manifest validation), `encodings` (its cached encodings and retrieval indexes) and
-`map_files` (verified file access and the missing/truncated/corrupt file checks), `table` (the v3
-binary tables). Import the public names from this package.
+and foreign-entry rules), `pixels` (PNG encoding of images and depth, PNG header checks),
+`writer_encodings` (the encodings, stores and ASMK files a build adds) and `writer_pngs`
+(keyframes added from their PNG files' bytes, as they are), `loader` (the validated
+`KeyframeMap`) with `manifest` (manifest validation), `encodings` (its cached encodings and
+retrieval indexes) and `map_files` (verified file access and the missing/truncated/corrupt file
+checks), `table` (the v3 binary tables). Import the public names from this package.
 """
 
 from __future__ import annotations

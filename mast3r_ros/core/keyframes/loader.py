@@ -405,6 +405,22 @@ class KeyframeMap(MapEncodings, MapFiles):
             return d
         return self._cached(("depth", index), make)
 
+    def keyframe_pngs(self, index: int) -> Tuple[bytes, Optional[bytes], float]:
+        """Keyframe ``index``'s files as the map stores them: (RGB PNG bytes, depth PNG bytes
+        or None, depth units per metre: 0.0 without depth), checksum verified and their
+        headers checked as `image` checks them, not decoded (`MapWriter.add_keyframe_png`
+        writes them as they are). Raises as `image` does."""
+        kf = self.keyframes[index]
+        out = []
+        for rel in (kf.image_file, kf.depth_file):
+            if rel is None:
+                out.append(None)
+                continue
+            read = ({} if (kf.id, rel) in self._headers_checked
+                    else self._check_image_header(kf, only=rel))
+            out.append(read[rel] if rel in read else self._read(rel))
+        return out[0], out[1], float(kf.depth_scale) if kf.depth_file else 0.0
+
     def thumbnail_descriptors(self) -> np.ndarray:
         """(K, D) weight-free retrieval descriptors (recomputed if stored by an older kind)."""
         if self._thumbs is None and self._thumb_index is not None:

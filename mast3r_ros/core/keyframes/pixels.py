@@ -1,19 +1,24 @@
 """Keyframe pixels in a map build: the lossless PNGs a `MapWriter` stores (RGB, and z-depth in
 metres as uint16 at 5000, 1000 or 100 units per metre, refusing integer or bool depth and depth
-beyond the 16-bit format), and the keyframes read back from the build folder as map-check records
-(`_BuildRecords`, for `MapWriter.check_consistency`).
+beyond the 16-bit format), the header checks of PNGs stored as they are (`check_png`, for
+`MapWriter.add_keyframe_png`), and the keyframes read back from the build folder as map-check
+records (`_BuildRecords`, for `MapWriter.check_consistency`).
 """
 
 from __future__ import annotations
 
 import collections.abc
+import functools
 import os
+import struct
+import zlib
 from typing import TYPE_CHECKING, Any, Tuple
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..retrieval import thumbnail_descriptor
 
 if TYPE_CHECKING:
     from .writer import MapWriter
@@ -41,6 +46,53 @@ def _encode_png(img: np.ndarray) -> bytes:
     if not ok:
         raise InputError(f"cannot encode a {img.shape} {img.dtype} image as PNG")
     return buf.tobytes()
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_PNG_IEND = b"\x00\x00\x00\x00IEND\xaeB`\x82"  # the last chunk: length 0, tag, CRC
+# what a keyframe file must be, as the map loader reads it: (bit depth, PNG colour type, words)
+PNG_RGB = (8, 2, "8-bit RGB")
+PNG_DEPTH = (16, 0, "16-bit greyscale")
+
+
+def check_png(data: bytes, size: Tuple[int, int], kind: Tuple[int, int, str], what: str) -> None:
+    """Check a PNG file's bytes as a keyframe ``kind`` (`PNG_RGB` or `PNG_DEPTH`) of ``size``
+    (width, height) pixels from its header alone, no decode: the PNG signature, the IHDR chunk
+    first with a valid CRC (PNG's own check of it), its width, height, bit depth and colour
+    type, and the IEND chunk last (a truncated file lacks it). The pixel data itself is not
+    checked (its checksum in the source map is). Raises `InputError` naming ``what``."""
+    if not isinstance(data, (bytes, bytearray, memoryview)):
+        raise InputError(f"{what} must be the PNG file's bytes, got {type(data).__name__}")
+    head = bytes(data[:33])
+    if head[:8] != _PNG_SIGNATURE:
+        raise InputError(f"{what} is not a PNG file (it does not start with the PNG signature; "
+                         f"{len(data)} bytes): pass the bytes of the keyframe's .png file")
+    length, tag = struct.unpack(">I4s", head[8:16]) if len(head) >= 16 else (0, b"")
+    if len(head) < 33 or tag != b"IHDR" or length != 13 \
+            or zlib.crc32(head[12:29]) != struct.unpack(">I", head[29:33])[0]:
+        raise InputError(f"{what} is a corrupt PNG (its IHDR header chunk is damaged or "
+                         "missing): re-copy or rebuild the map it came from")
+    width, height, depth, colour, compression, filtering, interlace = struct.unpack(
+        ">IIBBBBB", head[16:29])
+    if compression or filtering or interlace > 1:
+        raise InputError(f"{what} is a corrupt PNG (compression {compression}, filter "
+                         f"{filtering}, interlace {interlace} in its header): re-copy or "
+                         "rebuild the map it came from")
+    if bytes(data[-12:]) != _PNG_IEND:
+        raise InputError(f"{what} is a truncated PNG (it does not end with the IEND chunk; "
+                         f"{len(data)} bytes): re-copy or rebuild the map it came from")
+    if (width, height) != tuple(size) or (depth, colour) != kind[:2]:
+        got = {0: "greyscale", 2: "RGB", 3: "palette", 4: "greyscale+alpha", 6: "RGBA"}.get(
+            colour, f"colour type {colour}")
+        raise InputError(f"{what} is a {width}x{height} {depth}-bit {got} PNG, the keyframe "
+                         f"expects {size[0]}x{size[1]} {kind[2]} (its intrinsics' size): the "
+                         "image and intrinsics are not of one keyframe")
+
+
+@functools.lru_cache(maxsize=1)
+def thumbnail_dim() -> int:
+    """D of a `retrieval.thumbnail_descriptor` (a map's thumbnail index rows)."""
+    return int(thumbnail_descriptor(np.zeros((16, 16, 3), np.uint8)).size)
 
 
 def _float_depth(depth_m: Any, what: str) -> np.ndarray:
@@ -95,6 +147,23 @@ def depth_to_png(depth_m: np.ndarray, what: str = "depth") -> Tuple[bytes, float
                               "be no depth at all", "depth_m must be metres: a depth already "
                               "divided by its scale twice, or kilometres?")
     return _encode_png(q), scale
+
+
+def _refuse_negative_depth(depth: np.ndarray, what: str) -> None:
+    """`InputError` for a depth that reads as a renderer's or OpenGL depth buffer (camera
+    looking down -z): no positive pixel, most pixels negative, and those of varying values.
+    z-depth is positive along the optical axis (REP-103 optical frame, z forward). Negative
+    pixels beside positive ones, or one constant negative value (an SDK's -1 for 'no depth'),
+    are read as no depth, as documented."""
+    finite = np.isfinite(depth)
+    if np.count_nonzero(finite & (depth > 0)):
+        return
+    neg = depth[finite & (depth < 0)]
+    if 2 * neg.size > depth.size and float(neg.max()) != float(neg.min()):
+        raise InputError(f"{what} is negative in {neg.size} of {depth.size} pixels and positive "
+                         "in none: depth_m is z-depth in metres, positive in front of the "
+                         "camera (optical frame z forward); an OpenGL-style depth (camera "
+                         "looking down -z) must be negated")
 
 
 def _median_depth(depth: np.ndarray) -> float:

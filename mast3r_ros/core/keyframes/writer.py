@@ -17,7 +17,8 @@ manifest. ``version=2`` and ``version=1`` still write the older layouts (tests, 
 
 Layout: the rules for the folder a map is published at in ``target.py`` (`check_map_out`), the
 PNG encoding of images and depth in ``pixels.py`` (`depth_to_png`), the encodings, stores and ASMK
-files in ``writer_encodings.py`` (`WriterEncodings`, a base of `MapWriter`), the build and its
+files in ``writer_encodings.py`` (`WriterEncodings`, a base of `MapWriter`), keyframes added from
+their PNG files' bytes in ``writer_pngs.py`` (`WriterPngs`, a base too), the build and its
 commit here.
 """
 
@@ -56,7 +57,8 @@ from .layout import (
     npz_bytes,
     sha256_hex,
 )
-from .pixels import _BuildRecords, _encode_png, _float_depth, _median_depth, depth_to_png
+from .pixels import (_BuildRecords, _encode_png, _float_depth, _median_depth,
+                     _refuse_negative_depth, depth_to_png)
 from .table import (
     KEYFRAME_TABLE,
     build_keyframe_table,
@@ -66,6 +68,7 @@ from .table import (
 from .target import (_check_partial, _check_target, check_map_out, dropped_encodings,
                      finished_shards)
 from .writer_encodings import WriterEncodings
+from .writer_pngs import WriterPngs
 
 if TYPE_CHECKING:
     from ..config import MapCheckConfig
@@ -88,7 +91,7 @@ _RESERVED_KEYS = frozenset(("format", "version", "keyframes", "retrieval", "enco
 __all__ = ["PLAUSIBLE_MEDIAN_DEPTH_M", "MapWriter", "check_map_out", "depth_to_png", "write_map"]
 
 
-class MapWriter(WriterEncodings):
+class MapWriter(WriterEncodings, WriterPngs):
     """Builds a keyframe map folder atomically. Use as a context manager; `commit` publishes it.
 
     >>> with MapWriter("maps/kitchen") as w:
@@ -285,9 +288,7 @@ class MapWriter(WriterEncodings):
         """
         self._require_open("add a keyframe")
         kid = len(self.records)
-        if not isinstance(intrinsics, CameraIntrinsics):
-            raise InputError(f"keyframe {kid}: intrinsics must be a CameraIntrinsics(width, "
-                             f"height, K, dist), got {type(intrinsics).__name__}")
+        rec = self._new_record(kid, intrinsics, map_from_cam, stamp_ns)
         rgb = np.asarray(rgb)
         size = (intrinsics.width, intrinsics.height)
         if (rgb.ndim != 3 or rgb.shape[2] != 3 or rgb.dtype != np.uint8
@@ -296,24 +297,8 @@ class MapWriter(WriterEncodings):
                              f"{intrinsics.width}x{intrinsics.height} intrinsics (expected "
                              f"({intrinsics.height}, {intrinsics.width}, 3) uint8 RGB)")
         h, w = rgb.shape[:2]
-        stamp_ns = check_stamp_ns(stamp_ns, f"keyframe {kid}: stamp_ns")
-        if abs(stamp_ns) > 2 ** 63 - 1:  # the keyframe table's int64 column, `Frame`'s range
-            raise InputError(f"keyframe {kid}: stamp_ns {stamp_ns} is outside int64 nanoseconds "
-                             "(|stamp| <= 2**63 - 1); pass nanoseconds, not a finer unit")
-        # a 3x4 [R|t] or a flat 16 is named by its shape, a NaN by its entries, a scale or a
-        # reflection by what is wrong (the checks message_fields.matrix_to_tq makes)
-        pose = finite_pose(map_from_cam, f"keyframe {kid}: pose map_from_cam")
-        if not is_valid_pose(pose):
-            raise InputError(f"keyframe {kid}: pose map_from_cam is not a rigid transform: "
-                             f"{non_rigid_reason(pose)}\n{pose}")
-        image_rel = f"keyframes/{kid:06d}.png"
-        rec: Dict[str, Any] = {
-            "id": kid, "stamp_ns": int(stamp_ns), "image": image_rel, "depth": None,
-            "depth_scale": 0.0, "intrinsics": intrinsics_to_json(intrinsics),
-            "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)],
-        }
         # every check and encoding first, so that a refused keyframe leaves nothing behind
-        puts = [(image_rel, _encode_png(rgb))]
+        puts = [(rec["image"], _encode_png(rgb))]
         if depth_m is not None:
             what = f"keyframe {kid}'s depth"
             depth = _float_depth(depth_m, what)
@@ -328,7 +313,34 @@ class MapWriter(WriterEncodings):
             rec["depth_scale"] = scale
             puts.append((rec["depth"], data))
             self._warn_implausible_depth(depth, kid)
-        thumb = thumbnail_descriptor(rgb)
+        return self._store(rec, puts, thumbnail_descriptor(rgb), intrinsics)
+
+    def _new_record(self, kid: int, intrinsics: CameraIntrinsics, map_from_cam: np.ndarray,
+                    stamp_ns: int, where: str = "") -> Dict[str, Any]:
+        """Keyframe ``kid``'s manifest record (no depth yet), its intrinsics, stamp and pose
+        checked (`InputError` naming ``where``, default "keyframe KID")."""
+        where = where or f"keyframe {kid}"
+        if not isinstance(intrinsics, CameraIntrinsics):
+            raise InputError(f"{where}: intrinsics must be a CameraIntrinsics(width, "
+                             f"height, K, dist), got {type(intrinsics).__name__}")
+        stamp_ns = check_stamp_ns(stamp_ns, f"{where}: stamp_ns")
+        if abs(stamp_ns) > 2 ** 63 - 1:  # the keyframe table's int64 column, `Frame`'s range
+            raise InputError(f"{where}: stamp_ns {stamp_ns} is outside int64 nanoseconds "
+                             "(|stamp| <= 2**63 - 1); pass nanoseconds, not a finer unit")
+        # a 3x4 [R|t] or a flat 16 is named by its shape, a NaN by its entries, a scale or a
+        # reflection by what is wrong (the checks message_fields.matrix_to_tq makes)
+        pose = finite_pose(map_from_cam, f"{where}: pose map_from_cam")
+        if not is_valid_pose(pose):
+            raise InputError(f"{where}: pose map_from_cam is not a rigid transform: "
+                             f"{non_rigid_reason(pose)}\n{pose}")
+        return {"id": kid, "stamp_ns": int(stamp_ns), "image": f"keyframes/{kid:06d}.png",
+                "depth": None, "depth_scale": 0.0, "intrinsics": intrinsics_to_json(intrinsics),
+                "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)]}
+
+    def _store(self, rec: Dict[str, Any], puts: List[Tuple[str, bytes]], thumb: np.ndarray,
+               intrinsics: CameraIntrinsics) -> int:
+        """Write a checked keyframe's files and add its record; on a failed write (disk full)
+        nothing of it stays in the file table or the build folder."""
         done: List[str] = []
         try:
             for rel, data in puts:
@@ -343,7 +355,7 @@ class MapWriter(WriterEncodings):
         self.records.append(rec)
         self.cams.append(intrinsics)
         self.thumbs.append(thumb)
-        return kid
+        return rec["id"]
 
     def _warn_implausible_depth(self, depth: np.ndarray, kid: int) -> None:
         if not self._empty_depth_warned and not (np.isfinite(depth) & (depth > 0)).any():
@@ -519,20 +531,3 @@ def write_map(path: str, keyframes: Sequence[Tuple[np.ndarray, CameraIntrinsics,
         for rgb, cam, pose, stamp, depth in keyframes:
             w.add_keyframe(rgb, cam, pose, stamp, depth)
         return w.commit()
-
-
-def _refuse_negative_depth(depth: np.ndarray, what: str) -> None:
-    """`InputError` for a depth that reads as a renderer's or OpenGL depth buffer (camera
-    looking down -z): no positive pixel, most pixels negative, and those of varying values.
-    z-depth is positive along the optical axis (REP-103 optical frame, z forward). Negative
-    pixels beside positive ones, or one constant negative value (an SDK's -1 for 'no depth'),
-    are read as no depth, as documented."""
-    finite = np.isfinite(depth)
-    if np.count_nonzero(finite & (depth > 0)):
-        return
-    neg = depth[finite & (depth < 0)]
-    if 2 * neg.size > depth.size and float(neg.max()) != float(neg.min()):
-        raise InputError(f"{what} is negative in {neg.size} of {depth.size} pixels and positive "
-                         "in none: depth_m is z-depth in metres, positive in front of the "
-                         "camera (optical frame z forward); an OpenGL-style depth (camera "
-                         "looking down -z) must be negated")
