@@ -183,7 +183,7 @@ def _add_merge_maps(sub: Any) -> None:
 
 def cmd_merge_maps(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
-    from .map_build import merge_maps
+    from .map_merge import merge_maps
 
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,

@@ -16,10 +16,8 @@ After the keyframes are chosen and their images are in the map's build folder:
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 import logging
-import math
 import os
 import sys
 from typing import Dict, List, Optional, Tuple
@@ -30,11 +28,11 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
-from ..core.fileio import OutputBusyError, atomic_write_json, check_output_folder, output_path
+from ..core.fileio import OutputBusyError, atomic_write_json, output_path
 from ..core.keyframes import MapWriter
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
-from ..core.keyframes.layout import MANIFEST, encoding_folder
+from ..core.keyframes.layout import encoding_folder
 from .parallel_build import build_encodings, clear_markers, resume_mismatch
 
 log = logging.getLogger(__name__)
@@ -330,218 +328,7 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
     return retriever.identity
 
 
-def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
-               keep_duplicates: bool = False, force: bool = False) -> int:
-    """Join two v1/v2/v3 maps in the same ``map_frame`` into a v3 map at ``out``: A's
-    keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) that
-    each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
-    indexes each such map holds (inverted files concatenated), and the thumbnail index rebuilt;
-    a store or index the merged map cannot have (one map lacks it) is logged as a warning.
-    Returns the keyframe count.
-
-    A keyframe whose stamp and image pixels equal those of an earlier keyframe (A's, in
-    practice: two maps built from one recording with different settings share frames) is the
-    same camera frame twice: it is dropped with its encodings and ASMK entries, unless
-    ``keep_duplicates``, and the count is logged. Copies whose poses disagree (more than 1 mm
-    or 0.01 degree) are logged as a warning: the maps are then not in one frame after all.
-    When B shares no frame with A and their keyframes disagree where the poses make them
-    overlap (`_check_overlap`), nothing is written unless ``force`` (then a warning), as
-    build-map refuses an inconsistent map. Raises InputError for that, when the frames
-    differ, or (before reading A and B) when A and B are one folder or ``out`` exists and
-    ``overwrite`` is off; `OutputBusyError` (an InputError) when
-    another writer holds ``out``'s lock (`MapWriter`)."""
-    from ..core.encoding_store import EncodingStoreWriter
-    from ..core.keyframes import KeyframeMap
-    from .pipeline import progress  # bars: 44 s for 2x5000 keyframes, minutes at 10^4 each
-
-    check_output_folder(out, overwrite, (MANIFEST,))
-    for name, src in (("A", a), ("B", b)):
-        if os.path.realpath(out) == os.path.realpath(src):
-            raise InputError(f"--out {out} is map {name}: the merge would replace an input it "
-                             "reads (and lose its build_config.yaml and keyframes.png); write "
-                             "the merged map to a new folder")
-    if os.path.realpath(a) == os.path.realpath(b):
-        raise InputError(f"A and B are the same map ({a}): merging it with itself would "
-                         "duplicate every keyframe")
-    maps = [KeyframeMap.load(a), KeyframeMap.load(b)]
-    if maps[0].map_frame != maps[1].map_frame:
-        raise InputError(f"maps {a} ({maps[0].map_frame!r}) and {b} ({maps[1].map_frame!r}) "
-                         "are in different frames; only maps in one frame can be merged")
-    keep = _unique_keyframes(maps, (a, b), keep_duplicates)
-    if keep[1].all():  # B's copies of A's frames, if any, showed whether they share a frame
-        _check_overlap(maps, (a, b), force)
-    # a store or index is merged when every map that gives keyframes holds it (B's copy of
-    # A's frames only: A's all); the others are dropped, and said so
-    used = [i for i, k in enumerate(keep) if k.any()]
-    common = _held_by(used, [m.encoding_keys() for m in maps], (a, b), "cached encodings",
-                      "the localizer computes them at first use")
-    asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
-                    "rebuild the map with build-map --retrieval-checkpoint to have one", "is")
-    try:
-        w = MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
-                      map_frame=maps[0].map_frame)
-    except OutputBusyError as e:  # in the command line's words
-        raise e.worded("--out") from None
-    with w:
-        for m, kept in zip(maps, keep):
-            for i in progress(np.flatnonzero(kept), int(kept.sum()), "merge-maps: writing"):
-                kf = m.keyframes[i]
-                w.add_keyframe(np.ascontiguousarray(m.image(i)), kf.intrinsics,
-                               kf.map_from_cam, kf.stamp_ns, m.depth(i))
-        for identity, size in common:
-            sw = EncodingStoreWriter(w.encoding_dir(identity, size))
-            glob = []
-            for m, kept in ((maps[i], keep[i]) for i in used):
-                enc = m.load_encodings(identity, size)
-                for i in np.flatnonzero(kept):
-                    sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
-                               "global": enc.global_desc[i]})
-                    glob.append(np.asarray(enc.global_desc[i], np.float32))
-            w.add_encoding_store(identity, size, sw.close(), np.stack(glob))
-        for rid, eid, size in asmk:
-            w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
-                                    [keep[i] for i in used]), eid, size)
-        w.commit()
-    return int(sum(k.sum() for k in keep))
-
-
-def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
-    """InputError (a warning with ``force``) when B's keyframes disagree with A's where the
-    poses make them overlap (`check_across`: the map check's measurements on the nearest cross
-    pairs), which the map check of the merged map, comparing neighbours in recording order,
-    would not see; a warning when none overlap. Run when B shares no frame with A (a copy's
-    pose already shows whether they share a frame)."""
-    from ..core.config import MapCheckConfig
-    from ..core.map_check import MapRecords
-    from ..core.map_check.overlap import APART, DISAGREE, NO_DEPTH, check_across
-
-    rep = check_across(MapRecords(maps[0]), MapRecords(maps[1]), MapCheckConfig())
-    a, b = names
-    if rep.verdict == NO_DEPTH:
-        log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
-                 "overlap is not checked", a, b)
-    if rep.verdict == DISAGREE:
-        why = (f"merge-maps: where the poses make keyframes of {a} and {b} overlap, only "
-               f"{rep.agreeing} of {rep.judged} pairs agree (e.g. {rep.first_disagreement()}): "
-               "the maps are not in one frame, or not of one place, and the merged map would "
-               "localize frames in the wrong one; check that both were built with poses in one "
-               "map frame")
-        if not force:
-            raise InputError(f"{why} (nothing written; --force writes it anyway)")
-        log.warning("%s (written: --force)", why)
-    elif rep.verdict == APART:
-        log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
-                    "(no cameras within %.1f m of each other, or their views share no depth or "
-                    "features): fine for maps of different places in one frame; maps of one "
-                    "place are then not in one frame", b, a, 2 * rep.look_m)
-
-
-def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,
-             then: str, verb: str = "are") -> list:
-    """The keys (in the first holder's order) that every map in ``used`` holds; a warning for
-    each key some map holds that the merged map will lack (which map lacks it, and ``then``;
-    ``verb``: 'are' for a plural ``what``, 'is' for a singular one)."""
-    held = [k for k in dict.fromkeys(k for ks in keys for k in ks)
-            if all(k in keys[i] for i in used)]
-    for k in dict.fromkeys(k for ks in keys for k in ks):
-        if k not in held:
-            lacking = [names[i] for i in used if k not in keys[i]]
-            log.warning("merge-maps: %s %s of %s %s not in %s, so the merged map has none; "
-                        "%s", what, "/".join(str(x) for x in k),
-                        " and ".join(names[i] for i, ks in enumerate(keys) if k in ks), verb,
-                        " and ".join(lacking), then)
-    return held
-
-
-def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
-    """Per map, a bool mask of the keyframes to merge: False for a keyframe whose stamp and
-    image equal an earlier one's (all True with ``keep_duplicates``). Logs the drop count and
-    warns when two copies of one frame have different poses, or depths at another scale (the
-    maps were built with different depth units: one of them is wrong)."""
-    from .pipeline import progress
-
-    seen: Dict[tuple, tuple] = {}
-    keep, dropped, worst, ratios = [], 0, (0.0, 0.0), []
-    for mi, m in enumerate(maps):
-        mask = np.ones(len(m), bool)
-        for i, kf in enumerate(progress(m.keyframes, len(m), f"merge-maps: reading {names[mi]}")):
-            img = m.image(i)
-            key = (int(kf.stamp_ns), img.shape, hashlib.sha256(img.tobytes()).digest())
-            first = seen.get(key)
-            if first is None:
-                seen[key] = (mi, i, kf.map_from_cam)
-                continue
-            dropped += 1
-            mask[i] = keep_duplicates
-            gap = _pose_gap(first[2], kf.map_from_cam)  # each figure at its worst copy
-            worst = (max(worst[0], gap[0]), max(worst[1], gap[1]))
-            ratio = _depth_ratio(maps[first[0]].depth(first[1]), m.depth(i))
-            if ratio is not None and abs(math.log(ratio)) > math.log1p(DEPTH_RATIO_TOLERANCE):
-                ratios.append(ratio)
-        keep.append(mask)
-    if dropped:
-        log.info("%d keyframe(s) of %s are frames %s already holds (same stamp and image): %s",
-                 dropped, names[1], names[0], "kept (--keep-duplicates)" if keep_duplicates
-                 else "dropped (--keep-duplicates keeps them)")
-    if worst[0] > 1e-3 or worst[1] > 1e-2:
-        log.warning("the same frame has poses %.3g m / %.3g deg apart in %s and %s: the maps "
-                    "are not in one frame (built from different pose sources?)",
-                    worst[0], worst[1], *names)
-    if ratios:
-        a, b = names
-        what = ("both copies are kept (--keep-duplicates), so the merged map holds both depths"
-                if keep_duplicates else f"the merged map keeps {a}'s depth and drops {b}'s")
-        spread = (f" (median; {min(ratios):.3g} to {max(ratios):.3g})"
-                  if max(ratios) - min(ratios) > 1e-3 * max(ratios) else "")
-        log.warning("%d keyframe(s) of %s are frames %s holds too, but with depth %.3g times "
-                    "theirs%s: the maps were built with different depth scales (build-map "
-                    "--depth-scale, or the sensor's depth unit); %s. Check each map's depth "
-                    "(mast3r-ros check-map) and rebuild the wrong one",
-                    len(ratios), b, a, float(np.median(ratios)), spread, what)
-    return keep
-
-
-# copies of one frame whose median depth ratio is further from 1 than this differ in scale (the
-# 16-bit depth format's rounding, 1 cm at 100 units/m, stays well under it at indoor depths)
-DEPTH_RATIO_TOLERANCE = 0.02
-_MIN_DEPTH_PIXELS = 16  # pixels with depth in both copies needed to judge a ratio
-
-
-def _depth_ratio(kept: Optional[np.ndarray], other: Optional[np.ndarray]) -> Optional[float]:
-    """Median of ``other / kept`` over the pixels with depth in both; None when too few."""
-    if kept is None or other is None or kept.shape != other.shape:
-        return None
-    both = np.isfinite(kept) & (kept > 0) & np.isfinite(other) & (other > 0)
-    if int(both.sum()) < _MIN_DEPTH_PIXELS:
-        return None
-    return float(np.median(other[both] / kept[both]))
-
-
-def _pose_gap(a_from_x: np.ndarray, a_from_y: np.ndarray) -> tuple:
-    """(translation m, rotation deg) between two poses of one frame."""
-    d = np.linalg.inv(a_from_x) @ a_from_y
-    cos = np.clip((np.trace(d[:3, :3]) - 1.0) / 2.0, -1.0, 1.0)
-    return float(np.linalg.norm(d[:3, 3])), float(np.degrees(np.arccos(cos)))
-
-
-def _concat_asmk(parts, keep):
-    """One `AsmkIndex` of the images of ``parts`` in order, only those whose ``keep`` (one bool
-    mask per part) is True (what building it from their vectors would give: entries of a word
-    stay in image order)."""
-    from ..core.asmk import AsmkIndex
-
-    words, ids, codes, counts, base = [], [], [], [], 0
-    for p, kept in zip(parts, keep):
-        new_id = np.cumsum(kept) - 1 + base  # renumbered ids of the kept images
-        entry = kept[p.image_ids]
-        words.append(np.repeat(np.arange(p.num_words), np.diff(p.offsets))[entry])
-        ids.append(new_id[p.image_ids[entry]])
-        codes.append(p.codes[entry])
-        counts.append(p.words_per_image[kept])
-        base += int(kept.sum())
-    words, ids, codes = np.concatenate(words), np.concatenate(ids), np.concatenate(codes)
-    order = np.lexsort((ids, words))
-    offsets = np.zeros(parts[0].num_words + 1, np.int64)
-    np.cumsum(np.bincount(words, minlength=parts[0].num_words), out=offsets[1:])
-    return AsmkIndex(offsets, ids[order].astype(np.int32), np.ascontiguousarray(codes[order]),
-                     np.concatenate(counts).astype(np.int32), parts[0].dim, parts[0].identity)
+# merge-maps lives in map_merge.py; its names stay importable from here
+from .map_merge import (  # noqa: E402, F401
+    DEPTH_RATIO_TOLERANCE, _check_overlap, _concat_asmk, _depth_ratio, _held_by, _pose_gap,
+    _unique_keyframes, merge_maps)
