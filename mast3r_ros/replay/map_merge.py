@@ -24,7 +24,8 @@ log = logging.getLogger(__name__)
 def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                keep_duplicates: bool = False, force: bool = False) -> int:
     """Join two v1/v2/v3 maps in the same ``map_frame`` into a v3 map at ``out``: A's
-    keyframes, then B's (ids renumbered 0..), the encodings of every (checkpoint, size) that
+    keyframes, then B's (ids renumbered 0..; their PNG files copied byte for byte, the depth at
+    its map's units per metre, no decode), the encodings of every (checkpoint, size) that
     each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
     indexes each such map holds (inverted files concatenated), and the thumbnail index rebuilt;
     a store or index the merged map cannot have (one map lacks it) is logged as a warning.
@@ -74,11 +75,15 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     except OutputBusyError as e:  # in the command line's words
         raise e.worded("--out") from None
     with w:
-        for m, kept in zip(maps, keep):
+        for m, kept, name in zip(maps, keep, (a, b)):
+            # the PNG files copied as they are (lossless: no decode and re-encode), the
+            # thumbnails as the map stores them (v1 maps: computed from the images)
+            thumbs = m.thumbnail_descriptors() if kept.any() else None
             for i in progress(np.flatnonzero(kept), int(kept.sum()), "merge-maps: writing"):
                 kf = m.keyframes[i]
-                w.add_keyframe(np.ascontiguousarray(m.image(i)), kf.intrinsics,
-                               kf.map_from_cam, kf.stamp_ns, m.depth(i))
+                image, depth, scale = m.keyframe_pngs(i)
+                w.add_keyframe_png(image, kf.intrinsics, kf.map_from_cam, kf.stamp_ns, depth,
+                                   scale, thumbs[i], source=f"map {name}, keyframe {kf.id}")
         for identity, size in common:
             sw = EncodingStoreWriter(w.encoding_dir(identity, size))
             glob = []

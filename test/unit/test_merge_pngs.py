@@ -1,0 +1,92 @@
+"""merge-maps copies the keyframe PNG files byte for byte (PNG is lossless: it decoded and
+re-encoded each with OpenCV, and re-quantised the depth at the finest scale that fits, so the
+merged map's files and depth scale differed from its inputs')."""
+
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import MapFormatError
+from mast3r_ros.core.keyframes import KeyframeMap, MapWriter
+from mast3r_ros.core.retrieval import thumbnail_descriptor
+from mast3r_ros.core.types import CameraIntrinsics
+from mast3r_ros.replay import map_build
+
+W, H = 64, 48
+CAM = CameraIntrinsics(W, H, np.array([[50.0, 0, 32], [0, 50.0, 24], [0, 0, 1]]))
+
+
+def _rgb(seed):
+    rng = np.random.default_rng(seed)
+    return cv2.resize(rng.integers(0, 256, (6, 8, 3), dtype=np.uint8), (W, H))
+
+
+def _png(img):
+    """Stored PNG (zlib level 0): not what OpenCV's default settings write."""
+    if img.ndim == 3:
+        img = cv2.cvtColor(img, cv2.COLOR_RGB2BGR)
+    return cv2.imencode(".png", img, [cv2.IMWRITE_PNG_COMPRESSION, 0])[1].tobytes()
+
+
+def _pose(x):
+    p = np.eye(4)
+    p[0, 3] = x
+    return p
+
+
+def _map(path, seeds, version=3):
+    """A map of one keyframe per seed (stamp = seed), depth 2.5 m at 1000 units/m (re-encoded,
+    the writer would pick 5000 units/m)."""
+    depth = np.full((H, W), 2500, np.uint16)
+    with MapWriter(path, version=version) as w:
+        for s in seeds:
+            w.add_keyframe_png(_png(_rgb(s)), CAM, _pose(0.1 * s), s, _png(depth + s), 1000.0)
+        return w.commit()
+
+
+def _files(path):
+    folder = os.path.join(path, "keyframes")
+    return [open(os.path.join(folder, n), "rb").read() for n in sorted(os.listdir(folder))]
+
+
+@pytest.mark.parametrize("version_a", [1, 3])
+def test_merged_keyframe_files_equal_the_inputs_and_keep_their_depth_scale(tmp_path,
+                                                                            version_a):
+    a = _map(str(tmp_path / "a"), [0, 1, 2], version_a)
+    b = _map(str(tmp_path / "b"), [2, 3])  # frame 2 is A's too: dropped, no overlap check
+    assert map_build.merge_maps(a, b, str(tmp_path / "c")) == 4
+    c = str(tmp_path / "c")
+    a_files, b_files = _files(a), _files(b)
+    assert _files(c) == a_files + b_files[2:]  # (image, depth) of b's frame 3
+    m = KeyframeMap.load(c)
+    assert [m.keyframe(i).depth_scale for i in range(4)] == [1000.0] * 4
+    assert [m.keyframe(i).stamp_ns for i in range(4)] == [0, 1, 2, 3]
+    assert np.allclose(m.depth(3), 2.503)
+    # the thumbnails are the stored ones (v3) or computed from the images (v1): the same
+    want = np.stack([thumbnail_descriptor(_rgb(s)) for s in range(4)])
+    assert np.allclose(m.thumbnail_descriptors(), want, atol=1e-6)
+
+
+def test_a_source_keyframe_damaged_after_the_load_is_refused_naming_its_file(tmp_path,
+                                                                              monkeypatch):
+    a = _map(str(tmp_path / "a"), [0, 1, 2])
+    b = _map(str(tmp_path / "b"), [2, 3])
+    load = KeyframeMap.load
+
+    def load_then_damage(path, *args, **kwargs):  # another process rewrote it after the load
+        m = load(path, *args, **kwargs)
+        if path == b:
+            with open(os.path.join(b, "keyframes", "000001.png"), "r+b") as fh:
+                fh.seek(60)
+                fh.write(b"\xff")
+        return m
+
+    monkeypatch.setattr(KeyframeMap, "load", staticmethod(load_then_damage))
+    with pytest.raises(MapFormatError, match=r"map file corrupt \(checksum mismatch\): "
+                                             + os.path.join(b, "keyframes", "000001.png")):
+        map_build.merge_maps(a, b, str(tmp_path / "c"))
+    assert not os.path.exists(tmp_path / "c")
