@@ -153,14 +153,20 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
     """Per map, a bool mask of the keyframes to merge: False for a keyframe whose stamp and
     image equal an earlier one's (all True with ``keep_duplicates``). Logs the drop count and
     warns when two copies of one frame have different poses, or depths at another scale (the
-    maps were built with different depth units: one of them is wrong)."""
+    maps were built with different depth units: one of them is wrong). Only the keyframes
+    whose stamp another keyframe has too are decoded: no other can equal an earlier one."""
     from .pipeline import progress
 
+    stamps = [_stamps(m) for m in maps]
+    values, counts = np.unique(np.concatenate(stamps), return_counts=True)
+    shared = values[counts > 1]
     seen: Dict[tuple, tuple] = {}
     keep, dropped, worst, ratios = [], 0, (0.0, 0.0), []
     for mi, m in enumerate(maps):
         mask = np.ones(len(m), bool)
-        for i, kf in enumerate(progress(m.keyframes, len(m), f"merge-maps: reading {names[mi]}")):
+        maybe = np.flatnonzero(np.isin(stamps[mi], shared))
+        for i in progress(maybe, len(maybe), f"merge-maps: reading {names[mi]}"):
+            kf = m.keyframes[i]
             img = m.image(i)
             key = (int(kf.stamp_ns), img.shape, hashlib.sha256(img.tobytes()).digest())
             first = seen.get(key)
@@ -195,6 +201,14 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
                     "(mast3r-ros check-map) and rebuild the wrong one",
                     len(ratios), b, a, float(np.median(ratios)), spread, what)
     return keep
+
+
+def _stamps(m) -> np.ndarray:
+    """(K,) int64 stamps (ns) of a `KeyframeMap`'s keyframes, in map order."""
+    rows = getattr(m.keyframes, "rows", None)  # v3: the keyframe table's column
+    if rows is not None:
+        return np.asarray(rows["stamp_ns"], np.int64)
+    return np.array([int(k.stamp_ns) for k in m.keyframes], np.int64)
 
 
 # copies of one frame whose median depth ratio is further from 1 than this differ in scale (the

@@ -90,3 +90,32 @@ def test_a_source_keyframe_damaged_after_the_load_is_refused_naming_its_file(tmp
                                              + os.path.join(b, "keyframes", "000001.png")):
         map_build.merge_maps(a, b, str(tmp_path / "c"))
     assert not os.path.exists(tmp_path / "c")
+
+
+@pytest.mark.parametrize("version_a", [2, 3])
+def test_only_keyframes_sharing_a_stamp_are_decoded_to_find_copies(tmp_path, monkeypatch,
+                                                                    version_a):
+    """The copy search decoded every keyframe of both maps (then the merge decoded the kept
+    ones again): only a keyframe whose stamp another has can be a copy. A's frame 2 is B's
+    too (dropped); B's stamp 1 holds other pixels (simulated time): kept."""
+    a = _map(str(tmp_path / "a"), [0, 1, 2], version_a)
+    b = str(tmp_path / "b")
+    with MapWriter(b) as w:
+        w.add_keyframe_png(_png(_rgb(2)), CAM, _pose(0.2), 2)
+        w.add_keyframe_png(_png(_rgb(7)), CAM, _pose(0.7), 1)
+        w.add_keyframe_png(_png(_rgb(3)), CAM, _pose(0.3), 3)
+        w.commit()
+    decoded = []
+    image = KeyframeMap.image
+
+    def counted(self, index):
+        decoded.append((self.path, int(index)))
+        return image(self, index)
+
+    monkeypatch.setattr(KeyframeMap, "image", counted)
+    assert map_build.merge_maps(a, b, str(tmp_path / "c")) == 5
+    assert sorted(decoded) == sorted([(a, 1), (a, 2), (b, 0), (b, 1)])
+    monkeypatch.undo()
+    m = KeyframeMap.load(str(tmp_path / "c"))
+    assert [m.keyframe(i).stamp_ns for i in range(5)] == [0, 1, 2, 1, 3]
+    assert np.array_equal(m.image(3), _rgb(7))
