@@ -44,7 +44,9 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     another writer holds ``out``'s lock (`MapWriter`)."""
     from ..core.encoding_store import EncodingStoreWriter
     from ..core.keyframes import KeyframeMap
-    from .pipeline import progress  # bars: 44 s for 2x5000 keyframes, minutes at 10^4 each
+    # bars: 2x5000 keyframes took 44 s decoded and re-encoded; copied as bytes, 640x480 ones take
+    # ~5 ms each with the load (bench/bench_merge_maps.py), a minute at 10^4 each
+    from .pipeline import progress
 
     check_output_folder(out, overwrite, (MANIFEST,))
     for name, src in (("A", a), ("B", b)):
