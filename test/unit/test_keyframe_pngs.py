@@ -65,6 +65,17 @@ def test_the_pngs_are_written_as_they_are_with_their_depth_scale(tmp_path):
     assert np.allclose(m.thumbnail_descriptors()[0], thumbnail_descriptor(_rgb()), atol=1e-6)
 
 
+def test_a_numpy_depth_scale_is_taken(tmp_path):
+    """A table's float32 or int column value is a depth scale as a Python float is."""
+    with MapWriter(str(tmp_path / "m")) as w:
+        w.add_keyframe_png(_png(_rgb()), CAM, np.eye(4), 7, _png(_depth_raw()), np.float32(1000))
+        w.add_keyframe_png(_png(_rgb()), CAM, np.eye(4), 8, _png(_depth_raw()), np.uint16(5000))
+        w.commit()
+    m = KeyframeMap.load(str(tmp_path / "m"))
+    assert [m.keyframe(i).depth_scale for i in (0, 1)] == [1000.0, 5000.0]
+    assert np.allclose(m.depth(1)[4:], 0.5)
+
+
 def test_a_given_thumbnail_is_stored_and_a_malformed_one_refused(tmp_path):
     thumb = thumbnail_descriptor(_rgb(1))
     with MapWriter(str(tmp_path / "m")) as w:
@@ -98,6 +109,7 @@ def _bad_crc(data):
     (_png(_rgb()), _png(_depth_raw()), 0.0, r"depth_scale must be the depth PNG's units"),
     (_png(_rgb()), _png(_depth_raw()), float("nan"), r"depth_scale must be"),
     (_png(_rgb()), _png(_depth_raw()), True, r"depth_scale must be"),
+    (_png(_rgb()), _png(_depth_raw()), "1000", r"depth_scale must be"),
     ("000000.png", None, 0.0, r"image must be the PNG file's bytes, got str"),
 ])
 def test_a_bad_png_is_refused_naming_the_keyframe_and_nothing_is_stored(tmp_path, image,

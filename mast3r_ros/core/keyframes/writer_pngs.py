@@ -51,7 +51,8 @@ class WriterPngs:
         puts = [(rec["image"], bytes(image_png))]
         if depth_png is not None:
             check_png(depth_png, size, PNG_DEPTH, f"{where}: depth")
-            if isinstance(depth_scale, bool) or not isinstance(depth_scale, (int, float)) \
+            if isinstance(depth_scale, (bool, np.bool_)) or not isinstance(
+                    depth_scale, (int, float, np.integer, np.floating)) \
                     or not np.isfinite(depth_scale) or depth_scale <= 0:
                 raise InputError(f"{where}: depth_scale must be the depth PNG's units per "
                                  f"metre (a positive number, e.g. 1000), got {depth_scale!r}")
