@@ -100,6 +100,9 @@ class MapWriter(WriterEncodings, WriterPngs):
     ...     w.check_consistency()      # optional: the check build-map runs (see below)
     ...     w.commit()
 
+    `add_keyframe_png` adds a keyframe from its PNG files' bytes instead, written as they are
+    (merge-maps copies keyframes so: no decode and re-encode).
+
     ``path`` the map folder to create. It must not exist unless ``overwrite``; with it, ``path``
     may be an existing keyframe map (a folder whose ``manifest.json`` names this format) or an
     empty folder, which `commit` replaces whole. Anything else there -- a plain file, a folder
