@@ -123,5 +123,7 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
         log.info("removed %s (localized against the replaced map)", run)
     query = TumSequence(query_dir, pose_at_stamp=rule, read_depth=False)  # query depth: unused
     # a stopped demo's run.partial localized against the map just replaced: started over
-    metrics = run_localization(query, map_path, run, cfg, overwrite=True, restart=True)
+    metrics = run_localization(query, map_path, run, cfg, overwrite=True, restart=True,
+                               resume_hint="rerun the demo with --overwrite (the scene is "
+                                           "reused, the run starts over)")
     return map_path, run, metrics

@@ -225,7 +225,7 @@ RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png", RUN_FACTS)
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                      groundtruth: Optional[str] = None, stride: int = 1, max_frames: int = 0,
                      global_only: bool = False, overwrite: bool = False, resume: bool = False,
-                     restart: bool = False) -> Dict[str, Any]:
+                     restart: bool = False, *, resume_hint: str = "") -> Dict[str, Any]:
     """Localize the frames of ``source`` against a map; write the run folder (config.yaml,
     results.jsonl, trajectory.tum, metrics.json, plots); return the metrics.
 
@@ -245,6 +245,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     with another ``global_only``, or against a map rebuilt at ``map_path`` since, which the
     run records in run.json: ``map_digest``, `map_files.content_digest`) or ``restart`` (it is
     deleted first) (`run_resume`); a complete run removes the ``OUT.partial`` it supersedes.
+    The line a stop logs says how to go on: ``resume_hint`` (a caller's own, the demo's, whose
+    user has no --resume), else localize's --resume (with --overwrite when ``out`` exists).
 
     A frame the source cannot read is a failed frame and the run goes on; `InputError` with
     the first one's error when the first `ALL_UNREADABLE_STOP` frames (or all) are unreadable
@@ -257,6 +259,9 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     if max_frames < 0:
         raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
     check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
+    again = " --overwrite" if os.path.lexists(out) else ""  # the older run stays: still needed
+    resume_hint = resume_hint or (f"rerun with --resume{again} to go on from them (or "
+                                  f"--restart{again} to start over)")
     # the run records the map it used (config.yaml's map_path, metrics.json's "map"), as an
     # absolute path: the --map given or --params' map_path, relative to a folder now forgotten
     used = os.path.abspath(os.path.expanduser(map_path))
@@ -280,7 +285,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines)
             except BaseException:
-                _keep_partial(tmp, out)
+                _keep_partial(tmp, out, resume_hint)
                 raise
         # after OUT is published (a Ctrl-C while removing it lost the complete run), still
         # under OUT's lock: not a live run's
@@ -366,13 +371,14 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                      warmed_up=bool(loc.warmup_report), cold=cold)
 
 
-def _keep_partial(tmp: str, out: str) -> None:
+def _keep_partial(tmp: str, out: str, hint: str = "") -> None:
     """Move an unfinished run with at least one result to ``OUT.partial`` (replacing an older
     one: a run starts only when there is none with results, or it resumes one, whose results
     ``tmp`` holds too) so the frames localized before the stop are not lost: flushed to disk
     first (a writeback error keeps the older one and is logged). A ``tmp`` holding no more
     results than ``OUT.partial`` (a resume refused before its first new frame) leaves it as it
-    is, without a word: the refusal is the message."""
+    is, without a word: the refusal is the message. ``hint``: how to go on, ending the line
+    logged (`run_localization`'s ``resume_hint``)."""
     results = os.path.join(tmp, "results.jsonl")
     if not (os.path.isfile(results) and os.path.getsize(results) > 0):
         return
@@ -395,9 +401,10 @@ def _keep_partial(tmp: str, out: str) -> None:
     with open(os.path.join(partial, "results.jsonl"), encoding="utf-8") as fh:
         n = sum(1 for _ in fh)
     # "nor replaced" only when there is an older run: demo --overwrite removed it with its map
-    log.error("run stopped after %d frame%s: %s was not %s; the results so far are in %s", n,
+    log.error("run stopped after %d frame%s: %s was not %s; the results so far are in %s%s", n,
               "" if n == 1 else "s", out, "replaced (the older run is as it was)"
-              if os.path.exists(os.path.join(out, "results.jsonl")) else "written", partial)
+              if os.path.exists(os.path.join(out, "results.jsonl")) else "written", partial,
+              f"; {hint}" if hint else "")
 
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,

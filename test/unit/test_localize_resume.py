@@ -484,3 +484,25 @@ def test_the_progress_bar_of_a_resumed_run_starts_at_its_recorded_frames(tum, si
     assert main(_argv(tum, sift_map, run, "--max-frames", "7", "--resume")) == 0
     bar, = [b for b in bars if b.total == 7]
     assert (bar.initial, bar.n, bar.closed) == (4, 3, True)
+
+
+@pytest.mark.parametrize("older_run", [False, True])
+def test_a_stopped_run_says_how_to_go_on_and_that_way_works(tum, sift_map, tmp_path, capsys,
+                                                            monkeypatch, older_run):
+    """The line of a stopped run names --resume (with --overwrite when an older RUN is there:
+    without it the rerun is refused as 'already exists'), and that rerun finishes the run."""
+    run = tmp_path / "run"
+    more = ("--max-frames", "4")
+    if older_run:
+        assert main(_argv(tum, sift_map, run, *more)) == 0
+        more += ("--overwrite",)
+    capsys.readouterr()
+    _stop_after(monkeypatch, 2)
+    assert main(_argv(tum, sift_map, run, *more)) == 130
+    (line,) = [e for e in capsys.readouterr().err.splitlines() if "run stopped after" in e]
+    again = " --overwrite" if older_run else ""
+    assert line.endswith(f"; rerun with --resume{again} to go on from them (or "
+                         f"--restart{again} to start over)"), line
+    calls = _count_calls(monkeypatch)
+    assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume", *again.split())) == 0
+    assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
