@@ -219,6 +219,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.fileio import check_output_folder
+    from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
     from .run_resume import check_partial
@@ -226,6 +227,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     cfg = offline_warmup(load_config(args), args.warmup)
     note_unused_device(args, cfg)
     map_path = _map_path(args.map, cfg, args.params)
+    refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too

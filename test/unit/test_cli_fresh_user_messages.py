@@ -252,3 +252,65 @@ def test_a_demo_scene_whose_images_could_not_be_written_is_not_kept(tmp_path, ca
     line = _one_line(capsys)
     assert rc == 2 and "reached the largest file size allowed" in line, line
     assert not (tmp_path / "d" / "data" / "done.json").exists()
+
+
+def test_localize_names_a_run_given_as_the_map_and_the_map_it_used(tum, sift_map, tmp_path,
+                                                                     capsys, monkeypatch):
+    """`localize QUERY --map demo_out/run` said only 'looks like a localize run folder ... pass
+    the map folder', after the recording was read; a run records the map it used (metrics.json;
+    a stopped run's RUN.partial: config.yaml), so the line names it, before the source is read."""
+    from mast3r_ros.core.localizer import Localizer
+
+    run, stopped = tmp_path / "run", tmp_path / "stopped"
+    base = ["localize", tum[1], "--matcher", "sift", "--max-frames", "2", "--log-level",
+            "warning"]
+    assert main([*base, "--map", sift_map, "--out", str(run)]) == 0
+    assert main([*base, "--map", sift_map, "--out", str(stopped)]) == 0
+    (stopped / "metrics.json").unlink()  # as RUN.partial: results.jsonl and config.yaml
+    capsys.readouterr()
+
+    def no_source(*a, **k):
+        raise AssertionError("the source was opened before the map was refused")
+
+    monkeypatch.setattr(Localizer, "from_config", no_source)
+    monkeypatch.setattr("mast3r_ros.replay.cli._open", no_source)
+    for given in (run, stopped):
+        assert main([*base, "--map", str(given), "--out", str(tmp_path / "r2")]) == 2
+        assert _one_line(capsys) == (
+            f"mast3r-ros localize: error: {given} is a localize run's output, not a map; it "
+            f"was localized against {sift_map}: pass --map {sift_map}")
+    assert not (tmp_path / "r2").exists()
+
+
+def test_a_run_or_pair_output_opened_as_a_map_is_named(tmp_path, sift_map):
+    """The map's own open (the node's map_path, check-map, merge-maps) names them too: a run
+    with the map it used (gone since: said so), a run recording none, a `pair` output."""
+    import json
+
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.keyframes import KeyframeMap
+
+    def said(folder):
+        with pytest.raises(MapFormatError) as e:
+            KeyframeMap.load(str(folder))
+        return str(e.value)
+
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "results.jsonl").write_text("")
+    (run / "metrics.json").write_text(json.dumps({"map": sift_map}))
+    assert said(run) == (f"{run} is a localize run's output, not a map; it was localized "
+                         f"against {sift_map}: pass that folder")
+    (run / "metrics.json").write_text(json.dumps({"map": str(tmp_path / "gone")}))
+    assert said(run) == (f"{run} is a localize run's output, not a map; it was localized "
+                         f"against {tmp_path / 'gone'} (not there now): pass the keyframe map "
+                         "folder (build-map --out)")
+    (run / "metrics.json").write_text("[]")
+    assert said(run) == (f"{run} is a localize run's output (it has results.jsonl), not a "
+                         "map, and it records no map: pass the keyframe map folder "
+                         "(build-map --out)")
+    pair = tmp_path / "pair"
+    pair.mkdir()
+    (pair / "pair.npz").write_bytes(b"")
+    assert said(pair) == (f"{pair} is a `mast3r-ros pair` output (it has pair.npz), not a "
+                          "map: pass the keyframe map folder (build-map --out)")

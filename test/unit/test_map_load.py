@@ -749,7 +749,7 @@ def test_a_localize_run_folder_is_named_as_one(tmp_path):
     with pytest.raises(MapFormatError) as e:
         KeyframeMap.load(str(run))
     msg = str(e.value)
-    assert "localize run folder" in msg and "results.jsonl" in msg, msg
+    assert "is a localize run's output" in msg and "results.jsonl" in msg, msg
     assert "interrupted build" not in msg and "\n" not in msg
 
 
@@ -793,7 +793,7 @@ def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkey
         assert str(e.value) == (f"{given} is inside the keyframe map kitchen_map: pass that "
                                 "folder"), str(e.value)
     (m / kfm.MANIFEST).unlink()  # a run folder in no map: said as one, as before
-    with pytest.raises(MapFormatError, match=r"kitchen_map/run1 looks like a localize run "):
+    with pytest.raises(MapFormatError, match=r"kitchen_map/run1 is a localize run's output"):
         KeyframeMap.load("kitchen_map/run1")
     with pytest.raises(MapFormatError, match="interrupted build"):
         KeyframeMap.load("/")

@@ -30,6 +30,7 @@ import numpy as np
 from ..encoding_store import EncodingStore
 from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
 from ..map_nesting import is_keyframe_map
+from ..output_kinds import not_a_map
 from ..recordings import recording_kind
 from ..message_fields import frame_id_problem, tf2_frame_name
 from ..retrieval import THUMBNAIL_KIND, thumbnail_descriptor
@@ -138,13 +139,9 @@ class KeyframeMap(MapEncodings, MapFiles):
             if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
                 raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
                                      "folder") from None
-            run = [n for n in ("results.jsonl", "metrics.json")
-                   if os.path.isfile(os.path.join(path, n))]
-            if run:
-                raise MapFormatError(
-                    f"{mpath}: missing; {path} looks like a localize run folder (it has "
-                    f"{run[0]}), not a keyframe map: pass the map folder (build-map --out) "
-                    "instead") from None
+            other = not_a_map(path)  # a localize run (named with its map), a pair output
+            if other:
+                raise MapFormatError(other) from None
             inner = _inner_maps(path)
             if inner:  # the demo's --out given for its map, OUT/map
                 raise MapFormatError(

@@ -1,0 +1,73 @@
+"""What output of another ``mast3r-ros`` command a folder holds (a localize run, a pair, a
+retrieval), for the messages that refuse it where a keyframe map is expected: a run is named
+with the map it was localized against, which it records."""
+
+from __future__ import annotations
+
+import json
+import os
+
+from .errors import InputError, Mast3rRosError
+
+# files that show a folder is a localize run (RUN, or a stopped run's RUN.partial: results.jsonl
+# and config.yaml), a `pair` output, a `retrieve` output; the first found names it
+RUN_SIGNS = ("results.jsonl", "metrics.json")
+OTHER_OUTPUTS = (("pair.npz", "a `mast3r-ros pair` output"),
+                 ("pairs.txt", "a `mast3r-ros retrieve` output"))
+
+
+def recorded_map(run: str) -> str:
+    """The map a localize run folder records it was localized against: metrics.json's ``map``,
+    else (a stopped run's RUN.partial has no metrics.json) config.yaml's ``map_path``; '' when
+    neither is readable or records one. Paths as recorded (absolute)."""
+    try:
+        with open(os.path.join(run, "metrics.json"), encoding="utf-8") as fh:
+            recorded = json.load(fh).get("map")
+        if isinstance(recorded, str) and recorded:
+            return recorded
+    except (OSError, ValueError, AttributeError):  # AttributeError: JSON but not an object
+        pass
+    from .config import load_config_yaml  # a run's config.yaml: the node's parameter file
+
+    config = os.path.join(run, "config.yaml")
+    if not os.path.isfile(config):
+        return ""
+    try:
+        return str(load_config_yaml(config).node.map_path or "")
+    except (Mast3rRosError, OSError, ValueError):
+        return ""
+
+
+def not_a_map(path: str, option: str = "") -> str:
+    """One line for ``path`` when it is another command's output, not a keyframe map; '' when
+    it is none of those. A localize run is named with the map it records (`recorded_map`):
+    "PATH is a localize run's output, not a map; it was localized against MAP: pass --map MAP"
+    (``option``: the option that takes the map, '--map'; '' says "pass that
+    folder"); a recorded map no longer there is said to be gone."""
+    run = [n for n in RUN_SIGNS if os.path.isfile(os.path.join(path, n))]
+    if run:
+        used = recorded_map(path)
+        if not used:
+            return (f"{path} is a localize run's output (it has {run[0]}), not a map, and it "
+                    "records no map: pass the keyframe map folder (build-map --out)")
+        head = (f"{path} is a localize run's output, not a map; it was localized against "
+                f"{used}")
+        if not os.path.isdir(used):  # moved or deleted since: naming it would not help
+            return f"{head} (not there now): pass the keyframe map folder (build-map --out)"
+        return f"{head}: pass {option} {used}" if option else f"{head}: pass that folder"
+    for name, what in OTHER_OUTPUTS:
+        if os.path.isfile(os.path.join(path, name)):
+            return (f"{path} is {what} (it has {name}), not a map: pass the keyframe map "
+                    "folder (build-map --out)")
+    return ""
+
+
+def refuse_other_output(path: str, option: str) -> None:
+    """`InputError` (`not_a_map`'s line) when ``path``, given as the map by ``option``, is a
+    folder without a manifest.json that is another command's output: said before a recording is
+    read (a rosbag2 is indexed first: minutes), as the map's own open would say it after."""
+    if not os.path.isdir(path) or os.path.lexists(os.path.join(path, "manifest.json")):
+        return
+    message = not_a_map(path, option)
+    if message:
+        raise InputError(message)
