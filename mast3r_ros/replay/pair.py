@@ -38,6 +38,31 @@ def read_pair_image(path: str, size: int) -> np.ndarray:
     return rgb
 
 
+def check_two_views(image1: str, image2: str, rgb1: np.ndarray, rgb2: np.ndarray) -> None:
+    """`InputError` when the two images are one: the same path, one file by two paths (a link,
+    '..'), or two files of identical pixels (a copy, a PNG of a lossless image). MASt3R then
+    "matches" each pixel with itself: a pair of no relative motion, whatever the scene, and
+    matches that say nothing. ``rgb1``, ``rgb2``: the decoded (H, W, 3) uint8 images."""
+    if os.path.normpath(image1) == os.path.normpath(image2):
+        what = f"image {image1} is given twice (IMAGE1 and IMAGE2)"
+    elif _same_file(image1, image2):
+        what = f"IMAGE1 {image1} and IMAGE2 {image2} are the same file"
+    elif rgb1.shape == rgb2.shape and np.array_equal(rgb1, rgb2):
+        what = f"IMAGE1 {image1} and IMAGE2 {image2} hold the same pixels"
+    else:
+        return
+    raise InputError(f"{what}: the pair needs two different views of the scene (an image "
+                     "matched with itself matches each pixel to itself: no motion, whatever "
+                     "the scene); give two images")
+
+
+def _same_file(a: str, b: str) -> bool:
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
 def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
              overwrite: bool = False) -> Dict[str, np.ndarray]:
     """Infer one pair with the engine ``model_cfg`` names (checkpoint, device, precision, network
@@ -48,7 +73,8 @@ def run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
     pixel (x, y, 1) to its original image's pixel, pixel centres at integers). An
     existing ``out_dir`` is refused (`InputError`, before the model loads) unless
     ``overwrite``, and so is an image under 16 px on its short side or too elongated for the
-    network (`read_pair_image`); the folder is written whole or not at all.
+    network (`read_pair_image`), and the same image given twice (`check_two_views`); the
+    folder is written whole or not at all.
     """
     check_output_folder(out_dir, overwrite, OUT_FILES, OUT_FILES)
     with output_lock(out_dir):  # a second writer of out_dir is refused before the model loads
@@ -59,6 +85,7 @@ def _run_pair(image1: str, image2: str, out_dir: str, model_cfg: ModelConfig,
               overwrite: bool) -> Dict[str, np.ndarray]:
     size = model_cfg.image_size
     rgb1, rgb2 = read_pair_image(image1, size), read_pair_image(image2, size)  # before the model
+    check_two_views(image1, image2, rgb1, rgb2)
     engine = Mast3rEngine.from_config(model_cfg)
     img1 = engine.prepare(rgb1, size)
     img2 = engine.prepare(rgb2, size)

@@ -163,3 +163,34 @@ def test_pair_of_two_aspect_ratios_keeps_each_views_size_and_maps_back(tmp_path,
         assert (xy[:, 0] > -0.5).all() and (xy[:, 0] < w - 0.5).all()
         assert (xy[:, 1] > -0.5).all() and (xy[:, 1] < h - 0.5).all()
     np.testing.assert_allclose(arrays["to_orig_1"][:2, :2], np.diag([200 / 384] * 2))
+
+
+def test_the_same_image_twice_is_refused_before_the_model_loads(tmp_path, images, capsys):
+    """`pair A A` ran and wrote a "pair" of each pixel matched to itself (no motion, whatever
+    the scene); the same path, one file by two paths, or a copy (identical pixels, also in
+    another lossless format) is one line saying a pair needs two different views."""
+    import os
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    a = images[0]
+    shutil.copy(a, tmp_path / "copy.png")
+    Image.open(a).save(tmp_path / "copy.bmp")
+    os.symlink(a, tmp_path / "link.png")
+    cases = {(a, a): f"image {a} is given twice (IMAGE1 and IMAGE2)",
+             (a, str(tmp_path / "link.png")):
+                 f"IMAGE1 {a} and IMAGE2 {tmp_path / 'link.png'} are the same file",
+             (a, str(tmp_path / "copy.png")):
+                 f"IMAGE1 {a} and IMAGE2 {tmp_path / 'copy.png'} hold the same pixels",
+             (str(tmp_path / "copy.bmp"), a):
+                 f"IMAGE1 {tmp_path / 'copy.bmp'} and IMAGE2 {a} hold the same pixels"}
+    for argv, what in cases.items():
+        # no checkpoint there: the refusal comes before the model is loaded
+        assert main(["pair", *argv, "--out", str(tmp_path / "o"), "--checkpoint",
+                     str(tmp_path / "none.pth")]) == 2
+        err = capsys.readouterr().err.strip().splitlines()
+        assert err == [f"mast3r-ros pair: error: {what}: the pair needs two different views of "
+                       "the scene (an image matched with itself matches each pixel to itself: "
+                       "no motion, whatever the scene); give two images"], err
+    assert not (tmp_path / "o").exists()
