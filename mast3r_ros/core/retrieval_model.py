@@ -37,7 +37,7 @@ from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import CLASS_ARCH, read_torch_archive
-from .model.plain_pickle import archive_args
+from .model.plain_pickle import RETRIEVAL_WAYS, archive_args, describe_map_folder
 
 log = logging.getLogger(__name__)
 
@@ -132,12 +132,10 @@ def default_codebook_path(checkpoint_path: str) -> str:
 
 def _require_checkpoint(path: str) -> None:
     if os.path.isdir(path):  # a folder exists: "not found" sent the user looking for it
-        from .map_nesting import is_keyframe_map
-
-        raise CheckpointError(
-            f"{path} is {'a keyframe map' if is_keyframe_map(path) else 'a folder'}, not a "
-            "retrieval checkpoint: pass the *_retrieval_trainingfree.pth file itself "
-            "(--retrieval-checkpoint, or retrieval.checkpoint in --params)")
+        # a map: the retrieval checkpoint it records
+        raise CheckpointError(describe_map_folder(path, retrieval=True) or (
+            f"{path} is a folder, not a retrieval checkpoint: pass the "
+            f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})"))
     if not os.path.isfile(path):
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "

@@ -33,6 +33,14 @@ def test_build_config_names_the_retrieval_files_and_works_as_params(tmp_path, tu
     cfg = load_config_yaml(str(out / "build_config.yaml"))
     assert cfg.retrieval.checkpoint == os.path.abspath(rt / "ckpt.pth")
     assert cfg.retrieval.codebook == os.path.abspath(rt / "codebook.pkl")
+    # the map given back as --retrieval-checkpoint names the one it records
+    from mast3r_ros.core.errors import CheckpointError
+    from mast3r_ros.core.retrieval_model import check_retrieval_files
+
+    with pytest.raises(CheckpointError) as e:
+        check_retrieval_files(str(out))
+    assert (f"it was built with {os.path.abspath(rt / 'ckpt.pth')} (as its build_config.yaml "
+            "records): pass that file") in str(e.value), str(e.value)
     # given back as --params, the rebuild has the ASMK index again
     again = tmp_path / "again"
     assert main(["build-map", tum[0], "--out", str(again), "--params",

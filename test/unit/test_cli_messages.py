@@ -156,4 +156,44 @@ def test_a_folder_as_retrieval_checkpoint_is_named_as_a_folder(tmp_path, sift_ma
     assert main(["retrieve", *imgs, "--checkpoint", str(ckpt), "--retrieval-checkpoint",
                  sift_map, "--out", str(tmp_path / "o")]) == 2
     err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
-    assert err == [f"mast3r-ros retrieve: error: {sift_map} is a keyframe map, {tail}"], err
+    assert err == [f"mast3r-ros retrieve: error: {sift_map} is a keyframe map, not a retrieval "
+                   "checkpoint, and it was built without one (it holds no ASMK index): pass the "
+                   "*_retrieval_trainingfree.pth file itself (--retrieval-checkpoint, or "
+                   "retrieval.checkpoint in --params)"], err
+
+
+def test_a_map_as_retrieval_checkpoint_names_the_one_it_records(tmp_path, sift_map, tiny_ckpt,
+                                                                 capsys):
+    """--retrieval-checkpoint M with M a map holding an ASMK index said only "M is a keyframe
+    map, not a retrieval checkpoint"; its build_config.yaml records the retrieval checkpoint it
+    was built with (as --checkpoint M names the network's), which is named."""
+    import json
+    import shutil
+
+    from mast3r_ros.core.retrieval_model import check_retrieval_files
+    from mast3r_ros.replay.cli import main
+
+    m = tmp_path / "asmk_map"
+    shutil.copytree(sift_map, m)
+    manifest = json.loads((m / "manifest.json").read_text())
+    manifest["asmk"] = [{"identity": "asmk-1", "encoder_identity": "e", "image_size": 224,
+                         "file": "retrieval/asmk_1.npz"}]
+    (m / "manifest.json").write_text(json.dumps(manifest))
+    cfg = (m / "build_config.yaml").read_text()
+    assert cfg.count("      checkpoint: ''") == 1  # retrieval's (the network's is less indented)
+    (m / "build_config.yaml").write_text(cfg.replace("      checkpoint: ''",
+                                                     "      checkpoint: /models/r.pth"))
+    ways = "(--retrieval-checkpoint, or retrieval.checkpoint in --params)"
+    with pytest.raises(CheckpointError) as e:
+        check_retrieval_files(str(m))
+    assert str(e.value) == (f"{m} is a keyframe map, not a retrieval checkpoint; it was built "
+                            "with /models/r.pth (as its build_config.yaml records): pass that "
+                            f"file {ways}")
+    (m / "build_config.yaml").unlink()  # an index, but nothing recorded: said so
+    assert main(["build-map", sift_map, "--out", str(tmp_path / "o"), "--checkpoint", tiny_ckpt,
+                 "--retrieval-checkpoint", str(m)]) == 2
+    err = [ln for ln in capsys.readouterr().err.splitlines() if not ln.startswith("[")]
+    assert err == [f"mast3r-ros build-map: error: {m} is a keyframe map, not a retrieval "
+                   "checkpoint; pass the *_retrieval_trainingfree.pth it was built with (its "
+                   f"build_config.yaml does not record it; {ways[1:]}"], err
+    assert not (tmp_path / "o").exists()

@@ -62,16 +62,22 @@ def describe_plain_pickle(path: str, what: str) -> Optional[str]:
             "'Model weights')")
 
 
-def describe_map_folder(folder: str) -> Optional[str]:
+RETRIEVAL_WAYS = "--retrieval-checkpoint, or retrieval.checkpoint in --params"
+
+
+def describe_map_folder(folder: str, retrieval: bool = False) -> Optional[str]:
     """The message for a keyframe map folder given as a checkpoint, naming the checkpoint its
-    build_config.yaml records (or that it was built without one); None for any other folder."""
+    build_config.yaml records (or that it was built without one); None for any other folder.
+    ``retrieval``: given as the retrieval checkpoint (`_describe_retrieval`)."""
     from ..map_nesting import is_keyframe_map
 
     if not is_keyframe_map(folder):
         return None
+    if retrieval:
+        return _describe_retrieval(folder)
     head = (f"{folder} is a keyframe map, not a checkpoint; pass the MASt3R .pth (or Hugging "
             "Face folder)")
-    built, matcher = _map_build_settings(folder)
+    built, matcher, _ = _map_build_settings(folder)
     if built:
         return f"{head} it was built with: {built} (as its build_config.yaml records)"
     if matcher == "sift":
@@ -79,14 +85,36 @@ def describe_map_folder(folder: str) -> Optional[str]:
     return f"{head} it was built with"
 
 
+def _describe_retrieval(folder: str) -> str:
+    """A keyframe map given as the retrieval checkpoint: the one it was built with when it
+    holds an ASMK index (its manifest's ``asmk``) and its build_config.yaml records it, else
+    whether it was built with one at all."""
+    from ..map_nesting import read_manifest
+
+    head = f"{folder} is a keyframe map, not a retrieval checkpoint"
+    try:
+        indexed = bool(read_manifest(folder).get("asmk"))
+    except (OSError, ValueError, AttributeError):
+        indexed = False
+    recorded = _map_build_settings(folder)[2]
+    if indexed and recorded:
+        return (f"{head}; it was built with {recorded} (as its build_config.yaml records): "
+                f"pass that file ({RETRIEVAL_WAYS})")
+    if indexed:
+        return (f"{head}; pass the *_retrieval_trainingfree.pth it was built with (its "
+                f"build_config.yaml does not record it; {RETRIEVAL_WAYS})")
+    return (f"{head}, and it was built without one (it holds no ASMK index): pass the "
+            f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})")
+
+
 def _map_build_settings(folder: str):
-    """(checkpoint, matcher) of a map's build_config.yaml (the last node block that sets
-    them, as ROS merges blocks in file order); (None, None) when it cannot be read."""
+    """(checkpoint, matcher, retrieval checkpoint) of a map's build_config.yaml (the last node
+    block that sets each, as ROS merges blocks in file order); Nones when it cannot be read."""
     import os
 
     import yaml
 
-    built = matcher = None
+    built = matcher = retrieval = None
     try:
         with open(os.path.join(folder, "build_config.yaml"), encoding="utf-8-sig") as fh:
             doc = yaml.safe_load(fh)
@@ -95,10 +123,12 @@ def _map_build_settings(folder: str):
             if isinstance(params, dict):
                 built = params.get("checkpoint", built)
                 matcher = params.get("matcher", matcher)
+                nested = params.get("retrieval")
+                retrieval = params.get("retrieval.checkpoint", nested.get(
+                    "checkpoint", retrieval) if isinstance(nested, dict) else retrieval)
     except Exception:  # noqa: BLE001 - no file, not YAML, another layout: nothing to name
-        return None, None
-    return (built if isinstance(built, str) else None,
-            matcher if isinstance(matcher, str) else None)
+        return None, None, None
+    return tuple(v if isinstance(v, str) and v else None for v in (built, matcher, retrieval))
 
 
 # A download that fetched a stand-in rather than the file: Git LFS's pointer (a clone without
