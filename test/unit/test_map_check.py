@@ -118,8 +118,10 @@ def test_a_trajectory_in_mm_whose_keyframes_do_not_overlap_is_refused(frames, st
     r = check_keyframes(recs, CFG)
     assert r.verdict == INCONSISTENT and r.cause == "trajectory_unit", r.message
     assert r.message.startswith("map inconsistent: no neighbouring keyframes overlap or match: "
-                                "the poses move the camera a median 302 m per keyframe ")
-    assert ("(1.51e+03 m/s) while its depth is a median 1.9 m" in r.message) == stamped
+                                "the poses move the camera a median 302 m per keyframe over 9 "
+                                "consecutive keyframe pairs ")
+    assert ("pairs (1.51e+03 m/s) while its depth is a median 1.9 m" in r.message) == stamped
+    assert ("pairs (no speed: the stamps increase on 0 of 9) while" in r.message) != stamped
     if stamped:
         assert "translations are in millimetres read as metres" in r.message
         assert r.fix.endswith("(divide tx ty tz by 1000)") and r.depth_factor == 0.001
@@ -128,6 +130,21 @@ def test_a_trajectory_in_mm_whose_keyframes_do_not_overlap_is_refused(frames, st
         assert r.fix.endswith("(divide tx ty tz by 1000 for mm, by 100 for cm)")
     with pytest.raises(MapConsistencyError, match="likely cause: the trajectory's"):
         r.raise_if_inconsistent()
+
+
+def test_the_motion_evidence_counts_the_keyframe_pairs_its_speed_is_over(frames):
+    """It said "a median 302 m per keyframe (1510 m/s)" whether the speed was the median of
+    every step or of the half whose stamps increase (the docstring said "most"): the counts
+    are named. 7 of 9 steps timed: a speed over those 7; 4 of 9: no speed."""
+    recs = unmatchable(records(frames, translations_times(1000.0)))
+    stamps = [r.stamp_ns for r in recs]
+    for repeat, said in ((2, "pairs (1.63e+03 m/s on the 7 of 9 whose stamps increase) while"),
+                         (5, "pairs (no speed: the stamps increase on 4 of 9) while")):
+        held = [stamps[0]] * (repeat + 1) + stamps[repeat + 1:]  # the first steps untimed
+        r = check_keyframes([dataclasses.replace(rec, stamp_ns=s) for rec, s in zip(recs, held)],
+                            CFG)
+        assert r.cause == "trajectory_unit" and said in r.message, r.message
+        assert "302 m per keyframe over 9 consecutive keyframe pairs" in r.message, r.message
 
 
 @pytest.mark.parametrize("k, step_ns", [(1000.0, 100_000_000_000), (1.0, 200_000_000)])

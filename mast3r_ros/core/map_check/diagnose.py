@@ -238,8 +238,10 @@ def _implausible_motion(views: List[_View], depth_m: Optional[Tuple[float, float
     likely in millimetres or centimetres, else None. Likely means: the depth as read is
     plausible (median within `_PLAUSIBLE_MEDIAN_DEPTH_M`) while consecutive keyframes lie a
     median step of more than `_FAR_STEP` x that depth apart at a median speed above
-    `_MAX_PLAUSIBLE_SPEED_M_S` (stamps increasing on most steps), or, without such stamps, more
-    than `_FAR_STEP_NO_STAMPS` x that depth apart. Millimetres are named when even translations
+    `_MAX_PLAUSIBLE_SPEED_M_S` (over the steps whose stamps increase, when at least half do),
+    or, without such stamps, more than `_FAR_STEP_NO_STAMPS` x that depth apart. The evidence
+    counts the steps each median is over ("... m per keyframe over 9 consecutive keyframe pairs
+    (... m/s on the 7 of 9 whose stamps increase)"). Millimetres are named when even translations
     in centimetres would be implausible, else both units. ``depth_m``: the depth's (median, max)
     when ``views`` hold no depth (light views of a large map, the depth from a sample)."""
     med, _ = depth_m or _depth_range_m(views)
@@ -251,16 +253,19 @@ def _implausible_motion(views: List[_View], depth_m: Optional[Tuple[float, float
     step = float(np.median(steps))
     dt = np.diff(np.array([v.stamp_ns for v in views], np.int64)) * 1e-9
     timed = dt > 0
-    if 2 * int(timed.sum()) >= len(steps):
+    n, n_timed = len(steps), int(timed.sum())
+    pairs = f"{step:.3g} m per keyframe over {n} consecutive keyframe pair{'s' * (n != 1)}"
+    if 2 * n_timed >= n:
         speed = float(np.median(steps[timed] / dt[timed]))
         if speed <= _MAX_PLAUSIBLE_SPEED_M_S or step <= _FAR_STEP * med:
             return None
-        pace = f"{step:.3g} m per keyframe ({speed:.3g} m/s)"
+        pace = (f"{pairs} ({speed:.3g} m/s on the {n_timed} of {n} whose stamps increase)"
+                if n_timed < n else f"{pairs} ({speed:.3g} m/s)")
         mm = speed / 100 > _MAX_PLAUSIBLE_SPEED_M_S or step / 100 > _FAR_STEP * med
     else:
         if step <= _FAR_STEP_NO_STAMPS * med:
             return None
-        pace = f"{step:.3g} m per keyframe"
+        pace = f"{pairs} (no speed: the stamps increase on {n_timed} of {n})"
         mm = step / 100 > _FAR_STEP_NO_STAMPS * med
     scale = 1000.0 if mm else None
     what, fix = _trajectory_unit_words(scale)
