@@ -9,7 +9,6 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from ..errors import InputError, MapFormatError
-from ..geometry import is_valid_pose
 from ..types import CameraIntrinsics
 from .layout import (
     MANIFEST,
@@ -66,9 +65,9 @@ def _parse_keyframes(recs: List[Any], files: Mapping[str, Any]) -> List[Keyframe
 
 
 def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any],
-                    cams: Optional[Dict[str, CameraIntrinsics]] = None) -> Keyframe:
-    """One keyframe record; the pose is checked by the caller (`_parse_keyframes`) unless
-    ``cams`` is None."""
+                    cams: Dict[str, CameraIntrinsics]) -> Keyframe:
+    """One keyframe record; the pose is checked by the caller (`_parse_keyframes`, with the
+    others'); ``cams``: the intrinsics parsed so far, by record."""
     where = f"{MANIFEST}: keyframes[{index}]"
     if not (type(rec) is dict or isinstance(rec, Mapping)):
         raise MapFormatError(f"{where}: must be an object")
@@ -77,7 +76,7 @@ def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any],
     image = _need(rec, "image", str, where)
     intr = _need(rec, "intrinsics", dict, where)
     key = repr(intr)
-    cam = cams.get(key) if cams is not None else None
+    cam = cams.get(key)
     if cam is None:
         iw = f"{where}.intrinsics"
         try:
@@ -88,12 +87,9 @@ def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any],
                 _need(intr, "distortion_model", str, iw))
         except InputError as e:
             raise MapFormatError(f"{iw}: {e}") from None
-        if cams is not None:
-            cams[key] = cam
+        cams[key] = cam
     pose = _numbers(_need(rec, "map_from_cam", list, where), 16, where, "map_from_cam")
     pose = pose.reshape(4, 4)
-    if cams is None and not is_valid_pose(pose):
-        raise MapFormatError(f"{where}: field 'map_from_cam' is not a rigid transform")
     depth = rec.get("depth")
     scale = 0.0
     if depth is not None:
