@@ -38,15 +38,19 @@ def recorded_map(run: str) -> str:
         return ""
 
 
-def not_a_map(path: str, option: str = "") -> str:
+def not_a_map(path: str, option: str = "", recorded_only: bool = False) -> str:
     """One line for ``path`` when it is another command's output, not a keyframe map; '' when
     it is none of those. A localize run is named with the map it records (`recorded_map`):
     "PATH is a localize run's output, not a map; it was localized against MAP: pass --map MAP"
     (``option``: the option that takes the map, '--map'; '' says "pass that
-    folder"); a recorded map no longer there is said to be gone."""
+    folder"); a recorded map no longer there is said to be gone. ``recorded_only``: only that
+    line of a run naming a map that is there ('' for the rest: said after the folder a run is
+    kept in, when that is a map, as `KeyframeMap.load` says it)."""
     run = [n for n in RUN_SIGNS if os.path.isfile(os.path.join(path, n))]
     if run:
         used = recorded_map(path)
+        if recorded_only and not (used and os.path.isdir(used)):
+            return ""
         if not used:
             return (f"{path} is a localize run's output (it has {run[0]}), not a map, and it "
                     "records no map: pass the keyframe map folder (build-map --out)")
@@ -55,6 +59,8 @@ def not_a_map(path: str, option: str = "") -> str:
         if not os.path.isdir(used):  # moved or deleted since: naming it would not help
             return f"{head} (not there now): pass the keyframe map folder (build-map --out)"
         return f"{head}: pass {option} {used}" if option else f"{head}: pass that folder"
+    if recorded_only:
+        return ""
     for name, what in OTHER_OUTPUTS:
         if os.path.isfile(os.path.join(path, name)):
             return (f"{path} is {what} (it has {name}), not a map: pass the keyframe map "
@@ -64,10 +70,11 @@ def not_a_map(path: str, option: str = "") -> str:
 
 def refuse_other_output(path: str, option: str) -> None:
     """`InputError` (`not_a_map`'s line) when ``path``, given as the map by ``option``, is a
-    folder without a manifest.json that is another command's output: said before a recording is
-    read (a rosbag2 is indexed first: minutes), as the map's own open would say it after."""
+    localize run's folder (without a manifest.json) that names the map it was localized
+    against: said before a recording is read (a rosbag2 is indexed first: minutes); any other
+    output is named by the map's own open (`KeyframeMap.load`)."""
     if not os.path.isdir(path) or os.path.lexists(os.path.join(path, "manifest.json")):
         return
-    message = not_a_map(path, option)
+    message = not_a_map(path, option, recorded_only=True)
     if message:
         raise InputError(message)

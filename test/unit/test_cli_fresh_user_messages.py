@@ -314,3 +314,30 @@ def test_a_run_or_pair_output_opened_as_a_map_is_named(tmp_path, sift_map):
     (pair / "pair.npz").write_bytes(b"")
     assert said(pair) == (f"{pair} is a `mast3r-ros pair` output (it has pair.npz), not a "
                           "map: pass the keyframe map folder (build-map --out)")
+
+
+def test_a_run_kept_inside_a_map_names_the_map_it_used_else_the_map_it_is_in(
+        tum, sift_map, tmp_path, capsys):
+    """`--map M/run1`: the map the run records when it is there; a run recording none (or one
+    gone since) is named by the map it is kept in, as before the run's own line existed (the
+    early check said "records no map" and never reached it)."""
+    import json
+    import shutil
+
+    m = tmp_path / "m"
+    shutil.copytree(sift_map, m)
+    run = m / "run1"
+    run.mkdir()
+    (run / "results.jsonl").write_text("")
+    argv = ["localize", tum[1], "--matcher", "sift", "--map", str(run), "--out",
+            str(tmp_path / "r"), "--log-level", "warning"]
+    for recorded in ({}, {"map": str(tmp_path / "gone")}):
+        (run / "metrics.json").write_text(json.dumps(recorded))
+        assert main(argv) == 2
+        assert _one_line(capsys) == (f"mast3r-ros localize: error: {run} is inside the keyframe "
+                                     f"map {m}: pass that folder")
+    (run / "metrics.json").write_text(json.dumps({"map": sift_map}))
+    assert main(argv) == 2
+    assert _one_line(capsys) == (f"mast3r-ros localize: error: {run} is a localize run's output, "
+                                 f"not a map; it was localized against {sift_map}: pass --map "
+                                 f"{sift_map}")

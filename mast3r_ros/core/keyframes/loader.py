@@ -135,11 +135,14 @@ class KeyframeMap(MapEncodings, MapFiles):
                     f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
                     f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
                     "MAP` and pass MAP") from None
+            named = not_a_map(path, recorded_only=True)  # a run: the map it used, if there
+            if named:
+                raise MapFormatError(named) from None
             inside = _enclosing_map(path)
             if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
                 raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
                                      "folder") from None
-            other = not_a_map(path)  # a localize run (named with its map), a pair output
+            other = not_a_map(path)  # a run recording no map (or gone), a pair output
             if other:
                 raise MapFormatError(other) from None
             inner = _inner_maps(path)
