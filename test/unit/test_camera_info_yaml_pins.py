@@ -104,3 +104,20 @@ def test_r_and_p_without_cols_are_warned_of_not_read(tmp_path, caplog):
         cam = _load(tmp_path, "camera_name: cam\n", "camera_name: cam\n" + r + p)
     assert cam.width == 32
     assert "rectification_matrix missing or not a {rows, cols, data} mapping" in caplog.text
+
+
+@pytest.mark.parametrize("old, new, named", [
+    ("image_width: 32\n", "image_width: 16\nimage_width: 32\n", "image_width"),
+    ("  cols: 5\n", "  cols: 5\n  cols: 4\n", "distortion_coefficients.cols"),
+    ("distortion_model: plumb_bob\n", "distortion_model: equidistant\n"
+     "distortion_model: plumb_bob\n", "distortion_model"),
+])
+def test_a_key_given_twice_is_refused(tmp_path, old, new, named):
+    """ROS's yaml-cpp reads the first of a repeated key (its map lookup returns the first
+    match), PyYAML the last: the file was read here as another camera than ROS reads (the
+    audit's mutant of `_node` taking the first showed it; width 16 in ROS, 32 here)."""
+    with pytest.raises(InputError, match=rf"camera.yaml: {named} is given twice \(lines \d+ "
+                                         rf"and \d+\); ROS's camera_calibration_parsers "
+                                         r"\(yaml-cpp\) reads the first, this reader would "
+                                         r"read the last: keep one"):
+        _load(tmp_path, old, new)

@@ -83,9 +83,29 @@ _CPP_SPECIAL = {sign + inf: float(sign + "inf")
 _CPP_SPECIAL.update({nan: float("nan") for nan in (".nan", ".NaN", ".NAN")})
 
 
+def _refuse_repeated_keys(node: Optional[yaml.Node], path: Path, prefix: str = "") -> None:
+    """A key given twice in one mapping (``image_width``, or ``cols`` of a matrix) is refused:
+    ROS's yaml-cpp reads the first of them (its map lookup returns the first match), PyYAML
+    and so this reader the last, so the file would describe two cameras."""
+    if not isinstance(node, yaml.MappingNode):
+        return
+    seen: dict[str, int] = {}  # key -> its line
+    for key, value in node.value:
+        if not isinstance(key, yaml.ScalarNode):
+            continue
+        if key.value in seen:
+            raise InputError(f"{path}: {prefix}{key.value} is given twice (lines "
+                             f"{seen[key.value]} and {key.start_mark.line + 1}); ROS's "
+                             f"camera_calibration_parsers (yaml-cpp) reads the first, this "
+                             f"reader would read the last: keep one")
+        seen[key.value] = key.start_mark.line + 1
+        _refuse_repeated_keys(value, path, f"{prefix}{key.value}.")
+
+
 def _node(root: Optional[yaml.Node], *keys: str) -> Optional[yaml.Node]:
     """The YAML node at ``keys`` of mapping ``root`` (the last of a repeated key, as
-    ``yaml.safe_load`` keeps), None where there is none."""
+    ``yaml.safe_load`` keeps; `load_camera_info_yaml` refuses one), None where there is
+    none."""
     for key in keys:
         if not isinstance(root, yaml.MappingNode):
             return None
@@ -282,6 +302,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             of the wrong type; a number that ROS's yaml-cpp does not read as one
             (``image_height: 24.0``, ``rows: 3.0``, ``1_000``: `_ros_int`, `_yaml_numbers`); a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
+            a key given twice in one mapping (`_refuse_repeated_keys`: ROS reads the first);
             a null, list or mapping ``camera_name`` (`_check_camera_name`);
             ``camera_matrix`` or ``distortion_coefficients`` not a mapping with rows and cols
             (a flat list: `_yaml_matrix`);
@@ -312,6 +333,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         raise InputError(f"{path} is a ROS parameter file (key {params[0]!r}), not a camera_info "
                          "YAML: pass it with --params; --camera-info takes a camera_calibration "
                          "YAML (image_width, image_height, camera_matrix)")
+    _refuse_repeated_keys(root, path)
     _refuse_misspelled_field(doc, path)
     _check_camera_name(root, path)
     pixels = "an integer number of pixels"
