@@ -147,3 +147,45 @@ def test_replace_folder_syncs_its_rename_before_it_returns(existing, tmp_path, m
         publish.replace_folder(str(src), str(dst))
     assert (dst / "a.txt").read_text() == "new"
     assert os.path.realpath(tmp_path) in _synced_after(rec.events, src, dst)
+
+
+def test_relative_paths_sync_the_current_folder(tmp_path, monkeypatch):
+    """keep_output and replace_folder given relative paths sync the folder they renamed in,
+    the current one: its name is '' to os.path.dirname, which fsync_dir passes over in
+    silence (as it passes over a folder that cannot be opened)."""
+    monkeypatch.chdir(tmp_path)
+    _output(tmp_path / "run.tmp-m3r-abcd1234", "done")
+    rec = _Recorder(monkeypatch)
+    assert publish.keep_output("run.tmp-m3r-abcd1234") == "run.kept-abcd1234"
+    here = os.path.realpath(tmp_path)
+    assert here in _synced_after(rec.events, "run.tmp-m3r-abcd1234", "run.kept-abcd1234")
+    for _ in range(2):  # out missing, then replaced
+        _output(tmp_path / "new", "new")
+        publish.replace_folder("new", "out")
+        assert (tmp_path / "out" / "a.txt").read_text() == "new"
+        assert here in _synced_after(rec.events, "new", "out")
+        rec.events.clear()
+
+
+def test_salvaged_lines_renamed_to_out_partial_are_synced(tmp_path, monkeypatch):
+    """A killed writer's finished lines, renamed to OUT.partial for --resume, must still be
+    there after a power cut: the folder is synced after that rename."""
+    tmp = _output(tmp_path / "run.tmp-m3r-abcd1234", "x")
+    (tmp / "results.jsonl").write_text('{"frame": 1}\n{"fra')
+    rec = _Recorder(monkeypatch)
+    assert publish.remove_stale_temporaries(str(tmp_path / "run"), salvage="results.jsonl")
+    partial = tmp_path / "run.partial"
+    assert (partial / "results.jsonl").read_text() == '{"frame": 1}\n'
+    assert os.path.realpath(tmp_path) in _synced_after(rec.events, tmp, partial)
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), SystemExit(1)])
+def test_an_output_stopped_while_published_is_kept(tmp_path, stop):
+    """publish_failed keeps a complete output the user stopped (Ctrl-C, SIGTERM, sys.exit)
+    as OUT.kept-X, and deletes it after any other error."""
+    tmp = _output(tmp_path / "run.tmp-m3r-abcd1234", "done")
+    publish.publish_failed(str(tmp), str(tmp_path / "run"), stop)
+    assert (tmp_path / "run.kept-abcd1234" / "a.txt").read_text() == "done"
+    tmp = _output(tmp_path / "run.tmp-m3r-efgh5678", "done")
+    publish.publish_failed(str(tmp), str(tmp_path / "run"), OSError("disk full"))
+    assert sorted(os.listdir(tmp_path)) == ["run.kept-abcd1234"]
