@@ -217,6 +217,8 @@ def tf_bag(tmp_path, image_frame="camera_optical", tf_static_topic="/tf_static",
 @pytest.mark.parametrize("image_frame, names", [
     ("/camera_optical", ("map", "base_link", "camera_optical")),  # a ROS 1 habit in the driver
     ("camera_optical", ("/map", "/base_link", "/camera_optical")),  # ... in the tf publisher
+    # every leading '/' goes, as from the tf names: the Frame names the frame its pose is of
+    ("//camera_optical", ("map", "base_link", "camera_optical")),
 ])
 def test_leading_slashes_in_frame_names_are_ignored_as_tf2_does(tmp_path, image_frame, names):
     bag, rule = tf_bag(tmp_path, image_frame=image_frame, names=names)
