@@ -163,6 +163,13 @@ class CovarianceConfig:
                                  lo=0.0, hi=10.0)
     map_pose_sigma_deg: float = _f(1.0, "Keyframe pose error of the map, degrees (1 sigma per "
                                         "axis).", lo=0.0, hi=90.0)
+    view_angle_sigma_ratio: float = _f(0.0, "Pose error growing with the angle theta between "
+                                            "the query's and its keyframes' rays to the inliers "
+                                            "(mean, radians): a rotation of this many rad (1 "
+                                            "sigma) per rad of theta about the axes across the "
+                                            "line of sight, pivoting at the inliers' centroid "
+                                            "(depth d), so a position sigma of ratio * theta * "
+                                            "d. 0 disables.", lo=0.0, hi=1.0)
 
 
 @dataclasses.dataclass(frozen=True)

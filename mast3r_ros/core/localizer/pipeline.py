@@ -40,7 +40,7 @@ from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 
-from ..config import (Config, LocalizerConfig, RetrievalConfig, ScaleConfig,
+from ..config import (Config, CovarianceConfig, LocalizerConfig, RetrievalConfig, ScaleConfig,
                       check_config_section)
 from ..devices import apply_cpu_threads
 from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
@@ -282,8 +282,7 @@ class Localizer:
                   seed=self.seed, ransac_max_points=p.ransac_max_points,
                   points_cov=np.broadcast_to(np.eye(3) * 1e-4, (n, 3, 3)),
                   groups=np.arange(n) % max(groups, 1), group_centres=np.zeros((groups, 3)),
-                  uncertainty=UncertaintyModel(None, cv.map_pose_sigma_m,
-                                               float(np.radians(cv.map_pose_sigma_deg))))
+                  uncertainty=_uncertainty(cv))
         try:
             undistort_pixels(px[:4], K, np.array([1e-3, 0.0, 0.0, 0.0, 0.0]))
         except ImportError:  # no OpenCV: distorted cameras fail anyway, with a clear error
@@ -468,8 +467,7 @@ class Localizer:
         groups = (np.concatenate([np.full(len(c), k, np.int64) for k, c in enumerate(corrs)])
                   if corrs else np.zeros(0, np.int64))
         centres = self._poses[list(cand)][:, :3, 3] if len(cand) else np.zeros((0, 3))
-        model = UncertaintyModel(None, cv.map_pose_sigma_m,
-                                 float(np.radians(cv.map_pose_sigma_deg)))
+        model = _uncertainty(cv)
         t0 = time.perf_counter()
         res = solve_pnp(X, x, frame.intrinsics, backend=p.backend,
                         reproj_error_px=p.reproj_error_px, max_iterations=p.max_iterations,
@@ -521,6 +519,12 @@ class Localizer:
                 return (f"jump from the prior too large ({dr:.1f} deg > "
                         f"{g.max_jump_deg:.1f} deg)")
         return ""
+
+
+def _uncertainty(cv: CovarianceConfig) -> UncertaintyModel:
+    """The covariance model of ``covariance.*`` (the query pixel noise estimated per frame)."""
+    return UncertaintyModel(None, cv.map_pose_sigma_m, float(np.radians(cv.map_pose_sigma_deg)),
+                            view_angle_sigma_ratio=cv.view_angle_sigma_ratio)
 
 
 def map_frame_mismatch(map_frame: str, kf_map: KeyframeMap) -> Optional[str]:

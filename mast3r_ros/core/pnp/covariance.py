@@ -26,12 +26,14 @@ class UncertaintyModel:
     axis), None = estimated per frame from the residuals; ``map_pose_sigma_m`` /
     ``map_pose_sigma_rad`` the keyframe pose error (1 sigma per axis, metres / radians);
     ``variance_factor`` (with a given ``pixel_sigma_px``) inflates by the residuals when they are
-    larger than modelled."""
+    larger than modelled; ``view_angle_sigma_ratio`` the view-angle term (`_view_angle_cov`,
+    radians of pose rotation, 1 sigma, per radian of viewing-angle difference; 0 = off)."""
 
     pixel_sigma_px: Optional[float] = None
     map_pose_sigma_m: float = 0.0
     map_pose_sigma_rad: float = 0.0
     variance_factor: bool = True
+    view_angle_sigma_ratio: float = 0.0
 
 
 def _skew(v: np.ndarray) -> np.ndarray:
@@ -177,6 +179,9 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
         chi2 = float(np.sum((d * ru * ru - 2.0 * b * ru * rv + a * rv * rv) / (a * d - b * b)))
         s2 = max(1.0, chi2 / dof)
     cov = s2 * Hi @ M @ Hi
+    if groups is not None and group_centres is not None and model.view_angle_sigma_ratio > 0:
+        cov = cov + _view_angle_cov(map_from_cam, F, groups, group_centres,
+                                    float(model.view_angle_sigma_ratio))
     sk_t, sk_r = float(model.map_pose_sigma_m), float(model.map_pose_sigma_rad)
     if groups is not None and group_centres is not None and (sk_t > 0 or sk_r > 0):
         g = np.asarray(groups).reshape(-1)
@@ -200,3 +205,48 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
             cov = cov + (G * s_kf) @ G.T
     cov = 0.5 * (cov + cov.T)
     return cov if np.isfinite(cov).all() else None
+
+
+def _view_angle_cov(map_from_cam: np.ndarray, F: np.ndarray, groups, group_centres,
+                    ratio: float) -> np.ndarray:
+    """The view-angle term of the covariance (6x6, the module docstring's convention): the
+    pose error that grows with the angle between the query's and its keyframes' views of the
+    inliers, and with their depth.
+
+    Each inlier i is seen by the query along ``p_i`` (camera frame, from the rows ``F`` (8, n):
+    ``p_i = (xn, yn, 1) / iz``) and by its keyframe ``groups[i]`` along ``p_i + R^T (c -
+    c_k)``; ``theta`` is the mean angle between the two rays (radians). A 3-D point error that
+    the per-point model leaves out and that the points of a keyframe share (depth registered
+    to the colour image a little off, surfaces measured with a bias) moves the points across
+    the query's rays by about that error times ``sin(theta)``; the query pose absorbs such a
+    shift along its least constrained direction, a rotation about the scene it sees (the
+    rotation/translation ambiguity of a narrow field of view), so the residuals stay small.
+    The term is that rotation: ``delta ~ N(0, (ratio * theta)^2)`` about each axis across the
+    line of sight ``b`` (unit, map frame) to the inliers' centroid at distance ``d``
+    (metres), pivoting at the centroid, so the centre moves by ``d [b]_x a`` for a rotation
+    about ``a``: with ``s = ratio * theta``, ``Sigma_cc = s^2 d^2 (I - b b^T)``,
+    ``Sigma_c,theta = s^2 d [b]_x``, ``Sigma_theta,theta = s^2 (I - b b^T)`` -- a position
+    sigma of ``ratio * theta * d`` across the line of sight, none along it or about it. Zero
+    when every keyframe sees the points from the query's own centre (``theta = 0``) or when
+    ``ratio`` is 0. ``groups`` (n,) indexes ``group_centres`` (G, 3), the keyframe centres in
+    the map frame (metres)."""
+    R, c = map_from_cam[:3, :3], map_from_cam[:3, 3]
+    iz = F[0]
+    p = np.stack([F[6] / iz, F[7] / iz, 1.0 / iz])  # (3, n) the inliers in the query camera
+    e = R.T @ (c[None, :] - np.asarray(group_centres, np.float64).reshape(-1, 3)).T  # (3, G)
+    q = p + e[:, np.asarray(groups).reshape(-1)]  # the keyframes' rays, query camera axes
+    cross = np.linalg.norm(np.cross(p, q, axis=0), axis=0)
+    theta = float(np.mean(np.arctan2(cross, np.einsum("ij,ij->j", p, q))))
+    centroid = R @ p.mean(axis=1)
+    d = float(np.linalg.norm(centroid))
+    if not (theta > 0 and d > 0):
+        return np.zeros((6, 6))
+    b = centroid / d
+    s2 = (ratio * theta) ** 2
+    across = np.eye(3) - np.outer(b, b)
+    out = np.empty((6, 6))
+    out[:3, :3] = s2 * d * d * across
+    out[:3, 3:] = s2 * d * _skew(b)
+    out[3:, :3] = out[:3, 3:].T
+    out[3:, 3:] = s2 * across
+    return out
