@@ -52,6 +52,10 @@ def main() -> None:
                     help="synthetic: keyframe rotation error (deg), also told to the covariance")
     ap.add_argument("--exact-map-poses", action="store_true",
                     help="synthetic: exact keyframe poses (and sigma 0 in the covariance)")
+    ap.add_argument("--view-angle-sigma-ratio", type=float, default=None,
+                    help="covariance.view_angle_sigma_ratio (default: the config's); the "
+                         "synthetic scene has no view-dependent point error, so this shows "
+                         "how conservative the term makes it there")
     a = ap.parse_args()
     if not a.out:
         a.out = tempfile.mkdtemp(prefix="bench_covariance_")
@@ -59,6 +63,8 @@ def main() -> None:
     base = Config()
     cv = base.localizer.covariance
     mb = base.map_build
+    if a.view_angle_sigma_ratio is not None:
+        cv = dataclasses.replace(cv, view_angle_sigma_ratio=a.view_angle_sigma_ratio)
     if a.map:
         map_dir, query_dir = a.map, a.query
     else:
