@@ -39,7 +39,8 @@ def _term(query, X, uv, groups, centres, ratio):
 def _expected(query, X, centre, ratio):
     """The documented term, built independently: theta the mean angle between the query's and
     the keyframe's rays to the points, the pivot their centroid; small rotations of the pose
-    about two axes across the line of sight, through the pivot, differentiated numerically."""
+    about two axes across the line of sight, through the pivot, differentiated numerically,
+    and a shift along the line of sight of the same sigma (ratio theta d)."""
     c = query[:3, 3]
     a, b = X - c, X - centre
     theta = np.mean(np.arccos(np.clip(np.sum(a * b, 1) / np.linalg.norm(a, axis=1)
@@ -55,7 +56,9 @@ def _expected(query, X, centre, ratio):
         dc = (pivot + Rh @ (c - pivot) - c) / h
         g = np.concatenate([dc, axis])
         cov += np.outer(g, g)
-    return (ratio * theta) ** 2 * cov, theta, np.linalg.norm(pivot - c)
+    d = np.linalg.norm(pivot - c)
+    cov[:3, :3] += d * d * np.outer(los, los)
+    return (ratio * theta) ** 2 * cov, theta, d
 
 
 def test_zero_when_the_keyframe_sees_the_points_from_the_query_centre():
@@ -76,8 +79,9 @@ def test_grows_with_the_angle_as_documented():
         got = _term(query, X, uv, g, centres, 0.1)
         want, theta, d = _expected(query, X, centres[0], 0.1)
         np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-9)
-        # across the line of sight (about z here): a position sigma of ratio theta d
-        np.testing.assert_allclose(np.sqrt(got[0, 0]), 0.1 * theta * d, rtol=0.02)
+        # a position sigma of ratio theta d in every direction
+        np.testing.assert_allclose(np.sqrt(got[:3, :3].diagonal()), 0.1 * theta * d,
+                                   rtol=1e-6)
         sigmas.append(np.sqrt(got[0, 0]))
     assert sigmas[0] < sigmas[1] < sigmas[2]
 
@@ -93,10 +97,10 @@ def test_position_part_grows_with_depth_at_the_same_angle():
     np.testing.assert_allclose(far[3:, 3:], near[3:, 3:], rtol=1e-6, atol=1e-15)
 
 
-def test_lies_across_the_line_of_sight_of_a_rotated_camera():
-    """The camera looking along map +x from (1, 2, 0.5), tilted: the term has no position or
-    rotation variance along the line of sight to the scene (map axes), and is the camera-axes
-    term of an unrotated camera turned into the map frame."""
+def test_is_in_map_axes_for_a_rotated_camera():
+    """A camera turned and moved in the map: the term is the camera-axes term of an unrotated
+    camera turned into the map frame, with no rotation about the line of sight to the scene
+    (map axes) and the position uncertain alike along and across it."""
     rot = Rotation.from_euler("zyx", [70, 20, -35], degrees=True).as_matrix()
     base = np.eye(4)
     X0, uv, g, c0 = _scene(base, [0.5, 0.0, 0.0])
@@ -110,8 +114,8 @@ def test_lies_across_the_line_of_sight_of_a_rotated_camera():
     np.testing.assert_allclose(got, Rb @ ref @ Rb.T, atol=1e-12)
     los = X.mean(axis=0) - query[:3, 3]
     los /= np.linalg.norm(los)
-    assert abs(los @ got[:3, :3] @ los) < 1e-12 * got[:3, :3].trace()
     assert abs(los @ got[3:, 3:] @ los) < 1e-12 * got[3:, 3:].trace()
+    np.testing.assert_allclose(got[:3, :3], got[:3, :3].trace() / 3 * np.eye(3), atol=1e-15)
     assert not np.allclose(los, rot[:, 2], atol=1e-3)  # the axis is the scene's, not the camera's
     assert got[:3, :3].trace() > 0
 

@@ -168,8 +168,8 @@ class CovarianceConfig:
                                             "(mean, radians): a rotation of this many rad (1 "
                                             "sigma) per rad of theta about the axes across the "
                                             "line of sight, pivoting at the inliers' centroid "
-                                            "(depth d), so a position sigma of ratio * theta * "
-                                            "d. 0 disables.", lo=0.0, hi=1.0)
+                                            "(depth d), and a position sigma of ratio * theta * "
+                                            "d in every direction. 0 disables.", lo=0.0, hi=1.0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -217,19 +217,20 @@ def _view_angle_cov(map_from_cam: np.ndarray, F: np.ndarray, groups, group_centr
     ``p_i = (xn, yn, 1) / iz``) and by its keyframe ``groups[i]`` along ``p_i + R^T (c -
     c_k)``; ``theta`` is the mean angle between the two rays (radians). A 3-D point error that
     the per-point model leaves out and that the points of a keyframe share (depth registered
-    to the colour image a little off, surfaces measured with a bias) moves the points across
-    the query's rays by about that error times ``sin(theta)``; the query pose absorbs such a
-    shift along its least constrained direction, a rotation about the scene it sees (the
-    rotation/translation ambiguity of a narrow field of view), so the residuals stay small.
-    The term is that rotation: ``delta ~ N(0, (ratio * theta)^2)`` about each axis across the
-    line of sight ``b`` (unit, map frame) to the inliers' centroid at distance ``d``
-    (metres), pivoting at the centroid, so the centre moves by ``d [b]_x a`` for a rotation
-    about ``a``: with ``s = ratio * theta``, ``Sigma_cc = s^2 d^2 (I - b b^T)``,
-    ``Sigma_c,theta = s^2 d [b]_x``, ``Sigma_theta,theta = s^2 (I - b b^T)`` -- a position
-    sigma of ``ratio * theta * d`` across the line of sight, none along it or about it. Zero
-    when every keyframe sees the points from the query's own centre (``theta = 0``) or when
-    ``ratio`` is 0. ``groups`` (n,) indexes ``group_centres`` (G, 3), the keyframe centres in
-    the map frame (metres)."""
+    to the colour image a little off, surfaces measured with a bias) cancels where the query
+    sees the points as the keyframe did, and shows the more the two views differ; it grows
+    with the points' distance. Across the query's line of sight the pose absorbs it along its
+    least constrained direction, a rotation about the scene it sees (the rotation/translation
+    ambiguity of a narrow field of view), so the residuals stay small; along the line of sight
+    it moves the camera toward or away from the scene. With ``b`` (unit, map frame) the line
+    of sight to the inliers' centroid at distance ``d`` (metres) and ``s = ratio * theta``:
+    a rotation ``delta ~ N(0, s^2)`` about each axis ``a`` across ``b``, pivoting at the
+    centroid, moves the centre by ``d [b]_x a``; a shift ``N(0, (s d)^2)`` along ``b`` adds to
+    it. Hence ``Sigma_cc = s^2 d^2 I`` (a position sigma of ``ratio * theta * d`` in every
+    direction), ``Sigma_c,theta = s^2 d [b]_x``, ``Sigma_theta,theta = s^2 (I - b b^T)`` (no
+    rotation about the line of sight). Zero when every keyframe sees the points from the
+    query's own centre (``theta = 0``) or when ``ratio`` is 0. ``groups`` (n,) indexes
+    ``group_centres`` (G, 3), the keyframe centres in the map frame (metres)."""
     R, c = map_from_cam[:3, :3], map_from_cam[:3, 3]
     iz = F[0]
     p = np.stack([F[6] / iz, F[7] / iz, 1.0 / iz])  # (3, n) the inliers in the query camera
@@ -245,7 +246,7 @@ def _view_angle_cov(map_from_cam: np.ndarray, F: np.ndarray, groups, group_centr
     s2 = (ratio * theta) ** 2
     across = np.eye(3) - np.outer(b, b)
     out = np.empty((6, 6))
-    out[:3, :3] = s2 * d * d * across
+    out[:3, :3] = s2 * d * d * np.eye(3)
     out[:3, 3:] = s2 * d * _skew(b)
     out[3:, :3] = out[:3, 3:].T
     out[3:, 3:] = s2 * across
