@@ -50,6 +50,12 @@ Covariance model (`pose_covariance`; what limits the pose, not only the pixel re
    ``G_k Sigma_kf G_k^T`` (first-order propagation through the estimator, H&Z ch. 5). With a
    single keyframe this is the rigid transfer of the keyframe's error to the query -- it does not
    shrink with the number of matches, which is what the per-point model alone gets wrong.
+4. optionally (``view_angle_sigma_ratio`` > 0), a point error the keyframe's points share that
+   shows the more, the more the query's view of them differs from the keyframe's: with
+   ``theta`` the mean angle between the query's and the keyframe's rays to the inliers and
+   ``d`` the distance to their centroid, a rotation of sigma ``ratio * theta`` about the axes
+   across the line of sight, pivoting at the centroid, and a position sigma of
+   ``ratio * theta * d`` in every direction (`covariance._view_angle_cov`).
 
 Without per-point covariances and keyframe groups the model reduces to the pixel-only
 ``sigma^2 (J^T J)^-1``, ``sigma^2`` from the residuals.
