@@ -43,7 +43,8 @@ from .metrics import UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
-                         partial_of, start_from_partial, write_run_facts)
+                         partial_of, source_run, start_from_partial,
+                         write_run_facts)
 from .sources import (
     FrameOrUnreadable,
     FrameSource,
@@ -280,7 +281,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             stamps = np.asarray(source.stamps_ns, dtype=np.int64)
             stamps = stamps[list(selected_positions(len(stamps), stride, max_frames))]
             done, lines = start_from_partial(out, cfg, stamps, resume, restart, overwrite,
-                                             global_only)
+                                             global_only, source_run(source))
             try:
                 metrics = _localize_run(source, map_path, tmp, cfg, gt_file, stride,
                                         max_frames, global_only, done, lines)
@@ -341,7 +342,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     ``done``, ``lines``: a resumed partial's (`_localize_to_file`)."""
     dump_config_yaml(recorded_config(cfg), os.path.join(out, "config.yaml"))
     # what --resume compares that config.yaml lacks: --global-only, the map's content digest
-    write_run_facts(out, global_only, cfg.node.map_path)
+    write_run_facts(out, global_only, cfg.node.map_path, source_run(source))
     loc = Localizer.from_config(cfg, map_path)
     if not loc.warmup_report:
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "

@@ -14,7 +14,8 @@ its ``run.json``, records the map's content digest, so a map rebuilt at the same
 apart, and a copy of it at another path, or the folder moved, is the same map: the run goes on
 against the path given now, which its config.yaml records, with an info line naming both) with
 the same settings of what a frame's result depends on (`RESULT_PARAMS`) and the same run
-options that change a result (``--global-only``, also in `RUN_FACTS`), and when every
+options that change a result (``--global-only``, and a bag's ``--run``, whose runs after a
+clock reset may share their stamps: also in `RUN_FACTS`), and when every
 frame it holds is one this run localizes (the same recording, ``--stride`` and
 ``--max-frames`` covering it); each is refused with `InputError` naming the difference and
 ``--restart``.
@@ -58,11 +59,20 @@ RESULT_PARAMS = ("checkpoint", "precision", "image_size", "backend", "matcher", 
 RUN_FACTS = "run.json"
 
 
-def write_run_facts(folder: str, global_only: bool, map_path: str) -> None:
+def source_run(source: Any) -> Optional[int]:
+    """The run of the recording ``source`` reads (from 1: a rosbag2's `BagSequence.run`, which
+    ``--run`` chooses where its header time jumps back); None for a source without runs (a TUM
+    folder)."""
+    run = getattr(source, "run", None)
+    return int(run) if isinstance(run, (int, np.integer)) and not isinstance(run, bool) else None
+
+
+def write_run_facts(folder: str, global_only: bool, map_path: str,
+                    run: Optional[int] = None) -> None:
     """`RUN_FACTS` in ``folder`` (a run's, before its first frame) for the map at
-    ``map_path``."""
+    ``map_path``; ``run``: the recording's run it reads (`source_run`)."""
     atomic_write_json(os.path.join(folder, RUN_FACTS), {
-        "global_only": bool(global_only), "map_digest": content_digest(map_path)})
+        "global_only": bool(global_only), "map_digest": content_digest(map_path), "run": run})
 
 
 def partial_of(out: str) -> str:
@@ -98,13 +108,15 @@ def check_partial(out: str, resume: bool, restart: bool, overwrite: bool = False
 
 
 def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: bool,
-                       restart: bool, overwrite: bool = False, global_only: bool = False
+                       restart: bool, overwrite: bool = False, global_only: bool = False,
+                       run: Optional[int] = None
                        ) -> Tuple[Dict[int, LocalizationResult], Dict[int, str]]:
     """Under ``out``'s lock, before a frame is localized: `check_partial`, then with
     ``restart`` the partial deleted; with ``resume`` its (results, results.jsonl lines), each
     by stamp in its order (({}, {}) when there is none). ``cfg``: this run's, its
     ``node.map_path`` absolute; ``stamps_ns``: the stamps of the frames it localizes;
-    ``global_only``: this run's (compared with the partial's `RUN_FACTS`)."""
+    ``global_only``, ``run`` (`source_run`): this run's (compared with the partial's
+    `RUN_FACTS`)."""
     n = check_partial(out, resume, restart, overwrite)
     partial = partial_of(out)
     if restart and n:  # a run's partial (anything else there is left as a stop has left it)
@@ -120,7 +132,7 @@ def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: boo
                      partial)
         return {}, {}
     was = _check_config(partial, cfg)
-    _check_facts(partial, global_only, cfg.node.map_path, was)
+    _check_facts(partial, global_only, cfg.node.map_path, was, run)
     if was != cfg.node.map_path:  # the same content (`_check_facts`): a copy, or moved
         log.info("--resume: %s was localized against the map %s; the map at %s has the same "
                  "keyframes (a copy, or the folder moved), so the run goes on against it (its "
@@ -172,10 +184,12 @@ def _check_config(partial: str, cfg: Config) -> str:
     return str(old.get("map_path") or "")
 
 
-def _check_facts(partial: str, global_only: bool, map_path: str, recorded_map: str = ""
-                 ) -> None:
+def _check_facts(partial: str, global_only: bool, map_path: str, recorded_map: str = "",
+                 run: Optional[int] = None) -> None:
     """`InputError` when ``partial``'s `RUN_FACTS` is missing or unreadable (a run written
-    before it was recorded) or records another ``--global-only`` than ``global_only`` or
+    before it was recorded) or records another ``--global-only`` than ``global_only``, another
+    run of the recording than ``run`` (a bag's runs after a clock reset may share their
+    stamps, so the stamp check alone would take another run's frames as this one's) or
     another map digest than the map now at ``map_path``'s (rebuilt there since, or another map
     than the one at ``recorded_map``, the map path its config.yaml records)."""
     fix = "rerun with --restart instead of --resume to delete it and start over"
@@ -196,6 +210,11 @@ def _check_facts(partial: str, global_only: bool, map_path: str, recorded_map: s
         was, now = ("with", "without") if old else ("without", "with")
         raise InputError(f"--resume: {partial} was localized {was} --global-only, this run "
                          f"{now}; resume {was} --global-only, or {fix}")
+    old_run = facts.get("run")  # None: no runs (a TUM folder), or a partial that predates it
+    if old_run is not None and run is not None and old_run != run:
+        raise InputError(f"--resume: {partial} was localized on run {old_run} of the recording "
+                         f"(its header time jumps back), this run reads run {run}; resume with "
+                         f"--run {old_run}, or {fix}")
     if digest == content_digest(map_path):
         return
     if recorded_map and recorded_map != map_path:

@@ -266,3 +266,67 @@ def test_a_resumed_bag_run_gives_the_results_of_one_uninterrupted_run(tum, sift_
     assert ma["evaluated"] == 6
     for key in ("frames", "localized", "evaluated", "translation_error_m", "recall"):
         assert ma[key] == mb[key], key
+
+
+def _tum_as_reset_bag(folder, path, n):
+    """A bag of two runs that share their header stamps (a simulator reset): run 1 is the
+    first ``n`` frames of a TUM folder, as `_tum_as_bag`; run 2, received 100 s later, the
+    next ``n`` frames (other images, other poses) stamped again as run 1's."""
+    from mast3r_ros.replay.tum import TumSequence
+
+    frames = list(TumSequence(folder, read_depth=False))[:2 * n]
+    cam = frames[0].intrinsics
+    msgs = []
+    for run in (0, 1):
+        info = camera_info(frames[0].stamp_ns, width=cam.width, height=cam.height)
+        info.k, info.d = cam.K.reshape(-1).astype(np.float64), np.asarray(cam.dist, np.float64)
+        late = run * 100_000 * MS
+        msgs.append((INFO, late + frames[0].stamp_ns, info))
+        for stamped, f in zip(frames[:n], frames[run * n:(run + 1) * n]):
+            t = stamped.stamp_ns
+            msgs.append(("/tf", late + t, tf_message([("map", "cam", t, f.map_from_cam)])))
+            msgs.append((CAM, late + t + 5 * MS, image(t, "rgb8", f.rgb, frame_id="cam")))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_resume_refuses_a_partial_of_another_run_of_the_bag(tum, sift_map, tmp_path, capsys,
+                                                            monkeypatch):
+    """A bag whose clock was reset holds runs that share their stamps: a run of --run 2 stopped
+    after 2 frames, then resumed without --run (run 1 read), took run 2's recorded results for
+    run 1's frames, since they matched by stamp: one run's poses under another's. run.json
+    records the run read now; the resume is refused in one line naming --run 2, and a resume
+    with --run 2 goes on."""
+    import json
+
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.replay.cli import main
+
+    bag = _tum_as_reset_bag(tum[1], tmp_path / "bag", 4)
+    out = tmp_path / "run"
+
+    def argv(*more):
+        return ["localize", str(bag), "--map", sift_map, "--out", str(out), "--matcher",
+                "sift", "--pose-frames", "map:cam", "--log-level", "error", *more]
+
+    real, calls = Localizer.localize, []
+
+    def stop_after_2(self, *a, **k):
+        calls.append(1)
+        if len(calls) > 2:
+            raise KeyboardInterrupt
+        return real(self, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", stop_after_2)
+    assert main(argv("--run", "2")) == 130
+    monkeypatch.undo()
+    partial = tmp_path / "run.partial"
+    capsys.readouterr()
+    assert main(argv("--resume")) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "run 2" in line and "--run 2" in line and "--restart" in line, line
+    assert not out.exists() and partial.is_dir()
+    assert json.loads((partial / "run.json").read_text())["run"] == 2
+    assert main(argv("--resume", "--run", "2")) == 0
+    assert json.loads((out / "run.json").read_text())["run"] == 2
+    assert len((out / "results.jsonl").read_text().splitlines()) == 4
