@@ -281,6 +281,14 @@ def test_load_camera_info_yaml_errors(tmp_path):
     path.write_text("image_width: [unclosed\n")
     with pytest.raises(InputError, match="not valid YAML"):
         load_camera_info_yaml(path)
+    # a tab where YAML wants spaces: the file's line and column, not PyYAML's "<unicode
+    # string>" and its multi-line excerpt
+    path.write_text(CAMERA_YAML.replace("  rows: 3\n", "\trows: 3\n", 1))
+    with pytest.raises(InputError) as err:
+        load_camera_info_yaml(path)
+    assert str(err.value) == (f"{path} is not valid YAML: line 5, column 1: while scanning for "
+                              "the next token, found character '\\t' that cannot start any "
+                              "token; YAML indents with spaces, not tabs")
     path.write_text(CAMERA_YAML.replace("[30.0, 0, 15.5, 0, 31.0", "[0.0, 0, 15.5, 0, 0.0"))
     with pytest.raises(InputError, match="cam.yaml: .*uncalibrated"):
         load_camera_info_yaml(path)

@@ -278,6 +278,21 @@ def _parse(text: str) -> Tuple[Optional[yaml.Node], object]:
         loader.dispose()
 
 
+def _yaml_error_text(err: yaml.YAMLError) -> str:
+    """Where and what a YAML syntax error is, in the file's own lines: ": line 5, column 1:
+    found character '\\t' that cannot start any token; YAML indents with spaces, not tabs".
+    PyYAML's own text names the source "<unicode string>" (the text was read first) and
+    spans several lines."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None)
+    if mark is None or not problem:
+        return ": " + " ".join(str(err).split())
+    context = getattr(err, "context", None)
+    hint = "; YAML indents with spaces, not tabs" if "'\\t'" in problem else ""
+    return (f": line {mark.line + 1}, column {mark.column + 1}: "
+            f"{context + ', ' if context else ''}{problem}{hint}")
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
 
@@ -321,7 +336,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
         raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
                          f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
     except yaml.YAMLError as err:
-        raise InputError(f"{path} is not valid YAML: {err}") from err
+        raise InputError(f"{path} is not valid YAML{_yaml_error_text(err)}") from err
     if doc is None:  # nothing but white space or comments
         raise InputError(f"camera_info YAML {path} is empty: give a camera_calibration YAML "
                          "(image_width, image_height, camera_matrix)")
