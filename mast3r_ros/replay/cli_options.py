@@ -146,7 +146,15 @@ def load_params(args: argparse.Namespace) -> Config:
 
 
 def load_config(args: argparse.Namespace) -> Config:
-    """--params YAML (or the defaults) with the command-line overrides applied and validated."""
+    """--params YAML (or the defaults) with the command-line overrides applied and validated.
+    An empty --checkpoint (``--checkpoint "$CKPT"`` with CKPT unset) is an `InputError`: it
+    replaced the checkpoint of --params with none, so build-map wrote a map without MASt3R
+    encodings and the demo ran SIFT, while localize asked to set the checkpoint --params sets."""
+    checkpoint = getattr(args, "checkpoint", None)
+    if checkpoint is not None and not checkpoint.strip():
+        raise InputError("--checkpoint is empty (an unset shell variable?): give the MASt3R "
+                         "checkpoint file, or leave --checkpoint out to take the 'checkpoint' "
+                         "of --params")
     cfg = load_params(args)
     over: Dict[str, Any] = {name: getattr(args, key) for key, name in _OVERRIDES
                             if getattr(args, key, None) is not None}

@@ -197,3 +197,26 @@ def test_a_map_as_retrieval_checkpoint_names_the_one_it_records(tmp_path, sift_m
                    "checkpoint; pass the *_retrieval_trainingfree.pth it was built with (its "
                    f"build_config.yaml does not record it; {ways[1:]}"], err
     assert not (tmp_path / "o").exists()
+
+
+@pytest.mark.parametrize("command", [["build-map", "SRC", "--out", "OUT"],
+                                     ["localize", "SRC", "--map", "MAP", "--out", "OUT"],
+                                     ["demo", "--out", "OUT"]])
+def test_an_empty_checkpoint_is_refused_not_taken_as_none(tmp_path, capsys, command):
+    """``--checkpoint "$CKPT"`` with CKPT unset replaced the checkpoint of --params with none:
+    build-map wrote a map without MASt3R encodings and the demo ran the SIFT baseline, each
+    without a word, and localize asked to set the checkpoint that --params does set. Refused
+    now, in one line, before anything is read or written."""
+    from mast3r_ros.replay.cli import main
+
+    ckpt = tmp_path / "model.pth"
+    ckpt.write_bytes(b"not read")
+    params = tmp_path / "p.yaml"
+    params.write_text(f"mast3r_localizer:\n  ros__parameters:\n    checkpoint: {ckpt}\n")
+    names = {"SRC": str(tmp_path / "src"), "MAP": str(tmp_path / "map"),
+             "OUT": str(tmp_path / "out")}
+    argv = [names.get(a, a) for a in command]
+    assert main([*argv, "--params", str(params), "--checkpoint", ""]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "--checkpoint is empty (an unset shell variable?)" in line, line
+    assert not (tmp_path / "out").exists()
