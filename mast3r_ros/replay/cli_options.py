@@ -136,7 +136,12 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
 
 
 def load_params(args: argparse.Namespace) -> Config:
-    """--params YAML, the blocks of --namespace's node (the defaults without a file)."""
+    """--params YAML, the blocks of --namespace's node (the defaults without a file). An empty
+    --params (``--params "$PARAMS"`` with PARAMS unset) is an `InputError`, not the defaults:
+    the robot's tuned file would be left out without a word."""
+    if args.params is not None and not args.params.strip():
+        raise InputError("--params is empty (an unset shell variable?): give the parameter file "
+                         "(config/localize.yaml), or leave --params out for the defaults")
     if not args.params:
         if args.namespace is not None:
             raise InputError("--namespace selects a robot's blocks of a parameter file: pass "
@@ -289,6 +294,10 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
                          f"{MAX_DEPTH_SCALE:g} depth units per metre (TUM PNGs 5000, 16UC1 "
                          f"millimetres 1000), got {args.depth_scale:g}: beyond that, float32 "
                          "depth overflows or vanishes")
+    if args.camera_info is not None and not args.camera_info.strip():  # took the source's
+        raise InputError("--camera-info is empty (an unset shell variable?): give the "
+                         "camera_info YAML, or leave --camera-info out to take the source's "
+                         "camera (a TUM folder's camera.yaml, a rosbag2's CameraInfo)")
     for option in given if not keyframes else ():  # localize reads no query frame's depth
         log.warning("%s has no effect on localize: it reads no query depth (only build-map "
                     "reads depth, for the keyframes); ignored", option)

@@ -220,3 +220,22 @@ def test_an_empty_checkpoint_is_refused_not_taken_as_none(tmp_path, capsys, comm
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "--checkpoint is empty (an unset shell variable?)" in line, line
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("option, fell_back_to", [("--params", "the defaults"),
+                                                  ("--camera-info", "camera.yaml")])
+def test_an_empty_params_or_camera_info_is_refused(tmp_path, capsys, tum, sift_map, option,
+                                                   fell_back_to):
+    """``--params "$P"`` or ``--camera-info "$CAM"`` with the variable unset was taken as not
+    given: localize ran with the defaults instead of the robot's tuned file, or with the TUM
+    folder's camera.yaml instead of the calibration meant, and said nothing (an empty --map,
+    --groundtruth or --trajectory was refused already). Refused now, in one line naming the
+    option, before a frame is localized."""
+    from mast3r_ros.replay.cli import main
+
+    out = tmp_path / "run"
+    assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher", "sift",
+                 "--max-frames", "2", option, ""]) == 2, fell_back_to
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{option} is empty (an unset shell variable?)" in line, line
+    assert not out.exists()
