@@ -296,6 +296,9 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                          f"{options.run}")
     cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
     cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
+    if not str(path).strip():  # `build-map "$SRC"` with SRC unset: was "source not found:  ("
+        raise InputError("the source path is empty (an unset shell variable?): give a TUM "
+                         "RGB-D folder or a rosbag2")
     if not os.path.exists(path):
         raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
     if is_tum_folder(path):

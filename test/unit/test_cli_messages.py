@@ -239,3 +239,20 @@ def test_an_empty_params_or_camera_info_is_refused(tmp_path, capsys, tum, sift_m
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{option} is empty (an unset shell variable?)" in line, line
     assert not out.exists()
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["build-map", "", "--out", "OUT", "--matcher", "sift"], "the source path is empty"),
+    (["check-map", ""], "the map path is empty"),
+    (["merge-maps", "", "MAP", "--out", "OUT"], "the map path is empty"),
+])
+def test_an_empty_source_or_map_path_is_named_as_empty(tmp_path, capsys, sift_map, argv, said):
+    """``build-map "$SRC"`` or ``check-map "$MAP"`` with the variable unset read "source not
+    found:  (a TUM RGB-D folder ...)", naming nothing: now the path is said to be empty, and
+    why it may be."""
+    from mast3r_ros.replay.cli import main
+
+    names = {"OUT": str(tmp_path / "out"), "MAP": sift_map}
+    assert main([names.get(a, a) for a in argv]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{said} (an unset shell variable?)" in line, line

@@ -120,6 +120,9 @@ class KeyframeMap(MapEncodings, MapFiles):
         if os.path.exists(path) and not os.path.isdir(path):
             raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
                                  "folder `mast3r-ros build-map --out` wrote)")
+        if not str(path).strip():  # `check-map "$MAP"` with MAP unset
+            raise MapFormatError("the map path is empty (an unset shell variable?): give a "
+                                 "keyframe map folder (`mast3r-ros build-map --out` writes one)")
         if not os.path.isdir(path):
             raise MapFormatError(f"map folder not found: {path} (build one with "
                                  "`mast3r-ros build-map`)")
