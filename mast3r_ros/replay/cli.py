@@ -32,6 +32,7 @@ from .cli_options import (
     Parser,
     _config_options,
     _open,
+    _setup_logging,
     _source_options,
     add_resume_options,
     add_warmup_option,
@@ -459,17 +460,6 @@ def missing_library_hint(name: str) -> str:
     if how is None:
         return f"the Python package '{top}' is not installed (README: Install)"
     return f"this needs {how}"
-
-
-def _setup_logging(level: str) -> None:
-    root = logging.getLogger()
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
-    root.handlers[:] = [handler]
-    root.setLevel(getattr(logging, level.upper()))
-    # faiss's loader says at INFO that its AVX2 build is missing and it falls back to another:
-    # not a problem, but read as an error (a fresh user's find); shown with --log-level debug
-    logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
 
 
 class Terminated(KeyboardInterrupt):

@@ -16,6 +16,7 @@ import errno
 import logging
 import math
 import os
+import sys
 from typing import Any, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
@@ -353,3 +354,15 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
                 "cable or card) or write elsewhere")
     where = f": {e.filename}" if e.filename else ""
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"
+
+
+def _setup_logging(level: str) -> None:
+    """The CLI's log handler on stderr at ``level`` (--log-level), for `replay.cli.main`."""
+    root = logging.getLogger()
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(levelname)s] %(name)s: %(message)s"))
+    root.handlers[:] = [handler]
+    root.setLevel(getattr(logging, level.upper()))
+    # faiss's loader says at INFO that its AVX2 build is missing and it falls back to another:
+    # not a problem, but read as an error (a fresh user's find); shown with --log-level debug
+    logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
