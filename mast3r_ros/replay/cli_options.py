@@ -366,3 +366,10 @@ def _setup_logging(level: str) -> None:
     # faiss's loader says at INFO that its AVX2 build is missing and it falls back to another:
     # not a problem, but read as an error (a fresh user's find); shown with --log-level debug
     logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    # torch sets its loggers to WARNING when its import completes; a Ctrl-C during that import
+    # (the first seconds of a run) left them at the root's INFO, and torch's exit hook then
+    # printed "[INFO] torch._subclasses.fake_tensor: FakeTensor cache stats:" (3 lines) under
+    # "interrupted"
+    torch_log = logging.getLogger("torch")
+    if torch_log.level == logging.NOTSET and level != "debug":
+        torch_log.setLevel(logging.WARNING)

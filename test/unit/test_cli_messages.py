@@ -93,6 +93,30 @@ def test_localize_refuses_a_bad_out_before_reading_the_source(tmp_path, sift_map
     assert "--out" in err and "no_such_source" not in err, err
 
 
+def test_a_ctrl_c_while_torch_imports_shows_no_torch_info_at_exit():
+    """Ctrl-C in the first seconds of a run, while torch imports, left torch's loggers at
+    NOTSET (torch sets them to WARNING when its import completes), so its exit hook printed
+    "[INFO] torch._subclasses.fake_tensor: FakeTensor cache stats:" and two more lines under
+    "mast3r-ros localize: interrupted". The CLI's logging now starts torch at WARNING."""
+    import logging
+
+    from mast3r_ros.replay.cli import _setup_logging
+
+    torch_log = logging.getLogger("torch")
+    was = torch_log.level
+    try:
+        torch_log.setLevel(logging.NOTSET)  # as during torch's import
+        _setup_logging("info")
+        assert not logging.getLogger("torch._subclasses.fake_tensor").isEnabledFor(logging.INFO)
+        assert logging.getLogger("mast3r_ros.replay").isEnabledFor(logging.INFO)
+        torch_log.setLevel(logging.INFO)  # torch's own setting (TORCH_LOGS) is left as it is
+        _setup_logging("info")
+        assert torch_log.level == logging.INFO
+    finally:
+        torch_log.setLevel(was)
+        _setup_logging("warning")
+
+
 def test_faiss_loader_info_is_not_shown_at_info_level():
     """'[INFO] faiss.loader: Could not load library with AVX2 support ...' read like an error."""
     import logging
