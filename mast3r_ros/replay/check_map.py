@@ -79,7 +79,14 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     kmap = KeyframeMap.load(args.map, lazy=True)
     report = check_map(kmap, cfg.map_check, progress=progress)
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
-    report.raise_if_inconsistent()  # the CLI turns it into exit 2 and one line
+    if not report.ok:  # the CLI turns it into exit 2 and one line
+        from ..core.map_check.records import MapConsistencyError
+
+        # the fix named (--depth-scale, converted poses) is build-map's: a map is fixed by
+        # building it again, which the line did not say here, where no build runs
+        raise MapConsistencyError(f"{report.message}; to fix {args.map}, build it again from "
+                                  f"its recording with that fix (mast3r-ros build-map SOURCE "
+                                  f"--out {args.map} --overwrite ...)")
     sys.stdout.write(f"{args.map}: {report.summary()}\n")
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before

@@ -339,6 +339,9 @@ def test_check_map_cli_refuses_an_inconsistent_map_in_one_line(maps, capsys):
     err = capsys.readouterr().err.strip()
     assert err.startswith("mast3r-ros check-map: error: map inconsistent:") and "\n" not in err
     assert "depth is x10" in err and "Traceback" not in err
+    # the fix it names (--depth-scale) is build-map's: check-map says the map is built again
+    assert err.endswith(f"; to fix {maps['x10']}, build it again from its recording with that "
+                        f"fix (mast3r-ros build-map SOURCE --out {maps['x10']} --overwrite ...)")
 
 
 def test_check_map_refuses_a_bad_plot_or_json_path_before_the_check(maps, tmp_path, capsys,
