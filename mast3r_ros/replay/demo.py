@@ -21,7 +21,7 @@ from ..core.errors import InputError
 from ..core.fileio import atomic_write_json, check_output_folder, output_lock
 from ..core.pairing import check_seed
 from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
-from .map_build import BuildOptions
+from .map_build import BuildOptions, check_build_files
 from .pipeline import build_map, progress
 from .synthetic import write_demo_sequences
 from .tum import TumSequence
@@ -86,10 +86,12 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     """Render the synthetic room, map every other frame, localize the frames in between.
 
     Returns (map path, run folder, metrics). ``seed``: 0 <= seed < 2**32 (InputError
-    otherwise). An existing ``out`` is refused (`InputError`) unless ``overwrite``; then its
-    rendered scene is reused when it matches and its map and run are replaced (each
-    atomically; the old run is removed once the new map is published, so a demo stopped
-    while localizing leaves the new map and no run, not the old map's run beside it).
+    otherwise). A checkpoint that is missing, empty or text is refused (`CheckpointError`)
+    before the scene is rendered. An existing ``out`` is refused (`InputError`) unless
+    ``overwrite``; then its rendered scene is reused when it matches and its map and run are
+    replaced (each atomically; the old run is removed once the new map is published, so a
+    demo stopped while localizing leaves the new map and no run, not the old map's run beside
+    it).
     """
     check_seed(seed)
     if frames < 4:
@@ -101,6 +103,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
         raise InputError(f"the demo image must be at most {MAX_SIDE}x{MAX_SIDE} pixels (--width, "
                          f"--height), got {width}x{height}")
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
+    # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered
+    check_build_files(cfg, BuildOptions())
     with output_lock(out):  # one demo per folder: a second is refused before it renders
         return _run_demo(out, cfg, frames, width, height, seed)
 

@@ -210,8 +210,9 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
 
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
-    checkpoint the encodings need (mast3r matcher with a checkpoint configured), and the
-    retrieval checkpoint and codebook of ``opts``, exist. Raises `CheckpointError` naming the
+    checkpoint the encodings need (mast3r matcher with a checkpoint configured) exists and is
+    no empty or text file (a Git LFS pointer: `require_checkpoint`), and the retrieval
+    checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it."""
     if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint

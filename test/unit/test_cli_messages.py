@@ -280,3 +280,31 @@ def test_an_empty_source_or_map_path_is_named_as_empty(tmp_path, capsys, sift_ma
     assert main([names.get(a, a) for a in argv]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{said} (an unset shell variable?)" in line, line
+
+
+def test_a_git_lfs_pointer_checkpoint_is_refused_before_any_work(tmp_path, capsys,
+                                                                 monkeypatch):
+    """A checkpoint cloned without git-lfs is a 130-byte pointer file. build-map read every
+    frame, chose and checked the keyframes (minutes on a large bag) and the demo rendered its
+    scene (10 s) before reading it; both only checked that the file exists. Now an empty or
+    text checkpoint is refused first, in the loader's words."""
+    import mast3r_ros.replay.demo as demo
+    from mast3r_ros.replay.cli import main
+
+    ckpt = tmp_path / "MASt3R.pth"
+    ckpt.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64
+                    + "\nsize 2754910614\n")
+    # the source does not exist: its error came first, since it was read before the checkpoint
+    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
+                 "--checkpoint", str(ckpt)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "this is a Git LFS pointer" in line and "2.75 GB" in line, line
+
+    def rendered(*a, **k):
+        raise AssertionError("the demo scene was rendered before the checkpoint was read")
+
+    monkeypatch.setattr(demo, "demo_data", rendered)
+    ckpt.write_bytes(b"")
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "(empty file, 0 bytes)" in line, line

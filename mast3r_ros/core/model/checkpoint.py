@@ -44,7 +44,8 @@ import torch
 from ..devices import resolve_device
 from ..errors import CheckpointError
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import describe_map_folder, describe_plain_pickle, describe_text_file
+from .plain_pickle import (describe_map_folder, describe_plain_pickle, describe_text_file,
+                           refuse_empty_or_text)
 
 log = logging.getLogger(__name__)
 
@@ -503,13 +504,12 @@ PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
 
 
 def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
-    """Raise `CheckpointError` unless ``path`` exists (a checkpoint file or a Hugging Face
-    folder): the check `load_checkpoint` starts with, for callers that want it before minutes
-    of other work. ``passed_as``: how the caller's user gives the path (the error's hint)."""
+    """`CheckpointError` unless ``path`` exists (a file or a Hugging Face folder) and is no empty
+    or text file (`refuse_empty_or_text`), before minutes of work; ``passed_as``: a hint."""
     if not os.path.exists(path):
-        raise CheckpointError(
-            f"checkpoint not found: {path}. Download the official weights (see README: "
-            f"'Model weights') and pass their path {passed_as}")
+        raise CheckpointError(f"checkpoint not found: {path}. Download the official weights "
+                              f"(see README: 'Model weights') and pass their path {passed_as}")
+    refuse_empty_or_text(path)
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import collections
+import os
 import pickle
 import re
 import zipfile
@@ -163,6 +164,24 @@ def describe_text_file(path: str, what: str) -> Optional[str]:
         return None
     return (f"this is a text file (it begins {first!r}), not a torch.save checkpoint; give the "
             "checkpoint file (.pth) itself")
+
+
+def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
+    """`CheckpointError`, worded as `checkpoint.read_torch_archive` words it, for a ``what``
+    file that is empty or text (`describe_text_file`: a Git LFS pointer, a saved web page, a
+    YAML), found from its first 4 KB: for the callers that check a checkpoint before minutes of
+    other work (`checkpoint.require_checkpoint`), which found only a missing file. A folder (a
+    Hugging Face checkpoint) is left to the loader."""
+    from ..errors import CheckpointError
+
+    if not os.path.isfile(path):
+        return
+    if os.path.getsize(path) == 0:
+        raise CheckpointError(f"{path}: cannot read the {what} (empty file, 0 bytes); the file "
+                              "is truncated or not a checkpoint: download or copy it again")
+    text = describe_text_file(path, what)
+    if text is not None:
+        raise CheckpointError(f"{path}: cannot read the {what}: {text}")
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
