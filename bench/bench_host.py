@@ -12,11 +12,11 @@ noise; with
 ``--map-pose-error`` also a 1 cm / 1 deg keyframe pose error; one scenario has 80 % outliers,
 a frame RANSAC can hardly solve, for the worst-case cost):
 
-* ``prev``: the PnP module as landed at stop 14 (frozen copy ``bench/pnp_prev.py``: RANSAC on
-  at most ``pnp.ransac_max_points`` matches, the refine/re-score fixed point with separate
-  linearisation, trial and re-scoring passes, the covariance computed afresh on the inliers);
-* ``new``: the current ``core/pnp/`` package (one projection per trial pose serves as the trial's
-  cost, the re-scoring and the next linearisation; the covariance reuses the last one).
+* ``prev``: the ``core/pnp/`` package as it was before the host-overhead work (frozen copy
+  ``bench/pnp_prev/``, commit 98b0b17: one projection per trial pose serves as the trial's cost,
+  the re-scoring and the next linearisation; the covariance reuses the last one);
+* ``new``: the current ``core/pnp/`` package (the same arithmetic with fewer numpy calls and
+  passes per refinement step; README, "The host part of a frame").
 
 Both run with the configured defaults (``pnp.ransac_max_points``, ``pnp.max_iterations``).
 Per stage (RANSAC, refinement = the refine/re-score rounds, covariance, solve_pnp total, and
@@ -59,12 +59,13 @@ for _p in (str(_HERE.parent), str(_HERE)):
 import numpy as np  # noqa: E402
 
 import pnp_prev  # noqa: E402
+import pnp_prev.solve  # noqa: E402
 from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig  # noqa: E402
-from mast3r_ros.core.geometry import make_pose, pose_error, undistort_pixels  # noqa: E402
+from mast3r_ros.core.geometry import make_pose, pose_error  # noqa: E402
 from mast3r_ros.core.types import Correspondences, Frame  # noqa: E402
 from mast3r_ros.core.uncertainty import pointmap_point_covariance  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics  # noqa: E402
@@ -193,12 +194,12 @@ def run_solve(variant: str, scene: Scene, cfg: LocalizerConfig, seed: int):
     p = cfg.pnp
     clock = StageClock()
     # the module whose globals solve_pnp looks the timed functions up in
-    mod = pnp_prev if variant == "prev" else pnp_solve
+    mod = pnp_prev.solve if variant == "prev" else pnp_solve
     clock.wrap(mod, "_ransac_poselib", "ransac")
     clock.wrap(mod, "_ransac_opencv", "ransac")
     # the refine/re-score fixed point, the initial scoring included
     clock.wrap(mod, "_refine_inliers", "refine")
-    clock.wrap(mod, "pose_covariance" if variant == "prev" else "_covariance_f", "covariance")
+    clock.wrap(mod, "_covariance_f", "covariance")
     sm, sr = _model(cfg)
     kw = dict(backend=p.backend, reproj_error_px=p.reproj_error_px,
               max_iterations=p.max_iterations, confidence=p.confidence, refine=p.refine,
@@ -271,17 +272,8 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
         t0 = _clock()
         try:
             if variant == "prev":
-                u = pnp_prev.UncertaintyModel(uncertainty.pixel_sigma_px,
-                                              uncertainty.map_pose_sigma_m,
-                                              uncertainty.map_pose_sigma_rad,
-                                              uncertainty.variance_factor)
-                res = pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
-                # the localizer's focal-length check reads the pixels PnP undistorted (since
-                # stop 30); the frozen module's result predates the field
-                X, x, cam = a[:3]
-                res.points2d_undistorted = undistort_pixels(x, cam.K, cam.dist,
-                                                            cam.distortion_model)
-                return res
+                u = pnp_prev.UncertaintyModel(**dataclasses.asdict(uncertainty))
+                return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
             return orig(*a, uncertainty=uncertainty, **kw)
         finally:
             spent["pnp"] += _clock() - t0
