@@ -162,6 +162,71 @@ def test_places_missed_by_the_inlier_sample_do_not_fail_a_good_pose(backend):
     assert pose_error(res.map_from_cam, T)[0] < 1e-3
 
 
+def _places_reference(xu, inl, sep):
+    """The places count as `_separated_places` did before its prefix shortcut: the greedy
+    count on every k-th inlier, then on all of them when that finds fewer than six."""
+    from mast3r_ros.core.pnp.solve import _PLACES_SAMPLE, _greedy_places
+
+    idx = np.flatnonzero(inl)
+    step = max(1, len(idx) // _PLACES_SAMPLE)
+    count = _greedy_places(xu[idx[::step]], sep)
+    if count < pnp.MIN_POINTS and step > 1:
+        count = _greedy_places(xu[idx], sep)
+    return count
+
+
+@pytest.mark.parametrize("layout", ["spread", "prefix_on_two_places", "four_places"])
+def test_places_shortcut_on_the_sample_prefix_counts_as_the_greedy_count(layout, monkeypatch):
+    """`_separated_places` stops after the first 64 sampled pixels when they already hold six
+    places (`_greedy_places_prefix`: its places are then the first six the greedy count takes
+    on the whole sample). The count equals the greedy count without the shortcut for pixels
+    spread over the image (the shortcut decides), for a prefix that holds only two places
+    whose sample holds more later (the shortcut must not decide: 2 was a refusal) and for
+    pixels on four places only (a refusal, counted again on every inlier)."""
+    from mast3r_ros.core.pnp.solve import (_PLACES_PREFIX, _greedy_places_prefix,
+                                           _separated_places)
+
+    rng = np.random.default_rng(5)
+    xu = rng.uniform([0, 0], [639, 479], (2000, 2))
+    inl = rng.random(2000) < 0.9
+    idx = np.flatnonzero(inl)
+    sample = idx[::len(idx) // 256]
+    if layout == "prefix_on_two_places":  # the prefix's pixels within 2 px of two places
+        head = sample[:_PLACES_PREFIX]
+        xu[head] = np.array([[100.0, 100.0], [400.0, 300.0]])[np.arange(len(head)) % 2]
+        xu[head] += rng.uniform(-1, 1, (len(head), 2))
+    elif layout == "four_places":
+        xu = rng.uniform(50, 590, (4, 2))[rng.integers(0, 4, 2000)] + rng.uniform(-2, 2,
+                                                                                  (2000, 2))
+    prefix = _greedy_places_prefix(xu[sample], 10.0)
+    assert prefix == {"spread": 6, "prefix_on_two_places": 2, "four_places": 4}[layout]
+    expected = {"spread": 6, "prefix_on_two_places": 6, "four_places": 4}[layout]
+    assert _places_reference(xu, inl, 10.0) == expected
+    from mast3r_ros.core.pnp import solve
+
+    passes = []  # the lengths `_greedy_places` ran on: the sample, all inliers
+    greedy = solve._greedy_places
+    monkeypatch.setattr(solve, "_greedy_places", lambda p, sep: passes.append(len(p))
+                        or greedy(p, sep))
+    assert _separated_places(xu, inl, 10.0) == expected
+    assert passes == {"spread": [], "prefix_on_two_places": [len(sample)],
+                      "four_places": [len(sample), len(idx)]}[layout]
+
+
+def test_places_prefix_count_is_the_greedy_count_of_the_prefix():
+    """On 64 or fewer pixels `_greedy_places_prefix` is the greedy count itself, on clustered
+    and spread pixels alike (its matrix of squared distances, the same pairs the greedy
+    passes compare)."""
+    from mast3r_ros.core.pnp.solve import _greedy_places, _greedy_places_prefix
+
+    rng = np.random.default_rng(2)
+    for trial in range(200):
+        places = rng.uniform(0, 600, (int(rng.integers(1, 9)), 2))
+        m = int(rng.integers(1, 65))
+        p = places[rng.integers(0, len(places), m)] + rng.uniform(-6, 6, (m, 2))
+        assert _greedy_places_prefix(p, 10.0) == _greedy_places(p, 10.0), trial
+
+
 def test_backend_resolution():
     assert pnp.resolve_backend("opencv") == "opencv"
     assert pnp.resolve_backend("auto") == ("poselib" if pnp.poselib_available() else "opencv")
@@ -296,13 +361,15 @@ def test_result_is_the_least_squares_fixed_point(backend):
     assert t < 1e-7 and rot < 1e-6, (t, rot)
 
 
-@pytest.mark.parametrize("sigma", [None, 1.0])
-def test_solve_pnp_covariance_equals_pose_covariance(sigma):
+@pytest.mark.parametrize("sigma, layout", [(None, "C"), (1.0, "C"), (None, "strided float32")])
+def test_solve_pnp_covariance_equals_pose_covariance(sigma, layout):
     """The covariance `solve_pnp` builds from its last evaluation equals `pose_covariance`
     (itself checked against the pointwise formulas in test_covariance) at the returned pose
-    on the returned inliers, with point covariances, unsorted keyframe groups and the
-    keyframe-pose term."""
+    on the returned inliers, with point covariances (also float32 and a strided view: they
+    are gathered by index), unsorted keyframe groups and the keyframe-pose term."""
     X, x, T, S, g, c = _mast3r_like(12)
+    if layout != "C":
+        S = np.stack([S, S], axis=-1).astype(np.float32)[..., 0]
     model = pnp.UncertaintyModel(sigma, 0.01, np.radians(1.0))
     res = pnp.solve_pnp(X, x, CAM, reproj_error_px=4.0, points_cov=S, groups=g, group_centres=c,
                         uncertainty=model)
@@ -411,10 +478,11 @@ def test_refine_inliers_goes_on_after_a_small_step_that_changes_the_inlier_set()
     assert t < 1e-3 and r < 0.02, (t, r)
 
 
-def test_bench_host_smoke_matches_the_stop14_module(tmp_path):
+def test_bench_host_smoke_matches_the_frozen_module(tmp_path):
     """bench/bench_host.py --smoke runs end to end, and on its MASt3R-shaped frames the current
-    module lands where the frozen stop-14 module (bench/pnp_prev.py) does: same inliers, the
-    pose within the refinement's tolerance, the same covariance, the same chi^2 coverage."""
+    package lands where the frozen one (bench/pnp_prev/, before the host-overhead work) does:
+    same inliers, the pose within the refinement's tolerance, the same covariance, the same
+    chi^2 coverage."""
     import json
     import os
     import subprocess

@@ -98,6 +98,11 @@ def _regular_inverse(H: np.ndarray) -> Optional[np.ndarray]:
         return None
 
 
+# the column pairs (a, b) of R in the six c_ab rows of `_projected_point_cov`
+_PAIR_A = np.array([0, 1, 2, 0, 0, 1])
+_PAIR_B = np.array([0, 1, 2, 1, 2, 2])
+
+
 def _projected_point_cov(R: np.ndarray, rows: _Rows, F: np.ndarray,
                          points_cov) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(puu, puv, pvv), each (n,): the entries of ``P_i = JX_i S_i JX_i^T`` (`_covariance_f`)
@@ -112,8 +117,7 @@ def _projected_point_cov(R: np.ndarray, rows: _Rows, F: np.ndarray,
     S9 = np.asarray(points_cov, dtype=np.float64).reshape(n, 9)
     if np.isnan(S9).any():
         S9 = np.where(np.isnan(S9), 0.0, S9)
-    Mc = np.stack([np.outer(R[:, a], R[:, b]).ravel()
-                   for a, b in ((0, 0), (1, 1), (2, 2), (0, 1), (0, 2), (1, 2))])
+    Mc = (R[:, _PAIR_A].T[:, :, None] * R[:, _PAIR_B].T[:, None, :]).reshape(6, 9)
     c00, c11, c22, c01, c02, c12 = Mc @ S9.T
     iz, xn, yn = F[0], F[6], F[7]
     iz2 = iz * iz

@@ -229,11 +229,15 @@ class _Rows:
         """(F (8, n), r (2, n)): the rows F (class docstring) and the residuals (ru, rv) of the
         inliers ``inl``."""
         _, iz, xn, yn, ru, rv = ev
-        n = int(np.count_nonzero(inl))
+        # one index pass, then five gathers (`np.compress` finds the indices again for each
+        # row: twice the time at N = 5000); 'clip' skips the bounds check and the buffered copy
+        # that 'raise' makes of ``out``, the indices come from ``inl`` and are in range
+        idx = np.flatnonzero(inl)
+        n = len(idx)
         F = self._F[:, :n]
-        np.compress(inl, iz, out=F[0])
-        np.compress(inl, xn, out=F[6])
-        np.compress(inl, yn, out=F[7])
+        r = np.empty((2, n))
+        for row, out in ((iz, F[0]), (xn, F[6]), (yn, F[7]), (ru, r[0]), (rv, r[1])):
+            np.take(row, idx, out=out, mode="clip")
         np.multiply(F[6], F[0], out=F[1])
         np.multiply(F[7], F[0], out=F[2])
         np.multiply(F[6], F[7], out=F[3])
@@ -241,9 +245,6 @@ class _Rows:
         F[4] += 1.0
         np.multiply(F[7], F[7], out=F[5])
         F[5] += 1.0
-        r = np.empty((2, n))
-        np.compress(inl, ru, out=r[0])
-        np.compress(inl, rv, out=r[1])
         return F, r
 
     def basis(self, R: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:

@@ -11,6 +11,8 @@ perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` and the covariance mode
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from ..geometry import invert_pose
@@ -139,7 +141,7 @@ def _refine_inliers(map_from_cam, rows: _Rows, max_steps: int = REFINE_MAX_STEPS
             z = ev_new[0]
             if z.min() > 0 or not np.any((z <= 0) & inl):
                 cost_new = float(e2_new @ w)
-                if not np.isfinite(cost_new):  # a non-finite point outside the set
+                if not math.isfinite(cost_new):  # a non-finite point outside the set
                     cost_new = float(np.sum(e2_new[inl]))
             else:
                 cost_new = np.inf

@@ -32,6 +32,8 @@ _WARNED: set = set()  # backend exception messages already logged at WARNING
 SEED_LIMIT = 2 ** 64
 # `_separated_places` passes over at most twice this many inliers' pixels (a few us each)
 _PLACES_SAMPLE = 256
+# `_greedy_places_prefix` counts on the first this many of them first (one 64 x 64 matrix)
+_PLACES_PREFIX = 64
 
 
 def check_seed(seed: Any, name: str, error: type = ConfigError) -> int:
@@ -190,9 +192,12 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     F, r = rows.jacobian_rows(ev, inl) if Fr is None else Fr
     rms = float(np.sqrt(np.vdot(r, r) / n_in))
     points_cov, groups, centres, model = cov_in
-    cov = _covariance_f(map_from_cam, rows, F, r,
-                        None if points_cov is None else np.asarray(points_cov)[inl],
-                        None if groups is None else np.asarray(groups)[inl], centres, model)
+    idx = np.flatnonzero(inl)  # gathers by index: 5x faster than boolean rows of (N, 3, 3)
+    if points_cov is not None:
+        points_cov = np.take(np.reshape(points_cov, (len(inl), 9)), idx, axis=0, mode="clip")
+    if groups is not None:
+        groups = np.take(np.asarray(groups), idx, mode="clip")
+    cov = _covariance_f(map_from_cam, rows, F, r, points_cov, groups, centres, model)
     if cov is None:
         return PnPResult(False, None, inl, rms,
                          reason="degenerate geometry: pose covariance is singular")
@@ -211,7 +216,10 @@ def _separated_places(xu: np.ndarray, inl: np.ndarray, sep: float) -> int:
     miss some, so too few there are counted again on every inlier."""
     idx = np.flatnonzero(inl)
     step = max(1, len(idx) // _PLACES_SAMPLE)
-    count = _greedy_places(xu[idx[::step]], sep)
+    sample = xu[idx[::step]]
+    count = _greedy_places_prefix(sample, sep)
+    if count < MIN_POINTS:
+        count = _greedy_places(sample, sep)
     if count < MIN_POINTS and step > 1:  # only a refusal pays for the full count
         count = _greedy_places(xu[idx], sep)
     return count
@@ -224,4 +232,21 @@ def _greedy_places(p: np.ndarray, sep: float) -> int:
         count += 1
         d = p - p[0]
         p = p[np.einsum("ij,ij->i", d, d) > sep * sep]
+    return count
+
+
+def _greedy_places_prefix(p: np.ndarray, sep: float) -> int:
+    """`_greedy_places` of the first `_PLACES_PREFIX` pixels of ``p`` (N, 2), from one matrix
+    of their squared distances (~5x cheaper than its passes over the shrinking set). Each place
+    the greedy count takes is the first pixel over ``sep`` from all places before it, so when
+    the prefix holds `MIN_POINTS` places they are the first ones `_greedy_places` takes on all
+    of ``p``: a count of `MIN_POINTS` here is that count; a lower one decides nothing."""
+    q = p[:_PLACES_PREFIX]
+    d = q[:, None, :] - q[None, :, :]
+    far = np.einsum("ijk,ijk->ij", d, d) > sep * sep
+    alive = np.ones(len(q), dtype=bool)
+    count = 0
+    while count < MIN_POINTS and alive.any():
+        count += 1
+        alive &= far[int(np.argmax(alive))]
     return count
