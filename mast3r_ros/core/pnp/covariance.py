@@ -194,7 +194,9 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
         if np.any(g[1:] < g[:-1]):  # group the points (the localizer passes them grouped)
             o = np.argsort(g, kind="stable")
             g, F = g[o], F[:, o]
-        ks, starts = np.unique(g, return_index=True)
+        # the groups' first indices in the sorted g (np.unique's, without its sort)
+        starts = np.concatenate([[0], np.flatnonzero(g[1:] != g[:-1]) + 1])
+        ks = g[starts]
         c = map_from_cam[:3, 3]
         for k, i0, i1 in zip(ks, starts, np.append(starts[1:], n)):
             if len(ks) == 1:
