@@ -16,7 +16,11 @@ a frame RANSAC can hardly solve, for the worst-case cost):
   ``bench/pnp_prev/``, commit 98b0b17: one projection per trial pose serves as the trial's cost,
   the re-scoring and the next linearisation; the covariance reuses the last one);
 * ``new``: the current ``core/pnp/`` package (the same arithmetic with fewer numpy calls and
-  passes per refinement step; README, "The host part of a frame").
+  passes per refinement step; the focal-length gate's fit from eight rows per point; README,
+  "The host part of a frame").
+
+The ``localize`` and ``other`` columns run each variant's focal-length gate
+(``gates.max_focal_error``, `pnp.focal.refitted_focal_scale`) too.
 
 Both run with the configured defaults (``pnp.ransac_max_points``, ``pnp.max_iterations``).
 Per stage (RANSAC, refinement = the refine/re-score rounds, covariance, solve_pnp total, and
@@ -59,8 +63,10 @@ for _p in (str(_HERE.parent), str(_HERE)):
 import numpy as np  # noqa: E402
 
 import pnp_prev  # noqa: E402
+import pnp_prev.focal  # noqa: E402
 import pnp_prev.solve  # noqa: E402
 from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402
+from mast3r_ros.core.localizer import query_checks  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
@@ -278,6 +284,10 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
         finally:
             spent["pnp"] += _clock() - t0
     loc_mod.solve_pnp = solve
+    # the focal-length gate (`gates.max_focal_error`, part of ``other``) of the variant too
+    focal_orig = query_checks.refitted_focal_scale
+    if variant == "prev":
+        query_checks.refitted_focal_scale = pnp_prev.focal.refitted_focal_scale
     timings: Dict[str, float] = {}
     loc.matcher.timings = timings
     try:
@@ -287,6 +297,7 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
         total = _clock() - t0
     finally:
         loc_mod.solve_pnp = orig
+        query_checks.refitted_focal_scale = focal_orig
     return {"localize": total,
             "other": total - spent["pnp"] - timings.get("fabricate", 0.0)}, r
 

@@ -1,8 +1,7 @@
 """FROZEN COPY of the ``mast3r_ros/core/pnp/`` package as it was at commit 98b0b17, before the
 host-PnP overhead work of issue 9 (`bench/bench_host.py` runs it as the ``prev`` variant beside
 the current package; the stop-14 module it replaces is in git history). Do not edit (only the
-imports out of the package are made absolute; `focal` is left out: `solve_pnp` does not use
-it); the package's own docstring follows.
+imports out of the package are made absolute); the package's own docstring follows.
 
 Metric camera pose from 2-D/3-D correspondences: PnP-RANSAC, refinement and covariance.
 

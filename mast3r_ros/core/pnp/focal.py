@@ -24,10 +24,9 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
-from scipy.spatial.transform import Rotation
-
 from ..errors import InputError
-from ..geometry import invert_pose, project, transform_points
+from ..geometry import invert_pose
+from .linearise import _so3_exp
 
 
 # a scale beyond e**3 (20x) is no focal-length error but Gauss-Newton diverging
@@ -90,14 +89,38 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
 def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
                      K: np.ndarray) -> np.ndarray:
     """(N,) pixel distance of ``X`` projected through ``K`` from ``xu``; inf behind the
-    camera."""
-    uv, z = project(transform_points(invert_pose(map_from_cam), X), K)
-    return np.where(z > 1e-9, np.linalg.norm(uv - xu, axis=1), np.inf)
+    camera (z <= 1e-9 m). On coordinate rows (one (3, 3) x (3, N) product, contiguous passes)."""
+    T = invert_pose(map_from_cam)
+    p = T[:3, :3] @ X.T + T[:3, 3:4]
+    z = p[2]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        iz = 1.0 / z
+        du = K[0, 0] * p[0] * iz + K[0, 2] - xu[:, 0]
+        dv = K[1, 1] * p[1] * iz + K[1, 2] - xu[:, 1]
+        d = np.sqrt(du * du + dv * dv)
+    return np.where(z > 1e-9, d, np.inf)
+
+
+# `_fit`: the Jacobian rows of u and v are fixed combinations of the eight rows
+# E = (xn yn, 1 + xn^2, 1 + yn^2, xn, yn, iz, xn iz, yn iz) of each point: with the camera-frame
+# point Xc = Z (xn, yn, 1), d(u, v)/dXc = s f (iz, 0, -xn iz) and s f (0, iz, -yn iz), so
+# J_u = s fx (Xc x du / (s fx), du / (s fx), xn) = s fx (-xn yn, 1 + xn^2, -yn, iz, 0, -xn iz, xn)
+# and J_v = s fy (-(1 + yn^2), xn yn, xn, 0, iz, -yn iz, yn): J_u = s fx P_U E, J_v = s fy P_V E
+_E_U = ((0, 0, -1), (1, 1, 1), (2, 4, -1), (3, 5, 1), (5, 6, -1), (6, 3, 1))
+_E_V = ((0, 2, -1), (1, 0, 1), (2, 3, 1), (4, 5, 1), (5, 7, -1), (6, 4, 1))
+_P_U, _P_V = np.zeros((7, 8)), np.zeros((7, 8))
+for _P, _entries in ((_P_U, _E_U), (_P_V, _E_V)):
+    for _r, _c, _v in _entries:
+        _P[_r, _c] = _v
 
 
 def _fit(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
          iterations: int) -> Tuple[float, float, Optional[np.ndarray]]:
-    """`focal_scale`'s (s, sigma) and the refitted ``map_from_cam`` (None when not judged)."""
+    """`focal_scale`'s (s, sigma) and the refitted ``map_from_cam`` (None when not judged).
+
+    Gauss-Newton on the pose (``cam_from_map`` perturbed as ``R' = exp(w) R``, ``t' = exp(w) t
+    + dt``) and ``log s``; the 7x7 normal equations come from the eight rows ``E`` of the
+    points (`_P_U`, `_P_V`: one (8, n) x (n, 8) product per iteration, no (2n, 7) Jacobian)."""
     X = np.asarray(X, np.float64)
     xu = np.asarray(xu, np.float64)
     n = len(X)
@@ -106,39 +129,44 @@ def _fit(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
     fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
     T = invert_pose(map_from_cam)
     R, t, ls = T[:3, :3].copy(), T[:3, 3].copy(), 0.0
-    J = np.zeros((2 * n, 7))
-    r = np.zeros(2 * n)
+    Xt = np.ascontiguousarray(X.T)
+    u0, v0 = cx - xu[:, 0], cy - xu[:, 1]
+    E = np.empty((8, n))
     for it in range(iterations + 1):
-        Xc = X @ R.T + t
-        z = Xc[:, 2]
+        Xc = R @ Xt + t[:, None]
+        z = Xc[2]
         if not (z > 1e-9).all():
             return _NOT_JUDGED
-        xn, yn, iz = Xc[:, 0] / z, Xc[:, 1] / z, 1.0 / z
+        iz = 1.0 / z
+        xn, yn = Xc[0] * iz, Xc[1] * iz
         s = np.exp(ls)
-        r[:n] = s * fx * xn + cx - xu[:, 0]
-        r[n:] = s * fy * yn + cy - xu[:, 1]
-        # d(u, v)/dXc, with Xc' = exp(w) Xc + dt: dXc/dw = -[Xc]_x, dXc/dt = I
-        du = s * fx * np.stack([iz, np.zeros(n), -xn * iz], 1)
-        dv = s * fy * np.stack([np.zeros(n), iz, -yn * iz], 1)
-        for rows, d in ((slice(0, n), du), (slice(n, 2 * n), dv)):
-            J[rows, 0:3] = np.cross(Xc, d)  # d . (w x Xc) = w . (Xc x d)
-            J[rows, 3:6] = d
-        J[:n, 6], J[n:, 6] = s * fx * xn, s * fy * yn
+        ru = (s * fx) * xn + u0
+        rv = (s * fy) * yn + v0
+        np.multiply(xn, yn, out=E[0])
+        np.multiply(xn, xn, out=E[1])
+        E[1] += 1.0
+        np.multiply(yn, yn, out=E[2])
+        E[2] += 1.0
+        E[3], E[4], E[5] = xn, yn, iz
+        np.multiply(xn, iz, out=E[6])
+        np.multiply(yn, iz, out=E[7])
+        Lu, Lv = (s * fx) * _P_U, (s * fy) * _P_V
+        G = E @ E.T
+        H = Lu @ G @ Lu.T + Lv @ G @ Lv.T
         if it == iterations:
             break
-        H = J.T @ J
         try:
-            step = -np.linalg.solve(H, J.T @ r)
+            step = -np.linalg.solve(H, Lu @ (E @ ru) + Lv @ (E @ rv))
         except np.linalg.LinAlgError:
             return _NOT_JUDGED
         if not (np.isfinite(step).all() and abs(ls + step[6]) < _MAX_LOG_SCALE):
             return _NOT_JUDGED  # diverging (degenerate geometry): not judged
-        dR = Rotation.from_rotvec(step[:3]).as_matrix()
+        dR = _so3_exp(step[:3])
         R, t, ls = dR @ R, dR @ t + step[3:6], ls + step[6]
         if np.abs(step).max() < 1e-10:
             break
     try:
-        cov = np.linalg.inv(J.T @ J) * (float(r @ r) / max(2 * n - 7, 1))
+        cov = np.linalg.inv(H) * (float(ru @ ru + rv @ rv) / max(2 * n - 7, 1))
     except np.linalg.LinAlgError:
         return _NOT_JUDGED
     sigma = float(np.sqrt(max(cov[6, 6], 0.0)))
