@@ -242,8 +242,12 @@ def _greedy_places_prefix(p: np.ndarray, sep: float) -> int:
     the prefix holds `MIN_POINTS` places they are the first ones `_greedy_places` takes on all
     of ``p``: a count of `MIN_POINTS` here is that count; a lower one decides nothing."""
     q = p[:_PLACES_PREFIX]
-    d = q[:, None, :] - q[None, :, :]
-    far = np.einsum("ijk,ijk->ij", d, d) > sep * sep
+    dx = q[:, 0, None] - q[None, :, 0]
+    dy = q[:, 1, None] - q[None, :, 1]
+    dx *= dx
+    dy *= dy
+    dx += dy
+    far = dx > sep * sep
     alive = np.ones(len(q), dtype=bool)
     count = 0
     while count < MIN_POINTS and alive.any():
