@@ -24,6 +24,7 @@ from __future__ import annotations
 from typing import Optional, Tuple
 
 import numpy as np
+
 from ..errors import InputError
 from ..geometry import invert_pose
 from .linearise import _so3_exp
@@ -102,10 +103,11 @@ def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
 
 
 # `_fit`: the Jacobian rows of u and v are fixed combinations of the eight rows
-# E = (xn yn, 1 + xn^2, 1 + yn^2, xn, yn, iz, xn iz, yn iz) of each point: with the camera-frame
-# point Xc = Z (xn, yn, 1), d(u, v)/dXc = s f (iz, 0, -xn iz) and s f (0, iz, -yn iz), so
-# J_u = s fx (Xc x du / (s fx), du / (s fx), xn) = s fx (-xn yn, 1 + xn^2, -yn, iz, 0, -xn iz, xn)
-# and J_v = s fy (-(1 + yn^2), xn yn, xn, 0, iz, -yn iz, yn): J_u = s fx P_U E, J_v = s fy P_V E
+# E = (xn yn, 1 + xn^2, 1 + yn^2, xn, yn, iz, xn iz, yn iz) of each point. With the camera-frame
+# point Xc = Z (xn, yn, 1), du = d u / d Xc = s fx (iz, 0, -xn iz), dv = s fy (0, iz, -yn iz),
+# and d Xc = w x Xc + dt, the row of u in (w, dt, log s) is (Xc x du, du, s fx xn)
+# = s fx (-xn yn, 1 + xn^2, -yn, iz, 0, -xn iz, xn), that of v s fy (-(1 + yn^2), xn yn, xn, 0,
+# iz, -yn iz, yn): J_u = s fx P_U E, J_v = s fy P_V E
 _E_U = ((0, 0, -1), (1, 1, 1), (2, 4, -1), (3, 5, 1), (5, 6, -1), (6, 3, 1))
 _E_V = ((0, 2, -1), (1, 0, 1), (2, 3, 1), (4, 5, 1), (5, 7, -1), (6, 4, 1))
 _P_U, _P_V = np.zeros((7, 8)), np.zeros((7, 8))
