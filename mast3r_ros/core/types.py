@@ -23,6 +23,7 @@ from typing import Any, Dict, Optional, Tuple
 import numpy as np
 
 from .errors import ImageSizeError, InputError
+from .focal_evidence import FocalFit
 
 
 # Distortion models of ``sensor_msgs/distortion_models.hpp`` -> the coefficient counts accepted
@@ -509,7 +510,9 @@ class LocalizationResult:
     (``Localizer.localize(..., with_matches=True)``), also on failures that got as far as PnP.
     ``unreadable`` True marks the failure of a frame its source could not read (an
     `UnreadableFrame`, never given to the localizer): what the metrics count as unreadable,
-    whatever ``reason`` says.
+    whatever ``reason`` says. ``focal_fit``: the focal scale the inliers fit (`FocalFit`), on
+    frames the focal gate judged (``gates.max_focal_error`` > 0, points from depth, the other
+    gates passed; None otherwise), passed or failed: the run-level evidence's input.
     """
 
     success: bool
@@ -525,6 +528,7 @@ class LocalizationResult:
     timings_s: Dict[str, float] = dataclasses.field(default_factory=dict)
     matches: Optional[MatchDebug] = None
     unreadable: bool = False
+    focal_fit: Optional[FocalFit] = None
 
     @staticmethod
     def failure(stamp_ns: int, reason: str, **kw) -> LocalizationResult:

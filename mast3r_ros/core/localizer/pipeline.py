@@ -53,7 +53,7 @@ from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
 from .global_retrieval import GlobalRetrieval
 from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
-                           _warn_ignored_skew, focal_reason)
+                           _warn_ignored_skew, focal_gate)
 from .results import _match_debug, _no_match_reason, position_sigma_m
 
 log = logging.getLogger(__name__)
@@ -487,8 +487,9 @@ class Localizer:
             t0 = time.perf_counter()  # check's time is the pnp stage's
             cam, xu = frame.intrinsics, res.points2d_undistorted  # None: a result made by hand
             xu = undistort_pixels(x, cam.K, cam.dist, cam.distortion_model) if xu is None else xu
-            reason = focal_reason(self.config.gates.max_focal_error, cam, res.map_from_cam, X,
-                                  xu, res.inliers, p.reproj_error_px)
+            reason, kw["focal_fit"] = focal_gate(self.config.gates.max_focal_error, cam,
+                                                 res.map_from_cam, X, xu, res.inliers,
+                                                 p.reproj_error_px)
             add_time(timings, "pnp", time.perf_counter() - t0)
         if reason:
             return LocalizationResult.failure(frame.stamp_ns, reason, **kw)

@@ -14,6 +14,7 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from ..errors import InputError
+from ..focal_evidence import FocalFit
 from ..geometry import is_valid_pose, non_rigid_reason, nonfinite_entries, undistort_pixels
 from ..pnp.focal import refitted_focal_scale
 from ..types import CameraIntrinsics, Frame
@@ -25,9 +26,9 @@ SKEW_IGNORED_PX = 0.5
 # a query distortion that moves some pixel by more than this from where every map keyframe
 # camera's of the same size moves it is warned about (`_warn_distortion_mismatch`)
 DISTORTION_MISMATCH_PX = 1.5
-# `focal_reason`: a focal scale this many of its sigmas from 1 is significant
+# `focal_gate`: a focal scale this many of its sigmas from 1 is significant
 FOCAL_SIGNIFICANCE = 4.0
-# `focal_reason` fits at most this many inliers (its sigma stays far below max_focal_error;
+# `focal_gate` fits at most this many inliers (its sigma stays far below max_focal_error;
 # a fit over 12 000 took 30 ms)
 FOCAL_MAX_POINTS = 2000
 
@@ -153,22 +154,32 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
 def focal_reason(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
                  X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
                  reproj_error_px: float) -> str:
-    """The failure reason of a pose whose inliers (``inliers`` (N,) bool among ``X`` (N, 3) map
-    points and ``xu`` (N, 2) query pixels with ``cam``'s distortion removed, as `solve_pnp`
-    returns them), chosen again under the focal length they fit
+    """`focal_gate`'s failure reason alone."""
+    return focal_gate(max_error, cam, map_from_cam, X, xu, inliers, reproj_error_px)[0]
+
+
+def focal_gate(max_error: float, cam: CameraIntrinsics, map_from_cam: np.ndarray,
+               X: np.ndarray, xu: np.ndarray, inliers: np.ndarray,
+               reproj_error_px: float) -> Tuple[str, Optional[FocalFit]]:
+    """(reason, fit): the failure reason of a pose whose inliers (``inliers`` (N,) bool among
+    ``X`` (N, 3) map points and ``xu`` (N, 2) query pixels with ``cam``'s distortion removed,
+    as `solve_pnp` returns them), chosen again under the focal length they fit
     (`pnp.focal.refitted_focal_scale`, within ``reproj_error_px``, on at most
     `FOCAL_MAX_POINTS` of them, evenly spaced), fit a focal length off ``cam``'s by more than
-    ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma; '' otherwise, and when
-    ``max_error`` is 0 (``gates.max_focal_error``)."""
+    ``max_error`` (a fraction) and by over `FOCAL_SIGNIFICANCE` sigma, '' otherwise; and the
+    `FocalFit` (scale, sigma of its log, ``cam``'s fx) for the run-level evidence
+    (`core.focal_evidence`), sigma inf when not observable. ('', None) without a fit when
+    ``max_error`` is 0 (``gates.max_focal_error``): the gate off costs nothing."""
     if max_error <= 0:
-        return ""
+        return "", None
     s, sigma = refitted_focal_scale(map_from_cam, X, xu, inliers, cam.K, reproj_error_px,
                                     FOCAL_MAX_POINTS)
+    fx = float(cam.K[0, 0])
+    fit = FocalFit(float(s), float(sigma), fx)
     if abs(s - 1.0) <= max_error or not abs(np.log(s)) > FOCAL_SIGNIFICANCE * sigma:
-        return ""
-    fx = cam.K[0, 0]
+        return "", fit
     # the words before " (" are the same for every frame: metrics.json's failure_reasons key
     return (f"the camera's focal length does not fit the inliers (they fit {s:.2f}x it: fx "
             f"{s * fx:.1f} px, not {fx:.1f}; +-{100 * sigma:.1f} %, gates.max_focal_error "
             f"{max_error:g}): wrong intrinsics (CameraInfo, camera.yaml) or a zoomed or cropped "
-            "image")
+            "image"), fit

@@ -1,0 +1,203 @@
+"""Run-level evidence on the query camera's focal length, from the frames' own (no rclpy).
+
+Each frame whose pose passed the other gates, with 3-D points from depth, has the scale ``s`` on
+its camera's focal lengths that its inliers fit and the standard deviation of ``log s``
+(`pnp.focal.refitted_focal_scale`, `FocalFit`, in `LocalizationResult.focal_fit`). One frame's
+evidence is weak: with fx 10 % too large on the redkitchen data 11 of 50 frames passed the
+per-frame gate (``gates.max_focal_error``) 20-30 cm off, each looking like a frame whose ``s``
+is not clear enough. The frames of a run, taken together, are clear: `combine_focal_scales`
+combines them and `RunFocalEvidence` accumulates them as frames come (the replay CLI's
+metrics.json ``camera_focal``, the node's /diagnostics).
+
+The statistics, in ``y = log s`` (a focal-length error is a ratio; its sigma is relative):
+
+1. **Robust centre.** The median ``m`` of ``y`` over the frames, not weighted: a frame whose
+   fit went wrong (a pose on the wrong keyframe, inliers on one wall) comes with a sigma as
+   wrong as its scale, often a small one, so weights are no guard against it (8 of 38 frames
+   claiming 0.70 at 0.5 %, against 30 at 1.00 +- 1 %, hold the majority of the inverse-variance
+   weight: a weighted median, and a weighted mean, follow them). Counting frames, up to half
+   of them can be wrong.
+2. **Scatter check.** Each frame's normalised residual ``z = (y - m) / sigma``; with sigmas
+   that are right ``|z|`` has the half-normal median 0.6745, so ``k = max(1, 1.4826 median
+   |z|)`` is how much the sigmas understate the scatter (a robust Birge ratio; a first-order
+   sigma from the residuals of correlated matches is optimistic). Frames with ``|z| > OUTLIER_Z
+   * k`` are outliers and left out.
+3. **Combination.** The inverse-variance mean of the others, ``y = sum w y / sum w``, sigma
+   ``1 / sqrt(sum w)``, scaled by the Birge ratio ``sqrt(chi2 / (n - 1))`` when over 1
+   (the PDG's rule for measurements that scatter more than their sigmas say); ``consistent``
+   is the chi^2 test of the kept frames about that mean at `CONSISTENCY_P` (False: the frames
+   disagree beyond their sigmas, the sigma is the inflated one).
+4. **Verdict** (``fx_off``): at least `MIN_FRAMES` frames used and the whole
+   ``significance``-sigma interval of ``s`` outside ``[1 - tolerance, 1 + tolerance]`` (the
+   per-frame gate's band): the focal length is off by more than the gate's tolerance, not just
+   off. Frames in a row see the same points, so their errors are not independent and the sigma
+   is smaller than the truth; the tolerance, not the sigma, then decides at the true
+   calibration (there: ``s`` within 1 % of 1 on the kitchen).
+"""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import math
+from typing import Any, Dict, Optional, Sequence
+
+import numpy as np
+from scipy.stats import chi2
+
+# fewest frames whose fit is observable before a verdict is given
+MIN_FRAMES = 5
+# a frame this many (robust, `combine_focal_scales`) sigmas from the median is left out
+OUTLIER_Z = 5.0
+# the chi^2 test of the kept frames: below this p-value they are called inconsistent
+CONSISTENCY_P = 1e-3
+# the verdict's significance (sigmas), as the per-frame gate's (`query_checks.FOCAL_SIGNIFICANCE`)
+SIGNIFICANCE = 4.0
+# `RunFocalEvidence` for the node: at most this many recent frames (a run of hours stays bounded)
+NODE_MAX_FRAMES = 300
+
+
+@dataclasses.dataclass(frozen=True)
+class FocalFit:
+    """One frame's fitted focal scale: ``scale`` (its inliers fit fx * scale, fy * scale),
+    ``sigma_log`` the standard deviation of log(scale) (inf: not observable, e.g. points at
+    one depth), ``fx_px`` the camera's fx (pixels) the scale is relative to."""
+
+    scale: float
+    sigma_log: float
+    fx_px: float
+
+
+@dataclasses.dataclass(frozen=True)
+class FocalEvidence:
+    """What a run's frames say about the focal length (`combine_focal_scales`).
+
+    ``scale`` (None below `MIN_FRAMES`) and ``sigma_log`` (of log scale, i.e. relative) of the
+    combination; ``frames_judged`` frames with an observable fit, ``frames_used`` of them
+    combined (the others ``frames_outliers``); ``chi2_per_dof`` of the used frames about the
+    combined value (None for one frame) and ``consistent`` its test; ``fx_off`` the verdict;
+    ``tolerance`` and ``significance`` it was judged with."""
+
+    scale: Optional[float]
+    sigma_log: Optional[float]
+    frames_judged: int
+    frames_used: int
+    frames_outliers: int
+    chi2_per_dof: Optional[float]
+    consistent: Optional[bool]
+    fx_off: bool
+    tolerance: float
+    significance: float
+
+
+def combine_focal_scales(scales: Sequence[float], sigmas_log: Sequence[float],
+                         tolerance: float, significance: float = SIGNIFICANCE) -> FocalEvidence:
+    """Combine frames' focal scales (N,) and sigmas of their log (N,) into one (module
+    docstring: median, robust outlier cut, inverse-variance mean with the Birge ratio,
+    chi^2 consistency, verdict against ``tolerance`` (a fraction, the gate's) at
+    ``significance`` sigma). Frames with a non-finite or non-positive scale or sigma (not
+    observable) are not judged. `ValueError` for arrays of other lengths."""
+    s = np.asarray(scales, np.float64).ravel()
+    sig = np.asarray(sigmas_log, np.float64).ravel()
+    if s.shape != sig.shape:
+        raise ValueError(f"combine_focal_scales: {len(s)} scales but {len(sig)} sigmas")
+    ok = np.isfinite(s) & (s > 0) & np.isfinite(sig) & (sig > 0)
+    y, sig = np.log(s[ok]), sig[ok]
+    n = len(y)
+    empty = FocalEvidence(None, None, n, 0, 0, None, None, False, tolerance, significance)
+    if n < MIN_FRAMES:
+        return empty
+    w = 1.0 / sig ** 2
+    m = float(np.median(y))
+    z = np.abs(y - m) / sig
+    k = max(1.0, 1.4826 * float(np.median(z)))
+    keep = z <= OUTLIER_Z * k
+    y, w = y[keep], w[keep]
+    used = len(y)
+    mean = float(np.sum(w * y) / np.sum(w))
+    sigma = float(1.0 / np.sqrt(np.sum(w)))
+    dof = used - 1
+    c2 = float(np.sum(w * (y - mean) ** 2))
+    ratio = c2 / dof if dof else None
+    if ratio is not None and ratio > 1.0:
+        sigma *= math.sqrt(ratio)
+    consistent = bool(chi2.sf(c2, dof) >= CONSISTENCY_P) if dof else None
+    lo, hi = mean - significance * sigma, mean + significance * sigma
+    below = tolerance < 1 and hi < math.log1p(-tolerance)  # no scale is 100 % too small
+    off = used >= MIN_FRAMES and (lo > math.log1p(tolerance) or below)
+    return FocalEvidence(math.exp(mean), sigma, n, used, n - used, ratio, consistent, bool(off),
+                         tolerance, significance)
+
+
+# where to look for the intrinsics: offline (`focal_warning`'s default), in the node
+CHECK_OFFLINE = "CameraInfo, camera.yaml / --camera-info"
+CHECK_NODE = "the CameraInfo topic, the driver's camera_info_url calibration file"
+
+
+def focal_warning(ev: FocalEvidence, fx_px: float, check: str = CHECK_OFFLINE) -> str:
+    """The one-line warning of evidence whose verdict is ``fx_off`` ('' otherwise): the fx the
+    frames fit (camera ``fx_px`` times the combined scale) and what to check (``check``: where
+    the intrinsics come from, `CHECK_OFFLINE` or `CHECK_NODE`)."""
+    if not ev.fx_off or ev.scale is None or ev.sigma_log is None:
+        return ""
+    return (f"the query camera's focal length looks wrong: over {ev.frames_used} frames the "
+            f"inliers fit fx {ev.scale * fx_px:.1f} px, not {fx_px:.1f} ({ev.scale:.3f}x, "
+            f"+-{100 * ev.sigma_log:.1f} %; off by more than gates.max_focal_error "
+            f"{ev.tolerance:g} at {ev.significance:g} sigma): check the intrinsics ({check}) "
+            "and whether the image is zoomed, cropped, binned or resized from the calibrated "
+            "one; poses published meanwhile are biased along the view with a confident "
+            "covariance")
+
+
+class RunFocalEvidence:
+    """`FocalFit`s as frames come -> `FocalEvidence` (`combine_focal_scales`). Evidence is
+    about one calibration: a fit relative to another fx (a new CameraInfo) starts it over.
+    ``max_frames`` > 0 keeps only the most recent ones (the node: `NODE_MAX_FRAMES`). Not
+    thread-safe (the node locks)."""
+
+    def __init__(self, tolerance: float, max_frames: int = 0,
+                 significance: float = SIGNIFICANCE) -> None:
+        self.tolerance = float(tolerance)
+        self.significance = float(significance)
+        self.fx_px: Optional[float] = None
+        self.frames_restarted = 0  # fits dropped since the fx changed
+        self._fits: collections.deque = collections.deque(maxlen=max_frames or None)
+
+    def add(self, fit: Optional[FocalFit]) -> None:
+        """Take one frame's fit (None: the frame was not judged, nothing happens)."""
+        if fit is None:
+            return
+        if self.fx_px is not None and not math.isclose(fit.fx_px, self.fx_px, rel_tol=1e-9):
+            self.frames_restarted += len(self._fits)
+            self._fits.clear()
+        self.fx_px = float(fit.fx_px)
+        self._fits.append((float(fit.scale), float(fit.sigma_log)))
+
+    def clear(self) -> None:
+        self._fits.clear()
+        self.fx_px = None
+
+    def __len__(self) -> int:
+        return len(self._fits)
+
+    def evidence(self) -> FocalEvidence:
+        s, sig = (np.array(v, np.float64) for v in zip(*self._fits)) if self._fits else ([], [])
+        return combine_focal_scales(s, sig, self.tolerance, self.significance)
+
+    def warning(self, check: str = CHECK_OFFLINE) -> str:
+        """`focal_warning` of the evidence so far ('' without a verdict)."""
+        return focal_warning(self.evidence(), self.fx_px or 0.0, check)
+
+    def report(self) -> Dict[str, Any]:
+        """The evidence as JSON-ready values (metrics.json's ``camera_focal``)."""
+        ev = self.evidence()
+        fx = self.fx_px
+        return {
+            "fx_px": fx, "frames_fitted": len(self._fits), "frames_judged": ev.frames_judged,
+            "frames_used": ev.frames_used, "frames_outliers": ev.frames_outliers,
+            "scale": ev.scale, "scale_sigma": ev.sigma_log,
+            "fx_fitted_px": None if ev.scale is None or fx is None else ev.scale * fx,
+            "chi2_per_dof": ev.chi2_per_dof, "consistent": ev.consistent,
+            "tolerance": ev.tolerance, "significance": ev.significance,
+            "fx_off": ev.fx_off, "warning": focal_warning(ev, fx or 0.0) or None,
+            "frames_before_fx_change": self.frames_restarted}
