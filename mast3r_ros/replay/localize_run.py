@@ -33,13 +33,14 @@ import numpy as np
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
 from ..core.errors import InputError
+from ..core.focal_evidence import FocalFit
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
 from ..core.localizer import Localizer
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
-from .metrics import UNREADABLE, frame_errors, summarize
+from .metrics import FOCAL_TOLERANCE, UNREADABLE, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
 from .plots import plot_errors, plot_trajectory
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
@@ -141,7 +142,8 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
     the mark: a reader of older files takes it as false where absent; ``covariance`` (6x6
     rows, null without one) since metrics.json's calibration is computed from it;
     ``map_from_cam`` (4x4 rows, null for a failed frame) since a resumed run
-    (`run_resume.result_from_record`) takes a stopped run's frames from these lines. The
+    (`run_resume.result_from_record`) takes a stopped run's frames from these lines;
+    ``focal_fit`` (`_focal_record`) since metrics.json's camera_focal combines it. The
     writer adds ``"cold_start": true`` to each process's first frame without a warm-up
     (`_localize_to_file`; absent: false) and the frame's ``camera`` (`run_resume.camera_record`,
     which a resumed run compares with the frame read again: `check_same_camera`)."""
@@ -159,7 +161,19 @@ def result_record(r: LocalizationResult) -> Dict[str, Any]:
             # NaN is no JSON): metrics.json scores it
             "covariance": None if r.covariance is None or not np.isfinite(r.covariance).all()
             else np.asarray(r.covariance, dtype=np.float64).tolist(),
-            "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()}}
+            "timings_s": {k: round(v, 6) for k, v in r.timings_s.items()},
+            # the focal scale the inliers fit (null: not judged): metrics.json's camera_focal
+            # combines them, also over a resumed run's recorded frames
+            "focal_fit": _focal_record(r.focal_fit)}
+
+
+def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:
+    """results.jsonl's ``focal_fit``: scale, sigma_log (null: not observable, inf is no
+    JSON), fx_px; null for a frame the focal gate did not judge."""
+    if fit is None:
+        return None
+    return {"scale": fit.scale, "fx_px": fit.fx_px,
+            "sigma_log": fit.sigma_log if np.isfinite(fit.sigma_log) else None}
 
 
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
@@ -368,8 +382,13 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     if gt_file is not None:
         stamps = np.array([r.stamp_ns for r in results], dtype=np.int64)
         gt_poses = poses_from_file(gt_file, stamps, cfg.pose_at_stamp)
-    return write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
-                     warmed_up=bool(loc.warmup_report), cold=cold)
+    metrics = write_run(out, results, gt_poses, kf_poses, map_path=cfg.node.map_path,
+                        warmed_up=bool(loc.warmup_report), cold=cold,
+                        focal_tolerance=cfg.localizer.gates.max_focal_error)
+    focal = metrics.get("camera_focal") or {}
+    if focal.get("warning"):  # one line at the end of the run: the frames together are clear
+        log.warning("%s", focal["warning"])
+    return metrics
 
 
 def _keep_partial(tmp: str, out: str, hint: str = "") -> None:
@@ -410,20 +429,22 @@ def _keep_partial(tmp: str, out: str, hint: str = "") -> None:
 
 def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndarray,
               kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True,
-              cold: Optional[Sequence[int]] = None) -> Dict[str, Any]:
+              cold: Optional[Sequence[int]] = None,
+              focal_tolerance: float = FOCAL_TOLERANCE) -> Dict[str, Any]:
     """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
 
     ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
     against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
     first frame out of the latency statistics (`metrics.summarize`); ``cold``, instead: the
-    indices of every frame that paid the one-time costs (`_localize_to_file`).
+    indices of every frame that paid the one-time costs (`_localize_to_file`);
+    ``focal_tolerance``: the run's ``gates.max_focal_error`` (`metrics.camera_focal`).
     """
     ok = [r for r in results if r.success]
     write_tum_trajectory(os.path.join(out, "trajectory.tum"),
                          np.array([r.stamp_ns for r in ok], dtype=np.int64),
                          np.stack([r.map_from_cam for r in ok]) if ok else np.zeros((0, 4, 4)))
     gt = gt_poses if np.isfinite(gt_poses).all(axis=(1, 2)).any() else None
-    summary = summarize(results, gt, warmed_up, cold)
+    summary = summarize(results, gt, warmed_up, cold, focal_tolerance)
     metrics = {"map": map_path, **summary} if map_path else summary
     atomic_write_json(os.path.join(out, "metrics.json"), metrics)
     est = np.full((len(results), 3), np.nan)

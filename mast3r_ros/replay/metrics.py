@@ -23,6 +23,7 @@ import numpy as np
 from scipy.spatial.transform import Rotation
 
 from ..core.errors import InputError
+from ..core.focal_evidence import RunFocalEvidence
 from ..core.geometry import pose_errors
 from ..core.types import LocalizationResult
 
@@ -46,6 +47,7 @@ GT_POSITION_SIGMA_M = 0.01  # ground-truth error allowance (KinectFusion-class g
 # naming the file; `LocalizationResult.unreadable` marks it) and its failure_reasons key: a
 # failed frame like any other, counted apart as "unreadable_frames"
 UNREADABLE = "unreadable frame"
+FOCAL_TOLERANCE = 0.05  # `camera_focal`'s default tolerance: gates.max_focal_error's default
 
 
 def _stats(v: np.ndarray) -> Dict[str, Optional[float]]:
@@ -78,8 +80,8 @@ def frame_errors(results: Sequence[LocalizationResult], gt_poses: Optional[np.nd
 
 
 def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarray] = None,
-              warmed_up: bool = True, cold: Optional[Collection[int]] = None
-              ) -> Dict[str, Any]:
+              warmed_up: bool = True, cold: Optional[Collection[int]] = None,
+              focal_tolerance: float = FOCAL_TOLERANCE) -> Dict[str, Any]:
     """Metrics of a run: localized fraction, error statistics, recall at thresholds, gross
     errors (successes more than 0.5 m off), latency. ``gt_poses`` (N, 4, 4), NaN = unknown.
     The keys are the same with or without ground truth: what was not evaluated is None
@@ -99,7 +101,9 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     when none). Frames the source could not read
     (`LocalizationResult.unreadable`, whatever their reason says) are failed frames, counted
     as such and as ``unreadable_frames``; ``failure_reasons`` counts them under one key,
-    'unreadable frame', not per file. `InputError` when ``gt_poses`` does not hold one pose
+    'unreadable frame', not per file. ``camera_focal``: the frames' focal-length evidence
+    combined (`camera_focal`, judged against ``focal_tolerance``, the run's
+    ``gates.max_focal_error``). `InputError` when ``gt_poses`` does not hold one pose
     per result."""
     n = len(results)
     ok = np.array([r.success for r in results], dtype=bool)
@@ -122,6 +126,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "covariance": covariance_calibration(
             results, gt_poses if gt_poses is not None else np.full((n, 4, 4), np.nan)),
         "frame_offset": frame_offset(results, gt_poses) if ev.any() else None,
+        "camera_focal": camera_focal(results, focal_tolerance),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
     # nothing (no timings), so it is not the one
@@ -150,6 +155,36 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     m["failure_reasons"] = reasons
     m["unreadable_frames"] = reasons.get(UNREADABLE, 0)
     return m
+
+
+def camera_focal(results: Sequence[LocalizationResult], tolerance: float = FOCAL_TOLERANCE
+                 ) -> Optional[Dict[str, Any]]:
+    """metrics.json's ``camera_focal``: the focal scales the frames' inliers fit
+    (`LocalizationResult.focal_fit`), combined in frame order (`RunFocalEvidence.report`: the
+    camera's ``fx_px``, ``scale`` and ``scale_sigma`` (of log scale, relative), ``fx_fitted_px``,
+    frames fitted / judged / used / outliers, ``chi2_per_dof``, ``consistent``, the verdict
+    ``fx_off`` against ``tolerance`` and its ``warning``), plus ``frames_passed``: frames with a
+    fit that were localized (passed the per-frame gate). None when no frame has a fit (the gate
+    off, 3-D points from pointmaps, no frame past the other gates)."""
+    acc = RunFocalEvidence(tolerance)
+    for r in results:
+        acc.add(r.focal_fit)
+    if not len(acc):
+        return None
+    return {**acc.report(),
+            "frames_passed": sum(r.success for r in results if r.focal_fit is not None)}
+
+
+def _camera_focal_row(cf: Dict[str, Any]) -> str:
+    if cf["scale"] is None:
+        return (f"{cf['frames_judged']} frames judged: too few for a verdict (fx "
+                f"{cf['fx_px']:.1f} px)")
+    verdict = ("WRONG, see the warning" if cf["fx_off"] else
+               f"not off by more than gates.max_focal_error {cf['tolerance']:g} at "
+               f"{cf['significance']:g} sigma")
+    return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
+            f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames, "
+            f"{cf['frames_passed']} passed the per-frame gate): {verdict}")
 
 
 def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
@@ -359,6 +394,8 @@ def format_table(m: Dict[str, Any]) -> str:
     fo = m.get("frame_offset")
     if fo:  # every error is mostly one transform: ground truth in another frame or unit
         rows.append(("ground truth frame", _frame_offset_row(fo)))
+    if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
+        rows.append(("camera focal length (inliers' fit)", _camera_focal_row(m["camera_focal"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read
         rows.insert(2, ("unreadable (failed, skipped)", str(m["unreadable_frames"])))
     for k, v in (m.get("recall") or {}).items():

@@ -33,6 +33,7 @@ import numpy as np
 
 from ..core.config import Config, config_to_params, load_config_yaml
 from ..core.errors import ConfigError, InputError
+from ..core.focal_evidence import FocalFit
 from ..core.fileio import atomic_write_json, output_path
 from ..core.keyframes.map_files import content_digest
 from ..core.types import LocalizationResult
@@ -267,7 +268,17 @@ def result_from_record(rec: Dict[str, Any]) -> LocalizationResult:
         reproj_rms_px=float("nan") if rms is None else float(rms),
         keyframe_ids=tuple(rec["keyframe_ids"]), reason=str(rec["reason"]),
         timings_s={str(k): float(v) for k, v in rec["timings_s"].items()},
-        unreadable=bool(rec.get("unreadable", False)))
+        unreadable=bool(rec.get("unreadable", False)), focal_fit=_focal_fit(rec.get("focal_fit")))
+
+
+def _focal_fit(rec: Optional[Dict[str, Any]]) -> Optional[FocalFit]:
+    """A results.jsonl ``focal_fit`` (`localize_run._focal_record`) read back; None where
+    absent (an older line) or null."""
+    if rec is None:
+        return None
+    sigma = rec.get("sigma_log")
+    return FocalFit(float(rec["scale"]), float("inf") if sigma is None else float(sigma),
+                    float(rec["fx_px"]))
 
 
 def camera_record(cam: Any) -> Optional[Dict[str, Any]]:
