@@ -17,6 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from mast3r_ros.core.focal_evidence import (CHECK_NODE, NODE_MAX_FRAMES, FocalFit,
+                                            RunFocalEvidence)
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.ros.admission import ArrivalStats
 
@@ -30,7 +32,8 @@ class FrameRecord:
     ``t_s`` monotonic wall seconds when handling ended; ``latency_s`` image stamp -> result (node
     clock); ``processing_s`` time spent in the localizer; ``error`` when an exception was caught;
     ``dropped`` for a frame not handed to the localizer (replaced, stale, refused), ``refused``
-    for one refused at the boundary (stamp, size, CameraInfo).
+    for one refused at the boundary (stamp, size, CameraInfo); ``focal_fit`` the focal scale
+    its inliers fit (`LocalizationResult.focal_fit`), for the run-level focal evidence.
     """
 
     t_s: float
@@ -43,6 +46,7 @@ class FrameRecord:
     dropped: bool = False
     refused: bool = False
     timings_s: Tuple[Tuple[str, float], ...] = ()
+    focal_fit: Optional[FocalFit] = None
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,6 +97,14 @@ class DiagnosticsWindow:
         self.configuring_since_s: Optional[float] = None
         self.total = {"processed": 0, "localized": 0, "dropped": 0, "refused": 0, "errors": 0,
                       "resets": 0}
+        # the focal scales frames' inliers fit, together (`core.focal_evidence`): WARN with the
+        # fx they fit when it is off by more than gates.max_focal_error (`set_focal_tolerance`)
+        self.focal = RunFocalEvidence(0.05, NODE_MAX_FRAMES)
+
+    def set_focal_tolerance(self, tolerance: float) -> None:
+        """Judge the focal evidence against ``tolerance`` (the configured
+        ``gates.max_focal_error``), starting it over."""
+        self.focal = RunFocalEvidence(tolerance, NODE_MAX_FRAMES)
 
     def start(self, t_s: float) -> None:
         """Mark activation: the no-image timer counts from here, and the window's frames are
@@ -100,6 +112,7 @@ class DiagnosticsWindow:
         latencies are not this one's; the totals stay)."""
         self.started_t_s = t_s
         self.records.clear()
+        self.focal.clear()  # a new activation may come with another camera
 
     def note_arrival(self, t_s: float, stamp_ns: int) -> None:
         """An image arrived on the subscription (whatever happens to it later)."""
@@ -119,6 +132,7 @@ class DiagnosticsWindow:
             self.total["processed"] += 1
             self.total["localized"] += int(rec.success)
         self.total["refused"] += int(rec.refused)
+        self.focal.add(rec.focal_fit)
         if not rec.success and rec.reason:
             self.last_failure = rec.reason
         if rec.error:
@@ -164,10 +178,20 @@ class DiagnosticsWindow:
             ("resets", str(self.total["resets"])),
             ("last_reset", self.last_reset or "none"),
             ("config_warning", self.config_warning or "none"),
+            *self._focal_values(),
         ]
         values += _stage_medians(recs)
         level, message = self._level(now_s, track, active, recs)
         return DiagnosticsSummary(level, message, values)
+
+    def _focal_values(self) -> List[Tuple[str, str]]:
+        ev = self.focal.evidence()
+        if ev.scale is None or ev.sigma_log is None:
+            return [("focal_scale", f"not judged ({ev.frames_judged} frames)"),
+                    ("focal_fx_fitted_px", "nan")]
+        return [("focal_scale", f"{ev.scale:.3f} +- {100 * ev.sigma_log:.1f} % "
+                                f"({ev.frames_used} frames)"),
+                ("focal_fx_fitted_px", _fmt(ev.scale * (self.focal.fx_px or math.nan), 1))]
 
     def _level(self, now_s: float, track: Track, active: bool,
                recs: List[FrameRecord]) -> Tuple[int, str]:
@@ -190,6 +214,9 @@ class DiagnosticsWindow:
             rate = self.arrivals.rate_hz(now_s, self.started_t_s)
             return WARN, (f"images arrive ({rate:.1f} Hz) but none reaches the localizer: "
                           f"{self.last_failure}")
+        focal = self.focal.warning(CHECK_NODE)  # the cause of the failures, or of biased poses
+        if focal:
+            return WARN, focal
         if track is Track.UNINITIALIZED:
             why = f" (last failure: {self.last_failure})" if self.last_failure else ""
             if not why and self.last_reset:

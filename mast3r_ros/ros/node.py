@@ -223,6 +223,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         with self._lock:  # logged by Localizer.from_config; on /diagnostics while configured
             self._diag.config_warning = map_frame_mismatch(cfg.node.map_frame,
                                                            localizer.keyframe_map) or ""
+            self._diag.set_focal_tolerance(cfg.localizer.gates.max_focal_error)
         self._tf = TfClient(self, self._shutting_down)
         self._outputs = Outputs(self, cfg.node.map_frame, cfg.node.publish_debug_image,
                                 self._shutting_down)

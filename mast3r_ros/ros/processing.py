@@ -35,6 +35,7 @@ import numpy as np
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
@@ -111,7 +112,7 @@ class FrameProcessing:
         if not result.success:
             self._fail(stamp_ns, result.reason or "localization failed",
                        processing_s=processing_s, timings=result.timings_s,
-                       inliers=result.num_inliers, epoch=epoch)
+                       inliers=result.num_inliers, epoch=epoch, focal_fit=result.focal_fit)
             return
         self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s, cfg,
                              localizer, epoch)
@@ -261,7 +262,8 @@ class FrameProcessing:
         self._record(FrameRecord(
             time.monotonic(), True, int(result.num_inliers),
             image_age_s(frame.stamp_ns, now_ns), processing_s,
-            timings_s=tuple((k, float(v)) for k, v in result.timings_s.items())))
+            timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
+            focal_fit=result.focal_fit))
 
     def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
         client = self._tf
@@ -279,10 +281,11 @@ class FrameProcessing:
     def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, refused: bool = False,
               kind: str = "failed", processing_s: float = float("nan"),
               timings: Optional[dict] = None, inliers: int = 0,
-              epoch: Optional[int] = None) -> None:
-        """A frame not localized: a failure for the tracker unless ``dropped``; recorded and
-        warned about. With ``epoch`` (a localizer result's), nothing at all once the state was
-        reset since: the failure belongs to the old timeline (see `_publish_result`)."""
+              epoch: Optional[int] = None, focal_fit: Optional[FocalFit] = None) -> None:
+        """A frame not localized: a failure for the tracker unless ``dropped``; recorded (with
+        the focal scale its inliers fit, ``focal_fit``, for /diagnostics) and warned about.
+        With ``epoch`` (a localizer result's), nothing at all once the state was reset since:
+        the failure belongs to the old timeline (see `_publish_result`)."""
         if not dropped:
             with self._lock:
                 if epoch is not None and self._tracking.epoch != epoch:
@@ -292,7 +295,8 @@ class FrameProcessing:
         self._record(FrameRecord(
             time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),
             processing_s, reason, dropped=dropped, refused=refused,
-            timings_s=tuple((k, float(v)) for k, v in (timings or {}).items())))
+            timings_s=tuple((k, float(v)) for k, v in (timings or {}).items()),
+            focal_fit=focal_fit))
         self._warn_throttled(kind, f"image at {stamp_ns / 1e9:.3f} s not localized: {reason}")
 
     def _warn_throttled(self, kind: str, text: str) -> None:

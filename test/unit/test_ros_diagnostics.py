@@ -343,3 +343,46 @@ def test_window_figures_after_a_reactivation_are_the_new_activations():
         d.add(FrameRecord(21.0 + 0.1 * k, True, 100, 0.1, 0.1))
     values = dict(d.summary(22.0, Track.TRACKING, True).values)
     assert values["success_rate"] == "1.00" and values["latency_s"] == "0.100", values
+
+
+def _focal(k, scale, fx=525.0):
+    from mast3r_ros.core.focal_evidence import FocalFit
+
+    # frames that each pass the per-frame gate (2 sigma) and fail it, alike
+    return FocalFit(scale * (1 + 0.01 * ((-1) ** k)), 0.02, fx)
+
+
+def test_a_wrong_focal_length_over_the_frames_is_a_warning_naming_the_fitted_fx():
+    d = DiagnosticsWindow(window_s=10.0, no_image_warn_s=5.0)
+    d.set_focal_tolerance(0.05)
+    d.start(0.0)
+    for k in range(4):
+        d.add(FrameRecord(0.1 * k + 0.1, True, 100, 0.1, 0.1, focal_fit=_focal(k, 0.9)))
+    s = d.summary(0.5, Track.TRACKING, True)   # 4 frames: no verdict yet
+    assert s.level == OK and dict(s.values)["focal_scale"] == "not judged (4 frames)"
+    for k in range(4, 12):
+        d.add(FrameRecord(0.1 * k + 0.1, k % 3 != 0, 100, 0.1, 0.1,
+                          reason="" if k % 3 else "the camera's focal length does not fit",
+                          focal_fit=_focal(k, 0.9)))
+    d.add(FrameRecord(1.3, False, reason="too few inliers (3 < 30)"))  # not judged
+    s = d.summary(1.4, Track.TRACKING, True)
+    values = dict(s.values)
+    assert s.level == WARN and "inliers fit fx 472.5 px, not 525.0" in s.message, s.message
+    assert "camera_info_url" in s.message and "cropped" in s.message
+    assert values["focal_fx_fitted_px"] == "472.5"
+    assert values["focal_scale"].startswith("0.900 +- ") and "(12 frames)" in values["focal_scale"]
+    assert d.summary(1.4, Track.LOST, True).message == s.message  # the cause, said first
+    d.start(50.0)                              # reactivated (maybe recalibrated): starts over
+    assert "focal" not in d.summary(50.1, Track.TRACKING, True).message
+
+
+def test_the_focal_warning_follows_the_configured_tolerance_and_a_right_fx_is_ok():
+    d = DiagnosticsWindow()
+    d.start(0.0)
+    for k in range(12):
+        d.add(FrameRecord(0.1 * k, True, 100, focal_fit=_focal(k, 1.0)))
+    assert d.summary(1.3, Track.TRACKING, True).level == OK
+    d.set_focal_tolerance(0.15)
+    for k in range(12):
+        d.add(FrameRecord(1.3 + 0.1 * k, True, 100, focal_fit=_focal(k, 0.9)))
+    assert d.summary(2.6, Track.TRACKING, True).level == OK  # 10 % is within a 15 % gate

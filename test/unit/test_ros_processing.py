@@ -853,3 +853,26 @@ def test_a_reset_between_localizing_and_failing_does_not_count_the_stale_failure
     assert host._tracking.consecutive_failures == 0
     assert host._tracking.prior_source == "initialpose"
     assert not [m for lvl, m in host.logger.lines if "not localized" in m]
+
+
+def test_the_focal_scales_of_published_and_failed_frames_reach_diagnostics():
+    """The node's /diagnostics says a wrong focal length with the fx the frames fit, from the
+    frames published and those the per-frame gate failed alike."""
+    from mast3r_ros.core.focal_evidence import FocalFit
+
+    class WrongFx(Localizer):
+        def localize(self, frame, *a, **k):
+            r = super().localize(frame, *a, **k)
+            n = self.calls
+            fit = FocalFit(0.8 + 0.01 * (n % 3), 0.01, 100.0)
+            if n % 2:
+                return dataclasses.replace(r, focal_fit=fit)
+            return LocalizationResult.failure(frame.stamp_ns, "the camera's focal length does "
+                                              "not fit the inliers (...)", focal_fit=fit)
+    host = Host(WrongFx())
+    for k in range(10):
+        host._process(image(stamp(k)))
+    s = host._diag.summary(time.monotonic(), host._tracking.track, True)
+    assert s.level == 1 and "inliers fit fx 81.0 px, not 100.0" in s.message, s.message
+    assert dict(s.values)["focal_fx_fitted_px"] == "81.0"
+    assert dict(s.values)["focal_scale"].endswith("(10 frames)")  # published and failed
