@@ -48,7 +48,6 @@ import math
 from typing import Any, Dict, Optional, Sequence
 
 import numpy as np
-from scipy.stats import chi2
 
 # fewest frames whose fit is observable before a verdict is given
 MIN_FRAMES = 5
@@ -126,7 +125,11 @@ def combine_focal_scales(scales: Sequence[float], sigmas_log: Sequence[float],
     ratio = c2 / dof if dof else None
     if ratio is not None and ratio > 1.0:
         sigma *= math.sqrt(ratio)
-    consistent = bool(chi2.sf(c2, dof) >= CONSISTENCY_P) if dof else None
+    # chi^2 sf(x; k) = Q(k / 2, x / 2); imported here: core.types imports this module, and
+    # --help loads no scipy (scipy.stats alone took 1-4 s)
+    from scipy.special import gammaincc
+
+    consistent = bool(gammaincc(dof / 2, c2 / 2) >= CONSISTENCY_P) if dof else None
     lo, hi = mean - significance * sigma, mean + significance * sigma
     below = tolerance < 1 and hi < math.log1p(-tolerance)  # no scale is 100 % too small
     off = used >= MIN_FRAMES and (lo > math.log1p(tolerance) or below)
