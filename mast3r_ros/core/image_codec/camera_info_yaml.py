@@ -1,5 +1,7 @@
 """``load_camera_info_yaml``: a camera_info YAML (camera_calibration_parsers' file layout, as
-camera_info_manager loads it) -> `CameraIntrinsics`, read as ROS reads it, without ROS."""
+camera_info_manager loads it) -> `CameraIntrinsics`, read as ROS reads it, without ROS; a
+CameraInfo saved by ``ros2 topic echo`` (`camera_info_echo`) or an OpenCV FileStorage YAML
+(`camera_info_opencv`) is told apart (`_file_format`) and read by its own module."""
 
 from __future__ import annotations
 
@@ -17,6 +19,8 @@ import yaml
 from ..errors import InputError
 from ..types import CameraIntrinsics
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
+from .camera_info_echo import load_echoed_camera_info, looks_like_echoed_camera_info
+from .camera_info_opencv import load_opencv_calibration
 
 log = logging.getLogger(__name__)
 
@@ -293,8 +297,54 @@ def _yaml_error_text(err: yaml.YAMLError) -> str:
             f"{context + ', ' if context else ''}{problem}{hint}")
 
 
+_OPENCV_MATRIX_TAG = "tag:yaml.org,2002:opencv-matrix"  # !!opencv-matrix
+# the layout's keys that a CameraInfo message has not (binning_x, binning_y, roi and
+# distortion_model are both the message's fields and this layout's)
+_ROS_LAYOUT_KEYS = tuple(k for k in _KNOWN_FIELDS if k not in ("distortion_model", "binning_x",
+                                                                "binning_y", "roi"))
+
+
+def _has_tag(node: Optional[yaml.Node], tag: str) -> bool:
+    if node is None or node.tag == tag:
+        return node is not None
+    if isinstance(node, yaml.MappingNode):
+        return any(_has_tag(k, tag) or _has_tag(v, tag) for k, v in node.value)
+    return isinstance(node, yaml.SequenceNode) and any(_has_tag(n, tag) for n in node.value)
+
+
+def _file_format(text: str) -> str:
+    """Which of the three accepted files ``text`` is: "opencv" (an OpenCV FileStorage YAML: a
+    first line ``%YAML:1.0``, which no YAML parser but OpenCV's takes, or ``!!opencv-matrix``
+    tags, which ``yaml.safe_load`` refuses), "echo" (``ros2 topic echo`` of a CameraInfo: a
+    mapping with the message's ``k`` or ``width`` and ``height`` and none of the
+    camera_calibration_parsers layout's keys, which no message has) or "ros" (everything else,
+    read as before: camera_calibration_parsers' layout, with its errors). Each file the ROS
+    reader accepts is "ros": it has ``image_width`` and ``camera_matrix`` and one YAML
+    document that PyYAML constructs."""
+    if text.lstrip("\ufeff").startswith("%YAML:"):
+        return "opencv"
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.YAMLError:
+        return "ros"  # which says where the YAML is broken
+    if any(_has_tag(node, _OPENCV_MATRIX_TAG) for node in nodes):
+        return "opencv"
+    for node in nodes:
+        keys = ([k.value for k, _ in node.value if isinstance(k, yaml.ScalarNode)]
+                if isinstance(node, yaml.MappingNode) else [])
+        if looks_like_echoed_camera_info(keys) and not set(keys) & set(_ROS_LAYOUT_KEYS):
+            return "echo"
+    return "ros"
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
-    """Read a ROS camera_info YAML (camera_calibration_parsers layout) -> ``CameraIntrinsics``.
+    """Read a camera calibration file -> ``CameraIntrinsics``: a ROS camera_info YAML
+    (camera_calibration_parsers layout, below), a CameraInfo message saved with ``ros2 topic
+    echo`` (`camera_info_echo.load_echoed_camera_info`) or an OpenCV FileStorage YAML
+    (`camera_info_opencv.load_opencv_calibration`), told apart by `_file_format`; the two
+    others are each logged once (info) as read so.
+
+    A ROS camera_info YAML (camera_calibration_parsers layout):
 
     Needs ``image_width``, ``image_height``, ``camera_matrix.data`` and, as
     camera_calibration_parsers does, ``distortion_coefficients`` (``{rows: 1, cols: 0, data:
@@ -329,12 +379,24 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     path = Path(path)
     try:
         with open(path, encoding="utf-8") as f:
-            root, doc = _parse(f.read())
+            text = f.read()
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
                          f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
+    kind = _file_format(text)
+    if kind == "opencv":
+        return load_opencv_calibration(path, text)
+    if kind == "echo":
+        return load_echoed_camera_info(path, text)
+    return _load_ros_layout(path, text)
+
+
+def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
+    """`load_camera_info_yaml` of a camera_calibration_parsers layout file's ``text``."""
+    try:
+        root, doc = _parse(text)
     except yaml.YAMLError as err:
         raise InputError(f"{path} is not valid YAML{_yaml_error_text(err)}") from err
     if doc is None:  # nothing but white space or comments
