@@ -261,3 +261,66 @@ def test_a_ros_layout_under_an_opencv_header_is_not_guessed(tmp_path):
     cam = intrinsics_from_camera_info(640, 480, K, D5, "plumb_bob")
     _refused(_write(tmp_path, "%YAML:1.0\n---\n" + camera_yaml(cam)),
              "camera_matrix must be the 3x3 camera matrix written as an !!opencv-matrix")
+
+
+# --------------------------------------------------------------------------------------------
+# the CLI
+
+
+def _echo_of(cam) -> str:
+    """``ros2 topic echo`` of the CameraInfo of ``cam`` (unbinned, no ROI)."""
+    k = cam.K.reshape(-1).tolist()
+    p = [*k[0:3], 0.0, *k[3:6], 0.0, *k[6:9], 0.0]
+    return ECHO.replace(_block("k", K), _block("k", k)).replace(
+        "height: 480\nwidth: 640", f"height: {cam.height}\nwidth: {cam.width}").replace(
+        "distortion_model: plumb_bob\nd:\n- 0.1\n- -0.25\n- 1.0e-05\n- 0.002\n- 0.0\n",
+        f"distortion_model: {cam.distortion_model}\n" + (
+            _block("d", cam.dist.tolist()) if cam.dist.size else "d: []\n")).replace(
+        _block("p", [525.0, 0.0, 319.5, 0.0, 0.0, 525.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0]),
+        _block("p", p))
+
+
+def test_localize_takes_each_format_and_localizes_as_with_the_ros_layout(tmp_path, tum,
+                                                                       sift_map):
+    """The same camera as an echoed CameraInfo and as an OpenCV file gives the run the
+    camera (results.jsonl records it per frame) and poses of TUM's camera.yaml."""
+    import json
+    from pathlib import Path
+
+    from mast3r_ros.replay.cli import main
+
+    ros = Path(tum[1]) / "camera.yaml"
+    cam = load_camera_info_yaml(ros)
+    files = {"ros": ros, "echo": _write(tmp_path, _echo_of(cam), "echo.yaml"),
+             "opencv": _opencv(tmp_path, {"image_width": cam.width, "image_height": cam.height,
+                                          "camera_matrix": cam.K,
+                                          "distortion_coefficients": np.zeros((5, 1))})}
+    assert not np.any(cam.dist)  # the OpenCV file's zeros are the same camera
+    runs = {}
+    for name, path in files.items():
+        out = tmp_path / f"run_{name}"
+        assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher",
+                     "sift", "--max-frames", "2", "--camera-info", str(path),
+                     "--log-level", "warning"]) == 0, name
+        lines = (out / "results.jsonl").read_text().splitlines()
+        runs[name] = [{k: v for k, v in json.loads(line).items() if k in ("camera", "success",
+                                                                          "map_from_cam")}
+                      for line in lines]
+    assert len(runs["ros"]) == 2 and all("camera" in r for r in runs["ros"])
+    assert runs["echo"] == runs["ros"] and runs["opencv"] == runs["ros"]
+
+
+@pytest.mark.parametrize("text, said", [
+    (ECHO + ECHO, "holds 2 YAML documents"),
+    ("%YAML:1.0\n---\nfx: 525.0\n", "keys are not recognised: found fx"),
+])
+def test_a_bad_camera_info_file_exits_2_with_one_line(tmp_path, capsys, text, said):
+    from mast3r_ros.replay.cli import main
+
+    path = _write(tmp_path, text)
+    out = tmp_path / "run"
+    assert main(["localize", str(tmp_path), "--map", str(tmp_path / "no_map"), "--out",
+                 str(out), "--camera-info", str(path)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert str(path) in line and said in line, line
+    assert not out.exists()
