@@ -84,9 +84,10 @@ def _check_fields(doc: dict, path: Path) -> None:
     unknown = [str(k) for k in doc if k not in CAMERA_INFO_FIELDS]
     if unknown:
         ros1 = [k for k in unknown if k in ("D", "K", "R", "P")]
-        hint = (f"; ROS 1's rostopic echo names them {', '.join(ros1)}: rename them "
-                f"{', '.join(k.lower() for k in ros1)}" if ros1 else "")
-        raise InputError(f"{path}: {', '.join(map(repr, unknown))} not a field of "
+        hint = (f"; ROS 1's rostopic echo writes D, K, R, P in capitals: rename "
+                f"{', '.join(f'{k} to {k.lower()}' for k in ros1)}" if ros1 else "")
+        are = "is not a field" if len(unknown) == 1 else "are not fields"
+        raise InputError(f"{path}: {', '.join(map(repr, unknown))} {are} of "
                          f"sensor_msgs/msg/CameraInfo (the file was read as a message saved "
                          f"by 'ros2 topic echo'; its fields: {', '.join(CAMERA_INFO_FIELDS)})"
                          f"{hint}")
@@ -102,15 +103,21 @@ def _check_fields(doc: dict, path: Path) -> None:
                              f"{len(value)} (was the file cut or edited?); {_SAVE_ONE}")
 
 
-def _refuse_python_repr(doc: dict, path: Path) -> None:
-    """An array field written as Python's text of it (``array('d', [...])``, which ``print``
-    of a message or ``ros2 topic echo --field d`` shows) is refused with how to save YAML."""
+def _refuse_array_text(doc: dict, path: Path) -> None:
+    """An array field written as text is refused with how to save its values: Python's
+    ``array('d', [...])`` (``print`` of a message, ``ros2 topic echo --field d``) or what
+    ``ros2 topic echo --no-arr`` prints instead of them (``'<array type: double[9]>'``)."""
     for name in ("d", "k", "r", "p"):
         value = doc.get(name)
-        if isinstance(value, str) and value.lstrip().startswith("array("):
+        if not isinstance(value, str):
+            continue
+        if value.lstrip().startswith("array("):
             raise InputError(f"{path}: CameraInfo {name} is Python's text of an array "
                              f"({value:.30}...), not the YAML list 'ros2 topic echo' prints "
                              f"for a whole message; {_SAVE_ONE}")
+        if value.startswith(("<array type", "<sequence type")):
+            raise InputError(f"{path}: CameraInfo {name} is {value!r}: the message was echoed "
+                             f"with --no-arr, which leaves the arrays out; {_SAVE_ONE}")
 
 
 def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
@@ -123,15 +130,15 @@ def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
         InputError: naming ``path``: several messages (YAML documents), a field given twice,
             a field CameraInfo has not, a missing ``height``, ``width``, ``distortion_model``,
             ``d`` or ``k``, ``r``/``p`` not 9/12 values, an array printed as Python's
-            ``array('d', [...])``, and whatever the message reader refuses (K not 9 numbers,
-            an unsupported model or coefficient count, a size that is no whole number, a ROI
-            outside the image, ...).
+            ``array('d', [...])`` or left out (``--no-arr``), and whatever the message
+            reader refuses (K not 9 numbers, an unsupported model or coefficient count, a size
+            that is no whole number, a ROI outside the image, ...).
     """
     from ..message_fields import camera_info_to_intrinsics  # here: it imports this package
 
     doc = _the_message(path, text)
     _check_fields(doc, path)
-    _refuse_python_repr(doc, path)
+    _refuse_array_text(doc, path)
     msg = SimpleNamespace(**{name: doc.get(name) for name in CAMERA_INFO_FIELDS})
     try:
         cam = camera_info_to_intrinsics(msg)

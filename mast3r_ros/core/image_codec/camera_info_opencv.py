@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from ..types import _OPENCV_MODEL_OF_COUNT, CameraIntrinsics
+from ..types import _OPENCV_MODEL_OF_COUNT, CameraIntrinsics, check_distortion
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,8 @@ def _read(fs: cv2.FileStorage, path: Path) -> CameraIntrinsics:
                          f"{D.shape[0]}x{D.shape[1]}")
     d = D.reshape(-1)
     model = _distortion_model(fs, keys, d, d_key, path)
-    try:
+    try:  # first here, so that a wrong count or a NaN is said under the file's key
+        check_distortion(model, d, model_field="distortion model", dist_field=d_key)
         cam = intrinsics_from_camera_info(width, height, K.reshape(-1), d, model)
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
