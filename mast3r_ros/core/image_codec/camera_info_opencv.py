@@ -62,8 +62,10 @@ def _matrix(fs: cv2.FileStorage, key: str, path: Path, what: str) -> np.ndarray:
     """The ``!!opencv-matrix`` at ``key`` as float64 (an empty one: shape (0, 0)); InputError
     for anything else (a list, a number, a mapping that is no matrix)."""
     node = fs.getNode(key)
+    # its fields checked first: OpenCV versions differ in what mat() does with other nodes
+    is_matrix = node.isMap() and {"rows", "cols", "dt", "data"} <= set(node.keys())
     try:
-        mat = node.mat() if node.isMap() else False
+        mat = node.mat() if is_matrix else False
     except (cv2.error, SystemError):
         mat = False
     if mat is False:
