@@ -156,6 +156,17 @@ def test_the_ros_layout_with_a_trailer_is_refused_as_before(tmp_path):
              "is not valid YAML", "expected a single document")
 
 
+def test_a_ros_layout_file_with_message_field_names_stays_the_ros_layout(tmp_path):
+    """Keys of one's own in a camera_calibration_parsers file (ROS ignores them) that a
+    CameraInfo message also has do not make it an echo: its image_width / camera_matrix say
+    which file it is, and it reads as it did."""
+    from mast3r_ros.replay.synthetic import camera_yaml
+
+    cam = intrinsics_from_camera_info(640, 480, K, D5, "plumb_bob")
+    extra = "header:\n  frame_id: cam\nwidth: 320\nheight: 240\nk: [1, 2, 3]\n"
+    _same(load_camera_info_yaml(_write(tmp_path, camera_yaml(cam) + extra)), cam)
+
+
 # --------------------------------------------------------------------------------------------
 # OpenCV FileStorage
 
