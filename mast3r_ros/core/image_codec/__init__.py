@@ -13,7 +13,9 @@ Modules: `raw` (``sensor_msgs/Image`` fields <-> arrays: `decode_image`, `to_rgb
 `depth_to_metres`, `encode_image`, `warn_low_bit_depth`), `compressed` (``CompressedImage`` and
 ``compressedDepth``: `decode_compressed`), `files` (image files on disk: `read_image_file`,
 `check_image_file_intact`), `camera_info` (``CameraInfo`` fields -> `CameraIntrinsics`),
-`camera_info_yaml` (a camera_info YAML -> `CameraIntrinsics`: `load_camera_info_yaml`).
+`camera_info_yaml` (a camera_info YAML -> `CameraIntrinsics`: `load_camera_info_yaml`, which
+also reads a CameraInfo saved by ``ros2 topic echo``, `camera_info_echo`, and an OpenCV
+FileStorage YAML, `camera_info_opencv`).
 Import the public names from this package; private helpers (and the state tests reset, such as
 ``raw._LOW_BIT_DEPTH_CHECKED``) from the module that defines them.
 """
