@@ -338,3 +338,12 @@ def test_a_bad_camera_info_file_exits_2_with_one_line(tmp_path, capsys, text, sa
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert str(path) in line and said in line, line
     assert not out.exists()
+
+
+def test_the_echo_reader_called_alone_names_broken_yaml(tmp_path):
+    """`load_camera_info_yaml` hands it only YAML that parses; a direct caller's broken text
+    is an InputError naming the file too, not PyYAML's own exception."""
+    from mast3r_ros.core.image_codec.camera_info_echo import load_echoed_camera_info
+
+    with pytest.raises(InputError, match=r"cam\.yaml is not valid YAML: .*expected ','"):
+        load_echoed_camera_info(tmp_path / "cam.yaml", "k: [1, 2\n")

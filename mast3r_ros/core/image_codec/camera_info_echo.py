@@ -59,8 +59,11 @@ def _repeated_key(node: yaml.Node, path: Path, prefix: str = "") -> None:
 def _the_message(path: Path, text: str) -> dict:
     """The one message of an echo file (the ``---`` trailer ends it; an empty document is
     skipped) as a mapping; InputError for several messages or one that is not a mapping."""
-    nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader)
-             if not (isinstance(n, yaml.ScalarNode) and n.tag.endswith(":null"))]
+    try:
+        nodes = [n for n in yaml.compose_all(text, Loader=yaml.SafeLoader)
+                 if not (isinstance(n, yaml.ScalarNode) and n.tag.endswith(":null"))]
+    except yaml.YAMLError as err:
+        raise InputError(f"{path} is not valid YAML: {' '.join(str(err).split())}") from err
     if len(nodes) != 1:
         lines = ", ".join(str(n.start_mark.line + 1) for n in nodes)
         raise InputError(f"{path}: holds {len(nodes)} YAML documents (at lines {lines}), read "
