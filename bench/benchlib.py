@@ -8,11 +8,13 @@ random-weight models of ``mast3r_test_utils``) on ``sys.path``, so the scripts r
 from __future__ import annotations
 
 import json
+import os
 import platform
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
@@ -118,8 +120,18 @@ def write_json(path: Optional[str], result: Dict[str, Any]) -> None:
         print(f"FALLBACK in this run (timings of the slow path): {', '.join(broken)}: {fb}")
     if not path:
         return
-    with open(path, "w", encoding="utf-8") as fh:
-        json.dump({**result, "fallbacks": fb}, fh, indent=2)
+    # through a temporary file beside it: bench_gpu.py rewrites its JSON after every variant, and
+    # a step cut by gpu_checks.sh's timeout mid-write would lose the variants already measured
+    text = json.dumps({**result, "fallbacks": fb}, indent=2)
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(os.path.abspath(path)),
+                               prefix=f".{os.path.basename(path)}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        os.unlink(tmp)
+        raise
     print(f"wrote {path}")
 
 

@@ -151,6 +151,24 @@ def test_bench_json_says_when_a_fast_path_fell_back(tmp_path, capsys, monkeypatc
     assert "FALLBACK" in out and "cuda_graph_matching" in out
 
 
+def test_bench_json_write_that_fails_keeps_the_previous_file(tmp_path):
+    """benchlib.write_json: bench_gpu.py rewrites its JSON after every variant; a write that
+    breaks off (here a value JSON cannot hold, as a timeout's kill would mid-write) truncated the
+    file and lost the variants already measured. The previous file now stays whole, with no
+    temporary file left beside it."""
+    import json
+
+    import benchlib
+
+    path = tmp_path / "r.json"
+    benchlib.write_json(str(path), {"variants": {"reduce-overhead": {"ms": 20.2}}})
+    with pytest.raises(TypeError):
+        benchlib.write_json(str(path), {"variants": {"reduce-overhead": {"ms": 20.2}},
+                                        "broken": object()})
+    assert json.loads(path.read_text())["variants"]["reduce-overhead"]["ms"] == 20.2
+    assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+
+
 def test_gpu_checks_without_cuda_stops_at_once_with_a_message(tmp_path):
     """bash bench/gpu_checks.sh (no --smoke) where torch sees no CUDA: it ran every step, each
     failing (or skipped by the deadline) and exited 0 after minutes of tracebacks; it now says
