@@ -118,9 +118,22 @@ def test_gpu_checks_smoke(tmp_path):
     assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-2000:]
     log = (tmp_path / "gpu_checks_log.txt").read_text()
     assert "=== gpu_512 exit 0" in log and "=== total" in log, log[-3000:]
+    # every step ran and none failed; the summary against the lines is in $OUT and is
+    # the end of the console output
+    steps = ["gpu_512", "matching", "frame_host", "gpu_384", "gpu_224", "gpu_512_default",
+             "gpu_512_eager"]
+    assert all(f"=== {s} exit 0" in log for s in steps), log[-3000:]
+    summary = (tmp_path / "gpu_summary.md").read_text()
+    assert "| Must reach | verdict |" in summary and "SMOKE RUN" in summary, summary
+    assert summary.count("**not measured**") == 6 and "NO EXIT LINE" not in summary, summary
+    assert "exit 0 (" in summary and "timed out" not in summary.lower(), summary
+    assert r.stdout.rstrip().endswith(summary.rstrip().splitlines()[-1]), r.stdout[-2000:]
     with tarfile.open(tmp_path / "results.tgz") as tf:
         names = {Path(n).name for n in tf.getnames()}
-        assert {"bench_gpu_512_fp16.json", "gpu.txt", "gpu_checks_log.txt"} <= names
+        assert {"bench_gpu_512_fp16.json", "bench_matching.json", "bench_frame_host.json",
+                "bench_host.json", "bench_gpu_384_fp16.json", "bench_gpu_224_fp16.json",
+                "bench_gpu_512_fp16_default.json", "bench_gpu_512_fp16_eager.json", "gpu.txt",
+                "gpu_checks_log.txt"} <= names, names
         res = json.load(tf.extractfile("./bench_gpu_512_fp16.json"))
     for k, r_k in res["sizes"]["224"]["variants"]["eager"]["keyframes"].items():
         lr = r_k["localize_realistic"]
