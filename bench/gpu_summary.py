@@ -217,11 +217,14 @@ def matching_row(run: Run) -> Dict[str, str]:
                            if isinstance(r[n], dict) and n != name and "median_ms" in r[n])
         figs.append(f"K={k}: {name} {_f(ms, '.2f')} ms per pair ({others})")
     fig = "; ".join(figs)
-    broken = ((doc.get("fallbacks") or {}).get("cuda_graph_matching") or {}).get("broken")
+    fb = doc.get("fallbacks") or {}
+    broken = (fb.get("cuda_graph_matching") or {}).get("broken")
     if broken:
         fig += f"; CUDA GRAPH FELL BACK ({broken}): triton-graph timed the eager path"
-    if not judged or any(x is None for x in judged):
-        verdict = NOT_MEASURED
+    if fb.get("tf32_screen_broken"):
+        fig += f"; TF32 SCREEN FELL BACK ({fb['tf32_screen_broken']}): the IEEE search was timed"
+    if not judged or any(x is None for x in judged) or broken or fb.get("tf32_screen_broken"):
+        verdict = NOT_MEASURED  # a slow path's figure is not the designed path's
     else:
         verdict = MET if max(judged) <= MATCHING_PAIR_MS else NOT_MET
     if run.not_gpu(doc):

@@ -149,7 +149,12 @@ def test_not_measured_when_missing_cut_or_fallen_back(tmp_path):
 def test_graph_fallback_and_cpu_figures_are_not_gpu_verdicts(tmp_path):
     v = verdicts(write_run(tmp_path, **{"bench_matching.json": _matching(
         broken="RuntimeError: capture failed")}))
+    assert v["matching"][0] == "not measured", v
     assert "CUDA GRAPH FELL BACK (RuntimeError: capture failed)" in v["matching"][1], v
+    m = _matching()
+    m["fallbacks"]["tf32_screen_broken"] = "CompilationError: tl.dot tf32"
+    v = verdicts(write_run(tmp_path / "s", **{"bench_matching.json": m}))
+    assert v["matching"][0] == "not measured" and "TF32 SCREEN FELL BACK" in v["matching"][1]
     cpu = copy.deepcopy(_gpu("512", "reduce-overhead"))
     cpu["device"] = "cpu"
     v = verdicts(write_run(tmp_path / "b", **{"bench_gpu_512_fp16.json": cpu}))
