@@ -108,6 +108,12 @@ def fallbacks() -> Dict[str, Any]:
     return out
 
 
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
 def write_json(path: Optional[str], result: Dict[str, Any]) -> None:
     """Write ``result`` as indented JSON to ``path`` (nothing when None), with `fallbacks` added
     under "fallbacks" (printed too when a fast path fell back)."""
@@ -128,6 +134,7 @@ def write_json(path: Optional[str], result: Dict[str, Any]) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             fh.write(text)
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp's 0600 -> what open() would have made
         os.replace(tmp, path)
     except BaseException:
         os.unlink(tmp)

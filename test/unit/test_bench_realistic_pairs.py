@@ -180,6 +180,9 @@ def test_bench_json_write_that_fails_keeps_the_previous_file(tmp_path):
                                         "broken": object()})
     assert json.loads(path.read_text())["variants"]["reduce-overhead"]["ms"] == 20.2
     assert [p.name for p in tmp_path.iterdir()] == ["r.json"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~mask  # as open() makes it, not 0600
 
 
 def test_gpu_checks_without_cuda_stops_at_once_with_a_message(tmp_path):

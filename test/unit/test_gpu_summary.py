@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -192,6 +193,9 @@ def test_main_writes_the_file_and_refuses_a_missing_folder(tmp_path, capsys):
     printed = capsys.readouterr().out
     assert printed == out.read_text() and "| Must reach | verdict | figure | from |" in printed
     assert sorted(p.name for p in tmp_path.iterdir()) == ["r", "summary.md"]
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
     assert gpu_summary.main([str(tmp_path / "nope")]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "is not a folder" in err, err
