@@ -497,8 +497,10 @@ def steps(run: Run) -> List[str]:
         if n.startswith(("pytest_", "build_")) and n.endswith(".log"):
             text = run.text(n)
             c = pytest_counts(text)
+            bad = re.findall(r"^(?:FAILED|ERROR) (\S+)", text, re.M)
             out.append(f"{n[:-4]}: {_exit_of(text) or 'no exit line (cut)'}"
-                       + (" (" + ", ".join(f"{v} {k}" for k, v in c.items()) + ")" if c else ""))
+                       + (" (" + ", ".join(f"{v} {k}" for k, v in c.items()) + ")" if c else "")
+                       + (": " + ", ".join(dict.fromkeys(bad)) if bad else ""))
     return out
 
 

@@ -175,11 +175,17 @@ def test_smoke_run_reads_the_eager_224_files_and_judges_nothing(tmp_path):
 
 
 def test_steps_cut_or_timed_out_are_named(tmp_path):
+    failing = ("FAILED test/gpu/test_cuda_matching_graph.py::test_graph_equals_eager - assert\n"
+               "PASSED test/gpu/test_cuda.py::test_cuda_fp32\n"
+               "======= 1 failed, 1 passed in 12.0s =======\nexit 1 (limit 170 s)\n")
     log = CONSOLE + ("=== [200 s] gpu_224: python3 bench/bench_gpu.py\n"
                      "=== gpu_224 exit 124 (limit 120 s)\n"
                      "=== [330 s] gpu_512_default: python3 bench/bench_gpu.py\n")
-    text, _ = gpu_summary.summary(str(write_run(tmp_path, **{"gpu_checks_log.txt": log})),
+    text, _ = gpu_summary.summary(str(write_run(tmp_path, **{"gpu_checks_log.txt": log,
+                                                             "pytest_gpu.log": failing})),
                                   str(tmp_path / "gpu_checks_log.txt"))
+    assert ("- pytest_gpu: exit 1 (1 failed, 1 passed): "
+            "test/gpu/test_cuda_matching_graph.py::test_graph_equals_eager") in text, text
     assert "- gpu_224: TIMED OUT at its 120 s limit" in text, text
     assert "- gpu_512_default: started at 330 s, NO EXIT LINE" in text, text
     assert "- gpu_384: exit 0" in text and "- pytest_compile_1: exit 0 (1 passed)" in text, text
