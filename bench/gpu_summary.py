@@ -334,7 +334,8 @@ def equivalence_row(run: Run) -> Dict[str, str]:
             eq.append(f"K={k} desc {_f(e.get('desc_max_abs'), '.1e')} / pts3d p99 "
                       f"{_f(e.get('pts3d_rel_p99'), '.1e')} / Jaccard "
                       f"{_f(e.get('match_jaccard_min'), '.2f')}")
-        figs.append("bench, full random-weight ViT-L 512 reduce-overhead: " + "; ".join(eq))
+        net = "the tiny network" if run.smoke else "full random-weight ViT-L"
+        figs.append(f"bench, {net}, {run.label('512', 'reduce-overhead')}: " + "; ".join(eq))
     if res["FAILED"] or res["ERROR"]:
         verdict = NOT_MET
     elif res["PASSED"]:
