@@ -36,8 +36,8 @@ def _gpu(size, variant, ms=(18.0, 35.0), compiled=None):
                         "equivalence_vs_eager_fp32": {"desc_max_abs": 1.7e-3,
                                                       "pts3d_rel_p99": 1.1e-2,
                                                       "match_jaccard_min": 0.98},
-                        "localize": _localize(m * 0.9, m * 0.95, localized=0),
-                        "localize_realistic": _localize(m, m * 1.02)}
+                        "localize": _localize(m * 0.9, m * 0.9, localized=0),
+                        "localize_realistic": _localize(m, m * 0.98)}
     return {"device": "cuda", "sizes": {size: {"variants": {variant: {
         "compile_effective": compiled or gpu_summary.COMPILE_OF[variant],
         "keyframes": keyframes}}}}, "fallbacks": {}}
@@ -89,7 +89,7 @@ def write_run(folder: Path, **files) -> Path:
 
 def verdicts(folder: Path, smoke: bool = False):
     _, rows = gpu_summary.summary(str(folder), str(folder / "gpu_checks_log.txt"), smoke)
-    keys = ["frame_k1", "frame_k4", "matching", "first_frame", "equivalence", "host"]
+    keys = ["frame_k1", "frame_k4", "memory", "matching", "first_frame", "equivalence", "host"]
     assert [r["line"] for r in rows] == [gpu_summary.MUST_REACH[k] for k in keys]
     return {k: (r["verdict"], r["figure"]) for k, r in zip(keys, rows)}
 
@@ -97,23 +97,26 @@ def verdicts(folder: Path, smoke: bool = False):
 def test_every_line_met(tmp_path):
     v = verdicts(write_run(tmp_path))
     assert {k: x[0] for k, x in v.items()} == dict.fromkeys(v, "met"), v
-    assert v["frame_k1"][1].startswith("realistic correspondences: 18.0 ms [first 18.4]"), v
+    assert v["frame_k1"][1].startswith("realistic correspondences: 18.0 ms [first 17.6]"), v
+    assert v["memory"][1] == "K=1: 1500 MiB (1.57 GB); K=4: 1500 MiB (1.57 GB)", v
     assert "K=1: triton-graph 1.50 ms per pair" in v["matching"][1], v
-    assert "16 of 16 within 1.10x (sizes 224, 384, 512)" in v["first_frame"][1], v
+    assert "16 of 16 within 1.00x (sizes 224, 384, 512)" in v["first_frame"][1], v
     assert "1 passed" in v["equivalence"][1] and "Jaccard 0.98" in v["equivalence"][1], v
     assert "hopeless frames (not judged): N=3000 outliers=80% K=1 9.0" in v["host"][1], v
 
 
 def test_lines_not_met_say_their_figure(tmp_path):
     gpu = _gpu("512", "reduce-overhead", ms=(22.5, 41.0))
-    gpu["sizes"]["512"]["variants"]["reduce-overhead"]["keyframes"]["4"][
-        "localize_realistic"]["first_ms"] = 80.0
+    kf4 = gpu["sizes"]["512"]["variants"]["reduce-overhead"]["keyframes"]["4"]
+    kf4["localize_realistic"]["first_ms"] = 80.0
+    kf4["localize"]["peak_gpu_mib"] = 2900.0  # 3.04 GB: over the 3 GB
     failed = PASSED_LOG.replace("PASSED", "FAILED").replace("1 passed", "1 failed")
     v = verdicts(write_run(tmp_path, **{
         "bench_gpu_512_fp16.json": gpu, "bench_matching.json": _matching((1.9, 2.4)),
         "bench_host.json": _host(4.2), "pytest_compile_1.log": failed}))
     assert {k: x[0] for k, x in v.items()} == dict.fromkeys(v, "not met"), v
     assert "22.5 ms" in v["frame_k1"][1] and "41.0 ms" in v["frame_k4"][1], v
+    assert "K=4: 2900 MiB (3.04 GB)" in v["memory"][1], v
     assert "K=4: triton-graph 2.40 ms" in v["matching"][1], v
     assert "worst 1.95x: 512 reduce-overhead K=4 realistic first 80.0 vs median 41.0" in \
         v["first_frame"][1], v
@@ -169,7 +172,7 @@ def test_smoke_run_reads_the_eager_224_files_and_judges_nothing(tmp_path):
     for doc in smoke.values():
         doc["device"] = "cpu"
     text, rows = gpu_summary.summary(str(write_run(tmp_path, **smoke)), None, smoke=True)
-    assert [r["verdict"] for r in rows] == ["not measured"] * 6, rows
+    assert [r["verdict"] for r in rows] == ["not measured"] * 7, rows
     assert "1500.0 ms" in rows[0]["figure"] and "SMOKE RUN" in text, rows
     assert "512 reduce-overhead (smoke: 224 eager)" in text, text
 
