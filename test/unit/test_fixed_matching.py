@@ -259,3 +259,24 @@ def test_the_tf32_screen_runs_only_where_tf32_tensor_cores_are(monkeypatch):
         assert nn_triton.tf32_cores(torch.device("cpu"))  # Triton's interpreter: as written
     finally:
         nn_triton._major_capability.cache_clear()
+
+
+def test_eligibility_compares_every_field_and_graphs_need_cuda(monkeypatch):
+    """Equal keyframe maps but a view-2 map of another shape in one pair: not for the
+    fixed-shape path (every field is stacked). The Triton search on the CPU (the interpreter)
+    replays no CUDA graph, even before any capture failed."""
+    preds = _preds(2)
+    preds[1].desc_2 = preds[1].desc_2[:-1]
+    preds[1].desc_conf_2 = preds[1].desc_conf_2[:-1]
+    assert not fixed_matching.eligible(preds, CFG)
+    monkeypatch.setattr(fixed_matching, "_RUNNER", fixed_matching._GraphRunner())
+    assert not fixed_matching.uses_cuda_graphs(CFG, torch.device("cpu"))
+    assert fixed_matching.uses_cuda_graphs(CFG, torch.device("cuda"))  # the same config
+
+
+def test_an_image_2_without_pixels_gives_no_rows():
+    preds = _preds(2)
+    for p in preds:
+        p.desc_2, p.desc_conf_2 = p.desc_2[:0], p.desc_conf_2[:0]
+    rows = fixed_matching.fixed_rows(preds, _poses(2), CFG, graphs=False)
+    assert rows.shape == (0, 13) and rows.dtype == np.float64

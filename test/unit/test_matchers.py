@@ -249,3 +249,67 @@ def test_max_matches_draws_only_when_there_are_more():
                 assert np.all(np.diff(got[:, 1] * 7 + got[:, 0]) > 0)
             else:
                 np.testing.assert_array_equal(got, xy1)
+
+
+def _double(pred):
+    import dataclasses
+
+    return PairPrediction(**{f.name: None if getattr(pred, f.name) is None
+                             else getattr(pred, f.name).double()
+                             for f in dataclasses.fields(pred)})
+
+
+def test_match_and_fuse_of_float64_predictions_equals_filter_matches_per_pair():
+    """float64 predictions (the walks path: float64 maps never take the Triton search) give the
+    points `filter_matches` gives: ``pts3d_1`` read as float32, as the fixed-shape path's
+    float32 buffers hold it, not the float64 value itself; dtypes as documented."""
+    from mast3r_ros.core.matchers.mast3r import match_and_fuse
+
+    preds = [_double(_prediction(s)) for s in (0, 1)]
+    for p in preds:  # values no float32 holds
+        p.pts3d_1 += 1e-9
+        p.conf_1 += 1e-9
+    cfg = MatchingConfig(subsample=2, border_px=1, max_matches=10)
+    fused = match_and_fuse(preds, np.stack([np.eye(4)] * 2), cfg, np.random.default_rng(4))
+    rng = np.random.default_rng(4)
+    for k, p in enumerate(preds):
+        want, got = filter_matches(p, cfg, rng), fused.pair(k)
+        assert len(got.xy1) == 10
+        assert not np.array_equal(got.pts3d_cam, p.pts3d_1[got.xy1[:, 1], got.xy1[:, 0]].numpy())
+        np.testing.assert_array_equal(got.pts3d_cam, want.pts3d_1)
+        np.testing.assert_array_equal(got.conf, want.conf_1)
+    for name, a in zip(fused._fields, fused):
+        assert a.dtype == (np.int64 if name in ("slot", "xy1", "xy2") else np.float64), name
+
+
+def test_match_and_fuse_of_no_pair_has_the_documented_shapes_and_dtypes():
+    from mast3r_ros.core.matchers.mast3r import match_and_fuse
+
+    empty = match_and_fuse([], np.zeros((0, 4, 4)), MatchingConfig(), np.random.default_rng(0))
+    shapes = {"slot": (0,), "xy1": (0, 2), "xy2": (0, 2), "pts3d_cam": (0, 3),
+              "pts3d_map": (0, 3), "conf": (0,)}
+    for name, a in zip(empty._fields, empty):
+        assert a.shape == shapes[name], name
+        assert a.dtype == (np.int64 if name in ("slot", "xy1", "xy2") else np.float64), name
+
+
+def test_fixed_rows_keep_a_match_at_the_last_pixels_of_the_last_pair(monkeypatch):
+    """The key of the last pair's bottom-right pixels in both images, K * n1 * n2 - 1, is the
+    largest key and still below the sentinel of unconverged walkers: that match is kept."""
+    from mast3r_ros.core.matchers import fixed_matching
+
+    def identity_walk(flat1, flat2, start, max_iter):  # walker p ends at (p, p), converged
+        xy = start.expand(flat1.shape[0], -1).clone()
+        return xy, xy.clone(), torch.ones_like(xy, dtype=torch.bool)
+
+    monkeypatch.setattr(fixed_matching, "reciprocal_walk_fixed", identity_walk)
+    g = torch.Generator().manual_seed(0)
+    ones = torch.ones((2, 2))
+    pred = PairPrediction(torch.randn((2, 2, 3), generator=g), ones, torch.randn((2, 2, 4)),
+                          ones, None, None, torch.randn((2, 2, 4)), ones)
+    cfg = MatchingConfig(subsample=1, border_px=0, min_desc_conf=0.0, min_pointmap_conf=0.0)
+    rows = fixed_matching.fixed_rows([pred, pred], np.stack([np.eye(4)] * 2), cfg, graphs=False)
+    np.testing.assert_array_equal(rows[:, 0], np.ones(8))
+    np.testing.assert_array_equal(rows[:, 1], [0, 0, 0, 0, 1, 1, 1, 1])
+    np.testing.assert_array_equal(rows[:, 2:4], [[0, 0], [1, 0], [0, 1], [1, 1]] * 2)
+    np.testing.assert_array_equal(rows[:, 4:6], rows[:, 2:4])
