@@ -644,3 +644,38 @@ def test_localizer_refuses_a_bad_seed_naming_it(kf_map, seed):
     with pytest.raises(ConfigError, match=r"Localizer: seed must be an integer 0 <= seed < 2"):
         Localizer(kf_map, _sift(), seed=seed)
     assert Localizer(kf_map, _sift(), seed=np.uint64(2**64 - 1)).seed == 2**64 - 1
+
+
+class _CountingRetrieval(_StubRetrieval):
+    def __init__(self, order):
+        super().__init__(order)
+        self.ranked = 0
+
+    def rank(self, frame, state, top_k):
+        self.ranked += 1
+        return super().rank(frame, state, top_k)
+
+
+def test_force_global_ignores_a_prior_and_a_hint_for_the_candidates(kf_map):
+    """(The prior still gates the jump: 2 m from keyframe 1's pose, that frame fails.)"""
+    loc, f, _ = _stub_loc(kf_map, [1, 2])
+    for guess in ({"prior": kf_map.poses()[3]}, {"hint": kf_map.poses()[3]}):
+        loc.matcher.calls.clear()
+        r = loc.localize(f, force_global=True, **guess)
+        assert loc.matcher.calls == [[1, 2]], guess  # retrieval's, not the pose's 3, 2
+        assert r.success == ("hint" in guess), r.reason
+
+
+def test_a_failed_global_frame_is_ranked_once_and_not_retried(kf_map):
+    loc, f, _ = _stub_loc(kf_map, [3, 2], fail={3, 2})
+    loc.retrieval = _CountingRetrieval([3, 2])
+    r = loc.localize(f)
+    assert not r.success and loc.matcher.calls == [[3, 2]] and loc.retrieval.ranked == 1
+
+
+def test_retrieval_candidates_keep_the_best_and_its_nearest_companions(kf_map):
+    """`pose_consistent_subset`: the second-ranked keyframe 3 m from the best one is passed
+    over for the third-ranked one 1 m from it."""
+    loc, f, _ = _stub_loc(kf_map, [0, 3, 1], retrieval_top_k=3)
+    assert loc.localize(f).success
+    assert loc.matcher.calls == [[0, 1]]
