@@ -484,3 +484,129 @@ def test_the_sigma_medians_cover_every_localized_frame_with_or_without_ground_tr
                 if "sigma median" in ln]
         assert "20.00 cm / 1.15 deg" in row, row
     assert "sigma median" not in metrics.format_table(metrics.summarize(res[3:], None))
+
+
+# ---------------------------------------------------------------------------------------------
+# mutation-audit additions: the figures of metrics.json and the table, at their edges
+
+
+def test_an_empty_run_reads_zero_localized_and_prints():
+    m = metrics.summarize([], None)
+    assert m["localized_fraction"] == 0.0 and m["frames"] == 0
+    assert re.search(r"localized +0 \(0\.0 %\)\n", metrics.format_table(m))
+
+
+def test_recall_needs_both_thresholds_each_inclusive(monkeypatch):
+    """Frame 0 exactly at 5 cm / 5 deg counts; frame 1, 1 cm but 6 deg off, does not."""
+    res = [LocalizationResult(True, i, np.eye(4), None) for i in range(2)]
+    monkeypatch.setattr(metrics, "frame_errors",
+                        lambda results, gt: np.array([[0.05, 5.0], [0.01, 6.0]]))
+    m = metrics.summarize(res, np.stack([np.eye(4)] * 2))
+    assert m["recall"]["5cm_5deg"] == 0.5 and m["recall"]["500cm_10deg"] == 1.0
+
+
+def test_cold_frames_of_a_resumed_run_are_the_timed_ones_the_first_reported():
+    """``cold`` marks the first frame of each process; an unreadable one ran nothing and is
+    not left out (nor reported); the first frame's timings are the earliest cold frame's."""
+    bad = LocalizationResult.failure(0, "unreadable frame: x.png", unreadable=True)
+    res = [bad]
+    for i, total in enumerate((4.0, 0.06, 3.0, 0.07), start=1):
+        r = LocalizationResult(True, i, np.eye(4), None)
+        r.timings_s = {"total": total}
+        res.append(r)
+    m = metrics.summarize(res, None, cold={0, 1, 3})
+    assert m["latency_first_frame_s"] == {"total": 4.0}
+    assert m["latency_left_out"] == {
+        "frames": 2, "why": "no warm-up: the first frame localized by each of the 2 processes "
+                            "of a resumed run pays the one-time costs"}
+    assert m["latency_s"]["total"] == {"median": pytest.approx(0.065),
+                                       "p90": pytest.approx(0.069), "frames": 2}
+    table = metrics.format_table(m)
+    assert re.search(r"unreadable \(failed, skipped\) +1\n", table)
+    assert re.search(r"left out of the medians\); so is the first frame of each later process "
+                     r"of the resumed run \(2 frames left out\)", table)
+    one = metrics.format_table(metrics.summarize(res, None, warmed_up=False))
+    assert re.search(r"left out of the medians\)\n", one) and "later process" not in one
+
+
+def test_table_error_rows_in_centimetres_and_no_unposed_note_without_ground_truth():
+    res, gt = _run()
+    table = metrics.format_table(metrics.summarize(res, gt))
+    assert re.search(r"translation error median / mean / p90 +5\.00 cm / 18\.33 cm / 41\.00 cm",
+                     table)
+    assert re.search(r"max translation error +50\.00 cm", table)
+    assert "ground-truth pose" not in metrics.format_table(metrics.summarize(res, None))
+
+
+def test_frame_offset_from_exactly_the_fewest_frames_and_only_past_the_gross_bound():
+    offset = _rz(90, [5.0, 0, 0])
+    res, gt = _offset_run(offset, n=metrics.FRAME_OFFSET_MIN_FRAMES)
+    assert metrics.summarize(res, gt)["frame_offset"]["frames"] == metrics.FRAME_OFFSET_MIN_FRAMES
+    # every frame exactly 0.5 m off (GROSS_ERROR_M, not past it): not gross, nothing to explain
+    truth = [_rz(0, [float(i), 0.0, 0.0]) for i in range(6)]
+    est = [LocalizationResult(True, i, _rz(0, [i + 0.5, 0.0, 0.0]), None) for i in range(6)]
+    m = metrics.summarize(est, np.stack(truth))
+    assert m["translation_error_m"]["median"] == 0.5 and m["frame_offset"] is None
+
+
+def test_frame_offset_of_a_shift_with_rotation_noise_it_cannot_remove():
+    """Ground truth 2 m off with 1 deg of per-frame rotation noise: the transform removes the
+    shift; the rotation error, fine already, need not drop FRAME_OFFSET_GAIN times."""
+    res, gt = _offset_run(make_pose(np.eye(3), [2.0, 0.0, 0.0]))
+    rng = np.random.default_rng(3)
+    for r in res:
+        axis = rng.normal(size=3)
+        r.map_from_cam[:3, :3] = (Rotation.from_rotvec(np.radians(1.0) * axis
+                                                        / np.linalg.norm(axis)).as_matrix()
+                                  @ r.map_from_cam[:3, :3])
+    fo = metrics.summarize(res, gt)["frame_offset"]
+    assert fo is not None and fo["translation_m"] == pytest.approx(2.0, abs=0.05)
+    assert fo["aligned_rotation_error_deg_median"] > 0.5
+
+
+def test_frame_offset_shift_is_a_median_and_the_matrix_carries_the_scale():
+    offset = _rz(30, [2.0, 1.0, 0.0])
+    res, gt = _offset_run(offset)
+    res[0].map_from_cam[:3, 3] += [6.0, 0.0, 0.0]  # one frame 6 m off: the shift ignores it
+    fo = metrics.summarize(res, gt)["frame_offset"]
+    np.testing.assert_allclose(np.array(fo["map_from_groundtruth"])[:3, 3], offset[:3, 3],
+                               atol=0.05)
+    res, gt = _offset_run(np.eye(4))
+    gt[:, :3, 3] *= 1000.0
+    fo = metrics.summarize(res, gt)["frame_offset"]
+    np.testing.assert_allclose(np.array(fo["map_from_groundtruth"])[:3, :3], 1e-3 * np.eye(3),
+                               atol=5e-5)
+    res, gt = _offset_run(np.eye(4))
+    gt[:, :3, 3] *= 1000.0 / 1.3  # 1.3e-3: 30 % from millimetres, no unit
+    assert metrics.summarize(res, gt)["frame_offset"] is None
+
+
+def test_position_sigma_median_is_the_rms_of_the_axes_and_the_gt_block_its_own():
+    cov = np.diag([1e-4, 4e-4, 16e-4, 1e-4, 1e-4, 1e-4])
+    res = [LocalizationResult(True, 0, make_pose(np.eye(3), [0.01, 0.0, 0.0]), cov)]
+    c = metrics.covariance_calibration(res, np.stack([np.eye(4)]))
+    assert c["position_sigma_m_median"] == pytest.approx(np.sqrt(7e-4))
+    assert c["position"]["median_mahalanobis_sq"] == pytest.approx(1.0)
+    assert c["position_gt_1cm"]["median_mahalanobis_sq"] == pytest.approx(0.5)
+    c = metrics.covariance_calibration(res, np.stack([np.eye(4)]), gt_position_sigma_m=0.02)
+    assert c["position_gt_2cm"]["median_mahalanobis_sq"] == pytest.approx(0.2)
+
+
+def test_calibration_verdict_bounds_are_inclusive_and_a_tail_alone_reads_cleanly():
+    med, b95 = metrics.CHI2_3DOF_MEDIAN, metrics.CHI2_3DOF_95
+    assert metrics.calibration_verdict(med / 9) == ""           # sigma exactly 3x: within
+    errors_3x = float(np.nextafter(9 * med, np.inf))  # the float where errors are exactly 3x
+    assert np.sqrt(med / errors_3x) == 1.0 / metrics.MISCALIBRATED_SIGMA_RATIO
+    assert metrics.calibration_verdict(errors_3x) == ""
+    assert metrics.calibration_verdict(med, 9 * b95) == ""      # a tail exactly 3x: within
+    assert metrics.calibration_verdict(med, 16 * b95) == (
+        "overconfident tail: the worst 5 % of errors ~4x sigma")
+
+
+def test_an_infinite_variance_gives_no_distance_not_a_small_one():
+    """solve() of diag(inf, 1, 1) answers (0, 1, 1): an error along the infinite axis would
+    count as no error at all."""
+    cov = np.eye(6) * 1e-4
+    cov[0, 0] = np.inf
+    dp, dr = metrics.mahalanobis_sq(make_pose(np.eye(3), [0.01, 0.0, 0.0]), np.eye(4), cov)
+    assert np.isnan(dp) and dr == pytest.approx(0.0)
