@@ -14,16 +14,16 @@ from mast3r_test_utils import count_cpu_calls
 H, W, D = 24, 32, 8
 
 
-def _prediction(seed=0):
+def _prediction(seed=0, h=H, w=W):
     g = torch.Generator().manual_seed(seed)
 
     def unit(shape):
         d = torch.randn(shape, generator=g)
         return d / d.norm(dim=-1, keepdim=True)
 
-    conf = lambda: 1.0 + 2.0 * torch.rand((H, W), generator=g)  # noqa: E731
-    return PairPrediction(torch.randn((H, W, 3), generator=g), conf(), unit((H, W, D)), conf(),
-                          None, None, unit((H, W, D)), conf())
+    conf = lambda: 1.0 + 2.0 * torch.rand((h, w), generator=g)  # noqa: E731
+    return PairPrediction(torch.randn((h, w, 3), generator=g), conf(), unit((h, w, D)), conf(),
+                          None, None, unit((h, w, D)), conf())
 
 
 def _host_reference(pred, c, rng):
@@ -313,3 +313,32 @@ def test_fixed_rows_keep_a_match_at_the_last_pixels_of_the_last_pair(monkeypatch
     np.testing.assert_array_equal(rows[:, 1], [0, 0, 0, 0, 1, 1, 1, 1])
     np.testing.assert_array_equal(rows[:, 2:4], [[0, 0], [1, 0], [0, 1], [1, 1]] * 2)
     np.testing.assert_array_equal(rows[:, 4:6], rows[:, 2:4])
+
+
+def test_pairs_of_a_merged_map_fuse_per_keyframe_shape_in_candidate_order(monkeypatch):
+    """`Mast3rMatcher._pairs` on keyframes of two network shapes (a merged map): each shape
+    is fused on its own, and candidate k gets its own matches, moved by its own keyframe's
+    pose, whatever its place in its shape's group."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.core.geometry import transform_points
+    from mast3r_ros.core.matchers.mast3r import Mast3rMatcher
+
+    # keyframe 4 of another network size (16 x 24) first: the 24 x 32 keyframes' group
+    # does not start at candidate 0
+    preds = [_prediction(7, 16, 24), _prediction(5), _prediction(6)]
+    indices = [4, 0, 2]
+    poses = [_pose(s) for s in range(5)]
+    m = Mast3rMatcher.__new__(Mast3rMatcher)
+    m.kf_map = SimpleNamespace(keyframes=[SimpleNamespace(map_from_cam=p) for p in poses])
+    m.cfg, m.rng = MatchingConfig(subsample=2, border_px=1), np.random.default_rng(0)
+    monkeypatch.setattr(Mast3rMatcher, "_pair", lambda self, i, fused, to_orig: (i, fused))
+    out = m._pairs(indices, preds, np.eye(3))
+    assert [i for i, _ in out] == indices
+    for (i, got), p in zip(out, preds):
+        want = filter_matches(p, m.cfg, np.random.default_rng(0))  # no subset: no draw
+        assert len(want.xy1) > 0
+        np.testing.assert_array_equal(got.xy1, want.xy1)
+        np.testing.assert_array_equal(got.xy2, want.xy2)
+        np.testing.assert_allclose(got.pts3d_map, transform_points(poses[i], want.pts3d_1),
+                                   rtol=0, atol=1e-12)
