@@ -211,7 +211,8 @@ def build_retrieval(cfg: Config, checkpoint: Optional[str], codebook: Optional[s
 def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     """Fail fast, before a source is read or a keyframe checked (minutes on a large bag): the
     checkpoint the encodings need (mast3r matcher with a checkpoint configured) exists and is
-    no empty or text file (a Git LFS pointer: `require_checkpoint`), and the retrieval
+    no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
+    (`require_checkpoint`), and the retrieval
     checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
     missing file and how to pass it."""
     if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:

@@ -308,3 +308,43 @@ def test_a_git_lfs_pointer_checkpoint_is_refused_before_any_work(tmp_path, capsy
     assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "(empty file, 0 bytes)" in line, line
+
+
+def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
+        tmp_path, capsys, monkeypatch):
+    """An interrupted download of the 2.7 GB checkpoint is a torch.save zip archive cut short,
+    and `--checkpoint ~/models` a folder holding the .pth: build-map read every frame and checked
+    the keyframes, and the demo rendered its scene (50 s on 2 cores) and built its map, before the
+    loader refused either. Now both are refused first, in the loader's words."""
+    import torch
+
+    import mast3r_ros.replay.demo as demo
+    from mast3r_ros.replay.cli import main
+
+    whole = tmp_path / "whole.pth"
+    torch.save({"model": {"w": torch.zeros(4096)}}, whole)
+    ckpt = tmp_path / "MASt3R.pth"
+    ckpt.write_bytes(whole.read_bytes()[:-200])  # its central directory is at the end
+    # the source does not exist: its error came first, since it was read before the checkpoint
+    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
+                 "--checkpoint", str(ckpt)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{ckpt}: cannot read the checkpoint" in line, line
+    assert "failed finding central directory); the file is truncated" in line, line
+    assert "download or copy it again" in line, line
+
+    folder = tmp_path / "models"
+    folder.mkdir()
+    whole.rename(folder / "MASt3R.pth")
+    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
+                 "--checkpoint", str(folder)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "not a Hugging Face checkpoint" in line and "give that file" in line, line
+
+    def rendered(*a, **k):
+        raise AssertionError("the demo scene was rendered before the checkpoint was read")
+
+    monkeypatch.setattr(demo, "demo_data", rendered)
+    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert "failed finding central directory" in line, line

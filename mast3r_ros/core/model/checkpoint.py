@@ -380,10 +380,10 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
                           f"got {what}")
 
 
-def _read_huggingface(folder: str):
-    cfg_path = os.path.join(folder, "config.json")
-    st_path = os.path.join(folder, "model.safetensors")
-    for p in (cfg_path, st_path):
+def _require_huggingface_files(folder: str) -> None:
+    """`CheckpointError` unless ``folder`` holds config.json and model.safetensors (naming a
+    keyframe map, or the .pth files the folder holds, as what to give instead)."""
+    for p in (os.path.join(folder, "config.json"), os.path.join(folder, "model.safetensors")):
         if not os.path.isfile(p):
             files = sorted(n for n in os.listdir(folder) if n.endswith((".pth", ".pt")))
             more = f" and {len(files) - 3} more" if len(files) > 3 else ""
@@ -394,6 +394,12 @@ def _read_huggingface(folder: str):
             raise CheckpointError(describe_map_folder(folder) or (
                 f"{folder} is a folder but not a Hugging Face checkpoint (no "
                 f"{os.path.basename(p)} beside a model.safetensors){hint}"))
+
+
+def _read_huggingface(folder: str):
+    cfg_path = os.path.join(folder, "config.json")
+    st_path = os.path.join(folder, "model.safetensors")
+    _require_huggingface_files(folder)
     try:
         from safetensors.torch import load_file
     except ImportError:
@@ -505,11 +511,25 @@ PASSED_AS = "with --checkpoint / the 'checkpoint' parameter"
 
 def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
     """`CheckpointError` unless ``path`` exists (a file or a Hugging Face folder) and is no empty
-    or text file (`refuse_empty_or_text`), before minutes of work; ``passed_as``: a hint."""
+    or text file (`refuse_empty_or_text`), no zip archive cut short (an interrupted download:
+    its central directory, at the end, is missing) and no folder without a Hugging Face
+    checkpoint's files, before minutes of work; ``passed_as``: a hint. Reads the file's first
+    bytes and its end only."""
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}. Download the official weights "
                               f"(see README: 'Model weights') and pass their path {passed_as}")
+    if os.path.isdir(path):
+        _require_huggingface_files(path)
+        return
     refuse_empty_or_text(path)
+    with open(path, "rb") as fh:
+        zipped = fh.read(4) == b"PK\x03\x04"
+    if zipped and not zipfile.is_zipfile(path):  # torch.save's archive, its end cut off
+        size = _size_text(os.path.getsize(path))
+        # worded as torch's reader says it (`read_torch_archive`), for one message either way
+        raise CheckpointError(f"{path}: cannot read the checkpoint ({size}, PytorchStreamReader "
+                              "failed reading zip archive: failed finding central directory); the "
+                              "file is truncated or not a checkpoint: download or copy it again")
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
