@@ -488,3 +488,17 @@ def test_the_readmes_params_path_outside_the_checkout_names_the_installed_file(
     installed.parent.mkdir(parents=True)
     installed.write_text("mast3r_localizer:\n  ros__parameters: {}\n")
     assert _shipped_params_file(str(here)) == str(installed)
+
+
+@pytest.mark.parametrize("value, got", [("5", "got 5"), ("", "got nothing (YAML null)")])
+def test_a_section_given_one_value_is_named_a_section_not_an_unknown_parameter(load, value,
+                                                                                 got):
+    """`gates: 5` (or a bare `gates:` whose parameters were deleted) was refused as 'unknown
+    parameter 'gates'', though gates is the section config/localize.yaml itself holds: the
+    user was told the name is wrong when the shape is. Now the error says it is a section."""
+    with pytest.raises(ConfigError) as err:
+        load(f"mast3r_localizer:\n  ros__parameters:\n    gates: {value}\n")
+    msg = str(err.value)
+    assert "unknown" not in msg, msg
+    assert "'gates' is a section of parameters (gates." in msg and got in msg, msg
+    assert "write its parameters indented under 'gates:'" in msg, msg

@@ -148,6 +148,13 @@ def validate_param(name: str, value: Any, where: str = "config", *,
     """
     spec = _BY_NAME.get(name)
     if spec is None:
+        inside = sorted(n for n in _BY_NAME if n.startswith(name + "."))
+        if inside:  # 'gates: 5' or a bare 'gates:': a section, not an unknown name
+            some = ", ".join(inside[:2]) + (", ..." if len(inside) > 2 else "")
+            got = "nothing (YAML null)" if value is None else f"{value!r:.40}"
+            raise ConfigError(f"{where}: '{name}' is a section of parameters ({some}), not one "
+                              f"value, got {got}: write its parameters indented under "
+                              f"'{name.split('.')[-1]}:'")
         raise ConfigError(f"{where}: unknown parameter '{name}'{did_you_mean(name)}")
     v = _coerce(spec, value, where)
     if spec.choices is not None and v not in spec.choices:
