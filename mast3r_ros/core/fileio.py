@@ -9,6 +9,7 @@ import errno
 import fnmatch
 import hashlib
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -136,6 +137,21 @@ def atomic_write_json(path: str, obj) -> None:
     atomic_write_text(path, json.dumps(obj, indent=2, sort_keys=False) + "\n")
 
 
+def _is_mount_point(path: str) -> bool:
+    """Whether the absolute, resolved ``path`` is a mount point: `os.path.ismount`, or (a bind
+    mount of a folder of the same file system, which it misses) listed in /proc/self/mountinfo
+    where Linux has it."""
+    if os.path.ismount(path):
+        return True
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            points = {re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)),
+                             line.split()[4]) for line in fh if len(line.split()) > 4}
+    except OSError:
+        return False
+    return path in points
+
+
 def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                         allowed: Optional[Sequence[str]] = None) -> None:
     """Refuse an output folder before any work is done.
@@ -147,7 +163,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     ``allowed`` (fnmatch patterns) is given and it holds an entry matching none of them. So a
     mistyped ``--out`` never deletes unrelated data: a project folder with a ``config.yaml`` is
     not a run folder. An empty ``path`` (which would mean the current folder) is refused, and
-    so is a ``path`` that cannot be created there (`check_can_create`: no writable folder
+    so are a mount point (a docker volume: it cannot be renamed onto) and a ``path`` that
+    cannot be created there (`check_can_create`: no writable folder
     above it).
     """
     if not path.strip():
@@ -159,6 +176,10 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         return
     if not os.path.isdir(full):
         raise InputError(f"output path exists and is not a folder: {path} (choose another --out)")
+    if _is_mount_point(os.path.realpath(full)):  # a docker volume: the rename fails with EBUSY
+        raise InputError(f"--out {path} is a mount point: an output is built beside it and "
+                         "renamed into place, which a mount point cannot be; give a folder "
+                         f"inside it (--out {os.path.join(path, 'NAME')})")
     if not overwrite:
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")

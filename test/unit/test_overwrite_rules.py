@@ -211,3 +211,24 @@ def test_demo_overwrite_stopped_while_localizing_leaves_no_run_of_the_old_map(tm
         demo.run_demo(str(out), cfg, 8, 64, 48, 0, overwrite=True)
     assert (out / "map" / "manifest.json").stat().st_mtime_ns != old_map  # the new map
     assert not (out / "run").exists()  # and not the old map's run beside it
+
+
+def test_an_out_that_is_a_mount_point_is_refused_before_any_work(tmp_path, tum, monkeypatch,
+                                                                   capsys):
+    """`docker run -v $PWD/maps:/maps ... build-map --out /maps --overwrite` (an empty volume):
+    the map was built (every frame read, the keyframes checked), then its rename onto the mount
+    point failed with 'cannot use path: /maps: Device or resource busy'. Without --overwrite the
+    error said to pass --overwrite, which cannot help. Now it is refused first, naming a folder
+    inside it."""
+    out = tmp_path / "volume"
+    out.mkdir()
+    real_ismount = os.path.ismount
+    monkeypatch.setattr(os.path, "ismount", lambda p: p == str(out) or real_ismount(p))
+
+    for extra in ([], ["--overwrite"]):
+        assert main(["build-map", tum[0], "--out", str(out), "--matcher", "sift",
+                     "--log-level", "warning", *extra]) == 2
+        err = _one_error(capsys)
+        assert f"--out {out} is a mount point" in err and f"--out {out}/NAME" in err, err
+        assert "--overwrite" not in err, err
+    assert os.listdir(out) == [], os.listdir(out)
