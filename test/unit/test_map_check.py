@@ -859,3 +859,24 @@ def test_the_diagnosis_sample_keeps_the_disagreeing_pairs_and_runs_of_neighbours
     s = diagnosis_sample(100, bad + [PairFigures(1, 2, ok=True)], 2, cap=12)
     assert {10, 11, 30, 32} <= set(s) and len(s) <= 12 and s == sorted(s)
     assert {0, 1, 2} <= set(s) and {97, 98, 99} <= set(s)  # runs at both ends
+
+
+@pytest.mark.parametrize("factor, fov", [(0.1, "a 161 deg horizontal field of view at 240 px")])
+def test_a_focal_length_no_camera_has_is_named_when_nothing_else_explains_it(frames, factor,
+                                                                               fov):
+    """A camera.yaml with fx, fy mistyped 10x (58.5 or 5850 for 585, on redkitchen) gave
+    "likely cause: no pose convention or depth scale explains it; fix: check the poses ... and
+    the depth unit" alone, though its principal point is centred: the user was sent to the
+    poses. Now a focal length whose field of view no usual camera has is named as the
+    intrinsics' suspect. (fx 10x too large here is taken for inverted poses instead: no hint.)"""
+    cam = frames[0].intrinsics
+    K = cam.K.copy()
+    K[0, 0] *= factor
+    K[1, 1] *= factor
+    other = dataclasses.replace(cam, K=K)
+    r = check_keyframes([dataclasses.replace(r, intrinsics=other) for r in records(frames)],
+                        CFG)
+    assert r.verdict == INCONSISTENT and r.cause == "unknown", r.message
+    assert f"; or the intrinsics: the focal length fx {K[0, 0]:.4g} px of keyframe 0 gives" \
+        in r.message, r.message
+    assert fov in r.message and r.message.endswith("check the camera_info's K"), r.message
