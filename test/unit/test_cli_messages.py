@@ -348,3 +348,20 @@ def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
     assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert "failed finding central directory" in line, line
+
+
+@pytest.mark.parametrize("command", ["pair", "retrieve"])
+def test_a_shell_glob_that_matched_nothing_is_named_as_one(tmp_path, capsys, command):
+    """`mast3r-ros retrieve frames/*.jpg ...` in a folder of .png files: the shell passes the
+    pattern on as written and the error said 'image not found: frames/*.jpg', as if a file
+    of that name were expected. Now it says the glob matched no file."""
+    from mast3r_ros.replay.cli import main
+
+    (tmp_path / "frames").mkdir()
+    glob = str(tmp_path / "frames" / "*.jpg")
+    extra = ["--retrieval-checkpoint", str(tmp_path / "r.pth")] if command == "retrieve" else []
+    assert main([command, glob, str(tmp_path / "b.png"), "--checkpoint", str(tmp_path / "c.pth"),
+                 "--out", str(tmp_path / "out"), *extra]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"image not found: {glob} (a shell glob that matched no file" in line, line
+    assert not (tmp_path / "out").exists()

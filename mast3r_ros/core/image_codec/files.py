@@ -56,6 +56,16 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
                          "re-export it") from None
 
 
+def image_not_found(path: str) -> str:
+    """The message for an image ``path`` that is no file: with a shell glob's characters in it
+    (a pattern that matched no file, which the shell passes on as written), said so."""
+    if any(c in os.path.basename(path) for c in "*?["):
+        return (f"image not found: {path} (a shell glob that matched no file, passed on as "
+                "written: check the folder and the extension)")
+    return f"image not found: {path}"
+
+
+
 def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
@@ -77,7 +87,7 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) ->
         raise InputError(f"{path} is a folder, not an image file: name the image files "
                          f"themselves (a shell glob such as {path / '*.png'} expands to them)")
     if not path.is_file():
-        raise InputError(f"image not found: {path}")
+        raise InputError(image_not_found(str(path)))
     if path.stat().st_size == 0:  # a copy or a write that never happened
         raise InputError(f"cannot read image {path}: the file is empty (0 bytes)")
     check_image_file_intact(path)
