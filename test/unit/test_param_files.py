@@ -502,3 +502,15 @@ def test_a_section_given_one_value_is_named_a_section_not_an_unknown_parameter(l
     assert "unknown" not in msg, msg
     assert "'gates' is a section of parameters (gates." in msg and got in msg, msg
     assert "write its parameters indented under 'gates:'" in msg, msg
+
+
+def test_a_parameter_file_indented_with_tabs_says_to_indent_with_spaces(load):
+    """A parameter file indented with tabs (an editor's default) was refused with PyYAML's
+    'found character '\\t' that cannot start any token' and its source spelled out; the
+    camera_info reader said 'YAML indents with spaces, not tabs', the parameter reader did not."""
+    with pytest.raises(ConfigError) as err:
+        load("mast3r_localizer:\n\tros__parameters:\n\t\tmatcher: sift\n")
+    assert str(err.value).endswith(
+        "p.yaml: not valid YAML: line 2, column 1: while scanning for the next token, found "
+        "character '\\t' that cannot start any token; YAML indents with spaces, not tabs"
+    ), err.value

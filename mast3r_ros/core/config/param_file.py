@@ -130,8 +130,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
                           "the two; merge them, or delete one)") from None
-    except yaml.YAMLError as e:
-        raise ConfigError(f"{path}: not valid YAML: {e}") from None
+    except yaml.YAMLError as e:  # where and what, in one line (a tab: said to indent with spaces)
+        from ..image_codec.camera_info_yaml import _yaml_error_text
+        raise ConfigError(f"{path}: not valid YAML{_yaml_error_text(e)}") from None
     if doc is None:  # nothing but blank lines and comments
         raise ConfigError(f"{path}: the file is empty (nothing but blank lines or comments): "
                           f"expected '{node_name}: {{ros__parameters: ...}}' at the top")
