@@ -37,7 +37,8 @@ from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import CLASS_ARCH, read_torch_archive
-from .model.plain_pickle import RETRIEVAL_WAYS, archive_args, describe_map_folder
+from .model.plain_pickle import (RETRIEVAL_WAYS, archive_args, describe_map_folder,
+                                 refuse_empty_or_text)
 
 log = logging.getLogger(__name__)
 
@@ -141,6 +142,7 @@ def _require_checkpoint(path: str) -> None:
             f"retrieval checkpoint not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
             "(README: 'Image retrieval') and pass it with --retrieval-checkpoint")
+    refuse_empty_or_text(path, "retrieval checkpoint")  # cut short: before minutes of encoding
 
 
 def checkpoint_kind(path: str) -> Optional[str]:

@@ -365,3 +365,25 @@ def test_a_shell_glob_that_matched_nothing_is_named_as_one(tmp_path, capsys, com
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"image not found: {glob} (a shell glob that matched no file" in line, line
     assert not (tmp_path / "out").exists()
+
+
+def test_a_cut_short_retrieval_checkpoint_is_refused_before_any_work(tmp_path, capsys):
+    """An interrupted download of the retrieval head (a torch.save zip archive cut short) given
+    to build-map --retrieval-checkpoint: the build read every frame, checked the keyframes and
+    encoded every shard (kept in MAP.partial) before torch said '[Errno 22] Invalid argument'.
+    Now it is refused first, as the network checkpoint is."""
+    import torch
+
+    from mast3r_ros.replay.cli import main
+
+    whole = tmp_path / "whole.pth"
+    torch.save({"args": {"nfeat": 300}, "model": {"w": torch.zeros(4096)}}, whole)
+    head = tmp_path / "M_retrieval_trainingfree.pth"
+    head.write_bytes(whole.read_bytes()[:-200])
+    (tmp_path / "M_retrieval_codebook.pkl").write_bytes(b"\x80\x04N.")
+    # the source does not exist: its error came first, since it was read before the head
+    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
+                 "--matcher", "sift", "--retrieval-checkpoint", str(head)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{head}: cannot read the retrieval checkpoint" in line, line
+    assert "failed finding central directory); the file is truncated" in line, line

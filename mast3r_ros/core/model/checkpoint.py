@@ -521,15 +521,7 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
     if os.path.isdir(path):
         _require_huggingface_files(path)
         return
-    refuse_empty_or_text(path)
-    with open(path, "rb") as fh:
-        zipped = fh.read(4) == b"PK\x03\x04"
-    if zipped and not zipfile.is_zipfile(path):  # torch.save's archive, its end cut off
-        size = _size_text(os.path.getsize(path))
-        # worded as torch's reader says it (`read_torch_archive`), for one message either way
-        raise CheckpointError(f"{path}: cannot read the checkpoint ({size}, PytorchStreamReader "
-                              "failed reading zip archive: failed finding central directory); the "
-                              "file is truncated or not a checkpoint: download or copy it again")
+    refuse_empty_or_text(path)  # and a zip archive cut short
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,

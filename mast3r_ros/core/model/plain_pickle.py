@@ -169,9 +169,10 @@ def describe_text_file(path: str, what: str) -> Optional[str]:
 def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
     """`CheckpointError`, worded as `checkpoint.read_torch_archive` words it, for a ``what``
     file that is empty or text (`describe_text_file`: a Git LFS pointer, a saved web page, a
-    YAML), found from its first 4 KB: for the callers that check a checkpoint before minutes of
-    other work (`checkpoint.require_checkpoint`), which found only a missing file. A folder (a
-    Hugging Face checkpoint) is left to the loader."""
+    YAML), found from its first 4 KB, or a zip archive (torch.save's) cut short, found from its
+    end (an interrupted download): for the callers that check a checkpoint before minutes of
+    other work (`checkpoint.require_checkpoint`, the retrieval checkpoint's check), which found
+    only a missing file. A folder (a Hugging Face checkpoint) is left to the caller."""
     from ..errors import CheckpointError
 
     if not os.path.isfile(path):
@@ -182,6 +183,16 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
     text = describe_text_file(path, what)
     if text is not None:
         raise CheckpointError(f"{path}: cannot read the {what}: {text}")
+    with open(path, "rb") as fh:
+        zipped = fh.read(4) == b"PK\x03\x04"
+    if zipped and not zipfile.is_zipfile(path):  # torch.save's archive, its end cut off
+        from .checkpoint import _size_text
+
+        # worded as torch's reader says it (`read_torch_archive`), for one message either way
+        raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(os.path.getsize(path))}"
+                              ", PytorchStreamReader failed reading zip archive: failed finding "
+                              "central directory); the file is truncated or not a checkpoint: "
+                              "download or copy it again")
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
