@@ -387,3 +387,35 @@ def test_a_cut_short_retrieval_checkpoint_is_refused_before_any_work(tmp_path, c
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{head}: cannot read the retrieval checkpoint" in line, line
     assert "failed finding central directory); the file is truncated" in line, line
+
+
+@pytest.mark.parametrize("command", ["build-map", "retrieve"])
+def test_a_cut_short_codebook_is_refused_before_any_work(tmp_path, capsys, command):
+    """An interrupted download of the 268 MB ASMK codebook (a pickle cut short): build-map read
+    every frame, checked the keyframes, loaded the network and encoded a shard (kept in
+    MAP.partial) before the unpickler said 'pickle data was truncated'. Now its last byte, which
+    is a pickle's STOP opcode when whole, is checked first."""
+    import numpy as np
+    from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+    from mast3r_ros.replay.cli import main
+
+    head = tmp_path / "M_retrieval_trainingfree.pth"
+    write_retrieval_checkpoint(str(head), 32, nclusters=16)
+    whole = tmp_path / "whole.pkl"
+    write_codebook(str(whole), np.random.default_rng(0).standard_normal((16, 32)))
+    cb = tmp_path / "M_retrieval_codebook.pkl"
+    cb.write_bytes(whole.read_bytes()[:-100])
+    ckpt = tmp_path / "ckpt.pth"  # not read: the codebook is refused before it
+    ckpt.write_bytes(b"PK\x03\x04")
+    argv = (["build-map", str(tmp_path / "no_source"), "--matcher", "sift"]
+            if command == "build-map" else
+            ["retrieve", str(tmp_path / "a.png"), str(tmp_path / "b.png"), "--checkpoint",
+             str(ckpt)])
+    for name in ("a.png", "b.png"):
+        (tmp_path / name).write_bytes(b"")
+    assert main([*argv, "--out", str(tmp_path / "out"), "--retrieval-checkpoint",
+                 str(head)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"{cb}: not a readable pickle (it stops before the pickle's end: cut short)" in line, \
+        line

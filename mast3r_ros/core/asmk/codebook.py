@@ -168,8 +168,10 @@ _ZIP_MAGIC = b"PK\x03\x04"  # torch.save's archive (a zip); a codebook is a plai
 
 def check_codebook_file(path: str) -> None:
     """Raises CheckpointError, naming ``path`` and the fix, when it cannot be a codebook file:
-    not found, a folder, or a PyTorch checkpoint (a ``torch.save`` zip archive: the network or
-    the retrieval head, given where the ``*_retrieval_codebook.pkl`` pickle belongs)."""
+    not found, a folder, a PyTorch checkpoint (a ``torch.save`` zip archive: the network or
+    the retrieval head, given where the ``*_retrieval_codebook.pkl`` pickle belongs), or a
+    binary pickle cut short (an interrupted download: its last byte is no STOP opcode), found
+    from its first and last bytes, before minutes of other work."""
     if os.path.isdir(path):
         raise CheckpointError(
             f"codebook {path} is a folder, not a file: pass the *_retrieval_codebook.pkl file "
@@ -182,8 +184,15 @@ def check_codebook_file(path: str) -> None:
     try:
         with open(path, "rb") as fh:
             head = fh.read(len(_ZIP_MAGIC))
+            fh.seek(0, os.SEEK_END)
+            fh.seek(max(0, fh.tell() - 1))
+            last = fh.read(1)
     except OSError as e:
         raise CheckpointError(f"codebook {path}: cannot be read ({e})") from None
+    if head[:1] == b"\x80" and last != b".":  # every pickle ends with its STOP opcode '.'
+        raise CheckpointError(f"{path}: not a readable pickle (it stops before the pickle's "
+                              "end: cut short); the file is truncated or corrupt: download it "
+                              "again (NAVER's download page)")
     if head == _ZIP_MAGIC:
         raise CheckpointError(
             f"codebook {path} is a PyTorch checkpoint (.pth, a zip archive), not the ASMK "
