@@ -244,6 +244,7 @@ CAUSE_WORDS = {
     "camera_not_optical_inverse": "an extra optical-to-body rotation",
     "clock_jump": "clock jumps back",
     "pose_discontinuity": "a jump in the poses",
+    "focal_length": "a focal length no camera has",
     "unknown": "cause unknown",
 }
 

@@ -810,11 +810,12 @@ def _scenarios(frames):
         for r in records(frames, stamps=stamps)]
     return {"depth_scale": records(frames, depth_factor=10.0),
             "pose_discontinuity": local, "clock_jump": clock,
-            "trajectory_unit": unmatchable(records(frames, translations_times(1000.0)))}
+            "trajectory_unit": unmatchable(records(frames, translations_times(1000.0))),
+            "focal_length": focal_times(frames, 10.0)[0]}
 
 
 @pytest.mark.parametrize("kind", ["depth_scale", "pose_discontinuity", "clock_jump",
-                                  "trajectory_unit"])
+                                  "trajectory_unit", "focal_length"])
 def test_a_large_failing_map_is_diagnosed_on_a_sample_with_the_same_answer(frames, kind,
                                                                            monkeypatch):
     """The diagnosis prepared every keyframe at once (7.5 GB at 2*10^4 640x480 keyframes);
@@ -861,22 +862,52 @@ def test_the_diagnosis_sample_keeps_the_disagreeing_pairs_and_runs_of_neighbours
     assert {0, 1, 2} <= set(s) and {97, 98, 99} <= set(s)  # runs at both ends
 
 
-@pytest.mark.parametrize("factor, fov", [(0.1, "a 161 deg horizontal field of view at 240 px")])
-def test_a_focal_length_no_camera_has_is_named_when_nothing_else_explains_it(frames, factor,
-                                                                               fov):
-    """A camera.yaml with fx, fy mistyped 10x (58.5 or 5850 for 585, on redkitchen) gave
-    "likely cause: no pose convention or depth scale explains it; fix: check the poses ... and
-    the depth unit" alone, though its principal point is centred: the user was sent to the
-    poses. Now a focal length whose field of view no usual camera has is named as the
-    intrinsics' suspect. (fx 10x too large here is taken for inverted poses instead: no hint.)"""
+def focal_times(frames, factor):
+    """The records with fx, fy ``factor`` times the true ones (a camera.yaml mistyped)."""
     cam = frames[0].intrinsics
     K = cam.K.copy()
     K[0, 0] *= factor
     K[1, 1] *= factor
     other = dataclasses.replace(cam, K=K)
-    r = check_keyframes([dataclasses.replace(r, intrinsics=other) for r in records(frames)],
-                        CFG)
-    assert r.verdict == INCONSISTENT and r.cause == "unknown", r.message
-    assert f"; or the intrinsics: the focal length fx {K[0, 0]:.4g} px of keyframe 0 gives" \
+    return [dataclasses.replace(r, intrinsics=other) for r in records(frames)], K
+
+
+@pytest.mark.parametrize("factor, fov", [(10.0, "a 6.98 deg horizontal field of view at 240 px"),
+                                         (20.0, "a 3.49 deg horizontal field of view at 240 px"),
+                                         (0.1, "a 161 deg horizontal field of view at 240 px")])
+def test_a_focal_length_no_camera_has_is_the_likely_cause_before_any_fitted_one(frames, factor,
+                                                                                fov):
+    """fx, fy mistyped 10x or 20x too large made the check say, confidently, "likely cause: the
+    poses are inverted ...; depth is x0.5 the size the poses fit (not fully confirmed ...)": the
+    conventions and depth scales are fitted through K, and under fx x10 one of them wins by
+    chance. (10x too small read "no pose convention or depth scale explains it", the focal
+    length only a trailing hint.) A focal length no usual camera has is now the likely cause,
+    named first, and no fitted pose or depth cause is offered beside it."""
+    recs, K = focal_times(frames, factor)
+    r = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    assert r.depth_factor == 1.0
+    assert f"; likely cause: the focal length fx {K[0, 0]:.4g} px of keyframe 0 gives {fov}" \
         in r.message, r.message
-    assert fov in r.message and r.message.endswith("check the camera_info's K"), r.message
+    assert r.fix.startswith("correct fx, fy in the camera_info's K") and r.fix in r.message
+    for wrong in ("inverted", "depth is x", "quaternion", "not fully confirmed", "--depth-scale",
+                  "or the intrinsics"):
+        assert wrong not in r.message, r.message
+
+
+def test_a_fisheye_focal_length_is_not_blamed_for_its_wide_view(frames):
+    """An equidistant (fisheye) model sees past 150 deg: its short focal length is no cause,
+    where the same K as a pinhole is."""
+    cam = dataclasses.replace(frames[0].intrinsics, distortion_model="equidistant",
+                              dist=np.zeros(4))
+    K = cam.K.copy()
+    K[0, 0] *= 0.1
+    K[1, 1] *= 0.1
+    from mast3r_ros.core.map_check.diagnose import _implausible_focal_length
+
+    from types import SimpleNamespace
+
+    v = SimpleNamespace(cam=dataclasses.replace(cam, K=K), scale=1.0, width_px=240, label="0")
+    assert _implausible_focal_length([v]) is None
+    v.cam = dataclasses.replace(frames[0].intrinsics, K=K)
+    assert _implausible_focal_length([v]).name == "focal_length"

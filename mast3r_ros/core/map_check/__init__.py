@@ -19,9 +19,11 @@ every pose convention mistake users meet (poses inverted, quaternion read in the
 order, poses of the body frame instead of the REP-103 optical frame) combined with a depth scale
 (fitted on a log grid), and the best fit is confirmed with the depth measurement. Without a global
 fix, stamps that go backwards (a clock reset or a looped recording) or a few keyframes that disagree
-while the rest agree point to poses interpolated across a discontinuity. When nothing explains
-it, a principal point far from the image centre (a K for another resolution), or else a focal
-length whose field of view no usual camera has (fx mistyped 10x), is named as well.
+while the rest agree point to poses interpolated across a discontinuity. A pinhole focal
+length whose field of view no usual camera has (fx mistyped 10x) is named before any of these:
+every fit and measurement goes through K, and under such a K a pose convention or depth scale wins
+by chance (fx x10 on the synthetic walk fitted "inverted poses, depth x0.5"). When nothing explains
+it, a principal point far from the image centre (a K for another resolution) is named as well.
 A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,
 a camera that moves faster than 10 m/s and further than twice its median depth per keyframe
@@ -61,7 +63,7 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
-                       _implausible_motion, diagnosis_sample)
+                       _implausible_focal_length, _implausible_motion, diagnosis_sample)
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -208,7 +210,9 @@ class KeyframeCheck:
                     cause.fix, thresholds=thresholds)
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
-        cause = _diagnose(views, matches, cfg, pairs, depth_units_per_m)
+        # K first: the pose conventions and depth scales are fitted through it
+        cause = (_implausible_focal_length(views)
+                 or _diagnose(views, matches, cfg, pairs, depth_units_per_m))
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, views)
@@ -229,8 +233,9 @@ class KeyframeCheck:
                        if a in pos and b in pos}
         sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
                      if p.a in pos and p.b in pos]
-        cause = _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
-                          whole=(light, pairs))
+        cause = (_implausible_focal_length(views)
+                 or _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
+                              whole=(light, pairs)))
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, light)
@@ -261,10 +266,10 @@ def _message(rep: ConsistencyReport, cause: _Cause, views: List[_View]) -> str:
     if rep_px:
         limit = rep.thresholds["max_reproj_px"]
         figs.append(f"match reprojection {_px(float(np.median(rep_px)))} (limit {limit:.0f} px)")
-    how = ("" if cause.confirmed or cause.name in ("clock_jump", "pose_discontinuity", "unknown")
+    how = ("" if cause.confirmed or cause.name in ("clock_jump", "pose_discontinuity", "unknown",
+                                                    "focal_length")
            else " (not fully confirmed: more than this may be wrong)")
-    hint = (_principal_point_hint(views) or _focal_length_hint(views)
-            if cause.name == "unknown" else "")
+    hint = _principal_point_hint(views) if cause.name == "unknown" else ""
     return (f"map inconsistent: {who}, {len(bad_pairs)} of {len(judged)} pairs "
             f"({'; '.join(figs)}); likely cause: {cause.what}{how}; fix: {cause.fix}"
             + (f"; or the intrinsics: {hint}" if hint else ""))
@@ -298,32 +303,6 @@ def _principal_point_hint(views: List[_View]) -> str:
         return (f"the principal point ({cx:.0f}, {cy:.0f}) of keyframe {v.label} is {where}: "
                 f"is K for another resolution (here {w}x{h})? scale fx, fy, cx, cy with the "
                 "image")
-    return ""
-
-
-# a pinhole camera's horizontal field of view outside these (degrees) is no real camera's: fx
-# 10x too large or too small (a typo, or fx of another unit or resolution) puts a 60-degree
-# camera at 6.6 or 160 degrees
-_FOV_DEG = (8.0, 150.0)
-
-
-def _focal_length_hint(views: List[_View]) -> str:
-    """Why the intrinsics may be the cause when nothing else explains the disagreement and the
-    principal points are where they belong: the first keyframe whose pinhole focal length gives
-    a horizontal field of view outside `_FOV_DEG` (fisheye models, which see wider, are left
-    alone), in camera pixels; "" when every keyframe's is a camera's."""
-    for v in views:
-        if v.cam.distortion_model == "equidistant":
-            continue
-        s = v.scale  # work pixels per camera pixel
-        fx = v.cam.K[0, 0] / s
-        fov = float(np.degrees(2.0 * np.arctan(v.width_px / (2.0 * fx))))
-        if _FOV_DEG[0] <= fov <= _FOV_DEG[1]:
-            continue
-        return (f"the focal length fx {fx:.4g} px of keyframe {v.label} gives a {fov:.3g} deg "
-                f"horizontal field of view at {v.width_px} px, which no usual camera has "
-                f"({_FOV_DEG[0]:g} to {_FOV_DEG[1]:g} deg): is fx mistyped, or for another "
-                "resolution? check the camera_info's K")
     return ""
 
 

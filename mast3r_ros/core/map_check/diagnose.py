@@ -119,9 +119,11 @@ class _Cause:
 def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
               pairs: List[PairFigures], depth_units_per_m: Optional[float],
               whole: Optional[Tuple[List[_View], List[PairFigures]]] = None) -> _Cause:
-    """The likely cause: a global fix (pose convention and/or depth scale) that makes every pair
-    agree; else a clock that jumps back; else a local jump in the poses; else the best global fix
-    that clearly helps without fixing everything (reported as not confirmed); else unknown.
+    """The likely cause, for a map whose focal lengths are a camera's (else
+    `_implausible_focal_length` is the cause: every fit here goes through K): a global fix
+    (pose convention and/or depth scale) that makes every pair agree; else a clock that jumps
+    back; else a local jump in the poses; else the best global fix that clearly helps without
+    fixing everything (reported as not confirmed); else unknown.
     ``whole``: (every keyframe's light view, every pair) when ``views``/``pairs`` are a sample of
     the map (`diagnosis_sample`): the clock and the local jumps are looked for in all of them."""
     poses = [v.pose for v in views]
@@ -159,6 +161,39 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
                                  depth_units_per_m, _depth_range_m(views))
     return _discontinuity(*(whole or (views, pairs)), fallback)
+
+
+# a pinhole camera's horizontal field of view outside these (degrees) is no real camera's: fx
+# 10x too large or too small (a typo, or fx of another unit or resolution) puts a 60-degree
+# camera at 6.6 or 160 degrees
+_FOV_DEG = (8.0, 150.0)
+
+
+def _implausible_focal_length(views: List[_View]) -> Optional[_Cause]:
+    """The cause ``focal_length`` (not confirmed) when a keyframe's pinhole focal length gives a
+    horizontal field of view outside `_FOV_DEG` (fisheye models, which see wider, are left
+    alone): the first such keyframe's fx in camera pixels, its field of view and image width;
+    None when every keyframe's is a camera's. It is named before the pose conventions and depth
+    scales because those are fitted and confirmed through K: under fx x10 the reprojection of
+    every hypothesis is wrong by up to 10x, and one of them (on the synthetic walk, inverted
+    poses with depth x0.5) wins by chance; depth x10 even undoes fx x10 for a sideways move."""
+    for v in views:
+        if v.cam.distortion_model == "equidistant":
+            continue
+        fx = v.cam.K[0, 0] / v.scale  # K at work pixels; scale: work pixels per camera pixel
+        fov = float(np.degrees(2.0 * np.arctan(v.width_px / (2.0 * fx))))
+        if _FOV_DEG[0] <= fov <= _FOV_DEG[1]:
+            continue
+        return _Cause(
+            "focal_length", 1.0,
+            f"the focal length fx {fx:.4g} px of keyframe {v.label} gives a {fov:.3g} deg "
+            f"horizontal field of view at {v.width_px} px, which no usual camera has "
+            f"({_FOV_DEG[0]:g} to {_FOV_DEG[1]:g} deg): fx is likely mistyped (a digit added "
+            "or dropped?) or for another resolution, and the poses and depth cannot be judged "
+            "through it",
+            "correct fx, fy in the camera_info's K (camera.yaml / --camera-info) and build the "
+            "map again", False)
+    return None
 
 
 # The diagnosis prepares its keyframes all at once (0.37 MB each at 640x480: 7.5 GB at 2*10^4);
