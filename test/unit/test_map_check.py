@@ -872,27 +872,48 @@ def focal_times(frames, factor):
     return [dataclasses.replace(r, intrinsics=other) for r in records(frames)], K
 
 
-@pytest.mark.parametrize("factor, fov", [(10.0, "a 6.98 deg horizontal field of view at 240 px"),
-                                         (20.0, "a 3.49 deg horizontal field of view at 240 px"),
-                                         (0.1, "a 161 deg horizontal field of view at 240 px")])
+@pytest.mark.parametrize("factor, fov, fix", [
+    (10.0, "a 6.98 deg horizontal field of view at 240 px", "divide fx, fy in the camera_info's "
+     "K by 10 (fx 196.9 px;"),
+    (20.0, "a 3.49 deg horizontal field of view at 240 px", "divide fx, fy in the camera_info's "
+     "K by 20 (fx 196.9 px;"),
+    (0.1, "a 161 deg horizontal field of view at 240 px", "multiply fx, fy in the camera_info's "
+     "K by 10 (fx 196.9 px;")])
 def test_a_focal_length_no_camera_has_is_the_likely_cause_before_any_fitted_one(frames, factor,
-                                                                                fov):
+                                                                                fov, fix):
     """fx, fy mistyped 10x or 20x too large made the check say, confidently, "likely cause: the
     poses are inverted ...; depth is x0.5 the size the poses fit (not fully confirmed ...)": the
     conventions and depth scales are fitted through K, and under fx x10 one of them wins by
     chance. (10x too small read "no pose convention or depth scale explains it", the focal
     length only a trailing hint.) A focal length no usual camera has is now the likely cause,
-    named first, and no fitted pose or depth cause is offered beside it."""
+    named first, confirmed with the fx that makes every pair agree, and no fitted pose or depth
+    cause is offered beside it."""
     recs, K = focal_times(frames, factor)
     r = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
     assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
     assert r.depth_factor == 1.0
     assert f"; likely cause: the focal length fx {K[0, 0]:.4g} px of keyframe 0 gives {fov}" \
         in r.message, r.message
-    assert r.fix.startswith("correct fx, fy in the camera_info's K") and r.fix in r.message
+    assert (f"fx, fy are x{factor:g} the size the images fit (with fx 196.9 px, a 62.7 deg view, "
+            "every pair agrees); fix: ") in r.message, r.message
+    assert r.fix.startswith(fix) and r.fix in r.message, r.fix
     for wrong in ("inverted", "depth is x", "quaternion", "not fully confirmed", "--depth-scale",
                   "or the intrinsics"):
         assert wrong not in r.message, r.message
+
+
+def test_an_implausible_focal_length_no_slip_explains_is_still_named_first(frames):
+    """fx x10 with inverted poses as well: no fx slip makes the pairs agree, so the focal
+    length is named unconfirmed (and the poses are not judged through it), not a fitted pose
+    convention or depth scale."""
+    recs, K = focal_times(frames, 10.0)
+    recs = [dataclasses.replace(r, map_from_cam=invert_pose(r.map_from_cam)) for r in recs]
+    r = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    assert ("which no usual camera has (8 to 150 deg): fx is likely mistyped (a digit added or "
+            "dropped?) or for another resolution, and the poses and depth cannot be judged "
+            "through it; fix: correct fx, fy in the camera_info's K") in r.message, r.message
+    assert "inverted" not in r.message and "depth is x" not in r.message, r.message
 
 
 def test_a_fisheye_focal_length_is_not_blamed_for_its_wide_view(frames):

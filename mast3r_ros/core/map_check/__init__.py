@@ -22,7 +22,8 @@ fix, stamps that go backwards (a clock reset or a looped recording) or a few key
 while the rest agree point to poses interpolated across a discontinuity. A pinhole focal
 length whose field of view no usual camera has (fx mistyped 10x) is named before any of these:
 every fit and measurement goes through K, and under such a K a pose convention or depth scale wins
-by chance (fx x10 on the synthetic walk fitted "inverted poses, depth x0.5"). When nothing explains
+by chance (fx x10 on the synthetic walk fitted "inverted poses, depth x0.5"); it is confirmed
+when fx, fy divided by a unit slip (x10, x0.1, ...) make every pair agree. When nothing explains
 it, a principal point far from the image centre (a K for another resolution) is named as well.
 A depth fix that would take a plausible depth (metres) to kilometres names the trajectory's unit
 instead (translations in mm or cm read as metres). When no neighbouring keyframes overlap at all,
@@ -211,7 +212,7 @@ class KeyframeCheck:
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
         # K first: the pose conventions and depth scales are fitted through it
-        cause = (_implausible_focal_length(views)
+        cause = (_implausible_focal_length(views, matches, cfg)
                  or _diagnose(views, matches, cfg, pairs, depth_units_per_m))
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
@@ -233,7 +234,7 @@ class KeyframeCheck:
                        if a in pos and b in pos}
         sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
                      if p.a in pos and p.b in pos]
-        cause = (_implausible_focal_length(views)
+        cause = (_implausible_focal_length(views, sub_matches, self.cfg)
                  or _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
                               whole=(light, pairs)))
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,

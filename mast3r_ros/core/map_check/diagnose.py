@@ -169,30 +169,83 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
 _FOV_DEG = (8.0, 150.0)
 
 
-def _implausible_focal_length(views: List[_View]) -> Optional[_Cause]:
-    """The cause ``focal_length`` (not confirmed) when a keyframe's pinhole focal length gives a
-    horizontal field of view outside `_FOV_DEG` (fisheye models, which see wider, are left
-    alone): the first such keyframe's fx in camera pixels, its field of view and image width;
-    None when every keyframe's is a camera's. It is named before the pose conventions and depth
-    scales because those are fitted and confirmed through K: under fx x10 the reprojection of
-    every hypothesis is wrong by up to 10x, and one of them (on the synthetic walk, inverted
-    poses with depth x0.5) wins by chance; depth x10 even undoes fx x10 for a sideways move."""
+def _implausible_focal_length(views: List[_View], matches: Optional[Dict[Tuple[int, int], Any]]
+                              = None, cfg: Optional[MapCheckConfig] = None) -> Optional[_Cause]:
+    """The cause ``focal_length`` when a keyframe's pinhole focal length gives a horizontal
+    field of view outside `_FOV_DEG` (fisheye models, which see wider, are left alone): the
+    first such keyframe's fx in camera pixels, its field of view and image width; None when
+    every keyframe's is a camera's. It is named before the pose conventions and depth scales
+    because those are fitted and confirmed through K: under fx x10 the reprojection of every
+    hypothesis is wrong by up to 10x, and one of them (on the synthetic walk, inverted poses
+    with depth x0.5) wins by chance; depth x10 even undoes fx x10 for a sideways move. With
+    ``matches`` and ``cfg`` (and no distortion), fx, fy divided by a unit slip
+    (`_focal_slip`) that makes every pair agree confirm it, and the fix names that fx."""
     for v in views:
         if v.cam.distortion_model == "equidistant":
             continue
         fx = v.cam.K[0, 0] / v.scale  # K at work pixels; scale: work pixels per camera pixel
-        fov = float(np.degrees(2.0 * np.arctan(v.width_px / (2.0 * fx))))
+        fov = _fov_deg(fx, v.width_px)
         if _FOV_DEG[0] <= fov <= _FOV_DEG[1]:
             continue
+        what = (f"the focal length fx {fx:.4g} px of keyframe {v.label} gives a {fov:.3g} deg "
+                f"horizontal field of view at {v.width_px} px, which no usual camera has "
+                f"({_FOV_DEG[0]:g} to {_FOV_DEG[1]:g} deg)")
+        slip = (_focal_slip(views, matches, cfg, fx, v.width_px)
+                if matches is not None and cfg is not None else None)
+        if slip is not None:
+            true_fx = fx / slip
+            return _Cause(
+                "focal_length", 1.0,
+                f"{what}: fx, fy are x{_fmt_factor(slip)} the size the images fit (with fx "
+                f"{true_fx:.4g} px, a {_fov_deg(true_fx, v.width_px):.3g} deg view, every "
+                "pair agrees)",
+                f"{'divide' if slip > 1 else 'multiply'} fx, fy in the camera_info's K by "
+                f"{_fmt_factor(max(slip, 1.0 / slip))} (fx {true_fx:.4g} px; camera.yaml / "
+                "--camera-info) and build the map again", True)
         return _Cause(
             "focal_length", 1.0,
-            f"the focal length fx {fx:.4g} px of keyframe {v.label} gives a {fov:.3g} deg "
-            f"horizontal field of view at {v.width_px} px, which no usual camera has "
-            f"({_FOV_DEG[0]:g} to {_FOV_DEG[1]:g} deg): fx is likely mistyped (a digit added "
-            "or dropped?) or for another resolution, and the poses and depth cannot be judged "
-            "through it",
+            f"{what}: fx is likely mistyped (a digit added or dropped?) or for another "
+            "resolution, and the poses and depth cannot be judged through it",
             "correct fx, fy in the camera_info's K (camera.yaml / --camera-info) and build the "
             "map again", False)
+    return None
+
+
+def _fov_deg(fx: float, width_px: float) -> float:
+    return float(np.degrees(2.0 * np.arctan(width_px / (2.0 * fx))))
+
+
+# fx slips tried to confirm an implausible focal length (given / true), at most this many: the
+# unit confusions of `_NICE_FACTORS` whose corrected field of view is a camera's, nearest to
+# 60 deg first (the work of one `_measure` each)
+_FOCAL_SLIPS_TRIED = 4
+
+
+def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+                fx: float, width_px: float) -> Optional[float]:
+    """The factor g (given / true fx, fy) among `_NICE_FACTORS` for which the given poses and
+    depth, with every pinhole view's fx, fy divided by g, make every pair agree (and at least
+    one judged); None when none does or a view has distortion (its undistortion changes with
+    K). ``fx``, ``width_px``: the implausible keyframe's, in camera pixels."""
+    if any(v.cam.has_distortion for v in views):
+        return None
+    fit_60 = width_px / (2.0 * math.tan(math.radians(30.0)))
+    tried = sorted((g for g in _NICE_FACTORS if g != 1.0
+                    and _FOV_DEG[0] <= _fov_deg(fx / g, width_px) <= _FOV_DEG[1]),
+                   key=lambda g: abs(math.log(fx / g / fit_60)))[:_FOCAL_SLIPS_TRIED]
+    poses = [v.pose for v in views]
+    for g in tried:
+        scaled = []
+        for v in views:
+            K = v.cam.K.copy()
+            K[0, 0] /= g
+            K[1, 1] /= g
+            # a grid pixel's ray: x = (u - cx) / fx, so at the same depth x and y grow by g
+            pts = v.pts * np.array([g, g, 1.0])
+            scaled.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K), pts=pts))
+        figures = _measure(scaled, poses, matches, cfg)
+        if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+            return g
     return None
 
 
