@@ -114,8 +114,24 @@ def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed:
     run = os.path.join(out, "run")
     check_output_folder(run, True, RUN_FILES, RUN_OUTPUTS)  # refused before the map is built
     map_dir, query_dir = demo_data(os.path.join(out, "data"), frames, width, height, seed)
-    rule = cfg.pose_at_stamp
     map_path = os.path.join(out, "map")  # as given, like the run folder
+    # Both steps build their engine from the same cfg.model (checkpoint, device, precision,
+    # image size, compile, backend); they differ only in what the engine is warmed up (and, on
+    # TensorRT, built) for: the build for a 4:3 camera and one keyframe per decode, the
+    # localizer for the map's camera and up to max_keyframes. So the network is loaded once
+    # and shared (`one_checkpoint_load`), and each step still builds its own engine over it,
+    # warmed for its own shapes (the build's engine, warmed for another camera shape, would
+    # compile again on the first query of a non-4:3 --width/--height). TensorRT reads the
+    # checkpoint only to build engines missing from its cache: not shared here.
+    from ..core.model.engine import one_checkpoint_load
+
+    with one_checkpoint_load():
+        return _build_and_localize(cfg, map_dir, query_dir, map_path, run)
+
+
+def _build_and_localize(cfg: Config, map_dir: str, query_dir: str, map_path: str,
+                        run: str) -> Tuple[str, str, Dict[str, Any]]:
+    rule = cfg.pose_at_stamp
     # a demo map is small: an interrupted one is started over (the demo has no --resume)
     build_map(TumSequence(map_dir, pose_at_stamp=rule), map_path, cfg, overwrite=True,
               build=BuildOptions(restart=True),
