@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -35,8 +34,8 @@ from ..config import ModelConfig
 from ..devices import apply_cpu_threads
 from ..devices import resolve_device  # noqa: F401  (re-exported: the engine's public API)
 from ..errors import ClosedError, ConfigError, InputError
-from . import checkpoint as _checkpoint
 from .checkpoint import CheckpointInfo, resolve_checkpoint
+from .loaded_networks import load_network, one_checkpoint_load  # noqa: F401  (re-exported)
 from .engine_io import Encoding, PairPrediction, PreparedImage, normalize_on_device, to_device
 from .network import PATCH, AsymmetricMASt3R
 from .precision import _DTYPES, cast_model
@@ -90,59 +89,6 @@ def cudagraph_mark_step_begin() -> None:
     if fn is None:
         from torch._inductor.cudagraph_trees import mark_step_begin as fn
     fn()
-
-
-# The networks `one_checkpoint_load` keeps for its block: (path, size, mtime, device) -> the
-# loaded (model, info); None outside such a block.
-_loaded_networks: Optional[Dict[tuple, Tuple[AsymmetricMASt3R, CheckpointInfo]]] = None
-
-
-@contextlib.contextmanager
-def one_checkpoint_load():
-    """Within the block, `Mast3rEngine.from_checkpoint` (and so `from_config` with backend
-    'torch') reads each checkpoint once: a later engine of the same file (same resolved path,
-    size and modification time) on the same device gets the network loaded first, with no
-    second read (the official file is 2.7 GB) and no second copy in host memory. Each engine
-    is still built for its own precision, compile mode and warm-up shapes; an fp32 engine
-    moves the network to its device in place, which is why the device is part of the key.
-    The networks are dropped when the block ends. For one process doing several steps with the
-    same checkpoint (the demo: build the map, then localize); nested blocks share the outer
-    one's networks. Not thread-safe: enter it on the thread that builds the engines."""
-    global _loaded_networks
-    if _loaded_networks is not None:  # nested: the outer block owns the networks
-        yield
-        return
-    _loaded_networks = {}
-    try:
-        yield
-    finally:
-        cuda = any(k[3].type == "cuda" for k in _loaded_networks)
-        _loaded_networks = None
-        if cuda:
-            torch.cuda.empty_cache()
-
-
-def _load_network(path: str, device: torch.device) -> Tuple[AsymmetricMASt3R, CheckpointInfo]:
-    """``load_checkpoint(path)`` on the host, or the network loaded earlier in the current
-    `one_checkpoint_load` block for the same file and ``device``."""
-    key = None
-    if _loaded_networks is not None:
-        try:
-            st = os.stat(path)
-            key = (os.path.realpath(path), st.st_size, st.st_mtime_ns, device)
-        except OSError:  # load_checkpoint says what is wrong with it
-            key = None
-        if key is not None and key in _loaded_networks:
-            model, info = _loaded_networks[key]
-            log.info("reusing the %s checkpoint %s loaded earlier in this run (id %s)",
-                     info.spec.arch, path, info.identity)
-            return model, info
-    # looked up at call time: a test's patch of checkpoint.load_checkpoint applies during
-    # the test only, whichever module imported this one first
-    model, info = _checkpoint.load_checkpoint(path, device="cpu")
-    if key is not None and _loaded_networks is not None:
-        _loaded_networks[key] = (model, info)
-    return model, info
 
 
 BACKENDS = ("torch", "tensorrt")
@@ -237,7 +183,7 @@ class Mast3rEngine:
         does not match the architecture.
         """
         dev = resolve_device(device)
-        model, info = _load_network(path, dev)  # once per `one_checkpoint_load` block
+        model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
         return cls(model, dev, precision, info, compile=compile, warmup=warmup,
                    warmup_batches=warmup_batches)
 
