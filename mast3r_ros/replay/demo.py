@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from typing import Any, Dict, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from ..core.config import Config
 from ..core.durable import flush_before_publish, fsync_dir
@@ -30,22 +30,74 @@ log = logging.getLogger(__name__)
 
 DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
 MAX_SIDE = 4096  # --width / --height: the renderer holds several float64 images of this size
+# the renderer keeps every frame in memory until the scene is written: RGB uint8 and float32
+# depth, 7 bytes per pixel (2.1 GB for 1000 frames at 640x480)
+FRAME_MEMORY_BYTES_PER_PIXEL = 7
+# what one rendered frame can take on disk, per pixel: its RGB PNG (3 bytes) and 16-bit depth
+# PNG (2) uncompressed, which PNG's compression does not exceed; the textured scene compresses
+# to about 2.1 bytes per pixel at 640x480 (0.65 MB a frame), 3.7 at 64x48 (file headers)
+SCENE_BYTES_PER_PIXEL = 5
+SCENE_BYTES_PER_FRAME = 2048  # the two files' headers and the index lines
+
+
+def scene_bytes(frames: int, width: int, height: int) -> int:
+    """Bytes the demo scene of ``frames`` ``width`` x ``height`` frames takes at most on disk
+    (RGB and depth PNGs, uncompressed size; the map and run come on top)."""
+    return frames * (width * height * SCENE_BYTES_PER_PIXEL + SCENE_BYTES_PER_FRAME)
+
+
+def _size(n: float) -> str:
+    for unit in ("B", "kB", "MB", "GB", "TB", "PB"):
+        if n < 1000 or unit == "PB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1000
+    raise AssertionError  # unreachable
+
+
+def check_scene_fits(out: str, frames: int, width: int, height: int) -> None:
+    """`InputError` naming --frames when the scene to render would not fit the free space of
+    the file system ``out`` is on (its nearest existing folder; `scene_bytes`, an upper
+    bound: a scene that passes fits)."""
+    where = os.path.abspath(out)
+    while not os.path.isdir(where) and os.path.dirname(where) != where:
+        where = os.path.dirname(where)
+    try:
+        free = shutil.disk_usage(where).free
+    except OSError:  # no answer from the file system: the write says what is wrong
+        return
+    need = scene_bytes(frames, width, height)
+    if need > free:
+        raise InputError(
+            f"--frames {frames}: the demo scene at {width}x{height} takes up to {_size(need)} "
+            f"({_size(need / frames)} a frame), but the file system of --out {out} has "
+            f"{_size(free)} free; render fewer --frames or smaller --width/--height, or choose "
+            "an --out with more space")
+
+
+def _stamp(frames: int, width: int, height: int, seed: int) -> Dict[str, int]:
+    """The settings a rendered scene records in its done.json."""
+    return {"frames": frames, "width": width, "height": height, "seed": seed,
+            "version": DEMO_DATA_VERSION}
+
+
+def _rendered(data: str, stamp: Dict[str, int]) -> bool:
+    """True when ``data`` holds a complete scene rendered with ``stamp``'s settings."""
+    try:
+        with open(os.path.join(data, "done.json"), encoding="utf-8") as fh:
+            return json.load(fh) == stamp
+    except (OSError, ValueError):
+        return False
 
 
 def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tuple[str, str]:
     """Render the demo's map and query TUM folders under ``data`` once per (frames, size, seed)
     and reuse them afterwards; returns (map folder, query folder)."""
-    stamp = {"frames": frames, "width": width, "height": height, "seed": seed,
-             "version": DEMO_DATA_VERSION}
+    stamp = _stamp(frames, width, height, seed)
     marker = os.path.join(data, "done.json")
     dirs = (os.path.join(data, "map"), os.path.join(data, "query"))
-    try:
-        with open(marker, encoding="utf-8") as fh:
-            if json.load(fh) == stamp:
-                log.info("reusing the synthetic scene rendered earlier in %s", data)
-                return dirs
-    except (OSError, ValueError):
-        pass
+    if _rendered(data, stamp):
+        log.info("reusing the synthetic scene rendered earlier in %s", data)
+        return dirs
     # a data/ without done.json is the demo's only if it holds nothing but what the demo
     # writes there (a render stopped by an older version, which rendered in place)
     if os.path.isdir(data) and not os.path.exists(marker) and \
@@ -74,6 +126,32 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     return dirs
 
 
+def available_memory() -> Optional[int]:
+    """Bytes of memory available to a new allocation without swapping (Linux: MemAvailable of
+    /proc/meminfo); None where that is not known."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
+def check_scene_memory(frames: int, width: int, height: int) -> None:
+    """`InputError` naming --frames when the frames the renderer holds until the scene is
+    written (`FRAME_MEMORY_BYTES_PER_PIXEL`) exceed the memory available now (nothing checked
+    where that is unknown: `available_memory`)."""
+    avail = available_memory()
+    need = frames * width * height * FRAME_MEMORY_BYTES_PER_PIXEL
+    if avail is not None and need > avail:
+        raise InputError(
+            f"--frames {frames}: the renderer keeps every frame in memory until the scene is "
+            f"written, {_size(need)} at {width}x{height}, but {_size(avail)} of memory is "
+            "available; render fewer --frames or smaller --width/--height")
+
+
 # What a demo folder holds: its scene (always with data/done.json), map and run, and what a
 # stopped demo leaves (a scene being rendered, map.partial, run.partial, run.tmp-*). With
 # --overwrite a folder holding anything else is not the demo's and is refused; each part is
@@ -91,8 +169,9 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     ``overwrite``; then its rendered scene is reused when it matches and its map and run are
     replaced (each atomically; the old run is removed once the new map is published, so a
     demo stopped while localizing leaves the new map and no run, not the old map's run beside
-    it).
-    """
+    it). Before any work, `InputError` for a scene to render that would not fit the free space
+    of ``out``'s file system (`check_scene_fits`) or whose frames would not fit the memory
+    available (`check_scene_memory`); a scene reused is not checked."""
     check_seed(seed)
     if frames < 4:
         raise InputError(f"--frames must be >= 4 (half map, half query), got {frames}")
@@ -102,6 +181,9 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     if width > MAX_SIDE or height > MAX_SIDE:  # 100000x100000 needed 74.5 GiB per depth image
         raise InputError(f"the demo image must be at most {MAX_SIDE}x{MAX_SIDE} pixels (--width, "
                          f"--height), got {width}x{height}")
+    if not _rendered(os.path.join(out, "data"), _stamp(frames, width, height, seed)):
+        check_scene_fits(out, frames, width, height)  # a scene reused takes no new space
+        check_scene_memory(frames, width, height)
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered
     check_build_files(cfg, BuildOptions())
