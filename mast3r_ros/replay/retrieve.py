@@ -18,7 +18,6 @@ import numpy as np
 
 from ..core.errors import CheckpointError, InputError
 from ..core.fileio import atomic_folder, check_output_folder, output_lock
-from ..core.image_codec.files import image_not_found
 from ..core.model.preprocess import SIZES, load_rgb
 from ..core.pairing import check_seed, make_pairs, random_start
 
@@ -245,6 +244,9 @@ def _cmd_retrieve(args: argparse.Namespace) -> int:
             raise InputError(f"{path} is a folder, not an image file: give the image files (a "
                              f"shell glob such as {os.path.join(path, '*.png')} expands to them)")
         if not os.path.isfile(path):
+            # imported here: the image_codec package imports OpenCV, which --help must not load
+            from ..core.image_codec.files import image_not_found
+
             raise InputError(image_not_found(path))
     sim, chosen = run_retrieve(args.images, checkpoint, retrieval_checkpoint,
                                args.out, codebook=codebook, pairs=args.pairs,

@@ -20,7 +20,6 @@ from ..errors import InputError
 from ..types import CameraIntrinsics
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
 from .camera_info_echo import load_echoed_camera_info, looks_like_echoed_camera_info
-from .camera_info_opencv import load_opencv_calibration
 
 log = logging.getLogger(__name__)
 
@@ -387,6 +386,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
                          f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
     kind = _file_format(text)
     if kind == "opencv":
+        # imported here: it imports OpenCV, which `mast3r-ros --help` must not load
+        from .camera_info_opencv import load_opencv_calibration
+
         return load_opencv_calibration(path, text)
     if kind == "echo":
         return load_echoed_camera_info(path, text)
