@@ -543,3 +543,23 @@ def test_the_reindex_hint_is_for_a_bag_folder_only(tmp_path):
     (tmp_path / "x.mcap").write_bytes(b"")
     assert _open_hint(tmp_path / "x.mcap", err) == ""
     assert _open_hint(tmp_path, ValueError("no storage plugin")) == ""
+
+
+@pytest.mark.parametrize("pose_frames, empty", [("map:", "child"), (":camera_optical", "parent"),
+                                                ("map:/", "child")])
+def test_pose_frames_with_an_empty_side_is_refused_naming_the_flag(tmp_path, capsys,
+                                                                    pose_frames, empty):
+    """A new user's finding: 'map:' was taken as 'map' (the empty child silently dropped) while
+    ':camera_optical' was refused, and the refusal named pose_frames, not --pose-frames."""
+    from mast3r_ros.replay.cli import main
+
+    bag, _ = tf_bag(tmp_path)
+    with pytest.raises(InputError, match=rf"pose_frames must be .*the {empty} frame is empty"):
+        BagSequence(bag, pose_frames=pose_frames)
+    rc = main(["localize", str(bag), "--map", str(tmp_path / "map"), "--out",
+               str(tmp_path / "run"), "--matcher", "sift", "--pose-frames", pose_frames])
+    errors = [e for e in capsys.readouterr().err.splitlines() if ": error: " in e]
+    assert rc == 2 and len(errors) == 1, errors
+    assert "error: --pose-frames must be 'parent:child'" in errors[0], errors
+    assert f"got {pose_frames!r} (the {empty} frame is empty" in errors[0], errors
+    assert BagSequence(bag, pose_frames="map")._pose_frames == ("map", "")  # the parent alone

@@ -26,6 +26,30 @@ def _strip(frame: str) -> str:
     return frame.lstrip("/")
 
 
+def parse_pose_frames(pose_frames: Optional[str], name: str = "pose_frames"
+                      ) -> Optional[Tuple[str, str]]:
+    """``pose_frames`` ('parent:child' or 'parent') as (parent, child) frame names, a leading
+    slash removed (child '' when only the parent is given: the images' header frame_id); None
+    for None. Raises `InputError`, naming ``name`` (the command line passes '--pose-frames'),
+    for anything else -- also an empty frame on either side of the ':' ('map:' is refused as
+    ':camera_optical' is, not taken as 'map')."""
+    if pose_frames is None:
+        return None
+    text = pose_frames if isinstance(pose_frames, str) else ""  # a tuple: refused below
+    parent, colon, child = text.partition(":")
+    empty = [side for side, frame in (("parent", parent), ("child", child))
+             if colon and not _strip(frame)]
+    if not _strip(parent) or ":" in child or empty:
+        why = (f" (the {' and '.join(empty)} frame is empty: name both, or give the parent "
+               "alone, e.g. 'map', to take the camera frame from the images' header frame_id)"
+               if empty and ":" not in child else "")
+        raise InputError(
+            f"{name} must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
+            f"got {pose_frames!r}{why}"
+        )
+    return _strip(parent), _strip(child)
+
+
 class _TfPoses:
     """tf and poses of `BagSequence` (a base class of it). ``BagSequence.__init__`` sets the
     attributes annotated here."""
@@ -41,16 +65,7 @@ class _TfPoses:
 
     @staticmethod
     def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
-        if pose_frames is None:
-            return None
-        text = pose_frames if isinstance(pose_frames, str) else ""  # a tuple: refused below
-        parent, _, child = text.partition(":")
-        if not _strip(parent) or (":" in child):
-            raise InputError(
-                f"pose_frames must be 'parent:child' (e.g. 'map:camera_optical') or 'parent', "
-                f"got {pose_frames!r}"
-            )
-        return _strip(parent), _strip(child)
+        return parse_pose_frames(pose_frames)
 
     def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter,
                         bag_ns: int = 0) -> None:
