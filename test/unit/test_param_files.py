@@ -514,3 +514,23 @@ def test_a_parameter_file_indented_with_tabs_says_to_indent_with_spaces(load):
         "p.yaml: not valid YAML: line 2, column 1: while scanning for the next token, found "
         "character '\\t' that cannot start any token; YAML indents with spaces, not tabs"
     ), err.value
+
+
+@pytest.mark.parametrize("written, integer", [("1e3", 1000), ("'1000'", 1000), ("2.0e0", 2),
+                                              ("'3.0'", 3)])
+def test_an_integer_written_as_a_string_says_how_to_write_it(load, written, integer):
+    """A new user's finding: 'max_keyframes: 1e3' said "must be int, got str '1e3'" (PyYAML's
+    YAML 1.1 reads 1e3 as a string; ROS reads it as a double, refused for an integer too), with
+    no word on the fix. Still refused, as the node would refuse it, now naming the integer."""
+    with pytest.raises(ConfigError) as e:
+        load(_block("mast3r_localizer", max_keyframes=written))
+    msg = str(e.value)
+    assert "parameter 'max_keyframes' must be int, got str" in msg, msg
+    assert f"write it as {integer}, an integer without quotes, '.' or exponent" in msg, msg
+
+
+def test_a_string_that_is_no_integer_gets_no_integer_hint(load):
+    for written in ("2.5e0", "lots", "1e999", "nan"):
+        with pytest.raises(ConfigError, match="'max_keyframes' must be int, got str") as e:
+            load(_block("mast3r_localizer", max_keyframes=f"'{written}'"))
+        assert "write it as" not in str(e.value), str(e.value)

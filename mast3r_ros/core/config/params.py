@@ -76,6 +76,16 @@ def param_specs() -> Tuple[ParamSpec, ...]:
     return _SPECS
 
 
+def _integral(text: str) -> Optional[int]:
+    """The integer a string like '1e3', '1000.0' or '1000' stands for (a number written so
+    that it is not read as an integer), else None (not a number, not finite, a fraction)."""
+    try:
+        number = float(text.strip())
+    except ValueError:
+        return None
+    return int(number) if math.isfinite(number) and number.is_integer() else None
+
+
 def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
     # a numpy scalar (a value read from an array) is the Python value it holds: np.int64(3) is
     # the int 3, np.float32(2.5) the float 2.5, np.bool_ a bool (refused for numbers like one)
@@ -110,6 +120,10 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = f": write {value.strip().lower()} without quotes"
     elif t is int and isinstance(value, float) and value.is_integer():
         hint = f": write {int(value)} (ROS 2 types parameters strictly)"
+    elif t is int and isinstance(value, str) and _integral(value) is not None:
+        # 'max_keyframes: 1e3': a string to PyYAML (YAML 1.1), a double to ROS 2's reader
+        hint = (f": write it as {_integral(value)}, an integer without quotes, '.' or "
+                "exponent (ROS 2 types parameters strictly)")
     elif t is str and isinstance(value, bytes):  # np.bytes_ too: which encoding is unknown
         hint = ": decode it (.decode()) to a str"
     elif t is str and isinstance(value, os.PathLike):  # a pathlib.Path from Python code
