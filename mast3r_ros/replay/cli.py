@@ -102,7 +102,7 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import (BuildOptions, build_retrieval, check_build_files,
-                            connect_build_workers)
+                            check_unfinished_build, connect_build_workers)
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -115,6 +115,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
+    # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
+    check_unfinished_build(args.out, args.overwrite, args.resume, args.restart)
     check_trajectory_file(args.trajectory, "--trajectory", "the source's poses")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,
@@ -233,6 +235,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
+    check_map_folder(map_path)  # a missing --map before the recording is read, too
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
@@ -293,6 +296,19 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
                          "current folder): pass --map MAP or fix map_path")
     log.info("map from --params map_path: %s", path)
     return path
+
+
+def check_map_folder(path: str) -> None:
+    """Refuse a map path that is no map folder (missing, a file, a folder without
+    manifest.json: a recording, a run, an interrupted build) before a source is read (a rosbag2
+    is indexed first: seconds to minutes), in the words of the map's own open
+    (`KeyframeMap.load`, which raises `MapFormatError`); a map folder is left to that open."""
+    from ..core.keyframes import KeyframeMap
+    from ..core.keyframes.layout import MANIFEST
+
+    if os.path.isfile(os.path.join(path, MANIFEST)):
+        return
+    KeyframeMap.load(path, lazy=True)  # raises: no manifest, so nothing of a map is there
 
 
 # ---------------------------------------------------------------------------------- demo ---

@@ -30,6 +30,7 @@ from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
 from ..core.fileio import OutputBusyError, atomic_write_json, output_path
 from ..core.keyframes import MapWriter
+from ..core.keyframes.target import _check_partial, finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
 from ..core.keyframes.layout import encoding_folder
@@ -148,6 +149,27 @@ def global_descriptors(staging: str, table: StoreTable) -> np.ndarray:
     return np.concatenate(out)
 
 
+def _unfinished_build(partial: str, out: str, shards: int, overwrite: bool) -> str:
+    again = " --overwrite" if overwrite else ""
+    return (f"{partial} holds an unfinished build of {out} with {shards} encoded shard(s): "
+            f"rerun with --resume{again} to continue it, or with --restart{again} to delete it "
+            "and start over")
+
+
+def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: bool) -> None:
+    """build-map's refusal of ``OUT.partial`` (`open_map_writer`'s, in the same words), made
+    before the source is read (seconds to minutes) as localize refuses its ``RUN.partial``:
+    an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart``, or one that is
+    no map build at all. Raises `InputError`; `MapWriter` checks again under its lock."""
+    partial = output_path(out) + ".partial"
+    _check_partial(out, partial, resume)
+    if resume or restart or not os.path.isdir(partial):
+        return
+    shards = finished_shards(partial)
+    if shards:
+        raise InputError(_unfinished_build(partial, out, shards, overwrite))
+
+
 def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: IndexParams,
                     map_frame: str, restart: bool = False) -> MapWriter:
     """build-map's resumable `MapWriter` for ``out``, its refusals in the command line's words:
@@ -163,10 +185,7 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
     except OutputBusyError as e:
         raise e.worded("--out") from None
     except UnfinishedBuildError as e:
-        again = " --overwrite" if overwrite else ""
-        raise InputError(f"{e.partial} holds an unfinished build of {out} with {e.shards} "
-                         f"encoded shard(s): rerun with --resume{again} to continue it, or with "
-                         f"--restart{again} to delete it and start over") from None
+        raise InputError(_unfinished_build(e.partial, out, e.shards, overwrite)) from None
     if fresh:  # as localize --resume (run_resume.start_from_partial)
         log.info("--resume: no unfinished build of %s (no %s), so the build starts from the "
                  "first frame", out, partial)

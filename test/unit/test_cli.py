@@ -217,6 +217,41 @@ def test_build_map_refuses_a_missing_checkpoint_before_reading_the_source(tum, t
     assert not os.path.exists(out) and not os.path.exists(out + ".partial")
 
 
+def test_build_map_and_localize_refuse_their_outputs_and_the_map_before_reading_the_source(
+        tum, sift_map, tmp_path, capsys, monkeypatch):
+    """A new user's finding: build-map refused an OUT.partial holding encoded shards only after
+    reading the whole source (localize refuses its RUN.partial first), and localize --map with
+    no map there read the recording before saying so."""
+    from mast3r_ros.replay import cli
+
+    def no_source(*a, **k):
+        raise AssertionError("the source was opened before the refusal")
+    monkeypatch.setattr(cli, "_open", no_source)
+    out = str(tmp_path / "m")
+    os.makedirs(os.path.join(out + ".partial", "keyframes"))
+    os.makedirs(os.path.join(out + ".partial", "encodings", "ckpt_512"))
+    with open(os.path.join(out + ".partial", "encodings", "ckpt_512", "shard_000000.json"),
+              "w") as fh:
+        fh.write("{}")
+    for extra in ([], ["--overwrite"]):
+        rc, errors = _error(capsys, ["build-map", tum[0], "--out", out, "--matcher", "sift"]
+                            + extra)
+        again = " ".join([""] + extra)
+        assert rc == 2 and len(errors) == 1, errors
+        assert (f"{out}.partial holds an unfinished build of {out} with 1 encoded shard(s): "
+                f"rerun with --resume{again} to continue it, or with --restart{again}"
+                in errors[0]), errors
+    assert os.path.isdir(out + ".partial") and not os.path.exists(out)
+    run = str(tmp_path / "run")
+    for given, needle in ((str(tmp_path / "nomap"), f"map folder not found: {tmp_path / 'nomap'}"),
+                          (tum[1], "looks like a recording"),
+                          (os.path.join(sift_map, "manifest.json"), "map path is a file")):
+        rc, errors = _error(capsys, ["localize", tum[1], "--map", given, "--out", run,
+                                     "--matcher", "sift"])
+        assert rc == 2 and len(errors) == 1 and needle in errors[0], (needle, errors)
+    assert not os.path.exists(run)
+
+
 def test_build_map_with_a_checkpoint_caches_encodings(tum, tmp_path, tiny_ckpt):
     from mast3r_ros.core.keyframes import KeyframeMap
 
