@@ -731,3 +731,34 @@ def test_window_selection_boundaries():
     assert pick(c + [256.5, 0.0]) == []
     assert pick(c + [0.0, 192.5]) == []
     assert pick(c + [200.0, 0.0]) == [(0, 0)]  # 200 / 512 (x by the width, not 200 / 384)
+
+
+def test_the_mast3r_refusals_offer_sift_only_for_a_map_with_depth(tmp_path, frames):
+    """A new user's finding: localize with the mast3r matcher and no checkpoint said "... or
+    use matcher 'sift'" on a map built from colour images only, which sift then refused (it
+    takes its 3-D points from keyframe depth). Sift is offered only where it can run."""
+    from mast3r_ros.core.matchers.mast3r import Mast3rMatcher
+
+    f = frames[0]
+    without = write_map(str(tmp_path / "nodepth"), [(f.rgb, f.intrinsics, f.map_from_cam, 0,
+                                                     None)])
+    with_depth = write_map(str(tmp_path / "depth"), [(f.rgb, f.intrinsics, f.map_from_cam, 0,
+                                                      f.depth_m)])
+    cfg = dataclasses.replace(Config(), localizer=LocalizerConfig(matcher="mast3r"))
+    no_head = types.SimpleNamespace(has_descriptors=False)
+    for path, depth in ((without, False), (with_depth, True)):
+        m = KeyframeMap.load(path)
+        with pytest.raises(ConfigError) as no_ckpt:
+            Localizer.from_config(cfg, path)
+        with pytest.raises(ConfigError) as no_engine:
+            Localizer(m, LocalizerConfig(matcher="mast3r"))
+        with pytest.raises(CheckpointError) as dust3r:
+            Mast3rMatcher(m, no_head, MatchingConfig(), 512)
+        for e in (no_ckpt, no_engine, dust3r):
+            msg = str(e.value)
+            assert "checkpoint" in msg, msg
+            assert msg.endswith("; or use matcher 'sift'") == depth, msg
+            assert (f"the sift matcher is no way round it: map {path} has keyframes without "
+                    "depth" in msg) != depth, msg
+    with pytest.raises(InputError, match="keyframes without depth"):  # as the message says
+        Localizer(KeyframeMap.load(without), _sift())

@@ -15,7 +15,7 @@ import numpy as np
 from ..config import LocalizerConfig
 from ..errors import ConfigError
 from ..keyframes import KeyframeMap
-from ..matchers.base import PairMatcher
+from ..matchers.base import PairMatcher, sift_alternative
 from ..model.preprocess import SIZES
 
 
@@ -33,8 +33,8 @@ def _make_matcher(kf_map: KeyframeMap, config: LocalizerConfig, engine: Any, ima
             # only a Localizer made in Python gets here (from_config loads the checkpoint)
             raise ConfigError("matcher 'mast3r' needs a network: pass the engine, "
                               "Localizer(kf_map, config, Mast3rEngine.from_checkpoint(path)), "
-                              "or use Localizer.from_config with a 'checkpoint', or matcher "
-                              "'sift'")
+                              "or use Localizer.from_config with a 'checkpoint'"
+                              + sift_alternative(kf_map))
         from ..matchers.mast3r import Mast3rMatcher
 
         return Mast3rMatcher(kf_map, engine, m, image_size, config.points_source,

@@ -46,7 +46,7 @@ from ..devices import apply_cpu_threads
 from ..errors import ClosedError, ConfigError, InputError, MapFormatError, Mast3rRosError
 from ..geometry import pose_error, undistort_pixels
 from ..keyframes import KeyframeMap
-from ..matchers.base import add_time
+from ..matchers.base import add_time, sift_alternative
 from ..pnp import MIN_POINTS, PnPResult, UncertaintyModel, check_seed, solve_pnp
 from ..retrieval import nearest_to_prior, pose_consistent_subset
 from ..types import CameraIntrinsics, Correspondences, Frame, LocalizationResult
@@ -161,7 +161,7 @@ class Localizer:
                     cfg.model, warmup_batches=(1, cfg.localizer.max_keyframes),
                     camera_size=(cam.width, cam.height) if cam is not None else None)
             except ConfigError as e:
-                raise ConfigError(f"matcher 'mast3r': {e}; or use matcher 'sift'") from None
+                raise ConfigError(f"matcher 'mast3r': {e}{sift_alternative(kf_map)}") from None
         try:
             loc = cls(kf_map, cfg.localizer, engine, image_size=cfg.model.image_size,
                       recompute_encodings=recompute_encodings, retrieval=cfg.retrieval,

@@ -51,3 +51,14 @@ class PairMatcher(Protocol):
 def add_time(timings: Dict[str, float], stage: str, seconds: float) -> None:
     """Accumulate ``seconds`` under ``stage`` (a frame may run a stage several times)."""
     timings[stage] = timings.get(stage, 0.0) + seconds
+
+
+def sift_alternative(kf_map: Any) -> str:
+    """The tail of a refusal of the mast3r matcher (no checkpoint, a checkpoint without a
+    descriptor head) on ``kf_map`` (a `KeyframeMap`): "; or use matcher 'sift'" when every
+    keyframe has depth, which the sift matcher takes its 3-D points from; else why sift is no
+    way out either (a map built from images without depth), so the checkpoint is the fix."""
+    if kf_map.has_depth():
+        return "; or use matcher 'sift'"
+    return (f"; the sift matcher is no way round it: map {kf_map.path} has keyframes without "
+            "depth (a map built from images only), and sift takes its 3-D points from depth")

@@ -34,7 +34,7 @@ from ..keyframes import EncodingSet, KeyframeMap
 from ..retrieval import pooled_descriptor
 from ..types import Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
-from .base import add_time
+from .base import add_time, sift_alternative
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,8 @@ class Mast3rMatcher:
                  conf_alpha: float = 0.2, device_cache_mb: Optional[float] = None):
         if not engine.has_descriptors:
             raise CheckpointError("the checkpoint has no descriptor head (DUSt3R?): the "
-                                  "localizer needs a MASt3R checkpoint, or use matcher 'sift'")
+                                  "localizer needs a MASt3R checkpoint (--checkpoint)"
+                                  + sift_alternative(kf_map))
         if points_source == "depth" and not kf_map.has_depth():
             raise ConfigError(f"points_source is 'depth' but map {kf_map.path} has keyframes "
                               "without depth; use points_source 'pointmap'")
