@@ -376,6 +376,30 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
 
 
 
+def refuse_busy_output(path: str, what: str = "--out") -> None:
+    """`OutputBusyError` when another writer holds output ``path``'s lock now (a check made
+    before long work, so a live writer's build folder is not taken for an unfinished one);
+    takes no lock and creates no file (a probe: the writer's own `acquire_output_lock` still
+    decides). Linux/POSIX only (``fcntl``)."""
+    import fcntl
+
+    file = lock_file(path)
+    try:
+        fd = os.open(file, os.O_RDONLY)
+    except OSError:  # no lock file: nobody holds it (or it cannot be read: the writer says)
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except OSError as e:
+        if e.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+            holder = ""
+            with contextlib.suppress(OSError):
+                holder = os.pread(fd, 400, 0).decode("utf-8", "replace").strip()
+            raise OutputBusyError(path, holder, file, what) from None
+    finally:
+        os.close(fd)
+
+
 @contextlib.contextmanager
 def output_lock(path: str, what: str = "--out") -> Iterator[OutputLock]:
     """`acquire_output_lock` for the ``with`` block; released when it ends."""

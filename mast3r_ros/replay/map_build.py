@@ -28,7 +28,8 @@ import numpy as np
 from ..core.config import Config, ModelConfig
 from ..core.encoding_store import EncodingStore, StoreTable
 from ..core.errors import InputError
-from ..core.fileio import OutputBusyError, atomic_write_json, output_path
+from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
+                           refuse_busy_output)
 from ..core.keyframes import MapWriter
 from ..core.keyframes.target import _check_partial, finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
@@ -160,7 +161,9 @@ def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: boo
     """build-map's refusal of ``OUT.partial`` (`open_map_writer`'s, in the same words), made
     before the source is read (seconds to minutes) as localize refuses its ``RUN.partial``:
     an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart``, or one that is
-    no map build at all. Raises `InputError`; `MapWriter` checks again under its lock."""
+    no map build at all; `OutputBusyError` (naming --out) first when a live build holds
+    ``out``. Raises `InputError`; `MapWriter` checks again under its lock."""
+    refuse_busy_output(out, "--out")  # a live build's OUT.partial is no unfinished one
     partial = output_path(out) + ".partial"
     _check_partial(out, partial, resume)
     if resume or restart or not os.path.isdir(partial):
