@@ -114,7 +114,6 @@ def localize_stub(monkeypatch):
 
     maps = []
     monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False: "source")
-    monkeypatch.setattr(cli, "check_map_folder", lambda path: None)  # no map is opened either
     monkeypatch.setattr(localize_run, "run_localization",
                         lambda source, map_path, *a, **k: maps.append(map_path) or {})
     monkeypatch.setattr(metrics, "format_table", lambda m: "")
@@ -259,7 +258,6 @@ def test_source_options_are_refused_by_the_name_typed(tmp_path, capsys, option, 
     """The readers' own checks named their parameters (sync_tolerance_s, pose_at_stamp's
     tolerance_s ...), not the option the user typed."""
     (tmp_path / "map").mkdir()
-    (tmp_path / "map" / "manifest.json").write_text("{}")  # a map to localize's early check
     capsys.readouterr()
     assert main(["localize", str(tmp_path), "--map", str(tmp_path / "map"), "--out",
                  str(tmp_path / "run"), "--matcher", "sift", option, value]) == 2
@@ -335,7 +333,6 @@ def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, ca
         return metrics.summarize([], None)
 
     monkeypatch.setattr(cli, "_open", lambda args, cfg: None)
-    monkeypatch.setattr(cli, "check_map_folder", lambda path: None)
     monkeypatch.setattr(localize_run, "run_localization", run)
     monkeypatch.setattr(cli, "no_groundtruth_hint", lambda *a: "")
     base = ["localize", "q", "--map", "m", "--out", str(tmp_path / "run"), "--matcher",
