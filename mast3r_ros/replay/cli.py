@@ -235,7 +235,6 @@ def cmd_localize(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
-    check_map_folder(map_path)  # a missing --map before the recording is read, too
     source = _open(args, cfg)
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
@@ -296,19 +295,6 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
                          "current folder): pass --map MAP or fix map_path")
     log.info("map from --params map_path: %s", path)
     return path
-
-
-def check_map_folder(path: str) -> None:
-    """Refuse a map path that is no map folder (missing, a file, a folder without
-    manifest.json: a recording, a run, an interrupted build) before a source is read (a rosbag2
-    is indexed first: seconds to minutes), in the words of the map's own open
-    (`KeyframeMap.load`, which raises `MapFormatError`); a map folder is left to that open."""
-    from ..core.keyframes import KeyframeMap
-    from ..core.keyframes.layout import MANIFEST
-
-    if os.path.isfile(os.path.join(path, MANIFEST)):
-        return
-    KeyframeMap.load(path, lazy=True)  # raises: no manifest, so nothing of a map is there
 
 
 # ---------------------------------------------------------------------------------- demo ---

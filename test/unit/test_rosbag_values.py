@@ -554,8 +554,6 @@ def test_pose_frames_with_an_empty_side_is_refused_naming_the_flag(tmp_path, cap
     from mast3r_ros.replay.cli import main
 
     bag, _ = tf_bag(tmp_path)
-    (tmp_path / "map").mkdir()  # a map folder to the CLI's early check (the bag is refused first)
-    (tmp_path / "map" / "manifest.json").write_text("{}")
     with pytest.raises(InputError, match=rf"pose_frames must be .*the {empty} frame is empty"):
         BagSequence(bag, pose_frames=pose_frames)
     rc = main(["localize", str(bag), "--map", str(tmp_path / "map"), "--out",
