@@ -12,9 +12,10 @@ noise; with
 ``--map-pose-error`` also a 1 cm / 1 deg keyframe pose error; one scenario has 80 % outliers,
 a frame RANSAC can hardly solve, for the worst-case cost):
 
-* ``prev``: the ``core/pnp/`` package as it was before the host-overhead work (frozen copy
-  ``bench/pnp_prev/``, commit 98b0b17: one projection per trial pose serves as the trial's cost,
-  the re-scoring and the next linearisation; the covariance reuses the last one);
+* ``prev``: the ``core/pnp/`` package as it was before the host-overhead work (commit 98b0b17,
+  read from git history by `frozen_package.load_frozen_package`: one projection per trial pose
+  serves as the trial's cost, the re-scoring and the next linearisation; the covariance reuses
+  the last one);
 * ``new``: the current ``core/pnp/`` package (the same arithmetic with fewer numpy calls and
   passes per refinement step; the focal-length gate's fit from eight rows per point; README,
   "The host part of a frame").
@@ -62,7 +63,14 @@ for _p in (str(_HERE.parent), str(_HERE)):
 
 import numpy as np  # noqa: E402
 
-import pnp_prev  # noqa: E402
+from frozen_package import FrozenPackageError, load_frozen_package  # noqa: E402
+
+# the ``prev`` variant: core/pnp/ as it was before the host-overhead work, read from git history
+PREV_REV = "98b0b173dadd4a582a0b93a413ece584380f1911"
+try:
+    pnp_prev = load_frozen_package(PREV_REV, "mast3r_ros/core/pnp", "pnp_prev")
+except FrozenPackageError as _e:
+    sys.exit(f"bench_host.py: the previous pnp package: {_e}")
 import pnp_prev.focal  # noqa: E402
 import pnp_prev.solve  # noqa: E402
 from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402

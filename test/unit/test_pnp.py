@@ -480,9 +480,9 @@ def test_refine_inliers_goes_on_after_a_small_step_that_changes_the_inlier_set()
 
 def test_bench_host_smoke_matches_the_frozen_module(tmp_path):
     """bench/bench_host.py --smoke runs end to end, and on its MASt3R-shaped frames the current
-    package lands where the frozen one (bench/pnp_prev/, before the host-overhead work) does:
-    same inliers, the pose within the refinement's tolerance, the same covariance, the same
-    chi^2 coverage."""
+    package lands where the previous one (core/pnp/ at 98b0b17, before the host-overhead work,
+    read from git history) does: same inliers, the pose within the refinement's tolerance, the
+    same covariance, the same chi^2 coverage."""
     import json
     import os
     import subprocess
@@ -495,6 +495,8 @@ def test_bench_host_smoke_matches_the_frozen_module(tmp_path):
     r = subprocess.run([sys.executable, str(repo / "bench" / "bench_host.py"), "--smoke",
                         "--json", str(out)], env=env, capture_output=True, text=True,
                        timeout=300)
+    if r.returncode and "is not in this checkout's history" in r.stderr:
+        pytest.skip("a shallow clone: the previous pnp package is not in its git history")
     assert r.returncode == 0, r.stderr[-2000:]
     scen = json.loads(out.read_text())["scenarios"]
     assert len(scen) == 2
@@ -506,6 +508,19 @@ def test_bench_host_smoke_matches_the_frozen_module(tmp_path):
         assert d["max_cov_rel"] < 1e-5, d
         assert rec["new"]["chi2_cover"] == rec["prev"]["chi2_cover"]
         assert rec["new"]["localized"] == 1.0
+
+
+def test_frozen_package_names_a_commit_missing_from_history():
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+    import frozen_package
+
+    assert frozen_package.available("HEAD")
+    with pytest.raises(frozen_package.FrozenPackageError,
+                       match="commit 0{40} is not in this checkout's history"):
+        frozen_package.load_frozen_package("0" * 40, "mast3r_ros/core/pnp", "pnp_missing")
 
 
 def test_malformed_arrays_and_arguments_are_named_not_reshaped():
