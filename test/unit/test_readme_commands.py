@@ -1,0 +1,131 @@
+"""The README's commands as a user copies them: every ``mast3r-ros`` command line in its code
+blocks (and the runnable ones quoted inline) parses with the real parser, every ``--flag`` it
+names exists (on the subcommand written before it, in a bench script, or in the external tool
+named), and every ``python bench/X.py`` line's flags are X.py's. A renamed or removed option
+fails here instead of in a user's terminal."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.replay.cli import build_parser
+
+ROOT = Path(__file__).resolve().parents[2]
+README = (ROOT / "README.md").read_text(encoding="utf-8")
+
+# Options of other programs the README quotes (pip, pytest, colcon, rosdep, venv, ray, ros2 topic
+# echo): not ours to check, listed so that a new flag must be looked at once.
+EXTERNAL_FLAGS = {"--index-url", "--dist", "--symlink-install", "--from-paths", "--ignore-src",
+                  "--system-site-packages", "--head", "--once", "--flow-style"}
+
+
+def _subparsers() -> dict:
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return dict(sub.choices)
+
+
+def _code_lines(lang: str = "bash"):
+    """Each command line of the README's ``lang`` code blocks, continuation lines joined."""
+    for block in re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S):
+        yield from block.replace("\\\n", " ").splitlines()
+
+
+def _mast3r_ros_commands():
+    """argv after ``mast3r-ros`` of every command in the bash blocks (one per ``&&``-separated
+    part, comments dropped) and of the runnable inline ones (arguments given, no ``...``,
+    ``[...]`` or ``a|b`` placeholders)."""
+    lines = list(_code_lines())
+    lines += [m for m in re.findall(r"`(mast3r-ros [^`]+)`", README)
+              if not re.search(r"\.\.\.|\[|\||COMMAND", m) and len(m.split()) > 2
+              or m == "mast3r-ros --version"]
+    for line in lines:
+        for part in line.split(" && "):
+            if re.match(r"\s*mast3r-ros ", part):
+                yield line.strip(), shlex.split(part, comments=True)[1:]
+
+
+def test_the_readme_has_the_commands_this_test_reads():
+    commands = {argv[0] for _, argv in _mast3r_ros_commands() if argv}
+    assert {"demo", "build-map", "localize", "pair", "retrieve", "check-map",
+            "merge-maps"} <= commands, commands
+
+
+@pytest.mark.parametrize("line, argv", list(_mast3r_ros_commands()),
+                         ids=lambda v: v[:60] if isinstance(v, str) else None)
+def test_every_readme_mast3r_ros_command_parses(line, argv, capsys):
+    """Unknown options, bad choices and missing required ones make argparse exit 2; an
+    abbreviated option (which argparse would accept) is not the option's name."""
+    subs = _subparsers()
+    if argv and argv[0] in subs:
+        inexact = [w.split("=")[0] for w in argv[1:] if w.startswith("--")
+                   and w.split("=")[0] not in _flags_of(subs[argv[0]])]
+        assert not inexact, f"README command {line!r}: {argv[0]} has no {inexact}"
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:
+        err = capsys.readouterr().err.strip().splitlines()
+        if argv[-1:] == ["--version"] and e.code == 0:
+            return
+        pytest.fail(f"README command does not parse: {line!r}: {err[-1] if err else e}")
+    assert callable(getattr(args, "func", None)), line
+
+
+def _flags_of(parser: argparse.ArgumentParser) -> set:
+    return {o for a in parser._actions for o in a.option_strings}
+
+
+def _bench_flags() -> set:
+    found = set()
+    for path in list((ROOT / "bench").glob("*.py")) + list((ROOT / "bench").glob("*.sh")):
+        found |= set(re.findall(r"""["'(|\s](--[a-z][a-z0-9-]*)""",
+                                path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_every_readme_flag_exists_somewhere():
+    """A ``--flag`` in the README's prose or code is an option of a ``mast3r-ros``
+    subcommand, of a bench script, or of the external tool it is quoted for."""
+    ours = set().union(*(_flags_of(p) for p in _subparsers().values())) | {"--version", "--help"}
+    bench = _bench_flags()
+    named = set(re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", README))
+    unknown = sorted(f for f in named if f not in ours | bench | EXTERNAL_FLAGS)
+    assert not unknown, f"README names options no command has: {unknown}"
+
+
+def test_inline_subcommand_flags_belong_to_that_subcommand():
+    """Spans like `build-map --retrieval-checkpoint R` or `localize --groundtruth FILE`: each
+    flag is the named subcommand's own."""
+    subs = _subparsers()
+    spans = re.findall(r"`(?:mast3r-ros )?(" + "|".join(map(re.escape, subs))
+                       + r")((?: [^`]*)?)`", README)
+    checked, wrong = 0, []
+    for cmd, rest in spans:
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", rest):
+            checked += 1
+            if flag not in _flags_of(subs[cmd]):
+                wrong.append(f"{cmd} {flag}")
+    assert checked >= 5, checked  # the search finds the spans, not nothing
+    assert not wrong, f"README gives options to a subcommand that lacks them: {wrong}"
+
+
+def test_every_readme_bench_line_uses_the_scripts_own_flags():
+    """``python bench/X.py --a --b`` and ``bash bench/X.sh --a``: each flag appears in X's
+    source (an ``add_argument`` or the shell script's option parsing)."""
+    checked, wrong = 0, []
+    for line in _code_lines():
+        m = re.search(r"(?:python|bash) (bench/[\w.]+)(.*)", line.split("  #")[0])
+        if not m:
+            continue
+        source = (ROOT / m.group(1)).read_text(encoding="utf-8")
+        for flag in re.findall(r"(?<![\w-])(--[a-z][a-z0-9-]*)", m.group(2)):
+            checked += 1
+            if not re.search(rf"""["'(|\s]{re.escape(flag)}(?![\w-])""", source):
+                wrong.append(f"{m.group(1)} {flag}")
+    assert checked >= 15, checked
+    assert not wrong, f"README bench lines use options the scripts lack: {wrong}"
