@@ -1,0 +1,120 @@
+"""The shipped parameter files and the parameter tables of the docs agree with the schema
+(`mast3r_ros.core.config.sections`): every ``config/*.yaml`` loads through the real loader
+without a warning, each parameter's comment in ``config/localize.yaml`` is the description
+``ros2 param describe`` shows, and docs/ros_node.md's tables give the defaults and ranges the
+code has (the node's parameters and the launch file's arguments)."""
+
+from __future__ import annotations
+
+import ast
+import logging
+import re
+from pathlib import Path
+
+import pytest
+
+from mast3r_ros.core.config import load_config_yaml, param_specs
+
+ROOT = Path(__file__).resolve().parents[2]
+SPECS = {s.name: s for s in param_specs()}
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "config").glob("*.yaml")), ids=lambda p: p.name)
+def test_every_shipped_parameter_file_loads_without_a_warning(path, caplog):
+    with caplog.at_level(logging.WARNING):
+        load_config_yaml(str(path))
+    assert not [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+
+
+def _commented_params(text: str):
+    """(dotted name, the comment lines above it joined) of every parameter in a parameter file
+    written as config/localize.yaml is: two spaces per level, sections as nested keys."""
+    stack, comment = [], []
+    for line in text.splitlines():
+        if line.strip().startswith("#"):
+            comment.append(line.strip()[1:].strip())
+            continue
+        m = re.match(r"( *)([\w/*]+):\s*(.*)$", line)
+        if not m:
+            continue
+        level = len(m.group(1)) // 2
+        del stack[level:]
+        if not m.group(3):  # a section (or the node / ros__parameters key)
+            stack.append(m.group(2))
+            comment = []
+            continue
+        yield ".".join(stack[2:] + [m.group(2)]), " ".join(comment)
+        comment = []
+
+
+def test_each_parameters_comment_in_localize_yaml_is_its_description():
+    """The file says "see sections.py"; a description edited there and not here (or the
+    reverse) would tell users two things."""
+    seen = {}
+    for name, comment in _commented_params((ROOT / "config" / "localize.yaml").read_text()):
+        seen[name] = comment
+    assert set(seen) == set(SPECS)
+    wrong = [n for n, c in seen.items() if c != " ".join(SPECS[n].description.split())]
+    assert not wrong, f"config/localize.yaml's comments differ from the descriptions: {wrong}"
+
+
+def _doc_rows(text: str):
+    """(first cell, second cell, third cell) of every markdown table row whose first cell is a
+    backquoted name."""
+    for m in re.finditer(r"^\| `([A-Za-z_.]+)` \| ([^|]*)\|([^|]*)\|", text, flags=re.M):
+        yield m.group(1), m.group(2).strip(), m.group(3).strip()
+
+
+def _number(text: str) -> float:
+    return float(text.replace("1e8", "100000000"))
+
+
+def test_ros_node_md_parameter_table_gives_the_schemas_defaults_and_ranges():
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    table = text[text.index("## Node parameters"):]
+    rows = [(n, d, r) for n, d, r in _doc_rows(table) if n in SPECS]
+    assert len(rows) >= 20, rows
+    wrong = []
+    for name, default, range_ in rows:
+        spec = SPECS[name]
+        shown = default.strip("`").strip('"')
+        if spec.type is bool:
+            ok = shown == str(spec.default).lower()
+        elif spec.type is str:
+            ok = shown == spec.default
+        else:
+            ok = float(shown) == spec.default
+        if spec.choices is not None and range_:
+            ok &= [c.strip() for c in range_.split(",")] == [str(c) for c in spec.choices]
+        elif spec.lo is not None and range_:
+            lo, hi = re.match(r"([0-9.e]+)–([0-9.e]+)", range_).groups()
+            ok &= (_number(lo), _number(hi)) == (spec.lo, spec.hi)
+        elif spec.lo is not None or spec.choices is not None:
+            ok = False  # a ranged parameter shown without its range
+        if not ok:
+            wrong.append(f"{name}: docs {default} / {range_!r}, code {spec.default!r} / "
+                         f"{spec.lo}..{spec.hi} {spec.choices or ''}")
+    assert not wrong, "docs/ros_node.md's parameter table differs from the schema: " + "; ".join(
+        wrong)
+
+
+def _launch_defaults() -> dict:
+    tree = ast.parse((ROOT / "launch" / "localize.launch.py").read_text(encoding="utf-8"))
+    out = {}
+    for call in ast.walk(tree):
+        if isinstance(call, ast.Call) and getattr(call.func, "id", "") == "DeclareLaunchArgument":
+            default = next(k.value for k in call.keywords if k.arg == "default_value")
+            out[call.args[0].value] = (default.value if isinstance(default, ast.Constant)
+                                       else None)  # computed: the installed localize.yaml
+    return out
+
+
+def test_ros_node_md_launch_argument_table_gives_the_launch_files_defaults():
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    launch = _launch_defaults()
+    rows = {n: d for n, d, _ in _doc_rows(text[:text.index("## Node parameters")])
+            if n in launch}
+    assert set(rows) == set(launch), (sorted(rows), sorted(launch))
+    wrong = [f"{n}: docs {d}, launch file {launch[n]!r}" for n, d in rows.items()
+             if launch[n] is not None and d.strip("`").strip('"') != launch[n]]
+    assert not wrong, f"docs/ros_node.md's launch arguments differ: {wrong}"
