@@ -118,3 +118,15 @@ def test_ros_node_md_launch_argument_table_gives_the_launch_files_defaults():
     wrong = [f"{n}: docs {d}, launch file {launch[n]!r}" for n, d in rows.items()
              if launch[n] is not None and d.strip("`").strip('"') != launch[n]]
     assert not wrong, f"docs/ros_node.md's launch arguments differ: {wrong}"
+
+
+def test_ros_node_md_names_the_parameters_that_take_effect_at_once():
+    """The lifecycle section's list of live parameters is `ros.params.LIVE_PARAMS`: one named
+    there and not live would be refused by ``ros2 param set`` while the node runs."""
+    from mast3r_ros.ros.params import LIVE_PARAMS
+
+    text = " ".join((ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8").split())
+    sentence = re.search(r"the reason\)\. ([^.]*?) take effect at once, in any state", text)
+    assert sentence, "docs/ros_node.md no longer says which parameters take effect at once"
+    named = {n for n in re.findall(r"`([a-z_.]+)`", sentence.group(1)) if n in SPECS}
+    assert named == set(LIVE_PARAMS), (sorted(named), sorted(LIVE_PARAMS))
