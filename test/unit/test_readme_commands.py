@@ -149,3 +149,22 @@ def test_every_repository_file_the_readme_names_exists():
             missing.append(path)
     assert len(named) >= 30, sorted(named)
     assert not missing, f"README names files the repository lacks: {missing}"
+
+
+def test_every_subcommand_option_is_named_in_the_readme():
+    """No option only ``--help`` knows of (``--image-topic`` and demo's ``--width`` were)."""
+    unnamed = sorted(f"{name} {flag}" for name, sub in _subparsers().items()
+                     for flag in _flags_of(sub)
+                     if flag.startswith("--") and flag != "--help"
+                     and not re.search(rf"{re.escape(flag)}(?![\w-])", README))
+    assert not unnamed, f"options the README never names: {unnamed}"
+
+
+def test_the_readme_gives_the_demos_defaults():
+    demo = _subparsers()["demo"]
+    said = re.search(r"`--frames` \((\d+): every other one mapped\), `--width`, `--height`\s+"
+                     r"\((\d+)x(\d+)\)", README)
+    assert said, "the README's demo paragraph no longer gives --frames, --width, --height"
+    assert [int(v) for v in said.groups()] == [demo.get_default(d) for d in
+                                               ("frames", "width", "height")]
+    assert f"maps {demo.get_default('frames') // 2} frames and localizes" in README
