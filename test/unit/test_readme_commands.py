@@ -120,11 +120,14 @@ def test_inline_subcommand_flags_belong_to_that_subcommand():
 
 
 def test_every_readme_bench_line_uses_the_scripts_own_flags():
-    """``python bench/X.py --a --b`` and ``bash bench/X.sh --a``: each flag appears in X's
-    source (an ``add_argument`` or the shell script's option parsing)."""
+    """``python bench/X.py --a --b`` and ``bash bench/X.sh --a`` in code blocks, and
+    `` `bench/X.py --a` `` quoted in the text (the Measured table's commands): each flag appears
+    in X's source (an ``add_argument`` or the shell script's option parsing)."""
+    lines = [line.split("  #")[0] for line in _code_lines()]
+    lines += [" ".join(span.split()) for span in re.findall(r"`(bench/[\w.]+\s+-[^`]*)`", README)]
     checked, wrong = 0, []
-    for line in _code_lines():
-        m = re.search(r"(?:python|bash) (bench/[\w.]+)(.*)", line.split("  #")[0])
+    for line in lines:
+        m = re.search(r"(?:(?:python|bash) |^)(bench/[\w.]+)(.*)", line)
         if not m:
             continue
         source = (ROOT / m.group(1)).read_text(encoding="utf-8")
@@ -132,7 +135,7 @@ def test_every_readme_bench_line_uses_the_scripts_own_flags():
             checked += 1
             if not re.search(rf"""["'(|\s]{re.escape(flag)}(?![\w-])""", source):
                 wrong.append(f"{m.group(1)} {flag}")
-    assert checked >= 15, checked
+    assert checked >= 25, checked
     assert not wrong, f"README bench lines use options the scripts lack: {wrong}"
 
 
