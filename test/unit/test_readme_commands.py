@@ -171,3 +171,23 @@ def test_the_readme_gives_the_demos_defaults():
     assert [int(v) for v in said.groups()] == [demo.get_default(d) for d in
                                                ("frames", "width", "height")]
     assert f"maps {demo.get_default('frames') // 2} frames and localizes" in README
+
+
+def test_every_readme_python_block_imports_names_that_exist():
+    """The README's Python examples start with ``from mast3r_ros... import ...``: a module moved
+    into a package, or a name renamed, breaks them at their first line."""
+    import ast
+    import importlib
+
+    blocks = re.findall(r"```python\n(.*?)```", README, flags=re.S)
+    imported, missing = 0, []
+    for block in blocks:
+        for node in ast.walk(ast.parse(block)):
+            if isinstance(node, ast.ImportFrom) and node.module.startswith("mast3r_ros"):
+                module = importlib.import_module(node.module)
+                for alias in node.names:
+                    imported += 1
+                    if not hasattr(module, alias.name):
+                        missing.append(f"{node.module}.{alias.name}")
+    assert len(blocks) >= 3 and imported >= 8, (len(blocks), imported)
+    assert not missing, f"README's Python examples import names that do not exist: {missing}"
