@@ -68,8 +68,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def checkpoint_of(args: argparse.Namespace) -> tuple[str, str]:
     """(the checkpoint path, how it was passed, for the not-found hint) from CKPT or
-    --checkpoint; InputError when neither or two different ones are given (the same file
-    spelled two ways, ``../w/tiny.pth`` and ``../w/./tiny.pth``, is one)."""
+    --checkpoint; InputError when neither, an empty one or two different ones are given (the
+    same file spelled two ways, ``../w/tiny.pth`` and ``../w/./tiny.pth``, is one)."""
+    for given, name in ((args.ckpt, "CKPT"), (args.checkpoint, "--checkpoint")):
+        if given is not None and not given.strip():  # "$CKPT" with CKPT unset
+            raise InputError(f"{name} is empty (an unset shell variable?): give the MASt3R "
+                             "checkpoint file (mast3r-ros export CKPT --out DIR)")
     if args.ckpt and args.checkpoint and not _same_file(args.ckpt, args.checkpoint):
         raise InputError(f"two checkpoints given, CKPT {args.ckpt} and --checkpoint "
                          f"{args.checkpoint}: pass one (mast3r-ros export CKPT --out DIR)")

@@ -58,6 +58,19 @@ def test_checkpoint_given_once_either_way(tmp_path, monkeypatch):
         export.checkpoint_of(_args(ckpt="a.pth", checkpoint="b.pth"))   # neither exists
 
 
+def test_an_empty_checkpoint_is_said_to_be_empty_not_missing(tmp_path, monkeypatch):
+    """``export "$CKPT" --out DIR`` or ``--checkpoint "$CKPT"`` with CKPT unset was answered "no
+    checkpoint given: pass it as ...", though the user did pass it (the README: an empty
+    --checkpoint is an error on every command, named as such); and an empty CKPT beside a real
+    --checkpoint was silently ignored."""
+    monkeypatch.chdir(tmp_path)
+    for ckpt, checkpoint, named in (("", None, "CKPT"), (None, "", "--checkpoint"),
+                                    (" ", None, "CKPT"), ("", "b.pth", "CKPT")):
+        with pytest.raises(InputError, match=rf"^{named} is empty \(an unset shell variable\?\): "
+                                             r"give the MASt3R checkpoint file"):
+            export.checkpoint_of(_args(ckpt=ckpt, checkpoint=checkpoint))
+
+
 def test_same_file_expands_home_and_follows_links(tmp_path, monkeypatch):
     monkeypatch.setenv("HOME", str(tmp_path))
     (tmp_path / "w.pth").write_bytes(b"x")
