@@ -355,7 +355,8 @@ class NodeConfig:
     tf_timeout_s: float = _f(0.1, "Wait this long for TF at the image stamp.", lo=0.0, hi=5.0)
     image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw') or CompressedImage "
                                      "('compressed').", choices=("raw", "compressed"))
-    image_reliability: str = _f("best_effort", "QoS reliability of the image subscription.",
+    image_reliability: str = _f("best_effort", "QoS reliability of the image and CameraInfo "
+                                               "subscriptions.",
                                 choices=("best_effort", "reliable"))
     image_rectified: bool = _f(False, "The image topic is rectified (image_proc's image_rect, "
                                       "image_rect_color): its intrinsics are the CameraInfo's "
