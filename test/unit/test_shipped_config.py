@@ -130,3 +130,19 @@ def test_ros_node_md_names_the_parameters_that_take_effect_at_once():
     assert sentence, "docs/ros_node.md no longer says which parameters take effect at once"
     named = {n for n in re.findall(r"`([a-z_.]+)`", sentence.group(1)) if n in SPECS}
     assert named == set(LIVE_PARAMS), (sorted(named), sorted(LIVE_PARAMS))
+
+
+def test_every_name_given_with_colon_equals_in_the_docs_exists():
+    """``name:=value`` in the README and docs/ros_node.md is a launch argument of
+    localize.launch.py, or after ``-p`` a node parameter."""
+    launch = _launch_defaults()
+    wrong, seen = [], 0
+    for doc in ("README.md", "docs/ros_node.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for m in re.finditer(r"(-p )?(?<![\w.-])([a-z_][a-z0-9_.]*):=", text):
+            seen += 1
+            ok = m.group(2) in SPECS if m.group(1) else m.group(2) in launch
+            if not ok:
+                wrong.append(f"{doc}: {m.group(0)}")
+    assert seen >= 10, seen
+    assert not wrong, f"names given with := that the launch file or node lacks: {wrong}"
