@@ -146,3 +146,32 @@ def test_every_name_given_with_colon_equals_in_the_docs_exists():
                 wrong.append(f"{doc}: {m.group(0)}")
     assert seen >= 10, seen
     assert not wrong, f"names given with := that the launch file or node lacks: {wrong}"
+
+
+def test_every_parameter_setting_quoted_in_the_docs_loads(tmp_path):
+    """A `name: value` the README or docs/ros_node.md tells users to write (``two_d_mode:
+    true``, ``compile: none | default | reduce-overhead``) loads through the real parameter-file
+    reader, which types values as ROS does: ``odom_gate_translation_m: 0`` (an integer for a
+    double) is refused by the node and by ``--params``."""
+    checked, wrong = 0, []
+    for doc in ("README.md", "docs/ros_node.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for name, values in re.findall(r"`([a-z_][a-z0-9_.]*): ([^`]+)`", text):
+            if name not in SPECS:
+                continue
+            for value in values.split(" | "):
+                if re.fullmatch(r"[A-Z]+", value):  # a placeholder: cpu_threads: N
+                    continue
+                *sections, leaf = name.split(".")
+                body = "".join(f"{'  ' * (2 + i)}{s}:\n" for i, s in enumerate(sections))
+                path = tmp_path / "p.yaml"
+                path.write_text("mast3r_localizer:\n  ros__parameters:\n" + body
+                                + f"{'  ' * (2 + len(sections))}{leaf}: {value}\n")
+                checked += 1
+                try:
+                    load_config_yaml(str(path))
+                except Exception as e:  # noqa: BLE001 - the message is the report
+                    wrong.append(f"{doc}: `{name}: {value}`: {e}".replace(str(path), "p.yaml"))
+    assert checked >= 15, checked
+    assert not wrong, "settings the docs quote that the parameter file reader refuses:\n" + (
+        "\n".join(wrong))
