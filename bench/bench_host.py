@@ -13,7 +13,8 @@ noise; with
 a frame RANSAC can hardly solve, for the worst-case cost):
 
 * ``prev``: the ``core/pnp/`` package as it was before the host-overhead work (commit 98b0b17,
-  read from git history by `frozen_package.load_frozen_package`: one projection per trial pose
+  read from git history by `frozen_package.load_frozen_package`; ``--prev-rev`` another commit,
+  e.g. the parent of a change to time that change alone: one projection per trial pose
   serves as the trial's cost, the re-scoring and the next linearisation; the covariance reuses
   the last one);
 * ``new``: the current ``core/pnp/`` package (the same arithmetic with fewer numpy calls and
@@ -33,7 +34,8 @@ bought with accuracy. Variants are interleaved frame by frame (the same load for
 line per scenario pairs the two variants on the same frame and RANSAC seed: the median speed-up,
 how many frames land on another inlier set (the refine/re-score fixed point need not be unique:
 another RANSAC pose can end on a neighbouring one) and, on the others, how far the poses and
-covariances are apart.
+covariances are apart, and on how many frames both variants' results (solve_pnp's and
+localize's, the focal-length fit included) are bit-identical.
 
     python bench/bench_host.py                      # all scenarios, 12 frames x 3 repeats each
     python bench/bench_host.py --frames 6 --repeats 2 --json host.json
@@ -67,17 +69,28 @@ import numpy as np  # noqa: E402
 from frozen_package import FrozenPackageError, load_frozen_package  # noqa: E402
 
 # the ``prev`` variant: core/pnp/ as it was before the host-overhead work, read from git history
+# (`--prev-rev` another commit: e.g. the one before a change, to time that change alone)
 PREV_REV = "98b0b173dadd4a582a0b93a413ece584380f1911"
-# (a working tree without its history -- the device machine's copy -- times ``new`` alone)
+# why the previous package could not be read ("" when it was); set by `load_prev`
 PREV_MISSING = ""
-try:
-    pnp_prev = load_frozen_package(PREV_REV, "mast3r_ros/core/pnp", "pnp_prev")
-    importlib.import_module("pnp_prev.focal")  # pnp_prev.focal, pnp_prev.solve below
-    importlib.import_module("pnp_prev.solve")
-except FrozenPackageError as _e:
-    PREV_MISSING = str(_e)
-    print(f"bench_host.py: WARNING: the previous pnp package cannot be read ({_e}): timing "
-          "the current one alone", file=sys.stderr)
+pnp_prev: Any = None
+
+
+def load_prev(rev: str) -> None:
+    """Import ``core/pnp/`` at ``rev`` as ``pnp_prev`` (`frozen_package`); a working tree
+    without that history (the device machine's copy) times ``new`` alone, with a warning."""
+    global pnp_prev, PREV_MISSING, VARIANTS
+    try:
+        pnp_prev = load_frozen_package(rev, "mast3r_ros/core/pnp", "pnp_prev")
+        importlib.import_module("pnp_prev.focal")  # pnp_prev.focal, pnp_prev.solve below
+        importlib.import_module("pnp_prev.solve")
+    except FrozenPackageError as e:
+        PREV_MISSING = str(e)
+        print(f"bench_host.py: WARNING: the previous pnp package cannot be read ({e}): timing "
+              "the current one alone", file=sys.stderr)
+    VARIANTS = ("new",) if PREV_MISSING else ("prev", "new")
+
+
 from mast3r_ros.core.localizer import pipeline as loc_mod  # noqa: E402
 from mast3r_ros.core.localizer import query_checks  # noqa: E402
 from mast3r_ros.core import pnp  # noqa: E402
@@ -95,7 +108,7 @@ CHI2_6DOF_95 = 12.5916
 SCENARIOS = ((1000, 0.10, 1), (3000, 0.25, 1), (5000, 0.40, 1), (2000, 0.25, 4),
              (5000, 0.25, 4), (3000, 0.80, 1))  # the last: a frame RANSAC can hardly solve
 SMOKE_SCENARIOS = ((1000, 0.10, 1), (2000, 0.25, 4))
-VARIANTS = ("new",) if PREV_MISSING else ("prev", "new")
+VARIANTS: Tuple[str, ...] = ("prev", "new")  # `load_prev` drops "prev" when it is missing
 _CLOCKS = {"wall": time.perf_counter, "thread": time.thread_time}
 _clock = _CLOCKS["wall"]
 STAGES = ("ransac", "refine", "covariance", "solve_pnp", "localize", "other")
@@ -339,6 +352,26 @@ def _diff(a, b) -> Tuple[float, float, float, float]:
     return t, r, c, float(np.count_nonzero(a.inliers != b.inliers))
 
 
+_SAME_FIELDS = ("success", "map_from_cam", "inliers", "num_inliers", "covariance",
+                "reproj_rms_px", "reason", "focal_fit")
+
+
+def _identical(a, b) -> bool:
+    """Whether two results (`PnPResult`s, or `LocalizationResult`s with their focal-length
+    fit) agree bit for bit in every field of `_SAME_FIELDS` they have."""
+    for f in _SAME_FIELDS:
+        u, v = getattr(a, f, None), getattr(b, f, None)
+        if dataclasses.is_dataclass(u) and dataclasses.is_dataclass(v):
+            u, v = dataclasses.astuple(u), dataclasses.astuple(v)
+        if u is None or v is None or isinstance(u, str):
+            if u != v:
+                return False
+        elif not np.array_equal(np.asarray(u, dtype=float), np.asarray(v, dtype=float),
+                                equal_nan=True):
+            return False
+    return True
+
+
 def _stat(v: List[float]) -> Tuple[float, float]:
     v = sorted(x for x in v if np.isfinite(x))
     if not v:
@@ -358,9 +391,13 @@ def main() -> int:
                     help="'thread': CPU time of this thread (steadier on a loaded machine; "
                          "run with OPENBLAS_NUM_THREADS=1 so BLAS work stays on it)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--prev-rev", default=PREV_REV,
+                    help="the commit whose core/pnp/ is ``prev`` (default: 98b0b17, before the "
+                         "host-overhead work; the parent of a change times that change alone)")
     ap.add_argument("--smoke", action="store_true",
                     help="two small scenarios, 2 frames, 1 repeat (proves the script runs)")
     args = ap.parse_args()
+    load_prev(args.prev_rev)
     scenarios = SMOKE_SCENARIOS if args.smoke else SCENARIOS
     if args.smoke:
         args.frames, args.repeats = 2, 1
@@ -374,7 +411,7 @@ def main() -> int:
           f"{args.clock} clock; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     out: Dict[str, Any] = {"backend": backend, "ransac_max_points": cfg.pnp.ransac_max_points,
-                           "clock": args.clock, "scenarios": {}}
+                           "clock": args.clock, "prev_rev": args.prev_rev, "scenarios": {}}
     tmp = tempfile.mkdtemp(prefix="bench_host_")
     try:
         _run(args, cfg, scenarios, tmp, out)
@@ -399,22 +436,25 @@ def _run(args, cfg: LocalizerConfig, scenarios, tmp: str, out: Dict[str, Any]) -
         times = {v: {s: [] for s in STAGES} for v in VARIANTS}
         errs = {v: [] for v in VARIANTS}
         diffs = []  # prev vs new on the same frame and seed: (t m, rot deg, cov rel, inliers)
+        same_bits = []  # ... and whether solve_pnp's and localize's results are bit-identical
         for v in VARIANTS:  # one untimed pass: first-call effects out of the figures
             run_solve(v, scenes[0], cfg, 0)
             run_localize(v, loc, scenes[0])
         for rep in range(args.repeats):
             for sc in scenes:
-                got = {}
+                got, lgot = {}, {}
                 for v in VARIANTS:
                     st, res = run_solve(v, sc, cfg, rep)
                     lt, lres = run_localize(v, loc, sc)
                     for s, x in {**st, **lt}.items():
                         times[v][s].append(x)
-                    got[v] = res
+                    got[v], lgot[v] = res, lres
                     if rep == 0:
                         errs[v].append(_err(res, sc.query_pose) + (lres.success,))
                 if "prev" in got:
                     diffs.append(_diff(got["prev"], got["new"]))
+                    same_bits.append(_identical(got["prev"], got["new"])
+                                     and _identical(lgot["prev"], lgot["new"]))
         key = f"N={n} outliers={int(outl * 100)}% K={k}"
         print(f"\n== {key}: ms median [p90]")
         print(f"{'variant':8s} " + " ".join(f"{s:>16s}" for s in STAGES)
@@ -446,12 +486,13 @@ def _run(args, cfg: LocalizerConfig, scenarios, tmp: str, out: Dict[str, Any]) -
         rec["prev_vs_new"] = dict(
             speedup_median=speed, frames=len(d), other_fixed_point=int(np.sum(~same)),
             max_t_m=float(np.nanmax(ds[:, 0])), max_rot_deg=float(np.nanmax(ds[:, 1])),
-            max_cov_rel=float(np.nanmax(ds[:, 2])))
+            max_cov_rel=float(np.nanmax(ds[:, 2])), bit_identical=int(sum(same_bits)))
         print(f"prev/new median: solve_pnp {speed['solve_pnp']:.2f}x, localize "
               f"{speed['localize']:.2f}x; same frame and seed: {int(np.sum(~same))} of {len(d)} "
               f"land on another inlier set (another fixed point); the others within "
               f"{np.nanmax(ds[:, 0]) * 1e3:.1e} mm / {np.nanmax(ds[:, 1]):.1e} deg, covariance "
-              f"{np.nanmax(ds[:, 2]):.1e} rel")
+              f"{np.nanmax(ds[:, 2]):.1e} rel; bit-identical (solve_pnp and localize, focal fit "
+              f"included) on {sum(same_bits)} of {len(same_bits)}")
 
 
 if __name__ == "__main__":
