@@ -97,8 +97,9 @@ def test_the_gate_fits_at_most_focal_max_points_inliers(monkeypatch):
     K = cam.K * np.array([[1.2, 1, 1], [1, 1.2, 1], [1, 1, 1]])  # inliers of a 20 % longer f
     x = (X @ K.T)[:, :2] / X[:, 2:] + rng.normal(0, 1, (12000, 2))
     seen = []
-    real = focal._fit
-    monkeypatch.setattr(focal, "_fit", lambda T, Xs, *a: (seen.append(len(Xs)), real(T, Xs, *a))[1])
+    real = focal._fit_rows  # (cam_from_map, Xt (3, n), ...): each round's fit
+    monkeypatch.setattr(focal, "_fit_rows",
+                        lambda T, Xt, *a: (seen.append(Xt.shape[1]), real(T, Xt, *a))[1])
     everything = np.ones(len(X), bool)
     reason = query_checks.focal_reason(0.05, cam, np.eye(4), X, x, everything, 5.0)
     assert seen and set(seen) == {query_checks.FOCAL_MAX_POINTS}, seen
@@ -272,3 +273,37 @@ def test_the_fit_from_eight_rows_per_point_is_the_dense_gauss_newton(scale):
     s_ref, sigma_ref, pose_ref = _dense_fit(start, X, x, K)
     assert abs(s - s_ref) < 1e-12 * s_ref and abs(sigma - sigma_ref) < 1e-9 * sigma_ref
     np.testing.assert_allclose(pose, pose_ref, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("scale, max_points", [(1 / 1.2, 0), (1 / 1.2, 300), (1.0, 300)])
+def test_refitted_focal_scale_is_its_round_by_round_definition_bit_for_bit(scale, max_points):
+    """`refitted_focal_scale` gathers each round's points from rows made once, inverts each
+    refitted pose once for the re-selection and the next fit, and re-selects without the inf
+    fill (issue 9's host time): the same arithmetic as fitting ``X[idx]``, ``xu[idx]`` with
+    `focal._fit` and re-selecting with `focal._reprojection_px` round by round, so the same
+    bits, the subsampling to ``max_points`` included."""
+    from mast3r_ros.core.pnp import focal
+
+    K = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
+    pose, X, x = _wall_and_room(K, scale, seed=1)
+    sel = focal._reprojection_px(pose, X, x, K) < 1.0
+    best, rounds = (1.0, float("inf"), None), focal.REFIT_ROUNDS
+    for round_ in range(rounds + 1):  # the definition (the docstring), written out
+        idx = np.flatnonzero(sel)
+        if max_points and len(idx) > max_points:
+            idx = idx[np.linspace(0, len(idx) - 1, max_points).round().astype(int)]
+        fit = focal._fit(pose if best[2] is None else best[2], X[idx], x[idx], K, 10)
+        if fit[2] is None:
+            break
+        best = fit
+        if round_ == rounds:
+            break
+        Ks = K.copy()
+        Ks[:2, :2] *= best[0]
+        again = focal._reprojection_px(best[2], X, x, Ks) < 5.0
+        if again.sum() < 8 or np.array_equal(again, sel):
+            break
+        sel = again
+    start = focal._reprojection_px(pose, X, x, K) < 1.0
+    got = focal.refitted_focal_scale(pose, X, x, start, K, 5.0, max_points)
+    assert got == (best[0], best[1])

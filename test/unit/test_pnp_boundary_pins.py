@@ -63,13 +63,13 @@ def test_refitted_focal_scale_refits_once_per_round_while_the_inliers_change(mon
     Kf = np.array([[600.0, 0, 320], [0, 600.0, 240], [0, 0, 1]])
     pose, X, x = _wall_and_room(Kf, 1 / 1.2, seed=1)
     tight = focal._reprojection_px(pose, X, x, Kf) < 1.0
-    real, fits = focal._fit, []
+    real, fits = focal._fit_rows, []  # each round's fit
 
     def counted(*a):
         fits.append(1)
         return real(*a)
 
-    monkeypatch.setattr(focal, "_fit", counted)
+    monkeypatch.setattr(focal, "_fit_rows", counted)
     counts = []
     for rounds in (0, 1, 2):
         fits.clear()

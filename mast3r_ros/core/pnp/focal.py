@@ -21,6 +21,7 @@ sift map), correct frames' ``s`` unchanged (within 2.5 % of 1).
 
 from __future__ import annotations
 
+import math
 from typing import Optional, Tuple
 
 import numpy as np
@@ -68,23 +69,50 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
                          f"({len(X)}, 2) pixels, got {sel.dtype} {sel.shape} and {xu.shape} "
                          "(an index array is no mask)")
     best = _NOT_JUDGED
+    # the rows each round gathers from, made once (contiguous: a gather copies rows, not
+    # strided columns); the values and so the arithmetic are those of X[idx], xu[idx]
+    Xt = np.ascontiguousarray(X.T)
+    u0_all, v0_all = K[0, 2] - xu[:, 0], K[1, 2] - xu[:, 1]
+    cam_from_map = invert_pose(map_from_cam)
     for round_ in range(rounds + 1):
         idx = np.flatnonzero(sel)
         if max_points and len(idx) > max_points:  # deterministic: the cost stays ~1 ms
             idx = idx[np.linspace(0, len(idx) - 1, max_points).round().astype(int)]
-        fit = _fit(map_from_cam if best[2] is None else best[2], X[idx], xu[idx], K, 10)
+        fit = _fit_rows(cam_from_map, np.take(Xt, idx, axis=1), np.take(u0_all, idx),
+                        np.take(v0_all, idx), K, 10)
         if fit[2] is None:
             break
         best = fit
         if round_ == rounds:
             break
+        # the next round starts from the refitted pose: inverted once for both uses
+        cam_from_map = invert_pose(best[2])
         Ks = np.array(K, np.float64)
         Ks[:2, :2] *= best[0]
-        again = _reprojection_px(best[2], X, xu, Ks) < reproj_error_px
-        if again.sum() < 8 or np.array_equal(again, sel):
+        again = _within_px(cam_from_map, X, xu, Ks, reproj_error_px)
+        if np.count_nonzero(again) < 8 or np.array_equal(again, sel):
             break
         sel = again
     return best[0], best[1]
+
+
+def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
+               thr: float) -> np.ndarray:
+    """(N,) bool: `_reprojection_px` of ``X`` from the pose whose inverse is ``cam_from_map``
+    below ``thr`` (False behind the camera), the same comparisons without its inf fill."""
+    p = cam_from_map[:3, :3] @ X.T + cam_from_map[:3, 3:4]
+    z = p[2]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        iz = 1.0 / z
+        du = K[0, 0] * p[0] * iz + K[0, 2] - xu[:, 0]
+        dv = K[1, 1] * p[1] * iz + K[1, 2] - xu[:, 1]
+        du *= du
+        dv *= dv
+        du += dv
+        d = np.sqrt(du, out=du)
+    within = d < thr
+    within &= z > 1e-9
+    return within
 
 
 def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
@@ -118,38 +146,49 @@ for _P, _entries in ((_P_U, _E_U), (_P_V, _E_V)):
 
 def _fit(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
          iterations: int) -> Tuple[float, float, Optional[np.ndarray]]:
-    """`focal_scale`'s (s, sigma) and the refitted ``map_from_cam`` (None when not judged).
+    """`focal_scale`'s (s, sigma) and the refitted ``map_from_cam`` (None when not judged):
+    `_fit_rows` of the (N, 3) points ``X`` and (N, 2) pixels ``xu``."""
+    X = np.asarray(X, np.float64)
+    xu = np.asarray(xu, np.float64)
+    return _fit_rows(invert_pose(map_from_cam), np.ascontiguousarray(X.T),
+                     K[0, 2] - xu[:, 0], K[1, 2] - xu[:, 1], K, iterations)
+
+
+def _fit_rows(cam_from_map: np.ndarray, Xt: np.ndarray, u0: np.ndarray, v0: np.ndarray,
+              K: np.ndarray, iterations: int) -> Tuple[float, float, Optional[np.ndarray]]:
+    """`_fit` from ``cam_from_map`` (4x4) on coordinate rows: ``Xt`` (3, n) map points, ``u0 =
+    cx - u`` and ``v0 = cy - v`` (n,) of their undistorted pixels.
 
     Gauss-Newton on the pose (``cam_from_map`` perturbed as ``R' = exp(w) R``, ``t' = exp(w) t
     + dt``) and ``log s``; the 7x7 normal equations come from the eight rows ``E`` of the
-    points (`_P_U`, `_P_V`: one (8, n) x (n, 8) product per iteration, no (2n, 7) Jacobian)."""
-    X = np.asarray(X, np.float64)
-    xu = np.asarray(xu, np.float64)
-    n = len(X)
+    points (`_P_U`, `_P_V`: one (8, n) x (n, 8) product per iteration, no (2n, 7) Jacobian).
+    ``xn``, ``yn`` and ``iz`` are computed into their rows of ``E`` (no copies)."""
+    n = Xt.shape[1]
     if n < 8:
         return _NOT_JUDGED
-    fx, fy, cx, cy = K[0, 0], K[1, 1], K[0, 2], K[1, 2]
-    T = invert_pose(map_from_cam)
-    R, t, ls = T[:3, :3].copy(), T[:3, 3].copy(), 0.0
-    Xt = np.ascontiguousarray(X.T)
-    u0, v0 = cx - xu[:, 0], cy - xu[:, 1]
+    fx, fy = K[0, 0], K[1, 1]
+    R, t, ls = cam_from_map[:3, :3].copy(), cam_from_map[:3, 3].copy(), 0.0
     E = np.empty((8, n))
+    xn, yn, iz = E[3], E[4], E[5]
+    ru, rv = np.empty(n), np.empty(n)
     for it in range(iterations + 1):
         Xc = R @ Xt + t[:, None]
         z = Xc[2]
         if not (z > 1e-9).all():
             return _NOT_JUDGED
-        iz = 1.0 / z
-        xn, yn = Xc[0] * iz, Xc[1] * iz
+        np.divide(1.0, z, out=iz)
+        np.multiply(Xc[0], iz, out=xn)
+        np.multiply(Xc[1], iz, out=yn)
         s = np.exp(ls)
-        ru = (s * fx) * xn + u0
-        rv = (s * fy) * yn + v0
+        np.multiply(xn, s * fx, out=ru)
+        ru += u0
+        np.multiply(yn, s * fy, out=rv)
+        rv += v0
         np.multiply(xn, yn, out=E[0])
         np.multiply(xn, xn, out=E[1])
         E[1] += 1.0
         np.multiply(yn, yn, out=E[2])
         E[2] += 1.0
-        E[3], E[4], E[5] = xn, yn, iz
         np.multiply(xn, iz, out=E[6])
         np.multiply(yn, iz, out=E[7])
         Lu, Lv = (s * fx) * _P_U, (s * fy) * _P_V
@@ -161,11 +200,12 @@ def _fit(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
             step = -np.linalg.solve(H, Lu @ (E @ ru) + Lv @ (E @ rv))
         except np.linalg.LinAlgError:
             return _NOT_JUDGED
-        if not (np.isfinite(step).all() and abs(ls + step[6]) < _MAX_LOG_SCALE):
+        st = step.tolist()  # Python floats: the checks below without numpy calls
+        if not (all(map(math.isfinite, st)) and abs(ls + st[6]) < _MAX_LOG_SCALE):
             return _NOT_JUDGED  # diverging (degenerate geometry): not judged
         dR = _so3_exp(step[:3])
         R, t, ls = dR @ R, dR @ t + step[3:6], ls + step[6]
-        if np.abs(step).max() < 1e-10:
+        if max(map(abs, st)) < 1e-10:
             break
     try:
         cov = np.linalg.inv(H) * (float(ru @ ru + rv @ rv) / max(2 * n - 7, 1))
