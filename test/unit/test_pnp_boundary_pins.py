@@ -101,3 +101,25 @@ def test_the_pose_perturbation_is_an_exact_rotation_at_every_size(angle):
     w = angle * np.array([0.6, -0.48, 0.64])
     R = _perturb(np.eye(4), np.concatenate([np.zeros(3), w]))[:3, :3]
     np.testing.assert_allclose(R, Rotation.from_rotvec(w).as_matrix(), rtol=0, atol=1e-15)
+
+
+def test_so3_exp_is_rodrigues_expression_bit_for_bit():
+    """`_so3_exp` builds ``[w]_x`` from Python floats and sums ``I + a W + b W^2`` in place
+    (issue 9's host time: it runs once per refinement trial and focal-fit step): the bits of
+    the expression ``np.eye(3) + a * W + b * (W @ W)`` (and of the series below 1e-8 rad),
+    over rotation vectors from 1e-14 to 5 rad."""
+    from mast3r_ros.core.pnp.linearise import _so3_exp
+
+    def expression(w):
+        th2 = float(w @ w)
+        W = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
+        if th2 < 1e-16:
+            return np.eye(3) + W + 0.5 * (W @ W)
+        th = np.sqrt(th2)
+        return np.eye(3) + (np.sin(th) / th) * W + ((1.0 - np.cos(th)) / th2) * (W @ W)
+
+    rng = np.random.default_rng(0)
+    for _ in range(3000):
+        w = rng.normal(0, 10.0 ** rng.uniform(-14, 0.5), 3)
+        np.testing.assert_array_equal(_so3_exp(w), expression(w))
+    np.testing.assert_array_equal(_so3_exp(np.zeros(3)), np.eye(3))

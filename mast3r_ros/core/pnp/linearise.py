@@ -136,14 +136,26 @@ def point_jacobian(map_from_cam: np.ndarray, X: np.ndarray, K: np.ndarray) -> np
     return np.stack([wu.T, wv.T], axis=1)
 
 
+_I3 = np.eye(3)
+_I3.flags.writeable = False
+
+
 def _so3_exp(w: np.ndarray) -> np.ndarray:
-    """Rotation matrix of a rotation vector (Rodrigues' formula; series below 1e-8 rad)."""
+    """Rotation matrix of a rotation vector (Rodrigues' formula; series below 1e-8 rad).
+    ``I + a W + b W^2`` summed in place in that order (the rounding of the expression)."""
     th2 = float(w @ w)
-    W = np.array([[0.0, -w[2], w[1]], [w[2], 0.0, -w[0]], [-w[1], w[0], 0.0]])
+    a, b, c = w.tolist()  # Python floats: [w]_x without numpy scalars
+    W = np.array(((0.0, -c, b), (c, 0.0, -a), (-b, a, 0.0)))
+    WW = W @ W
     if th2 < 1e-16:
-        return np.eye(3) + W + 0.5 * (W @ W)
-    th = np.sqrt(th2)
-    return np.eye(3) + (np.sin(th) / th) * W + ((1.0 - np.cos(th)) / th2) * (W @ W)
+        WW *= 0.5
+    else:
+        th = np.sqrt(th2)
+        W *= np.sin(th) / th
+        WW *= (1.0 - np.cos(th)) / th2
+    W += _I3  # I + a W (addition commutes)
+    W += WW
+    return W
 
 
 def _perturb(map_from_cam: np.ndarray, delta: np.ndarray) -> np.ndarray:
