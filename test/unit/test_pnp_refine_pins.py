@@ -197,3 +197,45 @@ def test_refine_pose_ends_within_its_relative_cost_tolerance(seed):
     c1, c2 = (float(np.sum(pnp.reprojection_residuals(invert_pose(P), X, x, Kw)[0] ** 2))
               for P in (out, again))
     assert 0 <= c1 - c2 < 1e-10 * c1, (c1 - c2) / c1
+
+
+def test_the_covariance_from_the_refinements_normal_matrix_is_the_one_it_computes_itself():
+    """`solve._finish` hands the refinement's last normal matrix (F, r, A at the returned pose)
+    to `_covariance_f` instead of computing ``J^T J`` again (issue 9's host time): the same
+    expression on the same rows, so the covariance is the same bit for bit, with the points'
+    covariances and keyframe groups too."""
+    from mast3r_ros.core.pnp import covariance
+
+    X, x, T = _scene(5, n=300)
+    rng = np.random.default_rng(5)
+    x = x + rng.normal(0, 0.7, x.shape)
+    start = _perturb(T, np.array([0.01, -0.02, 0.01, 0.01, 0.0, -0.01]))
+    rows = _rows(X, x)
+    out, inl, _, ev, Fr = refine._refine_inliers(start, rows)
+    assert Fr is not None and len(Fr) == 3  # converged: the last linearisation is at ``out``
+    F, r, A = Fr
+    np.testing.assert_array_equal(A, rows.normal_equations(out[:3, :3], F, r)[0])
+    n = F.shape[1]
+    S = np.tile(np.diag([1e-4, 2e-4, 4e-4]).reshape(1, 9), (n, 1))
+    groups = np.repeat([0, 1], [n // 2, n - n // 2])
+    centres = np.array([[0.1, 0.2, 0.3], [-0.5, 0.0, 1.0]])
+    model = covariance.UncertaintyModel(None, 0.01, 0.02)
+    fresh = covariance._covariance_f(out, rows, F, r, S, groups, centres, model)
+    reused = covariance._covariance_f(out, rows, F, r, S, groups, centres, model, A)
+    np.testing.assert_array_equal(reused, fresh)
+
+
+def test_the_ransac_subset_is_the_fresh_draw_and_kept_read_only():
+    """`solve._ransac_subset` keeps the last draws (one seed per localizer, one match count per
+    capped matcher: the same draw every frame): the indices are those of a fresh
+    ``default_rng(seed).choice`` draw, sorted, the same object on a repeat, and read-only so
+    that no caller can change the next frame's subset."""
+    from mast3r_ros.core.pnp import solve
+
+    for seed, n, size in ((0, 5000, 512), (7, 1000, 512), (2 ** 63, 600, 100)):
+        want = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+        got = solve._ransac_subset(seed, n, size)
+        np.testing.assert_array_equal(got, want)
+        assert solve._ransac_subset(seed, n, size) is got
+        with pytest.raises(ValueError):
+            got[0] = 1

@@ -128,11 +128,13 @@ def _projected_point_cov(R: np.ndarray, rows: _Rows, F: np.ndarray,
 
 
 def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.ndarray,
-                  points_cov, groups, group_centres,
-                  model: UncertaintyModel) -> Optional[np.ndarray]:
+                  points_cov, groups, group_centres, model: UncertaintyModel,
+                  H: Optional[np.ndarray] = None) -> Optional[np.ndarray]:
     """`pose_covariance` from the rows ``F`` (8, n) and residuals ``r`` (2, n) of the inliers
     at the pose (`_Rows.jacobian_rows`; `solve_pnp` passes those of its last evaluation, so
-    nothing is computed twice). Every sum over points is a product with ``F``:
+    nothing is computed twice; ``H``, when given, is their ``J^T J`` as `_Rows.normal_equations`
+    computed it at this pose: the same expression, not computed again). Every sum over points
+    is a product with ``F``:
     ``J_u = L_u F``, ``J_v = L_v F`` (`_Rows`), so ``H = L_u F F^T L_u^T + L_v F F^T L_v^T``
     and the point-covariance sums are ``L (F diag(p) F^T) L^T``.
 
@@ -145,8 +147,9 @@ def _covariance_f(map_from_cam: np.ndarray, rows: _Rows, F: np.ndarray, r: np.nd
     n = F.shape[1]
     R = map_from_cam[:3, :3]
     Lu, Lv = rows.basis(R)
-    Gf = F @ F.T
-    H = Lu @ Gf @ Lu.T + Lv @ Gf @ Lv.T
+    if H is None:
+        Gf = F @ F.T
+        H = Lu @ Gf @ Lu.T + Lv @ Gf @ Lv.T
     Hi = _regular_inverse(H)
     if Hi is None:
         return None

@@ -98,8 +98,9 @@ def _refine_inliers(map_from_cam, rows: _Rows, max_steps: int = REFINE_MAX_STEPS
     the threshold; it ends when the set no longer changes and the step no longer lowers the
     cost (a fixed point: the pose is the least-squares pose of exactly the points within the
     threshold of it), or after ``max_steps``. Returns (map_from_cam, inliers (N,) bool,
-    squared error (N,), the `_Rows.evaluate` tuple at the returned pose, the
-    `_Rows.jacobian_rows` of its inliers when the last linearisation was there, else None).
+    squared error (N,), the `_Rows.evaluate` tuple at the returned pose, and when the last
+    linearisation was there (F, r, A): the `_Rows.jacobian_rows` of its inliers and their
+    normal matrix ``J^T J`` (`_Rows.normal_equations`), else None).
     A step is not tried when the Gauss-Newton model predicts it would lower the cost by less
     than the 1e-10 relative tolerance: the pose is then this set's optimum already.
 
@@ -121,10 +122,11 @@ def _refine_inliers(map_from_cam, rows: _Rows, max_steps: int = REFINE_MAX_STEPS
         n_in = int(np.count_nonzero(inl))
         if n_in < MIN_POINTS:
             break
-        Fr = F, r = rows.jacobian_rows(ev, inl)
+        F, r = rows.jacobian_rows(ev, inl)
         cost = float(np.vdot(r, r))
         tol = 1e-10 * max(cost, 1e-12)
         A, g = rows.normal_equations(T[:3, :3], F, r)
+        Fr = F, r, A
         w = inl.astype(np.float64)
         lam, accepted = 1e-6, None
         while lam < 1e3:

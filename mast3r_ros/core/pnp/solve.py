@@ -12,6 +12,7 @@ perturbation ``R' = exp([dtheta]_x) R``, ``c' = c + dc`` and the covariance mode
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 from typing import Any, Optional
 
@@ -125,8 +126,7 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     xu = undistort_pixels(x, K, intrinsics.dist, intrinsics.distortion_model)
     sel = np.flatnonzero(finite) if n_fin < n else None
     if 0 < ransac_max_points < n_fin:
-        pick = np.sort(np.random.default_rng(seed).choice(n_fin, int(ransac_max_points),
-                                                          replace=False))
+        pick = _ransac_subset(seed, n_fin, int(ransac_max_points))
         sel = pick if sel is None else sel[pick]
     Xf = X if sel is None else X[sel]
     xf = np.ascontiguousarray(xu if sel is None else xu[sel])
@@ -152,6 +152,18 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     res = _finish(cam_from_map, X, xu, finite, K, reproj_error_px, refine, cov_in)
     res.points2d_undistorted = xu
     return res
+
+
+@functools.lru_cache(maxsize=16)
+def _ransac_subset(seed: int, n: int, size: int) -> np.ndarray:
+    """The sorted ``size`` of ``range(n)`` that ``np.random.default_rng(seed)`` draws without
+    replacement: RANSAC's subset. A localizer draws with one seed every frame, and a matcher
+    capped at ``max_matches`` hands over the same count frame after frame, so the last 16
+    draws are kept (the draw costs 30-50 us at 5000 matches, a look-up under 1 us); the
+    indices are those a fresh draw gives, read-only."""
+    pick = np.sort(np.random.default_rng(seed).choice(n, size, replace=False))
+    pick.flags.writeable = False
+    return pick
 
 
 def _check_solver_args(n: int, intrinsics: Any, thr: float, confidence: float, iters: int,
@@ -189,7 +201,8 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
     if places < MIN_POINTS:  # a few repeated or clustered points fit a wrong pose (P3P)
         return PnPResult(False, None, inl, reason=f"too few PnP inliers ({n_in} at only "
                          f"{places} places over {2.0 * thr:g} px apart in the image)")
-    F, r = rows.jacobian_rows(ev, inl) if Fr is None else Fr
+    # the refinement's last linearisation, its normal matrix included, when it was at this pose
+    F, r, H = (*rows.jacobian_rows(ev, inl), None) if Fr is None else Fr
     rms = float(np.sqrt(np.vdot(r, r) / n_in))
     points_cov, groups, centres, model = cov_in
     idx = np.flatnonzero(inl)  # gathers by index: 5x faster than boolean rows of (N, 3, 3)
@@ -197,7 +210,7 @@ def _finish(cam_from_map, X, xu, finite, K, thr, refine, cov_in) -> PnPResult:
         points_cov = np.take(np.reshape(points_cov, (len(inl), 9)), idx, axis=0, mode="clip")
     if groups is not None:
         groups = np.take(np.asarray(groups), idx, mode="clip")
-    cov = _covariance_f(map_from_cam, rows, F, r, points_cov, groups, centres, model)
+    cov = _covariance_f(map_from_cam, rows, F, r, points_cov, groups, centres, model, H)
     if cov is None:
         return PnPResult(False, None, inl, rms,
                          reason="degenerate geometry: pose covariance is singular")
