@@ -307,3 +307,28 @@ def test_pose_to_tum_refuses_what_is_valid_pose_refuses_at_its_tolerance():
         else:
             with pytest.raises(InputError, match=r"poses\[0\] is not a rigid transform"):
                 g.pose_to_tum(T)
+
+
+def test_is_valid_pose_decides_as_np_allclose_did_at_the_tolerance_edge():
+    """`is_valid_pose` writes np.allclose(R R^T, I, atol=tol) and np.allclose(T[3], [0, 0, 0,
+    1], atol=tol) out (|a - b| <= tol + 1e-5 |b|; ~30 us less per checked prior or hint):
+    the same verdict on poses whose errors straddle the tolerance, entry by entry."""
+    def allclose_verdict(T, tol):
+        R = T[:3, :3]
+        return bool(np.allclose(R @ R.T, np.eye(3), atol=tol)
+                    and abs(np.linalg.det(R) - 1) < tol
+                    and np.allclose(T[3], [0, 0, 0, 1], atol=tol))
+
+    rng = np.random.default_rng(3)
+    verdicts = []
+    for i in range(3000):
+        T = g.make_pose(Rotation.random(random_state=i).as_matrix(), rng.normal(size=3))
+        tol = [1e-4, 1e-3][i % 2]
+        T = T + rng.normal(0, tol * 10.0 ** rng.uniform(-1.5, 0.5), (4, 4)) * (
+            rng.random((4, 4)) < 0.3)
+        if i % 7 == 0:
+            T[3] = [0, 0, 0, 1 + tol * (1 + 1e-5) * rng.choice([-1, 1])]  # the edge of atol
+        want = allclose_verdict(T, tol)
+        assert g.is_valid_pose(T, tol) == want, (i, T)
+        verdicts.append(want)
+    assert 0.1 < np.mean(verdicts) < 0.9  # both verdicts exercised

@@ -339,7 +339,8 @@ class Localizer:
         dist = np.asarray(cam.dist, np.float64) if cam.has_distortion else np.zeros(0)
         for i, (size, q0, model, d0) in enumerate(seen):
             if (size == (cam.width, cam.height) and np.abs(q - q0).max() <= 0.005 * q0[0]
-                    and d0.shape == dist.shape and np.allclose(dist, d0, rtol=1e-3, atol=1e-6)
+                    and d0.shape == dist.shape
+                    and (not dist.size or np.allclose(dist, d0, rtol=1e-3, atol=1e-6))
                     and (model == cam.distortion_model or not dist.size)):
                 seen.append(seen.pop(i))
                 return
