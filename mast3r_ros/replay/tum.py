@@ -236,6 +236,9 @@ def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
     return stamps, poses
 
 
+_POSE_COLUMNS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
+
+
 def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray, str]:
     """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64
     (N, 4, 4), the unit its stamps were written in: 's', 'ns' for integers above 1e12, '' when
@@ -267,11 +270,15 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
     norms = np.linalg.norm(values[:, 3:], axis=1)
     bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (np.abs(norms - 1.0) > 1e-2))
     if bad.size:
-        raise InputError(
-            f"{path}:{linenos[bad[0]]}: pose {bad[0] + 1} (timestamp "
-            f"{_format_stamp(stamps[bad[0]])}) has a non-finite value or a quaternion of norm "
-            f"{norms[bad[0]]:.6f} instead of 1"
-        )
+        i = bad[0]
+        where = f"{path}:{linenos[i]}: pose {i + 1} (timestamp {_format_stamp(stamps[i])})"
+        nonfinite = np.flatnonzero(~np.isfinite(values[i]))
+        if nonfinite.size:  # name the column: its quaternion's norm is no clue then
+            col = nonfinite[0]
+            raise InputError(f"{where} has a non-finite {_POSE_COLUMNS[col]} "
+                             f"({rows[i][col]}); every value must be a finite number")
+        raise InputError(f"{where} has a quaternion of norm {norms[i]:.6f} "
+                         "instead of 1 (qx qy qz qw)")
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
     return stamps, poses, unit

@@ -748,3 +748,17 @@ def test_lists_written_on_windows_with_backslash_paths_are_read(tmp_path, caplog
         assert str(e.value) == (f"cannot read {what} {folder / name}: no such file, nor "
                                 f"{slashed} (its backslashes read as '/') (listed in "
                                 f"{folder / list_name})"), str(e.value)
+
+
+@pytest.mark.parametrize("values, column", [("nan 0 0 0 0 0 1", "tx (nan)"),
+                                            ("0 inf 0 0 0 0 1", "ty (inf)"),
+                                            ("0 0 0 0 0 0 nan", "qw (nan)")])
+def test_a_non_finite_pose_value_is_named_not_blamed_on_the_quaternion(tmp_path, values,
+                                                                       column):
+    """A NaN tx read 'has a non-finite value or a quaternion of norm 1.000000 instead of 1':
+    the user looked at a quaternion that is fine. The column is named."""
+    path = tmp_path / "nan.txt"
+    path.write_text(f"1.0 0 0 0 0 0 0 1\n2.0 {values}\n")
+    with pytest.raises(InputError) as e:
+        read_tum_trajectory(path)
+    assert f"has a non-finite {column}" in str(e.value) and "norm" not in str(e.value)
