@@ -196,7 +196,10 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
     done, lines = done or {}, lines or {}
+    # the resumed partial's cold frames, by stamp (how its lines are keyed); this process's
+    # own by position: a camera that stamps every image 0 repeats the cold frame's stamp
     cold_stamps = {s for s, line in lines.items() if json.loads(line).get("cold_start")}
+    cold_now: List[int] = []
     cold_pending = not warmed_up
     with open(path, "w", encoding="utf-8") as fh:
         fh.writelines(line + "\n" for line in lines.values())
@@ -218,7 +221,7 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
                     rec["camera"] = cam
                 if cold_pending and r.timings_s:  # this process's first localized frame
                     cold_pending = False
-                    cold_stamps.add(r.stamp_ns)
+                    cold_now.append(len(results) - 1)
                     rec["cold_start"] = True
                 line = json.dumps(rec)
                 if lines:
@@ -227,7 +230,8 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
                 fh.flush()
     if lines:
         atomic_write_text(path, "".join(lines[r.stamp_ns] + "\n" for r in results))
-    cold = [i for i, r in enumerate(results) if r.stamp_ns in cold_stamps]
+    cold = sorted(cold_now + [i for i, r in enumerate(results)
+                              if done.get(r.stamp_ns) is r and r.stamp_ns in cold_stamps])
     return results, np.stack(gt) if gt else np.zeros((0, 4, 4)), cold
 
 

@@ -506,3 +506,27 @@ def test_a_stopped_run_says_how_to_go_on_and_that_way_works(tum, sift_map, tmp_p
     calls = _count_calls(monkeypatch)
     assert main(_argv(tum, sift_map, run, "--max-frames", "4", "--resume", *again.split())) == 0
     assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
+
+
+def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(
+        tum, sift_map, tmp_path, capsys):
+    """The cold first frame was found by its stamp, so a camera that stamps every image 0 (or
+    repeats stamps) had every frame left out of the latency statistics: all medians n/a and
+    metrics.json's latency_left_out saying '4 processes of a resumed run' of a run in one go.
+    Only the frame this process localized first is left out."""
+    q = tmp_path / "q"
+    shutil.copytree(tum[1], q)
+    lines = (q / "rgb.txt").read_text().splitlines()
+    (q / "rgb.txt").write_text("".join(
+        line + "\n" if line.startswith("#") else "0.000000 " + line.split()[1] + "\n"
+        for line in lines))
+    (q / "groundtruth.txt").unlink()
+    run = tmp_path / "run"
+    assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
+                 "--log-level", "error", "--max-frames", "4"]) == 0
+    recs = _records(run / "results.jsonl")
+    assert [r.get("cold_start", False) for r in recs] == [True, False, False, False]
+    m = json.loads((run / "metrics.json").read_text())
+    assert m["latency_left_out"]["frames"] == 1, m["latency_left_out"]
+    assert "resumed" not in m["latency_left_out"]["why"]
+    assert m["latency_s"]["total"]["frames"] == 3
