@@ -386,6 +386,7 @@ class TumSequence:
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths = (self._associate_depth(round(sync_tolerance_s * 1e9))
                              if self.read_depth else [None] * len(self._rgb_paths))
+        self._check_rgb_not_depth()
         self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
         # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
         # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
@@ -425,6 +426,26 @@ class TumSequence:
         order = np.argsort(stamps, kind="stable")
         idx = nearest_indices(stamps[order], self._stamps_ns, tolerance_ns)
         return [None if i < 0 else self.folder / rows[order[i]][0] for i in idx]
+
+    def _check_rgb_not_depth(self) -> None:
+        """`InputError` when rgb.txt lists a file depth.txt lists too (rgb.txt overwritten with
+        a copy of depth.txt): 16-bit depth PNGs read as grey colour images gave a map, and
+        localized frames, of dark depth pictures without a word. depth.txt is read here also
+        where depth is not (``read_depth`` False), but a bad one is left to whoever reads it."""
+        depth_txt = self.folder / "depth.txt"
+        if not depth_txt.is_file():
+            return
+        try:
+            _, rows = _read_rows(depth_txt, 2, "timestamp filename")
+        except InputError:
+            return
+        depth_files = {os.path.normpath(self.folder / row[0]) for row in rows}
+        for path in self._rgb_paths:
+            if os.path.normpath(path) in depth_files:
+                raise InputError(
+                    f"{self.folder / 'rgb.txt'} lists {path}, a depth image that "
+                    f"{depth_txt} lists too: rgb.txt must list the colour images (TUM: rgb/), "
+                    "depth.txt the depth PNGs; is rgb.txt a copy of depth.txt?")
 
     def _read_groundtruth(self) -> Tuple[np.ndarray, np.ndarray, str]:
         gt_txt = self.folder / "groundtruth.txt"

@@ -762,3 +762,16 @@ def test_a_non_finite_pose_value_is_named_not_blamed_on_the_quaternion(tmp_path,
     with pytest.raises(InputError) as e:
         read_tum_trajectory(path)
     assert f"has a non-finite {column}" in str(e.value) and "norm" not in str(e.value)
+
+
+@pytest.mark.parametrize("read_depth", [True, False])
+def test_an_rgb_txt_listing_the_depth_pngs_is_refused(tmp_path, read_depth):
+    """rgb.txt overwritten with a copy of depth.txt: its 16-bit depth PNGs read as grey colour
+    images, and build-map wrote a 'consistent' map of dark depth pictures without a word."""
+    root = make_folder(tmp_path / "seq")
+    (root / "rgb.txt").write_text((root / "depth.txt").read_text())
+    with pytest.raises(InputError) as e:
+        TumSequence(root, read_depth=read_depth)
+    msg = str(e.value)
+    assert "depth/0.png" in msg and "rgb.txt" in msg and "depth.txt" in msg, msg
+    assert "copy of depth.txt" in msg, msg
