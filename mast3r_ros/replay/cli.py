@@ -262,6 +262,13 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
     """Why no frame was evaluated, and where ground truth can come from (one line)."""
     stamps = getattr(source, "stamps_ns", None)
     if stamps is not None and len(stamps) and not any(int(s) for s in stamps):
+        from .sources import stamps_written
+
+        written = stamps_written(source)[0]
+        if written:  # a TUM folder: its rgb.txt holds the stamps, no driver's header
+            return (f"no frame was evaluated: every image is stamped 0 in {written}, so no "
+                    "ground truth (groundtruth.txt, --groundtruth) can be matched to it; "
+                    "write each image's capture time there")
         return ("no frame was evaluated: every image has header stamp 0, so no ground truth "
                 "(--groundtruth, /tf) can be matched to it; fix the camera driver's "
                 "header.stamp")

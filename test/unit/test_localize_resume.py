@@ -530,3 +530,20 @@ def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(
     assert m["latency_left_out"]["frames"] == 1, m["latency_left_out"]
     assert "resumed" not in m["latency_left_out"]["why"]
     assert m["latency_s"]["total"]["frames"] == 3
+
+
+def test_a_tum_folder_stamped_0_is_told_to_fix_rgb_txt_not_a_camera_driver(tum, sift_map,
+                                                                          tmp_path, capsys):
+    """A TUM folder whose rgb.txt stamps every image 0 was told 'every image has header stamp
+    0 ...; fix the camera driver's header.stamp': there is no driver, the stamps are rgb.txt's."""
+    q = tmp_path / "q"
+    shutil.copytree(tum[1], q)
+    lines = (q / "rgb.txt").read_text().splitlines()
+    (q / "rgb.txt").write_text("".join(
+        line + "\n" if line.startswith("#") else "0.000000 " + line.split()[1] + "\n"
+        for line in lines))
+    assert main(["localize", str(q), "--map", sift_map, "--out", str(tmp_path / "run"),
+                 "--matcher", "sift", "--log-level", "error", "--max-frames", "2"]) == 0
+    notes = [e for e in capsys.readouterr().err.splitlines() if ": note: " in e]
+    assert len(notes) == 1 and f"stamped 0 in {q / 'rgb.txt'}" in notes[0], notes
+    assert "driver" not in notes[0] and "header" not in notes[0]
