@@ -57,6 +57,8 @@ def tf2_frame_name(frame: str) -> str:
 
 
 _SLASHED_FRAME_IDS: set = set()  # header frame ids warned about by `header_frame_name`
+# frame ids whose 16UC1 images `frame_from_image_message` warned about (once each)
+_DEPTH_ENCODED_FRAME_IDS: set = set()
 
 
 def header_frame_name(frame_id: str) -> str:
@@ -337,6 +339,15 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
+    if encoding == "16UC1" and msg.header.frame_id not in _DEPTH_ENCODED_FRAME_IDS:
+        # REP-118's depth encoding: a depth topic given as the image topic reads as a dark
+        # grey picture (depth in mm, mostly over 4096: no low-bit-depth warning either)
+        _DEPTH_ENCODED_FRAME_IDS.add(msg.header.frame_id)
+        log.warning("16UC1 images of frame_id '%s' are read as the colour image (as mono16), "
+                    "but 16UC1 is the depth encoding (REP-118, millimetres): if this is a "
+                    "depth topic, give the colour topic as the image topic (--image-topic, or "
+                    "the node's image remapping) and this one as the depth topic",
+                    msg.header.frame_id)
     image_codec.warn_low_bit_depth(
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
         "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit")

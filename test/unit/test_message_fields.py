@@ -611,3 +611,29 @@ def test_tf2_frame_name_is_what_a_legacy_map_frame_was_meant_as(given, name):
 
     assert tf2_frame_name(given) == name
     assert not name or frame_id_problem(name) == ""
+
+
+def test_a_16uc1_image_given_as_colour_is_warned_about_as_depth_once(monkeypatch, caplog):
+    """A depth topic passed as the image topic (16UC1, REP-118's depth encoding) read as a dark
+    grey picture with no word (depth in mm mostly exceeds 4096, so the 10/12-bit warning is
+    silent too): every frame failed 'too few features in the query image'."""
+    from types import SimpleNamespace as NS
+
+    from mast3r_ros.core import message_fields
+    from mast3r_ros.core.message_fields import frame_from_image_message
+
+    monkeypatch.setattr(message_fields, "_DEPTH_ENCODED_FRAME_IDS", set(), raising=False)
+
+    def msg(encoding, frame_id="cam"):
+        a = np.full((4, 6), 2500, dtype="<u2")
+        a[0, 0] = 9000
+        return NS(header=NS(stamp=NS(sec=1, nanosec=0), frame_id=frame_id), encoding=encoding,
+                  height=4, width=6, step=12, is_bigendian=0, data=a.tobytes())
+
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.message_fields"):
+        for _ in range(3):
+            frame_from_image_message(msg("16UC1"), None)
+        frame_from_image_message(msg("mono16", "grey"), None)  # a grey camera: no warning
+    warned = [r.getMessage() for r in caplog.records if "REP-118" in r.getMessage()]
+    assert len(warned) == 1, caplog.text
+    assert "frame_id 'cam'" in warned[0] and "depth topic" in warned[0]
