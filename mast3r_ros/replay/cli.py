@@ -224,7 +224,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.fileio import check_output_folder
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
-    from .localize_run import RUN_FILES, RUN_OUTPUTS, run_localization
+    from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
     from .run_resume import check_partial
 
     cfg = offline_warmup(load_config(args), args.warmup)
@@ -235,7 +235,9 @@ def cmd_localize(args: argparse.Namespace) -> int:
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
-    source = _open(args, cfg)
+    # a rosbag2 reads every message when opened: a --map that is no map is refused before that
+    source = _open(args, cfg, before_index=functools.partial(
+        check_before_indexing, map_path, args.stride, args.max_frames))
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,

@@ -17,7 +17,7 @@ import logging
 import math
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
@@ -266,10 +266,12 @@ def _cuda_available() -> bool:
 MIN_DEPTH_SCALE, MAX_DEPTH_SCALE = 1e-6, 1e9
 
 
-def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any:
+def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
+          before_index: Optional[Callable[[], None]] = None) -> Any:
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
     that needs their depth refuses a bag read without depth before its indexing pass; without
-    it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth). Raises
+    it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth).
+    ``before_index``: a rosbag2's, called before its indexing pass (`SourceOptions`). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
     --depth-scale outside MIN_DEPTH_SCALE..MAX_DEPTH_SCALE (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source
@@ -310,7 +312,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False) -> Any
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run,
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified, read_depth=keyframes)
+        image_rectified=cfg.node.image_rectified, read_depth=keyframes, before_index=before_index)
     return open_source(args.source, options, cfg.pose_at_stamp)
 
 

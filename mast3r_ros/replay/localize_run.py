@@ -34,6 +34,7 @@ from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
 from ..core.errors import InputError
 from ..core.focal_evidence import FocalFit
+from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
 from ..core.localizer import Localizer
@@ -273,10 +274,7 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     raise: `ConfigError`, `CheckpointError`, `MapFormatError` (a missing or corrupt map, also a
     lazily verified file on first use) and `InputError`.
     """
-    if stride < 1:
-        raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
-    if max_frames < 0:
-        raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
+    check_frame_options(stride, max_frames)
     check_output_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS)
     again = " --overwrite" if os.path.lexists(out) else ""  # the older run stays: still needed
     resume_hint = resume_hint or (f"rerun with --resume{again} to go on from them (or "
@@ -316,6 +314,25 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     finally:
         lock.release()
     return metrics
+
+
+def check_frame_options(stride: int, max_frames: int) -> None:
+    """`InputError` for a ``stride`` below 1 or a negative ``max_frames``, in the CLI's words."""
+    if stride < 1:
+        raise InputError(f"--stride must be >= 1 (every Nth frame), got {stride}")
+    if max_frames < 0:
+        raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
+
+
+def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0) -> None:
+    """What `run_localization` refuses first, checked where a rosbag2 source is about to be
+    indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
+    after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
+    map folder (`KeyframeMap.check_folder`: missing, a file, a recording, a folder without a
+    readable manifest), in the words of the map's own open. Raises `InputError` or
+    `MapFormatError`; a map folder is left to the full open, which checks its files."""
+    check_frame_options(stride, max_frames)
+    KeyframeMap.check_folder(map_path)
 
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,

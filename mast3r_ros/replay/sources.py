@@ -14,7 +14,7 @@ import inspect
 import itertools
 import logging
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import List, Optional, Protocol, Tuple
 
 import numpy as np
@@ -70,6 +70,9 @@ class SourceOptions:
     # or corrupt depth image must not cost the frame): a TUM folder not even depth.txt, a
     # rosbag2 not its --depth-topic (said at INFO)
     read_depth: bool = True
+    # rosbag2 only: called before the indexing pass, once the bag's topics are chosen (localize
+    # refuses a --map that is no map there, not minutes later: `BagSequence`'s before_index)
+    before_index: Optional[Callable[[], None]] = None
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -335,4 +338,5 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        sync_tolerance_s=options.sync_tolerance_s, pose_at_stamp=pose_at_stamp,
                        depth_scale=options.depth_scale, run=options.run,
                        depth_needed_by=options.depth_needed_by,
-                       image_rectified=options.image_rectified, camera_info_name=cam_name)
+                       image_rectified=options.image_rectified, camera_info_name=cam_name,
+                       before_index=options.before_index)

@@ -113,7 +113,8 @@ def localize_stub(monkeypatch):
     from mast3r_ros.replay import localize_run, metrics
 
     maps = []
-    monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False: "source")
+    monkeypatch.setattr(cli, "_open", lambda args, cfg, keyframes=False, before_index=None:
+                        "source")
     monkeypatch.setattr(localize_run, "run_localization",
                         lambda source, map_path, *a, **k: maps.append(map_path) or {})
     monkeypatch.setattr(metrics, "format_table", lambda m: "")
@@ -332,7 +333,7 @@ def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, ca
         seen.append(cfg.localizer.warmup)
         return metrics.summarize([], None)
 
-    monkeypatch.setattr(cli, "_open", lambda args, cfg: None)
+    monkeypatch.setattr(cli, "_open", lambda args, cfg, before_index=None: None)
     monkeypatch.setattr(localize_run, "run_localization", run)
     monkeypatch.setattr(cli, "no_groundtruth_hint", lambda *a: "")
     base = ["localize", "q", "--map", "m", "--out", str(tmp_path / "run"), "--matcher",

@@ -109,71 +109,29 @@ class KeyframeMap(MapEncodings, MapFiles):
         path = os.path.expanduser(path)
         try:
             return cls._load(path, lazy, encoding_cache_mb, check_files)
-        except MapFormatError as e:  # 'manifest.json: ...' alone names no map: say which
-            if not str(e).startswith(MANIFEST + ":"):
-                raise
-            raise MapFormatError(os.path.join(path, str(e))) from None
+        except MapFormatError as e:
+            raise _naming_the_folder(e, path) from None
+
+    @classmethod
+    def check_folder(cls, path: str) -> None:
+        """The cheap part of `load`, in its words: ``path`` (``~`` expanded) is a map folder
+        whose manifest reads as a map's (JSON, the format, a version this reader reads, the
+        map_frame); no other file is opened or looked at. For a caller with long work to do
+        before it loads the map (``localize`` indexing a rosbag2), so that a path that is no map
+        at all (missing, a file, a recording, a run, an interrupted build or a copy cut short
+        before its manifest) is refused first. Raises `MapFormatError` as `load` does."""
+        path = os.path.expanduser(path)
+        try:
+            _read_manifest(path)
+        except MapFormatError as e:
+            raise _naming_the_folder(e, path) from None
 
     @classmethod
     def _load(cls, path: str, lazy: bool, encoding_cache_mb: float,
               check_files: bool) -> KeyframeMap:
-        if os.path.exists(path) and not os.path.isdir(path):
-            raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
-                                 "folder `mast3r-ros build-map --out` wrote)")
-        if not str(path).strip():  # `check-map "$MAP"` with MAP unset
-            raise MapFormatError("the map path is empty (an unset shell variable?): give a "
-                                 "keyframe map folder (`mast3r-ros build-map --out` writes one)")
-        if not os.path.isdir(path):
-            raise MapFormatError(f"map folder not found: {path} (build one with "
-                                 "`mast3r-ros build-map`)")
+        manifest, opened = _read_manifest(path)
         mpath = os.path.join(path, MANIFEST)
-        try:
-            opened = opened_identity(path)  # what `replaced_since_open` compares
-            with open(mpath, "rb") as fh:
-                manifest = json.loads(fh.read().decode("utf-8-sig"))  # BOM: Notepad
-        except FileNotFoundError:
-            recording = recording_kind(path)
-            if recording:
-                raise MapFormatError(
-                    f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
-                    f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
-                    "MAP` and pass MAP") from None
-            named = not_a_map(path, recorded_only=True)  # a run: the map it used, if there
-            if named:
-                raise MapFormatError(named) from None
-            inside = _enclosing_map(path)
-            if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
-                raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
-                                     "folder") from None
-            other = not_a_map(path)  # a run recording no map (or gone), a pair output
-            if other:
-                raise MapFormatError(other) from None
-            inner = _inner_maps(path)
-            if inner:  # the demo's --out given for its map, OUT/map
-                raise MapFormatError(
-                    f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
-                    f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
-            raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
-                                 "(an interrupted build?)") from None
-        except (ValueError, UnicodeDecodeError) as e:
-            raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
-                                 "damaged: rebuild the map or re-copy the file") from None
-        if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
-            raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
-        version = manifest.get("version", MISSING)
-        if not is_format_version(version, READ_VERSIONS):
-            raise MapFormatError(_version_refusal(mpath, version))
-        frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
-        if not isinstance(frame, str) or not tf2_frame_name(frame):
-            raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a string, not "
-                                 f"empty nor only '/' and white space), got {frame!r}; rebuild "
-                                 "the map or correct the field")
-        # '/map' of a map written before MapWriter checked it; said once per map (check-map
-        # loads it twice)
-        if frame_id_problem(frame) and (mpath, frame) not in _FRAME_WARNED:
-            _FRAME_WARNED.add((mpath, frame))
-            log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
-                        mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
+        version = manifest["version"]
         files = _need(manifest, "files", dict, MANIFEST)
         for rel, meta in files.items():
             if not isinstance(meta, Mapping) or not isinstance(meta.get("sha256"), str):
@@ -479,6 +437,79 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
         see = f"`mast3r-ros check-map {path}` lists every problem; " if pointer else ""
         raise MapFormatError(f"{problem}; {see}rebuild the map or re-copy the file")
     return KeyframeTable.open(full, num, models, files[rel]["sha256"])
+
+
+def _naming_the_folder(e: MapFormatError, path: str) -> MapFormatError:
+    """``e`` as `KeyframeMap.load` raises it: 'manifest.json: ...' alone names no map, so the
+    map folder ``path`` is put in front."""
+    if not str(e).startswith(MANIFEST + ":"):
+        return e
+    return MapFormatError(os.path.join(path, str(e)))
+
+
+def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
+    """(manifest, `opened_identity`) of the map folder ``path``: `KeyframeMap.load`'s checks
+    of the folder and its manifest (JSON, format, version, map_frame), which open no other
+    file; `MapFormatError` (a manifest's problem worded 'manifest.json: ...', which `load`
+    and `check_folder` prefix with the folder)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
+                             "folder `mast3r-ros build-map --out` wrote)")
+    if not str(path).strip():  # `check-map "$MAP"` with MAP unset
+        raise MapFormatError("the map path is empty (an unset shell variable?): give a "
+                             "keyframe map folder (`mast3r-ros build-map --out` writes one)")
+    if not os.path.isdir(path):
+        raise MapFormatError(f"map folder not found: {path} (build one with "
+                             "`mast3r-ros build-map`)")
+    mpath = os.path.join(path, MANIFEST)
+    try:
+        opened = opened_identity(path)  # what `replaced_since_open` compares
+        with open(mpath, "rb") as fh:
+            manifest = json.loads(fh.read().decode("utf-8-sig"))  # BOM: Notepad
+    except FileNotFoundError:
+        recording = recording_kind(path)
+        if recording:
+            raise MapFormatError(
+                f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
+                f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
+                "MAP` and pass MAP") from None
+        named = not_a_map(path, recorded_only=True)  # a run: the map it used, if there
+        if named:
+            raise MapFormatError(named) from None
+        inside = _enclosing_map(path)
+        if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
+            raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
+                                 "folder") from None
+        other = not_a_map(path)  # a run recording no map (or gone), a pair output
+        if other:
+            raise MapFormatError(other) from None
+        inner = _inner_maps(path)
+        if inner:  # the demo's --out given for its map, OUT/map
+            raise MapFormatError(
+                f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
+                f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
+        raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
+                             "(an interrupted build?)") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
+                             "damaged: rebuild the map or re-copy the file") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
+    version = manifest.get("version", MISSING)
+    if not is_format_version(version, READ_VERSIONS):
+        raise MapFormatError(_version_refusal(mpath, version))
+    frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
+    if not isinstance(frame, str) or not tf2_frame_name(frame):
+        raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a string, not "
+                             f"empty nor only '/' and white space), got {frame!r}; rebuild "
+                             "the map or correct the field")
+    # '/map' of a map written before MapWriter checked it; said once per map (check-map
+    # loads it twice)
+    if frame_id_problem(frame) and (mpath, frame) not in _FRAME_WARNED:
+        _FRAME_WARNED.add((mpath, frame))
+        log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
+                    mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
+    return manifest, opened
 
 
 def _enclosing_map(path: str, levels: int = 8) -> Optional[str]:

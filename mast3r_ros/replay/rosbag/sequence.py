@@ -17,7 +17,7 @@ import collections
 import contextlib
 import logging
 import os
-from collections.abc import Collection, Iterable, Iterator
+from collections.abc import Callable, Collection, Iterable, Iterator
 from pathlib import Path
 from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
@@ -105,7 +105,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
     bag's depth-like topics). ``image_rectified``: the image topic is rectified, so the
     intrinsics are the CameraInfo's P with no distortion
     (`message_fields.camera_info_to_intrinsics`). ``camera_info_name``: how messages name the
-    given ``camera_info`` (e.g. ``"--camera-info cam.yaml"``).
+    given ``camera_info`` (e.g. ``"--camera-info cam.yaml"``). ``before_index``: called once the
+    bag is open and its topics chosen, before the indexing pass (which reads every message of
+    them: seconds to minutes), for a caller's own refusals (``localize``: a ``--map`` that is
+    no map); what it raises propagates.
     """
 
     def __init__(
@@ -123,6 +126,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         depth_needed_by: Optional[str] = None,
         image_rectified: bool = False,
         camera_info_name: Optional[str] = None,
+        before_index: Optional[Callable[[], None]] = None,
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
@@ -191,6 +195,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
                     f"pose_frames={pose_frames!r} needs tf, but rosbag2 {self.path} has no "
                     f"{TF_TYPE} topic (/tf, /tf_static)"
                 )
+            if before_index is not None:
+                before_index()
             self._index(reader)
         self._finish_index()
         log.info(
