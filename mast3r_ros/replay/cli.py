@@ -225,7 +225,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
-    from .run_resume import check_partial
+    from .run_resume import check_partial_before_run
 
     cfg = offline_warmup(load_config(args), args.warmup)
     note_unused_device(args, cfg)
@@ -233,7 +233,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
-    check_partial(args.out, args.resume, args.restart, args.overwrite)  # the stopped run's too
+    # the stopped run's too; a live run's (it holds the lock) is said to be one
+    check_partial_before_run(args.out, args.resume, args.restart, args.overwrite)
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
     # a rosbag2 reads every message when opened: a --map that is no map is refused before that
     source = _open(args, cfg, before_index=functools.partial(

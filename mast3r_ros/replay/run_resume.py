@@ -34,7 +34,7 @@ import numpy as np
 from ..core.config import Config, config_to_params, load_config_yaml
 from ..core.errors import ConfigError, InputError
 from ..core.focal_evidence import FocalFit
-from ..core.fileio import atomic_write_json, output_path
+from ..core.fileio import atomic_write_json, output_path, refuse_busy_output
 from ..core.keyframes.map_files import content_digest
 from ..core.types import LocalizationResult
 from .pipeline import recorded_config
@@ -106,6 +106,16 @@ def check_partial(out: str, resume: bool, restart: bool, overwrite: bool = False
                          f"--resume{again} to continue it, or with --restart{again} to delete "
                          "it and start over")
     return n
+
+
+def check_partial_before_run(out: str, resume: bool, restart: bool,
+                             overwrite: bool = False) -> int:
+    """`check_partial` made before the source is read (``localize``): first `OutputBusyError`
+    (naming --out) when a live run holds ``out``'s lock, whose ``OUT.partial`` (the results a
+    resuming run goes on from) is no stopped run to --resume or --restart, as build-map says
+    a live build is writing its --out. Takes no lock; the run checks again under its own."""
+    refuse_busy_output(out, "--out")
+    return check_partial(out, resume, restart, overwrite)
 
 
 def start_from_partial(out: str, cfg: Config, stamps_ns: np.ndarray, resume: bool,

@@ -287,6 +287,32 @@ def test_localize_into_an_out_another_run_is_writing_is_refused(tum, sift_map, t
     assert sorted(os.listdir(tmp_path)) == ["crun.lock"]  # left by the killed holder only
 
 
+@pytest.mark.parametrize("resume", [False, True], ids=["plain", "resume"])
+def test_localize_into_an_out_a_resuming_run_is_writing_says_so_before_the_source(
+        tum, sift_map, tmp_path, capsys, monkeypatch, resume):
+    """A live run resuming RUN (it holds RUN's lock; RUN.partial holds the results it goes on
+    from) and a second localize into RUN: it was told RUN.partial held a stopped run to
+    --resume or --restart (without --resume), or read the whole source before the lock said no
+    (with it); build-map says a live build is writing its --out, before reading its source."""
+    from mast3r_ros.replay import cli
+
+    def no_source(*a, **k):
+        raise AssertionError("the source was opened before the live run was named")
+    monkeypatch.setattr(cli, "_open", no_source)
+    out = str(tmp_path / "run")
+    os.makedirs(out + ".partial")
+    with open(os.path.join(out + ".partial", "results.jsonl"), "w") as fh:
+        fh.write('{"stamp_ns": 1, "success": false}\n' * 3)
+    before = _tree(out + ".partial")
+    with held_elsewhere(out) as pid:
+        assert main(["localize", tum[1], "--map", sift_map, "--out", out, "--matcher", "sift",
+                     "--log-level", "warning"] + (["--resume"] if resume else [])) == 2
+    err = _one_error(capsys)
+    assert f"--out {out}: another writer (pid {pid}, " in err and "stopped run" not in err, err
+    assert err.endswith("choose another --out")
+    assert _tree(out + ".partial") == before and not os.path.exists(out)
+
+
 def test_pair_retrieve_demo_and_export_refuse_an_out_being_written_first(tmp_path, capsys):
     from mast3r_ros.core.config import ModelConfig
     from mast3r_ros.replay.pair import run_pair
