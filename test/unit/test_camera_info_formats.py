@@ -124,7 +124,8 @@ def _k_lines(n: int) -> str:
     (lambda t: "source_timestamp: 1718500617444867328\nreceived_timestamp: 1718500617445\n"
                "publication_sequence_number: 3\nreception_sequence_number: 3\n---\n" + t,
      "holds 2 YAML documents"),  # -v: message_info first
-    (lambda t: t.replace("\nk:\n", "\nK:\n"), ("'K' is not a field", "rename K to k")),
+    (lambda t: t.replace("binning_x", "K: [1.0]\nbinning_x"),
+     ("holds K and k", "rostopic echo -n 1")),  # an array in both spellings: no echo's
     (lambda t: t.replace("d:\n- 0.1\n- -0.25\n- 1.0e-05\n- 0.002\n- 0.0\n",
                          "d: array('d', [0.1, -0.25, 1e-05, 0.002, 0.0])\n"),
      "Python's text of an array"),
@@ -138,12 +139,114 @@ def _k_lines(n: int) -> str:
      "k[2] must be a number"),
     (lambda t: t.replace("width: 640", "width: 640.5"), "width must be a whole number"),
 ], ids=["k-8", "k-10", "p-11", "no-k", "no-width", "two-messages", "message-info",
-        "ros1-names", "python-repr", "no-arr", "repeated-key", "8-coefficients-named-plumb_bob",
-        "quoted-number", "fractional-width"])
+        "ros1-and-ros2-names", "python-repr", "no-arr", "repeated-key",
+        "8-coefficients-named-plumb_bob", "quoted-number", "fractional-width"])
 def test_a_bad_echoed_camera_info_is_refused_in_one_line(tmp_path, edit, said):
     text = edit(ECHO)
     assert text != ECHO
     _refused(_write(tmp_path, text), *((said,) if isinstance(said, str) else said))
+
+
+# what ROS 1's `rostopic echo -n 1 /camera/rgb/camera_info` prints (genpy's YAML: D, K, R, P
+# in capitals as flow lists of Python's float text, 1e-05 without a '.'; header.seq, stamp
+# secs/nsecs; strings quoted; bools in Python's words), then a '---' line
+ECHO_ROS1 = (
+    "header: \n  seq: 1520\n  stamp: \n    secs: 1718500617\n    nsecs: 444867328\n"
+    '  frame_id: "camera_rgb_optical_frame"\n'
+    'height: 480\nwidth: 640\ndistortion_model: "plumb_bob"\n'
+    "D: [0.1, -0.25, 1e-05, 0.002, 0.0]\n"
+    "K: [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]\n"
+    "R: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]\n"
+    "P: [525.0, 0.0, 319.5, 0.0, 0.0, 525.0, 239.5, 0.0, 0.0, 0.0, 1.0, 0.0]\n"
+    "binning_x: 0\nbinning_y: 0\n"
+    "roi: \n  x_offset: 0\n  y_offset: 0\n  height: 0\n  width: 0\n  do_rectify: False\n"
+    "---\n")
+
+
+@pytest.mark.parametrize("text", [ECHO_ROS1, ECHO_ROS1[:-len("---\n")],
+                                  ECHO_ROS1.replace("\n", "\r\n")],
+                         ids=["rostopic-echo", "no-trailer", "crlf"])
+def test_a_ros1_rostopic_echo_reads_as_the_message(tmp_path, caplog, text):
+    """Refused before ("'K' is not a field ... rename K to k"): the same message in ROS 1's
+    names, read by the same reader."""
+    path = _write(tmp_path, text)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        cam = load_camera_info_yaml(path)
+    _same(cam, intrinsics_from_camera_info(640, 480, K, D5, "plumb_bob"))
+    said = [r.getMessage() for r in caplog.records if "rostopic echo" in r.getMessage()]
+    assert len(said) == 1 and str(path) in said[0] and "ROS 1" in said[0], caplog.text
+
+
+def test_a_ros1_echo_applies_binning_and_roi_as_the_ros2_one(tmp_path):
+    roi = ("  x_offset: 100\n  y_offset: 60\n  height: 240\n  width: 320", "  x_offset: 0\n"
+           "  y_offset: 0\n  height: 0\n  width: 0")
+    ros1 = ECHO_ROS1.replace("binning_x: 0\nbinning_y: 0", "binning_x: 2\nbinning_y: 2")
+    ros2 = ECHO.replace("binning_x: 0\nbinning_y: 0", "binning_x: 2\nbinning_y: 2")
+    cam1 = load_camera_info_yaml(_write(tmp_path, ros1.replace(roi[1], roi[0]), "ros1.yaml"))
+    cam2 = load_camera_info_yaml(_write(tmp_path, ros2.replace(roi[1], roi[0]), "ros2.yaml"))
+    _same(cam1, cam2)
+    assert (cam1.width, cam1.height) == (160, 120)
+
+
+@pytest.mark.parametrize("edit, said", [
+    (lambda t: t + t, ("holds 2 YAML documents", "ROS 1's 'rostopic echo' (without -n 1",
+                       "rostopic echo -n 1 TOPIC > FILE")),
+    (lambda t: t.replace("K: [525.0, 0.0, 319.5, 0.0, 525.0, 239.5, 0.0, 0.0, 1.0]\n", ""),
+     ("missing field 'K'", "'rostopic echo' prints every field")),
+    (lambda t: t.replace("1.0, 0.0]\nbinning_x", "1.0]\nbinning_x"),
+     "CameraInfo P must have 12 values, got 11"),
+    (lambda t: "".join(line for line in t.splitlines(keepends=True)
+                       if line[:3] not in ("D: ", "K: ", "R: ", "P: ")),
+     ("missing field 'D', 'K'", "rostopic echo -n 1")),  # --noarr leaves the arrays out
+    (lambda t: t.replace("height: 480\n", "height: 480\nfx: 525.0\n"),
+     ("'fx' is not a field", "saved by 'rostopic echo'", "D, K, R, P")),
+], ids=["two-messages", "no-K", "P-11", "noarr", "unknown-field"])
+def test_a_bad_ros1_echo_is_refused_in_ros1s_words(tmp_path, edit, said):
+    text = edit(ECHO_ROS1)
+    assert text != ECHO_ROS1
+    _refused(_write(tmp_path, text), *((said,) if isinstance(said, str) else said))
+
+
+NOT_PUBLISHED = "WARNING: topic [/camera/color/camera_info] does not appear to be published yet\n"
+LOST = "A message was lost!!!\n\ttotal count change:1\n\ttotal count: 1---\n"
+
+
+@pytest.mark.parametrize("notices", [NOT_PUBLISHED, LOST, NOT_PUBLISHED + LOST + LOST,
+                                     LOST.replace("\t", "    ")],
+                         ids=["not-published", "message-lost", "all", "tabs-as-spaces"])
+@pytest.mark.parametrize("echo", [ECHO, ECHO_FLOW], ids=["block", "flow-style"])
+def test_the_notices_ros2_topic_echo_prints_before_the_message_are_skipped(tmp_path, caplog,
+                                                                           notices, echo):
+    """Before: 'not valid YAML' (the lost-message notice's tabs) or "'WARNING' is not a field"
+    (the not-published one reads as a key)."""
+    path = _write(tmp_path, notices + echo)
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        cam = load_camera_info_yaml(path)
+    _same(cam, intrinsics_from_camera_info(640, 480, K, D5, "plumb_bob"))
+    said = [r.getMessage() for r in caplog.records if "printed before the message" in
+            r.getMessage()]
+    assert len(said) == 1 and str(path) in said[0], caplog.text
+
+
+def test_after_skipped_notices_errors_name_the_files_own_lines(tmp_path):
+    text = NOT_PUBLISHED + LOST + ECHO.replace("height: 480\n", "height: 480\nheight: 240\n")
+    _refused(_write(tmp_path, text), "height is given twice (lines 10 and 11)")
+
+
+@pytest.mark.parametrize("text, said", [
+    (NOT_PUBLISHED + "Could not determine the type for the passed topic\n",
+     ("holds no message", "nothing was publishing the topic", "--once")),
+    (LOST, ("holds no message, only what 'ros2 topic echo' printed before one",)),
+    ("[WARN] [1718500617.123456789] [_ros2cli_4242]: New publisher discovered on topic "
+     "'/camera/color/camera_info', offering incompatible QoS. No messages will be sent to it. "
+     "Last incompatible policy: DURABILITY_QOS_POLICY\n" + ECHO,
+     ("line 1 is a ROS log line", "2>&1", "stdout only")),
+    ("Subscribed to /camera/color/camera_info\n" + ECHO, ("is not valid YAML", "line 2")),
+    (ECHO.replace("binning_x", NOT_PUBLISHED.rstrip() + "\nbinning_x"),
+     ("'WARNING' is not a field",)),  # within the message: not a notice before it
+], ids=["no-publisher", "only-a-notice", "ros-log-line", "other-line", "notice-inside"])
+def test_other_lines_before_or_in_the_message_stay_one_clear_error(tmp_path, text, said):
+    _refused(_write(tmp_path, text), *said)
 
 
 def test_the_ros_layout_with_a_trailer_is_refused_as_before(tmp_path):
@@ -294,11 +397,25 @@ def _echo_of(cam) -> str:
         _block("p", p))
 
 
+def _ros1_echo_of(cam) -> str:
+    """ROS 1's ``rostopic echo -n 1`` of the CameraInfo of ``cam`` (unbinned, no ROI)."""
+    k = cam.K.reshape(-1).tolist()
+    p = [*k[0:3], 0.0, *k[3:6], 0.0, *k[6:9], 0.0]
+    return ('header: \n  seq: 7\n  stamp: \n    secs: 1\n    nsecs: 0\n  frame_id: "cam"\n'
+            f'height: {cam.height}\nwidth: {cam.width}\n'
+            f'distortion_model: "{cam.distortion_model}"\nD: {cam.dist.tolist()}\nK: {k}\n'
+            f"R: [1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0, 1.0]\nP: {p}\n"
+            "binning_x: 0\nbinning_y: 0\nroi: \n  x_offset: 0\n  y_offset: 0\n  height: 0\n"
+            "  width: 0\n  do_rectify: False\n---\n")
+
+
 def test_localize_takes_each_format_and_localizes_as_with_the_ros_layout(tmp_path, tum,
                                                                        sift_map):
-    """The same camera as an echoed CameraInfo and as an OpenCV file gives the run the
-    camera (results.jsonl records it per frame) and poses of TUM's camera.yaml."""
+    """The same camera as an echoed CameraInfo (ROS 2's, with the notices echo prints before
+    it, ROS 1's), and as an OpenCV file gives the run the camera (results.jsonl records it per
+    frame) and poses of TUM's camera.yaml; so does a TUM folder whose camera.yaml is one."""
     import json
+    import shutil
     from pathlib import Path
 
     from mast3r_ros.replay.cli import main
@@ -306,22 +423,28 @@ def test_localize_takes_each_format_and_localizes_as_with_the_ros_layout(tmp_pat
     ros = Path(tum[1]) / "camera.yaml"
     cam = load_camera_info_yaml(ros)
     files = {"ros": ros, "echo": _write(tmp_path, _echo_of(cam), "echo.yaml"),
+             "echo-notices": _write(tmp_path, NOT_PUBLISHED + LOST + _echo_of(cam), "n.yaml"),
+             "ros1": _write(tmp_path, _ros1_echo_of(cam), "ros1.yaml"),
              "opencv": _opencv(tmp_path, {"image_width": cam.width, "image_height": cam.height,
                                           "camera_matrix": cam.K,
                                           "distortion_coefficients": np.zeros((5, 1))})}
     assert not np.any(cam.dist)  # the OpenCV file's zeros are the same camera
+    query = tmp_path / "query_ros1"  # its camera.yaml saved by rostopic echo
+    shutil.copytree(tum[1], query)
+    (query / "camera.yaml").write_text(_ros1_echo_of(cam), encoding="utf-8")
     runs = {}
-    for name, path in files.items():
+    for name, path in [*files.items(), ("tum-ros1", None)]:
         out = tmp_path / f"run_{name}"
-        assert main(["localize", tum[1], "--map", sift_map, "--out", str(out), "--matcher",
-                     "sift", "--max-frames", "2", "--camera-info", str(path),
-                     "--log-level", "warning"]) == 0, name
+        camera = ["--camera-info", str(path)] if path else []
+        assert main(["localize", str(query) if name == "tum-ros1" else tum[1], "--map",
+                     sift_map, "--out", str(out), "--matcher", "sift", "--max-frames", "2",
+                     "--log-level", "warning"] + camera) == 0, name
         lines = (out / "results.jsonl").read_text().splitlines()
         runs[name] = [{k: v for k, v in json.loads(line).items() if k in ("camera", "success",
                                                                           "map_from_cam")}
                       for line in lines]
     assert len(runs["ros"]) == 2 and all("camera" in r for r in runs["ros"])
-    assert runs["echo"] == runs["ros"] and runs["opencv"] == runs["ros"]
+    assert all(run == runs["ros"] for run in runs.values()), runs
 
 
 @pytest.mark.parametrize("text, said", [

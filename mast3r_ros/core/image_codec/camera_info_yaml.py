@@ -19,7 +19,8 @@ import yaml
 from ..errors import InputError
 from ..types import CameraIntrinsics
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
-from .camera_info_echo import load_echoed_camera_info, looks_like_echoed_camera_info
+from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
+                               skip_echo_notices)
 
 log = logging.getLogger(__name__)
 
@@ -339,7 +340,8 @@ def _file_format(text: str) -> str:
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a camera calibration file -> ``CameraIntrinsics``: a ROS camera_info YAML
     (camera_calibration_parsers layout, below), a CameraInfo message saved with ``ros2 topic
-    echo`` (`camera_info_echo.load_echoed_camera_info`) or an OpenCV FileStorage YAML
+    echo`` (the notices it prints before the message skipped: `skip_echo_notices`) or ROS 1's
+    ``rostopic echo`` (`camera_info_echo.load_echoed_camera_info`) or an OpenCV FileStorage YAML
     (`camera_info_opencv.load_opencv_calibration`), told apart by `_file_format`; the two
     others are each logged once (info) as read so.
 
@@ -384,6 +386,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     except UnicodeDecodeError as err:
         raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
                          f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
+    text = skip_echo_notices(path, text)  # what ros2 topic echo prints before a message
     kind = _file_format(text)
     if kind == "opencv":
         # imported here: it imports OpenCV, which `mast3r-ros --help` must not load
