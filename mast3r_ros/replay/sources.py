@@ -23,6 +23,7 @@ from ..core.config import LocalizerConfig, PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
+from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .tum import TumSequence
 
@@ -52,7 +53,7 @@ class FrameSource(Protocol):
 class SourceOptions:
     """How to read a recording (the CLI's source options; the defaults read it as found)."""
 
-    camera_info: Optional[str] = None  # ROS camera_info YAML: overrides camera.yaml / CameraInfo
+    camera_info: Optional[str] = None  # a calibration YAML: overrides camera.yaml / CameraInfo
     image_topic: Optional[str] = None  # rosbag2 only, detected when None
     camera_info_topic: Optional[str] = None  # rosbag2 only, detected when None
     depth_topic: Optional[str] = None  # rosbag2 only
@@ -278,7 +279,7 @@ def _not_a_recording(path: str) -> Optional[str]:
         return (f"{neither}: for a folder of images ({count} here, e.g. {colour[0]}), "
                 "write rgb.txt ('timestamp filename' per line)"
                 + (", depth.txt (the same for the depth images)" if depth else "")
-                + " and camera.yaml (ROS camera_info YAML) beside them")
+                + f" and camera.yaml beside them ({CALIBRATION_FILES})")
     return neither
 
 

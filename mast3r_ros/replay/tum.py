@@ -2,8 +2,9 @@
 
 A folder holds ``rgb.txt`` and optionally ``depth.txt`` (``timestamp path`` per line, paths relative
 to the folder), ``groundtruth.txt`` (``timestamp tx ty tz qx qy qz qw``: the camera pose in the map
-frame, ``map_from_cam``, metres) and ``camera.yaml`` (ROS camera_info YAML). Lines starting with
-``#`` are comments. Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
+frame, ``map_from_cam``, metres) and ``camera.yaml`` (any file ``--camera-info`` takes:
+`load_camera_info_yaml`, e.g. a ROS camera_info YAML). Lines starting with ``#`` are comments.
+Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
 
 Text files are read as UTF-8 with an optional byte-order mark, any line ends (LF, CRLF, CR);
 blank lines and comments (from a ``#`` at the start of a line or after white space, to the end
@@ -32,6 +33,7 @@ from scipy.spatial.transform import Rotation
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.durable import fsync_dir, mkstemp_public
+from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.image_codec import (
     check_depth_scale,
     check_image_file_intact,
@@ -413,7 +415,7 @@ class TumSequence:
         yaml_path = self.folder / "camera.yaml"
         if not yaml_path.is_file():
             raise InputError(
-                f"no camera intrinsics: {yaml_path} does not exist; put a ROS camera_info YAML "
+                f"no camera intrinsics: {yaml_path} does not exist; put {CALIBRATION_FILES} "
                 "there or pass --camera-info YAML (Python API: TumSequence(..., camera_info=))"
             )
         return load_camera_info_yaml(yaml_path)

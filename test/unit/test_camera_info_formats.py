@@ -463,6 +463,29 @@ def test_a_bad_camera_info_file_exits_2_with_one_line(tmp_path, capsys, text, sa
     assert not out.exists()
 
 
+def test_a_tum_folder_without_camera_yaml_names_every_file_it_can_hold(tmp_path, tum, sift_map,
+                                                                      capsys):
+    """The missing camera.yaml (and the hint for a folder of images) asked for "a ROS
+    camera_info YAML", though camera.yaml may be any of the files --camera-info takes."""
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    query = tmp_path / "query"
+    shutil.copytree(tum[1], query)
+    (query / "camera.yaml").unlink()
+    images = tmp_path / "images"  # a folder of images: no rgb.txt, no camera.yaml
+    shutil.copytree(query / "rgb", images)
+    for source, said in ((query, f"{query / 'camera.yaml'} does not exist"),
+                         (images, "write rgb.txt")):
+        assert main(["localize", str(source), "--map", sift_map, "--out",
+                     str(tmp_path / "run"), "--matcher", "sift"]) == 2
+        (line,) = capsys.readouterr().err.strip().splitlines()
+        for fragment in (said, "camera_calibration_parsers' layout", "'ros2 topic echo --once'",
+                         "'rostopic echo -n 1'", "OpenCV FileStorage"):
+            assert fragment in line, line
+
+
 def test_the_echo_reader_called_alone_names_broken_yaml(tmp_path):
     """`load_camera_info_yaml` hands it only YAML that parses; a direct caller's broken text
     is an InputError naming the file too, not PyYAML's own exception."""

@@ -337,6 +337,13 @@ def _file_format(text: str) -> str:
     return "ros"
 
 
+# the files `load_camera_info_yaml` reads, for messages that ask for one (a TUM folder's
+# camera.yaml, --camera-info)
+CALIBRATION_FILES = ("a camera calibration YAML (camera_calibration_parsers' layout: image_width, "
+                     "camera_matrix, ...; a CameraInfo saved with 'ros2 topic echo --once' or "
+                     "ROS 1's 'rostopic echo -n 1'; or an OpenCV FileStorage calibration)")
+
+
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """Read a camera calibration file -> ``CameraIntrinsics``: a ROS camera_info YAML
     (camera_calibration_parsers layout, below), a CameraInfo message saved with ``ros2 topic
