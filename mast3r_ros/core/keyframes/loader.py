@@ -116,7 +116,8 @@ class KeyframeMap(MapEncodings, MapFiles):
     def check_folder(cls, path: str) -> None:
         """The cheap part of `load`, in its words: ``path`` (``~`` expanded) is a map folder
         whose manifest reads as a map's (JSON, the format, a version this reader reads, the
-        map_frame); no other file is opened or looked at. For a caller with long work to do
+        map_frame); no other file of the map is opened (a folder without a manifest is looked
+        at only to say what it is, as `load` does). For a caller with long work to do
         before it loads the map (``localize`` indexing a rosbag2), so that a path that is no map
         at all (missing, a file, a recording, a run, an interrupted build or a copy cut short
         before its manifest) is refused first. Raises `MapFormatError` as `load` does."""
