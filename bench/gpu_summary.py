@@ -3,7 +3,7 @@
 Reads the run's result folder (the step logs and JSON files that ``results.tgz`` holds) and the
 console log, and writes a Markdown summary: one row per "Must reach" line with its figure and a
 verdict -- ``met``, ``not met`` or ``not measured`` (the step did not run, failed, was cut, fell
-back to a slow path, or the run was not on a GPU) -- then the other figures issue 9 still lacked
+back to a slow path, timed frames that did not localize, or the run was not on a GPU) -- then the other figures issue 9 still lacked
 (per size and compile mode, the TF32 screen, the matching's CUDA graph, the device-side resize),
 the fallbacks, the test counts and each step's exit status. gpu_checks.sh runs it after every
 step, so a run cut short still leaves the summary of what finished.
@@ -183,6 +183,9 @@ def frame_row(run: Run, k: str, target: float) -> Dict[str, str]:
         verdict = NOT_MEASURED
     elif not lr.get("localized"):
         verdict, fig = NOT_MEASURED, fig + " (PnP did not localize a frame)"
+    elif lr.get("localized") != lr.get("frames"):  # the median timed frames that failed too
+        verdict, fig = NOT_MEASURED, (f"{fig} (PnP localized only {lr.get('localized')} of "
+                                      f"{lr.get('frames', '?')} frames)")
     else:
         verdict = MET if real_ms <= target else NOT_MET
     if run.not_gpu(doc):
@@ -262,13 +265,14 @@ def matching_row(run: Run) -> Dict[str, str]:
     return {**row, "verdict": verdict, "figure": fig}
 
 
-def first_frames(run: Run) -> List[Tuple[str, float, float]]:
-    """(label, first ms, median ms) of every whole-frame `localize` measured in the run."""
+def first_frames(run: Run) -> List[Tuple[str, float, float, str]]:
+    """(label, first ms, median ms, why it is no GPU figure or "") of every whole-frame
+    `localize` measured in the run."""
     out = []
     for name, size, variant in GPU_FILES:
         if run.smoke and variant != "reduce-overhead":
             continue  # the smoke files hold one eager variant each
-        _, v, _ = run.variant(name, size, variant)
+        doc, v, _ = run.variant(name, size, variant)
         if v is None:
             continue
         for k, kf in sorted(v.get("keyframes", {}).items(), key=lambda kv: int(kv[0])):
@@ -276,7 +280,7 @@ def first_frames(run: Run) -> List[Tuple[str, float, float]]:
                 lr = kf.get(mode)
                 if lr and "error" not in lr and _med(lr.get("total")) and lr.get("first_ms"):
                     out.append((f"{run.label(size, variant)} K={k} {tag}", lr["first_ms"],
-                                _med(lr["total"])))
+                                _med(lr["total"]), run.not_gpu(doc)))
     return out
 
 
@@ -285,9 +289,10 @@ def first_frame_row(run: Run) -> Dict[str, str]:
     ff = first_frames(run)
     if not ff:
         return {**row, "verdict": NOT_MEASURED, "figure": "no whole-frame measurement"}
+    not_gpu = sorted({f"{label.split()[0]}: {why}" for label, _, _, why in ff if why})
     worst = max(ff, key=lambda t: t[1] / t[2])
-    n_ok = sum(f / m <= FIRST_OVER_MEDIAN for _, f, m in ff)
-    sizes = sorted({label.split()[0] for label, _, _ in ff}, key=int)
+    n_ok = sum(f / m <= FIRST_OVER_MEDIAN for _, f, m, _ in ff)
+    sizes = sorted({label.split()[0] for label, _, _, _ in ff}, key=int)
     fig = (f"{n_ok} of {len(ff)} within {FIRST_OVER_MEDIAN:.2f}x (sizes {', '.join(sizes)}); "
            f"worst {worst[1] / worst[2]:.2f}x: {worst[0]} first {worst[1]:.1f} vs median "
            f"{worst[2]:.1f} ms")
@@ -297,6 +302,8 @@ def first_frame_row(run: Run) -> Dict[str, str]:
         verdict, fig = NOT_MEASURED, f"{fig}; size {', '.join(missing)} not measured"
     if run.smoke:
         verdict, fig = NOT_MEASURED, f"{fig} (smoke run on the CPU)"
+    elif not_gpu:  # a bench that ran on the CPU: its ratios are no GPU figure
+        verdict, fig = NOT_MEASURED, f"{fig} ({'; '.join(not_gpu)})"
     return {**row, "verdict": verdict, "figure": fig}
 
 
@@ -368,7 +375,7 @@ def equivalence_row(run: Run) -> Dict[str, str]:
         figs.append(f"bench, {net}, {run.label('512', 'reduce-overhead')}: " + "; ".join(eq))
     if res["FAILED"] or res["ERROR"]:
         verdict = NOT_MET
-    elif res["PASSED"]:
+    elif res["PASSED"] and not res["cut"]:  # a cut log's configurations were not compared
         verdict = MET
     else:
         verdict = NOT_MEASURED
