@@ -31,6 +31,11 @@ def test_a_cpu_bench_is_measured_on_no_line_it_claims_for_the_gpu(tmp_path):
     for line in ("frame_k1", "frame_k4", "memory", "matching", "first_frame"):
         assert v[line][0] == "not measured" and "device cpu, not a GPU" in v[line][1], v[line]
     assert v["host"][0] == "met"  # the host part is a CPU figure by design
+    # one size's bench alone on the CPU: the first-frame line names it
+    v = verdicts(write_run(tmp_path / "one", **{"bench_gpu_224_fp16.json": files[
+        "bench_gpu_224_fp16.json"]}))
+    assert v["first_frame"][0] == "not measured", v
+    assert v["first_frame"][1].endswith("(224: device cpu, not a GPU)"), v
 
 
 def test_a_realistic_frame_localized_only_in_part_is_not_measured(tmp_path):
@@ -136,10 +141,13 @@ def test_a_missing_or_failed_measurement_says_which(tmp_path):
 
 
 def test_the_smoke_run_says_why_its_figures_are_no_gpu_figures(tmp_path):
-    smoke = {f: {**_gpu("224", "eager"), "device": "cpu"} for f, _, v in gpu_summary.GPU_FILES
-             if v != "eager"}
+    """Every file holds the tiny eager 224 run; the first frame is read from the three
+    reduce-overhead files' (3 x K=1, 4 x network, realistic), not the eager or default ones."""
+    smoke = {f: {**_gpu("224", "eager"), "device": "cpu"} for f, _, _ in gpu_summary.GPU_FILES}
     _, rows = gpu_summary.summary(str(write_run(tmp_path, **smoke)), None, smoke=True)
-    assert rows[0]["figure"].endswith("(smoke run on the CPU)"), rows[0]
+    assert rows[0]["figure"].endswith(" (smoke run on the CPU)"), rows[0]
+    assert rows[4]["figure"].startswith("12 of 12 within 1.00x (sizes 224, 384, 512)"), rows[4]
+    assert rows[4]["figure"].endswith("vs median 16.2 ms (smoke run on the CPU)"), rows[4]
 
 
 def test_a_killed_step_and_a_file_given_for_the_folder(tmp_path, capsys):
@@ -148,6 +156,7 @@ def test_a_killed_step_and_a_file_given_for_the_folder(tmp_path, capsys):
     text, _ = gpu_summary.summary(str(write_run(tmp_path / "r", **{"gpu_checks_log.txt": log})),
                                   str(tmp_path / "r" / "gpu_checks_log.txt"))
     assert "- gpu_224: TIMED OUT at its 120 s limit" in text, text
+    assert "NO EXIT LINE" not in text, text  # every step that started ended
     not_a_folder = tmp_path / "results.tgz"
     not_a_folder.write_bytes(b"\x1f\x8b")
     assert gpu_summary.main([str(not_a_folder)]) == 2
