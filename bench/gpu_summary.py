@@ -3,7 +3,8 @@
 Reads the run's result folder (the step logs and JSON files that ``results.tgz`` holds) and the
 console log, and writes a Markdown summary: one row per "Must reach" line with its figure and a
 verdict -- ``met``, ``not met`` or ``not measured`` (the step did not run, failed, was cut, fell
-back to a slow path, timed frames that did not localize, or the run was not on a GPU) -- then the other figures issue 9 still lacked
+back to a slow path, timed frames that did not localize, or the run was not on a GPU) -- then
+the other figures issue 9 still lacked
 (per size and compile mode, the TF32 screen, the matching's CUDA graph, the device-side resize),
 the fallbacks, the test counts and each step's exit status. gpu_checks.sh runs it after every
 step, so a run cut short still leaves the summary of what finished.
