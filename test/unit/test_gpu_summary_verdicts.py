@@ -162,3 +162,32 @@ def test_a_killed_step_and_a_file_given_for_the_folder(tmp_path, capsys):
     assert gpu_summary.main([str(not_a_folder)]) == 2
     assert "is not a folder" in capsys.readouterr().err
 
+
+
+@pytest.mark.parametrize("flag, verdict, words", [
+    (False, "not met", "K=1: triton-graph'S MATCHES DIFFER from torch"),
+    (None, "not measured", "K=1: triton-graph's matches not compared with torch's"),
+], ids=["differ", "not-compared"])
+def test_fast_matching_with_other_matches_is_not_met(tmp_path, flag, verdict, words):
+    """"Matching <= 2 ms per pair ... with the same matches as now": a fast graph whose matches
+    differ from torch's is not met (it was "met" on its time alone), and one whose matches were
+    not compared is not measured."""
+    m = _matching((1.5, 1.2))
+    row = m["match_and_fuse_K1_per_pair"]["triton-graph"]
+    if flag is None:
+        del row["identical_to_torch"]
+    else:
+        row["identical_to_torch"] = flag
+    v = verdicts(write_run(tmp_path, **{"bench_matching.json": m}))
+    assert v["matching"][0] == verdict and words in v["matching"][1], v
+    assert "K=4" not in v["matching"][1].split(words)[1].split(";")[0]
+
+
+def test_a_skipped_compile_test_beside_a_passed_one_is_not_measured(tmp_path):
+    """test_tensorrt_equals_eager skipped (no TensorRT) while the compiled configurations
+    passed: the line names TensorRT too, so it is not shown met."""
+    skipped = ("SKIPPED [1] test/gpu/test_compile_cuda.py:88: could not import 'tensorrt'\n"
+               "============ 1 skipped in 0.2s ============\nexit 0 (limit 170 s)\n")
+    v = verdicts(write_run(tmp_path, **{"pytest_compile_2.log": skipped}))
+    assert v["equivalence"][0] == "not measured", v
+    assert "1 passed" in v["equivalence"][1] and "1 skipped" in v["equivalence"][1], v
