@@ -159,7 +159,7 @@ def _the_message(path: Path, text: str) -> Tuple[dict, _Echo]:
         raise InputError(f"{path} is not valid YAML: {' '.join(str(err).split())}") from err
     if len(nodes) != 1:
         lines = ", ".join(str(n.start_mark.line + 1) for n in nodes)
-        if _dialect(nodes[0]) is _ROS1:
+        if nodes and _dialect(nodes[0]) is _ROS1:
             raise InputError(f"{path}: holds {len(nodes)} YAML documents (at lines {lines}), "
                              f"read as messages saved by ROS 1's 'rostopic echo' (without -n 1 "
                              f"it prints every message received): keep one message, or "
