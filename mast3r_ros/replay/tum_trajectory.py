@@ -1,0 +1,293 @@
+"""TUM trajectory files (``timestamp tx ty tz qx qy qz qw``) and the rows of a TUM folder's
+lists: stamps in seconds or integer nanoseconds, comments, repeated lines, atomic writing.
+
+The file rules (UTF-8 with an optional byte-order mark, any line ends, comments, the one time
+unit of a file) are those of `mast3r_ros.replay.tum`'s module docstring, which re-exports this
+module's public names; apart from it to keep that module within its size.
+"""
+
+from __future__ import annotations
+
+from typing import List, Tuple
+
+import decimal
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..core.durable import fsync_dir, mkstemp_public
+from ..core.errors import InputError
+from ..core.trajectory import check_stamped_poses
+
+log = logging.getLogger(__name__)
+
+TRAJECTORY_LAYOUT = "timestamp tx ty tz qx qy qz qw"
+_TRAJECTORY_HEADER = f"# {TRAJECTORY_LAYOUT}\n"
+
+PathLike = str | os.PathLike
+
+_NS_INTEGER_THRESHOLD = 10**12  # an integer stamp above this is nanoseconds (see module doc)
+_INT64_MAX = 2**63 - 1
+
+
+def _parse_stamp(token: str) -> Tuple[int, str]:
+    """A TUM stamp token -> (integer nanoseconds, unit 's' or 'ns'), exactly (no float rounding).
+
+    Integers greater than 1e12 are nanoseconds; anything else is seconds. Raises ValueError with
+    the reason for a non-number, a non-finite value or a stamp outside the int64 nanosecond range.
+    """
+    plain = token.lstrip("+-")
+    if plain.isdigit() and int(plain) > _NS_INTEGER_THRESHOLD:
+        stamp_ns, unit = int(token), "ns"
+    else:
+        try:
+            value = decimal.Decimal(token)
+        except decimal.InvalidOperation:
+            raise ValueError(f"timestamp {token!r} is not a number") from None
+        if not value.is_finite():
+            raise ValueError(f"timestamp {token!r} is not finite")
+        scaled = value.scaleb(9)
+        if abs(scaled) > _INT64_MAX and plain.isdigit():  # 9.2e9 .. 1e12: seconds by the rule
+            raise ValueError(
+                f"timestamp {token!r} is out of range as seconds (more than 292 years from the "
+                "epoch); integers are read as nanoseconds only above 1e12 (17 minutes after the "
+                f"epoch): write nanoseconds below that in seconds ({_format_stamp(int(token))})"
+            )
+        if abs(scaled) > _INT64_MAX:
+            raise ValueError(
+                f"timestamp {token!r} s is out of range (more than 292 years from the epoch); "
+                "nanosecond stamps must be written as integers"
+            )
+        stamp_ns = int(scaled.to_integral_value(rounding=decimal.ROUND_HALF_EVEN))
+        unit = "s"
+    if abs(stamp_ns) > _INT64_MAX:
+        raise ValueError(f"timestamp {token!r} ns is out of range (more than 292 years)")
+    return stamp_ns, unit
+
+
+def _parse_stamp_ns(token: str) -> int:
+    """A TUM stamp token -> integer nanoseconds (see ``_parse_stamp``)."""
+    return _parse_stamp(token)[0]
+
+
+def _strip_comment(line: str) -> str:
+    """The line without its comment: from a '#' at the start or after white space."""
+    for index, char in enumerate(line):
+        if char == "#" and (index == 0 or line[index - 1].isspace()):
+            return line[:index]
+    return line
+
+
+def _format_stamp(stamp_ns: int) -> str:
+    sign = "-" if stamp_ns < 0 else ""
+    seconds, nanoseconds = divmod(abs(int(stamp_ns)), 1_000_000_000)
+    return f"{sign}{seconds}.{nanoseconds:09d}"
+
+
+def _drop_repeated_lines(path: Path, stamps_ns: np.ndarray, rows: List[List[str]]
+                         ) -> Tuple[np.ndarray, List[List[str]]]:
+    """The rows without those that repeat an earlier row's stamp and file name (a line pasted
+    twice: the same frame would be read twice), with a warning naming the first; images that
+    only share a stamp are kept."""
+    seen: set = set()
+    keep = []
+    for stamp, row in zip(stamps_ns.tolist(), rows):
+        key = (stamp, row[0])
+        keep.append(key not in seen)
+        seen.add(key)
+    dropped = len(rows) - sum(keep)
+    if dropped:
+        first = next(i for i, k in enumerate(keep) if not k)
+        log.warning("%s: %d line(s) repeat an earlier line's timestamp and file (first: '%s %s'); "
+                    "each image is read once", path, dropped, _format_stamp(stamps_ns[first]),
+                    rows[first][0])
+        stamps_ns = stamps_ns[np.asarray(keep)]
+        rows = [r for r, k in zip(rows, keep) if k]
+    _warn_shared(path, [(int(t), r[0]) for t, r in zip(stamps_ns.tolist(), rows)])
+    return stamps_ns, rows
+
+
+def _warn_shared(path: Path, lines: List[Tuple[int, str]]) -> None:
+    """A warning for two images at one timestamp (both localized, scored against one
+    ground-truth pose, two trajectory entries at one stamp) and one for an image listed at two
+    timestamps (the same picture localized twice): rgb.txt was edited or generated wrongly."""
+    for key, other, what in ((0, 1, "timestamp(s) are given to two or more images"),
+                             (1, 0, "image(s) are listed at two or more timestamps")):
+        first: dict = {}
+        shared = []
+        for line in lines:
+            seen = first.setdefault(line[key], line)
+            if seen[other] != line[other]:
+                shared.append((seen, line))
+        if shared:
+            (t1, f1), (t2, f2) = shared[0]
+            log.warning("%s: %d %s (first: '%s %s' and '%s %s'); each line is localized and "
+                        "scored on its own: check the file", path,
+                        len({a[key] for a, _ in shared}), what,
+                        _format_stamp(t1), f1, _format_stamp(t2), f2)
+
+
+def folder_instead_of_file(path: Path, layout: str = TRAJECTORY_LAYOUT) -> str:
+    """The refusal of a folder ``path`` given where a text file of ``layout`` goes; for a
+    trajectory it names the folder's own groundtruth.txt, or its parent's, where one exists."""
+    path = Path(path)
+    example = ""
+    if layout == TRAJECTORY_LAYOUT:
+        near = [p / "groundtruth.txt" for p in (path, path.parent)]
+        found = [str(p) for p in near if p.is_file()]
+        example = f" (e.g. {found[0]})" if found else " (e.g. a TUM folder's groundtruth.txt)"
+    return f"{path} is a folder, not a text file of '{layout}': give the file itself{example}"
+
+
+def _read_numbered_rows(
+    path: Path, columns: int, layout: str
+) -> Tuple[np.ndarray, List[List[str]], List[int], str]:
+    """``_read_rows`` plus the 1-based line number of each row and the file's stamp unit ('s',
+    'ns': integers above 1e12; '' for no row)."""
+    if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
+        raise InputError(folder_instead_of_file(path, layout))
+    try:
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror}") from err
+    except UnicodeDecodeError as err:
+        raise InputError(
+            f"{path} is not a UTF-8 text file (byte {err.start}: {err.reason}); save it as UTF-8"
+        ) from None
+    stamps: List[int] = []
+    rows: List[List[str]] = []
+    linenos: List[int] = []
+    file_unit = ""
+    for lineno, raw_line in enumerate(text.splitlines(), start=1):
+        line = _strip_comment(raw_line.replace("\ufeff", "")).strip()
+        if not line:
+            continue
+        fields = line.split()
+        try:
+            if len(fields) != columns:
+                n = len(fields)
+                raise ValueError(f"{n} column{'' if n == 1 else 's'}" + (
+                    ": the values are separated by commas; TUM files separate them by "
+                    "whitespace (spaces or tabs)" if "," in line else ""))
+            stamp, unit = _parse_stamp(fields[0])
+        except (ValueError, ArithmeticError) as err:
+            raise InputError(
+                f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
+            ) from None
+        file_unit = file_unit or unit
+        if unit != file_unit:
+            first = "nanoseconds" if file_unit == "ns" else "seconds"
+            raise InputError(
+                f"{path}:{lineno}: timestamp {fields[0]!r} is in "
+                f"{'nanoseconds' if unit == 'ns' else 'seconds'} but the file's first stamp is in "
+                f"{first}; use one unit throughout"
+            )
+        stamps.append(stamp)
+        rows.append(fields[1:])
+        linenos.append(lineno)
+    if file_unit == "ns":
+        log.info("%s: integer stamps > 1e12 read as nanoseconds", path)
+    return np.asarray(stamps, dtype=np.int64).reshape(-1), rows, linenos, file_unit
+
+
+def _read_rows(path: Path, columns: int, layout: str) -> Tuple[np.ndarray, List[List[str]]]:
+    """Data lines of a whitespace-separated file -> (stamps_ns int64, other columns).
+
+    UTF-8 with or without a BOM, any line ends, comments anywhere (see the module docstring);
+    stamps in seconds, or integer nanoseconds when > 1e12. Raises InputError with ``path:line``
+    and the reason for an unreadable file, a wrong column count or a bad stamp.
+    """
+    stamps, rows, _, _ = _read_numbered_rows(path, columns, layout)
+    return stamps, rows
+
+
+def read_tum_trajectory(path: PathLike) -> Tuple[np.ndarray, np.ndarray]:
+    """`read_tum_trajectory_and_unit` without the unit."""
+    stamps, poses, _ = read_tum_trajectory_and_unit(path)
+    return stamps, poses
+
+
+_POSE_COLUMNS = ("tx", "ty", "tz", "qx", "qy", "qz", "qw")
+
+
+def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray, str]:
+    """Read and fully validate a TUM trajectory -> (stamps_ns int64 (N,), poses float64
+    (N, 4, 4), the unit its stamps were written in: 's', 'ns' for integers above 1e12, '' when
+    it has no pose).
+
+    Each line is ``timestamp tx ty tz qx qy qz qw`` (metres, unit quaternion x y z w); the pose
+    is ``map_from_cam`` for ground truth and estimates alike. Stamps are seconds, or integer
+    nanoseconds when > 1e12 (see the module docstring). Every line is checked before anything is
+    returned, so a caller (e.g. ``localize --groundtruth``) can read the file before it starts work.
+
+    Raises:
+        InputError: ``path:line`` and the reason for the first bad line (column count, stamp out
+            of range or in mixed units, a non-numeric or non-finite value, a quaternion whose
+            norm is not 1 within 1e-2), or an unreadable / non-UTF-8 file.
+    """
+    path = Path(path)
+    layout = TRAJECTORY_LAYOUT
+    stamps, rows, linenos, unit = _read_numbered_rows(path, 8, layout)
+    poses = np.tile(np.eye(4), (len(rows), 1, 1))
+    if not rows:
+        return stamps, poses, unit
+    values = np.empty((len(rows), 7))
+    for i, (row, lineno) in enumerate(zip(rows, linenos)):
+        try:
+            values[i] = [float(v) for v in row]
+        except ValueError as err:
+            raise InputError(f"{path}:{lineno}: expected '{layout}', non-numeric value ({err})"
+                             ) from None
+    norms = np.linalg.norm(values[:, 3:], axis=1)
+    bad = np.flatnonzero(~np.isfinite(values).all(axis=1) | (np.abs(norms - 1.0) > 1e-2))
+    if bad.size:
+        i = bad[0]
+        where = f"{path}:{linenos[i]}: pose {i + 1} (timestamp {_format_stamp(stamps[i])})"
+        nonfinite = np.flatnonzero(~np.isfinite(values[i]))
+        if nonfinite.size:  # name the column: its quaternion's norm is no clue then
+            col = nonfinite[0]
+            raise InputError(f"{where} has a non-finite {_POSE_COLUMNS[col]} "
+                             f"({rows[i][col]}); every value must be a finite number")
+        raise InputError(f"{where} has a quaternion of norm {norms[i]:.6f} "
+                         "instead of 1 (qx qy qz qw)")
+    poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
+    poses[:, :3, 3] = values[:, :3]
+    return stamps, poses, unit
+
+
+def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
+    """Write (N,) integer-nanosecond stamps and (N, 4, 4) poses as a TUM trajectory, atomically.
+
+    The poses are written as given; this package passes ``map_from_cam`` (the camera pose in
+    the map frame, TUM's convention). Timestamps are written in seconds with 9 decimals;
+    quaternions as x y z w with w >= 0. The file is written to a temporary file in the same
+    folder and renamed over ``path``. Raises `InputError` unless the stamps are (N,) integers
+    and the poses finite (N, 4, 4).
+    """
+    path = Path(path)
+    stamps, poses = check_stamped_poses(stamps_ns, poses, "write_tum_trajectory")
+    quats = Rotation.from_matrix(poses[:, :3, :3]).as_quat() if stamps.size else np.zeros((0, 4))
+    quats[quats[:, 3] < 0] *= -1.0
+    lines = [_TRAJECTORY_HEADER]
+    for stamp, pose, quat in zip(stamps, poses, quats):
+        values = " ".join(repr(float(v)) for v in (*pose[:3, 3], *quat))
+        lines.append(f"{_format_stamp(int(stamp))} {values}\n")
+    _write_atomic(path, "".join(lines))
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = mkstemp_public(str(path.parent), prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_name, path)
+    except BaseException:
+        Path(tmp_name).unlink(missing_ok=True)
+        raise
+    fsync_dir(str(path.parent))  # the rename itself
