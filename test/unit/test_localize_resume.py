@@ -508,18 +508,23 @@ def test_a_stopped_run_says_how_to_go_on_and_that_way_works(tum, sift_map, tmp_p
     assert len(calls) == 2 and len(_records(run / "results.jsonl")) == 4
 
 
+def _stamped_zero(folder, q):
+    """A copy ``q`` of the TUM folder whose rgb.txt stamps every image 0."""
+    shutil.copytree(folder, q)
+    lines = (q / "rgb.txt").read_text().splitlines()
+    (q / "rgb.txt").write_text("".join(
+        line + "\n" if line.startswith("#") else "0.000000 " + line.split()[1] + "\n"
+        for line in lines))
+    return q
+
+
 def test_frames_sharing_the_cold_frames_stamp_are_not_left_out_of_the_latency(
         tum, sift_map, tmp_path, capsys):
     """The cold first frame was found by its stamp, so a camera that stamps every image 0 (or
     repeats stamps) had every frame left out of the latency statistics: all medians n/a and
     metrics.json's latency_left_out saying '4 processes of a resumed run' of a run in one go.
     Only the frame this process localized first is left out."""
-    q = tmp_path / "q"
-    shutil.copytree(tum[1], q)
-    lines = (q / "rgb.txt").read_text().splitlines()
-    (q / "rgb.txt").write_text("".join(
-        line + "\n" if line.startswith("#") else "0.000000 " + line.split()[1] + "\n"
-        for line in lines))
+    q = _stamped_zero(tum[1], tmp_path / "q")
     (q / "groundtruth.txt").unlink()
     run = tmp_path / "run"
     assert main(["localize", str(q), "--map", sift_map, "--out", str(run), "--matcher", "sift",
@@ -536,12 +541,7 @@ def test_a_tum_folder_stamped_0_is_told_to_fix_rgb_txt_not_a_camera_driver(tum, 
                                                                           tmp_path, capsys):
     """A TUM folder whose rgb.txt stamps every image 0 was told 'every image has header stamp
     0 ...; fix the camera driver's header.stamp': there is no driver, the stamps are rgb.txt's."""
-    q = tmp_path / "q"
-    shutil.copytree(tum[1], q)
-    lines = (q / "rgb.txt").read_text().splitlines()
-    (q / "rgb.txt").write_text("".join(
-        line + "\n" if line.startswith("#") else "0.000000 " + line.split()[1] + "\n"
-        for line in lines))
+    q = _stamped_zero(tum[1], tmp_path / "q")
     assert main(["localize", str(q), "--map", sift_map, "--out", str(tmp_path / "run"),
                  "--matcher", "sift", "--log-level", "error", "--max-frames", "2"]) == 0
     notes = [e for e in capsys.readouterr().err.splitlines() if ": note: " in e]

@@ -96,10 +96,12 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
     return best[0], best[1]
 
 
-def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
-               thr: float) -> np.ndarray:
-    """(N,) bool: `_reprojection_px` of ``X`` from the pose whose inverse is ``cam_from_map``
-    below ``thr`` (False behind the camera), the same comparisons without its inf fill."""
+def _pixel_distance(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray,
+                    K: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
+    """((N,) pixel distance of ``X`` projected through ``K`` from ``xu``, (N,) camera-frame z in
+    metres) from the pose ``cam_from_map``; the distance is nan/inf where z is 0 or behind
+    the camera (callers mask with z). On coordinate rows: one (3, 3) x (3, N) product and
+    contiguous in-place passes."""
     p = cam_from_map[:3, :3] @ X.T + cam_from_map[:3, 3:4]
     z = p[2]
     with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
@@ -110,6 +112,14 @@ def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.nd
         dv *= dv
         du += dv
         d = np.sqrt(du, out=du)
+    return d, z
+
+
+def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
+               thr: float) -> np.ndarray:
+    """(N,) bool: `_reprojection_px` of ``X`` from the pose whose inverse is ``cam_from_map``
+    below ``thr`` (False behind the camera), the same comparisons without its inf fill."""
+    d, z = _pixel_distance(cam_from_map, X, xu, K)
     within = d < thr
     within &= z > 1e-9
     return within
@@ -118,15 +128,8 @@ def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.nd
 def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
                      K: np.ndarray) -> np.ndarray:
     """(N,) pixel distance of ``X`` projected through ``K`` from ``xu``; inf behind the
-    camera (z <= 1e-9 m). On coordinate rows (one (3, 3) x (3, N) product, contiguous passes)."""
-    T = invert_pose(map_from_cam)
-    p = T[:3, :3] @ X.T + T[:3, 3:4]
-    z = p[2]
-    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
-        iz = 1.0 / z
-        du = K[0, 0] * p[0] * iz + K[0, 2] - xu[:, 0]
-        dv = K[1, 1] * p[1] * iz + K[1, 2] - xu[:, 1]
-        d = np.sqrt(du * du + dv * dv)
+    camera (z <= 1e-9 m)."""
+    d, z = _pixel_distance(invert_pose(map_from_cam), X, xu, K)
     return np.where(z > 1e-9, d, np.inf)
 
 
