@@ -1,7 +1,9 @@
 import json
+import logging
 import os
 
 import numpy as np
+
 import pytest
 from scipy.spatial.transform import Rotation
 
@@ -119,6 +121,18 @@ def test_keyframe_lookup_by_id_and_index(tmp_path):
     for bad in (-1, 3):
         with pytest.raises(InputError, match="outside"):
             m.keyframe(bad)
+
+
+@pytest.mark.parametrize("n, said", [(1, "(1 keyframe)"), (3, "(3 keyframes)")])
+def test_the_written_map_is_counted_in_words(tmp_path, caplog, n, said):
+    """A one-keyframe map was logged 'wrote map ... (1 keyframes)' (a new user's find)."""
+    with kfm.MapWriter(str(tmp_path / "map")) as w:
+        for rgb, cam, pose, stamp, depth in _keyframes()[:n]:
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        with caplog.at_level(logging.INFO, logger="mast3r_ros.core.keyframes.writer"):
+            w.commit()
+    assert [r.getMessage().endswith(said) for r in caplog.records
+            if r.getMessage().startswith("wrote map")] == [True], caplog.text
 
 
 def test_existing_folder_is_not_overwritten_unless_asked(map_path):

@@ -484,7 +484,8 @@ class MapWriter(WriterEncodings, WriterPngs):
                 self._state = _COMMITTED
         self._lock.release()
         fsync_dir(os.path.dirname(self.path))
-        log.info("wrote map %s (%d keyframes)", self.path, len(self.records))
+        n = len(self.records)
+        log.info("wrote map %s (%d keyframe%s)", self.path, n, "" if n == 1 else "s")
         return self.path
 
     def _drop_unlisted_images(self) -> None:
