@@ -191,3 +191,15 @@ def test_every_readme_python_block_imports_names_that_exist():
                         missing.append(f"{node.module}.{alias.name}")
     assert len(blocks) >= 3 and imported >= 8, (len(blocks), imported)
     assert not missing, f"README's Python examples import names that do not exist: {missing}"
+
+
+def test_every_readme_retrieve_command_names_the_retrieval_model():
+    """retrieve needs the retrieval head besides the network (an option or --params): a line
+    that parses but gives neither exits 2 'retrieve needs the retrieval model' when copied
+    (the commands-at-a-glance row did)."""
+    lines = [(line, argv) for line, argv in _mast3r_ros_commands() if argv[:1] == ["retrieve"]]
+    assert lines
+    for line, argv in lines:
+        args = build_parser().parse_args(argv)
+        if args.params is None:
+            assert args.retrieval_checkpoint, f"README command {line!r}: no --retrieval-checkpoint"
