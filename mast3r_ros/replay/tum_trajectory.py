@@ -255,7 +255,24 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
                          "instead of 1 (qx qy qz qw)")
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
+    _warn_poses_sharing_a_stamp(path, stamps, values, linenos)
     return stamps, poses, unit
+
+
+def _warn_poses_sharing_a_stamp(path: Path, stamps: np.ndarray, values: np.ndarray,
+                                linenos: List[int]) -> None:
+    """A warning for different poses at one timestamp (stamps zeroed or pasted over: a frame at
+    that stamp is scored against whichever the lookup picks), naming the first such stamp's
+    lines; one pose repeated is not ambiguous."""
+    first: dict = {}
+    for i, t in enumerate(stamps.tolist()):
+        j = first.setdefault(t, i)
+        if j != i and not np.array_equal(values[j], values[i]):
+            n = len({tuple(v) for v in values[stamps == t].tolist()})
+            log.warning("%s:%d and :%d: %d different poses at timestamp %s; a frame at that "
+                        "stamp is scored against one of them: give each pose its own time",
+                        path, linenos[j], linenos[i], n, _format_stamp(t))
+            return
 
 
 def write_tum_trajectory(path: PathLike, stamps_ns: np.ndarray, poses: np.ndarray) -> None:

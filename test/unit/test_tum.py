@@ -775,3 +775,22 @@ def test_an_rgb_txt_listing_the_depth_pngs_is_refused(tmp_path, read_depth):
     msg = str(e.value)
     assert "depth/0.png" in msg and "rgb.txt" in msg and "depth.txt" in msg, msg
     assert "copy of depth.txt" in msg, msg
+
+
+def test_two_poses_at_one_ground_truth_stamp_are_warned_about(tmp_path, caplog):
+    """A groundtruth.txt whose stamps were zeroed (or pasted over) holds several poses at one
+    time: a frame at that stamp is scored against whichever the lookup picks, with no word.
+    The reader warns, naming the file and the first shared stamp's lines; the same pose
+    repeated (a line pasted twice) is no ambiguity and is not warned about."""
+    p = tmp_path / "groundtruth.txt"
+    p.write_text("0.0 0 0 0 0 0 0 1\n0.0 0 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
+    with caplog.at_level("WARNING"):
+        read_tum_trajectory(p)
+    assert not caplog.records
+    p.write_text("0.0 0 0 0 0 0 0 1\n0.0 0.5 0 0 0 0 0 1\n1.0 0 0 0 0 0 0 1\n")
+    with caplog.at_level("WARNING"):
+        stamps, poses = read_tum_trajectory(p)
+    assert len(stamps) == 3
+    msg = " ".join(r.getMessage() for r in caplog.records)
+    assert str(p) in msg and "2 different poses at timestamp 0.000000000" in msg, msg
+    assert ":1" in msg and ":2" in msg, msg
