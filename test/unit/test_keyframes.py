@@ -519,3 +519,16 @@ def test_depth_to_png_refuses_what_is_not_a_depth_image(shape):
         kfm.depth_to_png(np.ones(shape, np.float32))
     one = kfm.depth_to_png(np.ones((4, 4, 1), np.float32))
     assert one == kfm.depth_to_png(np.ones((4, 4), np.float32))
+
+
+@pytest.mark.parametrize("given", ["site", "site/"])
+def test_a_missing_map_beside_its_interrupted_build_names_the_build(tmp_path, given):
+    """`build-map --resume` interrupted leaves MAP.partial and no MAP: 'map folder not found:
+    MAP (build one with build-map)' sent the user to start over; the open (and localize's
+    check before a bag is indexed) names MAP.partial and --resume."""
+    os.mkdir(tmp_path / "site.partial")
+    for opener in (kfm.KeyframeMap.load, kfm.KeyframeMap.check_folder):
+        with pytest.raises(MapFormatError) as e:
+            opener(str(tmp_path / given))
+        msg = str(e.value)
+        assert "map folder not found" in msg and "site.partial" in msg and "--resume" in msg, msg

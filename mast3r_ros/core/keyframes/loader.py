@@ -460,6 +460,11 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         raise MapFormatError("the map path is empty (an unset shell variable?): give a "
                              "keyframe map folder (`mast3r-ros build-map --out` writes one)")
     if not os.path.isdir(path):
+        partial = os.path.normpath(path) + ".partial"
+        if os.path.isdir(partial):  # `build-map --resume` interrupted: no MAP yet
+            raise MapFormatError(f"map folder not found: {path}; {partial} holds an "
+                                 "interrupted build: finish it with `mast3r-ros build-map "
+                                 f"SOURCE --out {path} --resume` (the same options)")
         raise MapFormatError(f"map folder not found: {path} (build one with "
                              "`mast3r-ros build-map`)")
     mpath = os.path.join(path, MANIFEST)
