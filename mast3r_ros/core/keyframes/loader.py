@@ -29,6 +29,7 @@ import numpy as np
 
 from ..encoding_store import EncodingStore
 from ..errors import MISSING, InputError, MapFormatError, is_format_version, json_value
+from ..fileio import output_path
 from ..map_nesting import is_keyframe_map
 from ..output_kinds import not_a_map
 from ..recordings import recording_kind
@@ -460,7 +461,7 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
         raise MapFormatError("the map path is empty (an unset shell variable?): give a "
                              "keyframe map folder (`mast3r-ros build-map --out` writes one)")
     if not os.path.isdir(path):
-        partial = os.path.normpath(path) + ".partial"
+        partial = output_path(path) + ".partial"  # `MapWriter`'s build folder
         if os.path.isdir(partial):  # `build-map --resume` interrupted: no MAP yet
             raise MapFormatError(f"map folder not found: {path}; {partial} holds an "
                                  "interrupted build: finish it with `mast3r-ros build-map "
