@@ -282,31 +282,46 @@ def test_an_empty_source_or_map_path_is_named_as_empty(tmp_path, capsys, sift_ma
     assert f"{said} (an unset shell variable?)" in line, line
 
 
+def _refused(capsys, argv):
+    """The one stderr line of ``mast3r-ros ARGV``, which must exit 2."""
+    from mast3r_ros.replay.cli import main
+
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+def _build_map_with(tmp_path, ckpt):
+    """build-map of a source that does not exist: its error came first, since it was read
+    before the checkpoint; now the checkpoint's must."""
+    return ["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
+            "--checkpoint", str(ckpt)]
+
+
+def _demo_must_not_render(monkeypatch):
+    import mast3r_ros.replay.demo as demo
+
+    def rendered(*a, **k):
+        raise AssertionError("the demo scene was rendered before the checkpoint was read")
+
+    monkeypatch.setattr(demo, "demo_data", rendered)
+
+
 def test_a_git_lfs_pointer_checkpoint_is_refused_before_any_work(tmp_path, capsys,
                                                                  monkeypatch):
     """A checkpoint cloned without git-lfs is a 130-byte pointer file. build-map read every
     frame, chose and checked the keyframes (minutes on a large bag) and the demo rendered its
     scene (10 s) before reading it; both only checked that the file exists. Now an empty or
     text checkpoint is refused first, in the loader's words."""
-    import mast3r_ros.replay.demo as demo
-    from mast3r_ros.replay.cli import main
-
     ckpt = tmp_path / "MASt3R.pth"
     ckpt.write_text("version https://git-lfs.github.com/spec/v1\noid sha256:" + "0" * 64
                     + "\nsize 2754910614\n")
-    # the source does not exist: its error came first, since it was read before the checkpoint
-    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
-                 "--checkpoint", str(ckpt)]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    line = _refused(capsys, _build_map_with(tmp_path, ckpt))
     assert "this is a Git LFS pointer" in line and "2.75 GB" in line, line
 
-    def rendered(*a, **k):
-        raise AssertionError("the demo scene was rendered before the checkpoint was read")
-
-    monkeypatch.setattr(demo, "demo_data", rendered)
+    _demo_must_not_render(monkeypatch)
     ckpt.write_bytes(b"")
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    line = _refused(capsys, ["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)])
     assert "(empty file, 0 bytes)" in line, line
 
 
@@ -318,17 +333,11 @@ def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
     loader refused either. Now both are refused first, in the loader's words."""
     import torch
 
-    import mast3r_ros.replay.demo as demo
-    from mast3r_ros.replay.cli import main
-
     whole = tmp_path / "whole.pth"
     torch.save({"model": {"w": torch.zeros(4096)}}, whole)
     ckpt = tmp_path / "MASt3R.pth"
     ckpt.write_bytes(whole.read_bytes()[:-200])  # its central directory is at the end
-    # the source does not exist: its error came first, since it was read before the checkpoint
-    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
-                 "--checkpoint", str(ckpt)]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    line = _refused(capsys, _build_map_with(tmp_path, ckpt))
     assert f"{ckpt}: cannot read the checkpoint" in line, line
     assert "failed finding central directory); the file is truncated" in line, line
     assert "download or copy it again" in line, line
@@ -336,17 +345,11 @@ def test_a_cut_short_checkpoint_or_a_plain_folder_is_refused_before_any_work(
     folder = tmp_path / "models"
     folder.mkdir()
     whole.rename(folder / "MASt3R.pth")
-    assert main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "map"),
-                 "--checkpoint", str(folder)]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    line = _refused(capsys, _build_map_with(tmp_path, folder))
     assert "not a Hugging Face checkpoint" in line and "give that file" in line, line
 
-    def rendered(*a, **k):
-        raise AssertionError("the demo scene was rendered before the checkpoint was read")
-
-    monkeypatch.setattr(demo, "demo_data", rendered)
-    assert main(["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)]) == 2
-    (line,) = capsys.readouterr().err.strip().splitlines()
+    _demo_must_not_render(monkeypatch)
+    line = _refused(capsys, ["demo", "--out", str(tmp_path / "demo"), "--checkpoint", str(ckpt)])
     assert "failed finding central directory" in line, line
 
 
