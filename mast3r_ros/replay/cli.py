@@ -425,9 +425,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Libraries a plain `pip install -e .` does not bring (extras, or the system's on ROS machines)
+# Libraries a plain `pip install .` does not bring (extras, or the system's on ROS machines),
+# each named by the pip package its extra in setup.py installs: a wheel's user has no checkout
+# to run `pip install -e '.[extra]'` in (test_packaging checks the names against setup.py)
 _INSTALL_HINTS = {
-    "cv2": "OpenCV: pip install -e '.[opencv]' in the checkout (on a ROS machine: "
+    "cv2": "OpenCV: pip install opencv-python-headless (the 'opencv' extra; on a ROS machine: "
            "sudo apt install python3-opencv, never a pip OpenCV)",
     "poselib": "poselib: pip install poselib (or pip install -e '.[poselib]')",
     "faiss": "FAISS: pip install faiss-cpu (or pip install -e '.[faiss]')",

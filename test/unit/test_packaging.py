@@ -47,3 +47,40 @@ def test_the_licence_text_ships_in_the_sdist_and_the_wheel(tmp_path):
     text = (ROOT / "LICENSE").read_text(encoding="utf-8")
     assert "Apache License" in text and "Version 2.0, January 2004" in text
     assert "LICENSE" in _sdist_files(tmp_path)
+
+
+def _setup_kwargs(monkeypatch) -> dict:
+    """What setup.py passes to setuptools.setup() for a pip build (captured, nothing built)."""
+    import runpy
+
+    import setuptools
+
+    got = {}
+    monkeypatch.setattr(setuptools, "setup", lambda **kw: got.update(kw))
+    monkeypatch.setattr(sys, "argv", ["setup.py", "bdist_wheel"])
+    monkeypatch.delenv("AMENT_PREFIX_PATH", raising=False)
+    monkeypatch.chdir(ROOT)
+    runpy.run_path(str(ROOT / "setup.py"))
+    return got
+
+
+def test_missing_library_hints_name_the_pip_package_setup_py_installs(monkeypatch):
+    """A command missing an optional library says `pip install <package>`, the package the
+    extra in setup.py installs: OpenCV's line said only `pip install -e '.[opencv]' in the
+    checkout`, which a user who installed a wheel (no checkout) cannot follow."""
+    import re
+
+    from mast3r_ros.replay.cli import _INSTALL_HINTS, missing_library_hint
+
+    kw = _setup_kwargs(monkeypatch)
+    extras = {name: [re.split(r"[<>=!~; \[]", r, maxsplit=1)[0] for r in reqs]
+              for name, reqs in kw["extras_require"].items()}
+    required = [re.split(r"[<>=!~; \[]", r, maxsplit=1)[0] for r in kw["install_requires"]]
+    package_of = {"cv2": extras["opencv"], "poselib": extras["poselib"],
+                  "faiss": extras["faiss"], "ray": extras["ray"], "safetensors": extras["hf"],
+                  "rosbags": [p for p in required if p == "rosbags"]}
+    assert set(package_of) == set(_INSTALL_HINTS)
+    for module, packages in package_of.items():
+        assert len(packages) == 1, (module, packages)
+        hint = missing_library_hint(module)
+        assert f"pip install {packages[0]} " in hint + " ", hint
