@@ -342,8 +342,8 @@ def _demo_covariance_note(cfg: Any, metrics: Dict[str, Any]) -> str:
     return (f"note: the rendered scene is noise-free (exact map poses and depth), while the "
             f"covariance models a real map's errors (covariance.*: keyframe poses "
             f"{100 * c.map_pose_sigma_m:g} cm / {c.map_pose_sigma_deg:g} deg, depth "
-            f"{c.depth_sigma_k:g} z^2), so it is conservative here; bench/bench_covariance.py "
-            "checks its calibration with simulated sensor noise\n")
+            f"{c.depth_sigma_k:g} z^2), so it is conservative here; the checkout's "
+            "bench/bench_covariance.py checks its calibration with simulated sensor noise\n")
 
 
 # ---------------------------------------------------------------------------------- pair ---

@@ -132,3 +132,15 @@ def test_the_wheel_holds_every_module_and_what_ament_python_installs(tmp_path):
     assert not [n for n in names if n.split("/")[0] in ("test", "bench", "docs", ".ci")]
     assert "mast3r-ros = mast3r_ros.replay.cli:main" in entry_points
     assert "localizer_node = mast3r_ros.ros.node_main:main" in entry_points
+
+
+def test_the_demos_covariance_note_says_its_benchmark_is_in_the_checkout():
+    """The demo, run from an installed wheel, named bench/bench_covariance.py as if it were at
+    hand: bench/ is in the checkout (and the sdist), not in the installed package."""
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay.cli import _demo_covariance_note
+
+    note = _demo_covariance_note(Config(), {"covariance": {"position": {
+        "median_mahalanobis_sq": 0.001}}})
+    assert "the checkout's bench/bench_covariance.py" in note, note
+    assert not (ROOT / "mast3r_ros" / "bench").exists()
