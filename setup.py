@@ -30,7 +30,8 @@ PIP_REQUIREMENTS = [
     "pillow>=8.4",
     "torch>=2.1",
     "matplotlib>=3.5",
-    "tqdm>=4.60",
+    # Ubuntu 22.04 (Humble) has python3-tqdm 4.57.0; the bars use nothing newer
+    "tqdm>=4.57",
     "rosbags>=0.9.16",
 ]
 # A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the

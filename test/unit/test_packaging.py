@@ -144,3 +144,26 @@ def test_the_demos_covariance_note_says_its_benchmark_is_in_the_checkout():
         "median_mahalanobis_sq": 0.001}}})
     assert "the checkout's bench/bench_covariance.py" in note, note
     assert not (ROOT / "mast3r_ros" / "bench").exists()
+
+
+# What Ubuntu 22.04 (ROS 2 Humble, the oldest ROS we support) installs for the rosdep keys in
+# package.xml, as pip names them. A pip install beside them (a venv with system site packages)
+# must take these as they are, not upgrade them: setup.py's floors must admit each.
+HUMBLE_APT = {"numpy": "1.21.5", "scipy": "1.8.0", "pyyaml": "5.4.1", "pillow": "9.0.1",
+              "matplotlib": "3.5.1", "tqdm": "4.57.0", "opencv-python-headless": "4.5.4"}
+
+
+def test_the_requirement_floors_admit_humbles_system_packages(monkeypatch):
+    """tqdm>=4.60 refused Humble's python3-tqdm 4.57.0, though the progress bars need nothing
+    newer; and no requirement of numpy, OpenCV, torch or scipy is pinned from above."""
+    from packaging.requirements import Requirement
+
+    kw = _setup_kwargs(monkeypatch)
+    reqs = [Requirement(r) for r in kw["install_requires"] + kw["extras_require"]["opencv"]]
+    by_name = {r.name.lower(): r for r in reqs}
+    for name, version in HUMBLE_APT.items():
+        assert by_name[name].specifier.contains(version), (name, str(by_name[name]), version)
+    for r in reqs + [Requirement(x) for v in kw["extras_require"].values() for x in v]:
+        assert not any(s.operator in ("<", "<=", "==", "~=", "===") for s in r.specifier), str(r)
+    pins = (ROOT / ".ci" / "compat-requirements.txt").read_text(encoding="utf-8")
+    assert f"tqdm=={HUMBLE_APT['tqdm']}" in pins  # the compat leg tests that oldest version
