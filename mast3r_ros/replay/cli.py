@@ -238,7 +238,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     # the stopped run's too; a live run's (it holds the lock) is said to be one
     check_partial_before_run(args.out, args.resume, args.restart, args.overwrite)
     check_trajectory_file(args.groundtruth, "--groundtruth", "the source's ground truth")
-    # a rosbag2 reads every message when opened: a --map that is no map is refused before that
+    # a rosbag2 reads every message when opened: a --map that is no map (or one copied only in
+    # part) is refused before that
     source = _open(args, cfg, before_index=functools.partial(
         check_before_indexing, map_path, args.stride, args.max_frames))
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,

@@ -328,9 +328,11 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0) -
     """What `run_localization` refuses first, checked where a rosbag2 source is about to be
     indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
     after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
-    map folder (`KeyframeMap.check_folder`: missing, a file, a recording, a folder without a
-    readable manifest), in the words of the map's own open. Raises `InputError` or
-    `MapFormatError`; a map folder is left to the full open, which checks its files."""
+    map folder or an incomplete one (`KeyframeMap.check_folder`: missing, a file, a recording, a
+    folder without a readable manifest, a map copied only in part: a file it lists missing,
+    empty or not its recorded size; ``os.stat`` only), in the words of the map's own open.
+    Raises `InputError` or `MapFormatError`; the full open checks the rest (checksums, on first
+    use of each file)."""
     check_frame_options(stride, max_frames)
     KeyframeMap.check_folder(map_path)
 

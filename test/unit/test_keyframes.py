@@ -222,25 +222,27 @@ def test_missing_or_corrupt_file_is_named(tmp_path, version, rel):
 
 def test_missing_or_short_keyframe_table_is_not_called_a_checksum_mismatch(tmp_path):
     """A removed or truncated keyframe_table.npy read "map file corrupt (checksum mismatch)" (a
-    fresh user's find): it is missing / truncated, with check-map's pointer, as a PNG is."""
+    fresh user's find): it is missing / truncated, with check-map's pointer, as a PNG is, in
+    the words of a map copied only in part (`incomplete_map_error`)."""
     map_path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=3)
     full = os.path.join(map_path, "keyframe_table.npy")
     data = open(full, "rb").read()
-    fix = (f"; `mast3r-ros check-map {map_path}` lists every problem; rebuild the map or "
-           "re-copy the file")
+    fix = (f"; map {map_path} is incomplete (copied only in part?): rebuild it or copy it "
+           "again")
+    pointer = f" (`mast3r-ros check-map {map_path}` lists every problem)"
     open(full, "wb").write(data[:-10])
     for lazy in (False, True):
         with pytest.raises(MapFormatError) as e:
             kfm.KeyframeMap.load(map_path, lazy=lazy)
         assert str(e.value) == (f"map file truncated or corrupt ({len(data) - 10} bytes, the "
-                                f"map says {len(data)}): {full}{fix}")
+                                f"map says {len(data)}): {full}{fix}{pointer}")
     os.remove(full)
     with pytest.raises(MapFormatError) as e:
         kfm.KeyframeMap.load(map_path, lazy=True)
-    assert str(e.value) == f"map file missing: {full}{fix}"
+    assert str(e.value) == f"map file missing: {full}{fix}{pointer}"
     with pytest.raises(MapFormatError) as e:  # check-map's own open: no pointer to itself
         kfm.KeyframeMap.load(map_path, lazy=True, check_files=False)
-    assert str(e.value) == f"map file missing: {full}; rebuild the map or re-copy the file"
+    assert str(e.value) == f"map file missing: {full}{fix}"
 
 
 @pytest.mark.parametrize("version", [2, 3])

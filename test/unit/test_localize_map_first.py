@@ -2,7 +2,9 @@
 rosbag2 is indexed when opened (every message read: seconds to minutes), and the map was opened
 only after that. A path that is no map folder (missing, a file, a plain folder, a recording, a
 map copied without its manifest or with one cut short) is now refused before the indexing pass,
-in the words of the map's own open; every error that came before the map's still does (an
+in the words of the map's own open; so is a map copied only in part (its manifest there, but
+keyframes/ or retrieval/ missing, a keyframe file missing or empty), which was found only after
+the bag was indexed; every error that came before the map's still does (an
 earlier attempt checked the map first and put it before --stride, --groundtruth and the camera
 file's own errors). A TUM folder's lists are read before the map as before: no image is."""
 
@@ -63,11 +65,27 @@ def _no_map(kind, tmp_path, tum, sift_map):
     return copy
 
 
-@pytest.mark.parametrize("kind", ["missing", "file", "plain-folder", "recording",
-                                  "copy-without-manifest", "manifest-cut-short"])
-def test_a_map_path_that_is_no_map_is_refused_before_the_bag_is_indexed(
-        bag, tum, sift_map, tmp_path, capsys, kind):
-    given = _no_map(kind, tmp_path, tum, sift_map)
+def _partly_copied(kind, tmp_path, sift_map):
+    """A copy of ``sift_map`` (v3: keyframe_table.npy, keyframes/, retrieval/thumbnail/) with
+    its manifest but not all of its files, of one ``kind``."""
+    copy = str(tmp_path / "partly_copied_map")
+    shutil.copytree(sift_map, copy)
+    if kind == "keyframes-missing":  # scp -r stopped after manifest.json
+        shutil.rmtree(os.path.join(copy, "keyframes"))
+    elif kind == "one-keyframe-missing":
+        os.remove(os.path.join(copy, "keyframes", "000003.png"))
+    elif kind == "retrieval-missing":  # the manifest names retrieval/thumbnail
+        shutil.rmtree(os.path.join(copy, "retrieval"))
+    elif kind == "keyframe-table-missing":
+        os.remove(os.path.join(copy, "keyframe_table.npy"))
+    else:  # "empty-file": created, never written
+        open(os.path.join(copy, "keyframes", "000001_depth.png"), "wb").close()
+    return copy
+
+
+def _refused_before_indexing_as_the_open_says(given, bag, tum, tmp_path, capsys):
+    """``localize BAG --map given``'s one line, checked to be what the map's own open says
+    after a TUM folder's lists are read, with nothing written."""
     # the words the map's open gives after the source is read (a TUM folder's run meets it
     # there still: its lists read, no image decoded)
     rc, late = _errors(capsys, ["localize", tum[1], "--map", given, "--out",
@@ -78,6 +96,49 @@ def test_a_map_path_that_is_no_map_is_refused_before_the_bag_is_indexed(
                                   "--matcher", "sift"])
     assert rc == 2 and errors == late, (errors, late)
     assert not os.path.exists(run) and not os.path.exists(run + ".partial")
+    return errors[0]
+
+
+@pytest.mark.parametrize("kind", ["missing", "file", "plain-folder", "recording",
+                                  "copy-without-manifest", "manifest-cut-short"])
+def test_a_map_path_that_is_no_map_is_refused_before_the_bag_is_indexed(
+        bag, tum, sift_map, tmp_path, capsys, kind):
+    given = _no_map(kind, tmp_path, tum, sift_map)
+    _refused_before_indexing_as_the_open_says(given, bag, tum, tmp_path, capsys)
+
+
+@pytest.mark.parametrize("kind, first, count", [
+    ("keyframes-missing", "map folder missing: {map}/keyframes", "(24 map files missing"),
+    ("one-keyframe-missing", "map file missing: {map}/keyframes/000003.png", ""),
+    ("retrieval-missing", "map folder missing: {map}/retrieval", "(2 map files missing"),
+    ("keyframe-table-missing", "map file missing: {map}/keyframe_table.npy", ""),
+    ("empty-file", "map file truncated or corrupt (0 bytes, the map says ", ""),
+])
+def test_a_map_copied_only_in_part_is_refused_before_the_bag_is_indexed(
+        bag, tum, sift_map, tmp_path, capsys, kind, first, count):
+    """Its manifest read as a map's, so the early check passed it: the bag was indexed (every
+    message read), then the map's open named the missing file."""
+    given = _partly_copied(kind, tmp_path, sift_map)
+    error = _refused_before_indexing_as_the_open_says(given, bag, tum, tmp_path, capsys)
+    assert first.format(map=given) in error and count in error, error
+    assert f"map {given} is incomplete (copied only in part?): rebuild it or copy it again" \
+        in error, error
+
+
+def test_a_complete_map_passes_the_check_and_the_bag_is_indexed(tum, sift_map, tmp_path,
+                                                                monkeypatch, capsys):
+    """The early check refuses no whole map: ``localize`` goes on to index the bag."""
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, rgbd_messages())
+
+    class Indexed(Exception):
+        pass
+
+    def indexed(self, reader):
+        raise Indexed
+    monkeypatch.setattr(BagSequence, "_index", indexed)
+    with pytest.raises(Indexed):
+        main(["localize", str(bag), "--map", sift_map, "--out", str(tmp_path / "run"),
+              "--matcher", "sift", "--log-level", "warning"])
 
 
 @pytest.mark.parametrize("extra, said", [

@@ -373,7 +373,10 @@ def test_merge_warns_when_a_dropped_copy_has_depth_at_another_scale(tmp_path, ca
     ("chunk_table.npy", lambda d: d.replace(b"'<i8'", b"'>i8'", 1),
      "expected 1 row of 4 fields (56 B), found 1 row of 4 fields (56 B) with other field "
      "types"),
-    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': (1", 1),
+    # (a byte of the header's padding taken for the one added: a table not its recorded size
+    # is refused as cut short before it is parsed, `incomplete_map_error`)
+    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': (1", 1).replace(
+        b" \n", b"\n", 1),
      "expected 1 row of 4 fields (56 B), found 11 rows of 4 fields (56 B)"),
     # the magic string gone: numpy's own message suggests allow_pickle
     ("pooled/descs.npy", lambda d: b"X" + d[1:],
@@ -382,7 +385,8 @@ def test_merge_warns_when_a_dropped_copy_has_depth_at_another_scale(tmp_path, ca
      "expected float32 (3, 8), found float32 big-endian (3, 8)"),
     # numpy's header parser raises more than ValueError: its tokenizer's TokenError (a
     # bracket left open), a TypeError (a bytes key sorted beside the str ones)
-    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': ((", 1),
+    ("chunk_table.npy", lambda d: d.replace(b"'shape': (", b"'shape': ((", 1).replace(
+        b" \n", b"\n", 1),
      "expected 1 row of 4 fields (56 B), found a .npy header that does not parse"),
     ("pooled/descs.npy", lambda d: d.replace(b", 'shape'", b",B'shape'", 1),
      "expected float32 (3, 8), found a .npy header that does not parse"),

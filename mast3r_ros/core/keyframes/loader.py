@@ -44,7 +44,8 @@ from .layout import (
 )
 from .encodings import MapEncodings, _verified_descs
 from .manifest import _need, _parse_keyframes
-from .map_files import MapFiles, opened_identity, size_problem
+from .map_files import (MapFiles, file_table_problems, incomplete_map_error,
+                        opened_identity, size_problem)
 from .table import KeyframeTable
 
 log = logging.getLogger(__name__)
@@ -117,20 +118,27 @@ class KeyframeMap(MapEncodings, MapFiles):
     def check_folder(cls, path: str) -> None:
         """The cheap part of `load`, in its words: ``path`` (``~`` expanded) is a map folder
         whose manifest reads as a map's (JSON, the format, a version this reader reads, the
-        map_frame); no other file of the map is opened (a folder without a manifest is looked
-        at only to say what it is, as `load` does). For a caller with long work to do
-        before it loads the map (``localize`` indexing a rosbag2), so that a path that is no map
-        at all (missing, a file, a recording, a run, an interrupted build or a copy cut short
-        before its manifest) is refused first. Raises `MapFormatError` as `load` does."""
+        map_frame) and which holds every file the map lists, each of the size it records and
+        none empty (``os.stat`` only, as `load` checks them: a map copied only in part, its
+        ``keyframes/`` or ``retrieval/`` missing, a file cut short, is refused as incomplete).
+        Besides the manifest it reads only the map's own tables of files (v3:
+        ``keyframe_table.npy`` and each encoding store's chunk table, checksummed); no image,
+        encoding or descriptor array (a folder without a manifest is looked at only to say
+        what it is, as `load` does). For a caller with long work to do before it loads the map
+        (``localize`` indexing a rosbag2, ``merge-maps`` reading map A whole before B), so that
+        a path that is no map at all (missing, a file, a recording, a run, an interrupted build
+        or a copy cut short) is refused first. Raises `MapFormatError` as `load` does."""
         path = os.path.expanduser(path)
         try:
-            _read_manifest(path)
+            cls._load(path, lazy=True, encoding_cache_mb=0.0, check_files=True,
+                      files_only=True)
         except MapFormatError as e:
             raise _naming_the_folder(e, path) from None
 
     @classmethod
     def _load(cls, path: str, lazy: bool, encoding_cache_mb: float,
-              check_files: bool) -> KeyframeMap:
+              check_files: bool, files_only: bool = False) -> KeyframeMap:
+        """`load`; ``files_only``: stop once every listed file is found (`check_folder`)."""
         manifest, opened = _read_manifest(path)
         mpath = os.path.join(path, MANIFEST)
         version = manifest["version"]
@@ -161,6 +169,8 @@ class KeyframeMap(MapEncodings, MapFiles):
         self._opened = opened
         if check_files:
             self._check_files_present()
+        if files_only:
+            return self
         if not lazy:
             images = set()
             for kf in kfs:
@@ -434,10 +444,10 @@ def _open_keyframe_table(path: str, manifest: Mapping[str, Any], files: Mapping[
     except FileNotFoundError:
         got = -1
     want = files[rel].get("bytes")
-    problem = size_problem(full, got, want if isinstance(want, int) else None)
-    if problem:
-        see = f"`mast3r-ros check-map {path}` lists every problem; " if pointer else ""
-        raise MapFormatError(f"{problem}; {see}rebuild the map or re-copy the file")
+    if size_problem(full, got, want if isinstance(want, int) else None):
+        # the map's other files as `_check_files_present` counts them (the PNGs it lists
+        # cannot be known without it)
+        raise incomplete_map_error(path, file_table_problems(path, files), pointer)
     return KeyframeTable.open(full, num, models, files[rel]["sha256"])
 
 

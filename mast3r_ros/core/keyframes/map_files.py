@@ -26,9 +26,7 @@ class MapFiles:
     and encoding stores)."""
 
     def _full(self, rel: str) -> str:
-        if os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
-            raise MapFormatError(f"{MANIFEST}: file name '{rel}' leaves the map folder")
-        return os.path.join(self.path, rel)
+        return map_file(self.path, rel)
 
     def _read_verified(self, rel: str, full: str, meta: Mapping[str, Any],
                        hint: bool = True) -> bytes:
@@ -73,18 +71,21 @@ class MapFiles:
 
     def _listed_groups(self) -> List[Tuple[str, List[str], np.ndarray]]:
         """`_listed_files` grouped by folder: (folder, names, sizes; -1 = unknown)."""
-        groups: Dict[str, Tuple[List[str], List[int]]] = {}
-        for rel, meta in self.manifest["files"].items():
-            self._full(rel)  # refuses names that leave the map folder
-            folder, _, name = rel.rpartition("/")
-            g = groups.setdefault(folder, ([], []))
-            g[0].append(name)
-            g[1].append(int(meta.get("bytes", -1)))
-        out = [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
+        return _file_table_groups(self.path, self.manifest["files"]) + self._table_groups()
+
+    def _table_groups(self, skip: Tuple[str, ...] = ()) -> List[Tuple[str, List[str],
+                                                                       np.ndarray]]:
+        """v3: the files listed in the binary tables (keyframe PNGs, each store's chunks), as
+        `_listed_groups`; a store whose folder is in ``skip`` (full paths: its chunk table
+        missing or cut short, so not opened) is left out."""
+        out: List[Tuple[str, List[str], np.ndarray]] = []
         if isinstance(self.keyframes, KeyframeTable):
             names, sizes = self.keyframes.expected_files()
             out.append(("keyframes", names, sizes))
             for identity, size in self.encoding_keys():
+                entry = self._entry(identity, size)
+                if entry is not None and self._full(entry["store"]) in skip:
+                    continue
                 store = self.encoding_store(identity, size)
                 folder = os.path.relpath(store.folder, self.path).replace(os.sep, "/")
                 arr = store.table.chunks.arr  # v3: array-backed chunk table
@@ -103,17 +104,13 @@ class MapFiles:
         return sorted(n for n in names if f"{folder}/{n}" not in listed)
 
     def missing_or_truncated(self) -> List[str]:
-        """One line per listed file that is missing or whose size differs from the map's
-        record (``os.stat`` only, relative to an open folder, in a few threads; no checksum).
-        Empty when every file is present."""
-        bad = []
-        for folder, names, want in self._listed_groups():
-            full = os.path.join(self.path, folder)
-            got = _stat_sizes(full, names)
-            for j in np.flatnonzero((got != want) & ((want >= 0) | (got < 0))):
-                bad.append(size_problem(os.path.join(full, names[j]), int(got[j]),
-                                        int(want[j])))
-        return bad
+        """One line per listed file that is missing, empty or whose size differs from the
+        map's record (``os.stat`` only, relative to an open folder, in a few threads; no
+        checksum): the manifest's file table first (`file_table_problems`), then (v3) the
+        tables' files. Empty when every file is present."""
+        bad = file_table_problems(self.path, self.manifest["files"])
+        skip = tuple({os.path.dirname(line.rsplit(": ", 1)[-1]) for line in bad})
+        return bad + _size_problems(self.path, self._table_groups(skip))
 
     def file_problems(self) -> List[str]:
         """Every missing, truncated or corrupt (sha256) file of the map, one line each
@@ -173,10 +170,7 @@ class MapFiles:
     def _check_files_present(self) -> None:
         bad = self.missing_or_truncated()
         if bad:
-            more = (f" (and {len(bad) - 1} more missing or truncated files)" if len(bad) > 1
-                    else "")
-            raise MapFormatError(f"{bad[0]}{more}; `mast3r-ros check-map {self.path}` lists "
-                                 "every problem; rebuild the map or re-copy the files")
+            raise incomplete_map_error(self.path, bad)
 
     def _check_image_header(self, kf: Keyframe, only: Optional[str] = None) -> Dict[str, bytes]:
         """Checksum, PNG header, size and pixel format of a keyframe's image and depth (``only``:
@@ -252,15 +246,78 @@ def opened_identity(path: str) -> Tuple[int, ...]:
             man.st_ctime_ns)
 
 
+def map_file(path: str, rel: str) -> str:
+    """``rel`` (a name the manifest gives) inside the map folder ``path``; `MapFormatError`
+    for a name that leaves the folder (absolute, or with a '..')."""
+    if os.path.isabs(rel) or ".." in rel.replace("\\", "/").split("/"):
+        raise MapFormatError(f"{MANIFEST}: file name '{rel}' leaves the map folder")
+    return os.path.join(path, rel)
+
+
 def size_problem(path: str, got: int, want: Optional[int]) -> str:
     """The line for a map file of ``got`` bytes (-1: missing) where the map records ``want``
-    (None or -1: not recorded): "map file missing: PATH" or "map file truncated or corrupt
-    (N bytes, the map says M): PATH"; "" when the size is as recorded (or not recorded)."""
+    (None or -1: not recorded): "map file missing: PATH", "map file empty (0 bytes): PATH"
+    (no map file is empty; where no size is recorded) or "map file truncated or corrupt (N
+    bytes, the map says M): PATH"; "" when the size is as recorded (or, not recorded, above 0)."""
     if got < 0:
         return f"map file missing: {path}"
+    if got == 0 and (want is None or want < 0):
+        return f"map file empty (0 bytes): {path}"
     if want is None or want < 0 or got == want:
         return ""
     return f"map file truncated or corrupt ({got} bytes, the map says {want}): {path}"
+
+
+def file_table_problems(path: str, files: Mapping[str, Any]) -> List[str]:
+    """`size_problem` lines of the files in a manifest's file table ``files`` (``os.stat``
+    only), in the table's order: what the map folder ``path`` lacks before any of its other
+    tables is opened (`KeyframeMap.missing_or_truncated` adds the v3 tables' files)."""
+    return _size_problems(path, _file_table_groups(path, files))
+
+
+def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> MapFormatError:
+    """The one error of a map whose files are missing, empty or cut short (``bad``: the
+    `size_problem` lines, at least one): the first named (a whole folder missing: that
+    folder), how many there are, that the map is incomplete and the fix. ``pointer``: name
+    ``check-map`` (off for check-map's own open)."""
+    first, more = bad[0], (f" (and {len(bad) - 1} more missing or truncated files)"
+                           if len(bad) > 1 else "")
+    gone, top = os.path.dirname(first.rsplit(": ", 1)[-1]), os.path.normpath(path)
+    if first.startswith("map file missing: ") and gone != top and not os.path.isdir(gone):
+        while os.path.dirname(gone) != top and not os.path.isdir(os.path.dirname(gone)):
+            gone = os.path.dirname(gone)  # encodings/, not encodings/<store>/, when both gone
+        first = f"map folder missing: {gone}"
+        more = f" ({len(bad)} map file{'s' if len(bad) > 1 else ''} missing or truncated in all)"
+    see = f" (`mast3r-ros check-map {path}` lists every problem)" if pointer else ""
+    return MapFormatError(f"{first}{more}; map {path} is incomplete (copied only in part?): "
+                          f"rebuild it or copy it again{see}")
+
+
+def _file_table_groups(path: str, files: Mapping[str, Any]
+                       ) -> List[Tuple[str, List[str], np.ndarray]]:
+    """The manifest file table's files grouped by folder: (folder, names, sizes; -1 =
+    unknown); refuses a name that leaves the map folder (`map_file`)."""
+    groups: Dict[str, Tuple[List[str], List[int]]] = {}
+    for rel, meta in files.items():
+        map_file(path, rel)
+        folder, _, name = rel.rpartition("/")
+        g = groups.setdefault(folder, ([], []))
+        g[0].append(name)
+        g[1].append(int(meta.get("bytes", -1)))
+    return [(f, n, np.asarray(w, np.int64)) for f, (n, w) in groups.items()]
+
+
+def _size_problems(path: str, groups: List[Tuple[str, List[str], np.ndarray]]) -> List[str]:
+    """`size_problem` lines of the files of ``groups`` (`_file_table_groups`) in the map
+    folder ``path``: missing, empty or not their recorded size."""
+    bad = []
+    for folder, names, want in groups:
+        full = os.path.join(path, folder)
+        got = _stat_sizes(full, names)
+        for j in np.flatnonzero(((got != want) & ((want >= 0) | (got < 0)))
+                                | ((got == 0) & (want < 0))):
+            bad.append(size_problem(os.path.join(full, names[j]), int(got[j]), int(want[j])))
+    return bad
 
 
 def _stat_sizes(folder: str, names: List[str], threads: int = 4) -> np.ndarray:

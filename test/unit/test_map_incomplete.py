@@ -1,0 +1,96 @@
+"""A map copied only in part (its manifest there, but keyframes/, retrieval/ or encodings/
+missing, a keyframe file missing or empty: an rsync or scp stopped after manifest.json) is
+refused by `KeyframeMap.check_folder`, the check that `localize` (before a rosbag2 is indexed)
+and `merge-maps` (before map A is read whole) make first, in the words of the map's own open
+(`incomplete_map_error`, one rule): before, that check read the manifest only, and such a map
+was found after the long work. The check stats files; it reads no image or array."""
+
+import json
+import os
+import shutil
+
+import pytest
+
+from mast3r_ros.core import keyframes as kfm
+from mast3r_ros.core.errors import MapFormatError
+from mast3r_ros.core.keyframes import KeyframeMap
+
+from test_keyframes import _encodings, _keyframes
+
+
+@pytest.fixture(scope="module", params=[1, 2, 3])
+def whole_map(request, tmp_path_factory):
+    """A map of each format version with cached encodings (not to be changed: copy it)."""
+    path = kfm.write_map(str(tmp_path_factory.mktemp(f"v{request.param}") / "map"),
+                         _keyframes(), version=request.param)
+    KeyframeMap.load(path).save_encodings(_encodings("ckptA"))
+    return path
+
+
+def _retrieval(path):
+    return os.path.join(path, "retrieval") if os.path.isdir(os.path.join(path, "retrieval")) \
+        else os.path.join(path, "retrieval.npz")  # v1
+
+
+DAMAGE = {
+    "keyframes-missing": lambda p: shutil.rmtree(os.path.join(p, "keyframes")),
+    "one-keyframe-missing": lambda p: os.remove(os.path.join(p, "keyframes", "000001.png")),
+    "retrieval-missing": lambda p: (shutil.rmtree if os.path.isdir(_retrieval(p))
+                                    else os.remove)(_retrieval(p)),
+    "encodings-missing": lambda p: shutil.rmtree(os.path.join(p, "encodings")),
+    "empty-file": lambda p: open(os.path.join(p, "keyframes", "000000.png"), "wb").close(),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_check_folder_refuses_a_map_copied_only_in_part_as_the_open_does(whole_map, tmp_path,
+                                                                         damage):
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    DAMAGE[damage](copy)
+    with pytest.raises(MapFormatError) as early:
+        KeyframeMap.check_folder(copy)
+    for lazy in (True, False):
+        with pytest.raises(MapFormatError) as late:
+            KeyframeMap.load(copy, lazy=lazy)
+        assert str(early.value) == str(late.value)
+    msg = str(early.value)
+    assert f"map {copy} is incomplete (copied only in part?): rebuild it or copy it again" in msg
+    assert "\n" not in msg and f"check-map {copy}" in msg
+    if damage == "keyframes-missing":  # the folder named, and every file it held counted
+        assert msg.startswith(f"map folder missing: {copy}/keyframes (5 map files missing "
+                              "or truncated in all)"), msg
+    if damage == "one-keyframe-missing":
+        assert msg.startswith(f"map file missing: {copy}/keyframes/000001.png;"), msg
+
+
+def test_a_complete_map_passes_and_no_image_or_array_is_read(whole_map, monkeypatch):
+    from mast3r_ros.core.keyframes.map_files import MapFiles
+    from mast3r_ros.core.retrieval_index import RetrievalIndex
+
+    def read(*a, **k):
+        raise AssertionError("check_folder read a map file's content")
+    monkeypatch.setattr(MapFiles, "_read_verified", read)
+    monkeypatch.setattr(MapFiles, "_decode", read)
+    monkeypatch.setattr(RetrievalIndex, "load", read)
+    KeyframeMap.check_folder(whole_map)
+
+
+def test_an_empty_file_whose_size_the_map_does_not_record_is_refused(tmp_path):
+    """A file table entry without 'bytes' (read as: size not recorded) let a 0-byte file pass
+    the open's size check; no map file is empty."""
+    path = kfm.write_map(str(tmp_path / "map"), _keyframes(), version=2)
+    man_path = os.path.join(path, kfm.MANIFEST)
+    with open(man_path) as fh:
+        man = json.load(fh)
+    del man["files"]["keyframes/000002.png"]["bytes"]
+    with open(man_path, "w") as fh:
+        json.dump(man, fh)
+    KeyframeMap.check_folder(path)  # the entry without its size is still read
+    full = os.path.join(path, "keyframes", "000002.png")
+    open(full, "wb").close()
+    for check in (KeyframeMap.check_folder, lambda p: KeyframeMap.load(p, lazy=True)):
+        with pytest.raises(MapFormatError) as e:
+            check(path)
+        assert str(e.value).startswith(f"map file empty (0 bytes): {full}; map {path} is "
+                                       "incomplete"), str(e.value)
