@@ -14,6 +14,7 @@ import pytest
 from mast3r_ros.core import keyframes as kfm
 from mast3r_ros.core.errors import MapFormatError
 from mast3r_ros.core.keyframes import KeyframeMap
+from mast3r_ros.replay.cli import main
 
 from test_keyframes import _encodings, _keyframes
 
@@ -94,3 +95,26 @@ def test_an_empty_file_whose_size_the_map_does_not_record_is_refused(tmp_path):
             check(path)
         assert str(e.value).startswith(f"map file empty (0 bytes): {full}; map {path} is "
                                        "incomplete"), str(e.value)
+
+
+@pytest.mark.parametrize("which", ["A", "B"])
+def test_merge_maps_refuses_a_map_copied_only_in_part_before_reading_either(
+        tmp_path, monkeypatch, capsys, which):
+    """merge-maps read A whole (every file checksummed) before it opened B: a B copied only in
+    part was found after that."""
+    a = kfm.write_map(str(tmp_path / "a"), _keyframes(), version=3)
+    b = kfm.write_map(str(tmp_path / "b"), _keyframes(n=2, seed=4), version=3)
+    bad = a if which == "A" else b
+    shutil.rmtree(os.path.join(bad, "keyframes"))
+    with pytest.raises(MapFormatError) as e:
+        KeyframeMap.load(bad)
+    said = str(e.value)
+
+    def load(*args, **kwargs):
+        raise AssertionError("a map was read before both were checked")
+    monkeypatch.setattr(KeyframeMap, "load", load)
+    out = str(tmp_path / "c")
+    assert main(["merge-maps", a, b, "--out", out, "--log-level", "warning"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].endswith(said), err
+    assert "incomplete (copied only in part?)" in said and not os.path.exists(out)
