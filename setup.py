@@ -94,7 +94,7 @@ setup(
     tests_require=["pytest"],
     entry_points={
         "console_scripts": [
-            "mast3r-ros = mast3r_ros.replay.cli:main",
+            "mast3r-ros = mast3r_ros.replay.cli:console_main",
             "localizer_node = mast3r_ros.ros.node_main:main",
         ],
     },

@@ -5,7 +5,8 @@ One function per subcommand (``cmd_<name>``), each registered in `build_parser` 
 ``_add_<name>`` function; adding a subcommand means adding those two (the options they share,
 the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted
-(Ctrl-C), 143 terminated (SIGTERM, handled as Ctrl-C is).
+(Ctrl-C; the console script then ends by SIGINT, see `console_main`), 143 terminated (SIGTERM,
+handled as Ctrl-C is).
 The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
 ``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
@@ -13,6 +14,7 @@ The modules that do the work (torch, OpenCV, SciPy: seconds to import) are impor
 from __future__ import annotations
 
 import argparse
+import atexit
 import dataclasses
 import functools
 import json
@@ -39,6 +41,7 @@ from .cli_options import (
     check_trajectory_file,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
+    missing_library_hint,
     os_error_text,
     note_unused_device,
     note_unused_workers,
@@ -426,29 +429,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-# Libraries a plain `pip install .` does not bring (extras, or the system's on ROS machines),
-# each named by the pip package its extra in setup.py installs: a wheel's user has no checkout
-# to run `pip install -e '.[extra]'` in (test_packaging checks the names against setup.py)
-_INSTALL_HINTS = {
-    "cv2": "OpenCV: pip install opencv-python-headless (the 'opencv' extra; on a ROS machine: "
-           "sudo apt install python3-opencv, never a pip OpenCV)",
-    "poselib": "poselib: pip install poselib (or pip install -e '.[poselib]')",
-    "faiss": "FAISS: pip install faiss-cpu (or pip install -e '.[faiss]')",
-    "ray": "Ray: pip install ray (or pip install -e '.[ray]')",
-    "safetensors": "safetensors: pip install safetensors (or pip install -e '.[hf]')",
-    "rosbags": "rosbags: pip install rosbags",
-}
-
-
-def missing_library_hint(name: str) -> str:
-    """One line for a library that is not installed: which, and how to install it."""
-    top = name.split(".")[0]
-    how = _INSTALL_HINTS.get(top)
-    if how is None:
-        return f"the Python package '{top}' is not installed (README: Install)"
-    return f"this needs {how}"
-
-
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, systemd, ``docker stop``, a launch's shutdown), raised where the
     program is, as Ctrl-C's KeyboardInterrupt is: every Ctrl-C path (``OUT.partial``, a
@@ -521,5 +501,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             signal.signal(signal.SIGTERM, previous)
 
 
+def console_main() -> None:
+    """The ``mast3r-ros`` console script: exits with `main`'s code, but after Ctrl-C (once its
+    line is written and the exit handlers have run) ends by SIGINT, as Python does for an
+    uncaught KeyboardInterrupt: a shell's loop of commands then stops at Ctrl-C instead of
+    going on (bash's "wait and cooperative exit"). POSIX; elsewhere the code is 130."""
+    interrupted = []
+
+    def _end_by_sigint() -> None:  # registered first: runs after every handler main() added
+        if not interrupted or os.name != "posix":
+            return
+        logging.shutdown()  # logging's own exit handler was registered before this one
+        for stream in (sys.stdout, sys.stderr):
+            try:
+                stream.flush()
+            except (OSError, ValueError):  # a closed pipe: nothing more to say
+                pass
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+        os.kill(os.getpid(), signal.SIGINT)
+
+    atexit.register(_end_by_sigint)
+    rc = main()
+    if rc == 130:
+        interrupted.append(True)
+    sys.exit(rc)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    console_main()

@@ -377,3 +377,26 @@ def _setup_logging(level: str) -> None:
     torch_log = logging.getLogger("torch")
     if torch_log.level == logging.NOTSET and level != "debug":
         torch_log.setLevel(logging.WARNING)
+
+
+# Libraries a plain `pip install .` does not bring (extras, or the system's on ROS machines),
+# each named by the pip package its extra in setup.py installs: a wheel's user has no checkout
+# to run `pip install -e '.[extra]'` in (test_packaging checks the names against setup.py)
+_INSTALL_HINTS = {
+    "cv2": "OpenCV: pip install opencv-python-headless (the 'opencv' extra; on a ROS machine: "
+           "sudo apt install python3-opencv, never a pip OpenCV)",
+    "poselib": "poselib: pip install poselib (or pip install -e '.[poselib]')",
+    "faiss": "FAISS: pip install faiss-cpu (or pip install -e '.[faiss]')",
+    "ray": "Ray: pip install ray (or pip install -e '.[ray]')",
+    "safetensors": "safetensors: pip install safetensors (or pip install -e '.[hf]')",
+    "rosbags": "rosbags: pip install rosbags",
+}
+
+
+def missing_library_hint(name: str) -> str:
+    """One line for a library that is not installed: which, and how to install it."""
+    top = name.split(".")[0]
+    how = _INSTALL_HINTS.get(top)
+    if how is None:
+        return f"the Python package '{top}' is not installed (README: Install)"
+    return f"this needs {how}"

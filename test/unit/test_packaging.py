@@ -70,7 +70,7 @@ def test_missing_library_hints_name_the_pip_package_setup_py_installs(monkeypatc
     checkout`, which a user who installed a wheel (no checkout) cannot follow."""
     import re
 
-    from mast3r_ros.replay.cli import _INSTALL_HINTS, missing_library_hint
+    from mast3r_ros.replay.cli_options import _INSTALL_HINTS, missing_library_hint
 
     kw = _setup_kwargs(monkeypatch)
     extras = {name: [re.split(r"[<>=!~; \[]", r, maxsplit=1)[0] for r in reqs]
@@ -132,7 +132,7 @@ def test_the_wheel_holds_every_module_and_what_ament_python_installs(tmp_path):
     # dist-info/licenses/ since metadata 2.4 (setuptools 70+); older wheels put it beside METADATA
     assert any(re.search(r"\.dist-info/(licenses/)?LICENSE$", n) for n in names), sorted(names)[-8:]
     assert not [n for n in names if n.split("/")[0] in ("test", "bench", "docs", ".ci")]
-    assert "mast3r-ros = mast3r_ros.replay.cli:main" in entry_points
+    assert "mast3r-ros = mast3r_ros.replay.cli:console_main" in entry_points
     assert "localizer_node = mast3r_ros.ros.node_main:main" in entry_points
 
 
