@@ -1,5 +1,6 @@
 """``sensor_msgs/CompressedImage`` fields -> numpy arrays, without ROS: JPEG and PNG decoded by
-OpenCV, and image_transport's ``compressedDepth`` (a 12-byte header, then a 16-bit PNG). The
+OpenCV, and image_transport's ``compressedDepth`` (a 12-byte header, then a 16-bit PNG, or for
+its ``rvl`` format the width and height as uint32 and an RVL stream, `rvl.decode_rvl`). The
 result is what `raw.decode_image` gives for the matching raw encoding.
 """
 
@@ -12,6 +13,7 @@ import numpy as np
 
 from ..errors import InputError
 from .raw import BytesLike, _as_uint8
+from .rvl import decode_rvl
 
 _COMPRESSED_DEPTH_HEADER_BYTES = 12  # int32 format + float32 depthParam[2]
 
@@ -23,20 +25,32 @@ def _decode_buffer(buf: np.ndarray, fmt: str) -> np.ndarray:
     return image
 
 
+def _decode_rvl_payload(fmt: str, payload: np.ndarray) -> np.ndarray:
+    """compressed_depth's rvl payload: uint32 width, uint32 height (little-endian), RVL."""
+    if payload.size < 8:
+        raise InputError(f"malformed compressedDepth message: format {fmt!r}, {payload.size} bytes "
+                         "after the 12-byte header, expected at least the 8 of width and height")
+    width, height = (int(v) for v in payload[:8].copy().view("<u4"))
+    try:
+        return decode_rvl(payload[8:], width, height)
+    except InputError as err:
+        raise InputError(f"compressedDepth format {fmt!r}: {err}") from None
+
+
 def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> Tuple[np.ndarray, str]:
-    """image_transport's compressed_depth: a 12-byte header, then a 16-bit PNG."""
+    """image_transport's compressed_depth: a 12-byte header, then a 16-bit PNG or (format
+    '... compressedDepth rvl') the width, height and an RVL stream."""
     encoding = fmt.split(";")[0].strip()
-    if "rvl" in fmt.lower():
-        raise InputError(
-            f"compressedDepth format {fmt!r} uses RVL, which is not supported; republish the depth "
-            "with the png compressedDepth format or as raw sensor_msgs/Image"
-        )
+    rvl = "rvl" in fmt.lower()
     if encoding not in ("16UC1", "32FC1") or buf.size <= _COMPRESSED_DEPTH_HEADER_BYTES:
         raise InputError(
             f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes "
-            "(expected '16UC1; compressedDepth png' or '32FC1; compressedDepth png')"
+            "(expected '16UC1; compressedDepth png' or '32FC1; compressedDepth png', or rvl)"
         )
-    inverse = _decode_buffer(buf[_COMPRESSED_DEPTH_HEADER_BYTES:], fmt)
+    if rvl:
+        inverse = _decode_rvl_payload(fmt, buf[_COMPRESSED_DEPTH_HEADER_BYTES:])
+    else:
+        inverse = _decode_buffer(buf[_COMPRESSED_DEPTH_HEADER_BYTES:], fmt)
     if inverse.dtype != np.uint16 or inverse.ndim != 2:
         raise InputError(
             f"compressedDepth PNG must be 16-bit grey, got {inverse.shape} {inverse.dtype}"
@@ -58,11 +72,12 @@ def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
     grey as mono8, 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so) and 16-bit
     colour PNG as bgr16 / bgra16. The
     ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
-    PNG) gives 16UC1 or 32FC1; its RVL variant is rejected.
+    PNG, or RVL) gives 16UC1 or 32FC1.
 
     Raises:
         InputError: ``format`` not a string, ``data`` not bytes-like, bytes that do not decode,
-            an RVL or malformed compressedDepth message, or a decoded image of another type.
+            a malformed or corrupt compressedDepth message (PNG or RVL), or a decoded image of
+            another type.
     """
     if not isinstance(format, str):
         raise InputError(f"CompressedImage format must be a string ('jpeg', 'png', '16UC1; "
