@@ -563,3 +563,20 @@ def test_pose_frames_with_an_empty_side_is_refused_naming_the_flag(tmp_path, cap
     assert "error: --pose-frames must be 'parent:child'" in errors[0], errors
     assert f"got {pose_frames!r} (the {empty} frame is empty" in errors[0], errors
     assert BagSequence(bag, pose_frames="map")._pose_frames == ("map", "")  # the parent alone
+
+
+def test_a_split_bag_missing_a_file_says_how_to_read_it(tmp_path):
+    """A bag folder whose metadata.yaml lists a storage file the folder lacks (a split bag,
+    max_bag_size, copied in part) is refused naming the file and the two ways on: copy it again,
+    or 'ros2 bag reindex' to read the files present."""
+    import yaml
+
+    bag = bag_of(tmp_path, [("/cam/image", 1, colour(S))])
+    meta = yaml.safe_load((bag / "metadata.yaml").read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["relative_file_paths"].append("bag_1.mcap")
+    info["files"].append(dict(info["files"][0], path="bag_1.mcap"))
+    (bag / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    with pytest.raises(InputError, match=r"cannot open rosbag2 .*bag_1\.mcap.*copy them again; "
+                                         r"to read the bag without them, 'ros2 bag reindex"):
+        BagSequence(bag)

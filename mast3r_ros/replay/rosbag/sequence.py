@@ -62,6 +62,10 @@ def _open_hint(path: Path, err: Exception) -> str:
     """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
     its messages say what is wrong with the file, not how a recording ends up that way."""
     text = str(err).lower()
+    if "files are missing" in text and os.path.isdir(path):  # a split bag copied in part
+        return (" (metadata.yaml lists them but the folder lacks them: a copy or download "
+                "interrupted? copy them again; to read the bag without them, 'ros2 bag reindex "
+                f"{path}' rewrites metadata.yaml from the files present)")
     if "metadata" in text and os.path.isdir(path):
         return (f" (metadata.yaml is empty or not a rosbag2's: 'ros2 bag reindex {path}' writes "
                 "it anew from the storage files)")
