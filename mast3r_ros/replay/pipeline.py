@@ -37,7 +37,7 @@ from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes
 from .sources import (FrameSource, check_own_poses, depth_needed_by, refuse_without_depth,
-                      stamps_written)
+                      refuse_without_poses, stamps_written)
 from .tum import read_tum_trajectory, read_tum_trajectory_and_unit
 
 log = logging.getLogger(__name__)
@@ -330,6 +330,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         traj = (stamps, traj_poses)
     else:
         check_own_poses(source)
+        refuse_without_poses(source)
     poses = (poses_from_file(traj, source.stamps_ns, cfg.pose_at_stamp)
              if traj is not None else None)
     check_build_files(cfg, build)  # before the keyframes are read and checked

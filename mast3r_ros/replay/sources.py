@@ -176,6 +176,16 @@ def check_own_poses(source: FrameSource) -> None:
         check()
 
 
+def refuse_without_poses(source: FrameSource) -> None:
+    """build-map without --trajectory, before a frame is read: `InputError` from the source's
+    ``no_pose_source_reason()`` (a rosbag2 read without --pose-frames: no frame would have a
+    pose, found only after decoding every image); sources without that method pass."""
+    reason = getattr(source, "no_pose_source_reason", None)
+    why = reason() if callable(reason) else None
+    if why:
+        raise InputError(f"no frame has a pose: {why}")
+
+
 def stamps_written(source: FrameSource) -> Tuple[str, bool]:
     """(the file the source's frame stamps were read from, True when it wrote them as integers
     above 1e12, read as nanoseconds): a TUM folder's rgb.txt; ("", False) for sources stamped

@@ -884,3 +884,30 @@ def test_a_bag_camera_info_with_a_far_principal_point_is_warned_once(tmp_path, c
     said = [r.getMessage() for r in caplog.records if "principal point" in r.getMessage()]
     assert len(said) == 1 and said[0].startswith("CameraInfo on /camera/color/camera_info: "), said
     assert frames and all(f.intrinsics.K[0, 2] == 3 * W for f in frames)
+
+
+def test_build_map_of_a_bag_without_pose_frames_names_them_before_reading_a_frame(
+        rgbd_bag, tmp_path, capsys, monkeypatch):
+    """build-map of a bag with tf but no --pose-frames decoded every image and then said
+    '--pose-frames map:camera_optical', a placeholder: minutes on a long bag, and not the
+    bag's frames. It now stops before any image is decoded, naming the tf tree's root and the
+    images' frame_id; a bag without tf is pointed to --trajectory."""
+    from mast3r_ros.replay.cli import main
+    from mast3r_ros.replay.rosbag import sequence
+
+    def no_decoding(*a, **k):
+        raise AssertionError("an image was decoded")
+
+    monkeypatch.setattr(sequence, "frame_from_image_message", no_decoding)
+    argv = ["build-map", str(rgbd_bag), "--out", str(tmp_path / "map"), "--depth-topic",
+            "/camera/depth/image_rect_raw"]
+    assert main(argv) == 2
+    (error,) = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    assert "no frame has a pose: rosbag2" in error and "is read without --pose-frames" in error
+    assert "pass --pose-frames map:camera_optical (the map frame, then" in error, error
+    no_tf = [m for m in rgbd_messages() if not m[0].startswith("/tf")]
+    bare = write_bag(tmp_path / "no_tf", StoragePlugin.MCAP, no_tf)
+    assert main(["build-map", str(bare), "--out", str(tmp_path / "map2"), "--depth-topic",
+                 "/camera/depth/image_rect_raw"]) == 2
+    assert "has no tf (tf2_msgs/msg/TFMessage) to take poses from: pass the camera's poses " \
+           "as a TUM trajectory, --trajectory FILE" in capsys.readouterr().err

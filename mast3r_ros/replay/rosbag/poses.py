@@ -12,6 +12,7 @@ import logging
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from rosbags.highlevel import AnyReaderError
 
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, transform_to_matrix
@@ -81,6 +82,27 @@ class _TfPoses:
                 stamp = header_stamp_ns(ts.header)
                 ordinal = runs.note(("tf", parent, child), stamp, bag_ns)
                 self._tf_runs.append((ordinal, parent, child, stamp, pose))
+
+    def _tf_roots(self, reader: Any, limit: int = 2000) -> List[str]:
+        """The frames of the bag's tf that are parents and no frame's child (``map``), from its
+        tf topics' first ``limit`` messages (a message that cannot be deserialized skipped)."""
+        parents, children = set(), set()
+        conns = [c for t in self._tf_topics for c in reader.topics[t].connections]
+        gen = reader.messages(connections=conns)
+        try:
+            for n, (conn, _, raw) in enumerate(gen):
+                if n >= limit:
+                    break
+                try:
+                    msg = reader.deserialize(raw, conn.msgtype)
+                except (AnyReaderError, ValueError):
+                    continue
+                for ts in msg.transforms:
+                    parents.add(_strip(ts.header.frame_id))
+                    children.add(_strip(ts.child_frame_id))
+        finally:
+            gen.close()
+        return sorted(parents - children)
 
     def _note_frame_id(self, ordinal: int, frame_id: str) -> None:
         """Indexing pass: the readable image message ``ordinal`` (on the image topic) has the

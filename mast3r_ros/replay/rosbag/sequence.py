@@ -41,6 +41,7 @@ from ...core.trajectory import check_pose_rule
 from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                            check_camera_info_arg)
 from .depth import _DepthAssociation
+from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
@@ -296,6 +297,25 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         self._match_depth()
 
     # ---- public API ------------------------------------------------------------------------
+
+    def no_pose_source_reason(self) -> Optional[str]:
+        """Why no frame can have a pose, with the fix (one line), or None with ``pose_frames``:
+        a bag read without it (its tf's root frames and the images' frame_id named, read from
+        the tf topics' first messages), or one without tf (build-map's --trajectory then)."""
+        if self._pose_frames is not None:
+            return None
+        camera = _strip_slash(self._frame_ids[0]) if self._frame_ids else ""
+        camera = camera or "CAMERA_OPTICAL_FRAME"
+        if not self._tf_topics:
+            return (f"rosbag2 {self.path} has no tf ({TF_TYPE}) to take poses from: pass the "
+                    "camera's poses as a TUM trajectory, --trajectory FILE")
+        with _open_bag(self.path) as reader:
+            roots = self._tf_roots(reader)
+        parent = roots[0] if len(roots) == 1 else "MAP"
+        named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
+        return (f"rosbag2 {self.path} is read without --pose-frames, so its frames take no pose "
+                f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then the "
+                f"camera optical frame the images' header names{named}), or --trajectory FILE")
 
     @property
     def stamps_ns(self) -> np.ndarray:
