@@ -66,11 +66,14 @@ class Tracker:
         self.last_stamp_ns: Optional[int] = None
         self.last_map_from_cam: Optional[np.ndarray] = None
 
-    def check_stamp(self, stamp_ns: int) -> StampCheck:
+    def check_stamp(self, stamp_ns: int, reset_on_backwards: bool = True) -> StampCheck:
         """Classify the stamp (integer ns) of a new frame against the last one.
 
         ``DUPLICATE``: the same stamp again (drop the frame; nothing changes). ``BACKWARDS``: an
-        earlier stamp; the state has been reset and this stamp is remembered. ``OK``: remembered.
+        earlier stamp; the state has been reset and this stamp is remembered -- unless
+        ``reset_on_backwards`` is False (frames of one run of a recording whose clock resets
+        were split off already, so an earlier stamp is a frame recorded out of order): then
+        nothing changes and the later stamp stays the last. ``OK``: remembered.
 
         Raises `InputError` for a stamp that is not an integer (float seconds were truncated to
         whole nanoseconds: 1.1 s and 1.2 s became 1 ns, the second frame a DUPLICATE).
@@ -78,6 +81,8 @@ class Tracker:
         stamp_ns = check_stamp_ns(stamp_ns, "Tracker.check_stamp: stamp_ns")
         last = self.last_stamp_ns
         if last is not None and stamp_ns < last:
+            if not reset_on_backwards:
+                return StampCheck.BACKWARDS
             self.reset()
             self.last_stamp_ns = stamp_ns
             return StampCheck.BACKWARDS

@@ -69,12 +69,16 @@ UNREADABLE_WARN_EVERY = 100
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
                     global_only: bool = False,
-                    done: Optional[Dict[int, LocalizationResult]] = None
+                    done: Optional[Dict[int, LocalizationResult]] = None,
+                    one_run: bool = False
                     ) -> Iterator[Tuple[FrameOrUnreadable, LocalizationResult]]:
     """Localize each frame with the tracker's hint (none with ``global_only``); yields
     (frame, result) after the tracker has been updated with the result. ``done``: results a
     stopped run recorded, by stamp (``resume``, `run_resume`): a frame at one of their stamps
     is not localized (nor refused when unreadable now), its recorded result takes its place.
+    A frame stamped before the one before it resets the tracking (a bag loop, a clock reset),
+    except with ``one_run``: the frames are one run of a rosbag2 (`BagSequence` split its clock
+    resets off), so it was recorded out of order, and tracking goes on (said at INFO).
 
     An `UnreadableFrame` becomes a failed result, reason 'unreadable frame: <its error>', with
     a warning (each of the first `UNREADABLE_WARN_EACH`, then every `UNREADABLE_WARN_EVERY`-th);
@@ -86,8 +90,15 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     read_one = False
     done = done or {}
     for f in frames:
-        if tracker.check_stamp(f.stamp_ns) is StampCheck.BACKWARDS:
-            log.warning("time went backwards at t=%.6f s: tracking reset", f.stamp_ns * 1e-9)
+        last = tracker.last_stamp_ns
+        if tracker.check_stamp(f.stamp_ns, not one_run) is StampCheck.BACKWARDS:
+            if one_run:
+                log.info("the image at t=%.6f s was recorded out of order (%.3f s before the "
+                         "one before it): tracking goes on", f.stamp_ns * 1e-9,
+                         (last - f.stamp_ns) * 1e-9)
+            else:
+                log.warning("time went backwards at t=%.6f s: tracking reset",
+                            f.stamp_ns * 1e-9)
         if isinstance(f, UnreadableFrame) and f.stamp_ns not in done:
             unreadable += 1
             if read_one:
@@ -180,7 +191,8 @@ def _focal_record(fit: Optional[FocalFit]) -> Optional[Dict[str, Any]]:
 def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path: str,
                       cfg: Config, global_only: bool, total: Optional[int] = None,
                       done: Optional[Dict[int, LocalizationResult]] = None,
-                      lines: Optional[Dict[int, str]] = None, warmed_up: bool = True
+                      lines: Optional[Dict[int, str]] = None, warmed_up: bool = True,
+                      one_run: bool = False
                       ) -> Tuple[List[LocalizationResult], np.ndarray, List[int]]:
     """Localize, appending each result to ``path`` as it comes; returns (results, frame poses
     (N, 4, 4), NaN where a frame has none, the indices of the results that paid the one-time
@@ -192,7 +204,8 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
     Without a warm-up (``warmed_up`` False) the first frame this process localizes (with
     timings: not an unreadable one) pays the one-time costs: its line is marked
     ``"cold_start": true``, as are those of the resumed partial's earlier processes, and all of
-    them are left out of the latency statistics (`metrics.summarize`)."""
+    them are left out of the latency statistics (`metrics.summarize`). ``one_run``: see
+    `localize_frames`."""
     tracker = Tracker(cfg.localizer.lost_after_failures)
     results: List[LocalizationResult] = []
     gt: List[np.ndarray] = []
@@ -209,7 +222,8 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
         def localized_now(fr: Tuple[Any, LocalizationResult]) -> bool:
             return done.get(fr[1].stamp_ns) is not fr[1]
 
-        for f, r in progress(localize_frames(loc, frames, tracker, global_only, done), total,
+        for f, r in progress(localize_frames(loc, frames, tracker, global_only, done, one_run),
+                             total,
                              "localize", len(done), localized_now):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
@@ -392,7 +406,7 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
                  if hasattr(source, "__len__") else None)
         results, gt_poses, cold = _localize_to_file(
             loc, frames, os.path.join(out, "results.jsonl"), cfg, global_only, total, done,
-            lines, warmed_up=bool(loc.warmup_report))
+            lines, warmed_up=bool(loc.warmup_report), one_run=source_run(source) is not None)
         kf_poses = loc.keyframe_poses()
     finally:
         loc.close()

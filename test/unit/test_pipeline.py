@@ -464,3 +464,13 @@ def test_a_source_of_the_older_protocol_still_takes_a_stride():
 
     got = [f.stamp_ns for f in frames_or_unreadable(Older(), stride=3, max_frames=3)]
     assert got == [0, 3, 6]
+
+
+def test_a_frame_out_of_order_in_one_run_keeps_tracking():
+    """With ``one_run`` (frames of one run of a rosbag2, its clock resets split off) an
+    earlier stamp is a frame recorded out of order: no reset, the later stamp stays the last."""
+    loc = ScriptedLocalizer([True] * 4)
+    tracker = Tracker()
+    list(localize_frames(loc, frames([5, 7, 6, 8]), tracker, one_run=True))
+    assert loc.hints == [None, 5.0, 7.0, 6.0]
+    assert tracker.last_stamp_ns == 8 and tracker.track is Track.TRACKING

@@ -330,3 +330,44 @@ def test_resume_refuses_a_partial_of_another_run_of_the_bag(tum, sift_map, tmp_p
     assert main(argv("--resume", "--run", "2")) == 0
     assert json.loads((out / "run.json").read_text())["run"] == 2
     assert len((out / "results.jsonl").read_text().splitlines()) == 4
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_an_image_recorded_out_of_order_keeps_the_tracking(tum, sift_map, tmp_path,
+                                                           monkeypatch, capsys):
+    """Two images the bag received swapped (one run: the bag reader tells a reorder from a
+    clock reset) made localize warn 'time went backwards ... tracking reset' and localize the
+    earlier one without the tracker's hint, as after a bag loop. Tracking now goes on."""
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.replay.cli import main
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    # `_tum_as_bag`'s messages, but the bag receives frame 3 before frame 2
+    frames = list(TumSequence(tum[1], read_depth=False))[:6]
+    stamps = [f.stamp_ns for f in frames]
+    cam = frames[0].intrinsics
+    info = camera_info(frames[0].stamp_ns, width=cam.width, height=cam.height)
+    info.k, info.d = cam.K.reshape(-1).astype(np.float64), np.asarray(cam.dist, np.float64)
+    msgs = [(INFO, frames[0].stamp_ns, info)]
+    for k, f in enumerate(frames):
+        msgs.append(("/tf", f.stamp_ns, tf_message([("map", "cam", f.stamp_ns,
+                                                    f.map_from_cam)])))
+        received = frames[{2: 3, 3: 2}.get(k, k)].stamp_ns + (6 if k == 2 else 5) * MS
+        msgs.append((CAM, received, image(f.stamp_ns, "rgb8", f.rgb, frame_id="cam")))
+    swapped = write_bag(tmp_path / "swapped", StoragePlugin.MCAP,
+                        sorted(msgs, key=lambda m: m[1]))
+    real, hints = Localizer.localize, {}
+
+    def record_hint(self, frame, *a, **k):
+        hints[frame.stamp_ns] = k.get("hint") is not None
+        return real(self, frame, *a, **k)
+
+    monkeypatch.setattr(Localizer, "localize", record_hint)
+    out = tmp_path / "run"
+    assert main(["localize", str(swapped), "--map", sift_map, "--out", str(out), "--matcher",
+                 "sift", "--pose-frames", "map:cam"]) == 0
+    err = capsys.readouterr().err
+    assert "tracking reset" not in err
+    assert "was recorded out of order" in err
+    assert hints[stamps[2]] and hints[stamps[3]], hints  # both localized while tracking
