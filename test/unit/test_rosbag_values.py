@@ -580,3 +580,33 @@ def test_a_split_bag_missing_a_file_says_how_to_read_it(tmp_path):
     with pytest.raises(InputError, match=r"cannot open rosbag2 .*bag_1\.mcap.*copy them again; "
                                          r"to read the bag without them, 'ros2 bag reindex"):
         BagSequence(bag)
+
+
+@pytest.mark.parametrize("given, recorded, flag", [
+    ("/cam/image", "/cam/image/compressed", "--image-topic"),
+    ("/cam/depth", "/cam/depth/compressedDepth", "--depth-topic")])
+def test_a_base_topic_whose_transport_topic_was_recorded_is_named(tmp_path, given, recorded,
+                                                                   flag):
+    """Given the base topic as image_transport subscribers take it (/cam/image), a bag that
+    recorded only its transport topic (/cam/image/compressed) was refused with the topic list;
+    the line now names the recorded topic to pass."""
+    import struct
+
+    import cv2
+
+    ok, png = cv2.imencode(".png", np.full((H, W), 1000, np.uint16))
+    depth = compressed(S, "png", RGB)
+    depth.format, depth.data = "16UC1; compressedDepth png", np.frombuffer(
+        struct.pack("<iff", 0, 0, 0) + png.tobytes(), np.uint8)
+    image_topic = "/cam/image/compressed" if "image" in given else "/cam/image"
+    colour_msg = compressed(S, "jpeg", RGB) if "image" in given else colour(S)
+    msgs = [(image_topic, S, colour_msg), ("/cam/camera_info", S, camera_info(S))]
+    if "depth" in given:
+        msgs.append((recorded, S, depth))
+    bag = bag_of(tmp_path, msgs)
+    kwargs = {"image_topic": given} if "image" in given else {"depth_topic": given}
+    with pytest.raises(InputError, match=f"topic '{given}' is not in rosbag2 .*, but its "
+                                         f"image_transport topic {recorded} is .*: pass "
+                                         f"{flag} {recorded}$"):
+        BagSequence(bag, **kwargs)
+    assert BagSequence(bag, **{next(iter(kwargs)): recorded}).path == bag

@@ -26,6 +26,7 @@ CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 _DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
+_TRANSPORTS = ("compressed", "compressedDepth")  # image_transport's, read here
 # whether an image topic is depth is read from its first message that can be deserialized,
 # among its first this many (all of them undeserializable: that error is raised)
 _DEPTH_PROBE = 10
@@ -57,6 +58,14 @@ class _TopicSelection:
 
     def _require(self, topic: str, types: Sequence[str], option: str) -> str:
         info = self._topics.get(topic)
+        transports = [f"{topic.rstrip('/')}/{t}" for t in _TRANSPORTS
+                      if f"{topic.rstrip('/')}/{t}" in self._topics] if info is None else []
+        if transports and IMAGE_TYPE in types:  # the base topic given, as image_transport takes
+            flag = {"image topic": "--image-topic", "depth topic": "--depth-topic"}[option]
+            raise InputError(
+                f"{option} {topic!r} is not in rosbag2 {self.path}, but its image_transport "
+                f"topic {' and '.join(transports)} is (a bag records each transport as a topic "
+                f"of its own): pass {flag} {transports[0]}")
         if info is None:
             raise InputError(
                 f"{option} {topic!r} is not in rosbag2 {self.path}; its topics are:\n"
