@@ -610,3 +610,33 @@ def test_a_base_topic_whose_transport_topic_was_recorded_is_named(tmp_path, give
                                          f"{flag} {recorded}$"):
         BagSequence(bag, **kwargs)
     assert BagSequence(bag, **{next(iter(kwargs)): recorded}).path == bag
+
+
+def test_one_file_of_a_split_bag_is_read_with_a_warning_naming_the_folder(tmp_path, caplog):
+    """A split bag's (max_bag_size) second file given alone lost the /tf_static its first file
+    holds, and the error said only that the camera frame is not in the transform tree. Reading
+    one file of a split bag now warns, naming the folder to give."""
+    import yaml
+
+    first = bag_of(tmp_path, [("/cam/image", 1, colour(S)), ("/cam/camera_info", 2,
+                                                              camera_info(S))], "first")
+    second = bag_of(tmp_path, [("/cam/image", 3, colour(2 * S)), ("/cam/camera_info", 4,
+                                                                   camera_info(2 * S))], "second")
+    meta = yaml.safe_load((first / "metadata.yaml").read_text())
+    info = meta["rosbag2_bagfile_information"]
+    info["relative_file_paths"] = ["first.mcap", "second.mcap"]
+    info["files"].append(dict(info["files"][0], path="second.mcap"))
+    (second / "second.mcap").rename(first / "second.mcap")
+    (first / "metadata.yaml").write_text(yaml.safe_dump(meta))
+    with caplog.at_level(logging.WARNING):
+        BagSequence(first / "second.mcap")
+    (warned,) = [r.getMessage() for r in caplog.records if "split bag" in r.getMessage()]
+    assert f"is file 2 of the 2 files of the split bag {first}" in warned
+    assert f"is in first.mcap only); give the folder {first} to read the whole" in warned
+    caplog.clear()
+    with caplog.at_level(logging.WARNING):
+        BagSequence(first)  # the folder: every file read, nothing to say
+        BagSequence(bag_of(tmp_path, [
+            ("/cam/image", 1, colour(S)), ("/cam/camera_info", 2, camera_info(S))], "alone")
+            / "alone.mcap")
+    assert not [r for r in caplog.records if "split bag" in r.getMessage()]

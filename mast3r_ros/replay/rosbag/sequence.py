@@ -44,7 +44,7 @@ from .depth import _DepthAssociation
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter
-from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection
+from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection, warn_if_one_file_of_a_split_bag
 
 log = logging.getLogger(__name__)
 
@@ -180,6 +180,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         self._frame_ids: List[str] = []
         self._depth_stamps: List[int] = []
         self._infos: List[Tuple[int, CameraIntrinsics]] = []
+        warn_if_one_file_of_a_split_bag(self.path)
         with _open_bag(self.path) as reader:
             if reader.message_count == 0:
                 raise InputError(f"rosbag2 {self.path} contains no messages")

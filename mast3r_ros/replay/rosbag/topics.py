@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
+import yaml
 from rosbags.highlevel import AnyReader
 
 from ...core.errors import InputError
@@ -30,6 +31,27 @@ _TRANSPORTS = ("compressed", "compressedDepth")  # image_transport's, read here
 # whether an image topic is depth is read from its first message that can be deserialized,
 # among its first this many (all of them undeserializable: that error is raised)
 _DEPTH_PROBE = 10
+
+
+def warn_if_one_file_of_a_split_bag(path: Path) -> None:
+    """Warn when ``path`` is one storage file of a bag folder whose metadata.yaml lists several
+    (``max_bag_size``): what the others hold is not read (a /tf_static published once, latched,
+    is in the first file only; frames then lack the camera's static transforms)."""
+    meta = path.parent / "metadata.yaml"
+    if not path.is_file() or not meta.is_file():
+        return
+    try:
+        info = yaml.safe_load(meta.read_text(encoding="utf-8"))["rosbag2_bagfile_information"]
+        files = [str(f) for f in info["relative_file_paths"]]
+    except (OSError, ValueError, yaml.YAMLError, KeyError, TypeError):
+        return  # not a rosbag2's metadata: nothing to say
+    if len(files) > 1 and path.name in files:
+        log.warning(
+            "rosbag2 file %s is file %d of the %d files of the split bag %s (its metadata.yaml): "
+            "only this file is read, without what the others recorded (a /tf_static published "
+            "once, at the start, is in %s only); give the folder %s to read the whole "
+            "recording", path, files.index(path.name) + 1, len(files), path.parent, files[0],
+            path.parent)
 
 
 def _image_namespace(topic: str) -> str:
