@@ -90,7 +90,7 @@ def _refused_before_indexing_as_the_open_says(given, bag, tum, tmp_path, capsys)
     # there still: its lists read, no image decoded)
     rc, late = _errors(capsys, ["localize", tum[1], "--map", given, "--out",
                                 str(tmp_path / "run_tum"), "--matcher", "sift"])
-    assert rc == 2 and len(late) == 1, late
+    assert rc == 2 and len(late) == 1 and given in late[0], late  # the map's refusal
     run = str(tmp_path / "run")
     rc, errors = _errors(capsys, ["localize", bag, "--map", given, "--out", run,
                                   "--matcher", "sift"])
