@@ -77,3 +77,31 @@ def test_16uc1_images_of_each_frame_id_are_warned_about_once(monkeypatch, caplog
                 height=4, width=6, step=12, is_bigendian=0, data=a.tobytes()), None)
     warned = [r.getMessage() for r in caplog.records if "REP-118" in r.getMessage()]
     assert [w.split("'")[1] for w in warned] == ["left", "right"], warned
+
+
+@pytest.mark.parametrize("tf, extra, said", [
+    (False, ["--pose-frames", "map"], "needs tf, but rosbag2"),
+    (True, ["--camera-info-topic", "/nope"], "/nope"),
+], ids=["pose-frames-without-tf", "camera-info-topic"])
+def test_a_bags_own_refusals_still_come_before_the_maps(tmp_path, capsys, monkeypatch, tf,
+                                                        extra, said):
+    """The bag's topic and tf checks, which read no message, were made before the map's (the
+    map was opened last); the map check sits after them, just before the indexing pass."""
+    pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import rgbd_messages, write_bag
+
+    from mast3r_ros.replay.cli import main
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    msgs = [m for m in rgbd_messages() if tf or m[0] not in ("/tf", "/tf_static")]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+
+    def indexed(self, reader):
+        raise AssertionError("the rosbag2 was indexed")
+    monkeypatch.setattr(BagSequence, "_index", indexed)
+    assert main(["localize", str(bag), "--map", str(tmp_path / "nomap"), "--out",
+                 str(tmp_path / "run"), "--matcher", "sift", "--log-level", "warning"]
+                + extra) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and said in errors[0] and "nomap" not in errors[0], errors
