@@ -114,6 +114,7 @@ def test_merge_maps_refuses_a_map_copied_only_in_part_before_reading_either(
         raise AssertionError("a map was read before both were checked")
     monkeypatch.setattr(KeyframeMap, "load", load)
     out = str(tmp_path / "c")
+    capsys.readouterr()  # the maps' "wrote map" lines (through an earlier test's log handler)
     assert main(["merge-maps", a, b, "--out", out, "--log-level", "warning"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith(said), err
