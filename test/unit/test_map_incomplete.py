@@ -119,3 +119,23 @@ def test_merge_maps_refuses_a_map_copied_only_in_part_before_reading_either(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].endswith(said), err
     assert "incomplete (copied only in part?)" in said and not os.path.exists(out)
+
+
+def test_a_manifest_without_its_files_table_is_refused_early_as_the_open_does(whole_map,
+                                                                               tmp_path):
+    """The early check read only the manifest's format, version and map frame: a manifest
+    without its ``files`` table passed it, and a rosbag2 was indexed before the open refused."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    manifest = os.path.join(copy, "manifest.json")
+    with open(manifest) as f:
+        fields = json.load(f)
+    del fields["files"]
+    with open(manifest, "w") as f:
+        json.dump(fields, f)
+    with pytest.raises(MapFormatError) as early:
+        KeyframeMap.check_folder(copy)
+    with pytest.raises(MapFormatError) as late:
+        KeyframeMap.load(copy)
+    assert str(early.value) == str(late.value)
+    assert str(early.value) == f"{manifest}: missing field 'files'"
