@@ -165,7 +165,9 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     not a run folder. An empty ``path`` (which would mean the current folder) is refused, and
     so are a mount point (a docker volume: it cannot be renamed onto) and a ``path`` that
     cannot be created there (`check_can_create`: no writable folder
-    above it).
+    above it). An existing ``path`` whose lock a live writer holds is `OutputBusyError` (an
+    `InputError`) first, without ``overwrite`` too: not "pass --overwrite" for a folder being
+    written.
     """
     if not path.strip():
         raise InputError("the output path is empty (give --out a folder name)")
@@ -181,6 +183,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                          "renamed into place, which a mount point cannot be; give a folder "
                          f"inside it (--out {os.path.join(path, 'NAME')})")
     if not overwrite:
+        if os.name == "posix":  # a live writer's folder: not one to pass --overwrite for
+            refuse_busy_output(path, "--out")
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     names = sorted(os.listdir(full))
@@ -384,6 +388,8 @@ def refuse_busy_output(path: str, what: str = "--out") -> None:
     import fcntl
 
     file = lock_file(path)
+    if file in _HELD:  # this process's own (a check repeated under the writer's lock)
+        return
     try:
         fd = os.open(file, os.O_RDONLY)
     except OSError:  # no lock file: nobody holds it (or it cannot be read: the writer says)

@@ -429,3 +429,18 @@ def test_only_the_outputs_own_mkdtemp_siblings_are_stale(tmp_path):
     assert remove_stale_temporaries(str(tmp_path / "link") + "/") == [
         str(tmp_path / "data" / "real.tmp-m3r-abcd1234")]
     assert os.listdir(tmp_path / "data") == ["real"]
+
+
+@pytest.mark.parametrize("command", ["localize", "build-map"])
+def test_an_existing_out_a_live_writer_holds_is_named_busy_before_overwrite_is_asked_for(
+        tum, sift_map, tmp_path, capsys, command):
+    """A second run into an OUT that exists (an earlier run's) while a live run replaces it
+    with --overwrite: it was told 'pass --overwrite', and only once it did, 'another writer'."""
+    out = str(tmp_path / "run")
+    os.makedirs(out)
+    argv = ([command, tum[1], "--map", sift_map] if command == "localize" else [command, tum[0]])
+    with held_elsewhere(out) as pid:
+        assert main(argv + ["--out", out, "--matcher", "sift", "--log-level", "warning"]) == 2
+    err = _one_error(capsys)
+    assert f"--out {out}: another writer (pid {pid}, " in err and "--overwrite" not in err, err
+    assert os.listdir(out) == []
