@@ -1,0 +1,135 @@
+"""Opening a keyframe map folder's manifest (`_read_manifest`): the folder and manifest checks
+`KeyframeMap.load` and `KeyframeMap.check_folder` make before any other file is opened, with the
+words for a path that is no map (a recording, a run, a folder inside a map or holding one, an
+interrupted build) and for a format version this code does not read."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from typing import Any, Dict, List, Optional, Tuple
+
+from ..errors import MISSING, MapFormatError, is_format_version, json_value
+from ..fileio import output_path
+from ..map_nesting import is_keyframe_map
+from ..message_fields import frame_id_problem, tf2_frame_name
+from ..output_kinds import not_a_map
+from ..recordings import recording_kind
+from .layout import FORMAT_NAME, MANIFEST, READ_VERSIONS
+from .map_files import opened_identity
+
+log = logging.getLogger(__name__)
+_FRAME_WARNED: set = set()  # (manifest path, map_frame) warned of as no tf2 frame name
+
+
+def _version_refusal(mpath: str, version: Any) -> str:
+    """Why a manifest's format ``version`` (not in READ_VERSIONS) is not read, and the fix: a
+    newer one (an int above the newest read) was written by a newer mast3r_ros, so upgrade;
+    anything else is not a version this code ever wrote, so rebuild."""
+    supported = ", ".join(map(str, READ_VERSIONS))
+    if type(version) is int and version > max(READ_VERSIONS):
+        from ... import __version__
+
+        return (f"{mpath}: format version {version}, written by a newer mast3r_ros (this one, "
+                f"{__version__}, reads versions {supported}): upgrade mast3r_ros to open it, "
+                "or rebuild the map with this one")
+    return (f"{mpath}: format version {json_value(version)}, this code reads versions {supported}; "
+            "rebuild the map with this version")
+
+
+def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
+    """(manifest, `opened_identity`) of the map folder ``path``: `KeyframeMap.load`'s checks
+    of the folder and its manifest (JSON, format, version, map_frame), which open no other
+    file; `MapFormatError` (a manifest's problem worded 'manifest.json: ...', which `load`
+    and `check_folder` prefix with the folder)."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
+                             "folder `mast3r-ros build-map --out` wrote)")
+    if not str(path).strip():  # `check-map "$MAP"` with MAP unset
+        raise MapFormatError("the map path is empty (an unset shell variable?): give a "
+                             "keyframe map folder (`mast3r-ros build-map --out` writes one)")
+    if not os.path.isdir(path):
+        partial = output_path(path) + ".partial"  # `MapWriter`'s build folder
+        if os.path.isdir(partial):  # `build-map --resume` interrupted: no MAP yet
+            raise MapFormatError(f"map folder not found: {path}; {partial} holds an "
+                                 "interrupted build: finish it with `mast3r-ros build-map "
+                                 f"SOURCE --out {path} --resume` (the same options)")
+        raise MapFormatError(f"map folder not found: {path} (build one with "
+                             "`mast3r-ros build-map`)")
+    mpath = os.path.join(path, MANIFEST)
+    try:
+        opened = opened_identity(path)  # what `replaced_since_open` compares
+        with open(mpath, "rb") as fh:
+            manifest = json.loads(fh.read().decode("utf-8-sig"))  # BOM: Notepad
+    except FileNotFoundError:
+        recording = recording_kind(path)
+        if recording:
+            raise MapFormatError(
+                f"{mpath}: missing; {path} looks like a recording ({recording}), not a "
+                f"keyframe map: build a map from it with `mast3r-ros build-map {path} --out "
+                "MAP` and pass MAP") from None
+        named = not_a_map(path, recorded_only=True)  # a run: the map it used, if there
+        if named:
+            raise MapFormatError(named) from None
+        inside = _enclosing_map(path)
+        if inside:  # MAP/keyframes, or a run kept in the map (MAP/run1), given for MAP
+            raise MapFormatError(f"{path} is inside the keyframe map {inside}: pass that "
+                                 "folder") from None
+        other = not_a_map(path)  # a run recording no map (or gone), a pair output
+        if other:
+            raise MapFormatError(other) from None
+        inner = _inner_maps(path)
+        if inner:  # the demo's --out given for its map, OUT/map
+            raise MapFormatError(
+                f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
+                f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
+        raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
+                             "(an interrupted build?)") from None
+    except (ValueError, UnicodeDecodeError) as e:
+        raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
+                             "damaged: rebuild the map or re-copy the file") from None
+    if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
+    version = manifest.get("version", MISSING)
+    if not is_format_version(version, READ_VERSIONS):
+        raise MapFormatError(_version_refusal(mpath, version))
+    frame = manifest.get("map_frame", "map")  # v1 maps have none: 'map'
+    if not isinstance(frame, str) or not tf2_frame_name(frame):
+        raise MapFormatError(f"{mpath}: field 'map_frame' must be a frame name (a string, not "
+                             f"empty nor only '/' and white space), got {frame!r}; rebuild "
+                             "the map or correct the field")
+    # '/map' of a map written before MapWriter checked it; said once per map (check-map
+    # loads it twice)
+    if frame_id_problem(frame) and (mpath, frame) not in _FRAME_WARNED:
+        _FRAME_WARNED.add((mpath, frame))
+        log.warning("%s: map_frame %r is not a tf2 frame name (%s); it is read as %r",
+                    mpath, frame, frame_id_problem(frame), tf2_frame_name(frame))
+    return manifest, opened
+
+
+def _enclosing_map(path: str, levels: int = 8) -> Optional[str]:
+    """The folder up to ``levels`` above ``path`` that is a keyframe map (its manifest.json
+    says this format: a dataset's or an ONNX export's manifest.json does not), else None: a
+    folder inside a map (MAP/keyframes, MAP/run1/plots) given in its place."""
+    folder = os.path.normpath(path)  # named as given: MAP/keyframes -> MAP
+    for _ in range(levels):
+        parent = os.path.dirname(folder)
+        parent = parent if parent and parent != folder and not folder.endswith("..") else \
+            os.path.dirname(os.path.abspath(folder))
+        if parent == folder:  # the root
+            return None
+        folder = parent
+        if is_keyframe_map(folder):
+            return folder
+    return None
+
+
+def _inner_maps(path: str) -> List[str]:
+    """The keyframe maps directly inside ``path``, named as given (``demo_out`` ->
+    ``demo_out/map``): a folder that holds maps given in their place."""
+    try:
+        names = sorted(os.listdir(path))
+    except OSError:
+        return []
+    return [os.path.join(path, n) for n in names if is_keyframe_map(os.path.join(path, n))]
