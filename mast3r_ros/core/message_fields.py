@@ -24,6 +24,7 @@ from scipy.spatial.transform import Rotation
 from . import image_codec
 from .errors import InputError
 from .geometry import finite_pose, is_valid_pose, make_pose, non_rigid_reason
+from .said_once import SaidOnce
 from .image_codec.camera_info import _message_binning, _message_size, _roi_fields, _uint32
 from .types import CameraIntrinsics, Frame, check_stamp_ns
 
@@ -56,9 +57,11 @@ def tf2_frame_name(frame: str) -> str:
     return re.sub(r"^[\s/]+", "", frame).strip()  # '/ /map' too
 
 
-_SLASHED_FRAME_IDS: set = set()  # header frame ids warned about by `header_frame_name`
-# frame ids whose 16UC1 images `frame_from_image_message` warned about (once each)
-_DEPTH_ENCODED_FRAME_IDS: set = set()
+# header frame ids warned about by `header_frame_name`, and those whose 16UC1 images
+# `frame_from_image_message` warned about (once each): bounded, a driver that puts a counter in
+# its frame_id adds one per image for as long as the node runs
+_SLASHED_FRAME_IDS = SaidOnce()
+_DEPTH_ENCODED_FRAME_IDS = SaidOnce()
 
 
 def header_frame_name(frame_id: str) -> str:
@@ -70,8 +73,7 @@ def header_frame_name(frame_id: str) -> str:
     (`frame_from_image_message`), so that what the frame is published or compared under (the
     node's debug image, a bag's --pose-frames) is the name tf2 knows."""
     name = frame_id.lstrip("/")
-    if name != frame_id and frame_id not in _SLASHED_FRAME_IDS:
-        _SLASHED_FRAME_IDS.add(frame_id)
+    if name != frame_id and _SLASHED_FRAME_IDS.first(frame_id):
         log.warning("image header frame_id %r starts with '/' (ROS 1's global prefix), which "
                     "tf2 refuses: read as the frame %r; set the camera driver's frame id to %r",
                     frame_id, name, name)
@@ -339,10 +341,9 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
-    if encoding == "16UC1" and msg.header.frame_id not in _DEPTH_ENCODED_FRAME_IDS:
+    if encoding == "16UC1" and _DEPTH_ENCODED_FRAME_IDS.first(msg.header.frame_id):
         # REP-118's depth encoding: a depth topic given as the image topic reads as a dark
         # grey picture (depth in mm, mostly over 4096: no low-bit-depth warning either)
-        _DEPTH_ENCODED_FRAME_IDS.add(msg.header.frame_id)
         log.warning("16UC1 images of frame_id '%s' are read as the colour image (as mono16), "
                     "but 16UC1 is the depth encoding (REP-118, millimetres): if this is a "
                     "depth topic, give the colour topic as the image topic (--image-topic, or "

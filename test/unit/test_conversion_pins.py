@@ -10,6 +10,7 @@ import pytest
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.image_codec import intrinsics_from_camera_info
+from mast3r_ros.core.said_once import SaidOnce
 
 K = [585.0, 0.0, 320.0, 0.0, 585.0, 240.0, 0.0, 0.0, 1.0]
 
@@ -189,7 +190,7 @@ def test_low_bit_depth_warning_skips_an_empty_image(monkeypatch, caplog):
     no judgement used up, so the stream's first real 12-bit image is still warned about."""
     from mast3r_ros.core.image_codec import raw
 
-    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", SaidOnce())
     assert raw.warn_low_bit_depth(np.zeros((0, 4), np.uint16), "cam mono16", "fix") is False
     with caplog.at_level("WARNING"):
         assert raw.warn_low_bit_depth(np.full((2, 4), 4095, np.uint16), "cam mono16", "fix")

@@ -20,6 +20,7 @@ from scipy.spatial.transform import Rotation
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.types import CameraIntrinsics
 from robot_poses import random_pose, rz
 
@@ -479,7 +480,7 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
     from mast3r_ros.core.image_codec import raw
     from mast3r_ros.core.message_fields import frame_from_image_message
 
-    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", SaidOnce())
 
     def msg(values, encoding="mono16", frame_id="cam12"):
         a = np.asarray(values, dtype="<u2" if encoding.endswith("16") else np.uint8)
@@ -501,7 +502,7 @@ def test_twelve_bit_data_in_16_bit_images_is_warned_once_per_stream(caplog, monk
         frame_from_image_message(msg(np.full((4, 6), 200), "mono8", "eight"), None)
         assert len(caplog.records) == 2, caplog.text
     # each stream is judged on its first 16-bit image (no per-frame pass over the pixels)
-    assert raw._LOW_BIT_DEPTH_CHECKED == {
+    assert set(raw._LOW_BIT_DEPTH_CHECKED) == {
         "mono16 images of frame_id 'cam12'", "mono16 images of frame_id 'other'",
         "mono16 images of frame_id 'full'"}
 
@@ -622,7 +623,7 @@ def test_a_16uc1_image_given_as_colour_is_warned_about_as_depth_once(monkeypatch
     from mast3r_ros.core import message_fields
     from mast3r_ros.core.message_fields import frame_from_image_message
 
-    monkeypatch.setattr(message_fields, "_DEPTH_ENCODED_FRAME_IDS", set(), raising=False)
+    monkeypatch.setattr(message_fields, "_DEPTH_ENCODED_FRAME_IDS", SaidOnce())
 
     def msg(encoding, frame_id="cam"):
         a = np.full((4, 6), 2500, dtype="<u2")

@@ -9,6 +9,7 @@ from PIL import Image
 
 from mast3r_ros.core.config import ModelConfig
 from mast3r_ros.core.errors import ConfigError, InputError
+from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.matching import brute_force_mutual_nn
 from mast3r_ros.replay.pair import draw_matches, run_pair
 from mast3r_test_utils import write_tiny_checkpoint
@@ -114,7 +115,7 @@ def test_twelve_bit_pair_images_are_warned_about_by_name(tmp_path, capsys, monke
     from mast3r_ros.core.image_codec import raw
     from mast3r_ros.replay.cli import main
 
-    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", set())
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", SaidOnce())
     monkeypatch.chdir(tmp_path)
     rng = np.random.default_rng(2)
     for name in ("a.png", "b.png"):

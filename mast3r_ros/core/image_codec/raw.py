@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..said_once import SaidOnce
 
 log = logging.getLogger(__name__)
 
@@ -285,8 +286,9 @@ def encode_image(rgb: np.ndarray) -> Tuple[str, int, int, int, array.array]:
     return "rgb8", height, width, width * 3, data
 
 
-# the sources `warn_low_bit_depth` has judged (each once per process: no per-frame pass)
-_LOW_BIT_DEPTH_CHECKED: set = set()
+# the sources `warn_low_bit_depth` has judged (each once: no per-frame pass), the most recent
+# `SaidOnce` bound of them (a topic's source names its frame_id, which a driver may vary)
+_LOW_BIT_DEPTH_CHECKED = SaidOnce()
 
 
 def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
@@ -296,9 +298,10 @@ def warn_low_bit_depth(array: np.ndarray, source: str, fix: str) -> bool:
     `to_rgb8`) turns into a picture at most 16/255 bright, and which nothing in an image says
     how many bits are significant. ``source`` names the stream (a folder's files, a topic's
     frame_id and encoding); ``fix`` says what to change. Returns whether it warned."""
-    if array.dtype != np.uint16 or not array.size or source in _LOW_BIT_DEPTH_CHECKED:
+    if array.dtype != np.uint16 or not array.size:
         return False
-    _LOW_BIT_DEPTH_CHECKED.add(source)  # judged on its first 16-bit image only
+    if not _LOW_BIT_DEPTH_CHECKED.first(source):  # judged on its first 16-bit image only
+        return False
     if int(array.max()) >= 4096:
         return False
     log.warning("%s: 16-bit pixel values that all stay below 4096 (10/12-bit sensor data?): "

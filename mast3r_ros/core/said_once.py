@@ -1,0 +1,59 @@
+"""Warn-once records with a bound, for processes that run for hours (the node).
+
+A module-level ``set`` of the keys already warned about (a frame id, a stream's encoding) grows
+by one entry for every distinct key: a camera driver that puts a counter or a stamp in its
+``frame_id`` added one per image, for as long as the node ran. `SaidOnce` remembers at most
+``max_keys`` of them.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Hashable, Iterator
+
+DEFAULT_MAX_KEYS = 256
+
+
+class SaidOnce:
+    """The keys something was said about once, at most ``max_keys`` of them (an int >= 1).
+
+    `first` answers True the first time it sees a key (say it now) and False while the key is
+    remembered. A key asked about again counts as recent, and when a new key would exceed the
+    bound, the one asked about least recently is forgotten: a key that recurs every frame stays
+    remembered (said once) however many other keys pass by; one forgotten is said again once if
+    it comes back. Thread-safe (the node's executor and worker threads both decode images).
+    """
+
+    def __init__(self, max_keys: int = DEFAULT_MAX_KEYS) -> None:
+        if isinstance(max_keys, bool) or not isinstance(max_keys, int) or max_keys < 1:
+            raise ValueError(f"SaidOnce: max_keys must be an int >= 1, got {max_keys!r}")
+        self.max_keys = max_keys
+        self._keys: collections.OrderedDict = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def first(self, key: Hashable) -> bool:
+        """True when ``key`` is not remembered (it is now), False when it is."""
+        with self._lock:
+            if key in self._keys:
+                self._keys.move_to_end(key)
+                return False
+            self._keys[key] = None
+            while len(self._keys) > self.max_keys:
+                self._keys.popitem(last=False)
+            return True
+
+    def __contains__(self, key: Hashable) -> bool:
+        with self._lock:
+            return key in self._keys
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def __iter__(self) -> Iterator[Hashable]:
+        with self._lock:
+            return iter(list(self._keys))
+
+    def clear(self) -> None:
+        with self._lock:
+            self._keys.clear()
