@@ -296,8 +296,8 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                         "and run replaced")
     p.add_argument("--frames", type=int, default=60,
                    help="frames rendered around the loop, at least 4 (refused when the scene, "
-                        "up to 5 bytes per pixel a frame, would not fit DIR's free space, or the "
-                        "frames, 7 bytes per pixel, the memory available)")
+                        "up to 5 bytes per pixel a frame, would not fit DIR's free space; "
+                        "rendered and written one frame at a time)")
     p.add_argument("--width", type=int, default=640, help="image width in pixels, 64 to 4096")
     p.add_argument("--height", type=int, default=480,
                    help="image height in pixels, 48 to 4096")

@@ -13,7 +13,7 @@ import logging
 import os
 import shutil
 import time
-from typing import Any, Dict, Optional, Tuple
+from typing import Any, Dict, Tuple
 
 from ..core.config import Config
 from ..core.durable import flush_before_publish, fsync_dir
@@ -30,9 +30,6 @@ log = logging.getLogger(__name__)
 
 DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
 MAX_SIDE = 4096  # --width / --height: the renderer holds several float64 images of this size
-# the renderer keeps every frame in memory until the scene is written: RGB uint8 and float32
-# depth, 7 bytes per pixel (2.1 GB for 1000 frames at 640x480)
-FRAME_MEMORY_BYTES_PER_PIXEL = 7
 # what one rendered frame can take on disk, per pixel: its RGB PNG (3 bytes) and 16-bit depth
 # PNG (2) uncompressed, which PNG's compression does not exceed; the textured scene compresses
 # to about 2.1 bytes per pixel at 640x480 (0.65 MB a frame), 3.7 at 64x48 (file headers)
@@ -126,32 +123,6 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     return dirs
 
 
-def available_memory() -> Optional[int]:
-    """Bytes of memory available to a new allocation without swapping (Linux: MemAvailable of
-    /proc/meminfo); None where that is not known."""
-    try:
-        with open("/proc/meminfo", encoding="ascii") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024  # kB
-    except (OSError, ValueError, IndexError):
-        pass
-    return None
-
-
-def check_scene_memory(frames: int, width: int, height: int) -> None:
-    """`InputError` naming --frames when the frames the renderer holds until the scene is
-    written (`FRAME_MEMORY_BYTES_PER_PIXEL`) exceed the memory available now (nothing checked
-    where that is unknown: `available_memory`)."""
-    avail = available_memory()
-    need = frames * width * height * FRAME_MEMORY_BYTES_PER_PIXEL
-    if avail is not None and need > avail:
-        raise InputError(
-            f"--frames {frames}: the renderer keeps every frame in memory until the scene is "
-            f"written, {_size(need)} at {width}x{height}, but {_size(avail)} of memory is "
-            "available; render fewer --frames or smaller --width/--height")
-
-
 # What a demo folder holds: its scene (always with data/done.json), map and run, and what a
 # stopped demo leaves (a scene being rendered, map.partial, run.partial, run.tmp-*). With
 # --overwrite a folder holding anything else is not the demo's and is refused; each part is
@@ -170,8 +141,8 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     replaced (each atomically; the old run is removed once the new map is published, so a
     demo stopped while localizing leaves the new map and no run, not the old map's run beside
     it). Before any work, `InputError` for a scene to render that would not fit the free space
-    of ``out``'s file system (`check_scene_fits`) or whose frames would not fit the memory
-    available (`check_scene_memory`); a scene reused is not checked."""
+    of ``out``'s file system (`check_scene_fits`); a scene reused is not checked. The
+    rendering holds one frame at a time (`write_demo_sequences`)."""
     check_seed(seed)
     if frames < 4:
         raise InputError(f"--frames must be >= 4 (half map, half query), got {frames}")
@@ -183,7 +154,6 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
                          f"--height), got {width}x{height}")
     if not _rendered(os.path.join(out, "data"), _stamp(frames, width, height, seed)):
         check_scene_fits(out, frames, width, height)  # a scene reused takes no new space
-        check_scene_memory(frames, width, height)
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered
     check_build_files(cfg, BuildOptions())
