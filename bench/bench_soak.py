@@ -3,8 +3,8 @@
 
 The localization node runs for hours; anything it keeps per frame grows without bound. This
 drives the ROS-free parts over many frames and prints, side by side, how much Python memory
-(``tracemalloc``, after a warm-up) and RSS each phase gains per 1000 frames, with the source
-lines that gained the most:
+(``tracemalloc``, traced from the start, counted after a warm-up) and RSS each phase gains per
+1000 frames, with the source lines that gained the most:
 
 * ``localizer``: `Localizer.localize` with the tracker's hint (SIFT on rendered frames, or the
   tiny random-weight MASt3R with ``--matcher mast3r``), each frame with a new stamp, a new
@@ -17,8 +17,8 @@ lines that gained the most:
 * ``offline``: what `mast3r-ros localize` keeps per frame for the metrics and plots
   (the result and its ground-truth pose), extrapolated to a 1-hour 30 Hz bag (108 000 frames).
 
-    python bench/bench_soak.py                         # 3000 frames per phase, SIFT (minutes)
-    python bench/bench_soak.py --frames 500 --phases node   # a quick look
+    python bench/bench_soak.py                         # 3000 frames per phase, SIFT (~15 min)
+    python bench/bench_soak.py --frames 600 --warmup 100 --phases node   # a quick look
     python bench/bench_soak.py --matcher mast3r --size 224  # the tiny random-weight network
 
 Per 1000 frames it prints two figures of each: over the whole run after the warm-up, and the
@@ -54,7 +54,7 @@ from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.tracker import Tracker
 from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
-from mast3r_ros.ros import admission, params
+from mast3r_ros.ros import admission, params, processing
 from mast3r_ros.ros.diagnostics import DiagnosticsWindow
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.tracking import TrackingState
@@ -64,11 +64,15 @@ HOUR_30HZ = 108_000
 
 
 def soak(step: Callable[[int], None], frames: int, warmup: int, every: int) -> Dict[str, Any]:
-    """Run ``step(i)`` for i < ``frames``; trace allocations after ``warmup`` frames."""
+    """Run ``step(i)`` for i < ``frames``; memory gained after ``warmup`` frames.
+
+    Traced from the first frame: traced from the end of the warm-up only, a bounded structure
+    whose entries turn over (an LRU, a time window) looked like growth while its untraced
+    entries were replaced by traced ones."""
+    tracemalloc.start(1)
     for i in range(warmup):
         step(i)
     gc.collect()
-    tracemalloc.start(1)
     before = tracemalloc.take_snapshot()
     traced0, rss0 = tracemalloc.get_traced_memory()[0], rss_now_mb()
     samples = []
@@ -170,7 +174,7 @@ class _Host(FrameProcessing):
         self._lock = threading.Lock()
         self._tracking = TrackingState(3)
         self._diag = DiagnosticsWindow()
-        self._diag.start(time.monotonic())
+        self._diag.start(0.0)
         self._tf = _Tf(np.eye(4))
         self._outputs = _Outputs()
         self._localizer = localizer
@@ -226,12 +230,19 @@ def image_msg(rgb: np.ndarray, stamp_ns: int, frame_id: str, mono16: bool) -> An
 
 
 def node_phase(loc: Localizer, queries: List[Frame], args) -> Callable[[int], None]:
+    # the node's monotonic clock advances 1/30 s a frame, whatever this machine's speed: its
+    # time windows (/diagnostics: 10 s) then hold the same frames at every sample, as on a
+    # robot at 30 Hz (on the wall clock they held 3-20 s worth of frames as the load varied,
+    # noise of +-300 KB that hid tens of KB per 1000 frames)
+    clock = {"t_s": 0.0}
+    processing.time = NS(monotonic=lambda: clock["t_s"])
     failing = _Failing(loc)
     host = _Host(failing, queries[0].intrinsics)
     state = {"stamp_ns": 1000 * NS_PER_S}
 
     def step(i: int) -> None:
         q = queries[i % len(queries)]
+        clock["t_s"] += 1.0 / 30.0
         state["stamp_ns"] += NS_PER_S // 30 + (i % 7) * 1000        # varied stamps
         if i % 500 == 499:
             state["stamp_ns"] -= 5 * NS_PER_S                        # a bag loop
@@ -241,13 +252,13 @@ def node_phase(loc: Localizer, queries: List[Frame], args) -> Callable[[int], No
         host._tf.down = i % 97 == 5
         failing.fail = i % 89 == 3
         host.now_ns = state["stamp_ns"] + NS_PER_S // 100
-        msg = image_msg(q.rgb, stamp_ns, frame_id, mono16=i % 11 == 0)
+        msg = image_msg(q.rgb, stamp_ns, frame_id, mono16=i % 3 == 1)
         with host._lock:
-            host._diag.note_arrival(time.monotonic(), stamp_ns)
+            host._diag.note_arrival(clock["t_s"], stamp_ns)
         host._process(msg)
         if i % 30 == 0:
             with host._lock:
-                host._diag.summary(time.monotonic(), host._tracking.track, True)
+                host._diag.summary(clock["t_s"], host._tracking.track, True)
     return step
 
 
@@ -280,8 +291,9 @@ PHASES = {"localizer": localizer_phase, "node": node_phase, "offline": offline_p
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=3000, help="frames per phase")
-    ap.add_argument("--warmup", type=int, default=300,
-                    help="frames before tracing starts (bounded structures fill up)")
+    ap.add_argument("--warmup", type=int, default=1000,
+                    help="frames before tracing starts: bounded structures fill up (the node "
+                         "phase's 256 warned-about frame ids take ~800)")
     ap.add_argument("--every", type=int, default=0, help="sample every N frames (0: frames/10)")
     ap.add_argument("--phases", nargs="+", choices=tuple(PHASES), default=list(PHASES))
     ap.add_argument("--matcher", choices=("sift", "mast3r"), default="sift")
