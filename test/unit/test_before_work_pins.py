@@ -67,8 +67,9 @@ def test_16uc1_images_of_each_frame_id_are_warned_about_once(monkeypatch, caplog
     import numpy as np
 
     from mast3r_ros.core import message_fields
+    from mast3r_ros.core.said_once import SaidOnce
 
-    monkeypatch.setattr(message_fields, "_DEPTH_ENCODED_FRAME_IDS", set())
+    monkeypatch.setattr(message_fields, "_DEPTH_ENCODED_FRAME_IDS", SaidOnce())
     a = np.full((4, 6), 2500, dtype="<u2")
     with caplog.at_level("WARNING", logger="mast3r_ros.core.message_fields"):
         for frame_id in ("left", "right", "left", "right"):
