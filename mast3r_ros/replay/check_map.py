@@ -72,7 +72,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     if problems:
         for p in problems:
             sys.stdout.write(p + "\n")
-        raise MapFormatError(f"{args.map}: {len(problems)} map files missing, truncated or "
+        files = "map files" if len(problems) > 1 else "map file"
+        raise MapFormatError(f"{args.map}: {len(problems)} {files} missing, truncated or "
                              "corrupt (listed above); rebuild the map or re-copy the files")
     # every file was just read and checksummed: a lazy open reads each keyframe's image and
     # depth once more, for the check (a full open read them twice more, and every encoding)

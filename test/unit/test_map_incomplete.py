@@ -139,3 +139,23 @@ def test_a_manifest_without_its_files_table_is_refused_early_as_the_open_does(wh
         KeyframeMap.load(copy)
     assert str(early.value) == str(late.value)
     assert str(early.value) == f"{manifest}: missing field 'files'"
+
+
+def test_counts_of_one_file_are_singular(whole_map, tmp_path, capsys):
+    """Two keyframe images gone: the open says 'and 1 more missing or truncated file', and
+    check-map, which lists both, '2 map files'; one gone: '1 map file' (it read '1 map files'
+    and 'and 1 more ... files', as a user saw after a stopped rsync)."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    os.remove(os.path.join(copy, "keyframes", "000001.png"))
+    capsys.readouterr()
+    assert main(["check-map", copy]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{copy}: 1 map file missing, truncated or corrupt (listed above)" in err, err
+    os.remove(os.path.join(copy, "keyframes", "000002.png"))
+    with pytest.raises(MapFormatError) as two:
+        KeyframeMap.check_folder(copy)
+    assert "(and 1 more missing or truncated file);" in str(two.value), two.value
+    assert main(["check-map", copy]) == 2
+    err = capsys.readouterr().err.strip()
+    assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err

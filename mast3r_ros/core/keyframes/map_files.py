@@ -280,8 +280,8 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
     `size_problem` lines, at least one): the first named (a whole folder missing: that
     folder), how many there are, that the map is incomplete and the fix. ``pointer``: name
     ``check-map`` (off for check-map's own open)."""
-    first, more = bad[0], (f" (and {len(bad) - 1} more missing or truncated files)"
-                           if len(bad) > 1 else "")
+    first, more = bad[0], (f" (and {len(bad) - 1} more missing or truncated "
+                           f"file{'s' if len(bad) > 2 else ''})" if len(bad) > 1 else "")
     gone, top = os.path.dirname(first.rsplit(": ", 1)[-1]), os.path.normpath(path)
     if first.startswith("map file missing: ") and gone != top and not os.path.isdir(gone):
         while os.path.dirname(gone) != top and not os.path.isdir(os.path.dirname(gone)):
