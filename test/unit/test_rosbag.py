@@ -911,3 +911,33 @@ def test_build_map_of_a_bag_without_pose_frames_names_them_before_reading_a_fram
                  "/camera/depth/image_rect_raw"]) == 2
     assert "has no tf (tf2_msgs/msg/TFMessage) to take poses from: pass the camera's poses " \
            "as a TUM trajectory, --trajectory FILE" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("fmt", ["16UC1; compressedDepth rvl", "16UC1; compressedDepth png"])
+def test_plain_iteration_names_the_depth_message_it_cannot_decode(tmp_path, fmt):
+    """``build-map`` reads a bag by plain iteration, which stops at a depth message that cannot
+    be decoded (a garbage RVL or PNG compressedDepth): the line said only 'compressedDepth
+    format ...: corrupt RVL stream: ...', not which topic or message; it names both now, as
+    ``localize``'s unreadable frame does."""
+    import struct
+
+    garbage = T["sensor_msgs/msg/CompressedImage"](
+        header=header(3 * S), format=fmt,
+        data=np.frombuffer(struct.pack("<iff", 0, 0.0, 0.0) + struct.pack("<II", W, H)
+                           + bytes(range(200, 240)), np.uint8))
+    msgs = [("/cam/image", t * S, compressed(t * S, "jpeg", RGB[..., ::-1])) for t in (1, 3, 4)]
+    msgs += [("/cam/depth/compressedDepth", 3 * S, garbage),
+             ("/cam/camera_info", S, camera_info(S))]
+    seq = BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(
+        msgs, key=lambda m: m[1])), image_topic="/cam/image",
+        depth_topic="/cam/depth/compressedDepth")
+    with pytest.raises(InputError) as err:
+        list(seq)
+    msg = str(err.value)
+    assert msg.startswith("depth topic /cam/depth/compressedDepth: "), msg
+    assert msg.endswith(" (the depth message stamped t=3.000000 s)"), msg
+    assert f"format '{fmt}'" in msg and "\n" not in msg, msg
+    got = list(seq.frames_or_unreadable())  # localize: that frame unreadable, named once
+    assert got[1].reason.startswith("/cam/image at t=3.000000 s: its depth at t=3.000000 s: "
+                                    "depth topic /cam/depth/compressedDepth: "), got[1].reason
+    assert f"format '{fmt}'" in got[1].reason and "depth message stamped" not in got[1].reason

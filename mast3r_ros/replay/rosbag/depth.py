@@ -127,8 +127,10 @@ class _DepthAssociation:
         return depth
 
     def _decode_depth(self, msg: Any) -> np.ndarray:
-        array, encoding = decode_image_message(msg)
+        """The depth message ``msg`` in metres; an `InputError` names the depth topic: its
+        decoding failed (a corrupt PNG or RVL compressedDepth) or its values are no depth."""
         try:
+            array, encoding = decode_image_message(msg)
             return depth_to_metres(array, encoding, self._depth_scale)
         except InputError as err:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err

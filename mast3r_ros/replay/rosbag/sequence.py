@@ -421,8 +421,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
                     try:
                         depth_by_stamp[stamp] = self._decode_depth(msg)
                     except InputError as err:
-                        if not skip_unreadable:
-                            raise
+                        if not skip_unreadable:  # stopping here: no frame's line names it
+                            raise InputError(f"{err} (the depth message stamped "
+                                             f"t={stamp * 1e-9:.6f} s)") from err
                         depth_by_stamp[stamp] = err  # the frames matched to it are unreadable
                 # images wait, in order, until the depth matched to them has been read
                 while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
