@@ -157,8 +157,19 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered
     check_build_files(cfg, BuildOptions())
+    made = not os.path.lexists(out)
     with output_lock(out):  # one demo per folder: a second is refused before it renders
-        return _run_demo(out, cfg, frames, width, height, seed)
+        try:
+            return _run_demo(out, cfg, frames, width, height, seed)
+        except BaseException:
+            # stopped before anything was kept (Ctrl-C while rendering): the folder this demo
+            # made goes too, so the same command runs again (an empty DIR needed --overwrite)
+            if made:
+                try:
+                    os.rmdir(out)  # only when empty
+                except OSError:
+                    pass
+            raise
 
 
 def _run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: int

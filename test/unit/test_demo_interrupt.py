@@ -75,3 +75,24 @@ def test_a_demo_stopped_in_each_step_leaves_nothing_half_written_and_names_the_r
     monkeypatch.undo()
     assert _demo(out, "--overwrite") == 0
     assert sorted(os.listdir(out)) == ["data", "map", "run"]
+
+
+def test_a_demo_stopped_while_rendering_into_a_new_folder_reruns_as_it_was_given(
+        tmp_path, monkeypatch, capsys):
+    """Ctrl-C while the scene renders (the longest step at --frames 200) left the empty DIR
+    the demo had made, and the same command was then refused: 'output folder already exists:
+    DIR (pass --overwrite ...)' for a folder the user never had. Nothing is kept, so DIR goes
+    too; a DIR that existed before the demo is left."""
+    out = tmp_path / "D"
+    _stop_at(monkeypatch, "render")
+    assert _demo(out) == 130
+    assert not out.exists() and os.listdir(tmp_path) == [], os.listdir(tmp_path)
+    capsys.readouterr()
+    monkeypatch.undo()
+    assert _demo(out) == 0, capsys.readouterr().err
+    assert sorted(os.listdir(out)) == ["data", "map", "run"]
+    given = tmp_path / "E"
+    given.mkdir()
+    _stop_at(monkeypatch, "render")
+    assert _demo(given, "--overwrite") == 130
+    assert given.is_dir()
