@@ -159,3 +159,28 @@ def test_counts_of_one_file_are_singular(whole_map, tmp_path, capsys):
     assert main(["check-map", copy]) == 2
     err = capsys.readouterr().err.strip()
     assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err
+
+
+@pytest.mark.parametrize("command", ["localize", "merge-maps", "check-map"])
+def test_a_copy_stopped_before_its_manifest_is_called_a_copy_with_the_fix(
+        whole_map, tum, tmp_path, capsys, command):
+    """An rsync or scp stopped before manifest.json (it sorts after keyframes/) left the map's
+    files without their manifest, and every command said 'not a complete keyframe map (an
+    interrupted build?)': a build never leaves a folder at MAP (it renames a finished one), and
+    the line named no fix. It now says what the folder holds and to copy the map again."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    os.remove(os.path.join(copy, "manifest.json"))
+    args = {"localize": ["localize", tum[1], "--map", copy, "--out",
+                         str(tmp_path / "run"), "--matcher", "sift"],
+            "merge-maps": ["merge-maps", whole_map, copy, "--out", str(tmp_path / "ab")],
+            "check-map": ["check-map", copy]}[command]
+    capsys.readouterr()
+    assert main(args) == 2
+    err = [line for line in capsys.readouterr().err.strip().splitlines()
+           if not line.startswith("[INFO]")]
+    assert len(err) == 1, err
+    assert (f"{copy}/manifest.json: missing, but {copy} holds a keyframe map's files "
+            "(keyframes/): copied only in part? copy the map again (its manifest.json last) or "
+            "rebuild it") in err[0], err
+    assert "interrupted build" not in err[0]

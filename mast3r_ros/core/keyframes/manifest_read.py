@@ -84,6 +84,13 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
             raise MapFormatError(
                 f"{mpath}: missing; {path} is not a keyframe map but holds one: pass it "
                 f"({', '.join(inner[:3])}{', ...' if len(inner) > 3 else ''})") from None
+        if os.path.isdir(os.path.join(path, "keyframes")):  # a map's files, no manifest
+            # an rsync or scp stopped before manifest.json (it sorts after keyframes/); a
+            # build never leaves a folder at MAP (it renames a finished one into place)
+            raise MapFormatError(
+                f"{mpath}: missing, but {path} holds a keyframe map's files (keyframes/): "
+                "copied only in part? copy the map again (its manifest.json last) or rebuild "
+                "it") from None
         raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
                              "(an interrupted build?)") from None
     except (ValueError, UnicodeDecodeError) as e:
