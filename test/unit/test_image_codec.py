@@ -1049,3 +1049,19 @@ def test_decode_compressed_depth_rvl_damage_is_named():
         decode_compressed(fmt, struct.pack("<iffII", 0, 0, 0, 0, 20) + data[20:])
     with pytest.raises(InputError, match="malformed compressedDepth message.*width and height"):
         decode_compressed(fmt, data[:16])
+
+
+@pytest.mark.parametrize("a, b", [(0.0, -10.0), (-2.5, -10.0), (2.5, 5.0), (float("nan"), -10.0),
+                                  (2.5, float("inf"))])
+@pytest.mark.parametrize("kind", ["png", "rvl"])
+def test_a_32fc1_compressed_depth_header_no_plugin_writes_is_refused(a, b, kind):
+    """a = 0 decoded every valid pixel as 0 m without a word; b >= 1 gives a value v = b an
+    infinite depth and v < b a negative one. The plugin writes a = q(q+1) > 0, b = 1 - a/max."""
+    inverse = np.array([[0, 100], [1000, 40]], dtype=np.uint16)
+    if kind == "png":
+        data = struct.pack("<iff", 0, a, b) + cv2.imencode(".png", inverse)[1].tobytes()
+    else:
+        data = _rvl_message(inverse, a, b)
+    with pytest.raises(InputError, match=r"compressedDepth message \(format '32FC1; "
+                       r"compressedDepth .*'\): its header's inverse-depth quantization a="):
+        decode_compressed(f"32FC1; compressedDepth {kind}", data)

@@ -59,6 +59,15 @@ def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> Tuple[np.ndarray, str
         return inverse, "16UC1"
     # 32FC1 is stored as quantized inverse depth: depth = a / (value - b), value 0 = invalid.
     quant_a, quant_b = buf[4:12].copy().view("<f4")
+    # the plugin writes a = q (q + 1) > 0 and b = 1 - a / depth_max < 1 (q: depth_quantization,
+    # depth_max > 0), so every stored value v >= 1 gives a positive finite depth; a = 0 read
+    # every pixel as 0 m without a word
+    if not (np.isfinite(quant_a) and np.isfinite(quant_b) and quant_a > 0 and quant_b < 1):
+        raise InputError(
+            f"compressedDepth message (format {fmt!r}): its header's inverse-depth quantization "
+            f"a={float(quant_a):g}, b={float(quant_b):g} is none image_transport's "
+            "compressed_depth writes (a = q(q+1) > 0, b = 1 - a/depth_max < 1): a damaged "
+            "message or another encoder; republish the depth raw or as 16UC1")
     with np.errstate(divide="ignore", invalid="ignore"):
         depth = (np.float32(quant_a) / (inverse.astype(np.float32) - np.float32(quant_b)))
     depth[inverse == 0] = np.nan
