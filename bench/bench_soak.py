@@ -38,7 +38,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 import time
 import tracemalloc
 from types import SimpleNamespace as NS
@@ -47,15 +46,13 @@ from typing import Any, Callable, Dict, List
 import numpy as np
 from benchlib import environment, rss_now_mb, write_json
 
-from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import LocalizerConfig, param_specs
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
 from mast3r_ros.core.localizer import Localizer
 from mast3r_ros.core.tracker import Tracker
 from mast3r_ros.core.types import CameraIntrinsics, Frame, LocalizationResult
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
-from mast3r_ros.ros import admission, params, processing
-from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+from mast3r_ros.ros import params, processing
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.tracking import TrackingState
 
@@ -171,20 +168,13 @@ class _Host(FrameProcessing):
         values = {s.name: s.default for s in param_specs()}
         values.update(map_path="/maps/x", odom_frame="", confirm_frames=1)
         self._cfg = params.params_to_config(values)
-        self._lock = threading.Lock()
-        self._tracking = TrackingState(3)
-        self._diag = DiagnosticsWindow()
+        self._init_frame_path(TrackingState(3), "/camera_info")
         self._diag.start(0.0)
         self._tf = _Tf(np.eye(4))
         self._outputs = _Outputs()
         self._localizer = localizer
         self._cam = cam
         self._camera_info = None
-        self._intrinsics = mf.IntrinsicsCache()
-        self._info_topic = "/camera_info"
-        self._errors = admission.ErrorThrottle()
-        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)
-        self._tf_timeline = admission.TfTimeline()
         self._active = True
         self._logger = _Logger()
         self.now_ns = 0

@@ -51,10 +51,10 @@ from tf2_ros import TransformException
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import NODE_NAME, Config
 from mast3r_ros.core.errors import InputError, Mast3rRosError
-from mast3r_ros.ros import admission, params, topics
+from mast3r_ros.ros import params, topics
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
-from mast3r_ros.ros.diagnostics import DiagnosticsSummary, DiagnosticsWindow
+from mast3r_ros.ros.diagnostics import DiagnosticsSummary
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.log_bridge import install_log_bridge
@@ -93,21 +93,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         for line in params.unknown_parameter_warnings(getattr(self, "_parameter_overrides", {})):
             self.get_logger().warning(line)
 
-        self._lock = threading.Lock()           # guards _tracking and _diag
-        self._tracking = TrackingState()
-        self._diag = DiagnosticsWindow()
+        # _lock, _tracking, _diag, _intrinsics, _info_topic, _errors, _warnings, _tf_timeline
+        self._init_frame_path()
         self._active = False
         self._exiting = threading.Event()       # main() is stopping the process
         self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
         self._worker_stopped = True             # False: a frame outlived the join timeout
         self._cfg: Optional[Config] = None
         self._localizer = None
-        self._intrinsics = mf.IntrinsicsCache()
         self._camera_info: Optional[CameraInfo] = None
-        self._info_topic = "camera_info"
-        self._errors = admission.ErrorThrottle()                    # unexpected exceptions
-        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)  # frame failures, by kind
-        self._tf_timeline = admission.TfTimeline()
 
         self._tf: Optional[TfClient] = None
         self._outputs: Optional[Outputs] = None

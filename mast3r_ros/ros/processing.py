@@ -26,6 +26,7 @@ The node passes tf2's exception type in ``lookup_errors``, so the path is tested
 
 from __future__ import annotations
 
+import threading
 import time
 import traceback
 from typing import Any, Optional, TYPE_CHECKING, Tuple, Type
@@ -39,7 +40,7 @@ from mast3r_ros.core.focal_evidence import FocalFit
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
-from mast3r_ros.ros.diagnostics import FrameRecord
+from mast3r_ros.ros.diagnostics import DiagnosticsWindow, FrameRecord
 from mast3r_ros.ros.frames import (
     TfToPublish,
     base_pose_covariance,
@@ -48,7 +49,7 @@ from mast3r_ros.ros.frames import (
     planar_covariance,
     planar_pose,
 )
-from mast3r_ros.ros.tracking import image_age_s, is_stale, localize_frame
+from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
 if TYPE_CHECKING:
     from mast3r_ros.ros.outputs import Outputs
@@ -58,10 +59,26 @@ class FrameProcessing:
     """The per-frame methods of `node.LocalizerNode` (which provides ``_cfg``, ``_lock``,
     ``_tracking``, ``_diag``, ``_tf``, ``_outputs``, ``_localizer``, ``_camera_info``,
     ``_intrinsics``, ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``, ``_active``,
-    ``_shutting_down()``, ``get_logger`` and ``get_clock``)."""
+    ``_shutting_down()``, ``get_logger`` and ``get_clock``; the path's own state from
+    `_init_frame_path`)."""
 
     # Exceptions of a TF lookup that fails (the node sets tf2_ros.TransformException).
     lookup_errors: Tuple[Type[BaseException], ...] = ()
+
+    def _init_frame_path(self, tracking: Optional[TrackingState] = None,
+                         info_topic: str = "camera_info") -> None:
+        """The per-frame path's own state, as the node's ``__init__`` sets it (and the hosts
+        that run this path without rclpy: tests, `bench/bench_soak.py`): ``_lock``,
+        ``_tracking`` (``tracking``, default `TrackingState()`), ``_diag``, ``_intrinsics``,
+        ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``."""
+        self._lock = threading.Lock()  # guards _tracking and _diag
+        self._tracking = tracking if tracking is not None else TrackingState()
+        self._diag = DiagnosticsWindow()
+        self._intrinsics = mf.IntrinsicsCache()
+        self._info_topic = info_topic
+        self._errors = admission.ErrorThrottle()  # unexpected exceptions
+        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)  # frame failures, by kind
+        self._tf_timeline = admission.TfTimeline()
 
     # ------------------------------------------------------------------ worker
     def _on_replaced(self) -> None:

@@ -18,12 +18,10 @@ import numpy as np
 import pytest
 from robot_poses import camera_on_robot
 
-from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import param_specs
 from mast3r_ros.core.tracker import Track
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.ros import admission, params
-from mast3r_ros.ros.diagnostics import DiagnosticsWindow
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.tracking import TrackingState
 
@@ -131,19 +129,12 @@ class Host(FrameProcessing):
         if node:
             self._cfg = dataclasses.replace(self._cfg,
                                             node=dataclasses.replace(self._cfg.node, **node))
-        self._lock = threading.Lock()
-        self._tracking = TrackingState(3)
-        self._diag = DiagnosticsWindow()
+        self._init_frame_path(TrackingState(3), "/camera_info")
         self._diag.start(0.0)
         self._tf = Tf()
         self._outputs = Outputs()
         self._localizer = localizer or Localizer()
         self._camera_info = camera_info(160, 120)
-        self._intrinsics = mf.IntrinsicsCache()
-        self._info_topic = "/camera_info"
-        self._errors = admission.ErrorThrottle()
-        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)
-        self._tf_timeline = admission.TfTimeline()
         self._active = True
         self._exiting = threading.Event()
         self.logger = Logger()

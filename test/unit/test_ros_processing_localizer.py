@@ -13,7 +13,6 @@ after the outage within 1 s, and the outage's frames counted as failures by the 
 from __future__ import annotations
 
 import dataclasses
-import threading
 from types import SimpleNamespace as NS
 
 import cv2
@@ -22,7 +21,6 @@ import pytest
 from robot_poses import camera_on_robot
 from scipy.spatial.transform import Rotation
 
-from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config, LocalizerConfig, MapBuildConfig, param_specs
 from mast3r_ros.core.geometry import invert_pose, make_pose, pose_error
 from mast3r_ros.core.localizer import Localizer
@@ -37,8 +35,7 @@ from mast3r_ros.replay.synthetic import (
     write_tum_sequence,
 )
 from mast3r_ros.replay.tum import TumSequence
-from mast3r_ros.ros import admission, debug_view, params
-from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+from mast3r_ros.ros import debug_view, params
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.tracking import TrackingState
 
@@ -121,9 +118,7 @@ class Host(FrameProcessing):
 
     def __init__(self, cfg, localizer, odom_at):
         self._cfg = cfg
-        self._lock = threading.Lock()
-        self._tracking = TrackingState(cfg.localizer.lost_after_failures)
-        self._diag = DiagnosticsWindow()
+        self._init_frame_path(TrackingState(cfg.localizer.lost_after_failures), "/camera_info")
         self._diag.start(0.0)
         self._tf = Tf(odom_at)
         self._outputs = Outputs()
@@ -132,11 +127,6 @@ class Host(FrameProcessing):
                                k=[float(v) for v in CAM.K.reshape(-1)], d=[0.0] * 5,
                                distortion_model="plumb_bob",
                                header=NS(frame_id="camera_optical", stamp=NS(sec=0, nanosec=0)))
-        self._intrinsics = mf.IntrinsicsCache()
-        self._info_topic = "/camera_info"
-        self._errors = admission.ErrorThrottle()
-        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)
-        self._tf_timeline = admission.TfTimeline()
         self._active = True
         self.logger = Logger()
         self.now_ns = 0
