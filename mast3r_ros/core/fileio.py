@@ -183,8 +183,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
                          "renamed into place, which a mount point cannot be; give a folder "
                          f"inside it (--out {os.path.join(path, 'NAME')})")
     if not overwrite:
-        if os.name == "posix":  # a live writer's folder: not one to pass --overwrite for
-            refuse_busy_output(path, "--out")
+        refuse_busy_output(path, "--out")  # a live writer's folder: not one to overwrite
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     names = sorted(os.listdir(full))
