@@ -7,6 +7,9 @@ top bit, whether more nibbles of that value follow. The values, in order: a coun
 pixels, a count of non-zero pixels, then one value per non-zero pixel, its difference to the
 previous non-zero pixel (zig-zag mapped: 0, -1, 1, -2 ... -> 0, 1, 2, 3 ...), repeated until
 the image is full; the difference chain starts at 0 and carries across zero runs.
+
+Decoding is array-wide (numpy) but for the walk from one run's header to the next, one step per
+run (a run's header says where the next one starts), not per pixel.
 """
 
 from __future__ import annotations
@@ -15,31 +18,54 @@ import numpy as np
 
 from ..errors import InputError
 
-_SHIFTS = np.arange(28, -1, -4, dtype=np.uint32)  # the first nibble in the high bits
 _MAX_NIBBLES = 11  # 33 bits: more than any count or difference of a uint16 image needs
 MAX_PIXELS = 1 << 28  # 16384 x 16384: larger is a corrupt header, not a depth camera
 
 
-def _values(words: np.ndarray) -> np.ndarray:
-    """Every variable-length value in ``words`` ((N,) uint32), as int64; the padding nibbles
-    (zeros) after the last value read as values 0."""
-    nibbles = ((words[:, None] >> _SHIFTS[None, :]) & 0xF).reshape(-1).astype(np.int64)
-    last = (nibbles & 0x8) == 0  # the last nibble of its value
-    ends = np.flatnonzero(last)
+def _values(buf: np.ndarray) -> np.ndarray:
+    """Every variable-length value in the stream ``buf`` ((4 N,) uint8, whole little-endian
+    32-bit words), as (M,) int64; the padding nibbles (zeros) after the last value read as
+    values 0, a value cut short at the end is no value. Raises ValueError: a value of more than
+    `_MAX_NIBBLES` nibbles."""
+    # a little-endian word's high nibble is in its last byte: bytes in reverse, high nibble first
+    octets = buf.reshape(-1, 4)[:, ::-1].reshape(-1)
+    nibbles = np.empty(2 * octets.size, np.uint8)
+    nibbles[0::2] = octets >> 4
+    nibbles[1::2] = octets & 0xF
+    ends = np.flatnonzero(nibbles < 8)  # the last nibble of its value: 'more follows' clear
     if ends.size == 0:
         return np.zeros(0, np.int64)
-    nibbles = nibbles[: ends[-1] + 1]  # a value cut short at the end is no value
-    starts = np.concatenate(([0], ends[:-1] + 1))
-    lengths = ends - starts + 1
-    if lengths.max() > _MAX_NIBBLES:
-        raise ValueError(f"a value of {int(lengths.max())} nibbles (at most {_MAX_NIBBLES})")
-    group = np.arange(nibbles.size) - np.repeat(starts, lengths)  # 3-bit group of its value
-    return np.add.reduceat((nibbles & 0x7) << (3 * group), starts)
+    lengths = np.diff(ends, prepend=-1)
+    longest = int(lengths.max())
+    if longest > _MAX_NIBBLES:
+        raise ValueError(f"a value of {longest} nibbles (at most {_MAX_NIBBLES})")
+    low = nibbles & 0x7
+    values = low[ends].astype(np.int64)  # the most significant group, then the lower ones
+    more = np.flatnonzero(lengths > 1)
+    for k in range(1, longest):
+        values[more] = (values[more] << 3) | low[ends[more] - k]
+        more = more[lengths[more] > k + 1]
+    return values
+
+
+def _run_headers(values: np.ndarray) -> np.ndarray:
+    """Where each run's header (zeros, non-zeros) is in ``values`` ((M,) int64), following the
+    chain from the first (one step a run) to the last header whole in the stream: (R,) int64
+    indices."""
+    view = memoryview(values)  # Python ints a step, without a list of every value
+    heads = []
+    add = heads.append
+    index, last = 0, values.size - 2
+    while index <= last:
+        add(index)
+        index += 2 + view[index + 1]
+    return np.array(heads, np.int64)
 
 
 def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
     """RVL-compressed depth (the stream only, without compressed_depth's headers) -> (height,
-    width) uint16, zeros kept (invalid depth).
+    width) uint16, zeros kept (invalid depth). Values past the full image are not read; a
+    difference chain leaving 0..65535 is kept modulo 2**16, as image_transport's decoder does.
 
     Raises:
         InputError: a size of zero or over `MAX_PIXELS`, a stream that is not whole 32-bit
@@ -53,37 +79,39 @@ def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
     if buf.size % 4:
         raise InputError(f"RVL stream of {buf.size} bytes is not whole 32-bit words (cut short?)")
     try:
-        values = _values(buf.view("<u4").astype(np.uint32))
+        values = _values(buf)
     except ValueError as err:
         raise InputError(f"corrupt RVL stream: {err}") from None
-    vals = values.tolist()
-    runs_at, runs_pixel, runs_len = [], [], []
-    index, pixel = 0, 0
-    while pixel < size:
-        if index + 2 > len(vals):
-            raise InputError(f"RVL stream ends after {pixel} of {width}x{height} = {size} pixels "
-                             "(cut short or not RVL)")
-        zeros, nonzeros = vals[index], vals[index + 1]
-        index += 2
-        pixel += zeros
-        if pixel + nonzeros > size:
-            raise InputError(f"RVL runs overrun the {width}x{height} image at pixel {pixel}: "
-                             "corrupt, or another size than its header says")
-        if index + nonzeros > len(vals):
-            raise InputError(f"RVL stream ends after {pixel + len(vals) - index} of "
-                             f"{width}x{height} = {size} pixels (cut short or not RVL)")
-        if nonzeros:
-            runs_at.append(index)
-            runs_pixel.append(pixel)
-            runs_len.append(nonzeros)
-        index += nonzeros
-        pixel += nonzeros
+    count = values.size
+    heads = _run_headers(values)
+    zeros, nonzeros = values[heads], values[heads + 1]
+    # pixels up to each run's end; a count over the image is cut to size + 1 (so no sum of
+    # them overflows): the end of the first run that reaches the image's end is still right
+    ends = np.cumsum(np.minimum(zeros, size + 1) + np.minimum(nonzeros, size + 1))
+    cut_short = heads + 2 + nonzeros > count  # its non-zero values past the stream's end
+    stops = np.flatnonzero((ends >= size) | cut_short)
+    if stops.size == 0:  # every run whole and short of the end: the next header is missing
+        pixel = int(ends[-1]) if ends.size else 0
+        raise InputError(f"RVL stream ends after {pixel} of {width}x{height} = {size} pixels "
+                         "(cut short or not RVL)")
+    last = int(stops[0])
+    pixel = (int(ends[last - 1]) if last else 0) + int(zeros[last])  # exact: ints
+    if pixel + int(nonzeros[last]) > size:
+        raise InputError(f"RVL runs overrun the {width}x{height} image at pixel {pixel}: "
+                         "corrupt, or another size than its header says")
+    if cut_short[last]:
+        raise InputError(f"RVL stream ends after {pixel + count - int(heads[last]) - 2} of "
+                         f"{width}x{height} = {size} pixels (cut short or not RVL)")
+    # runs 0..last fill the image exactly: their non-zero values are the values up to the
+    # last run's end less the headers, their pixels those of the non-zero runs
+    heads, zeros, nonzeros = heads[:last + 1], zeros[:last + 1], nonzeros[:last + 1]
+    deltas = np.ones(int(heads[-1]) + 2 + int(nonzeros[-1]), bool)
+    deltas[heads] = False
+    deltas[heads + 1] = False
+    zigzag = values[:deltas.size][deltas]
+    delta = (zigzag >> 1) ^ -(zigzag & 1)
+    counts = np.stack([zeros, nonzeros], axis=1).reshape(-1)
+    valid = np.repeat(np.arange(counts.size) % 2 == 1, counts)  # (size,): non-zero pixels
     out = np.zeros(size, np.uint16)
-    if runs_len:
-        lengths = np.asarray(runs_len, np.int64)
-        offset = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        zigzag = values[np.repeat(np.asarray(runs_at, np.int64), lengths) + offset]
-        delta = (zigzag >> 1) ^ -(zigzag & 1)
-        out[np.repeat(np.asarray(runs_pixel, np.int64), lengths) + offset] = (
-            np.cumsum(delta) & 0xFFFF).astype(np.uint16)
+    out[valid] = np.cumsum(delta) & 0xFFFF
     return out.reshape(int(height), int(width))
