@@ -963,20 +963,30 @@ def test_an_empty_camera_info_yaml_is_said_to_be_empty(tmp_path):
                                 "YAML (image_width, image_height, camera_matrix)")
 
 
+def _rvl_nibbles(value: int) -> list:
+    """One RVL value's nibbles: 3-bit groups, lowest first, the top bit set on all but the last."""
+    out = []
+    while True:
+        low, value = value & 7, value >> 3
+        out.append((8 if value else 0) | low)
+        if not value:
+            return out
+
+
+def _rvl_words(nibbles: list) -> bytes:
+    """Nibbles -> RVL stream: eight to a little-endian 32-bit word, the first in its high bits,
+    the last word padded with zero nibbles."""
+    nibbles = list(nibbles) + [0] * (-len(nibbles) % 8)
+    return b"".join(struct.pack("<I", int("".join(f"{n:04b}" for n in nibbles[i:i + 8]), 2))
+                    for i in range(0, len(nibbles), 8))
+
+
 def _rvl_encode(depth: np.ndarray) -> bytes:
     """An RVL encoder written here from Wilson 2017's description, independent of the decoder:
     runs of zeros and non-zeros, each non-zero pixel as its zig-zag mapped difference to the
     previous non-zero one, every value in 3-bit groups (lowest first) with a 'more follows' bit,
     eight such nibbles to a little-endian 32-bit word, the first nibble in its high bits."""
-    bits = []
-
-    def put(value):
-        while True:
-            low, value = value & 7, value >> 3
-            bits.append(f"{(8 if value else 0) | low:04b}")
-            if not value:
-                return
-
+    nibbles = []
     flat, previous, i = [int(v) for v in depth.reshape(-1)], 0, 0
     while i < len(flat):
         j = i
@@ -985,14 +995,13 @@ def _rvl_encode(depth: np.ndarray) -> bytes:
         k = j
         while k < len(flat) and flat[k] != 0:
             k += 1
-        put(j - i)
-        put(k - j)
+        nibbles += _rvl_nibbles(j - i) + _rvl_nibbles(k - j)
         for value in flat[j:k]:
-            put(2 * (value - previous) if value >= previous else 2 * (previous - value) - 1)
+            nibbles += _rvl_nibbles(2 * (value - previous) if value >= previous
+                                    else 2 * (previous - value) - 1)
             previous = value
         i = k
-    text = "".join(bits) + "0000" * (-len(bits) % 8)
-    return b"".join(struct.pack("<I", int(text[n:n + 32], 2)) for n in range(0, len(text), 32))
+    return _rvl_words(nibbles)
 
 
 def _rvl_message(depth: np.ndarray, a: float = 0.0, b: float = 0.0) -> bytes:
@@ -1065,3 +1074,188 @@ def test_a_32fc1_compressed_depth_header_no_plugin_writes_is_refused(a, b, kind)
     with pytest.raises(InputError, match=r"compressedDepth message \(format '32FC1; "
                        r"compressedDepth .*'\): its header's inverse-depth quantization a="):
         decode_compressed(f"32FC1; compressedDepth {kind}", data)
+
+
+def _rvl_decode_reference(data: bytes, width: int, height: int) -> np.ndarray:
+    """A straightforward RVL decoder written here from Wilson 2017's description, a nibble and
+    a pixel at a time, independent of `decode_rvl`, refusing (ValueError) what it must refuse:
+    a size of zero, a stream not of whole 32-bit words, a value of more than 11 nibbles anywhere
+    in it, a stream that ends before the image is full (a value cut short at the end is none),
+    runs past the image's end. Values past the full image are not read; the difference chain
+    is kept modulo 2**16 (image_transport's DecompressRVL stores an int in a uint16). The
+    ValueError's message is a pattern `decode_rvl`'s message must match: how many pixels the
+    stream held, the pixel its runs overran the image at."""
+    if width <= 0 or height <= 0:
+        raise ValueError("RVL depth of implausible size")
+    if len(data) % 4:
+        raise ValueError("RVL stream of .* is not whole 32-bit words")
+    values, value, count = [], 0, 0
+    for (word,) in struct.iter_unpack("<I", data):
+        for shift in range(28, -1, -4):
+            nibble = (word >> shift) & 0xF
+            value |= (nibble & 7) << (3 * count)
+            count += 1
+            if not nibble & 8:
+                if count > 11:
+                    raise ValueError(r"corrupt RVL stream: a value of \d+ nibbles")
+                values.append(value)
+                value, count = 0, 0
+    size = width * height
+    out = [0] * size
+    at = pixel = previous = 0
+    while pixel < size:
+        if at + 2 > len(values):
+            raise ValueError(f"RVL stream ends after {pixel} of {width}x{height} ")
+        zeros, nonzeros = values[at:at + 2]
+        at += 2
+        pixel += zeros
+        if pixel + nonzeros > size:
+            raise ValueError(f"RVL runs overrun the {width}x{height} image at pixel {pixel}:")
+        for _ in range(nonzeros):
+            if at == len(values):
+                raise ValueError(f"RVL stream ends after {pixel} of {width}x{height} ")
+            positive = values[at]
+            at += 1
+            previous += (positive >> 1) ^ -(positive & 1)
+            out[pixel] = previous & 0xFFFF
+            pixel += 1
+    return np.array(out, np.uint16).reshape(height, width)
+
+
+def _rvl_stream_message(stream: bytes, width: int, height: int) -> bytes:
+    return struct.pack("<iffII", 0, 0, 0, width, height) + stream
+
+
+def _rvl_fuzz(count: int, seed: int = 5):
+    """``count`` damaged or made-up RVL streams (stream, width, height): encoded images with
+    bytes flipped, cut, words inserted or appended, another size in the header; random bytes;
+    random values (runs of random lengths, differences of any size)."""
+    rng = np.random.default_rng(seed)
+    images = []
+    for h, w, holes in ((3, 4, 0.0), (7, 9, 0.3), (12, 10, 0.6), (16, 21, 0.2), (5, 5, 1.0)):
+        depth = rng.integers(1, 65536 if h == 3 else 5000, (h, w)).astype(np.uint16)
+        depth[rng.random(depth.shape) < holes] = 0
+        images.append((depth, _rvl_encode(depth)))
+    for i in range(count):
+        depth, stream = images[i % len(images)]
+        h, w = depth.shape
+        raw = bytearray(stream)
+        kind = i % 8
+        if kind == 0:
+            for _ in range(int(rng.integers(1, 4))):
+                raw[int(rng.integers(len(raw)))] ^= int(rng.integers(1, 256))
+        elif kind == 1:
+            raw = raw[:int(rng.integers(0, len(raw)))]
+        elif kind == 2:
+            at = 4 * int(rng.integers(0, len(raw) // 4 + 1))
+            raw[at:at] = rng.integers(0, 256, 4 * int(rng.integers(1, 3)), np.uint8).tobytes()
+        elif kind == 3:
+            h, w = int(rng.integers(0, h + 3)), int(rng.integers(0, w + 3))
+        elif kind == 4:
+            raw += rng.integers(0, 256, 4 * int(rng.integers(1, 4)), np.uint8).tobytes()
+        elif kind == 5:
+            raw = bytearray(rng.integers(0, 256, int(rng.integers(0, 90)), np.uint8).tobytes())
+        else:
+            nibbles = []
+            for _ in range(int(rng.integers(1, 12))):
+                zeros, nonzeros = (int(v) for v in rng.integers(0, 2 * w, 2))
+                nibbles += _rvl_nibbles(zeros) + _rvl_nibbles(nonzeros)
+                for _ in range(nonzeros + int(rng.integers(-1, 2)) if kind == 6 else nonzeros):
+                    nibbles += _rvl_nibbles(int(rng.integers(0, 1 << int(rng.integers(1, 33)))))
+            raw = bytearray(_rvl_words(nibbles))
+        yield bytes(raw), w, h
+
+
+def test_decode_rvl_agrees_with_a_reference_decoder_on_damaged_streams():
+    """Thousands of damaged or made-up streams: each either decoded to what a straightforward
+    nibble-and-pixel-at-a-time decoder gives, or refused by both, with one InputError naming
+    the format and what the reference found (how many pixels the stream held, where its runs
+    overran the image), not an IndexError, an overflow, or zeros. The array-wide decoder walks
+    the run headers apart from the values; this holds it to the sequential reading."""
+    fmt = "16UC1; compressedDepth rvl"
+    decoded = 0
+    for stream, width, height in _rvl_fuzz(4000):
+        try:
+            expected, refusal = _rvl_decode_reference(stream, width, height), None
+        except ValueError as err:
+            expected, refusal = None, str(err)
+        message = _rvl_stream_message(stream, width, height)
+        if expected is None:
+            with pytest.raises(InputError, match=r"^compressedDepth format '16UC1; "
+                               r"compressedDepth rvl': " + refusal):
+                decode_compressed(fmt, message)
+        else:
+            out, _ = decode_compressed(fmt, message)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{stream.hex()} {width}x{height}")
+            decoded += 1
+    assert 400 < decoded < 3600, decoded  # both outcomes well represented
+
+
+@pytest.mark.parametrize("holes", [0.0, 0.3, "alternating"])
+def test_decode_rvl_round_trips_a_real_depth_frame(holes):
+    """A 7-Scenes depth frame (640x480, a few % holes), with 30 % of its pixels zeroed, and
+    with every other one zeroed (a run every 2 pixels), decodes to itself."""
+    from mast3r_test_utils import shared_dir
+
+    pngs = sorted((shared_dir() / "data").glob("*/depth/*.png"))
+    if not pngs:
+        pytest.skip(f"no depth PNGs under {shared_dir() / 'data'}")
+    depth = cv2.imread(str(pngs[0]), cv2.IMREAD_UNCHANGED)
+    assert depth.dtype == np.uint16 and (depth == 0).any()
+    if holes == "alternating":
+        flat = depth.reshape(-1)
+        flat[0::2] = 0
+        flat[1::2] = np.maximum(flat[1::2], 1)
+    elif holes:
+        depth[np.random.default_rng(0).random(depth.shape) < holes] = 0
+    message = _rvl_stream_message(_rvl_encode(depth), depth.shape[1], depth.shape[0])
+    out, _ = decode_compressed("16UC1; compressedDepth rvl", message)
+    np.testing.assert_array_equal(out, depth)
+
+
+def _rvl_values(*values: int) -> bytes:
+    return _rvl_words([n for v in values for n in _rvl_nibbles(v)])
+
+
+@pytest.mark.parametrize("stream, size, match", [
+    # a 2x2 image of 4 non-zero pixels, its last 2 values cut short mid-code: their nibbles
+    # all say 'more follows' to the end of the stream
+    (_rvl_words([0, 4, 2, 2, 0x9, 0x8, 0x8, 0x8]), (2, 2),
+     r"RVL stream ends after 2 of 2x2 = 4 pixels \(cut short or not RVL\)"),
+    (_rvl_values(0, 5, 2, 2, 2, 2, 2), (2, 2), "RVL runs overrun the 2x2 image at pixel 0"),
+    (_rvl_values(5, 0), (2, 2), "RVL runs overrun the 2x2 image at pixel 5"),  # zeros past it
+    (_rvl_values(1, 2, 2, 2, 1 << 32, 1), (2, 2), "RVL runs overrun the 2x2 image at pixel "
+     r"4294967299"),  # a count of 2**32 zeros: exact, not wrapped
+    (_rvl_values(0, 4, 2, 2, 2, 2), (2, 3), "RVL stream ends after 4 of 2x3"),  # too few pixels
+    (_rvl_values(0, 4, 2, 2, 2, 2), (1, 2), "RVL runs overrun the 1x2 image at pixel 0"),
+    # a value short, in a whole word (padding nibbles would read as values 0)
+    (_rvl_values(0, 7, 2, 2, 2, 2, 2, 2), (7, 1), "RVL stream ends after 6 of 7x1"),
+    (_rvl_values(0, 7, 2, 2, 2, 2, 2, 2), (10, 1), "RVL stream ends after 6 of 10x1"),
+    (_rvl_words([0, 1] + [0x8] * 11 + [1]), (1, 1),
+     r"corrupt RVL stream: a value of 12 nibbles \(at most 11\)"),
+    (_rvl_values(0, 1, 2) + _rvl_words([0x8] * 11 + [1]), (1, 1),  # even past the full image
+     r"corrupt RVL stream: a value of 12 nibbles \(at most 11\)"),
+    (b"", (1, 1), "RVL stream ends after 0 of 1x1"),
+])
+def test_decode_rvl_refuses_a_damaged_stream_naming_the_format(stream, size, match):
+    """A stream ending mid-code, runs past the image's end, too few or too many pixels for the
+    header's size, a value of more nibbles than any count or difference needs: one InputError
+    naming the format and what is wrong, as the run-by-run decoder said it."""
+    width, height = size
+    with pytest.raises(InputError, match=r"^compressedDepth format '16UC1; compressedDepth "
+                                         r"rvl': " + match):
+        decode_compressed("16UC1; compressedDepth rvl", _rvl_stream_message(stream, *size))
+    with pytest.raises(ValueError):
+        _rvl_decode_reference(stream, width, height)
+
+
+def test_decode_rvl_keeps_what_the_image_transport_decoder_keeps():
+    """Values past the full image are not read (a final word's padding, or more), and a
+    difference chain that leaves 0..65535 is kept modulo 2**16, as image_transport's
+    DecompressRVL (an int stored in a uint16) does: no encoder writes either, and neither was
+    refused before the decoder went array-wide, so neither is now."""
+    zigzag = lambda d: 2 * d if d >= 0 else -2 * d - 1  # noqa: E731
+    stream = _rvl_values(0, 3, zigzag(65535), zigzag(1), zigzag(-65537), 7, 9, 100, 1 << 30)
+    out, _ = decode_compressed("16UC1; compressedDepth rvl", _rvl_stream_message(stream, 3, 1))
+    np.testing.assert_array_equal(out, [[65535, 0, 65535]])
+    np.testing.assert_array_equal(_rvl_decode_reference(stream, 3, 1), out)
