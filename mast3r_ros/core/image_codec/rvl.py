@@ -14,6 +14,8 @@ run (a run's header says where the next one starts), not per pixel.
 
 from __future__ import annotations
 
+import array
+
 import numpy as np
 
 from ..errors import InputError
@@ -52,14 +54,14 @@ def _run_headers(values: np.ndarray) -> np.ndarray:
     """Where each run's header (zeros, non-zeros) is in ``values`` ((M,) int64), following the
     chain from the first (one step a run) to the last header whole in the stream: (R,) int64
     indices."""
-    view = memoryview(values)  # Python ints a step, without a list of every value
-    heads = []
+    step = memoryview(values[1:] + 2)  # header at i -> the next at i + step[i]; Python ints
+    heads = array.array("q")  # int64, taken by numpy without a copy
     add = heads.append
     index, last = 0, values.size - 2
     while index <= last:
         add(index)
-        index += 2 + view[index + 1]
-    return np.array(heads, np.int64)
+        index += step[index]
+    return np.frombuffer(heads, np.int64) if heads else np.zeros(0, np.int64)
 
 
 def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
