@@ -36,3 +36,27 @@ def test_the_focal_refit_reprojection_is_the_pixel_distance_inf_behind_the_camer
     got = _reprojection_px(map_from_cam, X, xu, K)
     assert np.isinf(got[3]) and np.isfinite(np.delete(got, 3)).all()
     np.testing.assert_allclose(got, want, rtol=1e-12)
+
+
+def test_the_refit_reselection_on_rows_cuts_exactly_where_the_pixel_distance_does():
+    """`focal._within_px` (rows made once per `refitted_focal_scale` call, in place: issue 9's
+    host time) keeps exactly the points whose `focal._reprojection_px` is below the threshold,
+    with thresholds set to the points' own distances: a point at the threshold is out, and an
+    ulp of other rounding in the distance (another order of the operations) would move it."""
+    from mast3r_ros.core.geometry import invert_pose
+    from mast3r_ros.core.pnp.focal import _reprojection_px, _within_px
+
+    rng = np.random.default_rng(3)
+    K = np.array([[512.3, 0, 301.7], [0, 498.9, 247.1], [0, 0, 1]])
+    map_from_cam = np.eye(4)
+    map_from_cam[:3, 3] = [0.13, -0.21, 0.37]
+    X = rng.uniform([-1, -1, 1], [1, 1, 5], (400, 3))
+    X[7, 2] = -2.0  # behind the camera: out at any threshold
+    xu = rng.uniform(0, 600, (400, 2))
+    d = _reprojection_px(map_from_cam, X, xu, K)
+    Xt, xu_rows = np.ascontiguousarray(X.T), np.ascontiguousarray(xu.T)
+    cam_from_map = invert_pose(map_from_cam)
+    for thr in np.sort(d[np.isfinite(d)])[::20]:
+        got = _within_px(cam_from_map, Xt, xu_rows, K, float(thr))
+        np.testing.assert_array_equal(got, d < thr)
+        assert not got[7]

@@ -21,6 +21,7 @@ sift map), correct frames' ``s`` unchanged (within 2.5 % of 1).
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import Optional, Tuple
 
@@ -72,12 +73,13 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
     # the rows each round gathers from, made once (contiguous: a gather copies rows, not
     # strided columns); the values and so the arithmetic are those of X[idx], xu[idx]
     Xt = np.ascontiguousarray(X.T)
-    u0_all, v0_all = K[0, 2] - xu[:, 0], K[1, 2] - xu[:, 1]
+    xu_rows = np.ascontiguousarray(xu.T)
+    u0_all, v0_all = K[0, 2] - xu_rows[0], K[1, 2] - xu_rows[1]
     cam_from_map = invert_pose(map_from_cam)
     for round_ in range(rounds + 1):
         idx = np.flatnonzero(sel)
         if max_points and len(idx) > max_points:  # deterministic: the cost stays ~1 ms
-            idx = idx[np.linspace(0, len(idx) - 1, max_points).round().astype(int)]
+            idx = idx[_evenly_spaced(len(idx), max_points)]
         fit = _fit_rows(cam_from_map, np.take(Xt, idx, axis=1), np.take(u0_all, idx),
                         np.take(v0_all, idx), K, 10)
         if fit[2] is None:
@@ -89,11 +91,51 @@ def refitted_focal_scale(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray
         cam_from_map = invert_pose(best[2])
         Ks = np.array(K, np.float64)
         Ks[:2, :2] *= best[0]
-        again = _within_px(cam_from_map, X, xu, Ks, reproj_error_px)
+        again = _within_px(cam_from_map, Xt, xu_rows, Ks, reproj_error_px)
         if np.count_nonzero(again) < 8 or np.array_equal(again, sel):
             break
         sel = again
     return best[0], best[1]
+
+
+@functools.lru_cache(maxsize=64)
+def _evenly_spaced(n: int, size: int) -> np.ndarray:
+    """The ``size`` indices into ``range(n)``, evenly spaced and rounded, that each fit of
+    `refitted_focal_scale` takes above ``max_points`` inliers (read-only). They depend on the
+    two counts alone, and a capped matcher hands over the same counts frame after frame: the
+    last 64 are kept (~11 us a call at 2000 of 3000, four calls a frame, a look-up under 1 us)."""
+    pick = np.linspace(0, n - 1, size).round().astype(int)
+    pick.flags.writeable = False
+    return pick
+
+
+def _within_px(cam_from_map: np.ndarray, Xt: np.ndarray, xu_rows: np.ndarray,
+               K: np.ndarray, thr: float) -> np.ndarray:
+    """(N,) bool: `_reprojection_px` of the points ``Xt`` (3, N) from the pose whose inverse is
+    ``cam_from_map`` below ``thr`` (False behind the camera), the same comparisons without its
+    inf fill. On coordinate rows (``xu_rows`` (2, N) the undistorted pixels), which
+    `refitted_focal_scale` makes once for its rounds: `_pixel_distance`'s operations in its
+    order (so its bits), on contiguous rows and in place: ~1.3x cheaper at N = 5000."""
+    p = cam_from_map[:3, :3] @ Xt
+    p += cam_from_map[:3, 3:4]
+    z = p[2]
+    with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+        iz = np.divide(1.0, z)
+        du = np.multiply(p[0], K[0, 0], out=p[0])
+        du *= iz
+        du += K[0, 2]
+        du -= xu_rows[0]
+        dv = np.multiply(p[1], K[1, 1], out=p[1])
+        dv *= iz
+        dv += K[1, 2]
+        dv -= xu_rows[1]
+        du *= du
+        dv *= dv
+        du += dv
+        d = np.sqrt(du, out=du)
+    within = d < thr
+    within &= z > 1e-9
+    return within
 
 
 def _pixel_distance(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray,
@@ -113,16 +155,6 @@ def _pixel_distance(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray,
         du += dv
         d = np.sqrt(du, out=du)
     return d, z
-
-
-def _within_px(cam_from_map: np.ndarray, X: np.ndarray, xu: np.ndarray, K: np.ndarray,
-               thr: float) -> np.ndarray:
-    """(N,) bool: `_reprojection_px` of ``X`` from the pose whose inverse is ``cam_from_map``
-    below ``thr`` (False behind the camera), the same comparisons without its inf fill."""
-    d, z = _pixel_distance(cam_from_map, X, xu, K)
-    within = d < thr
-    within &= z > 1e-9
-    return within
 
 
 def _reprojection_px(map_from_cam: np.ndarray, X: np.ndarray, xu: np.ndarray,
