@@ -28,7 +28,12 @@ PIP_REQUIREMENTS = [
     "scipy>=1.7",
     "pyyaml>=5.4",
     "pillow>=8.4",
-    "torch>=2.1",
+    # 2.1 or later, NVIDIA's builds included: NGC containers and JetPack wheels are versioned
+    # 2.1.0a0+41361538.nv23.06, which `>=2.1` does not contain (PEP 440: 2.1.0a0 < 2.1), so pip
+    # replaced them with PyPI's torch. Not `>=2.1.0a0`: a floor naming a pre-release lets pip
+    # pick torch pre-releases (nightlies, release candidates) without --pre. No torch 2.0.99
+    # exists; the last 2.0 is 2.0.1.
+    "torch>2.0.99",
     "matplotlib>=3.5",
     # Ubuntu 22.04 (Humble) has python3-tqdm 4.57.0; the bars use nothing newer
     "tqdm>=4.57",

@@ -169,3 +169,40 @@ def test_the_requirement_floors_admit_humbles_system_packages(monkeypatch):
         assert not any(s.operator in ("<", "<=", "==", "~=", "===") for s in r.specifier), str(r)
     pins = (ROOT / ".ci" / "compat-requirements.txt").read_text(encoding="utf-8")
     assert f"tqdm=={HUMBLE_APT['tqdm']}" in pins  # the compat leg tests that oldest version
+
+
+# torch as NVIDIA builds it (NGC containers, JetPack wheels): a pre-release of the next version
+# with a local label. pip takes an installed distribution that its specifier contains with
+# pre-releases admitted (pip's resolvelib factory: `specifier.contains(version,
+# prereleases=True)`); one it does not contain it replaces with the newest index release.
+NVIDIA_TORCH = ("2.1.0a0+41361538.nv23.06", "2.1.0a0+32f93b1", "2.2.0a0+6a974be",
+                "2.3.0a0+40ec155e58.nv24.03")
+
+
+def test_the_torch_floor_keeps_nvidias_pre_release_builds(monkeypatch):
+    """`torch>=2.1` did not contain 2.1.0a0+41361538.nv23.06 (PEP 440: 2.1.0a0 < 2.1), so a pip
+    install beside NVIDIA's 2.1 build replaced it with PyPI's CPU/CUDA wheel (`pip install
+    --dry-run` said "Would install ... torch-2.13.0"): the replacement setup.py promises never to
+    make. The floor must also not opt pip into pre-releases (`>=2.1.0a0` does: where no torch is
+    installed, pip then picks a nightly or release candidate over the newest release)."""
+    from packaging.requirements import Requirement
+
+    kw = _setup_kwargs(monkeypatch)
+    torch = next(Requirement(r) for r in kw["install_requires"] if r.startswith("torch"))
+    for version in NVIDIA_TORCH + ("2.1.0", "2.1.2", "2.13.0"):
+        assert torch.specifier.contains(version, prereleases=True), (str(torch), version)
+    for version in ("2.0.1", "2.0.0a0+1767026.nv23.04", "1.14.0a0+44dac51"):
+        assert not torch.specifier.contains(version, prereleases=True), (str(torch), version)
+    assert list(torch.specifier.filter(["2.13.0", "2.14.0a0", "2.14.0.dev20260101"])) == [
+        "2.13.0"]
+
+
+def test_no_requirement_opts_pip_into_pre_releases(monkeypatch):
+    """A specifier naming a pre-release (`>=2.1.0a0`) lets pip choose pre-releases of that
+    package wherever an index offers them, without `--pre`: no floor in setup.py may."""
+    from packaging.requirements import Requirement
+
+    kw = _setup_kwargs(monkeypatch)
+    for r in kw["install_requires"] + [x for v in kw["extras_require"].values() for x in v]:
+        req = Requirement(r)
+        assert not req.specifier.prereleases, str(req)
