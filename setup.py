@@ -39,6 +39,7 @@ PIP_REQUIREMENTS = [
     "tqdm>=4.57",
     "rosbags>=0.9.16",
 ]
+TRITON = 'triton>=3.0; platform_system == "Linux"'
 # A colcon build runs in a sourced ROS environment: there rosdep (package.xml) provides the
 # dependencies, and the entry-point scripts setuptools writes for `ros2 run` would refuse to start
 # (pkg_resources.DistributionNotFound) over a pip-only requirement such as rosbags. colcon runs
@@ -76,10 +77,12 @@ setup(
         "onnx": ["onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16"],
         # Fused nearest-neighbour kernel of the matching walk on CUDA (`matching.nn_backend`);
         # CUDA builds of torch usually bring it, Jetson wheels usually not (torch path then).
-        "triton": ["triton>=3.0"],
+        # Triton publishes Linux wheels only: elsewhere the extra installs nothing (without the
+        # marker pip failed on it) and the matching walk uses the torch search.
+        "triton": [TRITON],
         # Every optional path is tested in CI, so dev takes every extra (triton's kernels run
         # through its CPU interpreter there).
-        "dev": ["opencv-python-headless>=4.5.4", "triton>=3.0", "poselib>=2.0", "safetensors>=0.3",
+        "dev": ["opencv-python-headless>=4.5.4", TRITON, "poselib>=2.0", "safetensors>=0.3",
                 "faiss-cpu>=1.7.3", "ray>=2.9",
                 "onnx>=1.15", "onnxscript>=0.1", "onnxruntime>=1.16", "pytest>=7.3",
                 # the test command runs the suite in 2 processes (-n 2): 7 min instead of 11

@@ -206,3 +206,32 @@ def test_no_requirement_opts_pip_into_pre_releases(monkeypatch):
     for r in kw["install_requires"] + [x for v in kw["extras_require"].values() for x in v]:
         req = Requirement(r)
         assert not req.specifier.prereleases, str(req)
+
+
+# Packages with wheels for Linux only (Triton: "Currently we only support Linux", its
+# maintainers, triton-lang/triton#1465).
+LINUX_ONLY = {"triton"}
+
+
+def test_linux_only_packages_are_marked_linux_only_in_every_extra(monkeypatch):
+    """`pip install mast3r_ros[triton]` (and `[dev]`) on macOS or Windows failed on Triton,
+    which has no wheel there: its requirement carries a Linux-only marker in every extra, which
+    then installs nothing on those systems (the torch search serves the matching walk there)."""
+    from packaging.requirements import Requirement
+
+    kw = _setup_kwargs(monkeypatch)
+    found = 0
+    for extra, reqs in kw["extras_require"].items():
+        for req in map(Requirement, reqs):
+            if req.name.lower() not in LINUX_ONLY:
+                continue
+            found += 1
+            assert req.marker is not None, (extra, str(req))
+            for system, wanted in (("Linux", True), ("Darwin", False), ("Windows", False)):
+                env = {"platform_system": system, "sys_platform": system.lower()
+                       .replace("windows", "win32"), "os_name": "nt" if system == "Windows"
+                       else "posix", "extra": extra}
+                assert req.marker.evaluate(env) is wanted, (extra, str(req), system)
+    assert found >= 2  # the triton and dev extras
+    assert not any(r.split(";")[0].strip().startswith(tuple(LINUX_ONLY))
+                   for r in kw["install_requires"])
