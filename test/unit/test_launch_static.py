@@ -27,7 +27,7 @@ MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "py
                  "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm"}
 # Imported, but deliberately installed outside rosdep (see package.xml).
 NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros",
-              "onnx", "onnxscript", "tensorrt", "triton"}  # pip-only optional extras
+              "onnx", "onnxscript", "onnxruntime", "tensorrt", "triton"}  # pip-only optional extras
 
 
 def _calls(tree: ast.AST, name: str):
@@ -139,9 +139,9 @@ def _imports(path: Path) -> set:
     return out
 
 
-def _exec_depends() -> set:
+def _exec_depends(tags=("exec_depend", "depend")) -> set:
     root = ET.parse(ROOT / "package.xml").getroot()
-    return {e.text.strip() for tag in ("exec_depend", "depend") for e in root.iter(tag)}
+    return {e.text.strip() for tag in tags for e in root.iter(tag)}
 
 
 def test_package_xml_declares_every_import():
@@ -157,6 +157,25 @@ def test_package_xml_declares_every_import():
     assert not missing, f"package.xml lacks exec_depend for: {sorted(missing)}"
     for ros_pkg in ("rclpy", "launch_ros", "lifecycle_msgs", "tf2_ros_py"):
         assert ros_pkg in needed
+
+
+def test_package_xml_declares_what_colcon_test_imports():
+    """`colcon test` runs pytest over all of test/ (the ROS tests and the unit tests), so what
+    they import comes from exec or test depends: test_packaging imports `packaging` and
+    setuptools, which package.xml did not declare (rosdep installs only what is declared;
+    python3-pytest brings packaging on Ubuntu only by chance of its own requirements)."""
+    local = {p.stem for d in ("test", "bench") for p in (ROOT / d).rglob("*.py")}
+    modules = {"pytest": "python3-pytest", "packaging": "python3-packaging",
+               "setuptools": "python3-setuptools"}
+    stdlib = set(sys.stdlib_module_names)
+    needed = set()
+    for f in (ROOT / "test").rglob("*.py"):
+        for mod in _imports(f) - stdlib - NOT_ROSDEP - local:
+            needed.add(modules.get(mod, MODULE_TO_KEY.get(mod, mod)))
+    declared = _exec_depends(("exec_depend", "depend", "test_depend"))
+    missing = needed - declared
+    assert not missing, f"package.xml lacks test_depend for: {sorted(missing)}"
+    assert {"rclpy", "tf2_msgs", "python3-pytest", "python3-numpy"} <= needed  # found the tree
 
 
 def test_package_xml_is_a_valid_ament_python_manifest():
