@@ -235,3 +235,70 @@ def test_linux_only_packages_are_marked_linux_only_in_every_extra(monkeypatch):
     assert found >= 2  # the triton and dev extras
     assert not any(r.split(";")[0].strip().startswith(tuple(LINUX_ONLY))
                    for r in kw["install_requires"])
+
+
+def _fake_wheel(folder: Path, name: str, version: str) -> Path:
+    """A wheel holding only its dist-info (METADATA, WHEEL, RECORD): enough for pip to install
+    it and to read its name and version."""
+    import base64
+    import hashlib
+    import zipfile
+
+    dist = f"{name}-{version}"
+    path = folder / f"{dist}-py3-none-any.whl"
+    files = {f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\n"
+                                           f"Version: {version}\n",
+             f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
+                                        "Root-Is-Purelib: true\nTag: py3-none-any\n"}
+    record = []
+    with zipfile.ZipFile(path, "w") as z:
+        for arcname, text in files.items():
+            data = text.encode()
+            z.writestr(arcname, data)
+            digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+            record.append(f"{arcname},sha256={digest.decode()},{len(data)}")
+        record.append(f"{dist}.dist-info/RECORD,,")
+        z.writestr(f"{dist}.dist-info/RECORD", "\n".join(record) + "\n")
+    return path
+
+
+def test_pip_keeps_an_installed_nvidia_torch_and_picks_no_pre_release(tmp_path, monkeypatch):
+    """pip's own resolver on setup.py's torch requirement, offline: an environment holding
+    NVIDIA's 2.1.0a0+41361538.nv23.06 keeps it (`torch>=2.1` made pip replace it with the index's
+    2.13.0), and an environment without torch gets the newest release, not a pre-release the
+    index also offers (`>=2.1.0a0` took 2.14.0a0). Fake dist-info-only wheels; ~5 s."""
+    import venv
+
+    from packaging.requirements import Requirement
+
+    kw = _setup_kwargs(monkeypatch)
+    torch = next(r for r in kw["install_requires"] if Requirement(r).name == "torch")
+    index = tmp_path / "index"
+    index.mkdir()
+    for version in ("2.13.0", "2.14.0a0"):
+        _fake_wheel(index, "torch", version)
+    nvidia = _fake_wheel(tmp_path, "torch", "2.1.0a0+41361538.nv23.06")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
+
+    def pip(python: Path, *args: str) -> str:
+        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args],
+                              env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode and "no such option: --python" in done.stderr:
+            import pytest
+            pytest.skip("pip < 22.3 has no --python")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return done.stdout
+
+    would = {}
+    for name, preinstalled in (("jetson", nvidia), ("fresh", None)):
+        venv.create(tmp_path / name, with_pip=False)
+        python = tmp_path / name / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+        if preinstalled:
+            pip(python, "install", "--no-index", "--no-deps", str(preinstalled))
+        out = pip(python, "install", "--dry-run", "--no-index", "--find-links", str(index),
+                  torch)
+        would[name] = " ".join(line for line in out.splitlines()
+                               if line.startswith("Would install"))
+    assert "torch" not in would["jetson"], (torch, would["jetson"])
+    assert would["fresh"] == "Would install torch-2.13.0", (torch, would["fresh"])
