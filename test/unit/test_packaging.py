@@ -237,17 +237,18 @@ def test_linux_only_packages_are_marked_linux_only_in_every_extra(monkeypatch):
                    for r in kw["install_requires"])
 
 
-def _fake_wheel(folder: Path, name: str, version: str) -> Path:
+def _fake_wheel(folder: Path, name: str, version: str, requires: tuple = ()) -> Path:
     """A wheel holding only its dist-info (METADATA, WHEEL, RECORD): enough for pip to install
-    it and to read its name and version."""
+    it and to read its name, version and requirements."""
     import base64
     import hashlib
     import zipfile
 
     dist = f"{name}-{version}"
     path = folder / f"{dist}-py3-none-any.whl"
-    files = {f"{dist}.dist-info/METADATA": f"Metadata-Version: 2.1\nName: {name}\n"
-                                           f"Version: {version}\n",
+    metadata = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n"
+    metadata += "".join(f"Requires-Dist: {r}\n" for r in requires)
+    files = {f"{dist}.dist-info/METADATA": metadata,
              f"{dist}.dist-info/WHEEL": "Wheel-Version: 1.0\nGenerator: test\n"
                                         "Root-Is-Purelib: true\nTag: py3-none-any\n"}
     record = []
@@ -262,13 +263,41 @@ def _fake_wheel(folder: Path, name: str, version: str) -> Path:
     return path
 
 
+NVIDIA_TORCH_WHEEL = "2.1.0a0+41361538.nv23.06"
+
+
+def _venv_pip(tmp_path: Path, name: str, torch_wheel: bool):
+    """A fresh venv (no pip of its own) and a function running this pip on it, offline and
+    without the machine's pip configuration; with ``torch_wheel`` NVIDIA's torch (a fake) is
+    installed from its wheel file, as NVIDIA's Jetson instructions install it."""
+    import venv
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
+    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
+    venv.create(tmp_path / name, with_pip=False)
+    python = tmp_path / name / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
+
+    def pip(*args: str, check: bool = True) -> subprocess.CompletedProcess:
+        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args],
+                              env=env, capture_output=True, text=True, timeout=300)
+        if done.returncode and "no such option: --python" in done.stderr:
+            import pytest
+            pytest.skip("pip < 22.3 has no --python")
+        assert done.returncode == 0 or not check, done.stdout + done.stderr
+        return done
+
+    if torch_wheel:
+        (tmp_path / "nvidia").mkdir(exist_ok=True)
+        pip("install", "--no-index", "--no-deps",
+            str(_fake_wheel(tmp_path / "nvidia", "torch", NVIDIA_TORCH_WHEEL)))
+    return pip
+
+
 def test_pip_keeps_an_installed_nvidia_torch_and_picks_no_pre_release(tmp_path, monkeypatch):
     """pip's own resolver on setup.py's torch requirement, offline: an environment holding
     NVIDIA's 2.1.0a0+41361538.nv23.06 keeps it (`torch>=2.1` made pip replace it with the index's
     2.13.0), and an environment without torch gets the newest release, not a pre-release the
     index also offers (`>=2.1.0a0` took 2.14.0a0). Fake dist-info-only wheels; ~5 s."""
-    import venv
-
     from packaging.requirements import Requirement
 
     kw = _setup_kwargs(monkeypatch)
@@ -277,28 +306,53 @@ def test_pip_keeps_an_installed_nvidia_torch_and_picks_no_pre_release(tmp_path, 
     index.mkdir()
     for version in ("2.13.0", "2.14.0a0"):
         _fake_wheel(index, "torch", version)
-    nvidia = _fake_wheel(tmp_path, "torch", "2.1.0a0+41361538.nv23.06")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PIP_")}
-    env.update(PIP_CONFIG_FILE=os.devnull, PIP_DISABLE_PIP_VERSION_CHECK="1")
-
-    def pip(python: Path, *args: str) -> str:
-        done = subprocess.run([sys.executable, "-m", "pip", "--python", str(python), *args],
-                              env=env, capture_output=True, text=True, timeout=300)
-        if done.returncode and "no such option: --python" in done.stderr:
-            import pytest
-            pytest.skip("pip < 22.3 has no --python")
-        assert done.returncode == 0, done.stdout + done.stderr
-        return done.stdout
-
     would = {}
-    for name, preinstalled in (("jetson", nvidia), ("fresh", None)):
-        venv.create(tmp_path / name, with_pip=False)
-        python = tmp_path / name / ("Scripts/python.exe" if os.name == "nt" else "bin/python")
-        if preinstalled:
-            pip(python, "install", "--no-index", "--no-deps", str(preinstalled))
-        out = pip(python, "install", "--dry-run", "--no-index", "--find-links", str(index),
-                  torch)
+    for name, nvidia in (("jetson", True), ("fresh", False)):
+        pip = _venv_pip(tmp_path, name, torch_wheel=nvidia)
+        out = pip("install", "--dry-run", "--no-index", "--find-links", str(index), torch).stdout
         would[name] = " ".join(line for line in out.splitlines()
                                if line.startswith("Would install"))
     assert "torch" not in would["jetson"], (torch, would["jetson"])
     assert would["fresh"] == "Would install torch-2.13.0", (torch, would["fresh"])
+
+
+def test_the_keep_lines_pin_a_torch_installed_from_a_wheel_file(tmp_path, monkeypatch):
+    """The README's and `export`'s line that keeps a ROS or Jetson machine's numpy and torch
+    (`... | grep -iE '^(numpy|torch)==' > /tmp/keep.txt && pip install -c /tmp/keep.txt ...`)
+    listed with `pip freeze`, which writes a torch installed from a wheel file or URL (NVIDIA's
+    Jetson instructions) as `torch @ file:///...`: the grep dropped it and nothing pinned torch.
+    Each line, run here on such a torch, keeps it, and the constraint then stops pip from
+    replacing it (a package wanting a newer torch fails to resolve instead)."""
+    import re
+
+    import pytest
+
+    from mast3r_ros.core.errors import ConfigError
+    from mast3r_ros.core.model import export
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    sources = [" ".join(readme.split())]
+    monkeypatch.setitem(sys.modules, "onnxscript", None)  # import raises ImportError
+    monkeypatch.setitem(sys.modules, "onnx", None)
+    with pytest.raises(ConfigError) as refused:
+        export.require_onnx("torchscript")
+    sources.append(str(refused.value))
+    keep = re.compile(r"(pip [a-z =-]+?) \| grep -i ?-?E '([^']+)' > /tmp/keep\.txt")
+    lines = [m.groups() for text in sources for m in keep.finditer(text)]
+    assert len(lines) >= 4, lines  # README: ROS, Jazzy, Jetson; export's message
+    pip = _venv_pip(tmp_path, "jetson", torch_wheel=True)
+    index = tmp_path / "index"
+    index.mkdir()
+    _fake_wheel(index, "torch", "2.13.0")
+    _fake_wheel(index, "wants_new_torch", "1.0", requires=("torch>=2.5",))
+    for listing, pattern in lines:
+        if "torch" not in pattern:
+            continue  # Jazzy's: torch is installed after it
+        out = pip(*listing.split()[1:]).stdout
+        kept = [line for line in out.splitlines() if re.search(pattern, line, re.I)]
+        assert any(line.startswith(f"torch=={NVIDIA_TORCH_WHEEL[:8]}") for line in kept), (
+            listing, pattern, out)
+        (tmp_path / "keep.txt").write_text("\n".join(kept) + "\n", encoding="utf-8")
+        done = pip("install", "--dry-run", "--no-index", "--find-links", str(index), "-c",
+                   str(tmp_path / "keep.txt"), "wants_new_torch", check=False)
+        assert done.returncode != 0 and "torch-2.13.0" not in done.stdout, done.stdout

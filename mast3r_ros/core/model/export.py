@@ -248,8 +248,9 @@ def require_onnx(exporter: str = "auto") -> None:
     except ImportError:
         raise ConfigError(f"ONNX export needs the {name} package: pip install onnx onnxscript "
                           "(or pip install -e '.[onnx]' in the checkout); on a ROS or Jetson "
-                          "machine keep its numpy and torch: pip freeze | grep -i -E "
-                          "'^(numpy|torch)==' > /tmp/keep.txt && pip install -c /tmp/keep.txt "
+                          "machine keep its numpy and torch: pip list --format=freeze | "
+                          "grep -i -E '^(numpy|torch)==' > /tmp/keep.txt && pip install -c "
+                          "/tmp/keep.txt "
                           "onnx onnxscript (README, 'Install')") from None
 
 
