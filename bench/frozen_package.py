@@ -74,3 +74,29 @@ def load_frozen_package(rev: str, package_path: str, name: str) -> ModuleType:
         return importlib.import_module(name)
     finally:
         sys.path.remove(root)
+
+
+def load_frozen_module(rev: str, module_path: str, name: str) -> ModuleType:
+    """Import the one module ``module_path`` (e.g. ``mast3r_ros/core/tf_buffer.py``) at commit
+    ``rev`` as top-level module ``name``, its relative imports made absolute (``from .errors
+    import`` -> ``from mast3r_ros.core.errors import``: the rest of ``mast3r_ros`` is the
+    current one). Raises `FrozenPackageError` as `load_frozen_package` does."""
+    if name in sys.modules:
+        return sys.modules[name]
+    if not available(rev):
+        raise FrozenPackageError(f"commit {rev} is not in this checkout's history (a shallow "
+                                 f"clone?): run `git fetch --unshallow`, or bench from a full "
+                                 f"clone")
+    package = module_path.rsplit("/", 1)[0].replace("/", ".")  # mast3r_ros.core
+    text = _git("show", f"{rev}:{module_path}")
+    text = re.sub(r"^(\s*)from \.(\w)", rf"\1from {package}.\2", text, flags=re.M)
+    text = re.sub(r"^(\s*)from \. import", rf"\1from {package} import", text, flags=re.M)
+    root = tempfile.mkdtemp(prefix=f"{name}_")
+    atexit.register(shutil.rmtree, root, True)
+    with open(os.path.join(root, f"{name}.py"), "w", encoding="utf-8") as fh:
+        fh.write(text)
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(root)

@@ -161,13 +161,9 @@ def _numbers(values: Sequence[float], count: int, what: str) -> np.ndarray:
     return a.reshape(count)
 
 
-def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
-    """(translation (3,) metres, quaternion (4,) x y z w) -> 4x4 float64; the quaternion is
-    normalised.
-
-    Raises InputError for another count of numbers, a non-finite value or a quaternion whose
-    norm is (near) zero: under 1e-6 (an unset message field, or one written wrongly).
-    """
+def _checked_tq(translation: Sequence[float], quat_xyzw: Sequence[float]
+                ) -> Tuple[np.ndarray, np.ndarray, float]:
+    """`tq_to_matrix`'s checks: (translation (3,), quaternion (4,) as given, its norm)."""
     t = _numbers(translation, 3, "translation (x, y, z)")
     q = _numbers(quat_xyzw, 4, "quaternion (x, y, z, w)")
     if not (np.isfinite(t).all() and np.isfinite(q).all()):
@@ -180,6 +176,24 @@ def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np
         raise InputError(f"pose quaternion norm is {norm:.3g}, near zero (under 1e-06): "
                          f"q={q.tolist()} has no reliable direction; expected a unit "
                          "quaternion such as w=1")
+    return t, q, norm
+
+
+def tq_to_matrix(translation: Sequence[float], quat_xyzw: Sequence[float]) -> np.ndarray:
+    """(translation (3,) metres, quaternion (4,) x y z w) -> 4x4 float64; the quaternion is
+    normalised.
+
+    Raises InputError for another count of numbers, a non-finite value or a quaternion whose
+    norm is (near) zero: under 1e-6 (an unset message field, or one written wrongly).
+    """
+    t, q, norm = _checked_tq(translation, quat_xyzw)
+    return checked_tq_to_matrix(t, q, norm)
+
+
+def checked_tq_to_matrix(t: np.ndarray, q: np.ndarray, norm: float) -> np.ndarray:
+    """`tq_to_matrix` of numbers it has checked already: ``t`` (3,) and ``q`` (4,) float64, and
+    ``norm`` = float(np.linalg.norm(q)); the same matrix, bit for bit, without the checks (a
+    tf edge's stored samples, built per lookup)."""
     return make_pose(Rotation.from_quat(q / norm).as_matrix(), t)
 
 
@@ -187,6 +201,16 @@ def transform_to_matrix(transform: Any) -> np.ndarray:
     """``geometry_msgs/Transform`` (translation, rotation) -> 4x4 ``parent_from_child``."""
     t, r = transform.translation, transform.rotation
     return tq_to_matrix((t.x, t.y, t.z), (r.x, r.y, r.z, r.w))
+
+
+def transform_to_tq(transform: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """``geometry_msgs/Transform`` -> (translation (3,) metres, quaternion (4,) x y z w as
+    given, not normalised), float64, checked as `transform_to_matrix` checks them (same
+    InputError) but without building the matrix: `tq_to_matrix` of the two is that matrix, bit
+    for bit. What a reader keeps of many transforms (56 B each, not a 4x4 array)."""
+    t, r = transform.translation, transform.rotation
+    t, q, _ = _checked_tq((t.x, t.y, t.z), (r.x, r.y, r.z, r.w))
+    return t, q
 
 
 def pose_to_matrix(pose: Any) -> np.ndarray:

@@ -6,19 +6,25 @@ up to their common ancestor and composes the edges, taking each time-varying edg
 requested stamp by the one pose-at-stamp rule of `trajectory.poses_at_stamps` (exact sample, else
 linear/slerp interpolation across a gap of at most ``max_gap_ns``, else the nearest sample within
 ``tolerance_ns``). Stamps are integer nanoseconds.
+
+An offline read keeps every sample of a bag's tf (an hour of 100 Hz odometry and five 50 Hz
+edges: 1.26 M samples), so an edge keeps them in numpy columns, not as Python objects: 64 B a
+sample given as translation + quaternion (`TransformBuffer.add_dynamic_tq`, what the bag reader
+uses: 81 MB for that hour), 136 B given as a 4x4 matrix (`add_dynamic`); 4x4 arrays in lists
+took ~310 B, and ~410 B once the first lookup had stacked them (`bench/bench_tf_buffer.py`).
 """
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Set, Tuple
-
-import dataclasses
+from typing import Any, Dict, List, Optional, Set, Tuple
 
 import numpy as np
 
+from . import trajectory
 from .errors import InputError
 from .geometry import finite_pose
-from .trajectory import bracketing_gaps, lookup_samples, poses_at_samples
+from .message_fields import checked_tq_to_matrix, tq_to_matrix
+from .trajectory import bracketing_gaps, poses_at_samples
 from .types import check_stamp_ns
 
 
@@ -43,36 +49,97 @@ def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) ->
     return np.array(finite_pose(parent_from_child, f"transform {parent} -> {child}"))
 
 
-@dataclasses.dataclass
+# How an edge keeps its samples: 4x4 matrices (`add_dynamic`: 136 B a sample with its stamp)
+# or translation + quaternion as a message gave them (`add_dynamic_tq`, a bag's tf: 64 B).
+_MATRIX, _TQ = 16, 7
+
+
+class _TqPoses:
+    """The samples of a translation + quaternion edge as 4x4 poses: ``poses[i]`` is
+    `tq_to_matrix` of row i ((N, 7) float64: x y z, qx qy qz qw as given), the very matrix a
+    reader that built it from the message would have stored (bit for bit: each part copied into
+    a fresh array as the message's numbers were)."""
+
+    __slots__ = ("tq",)
+
+    def __init__(self, tq: np.ndarray) -> None:
+        self.tq = tq
+
+    def __len__(self) -> int:
+        return len(self.tq)
+
+    def __getitem__(self, i: int) -> np.ndarray:
+        q = np.array(self.tq[i, 3:])  # checked by `add_dynamic_tq`: not again per lookup
+        return checked_tq_to_matrix(np.array(self.tq[i, :3]), q, float(np.linalg.norm(q)))
+
+
 class _Edge:
-    """All samples of one parent -> child transform (arrays rebuilt lazily after an add)."""
+    """All samples of one parent -> child transform, in compact growing columns: (capacity,)
+    int64 stamps and (capacity, width) float64 poses (width `_MATRIX` or `_TQ`), ``size`` of
+    them filled. Amortised growth; sorted by stamp (stably, of equal stamps the first added
+    kept, as `trajectory.lookup_samples` does) and trimmed to ``size`` once, at the first
+    lookup after an add. A static edge keeps its one matrix in ``pose``."""
 
-    parent: str
-    static: bool
-    stamps_ns: List[int] = dataclasses.field(default_factory=list)
-    poses: List[np.ndarray] = dataclasses.field(default_factory=list)
-    _arrays: Optional[Tuple[np.ndarray, np.ndarray]] = None
+    __slots__ = ("parent", "static", "pose", "size", "width", "stamps", "poses", "_ready")
 
-    def add(self, stamp_ns: int, pose: np.ndarray) -> None:
-        self.stamps_ns.append(int(stamp_ns))
-        self.poses.append(pose)
-        self._arrays = None
+    def __init__(self, parent: str, static: bool) -> None:
+        self.parent, self.static = parent, static
+        self.pose: Optional[np.ndarray] = None
+        self.size, self.width, self._ready = 0, 0, True
+        self.stamps = np.empty(0, np.int64)
+        self.poses = np.empty((0, 0), np.float64)
+
+    def add(self, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
+        """Append (n,) int64 stamps and their (n, width) float64 poses."""
+        width = poses.shape[1]
+        if self.width and width != self.width:  # both kinds on one edge: matrices for all
+            if width == _TQ:
+                poses = np.stack([_TqPoses(poses)[i] for i in range(len(poses))]).reshape(-1, 16)
+            else:
+                old = _TqPoses(self.poses[: self.size])
+                self.poses = np.stack([old[i] for i in range(self.size)]).reshape(-1, 16)
+                self.stamps = self.stamps[: self.size].copy()
+            width = self.width = _MATRIX
+        self.width = width
+        n, end = len(stamps_ns), self.size + len(stamps_ns)
+        if end > len(self.stamps):
+            capacity = max(end, len(self.stamps) * 3 // 2 + 64)
+            stamps = np.empty(capacity, np.int64)
+            stamps[: self.size] = self.stamps[: self.size]
+            grown = np.empty((capacity, width), np.float64)
+            if self.size:
+                grown[: self.size] = self.poses[: self.size]
+            self.stamps, self.poses = stamps, grown
+        self.stamps[self.size:end] = stamps_ns
+        self.poses[self.size:end] = poses
+        self.size += n
+        self._ready = False
+
+    def _samples(self) -> Tuple[np.ndarray, Any]:
+        """(N,) sorted stamps, none repeated, and their poses (``poses[i]``: 4x4 float64)."""
+        if not self._ready:
+            # sorted, first of equal stamps kept, once: not per lookup (`lookup_samples`)
+            stamps, poses = trajectory._first_of_sorted(self.stamps[: self.size],
+                                                        self.poses[: self.size])
+            if np.may_share_memory(stamps, self.stamps) and len(stamps) < len(self.stamps):
+                # not copied by the sort: trim the spare room
+                stamps, poses = stamps.copy(), poses.copy()
+            self.stamps, self.poses, self.size, self._ready = stamps, poses, len(stamps), True
+        if self.width == _TQ:
+            return self.stamps, _TqPoses(self.poses)
+        return self.stamps, self.poses.reshape(-1, 4, 4)
 
     def at(self, stamp_ns: int, tolerance_ns: int, max_gap_ns: Optional[int],
            child: str) -> np.ndarray:
         """parent_from_child at ``stamp_ns``; see ``TransformBuffer.lookup``."""
         if self.static:
-            return self.poses[-1]
-        if self._arrays is None:
-            # sorted, first of equal stamps kept, once: not per lookup (`lookup_samples`)
-            self._arrays = lookup_samples(np.asarray(self.stamps_ns, np.int64),
-                                          np.stack(self.poses))
-        pose, valid = poses_at_samples(*self._arrays, [stamp_ns], tolerance_ns, max_gap_ns)
+            return self.pose
+        stamps, poses = self._samples()
+        pose, valid = poses_at_samples(stamps, poses, [stamp_ns], tolerance_ns, max_gap_ns)
         if valid[0]:
             return pose[0]
-        stamps = self._arrays[0]
         gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
-        around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `lookup_samples`
+        around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `_samples`
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
@@ -97,8 +164,7 @@ class TransformBuffer:
     def add_static(self, parent: str, child: str, parent_from_child: np.ndarray) -> None:
         """Set the constant transform ``parent_from_child`` (a later call replaces it)."""
         pose = _finite_transform(parent_from_child, parent, child)
-        edge = self._edge(parent, child, static=True)
-        edge.stamps_ns, edge.poses = [0], [pose]
+        self._edge(parent, child, static=True).pose = pose
 
     def add_dynamic(
         self, parent: str, child: str, stamp_ns: int, parent_from_child: np.ndarray
@@ -109,7 +175,58 @@ class TransformBuffer:
         is not a finite 4x4 matrix, or one that breaks the tree rules."""
         stamp_ns = check_stamp_ns(stamp_ns, f"transform {parent} -> {child}: stamp_ns")
         pose = _finite_transform(parent_from_child, parent, child)
-        self._edge(parent, child, static=False).add(stamp_ns, pose)
+        self._edge(parent, child, static=False).add(np.array([stamp_ns], np.int64),
+                                                    pose.reshape(1, 16))
+
+    def add_dynamic_tq(
+        self, parent: str, child: str, stamps_ns: Any, translations: Any, quats_xyzw: Any
+    ) -> None:
+        """Add N samples of the time-varying transform ``parent_from_child`` as a
+        ``geometry_msgs/Transform`` gives them: (N,) stamps (integer nanoseconds), (N, 3)
+        translations (metres) and (N, 4) quaternions (x, y, z, w), as the messages gave them
+        (one sample: a stamp, (3,) and (4,) also do). A lookup takes each sample as
+        `message_fields.tq_to_matrix` of its numbers (the quaternion normalised then): the
+        same result, bit for bit, as ``add_dynamic`` of that matrix, but the buffer keeps 64 B
+        a sample instead of 136 B (a bag's tf, `replay.rosbag`). N = 0 adds nothing.
+
+        Raises InputError for stamps that are not integers (floats, bools), arrays of other
+        shapes, a non-finite number or a quaternion of norm under 1e-6 (`tq_to_matrix`'s
+        error, naming the edge and the sample's stamp), or an edge that breaks the tree rules.
+        """
+        what = f"transform {parent} -> {child}"
+        stamps = np.asarray(stamps_ns)
+        if stamps.size and stamps.dtype.kind not in "iu":
+            raise InputError(f"{what}: stamps_ns must be integer nanoseconds, got a "
+                             f"{stamps.dtype} array; convert seconds with "
+                             "np.round(t * 1e9).astype(np.int64)")
+        stamps = stamps.astype(np.int64).reshape(-1)
+        n = stamps.size
+        parts = []
+        for name, values, width in (("translations", translations, 3),
+                                    ("quats_xyzw", quats_xyzw, 4)):
+            try:
+                a = np.asarray(values, dtype=np.float64)
+            except (TypeError, ValueError):
+                raise InputError(f"{what}: {name} must be numbers, got "
+                                 f"{type(values).__name__}") from None
+            if a.shape == (width,) and n == 1:
+                a = a.reshape(1, width)
+            if a.shape != (n, width):
+                raise InputError(f"{what}: {name} must be ({n}, {width}): one per stamp, got "
+                                 f"shape {a.shape}")
+            parts.append(a)
+        if n == 0:
+            return
+        tq = np.concatenate(parts, axis=1)
+        # the rows tq_to_matrix may refuse (it says why): non-finite, or a quaternion norm near
+        # its 1e-6 limit (checked by it exactly, not by this vectorised norm)
+        norms = np.sqrt(np.einsum("ij,ij->i", tq[:, 3:], tq[:, 3:]))
+        for i in np.flatnonzero(~np.isfinite(tq).all(axis=1) | ~(norms >= 2e-6)):
+            try:
+                tq_to_matrix(tq[i, :3], tq[i, 3:])
+            except InputError as err:
+                raise InputError(f"{what} at t={stamps[i] * 1e-9:.6f} s: {err}") from None
+        self._edge(parent, child, static=False).add(stamps, tq)
 
     @property
     def frames(self) -> Set[str]:

@@ -210,7 +210,8 @@ def poses_at_stamps(
 def poses_at_samples(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Any, tolerance_ns: int,
                      max_gap_ns: Optional[int]) -> Tuple[np.ndarray, np.ndarray]:
     """`poses_at_stamps` on samples made by `lookup_samples` ((N,) int64 stamps sorted, none
-    repeated; (N, 4, 4) float64 poses), which are not checked again: a lookup costs
+    repeated; (N, 4, 4) float64 poses, or any sequence whose ``poses[i]`` is sample i's 4x4
+    float64 pose: a tf edge's compact samples), which are not checked again: a lookup costs
     O(M log N), no pass over the N samples (a tf edge of an hour at 100 Hz: 0.6 ms a lookup
     when every call sorted and checked them). ``query_ns``, ``tolerance_ns`` and
     ``max_gap_ns`` are checked as there; returns and raises as `poses_at_stamps`."""
@@ -227,11 +228,12 @@ def poses_at_samples(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Any, to
     def sample(i: int) -> np.ndarray:
         # only the samples used are checked: a whole-trajectory check made every lookup O(N)
         # (a bag's tf edge holds one sample per message: 17 ms a lookup in an hour at 100 Hz)
-        if not np.isfinite(poses[i]).all():  # interpolation would raise numpy's LinAlgError
+        pose = poses[i]  # read once: a tf edge's compact samples build the matrix per read
+        if not np.isfinite(pose).all():  # interpolation would raise numpy's LinAlgError
             raise InputError(f"poses_at_stamps: the pose at stamp {stamps[i]} ns is not finite: "
-                             f"{nonfinite_entries(poses[i])}; drop that sample from the "
+                             f"{nonfinite_entries(pose)}; drop that sample from the "
                              "trajectory")
-        return poses[i]
+        return pose
 
     for m, (t, hi) in enumerate(zip(query, his)):
         if hi < stamps.size and stamps[hi] == t:
