@@ -941,3 +941,57 @@ def test_plain_iteration_names_the_depth_message_it_cannot_decode(tmp_path, fmt)
     assert got[1].reason.startswith("/cam/image at t=3.000000 s: its depth at t=3.000000 s: "
                                     "depth topic /cam/depth/compressedDepth: "), got[1].reason
     assert f"format '{fmt}'" in got[1].reason and "depth message stamped" not in got[1].reason
+
+
+def test_tf_poses_are_bit_identical_to_each_message_s_matrix_added_in_bag_order(tmp_path):
+    """The reader keeps each tf edge as columns of translations and quaternions (`_TfSamples`,
+    then `TransformBuffer.add_dynamic_tq`), not one 4x4 array per message: every image's pose
+    is still the one a buffer filled with each message's matrix, one message at a time in bag
+    order, gives -- bit for bit -- with a clock reset (only the run read is kept), reordered
+    and repeated stamps, and quaternions a little off unit length."""
+    from mast3r_ros.core.message_fields import tq_to_matrix
+    from mast3r_ros.core.tf_buffer import TransformBuffer
+
+    rng = np.random.default_rng(3)
+    msgs, kept_tf = [], []
+    bag_ns = 10 * S
+    for run, (t0, n_images) in enumerate([(5 * S, 10), (1 * S, 15)]):  # reset: run 2 read
+        span = n_images * 50 * MS
+        tf = [("map", "odom", t) for t in range(t0 - 100 * MS, t0 + span + 100 * MS, 50 * MS)]
+        tf += [("odom", "base_link", t) for t in range(t0 - 100 * MS, t0 + span + 100 * MS,
+                                                          20 * MS)]
+        tf.sort(key=lambda e: e[2])
+        tf[5], tf[6] = tf[6], tf[5]  # received out of order
+        tf.insert(9, tf[8][:2] + (tf[8][2],))  # the same stamp again (another pose)
+        for parent, child, t in tf:
+            q = rng.normal(size=4)
+            q *= (1 + rng.normal(0, 1e-4)) / np.linalg.norm(q)
+            tr = rng.normal(size=3)
+            transform = T["geometry_msgs/msg/Transform"](
+                translation=T["geometry_msgs/msg/Vector3"](*tr.tolist()),
+                rotation=T["geometry_msgs/msg/Quaternion"](*q.tolist()))
+            stamped = T["geometry_msgs/msg/TransformStamped"](
+                header=header(t, parent), child_frame_id=child, transform=transform)
+            bag_ns += MS
+            msgs.append(("/tf", bag_ns, T["tf2_msgs/msg/TFMessage"](transforms=[stamped])))
+            if run == 1:
+                kept_tf.append((parent, child, t, tq_to_matrix(tr.tolist(), q.tolist())))
+        msgs.append(("/camera/color/camera_info", bag_ns, camera_info(t0)))
+        for i in range(n_images):
+            bag_ns += MS
+            msgs.append(("/camera/color/image_raw", bag_ns, image(t0 + i * 50 * MS, "rgb8", RGB)))
+    msgs.append(("/tf_static", 0, tf_message([("base_link", "camera_optical", 0,
+                                                BASE_FROM_CAM)])))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    seq = BagSequence(bag, pose_frames="map:camera_optical")
+    assert seq.run == 2 and len(seq) == 15
+    ref = TransformBuffer()
+    ref.add_static("base_link", "camera_optical", seq.transforms.lookup(
+        "base_link", "camera_optical", 0))
+    for parent, child, t, m in kept_tf:
+        ref.add_dynamic(parent, child, t, m)
+    frames = list(seq)
+    assert len(frames) == 15
+    for frame in frames:
+        want = ref.lookup("map", "camera_optical", frame.stamp_ns, *seq._pose_rule_ns)
+        assert frame.map_from_cam.tobytes() == want.tobytes()

@@ -15,9 +15,9 @@ import numpy as np
 from rosbags.highlevel import AnyReaderError
 
 from ...core.errors import InputError
-from ...core.message_fields import header_stamp_ns, transform_to_matrix
+from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer
-from .runs import _RunCounter
+from .runs import _RunCounter, _TfSamples
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +57,8 @@ class _TfPoses:
 
     _tf: TransformBuffer
     _tf_topics: List[str]
-    _tf_runs: List[Tuple[int, str, str, int, np.ndarray]]
+    _tf_runs: Dict[Tuple[str, str], _TfSamples]  # dynamic tf by edge (parent, child)
+    _tf_read: int  # dynamic tf samples read so far
     _pose_frames: Optional[Tuple[str, str]]
     _pose_rule_ns: Tuple[int, int]
     _no_pose: Dict[int, Tuple[str, int]]
@@ -73,15 +74,19 @@ class _TfPoses:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
-                pose = transform_to_matrix(ts.transform)
+                t, q = transform_to_tq(ts.transform)
             except ValueError as err:
                 raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
             if static:
-                self._tf.add_static(parent, child, pose)
+                self._tf.add_static(parent, child, tq_to_matrix(t, q))
             else:
                 stamp = header_stamp_ns(ts.header)
-                ordinal = runs.note(("tf", parent, child), stamp, bag_ns)
-                self._tf_runs.append((ordinal, parent, child, stamp, pose))
+                runs.note(("tf", parent, child), stamp, bag_ns)  # its ordinal: its row below
+                samples = self._tf_runs.get((parent, child))
+                if samples is None:
+                    samples = self._tf_runs[parent, child] = _TfSamples()
+                samples.add(self._tf_read, stamp, t, q)
+                self._tf_read += 1
 
     def _tf_roots(self, reader: Any, limit: int = 2000) -> List[str]:
         """The frames of the bag's tf that are parents and no frame's child (``map``), from its

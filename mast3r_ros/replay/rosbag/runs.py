@@ -192,6 +192,41 @@ class _RunCounter:
         labels = self._labels.get(stream, ())
         return labels[ordinal] if ordinal < len(labels) else 1
 
+    def runs_of(self, stream: Any, count: int) -> np.ndarray:
+        """`run` of ordinals 0 .. ``count`` - 1 of ``stream``: (count,) int64."""
+        labels = self._labels.get(stream, ())
+        out = np.ones(count, np.int64)
+        n = min(count, len(labels))
+        out[:n] = labels[:n]
+        return out
+
+
+class _TfSamples:
+    """The samples of one dynamic tf edge read in the indexing pass, every run's, in the order
+    read (sample i: ordinal i of the edge's stream, `_RunCounter`), in compact columns
+    (`array.array`, 8 B a number, 72 B a sample; a tuple with a 4x4 array took ~400 B):
+    ``seq`` the sample's place among all tf samples read (int), ``stamps`` header stamps (int
+    ns), ``tq`` translation x y z and quaternion x y z w as the message gave them (7 floats a
+    sample; `TransformBuffer.add_dynamic_tq`)."""
+
+    __slots__ = ("seq", "stamps", "tq")
+
+    def __init__(self) -> None:
+        self.seq, self.stamps, self.tq = array.array("q"), array.array("q"), array.array("d")
+
+    def add(self, seq: int, stamp_ns: int, translation: np.ndarray, quat_xyzw: np.ndarray
+            ) -> None:
+        self.seq.append(seq)
+        self.stamps.append(stamp_ns)
+        self.tq.extend(translation.tolist())
+        self.tq.extend(quat_xyzw.tolist())
+
+    def columns(self, rows: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The samples ``rows`` (indices): (stamps (n,) int64, translations (n, 3), quaternions
+        (n, 4) float64), copies."""
+        tq = np.frombuffer(self.tq, np.float64).reshape(-1, 7)[rows]
+        return np.frombuffer(self.stamps, np.int64)[rows], tq[:, :3], tq[:, 3:]
+
 
 def _run_around(bag_ns: Sequence[int], labels: Sequence[int], stamps: Sequence[int],
                 at_bag_ns: int, stamp_ns: int) -> int:
@@ -224,7 +259,7 @@ class _RunChoice:
     _image_runs: List[Tuple[int, int]]
     _depth_runs: List[Tuple[int, int]]
     _info_runs: List[Tuple[int, int, CameraIntrinsics]]
-    _tf_runs: List[Tuple[int, str, str, int, np.ndarray]]
+    _tf_runs: Dict[Tuple[str, str], _TfSamples]
     _image_stamps: List[int]
     _depth_stamps: List[int]
     _infos: List[Tuple[int, CameraIntrinsics]]
@@ -239,8 +274,6 @@ class _RunChoice:
         self._image_runs = [(runs.run(image, o), guessed.get(o, s)) for o, s in self._image_runs]
         self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
         self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
-        self._tf_runs = [(runs.run(("tf", p, c), o), p, c, s, m)
-                         for o, p, c, s, m in self._tf_runs]
         counts = collections.Counter(r for r, _ in self._image_runs)
         labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n
         self.runs = [(counts[r], min(s for q, s in self._image_runs if q == r),
@@ -283,10 +316,17 @@ class _RunChoice:
         self._infos = [(s, k) for r, s, k in self._info_runs if r == keep]
         if not self._infos and self._info_runs:
             self._infos = [self._camera_info_of_another_run(keep)]
-        for r, parent, child, stamp, pose in self._tf_runs:
-            if r == keep:
-                self._tf.add_dynamic(parent, child, stamp, pose)
-        self._image_runs, self._depth_runs, self._info_runs, self._tf_runs = [], [], [], []
+        kept = []
+        for (parent, child), samples in self._tf_runs.items():
+            rows = np.flatnonzero(runs.runs_of(("tf", parent, child), len(samples.stamps)) == keep)
+            if rows.size:
+                kept.append((samples.seq[rows[0]], parent, child, samples, rows))
+        # each edge whole, in the order of its first sample in the run: the tree rules then
+        # refuse the same edge as when the samples were added one by one, as read
+        for _, parent, child, samples, rows in sorted(kept, key=lambda e: e[0]):
+            self._tf.add_dynamic_tq(parent, child, *samples.columns(rows))
+        self._image_runs, self._depth_runs, self._info_runs = [], [], []
+        self._tf_runs = {}
 
     def _camera_info_of_another_run(self, keep: int) -> Tuple[int, CameraIntrinsics]:
         """The CameraInfo for a run that has none (a driver that publishes it once, latched):

@@ -43,7 +43,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
 from .depth import _DepthAssociation
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
-from .runs import _RunChoice, _RunCounter
+from .runs import _RunChoice, _RunCounter, _TfSamples
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection, warn_if_one_file_of_a_split_bag
 
 log = logging.getLogger(__name__)
@@ -164,7 +164,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         self._image_runs: List[Tuple[int, int]] = []
         self._depth_runs: List[Tuple[int, int]] = []
         self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
-        self._tf_runs: List[Tuple[int, str, str, int, np.ndarray]] = []
+        self._tf_runs: Dict[Tuple[str, str], _TfSamples] = {}
+        self._tf_read = 0
         self._run_counter = _RunCounter()
         # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
         # message, the tf gap it fell in in ns, 0 outside an edge's samples)
