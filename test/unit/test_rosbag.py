@@ -995,3 +995,64 @@ def test_tf_poses_are_bit_identical_to_each_message_s_matrix_added_in_bag_order(
     for frame in frames:
         want = ref.lookup("map", "camera_optical", frame.stamp_ns, *seq._pose_rule_ns)
         assert frame.map_from_cam.tobytes() == want.tobytes()
+
+
+def _tf_bag(path: Path, messages: int) -> Path:
+    """``messages`` /tf messages 10 ms apart, each with map -> odom and odom -> base_link, an
+    image every 10th, one CameraInfo, the static camera mount."""
+    ident = T["geometry_msgs/msg/Transform"](
+        translation=T["geometry_msgs/msg/Vector3"](0.1, 0.2, 0.3),
+        rotation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 1.0))
+    msgs = [("/camera/color/camera_info", S, camera_info(S)),
+            ("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)]))]
+    for k in range(messages):
+        t = S + k * 10 * MS
+        edges = [T["geometry_msgs/msg/TransformStamped"](
+            header=header(t, p), child_frame_id=c, transform=ident)
+            for p, c in (("map", "odom"), ("odom", "base_link"))]
+        msgs.append(("/tf", t, T["tf2_msgs/msg/TFMessage"](transforms=edges)))
+        if k % 10 == 0:
+            msgs.append(("/camera/color/image_raw", t, image(t, "rgb8", RGB)))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+
+
+def test_reading_a_bag_s_tf_costs_little_memory_a_sample(tmp_path, monkeypatch):
+    """An offline read keeps every tf sample of a bag (an hour of 100 Hz odometry and five
+    50 Hz edges: 1.26 M). A tuple with a 4x4 array per message held ~560 B a sample at the end
+    of the indexing pass, the run's samples then copied into the buffer's lists peaked at
+    ~800 and kept ~460 (tracemalloc, growth from 2 000 to 10 000 samples, so that fixed costs
+    cancel): ~1 GB at the peak for that hour. Now columns throughout: ~100 B, ~195, ~75. (The
+    bag reader's own index of the bag's messages, rosbags', comes on top during the pass.)"""
+    import gc
+    import tracemalloc
+
+    from mast3r_ros.replay.rosbag import runs
+
+    real = runs._RunChoice._choose_run
+    at_choice = {}
+
+    def choose_run(self):
+        gc.collect()
+        at_choice["held"] = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        real(self)
+        at_choice["peak"] = tracemalloc.get_traced_memory()[1]
+
+    monkeypatch.setattr(runs._RunChoice, "_choose_run", choose_run)
+
+    def cost(messages):
+        bag = _tf_bag(tmp_path / f"bag{messages}", messages)
+        gc.collect()
+        tracemalloc.start()
+        try:
+            base = tracemalloc.get_traced_memory()[0]
+            seq = BagSequence(bag, pose_frames="map:camera_optical")
+            seq.transforms.lookup("map", "camera_optical", 2 * S)
+            gc.collect()
+            kept = tracemalloc.get_traced_memory()[0]
+            return np.array([at_choice["held"], at_choice["peak"], kept]) - base
+        finally:
+            tracemalloc.stop()
+
+    held, peak, kept = (cost(5000) - cost(1000)) / (2 * (5000 - 1000))
+    assert held < 200 and peak < 350 and kept < 200, (held, peak, kept)
