@@ -74,60 +74,66 @@ class _TqPoses:
 
 
 class _Edge:
-    """All samples of one parent -> child transform, in compact growing columns: (capacity,)
-    int64 stamps and (capacity, width) float64 poses (width `_MATRIX` or `_TQ`), ``size`` of
-    them filled. Amortised growth; sorted by stamp (stably, of equal stamps the first added
-    kept, as `trajectory.lookup_samples` does) and trimmed to ``size`` once, at the first
-    lookup after an add. A static edge keeps its one matrix in ``pose``."""
+    """All samples of one parent -> child transform, in compact growing columns ``_cols``:
+    ((capacity,) int64 stamps, (capacity, width) float64 poses (width `_MATRIX` or `_TQ`), the
+    count filled), one tuple so that a lookup reads them consistently. Amortised growth; sorted
+    by stamp (stably, of equal stamps the first added kept, as `trajectory.lookup_samples`
+    does) and trimmed once, at the first lookup after an add (two threads' first lookups both
+    sort, to the same columns). A static edge keeps its one matrix in ``pose``."""
 
-    __slots__ = ("parent", "static", "pose", "size", "width", "stamps", "poses", "_ready")
+    __slots__ = ("parent", "static", "pose", "width", "_cols", "_ready")
 
     def __init__(self, parent: str, static: bool) -> None:
         self.parent, self.static = parent, static
         self.pose: Optional[np.ndarray] = None
-        self.size, self.width, self._ready = 0, 0, True
-        self.stamps = np.empty(0, np.int64)
-        self.poses = np.empty((0, 0), np.float64)
+        self.width, self._ready = 0, True
+        self._cols: Tuple[np.ndarray, np.ndarray, int] = (
+            np.empty(0, np.int64), np.empty((0, 0), np.float64), 0)
 
     def add(self, stamps_ns: np.ndarray, poses: np.ndarray) -> None:
-        """Append (n,) int64 stamps and their (n, width) float64 poses."""
+        """Append (n,) int64 stamps and their (n, width) float64 poses (not thread-safe, as
+        any add: the reader adds before it looks up)."""
+        stamps, stored, size = self._cols
         width = poses.shape[1]
         if self.width and width != self.width:  # both kinds on one edge: matrices for all
             if width == _TQ:
                 poses = np.stack([_TqPoses(poses)[i] for i in range(len(poses))]).reshape(-1, 16)
             else:
-                old = _TqPoses(self.poses[: self.size])
-                self.poses = np.stack([old[i] for i in range(self.size)]).reshape(-1, 16)
-                self.stamps = self.stamps[: self.size].copy()
-            width = self.width = _MATRIX
+                old = _TqPoses(stored[:size])
+                stored = np.stack([old[i] for i in range(size)]).reshape(-1, 16)
+                stamps = stamps[:size].copy()
+            width = _MATRIX
         self.width = width
-        n, end = len(stamps_ns), self.size + len(stamps_ns)
-        if end > len(self.stamps):
-            capacity = max(end, len(self.stamps) * 3 // 2 + 64)
-            stamps = np.empty(capacity, np.int64)
-            stamps[: self.size] = self.stamps[: self.size]
+        end = size + len(stamps_ns)
+        if end > len(stamps):
+            capacity = max(end, len(stamps) * 3 // 2 + 64)
+            grown_stamps = np.empty(capacity, np.int64)
+            grown_stamps[:size] = stamps[:size]
             grown = np.empty((capacity, width), np.float64)
-            if self.size:
-                grown[: self.size] = self.poses[: self.size]
-            self.stamps, self.poses = stamps, grown
-        self.stamps[self.size:end] = stamps_ns
-        self.poses[self.size:end] = poses
-        self.size += n
+            if size:
+                grown[:size] = stored[:size]
+            stamps, stored = grown_stamps, grown
+        stamps[size:end] = stamps_ns
+        stored[size:end] = poses
         self._ready = False
+        self._cols = (stamps, stored, end)
 
     def _samples(self) -> Tuple[np.ndarray, Any]:
         """(N,) sorted stamps, none repeated, and their poses (``poses[i]``: 4x4 float64)."""
-        if not self._ready:
+        ready = self._ready  # read first: `_cols` is sorted before `_ready` is set
+        stamps, poses, size = self._cols
+        if not ready:
             # sorted, first of equal stamps kept, once: not per lookup (`lookup_samples`)
-            stamps, poses = trajectory._first_of_sorted(self.stamps[: self.size],
-                                                        self.poses[: self.size])
-            if np.may_share_memory(stamps, self.stamps) and len(stamps) < len(self.stamps):
+            room = len(stamps)
+            stamps, poses = trajectory._first_of_sorted(stamps[:size], poses[:size])
+            if len(stamps) < room and np.may_share_memory(stamps, self._cols[0]):
                 # not copied by the sort: trim the spare room
                 stamps, poses = stamps.copy(), poses.copy()
-            self.stamps, self.poses, self.size, self._ready = stamps, poses, len(stamps), True
+            self._cols = (stamps, poses, len(stamps))
+            self._ready = True
         if self.width == _TQ:
-            return self.stamps, _TqPoses(self.poses)
-        return self.stamps, self.poses.reshape(-1, 4, 4)
+            return stamps[:size], _TqPoses(poses)
+        return stamps[:size], poses.reshape(-1, 4, 4)
 
     def at(self, stamp_ns: int, tolerance_ns: int, max_gap_ns: Optional[int],
            child: str) -> np.ndarray:

@@ -226,7 +226,7 @@ def _reference_lookup(samples, stamp, tolerance_ns, max_gap_ns):
     return np.linalg.inv(np.eye(4)) @ (out[0] @ np.eye(4)), gap
 
 
-@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("seed", range(6))
 def test_lookups_are_bit_identical_to_the_plain_rule_on_random_samples(seed):
     """The compact columns (sorted once, of equal stamps the first added kept, grown as
     samples come, translation + quaternion rebuilt per lookup) give what all the samples in
@@ -244,11 +244,12 @@ def test_lookups_are_bit_identical_to_the_plain_rule_on_random_samples(seed):
     t = rng.normal(0, 2, (n, 3))
     q = rng.normal(0, 1, (n, 4))
     q[rng.random(n) < 0.3] *= 1 + rng.normal(0, 1e-3, 4)  # not quite unit, as messages
-    matrix_from = int(rng.integers(0, n + 1)) if seed % 2 else n + 1  # seeds 1, 3: both ways
+    # seed % 3: 0 all as translation + quaternion; 1 then as matrices; 2 matrices, then tq
+    switch = int(rng.integers(1, n + 1))
     i = 0
     while i < n:
         k = int(rng.integers(1, 20))
-        if i >= matrix_from:
+        if seed % 3 and (i >= switch) != (seed % 3 == 2):
             for j in range(i, min(i + k, n)):
                 b.add_dynamic("map", "odom", int(stamps[j]), tq_to_matrix(t[j], q[j]))
         else:
