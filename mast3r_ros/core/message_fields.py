@@ -168,7 +168,8 @@ def _checked_tq(translation: Sequence[float], quat_xyzw: Sequence[float]
     q = _numbers(quat_xyzw, 4, "quaternion (x, y, z, w)")
     if not (np.isfinite(t).all() and np.isfinite(q).all()):
         raise InputError(f"pose has non-finite values: t={t.tolist()}, q={q.tolist()}")
-    norm = float(np.linalg.norm(q))
+    with np.errstate(over="ignore"):  # refused below, without numpy's warning
+        norm = float(np.linalg.norm(q))
     if norm == 0.0:
         raise InputError("pose quaternion is all zeros (an unset orientation); "
                          "expected a unit quaternion such as w=1")
@@ -176,6 +177,9 @@ def _checked_tq(translation: Sequence[float], quat_xyzw: Sequence[float]
         raise InputError(f"pose quaternion norm is {norm:.3g}, near zero (under 1e-06): "
                          f"q={q.tolist()} has no reliable direction; expected a unit "
                          "quaternion such as w=1")
+    if norm == np.inf:  # its square overflowed: q / norm would be all zeros (scipy's ValueError)
+        raise InputError(f"pose quaternion q={q.tolist()} is too large to normalise (its norm "
+                         "overflows); expected a unit quaternion such as w=1")
     return t, q, norm
 
 

@@ -225,9 +225,11 @@ class TransformBuffer:
             return
         tq = np.concatenate(parts, axis=1)
         # the rows tq_to_matrix may refuse (it says why): non-finite, or a quaternion norm near
-        # its 1e-6 limit (checked by it exactly, not by this vectorised norm)
-        norms = np.sqrt(np.einsum("ij,ij->i", tq[:, 3:], tq[:, 3:]))
-        for i in np.flatnonzero(~np.isfinite(tq).all(axis=1) | ~(norms >= 2e-6)):
+        # its limits, 1e-6 and overflow (checked by it exactly, not by this vectorised norm)
+        with np.errstate(over="ignore"):
+            norms = np.sqrt(np.einsum("ij,ij->i", tq[:, 3:], tq[:, 3:]))
+        for i in np.flatnonzero(~np.isfinite(tq).all(axis=1) | ~(norms >= 2e-6)
+                                | ~(norms <= 1e150)):
             try:
                 tq_to_matrix(tq[i, :3], tq[i, 3:])
             except InputError as err:

@@ -333,6 +333,11 @@ def test_transform_samples_given_as_translation_and_quaternion_are_checked():
     bad[0, 2] = np.nan
     with pytest.raises(InputError, match=r"odom -> base at t=0.000000 s: pose has non-finite"):
         b.add_dynamic_tq("odom", "base", [0, S], bad, q)
+    bad = q.copy()
+    bad[1, 0] = 1e200  # normalised, all zeros: scipy's ValueError at the first lookup
+    with pytest.raises(InputError, match=r"odom -> base at t=1.000000 s: pose quaternion .* is "
+                       "too large to normalise"):
+        b.add_dynamic_tq("odom", "base", [0, S], t, bad)
     assert b.frames == set()  # nothing of a refused batch is kept
     b.add_dynamic_tq("odom", "base", 2 * S, [1.0, 2, 3], [0, 0, 0, 2.0])  # one sample
     np.testing.assert_array_equal(b.lookup("odom", "base", 2 * S), pose([0, 0, 0], [1, 2, 3]))
