@@ -12,10 +12,11 @@ undeserializable message: `UnreadableFrame`, where the source reads frames one b
 folders and rosbag2) does not stop the run: it is a failed frame, reason 'unreadable frame: <the
 error, naming the file>', in results.jsonl and the metrics (``unreadable_frames``), with a
 warning, and the next frame is read. A recording where no frame can be read is broken rather
-than one frame: when the first `ALL_UNREADABLE_STOP` frames (or all of them, for fewer) are
-unreadable, the run stops with the first frame's error, as any error stops it, before any result
-is written (no ``RUN.partial``). Errors that are not about one frame (the source, the map, the
-model, Ctrl-C) stop the run as before.
+than one frame: when the first `unreadable.ALL_UNREADABLE_STOP` frames (or all of them, for
+fewer) are unreadable, the run stops with the first frame's error, as any error stops it,
+before any result is written (no ``RUN.partial``). Errors that are not about one frame (the
+source, the map, the model, Ctrl-C) stop the run as before. ``build-map`` skips such frames by
+the same rule (`mast3r_ros.replay.unreadable`).
 """
 
 from __future__ import annotations
@@ -56,16 +57,9 @@ from .sources import (
     stamps_written,
 )
 from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
+from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
-
-# the run stops when this many frames in a row from its first are unreadable (module docstring)
-ALL_UNREADABLE_STOP = 10
-# unreadable frames warned about one line each; after these, every UNREADABLE_WARN_EVERY-th
-UNREADABLE_WARN_EACH = 10
-UNREADABLE_WARN_EVERY = 100
-
-
 
 def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker: Tracker,
                     global_only: bool = False,
@@ -81,15 +75,13 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
     resets off), so it was recorded out of order, and tracking goes on (said at INFO).
 
     An `UnreadableFrame` becomes a failed result, reason 'unreadable frame: <its error>', with
-    a warning (each of the first `UNREADABLE_WARN_EACH`, then every `UNREADABLE_WARN_EVERY`-th);
-    `InputError` (the first one's error) when the first `ALL_UNREADABLE_STOP` frames, or all
-    of fewer, are unreadable (module docstring); unreadable frames before the first frame read
-    are yielded only once one is read, so that such a stop writes no result."""
-    unreadable = 0
-    held: List[UnreadableFrame] = []  # unreadable before any frame was read: kept back
-    read_one = False
+    a warning (`unreadable.warn_unreadable`); `InputError` (the first one's error) when the
+    first `unreadable.ALL_UNREADABLE_STOP` frames, or all of fewer, are unreadable (module
+    docstring);
+    unreadable frames before the first frame read are yielded only once one is read, so that
+    such a stop writes no result (`unreadable.hold_unreadable`)."""
     done = done or {}
-    for f in frames:
+    for f, n in hold_unreadable(frames, lambda f: f.stamp_ns in done):
         last = tracker.last_stamp_ns
         if tracker.check_stamp(f.stamp_ns, not one_run) is StampCheck.BACKWARDS:
             if one_run:
@@ -99,53 +91,27 @@ def localize_frames(loc: Localizer, frames: Iterable[FrameOrUnreadable], tracker
             else:
                 log.warning("time went backwards at t=%.6f s: tracking reset",
                             f.stamp_ns * 1e-9)
-        if isinstance(f, UnreadableFrame) and f.stamp_ns not in done:
-            unreadable += 1
-            if read_one:
-                yield f, _unreadable_failure(f, tracker, unreadable)
-                continue
-            held.append(f)  # not written until a frame is read: a stop leaves no RUN.partial
-            if len(held) >= ALL_UNREADABLE_STOP:
-                raise InputError(_all_unreadable(held[0], len(held), "the first"))
+        if n:
+            yield f, _unreadable_failure(f, tracker, n)
             continue
-        if not read_one:
-            read_one = True
-            for n, bad in enumerate(held, start=1):
-                yield bad, _unreadable_failure(bad, tracker, n)
         r = done.get(f.stamp_ns)
         if r is None:
             hint = None if global_only else tracker.hint()
             r = loc.localize(f, force_global=global_only, hint=hint)
         tracker.update(r)
         yield f, r
-    if held and not read_one:
-        raise InputError(_all_unreadable(held[0], len(held), "all"))
 
 
 def _unreadable_failure(f: UnreadableFrame, tracker: Tracker, n: int) -> LocalizationResult:
     """The failed result of the ``n``-th unreadable frame ``f``, warned about, counted by the
     tracker."""
-    _warn_unreadable(f, n)
+    warn_unreadable(f, n, "a failed frame")
     r = LocalizationResult.failure(f.stamp_ns, f"{UNREADABLE}: {f.reason}", unreadable=True)
     # the node's rule (ros/processing.py, _fail): a frame refused before the localizer
     # (undecodable, of the wrong size) with a valid new stamp is a tracker failure (tracking
     # lost after lost_after_failures in a row); so is an unreadable frame here
     tracker.update(r)
     return r
-
-
-def _all_unreadable(first: UnreadableFrame, n: int, which: str) -> str:
-    what = "the only frame is" if n == 1 else f"{which} {n} frames are"
-    return f"{first.reason} ({what} unreadable: a broken recording, not one bad frame)"
-
-
-def _warn_unreadable(f: UnreadableFrame, n: int) -> None:
-    if n <= UNREADABLE_WARN_EACH or n % UNREADABLE_WARN_EVERY == 0:
-        more = ("" if n < UNREADABLE_WARN_EACH else f" ({n} unreadable frames so far" + (
-            f"; from here on every {UNREADABLE_WARN_EVERY}th is logged)"
-            if n == UNREADABLE_WARN_EACH else ")"))
-        log.warning("frame at t=%.6f s skipped (a failed frame): %s%s", f.stamp_ns * 1e-9,
-                    f.reason, more)
 
 
 def result_record(r: LocalizationResult) -> Dict[str, Any]:
