@@ -135,9 +135,12 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                         overwrite=args.overwrite, force=args.force, build=opts)
     # The check's full message is already in the log (stderr, when it ran); stdout gets the
     # result in one line: the map and its verdict.
+    manifest = _manifest(path)
+    bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
+    skipped = f" ({bad} unreadable, skipped)" if bad else ""
     sys.stdout.write(f"map {args.out}: {_count(n, 'keyframe')} from "
-                     f"{_count(len(source), 'frame')}; "
-                     f"{_check_summary(_manifest_consistency(path))}\n")
+                     f"{_count(len(source), 'frame')}{skipped}; "
+                     f"{_check_summary(manifest.get('consistency') or {})}\n")
     return 0
 
 
@@ -158,12 +161,13 @@ def _check_summary(check: Dict[str, Any]) -> str:
     return f"map check: {check.get('message', verdict)}"
 
 
-def _manifest_consistency(path: str) -> Dict[str, Any]:
-    """The map check's figures from a written map's manifest ({} when not checked)."""
+def _manifest(path: str) -> Dict[str, Any]:
+    """A written map's manifest: its ``consistency`` (the map check's figures, absent when not
+    checked) and ``unreadable_frames`` (absent when every frame was read) for the summary."""
     from ..core.keyframes.layout import MANIFEST
 
     with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
-        return json.load(fh).get("consistency") or {}
+        return json.load(fh)
 
 
 def _add_merge_maps(sub: Any) -> None:

@@ -14,7 +14,7 @@ import math
 import os
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import Any, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 from tqdm import tqdm
@@ -31,14 +31,15 @@ from ..core.map_check import ConsistencyReport, KeyframeCheck, KeyframeRecord
 from ..core.retrieval_index import IndexParams
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps)
-from ..core.types import Frame
+from ..core.types import Frame, UnreadableFrame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
                         encode_map_keyframes, finish_encodings, open_map_writer)
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes
-from .sources import (FrameSource, check_own_poses, depth_needed_by, refuse_without_depth,
-                      refuse_without_poses, stamps_written)
+from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
+                      refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import read_tum_trajectory, read_tum_trajectory_and_unit
+from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +113,10 @@ class _MapStats:
     no_depth: int = 0  # keyframes written without depth (depth not needed)
     depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
     keyframes: int = 0
+    # frames the source could not read (`UnreadableFrame`): (stamp ns, reason), in order; no
+    # keyframe is taken from them (`_note_unreadable`)
+    unreadable: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
+    unreadable_run: Tuple[int, int, int] = (0, 0, 0)  # the longest run: (frames, first, last)
     valid_depth: bool = False  # a keyframe's depth has a valid pixel (checked while needed)
     check: Optional[KeyframeCheck] = None  # the map check, fed each keyframe as it is written
 
@@ -133,12 +138,28 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     the sync tolerance: a depth stream slower than the colour one) is not offered, so the next
     frame with depth can become the keyframe; `InputError` when that leaves no keyframe.
     ``trajectory``: (what it is, its stamps) when ``poses`` come from a trajectory file, for
-    `_why_no_pose`; `InputError` naming the reason when no frame has a pose."""
+    `_why_no_pose`; `InputError` naming the reason when no frame has a pose.
+
+    A frame the source cannot read (an image or depth file or message missing, corrupt, of
+    another size, not deserializable: `UnreadableFrame`) is not offered, so no keyframe is
+    taken from a frame whose colour or depth is unknown; it is warned about as ``localize``
+    warns (`unreadable.warn_unreadable`) and counted in the stats (``unreadable``). `InputError`
+    with the first one's error when the first `unreadable.ALL_UNREADABLE_STOP` frames, or all
+    of fewer, are unreadable: a broken recording."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     need = depth_needed_by(cfg.localizer)
     st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None)
     no_pose: List[int] = []
-    for i, f in enumerate(progress(source, len(source), "build-map")):
+    # each frame read on its own: one the source cannot read is skipped, named and counted
+    # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`)
+    frames = hold_unreadable(frames_or_unreadable(source))
+    run: List[int] = []  # stamps of the unreadable frames in a row up to this one
+    for i, (f, n) in enumerate(progress(frames, len(source), "build-map")):
+        if n:
+            run.append(f.stamp_ns)
+            _note_unreadable(st, f, n, run)
+            continue
+        run.clear()
         pose = f.map_from_cam if poses is None else poses[i]
         if pose is None or not np.isfinite(pose).all():
             no_pose.append(f.stamp_ns)
@@ -183,6 +204,41 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             "units per metre: 1000 for millimetres, 5000 for TUM PNGs) and that the depth "
             "images are the camera's depth")
     return st
+
+
+def _note_unreadable(st: _MapStats, f: UnreadableFrame, n: int, run: Sequence[int]) -> None:
+    """Record the ``n``-th unreadable frame ``f`` in ``st`` (its stamp and reason; the longest
+    ``run`` of unreadable frames in a row, stamps ns, this one last) and warn about it."""
+    warn_unreadable(f, n, "no keyframe taken from it")
+    st.unreadable.append((f.stamp_ns, f.reason))
+    if len(run) > st.unreadable_run[0]:
+        st.unreadable_run = (len(run), run[0], run[-1])
+
+
+def unreadable_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+    """The manifest's ``unreadable_frames`` (written only when some were): ``count`` of the
+    ``frames`` read, ``stamps_ns`` of each (int ns, in order), the ``first`` one's ``reason``,
+    and the ``longest_run`` of them in a row (``frames``, ``first_ns``, ``last_ns``)."""
+    length, first, last = st.unreadable_run
+    return {"count": len(st.unreadable), "of_frames": int(frames),
+            "stamps_ns": [s for s, _ in st.unreadable],
+            "first": {"stamp_ns": st.unreadable[0][0], "reason": st.unreadable[0][1]},
+            "longest_run": {"frames": length, "first_ns": first, "last_ns": last}}
+
+
+def _warn_unreadable_count(st: _MapStats, frames: int) -> None:
+    """The count at the end of a build that skipped unreadable frames, with the longest run of
+    them in a row when longer than one (where the map may lack a keyframe)."""
+    if not st.unreadable:
+        return
+    length, first, last = st.unreadable_run
+    gap = (f"; the longest run of them, {length} frames in a row at "
+           f"t={format_time_range(first * 1e-9, last * 1e-9)}, may leave the map without a "
+           "keyframe there" if length > 1 else "")
+    log.warning("%d of %d frames could not be read and were skipped: no keyframe was taken "
+                "from them (the first at t=%.6f s: %s; all listed in the manifest's "
+                "unreadable_frames)%s", len(st.unreadable), frames, st.unreadable[0][0] * 1e-9,
+                st.unreadable[0][1], gap)
 
 
 def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
@@ -342,6 +398,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                             (f"--trajectory {trajectory}", traj[0]))
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force)
+        if st.unreadable:  # which frames the map was not built from, beside its keyframes
+            w.set_manifest_field("unreadable_frames", unreadable_record(st, len(source)))
         _encode_keyframes(w, cfg, build)
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --
@@ -379,6 +437,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                 f"the build is kept in {w.tmp} ({resume_hint})" if kept else
                 "the build folder was deleted"), out) from None
         raise
+    _warn_unreadable_count(st, len(source))
     if st.no_pose:
         log.warning("%d frames had no pose and were skipped%s", st.no_pose,
                     f": {st.why_no_pose}" if st.why_no_pose else "")

@@ -37,7 +37,8 @@ class FrameSource(Protocol):
     Optionally ``frames_or_unreadable(positions=None)`` (both have it): the frames (only those
     at ``positions``, ascending 0-based indices, when given: the others are neither read nor
     decoded) with an `UnreadableFrame` in place of each one that cannot be read, which
-    ``localize`` records as a failed frame instead of stopping (`frames_or_unreadable`), and
+    ``localize`` records as a failed frame and ``build-map`` takes no keyframe from, instead of
+    stopping (`frames_or_unreadable`, `unreadable`), and
     ``recorded`` (stamps: a `RecordedFrame` in their frames' place, the image not decoded)."""
 
     @property
@@ -150,8 +151,8 @@ def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info_n
     """``frames``, but `InputError` at once when the first image read (the frames before it
     missing or corrupt files) is of another size than the given camera_info
     (`UnreadableFrame.image_size`, set from the readers' `ImageSizeError`): the option is wrong,
-    not the recording (else only after the first `ALL_UNREADABLE_STOP` frames, as a broken
-    recording)."""
+    not the recording (else only after the first `unreadable.ALL_UNREADABLE_STOP` frames, as
+    a broken recording)."""
     frames = iter(frames)
     for f in frames:
         if isinstance(f, UnreadableFrame) and f.image_size and f.intrinsics_size:

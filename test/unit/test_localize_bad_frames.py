@@ -2,7 +2,9 @@
 stopped the whole run, keeping only the frames before it in RUN.partial).
 
 A query frame's depth is unused by the localizer, so ``localize`` does not read it at all
-(``TumSequence(read_depth=False)``); ``build-map`` still reads, and refuses, a bad depth PNG."""
+(``TumSequence(read_depth=False)``); ``build-map`` reads it, and skips the frame of a bad depth
+PNG as it skips one of a bad colour image: no keyframe is taken from it, and the map's manifest
+names it (``unreadable_frames``)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from mast3r_ros.core.keyframes import KeyframeMap
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.tum import TumSequence
 
@@ -44,14 +47,22 @@ def test_query_depth_is_not_read_by_localize(tum, sift_map, tmp_path, capsys):
                  "sift", "--log-level", "warning"]) == 0, capsys.readouterr().err
     results = _results(run)
     assert len(results) == len(TumSequence(folder)) and all(r["success"] for r in results)
-    # build-map reads the depth of its keyframes: the truncated PNG is still refused, named
+    # build-map reads the depth of its keyframes: the frame of the truncated PNG is skipped,
+    # named, counted, and no keyframe is taken from it (it stopped the build)
     capsys.readouterr()
     out = tmp_path / "m"
     assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift",
-                 "--log-level", "warning"]) == 2
-    err = capsys.readouterr().err
-    assert f"cannot read depth image {bad}" in err and "truncated" in err, err
-    assert not out.exists()
+                 "--log-level", "warning"]) == 0
+    stdout, err = capsys.readouterr()
+    (warned,) = [ln for ln in err.splitlines() if "skipped (no keyframe taken from it)" in ln]
+    assert f"cannot read depth image {bad}" in warned and "truncated" in warned, err
+    assert "1 of 12 frames could not be read and were skipped" in err, err
+    assert "12 frames (1 unreadable, skipped)" in stdout, stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    stamp = int(TumSequence(folder).stamps_ns[4])
+    assert manifest["unreadable_frames"]["stamps_ns"] == [stamp]
+    keyframes = KeyframeMap.load(str(out)).keyframes
+    assert len(keyframes) == 11 and stamp not in [k.stamp_ns for k in keyframes]
 
 
 # ------------------------------------- one unreadable frame is a failed frame, not a stop ---
@@ -97,11 +108,16 @@ def test_unreadable_frames_are_failed_frames_and_the_run_goes_on(tum, sift_map, 
     assert metrics["unreadable_frames"] == 2
     assert metrics["failure_reasons"] == {"unreadable frame": 2}
     assert "unreadable (failed, skipped)" in out and not Path(f"{run}.partial").exists()
-    # build-map reads every frame: the truncated colour image is still refused, named
+    # build-map skips them too (and the frame of the truncated depth PNG, which it reads),
+    # each named; it stopped at the first
     capsys.readouterr()
     assert main(["build-map", str(folder), "--out", str(tmp_path / "m"), "--matcher", "sift",
-                 "--log-level", "warning"]) == 2
-    assert str(truncated) in capsys.readouterr().err
+                 "--log-level", "warning"]) == 0
+    err = capsys.readouterr().err
+    warned = [ln for ln in err.splitlines() if "skipped (no keyframe taken from it)" in ln]
+    assert len(warned) == 3 and str(truncated) in warned[0] and str(missing) in warned[2], err
+    manifest = json.loads((tmp_path / "m" / "manifest.json").read_text())
+    assert manifest["unreadable_frames"]["stamps_ns"] == stamps[[3, 4, 8]].tolist()
 
 
 def test_a_recording_whose_first_ten_frames_are_unreadable_stops(tum, sift_map, tmp_path,
@@ -137,6 +153,16 @@ def test_a_short_recording_with_no_readable_frame_stops(tum, sift_map, tmp_path,
     errors = [ln for ln in err.splitlines() if ": error: " in ln]
     assert rc == 2 and len(errors) == 1, err
     assert str(rgb[0]) in errors[0] and "all 3 frames are unreadable" in errors[0], errors[0]
+    # build-map alike (it stopped at the first, as at any one bad frame): one line, no map
+    out = tmp_path / "m"
+    assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift",
+                 "--log-level", "warning"]) == 2
+    errors = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    assert len(errors) == 1 and errors[0].startswith(
+        f"mast3r-ros build-map: error: cannot read colour image {rgb[0]}"), errors
+    assert errors[0].endswith("(all 3 frames are unreadable: a broken recording, not one bad "
+                              "frame)"), errors[0]
+    assert not out.exists() and not Path(f"{out}.partial").exists()
 
 
 # ------------------------------------------- --stride reads (decodes) only the frames taken ---

@@ -444,7 +444,7 @@ def test_an_image_message_that_cannot_be_deserialized_is_an_unreadable_frame(tmp
     """A message whose CDR cannot be deserialized stopped localize (its header stamp is
     unknown): it is an unreadable frame like an undecodable one, stamped from its bag receive
     time less the receive latency of the image nearest it, with its tf ground truth at that
-    stamp; the frames after it are read. Plain iteration (build-map) refuses it up front."""
+    stamp; the frames after it are read. Plain iteration refuses it up front."""
     import logging
 
     from mast3r_ros.core.types import UnreadableFrame
@@ -473,7 +473,7 @@ def test_an_image_message_that_cannot_be_deserialized_is_an_unreadable_frame(tmp
                                BASE_FROM_CAM, atol=1e-9)
     np.testing.assert_array_equal(got[3].rgb, RGB // 4)
     with pytest.raises(InputError, match="bag time 1.700000 s, cannot be deserialized"):
-        iter(seq)  # build-map: refused before any frame
+        iter(seq)  # plain iteration: refused before any frame
     # the first image cut short: the image topic is still detected (from the next message),
     # the frame stamped by the next image's latency and posed by its frame_id
     bag = write_bag(tmp_path / "bag1", storage, rgbd_messages(),
@@ -548,9 +548,11 @@ def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):
     assert frame.depth_m is None and frame.stamp_ns == S
     assert any("--depth-topic /cam/depth is not read" in r.getMessage() for r in caplog.records)
     seq = open_source(str(bag), SourceOptions(image_topic="/cam/image", depth_topic="/cam/depth"),
-                      PoseAtStampConfig())  # build-map: read, and this one is refused
+                      PoseAtStampConfig())  # build-map: read, and its frame unreadable
     with pytest.raises(InputError, match="nv21"):
         list(seq)
+    (frame,) = list(seq.frames_or_unreadable())
+    assert "nv21" in frame.reason and frame.stamp_ns == S
 
 
 def test_uncalibrated_camera_info(tmp_path):
@@ -915,10 +917,10 @@ def test_build_map_of_a_bag_without_pose_frames_names_them_before_reading_a_fram
 
 @pytest.mark.parametrize("fmt", ["16UC1; compressedDepth rvl", "16UC1; compressedDepth png"])
 def test_plain_iteration_names_the_depth_message_it_cannot_decode(tmp_path, fmt):
-    """``build-map`` reads a bag by plain iteration, which stops at a depth message that cannot
-    be decoded (a garbage RVL or PNG compressedDepth): the line said only 'compressedDepth
-    format ...: corrupt RVL stream: ...', not which topic or message; it names both now, as
-    ``localize``'s unreadable frame does."""
+    """Plain iteration (``build-map``'s, then) stops at a depth message that cannot be decoded
+    (a garbage RVL or PNG compressedDepth): the line said only 'compressedDepth format ...:
+    corrupt RVL stream: ...', not which topic or message; it names both now, as the unreadable
+    frame of ``frames_or_unreadable`` (``localize``, ``build-map``) does."""
     import struct
 
     garbage = T["sensor_msgs/msg/CompressedImage"](
@@ -937,7 +939,7 @@ def test_plain_iteration_names_the_depth_message_it_cannot_decode(tmp_path, fmt)
     assert msg.startswith("depth topic /cam/depth/compressedDepth: "), msg
     assert msg.endswith(" (the depth message stamped t=3.000000 s)"), msg
     assert f"format '{fmt}'" in msg and "\n" not in msg, msg
-    got = list(seq.frames_or_unreadable())  # localize: that frame unreadable, named once
+    got = list(seq.frames_or_unreadable())  # that frame unreadable, named once
     assert got[1].reason.startswith("/cam/image at t=3.000000 s: its depth at t=3.000000 s: "
                                     "depth topic /cam/depth/compressedDepth: "), got[1].reason
     assert f"format '{fmt}'" in got[1].reason and "depth message stamped" not in got[1].reason

@@ -1,7 +1,8 @@
 """An image message of a rosbag2 that cannot be deserialized (corrupt CDR): it takes no part in
 finding the bag's runs, and is placed in a readable neighbour's run with a stamp clamped between
-its neighbours'; build-map refuses a run holding one before reading any frame (a regression
-review's finds on the change that made it a failed frame of localize's)."""
+its neighbours'; plain iteration refuses a run holding one before reading any frame (a
+regression review's finds on the change that made it a failed frame of localize's; build-map
+skips it as localize does: test_build_map_unreadable.py)."""
 
 from __future__ import annotations
 
@@ -107,9 +108,10 @@ def test_a_bad_image_at_a_clock_reset_joins_the_run_it_was_received_nearer(tmp_p
     assert isinstance(strided[0], UnreadableFrame)
 
 
-def test_build_map_refuses_a_run_with_a_bad_image_before_any_frame(tmp_path):
-    """Plain iteration raised only on reaching the bad message, after build-map had run the
-    model on every frame before it; a bad message in another run does not matter."""
+def test_plain_iteration_refuses_a_run_with_a_bad_image_before_any_frame(tmp_path):
+    """Plain iteration raised only on reaching the bad message, after its caller (build-map,
+    then) had worked on every frame before it; a bad message in another run does not
+    matter."""
     images = _reset_images()
     bag = _bag(tmp_path / "bag", images, corrupt=[images[15][1]])
     assert len(list(BagSequence(bag, image_topic=CAM, run=1))) == 10
@@ -119,4 +121,4 @@ def test_build_map_refuses_a_run_with_a_bad_image_before_any_frame(tmp_path):
     text = str(err.value)
     assert CAM in text and "(run 2)" in text and "bag time 3.500000 s" in text, text
     assert "cannot be deserialized" in text, text
-    assert len(list(seq.frames_or_unreadable())) == 10  # localize still reads the run
+    assert len(list(seq.frames_or_unreadable())) == 10  # localize, build-map read the run

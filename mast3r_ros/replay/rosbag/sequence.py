@@ -271,8 +271,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
             self._undeserialized)
         log.warning(
             "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
-            "bag time %.6f s: %s): localize makes each an unreadable frame, stamped from its "
-            "receive time; build-map refuses a run holding one", self.path, n,
+            "bag time %.6f s: %s): localize and build-map skip each as an unreadable frame, "
+            "stamped from its receive time", self.path, n,
             "" if n == 1 else "s", self.image_topic, first_bag * 1e-9, first_err)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
@@ -329,10 +329,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
 
     def __iter__(self) -> Iterator[Frame]:
         """Frames in bag order (rgb (H, W, 3) uint8 RGB, depth_m float32 metres or None,
-        map_from_cam 4x4 float64 or None). Raises `InputError` at once, before any frame,
-        when the run read holds an image message that cannot be deserialized (build-map would
-        otherwise stop only there, after the inference on every frame before it); one in
-        another run does not matter."""
+        map_from_cam 4x4 float64 or None); every frame must be read: `InputError` for the
+        first that cannot (`frames_or_unreadable` skips it instead, as ``localize`` and
+        ``build-map`` read a bag). Raises it at once, before any frame, when the run read holds
+        an image message that cannot be deserialized (a caller would otherwise stop only there,
+        after its work on every frame before it); one in another run does not matter."""
         runs = self._run_counter
         for ordinal, (bag_ns, err) in sorted(self._undeserialized.items()):
             if runs.run(self.image_topic, ordinal) == self._run_label:
@@ -340,8 +341,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
                 raise InputError(
                     f"rosbag2 {self.path}: an image message on {self.image_topic}{run}, "
                     f"received at bag time {bag_ns * 1e-9:.6f} s, cannot be deserialized: "
-                    f"{err}; every frame must be read to build a map (localize makes it a "
-                    "failed frame)")
+                    f"{err}; plain iteration reads every frame (frames_or_unreadable() skips "
+                    "it as an unreadable frame, as localize and build-map do)")
         return self._frames(skip_unreadable=False)
 
     def frames_or_unreadable(self, positions: Optional[Iterable[int]] = None,
@@ -350,7 +351,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         """`__iter__`, with an `UnreadableFrame` (the `InputError` text, naming the topic and
         stamp) in place of each image message that cannot be made a frame (undecodable or
         corrupt data, an unsupported encoding, another size than its CameraInfo, its matched
-        depth message undecodable), so that the frames after it are still read (``localize``).
+        depth message undecodable), so that the frames after it are still read (``localize``,
+        ``build-map``).
         An image message that cannot be deserialized at all has no known header stamp: its
         frame is stamped from the time the bag received it, in the header clock
         (`_RunCounter.estimated`), reason '/topic: the message received at bag time T s could

@@ -1,0 +1,152 @@
+"""``build-map`` and a frame it cannot read (a robotics user's find: one corrupt message in a
+20-minute mapping bag -- a dropped USB packet, an RVL stream cut short -- stopped the build with
+no way on). It now skips such a frame as ``localize`` does: no keyframe is taken from it, each
+is warned about (naming topic and stamp), counted at the end, on the summary line and in the
+map's manifest (``unreadable_frames``); a recording whose first ten frames (or all of fewer)
+are unreadable is refused in one line."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import (BASE_FROM_CAM, H, MS, RGB, S, W, camera_info, compressed,  # noqa: E402
+                         image, pose, tf_message, write_bag)
+
+from mast3r_ros.core.keyframes import KeyframeMap  # noqa: E402
+from mast3r_ros.replay.cli import main  # noqa: E402
+
+CAM, DEPTH = "/cam/image/compressed", "/cam/depth"
+STAMPS = [S + k * 100 * MS for k in range(10)]
+
+
+def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=()):
+    """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
+    further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
+    ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
+    messages whose CDR is cut short (not deserializable), ``depth_size`` depth of another
+    size than the image."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 0, camera_info(900 * MS))]
+    corrupt = set()
+    for k, t in enumerate(STAMPS):
+        msgs.append(("/tf", t, tf_message([("map", "base_link", t,
+                                            pose([0, 0, 0], [0.5 * k, 0, 0]))])))
+        jpeg = compressed(t, "jpeg", RGB[..., ::-1])
+        if k in bad_colour:
+            jpeg.data = jpeg.data[:20]
+        msgs.append((CAM, t + 1, jpeg))
+        if k in uncut:
+            corrupt.add((CAM, t + 1))
+        shape = (H + 2, W) if k in depth_size else (H, W)
+        depth = image(t, "16UC1", np.full(shape, 1000 + 10 * k, np.uint16))
+        if k in bad_depth:
+            depth.data = depth.data[:len(depth.data) // 2]
+        msgs.append((DEPTH, t + 2, depth))
+    return str(write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
+                         corrupt=corrupt))
+
+
+def _build(bag, out, capsys):
+    capsys.readouterr()
+    rc = main(["build-map", bag, "--out", str(out), "--pose-frames", "map:camera_optical",
+               "--depth-topic", DEPTH, "--log-level", "warning"])
+    return (rc, *capsys.readouterr())
+
+
+def test_a_bag_with_corrupt_colour_and_depth_messages_builds_a_map_naming_them(tmp_path,
+                                                                               capsys):
+    bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5], uncut=[7],
+                       depth_size=[8])
+    out = tmp_path / "map"
+    rc, stdout, err = _build(bag, out, capsys)
+    assert rc == 0, err
+    bad = [2, 5, 7, 8]
+    warned = [ln for ln in err.splitlines() if "skipped (no keyframe taken from it)" in ln]
+    assert len(warned) == 4, err
+    for line, k in zip(warned, bad):  # each names its frame's topic and stamp
+        assert f"frame at t={STAMPS[k] * 1e-9:.6f} s skipped" in line, line
+    assert f"{CAM} at t=1.200000 s: " in warned[0], warned[0]
+    assert f"{CAM} at t=1.500000 s: its depth at t=1.500000 s: depth topic {DEPTH}" in \
+        warned[1], warned[1]
+    assert "could not be deserialized" in warned[2], warned[2]
+    assert f"{CAM} at t=1.800000 s: Frame.depth_m has shape (8, 8) but the image is 8x6" in \
+        warned[3], warned[3]
+    assert "4 of 10 frames could not be read and were skipped" in err, err
+    assert "the longest run of them, 2 frames in a row at t=1.700..1.800 s" in err, err
+    assert f"map {out}: 6 keyframes from 10 frames (4 unreadable, skipped); " in stdout, stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    record = manifest["unreadable_frames"]
+    assert record["count"] == 4 and record["of_frames"] == 10
+    assert record["stamps_ns"] == [STAMPS[k] for k in bad]
+    assert record["first"]["reason"] == warned[0].split(" skipped (no keyframe taken from "
+                                                        "it): ")[1]
+    # no keyframe was taken from a frame whose colour or depth was unreadable
+    keyframes = KeyframeMap.load(str(out)).keyframes
+    assert [k.stamp_ns for k in keyframes] == [t for k, t in enumerate(STAMPS) if k not in bad]
+    # a bag every frame of which is read writes no unreadable_frames
+    good = _mapping_bag(tmp_path / "good")
+    rc, stdout, err = _build(good, tmp_path / "map2", capsys)
+    assert rc == 0 and "unreadable" not in stdout + err, err
+    assert "unreadable_frames" not in json.loads((tmp_path / "map2" / "manifest.json")
+                                                 .read_text())
+
+
+def test_a_bag_whose_frames_are_all_corrupt_is_refused_in_one_line(tmp_path, capsys):
+    bag = _mapping_bag(tmp_path / "bag", bad_colour=range(10))
+    out = tmp_path / "map"
+    rc, stdout, err = _build(bag, out, capsys)
+    errors = [ln for ln in err.splitlines() if ": error: " in ln]
+    assert rc == 2 and len(errors) == 1 and not stdout, err
+    assert f"{CAM} at t=1.000000 s: " in errors[0], errors[0]
+    assert errors[0].endswith("(the first 10 frames are unreadable: a broken recording, not "
+                              "one bad frame)"), errors[0]
+    assert not out.exists() and not (tmp_path / "map.partial").exists()
+    # nine bad, the tenth read: a map of that one frame, the nine named
+    bag = _mapping_bag(tmp_path / "bag9", bad_depth=range(9))
+    rc, stdout, err = _build(bag, out, capsys)
+    assert rc == 0 and "1 keyframe from 10 frames (9 unreadable, skipped)" in stdout, err
+
+
+def test_a_resumed_build_skips_the_same_frames_and_names_them(tiny_ckpt, tum, tmp_path,
+                                                              monkeypatch, capsys):
+    """--resume reads the recording again: the frame skipped before is skipped again, so the
+    keyframes (and the shards encoded from them) are the same, the shards are not encoded
+    again, and the finished map's manifest names the frame."""
+    import re
+    import shutil
+
+    from test_map_v2 import _params
+
+    from mast3r_ros.replay import pipeline
+    from mast3r_ros.replay.tum import TumSequence
+
+    folder = tmp_path / "src"
+    shutil.copytree(tum[0], folder)
+    depth = [ln.split()[1] for ln in (folder / "depth.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    (folder / depth[6]).write_bytes(b"\x89PNG\r\n")  # a depth PNG cut short
+    stamp = int(TumSequence(folder).stamps_ns[6])
+    out, params = str(tmp_path / "map"), _params(tmp_path)
+    argv = ["build-map", str(folder), "--out", out, "--checkpoint", tiny_ckpt, "--params",
+            params, "--workers", "1", "--log-level", "info"]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    assert main(argv) == 130
+    monkeypatch.undo()
+    capsys.readouterr()
+    assert main(argv + ["--resume"]) == 0
+    stdout, err = capsys.readouterr()
+    done = re.search(r"resuming: (\d+) of (\d+) shards already encoded", err)
+    assert done and done.group(1) == done.group(2) != "0", err[-2000:]
+    assert "(1 unreadable, skipped)" in stdout, stdout
+    manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
+    assert manifest["unreadable_frames"]["stamps_ns"] == [stamp]
+    assert stamp not in [k.stamp_ns for k in KeyframeMap.load(out).keyframes]
