@@ -25,12 +25,12 @@ CAM, DEPTH = "/cam/image/compressed", "/cam/depth"
 STAMPS = [S + k * 100 * MS for k in range(10)]
 
 
-def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=()):
+def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=()):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
     messages whose CDR is cut short (not deserializable), ``depth_size`` depth of another
-    size than the image."""
+    size than the image, ``uncut_depth`` depth messages whose CDR is cut short."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
@@ -48,6 +48,8 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=()):
         if k in bad_depth:
             depth.data = depth.data[:len(depth.data) // 2]
         msgs.append((DEPTH, t + 2, depth))
+        if k in uncut_depth:
+            corrupt.add((DEPTH, t + 2))
     return str(write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
                          corrupt=corrupt))
 
@@ -150,3 +152,30 @@ def test_a_resumed_build_skips_the_same_frames_and_names_them(tiny_ckpt, tum, tm
     manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
     assert manifest["unreadable_frames"]["stamps_ns"] == [stamp]
     assert stamp not in [k.stamp_ns for k in KeyframeMap.load(out).keyframes]
+
+
+def test_a_depth_message_that_cannot_be_deserialized_makes_its_frame_unreadable(tmp_path,
+                                                                              capsys):
+    """A depth message whose CDR is cut short stopped the bag's indexing pass (build-map: exit
+    2 before any frame). It is stamped from its receive time as an undeserializable image
+    is, and the frame matched to it is unreadable: skipped by build-map, named."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    bag = _mapping_bag(tmp_path / "bag", uncut_depth=[3])
+    seq = BagSequence(bag, image_topic=CAM, depth_topic=DEPTH)
+    got = list(seq.frames_or_unreadable())
+    assert [i for i, f in enumerate(got) if isinstance(f, UnreadableFrame)] == [3]
+    assert got[3].reason.startswith(
+        f"{CAM} at t=1.300000 s: its depth at t=1.300000 s: depth topic {DEPTH}: the message "
+        "received at bag time 1.300000 s could not be deserialized: "), got[3].reason
+    assert all(f.depth_m is not None for k, f in enumerate(got) if k != 3)
+    with pytest.raises(InputError, match=f"depth topic {DEPTH}: the message received at bag "
+                                         "time 1.300000 s could not be deserialized"):
+        list(seq)  # plain iteration still reads every frame
+    rc, stdout, err = _build(bag, tmp_path / "map", capsys)
+    assert rc == 0 and "9 keyframes from 10 frames (1 unreadable, skipped)" in stdout, err
+    assert "1 depth message on /cam/depth cannot be deserialized" in err, err
+    manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
+    assert manifest["unreadable_frames"]["stamps_ns"] == [STAMPS[3]]

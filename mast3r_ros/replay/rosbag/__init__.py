@@ -4,7 +4,8 @@ Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraIn
 an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
 the message's ``header.stamp``, never the time the bag received it -- but for an image message
 that cannot be deserialized, whose header is unknown: its unreadable frame is stamped from its
-receive time, moved into the header clock (`BagSequence.frames_or_unreadable`).
+receive time, moved into the header clock (`BagSequence.frames_or_unreadable`); a depth message
+that cannot be deserialized is stamped so too, and the frame matched to it is unreadable.
 
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and

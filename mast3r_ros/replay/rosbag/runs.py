@@ -84,8 +84,9 @@ class _RunCounter:
 
     def note(self, stream: Any, stamp_ns: Optional[int], bag_ns: int = 0) -> int:
         """Record one message of ``stream`` (header stamp and bag receive time, int ns). A
-        stamp of None is unknown (an image message that cannot be deserialized): such a message
-        takes no part in finding the runs; `finish` puts it in a neighbour's (`estimated`)."""
+        stamp of None is unknown (an image or depth message that cannot be deserialized): such
+        a message takes no part in finding the runs; `finish` puts it in a neighbour's
+        (`estimated`)."""
         stamps = self._stamps[stream]
         if stamp_ns is None:
             self._unknown[stream].append(len(stamps))
@@ -273,7 +274,8 @@ class _RunChoice:
         runs.finish(reference=image)
         guessed = runs.estimated(image)  # images that cannot be deserialized: their stamps
         self._image_runs = [(runs.run(image, o), guessed.get(o, s)) for o, s in self._image_runs]
-        self._depth_runs = [(runs.run(depth, o), s) for o, s in self._depth_runs]
+        lost = runs.estimated(depth)  # depth messages that cannot be deserialized: likewise
+        self._depth_runs = [(runs.run(depth, o), lost.get(o, s)) for o, s in self._depth_runs]
         self._info_runs = [(runs.run(info, o), s, k) for o, s, k in self._info_runs]
         counts = collections.Counter(r for r, _ in self._image_runs)
         labels = sorted(counts)  # the bag's runs that hold images: the user's runs 1..n

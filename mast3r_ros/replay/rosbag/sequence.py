@@ -4,8 +4,9 @@
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
 decodes only the images it yields. Every stamp is the message's ``header.stamp``, except an
-image message that cannot be deserialized at all: it keeps its place as an unreadable frame
-(`BagSequence.frames_or_unreadable`) stamped from the time the bag received it. This module
+image or depth message that cannot be deserialized at all: an image keeps its place as an
+unreadable frame (`BagSequence.frames_or_unreadable`) stamped from the time the bag received
+it, and a depth message, stamped so, makes the frame matched to it unreadable. This module
 holds the two passes and frame assembly; its base classes choose the topics (`topics`), keep one
 run of a bag whose header time jumps back (`runs`), give poses from tf (`poses`) and associate
 depth (`depth`).
@@ -177,6 +178,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         # image messages that cannot be deserialized, by their ordinal on the image topic:
         # (bag receive time ns, the error); their estimated stamps are the run counter's
         self._undeserialized: Dict[int, Tuple[int, str]] = {}
+        # depth messages that cannot be deserialized, likewise by their ordinal on the depth
+        # topic: the frames matched to their estimated stamps are unreadable (`_lost_depth`)
+        self._undeserialized_depth: Dict[int, Tuple[int, str]] = {}
         self._frame_id_from: List[int] = []  # readable images' frame_ids (`_note_frame_id`)
         self._frame_ids: List[str] = []
         self._depth_stamps: List[int] = []
@@ -231,13 +235,17 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
         for conn, bag_ns, raw in reader.messages(connections=conns):
-            if conn.topic == self.image_topic:
+            if conn.topic in (self.image_topic, self.depth_topic):
                 try:
                     msg = reader.deserialize(raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
-                    self._undeserialized[ordinal] = (bag_ns, str(err))
-                    self._image_runs.append((ordinal, 0))
+                    if conn.topic == self.image_topic:
+                        self._undeserialized[ordinal] = (bag_ns, str(err))
+                        self._image_runs.append((ordinal, 0))
+                    else:
+                        self._undeserialized_depth[ordinal] = (bag_ns, str(err))
+                        self._depth_runs.append((ordinal, 0))
                     continue
             else:
                 msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
@@ -275,6 +283,33 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
             "stamped from its receive time", self.path, n,
             "" if n == 1 else "s", self.image_topic, first_bag * 1e-9, first_err)
 
+    def _warn_undeserialized_depth(self) -> None:
+        """As `_warn_undeserialized`, for the depth messages that could not be deserialized:
+        each is stamped the same way, and the frames matched to that stamp are unreadable."""
+        if not self._undeserialized_depth:
+            return
+        (first_bag, first_err), n = next(iter(self._undeserialized_depth.values())), len(
+            self._undeserialized_depth)
+        log.warning(
+            "rosbag2 %s: %d depth message%s on %s cannot be deserialized (the first received at "
+            "bag time %.6f s: %s): each is stamped from its receive time, and the frame matched "
+            "to it is skipped as an unreadable frame", self.path, n, "" if n == 1 else "s",
+            self.depth_topic, first_bag * 1e-9, first_err)
+
+    def _lost_depth(self, ordinal: int, skip_unreadable: bool) -> InputError:
+        """The error of the depth message ``ordinal`` (on the depth topic) that cannot be
+        deserialized, for the frames matched to its estimated stamp; raised unless
+        ``skip_unreadable`` (plain iteration stops at it)."""
+        bag_ns, err = self._undeserialized_depth[ordinal]
+        stamp = int(self._depth_by_ordinal[ordinal])
+        lost = InputError(
+            f"depth topic {self.depth_topic}: the message received at bag time "
+            f"{bag_ns * 1e-9:.6f} s could not be deserialized: {err} (its header stamp unknown, "
+            f"taken as t={stamp * 1e-9:.6f} s from that receive time)")
+        if not skip_unreadable:
+            raise lost
+        return lost
+
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
             # converted once per calibration (a far principal point is warned about then)
@@ -292,7 +327,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         # each depth message's header stamp by its ordinal, every run's (before they are kept)
         self._depth_by_ordinal = np.asarray([s for _, s in self._depth_runs], dtype=np.int64)
         self._choose_run()
+        for ordinal, stamp in self._run_counter.estimated(self.depth_topic).items():
+            self._depth_by_ordinal[ordinal] = stamp  # a depth message not deserialized
         self._warn_undeserialized()
+        self._warn_undeserialized_depth()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
@@ -358,9 +396,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
         (`_RunCounter.estimated`), reason '/topic: the message received at bag time T s could
         not be deserialized: <the error> ...', and keeps the tf ground truth at that stamp
         (the camera frame_id of the images around it); plain iteration refuses a run holding
-        one up front (`__iter__`). Any other message that cannot be deserialized (a depth
-        message a frame takes, or one that changed since the bag was indexed) still stops the
-        iteration; a depth message no frame yielded takes is not even deserialized.
+        one up front (`__iter__`). A depth message that cannot be deserialized is stamped the
+        same way, and a frame matched to that stamp is unreadable, reason '... its depth at
+        t=T s: depth topic /depth: the message received at bag time T s could not be
+        deserialized: ...' (plain iteration stops there). A message that changed since the bag
+        was indexed still stops the iteration; a depth message no frame yielded takes is not
+        even deserialized.
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
@@ -414,20 +455,25 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation):
                         continue
                 elif not self._depth_wanted(ordinal, remaining, depth_by_stamp):
                     continue  # taken by no frame yielded (or decoded already): not deserialized
-                msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
-                stamp = header_stamp_ns(msg.header)
-                if conn.topic != self.depth_topic:
-                    frame_id = msg.header.frame_id
-                    depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
-                    pending.append((msg, depth_stamp))
-                elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
-                    try:
-                        depth_by_stamp[stamp] = self._decode_depth(msg)
-                    except InputError as err:
-                        if not skip_unreadable:  # stopping here: no frame's line names it
-                            raise InputError(f"{err} (the depth message stamped "
-                                             f"t={stamp * 1e-9:.6f} s)") from err
-                        depth_by_stamp[stamp] = err  # the frames matched to it are unreadable
+                elif ordinal in self._undeserialized_depth:  # the frames matched: unreadable
+                    stamp = int(self._depth_by_ordinal[ordinal])
+                    depth_by_stamp[stamp] = self._lost_depth(ordinal, skip_unreadable)
+                    raw = None
+                if raw is not None:
+                    msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+                    stamp = header_stamp_ns(msg.header)
+                    if conn.topic != self.depth_topic:
+                        frame_id = msg.header.frame_id
+                        depth_stamp = int(self._depth_matches(np.array([stamp]))[0])
+                        pending.append((msg, depth_stamp))
+                    elif remaining[stamp] > 0 and stamp not in depth_by_stamp:
+                        try:
+                            depth_by_stamp[stamp] = self._decode_depth(msg)
+                        except InputError as err:
+                            if not skip_unreadable:  # stopping here: no frame's line names it
+                                raise InputError(f"{err} (the depth message stamped "
+                                                 f"t={stamp * 1e-9:.6f} s)") from err
+                            depth_by_stamp[stamp] = err  # its frames are unreadable
                 # images wait, in order, until the depth matched to them has been read
                 while pending and (pending[0][1] < 0 or pending[0][1] in depth_by_stamp):
                     yield self._frame_or_unreadable(*pending.popleft(), depth_by_stamp,
