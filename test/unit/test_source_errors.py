@@ -270,8 +270,8 @@ def test_tum_folder_with_a_truncated_image_is_refused_naming_it(tum, tmp_path):
         frames[3]
 
 
-def test_a_truncated_jpeg_is_a_failed_frame_of_localize_and_stops_build_map(tum, sift_map,
-                                                                          tmp_path, capsys):
+def test_a_truncated_jpeg_is_a_failed_frame_of_localize_and_skipped_by_build_map(
+        tum, sift_map, tmp_path, capsys):
     folder = _as_jpeg_folder(tum[1], tmp_path / "q_trunc")
     assert main(["build-map", str(folder), "--out", str(tmp_path / "ok"), "--matcher", "sift",
                  "--log-level", "warning"]) == 0  # JPEGs as such are fine
@@ -284,10 +284,14 @@ def test_a_truncated_jpeg_is_a_failed_frame_of_localize_and_stops_build_map(tum,
                  "sift", "--log-level", "warning"]) == 0
     err = capsys.readouterr().err
     assert str(bad) in err and "truncated" in err and "Traceback" not in err, err
+    # build-map: skipped, named, no keyframe taken from it (test_build_map_unreadable)
     out = tmp_path / "m"
-    line = _cli_error(capsys, ["build-map", str(folder), "--out", str(out), "--matcher", "sift"])
-    assert str(bad) in line and "truncated" in line, line
-    assert not out.exists() and not Path(f"{out}.partial").exists()
+    assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift",
+                 "--log-level", "warning"]) == 0
+    stdout, err = capsys.readouterr()
+    (line,) = [ln for ln in err.splitlines() if "skipped (no keyframe taken from it)" in ln]
+    assert str(bad) in line and "truncated" in line and "Traceback" not in err, err
+    assert "(1 unreadable, skipped)" in stdout, stdout
 
 
 # ------------------------------------- C: --matcher sift on a source without depth ---
