@@ -215,7 +215,7 @@ def _note_unreadable(st: _MapStats, f: UnreadableFrame, n: int, run: Sequence[in
         st.unreadable_run = (len(run), run[0], run[-1])
 
 
-def unreadable_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+def _unreadable_record(st: _MapStats, frames: int) -> Dict[str, Any]:
     """The manifest's ``unreadable_frames`` (written only when some were): ``count`` of the
     ``frames`` read, ``stamps_ns`` of each (int ns, in order), the ``first`` one's ``reason``,
     and the ``longest_run`` of them in a row (``frames``, ``first_ns``, ``last_ns``)."""
@@ -363,6 +363,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     build-map) holds ``out``'s lock, and `InputError` for an ``OUT.partial`` holding encoded
     shards without ``build.resume`` or ``overwrite`` (`MapWriter`), both before a frame is read.
 
+    A frame the source cannot read (`UnreadableFrame`: its colour or depth missing, corrupt,
+    of another size, not deserializable) is skipped as ``localize`` skips it: no keyframe is
+    taken from it, it is warned about, counted at the end and listed in the manifest
+    (``unreadable_frames``, `_unreadable_record`); `InputError` with the first one's error
+    when the first ten frames, or all of fewer, are unreadable (`unreadable.hold_unreadable`).
+
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
     unreadable, unsafe or mismatched checkpoint); `InputError` for frames without poses, a
@@ -399,7 +405,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
                                    force)
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
-            w.set_manifest_field("unreadable_frames", unreadable_record(st, len(source)))
+            w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         _encode_keyframes(w, cfg, build)
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --
