@@ -17,8 +17,9 @@ apart and which is chosen).
 
 Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
 topic selection), `runs` (runs of header time, unstamped images), `poses` (poses from tf),
-`depth` (depth association). The ``rosbags`` library this wraps is imported absolutely, so
-this package's name does not shadow it.
+`depth` (depth association), `undeserialized` (messages that cannot be deserialized). The
+``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow
+it.
 """
 
 from __future__ import annotations
