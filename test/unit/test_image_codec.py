@@ -1060,12 +1060,56 @@ def test_decode_compressed_depth_rvl_damage_is_named():
         decode_compressed(fmt, data[:16])
 
 
+def test_decode_compressed_depth_rvl_cut_anywhere_is_one_input_error():
+    """A message cut at any byte (a recording stopped mid-write, a damaged bag) is one
+    InputError naming the format and what is wrong: a cut inside a 32-bit word says so, a cut
+    between words (or right after the size, no stream at all) says the stream ends before
+    the image is full; never an IndexError from the run loop nor zeros for the missing depth."""
+    depth = np.arange(1, 401, dtype=np.uint16).reshape(20, 20)
+    depth.reshape(-1)[::4] = 0  # runs of 5 nibbles: some cut falls between a run's counts
+    data = _rvl_message(depth)
+    fmt = "16UC1; compressedDepth rvl"
+    for cut in range(20, len(data)):
+        with pytest.raises(InputError) as e:
+            decode_compressed(fmt, data[:cut])
+        want = ("not whole 32-bit words" if (cut - 20) % 4
+                else "compressedDepth rvl'?: RVL stream ends after")
+        assert re.search(want, str(e.value)), (cut, str(e.value))
+
+
+def test_decode_compressed_depth_rvl_header_smaller_than_its_stream_is_named():
+    """A header size smaller than the stream's pixels (another image's header, a corrupt one)
+    is refused as runs that overrun the image, not an IndexError while the pixels are placed."""
+    depth = np.arange(1, 401, dtype=np.uint16).reshape(20, 20)
+    smaller = struct.pack("<iffII", 0, 0, 0, 20, 19) + _rvl_message(depth)[20:]
+    with pytest.raises(InputError, match=r"compressedDepth rvl'?: RVL runs overrun the 20x19 "
+                       "image at pixel 0"):
+        decode_compressed("16UC1; compressedDepth rvl", smaller)
+
+
+def test_decode_compressed_depth_rvl_runaway_value_is_called_corrupt():
+    """A value of more nibbles than any uint16 image needs (corrupt bytes with their 'more
+    follows' bits set) is called a corrupt stream: read on, its bits shifted past 64 made a
+    negative pixel count ('ends after -9223372036854775805 of 4x4 pixels')."""
+    nibbles = [8] * 21 + [7] + [1, 2, 2]  # a 22-nibble first value, then plausible ones
+    nibbles += [0] * (-len(nibbles) % 8)
+    stream = b"".join(struct.pack("<I", int("".join(f"{n:04b}" for n in nibbles[i:i + 8]), 2))
+                      for i in range(0, len(nibbles), 8))
+    with pytest.raises(InputError, match=r"compressedDepth rvl'?: corrupt RVL stream: a value "
+                       r"of 22 nibbles \(at most 11\)"):
+        decode_compressed("16UC1; compressedDepth rvl",
+                          struct.pack("<iffII", 0, 0, 0, 4, 4) + stream)
+
+
 @pytest.mark.parametrize("a, b", [(0.0, -10.0), (-2.5, -10.0), (2.5, 5.0), (float("nan"), -10.0),
-                                  (2.5, float("inf"))])
+                                  (2.5, float("inf")), (2.5, 1.0), (float("inf"), -10.0),
+                                  (2.5, float("-inf"))])
 @pytest.mark.parametrize("kind", ["png", "rvl"])
 def test_a_32fc1_compressed_depth_header_no_plugin_writes_is_refused(a, b, kind):
     """a = 0 decoded every valid pixel as 0 m without a word; b >= 1 gives a value v = b an
-    infinite depth and v < b a negative one. The plugin writes a = q(q+1) > 0, b = 1 - a/max."""
+    infinite depth and v < b a negative one (b = 1 exactly: v = 1 infinite); a = inf makes
+    every depth infinite, b = -inf every one 0 m. The plugin writes a = q(q+1) > 0, b = 1 -
+    a/max."""
     inverse = np.array([[0, 100], [1000, 40]], dtype=np.uint16)
     if kind == "png":
         data = struct.pack("<iff", 0, a, b) + cv2.imencode(".png", inverse)[1].tobytes()
