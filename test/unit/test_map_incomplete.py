@@ -63,6 +63,24 @@ def test_check_folder_refuses_a_map_copied_only_in_part_as_the_open_does(whole_m
                               "or truncated in all)"), msg
     if damage == "one-keyframe-missing":
         assert msg.startswith(f"map file missing: {copy}/keyframes/000001.png;"), msg
+    if damage == "encodings-missing":  # the folder copied not at all, not one store inside it
+        assert msg.startswith(f"map folder missing: {copy}/encodings ("), msg
+
+
+def test_a_v3_map_without_its_keyframe_table_counts_every_file_missing(whole_map, tmp_path):
+    """keyframe_table.npy missing is found before the table can list the keyframe images; the
+    refusal still names and counts the manifest's other missing files (here retrieval/, copied
+    not at all), as the open of a map with its table does, not the table alone."""
+    if not os.path.exists(os.path.join(whole_map, "keyframe_table.npy")):
+        pytest.skip("v1/v2: no keyframe table")
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    os.remove(os.path.join(copy, "keyframe_table.npy"))
+    shutil.rmtree(os.path.join(copy, "retrieval"))
+    with pytest.raises(MapFormatError) as early:
+        KeyframeMap.check_folder(copy)
+    assert str(early.value).startswith(f"map folder missing: {copy}/retrieval (3 map files "
+                                       "missing or truncated in all); "), str(early.value)
 
 
 def test_a_complete_map_passes_and_no_image_or_array_is_read(whole_map, monkeypatch):
