@@ -84,6 +84,23 @@ def test_a_stamp_one_nanosecond_back_is_backwards():
     assert tr.track is Track.UNINITIALIZED and tr.last_stamp_ns == 999
 
 
+def test_an_out_of_order_stamp_in_one_run_keeps_the_state_and_the_later_stamp():
+    """``reset_on_backwards=False`` (a rosbag2 run's image recorded out of order): BACKWARDS
+    is said, but the tracking, its pose and the later stamp stay, so that a repeat of the later
+    frame is still a DUPLICATE and a frame between the two is out of order too."""
+    tr = Tracker()
+    tr.check_stamp(100)
+    tr.update(_ok(100, x=1.0))
+    assert tr.check_stamp(200) is StampCheck.OK
+    assert tr.check_stamp(150, reset_on_backwards=False) is StampCheck.BACKWARDS
+    assert tr.last_stamp_ns == 200 and tr.track is Track.TRACKING
+    np.testing.assert_array_equal(tr.hint(), _ok(100, x=1.0).map_from_cam)
+    assert tr.check_stamp(200, reset_on_backwards=False) is StampCheck.DUPLICATE
+    assert tr.check_stamp(175, reset_on_backwards=False) is StampCheck.BACKWARDS
+    assert tr.check_stamp(300, reset_on_backwards=False) is StampCheck.OK
+    assert tr.last_stamp_ns == 300
+
+
 def test_reset_forgets_everything():
     tr = Tracker()
     tr.check_stamp(5)
