@@ -915,6 +915,29 @@ def test_build_map_of_a_bag_without_pose_frames_names_them_before_reading_a_fram
            "as a TUM trajectory, --trajectory FILE" in capsys.readouterr().err
 
 
+def test_build_map_without_pose_frames_of_a_bag_whose_tf_has_two_roots_names_both(
+        tmp_path, capsys):
+    """A tf of two trees (map -> base_link -> camera_optical, and an odometry tree whose root a
+    ROS 1 bag wrote as '/odom'): no root can be the one suggested, so the line says MAP and
+    names both roots as tf2 knows them; the images' ROS 1 frame_id '/camera_optical' is
+    suggested as tf2 names it too (a leading '/' is refused there)."""
+    from mast3r_ros.replay.cli import main
+
+    msgs = [m if m[0] != "/camera/color/image_raw" else
+            (m[0], m[1], image(m[2].header.stamp.sec * S + m[2].header.stamp.nanosec, "rgb8",
+                               m[2].data.reshape(H, W, 3), frame_id="/camera_optical"))
+            for m in rgbd_messages()]
+    msgs.append(("/tf", 1000 * MS, tf_message([("/odom", "imu", 1000 * MS, np.eye(4))])))
+    bag = write_bag(tmp_path / "two_roots", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    argv = ["build-map", str(bag), "--out", str(tmp_path / "map"), "--depth-topic",
+            "/camera/depth/image_rect_raw"]
+    assert main(argv) == 2
+    (error,) = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
+    assert ("pass --pose-frames MAP:camera_optical (the map frame, then the camera optical "
+            "frame the images' header names; the roots of its tf tree: map, odom), or "
+            "--trajectory FILE") in error, error
+
+
 @pytest.mark.parametrize("fmt", ["16UC1; compressedDepth rvl", "16UC1; compressedDepth png"])
 def test_plain_iteration_names_the_depth_message_it_cannot_decode(tmp_path, fmt):
     """Plain iteration (``build-map``'s, then) stops at a depth message that cannot be decoded
