@@ -6,6 +6,7 @@ writes them."""
 from __future__ import annotations
 
 import logging
+import shutil
 
 import numpy as np
 import pytest
@@ -612,6 +613,17 @@ def test_a_base_topic_whose_transport_topic_was_recorded_is_named(tmp_path, give
     assert BagSequence(bag, **{next(iter(kwargs)): recorded}).path == bag
 
 
+def test_a_base_topic_recorded_beside_its_transport_topics_is_read(tmp_path):
+    """`ros2 bag record -a` records the raw topic and each transport's (/cam/image and
+    /cam/image/compressed): the base topic given is the raw one, read as it is, not refused
+    with the transport topic to pass instead."""
+    msgs = [("/cam/image", S, colour(S)), ("/cam/image/compressed", S, compressed(S, "jpeg", RGB)),
+            ("/cam/camera_info", S, camera_info(S))]
+    bag = bag_of(tmp_path, msgs)
+    seq = BagSequence(bag, image_topic="/cam/image")
+    assert seq.image_topic == "/cam/image" and len(seq) == 1
+
+
 def test_one_file_of_a_split_bag_is_read_with_a_warning_naming_the_folder(tmp_path, caplog):
     """A split bag's (max_bag_size) second file given alone lost the /tf_static its first file
     holds, and the error said only that the camera frame is not in the transform tree. Reading
@@ -634,9 +646,13 @@ def test_one_file_of_a_split_bag_is_read_with_a_warning_naming_the_folder(tmp_pa
     assert f"is file 2 of the 2 files of the split bag {first}" in warned
     assert f"is in first.mcap only); give the folder {first} to read the whole" in warned
     caplog.clear()
+    alone = bag_of(tmp_path, [("/cam/image", 1, colour(S)), ("/cam/camera_info", 2,
+                                                              camera_info(S))], "alone")
+    shutil.copy(alone / "alone.mcap", first / "other.mcap")  # not a file its metadata lists
     with caplog.at_level(logging.WARNING):
         BagSequence(first)  # the folder: every file read, nothing to say
-        BagSequence(bag_of(tmp_path, [
-            ("/cam/image", 1, colour(S)), ("/cam/camera_info", 2, camera_info(S))], "alone")
-            / "alone.mcap")
+        BagSequence(alone / "alone.mcap")
+        BagSequence(first / "other.mcap")
+        (alone / "metadata.yaml").write_text("")  # emptied (a copy cut short): not a split bag's
+        BagSequence(alone / "alone.mcap")  # the file alone reads without its metadata.yaml
     assert not [r for r in caplog.records if "split bag" in r.getMessage()]
