@@ -300,12 +300,13 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
     orig = loc_mod.solve_pnp
     spent = {"pnp": 0.0}
 
-    def solve(*a, uncertainty=None, **kw):
+    def solve(*a, uncertainty=None, x_undistorted=None, **kw):
         t0 = _clock()
         try:
-            if variant == "prev":
+            if variant == "prev":  # the previous package undistorts the pixels itself
                 u = pnp_prev.UncertaintyModel(**dataclasses.asdict(uncertainty))
                 return pnp_prev.solve_pnp(*a, uncertainty=u, **kw)
+            kw["x_undistorted"] = x_undistorted
             return orig(*a, uncertainty=uncertainty, **kw)
         finally:
             spent["pnp"] += _clock() - t0

@@ -455,7 +455,10 @@ class Correspondences:
     pixels (original resolution) for debug pictures; ``keyframe_id`` of the keyframe they come from.
     ``points3d_cov`` (N, 3, 3) float64, optional: each 3-D point's own covariance in the map frame
     (m^2), filled by the matcher from its point model (`core.uncertainty`); None = unknown (the
-    pose covariance then counts pixel noise only for these points).
+    pose covariance then counts pixel noise only for these points). ``points2d_undistorted``
+    (N, 2) float64, optional: ``points2d`` with the query camera's distortion removed, exactly
+    as `geometry.undistort_pixels` gives them (the MASt3R matcher looks them up in a per-camera
+    table, `core.grid_undistort`); None = `solve_pnp` undistorts ``points2d`` itself.
     Raises `InputError` when an array has another shape (`check_point_rows`: (N, 3), (N, 2),
     or OpenCV's (N, 1, C); never reshaped) or the arrays differ in length.
     """
@@ -465,6 +468,7 @@ class Correspondences:
     points2d: np.ndarray
     keyframe_xy: np.ndarray
     points3d_cov: Optional[np.ndarray] = None
+    points2d_undistorted: Optional[np.ndarray] = None
 
     def __post_init__(self) -> None:
         self.points3d = check_point_rows(self.points3d, 3, "Correspondences.points3d")
@@ -472,6 +476,12 @@ class Correspondences:
         self.keyframe_xy = check_point_rows(self.keyframe_xy, 2, "Correspondences.keyframe_xy")
         if not (len(self.points3d) == len(self.points2d) == len(self.keyframe_xy)):
             raise InputError("Correspondences: points3d, points2d and keyframe_xy differ in length")
+        if self.points2d_undistorted is not None:
+            self.points2d_undistorted = check_point_rows(
+                self.points2d_undistorted, 2, "Correspondences.points2d_undistorted")
+            if len(self.points2d_undistorted) != len(self.points2d):
+                raise InputError("Correspondences: points2d_undistorted and points2d differ "
+                                 "in length")
         if self.points3d_cov is not None:
             self.points3d_cov = np.asarray(self.points3d_cov, dtype=np.float64)
             if self.points3d_cov.shape != (len(self.points3d), 3, 3):

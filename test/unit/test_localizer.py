@@ -762,3 +762,74 @@ def test_the_mast3r_refusals_offer_sift_only_for_a_map_with_depth(tmp_path, fram
                     "depth" in msg) != depth, msg
     with pytest.raises(InputError, match="keyframes without depth"):  # as the message says
         Localizer(KeyframeMap.load(without), _sift())
+
+
+def _same_result(a, b) -> None:
+    """Two `LocalizationResult`s equal bit for bit (the timings aside)."""
+    for f in dataclasses.fields(a):
+        if f.name == "timings_s":
+            continue
+        u, v = getattr(a, f.name), getattr(b, f.name)
+        if dataclasses.is_dataclass(u) and u is not None:
+            u, v = dataclasses.astuple(u), dataclasses.astuple(v)
+            for x, y in zip(u, v):
+                assert np.array_equal(np.asarray(x), np.asarray(y), equal_nan=True), f.name
+        elif isinstance(u, np.ndarray):
+            assert np.array_equal(u, v, equal_nan=True), f.name
+        else:
+            assert u == v or (u != u and v != v), (f.name, u, v)
+
+
+@pytest.mark.parametrize("source,model,crop,c2f", [
+    ("pointmap", "plumb_bob", None, False), ("depth", "rational_polynomial", None, False),
+    ("pointmap", "equidistant", (40, 0, 160, 240), False), ("pointmap", "plumb_bob", None, True)])
+def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkeypatch, source,
+                                                       model, crop, c2f):
+    """A distorted query camera (issue 9): the matcher's per-camera table of undistorted grid
+    pixels (core/grid_undistort.py) changes no bit of ``Localizer.localize``'s results against
+    solve_pnp undistorting the matched pixels itself (the table switched off), over frames, a
+    change of the camera's coefficients between frames (a new CameraInfo), a query of another
+    aspect ratio and coarse-to-fine windows (undistorted by solve_pnp, pooled with the table's)."""
+    from mast3r_ros.core.localizer import pipeline as loc_mod
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    dists = {"plumb_bob": [[-0.02, 0.01, 1e-4, -1e-4, 0.0], [-0.03, 0.01, 0, 0, 0]],
+             "rational_polynomial": [[-0.02, 0.01, 1e-4, -1e-4, 0, 0.01, 0, 0],
+                                     [-0.01, 0.0, 0, 0, 0, 0.01, 0, 0]],
+             "equidistant": [[0.01, -0.005, 0, 0], [0.02, 0, 0, 0]]}[model]
+    seen = []
+    orig = loc_mod.solve_pnp
+
+    def spy(*a, x_undistorted=None, **kw):
+        seen.append(x_undistorted is not None)
+        return orig(*a, x_undistorted=x_undistorted, **kw)
+    monkeypatch.setattr(loc_mod, "solve_pnp", spy)
+    matching = MatchingConfig(subsample=16, coarse_to_fine=c2f, max_matches=150)
+    runs, eng = [], PerfectEngine(frames)  # one engine: the map caches its encodings' keys
+    for table in (True, False):
+        loc = Localizer(KeyframeMap.load(small_map),
+                        LocalizerConfig(matcher="mast3r", points_source=source, max_keyframes=2,
+                                        matching=matching, gates=GateConfig(min_inliers=12)),
+                        eng, image_size=224 if c2f else 512, seed=3)
+        if not table:
+            loc.matcher.undistort_table = None
+        out = []
+        for i, f in enumerate(frames[1:8:2]):
+            x0, y0, w, h = crop or (0, 0, f.intrinsics.width, f.intrinsics.height)
+            K = f.intrinsics.K.copy()
+            K[0, 2] -= x0
+            K[1, 2] -= y0
+            cam = CameraIntrinsics(w, h, K, dist=np.array(dists[i // 2], float),
+                                   distortion_model=model)
+            q = Frame(np.ascontiguousarray(f.rgb[y0:y0 + h, x0:x0 + w]), cam, f.stamp_ns)
+            out.append(loc.localize(q, with_matches=True))
+        runs.append(out)
+        if table:
+            assert len(loc.matcher.undistort_table) == 2  # one table per CameraInfo
+    # the table was used (all pairs, or none where coarse-to-fine windows took part) ...
+    assert any(seen[:4]) and not any(seen[4:])
+    assert all(seen[:4]) or c2f
+    # ... and changed nothing
+    assert sum(r.success for r in runs[0]) >= 2, [r.reason for r in runs[0]]
+    for a, b in zip(*runs):
+        _same_result(a, b)

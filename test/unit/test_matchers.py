@@ -332,7 +332,7 @@ def test_pairs_of_a_merged_map_fuse_per_keyframe_shape_in_candidate_order(monkey
     m = Mast3rMatcher.__new__(Mast3rMatcher)
     m.kf_map = SimpleNamespace(keyframes=[SimpleNamespace(map_from_cam=p) for p in poses])
     m.cfg, m.rng = MatchingConfig(subsample=2, border_px=1), np.random.default_rng(0)
-    monkeypatch.setattr(Mast3rMatcher, "_pair", lambda self, i, fused, to_orig: (i, fused))
+    monkeypatch.setattr(Mast3rMatcher, "_pair", lambda self, i, fused, *_: (i, fused))
     out = m._pairs(indices, preds, np.eye(3))
     assert [i for i, _ in out] == indices
     for (i, got), p in zip(out, preds):

@@ -459,6 +459,10 @@ class Localizer:
               with_matches: bool) -> LocalizationResult:
         X = np.concatenate([c.points3d for c in corrs]) if corrs else np.zeros((0, 3))
         x = np.concatenate([c.points2d for c in corrs]) if corrs else np.zeros((0, 2))
+        # the matcher's undistorted pixels (MASt3R: a per-camera table, core/grid_undistort.py)
+        # when every pair has them; else solve_pnp undistorts x
+        xu = (np.concatenate([c.points2d_undistorted for c in corrs])
+              if corrs and all(c.points2d_undistorted is not None for c in corrs) else None)
         p, cv = self.config.pnp, self.config.covariance
         # per-point 3-D covariances (NaN = unknown, counted as exact) and each point's keyframe,
         # for the covariance model only (core/pnp/); the pose does not depend on them
@@ -474,7 +478,8 @@ class Localizer:
                         reproj_error_px=p.reproj_error_px, max_iterations=p.max_iterations,
                         confidence=p.confidence, refine=p.refine, seed=self.seed,
                         ransac_max_points=p.ransac_max_points,
-                        points_cov=S, groups=groups, group_centres=centres, uncertainty=model)
+                        points_cov=S, groups=groups, group_centres=centres, uncertainty=model,
+                        x_undistorted=xu)
         add_time(timings, "pnp", time.perf_counter() - t0)
         kw: Dict[str, Any] = dict(
             num_matches=len(X), num_inliers=res.num_inliers,

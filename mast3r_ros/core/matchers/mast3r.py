@@ -30,9 +30,10 @@ from ..geometry import (
     transform_points,
     undistort_pixels,
 )
+from ..grid_undistort import GridUndistortCache
 from ..keyframes import EncodingSet, KeyframeMap
 from ..retrieval import pooled_descriptor
-from ..types import Correspondences, Frame
+from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
 from .base import add_time, sift_alternative
 
@@ -331,6 +332,9 @@ class Mast3rMatcher:
         self.depth_sigma_k, self.pixel_sigma_px = float(depth_sigma_k), float(pixel_sigma_px)
         self.conf_alpha = float(conf_alpha)
         self.rng = np.random.default_rng(seed)
+        # undistorted query pixels of the network grid, per camera (issue 9; grid_undistort.py);
+        # None: solve_pnp undistorts the matched pixels (the same bits, slower; bench, tests)
+        self.undistort_table: Optional[GridUndistortCache] = GridUndistortCache()
         enc = self._encodings(recompute_encodings)
         self.enc_set = enc
         # v2/v3 maps: fetched per candidate from the map's encoding store, kept on the device
@@ -396,7 +400,7 @@ class Mast3rMatcher:
         t1 = time.perf_counter()
         add_time(timings, "inference", t1 - t0)
         to_orig = np.asarray(state.prepared.to_orig, np.float64)
-        out = self._pairs(indices, preds, to_orig)
+        out = self._pairs(indices, preds, to_orig, frame.intrinsics)
         add_time(timings, "matching", time.perf_counter() - t1)
         if self.cfg.coarse_to_fine:
             out = self._fine(frame, indices, out, timings)
@@ -436,10 +440,14 @@ class Mast3rMatcher:
                                 np.concatenate([x.points3d_cov for x in c])) for c in fine]
 
     def _pairs(self, indices: Sequence[int], preds: Sequence[Any],
-               query_to_orig: np.ndarray) -> List[Correspondences]:
+               query_to_orig: np.ndarray, cam: Optional[CameraIntrinsics] = None
+               ) -> List[Correspondences]:
         """Correspondences of the K predictions of one decode (`match_and_fuse`: filtered and
         fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
-        original query pixels."""
+        original query pixels. With ``cam`` (the query camera, distorted) the query pixels and
+        their undistorted twins come from the per-camera table (`grid_undistort`): the whole
+        query's mapping is the same every frame; a coarse-to-fine window's is not (no ``cam``:
+        solve_pnp undistorts those)."""
         poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
         groups: Dict[tuple, List[int]] = {}  # keyframes of one shape (a merged map holds
         for k, p in enumerate(preds):        # several): fused per shape, in candidate order
@@ -447,20 +455,34 @@ class Mast3rMatcher:
         out: List[Optional[Correspondences]] = [None] * len(indices)
         for ks in groups.values():
             fused = match_and_fuse([preds[k] for k in ks], poses[ks], self.cfg, self.rng)
+            grid = None
+            if cam is not None and self.undistort_table is not None and cam.has_distortion:
+                grid = (cam, tuple(preds[ks[0]].desc_2.shape[:2]))  # (H, W) of the query grid
             for j, k in enumerate(ks):
-                out[k] = self._pair(indices[k], fused.pair(j), query_to_orig)
+                out[k] = self._pair(indices[k], fused.pair(j), query_to_orig, grid)
         return out  # type: ignore[return-value]
 
-    def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray) -> Correspondences:
+    def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray,
+              grid: Optional[Tuple[CameraIntrinsics, Tuple[int, int]]] = None
+              ) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
-        source, valid points (finite, in front of the keyframe camera)."""
+        source, valid points (finite, in front of the keyframe camera). With ``grid`` (query
+        camera, network grid (H, W)) the query pixels' undistorted twins too, from the table
+        (bit-identical to undistorting them, `grid_undistort`)."""
         kf = self.kf_map.keyframes[index]
         kf_xy = apply_homography(self.enc_set.to_orig[index], m.xy1)
-        q_xy = apply_homography(query_to_orig, m.xy2)
+        q_und = None
+        if grid is None:
+            q_xy = apply_homography(query_to_orig, m.xy2)
+        else:
+            cam, hw = grid
+            q_xy, q_und = self.undistort_table.lookup(m.xy2, query_to_orig, hw, cam.K, cam.dist,
+                                                      cam.distortion_model)
         pts_cam, pts_map, conf = m.pts3d_cam, m.pts3d_map, m.conf
         if self.points_source == "depth":
             pts_cam, ok = self._depth_points(index, kf_xy, pts_cam)
             kf_xy, q_xy, pts_cam, conf = kf_xy[ok], q_xy[ok], pts_cam[ok], conf[ok]
+            q_und = None if q_und is None else q_und[ok]
             pts_map = transform_points(kf.map_from_cam, pts_cam)
         ok = np.isfinite(pts_cam).all(axis=1) & (pts_cam[:, 2] > 0)
         pts_cam = pts_cam[ok]
@@ -470,7 +492,8 @@ class Mast3rMatcher:
                                          self.depth_sigma_k, self.pixel_sigma_px)
         else:
             cov = pointmap_point_covariance(pts_cam, conf[ok], self.conf_alpha)
-        return Correspondences(kf.id, pts_map[ok], q_xy[ok], kf_xy[ok], cov)
+        return Correspondences(kf.id, pts_map[ok], q_xy[ok], kf_xy[ok], cov,
+                               None if q_und is None else q_und[ok])
 
     def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray
                       ) -> Tuple[np.ndarray, np.ndarray]:

@@ -78,7 +78,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
               ransac_max_points: int = RANSAC_MAX_POINTS,
               points_cov: Optional[np.ndarray] = None, groups: Optional[np.ndarray] = None,
               group_centres: Optional[np.ndarray] = None,
-              uncertainty: UncertaintyModel = UncertaintyModel()) -> PnPResult:
+              uncertainty: UncertaintyModel = UncertaintyModel(),
+              x_undistorted: Optional[np.ndarray] = None) -> PnPResult:
     """Robust metric pose of a camera from map points and their pixels.
 
     ``X`` (N, 3) map-frame points in metres, ``x`` (N, 2) query pixels as captured (distortion is
@@ -92,6 +93,9 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     points, degenerate geometry, solver failure) is a result with ``success=False`` and a
     reason. ``reproj_error_px`` (the inlier threshold) and the result's ``reproj_rms_px`` are in
     undistorted pixels; ``confidence`` is RANSAC's success probability, in (0, 1).
+    ``x_undistorted`` (N, 2), optional: ``x`` already undistorted, bit for bit as
+    `undistort_pixels` gives them (the MASt3R matcher's per-camera table,
+    `core.grid_undistort`); used instead of undistorting ``x`` again.
 
     ``X`` and ``x`` may also come in OpenCV's (N, 1, 3) / (N, 1, 2) layouts (`check_point_rows`).
     Raises `InputError` for ``X`` not (N, 3) or ``x`` not (N, 2) (never reshaped), lengths
@@ -108,6 +112,11 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
     x = check_point_rows(x, 2, "solve_pnp: x (query pixels)")
     if len(X) != len(x):
         raise InputError(f"solve_pnp: {len(X)} 3-D points but {len(x)} 2-D points")
+    if x_undistorted is not None:
+        x_undistorted = check_point_rows(x_undistorted, 2, "solve_pnp: x_undistorted")
+        if len(x_undistorted) != len(x):
+            raise InputError(f"solve_pnp: {len(x)} query pixels but {len(x_undistorted)} "
+                             "undistorted ones (x_undistorted)")
     _check_solver_args(len(X), intrinsics, reproj_error_px, confidence, max_iterations,
                        ransac_max_points, points_cov, groups, group_centres)
     seed = check_seed(seed, "solve_pnp: seed")
@@ -123,7 +132,8 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
         return PnPResult(False, None, inliers,
                          reason=f"too few correspondences ({n_fin} < {MIN_POINTS})")
     K = intrinsics.K
-    xu = undistort_pixels(x, K, intrinsics.dist, intrinsics.distortion_model)
+    xu = (undistort_pixels(x, K, intrinsics.dist, intrinsics.distortion_model)
+          if x_undistorted is None else x_undistorted)
     sel = np.flatnonzero(finite) if n_fin < n else None
     if 0 < ransac_max_points < n_fin:
         pick = _ransac_subset(seed, n_fin, int(ransac_max_points))

@@ -1,0 +1,109 @@
+"""Undistorted query pixels of the network grid, looked up instead of recomputed (issue 9).
+
+MASt3R's query pixels are not arbitrary: every match's query pixel is a network-grid pixel
+(integer column, row of the ``h_net x w_net`` prediction) mapped to the captured image by the
+fixed homography of the query's resize/crop (`Mast3rEngine.prepare`'s ``to_orig``). For one
+camera (K, distortion) and one such mapping there are only ``h_net * w_net`` distinct pixels,
+so their undistortion (`geometry.undistort_pixels`, ~0.2 ms per 1000 points on x86, several
+times that on a Jetson's ARM cores) can be kept in a table.
+
+The table is filled lazily, cell by cell: a lookup undistorts only the grid cells not seen
+before, with the very same `undistort_pixels` call, and gathers the rest. OpenCV undistorts
+each point on its own (no state between points), so a cell's value does not depend on which
+other cells were undistorted with it: the lookup gives the same bits as calling
+`undistort_pixels` on the matched pixels (test/unit/test_grid_undistort.py proves it for
+plumb_bob, rational_polynomial and equidistant). Filling lazily avoids a one-off cost of
+undistorting the whole grid (~40-55 ms at 512 x 384 on x86) on the first frame; a warm table
+costs a gather.
+
+Tables are keyed by everything the values depend on (K, distortion coefficients and model,
+``to_orig``, grid size), so a new CameraInfo (other intrinsics) or another query size gets a
+new table and never reads a stale one; the last `MAX_TABLES` are kept (least recently used
+dropped; 4.7 MB each at 512 x 384). A lock serialises lookups: the node's worker may leave a
+straggler thread in a frame while the next one starts.
+"""
+
+from __future__ import annotations
+
+import collections
+import threading
+from typing import Optional, Tuple
+
+import numpy as np
+
+from .errors import InputError
+from .geometry import apply_homography, undistort_pixels
+
+MAX_TABLES = 4
+
+
+class _Table:
+    """One camera's and mapping's table: ``px`` (H*W, 2) the grid cells' captured pixels,
+    ``und`` (H*W, 2) their undistorted pixels where ``done``."""
+
+    __slots__ = ("px", "und", "done")
+
+    def __init__(self, to_orig: np.ndarray, hw: Tuple[int, int]):
+        h, w = hw
+        gy, gx = np.mgrid[0:h, 0:w]
+        # the same call, on the same int64 network pixels, as the matcher's per-match mapping
+        self.px = apply_homography(to_orig, np.stack([gx.ravel(), gy.ravel()], axis=1))
+        self.und = np.empty_like(self.px)
+        self.done = np.zeros(h * w, dtype=bool)
+
+
+def _dist_key(dist: Optional[np.ndarray]) -> bytes:
+    return np.ascontiguousarray(np.asarray(dist if dist is not None else [], np.float64)
+                                ).tobytes()
+
+
+class GridUndistortCache:
+    """Undistorted captured pixels of network-grid pixels, per camera (module docstring)."""
+
+    def __init__(self, max_tables: int = MAX_TABLES):
+        self.max_tables = int(max_tables)
+        self._tables: collections.OrderedDict[tuple, _Table] = collections.OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def lookup(self, xy_net: np.ndarray, to_orig: np.ndarray, grid_hw: Tuple[int, int],
+               K: np.ndarray, dist: Optional[np.ndarray], model: str = "plumb_bob"
+               ) -> Tuple[np.ndarray, np.ndarray]:
+        """Captured and undistorted pixels of network pixels.
+
+        ``xy_net`` (N, 2) integer network pixels (column, row) inside ``grid_hw`` = (H, W);
+        ``to_orig`` 3x3 float64 homography from network to captured pixels; ``K``, ``dist``,
+        ``model`` the query camera's (`CameraIntrinsics`). Returns ``(px, und)``, both (N, 2)
+        float64: ``px`` bit-identical to ``apply_homography(to_orig, xy_net)``, ``und`` to
+        ``undistort_pixels(px, K, dist, model)``. Raises `InputError` for ``xy_net`` not (N, 2)
+        integers inside the grid; what `undistort_pixels` raises for coefficients OpenCV
+        refuses.
+        """
+        xy = np.asarray(xy_net)
+        h, w = int(grid_hw[0]), int(grid_hw[1])
+        if xy.ndim != 2 or xy.shape[1] != 2 or (len(xy) and xy.dtype.kind not in "iu"):
+            raise InputError(f"GridUndistortCache.lookup: xy_net must be (N, 2) integer network "
+                             f"pixels, got shape {xy.shape} dtype {xy.dtype}")
+        if len(xy) and (xy.min() < 0 or xy[:, 0].max() >= w or xy[:, 1].max() >= h):
+            raise InputError(f"GridUndistortCache.lookup: network pixels outside the {w}x{h} "
+                             "grid")
+        T = np.asarray(to_orig, np.float64)
+        Kf = np.asarray(K, np.float64)
+        key = (T.tobytes(), (h, w), Kf.tobytes(), _dist_key(dist), str(model))
+        cell = xy[:, 1].astype(np.int64) * w + xy[:, 0]
+        with self._lock:
+            tab = self._tables.get(key)
+            if tab is None:
+                tab = self._tables[key] = _Table(T, (h, w))
+                while len(self._tables) > self.max_tables:
+                    self._tables.popitem(last=False)
+            else:
+                self._tables.move_to_end(key)
+            todo = cell[~tab.done[cell]]
+            if len(todo):
+                todo = np.unique(todo)
+                tab.und[todo] = undistort_pixels(tab.px[todo], Kf, dist, model)
+                tab.done[todo] = True
+            return tab.px[cell], tab.und[cell]

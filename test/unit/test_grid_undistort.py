@@ -1,0 +1,150 @@
+"""The per-camera table of undistorted network-grid pixels (core/grid_undistort.py, issue 9):
+every lookup must give the very bits `undistort_pixels` gives on the matched pixels."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.geometry import apply_homography, undistort_pixels
+from mast3r_ros.core.grid_undistort import GridUndistortCache
+from mast3r_ros.core.model.preprocess import plan_resize
+
+DIST = {
+    "plumb_bob": lambda r: np.array([r.uniform(-0.3, 0.3), r.uniform(-0.2, 0.2),
+                                     r.uniform(-2e-3, 2e-3), r.uniform(-2e-3, 2e-3),
+                                     r.uniform(-0.05, 0.05)]),
+    "rational_polynomial": lambda r: np.concatenate([
+        [r.uniform(-0.3, 0.3), r.uniform(-0.2, 0.2), r.uniform(-2e-3, 2e-3),
+         r.uniform(-2e-3, 2e-3), r.uniform(-0.05, 0.05)], r.uniform(-0.05, 0.05, 3)]),
+    "equidistant": lambda r: np.array([r.uniform(-0.1, 0.1), r.uniform(-0.02, 0.02),
+                                       r.uniform(-5e-3, 5e-3), r.uniform(-1e-3, 1e-3)]),
+}
+
+
+def _camera(rng, w, h):
+    f = rng.uniform(0.6, 1.2) * w
+    return np.array([[f, 0, w / 2 - 0.5 + rng.normal(0, 3)],
+                     [0, f * rng.uniform(0.98, 1.02), h / 2 - 0.5 + rng.normal(0, 3)],
+                     [0, 0, 1]])
+
+
+def _grid(rng, hw, n, dup=True):
+    """``n`` network pixels (x, y) of an (H, W) grid in random order, some repeated."""
+    h, w = hw
+    cells = rng.integers(0, h * w, n) if dup else rng.choice(h * w, n, replace=False)
+    return np.stack([cells % w, cells // w], axis=1).astype(np.int64)
+
+
+# query sizes: the map's 4:3, 16:9 and 2:3 (a query of another aspect ratio than the map's),
+# at the network sizes the localizer runs (512, 384, 224 with its square crop)
+SIZES = [(640, 480, 512), (1280, 720, 512), (320, 480, 384), (640, 480, 224), (752, 480, 224)]
+
+
+@pytest.mark.parametrize("model", sorted(DIST))
+@pytest.mark.parametrize("w,h,size", SIZES)
+def test_lookup_is_bit_identical_to_undistorting_the_matched_pixels(model, w, h, size):
+    rng = np.random.default_rng(hash((model, w, h, size)) % 2**32)
+    plan = plan_resize(w, h, size)
+    T = plan.to_orig()
+    hw = plan.net_size[::-1]
+    K, d = _camera(rng, w, h), DIST[model](rng)
+    cache = GridUndistortCache()
+    for n in (1, 7, 1000, 5000, 1000):  # lazily filled across frames, then warm cells
+        xy = _grid(rng, hw, n)
+        px, und = cache.lookup(xy, T, hw, K, d, model)
+        want_px = apply_homography(T, xy)
+        np.testing.assert_array_equal(px, want_px)
+        assert px.dtype == und.dtype == np.float64 and und.shape == (n, 2)
+        want = undistort_pixels(want_px, K, d, model)
+        assert np.array_equal(und, want), np.abs(und - want).max()
+    # the grid's last column and row, and a crop's offset grid of the same camera
+    last = np.array([[hw[1] - 1, hw[0] - 1], [0, hw[0] - 1], [hw[1] - 1, 0]])
+    assert np.array_equal(cache.lookup(last, T, hw, K, d, model)[1],
+                          undistort_pixels(apply_homography(T, last), K, d, model))
+    T2 = np.array([[1.0, 0, 17], [0, 1.0, 5], [0, 0, 1]]) @ T
+    xy = _grid(rng, hw, 300)
+    assert np.array_equal(cache.lookup(xy, T2, hw, K, d, model)[1],
+                          undistort_pixels(apply_homography(T2, xy), K, d, model))
+
+
+def test_a_new_camera_info_never_reads_the_old_table():
+    """Another K, other coefficients or another model (a new CameraInfo), another mapping or
+    grid: a table of their own, not the stale one; at most ``max_tables`` kept."""
+    rng = np.random.default_rng(3)
+    plan = plan_resize(640, 480, 512)
+    T, hw = plan.to_orig(), plan.net_size[::-1]
+    K, d = _camera(rng, 640, 480), DIST["plumb_bob"](rng)
+    K2 = K.copy()
+    K2[0, 0] += 1.0
+    d2 = d.copy()
+    d2[0] += 0.01
+    cache = GridUndistortCache(max_tables=4)
+    xy = _grid(rng, hw, 2000)
+    px = apply_homography(T, xy)
+    cams = [(K, d, "plumb_bob"), (K, d2, "plumb_bob"), (K2, d, "plumb_bob"),
+            (K, d[:4], "plumb_bob"), (K, np.r_[d, 0, 0, 0], "rational_polynomial"),
+            (K, d[:4], "equidistant")]
+    for _ in range(2):  # the second round: the first cameras were dropped, recomputed
+        for k, dist, model in cams:
+            got = cache.lookup(xy, T, hw, k, dist, model)[1]
+            assert np.array_equal(got, undistort_pixels(px, k, dist, model)), model
+            assert len(cache) <= 4
+    assert len(cache) == 4
+    # the same camera after a change and back: the values follow the camera every time
+    for dist in (d, d2, d):
+        assert np.array_equal(cache.lookup(xy, T, hw, K, dist)[1], undistort_pixels(px, K, dist))
+
+
+def test_the_table_is_indexed_by_column_and_row():
+    """A non-square grid and a pixel and its transpose: a table read as (row, column) or with
+    the wrong stride gives other pixels."""
+    plan = plan_resize(640, 480, 512)
+    T, hw = plan.to_orig(), plan.net_size[::-1]
+    assert hw == (384, 512)
+    K, d = _camera(np.random.default_rng(0), 640, 480), np.array([-0.25, 0.1, 0, 0, 0])
+    xy = np.array([[5, 300], [300, 5], [511, 0], [0, 383], [100, 200]])
+    px, und = GridUndistortCache().lookup(xy, T, hw, K, d)
+    np.testing.assert_array_equal(px, apply_homography(T, xy))
+    np.testing.assert_array_equal(und, undistort_pixels(px, K, d))
+    assert len(np.unique(und, axis=0)) == len(xy)
+
+
+def test_lookup_refuses_pixels_off_the_grid_and_non_integers():
+    c = GridUndistortCache()
+    T, K, d = np.eye(3), np.diag([100.0, 100, 1]), np.array([0.1, 0, 0, 0, 0])
+    with pytest.raises(InputError, match="outside the 8x4 grid"):
+        c.lookup(np.array([[8, 0]]), T, (4, 8), K, d)
+    with pytest.raises(InputError, match="outside"):
+        c.lookup(np.array([[0, -1]]), T, (4, 8), K, d)
+    with pytest.raises(InputError, match="integer network pixels"):
+        c.lookup(np.array([[0.5, 1.0]]), T, (4, 8), K, d)
+    px, und = c.lookup(np.zeros((0, 2), np.int64), T, (4, 8), K, d)
+    assert px.shape == und.shape == (0, 2)
+
+
+def test_lookups_from_two_threads_agree_with_undistort_pixels():
+    """The node's worker may leave a straggler in a frame while the next frame runs: lookups
+    from two threads into one lazily filled table still give the exact values."""
+    import threading
+
+    plan = plan_resize(640, 480, 512)
+    T, hw = plan.to_orig(), plan.net_size[::-1]
+    K, d = _camera(np.random.default_rng(1), 640, 480), np.array([-0.25, 0.1, 1e-3, 0, 0])
+    cache = GridUndistortCache()
+    bad = []
+
+    def work(seed):
+        r = np.random.default_rng(seed)
+        for _ in range(20):
+            xy = _grid(r, hw, 500)
+            und = cache.lookup(xy, T, hw, K, d)[1]
+            if not np.array_equal(und, undistort_pixels(apply_homography(T, xy), K, d)):
+                bad.append(seed)
+    ts = [threading.Thread(target=work, args=(s,)) for s in range(2)]
+    for t in ts:
+        t.start()
+    for t in ts:
+        t.join()
+    assert not bad
