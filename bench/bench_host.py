@@ -41,6 +41,15 @@ localize's, the focal-length fit included) are bit-identical.
     python bench/bench_host.py --frames 6 --repeats 2 --json host.json
     OPENBLAS_NUM_THREADS=1 python bench/bench_host.py --clock thread   # on a loaded machine
     python bench/bench_host.py --smoke              # two small scenarios, 2 frames: seconds
+    python bench/bench_host.py --distortion plumb_bob --prev-rev ed171c0^   # issue 9's table
+
+``--distortion MODEL`` gives the query camera distortion coefficients (``plumb_bob``,
+``rational_polynomial``, ``equidistant``) and puts every query pixel on the network grid of a
+512 x 384 prediction mapped to the 640 x 480 image (as the MASt3R matcher's are; the 1 px pixel
+noise then goes into the 3-D points): ``prev`` lets solve_pnp undistort the matched pixels,
+``new`` looks them up in the matcher's per-camera table (`core.grid_undistort`, filled once
+before timing: the steady state; its lookup counts in ``other``). With ``--prev-rev`` the
+parent of the table's commit, the bit-identical columns prove the table changes nothing.
 
 Numbers from a shared machine are only comparable within one run (ratios).
 """
@@ -97,12 +106,23 @@ from mast3r_ros.core import pnp  # noqa: E402
 from mast3r_ros.core.pnp import solve as pnp_solve  # noqa: E402
 from mast3r_ros.core.pnp.linearise import _so3_exp  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig  # noqa: E402
-from mast3r_ros.core.geometry import make_pose, pose_error  # noqa: E402
+from mast3r_ros.core.geometry import (  # noqa: E402
+    apply_homography,
+    make_pose,
+    pose_error,
+    undistort_pixels,
+)
 from mast3r_ros.core.types import Correspondences, Frame  # noqa: E402
 from mast3r_ros.core.uncertainty import pointmap_point_covariance  # noqa: E402
 from mast3r_ros.replay.synthetic import default_intrinsics  # noqa: E402
 
 CAM = default_intrinsics(640, 480)
+# --distortion: the query camera's coefficients, and the network grid its pixels come from
+DISTORTIONS = {"plumb_bob": [-0.28, 0.07, 1e-3, -8e-4, 0.0],
+               "rational_polynomial": [-0.28, 0.07, 1e-3, -8e-4, 0.0, 0.02, 0.0, 0.01],
+               "equidistant": [0.03, -0.01, 2e-3, -5e-4]}
+NET_HW = (384, 512)
+TO_ORIG = None  # set with --distortion: 512 x 384 network pixels -> 640 x 480 image pixels
 CHI2_6DOF_95 = 12.5916
 # (total pairs, outlier fraction, keyframes)
 SCENARIOS = ((1000, 0.10, 1), (3000, 0.25, 1), (5000, 0.40, 1), (2000, 0.25, 4),
@@ -143,6 +163,11 @@ class Scene:
         for kf in indices:
             m = self.n // k_n
             px = rng.uniform([0, 0], [CAM.width - 1, CAM.height - 1], (m, 2))
+            if CAM.has_distortion:  # network-grid pixels; the truth through the distortion
+                cells = rng.integers(0, NET_HW[0] * NET_HW[1], m)
+                xy_net = np.stack([cells % NET_HW[1], cells // NET_HW[1]], axis=1)
+                px = undistort_pixels(apply_homography(TO_ORIG, xy_net), K, CAM.dist,
+                                      CAM.distortion_model) + rng.normal(0, 1.0, (m, 2))
             z = rng.uniform(0.5, 5.0, m)
             pq = np.column_stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z,
                                   (px[:, 1] - K[1, 2]) / K[1, 1] * z, z])
@@ -162,8 +187,13 @@ class Scene:
             x = px + rng.normal(0, 1.0, px.shape)
             bad = rng.random(m) < self.outliers
             x[bad] = rng.uniform([0, 0], [CAM.width - 1, CAM.height - 1], (int(bad.sum()), 2))
-            out.append(Correspondences(int(kf), X, x, px.copy(),
-                                       pointmap_point_covariance(p_meas, conf)))
+            if CAM.has_distortion:
+                xy_net[bad] = np.stack([rng.integers(0, NET_HW[1], int(bad.sum())),
+                                        rng.integers(0, NET_HW[0], int(bad.sum()))], axis=1)
+                x = apply_homography(TO_ORIG, xy_net)
+            c = Correspondences(int(kf), X, x, px.copy(), pointmap_point_covariance(p_meas, conf))
+            c.xy_net = xy_net if CAM.has_distortion else None  # for the matcher's table
+            out.append(c)
         return out
 
 
@@ -255,6 +285,7 @@ class FabricatedMatcher:
     def __init__(self):
         self.scene: Scene = None  # type: ignore[assignment]
         self.timings: Dict[str, float] = {}
+        self.table = None  # the ``new`` variant's GridUndistortCache (--distortion)
 
     def global_descriptors(self) -> np.ndarray:
         return np.zeros((0, 8), np.float32)
@@ -269,6 +300,10 @@ class FabricatedMatcher:
         t0 = _clock()
         out = self.scene.correspondences(indices)
         self.timings["fabricate"] = self.timings.get("fabricate", 0.0) + _clock() - t0
+        if self.table is not None:  # as Mast3rMatcher._pair does (its cost counts in "other")
+            for c in out:
+                c.points2d_undistorted = self.table.lookup(
+                    c.xy_net, TO_ORIG, NET_HW, CAM.K, CAM.dist, CAM.distortion_model)[1]
         return out
 
     def close(self) -> None:
@@ -311,6 +346,7 @@ def run_localize(variant: str, loc, scene: Scene) -> Tuple[Dict[str, float], Any
         finally:
             spent["pnp"] += _clock() - t0
     loc_mod.solve_pnp = solve
+    loc.matcher.table = TABLE if (variant == "new" and CAM.has_distortion) else None
     # the focal-length gate (`gates.max_focal_error`, part of ``other``) of the variant too
     focal_orig = query_checks.refitted_focal_scale
     if variant == "prev":
@@ -380,6 +416,26 @@ def _stat(v: List[float]) -> Tuple[float, float]:
     return statistics.median(v), v[min(len(v) - 1, int(round(0.9 * (len(v) - 1))))]
 
 
+TABLE = None
+
+
+def _distort(model: str) -> None:
+    """--distortion: the query camera gets ``model``'s coefficients; the table is filled for
+    the whole grid once (the steady state of a running node; a cold frame costs what
+    undistorting its matched pixels costs)."""
+    global CAM, TO_ORIG, TABLE
+    from mast3r_ros.core.grid_undistort import GridUndistortCache
+    from mast3r_ros.core.model.preprocess import plan_resize
+
+    CAM = dataclasses.replace(CAM, dist=np.array(DISTORTIONS[model]), distortion_model=model)
+    plan = plan_resize(CAM.width, CAM.height, 512)
+    assert plan.net_size[::-1] == NET_HW
+    TO_ORIG = plan.to_orig()
+    TABLE = GridUndistortCache()
+    gy, gx = np.mgrid[0:NET_HW[0], 0:NET_HW[1]]
+    TABLE.lookup(np.stack([gx.ravel(), gy.ravel()], 1), TO_ORIG, NET_HW, CAM.K, CAM.dist, model)
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=12, help="fabricated frames per scenario")
@@ -395,10 +451,15 @@ def main() -> int:
     ap.add_argument("--prev-rev", default=PREV_REV,
                     help="the commit whose core/pnp/ is ``prev`` (default: 98b0b17, before the "
                          "host-overhead work; the parent of a change times that change alone)")
+    ap.add_argument("--distortion", choices=("none",) + tuple(DISTORTIONS), default="none",
+                    help="a distorted query camera whose pixels lie on the network grid; "
+                         "``new`` takes their undistortion from the per-camera table")
     ap.add_argument("--smoke", action="store_true",
                     help="two small scenarios, 2 frames, 1 repeat (proves the script runs)")
     args = ap.parse_args()
     load_prev(args.prev_rev)
+    if args.distortion != "none":
+        _distort(args.distortion)
     scenarios = SMOKE_SCENARIOS if args.smoke else SCENARIOS
     if args.smoke:
         args.frames, args.repeats = 2, 1
@@ -409,10 +470,11 @@ def main() -> int:
     backend = pnp.resolve_backend(args.backend)
     print(f"host path, backend {backend}, ransac_max_points {cfg.pnp.ransac_max_points}, "
           f"{args.frames} frames x {args.repeats} repeats per scenario, variants interleaved, "
-          f"{args.clock} clock; "
+          f"{args.clock} clock; query distortion {args.distortion}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     out: Dict[str, Any] = {"backend": backend, "ransac_max_points": cfg.pnp.ransac_max_points,
-                           "clock": args.clock, "prev_rev": args.prev_rev, "scenarios": {}}
+                           "clock": args.clock, "prev_rev": args.prev_rev,
+                           "distortion": args.distortion, "scenarios": {}}
     tmp = tempfile.mkdtemp(prefix="bench_host_")
     try:
         _run(args, cfg, scenarios, tmp, out)
