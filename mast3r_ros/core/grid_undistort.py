@@ -13,13 +13,14 @@ each point on its own (no state between points), so a cell's value does not depe
 other cells were undistorted with it: the lookup gives the same bits as calling
 `undistort_pixels` on the matched pixels (test/unit/test_grid_undistort.py proves it for
 plumb_bob, rational_polynomial and equidistant). Filling lazily avoids a one-off cost of
-undistorting the whole grid (~40-55 ms at 512 x 384 on x86) on the first frame; a warm table
-costs a gather.
+mapping and undistorting the whole grid (~40-55 ms at 512 x 384 on x86) on the first frame:
+a frame costs the undistortion of its cells not seen before (a first frame what it cost
+without the table) plus a gather, and the table fills as frames come.
 
 Tables are keyed by everything the values depend on (K, distortion coefficients and model,
 ``to_orig``, grid size), so a new CameraInfo (other intrinsics) or another query size gets a
 new table and never reads a stale one; the last `MAX_TABLES` are kept (least recently used
-dropped; 4.7 MB each at 512 x 384). A lock serialises lookups: the node's worker may leave a
+dropped; 6.5 MB each at 512 x 384). A lock serialises lookups: the node's worker may leave a
 straggler thread in a frame while the next one starts.
 """
 
@@ -38,18 +39,18 @@ MAX_TABLES = 4
 
 
 class _Table:
-    """One camera's and mapping's table: ``px`` (H*W, 2) the grid cells' captured pixels,
-    ``und`` (H*W, 2) their undistorted pixels where ``done``."""
+    """One camera's and mapping's table: row ``c`` of ``rows`` (H*W, 4) holds grid cell ``c``'s
+    captured pixel (columns 0, 1) and its undistorted pixel (2, 3) where ``done[c]``. One row
+    of 32 bytes per cell: a lookup's random reads touch one cache line per match (the table,
+    6 MB at 512 x 384, does not stay in cache between frames). Rows are filled lazily, so a new
+    table costs nothing up front (no whole-grid mapping or undistortion on the first frame)."""
 
-    __slots__ = ("px", "und", "done")
+    __slots__ = ("rows", "done", "w")
 
-    def __init__(self, to_orig: np.ndarray, hw: Tuple[int, int]):
-        h, w = hw
-        gy, gx = np.mgrid[0:h, 0:w]
-        # the same call, on the same int64 network pixels, as the matcher's per-match mapping
-        self.px = apply_homography(to_orig, np.stack([gx.ravel(), gy.ravel()], axis=1))
-        self.und = np.empty_like(self.px)
-        self.done = np.zeros(h * w, dtype=bool)
+    def __init__(self, hw: Tuple[int, int]):
+        self.rows = np.empty((hw[0] * hw[1], 4), dtype=np.float64)
+        self.done = np.zeros(hw[0] * hw[1], dtype=bool)
+        self.w = hw[1]
 
 
 def _dist_key(dist: Optional[np.ndarray]) -> bytes:
@@ -96,7 +97,7 @@ class GridUndistortCache:
         with self._lock:
             tab = self._tables.get(key)
             if tab is None:
-                tab = self._tables[key] = _Table(T, (h, w))
+                tab = self._tables[key] = _Table((h, w))
                 while len(self._tables) > self.max_tables:
                     self._tables.popitem(last=False)
             else:
@@ -104,6 +105,10 @@ class GridUndistortCache:
             todo = cell[~tab.done[cell]]
             if len(todo):
                 todo = np.unique(todo)
-                tab.und[todo] = undistort_pixels(tab.px[todo], Kf, dist, model)
+                # the same call, on the same int64 network pixels, as the matcher's mapping
+                px = apply_homography(T, np.stack([todo % w, todo // w], axis=1))
+                tab.rows[todo, :2] = px
+                tab.rows[todo, 2:] = undistort_pixels(px, Kf, dist, model)
                 tab.done[todo] = True
-            return tab.px[cell], tab.und[cell]
+            got = tab.rows[cell]
+        return np.ascontiguousarray(got[:, :2]), np.ascontiguousarray(got[:, 2:])
