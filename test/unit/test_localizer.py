@@ -780,16 +780,20 @@ def _same_result(a, b) -> None:
             assert u == v or (u != u and v != v), (f.name, u, v)
 
 
-@pytest.mark.parametrize("source,model,crop,c2f", [
-    ("pointmap", "plumb_bob", None, False), ("depth", "rational_polynomial", None, False),
-    ("pointmap", "equidistant", (40, 0, 160, 240), False), ("pointmap", "plumb_bob", None, True)])
-def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkeypatch, source,
-                                                       model, crop, c2f):
+@pytest.mark.parametrize("source,model,crop,c2f,kf_dist", [
+    ("pointmap", "plumb_bob", None, False, False),
+    ("depth", "rational_polynomial", None, False, True),
+    ("pointmap", "equidistant", (40, 0, 160, 240), False, False),
+    ("pointmap", "plumb_bob", None, True, False)])
+def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkeypatch, tmp_path,
+                                                       source, model, crop, c2f, kf_dist):
     """A distorted query camera (issue 9): the matcher's per-camera table of undistorted grid
     pixels (core/grid_undistort.py) changes no bit of ``Localizer.localize``'s results against
     solve_pnp undistorting the matched pixels itself (the table switched off), over frames, a
     change of the camera's coefficients between frames (a new CameraInfo), a query of another
-    aspect ratio and coarse-to-fine windows (undistorted by solve_pnp, pooled with the table's)."""
+    aspect ratio and coarse-to-fine windows (undistorted by solve_pnp, pooled with the table's);
+    with ``kf_dist`` distorted keyframe cameras too, whose stored-depth points come from the
+    keyframes' table."""
     from mast3r_ros.core.localizer import pipeline as loc_mod
     from mast3r_ros.core.types import CameraIntrinsics
 
@@ -806,13 +810,20 @@ def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkey
     monkeypatch.setattr(loc_mod, "solve_pnp", spy)
     matching = MatchingConfig(subsample=16, coarse_to_fine=c2f, max_matches=150)
     runs, eng = [], PerfectEngine(frames)  # one engine: the map caches its encodings' keys
+    if kf_dist:
+        def distorted(f):
+            c = f.intrinsics
+            return CameraIntrinsics(c.width, c.height, c.K, dist=np.array([0.02, -0.01, 0, 0, 0]),
+                                    distortion_model="plumb_bob")
+        small_map = write_map(str(tmp_path / "distorted"), [
+            (f.rgb, distorted(f), f.map_from_cam, f.stamp_ns, f.depth_m) for f in frames[0:8:2]])
     for table in (True, False):
         loc = Localizer(KeyframeMap.load(small_map),
                         LocalizerConfig(matcher="mast3r", points_source=source, max_keyframes=2,
                                         matching=matching, gates=GateConfig(min_inliers=12)),
                         eng, image_size=224 if c2f else 512, seed=3)
         if not table:
-            loc.matcher.undistort_table = None
+            loc.matcher.undistort_table = loc.matcher.kf_undistort_table = None
         out = []
         for i, f in enumerate(frames[1:8:2]):
             x0, y0, w, h = crop or (0, 0, f.intrinsics.width, f.intrinsics.height)
@@ -826,6 +837,7 @@ def test_mast3r_undistort_table_gives_the_same_results(small_map, frames, monkey
         runs.append(out)
         if table:
             assert len(loc.matcher.undistort_table) == 2  # one table per CameraInfo
+            assert len(loc.matcher.kf_undistort_table) == int(kf_dist)  # one camera, one size
     # the table was used (all pairs, or none where coarse-to-fine windows took part) ...
     assert any(seen[:4]) and not any(seen[4:])
     assert all(seen[:4]) or c2f

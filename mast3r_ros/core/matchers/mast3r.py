@@ -335,6 +335,9 @@ class Mast3rMatcher:
         # undistorted query pixels of the network grid, per camera (issue 9; grid_undistort.py);
         # None: solve_pnp undistorts the matched pixels (the same bits, slower; bench, tests)
         self.undistort_table: Optional[GridUndistortCache] = GridUndistortCache()
+        # ... and of the keyframes' grids, for their stored-depth points (points_source depth;
+        # keyframes of one camera and size share one table)
+        self.kf_undistort_table: Optional[GridUndistortCache] = GridUndistortCache()
         enc = self._encodings(recompute_encodings)
         self.enc_set = enc
         # v2/v3 maps: fetched per candidate from the map's encoding store, kept on the device
@@ -458,19 +461,29 @@ class Mast3rMatcher:
             grid = None
             if cam is not None and self.undistort_table is not None and cam.has_distortion:
                 grid = (cam, tuple(preds[ks[0]].desc_2.shape[:2]))  # (H, W) of the query grid
+            kf_hw = tuple(preds[ks[0]].desc_1.shape[:2])  # (H, W) of these keyframes' grid
             for j, k in enumerate(ks):
-                out[k] = self._pair(indices[k], fused.pair(j), query_to_orig, grid)
+                out[k] = self._pair(indices[k], fused.pair(j), query_to_orig, grid, kf_hw)
         return out  # type: ignore[return-value]
 
     def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray,
-              grid: Optional[Tuple[CameraIntrinsics, Tuple[int, int]]] = None
-              ) -> Correspondences:
+              grid: Optional[Tuple[CameraIntrinsics, Tuple[int, int]]] = None,
+              kf_hw: Optional[Tuple[int, int]] = None) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
         source, valid points (finite, in front of the keyframe camera). With ``grid`` (query
         camera, network grid (H, W)) the query pixels' undistorted twins too, from the table
-        (bit-identical to undistorting them, `grid_undistort`)."""
+        (bit-identical to undistorting them, `grid_undistort`); with ``kf_hw`` (the keyframe's
+        network grid) and ``points_source`` 'depth' the keyframe pixels' of a distorted
+        keyframe camera, from the keyframes' table."""
         kf = self.kf_map.keyframes[index]
-        kf_xy = apply_homography(self.enc_set.to_orig[index], m.xy1)
+        kcam, kf_und = kf.intrinsics, None
+        if (kf_hw is not None and self.points_source == "depth"
+                and self.kf_undistort_table is not None and kcam.has_distortion):
+            kf_xy, kf_und = self.kf_undistort_table.lookup(
+                m.xy1, self.enc_set.to_orig[index], kf_hw, kcam.K, kcam.dist,
+                kcam.distortion_model)
+        else:
+            kf_xy = apply_homography(self.enc_set.to_orig[index], m.xy1)
         q_und = None
         if grid is None:
             q_xy = apply_homography(query_to_orig, m.xy2)
@@ -480,7 +493,7 @@ class Mast3rMatcher:
                                                       cam.distortion_model)
         pts_cam, pts_map, conf = m.pts3d_cam, m.pts3d_map, m.conf
         if self.points_source == "depth":
-            pts_cam, ok = self._depth_points(index, kf_xy, pts_cam)
+            pts_cam, ok = self._depth_points(index, kf_xy, pts_cam, kf_und)
             kf_xy, q_xy, pts_cam, conf = kf_xy[ok], q_xy[ok], pts_cam[ok], conf[ok]
             q_und = None if q_und is None else q_und[ok]
             pts_map = transform_points(kf.map_from_cam, pts_cam)
@@ -495,16 +508,18 @@ class Mast3rMatcher:
         return Correspondences(kf.id, pts_map[ok], q_xy[ok], kf_xy[ok], cov,
                                None if q_und is None else q_und[ok])
 
-    def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray
-                      ) -> Tuple[np.ndarray, np.ndarray]:
+    def _depth_points(self, index: int, kf_xy: np.ndarray, pts_pred: np.ndarray,
+                      kf_und: Optional[np.ndarray] = None) -> Tuple[np.ndarray, np.ndarray]:
         """Stored-depth points at keyframe pixels, after checking the predicted pointmap's scale
-        agrees with the depth (a mismatch means the network or the map is wrong)."""
+        agrees with the depth (a mismatch means the network or the map is wrong). ``kf_und``:
+        ``kf_xy`` undistorted (the keyframes' table), None = undistorted here."""
         kf = self.kf_map.keyframes[index]
         cam = kf.intrinsics
         z = sample_depth(self.kf_map.depth(index), kf_xy)
         ok = np.isfinite(z)
         pts = np.full_like(pts_pred, np.nan)
-        undist = undistort_pixels(kf_xy[ok], cam.K, cam.dist, cam.distortion_model)
+        undist = (undistort_pixels(kf_xy[ok], cam.K, cam.dist, cam.distortion_model)
+                  if kf_und is None else kf_und[ok])
         pts[ok] = backproject(undist, z[ok], cam.K)
         n_pred = np.linalg.norm(pts_pred, axis=1)
         both = ok & np.isfinite(n_pred) & (n_pred > 1e-6)
