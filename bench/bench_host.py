@@ -41,7 +41,7 @@ localize's, the focal-length fit included) are bit-identical.
     python bench/bench_host.py --frames 6 --repeats 2 --json host.json
     OPENBLAS_NUM_THREADS=1 python bench/bench_host.py --clock thread   # on a loaded machine
     python bench/bench_host.py --smoke              # two small scenarios, 2 frames: seconds
-    python bench/bench_host.py --distortion plumb_bob --prev-rev ed171c0^   # issue 9's table
+    python bench/bench_host.py --distortion plumb_bob --prev-rev d06534b   # issue 9's table
 
 ``--distortion MODEL`` gives the query camera distortion coefficients (``plumb_bob``,
 ``rational_polynomial``, ``equidistant``) and puts every query pixel on the network grid of a
