@@ -46,16 +46,30 @@ def available(rev: str) -> bool:
     return True
 
 
+def _require(rev: str) -> None:
+    """Raise `FrozenPackageError` (how to get it) unless this checkout's history holds ``rev``."""
+    if not available(rev):
+        raise FrozenPackageError(f"commit {rev} is not in this checkout's history (a shallow "
+                                 f"clone?): run `git fetch --unshallow`, or bench from a full "
+                                 f"clone")
+
+
+def _import_from(root: str, name: str) -> ModuleType:
+    """Import top-level ``name`` from folder ``root``, which is on ``sys.path`` only meanwhile."""
+    sys.path.insert(0, root)
+    try:
+        return importlib.import_module(name)
+    finally:
+        sys.path.remove(root)
+
+
 def load_frozen_package(rev: str, package_path: str, name: str) -> ModuleType:
     """Import ``package_path`` (e.g. ``mast3r_ros/core/pnp``) at commit ``rev`` as top-level
     package ``name`` (the module imported already under that name, if any). Raises
     `FrozenPackageError` (naming ``rev`` and how to get it) when git or the commit is missing."""
     if name in sys.modules:
         return sys.modules[name]
-    if not available(rev):
-        raise FrozenPackageError(f"commit {rev} is not in this checkout's history (a shallow "
-                                 f"clone?): run `git fetch --unshallow`, or bench from a full "
-                                 f"clone")
+    _require(rev)
     files = [f for f in _git("ls-tree", "--name-only", f"{rev}:{package_path}").split()
              if f.endswith(".py")]
     if "__init__.py" not in files:
@@ -69,11 +83,7 @@ def load_frozen_package(rev: str, package_path: str, name: str) -> ModuleType:
         text = re.sub(r"^(\s*)from \.\.(\w)", rf"\1from {parent}.\2", text, flags=re.M)
         with open(os.path.join(root, name, f), "w", encoding="utf-8") as fh:
             fh.write(text)
-    sys.path.insert(0, root)
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(root)
+    return _import_from(root, name)
 
 
 def load_frozen_module(rev: str, module_path: str, name: str) -> ModuleType:
@@ -83,10 +93,7 @@ def load_frozen_module(rev: str, module_path: str, name: str) -> ModuleType:
     current one). Raises `FrozenPackageError` as `load_frozen_package` does."""
     if name in sys.modules:
         return sys.modules[name]
-    if not available(rev):
-        raise FrozenPackageError(f"commit {rev} is not in this checkout's history (a shallow "
-                                 f"clone?): run `git fetch --unshallow`, or bench from a full "
-                                 f"clone")
+    _require(rev)
     package = module_path.rsplit("/", 1)[0].replace("/", ".")  # mast3r_ros.core
     text = _git("show", f"{rev}:{module_path}")
     text = re.sub(r"^(\s*)from \.(\w)", rf"\1from {package}.\2", text, flags=re.M)
@@ -95,8 +102,4 @@ def load_frozen_module(rev: str, module_path: str, name: str) -> ModuleType:
     atexit.register(shutil.rmtree, root, True)
     with open(os.path.join(root, f"{name}.py"), "w", encoding="utf-8") as fh:
         fh.write(text)
-    sys.path.insert(0, root)
-    try:
-        return importlib.import_module(name)
-    finally:
-        sys.path.remove(root)
+    return _import_from(root, name)
