@@ -25,12 +25,14 @@ CAM, DEPTH = "/cam/image/compressed", "/cam/depth"
 STAMPS = [S + k * 100 * MS for k in range(10)]
 
 
-def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=()):
+def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
+                 empty_depth=()):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
     messages whose CDR is cut short (not deserializable), ``depth_size`` depth of another
-    size than the image, ``uncut_depth`` depth messages whose CDR is cut short."""
+    size than the image, ``uncut_depth`` depth messages whose CDR is cut short, ``empty_depth``
+    depth messages of 0x0 pixels."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
@@ -47,6 +49,8 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
         depth = image(t, "16UC1", np.full(shape, 1000 + 10 * k, np.uint16))
         if k in bad_depth:
             depth.data = depth.data[:len(depth.data) // 2]
+        if k in empty_depth:  # a driver's empty message: 0x0, no data
+            depth.data, depth.width, depth.height, depth.step = depth.data[:0], 0, 0, 0
         msgs.append((DEPTH, t + 2, depth))
         if k in uncut_depth:
             corrupt.add((DEPTH, t + 2))
@@ -77,8 +81,9 @@ def test_a_bag_with_corrupt_colour_and_depth_messages_builds_a_map_naming_them(t
     assert f"{CAM} at t=1.500000 s: its depth at t=1.500000 s: depth topic {DEPTH}" in \
         warned[1], warned[1]
     assert "could not be deserialized" in warned[2], warned[2]
-    assert f"{CAM} at t=1.800000 s: Frame.depth_m has shape (8, 8) but the image is 8x6" in \
-        warned[3], warned[3]
+    # a depth of another size names its topic, in the user's words (not Frame.depth_m)
+    assert (f"{CAM} at t=1.800000 s: its depth at t=1.800000 s: depth topic {DEPTH}: 8x8, but "
+            "the image is 8x6: register depth to the colour image") in warned[3], warned[3]
     assert "4 of 10 frames could not be read and were skipped" in err, err
     assert "the longest run of them, 2 frames in a row at t=1.700..1.800 s" in err, err
     assert f"map {out}: 6 keyframes from 10 frames (4 unreadable, skipped); " in stdout, stdout
@@ -179,3 +184,16 @@ def test_a_depth_message_that_cannot_be_deserialized_makes_its_frame_unreadable(
     assert "1 depth message on /cam/depth cannot be deserialized" in err, err
     manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
     assert manifest["unreadable_frames"]["stamps_ns"] == [STAMPS[3]]
+
+
+def test_an_empty_depth_message_is_named_as_empty_not_as_unregistered(tmp_path, capsys):
+    """A 0x0 depth message (a driver's empty image) read 'Frame.depth_m has shape (0, 0) but
+    the image is ...: register depth to the colour image first', naming no topic and sending
+    the user to a registration that is not the cause."""
+    bag = _mapping_bag(tmp_path / "bag", empty_depth=[4])
+    rc, stdout, err = _build(bag, tmp_path / "map", capsys)
+    assert rc == 0 and "9 keyframes from 10 frames (1 unreadable, skipped)" in stdout, err
+    warned = [ln for ln in err.splitlines() if "skipped (no keyframe taken from it)" in ln]
+    assert len(warned) == 1, err
+    assert warned[0].endswith(f"{CAM} at t=1.400000 s: its depth at t=1.400000 s: depth topic "
+                              f"{DEPTH}: the depth image is empty (0x0 pixels)"), warned[0]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Callable, Collection, Iterable, Iterator
@@ -493,7 +494,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                              f"t={depth_stamp * 1e-9:.6f} s: {depth}")
         intrinsics = self._frame_intrinsics(stamp)
         try:
-            return frame_from_image_message(msg, intrinsics, depth_m=depth, map_from_cam=pose)
+            frame = frame_from_image_message(msg, intrinsics, map_from_cam=pose)
         except ImageSizeError as err:  # typed: `sources` tells a wrong --camera-info by it
             (w, h), (iw, ih) = err.image_size, err.intrinsics_size
             what = (f"image is {w}x{h} but {self.camera_info_name} is for {iw}x{ih}"
@@ -505,3 +506,14 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             raise err.reworded(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {what}") from err
         except InputError as err:
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
+        if depth is None:
+            return frame
+        (h, w), (dh, dw) = frame.rgb.shape[:2], depth.shape[:2]
+        if (dh, dw) != (h, w):  # named here, with its topic: Frame would say 'Frame.depth_m'
+            what = (f"the depth image is empty ({dw}x{dh} pixels)" if dh * dw == 0 else
+                    f"{dw}x{dh}, but the image is {w}x{h}: register depth to the colour image "
+                    "(a camera's aligned_depth_to_color topic)")
+            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
+                             f"t={depth_stamp * 1e-9:.6f} s: depth topic {self.depth_topic}: "
+                             f"{what}")
+        return dataclasses.replace(frame, depth_m=depth)  # checked again by Frame
