@@ -303,6 +303,8 @@ class TumSequence:
 
     def _read_depth(self, path: Path) -> np.ndarray:
         path = listed_file(self.folder, path, "depth image", "depth.txt")  # as '/' where not
+        if path.stat().st_size == 0:  # a copy or a write that never happened, as for colour
+            raise InputError(f"cannot read depth image {path}: the file is empty (0 bytes)")
         try:
             check_image_file_intact(path)  # pixels from OpenCV below, bit-exact
         except InputError as err:

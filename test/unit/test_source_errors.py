@@ -270,6 +270,25 @@ def test_tum_folder_with_a_truncated_image_is_refused_naming_it(tum, tmp_path):
         frames[3]
 
 
+def test_tum_folder_with_an_empty_depth_png_says_it_is_empty(tum, tmp_path):
+    """An empty (0-byte) depth PNG, a copy that never happened, read 'truncated or corrupt, or
+    not an image'; the colour image of the same kind says 'the file is empty (0 bytes)'."""
+    import shutil
+    folder = tmp_path / "q"
+    shutil.copytree(tum[1], folder)
+    frames = TumSequence(folder)
+    frames._depth_paths[1].write_bytes(b"")
+    frames._rgb_paths[2].write_bytes(b"")
+    with pytest.raises(InputError) as depth_err:
+        frames[1]
+    assert str(depth_err.value) == (f"cannot read depth image {frames._depth_paths[1]}: the file "
+                                    "is empty (0 bytes)")
+    with pytest.raises(InputError) as rgb_err:
+        frames[2]
+    assert str(rgb_err.value) == (f"cannot read colour image {frames._rgb_paths[2]}: the file "
+                                  "is empty (0 bytes)")
+
+
 def test_a_truncated_jpeg_is_a_failed_frame_of_localize_and_skipped_by_build_map(
         tum, sift_map, tmp_path, capsys):
     folder = _as_jpeg_folder(tum[1], tmp_path / "q_trunc")
