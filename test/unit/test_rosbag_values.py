@@ -265,10 +265,12 @@ def test_an_unset_quaternion_in_tf_is_refused_naming_the_edge_only_when_tf_is_re
             translation=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.0),
             rotation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 0.0)))
     msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
-            ("/tf", 2, T["tf2_msgs/msg/TFMessage"](transforms=[bad]))]
+            ("/tf", 1500 * MS, T["tf2_msgs/msg/TFMessage"](transforms=[bad]))]
     bag = bag_of(tmp_path, msgs)
-    with pytest.raises(InputError, match="invalid transform map -> base_link: pose quaternion is "
-                                         "all zeros"):
+    # named with its topic and receive time: one bad sample among an hour's of 100 Hz tf
+    with pytest.raises(InputError, match=r"invalid transform map -> base_link on /tf \(received "
+                                         r"at bag time 1\.500000 s\): pose quaternion is all "
+                                         "zeros"):
         BagSequence(bag, pose_frames="map:base_link")
     assert len(list(BagSequence(bag))) == 1
 

@@ -70,13 +70,15 @@ class _TfPoses:
         return parse_pose_frames(pose_frames)
 
     def _add_transforms(self, msg: Any, static: bool, runs: _RunCounter,
-                        bag_ns: int = 0) -> None:
+                        bag_ns: int = 0, topic: str = "") -> None:
         for ts in msg.transforms:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
                 t, q = transform_to_tq(ts.transform)
-            except ValueError as err:
-                raise InputError(f"invalid transform {parent} -> {child}: {err}") from err
+            except ValueError as err:  # where: one sample among an hour's at 100 Hz
+                where = f" on {topic}" if topic else ""
+                raise InputError(f"invalid transform {parent} -> {child}{where} (received at "
+                                 f"bag time {bag_ns * 1e-9:.6f} s): {err}") from err
             if static:
                 self._tf.add_static(parent, child, tq_to_matrix(t, q))
             else:

@@ -266,7 +266,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
             else:
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
-                                     bag_ns=bag_ns)
+                                     bag_ns=bag_ns, topic=conn.topic)
 
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
