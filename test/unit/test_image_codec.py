@@ -1101,6 +1101,25 @@ def test_decode_compressed_depth_rvl_runaway_value_is_called_corrupt():
                           struct.pack("<iffII", 0, 0, 0, 4, 4) + stream)
 
 
+def test_a_compressed_depth_message_cut_inside_its_header_says_so():
+    """10 bytes of an rvl message read 'format '16UC1; compressedDepth rvl', 10 bytes (expected
+    '16UC1; compressedDepth png' or '32FC1; compressedDepth png', or rvl)': its format is one
+    of those, it is the message that is cut short. A format of another encoding still names
+    the formats there are."""
+    data = _rvl_message(np.arange(1, 401, dtype=np.uint16).reshape(20, 20))
+    for fmt in ("16UC1; compressedDepth rvl", "32FC1; compressedDepth png"):
+        with pytest.raises(InputError) as err:
+            decode_compressed(fmt, data[:10])
+        assert str(err.value) == (f"malformed compressedDepth message: format {fmt!r}, 10 "
+                                  "bytes, cut short inside its 12-byte header")
+    with pytest.raises(InputError) as err:
+        decode_compressed("8UC1; compressedDepth rvl", data)
+    assert str(err.value) == (
+        f"malformed compressedDepth message: format '8UC1; compressedDepth rvl', {len(data)} "
+        "bytes (expected a 16UC1 or 32FC1 format: '16UC1; compressedDepth png', '32FC1; "
+        "compressedDepth png', or the same with rvl)")
+
+
 @pytest.mark.parametrize("a, b", [(0.0, -10.0), (-2.5, -10.0), (2.5, 5.0), (float("nan"), -10.0),
                                   (2.5, float("inf")), (2.5, 1.0), (float("inf"), -10.0),
                                   (2.5, float("-inf"))])

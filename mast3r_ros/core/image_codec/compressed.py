@@ -42,11 +42,18 @@ def _decode_compressed_depth(fmt: str, buf: np.ndarray) -> Tuple[np.ndarray, str
     '... compressedDepth rvl') the width, height and an RVL stream."""
     encoding = fmt.split(";")[0].strip()
     rvl = "rvl" in fmt.lower()
-    if encoding not in ("16UC1", "32FC1") or buf.size <= _COMPRESSED_DEPTH_HEADER_BYTES:
+    if encoding not in ("16UC1", "32FC1"):
         raise InputError(
-            f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes "
-            "(expected '16UC1; compressedDepth png' or '32FC1; compressedDepth png', or rvl)"
+            f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes (expected a "
+            "16UC1 or 32FC1 format: '16UC1; compressedDepth png', '32FC1; compressedDepth png', "
+            "or the same with rvl)"
         )
+    if buf.size < _COMPRESSED_DEPTH_HEADER_BYTES:  # a format it has, the message cut short
+        raise InputError(f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes, "
+                         f"cut short inside its {_COMPRESSED_DEPTH_HEADER_BYTES}-byte header")
+    if buf.size == _COMPRESSED_DEPTH_HEADER_BYTES and not rvl:  # the header and no PNG
+        raise InputError(f"malformed compressedDepth message: format {fmt!r}, {buf.size} bytes: "
+                         f"its {_COMPRESSED_DEPTH_HEADER_BYTES}-byte header and no PNG after it")
     if rvl:
         inverse = _decode_rvl_payload(fmt, buf[_COMPRESSED_DEPTH_HEADER_BYTES:])
     else:
