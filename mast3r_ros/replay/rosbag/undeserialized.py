@@ -7,7 +7,7 @@ time ns, the error)) in its indexing pass."""
 from __future__ import annotations
 
 import logging
-from typing import Optional
+from typing import Dict, Optional, Tuple
 
 from ...core.errors import InputError
 from ...core.types import UnreadableFrame
@@ -28,28 +28,28 @@ class _Undeserialized:
         neighbour's receive latency (in the header clock, so a sim-time bag's wall-clock
         receive times do not reorder the frames), clamped between the stamps of the images
         around it in its run, so that it never splits a run nor overtakes a neighbour."""
-        if not self._undeserialized:
-            return
-        (first_bag, first_err), n = next(iter(self._undeserialized.values())), len(
-            self._undeserialized)
-        log.warning(
-            "rosbag2 %s: %d image message%s on %s cannot be deserialized (the first received at "
-            "bag time %.6f s: %s): localize and build-map skip each as an unreadable frame, "
-            "stamped from its receive time", self.path, n,
-            "" if n == 1 else "s", self.image_topic, first_bag * 1e-9, first_err)
+        self._warn_lost(self._undeserialized, "image", self.image_topic,
+                        "localize and build-map skip each as an unreadable frame, stamped from "
+                        "its receive time")
 
     def _warn_undeserialized_depth(self) -> None:
         """As `_warn_undeserialized`, for the depth messages that could not be deserialized:
         each is stamped the same way, and the frames matched to that stamp are unreadable."""
-        if not self._undeserialized_depth:
+        self._warn_lost(self._undeserialized_depth, "depth", self.depth_topic,
+                        "each is stamped from its receive time, and the frame matched to it is "
+                        "skipped as an unreadable frame")
+
+    def _warn_lost(self, lost: Dict[int, Tuple[int, str]], kind: str, topic: Optional[str],
+                   what_then: str) -> None:
+        """One warning for the messages ``lost`` (ordinal -> (bag receive time ns, the error))
+        of ``kind`` on ``topic``: their count, the first one's receive time and error, and
+        ``what_then``; nothing when none."""
+        if not lost:
             return
-        (first_bag, first_err), n = next(iter(self._undeserialized_depth.values())), len(
-            self._undeserialized_depth)
-        log.warning(
-            "rosbag2 %s: %d depth message%s on %s cannot be deserialized (the first received at "
-            "bag time %.6f s: %s): each is stamped from its receive time, and the frame matched "
-            "to it is skipped as an unreadable frame", self.path, n, "" if n == 1 else "s",
-            self.depth_topic, first_bag * 1e-9, first_err)
+        (first_bag, first_err), n = next(iter(lost.values())), len(lost)
+        log.warning("rosbag2 %s: %d %s message%s on %s cannot be deserialized (the first "
+                    "received at bag time %.6f s: %s): %s", self.path, n, kind,
+                    "" if n == 1 else "s", topic, first_bag * 1e-9, first_err, what_then)
 
     def _lost_depth(self, ordinal: int, skip_unreadable: bool) -> InputError:
         """The error of the depth message ``ordinal`` (on the depth topic) that cannot be
