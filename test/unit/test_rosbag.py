@@ -822,6 +822,36 @@ def sparse_tf_bag(path: Path, offset_ns: int) -> Path:
     return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
 
 
+def test_build_map_of_a_bag_with_one_invalid_tf_sample_skips_only_the_frame_in_its_gap(
+        tmp_path, capsys):
+    """map -> base_link at 10 Hz with the 1.3 s sample's quaternion NaN (a driver glitch):
+    build-map refused the whole bag; now that sample is dropped with a warning naming it, as
+    tf2 drops it, and the image at 1.3 s falls in the 0.2 s gap it left (more than max_gap_s
+    0.1), skipped as any frame in a tf gap, the reason saying why the gap is there."""
+    from mast3r_ros.replay.cli import main
+
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/camera/color/camera_info", 0, camera_info(900 * MS))]
+    for k in range(10):
+        t = S + k * 100 * MS
+        tf = tf_message([("map", "base_link", t, pose([0, 0, 0], [0.1 * k, 0, 0]))])
+        if k == 3:
+            tf.transforms[0].transform.rotation.w = float("nan")
+        msgs.append(("/tf", t, tf))
+        msgs.append(("/camera/color/image_raw", t + MS, image(t, "rgb8", RGB)))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    assert main(["build-map", str(bag), "--out", str(tmp_path / "map"), "--pose-frames",
+                 "map:camera_optical"]) == 0
+    err = capsys.readouterr().err
+    assert ("ignoring an invalid transform map -> base_link on /tf stamped t=1.300000 s "
+            "(received at bag time 1.300000 s), as tf2 does: pose has non-finite values") in err
+    (warned,) = [ln for ln in err.splitlines() if "had no pose" in ln]
+    assert "had no pose and w" in warned and "transform map -> base_link is not available at " \
+           "t=1.300000 s" in warned, warned
+    assert "samples around t are 0.200 s apart); 1 invalid tf sample was ignored, as tf2 " \
+           "ignores them (map -> base_link: 1, the first stamped t=1.300000 s" in warned, warned
+
+
 def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
     """map -> base_link at 5 Hz with pose_at_stamp.max_gap_s 0.1 s: build-map said '5 frames
     had no pose and were skipped' without a reason, and when no frame had a pose told the user

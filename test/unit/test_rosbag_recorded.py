@@ -373,3 +373,39 @@ def test_an_image_recorded_out_of_order_keeps_the_tracking(tum, sift_map, tmp_pa
     assert (f"the image at t={stamps[2] * 1e-9:.6f} s was recorded out of order "
             f"({(stamps[3] - stamps[2]) * 1e-9:.3f} s before the one before it)") in err, err
     assert hints[stamps[2]] and hints[stamps[3]], hints  # both localized while tracking
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_localize_over_a_bag_with_one_invalid_tf_sample_runs_with_a_warning(tum, sift_map,
+                                                                          tmp_path, capsys):
+    """A driver glitch, one map -> cam sample with a zero quaternion between the 3rd and 4th
+    images: localize reads the bag as tf2 would, that sample dropped with a warning naming it,
+    every frame localized against its ground truth. Before: the whole bag was refused."""
+    import json
+
+    from mast3r_ros.replay.cli import main
+
+    bag = _tum_as_bag(tum[1], tmp_path / "bag", 5)
+    with AnyReader([bag]) as reader:
+        stamps = sorted(header_stamp_ns(reader.deserialize(raw, c.msgtype).header)
+                        for c, _, raw in reader.messages()
+                        if c.topic == CAM)
+    glitch = (stamps[2] + stamps[3]) // 2
+    msgs = []
+    with AnyReader([bag]) as reader:
+        for c, t, raw in reader.messages():
+            msgs.append((c.topic, t, reader.deserialize(raw, c.msgtype)))
+    zero = tf_message([("map", "cam", glitch, np.eye(4))])
+    q = zero.transforms[0].transform.rotation
+    q.x = q.y = q.z = q.w = 0.0
+    msgs.append(("/tf", glitch, zero))
+    bag = write_bag(tmp_path / "glitch", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    out = tmp_path / "run"
+    assert main(["localize", str(bag), "--map", sift_map, "--out", str(out), "--matcher",
+                 "sift", "--pose-frames", "map:cam"]) == 0
+    err = capsys.readouterr().err
+    assert (f"ignoring an invalid transform map -> cam on /tf stamped t={glitch * 1e-9:.6f} s "
+            f"(received at bag time {glitch * 1e-9:.6f} s), as tf2 does") in err, err
+    assert "1 invalid tf sample was ignored" in err, err
+    assert len(open(out / "results.jsonl").read().splitlines()) == 5
+    assert json.loads((out / "metrics.json").read_text())["frames_with_groundtruth"] == 5

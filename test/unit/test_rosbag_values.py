@@ -10,6 +10,7 @@ import shutil
 
 import numpy as np
 import pytest
+from scipy.spatial.transform import Rotation
 
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 
@@ -255,24 +256,104 @@ def test_pose_frames_with_two_colons_and_without_tf_are_refused(tmp_path):
         BagSequence(no_tf, pose_frames="map")
 
 
-def test_an_unset_quaternion_in_tf_is_refused_naming_the_edge_only_when_tf_is_read(tmp_path):
-    """A TransformStamped left at its zero quaternion: an error naming the edge when poses are
-    read from tf, and no error at all when they are not (tf is then not read)."""
-    bad = T["geometry_msgs/msg/TransformStamped"](
-        header=tf_message([("map", "base_link", S, np.eye(4))]).transforms[0].header,
-        child_frame_id="base_link",
+def raw_tf(parent, child, stamp_ns, t, q):
+    """A TFMessage of one TransformStamped with the numbers as given (a driver's glitch)."""
+    return T["tf2_msgs/msg/TFMessage"](transforms=[T["geometry_msgs/msg/TransformStamped"](
+        header=tf_message([(parent, child, stamp_ns, np.eye(4))]).transforms[0].header,
+        child_frame_id=child,
         transform=T["geometry_msgs/msg/Transform"](
-            translation=T["geometry_msgs/msg/Vector3"](0.0, 0.0, 0.0),
-            rotation=T["geometry_msgs/msg/Quaternion"](0.0, 0.0, 0.0, 0.0)))
-    msgs = [("/cam/camera_info", 0, camera_info(S)), ("/cam/image", 1, colour(S)),
-            ("/tf", 1500 * MS, T["tf2_msgs/msg/TFMessage"](transforms=[bad]))]
-    bag = bag_of(tmp_path, msgs)
-    # named with its topic and receive time: one bad sample among an hour's of 100 Hz tf
-    with pytest.raises(InputError, match=r"invalid transform map -> base_link on /tf \(received "
-                                         r"at bag time 1\.500000 s\): pose quaternion is all "
-                                         "zeros"):
-        BagSequence(bag, pose_frames="map:base_link")
-    assert len(list(BagSequence(bag))) == 1
+            translation=T["geometry_msgs/msg/Vector3"](*map(float, t)),
+            rotation=T["geometry_msgs/msg/Quaternion"](*map(float, q))))])
+
+
+UNIT_Q = Rotation.from_matrix(MAP_FROM_BASE[:3, :3]).as_quat()
+ZERO_Q = ([0, 0, 0], [0, 0, 0, 0])
+
+
+def _tf_warnings(caplog):
+    return [r.getMessage() for r in caplog.records
+            if r.levelno == logging.WARNING and "invalid t" in r.getMessage()]
+
+
+def test_one_invalid_tf_sample_is_ignored_with_a_warning_naming_it(tmp_path, caplog):
+    """map -> base_link at 1.00, 1.02 (zero quaternion: dropped, as tf2 drops it) and 1.04 s,
+    with 1.06 s's quaternion twice its unit length (normalised, as before): every image takes
+    its pose, the one at 1.02 s across the gap its sample left; one warning names the edge,
+    topic, stamp and receive time, and the end of indexing counts it. Before: the whole bag was
+    refused. Without --pose-frames tf is not read: no warning."""
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    for k, (t, q) in enumerate([(MAP_FROM_BASE[:3, 3], UNIT_Q), ZERO_Q,
+                                (MAP_FROM_BASE[:3, 3], UNIT_Q),
+                                (MAP_FROM_BASE[:3, 3], 2 * UNIT_Q)]):
+        msgs.append(("/tf", (1000 + 20 * k) * MS + 7, raw_tf("map", "base_link",
+                                                             (1000 + 20 * k) * MS, t, q)))
+    msgs += [("/cam/image", (1000 + 20 * k) * MS + 9, colour((1000 + 20 * k) * MS))
+             for k in range(4)]
+    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, pose_frames="map:camera_optical")
+        poses = [f.map_from_cam for f in seq]
+    assert seq.no_pose_count == 0
+    for got in poses:
+        np.testing.assert_allclose(got, MAP_FROM_BASE @ BASE_FROM_CAM, atol=1e-9)
+    one, count = _tf_warnings(caplog)
+    assert ("ignoring an invalid transform map -> base_link on /tf stamped t=1.020000 s "
+            "(received at bag time 1.020000 s), as tf2 does: pose quaternion is all zeros") in one
+    assert count.endswith("1 invalid tf sample was ignored, as tf2 ignores them (map -> "
+                          "base_link: 1, the first stamped t=1.020000 s on /tf (bag time "
+                          "1.020000 s))")
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        assert len(list(BagSequence(bag))) == 4
+    assert _tf_warnings(caplog) == []
+
+
+def test_invalid_tf_samples_past_the_first_five_are_counted_not_each_warned(tmp_path, caplog):
+    """Eight bad samples (NaN translation, infinite or overflowing or zero quaternion) between
+    good ones 10 ms apart: five one-line warnings, then one count of all eight; the images
+    keep their poses."""
+    bad = [([np.nan, 0, 0], UNIT_Q), ([0, 0, 0], [0, 0, np.inf, 1]),
+           ([0, 0, 0], [1e200, 1e200, 0, 0]), ZERO_Q] * 2
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    for k in range(17):
+        t, q = bad[k // 2] if k % 2 else (MAP_FROM_BASE[:3, 3], UNIT_Q)
+        msgs.append(("/tf", (1000 + 10 * k) * MS, raw_tf("map", "base_link",
+                                                         (1000 + 10 * k) * MS, t, q)))
+    msgs += [("/cam/image", 2 + k, colour((1005 + 20 * k) * MS)) for k in range(8)]
+    bag = bag_of(tmp_path, sorted(msgs, key=lambda m: m[1]))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag, pose_frames="map:camera_optical")
+    warnings = _tf_warnings(caplog)
+    assert len(warnings) == 6
+    assert "non-finite" in warnings[0] and "too large to normalise" in warnings[2]
+    assert "further ones are counted at the end of indexing" in warnings[4]
+    assert "8 invalid tf samples were ignored" in warnings[5] and "map -> base_link: 8" in \
+        warnings[5]
+    assert all(f.map_from_cam is not None for f in seq) and seq.no_pose_count == 0
+
+
+def test_a_chain_whose_every_tf_sample_is_invalid_gives_the_no_tf_error_naming_them(tmp_path):
+    """The camera mount's only /tf_static sample invalid: its frame is not in the tree, the
+    usual error, which now says its sample was ignored; likewise every map -> base_link."""
+    msgs = [("/tf_static", 0, raw_tf("base_link", "camera_optical", 0, *ZERO_Q)),
+            ("/cam/camera_info", 1, camera_info(S)),
+            ("/tf", 2, tf_message([("map", "base_link", S, MAP_FROM_BASE)])),
+            ("/cam/image", 3, colour(S))]
+    with pytest.raises(InputError, match=r"frame 'camera_optical' is not in the transform tree.*"
+                                         r"; 1 invalid tf sample was ignored, as tf2 ignores them "
+                                         r"\(base_link -> camera_optical: 1, the first stamped "
+                                         r"t=0\.000000 s on /tf_static"):
+        list(BagSequence(bag_of(tmp_path, msgs, "static"), pose_frames="map:camera_optical"))
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/tf", 2 + k, raw_tf("map", "base_link", S + k * MS, [np.nan] * 3, UNIT_Q))
+             for k in range(3)]
+    msgs.append(("/cam/image", 9, colour(S)))
+    with pytest.raises(InputError, match=r"frame 'map' is not in the transform tree.*"
+                                         r"3 invalid tf samples were ignored.*map -> base_link: 3"):
+        list(BagSequence(bag_of(tmp_path, msgs, "dynamic"), pose_frames="map:camera_optical"))
 
 
 def test_no_pose_gap_is_the_longest_gap_and_the_reason_a_gap_one(tmp_path):

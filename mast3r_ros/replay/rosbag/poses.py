@@ -16,10 +16,13 @@ from rosbags.highlevel import AnyReaderError
 
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
-from ...core.tf_buffer import ExtrapolationError, TransformBuffer
+from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
 from .runs import _RunCounter, _TfSamples
 
 log = logging.getLogger(__name__)
+
+#: invalid tf samples (dropped, as tf2 drops them) warned about one by one; the rest counted
+TF_REJECTED_SHOWN = 5
 
 
 def _strip(frame: str) -> str:
@@ -59,6 +62,10 @@ class _TfPoses:
     _tf_topics: List[str]
     _tf_runs: Dict[Tuple[str, str], _TfSamples]  # dynamic tf by edge (parent, child)
     _tf_read: int  # dynamic tf samples read so far
+    # invalid tf samples dropped, by edge: [count, the first's stamp text, bag ns, topic]
+    _tf_rejected: Dict[Tuple[str, str], List[Any]]
+    _tf_rejected_count: int
+    path: Any
     _pose_frames: Optional[Tuple[str, str]]
     _pose_rule_ns: Tuple[int, int]
     _no_pose: Dict[int, Tuple[str, int]]
@@ -75,10 +82,9 @@ class _TfPoses:
             parent, child = _strip(ts.header.frame_id), _strip(ts.child_frame_id)
             try:
                 t, q = transform_to_tq(ts.transform)
-            except ValueError as err:  # where: one sample among an hour's at 100 Hz
-                where = f" on {topic}" if topic else ""
-                raise InputError(f"invalid transform {parent} -> {child}{where} (received at "
-                                 f"bag time {bag_ns * 1e-9:.6f} s): {err}") from err
+            except ValueError as err:  # one glitch among an hour's at 100 Hz: that sample only
+                self._reject_transform(parent, child, ts.header, topic, bag_ns, err)
+                continue
             if static:
                 self._tf.add_static(parent, child, tq_to_matrix(t, q))
             else:
@@ -89,6 +95,54 @@ class _TfPoses:
                     samples = self._tf_runs[parent, child] = _TfSamples()
                 samples.add(self._tf_read, stamp, t, q)
                 self._tf_read += 1
+
+    def _reject_transform(self, parent: str, child: str, header: Any, topic: str, bag_ns: int,
+                          err: ValueError) -> None:
+        """Drop one invalid tf sample, as tf2 does, warning for the first `TF_REJECTED_SHOWN`.
+
+        tf2 (``BufferCore::setTransformImpl``, ros2/geometry2 tf2/src/buffer_core.cpp) ignores
+        a transform with a NaN in its translation or rotation ("TF_NAN_INPUT ... because of a
+        nan value in the transform") or whose quaternion's squared norm is 0.01 or more away
+        from 1 ("TF_DENORMALIZED_QUATERNION ... because of an invalid quaternion"), logs an
+        error and keeps the rest of the tree, for /tf and /tf_static alike. This reader drops
+        what `message_fields.transform_to_tq` refuses: a NaN or infinite number (tf2 would
+        keep an infinite translation), a zero or near-zero (< 1e-6) quaternion and one whose
+        norm overflows; a finite quaternion of another norm is normalised (tf2 refuses those:
+        kept, as recorders that write 4 decimals would lose every sample otherwise). A lookup
+        that then falls in the gap left is handled as any tf gap; an edge left with no sample
+        at all fails its lookups with the usual no-tf error, which names what was dropped."""
+        try:
+            stamp = f"t={header_stamp_ns(header) * 1e-9:.6f} s"
+        except ValueError:
+            stamp = "an invalid stamp"
+        kind = "/tf_static" if topic.endswith("tf_static") else "/tf"
+        rejected = self._tf_rejected.setdefault((parent, child), [0, stamp, bag_ns, topic or kind])
+        rejected[0] += 1
+        self._tf_rejected_count += 1
+        if self._tf_rejected_count <= TF_REJECTED_SHOWN:
+            log.warning("rosbag2 %s: ignoring an invalid transform %s -> %s on %s stamped %s "
+                        "(received at bag time %.6f s), as tf2 does: %s%s", self.path, parent,
+                        child, topic or kind, stamp, bag_ns * 1e-9, err,
+                        "; further ones are counted at the end of indexing"
+                        if self._tf_rejected_count == TF_REJECTED_SHOWN else "")
+
+    def _rejected_tf_note(self) -> str:
+        """'N invalid tf samples were ignored (edge: count, the first stamped ... on ...)', or
+        '' when none was: what a missing-tf message adds."""
+        if not self._tf_rejected:
+            return ""
+        edges = "; ".join(
+            f"{parent} -> {child}: {n}, the first stamped {stamp} on {topic} (bag time "
+            f"{bag_ns * 1e-9:.6f} s)"
+            for (parent, child), (n, stamp, bag_ns, topic) in self._tf_rejected.items())
+        n = self._tf_rejected_count
+        return (f"{n} invalid tf sample{'s were' if n > 1 else ' was'} ignored, as tf2 ignores "
+                f"them ({edges})")
+
+    def _warn_rejected_tf(self) -> None:
+        """End of the indexing pass: one warning counting the invalid tf samples ignored."""
+        if self._tf_rejected:
+            log.warning("rosbag2 %s: %s", self.path, self._rejected_tf_note())
 
     def _tf_roots(self, reader: Any, limit: int = 2000) -> List[str]:
         """The frames of the bag's tf that are parents and no frame's child (``map``), from its
@@ -148,7 +202,9 @@ class _TfPoses:
         if not self._no_pose:
             return None
         gaps = [msg for msg, gap in self._no_pose.values() if gap]
-        return (gaps or [msg for msg, _ in self._no_pose.values()])[0]
+        reason = (gaps or [msg for msg, _ in self._no_pose.values()])[0]
+        note = self._rejected_tf_note()
+        return f"{reason}; {note}" if note else reason
 
     @property
     def no_pose_gap_s(self) -> Optional[float]:
@@ -176,3 +232,8 @@ class _TfPoses:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
             return None
+        except TransformError as err:  # a frame of the chain unknown: all its tf dropped?
+            note = self._rejected_tf_note()
+            if not note:
+                raise
+            raise TransformError(f"{err}; {note}") from err

@@ -169,6 +169,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         self._info_runs: List[Tuple[int, int, CameraIntrinsics]] = []
         self._tf_runs: Dict[Tuple[str, str], _TfSamples] = {}
         self._tf_read = 0
+        self._tf_rejected: Dict[Tuple[str, str], List[Any]] = {}
+        self._tf_rejected_count = 0
         self._run_counter = _RunCounter()
         # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
         # message, the tf gap it fell in in ns, 0 outside an edge's samples)
@@ -289,6 +291,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._depth_by_ordinal[ordinal] = stamp  # a depth message not deserialized
         self._warn_undeserialized()
         self._warn_undeserialized_depth()
+        self._warn_rejected_tf()
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
