@@ -107,8 +107,8 @@ class _TfPoses:
         error and keeps the rest of the tree, for /tf and /tf_static alike. This reader drops
         what `message_fields.transform_to_tq` refuses: a NaN or infinite number (tf2 would
         keep an infinite translation), a zero or near-zero (< 1e-6) quaternion and one whose
-        norm overflows; a finite quaternion of another norm is normalised (tf2 refuses those:
-        kept, as recorders that write 4 decimals would lose every sample otherwise). A lookup
+        norm overflows; a finite quaternion of another norm is normalised, as this reader
+        always did (tf2 refuses one whose squared norm is 0.01 or more off 1). A lookup
         that then falls in the gap left is handled as any tf gap; an edge left with no sample
         at all fails its lookups with the usual no-tf error, which names what was dropped."""
         try:
