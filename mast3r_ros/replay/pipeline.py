@@ -445,7 +445,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         raise
     _warn_unreadable_count(st, len(source))
     if st.no_pose:
-        log.warning("%d frames had no pose and were skipped%s", st.no_pose,
+        log.warning("%d frame%s had no pose and %s skipped%s", st.no_pose,
+                    *(("", "was") if st.no_pose == 1 else ("s", "were")),
                     f": {st.why_no_pose}" if st.why_no_pose else "")
     _warn_one_keyframe(st, cfg)
     if st.no_depth:
