@@ -274,20 +274,21 @@ class TumSequence:
         index %= len(self)
         depth_path = self._depth_paths[index]
         pose = self._pose(index)
+        rgb_path = self._rgb_paths[index]
         return Frame(
-            rgb=self._read_rgb(self._rgb_paths[index]),
+            rgb=self._read_rgb(rgb_path),  # read and size-checked before its depth
             intrinsics=self.intrinsics,
             stamp_ns=int(self._stamps_ns[index]),
-            depth_m=None if depth_path is None else self._read_depth(depth_path),
+            depth_m=None if depth_path is None else self._read_depth(depth_path, rgb_path),
             map_from_cam=pose,
         )
 
-    def _check_size(self, path: Path, image: np.ndarray, stream: str) -> None:
+    def _check_size(self, path: Path, image: np.ndarray) -> None:
         h, w = image.shape[:2]
         size = (self.intrinsics.width, self.intrinsics.height)
         if (w, h) != size:
             raise ImageSizeError(f"{path} is {w}x{h} but {self._intrinsics_source} is for "
-                                 f"{size[0]}x{size[1]}", (w, h), size, stream)
+                                 f"{size[0]}x{size[1]}", (w, h), size, "colour")
 
     def _read_rgb(self, path: Path) -> np.ndarray:
         path = listed_file(self.folder, path, "colour image", "rgb.txt")  # as '/' where not
@@ -298,10 +299,13 @@ class TumSequence:
             if msg.startswith(said):  # not "cannot read ... image {path}" twice
                 msg = msg[len(said):]
             raise InputError(f"cannot read colour image {path}: {msg}") from None
-        self._check_size(path, rgb, "colour")
+        self._check_size(path, rgb)
         return rgb
 
-    def _read_depth(self, path: Path) -> np.ndarray:
+    def _read_depth(self, path: Path, rgb_path: Path) -> np.ndarray:
+        """Depth image ``path`` in metres, (H, W) float32; `ImageSizeError` (stream 'depth')
+        when it is not the size of its colour image ``rgb_path`` (read first, so of
+        the intrinsics' size): the depth is unregistered, not the calibration wrong."""
         path = listed_file(self.folder, path, "depth image", "depth.txt")  # as '/' where not
         if path.stat().st_size == 0:  # a copy or a write that never happened, as for colour
             raise InputError(f"cannot read depth image {path}: the file is empty (0 bytes)")
@@ -317,5 +321,11 @@ class TumSequence:
             raise InputError(
                 f"depth image {path} must be 16-bit single-channel PNG, got {raw.shape} {raw.dtype}"
             )
-        self._check_size(path, raw, "depth")
+        (h, w), size = raw.shape, (self.intrinsics.width, self.intrinsics.height)
+        if (w, h) != size:  # as the rosbag2 reader words it: the colour image is the reference
+            raise ImageSizeError(
+                f"depth image {path} is {w}x{h}, but its colour image "
+                f"{listed_file(self.folder, rgb_path, 'colour image', 'rgb.txt')} is "
+                f"{size[0]}x{size[1]}: register depth to the colour image first",
+                (w, h), size, "depth")
         return depth_to_metres(raw, "16UC1", self.depth_units_per_m)

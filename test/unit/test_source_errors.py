@@ -483,7 +483,10 @@ def test_a_given_camera_info_of_another_size_stops_a_tum_folder_at_its_first_fra
     cv2.imwrite(str(seq._depth_paths[0]), np.zeros((10, 10), np.uint16))
     first, second = frames_or_unreadable(seq, max_frames=2)
     assert isinstance(first, UnreadableFrame) and first.image_size is None, first
-    assert "is 10x10 but --camera-info c.yaml is for 320x240" in first.reason, first.reason
+    # the depth file named, not the calibration: 'is 10x10 but --camera-info c.yaml is for ...'
+    assert first.reason == (f"depth image {seq._depth_paths[0]} is 10x10, but its colour image "
+                            f"{seq._rgb_paths[0]} is 320x240: register depth to the colour "
+                            "image first"), first.reason
     assert isinstance(second, Frame)
 
 

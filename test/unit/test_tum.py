@@ -12,7 +12,7 @@ import pytest
 from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core.config import PoseAtStampConfig
-from mast3r_ros.core.errors import ConfigError, InputError
+from mast3r_ros.core.errors import ConfigError, ImageSizeError, InputError
 from mast3r_ros.core.image_codec import load_camera_info_yaml
 from mast3r_ros.replay.tum import TumSequence, read_tum_trajectory, write_tum_trajectory
 
@@ -688,14 +688,22 @@ def test_returned_arrays_are_copies(tmp_path):
     assert seq.groundtruth()[0][0] == S and seq.groundtruth()[1][0, 0, 3] == 0.0
 
 
-def test_depth_png_must_be_16_bit_and_of_the_camera_size(tmp_path):
+def test_depth_png_must_be_16_bit_and_of_the_colour_image_size(tmp_path):
+    """A depth PNG of another size than its colour image said '... is 320x240 but camera.yaml
+    is for 640x480', blaming the calibration (field test): it names the depth file and says it
+    is not its colour image's size, in the rosbag2 reader's words (register depth first)."""
     root = make_folder(tmp_path / "seq")
     cv2.imwrite(str(root / "depth" / "0.png"), np.full((H, W), 5, dtype=np.uint8))
     with pytest.raises(InputError, match="must be 16-bit single-channel PNG"):
         TumSequence(root)[0]
     cv2.imwrite(str(root / "depth" / "0.png"), np.full((H + 1, W), 5000, dtype=np.uint16))
-    with pytest.raises(InputError, match=f"0.png is {W}x{H + 1} but .*camera.yaml is for {W}x{H}"):
+    with pytest.raises(ImageSizeError) as e:
         TumSequence(root)[0]
+    assert str(e.value) == (
+        f"depth image {root / 'depth' / '0.png'} is {W}x{H + 1}, but its colour image "
+        f"{root / 'rgb' / '0.png'} is {W}x{H}: register depth to the colour image first")
+    assert e.value.stream == "depth"  # not taken for a wrong --camera-info (`sources`)
+    assert "camera.yaml" not in str(e.value)
 
 
 def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
