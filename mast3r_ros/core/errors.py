@@ -52,6 +52,17 @@ class ClosedError(Mast3rRosError, RuntimeError):
     """An object (`Mast3rEngine`, `Localizer`) was used after its ``close()``."""
 
 
+def error_clause(err: object) -> str:
+    """``str(err)`` to embed mid-sentence: a library's message (rosbags ends its own in a full
+    stop) without its trailing '.', so that "offset 8. (its header stamp ...)" reads "offset 8
+    (its header stamp ...)". An ellipsis ('...') is kept. A message that ends one of ours needs
+    no call."""
+    text = str(err).rstrip()
+    if text.endswith(".") and not text.endswith(".."):
+        text = text[:-1]
+    return text
+
+
 def describe_npy(shape: tuple, dtype) -> str:
     """Short text of an array's layout for error messages: ``float32 (3, 8)`` for a plain dtype
     (``big-endian`` added when it is not the machine's order), ``3 rows of 4 fields (56 B)``

@@ -194,13 +194,15 @@ def test_real_bags_keep_their_own_errors(tmp_path):
     # bag metadata: 'NoneType' object is not subscriptable.") say nothing of what to do
     (bag / "metadata.yaml").write_text("")
     with pytest.raises(InputError, match=r"metadata.yaml is empty or not a rosbag2's: 'ros2 bag "
-                                         r"reindex .*bag' writes it anew"):
+                                         r"reindex .*bag' writes it anew") as e:
         open_source(str(bag))
+    assert ". (metadata.yaml" not in str(e.value), e.value  # rosbags' full stop, mid-sentence
     cut = tmp_path / "cut.mcap"
     cut.write_bytes(storage.read_bytes()[:storage.stat().st_size // 2])
     with pytest.raises(InputError, match=r"cut.mcap: .*\(a recording killed before it closed, "
-                                         r".*'mcap recover IN -o OUT'"):
+                                         r".*'mcap recover IN -o OUT'") as e:
         open_source(str(cut))
+    assert ". (a recording" not in str(e.value), e.value
     (bag / "metadata.yaml").unlink()  # storage without its metadata: reindex, or the file
     with pytest.raises(InputError, match=r"holds rosbag2 storage .* but no metadata.yaml: pass "
                                          r"the storage file itself .*ros2 bag reindex"):

@@ -29,7 +29,7 @@ from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
 from ...core.config import PoseAtStampConfig
-from ...core.errors import ImageSizeError, InputError
+from ...core.errors import ImageSizeError, InputError, error_clause
 from ...core.image_codec import check_depth_scale
 from ...core.message_fields import (
     REDUCED_TWICE_HINT,
@@ -87,7 +87,9 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
-        raise InputError(f"cannot open rosbag2 {path}: {err}{_open_hint(path, err)}") from err
+        hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
+        raise InputError(f"cannot open rosbag2 {path}: {error_clause(err) if hint else err}{hint}"
+                         ) from err
     try:
         yield reader
     finally:
@@ -245,10 +247,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
                     if conn.topic == self.image_topic:
-                        self._undeserialized[ordinal] = (bag_ns, str(err))
+                        self._undeserialized[ordinal] = (bag_ns, error_clause(err))
                         self._image_runs.append((ordinal, 0))
                     else:
-                        self._undeserialized_depth[ordinal] = (bag_ns, str(err))
+                        self._undeserialized_depth[ordinal] = (bag_ns, error_clause(err))
                         self._depth_runs.append((ordinal, 0))
                     continue
             else:
@@ -432,7 +434,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                             depth_by_stamp[stamp] = self._decode_depth(msg)
                         except InputError as err:
                             if not skip_unreadable:  # stopping here: no frame's line names it
-                                raise InputError(f"{err} (the depth message stamped "
+                                raise InputError(f"{error_clause(err)} (the depth message stamped "
                                                  f"t={stamp * 1e-9:.6f} s)") from err
                             depth_by_stamp[stamp] = err  # its frames are unreadable
                 # images wait, in order, until the depth matched to them has been read
