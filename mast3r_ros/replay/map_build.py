@@ -182,6 +182,8 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
     interrupted ``--overwrite`` build, as typed, never discards its shards)."""
     partial = output_path(out) + ".partial"  # `MapWriter`'s build folder: made by it
     fresh = resume and not os.path.lexists(partial)
+    # a build stopped before its first encoded shard (or a sift build): nothing to keep
+    idle = resume and not fresh and os.path.isdir(partial) and not finished_shards(partial)
     try:
         w = MapWriter(out, overwrite=overwrite, resumable=True, resume=resume,
                       index_params=index_params, map_frame=map_frame, restart=restart)
@@ -192,6 +194,9 @@ def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: Index
     if fresh:  # as localize --resume (run_resume.start_from_partial)
         log.info("--resume: no unfinished build of %s (no %s), so the build starts from the "
                  "first frame", out, partial)
+    elif idle:  # as localize's '--resume: RUN.partial holds no results, so the run starts ...'
+        log.info("--resume: %s holds no encoded shard, so the build starts from the first frame",
+                 partial)
     return w
 
 

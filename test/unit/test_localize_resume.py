@@ -349,6 +349,14 @@ def test_resume_without_a_partial_says_there_is_none(tum, sift_map, tmp_path, ca
     err = capsys.readouterr().err
     assert f"--resume: no unfinished build of {built} (no {built}.partial), so the build " \
            "starts from the first frame" in err, err
+    # a build folder holding no encoded shard (stopped before its first, or a sift build):
+    # build-map --resume started it over without a word; localize says 'holds no results'
+    (tmp_path / "idle.partial" / "keyframes").mkdir(parents=True)
+    idle = tmp_path / "idle"
+    assert main(["build-map", tum[0], "--out", str(idle), "--matcher", "sift", "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"--resume: {idle}.partial holds no encoded shard, so the build starts from the " \
+           "first frame" in err and "no unfinished build" not in err, err
 
 
 def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map, tmp_path,
