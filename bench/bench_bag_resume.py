@@ -44,7 +44,7 @@ from rosbags.highlevel import AnyReader
 from rosbags.rosbag2 import StoragePlugin, Writer
 from rosbags.typesys import Stores, get_typestore
 
-from mast3r_ros.core.types import RecordedFrame
+from mast3r_ros.core.types import Frame
 from mast3r_ros.replay.rosbag import BagSequence, sequence
 
 TS = get_typestore(Stores.ROS2_HUMBLE)
@@ -116,8 +116,11 @@ def _old(seq: BagSequence) -> int:
     """The recorded frames' old cost: each image message deserialized (stamp, frame_id, pose)
     and its depth decoded, the colour image not decoded."""
     real = sequence.frame_from_image_message
+    # a Frame of zeros (calloc: its pages never touched) stands for the colour image, which the
+    # reader then gives the decoded depth, checked against its size
     sequence.frame_from_image_message = lambda msg, intrinsics, depth_m=None, map_from_cam=None: (
-        RecordedFrame(0, intrinsics, map_from_cam))
+        Frame(np.zeros((intrinsics.height, intrinsics.width, 3), np.uint8), intrinsics, 0,
+              depth_m=depth_m, map_from_cam=map_from_cam))
     try:
         return sum(1 for _ in seq.frames_or_unreadable())
     finally:
