@@ -2,8 +2,10 @@
 and with the images? (core.map_check; the same check `build-map` runs before writing a map.)
 
 Exit 0 with a one-line summary when the map is consistent (or cannot be checked: no depth, one
-keyframe), 2 with the one-line message naming the keyframes, the figures, the likely cause and
-the fix when it is not.
+keyframe), then a ``note:`` line for each build that skipped frames it could not read (the
+manifest's ``unreadable_frames``, a merged map's ``merged_from``: `unreadable_notes`); 2 with
+the one-line message naming the keyframes, the figures, the likely cause and the fix when it
+is not.
 """
 
 from __future__ import annotations
@@ -12,10 +14,11 @@ import argparse
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..core.errors import InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
+from ..core.trajectory import format_time_range
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -79,7 +82,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     # depth once more, for the check (a full open read them twice more, and every encoding)
     kmap = KeyframeMap.load(args.map, lazy=True)
     report = check_map(kmap, cfg.map_check, progress=progress)
-    write_outputs(report, kmap, json_path=args.json, plot_path=args.plot)
+    write_outputs(report, kmap, json_path=args.json, plot_path=args.plot,
+                  skipped=skipped_frames(kmap.manifest))
     if not report.ok:  # the CLI turns it into exit 2 and one line
         from ..core.map_check.records import MapConsistencyError
 
@@ -89,6 +93,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
     sys.stdout.write(f"{args.map}: {report.summary()}\n")
+    for note in unreadable_notes(kmap.manifest):  # not an error: what the map may lack
+        sys.stdout.write(f"note: {args.map}: {note}\n")
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before
         sys.stdout.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
@@ -103,11 +109,72 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     return 0
 
 
+def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
+    """A map manifest's records of frames its build(s) skipped: ``unreadable_frames`` (a
+    build-map map's) and ``merged_from`` (a merged map's sources, each with its own), as
+    written; {} when there are none."""
+    out = {}
+    if manifest.get("unreadable_frames"):
+        out["unreadable_frames"] = manifest["unreadable_frames"]
+    if any(_source_notes(manifest.get("merged_from"))):
+        out["merged_from"] = manifest["merged_from"]
+    return out
+
+
+def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
+    """One line per build of the map that skipped frames it could not read: 'built with 2 of
+    20 frames unreadable and skipped (...)' for the map's own ``unreadable_frames``, 'map A
+    (PATH) was built with ...' for each source of a merged map (``merged_from``, nested
+    merges named by their path of sources). [] when every frame was read."""
+    notes = []
+    own = manifest.get("unreadable_frames")
+    if isinstance(own, dict) and own.get("count"):
+        notes.append(f"built with {_unreadable_phrase(own)}")
+    for who, record in _source_notes(manifest.get("merged_from")):
+        notes.append(f"{who} was built with {_unreadable_phrase(record)}")
+    return notes
+
+
+def _source_notes(sources: Any, prefix: str = "") -> List[tuple]:
+    """(who, record) of each source in a ``merged_from`` list (and its own sources) that
+    skipped frames: who as 'map A (PATH)', 'map A (PATH) > map B (PATH2)' when nested."""
+    found = []
+    for src in sources if isinstance(sources, list) else []:
+        if not isinstance(src, dict):
+            continue
+        who = f"{prefix}map {src.get('role', '?')} ({src.get('map', '?')})"
+        record = src.get("unreadable_frames")
+        if isinstance(record, dict) and record.get("count"):
+            found.append((who, record))
+        found += _source_notes(src.get("merged_from"), who + " > ")
+    return found
+
+
+def _unreadable_phrase(record: Dict[str, Any]) -> str:
+    """'2 of 20 frames unreadable and skipped (the longest run 1 frame, at t=1.200000 s):
+    the map may lack keyframes there (...)' of an ``unreadable_frames`` record."""
+    count, frames = record.get("count"), record.get("of_frames")
+    run = record.get("longest_run") or {}
+    length, first, last = run.get("frames"), run.get("first_ns"), run.get("last_ns")
+    where = ""
+    if isinstance(length, int) and isinstance(first, int):
+        if length > 1 and isinstance(last, int):
+            where = (f" (the longest run {length} frames in a row, at "
+                     f"t={format_time_range(first * 1e-9, last * 1e-9)})")
+        else:
+            where = f" (the longest run 1 frame, at t={first * 1e-9:.6f} s)"
+    of = f" of {frames}" if frames is not None else ""
+    return (f"{count}{of} frames unreadable and skipped{where}: the map may lack keyframes "
+            "there (all their stamps in the manifest's unreadable_frames)")
+
+
 def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optional[str] = None,
-                  plot_path: Optional[str] = None) -> None:
-    """The report's figures as JSON and/or the keyframe picture with the figures beside it."""
+                  plot_path: Optional[str] = None,
+                  skipped: Optional[Dict[str, Any]] = None) -> None:
+    """The report's figures as JSON and/or the keyframe picture with the figures beside it;
+    ``skipped`` (`skipped_frames`) added to the JSON as written in the manifest."""
     if json_path:
-        atomic_write_json(json_path, report.to_manifest())
+        atomic_write_json(json_path, {**report.to_manifest(), **(skipped or {})})
     if plot_path:
         from .plots import plot_keyframes
 

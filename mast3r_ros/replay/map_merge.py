@@ -104,8 +104,24 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         for rid, eid, size in asmk:
             w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
                                     [keep[i] for i in used]), eid, size)
+        w.set_manifest_field("merged_from", merged_from(maps, keep, (a, b)))
         w.commit()
     return int(sum(k.sum() for k in keep))
+
+
+def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[dict]:
+    """The merged manifest's ``merged_from``: per source map, in order, its ``role`` ("A",
+    "B"), ``map`` (its path as given), the ``keyframes`` it gave (int), and, as its manifest
+    holds them, its ``unreadable_frames`` (the frames its build skipped) and ``merged_from``
+    (when it is itself a merge), so that check-map on the merged map still names them."""
+    out = []
+    for role, m, kept, name in zip("AB", maps, keep, names):
+        src = {"role": role, "map": name, "keyframes": int(kept.sum())}
+        for key in ("unreadable_frames", "merged_from"):
+            if m.manifest.get(key):
+                src[key] = m.manifest[key]
+        out.append(src)
+    return out
 
 
 def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:

@@ -197,3 +197,44 @@ def test_an_empty_depth_message_is_named_as_empty_not_as_unregistered(tmp_path, 
     assert len(warned) == 1, err
     assert warned[0].endswith(f"{CAM} at t=1.400000 s: its depth at t=1.400000 s: depth topic "
                               f"{DEPTH}: the depth image is empty (0x0 pixels)"), warned[0]
+
+
+def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_path, capsys):
+    """A field tester's find: the record of skipped frames sat in manifest.json only --
+    check-map said nothing of it and merge-maps dropped it. check-map now adds a note (exit 0:
+    the map is consistent) and carries the record in its --json; a merge keeps it per source
+    map (``merged_from``), so that check-map on the merged map still says it."""
+    bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6])
+    a = tmp_path / "a"
+    assert _build(bag, a, capsys)[0] == 0
+    js = tmp_path / "check.json"
+    assert main(["check-map", str(a), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {a}: built with 3 of 10 frames unreadable and skipped (the longest run 2 "
+            "frames in a row, at t=1.500..1.600 s): the map may lack keyframes there") in out, out
+    record = json.loads((a / "manifest.json").read_text())["unreadable_frames"]
+    assert json.loads(js.read_text())["unreadable_frames"] == record
+    # B: every frame read, the frames A skipped among its keyframes (the rest are A's copies)
+    b = tmp_path / "b"
+    assert _build(_mapping_bag(tmp_path / "good"), b, capsys)[0] == 0
+    assert main(["check-map", str(b), "--json", str(js)]) == 0
+    assert "unreadable" not in capsys.readouterr().out + js.read_text()
+    c = tmp_path / "c"
+    assert main(["merge-maps", str(a), str(b), "--out", str(c), "--log-level", "warning"]) == 0
+    sources = json.loads((c / "manifest.json").read_text())["merged_from"]
+    assert sources == [{"role": "A", "map": str(a), "keyframes": 7, "unreadable_frames": record},
+                       {"role": "B", "map": str(b), "keyframes": 3}]
+    capsys.readouterr()
+    assert main(["check-map", str(c), "--json", str(js)]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {c}: map A ({a}) was built with 3 of 10 frames unreadable and skipped (the "
+            "longest run 2 frames in a row, at t=1.500..1.600 s)") in out, out
+    assert json.loads(js.read_text())["merged_from"] == sources
+    # a merge of the merge names the source by its path of sources
+    d = tmp_path / "d"
+    assert main(["merge-maps", str(b), str(c), "--out", str(d), "--keep-duplicates",
+                 "--log-level", "warning"]) == 0
+    capsys.readouterr()
+    assert main(["check-map", str(d)]) == 0
+    out = capsys.readouterr().out
+    assert f"note: {d}: map B ({c}) > map A ({a}) was built with 3 of 10 frames" in out, out
