@@ -121,7 +121,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
                          "give one of them")
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
-    check_unfinished_build(args.out, args.overwrite, args.resume, args.restart)
+    check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,
+                           encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
     check_trajectory_file(args.trajectory, "--trajectory", "the source's poses")
     cfg, retrieval, codebook = build_retrieval(cfg, args.retrieval_checkpoint, args.codebook)
     opts = BuildOptions(workers=args.workers or default_workers(), ray_address=args.ray_address,

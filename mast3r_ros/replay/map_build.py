@@ -157,15 +157,20 @@ def _unfinished_build(partial: str, out: str, shards: int, overwrite: bool) -> s
             "and start over")
 
 
-def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: bool) -> None:
+def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: bool,
+                           encodes: bool = True) -> None:
     """build-map's refusal of ``OUT.partial`` (`open_map_writer`'s, in the same words), made
     before the source is read (seconds to minutes) as localize refuses its ``RUN.partial``:
-    an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart``, or one that is
-    no map build at all; `OutputBusyError` (naming --out) first when a live build holds
-    ``out``. Raises `InputError`; `MapWriter` checks again under its lock."""
+    an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart``, one that is
+    no map build at all, or, with ``resume`` and a run that ``encodes`` no keyframe (--matcher
+    sift, no checkpoint), one holding encodings (`refuse_other_unfinished_builds`);
+    `OutputBusyError` (naming --out) first when a live build holds ``out``. Raises
+    `InputError`; `MapWriter` checks again under its lock."""
     refuse_busy_output(out, "--out")  # a live build's OUT.partial is no unfinished one
     partial = output_path(out) + ".partial"
     _check_partial(out, partial, resume)
+    if not encodes:  # refused now, not after the source is read and its keyframes chosen
+        refuse_other_unfinished_builds(os.path.join(partial, "encodings"), "", resume)
     if resume or restart or not os.path.isdir(partial):
         return
     shards = finished_shards(partial)
@@ -174,13 +179,18 @@ def check_unfinished_build(out: str, overwrite: bool, resume: bool, restart: boo
 
 
 def open_map_writer(out: str, overwrite: bool, resume: bool, index_params: IndexParams,
-                    map_frame: str, restart: bool = False) -> MapWriter:
+                    map_frame: str, restart: bool = False, encodes: bool = True) -> MapWriter:
     """build-map's resumable `MapWriter` for ``out``, its refusals in the command line's words:
     `OutputBusyError` (another writer holds ``out``'s lock; naming --out) and `InputError` for
     an ``OUT.partial`` holding encoded shards without ``resume`` or ``restart`` (naming --resume
     and --restart; ``overwrite`` only replaces a map at ``out``, so that rerunning an
-    interrupted ``--overwrite`` build, as typed, never discards its shards)."""
+    interrupted ``--overwrite`` build, as typed, never discards its shards), or, with
+    ``resume`` and a run that ``encodes`` no keyframe, holding encodings
+    (`refuse_other_unfinished_builds`): before '--resume: ... starts from the first frame' is
+    logged, which a refused build does not."""
     partial = output_path(out) + ".partial"  # `MapWriter`'s build folder: made by it
+    if not encodes:
+        refuse_other_unfinished_builds(os.path.join(partial, "encodings"), "", resume)
     fresh = resume and not os.path.lexists(partial)
     # a build stopped before its first encoded shard (or a sift build): nothing to keep
     idle = resume and not fresh and os.path.isdir(partial) and not finished_shards(partial)

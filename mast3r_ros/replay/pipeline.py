@@ -398,7 +398,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     check_build_files(cfg, build)  # before the keyframes are read and checked
     connect_build_workers(cfg, build)  # Ray, if asked for: connected or refused, before too
     w = open_map_writer(out, overwrite, build.resume, IndexParams.from_config(cfg.scale),
-                        cfg.node.map_frame, build.restart)
+                        cfg.node.map_frame, build.restart,
+                        encodes=cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint))
     try:
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
                             (f"--trajectory {trajectory}", traj[0]))

@@ -359,6 +359,23 @@ def test_resume_without_a_partial_says_there_is_none(tum, sift_map, tmp_path, ca
            "first frame" in err and "no unfinished build" not in err, err
 
 
+def test_a_sift_resume_refused_for_held_encodings_does_not_say_it_starts_over(tum, tmp_path,
+                                                                             capsys):
+    """build-map --matcher sift --resume on an OUT.partial holding an empty encodings store
+    logged '--resume: OUT.partial holds no encoded shard, so the build starts from the first
+    frame' and was then refused (after the whole source was read) for holding encodings the
+    run does not make. It is now refused before the source is read, and says no such thing."""
+    (tmp_path / "idle.partial" / "keyframes").mkdir(parents=True)
+    (tmp_path / "idle.partial" / "encodings" / "abc_512").mkdir(parents=True)
+    idle = tmp_path / "idle"
+    assert main(["build-map", tum[0], "--out", str(idle), "--matcher", "sift", "--resume",
+                 "--log-level", "info"]) == 2
+    err = capsys.readouterr().err
+    assert "holds no encoded shard" not in err and "starts from the first frame" not in err, err
+    assert "but this run encodes nothing (--matcher sift, or no --checkpoint)" in err, err
+    assert err.count("error:") == 1 and "keyframe" not in err.split("error:")[0], err
+
+
 def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map, tmp_path,
                                                                    monkeypatch):
     """A resumed run read and decoded every recorded frame's image before taking its recorded
