@@ -35,7 +35,7 @@ from ..core.types import Frame, UnreadableFrame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
                         encode_map_keyframes, finish_encodings, open_map_writer)
 from .parallel_build import BuildInterrupted
-from .plots import plot_keyframes
+from .plots import plot_keyframes, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import read_tum_trajectory, read_tum_trajectory_and_unit
@@ -412,8 +412,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         # beside the map, outside its file table: what built it and what it looks like --
         # written before the commit so that a map that appears is always complete
         dump_config_yaml(recorded_config(cfg), os.path.join(w.tmp, "build_config.yaml"))
-        plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, np.stack(st.all_poses),
-                       consistency=report)
+        all_poses = np.stack(st.all_poses)
+        plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, all_poses,
+                       consistency=report, skipped=skipped_positions(
+                           st.posed_ns, all_poses, [s for s, _ in st.unreadable]))
         finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt):

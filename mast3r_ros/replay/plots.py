@@ -7,7 +7,7 @@ that is the floor plane, whichever axis the map calls up).
 from __future__ import annotations
 
 import os
-from typing import Any, Optional, Tuple
+from typing import Any, Optional, Sequence, Tuple
 
 import numpy as np
 
@@ -205,10 +205,14 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
 
 def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    all_poses: Optional[np.ndarray] = None, title: str = "",
-                   consistency: Optional[Any] = None) -> None:
+                   consistency: Optional[Any] = None,
+                   skipped: Optional[np.ndarray] = None) -> None:
     """Top-down view of a map's keyframes over the source trajectory; with a
     `ConsistencyReport` (core.map_check) a second panel shows its per-keyframe figures and the
-    keyframes that disagree with every neighbour are drawn red."""
+    keyframes that disagree with every neighbour are drawn red. ``skipped``: (N, 3) float
+    positions, map frame, metres, of frames the build could not read and skipped (on the
+    trajectory at their stamps, `skipped_positions`), drawn as red crosses: where the map may
+    lack keyframes."""
     plt = _pyplot()
     traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
     axes = plane_axes(traj, keyframe_poses[:, :3, 3])
@@ -230,7 +234,28 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     if bad:
         ax.plot(c[bad, a], c[bad, b], "o", color="tab:red", ms=7, mfc="none",
                 label=f"{len(bad)} keyframes disagree with their neighbours")
+    if skipped is not None and len(skipped):
+        s = np.asarray(skipped, dtype=np.float64).reshape(-1, 3)
+        ax.plot(s[:, a], s[:, b], "x", color="tab:red", ms=6, mew=1.5,
+                label=f"{len(s)} unreadable frames, skipped")
     _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)
+
+
+def skipped_positions(posed_ns: Sequence[int], poses: np.ndarray,
+                      skipped_ns: Sequence[int]) -> np.ndarray:
+    """(N, 3) float64 positions (the frame of ``poses``, metres) of the frames at
+    ``skipped_ns`` (int ns) on the trajectory of ``poses`` ((M, 4, 4) camera-to-map, stamped
+    ``posed_ns``, M >= 1): each coordinate interpolated linearly in time, held at the ends.
+    An unreadable frame has no pose of its own; this puts it where the camera was then."""
+    if not len(skipped_ns) or not len(posed_ns):
+        return np.zeros((0, 3))
+    t = np.asarray(posed_ns, dtype=np.int64)
+    order = np.argsort(t, kind="stable")
+    t = (t[order] - t[order][0]).astype(np.float64)
+    c = np.asarray(poses, dtype=np.float64)[order, :3, 3]
+    q = (np.asarray(skipped_ns, dtype=np.int64) - np.asarray(posed_ns, np.int64)[order][0]
+         ).astype(np.float64)
+    return np.stack([np.interp(q, t, c[:, k]) for k in range(3)], axis=1)
 
 
 # map check causes (core.map_check ConsistencyReport.cause) in words, for the panel's title

@@ -238,3 +238,35 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     assert main(["check-map", str(d)]) == 0
     out = capsys.readouterr().out
     assert f"note: {d}: map B ({c}) > map A ({a}) was built with 3 of 10 frames" in out, out
+
+
+def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path, capsys,
+                                                                      monkeypatch):
+    """keyframes.png showed the trajectory and its keyframes, not where frames were skipped:
+    they are now red crosses on the trajectory at their stamps (an unreadable frame has no
+    pose of its own), where the map may lack keyframes."""
+    from mast3r_ros.replay import plots
+
+    drawn = []
+    real = plots._finish_top_down
+
+    def finish(fig, ax, axes, title, path):
+        drawn.append(({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
+                       for ln in ax.get_lines()}, axes))
+        real(fig, ax, axes, title, path)
+
+    monkeypatch.setattr(plots, "_finish_top_down", finish)
+    bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6])
+    assert _build(bag, tmp_path / "map", capsys)[0] == 0
+    assert (tmp_path / "map" / "keyframes.png").stat().st_size > 0
+    (lines, (a, b)), = drawn
+    crosses = lines["3 unreadable frames, skipped"]
+    # the camera moves 0.5 m a frame in a straight line: frame k at p0 + k (p1 - p0)
+    c = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(tmp_path / "map"))
+                  .keyframes])[:, [a, b]]
+    expected = np.stack([c[0] + k * (c[1] - c[0]) for k in (2, 5, 6)])
+    np.testing.assert_allclose(crosses, expected, atol=1e-9)
+    # a build that read every frame draws none
+    drawn.clear()
+    assert _build(_mapping_bag(tmp_path / "good"), tmp_path / "map2", capsys)[0] == 0
+    assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
