@@ -29,7 +29,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     each map giving keyframes caches (records concatenated, pooled index rebuilt), the ASMK
     indexes each such map holds (inverted files concatenated), and the thumbnail index rebuilt;
     a store or index the merged map cannot have (one map lacks it) is logged as a warning.
-    Returns the keyframe count.
+    The manifest records A and B under ``merged_from`` (`merged_from`: with the frames each
+    build skipped as unreadable, for check-map). Returns the keyframe count.
 
     A keyframe whose stamp and image pixels equal those of an earlier keyframe (A's, in
     practice: two maps built from one recording with different settings share frames) is the
