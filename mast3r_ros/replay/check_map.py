@@ -18,7 +18,6 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional
 
 from ..core.errors import InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
-from ..core.trajectory import format_time_range
 
 if TYPE_CHECKING:
     from ..core.keyframes import KeyframeMap
@@ -153,6 +152,8 @@ def _source_notes(sources: Any, prefix: str = "") -> List[tuple]:
 def _unreadable_phrase(record: Dict[str, Any]) -> str:
     """'2 of 20 frames unreadable and skipped (the longest run 1 frame, at t=1.200000 s):
     the map may lack keyframes there (...)' of an ``unreadable_frames`` record."""
+    from ..core.trajectory import format_time_range  # here: --help loads no scipy
+
     count, frames = record.get("count"), record.get("of_frames")
     run = record.get("longest_run") or {}
     length, first, last = run.get("frames"), run.get("first_ns"), run.get("last_ns")
