@@ -6,7 +6,7 @@ frame by frame, thread clock; the focal gate runs on each variant's own ``solve_
 as `Localizer._pose` runs it. The last column counts the frames where both variants' results
 (solve_pnp's fields and the focal fit) are bit-identical.
 
-    OPENBLAS_NUM_THREADS=1 python docs/bench/frame_host_cpu_2026-12-05/stage_ab.py REV [repeats]
+    OPENBLAS_NUM_THREADS=1 python docs/bench/host_breakdown_cpu_2026-12-04/stage_ab.py REV [repeats]
 """
 
 from __future__ import annotations

@@ -6,7 +6,7 @@ of the per-frame path is wrapped with a thread-clock timer (~0.3 us a call), ind
 parts of the row above them. Then `undistort_pixels`, solve_pnp's first step, with distorted
 cameras, which bench_host's camera has none of.
 
-    OPENBLAS_NUM_THREADS=1 python docs/bench/frame_host_cpu_2026-12-05/breakdown.py \\
+    OPENBLAS_NUM_THREADS=1 python docs/bench/host_breakdown_cpu_2026-12-04/breakdown.py \\
         REPO_ROOT [frames] [repeats]
 
 REPO_ROOT: the checkout whose ``mast3r_ros`` and ``bench/`` are timed (a ``git worktree`` of
