@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 from pathlib import Path
 
@@ -25,6 +26,22 @@ if os.environ.get("PYTEST_XDIST_WORKER") and os.cpu_count() and \
 import sys  # noqa: E402
 
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _root_log_level_restored():
+    """A test that runs the CLI in-process (``main([... "--log-level", "error"])``) sets the
+    root logger's level (`cli_options._setup_logging`) for the rest of the worker: a later test
+    that reads warnings through ``caplog`` without ``set_level`` then saw none, depending on
+    which files pytest-xdist gave the same worker. Each test starts, and leaves the next, at
+    the level the session began with (a higher-scoped fixture's CLI run included)."""
+    root = logging.getLogger()
+    root.setLevel(_ROOT_LOG_LEVEL)
+    yield
+    root.setLevel(_ROOT_LOG_LEVEL)
+
+
+_ROOT_LOG_LEVEL = logging.getLogger().level
 
 
 @pytest.fixture(autouse=True)
