@@ -307,6 +307,41 @@ def test_stamps_stepping_back_again_and_again_are_warned_about_throttled():
     assert 1 <= len(backwards) <= 3, len(backwards)
 
 
+def test_frame_failure_warnings_give_one_line_per_kind_every_5_s(monkeypatch):
+    """The node's warning interval for failed frames (`_warn_throttled`, 5 s per kind), on a
+    steady clock the test sets: the first failure of a kind is said at once, the next ones at
+    most once every 5 s with the number held back since; another kind has its own interval.
+    No test pinned it without rclpy (a 10 s interval, or one shared by all kinds, passed)."""
+    from mast3r_ros.ros import processing
+
+    clock = NS(t=1000.0)
+    monkeypatch.setattr(processing, "time", NS(monotonic=lambda: clock.t))
+    host = Host()
+    host._tf.fail = True                                    # every frame: no TF at its stamp
+
+    def warnings_at(t, k, **frame):
+        clock.t = 1000.0 + t
+        before = len(host.logger.lines)
+        host._process(image(stamp(k), **frame))
+        return [m for lvl, m in host.logger.lines[before:] if lvl == "warning"]
+
+    first = warnings_at(0.0, 0)
+    assert len(first) == 1 and "no transform" in first[0] and "more like it" not in first[0]
+    for k, t in enumerate((1.0, 2.5, 4.0, 4.99), start=1):
+        assert warnings_at(t, k) == [], t                   # within 5 s of the last line
+    host._camera_info = None                                # another kind: refused, said at once
+    refused = warnings_at(4.995, 5)
+    assert len(refused) == 1 and "no CameraInfo" in refused[0]
+    host._camera_info = camera_info(160, 120)
+    again = warnings_at(5.0, 6)                             # 5 s after the first line
+    assert len(again) == 1 and "no transform" in again[0]
+    assert "(4 more like it since)" in again[0], again
+    assert warnings_at(9.99, 7) == []
+    assert len(warnings_at(10.0, 8)) == 1
+    values = dict(host.summary().values)                    # every frame still counted
+    assert (values["frames_processed"], values["frames_refused"]) == ("9", "1"), values
+
+
 def test_an_inactive_node_publishes_nothing():
     host = Host()
     host._active = False
