@@ -26,6 +26,7 @@ The node passes tf2's exception type in ``lookup_errors``, so the path is tested
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 import traceback
@@ -77,7 +78,10 @@ class FrameProcessing:
         self._intrinsics = mf.IntrinsicsCache()
         self._info_topic = info_topic
         self._errors = admission.ErrorThrottle()  # unexpected exceptions
-        self._warnings = admission.ErrorThrottle(line_interval_s=5.0)  # frame failures, by kind
+        # frame failures, by kind: a line every 5 s at most; a warning has no traceback, so
+        # none comes back after 5 min (that would be a line out of turn)
+        self._warnings = admission.ErrorThrottle(line_interval_s=5.0,
+                                                 traceback_interval_s=math.inf)
         self._tf_timeline = admission.TfTimeline()
 
     # ------------------------------------------------------------------ worker

@@ -342,6 +342,25 @@ def test_frame_failure_warnings_give_one_line_per_kind_every_5_s(monkeypatch):
     assert (values["frames_processed"], values["frames_refused"]) == ("9", "1"), values
 
 
+def test_frame_failure_warnings_keep_the_5_s_interval_across_the_5_min_mark(monkeypatch):
+    """The warnings' throttle is `admission.ErrorThrottle`, whose traceback comes back after
+    5 min; a warning has no traceback, and that return was a second line 3 s after the last one
+    (and every 5 min after), against the 5 s interval."""
+    from mast3r_ros.ros import processing
+
+    clock = NS(t=0.0)
+    monkeypatch.setattr(processing, "time", NS(monotonic=lambda: clock.t))
+    host = Host()
+    host._tf.fail = True
+    said = []
+    for k, t in enumerate((0.0, 297.0, 300.0, 302.5)):
+        clock.t = t
+        before = len(host.logger.lines)
+        host._process(image(stamp(k)))
+        said.append(sum(lvl == "warning" for lvl, _ in host.logger.lines[before:]))
+    assert said == [1, 1, 0, 1], said
+
+
 def test_an_inactive_node_publishes_nothing():
     host = Host()
     host._active = False
