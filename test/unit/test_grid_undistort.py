@@ -186,3 +186,47 @@ def test_undistorted_pixels_of_another_length_are_refused():
         Correspondences(0, X, x, x, None, np.zeros((5, 2)))
     with pytest.raises(InputError, match="points2d_undistorted must be"):
         Correspondences(0, X, x, x, None, np.zeros(12))
+
+
+@pytest.mark.parametrize("model", sorted(DIST))
+@pytest.mark.parametrize("w,h,size", [(640, 480, 512), (1280, 720, 512), (640, 480, 384),
+                                      (320, 240, 224)])
+def test_coarse_to_fine_windows_read_the_captured_grid_table_bit_identically(model, w, h, size):
+    """A coarse-to-fine window is a crop of the network's size, so its mapping is a whole-pixel
+    shift (`pixel_shift`) and its pixels are captured pixels: the table of the captured image's
+    grid (identity mapping) gives the very bits of undistorting the window's mapped pixels."""
+    from mast3r_ros.core.matchers.mast3r import pixel_shift, select_windows, window_starts
+
+    rng = np.random.default_rng(zlib.crc32(f"c2f {model} {w} {h} {size}".encode()))
+    wn, hn = plan_resize(w, h, size).net_size
+    K, d = _camera(rng, w, h), DIST[model](rng)
+    cache = GridUndistortCache()
+    wins = [(int(x), int(y)) for y in window_starts(h, hn) for x in window_starts(w, wn)]
+    assert len(wins) > 1 and sorted(wins) == sorted(select_windows(
+        (w, h), (wn, hn), rng.uniform([0, 0], [w - 1, h - 1], (4000, 2)), coverage=1.0))
+    for x0, y0 in wins + wins:  # new windows, then the same again (warm cells)
+        plan = plan_resize(wn, hn, size)  # what `Mast3rEngine.prepare` plans for the crop
+        assert plan.net_size == (wn, hn)
+        T = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ plan.to_orig()
+        shift = pixel_shift(T)
+        assert shift is not None and shift.tolist() == [x0, y0]
+        xy = _grid(rng, (hn, wn), 2000)
+        px, und = cache.lookup(xy + shift, np.eye(3), (h, w), K, d, model)
+        want_px = apply_homography(T, xy)
+        np.testing.assert_array_equal(px, want_px)
+        assert np.array_equal(und, undistort_pixels(want_px, K, d, model), equal_nan=True)
+    assert len(cache) == 1  # one table of the captured grid serves every window
+
+
+def test_pixel_shift_takes_only_whole_pixel_shifts():
+    from mast3r_ros.core.matchers.mast3r import pixel_shift
+
+    assert pixel_shift(np.eye(3)).tolist() == [0, 0]
+    assert pixel_shift(np.array([[1.0, 0, 128], [0, 1, 96], [0, 0, 1]])).tolist() == [128, 96]
+    for bad in ([[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]],      # half a pixel
+                [[1.25, 0, 0], [0, 1.25, 0], [0, 0, 1]],    # a resize
+                [[1.0, 1e-12, 0], [0, 1, 0], [0, 0, 1]],    # (almost) a shear
+                [[1.0, 0, 0], [0, 1, 0], [1e-9, 0, 1]],     # a perspective row
+                [[1.0, 0, 0], [0, 1, 0], [0, 0, 2]],        # a scaled homogeneous row
+                [[1.0, 0, np.nan], [0, 1, 0], [0, 0, 1]]):
+        assert pixel_shift(np.array(bad)) is None, bad

@@ -131,6 +131,38 @@ def select_windows(image_size: Tuple[int, int], win_size: Tuple[int, int], xy: n
     return [wins[k] for k in chosen]
 
 
+def pixel_shift(to_orig: np.ndarray) -> Optional[np.ndarray]:
+    """(2,) int64 ``(x0, y0)`` when the 3x3 homography ``to_orig`` is exactly a whole-pixel
+    shift ``[[1, 0, x0], [0, 1, y0], [0, 0, 1]]`` (a coarse-to-fine window of the network's
+    size: `plan_resize` leaves it unscaled), else None. Then ``apply_homography(to_orig, xy)``
+    of integer pixels ``xy`` is exactly ``xy + (x0, y0)`` in float64 (integer sums and
+    products by 1 and 0, divided by 1), below 2**53."""
+    T = np.asarray(to_orig, np.float64)
+    if T.shape != (3, 3) or not np.all(np.isfinite(T)):
+        return None
+    if not (np.array_equal(T[:, :2], _IDENTITY[:, :2]) and T[2, 2] == 1.0):
+        return None
+    off = T[:2, 2]
+    if not np.array_equal(off, np.round(off)) or np.abs(off).max() >= 2.0 ** 31:
+        return None
+    return off.astype(np.int64)
+
+
+_IDENTITY = np.eye(3)
+
+
+class _TableCell(NamedTuple):
+    """Where `Mast3rMatcher._pair` reads the query's undistorted pixels: ``cam`` the query
+    camera, ``hw`` (H, W) of the table's grid, ``to_orig`` its grid -> captured mapping,
+    ``shift`` None (network pixels are the grid's) or (2,) int64 added to the network pixels
+    (a window's pixels on the captured image's grid)."""
+
+    cam: CameraIntrinsics
+    hw: Tuple[int, int]
+    to_orig: np.ndarray
+    shift: Optional[np.ndarray]
+
+
 # ------------------------------------------------------------------------------ matcher ---
 
 @dataclasses.dataclass
@@ -433,46 +465,60 @@ class Mast3rMatcher:
             t1 = time.perf_counter()
             to_orig = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ np.asarray(
                 prep.to_orig, np.float64)
-            for k, c in enumerate(self._pairs(indices, preds, to_orig)):
+            for k, c in enumerate(self._pairs(indices, preds, to_orig, frame.intrinsics,
+                                              image_hw=(H, W))):
                 fine[k].append(c)
             add_time(timings, "inference", t1 - t0)
             add_time(timings, "matching", time.perf_counter() - t1)
         return [Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
                                 np.concatenate([x.points2d for x in c]),
                                 np.concatenate([x.keyframe_xy for x in c]),
-                                np.concatenate([x.points3d_cov for x in c])) for c in fine]
+                                np.concatenate([x.points3d_cov for x in c]),
+                                np.concatenate([x.points2d_undistorted for x in c])
+                                if all(x.points2d_undistorted is not None for x in c) else None)
+                for c in fine]
 
     def _pairs(self, indices: Sequence[int], preds: Sequence[Any],
-               query_to_orig: np.ndarray, cam: Optional[CameraIntrinsics] = None
-               ) -> List[Correspondences]:
+               query_to_orig: np.ndarray, cam: Optional[CameraIntrinsics] = None,
+               image_hw: Optional[Tuple[int, int]] = None) -> List[Correspondences]:
         """Correspondences of the K predictions of one decode (`match_and_fuse`: filtered and
         fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
         original query pixels. With ``cam`` (the query camera, distorted) the query pixels and
-        their undistorted twins come from the per-camera table (`grid_undistort`): the whole
-        query's mapping is the same every frame; a coarse-to-fine window's is not (no ``cam``:
-        solve_pnp undistorts those)."""
+        their undistorted twins come from the per-camera table (`grid_undistort`): for the
+        whole query a table of its network grid (its mapping is the same every frame); for a
+        coarse-to-fine window (``image_hw`` (H, W) of the captured image) a table of the
+        captured image's pixel grid, which serves a window whose mapping is a whole-pixel
+        shift (`pixel_shift`; its pixels are captured pixels, the same bits); a window of
+        another mapping gets no undistorted pixels (solve_pnp undistorts them)."""
         poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
         groups: Dict[tuple, List[int]] = {}  # keyframes of one shape (a merged map holds
         for k, p in enumerate(preds):        # several): fused per shape, in candidate order
             groups.setdefault(tuple(p.desc_1.shape), []).append(k)
         out: List[Optional[Correspondences]] = [None] * len(indices)
+        shift = None if image_hw is None else pixel_shift(query_to_orig)
         for ks in groups.values():
             fused = match_and_fuse([preds[k] for k in ks], poses[ks], self.cfg, self.rng)
             grid = None
             if cam is not None and self.undistort_table is not None and cam.has_distortion:
-                grid = (cam, tuple(preds[ks[0]].desc_2.shape[:2]))  # (H, W) of the query grid
+                if image_hw is None:  # the whole query: (H, W) of its network grid
+                    grid = _TableCell(cam, tuple(preds[ks[0]].desc_2.shape[:2]),
+                                      query_to_orig, None)
+                elif shift is not None:  # a window: captured pixels = network pixels + shift
+                    grid = _TableCell(cam, (int(image_hw[0]), int(image_hw[1])), _IDENTITY,
+                                      shift)
             kf_hw = tuple(preds[ks[0]].desc_1.shape[:2])  # (H, W) of these keyframes' grid
             for j, k in enumerate(ks):
                 out[k] = self._pair(indices[k], fused.pair(j), query_to_orig, grid, kf_hw)
         return out  # type: ignore[return-value]
 
     def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray,
-              grid: Optional[Tuple[CameraIntrinsics, Tuple[int, int]]] = None,
+              grid: Optional[_TableCell] = None,
               kf_hw: Optional[Tuple[int, int]] = None) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
         source, valid points (finite, in front of the keyframe camera). With ``grid`` (query
-        camera, network grid (H, W)) the query pixels' undistorted twins too, from the table
-        (bit-identical to undistorting them, `grid_undistort`); with ``kf_hw`` (the keyframe's
+        camera, the table's grid and mapping, `_TableCell`) the query pixels' undistorted twins
+        too, from the table (bit-identical to undistorting them, `grid_undistort`); with
+        ``kf_hw`` (the keyframe's
         network grid) and ``points_source`` 'depth' the keyframe pixels' of a distorted
         keyframe camera, from the keyframes' table."""
         kf = self.kf_map.keyframes[index]
@@ -488,9 +534,10 @@ class Mast3rMatcher:
         if grid is None:
             q_xy = apply_homography(query_to_orig, m.xy2)
         else:
-            cam, hw = grid
-            q_xy, q_und = self.undistort_table.lookup(m.xy2, query_to_orig, hw, cam.K, cam.dist,
-                                                      cam.distortion_model)
+            cam = grid.cam
+            xy = m.xy2 if grid.shift is None else m.xy2 + grid.shift
+            q_xy, q_und = self.undistort_table.lookup(xy, grid.to_orig, grid.hw, cam.K,
+                                                      cam.dist, cam.distortion_model)
         pts_cam, pts_map, conf = m.pts3d_cam, m.pts3d_map, m.conf
         if self.points_source == "depth":
             pts_cam, ok = self._depth_points(index, kf_xy, pts_cam, kf_und)
