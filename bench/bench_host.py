@@ -50,6 +50,13 @@ noise then goes into the 3-D points): ``prev`` lets solve_pnp undistort the matc
 ``new`` looks them up in the matcher's per-camera table (`core.grid_undistort`, filled once
 before timing: the steady state; its lookup counts in ``other``). With ``--prev-rev`` the
 parent of the table's commit, the bit-identical columns prove the table changes nothing.
+``--windows`` (with ``--distortion``) takes the query pixels from coarse-to-fine windows instead
+(``matching.coarse_to_fine``: the four 512 x 384 crops of the 640 x 480 query, each match in
+one, pooled window by window as the matcher pools them); ``new`` reads them from the table of
+the captured image's pixel grid (a window's mapping is a whole-pixel shift), ``prev`` lets
+solve_pnp undistort them:
+
+    python bench/bench_host.py --distortion plumb_bob --windows --prev-rev 81aacf3
 
 Numbers from a shared machine are only comparable within one run (ratios).
 """
@@ -163,10 +170,13 @@ class Scene:
         for kf in indices:
             m = self.n // k_n
             px = rng.uniform([0, 0], [CAM.width - 1, CAM.height - 1], (m, 2))
+            win = None  # --windows: each match's coarse-to-fine window (sorted, as pooled)
             if CAM.has_distortion:  # network-grid pixels; the truth through the distortion
                 cells = rng.integers(0, NET_HW[0] * NET_HW[1], m)
                 xy_net = np.stack([cells % NET_HW[1], cells // NET_HW[1]], axis=1)
-                px = undistort_pixels(apply_homography(TO_ORIG, xy_net), K, CAM.dist,
+                if WINDOWS:
+                    win = np.sort(rng.integers(0, len(WINDOWS), m))
+                px = undistort_pixels(_captured(xy_net, win), K, CAM.dist,
                                       CAM.distortion_model) + rng.normal(0, 1.0, (m, 2))
             z = rng.uniform(0.5, 5.0, m)
             pq = np.column_stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z,
@@ -190,11 +200,21 @@ class Scene:
             if CAM.has_distortion:
                 xy_net[bad] = np.stack([rng.integers(0, NET_HW[1], int(bad.sum())),
                                         rng.integers(0, NET_HW[0], int(bad.sum()))], axis=1)
-                x = apply_homography(TO_ORIG, xy_net)
+                x = _captured(xy_net, win)
             c = Correspondences(int(kf), X, x, px.copy(), pointmap_point_covariance(p_meas, conf))
             c.xy_net = xy_net if CAM.has_distortion else None  # for the matcher's table
+            c.win = win
             out.append(c)
         return out
+
+
+def _captured(xy_net: np.ndarray, win) -> np.ndarray:
+    """Captured pixels of network pixels: the whole query's mapping, or (``win`` per match,
+    sorted; --windows) each coarse-to-fine window's, as the matcher maps them."""
+    if win is None:
+        return apply_homography(TO_ORIG, xy_net)
+    return np.concatenate([apply_homography(WINDOWS[w][0], xy_net[win == w])
+                           for w in range(len(WINDOWS))])
 
 
 def make_scenes(n_frames: int, n: int, outliers: float, k: int, seed: int,
@@ -302,8 +322,15 @@ class FabricatedMatcher:
         self.timings["fabricate"] = self.timings.get("fabricate", 0.0) + _clock() - t0
         if self.table is not None:  # as Mast3rMatcher._pair does (its cost counts in "other")
             for c in out:
+                if c.win is None:
+                    c.points2d_undistorted = self.table.lookup(
+                        c.xy_net, TO_ORIG, NET_HW, CAM.K, CAM.dist, CAM.distortion_model)[1]
+                    continue
+                # --windows: the pooled window pixels (whole captured pixels) in one lookup of
+                # the captured grid's table, as Mast3rMatcher._fine does
                 c.points2d_undistorted = self.table.lookup(
-                    c.xy_net, TO_ORIG, NET_HW, CAM.K, CAM.dist, CAM.distortion_model)[1]
+                    c.points2d.astype(np.int64), np.eye(3), (CAM.height, CAM.width), CAM.K,
+                    CAM.dist, CAM.distortion_model)[1]
         return out
 
     def close(self) -> None:
@@ -417,14 +444,19 @@ def _stat(v: List[float]) -> Tuple[float, float]:
 
 
 TABLE = None
+# --windows: the coarse-to-fine windows of the 640 x 480 query at 512 (`window_starts`), each
+# (its network -> captured mapping as the matcher builds it, its whole-pixel shift)
+WINDOWS: List[Tuple[np.ndarray, Any]] = []
 
 
-def _distort(model: str) -> None:
+def _distort(model: str, windows: bool = False) -> None:
     """--distortion: the query camera gets ``model``'s coefficients; the table is filled for
     the whole grid once (the steady state of a running node; a cold frame costs what
-    undistorting its matched pixels costs)."""
-    global CAM, TO_ORIG, TABLE
+    undistorting its matched pixels costs). With ``windows`` the query pixels come from the
+    coarse-to-fine windows and the table is the captured image's pixel grid's."""
+    global CAM, TO_ORIG, TABLE, WINDOWS
     from mast3r_ros.core.grid_undistort import GridUndistortCache
+    from mast3r_ros.core.matchers.mast3r import pixel_shift, window_starts
     from mast3r_ros.core.model.preprocess import plan_resize
 
     CAM = dataclasses.replace(CAM, dist=np.array(DISTORTIONS[model]), distortion_model=model)
@@ -432,6 +464,17 @@ def _distort(model: str) -> None:
     assert plan.net_size[::-1] == NET_HW
     TO_ORIG = plan.to_orig()
     TABLE = GridUndistortCache()
+    if windows:
+        crop = plan_resize(NET_HW[1], NET_HW[0], 512).to_orig()  # `Mast3rMatcher._fine`'s
+        for y0 in window_starts(CAM.height, NET_HW[0]):
+            for x0 in window_starts(CAM.width, NET_HW[1]):
+                T = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ crop
+                WINDOWS.append((T, pixel_shift(T)))
+                assert WINDOWS[-1][1] is not None  # whole pixels: the table serves them
+        gy, gx = np.mgrid[0:CAM.height, 0:CAM.width]
+        TABLE.lookup(np.stack([gx.ravel(), gy.ravel()], 1), np.eye(3),
+                     (CAM.height, CAM.width), CAM.K, CAM.dist, model)
+        return
     gy, gx = np.mgrid[0:NET_HW[0], 0:NET_HW[1]]
     TABLE.lookup(np.stack([gx.ravel(), gy.ravel()], 1), TO_ORIG, NET_HW, CAM.K, CAM.dist, model)
 
@@ -454,12 +497,18 @@ def main() -> int:
     ap.add_argument("--distortion", choices=("none",) + tuple(DISTORTIONS), default="none",
                     help="a distorted query camera whose pixels lie on the network grid; "
                          "``new`` takes their undistortion from the per-camera table")
+    ap.add_argument("--windows", action="store_true",
+                    help="with --distortion: the query pixels come from coarse-to-fine windows "
+                         "(matching.coarse_to_fine; four 512 x 384 crops of the 640 x 480 "
+                         "query) and ``new`` reads the captured image's grid table")
     ap.add_argument("--smoke", action="store_true",
                     help="two small scenarios, 2 frames, 1 repeat (proves the script runs)")
     args = ap.parse_args()
     load_prev(args.prev_rev)
+    if args.windows and args.distortion == "none":
+        ap.error("--windows needs --distortion MODEL")
     if args.distortion != "none":
-        _distort(args.distortion)
+        _distort(args.distortion, args.windows)
     scenarios = SMOKE_SCENARIOS if args.smoke else SCENARIOS
     if args.smoke:
         args.frames, args.repeats = 2, 1
@@ -470,11 +519,13 @@ def main() -> int:
     backend = pnp.resolve_backend(args.backend)
     print(f"host path, backend {backend}, ransac_max_points {cfg.pnp.ransac_max_points}, "
           f"{args.frames} frames x {args.repeats} repeats per scenario, variants interleaved, "
-          f"{args.clock} clock; query distortion {args.distortion}; "
+          f"{args.clock} clock; query distortion {args.distortion}"
+          f"{' in coarse-to-fine windows' if args.windows else ''}; "
           f"OPENBLAS_NUM_THREADS={os.environ.get('OPENBLAS_NUM_THREADS', 'unset')}")
     out: Dict[str, Any] = {"backend": backend, "ransac_max_points": cfg.pnp.ransac_max_points,
                            "clock": args.clock, "prev_rev": args.prev_rev,
-                           "distortion": args.distortion, "scenarios": {}}
+                           "distortion": args.distortion, "windows": args.windows,
+                           "scenarios": {}}
     tmp = tempfile.mkdtemp(prefix="bench_host_")
     try:
         _run(args, cfg, scenarios, tmp, out)

@@ -193,8 +193,9 @@ def test_undistorted_pixels_of_another_length_are_refused():
                                       (320, 240, 224)])
 def test_coarse_to_fine_windows_read_the_captured_grid_table_bit_identically(model, w, h, size):
     """A coarse-to-fine window is a crop of the network's size, so its mapping is a whole-pixel
-    shift (`pixel_shift`) and its pixels are captured pixels: the table of the captured image's
-    grid (identity mapping) gives the very bits of undistorting the window's mapped pixels."""
+    shift (`pixel_shift`) and its pixels are captured integer pixels: the table of the captured
+    image's grid (identity mapping) gives the very bits of undistorting the window's mapped
+    pixels."""
     from mast3r_ros.core.matchers.mast3r import pixel_shift, select_windows, window_starts
 
     rng = np.random.default_rng(zlib.crc32(f"c2f {model} {w} {h} {size}".encode()))
@@ -211,8 +212,10 @@ def test_coarse_to_fine_windows_read_the_captured_grid_table_bit_identically(mod
         shift = pixel_shift(T)
         assert shift is not None and shift.tolist() == [x0, y0]
         xy = _grid(rng, (hn, wn), 2000)
-        px, und = cache.lookup(xy + shift, np.eye(3), (h, w), K, d, model)
-        want_px = apply_homography(T, xy)
+        want_px = apply_homography(T, xy)  # the window's pixels as the matcher maps them
+        whole = want_px.astype(np.int64)  # ... and as `Mast3rMatcher._fine` looks them up
+        np.testing.assert_array_equal(whole, xy + shift)
+        px, und = cache.lookup(whole, np.eye(3), (h, w), K, d, model)
         np.testing.assert_array_equal(px, want_px)
         assert np.array_equal(und, undistort_pixels(want_px, K, d, model), equal_nan=True)
     assert len(cache) == 1  # one table of the captured grid serves every window

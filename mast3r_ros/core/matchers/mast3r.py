@@ -135,8 +135,8 @@ def pixel_shift(to_orig: np.ndarray) -> Optional[np.ndarray]:
     """(2,) int64 ``(x0, y0)`` when the 3x3 homography ``to_orig`` is exactly a whole-pixel
     shift ``[[1, 0, x0], [0, 1, y0], [0, 0, 1]]`` (a coarse-to-fine window of the network's
     size: `plan_resize` leaves it unscaled), else None. Then ``apply_homography(to_orig, xy)``
-    of integer pixels ``xy`` is exactly ``xy + (x0, y0)`` in float64 (integer sums and
-    products by 1 and 0, divided by 1), below 2**53."""
+    of integer pixels ``xy`` is exactly ``xy + (x0, y0)`` in float64 (sums of integers and
+    products by 1 and 0, divided by 1)."""
     T = np.asarray(to_orig, np.float64)
     if T.shape != (3, 3) or not np.all(np.isfinite(T)):
         return None
@@ -151,16 +151,9 @@ def pixel_shift(to_orig: np.ndarray) -> Optional[np.ndarray]:
 _IDENTITY = np.eye(3)
 
 
-class _TableCell(NamedTuple):
-    """Where `Mast3rMatcher._pair` reads the query's undistorted pixels: ``cam`` the query
-    camera, ``hw`` (H, W) of the table's grid, ``to_orig`` its grid -> captured mapping,
-    ``shift`` None (network pixels are the grid's) or (2,) int64 added to the network pixels
-    (a window's pixels on the captured image's grid)."""
-
-    cam: CameraIntrinsics
-    hw: Tuple[int, int]
-    to_orig: np.ndarray
-    shift: Optional[np.ndarray]
+def _table_pays(cam: CameraIntrinsics) -> bool:
+    """Whether the undistortion table (`grid_undistort`) serves ``cam``: a distorted camera."""
+    return cam.has_distortion
 
 
 # ------------------------------------------------------------------------------ matcher ---
@@ -447,7 +440,11 @@ class Mast3rMatcher:
         coarse-to-fine matching, ECCV 2024 sec. 3.4, query side only: the keyframe keeps its
         cached encoding, so windows are cut only from the query). Query pixels then come at the
         original resolution instead of the downscaled one. Windows are chosen where the coarse
-        matches are; no-op for small queries."""
+        matches are; no-op for small queries. A window is a crop of the network's size, so its
+        mapping is a whole-pixel shift (`pixel_shift`) and its query pixels are captured
+        integer pixels: for a distorted camera their undistorted twins come from the table of
+        the captured image's pixel grid (`grid_undistort`, one lookup per keyframe; the same
+        bits); a window of another mapping leaves them to solve_pnp."""
         h_net, w_net = self.encodings[indices[0]].true_shape
         W, H = frame.size
         if W < w_net or H < h_net or (W == w_net and H == h_net):
@@ -456,6 +453,9 @@ class Mast3rMatcher:
         if not wins:
             return coarse
         fine: List[List[Correspondences]] = [[] for _ in indices]
+        cam = frame.intrinsics
+        table = (self.undistort_table if self.undistort_table is not None
+                 and _table_pays(cam) else None)
         for x0, y0 in wins:
             t0 = time.perf_counter()
             crop = np.ascontiguousarray(frame.rgb[y0:y0 + h_net, x0:x0 + w_net])
@@ -465,66 +465,63 @@ class Mast3rMatcher:
             t1 = time.perf_counter()
             to_orig = np.array([[1.0, 0, x0], [0, 1.0, y0], [0, 0, 1]]) @ np.asarray(
                 prep.to_orig, np.float64)
-            for k, c in enumerate(self._pairs(indices, preds, to_orig, frame.intrinsics,
-                                              image_hw=(H, W))):
+            if pixel_shift(to_orig) is None:  # not whole pixels: solve_pnp undistorts them
+                table = None
+            for k, c in enumerate(self._pairs(indices, preds, to_orig)):
                 fine[k].append(c)
             add_time(timings, "inference", t1 - t0)
             add_time(timings, "matching", time.perf_counter() - t1)
-        return [Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
-                                np.concatenate([x.points2d for x in c]),
-                                np.concatenate([x.keyframe_xy for x in c]),
-                                np.concatenate([x.points3d_cov for x in c]),
-                                np.concatenate([x.points2d_undistorted for x in c])
-                                if all(x.points2d_undistorted is not None for x in c) else None)
-                for c in fine]
+        t0 = time.perf_counter()
+        out = []
+        for c in fine:
+            xy = np.concatenate([x.points2d for x in c])
+            und = None
+            if table is not None:  # whole pixels, exactly: the int64 cast and the table's
+                und = table.lookup(xy.astype(np.int64), _IDENTITY, (H, W), cam.K, cam.dist,
+                                   cam.distortion_model)[1]  # pixels are the same numbers
+            out.append(Correspondences(c[0].keyframe_id, np.concatenate([x.points3d for x in c]),
+                                       xy, np.concatenate([x.keyframe_xy for x in c]),
+                                       np.concatenate([x.points3d_cov for x in c]), und))
+        add_time(timings, "matching", time.perf_counter() - t0)
+        return out
 
     def _pairs(self, indices: Sequence[int], preds: Sequence[Any],
-               query_to_orig: np.ndarray, cam: Optional[CameraIntrinsics] = None,
-               image_hw: Optional[Tuple[int, int]] = None) -> List[Correspondences]:
+               query_to_orig: np.ndarray, cam: Optional[CameraIntrinsics] = None
+               ) -> List[Correspondences]:
         """Correspondences of the K predictions of one decode (`match_and_fuse`: filtered and
         fused on the device, one transfer); ``query_to_orig`` maps view-2 network pixels to
         original query pixels. With ``cam`` (the query camera, distorted) the query pixels and
-        their undistorted twins come from the per-camera table (`grid_undistort`): for the
-        whole query a table of its network grid (its mapping is the same every frame); for a
-        coarse-to-fine window (``image_hw`` (H, W) of the captured image) a table of the
-        captured image's pixel grid, which serves a window whose mapping is a whole-pixel
-        shift (`pixel_shift`; its pixels are captured pixels, the same bits); a window of
-        another mapping gets no undistorted pixels (solve_pnp undistorts them)."""
+        their undistorted twins come from the per-camera table (`grid_undistort`): the whole
+        query's mapping is the same every frame; a coarse-to-fine window's is not (no ``cam``:
+        `_fine` looks the pooled window pixels up in the captured grid's table)."""
         poses = np.stack([self.kf_map.keyframes[i].map_from_cam for i in indices])
         groups: Dict[tuple, List[int]] = {}  # keyframes of one shape (a merged map holds
         for k, p in enumerate(preds):        # several): fused per shape, in candidate order
             groups.setdefault(tuple(p.desc_1.shape), []).append(k)
         out: List[Optional[Correspondences]] = [None] * len(indices)
-        shift = None if image_hw is None else pixel_shift(query_to_orig)
         for ks in groups.values():
             fused = match_and_fuse([preds[k] for k in ks], poses[ks], self.cfg, self.rng)
             grid = None
-            if cam is not None and self.undistort_table is not None and cam.has_distortion:
-                if image_hw is None:  # the whole query: (H, W) of its network grid
-                    grid = _TableCell(cam, tuple(preds[ks[0]].desc_2.shape[:2]),
-                                      query_to_orig, None)
-                elif shift is not None:  # a window: captured pixels = network pixels + shift
-                    grid = _TableCell(cam, (int(image_hw[0]), int(image_hw[1])), _IDENTITY,
-                                      shift)
+            if cam is not None and self.undistort_table is not None and _table_pays(cam):
+                grid = (cam, tuple(preds[ks[0]].desc_2.shape[:2]))  # (H, W) of the query grid
             kf_hw = tuple(preds[ks[0]].desc_1.shape[:2])  # (H, W) of these keyframes' grid
             for j, k in enumerate(ks):
                 out[k] = self._pair(indices[k], fused.pair(j), query_to_orig, grid, kf_hw)
         return out  # type: ignore[return-value]
 
     def _pair(self, index: int, m: FusedMatches, query_to_orig: np.ndarray,
-              grid: Optional[_TableCell] = None,
+              grid: Optional[Tuple[CameraIntrinsics, Tuple[int, int]]] = None,
               kf_hw: Optional[Tuple[int, int]] = None) -> Correspondences:
         """Host-side finish of one pair's fused matches: pixels to original images, points
         source, valid points (finite, in front of the keyframe camera). With ``grid`` (query
-        camera, the table's grid and mapping, `_TableCell`) the query pixels' undistorted twins
-        too, from the table (bit-identical to undistorting them, `grid_undistort`); with
-        ``kf_hw`` (the keyframe's
+        camera, network grid (H, W)) the query pixels' undistorted twins too, from the table
+        (bit-identical to undistorting them, `grid_undistort`); with ``kf_hw`` (the keyframe's
         network grid) and ``points_source`` 'depth' the keyframe pixels' of a distorted
         keyframe camera, from the keyframes' table."""
         kf = self.kf_map.keyframes[index]
         kcam, kf_und = kf.intrinsics, None
         if (kf_hw is not None and self.points_source == "depth"
-                and self.kf_undistort_table is not None and kcam.has_distortion):
+                and self.kf_undistort_table is not None and _table_pays(kcam)):
             kf_xy, kf_und = self.kf_undistort_table.lookup(
                 m.xy1, self.enc_set.to_orig[index], kf_hw, kcam.K, kcam.dist,
                 kcam.distortion_model)
@@ -534,10 +531,9 @@ class Mast3rMatcher:
         if grid is None:
             q_xy = apply_homography(query_to_orig, m.xy2)
         else:
-            cam = grid.cam
-            xy = m.xy2 if grid.shift is None else m.xy2 + grid.shift
-            q_xy, q_und = self.undistort_table.lookup(xy, grid.to_orig, grid.hw, cam.K,
-                                                      cam.dist, cam.distortion_model)
+            cam, hw = grid
+            q_xy, q_und = self.undistort_table.lookup(m.xy2, query_to_orig, hw, cam.K, cam.dist,
+                                                      cam.distortion_model)
         pts_cam, pts_map, conf = m.pts3d_cam, m.pts3d_map, m.conf
         if self.points_source == "depth":
             pts_cam, ok = self._depth_points(index, kf_xy, pts_cam, kf_und)
