@@ -56,7 +56,11 @@ one, pooled window by window as the matcher pools them); ``new`` reads them from
 the captured image's pixel grid (a window's mapping is a whole-pixel shift), ``prev`` lets
 solve_pnp undistort them:
 
-    python bench/bench_host.py --distortion plumb_bob --windows --prev-rev 81aacf3
+    python bench/bench_host.py --distortion plumb_bob --windows --prev-rev 81aacf3 --isolated
+
+``--isolated`` first times `undistort_pixels` against a table lookup alone (CPU caches flushed)
+and measures how far the table, interpolated bilinearly between grid cells, is from
+`undistort_pixels` at sub-pixel points (SIFT's keypoints are not on any grid).
 
 Numbers from a shared machine are only comparable within one run (ratios).
 """
@@ -479,6 +483,58 @@ def _distort(model: str, windows: bool = False) -> None:
     TABLE.lookup(np.stack([gx.ravel(), gy.ravel()], 1), TO_ORIG, NET_HW, CAM.K, CAM.dist, model)
 
 
+def isolated(model: str, windows: bool, repeats: int = 40) -> Dict[str, Any]:
+    """--isolated: `undistort_pixels` vs a warm table lookup on 1000 / 5000 query pixels, CPU
+    caches flushed before each call (a frame's lookups find the table out of cache), thread
+    clock, medians; and the table read off its grid (bilinear between the four cells around
+    20000 sub-pixel points, what SIFT's keypoints would need) against `undistort_pixels` there:
+    the interpolation error in pixels."""
+    hw = (CAM.height, CAM.width) if windows else NET_HW
+    T = np.eye(3) if windows else TO_ORIG
+    rng = np.random.default_rng(1)
+    junk = np.ones(8 << 20)  # 64 MB: more than the last-level cache
+    out: Dict[str, Any] = {}
+    for n in (1000, 5000):
+        a, b = [], []
+        for _ in range(repeats):
+            xy = np.stack([rng.integers(0, hw[1], n), rng.integers(0, hw[0], n)], 1)
+            px = apply_homography(T, xy)
+            junk += 1.0
+            t0 = time.thread_time()
+            undistort_pixels(px, CAM.K, CAM.dist, model)
+            a.append(time.thread_time() - t0)
+            junk += 1.0
+            t0 = time.thread_time()
+            TABLE.lookup(xy, T, hw, CAM.K, CAM.dist, model)
+            b.append(time.thread_time() - t0)
+        out[f"undistort_pixels_{n}_ms"] = statistics.median(a) * 1e3
+        out[f"lookup_{n}_ms"] = statistics.median(b) * 1e3
+        print(f"isolated, {n} pixels: undistort_pixels {out[f'undistort_pixels_{n}_ms']:.2f} ms, "
+              f"warm table lookup {out[f'lookup_{n}_ms']:.2f} ms (cold CPU caches, thread clock, "
+              f"median of {repeats})")
+    # off the grid: bilinear interpolation of the captured grid's undistorted pixels
+    W, H = CAM.width, CAM.height
+    gy, gx = np.mgrid[0:H, 0:W]
+    tab = undistort_pixels(np.stack([gx.ravel(), gy.ravel()], 1), CAM.K, CAM.dist,
+                           model).reshape(H, W, 2)
+    q = rng.uniform([0, 0], [W - 1 - 1e-9, H - 1 - 1e-9], (20000, 2))
+    i = np.floor(q).astype(np.int64)
+    f = q - i
+    fx, fy = f[:, :1], f[:, 1:]
+    c00, c01 = tab[i[:, 1], i[:, 0]], tab[i[:, 1], i[:, 0] + 1]
+    c10, c11 = tab[i[:, 1] + 1, i[:, 0]], tab[i[:, 1] + 1, i[:, 0] + 1]
+    bil = (c00 * (1 - fx) + c01 * fx) * (1 - fy) + (c10 * (1 - fx) + c11 * fx) * fy
+    exact = undistort_pixels(q, CAM.K, CAM.dist, model)
+    err = np.linalg.norm(bil - exact, axis=1)
+    out["bilinear_err_px"] = {"median": float(np.median(err)),
+                              "p99": float(np.quantile(err, 0.99)), "max": float(err.max()),
+                              "bit_identical": float(np.mean(np.all(bil == exact, axis=1)))}
+    print(f"off the grid (20000 sub-pixel points): the table interpolated bilinearly is "
+          f"{np.median(err):.1e} px from undistort_pixels (median), p99 {np.quantile(err, .99):.1e}"
+          f", max {err.max():.1e}; bit-identical on {100 * np.mean(np.all(bil == exact, 1)):.1f} %")
+    return out
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--frames", type=int, default=12, help="fabricated frames per scenario")
@@ -501,6 +557,9 @@ def main() -> int:
                     help="with --distortion: the query pixels come from coarse-to-fine windows "
                          "(matching.coarse_to_fine; four 512 x 384 crops of the 640 x 480 "
                          "query) and ``new`` reads the captured image's grid table")
+    ap.add_argument("--isolated", action="store_true",
+                    help="with --distortion: also time undistort_pixels vs a table lookup alone "
+                         "and measure the table's bilinear interpolation error off the grid")
     ap.add_argument("--smoke", action="store_true",
                     help="two small scenarios, 2 frames, 1 repeat (proves the script runs)")
     args = ap.parse_args()
@@ -526,6 +585,8 @@ def main() -> int:
                            "clock": args.clock, "prev_rev": args.prev_rev,
                            "distortion": args.distortion, "windows": args.windows,
                            "scenarios": {}}
+    if args.isolated and args.distortion != "none":
+        out["isolated"] = isolated(args.distortion, args.windows)
     tmp = tempfile.mkdtemp(prefix="bench_host_")
     try:
         _run(args, cfg, scenarios, tmp, out)

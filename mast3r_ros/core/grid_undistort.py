@@ -17,6 +17,12 @@ mapping and undistorting the whole grid (~40-55 ms at 512 x 384 on x86) on the f
 a frame costs the undistortion of its cells not seen before (a first frame what it cost
 without the table) plus a gather, and the table fills as frames come.
 
+A coarse-to-fine window (a crop of the network's size: its mapping a whole-pixel shift) has
+integer captured pixels: the matcher looks them up in a table of the captured image's pixel
+grid with the identity mapping (`matchers.mast3r.pixel_shift`). The matcher keeps tables for
+plumb_bob and rational_polynomial cameras only: ``cv2.fisheye`` undistorts equidistant pixels
+faster than a lookup reads them (docs/bench/undistort_windows_cpu_2026-12-05).
+
 Tables are keyed by everything the values depend on (K, distortion coefficients and model,
 ``to_orig``, grid size), so a new CameraInfo (other intrinsics) or another query size gets a
 new table and never reads a stale one; the last `MAX_TABLES` are kept (least recently used

@@ -511,6 +511,37 @@ def test_bench_host_smoke_matches_the_frozen_module(tmp_path):
         assert rec["new"]["localized"] == 1.0
 
 
+def test_bench_host_windows_smoke_is_bit_identical(tmp_path):
+    """bench/bench_host.py --distortion plumb_bob --windows --isolated --smoke: coarse-to-fine
+    window pixels read from the captured grid's table give solve_pnp and localize the same bits
+    as undistorting them in solve_pnp (prev = this checkout's core/pnp/), and the table read off
+    its grid (bilinear) is not exact: why SIFT's sub-pixel keypoints do not use it."""
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    repo = Path(__file__).resolve().parents[2]
+    out = tmp_path / "host.json"
+    env = {**os.environ, "PYTHONPATH": str(repo), "OPENBLAS_NUM_THREADS": "1"}
+    r = subprocess.run([sys.executable, str(repo / "bench" / "bench_host.py"), "--smoke",
+                        "--distortion", "plumb_bob", "--windows", "--isolated", "--prev-rev",
+                        "HEAD", "--json", str(out)], env=env, capture_output=True, text=True,
+                       timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    got = json.loads(out.read_text())
+    assert got["windows"] is True and "in coarse-to-fine windows" in r.stdout
+    iso = got["isolated"]
+    assert iso["lookup_5000_ms"] > 0 and iso["undistort_pixels_5000_ms"] > 0
+    assert iso["bilinear_err_px"]["median"] > 1e-6 and iso["bilinear_err_px"]["bit_identical"] < 1
+    for rec in got["scenarios"].values():
+        if "prev_missing" in rec:
+            pytest.skip("a shallow clone: the pnp package is not in its git history")
+        d = rec["prev_vs_new"]
+        assert d["bit_identical_solve_pnp"] == d["bit_identical_localize"] == d["frames"] == 2
+
+
 def test_frozen_package_names_a_commit_missing_from_history():
     import sys
     from pathlib import Path
