@@ -432,11 +432,21 @@ class Mast3rMatcher:
         t1 = time.perf_counter()
         add_time(timings, "inference", t1 - t0)
         to_orig = np.asarray(state.prepared.to_orig, np.float64)
-        out = self._pairs(indices, preds, to_orig, frame.intrinsics)
+        windows = self.cfg.coarse_to_fine and self._windowed(frame, indices)
+        # windows replace the coarse matches: their undistorted pixels would be thrown away (a
+        # frame whose coarse matches pick no window leaves them to solve_pnp: the same bits)
+        out = self._pairs(indices, preds, to_orig, None if windows else frame.intrinsics)
         add_time(timings, "matching", time.perf_counter() - t1)
-        if self.cfg.coarse_to_fine:
+        if windows:
             out = self._fine(frame, indices, out, timings)
         return out
+
+    def _windowed(self, frame: Frame, indices: Sequence[int]) -> bool:
+        """Whether the query is larger than the network input, so that coarse-to-fine matching
+        cuts windows from it (`_fine`; it still needs coarse matches to place them)."""
+        h_net, w_net = self.encodings[indices[0]].true_shape
+        W, H = frame.size
+        return not (W < w_net or H < h_net or (W == w_net and H == h_net))
 
     def _fine(self, frame: Frame, indices: Sequence[int], coarse: List[Correspondences],
               timings: Dict[str, float]) -> List[Correspondences]:
@@ -451,7 +461,7 @@ class Mast3rMatcher:
         bits); a window of another mapping leaves them to solve_pnp."""
         h_net, w_net = self.encodings[indices[0]].true_shape
         W, H = frame.size
-        if W < w_net or H < h_net or (W == w_net and H == h_net):
+        if not self._windowed(frame, indices):
             return coarse
         wins = select_windows((W, H), (w_net, h_net), np.concatenate([c.points2d for c in coarse]))
         if not wins:
