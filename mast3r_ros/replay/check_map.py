@@ -14,7 +14,9 @@ import argparse
 import logging
 import os
 import sys
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Tuple
+
+import numpy as np
 
 from ..core.errors import InputError, MapFormatError
 from ..core.fileio import atomic_write_json, check_can_write_file
@@ -179,4 +181,48 @@ def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optio
     if plot_path:
         from .plots import plot_keyframes
 
-        plot_keyframes(plot_path, kmap.poses(), consistency=report)
+        poses = kmap.poses()
+        marks, unplaced = skipped_marks(kmap.manifest, kmap.stamps_ns(), poses)
+        plot_keyframes(plot_path, poses, consistency=report, skipped=marks,
+                       skipped_unplaced=unplaced)
+
+
+def skipped_marks(manifest: Dict[str, Any], stamps_ns: np.ndarray,
+                  poses: np.ndarray) -> Tuple[np.ndarray, int]:
+    """Where the frames the map's build(s) skipped were: (N, 3) float64 positions (map frame,
+    metres) on the keyframes' trajectory at their stamps (`plots.skipped_positions`: between
+    the keyframes before and after), and the count of those it cannot place. ``stamps_ns``
+    (K,) int64 and ``poses`` (K, 4, 4) the map's keyframes in map order. A merged map's
+    sources are placed each on its own keyframes (``merged_from``: A's first, then B's, by
+    their ``keyframes`` counts; their clocks may differ); a source whose counts do not add up
+    (a merge of merges whose duplicates were dropped) or that gave no keyframe is not placed."""
+    from .plots import skipped_positions
+
+    marks, unplaced = [np.zeros((0, 3))], 0
+    for start, stop, stamps in _skipped_segments(manifest, 0, len(stamps_ns)):
+        if stop > start:
+            marks.append(skipped_positions(stamps_ns[start:stop], poses[start:stop], stamps))
+        else:
+            unplaced += len(stamps)
+    return np.concatenate(marks), unplaced
+
+
+def _skipped_segments(record: Any, start: int, stop: int) -> List[tuple]:
+    """(start, stop, stamps) of each build in a manifest (or ``merged_from`` entry) ``record``
+    that skipped frames: the map's keyframes ``start:stop`` it gave, the skipped ``stamps``
+    (int ns); an empty range for those that cannot be placed."""
+    if not isinstance(record, dict):
+        return []
+    out = []
+    own = record.get("unreadable_frames")
+    if isinstance(own, dict) and own.get("stamps_ns"):
+        out.append((start, stop, [int(s) for s in own["stamps_ns"]]))
+    sources = record.get("merged_from")
+    if isinstance(sources, list) and sources:
+        counts = [s.get("keyframes") if isinstance(s, dict) else None for s in sources]
+        fits = (all(isinstance(c, int) and c >= 0 for c in counts)
+                and sum(counts) == stop - start)
+        for src, c in zip(sources, counts):
+            out += _skipped_segments(src, start, start + c if fits else start)
+            start += c if fits else 0
+    return out

@@ -181,7 +181,7 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
     whose stamp another keyframe has too are decoded: no other can equal an earlier one."""
     from .pipeline import progress
 
-    stamps = [_stamps(m) for m in maps]
+    stamps = [m.stamps_ns() for m in maps]
     values, counts = np.unique(np.concatenate(stamps), return_counts=True)
     shared = values[counts > 1]
     seen: Dict[tuple, tuple] = {}
@@ -225,14 +225,6 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
                     "(mast3r-ros check-map) and rebuild the wrong one",
                     len(ratios), b, a, float(np.median(ratios)), spread, what)
     return keep
-
-
-def _stamps(m) -> np.ndarray:
-    """(K,) int64 stamps (ns) of a `KeyframeMap`'s keyframes, in map order."""
-    rows = getattr(m.keyframes, "rows", None)  # v3: the keyframe table's column
-    if rows is not None:
-        return np.asarray(rows["stamp_ns"], np.int64)
-    return np.array([int(k.stamp_ns) for k in m.keyframes], np.int64)
 
 
 # copies of one frame whose median depth ratio is further from 1 than this differ in scale (the

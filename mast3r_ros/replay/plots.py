@@ -206,13 +206,14 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
 def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    all_poses: Optional[np.ndarray] = None, title: str = "",
                    consistency: Optional[Any] = None,
-                   skipped: Optional[np.ndarray] = None) -> None:
+                   skipped: Optional[np.ndarray] = None, skipped_unplaced: int = 0) -> None:
     """Top-down view of a map's keyframes over the source trajectory; with a
     `ConsistencyReport` (core.map_check) a second panel shows its per-keyframe figures and the
     keyframes that disagree with every neighbour are drawn red. ``skipped``: (N, 3) float
     positions, map frame, metres, of frames the build could not read and skipped (on the
     trajectory at their stamps, `skipped_positions`), drawn as red crosses: where the map may
-    lack keyframes."""
+    lack keyframes; ``skipped_unplaced`` more such frames that have no position (counted in
+    the legend)."""
     plt = _pyplot()
     traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
     axes = plane_axes(traj, keyframe_poses[:, :3, 3])
@@ -234,10 +235,13 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     if bad:
         ax.plot(c[bad, a], c[bad, b], "o", color="tab:red", ms=7, mfc="none",
                 label=f"{len(bad)} keyframes disagree with their neighbours")
-    if skipped is not None and len(skipped):
-        s = np.asarray(skipped, dtype=np.float64).reshape(-1, 3)
+    s = np.zeros((0, 3)) if skipped is None else np.asarray(skipped, np.float64).reshape(-1, 3)
+    if len(s) or skipped_unplaced:
+        n = len(s) or skipped_unplaced
+        more = (f" ({skipped_unplaced} more not placed)" if skipped_unplaced else "") if len(
+            s) else " (not placed)"
         ax.plot(s[:, a], s[:, b], "x", color="tab:red", ms=6, mew=1.5,
-                label=f"{len(s)} unreadable frames, skipped")
+                label=f"{n} unreadable frame{'' if n == 1 else 's'}, skipped{more}")
     _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)
 
 

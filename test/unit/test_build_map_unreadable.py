@@ -26,19 +26,19 @@ STAMPS = [S + k * 100 * MS for k in range(10)]
 
 
 def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
-                 empty_depth=()):
+                 empty_depth=(), shift=0.0):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
     messages whose CDR is cut short (not deserializable), ``depth_size`` depth of another
     size than the image, ``uncut_depth`` depth messages whose CDR is cut short, ``empty_depth``
-    depth messages of 0x0 pixels."""
+    depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
     for k, t in enumerate(STAMPS):
         msgs.append(("/tf", t, tf_message([("map", "base_link", t,
-                                            pose([0, 0, 0], [0.5 * k, 0, 0]))])))
+                                            pose([0, 0, 0], [0.5 * k, shift, 0]))])))
         jpeg = compressed(t, "jpeg", RGB[..., ::-1])
         if k in bad_colour:
             jpeg.data = jpeg.data[:20]
@@ -269,4 +269,59 @@ def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path,
     # a build that read every frame draws none
     drawn.clear()
     assert _build(_mapping_bag(tmp_path / "good"), tmp_path / "map2", capsys)[0] == 0
+    assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
+
+
+def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path, capsys,
+                                                                       monkeypatch):
+    """check-map --plot drew a map's keyframes but not where its build skipped frames (the
+    manifest's unreadable_frames): they are now red crosses at their stamps between the
+    keyframes before and after (the map keeps no trajectory), a merged map's per source, on
+    that source's own keyframes (``merged_from``), so that the gaps show where they are."""
+    from mast3r_ros.replay import plots
+
+    drawn = []
+    real = plots._finish_top_down
+
+    def finish(fig, ax, axes, title, path):
+        drawn.append(({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
+                       for ln in ax.get_lines()}, axes))
+        real(fig, ax, axes, title, path)
+
+    monkeypatch.setattr(plots, "_finish_top_down", finish)
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6]), a,
+                  capsys)[0] == 0
+    # B: every frame read, at the same stamps 20 m to the side (another recording)
+    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), b, capsys)[0] == 0
+    drawn.clear()
+
+    def crosses(m, label):
+        drawn.clear()
+        png = tmp_path / "check.png"
+        assert main(["check-map", str(m), "--plot", str(png)]) == 0
+        assert png.stat().st_size > 0
+        (lines, (i, j)), = drawn
+        assert label in lines, list(lines)
+        kf = np.stack([k.map_from_cam[:3, 3] for k in KeyframeMap.load(str(m)).keyframes])
+        return lines[label], kf[:, [i, j]]
+
+    got, kf = crosses(a, "3 unreadable frames, skipped")
+    # the camera moves 0.5 m a frame in a straight line: frame k at p0 + k (p1 - p0)
+    expected = np.stack([kf[0] + k * (kf[1] - kf[0]) for k in (2, 5, 6)])
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    # merged, B's duplicates of A's frames kept: A's crosses on A's keyframes (the first 7)
+    assert main(["merge-maps", str(a), str(b), "--out", str(c), "--keep-duplicates",
+                 "--log-level", "error"]) == 0
+    got, kf = crosses(c, "3 unreadable frames, skipped")
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    # B first: A's frames follow B's 10 keyframes, and are still placed on A's own
+    d = tmp_path / "d"
+    assert main(["merge-maps", str(b), str(a), "--out", str(d), "--keep-duplicates",
+                 "--log-level", "error"]) == 0
+    got, _ = crosses(d, "3 unreadable frames, skipped")
+    np.testing.assert_allclose(got, expected, atol=1e-9)
+    # a map whose every frame was read draws none
+    drawn.clear()
+    assert main(["check-map", str(b), "--plot", str(tmp_path / "check.png")]) == 0
     assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]

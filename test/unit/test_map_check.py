@@ -674,7 +674,7 @@ def test_check_map_cli_writes_the_figures_of_an_inconsistent_map_too(maps, tmp_p
 
     drawn = []
     monkeypatch.setattr(plots, "plot_keyframes",
-                        lambda path, poses, consistency=None: drawn.append(
+                        lambda path, poses, consistency=None, **_: drawn.append(
                             (path, len(poses), consistency)))
     js, png = tmp_path / "x10.json", tmp_path / "x10.png"
     assert main(["check-map", maps["x10"], "--json", str(js), "--plot", str(png)]) == 2

@@ -228,3 +228,27 @@ def test_errors_plot_spans_the_run_and_marks_localized_frames_without_ground_tru
         assert x0 <= 0.0 and x1 >= 7.0, ax.get_xlim()
         (marks,) = [ln for ln in ax.lines if ln.get_label().startswith("localized, no ground")]
         np.testing.assert_array_equal(marks.get_xdata(), [4.0, 5.0, 6.0])
+
+
+def test_skipped_frames_a_merge_of_merges_cannot_place_are_counted_in_the_legend(saved):
+    """check-map --plot places a merged map's skipped frames on the keyframes of the source
+    that skipped them; a merge of merges whose outer merge dropped duplicates cannot tell which
+    inner source a keyframe came from: those frames are counted, not drawn somewhere wrong."""
+    from mast3r_ros.replay.check_map import skipped_marks
+
+    kf = np.stack([_pose(float(k), 0.0, 0.0) for k in range(6)])
+    stamps = np.array([0, 10, 20, 0, 10, 20], np.int64)  # two recordings, one clock each
+    rec = {"count": 1, "stamps_ns": [5]}
+    inner = {"role": "B", "keyframes": 3, "merged_from": [  # 2 + 2 given, 1 dropped after
+        {"role": "A", "keyframes": 2, "unreadable_frames": {"count": 2, "stamps_ns": [1, 2]}},
+        {"role": "B", "keyframes": 2}]}
+    manifest = {"merged_from": [{"role": "A", "keyframes": 3, "unreadable_frames": rec},
+                                inner]}
+    marks, unplaced = skipped_marks(manifest, stamps, kf)
+    np.testing.assert_allclose(marks, [[0.5, 0.0, 0.0]])  # on A's keyframes 0..2 only
+    assert unplaced == 2
+    plots.plot_keyframes("unused.png", kf, skipped=marks, skipped_unplaced=unplaced)
+    plots.plot_keyframes("unused.png", kf, skipped=marks[:0], skipped_unplaced=unplaced)
+    labels = [[ln.get_label() for ln in fig.axes[0].get_lines()] for fig in saved]
+    assert "1 unreadable frame, skipped (2 more not placed)" in labels[0], labels[0]
+    assert "2 unreadable frames, skipped (not placed)" in labels[1], labels[1]

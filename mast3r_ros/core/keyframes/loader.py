@@ -280,6 +280,12 @@ class KeyframeMap(MapEncodings, MapFiles):
             return self.keyframes.poses()
         return np.stack([k.map_from_cam for k in self.keyframes])
 
+    def stamps_ns(self) -> np.ndarray:
+        """(K,) int64 image stamps (ns) of every keyframe, in map-list order."""
+        if isinstance(self.keyframes, KeyframeTable):  # v3: the keyframe table's column
+            return np.asarray(self.keyframes.rows["stamp_ns"], np.int64)
+        return np.array([int(k.stamp_ns) for k in self.keyframes], np.int64)
+
     def cameras(self) -> np.ndarray:
         """(C, 6) float64: the distinct (width, height, fx, fy, cx, cy) of the keyframes'
         intrinsics, pixels (one row per camera and size the map was built from)."""
