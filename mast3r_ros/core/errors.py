@@ -113,3 +113,18 @@ def json_value(value) -> str:
         return json.dumps(value, allow_nan=True)
     except (TypeError, ValueError):
         return repr(value)
+
+
+def mark_published(stop: BaseException, what: str, path: str) -> None:
+    """``stop`` (a Ctrl-C's KeyboardInterrupt, or SIGTERM's) noted as having come after ``what``
+    ('the map') was published, complete, at ``path``: the CLI's last line then says so
+    (`published_note`) instead of leaving the user to think it lost. Only for an output whose
+    publishing rename is done; the caller re-raises ``stop``."""
+    stop.published = (what, path)  # type: ignore[attr-defined]
+
+
+def published_note(stop: BaseException) -> str:
+    """' after the map was published: PATH is complete' of a stop `mark_published` noted, else
+    ''."""
+    what, path = getattr(stop, "published", (None, None))
+    return f" after {what} was published: {path} is complete" if what else ""

@@ -17,7 +17,6 @@ import argparse
 import atexit
 import dataclasses
 import functools
-import json
 import logging
 import os
 import signal
@@ -25,7 +24,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.config import Config
-from ..core.errors import InputError, Mast3rRosError
+from ..core.errors import InputError, Mast3rRosError, mark_published, published_note
 from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
@@ -49,7 +48,7 @@ from .cli_options import (
     overrides_default,
 )
 
-from .run_notes import no_frame_localized_note, no_groundtruth_hint
+from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hint
 
 log = logging.getLogger(__name__)
 
@@ -132,43 +131,19 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     check_build_files(cfg, opts)  # a missing checkpoint before a bag is indexed (minutes)
     connect_build_workers(cfg, opts)  # --ray-address: connected, or refused, before it too
     source = _open(args, cfg, keyframes=True)
-    n, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
-                        overwrite=args.overwrite, force=args.force, build=opts)
-    # The check's full message is already in the log (stderr, when it ran); stdout gets the
-    # result in one line: the map and its verdict.
-    manifest = _manifest(path)
-    bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
-    skipped = f" ({bad} unreadable, skipped)" if bad else ""
-    sys.stdout.write(f"map {args.out}: {_count(n, 'keyframe')} from "
-                     f"{_count(len(source), 'frame')}{skipped}; "
-                     f"{_check_summary(manifest.get('consistency') or {})}\n")
+    try:
+        _, path = build_map(source, args.out, cfg, trajectory=args.trajectory,
+                            overwrite=args.overwrite, force=args.force, build=opts)
+    except KeyboardInterrupt as e:  # a stop once the map was published: its summary still
+        if getattr(e, "published", None):
+            build_summary(args.out, e.published[1], len(source))
+        raise
+    try:
+        build_summary(args.out, path, len(source))
+    except KeyboardInterrupt as e:
+        mark_published(e, "the map", path)
+        raise
     return 0
-
-
-def _count(n: int, noun: str) -> str:
-    """'1 keyframe', '2 keyframes'."""
-    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
-
-
-def _check_summary(check: Dict[str, Any]) -> str:
-    """'map check: <verdict>' of a manifest's ``consistency`` record ({} when the check is off)."""
-    if not check:
-        return "map check: off (map_check.enabled false)"
-    verdict = str(check.get("verdict", "unknown"))
-    if check.get("forced"):
-        return f"map check: {verdict}, forced (--force): {check.get('message', '')}"
-    if verdict == "consistent":
-        return "map check: consistent"
-    return f"map check: {check.get('message', verdict)}"
-
-
-def _manifest(path: str) -> Dict[str, Any]:
-    """A written map's manifest: its ``consistency`` (the map check's figures, absent when not
-    checked) and ``unreadable_frames`` (absent when every frame was read) for the summary."""
-    from ..core.keyframes.layout import MANIFEST
-
-    with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
-        return json.load(fh)
 
 
 def _add_merge_maps(sub: Any) -> None:
@@ -195,13 +170,18 @@ def _add_merge_maps(sub: Any) -> None:
 
 
 def cmd_merge_maps(args: argparse.Namespace) -> int:
+    from ..core.fileio import output_path
     from ..core.keyframes.writer import check_map_out
     from .map_merge import merge_maps
 
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
                    keep_duplicates=args.keep_duplicates, force=args.force)
-    sys.stdout.write(f"map {args.out}: {n} keyframes\n")
+    try:
+        sys.stdout.write(f"map {args.out}: {n} keyframes\n")
+    except KeyboardInterrupt as e:
+        mark_published(e, "the map", output_path(args.out))
+        raise
     return 0
 
 
@@ -495,11 +475,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     except OSError as e:  # an output (or input) path the OS refuses: one line, no traceback
         sys.stderr.write(f"{PROG} {args.command}: error: {os_error_text(e, args)}\n")
         return 2
-    except Terminated:
-        sys.stderr.write(f"{PROG} {args.command}: terminated (SIGTERM)\n")
+    except Terminated as e:  # the output complete, when it came after its publishing
+        sys.stderr.write(f"{PROG} {args.command}: terminated (SIGTERM){published_note(e)}\n")
         return 143
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG} {args.command}: interrupted\n")
+    except KeyboardInterrupt as e:
+        sys.stderr.write(f"{PROG} {args.command}: interrupted{published_note(e)}\n")
         return 130
     finally:
         if previous is not None:

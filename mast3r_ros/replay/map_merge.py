@@ -12,7 +12,7 @@ from typing import Dict, List, Optional, Tuple
 
 import numpy as np
 
-from ..core.errors import InputError
+from ..core.errors import InputError, mark_published
 from ..core.fileio import OutputBusyError, check_output_folder
 from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST
@@ -106,7 +106,12 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
             w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
                                     [keep[i] for i in used]), eid, size)
         w.set_manifest_field("merged_from", merged_from(maps, keep, (a, b)))
-        w.commit()
+        try:
+            w.commit()
+        except KeyboardInterrupt as e:  # a stop once it is renamed into place: complete
+            if w.committed:
+                mark_published(e, "the map", w.path)
+            raise
     return int(sum(k.sum() for k in keep))
 
 

@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
-from ..core.errors import InputError
+from ..core.errors import InputError, mark_published
 from ..core.fileio import check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
@@ -356,7 +356,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     anything is encoded the keyframes are checked for consistency (`check_consistency`): an
     inconsistent map raises `MapConsistencyError` and nothing is written, unless ``force``; the
     figures go into the manifest and keyframes.png. The map is built in ``OUT.partial``; a build
-    killed while encoding continues from its finished shards with ``build.resume``. An existing
+    killed while encoding continues from its finished shards with ``build.resume``; a Ctrl-C
+    (or SIGTERM) once the map is published is re-raised noted so (`errors.mark_published`:
+    the map is complete). An existing
     ``out`` is refused (`InputError`, before any frame is read) unless ``overwrite``, and so is
     a source that will give no keyframe depth when the matcher needs it (``--matcher sift``,
     points_source 'depth'). `OutputBusyError` (an InputError) when another writer (a second
@@ -418,10 +420,10 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                            st.posed_ns, all_poses, [s for s, _ in st.unreadable]))
         finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
         path = w.commit()
-    except (BuildInterrupted, KeyboardInterrupt):
+    except (BuildInterrupted, KeyboardInterrupt) as e:
         if w.committed:  # the stop came as the map was published: it is complete
             w.close()
-            log.warning("interrupted after the map was published: %s is complete", w.path)
+            mark_published(e, "the map", w.path)
             raise
         if finished_shards(w.tmp):
             log.error("build interrupted: finished shards are kept in %s; %s", w.tmp,
@@ -446,7 +448,18 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                 f"the build is kept in {w.tmp} ({resume_hint})" if kept else
                 "the build folder was deleted"), out) from None
         raise
-    _warn_unreadable_count(st, len(source))
+    try:  # the map is published: a stop now loses none of it, and is told so
+        _warn_after_build(st, cfg, len(source))
+    except KeyboardInterrupt as e:
+        mark_published(e, "the map", path)
+        raise
+    return len(kf_poses), path
+
+
+def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
+    """The warnings of a finished build: unreadable frames, frames without a pose, one
+    keyframe, keyframes without depth, frames not used for lack of depth."""
+    _warn_unreadable_count(st, frames)
     if st.no_pose:
         log.warning("%d frame%s had no pose and %s skipped%s", st.no_pose,
                     *(("", "was") if st.no_pose == 1 else ("s", "were")),
@@ -458,7 +471,6 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     if st.depth_skipped:
         log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
                     "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
-    return len(kf_poses), path
 
 
 def _warn_one_keyframe(st: _MapStats, cfg: Config) -> None:

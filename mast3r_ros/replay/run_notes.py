@@ -1,11 +1,13 @@
 """The one line `mast3r-ros localize` ends with when no frame was evaluated: why, and where
-ground truth can come from. Apart from `cli.py` to keep that module within its size; `cli`
-re-exports both names."""
+ground truth can come from; the one line `build-map` ends with (`build_summary`). Apart from
+`cli.py` to keep that module within its size; `cli` re-exports these names."""
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
+import sys
 from typing import Any, Dict
 
 
@@ -40,3 +42,42 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
     return ("no frame was evaluated against ground truth (none covers their stamps): pass "
             "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
             "with /tf, --pose-frames map:CAMERA_FRAME")
+
+
+def build_summary(out: str, path: str, frames: int) -> None:
+    """build-map's result in one line on stdout: the map ``out`` (as given; published at
+    ``path``) of ``frames`` frames, its keyframes, unreadable frames and check's verdict (the
+    check's full message is already in the log, on stderr, when it ran)."""
+    manifest = _manifest(path)
+    n = (manifest.get("keyframe_table") or {}).get("num_keyframes",
+                                                   len(manifest.get("keyframes") or ()))
+    bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
+    skipped = f" ({bad} unreadable, skipped)" if bad else ""
+    sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
+                     f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
+
+
+def _count(n: int, noun: str) -> str:
+    """'1 keyframe', '2 keyframes'."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
+def _check_summary(check: Dict[str, Any]) -> str:
+    """'map check: <verdict>' of a manifest's ``consistency`` record ({} when the check is off)."""
+    if not check:
+        return "map check: off (map_check.enabled false)"
+    verdict = str(check.get("verdict", "unknown"))
+    if check.get("forced"):
+        return f"map check: {verdict}, forced (--force): {check.get('message', '')}"
+    if verdict == "consistent":
+        return "map check: consistent"
+    return f"map check: {check.get('message', verdict)}"
+
+
+def _manifest(path: str) -> Dict[str, Any]:
+    """A written map's manifest: its ``consistency`` (the map check's figures, absent when not
+    checked) and ``unreadable_frames`` (absent when every frame was read) for the summary."""
+    from ..core.keyframes.layout import MANIFEST
+
+    with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:
+        return json.load(fh)

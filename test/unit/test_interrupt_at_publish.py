@@ -53,8 +53,10 @@ def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatc
     capsys.readouterr()
     _cut_old_deletion(monkeypatch)
     assert main(argv + ["--overwrite"]) == 130
-    err = capsys.readouterr().err
-    assert f"interrupted after the map was published: {out} is complete" in err
+    stdout, err = capsys.readouterr()
+    assert err.endswith(f"build-map: interrupted after the map was published: {out} is "
+                        "complete\n"), err
+    assert stdout.startswith(f"map {out}: "), stdout  # the summary of the map it wrote
     assert "--resume" not in err and "Bad file descriptor" not in err
     assert not os.path.exists(out + ".partial")
     assert KeyframeMap.load(out).manifest["files"] == first["files"]  # the same frames, rebuilt
@@ -82,3 +84,68 @@ def test_localize_overwrite_interrupted_while_deleting_the_old_run(tum, sift_map
     assert os.path.isfile(os.path.join(out, "metrics.json"))  # the new run is complete
     assert main(argv + ["--overwrite"]) == 0
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith("run")) == ["run"]
+
+
+def test_build_map_interrupted_after_its_map_is_published_says_it_is_complete(
+        tum, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C in build-map's last warnings or its summary line, the map already published,
+    ended 'build-map: interrupted' (exit 130) with no summary: a complete map looked lost. The
+    summary is written and the line says the map is complete; exit 130 still (a shell's loop
+    of commands stops at Ctrl-C), and no map is called complete before its rename."""
+    import sys
+
+    from mast3r_ros.replay import pipeline
+
+    out = str(tmp_path / "map")
+    argv = ["build-map", tum[0], "--out", out, "--matcher", "sift", "--log-level", "error"]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(pipeline, "_warn_one_keyframe", interrupted)  # after the commit
+    assert main(argv) == 130
+    stdout, err = capsys.readouterr()
+    assert err == f"mast3r-ros build-map: interrupted after the map was published: {out} is " \
+        "complete\n", err
+    n = len(KeyframeMap.load(out))
+    assert stdout == f"map {out}: {n} keyframes from 12 frames; map check: consistent\n", stdout
+    monkeypatch.undo()
+
+    class CutSummary:  # the Ctrl-C lands as the summary line is written
+        def write(self, text):
+            raise KeyboardInterrupt
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", CutSummary())
+    assert main(argv + ["--overwrite"]) == 130
+    monkeypatch.undo()
+    assert capsys.readouterr().err == (f"mast3r-ros build-map: interrupted after the map was "
+                                       f"published: {out} is complete\n")
+    # before the rename: not complete, and not said to be
+    monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
+    assert main(argv + ["--overwrite"]) == 130
+    err = capsys.readouterr().err
+    assert "complete" not in err and err.endswith("build-map: interrupted\n"), err
+
+
+def test_merge_maps_interrupted_as_its_map_is_published_says_it_is_complete(
+        sift_map, tmp_path, monkeypatch, capsys):
+    """merge-maps cut by a Ctrl-C after the merged map's rename (its --overwrite's deletion of
+    the old one) said only 'interrupted', of a complete map."""
+    from mast3r_ros.replay.map_merge import merge_maps
+
+    a, b, out = tmp_path / "a", tmp_path / "b", str(tmp_path / "c")
+    shutil.copytree(sift_map, a)
+    shutil.copytree(sift_map, b)
+    merge_maps(str(a), str(b), out)
+    _cut_old_deletion(monkeypatch)
+    capsys.readouterr()
+    assert main(["merge-maps", str(a), str(b), "--out", out, "--overwrite", "--log-level",
+                 "error"]) == 130
+    err = capsys.readouterr().err
+    assert err == (f"mast3r-ros merge-maps: interrupted after the map was published: {out} is "
+                   "complete\n"), err
+    monkeypatch.undo()
+    assert len(KeyframeMap.load(out)) == len(KeyframeMap.load(sift_map))
