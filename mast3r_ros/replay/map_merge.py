@@ -13,7 +13,7 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..core.errors import InputError, mark_published
-from ..core.fileio import OutputBusyError, check_output_folder
+from ..core.fileio import OutputBusyError, check_output_folder, file_sha256
 from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
@@ -117,12 +117,17 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
 
 def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[dict]:
     """The merged manifest's ``merged_from``: per source map, in order, its ``role`` ("A",
-    "B"), ``map`` (its path as given), the ``keyframes`` it gave (int), and, as its manifest
-    holds them, its ``unreadable_frames`` (the frames its build skipped) and ``merged_from``
-    (when it is itself a merge), so that check-map on the merged map still names them."""
+    "B"), ``map`` (its path made absolute: a relative one named nothing once read from another
+    folder), ``manifest_sha256`` (hex sha256 of its manifest.json, which lists every file's
+    sha256: the map's identity, telling whether the folder at ``map`` still holds that map),
+    the ``keyframes`` it gave (int), and, as its manifest holds them, its
+    ``unreadable_frames`` (the frames its build skipped) and ``merged_from`` (when it is
+    itself a merge), so that check-map on the merged map still names them."""
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
-        src = {"role": role, "map": name, "keyframes": int(kept.sum())}
+        src = {"role": role, "map": os.path.abspath(name),
+               "manifest_sha256": file_sha256(os.path.join(m.path, MANIFEST)),
+               "keyframes": int(kept.sum())}
         for key in ("unreadable_frames", "merged_from"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]

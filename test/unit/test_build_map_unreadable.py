@@ -7,6 +7,7 @@ are unreadable is refused in one line."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -222,8 +223,10 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     c = tmp_path / "c"
     assert main(["merge-maps", str(a), str(b), "--out", str(c), "--log-level", "warning"]) == 0
     sources = json.loads((c / "manifest.json").read_text())["merged_from"]
-    assert sources == [{"role": "A", "map": str(a), "keyframes": 7, "unreadable_frames": record},
-                       {"role": "B", "map": str(b), "keyframes": 3}]
+    sha = [hashlib.sha256((m / "manifest.json").read_bytes()).hexdigest() for m in (a, b)]
+    assert sources == [{"role": "A", "map": str(a), "manifest_sha256": sha[0], "keyframes": 7,
+                        "unreadable_frames": record},
+                       {"role": "B", "map": str(b), "manifest_sha256": sha[1], "keyframes": 3}]
     capsys.readouterr()
     assert main(["check-map", str(c), "--json", str(js)]) == 0
     out = capsys.readouterr().out
@@ -325,3 +328,24 @@ def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path,
     drawn.clear()
     assert main(["check-map", str(b), "--plot", str(tmp_path / "check.png")]) == 0
     assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
+
+
+def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_path, capsys,
+                                                                         monkeypatch):
+    """merged_from recorded each source's path as typed: 'a' from the folder the merge ran in
+    named nothing once check-map ran elsewhere, and nothing told whether the folder there was
+    still that map. It is now absolute, with the sha256 of the source's manifest.json (which
+    lists every file's sha256): the same map has the same hash, a rebuilt one another."""
+    monkeypatch.chdir(tmp_path)
+    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2]), "a", capsys)[0] == 0
+    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), "b", capsys)[0] == 0
+    assert main(["merge-maps", "a", "b", "--out", "c", "--log-level", "error"]) == 0
+    sources = json.loads((tmp_path / "c" / "manifest.json").read_text())["merged_from"]
+    assert [s["map"] for s in sources] == [str(tmp_path / "a"), str(tmp_path / "b")]
+    for s, m in zip(sources, "ab"):
+        manifest = (tmp_path / m / "manifest.json").read_bytes()
+        assert s["manifest_sha256"] == hashlib.sha256(manifest).hexdigest()
+    capsys.readouterr()
+    monkeypatch.chdir(tmp_path / "bag")  # elsewhere: the note still names the folder
+    assert main(["check-map", str(tmp_path / "c")]) == 0
+    assert f"map A ({tmp_path / 'a'}) was built with 1 of 10 frames" in capsys.readouterr().out
