@@ -27,13 +27,15 @@ STAMPS = [S + k * 100 * MS for k in range(10)]
 
 
 def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
-                 empty_depth=(), shift=0.0):
+                 empty_depth=(), shift=0.0, depth_offset=0, depth_received=None, bad_stamp=()):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
     messages whose CDR is cut short (not deserializable), ``depth_size`` depth of another
     size than the image, ``uncut_depth`` depth messages whose CDR is cut short, ``empty_depth``
-    depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y."""
+    depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y. Depth is
+    stamped ``depth_offset`` ns from its image and received 2 ns after its stamp, or at
+    ``depth_received[k]``; ``bad_stamp``: depth messages cut short, their stamp damaged too."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
@@ -47,16 +49,19 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
         if k in uncut:
             corrupt.add((CAM, t + 1))
         shape = (H + 2, W) if k in depth_size else (H, W)
-        depth = image(t, "16UC1", np.full(shape, 1000 + 10 * k, np.uint16))
+        depth = image(t + depth_offset, "16UC1", np.full(shape, 1000 + 10 * k, np.uint16))
+        received = (depth_received or {}).get(k, t + depth_offset + 2)
         if k in bad_depth:
             depth.data = depth.data[:len(depth.data) // 2]
         if k in empty_depth:  # a driver's empty message: 0x0, no data
             depth.data, depth.width, depth.height, depth.step = depth.data[:0], 0, 0, 0
-        msgs.append((DEPTH, t + 2, depth))
+        msgs.append((DEPTH, received, depth))
         if k in uncut_depth:
-            corrupt.add((DEPTH, t + 2))
+            corrupt.add((DEPTH, received))
     return str(write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
-                         corrupt=corrupt))
+                         corrupt=corrupt, bad_stamp={(DEPTH, (depth_received or {}).get(
+                             k, t + depth_offset + 2)) for k, t in enumerate(STAMPS)
+                             if k in bad_stamp}))
 
 
 def _build(bag, out, capsys):
@@ -163,8 +168,9 @@ def test_a_resumed_build_skips_the_same_frames_and_names_them(tiny_ckpt, tum, tm
 def test_a_depth_message_that_cannot_be_deserialized_makes_its_frame_unreadable(tmp_path,
                                                                               capsys):
     """A depth message whose CDR is cut short stopped the bag's indexing pass (build-map: exit
-    2 before any frame). It is stamped from its receive time as an undeserializable image
-    is, and the frame matched to it is unreadable: skipped by build-map, named."""
+    2 before any frame). It is stamped as an undeserializable image is (here its header
+    stamp, read from its first bytes), and the frame matched to it is unreadable: skipped by
+    build-map, named."""
     from mast3r_ros.core.errors import InputError
     from mast3r_ros.core.types import UnreadableFrame
     from mast3r_ros.replay.rosbag import BagSequence
@@ -349,3 +355,53 @@ def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_pa
     monkeypatch.chdir(tmp_path / "bag")  # elsewhere: the note still names the folder
     assert main(["check-map", str(tmp_path / "c")]) == 0
     assert f"map A ({tmp_path / 'a'}) was built with 1 of 10 frames" in capsys.readouterr().out
+
+
+def test_a_late_depth_message_that_cannot_be_deserialized_skips_its_own_frame(tmp_path,
+                                                                             capsys):
+    """A depth message that cannot be deserialized was stamped from its receive time: one that
+    arrived late (after the next depth message) was estimated at the next frame's time, so
+    that frame, whose own depth was fine, was skipped, and the true frame lost its depth
+    without a word. Its header stamp is read from its first bytes (a message cut short keeps
+    them): the true frame is skipped, the next one keeps its depth; a damaged stamp there
+    falls back to the receive-time estimate."""
+    from mast3r_ros.core.types import UnreadableFrame
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    # depth stamped 5 ms before its image, received 1 ms after its stamp; the depth of frame
+    # 3 received 1 ms after frame 4's depth
+    late = {k: STAMPS[k] - 4 * MS for k in range(10)}
+    late[3] = STAMPS[4] - 3 * MS
+    bag = _mapping_bag(tmp_path / "bag", uncut_depth=[3], depth_offset=-5 * MS,
+                       depth_received=late)
+    got = list(BagSequence(bag, image_topic=CAM, depth_topic=DEPTH).frames_or_unreadable())
+    assert [i for i, f in enumerate(got) if isinstance(f, UnreadableFrame)] == [3]
+    assert got[3].reason.endswith("(its header stamp t=1.295000 s read from its first "
+                                  "bytes)"), got[3].reason
+    assert got[4].depth_m is not None and np.allclose(got[4].depth_m, 1.040)
+    rc, stdout, err = _build(bag, tmp_path / "map", capsys)
+    assert rc == 0 and "9 keyframes from 10 frames (1 unreadable, skipped)" in stdout, err
+    manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
+    assert manifest["unreadable_frames"]["stamps_ns"] == [STAMPS[3]]
+    # its stamp damaged as well: the receive-time estimate, as before (frame 4 then)
+    bag = _mapping_bag(tmp_path / "bag2", bad_stamp=[3], depth_offset=-5 * MS,
+                       depth_received=late)
+    got = list(BagSequence(bag, image_topic=CAM, depth_topic=DEPTH).frames_or_unreadable())
+    assert [i for i, f in enumerate(got) if isinstance(f, UnreadableFrame)] == [4]
+    assert "taken as t=1.396000 s from that receive time" in got[4].reason, got[4].reason
+
+
+def test_the_header_stamp_of_a_message_cut_short_is_read_from_its_first_bytes():
+    """The stamp sits right after the 4-byte CDR encapsulation header (int32 sec, uint32
+    nanosec, in the byte order the header names); bytes that cannot be that give None."""
+    import struct
+
+    from mast3r_ros.replay.rosbag.undeserialized import header_stamp_of_cdr
+
+    le = b"\x00\x01\x00\x00" + struct.pack("<iI", 1700000000, 123456789) + b"\x05\x00"
+    be = b"\x00\x00\x00\x00" + struct.pack(">iI", 1700000000, 123456789)
+    assert header_stamp_of_cdr(le) == header_stamp_of_cdr(be) == 1700000000123456789
+    assert header_stamp_of_cdr(memoryview(le)) == 1700000000123456789
+    assert header_stamp_of_cdr(le[:11]) is None  # nanosec cut
+    assert header_stamp_of_cdr(b"\x00\x07" + le[2:]) is None  # no CDR encapsulation
+    assert header_stamp_of_cdr(b"\x00\x01\x00\x00" + struct.pack("<iI", 1, 10 ** 9)) is None

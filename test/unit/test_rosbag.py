@@ -83,10 +83,11 @@ def tf_message(transforms):
     return T["tf2_msgs/msg/TFMessage"](transforms=out)
 
 
-def write_bag(path: Path, storage, messages, empty_topics=(), corrupt=()) -> Path:
+def write_bag(path: Path, storage, messages, empty_topics=(), corrupt=(), bad_stamp=()) -> Path:
     """messages: (topic, bag_time_ns, msg); empty_topics: (topic, msgtype) without messages;
     corrupt: (topic, bag_time_ns) of messages written cut short (CDR that cannot be
-    deserialized)."""
+    deserialized, its header stamp intact); bad_stamp: likewise, their header seconds
+    overwritten too (2**31 - 1: a damaged stamp)."""
     writer = Writer(path, version=9, storage_plugin=storage)
     with writer:
         conns = {}
@@ -96,8 +97,10 @@ def write_bag(path: Path, storage, messages, empty_topics=(), corrupt=()) -> Pat
             if topic not in conns:
                 conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
             raw = bytes(TS.serialize_cdr(msg, msg.__msgtype__))
-            writer.write(conns[topic], bag_time, raw[:30] if (topic, bag_time) in corrupt
-                         else raw)
+            if (topic, bag_time) in bad_stamp:
+                raw = raw[:4] + (2 ** 31 - 1).to_bytes(4, "little") + raw[8:]
+            writer.write(conns[topic], bag_time, raw[:30] if (topic, bag_time) in {
+                *corrupt, *bad_stamp} else raw)
     return path
 
 
@@ -450,9 +453,10 @@ def test_an_image_message_that_cannot_be_deserialized_is_an_unreadable_frame(tmp
     from mast3r_ros.core.types import UnreadableFrame
 
     color = "/camera/color/image_raw"
-    # the 1.2 s image (its depth at 1.19 s matched to it), received at 1.7 s, is cut short
+    # the 1.2 s image (its depth at 1.19 s matched to it), received at 1.7 s, is cut short,
+    # its header stamp damaged too (else read from its first bytes: below)
     bag = write_bag(tmp_path / "bag", storage, rgbd_messages(),
-                    corrupt={(color, 1200 * MS + LATE)})
+                    bad_stamp={(color, 1200 * MS + LATE)})
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         seq = BagSequence(bag, depth_topic="/camera/depth/image_rect_raw", pose_frames="map",
                           pose_at_stamp=SPARSE_TF)

@@ -22,17 +22,19 @@ CAM = "/cam/image"
 DEPTH = "/cam/depth"
 
 
-def _bag(path, images, corrupt, depth=False):
+def _bag(path, images, corrupt, depth=False, bad_stamp=False):
     """``images``: (header stamp, bag receive time) ns of each image, in bag order; ``corrupt``:
-    receive times of the images written cut short. ``depth``: a depth image at each stamp."""
+    receive times of the images written cut short (``bad_stamp``: their header stamp damaged
+    too, so that it is estimated, not read). ``depth``: a depth image at each stamp."""
     msgs = [("/cam/camera_info", 0, camera_info(images[0][0]))]
     for stamp, bag_ns in images:
         msgs.append((CAM, bag_ns, image(stamp, "rgb8", RGB)))
         if depth:
             msgs.append((DEPTH, bag_ns + 1, image(stamp, "16UC1",
                                                   np.full(RGB.shape[:2], 1000, np.uint16))))
+    cut = {(CAM, b) for b in corrupt}
     return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
-                     corrupt={(CAM, b) for b in corrupt})
+                     corrupt=set() if bad_stamp else cut, bad_stamp=cut if bad_stamp else set())
 
 
 @pytest.mark.parametrize("stamp", [0, 5 * S], ids=["zero", "repeated"])
@@ -58,14 +60,19 @@ def test_a_bad_image_never_overtakes_the_next_one(tmp_path):
     received = [s + 50 * MS for s in stamps]
     received[2] = stamps[2] + 190 * MS  # the bad one, nearer the 50 ms image before it
     received[3:] = [s + lat * MS for s, lat in zip(stamps[3:], (400, 350, 300))]  # late ones
-    bag = _bag(tmp_path / "bag", list(zip(stamps, received)), corrupt=[received[2]])
+    bag = _bag(tmp_path / "bag", list(zip(stamps, received)), corrupt=[received[2]],
+               bad_stamp=True)
     seq = BagSequence(bag, image_topic=CAM)
     assert len(seq.runs) == 1 and len(seq) == 6
     assert seq.stamps_ns[2] == stamps[3]  # 1.34 s estimated, clamped to the next image's
     assert np.all(np.diff(seq.stamps_ns) >= 0)
+    # its header stamp intact (a message cut short): read, not estimated
+    bag = _bag(tmp_path / "read", list(zip(stamps, received)), corrupt=[received[2]])
+    assert BagSequence(bag, image_topic=CAM).stamps_ns.tolist() == stamps
     # within its bounds, the estimate stands: receive time less the nearer image's latency
     received[2] = stamps[2] + 60 * MS
-    bag = _bag(tmp_path / "ok", list(zip(stamps, received)), corrupt=[received[2]])
+    bag = _bag(tmp_path / "ok", list(zip(stamps, received)), corrupt=[received[2]],
+               bad_stamp=True)
     assert BagSequence(bag, image_topic=CAM).stamps_ns[2] == stamps[2] + 10 * MS
 
 
@@ -85,7 +92,7 @@ def test_a_bad_image_at_a_clock_reset_joins_the_run_it_was_received_nearer(tmp_p
     images = _reset_images()
     shift = {"tie": 0, "next": 30 * MS, "previous": -30 * MS}[nearer]
     images[10] = (images[10][0], images[10][1] + shift)
-    bag = _bag(tmp_path / "bag", images, corrupt=[images[10][1]], depth=True)
+    bag = _bag(tmp_path / "bag", images, corrupt=[images[10][1]], depth=True, bad_stamp=True)
     counts = [11, 9] if nearer == "previous" else [10, 10]
     seq = BagSequence(bag, image_topic=CAM, depth_topic=DEPTH, run=2)
     assert [c for c, _, _ in seq.runs] == counts and len(seq) == counts[1]
@@ -122,3 +129,21 @@ def test_plain_iteration_refuses_a_run_with_a_bad_image_before_any_frame(tmp_pat
     assert CAM in text and "(run 2)" in text and "bag time 3.500000 s" in text, text
     assert "cannot be deserialized" in text, text
     assert len(list(seq.frames_or_unreadable())) == 10  # localize, build-map read the run
+
+
+@pytest.mark.parametrize("nearer", ["next", "previous"])
+def test_a_bad_image_whose_header_stamp_is_intact_is_placed_by_it(tmp_path, nearer):
+    """A message cut short keeps its first bytes: its header stamp, read from them, places it
+    as any message is placed (run 2's first image, whichever image it was received nearer),
+    where the receive-time guess put one received nearer run 1's last image into run 1."""
+    images = _reset_images()
+    shift = {"next": 30 * MS, "previous": -30 * MS}[nearer]
+    images[10] = (images[10][0], images[10][1] + shift)
+    bag = _bag(tmp_path / "bag", images, corrupt=[images[10][1]], depth=True)
+    seq = BagSequence(bag, image_topic=CAM, depth_topic=DEPTH, run=2)
+    assert [c for c, _, _ in seq.runs] == [10, 10]
+    assert seq.stamps_ns.tolist() == [s for s, _ in images[10:]]
+    got = list(seq.frames_or_unreadable())
+    assert [isinstance(f, UnreadableFrame) for f in got] == [True] + [False] * 9
+    assert got[0].reason.endswith(f"(its header stamp t={S * 1e-9:.6f} s read from its first "
+                                  "bytes)"), got[0].reason

@@ -3,7 +3,8 @@
 Reads ``sensor_msgs/msg/Image`` or ``CompressedImage`` colour images, ``CameraInfo`` intrinsics,
 an optional depth image topic and ``/tf`` + ``/tf_static`` for a known camera pose. Every stamp is
 the message's ``header.stamp``, never the time the bag received it -- but for an image message
-that cannot be deserialized, whose header is unknown: its unreadable frame is stamped from its
+that cannot be deserialized and whose first bytes hold no plausible stamp (a message cut short
+keeps them: `undeserialized.header_stamp_of_cdr`): its unreadable frame is stamped from its
 receive time, moved into the header clock (`BagSequence.frames_or_unreadable`); a depth message
 that cannot be deserialized is stamped so too, and the frame matched to it is unreadable.
 

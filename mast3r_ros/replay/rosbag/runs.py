@@ -46,6 +46,11 @@ log = logging.getLogger(__name__)
 # once by stamps past the top; after a clock reset or a loop the stream stays below it.
 RUN_LOOKAHEAD = 4
 
+# A header stamp read from the raw bytes of a message that cannot be deserialized is taken when
+# within this of the stamp its receive time gives (a late message's delay is well under it; a
+# damaged stamp, 32 random bits of seconds, is almost never within it).
+HEADER_STAMP_WINDOW_NS = 1_000_000_000
+
 
 def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[int]:
     """Run number (1-based) of each header stamp of one stream, in bag order.
@@ -81,15 +86,23 @@ class _RunCounter:
         # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
         self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
         self._estimated: Dict[Any, Dict[int, int]] = {}
+        # stream -> ordinal -> the header stamp read from the raw bytes of a message noted
+        # without one; after `finish`: the ordinals whose estimate is that stamp
+        self._read: Dict[Any, Dict[int, int]] = collections.defaultdict(dict)
+        self._from_header: Dict[Any, set] = collections.defaultdict(set)
 
-    def note(self, stream: Any, stamp_ns: Optional[int], bag_ns: int = 0) -> int:
+    def note(self, stream: Any, stamp_ns: Optional[int], bag_ns: int = 0,
+             read_ns: Optional[int] = None) -> int:
         """Record one message of ``stream`` (header stamp and bag receive time, int ns). A
         stamp of None is unknown (an image or depth message that cannot be deserialized): such
         a message takes no part in finding the runs; `finish` puts it in a neighbour's
-        (`estimated`)."""
+        (`estimated`), unless ``read_ns`` (its header stamp read from its raw bytes,
+        `undeserialized.header_stamp_of_cdr`) is plausible (`_take_read_stamps`)."""
         stamps = self._stamps[stream]
         if stamp_ns is None:
             self._unknown[stream].append(len(stamps))
+            if read_ns is not None:
+                self._read[stream][len(stamps)] = int(read_ns)
         stamps.append(0 if stamp_ns is None else int(stamp_ns))
         self._bag_ns[stream].append(int(bag_ns))
         return len(stamps) - 1
@@ -98,6 +111,11 @@ class _RunCounter:
         """After `finish`: ordinal -> estimated header stamp (int ns) of each message of
         ``stream`` noted without one (`_place_unknown`)."""
         return self._estimated.get(stream, {})
+
+    def from_header(self, stream: Any, ordinal: int) -> bool:
+        """After `finish`: whether the `estimated` stamp of ``stream``'s message ``ordinal``
+        is the header stamp read from its raw bytes (else its receive time's estimate)."""
+        return ordinal in self._from_header.get(stream, ())
 
     def finish(self, reference: Any = None) -> None:
         """Label every stream's messages with the ``reference`` stream's runs (the images').
@@ -109,7 +127,9 @@ class _RunCounter:
         fall below 1). "Under way" is the run of whichever of the two messages received around
         that moment has its receive time minus stamp nearer the other stream's (`_run_around`),
         so a message received just before the first of a new run still joins it. Messages
-        noted without a stamp are left out of all this, then placed (`_place_unknown`)."""
+        noted without a stamp are left out of all this, then placed (`_place_unknown`), but
+        for those whose stamp was read from their bytes (`_take_read_stamps`)."""
+        self._take_read_stamps()
         known: Dict[Any, Sequence[int]] = {}  # stream -> ordinals of its messages with a stamp
         streams: Dict[Any, Tuple[Sequence[int], Sequence[int]]] = {}
         for k, v in self._stamps.items():
@@ -140,6 +160,30 @@ class _RunCounter:
         self._stamps.clear()
         self._bag_ns.clear()
         self._labels = labels
+
+    def _take_read_stamps(self) -> None:
+        """A message noted without a stamp but with one read from its raw bytes (`note`'s
+        ``read_ns``) is taken as stamped so, a part of the runs as any other message, when
+        that stamp is within `HEADER_STAMP_WINDOW_NS` of its receive time less the receive
+        latency of the nearer-received of the messages before and after it that have a stamp
+        (its receive time when none has); further off, the bytes are taken as damaged and it
+        stays unknown (`_place_unknown`'s estimate). A receive-time estimate is off by the
+        message's own delay: a depth message received late, after the next one, was estimated
+        at the next frame's time, and that frame was skipped instead of its own."""
+        for stream, reads in self._read.items():
+            unknown = self._unknown.get(stream, [])
+            stamps, bag = self._stamps[stream], self._bag_ns[stream]
+            lost = set(unknown)
+            for i, read in reads.items():
+                near = [j for j in (_neighbour(i, -1, lost, len(stamps)),
+                                    _neighbour(i, 1, lost, len(stamps))) if j is not None]
+                ref = min(near, key=lambda j: abs(bag[j] - bag[i]), default=None)
+                guess = bag[i] - (bag[ref] - stamps[ref]) if ref is not None else bag[i]
+                if abs(read - guess) <= HEADER_STAMP_WINDOW_NS:
+                    stamps[i] = read
+                    self._from_header[stream].add(i)
+            self._unknown[stream] = [i for i in unknown if i not in self._from_header[stream]]
+            self._estimated[stream] = {i: stamps[i] for i in self._from_header[stream]}
 
     def _place_unknown(self, stream: Any, known: List[int], labels: List[int]) -> List[int]:
         """The run labels of all of ``stream``'s messages from those of its ``known`` ones
@@ -187,7 +231,7 @@ class _RunCounter:
             elif after is not None:
                 stamp = min(stamp, after)
             estimated[i] = stamps[i] = int(stamp)
-        self._estimated[stream] = estimated
+        self._estimated.setdefault(stream, {}).update(estimated)
         return full
 
     def run(self, stream: Any, ordinal: int) -> int:
@@ -201,6 +245,14 @@ class _RunCounter:
         n = min(count, len(labels))
         out[:n] = labels[:n]
         return out
+
+
+def _neighbour(i: int, step: int, lost: set, count: int) -> Optional[int]:
+    """The ordinal nearest ``i`` in direction ``step`` (-1, 1) not in ``lost``; None."""
+    j = i + step
+    while 0 <= j < count and j in lost:
+        j += step
+    return j if 0 <= j < count else None
 
 
 class _TfSamples:

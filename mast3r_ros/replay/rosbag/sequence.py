@@ -47,7 +47,7 @@ from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
 from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection, warn_if_one_file_of_a_split_bag
-from .undeserialized import _Undeserialized
+from .undeserialized import _Undeserialized, header_stamp_of_cdr
 
 log = logging.getLogger(__name__)
 
@@ -245,7 +245,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 try:
                     msg = reader.deserialize(raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
-                    ordinal = runs.note(conn.topic, None, bag_ns)  # no part in the runs
+                    read = header_stamp_of_cdr(raw) if getattr(reader, "is2", True) else None
+                    ordinal = runs.note(conn.topic, None, bag_ns, read)  # no part in the runs
                     if conn.topic == self.image_topic:
                         self._undeserialized[ordinal] = (bag_ns, error_clause(err))
                         self._image_runs.append((ordinal, 0))

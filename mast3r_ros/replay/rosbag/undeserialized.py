@@ -1,18 +1,43 @@
 """`_Undeserialized`: what `BagSequence` says of, and makes from, the image and depth messages
-of a rosbag2 that cannot be deserialized at all (their header stamps unknown, estimated from the
-time the bag received them: `runs._RunCounter.estimated`). A base class of `BagSequence`, which
-fills ``_undeserialized`` and ``_undeserialized_depth`` (ordinal on the topic -> (bag receive
-time ns, the error)) in its indexing pass."""
+of a rosbag2 that cannot be deserialized at all (their header stamps read from their first bytes
+where those are intact, `header_stamp_of_cdr`, else estimated from the time the bag received
+them: `runs._RunCounter.estimated`). A base class of `BagSequence`, which fills
+``_undeserialized`` and ``_undeserialized_depth`` (ordinal on the topic -> (bag receive time
+ns, the error)) in its indexing pass."""
 
 from __future__ import annotations
 
 import logging
+import struct
 from typing import Dict, Optional, Tuple
 
 from ...core.errors import InputError
 from ...core.types import UnreadableFrame
 
 log = logging.getLogger(__name__)
+
+
+def header_stamp_of_cdr(raw: bytes) -> Optional[int]:
+    """The ``header.stamp`` (int ns) of a serialized rosbag2 image or depth message
+    (sensor_msgs/Image, CompressedImage: std_msgs/Header first), read from its first 12 bytes
+    even when the rest cannot be deserialized (a message cut short): the 4-byte CDR
+    encapsulation header (0x00 0x00 big-endian, 0x00 0x01 little-endian), then int32 sec and
+    uint32 nanosec. None when the bytes cannot be that: fewer than 12, another encapsulation,
+    nanosec >= 10^9. The caller checks that the stamp is plausible (`runs._RunCounter`)."""
+    head = bytes(raw[:12])
+    if len(head) < 12 or head[0] != 0 or head[1] not in (0, 1):
+        return None
+    sec, nanosec = struct.unpack_from("<iI" if head[1] == 1 else ">iI", head, 4)
+    if nanosec >= 1_000_000_000:
+        return None
+    return sec * 1_000_000_000 + nanosec
+
+
+def _stamp_words(stamp: int, from_header: bool) -> str:
+    """How an undeserialized message's stamp was found, for its frame's reason."""
+    if from_header:
+        return f"its header stamp t={stamp * 1e-9:.6f} s read from its first bytes"
+    return f"its header stamp unknown, taken as t={stamp * 1e-9:.6f} s from that receive time"
 
 
 class _Undeserialized:
@@ -23,21 +48,23 @@ class _Undeserialized:
 
     def _warn_undeserialized(self) -> None:
         """Warn once, with the count and the first error, about the image messages that could
-        not be deserialized. Their stamps are `_RunCounter.estimated` (`_place_unknown`): each
+        not be deserialized. Their stamps are `_RunCounter.estimated` (`_place_unknown`): the
+        header stamp of a message whose first bytes hold one near its receive time
+        (`header_stamp_of_cdr`: a message cut short keeps them), else each
         is in the run of a readable neighbour, stamped from its bag receive time less that
         neighbour's receive latency (in the header clock, so a sim-time bag's wall-clock
         receive times do not reorder the frames), clamped between the stamps of the images
         around it in its run, so that it never splits a run nor overtakes a neighbour."""
         self._warn_lost(self._undeserialized, "image", self.image_topic,
-                        "localize and build-map skip each as an unreadable frame, stamped from "
-                        "its receive time")
+                        "localize and build-map skip each as an unreadable frame, stamped by "
+                        "its first bytes where intact, else from its receive time")
 
     def _warn_undeserialized_depth(self) -> None:
         """As `_warn_undeserialized`, for the depth messages that could not be deserialized:
         each is stamped the same way, and the frames matched to that stamp are unreadable."""
         self._warn_lost(self._undeserialized_depth, "depth", self.depth_topic,
-                        "each is stamped from its receive time, and the frame matched to it is "
-                        "skipped as an unreadable frame")
+                        "each is stamped by its first bytes where intact, else from its receive "
+                        "time, and the frame matched to it is skipped as an unreadable frame")
 
     def _warn_lost(self, lost: Dict[int, Tuple[int, str]], kind: str, topic: Optional[str],
                    what_then: str) -> None:
@@ -57,10 +84,11 @@ class _Undeserialized:
         ``skip_unreadable`` (plain iteration stops at it)."""
         bag_ns, err = self._undeserialized_depth[ordinal]
         stamp = int(self._depth_by_ordinal[ordinal])
+        read = self._run_counter.from_header(self.depth_topic, ordinal)
         lost = InputError(
             f"depth topic {self.depth_topic}: the message received at bag time "
-            f"{bag_ns * 1e-9:.6f} s could not be deserialized: {err} (its header stamp unknown, "
-            f"taken as t={stamp * 1e-9:.6f} s from that receive time)")
+            f"{bag_ns * 1e-9:.6f} s could not be deserialized: {err} "
+            f"({_stamp_words(stamp, read)})")
         if not skip_unreadable:
             raise lost
         return lost
@@ -72,9 +100,9 @@ class _Undeserialized:
         no pose)."""
         bag_ns, err = self._undeserialized[ordinal]
         stamp = self._run_counter.estimated(self.image_topic)[ordinal]
+        read = self._run_counter.from_header(self.image_topic, ordinal)
         reason = (f"{self.image_topic}: the message received at bag time {bag_ns * 1e-9:.6f} s "
-                  f"could not be deserialized: {err} (its header stamp unknown, taken as "
-                  f"t={stamp * 1e-9:.6f} s from that receive time)")
+                  f"could not be deserialized: {err} ({_stamp_words(stamp, read)})")
         camera_named = self._pose_frames is not None and bool(self._pose_frames[1])
         known = frame_id is not None or camera_named  # else no frame to look the pose up for
         return UnreadableFrame(stamp, reason, self._pose(frame_id or "", stamp) if known else None)
