@@ -123,6 +123,17 @@ def test_build_map_interrupted_after_its_map_is_published_says_it_is_complete(
     monkeypatch.undo()
     assert capsys.readouterr().err == (f"mast3r-ros build-map: interrupted after the map was "
                                        f"published: {out} is complete\n")
+    # SIGTERM (raised as cli.Terminated) says so too, with its own code
+    from mast3r_ros.replay.cli import Terminated
+
+    def terminated(*a, **k):
+        raise Terminated
+
+    monkeypatch.setattr(pipeline, "_warn_one_keyframe", terminated)
+    assert main(argv + ["--overwrite"]) == 143
+    assert capsys.readouterr().err == (f"mast3r-ros build-map: terminated (SIGTERM) after the "
+                                       f"map was published: {out} is complete\n")
+    monkeypatch.undo()
     # before the rename: not complete, and not said to be
     monkeypatch.setattr(pipeline, "plot_keyframes", interrupted)
     assert main(argv + ["--overwrite"]) == 130
