@@ -173,6 +173,33 @@ def test_decode_compressed_16bit_png_survives():
     assert encoding == "mono16"
 
 
+@pytest.mark.parametrize("pattern", ["rggb", "bggr", "gbrg", "grbg"])
+@pytest.mark.parametrize("bits", [8, 16])
+def test_a_compressed_bayer_mosaic_is_demosaiced_as_its_raw_message_is(pattern, bits):
+    """compressed_image_transport compresses a Bayer image as its grey mosaic, format
+    'bayer_rggb8; png compressed ' (no target colour: Bayer is no colour encoding to it), and
+    its subscriber gives the mosaic back as bayer_rggb8 for cv_bridge to demosaic. It was read
+    as mono8 (16-bit: 16UC1), a grey picture with the colour filter's checkerboard."""
+    rng = np.random.default_rng(3)
+    dtype = np.uint8 if bits == 8 else np.uint16
+    mosaic = rng.integers(0, 256 if bits == 8 else 65536, (24, 32), dtype=dtype)
+    ok, png = cv2.imencode(".png", mosaic)
+    assert ok
+    encoding = f"bayer_{pattern}{bits}"
+    out, got = decode_compressed(f"{encoding}; png compressed ", png.tobytes())
+    assert got == encoding
+    raw = decode_image(encoding, 24, 32, mosaic.strides[0], mosaic.tobytes())
+    np.testing.assert_array_equal(to_rgb8(out, got), to_rgb8(raw, encoding))
+
+
+def test_a_bayer_format_on_a_colour_payload_keeps_the_decoded_colour():
+    """Only a grey mosaic is taken as Bayer: a colour JPEG whose format names a Bayer source
+    (a republisher that demosaiced first) stays bgr8."""
+    ok, jpg = cv2.imencode(".jpg", np.ascontiguousarray(RGB[:, :, ::-1]))
+    _, encoding = decode_compressed("bayer_rggb8; jpeg compressed bgr8", jpg.tobytes())
+    assert encoding == "bgr8"
+
+
 def test_decode_compressed_depth_formats():
     depth_mm = np.array([[0, 1000], [2500, 65535]], dtype=np.uint16)
     ok, png = cv2.imencode(".png", depth_mm)

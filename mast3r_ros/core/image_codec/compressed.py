@@ -16,6 +16,11 @@ from .raw import BytesLike, _as_uint8
 from .rvl import decode_rvl
 
 _COMPRESSED_DEPTH_HEADER_BYTES = 12  # int32 format + float32 depthParam[2]
+# the Bayer encodings a grey PNG/JPEG mosaic of each dtype can carry (its format's first part)
+_BAYER_BY_DTYPE = {np.dtype(np.uint8): tuple(f"bayer_{p}8" for p in ("rggb", "bggr", "gbrg",
+                                                                      "grbg")),
+                   np.dtype(np.uint16): tuple(f"bayer_{p}16" for p in ("rggb", "bggr", "gbrg",
+                                                                        "grbg"))}
 
 
 def _decode_buffer(buf: np.ndarray, fmt: str) -> np.ndarray:
@@ -86,7 +91,9 @@ def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
 
     JPEG and PNG are decoded by OpenCV with IMREAD_UNCHANGED, so colour comes back as bgr8 / bgra8,
     grey as mono8, 16-bit grey PNG as 16UC1 (or mono16 when ``format`` says so) and 16-bit
-    colour PNG as bgr16 / bgra16. The
+    colour PNG as bgr16 / bgra16. A grey image whose ``format`` names a Bayer encoding
+    (compressed_image_transport's 'bayer_rggb8; png compressed ', of an 8- or 16-bit mosaic)
+    comes back as that encoding, for `to_rgb8` to demosaic as cv_bridge does. The
     ``compressedDepth`` format of image_transport's compressed_depth plugin (12-byte header, then
     PNG, or RVL) gives 16UC1 or 32FC1.
 
@@ -103,6 +110,12 @@ def decode_compressed(format: str, data: BytesLike) -> Tuple[np.ndarray, str]:
         return _decode_compressed_depth(format, buf)
     image = _decode_buffer(buf, format)
     declared = format.split(";")[0].strip() if ";" in format else ""
+    if declared in _BAYER_BY_DTYPE.get(image.dtype, ()) and image.ndim == 2:
+        # compressed_image_transport compresses a Bayer image as its grey mosaic and names it
+        # in the format ('bayer_rggb8; png compressed '); its subscriber gives the mosaic back
+        # under that encoding, which cv_bridge then demosaics: read as mono8 it was a grey
+        # picture with a checkerboard of the colour filter
+        return image, declared
     if image.dtype == np.uint8 and image.ndim == 2:
         return image, "mono8"
     if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] in (3, 4):
