@@ -386,16 +386,73 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
                  depth_m=depth_m, map_from_cam=map_from_cam)
 
 
+# image_proc's names: image_rect / image_rect_color (and a driver's image_rect_raw) are
+# rectified, image_raw / image_color / image_mono are not; a transport's suffix comes after them
+_TRANSPORT_SUFFIXES = ("compressed", "compressedDepth", "theora", "zstd", "ffmpeg")
+
+
+def _topic_image_kind(topic: str) -> str:
+    """'rectified', 'raw' or '' (the name does not say) for an image topic's last name."""
+    parts = [p for p in topic.split("/") if p]
+    while parts and parts[-1] in _TRANSPORT_SUFFIXES:
+        parts.pop()
+    name = parts[-1] if parts else ""
+    if name.startswith("image_rect"):
+        return "rectified"
+    return "raw" if name in ("image_raw", "image_color", "image_mono") else ""
+
+
+def rectification_mismatch(image_topic: str, info: Any, rectified: bool) -> str:
+    """Why the name of ``image_topic`` contradicts how its CameraInfo ``info`` is read, or '':
+    an image_proc ``image_rect*`` topic read as unrectified (K and D: ``rectified`` false), or
+    an ``image_raw`` / ``image_color`` / ``image_mono`` one read as rectified (P, no
+    distortion), when the two models differ: a non-zero D, or a P whose 3x3 is not K (a P of
+    zeros, never rectified, is left to the conversion). A name is a convention, not proof: the
+    caller warns and reads the image as configured. Raises InputError as
+    `camera_info_to_intrinsics` does for a malformed k, d or p."""
+    kind = _topic_image_kind(image_topic)
+    if not kind or (kind == "rectified") == bool(rectified):
+        return ""
+    k = np.asarray(_float_fields(info.k, "k"))
+    d = np.asarray(_float_fields(info.d, "d"))
+    p = np.asarray(_float_fields(info.p, "p"))
+    if k.size != 9 or p.size != 12 or not np.any(p):
+        return ""
+    differs = []
+    if np.any(d):
+        differs.append(f"D {np.round(d, 6).tolist()}")
+    if not np.allclose(p.reshape(3, 4)[:, :3], k.reshape(3, 3), rtol=0.0, atol=1e-3):
+        differs.append(f"P's fx fy cx cy {p[0]:g} {p[5]:g} {p[2]:g} {p[6]:g} against K's "
+                       f"{k[0]:g} {k[4]:g} {k[2]:g} {k[5]:g}")
+    if not differs:
+        return ""
+    what = " and ".join(differs)
+    if rectified:
+        return (f"image topic {image_topic} is the unrectified image by its name, but "
+                "image_rectified is true: it is read with the CameraInfo's P and no distortion, "
+                f"the model of image_proc's rectified image, not K and D ({what}); set "
+                "image_rectified: false for it, or subscribe to the rectified topic (image_rect)")
+    return (f"image topic {image_topic} is rectified by its name (image_proc's image_rect*), but "
+            "image_rectified is false: it is read with the CameraInfo's K and D, which describe "
+            f"the raw image ({what}), so the rectified pixels are undistorted again; set "
+            "image_rectified: true (the node parameter, or in the --params YAML of build-map / "
+            "localize) to read P with no distortion")
+
+
 class IntrinsicsCache:
     """`camera_info_to_intrinsics` that converts again only when the CameraInfo fields change.
 
     A camera publishes the same CameraInfo beside every image; call the cache with each one.
+    ``image_topic`` (the image stream the CameraInfo describes, when known): a name that
+    contradicts the ``rectified`` read (`rectification_mismatch`) is warned about once per
+    calibration.
     """
 
-    def __init__(self, source: str = "CameraInfo") -> None:
+    def __init__(self, source: str = "CameraInfo", image_topic: Optional[str] = None) -> None:
         self._key: Optional[tuple] = None
         self._value: Optional[CameraIntrinsics] = None
         self._source = source  # what the warnings name (a topic)
+        self._image_topic = image_topic
 
     def __call__(self, info: Any, rectified: bool = False) -> CameraIntrinsics:
         key = _camera_info_fields(info, rectified)
@@ -409,4 +466,8 @@ class IntrinsicsCache:
             cx, cy = (mat[2], mat[6]) if rectified else (mat[2], mat[5])
             image_codec.warn_far_principal_point(
                 cx, cy, width, height, f"{self._source} (P)" if rectified else self._source)
+            why = (rectification_mismatch(self._image_topic, info, rectified)
+                   if self._image_topic else "")
+            if why:
+                log.warning("%s: %s", self._source, why)
         return self._value

@@ -255,6 +255,9 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._info_sub = self.create_subscription(CameraInfo, "camera_info",
                                                   self._on_camera_info, sensor_qos)
         self._info_topic = topics.topic_name(self._info_sub)   # the worker never touches subs
+        # the image topic's name (remapped) checked against image_rectified once per calibration
+        self._intrinsics = mf.IntrinsicsCache(self._info_topic,
+                                              image_topic=topics.topic_name(self._image_sub))
         self._initialpose_sub = self.create_subscription(
             PoseWithCovarianceStamped, "initialpose", self._on_initial_pose, 10)
         self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)

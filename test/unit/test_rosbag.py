@@ -721,6 +721,49 @@ def test_a_rectified_image_topic_takes_p_not_k_and_d(tmp_path):
     assert not np.any(rect.intrinsics.dist)
 
 
+@pytest.mark.parametrize("topic, rectified, d, p, warned", [
+    # image_proc's rectified stream read with the raw camera's K and D: undistorted twice
+    ("/cam/image_rect", False, None, None, "set image_rectified: true"),
+    ("/cam/image_rect_color/compressed", False, None, None, "set image_rectified: true"),
+    # the raw, distorted stream read with P and no distortion
+    ("/cam/image_raw", True, None, None, "set image_rectified: false"),
+    ("/cam/image_rect", True, None, None, ""),
+    ("/cam/image_raw", False, None, None, ""),
+    ("/cam/image", False, None, None, ""),                     # the name does not say
+    # a driver's image_rect_raw whose CameraInfo is already the rectified model (D 0, P = K)
+    ("/cam/infra1/image_rect_raw", False, [0.0] * 5, "K", ""),
+    ("/cam/image_rect", False, [0.0] * 5, None, "P's fx fy cx cy 28 29"),  # P is not K
+])
+def test_an_image_topic_whose_name_contradicts_image_rectified_is_warned_about(
+        tmp_path, caplog, topic, rectified, d, p, warned):
+    """A bag's image_rect read without image_rectified took K and D, the raw camera's, and
+    undistorted the rectified pixels again: the map it gave was refused as inconsistent with
+    'check the poses ... and the depth unit', the rectification never named. Said once."""
+    import logging
+
+    info = camera_info(S)
+    info.p[:] = [28.0, 0, 14.5, 0, 0, 29.0, 11.0, 0, 0, 0, 1, 0]
+    if d is not None:
+        info.d[:] = d
+    if p == "K":
+        info.p[:] = np.hstack([info.k.reshape(3, 3), np.zeros((3, 1))]).reshape(-1)
+    compressed_topic = topic.endswith("/compressed")
+    msgs = [(topic, S + i, compressed(S + i, "rgb8; png compressed bgr8", RGB)
+             if compressed_topic else image(S + i, "rgb8", RGB)) for i in range(3)]
+    msgs += [("/cam/camera_info", S + i, camera_info(S + i)) for i in range(3)]
+    for _, _, m in msgs[3:]:
+        m.p[:], m.d[:] = info.p, info.d
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        frames = list(BagSequence(bag, image_rectified=rectified))
+    said = [r.getMessage() for r in caplog.records if "by its name" in r.getMessage()]
+    assert len(frames) == 3
+    if warned:
+        assert len(said) == 1 and warned in said[0] and topic in said[0], said
+    else:
+        assert said == []
+
+
 def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
     """A driver leaving header.stamp at 0: the node refuses such frames, the offline reader
     localized them into a trajectory of identical stamps without a word (a fresh user's find)."""

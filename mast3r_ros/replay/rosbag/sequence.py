@@ -276,7 +276,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     def _intrinsics(self, msg: Any, topic: str) -> CameraIntrinsics:
         try:
             # converted once per calibration (a far principal point is warned about then)
-            cache = self._info_cache.setdefault(topic, IntrinsicsCache(f"CameraInfo on {topic}"))
+            # its image topic named too: an image_rect read with K and D is warned about
+            cache = self._info_cache.setdefault(topic, IntrinsicsCache(
+                f"CameraInfo on {topic}", image_topic=self.image_topic))
             cam = cache(msg, self._rectified)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
