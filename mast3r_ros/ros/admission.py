@@ -5,7 +5,8 @@
   2000x16 strip); the size the CameraInfo gives. Each returns a reason, never raises.
 * `ArrivalStats`: images counted as they arrive (not as they are processed), with zero and
   repeated header stamps, so /diagnostics never says "no images" while images arrive.
-* `stamp_refusal`: the reason a frame with a zero, negative or repeated stamp is not localized.
+* `stamp_refusal`: the reason a frame with a zero, negative or repeated stamp is not localized;
+  `future_stamp_refusal` and `stale_reason` for a stamp too far ahead of or behind the node clock.
 * `ErrorThrottle`: an unexpected exception is logged once with its traceback, then one line per
   interval with the count of repeats.
 * `TfTimeline`: a time reset never clears the TF buffer (it holds the odometry of the frame being
@@ -159,6 +160,9 @@ class ArrivalStats:
 ZERO_STAMP = "stamp_zero"
 NEGATIVE_STAMP = "stamp_negative"
 REPEATED_STAMP = "stamp_repeated"
+FUTURE_STAMP = "stamp_future"
+# an image older than this is stamped on another clock than the node's, not merely late
+_OTHER_CLOCK_AGE_S = 86400.0
 
 
 def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
@@ -181,6 +185,36 @@ def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
         return REPEATED_STAMP, ("header.stamp repeats the previous image's: the camera driver "
                                 "reuses stamps (each image needs its capture time)")
     return "", ""
+
+
+def future_stamp_refusal(stamp_ns: int, now_ns: int, max_age_s: float) -> Tuple[str, str]:
+    """(kind, reason) for an image stamped further ahead of the node clock (``now_ns``) than
+    ``max_age_s`` (the parameter ``max_image_age_s``, which bounds how late an image may be:
+    no capture can be that far in the future), or ('', ''); also with the gate off (0) or while
+    the node clock reads 0 (``use_sim_time`` before ``/clock``). Such a stamp is on another
+    clock than ROS time (a camera or computer whose clock is not synchronised); localized, its
+    pose would be published stamped in the future, or its TF looked up there in vain."""
+    if max_age_s <= 0.0 or now_ns <= 0:
+        return "", ""
+    ahead_s = (int(stamp_ns) - int(now_ns)) / 1e9
+    if ahead_s <= max_age_s:
+        return "", ""
+    return FUTURE_STAMP, (f"header.stamp is {ahead_s:.2f} s ahead of the node clock (more than "
+                          f"max_image_age_s {max_age_s:.2f}): the camera's clock is not the "
+                          "node's ROS time (synchronise the clocks with NTP/PTP, or make "
+                          "use_sim_time agree for the camera and the node)")
+
+
+def stale_reason(age_s: float, max_age_s: float) -> str:
+    """Why an image ``age_s`` seconds old is not localized with ``max_image_age_s``
+    ``max_age_s``; one older than a day is said to be stamped on another clock (a camera's time
+    since boot, a clock never set), not merely late."""
+    reason = f"image is {age_s:.2f} s old (max_image_age_s {max_age_s:.2f})"
+    if age_s > _OTHER_CLOCK_AGE_S:
+        reason += (": more than a day, so the camera stamps with another clock than the node's "
+                   "ROS time (its time since boot?); set the driver to stamp with ROS time, or "
+                   "synchronise the clocks")
+    return reason
 
 
 # --------------------------------------------------------------------------------------------

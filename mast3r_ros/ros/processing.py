@@ -15,9 +15,10 @@ confirmation under way starts over): every frame with a valid new stamp that doe
 published pose - refused at the boundary (size, encoding, undecodable data, no or mismatched
 CameraInfo, empty frame_id), no TF at its stamp, an inference error, a localizer failure, a pose
 the odometry gate refuses or one awaiting confirmation. Not counted: zero or repeated stamps (the
-same image again, or a driver bug: nothing about localization) and stale images (the node fell
-behind). The gate's tolerance grows with the time between image stamps, so a frame that is
-refused, dropped or never arrives widens it all the same.
+same image again, or a driver bug: nothing about localization), stamps further ahead of the node
+clock than max_image_age_s (a clock not synchronised) and stale images (the node fell behind).
+The gate's tolerance grows with the time between image stamps, so a frame that is refused,
+dropped or never arrives widens it all the same.
 
 It runs on the worker thread only and touches no rclpy entity except the publishers behind
 their `shutdown.PublishGate` (TF lookups read the buffer, which the executor thread fills).
@@ -139,9 +140,9 @@ class FrameProcessing:
                              localizer, epoch)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
-        """The image's header stamp (ns), or None for a zero, negative, repeated, stale or
-        malformed one (fields ``builtin_interfaces/Time`` cannot hold, refused like a zero
-        stamp)."""
+        """The image's header stamp (ns), or None for a zero, negative, repeated, stale, future
+        (further ahead of the node clock than max_image_age_s) or malformed one (fields
+        ``builtin_interfaces/Time`` cannot hold, refused like a zero stamp)."""
         try:
             stamp_ns = mf.header_stamp_ns(msg.header)
         except InputError as err:
@@ -149,6 +150,13 @@ class FrameProcessing:
             self._record(FrameRecord(time.monotonic(), False, reason=reason, dropped=True,
                                      refused=True))
             self._warn_throttled("stamp_malformed", f"image not localized: {reason}")
+            return None
+        now_ns = self.get_clock().now().nanoseconds
+        max_age = cfg.node.max_image_age_s
+        # before the tracker sees it: a stamp on another clock is no time jump of the camera's
+        kind, why = admission.future_stamp_refusal(stamp_ns, now_ns, max_age)
+        if kind:
+            self._fail(stamp_ns, why, dropped=True, refused=True, kind=kind)
             return None
         check = None
         with self._lock:
@@ -169,12 +177,10 @@ class FrameProcessing:
             # at the frame rate for as long as it runs
             self._warn_throttled("time_backwards", f"{reason}: bag loop or clock reset; "
                                  "tracking reset (the TF buffer is kept)")
-        now_ns = self.get_clock().now().nanoseconds
-        max_age = cfg.node.max_image_age_s
         if is_stale(stamp_ns, now_ns, max_age):
             age = image_age_s(stamp_ns, now_ns)
-            self._fail(stamp_ns, f"image is {age:.2f} s old (max_image_age_s {max_age:.2f})",
-                       dropped=True, kind="stale")
+            self._fail(stamp_ns, admission.stale_reason(age, max_age), dropped=True,
+                       kind="stale")
             return None
         return stamp_ns
 

@@ -298,8 +298,9 @@ def test_stamps_stepping_back_again_and_again_are_warned_about_throttled():
     """Two publishers on one image topic (or a driver whose stamps step back now and then):
     every other image goes back in time. Each is a reset, counted in /diagnostics, but the
     warning came once per image for as long as the node ran."""
-    host = Host()
+    host = Host(max_image_age_s=5.0)
     for k in range(200):
+        host.clock.now_ns = stamp(k + 100)  # the newer publisher's images arrive at once
         host._process(image(stamp(k + (100 if k % 2 else 0))))
     values = dict(host.summary().values)
     assert values["resets"] == "99"
@@ -393,6 +394,8 @@ def test_case_zero_header_stamp():
         info.k = [float(v) for v in cam.K.reshape(-1)]
         host._camera_info = info
         for rgb, st in zip(rgbs, stamps):
+            if st:
+                host.clock.now_ns = st + 40_000_000  # each image arrives as it is captured
             msg = image(st, data=rgb.tobytes())
             host._diag.note_arrival(time.monotonic(), st)
             host._process(msg)
@@ -684,6 +687,45 @@ def test_a_stale_image_is_dropped_unprocessed_and_is_no_failure():
     assert rec.reason == "image is 0.50 s old (max_image_age_s 0.20)"
     host._process(image(100 * NS_PER_S - 100_000_000))       # 0.1 s old
     assert host._outputs.poses == [100 * NS_PER_S - 100_000_000]
+
+
+def test_an_image_stamped_ahead_of_the_node_clock_is_refused_naming_the_clocks():
+    """A camera (or its computer) whose clock runs ahead of the robot's: with the node clock at
+    100 s, images stamped 160 s were localized and their poses published stamped a minute in the
+    future (and with odometry, TF looked up where none is yet). A stamp further ahead than
+    max_image_age_s is refused, counted, warned about throttled, and is no failure nor a time
+    jump for the tracker."""
+    host = Host(max_image_age_s=1.0)
+    for k in range(5):
+        host._process(image(160 * NS_PER_S + k * NS_PER_S // 10))
+    assert host._localizer.calls == 0 and host._outputs.poses == []
+    assert host._tracking.consecutive_failures == 0 and host._tracking.last_stamp_ns is None
+    rec = _records(host)[-1]
+    assert rec.dropped and rec.refused
+    assert rec.reason.startswith("header.stamp is 60.40 s ahead of the node clock (more than "
+                                 "max_image_age_s 1.00): the camera's clock is not")
+    warned = [m for lvl, m in host.logger.lines if "ahead of the node clock" in m]
+    assert 1 <= len(warned) <= 2
+    # within max_image_age_s ahead (clocks a little apart) it is localized; 0 disables the gate
+    host._process(image(100 * NS_PER_S + 500_000_000))
+    assert host._outputs.poses == [100 * NS_PER_S + 500_000_000]
+    off = Host(max_image_age_s=0.0)
+    off._process(image(160 * NS_PER_S))
+    assert off._outputs.poses == [160 * NS_PER_S]
+
+
+def test_an_image_older_than_a_day_is_said_to_be_on_another_clock():
+    """A camera stamping with its time since boot: every image was dropped as '1733000000.00 s
+    old', which did not say why; the node fell behind by a day, or the clocks differ."""
+    host = Host(max_image_age_s=1.0)
+    host.clock.now_ns = 1_733_000_000 * NS_PER_S
+    host._process(image(5 * NS_PER_S))
+    rec = _records(host)[-1]
+    assert rec.dropped and rec.reason.startswith("image is 1732999995.00 s old (max_image_age_s "
+                                                 "1.00): more than a day, so the camera stamps "
+                                                 "with another clock")
+    host._process(image(1_733_000_000 * NS_PER_S - 2 * NS_PER_S))   # merely late: as before
+    assert _records(host)[-1].reason == "image is 2.00 s old (max_image_age_s 1.00)"
 
 
 def test_zero_stamps_are_dropped_not_processed():

@@ -362,8 +362,9 @@ class NodeConfig:
                                       "image_rect_color): its intrinsics are the CameraInfo's "
                                       "P with no distortion, not K and D (monocular "
                                       "rectification only).")
-    max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts "
-                                     "(0 disables).", lo=0.0, hi=60.0)
+    max_image_age_s: float = _f(1.0, "Drop images older than this when processing starts, "
+                                     "and refuse images stamped further ahead of the node "
+                                     "clock (0 disables both).", lo=0.0, hi=60.0)
     max_image_pixels: int = _f(8294400, "Refuse images with more pixels than this (width x "
                                         "height), before decoding; the default is 4K UHD.",
                                lo=4096, hi=100000000)
