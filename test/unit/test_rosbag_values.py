@@ -591,6 +591,30 @@ def test_bad_depth_scale_and_sync_tolerance_are_refused(tmp_path, kw, match):
         BagSequence(bag, **kw)
 
 
+@pytest.mark.parametrize("depth_stamp, said", [
+    (lambda t: 0, "its 3 depth messages all have header stamp 0: the depth driver does not "
+                  "stamp"),
+    (lambda t: 7 * S, "its 3 depth messages all have the same header stamp (7.000000 s): the "
+                      "depth driver does not stamp"),
+])
+def test_depth_a_driver_does_not_stamp_is_named_not_the_sync_tolerance(tmp_path, caplog,
+                                                                       depth_stamp, said):
+    """The colour driver stamps its images, the depth driver leaves header.stamp at 0 (or at
+    one value): no depth matched any image, and the user was told to 'check the header stamps
+    or widen --sync-tolerance', which no tolerance fixes. Now the depth stamps are named."""
+    msgs = [("/cam/camera_info", 0, camera_info(900 * MS))]
+    for k, t in enumerate([S, S + 100 * MS, S + 200 * MS]):
+        msgs += [("/cam/image", 1 + 2 * k, colour(t)),
+                 ("/depth", 2 + 2 * k, depth16(depth_stamp(t), 1000))]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth")
+    assert [f.depth_m for f in seq] == [None] * 3
+    reason = seq.no_depth_reason()
+    assert reason.startswith("no depth on /depth within 0.020 s of any image on /cam/image: "
+                             + said)
+    assert "widen --sync-tolerance" not in reason and said in caplog.text
+
+
 def test_no_depth_within_the_tolerance_of_the_run_read_is_warned_and_said(tmp_path, caplog):
     """Run 1: images at 1.0, 1.1, 1.2 s, depth only at 1.5 s (0.3 s from any); run 2 (after a
     reset): an image and depth at 0.5 s. Run 1 (the longer) is read: no frame has depth, and

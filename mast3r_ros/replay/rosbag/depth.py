@@ -66,10 +66,26 @@ class _DepthAssociation:
                     "name); record the registered depth, or name it with --depth-topic")
         if not self._depth_refs:
             run = f" (run {self.run})" if len(self.runs) > 1 else ""
+            fix = self._unstamped_depth() or "check the header stamps or widen --sync-tolerance"
             return (f"no depth on {self.depth_topic} within {self._tolerance_ns * 1e-9:.3f} s of "
-                    f"any image on {self.image_topic}{run}: check the header stamps or widen "
-                    "--sync-tolerance")
+                    f"any image on {self.image_topic}{run}: {fix}")
         return None
+
+    def _unstamped_depth(self) -> str:
+        """'its N depth messages all have header stamp 0: ...' (or all one stamp, N > 1) for the
+        run read, with the fix; '' otherwise. A depth driver that does not stamp its messages
+        matches no image whatever the tolerance: 'widen --sync-tolerance' sent the user the
+        wrong way."""
+        stamps = set(self._depth_stamps)
+        n = len(self._depth_stamps)
+        if not n or len(stamps) != 1 or (n == 1 and 0 not in stamps):
+            return ""
+        (stamp,) = stamps
+        said = ("header stamp 0" if stamp == 0 else
+                f"the same header stamp ({stamp * 1e-9:.6f} s)")
+        return (f"its {n} depth message{'s all have' if n > 1 else ' has'} {said}: the depth "
+                "driver does not stamp its images with their capture time, which no sync "
+                "tolerance makes up for; fix the driver's header.stamp")
 
     def _match_depth(self) -> None:
         """After the run is chosen: its depth stamps sorted and how many of its images each
@@ -78,9 +94,10 @@ class _DepthAssociation:
         matches = self._depth_matches(np.asarray(self._image_stamps, dtype=np.int64))
         self._depth_refs = collections.Counter(int(s) for s in matches if s >= 0)
         if self.depth_topic is not None and not self._depth_refs:
+            unstamped = self._unstamped_depth()
             log.warning(
-                "no depth on %s within %.3f s of any image on %s", self.depth_topic,
-                self._tolerance_ns * 1e-9, self.image_topic,
+                "no depth on %s within %.3f s of any image on %s%s", self.depth_topic,
+                self._tolerance_ns * 1e-9, self.image_topic, f": {unstamped}" if unstamped else "",
             )
 
     def _depth_matches(self, stamps_ns: np.ndarray) -> np.ndarray:
