@@ -161,3 +161,25 @@ def test_an_opencv_mapping_that_is_no_matrix_is_refused_as_such(tmp_path):
     text = text[:i] + "camera_matrix:\n   fx: 525.\n   fy: 525.\n" + text[j:]
     _refused(_write(tmp_path, text, "map.yaml"),
              "camera_matrix must be the 3x3 camera matrix written as an !!opencv-matrix")
+
+
+@pytest.mark.parametrize("model, count, rename", [
+    ("plumb_bob", 8, "name the model 'rational_polynomial' if these are its k1 k2 p1 p2 k3 k4 k5 "
+                     "k6"),
+    ("plumb_bob", 14, "name the model 'rational_polynomial'"),
+    ("rational_polynomial", 5, "name the model 'plumb_bob' if these are its k1 k2 p1 p2 [k3]"),
+    ("plumb_bob", 3, None), ("equidistant", 5, None)])
+def test_a_coefficient_count_of_the_other_opencv_model_says_to_rename_the_model(model, count,
+                                                                                 rename):
+    """A driver publishing 8 coefficients named plumb_bob: image_geometry hands D to OpenCV,
+    which reads 8 as its rational model, so the driver's count is right and its name wrong.
+    The refusal said only 'pass k1 k2 p1 p2 [k3]', a count the user cannot change."""
+    with pytest.raises(InputError) as err:
+        intrinsics_from_camera_info(640, 480, [500.0, 0, 320, 0, 500, 240, 0, 0, 1],
+                                    [0.01] * count, model)
+    text = str(err.value)
+    assert f"{model} expects" in text and f"got {count}" in text
+    if rename:
+        assert rename in text
+    else:
+        assert "name the model" not in text
