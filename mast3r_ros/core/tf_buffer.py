@@ -147,6 +147,14 @@ class _Edge:
         gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
         around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `_samples`
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
+        if stamps[0] == stamps[-1] == 0 and stamp_ns != 0:
+            # tf2 refuses it as well (one sample at 0, no extrapolation); the range said
+            # 'known from 0.000000 s to 0.000000 s' and left the cause to be guessed
+            raise ExtrapolationError(
+                f"transform {self.parent} -> {child} is not available at "
+                f"t={stamp_ns * 1e-9:.6f} s: every sample of it is stamped 0, so its publisher "
+                "leaves header.stamp unset; stamp each transform with its time (one that never "
+                "changes belongs on /tf_static)")
         raise ExtrapolationError(
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
             f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "

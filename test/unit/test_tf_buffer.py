@@ -108,6 +108,23 @@ def test_extrapolation_error_says_the_gap_it_fell_in(buf):
     assert err.value.gap_ns is None and "apart" not in str(err.value)
 
 
+def test_a_dynamic_transform_stamped_zero_says_its_publisher_does_not_stamp_it():
+    """A node publishing base_link -> camera on /tf with header.stamp left at 0 (every sample):
+    no image time finds it, as in tf2, and the reason read 'it is known from 0.000000 s to
+    0.000000 s'. Now the zero stamps are named, with the fix; a lookup at 0 still finds it."""
+    b = TransformBuffer()
+    for _ in range(3):
+        b.add_dynamic("base_link", "camera_optical", 0, BASE_FROM_CAM)
+    b.add_dynamic("odom", "base_link", 1 * S, ODOM_FROM_BASE_0)
+    with pytest.raises(ExtrapolationError) as err:
+        b.lookup("base_link", "camera_optical", S, tolerance_ns=S // 10)
+    assert ("transform base_link -> camera_optical is not available at t=1.000000 s: every "
+            "sample of it is stamped 0, so its publisher leaves header.stamp unset") in str(
+                err.value)
+    assert "/tf_static" in str(err.value)
+    np.testing.assert_allclose(b.lookup("base_link", "camera_optical", 0), BASE_FROM_CAM)
+
+
 def test_bracketing_gaps():
     from mast3r_ros.core.trajectory import bracketing_gaps
 
