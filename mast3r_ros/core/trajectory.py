@@ -411,9 +411,28 @@ def frame_spacing_unit_mismatch(frames_ns: Any, integer_ns: bool) -> Optional[st
     return None
 
 
+def overlapping_reset(stamps_ns: Any) -> Optional[int]:
+    """Index of the last stamp before the one step back of ``stamps_ns`` (file order) when the
+    two parts it splits them into overlap in time by at least two stamps of each -- two
+    recordings across a clock reset (a simulator restarted) whose stamps sorting interleaves --
+    else None: no step back, several (a file listed out of order), or one that a single swapped
+    line or two runs apart in time (nothing interleaved) explain."""
+    s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    back = np.flatnonzero(np.diff(s) < 0)
+    if back.size != 1:
+        return None
+    i = int(back[0])
+    before, after = s[:i + 1], s[i + 1:]
+    # each part increases (one step back): its span is its first to its last stamp
+    back_in = np.count_nonzero((after >= before[0]) & (after <= before[-1]))
+    ahead_in = np.count_nonzero((before >= after[0]) & (before <= after[-1]))
+    return i if back_in >= 2 and ahead_in >= 2 else None
+
+
 def clock_reset_note(stamps_ns: Any) -> str:
     """'; it goes back 12.300 s, once (t=20.000 -> 7.700 s): a clock reset ...' when stamps in
-    file order go back exactly once, by more than 1 s and 10 median forward steps -- a
+    file order go back exactly once, by more than 1 s and either 10 median forward steps or
+    into the stamps before it (`overlapping_reset`: 20 frames at 5 Hz reset by 1.75 s) -- a
     recording across a clock reset (a simulator restarted), which sorting interleaves, not a
     file listed out of order (many small steps back); '' otherwise."""
     s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
@@ -423,7 +442,8 @@ def clock_reset_note(stamps_ns: Any) -> str:
     if back.size != 1:
         return ""
     i, jump = int(back[0]), -int(d[back[0]])
-    if jump <= 1_000_000_000 or (forward.size and jump <= 10 * float(np.median(forward))):
+    far = not forward.size or jump > 10 * float(np.median(forward))
+    if jump <= 1_000_000_000 or not (far or overlapping_reset(s) is not None):
         return ""
     return (f"; it goes back {jump * 1e-9:.3f} s, once (t={s[i] * 1e-9:.3f} -> "
             f"{s[i + 1] * 1e-9:.3f} s): a clock reset (a simulator restarted?) between two "

@@ -39,8 +39,8 @@ from ..core.image_codec import (
     read_image_file,
 )
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
-                               frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
-                               stamp_unit_mismatch)
+                               frame_spacing_unit_mismatch, nearest_indices, overlapping_reset,
+                               poses_at_stamps, stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
 from .tum_paths import listed_file
@@ -136,6 +136,9 @@ class TumSequence:
         why = stamp_unit_mismatch(self._gt_stamps_ns, self._stamps_ns, gt_unit == "ns",
                                   rgb_unit == "ns", "rgb.txt")
         self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
+        if not why:  # refused where its poses are used, as the unit mismatch is
+            why = _groundtruth_reset(self._gt_stamps_ns)
+            self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         spacing = None if why else frame_spacing_unit_mismatch(self._stamps_ns, rgb_unit == "ns")
         if spacing:  # no ground truth to tell: results.jsonl, trajectory.tum carry them as read
             log.warning("%s: %s", rgb_txt, spacing)
@@ -221,7 +224,9 @@ class TumSequence:
     def check_groundtruth_units(self) -> None:
         """`InputError` ('FOLDER/groundtruth.txt: its stamps look like milliseconds: ...',
         `mast3r_ros.core.trajectory.stamp_unit_mismatch`) when groundtruth.txt is stamped in
-        another time unit than rgb.txt; for a caller about to use the frames' poses."""
+        another time unit than rgb.txt, or holds two recordings across a clock reset whose
+        stamps overlap (`_groundtruth_reset`: a frame's pose would be interpolated from the
+        other recording's); for a caller about to use the frames' poses."""
         if self._gt_unit_error:
             raise InputError(self._gt_unit_error)
 
@@ -329,3 +334,20 @@ class TumSequence:
                 f"{size[0]}x{size[1]}: register depth to the colour image first",
                 (w, h), size, "depth")
         return depth_to_metres(raw, "16UC1", self.depth_units_per_m)
+
+
+def _groundtruth_reset(stamps_ns: np.ndarray) -> str:
+    """Why groundtruth.txt (stamps in file order) cannot give the frames their poses, or '': it
+    goes back in time once, into its own earlier stamps (`overlapping_reset`) -- two recordings
+    across a clock reset (a simulator restarted), which sorting by stamp interleaves, so a
+    frame of one would take, or be interpolated from, a pose of the other: the bag reader reads
+    one run of such a recording; a TUM folder has to be split."""
+    i = overlapping_reset(stamps_ns)
+    if i is None:
+        return ""
+    a, b = int(stamps_ns[i]), int(stamps_ns[i + 1])
+    return (f"it goes back {(a - b) * 1e-9:.3f} s once (t={a * 1e-9:.3f} -> {b * 1e-9:.3f} s) "
+            "into its own earlier stamps: two recordings across a clock reset (a simulator "
+            "restarted?), whose poses sorting by time interleaves, so frames would take poses of "
+            "the other recording; split the folder there (rgb.txt, depth.txt and "
+            "groundtruth.txt) into one folder per recording")

@@ -213,6 +213,23 @@ def test_a_clock_reset_is_one_step_back_of_more_than_a_second():
     assert note.startswith("; it goes back 2.030 s, once (t=0.030 -> -2.000 s)"), note
 
 
+def test_an_overlapping_reset_is_one_step_back_into_the_stamps_before_it():
+    """Two runs of 5 Hz frames, the second stamped from 50 ms after the first's start (the
+    bag-time-jump case): the one step back (1.75 s, under 10 frame steps) lands among the
+    earlier stamps and is a clock reset; a swapped pair of lines, or a second run entirely
+    before the first, is not (sorting interleaves nothing there)."""
+    from mast3r_ros.core.trajectory import clock_reset_note, overlapping_reset
+
+    ms = 1_000_000
+    run1 = [1000_000 * ms + 200 * ms * k for k in range(10)]
+    run2 = [1000_050 * ms + 200 * ms * k for k in range(10)]
+    assert overlapping_reset(run1 + run2) == 9
+    assert clock_reset_note(run1 + run2).startswith("; it goes back 1.750 s, once")
+    assert overlapping_reset([0, 10, 30, 20, 40, 50]) is None               # a swapped pair
+    assert overlapping_reset(run2[5:] + run1[:5]) is None                   # runs apart
+    assert overlapping_reset(run1) is None and overlapping_reset([3, 1, 2, 0]) is None
+
+
 def test_frame_spacing_names_integer_micro_and_milliseconds_but_not_a_fast_camera():
     """rgb.txt stamps written as integers above 1e12 are read as nanoseconds: integer
     microseconds (milliseconds) since the epoch then space 30 Hz frames 33 us (33 ns) apart,

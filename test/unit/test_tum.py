@@ -166,6 +166,45 @@ def test_rgb_txt_across_a_clock_reset_is_named_as_one(tmp_path, caplog):
         "reset" in said[0] and "split the folder there" in said[0], said
 
 
+def test_ground_truth_across_an_overlapping_clock_reset_gives_no_pose_and_is_refused(
+        tmp_path, caplog):
+    """A TUM folder of two runs of a simulator whose clock was reset (the bag-time-jump case as
+    a folder: 5 Hz frames, run 2 stamped from 50 ms after run 1's start) with 100 Hz ground
+    truth: sorted by time the two runs' poses interleave, and every frame of run 2 took run 1's
+    pose at its stamp. build-map wrote a map of the wrong half of the loop, 'consistent', and
+    localize succeeded on 65 % of the frames; only rgb.txt's 'go back in time' was said, without
+    naming a reset (the jump, 1.75 s, is under 10 frame steps). Now the reset is named in
+    rgb.txt's warning, and groundtruth.txt's poses are refused where they are used."""
+    root = make_folder(tmp_path / "seq")
+    lines = (root / "rgb.txt").read_text().splitlines(keepends=True)
+    rgb = [f"{1000 + 0.2 * k:.6f} {lines[1 + k % 3].split()[1]}\n" for k in range(10)]
+    rgb += [f"{1000.05 + 0.2 * k:.6f} {lines[1 + k % 3].split()[1]}\n" for k in range(10)]
+    (root / "rgb.txt").write_text(lines[0] + "".join(rgb))
+    gt = [_tum_line(f"{1000 + 0.01 * m:.6f}", GT0) for m in range(200)]
+    gt += [_tum_line(f"{1000.055 + 0.01 * m:.6f}", GT1) for m in range(200)]
+    (root / "groundtruth.txt").write_text("# timestamp tx ty tz qx qy qz qw\n" + "".join(gt))
+    with caplog.at_level("WARNING", logger="mast3r_ros.replay.tum"):
+        seq = TumSequence(root)
+    said = [r.getMessage() for r in caplog.records if "go back in time" in r.getMessage()]
+    assert len(said) == 1 and "it goes back 1.750 s, once (t=1001.800 -> 1000.050 s): a clock " \
+        "reset" in said[0], said
+    assert all(f.map_from_cam is None for f in seq)
+    with pytest.raises(InputError, match=r"groundtruth.txt: it goes back 1.935 s once "
+                                         r"\(t=1001.990 -> 1000.055 s\) into its own earlier "
+                                         r"stamps: two recordings across a clock reset"):
+        seq.check_groundtruth_units()
+
+
+def test_ground_truth_with_one_line_out_of_place_or_runs_apart_is_still_read(tmp_path):
+    """One step back that no interleaving explains keeps its poses: a swapped pair of lines,
+    or a second run entirely before the first (sorting puts each run's poses together)."""
+    for stamps in (["1.0", "1.2", "1.1", "1.3"], ["5.0", "5.1", "1.0", "1.2"]):
+        root = make_folder(tmp_path / f"seq{stamps[1]}")
+        gt = "".join(_tum_line(t, GT0 if i % 2 else GT1) for i, t in enumerate(stamps))
+        (root / "groundtruth.txt").write_text("# timestamp tx ty tz qx qy qz qw\n" + gt)
+        TumSequence(root).check_groundtruth_units()
+
+
 def test_rgb_txt_out_of_time_order_is_read_sorted(tmp_path, caplog):
     """rgb.txt written from a shell glob (text order: 1.2 before 1.1...) lists images out of
     time order; the frames come in time order, with the same depth and poses, and a warning."""
