@@ -56,7 +56,8 @@ from .sources import (
     selected_positions,
     stamps_written,
 )
-from .tum import read_tum_trajectory_and_unit, write_tum_trajectory
+from .tum import (SPLIT_FILE, read_tum_trajectory_and_unit, trajectory_reset_reason,
+                  write_tum_trajectory)
 from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
@@ -328,6 +329,9 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
     stamps, poses, unit = read_tum_trajectory_and_unit(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
+    why = trajectory_reset_reason(stamps, SPLIT_FILE)
+    if why:
+        raise InputError(f"--groundtruth {path}: {why}")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)
     check_stamp_units(stamps, frame_stamps_ns, f"--groundtruth {path}", unit == "ns",
                       frames_written[1], frames_written[0])

@@ -38,7 +38,8 @@ from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
                       refuse_without_depth, refuse_without_poses, stamps_written)
-from .tum import read_tum_trajectory, read_tum_trajectory_and_unit
+from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
+                  trajectory_reset_reason)
 from .unreadable import hold_unreadable, warn_unreadable
 
 log = logging.getLogger(__name__)
@@ -388,6 +389,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if trajectory:
         stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
+        why = trajectory_reset_reason(stamps, SPLIT_FILE)
+        if why:
+            raise InputError(f"--trajectory {trajectory}: {why}")
         frames_file, frames_ns = stamps_written(source)
         check_stamp_units(stamps, source.stamps_ns, f"--trajectory {trajectory}", unit == "ns",
                           frames_ns, frames_file)

@@ -39,8 +39,8 @@ from ..core.image_codec import (
     read_image_file,
 )
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
-                               frame_spacing_unit_mismatch, nearest_indices, overlapping_reset,
-                               poses_at_stamps, stamp_unit_mismatch)
+                               frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
+                               stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
 from .tum_paths import listed_file
@@ -50,6 +50,7 @@ from .tum_trajectory import (  # noqa: F401  the public names re-exported
     folder_instead_of_file,
     read_tum_trajectory,
     read_tum_trajectory_and_unit,
+    trajectory_reset_reason,
     write_tum_trajectory,
     _drop_repeated_lines,
     _read_numbered_rows,
@@ -57,6 +58,11 @@ from .tum_trajectory import (  # noqa: F401  the public names re-exported
 )
 
 log = logging.getLogger(__name__)
+
+# the fixes `trajectory_reset_reason` names: a TUM folder's groundtruth.txt, a trajectory file
+_SPLIT_FOLDER = ("split the folder there (rgb.txt, depth.txt and groundtruth.txt) into one folder "
+                 "per recording")
+SPLIT_FILE = "split it there, and the frames with it, into one recording each"
 
 
 TUM_DEPTH_UNITS_PER_M = 5000.0
@@ -137,7 +143,7 @@ class TumSequence:
                                   rgb_unit == "ns", "rgb.txt")
         self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         if not why:  # refused where its poses are used, as the unit mismatch is
-            why = _groundtruth_reset(self._gt_stamps_ns)
+            why = trajectory_reset_reason(self._gt_stamps_ns, _SPLIT_FOLDER)
             self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         spacing = None if why else frame_spacing_unit_mismatch(self._stamps_ns, rgb_unit == "ns")
         if spacing:  # no ground truth to tell: results.jsonl, trajectory.tum carry them as read
@@ -225,7 +231,7 @@ class TumSequence:
         """`InputError` ('FOLDER/groundtruth.txt: its stamps look like milliseconds: ...',
         `mast3r_ros.core.trajectory.stamp_unit_mismatch`) when groundtruth.txt is stamped in
         another time unit than rgb.txt, or holds two recordings across a clock reset whose
-        stamps overlap (`_groundtruth_reset`: a frame's pose would be interpolated from the
+        stamps overlap (`trajectory_reset_reason`: a frame's pose would be interpolated from the
         other recording's); for a caller about to use the frames' poses."""
         if self._gt_unit_error:
             raise InputError(self._gt_unit_error)
@@ -334,20 +340,3 @@ class TumSequence:
                 f"{size[0]}x{size[1]}: register depth to the colour image first",
                 (w, h), size, "depth")
         return depth_to_metres(raw, "16UC1", self.depth_units_per_m)
-
-
-def _groundtruth_reset(stamps_ns: np.ndarray) -> str:
-    """Why groundtruth.txt (stamps in file order) cannot give the frames their poses, or '': it
-    goes back in time once, into its own earlier stamps (`overlapping_reset`) -- two recordings
-    across a clock reset (a simulator restarted), which sorting by stamp interleaves, so a
-    frame of one would take, or be interpolated from, a pose of the other: the bag reader reads
-    one run of such a recording; a TUM folder has to be split."""
-    i = overlapping_reset(stamps_ns)
-    if i is None:
-        return ""
-    a, b = int(stamps_ns[i]), int(stamps_ns[i + 1])
-    return (f"it goes back {(a - b) * 1e-9:.3f} s once (t={a * 1e-9:.3f} -> {b * 1e-9:.3f} s) "
-            "into its own earlier stamps: two recordings across a clock reset (a simulator "
-            "restarted?), whose poses sorting by time interleaves, so frames would take poses of "
-            "the other recording; split the folder there (rgb.txt, depth.txt and "
-            "groundtruth.txt) into one folder per recording")

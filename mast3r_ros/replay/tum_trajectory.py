@@ -20,7 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
-from ..core.trajectory import check_stamped_poses
+from ..core.trajectory import check_stamped_poses, overlapping_reset
 
 log = logging.getLogger(__name__)
 
@@ -308,3 +308,19 @@ def _write_atomic(path: Path, text: str) -> None:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     fsync_dir(str(path.parent))  # the rename itself
+
+
+def trajectory_reset_reason(stamps_ns: np.ndarray, split: str) -> str:
+    """Why a trajectory (stamps in file order) cannot give frames their poses, or '': it goes
+    back in time once, into its own earlier stamps (`core.trajectory.overlapping_reset`) -- two
+    recordings across a clock reset (a simulator restarted), which sorting by stamp interleaves,
+    so a frame of one would take, or be interpolated from, a pose of the other (the rosbag2
+    reader reads one run of such a recording). ``split`` is the fix, said last."""
+    i = overlapping_reset(stamps_ns)
+    if i is None:
+        return ""
+    a, b = int(stamps_ns[i]), int(stamps_ns[i + 1])
+    return (f"it goes back {(a - b) * 1e-9:.3f} s once (t={a * 1e-9:.3f} -> {b * 1e-9:.3f} s) "
+            "into its own earlier stamps: two recordings across a clock reset (a simulator "
+            "restarted?), whose poses sorting by time interleaves, so frames would take poses of "
+            f"the other recording; {split}")

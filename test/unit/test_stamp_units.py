@@ -110,6 +110,41 @@ def test_localize_refuses_groundtruth_in_milliseconds(demo, tmp_path):
                               f"100.000..1500.000 s while the frames span 0.100..1.500 s; {FIX}")
 
 
+def _reset(src, out, back_s):
+    """``src`` (a TUM trajectory) with its second half stamped ``back_s`` earlier: two runs of a
+    simulator whose clock was reset between them, one file."""
+    rows = [ln.split() for ln in open(src, encoding="utf-8") if ln.strip() and ln[0] != "#"]
+    half = len(rows) // 2
+    with open(out, "w", encoding="utf-8") as fh:
+        fh.writelines(f"{float(v[0]) - (back_s if i >= half else 0.0):.6f} {' '.join(v[1:])}\n"
+                      for i, v in enumerate(rows))
+    return str(out)
+
+
+def test_a_trajectory_across_an_overlapping_clock_reset_is_refused(demo, tmp_path, capsys):
+    """--trajectory / --groundtruth holding two runs across a simulator reset (the bag-time-jump
+    case as a file): sorted by time their poses interleave, and a frame took (or was
+    interpolated from) the other run's pose. Refused before a frame is read, naming the reset."""
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.replay.localize_run import run_localization
+    from mast3r_ros.replay.tum import TumSequence
+
+    traj = _reset(os.path.join(demo[0], "groundtruth.txt"), tmp_path / "reset.txt", 0.75)
+    out = str(tmp_path / "map")
+    rc, errors = _error(capsys, ["build-map", demo[0], "--out", out, "--matcher", "sift",
+                                 "--trajectory", traj])
+    assert rc == 2 and len(errors) == 1 and errors[0].startswith(
+        f"mast3r-ros build-map: error: --trajectory {traj}: it goes back 0.550 s once "
+        "(t=0.600 -> 0.050 s) into its own earlier stamps: two recordings across a clock reset")
+    assert errors[0].endswith("split it there, and the frames with it, into one recording each")
+    assert not os.path.exists(out)
+    gt = _reset(os.path.join(demo[1], "groundtruth.txt"), tmp_path / "gt_reset.txt", 0.75)
+    with pytest.raises(InputError, match=rf"--groundtruth {gt}: it goes back .* into its own "
+                                         "earlier stamps"):
+        run_localization(TumSequence(demo[1]), str(tmp_path / "no_map"), str(tmp_path / "run"),
+                         Config(), groundtruth=gt)
+
+
 def test_no_max_gap_advice_across_the_whole_trajectory(demo, tmp_path, capsys):
     """Two poses 20 s apart around frames spanning 1.4 s: the advice was 'set max_gap_s: 20';
     now the trajectory does not cover the frames' times, with both ranges (a gap of more than
