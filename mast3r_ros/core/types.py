@@ -98,13 +98,9 @@ def check_distortion(model: object, dist: object, *,
         model = _OPENCV_MODEL_OF_COUNT.get(d.size, model)
     counts = DISTORTION_COEFFICIENT_COUNTS[model]
     if d.size not in counts:
-        other = [m for m in ("plumb_bob", "rational_polynomial")
-                 if m != model and d.size in DISTORTION_COEFFICIENT_COUNTS[m]]
-        # a driver that names 8 coefficients plumb_bob: image_geometry hands them to OpenCV,
-        # which reads 8 as its rational model; the count is the driver's, the name the fix
-        rename = (f", or name the model {other[0]!r} if these are its "
-                  f"{_COEFFICIENT_LAYOUT[other[0]]} (OpenCV, and image_geometry with it, reads "
-                  f"{d.size} coefficients so)") if other and model != "equidistant" else ""
+        other = _OPENCV_MODEL_OF_COUNT.get(d.size) if model != "equidistant" else None
+        rename = (f", or name the model {other!r} if these are its {_COEFFICIENT_LAYOUT[other]} "
+                  f"(as OpenCV and image_geometry read {d.size})") if other else ""
         raise InputError(f"{dist_field}: {model} expects {counts} distortion coefficients, got "
                          f"{d.size}; pass {_COEFFICIENT_LAYOUT[model]} (none: no distortion)"
                          f"{rename}")
