@@ -408,14 +408,15 @@ def rectification_mismatch(image_topic: str, info: Any, rectified: bool) -> str:
     an ``image_raw`` / ``image_color`` / ``image_mono`` one read as rectified (P, no
     distortion), when the two models differ: a non-zero D, or a P whose 3x3 is not K (a P of
     zeros, never rectified, is left to the conversion). A name is a convention, not proof: the
-    caller warns and reads the image as configured. Raises InputError as
-    `camera_info_to_intrinsics` does for a malformed k, d or p."""
+    caller warns and reads the image as configured. Fields the read does not use and that are
+    malformed (a rectified read's K) give '' here: never a refusal of their own."""
     kind = _topic_image_kind(image_topic)
     if not kind or (kind == "rectified") == bool(rectified):
         return ""
-    k = np.asarray(_float_fields(info.k, "k"))
-    d = np.asarray(_float_fields(info.d, "d"))
-    p = np.asarray(_float_fields(info.p, "p"))
+    try:
+        k, d, p = (np.asarray(_float_fields(getattr(info, n), n)) for n in ("k", "d", "p"))
+    except (InputError, AttributeError):
+        return ""
     if k.size != 9 or p.size != 12 or not np.any(p):
         return ""
     differs = []

@@ -638,3 +638,15 @@ def test_a_16uc1_image_given_as_colour_is_warned_about_as_depth_once(monkeypatch
     warned = [r.getMessage() for r in caplog.records if "REP-118" in r.getMessage()]
     assert len(warned) == 1, caplog.text
     assert "frame_id 'cam'" in warned[0] and "depth topic" in warned[0]
+
+
+def test_a_rectified_read_is_not_refused_for_a_malformed_k_it_does_not_use():
+    """The image-topic name check (`rectification_mismatch`) reads K and D, which a rectified
+    read does not: a malformed K there gives no warning and no refusal of its own."""
+    info = NS(width=8, height=6, binning_x=0, binning_y=0, roi=None, distortion_model="plumb_bob",
+              k=["x"] * 9, d=[0.1, 0, 0, 0, 0], r=[1.0, 0, 0, 0, 1, 0, 0, 0, 1],
+              p=[28.0, 0, 4, 0, 0, 29.0, 3, 0, 0, 0, 1, 0])
+    cam = mf.IntrinsicsCache("/cam/camera_info", image_topic="/cam/image_raw")(
+        info, rectified=True)
+    assert cam.K[0, 0] == 28.0
+    assert mf.rectification_mismatch("/cam/image_raw", info, True) == ""
