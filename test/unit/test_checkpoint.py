@@ -564,3 +564,82 @@ def test_load_checkpoint_device_checked_before_reading(tiny_ckpt):
         load_checkpoint(tiny_ckpt, device="gpu")
     with pytest.raises(ConfigError, match="'gpu'"):  # before the (missing) file is looked at
         load_checkpoint(tiny_ckpt + ".missing", device="gpu")
+
+
+# ------------------------------------------------------------------ training scripts' layouts
+@pytest.mark.parametrize("extra", [{}, {"args": None}, {"args": argparse.Namespace(lr=1e-4)},
+                                   {"epoch": 3, "optimizer": {"param_groups": [{"lr": 0.1}]}}])
+def test_weights_under_model_without_a_constructor_string_load_as_a_bare_state_dict(
+        tmp_path, tiny, extra, caplog):
+    """A fine-tuning script's {'model': state_dict, 'epoch': ..., 'optimizer': ...} without
+    'args' (or with args that have no 'model'): before, "has 'model' but no args.model
+    constructor string", no way out, while the same weights saved bare loaded. Read now as the
+    bare state dict it holds: the heads guessed with the warning, or given."""
+    path = str(tmp_path / "finetuned.pth")
+    torch.save({"model": tiny.state_dict(), **extra}, path)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
+        model, info = load_checkpoint(path)
+    assert _same_weights(model, tiny) and info.layout == "state_dict"
+    assert len(_guess_warnings(caplog)) == 1
+    model, info = load_checkpoint(path, bare_model_string=model_string(TINY_SPEC))
+    assert _same_weights(model, tiny) and info.spec == TINY_SPEC
+
+
+@pytest.mark.parametrize("key", ["state_dict", "model_state_dict"])
+def test_args_beside_weights_under_another_key_give_the_constructor_string(tmp_path, tiny, key,
+                                                                           caplog):
+    """{'state_dict': ..., 'args': Namespace(model=...)} had its args ignored: the heads were
+    guessed 64 wide (wrong for this network: 16) under a warning that said the file had no
+    'args'; {'model_state_dict': ...} (the PyTorch tutorials' name) was refused."""
+    path = str(tmp_path / "c.pth")
+    torch.save({key: {"module." + k: v for k, v in tiny.state_dict().items()},
+                "args": argparse.Namespace(model=model_string(TINY_SPEC)), "epoch": 2}, path)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
+        model, info = load_checkpoint(path)
+    assert _same_weights(model, tiny) and info.spec == TINY_SPEC and info.layout == "official"
+    assert not _guess_warnings(caplog)
+
+
+def _hf_weights(tmp_path, tiny, weights):
+    folder = tmp_path / "hf"
+    write_checkpoint(str(folder), tiny, "huggingface")
+    if weights == "pytorch_model.bin":  # huggingface_hub < 0.20 wrote a torch.save state dict
+        (folder / "model.safetensors").unlink()
+        torch.save(tiny.state_dict(), folder / weights)
+    return folder
+
+
+@pytest.mark.parametrize("weights", ["model.safetensors", "pytorch_model.bin"])
+def test_a_huggingface_weights_file_given_itself_is_read_with_its_config(tmp_path, tiny,
+                                                                        weights, caplog):
+    """--checkpoint hf/model.safetensors (the file, not its folder) was read as a bare state
+    dict: config.json beside it ignored, heads guessed (wrong here) with advice to use the
+    folder; a folder of config.json + pytorch_model.bin (older huggingface_hub) was refused as
+    'no model.safetensors beside a model.safetensors'. Both read as the Hugging Face checkpoint
+    they are now."""
+    folder = _hf_weights(tmp_path, tiny, weights)
+    for path in (folder, folder / weights):
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.model.checkpoint"):
+            model, info = load_checkpoint(str(path))
+        assert _same_weights(model, tiny) and info.spec == TINY_SPEC, path
+        assert info.layout == "huggingface" and not _guess_warnings(caplog)
+
+
+def test_a_safetensors_file_without_a_config_is_a_bare_state_dict(tmp_path, tiny):
+    folder = _hf_weights(tmp_path, tiny, "model.safetensors")
+    (folder / "config.json").unlink()
+    model, info = load_checkpoint(str(folder / "model.safetensors"),
+                                  bare_model_string=model_string(TINY_SPEC))
+    assert _same_weights(model, tiny) and info.layout == "state_dict"
+    # the folder itself names what is missing, as it is
+    with pytest.raises(CheckpointError, match=r"\(no config.json beside a model.safetensors\)"):
+        load_checkpoint(str(folder))
+
+
+def test_a_huggingface_folder_without_weights_names_both_weight_files(tmp_path, tiny):
+    folder = _hf_weights(tmp_path, tiny, "model.safetensors")
+    (folder / "model.safetensors").unlink()
+    with pytest.raises(CheckpointError, match=r"\(no model.safetensors or pytorch_model.bin "
+                                              r"beside a config.json\)"):
+        load_checkpoint(str(folder))

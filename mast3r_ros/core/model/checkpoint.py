@@ -7,11 +7,14 @@ Accepted layouts:
 * a bare state dict (architecture inferred from the tensor shapes; the attention heads cannot
   be, so they are assumed 64 wide, as in the official ViT-L/B checkpoints, with a WARNING that
   names the file and the heads assumed),
-* a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``).
+* a Hugging Face folder (``config.json`` with the constructor kwargs + ``model.safetensors``
+  or ``pytorch_model.bin``), or its weights file given itself with ``config.json`` beside it
+  (`huggingface.huggingface_files`).
 
 In each, a wrapper's prefix on every key (``module.``: DataParallel / DDP; ``_orig_mod.``:
-torch.compile; ``model.``: a training wrapper) is removed with a logged note; a training
-framework's ``{'state_dict': ...}`` (Lightning) is read as the bare state dict it holds. Any
+torch.compile; ``model.``: a training wrapper) is removed with a logged note. Weights a training
+script saved under ``'model'``, ``'state_dict'`` (Lightning) or ``'model_state_dict'`` are read
+with the ``args`` beside them, or as the bare state dict they are when no ``args.model`` is. Any
 file that cannot be read (empty, truncated, not a torch.save archive, or a reader error with an
 empty message) gives one ``CheckpointError`` line; a whole pickle that torch's weights-only
 reader refuses (a forbidden global, or pickle instructions a plain checkpoint never holds) is
@@ -44,6 +47,8 @@ from ..devices import resolve_device
 from ..errors import CheckpointError
 from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa: F401
                            spec_from_kwargs)  # re-exported: the constructor string's module
+from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
+                          is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
 from .plain_pickle import (describe_map_folder, describe_plain_pickle, describe_text_file,
                            refuse_empty_or_text)
@@ -216,31 +221,53 @@ def strip_wrapper_prefix(sd: Mapping[str, Any], where: str) -> Dict[str, Any]:
     return out
 
 
+# keys a training script saves the weights under, beside its 'args' (dust3r: 'model'; a
+# training framework, Lightning: 'state_dict'; the PyTorch tutorials: 'model_state_dict')
+_WEIGHT_KEYS = ("model", "state_dict", "model_state_dict")
+
+_REFUSAL = ("A MASt3R/DUSt3R checkpoint holds only tensors and an argparse.Namespace: this file "
+            "is not an official one, or it was crafted to run code; use the official file (see "
+            "README: 'Model weights')")
+
+
+def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
+    """A safetensors file's tensors (on the CPU); `CheckpointError` naming the file when the
+    package is missing or the file cannot be read."""
+    try:
+        from safetensors.torch import load_file
+    except ImportError:
+        raise CheckpointError(f"{path}: reading a safetensors file needs the 'safetensors' "
+                              "package: pip install safetensors") from None
+    try:
+        return load_file(path, device="cpu")
+    except Exception as e:  # noqa: BLE001 - any reader failure is one clean refusal
+        raise CheckpointError(f"{path}: cannot read the safetensors file ({_reader_reason(e)}); "
+                              "the file is truncated or damaged: download or copy it again"
+                              ) from None
+
+
 def _read_official_or_bare(path: str, force_restricted: bool = False,
                            bare_model_string: Optional[str] = None):
-    obj = read_torch_archive(
-        path, "checkpoint", "A MASt3R/DUSt3R checkpoint holds only tensors and an "
-        "argparse.Namespace: this file is not an official one, or it was crafted to run code; "
-        "use the official file (see README: 'Model weights')", force_restricted)
-    if isinstance(obj, Mapping) and "model" in obj and isinstance(obj["model"], Mapping):
-        args = obj.get("args")  # a Namespace, or a dict (a script that saved vars(args))
-        args = argparse.Namespace(**args) if isinstance(args, Mapping) and all(
-            isinstance(k, str) for k in args) else args
-        text = getattr(args, "model", None) if args is not None else None
-        if not isinstance(text, str):
-            if args is not None and hasattr(args, "nclusters"):  # the retrieval head's args
-                raise CheckpointError(
-                    f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
-                    "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
-                    "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
-                    "network .pth as --checkpoint")
-            raise CheckpointError(f"{path}: has 'model' but no args.model constructor string")
+    obj = (_read_safetensors(path) if is_safetensors_file(path)
+           else read_torch_archive(path, "checkpoint", _REFUSAL, force_restricted))
+    key = next((k for k in _WEIGHT_KEYS if isinstance(obj, Mapping) and isinstance(
+        obj.get(k), Mapping)), None)
+    args = obj.get("args") if key else None  # a Namespace, or a dict (a script's vars(args))
+    args = argparse.Namespace(**args) if isinstance(args, Mapping) and all(
+        isinstance(k, str) for k in args) else args
+    text = getattr(args, "model", None) if args is not None else None
+    if args is not None and not isinstance(text, str) and hasattr(args, "nclusters"):
+        raise CheckpointError(
+            f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
+            "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
+            "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
+            "network .pth as --checkpoint")
+    if key and isinstance(text, str):
         cls, kwargs = parse_model_string(text)
-        sd = strip_wrapper_prefix(obj["model"], path)
+        sd = strip_wrapper_prefix(obj[key], path)
         return sd, spec_from_kwargs(cls, kwargs), "official", text
-    if isinstance(obj, Mapping) and "model" not in obj and isinstance(obj.get("state_dict"),
-                                                                       Mapping):
-        obj = obj["state_dict"]  # a training framework's checkpoint (Lightning): its weights
+    if key:  # the weights without their constructor string: read as a bare state dict
+        obj = obj[key]
     if isinstance(obj, Mapping) and obj and all(isinstance(v, torch.Tensor) for v in obj.values()):
         sd = strip_wrapper_prefix(obj, path)
         if bare_model_string:
@@ -264,38 +291,49 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
 
 
 def _require_huggingface_files(folder: str) -> None:
-    """`CheckpointError` unless ``folder`` holds config.json and model.safetensors (naming a
-    keyframe map, or the .pth files the folder holds, as what to give instead)."""
-    for p in (os.path.join(folder, "config.json"), os.path.join(folder, "model.safetensors")):
-        if not os.path.isfile(p):
-            files = sorted(n for n in os.listdir(folder) if n.endswith((".pth", ".pt")))
-            more = f" and {len(files) - 3} more" if len(files) > 3 else ""
-            hint = (f"; it holds {files[0]}: give that file" if len(files) == 1 else
-                    f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
-                    "MASt3R network, not the *_retrieval_* ones)" if files else
-                    "; give the checkpoint file (.pth) instead")
-            raise CheckpointError(describe_map_folder(folder) or (
-                f"{folder} is a folder but not a Hugging Face checkpoint (no "
-                f"{os.path.basename(p)} beside a model.safetensors){hint}"))
+    """`CheckpointError` unless ``folder`` holds config.json and the weights (model.safetensors
+    or pytorch_model.bin), naming a keyframe map, or the .pth files the folder holds, as what to
+    give instead."""
+    config = os.path.join(folder, CONFIG_FILE)
+    missing = (None if folder_weights(folder) and os.path.isfile(config) else
+               f"no {CONFIG_FILE} beside a {WEIGHT_FILES[0]}" if folder_weights(folder) else
+               f"no {' or '.join(WEIGHT_FILES)} beside a {CONFIG_FILE}" if os.path.isfile(config)
+               else f"no {CONFIG_FILE} beside a {WEIGHT_FILES[0]}")
+    if missing:
+        files = sorted(n for n in os.listdir(folder) if n.endswith((".pth", ".pt")))
+        more = f" and {len(files) - 3} more" if len(files) > 3 else ""
+        hint = (f"; it holds {files[0]}: give that file" if len(files) == 1 else
+                f"; it holds {', '.join(files[:3])}{more}: give one of these files (the "
+                "MASt3R network, not the *_retrieval_* ones)" if files else
+                "; give the checkpoint file (.pth) instead")
+        raise CheckpointError(describe_map_folder(folder) or (
+            f"{folder} is a folder but not a Hugging Face checkpoint ({missing}){hint}"))
 
 
-def _read_huggingface(folder: str):
-    cfg_path = os.path.join(folder, "config.json")
-    st_path = os.path.join(folder, "model.safetensors")
-    _require_huggingface_files(folder)
-    try:
-        from safetensors.torch import load_file
-    except ImportError:
-        raise CheckpointError("reading model.safetensors needs the 'safetensors' package: "
-                              "pip install safetensors") from None
+def _read_huggingface(path: str):
+    """A Hugging Face folder, or its weights file with config.json beside it
+    (`huggingface_files`) -> (state dict, spec, 'huggingface', model string)."""
+    if os.path.isdir(path):
+        _require_huggingface_files(path)
+    cfg_path, weights_path = huggingface_files(path)
+    if not os.path.isdir(path):
+        log.info("%s: read with the constructor arguments of %s beside it (a Hugging Face "
+                 "checkpoint)", path, cfg_path)
     try:
         with open(cfg_path, encoding="utf-8") as fh:
             cfg = json.load(fh)
-        sd = load_file(st_path, device="cpu")
     except Exception as e:  # noqa: BLE001 - any parse error becomes one clear message
-        raise CheckpointError(f"{folder}: cannot read config.json/model.safetensors: "
+        raise CheckpointError(f"{cfg_path}: cannot read the Hugging Face config: "
                               f"{_reader_reason(e)}") from None
-    sd = strip_wrapper_prefix(sd, folder)
+    if is_safetensors_file(weights_path):
+        sd: Any = _read_safetensors(weights_path)
+    else:  # pytorch_model.bin: a torch.save state dict
+        sd = read_torch_archive(weights_path, "checkpoint", _REFUSAL)
+        if not (isinstance(sd, Mapping) and sd and all(isinstance(v, torch.Tensor)
+                                                        for v in sd.values())):
+            raise CheckpointError(f"{weights_path}: expected a state dict of tensors, got "
+                                  f"{type(sd).__name__}")
+    sd = strip_wrapper_prefix(sd, path)
     if not isinstance(cfg, dict):
         raise CheckpointError(f"{cfg_path}: expected a JSON object of constructor arguments")
     cls = cfg.get("_class_name") or ("AsymmetricMASt3R" if "desc" in str(cfg.get("output_mode"))
@@ -424,7 +462,7 @@ def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickle
     """
     dev = resolve_device(device)
     require_checkpoint(path, passed_as)
-    if os.path.isdir(path):
+    if os.path.isdir(path) or huggingface_files(path):
         sd, spec, layout, text = _read_huggingface(path)
     else:
         sd, spec, layout, text = _read_official_or_bare(path, force_restricted_unpickler,

@@ -212,10 +212,14 @@ _CHECKPOINT_IDS_KEPT = 64
 
 
 def _file_key(path: str) -> Optional[str]:
-    """What identifies one version of a checkpoint file, or of a Hugging Face folder (its
-    config.json and model.safetensors, what `load_checkpoint` reads there); None when one of
-    them cannot be stat'ed or is no file (`load_checkpoint` then says what is wrong)."""
-    files = ([os.path.join(path, n) for n in ("config.json", "model.safetensors")]
+    """What identifies one version of a checkpoint file, or of a Hugging Face checkpoint (its
+    config.json and weights file, what `load_checkpoint` reads: `huggingface_files`); None when
+    one of them cannot be stat'ed or is no file (`load_checkpoint` then says what is wrong)."""
+    from .huggingface import huggingface_files
+
+    hf = huggingface_files(path)
+    files = (list(hf) if hf else [os.path.join(path, n) for n in ("config.json",
+                                                                  "model.safetensors")]
              if os.path.isdir(path) else [path])
     keys = []
     for f in files:
