@@ -6,7 +6,8 @@ frame, ``map_from_cam``, metres) and ``camera.yaml`` (any file ``--camera-info``
 `load_camera_info_yaml`, e.g. a ROS camera_info YAML). Lines starting with ``#`` are comments.
 Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
 
-Text files are read as UTF-8 with an optional byte-order mark, any line ends (LF, CRLF, CR);
+Text files are read as UTF-8 with an optional byte-order mark, or as UTF-16 / UTF-32 after
+theirs (Notepad's "Unicode", Windows PowerShell's ``>``), any line ends (LF, CRLF, CR);
 blank lines and comments (from a ``#`` at the start of a line or after white space, to the end
 of the line) are skipped anywhere in the file. Timestamps are seconds, except that an integer
 (no decimal point, no exponent) greater than 1e12 is read as integer nanoseconds (EuRoC / SLAM

@@ -1,9 +1,9 @@
 """TUM trajectory files (``timestamp tx ty tz qx qy qz qw``) and the rows of a TUM folder's
 lists: stamps in seconds or integer nanoseconds, comments, repeated lines, atomic writing.
 
-The file rules (UTF-8 with an optional byte-order mark, any line ends, comments, the one time
-unit of a file) are those of `mast3r_ros.replay.tum`'s module docstring, which re-exports this
-module's public names; apart from it to keep that module within its size.
+The file rules (UTF-8, or UTF-16/32 after their byte-order mark, any line ends, comments, the
+one time unit of a file) are those of `mast3r_ros.replay.tum`'s module docstring, which
+re-exports this module's public names; apart from it to keep that module within its size.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from scipy.spatial.transform import Rotation
 
 from ..core.durable import fsync_dir, mkstemp_public
 from ..core.errors import InputError
+from ..core.text_files import decode_text, encoding_name
 from ..core.trajectory import check_stamped_poses, overlapping_reset
 
 log = logging.getLogger(__name__)
@@ -150,13 +151,14 @@ def _read_numbered_rows(
     if path.is_dir():  # a TUM folder given where its file goes (--groundtruth, --trajectory)
         raise InputError(folder_instead_of_file(path, layout))
     try:
-        text = path.read_bytes().decode("utf-8-sig")
+        data = path.read_bytes()
+        text = decode_text(data)  # UTF-8, or UTF-16/32 after their byte-order mark
     except OSError as err:
         raise InputError(f"cannot read {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
         raise InputError(
-            f"{path} is not a UTF-8 text file (byte {err.start}: {err.reason}); save it as UTF-8"
-        ) from None
+            f"{path} is not a {encoding_name(data)} text file (byte {err.start}: {err.reason}); "
+            "save it as UTF-8") from None
     stamps: List[int] = []
     rows: List[List[str]] = []
     linenos: List[int] = []

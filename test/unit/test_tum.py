@@ -409,6 +409,33 @@ def test_not_utf8_names_the_file(tmp_path):
         read_tum_trajectory(path)
 
 
+@pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
+                                           ("utf-32-le", b"\xff\xfe\x00\x00")])
+def test_utf16_and_utf32_files_with_a_byte_order_mark_read_like_utf8(tmp_path, encoding, bom):
+    """Windows PowerShell 5's `>` / Out-File and Notepad's "Unicode" save UTF-16 LE with a BOM
+    (CRLF line ends): rgb.txt, depth.txt, groundtruth.txt and camera.yaml were refused as "not
+    a UTF-8 text file (byte 0: invalid start byte)" although the BOM names the encoding."""
+    base = make_folder(tmp_path / "base")
+    edited = make_folder(tmp_path / "edited")
+    for name in ("rgb.txt", "depth.txt", "groundtruth.txt", "camera.yaml"):
+        text = (base / name).read_text(encoding="utf-8").replace("\n", "\r\n")
+        (edited / name).write_bytes(bom + text.encode(encoding))
+    _frames_equal(TumSequence(edited), TumSequence(base))
+    np.testing.assert_array_equal(TumSequence(edited).intrinsics.K, TumSequence(base).intrinsics.K)
+    assert read_tum_trajectory(edited / "groundtruth.txt")[0].size
+
+
+def test_a_utf16_file_cut_at_an_odd_byte_is_named_as_utf16(tmp_path):
+    path = tmp_path / "t.txt"
+    path.write_bytes(b"\xff\xfe" + "1.0 0 0 0 0 0 0 1\r\n".encode("utf-16-le") + b"\x00")
+    with pytest.raises(InputError, match="t.txt is not a UTF-16 text file .*save it as UTF-8"):
+        read_tum_trajectory(path)
+    yaml_path = tmp_path / "camera.yaml"
+    yaml_path.write_bytes(path.read_bytes())
+    with pytest.raises(InputError, match="camera.yaml is not a UTF-16 text file"):
+        load_camera_info_yaml(yaml_path)
+
+
 def test_nanosecond_stamps_detected_and_converted(tmp_path):
     rng = np.random.default_rng(2)
     stamps = np.array([1_403_636_579_000_000_000, 1_403_636_579_100_000_001], dtype=np.int64)

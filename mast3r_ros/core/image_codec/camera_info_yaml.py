@@ -17,6 +17,7 @@ import numpy as np
 import yaml
 
 from ..errors import InputError
+from ..text_files import decode_text, encoding_name
 from ..types import CameraIntrinsics
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
@@ -368,7 +369,7 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     not used here, needed by ROS's reader).
 
     Raises:
-        InputError: naming ``path`` (and the field): a file that cannot be read, is not UTF-8,
+        InputError: naming ``path`` (and the field): a file that cannot be read, is not text,
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
             given instead; a missing ``image_width``, ``image_height``,
             ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
@@ -386,13 +387,14 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     """
     path = Path(path)
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        data = path.read_bytes()
+        text = decode_text(data)  # UTF-8, or UTF-16/32 after their byte-order mark
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
-        raise InputError(f"camera_info YAML {path} is not a UTF-8 text file (byte {err.start}: "
-                         f"{err.reason}); give a camera_calibration YAML, saved as UTF-8") from None
+        raise InputError(f"camera_info YAML {path} is not a {encoding_name(data)} text file (byte "
+                         f"{err.start}: {err.reason}); give a camera_calibration YAML, saved as "
+                         "UTF-8") from None
     text = skip_echo_notices(path, text)  # what ros2 topic echo prints before a message
     kind = _file_format(text)
     if kind == "opencv":
