@@ -7,14 +7,15 @@ frame, ``map_from_cam``, metres) and ``camera.yaml`` (any file ``--camera-info``
 Depth PNGs are uint16 with 5000 units per metre, 0 = invalid.
 
 Text files are read as UTF-8 with an optional byte-order mark, or as UTF-16 / UTF-32 after
-theirs (Notepad's "Unicode", Windows PowerShell's ``>``), any line ends (LF, CRLF, CR);
-blank lines and comments (from a ``#`` at the start of a line or after white space, to the end
-of the line) are skipped anywhere in the file. Timestamps are seconds, except that an integer
-(no decimal point, no exponent) greater than 1e12 is read as integer nanoseconds (EuRoC / SLAM
-output): 1e12 s is 31,700 years, while 1e12 ns is 17 minutes after the 1970 epoch, so the two
-cannot be confused for any real recording. A file must use one unit throughout; a stamp out of
-range (beyond +-292 years from the epoch once in nanoseconds), non-finite or in the other unit
-than the file's first stamp is refused with the file, the line and the reason.
+theirs (Notepad's "Unicode", Windows PowerShell's ``>``), any line ends (LF, CRLF, CR); blank
+lines and comments (from a ``#`` at the start of a line or after white space, to the end of the
+line) are skipped anywhere in the file, and so is a first line of column names without its ``#``
+('timestamp tx ty tz qx qy qz qw', as pandas writes it). Timestamps are seconds, except that an
+integer (no decimal point, no exponent) greater than 1e12 is read as integer nanoseconds (EuRoC
+/ SLAM output): 1e12 s is 31,700 years, while 1e12 ns is 17 minutes after the 1970 epoch, so the
+two cannot be confused for any real recording. A file must use one unit throughout; a stamp out
+of range (beyond +-292 years from the epoch once in nanoseconds), non-finite or in the other
+unit than the file's first stamp is refused with the file, the line and the reason.
 """
 
 from __future__ import annotations

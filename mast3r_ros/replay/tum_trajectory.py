@@ -13,6 +13,7 @@ from typing import List, Tuple
 import decimal
 import logging
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,26 @@ def _strip_comment(line: str) -> str:
         if char == "#" and (index == 0 or line[index - 1].isspace()):
             return line[:index]
     return line
+
+
+_COLUMN_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\[[A-Za-z]+\])?\Z")
+
+
+def _is_column_header(fields: List[str], columns: int) -> bool:
+    """Whether a file's first data line is a header of column names without its '#' (a
+    table written by pandas, a spreadsheet or a script: 'timestamp tx ty tz qx qy qz qw',
+    'timestamp filename'): as many fields as the layout, each a name ('timestamp', 't[s]'),
+    none a number ('nan', 'inf') or a file name."""
+    return len(fields) == columns and all(_COLUMN_NAME.match(f) and not _is_float(f)
+                                          for f in fields)
+
+
+def _is_float(token: str) -> bool:
+    try:
+        float(token)
+    except ValueError:
+        return False
+    return True
 
 
 def _format_stamp(stamp_ns: int) -> str:
@@ -163,11 +184,17 @@ def _read_numbered_rows(
     rows: List[List[str]] = []
     linenos: List[int] = []
     file_unit = ""
+    header_possible = True
     for lineno, raw_line in enumerate(text.splitlines(), start=1):
         line = _strip_comment(raw_line.replace("\ufeff", "")).strip()
         if not line:
             continue
         fields = line.split()
+        first, header_possible = header_possible, False  # only the first data line may be
+        if first and _is_column_header(fields, columns):
+            log.info("%s:%d: '%s' read as a column header (a TUM file marks it with '#')", path,
+                     lineno, line)
+            continue
         try:
             if len(fields) != columns:
                 n = len(fields)

@@ -436,6 +436,33 @@ def test_a_utf16_file_cut_at_an_odd_byte_is_named_as_utf16(tmp_path):
         load_camera_info_yaml(yaml_path)
 
 
+def test_a_header_line_without_its_hash_is_read_as_the_column_names(tmp_path, caplog):
+    """A table written by pandas (to_csv(sep=' ')), a spreadsheet or a script starts with
+    'timestamp tx ty tz qx qy qz qw' (or 'timestamp filename') without the '#': refused as
+    "timestamp 'timestamp' is not a number" before; read now as the header it is (noted)."""
+    import logging
+
+    base = make_folder(tmp_path / "base")
+    edited = make_folder(tmp_path / "edited")
+    for name, header in (("rgb.txt", "timestamp filename"), ("depth.txt", "t[s] file_name"),
+                         ("groundtruth.txt", "timestamp tx ty tz qx qy qz qw")):
+        data = (base / name).read_text().splitlines(keepends=True)[1:]
+        (edited / name).write_text("".join(["\n", header + "\n", *data]))
+    with caplog.at_level(logging.INFO, logger="mast3r_ros.replay.tum_trajectory"):
+        _frames_equal(TumSequence(edited), TumSequence(base))
+    assert any("edited/groundtruth.txt:2: 'timestamp tx ty tz qx qy qz qw' read as a column "
+               "header" in r.getMessage() for r in caplog.records)
+    # only the first data line: a header further down is a bad line, and a row of 'nan' a row
+    gt = edited / "groundtruth.txt"
+    lines = gt.read_text().splitlines()
+    gt.write_text("\n".join(lines[:3] + [lines[1]] + lines[3:]) + "\n")
+    with pytest.raises(InputError, match="groundtruth.txt:4: .*'timestamp' is not a number"):
+        read_tum_trajectory(gt)
+    gt.write_text("nan nan nan nan nan nan nan nan\n")
+    with pytest.raises(InputError, match="groundtruth.txt:1: .*'nan' is not finite"):
+        read_tum_trajectory(gt)
+
+
 def test_nanosecond_stamps_detected_and_converted(tmp_path):
     rng = np.random.default_rng(2)
     stamps = np.array([1_403_636_579_000_000_000, 1_403_636_579_100_000_001], dtype=np.int64)
