@@ -17,7 +17,8 @@ and ``how_select_local``):
 
 The checkpoint is a ``torch.save`` dict ``{'model': state_dict, 'args': argparse.Namespace}``; it
 is read with ``weights_only=True`` and only ``argparse.Namespace`` allow-listed (a restricted
-unpickler on torch without ``safe_globals``). Unknown ``args`` fields are ignored.
+unpickler on torch without ``safe_globals``). Unknown ``args`` fields are ignored; a wrapper's
+prefix on every key (``module.``: DataParallel / DDP) is removed as for the network.
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from .asmk import (MULTIPLE_ASSIGNMENT_DB, AsmkIndex, AsmkVector, Codebook, aggr
 from .asmk.codebook import check_codebook_file
 from .devices import resolve_device
 from .errors import CheckpointError, InputError
-from .model.checkpoint import CLASS_ARCH, read_torch_archive
+from .model.checkpoint import CLASS_ARCH, read_torch_archive, strip_wrapper_prefix
 from .model.plain_pickle import (RETRIEVAL_WAYS, archive_args, describe_map_folder,
                                  refuse_empty_or_text)
 
@@ -309,7 +310,8 @@ def load_retrieval_head(path: str, enc_dim: int, device: str = "cpu"
         raise CheckpointError(network_given_as_retrieval(path))
     spec = spec_from_args(obj["args"], path)
     head = RetrievalHead(spec, enc_dim)
-    sd = _state_dict_for_head(head, obj["model"], path)
+    # a head fine-tuned under DataParallel / DDP (or torch.compile): keys 'module.prewhiten.m'
+    sd = _state_dict_for_head(head, strip_wrapper_prefix(obj["model"], path), path)
     head.load_state_dict(sd, strict=True)
     identity = _identity(sd, spec)
     log.info("loaded retrieval head %s (prewhiten=%s, hdims=%s, postwhiten=%s, nfeat=%s, "

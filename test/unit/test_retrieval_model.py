@@ -103,6 +103,22 @@ def test_checkpoint_errors(tmp_path):
             load_retrieval_head(p, 32)
 
 
+@pytest.mark.parametrize("prefix", ["module.", "_orig_mod."])
+def test_a_head_saved_from_a_wrapped_model_loads_like_the_plain_one(tmp_path, prefix):
+    """A retrieval head fine-tuned under DataParallel/DDP keeps 'module.' on every key: it
+    was refused as "missing key 'prewhiten_m' ...: the args and the weights disagree", which
+    sent the user to the args; the network's loader already strips it (ckpt-variants)."""
+    sd = head_state_dict(32, "48", seed=5)
+    plain = write_retrieval_checkpoint(str(tmp_path / "plain.pth"), 32, hdims="48", sd=sd)
+    wrapped = write_retrieval_checkpoint(str(tmp_path / "ddp.pth"), 32, hdims="48",
+                                         sd={prefix + k: v for k, v in sd.items()})
+    (head_a, id_a), (head_b, id_b) = (load_retrieval_head(p, 32) for p in (plain, wrapped))
+    assert id_a == id_b
+    enc = np.random.default_rng(1).standard_normal((64, 32)).astype(np.float32)
+    for a, b in zip(local_features_numpy(head_a, enc), local_features_numpy(head_b, enc)):
+        np.testing.assert_array_equal(a, b)
+
+
 class _RunsCode:
     def __reduce__(self):
         return (os.system, ("echo pwned > /dev/null",))
