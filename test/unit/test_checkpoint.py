@@ -9,6 +9,7 @@ import logging
 import math
 import os
 import pickle
+import re
 import warnings
 import zipfile
 
@@ -643,3 +644,51 @@ def test_a_huggingface_folder_without_weights_names_both_weight_files(tmp_path, 
     with pytest.raises(CheckpointError, match=r"\(no model.safetensors or pytorch_model.bin "
                                               r"beside a config.json\)"):
         load_checkpoint(str(folder))
+
+
+def _torchscript(path):
+    with warnings.catch_warnings():  # torch >= 2.10 calls TorchScript deprecated
+        warnings.simplefilter("ignore", DeprecationWarning)
+        torch.jit.save(torch.jit.trace(torch.nn.Linear(2, 2).eval(), torch.zeros(1, 2)), path)
+
+
+def _numpy_archive(path):
+    import numpy as np
+
+    np.savez(path, pts3d=np.zeros(3))  # the name ends in .npz: written as given
+
+
+@pytest.mark.parametrize("name, write, kind", [
+    ("mast3r_traced.pth", _torchscript,
+     "a TorchScript module (torch.jit.save / torch.jit.trace: a compiled program)"),
+    ("weights.npz", _numpy_archive, "a NumPy array file (.npy / .npz)"),
+    ("encoder.onnx", lambda p: open(p, "wb").write(b"\x08\x08\x12\x07pytorch\x1a\x032.1" * 9),
+     "an ONNX model (what `mast3r-ros export` writes)"),
+    ("mast3r.engine", lambda p: open(p, "wb").write(b"ftrt\x00\x00\x00\x00" + bytes(range(256))),
+     "a TensorRT engine (the 'tensorrt' backend builds its engines from the checkpoint and "
+     "caches them itself)"),
+])
+def test_a_model_in_another_format_is_named_not_called_truncated(tmp_path, name, write, kind):
+    """A TorchScript module, a .npz, `export`'s ONNX model or a TensorRT engine given as
+    --checkpoint gave torch's words ("Unsupported operand 8", "Cannot use weights_only=True
+    with TorchScript archives", "[enforce fail at inline_container.cc:180]") and "the file is
+    truncated or not a checkpoint: download or copy it again": downloading does not help. They
+    are named (already before the work: `require_checkpoint`), and the .pth asked for."""
+    from mast3r_ros.core.model.checkpoint import require_checkpoint
+    from mast3r_ros.core.retrieval_model import load_retrieval_head
+
+    path = str(tmp_path / name)
+    write(path)
+    expected = (f"{path}: cannot read the checkpoint: this is {kind}, not a PyTorch checkpoint; "
+                "--checkpoint (the 'checkpoint' parameter) takes the PyTorch checkpoint (.pth, "
+                "or a Hugging Face folder) it was made from (README: 'Model weights')")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # torch's "looks like a TorchScript archive" kept quiet
+        for check in (require_checkpoint, load_checkpoint):
+            with pytest.raises(CheckpointError) as err:
+                check(path)
+            assert _one_line(err) == expected
+    with pytest.raises(CheckpointError, match=f"this is {re.escape(kind)}, not a PyTorch "
+                                              "retrieval checkpoint; give the retrieval "
+                                              "checkpoint .pth file"):
+        load_retrieval_head(path, 32)

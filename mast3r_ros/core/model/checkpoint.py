@@ -50,8 +50,8 @@ from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import (describe_map_folder, describe_plain_pickle, describe_text_file,
-                           refuse_empty_or_text)
+from .plain_pickle import (describe_map_folder, describe_model_format, describe_plain_pickle,
+                           describe_text_file, refuse_empty_or_text)
 
 log = logging.getLogger(__name__)
 
@@ -96,6 +96,9 @@ def load_torch_file(path: str, force_restricted: bool = False) -> Any:
         # a plain pickle.dump file (protocol 4+) makes the weights-only reader warn before it
         # refuses the file; the refusal is the one message (`read_torch_archive`)
         warnings.filterwarnings("ignore", message="Detected pickle protocol",
+                                category=UserWarning)
+        # a TorchScript module: refused below (weights_only), and named (describe_model_format)
+        warnings.filterwarnings("ignore", message=".*looks like a TorchScript archive",
                                 category=UserWarning)
         if not force_restricted and hasattr(ser, "safe_globals"):
             with ser.safe_globals([argparse.Namespace]):
@@ -191,6 +194,8 @@ def read_torch_archive(path: str, what: str, refusal: str, force_restricted: boo
                                   f"weights-only load failed; nothing in it was run). {refusal}"
                                   ) from None
         text = describe_text_file(path, what)  # rgb.txt, a YAML, a Git LFS pointer, a web page
+        if text is None:  # a TorchScript module, an ONNX model, a TensorRT engine, a .npz
+            text = describe_model_format(path, what)
         if text is not None:
             raise CheckpointError(f"{path}: cannot read the {what}: {text}") from None
         raise CheckpointError(f"{path}: cannot read the {what} ({_size_text(size)}, "

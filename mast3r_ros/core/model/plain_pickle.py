@@ -172,7 +172,8 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
     YAML), found from its first 4 KB, or a zip archive (torch.save's) cut short, found from its
     end (an interrupted download): for the callers that check a checkpoint before minutes of
     other work (`checkpoint.require_checkpoint`, the retrieval checkpoint's check), which found
-    only a missing file. A folder (a Hugging Face checkpoint) is left to the caller."""
+    only a missing file; a model in another format (`describe_model_format`: TorchScript,
+    ONNX, TensorRT, NumPy) too. A folder (a Hugging Face checkpoint) is left to the caller."""
     from ..errors import CheckpointError
 
     if not os.path.isfile(path):
@@ -181,6 +182,8 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
         raise CheckpointError(f"{path}: cannot read the {what} (empty file, 0 bytes); the file "
                               "is truncated or not a checkpoint: download or copy it again")
     text = describe_text_file(path, what)
+    if text is None:  # a TorchScript module, an ONNX model, a TensorRT engine, a .npz
+        text = describe_model_format(path, what)
     if text is not None:
         raise CheckpointError(f"{path}: cannot read the {what}: {text}")
     with open(path, "rb") as fh:
@@ -193,6 +196,40 @@ def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
                               ", PytorchStreamReader failed reading zip archive: failed finding "
                               "central directory); the file is truncated or not a checkpoint: "
                               "download or copy it again")
+
+
+_FROM_THE_PTH = {"checkpoint": "--checkpoint (the 'checkpoint' parameter) takes the PyTorch "
+                                "checkpoint (.pth, or a Hugging Face folder) it was made from"}
+
+
+def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
+    """The message for a ``what`` file that is a model in another format than a checkpoint,
+    without the path: a TorchScript module (``torch.jit.save``: a zip archive holding code/), a
+    NumPy .npy / .npz file, an ONNX model (``export``'s .onnx) or a TensorRT engine (.engine,
+    .plan, .trt: the `tensorrt` backend builds and caches its own); None for anything else.
+    torch's own words for these ("Unsupported operand 8", "Cannot use weights_only=True with
+    TorchScript archives") end in "download or copy it again", which does not help."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8)
+        names = zipfile.ZipFile(path).namelist() if zipfile.is_zipfile(path) else []
+    except (OSError, zipfile.BadZipFile):
+        return None
+    ext = os.path.splitext(path)[1].lower()
+    if any("/code/" in n or n.startswith("code/") or n.endswith("/constants.pkl")
+           for n in names):
+        kind = "a TorchScript module (torch.jit.save / torch.jit.trace: a compiled program)"
+    elif head.startswith(b"\x93NUMPY") or (names and all(n.endswith(".npy") for n in names)):
+        kind = "a NumPy array file (.npy / .npz)"
+    elif ext == ".onnx":
+        kind = "an ONNX model (what `mast3r-ros export` writes)"
+    elif ext in (".engine", ".plan", ".trt"):
+        kind = ("a TensorRT engine (the 'tensorrt' backend builds its engines from the "
+                "checkpoint and caches them itself)")
+    else:
+        return None
+    fix = _FROM_THE_PTH.get(what, f"give the {what} .pth file")
+    return f"this is {kind}, not a PyTorch {what}; {fix} (README: 'Model weights')"
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
