@@ -364,8 +364,8 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
 
     ``stamp_ns`` and ``frame_id`` come from ``msg.header``, the frame id as tf2 names it (a
     leading '/' removed, warned about once: `header_frame_name`). 16-bit images are scaled as
-    cv_bridge scales them; 10/12-bit data in them is warned about once per frame_id and encoding
-    (`image_codec.warn_low_bit_depth`). Raises InputError for an undecodable
+    cv_bridge scales them; 10- to 14-bit data in them is warned about once per frame_id and
+    encoding (`image_codec.warn_low_bit_depth`). Raises InputError for an undecodable
     image or one whose size differs from ``intrinsics`` (a CameraInfo of another stream).
     """
     array, encoding = decode_image_message(msg)
@@ -377,9 +377,10 @@ def frame_from_image_message(msg: Any, intrinsics: Optional[CameraIntrinsics], *
                     "depth topic, give the colour topic as the image topic (--image-topic, or "
                     "the node's image remapping) and this one as the depth topic",
                     msg.header.frame_id)
-    image_codec.warn_low_bit_depth(
+    image_codec.warn_low_bit_depth(  # 16UC1 up to 12 bits: depth in mm has its own warning
         array, f"{encoding} images of frame_id '{msg.header.frame_id}'",
-        "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit")
+        "publish them at the full 16-bit range (shift the sensor's bits up) or as 8-bit",
+        max_bits=12 if encoding == "16UC1" else 14)
     return Frame(rgb=image_codec.to_rgb8(array, encoding), intrinsics=intrinsics,
                  stamp_ns=header_stamp_ns(msg.header),
                  frame_id=header_frame_name(msg.header.frame_id),

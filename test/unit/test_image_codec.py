@@ -921,12 +921,37 @@ def test_twelve_bit_pngs_of_one_folder_are_warned_about_once(tmp_path, caplog):
     assert "10/12-bit" in warned[0] and "rescale the files" in warned[0]
 
 
-def test_low_bit_depth_warning_threshold_is_4096(caplog):
-    """4095 fits in 12 bits (warned: scaled to at most 16/255); 4096 needs 13 bits (not)."""
+def test_low_bit_depth_warning_thresholds_are_4096_and_16384(caplog):
+    """4095 fits in 12 bits (warned: scaled to at most 16/255); 16383 in 14 (warned: at most
+    64/255; 13/14-bit data was not, and matched as poorly as 12-bit); 16384 needs 15 bits (not).
+    ``max_bits=12`` keeps the 12-bit limit (16UC1: depth in mm has its own warning)."""
     with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
         assert warn_low_bit_depth(np.array([[0, 4095]], np.uint16), "threshold-12bit", "fix")
-        assert not warn_low_bit_depth(np.array([[0, 4096]], np.uint16), "threshold-13bit", "fix")
-    assert [r.getMessage().split(":")[0] for r in caplog.records] == ["threshold-12bit"]
+        assert warn_low_bit_depth(np.array([[0, 4096]], np.uint16), "threshold-13bit", "fix")
+        assert warn_low_bit_depth(np.array([[0, 16383]], np.uint16), "threshold-14bit", "fix")
+        assert not warn_low_bit_depth(np.array([[0, 16384]], np.uint16), "threshold-15bit",
+                                      "fix")
+        assert not warn_low_bit_depth(np.array([[0, 9000]], np.uint16), "depth-mm", "fix",
+                                      max_bits=12)
+    said = [r.getMessage() for r in caplog.records]
+    assert [m.split(":")[0] for m in said] == ["threshold-12bit", "threshold-13bit",
+                                               "threshold-14bit"]
+    assert "below 4096 (10/12-bit sensor data?)" in said[0] and "at most 16/255" in said[0]
+    for m in said[1:]:
+        assert "below 16384 (13/14-bit sensor data?)" in m and "at most 64/255" in m, m
+
+
+def test_a_14_bit_grey_png_is_warned_about_like_a_12_bit_one(tmp_path, caplog):
+    """A 14-bit thermal or mono sensor's PNG (values < 16384 in 16 bits, the png16-gray-pair
+    case's grey8 * 64): `pair` gave 6 matches against 108 for the 8-bit copy, without a word."""
+    path = tmp_path / "thermal14.png"
+    cv2.imwrite(str(path), (np.arange(64 * 48).reshape(48, 64) % 256).astype(np.uint16) * 64)
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        rgb = read_image_file(path, one_file=True)
+    assert rgb.max() <= 64
+    (said,) = [r.getMessage() for r in caplog.records]
+    assert said.startswith(f"{path}: 16-bit pixel values that all stay below 16384 (13/14-bit")
+    assert "rescale the file to the full 16-bit range" in said
 
 
 def test_arguments_of_the_wrong_kind_are_input_errors():

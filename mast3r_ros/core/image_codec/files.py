@@ -74,9 +74,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) ->
     message of the matching encoding, so 16-bit grey or colour files are scaled by 255 / 65535
     as cv_bridge scales mono16 / rgb16 (never clipped to white).
 
-    16-bit data below 4096 is warned about once (`warn_low_bit_depth`) for the folder's files of
-    the same suffix (``rgb/*.png``: a sequence's frames), or for the file itself with
-    ``one_file`` (``pair``'s two images, named as given).
+    16-bit data below 16384 (10- to 14-bit) is warned about once (`warn_low_bit_depth`) for
+    the folder's files of the same suffix (``rgb/*.png``: a sequence's frames), or for the file
+    itself with ``one_file`` (``pair``'s two images, named as given).
 
     Raises:
         InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
