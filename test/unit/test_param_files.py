@@ -534,3 +534,19 @@ def test_a_string_that_is_no_integer_gets_no_integer_hint(load):
         with pytest.raises(ConfigError, match="'max_keyframes' must be int, got str") as e:
             load(_block("mast3r_localizer", max_keyframes=f"'{written}'"))
         assert "write it as" not in str(e.value), str(e.value)
+
+
+@pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-8", b"\xef\xbb\xbf")])
+def test_a_parameter_file_saved_on_windows_reads_like_utf8(tmp_path, encoding, bom):
+    """Windows PowerShell 5's `>` (Get-Content ... > localize.yaml) and Notepad's "Unicode"
+    write UTF-16 LE with a BOM and CRLF: --params refused it as "not a UTF-8 text file (byte
+    0: invalid start byte)" although the BOM names the encoding."""
+    text = _block("mast3r_localizer", max_keyframes=3, image_size=384).replace("\n", "\r\n")
+    p = tmp_path / "localize.yaml"
+    p.write_bytes(bom + text.encode(encoding))
+    config = load_config_yaml(str(p))
+    assert (config.localizer.max_keyframes, config.model.image_size) == (3, 384)
+    p.write_bytes(bom + text.encode(encoding)[:-1])  # cut inside its last character
+    if encoding == "utf-16-le":
+        with pytest.raises(ConfigError, match="localize.yaml is not a UTF-16 text file"):
+            load_config_yaml(str(p))

@@ -16,6 +16,7 @@ import yaml
 
 from ..errors import ConfigError
 from ..fileio import atomic_write_text
+from ..text_files import decode_text, encoding_name
 from .blocks import NODE_NAME, _blocks_for_node, _wildcard_node, node_fqn
 from .params import _BY_NAME, _flatten, config_from_params, config_to_params, did_you_mean
 from .sections import Config
@@ -117,16 +118,20 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     without ``ros__parameters`` or with a misspelled one, ``ros__parameters`` not a mapping,
     no block for the node, blocks for several namespaces or a bad parameter.
     """
+    data = b""
     try:
-        with open(path, encoding="utf-8") as fh:
-            doc = yaml.load(fh, Loader=_UniqueKeyLoader)  # a SafeLoader
+        with open(path, "rb") as fh:
+            data = fh.read()
+        # UTF-8, or UTF-16/32 after their byte-order mark (Windows PowerShell's '>', Notepad)
+        doc = yaml.load(decode_text(data), Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"parameter file not found: {path}{_shipped_hint(path)}") from None
     except OSError as e:  # a folder, no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
-        raise ConfigError(f"parameter file {path} is not a UTF-8 text file (byte {e.start}: "
-                          f"{e.reason}); give a YAML file, saved as UTF-8") from None
+        raise ConfigError(f"parameter file {path} is not a {encoding_name(data)} text file "
+                          f"(byte {e.start}: {e.reason}); give a YAML file, saved as UTF-8"
+                          ) from None
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
                           "the two; merge them, or delete one)") from None
