@@ -114,6 +114,7 @@ class TumSequence:
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)
         self._intrinsics_source = self.camera_info_name or str(self.folder / "camera.yaml")
+        self._said_exif = False  # colour images read without their EXIF turn (`_read_rgb`)
 
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
@@ -312,6 +313,17 @@ class TumSequence:
             if msg.startswith(said):  # not "cannot read ... image {path}" twice
                 msg = msg[len(said):]
             raise InputError(f"cannot read colour image {path}: {msg}") from None
+        size = (self.intrinsics.width, self.intrinsics.height)
+        h, w = rgb.shape[:2]
+        if (w, h) == size[::-1] and w != h:  # turned by a quarter: an EXIF orientation tag?
+            stored = read_image_file(path, orientation=False)
+            if stored.shape[1::-1] == size:  # the calibration is for the stored pixel grid
+                if not self._said_exif:
+                    self._said_exif = True
+                    log.warning("%s: the colour images carry an EXIF orientation tag that turns "
+                                "them to %dx%d, but %s is for the %dx%d stored: read as stored",
+                                self.folder, size[1], size[0], self._intrinsics_source, *size)
+                return stored
         self._check_size(path, rgb)
         return rgb
 

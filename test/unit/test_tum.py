@@ -463,6 +463,45 @@ def test_a_header_line_without_its_hash_is_read_as_the_column_names(tmp_path, ca
         read_tum_trajectory(gt)
 
 
+def test_jpegs_turned_by_exif_are_read_as_stored_when_camera_yaml_is_for_the_stored_grid(
+        tmp_path, caplog):
+    """A camera or phone that saves its frames with an EXIF orientation tag (6: turned a
+    quarter) and a camera.yaml calibrated on the stored pixels: every frame was refused as
+    "rgb/0.jpg is 120x160 but camera.yaml is for 160x120", a size the file does not store.
+    Read as stored now (one warning); a camera.yaml for the turned size keeps the turn."""
+    import logging
+
+    from PIL import Image
+
+    base = make_folder(tmp_path / "base")
+    for name, yaml_size in (("stored", None), ("turned", (H, W))):
+        folder = make_folder(tmp_path / name)
+        lines = []
+        for line in (base / "rgb.txt").read_text().splitlines()[1:]:
+            stamp, png = line.split()
+            im = Image.open(base / png).convert("RGB")
+            exif = im.getexif()
+            exif[0x0112] = 6
+            im.save(folder / png.replace(".png", ".jpg"), exif=exif, quality=100)
+            lines.append(f"{stamp} {png.replace('.png', '.jpg')}\n")
+        (folder / "rgb.txt").write_text("".join(lines))
+        if yaml_size:
+            (folder / "camera.yaml").write_text(
+                CAMERA_YAML.replace(f"image_width: {W}", f"image_width: {H}").replace(
+                    f"image_height: {H}", f"image_height: {W}"))
+        caplog.clear()
+        with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.tum"):
+            frames = TumSequence(folder, read_depth=False)[:]
+        said = [r.getMessage() for r in caplog.records if "EXIF" in r.getMessage()]
+        if yaml_size is None:
+            assert all(f.rgb.shape == (H, W, 3) for f in frames)
+            stored = np.asarray(Image.open(folder / "rgb" / "0.jpg").convert("RGB"))  # no turn
+            assert np.abs(frames[0].rgb.astype(int) - stored).mean() < 2
+            assert len(said) == 1 and f"turns them to {H}x{W}" in said[0], said
+        else:
+            assert all(f.rgb.shape == (W, H, 3) for f in frames) and not said
+
+
 def test_nanosecond_stamps_detected_and_converted(tmp_path):
     rng = np.random.default_rng(2)
     stamps = np.array([1_403_636_579_000_000_000, 1_403_636_579_100_000_001], dtype=np.int64)

@@ -66,7 +66,8 @@ def image_not_found(path: str) -> str:
 
 
 
-def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) -> np.ndarray:
+def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
+                    orientation: bool = True) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
 
     The one decoding path for image files (``pair``, TUM folders): the file is decoded at its
@@ -76,7 +77,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) ->
 
     16-bit data below 16384 (10- to 14-bit) is warned about once (`warn_low_bit_depth`) for
     the folder's files of the same suffix (``rgb/*.png``: a sequence's frames), or for the file
-    itself with ``one_file`` (``pair``'s two images, named as given).
+    itself with ``one_file`` (``pair``'s two images, named as given). ``orientation`` False
+    keeps the pixels as stored, an EXIF orientation tag not applied (a TUM folder whose
+    camera.yaml is for the stored grid).
 
     Raises:
         InputError: the file is missing, not a decodable image, a truncated or corrupt JPEG or
@@ -93,7 +96,8 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False) ->
     check_image_file_intact(path)
     # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
     # applies the EXIF orientation (and drops alpha).
-    image = cv2.imread(str(path), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
+    flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
+    image = cv2.imread(str(path), flags if orientation else flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         raise InputError(
             f"cannot read image {path}: truncated or corrupt, or not an image format OpenCV "
