@@ -19,7 +19,7 @@ without the table) plus a gather, and the table fills as frames come.
 
 A coarse-to-fine window (a crop of the network's size: its mapping a whole-pixel shift) has
 integer captured pixels: the matcher looks them up in a table of the captured image's pixel
-grid with the identity mapping (`matchers.mast3r.pixel_shift`). The matcher keeps tables for
+grid with the identity mapping (`matchers.windows.pixel_shift`). The matcher keeps tables for
 plumb_bob and rational_polynomial cameras only: ``cv2.fisheye`` undistorts equidistant pixels
 faster than a lookup reads them (docs/bench/undistort_windows_cpu_2026-12-05).
 
