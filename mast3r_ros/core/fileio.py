@@ -11,6 +11,7 @@ import hashlib
 import os
 import re
 import shutil
+import stat
 import sys
 import tempfile
 from typing import Callable, Dict, Iterator, Optional, Sequence
@@ -33,9 +34,12 @@ def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
     ``path`` and sync the folder (the rename), so readers see either the old file or the
     complete new one, and after a power cut the new one once this returned. The temporary file
     is removed when ``write`` raises. Raises `IsADirectoryError` naming ``path`` when it is a
-    folder (before anything is written)."""
+    folder, and `OSError` (EINVAL) when it is a device, FIFO or socket, which the rename would
+    replace (before anything is written)."""
     if os.path.isdir(path):
         raise IsADirectoryError(errno.EISDIR, "a folder, where a file is to be written", path)
+    if _is_special_file(path):
+        raise OSError(errno.EINVAL, _SPECIAL_FILE, path)
     try:
         fd, tmp = mkstemp_public(os.path.dirname(os.path.abspath(path)))
     except OSError as e:
@@ -53,6 +57,20 @@ def atomic_write_file(path: str, write: Callable[[str], None]) -> None:
             raise _naming(e, path) from None
         raise
     fsync_dir(os.path.dirname(os.path.abspath(path)))
+
+
+_SPECIAL_FILE = ("not a regular file (a device, pipe or socket): the output is written to a new "
+                 "file renamed over this path, which would replace it; give a file's name")
+
+
+def _is_special_file(path: str) -> bool:
+    """Whether ``path`` itself (not a link's target) is a device, FIFO or socket: renaming a
+    new file over it would remove it (run as root, ``--json /dev/full`` replaced the device)."""
+    try:
+        mode = os.lstat(path).st_mode
+    except OSError:
+        return False
+    return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
 
 
 def _naming(e: OSError, path: str) -> OSError:
@@ -102,10 +120,13 @@ def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
 def check_can_write_file(path: str, what: str) -> None:
     """`check_can_create` for an output *file* whose folder must exist (``--json``,
     ``--plot``), refusing as well a ``path`` that is a folder (`InputError` naming ``what``):
-    it was found only when writing, as a bare "cannot use path" line."""
+    it was found only when writing, as a bare "cannot use path" line; and one that is a device,
+    FIFO or socket (``/dev/full``), which the atomic rename would replace."""
     if os.path.isdir(path) or path.endswith(("/", os.sep)):
         raise InputError(f"{what} {path}: a folder, where a file is to be written; give the "
                          "name of a file (in that folder or elsewhere)")
+    if _is_special_file(path):
+        raise InputError(f"{what} {path}: {_SPECIAL_FILE}")
     check_can_create(path, what, make_parents=False)
 
 

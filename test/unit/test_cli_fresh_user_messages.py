@@ -4,6 +4,7 @@ option at fault and the fix, exit 2, nothing written."""
 from __future__ import annotations
 
 import os
+import stat
 
 import pytest
 
@@ -132,6 +133,19 @@ def test_check_map_refuses_a_folder_as_its_output_file(tmp_path, capsys, sift_ma
     rc = main(["check-map", sift_map, option, path])
     line = _one_line(capsys)
     assert rc == 2 and f"{option} {path}: a folder, where a file is to be written" in line
+
+
+@pytest.mark.parametrize("option", ["--json", "--plot"])
+def test_check_map_refuses_a_device_or_pipe_as_its_output_file(tmp_path, capsys, sift_map,
+                                                               option):
+    """`check-map MAP --json /dev/full` (to see a disk-full error) exited 0, having renamed its
+    file over the device node (as root): /dev/full was gone. A FIFO stands in for it here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    rc = main(["check-map", sift_map, option, str(fifo)])
+    line = _one_line(capsys)
+    assert rc == 2 and f"{option} {fifo}: not a regular file" in line, line
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode)
 
 
 @pytest.mark.parametrize("kind", ["missing", "folder", "subfolder", "empty"])

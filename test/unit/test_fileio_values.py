@@ -114,6 +114,19 @@ def test_writing_a_file_over_a_folder_is_refused_naming_it(tmp_path):
     assert os.listdir(tmp_path) == ["out"] and os.listdir(folder) == []
 
 
+def test_writing_a_file_over_a_device_or_pipe_is_refused_and_leaves_it(tmp_path):
+    """`check-map MAP --json /dev/full`, run as root, renamed its JSON over the device node:
+    /dev/full became a regular file. A FIFO stands in for the device here."""
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    with pytest.raises(OSError) as e:
+        atomic_write_bytes(str(fifo), b"x")
+    assert e.value.filename == str(fifo) and "not a regular file" in e.value.strerror
+    with pytest.raises(InputError, match=r"^--json .*pipe: not a regular file"):
+        fileio.check_can_write_file(str(fifo), "--json")
+    assert stat.S_ISFIFO(os.lstat(fifo).st_mode) and os.listdir(tmp_path) == ["pipe"]
+
+
 def test_file_sha256_reads_every_block():
     import tempfile
 
