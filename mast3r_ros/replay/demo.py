@@ -152,9 +152,11 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     if width > MAX_SIDE or height > MAX_SIDE:  # 100000x100000 needed 74.5 GiB per depth image
         raise InputError(f"the demo image must be at most {MAX_SIDE}x{MAX_SIDE} pixels (--width, "
                          f"--height), got {width}x{height}")
+    # the folder first: on a read-only file system (0 bytes free to us) the space check
+    # said "has 1.0 MB free, render fewer --frames", not that nothing can be written there
+    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     if not _rendered(os.path.join(out, "data"), _stamp(frames, width, height, seed)):
         check_scene_fits(out, frames, width, height)  # a scene reused takes no new space
-    check_output_folder(out, overwrite, allowed=DEMO_PARTS)
     # a missing, empty or text checkpoint (a Git LFS pointer) before the scene is rendered
     check_build_files(cfg, BuildOptions())
     made = not os.path.lexists(out)

@@ -6,6 +6,7 @@ a 640x480 frame). The frames are written as they are rendered, so memory sets no
 from __future__ import annotations
 
 import collections
+import errno
 
 import pytest
 
@@ -108,3 +109,19 @@ def test_a_scene_already_rendered_is_reused_without_a_free_space_check(
     assert main(["demo", "--out", str(out), "--overwrite", *small]) == 0  # reused: no new space
     assert main(["demo", "--out", str(out), "--overwrite", *small[:1], "10", *small[2:]]) == 2
     assert "--frames 10: the demo scene at 64x48 takes up to" in _line(capsys)
+
+
+def test_a_read_only_out_is_named_so_not_taken_for_a_lack_of_space(
+        tmp_path, capsys, monkeypatch, no_work):
+    """`demo --out d` on a read-only file system (a tmpfs mounted ro: 1 MB free) said "the demo
+    scene takes up to 92.3 MB ... has 1.0 MB free; render fewer --frames", where no --frames
+    could be written: the folder is checked before the space."""
+    def read_only(*a, **k):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr(demo.shutil, "disk_usage", lambda path: Usage(2**20, 0, 2**20))
+    monkeypatch.setattr("mast3r_ros.core.fileio.tempfile.mkstemp", read_only)
+    assert main(["demo", "--out", str(tmp_path / "d")]) == 2
+    line = _line(capsys)
+    assert f"--out {tmp_path / 'd'}: cannot write in the folder {tmp_path} (Read-only file " \
+           "system)" in line, line
