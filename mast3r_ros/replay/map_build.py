@@ -251,8 +251,11 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
     no empty, text or cut-short file nor a folder without a Hugging Face checkpoint's files
     (`require_checkpoint`), and the retrieval
     checkpoint and codebook of ``opts`` exist. Raises `CheckpointError` naming the
-    missing file and how to pass it."""
-    if cfg.localizer.matcher == "mast3r" and cfg.model.checkpoint:
+    missing file and how to pass it, and `InputError` for a retrieval checkpoint in a build
+    that encodes no keyframes (--matcher sift, or no checkpoint; it was refused only once the
+    source was read and its keyframes checked)."""
+    encodes = cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint)
+    if encodes:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
 
         require_checkpoint(resolve_checkpoint(cfg.model.checkpoint))
@@ -260,6 +263,13 @@ def check_build_files(cfg: Config, opts: BuildOptions) -> None:
         from ..core.retrieval_model import check_retrieval_files
 
         check_retrieval_files(opts.retrieval_checkpoint, opts.codebook)
+    if opts.retrieval_checkpoint and not encodes:
+        why = (f"--matcher {cfg.localizer.matcher} computes none"
+               if cfg.localizer.matcher != "mast3r" else "no --checkpoint is configured")
+        raise InputError("--retrieval-checkpoint needs the mast3r matcher and --checkpoint: "
+                         f"the ASMK index is computed from the keyframes' encoder output ({why}); "
+                         "drop --retrieval-checkpoint, or build with --matcher mast3r and a "
+                         "--checkpoint")
 
 
 def connect_build_workers(cfg: Config, opts: BuildOptions) -> None:

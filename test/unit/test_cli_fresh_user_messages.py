@@ -355,3 +355,27 @@ def test_a_run_kept_inside_a_map_names_the_map_it_used_else_the_map_it_is_in(
     assert _one_line(capsys) == (f"mast3r-ros localize: error: {run} is a localize run's output, "
                                  f"not a map; it was localized against {sift_map}: pass --map "
                                  f"{sift_map}")
+
+
+@pytest.mark.parametrize("matcher", ["sift", "mast3r"])
+def test_build_map_refuses_a_retrieval_checkpoint_it_cannot_use_before_the_source(
+        tmp_path, capsys, matcher):
+    """`build-map REC --matcher sift --retrieval-checkpoint R` read the whole recording and
+    checked its keyframes (minutes on a large bag) before saying that the ASMK index needs the
+    mast3r matcher and a checkpoint. Here the source does not exist: the option is refused
+    first."""
+    import numpy as np
+    from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+    head = tmp_path / "M_retrieval_trainingfree.pth"
+    write_retrieval_checkpoint(str(head), 32, nclusters=16)
+    write_codebook(str(tmp_path / "M_retrieval_codebook.pkl"),
+                   np.random.default_rng(0).standard_normal((16, 32)))
+    rc = main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "m"),
+               "--matcher", matcher, "--retrieval-checkpoint", str(head)])
+    line = _one_line(capsys)
+    assert rc == 2 and "--retrieval-checkpoint needs the mast3r matcher and --checkpoint" \
+        in line, line
+    why = "--matcher sift computes none" if matcher == "sift" else "no --checkpoint is configured"
+    assert why in line, line
+    assert not (tmp_path / "m").exists()
