@@ -379,3 +379,27 @@ def test_build_map_refuses_a_retrieval_checkpoint_it_cannot_use_before_the_sourc
     why = "--matcher sift computes none" if matcher == "sift" else "no --checkpoint is configured"
     assert why in line, line
     assert not (tmp_path / "m").exists()
+
+
+@pytest.mark.parametrize("given", ["codebook", "retrieval head"])
+def test_build_map_names_another_checkpoint_kind_before_the_source(tmp_path, capsys, given):
+    """`build-map REC --checkpoint X_retrieval_codebook.pkl` (or the *_retrieval_trainingfree.pth)
+    read the recording and checked its keyframes (minutes on a large bag) before loading the
+    file said what it is. Here the source does not exist: the checkpoint is named first."""
+    import numpy as np
+    from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+    path = tmp_path / ("cb.pkl" if given == "codebook" else "r_retrieval_trainingfree.pth")
+    if given == "codebook":
+        write_codebook(str(path), np.random.default_rng(0).standard_normal((16, 32)))
+    else:
+        write_retrieval_checkpoint(str(path), 32, nclusters=16)
+    rc = main(["build-map", str(tmp_path / "no_source"), "--out", str(tmp_path / "m"),
+               "--checkpoint", str(path)])
+    line = _one_line(capsys)
+    words = ("this is an ASMK codebook (a plain pickle), not a PyTorch checkpoint: pass it as "
+             "--codebook" if given == "codebook" else
+             "is a MASt3R retrieval checkpoint, not the network: pass it as "
+             "--retrieval-checkpoint")
+    assert rc == 2 and str(path) in line and words in line, line
+    assert not (tmp_path / "m").exists()

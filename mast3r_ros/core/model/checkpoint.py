@@ -50,8 +50,8 @@ from .model_string import (CLASS_ARCH, model_string, parse_model_string,  # noqa
 from .huggingface import (CONFIG_FILE, WEIGHT_FILES, folder_weights, huggingface_files,
                           is_safetensors_file)
 from .network import AsymmetricMASt3R, ModelSpec
-from .plain_pickle import (describe_map_folder, describe_model_format, describe_plain_pickle,
-                           describe_text_file, refuse_empty_or_text)
+from .plain_pickle import (archive_args, describe_map_folder, describe_model_format,
+                           describe_plain_pickle, describe_text_file, refuse_empty_or_text)
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +251,33 @@ def _read_safetensors(path: str) -> Dict[str, torch.Tensor]:
                               ) from None
 
 
+def _retrieval_given_as_network(path: str) -> str:
+    """The one-line refusal of the retrieval head's checkpoint given as the network's."""
+    return (f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
+            "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
+            "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
+            "network .pth as --checkpoint")
+
+
+def _refuse_other_kind(path: str) -> None:
+    """`CheckpointError` for a file that is another checkpoint than the network's, told cheaply
+    (`require_checkpoint`): the retrieval head's torch.save archive (its ``args`` alone are read,
+    `archive_args`) or a plain pickle such as the ASMK codebook (`describe_plain_pickle`; a
+    legacy torch.save file stops at its first record). ``build-map --checkpoint CODEBOOK`` read
+    and checked the whole recording (minutes on a bag) before loading the file said so."""
+    if is_safetensors_file(path):  # tensors and a JSON header: neither kind, no pickle to read
+        return
+    if zipfile.is_zipfile(path):
+        args = archive_args(path)
+        if (args is not None and not isinstance(getattr(args, "model", None), str)
+                and hasattr(args, "nclusters")):
+            raise CheckpointError(_retrieval_given_as_network(path))
+        return
+    plain = describe_plain_pickle(path, "checkpoint")
+    if plain:
+        raise CheckpointError(f"{path}: {plain}")
+
+
 def _read_official_or_bare(path: str, force_restricted: bool = False,
                            bare_model_string: Optional[str] = None):
     obj = (_read_safetensors(path) if is_safetensors_file(path)
@@ -262,11 +289,7 @@ def _read_official_or_bare(path: str, force_restricted: bool = False,
         isinstance(k, str) for k in args) else args
     text = getattr(args, "model", None) if args is not None else None
     if args is not None and not isinstance(text, str) and hasattr(args, "nclusters"):
-        raise CheckpointError(
-            f"{path} is a MASt3R retrieval checkpoint, not the network: pass it as "
-            "--retrieval-checkpoint (build-map, retrieve) or as the parameter "
-            "retrieval.checkpoint (--params: localize, the node), and the MASt3R "
-            "network .pth as --checkpoint")
+        raise CheckpointError(_retrieval_given_as_network(path))
     if key and isinstance(text, str):
         cls, kwargs = parse_model_string(text)
         sd = strip_wrapper_prefix(obj[key], path)
@@ -439,8 +462,9 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
     """`CheckpointError` unless ``path`` exists (a file or a Hugging Face folder) and is no empty
     or text file (`refuse_empty_or_text`), no zip archive cut short (an interrupted download:
     its central directory, at the end, is missing) and no folder without a Hugging Face
-    checkpoint's files, before minutes of work; ``passed_as``: a hint. Reads the file's first
-    bytes and its end only."""
+    checkpoint's files, and no other kind of checkpoint (the retrieval head, the ASMK codebook:
+    `_refuse_other_kind`), before minutes of work; ``passed_as``: a hint. Reads the file's first
+    bytes, its end and an archive's small ``data.pkl`` (a plain pickle: that pickle)."""
     if not os.path.exists(path):
         raise CheckpointError(f"checkpoint not found: {path}. Download the official weights "
                               f"(see README: 'Model weights') and pass their path {passed_as}")
@@ -448,6 +472,7 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
         _require_huggingface_files(path)
         return
     refuse_empty_or_text(path)  # and a zip archive cut short
+    _refuse_other_kind(path)  # the retrieval head or the codebook, before minutes of work
 
 
 def load_checkpoint(path: str, device: str = "cpu", *, force_restricted_unpickler: bool = False,
