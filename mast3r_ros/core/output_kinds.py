@@ -13,7 +13,8 @@ from .errors import InputError, Mast3rRosError
 # and config.yaml), a `pair` output, a `retrieve` output; the first found names it
 RUN_SIGNS = ("results.jsonl", "metrics.json")
 OTHER_OUTPUTS = (("pair.npz", "a `mast3r-ros pair` output"),
-                 ("pairs.txt", "a `mast3r-ros retrieve` output"))
+                 # not pairs.txt, which hloc and COLMAP pair lists are named too
+                 ("similarity.npy", "a `mast3r-ros retrieve` output"))
 
 
 def recorded_map(run: str) -> str:

@@ -753,6 +753,11 @@ def test_a_localize_run_folder_is_named_as_one(tmp_path):
     assert "interrupted build" not in msg and "\n" not in msg
 
 
+# no manifest.json and nothing we know: said as what the folder holds (it said "an interrupted
+# build?", which a build never leaves at MAP)
+NOT_A_MAP = r"is not a mast3r_ros keyframe map \(no manifest.json; it holds "
+
+
 def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     """A fresh user's finding: --map MAP/keyframes said 'not a complete keyframe map (an
     interrupted build?)'; the folder is inside a complete map, which is named instead."""
@@ -770,10 +775,10 @@ def test_a_folder_inside_a_map_names_the_map(tmp_path, monkeypatch):
     # a manifest.json of something else (a dataset, an ONNX export) does not make a map
     for other in ('{"name": "my-dataset"}', "[1, 2]", "not json"):
         (m / kfm.MANIFEST).write_text(other)
-        with pytest.raises(MapFormatError, match="interrupted build"):
+        with pytest.raises(MapFormatError, match=NOT_A_MAP):
             KeyframeMap.load(str(m / "keyframes"))
     (m / kfm.MANIFEST).unlink()  # an interrupted build: no manifest anywhere
-    with pytest.raises(MapFormatError, match="interrupted build"):
+    with pytest.raises(MapFormatError, match=NOT_A_MAP):
         KeyframeMap.load(str(m / "keyframes"))
 
 
@@ -795,7 +800,7 @@ def test_a_run_folder_or_deep_folder_inside_a_map_names_the_map(tmp_path, monkey
     (m / kfm.MANIFEST).unlink()  # a run folder in no map: said as one, as before
     with pytest.raises(MapFormatError, match=r"kitchen_map/run1 is a localize run's output"):
         KeyframeMap.load("kitchen_map/run1")
-    with pytest.raises(MapFormatError, match="interrupted build"):
+    with pytest.raises(MapFormatError, match=NOT_A_MAP):
         KeyframeMap.load("/")
 
 
@@ -815,7 +820,7 @@ def test_a_folder_holding_a_map_names_the_map(tmp_path, monkeypatch):
                             "not a keyframe map but holds one: pass it ("
                             + os.path.join("demo_out", "map") + ")"), str(e.value)
     (out / "map" / kfm.MANIFEST).unlink()  # no map inside: as before
-    with pytest.raises(MapFormatError, match="interrupted build"):
+    with pytest.raises(MapFormatError, match=NOT_A_MAP):
         KeyframeMap.load("demo_out")
 
 

@@ -38,6 +38,24 @@ def _version_refusal(mpath: str, version: Any) -> str:
             "rebuild the map with this version")
 
 
+def _no_map_here(path: str) -> str:
+    """The line for a folder with no manifest.json that is no recording, run, map part or other
+    output we know: said as what it is (empty, or what it holds), not as "an interrupted build?"
+    -- a build never leaves a folder at MAP (it renames a finished one into place), and a map
+    folder of another tool (COLMAP, Nav2's map.yaml) was sent looking for one."""
+    try:
+        names = sorted(n for n in os.listdir(path) if not n.startswith("."))
+    except OSError:
+        names = []
+    if not names:
+        return (f"{path} is an empty folder, not a keyframe map (no {MANIFEST}): pass the "
+                "folder `mast3r-ros build-map --out` wrote")
+    held = ", ".join(names[:4]) + (", ..." if len(names) > 4 else "")
+    return (f"{path} is not a mast3r_ros keyframe map (no {MANIFEST}; it holds {held}): pass "
+            "the folder `mast3r-ros build-map --out` wrote; maps of other tools (COLMAP, a Nav2 "
+            "map.yaml) are not read: build one from the recording")
+
+
 def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
     """(manifest, `opened_identity`) of the map folder ``path``: `KeyframeMap.load`'s checks
     of the folder and its manifest (JSON, format, version, map_frame), which open no other
@@ -91,12 +109,14 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
                 f"{mpath}: missing, but {path} holds a keyframe map's files (keyframes/): "
                 "copied only in part? copy the map again (its manifest.json last) or rebuild "
                 "it") from None
-        raise MapFormatError(f"{mpath}: missing; {path} is not a complete keyframe map "
-                             "(an interrupted build?)") from None
+        raise MapFormatError(_no_map_here(path)) from None
     except (ValueError, UnicodeDecodeError) as e:
         raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
                              "damaged: rebuild the map or re-copy the file") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT_NAME:
+        if isinstance(manifest, dict) and manifest.get("format") == "mast3r_ros-onnx":
+            raise MapFormatError(f"{path} is a `mast3r-ros export` output (ONNX graphs), not a "
+                                 "keyframe map: pass the map folder (build-map --out)")
         raise MapFormatError(f"{mpath}: not a {FORMAT_NAME} manifest")
     version = manifest.get("version", MISSING)
     if not is_format_version(version, READ_VERSIONS):
