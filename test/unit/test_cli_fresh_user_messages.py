@@ -433,3 +433,22 @@ def test_a_folder_of_another_tool_given_as_the_map_is_said_to_be_one(tmp_path, c
         "export": f"{folder} is a `mast3r-ros export` output (ONNX graphs), not a keyframe map",
     }[kind]
     assert expected in line, line
+
+
+@pytest.mark.parametrize("option", ["--params", "--camera-info"])
+def test_a_folder_given_as_a_yaml_file_names_the_file_to_give(tmp_path, capsys, tum, option):
+    """`--params config` or `--camera-info REC` (the TUM folder, not its camera.yaml) said
+    'cannot read ... : Is a directory'; now the file inside to give is named."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    (folder / "localize.yaml").write_text("/**:\n  ros__parameters: {}\n")
+    given = str(folder) if option == "--params" else tum[1]
+    rc = main(["localize", tum[1], "--map", str(tmp_path / "m"), "--out", str(tmp_path / "r"),
+               "--matcher", "sift", option, given])
+    line = _one_line(capsys)
+    expected = (f"parameter file {folder} is a folder: give the YAML file itself: "
+                f"{folder / 'localize.yaml'}" if option == "--params" else
+                f"camera_info YAML {given} is a folder: give the calibration file itself "
+                f"({os.path.join(given, 'camera.yaml')})")
+    assert rc == 2 and expected in line, line
+    assert not (tmp_path / "r").exists()

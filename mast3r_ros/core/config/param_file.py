@@ -85,6 +85,20 @@ def _shipped_hint(path: str) -> str:
     return f"{where}; the one that comes with mast3r_ros is {shipped}"
 
 
+def _yaml_inside(folder: str) -> str:
+    """For a folder given as the parameter file (``--params config``): the YAML files in it to
+    give instead (at most 3 named), else the package's own file."""
+    try:
+        found = sorted(n for n in os.listdir(folder) if n.endswith((".yaml", ".yml")))
+    except OSError:
+        found = []
+    if found:
+        names = ", ".join(os.path.join(folder, n) for n in found[:3])
+        return f", e.g. {names}" if len(found) > 1 else f": {names}"
+    shipped = _shipped_params_file()
+    return f" (the one that comes with mast3r_ros is {shipped})" if shipped else ""
+
+
 def load_config_yaml(path: str, node_name: str = NODE_NAME,
                      base: Optional[Config] = None, namespace: Optional[str] = None) -> Config:
     """Read a ROS 2 parameter file (the node's ``config/localize.yaml``) into a `Config`.
@@ -126,7 +140,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
         doc = yaml.load(decode_text(data), Loader=_UniqueKeyLoader)  # a SafeLoader
     except FileNotFoundError:
         raise ConfigError(f"parameter file not found: {path}{_shipped_hint(path)}") from None
-    except OSError as e:  # a folder, no permission, ...
+    except IsADirectoryError:  # said "cannot read parameter file X: Is a directory"
+        raise ConfigError(f"parameter file {path} is a folder: give the YAML file itself"
+                          f"{_yaml_inside(path)}") from None
+    except OSError as e:  # no permission, ...
         raise ConfigError(f"cannot read parameter file {path}: {e.strerror or e}") from None
     except UnicodeDecodeError as e:  # an image given as --params, a Latin-1 comment
         raise ConfigError(f"parameter file {path} is not a {encoding_name(data)} text file "

@@ -389,6 +389,11 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     try:
         data = path.read_bytes()
         text = decode_text(data)  # UTF-8, or UTF-16/32 after their byte-order mark
+    except IsADirectoryError:  # said "cannot read camera_info YAML X: Is a directory"
+        inside = path / "camera.yaml"  # a TUM folder's calibration
+        hint = f" ({inside})" if inside.is_file() else ""
+        raise InputError(f"camera_info YAML {path} is a folder: give the calibration file "
+                         f"itself{hint}") from None
     except OSError as err:
         raise InputError(f"cannot read camera_info YAML {path}: {err.strerror}") from err
     except UnicodeDecodeError as err:
