@@ -73,6 +73,25 @@ def _is_special_file(path: str) -> bool:
     return not (stat.S_ISREG(mode) or stat.S_ISDIR(mode) or stat.S_ISLNK(mode))
 
 
+def device_not_file(path: str) -> bool:
+    """Whether ``path`` (a link followed) is a character or block device (``/dev/zero``,
+    ``/dev/full``, a disk): read whole where a file is expected, an endless one grew the
+    process until the kernel's OOM killer ended it (every reader of a whole file, a trajectory,
+    a calibration or a checkpoint, did). A FIFO (``<(command)``) ends and is not one."""
+    try:
+        mode = os.stat(path).st_mode
+    except (OSError, ValueError):
+        return False
+    return stat.S_ISCHR(mode) or stat.S_ISBLK(mode)
+
+
+def refuse_device(path: str, what: str) -> None:
+    """`InputError` (``what`` ``path``: ...) when ``path`` is a device (`device_not_file`)."""
+    if device_not_file(path):
+        raise InputError(f"{what} {path} is a device, not a file: reading it would not end (or "
+                         "would read a raw disk); give the file itself")
+
+
 def _naming(e: OSError, path: str) -> OSError:
     """``e`` naming ``path`` (the destination the user gave) instead of our temporary file
     beside it, which the user never heard of (and its reason made right for a folder that

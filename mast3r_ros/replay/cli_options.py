@@ -332,6 +332,9 @@ def check_trajectory_file(path: Optional[str], option: str, default: str) -> Non
         from .tum import folder_instead_of_file
 
         raise InputError(f"{option} {folder_instead_of_file(path)}")
+    from ..core.fileio import refuse_device
+
+    refuse_device(path, option)  # /dev/zero: read line by line until the memory ran out
 
 
 def os_error_text(e: OSError, args: argparse.Namespace) -> str:

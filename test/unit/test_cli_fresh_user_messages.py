@@ -452,3 +452,36 @@ def test_a_folder_given_as_a_yaml_file_names_the_file_to_give(tmp_path, capsys, 
                 f"({os.path.join(given, 'camera.yaml')})")
     assert rc == 2 and expected in line, line
     assert not (tmp_path / "r").exists()
+
+
+_ZERO = "/dev/zero"
+_needs_dev_zero = pytest.mark.skipif(
+    not (os.path.exists(_ZERO) and stat.S_ISCHR(os.stat(_ZERO).st_mode)),
+    reason="needs the character device /dev/zero")
+
+
+@_needs_dev_zero
+@pytest.mark.parametrize("option", ["--trajectory", "--camera-info", "--groundtruth",
+                                    "--checkpoint", "image"])
+def test_a_device_given_as_an_input_file_is_refused_before_it_is_read(tmp_path, capsys, tum,
+                                                                      option):
+    """`build-map --trajectory /dev/full` (also --camera-info, localize --groundtruth,
+    --checkpoint, export CKPT) read the endless device whole until the kernel's OOM killer
+    ended the run (22 GB in 20 s, on a machine shared with other jobs); `pair /dev/full ...`
+    said 'image not found'. Each is refused in one line before anything is read."""
+    out = str(tmp_path / "o")
+    if option == "--groundtruth":
+        argv = ["localize", tum[1], "--map", str(tmp_path / "m"), "--out", out, "--matcher",
+                "sift", "--groundtruth", _ZERO]
+    elif option == "image":
+        argv = ["pair", _ZERO, tum[1], "--checkpoint", str(tmp_path / "c.pth"), "--out", out]
+    elif option == "--checkpoint":
+        argv = ["build-map", tum[0], "--out", out, "--checkpoint", _ZERO]
+    else:
+        argv = ["build-map", tum[0], "--out", out, "--matcher", "sift", option, _ZERO]
+    rc = main(argv)
+    line = _one_line(capsys)
+    words = ("is not a regular file (a device, pipe or socket): give the image file itself"
+             if option == "image" else "is a device, not a")
+    assert rc == 2 and _ZERO in line and words in line, line
+    assert not os.path.exists(out)

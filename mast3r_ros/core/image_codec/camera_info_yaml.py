@@ -386,6 +386,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
             `intrinsics_from_camera_info` refuses.
     """
     path = Path(path)
+    from ..fileio import refuse_device
+
+    refuse_device(str(path), "camera_info YAML")  # /dev/zero: read whole, without end
     try:
         data = path.read_bytes()
         text = decode_text(data)  # UTF-8, or UTF-16/32 after their byte-order mark

@@ -90,6 +90,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
         raise InputError(f"{path} is a folder, not an image file: name the image files "
                          f"themselves (a shell glob such as {path / '*.png'} expands to them)")
     if not path.is_file():
+        if path.exists():  # a device, a socket: "image not found" for a path that is there
+            raise InputError(f"{path} is not a regular file (a device, pipe or socket): give "
+                             "the image file itself")
         raise InputError(image_not_found(str(path)))
     if path.stat().st_size == 0:  # a copy or a write that never happened
         raise InputError(f"cannot read image {path}: the file is empty (0 bytes)")

@@ -471,6 +471,12 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
     if os.path.isdir(path):
         _require_huggingface_files(path)
         return
+    from ..fileio import device_not_file
+
+    if device_not_file(path):  # /dev/zero: torch.load read it until the OOM killer came
+        raise CheckpointError(f"{path} is a device, not a checkpoint file: reading it would not "
+                              f"end (or would read a raw disk); give the checkpoint file "
+                              f"{passed_as}")
     refuse_empty_or_text(path)  # and a zip archive cut short
     _refuse_other_kind(path)  # the retrieval head or the codebook, before minutes of work
 
