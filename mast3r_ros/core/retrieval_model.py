@@ -138,6 +138,9 @@ def _require_checkpoint(path: str) -> None:
         raise CheckpointError(describe_map_folder(path, retrieval=True) or (
             f"{path} is a folder, not a retrieval checkpoint: pass the "
             f"*_retrieval_trainingfree.pth file itself ({RETRIEVAL_WAYS})"))
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/zero: "not found"
+        raise CheckpointError(f"retrieval checkpoint {path} is not a regular file (a device, "
+                              "pipe or socket): give the *_retrieval_trainingfree.pth file")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "

@@ -485,3 +485,28 @@ def test_a_device_given_as_an_input_file_is_refused_before_it_is_read(tmp_path, 
              if option == "image" else "is a device, not a")
     assert rc == 2 and _ZERO in line and words in line, line
     assert not os.path.exists(out)
+
+
+@_needs_dev_zero
+@pytest.mark.parametrize("given", ["image", "--retrieval-checkpoint", "--codebook"])
+def test_retrieve_says_a_device_is_no_file_not_that_it_is_missing(tmp_path, capsys, tum, given):
+    """`retrieve /dev/zero ...` said 'image not found: /dev/zero', and so did a device as
+    --retrieval-checkpoint or --codebook ('... not found. Download ...'): it is there."""
+    import numpy as np
+    from retrieval_test_utils import write_codebook, write_retrieval_checkpoint
+
+    head = tmp_path / "M_retrieval_trainingfree.pth"
+    write_retrieval_checkpoint(str(head), 32, nclusters=16)
+    write_codebook(str(tmp_path / "M_retrieval_codebook.pkl"),
+                   np.random.default_rng(0).standard_normal((16, 32)))
+    rgb = sorted(os.path.join(tum[0], "rgb", n) for n in os.listdir(os.path.join(tum[0], "rgb")))
+    images = [_ZERO, rgb[0]] if given == "image" else rgb[:2]
+    argv = ["retrieve", *images, "--checkpoint", str(tmp_path / "c.pth"), "--out",
+            str(tmp_path / "o"), "--retrieval-checkpoint",
+            _ZERO if given == "--retrieval-checkpoint" else str(head)]
+    if given == "--codebook":
+        argv += ["--codebook", _ZERO]
+    rc = main(argv)
+    line = _one_line(capsys)
+    assert rc == 2 and f"{_ZERO} is not a regular file (a device, pipe or socket)" in line, line
+    assert "not found" not in line, line

@@ -176,6 +176,9 @@ def check_codebook_file(path: str) -> None:
         raise CheckpointError(
             f"codebook {path} is a folder, not a file: pass the *_retrieval_codebook.pkl file "
             "(--codebook, or codebook= in Python)")
+    if os.path.exists(path) and not os.path.isfile(path):  # /dev/zero: "not found"
+        raise CheckpointError(f"codebook {path} is not a regular file (a device, pipe or "
+                              "socket): give the *_retrieval_codebook.pkl file")
     if not os.path.isfile(path):
         raise CheckpointError(
             f"codebook not found: {path}. Download "

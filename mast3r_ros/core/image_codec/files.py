@@ -58,7 +58,11 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
 
 def image_not_found(path: str) -> str:
     """The message for an image ``path`` that is no file: with a shell glob's characters in it
-    (a pattern that matched no file, which the shell passes on as written), said so."""
+    (a pattern that matched no file, which the shell passes on as written), said so; a path
+    that is there but no regular file (a device, pipe or socket) is said to be one."""
+    if os.path.exists(path) and not os.path.isdir(path):
+        return (f"{path} is not a regular file (a device, pipe or socket): give the image file "
+                "itself")
     if any(c in os.path.basename(path) for c in "*?["):
         return (f"image not found: {path} (a shell glob that matched no file, passed on as "
                 "written: check the folder and the extension)")
@@ -89,10 +93,7 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     if path.is_dir():
         raise InputError(f"{path} is a folder, not an image file: name the image files "
                          f"themselves (a shell glob such as {path / '*.png'} expands to them)")
-    if not path.is_file():
-        if path.exists():  # a device, a socket: "image not found" for a path that is there
-            raise InputError(f"{path} is not a regular file (a device, pipe or socket): give "
-                             "the image file itself")
+    if not path.is_file():  # missing, or a device or socket (`image_not_found` tells them)
         raise InputError(image_not_found(str(path)))
     if path.stat().st_size == 0:  # a copy or a write that never happened
         raise InputError(f"cannot read image {path}: the file is empty (0 bytes)")
