@@ -233,3 +233,51 @@ def test_pixel_shift_takes_only_whole_pixel_shifts():
                 [[1.0, 0, 0], [0, 1, 0], [0, 0, 2]],        # a scaled homogeneous row
                 [[1.0, 0, np.nan], [0, 1, 0], [0, 0, 1]]):
         assert pixel_shift(np.array(bad)) is None, bad
+
+
+def test_a_cell_is_undistorted_once_and_the_tables_kept_are_the_last_used(monkeypatch):
+    """The table's point (issue 9): a lookup undistorts only the cells not seen before, each
+    once however often it is matched, and a camera used again is not dropped before one used
+    less recently (least recently used, not first made). Counted through `undistort_pixels`."""
+    import mast3r_ros.core.grid_undistort as gu
+
+    undistorted = []
+
+    def counting(px, *args):
+        undistorted.append(len(px))
+        return undistort_pixels(px, *args)
+
+    monkeypatch.setattr(gu, "undistort_pixels", counting)
+    plan = plan_resize(640, 480, 512)
+    T, hw = plan.to_orig(), plan.net_size[::-1]
+    rng = np.random.default_rng(5)
+    d = DIST["plumb_bob"](rng)
+    cams = [_camera(rng, 640, 480) for _ in range(3)]
+    xy = np.array([[3, 4], [10, 20], [3, 4], [10, 20], [7, 7]], np.int64)
+    cache = GridUndistortCache(max_tables=2)
+
+    def calls(k):
+        undistorted.clear()
+        und = cache.lookup(xy, T, hw, cams[k], d)[1]
+        assert np.array_equal(und, undistort_pixels(apply_homography(T, xy), cams[k], d))
+        return sum(undistorted)
+
+    assert calls(0) == 3  # three distinct cells, each undistorted once
+    assert calls(0) == 0  # all seen: gathered, not undistorted again
+    assert calls(1) == 3
+    assert calls(0) == 0  # camera 0 used last: camera 1 is the least recently used
+    assert calls(2) == 3  # a third camera: camera 1's table dropped, camera 0's kept
+    assert calls(0) == 0 and calls(2) == 0
+    assert calls(1) == 3 and len(cache) == 2
+
+
+def test_grids_of_another_width_get_their_own_table():
+    """Two query sizes whose grids share a height (same mapping, camera): a cell index of one
+    grid is another pixel of the other, so each has a table of its own."""
+    T, K, d = np.eye(3), _camera(np.random.default_rng(1), 64, 48), np.array([-0.2, 0.05, 0, 0, 0])
+    cache = GridUndistortCache()
+    xy = np.array([[5, 3], [1, 2], [5, 0]], np.int64)
+    for hw in ((4, 6), (4, 8), (4, 6)):
+        px, und = cache.lookup(xy, T, hw, K, d)
+        np.testing.assert_array_equal(px, apply_homography(T, xy))
+        np.testing.assert_array_equal(und, undistort_pixels(px, K, d))
