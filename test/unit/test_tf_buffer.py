@@ -362,3 +362,23 @@ def test_transform_samples_given_as_translation_and_quaternion_are_checked():
     assert "wheel" not in b.frames  # no samples, no edge
     with pytest.raises(InputError, match="both on /tf and /tf_static"):
         b.add_static("odom", "base", np.eye(4))
+
+
+@pytest.mark.parametrize("tq_first", [True, False])
+def test_both_ways_of_adding_on_one_edge_without_a_lookup_between(tq_first):
+    """An edge given translation + quaternion samples and 4x4 matrices with no lookup between
+    (a lookup trims the columns to their samples; before it they have spare room): every sample
+    kept, whichever came first (the random test above looks up between adds)."""
+    from mast3r_ros.core.message_fields import tq_to_matrix
+
+    rng = np.random.default_rng(7)
+    t, q = rng.normal(size=(5, 3)), rng.normal(size=(5, 4))
+    b = TransformBuffer()
+    for batch in ((0, 1, 2), (3, 4)) if tq_first else ((0, 1), (2, 3, 4)):
+        if (batch[0] == 0) == tq_first:
+            b.add_dynamic_tq("map", "odom", np.array(batch) * S, t[list(batch)], q[list(batch)])
+        else:
+            for j in batch:
+                b.add_dynamic("map", "odom", j * S, tq_to_matrix(t[j], q[j]))
+    for j in range(5):
+        assert b.lookup("map", "odom", j * S).tobytes() == tq_to_matrix(t[j], q[j]).tobytes()
