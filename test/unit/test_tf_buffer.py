@@ -382,3 +382,12 @@ def test_both_ways_of_adding_on_one_edge_without_a_lookup_between(tq_first):
                 b.add_dynamic("map", "odom", j * S, tq_to_matrix(t[j], q[j]))
     for j in range(5):
         assert b.lookup("map", "odom", j * S).tobytes() == tq_to_matrix(t[j], q[j]).tobytes()
+
+
+def test_unsigned_integer_stamps_are_integer_nanoseconds():
+    """Stamps given as an unsigned integer array (a uint64 column, as a ROS stamp's fields
+    are unsigned) are integers: accepted, as the docstring says, not refused as floats are."""
+    b = TransformBuffer()
+    t, q = np.array([[0.0, 0, 0], [2.0, 0, 0]]), np.tile([0.0, 0, 0, 1], (2, 1))
+    b.add_dynamic_tq("map", "odom", np.array([S, 3 * S], np.uint64), t, q)
+    np.testing.assert_array_equal(b.lookup("map", "odom", 2 * S), pose([0, 0, 0], [1.0, 0, 0]))
