@@ -391,3 +391,23 @@ def test_unsigned_integer_stamps_are_integer_nanoseconds():
     t, q = np.array([[0.0, 0, 0], [2.0, 0, 0]]), np.tile([0.0, 0, 0, 1], (2, 1))
     b.add_dynamic_tq("map", "odom", np.array([S, 3 * S], np.uint64), t, q)
     np.testing.assert_array_equal(b.lookup("map", "odom", 2 * S), pose([0, 0, 0], [1.0, 0, 0]))
+
+
+@pytest.mark.parametrize("norm, refused", [(5e-7, True), (9.9e-7, True), (1.01e-6, False),
+                                           (1.5e-6, False)])
+def test_a_near_zero_quaternion_is_refused_at_add_as_tq_to_matrix_refuses_it(norm, refused):
+    """The batch check screens rows by a vectorised norm and asks `tq_to_matrix` about the
+    rows near its 1e-6 limit: a quaternion just under it is refused when added (not kept and
+    normalised at a lookup, which checks no more), one just over it is kept."""
+    from mast3r_ros.core.message_fields import tq_to_matrix
+
+    b = TransformBuffer()
+    t, q = np.zeros((2, 3)), np.array([[0.0, 0, 0, 1], [0.0, 0, 0.6 * norm, 0.8 * norm]])
+    if refused:
+        with pytest.raises(InputError, match=r"map -> odom at t=1.000000 s: pose quaternion "
+                           "norm is .*near zero"):
+            b.add_dynamic_tq("map", "odom", [0, S], t, q)
+        assert b.frames == set()
+    else:
+        b.add_dynamic_tq("map", "odom", [0, S], t, q)
+        assert b.lookup("map", "odom", S).tobytes() == tq_to_matrix(t[1], q[1]).tobytes()
