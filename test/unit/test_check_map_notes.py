@@ -1,0 +1,53 @@
+"""check-map's notes of the frames a map's build(s) skipped as unreadable, from the manifest
+records alone (replay/check_map.py: `unreadable_notes`, `skipped_frames`): the end-to-end test
+(test_build_map_unreadable.py) builds one map with a run of two and one merge of it."""
+
+from __future__ import annotations
+
+from mast3r_ros.replay.check_map import skipped_frames, unreadable_notes
+
+S = 1_000_000_000
+
+
+def _record(count, of, run, first, last):
+    return {"count": count, "of_frames": of, "stamps_ns": [], "first": {"stamp_ns": first,
+            "reason": "x"}, "longest_run": {"frames": run, "first_ns": first, "last_ns": last}}
+
+
+def test_a_single_skipped_frame_is_named_with_its_stamp():
+    notes = unreadable_notes({"unreadable_frames": _record(1, 20, 1, 1200 * S // 1000,
+                                                           1200 * S // 1000)})
+    assert notes == ["built with 1 of 20 frames unreadable and skipped (the longest run 1 "
+                     "frame, at t=1.200000 s): the map may lack keyframes there (all their "
+                     "stamps in the manifest's unreadable_frames)"]
+
+
+def test_a_record_without_its_frame_count_or_with_none_skipped():
+    """A record missing ``of_frames`` says the count alone; a count of 0 (nothing skipped) is
+    no note, in the map's own record or a source's."""
+    record = _record(2, None, 2, S, 2 * S)
+    del record["of_frames"]
+    assert unreadable_notes({"unreadable_frames": record})[0].startswith(
+        "built with 2 frames unreadable and skipped (the longest run 2 frames in a row, at "
+        "t=1.000..2.000 s)")
+    assert unreadable_notes({"unreadable_frames": _record(0, 20, 0, 0, 0)}) == []
+    zero = {"merged_from": [{"role": "A", "map": "a", "keyframes": 3,
+                             "unreadable_frames": _record(0, 20, 0, 0, 0)}]}
+    assert unreadable_notes(zero) == [] and skipped_frames(zero) == {}
+
+
+def test_a_merge_of_maps_that_skipped_nothing_adds_nothing_to_the_json():
+    """check-map --json carries ``merged_from`` only when a source skipped frames: a merge
+    of two clean maps reads as a clean map does."""
+    clean = {"merged_from": [{"role": "A", "map": "a", "keyframes": 3},
+                             {"role": "B", "map": "b", "keyframes": 4}]}
+    assert skipped_frames(clean) == {} and unreadable_notes(clean) == []
+    nested = {"merged_from": [{"role": "A", "map": "a", "keyframes": 3},
+                              {"role": "B", "map": "c", "keyframes": 4, "merged_from": [
+                                  {"role": "A", "map": "d", "keyframes": 2,
+                                   "unreadable_frames": _record(1, 5, 1, S, S)}]}]}
+    assert skipped_frames(nested) == {"merged_from": nested["merged_from"]}
+    assert unreadable_notes(nested) == [
+        "map B (c) > map A (d) was built with 1 of 5 frames unreadable and skipped (the longest "
+        "run 1 frame, at t=1.000000 s): the map may lack keyframes there (all their stamps in "
+        "the manifest's unreadable_frames)"]
