@@ -1374,3 +1374,28 @@ def test_decode_rvl_keeps_what_the_image_transport_decoder_keeps():
     out, _ = decode_compressed("16UC1; compressedDepth rvl", _rvl_stream_message(stream, 3, 1))
     np.testing.assert_array_equal(out, [[65535, 0, 65535]])
     np.testing.assert_array_equal(_rvl_decode_reference(stream, 3, 1), out)
+
+
+def test_a_compressed_depth_message_of_its_header_alone_says_what_is_missing():
+    """Exactly the 12-byte header, nothing after: a png message lacks its PNG, an rvl message
+    its width and height -- neither is 'cut short inside its header' (the header is whole)."""
+    header = struct.pack("<iff", 0, 0.0, 0.0)
+    with pytest.raises(InputError) as err:
+        decode_compressed("16UC1; compressedDepth png", header)
+    assert str(err.value).endswith("12 bytes: its 12-byte header and no PNG after it")
+    with pytest.raises(InputError) as err:
+        decode_compressed("16UC1; compressedDepth rvl", header)
+    assert "0 bytes after the 12-byte header, expected at least the 8 of width and height" \
+        in str(err.value), str(err.value)
+
+
+def test_an_rvl_image_of_max_pixels_is_decoded_and_one_more_refused(monkeypatch):
+    """`rvl.MAX_PIXELS` is the largest image taken (16384 x 16384; lowered here to 8 x 8 so
+    that the bound is tried without 512 MB of depth)."""
+    from mast3r_ros.core.image_codec import rvl
+
+    monkeypatch.setattr(rvl, "MAX_PIXELS", 64)
+    depth = np.arange(64, dtype=np.uint16).reshape(8, 8)
+    np.testing.assert_array_equal(rvl.decode_rvl(_rvl_encode(depth), 8, 8), depth)
+    with pytest.raises(InputError, match="implausible size 65x1"):
+        rvl.decode_rvl(_rvl_encode(np.arange(65, dtype=np.uint16)[None]), 65, 1)
