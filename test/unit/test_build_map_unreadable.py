@@ -159,6 +159,7 @@ def test_a_resumed_build_skips_the_same_frames_and_names_them(tiny_ckpt, tum, tm
     stdout, err = capsys.readouterr()
     done = re.search(r"resuming: (\d+) of (\d+) shards already encoded", err)
     assert done and done.group(1) == done.group(2) != "0", err[-2000:]
+    assert "holds no encoded shard" not in err, err[-2000:]  # it holds them all
     assert "(1 unreadable, skipped)" in stdout, stdout
     manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
     assert manifest["unreadable_frames"]["stamps_ns"] == [stamp]
@@ -204,6 +205,9 @@ def test_an_empty_depth_message_is_named_as_empty_not_as_unregistered(tmp_path, 
     assert len(warned) == 1, err
     assert warned[0].endswith(f"{CAM} at t=1.400000 s: its depth at t=1.400000 s: depth topic "
                               f"{DEPTH}: the depth image is empty (0x0 pixels)"), warned[0]
+    # one frame skipped: counted, and no 'longest run of them' (a run of one is no gap)
+    (count,) = [ln for ln in err.splitlines() if "could not be read and were skipped" in ln]
+    assert "1 of 10 frames could not be read" in count and "longest run" not in count, count
 
 
 def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_path, capsys):

@@ -360,7 +360,7 @@ def test_resume_without_a_partial_says_there_is_none(tum, sift_map, tmp_path, ca
 
 
 def test_a_sift_resume_refused_for_held_encodings_does_not_say_it_starts_over(tum, tmp_path,
-                                                                             capsys):
+                                                                             capsys, monkeypatch):
     """build-map --matcher sift --resume on an OUT.partial holding an empty encodings store
     logged '--resume: OUT.partial holds no encoded shard, so the build starts from the first
     frame' and was then refused (after the whole source was read) for holding encodings the
@@ -374,6 +374,40 @@ def test_a_sift_resume_refused_for_held_encodings_does_not_say_it_starts_over(tu
     assert "holds no encoded shard" not in err and "starts from the first frame" not in err, err
     assert "but this run encodes nothing (--matcher sift, or no --checkpoint)" in err, err
     assert err.count("error:") == 1 and "keyframe" not in err.split("error:")[0], err
+    # refused before the source is opened (a bag's indexing pass: minutes), not after
+    from mast3r_ros.replay import cli
+
+    def opened(*args, **kwargs):
+        raise AssertionError("the source was opened before the refusal")
+    monkeypatch.setattr(cli, "_open", opened)
+    assert main(["build-map", tum[0], "--out", str(idle), "--matcher", "sift", "--resume"]) == 2
+    assert "but this run encodes nothing" in capsys.readouterr().err
+    monkeypatch.undo()
+    # build_map itself (the API, no CLI check before it) refuses as early, saying no such thing
+    import dataclasses
+    import logging
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.map_build import BuildOptions
+    from mast3r_ros.replay.pipeline import build_map
+    from mast3r_ros.replay.tum import TumSequence
+
+    cfg = Config()
+    cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
+    logged = []
+    handler = logging.Handler(logging.INFO)
+    handler.emit = lambda record: logged.append(record.getMessage())
+    logger = logging.getLogger("mast3r_ros")
+    level, logger.level = logger.level, logging.INFO  # the CLI above set its own handlers
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(InputError, match="this run encodes nothing"):
+            build_map(TumSequence(tum[0]), str(idle), cfg, build=BuildOptions(resume=True))
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    assert not [m for m in logged if "holds no encoded shard" in m or "keyframe" in m], logged
 
 
 def test_a_resumed_run_does_not_decode_the_recorded_frames_images(tum, sift_map, tmp_path,
