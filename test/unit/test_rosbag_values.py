@@ -763,3 +763,26 @@ def test_one_file_of_a_split_bag_is_read_with_a_warning_naming_the_folder(tmp_pa
         (alone / "metadata.yaml").write_text("")  # emptied (a copy cut short): not a split bag's
         BagSequence(alone / "alone.mcap")  # the file alone reads without its metadata.yaml
     assert not [r for r in caplog.records if "split bag" in r.getMessage()]
+
+
+def test_a_frame_given_two_parents_after_a_reset_names_them_in_the_order_read(tmp_path):
+    """map -> base_link before a simulator reset; after it (the run the camera is in),
+    odom -> base_link is read first, then map -> base_link again. The run's edges go into the
+    buffer in the order of their first sample in that run, as if added one by one as read: the
+    second parent named is map, read second in the run -- not the order the edges were first
+    seen in the whole bag (map, from before the reset)."""
+    odom = pose([0, 0, 0], [1.0, 0, 0])
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 11 * S, camera_info(100 * MS))]
+    msgs += [("/tf", (1 + k) * S, tf_message([("map", "base_link", (k + 1) * 100 * MS, odom)]))
+             for k in range(4)]
+    msgs += [("/tf", 10 * S + k * S, tf_message([("odom", "base_link", (k + 1) * 100 * MS, odom)]))
+             for k in range(4)]
+    msgs += [("/tf", 10 * S + k * S + S // 4,
+              tf_message([("map", "base_link", (k + 1) * 100 * MS, odom)])) for k in range(4)]
+    msgs += [("/cam/image", 11 * S + S // 2, colour(150 * MS)),
+             ("/cam/image", 12 * S + S // 2, colour(250 * MS))]
+    msgs.sort(key=lambda m: m[1])
+    with pytest.raises(InputError, match="frame 'base_link' has two parents, 'odom' and 'map'"):
+        list(BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
+                         pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5)))
