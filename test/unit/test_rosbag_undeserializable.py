@@ -147,3 +147,18 @@ def test_a_bad_image_whose_header_stamp_is_intact_is_placed_by_it(tmp_path, near
     assert [isinstance(f, UnreadableFrame) for f in got] == [True] + [False] * 9
     assert got[0].reason.endswith(f"(its header stamp t={S * 1e-9:.6f} s read from its first "
                                   "bytes)"), got[0].reason
+
+
+def test_the_warning_names_the_first_message_that_cannot_be_deserialized(tmp_path, caplog):
+    """Two corrupt image messages: one warning with their count and the first one's receive
+    time (the one a user looks at first), not the last's."""
+    import logging
+
+    images = [(S + k * 100 * MS, S + k * 100 * MS + MS) for k in range(6)]
+    bag = _bag(tmp_path / "bag", images, corrupt=[images[1][1], images[4][1]])
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(str(bag))
+    (warned,) = [r.getMessage() for r in caplog.records
+                 if "cannot be deserialized" in r.getMessage()]
+    assert f"2 image messages on {CAM} cannot be deserialized (the first received at bag time " \
+           "1.101000 s: " in warned, warned
