@@ -57,3 +57,20 @@ def test_the_first_ten_warned_one_by_one_then_every_hundredth(caplog):
     assert warned[10].endswith("cannot read frame 10 (10 unreadable frames so far; from here "
                                "on every 100th is logged)")
     assert warned[200].endswith("cannot read frame 200 (200 unreadable frames so far)")
+
+
+def test_a_skipped_frame_is_placed_on_the_trajectory_whatever_the_order_of_the_poses():
+    """keyframes.png's crosses (`plots.skipped_positions`): a skipped frame's position is the
+    trajectory's at its stamp, interpolated in time and held at the ends, also when the posed
+    frames came out of stamp order (a bag recorded out of order)."""
+    import numpy as np
+
+    from mast3r_ros.replay.plots import skipped_positions
+
+    stamps = [2 * S, 0, 1 * S, 4 * S]
+    poses = np.tile(np.eye(4), (4, 1, 1))
+    poses[:, 0, 3] = [20.0, 0.0, 10.0, 40.0]  # x = 10 m/s * t
+    poses[:, 1, 3] = [-2.0, 0.0, -1.0, -4.0]
+    got = skipped_positions(stamps, poses, [S // 2, 3 * S, -S, 5 * S])
+    np.testing.assert_allclose(got, [[5, -0.5, 0], [30, -3, 0], [0, 0, 0], [40, -4, 0]])
+    assert skipped_positions(stamps, poses, []).shape == (0, 3)
