@@ -73,7 +73,9 @@ def is_stale(stamp_ns: int, now_ns: int, max_age_s: float) -> bool:
 
 
 def tf_stamp_ns(now_ns: int, transform_tolerance_s: float) -> int:
-    """Stamp of a broadcast map->odom: now + transform_tolerance (AMCL's future-dating)."""
+    """Stamp of a broadcast map->odom: now + transform_tolerance. Future-dated by the tolerance
+    as AMCL's is, but from the clock's now (as slam_toolbox stamps its map->odom), not from the
+    image's stamp (AMCL dates from the scan's): the re-broadcast between fixes carries it."""
     return int(now_ns) + int(round(transform_tolerance_s * NS_PER_S))
 
 
