@@ -253,11 +253,8 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     assert f"note: {d}: map B ({c}) > map A ({a}) was built with 3 of 10 frames" in out, out
 
 
-def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path, capsys,
-                                                                      monkeypatch):
-    """keyframes.png showed the trajectory and its keyframes, not where frames were skipped:
-    they are now red crosses on the trajectory at their stamps (an unreadable frame has no
-    pose of its own), where the map may lack keyframes."""
+def _spy_top_down(monkeypatch) -> list:
+    """Each top-down plot drawn, as ({line label: (N, 2) xy}, (axis a, axis b)), still saved."""
     from mast3r_ros.replay import plots
 
     drawn = []
@@ -269,6 +266,15 @@ def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path,
         real(fig, ax, axes, title, path)
 
     monkeypatch.setattr(plots, "_finish_top_down", finish)
+    return drawn
+
+
+def test_the_keyframes_plot_marks_the_skipped_frames_on_the_trajectory(tmp_path, capsys,
+                                                                      monkeypatch):
+    """keyframes.png showed the trajectory and its keyframes, not where frames were skipped:
+    they are now red crosses on the trajectory at their stamps (an unreadable frame has no
+    pose of its own), where the map may lack keyframes."""
+    drawn = _spy_top_down(monkeypatch)
     bag = _mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6])
     assert _build(bag, tmp_path / "map", capsys)[0] == 0
     assert (tmp_path / "map" / "keyframes.png").stat().st_size > 0
@@ -291,17 +297,7 @@ def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path,
     manifest's unreadable_frames): they are now red crosses at their stamps between the
     keyframes before and after (the map keeps no trajectory), a merged map's per source, on
     that source's own keyframes (``merged_from``), so that the gaps show where they are."""
-    from mast3r_ros.replay import plots
-
-    drawn = []
-    real = plots._finish_top_down
-
-    def finish(fig, ax, axes, title, path):
-        drawn.append(({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
-                       for ln in ax.get_lines()}, axes))
-        real(fig, ax, axes, title, path)
-
-    monkeypatch.setattr(plots, "_finish_top_down", finish)
+    drawn = _spy_top_down(monkeypatch)
     a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
     assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6]), a,
                   capsys)[0] == 0
