@@ -416,7 +416,10 @@ def overlapping_reset(stamps_ns: Any) -> Optional[int]:
     two parts it splits them into overlap in time by at least two stamps of each -- two
     recordings across a clock reset (a simulator restarted) whose stamps sorting interleaves --
     else None: no step back, several (a file listed out of order), or one that a single swapped
-    line or two runs apart in time (nothing interleaved) explain."""
+    line, two runs apart in time (nothing interleaved) or lines written late explain (each
+    part's stamps within the other's span fall in holes of it, longer than 1.5 of its median
+    steps: a receive-order export, where a reset's second run falls between the first's
+    samples or on them)."""
     s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
     back = np.flatnonzero(np.diff(s) < 0)
     if back.size != 1:
@@ -424,9 +427,25 @@ def overlapping_reset(stamps_ns: Any) -> Optional[int]:
     i = int(back[0])
     before, after = s[:i + 1], s[i + 1:]
     # each part increases (one step back): its span is its first to its last stamp
-    back_in = np.count_nonzero((after >= before[0]) & (after <= before[-1]))
-    ahead_in = np.count_nonzero((before >= after[0]) & (before <= after[-1]))
-    return i if back_in >= 2 and ahead_in >= 2 else None
+    back_in = after[(after >= before[0]) & (after <= before[-1])]
+    ahead_in = before[(before >= after[0]) & (before <= after[-1])]
+    if back_in.size < 2 or ahead_in.size < 2:
+        return None
+    return None if _fill_holes(back_in, before) and _fill_holes(ahead_in, after) else i
+
+
+def _fill_holes(inside: np.ndarray, part: np.ndarray) -> bool:
+    """Whether every stamp of ``inside`` (within the span of ``part``, which increases) falls
+    strictly inside a step of ``part`` longer than 1.5 of its median step: lines missing from
+    ``part`` and written later, not the samples of another recording of the same time."""
+    steps = np.diff(part)
+    steps = steps[steps > 0]
+    if not steps.size:
+        return False
+    pos = np.searchsorted(part, inside, side="right")  # part[pos - 1] <= t < part[pos]
+    if np.any(pos <= 0) or np.any(pos >= part.size) or np.any(part[pos - 1] == inside):
+        return False  # on a sample of ``part`` (or at its end): no hole there
+    return bool(np.all(part[pos] - part[pos - 1] > 1.5 * float(np.median(steps))))
 
 
 def clock_reset_note(stamps_ns: Any) -> str:

@@ -329,7 +329,7 @@ def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,
     stamps, poses, unit = read_tum_trajectory_and_unit(path)
     if not len(stamps):
         raise InputError(f"--groundtruth {path} holds no poses")
-    why = trajectory_reset_reason(stamps, SPLIT_FILE)
+    why = trajectory_reset_reason(stamps, SPLIT_FILE, poses)
     if why:
         raise InputError(f"--groundtruth {path}: {why}")
     frame_stamps_ns = np.asarray(frame_stamps_ns, dtype=np.int64)

@@ -389,7 +389,7 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     traj: Optional[Tuple[np.ndarray, np.ndarray]] = None
     if trajectory:
         stamps, traj_poses, unit = read_tum_trajectory_and_unit(trajectory)
-        why = trajectory_reset_reason(stamps, SPLIT_FILE)
+        why = trajectory_reset_reason(stamps, SPLIT_FILE, traj_poses)
         if why:
             raise InputError(f"--trajectory {trajectory}: {why}")
         frames_file, frames_ns = stamps_written(source)

@@ -146,7 +146,7 @@ class TumSequence:
                                   rgb_unit == "ns", "rgb.txt")
         self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         if not why:  # refused where its poses are used, as the unit mismatch is
-            why = trajectory_reset_reason(self._gt_stamps_ns, _SPLIT_FOLDER)
+            why = trajectory_reset_reason(self._gt_stamps_ns, _SPLIT_FOLDER, self._gt_poses)
             self._gt_unit_error = f"{self.folder / 'groundtruth.txt'}: {why}" if why else None
         spacing = None if why else frame_spacing_unit_mismatch(self._stamps_ns, rgb_unit == "ns")
         if spacing:  # no ground truth to tell: results.jsonl, trajectory.tum carry them as read

@@ -8,7 +8,7 @@ re-exports this module's public names; apart from it to keep that module within 
 
 from __future__ import annotations
 
-from typing import List, Tuple
+from typing import List, Optional, Tuple
 
 import decimal
 import logging
@@ -339,12 +339,25 @@ def _write_atomic(path: Path, text: str) -> None:
     fsync_dir(str(path.parent))  # the rename itself
 
 
-def trajectory_reset_reason(stamps_ns: np.ndarray, split: str) -> str:
-    """Why a trajectory (stamps in file order) cannot give frames their poses, or '': it goes
-    back in time once, into its own earlier stamps (`core.trajectory.overlapping_reset`) -- two
-    recordings across a clock reset (a simulator restarted), which sorting by stamp interleaves,
-    so a frame of one would take, or be interpolated from, a pose of the other (the rosbag2
-    reader reads one run of such a recording). ``split`` is the fix, said last."""
+def trajectory_reset_reason(stamps_ns: np.ndarray, split: str,
+                            poses: Optional[np.ndarray] = None) -> str:
+    """Why a trajectory (stamps in file order; ``poses`` (N, 4, 4) beside them) cannot give
+    frames their poses, or '': it goes back in time once, into its own earlier stamps
+    (`core.trajectory.overlapping_reset`) -- two recordings across a clock reset (a simulator
+    restarted), which sorting by stamp interleaves, so a frame of one would take, or be
+    interpolated from, a pose of the other (the rosbag2 reader reads one run of such a
+    recording). A line repeating an earlier one's stamp and pose (the file's end written twice)
+    gives no frame another pose and is left out of the test. ``split`` is the fix, said last."""
+    stamps_ns = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    if poses is not None and len(poses) == len(stamps_ns) > 0:
+        flat = np.ascontiguousarray(poses, dtype=np.float64).reshape(len(stamps_ns), -1)
+        seen: set = set()
+        keep = np.ones(len(stamps_ns), dtype=bool)
+        for k, (t, row) in enumerate(zip(stamps_ns.tolist(), flat)):
+            key = (t, row.tobytes())
+            keep[k] = key not in seen
+            seen.add(key)
+        stamps_ns = stamps_ns[keep]
     i = overlapping_reset(stamps_ns)
     if i is None:
         return ""

@@ -230,6 +230,24 @@ def test_an_overlapping_reset_is_one_step_back_into_the_stamps_before_it():
     assert overlapping_reset(run1) is None and overlapping_reset([3, 1, 2, 0]) is None
 
 
+def test_lines_written_late_are_no_reset_but_a_run_on_the_samples_of_another_is():
+    """Lines exported in receive order, two of them two lines late (0 1 2 3 4 7 8 5 6 9 10:
+    the field tester's groundtruth.txt), go back once into earlier stamps but only fill the
+    hole they left: refused as two recordings across a reset, they are one recording. A
+    second run whose stamps fall between the first's samples, or on them, still is a reset."""
+    from mast3r_ros.core.trajectory import overlapping_reset
+
+    assert overlapping_reset([0, 1, 2, 3, 4, 7, 8, 5, 6, 9, 10]) is None
+    assert overlapping_reset([0, 10, 20, 30, 40, 70, 80, 50, 55, 60, 90, 100]) is None
+    run1 = [10 * k for k in range(10)]
+    assert overlapping_reset(run1 + [5 + 10 * k for k in range(10)]) == 9    # between samples
+    assert overlapping_reset(run1 + [10 * k for k in range(3, 12)]) == 9     # on the samples
+    # a block written late: 5..9 after 10..12, each part filling the other's hole
+    assert overlapping_reset([0, 1, 2, 3, 10, 11, 12, 5, 6, 7, 8, 9, 13]) is None
+    # one part in a hole of the other, the other not in one of its own: a reset
+    assert overlapping_reset([0, 2, 4, 6, 20, 22, 24, 10, 12, 14, 16, 18, 21, 23, 26]) == 6
+
+
 def test_frame_spacing_names_integer_micro_and_milliseconds_but_not_a_fast_camera():
     """rgb.txt stamps written as integers above 1e12 are read as nanoseconds: integer
     microseconds (milliseconds) since the epoch then space 30 Hz frames 33 us (33 ns) apart,

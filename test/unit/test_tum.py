@@ -205,6 +205,21 @@ def test_ground_truth_with_one_line_out_of_place_or_runs_apart_is_still_read(tmp
         TumSequence(root).check_groundtruth_units()
 
 
+@pytest.mark.parametrize("order", ["late", "end twice", "all twice"])
+def test_ground_truth_with_late_or_repeated_lines_is_no_clock_reset(tmp_path, order):
+    """The field tester's false refusals of one recording as two across a clock reset: two
+    lines written two lines late (a receive-order export), the file's last two lines repeated,
+    the whole file written twice (``cat gt.txt gt.txt``): each goes back once into its own
+    earlier stamps, but no frame would take another recording's pose."""
+    root = make_folder(tmp_path / "seq")
+    stamps = [f"{1.0 + k / 3:.6f}" for k in range(12)]
+    gt = [_tum_line(t, _pose([0.1 * k, 0, 0], [0, 0.02 * k, 0])) for k, t in enumerate(stamps)]
+    gt = {"late": gt[:5] + gt[7:9] + gt[5:7] + gt[9:], "end twice": gt + gt[-2:],
+          "all twice": gt + gt}[order]
+    (root / "groundtruth.txt").write_text("# timestamp tx ty tz qx qy qz qw\n" + "".join(gt))
+    TumSequence(root).check_groundtruth_units()
+
+
 def test_rgb_txt_out_of_time_order_is_read_sorted(tmp_path, caplog):
     """rgb.txt written from a shell glob (text order: 1.2 before 1.1...) lists images out of
     time order; the frames come in time order, with the same depth and poses, and a warning."""
