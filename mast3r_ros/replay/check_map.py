@@ -40,7 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--params", metavar="YAML",
                    help="ROS parameter file with the map_check.* thresholds")
     p.add_argument("--namespace", metavar="NS", help=NAMESPACE_HELP)
-    p.add_argument("--json", metavar="FILE", help="write the per-keyframe figures as JSON")
+    p.add_argument("--json", metavar="FILE",
+                   help="write the per-keyframe figures as JSON (-: to stdout, and the "
+                        "summary and notes to stderr, for a pipe into jq)")
     p.add_argument("--plot", metavar="PNG",
                    help="write the keyframes with their per-keyframe figures as a picture; "
                         "the extension picks the format: .png, .pdf, .svg, .jpg, ... (none: "
@@ -65,8 +67,10 @@ def cmd_check_map(args: argparse.Namespace) -> int:
             raise InputError(f"{option} is empty (an unset shell variable?): give a file name, "
                              f"or leave {option} out")
     # output paths first: a bad one found after the check is the whole check for nothing
-    if args.json:
+    if args.json and args.json != "-":
         check_can_write_file(args.json, "--json")
+    # with the JSON on stdout (`--json -`), the lines for a person go to stderr
+    text = sys.stderr if args.json == "-" else sys.stdout
     if args.plot:
         from .plots import check_plot_path
 
@@ -75,7 +79,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()
     if problems:
         for p in problems:
-            sys.stdout.write(p + "\n")
+            text.write(p + "\n")
         files = "map files" if len(problems) > 1 else "map file"
         raise MapFormatError(f"{args.map}: {len(problems)} {files} missing, truncated or "
                              "corrupt (listed above); rebuild the map or re-copy the files")
@@ -93,18 +97,18 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         raise MapConsistencyError(f"{report.message}; to fix {args.map}, build it again from "
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
-    sys.stdout.write(f"{args.map}: {report.summary()}\n")
+    text.write(f"{args.map}: {report.summary()}\n")
     for note in unreadable_notes(kmap.manifest):  # not an error: what the map may lack
-        sys.stdout.write(f"note: {args.map}: {note}\n")
+        text.write(f"note: {args.map}: {note}\n")
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before
-        sys.stdout.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
+        text.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
                          "build-map/merge-maps --overwrite will not replace the map until they "
                          "are moved out of its folder\n")
     strays = kmap.unlisted_files("keyframes")
     if strays:  # copied or renamed by hand: read by nothing, deleted by --overwrite unasked
         kf = os.path.join(args.map, "keyframes")
-        sys.stdout.write(f"note: {kf} also holds {_listing(kf, strays)}, which the map does not "
+        text.write(f"note: {kf} also holds {_listing(kf, strays)}, which the map does not "
                          "list: nothing reads them, and build-map/merge-maps --overwrite deletes "
                          "them with the map; move them out to keep them\n")
     return 0
@@ -175,8 +179,14 @@ def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optio
                   plot_path: Optional[str] = None,
                   skipped: Optional[Dict[str, Any]] = None) -> None:
     """The report's figures as JSON and/or the keyframe picture with the figures beside it;
-    ``skipped`` (`skipped_frames`) added to the JSON as written in the manifest."""
-    if json_path:
+    ``skipped`` (`skipped_frames`) added to the JSON as written in the manifest; a
+    ``json_path`` of ``-`` writes the JSON to stdout."""
+    if json_path == "-":
+        import json
+
+        sys.stdout.write(json.dumps({**report.to_manifest(), **(skipped or {})}, indent=2) + "\n")
+        sys.stdout.flush()
+    elif json_path:
         atomic_write_json(json_path, {**report.to_manifest(), **(skipped or {})})
     if plot_path:
         from .plots import plot_keyframes

@@ -301,6 +301,24 @@ def test_check_map_cli_passes_a_clean_map(maps, tmp_path, capsys):
     assert png.stat().st_size > 1000
 
 
+def test_check_map_json_dash_writes_the_json_to_stdout_and_the_lines_to_stderr(
+        maps, tmp_path, capsys, monkeypatch):
+    """``--json -`` wrote a file named '-' in the working folder, where a user piping the
+    figures into jq expects them on stdout: now stdout is the JSON alone (the summary and
+    notes on stderr), for a consistent map and for a refused one alike (then exit 2)."""
+    from mast3r_ros.replay.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    assert main(["check-map", maps["clean"], "--json", "-"]) == 0
+    got = capsys.readouterr()
+    assert json.loads(got.out)["verdict"] == CONSISTENT
+    assert "map consistent" in got.err and not (tmp_path / "-").exists()
+    assert main(["check-map", maps["x10"], "--json", "-"]) == 2
+    got = capsys.readouterr()
+    assert json.loads(got.out)["verdict"] == INCONSISTENT and not (tmp_path / "-").exists()
+
+
 def test_check_map_reads_each_keyframe_file_twice_not_three_times(maps, monkeypatch, capsys):
     """check-map checksummed every keyframe PNG three times (its list of bad files, a full map
     open's header check, the check's decode: 6 + 7 s at 2*10^4 keyframes): now the list of bad
