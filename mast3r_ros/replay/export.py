@@ -148,7 +148,8 @@ def _export_locked(args: argparse.Namespace, checkpoint: str, passed_as: str) ->
         log.info("reading the checkpoint %s...", path)
     model, info = load_checkpoint(path, device="cpu", passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
-                      keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter)
+                      keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter,
+                      progress=sys.stderr.isatty())  # a bar on a terminal, as build-map's
     sys.stdout.write(f"export {res.out_dir}: network {shape[1]}x{shape[0]}, keyframe batch "
                      f"{args.keyframe_batch}, {res.manifest['exporter']} exporter (opset "
                      f"{res.manifest['opset']}) -> encoder.onnx, decoder.onnx, manifest.json\n")

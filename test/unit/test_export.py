@@ -461,3 +461,67 @@ def test_ctrl_c_during_the_export_leaves_the_earlier_export(tiny_ckpt, tmp_path,
     assert "export: interrupted" in capsys.readouterr().err
     assert {p.name: p.read_text() for p in out.iterdir()} == old
     assert sorted(p.name for p in tmp_path.iterdir()) == ["e"]
+
+
+def _stub_writer(monkeypatch, slow_s=0.0, interrupt=False):
+    """The ONNX writer as a stub writing empty graphs; the decoder+heads one takes ``slow_s``
+    (torch's exporter is one opaque call of minutes on ViT-L) or is interrupted (Ctrl-C)."""
+    import time
+
+    from mast3r_ros.core.model import export as export_mod
+
+    def export(module, args, path, *a, **k):
+        open(path, "wb").close()
+        if os.path.basename(path) == "decoder.onnx":
+            time.sleep(slow_s)
+            if interrupt:
+                raise KeyboardInterrupt
+
+    monkeypatch.setattr(export_mod, "_onnx_export", export)
+    monkeypatch.setattr(export_mod, "_TICK_S", 0.05)
+
+
+def test_export_shows_each_stage_ticking_on_a_terminal(tiny_ckpt, tmp_path, capsys, monkeypatch):
+    """A fresh user saw the decoder+heads stage run for 76 s on the tiny network with only its
+    "(2/3)" log line: on a terminal a bar names the stage running, in order, and redraws its
+    seconds while torch's exporter runs (no percentage: the stages' lengths are unknown); off a
+    terminal there is no bar, as the other commands' bars."""
+    import re
+    import sys
+
+    from mast3r_ros.replay.cli import main
+
+    _stub_writer(monkeypatch, slow_s=0.4)
+    capsys.readouterr()
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript"]) == 0
+    err = capsys.readouterr().err
+    shown = re.findall(r"export: (\S+) \((\d)/3\), \d+ s \[[\d:]+ in all\]", err)
+    assert [s for i, s in enumerate(shown) if i == 0 or s != shown[i - 1]] == [
+        ("encoder", "1"), ("decoder+heads", "2"), ("manifest", "3")], err
+    # redrawn by the timer while the (stub) exporter sleeps, not only when the stage starts
+    assert shown.count(("decoder+heads", "2")) >= 3, err
+    assert "%" not in err and "(2/3)..." in err  # the log lines stay
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: False)
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript", "--overwrite"]) == 0
+    assert "in all]" not in capsys.readouterr().err
+
+
+def test_ctrl_c_on_a_terminal_stops_the_bars_timer(tiny_ckpt, tmp_path, capsys, monkeypatch):
+    """Ctrl-C in the decoder+heads stage with the bar shown: exit 130 as without it, no staging
+    folder left, and the bar's timer thread stopped (nothing redraws after the exit line)."""
+    import sys
+    import threading
+
+    from mast3r_ros.replay.cli import main
+
+    _stub_writer(monkeypatch, slow_s=0.2, interrupt=True)
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
+    assert main(["export", tiny_ckpt, "--out", str(tmp_path / "e"), "--size", "224",
+                 "--exporter", "torchscript"]) == 130
+    err = capsys.readouterr().err
+    assert "export: decoder+heads (2/3)" in err and "export: interrupted" in err
+    assert not [t for t in threading.enumerate() if t.name == "export-progress"]
+    assert os.listdir(tmp_path) == []

@@ -41,10 +41,12 @@ import json
 import logging
 import os
 import shutil
+import sys
 import tempfile
+import threading
 import time
 import warnings
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import torch
 from torch import nn
@@ -119,16 +121,96 @@ class DecoderGraph(nn.Module):
 
 
 @contextlib.contextmanager
-def _stage(what: str):
+def _stage(what: str, bar: Optional[_StageBar] = None):
     """Log stage ``what`` (one of `STAGES`) as it starts, "exporting the encoder (1/3)...", and
-    its time when it ends, "encoder exported in 12.3 s"."""
+    its time when it ends, "encoder exported in 12.3 s"; ``bar`` (`_StageBar`) shows it on the
+    terminal while it runs."""
     n = STAGES.index(what) + 1
     verb = "writing the" if what == "manifest" else "exporting the"
-    log.info("%s %s (%d/%d)...", verb, what, n, len(STAGES))
+    with bar.paused() if bar else contextlib.nullcontext():
+        log.info("%s %s (%d/%d)...", verb, what, n, len(STAGES))
     t0 = time.perf_counter()
+    if bar:
+        bar.start(what)
     yield
-    log.info("%s %s in %.1f s", what, "written" if what == "manifest" else "exported",
-             time.perf_counter() - t0)
+    dt = time.perf_counter() - t0
+    with bar.paused() if bar else contextlib.nullcontext():
+        if bar:
+            bar.done()
+        log.info("%s %s in %.1f s", what, "written" if what == "manifest" else "exported", dt)
+
+
+# seconds between the stage bar's redraws: its elapsed times tick while torch.onnx.export, one
+# opaque call of minutes on ViT-L, runs
+_TICK_S = 0.5
+
+
+class _StageBar:
+    """A tqdm line on stderr over the export's `STAGES`: the stage running, ``(n/3)``, its
+    seconds and the export's, redrawn every `_TICK_S` by a daemon thread (no percentage: the
+    stages' lengths are unknown and unequal, the decoder+heads being most of the time).
+    `close` (idempotent) stops the thread and clears the line; call it on every way out, Ctrl-C
+    included."""
+
+    def __init__(self) -> None:
+        self._bar: Any = None  # the tqdm, made as the first stage starts (it draws at once)
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._what: Optional[str] = None
+        self._t0 = 0.0
+        self._thread = threading.Thread(target=self._tick, name="export-progress", daemon=True)
+        self._thread.start()
+
+    def close(self) -> None:
+        if self._stop.is_set():
+            return
+        self._stop.set()
+        self._thread.join(timeout=2 * _TICK_S)
+        with self._lock:
+            if self._bar is not None:
+                self._bar.close()
+
+    def start(self, what: str) -> None:
+        with self._lock:
+            if self._bar is None:
+                from tqdm import tqdm
+
+                tqdm.monitor_interval = 0  # no monitor thread (see replay.pipeline.progress)
+                n = STAGES.index(what) + 1  # drawn at once: with this stage, not a bare line
+                self._bar = tqdm(desc=f"export: {what} ({n}/{len(STAGES)})", postfix="0 s",
+                                 file=sys.stderr, leave=False, dynamic_ncols=True,
+                                 mininterval=0, bar_format="{desc}{postfix} [{elapsed} in all]")
+            self._what, self._t0 = what, time.perf_counter()
+            self._draw()
+
+    def done(self) -> None:
+        """The running stage finished (call it inside `paused`: the line stays cleared)."""
+        self._what = None
+
+    @contextlib.contextmanager
+    def paused(self):
+        """The line cleared while the block runs (a log line printed in it stands alone)."""
+        with self._lock:
+            if self._bar is not None:
+                self._bar.clear()
+            try:
+                yield
+            finally:
+                self._draw()
+
+    def _draw(self) -> None:
+        if self._what is None or self._bar is None:  # between stages: the line stays cleared
+            return
+        n = STAGES.index(self._what) + 1
+        self._bar.set_description_str(f"export: {self._what} ({n}/{len(STAGES)})",
+                                      refresh=False)
+        self._bar.set_postfix_str(f"{time.perf_counter() - self._t0:.0f} s", refresh=False)
+        self._bar.refresh()
+
+    def _tick(self) -> None:
+        while not self._stop.wait(_TICK_S):
+            with self._lock:
+                self._draw()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -300,7 +382,8 @@ def _onnx_export(module: nn.Module, args: Tuple[torch.Tensor, ...], path: str,
 
 def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
                 net_shape: Tuple[int, int], keyframe_batch: int = 1,
-                info: Optional[CheckpointInfo] = None, exporter: str = "auto") -> ExportResult:
+                info: Optional[CheckpointInfo] = None, exporter: str = "auto",
+                progress: bool = False) -> ExportResult:
     """Write ``encoder.onnx``, ``decoder.onnx`` and ``manifest.json`` to ``out_dir``.
 
     ``size``: the configured image size (512, 384 or 224); ``net_shape`` (H, W) the network
@@ -312,7 +395,9 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     converted to float32 and eval mode in place (``nn.Module.float``). Raises InputError on a
     bad size/shape/batch or an ``out_dir`` that is not an export, ConfigError for an exporter
     this torch lacks or when onnx/onnxscript are missing, OSError (naming ``out_dir``) when
-    its parent folder cannot be written.
+    its parent folder cannot be written. ``progress``: a line on stderr (`_StageBar`) showing
+    the stage running and its seconds, ticking while torch's exporter runs (the CLI passes
+    ``sys.stderr.isatty()``, as the other commands' bars).
     """
     out_dir = output_path(out_dir)  # a link to an export folder: its folder is replaced
     check_export_target(out_dir)
@@ -340,15 +425,16 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         stage = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
     except OSError as e:  # name the folder asked for, not our staging folder beside it
         raise OSError(e.errno, e.strerror or str(e), out_dir) from None
+    bar = _StageBar() if progress else None
     try:
         with torch.no_grad():
-            with _stage("encoder"):
+            with _stage("encoder", bar):
                 _onnx_export(enc, (image,), os.path.join(stage, ENCODER_FILE), ["image"],
                              ["feats"], opset, exporter)
-            with _stage("decoder+heads"):
+            with _stage("decoder+heads", bar):
                 _onnx_export(dec, (kf, q), os.path.join(stage, DECODER_FILE),
                              ["keyframe_feats", "query_feats"], dec.names, opset, exporter)
-        with _stage("manifest"):
+        with _stage("manifest", bar):
             manifest = {
                 "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
                 "checkpoint_identity": info.identity if info else "unsaved-model",
@@ -372,10 +458,15 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
             with open(os.path.join(stage, MANIFEST), "w", encoding="utf-8") as fh:
                 json.dump(manifest, fh, indent=2)
                 fh.write("\n")
+        if bar:
+            bar.close()
         _replace_dir(stage, out_dir)
     except BaseException:
         shutil.rmtree(stage, ignore_errors=True)
         raise
+    finally:
+        if bar:  # a Ctrl-C or an error: the ticking thread stopped, the line cleared
+            bar.close()
     log.info("exported %s at %dx%d (K=%d, %s exporter, opset %d) to %s in %.1f s", spec.arch,
              w, h, keyframe_batch, exporter, opset, out_dir, time.perf_counter() - t0)
     return ExportResult(out_dir, manifest)
