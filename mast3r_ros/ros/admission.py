@@ -6,7 +6,9 @@
 * `ArrivalStats`: images counted as they arrive (not as they are processed), with zero and
   repeated header stamps, so /diagnostics never says "no images" while images arrive.
 * `stamp_refusal`: the reason a frame with a zero, negative or repeated stamp is not localized;
-  `future_stamp_refusal` and `stale_reason` for a stamp too far ahead of or behind the node clock.
+  `future_stamp_refusal` and `stale_reason` for a stamp too far ahead of or behind the node clock;
+  `clock_refusal` for any frame while the node clock has not started (``use_sim_time`` before
+  the first ``/clock``).
 * `ErrorThrottle`: an unexpected exception is logged once with its traceback, then one line per
   interval with the count of repeats.
 * `TfTimeline`: a time reset never clears the TF buffer (it holds the odometry of the frame being
@@ -161,6 +163,7 @@ ZERO_STAMP = "stamp_zero"
 NEGATIVE_STAMP = "stamp_negative"
 REPEATED_STAMP = "stamp_repeated"
 FUTURE_STAMP = "stamp_future"
+CLOCK_NOT_STARTED = "clock_not_started"
 # an image older than this is stamped on another clock than the node's, not merely late
 _OTHER_CLOCK_AGE_S = 86400.0
 
@@ -185,6 +188,25 @@ def stamp_refusal(stamp_ns: int, duplicate: bool) -> Tuple[str, str]:
         return REPEATED_STAMP, ("header.stamp repeats the previous image's: the camera driver "
                                 "reuses stamps (each image needs its capture time)")
     return "", ""
+
+
+def clock_refusal(now_ns: int) -> Tuple[str, str]:
+    """(kind, reason) for a frame that arrives while the node clock reads 0 or less, or ('', '').
+
+    ROS time reads 0 only under ``use_sim_time`` before the first ``/clock`` message (rclpy's
+    ROS_TIME clock with a time source that has received nothing); wall time never does. Such a
+    frame is refused before it costs inference: the map->odom TF is stamped from the clock (now
+    + ``transform_tolerance``, REP-105 / slam_toolbox) and would be dated ~``transform_tolerance``
+    seconds after 1970, and the image's age (``max_image_age_s``: stale or future-stamped) cannot
+    be checked. The pose itself would carry the image's stamp, but a pose without its TF, from a
+    graph whose clock has not started, is of no use to a consumer that runs on ``/clock``.
+    """
+    if now_ns > 0:
+        return "", ""
+    return CLOCK_NOT_STARTED, ("waiting for /clock: use_sim_time is true and no /clock message "
+                               "has arrived (the node clock reads 0), so the map->odom TF "
+                               "cannot be stamped; play the bag with --clock, or start the "
+                               "simulator's clock (or set use_sim_time false)")
 
 
 def future_stamp_refusal(stamp_ns: int, now_ns: int, max_age_s: float) -> Tuple[str, str]:

@@ -142,7 +142,9 @@ class FrameProcessing:
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
         """The image's header stamp (ns), or None for a zero, negative, repeated, stale, future
         (further ahead of the node clock than max_image_age_s) or malformed one (fields
-        ``builtin_interfaces/Time`` cannot hold, refused like a zero stamp)."""
+        ``builtin_interfaces/Time`` cannot hold, refused like a zero stamp), and for every image
+        while the node clock reads 0 (``use_sim_time`` before the first ``/clock``:
+        `admission.clock_refusal`)."""
         try:
             stamp_ns = mf.header_stamp_ns(msg.header)
         except InputError as err:
@@ -152,6 +154,10 @@ class FrameProcessing:
             self._warn_throttled("stamp_malformed", f"image not localized: {reason}")
             return None
         now_ns = self.get_clock().now().nanoseconds
+        kind, why = admission.clock_refusal(now_ns)   # use_sim_time before the first /clock
+        if kind:
+            self._fail(stamp_ns, why, dropped=True, refused=True, kind=kind)
+            return None
         max_age = cfg.node.max_image_age_s
         # before the tracker sees it: a stamp on another clock is no time jump of the camera's
         kind, why = admission.future_stamp_refusal(stamp_ns, now_ns, max_age)

@@ -456,8 +456,11 @@ class TrackingState:
         Stamps are now + tolerance and strictly increase (tf2 warns about repeated stamps and
         interpolates wrongly between out-of-order ones). A timer tick whose stamp would not be
         newer than the last is skipped (a paused sim clock); a fresh result then goes 1 ns after.
+        Nothing is sent while the clock reads 0 or less (``use_sim_time`` before the first
+        ``/clock``): the stamp would be ``tolerance_s`` after 1970. A held TF (/initialpose) is
+        sent from the first tick after the clock starts.
         """
-        if self.held_tf is None:
+        if self.held_tf is None or now_ns <= 0:
             return None
         stamp = tf_stamp_ns(now_ns, tolerance_s)
         last = self.last_tf_stamp_ns

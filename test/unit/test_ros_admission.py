@@ -193,3 +193,12 @@ def test_tf_buffer_is_cleared_only_when_a_lookup_fails_after_time_went_back():
 
 def test_module_reads_no_rclpy():
     assert "rclpy" not in admission.__dict__
+
+
+def test_every_frame_waits_for_clock_while_the_node_clock_reads_zero():
+    """use_sim_time before the first /clock: ROS time reads 0 (ROS_NOTES section 7)."""
+    kind, why = admission.clock_refusal(0)
+    assert kind == admission.CLOCK_NOT_STARTED
+    assert why.startswith("waiting for /clock") and "--clock" in why
+    assert admission.clock_refusal(1) == ("", "")
+    assert admission.clock_refusal(-5)[0] == admission.CLOCK_NOT_STARTED

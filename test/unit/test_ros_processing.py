@@ -661,20 +661,29 @@ def test_a_published_frame_records_its_latency_processing_time_and_timings():
     assert rec.latency_s == pytest.approx(0.04) and 0.0 <= rec.processing_s < 60.0
 
 
-def test_no_latency_is_recorded_while_the_node_clock_reads_zero():
+def test_frames_wait_for_clock_while_the_node_clock_reads_zero():
     """use_sim_time before the first /clock (or with none published): the node clock reads 0.
-    Frames are still localized, and /diagnostics said latency_s -99.500 (0 minus the image
-    stamp) -- -1.7e9 s with a real stamp -- instead of no value."""
+    Frames were localized, and each fix broadcast map->odom stamped now + transform_tolerance =
+    0.1 s (1970) before the clock started. Now they are refused unprocessed (no inference, no
+    pose, no TF, no tracker failure), with a throttled "waiting for /clock" warning and the
+    reason on /diagnostics; once /clock arrives the next frame is localized."""
     host = Host()
     host.clock.now_ns = 0
-    host._process(image(stamp(0)))
-    host._process(image(stamp(1)))
-    host._localizer.error = RuntimeError("no")
-    host._process(image(stamp(2)))
-    assert host._outputs.poses == [stamp(0), stamp(1)]
-    assert all(np.isnan(r.latency_s) for r in _records(host))
-    values = dict(host._diag.summary(time.monotonic(), host._tracking.track, True).values)
-    assert values["latency_s"] == "nan" and values["rate_hz"] != "0.00"
+    for k in range(5):
+        host._process(image(stamp(k)))
+    assert host._localizer.calls == 0 and host._outputs.poses == [] and host._tf.sent == []
+    assert host._tracking.consecutive_failures == 0
+    recs = _records(host)
+    assert all(r.dropped and r.refused and np.isnan(r.latency_s) for r in recs) and len(recs) == 5
+    warnings = [m for lvl, m in host.logger.lines if lvl == "warning"]
+    assert len(warnings) == 1 and "waiting for /clock" in warnings[0], host.logger.lines
+    summary = host._diag.summary(time.monotonic(), host._tracking.track, True)
+    values = dict(summary.values)
+    assert "waiting for /clock" in values["last_failure"] and values["latency_s"] == "nan"
+    assert summary.level == 1 and "waiting for /clock" in summary.message   # WARN
+    host.clock.now_ns = stamp(5) + 40_000_000              # the first /clock
+    host._process(image(stamp(5)))
+    assert host._outputs.poses == [stamp(5)] and host._tf.sent[0] > stamp(5)
 
 
 def test_a_stale_image_is_dropped_unprocessed_and_is_no_failure():

@@ -216,6 +216,20 @@ def test_tf_rebroadcast_stamps():
     assert st.held_tf is None and st.last_tf_stamp_ns is None
 
 
+def test_no_tf_is_stamped_while_the_clock_reads_zero():
+    """use_sim_time before the first /clock: now + transform_tolerance was 0.1 s (1970), sent by
+    a fix or by the TF timer re-broadcasting an /initialpose hold. Nothing is sent and nothing
+    remembered, so the first tick after /clock sends the held TF at the real time."""
+    st = TrackingState()
+    s = 10**9
+    _success(st, np.eye(4))
+    assert st.next_tf_stamp_ns(0, 0.1, fresh=True) is None
+    assert st.rebroadcast(0, 0.1) == (False, None)
+    assert st.last_tf_stamp_ns is None and st.last_tf_clock_ns is None
+    jumped, send = st.rebroadcast(1000 * s, 0.1)
+    assert not jumped and send[1] == 1000 * s + s // 10
+
+
 def test_hint_is_the_last_camera_pose_while_tracking():
     """Without odometry the hint (candidate selection) is the last camera pose while tracking,
     nothing once lost, on ~/relocalize or after an /initialpose."""
