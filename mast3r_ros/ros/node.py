@@ -88,9 +88,13 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
     def __init__(self, node_name: str = NODE_NAME, **kwargs: Any) -> None:
         super().__init__(node_name, **kwargs)
         self._param_errors = params.declare_parameters(self, conv.parameter_descriptor_msg)
-        # rclpy keeps the overrides it was given (files, -p) in this attribute; one never
-        # declared is silently ignored, so a misspelled key is said here
-        for line in params.unknown_parameter_warnings(getattr(self, "_parameter_overrides", {})):
+        # an override (files, -p) never declared is silently ignored by rclpy, so a misspelled
+        # key is said here; rclpy only keeps them privately (params.parameter_override_names)
+        given = params.parameter_override_names(self)
+        if given is None:
+            self.get_logger().debug("this rclpy does not expose the parameter overrides: "
+                                    "misspelled parameter names are not reported")
+        for line in params.unknown_parameter_warnings(given or ()):
             self.get_logger().warning(line)
 
         # _lock, _tracking, _diag, _intrinsics, _info_topic, _errors, _warnings, _tf_timeline

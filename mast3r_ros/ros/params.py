@@ -199,6 +199,33 @@ def unknown_parameter_warnings(given: Iterable[str]) -> List[str]:
             and not name.startswith("qos_overrides.")]
 
 
+def parameter_override_names(node: Any) -> Optional[List[str]]:
+    """The names of the parameter overrides ``node`` was started with (parameter files, ``-p``,
+    launch ``parameters=``), or None when this rclpy does not let them be read.
+
+    rclpy has no public accessor for them (rclcpp has ``get_parameter_overrides()``; rclpy's
+    ``Node`` keeps ``self._parameter_overrides = {name: Parameter}``, in the humble and jazzy
+    sources alike). The private attribute is feature-detected: absent, not a mapping of str
+    names (a list of Parameters is read by ``.name``), or raising when read, the answer is
+    None and the node skips its unknown-parameter warning instead of failing to start.
+    """
+    try:
+        overrides = getattr(node, "_parameter_overrides", None)
+        if overrides is None:
+            return None
+        if isinstance(overrides, Mapping):
+            names = list(overrides.keys())
+        elif isinstance(overrides, (list, tuple)):
+            names = [getattr(p, "name", None) for p in overrides]
+        else:
+            return None
+    except Exception:  # noqa: BLE001 - a private attribute may be anything in another rclpy
+        return None
+    if not all(isinstance(n, str) for n in names):
+        return None
+    return names
+
+
 def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Config:
     """The declared parameters (``value_of(name)``) -> a validated `Config`.
 

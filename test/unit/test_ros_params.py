@@ -259,3 +259,33 @@ def test_overrides_the_node_does_not_declare_are_each_said_with_the_closest_name
         f"parameter 'zzz_unrelated' {tail}",
     ]
     assert unknown_parameter_warnings([d.name for d in params.all_parameter_descriptors()]) == []
+
+
+class _RaisingOverrides:
+    @property
+    def _parameter_overrides(self):
+        raise RuntimeError("the handle is invalid")
+
+
+@pytest.mark.parametrize("node, names", [
+    # rclpy humble/jazzy: Node._parameter_overrides = {name: Parameter}
+    (NS(_parameter_overrides={"max_keyframe": NS(value=1), "use_sim_time": NS(value=True)}),
+     ["max_keyframe", "use_sim_time"]),
+    (NS(_parameter_overrides={}), []),
+    # a list of Parameters (a shape another rclpy might keep) is read by name
+    (NS(_parameter_overrides=[NS(name="max_keyframe", value=1)]), ["max_keyframe"]),
+    # what cannot be read says None: the node skips the warning instead of dying in __init__
+    (NS(), None),
+    (NS(_parameter_overrides=None), None),
+    (NS(_parameter_overrides=42), None),
+    (NS(_parameter_overrides=[NS(value=1)]), None),
+    (NS(_parameter_overrides={("ns", "x"): 1}), None),
+    (_RaisingOverrides(), None),
+], ids=["dict", "empty", "list", "absent", "none", "int", "nameless", "tuple_keys", "raises"])
+def test_parameter_override_names_reads_rclpys_private_overrides_only_when_it_can(node, names):
+    """rclpy has no public accessor for the overrides; the node read the private
+    ``_parameter_overrides`` directly, so an rclpy that renamed or reshaped it (None, a list of
+    Parameters) crashed the node's constructor, or warned about Parameter objects."""
+    assert params.parameter_override_names(node) == names
+    # whatever came back feeds the warnings without raising
+    params.unknown_parameter_warnings(params.parameter_override_names(node) or ())
