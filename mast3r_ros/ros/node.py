@@ -315,7 +315,8 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._bond.close()                      # stop (above) and its publisher
         tf, self._tf = self._tf, None
         if tf is not None:
-            tf.close()
+            for problem in tf.close():          # never raises: the model is released below
+                self.get_logger().error(problem)
         outputs, self._outputs = self._outputs, None
         if outputs is not None:
             outputs.close()

@@ -9,7 +9,7 @@ calling thread). Broadcasts from the worker go through a `shutdown.PublishGate`.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, List
 
 import numpy as np
 from rclpy.duration import Duration
@@ -30,9 +30,15 @@ class TfClient:
     def __init__(self, node: Any, shutting_down: Callable[[], bool] = lambda: False) -> None:
         self._node = node
         self._gate = PublishGate(shutting_down)
+        self._closed = False
         self.buffer = Buffer(cache_time=Duration(seconds=TF_CACHE_S))
         self._listener = TransformListener(self.buffer, node, spin_thread=False)
-        self._broadcaster = TransformBroadcaster(node)
+        try:
+            self._broadcaster = TransformBroadcaster(node)
+        except BaseException:
+            # configure fails; the listener's /tf and /tf_static subscriptions go with it
+            self._listener.unregister()
+            raise
 
     def lookup(self, target: str, source: str, stamp_msg: Any, timeout_s: float) -> np.ndarray:
         """``target_from_source`` (4x4) at ``stamp_msg`` (None: latest), waiting up to
@@ -55,9 +61,30 @@ class TfClient:
         """Forget dynamic transforms (a new timeline); static transforms survive a clear."""
         self.buffer.clear()
 
-    def close(self) -> None:
+    def close(self) -> List[str]:
         """Close the gate (waiting for a broadcast in progress), then destroy the entities; call
-        on the executor thread or after the executor stopped."""
-        self._gate.close()
-        self._listener.unregister()
-        self._node.destroy_publisher(self._broadcaster.pub_tf)
+        on the executor thread or after the executor stopped.
+
+        Idempotent and never raises: a second call does nothing, and each step runs even when
+        the one before it failed (the /tf publisher is destroyed when unregistering the listener
+        raised), so a teardown goes on to release the model. Returns the failures as lines
+        ('<step>: <error>') for the caller to log; [] when all went well or already closed.
+
+        tf2_ros' ``TransformListener.__del__`` calls ``unregister()`` again when the listener is
+        collected; rclpy's ``destroy_subscription`` of a subscription no longer in the node's
+        list returns False without raising or logging (rclpy humble and jazzy), so that second
+        unregister is harmless.
+        """
+        if self._closed:
+            return []
+        self._closed = True
+        problems = []
+        for step, fn in (("closing the TF publish gate", self._gate.close),
+                         ("unregistering the TF listener", self._listener.unregister),
+                         ("destroying the /tf publisher",
+                          lambda: self._node.destroy_publisher(self._broadcaster.pub_tf))):
+            try:
+                fn()
+            except Exception as err:  # noqa: BLE001 - the teardown must go on
+                problems.append(f"{step}: {err!r}")
+        return problems

@@ -261,6 +261,48 @@ def test_tf_client_lookup_send_clear_close(ros):
     assert len(tf._broadcaster.sent) == 1              # nothing after close
 
 
+def test_tf_client_close_is_idempotent_and_never_raises(ros):
+    """A second close (and tf2_ros' TransformListener.__del__, which unregisters again) did
+    it all again; an unregister that raised skipped destroying the /tf publisher and escaped
+    into the node's teardown, which then never released the model."""
+    node = Node()
+    tf = ros.tf_client.TfClient(node)
+    calls = []
+    tf._listener.unregister = lambda: calls.append("unregister")
+    assert tf.close() == [] and calls == ["unregister"] and len(node.destroyed) == 1
+    assert tf.close() == [] and calls == ["unregister"] and len(node.destroyed) == 1
+
+    node = Node()
+    tf = ros.tf_client.TfClient(node)
+
+    def broken():
+        raise RuntimeError("subscription's handle is invalid")
+    tf._listener.unregister = broken
+    problems = tf.close()
+    assert problems == ["unregistering the TF listener: "
+                        "RuntimeError(\"subscription's handle is invalid\")"]
+    assert node.destroyed == [tf._broadcaster.pub_tf]    # the publisher still destroyed
+    assert tf.close() == []
+
+
+def test_tf_client_that_fails_to_create_its_broadcaster_unregisters_its_listener(ros,
+                                                                                monkeypatch):
+    made = []
+
+    class Recording(Listener):
+        def __init__(self, *a, **k):
+            super().__init__(*a, **k)
+            made.append(self)
+
+    def no_broadcaster(node):
+        raise RuntimeError("context is not valid")
+    monkeypatch.setattr(ros.tf_client, "TransformListener", Recording)
+    monkeypatch.setattr(ros.tf_client, "TransformBroadcaster", no_broadcaster)
+    with pytest.raises(RuntimeError, match="context is not valid"):
+        ros.tf_client.TfClient(Node())
+    assert made[0].unregistered
+
+
 # -------------------------------------------------------------------- diagnostics_publisher
 
 def test_diagnostics_publisher_publishes_the_summary_with_the_node_identity(ros):
