@@ -198,3 +198,22 @@ def test_the_params_file_is_passed_expanded(monkeypatch, tmp_path):
     assert node.kwargs["parameters"][0] == str(tmp_path / "p.yaml")
     node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true")   # the installed default
     assert node.kwargs["parameters"][0] == str(ROOT / "config" / "localize.yaml")
+
+
+def test_every_parameter_the_launch_file_sets_is_declared_with_the_type_it_passes(monkeypatch):
+    """The launch file's parameter dict names node parameters (or rclpy's use_sim_time) and
+    types each as the node declares it (ROS_NOTES 2: a YAML-typed launch argument of another
+    type kills the node at declare). A renamed parameter (map_path -> map) would otherwise be
+    kept by rclpy without a word and the file's value used."""
+    from mast3r_ros.core.config import ROS_BUILTIN_PARAMS, param_specs
+
+    types_ = {s.name: s.type for s in param_specs()}
+    types_.update({name: bool for name in ROS_BUILTIN_PARAMS})
+    node, _, _ = _launch(monkeypatch, HumbleLifecycleNode, "true", use_sim_time="true",
+                         checkpoint="/ckpt/mast3r.pth")
+    overrides = node.kwargs["parameters"][1]
+    assert set(overrides) == {"use_sim_time", "map_path", "checkpoint"}
+    for name, value in overrides.items():
+        assert name in types_, f"the launch file sets '{name}', which the node does not declare"
+        assert value.kwargs["value_type"] is types_[name], name
+        assert type(value.args[0]) is types_[name], name

@@ -175,3 +175,50 @@ def test_every_parameter_setting_quoted_in_the_docs_loads(tmp_path):
     assert checked >= 15, checked
     assert not wrong, "settings the docs quote that the parameter file reader refuses:\n" + (
         "\n".join(wrong))
+
+
+def _parameter_file_values(path: Path) -> dict:
+    """{dotted name: value} of the one node block of a parameter file (nested maps dotted)."""
+    import yaml
+
+    (block,) = yaml.safe_load(path.read_text(encoding="utf-8")).values()
+
+    def flat(m, prefix=""):
+        for k, v in m.items():
+            if isinstance(v, dict):
+                yield from flat(v, f"{prefix}{k}.")
+            else:
+                yield f"{prefix}{k}", v
+    return dict(flat(block["ros__parameters"]))
+
+
+def test_localize_yaml_gives_every_declared_parameter_its_default_with_its_type():
+    """docs/ros_node.md calls config/localize.yaml 'the full list with defaults': every
+    parameter the node declares (`ros.params.all_parameter_descriptors`, from the same
+    table), with the value and Python type it is declared with -- a `2` for a double, or a
+    default changed in sections.py and not here, would make the two say different things."""
+    from mast3r_ros.ros.params import all_parameter_descriptors
+
+    declared = {d.name: d.default for d in all_parameter_descriptors()}
+    values = _parameter_file_values(ROOT / "config" / "localize.yaml")
+    assert set(values) == set(declared)
+    wrong = [f"{n}: file {v!r}, declared {declared[n]!r}" for n, v in values.items()
+             if type(v) is not type(declared[n]) or v != declared[n]]
+    assert not wrong, "config/localize.yaml differs from the declared defaults: " + "; ".join(
+        wrong)
+
+
+def test_ros_node_md_parameter_table_lists_every_node_parameter_and_no_other():
+    """The node-parameter table holds the ROS side's parameters (the `node` section of the
+    config): each of them, and nothing the node does not declare."""
+    import dataclasses
+
+    from mast3r_ros.core.config import Config
+
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    table = text[text.index("## Node parameters"):]
+    rows = {n for n, _, _ in _doc_rows(table)}
+    node_params = {f.name for f in dataclasses.fields(Config().node)}
+    assert node_params <= set(SPECS)
+    assert node_params - rows == set(), "node parameters missing from the table"
+    assert rows - set(SPECS) == set(), "the table names parameters the node does not declare"
