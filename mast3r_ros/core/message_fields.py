@@ -250,6 +250,14 @@ def _float_fields(values: Any, name: str) -> tuple:
     return tuple(float(v) for v in values)
 
 
+def _array_field(info: Any, name: str) -> Any:
+    """CameraInfo array field ``name`` (``k``, ``d``, ``p``, ``r``; None when absent): ROS 2's
+    lower-case name, else ROS 1's upper-case one (``K``, ``D``, ...), which a ROS 1 bag's
+    messages keep when rosbags reads them (a ROS 1 bag failed with an AttributeError on 'k')."""
+    value = getattr(info, name, None)
+    return getattr(info, name.upper(), None) if value is None else value
+
+
 def _binning(info: Any, name: str) -> int:
     """A CameraInfo binning factor (`_message_binning`); absent or None: no binning. Not
     ``or 0``: an empty string or False was read as no binning without a word."""
@@ -268,12 +276,13 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
               _binning(info, "binning_x"), _binning(info, "binning_y"),
               None if roi is None else _roi_fields(roi))
     if rectified:
-        r = getattr(info, "r", None)  # rclpy gives numpy arrays: no truth value
-        return (True,) + common + (_float_fields(info.p, "p"),
+        r = _array_field(info, "r")  # rclpy gives numpy arrays: no truth value
+        return (True,) + common + (_float_fields(_array_field(info, "p"), "p"),
                                    None if r is None else _float_fields(r, "r"))
     # not str(): None was refused as an "unsupported distortion model 'None'", b'plumb_bob' as
     # "b'plumb_bob'"; check_distortion names a non-string as such
-    return (False,) + common + (_float_fields(info.k, "k"), _float_fields(info.d, "d"),
+    return (False,) + common + (_float_fields(_array_field(info, "k"), "k"),
+                                _float_fields(_array_field(info, "d"), "d"),
                                 info.distortion_model)
 
 
@@ -415,7 +424,7 @@ def rectification_mismatch(image_topic: str, info: Any, rectified: bool) -> str:
     if not kind or (kind == "rectified") == bool(rectified):
         return ""
     try:
-        k, d, p = (np.asarray(_float_fields(getattr(info, n), n)) for n in ("k", "d", "p"))
+        k, d, p = (np.asarray(_float_fields(_array_field(info, n), n)) for n in ("k", "d", "p"))
     except (InputError, AttributeError):
         return ""
     if k.size != 9 or p.size != 12 or not np.any(p):

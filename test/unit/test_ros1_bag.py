@@ -1,0 +1,98 @@
+"""A ROS 1 ``.bag`` given as SOURCE: rosbags reads it, and its messages keep ROS 1's field
+names (CameraInfo ``D``, ``K``, ``R``, ``P``), which the reader must take as ROS 2's."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag1 import Writer  # noqa: E402
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
+
+from mast3r_ros.core import message_fields  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+
+TS1 = get_typestore(Stores.ROS1_NOETIC)  # its store has no tf2_msgs: a bag carries the definition
+TS1.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms",
+                                "tf2_msgs/msg/TFMessage"))
+T1 = TS1.types
+S, MS = 1_000_000_000, 1_000_000
+W, H = 8, 6
+RGB = np.random.default_rng(0).integers(0, 256, (H, W, 3), dtype=np.uint8)
+K = [30.0, 0, 3.5, 0, 31.0, 2.5, 0, 0, 1]
+D = [0.01, -0.002, 0, 0, 0]
+
+
+def _header(stamp_ns, frame_id="camera_optical", seq=0):
+    stamp = T1["builtin_interfaces/msg/Time"](sec=stamp_ns // S, nanosec=stamp_ns % S)
+    return T1["std_msgs/msg/Header"](seq=seq, stamp=stamp, frame_id=frame_id)
+
+
+def _camera_info(stamp_ns):
+    roi = T1["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
+                                                 do_rectify=False)
+    p = np.zeros(12)
+    p[[0, 1, 2, 4, 5, 6, 8, 9, 10]] = K
+    return T1["sensor_msgs/msg/CameraInfo"](
+        header=_header(stamp_ns), height=H, width=W, distortion_model="plumb_bob",
+        D=np.array(D), K=np.array(K), R=np.eye(3).reshape(-1), P=p, binning_x=0, binning_y=0,
+        roi=roi)
+
+
+def _tf(parent, child, stamp_ns, xyz):
+    q = Rotation.from_rotvec([0, 0, 0.1]).as_quat()
+    transform = T1["geometry_msgs/msg/Transform"](
+        translation=T1["geometry_msgs/msg/Vector3"](*xyz),
+        rotation=T1["geometry_msgs/msg/Quaternion"](*q))
+    return T1["tf2_msgs/msg/TFMessage"](transforms=[T1["geometry_msgs/msg/TransformStamped"](
+        header=_header(stamp_ns, parent), child_frame_id=child, transform=transform)])
+
+
+def _write_ros1_bag(path: Path) -> Path:
+    msgs = [("/tf_static", 1, _tf("base_link", "camera_optical", 0, [0.1, 0.0, 0.5]))]
+    for i, t in enumerate([1000 * MS, 1100 * MS]):
+        msgs.append(("/camera/color/image_raw", t, T1["sensor_msgs/msg/Image"](
+            header=_header(t, seq=i), height=H, width=W, encoding="rgb8", is_bigendian=0,
+            step=W * 3, data=RGB.reshape(-1))))
+        msgs.append(("/camera/color/camera_info", t, _camera_info(t)))
+    for t, x in [(950 * MS, 0.0), (1050 * MS, 0.1), (1150 * MS, 0.2)]:
+        msgs.append(("/tf", t, _tf("map", "base_link", t, [x, 0.0, 0.0])))
+    with Writer(path) as writer:
+        conns = {}
+        for topic, t, msg in sorted(msgs, key=lambda m: m[1]):
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS1)
+            writer.write(conns[topic], t, TS1.serialize_ros1(msg, msg.__msgtype__))
+    return path
+
+
+def test_a_ros1_bag_reads_with_its_camera_info(tmp_path):
+    """Failed with an AttributeError ('sensor_msgs__msg__CameraInfo' object has no attribute
+    'k'; build-map printed a traceback): a ROS 1 bag's CameraInfo is read as the same ROS 2
+    message, K and D included, and its tf gives poses."""
+    seq = BagSequence(_write_ros1_bag(tmp_path / "office.bag"), pose_frames="map:camera_optical")
+    frames = list(seq)
+    assert len(frames) == 2 and seq.camera_info_topic == "/camera/color/camera_info"
+    for frame in frames:
+        np.testing.assert_array_equal(frame.rgb, RGB)
+        np.testing.assert_array_equal(frame.intrinsics.K.reshape(-1), K)
+        np.testing.assert_array_equal(frame.intrinsics.dist, D)
+        assert frame.map_from_cam is not None
+    np.testing.assert_allclose(frames[1].map_from_cam[0, 3] - frames[0].map_from_cam[0, 3], 0.1,
+                               atol=1e-9)
+
+
+def test_ros1_camera_info_fields_read_in_capitals():
+    """The conversion itself, on the message rosbags gives: rectified (P, R) and not (K, D)."""
+    info = _camera_info(0)
+    cam = message_fields.camera_info_to_intrinsics(info)
+    np.testing.assert_array_equal(cam.K.reshape(-1), K)
+    assert cam.distortion_model == "plumb_bob" and cam.dist.tolist() == D
+    rect = message_fields.camera_info_to_intrinsics(info, rectified=True)
+    np.testing.assert_array_equal(rect.K.reshape(-1), K)
+    assert not np.any(rect.dist)
