@@ -95,6 +95,36 @@ def _is_column_header(fields: List[str], columns: int) -> bool:
                                           for f in fields)
 
 
+# a quaternion component's column name in a header ('qw', 'q_RS_w', 'quat.x',
+# 'field.pose.orientation.z'), lower case; the group is the component
+_QUATERNION_COLUMN = re.compile(
+    r"(?:^|[_.])(?:q|quat|quaternion|orientation|rotation|rot)(?:[_.][a-z0-9]+)*?[_.]?([wxyz])\Z")
+_KITTI_HINT = (": a KITTI pose file (a 3x4 matrix per line, no timestamp)? write each pose "
+               "as 'timestamp tx ty tz qx qy qz qw' with its time from the sequence's times.txt")
+_EUROC_COLUMNS = ("p_rs_r_x", "q_rs_w")  # EuRoC's state ground truth (the body's pose)
+
+
+def _header_order_problem(header: List[Tuple[int, str]], layout: str) -> str:
+    """Why the header lines (line number, text) before a trajectory's first pose say that its
+    columns are not TUM's, '' when they do not: an EuRoC ground-truth CSV, or a header that
+    names the quaternion components in another order than x y z w (exporters that write
+    'qw qx qy qz': read as x y z w, every rotation would be wrong without a word, both orders
+    being unit quaternions)."""
+    for lineno, text in header:
+        names = [t.lower() for t in re.split(r"[\s,;#]+", text) if t and not t.startswith("[")]
+        if any(n in _EUROC_COLUMNS for n in names):
+            return (f"{lineno}: an EuRoC ground-truth CSV (timestamp [ns], p_RS_R x y z, q_RS "
+                    f"w x y z, ...: the body's pose, quaternion w first), not a TUM trajectory "
+                    f"'{layout}': convert it to TUM with the quaternion's w last (e.g. 'evo_traj "
+                    "euroc FILE --save_as_tum') and the body-to-camera transform applied")
+        order = "".join(m.group(1) for m in map(_QUATERNION_COLUMN.search, names) if m)
+        if len(order) == 4 and sorted(order) == list("wxyz") and order != "xyzw":
+            return (f"{lineno}: its header '{text.strip()}' names the quaternion components in "
+                    f"the order {' '.join(order)}, but a TUM trajectory is '{layout}' (w last): "
+                    "reorder the columns to qx qy qz qw, or correct the header if it is wrong")
+    return ""
+
+
 def _is_float(token: str) -> bool:
     try:
         float(token)
@@ -185,8 +215,11 @@ def _read_numbered_rows(
     linenos: List[int] = []
     file_unit = ""
     header_possible = True
+    header: List[Tuple[int, str]] = []  # the lines before the first row, comments included
     for lineno, raw_line in enumerate(text.splitlines(), start=1):
         line = _strip_comment(raw_line.replace("\ufeff", "")).strip()
+        if not rows:
+            header.append((lineno, raw_line.replace("\ufeff", "")))
         if not line:
             continue
         fields = line.split()
@@ -195,12 +228,17 @@ def _read_numbered_rows(
             log.info("%s:%d: '%s' read as a column header (a TUM file marks it with '#')", path,
                      lineno, line)
             continue
+        problem = _header_order_problem(header, layout) if (
+            not rows and layout == TRAJECTORY_LAYOUT) else ""
+        if problem:
+            raise InputError(f"{path}:{problem}")
         try:
             if len(fields) != columns:
                 n = len(fields)
                 raise ValueError(f"{n} column{'' if n == 1 else 's'}" + (
                     ": the values are separated by commas; TUM files separate them by "
-                    "whitespace (spaces or tabs)" if "," in line else ""))
+                    "whitespace (spaces or tabs)" if "," in line else _KITTI_HINT if (
+                        n == 12 and layout == TRAJECTORY_LAYOUT) else ""))
             stamp, unit = _parse_stamp(fields[0])
         except (ValueError, ArithmeticError) as err:
             raise InputError(

@@ -1,0 +1,88 @@
+"""Trajectory files of other layouts than TUM's, as datasets and exporters write them: a header
+naming the quaternion w first, EuRoC's ground-truth CSV, KITTI's 3x4 pose rows. Both quaternion
+orders are unit quaternions, so only the header can tell them apart."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.replay.tum import read_tum_trajectory
+
+# a camera turned 90 degrees about z: x y z w = 0 0 0.7071 0.7071; w first, 0.7071 0 0 0.7071
+WXYZ_ROWS = "1.0 0.5 0 0 0.70710678 0 0 0.70710678\n2.0 0.6 0 0 0.70710678 0 0 0.70710678\n"
+
+
+def _refusal(path) -> str:
+    with pytest.raises(InputError) as err:
+        read_tum_trajectory(path)
+    return str(err.value)
+
+
+@pytest.mark.parametrize("header", [
+    "# timestamp tx ty tz qw qx qy qz\n",
+    "timestamp tx ty tz qw qx qy qz\n",  # the column header without its '#'
+    "# time x y z q_w q_x q_y q_z\n",
+    "#timestamp,x,y,z,qw,qx,qy,qz\n# written by an exporter\n",
+], ids=["comment", "column-header", "underscored", "commas"])
+def test_a_header_naming_w_first_is_refused(tmp_path, header):
+    """Read as x y z w before, without a word: every rotation 90 degrees off about another
+    axis (here about x instead of z)."""
+    path = tmp_path / "traj.txt"
+    path.write_text(header + WXYZ_ROWS, encoding="utf-8")
+    said = _refusal(path)
+    assert said.startswith(f"{path}:1: its header '") and "order w x y z" in said, said
+    assert "'timestamp tx ty tz qx qy qz qw' (w last): reorder the columns" in said
+
+
+@pytest.mark.parametrize("header", [
+    "# ground truth trajectory\n# file: 'rgbd_dataset_freiburg1_xyz.bag'\n"
+    "# timestamp tx ty tz qx qy qz qw\n",
+    "timestamp tx ty tz qx qy qz qw\n",
+    "#field.header.stamp field.pose.position.x field.pose.position.y field.pose.position.z "
+    "field.pose.orientation.x field.pose.orientation.y field.pose.orientation.z "
+    "field.pose.orientation.w\n",
+    "# poses\n",
+], ids=["tum", "column-header", "rostopic-csv-names", "no-names"])
+def test_headers_in_tum_order_read_as_before(tmp_path, header):
+    path = tmp_path / "traj.txt"
+    path.write_text(header + WXYZ_ROWS.replace("0.70710678 0 0 0.70710678",
+                                               "0 0 0.70710678 0.70710678"), encoding="utf-8")
+    stamps, poses = read_tum_trajectory(path)
+    assert stamps.tolist() == [1 * 10**9, 2 * 10**9]
+    np.testing.assert_allclose(poses[0, :3, :3], [[0, -1, 0], [1, 0, 0], [0, 0, 1]], atol=1e-7)
+
+
+def test_a_header_after_the_first_pose_is_a_comment_only(tmp_path):
+    """Only the lines before the first pose are its header."""
+    path = tmp_path / "traj.txt"
+    path.write_text("1.0 0 0 0 0 0 0 1\n# timestamp tx ty tz qw qx qy qz\n2.0 0 0 0 0 0 0 1\n",
+                    encoding="utf-8")
+    assert read_tum_trajectory(path)[0].size == 2
+
+
+EUROC_HEADER = ("#timestamp, p_RS_R_x [m], p_RS_R_y [m], p_RS_R_z [m], q_RS_w [], q_RS_x [], "
+                "q_RS_y [], q_RS_z [], v_RS_R_x [m s^-1], v_RS_R_y [m s^-1], v_RS_R_z [m s^-1]\n")
+EUROC_ROW = "1403636579758555392,4.688319,-1.786938,0.783338,0.534108,-0.153029,-0.827383,-0.082152"
+
+
+@pytest.mark.parametrize("sep", [",", " "], ids=["csv", "commas-replaced"])
+def test_euroc_ground_truth_is_named(tmp_path, sep):
+    """An EuRoC data.csv given as --groundtruth was refused for its commas only; with the
+    commas replaced (the fix that message suggested) and the columns cut to eight, its
+    q_RS w x y z were read as x y z w without a word."""
+    path = tmp_path / "data.csv"
+    path.write_text(EUROC_HEADER.replace(",", sep) + EUROC_ROW.replace(",", sep) + "\n",
+                    encoding="utf-8")
+    said = _refusal(path)
+    assert said.startswith(f"{path}:1: an EuRoC ground-truth CSV"), said
+    assert "quaternion w first" in said and "evo_traj euroc" in said
+
+
+def test_a_kitti_pose_file_is_named(tmp_path):
+    path = tmp_path / "00.txt"
+    path.write_text("1 0 0 0.1 0 1 0 0.2 0 0 1 0.3\n", encoding="utf-8")
+    said = _refusal(path)
+    assert "(12 columns: a KITTI pose file (a 3x4 matrix per line, no timestamp)?" in said, said
+    assert "times.txt" in said
