@@ -202,6 +202,9 @@ def is_tum_folder(path: str) -> bool:
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 
 
+# storage files of a bag recorded with '--compression-mode file' (rosbag2's zstd compressor)
+_COMPRESSED_STORAGE_SUFFIXES = tuple(f"{s}.zstd" for s in BAG_STORAGE_SUFFIXES)
+
 _LOOKED_INTO = 64  # folders _recordings_below lists at most: a huge tree is not walked
 
 
@@ -241,6 +244,15 @@ def _not_a_recording(path: str) -> Optional[str]:
         if name.lower().endswith((*BAG_STORAGE_SUFFIXES, ".bag")):
             return None
         folder = os.path.dirname(path) or "."
+        if name.lower().endswith(_COMPRESSED_STORAGE_SUFFIXES):
+            if os.path.isfile(os.path.join(folder, "metadata.yaml")):
+                return (f"{path} is a compressed rosbag2 storage file ('ros2 bag record "
+                        "--compression-mode file'): pass its bag folder "
+                        f"{folder} as SOURCE, whose metadata.yaml names the compression")
+            return (f"{path} is a compressed rosbag2 storage file ('ros2 bag record "
+                    "--compression-mode file') without its bag folder's metadata.yaml: "
+                    f"decompress it ('zstd -d {path}') and pass the {name.rsplit('.', 1)[0]} "
+                    "it gives as SOURCE")
         if name == "rgb.txt":
             return f"{path} is a TUM folder's image list: pass the folder {folder} as SOURCE"
         if name == "metadata.yaml":
@@ -263,6 +275,12 @@ def _not_a_recording(path: str) -> Optional[str]:
     except OSError as err:
         return f"cannot list {path}: {err.strerror or err}"
     storage = [n for n in names if n.lower().endswith(BAG_STORAGE_SUFFIXES)]
+    packed = [n for n in names if n.lower().endswith(_COMPRESSED_STORAGE_SUFFIXES)]
+    if packed and not storage:  # 'ros2 bag reindex' reads no compressed storage either
+        return (f"{path} holds compressed rosbag2 storage ({', '.join(packed[:3])}"
+                f"{', ...' if len(packed) > 3 else ''}) but no metadata.yaml: decompress the "
+                f"files ('zstd -d FILE') and recreate the metadata with 'ros2 bag reindex "
+                f"{path}', or pass one decompressed storage file as SOURCE")
     if storage:
         one = (f"pass the storage file itself as SOURCE ({os.path.join(path, storage[0])}) or "
                if len(storage) == 1 else "")
