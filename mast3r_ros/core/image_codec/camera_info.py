@@ -115,9 +115,10 @@ def intrinsics_from_camera_info(
     Distortion models and coefficient counts (what ROS drivers publish, all accepted by OpenCV):
     ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
     rational model, then thin-prism and tilt terms); ``equidistant`` 0 or 4 (k1..k4, undistorted
-    with ``cv2.fisheye``), checked by `types.check_distortion` (which `CameraIntrinsics` applies
-    too). An empty model with no (or all-zero) coefficients is plumb_bob without distortion; ``d``
-    None is no distortion, as an empty D.
+    with ``cv2.fisheye``; 5 whose fifth is zero, as some drivers size D, read as the 4), checked
+    by `types.check_distortion` (which `CameraIntrinsics` applies too). An empty model with no
+    (or all-zero) coefficients is plumb_bob without distortion; ``d`` None is no distortion, as
+    an empty D.
     Coefficients are kept in the camera's distorted pixels of the streamed image.
 
     Raises:
@@ -139,6 +140,12 @@ def intrinsics_from_camera_info(
             "CameraInfo K is all zeros: the camera is uncalibrated; calibrate it or pass "
             "intrinsics from a camera_info YAML"
         )
+    if distortion_model == "equidistant" and d_arr.size == 5 and d_arr[4] == 0:
+        # a driver that sizes D for plumb_bob whatever the model (realsense-ros's fisheye
+        # streams did): Kannala-Brandt has 4 coefficients, cv2.fisheye takes no fifth
+        log.info("CameraInfo: equidistant D with a zero fifth coefficient read as its 4 "
+                 "(k1 k2 k3 k4 = %s)", d_arr[:4].tolist())
+        d_arr = d_arr[:4]
     distortion_model, d_arr = check_distortion(  # the same check as CameraIntrinsics'
         distortion_model, d_arr, model_field="CameraInfo distortion_model",
         dist_field="CameraInfo D")
