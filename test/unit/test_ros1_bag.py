@@ -18,8 +18,8 @@ from mast3r_ros.core import message_fields  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
 
 TS1 = get_typestore(Stores.ROS1_NOETIC)  # its store has no tf2_msgs: a bag carries the definition
-TS1.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms",
-                                "tf2_msgs/msg/TFMessage"))
+for _tf_type in ("tf2_msgs/msg/TFMessage", "tf/msg/tfMessage"):  # tf: before tf2 (TUM's bags)
+    TS1.register(get_types_from_msg("geometry_msgs/TransformStamped[] transforms", _tf_type))
 T1 = TS1.types
 S, MS = 1_000_000_000, 1_000_000
 W, H = 8, 6
@@ -44,24 +44,24 @@ def _camera_info(stamp_ns):
         roi=roi)
 
 
-def _tf(parent, child, stamp_ns, xyz):
+def _tf(parent, child, stamp_ns, xyz, tf_type="tf2_msgs/msg/TFMessage"):
     q = Rotation.from_rotvec([0, 0, 0.1]).as_quat()
     transform = T1["geometry_msgs/msg/Transform"](
         translation=T1["geometry_msgs/msg/Vector3"](*xyz),
         rotation=T1["geometry_msgs/msg/Quaternion"](*q))
-    return T1["tf2_msgs/msg/TFMessage"](transforms=[T1["geometry_msgs/msg/TransformStamped"](
+    return T1[tf_type](transforms=[T1["geometry_msgs/msg/TransformStamped"](
         header=_header(stamp_ns, parent), child_frame_id=child, transform=transform)])
 
 
-def _write_ros1_bag(path: Path) -> Path:
-    msgs = [("/tf_static", 1, _tf("base_link", "camera_optical", 0, [0.1, 0.0, 0.5]))]
+def _write_ros1_bag(path: Path, tf_type: str = "tf2_msgs/msg/TFMessage") -> Path:
+    msgs = [("/tf_static", 1, _tf("base_link", "camera_optical", 0, [0.1, 0.0, 0.5], tf_type))]
     for i, t in enumerate([1000 * MS, 1100 * MS]):
         msgs.append(("/camera/color/image_raw", t, T1["sensor_msgs/msg/Image"](
             header=_header(t, seq=i), height=H, width=W, encoding="rgb8", is_bigendian=0,
             step=W * 3, data=RGB.reshape(-1))))
         msgs.append(("/camera/color/camera_info", t, _camera_info(t)))
     for t, x in [(950 * MS, 0.0), (1050 * MS, 0.1), (1150 * MS, 0.2)]:
-        msgs.append(("/tf", t, _tf("map", "base_link", t, [x, 0.0, 0.0])))
+        msgs.append(("/tf", t, _tf("map", "base_link", t, [x, 0.0, 0.0], tf_type)))
     with Writer(path) as writer:
         conns = {}
         for topic, t, msg in sorted(msgs, key=lambda m: m[1]):
@@ -71,11 +71,14 @@ def _write_ros1_bag(path: Path) -> Path:
     return path
 
 
-def test_a_ros1_bag_reads_with_its_camera_info(tmp_path):
+@pytest.mark.parametrize("tf_type", ["tf2_msgs/msg/TFMessage", "tf/msg/tfMessage"])
+def test_a_ros1_bag_reads_with_its_camera_info(tmp_path, tf_type):
     """Failed with an AttributeError ('sensor_msgs__msg__CameraInfo' object has no attribute
     'k'; build-map printed a traceback): a ROS 1 bag's CameraInfo is read as the same ROS 2
-    message, K and D included, and its tf gives poses."""
-    seq = BagSequence(_write_ros1_bag(tmp_path / "office.bag"), pose_frames="map:camera_optical")
+    message, K and D included, and its tf gives poses, tf2's or (bags recorded before tf2,
+    the TUM RGB-D dataset's) tf's tf/tfMessage, whose bags were refused as having no tf."""
+    seq = BagSequence(_write_ros1_bag(tmp_path / "office.bag", tf_type),
+                      pose_frames="map:camera_optical")
     frames = list(seq)
     assert len(frames) == 2 and seq.camera_info_topic == "/camera/color/camera_info"
     for frame in frames:

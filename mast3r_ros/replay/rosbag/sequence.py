@@ -46,7 +46,8 @@ from .depth import _DepthAssociation
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
-from .topics import IMAGE_TYPES, TF_TYPE, _TopicSelection, warn_if_one_file_of_a_split_bag
+from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection,
+                     warn_if_one_file_of_a_split_bag)
 from .undeserialized import _Undeserialized, header_stamp_of_cdr
 
 log = logging.getLogger(__name__)
@@ -206,7 +207,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             if depth_needed_by and self.depth_topic is None:  # before the indexing pass
                 raise InputError(f"{depth_needed_by} takes its 3-D points from keyframe depth, "
                                  f"but {self.no_depth_reason()}")
-            self._tf_topics = [n for n, i in self._topics.items() if i.msgtype == TF_TYPE]
+            self._tf_topics = [n for n, i in self._topics.items() if i.msgtype in TF_TYPES]
             if self._pose_frames is not None and not self._tf_topics:
                 raise InputError(
                     f"pose_frames={pose_frames!r} needs tf, but rosbag2 {self.path} has no "

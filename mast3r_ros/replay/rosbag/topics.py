@@ -25,6 +25,9 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
+# and ROS 1's tf/tfMessage, the same fields, in ROS 1 bags recorded before tf2 (the TUM RGB-D
+# dataset's bags among them)
+TF_TYPES = (TF_TYPE, "tf/msg/tfMessage")
 IMAGE_TYPES = (IMAGE_TYPE, COMPRESSED_IMAGE_TYPE)
 _DEPTH_RAW_ENCODINGS = ("16UC1", "32FC1")
 _TRANSPORTS = ("compressed", "compressedDepth")  # image_transport's, read here
