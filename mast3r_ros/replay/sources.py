@@ -244,6 +244,10 @@ def _not_a_recording(path: str) -> Optional[str]:
         if name.lower().endswith((*BAG_STORAGE_SUFFIXES, ".bag")):
             return None
         folder = os.path.dirname(path) or "."
+        if name.lower().endswith(".bag.active"):
+            return (f"{path} is a ROS 1 recording that was never closed (rosbag record stopped "
+                    f"hard): rebuild its index with 'rosbag reindex {path}' (ROS 1), rename it "
+                    "to .bag and pass that as SOURCE")
         if name.lower().endswith(_COMPRESSED_STORAGE_SUFFIXES):
             if os.path.isfile(os.path.join(folder, "metadata.yaml")):
                 return (f"{path} is a compressed rosbag2 storage file ('ros2 bag record "

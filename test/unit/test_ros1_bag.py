@@ -99,3 +99,28 @@ def test_ros1_camera_info_fields_read_in_capitals():
     rect = message_fields.camera_info_to_intrinsics(info, rectified=True)
     np.testing.assert_array_equal(rect.K.reshape(-1), K)
     assert not np.any(rect.dist)
+
+
+def test_a_ros1_bag_cut_short_or_never_closed_says_rosbag_reindex(tmp_path):
+    """A cut .bag was 'cannot open rosbag2 X.bag: Bag index looks damaged ...' with no word of
+    what to do; a '.bag.active' (rosbag record stopped hard) 'neither a TUM RGB-D folder nor a
+    rosbag2: it is a file'."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.sources import open_source
+
+    full = _write_ros1_bag(tmp_path / "office.bag").read_bytes()
+    cut = tmp_path / "cut.bag"
+    cut.write_bytes(full[:len(full) // 2])
+    with pytest.raises(InputError) as err:
+        open_source(str(cut))
+    said = str(err.value)
+    assert said.startswith(f"cannot open ROS 1 bag {cut}: ") and "rosbag2" not in said, said
+    assert said.endswith(f"'rosbag reindex {cut}' (ROS 1) rebuilds its index)"), said
+    active = tmp_path / "office.bag.active"
+    active.write_bytes(full[:len(full) // 2])
+    with pytest.raises(InputError) as err:
+        open_source(str(active))
+    assert str(err.value) == (
+        f"{active} is a ROS 1 recording that was never closed (rosbag record stopped hard): "
+        f"rebuild its index with 'rosbag reindex {active}' (ROS 1), rename it to .bag and "
+        "pass that as SOURCE")

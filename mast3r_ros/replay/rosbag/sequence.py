@@ -67,6 +67,11 @@ def _open_hint(path: Path, err: Exception) -> str:
     """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
     its messages say what is wrong with the file, not how a recording ends up that way."""
     text = str(err).lower()
+    if str(path).lower().endswith(".bag"):  # ROS 1's, with ROS 1's tool
+        return (" (a ROS 1 recording killed before it closed, or a file copied in part? "
+                f"'rosbag reindex {path}' (ROS 1) rebuilds its index)"
+                if any(w in text for w in ("index", "header", "magic", "eof", "truncat"))
+                else "")
     if "files are missing" in text and os.path.isdir(path):  # a split bag copied in part
         return (" (metadata.yaml lists them but the folder lacks them: a copy or download "
                 "interrupted? copy them again; to read the bag without them, 'ros2 bag reindex "
@@ -89,7 +94,8 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
-        raise InputError(f"cannot open rosbag2 {path}: {error_clause(err) if hint else err}{hint}"
+        kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
+        raise InputError(f"cannot open {kind} {path}: {error_clause(err) if hint else err}{hint}"
                          ) from err
     try:
         yield reader
