@@ -319,7 +319,11 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
             raise InputError(f"{where} has a non-finite {_POSE_COLUMNS[col]} "
                              f"({rows[i][col]}); every value must be a finite number")
         raise InputError(f"{where} has a quaternion of norm {norms[i]:.6f} "
-                         "instead of 1 (qx qy qz qw)")
+                         "instead of 1 (qx qy qz qw)" + (
+                             ": all zero, no rotation at all (a pose never filled in?)"
+                             if norms[i] == 0 else
+                             ": write unit quaternions (each divided by its norm), or check "
+                             "the columns (a missing or extra one shifts the quaternion)"))
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
     _warn_poses_sharing_a_stamp(path, stamps, values, linenos)

@@ -86,3 +86,15 @@ def test_a_kitti_pose_file_is_named(tmp_path):
     said = _refusal(path)
     assert "(12 columns: a KITTI pose file (a 3x4 matrix per line, no timestamp)?" in said, said
     assert "times.txt" in said
+
+
+@pytest.mark.parametrize("quat, said", [
+    ("0 0 0 0.98", "norm 0.980000 instead of 1 (qx qy qz qw): write unit quaternions (each "
+                   "divided by its norm), or check the columns"),
+    ("0 0 0 0", "norm 0.000000 instead of 1 (qx qy qz qw): all zero, no rotation at all"),
+], ids=["norm-0.98", "zero"])
+def test_a_quaternion_off_unit_norm_says_what_to_do(tmp_path, quat, said):
+    """The refusal named the norm only, with no word of the fix."""
+    path = tmp_path / "traj.txt"
+    path.write_text(f"1.0 0 0 0 {quat}\n", encoding="utf-8")
+    assert said in _refusal(path)
