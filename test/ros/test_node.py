@@ -249,7 +249,7 @@ def test_lifecycle_localizes_and_publishes(ros, scene):
         assert node._tf_timer.timer_period_ns == 50_000_000
 
         # bad input first: an unknown encoding is logged and dropped, the node keeps going
-        harness.send(queries[0], encoding="nv21")
+        harness.send(queries[0], encoding="nv16")
         sent = []
         k = [0]
 

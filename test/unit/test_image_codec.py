@@ -106,8 +106,8 @@ def test_decode_accepts_buffers_and_copies(container):
 
 def test_decode_errors():
     step, data = _pack(RGB, 0, False)
-    with pytest.raises(InputError, match="unsupported image encoding 'nv21'.*rgb8.*32FC1"):
-        decode_image("nv21", H, W, step, data)
+    with pytest.raises(InputError, match="unsupported image encoding 'nv16'.*rgb8.*32FC1"):
+        decode_image("nv16", H, W, step, data)
     with pytest.raises(InputError, match="expected step \\* height"):
         decode_image("rgb8", H, W, step, data[:-1])
     # padded rows: the last row's padding is part of step * height too (sensor_msgs/Image)

@@ -145,7 +145,7 @@ def test_frame_from_grey_encodings():
 
 def test_frame_rejects_bad_images():
     with pytest.raises(InputError, match="unsupported image encoding"):
-        mf.frame_from_image_message(image_msg("nv21", rgb_pattern()[:, :, :2].copy()), CAM)
+        mf.frame_from_image_message(image_msg("nv16", rgb_pattern()[:, :, :2].copy()), CAM)
     with pytest.raises(InputError):
         mf.frame_from_image_message(image_msg("32FC1", np.ones((H, W), np.float32)), CAM)
     short = image_msg("rgb8", rgb_pattern())

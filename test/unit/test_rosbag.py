@@ -400,7 +400,7 @@ def test_frames_or_unreadable_skips_an_undecodable_image_and_its_depth(tmp_path)
     bad = compressed(2 * S, "jpeg", RGB[..., ::-1])
     bad.data = bad.data[:20]  # a JPEG cut short
     bad_depth = image(3 * S, "16UC1", np.full((H, W), 1000, np.uint16))
-    bad_depth.encoding = "nv21"  # not a depth encoding
+    bad_depth.encoding = "nv16"  # not an encoding here
     msgs = [("/cam/image", S, compressed(S, "jpeg", RGB[..., ::-1])),
             ("/cam/image", 2 * S, bad),
             ("/cam/image", 3 * S, compressed(3 * S, "jpeg", RGB[..., ::-1])),
@@ -428,7 +428,7 @@ def test_an_unreadable_bag_frame_keeps_its_pose_and_pose_frames_errors_are_raise
     msgs = rgbd_messages()
     for topic, _, msg in msgs:
         if topic == "/camera/color/image_raw" and msg.header.stamp.nanosec == 100_000_000:
-            msg.encoding = "nv21"  # the 1.1 s image cannot be decoded
+            msg.encoding = "nv16"  # the 1.1 s image cannot be decoded
     bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
     got = list(BagSequence(bag, pose_frames="map:camera_optical",
                            pose_at_stamp=SPARSE_TF).frames_or_unreadable())
@@ -545,7 +545,7 @@ def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):
     from mast3r_ros.replay.sources import SourceOptions, open_source
 
     bad_depth = image(S, "16UC1", np.full((H, W), 1000, np.uint16))
-    bad_depth.encoding = "nv21"
+    bad_depth.encoding = "nv16"
     msgs = [("/cam/image", S, compressed(S, "jpeg", RGB[..., ::-1])),
             ("/cam/depth", S, bad_depth), ("/cam/camera_info", S, camera_info(S))]
     bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
@@ -558,10 +558,10 @@ def test_localize_reads_no_query_depth_from_a_bag(tmp_path, caplog):
     assert any("--depth-topic /cam/depth is not read" in r.getMessage() for r in caplog.records)
     seq = open_source(str(bag), SourceOptions(image_topic="/cam/image", depth_topic="/cam/depth"),
                       PoseAtStampConfig())  # build-map: read, and its frame unreadable
-    with pytest.raises(InputError, match="nv21"):
+    with pytest.raises(InputError, match="nv16"):
         list(seq)
     (frame,) = list(seq.frames_or_unreadable())
-    assert "nv21" in frame.reason and frame.stamp_ns == S
+    assert "nv16" in frame.reason and frame.stamp_ns == S
 
 
 def test_uncalibrated_camera_info(tmp_path):
