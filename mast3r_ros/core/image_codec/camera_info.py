@@ -46,6 +46,20 @@ def _roi_fields(roi: object) -> Tuple[int, int, int, int]:
     return int(x), int(y), int(w), int(h)
 
 
+def _refuse_offset_without_size(x: int, y: int, w: int, h: int) -> None:
+    """`InputError` for a ROI with an offset but a width or height of 0. image_geometry reads a
+    ROI as the full image only when all four fields are 0, and moves the principal point by any
+    offset; this reader reads a size-0 ROI as the full image, which agrees with image_geometry's
+    K only when the offset is 0 too. With an offset it ignored the ROI: the principal point off
+    by the offset if the stream is the crop, and no size to check the crop against."""
+    if (x or y) and not (w and h):
+        raise InputError(
+            f"CameraInfo roi has x_offset {x}, y_offset {y} but width {w} and height {h}: a ROI "
+            f"is the full image only when all four fields are 0 (image_geometry), and one with "
+            f"an offset moves the principal point by it; give the ROI's width and height (the "
+            f"streamed image's size), or zero its offsets if the image is not cropped")
+
+
 def _message_numbers(value: object, field: str, expected: str) -> np.ndarray:
     """A CameraInfo array field (``k``, ``d``, ``p``, ``r``) as flat float64; `InputError`
     naming it for anything but numbers (numpy's 'could not convert string to float' named no
@@ -103,14 +117,15 @@ def intrinsics_from_camera_info(
 ) -> CameraIntrinsics:
     """``sensor_msgs/CameraInfo`` fields -> ``CameraIntrinsics`` of the image actually streamed.
 
-    ``width``, ``height`` and ``k`` (row-major, 9 values) are the full-resolution calibration, as
-    the CameraInfo definition requires. ``binning_x``/``binning_y`` (0 or 1: none) and ``roi``
-    (``sensor_msgs/RegionOfInterest`` or a mapping with x_offset, y_offset, width, height; width or
-    height 0: the full image) are applied as ``image_geometry.PinholeCameraModel.fromCameraInfo``
-    applies them: the principal point shifted by the ROI offset, then fx, cx divided by binning_x
-    and fy, cy by binning_y; the image size is (roi width / binning_x, roi height / binning_y)
-    (integer division, its ``reducedResolution``), so the caller's image/CameraInfo size check
-    compares the streamed image with that size.
+    ``width``, ``height`` and ``k`` (row-major, 9 values) are the full-resolution calibration,
+    as the CameraInfo definition requires. ``binning_x``/``binning_y`` (0 or 1: none) and
+    ``roi`` (``sensor_msgs/RegionOfInterest`` or a mapping with x_offset, y_offset, width,
+    height; width or height 0: the full image, refused with an offset) are applied as
+    ``image_geometry.PinholeCameraModel.fromCameraInfo`` applies them: the principal point
+    shifted by the ROI offset, then fx, cx divided by binning_x and fy, cy by binning_y; the
+    image size is (roi width / binning_x, roi height / binning_y) (integer division, its
+    ``reducedResolution``), so the caller's image/CameraInfo size check compares the streamed
+    image with that size.
 
     Distortion models and coefficient counts (what ROS drivers publish, all accepted by OpenCV):
     ``plumb_bob`` 0, 4 or 5 (k1 k2 p1 p2 [k3]); ``rational_polynomial`` 0, 8, 12 or 14 (OpenCV's
@@ -125,9 +140,9 @@ def intrinsics_from_camera_info(
         InputError: naming the field: K not 9 numbers or all zero (uncalibrated), an
             unsupported ``distortion_model``, ``d`` not numbers, a wrong count of them or a
             non-finite coefficient, a size that is not a positive whole number, a binning
-            factor that is not a whole number >= 0, a ``roi`` that
-            does not fit the calibrated image, or a K that `CameraIntrinsics` refuses (e.g.
-            transposed).
+            factor that is not a whole number >= 0, a ``roi`` that does not fit the
+            calibrated image or has an offset but a width or height 0, or a K that
+            `CameraIntrinsics` refuses (e.g. transposed).
     """
     k_arr = _message_numbers(k, "K", "9 numbers (row-major 3x3)")
     d_arr = (np.zeros(0) if d is None  # None: no distortion, as an empty D (and OpenCV's None)
@@ -155,6 +170,7 @@ def intrinsics_from_camera_info(
     out_w, out_h = int(width), int(height)
     if roi is not None:
         x, y, w, h = _roi_fields(roi)
+        _refuse_offset_without_size(x, y, w, h)
         if w > 0 and h > 0:
             if x < 0 or y < 0 or x + w > width or y + h > height:
                 raise InputError(
@@ -227,7 +243,7 @@ def rectified_intrinsics_from_camera_info(
     if roi is not None:
         x, y, w, h = _roi_fields(roi)
         full = (0, 0, _message_size(width, "width"), _message_size(height, "height"))
-        if w > 0 and h > 0 and (x, y, w, h) != full:
+        if x or y or (w > 0 and h > 0 and (x, y, w, h) != full):  # an offset with size 0 too
             raise InputError("CameraInfo roi: a region of interest on a rectified stream is not "
                              "supported (image_rectified); stream the full rectified image")
     return intrinsics_from_camera_info(
