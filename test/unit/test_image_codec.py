@@ -1196,24 +1196,27 @@ def _rvl_decode_reference(data: bytes, width: int, height: int) -> np.ndarray:
     a pixel at a time, independent of `decode_rvl`, refusing (ValueError) what it must refuse:
     a size of zero, a stream not of whole 32-bit words, a value of more than 11 nibbles anywhere
     in it, a stream that ends before the image is full (a value cut short at the end is none),
-    runs past the image's end. Values past the full image are not read; the difference chain
-    is kept modulo 2**16 (image_transport's DecompressRVL stores an int in a uint16). The
-    ValueError's message is a pattern `decode_rvl`'s message must match: how many pixels the
+    runs past the image's end, nibbles after the image's last value beyond its final word's
+    zero padding, a difference chain leaving 0..65535 (image_transport's encoder writes
+    neither; its DecompressRVL would ignore the one and wrap the other). The ValueError's
+    message is a pattern `decode_rvl`'s message must match: how many pixels the
     stream held, the pixel its runs overran the image at."""
     if width <= 0 or height <= 0:
         raise ValueError("RVL depth of implausible size")
     if len(data) % 4:
         raise ValueError("RVL stream of .* is not whole 32-bit words")
-    values, value, count = [], 0, 0
+    values, value, count, ends, nibbles = [], 0, 0, [], []
     for (word,) in struct.iter_unpack("<I", data):
         for shift in range(28, -1, -4):
             nibble = (word >> shift) & 0xF
+            nibbles.append(nibble)
             value |= (nibble & 7) << (3 * count)
             count += 1
             if not nibble & 8:
                 if count > 11:
                     raise ValueError(r"corrupt RVL stream: a value of \d+ nibbles")
                 values.append(value)
+                ends.append(len(nibbles) - 1)
                 value, count = 0, 0
     size = width * height
     out = [0] * size
@@ -1232,8 +1235,15 @@ def _rvl_decode_reference(data: bytes, width: int, height: int) -> np.ndarray:
             positive = values[at]
             at += 1
             previous += (positive >> 1) ^ -(positive & 1)
-            out[pixel] = previous & 0xFFFF
+            out[pixel] = previous
             pixel += 1
+    tail = nibbles[ends[at - 1] + 1:]
+    if len(tail) >= 8 or any(tail):
+        raise ValueError(f"RVL stream runs on after the {width}x{height} image is full")
+    for pixel, depth in enumerate(out):
+        if not 0 <= depth <= 0xFFFF:
+            raise ValueError(rf"corrupt RVL stream: the depth of pixel {pixel} \(row "
+                             rf"{pixel // width}, column {pixel % width}\) decodes to {depth},")
     return np.array(out, np.uint16).reshape(height, width)
 
 
@@ -1244,7 +1254,8 @@ def _rvl_stream_message(stream: bytes, width: int, height: int) -> bytes:
 def _rvl_fuzz(count: int, seed: int = 5):
     """``count`` damaged or made-up RVL streams (stream, width, height): encoded images with
     bytes flipped, cut, words inserted or appended, another size in the header; random bytes;
-    random values (runs of random lengths, differences of any size)."""
+    random values (runs of random lengths, differences of any size); made-up runs that fill the
+    image, of depths in range, one difference in half of them replaced by a random one."""
     rng = np.random.default_rng(seed)
     images = []
     for h, w, holes in ((3, 4, 0.0), (7, 9, 0.3), (12, 10, 0.6), (16, 21, 0.2), (5, 5, 1.0)):
@@ -1255,7 +1266,7 @@ def _rvl_fuzz(count: int, seed: int = 5):
         depth, stream = images[i % len(images)]
         h, w = depth.shape
         raw = bytearray(stream)
-        kind = i % 8
+        kind = i % 9
         if kind == 0:
             for _ in range(int(rng.integers(1, 4))):
                 raw[int(rng.integers(len(raw)))] ^= int(rng.integers(1, 256))
@@ -1270,13 +1281,28 @@ def _rvl_fuzz(count: int, seed: int = 5):
             raw += rng.integers(0, 256, 4 * int(rng.integers(1, 4)), np.uint8).tobytes()
         elif kind == 5:
             raw = bytearray(rng.integers(0, 256, int(rng.integers(0, 90)), np.uint8).tobytes())
-        else:
+        elif kind == 6:
             nibbles = []
             for _ in range(int(rng.integers(1, 12))):
                 zeros, nonzeros = (int(v) for v in rng.integers(0, 2 * w, 2))
                 nibbles += _rvl_nibbles(zeros) + _rvl_nibbles(nonzeros)
-                for _ in range(nonzeros + int(rng.integers(-1, 2)) if kind == 6 else nonzeros):
+                for _ in range(nonzeros + int(rng.integers(-1, 2))):
                     nibbles += _rvl_nibbles(int(rng.integers(0, 1 << int(rng.integers(1, 33)))))
+            raw = bytearray(_rvl_words(nibbles))
+        else:  # made-up runs that fill the image exactly, of depths in 1..65535; in half of
+            # them one difference replaced by a random one, which may leave 0..65535 (refused)
+            values, left, previous = [], h * w, 0
+            while left:
+                for _ in range(2):  # zeros, then non-zeros
+                    run = int(rng.integers(0, min(left, 2 * w) + 1))
+                    values.append(run)
+                    left -= run
+                for depth in rng.integers(1, 1 << int(rng.integers(1, 17)), run):
+                    delta, previous = int(depth) - previous, int(depth)
+                    values.append(2 * delta if delta >= 0 else -2 * delta - 1)
+            if rng.random() < 0.5 and len(values) > 2:
+                values[int(rng.integers(2, len(values)))] = int(rng.integers(0, 1 << 18))
+            nibbles = [n for v in values for n in _rvl_nibbles(v)]
             raw = bytearray(_rvl_words(nibbles))
         yield bytes(raw), w, h
 
@@ -1364,16 +1390,28 @@ def test_decode_rvl_refuses_a_damaged_stream_naming_the_format(stream, size, mat
         _rvl_decode_reference(stream, width, height)
 
 
-def test_decode_rvl_keeps_what_the_image_transport_decoder_keeps():
-    """Values past the full image are not read (a final word's padding, or more), and a
-    difference chain that leaves 0..65535 is kept modulo 2**16, as image_transport's
-    DecompressRVL (an int stored in a uint16) does: no encoder writes either, and neither was
-    refused before the decoder went array-wide, so neither is now."""
+def test_decode_rvl_refuses_what_the_image_transport_decoder_would_wrap_or_ignore():
+    """Values past the full image (beyond the final word's zero padding), and a difference
+    chain that leaves 0..65535, which image_transport's DecompressRVL ignores and wraps modulo
+    2**16 (an int stored in a uint16), were kept so here too; no encoder writes either, so both
+    are refused now (stop 40's "known, not fixed"), as the reference decoder refuses them."""
     zigzag = lambda d: 2 * d if d >= 0 else -2 * d - 1  # noqa: E731
-    stream = _rvl_values(0, 3, zigzag(65535), zigzag(1), zigzag(-65537), 7, 9, 100, 1 << 30)
-    out, _ = decode_compressed("16UC1; compressedDepth rvl", _rvl_stream_message(stream, 3, 1))
-    np.testing.assert_array_equal(out, [[65535, 0, 65535]])
-    np.testing.assert_array_equal(_rvl_decode_reference(stream, 3, 1), out)
+    fmt = "16UC1; compressedDepth rvl"
+    wraps = _rvl_values(0, 3, zigzag(65535), zigzag(1), zigzag(-65537))
+    with pytest.raises(InputError, match=r"the depth of pixel 1 \(row 0, column 1\) decodes to "
+                                         r"65536, outside uint16"):
+        decode_compressed(fmt, _rvl_stream_message(wraps, 3, 1))
+    with pytest.raises(ValueError, match="decodes to 65536"):
+        _rvl_decode_reference(wraps, 3, 1)
+    runs_on = _rvl_values(0, 3, zigzag(65535), zigzag(-1), zigzag(-65534), 7, 9, 100, 1 << 30)
+    with pytest.raises(InputError, match="runs on after the 3x1 image is full"):
+        decode_compressed(fmt, _rvl_stream_message(runs_on, 3, 1))
+    with pytest.raises(ValueError, match="runs on after the 3x1 image"):
+        _rvl_decode_reference(runs_on, 3, 1)
+    whole = _rvl_values(0, 3, zigzag(65535), zigzag(-1), zigzag(-65534))
+    out, _ = decode_compressed(fmt, _rvl_stream_message(whole, 3, 1))
+    np.testing.assert_array_equal(out, [[65535, 65534, 0]])
+    np.testing.assert_array_equal(_rvl_decode_reference(whole, 3, 1), out)
 
 
 def test_a_compressed_depth_message_of_its_header_alone_says_what_is_missing():

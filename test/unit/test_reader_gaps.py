@@ -4,10 +4,15 @@ tf stamps past int64, a bag's short first run before a clock reset, and 16UC1 as
 
 from __future__ import annotations
 
+import struct
+
+import numpy as np
 import pytest
+from test_image_codec import _rvl_encode, _rvl_message, _rvl_nibbles, _rvl_words
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.image_codec import (
+    decode_compressed,
     intrinsics_from_camera_info,
     rectified_intrinsics_from_camera_info,
 )
@@ -49,3 +54,44 @@ def test_an_all_zero_roi_and_a_sized_one_read_as_before():
                                        roi={"x_offset": 0, "y_offset": 0, "width": 320,
                                             "height": 0})
     assert (half.width, half.height) == (640, 480) and half.K[0, 2] == 320.0
+
+
+RVL = "16UC1; compressedDepth rvl"
+
+
+def _rvl_from_values(width: int, height: int, values: list) -> bytes:
+    """compressed_depth's rvl message of the given raw RVL values (counts and zig-zag deltas)."""
+    nibbles = [n for v in values for n in _rvl_nibbles(v)]
+    return struct.pack("<iffII", 0, 0.0, 0.0, width, height) + _rvl_words(nibbles)
+
+
+@pytest.mark.parametrize("deltas, bad", [([2 * 65535, 2], 65536),  # 65535, then +1
+                                         ([2, 3, 1], -1)])  # 1, then -2
+def test_an_rvl_depth_outside_uint16_is_refused(deltas, bad):
+    """The encoder's differences are of uint16 values, so the chain never leaves 0..65535; one
+    that does was kept modulo 2**16 (65536 read as 0, -1 as 65535: plausible depth)."""
+    data = _rvl_from_values(len(deltas), 1, [0, len(deltas)] + deltas)
+    with pytest.raises(InputError, match=rf"compressedDepth rvl'?: corrupt RVL stream: the depth "
+                                         rf"of pixel \d \(row 0, column \d\) decodes to {bad},"):
+        decode_compressed(RVL, data)
+    ok = _rvl_from_values(2, 1, [0, 2, 2 * 65535, 1])  # 65535, then 65535 - 1: in range
+    np.testing.assert_array_equal(decode_compressed(RVL, ok)[0], [[65535, 65534]])
+
+
+def test_an_rvl_stream_that_runs_on_after_the_image_is_refused():
+    """The encoder stops when the image is full and pads only its last 32-bit word with zero
+    nibbles; values after that (another frame's stream, a size in the header too small) were
+    ignored."""
+    depth = np.arange(1, 13, dtype=np.uint16).reshape(3, 4)
+    data = _rvl_message(depth)
+    np.testing.assert_array_equal(decode_compressed(RVL, data)[0], depth)  # padding: fine
+    with pytest.raises(InputError, match=r"compressedDepth rvl'?: RVL stream runs on after the "
+                                         r"4x3 image is full: \d+ more nibbles, [1-9]"):
+        decode_compressed(RVL, data + _rvl_encode(depth))  # a second image after it
+    with pytest.raises(InputError, match=r"after the 4x3 image is full: 9 more nibbles, 0 of"):
+        decode_compressed(RVL, data + bytes(4))  # a whole word of zeros more
+    # a header one row short of the stream's image: its last row is data after the image
+    depth[2, 0] = 0  # a run ends with the second row, so the first two rows are whole runs
+    short = struct.pack("<iffII", 0, 0.0, 0.0, 4, 2) + _rvl_encode(depth)
+    with pytest.raises(InputError, match="runs on after the 4x2 image"):
+        decode_compressed(RVL, short)

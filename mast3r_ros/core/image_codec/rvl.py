@@ -14,6 +14,8 @@ run (a run's header says where the next one starts), not per pixel.
 
 from __future__ import annotations
 
+from typing import Tuple
+
 import array
 
 import numpy as np
@@ -24,9 +26,10 @@ _MAX_NIBBLES = 11  # 33 bits: more than any count or difference of a uint16 imag
 MAX_PIXELS = 1 << 28  # 16384 x 16384: larger is a corrupt header, not a depth camera
 
 
-def _values(buf: np.ndarray) -> np.ndarray:
+def _values(buf: np.ndarray) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Every variable-length value in the stream ``buf`` ((4 N,) uint8, whole little-endian
-    32-bit words), as (M,) int64; the padding nibbles (zeros) after the last value read as
+    32-bit words), as (M,) int64, with the index of each one's last nibble ((M,) int64) and the
+    stream's nibbles ((8 N,) uint8); the padding nibbles (zeros) after the last value read as
     values 0, a value cut short at the end is no value. Raises ValueError: a value of more than
     `_MAX_NIBBLES` nibbles."""
     # a little-endian word's high nibble is in its last byte: bytes in reverse, high nibble first
@@ -36,7 +39,7 @@ def _values(buf: np.ndarray) -> np.ndarray:
     nibbles[1::2] = octets & 0xF
     ends = np.flatnonzero(nibbles < 8)  # the last nibble of its value: 'more follows' clear
     if ends.size == 0:
-        return np.zeros(0, np.int64)
+        return np.zeros(0, np.int64), ends, nibbles
     lengths = np.diff(ends, prepend=-1)
     longest = int(lengths.max())
     if longest > _MAX_NIBBLES:
@@ -47,7 +50,7 @@ def _values(buf: np.ndarray) -> np.ndarray:
     for k in range(1, longest):
         values[more] = (values[more] << 3) | low[ends[more] - k]
         more = more[lengths[more] > k + 1]
-    return values
+    return values, ends, nibbles
 
 
 def _run_headers(values: np.ndarray) -> np.ndarray:
@@ -66,12 +69,19 @@ def _run_headers(values: np.ndarray) -> np.ndarray:
 
 def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
     """RVL-compressed depth (the stream only, without compressed_depth's headers) -> (height,
-    width) uint16, zeros kept (invalid depth). Values past the full image are not read; a
-    difference chain leaving 0..65535 is kept modulo 2**16, as image_transport's decoder does.
+    width) uint16, zeros kept (invalid depth).
+
+    image_transport's encoder (compressed_depth_image_transport's ``RvlCodec::CompressRVL``)
+    stops when the image is full and pads only its last 32-bit word with zero nibbles, and its
+    differences are of uint16 values, so the chain never leaves 0..65535. A stream that runs on
+    after the image (more nibbles than the last word's padding, or non-zero ones) or whose chain
+    leaves uint16 is refused: its C++ decoder wraps such a value modulo 2**16 (as this one did)
+    and never reads past the image, giving plausible depth from a damaged or mis-sized stream.
 
     Raises:
         InputError: a size of zero or over `MAX_PIXELS`, a stream that is not whole 32-bit
-            words, that ends before the image is full, or whose runs overrun it.
+            words, that ends before the image is full, whose runs overrun it, that runs on after
+            it, or a depth outside 0..65535.
     """
     size = int(width) * int(height)
     if width <= 0 or height <= 0 or size > MAX_PIXELS:
@@ -81,7 +91,7 @@ def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
     if buf.size % 4:
         raise InputError(f"RVL stream of {buf.size} bytes is not whole 32-bit words (cut short?)")
     try:
-        values = _values(buf)
+        values, value_ends, nibbles = _values(buf)
     except ValueError as err:
         raise InputError(f"corrupt RVL stream: {err}") from None
     count = values.size
@@ -110,10 +120,24 @@ def decode_rvl(data: bytes | np.ndarray, width: int, height: int) -> np.ndarray:
     deltas = np.ones(int(heads[-1]) + 2 + int(nonzeros[-1]), bool)
     deltas[heads] = False
     deltas[heads + 1] = False
+    tail = nibbles[int(value_ends[deltas.size - 1]) + 1:]  # after the image's last value
+    if tail.size >= 8 or tail.any():
+        raise InputError(
+            f"RVL stream runs on after the {width}x{height} image is full: {tail.size} more "
+            f"nibbles, {np.count_nonzero(tail)} of them non-zero (the encoder pads only its last "
+            "32-bit word, with zeros): corrupt, or another size than its header says")
     zigzag = values[:deltas.size][deltas]
     delta = (zigzag >> 1) ^ -(zigzag & 1)
     counts = np.stack([zeros, nonzeros], axis=1).reshape(-1)
     valid = np.repeat(np.arange(counts.size) % 2 == 1, counts)  # (size,): non-zero pixels
+    depth = np.cumsum(delta)
+    outside = np.flatnonzero((depth < 0) | (depth > 0xFFFF))
+    if outside.size:
+        pixel = int(np.flatnonzero(valid)[outside[0]])
+        raise InputError(
+            f"corrupt RVL stream: the depth of pixel {pixel} (row {pixel // width}, column "
+            f"{pixel % width}) decodes to {int(depth[outside[0]])}, outside uint16's 0..65535 "
+            "(the encoder's differences never leave it)")
     out = np.zeros(size, np.uint16)
-    out[valid] = np.cumsum(delta) & 0xFFFF
+    out[valid] = depth
     return out.reshape(int(height), int(width))
