@@ -163,6 +163,24 @@ class _Edge:
         )
 
 
+def _int64_stamps(stamps: np.ndarray, what: str) -> np.ndarray:
+    """(N,) integer stamps (any integer dtype, or Python ints as object) -> (N,) int64, or
+    `InputError` naming ``what`` for one outside int64: a ROS stamp (int32 sec, uint32 nanosec)
+    stays within +-2**62 ns, so one past it is a corrupt message or a negative stamp stored as
+    uint64, which astype(int64) wrapped to another time without a word."""
+    if stamps.size and stamps.dtype.kind in "uO":
+        top, bottom = int(stamps.max()), int(stamps.min())
+        if top > _INT64_MAX or bottom < -_INT64_MAX - 1:
+            bad = top if top > _INT64_MAX else bottom
+            raise InputError(f"{what}: a stamp of {bad} ns lies outside int64 (|t| < 2**63 ns, "
+                             "about 292 years): no ROS stamp (int32 sec, uint32 nanosec) reaches "
+                             "it; a corrupt message, or a negative stamp stored as uint64")
+    return stamps.astype(np.int64)
+
+
+_INT64_MAX = 2**63 - 1
+
+
 class TransformBuffer:
     """Static and time-varying transforms between named frames, with chained lookups.
 
@@ -188,6 +206,7 @@ class TransformBuffer:
         for a float or bool stamp (it would be truncated to whole nanoseconds), a transform that
         is not a finite 4x4 matrix, or one that breaks the tree rules."""
         stamp_ns = check_stamp_ns(stamp_ns, f"transform {parent} -> {child}: stamp_ns")
+        _int64_stamps(np.array([stamp_ns], dtype=object), f"transform {parent} -> {child}")
         pose = _finite_transform(parent_from_child, parent, child)
         self._edge(parent, child, static=False).add(np.array([stamp_ns], np.int64),
                                                     pose.reshape(1, 16))
@@ -203,7 +222,8 @@ class TransformBuffer:
         same result, bit for bit, as ``add_dynamic`` of that matrix, but the buffer keeps 64 B
         a sample instead of 136 B (a bag's tf, `replay.rosbag`). N = 0 adds nothing.
 
-        Raises InputError for stamps that are not integers (floats, bools), arrays of other
+        Raises InputError for stamps that are not integers (floats, bools) or lie outside
+        int64 (a uint64 stamp of 2**63 ns or more was wrapped to a negative one), arrays of other
         shapes, a non-finite number or a quaternion of norm under 1e-6 (`tq_to_matrix`'s
         error, naming the edge and the sample's stamp), or an edge that breaks the tree rules.
         """
@@ -213,7 +233,7 @@ class TransformBuffer:
             raise InputError(f"{what}: stamps_ns must be integer nanoseconds, got a "
                              f"{stamps.dtype} array; convert seconds with "
                              "np.round(t * 1e9).astype(np.int64)")
-        stamps = stamps.astype(np.int64).reshape(-1)
+        stamps = _int64_stamps(stamps.reshape(-1), what)
         n = stamps.size
         parts = []
         for name, values, width in (("translations", translations, 3),

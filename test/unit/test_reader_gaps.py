@@ -95,3 +95,21 @@ def test_an_rvl_stream_that_runs_on_after_the_image_is_refused():
     short = struct.pack("<iffII", 0, 0.0, 0.0, 4, 2) + _rvl_encode(depth)
     with pytest.raises(InputError, match="runs on after the 4x2 image"):
         decode_compressed(RVL, short)
+
+
+@pytest.mark.parametrize("stamps", [[2**63], np.array([5, 2**63], np.uint64), [2**64 - 1]])
+def test_a_tf_stamp_outside_int64_is_refused_not_wrapped(stamps):
+    """A uint64 stamp of 2**63 ns or more was cast to int64 and became a negative time (2**64 - 1
+    read as -1 ns) without a word; no ROS stamp (int32 sec, uint32 nanosec) reaches 2**62."""
+    from mast3r_ros.core.tf_buffer import TransformBuffer
+
+    buf = TransformBuffer()
+    n = len(stamps)
+    with pytest.raises(InputError, match=r"transform map -> cam: a stamp of \d+ ns lies outside "
+                                         r"int64"):
+        buf.add_dynamic_tq("map", "cam", stamps, np.zeros((n, 3)), [[0, 0, 0, 1]] * n)
+    with pytest.raises(InputError, match="lies outside int64"):  # was an OverflowError
+        buf.add_dynamic("map", "cam", np.uint64(2**63), np.eye(4))
+    buf.add_dynamic_tq("map", "cam", np.array([5, 2**63 - 1], np.uint64), np.zeros((2, 3)),
+                       [[0, 0, 0, 1]] * 2)  # the largest int64 still taken
+    np.testing.assert_allclose(buf.lookup("map", "cam", 5), np.eye(4))
