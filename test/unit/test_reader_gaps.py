@@ -113,3 +113,40 @@ def test_a_tf_stamp_outside_int64_is_refused_not_wrapped(stamps):
     buf.add_dynamic_tq("map", "cam", np.array([5, 2**63 - 1], np.uint64), np.zeros((2, 3)),
                        [[0, 0, 0, 1]] * 2)  # the largest int64 still taken
     np.testing.assert_allclose(buf.lookup("map", "cam", 5), np.eye(4))
+
+
+def test_a_short_recording_looped_is_two_runs_not_one():
+    """A loop of a recording of fewer than RUN_LOOKAHEAD (4) frames, or a reset to before the
+    run's first stamp, climbs past the first run's top within the lookahead: it was read as
+    one reordered run ([0, 1, 2, 0, 1, 2, 3, ...] all run 1), pairing each replayed stamp with
+    the first pass's depth and tf. A message older than its whole run and followed by another
+    at or below the top is a new run; a late message followed at once by a climb is not."""
+    from mast3r_ros.replay.rosbag import run_labels
+
+    assert run_labels([0, 1, 2, 0, 1, 2, 3, 4, 5]) == [1] * 3 + [2] * 6
+    assert run_labels([0, 1, 2, 3, 0, 1, 2, 3, 4]) == [1] * 4 + [2] * 5
+    assert run_labels([3, 0, 1, 2, 3, 4]) == [1] + [2] * 5  # a run of one image
+    assert run_labels([5, 6, 7, 4, 5, 8, 9]) == [1] * 3 + [2] * 4  # reset to before its start
+    # reorders stay one run: a late first message, a late one followed by a climb
+    assert run_labels([5, 4, 6, 7]) == [1] * 4
+    assert run_labels([5, 6, 4, 7, 8]) == [1] * 5
+    assert run_labels([0, 100, 50, 51, 52, 53, 101]) == [1] * 7
+
+
+def test_a_bag_of_a_short_loop_reads_the_longer_pass(tmp_path, caplog):
+    pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+    import logging
+
+    from test_rosbag import MS
+    from test_rosbag_values import bag_of, camera_info, colour
+
+    from mast3r_ros.replay.rosbag import BagSequence
+
+    stamps = [100, 200, 300, 100, 200, 300, 400, 500]  # a 3-frame pass, then a 5-frame one
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", 1 + k, colour(t * MS)) for k, t in enumerate(stamps)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs))
+    assert [c for c, _, _ in seq.runs] == [3, 5]
+    assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[3:]]
+    assert [r for r in caplog.records if "jumps back" in r.getMessage()]

@@ -57,16 +57,24 @@ def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[in
 
     A stamp below the current run's highest one is a reordered message of that run when one of
     the next ``lookahead`` stamps of the stream rises above that highest stamp again, and the
-    first message of a new run (a clock reset, a looped recording) when none does.
+    first message of a new run (a clock reset, a looped recording) when none does -- or when
+    it goes back to the run's first stamp or before it and the stream's next stamp stays at or
+    below the highest: a run shorter than ``lookahead`` frames replayed (a loop of a short
+    recording, a reset to just before it) climbs past its top within the lookahead and was
+    merged with the next run, while a late message is not older than its whole run and is
+    followed at once by a stamp past the top.
     """
     labels: List[int] = []
-    run, top = 1, None
+    run, top, first = 1, None, None
     for i, stamp in enumerate(stamps):
-        if top is not None and stamp < top and not any(
-                later > top for later in stamps[i + 1:i + 1 + lookahead]):
-            run, top = run + 1, stamp
+        later = stamps[i + 1:i + 1 + lookahead]
+        if top is not None and stamp < top and (
+                not any(t > top for t in later)
+                or (stamp <= first and (not later or later[0] <= top))):
+            run, top, first = run + 1, stamp, stamp
         else:
             top = stamp if top is None else max(top, stamp)
+            first = stamp if first is None else first
         labels.append(run)
     return labels
 
