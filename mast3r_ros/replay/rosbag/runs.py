@@ -12,9 +12,11 @@ images never see (a driver restarted with its own clock) do not split the images
 below its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by stamps above it again
 is not a jump but a reordered message of the same run (two swapped images; a map -> odom
 re-broadcast stamped ahead, as AMCL and this node publish it, between results stamped at their
-images' times); tf samples are sorted by stamp, as tf2 does. Only one run is read: the longest (most
-images; the first of equally long ones) unless ``run`` chooses one, so no frame is associated with
-depth, intrinsics or a transform of another run, and tf is never interpolated across the jump.
+images' times), unless it goes back to its run's first stamp with the next one below the top (a
+short recording looped: `run_labels`); tf samples are sorted by stamp, as tf2 does. Only one run
+is read: the longest (most images; the first of equally long ones) unless ``run`` chooses one, so
+no frame is associated with depth, intrinsics or a transform of another run, and tf is never
+interpolated across the jump.
 
 `run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
 `BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
