@@ -692,3 +692,27 @@ def test_a_model_in_another_format_is_named_not_called_truncated(tmp_path, name,
                                               "retrieval checkpoint; give the retrieval "
                                               "checkpoint .pth file"):
         load_retrieval_head(path, 32)
+
+
+@pytest.mark.parametrize("name, data, kind", [
+    ("b.jpg", b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 4, "a JPEG"),
+    ("b.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + bytes(range(256)) * 4, "a PNG"),
+])
+def test_an_image_given_as_the_checkpoint_is_named_not_called_truncated(tmp_path, name, data,
+                                                                        kind):
+    """`pair a.png --checkpoint b.png model.pth` (the arguments swapped, the new user): the
+    image given as --checkpoint read "cannot read the checkpoint (53047 bytes, Unsupported
+    operand 255); the file is truncated or not a checkpoint: download or copy it again",
+    which sends one to download an image again. It is named as an image, already before the
+    work (`require_checkpoint`)."""
+    from mast3r_ros.core.model.checkpoint import require_checkpoint
+
+    path = str(tmp_path / name)
+    open(path, "wb").write(data)
+    expected = (f"{path}: cannot read the checkpoint: this is {kind} image, not a PyTorch "
+                "checkpoint: an image given where the checkpoint goes (arguments swapped?); "
+                "give the checkpoint .pth file (README: 'Model weights')")
+    for check in (require_checkpoint, load_checkpoint):
+        with pytest.raises(CheckpointError) as err:
+            check(path)
+        assert _one_line(err) == expected

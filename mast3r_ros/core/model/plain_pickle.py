@@ -206,15 +206,20 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
     """The message for a ``what`` file that is a model in another format than a checkpoint,
     without the path: a TorchScript module (``torch.jit.save``: a zip archive holding code/), a
     NumPy .npy / .npz file, an ONNX model (``export``'s .onnx) or a TensorRT engine (.engine,
-    .plan, .trt: the `tensorrt` backend builds and caches its own); None for anything else.
+    .plan, .trt: the `tensorrt` backend builds and caches its own), or an image file (JPEG,
+    PNG, TIFF, BMP, GIF, WebP by its signature: arguments swapped); None for anything else.
     torch's own words for these ("Unsupported operand 8", "Cannot use weights_only=True with
     TorchScript archives") end in "download or copy it again", which does not help."""
     try:
         with open(path, "rb") as fh:
-            head = fh.read(8)
+            head = fh.read(12)
         names = zipfile.ZipFile(path).namelist() if zipfile.is_zipfile(path) else []
     except (OSError, zipfile.BadZipFile):
         return None
+    image = _image_kind(head)
+    if image is not None:  # the arguments swapped: `pair a.png --checkpoint b.png model.pth`
+        return (f"this is {image} image, not a PyTorch {what}: an image given where the {what} "
+                f"goes (arguments swapped?); give the {what} .pth file (README: 'Model weights')")
     ext = os.path.splitext(path)[1].lower()
     if any("/code/" in n or n.startswith("code/") or n.endswith("/constants.pkl")
            for n in names):
@@ -230,6 +235,20 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
         return None
     fix = _FROM_THE_PTH.get(what, f"give the {what} .pth file")
     return f"this is {kind}, not a PyTorch {what}; {fix} (README: 'Model weights')"
+
+
+# image file signatures (the first bytes): what a checkpoint argument given an image holds
+_IMAGE_MAGIC = ((b"\xff\xd8\xff", "a JPEG"), (b"\x89PNG\r\n\x1a\n", "a PNG"),
+                (b"II*\x00", "a TIFF"), (b"MM\x00*", "a TIFF"), (b"BM", "a BMP"),
+                (b"GIF8", "a GIF"))
+
+
+def _image_kind(head: bytes) -> Optional[str]:
+    """'a JPEG', 'a PNG', ... for a file whose first bytes ``head`` are an image's signature
+    (a WebP: RIFF....WEBP), else None."""
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "a WebP"
+    return next((kind for magic, kind in _IMAGE_MAGIC if head.startswith(magic)), None)
 
 
 def _text_first_line(data: bytes) -> Optional[str]:
