@@ -1003,6 +1003,30 @@ def test_an_empty_image_file_is_said_to_be_empty(tmp_path):
         read_image_file(empty)
 
 
+def test_a_checkpoint_given_as_an_image_is_named(tmp_path):
+    """`mast3r-ros pair a.png model.pth --checkpoint b.png` (the arguments swapped, the new
+    user) said 'cannot read image model.pth: truncated or corrupt, or not an image format
+    OpenCV decodes': it is named as the checkpoint it is, with --checkpoint to pass it as."""
+    import torch
+
+    from mast3r_ros.core.image_codec import read_image_file
+
+    ckpt = tmp_path / "model.pth"
+    torch.save({"model": {"w": torch.zeros(2)}}, ckpt)
+    with pytest.raises(InputError, match=r"^cannot read image .*model\.pth: it is a PyTorch "
+                                         r"checkpoint \(torch\.save\), not an image: a model "
+                                         r"file given where an image goes \(arguments "
+                                         r"swapped\?\); give it as --checkpoint"):
+        read_image_file(ckpt)
+    other = tmp_path / "notes.zip"  # a zip that is no checkpoint: the general words
+    import zipfile
+
+    with zipfile.ZipFile(other, "w") as z:
+        z.writestr("a.txt", "x")
+    with pytest.raises(InputError, match="not an image format OpenCV decodes"):
+        read_image_file(other)
+
+
 def test_an_empty_camera_info_yaml_is_said_to_be_empty(tmp_path):
     """A fresh user's finding: an empty --camera-info file said 'expected a camera_info
     mapping, got NoneType'."""

@@ -70,6 +70,28 @@ def image_not_found(path: str) -> str:
 
 
 
+def _not_an_image(path: Path) -> str:
+    """What a file OpenCV does not decode is instead, when its first bytes tell: a PyTorch
+    checkpoint (torch.save's zip archive, or a legacy pickle) given where an image goes -- the
+    arguments swapped, `pair a.png model.pth --checkpoint b.png` -- else ''."""
+    import zipfile
+
+    with open(path, "rb") as fh:
+        head = fh.read(2)
+    torch_zip = False
+    if head == b"PK":
+        try:
+            with zipfile.ZipFile(path) as z:
+                torch_zip = any(n.endswith("data.pkl") for n in z.namelist())
+        except (OSError, zipfile.BadZipFile):
+            pass
+    if torch_zip or head[:1] == b"\x80":
+        kind = "a PyTorch checkpoint (torch.save)" if torch_zip else "a Python pickle"
+        return (f"it is {kind}, not an image: a model file given where an image goes "
+                "(arguments swapped?); give it as --checkpoint and the image files themselves")
+    return ""
+
+
 def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
                     orientation: bool = True) -> np.ndarray:
     """Read an image file (PNG, JPEG, TIFF, ... as OpenCV decodes them) -> (H, W, 3) uint8 RGB.
@@ -103,6 +125,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
     image = cv2.imread(str(path), flags if orientation else flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
+        other = _not_an_image(path)
+        if other:
+            raise InputError(f"cannot read image {path}: {other}")
         raise InputError(
             f"cannot read image {path}: truncated or corrupt, or not an image format OpenCV "
             "decodes"
