@@ -39,6 +39,7 @@ from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
                            check_output_folder)
 from ..core.localizer import Localizer
+from ..core.pnp import poselib_available
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
@@ -365,6 +366,11 @@ def _localize_run(source: FrameSource, map_path: str, out: str, cfg: Config,
     # what --resume compares that config.yaml lacks: --global-only, the map's content digest
     write_run_facts(out, global_only, cfg.node.map_path, source_run(source))
     loc = Localizer.from_config(cfg, map_path)
+    if cfg.localizer.pnp.backend == "auto" and not poselib_available():
+        # config.yaml says 'auto': which RANSAC ran is said here, as a run without poselib
+        # reads other figures (redkitchen SIFT: p90 6.2 cm, not the README's 3.7 cm)
+        log.info("PnP-RANSAC: OpenCV's USAC_MAGSAC (pnp.backend 'auto': poselib is not "
+                 "installed; `pip install poselib`, the 'poselib' extra, for poselib's)")
     if not loc.warmup_report:
         log.info("no warm-up before the first frame (--warmup runs it): its one-time costs "
                  "are kept out of the latency medians")

@@ -84,3 +84,26 @@ def test_a_run_stopped_after_one_frame_says_frame(tmp_path, caplog):
         _keep_partial(str(tmp), str(tmp_path / "run"))
     (msg,) = [r.getMessage() for r in caplog.records]
     assert msg.startswith("run stopped after 1 frame: "), msg
+
+
+@pytest.mark.parametrize("poselib", [True, False])
+def test_a_run_without_poselib_says_which_ransac_ran(tum, sift_map, tmp_path, monkeypatch,
+                                                      capsys, poselib):
+    """The new user's run with `.[opencv]` only read p90 6.2 cm where the README says 3.7 cm
+    (poselib's), and nothing said that OpenCV's RANSAC had run: config.yaml records 'auto'.
+    The run now says so at INFO, naming the extra to install; with poselib it says nothing."""
+    from mast3r_ros.core.pnp import ransac
+
+    if not poselib:
+        monkeypatch.setattr(ransac, "_poselib", None)
+    elif ransac._poselib is None:
+        pytest.skip("poselib is not installed")
+    assert main(["localize", str(tum[1]), "--map", sift_map, "--out", str(tmp_path / "run"),
+                 "--matcher", "sift", "--max-frames", "2", "--log-level", "info"]) == 0
+    said = [line for line in capsys.readouterr().err.splitlines() if "PnP-RANSAC" in line]
+    if poselib:
+        assert said == []
+    else:
+        assert said == ["[INFO] mast3r_ros.replay.localize_run: PnP-RANSAC: OpenCV's USAC_MAGSAC "
+                        "(pnp.backend 'auto': poselib is not installed; `pip install poselib`, "
+                        "the 'poselib' extra, for poselib's)"]
