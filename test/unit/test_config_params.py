@@ -58,6 +58,21 @@ def test_type_hints_suggest_only_a_fix_that_keeps_the_value():
     assert str(e.value) == "config: parameter 'publish_tf' must be bool, got str 'yes please'"
 
 
+def test_a_quoted_number_for_a_double_says_to_write_it_without_quotes():
+    """`max_gap_s: "0.2"` (the new user) read "must be float, got str '0.2'" with no fix,
+    where a quoted boolean says "write true without quotes"; text that is no number keeps the
+    plain words."""
+    for text, bare in (("0.2", "0.2"), (" 1e-3 ", "1e-3")):
+        with pytest.raises(ConfigError) as e:
+            validate_param("pose_at_stamp.max_gap_s", text)
+        assert str(e.value) == (f"config: parameter 'pose_at_stamp.max_gap_s' must be float, "
+                                f"got str {text!r}: write {bare} without quotes")
+    for text in ("fast", "nan"):
+        with pytest.raises(ConfigError) as e:
+            validate_param("pose_at_stamp.max_gap_s", text)
+        assert str(e.value).endswith(f"got str {text!r}")
+
+
 def test_an_unknown_name_suggests_the_parameter_of_that_name_in_its_section():
     """'min_inliers' is 'gates.min_inliers' (the section prefix forgotten or wrong); difflib
     alone (similarity 0.79) would not suggest it."""

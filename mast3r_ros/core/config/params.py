@@ -118,6 +118,9 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = f": one value, not a {type(value).__name__}"
     elif t is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         hint = f": write {value.strip().lower()} without quotes"
+    elif t is float and isinstance(value, str) and _finite_number(value):
+        # 'max_gap_s: "0.2"': a string to YAML and to ROS 2, which refuses it for a double
+        hint = f": write {value.strip()} without quotes"
     elif t is int and isinstance(value, float) and value.is_integer():
         hint = f": write {int(value)} (ROS 2 types parameters strictly)"
     elif t is int and isinstance(value, str) and _integral(value) is not None:
@@ -131,6 +134,14 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
     elif t is str and not isinstance(value, str):
         hint = f": quote it ('{value}')"
     raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
+
+
+def _finite_number(text: str) -> bool:
+    """True when ``text`` reads as one finite number ('0.2', ' 5 ', '1e-3')."""
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 # what other localization nodes call our parameters (AMCL): the hint for a file written for them
