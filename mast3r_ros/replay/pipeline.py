@@ -437,8 +437,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         # the sift matcher, or stopped before a shard was encoded: nothing to resume, so the
         # keyframe PNGs in OUT.partial go, as after any other failure before a shard
         w.abort()
-        log.error("build interrupted before any keyframe was encoded: %s was not written; %s",
-                  w.path, rerun_hint)
+        encodes = cfg.localizer.matcher == "mast3r" and bool(cfg.model.checkpoint)
+        log.error("build interrupted%s: %s was not written; %s",  # sift encodes nothing
+                  " before any keyframe was encoded" if encodes else "", w.path, rerun_hint)
         raise
     except BaseException as e:
         kept = finished_shards(w.tmp)
