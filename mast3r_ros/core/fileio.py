@@ -131,7 +131,8 @@ def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
         fd, probe = tempfile.mkstemp(prefix=".tmp-probe-", dir=folder)
     except OSError as e:
         raise InputError(f"{what} {path}: cannot write in the folder {folder} "
-                         f"({_why_not_writable(folder, e)})") from None
+                         f"({_why_not_writable(folder, e)}); choose another {what} on a "
+                         "file system you can write to") from None
     os.close(fd)
     os.unlink(probe)
 

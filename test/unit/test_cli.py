@@ -648,7 +648,8 @@ def test_an_out_under_proc_says_it_is_the_kernels_file_system_not_that_proc_is_m
         check_output_folder("/proc/x", False)
     assert str(e.value) == ("--out /proc/x: cannot write in the folder /proc (the folder "
                             "exists but takes no new files: a kernel or special file system "
-                            "such as /proc? The OS said: No such file or directory)")
+                            "such as /proc? The OS said: No such file or directory); choose "
+                            "another --out on a file system you can write to")
     assert main(["check-map", "/nonexistent-map", "--json", "/proc/x.json"]) == 2
     assert "/proc (the folder exists but takes no new files" in capsys.readouterr().err
     with pytest.raises(OSError) as err:  # an atomic write there (no check before it)

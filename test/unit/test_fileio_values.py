@@ -187,8 +187,10 @@ def test_overwrite_of_a_run_folder_whose_parent_takes_no_files_is_refused(tmp_pa
     monkeypatch.setattr(tempfile, "mkstemp", denied)
     with pytest.raises(InputError) as e:  # the new folder is built beside it: before any work
         check_output_folder(str(run), True, ("results.jsonl",))
+    # the fix said too (the new user's read-only --out had the OS's words only)
     assert str(e.value) == (f"--out {run}: cannot write in the folder {tmp_path} "
-                            "(Permission denied)")
+                            "(Permission denied); choose another --out on a file system you "
+                            "can write to")
 
 
 def test_the_busy_refusal_names_the_option_it_is_worded_for():
