@@ -518,3 +518,25 @@ def test_a_camera_info_option_of_another_size_is_named_at_a_bags_first_frame(tmp
     with pytest.raises(InputError, match=rf"image is {W}x{H} but --camera-info {cam} is for "
                                          rf"{2 * W}x{2 * H}$"):
         list(named)
+
+
+def test_a_checkpoint_given_as_the_map_or_the_source_is_named(tmp_path, capsys):
+    """`check-map model.pth`, `build-map model.pth --out m` (the arguments swapped, the new
+    user) said only 'map path is a file' / 'it is a file': the checkpoint is named, with
+    --checkpoint to pass it as; another file keeps the plain words."""
+    import torch
+
+    ckpt = tmp_path / "model.pth"
+    torch.save({"model": {"w": torch.zeros(2)}}, ckpt)
+    note = "; it is a PyTorch checkpoint (torch.save): a checkpoint goes in --checkpoint"
+    line = _cli_error(capsys, ["check-map", str(ckpt)])
+    assert line.endswith(f"map path is a file, not a map folder: {ckpt} (a map is the folder "
+                         f"`mast3r-ros build-map --out` wrote){note}"), line
+    line = _cli_error(capsys, ["build-map", str(ckpt), "--out", str(tmp_path / "m"),
+                               "--matcher", "sift"])
+    assert line.endswith(f"{ckpt} {NEITHER} (no metadata.yaml / .mcap / .db3): it is a "
+                         f"file{note}"), line
+    other = tmp_path / "notes.txt"
+    other.write_text("x\n")
+    assert "PyTorch" not in _cli_error(capsys, ["check-map", str(other)])
+    assert not os.path.exists(tmp_path / "m")

@@ -11,7 +11,7 @@ import os
 from typing import Any, Dict, List, Optional, Tuple
 
 from ..errors import MISSING, MapFormatError, is_format_version, json_value
-from ..fileio import output_path
+from ..fileio import checkpoint_file_note, output_path
 from ..map_nesting import is_keyframe_map
 from ..message_fields import frame_id_problem, tf2_frame_name
 from ..output_kinds import not_a_map
@@ -63,7 +63,8 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
     and `check_folder` prefix with the folder)."""
     if os.path.exists(path) and not os.path.isdir(path):
         raise MapFormatError(f"map path is a file, not a map folder: {path} (a map is the "
-                             "folder `mast3r-ros build-map --out` wrote)")
+                             "folder `mast3r-ros build-map --out` wrote)"
+                             f"{checkpoint_file_note(path)}")
     if not str(path).strip():  # `check-map "$MAP"` with MAP unset
         raise MapFormatError("the map path is empty (an unset shell variable?): give a "
                              "keyframe map folder (`mast3r-ros build-map --out` writes one)")
