@@ -271,7 +271,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
     """SOURCE as a frame source; ``keyframes``: its frames become map keyframes, so a matcher
     that needs their depth refuses a bag read without depth before its indexing pass; without
     it (``localize``) a TUM folder's depth is not read (nothing uses a query frame's depth).
-    ``before_index``: a rosbag2's, called before its indexing pass (`SourceOptions`). Raises
+    ``before_index``: called before the source's long read (`SourceOptions`). Raises
     InputError for --sync-tolerance outside 0..1 s (non-finite ones said as such) or a
     --depth-scale outside MIN_DEPTH_SCALE..MAX_DEPTH_SCALE (depth units per metre)."""
     from .sources import SourceOptions, depth_needed_by, open_source

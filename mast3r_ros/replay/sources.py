@@ -73,8 +73,9 @@ class SourceOptions:
     # or corrupt depth image must not cost the frame): a TUM folder not even depth.txt, a
     # rosbag2 not its --depth-topic (said at INFO)
     read_depth: bool = True
-    # rosbag2 only: called before the indexing pass, once the bag's topics are chosen (localize
-    # refuses a --map that is no map there, not minutes later: `BagSequence`'s before_index)
+    # called before the source's long read (localize refuses a --map that is no map there): a
+    # rosbag2's indexing pass, once its topics are chosen (not minutes later: `BagSequence`'s
+    # before_index); a TUM folder's lists, once camera.yaml is read (no log line comes first)
     before_index: Optional[Callable[[], None]] = None
 
 
@@ -353,7 +354,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                              "TUM folder (it has rgb.txt); drop them")
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
-                           read_depth=options.read_depth, camera_info_name=cam_name)
+                           read_depth=options.read_depth, camera_info_name=cam_name,
+                           before_index=options.before_index)
     why = _not_a_recording(path)
     if why:
         raise InputError(why)

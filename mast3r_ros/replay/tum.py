@@ -20,7 +20,7 @@ unit than the file's first stamp is refused with the file, the line and the reas
 
 from __future__ import annotations
 
-from typing import List, Optional, Tuple, Union
+from typing import Callable, List, Optional, Tuple, Union
 
 import logging
 import os
@@ -86,6 +86,10 @@ class TumSequence:
     pose; `check_groundtruth_units` refuses it (`InputError`) where the frames' poses are used
     (build-map without --trajectory, localize's metrics without --groundtruth).
 
+    ``before_index``: called once camera.yaml is read and rgb.txt found, before the lists are
+    read (their warnings, the folder's INFO line): ``localize`` refuses a bad --map or --stride
+    there, in one line, as it does before a rosbag2's indexing pass.
+
     Raises `InputError` (naming the file) for a bad ``depth_scale`` or tolerance, a missing
     folder or rgb.txt, a missing or bad camera.yaml (unless ``camera_info``) or a bad *.txt file.
     """
@@ -99,6 +103,7 @@ class TumSequence:
         depth_scale: Optional[float] = None,
         read_depth: bool = True,
         camera_info_name: Optional[str] = None,
+        before_index: Optional[Callable[[], None]] = None,
     ) -> None:
         self.read_depth = bool(read_depth)
         #: raw depth units per metre of the depth PNGs (TUM: 5000 unless overridden)
@@ -119,6 +124,8 @@ class TumSequence:
         rgb_txt = self.folder / "rgb.txt"
         if not rgb_txt.is_file():
             raise InputError(f"{rgb_txt} is missing: a TUM folder lists its images in rgb.txt")
+        if before_index is not None:
+            before_index()
         self._stamps_ns, rgb_rows, _, rgb_unit = _read_numbered_rows(rgb_txt, 2,
                                                                      "timestamp filename")
         # the file the frame stamps come from, and whether it wrote integers read as ns

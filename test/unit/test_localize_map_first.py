@@ -6,7 +6,8 @@ in the words of the map's own open; so is a map copied only in part (its manifes
 keyframes/ or retrieval/ missing, a keyframe file missing or empty), which was found only after
 the bag was indexed; every error that came before the map's still does (an
 earlier attempt checked the map first and put it before --stride, --groundtruth and the camera
-file's own errors). A TUM folder's lists are read before the map as before: no image is."""
+file's own errors). A TUM folder's lists are now read after the map check too (no log line
+before the one error: test_localize_bad_args_one_line)."""
 
 from __future__ import annotations
 

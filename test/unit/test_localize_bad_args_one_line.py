@@ -1,0 +1,45 @@
+"""``localize`` with a bad --map, --stride or --max-frames on a TUM folder printed the folder's
+INFO line ("TUM folder ...: 50 images, ...") before its one error line: the map and the frame
+options were checked only after the folder's lists were read (a rosbag2's were checked before
+its indexing pass). They are now checked before the lists are read, at the default log level
+too: a bad invocation prints one line and exits 2. The camera file's own error still comes
+first (as before a rosbag2's map check)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+
+def _stderr(capsys, argv):
+    rc = main(argv)  # the default --log-level info: INFO lines would show
+    return rc, capsys.readouterr().err.strip().splitlines()
+
+
+@pytest.mark.parametrize("bad, said", [
+    (["--map", "{tmp}/nomap"], "map folder not found: {tmp}/nomap"),
+    (["--map", "{map}", "--stride", "0"], "--stride must be >= 1"),
+    (["--map", "{map}", "--max-frames", "-1"], "--max-frames must be >= 0"),
+])
+def test_a_bad_map_or_frame_option_is_one_line_before_the_tum_folder_is_read(
+        tum, sift_map, tmp_path, capsys, bad, said):
+    bad = [b.format(tmp=tmp_path, map=sift_map) for b in bad]
+    run = str(tmp_path / "run")
+    rc, err = _stderr(capsys, ["localize", tum[1], "--out", run, "--matcher", "sift"] + bad)
+    assert rc == 2 and len(err) == 1, err
+    assert err[0].startswith("mast3r-ros localize: error: ") and \
+        said.format(tmp=tmp_path) in err[0], err
+    assert not os.path.exists(run) and not os.path.exists(run + ".partial")
+
+
+def test_the_folders_camera_file_is_still_said_before_the_map(tum, tmp_path, capsys):
+    folder = str(tmp_path / "query")
+    shutil.copytree(tum[1], folder)
+    os.remove(os.path.join(folder, "camera.yaml"))
+    rc, err = _stderr(capsys, ["localize", folder, "--map", str(tmp_path / "nomap"), "--out",
+                               str(tmp_path / "run"), "--matcher", "sift"])
+    assert rc == 2 and len(err) == 1 and "no camera intrinsics" in err[0], err
