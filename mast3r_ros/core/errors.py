@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import tokenize
+from typing import Iterator
 
 
 class Mast3rRosError(Exception):
@@ -128,3 +130,17 @@ def published_note(stop: BaseException) -> str:
     ''."""
     what, path = getattr(stop, "published", (None, None))
     return f" after {what} was published: {path} is complete" if what else ""
+
+
+@contextlib.contextmanager
+def after_publishing(what: str, path: str) -> Iterator[None]:
+    """The block runs once ``what`` ('the map', 'the run') is published, complete, at ``path``:
+    a Ctrl-C (or SIGTERM's exception) in it is re-raised noted so (`mark_published`), unless
+    it was noted already. The one helper of build-map, merge-maps and localize for the work
+    after their output's rename (the summary line, a superseded ``OUT.partial`` removed)."""
+    try:
+        yield
+    except KeyboardInterrupt as e:
+        if not getattr(e, "published", None):
+            mark_published(e, what, path)
+        raise

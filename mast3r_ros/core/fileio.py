@@ -17,7 +17,7 @@ import tempfile
 from typing import Callable, Dict, Iterator, Optional, Sequence
 
 from .durable import flush_before_publish, fsync_dir, mkstemp_public
-from .errors import InputError
+from .errors import InputError, after_publishing, mark_published
 from .map_nesting import refuse_inside_map_data
 from .publish import (  # the publish steps, imported from here by their callers too
     keep_output,
@@ -243,7 +243,7 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
 @contextlib.contextmanager
 def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (),
                   allowed: Optional[Sequence[str]] = None, locked: bool = False,
-                  salvage: Optional[str] = None) -> Iterator[str]:
+                  salvage: Optional[str] = None, what: str = "the output") -> Iterator[str]:
     """Build a folder in a temporary sibling (yielded) and publish it at ``path`` by renames
     when the block ends without an exception; on an exception (Ctrl-C included) the temporary
     folder is deleted and ``path`` is left as it was. An existing ``path`` is refused as
@@ -260,7 +260,9 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
     data is flushed to disk before the rename (`durable.flush_before_publish`: an OSError naming
     ``path`` when it cannot be written, the temporary deleted and nothing published). Ctrl-C
     (or SIGTERM's exception) after the block ended, while the output is flushed or renamed,
-    keeps the complete output in ``PATH.kept-X`` (logged as an error naming it) and re-raises."""
+    keeps the complete output in ``PATH.kept-X`` (logged as an error naming it) and re-raises;
+    once the rename is done (the replaced output's deletion cut short), it is re-raised noted as
+    after ``what`` was published (`errors.after_publishing`: the CLI's last line says so)."""
     check_output_folder(path, overwrite, markers, allowed)
     given, path = path, output_path(path)
     if locked and lock_file(given) not in _HELD:
@@ -293,9 +295,13 @@ def atomic_folder(path: str, overwrite: bool = False, markers: Sequence[str] = (
         try:
             replace_folder(tmp, path)
         except BaseException as e:
-            publish_failed(tmp, given, e)
+            if os.path.lexists(tmp):  # not renamed: the complete output kept, said where
+                publish_failed(tmp, given, e)
+            elif isinstance(e, KeyboardInterrupt):  # renamed, the old one's deletion cut short
+                mark_published(e, what, path)
             raise
-        fsync_dir(os.path.dirname(path))  # the rename itself
+        with after_publishing(what, path):
+            fsync_dir(os.path.dirname(path))  # the rename itself
     finally:
         lock.release()
 

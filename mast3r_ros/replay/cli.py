@@ -24,7 +24,7 @@ import sys
 from typing import Any, Dict, List, Optional, Sequence
 
 from ..core.config import Config
-from ..core.errors import InputError, Mast3rRosError, mark_published, published_note
+from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
 from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
@@ -138,11 +138,8 @@ def cmd_build_map(args: argparse.Namespace) -> int:
         if getattr(e, "published", None):
             build_summary(args.out, e.published[1], len(source))
         raise
-    try:
+    with after_publishing("the map", path):
         build_summary(args.out, path, len(source))
-    except KeyboardInterrupt as e:
-        mark_published(e, "the map", path)
-        raise
     return 0
 
 
@@ -177,11 +174,8 @@ def cmd_merge_maps(args: argparse.Namespace) -> int:
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
                    keep_duplicates=args.keep_duplicates, force=args.force)
-    try:
+    with after_publishing("the map", output_path(args.out)):
         sys.stdout.write(f"map {args.out}: {n} keyframes\n")
-    except KeyboardInterrupt as e:
-        mark_published(e, "the map", output_path(args.out))
-        raise
     return 0
 
 
@@ -211,7 +205,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
 
 
 def cmd_localize(args: argparse.Namespace) -> int:
-    from ..core.fileio import check_output_folder
+    from ..core.fileio import check_output_folder, output_path
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
@@ -234,12 +228,13 @@ def cmd_localize(args: argparse.Namespace) -> int:
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,
                                resume=args.resume, restart=args.restart)
-    sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
-                     f"{format_table(metrics)}\n")
-    if metrics.get("frames") and not metrics.get("evaluated"):
-        note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")
-                else no_groundtruth_hint(source, args))
-        sys.stderr.write(f"{PROG} localize: note: {note}\n")
+    with after_publishing("the run", output_path(args.out)):  # a stop now loses none of it
+        sys.stdout.write(f"localized {args.source} against {map_path} -> {args.out}\n"
+                         f"{format_table(metrics)}\n")
+        if metrics.get("frames") and not metrics.get("evaluated"):
+            note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")
+                    else no_groundtruth_hint(source, args))
+            sys.stderr.write(f"{PROG} localize: note: {note}\n")
     return 0
 
 

@@ -33,11 +33,11 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import InputError
+from ..core.errors import InputError, after_publishing
 from ..core.focal_evidence import FocalFit
 from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
-                           check_output_folder)
+                           check_output_folder, output_path)
 from ..core.localizer import Localizer
 from ..core.pnp import poselib_available
 from ..core.tracker import StampCheck, Tracker
@@ -273,7 +273,8 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
     # folder's results.jsonl: the next writer of OUT keeps them as OUT.partial
     lock = acquire_output_lock(out, salvage="results.jsonl")
     try:
-        with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, locked=True) as tmp:
+        with atomic_folder(out, overwrite, RUN_FILES, RUN_OUTPUTS, locked=True,
+                           what="the run") as tmp:
             # under OUT's lock, after a killed run's lines were salvaged: refused, resumed or
             # deleted
             stamps = np.asarray(source.stamps_ns, dtype=np.int64)
@@ -286,13 +287,14 @@ def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
             except BaseException:
                 _keep_partial(tmp, out, resume_hint)
                 raise
-        # after OUT is published (a Ctrl-C while removing it lost the complete run), still
-        # under OUT's lock: not a live run's
-        partial = partial_of(out)
-        if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
-            shutil.rmtree(partial, ignore_errors=True)
-            log.info("removed %s (the results of an earlier stopped run, superseded by %s)",
-                     partial, out)
+        # after OUT is published (a Ctrl-C while removing it lost the complete run, and is
+        # said to come after it), still under OUT's lock: not a live run's
+        with after_publishing("the run", output_path(out)):
+            partial = partial_of(out)
+            if os.path.isdir(partial):  # an earlier stopped run of this OUT, superseded now
+                shutil.rmtree(partial, ignore_errors=True)
+                log.info("removed %s (the results of an earlier stopped run, superseded by "
+                         "%s)", partial, out)
     finally:
         lock.release()
     return metrics

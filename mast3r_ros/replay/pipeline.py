@@ -21,7 +21,7 @@ from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
-from ..core.errors import InputError, mark_published
+from ..core.errors import InputError, after_publishing, mark_published
 from ..core.fileio import check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
@@ -453,11 +453,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                 f"the build is kept in {w.tmp} ({resume_hint})" if kept else
                 "the build folder was deleted"), out) from None
         raise
-    try:  # the map is published: a stop now loses none of it, and is told so
+    with after_publishing("the map", path):  # a stop now loses none of it, and is told so
         _warn_after_build(st, cfg, len(source))
-    except KeyboardInterrupt as e:
-        mark_published(e, "the map", path)
-        raise
     return len(kf_poses), path
 
 

@@ -160,3 +160,56 @@ def test_merge_maps_interrupted_as_its_map_is_published_says_it_is_complete(
                    "complete\n"), err
     monkeypatch.undo()
     assert len(KeyframeMap.load(out)) == len(KeyframeMap.load(sift_map))
+
+
+def test_localize_interrupted_after_its_run_is_published_says_it_is_complete(
+        tum, sift_map, tmp_path, monkeypatch, capsys):
+    """A Ctrl-C or SIGTERM once localize's run was renamed into place (the old run's deletion
+    with --overwrite, a superseded RUN.partial's removal, the summary table) ended a bare
+    'localize: interrupted' (exit 130) of a complete run; it now says the run is complete, as
+    build-map and merge-maps do (`errors.after_publishing`), exit 130 or 143 still. A stop
+    before the rename says nothing of the kind."""
+    import sys
+
+    from mast3r_ros.replay import localize_run
+    from mast3r_ros.replay.cli import Terminated
+
+    out = str(tmp_path / "run")
+    argv = ["localize", tum[1], "--map", sift_map, "--out", out, "--matcher", "sift",
+            "--max-frames", "2", "--log-level", "error"]
+    assert main(argv) == 0
+    capsys.readouterr()
+    complete = f"after the run was published: {out} is complete\n"
+    _cut_old_deletion(monkeypatch)  # --overwrite's deletion of the old run cut short
+    assert main(argv + ["--overwrite"]) == 130
+    assert capsys.readouterr().err == f"mast3r-ros localize: interrupted {complete}"
+    monkeypatch.undo()
+
+    class CutSummary:  # the Ctrl-C lands as the summary table is written
+        def write(self, text):
+            raise KeyboardInterrupt
+
+        def flush(self):
+            pass
+
+    monkeypatch.setattr(sys, "stdout", CutSummary())
+    assert main(argv + ["--overwrite"]) == 130
+    monkeypatch.undo()
+    assert capsys.readouterr().err == f"mast3r-ros localize: interrupted {complete}"
+
+    def terminated(*a, **k):  # SIGTERM as a superseded RUN.partial is removed
+        raise Terminated
+    os.makedirs(out + ".partial")
+    monkeypatch.setattr(localize_run, "partial_of", terminated)
+    assert main(argv + ["--overwrite"]) == 143
+    assert capsys.readouterr().err == f"mast3r-ros localize: terminated (SIGTERM) {complete}"
+    monkeypatch.undo()
+    assert os.path.isfile(os.path.join(out, "metrics.json"))
+    shutil.rmtree(out + ".partial")
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+    monkeypatch.setattr(localize_run, "write_run", interrupted)  # before the rename
+    assert main(argv + ["--overwrite"]) == 130
+    err = capsys.readouterr().err
+    assert "complete" not in err and err.endswith("localize: interrupted\n"), err
