@@ -3,7 +3,8 @@ and with the images? (core.map_check; the same check `build-map` runs before wri
 
 Exit 0 with a one-line summary when the map is consistent (or cannot be checked: no depth, one
 keyframe), then a ``note:`` line for each build that skipped frames it could not read (the
-manifest's ``unreadable_frames``, a merged map's ``merged_from``: `unreadable_notes`); 2 with
+manifest's ``unreadable_frames``, a merged map's ``merged_from``: `unreadable_notes`) and for
+each source of a merged map rebuilt since (`changed_source_notes`); 2 with
 the one-line message naming the keyframes, the figures, the likely cause and the fix when it
 is not.
 """
@@ -98,8 +99,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
     text.write(f"{args.map}: {report.summary()}\n")
-    for note in unreadable_notes(kmap.manifest):  # not an error: what the map may lack
-        text.write(f"note: {args.map}: {note}\n")
+    for note in unreadable_notes(kmap.manifest) + changed_source_notes(kmap.manifest):
+        text.write(f"note: {args.map}: {note}\n")  # not errors: what the map may lack
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before
         text.write(f"note: {args.map} also holds {foreign}, which no map build writes: "
@@ -137,6 +138,35 @@ def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
         notes.append(f"built with {_unreadable_phrase(own)}")
     for who, record in _source_notes(manifest.get("merged_from")):
         notes.append(f"{who} was built with {_unreadable_phrase(record)}")
+    return notes
+
+
+def changed_source_notes(manifest: Dict[str, Any]) -> List[str]:
+    """One line per source map of a merged map (``merged_from``, the top level: a merge of
+    merges' own sources are its business) that still has a manifest.json at its recorded
+    path, but not the one merged (its ``manifest_sha256`` differs: rebuilt or replaced since).
+    A note, not a failure: the merged map holds the source as it was, and a rebuild may be on
+    purpose. A source gone from its path (deleted, or the merged map copied to another
+    machine, the usual case on a robot) or unreadable says nothing: the merged map needs none
+    of its sources. [] for a map that is no merge."""
+    from ..core.fileio import file_sha256
+    from ..core.keyframes.layout import MANIFEST
+
+    notes = []
+    sources = manifest.get("merged_from")
+    for src in sources if isinstance(sources, list) else []:
+        if not isinstance(src, dict) or not isinstance(src.get("map"), str) \
+                or not isinstance(src.get("manifest_sha256"), str):
+            continue
+        try:
+            now = file_sha256(os.path.join(src["map"], MANIFEST))
+        except OSError:  # gone, or no map there any more: nothing to compare
+            continue
+        if now != src["manifest_sha256"]:
+            notes.append(f"map {src.get('role', '?')} ({src['map']}) has changed since it "
+                         "was merged (its manifest.json is not the one merged: rebuilt or "
+                         "replaced?): this map holds it as it was; merge-maps again to take "
+                         "the new one")
     return notes
 
 
