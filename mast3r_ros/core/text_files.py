@@ -1,28 +1,65 @@
-"""Text files edited or written on Windows, decoded by their byte-order mark.
+"""Text files edited or written on Windows, decoded by their byte-order mark or their zeros.
 
 A file that starts with a byte-order mark says its own encoding: Notepad's "Unicode" and Windows
 PowerShell 5's ``>`` / ``Out-File`` write UTF-16 LE with a BOM, other tools UTF-16 BE or
-UTF-32; without a BOM a file is read as UTF-8 (the BOM Notepad writes before UTF-8 dropped too).
+UTF-32. Some write UTF-16 without one (``iconv -t UTF-16LE``, .NET's ``Encoding.Unicode``
+bytes, an editor's "UTF-16 LE" without BOM): YAML then said only "unacceptable character
+#x0000". Such a file is told by its zeros, as ASCII text in those encodings has one in every
+code unit (`unmarked_encoding`), and read as what it is. Else a file is read as UTF-8 (the BOM
+Notepad writes before UTF-8 dropped too).
 """
 
 from __future__ import annotations
 
 import codecs
+from typing import Optional
+
 # longest first: the UTF-32 LE mark starts with the UTF-16 LE one
 _BOMS = ((codecs.BOM_UTF32_LE, "utf-32"), (codecs.BOM_UTF32_BE, "utf-32"),
          (codecs.BOM_UTF16_LE, "utf-16"), (codecs.BOM_UTF16_BE, "utf-16"))
+# (codec, code unit bytes, the offsets in a unit that are zero for ASCII), UTF-32 first: its
+# units would not pass as UTF-16's (a unit of two zero bytes is no ASCII character)
+_UNMARKED = (("utf-32-le", 4, (1, 2, 3)), ("utf-32-be", 4, (0, 1, 2)),
+             ("utf-16-le", 2, (1,)), ("utf-16-be", 2, (0,)))
+# the bytes looked at, and the share of their code units that may be beyond ASCII (accented
+# letters in comments, a name in another script)
+_SAMPLE_BYTES = 4096
+_MAX_WIDE_SHARE = 0.25
+
+
+def unmarked_encoding(data: bytes) -> Optional[str]:
+    """'utf-16-le', 'utf-16-be', 'utf-32-le' or 'utf-32-be' when ``data`` (a file's bytes,
+    without a byte-order mark) reads as text in that encoding by its zeros: in its first
+    `_SAMPLE_BYTES` bytes no code unit is all zero (no NUL character) and at most
+    `_MAX_WIDE_SHARE` of them are beyond the range whose high bytes are zero (ASCII, and for
+    UTF-16 Latin-1 too). None for other data: UTF-8 text has no zero byte, and a binary file's
+    zeros fall anywhere."""
+    sample = data[:_SAMPLE_BYTES]
+    if b"\0" not in sample:
+        return None
+    for name, width, zeros in _UNMARKED:
+        units = [sample[i:i + width] for i in range(0, len(sample) - width + 1, width)]
+        if not units or any(not any(u) for u in units):
+            continue
+        wide = sum(1 for u in units if any(u[j] for j in zeros))
+        if wide <= _MAX_WIDE_SHARE * len(units):
+            return name
+    return None
 
 
 def text_encoding(data: bytes) -> str:
     """The encoding ``data`` (a file's bytes) is decoded with: 'utf-16' or 'utf-32' after
-    their byte-order mark, else 'utf-8-sig' (UTF-8 with an optional BOM)."""
-    return next((name for bom, name in _BOMS if data.startswith(bom)), "utf-8-sig")
+    their byte-order mark, else the one its zeros say (`unmarked_encoding`: 'utf-16-le', ...),
+    else 'utf-8-sig' (UTF-8 with an optional BOM)."""
+    return next((name for bom, name in _BOMS if data.startswith(bom)),
+                None) or unmarked_encoding(data) or "utf-8-sig"
 
 
 def encoding_name(data: bytes) -> str:
-    """'UTF-8', 'UTF-16' or 'UTF-32': the encoding a file of ``data`` is read in, as a message
-    names it."""
-    return text_encoding(data).replace("-sig", "").upper()
+    """'UTF-8', 'UTF-16', 'UTF-32', or 'UTF-16 LE' (and BE, UTF-32 too) for one without a
+    byte-order mark: the encoding a file of ``data`` is read in, as a message names it."""
+    name = text_encoding(data).replace("-sig", "").upper()
+    return name[:-3] + " " + name[-2:] if name.endswith(("-LE", "-BE")) else name
 
 
 def decode_text(data: bytes) -> str:

@@ -1,0 +1,62 @@
+"""A YAML file (camera.yaml, --params) or TUM list in UTF-16 or UTF-32 without a byte-order
+mark (``iconv -t UTF-16LE``, .NET's Encoding.Unicode bytes) was refused with YAML's "unacceptable
+character #x0000"; it is now told by its zeros and read as what it is
+(`text_files.unmarked_encoding`); UTF-8, binaries and Latin-1 are read as before."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from mast3r_ros.core import text_files
+from mast3r_ros.replay.cli import main
+
+TEXT = "# comment: J\u00f6rg's camera\nimage_width: 640\ncamera_name: c\u00e4m\n"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_unmarked_utf16_and_utf32_are_told_by_their_zeros(codec):
+    data = TEXT.encode(codec)
+    assert text_files.unmarked_encoding(data) == codec
+    assert text_files.decode_text(data) == TEXT
+    assert text_files.encoding_name(data) == codec.upper()[:-3] + " " + codec[-2:].upper()
+
+
+def test_utf8_a_binary_and_latin1_are_not_taken_for_utf16(tmp_path):
+    assert text_files.unmarked_encoding(TEXT.encode("utf-8")) is None
+    assert text_files.unmarked_encoding(TEXT.encode("latin-1")) is None
+    Image.fromarray(np.arange(48, dtype=np.uint8).reshape(4, 4, 3)).save(tmp_path / "a.png")
+    assert text_files.unmarked_encoding((tmp_path / "a.png").read_bytes()) is None
+    assert text_files.unmarked_encoding(b"a\0\0\0b\0c\0") is None  # a NUL character: no text
+    assert text_files.encoding_name(TEXT.encode("utf-8")) == "UTF-8"
+    assert text_files.encoding_name(b"\xff\xfe" + TEXT.encode("utf-16-le")) == "UTF-16"
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be"])
+def test_a_camera_yaml_and_params_in_unmarked_utf16_are_read(tum, sift_map, tmp_path, capsys,
+                                                              codec):
+    """End to end: the query folder's camera.yaml and --params re-encoded as ``iconv -f UTF-8
+    -t UTF-16LE`` writes them; the run goes through (exit 0), as from the UTF-8 files."""
+    folder = tmp_path / "query"
+    shutil.copytree(tum[1], folder)
+    cam = folder / "camera.yaml"
+    cam.write_bytes(cam.read_text(encoding="utf-8").encode(codec))
+    params = tmp_path / "localize.yaml"
+    params.write_bytes("mast3r_localizer:\n  ros__parameters:\n    matcher: sift\n"
+                       .encode(codec))
+    rc = main(["localize", str(folder), "--map", sift_map, "--out", str(tmp_path / "run"),
+               "--params", str(params), "--max-frames", "2", "--log-level", "error"])
+    assert rc == 0, capsys.readouterr().err
+
+
+def test_an_unmarked_utf16_file_cut_at_an_odd_byte_names_its_encoding(tmp_path):
+    from mast3r_ros.core.config import load_config_yaml
+    from mast3r_ros.core.errors import ConfigError
+
+    p = tmp_path / "localize.yaml"
+    p.write_bytes("mast3r_localizer:\n  ros__parameters: {}\n".encode("utf-16-le")[:-1])
+    with pytest.raises(ConfigError, match=r"localize.yaml is not a UTF-16 LE text file \(byte "):
+        load_config_yaml(str(p))
