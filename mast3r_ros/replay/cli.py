@@ -409,6 +409,26 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _refuse_link_loops(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """`InputError` for the first path given to the subcommand (its positionals, --map,
+    --checkpoint, --params, --out, ...: every option taking a free string) that runs into a
+    loop of symbolic links, named as such (`link_loops.loop_text`), before anything is read."""
+    from ..core.link_loops import loop_text
+
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for action in sub.choices[args.command]._actions:
+        if action.choices is not None or not action.dest or action.dest == "help":
+            continue
+        values = getattr(args, action.dest, None)
+        for value in values if isinstance(values, list) else [values]:
+            if isinstance(value, str) and value:
+                name = action.option_strings[0] if action.option_strings else (
+                    action.metavar or action.dest.upper())
+                why = loop_text(str(name), value)
+                if why:
+                    raise InputError(why)
+
+
 class Terminated(KeyboardInterrupt):
     """SIGTERM (``timeout``, systemd, ``docker stop``, a launch's shutdown), raised where the
     program is, as Ctrl-C's KeyboardInterrupt is: every Ctrl-C path (``OUT.partial``, a
@@ -445,13 +465,14 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
         sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")
     _setup_logging(getattr(args, "log_level", "info"))
-    out = getattr(args, "out", None)
-    if isinstance(out, str) and os.path.islink(out.rstrip("/") or "/"):
-        # an --out that is a link to a folder: the folder is written, the link kept (folders are
-        # replaced by renames, which would put a folder in place of the link)
-        args.out = os.path.realpath(out)
     previous = _on_sigterm()
     try:
+        _refuse_link_loops(parser, args)  # else each said 'not found', of a path that is there
+        out = getattr(args, "out", None)
+        if isinstance(out, str) and os.path.islink(out.rstrip("/") or "/"):
+            # an --out that is a link to a folder: the folder is written, the link kept
+            # (folders are replaced by renames, which would put a folder in place of the link)
+            args.out = os.path.realpath(out)
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
         text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact

@@ -25,6 +25,7 @@ from ..core.fileio import checkpoint_file_note
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 from ..core.image_codec import load_camera_info_yaml
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
+from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .tum import TumSequence
 
@@ -339,7 +340,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         raise InputError("the source path is empty (an unset shell variable?): give a TUM "
                          "RGB-D folder or a rosbag2")
     if not os.path.exists(path):
-        raise InputError(f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
+        raise InputError(loop_text("source", path)
+                         or f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
     if is_tum_folder(path):
         if options.run is not None:
             raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "

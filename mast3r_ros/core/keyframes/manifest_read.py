@@ -74,6 +74,11 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
             raise MapFormatError(f"map folder not found: {path}; {partial} holds an "
                                  "interrupted build: finish it with `mast3r-ros build-map "
                                  f"SOURCE --out {path} --resume` (the same options)")
+        from ..link_loops import loop_text
+
+        loop = loop_text("map folder", path)
+        if loop:
+            raise MapFormatError(loop)
         raise MapFormatError(f"map folder not found: {path} (build one with "
                              "`mast3r-ros build-map`)")
     mpath = os.path.join(path, MANIFEST)

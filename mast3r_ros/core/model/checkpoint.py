@@ -466,6 +466,11 @@ def require_checkpoint(path: str, passed_as: str = PASSED_AS) -> None:
     `_refuse_other_kind`), before minutes of work; ``passed_as``: a hint. Reads the file's first
     bytes, its end and an archive's small ``data.pkl`` (a plain pickle: that pickle)."""
     if not os.path.exists(path):
+        from ..link_loops import loop_text
+
+        loop = loop_text("checkpoint", path)
+        if loop:
+            raise CheckpointError(loop)
         raise CheckpointError(f"checkpoint not found: {path}. Download the official weights "
                               f"(see README: 'Model weights') and pass their path {passed_as}")
     if os.path.isdir(path):

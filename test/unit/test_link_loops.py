@@ -1,0 +1,68 @@
+"""A path that runs into a loop of symbolic links (``ln -s b a; ln -s a b``) given as a map, a
+checkpoint or a TUM folder was said to be 'not found', although it is there: it is now named as
+the loop it is, with the links followed, by the CLI (every path option, before anything is read)
+and by the map, checkpoint and source opens (`link_loops`)."""
+
+from __future__ import annotations
+
+import os
+import re
+
+import pytest
+
+from mast3r_ros.core.errors import CheckpointError, InputError, MapFormatError
+from mast3r_ros.replay.cli import main
+
+
+@pytest.fixture
+def loop(tmp_path):
+    a, b = tmp_path / "a", tmp_path / "b"
+    os.symlink("b", a)
+    os.symlink("a", b)
+    return str(a)
+
+
+def _said(loop):
+    return (f"{loop} runs into a loop of symbolic links ({loop} -> b -> a), so it leads to no "
+            "file or folder: point the link at the real one")
+
+
+@pytest.mark.parametrize("argv, name", [
+    (["localize", "{loop}", "--map", "{map}"], "SOURCE"),
+    (["localize", "{query}", "--map", "{loop}"], "--map"),
+    (["localize", "{query}", "--map", "{map}", "--checkpoint", "{loop}"], "--checkpoint"),
+    (["build-map", "{loop}"], "SOURCE"),
+])
+def test_the_cli_names_a_link_loop_in_one_line(tum, sift_map, tmp_path, capsys, loop, argv,
+                                               name):
+    argv = [a.format(loop=loop, map=sift_map, query=tum[1]) for a in argv]
+    assert main(argv + ["--out", str(tmp_path / "out")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "not found" not in err[0], err
+    assert f"error: {name} {_said(loop)}" in err[0], err
+    assert main(["check-map", loop + "/"]) == 2  # a trailing slash, as a shell completes it
+    assert f"error: MAP {loop}/ runs into a loop of symbolic links ({loop} -> b -> a)" in \
+        capsys.readouterr().err
+
+
+def test_the_map_checkpoint_and_source_opens_name_it(loop):
+    from mast3r_ros.core.keyframes import KeyframeMap
+    from mast3r_ros.core.model.checkpoint import require_checkpoint
+    from mast3r_ros.replay.sources import open_source
+
+    with pytest.raises(MapFormatError, match=re.escape("map folder " + _said(loop))):
+        KeyframeMap.load(loop)
+    with pytest.raises(CheckpointError, match=re.escape("checkpoint " + _said(loop))):
+        require_checkpoint(loop)
+    with pytest.raises(InputError, match=re.escape("source " + _said(loop))):
+        open_source(loop)
+
+
+def test_a_link_to_itself_and_a_missing_path_or_a_dangling_link(tmp_path):
+    from mast3r_ros.core.link_loops import link_loop
+
+    os.symlink("self", tmp_path / "self")
+    assert link_loop(str(tmp_path / "self")) == f"{tmp_path / 'self'} -> self"
+    os.symlink("nowhere", tmp_path / "dangling")
+    assert link_loop(str(tmp_path / "dangling")) is None  # missing: 'not found' is right
+    assert link_loop(str(tmp_path / "missing")) is None and link_loop(str(tmp_path)) is None
