@@ -278,9 +278,9 @@ def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="frames rendered around the loop, at least 4 (refused when the scene, "
                         "up to 5 bytes per pixel a frame, would not fit DIR's free space; "
                         "rendered and written one frame at a time)")
-    p.add_argument("--width", type=int, default=640, help="image width in pixels, 64 to 4096")
+    p.add_argument("--width", type=int, default=640, help="image width in pixels, 128 to 4096")
     p.add_argument("--height", type=int, default=480,
-                   help="image height in pixels, 48 to 4096")
+                   help="image height in pixels, 96 to 4096")
     p.add_argument("--seed", type=int, default=0,
                    help="seed of the rendered scene's texture and path, 0 to 2**32 - 1")
     add_warmup_option(p)

@@ -101,14 +101,14 @@ def test_the_demo_scene_is_written_as_it_is_rendered(tmp_path):
 
 def test_a_scene_already_rendered_is_reused_without_a_free_space_check(
         tmp_path, capsys, monkeypatch):
-    small = ["--frames", "8", "--width", "64", "--height", "48", "--log-level", "warning"]
+    small = ["--frames", "8", "--width", "128", "--height", "96", "--log-level", "warning"]
     out = tmp_path / "d"
     assert main(["demo", "--out", str(out), *small]) == 0
     capsys.readouterr()
     monkeypatch.setattr(demo.shutil, "disk_usage", lambda path: Usage(10**9, 10**9, 0))
     assert main(["demo", "--out", str(out), "--overwrite", *small]) == 0  # reused: no new space
     assert main(["demo", "--out", str(out), "--overwrite", *small[:1], "10", *small[2:]]) == 2
-    assert "--frames 10: the demo scene at 64x48 takes up to" in _line(capsys)
+    assert "--frames 10: the demo scene at 128x96 takes up to" in _line(capsys)
 
 
 def test_a_read_only_out_is_named_so_not_taken_for_a_lack_of_space(

@@ -10,7 +10,7 @@ import pytest
 
 from mast3r_ros.replay.cli import main
 
-SMALL = ["--frames", "8", "--width", "64", "--height", "48"]
+SMALL = ["--frames", "8", "--width", "128", "--height", "96"]
 
 
 def _demo(out, *extra):

@@ -52,8 +52,8 @@ def test_demo_overwrite_keeps_folders_it_did_not_write(tmp_path, capsys, inside)
         (proj / rel).parent.mkdir(parents=True, exist_ok=True)
         (proj / rel).write_text("precious")
     before = _tree(proj)
-    assert main(["demo", "--out", str(proj), "--overwrite", "--frames", "8", "--width", "64",
-                 "--height", "48"]) == 2
+    assert main(["demo", "--out", str(proj), "--overwrite", "--frames", "8", "--width", "128",
+                 "--height", "96"]) == 2
     err = _one_error(capsys)
     assert "not replacing it" in err and ("is not a demo scene" in err or "it holds src" in err)
     assert _tree(proj) == before
@@ -197,7 +197,7 @@ def test_demo_overwrite_stopped_while_localizing_leaves_no_run_of_the_old_map(tm
     cfg = Config()
     cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer, matcher="sift"))
     out = tmp_path / "demo"
-    argv = ["demo", "--out", str(out), "--frames", "8", "--width", "64", "--height", "48",
+    argv = ["demo", "--out", str(out), "--frames", "8", "--width", "128", "--height", "96",
             "--log-level", "warning"]
     assert main(argv) == 0
     old_map = (out / "map" / "manifest.json").stat().st_mtime_ns
@@ -208,7 +208,7 @@ def test_demo_overwrite_stopped_while_localizing_leaves_no_run_of_the_old_map(tm
 
     monkeypatch.setattr(demo, "run_localization", stopped)
     with pytest.raises(KeyboardInterrupt):
-        demo.run_demo(str(out), cfg, 8, 64, 48, 0, overwrite=True)
+        demo.run_demo(str(out), cfg, 8, 128, 96, 0, overwrite=True)
     assert (out / "map" / "manifest.json").stat().st_mtime_ns != old_map  # the new map
     assert not (out / "run").exists()  # and not the old map's run beside it
 
