@@ -30,7 +30,7 @@ log = logging.getLogger(__name__)
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    from .cli_options import NAMESPACE_HELP
+    from .cli_options import LOG_LEVEL_HELP, NAMESPACE_HELP
 
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "the extension picks the format: .png, .pdf, .svg, .jpg, ... (none: "
                         "png)")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="logging level on stderr")
+                   help=LOG_LEVEL_HELP)
     p.set_defaults(func=cmd_check_map)
 
 

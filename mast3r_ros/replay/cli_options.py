@@ -24,7 +24,8 @@ from ..core.errors import InputError
 
 log = logging.getLogger(__name__)
 
-LOG_LEVEL_HELP = "logging level on stderr"
+LOG_LEVEL_HELP = ("logging level on stderr; warning and error also hide the progress bars "
+                  "(drawn on a terminal only)")
 NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
                   "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
                   "does for the node in that namespace")

@@ -11,6 +11,7 @@ import sys
 from ..core.config import LocalizerConfig, param_specs
 from ..core.errors import CheckpointError, InputError
 from ..core.fileio import check_output_folder, output_lock
+from ..core.progress_output import progress_shown
 from ..core.model.preprocess import SIZES
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,8 @@ def _camera_size(text: str):
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
+    from .cli_options import LOG_LEVEL_HELP
+
     p = sub.add_parser("export", help="export the network to ONNX (for trtexec, ONNX Runtime or "
                                       "your own deployment; the tensorrt backend exports by "
                                       "itself)",
@@ -62,7 +65,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                         "'torchscript' (opset 17, any torch 2.x: NVIDIA's Jetson wheels, "
                         "TensorRT 8.x), 'auto' (default): dynamo where this torch has it")
     p.add_argument("--log-level", default="info", choices=("debug", "info", "warning", "error"),
-                   help="logging level on stderr")
+                   help=LOG_LEVEL_HELP)
     p.set_defaults(func=_cmd_export)
 
 
@@ -149,7 +152,7 @@ def _export_locked(args: argparse.Namespace, checkpoint: str, passed_as: str) ->
     model, info = load_checkpoint(path, device="cpu", passed_as=passed_as)
     res = export_onnx(model, args.out, size=args.size, net_shape=shape,
                       keyframe_batch=args.keyframe_batch, info=info, exporter=args.exporter,
-                      progress=sys.stderr.isatty())  # a bar on a terminal, as build-map's
+                      progress=progress_shown())  # a line on a terminal, as build-map's bars
     sys.stdout.write(f"export {res.out_dir}: network {shape[1]}x{shape[0]}, keyframe batch "
                      f"{args.keyframe_batch}, {res.manifest['exporter']} exporter (opset "
                      f"{res.manifest['opset']}) -> encoder.onnx, decoder.onnx, manifest.json\n")

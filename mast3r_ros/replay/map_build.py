@@ -19,7 +19,6 @@ import dataclasses
 import json
 import logging
 import os
-import sys
 from typing import Dict, List, Optional, Tuple
 
 import cv2
@@ -31,6 +30,7 @@ from ..core.errors import InputError
 from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
                            refuse_busy_output)
 from ..core.keyframes import MapWriter
+from ..core.progress_output import progress_shown
 from ..core.keyframes.target import _check_partial, finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
@@ -326,7 +326,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
         table = build_encodings(n, encoder, staging, workers=opts.workers,
                                 shard_size=cfg.scale.chunk_size, resume=opts.resume,
                                 cast={"feats": np.float16}, ray_address=opts.ray_address,
-                                threads=opts.threads, progress=sys.stderr.isatty(),
+                                threads=opts.threads, progress=progress_shown(),
                                 pin=opts.pin)
     finally:
         if local:

@@ -22,6 +22,7 @@ from tqdm import tqdm
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
 from ..core.errors import InputError, after_publishing, mark_published
+from ..core.progress_output import progress_shown
 from ..core.fileio import check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
@@ -47,7 +48,8 @@ log = logging.getLogger(__name__)
 
 def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
              counts: Optional[Callable[[Any], bool]] = None) -> Iterable:
-    """``it`` with a progress bar on stderr when stderr is a terminal. With ``counts``, the bar
+    """``it`` with a progress bar on stderr when progress is shown (`progress_shown`: stderr a
+    terminal, --log-level info or debug). With ``counts``, the bar
     starts at ``initial`` and advances only for the items ``counts`` is true of (a resumed run:
     its recorded frames pass in no time and would make the rate and the ETA a guess)."""
     # no monitor thread: a Ctrl-C as the program exits interrupted its atexit join and printed
@@ -55,10 +57,10 @@ def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
     tqdm.monitor_interval = 0
     if counts is None:
         return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
-                    disable=not sys.stderr.isatty())
+                    disable=not progress_shown())
     return _counted(it, counts, tqdm(total=total, initial=initial, desc=desc, unit="frame",
                                      file=sys.stderr, leave=False,
-                                     disable=not sys.stderr.isatty()))
+                                     disable=not progress_shown()))
 
 
 def _counted(it: Iterable, counts: Callable[[Any], bool], bar: Any) -> Iterator:

@@ -397,7 +397,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     this torch lacks or when onnx/onnxscript are missing, OSError (naming ``out_dir``) when
     its parent folder cannot be written. ``progress``: a line on stderr (`_StageBar`) showing
     the stage running and its seconds, ticking while torch's exporter runs (the CLI passes
-    ``sys.stderr.isatty()``, as the other commands' bars).
+    `progress_output.progress_shown`, as for the other commands' bars).
     """
     out_dir = output_path(out_dir)  # a link to an export folder: its folder is replaced
     check_export_target(out_dir)
