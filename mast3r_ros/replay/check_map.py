@@ -224,7 +224,8 @@ def write_outputs(report: ConsistencyReport, kmap: KeyframeMap, json_path: Optio
         poses = kmap.poses()
         marks, unplaced = skipped_marks(kmap.manifest, kmap.stamps_ns(), poses)
         plot_keyframes(plot_path, poses, consistency=report, skipped=marks,
-                       skipped_unplaced=unplaced)
+                       skipped_unplaced=unplaced,
+                       skipped_at=skipped_keyframe_x(kmap.manifest, kmap.stamps_ns()))
 
 
 def skipped_marks(manifest: Dict[str, Any], stamps_ns: np.ndarray,
@@ -245,6 +246,18 @@ def skipped_marks(manifest: Dict[str, Any], stamps_ns: np.ndarray,
         else:
             unplaced += len(stamps)
     return np.concatenate(marks), unplaced
+
+
+def skipped_keyframe_x(manifest: Dict[str, Any], stamps_ns: np.ndarray) -> np.ndarray:
+    """The frames `skipped_marks` places, on the consistency panel's keyframe axis instead:
+    (N,) float64, in the same order (`plots.skipped_indices`: 2.5 between keyframes 2 and 3 of
+    the source that skipped it)."""
+    from .plots import skipped_indices
+
+    return np.concatenate([np.zeros(0)] + [
+        skipped_indices(stamps_ns[start:stop], stamps, start)
+        for start, stop, stamps in _skipped_segments(manifest, 0, len(stamps_ns))
+        if stop > start])
 
 
 def _skipped_segments(record: Any, start: int, stop: int) -> List[tuple]:

@@ -36,7 +36,7 @@ from ..core.types import Frame, UnreadableFrame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
                         encode_map_keyframes, finish_encodings, open_map_writer)
 from .parallel_build import BuildInterrupted
-from .plots import plot_keyframes, skipped_positions
+from .plots import plot_keyframes, skipped_indices, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
@@ -421,9 +421,11 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         # written before the commit so that a map that appears is always complete
         dump_config_yaml(recorded_config(cfg), os.path.join(w.tmp, "build_config.yaml"))
         all_poses = np.stack(st.all_poses)
+        skipped = [s for s, _ in st.unreadable]
         plot_keyframes(os.path.join(w.tmp, "keyframes.png"), kf_poses, all_poses,
-                       consistency=report, skipped=skipped_positions(
-                           st.posed_ns, all_poses, [s for s, _ in st.unreadable]))
+                       consistency=report, skipped=skipped_positions(st.posed_ns, all_poses,
+                                                                     skipped),
+                       skipped_at=skipped_indices([r["stamp_ns"] for r in w.records], skipped))
         finish_encodings(w)  # resume bookkeeping kept until here: nothing is encoded twice
         path = w.commit()
     except (BuildInterrupted, KeyboardInterrupt) as e:

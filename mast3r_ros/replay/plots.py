@@ -206,14 +206,16 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
 def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    all_poses: Optional[np.ndarray] = None, title: str = "",
                    consistency: Optional[Any] = None,
-                   skipped: Optional[np.ndarray] = None, skipped_unplaced: int = 0) -> None:
+                   skipped: Optional[np.ndarray] = None, skipped_unplaced: int = 0,
+                   skipped_at: Optional[np.ndarray] = None) -> None:
     """Top-down view of a map's keyframes over the source trajectory; with a
     `ConsistencyReport` (core.map_check) a second panel shows its per-keyframe figures and the
     keyframes that disagree with every neighbour are drawn red. ``skipped``: (N, 3) float
     positions, map frame, metres, of frames the build could not read and skipped (on the
     trajectory at their stamps, `skipped_positions`), drawn as red crosses: where the map may
     lack keyframes; ``skipped_unplaced`` more such frames that have no position (counted in
-    the legend)."""
+    the legend); ``skipped_at``: (N,) float, the same frames' places on the second panel's
+    keyframe axis (`skipped_indices`), drawn there as red crosses too."""
     plt = _pyplot()
     traj = all_poses[:, :3, 3] if all_poses is not None and len(all_poses) else None
     axes = plane_axes(traj, keyframe_poses[:, :3, 3])
@@ -223,7 +225,7 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
     else:
         fig, (ax, ax2) = plt.subplots(1, 2, figsize=(13, 6),
                                       gridspec_kw={"width_ratios": [7, 6]})
-        plot_consistency(ax2, consistency)
+        plot_consistency(ax2, consistency, skipped_at, skipped_unplaced)
     if traj is not None:
         ax.plot(traj[:, a], traj[:, b], "-", color="0.6", lw=1, label="source trajectory")
     _camera_arrows(ax, keyframe_poses, axes,
@@ -237,12 +239,32 @@ def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                 label=f"{len(bad)} keyframes disagree with their neighbours")
     s = np.zeros((0, 3)) if skipped is None else np.asarray(skipped, np.float64).reshape(-1, 3)
     if len(s) or skipped_unplaced:
-        n = len(s) or skipped_unplaced
-        more = (f" ({skipped_unplaced} more not placed)" if skipped_unplaced else "") if len(
-            s) else " (not placed)"
         ax.plot(s[:, a], s[:, b], "x", color="tab:red", ms=6, mew=1.5,
-                label=f"{n} unreadable frame{'' if n == 1 else 's'}, skipped{more}")
+                label=_skipped_label(len(s), skipped_unplaced))
     _finish_top_down(fig, ax, (a, b), title or "keyframe map (top-down)", path)
+
+
+def _skipped_label(placed: int, unplaced: int) -> str:
+    """The legend entry of the red crosses: '3 unreadable frames, skipped (2 more not
+    placed)', '2 unreadable frames, skipped (not placed)' when none is drawn."""
+    n = placed or unplaced
+    more = (f" ({unplaced} more not placed)" if unplaced else "") if placed else " (not placed)"
+    return f"{n} unreadable frame{'' if n == 1 else 's'}, skipped{more}"
+
+
+def skipped_indices(keyframe_ns: Sequence[int], skipped_ns: Sequence[int],
+                    first: int = 0) -> np.ndarray:
+    """(N,) float64: where the frames at ``skipped_ns`` (int ns) fall on a keyframe axis, the
+    keyframes (indices ``first``, ``first + 1``, ... in map order) stamped ``keyframe_ns``:
+    2.5 halfway in time between keyframes 2 and 3, held at the first and last keyframe (the
+    consistency panel's x, as `skipped_positions` places them on the trajectory)."""
+    if not len(skipped_ns) or not len(keyframe_ns):
+        return np.zeros(0)
+    t = np.asarray(keyframe_ns, dtype=np.int64)
+    order = np.argsort(t, kind="stable")
+    t0 = t[order][0]
+    q = (np.asarray(skipped_ns, dtype=np.int64) - t0).astype(np.float64)
+    return np.interp(q, (t[order] - t0).astype(np.float64), (order + first).astype(np.float64))
 
 
 def skipped_positions(posed_ns: Sequence[int], poses: np.ndarray,
@@ -289,11 +311,14 @@ def cause_words(cause: str) -> str:
     return " and ".join(CAUSE_WORDS.get(c, c.replace("_", " ")) for c in cause.split("+"))
 
 
-def plot_consistency(ax: Any, report: Any) -> None:
+def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = None,
+                     skipped_unplaced: int = 0) -> None:
     """Per-keyframe figures of a `ConsistencyReport` on ``ax``: median depth residual (%) and
     fraction of depth agreeing (%) as bars (steps above `MAX_BARS` keyframes), match
     reprojection error (px) on a second axis, the limits dashed, keyframes that disagree with
-    every neighbour marked red; an unchecked map says why instead of empty bars."""
+    every neighbour marked red; an unchecked map says why instead of empty bars. Frames the
+    build skipped (``skipped_at``: their places on the keyframe axis, `skipped_indices`;
+    ``skipped_unplaced`` more) are red crosses along the bottom, as on the top-down panel."""
     from matplotlib.ticker import FuncFormatter, MaxNLocator
 
     k = report.keyframes
@@ -349,6 +374,11 @@ def plot_consistency(ax: Any, report: Any) -> None:
         why = report.message.split(": ", 1)[-1] if report.message else "no keyframe has depth"
         ax.text(0.5, 0.5, f"unchecked: {why}", transform=ax.transAxes, ha="center",
                 va="center", color="0.3", wrap=True)
+    at = np.zeros(0) if skipped_at is None else np.asarray(skipped_at, np.float64).reshape(-1)
+    if len(at) or skipped_unplaced:  # at the foot of the bars, whatever the figures' scale
+        ax.plot(at, np.full(len(at), 0.03), "x", color="tab:red", ms=6, mew=1.5, clip_on=False,
+                transform=ax.get_xaxis_transform(),
+                label=_skipped_label(len(at), skipped_unplaced))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
     ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)

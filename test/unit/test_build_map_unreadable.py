@@ -336,6 +336,55 @@ def test_check_map_plot_marks_the_skipped_frames_between_the_keyframes(tmp_path,
     assert not any("unreadable" in label for label in drawn[0][0]), drawn[0][0]
 
 
+def _spy_consistency_panel(monkeypatch) -> list:
+    """Each consistency panel drawn, as {line label: (N, 2) xy} (x: the keyframe axis)."""
+    from mast3r_ros.replay import plots
+
+    drawn = []
+    real = plots.plot_consistency
+
+    def panel(ax, *args, **kwargs):
+        real(ax, *args, **kwargs)
+        drawn.append({ln.get_label(): np.c_[ln.get_xdata(), ln.get_ydata()]
+                      for ln in ax.get_lines()})
+
+    monkeypatch.setattr(plots, "plot_consistency", panel)
+    return drawn
+
+
+def test_the_consistency_panel_marks_the_skipped_frames_as_the_trajectory_panel_does(
+        tmp_path, capsys, monkeypatch):
+    """check-map --plot's (and keyframes.png's) consistency panel did not mark the frames the
+    build skipped, while the top-down panel beside it did: they are now red crosses along its
+    keyframe axis too, at their stamps between the keyframes before and after, with the same
+    legend entry; a merged map's on its source's keyframes."""
+    drawn = _spy_consistency_panel(monkeypatch)
+    a, b, c = tmp_path / "a", tmp_path / "b", tmp_path / "c"
+    assert _build(_mapping_bag(tmp_path / "bag", bad_colour=[2], bad_depth=[5, 6]), a,
+                  capsys)[0] == 0
+    # frames 0 1 3 4 7 8 9 are keyframes 0..6, evenly stamped: frame 2 halfway between
+    # keyframes 1 and 2, frames 5 and 6 a third and two thirds between keyframes 3 and 4
+    expected = [1.5, 3 + 1 / 3, 3 + 2 / 3]
+    (built,) = drawn  # keyframes.png's
+    np.testing.assert_allclose(built["3 unreadable frames, skipped"][:, 0], expected)
+    drawn.clear()
+    assert main(["check-map", str(a), "--plot", str(tmp_path / "check.png")]) == 0
+    (checked,) = drawn
+    np.testing.assert_allclose(checked["3 unreadable frames, skipped"][:, 0], expected)
+    # B's 10 keyframes first: A's frames on A's own keyframes, 10 on
+    assert _build(_mapping_bag(tmp_path / "good", shift=20.0), b, capsys)[0] == 0
+    assert main(["merge-maps", str(b), str(a), "--out", str(c), "--keep-duplicates",
+                 "--log-level", "error"]) == 0
+    drawn.clear()
+    assert main(["check-map", str(c), "--plot", str(tmp_path / "check.png")]) == 0
+    (merged,) = drawn
+    np.testing.assert_allclose(merged["3 unreadable frames, skipped"][:, 0],
+                               np.add(expected, 10))
+    drawn.clear()
+    assert main(["check-map", str(b), "--plot", str(tmp_path / "check.png")]) == 0
+    assert not any("unreadable" in label for label in drawn[0]), drawn[0]
+
+
 def test_merged_from_names_each_source_by_absolute_path_and_manifest_hash(tmp_path, capsys,
                                                                          monkeypatch):
     """merged_from recorded each source's path as typed: 'a' from the folder the merge ran in
