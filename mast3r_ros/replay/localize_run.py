@@ -308,17 +308,24 @@ def check_frame_options(stride: int, max_frames: int) -> None:
         raise InputError(f"--max-frames must be >= 0 (0: all frames), got {max_frames}")
 
 
-def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0) -> None:
+def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
+                          checkpoint: str = "") -> None:
     """What `run_localization` refuses first, checked where a rosbag2 source is about to be
     indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
     after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
     map folder or an incomplete one (`KeyframeMap.check_folder`: missing, a file, a recording, a
     folder without a readable manifest, a map copied only in part: a file it lists missing,
     empty or not its recorded size; ``os.stat`` only), in the words of the map's own open.
-    Raises `InputError` or `MapFormatError`; the full open checks the rest (checksums, on first
+    Then ``checkpoint`` (the mast3r matcher's, '' for none) exists and is no empty, text or
+    cut-short file (`require_checkpoint`, as build-map checks its own). Raises `InputError`,
+    `MapFormatError` or `CheckpointError`; the full open checks the rest (checksums, on first
     use of each file)."""
     check_frame_options(stride, max_frames)
     KeyframeMap.check_folder(map_path)
+    if checkpoint:
+        from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
+
+        require_checkpoint(resolve_checkpoint(checkpoint))
 
 
 def _read_groundtruth(path: str, frame_stamps_ns: np.ndarray, cfg: Config,

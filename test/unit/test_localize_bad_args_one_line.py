@@ -1,9 +1,10 @@
-"""``localize`` with a bad --map, --stride or --max-frames on a TUM folder printed the folder's
-INFO line ("TUM folder ...: 50 images, ...") before its one error line: the map and the frame
-options were checked only after the folder's lists were read (a rosbag2's were checked before
-its indexing pass). They are now checked before the lists are read, at the default log level
-too: a bad invocation prints one line and exits 2. The camera file's own error still comes
-first (as before a rosbag2's map check)."""
+"""``localize`` with a bad --map, --stride, --max-frames or checkpoint on a TUM folder printed
+the folder's INFO line ("TUM folder ...: 50 images, ...") before its one error line: the map
+and the frame options (and the mast3r checkpoint) were checked only after the folder's lists
+were read (a rosbag2's map and options were checked before its indexing pass). They are now
+checked before the lists are read, at the default log level too: a bad invocation prints one
+line and exits 2. The camera file's own error still comes first (as before a rosbag2's map
+check)."""
 
 from __future__ import annotations
 
@@ -24,12 +25,16 @@ def _stderr(capsys, argv):
     (["--map", "{tmp}/nomap"], "map folder not found: {tmp}/nomap"),
     (["--map", "{map}", "--stride", "0"], "--stride must be >= 1"),
     (["--map", "{map}", "--max-frames", "-1"], "--max-frames must be >= 0"),
+    # the mast3r matcher's checkpoint missing: was said after the folder's lists were read
+    (["--map", "{map}", "--matcher", "mast3r", "--checkpoint", "{tmp}/none.pth"],
+     "checkpoint not found: {tmp}/none.pth"),
 ])
 def test_a_bad_map_or_frame_option_is_one_line_before_the_tum_folder_is_read(
         tum, sift_map, tmp_path, capsys, bad, said):
     bad = [b.format(tmp=tmp_path, map=sift_map) for b in bad]
     run = str(tmp_path / "run")
     rc, err = _stderr(capsys, ["localize", tum[1], "--out", run, "--matcher", "sift"] + bad)
+    # (a later --matcher wins: the checkpoint's case asks for mast3r)
     assert rc == 2 and len(err) == 1, err
     assert err[0].startswith("mast3r-ros localize: error: ") and \
         said.format(tmp=tmp_path) in err[0], err
