@@ -211,6 +211,10 @@ def test_a_clock_reset_is_one_step_back_of_more_than_a_second():
     assert clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -500 * ms]) == ""
     note = clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -2000 * ms])
     assert note.startswith("; it goes back 2.030 s, once (t=0.030 -> -2.000 s)"), note
+    assert clock_reset_note([0, 10 * ms, 20 * ms, 30 * ms, -970 * ms]) == ""  # 1 s: not more
+    # 100 ms frames back 3.3 s (33 steps, more than 10) to before the first: a reset
+    note = clock_reset_note([0, 100 * ms, 200 * ms, 300 * ms, -3000 * ms])
+    assert note.startswith("; it goes back 3.300 s, once"), note
 
 
 def test_an_overlapping_reset_is_one_step_back_into_the_stamps_before_it():
@@ -281,3 +285,39 @@ def test_zero_tolerances_and_gap_are_a_valid_pose_rule():
     with pytest.raises(InputError, match=r"sync_tolerance_s must be >= 0 \(a number of seconds\), "
                                          r"got -1e-09"):
         check_pose_rule(-1e-9, rule)
+
+
+def test_an_overlapping_reset_needs_two_stamps_of_each_part_in_the_others_span():
+    """The bounds of `overlapping_reset`'s rule: a stamp equal to the other part's first or
+    last stamp counts as inside its span; one stamp of a part inside (a single line out of
+    place) is no reset, two are; and two steps back are a file out of order, not a reset."""
+    from mast3r_ros.core.trajectory import overlapping_reset
+
+    run1 = [10 * k for k in range(10)]                                  # 0 .. 90
+    assert overlapping_reset(run1 + [0, 45, 100, 110, 120]) == 9        # back to the first
+    assert overlapping_reset(run1 + [45, 90, 100, 110]) == 9            # on the last
+    assert overlapping_reset(run1 + [80, 90, 100, 110]) == 9            # two of run1 on run2's
+    assert overlapping_reset(run1 + [75, 85, 95, 105]) == 9             # two of each inside
+    assert overlapping_reset(run1 + [45, 100, 110]) is None             # one line of run2 inside
+    # the same reset followed by a second step back: out of order, not one reset
+    assert overlapping_reset(run1 + [5 + 10 * k for k in range(10)]) == 9
+    assert overlapping_reset(run1 + [5 + 10 * k for k in range(10)] + [96, 94]) is None
+
+
+def test_a_hole_is_a_step_longer_than_one_and_a_half_median_steps():
+    """`overlapping_reset`'s holes: a step of 1.2 median steps is none (the second run's lines
+    in it are samples of another recording), one of 2 is (lines written late); the median is
+    of the steps forward, a repeated stamp's zero step not counted; a stamp on a sample of the
+    other part is in no hole of it, even when a long step follows the sample; and both parts
+    must fill holes of the other for the step back to be lines written late."""
+    from mast3r_ros.core.trajectory import overlapping_reset
+
+    assert overlapping_reset([0, 10, 20, 30, 42, 52, 62] + [35, 38, 70, 80]) == 6
+    assert overlapping_reset([0, 10, 20, 40, 50] + [27, 33, 60, 70]) is None
+    assert overlapping_reset([0, 0, 10, 10, 20, 20, 30, 30, 40, 40]
+                             + [5, 15, 45, 46, 47, 48, 49, 50]) == 9
+    assert overlapping_reset([2, 8, 21, 24] + [8, 13, 14, 17, 25, 27]) == 3
+    assert overlapping_reset([5, 13, 14, 24, 26] + [9, 11, 12, 24]) == 4  # 24 after a hole
+    # run2 fills run1's holes (30..100, 100..200) but run1's 100 and 200 are no holes of run2
+    run2 = list(range(40, 100, 2)) + [101] + list(range(150, 200, 2)) + [201, 203]
+    assert overlapping_reset([0, 10, 20, 30, 100, 200] + run2) == 5
