@@ -476,6 +476,12 @@ def test_a_header_line_without_its_hash_is_read_as_the_column_names(tmp_path, ca
     gt.write_text("nan nan nan nan nan nan nan nan\n")
     with pytest.raises(InputError, match="groundtruth.txt:1: .*'nan' is not finite"):
         read_tum_trajectory(gt)
+    # a header of the layout's fields only, each a whole name: more fields, or a file name
+    # among them, is a bad first line, not a header
+    for first in ("timestamp tx ty tz qx qy qz qw extra", "timestamp tx ty tz qx qy qz pose.txt"):
+        gt.write_text(first + "\n" + "\n".join(lines[2:]) + "\n")
+        with pytest.raises(InputError, match="groundtruth.txt:1: "):
+            read_tum_trajectory(gt)
 
 
 def test_jpegs_turned_by_exif_are_read_as_stored_when_camera_yaml_is_for_the_stored_grid(
@@ -949,3 +955,19 @@ def test_two_poses_at_one_ground_truth_stamp_are_warned_about(tmp_path, caplog):
     msg = " ".join(r.getMessage() for r in caplog.records)
     assert str(p) in msg and "2 different poses at timestamp 0.000000000" in msg, msg
     assert ":1" in msg and ":2" in msg, msg
+
+
+def test_a_reset_onto_the_first_runs_stamps_is_found_with_its_own_poses():
+    """`trajectory_reset_reason` leaves out a line repeating an earlier line's stamp *and*
+    pose only: a second run stamped on the first's samples (its poses others) is a reset."""
+    from mast3r_ros.replay.tum_trajectory import trajectory_reset_reason
+
+    ms = 1_000_000
+    stamps = np.array([100 * ms * k for k in range(10)] + [100 * ms * k for k in range(3, 12)])
+    poses = np.tile(np.eye(4), (len(stamps), 1, 1))
+    poses[:, 0, 3] = np.arange(len(stamps))  # every line a pose of its own
+    why = trajectory_reset_reason(stamps, "split it", poses)
+    assert why.startswith("it goes back 0.600 s once (t=0.900 -> 0.300 s)"), why
+    assert why.endswith("; split it")
+    poses[10:, 0, 3] = np.arange(3, 12)  # the end written twice: the same stamps and poses
+    assert trajectory_reset_reason(stamps[:13], "split it", poses[:13]) == ""
