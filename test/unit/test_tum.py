@@ -425,7 +425,8 @@ def test_not_utf8_names_the_file(tmp_path):
 
 
 @pytest.mark.parametrize("encoding, bom", [("utf-16-le", b"\xff\xfe"), ("utf-16-be", b"\xfe\xff"),
-                                           ("utf-32-le", b"\xff\xfe\x00\x00")])
+                                           ("utf-32-le", b"\xff\xfe\x00\x00"),
+                                           ("utf-32-be", b"\x00\x00\xfe\xff")])
 def test_utf16_and_utf32_files_with_a_byte_order_mark_read_like_utf8(tmp_path, encoding, bom):
     """Windows PowerShell 5's `>` / Out-File and Notepad's "Unicode" save UTF-16 LE with a BOM
     (CRLF line ends): rgb.txt, depth.txt, groundtruth.txt and camera.yaml were refused as "not
