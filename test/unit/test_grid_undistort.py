@@ -226,12 +226,15 @@ def test_pixel_shift_takes_only_whole_pixel_shifts():
 
     assert pixel_shift(np.eye(3)).tolist() == [0, 0]
     assert pixel_shift(np.array([[1.0, 0, 128], [0, 1, 96], [0, 0, 1]])).tolist() == [128, 96]
+    assert pixel_shift(np.array([[1.0, 0, -5], [0, 1, 7], [0, 0, 1]])).dtype == np.int64
     for bad in ([[1.0, 0, 0.5], [0, 1, 0], [0, 0, 1]],      # half a pixel
                 [[1.25, 0, 0], [0, 1.25, 0], [0, 0, 1]],    # a resize
                 [[1.0, 1e-12, 0], [0, 1, 0], [0, 0, 1]],    # (almost) a shear
                 [[1.0, 0, 0], [0, 1, 0], [1e-9, 0, 1]],     # a perspective row
                 [[1.0, 0, 0], [0, 1, 0], [0, 0, 2]],        # a scaled homogeneous row
-                [[1.0, 0, np.nan], [0, 1, 0], [0, 0, 1]]):
+                [[1.0, 0, np.nan], [0, 1, 0], [0, 0, 1]],
+                [[1.0, 0, 2.0 ** 31], [0, 1, 0], [0, 0, 1]],  # past any image's int32 pixels
+                [[1.0, 0, 0], [0, 1, -2.0 ** 31], [0, 0, 1]]):
         assert pixel_shift(np.array(bad)) is None, bad
 
 
