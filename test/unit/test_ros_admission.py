@@ -202,3 +202,17 @@ def test_every_frame_waits_for_clock_while_the_node_clock_reads_zero():
     assert why.startswith("waiting for /clock") and "--clock" in why
     assert admission.clock_refusal(1) == ("", "")
     assert admission.clock_refusal(-5)[0] == admission.CLOCK_NOT_STARTED
+
+
+def test_a_stamp_ahead_of_the_node_clock_is_refused_past_max_image_age_s():
+    """`future_stamp_refusal`: a stamp up to max_image_age_s ahead of the node clock is let
+    through (clocks a little apart), further ahead refused; `stale_reason` names another clock
+    for an image more than a day old only."""
+    S = 1_000_000_000
+    now = 1_700_000_000 * S
+    assert admission.future_stamp_refusal(now + S, now, 1.0) == ("", "")          # at the limit
+    kind, why = admission.future_stamp_refusal(now + 3 * S // 2, now, 1.0)
+    assert kind == admission.FUTURE_STAMP and why.startswith("header.stamp is 1.50 s ahead")
+    assert admission.future_stamp_refusal(now - 100 * S, now, 1.0) == ("", "")    # late: stale
+    assert "more than a day" in admission.stale_reason(2 * 86400.0, 1.0)
+    assert admission.stale_reason(3600.0, 1.0) == "image is 3600.00 s old (max_image_age_s 1.00)"
