@@ -453,4 +453,5 @@ def test_the_header_stamp_of_a_message_cut_short_is_read_from_its_first_bytes():
     assert header_stamp_of_cdr(memoryview(le)) == 1700000000123456789
     assert header_stamp_of_cdr(le[:11]) is None  # nanosec cut
     assert header_stamp_of_cdr(b"\x00\x07" + le[2:]) is None  # no CDR encapsulation
+    assert header_stamp_of_cdr(b"\x01\x01" + le[2:]) is None  # nor with a first byte of 1
     assert header_stamp_of_cdr(b"\x00\x01\x00\x00" + struct.pack("<iI", 1, 10 ** 9)) is None

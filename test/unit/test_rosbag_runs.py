@@ -103,3 +103,21 @@ def test_a_run_without_camera_info_borrows_the_last_before_else_the_first_after(
         "another run (stamped t=0.200 s: a CameraInfo published once, latched?)",
         "rosbag2 bag: no CameraInfo on /cam/camera_info in the run read; using the first one, "
         "of another run (stamped t=0.300 s: a CameraInfo published once, latched?)"]
+
+
+@pytest.mark.parametrize("off_s, taken", [(0.5, True), (1.0, True), (5.0, False)])
+def test_a_stamp_read_from_bytes_is_taken_within_a_second_of_its_expected_time(off_s, taken):
+    """`_take_read_stamps`: the header stamp read from a message's first bytes is its stamp
+    when it lies within `HEADER_STAMP_WINDOW_NS` (1 s) of its receive time less the latency of
+    the messages around it; further off the bytes are damaged and the receive-time estimate
+    stands."""
+    S = 1_000_000_000
+    c = _RunCounter()
+    for k in range(6):  # 10 Hz, received 30 ms after their stamps
+        read = 100 * S + k * S // 10 + int(off_s * S)
+        c.note("img", None if k == 3 else 100 * S + k * S // 10, 100 * S + k * S // 10 + 30_000_000,
+               read_ns=read if k == 3 else None)
+    c.finish("img")
+    assert c.from_header("img", 3) is taken
+    if taken:
+        assert c.estimated("img")[3] == 100 * S + 3 * S // 10 + int(off_s * S)
