@@ -377,3 +377,25 @@ def test_overwrite_replaces_an_output_of_the_command(tmp_path):
         with open(os.path.join(tmp, "results.jsonl"), "w") as fh:
             fh.write("new")
     assert os.listdir(tmp_path) == ["run"] and (out / "results.jsonl").read_text() == "new"
+
+
+def test_only_devices_are_refused_as_inputs_and_links_to_files_are_outputs(tmp_path):
+    """`device_not_file`: character and block devices (read whole, /dev/zero never ends) are
+    refused, a FIFO (``<(command)``, which ends) and a file are not; `check_can_write_file`
+    takes a symbolic link to a file (written through it) as an output."""
+    import glob
+
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    target = tmp_path / "out.json"
+    target.write_text("{}")
+    link = tmp_path / "link.json"
+    link.symlink_to(target)
+    assert fileio.device_not_file(os.devnull)
+    assert not fileio.device_not_file(str(fifo)) and not fileio.device_not_file(str(target))
+    fileio.check_can_write_file(str(link), "--json")  # no error
+    fileio.check_can_write_file(str(target), "--json")
+    blocks = [p for p in sorted(glob.glob("/dev/loop*") + glob.glob("/dev/sd?"))
+              if stat.S_ISBLK(os.stat(p).st_mode)]
+    if blocks:  # a disk read whole
+        assert fileio.device_not_file(blocks[0])
