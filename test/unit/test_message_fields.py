@@ -650,3 +650,46 @@ def test_a_rectified_read_is_not_refused_for_a_malformed_k_it_does_not_use():
         info, rectified=True)
     assert cam.K[0, 0] == 28.0
     assert mf.rectification_mismatch("/cam/image_raw", info, True) == ""
+
+
+def test_an_image_topic_name_is_checked_against_the_models_of_k_d_and_p():
+    """`rectification_mismatch`: image_color and image_mono are raw streams as image_raw is; a
+    non-zero D alone, or a P off K by more than 1e-3 px alone, makes the two models differ; a
+    P of zeros (never rectified) is left to the conversion."""
+    k = [28.0, 0, 14.5, 0, 29.0, 11.0, 0, 0, 1]
+    p_is_k = [28.0, 0, 14.5, 0, 0, 29.0, 11.0, 0, 0, 0, 1, 0]
+
+    def info(d=(0.0,) * 5, p=p_is_k):
+        return NS(k=list(k), d=list(d), p=list(p))
+
+    distorted = info(d=(0.1, 0, 0, 0, 0))
+    for topic in ("/cam/image_color", "/cam/image_mono", "/cam/image_raw"):
+        why = mf.rectification_mismatch(topic, distorted, True)
+        assert why.startswith(f"image topic {topic} is the unrectified image by its name"), why
+        assert "(D [0.1, 0.0, 0.0, 0.0, 0.0])" in why
+    assert mf.rectification_mismatch("/cam/image_raw", info(), True) == ""
+    off = list(p_is_k)
+    off[2] = 14.5 + 0.01  # cx 0.01 px off
+    assert "P's fx fy cx cy 28 29 14.51 11" in mf.rectification_mismatch(
+        "/cam/image_rect", info(p=off), False)
+    assert mf.rectification_mismatch("/cam/image_raw", info(p=[0.0] * 12), True) == ""
+
+
+def test_13_bit_data_is_warned_about_as_mono16_but_not_as_16uc1(monkeypatch, caplog):
+    """`warn_low_bit_depth`'s 13/14-bit line is for grey cameras: 16UC1 (depth in mm, up to
+    8.19 m below 8192) is warned about up to 12 bits only."""
+    from mast3r_ros.core.image_codec import raw
+    from mast3r_ros.core.message_fields import frame_from_image_message
+
+    monkeypatch.setattr(raw, "_LOW_BIT_DEPTH_CHECKED", SaidOnce())
+    a = (np.arange(24).reshape(4, 6) * 340).astype("<u2")  # max 7820 < 8192: 13-bit
+
+    def msg(encoding, frame_id):
+        return NS(header=NS(stamp=NS(sec=1, nanosec=0), frame_id=frame_id), encoding=encoding,
+                  height=4, width=6, step=12, is_bigendian=0, data=a.tobytes())
+
+    with caplog.at_level("WARNING", logger="mast3r_ros.core.image_codec"):
+        frame_from_image_message(msg("16UC1", "depth13"), None)
+        frame_from_image_message(msg("mono16", "grey13"), None)
+    low = [r.getMessage() for r in caplog.records if "16-bit pixel values" in r.getMessage()]
+    assert len(low) == 1 and "grey13" in low[0] and "13/14-bit" in low[0], low
