@@ -615,6 +615,19 @@ def test_depth_a_driver_does_not_stamp_is_named_not_the_sync_tolerance(tmp_path,
     assert "widen --sync-tolerance" not in reason and said in caplog.text
 
 
+def test_depth_stamped_but_off_the_images_is_told_to_widen_the_tolerance(tmp_path):
+    """Depth messages stamped each with its own time, 0.5 s after the images': no depth within
+    the tolerance, and the reason is the tolerance or the stamps, not an unstamped driver."""
+    msgs = [("/cam/camera_info", 0, camera_info(900 * MS))]
+    for k, t in enumerate([S, S + 100 * MS, S + 200 * MS]):
+        msgs += [("/cam/image", 1 + 2 * k, colour(t)),
+                 ("/depth", 2 + 2 * k, depth16(t + 500 * MS, 1000))]
+    seq = BagSequence(bag_of(tmp_path, msgs), depth_topic="/depth")
+    assert [f.depth_m for f in seq] == [None] * 3
+    assert seq.no_depth_reason().endswith(
+        "/cam/image: check the header stamps or widen --sync-tolerance"), seq.no_depth_reason()
+
+
 def test_no_depth_within_the_tolerance_of_the_run_read_is_warned_and_said(tmp_path, caplog):
     """Run 1: images at 1.0, 1.1, 1.2 s, depth only at 1.5 s (0.3 s from any); run 2 (after a
     reset): an image and depth at 0.5 s. Run 1 (the longer) is read: no frame has depth, and
