@@ -317,6 +317,9 @@ def test_check_map_json_dash_writes_the_json_to_stdout_and_the_lines_to_stderr(
     assert main(["check-map", maps["x10"], "--json", "-"]) == 2
     got = capsys.readouterr()
     assert json.loads(got.out)["verdict"] == INCONSISTENT and not (tmp_path / "-").exists()
+    (tmp_path / "-").mkdir()  # a folder named '-' in the working folder: not the output
+    assert main(["check-map", maps["clean"], "--json", "-"]) == 0
+    assert json.loads(capsys.readouterr().out)["verdict"] == CONSISTENT
 
 
 def test_check_map_reads_each_keyframe_file_twice_not_three_times(maps, monkeypatch, capsys):

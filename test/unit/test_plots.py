@@ -252,3 +252,26 @@ def test_skipped_frames_a_merge_of_merges_cannot_place_are_counted_in_the_legend
     labels = [[ln.get_label() for ln in fig.axes[0].get_lines()] for fig in saved]
     assert "1 unreadable frame, skipped (2 more not placed)" in labels[0], labels[0]
     assert "2 unreadable frames, skipped (not placed)" in labels[1], labels[1]
+
+
+def test_skipped_frames_of_merged_sources_are_placed_on_each_sources_own_keyframes(saved):
+    """`skipped_marks`: B's skipped frame lies between B's keyframes (after A's 2), not A's;
+    a source that gave no keyframe counts its frames as not placed without unplacing the
+    others; a record of skipped frames without their stamps places nothing."""
+    from mast3r_ros.replay.check_map import skipped_marks
+
+    kf = np.stack([_pose(float(k), 0.0, 0.0) for k in range(5)])
+    stamps = np.array([0, 10, 0, 10, 20], np.int64)  # A: 0, 1; B: 2, 3, 4 (its own clock)
+    manifest = {"merged_from": [
+        {"role": "A", "keyframes": 2},
+        {"role": "B", "keyframes": 3, "unreadable_frames": {"count": 1, "stamps_ns": [15]}}]}
+    marks, unplaced = skipped_marks(manifest, stamps, kf)
+    np.testing.assert_allclose(marks, [[3.5, 0.0, 0.0]])
+    assert unplaced == 0
+    manifest["merged_from"].insert(0, {"role": "A", "keyframes": 0, "unreadable_frames": {
+        "count": 2, "stamps_ns": [1, 2]}})
+    marks, unplaced = skipped_marks(manifest, stamps, kf)
+    np.testing.assert_allclose(marks, [[3.5, 0.0, 0.0]])
+    assert unplaced == 2
+    marks, unplaced = skipped_marks({"unreadable_frames": {"count": 2}}, stamps, kf)
+    assert marks.shape == (0, 3) and unplaced == 0
