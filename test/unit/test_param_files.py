@@ -550,3 +550,17 @@ def test_a_parameter_file_saved_on_windows_reads_like_utf8(tmp_path, encoding, b
     if encoding == "utf-16-le":
         with pytest.raises(ConfigError, match="localize.yaml is not a UTF-16 text file"):
             load_config_yaml(str(p))
+
+
+def test_a_folder_of_several_yaml_files_names_the_first_three(tmp_path):
+    """A folder given as the parameter file names the YAML files in it to give (.yaml and .yml
+    alike), the first three of several, sorted."""
+    folder = tmp_path / "config"
+    folder.mkdir()
+    for name in ("a.yml", "b.yaml", "c.yaml", "d.yaml", "notes.txt"):
+        (folder / name).write_text("/**:\n  ros__parameters: {}\n")
+    with pytest.raises(ConfigError) as err:
+        load_config_yaml(str(folder))
+    assert str(err.value).endswith(
+        f"is a folder: give the YAML file itself, e.g. {folder / 'a.yml'}, {folder / 'b.yaml'}, "
+        f"{folder / 'c.yaml'}"), str(err.value)
