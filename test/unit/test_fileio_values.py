@@ -392,6 +392,9 @@ def test_only_devices_are_refused_as_inputs_and_links_to_files_are_outputs(tmp_p
     link = tmp_path / "link.json"
     link.symlink_to(target)
     assert fileio.device_not_file(os.devnull)
+    with pytest.raises(InputError, match=r"^--x /dev/zero is a device, not a file"):
+        fileio.refuse_device("/dev/zero", "--x")  # refused before a read that never ends
+    fileio.refuse_device(str(fifo), "--x")
     assert not fileio.device_not_file(str(fifo)) and not fileio.device_not_file(str(target))
     fileio.check_can_write_file(str(link), "--json")  # no error
     fileio.check_can_write_file(str(target), "--json")
