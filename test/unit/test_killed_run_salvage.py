@@ -127,7 +127,7 @@ def test_localize_killed_with_sigkill_keeps_its_frames_in_partial(tum, sift_map,
     finally:
         proc.kill()
         proc.wait()
-    assert main(["localize", tum[1], "--map", str(tmp_path / "no_map"), "--out", str(out),
+    assert main(["localize", tum[1], "--map", sift_map, "--out", str(out),
                  "--matcher", "sift"]) == 2
     err = capsys.readouterr().err
     assert "killed without cleaning up left 2 finished line(s) of results.jsonl" in err

@@ -69,9 +69,9 @@ def test_localize_with_groundtruth_ignores_the_folders_groundtruth(demo, tmp_pat
                  "sift", "--groundtruth", gt_s]) == 0, _errors(capsys)
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["frames"] == 8, metrics
-    # without --groundtruth the metrics would use the folder's poses: refused before the map
-    # is opened
-    assert main(["localize", str(src), "--map", str(tmp_path / "no_map"), "--out",
+    # without --groundtruth the metrics would use the folder's poses: refused (a missing map
+    # would be said first: localize checks --map before it reads the folder's lists)
+    assert main(["localize", str(src), "--map", map_path, "--out",
                  str(tmp_path / "run2"), "--matcher", "sift"]) == 2
     assert _errors(capsys) == [
         f"mast3r-ros localize: error: {src / 'groundtruth.txt'}: its stamps look like "

@@ -79,7 +79,7 @@ def test_mismatch_of_integers_read_as_nanoseconds():
         "read as nanoseconds)")
 
 
-def test_build_map_names_integer_milliseconds(epoch, tmp_path, capsys):
+def test_build_map_names_integer_milliseconds(epoch, sift_map, tmp_path, capsys):
     ms = _integer_stamps(epoch, tmp_path / "gt_ms.txt", 1000)
     assert ms.read_text().split("\n")[1].startswith("1403636579200 ")
     assert main(["build-map", str(epoch), "--out", str(tmp_path / "map"), "--matcher", "sift",
@@ -93,7 +93,7 @@ def test_build_map_names_integer_milliseconds(epoch, tmp_path, capsys):
                  "sift"]) == 2
     assert _errors(capsys) == [
         f"mast3r-ros build-map: error: {src / 'groundtruth.txt'}: {MS}"]
-    assert main(["localize", str(epoch), "--map", str(tmp_path / "no_map"), "--out",
+    assert main(["localize", str(epoch), "--map", sift_map, "--out",
                  str(tmp_path / "run"), "--matcher", "sift", "--groundtruth", str(ms)]) == 2
     assert _errors(capsys) == [f"mast3r-ros localize: error: --groundtruth {ms}: {MS}"]
     # converted to integer nanoseconds as advised: the map is built
@@ -132,7 +132,8 @@ def _rgb_in_integer_ms(src, dst):
     return dst
 
 
-def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, tmp_path, capsys):
+def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, sift_map, tmp_path,
+                                                           capsys):
     """rgb.txt in integer epoch ms (read as ns) against a trajectory in seconds blamed the
     trajectory ('its stamps are 1000000 times smaller...' the other way round: 'look like
     microseconds'), a file that is right (a known gap of an earlier stop). The frames' file
@@ -169,7 +170,7 @@ def test_rgb_txt_in_integer_milliseconds_is_the_file_named(epoch, tmp_path, caps
                  "--trajectory", str(gt)]) == 2
     assert _errors(capsys) == [f"mast3r-ros build-map: error: --trajectory {gt}: "
                                + why.replace("(rgb.txt)", f"({rgb})")]
-    assert main(["localize", str(src), "--map", str(tmp_path / "no_map"), "--out",
+    assert main(["localize", str(src), "--map", sift_map, "--out",
                  str(tmp_path / "run"), "--matcher", "sift", "--groundtruth", str(gt)]) == 2
     assert _errors(capsys) == [f"mast3r-ros localize: error: --groundtruth {gt}: "
                                + why.replace("(rgb.txt)", f"({rgb})")]
