@@ -116,12 +116,15 @@ def cmd_check_map(args: argparse.Namespace) -> int:
 
 
 def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
-    """A map manifest's records of frames its build(s) skipped: ``unreadable_frames`` (a
-    build-map map's) and ``merged_from`` (a merged map's sources, each with its own), as
-    written; {} when there are none."""
+    """A map manifest's records of frames its build(s) skipped: ``unreadable_frames`` and
+    ``frames_not_read`` (a build-map map's: frames not decoded) and ``merged_from`` (a merged
+    map's sources, each with its own), as written; {} when there are none."""
     out = {}
     if manifest.get("unreadable_frames"):
         out["unreadable_frames"] = manifest["unreadable_frames"]
+    if isinstance(manifest.get("frames_not_read"), dict) and manifest["frames_not_read"].get(
+            "count"):  # never decoded: build-map's frames that were no keyframe candidates
+        out["frames_not_read"] = manifest["frames_not_read"]
     if any(_source_notes(manifest.get("merged_from"))):
         out["merged_from"] = manifest["merged_from"]
     return out
@@ -135,7 +138,11 @@ def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
     notes = []
     own = manifest.get("unreadable_frames")
     if isinstance(own, dict) and own.get("count"):
-        notes.append(f"built with {_unreadable_phrase(own)}")
+        unread = manifest.get("frames_not_read")
+        n = unread.get("count") if isinstance(unread, dict) else None
+        of = (f"; {n} frames not read: {unread.get('reason', 'not keyframe candidates')}, not "
+              "known to be readable or not" if isinstance(n, int) and n else "")
+        notes.append(f"built with {_unreadable_phrase(own)}{of}")
     for who, record in _source_notes(manifest.get("merged_from")):
         notes.append(f"{who} was built with {_unreadable_phrase(record)}")
     return notes

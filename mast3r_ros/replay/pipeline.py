@@ -9,6 +9,7 @@ Plain functions of a `Config` and frame sources (`mast3r_ros.replay.sources`), n
 from __future__ import annotations
 
 import dataclasses
+import inspect
 import logging
 import math
 import os
@@ -38,6 +39,7 @@ from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect
 from .parallel_build import BuildInterrupted
 from .plots import plot_keyframes, skipped_indices, skipped_positions
 from .sources import (FrameSource, check_own_poses, depth_needed_by, frames_or_unreadable,
+                      frames_or_unreadable_at,
                       refuse_without_depth, refuse_without_poses, stamps_written)
 from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
                   trajectory_reset_reason)
@@ -116,6 +118,7 @@ class _MapStats:
     no_depth: int = 0  # keyframes written without depth (depth not needed)
     depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
     keyframes: int = 0
+    not_read: int = 0  # frames never decoded: not keyframe candidates (`_candidate_frames`)
     # frames the source could not read (`UnreadableFrame`): (stamp ns, reason), in order; no
     # keyframe is taken from them (`_note_unreadable`)
     unreadable: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
@@ -154,8 +157,11 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None)
     no_pose: List[int] = []
     # each frame read on its own: one the source cannot read is skipped, named and counted
-    # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`)
-    frames = hold_unreadable(frames_or_unreadable(source))
+    # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`); where
+    # the source lists poses and depth without decoding (a TUM folder), only keyframe
+    # candidates are decoded once a frame has been read (`_candidate_frames`)
+    lazy = _candidate_frames(source, poses, need, selector)
+    frames = hold_unreadable(frames_or_unreadable(source) if lazy is None else lazy)
     run: List[int] = []  # stamps of the unreadable frames in a row up to this one
     for i, (f, n) in enumerate(progress(frames, len(source), "build-map")):
         if n:
@@ -164,15 +170,17 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
             continue
         run.clear()
         pose = f.map_from_cam if poses is None else poses[i]
+        if isinstance(f, _NotRead):
+            st.not_read += 1
         if pose is None or not np.isfinite(pose).all():
             no_pose.append(f.stamp_ns)
             continue
         st.all_poses.append(pose)
         st.posed_ns.append(f.stamp_ns)
-        if need and f.depth_m is None:
+        if need and (f.depth_m is None if not isinstance(f, _NotRead) else not f.has_depth):
             st.depth_skipped += 1
             continue
-        if not selector.offer(pose):
+        if isinstance(f, _NotRead) or not selector.offer(pose):
             continue
         st.no_depth += f.depth_m is None
         st.keyframes += 1
@@ -209,6 +217,72 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     return st
 
 
+@dataclasses.dataclass(frozen=True)
+class _NotRead:
+    """A frame build-map did not decode: not a keyframe candidate (`_candidate_frames`), its
+    pose (``map_from_cam`` 4x4 or None) and whether depth is listed for it from the source's
+    text files."""
+
+    stamp_ns: int
+    map_from_cam: Optional[np.ndarray]
+    has_depth: bool
+
+
+def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Optional[str],
+                      selector: KeyframeSelector
+                      ) -> Optional[Iterator[Union[Frame, UnreadableFrame, _NotRead]]]:
+    """The frames of ``source`` for `_add_keyframes`, each decoded only when it may become a
+    keyframe; None for a source that cannot tell a frame's pose and depth without decoding it
+    (``listed_pose_and_depth``: `TumSequence`; a rosbag2 is read whole, as before).
+
+    Whether a frame becomes a keyframe depends only on its pose (``poses[i]`` when given, else
+    the source's), whether depth is listed for it (when ``need``), and whether the frames
+    offered before it could be read: so a frame is decoded when ``selector.would_keep`` its
+    pose (read now, `_add_keyframes` offers it; unreadable, it is not offered and the next
+    candidate is decoded, as before), and every other frame is a `_NotRead`, never decoded.
+    Until the first frame is read every frame is decoded, as before, so that the refusal of
+    a recording whose first frames are all unreadable (`hold_unreadable`) and the
+    --camera-info size check on the first image (`frames_or_unreadable`) are unchanged. The
+    selector is the one `_add_keyframes` offers to: this generator is consumed a frame at a
+    time, each frame offered before the next is asked for."""
+    listed = getattr(source, "listed_pose_and_depth", None)
+    each = getattr(source, "frames_or_unreadable", None)
+    if not callable(listed) or not callable(each) or (
+            "positions" not in inspect.signature(each).parameters):
+        return None
+    stamps = source.stamps_ns
+
+    def wanted() -> Iterator[int]:  # the positions decoded, decided one frame at a time
+        for i in range(len(source)):
+            if read_one[0]:
+                pose, has_depth = listed(i)
+                if poses is not None:
+                    pose = poses[i]
+                if pose is None or not np.isfinite(pose).all() or (need and not has_depth):
+                    skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                    continue
+                try:
+                    if not selector.would_keep(pose):
+                        skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                        continue
+                except InputError:  # offered once read, and refused there, as before
+                    pass
+            yield i
+
+    read_one = [False]  # a frame has been read: from here on only candidates are decoded
+    skipped: List[_NotRead] = []
+
+    def frames() -> Iterator[Union[Frame, UnreadableFrame, _NotRead]]:
+        it = frames_or_unreadable_at(source, wanted())
+        for f in it:
+            yield from skipped  # the frames passed over before this one, in order
+            skipped.clear()
+            read_one[0] = read_one[0] or not isinstance(f, UnreadableFrame)
+            yield f
+        yield from skipped
+    return frames()
+
+
 def _note_unreadable(st: _MapStats, f: UnreadableFrame, n: int, run: Sequence[int]) -> None:
     """Record the ``n``-th unreadable frame ``f`` in ``st`` (its stamp and reason; the longest
     ``run`` of unreadable frames in a row, stamps ns, this one last) and warn about it."""
@@ -229,6 +303,19 @@ def _unreadable_record(st: _MapStats, frames: int) -> Dict[str, Any]:
             "longest_run": {"frames": length, "first_ns": first, "last_ns": last}}
 
 
+# the manifest's frames_not_read "reason": why build-map did not decode them
+NOT_READ_REASON = "not keyframe candidates"
+
+
+def _not_read_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+    """The manifest's ``frames_not_read`` (written only when some were not): ``count`` of the
+    ``frames`` the recording lists whose images build-map never decoded, and the ``reason``
+    ('not keyframe candidates': no pose, no depth where the matcher needs it, or a pose within
+    the keyframe thresholds of the last keyframe; `_candidate_frames`). Whether they could be
+    read is not known: an unreadable one is not in ``unreadable_frames``."""
+    return {"count": int(st.not_read), "of_frames": int(frames), "reason": NOT_READ_REASON}
+
+
 def _warn_unreadable_count(st: _MapStats, frames: int) -> None:
     """The count at the end of a build that skipped unreadable frames, with the longest run of
     them in a row when longer than one (where the map may lack a keyframe)."""
@@ -238,10 +325,12 @@ def _warn_unreadable_count(st: _MapStats, frames: int) -> None:
     gap = (f"; the longest run of them, {length} frames in a row at "
            f"t={format_time_range(first * 1e-9, last * 1e-9)}, may leave the map without a "
            "keyframe there" if length > 1 else "")
-    log.warning("%d of %d frames could not be read and were skipped: no keyframe was taken "
+    unread = (f", of the {frames - st.not_read} decoded ({st.not_read} not read: "
+              f"{NOT_READ_REASON})" if st.not_read else "")
+    log.warning("%d of %d frames%s could not be read and were skipped: no keyframe was taken "
                 "from them (the first at t=%.6f s: %s; all listed in the manifest's "
-                "unreadable_frames)%s", len(st.unreadable), frames, st.unreadable[0][0] * 1e-9,
-                st.unreadable[0][1], gap)
+                "unreadable_frames)%s", len(st.unreadable), frames, unread,
+                st.unreadable[0][0] * 1e-9, st.unreadable[0][1], gap)
 
 
 def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
@@ -415,6 +504,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
                                    force)
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
+        if st.not_read:  # frames never decoded: an unreadable one among them is not counted
+            w.set_manifest_field("frames_not_read", _not_read_record(st, len(source)))
         _encode_keyframes(w, cfg, build)
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --

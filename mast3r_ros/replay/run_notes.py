@@ -52,7 +52,10 @@ def build_summary(out: str, path: str, frames: int) -> None:
     n = (manifest.get("keyframe_table") or {}).get("num_keyframes",
                                                    len(manifest.get("keyframes") or ()))
     bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
-    skipped = f" ({bad} unreadable, skipped)" if bad else ""
+    not_read = (manifest.get("frames_not_read") or {}).get("count", 0)
+    notes = ([f"{bad} unreadable, skipped"] if bad else []) + (
+        [f"{not_read} not read: not keyframe candidates"] if not_read else [])
+    skipped = f" ({'; '.join(notes)})" if notes else ""
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
 
@@ -76,7 +79,8 @@ def _check_summary(check: Dict[str, Any]) -> str:
 
 def _manifest(path: str) -> Dict[str, Any]:
     """A written map's manifest: its ``consistency`` (the map check's figures, absent when not
-    checked) and ``unreadable_frames`` (absent when every frame was read) for the summary."""
+    checked), ``unreadable_frames`` (absent when every frame decoded was read) and
+    ``frames_not_read`` (absent when every frame was decoded) for the summary."""
     from ..core.keyframes.layout import MANIFEST
 
     with open(os.path.join(path, MANIFEST), encoding="utf-8") as fh:

@@ -149,6 +149,19 @@ def frames_or_unreadable(source: FrameSource, stride: int = 1, max_frames: int =
     return _camera_info_size_checked(frames, name) if name else frames
 
 
+def frames_or_unreadable_at(source: FrameSource, positions: Iterable[int]
+                            ) -> Iterator[FrameOrUnreadable]:
+    """The frames of ``source`` at ``positions`` (ascending 0-based indices; an iterator is
+    drawn from one frame at a time, as the frames are consumed, so the caller may decide the
+    next position from the frames before it: build-map's keyframe candidates), with an
+    `UnreadableFrame` in place of each one it could not read, as `frames_or_unreadable` gives
+    them (the --camera-info size check included). The source must take ``positions``
+    (`TumSequence`, `BagSequence`: a bag takes them all before it reads, so not lazily)."""
+    frames = source.frames_or_unreadable(positions)  # type: ignore[attr-defined]
+    name = getattr(source, "camera_info_name", None)
+    return _camera_info_size_checked(frames, name) if name else frames
+
+
 def _camera_info_size_checked(frames: Iterator[FrameOrUnreadable], camera_info_name: str
                               ) -> Iterator[FrameOrUnreadable]:
     """``frames``, but `InputError` at once when the first image read (the frames before it

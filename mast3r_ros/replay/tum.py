@@ -278,6 +278,13 @@ class TumSequence:
                 yield UnreadableFrame.from_error(int(self._stamps_ns[index]), err,
                                                  self._pose(index))
 
+    def listed_pose_and_depth(self, index: int) -> Tuple[Optional[np.ndarray], bool]:
+        """Frame ``index``'s (ground-truth ``map_from_cam`` 4x4 float64, or None; whether
+        depth.txt lists a depth image for it within the sync tolerance) from the text files
+        alone, no image read: what build-map selects keyframe candidates by before it decodes
+        a frame (`pipeline._add_keyframes`). ``index`` 0-based, as for `__getitem__`."""
+        return self._pose(index), self._depth_paths[index] is not None
+
     def _pose(self, index: int) -> Optional[np.ndarray]:
         return self._frame_poses[index].copy() if self._frame_pose_valid[index] else None
 

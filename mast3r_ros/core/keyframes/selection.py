@@ -38,9 +38,20 @@ class KeyframeSelector:
         comparison blamed 'pose_error: a'), and (`geometry.pose_error`) for one whose rotation
         is not a rotation relative to ``last``."""
         pose = np.array(finite_pose(map_from_cam, "KeyframeSelector.offer: map_from_cam"))
-        if self.last is not None:
-            t, r = pose_error(self.last, pose)
-            if t < self.min_translation_m and r < self.min_rotation_deg:
-                return False
+        if not self._keeps(pose):
+            return False
         self.last = pose
         return True
+
+    def would_keep(self, map_from_cam: np.ndarray) -> bool:
+        """What `offer` would say of ``map_from_cam`` now, ``last`` left as it is: build-map
+        decodes a frame only when it is a candidate (this is True), then offers it once it
+        is read. Raises `InputError` as `offer` does."""
+        return self._keeps(np.array(finite_pose(map_from_cam,
+                                                "KeyframeSelector.offer: map_from_cam")))
+
+    def _keeps(self, pose: np.ndarray) -> bool:
+        if self.last is None:
+            return True
+        t, r = pose_error(self.last, pose)
+        return not (t < self.min_translation_m and r < self.min_rotation_deg)
