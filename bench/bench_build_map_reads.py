@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""build-map (sift matcher) on a synthetic TUM folder of ``--frames`` frames, decoding only the
-keyframe candidates (now) against decoding every frame (the path before: ``_candidate_frames``
-returning None), with the colour images decoded counted and the two maps' keyframe tables and
-PNGs compared byte for byte. The folder repeats each of ``--frames / --repeat`` rendered demo
-frames ``--repeat`` times (its own file each, its own stamp, the same pose), so that about one
-frame in ``--repeat`` can become a keyframe, as on a long recording. Wall-clock times of one
-run each on a warm page cache; on a shared machine only one run's numbers compare.
+"""build-map (sift matcher) on a synthetic TUM folder of ``--frames`` frames three ways: every
+frame decoded with each PNG decoded by Pillow's integrity check besides OpenCV (the path
+before: ``_candidate_frames`` returning None, ``_png_verifies`` False), every frame decoded
+with each PNG verified, and only the keyframe candidates decoded (now); the colour images
+decoded are counted and the maps' keyframe tables and PNGs compared byte for byte. The folder
+repeats each of ``--frames / --repeat`` rendered demo frames ``--repeat`` times (its own file
+each, its own stamp, the same pose), so that about one frame in ``--repeat`` can become a
+keyframe, as on a long recording. Wall-clock times of one run each on a warm page cache; on a
+shared machine only one run's numbers compare.
 
     python bench/bench_build_map_reads.py                     # 1000 frames at 512x384
     python bench/bench_build_map_reads.py --frames 300 --width 320 --height 240
@@ -19,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from mast3r_ros.core.image_codec import files
 from mast3r_ros.replay import pipeline, tum
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.synthetic import write_demo_sequences
@@ -52,10 +55,14 @@ def make_folder(root: Path, frames: int, repeat: int, width: int, height: int) -
     return out
 
 
-def build(folder: Path, out: Path, every_frame: bool) -> tuple:
-    """(seconds, colour images decoded) of one build-map."""
+def build(folder: Path, out: Path, every_frame: bool, pillow_decodes_png: bool = False
+          ) -> tuple:
+    """(seconds, colour images decoded) of one build-map; ``pillow_decodes_png``: the
+    integrity check decodes each PNG with Pillow, as before it verified them."""
     decoded = [0]
-    read, lazy = tum.read_image_file, pipeline._candidate_frames
+    read, lazy, verifies = tum.read_image_file, pipeline._candidate_frames, files._png_verifies
+    if pillow_decodes_png:
+        files._png_verifies = lambda path: False
 
     def spy(*a, **k):
         decoded[0] += 1
@@ -70,6 +77,7 @@ def build(folder: Path, out: Path, every_frame: bool) -> tuple:
         return time.perf_counter() - t, decoded[0]
     finally:
         tum.read_image_file, pipeline._candidate_frames = read, lazy
+        files._png_verifies = verifies
 
 
 def _files(path: Path) -> dict:
@@ -90,12 +98,14 @@ def main_bench() -> None:
         folder = make_folder(root, args.frames, args.repeat, args.width, args.height)
         print(f"folder: {args.frames} frames at {args.width}x{args.height} "
               f"({time.perf_counter() - t:.1f} s to render and copy)")
+        before = build(folder, root / "before", every_frame=True, pillow_decodes_png=True)
         every = build(folder, root / "every", every_frame=True)
         lazy = build(folder, root / "lazy", every_frame=False)
-        same = _files(root / "every") == _files(root / "lazy")
-        for name, (s, n) in (("every frame decoded (before)", every),
-                             ("candidates only (now)", lazy)):
-            print(f"{name:30s} {s:7.2f} s  {n:5d} colour images decoded")
+        same = _files(root / "before") == _files(root / "every") == _files(root / "lazy")
+        for name, (s, n) in (("every frame, Pillow decodes PNG", before),
+                             ("every frame, PNG verified", every),
+                             ("candidates only, PNG verified", lazy)):
+            print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded")
         print(f"keyframe table and PNGs identical: {same}")
     finally:
         shutil.rmtree(root, ignore_errors=True)
