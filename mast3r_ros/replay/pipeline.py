@@ -151,7 +151,12 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     taken from a frame whose colour or depth is unknown; it is warned about as ``localize``
     warns (`unreadable.warn_unreadable`) and counted in the stats (``unreadable``). `InputError`
     with the first one's error when the first `unreadable.ALL_UNREADABLE_STOP` frames, or all
-    of fewer, are unreadable: a broken recording."""
+    of fewer, are unreadable: a broken recording.
+
+    From a source that lists poses and depth without decoding (`TumSequence`) only the
+    keyframe candidates are decoded once a frame has been read (`_candidate_frames`): the
+    keyframes are the same, and the other frames are counted in ``not_read``, neither
+    unreadable nor read (an unposed one among them counts as without a pose)."""
     selector = KeyframeSelector(cfg.map_build.min_translation_m, cfg.map_build.min_rotation_deg)
     need = depth_needed_by(cfg.localizer)
     st = _MapStats(check=KeyframeCheck(cfg.map_check) if cfg.map_check.enabled else None)
@@ -462,6 +467,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     taken from it, it is warned about, counted at the end and listed in the manifest
     (``unreadable_frames``, `_unreadable_record`); `InputError` with the first one's error
     when the first ten frames, or all of fewer, are unreadable (`unreadable.hold_unreadable`).
+    From a TUM folder only the frames that may become keyframes are decoded (`_add_keyframes`);
+    the others are counted in the manifest's ``frames_not_read`` (`_not_read_record`), their
+    readability unknown.
 
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an
@@ -555,8 +563,12 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
 
 def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
     """The warnings of a finished build: unreadable frames, frames without a pose, one
-    keyframe, keyframes without depth, frames not used for lack of depth."""
+    keyframe, keyframes without depth, frames not used for lack of depth (and, logged at info,
+    the frames never decoded)."""
     _warn_unreadable_count(st, frames)
+    if st.not_read:
+        log.info("%d of %d frames were not decoded: %s (manifest: frames_not_read)",
+                 st.not_read, frames, NOT_READ_REASON)
     if st.no_pose:
         log.warning("%d frame%s had no pose and %s skipped%s", st.no_pose,
                     *(("", "was") if st.no_pose == 1 else ("s", "were")),

@@ -46,16 +46,18 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
 
 def build_summary(out: str, path: str, frames: int) -> None:
     """build-map's result in one line on stdout: the map ``out`` (as given; published at
-    ``path``) of ``frames`` frames, its keyframes, unreadable frames and check's verdict (the
-    check's full message is already in the log, on stderr, when it ran)."""
+    ``path``) of ``frames`` frames, its keyframes, unreadable frames (with them, the frames
+    not decoded, not keyframe candidates: the unreadable count covers only those decoded) and
+    check's verdict (the check's full message is already in the log, on stderr, when it ran)."""
     manifest = _manifest(path)
     n = (manifest.get("keyframe_table") or {}).get("num_keyframes",
                                                    len(manifest.get("keyframes") or ()))
     bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
     not_read = (manifest.get("frames_not_read") or {}).get("count", 0)
-    notes = ([f"{bad} unreadable, skipped"] if bad else []) + (
+    # the frames never decoded (`frames_not_read`) qualify the unreadable count: said with it
+    notes = [f"{bad} unreadable, skipped"] + (
         [f"{not_read} not read: not keyframe candidates"] if not_read else [])
-    skipped = f" ({'; '.join(notes)})" if notes else ""
+    skipped = f" ({'; '.join(notes)})" if bad else ""
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
 

@@ -83,7 +83,7 @@ def test_only_the_keyframe_candidates_are_decoded(folder, tmp_path, monkeypatch,
     manifest = json.loads((tmp_path / "map" / "manifest.json").read_text())
     names = _rgb_files(Path(folder))
     assert decoded == [Path(names[k]).name for k in (0, 6, 10, 14, 18, 23, 29, 33, 37, 41, 46)]
-    assert "11 keyframes from 48 frames (37 not read: not keyframe candidates)" in summary
+    assert ": 11 keyframes from 48 frames; " in summary  # none unreadable: nothing to qualify
     assert manifest["frames_not_read"] == {"count": 37, "of_frames": 48,
                                            "reason": "not keyframe candidates"}
     assert "unreadable_frames" not in manifest
@@ -109,7 +109,8 @@ def test_the_map_is_the_one_every_frame_decoded_gives_with_damaged_frames(
                                                                ["stamps_ns"])
     assert "frames_not_read" not in every_m
     assert lazy_m["frames_not_read"]["count"] == 48 - len(lazy)
-    assert "not read: not keyframe candidates" in lazy_summary
+    assert (f"{len(lazy_m['unreadable_frames']['stamps_ns'])} unreadable, skipped; "
+            f"{48 - len(lazy)} not read: not keyframe candidates)") in lazy_summary
 
 
 def test_first_frames_all_unreadable_are_still_refused(folder, tmp_path, monkeypatch, capsys):
