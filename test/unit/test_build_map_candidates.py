@@ -43,7 +43,7 @@ def _damaged(src: str, tmp_path: Path, frames=()) -> Path:
     return out
 
 
-def _build(folder: Path, out: Path, monkeypatch, capsys, every_frame=False):
+def _build(folder: Path, out: Path, monkeypatch, capsys, every_frame=False, extra=()):
     """Build with the sift matcher; the colour images decoded (their file names), the
     summary line. ``every_frame``: the old path, every frame decoded."""
     decoded = []
@@ -60,7 +60,7 @@ def _build(folder: Path, out: Path, monkeypatch, capsys, every_frame=False):
         params.write_text(PARAMS)
         capsys.readouterr()
         assert main(["build-map", str(folder), "--out", str(out), "--matcher", "sift",
-                     "--params", str(params), "--log-level", "error"]) == 0
+                     "--params", str(params), "--log-level", "error", *extra]) == 0
     return decoded, capsys.readouterr().out
 
 
@@ -142,3 +142,17 @@ def test_check_map_names_the_frames_not_read_beside_the_unreadable_ones():
         "; 36 frames not read: not keyframe candidates, not known to be readable or not")
     assert skipped_frames(manifest) == manifest
     assert skipped_frames({"frames_not_read": {"count": 0}}) == {}
+
+
+def test_poses_from_a_trajectory_file_select_the_same_candidates(folder, tmp_path, monkeypatch,
+                                                                 capsys):
+    """--trajectory FILE: the candidates are chosen by its poses, not the folder's (none)."""
+    src = _damaged(folder, tmp_path, (3, 6))
+    traj = tmp_path / "traj.txt"
+    (src / "groundtruth.txt").rename(traj)
+    extra = ("--trajectory", str(traj))
+    lazy, _ = _build(src, tmp_path / "lazy", monkeypatch, capsys, extra=extra)
+    every, _ = _build(src, tmp_path / "every", monkeypatch, capsys, every_frame=True,
+                      extra=extra)
+    assert len(every) == 48 and len(lazy) == 12  # 11 keyframes and frame 6, unreadable
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
