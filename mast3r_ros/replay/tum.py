@@ -33,6 +33,7 @@ import numpy as np
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
+from ..core.link_loops import loop_text
 from ..core.image_codec import (
     check_depth_scale,
     check_image_file_intact,
@@ -174,6 +175,9 @@ class TumSequence:
     def _read_camera_yaml(self) -> CameraIntrinsics:
         yaml_path = self.folder / "camera.yaml"
         if not yaml_path.is_file():
+            loop = loop_text("camera calibration", str(yaml_path))
+            if loop:  # there, but leading nowhere: 'does not exist' sent the user looking
+                raise InputError(f"no camera intrinsics: {loop}")
             raise InputError(
                 f"no camera intrinsics: {yaml_path} does not exist; put {CALIBRATION_FILES} "
                 "there or pass --camera-info YAML (Python API: TumSequence(..., camera_info=))"

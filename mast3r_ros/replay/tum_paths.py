@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Set
 
 from ..core.errors import InputError
+from ..core.link_loops import link_loop
 
 log = logging.getLogger(__name__)
 
@@ -24,8 +25,8 @@ def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
     written when it is a file, else the name with each backslash read as '/' when that is one.
 
     Raises `InputError` ('cannot read {what} {path}: no such file (listed in ...)', naming the
-    '/' reading too for a name with a backslash; '... a folder, not an image file ...') when
-    neither is a file."""
+    '/' reading too for a name with a backslash; '... a folder, not an image file ...'; the
+    links followed for one that runs into a loop of symbolic links) when neither is a file."""
     listed_in = folder / list_name
     if path.is_file():
         return path
@@ -40,7 +41,11 @@ def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
             log.warning("%s names its files with backslashes (written on Windows?), such as "
                         "%s: read with '/' (%s)", listed_in, name, slashed)
         return slashed
-    if path.is_dir():
+    chain = link_loop(str(path))
+    if chain is not None:  # there, but leading nowhere: not 'no such file'
+        why = (f"it runs into a loop of symbolic links ({chain}), so it leads to no file: "
+               "point the link at the real one (`ls -l` shows where each points)")
+    elif path.is_dir():
         why = "a folder, not an image file"
     elif "\\" in name:
         why = f"no such file, nor {slashed} (its backslashes read as '/')"

@@ -66,3 +66,30 @@ def test_a_link_to_itself_and_a_missing_path_or_a_dangling_link(tmp_path):
     os.symlink("nowhere", tmp_path / "dangling")
     assert link_loop(str(tmp_path / "dangling")) is None  # missing: 'not found' is right
     assert link_loop(str(tmp_path / "missing")) is None and link_loop(str(tmp_path)) is None
+
+
+def test_a_loop_inside_a_tum_folder_is_named_not_missing(tum, tmp_path, capsys):
+    """A TUM folder's camera.yaml or a listed image that is a loop of links was 'does not
+    exist' / 'no such file': the file is there, so the user looked for the wrong fault."""
+    import shutil
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    folder = tmp_path / "seq"
+    shutil.copytree(tum[1], folder)
+    first = sorted((folder / "rgb").iterdir())[0]
+    first.unlink()
+    os.symlink(first.name, first)  # an image linked to itself
+    assert main(["build-map", str(folder), "--out", str(tmp_path / "m"), "--matcher",
+                 "sift"]) == 0
+    err = capsys.readouterr().err
+    assert (f"cannot read colour image {first}: it runs into a loop of symbolic links "
+            f"({first} -> {first.name}), so it leads to no file") in err, err
+    assert "no such file" not in err
+
+    (folder / "camera.yaml").unlink()
+    os.symlink("camera.yaml", folder / "camera.yaml")
+    with pytest.raises(InputError, match=re.escape(
+            f"no camera intrinsics: camera calibration {folder / 'camera.yaml'} runs into a "
+            f"loop of symbolic links ({folder / 'camera.yaml'} -> camera.yaml)")):
+        TumSequence(str(folder))
