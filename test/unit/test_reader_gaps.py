@@ -131,6 +131,11 @@ def test_a_short_recording_looped_is_two_runs_not_one():
     assert run_labels([5, 4, 6, 7]) == [1] * 4
     assert run_labels([5, 6, 4, 7, 8]) == [1] * 5
     assert run_labels([0, 100, 50, 51, 52, 53, 101]) == [1] * 7
+    # a first message stamped ahead of the next ones (a tf re-broadcast at now + tolerance),
+    # never replayed: one run, as before, not a run of it alone that left the images no pose
+    assert run_labels([35, 1, 21, 41, 61, 81]) == [1] * 6
+    assert run_labels([3, 0, 1, 2, 4, 5]) == [1] * 6
+    assert run_labels([35, 1, 11, 21, 31, 41, 51]) == [1] * 7  # tf at 10x the lookahead's rate
 
 
 def test_a_bag_of_a_short_loop_reads_the_longer_pass(tmp_path, caplog):

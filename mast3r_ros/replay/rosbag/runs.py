@@ -64,17 +64,25 @@ def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[in
     below the highest: a run shorter than ``lookahead`` frames replayed (a loop of a short
     recording, a reset to just before it) climbs past its top within the lookahead and was
     merged with the next run, while a late message is not older than its whole run and is
-    followed at once by a stamp past the top.
+    followed at once by a stamp past the top. A run whose top is its first stamp (no stamp
+    climbed above it yet) is ended so only when the lookahead comes back to that stamp (a
+    loop replaying it): a tf edge whose first recorded message is stamped ahead of the next
+    ones (a map -> odom re-broadcast at now + tolerance, as AMCL and this node publish it,
+    recorded before the results stamped at image times) was split off as a run of its own,
+    and the images, taking its run, had no pose at all.
     """
     labels: List[int] = []
-    run, top, first = 1, None, None
+    # climbs: the stamps that raised the run's top (late messages below it are not its steps)
+    run, top, first, climbs = 1, None, None, 0
     for i, stamp in enumerate(stamps):
         later = stamps[i + 1:i + 1 + lookahead]
         if top is not None and stamp < top and (
                 not any(t > top for t in later)
-                or (stamp <= first and (not later or later[0] <= top))):
-            run, top, first = run + 1, stamp, stamp
+                or (stamp <= first and (not later or later[0] <= top)
+                    and (climbs > 1 or top in later))):
+            run, top, first, climbs = run + 1, stamp, stamp, 1
         else:
+            climbs += top is None or stamp > top
             top = stamp if top is None else max(top, stamp)
             first = stamp if first is None else first
         labels.append(run)
