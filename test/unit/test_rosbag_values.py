@@ -799,3 +799,16 @@ def test_a_frame_given_two_parents_after_a_reset_names_them_in_the_order_read(tm
     with pytest.raises(InputError, match="frame 'base_link' has two parents, 'odom' and 'map'"):
         list(BagSequence(bag_of(tmp_path, msgs), pose_frames="map:camera_optical",
                          pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5)))
+
+
+def test_a_refused_camera_info_names_the_fix_a_recording_allows(tmp_path):
+    """A CameraInfo refused in a recorded bag (here a ROI offset without a size) said only what
+    the driver should publish; the bag's user cannot change a recorded message, and
+    --camera-info is what they can do."""
+    info = camera_info(0)
+    info.roi.x_offset, info.roi.y_offset = 2, 1
+    path = bag_of(tmp_path, [("/cam/camera_info", 0, info), ("/cam/image", 1, colour(0))])
+    with pytest.raises(InputError, match=r"roi has x_offset 2, y_offset 1 but width 0 .*; in a "
+                                         r"recording it cannot be changed: pass the streamed "
+                                         r"image's calibration as --camera-info YAML instead"):
+        BagSequence(path)

@@ -289,7 +289,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             cam = cache(msg, self._rectified)
         except InputError as err:
             stamp_s = header_stamp_ns(msg.header) * 1e-9
-            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}") from err
+            # a recorded message cannot be corrected: the fix a bag's user has is the calibration
+            hint = "" if "--camera-info" in str(err) else (
+                "; in a recording it cannot be changed: pass the streamed image's calibration "
+                "as --camera-info YAML instead")
+            raise InputError(f"CameraInfo on {topic} at t={stamp_s:.6f} s: {err}{hint}") from err
         reduced = camera_info_reduction(msg)
         if reduced:  # named when an image does not fit (`_frame`)
             self._reduced_by[id(cam)] = reduced
