@@ -163,7 +163,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     no_pose: List[int] = []
     # each frame read on its own: one the source cannot read is skipped, named and counted
     # (the first ALL_UNREADABLE_STOP, or all, refuse the recording: `hold_unreadable`); where
-    # the source lists poses and depth without decoding (a TUM folder), only keyframe
+    # the source lists poses and depth without decoding (a TUM folder, a bag), only keyframe
     # candidates are decoded once a frame has been read (`_candidate_frames`)
     lazy = _candidate_frames(source, poses, need, selector)
     frames = hold_unreadable(frames_or_unreadable(source) if lazy is None else lazy)
@@ -238,7 +238,9 @@ def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Op
                       ) -> Optional[Iterator[Union[Frame, UnreadableFrame, _NotRead]]]:
     """The frames of ``source`` for `_add_keyframes`, each decoded only when it may become a
     keyframe; None for a source that cannot tell a frame's pose and depth without decoding it
-    (``listed_pose_and_depth``: `TumSequence`; a rosbag2 is read whole, as before).
+    (``listed_pose_and_depth``: `TumSequence`, `BagSequence`, whose indexing pass holds
+    each image's stamp, camera frame_id, tf and matched depth; a bag's image messages left
+    out are neither deserialized nor decoded).
 
     Whether a frame becomes a keyframe depends only on its pose (``poses[i]`` when given, else
     the source's), whether depth is listed for it (when ``need``), and whether the frames
@@ -467,9 +469,9 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
     taken from it, it is warned about, counted at the end and listed in the manifest
     (``unreadable_frames``, `_unreadable_record`); `InputError` with the first one's error
     when the first ten frames, or all of fewer, are unreadable (`unreadable.hold_unreadable`).
-    From a TUM folder only the frames that may become keyframes are decoded (`_add_keyframes`);
-    the others are counted in the manifest's ``frames_not_read`` (`_not_read_record`), their
-    readability unknown.
+    From a TUM folder or a bag only the frames that may become keyframes are decoded
+    (`_add_keyframes`); the others are counted in the manifest's ``frames_not_read``
+    (`_not_read_record`), their readability unknown.
 
     Also raises, from building the network (`Mast3rEngine.from_config`), `ConfigError` (no
     checkpoint, a device, precision or backend that cannot run here) and `CheckpointError` (an

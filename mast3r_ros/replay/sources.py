@@ -156,7 +156,7 @@ def frames_or_unreadable_at(source: FrameSource, positions: Iterable[int]
     next position from the frames before it: build-map's keyframe candidates), with an
     `UnreadableFrame` in place of each one it could not read, as `frames_or_unreadable` gives
     them (the --camera-info size check included). The source must take ``positions``
-    (`TumSequence`, `BagSequence`: a bag takes them all before it reads, so not lazily)."""
+    (`TumSequence`; `BagSequence` draws them lazily from an iterator, not from a list)."""
     frames = source.frames_or_unreadable(positions)  # type: ignore[attr-defined]
     name = getattr(source, "camera_info_name", None)
     return _camera_info_size_checked(frames, name) if name else frames

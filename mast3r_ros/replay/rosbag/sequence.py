@@ -3,7 +3,9 @@
 
 The constructor makes one indexing pass (stamps, CameraInfo and tf, no pixel decoding) so that
 depth, intrinsics and poses can be associated by header stamp; iteration makes a second pass and
-decodes only the images it yields. Every stamp is the message's ``header.stamp``, except an
+decodes only the images it yields (build-map: only its keyframe candidates, their positions
+drawn one frame at a time, each chosen by the pose and depth the first pass found for it,
+`BagSequence.listed_pose_and_depth`). Every stamp is the message's ``header.stamp``, except an
 image or depth message that cannot be deserialized at all: an image keeps its place as an
 unreadable frame (`BagSequence.frames_or_unreadable`) stamped from the time the bag received
 it, and a depth message, stamped so, makes the frame matched to it unreadable. This module
@@ -302,7 +304,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     def _finish_index(self) -> None:
         # each depth message's header stamp by its ordinal, every run's (before they are kept)
         self._depth_by_ordinal = np.asarray([s for _, s in self._depth_runs], dtype=np.int64)
+        images = len(self._image_runs)  # every run's image messages, readable or not
         self._choose_run()
+        # the ordinal on the image topic of each image of the run read (its position)
+        self._image_ordinals = np.flatnonzero(
+            self._run_counter.runs_of(self.image_topic, images) == self._run_label)
         for ordinal, stamp in self._run_counter.estimated(self.depth_topic).items():
             self._depth_by_ordinal[ordinal] = stamp  # a depth message not deserialized
         self._warn_undeserialized()
@@ -382,13 +388,109 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
 
         ``positions`` (0-based indices into `stamps_ns`): only those frames, in order; the
         other image messages are counted, not deserialized nor decoded (nor is depth matched
-        only to them), and the bag is read no further than the last frame taken needs.
+        only to them), and the bag is read no further than the last frame taken needs. A
+        collection (a list, a range: ``localize``'s stride) is taken whole before the bag is
+        read; an iterator (without ``recorded``) is drawn from one position at a time, only
+        once the frame before it has been consumed (`_frames_drawn`: build-map's keyframe
+        candidates, decided frame by frame).
         ``recorded``: header stamps of the frames a resumed run recorded: each a `RecordedFrame`
         (its stamp, camera and tf pose, for the image frame_id the indexing pass read), its
         image message neither deserialized nor decoded, nor depth matched only to such frames
         (depth a frame read shares still is). An image message that cannot be deserialized
         stays an `UnreadableFrame`."""
+        if isinstance(positions, Iterator) and not recorded:
+            return self._frames_drawn(positions)
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
+
+    def listed_pose_and_depth(self, index: int) -> Tuple[Optional[np.ndarray], bool]:
+        """Frame ``index``'s (``map_from_cam`` 4x4 float64 from tf at its header stamp, or
+        None; whether a depth message is matched to that stamp) from the indexing pass alone,
+        its image message neither deserialized nor decoded: what build-map selects keyframe
+        candidates by before it decodes a frame (`pipeline._candidate_frames`). The pose is
+        the one iteration gives the frame (for an image message that cannot be deserialized:
+        its `frames_or_unreadable` frame's, at its estimated stamp; None without
+        ``pose_frames``), and is noted as iteration notes it (`no_pose_count`). ``index``
+        0-based into `stamps_ns`. Raises what iteration raises for a ``pose_frames`` that
+        cannot give poses (`InputError`, `TransformError`)."""
+        ordinal = int(self._image_ordinals[index])
+        stamp = int(self._image_stamps[index])
+        frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
+        if ordinal in self._undeserialized:
+            pose = self._undeserialized_frame(ordinal, frame_id).map_from_cam
+        else:
+            pose = self._pose(frame_id or "", stamp)
+        return pose, bool(self._depth_matches(np.array([stamp], np.int64))[0] >= 0)
+
+    def _frames_drawn(self, positions: Iterator[int]) -> Iterator[Frame | UnreadableFrame]:
+        """`frames_or_unreadable` at ``positions`` drawn one at a time (ascending): the next
+        position is drawn only once the frame before it has been consumed, so a caller may
+        decide it from that frame (build-map's keyframe candidates). Each frame is the one
+        `frames_or_unreadable` gives at its position: the image messages read meanwhile are
+        held undeserialized until their position is passed, and a depth message until no
+        position left is matched to it, decoded only when a frame drawn takes it (once)."""
+        stamps = self.stamps_ns
+        depth_of = self._depth_matches(stamps)  # per position: its depth stamp, -1 none
+        last_use: Dict[int, int] = {}  # depth stamp -> the last position matched to it
+        for i, d in enumerate(depth_of.tolist()):
+            if d >= 0:
+                last_use[d] = i
+        images: Dict[int, Tuple[int, Any, bytes]] = {}  # position -> (ordinal, conn, raw)
+        depth_raw: Dict[int, Tuple[int, Any, bytes]] = {}  # depth stamp -> its message, raw
+        depth: Dict[int, Any] = {}  # depth stamp -> decoded depth, or its InputError
+        topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
+        with _open_bag(self.path) as reader:
+            conns = [c for t in topics for c in reader.topics[t].connections]
+            messages = reader.messages(connections=conns)
+            ordinals: collections.Counter = collections.Counter()
+            position = -1  # of the last image of the run read, in stamps_ns
+            for want in positions:
+                d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
+                while want not in images or (d >= 0 and d not in depth_raw and d not in depth):
+                    item = next(messages, None)
+                    if item is None:  # only if the bag changed between the two passes
+                        break
+                    conn, _, raw = item
+                    ordinal = ordinals[conn.topic]
+                    ordinals[conn.topic] += 1
+                    if self._run_counter.run(conn.topic, ordinal) != self._run_label:
+                        continue
+                    if conn.topic == self.image_topic:
+                        position += 1
+                        if position >= want:
+                            images[position] = (ordinal, conn, raw)
+                        continue
+                    stamp = (int(self._depth_by_ordinal[ordinal])
+                             if ordinal < len(self._depth_by_ordinal) else None)
+                    if (stamp is not None and last_use.get(stamp, -1) >= want
+                            and stamp not in depth_raw and stamp not in depth):
+                        depth_raw[stamp] = (ordinal, conn, raw)  # the first at its stamp
+                if want not in images:
+                    return
+                if d in depth_raw:
+                    depth[d] = self._drawn_depth(reader, *depth_raw.pop(d))
+                ordinal, conn, raw = images.pop(want)
+                frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
+                msg = (self._undeserialized_frame(ordinal, frame_id)
+                       if ordinal in self._undeserialized
+                       else self._deserialize(reader, raw, conn.msgtype, conn.topic))
+                yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
+                                                collections.Counter({d: 1}), True)
+                for p in [p for p in images if p <= want]:
+                    del images[p]
+                for s in [s for s in (*depth_raw, *depth) if last_use.get(s, -1) <= want]:
+                    depth_raw.pop(s, None)
+                    depth.pop(s, None)
+
+    def _drawn_depth(self, reader: AnyReader, ordinal: int, conn: Any, raw: bytes) -> Any:
+        """The depth message ``ordinal`` (on the depth topic) decoded, or the `InputError`
+        that makes the frames matched to it unreadable (as `_frames` keeps it)."""
+        if ordinal in self._undeserialized_depth:
+            return self._lost_depth(ordinal, True)
+        msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
+        try:
+            return self._decode_depth(msg)
+        except InputError as err:
+            return err
 
     def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,
                 recorded: Collection[int] = ()
