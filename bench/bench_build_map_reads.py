@@ -6,11 +6,16 @@ with each PNG verified, and only the keyframe candidates decoded (now); the colo
 decoded are counted and the maps' keyframe tables and PNGs compared byte for byte. The folder
 repeats each of ``--frames / --repeat`` rendered demo frames ``--repeat`` times (its own file
 each, its own stamp, the same pose), so that about one frame in ``--repeat`` can become a
-keyframe, as on a long recording. Wall-clock times of one run each on a warm page cache; on a
-shared machine only one run's numbers compare.
+keyframe, as on a long recording. Then the same frames as a rosbag2 (MCAP; ``--bag-color``
+jpeg CompressedImage or raw rgb8 Image, 16UC1 depth, the ground truth as tf, camera.yaml given
+as --camera-info): every frame decoded and candidates only, with the bag's indexing pass
+(``BagSequence``: every message deserialized, nothing decoded) timed on its own, as each build
+makes it too. Wall-clock times of one run each on a warm page cache; on a shared machine
+only one run's numbers compare.
 
     python bench/bench_build_map_reads.py                     # 1000 frames at 512x384
     python bench/bench_build_map_reads.py --frames 300 --width 320 --height 240
+    python bench/bench_build_map_reads.py --bag-color raw     # the bag with raw rgb8 images
 """
 
 from __future__ import annotations
@@ -22,7 +27,9 @@ import time
 from pathlib import Path
 
 from mast3r_ros.core.image_codec import files
+from mast3r_ros.core.image_codec.camera_info_yaml import load_camera_info_yaml
 from mast3r_ros.replay import pipeline, tum
+from mast3r_ros.replay.rosbag import BagSequence, sequence
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.synthetic import write_demo_sequences
 
@@ -80,6 +87,103 @@ def build(folder: Path, out: Path, every_frame: bool, pillow_decodes_png: bool =
         files._png_verifies = verifies
 
 
+def make_bag(folder: Path, out: Path, color: str) -> Path:
+    """The TUM ``folder`` as a rosbag2 (MCAP): its colour images on /cam/color (jpeg
+    CompressedImage, quality 95, or raw rgb8 Image), its depth as 16UC1 on /cam/depth (TUM's
+    5000 units per metre), its ground truth as tf map -> cam, each at its rgb.txt stamp."""
+    import cv2
+    import numpy as np
+    from rosbags.rosbag2 import StoragePlugin, Writer
+    from rosbags.typesys import Stores, get_typestore
+
+    ts = get_typestore(Stores.ROS2_HUMBLE)
+    T = ts.types
+
+    def header(ns: int, frame_id: str = "cam"):
+        return T["std_msgs/msg/Header"](stamp=T["builtin_interfaces/msg/Time"](
+            sec=ns // 10**9, nanosec=ns % 10**9), frame_id=frame_id)
+
+    rgb, depth = _listed(folder / "rgb.txt"), _listed(folder / "depth.txt")
+    gt = _listed(folder / "groundtruth.txt")
+    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+        conns: dict = {}
+
+        def write(topic: str, ns: int, msg) -> None:
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=ts)
+            writer.write(conns[topic], ns, bytes(ts.serialize_cdr(msg, msg.__msgtype__)))
+        for (stamp, name), (_, dname), g in zip(rgb, depth, gt):
+            ns = round(float(stamp) * 1e9)
+            x, y, z, qx, qy, qz, qw = map(float, g[1:8])
+            write("/tf", ns, T["tf2_msgs/msg/TFMessage"](transforms=[
+                T["geometry_msgs/msg/TransformStamped"](
+                    header=header(ns, "map"), child_frame_id="cam",
+                    transform=T["geometry_msgs/msg/Transform"](
+                        translation=T["geometry_msgs/msg/Vector3"](x=x, y=y, z=z),
+                        rotation=T["geometry_msgs/msg/Quaternion"](x=qx, y=qy, z=qz,
+                                                                   w=qw)))]))
+            bgr = cv2.imread(str(folder / name), cv2.IMREAD_COLOR)
+            h, w = bgr.shape[:2]
+            if color == "jpeg":
+                ok, buf = cv2.imencode(".jpg", bgr, [cv2.IMWRITE_JPEG_QUALITY, 95])
+                assert ok
+                msg = T["sensor_msgs/msg/CompressedImage"](header=header(ns), format="jpeg",
+                                                            data=buf.reshape(-1))
+            else:
+                msg = T["sensor_msgs/msg/Image"](
+                    header=header(ns), height=h, width=w, encoding="rgb8", is_bigendian=0,
+                    step=3 * w, data=np.ascontiguousarray(bgr[..., ::-1]).reshape(-1))
+            write("/cam/color", ns + 5_000_000, msg)
+            d = cv2.imread(str(folder / dname), cv2.IMREAD_UNCHANGED).astype("<u2")
+            write("/cam/depth", ns + 8_000_000, T["sensor_msgs/msg/Image"](
+                header=header(ns), height=h, width=w, encoding="16UC1", is_bigendian=0,
+                step=2 * w, data=d.view(np.uint8).reshape(-1)))
+    return out
+
+
+BAG_ARGS = ("--pose-frames", "map:cam", "--depth-topic", "/cam/depth", "--depth-scale", "5000")
+
+
+def build_bag(bag: Path, camera: Path, out: Path, every_frame: bool) -> tuple:
+    """(seconds, colour images decoded) of one build-map of the bench's bag."""
+    decoded = [0]
+    decode, lazy = sequence.frame_from_image_message, pipeline._candidate_frames
+
+    def spy(*a, **k):
+        decoded[0] += 1
+        return decode(*a, **k)
+    sequence.frame_from_image_message = spy
+    if every_frame:
+        pipeline._candidate_frames = lambda *a, **k: None
+    try:
+        t = time.perf_counter()
+        assert main(["build-map", str(bag), "--out", str(out), "--matcher", "sift",
+                     "--camera-info", str(camera), *BAG_ARGS, "--log-level", "warning"]) == 0
+        return time.perf_counter() - t, decoded[0]
+    finally:
+        sequence.frame_from_image_message, pipeline._candidate_frames = decode, lazy
+
+
+def bag_rows(root: Path, folder: Path, color: str) -> None:
+    """The bag's rows: its indexing pass alone, every frame decoded, candidates only."""
+    t = time.perf_counter()
+    bag = make_bag(folder, root / "bag", color)
+    made_s = time.perf_counter() - t
+    camera = folder / "camera.yaml"
+    t = time.perf_counter()
+    seq = BagSequence(bag, depth_topic="/cam/depth", pose_frames="map:cam", depth_scale=5000,
+                      camera_info=load_camera_info_yaml(camera))
+    index_s = time.perf_counter() - t
+    every = build_bag(bag, camera, root / "bag_every", every_frame=True)
+    lazy = build_bag(bag, camera, root / "bag_lazy", every_frame=False)
+    print(f"rosbag2: {len(seq)} {color} frames ({made_s:.1f} s to write); its indexing pass "
+          f"alone {index_s:.2f} s")
+    for name, (s, n) in (("bag, every frame", every), ("bag, candidates only", lazy)):
+        print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded")
+    print(f"keyframe table and PNGs identical: "
+          f"{_files(root / 'bag_every') == _files(root / 'bag_lazy')}")
+
+
 def _files(path: Path) -> dict:
     return {p.relative_to(path).as_posix(): p.read_bytes() for p in sorted(path.rglob("*"))
             if p.is_file() and (p.suffix == ".npy" or p.parent.name == "keyframes")}
@@ -91,6 +195,11 @@ def main_bench() -> None:
     ap.add_argument("--repeat", type=int, default=10, help="copies of each rendered frame")
     ap.add_argument("--width", type=int, default=512)
     ap.add_argument("--height", type=int, default=384)
+    ap.add_argument("--bag-color", choices=("jpeg", "raw"), default="jpeg",
+                    help="the bag's colour images: jpeg CompressedImage or raw rgb8 Image")
+    ap.add_argument("--no-tum", action="store_true",
+                    help="the bag's rows only (the folder is still written: the bag is made "
+                    "of it)")
     args = ap.parse_args()
     root = Path(tempfile.mkdtemp(prefix="bench_build_reads_"))
     try:
@@ -98,6 +207,9 @@ def main_bench() -> None:
         folder = make_folder(root, args.frames, args.repeat, args.width, args.height)
         print(f"folder: {args.frames} frames at {args.width}x{args.height} "
               f"({time.perf_counter() - t:.1f} s to render and copy)")
+        if args.no_tum:
+            bag_rows(root, folder, args.bag_color)
+            return
         before = build(folder, root / "before", every_frame=True, pillow_decodes_png=True)
         every = build(folder, root / "every", every_frame=True)
         lazy = build(folder, root / "lazy", every_frame=False)
@@ -107,6 +219,7 @@ def main_bench() -> None:
                              ("candidates only, PNG verified", lazy)):
             print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded")
         print(f"keyframe table and PNGs identical: {same}")
+        bag_rows(root, folder, args.bag_color)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
