@@ -179,3 +179,60 @@ def test_a_ros1_bag_decodes_only_its_candidates_and_builds_the_same_map(tmp_path
     assert lazy == [STAMPS[k] for k in (0, 3, 4, 7)] and every == STAMPS
     assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
     assert _manifest(tmp_path / "lazy")["frames_not_read"]["count"] == 6
+
+
+def _two_run_bag(path):
+    """A bag whose header time jumps back: run 1 of four frames, then run 2 of ten (the
+    longest, read by default) stamped as run 1 was, the camera 0.5 m further each frame
+    (and 10 m off in run 1, its images in another camera frame, 1 m off the other); the JPEGs
+    of run 2's frames 3 and 5 cut short."""
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import (BASE_FROM_CAM, MS, RGB, S, camera_info, compressed, image, pose,
+                             tf_message, write_bag)
+    import numpy as np
+
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM),
+                                          ("base_link", "old_optical", 0,
+                                           pose([0, 0, 0], [0, 1, 0]))])),
+            ("/cam/camera_info", 0, camera_info(900 * MS))]
+    for run, (frames, offset, bag0) in enumerate([(4, 10.0, 0), (10, 0.0, 20 * S)]):
+        for k, t in enumerate(STAMPS[:frames]):
+            msgs.append(("/tf", bag0 + t, tf_message([("map", "base_link", t,
+                                                       pose([0, 0, 0], [0.5 * k + offset, 0,
+                                                                        0]))])))
+            jpeg = compressed(t, "jpeg", RGB[..., ::-1])
+            jpeg.header.frame_id = "camera_optical" if run else "old_optical"
+            if run and k in (3, 5):
+                jpeg.data = jpeg.data[:20]
+            msgs.append(("/cam/image/compressed", bag0 + t + 1, jpeg))
+            msgs.append((DEPTH, bag0 + t + 2, image(t, "16UC1", np.full(RGB.shape[:2],
+                                                                           1000 + 10 * k,
+                                                                           np.uint16))))
+    return str(write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1])))
+
+
+@pytest.mark.parametrize("run", [None, 1])
+def test_a_bag_of_two_runs_decodes_the_candidates_of_the_run_read(tmp_path, monkeypatch,
+                                                                  capsys, run):
+    bag = _two_run_bag(tmp_path / "bag")
+    extra = (*POSES, *(("--run", str(run)) if run else ()))
+    lazy, _, _ = _build(bag, tmp_path / "lazy", monkeypatch, capsys, extra=extra)
+    every, _, _ = _build(bag, tmp_path / "every", monkeypatch, capsys, every_frame=True,
+                         extra=extra)
+    assert every == STAMPS[:4 if run else 10]
+    assert lazy == ([STAMPS[k] for k in (0, 3)] if run else
+                    [STAMPS[k] for k in (0, 3, 4, 7)])
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
+
+
+def test_the_pose_listed_is_the_pose_read_in_the_run_read(tmp_path):
+    """Without a camera frame named, each frame's pose is looked up for its header frame_id
+    as the indexing pass read it: of its own message, in the run read (not of the message at
+    its position counted from the bag's first run)."""
+    bag = _two_run_bag(tmp_path / "bag")
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map")
+    frames = list(seq.frames_or_unreadable())
+    assert len(frames) == 10
+    for k, f in enumerate(frames):
+        assert (seq.listed_pose_and_depth(k)[0] == f.map_from_cam).all(), k
