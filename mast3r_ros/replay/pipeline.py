@@ -225,8 +225,8 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
 @dataclasses.dataclass(frozen=True)
 class _NotRead:
     """A frame build-map did not decode: not a keyframe candidate (`_candidate_frames`), its
-    pose (``map_from_cam`` 4x4 or None) and whether depth is listed for it from the source's
-    text files."""
+    pose (``map_from_cam`` 4x4 or None) and whether depth is listed for it (a TUM folder's
+    text files, a bag's indexing pass: ``listed_pose_and_depth``)."""
 
     stamp_ns: int
     map_from_cam: Optional[np.ndarray]
