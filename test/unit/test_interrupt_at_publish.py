@@ -16,6 +16,16 @@ from mast3r_ros.core.keyframes import KeyframeMap
 from mast3r_ros.replay.cli import main
 
 
+class CutSummary:
+    """A stdout on which a Ctrl-C lands as the summary is written."""
+
+    def write(self, text):
+        raise KeyboardInterrupt
+
+    def flush(self):
+        pass
+
+
 def test_a_lock_release_cut_short_is_not_released_twice(tmp_path, monkeypatch):
     lock = fileio.acquire_output_lock(str(tmp_path / "out"))
     real_close = os.close
@@ -111,13 +121,6 @@ def test_build_map_interrupted_after_its_map_is_published_says_it_is_complete(
     assert stdout == f"map {out}: {n} keyframes from 12 frames; map check: consistent\n", stdout
     monkeypatch.undo()
 
-    class CutSummary:  # the Ctrl-C lands as the summary line is written
-        def write(self, text):
-            raise KeyboardInterrupt
-
-        def flush(self):
-            pass
-
     monkeypatch.setattr(sys, "stdout", CutSummary())
     assert main(argv + ["--overwrite"]) == 130
     monkeypatch.undo()
@@ -184,13 +187,6 @@ def test_localize_interrupted_after_its_run_is_published_says_it_is_complete(
     assert main(argv + ["--overwrite"]) == 130
     assert capsys.readouterr().err == f"mast3r-ros localize: interrupted {complete}"
     monkeypatch.undo()
-
-    class CutSummary:  # the Ctrl-C lands as the summary table is written
-        def write(self, text):
-            raise KeyboardInterrupt
-
-        def flush(self):
-            pass
 
     monkeypatch.setattr(sys, "stdout", CutSummary())
     assert main(argv + ["--overwrite"]) == 130

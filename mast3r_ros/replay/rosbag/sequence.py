@@ -11,13 +11,13 @@ unreadable frame (`BagSequence.frames_or_unreadable`) stamped from the time the 
 it, and a depth message, stamped so, makes the frame matched to it unreadable. This module
 holds the two passes and frame assembly; its base classes choose the topics (`topics`), keep one
 run of a bag whose header time jumps back (`runs`), give poses from tf (`poses`), associate
-depth (`depth`) and word the messages that cannot be deserialized (`undeserialized`).
+depth (`depth`), word the messages that cannot be deserialized (`undeserialized`) and draw
+build-map's frames one at a time (`drawn`); `opening` opens the file.
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
 import dataclasses
 import logging
 import os
@@ -27,8 +27,6 @@ from typing import Any, Dict, List, NamedTuple, Optional, Tuple
 
 import numpy as np
 from rosbags.highlevel import AnyReader, AnyReaderError
-from rosbags.rosbag2 import ReaderError
-from rosbags.typesys import Stores, get_typestore
 
 from ...core.config import PoseAtStampConfig
 from ...core.errors import ImageSizeError, InputError, error_clause
@@ -45,6 +43,8 @@ from ...core.trajectory import check_pose_rule
 from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                            check_camera_info_arg)
 from .depth import _DepthAssociation
+from .drawn import _DrawnFrames
+from .opening import _open_bag, _open_hint  # noqa: F401 (_open_hint: its tests)
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
@@ -65,47 +65,8 @@ class _Recorded(NamedTuple):
     frame_id: str
 
 
-def _open_hint(path: Path, err: Exception) -> str:
-    """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
-    its messages say what is wrong with the file, not how a recording ends up that way."""
-    text = str(err).lower()
-    if str(path).lower().endswith(".bag"):  # ROS 1's, with ROS 1's tool
-        return (" (a ROS 1 recording killed before it closed, or a file copied in part? "
-                f"'rosbag reindex {path}' (ROS 1) rebuilds its index)"
-                if any(w in text for w in ("index", "header", "magic", "eof", "truncat"))
-                else "")
-    if "files are missing" in text and os.path.isdir(path):  # a split bag copied in part
-        return (" (metadata.yaml lists them but the folder lacks them: a copy or download "
-                "interrupted? copy them again; to read the bag without them, 'ros2 bag reindex "
-                f"{path}' rewrites metadata.yaml from the files present)")
-    if "metadata" in text and os.path.isdir(path):
-        return (f" (metadata.yaml is empty or not a rosbag2's: 'ros2 bag reindex {path}' writes "
-                "it anew from the storage files)")
-    if any(w in text for w in ("magic", "truncat", "unexpected end", "malformed", "eof")):
-        return (" (a recording killed before it closed, or a file copied in part? 'ros2 bag "
-                "reindex' rebuilds metadata.yaml; an MCAP file cut short: 'mcap recover IN -o "
-                "OUT' (the mcap CLI) copies what is readable)")
-    return ""
-
-
-@contextlib.contextmanager
-def _open_bag(path: Path) -> Iterator[AnyReader]:
-    """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
-    try:
-        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
-        reader.open()
-    except (AnyReaderError, ReaderError, OSError) as err:
-        hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
-        kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
-        raise InputError(f"cannot open {kind} {path}: {error_clause(err) if hint else err}{hint}"
-                         ) from err
-    try:
-        yield reader
-    finally:
-        reader.close()
-
-
-class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Undeserialized):
+class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Undeserialized,
+                  _DrawnFrames):
     """A rosbag2 recording as a sequence of ``Frame`` (iterable, re-iterable, with ``len``).
 
     Topics left as ``None`` are detected: the one colour image topic (Image or CompressedImage,
@@ -401,96 +362,6 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         if isinstance(positions, Iterator) and not recorded:
             return self._frames_drawn(positions)
         return self._frames(skip_unreadable=True, positions=positions, recorded=recorded)
-
-    def listed_pose_and_depth(self, index: int) -> Tuple[Optional[np.ndarray], bool]:
-        """Frame ``index``'s (``map_from_cam`` 4x4 float64 from tf at its header stamp, or
-        None; whether a depth message is matched to that stamp) from the indexing pass alone,
-        its image message neither deserialized nor decoded: what build-map selects keyframe
-        candidates by before it decodes a frame (`pipeline._candidate_frames`). The pose is
-        the one iteration gives the frame (for an image message that cannot be deserialized:
-        its `frames_or_unreadable` frame's, at its estimated stamp; None without
-        ``pose_frames``), and is noted as iteration notes it (`no_pose_count`). ``index``
-        0-based into `stamps_ns`. Raises what iteration raises for a ``pose_frames`` that
-        cannot give poses (`InputError`, `TransformError`)."""
-        ordinal = int(self._image_ordinals[index])
-        stamp = int(self._image_stamps[index])
-        frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
-        if ordinal in self._undeserialized:
-            pose = self._undeserialized_frame(ordinal, frame_id).map_from_cam
-        else:
-            pose = self._pose(frame_id or "", stamp)
-        return pose, bool(self._depth_matches(np.array([stamp], np.int64))[0] >= 0)
-
-    def _frames_drawn(self, positions: Iterator[int]) -> Iterator[Frame | UnreadableFrame]:
-        """`frames_or_unreadable` at ``positions`` drawn one at a time (ascending): the next
-        position is drawn only once the frame before it has been consumed, so a caller may
-        decide it from that frame (build-map's keyframe candidates). Each frame is the one
-        `frames_or_unreadable` gives at its position: the image messages read meanwhile are
-        held undeserialized until their position is passed, and a depth message until no
-        position left is matched to it, decoded only when a frame drawn takes it (once)."""
-        stamps = self.stamps_ns
-        depth_of = self._depth_matches(stamps)  # per position: its depth stamp, -1 none
-        last_use: Dict[int, int] = {}  # depth stamp -> the last position matched to it
-        for i, d in enumerate(depth_of.tolist()):
-            if d >= 0:
-                last_use[d] = i
-        images: Dict[int, Tuple[int, Any, bytes]] = {}  # position -> (ordinal, conn, raw)
-        depth_raw: Dict[int, Tuple[int, Any, bytes]] = {}  # depth stamp -> its message, raw
-        depth: Dict[int, Any] = {}  # depth stamp -> decoded depth, or its InputError
-        topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
-        with _open_bag(self.path) as reader:
-            conns = [c for t in topics for c in reader.topics[t].connections]
-            messages = reader.messages(connections=conns)
-            ordinals: collections.Counter = collections.Counter()
-            position = -1  # of the last image of the run read, in stamps_ns
-            for want in positions:
-                d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
-                while want not in images or (d >= 0 and d not in depth_raw and d not in depth):
-                    item = next(messages, None)
-                    if item is None:  # only if the bag changed between the two passes
-                        break
-                    conn, _, raw = item
-                    ordinal = ordinals[conn.topic]
-                    ordinals[conn.topic] += 1
-                    if self._run_counter.run(conn.topic, ordinal) != self._run_label:
-                        continue
-                    if conn.topic == self.image_topic:
-                        position += 1
-                        if position >= want:
-                            images[position] = (ordinal, conn, raw)
-                        continue
-                    stamp = (int(self._depth_by_ordinal[ordinal])
-                             if ordinal < len(self._depth_by_ordinal) else None)
-                    if (stamp is not None and last_use.get(stamp, -1) >= want
-                            and stamp not in depth_raw and stamp not in depth):
-                        depth_raw[stamp] = (ordinal, conn, raw)  # the first at its stamp
-                if want not in images:
-                    return
-                if d in depth_raw:
-                    depth[d] = self._drawn_depth(reader, *depth_raw.pop(d))
-                ordinal, conn, raw = images.pop(want)
-                frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
-                msg = (self._undeserialized_frame(ordinal, frame_id)
-                       if ordinal in self._undeserialized
-                       else self._deserialize(reader, raw, conn.msgtype, conn.topic))
-                yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
-                                                collections.Counter({d: 1}), True)
-                for p in [p for p in images if p <= want]:
-                    del images[p]
-                for s in [s for s in (*depth_raw, *depth) if last_use.get(s, -1) <= want]:
-                    depth_raw.pop(s, None)
-                    depth.pop(s, None)
-
-    def _drawn_depth(self, reader: AnyReader, ordinal: int, conn: Any, raw: bytes) -> Any:
-        """The depth message ``ordinal`` (on the depth topic) decoded, or the `InputError`
-        that makes the frames matched to it unreadable (as `_frames` keeps it)."""
-        if ordinal in self._undeserialized_depth:
-            return self._lost_depth(ordinal, True)
-        msg = self._deserialize(reader, raw, conn.msgtype, conn.topic)
-        try:
-            return self._decode_depth(msg)
-        except InputError as err:
-            return err
 
     def _frames(self, skip_unreadable: bool, positions: Optional[Iterable[int]] = None,
                 recorded: Collection[int] = ()

@@ -1,0 +1,163 @@
+"""build-map's frames: which frames of a recording are decoded (`_candidate_frames`: only the
+keyframe candidates, where the source lists poses and depth without decoding) and what the
+manifest and the log say of the frames it did not use (`_MapStats`; ``unreadable_frames``,
+``frames_not_read``). Split from `mast3r_ros.replay.pipeline`, which imports these names and
+calls them from `_add_keyframes`."""
+
+from __future__ import annotations
+
+import dataclasses
+import inspect
+import logging
+from collections.abc import Iterator, Sequence
+from typing import Any, Dict, List, Optional, Tuple, Union
+
+import numpy as np
+
+from ..core.errors import InputError
+from ..core.keyframes import KeyframeSelector
+from ..core.map_check import KeyframeCheck
+from ..core.trajectory import format_time_range
+from ..core.types import Frame, UnreadableFrame
+from .sources import FrameSource, frames_or_unreadable_at
+from .unreadable import warn_unreadable
+
+log = logging.getLogger(__name__)
+
+
+@dataclasses.dataclass
+class _MapStats:
+    all_poses: List[np.ndarray] = dataclasses.field(default_factory=list)
+    posed_ns: List[int] = dataclasses.field(default_factory=list)  # stamps of all_poses
+    no_pose: int = 0
+    why_no_pose: Optional[str] = None  # `_why_no_pose`
+    no_depth: int = 0  # keyframes written without depth (depth not needed)
+    depth_skipped: int = 0  # posed frames without depth, not offered (depth needed)
+    keyframes: int = 0
+    not_read: int = 0  # frames never decoded: not keyframe candidates (`_candidate_frames`)
+    # frames the source could not read (`UnreadableFrame`): (stamp ns, reason), in order; no
+    # keyframe is taken from them (`_note_unreadable`)
+    unreadable: List[Tuple[int, str]] = dataclasses.field(default_factory=list)
+    unreadable_run: Tuple[int, int, int] = (0, 0, 0)  # the longest run: (frames, first, last)
+    valid_depth: bool = False  # a keyframe's depth has a valid pixel (checked while needed)
+    check: Optional[KeyframeCheck] = None  # the map check, fed each keyframe as it is written
+
+
+
+@dataclasses.dataclass(frozen=True)
+class _NotRead:
+    """A frame build-map did not decode: not a keyframe candidate (`_candidate_frames`), its
+    pose (``map_from_cam`` 4x4 or None) and whether depth is listed for it (a TUM folder's
+    text files, a bag's indexing pass: ``listed_pose_and_depth``)."""
+
+    stamp_ns: int
+    map_from_cam: Optional[np.ndarray]
+    has_depth: bool
+
+
+def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Optional[str],
+                      selector: KeyframeSelector
+                      ) -> Optional[Iterator[Union[Frame, UnreadableFrame, _NotRead]]]:
+    """The frames of ``source`` for `_add_keyframes`, each decoded only when it may become a
+    keyframe; None for a source that cannot tell a frame's pose and depth without decoding it
+    (``listed_pose_and_depth``: `TumSequence`, `BagSequence`, whose indexing pass holds
+    each image's stamp, camera frame_id, tf and matched depth; a bag's image messages left
+    out are neither deserialized nor decoded).
+
+    Whether a frame becomes a keyframe depends only on its pose (``poses[i]`` when given, else
+    the source's), whether depth is listed for it (when ``need``), and whether the frames
+    offered before it could be read: so a frame is decoded when ``selector.would_keep`` its
+    pose (read now, `_add_keyframes` offers it; unreadable, it is not offered and the next
+    candidate is decoded, as before), and every other frame is a `_NotRead`, never decoded.
+    Until the first frame is read every frame is decoded, as before, so that the refusal of
+    a recording whose first frames are all unreadable (`hold_unreadable`) and the
+    --camera-info size check on the first image (`frames_or_unreadable`) are unchanged. The
+    selector is the one `_add_keyframes` offers to: this generator is consumed a frame at a
+    time, each frame offered before the next is asked for."""
+    listed = getattr(source, "listed_pose_and_depth", None)
+    each = getattr(source, "frames_or_unreadable", None)
+    if not callable(listed) or not callable(each) or (
+            "positions" not in inspect.signature(each).parameters):
+        return None
+    stamps = source.stamps_ns
+
+    def wanted() -> Iterator[int]:  # the positions decoded, decided one frame at a time
+        for i in range(len(source)):
+            if read_one[0]:
+                pose, has_depth = listed(i)
+                if poses is not None:
+                    pose = poses[i]
+                if pose is None or not np.isfinite(pose).all() or (need and not has_depth):
+                    skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                    continue
+                try:
+                    if not selector.would_keep(pose):
+                        skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                        continue
+                except InputError:  # offered once read, and refused there, as before
+                    pass
+            yield i
+
+    read_one = [False]  # a frame has been read: from here on only candidates are decoded
+    skipped: List[_NotRead] = []
+
+    def frames() -> Iterator[Union[Frame, UnreadableFrame, _NotRead]]:
+        it = frames_or_unreadable_at(source, wanted())
+        for f in it:
+            yield from skipped  # the frames passed over before this one, in order
+            skipped.clear()
+            read_one[0] = read_one[0] or not isinstance(f, UnreadableFrame)
+            yield f
+        yield from skipped
+    return frames()
+
+
+def _note_unreadable(st: _MapStats, f: UnreadableFrame, n: int, run: Sequence[int]) -> None:
+    """Record the ``n``-th unreadable frame ``f`` in ``st`` (its stamp and reason; the longest
+    ``run`` of unreadable frames in a row, stamps ns, this one last) and warn about it."""
+    warn_unreadable(f, n, "no keyframe taken from it")
+    st.unreadable.append((f.stamp_ns, f.reason))
+    if len(run) > st.unreadable_run[0]:
+        st.unreadable_run = (len(run), run[0], run[-1])
+
+
+def _unreadable_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+    """The manifest's ``unreadable_frames`` (written only when some were): ``count`` of the
+    ``frames`` read, ``stamps_ns`` of each (int ns, in order), the ``first`` one's ``reason``,
+    and the ``longest_run`` of them in a row (``frames``, ``first_ns``, ``last_ns``)."""
+    length, first, last = st.unreadable_run
+    return {"count": len(st.unreadable), "of_frames": int(frames),
+            "stamps_ns": [s for s, _ in st.unreadable],
+            "first": {"stamp_ns": st.unreadable[0][0], "reason": st.unreadable[0][1]},
+            "longest_run": {"frames": length, "first_ns": first, "last_ns": last}}
+
+
+# the manifest's frames_not_read "reason": why build-map did not decode them
+NOT_READ_REASON = "not keyframe candidates"
+
+
+def _not_read_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+    """The manifest's ``frames_not_read`` (written only when some were not): ``count`` of the
+    ``frames`` the recording lists whose images build-map never decoded, and the ``reason``
+    ('not keyframe candidates': no pose, no depth where the matcher needs it, or a pose within
+    the keyframe thresholds of the last keyframe; `_candidate_frames`). Whether they could be
+    read is not known: an unreadable one is not in ``unreadable_frames``."""
+    return {"count": int(st.not_read), "of_frames": int(frames), "reason": NOT_READ_REASON}
+
+
+def _warn_unreadable_count(st: _MapStats, frames: int) -> None:
+    """The count at the end of a build that skipped unreadable frames, with the longest run of
+    them in a row when longer than one (where the map may lack a keyframe)."""
+    if not st.unreadable:
+        return
+    length, first, last = st.unreadable_run
+    gap = (f"; the longest run of them, {length} frames in a row at "
+           f"t={format_time_range(first * 1e-9, last * 1e-9)}, may leave the map without a "
+           "keyframe there" if length > 1 else "")
+    unread = (f", of the {frames - st.not_read} decoded ({st.not_read} not read: "
+              f"{NOT_READ_REASON})" if st.not_read else "")
+    log.warning("%d of %d frames%s could not be read and were skipped: no keyframe was taken "
+                "from them (the first at t=%.6f s: %s; all listed in the manifest's "
+                "unreadable_frames)%s", len(st.unreadable), frames, unread,
+                st.unreadable[0][0] * 1e-9, st.unreadable[0][1], gap)
+

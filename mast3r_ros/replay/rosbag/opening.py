@@ -1,0 +1,56 @@
+"""Opening a recording with rosbags (`_open_bag`): its refusal as an `InputError` that names the
+file and, where one applies, what to do (`_open_hint`: reindex, recover, copy again). Used by
+both passes of `sequence.BagSequence` and by its drawn frames (`drawn`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.rosbag2 import ReaderError
+from rosbags.typesys import Stores, get_typestore
+
+from ...core.errors import InputError, error_clause
+
+
+def _open_hint(path: Path, err: Exception) -> str:
+    """What to do about rosbags' refusal ``err`` of ``path`` ('' when nothing useful applies):
+    its messages say what is wrong with the file, not how a recording ends up that way."""
+    text = str(err).lower()
+    if str(path).lower().endswith(".bag"):  # ROS 1's, with ROS 1's tool
+        return (" (a ROS 1 recording killed before it closed, or a file copied in part? "
+                f"'rosbag reindex {path}' (ROS 1) rebuilds its index)"
+                if any(w in text for w in ("index", "header", "magic", "eof", "truncat"))
+                else "")
+    if "files are missing" in text and os.path.isdir(path):  # a split bag copied in part
+        return (" (metadata.yaml lists them but the folder lacks them: a copy or download "
+                "interrupted? copy them again; to read the bag without them, 'ros2 bag reindex "
+                f"{path}' rewrites metadata.yaml from the files present)")
+    if "metadata" in text and os.path.isdir(path):
+        return (f" (metadata.yaml is empty or not a rosbag2's: 'ros2 bag reindex {path}' writes "
+                "it anew from the storage files)")
+    if any(w in text for w in ("magic", "truncat", "unexpected end", "malformed", "eof")):
+        return (" (a recording killed before it closed, or a file copied in part? 'ros2 bag "
+                "reindex' rebuilds metadata.yaml; an MCAP file cut short: 'mcap recover IN -o "
+                "OUT' (the mcap CLI) copies what is readable)")
+    return ""
+
+
+@contextlib.contextmanager
+def _open_bag(path: Path) -> Iterator[AnyReader]:
+    """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
+    try:
+        reader = AnyReader([path], default_typestore=get_typestore(Stores.ROS2_HUMBLE))
+        reader.open()
+    except (AnyReaderError, ReaderError, OSError) as err:
+        hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
+        kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
+        raise InputError(f"cannot open {kind} {path}: {error_clause(err) if hint else err}{hint}"
+                         ) from err
+    try:
+        yield reader
+    finally:
+        reader.close()
