@@ -274,6 +274,7 @@ class _RaisingOverrides:
     (NS(_parameter_overrides={}), []),
     # a list of Parameters (a shape another rclpy might keep) is read by name
     (NS(_parameter_overrides=[NS(name="max_keyframe", value=1)]), ["max_keyframe"]),
+    (NS(_parameter_overrides=(NS(name="max_keyframe", value=1),)), ["max_keyframe"]),
     # what cannot be read says None: the node skips the warning instead of dying in __init__
     (NS(), None),
     (NS(_parameter_overrides=None), None),
@@ -281,7 +282,7 @@ class _RaisingOverrides:
     (NS(_parameter_overrides=[NS(value=1)]), None),
     (NS(_parameter_overrides={("ns", "x"): 1}), None),
     (_RaisingOverrides(), None),
-], ids=["dict", "empty", "list", "absent", "none", "int", "nameless", "tuple_keys", "raises"])
+], ids=["dict", "empty", "list", "tuple", "absent", "none", "int", "nameless", "tuple_keys", "raises"])
 def test_parameter_override_names_reads_rclpys_private_overrides_only_when_it_can(node, names):
     """rclpy has no public accessor for the overrides; the node read the private
     ``_parameter_overrides`` directly, so an rclpy that renamed or reshaped it (None, a list of
