@@ -282,7 +282,8 @@ class _RaisingOverrides:
     (NS(_parameter_overrides=[NS(value=1)]), None),
     (NS(_parameter_overrides={("ns", "x"): 1}), None),
     (_RaisingOverrides(), None),
-], ids=["dict", "empty", "list", "tuple", "absent", "none", "int", "nameless", "tuple_keys", "raises"])
+], ids=["dict", "empty", "list", "tuple", "absent", "none", "int", "nameless", "tuple_keys",
+        "raises"])
 def test_parameter_override_names_reads_rclpys_private_overrides_only_when_it_can(node, names):
     """rclpy has no public accessor for the overrides; the node read the private
     ``_parameter_overrides`` directly, so an rclpy that renamed or reshaped it (None, a list of
