@@ -29,3 +29,23 @@ def test_unposed_first_frames_are_decoded_until_one_is_read(folder, tmp_path, mo
                  "--params", str(tmp_path / "p.yaml"), "--trajectory", str(traj),
                  "--log-level", "error"]) == 2
     assert "broken recording" in capsys.readouterr().err
+
+
+def test_frames_without_a_trajectory_pose_are_not_decoded(folder, tmp_path, monkeypatch,  # noqa: F811
+                                                          capsys):
+    """Once a frame has been read, a frame --trajectory gives no pose (its rows start at frame
+    10's stamp) is no candidate: counted in frames_not_read, never decoded."""
+    from test_build_map_candidates import _build, _rgb_files
+
+    src = _damaged(folder, tmp_path, ())
+    stamps = [int(s) for s in tum.TumSequence(src).stamps_ns]
+    lines = [ln for ln in (src / "groundtruth.txt").read_text().splitlines()
+             if ln.strip() and not ln.startswith("#")]
+    traj = tmp_path / "traj.txt"
+    traj.write_text("\n".join(ln for ln in lines if float(ln.split()[0]) * 1e9 >= stamps[10]
+                              - 1e3) + "\n")
+    (src / "groundtruth.txt").unlink()
+    decoded, _ = _build(src, tmp_path / "m", monkeypatch, capsys,
+                        extra=("--trajectory", str(traj)))
+    names = [p.rsplit("/", 1)[-1] for p in _rgb_files(src)]
+    assert not set(decoded) & set(names[1:10]), decoded  # frame 0 read: the first is decoded
