@@ -49,3 +49,25 @@ def test_frames_without_a_trajectory_pose_are_not_decoded(folder, tmp_path, monk
                         extra=("--trajectory", str(traj)))
     names = [p.rsplit("/", 1)[-1] for p in _rgb_files(src)]
     assert not set(decoded) & set(names[1:10]), decoded  # frame 0 read: the first is decoded
+
+
+def test_frames_without_depth_are_not_decoded_when_sift_needs_depth(folder, tmp_path,  # noqa: F811
+                                                                    monkeypatch, capsys):
+    """The sift matcher needs keyframe depth: once a frame has been read, one whose depth.txt
+    lists no depth for it is no candidate and is never decoded (frame 6, a keyframe of the
+    intact folder, included), and the map is the one every frame decoded gives."""
+    from test_build_map_candidates import _build, _content, _rgb_files
+
+    src = _damaged(folder, tmp_path, ())
+    stamps = [int(s) for s in tum.TumSequence(src).stamps_ns]
+    depth_txt = src / "depth.txt"
+    gone = {round(s * 1e-9, 6) for s in stamps[1:10]}
+    depth_txt.write_text("\n".join(
+        ln for ln in depth_txt.read_text().splitlines()
+        if ln.startswith("#") or not ln.strip()
+        or round(float(ln.split()[0]), 6) not in gone) + "\n")
+    decoded, _ = _build(src, tmp_path / "lazy", monkeypatch, capsys)
+    names = [p.rsplit("/", 1)[-1] for p in _rgb_files(src)]
+    assert not set(decoded) & set(names[1:10]), decoded
+    _build(src, tmp_path / "every", monkeypatch, capsys, every_frame=True)
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
