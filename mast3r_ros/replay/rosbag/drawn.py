@@ -14,7 +14,7 @@ from rosbags.highlevel import AnyReader
 
 from ...core.errors import InputError
 from ...core.types import Frame, UnreadableFrame
-from .opening import _open_bag
+from .opening import _open_bag, numbered_messages
 
 
 class _DrawnFrames:
@@ -60,8 +60,7 @@ class _DrawnFrames:
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
-            messages = reader.messages(connections=conns)
-            ordinals: collections.Counter = collections.Counter()
+            messages = numbered_messages(reader, conns)
             position = -1  # of the last image of the run read, in stamps_ns
             for want in positions:
                 d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
@@ -69,9 +68,7 @@ class _DrawnFrames:
                     item = next(messages, None)
                     if item is None:  # only if the bag changed between the two passes
                         break
-                    conn, _, raw = item
-                    ordinal = ordinals[conn.topic]
-                    ordinals[conn.topic] += 1
+                    conn, ordinal, raw = item
                     if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                         continue
                     if conn.topic == self.image_topic:

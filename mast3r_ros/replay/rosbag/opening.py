@@ -4,10 +4,12 @@ both passes of `sequence.BagSequence` and by its drawn frames (`drawn`)."""
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any, List, Tuple
 
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag2 import ReaderError
@@ -54,3 +56,14 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         yield reader
     finally:
         reader.close()
+
+
+def numbered_messages(reader: AnyReader, conns: List[Any]) -> Iterator[Tuple[Any, int, bytes]]:
+    """(connection, ordinal, raw CDR bytes) of each message on ``conns``, in the bag's order;
+    ordinal: the message's 0-based place among its topic's messages, the numbering of the
+    indexing pass (`runs._RunCounter` labels runs by it)."""
+    ordinals: collections.Counter = collections.Counter()
+    for conn, _, raw in reader.messages(connections=conns):
+        ordinal = ordinals[conn.topic]
+        ordinals[conn.topic] += 1
+        yield conn, ordinal, raw

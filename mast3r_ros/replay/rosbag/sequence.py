@@ -44,7 +44,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
-from .opening import _open_bag, _open_hint  # noqa: F401 (_open_hint: its tests)
+from .opening import _open_bag, _open_hint, numbered_messages  # noqa: F401 (_open_hint)
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
@@ -373,16 +373,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         last = max(wanted, default=-1) if wanted is not None else len(self)
         depth_by_stamp: Dict[int, Any] = {}  # decoded depth, or its InputError (skipped)
         pending: collections.deque = collections.deque()
-        ordinals: collections.Counter = collections.Counter()
         position = -1  # of the last image of the run read, in stamps_ns
         with _open_bag(self.path) as reader:
             conns = [c for t in topics for c in reader.topics[t].connections]
             frame_id = self._frame_ids[0] if self._frame_ids else None  # the first readable
-            for conn, _, raw in reader.messages(connections=conns):
+            for conn, ordinal, raw in numbered_messages(reader, conns):
                 if wanted is not None and position >= last and not pending:
                     break  # every frame taken has been yielded
-                ordinal = ordinals[conn.topic]
-                ordinals[conn.topic] += 1
                 if self._run_counter.run(conn.topic, ordinal) != self._run_label:
                     continue
                 if conn.topic == self.image_topic:
