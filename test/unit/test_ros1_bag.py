@@ -124,3 +124,20 @@ def test_a_ros1_bag_cut_short_or_never_closed_says_rosbag_reindex(tmp_path):
         f"{active} is a ROS 1 recording that was never closed (rosbag record stopped hard): "
         f"rebuild its index with 'rosbag reindex {active}' (ROS 1), rename it to .bag and "
         "pass that as SOURCE")
+
+
+def test_a_ros1_bag_is_named_so_in_its_messages(tmp_path, caplog):
+    """A ROS 1 bag's log lines and errors called it 'rosbag2 X.bag' (only the open error said
+    'ROS 1 bag'): every message names the recording by its kind (`opening.bag_label`)."""
+    import logging
+
+    from mast3r_ros.core.errors import InputError
+
+    bag = _write_ros1_bag(tmp_path / "office.bag")
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        BagSequence(bag, pose_frames="map:camera_optical")
+    said = [r.getMessage() for r in caplog.records if str(bag) in r.getMessage()]
+    assert said and all(m.startswith(f"ROS 1 bag {bag}: ") for m in said), said
+    with pytest.raises(InputError) as err:
+        BagSequence(bag, image_topic="/nope")
+    assert f"in ROS 1 bag {bag}" in str(err.value) and "rosbag2" not in str(err.value)

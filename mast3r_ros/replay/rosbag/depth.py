@@ -17,6 +17,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import numpy as np
 
+from .opening import bag_label
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import decode_image_message
@@ -59,9 +60,9 @@ class _DepthAssociation:
         if self.depth_topic is None:
             if self.depth_like_topics:
                 found = ", ".join(self.depth_like_topics)
-                return (f"rosbag2 {self.path} is read without depth: pass --depth-topic <topic> "
+                return (f"{bag_label(self.path)} is read without depth: pass --depth-topic <topic> "
                         f"(depth image topics in the bag: {found})")
-            return (f"rosbag2 {self.path} is read without depth, and none of its image topics "
+            return (f"{bag_label(self.path)} is read without depth, and none of its image topics "
                     "looks like depth (16UC1 / 32FC1 or compressedDepth, or 'depth' in the "
                     "name); record the registered depth, or name it with --depth-topic")
         if not self._depth_refs:

@@ -41,6 +41,13 @@ def _open_hint(path: Path, err: Exception) -> str:
     return ""
 
 
+def bag_label(path: str | os.PathLike) -> str:
+    """How messages name a recording: 'ROS 1 bag PATH' for a ``.bag`` file (rosbags reads ROS 1
+    bags too), else 'rosbag2 PATH'."""
+    kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
+    return f"{kind} {path}"
+
+
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
@@ -49,9 +56,8 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         reader.open()
     except (AnyReaderError, ReaderError, OSError) as err:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
-        kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
-        raise InputError(f"cannot open {kind} {path}: {error_clause(err) if hint else err}{hint}"
-                         ) from err
+        said = error_clause(err) if hint else err
+        raise InputError(f"cannot open {bag_label(path)}: {said}{hint}") from err
     try:
         yield reader
     finally:

@@ -14,6 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from rosbags.highlevel import AnyReaderError
 
+from .opening import bag_label
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
@@ -120,9 +121,9 @@ class _TfPoses:
         rejected[0] += 1
         self._tf_rejected_count += 1
         if self._tf_rejected_count <= TF_REJECTED_SHOWN:
-            log.warning("rosbag2 %s: ignoring an invalid transform %s -> %s on %s stamped %s "
-                        "(received at bag time %.6f s), as tf2 does: %s%s", self.path, parent,
-                        child, topic or kind, stamp, bag_ns * 1e-9, err,
+            log.warning("%s: ignoring an invalid transform %s -> %s on %s stamped %s "
+                        "(received at bag time %.6f s), as tf2 does: %s%s", bag_label(self.path),
+                        parent, child, topic or kind, stamp, bag_ns * 1e-9, err,
                         "; further ones are counted at the end of indexing"
                         if self._tf_rejected_count == TF_REJECTED_SHOWN else "")
 
@@ -142,7 +143,7 @@ class _TfPoses:
     def _warn_rejected_tf(self) -> None:
         """End of the indexing pass: one warning counting the invalid tf samples ignored."""
         if self._tf_rejected:
-            log.warning("rosbag2 %s: %s", self.path, self._rejected_tf_note())
+            log.warning("%s: %s", bag_label(self.path), self._rejected_tf_note())
 
     def _tf_roots(self, reader: Any, limit: int = 2000) -> List[str]:
         """The frames of the bag's tf that are parents and no frame's child (``map``), from its

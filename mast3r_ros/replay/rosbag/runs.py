@@ -35,6 +35,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
+from .opening import bag_label
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -355,7 +356,7 @@ class _RunChoice:
         if self._run_wanted is not None:
             if self._run_wanted > max(n, 1):
                 raise InputError(
-                    f"--run {self._run_wanted}: rosbag2 {self.path} has "
+                    f"--run {self._run_wanted}: {bag_label(self.path)} has "
                     f"{'only one run' if n <= 1 else f'{n} runs'} (its images' header time "
                     f"{'never jumps back' if n <= 1 else 'jumps back'}): "
                     f"{'drop --run' if n <= 1 else f'choose --run 1..{n}'}")
@@ -369,17 +370,17 @@ class _RunChoice:
             jumps = "once" if n == 2 else f"{n - 1} times"
             # a WARNING when the run was chosen for the user; INFO when they chose it (--run)
             log.log(logging.INFO if self._run_wanted is not None else logging.WARNING,
-                "rosbag2 %s: header time jumps back %s (clock reset or looped recording), so it "
+                "%s: header time jumps back %s (clock reset or looped recording), so it "
                 "holds %d runs (%s); reading run %d only, %s (to map every run: build-map "
-                "each with --run N, then join the maps with merge-maps)", self.path, jumps, n,
-                names, self.run, how)
+                "each with --run N, then join the maps with merge-maps)", bag_label(self.path),
+                jumps, n, names, self.run, how)
         keep = self._run_label = labels[self.run - 1] if labels else 1
         early = [_stream_name(k) for k, v in runs.shifted.items() if v < 0]
         if early:
             log.warning(
-                "rosbag2 %s: the header time of %s jumps back before the first image on %s (a "
+                "%s: the header time of %s jumps back before the first image on %s (a "
                 "clock reset or restart before the camera started): %s messages before the jump "
-                "belong to another run and are not read with the images", self.path,
+                "belong to another run and are not read with the images", bag_label(self.path),
                 ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
                 image, "its" if len(early) == 1 else "their")
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
@@ -410,9 +411,9 @@ class _RunChoice:
         compared with the images' (a lone CameraInfo serves every image)."""
         before = [item for item in self._info_runs if item[0] < keep]
         _, stamp, intrinsics = before[-1] if before else self._info_runs[0]
-        log.warning("rosbag2 %s: no CameraInfo on %s in the run read; using the %s one, of "
+        log.warning("%s: no CameraInfo on %s in the run read; using the %s one, of "
                     "another run (stamped t=%.3f s: a CameraInfo published once, latched?)",
-                    self.path, self.camera_info_topic, "last" if before else "first",
+                    bag_label(self.path), self.camera_info_topic, "last" if before else "first",
                     stamp * 1e-9)
         return stamp, intrinsics
 
@@ -430,10 +431,10 @@ class _RunChoice:
             if repeated:
                 parts.append(f"{repeated} of {len(stamps)} repeat the previous image's stamp")
             what = " and ".join(parts)
-            log.warning("rosbag2 %s: %s: the camera driver does not stamp its images, so the "
+            log.warning("%s: %s: the camera driver does not stamp its images, so the "
                         "trajectory's stamps are not the images' times and no ground truth can "
                         "be matched to them (the node refuses such frames); fix the driver's "
-                        "header.stamp", self.path, what)
+                        "header.stamp", bag_label(self.path), what)
 
 
 def _stream_name(stream: Any) -> str:

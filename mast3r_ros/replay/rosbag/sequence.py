@@ -44,7 +44,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
-from .opening import _open_bag, _open_hint, numbered_messages  # noqa: F401 (_open_hint)
+from .opening import _open_bag, bag_label, _open_hint, numbered_messages  # noqa: F401 (_open_hint)
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
@@ -164,7 +164,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         warn_if_one_file_of_a_split_bag(self.path)
         with _open_bag(self.path) as reader:
             if reader.message_count == 0:
-                raise InputError(f"rosbag2 {self.path} contains no messages")
+                raise InputError(f"{bag_label(self.path)} contains no messages")
             self._topics = dict(reader.topics)
             self.image_topic = self._select_image_topic(reader, image_topic)
             self.depth_topic = self._select_depth_topic(depth_topic)
@@ -179,7 +179,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._tf_topics = [n for n, i in self._topics.items() if i.msgtype in TF_TYPES]
             if self._pose_frames is not None and not self._tf_topics:
                 raise InputError(
-                    f"pose_frames={pose_frames!r} needs tf, but rosbag2 {self.path} has no "
+                    f"pose_frames={pose_frames!r} needs tf, but {bag_label(self.path)} has no "
                     f"{TF_TYPE} topic (/tf, /tf_static)"
                 )
             if before_index is not None:
@@ -187,8 +187,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._index(reader)
         self._finish_index()
         log.info(
-            "rosbag2 %s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
-            self.path, len(self), self.image_topic,
+            "%s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
+            bag_label(self.path), len(self), self.image_topic,
             self.camera_info_topic or "the given CameraIntrinsics", self.depth_topic or "-",
             pose_frames or "-",
         )
@@ -291,13 +291,13 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         camera = _strip_slash(self._frame_ids[0]) if self._frame_ids else ""
         camera = camera or "CAMERA_OPTICAL_FRAME"
         if not self._tf_topics:
-            return (f"rosbag2 {self.path} has no tf ({TF_TYPE}) to take poses from: pass the "
+            return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from: pass the "
                     "camera's poses as a TUM trajectory, --trajectory FILE")
         with _open_bag(self.path) as reader:
             roots = self._tf_roots(reader)
         parent = roots[0] if len(roots) == 1 else "MAP"
         named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
-        return (f"rosbag2 {self.path} is read without --pose-frames, so its frames take no pose "
+        return (f"{bag_label(self.path)} is read without --pose-frames, so its frames take no pose "
                 f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then the "
                 f"camera optical frame the images' header names{named}), or --trajectory FILE")
 
@@ -321,7 +321,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             if runs.run(self.image_topic, ordinal) == self._run_label:
                 run = f" (run {self.run})" if len(self.runs) > 1 else ""
                 raise InputError(
-                    f"rosbag2 {self.path}: an image message on {self.image_topic}{run}, "
+                    f"{bag_label(self.path)}: an image message on {self.image_topic}{run}, "
                     f"received at bag time {bag_ns * 1e-9:.6f} s, cannot be deserialized: "
                     f"{err}; plain iteration reads every frame (frames_or_unreadable() skips "
                     "it as an unreadable frame, as localize and build-map do)")

@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 from rosbags.highlevel import AnyReader
 
+from .opening import bag_label
 from ...core.errors import InputError
 from ...core.types import CameraIntrinsics
 
@@ -88,12 +89,12 @@ class _TopicSelection:
         if transports and IMAGE_TYPE in types:  # the base topic given, as image_transport takes
             flag = {"image topic": "--image-topic", "depth topic": "--depth-topic"}[option]
             raise InputError(
-                f"{option} {topic!r} is not in rosbag2 {self.path}, but its image_transport "
+                f"{option} {topic!r} is not in {bag_label(self.path)}, but its image_transport "
                 f"topic {' and '.join(transports)} is (a bag records each transport as a topic "
                 f"of its own): pass {flag} {transports[0]}")
         if info is None:
             raise InputError(
-                f"{option} {topic!r} is not in rosbag2 {self.path}; its topics are:\n"
+                f"{option} {topic!r} is not in {bag_label(self.path)}; its topics are:\n"
                 f"{self._listing()}"
             )
         if info.msgtype not in types:
@@ -101,7 +102,7 @@ class _TopicSelection:
                 f"{option} {topic!r} has type {info.msgtype}, expected {' or '.join(types)}"
             )
         if info.msgcount == 0:
-            raise InputError(f"{option} {topic!r} has no messages in rosbag2 {self.path}")
+            raise InputError(f"{option} {topic!r} has no messages in {bag_label(self.path)}")
         return topic
 
     def _candidates(self, types: Sequence[str]) -> List[str]:
@@ -130,7 +131,7 @@ class _TopicSelection:
                     if n + 1 >= _DEPTH_PROBE:
                         raise first from None
             else:
-                raise first or InputError(f"{topic} has no messages in rosbag2 {self.path}")
+                raise first or InputError(f"{topic} has no messages in {bag_label(self.path)}")
         finally:
             gen.close()
         if conn.msgtype == IMAGE_TYPE:
@@ -148,11 +149,11 @@ class _TopicSelection:
             return candidates[0]
         if not candidates:
             raise InputError(
-                f"rosbag2 {self.path} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
+                f"{bag_label(self.path)} has no colour image topic ({' or '.join(IMAGE_TYPES)}, "
                 f"not depth); its topics are:\n{self._listing()}"
             )
         raise InputError(
-            f"rosbag2 {self.path} has several image topics: {', '.join(candidates)}; choose one "
+            f"{bag_label(self.path)} has several image topics: {', '.join(candidates)}; choose one "
             "with --image-topic (BagSequence(image_topic=...))"
         )
 
@@ -180,12 +181,12 @@ class _TopicSelection:
             return same[0]
         if not candidates:
             raise InputError(
-                f"rosbag2 {self.path} has no {CAMERA_INFO_TYPE} topic, so the images have no "
+                f"{bag_label(self.path)} has no {CAMERA_INFO_TYPE} topic, so the images have no "
                 "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
                 "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
             )
         raise InputError(
-            f"rosbag2 {self.path} has several CameraInfo topics: {', '.join(candidates)}, none "
+            f"{bag_label(self.path)} has several CameraInfo topics: {', '.join(candidates)}, none "
             f"alone in the namespace of {self.image_topic}; choose one with --camera-info-topic "
             "(BagSequence(camera_info_topic=...))"
         )

@@ -11,6 +11,7 @@ import logging
 import struct
 from typing import Dict, Optional, Tuple
 
+from .opening import bag_label
 from ...core.errors import InputError
 from ...core.types import UnreadableFrame
 
@@ -76,8 +77,8 @@ class _Undeserialized:
         if not lost:
             return
         (first_bag, first_err), n = next(iter(lost.values())), len(lost)
-        log.warning("rosbag2 %s: %d %s message%s on %s cannot be deserialized (the first "
-                    "received at bag time %.6f s: %s): %s", self.path, n, kind,
+        log.warning("%s: %d %s message%s on %s cannot be deserialized (the first "
+                    "received at bag time %.6f s: %s): %s", bag_label(self.path), n, kind,
                     "" if n == 1 else "s", topic, first_bag * 1e-9, first_err, what_then)
 
     def _lost_depth(self, ordinal: int, skip_unreadable: bool) -> InputError:
