@@ -878,6 +878,20 @@ def test_a_ros_parameter_file_given_as_camera_info_is_named_as_such(tmp_path):
         load_camera_info_yaml(other)
 
 
+def test_a_map_manifest_given_as_camera_info_is_named_as_such(sift_map, tmp_path):
+    """`--camera-info MAP/manifest.json` (JSON is YAML) was refused as "missing field
+    'image_width'"; a map's manifest, or an export's, is named as what it is."""
+    with pytest.raises(InputError) as e:
+        load_camera_info_yaml(Path(sift_map) / "manifest.json")
+    assert str(e.value).startswith(
+        f"{Path(sift_map) / 'manifest.json'} is a keyframe map's manifest (format "
+        "'mast3r_ros.keyframe_map'), not a camera_info YAML: a map folder goes in --map"), e.value
+    export = tmp_path / "manifest.json"
+    export.write_text('{"format": "mast3r_ros-onnx", "version": 1}')
+    with pytest.raises(InputError, match=r"is an export's manifest \(format 'mast3r_ros-onnx'\)"):
+        load_camera_info_yaml(export)
+
+
 def test_lists_written_on_windows_with_backslash_paths_are_read(tmp_path, caplog):
     """A new user's finding: rgb.txt / depth.txt written on Windows ('1.0 rgb\\0.png') failed
     with only 'image not found: seq/rgb\\0.png'. A name is tried as written (a backslash is a

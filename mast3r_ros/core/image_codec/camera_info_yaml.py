@@ -371,8 +371,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     Raises:
         InputError: naming ``path`` (and the field): a file that cannot be read, is not text,
             not valid YAML, empty or not a mapping; a ROS parameter file (``ros__parameters``)
-            given instead; a missing ``image_width``, ``image_height``,
-            ``camera_matrix.data`` or ``distortion_coefficients`` (or one left empty); a field
+            given instead, or a map's (or export's) ``manifest.json``; a missing
+            ``image_width``, ``image_height``, ``camera_matrix.data`` or
+            ``distortion_coefficients`` (or one left empty); a field
             of the wrong type; a number that ROS's yaml-cpp does not read as one
             (``image_height: 24.0``, ``rows: 3.0``, ``1_000``: `_ros_int`, `_yaml_numbers`); a
             misspelled optional field (``distortion_coefficents``: `_refuse_misspelled_field`);
@@ -431,6 +432,12 @@ def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
     if params:  # config/localize.yaml given where the camera calibration goes
         raise InputError(f"{path} is a ROS parameter file (key {params[0]!r}), not a camera_info "
                          "YAML: pass it with --params; --camera-info takes a camera_calibration "
+                         "YAML (image_width, image_height, camera_matrix)")
+    fmt = doc.get("format")
+    if isinstance(fmt, str) and fmt.startswith("mast3r_ros"):  # JSON is YAML: read, then no field
+        what = "a keyframe map's" if fmt.endswith("keyframe_map") else "an export's"
+        raise InputError(f"{path} is {what} manifest (format {fmt!r}), not a camera_info YAML: "
+                         "a map folder goes in --map; --camera-info takes a camera_calibration "
                          "YAML (image_width, image_height, camera_matrix)")
     _refuse_repeated_keys(root, path)
     _refuse_misspelled_field(doc, path)
