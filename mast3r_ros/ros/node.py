@@ -115,7 +115,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
             self._process, lambda: self._active, self._on_replaced, self._on_worker_error)
 
         self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary,
-                                                 self._shutting_down)
+                                                 self._shutting_down, self._on_steady_tick)
         self._bond = NodeBond(self, self._shutting_down)   # Nav2's lifecycle-manager bond
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
@@ -445,6 +445,15 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         except Exception as err:  # noqa: BLE001 - never let a timer end spin()
             self.get_logger().error(f"TF re-broadcast failed: {err!r}",
                                     throttle_duration_sec=5.0)
+
+    def _on_steady_tick(self) -> None:
+        """Every second on the steady clock (the diagnostics timer): keyframe markers published
+        at activate while the node clock read 0 (``use_sim_time`` before /clock) are published
+        again stamped once it runs; a timer on the node clock would wait for /clock as well,
+        but exists only with ``publish_tf``."""
+        outputs = self._outputs
+        if self._active and outputs is not None:
+            outputs.restamp_keyframes(self.get_clock().now().nanoseconds)
 
     # ------------------------------------------------------------------ diagnostics
     def _summary(self) -> DiagnosticsSummary:

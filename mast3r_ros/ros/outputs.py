@@ -1,10 +1,13 @@
 """The node's lifecycle publishers (imports rclpy message types): ~/pose, ~/keyframes, ~/matches.
 
 ~/pose and ~/keyframes use AMCL's latched QoS (late subscribers get the last message); ~/matches
-(depth 1) exists only with ``publish_debug_image``. Lifecycle publishers drop messages while the
-node is inactive. Created in on_configure, closed in cleanup. The worker thread publishes through
-a `shutdown.PublishGate`: `close` waits for a publish in progress, and nothing is published after
-it (nor raised, while the process is exiting).
+(depth 1) exists only with ``publish_debug_image``. The keyframe markers are published at activate,
+stamped with the node clock; under ``use_sim_time`` before the first /clock that reads 0, so they
+are published again, stamped, once the clock runs (`Outputs.restamp_keyframes`): the latched
+message a late rviz or ``ros2 topic echo`` gets is then not dated 1970. Lifecycle publishers
+drop messages while the node is inactive. Created in on_configure, closed in cleanup. The worker
+thread publishes through a `shutdown.PublishGate`: `close` waits for a publish in progress, and
+nothing is published after it (nor raised, while the process is exiting).
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ class Outputs:
                                                           topics.latched())
         self._matches = (node.create_lifecycle_publisher(Image, "~/matches", 1)
                          if publish_debug_image else None)
+        self._unstamped_map: Any = None    # keyframes published stamped 0, to publish again
 
     def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
         """The base pose ``map_from_base`` (4x4: base_frame -> map_frame) with its 6x6
@@ -49,10 +53,24 @@ class Outputs:
 
     def keyframes(self, keyframe_map: Any, stamp_ns: int) -> None:
         """The markers of ``keyframe_map`` (replacing earlier ones): an arrow and an id label per
-        keyframe, or a compact LINE_LIST + POINTS for a large map (`debug_view`)."""
+        keyframe, or a compact LINE_LIST + POINTS for a large map (`debug_view`), stamped
+        ``stamp_ns`` (the node clock's now). A ``stamp_ns`` <= 0 (``use_sim_time`` before the
+        first /clock) is published as it is (the markers are frame-locked, so rviz shows them)
+        and remembered for `restamp_keyframes`."""
         specs = debug_view.map_keyframe_markers(keyframe_map)
-        msg = conv.marker_array_msg(specs, self._map_frame, stamp_ns)
+        msg = conv.marker_array_msg(specs, self._map_frame, max(stamp_ns, 0))
+        self._unstamped_map = keyframe_map if stamp_ns <= 0 else None
         self._gate.run(lambda: self._keyframes.publish(msg))
+
+    def restamp_keyframes(self, now_ns: int) -> bool:
+        """Publish the keyframe markers again stamped ``now_ns`` (the node clock, integer ns)
+        if the last `keyframes` was stamped 0 and the clock now runs (``now_ns`` > 0); the node
+        calls it every second while active. Returns True when it published."""
+        keyframe_map = self._unstamped_map
+        if keyframe_map is None or now_ns <= 0 or not self._gate.is_open:
+            return False
+        self.keyframes(keyframe_map, now_ns)
+        return True
 
     def matches(self, frame: Frame, matches: Optional[MatchDebug], keyframe_map: Any) -> None:
         """The ~/matches picture of ``frame`` (see `debug_view.matches_picture`), if enabled."""
@@ -70,3 +88,4 @@ class Outputs:
             if pub is not None:
                 self._node.destroy_lifecycle_publisher(pub)
         self._pose = self._keyframes = self._matches = None
+        self._unstamped_map = None

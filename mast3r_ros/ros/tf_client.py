@@ -24,6 +24,39 @@ from mast3r_ros.ros.shutdown import PublishGate
 TF_CACHE_S = 10.0
 
 
+class _Listener(TransformListener):
+    """tf2_ros' TransformListener, without the noise of a constructor that failed part-way.
+
+    Humble's (tf2_ros_py 0.25) ``__del__`` calls ``unregister()``, which reads ``self.tf_sub``
+    and ``self.tf_static_sub`` unguarded; when a ``create_subscription`` in ``__init__`` raised
+    (the context going down: SIGTERM while configuring), collecting the half-built listener
+    printed "Exception ignored in: <function TransformListener.__del__>" with an AttributeError
+    traceback. Here a subscription the failed constructor did create is destroyed at once, and
+    the inherited ``__del__`` runs only for a listener that was completely built.
+    """
+
+    _complete = False
+
+    def __init__(self, buffer: Any, node: Any, **kwargs: Any) -> None:
+        try:
+            super().__init__(buffer, node, **kwargs)
+        except BaseException:
+            for name in ("tf_sub", "tf_static_sub"):
+                sub = self.__dict__.pop(name, None)
+                if sub is not None:
+                    try:
+                        node.destroy_subscription(sub)
+                    except Exception:  # noqa: BLE001 - the constructor's error is the one
+                        pass
+            raise
+        self._complete = True
+
+    def __del__(self) -> None:
+        inherited = getattr(super(), "__del__", None)
+        if self._complete and inherited is not None:
+            inherited()
+
+
 class TfClient:
     """A TF buffer with its listener, and a broadcaster, on ``node``."""
 
@@ -32,12 +65,15 @@ class TfClient:
         self._gate = PublishGate(shutting_down)
         self._closed = False
         self.buffer = Buffer(cache_time=Duration(seconds=TF_CACHE_S))
-        self._listener = TransformListener(self.buffer, node, spin_thread=False)
+        self._listener = _Listener(self.buffer, node, spin_thread=False)
         try:
-            self._broadcaster = TransformBroadcaster(node)
+            self._broadcaster = TransformBroadcaster(node)   # one create_publisher
         except BaseException:
             # configure fails; the listener's /tf and /tf_static subscriptions go with it
-            self._listener.unregister()
+            try:
+                self._listener.unregister()
+            except Exception:  # noqa: BLE001 - the broadcaster's error is the one to report
+                pass
             raise
 
     def lookup(self, target: str, source: str, stamp_msg: Any, timeout_s: float) -> np.ndarray:

@@ -231,6 +231,32 @@ def test_outputs_errors_are_dropped_only_while_shutting_down(ros):
     out.pose(np.eye(4), np.eye(6), 1)                   # the process is exiting: dropped
 
 
+def _one_keyframe_map():
+    return type("KM", (), dict(__len__=lambda self: 1, poses=lambda self: np.eye(4)[None],
+                               keyframe=lambda self, i: NS(id="kf0")))()
+
+
+def test_keyframes_stamped_0_under_sim_time_are_published_again_once_the_clock_runs(ros):
+    """Activated under use_sim_time before /clock, the node clock reads 0: the latched
+    ~/keyframes stayed stamped 0 (1970) for every late subscriber. Published again, once, with
+    the first clock reading after /clock; a stamped publish is never repeated."""
+    node = Node()
+    out = ros.outputs.Outputs(node, "map", False)
+    kf_pub = node.pubs[1]
+    km = _one_keyframe_map()
+    out.keyframes(km, 0)
+    assert [sent[1][2] for sent in kf_pub.sent] == [0]
+    assert out.restamp_keyframes(0) is False               # the clock still reads 0
+    assert out.restamp_keyframes(42_000_000_000) is True
+    assert [sent[1][2] for sent in kf_pub.sent] == [0, 42_000_000_000]
+    assert out.restamp_keyframes(43_000_000_000) is False  # once
+    out.keyframes(km, 7)                                    # activated with a running clock
+    assert out.restamp_keyframes(8) is False and len(kf_pub.sent) == 3
+    out.keyframes(km, 0)
+    out.close()
+    assert out.restamp_keyframes(9) is False and len(kf_pub.sent) == 4   # not after close
+
+
 # ------------------------------------------------------------------------------- tf_client
 
 def test_tf_client_lookup_send_clear_close(ros):
@@ -296,11 +322,70 @@ def test_tf_client_that_fails_to_create_its_broadcaster_unregisters_its_listener
 
     def no_broadcaster(node):
         raise RuntimeError("context is not valid")
-    monkeypatch.setattr(ros.tf_client, "TransformListener", Recording)
+    monkeypatch.setattr(ros.tf_client, "_Listener", Recording)
     monkeypatch.setattr(ros.tf_client, "TransformBroadcaster", no_broadcaster)
     with pytest.raises(RuntimeError, match="context is not valid"):
         ros.tf_client.TfClient(Node())
     assert made[0].unregistered
+
+
+class HumbleListener:
+    """tf2_ros_py 0.25's TransformListener in what matters here: two create_subscription
+    calls in __init__, and a __del__ whose unregister reads both attributes unguarded."""
+
+    def __init__(self, buffer, node, *, spin_thread=False):
+        self.buffer, self.node = buffer, node
+        self.tf_sub = node.create_subscription("TFMessage", "/tf")
+        self.tf_static_sub = node.create_subscription("TFMessage", "/tf_static")
+
+    def __del__(self):
+        self.unregister()
+
+    def unregister(self):
+        self.node.destroy_subscription(self.tf_sub)
+        self.node.destroy_subscription(self.tf_static_sub)
+
+
+class SubscribingNode(Node):
+    def __init__(self, fail_at):
+        super().__init__()
+        self.subs, self.fail_at = [], fail_at
+
+    def create_subscription(self, msg_type, topic):
+        if len(self.subs) == self.fail_at:
+            raise RuntimeError("rcl node's context is invalid")
+        self.subs.append(topic)
+        return topic
+
+    def destroy_subscription(self, sub):
+        self.destroyed.append(sub)
+
+
+@pytest.mark.parametrize("fail_at", [0, 1])
+def test_a_tf_listener_that_fails_part_way_is_undone_without_an_ignored_exception(
+        ros, monkeypatch, fail_at):
+    """Humble's TransformListener.__del__ printed 'Exception ignored in ... __del__'
+    (AttributeError: no tf_sub / tf_static_sub) when its constructor had failed part-way, e.g.
+    the context going down during configure; the /tf subscription it had made is destroyed."""
+    import gc
+
+    monkeypatch.setattr(sys.modules["tf2_ros"], "TransformListener", HumbleListener)
+    tf_client = importlib.reload(ros.tf_client)
+    ignored = []
+    monkeypatch.setattr(sys, "unraisablehook", ignored.append)
+    node = SubscribingNode(fail_at)
+    with pytest.raises(RuntimeError, match="context is invalid"):
+        tf_client.TfClient(node)
+    gc.collect()
+    assert [u.exc_value for u in ignored] == []
+    assert node.destroyed == node.subs == ["/tf"][:fail_at]
+
+    node = SubscribingNode(fail_at=9)                    # built: close, then __del__ as usual
+    tf = tf_client.TfClient(node)
+    assert tf.close() == [] and node.destroyed[:2] == ["/tf", "/tf_static"]
+    del tf
+    gc.collect()
+    assert node.destroyed[3:] == ["/tf", "/tf_static"] and ignored == []
 
 
 # -------------------------------------------------------------------- diagnostics_publisher
@@ -335,3 +420,28 @@ def test_a_failing_summary_is_logged_throttled_and_never_raised(ros):
     node.timers[-1][1]()                                # the timer's callback: never raises
     assert "RuntimeError" in node.errors[-1][0]
     assert ok.name == "/robot1/mast3r_localizer: localization"
+
+
+def test_the_diagnostics_timer_runs_on_tick_first_and_publish_now_does_not(ros):
+    """The node's keyframe re-stamp hangs on this steady 1 s tick (it runs in every state and
+    under a paused /clock); a failing tick is logged and the status still goes out; nothing
+    runs while the process is exiting."""
+    node, ticks, going = Node(), [], [False]
+    ros.diagnostics_publisher.DiagnosticsPublisher(
+        node, "localization", lambda: "s", lambda: going[0], lambda: ticks.append(1))
+    pub, = node.pubs
+    node.timers[-1][1]()
+    assert ticks == [1] and len(pub.sent) == 1
+    going[0] = True
+    node.timers[-1][1]()
+    assert ticks == [1] and len(pub.sent) == 1
+
+    node = Node()
+    dp = ros.diagnostics_publisher.DiagnosticsPublisher(node, "localization", lambda: "s",
+                                                        on_tick=lambda: 1 / 0)
+    dp.publish_now()                                    # configure's heartbeat: no tick
+    assert node.errors == []
+    node.timers[-1][1]()
+    (text, kw), = node.errors
+    assert "tick" in text and "ZeroDivisionError" in text
+    assert kw == {"throttle_duration_sec": 10.0} and len(node.pubs[0].sent) == 2
