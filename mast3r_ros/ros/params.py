@@ -203,11 +203,18 @@ def parameter_override_names(node: Any) -> Optional[List[str]]:
     """The names of the parameter overrides ``node`` was started with (parameter files, ``-p``,
     launch ``parameters=``), or None when this rclpy does not let them be read.
 
-    rclpy has no public accessor for them (rclcpp has ``get_parameter_overrides()``; rclpy's
-    ``Node`` keeps ``self._parameter_overrides = {name: Parameter}``, in the humble and jazzy
-    sources alike). The private attribute is feature-detected: absent, not a mapping of str
-    names (a list of Parameters is read by ``.name``), or raising when read, the answer is
-    None and the node skips its unknown-parameter warning instead of failing to start.
+    rclpy has no public accessor for them (rclcpp has ``get_parameter_overrides()``); its
+    ``Node.__init__`` sets ``self._parameter_overrides = self.__node.get_parameters(Parameter)``,
+    a dict ``{name: Parameter}`` of this node's overrides, updated with the constructor's
+    ``parameter_overrides`` (read in Iron-or-later copies of rclpy's node.py; the same line is
+    quoted from a Humble install). The public routes do not give them: undeclared overrides
+    stay invisible with ``allow_undeclared_parameters`` (``get_parameters_by_prefix`` lists
+    declared parameters only), and ``automatically_declare_parameters_from_overrides`` declares
+    every override in the constructor, before the node's own typed declarations (each would then
+    raise ParameterAlreadyDeclaredException), and publishes the misspelled keys as parameters.
+    The private attribute is feature-detected: absent, not a mapping of str names (a list of
+    Parameters is read by ``.name``), or raising when read, the answer is None and the node
+    skips its unknown-parameter warning instead of failing to start.
     """
     try:
         overrides = getattr(node, "_parameter_overrides", None)
