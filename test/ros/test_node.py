@@ -412,3 +412,37 @@ def test_signals_end_main_quickly_without_a_traceback(ros, scene, sig):
             proc.kill()
         harness_spinner.stop()
         harness.node.destroy_node()
+
+
+def test_keyframes_under_sim_time_are_stamped_again_once_clock_runs(ros, scene):
+    """use_sim_time, activated before the first /clock: ~/keyframes goes out stamped 0
+    (frame-locked: rviz shows it), then again stamped with the clock within about a second of
+    /clock starting, so the latched message a late subscriber gets is not dated 1970."""
+    from builtin_interfaces.msg import Time as TimeMsg
+    from rosgraph_msgs.msg import Clock as ClockMsg
+    from visualization_msgs.msg import MarkerArray
+
+    map_dir, _, cam = scene
+    node = LocalizerNode(parameter_overrides=[
+        Parameter("matcher", value="sift"), Parameter("map_path", value=map_dir),
+        Parameter("use_sim_time", value=True)])
+    harness = Harness(cam)
+    latched = QoSProfile(depth=1, reliability=ReliabilityPolicy.RELIABLE,
+                         durability=DurabilityPolicy.TRANSIENT_LOCAL)
+    stamps = []
+    harness.node.create_subscription(
+        MarkerArray, "/mast3r_localizer/keyframes",
+        lambda m: stamps.append(mf.header_stamp_ns(m.markers[0].header)), latched)
+    clock = harness.node.create_publisher(ClockMsg, "/clock", 10)
+    spinner, harness_spinner = Spinner(node), Spinner(harness.node)
+    try:
+        assert harness.transition("configure") and harness.transition("activate")
+        assert _wait(lambda: stamps, 10.0, step_s=0.05) and stamps == [0]
+        tick = lambda: clock.publish(ClockMsg(clock=TimeMsg(sec=1000)))  # noqa: E731
+        assert _wait(lambda: len(stamps) >= 2, 10.0, step=tick, step_s=0.2)
+        assert stamps[1] >= 1000 * 10**9
+        time.sleep(2.5)
+        assert len(stamps) == 2                        # once
+        assert spinner.error is None
+    finally:
+        _release(node, harness, spinner, harness_spinner)
