@@ -418,7 +418,7 @@ def test_keyframes_under_sim_time_are_stamped_again_once_clock_runs(ros, scene):
     """use_sim_time, activated before the first /clock: ~/keyframes goes out stamped 0
     (frame-locked: rviz shows it), then again stamped with the clock within about a second of
     /clock starting, so the latched message a late subscriber gets is not dated 1970."""
-    from builtin_interfaces.msg import Time as TimeMsg
+    from rclpy.time import Time
     from rosgraph_msgs.msg import Clock as ClockMsg
     from visualization_msgs.msg import MarkerArray
 
@@ -438,7 +438,7 @@ def test_keyframes_under_sim_time_are_stamped_again_once_clock_runs(ros, scene):
     try:
         assert harness.transition("configure") and harness.transition("activate")
         assert _wait(lambda: stamps, 10.0, step_s=0.05) and stamps == [0]
-        tick = lambda: clock.publish(ClockMsg(clock=TimeMsg(sec=1000)))  # noqa: E731
+        tick = lambda: clock.publish(ClockMsg(clock=Time(seconds=1000).to_msg()))  # noqa: E731
         assert _wait(lambda: len(stamps) >= 2, 10.0, step=tick, step_s=0.2)
         assert stamps[1] >= 1000 * 10**9
         time.sleep(2.5)
