@@ -31,7 +31,8 @@ class _Listener(TransformListener):
     and ``self.tf_static_sub`` unguarded; when a ``create_subscription`` in ``__init__`` raised
     (the context going down: SIGTERM while configuring), collecting the half-built listener
     printed "Exception ignored in: <function TransformListener.__del__>" with an AttributeError
-    traceback. Here a subscription the failed constructor did create is destroyed at once, and
+    traceback (the newest tf2_ros read, with ``static_only``, still reads ``tf_static_sub``
+    unguarded). Here a subscription the failed constructor did create is destroyed at once, and
     the inherited ``__del__`` runs only for a listener that was completely built.
     """
 
