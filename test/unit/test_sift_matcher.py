@@ -216,6 +216,60 @@ def test_ratio_test_needs_two_columns_and_one_row():
     assert i1.shape == i2.shape == (0,)
 
 
+def _argpartition_match(desc1, desc2, ratio):
+    """The matcher as it was before issue 9's host work: squared distances, a per-row
+    argpartition of the two nearest, the column argmin for the mutual check (an independent
+    reference to compare the cheaper form against)."""
+    d2 = np.maximum(2.0 - 2.0 * (desc1 @ desc2.T), 0.0)
+    top2 = np.argpartition(d2, 1, axis=1)[:, :2]
+    rows = np.arange(len(desc1))
+    a, b = d2[rows, top2[:, 0]], d2[rows, top2[:, 1]]
+    nn = np.where(a <= b, top2[:, 0], top2[:, 1])
+    ok = np.minimum(a, b) < (ratio ** 2) * np.maximum(a, b)
+    ok &= np.argmin(d2, axis=0)[nn] == rows
+    i1 = np.flatnonzero(ok)
+    return i1, nn[i1]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_matches_equal_the_argpartition_form_with_ties_and_copies(seed):
+    """Random RootSIFT-like descriptors with repeated rows and columns (exact ties of nearest
+    and second nearest, and of a column's nearest rows): the same matches, in the same order,
+    as the argpartition form, at every ratio in (0, 1]."""
+    rng = np.random.default_rng(seed)
+    d1 = np.sqrt(rng.dirichlet(np.full(128, 0.3), 300)).astype(np.float32)
+    d2 = np.concatenate([d1[rng.choice(300, 120)] + rng.normal(0, 0.02, (120, 128)),
+                         np.sqrt(rng.dirichlet(np.full(128, 0.3), 200))]).astype(np.float32)
+    d2 /= np.linalg.norm(d2, axis=1, keepdims=True)
+    d2 = np.concatenate([d2, d2[:15]])   # copies: ties in a row's two nearest
+    d1 = np.concatenate([d1, d1[:10]])   # copies: ties in a column's nearest row
+    for ratio in (0.1, 0.6, 0.8, 0.95, 1.0):
+        i1, i2 = match_descriptors(d1, d2, ratio)
+        r1, r2 = _argpartition_match(d1, d2, ratio)
+        assert np.array_equal(i1, r1) and np.array_equal(i2, r2), ratio
+    assert 20 < len(match_descriptors(d1, d2, 0.8)[0])
+
+
+def test_matching_holds_one_distance_matrix_not_several():
+    """Peak memory of matching 4000 x 4000 features (a 64 MB float32 distance matrix) is at
+    most two such matrices: the distances are formed in place (the argpartition form held the
+    similarities, their double, the distances and the partition's indices: 5x)."""
+    import tracemalloc
+
+    rng = np.random.default_rng(0)
+    d1 = rng.normal(size=(1500, 16)).astype(np.float32)
+    d2 = rng.normal(size=(1200, 16)).astype(np.float32)
+    d1 /= np.linalg.norm(d1, axis=1, keepdims=True)
+    d2 /= np.linalg.norm(d2, axis=1, keepdims=True)
+    tracemalloc.start()
+    try:
+        match_descriptors(d1, d2, 0.8)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak <= 2.2 * d1.shape[0] * d2.shape[0] * 4, peak
+
+
 # ------------------------------------------------------- keyframe points and matching ---
 
 def _distorted_keyframe_map(ids=(7, 42)):

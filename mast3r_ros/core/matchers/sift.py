@@ -78,21 +78,29 @@ def match_descriptors(desc1: np.ndarray, desc2: np.ndarray, ratio: float
     """Mutual nearest neighbours passing Lowe's ratio test (IJCV 2004), for unit-norm
     descriptors.
 
-    ``desc1`` (N1, D), ``desc2`` (N2, D) float32. The ratio is on L2 distances,
+    ``desc1`` (N1, D), ``desc2`` (N2, D) float32; ``ratio`` in (0, 1] (a tie of nearest and
+    second nearest never passes). The ratio is on L2 distances,
     ``d_best < ratio * d_second`` (tested on squared distances against ``ratio**2``).
     Returns index arrays (M,) int64 into each.
     """
     if len(desc1) < 1 or len(desc2) < 2:
         return np.zeros(0, np.int64), np.zeros(0, np.int64)
-    sim = desc1 @ desc2.T
-    d2 = np.maximum(2.0 - 2.0 * sim, 0.0)  # squared L2 distance of unit vectors
-    top2 = np.argpartition(d2, 1, axis=1)[:, :2]
+    d2 = desc1 @ desc2.T
+    # squared L2 distance of unit vectors, max(2 - 2 sim, 0), in place (no (N1, N2) temporaries)
+    d2 *= 2.0
+    np.subtract(2.0, d2, out=d2)
+    np.maximum(d2, 0.0, out=d2)
     rows = np.arange(len(desc1))
-    a, b = d2[rows, top2[:, 0]], d2[rows, top2[:, 1]]
-    nn = np.where(a <= b, top2[:, 0], top2[:, 1])
-    best, second = np.minimum(a, b), np.maximum(a, b)
+    mutual = np.argmin(d2, axis=0)  # each column's nearest row (first of ties), before masking
+    # nearest and second-nearest per row: argmin, then the min with the nearest masked. Where
+    # the two distances tie, no ratio <= 1 passes, so which tied column is "nearest" is moot;
+    # elsewhere the nearest is unique. 3-4x cheaper than a per-row argpartition of 2.
+    nn = np.argmin(d2, axis=1)
+    best = d2[rows, nn]
+    d2[rows, nn] = np.inf
+    second = d2.min(axis=1)
     ok = best < (ratio ** 2) * second
-    ok &= np.argmin(d2, axis=0)[nn] == rows  # mutual
+    ok &= mutual[nn] == rows
     i1 = np.flatnonzero(ok)
     return i1.astype(np.int64), nn[i1].astype(np.int64)
 
