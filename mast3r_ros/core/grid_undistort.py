@@ -26,7 +26,8 @@ faster than a lookup reads them (docs/bench/undistort_windows_cpu_2026-12-05).
 Tables are keyed by everything the values depend on (K, distortion coefficients and model,
 ``to_orig``, grid size), so a new CameraInfo (other intrinsics) or another query size gets a
 new table and never reads a stale one; the last `MAX_TABLES` are kept (least recently used
-dropped; 6.5 MB each at 512 x 384). A lock serialises lookups: the node's worker may leave a
+dropped; 6.5 MB each at 512 x 384, a captured grid's 17 bytes a pixel: 5.2 MB at 640 x 480,
+35 MB at 1920 x 1080). A lock serialises lookups: the node's worker may leave a
 straggler thread in a frame while the next one starts.
 """
 
@@ -42,6 +43,7 @@ from .errors import InputError
 from .geometry import apply_homography, undistort_pixels
 
 MAX_TABLES = 4
+_IDENTITY = np.eye(3)
 
 
 class _Table:
@@ -49,14 +51,24 @@ class _Table:
     captured pixel (columns 0, 1) and its undistorted pixel (2, 3) where ``done[c]``. One row
     of 32 bytes per cell: a lookup's random reads touch one cache line per match (the table,
     6 MB at 512 x 384, does not stay in cache between frames). Rows are filled lazily, so a new
-    table costs nothing up front (no whole-grid mapping or undistortion on the first frame)."""
+    table costs nothing up front (no whole-grid mapping or undistortion on the first frame).
 
-    __slots__ = ("rows", "done", "w")
+    With the identity mapping (``identity``: the captured image's own grid, which the
+    coarse-to-fine windows read) the captured pixel is the cell's column and row themselves,
+    so ``rows`` is (H*W, 2), the undistorted pixel only: 16 + 1 bytes a cell, 35 MB of
+    address space at 1920 x 1080 instead of 68 MB."""
 
-    def __init__(self, hw: Tuple[int, int]):
-        self.rows = np.empty((hw[0] * hw[1], 4), dtype=np.float64)
+    __slots__ = ("rows", "done", "w", "identity")
+
+    def __init__(self, hw: Tuple[int, int], identity: bool = False):
+        self.identity = bool(identity)
+        self.rows = np.empty((hw[0] * hw[1], 2 if identity else 4), dtype=np.float64)
         self.done = np.zeros(hw[0] * hw[1], dtype=bool)
         self.w = hw[1]
+
+    @property
+    def nbytes(self) -> int:
+        return int(self.rows.nbytes + self.done.nbytes)
 
 
 def _dist_key(dist: Optional[np.ndarray]) -> bytes:
@@ -74,6 +86,13 @@ class GridUndistortCache:
 
     def __len__(self) -> int:
         return len(self._tables)
+
+    @property
+    def nbytes(self) -> int:
+        """Bytes of address space the kept tables hold (rows not filled yet included: numpy
+        allocates a table whole, the OS backs its pages as they are written)."""
+        with self._lock:
+            return sum(t.nbytes for t in self._tables.values())
 
     def lookup(self, xy_net: np.ndarray, to_orig: np.ndarray, grid_hw: Tuple[int, int],
                K: np.ndarray, dist: Optional[np.ndarray], model: str = "plumb_bob"
@@ -103,7 +122,7 @@ class GridUndistortCache:
         with self._lock:
             tab = self._tables.get(key)
             if tab is None:
-                tab = self._tables[key] = _Table((h, w))
+                tab = self._tables[key] = _Table((h, w), np.array_equal(T, _IDENTITY))
                 while len(self._tables) > self.max_tables:
                     self._tables.popitem(last=False)
             else:
@@ -113,8 +132,11 @@ class GridUndistortCache:
                 todo = np.unique(todo)
                 # the same call, on the same int64 network pixels, as the matcher's mapping
                 px = apply_homography(T, np.stack([todo % w, todo // w], axis=1))
-                tab.rows[todo, :2] = px
-                tab.rows[todo, 2:] = undistort_pixels(px, Kf, dist, model)
+                if not tab.identity:
+                    tab.rows[todo, :2] = px
+                tab.rows[todo, -2:] = undistort_pixels(px, Kf, dist, model)
                 tab.done[todo] = True
             got = tab.rows[cell]
+        if tab.identity:  # apply_homography(identity, xy) is xy exactly: x*1 + y*0 + 0, over 1
+            return xy.astype(np.float64), got
         return np.ascontiguousarray(got[:, :2]), np.ascontiguousarray(got[:, 2:])
