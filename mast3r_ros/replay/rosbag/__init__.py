@@ -17,7 +17,8 @@ driver) holds several runs that share stamps; only one is read (`runs` says how 
 apart and which is chosen).
 
 Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
-topic selection), `runs` (runs of header time, unstamped images), `poses` (poses from tf),
+topic selection), `runs` (runs of header time, unstamped images), `receive_times` (what receive
+times tell about a jump back), `poses` (poses from tf),
 `depth` (depth association), `undeserialized` (messages that cannot be deserialized). The
 ``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow
 it.

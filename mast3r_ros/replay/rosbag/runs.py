@@ -13,7 +13,8 @@ below its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by st
 is not a jump but a reordered message of the same run (two swapped images; a map -> odom
 re-broadcast stamped ahead, as AMCL and this node publish it, between results stamped at their
 images' times), unless it goes back to its run's first stamp with the next one below the top (a
-short recording looped: `run_labels`); tf samples are sorted by stamp, as tf2 does. Only one run
+short recording looped: `run_labels`); a stream's own run stamped ahead of the images' clock
+joins the run after it (`receive_times`); tf samples are sorted by stamp, as tf2 does. Only one run
 is read: the longest (most images; the first of equally long ones) unless ``run`` chooses one, so
 no frame is associated with depth, intrinsics or a transform of another run, and tf is never
 interpolated across the jump.
@@ -36,6 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .opening import bag_label
+from .receive_times import join_stamped_ahead
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -145,7 +147,9 @@ class _RunCounter:
         reference's first message (its earlier runs, before a reset the reference never saw,
         fall below 1). "Under way" is the run of whichever of the two messages received around
         that moment has its receive time minus stamp nearer the other stream's (`_run_around`),
-        so a message received just before the first of a new run still joins it. Messages
+        so a message received just before the first of a new run still joins it; first, a
+        stream's own run stamped ahead of the reference's clock joins the run after it
+        (`receive_times.join_stamped_ahead`). Messages
         noted without a stamp are left out of all this, then placed (`_place_unknown`), but
         for those whose stamp was read from their bytes (`_take_read_stamps`)."""
         self._take_read_stamps()
@@ -165,6 +169,8 @@ class _RunCounter:
         for k, lab in labels.items():
             if ref is None or k == ref or not lab:
                 continue
+            lab = labels[k] = join_stamped_ahead(*streams[k], lab, streams[ref][0], labels[ref],
+                                                 streams[ref][1])
             mine = (streams[k][0], lab, streams[k][1])
             theirs = (streams[ref][0], labels[ref], streams[ref][1])
             if mine[0][0] >= theirs[0][0]:  # starts after the reference: joins its run

@@ -1,0 +1,61 @@
+"""What a bag's receive (log) times tell about a jump back of header time (`runs`).
+
+rosbag2 and ROS 1 bags record when each message was received; within one run of a stream its
+receive time minus header stamp (its *offset*: the latency plus the offset between the clocks) is
+nearly constant, whatever the clocks. A clock jumping back by J raises the offset of every later
+message by J; a message received late raises only its own; a message stamped ahead lowers only its
+own. A rule of `runs` rests on it:
+
+- `join_stamped_ahead`: a stream's own run made only of messages stamped ahead of the reference
+  (the images') clock, ended by a drop onto that clock while the reference itself did not jump,
+  is no run but the start of the next one (a static-ish transform published with a future stamp
+  before its clock settled); two or more such first messages were split off as a run the images
+  took, so they had no pose.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Sequence
+from typing import List
+
+def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: List[int],
+                       ref_received: Sequence[int], ref_labels: Sequence[int],
+                       ref_stamps: Sequence[int]) -> List[int]:
+    """``labels`` (a stream's own run numbers, 1-based, rising by one at each jump, in bag order)
+    with every run that is only stamped ahead joined to the run after it, the later numbers
+    lowered to match. A run (ordinals s .. i - 1, the next run starting at i) is stamped ahead
+    when the reference stream (its receive times, sorted, run labels and stamps, int ns) was
+    received before ``received[s]`` and made no jump of its own until ``received[i]``, and by
+    the reference's offset at each message (that of its message received nearest in time) every
+    message of the run is stamped ahead of the reference's clock by more than half the drop at i
+    (the run's top - ``stamps[i]``) while message i is within half the drop of it. A run before
+    the reference's first message is left alone: a run of a clock reset before the camera
+    started looks the same."""
+    if not ref_received or len(set(labels)) < 2:
+        return labels
+
+    def ahead(j: int) -> int:  # how far message j is stamped ahead of the reference's clock
+        k = bisect.bisect_left(ref_received, received[j])
+        near = [n for n in (k - 1, k) if 0 <= n < len(ref_received)]
+        n = min(near, key=lambda n: abs(ref_received[n] - received[j]))
+        return (ref_received[n] - ref_stamps[n]) - (received[j] - stamps[j])
+
+    def reference_run(j: int) -> int:  # the reference's run when message j was received
+        return ref_labels[max(bisect.bisect_right(ref_received, received[j]) - 1, 0)]
+
+    starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
+    joined = []
+    for s, i in zip(starts, starts[1:]):
+        drop = max(stamps[s:i]) - stamps[i]
+        joined.append(received[s] >= ref_received[0]
+                      and reference_run(s) == reference_run(i)
+                      and abs(ahead(i)) < drop / 2
+                      and all(ahead(j) > drop / 2 for j in range(s, i)))
+    if not any(joined):
+        return labels
+    out, run = list(labels), labels[0]
+    for n, (s, e) in enumerate(zip(starts, starts[1:] + [len(labels)])):
+        out[s:e] = [run] * (e - s)
+        run += not (n < len(joined) and joined[n])
+    return out

@@ -1,0 +1,84 @@
+"""What a bag's receive times tell the run rules (`rosbag.receive_times`): a first tf run stamped
+ahead of the images' clock is no run of its own. Bags are written with rosbags, receive times
+real."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from test_rosbag import BASE_FROM_CAM, MS, S, camera_info, pose, tf_message  # noqa: E402
+from test_rosbag_values import bag_of, colour  # noqa: E402
+
+from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.rosbag.runs import _RunCounter  # noqa: E402
+
+
+def _counter(streams, reference="img"):
+    c = _RunCounter()
+    for name, msgs in streams.items():
+        for stamp, bag in msgs:
+            c.note(name, stamp, bag)
+    c.finish(reference=reference)
+    return c
+
+
+# ---- first messages stamped ahead ------------------------------------------------------------
+
+def test_two_first_tf_messages_stamped_ahead_join_the_run_after_them():
+    """Images stamped as received (1000 .. 1500). tf's first two messages, received at 1050 and
+    1150, are stamped 2000 ahead (3050, 3150); the rest as received. tf's own rule splits them
+    off (the drop to 1250 never climbs back): the images took that run of two and had no pose.
+    By the images' clock they are 2000 ahead and the next one is on it: one run."""
+    c = _counter({"img": [(t, t) for t in range(1000, 1600, 100)],
+                  "tf": [(3050, 1050), (3150, 1150), (1250, 1251), (1350, 1351), (1450, 1451),
+                         (1550, 1551)]})
+    assert [c.run("img", o) for o in range(6)] == [1] * 6
+    assert [c.run("tf", o) for o in range(6)] == [1] * 6
+
+
+def test_a_tf_run_on_the_images_clock_or_before_the_images_is_kept_apart():
+    """What stays a run: a tf run on the images' clock followed by one off it (an arm driver
+    restarted with its own clock); a run received before the first image (a clock reset before
+    the camera started looks the same as a stamp ahead); a jump the images make too (a reset of
+    every clock)."""
+    imgs = [(t, t) for t in range(1000, 1600, 100)]
+    own = _counter({"img": imgs, "arm": [(1000, 1001), (1100, 1101), (1200, 1201), (10, 1250),
+                                         (20, 1300), (30, 1350), (40, 1400), (50, 1450)]})
+    assert [own.run("arm", o) for o in range(8)] == [1, 1, 1, 2, 2, 2, 2, 2]
+    early = _counter({"img": imgs, "tf": [(3050, 900), (3150, 950), (1250, 1251), (1350, 1351),
+                                          (1450, 1451), (1550, 1551)]})
+    assert [early.run("tf", o) for o in range(6)] == [0, 0, 1, 1, 1, 1]
+    reset = _counter({"img": [(1000, 1000), (1100, 1100), (1200, 1200), (500, 1300), (600, 1400),
+                              (700, 1500)],
+                      "tf": [(1150, 1150), (1250, 1250), (550, 1350), (650, 1450), (750, 1550)]})
+    assert [reset.run("tf", o) for o in range(5)] == [1, 1, 2, 2, 2]
+
+
+def test_a_bag_whose_tf_starts_with_two_samples_stamped_ahead_poses_every_image(tmp_path,
+                                                                                caplog):
+    """Images at 1.0 .. 1.5 s (received at their stamps). map -> base_link is first recorded at
+    bag 1.05 and 1.15 s stamped 3.05 and 3.15 s (published with a future stamp before its clock
+    settled), then at 0.95, 1.25, 1.55 s. Every image has its pose and nothing is said about
+    runs; the two samples ahead split off as a run of their own, the images' run, and no image
+    had a pose."""
+    moved = pose([0, 0, 0], [2.0, 1.0, 0.0])
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/cam/image", S + k * 100 * MS, colour(S + k * 100 * MS)) for k in range(6)]
+    msgs += [("/tf", b * MS + 2, tf_message([("map", "base_link", t * MS, moved)]))
+             for t, b in [(3050, 1050), (3150, 1150), (950, 1160), (1250, 1260), (1550, 1560)]]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
+                          pose_frames="map:camera_optical",
+                          pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
+        frames = list(seq)
+    assert seq.runs == [(6, S, S + 500 * MS)] and len(frames) == 6
+    for f in frames:
+        np.testing.assert_allclose(f.map_from_cam, moved @ BASE_FROM_CAM, atol=1e-9)
+    assert not [r for r in caplog.records if "jumps back" in r.getMessage()]
