@@ -1,5 +1,6 @@
 """What a bag's receive times tell the run rules (`rosbag.receive_times`): a first tf run stamped
-ahead of the images' clock is no run of its own. Bags are written with rosbags, receive times
+ahead of the images' clock is no run of its own, and a clock that goes back by fewer than
+RUN_LOOKAHEAD frame periods is a new run. Bags are written with rosbags, receive times
 real."""
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from test_rosbag import BASE_FROM_CAM, MS, S, camera_info, pose, tf_message  # n
 from test_rosbag_values import bag_of, colour  # noqa: E402
 
 from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
-from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence, run_labels  # noqa: E402
 from mast3r_ros.replay.rosbag.runs import _RunCounter  # noqa: E402
 
 
@@ -82,3 +83,43 @@ def test_a_bag_whose_tf_starts_with_two_samples_stamped_ahead_poses_every_image(
     for f in frames:
         np.testing.assert_allclose(f.map_from_cam, moved @ BASE_FROM_CAM, atol=1e-9)
     assert not [r for r in caplog.records if "jumps back" in r.getMessage()]
+
+
+# ---- short jumps back --------------------------------------------------------------------------
+
+def test_a_clock_going_back_by_fewer_than_four_frames_is_a_new_run_by_its_receive_times():
+    """Stamps 0 .. 700 received at their stamps, then the clock goes back 300 (two frames and a
+    reset's worth): 500, 600, ... received 800, 900, ... The stamps climb past 700 within 4
+    messages, so by stamps alone it was one run, repeating 500 .. 700. Receive time minus stamp
+    rises by 300 and stays there: a new run. A late message (swapped pair), a message stamped
+    ahead between fresh ones and made-up receive times that do not tick with the stamps keep
+    one run."""
+    stamps = [0, 100, 200, 300, 400, 500, 600, 700, 500, 600, 700, 800, 900]
+    received = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100, 1200]
+    assert run_labels(stamps) == [1] * 13  # stamps alone cannot tell
+    assert run_labels(stamps, received=received) == [1] * 8 + [2] * 5
+    # 1.5 frames back: 650 after 700, received at 800
+    half = [0, 100, 200, 300, 400, 500, 600, 700, 650, 750, 850]
+    assert run_labels(half, received=received[:11]) == [1] * 8 + [2] * 3
+    assert run_labels([0, 100, 200, 400, 300, 500, 600, 700],
+                      received=[0, 100, 200, 300, 400, 500, 600, 700]) == [1] * 8
+    assert run_labels([0, 100, 200, 300, 350, 300, 400, 500, 600],  # 350: stamped 50 ahead
+                      received=[0, 100, 200, 300, 300, 301, 400, 500, 600]) == [1] * 9
+    assert run_labels(stamps, received=list(range(13))) == [1] * 13
+    # a simulation at half real time: receive times do not tick with the stamps, as before
+    assert run_labels(stamps, received=[2 * r for r in received]) == [1] * 13
+
+
+def test_a_bag_whose_clock_goes_back_two_frames_reads_one_run(tmp_path, caplog):
+    """Images at 0.1 .. 0.8 s received at their stamps, then a reset back by 0.3 s: stamps
+    0.6 .. 1.4 s received at 0.9 .. 1.7 s. Two runs (8 and 9 images), the longer read, with a
+    warning; it was one run of 17 images, three stamps of it twice (tf and depth of either
+    pass served both)."""
+    stamps = [100, 200, 300, 400, 500, 600, 700, 800] + [600 + 100 * k for k in range(9)]
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", (100 + 100 * k) * MS, colour(t * MS)) for k, t in enumerate(stamps)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs))
+    assert [c for c, _, _ in seq.runs] == [8, 9]
+    assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
+    assert [r for r in caplog.records if "jumps back once" in r.getMessage()]

@@ -4,20 +4,61 @@ rosbag2 and ROS 1 bags record when each message was received; within one run of 
 receive time minus header stamp (its *offset*: the latency plus the offset between the clocks) is
 nearly constant, whatever the clocks. A clock jumping back by J raises the offset of every later
 message by J; a message received late raises only its own; a message stamped ahead lowers only its
-own. A rule of `runs` rests on it:
+own. Two rules of `runs` rest on it:
 
+- `clock_went_back`: a drop below the run's top that is followed within the lookahead by a climb
+  past it was taken for a reordered message; when the messages after it keep an offset raised by
+  about the drop, it is a short jump back (a reset by fewer than ``RUN_LOOKAHEAD`` frame periods),
+  which was merged with the run before it.
 - `join_stamped_ahead`: a stream's own run made only of messages stamped ahead of the reference
   (the images') clock, ended by a drop onto that clock while the reference itself did not jump,
   is no run but the start of the next one (a static-ish transform published with a future stamp
   before its clock settled); two or more such first messages were split off as a run the images
   took, so they had no pose.
+
+`clock_went_back` compares offsets only where receive times tick with the header stamps (a bag
+written with made-up receive times, or a simulation recorded at another speed, keeps the
+stamp-only rules).
 """
 
 from __future__ import annotations
 
 import bisect
+import statistics
 from collections.abc import Sequence
 from typing import List
+
+# receive time must advance as header time does within this fraction, over the run before a
+# drop, for the offsets to be compared (a simulation at 0.9x real time drifts 10 % a frame)
+RATE_TOLERANCE = 0.05
+
+
+def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, i: int,
+                    top: int, lookahead: int) -> bool:
+    """Whether stamp ``i`` (below ``top``, the highest stamp of its run, which began at ordinal
+    ``start``) starts a new run by its receive times though a stamp climbs past ``top`` within
+    ``lookahead``: the median offset (receive time - stamp, int ns) of the ``lookahead``
+    messages after it exceeds that of the (up to) ``lookahead`` before it, in its run, by more
+    than half the drop (``top`` - stamp) and half the median stamp step before it, plus what the
+    clocks' rate difference drifts in between (O(``lookahead``): a stream reordered at every
+    other message costs no more). False when there are fewer than two messages on
+    either side or the receive times do not tick with the stamps (`RATE_TOLERANCE`)."""
+    before = range(max(start, i - lookahead), i)
+    after = range(i + 1, min(len(stamps), i + 1 + lookahead))
+    if len(before) < 2 or len(after) < 2 or i - start < 2:
+        return False
+    span = stamps[i - 1] - stamps[start]
+    if span <= 0:
+        return False
+    rate = (received[i - 1] - received[start]) / span - 1.0
+    if abs(rate) > RATE_TOLERANCE:
+        return False
+    step = statistics.median(stamps[j + 1] - stamps[j] for j in before[:-1])
+    rise = (statistics.median(received[j] - stamps[j] for j in after)
+            - statistics.median(received[j] - stamps[j] for j in before))
+    drift = abs(rate) * abs(stamps[after[-1]] - stamps[before[0]])
+    return rise > max(top - stamps[i], step) / 2 + drift
+
 
 def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: List[int],
                        ref_received: Sequence[int], ref_labels: Sequence[int],

@@ -13,11 +13,11 @@ below its run's latest one but followed at once (`RUN_LOOKAHEAD` messages) by st
 is not a jump but a reordered message of the same run (two swapped images; a map -> odom
 re-broadcast stamped ahead, as AMCL and this node publish it, between results stamped at their
 images' times), unless it goes back to its run's first stamp with the next one below the top (a
-short recording looped: `run_labels`); a stream's own run stamped ahead of the images' clock
-joins the run after it (`receive_times`); tf samples are sorted by stamp, as tf2 does. Only one run
-is read: the longest (most images; the first of equally long ones) unless ``run`` chooses one, so
-no frame is associated with depth, intrinsics or a transform of another run, and tf is never
-interpolated across the jump.
+short recording looped: `run_labels`) or its receive times say its clock went back; a stream's
+own run stamped ahead of the images' clock joins the run after it (`receive_times`); tf samples
+are sorted by stamp, as tf2 does. Only one run is read: the longest (most images; the first of
+equally long ones) unless ``run`` chooses one, so no frame is associated with depth, intrinsics
+or a transform of another run, and tf is never interpolated across the jump.
 
 `run_labels` labels one stream, `_RunCounter` every stream of a bag, and `_RunChoice` (a part of
 `BagSequence`) keeps the chosen run after the indexing pass and warns about images whose header
@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .opening import bag_label
-from .receive_times import join_stamped_ahead
+from .receive_times import clock_went_back, join_stamped_ahead
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -57,8 +57,10 @@ RUN_LOOKAHEAD = 4
 HEADER_STAMP_WINDOW_NS = 1_000_000_000
 
 
-def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[int]:
-    """Run number (1-based) of each header stamp of one stream, in bag order.
+def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD,
+               received: Optional[Sequence[int]] = None) -> List[int]:
+    """Run number (1-based) of each header stamp of one stream, in bag order; ``received``:
+    the bag's receive time of each (int ns), when known.
 
     A stamp below the current run's highest one is a reordered message of that run when one of
     the next ``lookahead`` stamps of the stream rises above that highest stamp again, and the
@@ -72,18 +74,22 @@ def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD) -> List[in
     loop replaying it): a tf edge whose first recorded message is stamped ahead of the next
     ones (a map -> odom re-broadcast at now + tolerance, as AMCL and this node publish it,
     recorded before the results stamped at image times) was split off as a run of its own,
-    and the images, taking its run, had no pose at all.
+    and the images, taking its run, had no pose at all. A drop that the lookahead climbs out of
+    still starts a new run when the receive times say the clock went back
+    (`receive_times.clock_went_back`: a reset by fewer than ``lookahead`` frame periods).
     """
     labels: List[int] = []
     # climbs: the stamps that raised the run's top (late messages below it are not its steps)
-    run, top, first, climbs = 1, None, None, 0
+    run, top, first, climbs, start = 1, None, None, 0, 0
     for i, stamp in enumerate(stamps):
         later = stamps[i + 1:i + 1 + lookahead]
         if top is not None and stamp < top and (
                 not any(t > top for t in later)
                 or (stamp <= first and (not later or later[0] <= top)
-                    and (climbs > 1 or top in later))):
-            run, top, first, climbs = run + 1, stamp, stamp, 1
+                    and (climbs > 1 or top in later))
+                or (received is not None
+                    and clock_went_back(stamps, received, start, i, top, lookahead))):
+            run, top, first, climbs, start = run + 1, stamp, stamp, 1, i
         else:
             climbs += top is None or stamp > top
             top = stamp if top is None else max(top, stamp)
@@ -164,7 +170,7 @@ class _RunCounter:
             known[k] = [i for i in range(len(v)) if i not in unknown]
             streams[k] = (array.array("q", (self._bag_ns[k][i] for i in known[k])),
                           [v[i] for i in known[k]])
-        labels = {k: run_labels(stamps) for k, (_, stamps) in streams.items()}
+        labels = {k: run_labels(stamps, received=bag) for k, (bag, stamps) in streams.items()}
         ref = reference if labels.get(reference) else None
         for k, lab in labels.items():
             if ref is None or k == ref or not lab:
