@@ -123,3 +123,27 @@ def test_a_bag_whose_clock_goes_back_two_frames_reads_one_run(tmp_path, caplog):
     assert [c for c, _, _ in seq.runs] == [8, 9]
     assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
     assert [r for r in caplog.records if "jumps back once" in r.getMessage()]
+
+
+def test_a_bag_whose_every_clock_goes_back_two_frames_poses_run_2_from_its_own_tf(tmp_path):
+    """Images at 0.1 .. 0.8 s and map -> base_link (x = 0) at 0.05 .. 0.85 s, received at their
+    stamps; a reset back by 0.3 s, then images at 0.6 .. 1.4 s and map -> base_link (x = 5 m)
+    at 0.55 .. 1.45 s, received 0.3 s after their stamps. Run 2 is read and every image of it
+    is posed from the x = 5 m samples only: as one run, the two passes' samples interleaved by
+    stamp and an image at 0.6 .. 0.8 s was interpolated between x = 0 and x = 5 m."""
+    before, after = pose([0, 0, 0], [0, 0, 0]), pose([0, 0, 0], [5.0, 0, 0])
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(100 * MS))]
+    msgs += [("/cam/image", t * MS, colour(t * MS)) for t in range(100, 900, 100)]
+    msgs += [("/cam/image", (t + 300) * MS, colour(t * MS)) for t in range(600, 1500, 100)]
+    msgs += [("/tf", t * MS + 2, tf_message([("map", "base_link", t * MS, before)]))
+             for t in range(50, 900, 100)]
+    msgs += [("/tf", (t + 300) * MS + 2, tf_message([("map", "base_link", t * MS, after)]))
+             for t in range(550, 1500, 100)]
+    seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
+                      pose_frames="map:camera_optical",
+                      pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
+    frames = list(seq)
+    assert [c for c, _, _ in seq.runs] == [8, 9] and seq.run == 2 and len(frames) == 9
+    for f in frames:
+        np.testing.assert_allclose(f.map_from_cam, after @ BASE_FROM_CAM, atol=1e-9)
