@@ -10,9 +10,9 @@ own. Two rules of `runs` rest on it:
   past it was taken for a reordered message; when the messages after it keep an offset raised by
   about the drop, it is a short jump back (a reset by fewer than ``RUN_LOOKAHEAD`` frame periods),
   which was merged with the run before it.
-- `join_stamped_ahead`: a stream's own run made only of messages stamped ahead of the reference
-  (the images') clock, ended by a drop onto that clock while the reference itself did not jump,
-  is no run but the start of the next one (a static-ish transform published with a future stamp
+- `join_stamped_ahead`: a stream's own run whose top stamp is ahead of the reference (the
+  images') clock, ended by a drop onto that clock while the reference itself did not jump, is no
+  run but a part of the next one (a static-ish transform published with a future stamp
   before its clock settled); two or more such first messages were split off as a run the images
   took, so they had no pose.
 
@@ -64,15 +64,16 @@ def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: L
                        ref_received: Sequence[int], ref_labels: Sequence[int],
                        ref_stamps: Sequence[int]) -> List[int]:
     """``labels`` (a stream's own run numbers, 1-based, rising by one at each jump, in bag order)
-    with every run that is only stamped ahead joined to the run after it, the later numbers
-    lowered to match. A run (ordinals s .. i - 1, the next run starting at i) is stamped ahead
-    when the reference stream (its receive times, sorted, run labels and stamps, int ns) was
-    received before ``received[s]`` and made no jump of its own until ``received[i]``, and by
-    the reference's offset at each message (that of its message received nearest in time) every
-    message of the run is stamped ahead of the reference's clock by more than half the drop at i
-    (the run's top - ``stamps[i]``) while message i is within half the drop of it. A run before
-    the reference's first message is left alone: a run of a clock reset before the camera
-    started looks the same."""
+    with every run that ends stamped ahead joined to the run after it, the later numbers lowered
+    to match. A run (ordinals s .. i - 1, the next run starting at i) ends stamped ahead when the
+    reference stream (its receive times, sorted, run labels and stamps, int ns) was received
+    before ``received[s]`` and made no jump of its own until ``received[i]``, and by the
+    reference's offset at a message (that of its message received nearest in time) the run's top
+    stamp is ahead of the reference's clock by more than half the drop at i (top - ``stamps[i]``)
+    and more than twice as far as message i is off it: the stream went back onto the images'
+    clock, not off it. Its messages on the clock before the top join too (a glitch stamped ahead
+    in mid-stream split the edge as well). A run before the reference's first message is left
+    alone: a run of a clock reset before the camera started looks the same."""
     if not ref_received or len(set(labels)) < 2:
         return labels
 
@@ -88,11 +89,10 @@ def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: L
     starts = [0] + [i for i in range(1, len(labels)) if labels[i] != labels[i - 1]]
     joined = []
     for s, i in zip(starts, starts[1:]):
-        drop = max(stamps[s:i]) - stamps[i]
+        top = max(range(s, i), key=stamps.__getitem__)
         joined.append(received[s] >= ref_received[0]
                       and reference_run(s) == reference_run(i)
-                      and abs(ahead(i)) < drop / 2
-                      and all(ahead(j) > drop / 2 for j in range(s, i)))
+                      and ahead(top) > max((stamps[top] - stamps[i]) / 2, 2 * abs(ahead(i))))
     if not any(joined):
         return labels
     out, run = list(labels), labels[0]
