@@ -28,6 +28,7 @@ from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .tum import TumSequence
+from .tum_trajectory import associate_pairs_fix, is_associate_pair
 
 log = logging.getLogger(__name__)
 
@@ -247,6 +248,23 @@ def _recordings_below(path: str, names: List[str]) -> List[str]:
     return []
 
 
+def _associate_pairs_file(path: str, names: List[str]) -> Optional[str]:
+    """The first of the text files ``names`` of folder ``path`` (at most `_LOOKED_INTO`, each
+    read up to 64 KiB) whose first data line is one of associate.py's pairs, or None."""
+    for name in [n for n in names if n.lower().endswith(".txt")][:_LOOKED_INTO]:
+        full = os.path.join(path, name)
+        try:
+            with open(full, encoding="utf-8", errors="replace") as f:
+                head = f.read(1 << 16)
+        except OSError:
+            continue
+        lines = (ln.replace("\ufeff", "").strip() for ln in head.splitlines())
+        first = next((ln for ln in lines if ln and not ln.startswith("#")), "")
+        if is_associate_pair(first.split()):
+            return full
+    return None
+
+
 def _not_a_recording(path: str) -> Optional[str]:
     """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
     None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
@@ -314,6 +332,11 @@ def _not_a_recording(path: str) -> Optional[str]:
         return (f"{neither}; it holds recordings: pass one of them as SOURCE "
                 f"({', '.join(os.path.join(path, n) for n in inner[:3])}"
                 f"{', ...' if len(inner) > 3 else ''})")
+    pairs = _associate_pairs_file(path, names)
+    if pairs:  # ORB-SLAM's associations.txt beside the images, no rgb.txt
+        camera = "" if os.path.isfile(os.path.join(path, "camera.yaml")) else (
+            f", and write camera.yaml beside them ({CALIBRATION_FILES})")
+        return f"{neither}: {pairs} holds {associate_pairs_fix(pairs)}{camera}"
     images = [n for n in names if n.lower().endswith(_IMAGE_SUFFIXES)]
     rgb = os.path.join(path, "rgb")
     if not images and os.path.isdir(rgb):  # the TUM layout without its rgb.txt

@@ -14,6 +14,7 @@ import decimal
 import logging
 import os
 import re
+import shlex
 from pathlib import Path
 
 import numpy as np
@@ -123,6 +124,32 @@ def _header_order_problem(header: List[Tuple[int, str]], layout: str) -> str:
                     f"the order {' '.join(order)}, but a TUM trajectory is '{layout}' (w last): "
                     "reorder the columns to qx qy qz qw, or correct the header if it is wrong")
     return ""
+
+
+ASSOCIATE_LAYOUT = "rgb_timestamp rgb_file depth_timestamp depth_file"
+
+
+def is_associate_pair(fields: List[str]) -> bool:
+    """Whether a line's whitespace-separated ``fields`` are one of the pairs TUM's
+    ``associate.py`` writes (`ASSOCIATE_LAYOUT`; ORB-SLAM's associations.txt)."""
+    return (len(fields) == 4 and _is_float(fields[0]) and _is_float(fields[2])
+            and not _is_float(fields[1]) and not _is_float(fields[3]))
+
+
+def associate_pairs_fix(path: Path) -> str:
+    """What a file ``path`` of associate.py pairs is and the shell commands that split it into
+    the TUM folder's rgb.txt and depth.txt beside it (paths quoted; a pairs file named rgb.txt
+    or depth.txt is moved away first, so that its split does not truncate it)."""
+    path = Path(path)
+    folder = path.parent
+    pairs = folder / "rgb_depth_pairs.txt" if path.name in ("rgb.txt", "depth.txt") else path
+    q = lambda p: shlex.quote(str(p))  # noqa: E731
+    move = f"mv {q(path)} {q(pairs)}; " if pairs != path else ""
+    return (f"colour and depth pairs '{ASSOCIATE_LAYOUT}' as TUM's associate.py writes them "
+            "(ORB-SLAM's associations.txt), but a TUM folder lists them apart, in rgb.txt and "
+            f"depth.txt ('timestamp filename' each); split them: {move}"
+            f"awk '!/^#/ {{print $1, $2}}' {q(pairs)} > {q(folder / 'rgb.txt')}; "
+            f"awk '!/^#/ {{print $3, $4}}' {q(pairs)} > {q(folder / 'depth.txt')}")
 
 
 def _is_float(token: str) -> bool:
@@ -241,8 +268,10 @@ def _read_numbered_rows(
                         n == 12 and layout == TRAJECTORY_LAYOUT) else ""))
             stamp, unit = _parse_stamp(fields[0])
         except (ValueError, ArithmeticError) as err:
+            pairs = columns == 2 and is_associate_pair(fields)
             raise InputError(
                 f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
+                + (f": {associate_pairs_fix(path)}" if pairs else "")
             ) from None
         file_unit = file_unit or unit
         if unit != file_unit:
