@@ -303,6 +303,22 @@ class TransformBuffer:
         common_from_target = self._compose(target_chain, common, *rule)
         return np.linalg.inv(common_from_target) @ common_from_source
 
+    def static_between(self, target: str, source: str) -> List[Tuple[str, str]]:
+        """The (parent, child) transforms joining ``target`` and ``source`` when every one of
+        them is static (their transform is then the same at every stamp); [] when one is
+        time-varying, the frames are one, unknown or not connected."""
+        if target == source or not {target, source} <= self.frames:
+            return []
+        target_chain, source_chain = self._chain(target), self._chain(source)
+        common = next((f for f in source_chain if f in target_chain), None)
+        if common is None:
+            return []
+        children = (target_chain[: target_chain.index(common)]
+                    + source_chain[: source_chain.index(common)])
+        if not all(self._edges[c].static for c in children):
+            return []
+        return [(self._edges[c].parent, c) for c in children]
+
     def _edge(self, parent: str, child: str, static: bool) -> _Edge:
         if parent == child:
             raise InputError(f"transform from frame {child!r} to itself")

@@ -19,6 +19,7 @@ from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
 from .runs import _RunCounter, _TfSamples
+from .topics import ODOMETRY_TYPE
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,8 @@ class _TfPoses:
     _no_pose: Dict[int, Tuple[str, int]]
     _frame_id_from: List[int]  # ordinals on the image topic where the frame_id changes
     _frame_ids: List[str]  # the frame_id from each of them on
+    _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
+    _static_pose_frames_said: set  # (parent, child) pose frames judged static-only
 
     @staticmethod
     def _parse_pose_frames(pose_frames: Optional[str]) -> Optional[Tuple[str, str]]:
@@ -145,10 +148,12 @@ class _TfPoses:
         if self._tf_rejected:
             log.warning("%s: %s", bag_label(self.path), self._rejected_tf_note())
 
-    def _tf_roots(self, reader: Any, limit: int = 2000) -> List[str]:
-        """The frames of the bag's tf that are parents and no frame's child (``map``), from its
-        tf topics' first ``limit`` messages (a message that cannot be deserialized skipped)."""
-        parents, children = set(), set()
+    def _tf_roots(self, reader: Any, limit: int = 2000) -> Tuple[List[str], List[str]]:
+        """(roots, moved): the frames of the bag's tf that are parents and no frame's child
+        (``map``), and the children of its /tf (not /tf_static) transforms, the frames tf moves
+        (none: a camera tf never moves), from its tf topics' first ``limit`` messages (a message
+        that cannot be deserialized skipped)."""
+        parents, children, moved = set(), set(), set()
         conns = [c for t in self._tf_topics for c in reader.topics[t].connections]
         gen = reader.messages(connections=conns)
         try:
@@ -162,9 +167,35 @@ class _TfPoses:
                 for ts in msg.transforms:
                     parents.add(_strip(ts.header.frame_id))
                     children.add(_strip(ts.child_frame_id))
+                    if not conn.topic.endswith("tf_static"):
+                        moved.add(_strip(ts.child_frame_id))
         finally:
             gen.close()
-        return sorted(parents - children)
+        return sorted(parents - children), sorted(moved)
+
+    def _warn_static_pose_frames(self, parent: str, child: str) -> None:
+        """Once per (parent, child): warn when only /tf_static joins the pose frames, so that
+        every frame gets the same pose (a moving robot's bag built 1 keyframe, exit 0, when
+        its motion was not on /tf: nav_msgs/Odometry recorded instead, /tf left out)."""
+        if (parent, child) in self._static_pose_frames_said:
+            return
+        self._static_pose_frames_said.add((parent, child))
+        edges = self._tf.static_between(parent, child)
+        if edges:
+            log.warning("%s: --pose-frames %s:%s are joined only by /tf_static (%s), so every "
+                        "frame gets the same pose, as a camera that never moves; if the camera "
+                        "moved, give the frame its motion is in (the parent of a /tf "
+                        "transform)%s", bag_label(self.path), parent, child,
+                        ", ".join(f"{p} -> {c}" for p, c in edges),
+                        self._odometry_note() and f"{self._odometry_note()} (a TUM trajectory, "
+                        "--trajectory FILE)")
+
+    def _odometry_note(self) -> str:
+        """'; the robot's motion is on /odom (nav_msgs/Odometry) ...' or '' (no such topic)."""
+        odometry = sorted(t for t, i in self._topics.items() if i.msgtype == ODOMETRY_TYPE)
+        return (f"; the robot's motion is on {', '.join(odometry)} ({ODOMETRY_TYPE}), which is "
+                "no tf: record /tf as well (the odometry node's publish_tf), or convert it "
+                "to the camera's poses" if odometry else "")
 
     def _note_frame_id(self, ordinal: int, frame_id: str) -> None:
         """Indexing pass: the readable image message ``ordinal`` (on the image topic) has the
@@ -228,7 +259,9 @@ class _TfPoses:
                 f"map:{child}"
             )
         try:
-            return self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
+            pose = self._tf.lookup(parent, child, stamp_ns, *self._pose_rule_ns)
+            self._warn_static_pose_frames(parent, child)
+            return pose
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
             self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))

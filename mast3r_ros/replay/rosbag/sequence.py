@@ -147,6 +147,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
         # message, the tf gap it fell in in ns, 0 outside an edge's samples)
         self._no_pose: Dict[int, Tuple[str, int]] = {}
+        self._static_pose_frames_said: set = set()
         self.run = 1
         self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
         self.runs: List[Tuple[int, int, int]] = []  # per run: images, first and last stamp (ns)
@@ -290,11 +291,17 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             return None
         camera = _strip_slash(self._frame_ids[0]) if self._frame_ids else ""
         camera = camera or "CAMERA_OPTICAL_FRAME"
+        motion = self._odometry_note()
         if not self._tf_topics:
-            return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from: pass the "
-                    "camera's poses as a TUM trajectory, --trajectory FILE")
+            return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
+                    "pass the camera's poses as a TUM trajectory, --trajectory FILE")
         with _open_bag(self.path) as reader:
-            roots = self._tf_roots(reader)
+            roots, moved = self._tf_roots(reader)
+        if not moved:  # its roots would give every frame the same pose: 1 keyframe, exit 0
+            return (f"{bag_label(self.path)} is read without --pose-frames, and its tf holds "
+                    "only static transforms (/tf_static, nothing on /tf), which "
+                    f"never move the camera{motion}: pass the camera's poses as a TUM "
+                    "trajectory, --trajectory FILE")
         parent = roots[0] if len(roots) == 1 else "MAP"
         named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
         return (f"{bag_label(self.path)} is read without --pose-frames, so its frames take no pose "

@@ -26,6 +26,8 @@ IMAGE_TYPE = "sensor_msgs/msg/Image"
 COMPRESSED_IMAGE_TYPE = "sensor_msgs/msg/CompressedImage"
 CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
 TF_TYPE = "tf2_msgs/msg/TFMessage"
+# robot motion some bags record instead of /tf (named when no tf moves the camera; not read)
+ODOMETRY_TYPE = "nav_msgs/msg/Odometry"
 # and ROS 1's tf/tfMessage, the same fields, in ROS 1 bags recorded before tf2 (the TUM RGB-D
 # dataset's bags among them)
 TF_TYPES = (TF_TYPE, "tf/msg/tfMessage")
