@@ -15,7 +15,7 @@ Modules: `raw` (``sensor_msgs/Image`` fields <-> arrays: `decode_image`, `to_rgb
 `check_image_file_intact`), `camera_info` (``CameraInfo`` fields -> `CameraIntrinsics`),
 `camera_info_yaml` (a camera_info YAML -> `CameraIntrinsics`: `load_camera_info_yaml`, which
 also reads a CameraInfo saved by ``ros2 topic echo``, `camera_info_echo`, and an OpenCV
-FileStorage YAML, `camera_info_opencv`).
+FileStorage YAML, `camera_info_opencv`, and a Kalibr camchain.yaml, `camera_info_kalibr`).
 Import the public names from this package; private helpers (and the state tests reset, such as
 ``raw._LOW_BIT_DEPTH_CHECKED``) from the module that defines them.
 """

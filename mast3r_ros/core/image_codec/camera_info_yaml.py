@@ -1,7 +1,8 @@
 """``load_camera_info_yaml``: a camera_info YAML (camera_calibration_parsers' file layout, as
 camera_info_manager loads it) -> `CameraIntrinsics`, read as ROS reads it, without ROS; a
-CameraInfo saved by ``ros2 topic echo`` (`camera_info_echo`) or an OpenCV FileStorage YAML
-(`camera_info_opencv`) is told apart (`_file_format`) and read by its own module."""
+CameraInfo saved by ``ros2 topic echo`` (`camera_info_echo`), an OpenCV FileStorage YAML
+(`camera_info_opencv`) or a Kalibr camchain.yaml (`camera_info_kalibr`) is told apart and read
+by its own module."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from ..errors import InputError
 from ..text_files import decode_text, encoding_name
 from ..types import CameraIntrinsics
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
+from .camera_info_kalibr import looks_like_kalibr_camchain
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
 
@@ -342,7 +344,8 @@ def _file_format(text: str) -> str:
 # camera.yaml, --camera-info)
 CALIBRATION_FILES = ("a camera calibration YAML (camera_calibration_parsers' layout: image_width, "
                      "camera_matrix, ...; a CameraInfo saved with 'ros2 topic echo --once' or "
-                     "ROS 1's 'rostopic echo -n 1'; or an OpenCV FileStorage calibration)")
+                     "ROS 1's 'rostopic echo -n 1'; an OpenCV FileStorage calibration; or a "
+                     "Kalibr camchain.yaml of one pinhole camera)")
 
 
 def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
@@ -350,8 +353,9 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     (camera_calibration_parsers layout, below), a CameraInfo message saved with ``ros2 topic
     echo`` (the notices it prints before the message skipped: `skip_echo_notices`) or ROS 1's
     ``rostopic echo`` (`camera_info_echo.load_echoed_camera_info`) or an OpenCV FileStorage YAML
-    (`camera_info_opencv.load_opencv_calibration`), told apart by `_file_format`; the two
-    others are each logged once (info) as read so.
+    (`camera_info_opencv.load_opencv_calibration`), told apart by `_file_format`, or a Kalibr
+    camera chain of one pinhole camera (`camera_info_kalibr.load_kalibr_camchain`, told by its
+    ``cam0`` keys); the three others are each logged once (info) as read so.
 
     A ROS camera_info YAML (camera_calibration_parsers layout):
 
@@ -416,6 +420,15 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
     return _load_ros_layout(path, text)
 
 
+def _load_kalibr(path: Path, doc: dict) -> CameraIntrinsics:
+    """A Kalibr camchain.yaml, logged once as read so (`camera_info_kalibr`)."""
+    from .camera_info_kalibr import load_kalibr_camchain
+
+    cam = load_kalibr_camchain(path, doc)
+    log.info("%s: read as a Kalibr camera chain (pinhole, K from intrinsics)", path)
+    return cam
+
+
 def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
     """`load_camera_info_yaml` of a camera_calibration_parsers layout file's ``text``."""
     try:
@@ -427,6 +440,8 @@ def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
                          "(image_width, image_height, camera_matrix)")
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
+    if looks_like_kalibr_camchain(doc):  # cam0: {camera_model, intrinsics, ...}
+        return _load_kalibr(path, doc)
     params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
               or str(k).rsplit("/", 1)[-1] == "mast3r_localizer"]
     if params:  # config/localize.yaml given where the camera calibration goes

@@ -1,0 +1,94 @@
+"""A Kalibr camera chain (camchain.yaml: cam0 with camera_model, intrinsics [fu, fv, pu, pv],
+distortion_model radtan / equidistant / none, distortion_coeffs, resolution) given as
+--camera-info or a TUM folder's camera.yaml: it was refused as "missing field 'image_width'".
+Kalibr projects as OpenCV does, so its numbers are K and the OpenCV coefficients as they are."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.image_codec import load_camera_info_yaml
+from mast3r_ros.replay.cli import main
+
+CAMCHAIN = """\
+cam0:
+  T_cam_imu:
+  - [0.0148655429818, -0.999880929698, 0.00414029679422, -0.0216401454975]
+  - [0.999557249008, 0.0149672133247, 0.025715529948, -0.064676986768]
+  - [-0.0257744366974, 0.00375618835797, 0.999660727178, 0.00981073058949]
+  - [0.0, 0.0, 0.0, 1.0]
+  cam_overlaps: []
+  camera_model: pinhole
+  distortion_coeffs: {coeffs}
+  distortion_model: {model}
+  intrinsics: [458.654, 457.296, 367.215, 248.375]
+  resolution: [752, 480]
+  rostopic: /cam0/image_raw
+"""
+RADTAN = [-0.28340811, 0.07395907, 0.00019359, 1.76187114e-05]
+
+
+def _write(tmp_path, text, name="camchain.yaml"):
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("model, coeffs, ros_model", [
+    ("radtan", RADTAN, "plumb_bob"),
+    ("equidistant", [-0.01, 0.002, -0.003, 0.0004], "equidistant"),
+    ("none", [], "plumb_bob"),
+])
+def test_a_kalibr_pinhole_camera_is_read_as_its_camera_info(tmp_path, model, coeffs, ros_model):
+    cam = load_camera_info_yaml(_write(tmp_path, CAMCHAIN.format(model=model, coeffs=coeffs)))
+    assert (cam.width, cam.height) == (752, 480)
+    np.testing.assert_array_equal(cam.K, [[458.654, 0, 367.215], [0, 457.296, 248.375],
+                                          [0, 0, 1]])
+    assert cam.distortion_model == ros_model
+    np.testing.assert_array_equal(cam.dist, coeffs)
+
+
+@pytest.mark.parametrize("edit, says", [
+    (lambda t: t + t.replace("cam0", "cam1").replace("/cam0/", "/cam1/"),
+     "a Kalibr camera chain of 2 cameras: cam0 (/cam0/image_raw), cam1 (/cam1/image_raw)"),
+    (lambda t: t.replace("pinhole", "omni"), "cam0.camera_model 'omni' (Kalibr) has no"),
+    (lambda t: t.replace("distortion_model: radtan", "distortion_model: fov"),
+     "cam0.distortion_model 'fov' (Kalibr) has no"),
+    (lambda t: t.replace("[458.654, 457.296, 367.215, 248.375]", "[458.654, 457.296]"),
+     "cam0.intrinsics must be 4 numbers [fu, fv, pu, pv]"),
+    (lambda t: t.replace(str(RADTAN), "[0.1, 0.2, 0.0, 0.0, 0.0]"),
+     "cam0.distortion_coeffs must be 4 numbers for radtan"),
+    (lambda t: t.replace("  resolution: [752, 480]\n", ""), "cam0.resolution is missing"),
+])
+def test_kalibr_chains_it_cannot_read_are_refused_naming_the_field(tmp_path, edit, says):
+    path = _write(tmp_path, edit(CAMCHAIN.format(model="radtan", coeffs=RADTAN)))
+    with pytest.raises(InputError) as err:
+        load_camera_info_yaml(path)
+    assert str(err.value).startswith(f"{path}: ") or str(err.value).startswith(f"{path} is ")
+    assert says in str(err.value), str(err.value)
+
+
+def test_a_tum_folder_calibrated_with_kalibr_builds_the_same_map(tum, tmp_path, capsys):
+    """The TUM folder's own camera.yaml and the same calibration as a camchain.yaml."""
+    cam = load_camera_info_yaml(f"{tum[0]}/camera.yaml")
+    assert not np.any(cam.dist)
+    folder = tmp_path / "seq"
+    shutil.copytree(tum[0], folder)
+    k = cam.K
+    (folder / "camera.yaml").write_text(
+        CAMCHAIN.replace("[458.654, 457.296, 367.215, 248.375]",
+                         f"{[float(v) for v in (k[0, 0], k[1, 1], k[0, 2], k[1, 2])]}")
+        .replace("[752, 480]", f"[{cam.width}, {cam.height}]")
+        .format(model="none", coeffs=[]))
+    for src, out in ((tum[0], "a"), (folder, "b")):
+        assert main(["build-map", str(src), "--out", str(tmp_path / out), "--matcher", "sift",
+                     "--log-level", "warning"]) == 0, capsys.readouterr().err
+    a, b = (np.load(tmp_path / out / "keyframe_table.npy") for out in "ab")
+    for field in ("stamp_ns", "map_from_cam", "K", "width", "height", "image_sha256",
+                  "depth_sha256"):  # not dist_count: 5 zeros against none, both undistorted
+        np.testing.assert_array_equal(a[field], b[field], err_msg=field)
+    assert not np.any(a["dist"]) and not np.any(b["dist"])
