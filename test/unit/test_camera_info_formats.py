@@ -340,8 +340,8 @@ def test_the_distortion_model_follows_opencvs_count(tmp_path, count, fisheye, mo
      "distortion_coefficients: equidistant expects (0, 4) distortion coefficients, got 5"),
     (_calibration(D5, fisheye_model=2), "fisheye_model must be 0 or 1"),
     ("%YAML:1.0\n---\nCamera.fx: 525.0\nCamera.fy: 525.0\nCamera.width: 640\n",  # ORB-SLAM's
-     "keys are not recognised: found Camera.fx, Camera.fy, Camera.width; expected a camera "
-     "matrix (camera_matrix, cameraMatrix or K)"),
+     "an ORB-SLAM settings file without Camera.height (ORB-SLAM2 reads the size from the "
+     "images): add 'Camera.width: W' and 'Camera.height: H'"),  # read: test_camera_info_orbslam
     ({k: v for k, v in _calibration().items() if k != "distortion_coefficients"},
      "found image_width, image_height, flags, fisheye_model, camera_matrix, "
      "avg_reprojection_error; expected"),

@@ -8,7 +8,8 @@ calibration sample writes (``image_width``, ``image_height``, ``camera_matrix``,
 OpenCV reads it: 4 or 5 are ``plumb_bob`` (k1 k2 p1 p2 [k3]); 8, 12 or 14
 ``rational_polynomial`` (k4 k5 k6, then thin-prism s1..s4 and tilt tau_x tau_y); with
 ``fisheye_model: 1`` (a ``cv2.fisheye`` calibration) 4 are ``equidistant``. Other counts are
-refused, as OpenCV refuses them.
+refused, as OpenCV refuses them. An ORB-SLAM settings file (``Camera.fx`` or ``Camera1.fx``) is
+handed to `camera_info_orbslam`.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ import numpy as np
 from ..errors import InputError
 from ..types import _OPENCV_MODEL_OF_COUNT, CameraIntrinsics, check_distortion
 from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
+from .camera_info_orbslam import load_orbslam_settings, looks_like_orbslam_settings
 
 log = logging.getLogger(__name__)
 
@@ -148,6 +150,11 @@ def load_opencv_calibration(path: Path, text: str) -> CameraIntrinsics:
 def _read(fs: cv2.FileStorage, path: Path) -> CameraIntrinsics:
     root = fs.root()
     keys = list(root.keys()) if root.isMap() else []
+    if looks_like_orbslam_settings(keys):  # Camera.fx ...: ORB-SLAM2 / ORB-SLAM3 settings
+        cam = load_orbslam_settings(fs, keys, path)
+        log.info("%s: read as an ORB-SLAM settings file (%s, %dx%d image)", path,
+                 cam.distortion_model, cam.width, cam.height)
+        return cam
     k_key = _one_key(keys, _CAMERA_MATRIX_KEYS, path)
     d_key = _one_key(keys, _DISTORTION_KEYS, path)
     has_size = (_one_key(keys, _SIZE_KEYS, path) is not None

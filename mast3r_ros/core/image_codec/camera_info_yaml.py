@@ -344,7 +344,8 @@ def _file_format(text: str) -> str:
 # camera.yaml, --camera-info)
 CALIBRATION_FILES = ("a camera calibration YAML (camera_calibration_parsers' layout: image_width, "
                      "camera_matrix, ...; a CameraInfo saved with 'ros2 topic echo --once' or "
-                     "ROS 1's 'rostopic echo -n 1'; an OpenCV FileStorage calibration; or a "
+                     "ROS 1's 'rostopic echo -n 1'; an OpenCV FileStorage calibration or ORB-SLAM "
+                     "settings file; or a "
                      "Kalibr camchain.yaml of one pinhole camera)")
 
 
