@@ -159,8 +159,26 @@ class _Edge:
             f"transform {self.parent} -> {child} is not available at t={stamp_ns * 1e-9:.6f} s: "
             f"it is known from {stamps[0] * 1e-9:.6f} s to {stamps[-1] * 1e-9:.6f} s "
             f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
-            f"{apart})", gap_ns=around if around > 0 else None,
+            f"{apart}){_other_clock_note(stamp_ns, int(stamps[0]), int(stamps[-1]))}",
+            gap_ns=around if around > 0 else None,
         )
+
+
+# a stamp this far outside a transform's samples is on another clock, not merely late
+_OTHER_CLOCK_NS = 86_400 * 1_000_000_000
+
+
+def _other_clock_note(stamp_ns: int, first_ns: int, last_ns: int) -> str:
+    """'; t is N days before ...: another clock' for a stamp more than a day outside the
+    samples [first_ns, last_ns] (a camera stamping its time since boot against tf in ROS time:
+    the bare range left the cause to be worked out), else ''."""
+    off = first_ns - stamp_ns if stamp_ns < first_ns else stamp_ns - last_ns
+    if off <= _OTHER_CLOCK_NS:
+        return ""
+    side = "before its first" if stamp_ns < first_ns else "after its last"
+    return (f"; t is {off / _OTHER_CLOCK_NS:.1f} days {side} sample, so the two are stamped by "
+            "different clocks (a camera's time since boot, or a simulator's, against ROS "
+            "time?): have the driver stamp with ROS time")
 
 
 def _int64_stamps(stamps: np.ndarray, what: str) -> np.ndarray:

@@ -1,0 +1,37 @@
+"""A lookup more than a day outside a transform's samples (images stamped with a camera's time
+since boot, tf with ROS time) is named as two clocks; before, the error gave the bare range
+('not available at t=1000.000000 s: it is known from 1700000000.000000 s to ...')."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.tf_buffer import ExtrapolationError, TransformBuffer
+
+S = 1_000_000_000
+EPOCH = 1_700_000_000 * S
+
+
+def _buffer() -> TransformBuffer:
+    buf = TransformBuffer()
+    for i in range(5):
+        buf.add_dynamic("map", "base_link", EPOCH + i * S // 10, np.eye(4))
+    return buf
+
+
+@pytest.mark.parametrize("stamp_ns, side", [(1000 * S, "before its first"),
+                                            (EPOCH + 3 * 86_400 * S, "after its last")])
+def test_a_stamp_days_away_from_the_samples_is_named_as_another_clock(stamp_ns, side):
+    with pytest.raises(ExtrapolationError) as err:
+        _buffer().lookup("map", "base_link", stamp_ns, 20_000_000, 100_000_000)
+    text = str(err.value)
+    assert "it is known from 1700000000.000000 s" in text  # the range is still given
+    assert f"days {side} sample, so the two are stamped by different clocks" in text, text
+
+
+@pytest.mark.parametrize("stamp_ns", [EPOCH - 5 * S, EPOCH + 86_000 * S])
+def test_a_stamp_within_a_day_keeps_the_plain_message(stamp_ns):
+    with pytest.raises(ExtrapolationError) as err:
+        _buffer().lookup("map", "base_link", stamp_ns, 20_000_000, 100_000_000)
+    assert "clocks" not in str(err.value) and str(err.value).endswith("0.100 s)")
