@@ -214,6 +214,12 @@ class TransformBuffer:
     def add_static(self, parent: str, child: str, parent_from_child: np.ndarray) -> None:
         """Set the constant transform ``parent_from_child`` (a later call replaces it)."""
         pose = _finite_transform(parent_from_child, parent, child)
+        edge = self._edges.get(child)
+        if edge is not None and not edge.static and edge.parent == parent:
+            _, samples = edge._samples()
+            self._same_on_both(parent, child, pose, [samples[i] for i in range(len(samples))])
+            edge.static, edge.pose, edge.width = True, None, 0  # as tf2: one value, read static
+            edge._cols, edge._ready = (np.empty(0, np.int64), np.empty((0, 0)), 0), True
         self._edge(parent, child, static=True).pose = pose
 
     def add_dynamic(
@@ -226,6 +232,8 @@ class TransformBuffer:
         stamp_ns = check_stamp_ns(stamp_ns, f"transform {parent} -> {child}: stamp_ns")
         _int64_stamps(np.array([stamp_ns], dtype=object), f"transform {parent} -> {child}")
         pose = _finite_transform(parent_from_child, parent, child)
+        if self._static_already(parent, child, [pose]):
+            return
         self._edge(parent, child, static=False).add(np.array([stamp_ns], np.int64),
                                                     pose.reshape(1, 16))
 
@@ -280,7 +288,30 @@ class TransformBuffer:
                 tq_to_matrix(tq[i, :3], tq[i, 3:])
             except InputError as err:
                 raise InputError(f"{what} at t={stamps[i] * 1e-9:.6f} s: {err}") from None
+        if self._static_already(parent, child, _TqPoses(tq)):
+            return
         self._edge(parent, child, static=False).add(stamps, tq)
+
+    def _static_already(self, parent: str, child: str, poses: Any) -> bool:
+        """Whether the time-varying samples ``poses`` (indexable 4x4s) of an edge already set
+        static repeat its value (a driver publishing its static transforms on /tf as well:
+        realsense-ros with tf_publish_rate > 0): then they add nothing, as in tf2, which keeps
+        one cache per frame and takes both. `InputError` when they differ from it."""
+        edge = self._edges.get(child)
+        if edge is None or not edge.static or edge.parent != parent or edge.pose is None:
+            return False
+        self._same_on_both(parent, child, edge.pose, [poses[i] for i in range(len(poses))])
+        return True
+
+    @staticmethod
+    def _same_on_both(parent: str, child: str, static: np.ndarray, samples: List) -> None:
+        """`InputError` unless every time-varying sample equals the static value (1e-9)."""
+        off = max((float(np.abs(m - static).max()) for m in samples), default=0.0)
+        if off > 1e-9:
+            raise InputError(
+                f"transform {parent} -> {child} is published both on /tf and /tf_static, with "
+                f"values {off:.3g} apart: a transform that changes belongs on /tf only, one "
+                "that never does on /tf_static only; stop one of the two publishers")
 
     @property
     def frames(self) -> Set[str]:
