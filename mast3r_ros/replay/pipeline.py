@@ -268,9 +268,17 @@ def poses_not_at_frames(trajectory: Tuple[str, np.ndarray], frames_ns: Sequence[
                 f"{gaps.max() * 1e-9:.3f} s{median}) and farther than pose_at_stamp.tolerance_s "
                 f"({rule.tolerance_s:.3f} s) from both; "
                 f"{_max_gap_fix(gaps.max() * 1e-9, np.asarray(frames_ns), (name, stamps))}")
+    missing = np.sort(np.asarray(missing_ns, dtype=np.int64))
+    days = (min(abs(int(missing[0]) - int(stamps[-1])), abs(int(missing[-1]) - int(stamps[0])))
+            / 86_400e9 if missing.size else 0.0)
+    clock = (f" ({days:.1f} days away: the two are stamped by different clocks, e.g. a motion "
+             "capture's or a camera's own; give both the same time base)"
+             if days > 1 and (missing[-1] < stamps[0] or missing[0] > stamps[-1]) else "")
     return (f"the stamps of these frames are outside {name} (t={stamps[0] * 1e-9:.3f}.."
             f"{stamps[-1] * 1e-9:.3f} s), farther than pose_at_stamp.tolerance_s "
-            f"({rule.tolerance_s:.3f} s) from its ends")
+            f"({rule.tolerance_s:.3f} s) from its ends" + (
+                f"; the frames are at t={missing[0] * 1e-9:.3f}..{missing[-1] * 1e-9:.3f} s"
+                f"{clock}" if missing.size else ""))
 
 
 def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
