@@ -148,11 +148,13 @@ class _TfPoses:
         if self._tf_rejected:
             log.warning("%s: %s", bag_label(self.path), self._rejected_tf_note())
 
-    def _tf_roots(self, reader: Any, limit: int = 2000) -> Tuple[List[str], List[str]]:
-        """(roots, moved): the frames of the bag's tf that are parents and no frame's child
-        (``map``), and the children of its /tf (not /tf_static) transforms, the frames tf moves
-        (none: a camera tf never moves), from its tf topics' first ``limit`` messages (a message
-        that cannot be deserialized skipped)."""
+    def _tf_roots(self, reader: Any, limit: int = 2000
+                  ) -> Tuple[List[str], List[str], List[str]]:
+        """(roots, moved, leaves): the frames of the bag's tf that are parents and no frame's
+        child (``map``), the children of its /tf (not /tf_static) transforms, the frames tf
+        moves (none: a camera tf never moves), and the children that are no frame's parent
+        (sensor frames: ``camera_optical``), from its tf topics' first ``limit`` messages (a
+        message that cannot be deserialized skipped)."""
         parents, children, moved = set(), set(), set()
         conns = [c for t in self._tf_topics for c in reader.topics[t].connections]
         gen = reader.messages(connections=conns)
@@ -171,7 +173,7 @@ class _TfPoses:
                         moved.add(_strip(ts.child_frame_id))
         finally:
             gen.close()
-        return sorted(parents - children), sorted(moved)
+        return sorted(parents - children), sorted(moved), sorted(children - parents)
 
     def _warn_static_pose_frames(self, parent: str, child: str) -> None:
         """Once per (parent, child): warn when only /tf_static joins the pose frames, so that
@@ -251,6 +253,12 @@ class _TfPoses:
             return None
         parent, child = self._pose_frames
         child = child or _strip(frame_id)
+        if not child:  # '' looked up: "frame '' is not in the transform tree (lookup map <- )"
+            raise InputError(
+                f"--pose-frames {parent} names no camera frame and the images' header frame_id "
+                f"is empty (the driver leaves it unset): name the camera optical frame, "
+                f"--pose-frames {parent}:FRAME, one of the tf's frames: "
+                f"{', '.join(sorted(self._tf.frames)) or 'none'}")
         if child == parent:  # the transform of a frame to itself: every pose the identity
             raise InputError(
                 f"pose_frames {parent!r} (--pose-frames) is the camera frame itself (the images' "

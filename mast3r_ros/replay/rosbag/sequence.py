@@ -296,7 +296,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
                     "pass the camera's poses as a TUM trajectory, --trajectory FILE")
         with _open_bag(self.path) as reader:
-            roots, moved = self._tf_roots(reader)
+            roots, moved, leaves = self._tf_roots(reader)
         if not moved:  # its roots would give every frame the same pose: 1 keyframe, exit 0
             return (f"{bag_label(self.path)} is read without --pose-frames, and its tf holds "
                     "only static transforms (/tf_static, nothing on /tf), which "
@@ -304,9 +304,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                     "trajectory, --trajectory FILE")
         parent = roots[0] if len(roots) == 1 else "MAP"
         named = f"; the roots of its tf tree: {', '.join(roots)}" if len(roots) > 1 else ""
+        names = ("the camera optical frame the images' header names" if camera != (
+            "CAMERA_OPTICAL_FRAME") else "the camera optical frame, which the images' header "
+            f"leaves empty: one of its tf's end frames, {', '.join(leaves)}")
         return (f"{bag_label(self.path)} is read without --pose-frames, so its frames take no pose "
-                f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then the "
-                f"camera optical frame the images' header names{named}), or --trajectory FILE")
+                f"from its tf: pass --pose-frames {parent}:{camera} (the map frame, then "
+                f"{names}{named}), or --trajectory FILE")
 
     @property
     def stamps_ns(self) -> np.ndarray:
