@@ -4,7 +4,7 @@ and with the images? (core.map_check; the same check `build-map` runs before wri
 Exit 0 with a one-line summary when the map is consistent (or cannot be checked: no depth, one
 keyframe), then a ``note:`` line for each build that skipped frames it could not read (the
 manifest's ``unreadable_frames``, a merged map's ``merged_from``: `unreadable_notes`) and for
-each source of a merged map rebuilt since (`changed_source_notes`); 2 with
+each source of a merged map rebuilt with other content since (`changed_source_notes`); 2 with
 the one-line message naming the keyframes, the figures, the likely cause and the fix when it
 is not.
 """
@@ -151,13 +151,19 @@ def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
 def changed_source_notes(manifest: Dict[str, Any]) -> List[str]:
     """One line per source map of a merged map (``merged_from``, the top level: a merge of
     merges' own sources are its business) that still has a manifest.json at its recorded
-    path, but not the one merged (its ``manifest_sha256`` differs: rebuilt or replaced since).
-    A note, not a failure: the merged map holds the source as it was, and a rebuild may be on
-    purpose. A source gone from its path (deleted, or the merged map copied to another
-    machine, the usual case on a robot) or unreadable says nothing: the merged map needs none
-    of its sources. [] for a map that is no merge."""
-    from ..core.fileio import file_sha256
+    path, but not the one merged (its ``manifest_sha256`` differs) and, where the record has
+    ``content_sha256``, with other content (`map_content.changed_parts`, named in the note: a
+    rebuild with the same content differs in timings only and says nothing). A record without
+    ``content_sha256`` (a merge before it was recorded) or a manifest that no longer parses
+    gets the note without what changed. A note, not a failure: the merged map holds the
+    source as it was, and a rebuild may be on purpose. A source gone from its path (deleted, or
+    the merged map copied to another machine, the usual case on a robot) or unreadable says
+    nothing: the merged map needs none of its sources. [] for a map that is no merge."""
+    import hashlib
+    import json
+
     from ..core.keyframes.layout import MANIFEST
+    from .map_content import PLURAL_PARTS, changed_parts
 
     notes = []
     sources = manifest.get("merged_from")
@@ -166,15 +172,34 @@ def changed_source_notes(manifest: Dict[str, Any]) -> List[str]:
                 or not isinstance(src.get("manifest_sha256"), str):
             continue
         try:
-            now = file_sha256(os.path.join(src["map"], MANIFEST))
+            with open(os.path.join(src["map"], MANIFEST), "rb") as fh:
+                raw = fh.read()
         except OSError:  # gone, or no map there any more: nothing to compare
             continue
-        if now != src["manifest_sha256"]:
-            notes.append(f"map {src.get('role', '?')} ({src['map']}) has changed since it "
-                         "was merged (its manifest.json is not the one merged: rebuilt or "
-                         "replaced?): this map holds it as it was; merge-maps again to take "
-                         "the new one")
+        if hashlib.sha256(raw).hexdigest() == src["manifest_sha256"]:
+            continue
+        what = "its manifest.json is not the one merged: rebuilt or replaced?"
+        if "content_sha256" in src:
+            try:
+                now = json.loads(raw.decode("utf-8-sig"))
+                parts = changed_parts(src["content_sha256"], now) if isinstance(now, dict) \
+                    else None
+            except ValueError:  # not JSON, or a damaged record: say it changed, not how
+                parts = None
+            if parts == []:  # the same content (a rebuild's timings differ): no change
+                continue
+            if parts:
+                verb = "differ" if len(parts) > 1 or parts[0] in PLURAL_PARTS else "differs"
+                what = f"rebuilt or replaced: its {_and_list(parts)} {verb}"
+        notes.append(f"map {src.get('role', '?')} ({src['map']}) has changed since it "
+                     f"was merged ({what}): this map holds it as it was; merge-maps again to "
+                     "take the new one")
     return notes
+
+
+def _and_list(words: List[str]) -> str:
+    """'a', 'a and b', 'a, b and c'."""
+    return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
 def _source_notes(sources: Any, prefix: str = "") -> List[tuple]:

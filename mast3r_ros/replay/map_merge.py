@@ -5,6 +5,7 @@ one camera frame dropped (`_unique_keyframes`), and the overlap of maps that sha
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import math
 import os
@@ -13,10 +14,11 @@ from typing import Dict, List, Optional, Tuple
 import numpy as np
 
 from ..core.errors import InputError, mark_published
-from ..core.fileio import OutputBusyError, check_output_folder, file_sha256
+from ..core.fileio import OutputBusyError, check_output_folder
 from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
+from .map_content import content_digests
 
 log = logging.getLogger(__name__)
 
@@ -120,13 +122,19 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     "B"), ``map`` (its path made absolute: a relative one named nothing once read from another
     folder), ``manifest_sha256`` (hex sha256 of its manifest.json, which lists every file's
     sha256: the map's identity, telling whether the folder at ``map`` still holds that map),
-    the ``keyframes`` it gave (int), and, as its manifest holds them, its
+    ``content_sha256`` (`map_content.content_digests`: per part of the map the merge takes,
+    so that a source rebuilt with the same content, whose manifest differs in timings only,
+    is told from one that changed, and what changed is named), the ``keyframes`` it gave
+    (int), and, as its manifest holds them, its
     ``unreadable_frames`` (the frames its build skipped) and ``merged_from`` (when it is
     itself a merge), so that check-map on the merged map still names them."""
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
+        with open(os.path.join(m.path, MANIFEST), "rb") as fh:
+            raw = fh.read()  # hashed and digested as one read: one version of the file
         src = {"role": role, "map": os.path.abspath(name),
-               "manifest_sha256": file_sha256(os.path.join(m.path, MANIFEST)),
+               "manifest_sha256": hashlib.sha256(raw).hexdigest(),
+               "content_sha256": content_digests(json.loads(raw.decode("utf-8-sig"))),
                "keyframes": int(kept.sum())}
         for key in ("unreadable_frames", "merged_from"):
             if m.manifest.get(key):

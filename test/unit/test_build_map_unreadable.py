@@ -21,6 +21,7 @@ from test_rosbag import (BASE_FROM_CAM, H, MS, RGB, S, W, camera_info, compresse
 
 from mast3r_ros.core.keyframes import KeyframeMap  # noqa: E402
 from mast3r_ros.replay.cli import main  # noqa: E402
+from mast3r_ros.replay.map_content import content_digests  # noqa: E402
 
 CAM, DEPTH = "/cam/image/compressed", "/cam/depth"
 STAMPS = [S + k * 100 * MS for k in range(10)]
@@ -234,9 +235,12 @@ def test_check_map_and_a_merged_map_still_name_the_frames_the_build_skipped(tmp_
     assert main(["merge-maps", str(a), str(b), "--out", str(c), "--log-level", "warning"]) == 0
     sources = json.loads((c / "manifest.json").read_text())["merged_from"]
     sha = [hashlib.sha256((m / "manifest.json").read_bytes()).hexdigest() for m in (a, b)]
-    assert sources == [{"role": "A", "map": str(a), "manifest_sha256": sha[0], "keyframes": 7,
+    content = [content_digests(json.loads((m / "manifest.json").read_text())) for m in (a, b)]
+    assert sources == [{"role": "A", "map": str(a), "manifest_sha256": sha[0],
+                        "content_sha256": content[0], "keyframes": 7,
                         "unreadable_frames": record},
-                       {"role": "B", "map": str(b), "manifest_sha256": sha[1], "keyframes": 3}]
+                       {"role": "B", "map": str(b), "manifest_sha256": sha[1],
+                        "content_sha256": content[1], "keyframes": 3}]
     capsys.readouterr()
     assert main(["check-map", str(c), "--json", str(js)]) == 0
     out = capsys.readouterr().out

@@ -27,12 +27,14 @@ def test_a_source_rebuilt_since_the_merge_is_a_note_and_a_gone_one_says_nothing(
     capsys.readouterr()
     assert _check(capsys, c) == (0, [], "")  # both sources as merged
     with open(os.path.join(a, "manifest.json"), "a", encoding="utf-8") as fh:
-        fh.write("\n")  # another manifest.json: the map at a is not the one merged
+        fh.write("\n")  # another manifest.json, the same map: no note
+    assert _check(capsys, c) == (0, [], "")
+    _edit_manifest(a, lambda m: m.update(map_frame="world"))  # another map at a
     rc, notes, err = _check(capsys, c)
     assert rc == 0 and err == "", err
-    assert notes == [f"note: {c}: map A ({a}) has changed since it was merged (its "
-                     "manifest.json is not the one merged: rebuilt or replaced?): this map "
-                     "holds it as it was; merge-maps again to take the new one"], notes
+    assert notes == [f"note: {c}: map A ({a}) has changed since it was merged (rebuilt or "
+                     "replaced: its map frame differs): this map holds it as it was; "
+                     "merge-maps again to take the new one"], notes
     shutil.rmtree(a)
     shutil.rmtree(b)
     assert _check(capsys, c) == (0, [], "")  # the sources gone: the merged map needs none
@@ -48,3 +50,105 @@ def test_records_without_a_path_or_hash_and_maps_of_no_merge_are_no_note(tmp_pat
         {"role": "B", "manifest_sha256": "0" * 64}, "x"]}) == []
     assert len(changed_source_notes({"merged_from": [
         {"role": "A", "map": str(tmp_path), "manifest_sha256": "0" * 64}]})) == 1
+
+
+def _merged(sift_map, tmp_path, capsys):
+    a, b, c = (str(tmp_path / n) for n in "abc")
+    shutil.copytree(sift_map, a)
+    shutil.copytree(sift_map, b)
+    assert main(["merge-maps", a, b, "--out", c, "--log-level", "error"]) == 0
+    capsys.readouterr()
+    return a, b, c
+
+
+def _edit_manifest(folder, edit):
+    import json
+
+    path = os.path.join(folder, "manifest.json")
+    with open(path, encoding="utf-8") as fh:
+        manifest = json.load(fh)
+    edit(manifest)
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump(manifest, fh, indent=1)
+
+
+def test_a_source_rebuilt_with_the_same_content_is_no_note(sift_map, tum, tmp_path, capsys):
+    """The note fired for a rebuild whose manifest differs only in the map check's timings
+    (``elapsed_s``, the message's 'in 0.17 s'), or that localize gave a cached encoding:
+    neither is another map. A rebuild from other frames names what changed."""
+    a, b, c = _merged(sift_map, tmp_path, capsys)
+    assert main(["build-map", tum[0], "--out", a, "--overwrite", "--matcher", "sift",
+                 "--log-level", "error"]) == 0
+
+    def timings(m):
+        m["consistency"]["elapsed_s"] += 1.25
+        m["consistency"]["message"] = m["consistency"]["message"].rsplit(" in ", 1)[0] + \
+            " in 9.99 s"
+    _edit_manifest(a, timings)
+
+    def cached(m):  # what localize with a MASt3R checkpoint adds to the map
+        m["encodings"].append({"identity": "ckpt", "image_size": 512, "folder": "encodings/x"})
+        m["files"]["encodings/x/chunks.bin"] = {"sha256": "1" * 64, "bytes": 3}
+    _edit_manifest(b, cached)
+    capsys.readouterr()
+    assert _check(capsys, c) == (0, [], "")
+    assert main(["build-map", tum[1], "--out", a, "--overwrite", "--matcher", "sift",
+                 "--log-level", "error"]) == 0
+    _edit_manifest(b, lambda m: m.update(map_frame="world"))
+    rc, notes, err = _check(capsys, c)
+    assert rc == 0 and err == "", err
+    assert notes == [
+        f"note: {c}: map A ({a}) has changed since it was merged (rebuilt or replaced: its "
+        "keyframes and retrieval index differ): this map holds it as it was; merge-maps again "
+        "to take the new one",
+        f"note: {c}: map B ({b}) has changed since it was merged (rebuilt or replaced: its map "
+        "frame differs): this map holds it as it was; merge-maps again to take the new one"], notes
+
+
+def test_content_digests_leave_out_timings_caches_and_how_the_build_read(tmp_path):
+    from mast3r_ros.replay.map_content import changed_parts, content_digests
+
+    base = {"format": "mast3r_ros.keyframe_map", "version": 3, "map_frame": "map",
+            "keyframe_table": {"file": "keyframe_table.npy", "num_keyframes": 2},
+            "retrieval": {"index": "retrieval/thumbnail"}, "encodings": [], "asmk": [],
+            "files": {"keyframe_table.npy": {"sha256": "a" * 64},
+                      "retrieval/thumbnail/descs.npy": {"sha256": "b" * 64}},
+            "consistency": {"elapsed_s": 0.1}, "frames_not_read": {"count": 3},
+            "merged_from": [{"role": "A", "map": "/m", "manifest_sha256": "c" * 64}]}
+    rec = content_digests(base)
+    same = {**base, "consistency": {"elapsed_s": 7.0}, "frames_not_read": {"count": 4},
+            "asmk": [{"file": "retrieval/asmk_1.npz"}],
+            "files": {**base["files"], "retrieval/asmk_1.npz": {"sha256": "d" * 64},
+                      "encodings/e/t.bin": {"sha256": "e" * 64}},
+            "merged_from": [{"role": "A", "map": "/m", "manifest_sha256": "f" * 64}]}
+    assert changed_parts(rec, same) == []
+    other = {**base, "version": 2, "unreadable_frames": {"count": 1},
+             "files": {**base["files"], "keyframes/000000.png": {"sha256": "0" * 64},
+                       "retrieval/thumbnail/descs.npy": {"sha256": "1" * 64}},
+             "merged_from": [{"role": "B", "map": "/m"}]}
+    assert changed_parts(rec, other) == ["map format version", "keyframes", "retrieval index",
+                                         "record of unreadable frames", "own sources"]
+    assert changed_parts({"keyframes": rec["keyframes"]}, other) == ["keyframes"]
+    for damaged in (None, [], {"keyframes": 3}):
+        try:
+            changed_parts(damaged, base)
+        except ValueError:
+            continue
+        raise AssertionError(damaged)
+
+
+def test_a_damaged_content_record_or_manifest_gets_the_note_without_what_changed(tmp_path):
+    from mast3r_ros.replay.check_map import changed_source_notes
+
+    (tmp_path / "manifest.json").write_text("{not json")
+    plain = ("has changed since it was merged (its manifest.json is not the one merged: "
+             "rebuilt or replaced?)")
+    for record in ({"content_sha256": {"keyframes": "0" * 64}}, {"content_sha256": 5}):
+        notes = changed_source_notes({"merged_from": [
+            {"role": "A", "map": str(tmp_path), "manifest_sha256": "0" * 64, **record}]})
+        assert len(notes) == 1 and plain in notes[0], notes
+    (tmp_path / "manifest.json").write_text("{}")
+    notes = changed_source_notes({"merged_from": [
+        {"role": "A", "map": str(tmp_path), "manifest_sha256": "0" * 64,
+         "content_sha256": {"keyframes": "0" * 64}}]})
+    assert len(notes) == 1 and "(rebuilt or replaced: its keyframes differ)" in notes[0], notes
