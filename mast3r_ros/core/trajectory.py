@@ -154,8 +154,17 @@ def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: i
         return np.full(query.shape, -1, dtype=np.int64)
     hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
     lo = np.clip(hi - 1, 0, stamps.size - 1)
-    best = np.where(np.abs(stamps[hi] - query) < np.abs(stamps[lo] - query), hi, lo)
-    return np.where(np.abs(stamps[best] - query) <= tolerance_ns, best, -1).astype(np.int64)
+    best = np.where(_ns_apart(stamps[hi], query) < _ns_apart(stamps[lo], query), hi, lo)
+    within = _ns_apart(stamps[best], query) <= np.uint64(tolerance_ns)  # numpy 1: no float64
+    return np.where(within, best, -1).astype(np.int64)
+
+
+def _ns_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """|a - b| of int64 stamps as uint64, exact over the whole int64 range (the int64
+    difference of -2**63 and 0 overflows, and wrapped: 2**63 - 1 came out 1 ns from -2**63)."""
+    a, b = np.asarray(a, np.int64), np.asarray(b, np.int64)
+    au, bu = a.view(np.uint64), b.view(np.uint64)  # two's complement: the difference mod 2**64
+    return np.where(a >= b, au - bu, bu - au)
 
 
 def _first_of_sorted(stamps: np.ndarray, poses: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
@@ -239,9 +248,9 @@ def poses_at_samples(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Any, to
         if hi < stamps.size and stamps[hi] == t:
             out[m], valid[m] = sample(hi), True
         elif 0 < hi < stamps.size and (
-            max_gap_ns is None or stamps[hi] - stamps[hi - 1] <= max_gap_ns
-        ):
-            alpha = (t - stamps[hi - 1]) / (stamps[hi] - stamps[hi - 1])
+            max_gap_ns is None or int(stamps[hi]) - int(stamps[hi - 1]) <= max_gap_ns
+        ):  # Python ints: samples at -2**63 and 0 are 2**63 ns apart, outside int64
+            alpha = (int(t) - int(stamps[hi - 1])) / (int(stamps[hi]) - int(stamps[hi - 1]))
             out[m], valid[m] = interpolate_pose(sample(hi - 1), sample(hi), float(alpha)), True
         elif nearest[m] >= 0:
             out[m], valid[m] = sample(nearest[m]), True
@@ -250,7 +259,8 @@ def poses_at_samples(stamps_ns: np.ndarray, poses: np.ndarray, query_ns: Any, to
 
 def bracketing_gaps(stamps_ns: np.ndarray, query_ns: np.ndarray) -> np.ndarray:
     """For each query stamp, how far apart (ns) the two samples of the sorted ``stamps_ns``
-    around it are: 0 at a sample, -1 before the first or after the last sample. Returns (M,)
+    around it are: 0 at a sample, -1 before the first or after the last sample, at most
+    2**63 - 1 (a wider gap, between stamps of opposite sign, is given as that). Returns (M,)
     int64. Says why `poses_at_stamps` gave no pose: a query inside the trajectory lies in a gap
     longer than ``max_gap_ns`` (and farther than ``tolerance_ns`` from both samples). Raises
     `InputError` for stamps that are not integer nanoseconds."""
@@ -263,7 +273,8 @@ def bracketing_gaps(stamps_ns: np.ndarray, query_ns: np.ndarray) -> np.ndarray:
     at = (hi < stamps.size) & (stamps[np.minimum(hi, stamps.size - 1)] == query)
     inside = (hi > 0) & (hi < stamps.size) & ~at
     out[at] = 0
-    out[inside] = stamps[hi[inside]] - stamps[hi[inside] - 1]
+    gaps = _ns_apart(stamps[hi[inside]], stamps[hi[inside] - 1])
+    out[inside] = np.minimum(gaps, np.uint64(2 ** 63 - 1)).astype(np.int64)
     return out
 
 

@@ -411,3 +411,39 @@ def test_a_near_zero_quaternion_is_refused_at_add_as_tq_to_matrix_refuses_it(nor
     else:
         b.add_dynamic_tq("map", "odom", [0, S], t, q)
         assert b.lookup("map", "odom", S).tobytes() == tq_to_matrix(t[1], q[1]).tobytes()
+
+
+def test_lookups_across_the_whole_int64_range_do_not_overflow():
+    """Stamps -2**63 and 0 (or 2**63 - 1) are both valid int64, but the gap between them is
+    not: ``stamps[hi] - stamps[hi - 1]`` overflowed (numpy's RuntimeWarning, then an alpha of
+    9.2e18 refused by interpolate_pose, or a negative one), and the nearest-sample search
+    wrapped: a query at 2**63 - 1 came out 1 ns from a sample at -2**63 and took it."""
+    import warnings
+
+    from mast3r_ros.core.trajectory import bracketing_gaps, nearest_indices
+
+    lo, hi = -2 ** 63, 2 ** 63 - 1
+    far = pose([0, 0, 0.0], [1.0, 0, 0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # numpy's overflow warning fails the test
+        b = TransformBuffer()
+        b.add_dynamic("map", "cam", lo, np.eye(4))
+        b.add_dynamic("map", "cam", 0, far)
+        for t, x in ((-2 ** 62, 0.5), (-1, 1 - 1 / 2 ** 63), (lo + 1, 2.0 ** -63), (lo, 0),
+                     (0, 1)):
+            assert b.lookup("map", "cam", t)[0, 3] == pytest.approx(x, abs=1e-15), t
+        with pytest.raises(ExtrapolationError, match=r"apart") as e:
+            b.lookup("map", "cam", -2 ** 62, max_gap_ns=S)
+        assert e.value.gap_ns == 2 ** 63 - 1  # type: ignore[attr-defined] # 2**63: saturated
+        b2 = TransformBuffer()
+        b2.add_dynamic("map", "cam", lo, np.eye(4))
+        b2.add_dynamic("map", "cam", hi, far)
+        assert b2.lookup("map", "cam", -1)[0, 3] == pytest.approx(0.5)
+        with pytest.raises(ExtrapolationError) as e:
+            b2.lookup("map", "cam", 0, max_gap_ns=S)
+        assert e.value.gap_ns == 2 ** 63 - 1  # type: ignore[attr-defined] # 2**64 - 1
+        one = np.array([lo], np.int64)
+        assert nearest_indices(one, np.array([hi]), 5).tolist() == [-1]
+        assert nearest_indices(np.array([lo, hi]), np.array([hi - 3, lo + 2]), 5).tolist() \
+            == [1, 0]
+        assert bracketing_gaps(np.array([lo, hi]), np.array([0])).tolist() == [2 ** 63 - 1]
