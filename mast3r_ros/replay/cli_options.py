@@ -304,17 +304,29 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         raise InputError("--camera-info is empty (an unset shell variable?): give the "
                          "camera_info YAML, or leave --camera-info out to take the source's "
                          "camera (a TUM folder's camera.yaml, a rosbag2's CameraInfo)")
-    for option in given if not keyframes else ():  # localize reads no query frame's depth
-        log.warning("%s has no effect on localize: it reads no query depth (only build-map "
-                    "reads depth, for the keyframes); ignored", option)
+    unused = [] if keyframes else given  # localize reads no query frame's depth
+
+    def warn_unused() -> None:  # once, after the checks before_index makes: an error alone
+        while unused:
+            log.warning("%s has no effect on localize: it reads no query depth (only build-map "
+                        "reads depth, for the keyframes); ignored", unused.pop(0))
+
+    def checks_then_warning() -> None:
+        if before_index is not None:
+            before_index()  # a bad --map: its one error line, no warning before it
+        warn_unused()
+
     options = SourceOptions(
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run,
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified, read_depth=keyframes, before_index=before_index)
-    return open_source(args.source, options, cfg.pose_at_stamp)
+        image_rectified=cfg.node.image_rectified, read_depth=keyframes,
+        before_index=checks_then_warning if unused else before_index)
+    source = open_source(args.source, options, cfg.pose_at_stamp)
+    warn_unused()  # a source that made no call to before_index
+    return source
 
 
 def check_trajectory_file(path: Optional[str], option: str, default: str) -> None:

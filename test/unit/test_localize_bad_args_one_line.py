@@ -28,6 +28,10 @@ def _stderr(capsys, argv):
     # the mast3r matcher's checkpoint missing: was said after the folder's lists were read
     (["--map", "{map}", "--matcher", "mast3r", "--checkpoint", "{tmp}/none.pth"],
      "checkpoint not found: {tmp}/none.pth"),
+    # localize's warning that it ignores --depth-scale / --sync-tolerance came first
+    (["--map", "{tmp}/nomap", "--depth-scale", "1000"], "map folder not found: {tmp}/nomap"),
+    (["--map", "{map}", "--stride", "0", "--sync-tolerance", "0.01", "--depth-scale", "5"],
+     "--stride must be >= 1"),
 ])
 def test_a_bad_map_or_frame_option_is_one_line_before_the_tum_folder_is_read(
         tum, sift_map, tmp_path, capsys, bad, said):
@@ -48,3 +52,12 @@ def test_the_folders_camera_file_is_still_said_before_the_map(tum, tmp_path, cap
     rc, err = _stderr(capsys, ["localize", folder, "--map", str(tmp_path / "nomap"), "--out",
                                str(tmp_path / "run"), "--matcher", "sift"])
     assert rc == 2 and len(err) == 1 and "no camera intrinsics" in err[0], err
+
+
+def test_the_ignored_depth_options_are_still_warned_of_once_the_map_is_taken(
+        tum, sift_map, tmp_path, capsys):
+    rc, err = _stderr(capsys, ["localize", tum[1], "--out", str(tmp_path / "run"), "--matcher",
+                               "sift", "--map", sift_map, "--depth-scale", "1000",
+                               "--max-frames", "1", "--log-level", "warning"])
+    assert rc == 0, err
+    assert len([ln for ln in err if "--depth-scale has no effect on localize" in ln]) == 1, err
