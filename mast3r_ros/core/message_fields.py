@@ -281,9 +281,39 @@ def _camera_info_fields(info: Any, rectified: bool) -> tuple:
                                    None if r is None else _float_fields(r, "r"))
     # not str(): None was refused as an "unsupported distortion model 'None'", b'plumb_bob' as
     # "b'plumb_bob'"; check_distortion names a non-string as such
-    return (False,) + common + (_float_fields(_array_field(info, "k"), "k"),
-                                _float_fields(_array_field(info, "d"), "d"),
-                                info.distortion_model)
+    k = _float_fields(_array_field(info, "k"), "k")
+    return (False,) + common + (k, _float_fields(_array_field(info, "d"), "d"),
+                                info.distortion_model, _p_of_unset_k(info, k))
+
+
+def _p_of_unset_k(info: Any, k: tuple) -> Optional[tuple]:
+    """P's 12 numbers when K is all zero (else None, and None for a P that is absent or not
+    numbers: K's own refusal is said then): what tells a CameraInfo of a rectified stream
+    alone from an uncalibrated camera's (`_refuse_p_without_k`)."""
+    if any(k):
+        return None
+    try:
+        return _float_fields(_array_field(info, "p"), "p")
+    except (InputError, TypeError):
+        return None
+
+
+def _refuse_p_without_k(k: tuple, p: Optional[tuple]) -> None:
+    """InputError for a CameraInfo read as the raw image (image_rectified false) whose K is all
+    zero but whose P has a focal length (`image_codec.projection_without_k`): a driver that
+    publishes only the rectified image's projection. The message says how to read it:
+    image_rectified for a rectified stream, a camera_info YAML for a raw one."""
+    focal = image_codec.projection_without_k(k, p)
+    if focal:
+        raise InputError(
+            f"CameraInfo K is all zeros but P is set ({focal}): it describes only a rectified "
+            "image (image_geometry projects with P; K and D, the raw image's model, are unset) "
+            "and the image is read as the raw one (image_rectified false); if the image topic "
+            "is rectified (the driver's image_rect / image_rect_color, or a camera that "
+            "rectifies on board), set image_rectified: true (the node parameter, or in the "
+            "--params YAML of build-map / localize) to read P with no distortion; if it is the "
+            "raw image, calibrate the camera, or pass its calibration as a camera_info YAML "
+            "(--camera-info)")
 
 
 def _intrinsics_from_fields(fields: tuple) -> CameraIntrinsics:
@@ -292,7 +322,8 @@ def _intrinsics_from_fields(fields: tuple) -> CameraIntrinsics:
     if rectified:
         p, r = fields[6:]
         return image_codec.rectified_intrinsics_from_camera_info(width, height, p, r, **binning)
-    k, d, model = fields[6:]
+    k, d, model, p = fields[6:]
+    _refuse_p_without_k(k, p)
     return image_codec.intrinsics_from_camera_info(width, height, k, d, model, **binning)
 
 

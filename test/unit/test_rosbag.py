@@ -572,6 +572,24 @@ def test_uncalibrated_camera_info(tmp_path):
         BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
 
 
+def test_a_camera_info_with_p_but_no_k_in_a_bag_names_image_rectified(tmp_path):
+    """K all zero with P set: read with P when image_rectified is set; else one error naming P,
+    image_rectified and --camera-info (no second --camera-info hint after it)."""
+    info = camera_info(S)
+    info.k[:] = 0.0
+    info.p[:] = [28.0, 0, 14.5, 0, 0, 29.0, 11.0, 0, 0, 0, 1, 0]
+    msgs = [("/cam/image_raw", S, image(S, "rgb8", RGB)), ("/cam/camera_info", S, info)]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    with pytest.raises(InputError) as e:
+        BagSequence(bag)
+    text = str(e.value)
+    assert text.startswith("CameraInfo on /cam/camera_info at t=1.000000 s: CameraInfo K is all "
+                           "zeros but P is set (fx 28 fy 29 cx 14.5 cy 11)"), text
+    assert "set image_rectified: true" in text and text.count("--camera-info") == 1, text
+    (frame,) = list(BagSequence(bag, image_rectified=True))
+    assert frame.intrinsics.K[0, 0] == 28.0 and not np.any(frame.intrinsics.dist)
+
+
 @pytest.mark.parametrize("storage", STORAGES, ids=["mcap", "sqlite3"])
 def test_reads_a_bare_storage_file(tmp_path, storage):
     bag = write_bag(tmp_path / "bag", storage, rgbd_messages())

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 from .camera_info import (
     intrinsics_from_camera_info,
+    projection_without_k,
     rectified_intrinsics_from_camera_info,
     warn_far_principal_point,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "check_image_file_intact",
     "decode_compressed", "decode_image", "depth_to_metres", "encode_image",
     "intrinsics_from_camera_info", "load_camera_info_yaml", "read_image_file",
-    "rectified_intrinsics_from_camera_info", "to_rgb8", "warn_far_principal_point",
+    "projection_without_k", "rectified_intrinsics_from_camera_info", "to_rgb8",
+    "warn_far_principal_point",
     "warn_low_bit_depth",
 ]

@@ -251,6 +251,33 @@ def rectified_intrinsics_from_camera_info(
         binning_x=binning_x, binning_y=binning_y)
 
 
+def projection_without_k(k: Sequence[float], p: Optional[Sequence[float]]) -> str:
+    """'fx 28 fy 29 cx 14.5 cy 11' (P's) when ``k`` (K's 9 numbers) is all zero and ``p`` (P's
+    12 numbers, row-major 3x4) has a positive focal length, else '' (also for a ``p`` that is
+    None, not 12 numbers or not finite). Such a CameraInfo describes only the rectified image:
+    image_geometry projects with P, and the raw image's model (K, D) was left unset -- the
+    message definition's sign of an uncalibrated camera, but P says otherwise."""
+    try:
+        k_arr = np.asarray(k, dtype=np.float64).reshape(-1)
+        p_arr = np.asarray(p, dtype=np.float64).reshape(-1) if p is not None else np.zeros(0)
+    except (TypeError, ValueError):
+        return ""
+    if k_arr.size != 9 or np.any(k_arr) or p_arr.size != 12 or not np.isfinite(p_arr).all() \
+            or not (p_arr[0] > 0 and p_arr[5] > 0):
+        return ""
+    return f"fx {p_arr[0]:g} fy {p_arr[5]:g} cx {p_arr[2]:g} cy {p_arr[6]:g}"
+
+
+# how the readers of a file (--camera-info) say a projection_without_k: the file is read as the
+# streamed image's own model, so P goes into it for a rectified stream
+P_WITHOUT_K_IN_A_FILE = (
+    "it describes only a rectified image (image_geometry projects with P; K and D, the raw "
+    "image's model, are unset), and --camera-info is read as the streamed image's K and D: "
+    "for a rectified stream write P's fx, fy, cx, cy as the camera matrix (fx 0 cx / 0 fy cy "
+    "/ 0 0 1) with no distortion; for the raw image give the camera's calibration "
+    "(camera_calibration's YAML)")
+
+
 def warn_far_principal_point(cx: float, cy: float, w: int, h: int, source: str) -> bool:
     """One warning (True when given) for a principal point more than half the image size
     outside the image (cx = 3200 on a 640-wide image): a calibration of another resolution (K

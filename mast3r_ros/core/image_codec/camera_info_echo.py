@@ -28,7 +28,7 @@ import yaml
 
 from ..errors import InputError
 from ..types import CameraIntrinsics
-from .camera_info import warn_far_principal_point
+from .camera_info import P_WITHOUT_K_IN_A_FILE, projection_without_k, warn_far_principal_point
 
 log = logging.getLogger(__name__)
 
@@ -273,6 +273,10 @@ def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
     _check_fields(doc, path, echo)
     _refuse_array_text(doc, path, echo)
     msg = SimpleNamespace(**{name: doc.get(name) for name in CAMERA_INFO_FIELDS})
+    focal = projection_without_k(msg.k, msg.p) if isinstance(msg.k, list) else ""
+    if focal:  # the message reader's fix (image_rectified) does not apply to a file
+        raise InputError(f"{path}: K is all zeros but P is set ({focal}): "
+                         f"{P_WITHOUT_K_IN_A_FILE}")
     try:
         cam = camera_info_to_intrinsics(msg)
     except (InputError, TypeError, ValueError) as err:

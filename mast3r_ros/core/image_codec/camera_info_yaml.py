@@ -20,7 +20,8 @@ import yaml
 from ..errors import InputError
 from ..text_files import decode_text, encoding_name
 from ..types import CameraIntrinsics
-from .camera_info import intrinsics_from_camera_info, warn_far_principal_point
+from .camera_info import (P_WITHOUT_K_IN_A_FILE, intrinsics_from_camera_info,
+                          projection_without_k, warn_far_principal_point)
 from .camera_info_kalibr import looks_like_kalibr_camchain
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
@@ -494,6 +495,7 @@ def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
     if isinstance(roi, dict):
         roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
                for name in ("x_offset", "y_offset", "width", "height")}
+    _refuse_projection_without_k(doc, k, path)
     try:
         cam = intrinsics_from_camera_info(
             width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
@@ -503,3 +505,14 @@ def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
     warn_far_principal_point(float(k[2]), float(k[5]), width, height, f"camera_info YAML {path}")
     _warn_unreadable_by_ros(doc, path)
     return cam
+
+
+def _refuse_projection_without_k(doc: dict, k: np.ndarray, path: str) -> None:
+    """InputError for a camera_matrix all zero beside a projection_matrix with a focal length
+    (`projection_without_k`): was "the camera is uncalibrated; ... pass intrinsics from a
+    camera_info YAML", of a camera_info YAML. An unreadable projection_matrix is no such."""
+    proj = doc.get("projection_matrix")
+    focal = projection_without_k(k, proj.get("data") if isinstance(proj, dict) else None)
+    if focal:
+        raise InputError(f"{path}: camera_matrix is all zeros but projection_matrix is set "
+                         f"({focal}): {P_WITHOUT_K_IN_A_FILE}")
