@@ -354,8 +354,9 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
     """The CLI's one line for an ``OSError`` a path raised (an output or input the OS refuses):
     a full disk or quota, and a file-size limit (``ulimit -f``, FAT32's 4 GiB on a USB stick),
     name the output as given (a file's name under ``OUT.partial``/``OUT.tmp-*`` is gone already)
-    and the fix, as does a device's write error (EIO: a failed flush); anything else names the
-    path and the OS's words."""
+    and the fix, as does a device's write error (EIO: a failed flush); a path that runs into a
+    loop of symbolic links is named as one (`link_loops.loop_text`), as the paths given are;
+    anything else names the path and the OS's words."""
     at = next((getattr(args, k, None) for k in ("out", "json", "plot") if getattr(args, k, None)),
               e.filename)
     held = f" holding {at}" if at else ""
@@ -372,6 +373,12 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
         return (f"the device{held} could not write the data ({e.strerror or e})"
                 f"{'' if said else ': nothing was published'}; check the drive (`dmesg`, its "
                 "cable or card) or write elsewhere")
+    if e.errno == errno.ELOOP and isinstance(e.filename, str):  # a file inside a folder given
+        from ..core.link_loops import loop_text
+
+        loop = loop_text("path", e.filename)
+        if loop:
+            return loop
     where = f": {e.filename}" if e.filename else ""
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"
 

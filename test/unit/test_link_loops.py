@@ -93,3 +93,34 @@ def test_a_loop_inside_a_tum_folder_is_named_not_missing(tum, tmp_path, capsys):
             f"no camera intrinsics: camera calibration {folder / 'camera.yaml'} runs into a "
             f"loop of symbolic links ({folder / 'camera.yaml'} -> camera.yaml)")):
         TumSequence(str(folder))
+
+
+@pytest.mark.parametrize("argv", [["check-map", "{map}"],
+                                  ["localize", "{query}", "--map", "{map}", "--matcher", "sift",
+                                   "--out", "{tmp}/run"],
+                                  ["merge-maps", "{good}", "{map}", "--out", "{tmp}/merged"]],
+                         ids=["check-map", "localize", "merge-maps"])
+def test_a_map_whose_manifest_or_file_is_a_loop_is_named_as_one(sift_map, tum, tmp_path,
+                                                                 capsys, argv):
+    """A map folder that exists, its manifest.json (or a file it lists) a link to itself: the
+    OS's 'cannot use path: MAP/manifest.json: Too many levels of symbolic links', where every
+    other path names the loop."""
+    import shutil
+
+    folder = str(tmp_path / "map")
+    shutil.copytree(sift_map, folder)
+    argv = [a.format(map=folder, good=sift_map, query=tum[1], tmp=tmp_path) for a in argv]
+    for rel in ("manifest.json", "keyframe_table.npy", "keyframes/000001.png"):
+        full = os.path.join(folder, rel)
+        os.replace(full, full + ".real")
+        os.symlink(os.path.basename(rel), full)
+        assert main(argv + ["--log-level", "error"]) == 2
+        out, err = capsys.readouterr()
+        assert len(err.splitlines()) == 1 and "Too many levels" not in out + err, (out, err)
+        said = (f"{full} runs into a loop of symbolic links ({full} -> "
+                f"{os.path.basename(rel)}), so it leads to no file or folder")
+        # check-map lists a bad keyframe file on stdout, once, above its error line
+        assert said in (out if "listed above" in err else err), (out, err)
+        assert (out + err).count(said) == 1, (out, err)
+        os.remove(full)
+        os.replace(full + ".real", full)

@@ -5,6 +5,7 @@ interrupted build) and for a format version this code does not read."""
 
 from __future__ import annotations
 
+import errno
 import json
 import logging
 import os
@@ -116,6 +117,13 @@ def _read_manifest(path: str) -> Tuple[Dict[str, Any], Tuple[int, ...]]:
                 "copied only in part? copy the map again (its manifest.json last) or rebuild "
                 "it") from None
         raise MapFormatError(_no_map_here(path)) from None
+    except OSError as e:
+        from ..link_loops import loop_text
+
+        loop = loop_text("the map's manifest", mpath) if e.errno == errno.ELOOP else None
+        if loop:  # was the OS's 'Too many levels of symbolic links', unlike every other path
+            raise MapFormatError(loop) from None
+        raise
     except (ValueError, UnicodeDecodeError) as e:
         raise MapFormatError(f"{mpath}: not valid JSON ({e}); the manifest is truncated or "
                              "damaged: rebuild the map or re-copy the file") from None

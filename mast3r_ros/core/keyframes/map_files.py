@@ -6,6 +6,7 @@ and size (``os.stat`` only: `missing_or_truncated`), every problem at once (`fil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import io
 import json
@@ -40,7 +41,11 @@ class MapFiles:
         except FileNotFoundError:
             raise MapFormatError(f"map file missing: {full}{fix}") from None
         except OSError as e:
-            raise MapFormatError(f"map file unreadable: {full} ({e}){fix}") from None
+            from ..link_loops import loop_text
+
+            loop = loop_text("map file", full) if e.errno == errno.ELOOP else None
+            raise MapFormatError(f"{loop or f'map file unreadable: {full} ({e})'}{fix}") \
+                from None
         if sha256_hex(data) != meta["sha256"]:
             raise MapFormatError(f"map file corrupt (checksum mismatch): {full}{fix}")
         return data
@@ -116,7 +121,10 @@ class MapFiles:
         """Every missing, truncated or corrupt (sha256) file of the map, one line each
         (reads every file: what ``mast3r-ros check-map`` prints)."""
         problems = self.missing_or_truncated()
-        named = {p.rsplit(": ", 1)[-1] for p in problems}
+        # 'map file missing: PATH' and the like, or 'map file PATH runs into a loop of ...'
+        named = {p.split(" runs into a loop of symbolic links", 1)[0][len("map file "):]
+                 if " runs into a loop of symbolic links" in p else p.rsplit(": ", 1)[-1]
+                 for p in problems}
         for rel, _ in self._listed_files():
             full = self._full(rel)
             if full in named:
@@ -260,7 +268,9 @@ def size_problem(path: str, got: int, want: Optional[int]) -> str:
     (no map file is empty; where no size is recorded) or "map file truncated or corrupt (N
     bytes, the map says M): PATH"; "" when the size is as recorded (or, not recorded, above 0)."""
     if got < 0:
-        return f"map file missing: {path}"
+        from ..link_loops import loop_text
+
+        return loop_text("map file", path) or f"map file missing: {path}"
     if got == 0 and (want is None or want < 0):
         return f"map file empty (0 bytes): {path}"
     if want is None or want < 0 or got == want:
