@@ -38,6 +38,7 @@ from .cli_options import (
     add_resume_options,
     add_warmup_option,
     check_trajectory_file,
+    escaping_stdout,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     missing_library_hint,
@@ -452,6 +453,11 @@ def _on_sigterm():
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``mast3r-ros``; returns the exit code (130 after Ctrl-C, 143 after
     SIGTERM, each leaving what Ctrl-C leaves)."""
+    with escaping_stdout():  # a path outside stdout's encoding: escaped, not a traceback
+        return _main(argv)
+
+
+def _main(argv: Optional[Sequence[str]] = None) -> int:
     try:
         parser = build_parser()
     except KeyboardInterrupt:  # Ctrl-C while the subcommand modules import

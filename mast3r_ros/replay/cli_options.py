@@ -11,13 +11,14 @@ opened as a frame source (`_open`), and the help formatter and help texts of eve
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import errno
 import logging
 import math
 import os
 import sys
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Callable, Dict, Iterator, Optional
 
 from ..core.config import Config, config_from_params, load_config_yaml
 from ..core.errors import InputError
@@ -423,3 +424,27 @@ def missing_library_hint(name: str) -> str:
     if how is None:
         return f"the Python package '{top}' is not installed (README: Install)"
     return f"this needs {how}"
+
+
+@contextlib.contextmanager
+def escaping_stdout() -> Iterator[None]:
+    """Within it, stdout writes what its encoding cannot hold as backslash escapes (stderr's
+    own rule) rather than raise: a path outside ``PYTHONIOENCODING=ascii`` (or a non-UTF-8
+    file name's surrogates) in a summary line ended the command in a UnicodeEncodeError
+    traceback, after its work was done. The stream's own handler is restored after."""
+    before = getattr(sys.stdout, "errors", None)
+    stream = sys.stdout
+    try:
+        changed = before == "strict" and hasattr(stream, "reconfigure")
+        if changed:
+            stream.reconfigure(errors="backslashreplace")
+    except (ValueError, OSError):  # a stream that cannot change it: left as it is
+        changed = False
+    try:
+        yield
+    finally:
+        if changed:
+            try:
+                stream.reconfigure(errors=before)
+            except (ValueError, OSError):
+                pass
