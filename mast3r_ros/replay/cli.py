@@ -225,7 +225,8 @@ def cmd_localize(args: argparse.Namespace) -> int:
     # part) is refused before that
     source = _open(args, cfg, before_index=functools.partial(
         check_before_indexing, map_path, args.stride, args.max_frames,
-        cfg.model.checkpoint if cfg.localizer.matcher == "mast3r" else ""))
+        cfg.model.checkpoint if cfg.localizer.matcher == "mast3r" else "",
+        cfg.localizer.matcher == "mast3r"))
     metrics = run_localization(source, map_path, args.out, cfg, groundtruth=args.groundtruth,
                                stride=args.stride, max_frames=args.max_frames,
                                global_only=args.global_only, overwrite=args.overwrite,

@@ -33,7 +33,7 @@ import numpy as np
 
 from ..core.config import Config, dump_config_yaml
 from ..core.durable import flush_filesystem, fsync_dir
-from ..core.errors import InputError, after_publishing
+from ..core.errors import ConfigError, InputError, after_publishing
 from ..core.focal_evidence import FocalFit
 from ..core.keyframes import KeyframeMap
 from ..core.fileio import (acquire_output_lock, atomic_folder, atomic_write_json, atomic_write_text,
@@ -309,7 +309,7 @@ def check_frame_options(stride: int, max_frames: int) -> None:
 
 
 def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
-                          checkpoint: str = "") -> None:
+                          checkpoint: str = "", needs_checkpoint: bool = False) -> None:
     """What `run_localization` refuses first, checked where a rosbag2 source is about to be
     indexed (`SourceOptions.before_index`: every message read, seconds to minutes) rather than
     after: ``stride`` and ``max_frames`` (`check_frame_options`), then a ``map_path`` that is no
@@ -319,9 +319,15 @@ def check_before_indexing(map_path: str, stride: int = 1, max_frames: int = 0,
     Then ``checkpoint`` (the mast3r matcher's, '' for none) exists and is no empty, text or
     cut-short file (`require_checkpoint`, as build-map checks its own). Raises `InputError`,
     `MapFormatError` or `CheckpointError`; the full open checks the rest (checksums, on first
-    use of each file)."""
+    use of each file). ``needs_checkpoint`` (the mast3r matcher) with no ``checkpoint``:
+    `ConfigError` in the engine's words (was said after a bag's indexing pass)."""
     check_frame_options(stride, max_frames)
     KeyframeMap.check_folder(map_path)
+    if needs_checkpoint and not checkpoint:
+        from ..core.matchers.base import NO_CHECKPOINT, sift_alternative
+
+        raise ConfigError(f"matcher 'mast3r': {NO_CHECKPOINT}"
+                          f"{sift_alternative(KeyframeMap.load(map_path))}")
     if checkpoint:
         from ..core.model.checkpoint import require_checkpoint, resolve_checkpoint
 

@@ -61,3 +61,15 @@ def test_the_ignored_depth_options_are_still_warned_of_once_the_map_is_taken(
                                "--max-frames", "1", "--log-level", "warning"])
     assert rc == 0, err
     assert len([ln for ln in err if "--depth-scale has no effect on localize" in ln]) == 1, err
+
+
+def test_the_mast3r_matcher_without_a_checkpoint_is_said_before_the_source_is_read(
+        tum, sift_map, tmp_path, capsys):
+    """It was said by the engine, after a TUM folder's lists were read (its INFO line came
+    first) and after a rosbag2's whole indexing pass."""
+    rc, err = _stderr(capsys, ["localize", tum[1], "--out", str(tmp_path / "run"), "--map",
+                               sift_map, "--matcher", "mast3r"])
+    assert rc == 2 and len(err) == 1, err
+    assert err[0] == ("mast3r-ros localize: error: matcher 'mast3r': the MASt3R network needs a "
+                      "checkpoint: set the 'checkpoint' parameter (--checkpoint PATH); see "
+                      "README: 'Model weights'; or use matcher 'sift'"), err

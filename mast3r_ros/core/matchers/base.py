@@ -53,6 +53,12 @@ def add_time(timings: Dict[str, float], stage: str, seconds: float) -> None:
     timings[stage] = timings.get(stage, 0.0) + seconds
 
 
+# the refusal of the mast3r matcher without a checkpoint (the engine's, and localize's before it
+# reads a recording), completed by `sift_alternative`
+NO_CHECKPOINT = ("the MASt3R network needs a checkpoint: set the 'checkpoint' parameter "
+                 "(--checkpoint PATH); see README: 'Model weights'")
+
+
 def sift_alternative(kf_map: Any) -> str:
     """The tail of a refusal of the mast3r matcher (no checkpoint, a checkpoint without a
     descriptor head) on ``kf_map`` (a `KeyframeMap`): "; or use matcher 'sift'" when every

@@ -202,8 +202,9 @@ class Mast3rEngine:
         (TensorRT missing or no CUDA), CheckpointError on an unreadable checkpoint.
         """
         if not model_cfg.checkpoint:
-            raise ConfigError("the MASt3R network needs a checkpoint: set the 'checkpoint' "
-                              "parameter (--checkpoint PATH); see README: 'Model weights'")
+            from ..matchers.base import NO_CHECKPOINT
+
+            raise ConfigError(NO_CHECKPOINT)
         path = resolve_checkpoint(model_cfg.checkpoint)
         apply_cpu_threads(getattr(model_cfg, "cpu_threads", 0))
         backend = getattr(model_cfg, "backend", "torch")
