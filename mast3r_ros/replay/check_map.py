@@ -67,6 +67,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         if value is not None and not value.strip():  # `--json "$OUT"` with OUT unset
             raise InputError(f"{option} is empty (an unset shell variable?): give a file name, "
                              f"or leave {option} out")
+    for option, value in (("--json", args.json), ("--plot", args.plot)):
+        _refuse_inside_the_map(value, option, args.map)
     # output paths first: a bad one found after the check is the whole check for nothing
     if args.json and args.json != "-":
         check_can_write_file(args.json, "--json")
@@ -128,6 +130,26 @@ def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
     if any(_source_notes(manifest.get("merged_from"))):
         out["merged_from"] = manifest["merged_from"]
     return out
+
+
+def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> None:
+    """`InputError` for a --json / --plot ``path`` inside the map folder checked: ``--json
+    MAP/manifest.json`` replaced the map's manifest with the report (the map unreadable after),
+    and a new file there is one no map build writes (--overwrite then refuses the map)."""
+    if not path or path == "-" or not os.path.isdir(map_path):
+        return
+    folder = os.path.realpath(map_path)
+    target = os.path.realpath(os.path.abspath(path))
+    if os.path.commonpath([folder, target]) != folder:
+        return
+    rel = os.path.relpath(target, folder)
+    what = (f"replace the map's own {rel}{', leaving no readable map' * (rel == 'manifest.json')}"
+            if os.path.lexists(target) else "add a file the map does not list, which "
+            "build-map/merge-maps --overwrite then refuse to replace")
+    raise InputError(f"{option} {path} lies inside the map folder {map_path}: writing it "
+                     f"would {what}; write it outside the map (e.g. {option} "
+                     f"{os.path.basename(os.path.normpath(map_path)) or 'map'}_check"
+                     f"{'.json' if option == '--json' else '.png'})")
 
 
 def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:

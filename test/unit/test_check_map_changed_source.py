@@ -152,3 +152,25 @@ def test_a_damaged_content_record_or_manifest_gets_the_note_without_what_changed
         {"role": "A", "map": str(tmp_path), "manifest_sha256": "0" * 64,
          "content_sha256": {"keyframes": "0" * 64}}]})
     assert len(notes) == 1 and "(rebuilt or replaced: its keyframes differ)" in notes[0], notes
+
+
+def test_a_report_path_inside_the_map_is_refused_before_the_check(sift_map, tmp_path, capsys):
+    """`check-map MAP --json MAP/manifest.json` replaced the map's manifest with the report
+    (exit 0, the map unreadable after); a new file there blocks --overwrite."""
+    m = str(tmp_path / "m")
+    shutil.copytree(sift_map, m)
+    with open(os.path.join(m, "manifest.json"), "rb") as fh:
+        before = fh.read()
+    for option, rel, said in (("--json", "manifest.json", "replace the map's own manifest.json, "
+                               "leaving no readable map"),
+                              ("--plot", "keyframes.png", "replace the map's own keyframes.png"),
+                              ("--json", "keyframes/r.json", "add a file the map does not list")):
+        rc = main(["check-map", m, option, os.path.join(m, rel), "--log-level", "error"])
+        out, err = capsys.readouterr()
+        assert rc == 2 and out == "" and len(err.splitlines()) == 1, (out, err)
+        assert f"lies inside the map folder {m}: writing it would {said}" in err, err
+    with open(os.path.join(m, "manifest.json"), "rb") as fh:
+        assert fh.read() == before
+    assert not os.path.exists(os.path.join(m, "keyframes", "r.json"))
+    assert main(["check-map", m, "--json", str(tmp_path / "r.json"), "--log-level",
+                 "error"]) == 0
