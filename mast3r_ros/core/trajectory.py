@@ -32,11 +32,23 @@ from .types import check_stamp_ns
 
 def _stamps_array(stamps: Any, what: str) -> np.ndarray:
     """``stamps`` as (N,) int64 nanoseconds; `InputError` for floats (seconds, or ns that lost
-    precision: casting would truncate them silently, 0.05 s -> 0 ns), bools or non-numbers."""
+    precision: casting would truncate them silently, 0.05 s -> 0 ns), bools, non-numbers, or
+    integers outside int64 (a uint64 of 2**63 or more was wrapped to a negative stamp)."""
     a = np.asarray(stamps)
+    if a.size and a.dtype == object and all(isinstance(v, (int, np.integer))
+                                            and not isinstance(v, bool) for v in a.flat):
+        values = [int(v) for v in a.flat]  # Python ints (numpy makes them objects past int64)
+        bad = next((v for v in values if not -2 ** 63 <= v < 2 ** 63), None)
+        if bad is not None:
+            raise InputError(f"{what}: a stamp of {bad} ns lies outside int64 (|t| < 2**63 "
+                             "ns, 292 years from 1970)")
+        a = np.array(values, dtype=np.int64)
     if a.size and a.dtype.kind not in "iu":
         raise InputError(f"{what} must be integer nanoseconds, got a {a.dtype} array; convert "
                          "seconds with np.round(t * 1e9).astype(np.int64)")
+    if a.size and a.dtype.kind == "u" and int(a.max()) >= 2 ** 63:  # astype would wrap it
+        raise InputError(f"{what}: a stamp of {int(a.max())} ns lies outside int64 (|t| < "
+                         "2**63 ns, 292 years from 1970): a negative stamp stored as uint64?")
     return a.astype(np.int64, copy=False).reshape(-1)
 
 

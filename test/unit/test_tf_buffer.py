@@ -447,3 +447,20 @@ def test_lookups_across_the_whole_int64_range_do_not_overflow():
         assert nearest_indices(np.array([lo, hi]), np.array([hi - 3, lo + 2]), 5).tolist() \
             == [1, 0]
         assert bracketing_gaps(np.array([lo, hi]), np.array([0])).tolist() == [2 ** 63 - 1]
+
+
+def test_a_lookup_stamp_outside_int64_is_refused_not_wrapped():
+    """A query of 2**63 ns (a Python int, or a uint64) was cast to int64, wrapping to -2**63:
+    the pose at the first sample came back for a time after the last; one below -2**63 was
+    called 'not integer nanoseconds ... convert seconds'."""
+    from mast3r_ros.core.trajectory import nearest_indices
+
+    b = TransformBuffer()
+    b.add_dynamic("map", "cam", -2 ** 63, np.eye(4))
+    b.add_dynamic("map", "cam", 2 ** 63 - 1, pose([0, 0, 0.0], [1.0, 0, 0]))
+    for t in (2 ** 63, np.uint64(2 ** 63), -2 ** 63 - 1, 2 ** 64):
+        with pytest.raises(InputError, match=rf"a stamp of {int(t)} ns lies outside int64"):
+            b.lookup("map", "cam", t)
+    assert b.lookup("map", "cam", np.uint64(2 ** 63 - 1))[0, 3] == 1.0
+    assert nearest_indices(np.array([1, 5]), np.array([4, 2], dtype=object), 1).tolist() \
+        == [1, 0]
