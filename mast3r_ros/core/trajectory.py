@@ -167,7 +167,8 @@ def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: i
     hi = np.clip(np.searchsorted(stamps, query), 0, stamps.size - 1)
     lo = np.clip(hi - 1, 0, stamps.size - 1)
     best = np.where(_ns_apart(stamps[hi], query) < _ns_apart(stamps[lo], query), hi, lo)
-    within = _ns_apart(stamps[best], query) <= np.uint64(tolerance_ns)  # numpy 1: no float64
+    # uint64 (numpy 1 compared it with an int as float64); 2**64 - 1 ns apart at most
+    within = _ns_apart(stamps[best], query) <= np.uint64(min(tolerance_ns, 2 ** 64 - 1))
     return np.where(within, best, -1).astype(np.int64)
 
 

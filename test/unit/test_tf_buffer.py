@@ -464,3 +464,6 @@ def test_a_lookup_stamp_outside_int64_is_refused_not_wrapped():
     assert b.lookup("map", "cam", np.uint64(2 ** 63 - 1))[0, 3] == 1.0
     assert nearest_indices(np.array([1, 5]), np.array([4, 2], dtype=object), 1).tolist() \
         == [1, 0]
+    # a tolerance past uint64 (numpy's OverflowError): every sample is within it
+    assert nearest_indices(np.array([-2 ** 63]), np.array([2 ** 63 - 1]), 2 ** 70).tolist() \
+        == [0]
