@@ -10,7 +10,10 @@ keyframe, as on a long recording. Then the same frames as a rosbag2 (MCAP; ``--b
 jpeg CompressedImage or raw rgb8 Image, 16UC1 depth, the ground truth as tf, camera.yaml given
 as --camera-info): every frame decoded and candidates only, with the bag's indexing pass
 (``BagSequence``: every message deserialized, nothing decoded) timed on its own, as each build
-makes it too. Wall-clock times of one run each on a warm page cache; on a shared machine
+makes it too; the candidates-only build twice, its second pass reading the bag through
+(before) and reading only the candidates' messages by receive time (now, `drawn.seeks_by_time`;
+``--bag-storage sqlite3`` for a .db3 bag), with the messages rosbags yielded to that pass
+counted. Wall-clock times of one run each on a warm page cache; on a shared machine
 only one run's numbers compare.
 
     python bench/bench_build_map_reads.py                     # 1000 frames at 512x384
@@ -29,7 +32,7 @@ from pathlib import Path
 from mast3r_ros.core.image_codec import files
 from mast3r_ros.core.image_codec.camera_info_yaml import load_camera_info_yaml
 from mast3r_ros.replay import pipeline, tum
-from mast3r_ros.replay.rosbag import BagSequence, sequence
+from mast3r_ros.replay.rosbag import BagSequence, drawn, sequence
 from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.synthetic import write_demo_sequences
 
@@ -87,10 +90,11 @@ def build(folder: Path, out: Path, every_frame: bool, pillow_decodes_png: bool =
         files._png_verifies = verifies
 
 
-def make_bag(folder: Path, out: Path, color: str) -> Path:
-    """The TUM ``folder`` as a rosbag2 (MCAP): its colour images on /cam/color (jpeg
-    CompressedImage, quality 95, or raw rgb8 Image), its depth as 16UC1 on /cam/depth (TUM's
-    5000 units per metre), its ground truth as tf map -> cam, each at its rgb.txt stamp."""
+def make_bag(folder: Path, out: Path, color: str, storage: str = "mcap") -> Path:
+    """The TUM ``folder`` as a rosbag2 (``storage``: MCAP or sqlite3): its colour images on
+    /cam/color (jpeg CompressedImage, quality 95, or raw rgb8 Image), its depth as 16UC1 on
+    /cam/depth (TUM's 5000 units per metre), its ground truth as tf map -> cam, each at its
+    rgb.txt stamp."""
     import cv2
     import numpy as np
     from rosbags.rosbag2 import StoragePlugin, Writer
@@ -105,7 +109,8 @@ def make_bag(folder: Path, out: Path, color: str) -> Path:
 
     rgb, depth = _listed(folder / "rgb.txt"), _listed(folder / "depth.txt")
     gt = _listed(folder / "groundtruth.txt")
-    with Writer(out, version=9, storage_plugin=StoragePlugin.MCAP) as writer:
+    plugin = StoragePlugin.MCAP if storage == "mcap" else StoragePlugin.SQLITE3
+    with Writer(out, version=9, storage_plugin=plugin) as writer:
         conns: dict = {}
 
         def write(topic: str, ns: int, msg) -> None:
@@ -144,30 +149,47 @@ def make_bag(folder: Path, out: Path, color: str) -> Path:
 BAG_ARGS = ("--pose-frames", "map:cam", "--depth-topic", "/cam/depth", "--depth-scale", "5000")
 
 
-def build_bag(bag: Path, camera: Path, out: Path, every_frame: bool) -> tuple:
-    """(seconds, colour images decoded) of one build-map of the bench's bag."""
-    decoded = [0]
+def build_bag(bag: Path, camera: Path, out: Path, every_frame: bool, seek: bool = True
+              ) -> tuple:
+    """(seconds, colour images decoded, image and depth messages rosbags yielded to the
+    second pass) of one build-map of the bench's bag; ``seek``: the second pass reads the
+    candidates' messages by receive time (False: reads the bag through, as before)."""
+    from rosbags.highlevel import AnyReader
+
+    decoded, yielded = [0], [0]
     decode, lazy = sequence.frame_from_image_message, pipeline._candidate_frames
+    messages, seeks = AnyReader.messages, drawn.seeks_by_time
 
     def spy(*a, **k):
         decoded[0] += 1
         return decode(*a, **k)
+
+    def counted(self, connections=(), *a, **k):
+        second = {c.topic for c in connections} <= {"/cam/color", "/cam/depth"}
+        for item in messages(self, connections, *a, **k):
+            yielded[0] += second
+            yield item
     sequence.frame_from_image_message = spy
+    AnyReader.messages = counted
+    if not seek:
+        drawn.seeks_by_time = lambda path: False
     if every_frame:
         pipeline._candidate_frames = lambda *a, **k: None
     try:
         t = time.perf_counter()
         assert main(["build-map", str(bag), "--out", str(out), "--matcher", "sift",
                      "--camera-info", str(camera), *BAG_ARGS, "--log-level", "warning"]) == 0
-        return time.perf_counter() - t, decoded[0]
+        return time.perf_counter() - t, decoded[0], yielded[0]
     finally:
         sequence.frame_from_image_message, pipeline._candidate_frames = decode, lazy
+        AnyReader.messages, drawn.seeks_by_time = messages, seeks
 
 
-def bag_rows(root: Path, folder: Path, color: str) -> None:
-    """The bag's rows: its indexing pass alone, every frame decoded, candidates only."""
+def bag_rows(root: Path, folder: Path, color: str, storage: str = "mcap") -> None:
+    """The bag's rows: its indexing pass alone, every frame decoded, candidates only read
+    through (before) and read by time (now)."""
     t = time.perf_counter()
-    bag = make_bag(folder, root / "bag", color)
+    bag = make_bag(folder, root / "bag", color, storage)
     made_s = time.perf_counter() - t
     camera = folder / "camera.yaml"
     t = time.perf_counter()
@@ -175,13 +197,39 @@ def bag_rows(root: Path, folder: Path, color: str) -> None:
                       camera_info=load_camera_info_yaml(camera))
     index_s = time.perf_counter() - t
     every = build_bag(bag, camera, root / "bag_every", every_frame=True)
+    through = build_bag(bag, camera, root / "bag_through", every_frame=False, seek=False)
     lazy = build_bag(bag, camera, root / "bag_lazy", every_frame=False)
-    print(f"rosbag2: {len(seq)} {color} frames ({made_s:.1f} s to write); its indexing pass "
-          f"alone {index_s:.2f} s")
-    for name, (s, n) in (("bag, every frame", every), ("bag, candidates only", lazy)):
-        print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded")
-    print(f"keyframe table and PNGs identical: "
-          f"{_files(root / 'bag_every') == _files(root / 'bag_lazy')}")
+    print(f"rosbag2 ({storage}): {len(seq)} {color} frames ({made_s:.1f} s to write); its "
+          f"indexing pass alone {index_s:.2f} s; read by time: {drawn.seeks_by_time(bag)}")
+    for name, (s, n, m) in (("bag, every frame", every),
+                            ("bag, candidates, read through", through),
+                            ("bag, candidates, read by time", lazy)):
+        print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded, {m:5d} image and depth "
+              "messages read in the second pass")
+    print(second_pass_alone(seq, lazy[1]))
+    same = (_files(root / "bag_every") == _files(root / "bag_through")
+            == _files(root / "bag_lazy"))
+    print(f"keyframe table and PNGs identical: {same}")
+
+
+def second_pass_alone(seq: BagSequence, count: int, repeats: int = 3) -> str:
+    """The second pass alone, ``count`` positions evenly spread (as many as the build drew)
+    drawn one at a time, read through and read by time, alternated ``repeats`` times: the
+    fastest of each (what the build's total hides under a shared machine's noise)."""
+    positions = [round(k * (len(seq) - 1) / max(count - 1, 1)) for k in range(count)]
+    seeks, best = drawn.seeks_by_time, {"read through": [], "read by time": []}
+    try:
+        for _ in range(repeats):
+            for name, seek in (("read through", False), ("read by time", True)):
+                drawn.seeks_by_time = seeks if seek else (lambda path: False)
+                t = time.perf_counter()
+                frames = list(seq.frames_or_unreadable(iter(positions)))
+                best[name].append(time.perf_counter() - t)
+                assert len(frames) == count
+    finally:
+        drawn.seeks_by_time = seeks
+    return (f"second pass alone, {count} positions drawn (fastest of {repeats}): " + ", ".join(
+        f"{name} {min(times):.3f} s" for name, times in best.items()))
 
 
 def _files(path: Path) -> dict:
@@ -197,6 +245,8 @@ def main_bench() -> None:
     ap.add_argument("--height", type=int, default=384)
     ap.add_argument("--bag-color", choices=("jpeg", "raw"), default="jpeg",
                     help="the bag's colour images: jpeg CompressedImage or raw rgb8 Image")
+    ap.add_argument("--bag-storage", choices=("mcap", "sqlite3"), default="mcap",
+                    help="the bag's storage plugin")
     ap.add_argument("--no-tum", action="store_true",
                     help="the bag's rows only (the folder is still written: the bag is made "
                     "of it)")
@@ -208,7 +258,7 @@ def main_bench() -> None:
         print(f"folder: {args.frames} frames at {args.width}x{args.height} "
               f"({time.perf_counter() - t:.1f} s to render and copy)")
         if args.no_tum:
-            bag_rows(root, folder, args.bag_color)
+            bag_rows(root, folder, args.bag_color, args.bag_storage)
             return
         before = build(folder, root / "before", every_frame=True, pillow_decodes_png=True)
         every = build(folder, root / "every", every_frame=True)
@@ -219,7 +269,7 @@ def main_bench() -> None:
                              ("candidates only, PNG verified", lazy)):
             print(f"{name:32s} {s:7.2f} s  {n:5d} colour images decoded")
         print(f"keyframe table and PNGs identical: {same}")
-        bag_rows(root, folder, args.bag_color)
+        bag_rows(root, folder, args.bag_color, args.bag_storage)
     finally:
         shutil.rmtree(root, ignore_errors=True)
 

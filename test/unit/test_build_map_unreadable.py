@@ -28,7 +28,8 @@ STAMPS = [S + k * 100 * MS for k in range(10)]
 
 
 def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
-                 empty_depth=(), shift=0.0, depth_offset=0, depth_received=None, bad_stamp=()):
+                 empty_depth=(), shift=0.0, depth_offset=0, depth_received=None, bad_stamp=(),
+                 storage=StoragePlugin.MCAP):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
@@ -36,7 +37,8 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
     size than the image, ``uncut_depth`` depth messages whose CDR is cut short, ``empty_depth``
     depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y. Depth is
     stamped ``depth_offset`` ns from its image and received 2 ns after its stamp, or at
-    ``depth_received[k]``; ``bad_stamp``: depth messages cut short, their stamp damaged too."""
+    ``depth_received[k]``; ``bad_stamp``: depth messages cut short, their stamp damaged too;
+    ``storage``: MCAP or SQLITE3."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
@@ -59,7 +61,7 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
         msgs.append((DEPTH, received, depth))
         if k in uncut_depth:
             corrupt.add((DEPTH, received))
-    return str(write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]),
+    return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1]),
                          corrupt=corrupt, bad_stamp={(DEPTH, (depth_received or {}).get(
                              k, t + depth_offset + 2)) for k, t in enumerate(STAMPS)
                              if k in bad_stamp}))

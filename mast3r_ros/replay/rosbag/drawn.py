@@ -1,12 +1,16 @@
 """build-map's frames of a bag drawn one at a time (`_DrawnFrames`, a base of
 `sequence.BagSequence`): a frame's pose and depth from the indexing pass alone
 (`listed_pose_and_depth`), and the frames at positions decided one frame at a time, each
-decoded only when drawn (`_frames_drawn`), as `BagSequence.frames_or_unreadable` gives them."""
+decoded only when drawn (`_frames_drawn`), as `BagSequence.frames_or_unreadable` gives them:
+from a rosbag2 that rosbags reads by time window without scanning it (`seeks_by_time`), only
+those frames' messages are read, each by its receive time."""
 
 from __future__ import annotations
 
 import collections
+import os
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any, Dict, Optional, Tuple
 
 import numpy as np
@@ -15,6 +19,46 @@ from rosbags.highlevel import AnyReader
 from ...core.errors import InputError
 from ...core.types import Frame, UnreadableFrame
 from .opening import _open_bag, numbered_messages
+
+
+_MCAP_MAGIC = b"\x89MCAP0\r\n"
+
+
+def seeks_by_time(path: Path) -> bool:
+    """Whether rosbags reads the rosbag2 at ``path`` (a folder or one storage file) by time
+    window without reading what lies outside it: sqlite3 (its messages' timestamp index) and
+    MCAP with a chunk index in its summary (chunks outside the window are skipped). An MCAP
+    without one is scanned whole on every such read, and a file-compressed bag (``.zstd``)
+    is not known before rosbags decompresses it: False for them, and for anything else."""
+    files = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+    storage = [p for p in files if p.suffix in (".mcap", ".db3", ".zstd")]
+    return bool(storage) and all(p.suffix == ".db3" or (p.suffix == ".mcap" and
+                                                        _mcap_has_chunk_index(p))
+                                 for p in storage)
+
+
+def _mcap_has_chunk_index(path: Path) -> bool:
+    """Whether the MCAP file's summary section (its footer's summary start, to the footer or
+    the summary offsets) holds a Chunk Index record (opcode 0x08); False if unreadable."""
+    try:
+        with open(path, "rb") as f:
+            f.seek(-37, os.SEEK_END)  # footer record (opcode, length, 2 offsets, crc), magic
+            footer = f.read(37)
+            if footer[-8:] != _MCAP_MAGIC or footer[0] != 0x02:
+                return False
+            summary_start = int.from_bytes(footer[9:17], "little")
+            if not summary_start:  # no summary section
+                return False
+            f.seek(summary_start)
+            while True:
+                head = f.read(9)
+                if len(head) < 9 or head[0] in (0x02, 0x0E):  # footer, summary offsets
+                    return False
+                if head[0] == 0x08:
+                    return True
+                f.seek(int.from_bytes(head[1:9], "little"), os.SEEK_CUR)
+    except OSError:
+        return False
 
 
 class _DrawnFrames:
@@ -45,58 +89,122 @@ class _DrawnFrames:
         """`frames_or_unreadable` at ``positions`` drawn one at a time (ascending): the next
         position is drawn only once the frame before it has been consumed, so a caller may
         decide it from that frame (build-map's keyframe candidates). Each frame is the one
-        `frames_or_unreadable` gives at its position: the image messages read meanwhile are
-        held undeserialized until their position is passed, and a depth message until no
-        position left is matched to it, decoded only when a frame drawn takes it (once)."""
+        `frames_or_unreadable` gives at its position, its depth decoded once for all the
+        frames drawn that take it. A rosbag2 whose storage finds messages by time (sqlite3,
+        MCAP with a chunk index: `seeks_by_time`) is read only at the messages drawn
+        (`_frames_sought`); any other recording is read through up to each (`_frames_read`)."""
         stamps = self.stamps_ns
         depth_of = self._depth_matches(stamps)  # per position: its depth stamp, -1 none
         last_use: Dict[int, int] = {}  # depth stamp -> the last position matched to it
         for i, d in enumerate(depth_of.tolist()):
             if d >= 0:
                 last_use[d] = i
+        with _open_bag(self.path) as reader:
+            draw = (self._frames_sought if getattr(reader, "is2", False)
+                    and seeks_by_time(self.path) else self._frames_read)
+            yield from draw(reader, positions, depth_of, last_use)
+
+    def _frames_sought(self, reader: AnyReader, positions: Iterator[int],
+                       depth_of: np.ndarray, last_use: Dict[int, int]
+                       ) -> Iterator[Frame | UnreadableFrame]:
+        """`_frames_drawn` reading each frame's image message and its depth message (the
+        first of the run read at the depth stamp matched, as `_frames_read` takes it) by its
+        receive time alone (`_message_at`): no other message's bytes are read."""
+        first_depth: Dict[int, int] = {}  # depth stamp -> its first ordinal in the run read
+        if self.depth_topic is not None:
+            runs = self._run_counter.runs_of(self.depth_topic, len(self._depth_by_ordinal))
+            for ordinal in np.flatnonzero(runs == self._run_label).tolist():
+                first_depth.setdefault(int(self._depth_by_ordinal[ordinal]), ordinal)
+        depth: Dict[int, Any] = {}  # depth stamp -> decoded depth, or its InputError
+        for want in positions:
+            if not 0 <= want < len(depth_of):
+                return
+            d = int(depth_of[want])
+            ordinal = int(self._image_ordinals[want])
+            frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
+            if ordinal in self._undeserialized:  # unreadable whatever its depth: none read
+                msg = self._undeserialized_frame(ordinal, frame_id)
+            else:
+                found = self._message_at(reader, self.image_topic, ordinal)
+                if found is None:  # only if the bag changed between the two passes
+                    return
+                msg = self._deserialize(reader, found[1], found[0].msgtype, found[0].topic)
+                if d >= 0 and d not in depth and d in first_depth:
+                    depth_ordinal = first_depth[d]
+                    if depth_ordinal in self._undeserialized_depth:
+                        depth[d] = self._lost_depth(depth_ordinal, True)
+                    elif (found := self._message_at(reader, self.depth_topic,
+                                                    depth_ordinal)) is not None:
+                        depth[d] = self._drawn_depth(reader, depth_ordinal, *found)
+            yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
+                                            collections.Counter({d: 1}), True)
+            for s in [s for s in depth if last_use.get(s, -1) <= want]:
+                del depth[s]
+
+    def _message_at(self, reader: AnyReader, topic: str, ordinal: int
+                    ) -> Optional[Tuple[Any, bytes]]:
+        """(connection, raw bytes) of ``topic``'s message ``ordinal`` (as the indexing pass
+        numbered them), read by its receive time alone; None if the bag no longer has it."""
+        bag_ns, rank = self._run_counter.received(topic, ordinal)
+        messages = reader.messages(connections=reader.topics[topic].connections,
+                                   start=bag_ns, stop=bag_ns + 1)
+        try:
+            for k, (conn, _, raw) in enumerate(messages):
+                if k == rank:
+                    return conn, raw
+            return None
+        finally:
+            messages.close()
+
+    def _frames_read(self, reader: AnyReader, positions: Iterator[int],
+                     depth_of: np.ndarray, last_use: Dict[int, int]
+                     ) -> Iterator[Frame | UnreadableFrame]:
+        """`_frames_drawn` reading the bag through: the image messages read meanwhile are
+        held undeserialized until their position is passed, and a depth message until no
+        position left is matched to it."""
+        stamps = self.stamps_ns
         images: Dict[int, Tuple[int, Any, bytes]] = {}  # position -> (ordinal, conn, raw)
         depth_raw: Dict[int, Tuple[int, Any, bytes]] = {}  # depth stamp -> its message, raw
         depth: Dict[int, Any] = {}  # depth stamp -> decoded depth, or its InputError
         topics = [t for t in (self.image_topic, self.depth_topic) if t is not None]
-        with _open_bag(self.path) as reader:
-            conns = [c for t in topics for c in reader.topics[t].connections]
-            messages = numbered_messages(reader, conns)
-            position = -1  # of the last image of the run read, in stamps_ns
-            for want in positions:
-                d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
-                while want not in images or (d >= 0 and d not in depth_raw and d not in depth):
-                    item = next(messages, None)
-                    if item is None:  # only if the bag changed between the two passes
-                        break
-                    conn, ordinal, raw = item
-                    if self._run_counter.run(conn.topic, ordinal) != self._run_label:
-                        continue
-                    if conn.topic == self.image_topic:
-                        position += 1
-                        if position >= want:
-                            images[position] = (ordinal, conn, raw)
-                        continue
-                    stamp = (int(self._depth_by_ordinal[ordinal])
-                             if ordinal < len(self._depth_by_ordinal) else None)
-                    if (stamp is not None and last_use.get(stamp, -1) >= want
-                            and stamp not in depth_raw and stamp not in depth):
-                        depth_raw[stamp] = (ordinal, conn, raw)  # the first at its stamp
-                if want not in images:
-                    return
-                if d in depth_raw:
-                    depth[d] = self._drawn_depth(reader, *depth_raw.pop(d))
-                ordinal, conn, raw = images.pop(want)
-                frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
-                msg = (self._undeserialized_frame(ordinal, frame_id)
-                       if ordinal in self._undeserialized
-                       else self._deserialize(reader, raw, conn.msgtype, conn.topic))
-                yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
-                                                collections.Counter({d: 1}), True)
-                for p in [p for p in images if p <= want]:
-                    del images[p]
-                for s in [s for s in (*depth_raw, *depth) if last_use.get(s, -1) <= want]:
-                    depth_raw.pop(s, None)
-                    depth.pop(s, None)
+        conns = [c for t in topics for c in reader.topics[t].connections]
+        messages = numbered_messages(reader, conns)
+        position = -1  # of the last image of the run read, in stamps_ns
+        for want in positions:
+            d = int(depth_of[want]) if 0 <= want < len(stamps) else -1
+            while want not in images or (d >= 0 and d not in depth_raw and d not in depth):
+                item = next(messages, None)
+                if item is None:  # only if the bag changed between the two passes
+                    break
+                conn, ordinal, raw = item
+                if self._run_counter.run(conn.topic, ordinal) != self._run_label:
+                    continue
+                if conn.topic == self.image_topic:
+                    position += 1
+                    if position >= want:
+                        images[position] = (ordinal, conn, raw)
+                    continue
+                stamp = (int(self._depth_by_ordinal[ordinal])
+                         if ordinal < len(self._depth_by_ordinal) else None)
+                if (stamp is not None and last_use.get(stamp, -1) >= want
+                        and stamp not in depth_raw and stamp not in depth):
+                    depth_raw[stamp] = (ordinal, conn, raw)  # the first at its stamp
+            if want not in images:
+                return
+            if d in depth_raw:
+                depth[d] = self._drawn_depth(reader, *depth_raw.pop(d))
+            ordinal, conn, raw = images.pop(want)
+            frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
+            msg = (self._undeserialized_frame(ordinal, frame_id)
+                   if ordinal in self._undeserialized
+                   else self._deserialize(reader, raw, conn.msgtype, conn.topic))
+            yield self._frame_or_unreadable(msg, d, {d: depth[d]} if d in depth else {},
+                                            collections.Counter({d: 1}), True)
+            for p in [p for p in images if p <= want]:
+                del images[p]
+            for s in [s for s in (*depth_raw, *depth) if last_use.get(s, -1) <= want]:
+                depth_raw.pop(s, None)
+                depth.pop(s, None)
 
     def _drawn_depth(self, reader: AnyReader, ordinal: int, conn: Any, raw: bytes) -> Any:
         """The depth message ``ordinal`` (on the depth topic) decoded, or the `InputError`

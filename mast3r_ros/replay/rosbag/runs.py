@@ -30,7 +30,7 @@ import array
 import bisect
 import collections
 import logging
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -110,6 +110,7 @@ class _RunCounter:
         self._labels: Dict[Any, List[int]] = {}
         # stream -> the shift of its own run numbers onto the images' (`finish`)
         self.shifted: Dict[Any, int] = {}
+        self._received: Dict[Any, array.array] = {}  # stream -> receive times, after `finish`
         # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
         self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
         self._estimated: Dict[Any, Dict[int, int]] = {}
@@ -144,7 +145,7 @@ class _RunCounter:
         is the header stamp read from its raw bytes (else its receive time's estimate)."""
         return ordinal in self._from_header.get(stream, ())
 
-    def finish(self, reference: Any = None) -> None:
+    def finish(self, reference: Any = None, keep_received: Collection = ()) -> None:
         """Label every stream's messages with the ``reference`` stream's runs (the images').
         Each stream counts its own jumps back; its numbers are then shifted so that they meet
         the reference's where the two streams first coexist: a stream that starts after the
@@ -157,7 +158,8 @@ class _RunCounter:
         stream's own run stamped ahead of the reference's clock joins the run after it
         (`receive_times.join_stamped_ahead`). Messages
         noted without a stamp are left out of all this, then placed (`_place_unknown`), but
-        for those whose stamp was read from their bytes (`_take_read_stamps`)."""
+        for those whose stamp was read from their bytes (`_take_read_stamps`). The receive
+        times of the ``keep_received`` streams are kept for `received`, the others' dropped."""
         self._take_read_stamps()
         known: Dict[Any, Sequence[int]] = {}  # stream -> ordinals of its messages with a stamp
         streams: Dict[Any, Tuple[Sequence[int], Sequence[int]]] = {}
@@ -189,6 +191,7 @@ class _RunCounter:
         for k in self._stamps:
             labels[k] = self._place_unknown(k, known[k], labels[k])
         self._stamps.clear()
+        self._received = {k: self._bag_ns[k] for k in keep_received if k in self._bag_ns}
         self._bag_ns.clear()
         self._labels = labels
 
@@ -268,6 +271,17 @@ class _RunCounter:
     def run(self, stream: Any, ordinal: int) -> int:
         labels = self._labels.get(stream, ())
         return labels[ordinal] if ordinal < len(labels) else 1
+
+    def received(self, stream: Any, ordinal: int) -> Tuple[int, int]:
+        """After `finish`, of a ``keep_received`` stream: (bag receive time in int ns, how
+        many messages of ``stream`` before it the bag received at that same time) of its
+        message ``ordinal``: where a read by time window (rosbags' ``messages(start=,
+        stop=)``) finds it, in the bag's order."""
+        received = self._received[stream]
+        bag_ns, before = received[ordinal], ordinal
+        while before > 0 and received[before - 1] == bag_ns:
+            before -= 1
+        return int(bag_ns), ordinal - before
 
     def runs_of(self, stream: Any, count: int) -> np.ndarray:
         """`run` of ordinals 0 .. ``count`` - 1 of ``stream``: (count,) int64."""
@@ -354,7 +368,7 @@ class _RunChoice:
         """Keep the messages of one run (see the module docstring); warn when there are several."""
         runs = self._run_counter
         image, depth, info = self.image_topic, self.depth_topic, self.camera_info_topic
-        runs.finish(reference=image)
+        runs.finish(reference=image, keep_received=(image, depth))
         guessed = runs.estimated(image)  # images that cannot be deserialized: their stamps
         self._image_runs = [(runs.run(image, o), guessed.get(o, s)) for o, s in self._image_runs]
         lost = runs.estimated(depth)  # depth messages that cannot be deserialized: likewise

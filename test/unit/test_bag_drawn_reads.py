@@ -1,0 +1,108 @@
+"""build-map's second pass over a rosbag2 reads only the messages of the frames it draws (its
+keyframe candidates): sqlite3 and an MCAP with a chunk index are read by each message's
+receive time (rosbags' ``messages(start=, stop=)``), so the image and depth messages between
+two candidates are not even read, and the frames are those a list of the same positions
+gives. A recording rosbags cannot read by time without scanning it whole (an MCAP without a
+chunk index, a ROS 1 bag) is read through as before."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.highlevel import AnyReader  # noqa: E402
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_build_map_unreadable import DEPTH, STAMPS, _mapping_bag  # noqa: E402
+
+from mast3r_ros.core.types import UnreadableFrame  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence, drawn  # noqa: E402
+
+
+def _counting(monkeypatch):
+    """A list that grows by one per message rosbags' AnyReader yields from then on."""
+    read = []
+    messages = AnyReader.messages
+
+    def spy(self, *a, **k):
+        for item in messages(self, *a, **k):
+            read.append(item[0].topic)
+            yield item
+    monkeypatch.setattr(AnyReader, "messages", spy)
+    return read
+
+
+def _same_frames(drawn_frames, listed):
+    assert [f.stamp_ns for f in drawn_frames] == [f.stamp_ns for f in listed]
+    for a, b in zip(drawn_frames, listed):
+        assert type(a) is type(b)
+        if isinstance(a, UnreadableFrame):
+            assert a.reason == b.reason
+        else:
+            assert (a.rgb == b.rgb).all() and (a.depth_m == b.depth_m).all()
+            assert (a.map_from_cam == b.map_from_cam).all()
+
+
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3],
+                         ids=["mcap", "sqlite3"])
+def test_only_the_drawn_frames_messages_are_read(tmp_path, monkeypatch, storage):
+    # depth 3 received with depth 4 (the same bag time: told apart by their order), image 5
+    # not deserializable (not read at all), depth 7's data cut short (its frame unreadable)
+    bag = _mapping_bag(tmp_path / "bag", uncut=[5], bad_depth=[7],
+                       depth_received={3: STAMPS[4] + 2}, storage=storage)
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    assert drawn.seeks_by_time(seq.path)
+    want = [3, 4, 5, 7, 8]
+    listed = list(seq.frames_or_unreadable(want))
+    read = _counting(monkeypatch)
+    frames = list(seq.frames_or_unreadable(iter(want)))
+    _same_frames(frames, listed)
+    assert [f.stamp_ns for f in frames] == [STAMPS[k] for k in want]
+    assert isinstance(frames[2], UnreadableFrame) and isinstance(frames[3], UnreadableFrame)
+    # 4 images (5 is known undeserializable: neither it nor its depth read) and 5 depth
+    # messages (depth 4 found second of the two at its receive time): nothing else
+    assert sorted(read) == sorted(["/cam/image/compressed"] * 4 + [DEPTH] * 5), read
+
+
+def test_an_mcap_without_a_chunk_index_is_read_through(tmp_path, monkeypatch):
+    """rosbags scans an MCAP without a chunk index whole on every read by time: such a
+    file is read once, through, as before, and gives the same frames."""
+    bag = _mapping_bag(tmp_path / "bag", depth_received={3: STAMPS[4] + 2})
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    mcap = next(seq.path.glob("*.mcap"))
+    assert drawn._mcap_has_chunk_index(mcap)
+    listed = list(seq.frames_or_unreadable([2, 6]))
+    monkeypatch.setattr(drawn, "_mcap_has_chunk_index", lambda path: False)
+    assert not drawn.seeks_by_time(seq.path)
+    read = _counting(monkeypatch)
+    _same_frames(list(seq.frames_or_unreadable(iter([2, 6]))), listed)
+    assert len(read) > 4  # every image and depth message up to frame 6's
+
+
+def test_a_chunk_index_is_found_only_in_an_mcap_summary(tmp_path):
+    magic = b"\x89MCAP0\r\n"
+
+    def footer(summary_start):
+        return (b"\x02" + (20).to_bytes(8, "little") + summary_start.to_bytes(8, "little")
+                + bytes(12) + magic)
+    header = magic + b"\x01" + (4).to_bytes(8, "little") + bytes(4)
+    chunk_index = b"\x08" + (3).to_bytes(8, "little") + b"abc"
+    stats = b"\x0b" + (2).to_bytes(8, "little") + b"xy"
+    cases = {"no_summary.mcap": (header + footer(0), False),
+             "stats_only.mcap": (header + stats + footer(len(header)), False),
+             "indexed.mcap": (header + stats + chunk_index + footer(len(header)), True),
+             "cut.mcap": (header + stats[:5], False)}
+    for name, (data, indexed) in cases.items():
+        (tmp_path / name).write_bytes(data)
+        assert drawn._mcap_has_chunk_index(tmp_path / name) is indexed, name
+    assert not drawn.seeks_by_time(tmp_path / "no_summary.mcap")
+    assert drawn.seeks_by_time(tmp_path / "indexed.mcap")
+    (tmp_path / "office.bag").write_bytes(b"#ROSBAG V2.0\n")
+    assert not drawn.seeks_by_time(tmp_path / "office.bag")
+    folder = tmp_path / "zstd_bag"
+    folder.mkdir()
+    (folder / "metadata.yaml").write_text("{}")
+    (folder / "bag_0.mcap.zstd").write_bytes(b"")
+    assert not drawn.seeks_by_time(folder)
