@@ -121,3 +121,49 @@ def test_only_keyframes_sharing_a_stamp_are_decoded_to_find_copies(tmp_path, mon
     m = KeyframeMap.load(str(tmp_path / "c"))
     assert [m.keyframe(i).stamp_ns for i in range(5)] == [0, 1, 2, 1, 3]
     assert np.array_equal(m.image(3), _rgb(7))
+
+
+def _png_hashes(monkeypatch):
+    """A list of the keyframe PNG bytes sha256 is computed of from then on (map reads and
+    the writer's file table)."""
+    from mast3r_ros.core.keyframes import layout, map_files, writer
+
+    hashed = []
+    sha256_hex = layout.sha256_hex
+
+    def counted(data):
+        if bytes(data[:8]) == b"\x89PNG\r\n\x1a\n":
+            hashed.append(bytes(data))
+        return sha256_hex(data)
+    for module in (map_files, writer):
+        monkeypatch.setattr(module, "sha256_hex", counted)
+    return hashed
+
+
+@pytest.mark.parametrize("version_a", [1, 3])
+def test_each_keyframe_png_is_hashed_once_by_a_merge(tmp_path, monkeypatch, version_a):
+    """A full open checksummed every PNG, `keyframe_pngs` again and the writer a third time:
+    now each is verified once, when the merge reads it (a copy dropped included), and the
+    writer lists the checksum it was verified against."""
+    a = _map(str(tmp_path / "a"), [0, 1, 2], version_a)
+    b = _map(str(tmp_path / "b"), [2, 3])  # b's frame 2: dropped, still verified
+    hashed = _png_hashes(monkeypatch)
+    assert map_build.merge_maps(a, b, str(tmp_path / "c")) == 4
+    files = _files(a) + _files(b)
+    assert sorted(hashed) == sorted(files)
+    monkeypatch.undo()
+    assert KeyframeMap.load(str(tmp_path / "c")).file_problems() == []
+
+
+def test_a_corrupt_copy_dropped_is_still_refused(tmp_path):
+    """A keyframe PNG of B that the merge drops as A's copy is checked as a full open
+    checked it: the merge refuses a damaged map, copied keyframe or not."""
+    a = _map(str(tmp_path / "a"), [0, 1, 2])
+    b = _map(str(tmp_path / "b"), [2, 3])
+    with open(os.path.join(b, "keyframes", "000000_depth.png"), "r+b") as fh:
+        fh.seek(60)
+        fh.write(b"\xff")
+    with pytest.raises(MapFormatError, match=r"map file corrupt \(checksum mismatch\): "
+                                             + os.path.join(b, "keyframes", "000000_depth")):
+        map_build.merge_maps(a, b, str(tmp_path / "c"))
+    assert not os.path.exists(tmp_path / "c")

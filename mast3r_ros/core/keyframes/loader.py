@@ -166,16 +166,7 @@ class KeyframeMap(MapEncodings, MapFiles):
         if files_only:
             return self
         if not lazy:
-            images = set()
-            for kf in kfs:
-                self._check_image_header(kf)
-                images.update([kf.image_file, kf.depth_file])
-            for rel in files:
-                if rel not in images:
-                    self._read(rel)
-            if version >= 3:  # v3 chunks are not in the manifest's file table
-                for identity, size in self.encoding_keys():
-                    self.encoding_store(identity, size).verify_all()
+            self.verify_files()
         if check_files:
             self._check_retrieval()
         for e in self._encoding_entries():
@@ -187,6 +178,24 @@ class KeyframeMap(MapEncodings, MapFiles):
                 raise MapFormatError(f"{MANIFEST}: ASMK file '{e['file']}' is not in the file "
                                      "table")
         return self
+
+    def verify_files(self, images: bool = True) -> None:
+        """What a full open checks (`load` without ``lazy``): every file's checksum, each
+        keyframe PNG's header, size and pixel format too (`_check_image_header`), every
+        encoding chunk (v3). ``images=False``: every file but the keyframe PNGs, for a caller
+        that reads each of them once itself, verified on that read (a lazy map's first use:
+        ``merge-maps`` copying them). Raises `MapFormatError` for the first bad file."""
+        names = set()
+        for kf in self.keyframes:
+            if images:
+                self._check_image_header(kf)
+            names.update([kf.image_file, kf.depth_file])
+        for rel in self.manifest["files"]:
+            if rel not in names:
+                self._read(rel)
+        if self.version >= 3:  # v3 chunks are not in the manifest's file table
+            for identity, size in self.encoding_keys():
+                self.encoding_store(identity, size).verify_all()
 
     def _check_retrieval(self) -> None:
         if self.version >= 2:
@@ -393,6 +402,14 @@ class KeyframeMap(MapEncodings, MapFiles):
                     else self._check_image_header(kf, only=rel))
             out.append(read[rel] if rel in read else self._read(rel))
         return out[0], out[1], float(kf.depth_scale) if kf.depth_file else 0.0
+
+    def keyframe_png_sha256(self, index: int) -> Tuple[str, Optional[str]]:
+        """Hex sha256 of keyframe ``index``'s (RGB PNG, depth PNG or None) as the map records
+        them: what `keyframe_pngs` verified the bytes it gave against (`merge-maps` hands them
+        to `MapWriter.add_keyframe_png` so that they are not computed a second time)."""
+        kf = self.keyframes[index]
+        return (self._file_meta(kf.image_file)["sha256"],
+                None if kf.depth_file is None else self._file_meta(kf.depth_file)["sha256"])
 
     def thumbnail_descriptors(self) -> np.ndarray:
         """(K, D) weight-free retrieval descriptors (recomputed if stored by an older kind)."""

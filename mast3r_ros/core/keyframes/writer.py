@@ -258,12 +258,14 @@ class MapWriter(WriterEncodings, WriterPngs):
         raise InputError(f"MapWriter for {self.path} {why}; cannot {action}: create a new "
                          "MapWriter to write another map")
 
-    def _put(self, rel: str, data: bytes) -> None:
+    def _put(self, rel: str, data: bytes, sha256: Optional[str] = None) -> None:
+        """Write ``data`` to ``rel`` in the build folder and list it with its ``sha256`` (hex;
+        None: computed here)."""
         full = os.path.join(self.tmp, rel)
         os.makedirs(os.path.dirname(full), exist_ok=True)
         with open(full, "wb") as fh:
             fh.write(data)
-        self.files[rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
+        self.files[rel] = {"sha256": sha256 or sha256_hex(data), "bytes": len(data)}
 
     def add_keyframe(self, rgb: np.ndarray, intrinsics: CameraIntrinsics,
                      map_from_cam: np.ndarray, stamp_ns: int,
@@ -340,14 +342,14 @@ class MapWriter(WriterEncodings, WriterPngs):
                 "depth": None, "depth_scale": 0.0, "intrinsics": intrinsics_to_json(intrinsics),
                 "map_from_cam": [float(v) for v in np.asarray(map_from_cam).reshape(-1)]}
 
-    def _store(self, rec: Dict[str, Any], puts: List[Tuple[str, bytes]], thumb: np.ndarray,
+    def _store(self, rec: Dict[str, Any], puts: List[tuple], thumb: np.ndarray,
                intrinsics: CameraIntrinsics) -> int:
         """Write a checked keyframe's files and add its record; on a failed write (disk full)
         nothing of it stays in the file table or the build folder."""
         done: List[str] = []
         try:
-            for rel, data in puts:
-                self._put(rel, data)
+            for rel, data, *digest in puts:  # (rel, bytes[, their sha256 hex or None])
+                self._put(rel, data, *digest)
                 done.append(rel)
         except BaseException:  # a write failed (disk full): no half keyframe in the file table
             for rel in done:

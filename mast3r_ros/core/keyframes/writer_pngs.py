@@ -4,7 +4,7 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Tuple
 
 import cv2
 import numpy as np
@@ -22,7 +22,8 @@ class WriterPngs:
     def add_keyframe_png(self, image_png: bytes, intrinsics: CameraIntrinsics,
                          map_from_cam: np.ndarray, stamp_ns: int,
                          depth_png: Optional[bytes] = None, depth_scale: float = 0.0,
-                         thumbnail: Optional[np.ndarray] = None, source: str = "") -> int:
+                         thumbnail: Optional[np.ndarray] = None, source: str = "",
+                         sha256: Optional[Tuple[str, Optional[str]]] = None) -> int:
         """Store one keyframe from its PNG files' bytes, written as they are (no decode and
         re-encode: `merge-maps` copies keyframes so, and the map's files equal the source's);
         returns its index, as `add_keyframe`.
@@ -32,7 +33,11 @@ class WriterPngs:
         units per metre (> 0; 0 = no depth), as a map stores them (`KeyframeMap.keyframe_pngs`
         gives both); ``thumbnail`` the image's (D,) float32 `retrieval.thumbnail_descriptor`
         (a source map's `KeyframeMap.thumbnail_descriptors` row), else it is computed from the
-        decoded image; ``source`` names the keyframe in errors (e.g. "map A keyframe 3").
+        decoded image; ``source`` names the keyframe in errors (e.g. "map A keyframe 3");
+        ``sha256``: the hex sha256 of ``image_png`` and of ``depth_png`` (None without), when
+        the caller verified the bytes against them (`KeyframeMap.keyframe_png_sha256`): the
+        file table takes them instead of hashing the bytes again (a wrong one makes a map
+        whose files fail their checksum).
         ``intrinsics``, ``map_from_cam`` and ``stamp_ns`` as in `add_keyframe`.
 
         The PNGs are checked from their headers only (`pixels.check_png`: signature, IHDR
@@ -48,7 +53,8 @@ class WriterPngs:
         rec = self._new_record(kid, intrinsics, map_from_cam, stamp_ns, where)
         size = (intrinsics.width, intrinsics.height)
         check_png(image_png, size, PNG_RGB, f"{where}: image")
-        puts = [(rec["image"], bytes(image_png))]
+        digest, depth_digest = sha256 if sha256 is not None else (None, None)
+        puts = [(rec["image"], bytes(image_png), digest)]
         if depth_png is not None:
             check_png(depth_png, size, PNG_DEPTH, f"{where}: depth")
             if isinstance(depth_scale, (bool, np.bool_)) or not isinstance(
@@ -58,7 +64,7 @@ class WriterPngs:
                                  f"metre (a positive number, e.g. 1000), got {depth_scale!r}")
             rec["depth"] = f"keyframes/{kid:06d}_depth.png"
             rec["depth_scale"] = float(depth_scale)
-            puts.append((rec["depth"], bytes(depth_png)))
+            puts.append((rec["depth"], bytes(depth_png), depth_digest))
         if thumbnail is None:
             bgr = cv2.imdecode(np.frombuffer(image_png, np.uint8), cv2.IMREAD_COLOR)
             if bgr is None or bgr.shape[:2] != size[::-1]:
