@@ -78,18 +78,19 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         from .plots import check_plot_path
 
         check_plot_path(args.plot, "--plot")
-    # every missing, truncated or corrupt file first, all of them (a map open names the first)
-    problems = KeyframeMap.load(args.map, lazy=True, check_files=False).file_problems()
-    if problems:
-        for p in problems:
-            text.write(p + "\n")
-        files = "map files" if len(problems) > 1 else "map file"
-        raise MapFormatError(f"{args.map}: {len(problems)} {files} missing, truncated or "
-                             "corrupt (listed above); rebuild the map or re-copy the files")
-    # every file was just read and checksummed: a lazy open reads each keyframe's image and
-    # depth once more, for the check (a full open read them twice more, and every encoding)
-    kmap = KeyframeMap.load(args.map, lazy=True)
-    report = check_map(kmap, cfg.map_check, progress=progress)
+    # every missing, truncated or corrupt file first, all of them (a map open names the first);
+    # the map is opened once and each keyframe PNG read once: checksummed when the check
+    # reads it (it was read and hashed here too, then again by a second open for the check)
+    kmap = KeyframeMap.load(args.map, lazy=True, check_files=False)
+    if kmap.file_problems(images=False):
+        _refuse_damaged(kmap, args.map, text)
+    kmap.finish_checks()
+    try:
+        report = check_map(kmap, cfg.map_check, progress=progress)
+        kmap.verify_unread_images()  # any PNG the check did not read
+    except MapFormatError:
+        _refuse_damaged(kmap, args.map, text)
+        raise
     write_outputs(report, kmap, json_path=args.json, plot_path=args.plot,
                   skipped=skipped_frames(kmap.manifest))
     if not report.ok:  # the CLI turns it into exit 2 and one line
@@ -115,6 +116,20 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                          "list: nothing reads them, and build-map/merge-maps --overwrite deletes "
                          "them with the map; move them out to keep them\n")
     return 0
+
+
+def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:
+    """List every missing, truncated or corrupt file of ``kmap`` on ``text`` and raise
+    `MapFormatError` counting them; returns (for the caller to re-raise its own) when none
+    is found."""
+    problems = kmap.file_problems()
+    if not problems:
+        return
+    for p in problems:
+        text.write(p + "\n")
+    files = "map files" if len(problems) > 1 else "map file"
+    raise MapFormatError(f"{path}: {len(problems)} {files} missing, truncated or corrupt "
+                         "(listed above); rebuild the map or re-copy the files")
 
 
 def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:

@@ -202,3 +202,32 @@ def test_a_copy_stopped_before_its_manifest_is_called_a_copy_with_the_fix(
             "(keyframes/): copied only in part? copy the map again (its manifest.json last) or "
             "rebuild it") in err[0], err
     assert "interrupted build" not in err[0]
+
+
+def _flip(path, offset=60):
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        byte = fh.read(1)
+        fh.seek(offset)
+        fh.write(bytes([byte[0] ^ 0xFF]))
+
+
+def test_check_map_lists_a_corrupt_keyframe_png_found_by_its_check(whole_map, tmp_path,
+                                                                  capsys):
+    """check-map checksums the keyframe PNGs when its check reads them (once): a damaged one
+    (same size) is still listed with every other bad file, and the check gives no verdict."""
+    copy = str(tmp_path / "copy")
+    shutil.copytree(whole_map, copy)
+    png = os.path.join(copy, "keyframes", "000001.png")
+    _flip(png)
+    capsys.readouterr()
+    assert main(["check-map", copy]) == 2
+    out, err = capsys.readouterr()
+    assert f"map file corrupt (checksum mismatch): {png}" in out + err
+    assert f"{copy}: 1 map file missing, truncated or corrupt (listed above)" in err, err
+    assert "consistent" not in out
+    os.remove(os.path.join(copy, "keyframes", "000002.png"))  # with another problem
+    assert main(["check-map", copy]) == 2
+    out, err = capsys.readouterr()
+    assert f"map file corrupt (checksum mismatch): {png}" in out + err
+    assert f"{copy}: 2 map files missing, truncated or corrupt (listed above)" in err, err

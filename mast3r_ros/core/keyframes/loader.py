@@ -197,6 +197,15 @@ class KeyframeMap(MapEncodings, MapFiles):
             for identity, size in self.encoding_keys():
                 self.encoding_store(identity, size).verify_all()
 
+    def finish_checks(self) -> None:
+        """What `load` checks with ``check_files`` that an open without it left out, for a
+        caller that listed `file_problems` first (check-map: one open): the retrieval index
+        read. Raises `MapFormatError` as `load` does."""
+        try:
+            self._check_retrieval()
+        except MapFormatError as e:
+            raise _naming_the_folder(e, self.path) from None
+
     def _check_retrieval(self) -> None:
         if self.version >= 2:
             self._open_thumbnail_index()

@@ -117,17 +117,21 @@ class MapFiles:
         skip = tuple({os.path.dirname(line.rsplit(": ", 1)[-1]) for line in bad})
         return bad + _size_problems(self.path, self._table_groups(skip))
 
-    def file_problems(self) -> List[str]:
+    def file_problems(self, images: bool = True) -> List[str]:
         """Every missing, truncated or corrupt (sha256) file of the map, one line each
-        (reads every file: what ``mast3r-ros check-map`` prints)."""
+        (reads every file: what ``mast3r-ros check-map`` prints). ``images=False``: the
+        keyframe PNGs are only checked to be there with their size, their checksums left to
+        their first use (`verify_unread_images` for those never used)."""
         problems = self.missing_or_truncated()
         # 'map file missing: PATH' and the like, or 'map file PATH runs into a loop of ...'
         named = {p.split(" runs into a loop of symbolic links", 1)[0][len("map file "):]
                  if " runs into a loop of symbolic links" in p else p.rsplit(": ", 1)[-1]
                  for p in problems}
+        pngs = set() if images else {r for kf in self.keyframes
+                                     for r in (kf.image_file, kf.depth_file) if r}
         for rel, _ in self._listed_files():
             full = self._full(rel)
-            if full in named:
+            if full in named or rel in pngs:
                 continue
             try:
                 self._read_verified(rel, full, self._file_meta(rel) if parse_image_name(rel)
@@ -136,6 +140,14 @@ class MapFiles:
             except MapFormatError as e:
                 problems.append(str(e))
         return problems
+
+    def verify_unread_images(self) -> None:
+        """Verify each keyframe PNG not read yet (checksum, header, size, pixel format), as a
+        lazy map's first use of it would; raises `MapFormatError` for the first bad one."""
+        for kf in self.keyframes:
+            for rel in (kf.image_file, kf.depth_file):
+                if rel is not None and (kf.id, rel) not in self._headers_checked:
+                    self._check_image_header(kf, only=rel)
 
     def _chunk_meta(self, rel: str) -> Mapping[str, Any]:
         folder, name = rel.rsplit("/", 1)
