@@ -80,6 +80,15 @@ def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Op
             "positions" not in inspect.signature(each).parameters):
         return None
     stamps = source.stamps_ns
+    known = getattr(source, "listed_unreadable", None)
+
+    def passed(i: int, pose: Optional[np.ndarray], has_depth: bool
+               ) -> Union[UnreadableFrame, _NotRead]:
+        """Frame ``i``, no candidate: unreadable when the source already knows it cannot be
+        read (a bag's image message that cannot be deserialized: damaged, and counted so,
+        as the every-frame path counts it), else not read."""
+        lost = known(i) if callable(known) else None
+        return lost if lost is not None else _NotRead(int(stamps[i]), pose, has_depth)
 
     def wanted() -> Iterator[int]:  # the positions decoded, decided one frame at a time
         for i in range(len(source)):
@@ -88,18 +97,18 @@ def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Op
                 if poses is not None:
                     pose = poses[i]
                 if pose is None or not np.isfinite(pose).all() or (need and not has_depth):
-                    skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                    skipped.append(passed(i, pose, has_depth))
                     continue
                 try:
                     if not selector.would_keep(pose):
-                        skipped.append(_NotRead(int(stamps[i]), pose, has_depth))
+                        skipped.append(passed(i, pose, has_depth))
                         continue
                 except InputError:  # offered once read, and refused there, as before
                     pass
             yield i
 
     read_one = [False]  # a frame has been read: from here on only candidates are decoded
-    skipped: List[_NotRead] = []
+    skipped: List[Union[UnreadableFrame, _NotRead]] = []
 
     def frames() -> Iterator[Union[Frame, UnreadableFrame, _NotRead]]:
         it = frames_or_unreadable_at(source, wanted())
@@ -141,7 +150,9 @@ def _not_read_record(st: _MapStats, frames: int) -> Dict[str, Any]:
     ``frames`` the recording lists whose images build-map never decoded, and the ``reason``
     ('not keyframe candidates': no pose, no depth where the matcher needs it, or a pose within
     the keyframe thresholds of the last keyframe; `_candidate_frames`). Whether they could be
-    read is not known: an unreadable one is not in ``unreadable_frames``."""
+    read is not known: an unreadable one is not in ``unreadable_frames``, but for one the
+    source found damaged without decoding it (a bag's image message that cannot be
+    deserialized: unreadable, not counted here)."""
     return {"count": int(st.not_read), "of_frames": int(frames), "reason": NOT_READ_REASON}
 
 

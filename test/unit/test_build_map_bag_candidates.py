@@ -236,3 +236,24 @@ def test_the_pose_listed_is_the_pose_read_in_the_run_read(tmp_path):
     assert len(frames) == 10
     for k, f in enumerate(frames):
         assert (seq.listed_pose_and_depth(k)[0] == f.map_from_cam).all(), k
+
+
+def test_an_undeserializable_image_that_is_no_candidate_is_counted_unreadable(
+        tmp_path, monkeypatch, capsys):
+    """Frames 1 and 2 are no candidates, and their image messages cannot be deserialized:
+    the indexing pass found them damaged, so they are unreadable (in unreadable_frames, in
+    check-map's note), as the every-frame path counts them, not among the frames not read."""
+    bag = _mapping_bag(tmp_path / "bag", uncut=[1, 2])
+    lazy, _, summary = _build(bag, tmp_path / "lazy", monkeypatch, capsys)
+    every, _, _ = _build(bag, tmp_path / "every", monkeypatch, capsys, every_frame=True)
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
+    assert lazy == [STAMPS[k] for k in (0, 3, 6, 9)]
+    manifest = _manifest(tmp_path / "lazy")
+    assert manifest["unreadable_frames"]["stamps_ns"] == \
+        _manifest(tmp_path / "every")["unreadable_frames"]["stamps_ns"] == STAMPS[1:3]
+    assert manifest["frames_not_read"]["count"] == 4  # 4, 5, 7 and 8: not known damaged
+    assert "(2 unreadable, skipped; 4 not read: not keyframe candidates)" in summary, summary
+    capsys.readouterr()
+    assert main(["check-map", str(tmp_path / "lazy")]) == 0
+    out = capsys.readouterr().out
+    assert "built with 2 of 10 frames unreadable" in out and "; 4 frames not read" in out, out

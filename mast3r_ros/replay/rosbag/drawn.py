@@ -85,6 +85,18 @@ class _DrawnFrames:
             pose = self._pose(frame_id or "", stamp)
         return pose, bool(self._depth_matches(np.array([stamp], np.int64))[0] >= 0)
 
+    def listed_unreadable(self, index: int) -> Optional[UnreadableFrame]:
+        """Frame ``index``'s `UnreadableFrame` (as `frames_or_unreadable` gives it) when the
+        indexing pass already found that it cannot be read: its image message cannot be
+        deserialized; else None (readable, or not known before it is decoded). build-map
+        counts such a frame among the unreadable ones even when it is no keyframe candidate
+        (`build_frames._candidate_frames`), not among the frames not read."""
+        ordinal = int(self._image_ordinals[index])
+        if ordinal not in self._undeserialized:
+            return None
+        return self._undeserialized_frame(ordinal, self._frame_id_at(ordinal)
+                                          if self._frame_ids else None)
+
     def _frames_drawn(self, positions: Iterator[int]) -> Iterator[Frame | UnreadableFrame]:
         """`frames_or_unreadable` at ``positions`` drawn one at a time (ascending): the next
         position is drawn only once the frame before it has been consumed, so a caller may

@@ -58,9 +58,8 @@ class _Undeserialized:
         around it in its run, so that it never splits a run nor overtakes a neighbour."""
         self._warn_lost(self._undeserialized, "image", self.image_topic,
                         "localize and build-map skip each as an unreadable frame (build-map "
-                        "one that is a keyframe candidate; the others are among its frames not "
-                        "read), stamped by its first bytes where intact, else from its receive "
-                        "time")
+                        "counts it so whether or not it is a keyframe candidate), stamped by "
+                        "its first bytes where intact, else from its receive time")
 
     def _warn_undeserialized_depth(self) -> None:
         """As `_warn_undeserialized`, for the depth messages that could not be deserialized:
