@@ -81,3 +81,40 @@ def test_semi_planar_errors_name_what_is_wrong():
         decode_image("nv24", H, W, W, _semi_planar("nv24", RGB, W)[:-1])
     with pytest.raises(InputError, match=r"nv12 image must be \(H \* 3 / 2, W\)"):
         to_rgb8(np.zeros((8, W), np.uint8), "nv12")
+
+
+@pytest.mark.parametrize("encoding", ["nv21", "nv12", "nv24"])
+def test_a_last_chroma_row_without_its_padding_is_read(encoding):
+    """A buffer that ends at the last chroma pixel (its row's padding left out, as a driver
+    may size it) was refused as short: the chroma plane starts where the luma plane ends, so
+    nothing else fits; one byte less is still refused, naming both lengths."""
+    step = W + 6
+    full = _semi_planar(encoding, RGB, step)
+    pad = (2 if encoding == "nv24" else 1) * step - (2 if encoding == "nv24" else 1) * W
+    want = to_rgb8(decode_image(encoding, H, W, step, full), encoding)
+    for cut in (1, pad):
+        got = to_rgb8(decode_image(encoding, H, W, step, full[:-cut]), encoding)
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(InputError, match=rf"{encoding} image data has {len(full) - pad - 1} "
+                                         rf"bytes, expected .*= {len(full)}, or "
+                                         rf"{len(full) - pad} without the last row's padding"):
+        decode_image(encoding, H, W, step, full[:-pad - 1])
+
+
+@pytest.mark.parametrize("encoding", ["nv21", "nv12", "nv24"])
+def test_a_luma_plane_padded_to_more_rows_is_refused_not_misread(encoding):
+    """A driver that pads the luma plane to a multiple of rows (1080 -> 1088) puts the chroma
+    plane after the padding rows; sensor_msgs/Image cannot say so, and the chroma was read
+    from the padding (wrong colours, no word). Whole extra rows are refused as ambiguous;
+    bytes after the chroma plane that are no whole row are still read as trailing."""
+    step = W + 6
+    data = _semi_planar(encoding, RGB, step)
+    luma, chroma = data[:H * step], data[H * step:]
+    padded = luma + bytes(2 * step) + chroma  # two padding rows between the planes
+    with pytest.raises(InputError, match=rf"{encoding} image data has {len(padded)} bytes: "
+                                         rf"2 whole rows of {step} bytes more .*cannot say "
+                                         "where it starts"):
+        decode_image(encoding, H, W, step, padded)
+    want = to_rgb8(decode_image(encoding, H, W, step, data), encoding)
+    got = to_rgb8(decode_image(encoding, H, W, step, data + bytes(5)), encoding)
+    np.testing.assert_array_equal(got, want)

@@ -158,13 +158,17 @@ def decode_image(
     interleaved chroma rows) and nv24 (3 * H, W) (each chroma row of 2 * W bytes as two rows of
     W); ``step`` is the luma plane's row stride (libcamera's and V4L2's). Row padding
     (``step`` larger than ``width * bytes_per_pixel``) is dropped and big-endian 16/32-bit data is
-    swapped. The result never shares memory with ``data``.
+    swapped. The result never shares memory with ``data``. A semi-planar image's last chroma
+    row may lack its padding (the data ends at its last pixel); bytes after the chroma plane
+    are ignored, unless they are whole rows of ``step`` (refused: see Raises).
 
     Raises:
         InputError: unsupported encoding; ``height``/``width``/``step`` not non-negative ints;
             a ``step`` shorter than a row; ``data`` not bytes-like or shorter than
             ``step * height`` (plus the chroma plane for nv21 / nv12 / nv24); an odd width or
-            height for nv21 / nv12 (2x2 pixels share their chroma).
+            height for nv21 / nv12 (2x2 pixels share their chroma); semi-planar data longer
+            than its two planes by whole rows of ``step`` (a luma plane padded to a multiple
+            of rows puts the chroma plane after them: where it starts cannot be told).
     """
     for name, v in (("height", height), ("width", width), ("step", step)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
@@ -205,11 +209,27 @@ def _decode_semi_planar(encoding: str, height: int, width: int, step: int,
     rows = int(height * chroma_rows)
     luma_bytes, chroma_step = step * height, step * chroma_strides
     need = luma_bytes + chroma_step * rows
+    last_padding = chroma_step - width * chroma_strides  # of the last chroma row
+    if need - last_padding <= buf.size < need and rows:
+        # the last chroma row without its padding (a buffer cut at the last pixel): nothing
+        # else fits, the chroma plane starting where the luma plane ends by definition
+        buf = np.concatenate([buf, np.zeros(need - buf.size, np.uint8)])
     if buf.size < need:
         raise InputError(
             f"{encoding} image data has {buf.size} bytes, expected the luma plane (step * height "
             f"= {step} * {height}) and the chroma plane after it ({rows} rows of {chroma_step} "
-            f"bytes) = {need}")
+            f"bytes) = {need}" + (f", or {need - last_padding} without the last row's padding"
+                                  if last_padding and rows else ""))
+    extra = buf.size - need
+    if extra and step and extra % step == 0:
+        raise InputError(
+            f"{encoding} image data has {buf.size} bytes: {extra // step} whole rows of {step} "
+            f"bytes more than the luma plane (step * height = {step} * {height}) and the chroma "
+            f"plane ({rows} rows of {chroma_step} bytes); a driver that pads the luma plane to a "
+            "multiple of rows puts the chroma plane after those rows, and sensor_msgs/Image "
+            "cannot say where it starts: not read, rather than read with the wrong colours. "
+            "Record the camera at a height its driver does not pad (a multiple of 16 or 32 "
+            "rows), or convert the images to rgb8 / bgr8 in the driver")
     luma = buf[:luma_bytes].reshape(height, step)[:, :width]
     chroma = buf[luma_bytes:need].reshape(rows, chroma_step)[:, :width * chroma_strides]
     return np.concatenate([luma, chroma.reshape(rows * chroma_strides, width)])
