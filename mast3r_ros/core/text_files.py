@@ -5,7 +5,8 @@ PowerShell 5's ``>`` / ``Out-File`` write UTF-16 LE with a BOM, other tools UTF-
 UTF-32. Some write UTF-16 without one (``iconv -t UTF-16LE``, .NET's ``Encoding.Unicode``
 bytes, an editor's "UTF-16 LE" without BOM): YAML then said only "unacceptable character
 #x0000". Such a file is told by its zeros, as ASCII text in those encodings has one in every
-code unit (`unmarked_encoding`), and read as what it is. Else a file is read as UTF-8 (the BOM
+code unit (`unmarked_encoding`; text mostly in another script, CJK, by where its zeros fall
+and by decoding cleanly), and read as what it is. Else a file is read as UTF-8 (the BOM
 Notepad writes before UTF-8 dropped too).
 """
 
@@ -32,8 +33,9 @@ def unmarked_encoding(data: bytes) -> Optional[str]:
     without a byte-order mark) reads as text in that encoding by its zeros: in its first
     `_SAMPLE_BYTES` bytes no code unit is all zero (no NUL character) and at most
     `_MAX_WIDE_SHARE` of them are beyond the range whose high bytes are zero (ASCII, and for
-    UTF-16 Latin-1 too). None for other data: UTF-8 text has no zero byte, and a binary file's
-    zeros fall anywhere."""
+    UTF-16 Latin-1 too), or more are but its zeros fall only on characters' high bytes and it
+    decodes to text without control characters (`_mostly_wide`: CJK text). None for other
+    data: UTF-8 text has no zero byte, and a binary file's zeros fall anywhere."""
     sample = data[:_SAMPLE_BYTES]
     if b"\0" not in sample:
         return None
@@ -42,9 +44,36 @@ def unmarked_encoding(data: bytes) -> Optional[str]:
         if not units or any(not any(u) for u in units):
             continue
         wide = sum(1 for u in units if any(u[j] for j in zeros))
-        if wide <= _MAX_WIDE_SHARE * len(units):
+        if wide <= _MAX_WIDE_SHARE * len(units) or _mostly_wide(sample, name, width, units):
             return name
     return None
+
+
+def _mostly_wide(sample: bytes, name: str, width: int, units: list) -> bool:
+    """Whether ``sample``, whose code ``units`` (of ``width`` bytes, none all zero) are more
+    than `_MAX_WIDE_SHARE` beyond ASCII / Latin-1, is still text in ``name``: text in another
+    script (CJK: both bytes of most UTF-16 units non-zero) has its zeros only where a
+    character's high bytes are (UTF-16: the high byte of a unit, the low one at most a quarter
+    as often, for U+xx00; UTF-32: every unit's top byte, the next at most 0x10), and decodes
+    to text without control characters (but tab, CR, LF). A binary's zeros fall at any
+    offset and its bytes decode to lone surrogates or control characters; Latin-1 and UTF-8
+    text have no zero byte."""
+    little = name.endswith("-le")
+    if width == 2:  # U+xx00 (one CJK character in 256: U+4E00) has a zero low byte
+        high, low = (sum(1 for u in units if u[j] == 0) for j in ((1, 0) if little else (0, 1)))
+        if not high or 4 * low > high:
+            return False  # its zeros are not where an ASCII character's are: the other order
+    elif any(u[3 if little else 0] or u[2 if little else 1] > 0x10 for u in units):
+        return False
+    data = b"".join(units)
+    try:
+        text = data.decode(name)
+    except UnicodeDecodeError:  # the sample may end inside a surrogate pair
+        try:
+            text = data[:-width].decode(name)
+        except UnicodeDecodeError:
+            return False
+    return not any(c < " " and c not in "\t\n\r" for c in text)
 
 
 def text_encoding(data: bytes) -> str:

@@ -6,15 +6,23 @@ from __future__ import annotations
 from mast3r_ros.core import text_files
 
 
-def test_a_quarter_of_wide_units_is_still_utf16_and_half_is_not():
+def test_a_quarter_of_wide_units_is_utf16_and_more_only_as_clean_text():
     """`_MAX_WIDE_SHARE` is 'at most' a quarter: 1 Cyrillic letter (high byte 0x04) in every
     4 code units is UTF-16 text (a rule of 'under a quarter' read it as UTF-8 and failed on its
-    zeros), 2 in 4 are too many to tell from a binary's zeros."""
+    zeros). 2 in 4 were refused as too many to tell from a binary's zeros: text in another
+    script (test_text_files_unmarked's CJK) is now told by where its zeros fall and by
+    decoding cleanly (`_mostly_wide`), so 2 in 4 are UTF-16 when they are clean text, and not
+    when a control character or a lone surrogate shows a binary."""
     quarter = ("ab\u0416c" * 8).encode("utf-16-le")  # 8 of 32 units wide
     assert text_files.unmarked_encoding(quarter) == "utf-16-le"
     assert text_files.decode_text(quarter) == "ab\u0416c" * 8
     half = ("a\u0416\u0416b" * 8).encode("utf-16-le")
-    assert text_files.unmarked_encoding(half) is None
+    assert text_files.unmarked_encoding(half) == "utf-16-le"
+    control = ("a\u0416\u0416\x01" * 8).encode("utf-16-le")
+    assert text_files.unmarked_encoding(control) is None
+    surrogate = ("a\u0416\u0416b" * 8).encode("utf-16-le") + b"\x00\xdc" + "ab".encode(
+        "utf-16-le")  # a low surrogate alone
+    assert text_files.unmarked_encoding(surrogate) is None
 
 
 def test_the_zeros_are_judged_over_the_first_4096_bytes_not_the_first_line():

@@ -60,3 +60,40 @@ def test_an_unmarked_utf16_file_cut_at_an_odd_byte_names_its_encoding(tmp_path):
     p.write_bytes("mast3r_localizer:\n  ros__parameters: {}\n".encode("utf-16-le")[:-1])
     with pytest.raises(ConfigError, match=r"localize.yaml is not a UTF-16 LE text file \(byte "):
         load_config_yaml(str(p))
+
+
+# a camera.yaml whose comments and name are Japanese: most of its UTF-16 units beyond Latin-1
+CJK = ("# 東京の研究室のカメラ一号機、校正は二〇二六年十二月に実施した結果です。"
+       "焦点距離と主点は画素単位、歪みは無し。\n"
+       "# 一号機の画像は六四〇かける四八〇画素、校正板は九かける六の市松模様を使用した。\n"
+       "camera_name: 研究室一号\nimage_width: 640\nimage_height: 480\n"
+       "camera_matrix: {rows: 3, cols: 3, data: [500, 0, 320, 0, 500, 240, 0, 0, 1]}\n"
+       "distortion_model: plumb_bob\n"
+       "distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n")
+
+
+@pytest.mark.parametrize("codec", ["utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"])
+def test_unmarked_text_mostly_in_another_script_is_told_by_where_its_zeros_fall(codec,
+                                                                               tmp_path):
+    """Over a quarter of the code units beyond Latin-1 (CJK) was taken for a binary and read as
+    UTF-8: YAML said "unacceptable character #x0000". Its zeros fall only on characters' high
+    bytes (U+4E00, 一, has a zero low byte: allowed as rare) and it decodes cleanly: read."""
+    from mast3r_ros.core.image_codec.camera_info_yaml import load_camera_info_yaml
+
+    data = CJK.encode(codec)
+    units = len(CJK)
+    assert sum(1 for c in CJK if ord(c) > 0xFF) > units / 4  # over the share rule
+    assert text_files.unmarked_encoding(data) == codec
+    path = tmp_path / "camera.yaml"
+    path.write_bytes(data)
+    cam = load_camera_info_yaml(path)
+    assert (cam.width, cam.height) == (640, 480) and cam.K[0, 2] == 320
+
+
+def test_cjk_in_utf8_latin1_and_binaries_with_one_sided_zeros_are_not_taken_for_utf16():
+    assert text_files.unmarked_encoding(CJK.encode("utf-8")) is None
+    assert text_files.unmarked_encoding(TEXT.encode("latin-1")) is None
+    rng = np.random.default_rng(3)
+    noise = rng.integers(1, 256, 4096, dtype=np.uint8)
+    noise[1::2][rng.random(2048) < 0.3] = 0  # zeros only at odd offsets, as UTF-16 LE's are
+    assert text_files.unmarked_encoding(noise.tobytes()) is None
