@@ -19,11 +19,20 @@ recording) and measures, each map opened afresh:
   as it was (every keyframe at a shared stamp decoded and hashed, both depths of each copy
   decoded) and as it is (the PNG files' recorded checksums first; here nothing decoded).
 
+With ``--previous DIR`` (a worktree of an earlier commit), ``merge-maps A B`` and ``check-map A``
+run as commands (their `main`, called twice in a fresh process, the second timed: imports
+excluded), with that code and
+with this one, alternated, the better of two: ``merge_previous_s`` / ``merge_new_s``,
+``check_map_previous_s`` / ``check_map_new_s``, and the MB each passed whole to sha256
+(``*_hashed_mb``: what the hashing-once change removes, free of the machine's load).
+
 Then per step the cost per keyframe at each N relative to the smallest N (1.0: linear; 10 at
 10x the keyframes: quadratic), and the previous / new ratio of the copy search.
 
     python bench/bench_map_sizes.py                         # N = 100, 1000
     python bench/bench_map_sizes.py --sizes 100 1000 3000 --json sizes.json
+    git worktree add /tmp/before COMMIT && python bench/bench_map_sizes.py --sizes 100 300 \
+        --previous /tmp/before
 """
 
 from __future__ import annotations
@@ -120,7 +129,56 @@ def search_previous(maps: List[KeyframeMap]) -> None:
                 map_merge._depth_ratio(maps[first[0]].depth(first[1]), m.depth(i))
 
 
-def measure(n: int, work: str, cam: Any, frames: list, check: bool) -> Dict[str, Any]:
+# hashlib.sha256(data) counted: every file the map tools checksum whole (PNGs among them)
+_TIMED_MAIN = ("import hashlib, sys, time; sys.path.insert(0, sys.argv[1]); sha = hashlib.sha256; "
+               "n = [0]\n"
+               "def counted(data=b'', **k):\n    n[0] += len(data); return sha(data, **k)\n"
+               "hashlib.sha256 = counted\n"
+               "from mast3r_ros.replay.cli import main; args = sys.argv[2:]; "
+               "warm = [a + '_warm' if a.endswith('_out') else a for a in args]; main(warm); "
+               "n[0] = 0; t = time.perf_counter(); "
+               "rc = main(args); print(rc, time.perf_counter() - t, n[0])")
+
+
+def command_s(src: str, args: List[str]) -> tuple:
+    """(seconds, MB passed whole to sha256) of ``mast3r-ros ARGS``'s `main` with the package
+    of the folder ``src`` (the code before: a worktree of an earlier commit; the code now:
+    the repository), in a fresh process, its second call timed (the first pays the imports
+    `main` makes, seconds beside a merge's 0.5 s at 100 keyframes; an argument ending in
+    ``_out`` is given ``_warm`` appended in the first call, so that the timed one writes a new
+    folder: deleting a map for --overwrite took 1.8-3.2 s here, more than the merge)."""
+    import subprocess
+
+    out = subprocess.run([sys.executable, "-c", _TIMED_MAIN, src, *args, "--log-level",
+                          "error"], capture_output=True, text=True, check=True)
+    rc, seconds, hashed = out.stdout.split()[-3:]
+    assert rc == "0", out.stderr
+    return float(seconds), int(hashed) / 1e6
+
+
+def commands_side_by_side(a: str, b: str, work: str, previous: str, row: Dict[str, Any],
+                          check: bool) -> None:
+    """merge-maps A B and check-map A with the code before (``previous``) and now,
+    alternated, the better of two each: ``merge_previous_s`` / ``merge_new_s``,
+    ``check_map_previous_s`` / ``check_map_new_s``."""
+    now = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    best: Dict[str, List[float]] = {}
+    for _ in range(2):
+        for name, src in (("previous", previous), ("new", now)):
+            out = os.path.join(work, f"merged_{os.path.basename(a)}_{name}_"
+                                     f"{len(best.get('merge_new_s', []))}_out")
+            runs = [("merge", ["merge-maps", a, b, "--out", out])]
+            if check:
+                runs.append(("check_map", ["check-map", a]))
+            for what, args in runs:
+                seconds, hashed = command_s(src, args)
+                best.setdefault(f"{what}_{name}_s", []).append(seconds)
+                row[f"{what}_{name}_hashed_mb"] = round(hashed, 1)
+    row.update({k: round(min(v), 3) for k, v in best.items()})
+
+
+def measure(n: int, work: str, cam: Any, frames: list, check: bool,
+            previous: str = "") -> Dict[str, Any]:
     from mast3r_ros.core.config import LocalizerConfig, MapCheckConfig
     from mast3r_ros.core.localizer import Localizer
     from mast3r_ros.core.map_check import check_map
@@ -159,6 +217,8 @@ def measure(n: int, work: str, cam: Any, frames: list, check: bool) -> Dict[str,
         fn(maps)
         row[name] = round(time.perf_counter() - t, 3)
     row["search_ratio"] = round(row["search_previous_s"] / max(row["search_new_s"], 1e-9), 1)
+    if previous:
+        commands_side_by_side(a, b, work, previous, row, check)
     shutil.rmtree(os.path.join(work, f"a{n}"))
     shutil.rmtree(os.path.join(work, f"b{n}"))
     return row
@@ -170,6 +230,9 @@ def main() -> int:
     ap.add_argument("--no-check", action="store_true", help="leave out check-map and its plot")
     ap.add_argument("--dir", help="work folder (default: a temporary one, deleted)")
     ap.add_argument("--json", help="write the figures here")
+    ap.add_argument("--previous", default="",
+                    help="a folder holding the code before (git worktree add DIR COMMIT): "
+                    "merge-maps and check-map timed with it and with this code, side by side")
     a = ap.parse_args()
     logging.basicConfig(level=logging.ERROR)
     work = tempfile.mkdtemp(prefix="bench_sizes_", dir=a.dir)
@@ -180,7 +243,7 @@ def main() -> int:
               "the two maps", flush=True)
         rows = []
         for n in sorted(a.sizes):
-            rows.append(measure(n, work, cam, frames, not a.no_check))
+            rows.append(measure(n, work, cam, frames, not a.no_check, a.previous))
             print(json.dumps(rows[-1]), flush=True)
         base = rows[0]
         steps = [k for k in base if k.endswith("_s") and k != "write_2_maps_s"]
