@@ -1,0 +1,87 @@
+"""PnP and covariance behaviour pinned where a one-token change of the core solver code
+(`core.pnp`) passed every other test: the covariance with fx != fy, the singular-normal-matrix
+guard on a non-positive diagonal, OpenCV's 'success without inliers', and the reason a frame
+with fewer than `MIN_POINTS` inliers fails with."""
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core import pnp
+from mast3r_ros.core.geometry import invert_pose, make_pose, transform_points
+from mast3r_ros.core.pnp import covariance as pnp_cov
+from mast3r_ros.core.pnp import linearise as pnp_lin
+from mast3r_ros.core.pnp import ransac as pnp_ransac
+from mast3r_ros.core.pnp import solve as pnp_solve
+from mast3r_ros.core.types import CameraIntrinsics
+
+# fx != fy: every test of the covariance formulas elsewhere used a square-pixel K
+CAM = CameraIntrinsics(640, 480, [[600.0, 0, 310.0], [0, 420.0, 250.0], [0, 0, 1]])
+K = CAM.K
+
+
+def _scene(n, seed=0):
+    """n exact correspondences of a camera ``map_from_cam`` T (points 1-4 m deep)."""
+    rng = np.random.default_rng(seed)
+    T = make_pose(Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), [1.0, 2.0, 0.5])
+    px = rng.uniform([20, 20], [620, 460], (n, 2))
+    z = rng.uniform(1.0, 4.0, n)
+    pts = np.stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z, (px[:, 1] - K[1, 2]) / K[1, 1] * z, z], 1)
+    return transform_points(T, pts), px, T
+
+
+def test_covariance_with_point_covariances_equals_the_pointwise_sandwich_when_fx_differs_from_fy():
+    """``H^-1 (sum J_i^T (sigma^2 I + JX_i S_i JX_i^T) J_i) H^-1`` (the package docstring, item
+    2) summed point by point with `point_jacobian`, for a K with fx != fy and anisotropic point
+    covariances: the vectorised `pose_covariance` equals it. Scaling the v-v entry of
+    ``JX S JX^T`` by fx fy instead of fy^2 passed every other test (all had fx == fy)."""
+    rng = np.random.default_rng(3)
+    X, x, T = _scene(40)
+    x = x + rng.normal(0, 0.5, x.shape)
+    A = rng.normal(0, 0.02, (len(X), 3, 3))
+    S = A @ np.swapaxes(A, 1, 2) + 1e-5 * np.eye(3)
+    model = pnp.UncertaintyModel(pixel_sigma_px=0.7, variance_factor=False)
+    cov = pnp.pose_covariance(T, X, x, K, S, model=model)
+    J = pnp_lin._jacobian(T, X, K).reshape(len(X), 2, 6)
+    JX = pnp.point_jacobian(T, X, K)
+    H = sum(j.T @ j for j in J)
+    M = sum(j.T @ (0.49 * np.eye(2) + jx @ s @ jx.T) @ j for j, jx, s in zip(J, JX, S))
+    Hi = np.linalg.inv(H)
+    ref = Hi @ M @ Hi
+    np.testing.assert_allclose(cov, 0.5 * (ref + ref.T), rtol=1e-8, atol=1e-14)
+
+
+@pytest.mark.parametrize("last", [0.0, -1.0], ids=["zero", "negative"])
+def test_a_normal_matrix_with_a_non_positive_diagonal_has_no_inverse(last):
+    """`_regular_inverse` returns None for a normal matrix ``J^T J`` with a zero or negative
+    diagonal entry (no such ``J^T J`` is positive definite): without that check the Jacobi
+    scaling divides by its square root and numpy's eigensolver raised `LinAlgError` out of
+    `solve_pnp`."""
+    H = np.diag([1.0, 2.0, 3.0, 4.0, 5.0, last])
+    assert pnp_cov._regular_inverse(H) is None
+
+
+@pytest.mark.parametrize("inl", [None, np.zeros((0, 1), np.int32)], ids=["None", "empty"])
+def test_opencv_success_without_inliers_is_no_pose(monkeypatch, inl):
+    """OpenCV's ``solvePnPRansac`` reporting success but no inlier indices is no hypothesis
+    (`_ransac_opencv` returns None), not its pose."""
+    import cv2
+
+    monkeypatch.setattr(cv2, "solvePnPRansac",
+                        lambda *a, **k: (True, np.zeros((3, 1)), np.ones((3, 1)), inl))
+    X, x, _ = _scene(20)
+    assert pnp_ransac._ransac_opencv(X, x, K, 5.0, 100, 0.99, 0) is None
+
+
+def test_fewer_than_min_points_inliers_fail_as_too_few_inliers_not_as_too_few_places(
+        monkeypatch):
+    """Five exact correspondences among gross outliers, from the exact RANSAC pose: the frame
+    fails with "too few PnP inliers (5)" -- the inlier count -- not with the place count's
+    reason (five inliers are never six places; testing ``n_in < MIN_POINTS - 1`` there passed
+    every other test)."""
+    X, x, T = _scene(12)
+    x[5:] = x[5:] + 200.0 * np.sign(x[5:] - [320, 240])  # 7 gross outliers, 5 inliers
+    monkeypatch.setattr(pnp_solve, "_ransac_opencv", lambda *a: invert_pose(T))
+    res = pnp.solve_pnp(X, x, CAM, backend="opencv", reproj_error_px=4.0)
+    assert not res.success and res.num_inliers == 5
+    assert res.reason == "too few PnP inliers (5)"
