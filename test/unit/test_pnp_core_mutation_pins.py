@@ -85,3 +85,19 @@ def test_fewer_than_min_points_inliers_fail_as_too_few_inliers_not_as_too_few_pl
     res = pnp.solve_pnp(X, x, CAM, backend="opencv", reproj_error_px=4.0)
     assert not res.success and res.num_inliers == 5
     assert res.reason == "too few PnP inliers (5)"
+
+
+def test_the_view_angle_term_is_there_at_a_sub_milliradian_angle():
+    """A keyframe 1 mm beside the query, 2 m from the scene (theta ~ 5e-4 rad): the view-angle
+    term is the documented (ratio theta)^2-scaled one, not zero -- only theta = 0 gives zero
+    (`_view_angle_cov`); a threshold of 1e-3 rad on theta passed every other test (their
+    keyframes sit 0.2 m and more to the side)."""
+    from test_covariance_view_angle import _expected, _scene, _term
+
+    query = np.eye(4)
+    X, uv, g, centres = _scene(query, [1e-3, 0.0, 0.0])
+    got = _term(query, X, uv, g, centres, 1.0)
+    want, theta, d = _expected(query, X, centres[0], 1.0)
+    assert 1e-4 < theta < 1e-3
+    np.testing.assert_allclose(np.sqrt(got[:3, :3].diagonal()), theta * d, rtol=1e-5)
+    np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
