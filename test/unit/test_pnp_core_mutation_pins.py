@@ -101,3 +101,39 @@ def test_the_view_angle_term_is_there_at_a_sub_milliradian_angle():
     assert 1e-4 < theta < 1e-3
     np.testing.assert_allclose(np.sqrt(got[:3, :3].diagonal()), theta * d, rtol=1e-5)
     np.testing.assert_allclose(got, want, rtol=1e-4, atol=1e-6 * np.abs(want).max())
+
+
+@pytest.mark.parametrize("max_steps", [1, 2, 20])
+def test_refine_inliers_hands_back_only_a_linearisation_taken_at_the_returned_pose(max_steps):
+    """`_refine_inliers` returns (F, r, A) only when its last linearisation was at the pose it
+    returns (else None, and `solve._finish` linearises again): from a pose off by ~5 mm /
+    0.25 deg, cut after ``max_steps`` accepted steps, whatever it hands back equals the rows,
+    residuals and normal matrix at the returned pose and inliers. Keeping the previous step's
+    linearisation after an accepted step passed every other test (the covariance and RMS were
+    then those of the pose one step before)."""
+    X, x, T = _scene(80, seed=5)
+    x = x + np.random.default_rng(1).normal(0, 0.3, x.shape)
+    start = pnp_lin._perturb(T, np.array([0.004, -0.003, 0.002, 0.003, -0.002, 0.002]))
+    rows = pnp_lin._Rows(np.ascontiguousarray(X.T), np.ascontiguousarray(x.T), K,
+                         np.ones(len(X), bool), 20.0)
+    from mast3r_ros.core.pnp.refine import _refine_inliers
+
+    T_out, inl, _, ev, Fr = _refine_inliers(start, rows, max_steps=max_steps)
+    assert not np.array_equal(T_out, start)
+    if Fr is not None:
+        F, r, A = (np.array(a, copy=True) for a in Fr)
+        F2, r2 = rows.jacobian_rows(rows.evaluate(T_out), inl)
+        np.testing.assert_array_equal(F, F2)
+        np.testing.assert_array_equal(r, r2)
+        np.testing.assert_array_equal(A, rows.normal_equations(T_out[:3, :3], F2, r2)[0])
+
+
+def test_a_residual_exactly_at_the_threshold_is_an_inlier():
+    """Inliers are the correspondences *within* the threshold, the bound included
+    (`_Rows.inliers`): residuals (3, 4) px at a 5 px threshold (exact floats) are an inlier,
+    (3, 4.000001) not; ``<`` for ``<=`` passed every other test."""
+    rows = pnp_lin._Rows(np.zeros((3, 2)), np.zeros((2, 2)), K, np.ones(2, bool), 5.0)
+    one = np.ones(2)
+    ev = (one, one, one, one, np.array([3.0, 3.0]), np.array([4.0, 4.000001]))
+    inl, e2 = rows.inliers(ev)
+    assert inl.tolist() == [True, False] and e2[0] == 25.0
