@@ -94,8 +94,13 @@ def _exact_top_k(query: np.ndarray, database: np.ndarray, top_k: int) -> np.ndar
         return np.zeros(0, dtype=np.int64)
     sims = database @ query
     k = min(int(top_k), len(sims))
-    part = np.argpartition(-sims, k - 1)[:k] if k < len(sims) else np.arange(len(sims))
-    # ties broken by index, as rank_by_similarity's stable argsort
+    part = np.arange(len(sims))
+    if k < len(sims):
+        # the k best, ties broken by index, as rank_by_similarity's stable argsort: the
+        # partition alone puts an arbitrary few of the rows tied at the k-th similarity in
+        kth = sims[np.argpartition(-sims, k - 1)[k - 1]]
+        better = np.flatnonzero(sims > kth)
+        part = np.concatenate([better, np.flatnonzero(sims == kth)[:k - len(better)]])
     return part[np.lexsort((part, -sims[part]))].astype(np.int64)
 
 
