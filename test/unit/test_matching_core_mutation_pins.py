@@ -19,3 +19,19 @@ def test_any_negative_or_nan_pixel_tol_is_refused(tol):
     d = torch.randn(4, 5, 3)
     with pytest.raises(ConfigError, match="pixel_tol"):
         fast_reciprocal_matches(d, d, init_xy1=np.array([[1, 1]]), pixel_tol=tol)
+
+
+def test_a_nan_score_of_two_valid_pixels_never_wins_the_search():
+    """Two finite float32 descriptors whose inner product overflows to inf + (-inf) = NaN
+    score NaN; next to an invalid (NaN) pixel of the same map the tile is sanitised, and that
+    NaN loses every comparison (`_sanitize`: NaN -> the lowest finite score), so the query's
+    nearest neighbour is the valid pixel of finite score. NaN -> the highest score passed every
+    other test."""
+    from mast3r_ros.core.matching.search import _nearest
+
+    q = torch.tensor([[1e30, 1e30]])
+    t = torch.tensor([[1e30, -1e30], [1.0, 1.0], [float("nan"), 0.0]])
+    assert torch.isnan(q @ t[0]).item()
+    bad = ~torch.isfinite(t).all(dim=1)
+    got = _nearest(q, t.masked_fill(bad[:, None], 0.0), dist="dot", block_size=8, target_bad=bad)
+    assert got.tolist() == [1]
