@@ -11,8 +11,9 @@
   the first ``/clock``).
 * `ErrorThrottle`: an unexpected exception is logged once with its traceback, then one line per
   interval with the count of repeats.
-* `TfTimeline`: a time reset never clears the TF buffer (it holds the odometry of the frame being
-  processed); only a lookup that fails after time went backwards does.
+* `TfTimeline`: an image time reset never clears the TF buffer (it holds the odometry of the
+  frame being processed); a lookup that fails after time went backwards does, and so does the
+  node clock jumping back (as tf2 itself clears on a jump back).
 """
 
 from __future__ import annotations
@@ -318,12 +319,39 @@ class TfTimeline:
     frames find their TF. A successful lookup ends the suspicion.
     """
 
+    # the node clock falling further than this behind its latest reading jumped back
+    CLOCK_JUMP_NS = 1_000_000_000
+
     def __init__(self) -> None:
         self.suspect = False
         self.clears = 0
+        self.latest_clock_ns: Optional[int] = None
 
     def on_backwards(self) -> None:
         self.suspect = True
+
+    def after_clock(self, now_ns: int) -> bool:
+        """Call with each node clock reading (integer ns) of the node's timers; True when the
+        buffer must be cleared now: the clock jumped back more than 1 s behind its latest
+        reading (``ros2 bag play --loop --clock`` with ``use_sim_time``, a simulator reset).
+
+        tf2 clears its buffer then (tf2_ros' C++ Buffer, and Jazzy's Python ``Buffer(node=)``):
+        the old timeline's transforms are newer than the new timeline's, which tf2 refuses as
+        TF_OLD_DATA beyond its cache time or interpolates across within it. Cleared here, the
+        suspicion `on_backwards` raised is over (the buffer holds the new timeline only). A
+        reading of 0 or less (``use_sim_time`` before ``/clock``) is no reading.
+        """
+        now_ns = int(now_ns)
+        if now_ns <= 0:
+            return False
+        latest = self.latest_clock_ns
+        self.latest_clock_ns = now_ns if latest is None else max(latest, now_ns)
+        if latest is None or latest - now_ns <= self.CLOCK_JUMP_NS:
+            return False
+        self.latest_clock_ns = now_ns
+        self.suspect = False
+        self.clears += 1
+        return True
 
     def after_lookup(self, ok: bool) -> bool:
         """Call after each frame's TF lookup; True when the buffer must be cleared now."""

@@ -394,21 +394,14 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
             self.get_logger().error(f"/initialpose handling failed: {err!r}")
             return
-        now_ns = self.get_clock().now().nanoseconds
+        # a clock that jumped back (bag loop, sim reset) resets the state now, not at the next
+        # TF tick, which would drop the operator's pose with the old timeline
+        if self._on_clock_reading(self.get_clock().now().nanoseconds):
+            self.get_logger().warning("the clock jumped back before /initialpose: its odometry "
+                                      "may be the old timeline's")
         with self._lock:
-            # a clock that jumped back (bag loop, sim reset) resets the state now, not at the
-            # next TF tick, which would drop the operator's pose with the old timeline; the
-            # reset forgets the last TF clock reading, so the TF tick would not see the jump:
-            # the TF timeline is told here, as the tick tells it
-            jumped = self._tracking.clock_jumped_back(now_ns)
-            if jumped:
-                self._diag.note_reset(time.monotonic(), "the clock jumped back")
             self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
             self._diag.note_reset(time.monotonic(), "/initialpose received")
-        if jumped:
-            self._tf_timeline.on_backwards()
-            self.get_logger().warning("the clock jumped back (bag loop or sim reset) before "
-                                      "/initialpose: its odometry may be the old timeline's")
         x, y, z = map_from_base[:3, 3]
         self.get_logger().info(f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking "
                                "reset, the next image is localized around it")
@@ -432,14 +425,13 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
                 return
             n = self._cfg.node
             now_ns = self.get_clock().now().nanoseconds
+            self._on_clock_reading(now_ns)  # a jump back resets the tracking first
             with self._lock:
                 jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
-                if jumped:
+                if jumped:  # not after _on_clock_reading's reset: only a clock read meanwhile
                     self._diag.note_reset(time.monotonic(), "the clock jumped back")
             if jumped:
                 self._tf_timeline.on_backwards()
-                self.get_logger().warning("the clock jumped back (bag loop or sim reset): "
-                                          "tracking reset, no TF until relocalized")
             if send is not None:
                 self._send_tf(*send)
         except Exception as err:  # noqa: BLE001 - never let a timer end spin()
@@ -449,11 +441,14 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
     def _on_steady_tick(self) -> None:
         """Every second on the steady clock (the diagnostics timer): keyframe markers published
         at activate while the node clock read 0 (``use_sim_time`` before /clock) are published
-        again stamped once it runs; a timer on the node clock would wait for /clock as well,
+        again stamped once it runs, and a clock that jumped back is seen (`_on_clock_reading`)
+        with ``publish_tf`` off too; a timer on the node clock would wait for /clock as well,
         but exists only with ``publish_tf``."""
         outputs = self._outputs
         if self._active and outputs is not None:
-            outputs.restamp_keyframes(self.get_clock().now().nanoseconds)
+            now_ns = self.get_clock().now().nanoseconds
+            if not self._on_clock_reading(now_ns):
+                outputs.restamp_keyframes(now_ns)
 
     # ------------------------------------------------------------------ diagnostics
     def _summary(self) -> DiagnosticsSummary:

@@ -4,7 +4,9 @@
 (depth 1) exists only with ``publish_debug_image``. The keyframe markers are published at activate,
 stamped with the node clock; under ``use_sim_time`` before the first /clock that reads 0, so they
 are published again, stamped, once the clock runs (`Outputs.restamp_keyframes`): the latched
-message a late rviz or ``ros2 topic echo`` gets is then not dated 1970. Lifecycle publishers
+message a late rviz or ``ros2 topic echo`` gets is then not dated 1970; so they are too when the
+clock jumps back (a bag replayed with ``--loop``), or the old timeline's stamp would lie in the
+new one's future. Lifecycle publishers
 drop messages while the node is inactive. Created in on_configure, closed in cleanup. The worker
 thread publishes through a `shutdown.PublishGate`: `close` waits for a publish in progress, and
 nothing is published after it (nor raised, while the process is exiting).
@@ -13,7 +15,7 @@ nothing is published after it (nor raised, while the process is exiting).
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Optional, TYPE_CHECKING
+from typing import Any, Optional, TYPE_CHECKING, Tuple
 
 import numpy as np
 from geometry_msgs.msg import PoseWithCovarianceStamped
@@ -24,6 +26,10 @@ from mast3r_ros.core.types import Frame
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros import debug_view, topics
 from mast3r_ros.ros.shutdown import PublishGate
+
+# keyframe markers stamped further than this ahead of the node clock were stamped on a timeline
+# the clock left (it jumped back): `Outputs.restamp_keyframes` publishes them again
+RESTAMP_BEHIND_NS = 1_000_000_000
 
 if TYPE_CHECKING:
     from mast3r_ros.core.types import MatchDebug
@@ -43,7 +49,9 @@ class Outputs:
                                                           topics.latched())
         self._matches = (node.create_lifecycle_publisher(Image, "~/matches", 1)
                          if publish_debug_image else None)
-        self._unstamped_map: Any = None    # keyframes published stamped 0, to publish again
+        # the keyframe map last published and its stamp, to publish again stamped on the
+        # running clock (`restamp_keyframes`)
+        self._shown: Optional[Tuple[Any, int]] = None
 
     def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
         """The base pose ``map_from_base`` (4x4: base_frame -> map_frame) with its 6x6
@@ -58,16 +66,23 @@ class Outputs:
         first /clock) is published as it is (the markers are frame-locked, so rviz shows them)
         and remembered for `restamp_keyframes`."""
         specs = debug_view.map_keyframe_markers(keyframe_map)
-        msg = conv.marker_array_msg(specs, self._map_frame, max(stamp_ns, 0))
-        self._unstamped_map = keyframe_map if stamp_ns <= 0 else None
+        stamp_ns = max(int(stamp_ns), 0)
+        msg = conv.marker_array_msg(specs, self._map_frame, stamp_ns)
+        self._shown = (keyframe_map, stamp_ns)
         self._gate.run(lambda: self._keyframes.publish(msg))
 
     def restamp_keyframes(self, now_ns: int) -> bool:
         """Publish the keyframe markers again stamped ``now_ns`` (the node clock, integer ns)
-        if the last `keyframes` was stamped 0 and the clock now runs (``now_ns`` > 0); the node
-        calls it every second while active. Returns True when it published."""
-        keyframe_map = self._unstamped_map
-        if keyframe_map is None or now_ns <= 0 or not self._gate.is_open:
+        when the last `keyframes` was stamped 0 and the clock now runs (``now_ns`` > 0), or
+        the clock jumped back more than `RESTAMP_BEHIND_NS` behind that stamp (a bag replayed
+        with ``--loop --clock`` under ``use_sim_time``, a simulator reset: a latched message
+        stamped on the old timeline is in the new one's future). The node calls it every second
+        while active and when it sees the clock jump back. Returns True when it published."""
+        shown = self._shown
+        if shown is None or now_ns <= 0 or not self._gate.is_open:
+            return False
+        keyframe_map, stamp_ns = shown
+        if stamp_ns > 0 and stamp_ns - int(now_ns) <= RESTAMP_BEHIND_NS:
             return False
         self.keyframes(keyframe_map, now_ns)
         return True
@@ -88,4 +103,4 @@ class Outputs:
             if pub is not None:
                 self._node.destroy_lifecycle_publisher(pub)
         self._pose = self._keyframes = self._matches = None
-        self._unstamped_map = None
+        self._shown = None

@@ -257,6 +257,23 @@ def test_keyframes_stamped_0_under_sim_time_are_published_again_once_the_clock_r
     assert out.restamp_keyframes(9) is False and len(kf_pub.sent) == 4   # not after close
 
 
+def test_keyframes_are_published_again_when_the_clock_jumps_back(ros):
+    """``ros2 bag play --loop --clock`` under use_sim_time: the clock goes back to the bag's
+    start, and the latched ~/keyframes stamped on the old timeline lay in the new one's future
+    (rviz and late subscribers got markers from the future). Stamped again once the clock is
+    more than a second behind their stamp; jitter, and a clock running on, publish nothing."""
+    node = Node()
+    out = ros.outputs.Outputs(node, "map", False)
+    kf_pub = node.pubs[1]
+    out.keyframes(_one_keyframe_map(), 100_000_000_000)
+    assert out.restamp_keyframes(101_000_000_000) is False          # the clock runs on
+    assert out.restamp_keyframes(99_500_000_000) is False           # jitter
+    assert out.restamp_keyframes(0) is False                        # no reading
+    assert out.restamp_keyframes(3_000_000_000) is True             # the bag looped
+    assert [sent[1][2] for sent in kf_pub.sent] == [100_000_000_000, 3_000_000_000]
+    assert out.restamp_keyframes(4_000_000_000) is False            # once per jump
+
+
 # ------------------------------------------------------------------------------- tf_client
 
 def test_tf_client_lookup_send_clear_close(ros):

@@ -352,7 +352,8 @@ class NodeConfig:
                                     lo=0.0, hi=10.0)
     tf_publish_rate: float = _f(20.0, "Re-broadcast the last TF at this rate (Hz).",
                                 lo=0.1, hi=1000.0)
-    tf_timeout_s: float = _f(0.1, "Wait this long for TF at the image stamp.", lo=0.0, hi=5.0)
+    tf_timeout_s: float = _f(0.1, "Wait this long for TF at the image stamp (a frame's two "
+                                  "lookups in all).", lo=0.0, hi=5.0)
     image_transport: str = _f("raw", "Subscribe to sensor_msgs/Image ('raw') or CompressedImage "
                                      "('compressed').", choices=("raw", "compressed"))
     image_reliability: str = _f("best_effort", "QoS reliability of the image and CameraInfo "

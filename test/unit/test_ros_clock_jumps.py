@@ -1,0 +1,122 @@
+"""The node's per-frame TF wait and what a node clock jumping back does, without ROS.
+
+`tf_timeout_s` is the whole wait of a frame for its TF (base->camera and base->odom share one
+deadline), and a node clock that jumps back (``ros2 bag play --loop --clock`` with
+``use_sim_time``, a simulator reset) clears the TF buffer as tf2 itself does and re-stamps the
+latched ~/keyframes markers.
+"""
+
+from __future__ import annotations
+
+import pytest
+from test_ros_processing import NS_PER_S, Host, image, stamp
+
+from mast3r_ros.ros import admission, processing
+
+
+class SlowTf:
+    """The fake TF client of `test_ros_processing`, each lookup taking ``took_s`` (a fake clock)."""
+
+    def __init__(self, tf, clock, took_s):
+        self._tf, self._clock, self._took_s = tf, clock, took_s
+
+    def lookup(self, target, source, stamp_msg, timeout_s):
+        self._clock[0] += min(self._took_s, timeout_s)
+        return self._tf.lookup(target, source, stamp_msg, timeout_s)
+
+    def __getattr__(self, name):
+        return getattr(self._tf, name)
+
+
+def test_the_two_tf_lookups_of_a_frame_share_one_tf_timeout(monkeypatch):
+    """base->odom waits what base->camera left of tf_timeout_s: each waiting the whole timeout
+    held a frame twice as long as the parameter says."""
+    fake_now = [1000.0]
+    monkeypatch.setattr(processing.time, "monotonic", lambda: fake_now[0])
+    host = Host(odom_frame="odom", tf_timeout_s=0.3)
+    tf = host._tf
+    host._tf = SlowTf(tf, fake_now, took_s=0.2)
+    host._process(image(stamp(0)))
+    assert [t for *_, t in tf.lookups] == [0.3, pytest.approx(0.1)]
+    assert host._outputs.poses == [stamp(0)]
+    # the first lookup used it all: the second only looks (timeout 0), never a negative wait
+    host._tf = SlowTf(tf, fake_now, took_s=0.5)
+    tf.lookups.clear()
+    host._process(image(stamp(1)))
+    assert [t for *_, t in tf.lookups] == [0.3, 0.0]
+    assert fake_now[0] - 1000.0 == pytest.approx(0.3 + 0.3)   # each frame: tf_timeout_s
+
+
+def test_the_tf_timeline_clears_once_when_the_node_clock_jumps_back_over_a_second():
+    tl = admission.TfTimeline()
+    s = NS_PER_S
+    assert not tl.after_clock(0)                      # use_sim_time before /clock: no reading
+    assert not tl.after_clock(10 * s)
+    assert not tl.after_clock(int(10.5 * s))
+    assert not tl.after_clock(int(9.6 * s))           # jitter: within a second of the latest
+    tl.on_backwards()
+    assert tl.after_clock(int(9.4 * s)) and tl.clears == 1
+    assert not tl.suspect                             # cleared: the buffer is the new timeline's
+    assert not tl.after_clock(int(9.5 * s))           # once: the new timeline runs on
+    assert not tl.after_clock(0)
+    assert tl.after_clock(2 ** 63 - 1) is False and tl.after_clock(1) and tl.clears == 2
+
+
+class Outputs:
+    """The host's outputs with the keyframe re-stamp the node's clock check calls."""
+
+    def __init__(self, outputs):
+        self._outputs, self.restamped = outputs, []
+
+    def restamp_keyframes(self, now_ns):
+        self.restamped.append(now_ns)
+        return True
+
+    def __getattr__(self, name):
+        return getattr(self._outputs, name)
+
+
+def _host(**node):
+    host = Host(**node)
+    host._outputs = Outputs(host._outputs)
+    return host
+
+
+def test_a_clock_jump_back_resets_tracking_clears_the_tf_buffer_and_restamps_keyframes():
+    """``ros2 bag play --loop --clock``: the node clock goes back to the bag's start. The held
+    map->odom is dropped (tracking reset), the TF buffer is cleared at once as tf2 does (the old
+    timeline's transforms would make tf2 refuse the new ones as TF_OLD_DATA, or interpolate
+    across both), and the latched ~/keyframes are stamped on the new timeline."""
+    host = _host()
+    host._process(image(stamp(0)))
+    assert host._tf.sent                                  # the frame's map->odom
+    host.clock.now_ns += NS_PER_S // 20                   # the next TF tick
+    with host._lock:
+        jumped, send = host._tracking.rebroadcast(host.clock.now_ns, 0.1)
+    assert not jumped and send is not None                # a TF is held and re-broadcast
+    assert host._on_clock_reading(host.clock.now_ns) is False
+    assert host._tf.cleared == 0 and host._outputs.restamped == []
+    back = 40 * NS_PER_S
+    assert host._on_clock_reading(back) is True
+    assert host._tf.cleared == 1 and host._outputs.restamped == [back]
+    with host._lock:
+        assert host._tracking.rebroadcast(back, 0.1) == (False, None)   # nothing held
+    assert any("jumped back" in m and "TF buffer cleared" in m for _, m in host.logger.lines)
+    assert dict(host.summary().values)["last_reset"] == "the clock jumped back"
+    # the frames of the new timeline whose TF has not come yet fail without a second clear
+    host._tf.fail = True
+    host.clock.now_ns = back
+    host._process(image(back - NS_PER_S // 10))
+    assert host._tf.cleared == 1
+    assert host._on_clock_reading(back + NS_PER_S) is False and host._tf.cleared == 1
+
+
+def test_a_clock_jump_back_clears_the_tf_buffer_without_a_tf_held():
+    """publish_tf off (or not localized yet): the tracking holds no TF clock reading, so only
+    the steady tick's reading sees the jump; the TF buffer is still the old timeline's."""
+    host = _host(publish_tf=False)
+    assert host._on_clock_reading(100 * NS_PER_S) is False
+    assert host._on_clock_reading(3 * NS_PER_S) is True
+    assert host._tf.cleared == 1 and host._outputs.restamped == [3 * NS_PER_S]
+    lines = [m for _, m in host.logger.lines if "jumped back" in m]
+    assert lines and "tracking reset" not in lines[-1]
