@@ -232,3 +232,31 @@ def test_an_out_that_is_a_mount_point_is_refused_before_any_work(tmp_path, tum, 
         assert f"--out {out} is a mount point" in err and f"--out {out}/NAME" in err, err
         assert "--overwrite" not in err, err
     assert os.listdir(out) == [], os.listdir(out)
+
+
+@pytest.mark.parametrize("manifest", ["loop", "folder"])
+def test_overwrite_refuses_a_map_folder_whose_manifest_cannot_be_read(tmp_path, tum, sift_map,
+                                                                      capsys, manifest):
+    """A manifest.json that is a symbolic link loop (or a folder) was taken for a damaged map's
+    (one that does not parse, beside keyframes/) and the folder replaced without a word: what it
+    is cannot be told, so it is refused by name, the map API's check as well."""
+    import shutil
+
+    from mast3r_ros.core.keyframes import MapWriter
+
+    out = tmp_path / "m"
+    shutil.copytree(sift_map, out)
+    (out / "manifest.json").unlink()
+    if manifest == "loop":
+        (out / "manifest.json").symlink_to("manifest.json")
+    else:
+        (out / "manifest.json").mkdir()
+    before = _tree(out)
+    assert main(["build-map", tum[0], "--matcher", "sift", "--out", str(out),
+                 "--overwrite"]) == 2
+    err = _one_error(capsys)
+    assert f"--overwrite: the manifest.json of {out} cannot be read (" in err, err
+    assert "not replacing it" in err and "choose another --out" in err
+    assert _tree(out) == before and os.path.lexists(out / "manifest.json")
+    with pytest.raises(InputError, match=r"MapWriter\(overwrite=True\): the manifest.json of"):
+        MapWriter(str(out), overwrite=True)

@@ -2,10 +2,12 @@
 the map folder (``MAP``) and to a resumable build folder (``MAP.partial``) before any work.
 
 An existing ``MAP`` is replaced only with ``overwrite`` and only when it is a keyframe map (its
-``manifest.json`` names this format) or an empty folder, the rule of the CLI's ``--overwrite``
-(`fileio.check_output_folder`); a map folder that also holds entries no map build writes
-(`_MAP_ENTRIES`: a run folder or notes kept inside it) is not replaced either, so a mistyped path
-never deletes other data. `check_map_out` is the command line's wording of the same check.
+``manifest.json`` names this format, or one that does not parse beside ``keyframes/``: a damaged
+map) or an empty folder -- never a folder whose ``manifest.json`` cannot be read (a link loop):
+the rule of the CLI's ``--overwrite`` (`fileio.check_output_folder`); a map folder that also
+holds entries no map build writes (`_MAP_ENTRIES`: a run folder or notes kept inside it) is not
+replaced either, so a mistyped path never deletes other data. `check_map_out` is the command
+line's wording of the same check.
 """
 
 from __future__ import annotations
@@ -63,15 +65,33 @@ def _foreign(name: str) -> bool:
     return name not in _MAP_ENTRIES and not name.startswith(".tmp-") and name != _ENCODINGS_LOCK
 
 
+def _manifest_unread(folder: str) -> str:
+    """Why ``folder``'s manifest.json cannot be read ('' when it can, or is not there): a link
+    loop, a link to nothing, a folder of that name, no permission. Such a manifest may be any
+    tool's, so it says nothing about what the folder is."""
+    path = os.path.join(folder, MANIFEST)
+    if not os.path.lexists(path):
+        return ""
+    try:
+        with open(path, "rb") as fh:
+            fh.read(1)
+    except OSError as e:
+        return str(e.strerror or e)
+    return ""
+
+
 def _is_keyframe_map(folder: str, names: List[str]) -> bool:
     """A folder `MapWriter` may replace with ``overwrite``: its manifest names this map format,
     or (a damaged map) it has a manifest that does not parse beside a ``keyframes`` folder. An
-    ONNX export (``format`` "mast3r_ros-onnx") or another tool's manifest.json is not one."""
+    ONNX export (``format`` "mast3r_ros-onnx") or another tool's manifest.json is not one, nor
+    is a folder whose manifest cannot be read at all (`_manifest_unread`)."""
     if MANIFEST not in names:
         return False
     try:
         manifest = read_manifest(folder)
-    except (OSError, ValueError):
+    except OSError:
+        return False
+    except ValueError:
         manifest = None
     fmt = manifest.get("format") if isinstance(manifest, dict) else None
     if fmt is not None:
@@ -105,6 +125,12 @@ def _check_target(given: str, full: str, overwrite: bool, cli: bool = False) -> 
     except OSError as e:
         raise InputError(f"{refused}: cannot list {given} ({e.strerror or e}); not replacing "
                          f"it (choose {other})") from None
+    unread = _manifest_unread(full) if names else ""
+    if unread:  # a link loop was taken for a damaged map and replaced without a word
+        raise InputError(f"{refused}: the {MANIFEST} of {given} cannot be read ({unread}), so "
+                         f"whether it is a keyframe map cannot be told (it holds "
+                         f"{_listing(full, names)}); not replacing it (fix or remove "
+                         f"{MANIFEST} yourself, or choose {other})")
     if names and not _is_keyframe_map(full, names):
         raise InputError(f"{refused}: {given} is not a keyframe map (no {FORMAT_NAME} "
                          f"{MANIFEST}; it holds {_listing(full, names)}), so it is not replaced "
