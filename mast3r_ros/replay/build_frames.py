@@ -85,8 +85,8 @@ def _candidate_frames(source: FrameSource, poses: Optional[np.ndarray], need: Op
     def passed(i: int, pose: Optional[np.ndarray], has_depth: bool
                ) -> Union[UnreadableFrame, _NotRead]:
         """Frame ``i``, no candidate: unreadable when the source already knows it cannot be
-        read (a bag's image message that cannot be deserialized: damaged, and counted so,
-        as the every-frame path counts it), else not read."""
+        read (a bag's image or matched depth message that cannot be deserialized: damaged, and
+        counted so, as the every-frame path counts it), else not read."""
         lost = known(i) if callable(known) else None
         return lost if lost is not None else _NotRead(int(stamps[i]), pose, has_depth)
 
@@ -151,8 +151,8 @@ def _not_read_record(st: _MapStats, frames: int) -> Dict[str, Any]:
     ('not keyframe candidates': no pose, no depth where the matcher needs it, or a pose within
     the keyframe thresholds of the last keyframe; `_candidate_frames`). Whether they could be
     read is not known: an unreadable one is not in ``unreadable_frames``, but for one the
-    source found damaged without decoding it (a bag's image message that cannot be
-    deserialized: unreadable, not counted here)."""
+    source found damaged without decoding it (a bag's image message, or the depth message
+    matched to it, that cannot be deserialized: unreadable, not counted here)."""
     return {"count": int(st.not_read), "of_frames": int(frames), "reason": NOT_READ_REASON}
 
 

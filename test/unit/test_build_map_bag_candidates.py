@@ -257,3 +257,30 @@ def test_an_undeserializable_image_that_is_no_candidate_is_counted_unreadable(
     assert main(["check-map", str(tmp_path / "lazy")]) == 0
     out = capsys.readouterr().out
     assert "built with 2 of 10 frames unreadable" in out and "; 4 frames not read" in out, out
+
+
+def test_an_undeserializable_depth_of_a_frame_that_is_no_candidate_is_counted_unreadable(
+        tmp_path, monkeypatch, capsys):
+    """Frames 1 and 2 are no candidates, and the depth messages matched to them cannot be
+    deserialized: the indexing pass found their depth damaged, so the frames are unreadable
+    (the every-frame path's reason and stamps), not among the frames not read -- as for an
+    image message that cannot be deserialized."""
+    bag = _mapping_bag(tmp_path / "bag", uncut_depth=[1, 2])
+    lazy, lazy_depth, summary = _build(bag, tmp_path / "lazy", monkeypatch, capsys)
+    every, _, _ = _build(bag, tmp_path / "every", monkeypatch, capsys, every_frame=True)
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
+    assert lazy == [STAMPS[k] for k in (0, 3, 6, 9)] and len(lazy_depth) == 4
+    manifest = _manifest(tmp_path / "lazy")
+    assert manifest["unreadable_frames"] == _manifest(tmp_path / "every")["unreadable_frames"]
+    assert manifest["unreadable_frames"]["stamps_ns"] == STAMPS[1:3]
+    assert manifest["frames_not_read"]["count"] == 4  # 4, 5, 7 and 8: not known damaged
+    assert "(2 unreadable, skipped; 4 not read: not keyframe candidates)" in summary, summary
+    seq = BagSequence(bag, depth_topic=DEPTH, pose_frames="map:camera_optical")
+    listed = seq.listed_unreadable(1)
+    assert isinstance(listed, UnreadableFrame) and listed.stamp_ns == STAMPS[1]
+    assert "its depth at" in listed.reason and "could not be deserialized" in listed.reason
+    assert listed.map_from_cam is not None
+    assert seq.listed_unreadable(0) is None and seq.listed_unreadable(3) is None
+    frames = list(seq.frames_or_unreadable())
+    assert listed.reason == frames[1].reason and (listed.map_from_cam ==
+                                                  frames[1].map_from_cam).all()

@@ -86,16 +86,47 @@ class _DrawnFrames:
         return pose, bool(self._depth_matches(np.array([stamp], np.int64))[0] >= 0)
 
     def listed_unreadable(self, index: int) -> Optional[UnreadableFrame]:
-        """Frame ``index``'s `UnreadableFrame` (as `frames_or_unreadable` gives it) when the
-        indexing pass already found that it cannot be read: its image message cannot be
-        deserialized; else None (readable, or not known before it is decoded). build-map
-        counts such a frame among the unreadable ones even when it is no keyframe candidate
-        (`build_frames._candidate_frames`), not among the frames not read."""
+        """Frame ``index``'s `UnreadableFrame` (as `frames_or_unreadable` gives it: its stamp,
+        reason and pose) when the indexing pass already found that it cannot be read: its image
+        message, or the depth message matched to it (the first at that stamp in the run read),
+        cannot be deserialized; else None (readable, or not known before it is decoded).
+        build-map counts such a frame among the unreadable ones even when it is no keyframe
+        candidate (`build_frames._candidate_frames`), not among the frames not read. Raises
+        what iteration raises for a ``pose_frames`` that cannot give poses."""
         ordinal = int(self._image_ordinals[index])
-        if ordinal not in self._undeserialized:
+        frame_id = self._frame_id_at(ordinal) if self._frame_ids else None
+        if ordinal in self._undeserialized:
+            return self._undeserialized_frame(ordinal, frame_id)
+        if not self._undeserialized_depth:
             return None
-        return self._undeserialized_frame(ordinal, self._frame_id_at(ordinal)
-                                          if self._frame_ids else None)
+        stamp = int(self._image_stamps[index])
+        d = int(self._depth_matches(np.array([stamp], np.int64))[0])
+        depth_ordinal = self._lost_depth_of_run().get(d) if d >= 0 else None
+        if depth_ordinal is None:
+            return None
+        lost = self._lost_depth(depth_ordinal, True)
+        return UnreadableFrame.from_error(stamp, self._depth_error(stamp, d, lost),
+                                          self._pose(frame_id or "", stamp))
+
+    def _lost_depth_of_run(self) -> Dict[int, int]:
+        """Depth stamp -> the ordinal of the depth message that cannot be deserialized and is
+        the first at that stamp in the run read: the one iteration takes for the frames
+        matched to that stamp (`_frames`, `_frames_sought`, `_frames_read`). Cached."""
+        cached = getattr(self, "_lost_depth_cache", None)
+        if cached is None:
+            by_ordinal = np.asarray(self._depth_by_ordinal, dtype=np.int64)
+            runs = self._run_counter.runs_of(self.depth_topic, len(by_ordinal))
+            in_run = runs == self._run_label
+            cached = {}
+            for ordinal in sorted(self._undeserialized_depth):
+                if ordinal >= len(by_ordinal) or not in_run[ordinal]:
+                    continue
+                stamp = int(by_ordinal[ordinal])
+                first = np.flatnonzero(in_run & (by_ordinal == stamp))
+                if first.size and int(first[0]) == ordinal:
+                    cached[stamp] = ordinal
+            self._lost_depth_cache = cached
+        return cached
 
     def _frames_drawn(self, positions: Iterator[int]) -> Iterator[Frame | UnreadableFrame]:
         """`frames_or_unreadable` at ``positions`` drawn one at a time (ascending): the next

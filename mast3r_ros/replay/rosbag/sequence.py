@@ -478,6 +478,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         except InputError as err:
             return UnreadableFrame.from_error(stamp, err, pose)
 
+    def _depth_error(self, stamp: int, depth_stamp: int, depth: InputError) -> InputError:
+        """The error of the frame stamped ``stamp`` whose depth (at ``depth_stamp``) could not
+        be read: ``depth``, the depth message's error."""
+        return InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
+                          f"t={depth_stamp * 1e-9:.6f} s: {depth}")
+
     def _frame(
         self,
         msg: Any,
@@ -489,8 +495,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         stamp = header_stamp_ns(msg.header)
         depth = self._take_depth(depth_stamp, depth_by_stamp, remaining)
         if isinstance(depth, InputError):  # its depth message was undecodable (skipped)
-            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
-                             f"t={depth_stamp * 1e-9:.6f} s: {depth}")
+            raise self._depth_error(stamp, depth_stamp, depth)
         intrinsics = self._frame_intrinsics(stamp)
         try:
             frame = frame_from_image_message(msg, intrinsics, map_from_cam=pose)

@@ -66,7 +66,8 @@ class _Undeserialized:
         each is stamped the same way, and the frames matched to that stamp are unreadable."""
         self._warn_lost(self._undeserialized_depth, "depth", self.depth_topic,
                         "each is stamped by its first bytes where intact, else from its receive "
-                        "time, and the frame matched to it is skipped as an unreadable frame")
+                        "time, and the frame matched to it is skipped as an unreadable frame "
+                        "(by build-map whether or not it is a keyframe candidate)")
 
     def _warn_lost(self, lost: Dict[int, Tuple[int, str]], kind: str, topic: Optional[str],
                    what_then: str) -> None:
