@@ -172,6 +172,14 @@ def nearest_indices(stamps_ns: np.ndarray, query_ns: np.ndarray, tolerance_ns: i
     return np.where(within, best, -1).astype(np.int64)
 
 
+def stamp_steps(stamps_ns: Any) -> Tuple[np.ndarray, np.ndarray]:
+    """The steps between consecutive int64 stamps (in the order given): (|t[k+1] - t[k]|
+    (N-1,) uint64, t[k+1] < t[k] (N-1,) bool), exact over all of int64 (``np.diff`` wraps:
+    a step from 2**63 - 1 ns back to -2**63 came out 1 ns forward)."""
+    s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
+    return _ns_apart(s[1:], s[:-1]), s[1:] < s[:-1]
+
+
 def _ns_apart(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """|a - b| of int64 stamps as uint64, exact over the whole int64 range (the int64
     difference of -2**63 and 0 overflows, and wrapped: 2**63 - 1 came out 1 ns from -2**63)."""
@@ -421,7 +429,7 @@ def frame_spacing_unit_mismatch(frames_ns: Any, integer_ns: bool) -> Optional[st
     stamps = np.unique(np.asarray(frames_ns, dtype=np.int64))
     if stamps.size < 2:
         return None
-    step_ns = float(np.median(np.diff(stamps)))
+    step_ns = float(np.median(stamp_steps(stamps)[0]))
     if step_ns >= MIN_FRAME_PERIOD_NS:
         return None
     for per_s, unit in ((1e6, "microseconds"), (1e3, "milliseconds")):
@@ -445,7 +453,7 @@ def overlapping_reset(stamps_ns: Any) -> Optional[int]:
     steps: a receive-order export, where a reset's second run falls between the first's
     samples or on them)."""
     s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    back = np.flatnonzero(np.diff(s) < 0)
+    back = np.flatnonzero(stamp_steps(s)[1])
     if back.size != 1:
         return None
     i = int(back[0])
@@ -462,14 +470,14 @@ def _fill_holes(inside: np.ndarray, part: np.ndarray) -> bool:
     """Whether every stamp of ``inside`` (within the span of ``part``, which increases) falls
     strictly inside a step of ``part`` longer than 1.5 of its median step: lines missing from
     ``part`` and written later, not the samples of another recording of the same time."""
-    steps = np.diff(part)
-    steps = steps[steps > 0]
+    steps, back = stamp_steps(part)
+    steps = steps[~back & (steps > 0)]
     if not steps.size:
         return False
     pos = np.searchsorted(part, inside, side="right")  # part[pos - 1] <= t < part[pos]
     if np.any(pos <= 0) or np.any(pos >= part.size) or np.any(part[pos - 1] == inside):
         return False  # on a sample of ``part`` (or at its end): no hole there
-    return bool(np.all(part[pos] - part[pos - 1] > 1.5 * float(np.median(steps))))
+    return bool(np.all(_ns_apart(part[pos], part[pos - 1]) > 1.5 * float(np.median(steps))))
 
 
 def clock_reset_note(stamps_ns: Any) -> str:
@@ -479,12 +487,13 @@ def clock_reset_note(stamps_ns: Any) -> str:
     recording across a clock reset (a simulator restarted), which sorting interleaves, not a
     file listed out of order (many small steps back); '' otherwise."""
     s = np.asarray(stamps_ns, dtype=np.int64).reshape(-1)
-    d = np.diff(s)
-    back = np.flatnonzero(d < 0)
-    forward = d[d > 0]
+    apart, backwards = stamp_steps(s)
+    back = np.flatnonzero(backwards)
+    forward = apart[~backwards & (apart > 0)]
     if back.size != 1:
         return ""
-    i, jump = int(back[0]), -int(d[back[0]])
+    i = int(back[0])
+    jump = int(s[i]) - int(s[i + 1])  # Python ints: up to 2**64 - 1 ns
     far = not forward.size or jump > 10 * float(np.median(forward))
     if jump <= 1_000_000_000 or not (far or overlapping_reset(s) is not None):
         return ""

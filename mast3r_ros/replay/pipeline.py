@@ -31,7 +31,7 @@ from ..core.keyframes.pixels import DepthRangeError
 from ..core.map_check import ConsistencyReport, KeyframeCheck, KeyframeRecord
 from ..core.retrieval_index import IndexParams
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
-                               poses_at_stamps)
+                               poses_at_stamps, stamp_steps)
 from ..core.types import Frame
 from .map_build import (BuildOptions, add_asmk_index, check_build_files, connect_build_workers,
                         encode_map_keyframes, finish_encodings, open_map_writer)
@@ -261,7 +261,8 @@ def poses_not_at_frames(trajectory: Tuple[str, np.ndarray], frames_ns: Sequence[
         return f"{name} is empty (no 'timestamp tx ty tz qx qy qz qw' line): fill it{other}"
     gaps = bracketing_gaps(stamps, np.asarray(missing_ns, dtype=np.int64))
     if (gaps > 0).any():
-        median = (f", its poses {np.median(np.diff(stamps)) * 1e-9:.3f} s apart at the median"
+        median = (f", its poses {np.median(stamp_steps(stamps)[0]) * 1e-9:.3f} s apart at the "
+                  "median"
                   if stamps.size > 2 else "")  # not of two poses around the frames
         return (f"{int((gaps > 0).sum())} of these {len(gaps)} frames are between two poses of "
                 f"{name} more than pose_at_stamp.max_gap_s ({rule.max_gap_s:.3f} s) apart (up to "

@@ -43,7 +43,7 @@ from ..core.image_codec import (
 )
 from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                frame_spacing_unit_mismatch, nearest_indices, poses_at_stamps,
-                               stamp_unit_mismatch)
+                               stamp_steps, stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
 from .tum_paths import listed_file
@@ -134,7 +134,7 @@ class TumSequence:
         if self._stamps_ns.size == 0:
             raise InputError(f"{rgb_txt} lists no images")
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
-        back = int(np.count_nonzero(np.diff(self._stamps_ns) < 0))
+        back = int(np.count_nonzero(stamp_steps(self._stamps_ns)[1]))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
             reset = clock_reset_note(self._stamps_ns)  # or a recording across a clock reset
             order = np.argsort(self._stamps_ns, kind="stable")
