@@ -102,6 +102,36 @@ def test_a_bag_whose_tf_starts_with_two_samples_stamped_ahead_poses_every_image(
     assert not [r for r in caplog.records if "jumps back" in r.getMessage()]
 
 
+def test_tf_stamped_ahead_before_the_first_image_is_said_to_be_not_read_not_a_reset(tmp_path,
+                                                                                   caplog):
+    """map -> base_link's first two samples, stamped 3.05 and 3.15 s, are received at bag 0.90
+    and 0.95 s, before the first image (1.0 s): a run before the images', which a bag cannot
+    tell from a clock reset before the camera started. Every image is posed by the samples
+    after them; the warning said the header time "jumps back" by "a clock reset or restart"
+    and the samples "belong to another run": it now names how many samples up to which stamp
+    are not read, and both causes."""
+    moved = pose([0, 0, 0], [2.0, 1.0, 0.0])
+    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
+            ("/cam/camera_info", 1, camera_info(S))]
+    msgs += [("/cam/image", S + k * 100 * MS, colour(S + k * 100 * MS)) for k in range(6)]
+    msgs += [("/tf", b * MS + 2, tf_message([("map", "base_link", t * MS, moved)]))
+             for t, b in [(3050, 900), (3150, 950), (960, 960), (1250, 1260), (1550, 1560)]]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
+                          pose_frames="map:camera_optical",
+                          pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
+        frames = list(seq)
+    assert seq.runs == [(6, S, S + 500 * MS)] and len(frames) == 6
+    for f in frames:
+        np.testing.assert_allclose(f.map_from_cam, moved @ BASE_FROM_CAM, atol=1e-9)
+    (warn,) = [r.getMessage() for r in caplog.records if "before the first image" in
+               r.getMessage()]
+    assert "tf map -> base_link (2 messages up to t=3.150 s) goes back before the first " \
+           "image on /cam/image" in warn, warn
+    assert "stamped ahead of the clock" in warn and "belong to another run" not in warn
+    assert not [r for r in caplog.records if "jumps back once" in r.getMessage()]
+
+
 # ---- short jumps back --------------------------------------------------------------------------
 
 def test_a_clock_going_back_by_fewer_than_four_frames_is_a_new_run_by_its_receive_times():

@@ -110,6 +110,9 @@ class _RunCounter:
         self._labels: Dict[Any, List[int]] = {}
         # stream -> the shift of its own run numbers onto the images' (`finish`)
         self.shifted: Dict[Any, int] = {}
+        # stream -> (how many of its messages, the highest stamp among them) in runs before
+        # the reference's first message (a shift below 0): not read with the images
+        self.before_reference: Dict[Any, Tuple[int, int]] = {}
         self._received: Dict[Any, array.array] = {}  # stream -> receive times, after `finish`
         # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
         self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
@@ -188,6 +191,9 @@ class _RunCounter:
             if shift:
                 labels[k] = [r + shift for r in lab]
                 self.shifted[k] = shift
+                early = [st for r, st in zip(labels[k], streams[k][1]) if r < 1]
+                if early:
+                    self.before_reference[k] = (len(early), max(early))
         for k in self._stamps:
             labels[k] = self._place_unknown(k, known[k], labels[k])
         self._stamps.clear()
@@ -401,14 +407,18 @@ class _RunChoice:
                 "each with --run N, then join the maps with merge-maps)", bag_label(self.path),
                 jumps, n, names, self.run, how)
         keep = self._run_label = labels[self.run - 1] if labels else 1
-        early = [_stream_name(k) for k, v in runs.shifted.items() if v < 0]
+        early = [f"{_stream_name(k)} ({n} message{'' if n == 1 else 's'} up to "
+                 f"t={top * 1e-9:.3f} s)" for k, (n, top) in runs.before_reference.items()]
         if early:
+            # a clock reset before the camera started, or a publisher stamping ahead before
+            # its clock settled, received before any image: the two look alike in a bag
             log.warning(
-                "%s: the header time of %s jumps back before the first image on %s (a "
-                "clock reset or restart before the camera started): %s messages before the jump "
-                "belong to another run and are not read with the images", bag_label(self.path),
+                "%s: the header time of %s goes back before the first image on %s: the "
+                "messages before that drop are not read with the images, which take the "
+                "messages after it (a clock reset before the camera started, or messages "
+                "stamped ahead of the clock before it settled)", bag_label(self.path),
                 ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
-                image, "its" if len(early) == 1 else "their")
+                image)
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
         self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
                               if r == keep and o not in guessed])
