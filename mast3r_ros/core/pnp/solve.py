@@ -29,7 +29,7 @@ from .refine import MIN_POINTS, _refine_inliers
 log = logging.getLogger(__name__)
 _WARNED: set = set()  # backend exception messages already logged at WARNING
 
-# poselib takes a uint64 seed; OpenCV's int one gets it modulo 2**31 (`_ransac_opencv`)
+# poselib takes a uint64 seed; OpenCV's USAC takes none (`_ransac_opencv`)
 SEED_LIMIT = 2 ** 64
 # `_separated_places` passes over at most twice this many inliers' pixels (a few us each)
 _PLACES_SAMPLE = 256
@@ -84,7 +84,9 @@ def solve_pnp(X: np.ndarray, x: np.ndarray, intrinsics: CameraIntrinsics, *,
 
     ``X`` (N, 3) map-frame points in metres, ``x`` (N, 2) query pixels as captured (distortion is
     removed first when the intrinsics have any). RANSAC hypothesises and scores on a random
-    subset of at most ``ransac_max_points`` correspondences (drawn with ``seed``; 0 = all);
+    subset of at most ``ransac_max_points`` correspondences (drawn with ``seed``; 0 = all;
+    the seed also seeds poselib's RANSAC, while OpenCV's USAC keeps a fixed generator of its
+    own: with that backend the same input gives the same pose whatever the seed);
     the inliers are then re-scored, the pose refined and the covariance computed on *all*
     correspondences, so the subset only bounds the cost of the search (a few hundred points
     already hold enough inliers to find the pose at any outlier rate RANSAC can handle).
