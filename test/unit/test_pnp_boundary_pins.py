@@ -17,7 +17,9 @@ CAM = CameraIntrinsics(640, 480, [[525.0, 0, 319.5], [0, 525.0, 239.5], [0, 0, 1
 K = CAM.K
 
 
-def _scene(n, seed=0):
+def _scene(n, seed=0, K=K):
+    """n exact correspondences of a camera ``map_from_cam`` T (points 1-4 m deep) seen through
+    ``K`` (this file's square-pixel one by default)."""
     rng = np.random.default_rng(seed)
     T = make_pose(Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), [1.0, 2.0, 0.5])
     px = rng.uniform([20, 20], [620, 460], (n, 2))

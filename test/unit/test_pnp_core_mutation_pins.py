@@ -5,14 +5,14 @@ with fewer than `MIN_POINTS` inliers fails with."""
 
 import numpy as np
 import pytest
-from scipy.spatial.transform import Rotation
 
 from mast3r_ros.core import pnp
-from mast3r_ros.core.geometry import invert_pose, make_pose, transform_points
+from mast3r_ros.core.geometry import invert_pose
 from mast3r_ros.core.pnp import covariance as pnp_cov
 from mast3r_ros.core.pnp import linearise as pnp_lin
 from mast3r_ros.core.pnp import ransac as pnp_ransac
 from mast3r_ros.core.pnp import solve as pnp_solve
+from test_pnp_boundary_pins import _scene as _boundary_scene
 from mast3r_ros.core.types import CameraIntrinsics
 
 # fx != fy: every test of the covariance formulas elsewhere used a square-pixel K
@@ -21,13 +21,7 @@ K = CAM.K
 
 
 def _scene(n, seed=0):
-    """n exact correspondences of a camera ``map_from_cam`` T (points 1-4 m deep)."""
-    rng = np.random.default_rng(seed)
-    T = make_pose(Rotation.from_rotvec([0.1, -0.2, 0.05]).as_matrix(), [1.0, 2.0, 0.5])
-    px = rng.uniform([20, 20], [620, 460], (n, 2))
-    z = rng.uniform(1.0, 4.0, n)
-    pts = np.stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z, (px[:, 1] - K[1, 2]) / K[1, 1] * z, z], 1)
-    return transform_points(T, pts), px, T
+    return _boundary_scene(n, seed, K)
 
 
 def test_covariance_with_point_covariances_equals_the_pointwise_sandwich_when_fx_differs_from_fy():

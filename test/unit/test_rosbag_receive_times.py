@@ -17,16 +17,7 @@ from test_rosbag_values import bag_of, colour  # noqa: E402
 
 from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence, run_labels  # noqa: E402
-from mast3r_ros.replay.rosbag.runs import _RunCounter  # noqa: E402
-
-
-def _counter(streams, reference="img"):
-    c = _RunCounter()
-    for name, msgs in streams.items():
-        for stamp, bag in msgs:
-            c.note(name, stamp, bag)
-    c.finish(reference=reference)
-    return c
+from test_rosbag_runs import _counter  # noqa: E402
 
 
 # ---- first messages stamped ahead ------------------------------------------------------------
