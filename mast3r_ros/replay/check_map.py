@@ -158,13 +158,18 @@ def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> N
     if os.path.commonpath([folder, target]) != folder:
         return
     rel = os.path.relpath(target, folder)
+    example = (f"{os.path.basename(os.path.normpath(map_path)) or 'map'}_check"
+               f"{'.json' if option == '--json' else '.png'}")
+    if rel == os.curdir:  # the folder itself: 'would replace the map's own .' said nothing
+        raise InputError(f"{option} {path} is the map folder {map_path} itself, not a file "
+                         f"to write the report to; give a file outside the map (e.g. {option} "
+                         f"{example})")
     what = (f"replace the map's own {rel}{', leaving no readable map' * (rel == 'manifest.json')}"
             if os.path.lexists(target) else "add a file the map does not list, which "
             "build-map/merge-maps --overwrite then refuse to replace")
     raise InputError(f"{option} {path} lies inside the map folder {map_path}: writing it "
                      f"would {what}; write it outside the map (e.g. {option} "
-                     f"{os.path.basename(os.path.normpath(map_path)) or 'map'}_check"
-                     f"{'.json' if option == '--json' else '.png'})")
+                     f"{example})")
 
 
 def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:

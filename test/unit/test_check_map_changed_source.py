@@ -174,3 +174,17 @@ def test_a_report_path_inside_the_map_is_refused_before_the_check(sift_map, tmp_
     assert not os.path.exists(os.path.join(m, "keyframes", "r.json"))
     assert main(["check-map", m, "--json", str(tmp_path / "r.json"), "--log-level",
                  "error"]) == 0
+
+
+def test_a_report_path_that_is_the_map_folder_itself_is_named_so(sift_map, tmp_path, capsys):
+    """`check-map MAP --json MAP` (or --plot MAP/) said "writing it would replace the map's own
+    ."; it is the map folder itself, not a file in it."""
+    m = str(tmp_path / "m")
+    shutil.copytree(sift_map, m)
+    for option, given in (("--json", m), ("--plot", m + os.sep)):
+        rc = main(["check-map", m, option, given, "--log-level", "error"])
+        out, err = capsys.readouterr()
+        assert rc == 2 and out == "" and len(err.splitlines()) == 1, (out, err)
+        assert f"{option} {given} is the map folder {m} itself" in err, err
+        assert "own ." not in err, err
+    assert sorted(os.listdir(m)) == sorted(os.listdir(sift_map))
