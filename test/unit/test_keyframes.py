@@ -230,19 +230,20 @@ def test_missing_or_short_keyframe_table_is_not_called_a_checksum_mismatch(tmp_p
     fix = (f"; map {map_path} is incomplete (copied only in part?): rebuild it or copy it "
            "again")
     pointer = f" (`mast3r-ros check-map {map_path}` lists every problem)"
+    unchecked = "; the files keyframe_table.npy lists cannot be checked until it is restored"
     open(full, "wb").write(data[:-10])
     for lazy in (False, True):
         with pytest.raises(MapFormatError) as e:
             kfm.KeyframeMap.load(map_path, lazy=lazy)
         assert str(e.value) == (f"map file truncated or corrupt ({len(data) - 10} bytes, the "
-                                f"map says {len(data)}): {full}{fix}{pointer}")
+                                f"map says {len(data)}): {full}{fix}{pointer}{unchecked}")
     os.remove(full)
     with pytest.raises(MapFormatError) as e:
         kfm.KeyframeMap.load(map_path, lazy=True)
-    assert str(e.value) == f"map file missing: {full}{fix}{pointer}"
+    assert str(e.value) == f"map file missing: {full}{fix}{pointer}{unchecked}"
     with pytest.raises(MapFormatError) as e:  # check-map's own open: no pointer to itself
         kfm.KeyframeMap.load(map_path, lazy=True, check_files=False)
-    assert str(e.value) == f"map file missing: {full}{fix}"
+    assert str(e.value) == f"map file missing: {full}{fix}{unchecked}"
 
 
 @pytest.mark.parametrize("version", [2, 3])

@@ -401,3 +401,30 @@ def test_a_damaged_npy_header_is_one_short_line(map_v3, rel, damage, expected):
     with pytest.raises(MapFormatError) as e:
         KeyframeMap.load(map_v3, lazy=True).load_encodings("ckptA", 224)
     assert str(e.value) == f"map file {full}: {expected}; rebuild the map or re-copy the file"
+
+
+def test_a_cut_keyframe_table_says_the_files_it_lists_are_not_checked(map_v3, capsys):
+    # check-map names the table only: the keyframe PNGs (one corrupt here) are known through
+    # it, so "lists every problem" must say that those could not be checked
+    table = os.path.join(map_v3, "keyframe_table.npy")
+    data = open(table, "rb").read()
+    open(table, "wb").write(data[:len(data) // 2])
+    png = os.path.join(map_v3, "keyframes/000001.png")
+    raw = bytearray(open(png, "rb").read())
+    raw[-20] ^= 0xFF
+    open(png, "wb").write(bytes(raw))
+    with pytest.raises(MapFormatError, match="truncated") as e:
+        KeyframeMap.load(map_v3, lazy=True)
+    assert ("the files keyframe_table.npy lists cannot be checked until it is restored"
+            in str(e.value))
+    assert main(["check-map", map_v3]) == 2
+    err = capsys.readouterr().err
+    assert "keyframe_table.npy lists cannot be checked" in err, err
+
+
+def test_a_cut_image_names_no_table(map_v3):
+    png = os.path.join(map_v3, "keyframes/000001.png")
+    open(png, "wb").write(open(png, "rb").read()[:-10])
+    with pytest.raises(MapFormatError, match="truncated") as e:
+        KeyframeMap.load(map_v3, lazy=True)
+    assert "cannot be checked" not in str(e.value)

@@ -19,7 +19,7 @@ import numpy as np
 from ..errors import MapFormatError
 from ..map_nesting import read_manifest
 from .layout import MANIFEST, Keyframe, sha256_hex
-from .table import KeyframeTable, parse_image_name
+from .table import CHUNK_TABLE, KEYFRAME_TABLE, KeyframeTable, parse_image_name
 
 
 class MapFiles:
@@ -311,6 +311,11 @@ def incomplete_map_error(path: str, bad: List[str], pointer: bool = True) -> Map
         first = f"map folder missing: {gone}"
         more = f" ({len(bad)} map file{'s' if len(bad) > 1 else ''} missing or truncated in all)"
     see = f" (`mast3r-ros check-map {path}` lists every problem)" if pointer else ""
+    tables = sorted({os.path.basename(line.rsplit(": ", 1)[-1]) for line in bad}
+                    & {KEYFRAME_TABLE, CHUNK_TABLE})
+    if tables:  # the files a table lists are known (and checked) only through it
+        see += (f"; the files {' and '.join(tables)} list{'s' if len(tables) == 1 else ''} "
+                "cannot be checked until it is restored")
     return MapFormatError(f"{first}{more}; map {path} is incomplete (copied only in part?): "
                           f"rebuild it or copy it again{see}")
 
