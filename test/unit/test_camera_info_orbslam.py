@@ -90,3 +90,22 @@ def test_orbslam_settings_it_cannot_read_are_refused_naming_the_key(tmp_path, te
     with pytest.raises(InputError) as err:
         load_camera_info_yaml(path)
     assert str(err.value).startswith(f"{path}: ") and says in str(err.value), str(err.value)
+
+
+def test_orbslam3_stereo_settings_read_camera1_and_say_so(tmp_path, caplog):
+    # the field tester's find: a stereo file was read as Camera1 without a word, while a
+    # Kalibr chain of two cameras is refused asking which
+    import logging
+
+    stereo = ORBSLAM3_KB8 + "".join(f"Camera2.{k}: {v}\n" for k, v in
+                                    [("fx", 191.5), ("fy", 191.4), ("cx", 250.0), ("cy", 255.0),
+                                     ("k1", 0.0), ("k2", 0.0), ("k3", 0.0), ("k4", 0.0)])
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        cam = load_camera_info_yaml(_write(tmp_path, stereo))
+    assert cam.K[0, 0] == 190.97847715128717
+    (warn,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert "stereo settings file (Camera1 and Camera2): Camera1's calibration is read" in warn
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        load_camera_info_yaml(_write(tmp_path, ORBSLAM3_KB8))
+    assert not [r for r in caplog.records if r.levelno == logging.WARNING]

@@ -154,6 +154,11 @@ def _read(fs: cv2.FileStorage, path: Path) -> CameraIntrinsics:
         cam = load_orbslam_settings(fs, keys, path)
         log.info("%s: read as an ORB-SLAM settings file (%s, %dx%d image)", path,
                  cam.distortion_model, cam.width, cam.height)
+        if "Camera2.fx" in keys:  # a stereo pair; a Kalibr chain of two is refused instead,
+            # but ORB-SLAM3 names Camera1 the left camera, whose stream is the one usually fed
+            log.warning("%s: an ORB-SLAM3 stereo settings file (Camera1 and Camera2): Camera1's "
+                        "calibration is read (the left camera); for the right camera's images "
+                        "give a file with Camera2's values as Camera1's", path)
         return cam
     k_key = _one_key(keys, _CAMERA_MATRIX_KEYS, path)
     d_key = _one_key(keys, _DISTORTION_KEYS, path)
