@@ -1,0 +1,89 @@
+"""Edges of the receive-time run rules (`rosbag.receive_times`) called directly: the rate gate,
+the windows before and after the drop, the threshold's step and drift terms, and the
+boundaries of `join_stamped_ahead` (a stream first received with the first image; a tf run
+ending at the very receive time an image's clock jumps back)."""
+
+from __future__ import annotations
+
+from mast3r_ros.replay.rosbag.receive_times import clock_went_back, join_stamped_ahead
+from mast3r_ros.replay.rosbag.runs import _RunCounter
+
+
+def test_receive_times_that_do_not_tick_with_the_stamps_either_way_say_nothing():
+    """Stamps 100 apart, back 300 at ordinal 8; receive times 80 (0.8x) or 125 (1.25x) apart a
+    message: the offsets after the drop are 300 / 525 up, but the receive clock runs 20 / 25 %
+    off the stamps' (beyond `RATE_TOLERANCE`), so they are not compared: slow as fast."""
+    stamps = [100 * k for k in range(8)] + [400, 500, 600, 700, 800]
+    for tick in (80, 125):
+        received = [tick * k for k in range(13)]
+        assert not clock_went_back(stamps, received, 0, 8, 700, 4), tick
+    # the same drop with receive times ticking with the stamps and raised 300 after it: a jump
+    received = stamps[:8] + [s + 300 for s in stamps[8:]]
+    assert clock_went_back(stamps, received, 0, 8, 700, 4)
+
+
+def test_fewer_than_two_messages_after_the_drop_or_no_stamp_span_before_it_say_nothing():
+    """One message after the drop (however raised its offset), or a run whose stamps before the
+    drop span nothing (its first and last equal: no rate to check): False, no error."""
+    stamps = [100 * k for k in range(8)] + [400, 500]
+    assert not clock_went_back(stamps, stamps[:8] + [800, 900], 0, 8, 700, 4)
+    flat = [100, 300, 100, 50, 400, 500, 600]
+    assert not clock_went_back(flat, [0, 1, 2, 300, 301, 302, 303], 0, 3, 300, 4)
+
+
+def test_the_threshold_is_half_the_median_step_before_the_drop_when_that_exceeds_the_drop():
+    """Steps 100, 100, 10 before a drop of 30 (stamp 580 after 610): the threshold is half the
+    median step (50), not half the drop (15), nor half a median that counts the drop itself as
+    a step; offsets raised by 40 after it (jitter) are no jump. Raised by 60 they are."""
+    stamps = [0, 100, 200, 300, 400, 500, 600, 610, 580, 700, 800, 900, 1000]
+    received = stamps[:8] + [700] + [s + 40 for s in stamps[9:]]
+    assert not clock_went_back(stamps, received, 0, 8, 610, 4)
+    received = stamps[:8] + [700] + [s + 60 for s in stamps[9:]]
+    assert clock_went_back(stamps, received, 0, 8, 610, 4)
+
+
+def test_the_clock_rates_drift_over_a_long_lookahead_is_no_jump():
+    """A receive clock 4 % fast (within the tolerance) and one message stamped 150 below the top
+    (late), lookahead 20: the medians 20 messages apart differ by 84 from the drift alone,
+    over half the step (50) but within it plus what 4 % drifts over the window: no jump."""
+    stamps = [100 * k for k in range(30)] + [2850] + [100 * k for k in range(31, 51)]
+    received = [104 * k for k in range(51)]
+    assert not clock_went_back(stamps, received, 0, 30, 2900, 20)
+
+
+def test_the_windows_are_the_lookahead_before_the_drop_and_after_it_not_the_drop_itself():
+    """The median offset before is of the 4 messages before the drop (offsets 100, 100, 0, 0:
+    50), not 5 (100); after, of the 4 after it (60, 60, 0, 0: 30), not counting the dropped
+    message's own offset (150, received late)."""
+    stamps = [100 * k for k in range(8)] + [600, 700, 800, 900, 1000]
+    offsets = [0, 0, 0, 100, 100, 100, 0, 0, 200, 150, 150, 150, 150]
+    received = [s + o for s, o in zip(stamps, offsets)]
+    assert clock_went_back(stamps, received, 0, 8, 700, 4)  # rise 150 - 50 > 50
+    stamps = [100 * k for k in range(8)] + [650, 750, 850, 950, 1050]
+    offsets = [0] * 8 + [150, 60, 60, 0, 0]
+    received = [s + o for s, o in zip(stamps, offsets)]
+    assert not clock_went_back(stamps, received, 0, 8, 700, 4)  # rise 30 < 50
+
+
+def test_a_run_stamped_ahead_first_received_with_the_first_image_joins_the_next():
+    """As the two tf messages stamped 2000 ahead before the images' clock, the first received at
+    the very time of the first image (1000): the reference was under way, so they join."""
+    labels = join_stamped_ahead([1000, 1150, 1251, 1351], [3000, 3150, 1250, 1350], [1, 1, 2, 2],
+                                list(range(1000, 1600, 100)), [1] * 6,
+                                list(range(1000, 1600, 100)))
+    assert labels == [1, 1, 1, 1]
+
+
+def test_a_run_stamped_ahead_ended_as_the_images_clock_jumps_back_stays_apart():
+    """Images at 1000 .. 1200, then back to 500 received at 1300; tf stamped 2000 ahead until,
+    received at 1300 too, it is stamped 500: the images jumped at that very receive time, so
+    the tf run is not joined to the next (the reference's run at 1300 is its new one)."""
+    c = _RunCounter()
+    for stamp, bag in [(1000, 1000), (1100, 1100), (1200, 1200), (500, 1300), (600, 1400),
+                       (700, 1500)]:
+        c.note("img", stamp, bag)
+    for stamp, bag in [(3050, 1050), (3150, 1150), (500, 1300), (600, 1400), (700, 1500)]:
+        c.note("tf", stamp, bag)
+    c.finish(reference="img")
+    assert [c.run("img", o) for o in range(6)] == [1, 1, 1, 2, 2, 2]
+    assert [c.run("tf", o) for o in range(5)] == [1, 1, 2, 2, 2]
