@@ -97,3 +97,16 @@ def test_cjk_in_utf8_latin1_and_binaries_with_one_sided_zeros_are_not_taken_for_
     noise = rng.integers(1, 256, 4096, dtype=np.uint8)
     noise[1::2][rng.random(2048) < 0.3] = 0  # zeros only at odd offsets, as UTF-16 LE's are
     assert text_files.unmarked_encoding(noise.tobytes()) is None
+
+
+@pytest.mark.parametrize("lead", ["", "#"])  # the NUL at an odd offset, then an even one
+def test_utf8_with_a_stray_nul_is_not_taken_for_cjk_utf16(lead):
+    """A UTF-8 file with one NUL byte (a C string's terminator written with it, a padded
+    buffer) decodes as UTF-16 to CJK-looking text without control characters, its one zero on
+    a high byte: it was read as that text (YAML then parsed garbage). Too few zeros for UTF-16
+    text, which has an ASCII character every few dozen: read as UTF-8 (YAML then names the
+    NUL, #x0000)."""
+    for text in (lead + TEXT, lead + CJK, lead + "camera: fx 5000"):
+        data = text.encode("utf-8") + b"\0"
+        assert text_files.unmarked_encoding(data) is None, text[:20]
+        assert text_files.text_encoding(data) == "utf-8-sig"
