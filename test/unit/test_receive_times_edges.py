@@ -6,7 +6,7 @@ ending at the very receive time an image's clock jumps back)."""
 from __future__ import annotations
 
 from mast3r_ros.replay.rosbag.receive_times import clock_went_back, join_stamped_ahead
-from mast3r_ros.replay.rosbag.runs import _RunCounter
+from mast3r_ros.replay.rosbag.runs import _RunCounter, run_labels
 
 
 def test_receive_times_that_do_not_tick_with_the_stamps_either_way_say_nothing():
@@ -87,3 +87,24 @@ def test_a_run_stamped_ahead_ended_as_the_images_clock_jumps_back_stays_apart():
     c.finish(reference="img")
     assert [c.run("img", o) for o in range(6)] == [1, 1, 1, 2, 2, 2]
     assert [c.run("tf", o) for o in range(5)] == [1, 1, 2, 2, 2]
+
+
+def test_a_short_jump_after_a_long_one_is_compared_within_its_own_run():
+    """Stamps 10000 .. 10700, a long jump back to 1000 .. 1700 (received 9800 after their
+    stamps), then back 300 (received 10100 after): three runs. The receive-time rule looks at
+    the run since the long jump, not the first run (whose stamps span backwards to it)."""
+    stamps = list(range(10000, 10800, 100)) + list(range(1000, 1800, 100)) \
+        + list(range(1500, 2000, 100))
+    received = list(range(10000, 11500 + 1, 100)) + list(range(11600, 12100, 100))
+    assert run_labels(stamps, received=received) == [1] * 8 + [2] * 8 + [3] * 5
+
+
+def test_received_counts_the_messages_received_at_the_same_time_before_one():
+    """`_RunCounter.received`: (receive time, how many messages of the stream before it share
+    that time), from the stream's first message on."""
+    c = _RunCounter()
+    for stamp, bag in [(100, 1000), (200, 1000), (300, 1000), (400, 1100)]:
+        c.note("img", stamp, bag)
+    c.finish(reference="img", keep_received=("img",))
+    assert [c.received("img", o) for o in range(4)] == [(1000, 0), (1000, 1), (1000, 2),
+                                                       (1100, 0)]

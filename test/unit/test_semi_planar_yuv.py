@@ -118,3 +118,14 @@ def test_a_luma_plane_padded_to_more_rows_is_refused_not_misread(encoding):
     want = to_rgb8(decode_image(encoding, H, W, step, data), encoding)
     got = to_rgb8(decode_image(encoding, H, W, step, data + bytes(5)), encoding)
     np.testing.assert_array_equal(got, want)
+
+
+def test_unpadded_short_data_names_one_length_and_an_empty_image_any_trailing_bytes():
+    """Rows without padding (step = width): a short buffer names the one length it needs, no
+    'without the last row's padding' alternative equal to it. A 0x0 image of step 0 with
+    bytes after it is empty (no whole-row test by a zero step)."""
+    data = _semi_planar("nv12", RGB, W)
+    with pytest.raises(InputError) as err:
+        decode_image("nv12", H, W, W, data[:-1])
+    assert str(err.value).endswith(f"= {len(data)}") and "padding" not in str(err.value)
+    assert decode_image("nv12", 0, 0, 0, bytes(4)).shape == (0, 0)

@@ -110,3 +110,37 @@ def test_utf8_with_a_stray_nul_is_not_taken_for_cjk_utf16(lead):
         data = text.encode("utf-8") + b"\0"
         assert text_files.unmarked_encoding(data) is None, text[:20]
         assert text_files.text_encoding(data) == "utf-8-sig"
+
+
+def test_cjk_utf16_with_crlf_or_cut_inside_a_surrogate_pair_is_still_told():
+    """CJK text in UTF-16 with Windows line ends (CR is no stray control character), and one
+    whose 4096-byte sample ends between the two halves of a surrogate pair (the sample is
+    decoded without its last code unit): read as UTF-16."""
+    for codec in ("utf-16-le", "utf-16-be"):
+        assert text_files.unmarked_encoding(CJK.replace("\n", "\r\n").encode(codec)) == codec
+        line = "校正の結果: 二三四五\n"
+        text = line * (2047 // len(line))
+        text += "東" * (2047 - len(text)) + "\U0001F600" + line
+        assert len(text[:2047].encode(codec)) == 4094  # the pair spans bytes 4094 .. 4097
+        assert text_files.unmarked_encoding(text.encode(codec)) == codec, codec
+
+
+def test_zeros_on_low_bytes_over_a_quarter_as_often_or_a_utf32_unit_beyond_unicode_say_no():
+    """UTF-16 whose units have a zero low byte (U+xx00) more than a quarter as often as a zero
+    high byte (3 in 8) is not told as text; nor UTF-32 whose last unit is beyond U+10FFFF
+    (0x110000: the sample is decoded without its last unit, which the byte check refuses)."""
+    wide = "A" * 8 + "\u4e00" * 3 + "\u4e8c" * 20
+    assert text_files.unmarked_encoding(wide.encode("utf-16-le")) is None
+    assert text_files.unmarked_encoding(wide.replace("\u4e00", "\u4e8c").encode("utf-16-le")) \
+        == "utf-16-le"
+    text = ("東京" * 10 + "a: 1\n").encode("utf-32-le")
+    assert text_files.unmarked_encoding(text) == "utf-32-le"
+    assert text_files.unmarked_encoding(text + (0x110000).to_bytes(4, "little")) is None
+
+
+def test_a_long_utf8_file_with_two_stray_nuls_is_not_taken_for_utf16():
+    """Two NULs on the same byte parity in 680 bytes of ASCII (two C strings written with their
+    terminators): zeros in 2 of 341 code units, where UTF-16 text has one in every few dozen."""
+    for lead in ("", "#"):
+        data = (lead + "image_width: 640\n" * 40).encode() + b"\0a\0"
+        assert text_files.unmarked_encoding(data) is None, lead
