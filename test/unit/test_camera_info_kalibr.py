@@ -92,3 +92,24 @@ def test_a_tum_folder_calibrated_with_kalibr_builds_the_same_map(tum, tmp_path, 
                   "depth_sha256"):  # not dist_count: 5 zeros against none, both undistorted
         np.testing.assert_array_equal(a[field], b[field], err_msg=field)
     assert not np.any(a["dist"]) and not np.any(b["dist"])
+
+
+def test_only_a_mapping_of_camN_blocks_looks_like_a_camchain():
+    from mast3r_ros.core.image_codec.camera_info_kalibr import looks_like_kalibr_camchain
+
+    cam = {"camera_model": "pinhole", "intrinsics": [1, 1, 1, 1]}
+    assert looks_like_kalibr_camchain({"cam0": cam, "cam1": cam})
+    assert not looks_like_kalibr_camchain({})
+    assert not looks_like_kalibr_camchain({"cam0_left": cam})
+
+
+@pytest.mark.parametrize("field, text", [
+    ("intrinsics", "intrinsics: [true, 457.296, 367.215, 248.375]"),
+    ("resolution", "resolution: [752, 480.5]")])
+def test_a_boolean_intrinsic_or_a_fractional_height_is_refused(tmp_path, field, text):
+    line = {"intrinsics": "intrinsics: [458.654, 457.296, 367.215, 248.375]",
+            "resolution": "resolution: [752, 480]"}[field]
+    body = CAMCHAIN.format(coeffs=RADTAN, model="radtan").replace(line, text)
+    assert text in body
+    with pytest.raises(InputError, match=f"cam0.{field} must be"):
+        load_camera_info_yaml(_write(tmp_path, body))

@@ -109,3 +109,11 @@ def test_orbslam3_stereo_settings_read_camera1_and_say_so(tmp_path, caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         load_camera_info_yaml(_write(tmp_path, ORBSLAM3_KB8))
     assert not [r for r in caplog.records if r.levelno == logging.WARNING]
+
+
+def test_orbslam_distortion_stopping_after_p1_is_refused_naming_the_count(tmp_path):
+    """k1, k2, p1 (p2 and k3 left out): in order but no model's set: three of them, refused."""
+    text = ORBSLAM2.format(size=SIZE).replace("Camera.p2: 0.002628\n", "").replace(
+        "Camera.k3: 1.163314\n", "")
+    with pytest.raises(InputError, match=r"must be Camera.k1, k2, p1, p2 \[and k3\], got 3 of"):
+        load_camera_info_yaml(_write(tmp_path, text))

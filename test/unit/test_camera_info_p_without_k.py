@@ -92,3 +92,9 @@ def test_an_echoed_message_with_only_p_says_how_to_write_it(tmp_path):
     assert text.startswith(f"{path}: K is all zeros but P is set (fx 525 fy 525 cx 319.5 cy "
                            "239.5): it describes only a rectified image"), text
     assert "image_rectified" not in text, text  # a file is read as the image's own K and D
+
+
+def test_a_p_with_a_non_finite_entry_is_no_projection():
+    p = [28.0, 0.0, float("nan"), 0.0, 0.0, 29.0, 11.0, 0.0, 0.0, 0.0, 1.0, 0.0]
+    from mast3r_ros.core.image_codec.camera_info import projection_without_k
+    assert projection_without_k((0.0,) * 9, p) == ""

@@ -35,3 +35,9 @@ def test_a_stamp_within_a_day_keeps_the_plain_message(stamp_ns):
     with pytest.raises(ExtrapolationError) as err:
         _buffer().lookup("map", "base_link", stamp_ns, 20_000_000, 100_000_000)
     assert "clocks" not in str(err.value) and str(err.value).endswith("0.100 s)")
+
+
+def test_exactly_a_day_outside_the_samples_keeps_the_plain_message():
+    with pytest.raises(ExtrapolationError) as err:
+        _buffer().lookup("map", "base_link", EPOCH - 86_400 * S, 20_000_000, 100_000_000)
+    assert "clocks" not in str(err.value)

@@ -58,3 +58,22 @@ def test_different_values_on_tf_and_tf_static_are_still_refused(static_first):
     with pytest.raises(InputError, match=r"both on /tf and /tf_static, with values 0.05 apart"):
         for step in steps if static_first else steps[::-1]:
             step()
+
+
+def test_a_static_child_given_on_tf_with_another_parent_is_two_parents():
+    """A frame static under 'a' sent on /tf under 'b' (same value) is a tree with two parents,
+    not the static transform repeated on /tf."""
+    buf = TransformBuffer()
+    buf.add_static("a", "c", np.eye(4))
+    with pytest.raises(InputError, match="frame 'c' has two parents, 'a' and 'b'"):
+        buf.add_dynamic("b", "c", 5, np.eye(4))
+
+
+def test_a_static_transform_repeated_on_tf_a_micrometre_off_is_refused():
+    """The two must be the same value (1e-9): 1 um apart is two publishers disagreeing."""
+    buf = TransformBuffer()
+    buf.add_static("a", "c", np.eye(4))
+    off = np.eye(4)
+    off[0, 3] = 1e-6
+    with pytest.raises(InputError, match="published both on /tf and /tf_static"):
+        buf.add_dynamic("a", "c", 5, off)
