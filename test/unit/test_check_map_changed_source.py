@@ -188,3 +188,18 @@ def test_a_report_path_that_is_the_map_folder_itself_is_named_so(sift_map, tmp_p
         assert f"{option} {given} is the map folder {m} itself" in err, err
         assert "own ." not in err, err
     assert sorted(os.listdir(m)) == sorted(os.listdir(sift_map))
+
+
+def test_content_digests_ignore_a_nested_sources_manifest_hash_but_not_v2_keyframes():
+    """A source that is itself a merge: its own record of its sources' manifest_sha256 (which
+    a rebuild with the same content changes) is left out at every depth. A v1/v2 manifest's
+    keyframe records are the keyframes part."""
+    from mast3r_ros.replay.map_content import changed_parts, content_digests
+
+    def merged(h):
+        return {"merged_from": [{"path": "a", "manifest_sha256": "x",
+                                 "merged_from": [{"path": "b", "manifest_sha256": h}]}]}
+    assert content_digests(merged("1")) == content_digests(merged("2"))
+    v2 = {"format": "mast3r_ros.keyframe_map", "version": 2, "keyframes": [{"id": 0}]}
+    recorded = content_digests(v2)
+    assert changed_parts(recorded, dict(v2, keyframes=[{"id": 1}])) == ["keyframes"]

@@ -167,3 +167,24 @@ def test_a_corrupt_copy_dropped_is_still_refused(tmp_path):
                                              + os.path.join(b, "keyframes", "000000_depth")):
         map_build.merge_maps(a, b, str(tmp_path / "c"))
     assert not os.path.exists(tmp_path / "c")
+
+
+def test_file_problems_without_images_leaves_png_checksums_to_their_first_read(tmp_path):
+    """``file_problems(images=False)`` (what a merge checks up front) finds a keyframe PNG
+    there at its size though its bytes changed, its checksum left to its read; the full check
+    names it. `verify_unread_images` checks only the PNGs not read yet."""
+    a = _map(str(tmp_path / "a"), [0, 1])
+    with open(os.path.join(a, "keyframes", "000001_depth.png"), "r+b") as fh:
+        fh.seek(60)
+        fh.write(b"\xff")
+    m = KeyframeMap.load(a, lazy=True)
+    assert m.file_problems(images=False) == []
+    assert any("000001_depth" in p for p in m.file_problems())
+    m = KeyframeMap.load(a, lazy=True)
+    m.keyframe_pngs(0)
+    checked = []
+    real = m._check_image_header
+    m._check_image_header = lambda kf, only=None: (checked.append(only), real(kf, only=only))[1]
+    with pytest.raises(MapFormatError, match="000001_depth"):
+        m.verify_unread_images()
+    assert not [r for r in checked if r.startswith("keyframes/000000")], checked
