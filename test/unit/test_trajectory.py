@@ -321,3 +321,14 @@ def test_a_hole_is_a_step_longer_than_one_and_a_half_median_steps():
     # run2 fills run1's holes (30..100, 100..200) but run1's 100 and 200 are no holes of run2
     run2 = list(range(40, 100, 2)) + [101] + list(range(150, 200, 2)) + [201, 203]
     assert overlapping_reset([0, 10, 20, 30, 100, 200] + run2) == 5
+
+
+def test_python_int_stamps_at_the_int64_bounds():
+    """Stamps given as Python ints (an object array: numpy's for ints past int64): -2**63 and
+    2**63 - 1 are int64 stamps; 2**63 is refused naming it (not numpy's OverflowError)."""
+    from mast3r_ros.core.trajectory import nearest_indices
+
+    ends = np.array([-2 ** 63, 0, 2 ** 63 - 1], dtype=object)
+    assert nearest_indices(ends, ends, 0).tolist() == [0, 1, 2]
+    with pytest.raises(InputError, match=f"a stamp of {2 ** 63} ns lies outside int64"):
+        nearest_indices(np.array([0, 2 ** 63], dtype=object), np.array([0]), 0)

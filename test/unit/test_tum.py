@@ -986,3 +986,11 @@ def test_a_reset_onto_the_first_runs_stamps_is_found_with_its_own_poses():
     assert why.endswith("; split it")
     poses[10:, 0, 3] = np.arange(3, 12)  # the end written twice: the same stamps and poses
     assert trajectory_reset_reason(stamps[:13], "split it", poses[:13]) == ""
+
+
+def test_only_four_fields_stamp_name_stamp_name_are_an_associate_pair():
+    from mast3r_ros.replay.tum_trajectory import is_associate_pair
+
+    assert is_associate_pair("1.0 rgb/1.png 1.01 depth/1.png".split())
+    assert not is_associate_pair("1.0 rgb/1.png 1.01 depth/1.png 7".split())
+    assert not is_associate_pair("1.0 rgb/1.png 1.01 2.0".split())
