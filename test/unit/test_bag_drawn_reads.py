@@ -93,7 +93,13 @@ def test_a_chunk_index_is_found_only_in_an_mcap_summary(tmp_path):
     cases = {"no_summary.mcap": (header + footer(0), False),
              "stats_only.mcap": (header + stats + footer(len(header)), False),
              "indexed.mcap": (header + stats + chunk_index + footer(len(header)), True),
-             "cut.mcap": (header + stats[:5], False)}
+             "cut.mcap": (header + stats[:5], False),
+             # a chunk index only after the summary offsets (0x0e) ends the summary; the
+             # last record not a footer (0x02): no summary start to trust
+             "after_offsets.mcap": (header + stats + b"\x0e" + (1).to_bytes(8, "little")
+                                    + b"z" + chunk_index + footer(len(header)), False),
+             "no_footer.mcap": (header + stats + chunk_index
+                                + b"\x03" + footer(len(header))[1:], False)}
     for name, (data, indexed) in cases.items():
         (tmp_path / name).write_bytes(data)
         assert drawn._mcap_has_chunk_index(tmp_path / name) is indexed, name
