@@ -54,19 +54,19 @@ def _mostly_wide(sample: bytes, name: str, width: int, units: list) -> bool:
     than `_MAX_WIDE_SHARE` beyond ASCII / Latin-1, is still text in ``name``: text in another
     script (CJK: both bytes of most UTF-16 units non-zero) has its zeros only where a
     character's high bytes are (UTF-16: the high byte of a unit, in at least one unit in 32
-    and two, the low one at most a quarter as often, for U+xx00; UTF-32: every unit's top byte,
-    the next at most 0x10), and decodes
-    to text without control characters (but tab, CR, LF). A binary's zeros fall at any
+    and two, the low one less often than the high one, for U+xx00 such as 一; UTF-32: every
+    unit's top byte, the next at most 0x10), and decodes to text without control characters
+    (but tab, CR, LF). A binary's zeros fall at any
     offset and its bytes decode to lone surrogates or control characters; Latin-1 and UTF-8
     text have no zero byte."""
     little = name.endswith("-le")
     if width == 2:  # U+xx00 (one CJK character in 256: U+4E00) has a zero low byte
         high, low = (sum(1 for u in units if u[j] == 0) for j in ((1, 0) if little else (0, 1)))
-        if high < max(2, len(units) // 32) or 4 * low > high:
+        if high < max(2, len(units) // 32) or low >= high:
             # too few zeros for UTF-16 text, which has an ASCII character (newline, space, a
             # digit) every few dozen at most: UTF-8 or Latin-1 with a stray NUL (a C string's
             # terminator) decodes to CJK-looking text too; or its zeros are not where an ASCII
-            # character's are: the other byte order
+            # character's are: the other byte order (a zero low byte more often than a high one)
             return False
     elif any(u[3 if little else 0] or u[2 if little else 1] > 0x10 for u in units):
         return False

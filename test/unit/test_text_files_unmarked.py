@@ -125,14 +125,21 @@ def test_cjk_utf16_with_crlf_or_cut_inside_a_surrogate_pair_is_still_told():
         assert text_files.unmarked_encoding(text.encode(codec)) == codec, codec
 
 
-def test_zeros_on_low_bytes_over_a_quarter_as_often_or_a_utf32_unit_beyond_unicode_say_no():
-    """UTF-16 whose units have a zero low byte (U+xx00) more than a quarter as often as a zero
-    high byte (3 in 8) is not told as text; nor UTF-32 whose last unit is beyond U+10FFFF
-    (0x110000: the sample is decoded without its last unit, which the byte check refuses)."""
-    wide = "A" * 8 + "\u4e00" * 3 + "\u4e8c" * 20
+def test_zeros_on_low_bytes_as_often_as_high_ones_or_a_utf32_unit_beyond_unicode_say_no():
+    """UTF-16 whose units have a zero low byte (U+xx00, such as 一) as often as a zero high
+    byte is not told as text (the other byte order is as likely); fewer is (ordinary CJK YAML:
+    `校正の結果: 一二三四` has one 一 to three ASCII characters, which the earlier rule of "at
+    most a quarter as often" refused, the field tester's and mutaudit4's find); nor UTF-32 whose
+    last unit is beyond U+10FFFF (0x110000: the sample is decoded without its last unit, which
+    the byte check refuses)."""
+    wide = "A" * 8 + "\u4e00" * 8 + "\u4e8c" * 20
     assert text_files.unmarked_encoding(wide.encode("utf-16-le")) is None
-    assert text_files.unmarked_encoding(wide.replace("\u4e00", "\u4e8c").encode("utf-16-le")) \
+    assert text_files.unmarked_encoding(wide.replace("A" * 8, "A" * 9).encode("utf-16-le")) \
         == "utf-16-le"
+    yaml_line = "校正の結果: 一二三四\n" * 20
+    for name in ("utf-16-le", "utf-16-be"):
+        assert text_files.unmarked_encoding(yaml_line.encode(name)) == name
+        assert text_files.decode_text(yaml_line.encode(name)) == yaml_line
     text = ("東京" * 10 + "a: 1\n").encode("utf-32-le")
     assert text_files.unmarked_encoding(text) == "utf-32-le"
     assert text_files.unmarked_encoding(text + (0x110000).to_bytes(4, "little")) is None
