@@ -13,7 +13,10 @@ pytest.importorskip("rosbags", reason="rosbags is not installed (pip install ros
 
 from rosbags.highlevel import AnyReader  # noqa: E402
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_build_map_bag_candidates import _build  # noqa: E402
+from test_build_map_candidates import _content  # noqa: E402
 from test_build_map_unreadable import DEPTH, STAMPS, _mapping_bag  # noqa: E402
+from test_rosbag import MS  # noqa: E402
 
 from mast3r_ros.core.types import UnreadableFrame  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence, drawn  # noqa: E402
@@ -63,6 +66,29 @@ def test_only_the_drawn_frames_messages_are_read(tmp_path, monkeypatch, storage)
     # 4 images (5 is known undeserializable: neither it nor its depth read) and 5 depth
     # messages (depth 4 found second of the two at its receive time): nothing else
     assert sorted(read) == sorted(["/cam/image/compressed"] * 4 + [DEPTH] * 5), read
+
+
+@pytest.mark.parametrize("storage,seeks", [(StoragePlugin.MCAP, True),
+                                           (StoragePlugin.SQLITE3, True),
+                                           (StoragePlugin.MCAP, False)],
+                         ids=["mcap", "sqlite3", "read_through"])
+def test_a_sim_time_bag_from_stamp_0_reads_the_depth_stamped_0(tmp_path, monkeypatch, capsys,
+                                                               storage, seeks):
+    """A sim-time bag starting at t=0 (Gazebo, Isaac): its first image and depth are stamped
+    exactly 0 ns, a depth stamp like any other (-1 means none), so that frame is a keyframe
+    candidate read with its depth, and the map is the one every frame decoded gives."""
+    stamps = [k * 100 * MS for k in range(10)]
+    bag = _mapping_bag(tmp_path / "bag", storage=storage, stamps=stamps)
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    assert drawn.seeks_by_time(seq.path) and seq.stamps_ns[0] == 0
+    if not seeks:  # read through (`_frames_read`), as an MCAP without a chunk index is
+        monkeypatch.setattr(drawn, "_mcap_has_chunk_index", lambda path: False)
+    colour, depths, summary = _build(bag, tmp_path / "lazy", monkeypatch, capsys)
+    assert colour == depths == [stamps[k] for k in (0, 3, 6, 9)], (colour, depths)
+    assert ": 4 keyframes from 10 frames; " in summary, summary
+    _build(bag, tmp_path / "every", monkeypatch, capsys, every_frame=True)
+    assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
 
 
 def test_an_mcap_without_a_chunk_index_is_read_through(tmp_path, monkeypatch):

@@ -29,7 +29,7 @@ STAMPS = [S + k * 100 * MS for k in range(10)]
 
 def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
                  empty_depth=(), shift=0.0, depth_offset=0, depth_received=None, bad_stamp=(),
-                 storage=StoragePlugin.MCAP):
+                 storage=StoragePlugin.MCAP, stamps=None):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
@@ -38,11 +38,12 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
     depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y. Depth is
     stamped ``depth_offset`` ns from its image and received 2 ns after its stamp, or at
     ``depth_received[k]``; ``bad_stamp``: depth messages cut short, their stamp damaged too;
-    ``storage``: MCAP or SQLITE3."""
+    ``storage``: MCAP or SQLITE3; ``stamps``: the images' stamps (ns), `STAMPS` unless given."""
+    stamps = STAMPS if stamps is None else stamps
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
     corrupt = set()
-    for k, t in enumerate(STAMPS):
+    for k, t in enumerate(stamps):
         msgs.append(("/tf", t, tf_message([("map", "base_link", t,
                                             pose([0, 0, 0], [0.5 * k, shift, 0]))])))
         jpeg = compressed(t, "jpeg", RGB[..., ::-1])
@@ -63,7 +64,7 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
             corrupt.add((DEPTH, received))
     return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1]),
                          corrupt=corrupt, bad_stamp={(DEPTH, (depth_received or {}).get(
-                             k, t + depth_offset + 2)) for k, t in enumerate(STAMPS)
+                             k, t + depth_offset + 2)) for k, t in enumerate(stamps)
                              if k in bad_stamp}))
 
 
