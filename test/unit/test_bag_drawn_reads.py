@@ -91,6 +91,28 @@ def test_a_sim_time_bag_from_stamp_0_reads_the_depth_stamped_0(tmp_path, monkeyp
     assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
 
 
+@pytest.mark.parametrize("storage", [StoragePlugin.MCAP, StoragePlugin.SQLITE3],
+                         ids=["mcap", "sqlite3"])
+def test_of_two_depth_messages_at_one_stamp_the_first_is_drawn(tmp_path, storage):
+    """A depth stamp sent twice (a driver's repeat): a frame drawn takes the first message
+    at that stamp, as the frames listed take it, not the second (5 m deep)."""
+    bag = _mapping_bag(tmp_path / "bag", storage=storage, repeated_depth=[0, 4])
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    assert drawn.seeks_by_time(seq.path)
+    listed = list(seq.frames_or_unreadable([0, 4, 6]))
+    frames = list(seq.frames_or_unreadable(iter([0, 4, 6])))
+    _same_frames(frames, listed)
+    assert [float(f.depth_m.max()) for f in frames] == pytest.approx([1.0, 1.04, 1.06])
+
+
+def test_a_drawn_position_past_the_end_ends_the_frames(tmp_path):
+    bag = _mapping_bag(tmp_path / "bag")
+    seq = BagSequence(bag, image_topic="/cam/image/compressed", depth_topic=DEPTH,
+                      pose_frames="map:camera_optical")
+    assert [f.stamp_ns for f in seq.frames_or_unreadable(iter([8, 10, 11]))] == [STAMPS[8]]
+
+
 def test_an_mcap_without_a_chunk_index_is_read_through(tmp_path, monkeypatch):
     """rosbags scans an MCAP without a chunk index whole on every read by time: such a
     file is read once, through, as before, and gives the same frames."""

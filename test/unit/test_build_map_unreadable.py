@@ -29,7 +29,7 @@ STAMPS = [S + k * 100 * MS for k in range(10)]
 
 def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), uncut_depth=(),
                  empty_depth=(), shift=0.0, depth_offset=0, depth_received=None, bad_stamp=(),
-                 storage=StoragePlugin.MCAP, stamps=None):
+                 storage=StoragePlugin.MCAP, stamps=None, repeated_depth=()):
     """Ten JPEG images 0.1 s apart, each with 16UC1 depth at its stamp and the camera 0.5 m
     further along tf (every frame a keyframe). By index: ``bad_colour`` JPEGs cut short,
     ``bad_depth`` depth messages whose data is cut short (a dropped packet), ``uncut`` image
@@ -38,7 +38,8 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
     depth messages of 0x0 pixels; ``shift`` (m) moves the whole path along y. Depth is
     stamped ``depth_offset`` ns from its image and received 2 ns after its stamp, or at
     ``depth_received[k]``; ``bad_stamp``: depth messages cut short, their stamp damaged too;
-    ``storage``: MCAP or SQLITE3; ``stamps``: the images' stamps (ns), `STAMPS` unless given."""
+    ``storage``: MCAP or SQLITE3; ``stamps``: the images' stamps (ns), `STAMPS` unless given;
+    ``repeated_depth``: depth messages sent again at the same stamp, 5 m deep, 1 ns later."""
     stamps = STAMPS if stamps is None else stamps
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 0, camera_info(900 * MS))]
@@ -60,6 +61,9 @@ def _mapping_bag(path, bad_colour=(), bad_depth=(), uncut=(), depth_size=(), unc
         if k in empty_depth:  # a driver's empty message: 0x0, no data
             depth.data, depth.width, depth.height, depth.step = depth.data[:0], 0, 0, 0
         msgs.append((DEPTH, received, depth))
+        if k in repeated_depth:
+            msgs.append((DEPTH, received + 1, image(t + depth_offset, "16UC1",
+                                                    np.full(shape, 5000, np.uint16))))
         if k in uncut_depth:
             corrupt.add((DEPTH, received))
     return str(write_bag(path, storage, sorted(msgs, key=lambda m: m[1]),
