@@ -156,6 +156,16 @@ def _not_read_record(st: _MapStats, frames: int) -> Dict[str, Any]:
     return {"count": int(st.not_read), "of_frames": int(frames), "reason": NOT_READ_REASON}
 
 
+def _no_pose_record(st: _MapStats, frames: int) -> Dict[str, Any]:
+    """The manifest's ``frames_without_pose`` (written only when some had none): ``count`` of
+    the ``frames`` the recording lists that got no pose (no keyframe taken from them), and the
+    ``reason`` (`_why_no_pose`'s, with its fix; absent when not known)."""
+    record: Dict[str, Any] = {"count": int(st.no_pose), "of_frames": int(frames)}
+    if st.why_no_pose:
+        record["reason"] = st.why_no_pose
+    return record
+
+
 def _warn_unreadable_count(st: _MapStats, frames: int) -> None:
     """The count at the end of a build that skipped unreadable frames, with the longest run of
     them in a row when longer than one (where the map may lack a keyframe)."""

@@ -43,7 +43,7 @@ from .tum import (SPLIT_FILE, read_tum_trajectory, read_tum_trajectory_and_unit,
                   trajectory_reset_reason)
 from .unreadable import hold_unreadable
 from .build_frames import (NOT_READ_REASON, _MapStats, _NotRead, _candidate_frames,  # noqa: F401
-                           _note_unreadable, _not_read_record, _unreadable_record,
+                           _no_pose_record, _note_unreadable, _not_read_record, _unreadable_record,
                            _warn_unreadable_count)
 
 log = logging.getLogger(__name__)
@@ -390,6 +390,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         if st.not_read:  # frames never decoded: an unreadable one among them is not counted
             w.set_manifest_field("frames_not_read", _not_read_record(st, len(source)))
+        if st.no_pose:  # said on build-map's summary line: a map of far fewer keyframes
+            w.set_manifest_field("frames_without_pose", _no_pose_record(st, len(source)))
         _encode_keyframes(w, cfg, build)
         kf_poses = np.stack([np.asarray(r["map_from_cam"]).reshape(4, 4) for r in w.records])
         # beside the map, outside its file table: what built it and what it looks like --

@@ -46,7 +46,8 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
 
 def build_summary(out: str, path: str, frames: int) -> None:
     """build-map's result in one line on stdout: the map ``out`` (as given; published at
-    ``path``) of ``frames`` frames, its keyframes, unreadable frames (with them, the frames
+    ``path``) of ``frames`` frames, its keyframes, the frames without a pose (the log's
+    warning says why), unreadable frames (with them, the frames
     not decoded, not keyframe candidates: the unreadable count covers only those decoded) and
     check's verdict (the check's full message is already in the log, on stderr, when it ran)."""
     manifest = _manifest(path)
@@ -54,10 +55,12 @@ def build_summary(out: str, path: str, frames: int) -> None:
                                                    len(manifest.get("keyframes") or ()))
     bad = (manifest.get("unreadable_frames") or {}).get("count", 0)
     not_read = (manifest.get("frames_not_read") or {}).get("count", 0)
+    no_pose = (manifest.get("frames_without_pose") or {}).get("count", 0)
     # the frames never decoded (`frames_not_read`) qualify the unreadable count: said with it
-    notes = [f"{bad} unreadable, skipped"] + (
-        [f"{not_read} not read: not keyframe candidates"] if not_read else [])
-    skipped = f" ({'; '.join(notes)})" if bad else ""
+    notes = ([f"{no_pose} without a pose, skipped"] if no_pose else []) + ([
+        f"{bad} unreadable, skipped"] + (
+        [f"{not_read} not read: not keyframe candidates"] if not_read else []) if bad else [])
+    skipped = f" ({'; '.join(notes)})" if notes else ""
     sys.stdout.write(f"map {out}: {_count(n, 'keyframe')} from {_count(frames, 'frame')}"
                      f"{skipped}; {_check_summary(manifest.get('consistency') or {})}\n")
 

@@ -368,6 +368,30 @@ def _every_other_pose(src, out, shift_s=0.0):
     return out
 
 
+def test_the_build_summary_counts_the_frames_without_a_pose(demo_seq, tmp_path, capsys):
+    """A robotics user's find: 'map M: 1 keyframe from 39 frames' and exit 0, the frames that
+    lost their poses named only in a warning (filtered by --log-level error): the summary
+    line counts them, and the manifest records them with the reason (frames_without_pose)."""
+    import shutil
+
+    from mast3r_ros.replay.cli import main
+
+    src = tmp_path / "seq"
+    shutil.copytree(demo_seq[0], src)
+    gt = src / "groundtruth.txt"
+    lines = [ln for ln in gt.read_text().splitlines() if ln and not ln.startswith("#")]
+    gt.write_text(lines[0] + "\n")  # one pose: the first frame's
+    capsys.readouterr()
+    rc = main(["build-map", str(src), "--out", str(tmp_path / "map"), "--matcher", "sift",
+               "--log-level", "error"])
+    out = capsys.readouterr().out
+    assert rc == 0
+    assert ": 1 keyframe from 8 frames (7 without a pose, skipped); " in out, out
+    record = _manifest(str(tmp_path / "map"))["frames_without_pose"]
+    assert record["count"] == 7 and record["of_frames"] == 8, record
+    assert "groundtruth.txt" in record["reason"], record
+
+
 def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, caplog):
     """'N frames had no pose and were skipped' said no reason: frames between poses farther
     apart than pose_at_stamp.max_gap_s now name it and the --params fix, for --trajectory and
