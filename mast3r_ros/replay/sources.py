@@ -66,7 +66,8 @@ class SourceOptions:
     depth_scale: Optional[float] = None  # raw depth units per metre (None: REP-118 / TUM 5000)
     run: Optional[int] = None  # rosbag2 only: which run of a bag whose header time jumps back
     # rosbag2 only: the image topic is rectified, its intrinsics are CameraInfo's P (parameter
-    # image_rectified; a camera_info YAML, --camera-info or TUM's camera.yaml, is used as written)
+    # image_rectified; a camera_info YAML, --camera-info or TUM's camera.yaml, is used as written,
+    # but for one of P alone, K all zero: read through P as the message is)
     image_rectified: bool = False
     # what needs depth in every frame ("the sift matcher", `depth_needed_by`): a rosbag2 read
     # without a depth topic is then refused when opened, before its indexing pass
@@ -370,7 +371,10 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     if options.run is not None and options.run < 1:
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
                          f"{options.run}")
-    cam = load_camera_info_yaml(options.camera_info) if options.camera_info else None
+    # image_rectified (rosbag2 only): a file of P alone (K all zero) is read through P
+    rectified = options.image_rectified and not is_tum_folder(path)
+    cam = (load_camera_info_yaml(options.camera_info, rectified) if options.camera_info
+           else None)
     cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
     if not str(path).strip():  # `build-map "$SRC"` with SRC unset: was "source not found:  ("
         raise InputError("the source path is empty (an unset shell variable?): give a TUM "

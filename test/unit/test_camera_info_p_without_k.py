@@ -91,7 +91,41 @@ def test_an_echoed_message_with_only_p_says_how_to_write_it(tmp_path):
     text = str(e.value)
     assert text.startswith(f"{path}: K is all zeros but P is set (fx 525 fy 525 cx 319.5 cy "
                            "239.5): it describes only a rectified image"), text
-    assert "image_rectified" not in text, text  # a file is read as the image's own K and D
+    assert "set image_rectified: true (in the --params YAML)" in text, text
+
+
+def test_a_file_of_p_alone_is_read_through_p_with_image_rectified(tmp_path):
+    """A bag's rectified stream (image_rectified: true) with --camera-info a file of P alone
+    (K all zero: a driver's rectified model, saved by ros2 topic echo or written as a
+    camera_info YAML) was refused, told to write P as its camera matrix, though the same
+    CameraInfo in the bag is read through P: both formats now read it as the message is."""
+    from mast3r_ros.replay.sources import SourceOptions, open_source
+
+    echo = tmp_path / "echo.yaml"
+    echo.write_text(ECHO.replace(_block("k", K), _block("k", [0.0] * 9)))
+    cam = load_camera_info_yaml(str(echo), rectified=True)
+    np.testing.assert_array_equal(cam.K, [[525, 0, 319.5], [0, 525, 239.5], [0, 0, 1]])
+    assert not np.any(cam.dist)
+    layout = tmp_path / "cam.yaml"
+    layout.write_text("image_width: 32\nimage_height: 24\ncamera_name: cam\n"
+                      "camera_matrix: {rows: 3, cols: 3, data: [0, 0, 0, 0, 0, 0, 0, 0, 0]}\n"
+                      "distortion_model: plumb_bob\n"
+                      "distortion_coefficients: {rows: 1, cols: 5, data: [0.1, 0, 0, 0, 0]}\n"
+                      f"projection_matrix: {{rows: 3, cols: 4, data: {P}}}\n")
+    cam = load_camera_info_yaml(str(layout), rectified=True)
+    np.testing.assert_array_equal(cam.K, [[28, 0, 14.5], [0, 29, 11], [0, 0, 1]])
+    assert not np.any(cam.dist)  # P's model has none: D is the raw image's
+    with pytest.raises(InputError, match="projection_matrix is set"):
+        load_camera_info_yaml(str(layout))
+    # the source's option, for a bag (not yet opened: the file is read first) ...
+    options = SourceOptions(camera_info=str(layout), image_rectified=True)
+    with pytest.raises(InputError, match="source not found"):
+        open_source(str(tmp_path / "no_bag"), options)
+    # ... but not a TUM folder's, where image_rectified does not apply
+    (tmp_path / "tum").mkdir()
+    (tmp_path / "tum" / "rgb.txt").write_text("")
+    with pytest.raises(InputError, match="projection_matrix is set"):
+        open_source(str(tmp_path / "tum"), options)
 
 
 def test_a_p_with_a_non_finite_entry_is_no_projection():

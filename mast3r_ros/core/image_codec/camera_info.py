@@ -273,7 +273,8 @@ def projection_without_k(k: Sequence[float], p: Optional[Sequence[float]]) -> st
 P_WITHOUT_K_IN_A_FILE = (
     "it describes only a rectified image (image_geometry projects with P; K and D, the raw "
     "image's model, are unset), and --camera-info is read as the streamed image's K and D: "
-    "for a rectified stream write P's fx, fy, cx, cy as the camera matrix (fx 0 cx / 0 fy cy "
+    "for a bag's rectified stream set image_rectified: true (in the --params YAML) to read "
+    "it through P, or write P's fx, fy, cx, cy as the camera matrix (fx 0 cx / 0 fy cy "
     "/ 0 0 1) with no distortion; for the raw image give the camera's calibration "
     "(camera_calibration's YAML)")
 

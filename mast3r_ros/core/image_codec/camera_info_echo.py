@@ -250,7 +250,7 @@ def _refuse_array_text(doc: dict, path: Path, echo: _Echo = _ROS2) -> None:
                              f"{echo.save_one}")
 
 
-def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
+def load_echoed_camera_info(path: Path, text: str, rectified: bool = False) -> CameraIntrinsics:
     """``text``, the YAML that ``ros2 topic echo`` (or ROS 1's ``rostopic echo``: its ``D``,
     ``K``, ``R``, ``P`` read as ``d``, ``k``, ``r``, ``p``) printed for one CameraInfo message
     (read from ``path``), -> `CameraIntrinsics` of the image stream it describes, as the node
@@ -274,11 +274,11 @@ def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
     _refuse_array_text(doc, path, echo)
     msg = SimpleNamespace(**{name: doc.get(name) for name in CAMERA_INFO_FIELDS})
     focal = projection_without_k(msg.k, msg.p) if isinstance(msg.k, list) else ""
-    if focal:  # the message reader's fix (image_rectified) does not apply to a file
+    if focal and not rectified:  # read through P, as the message is, with image_rectified
         raise InputError(f"{path}: K is all zeros but P is set ({focal}): "
                          f"{P_WITHOUT_K_IN_A_FILE}")
     try:
-        cam = camera_info_to_intrinsics(msg)
+        cam = camera_info_to_intrinsics(msg, rectified=bool(focal))
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
     header = doc.get("header")
@@ -286,7 +286,7 @@ def load_echoed_camera_info(path: Path, text: str) -> CameraIntrinsics:
     log.info("%s: read as a sensor_msgs/CameraInfo message saved by %s'%s' (frame_id %r): "
              "%dx%d image, %s distortion", path, "ROS 1's " if echo is _ROS1 else "", echo.tool,
              frame, cam.width, cam.height, cam.distortion_model)
-    k = msg.k
+    k = msg.p[:3] + msg.p[4:7] if focal else msg.k  # P's 3x3 where it is the model read
     warn_far_principal_point(float(k[2]), float(k[5]), int(msg.width), int(msg.height),
                              f"echoed CameraInfo {path}")
     return cam

@@ -21,7 +21,8 @@ from ..errors import InputError
 from ..text_files import decode_text, encoding_name
 from ..types import CameraIntrinsics
 from .camera_info import (P_WITHOUT_K_IN_A_FILE, intrinsics_from_camera_info,
-                          projection_without_k, warn_far_principal_point)
+                          projection_without_k, rectified_intrinsics_from_camera_info,
+                          warn_far_principal_point)
 from .camera_info_kalibr import looks_like_kalibr_camchain
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
@@ -350,14 +351,18 @@ CALIBRATION_FILES = ("a camera calibration YAML (camera_calibration_parsers' lay
                      "Kalibr camchain.yaml of one pinhole camera)")
 
 
-def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
+def load_camera_info_yaml(path: Union[str, Path], rectified: bool = False) -> CameraIntrinsics:
     """Read a camera calibration file -> ``CameraIntrinsics``: a ROS camera_info YAML
     (camera_calibration_parsers layout, below), a CameraInfo message saved with ``ros2 topic
     echo`` (the notices it prints before the message skipped: `skip_echo_notices`) or ROS 1's
     ``rostopic echo`` (`camera_info_echo.load_echoed_camera_info`) or an OpenCV FileStorage YAML
     (`camera_info_opencv.load_opencv_calibration`), told apart by `_file_format`, or a Kalibr
     camera chain of one pinhole camera (`camera_info_kalibr.load_kalibr_camchain`, told by its
-    ``cam0`` keys); the three others are each logged once (info) as read so.
+    ``cam0`` keys); the three others are each logged once (info) as read so. ``rectified``
+    (image_rectified, a bag's rectified stream): a camera_matrix (K) all zero beside a
+    projection_matrix (P) set, a rectified stream's model alone, is read through P with no
+    distortion, as the CameraInfo message is, where it is otherwise refused; any other file is
+    read as written.
 
     A ROS camera_info YAML (camera_calibration_parsers layout):
 
@@ -418,8 +423,8 @@ def load_camera_info_yaml(path: Union[str, Path]) -> CameraIntrinsics:
 
         return load_opencv_calibration(path, text)
     if kind == "echo":
-        return load_echoed_camera_info(path, text)
-    return _load_ros_layout(path, text)
+        return load_echoed_camera_info(path, text, rectified)
+    return _load_ros_layout(path, text, rectified)
 
 
 def _load_kalibr(path: Path, doc: dict) -> CameraIntrinsics:
@@ -431,7 +436,7 @@ def _load_kalibr(path: Path, doc: dict) -> CameraIntrinsics:
     return cam
 
 
-def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
+def _load_ros_layout(path: Path, text: str, rectified: bool) -> CameraIntrinsics:
     """`load_camera_info_yaml` of a camera_calibration_parsers layout file's ``text``."""
     try:
         root, doc = _parse(text)
@@ -495,24 +500,32 @@ def _load_ros_layout(path: Path, text: str) -> CameraIntrinsics:
     if isinstance(roi, dict):
         roi = {name: _yaml_int(roi.get(name, 0), path, f"roi.{name}", pixels)
                for name in ("x_offset", "y_offset", "width", "height")}
-    _refuse_projection_without_k(doc, k, path)
+    p = _refuse_projection_without_k(doc, k, path, rectified)
     try:
-        cam = intrinsics_from_camera_info(
+        cam = (intrinsics_from_camera_info(
             width, height, k, d, str(model), binning_x=binning[0], binning_y=binning[1], roi=roi,
-        )
+        ) if p is None else rectified_intrinsics_from_camera_info(
+            width, height, p, (doc.get("rectification_matrix") or {}).get("data"),
+            binning_x=binning[0], binning_y=binning[1], roi=roi))
     except (InputError, TypeError, ValueError) as err:
         raise InputError(f"{path}: {err}") from err
+    k = k if p is None else np.asarray(p, dtype=np.float64)[[0, 1, 2, 4, 5, 6]]
     warn_far_principal_point(float(k[2]), float(k[5]), width, height, f"camera_info YAML {path}")
     _warn_unreadable_by_ros(doc, path)
     return cam
 
 
-def _refuse_projection_without_k(doc: dict, k: np.ndarray, path: str) -> None:
+def _refuse_projection_without_k(doc: dict, k: np.ndarray, path: str,
+                                 rectified: bool) -> Optional[list]:
     """InputError for a camera_matrix all zero beside a projection_matrix with a focal length
     (`projection_without_k`): was "the camera is uncalibrated; ... pass intrinsics from a
-    camera_info YAML", of a camera_info YAML. An unreadable projection_matrix is no such."""
+    camera_info YAML", of a camera_info YAML. An unreadable projection_matrix is no such.
+    With ``rectified`` (image_rectified: a rectified stream), that projection_matrix's data is
+    returned instead, read as a CameraInfo message's P is (P's 3x3, no distortion); else None."""
     proj = doc.get("projection_matrix")
     focal = projection_without_k(k, proj.get("data") if isinstance(proj, dict) else None)
+    if focal and rectified:
+        return list(proj["data"])
     if focal:
         raise InputError(f"{path}: camera_matrix is all zeros but projection_matrix is set "
                          f"({focal}): {P_WITHOUT_K_IN_A_FILE}")
