@@ -196,6 +196,21 @@ def intrinsics_from_camera_info(
     return CameraIntrinsics(out_w, out_h, K, d_arr, distortion_model)
 
 
+def intrinsics_from_pinhole_file(path: object, width: int, height: int, fx: float, fy: float,
+                                 cx: float, cy: float, d: Sequence[float],
+                                 distortion_model: str) -> CameraIntrinsics:
+    """`intrinsics_from_camera_info` of a calibration file that gives a pinhole camera as
+    four numbers (px; Kalibr's ``[fu, fv, pu, pv]``, ORB-SLAM's ``fx fy cx cy``), its
+    ``width`` x ``height`` (px) and coefficients ``d`` of ``distortion_model``: K is
+    ``[[fx, 0, cx], [0, fy, cy], [0, 0, 1]]``. Raises InputError prefixed with ``path`` for
+    anything `intrinsics_from_camera_info` refuses."""
+    k = np.array([fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
+    try:
+        return intrinsics_from_camera_info(int(width), int(height), k, d, distortion_model)
+    except (InputError, TypeError, ValueError) as err:
+        raise InputError(f"{path}: {err}") from err
+
+
 def rectified_intrinsics_from_camera_info(
     width: int,
     height: int,

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import CameraIntrinsics
-from .camera_info import intrinsics_from_camera_info
+from .camera_info import intrinsics_from_pinhole_file
 
 # Kalibr distortion model -> (sensor_msgs/distortion_models name, coefficient count)
 _DISTORTION = {"radtan": ("plumb_bob", 4), "equidistant": ("equidistant", 4),
@@ -89,8 +89,5 @@ def load_kalibr_camchain(path: Path, doc: dict) -> CameraIntrinsics:
     if not (width.is_integer() and height.is_integer()):
         raise InputError(f"{path}: {where}resolution must be whole pixels, got "
                          f"{cam['resolution']!r}")
-    k = np.array([fu, 0.0, pu, 0.0, fv, pv, 0.0, 0.0, 1.0])
-    try:
-        return intrinsics_from_camera_info(int(width), int(height), k, d, ros_model)
-    except (InputError, TypeError, ValueError) as err:
-        raise InputError(f"{path}: {err}") from err
+    return intrinsics_from_pinhole_file(path, int(width), int(height), fu, fv, pu, pv, d,
+                                        ros_model)

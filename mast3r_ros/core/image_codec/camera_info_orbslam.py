@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import InputError
 from ..types import CameraIntrinsics
-from .camera_info import intrinsics_from_camera_info
+from .camera_info import intrinsics_from_pinhole_file
 
 # ORB-SLAM3 Camera.type -> (distortion model, coefficient names)
 _MODELS = {"PinHole": ("plumb_bob", ("k1", "k2", "p1", "p2", "k3")),
@@ -78,8 +78,4 @@ def load_orbslam_settings(fs: cv2.FileStorage, keys: List[str], path: Path) -> C
     if model == "plumb_bob" and d.size not in (0, 4, 5):
         raise InputError(f"{path}: ORB-SLAM distortion must be {prefix}k1, k2, p1, p2 [and k3], "
                          f"got {d.size} of them")
-    k = np.array([fx, 0.0, cx, 0.0, fy, cy, 0.0, 0.0, 1.0])
-    try:
-        return intrinsics_from_camera_info(int(width), int(height), k, d, model)
-    except (InputError, TypeError, ValueError) as err:
-        raise InputError(f"{path}: {err}") from err
+    return intrinsics_from_pinhole_file(path, int(width), int(height), fx, fy, cx, cy, d, model)
