@@ -12,8 +12,8 @@ import pytest
 
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 
-from test_rosbag import BASE_FROM_CAM, MS, S, camera_info, pose, tf_message  # noqa: E402
-from test_rosbag_values import bag_of, colour  # noqa: E402
+from test_rosbag import BASE_FROM_CAM, MS, camera_info, pose, tf_message  # noqa: E402
+from test_rosbag_values import bag_of, colour, images_posed_in_one_run  # noqa: E402
 
 from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence, run_labels  # noqa: E402
@@ -69,27 +69,6 @@ def test_a_tf_run_on_the_images_clock_or_before_the_images_is_kept_apart():
     assert [off.run("tf", o) for o in range(5)] == [1, 1, 2, 2, 2]
 
 
-def _images_posed_despite_tf_ahead(tmp_path, caplog, tf_times):
-    """Images at 1.0 .. 1.5 s (received at their stamps) and map -> base_link recorded at
-    ``tf_times`` ((stamp ms, bag receive ms) each): every image is read in one run and posed
-    by the same transform. Returns the log records (WARNING and above)."""
-    moved = pose([0, 0, 0], [2.0, 1.0, 0.0])
-    msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
-            ("/cam/camera_info", 1, camera_info(S))]
-    msgs += [("/cam/image", S + k * 100 * MS, colour(S + k * 100 * MS)) for k in range(6)]
-    msgs += [("/tf", b * MS + 2, tf_message([("map", "base_link", t * MS, moved)]))
-             for t, b in tf_times]
-    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
-        seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
-                          pose_frames="map:camera_optical",
-                          pose_at_stamp=PoseAtStampConfig(max_gap_s=0.5))
-        frames = list(seq)
-    assert seq.runs == [(6, S, S + 500 * MS)] and len(frames) == 6
-    for f in frames:
-        np.testing.assert_allclose(f.map_from_cam, moved @ BASE_FROM_CAM, atol=1e-9)
-    return caplog.records
-
-
 def test_a_bag_whose_tf_starts_with_two_samples_stamped_ahead_poses_every_image(tmp_path,
                                                                                 caplog):
     """Images at 1.0 .. 1.5 s (received at their stamps). map -> base_link is first recorded at
@@ -97,7 +76,7 @@ def test_a_bag_whose_tf_starts_with_two_samples_stamped_ahead_poses_every_image(
     settled), then at 0.95, 1.25, 1.55 s. Every image has its pose and nothing is said about
     runs; the two samples ahead split off as a run of their own, the images' run, and no image
     had a pose."""
-    records = _images_posed_despite_tf_ahead(
+    records = images_posed_in_one_run(
         tmp_path, caplog, [(3050, 1050), (3150, 1150), (950, 1160), (1250, 1260), (1550, 1560)])
     assert not [r for r in records if "jumps back" in r.getMessage()]
 
@@ -110,7 +89,7 @@ def test_tf_stamped_ahead_before_the_first_image_is_said_to_be_not_read_not_a_re
     after them; the warning said the header time "jumps back" by "a clock reset or restart"
     and the samples "belong to another run": it now names how many samples up to which stamp
     are not read, and both causes."""
-    records = _images_posed_despite_tf_ahead(
+    records = images_posed_in_one_run(
         tmp_path, caplog, [(3050, 900), (3150, 950), (960, 960), (1250, 1260), (1550, 1560)])
     (warn,) = [r.getMessage() for r in records if "before the first image" in
                r.getMessage()]

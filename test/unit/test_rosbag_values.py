@@ -161,23 +161,18 @@ def test_a_depth_stream_started_after_a_reset_serves_the_run_after_it(tmp_path, 
     assert "no depth on /depth" in first.no_depth_reason()
 
 
-def test_a_tf_edge_whose_own_clock_jumps_does_not_split_the_images(tmp_path, caplog):
-    """Images at 1.0 .. 1.5 s (bag = stamp), one run. An arm driver restarted with its own clock
-    publishes base_link -> arm at 1.0, 1.1, 1.2 s, then 0.1 .. 0.5 s (bag 1.25 .. 1.45 s); the
-    localizer's map -> base_link starts after that jump (bag 1.26 s, stamps 0.95, 1.25, 1.55 s).
-    The images are one run, every one posed by map -> base_link, and nothing is said about runs
-    (a regression reviewer's bag: the arm's jump, the most jumps of any stream, had defined the
-    runs and put map -> base_link in a run 2 the images never had)."""
+def images_posed_in_one_run(tmp_path, caplog, tf_times, extra=()):
+    """Images at 1.0 .. 1.5 s (received at their stamps) and map -> base_link (a 2 m move)
+    recorded at ``tf_times`` ((stamp ms, bag receive ms) each), with the messages ``extra``
+    besides: every image is read in one run and posed by that transform. Returns the log
+    records (WARNING and above)."""
     moved = pose([0, 0, 0], [2.0, 1.0, 0.0])
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/cam/camera_info", 1, camera_info(S))]
     msgs += [("/cam/image", S + k * 100 * MS, colour(S + k * 100 * MS)) for k in range(6)]
-    arm = [1000, 1100, 1200, 100, 200, 300, 400, 500]
-    arm_bag = [1000, 1100, 1200, 1250, 1300, 1350, 1400, 1450]
-    msgs += [("/tf", b * MS + 1, tf_message([("base_link", "arm", t * MS, np.eye(4))]))
-             for t, b in zip(arm, arm_bag)]
     msgs += [("/tf", b * MS + 2, tf_message([("map", "base_link", t * MS, moved)]))
-             for t, b in [(950, 1260), (1250, 1270), (1550, 1560)]]
+             for t, b in tf_times]
+    msgs += list(extra)
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
                           pose_frames="map:camera_optical",
@@ -186,7 +181,23 @@ def test_a_tf_edge_whose_own_clock_jumps_does_not_split_the_images(tmp_path, cap
     assert seq.runs == [(6, S, S + 500 * MS)] and len(frames) == 6
     for f in frames:
         np.testing.assert_allclose(f.map_from_cam, moved @ BASE_FROM_CAM, atol=1e-9)
-    assert not [r for r in caplog.records if "jumps back" in r.getMessage()]
+    return caplog.records
+
+
+def test_a_tf_edge_whose_own_clock_jumps_does_not_split_the_images(tmp_path, caplog):
+    """Images at 1.0 .. 1.5 s (bag = stamp), one run. An arm driver restarted with its own clock
+    publishes base_link -> arm at 1.0, 1.1, 1.2 s, then 0.1 .. 0.5 s (bag 1.25 .. 1.45 s); the
+    localizer's map -> base_link starts after that jump (bag 1.26 s, stamps 0.95, 1.25, 1.55 s).
+    The images are one run, every one posed by map -> base_link, and nothing is said about runs
+    (a regression reviewer's bag: the arm's jump, the most jumps of any stream, had defined the
+    runs and put map -> base_link in a run 2 the images never had)."""
+    arm = [1000, 1100, 1200, 100, 200, 300, 400, 500]
+    arm_bag = [1000, 1100, 1200, 1250, 1300, 1350, 1400, 1450]
+    records = images_posed_in_one_run(
+        tmp_path, caplog, [(950, 1260), (1250, 1270), (1550, 1560)],
+        [("/tf", b * MS + 1, tf_message([("base_link", "arm", t * MS, np.eye(4))]))
+         for t, b in zip(arm, arm_bag)])
+    assert not [r for r in records if "jumps back" in r.getMessage()]
 
 
 def test_unstamped_images_of_another_run_are_not_warned_about(tmp_path, caplog):
