@@ -22,6 +22,7 @@ import bisect
 import dataclasses
 import re
 import struct
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 from mast3r_ros.core.errors import InputError
@@ -316,19 +317,34 @@ class TfTimeline:
     the odometry of the frame being processed. After time went backwards, a lookup that fails
     means the buffer still holds the old timeline (tf2 refuses data older than its newest by more
     than its cache time, and would interpolate across the two): clear it once then, so the next
-    frames find their TF. A successful lookup ends the suspicion.
+    frames find their TF. A successful lookup ends the suspicion, if it began after the
+    suspicion was raised (`lookup_started`).
+
+    Thread-safe: the worker thread (`lookup_started`, `after_lookup`, `on_backwards`) and the
+    executor thread (`after_clock`, `on_backwards`) share it; each call holds a lock.
     """
 
     # the node clock falling further than this behind its latest reading jumped back
     CLOCK_JUMP_NS = 1_000_000_000
 
     def __init__(self) -> None:
+        self._lock = threading.Lock()
         self.suspect = False
         self.clears = 0
         self.latest_clock_ns: Optional[int] = None
+        self._raised = 0            # suspicions raised so far (`lookup_started`'s token)
 
     def on_backwards(self) -> None:
-        self.suspect = True
+        with self._lock:
+            self.suspect = True
+            self._raised += 1
+
+    def lookup_started(self) -> int:
+        """Call before a frame's TF lookup; pass what it returns to `after_lookup`. A
+        suspicion raised meanwhile (the executor thread saw the clock jump back while the
+        lookup read the old timeline's TF) is then not ended by that lookup's success."""
+        with self._lock:
+            return self._raised
 
     def after_clock(self, now_ns: int) -> bool:
         """Call with each node clock reading (integer ns) of the node's timers; True when the
@@ -344,19 +360,28 @@ class TfTimeline:
         now_ns = int(now_ns)
         if now_ns <= 0:
             return False
-        latest = self.latest_clock_ns
-        self.latest_clock_ns = now_ns if latest is None else max(latest, now_ns)
-        if latest is None or latest - now_ns <= self.CLOCK_JUMP_NS:
-            return False
-        self.latest_clock_ns = now_ns
-        self.suspect = False
-        self.clears += 1
-        return True
-
-    def after_lookup(self, ok: bool) -> bool:
-        """Call after each frame's TF lookup; True when the buffer must be cleared now."""
-        if ok:
+        with self._lock:
+            latest = self.latest_clock_ns
+            self.latest_clock_ns = now_ns if latest is None else max(latest, now_ns)
+            if latest is None or latest - now_ns <= self.CLOCK_JUMP_NS:
+                return False
+            self.latest_clock_ns = now_ns
             self.suspect = False
+            self.clears += 1
+            return True
+
+    def after_lookup(self, ok: bool, started: Optional[int] = None) -> bool:
+        """Call after each frame's TF lookup, with `lookup_started`'s token from before it
+        (None: any suspicion counts as older); True when the buffer must be cleared now."""
+        with self._lock:
+            if ok:
+                if started is None or started == self._raised:
+                    self.suspect = False
+                return False
+            if self.suspect:
+                self.suspect = False
+                self.clears += 1
+                return True
             return False
         if self.suspect:
             self.suspect = False

@@ -250,6 +250,7 @@ class FrameProcessing:
         # tf_timeout_s is the frame's whole wait: the two lookups share one deadline (each
         # waiting the full timeout held a frame up to twice as long as configured)
         deadline = time.monotonic() + n.tf_timeout_s
+        started = self._tf_timeline.lookup_started()
         try:
             cam_from_base = self._tf.lookup(frame.frame_id, n.base_frame,
                                             msg.header.stamp, n.tf_timeout_s)
@@ -257,12 +258,12 @@ class FrameProcessing:
                                              msg.header.stamp,
                                              max(deadline - time.monotonic(), 0.0))
         except self.lookup_errors:
-            if self._tf_timeline.after_lookup(False):
+            if self._tf_timeline.after_lookup(False, started):
                 self._tf.clear()
                 self.get_logger().warning("TF at the image stamp not found after time went "
                                           "backwards: TF buffer cleared (old timeline)")
             raise
-        self._tf_timeline.after_lookup(True)
+        self._tf_timeline.after_lookup(True, started)
         return frame, cam_from_base, odom_from_base
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,

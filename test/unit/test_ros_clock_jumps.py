@@ -120,3 +120,37 @@ def test_a_clock_jump_back_clears_the_tf_buffer_without_a_tf_held():
     assert host._tf.cleared == 1 and host._outputs.restamped == [3 * NS_PER_S]
     lines = [m for _, m in host.logger.lines if "jumped back" in m]
     assert lines and "tracking reset" not in lines[-1]
+
+
+class JumpDuringLookup:
+    """The fake TF client; during the first lookup the executor thread sees the node clock
+    jump back (as `_on_clock_reading` or the TF timer does when the tracking saw it first)."""
+
+    def __init__(self, host):
+        self._host, self._tf, self.raised = host, host._tf, False
+
+    def lookup(self, *args):
+        if not self.raised:
+            self.raised = True
+            self._host._tf_timeline.on_backwards()      # the executor thread, meanwhile
+        return self._tf.lookup(*args)
+
+    def __getattr__(self, name):
+        return getattr(self._tf, name)
+
+
+def test_a_lookup_that_began_before_the_clock_jump_does_not_end_the_suspicion():
+    """The worker's lookup read the old timeline's TF while the executor thread saw the clock
+    jump back: its success said nothing about the buffer after the jump, yet it ended the
+    suspicion, so the new timeline's failing lookups never cleared the buffer (tf2 refuses the
+    new, older transforms while the old ones are there: every frame failed)."""
+    host = Host()
+    tf = host._tf
+    host._tf = JumpDuringLookup(host)
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [stamp(0)] and tf.cleared == 0
+    tf.fail = True                                        # the new timeline's TF is refused
+    host._process(image(stamp(1)))
+    assert tf.cleared == 1
+    assert host._tf_timeline.after_lookup(False) is False   # once
+
