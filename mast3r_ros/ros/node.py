@@ -7,7 +7,9 @@ gates), `frames` (REP-105 TF and covariance), `diagnostics`, `debug_view`, `para
 errors), `shutdown` (publish gates, exit order) and `bond_state` (Nav2's bond, on the wire by
 `bond.NodeBond`).
 
-The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`.
+The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`;
+what the executor-thread callbacks decide (TF tick, steady tick, /initialpose, a node clock that
+jumps back) is its subclass `executor_side.ExecutorSide`.
 
 Threads. The image callback counts the image and stores it in a one-slot queue (an older one
 waiting there is dropped); a worker thread (`worker.LatestMessageWorker`) decodes, looks up TF at
@@ -50,23 +52,19 @@ from tf2_ros import TransformException
 
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import NODE_NAME, Config
-from mast3r_ros.core.errors import InputError, Mast3rRosError
+from mast3r_ros.core.errors import Mast3rRosError
 from mast3r_ros.ros import params, topics
 from mast3r_ros.ros import conversions as conv
 from mast3r_ros.ros.bond import NodeBond
 from mast3r_ros.ros.diagnostics import DiagnosticsSummary
 from mast3r_ros.ros.diagnostics_publisher import DiagnosticsPublisher
-from mast3r_ros.ros.frames import localization_tf, planar_pose
+from mast3r_ros.ros.executor_side import ExecutorSide
 from mast3r_ros.ros.log_bridge import install_log_bridge
 from mast3r_ros.ros.outputs import Outputs
-from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.shutdown import (end_process_if_worker_running, exit_steps, run_steps,
                                      spin_until_exit)
 from mast3r_ros.ros.tf_client import TfClient
-from mast3r_ros.ros.tracking import (
-    TrackingState,
-    initial_pose_to_map_from_base,
-)
+from mast3r_ros.ros.tracking import TrackingState
 from mast3r_ros.ros.worker import LatestMessageWorker, WorkerStoppedError
 
 SUCCESS = TransitionCallbackReturn.SUCCESS
@@ -76,7 +74,7 @@ WORKER_JOIN_TIMEOUT_S = 30.0   # deactivate/cleanup wait this long for a frame i
 EXIT_JOIN_TIMEOUT_S = 1.0      # SIGINT/SIGTERM: the process ends within 2 s
 
 
-class LocalizerNode(FrameProcessing, LifecycleNode):
+class LocalizerNode(ExecutorSide, LifecycleNode):
     """Lifecycle node localizing a camera against a MASt3R keyframe map (see module docstring).
 
     Spin it on a single-threaded executor (as `main` does): transition callbacks destroy
@@ -374,37 +372,7 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         self._camera_info = msg
 
     def _on_initial_pose(self, msg: PoseWithCovarianceStamped) -> None:
-        try:
-            if not self._active:
-                self.get_logger().warning("ignoring /initialpose: the node is not active")
-                return
-            n = self._cfg.node
-            map_from_base = initial_pose_to_map_from_base(msg, n.map_frame)
-            odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
-                                             None, timeout_s=0.0)
-            # the operator's pose is broadcast from the next TF tick (as AMCL keeps a
-            # map->odom), until a frame localizes
-            odom = odom_from_base if n.odom_frame else None
-            hold = (localization_tf(planar_pose(map_from_base) if n.two_d_mode else
-                                    map_from_base, odom, n.map_frame, n.odom_frame, n.base_frame)
-                    if n.publish_tf else None)
-        except (InputError, TransformException) as err:
-            self.get_logger().warning(f"ignoring /initialpose: {err}")
-            return
-        except Exception as err:  # noqa: BLE001 - never let a callback end spin()
-            self.get_logger().error(f"/initialpose handling failed: {err!r}")
-            return
-        # a clock that jumped back (bag loop, sim reset) resets the state now, not at the next
-        # TF tick, which would drop the operator's pose with the old timeline
-        if self._on_clock_reading(self.get_clock().now().nanoseconds):
-            self.get_logger().warning("the clock jumped back before /initialpose: its odometry "
-                                      "may be the old timeline's")
-        with self._lock:
-            self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
-            self._diag.note_reset(time.monotonic(), "/initialpose received")
-        x, y, z = map_from_base[:3, 3]
-        self.get_logger().info(f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking "
-                               "reset, the next image is localized around it")
+        self._initial_pose(msg)             # executor_side: clock check, odometry, hold
 
     def _on_relocalize(self, request: Trigger.Request,
                        response: Trigger.Response) -> Trigger.Response:
@@ -420,35 +388,10 @@ class LocalizerNode(FrameProcessing, LifecycleNode):
         return response
 
     def _on_tf_timer(self) -> None:
-        try:
-            if not self._active or self._tf is None:
-                return
-            n = self._cfg.node
-            now_ns = self.get_clock().now().nanoseconds
-            self._on_clock_reading(now_ns)  # a jump back resets the tracking first
-            with self._lock:
-                jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
-                if jumped:  # not after _on_clock_reading's reset: only a clock read meanwhile
-                    self._diag.note_reset(time.monotonic(), "the clock jumped back")
-            if jumped:
-                self._tf_timeline.on_backwards()
-            if send is not None:
-                self._send_tf(*send)
-        except Exception as err:  # noqa: BLE001 - never let a timer end spin()
-            self.get_logger().error(f"TF re-broadcast failed: {err!r}",
-                                    throttle_duration_sec=5.0)
+        self._tf_tick()                     # executor_side: clock check, re-broadcast
 
     def _on_steady_tick(self) -> None:
-        """Every second on the steady clock (the diagnostics timer): keyframe markers published
-        at activate while the node clock read 0 (``use_sim_time`` before /clock) are published
-        again stamped once it runs, and a clock that jumped back is seen (`_on_clock_reading`)
-        with ``publish_tf`` off too; a timer on the node clock would wait for /clock as well,
-        but exists only with ``publish_tf``."""
-        outputs = self._outputs
-        if self._active and outputs is not None:
-            now_ns = self.get_clock().now().nanoseconds
-            if not self._on_clock_reading(now_ns):
-                outputs.restamp_keyframes(now_ns)
+        self._steady_tick()                 # executor_side: clock check, keyframe re-stamp
 
     # ------------------------------------------------------------------ diagnostics
     def _summary(self) -> DiagnosticsSummary:

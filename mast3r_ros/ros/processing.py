@@ -303,34 +303,6 @@ class FrameProcessing:
             timings_s=tuple((k, float(v)) for k, v in result.timings_s.items()),
             focal_fit=result.focal_fit))
 
-    # ------------------------------------------------------------------ clock
-    def _on_clock_reading(self, now_ns: int) -> bool:
-        """A node clock reading (integer ns) of the executor thread (the TF timer, the steady
-        tick, /initialpose); True when the clock jumped back (``ros2 bag play --loop --clock``
-        with ``use_sim_time``, a simulator reset): the tracking was reset (its held TF belongs
-        to the old timeline), the TF buffer cleared as tf2 does (`admission.TfTimeline
-        .after_clock`), and the latched ~/keyframes are stamped on the new timeline."""
-        with self._lock:
-            jumped = self._tracking.clock_jumped_back(now_ns)
-            if jumped:
-                self._diag.note_reset(time.monotonic(), "the clock jumped back")
-        cleared = self._tf_timeline.after_clock(now_ns)
-        if cleared and self._tf is not None:
-            self._tf.clear()
-        elif jumped:  # the timeline saw the jump first: suspect the buffer (after_lookup)
-            self._tf_timeline.on_backwards()
-        if not (jumped or cleared):
-            return False
-        outputs = self._outputs
-        if outputs is not None:
-            outputs.restamp_keyframes(now_ns)
-        self.get_logger().warning(
-            "the clock jumped back (bag loop or sim reset): "
-            + ("tracking reset, no TF until relocalized; " if jumped else "")
-            + ("TF buffer cleared (old timeline)" if cleared else
-               "the TF buffer is cleared if a lookup fails"))
-        return True
-
     def _send_tf(self, tf: TfToPublish, stamp_ns: int) -> None:
         client = self._tf
         if client is not None:

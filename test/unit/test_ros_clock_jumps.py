@@ -3,15 +3,43 @@
 `tf_timeout_s` is the whole wait of a frame for its TF (base->camera and base->odom share one
 deadline), and a node clock that jumps back (``ros2 bag play --loop --clock`` with
 ``use_sim_time``, a simulator reset) clears the TF buffer as tf2 itself does and re-stamps the
-latched ~/keyframes markers.
+latched ~/keyframes markers, seen by the executor-thread callbacks (`ros/executor_side.py`: the
+TF tick, the steady tick, /initialpose) that the node's rclpy callbacks only call.
 """
 
 from __future__ import annotations
 
+from types import SimpleNamespace as NS
+
+import numpy as np
 import pytest
-from test_ros_processing import NS_PER_S, Host, image, stamp
+from scipy.spatial.transform import Rotation
+from test_ros_processing import NS_PER_S, Host as FrameHost, LookupError_, Tf, image, stamp
 
 from mast3r_ros.ros import admission, processing
+from mast3r_ros.ros.executor_side import ExecutorSide
+
+
+class LatestTf(Tf):
+    """The fake TF client; a lookup at None (the latest) as /initialpose does."""
+
+    def lookup(self, target, source, stamp_msg, timeout_s):
+        if stamp_msg is None:
+            self.lookups.append((target, source, None, timeout_s))
+            if target == source:
+                return np.eye(4)
+            if self.fail:
+                raise LookupError_(f"no transform {source} -> {target}")
+            return self.odom_from_base.copy()
+        return super().lookup(target, source, stamp_msg, timeout_s)
+
+
+class Host(ExecutorSide, FrameHost):
+    """The fake node of test_ros_processing with the executor-thread callbacks."""
+
+    def __init__(self, *a, **k):
+        super().__init__(*a, **k)
+        self._tf = LatestTf()
 
 
 class SlowTf:
@@ -154,3 +182,134 @@ def test_a_lookup_that_began_before_the_clock_jump_does_not_end_the_suspicion():
     assert tf.cleared == 1
     assert host._tf_timeline.after_lookup(False) is False   # once
 
+
+
+def _initialpose(x=1.0, y=2.0, yaw_deg=90.0, frame_id="map"):
+    q = Rotation.from_euler("z", yaw_deg, degrees=True).as_quat()
+    pose = NS(position=NS(x=x, y=y, z=0.0), orientation=NS(x=q[0], y=q[1], z=q[2], w=q[3]))
+    return NS(header=NS(frame_id=frame_id, stamp=NS(sec=0, nanosec=0)),
+              pose=NS(pose=pose, covariance=[0.0] * 36))
+
+
+def _localized_then_jumped(**node):
+    """A host whose first frame localized and whose TF went out; the clock then jumped back."""
+    host = _host(**node)
+    host._process(image(stamp(0)))
+    host.clock.now_ns += NS_PER_S // 20
+    host._tf_tick()
+    assert len(host._tf.sent) == 2 and host._tf.cleared == 0
+    host.clock.now_ns = 40 * NS_PER_S
+    return host
+
+
+def _new_lines(host, since):
+    return host.logger.lines[since:]
+
+
+def test_a_clock_jump_seen_at_initialpose_is_one_warning_and_the_pose_is_kept():
+    """The jump was logged twice (the clock check's warning, then the node's own) and neither
+    said that the operator's pose was applied; now one warning says both, and the pose is set on
+    the new timeline (the next TF tick broadcasts it instead of dropping it)."""
+    host = _localized_then_jumped()
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    lines = _new_lines(host, n)
+    assert len(lines) == 1, lines
+    level, text = lines[0]
+    assert level == "warning" and text.startswith("initial pose received (1.00, 2.00, 0.00)")
+    assert "clock jumped back" in text and "TF buffer cleared" in text
+    assert host._tf.cleared == 1 and host._outputs.restamped == [40 * NS_PER_S]
+    assert host._tracking.prior_source == "initialpose"
+    sent = len(host._tf.sent)
+    host.clock.now_ns += NS_PER_S // 20
+    host._tf_tick()
+    assert len(host._tf.sent) == sent + 1 and host._tf.sent_tf.child == "base_link"
+    np.testing.assert_allclose(host._tf.sent_tf.parent_from_child[:3, 3], [1.0, 2.0, 0.0])
+    assert host._tf.sent[-1] == host.clock.now_ns + NS_PER_S // 10   # on the new timeline
+
+
+class ClearedTf(LatestTf):
+    """tf2 after a clear: no dynamic transform until the new timeline's /tf arrives."""
+
+    def clear(self):
+        super().clear()
+        self.fail = True
+
+
+def test_initialpose_right_after_a_clock_jump_never_takes_the_old_timelines_odometry():
+    """With odometry, the clock is checked before the odometry is read: the buffer the jump
+    cleared has none yet, so the pose is refused in one warning that says why and what to do,
+    instead of being set with the old timeline's odom -> base_link."""
+    host = _localized_then_jumped(odom_frame="odom")
+    host._tf = ClearedTf()
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    lines = _new_lines(host, n)
+    assert len(lines) == 1, lines
+    level, text = lines[0]
+    assert level == "warning" and text.startswith("ignoring /initialpose: no transform")
+    assert "clock jumped back" in text and "send the pose again" in text
+    assert host._tf.cleared == 1 and host._tf.lookups[-1][:3] == ("odom", "base_link", None)
+    assert host._tracking.prior_source != "initialpose" and host._tracking.held_tf is None
+
+
+def test_initialpose_without_a_clock_jump_is_one_info_line():
+    host = _host(odom_frame="odom")
+    host._tf.odom_from_base[:3, 3] = [0.5, 0.0, 0.0]
+    host._initial_pose(_initialpose(yaw_deg=0.0))
+    assert [lvl for lvl, _ in host.logger.lines] == ["info"]
+    assert host._tf.cleared == 0 and host._outputs.restamped == []
+    assert host._tracking.held_tf.parent == "map" and host._tracking.held_tf.child == "odom"
+    np.testing.assert_allclose(host._tracking.held_tf.parent_from_child[:3, 3], [0.5, 2.0, 0.0])
+    assert dict(host.summary().values)["last_reset"] == "/initialpose received"
+
+
+def test_initialpose_refusals_are_one_warning_each():
+    host = _host()
+    host._initial_pose(_initialpose(frame_id="odom"))
+    host._active = False
+    host._initial_pose(_initialpose())
+    assert [lvl for lvl, _ in host.logger.lines] == ["warning", "warning"]
+    assert "set rviz's fixed frame to map" in host.logger.lines[0][1]
+    assert "not active" in host.logger.lines[1][1]
+    assert host._tracking.prior_source == ""
+
+
+def test_the_tf_tick_sees_the_clock_jump_once_and_sends_nothing_of_the_old_timeline():
+    host = _localized_then_jumped()
+    sent = len(host._tf.sent)
+    n = len(host.logger.lines)
+    host._tf_tick()
+    assert len(host._tf.sent) == sent                   # the held map->odom was dropped
+    assert host._tf.cleared == 1 and host._outputs.restamped == [40 * NS_PER_S]
+    assert [lvl for lvl, _ in _new_lines(host, n)] == ["warning"]
+    host.clock.now_ns += NS_PER_S // 20
+    host._tf_tick()
+    assert host._tf.cleared == 1 and len(host._tf.sent) == sent
+    host._active = False
+    host.clock.now_ns = NS_PER_S
+    host._tf_tick()                                     # inactive: not even the clock check
+    assert host._tf.cleared == 1
+
+
+def test_a_failing_tf_tick_logs_and_never_raises():
+    host = _localized_then_jumped()
+    host._tf.send = lambda *a: (_ for _ in ()).throw(RuntimeError("publisher gone"))
+    host.clock.now_ns = 200 * NS_PER_S
+    host._tf_tick()
+    assert host.logger.lines[-1] == ("error", "TF re-broadcast failed: "
+                                              "RuntimeError('publisher gone')")
+
+
+def test_the_steady_tick_restamps_keyframes_and_sees_a_jump_with_publish_tf_off():
+    host = _host(publish_tf=False)
+    host._steady_tick()
+    assert host._outputs.restamped == [100 * NS_PER_S]  # outputs decide if it is due
+    host.clock.now_ns = 5 * NS_PER_S
+    host._steady_tick()
+    # the jump re-stamps them once (not again as the ordinary re-stamp)
+    assert host._outputs.restamped == [100 * NS_PER_S, 5 * NS_PER_S]
+    assert host._tf.cleared == 1
+    host._active = False
+    host._steady_tick()
+    assert len(host._outputs.restamped) == 2

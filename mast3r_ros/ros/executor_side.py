@@ -1,0 +1,168 @@
+"""What the node's executor-thread callbacks decide (no rclpy): the TF re-broadcast tick, the
+steady one-second tick, /initialpose, and a node clock that jumps back seen by any of them.
+
+A mixin of `node.LocalizerNode` over `processing.FrameProcessing` (the state it shares with the
+worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, ``_outputs``,
+``_cfg``, ``_active``, ``get_clock``, ``get_logger``, ``lookup_errors``). The node's callbacks only
+call these methods, so the wiring is tested without ROS (test_ros_clock_jumps); test/ros runs the
+same through rclpy.
+
+A node clock that jumps back more than a second (``ros2 bag play --loop --clock`` with
+``use_sim_time``, a simulator reset) resets the tracking (its held map->odom is the old
+timeline's), clears the TF buffer as tf2 does (`admission.TfTimeline.after_clock`) and stamps the
+latched ~/keyframes on the new timeline; it is said in one warning.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+from typing import Any
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.ros.frames import localization_tf, planar_pose
+from mast3r_ros.ros.processing import FrameProcessing
+from mast3r_ros.ros.tracking import initial_pose_to_map_from_base
+
+JUMP = "the clock jumped back (bag loop or sim reset)"
+
+
+@dataclasses.dataclass(frozen=True)
+class ClockJump:
+    """What a node clock reading found: ``reset`` (the tracking held a TF of the old timeline
+    and was reset), ``cleared`` (the TF buffer was cleared). Falsy when neither."""
+
+    reset: bool = False
+    cleared: bool = False
+
+    def __bool__(self) -> bool:
+        return self.reset or self.cleared
+
+
+class ExecutorSide(FrameProcessing):
+    """The executor thread's callbacks of `node.LocalizerNode`, without rclpy (see module)."""
+
+    # ------------------------------------------------------------------ clock
+    def _check_clock(self, now_ns: int) -> ClockJump:
+        """A node clock reading (integer ns) of the executor thread: when it jumped back, the
+        tracking is reset, the TF buffer cleared and the latched ~/keyframes stamped ``now_ns``.
+        Logs nothing (the caller says it once, `clock_jump_warning`)."""
+        with self._lock:
+            reset = self._tracking.clock_jumped_back(now_ns)
+            if reset:
+                self._diag.note_reset(time.monotonic(), "the clock jumped back")
+        cleared = self._tf_timeline.after_clock(now_ns)
+        if cleared and self._tf is not None:
+            self._tf.clear()
+        elif reset:  # the timeline saw the jump first: suspect the buffer (after_lookup)
+            self._tf_timeline.on_backwards()
+        jump = ClockJump(reset, cleared)
+        outputs = self._outputs
+        if jump and outputs is not None:
+            outputs.restamp_keyframes(now_ns)
+        return jump
+
+    def _on_clock_reading(self, now_ns: int) -> bool:
+        """`_check_clock`, warning once when the clock jumped back; True then."""
+        jump = self._check_clock(now_ns)
+        if jump:
+            self.get_logger().warning(clock_jump_warning(jump))
+        return bool(jump)
+
+    # ------------------------------------------------------------------ timers
+    def _tf_tick(self) -> None:
+        """The TF timer (node clock, ``tf_publish_rate``): a clock jump back is seen first,
+        then the held map->odom is re-broadcast stamped now + transform_tolerance. Never
+        raises (an error is logged, throttled)."""
+        try:
+            if not self._active or self._tf is None:
+                return
+            n = self._cfg.node
+            now_ns = self.get_clock().now().nanoseconds
+            self._on_clock_reading(now_ns)  # a jump back resets the tracking first
+            with self._lock:
+                jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
+                if jumped:  # not after _on_clock_reading's reset: only a clock read meanwhile
+                    self._diag.note_reset(time.monotonic(), "the clock jumped back")
+            if jumped:
+                self._tf_timeline.on_backwards()
+            if send is not None:
+                self._send_tf(*send)
+        except Exception as err:  # noqa: BLE001 - never let a timer end spin()
+            self.get_logger().error(f"TF re-broadcast failed: {err!r}",
+                                    throttle_duration_sec=5.0)
+
+    def _steady_tick(self) -> None:
+        """Every second on the steady clock (the diagnostics timer), while active: keyframe
+        markers published at activate while the node clock read 0 (``use_sim_time`` before
+        /clock) are published again stamped once it runs, and a clock that jumped back is seen
+        with ``publish_tf`` off too (a timer on the node clock would wait for /clock as well,
+        and exists only with ``publish_tf``)."""
+        outputs = self._outputs
+        if self._active and outputs is not None:
+            now_ns = self.get_clock().now().nanoseconds
+            if not self._on_clock_reading(now_ns):
+                outputs.restamp_keyframes(now_ns)
+
+    # ------------------------------------------------------------------ /initialpose
+    def _initial_pose(self, msg: Any) -> None:
+        """/initialpose (``geometry_msgs/PoseWithCovarianceStamped`` in ``map_frame``): reset
+        the tracking around the operator's base pose, carried by the latest odometry, and hold
+        it as the broadcast map->odom (``publish_tf``) until a frame localizes.
+
+        A clock jump back is seen first: the state is reset now, not at the next TF tick (which
+        would drop the operator's pose with the old timeline), and the odometry is then read
+        from the buffer the jump cleared, never the old timeline's. Refused with one warning
+        (inactive, another frame, no odometry TF yet); never raises."""
+        if not self._active:
+            self.get_logger().warning("ignoring /initialpose: the node is not active")
+            return
+        jump = ClockJump()
+        try:
+            n = self._cfg.node
+            map_from_base = initial_pose_to_map_from_base(msg, n.map_frame)
+            jump = self._check_clock(self.get_clock().now().nanoseconds)
+            odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
+                                             None, timeout_s=0.0)
+            odom = odom_from_base if n.odom_frame else None
+            hold = (localization_tf(planar_pose(map_from_base) if n.two_d_mode else
+                                    map_from_base, odom, n.map_frame, n.odom_frame, n.base_frame)
+                    if n.publish_tf else None)
+        except (InputError, *self.lookup_errors) as err:
+            after = (f" ({JUMP} just before it: {_done(jump)}; send the pose again once the "
+                     "new timeline's TF arrives)" if jump else "")
+            self.get_logger().warning(f"ignoring /initialpose: {err}{after}")
+            return
+        except Exception as err:  # noqa: BLE001 - never let a callback end spin()
+            self.get_logger().error(f"/initialpose handling failed: {err!r}")
+            return
+        with self._lock:
+            self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
+            self._diag.note_reset(time.monotonic(), "/initialpose received")
+        x, y, z = map_from_base[:3, 3]
+        line = (f"initial pose received ({x:.2f}, {y:.2f}, {z:.2f}): tracking reset, the next "
+                "image is localized around it")
+        if not jump:
+            self.get_logger().info(line)
+        elif jump.cleared:
+            self.get_logger().warning(f"{line}; {JUMP} just before it: {_done(jump)}, the pose "
+                                      "is set on the new timeline")
+        else:
+            self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry is the "
+                                      "latest in the TF buffer, which may still be the old "
+                                      "timeline's (set the pose again if the robot is misplaced)")
+
+
+def clock_jump_warning(jump: ClockJump) -> str:
+    """The one warning line for a node clock that jumped back."""
+    parts = [JUMP + ":"]
+    if jump.reset:
+        parts.append("tracking reset, no TF until relocalized;")
+    parts.append("TF buffer cleared (old timeline)" if jump.cleared else
+                 "the TF buffer is cleared if a lookup fails")
+    return " ".join(parts)
+
+
+def _done(jump: ClockJump) -> str:
+    return ", ".join(what for what, done in (("tracking reset", jump.reset),
+                                             ("TF buffer cleared", jump.cleared)) if done)
