@@ -91,6 +91,10 @@ class DiagnosticsWindow:
         self.last_error_t_s = -math.inf
         self.last_reset = ""
         self.config_warning = ""  # set at configure: a map_frame other than the map's, ...
+        # why the node is not configured (ERROR while not active): bad start-up parameter
+        # values still in force (`params.startup_errors_text`), the last configure's failure
+        self.parameter_errors = ""
+        self.configure_error = ""
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
@@ -178,11 +182,22 @@ class DiagnosticsWindow:
             ("resets", str(self.total["resets"])),
             ("last_reset", self.last_reset or "none"),
             ("config_warning", self.config_warning or "none"),
+            ("config_error", self._config_error() or "none"),
             *self._focal_values(),
         ]
         values += _stage_medians(recs)
         level, message = self._level(now_s, track, active, recs)
         return DiagnosticsSummary(level, message, values)
+
+    def _config_error(self) -> str:
+        """Why configure fails or failed, while that holds: the last configure's error (cleared
+        by a configure that succeeds), else bad start-up parameter values still in force."""
+        if self.configure_error:
+            return f"configure failed: {self.configure_error}"
+        if self.parameter_errors:
+            return ("invalid parameter values, configure will fail until they are set right: "
+                    + self.parameter_errors)
+        return ""
 
     def _focal_values(self) -> List[Tuple[str, str]]:
         ev = self.focal.evidence()
@@ -199,6 +214,9 @@ class DiagnosticsWindow:
             if self.configuring_since_s is not None:
                 return STALE, (f"configuring: loading the model and the map "
                                f"({now_s - self.configuring_since_s:.0f} s so far)")
+            error = self._config_error()
+            if error:
+                return ERROR, error
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"inference error: {self.last_error}"

@@ -97,6 +97,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
         # _lock, _tracking, _diag, _intrinsics, _info_topic, _errors, _warnings, _tf_timeline
         self._init_frame_path()
+        for line in params.startup_error_lines(self._param_errors):  # also on /diagnostics
+            self.get_logger().error(line)
+        self._diag.parameter_errors = params.startup_errors_text(self._param_errors)
         self._active = False
         self._exiting = threading.Event()       # main() is stopping the process
         self._join_timeout_s = WORKER_JOIN_TIMEOUT_S
@@ -127,6 +130,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         cfg = self._cfg
         ok, reason = params.check_parameter_updates(updates, self._param_errors,
                                                     configured=cfg is not None)
+        if ok:                                  # a bad start-up value set right
+            with self._lock:
+                self._diag.parameter_errors = params.startup_errors_text(self._param_errors)
         if ok and cfg is not None:
             self._cfg = params.apply_live(cfg, updates)
             timer = self._tf_timer
@@ -211,12 +217,15 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
             return FAILURE
         except Mast3rRosError as err:
             self.get_logger().error(f"configure failed: {err}")
+            with self._lock:                    # ERROR on /diagnostics until configured
+                self._diag.configure_error = str(err)
             self._stop_worker_after_failed_configure()
             return FAILURE
         self._cfg, self._localizer = cfg, localizer
         from mast3r_ros.core.localizer.pipeline import map_frame_mismatch  # loaded already
 
         with self._lock:  # logged by Localizer.from_config; on /diagnostics while configured
+            self._diag.configure_error = ""
             self._diag.config_warning = map_frame_mismatch(cfg.node.map_frame,
                                                            localizer.keyframe_map) or ""
             self._diag.set_focal_tolerance(cfg.localizer.gates.max_focal_error)

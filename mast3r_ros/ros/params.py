@@ -233,6 +233,21 @@ def parameter_override_names(node: Any) -> Optional[List[str]]:
     return names
 
 
+def startup_errors_text(errors: Mapping[str, str]) -> str:
+    """`declare_parameters`' errors still in force, in one line ("" when none): /diagnostics
+    says them while the node is unconfigured."""
+    return "; ".join(errors.values())
+
+
+def startup_error_lines(errors: Mapping[str, str]) -> List[str]:
+    """One error line per bad start-up value (`declare_parameters`), logged when the node
+    starts: configure would say them only when someone configures it."""
+    defaults = {d.name: d.default for d in all_parameter_descriptors()}
+    return [f"{why}; the default {defaults.get(name)!r} is declared instead and configure fails "
+            f"until it is set right (ros2 param set {name} <value>, or fix the parameter file)"
+            for name, why in errors.items()]
+
+
 def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Config:
     """The declared parameters (``value_of(name)``) -> a validated `Config`.
 
@@ -241,7 +256,7 @@ def read_config(value_of: Callable[[str], Any], errors: Mapping[str, str]) -> Co
     """
     if errors:
         raise ConfigError("invalid parameter values from the parameter file or command line: "
-                          + "; ".join(errors.values()))
+                          + startup_errors_text(errors))
     return params_to_config({d.name: value_of(d.name) for d in all_parameter_descriptors()})
 
 

@@ -386,3 +386,25 @@ def test_the_focal_warning_follows_the_configured_tolerance_and_a_right_fx_is_ok
     for k in range(12):
         d.add(FrameRecord(1.3 + 0.1 * k, True, 100, focal_fit=_focal(k, 0.9)))
     assert d.summary(2.6, Track.TRACKING, True).level == OK  # 10 % is within a 15 % gate
+
+
+def test_why_the_node_is_not_configured_is_an_error_on_diagnostics():
+    """A failed configure or a bad start-up parameter value was said only in the log, while
+    /diagnostics said STALE 'not active (configure and activate ...)': a robot monitor showed
+    nothing wrong. Now ERROR with the reason, until a configure succeeds."""
+    d = DiagnosticsWindow()
+    d.parameter_errors = "parameter 'tf_publish_rate': expecting type 'DOUBLE'"
+    s = d.summary(1.0, Track.UNINITIALIZED, active=False)
+    assert s.level == ERROR and s.message == (
+        "invalid parameter values, configure will fail until they are set right: "
+        "parameter 'tf_publish_rate': expecting type 'DOUBLE'")
+    assert dict(s.values)["config_error"] == s.message
+    d.configure_error = "map folder not found: /maps/x"      # the last configure's, first
+    s = d.summary(2.0, Track.UNINITIALIZED, active=False)
+    assert s.level == ERROR and s.message == "configure failed: map folder not found: /maps/x"
+    d.configuring_since_s = 2.0                               # a configure under way says so
+    assert d.summary(3.0, Track.UNINITIALIZED, active=False).level == STALE
+    d.configuring_since_s = None
+    d.configure_error = d.parameter_errors = ""               # configured
+    s = d.summary(4.0, Track.UNINITIALIZED, active=False)
+    assert s.level == STALE and dict(s.values)["config_error"] == "none"

@@ -291,3 +291,19 @@ def test_parameter_override_names_reads_rclpys_private_overrides_only_when_it_ca
     assert params.parameter_override_names(node) == names
     # whatever came back feeds the warnings without raising
     params.unknown_parameter_warnings(params.parameter_override_names(node) or ())
+
+
+def test_bad_start_values_are_said_when_the_node_starts_and_until_set_right():
+    """A bad value in the parameter file was said only at configure (with a lifecycle manager
+    that configures later, or never: nothing in the log, /diagnostics STALE); each is now one
+    error line at start naming the default in force and how to fix it, and the text the
+    node's /diagnostics carries while it holds."""
+    node = FakeNode({"tf_publish_rate": "fast"})
+    errors = params.declare_parameters(node, lambda d: None)
+    lines = params.startup_error_lines(errors)
+    assert len(lines) == 1 and lines[0].startswith("parameter 'tf_publish_rate': ")
+    assert "the default 20.0 is declared instead" in lines[0]
+    assert "ros2 param set tf_publish_rate <value>" in lines[0]
+    assert params.startup_errors_text(errors) == errors["tf_publish_rate"]
+    assert params.check_parameter_updates([NS(name="tf_publish_rate", value=5.0)], errors)[0]
+    assert params.startup_errors_text(errors) == "" and params.startup_error_lines(errors) == []
