@@ -152,6 +152,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
             return result if isinstance(result, TransitionCallbackReturn) else FAILURE
         except Exception as err:  # noqa: BLE001 - a transition must always return
             self.get_logger().error(f"{name} failed: {err!r}\n{traceback.format_exc()}")
+            if name == "configure":             # ERROR on /diagnostics until configured
+                with self._lock:
+                    self._diag.configure_error = f"{err!r} (traceback in the log)"
             if undo is not None:
                 try:
                     undo()
