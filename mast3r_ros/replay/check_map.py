@@ -2,11 +2,12 @@
 and with the images? (core.map_check; the same check `build-map` runs before writing a map.)
 
 Exit 0 with a one-line summary when the map is consistent (or cannot be checked: no depth, one
-keyframe), then a ``note:`` line for each build that skipped frames it could not read (the
-manifest's ``unreadable_frames``, a merged map's ``merged_from``: `unreadable_notes`) and for
-each source of a merged map rebuilt with other content since (`changed_source_notes`); 2 with
-the one-line message naming the keyframes, the figures, the likely cause and the fix when it
-is not.
+keyframe), then a ``note:`` line for the frames the build skipped without a pose (the
+manifest's ``frames_without_pose``: `no_pose_notes`), for each build that skipped frames it
+could not read (the manifest's ``unreadable_frames``, a merged map's ``merged_from``:
+`unreadable_notes`) and for each source of a merged map rebuilt with other content since
+(`changed_source_notes`); 2 with the one-line message naming the keyframes, the figures, the
+likely cause and the fix when it is not.
 """
 
 from __future__ import annotations
@@ -102,7 +103,8 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                                   f"its recording with that fix (mast3r-ros build-map SOURCE "
                                   f"--out {args.map} --overwrite ...)")
     text.write(f"{args.map}: {report.summary()}\n")
-    for note in unreadable_notes(kmap.manifest) + changed_source_notes(kmap.manifest):
+    for note in (no_pose_notes(kmap.manifest) + unreadable_notes(kmap.manifest)
+                 + changed_source_notes(kmap.manifest)):
         text.write(f"note: {args.map}: {note}\n")  # not errors: what the map may lack
     foreign = foreign_entries(args.map)
     if foreign:  # found only when --overwrite refused the map, before
@@ -133,10 +135,14 @@ def _refuse_damaged(kmap: Any, path: str, text: Any) -> None:
 
 
 def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
-    """A map manifest's records of frames its build(s) skipped: ``unreadable_frames`` and
-    ``frames_not_read`` (a build-map map's: frames not decoded) and ``merged_from`` (a merged
-    map's sources, each with its own), as written; {} when there are none."""
+    """A map manifest's records of frames its build(s) skipped: ``frames_without_pose``
+    (build-map's frames that got no pose), ``unreadable_frames`` and ``frames_not_read`` (a
+    build-map map's: frames not decoded) and ``merged_from`` (a merged map's sources, each
+    with its own), as written; {} when there are none."""
     out = {}
+    if isinstance(manifest.get("frames_without_pose"), dict) and manifest[
+            "frames_without_pose"].get("count"):
+        out["frames_without_pose"] = manifest["frames_without_pose"]
     if manifest.get("unreadable_frames"):
         out["unreadable_frames"] = manifest["unreadable_frames"]
     if isinstance(manifest.get("frames_not_read"), dict) and manifest["frames_not_read"].get(
@@ -170,6 +176,22 @@ def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> N
     raise InputError(f"{option} {path} lies inside the map folder {map_path}: writing it "
                      f"would {what}; write it outside the map (e.g. {option} "
                      f"{example})")
+
+
+def no_pose_notes(manifest: Dict[str, Any]) -> List[str]:
+    """The line for a map whose build skipped frames that got no pose (the manifest's
+    ``frames_without_pose``, as build-map's summary counts them): 'built from 8 frames, 7
+    without a pose and skipped (no keyframe taken from them): REASON'; [] when none was."""
+    record = manifest.get("frames_without_pose")
+    count = record.get("count") if isinstance(record, dict) else None
+    if not isinstance(count, int) or count <= 0:
+        return []
+    frames = record.get("of_frames")
+    of = f"from {frames} frames, " if isinstance(frames, int) else ""
+    reason = record.get("reason")
+    why = f": {reason}" if isinstance(reason, str) and reason else ""
+    return [f"built {of}{count} without a pose and skipped (no keyframe taken from them)"
+            f"{why}"]
 
 
 def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:

@@ -390,6 +390,14 @@ def test_the_build_summary_counts_the_frames_without_a_pose(demo_seq, tmp_path, 
     record = _manifest(str(tmp_path / "map"))["frames_without_pose"]
     assert record["count"] == 7 and record["of_frames"] == 8, record
     assert "groundtruth.txt" in record["reason"], record
+    # check-map says it too (it did not: neither its note lines nor its --json)
+    js = tmp_path / "check.json"
+    assert main(["check-map", str(tmp_path / "map"), "--json", str(js),
+                 "--log-level", "error"]) == 0
+    out = capsys.readouterr().out
+    assert (f"note: {tmp_path / 'map'}: built from 8 frames, 7 without a pose and skipped (no "
+            "keyframe taken from them): ") in out, out
+    assert json.loads(js.read_text())["frames_without_pose"] == record
 
 
 def test_frames_in_gaps_of_the_trajectory_say_max_gap_s(demo_seq, tmp_path, caplog):
