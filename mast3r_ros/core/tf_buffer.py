@@ -7,6 +7,13 @@ requested stamp by the one pose-at-stamp rule of `trajectory.poses_at_stamps` (e
 linear/slerp interpolation across a gap of at most ``max_gap_ns``, else the nearest sample within
 ``tolerance_ns``). Stamps are integer nanoseconds.
 
+The gap an edge is interpolated across is its own: the larger of ``max_gap_ns`` and
+`EDGE_GAP_PERIODS` times the edge's median sample spacing (`edge_max_gap_ns`). tf2 interpolates
+across any gap, and a slowly published edge is normal in ROS (REP 105: map -> odom from a
+localizer at a few Hz); a frame between two samples of a 5 Hz map -> odom had no pose with a
+``max_gap_ns`` of 0.1 s. A hole in a fast edge (odom -> base_link at 50 Hz, 1 s without a
+sample) is still refused: its median spacing is 0.02 s, so its gap stays ``max_gap_ns``.
+
 An offline read keeps every sample of a bag's tf (an hour of 100 Hz odometry and five 50 Hz
 edges: 1.26 M samples), so an edge keeps them in numpy columns, not as Python objects: 64 B a
 sample given as translation + quaternion (`TransformBuffer.add_dynamic_tq`, what the bag reader
@@ -35,9 +42,9 @@ class TransformError(InputError):
 class ExtrapolationError(TransformError):
     """The frames are connected, but a time-varying edge has no sample near the stamp.
 
-    ``gap_ns``: when the stamp lies between two samples of the edge that are more than
-    ``max_gap_ns`` apart (the edge is published too sparsely for the pose-at-stamp rule), how
-    far apart they are; None when the stamp is before the first or after the last sample."""
+    ``gap_ns``: when the stamp lies between two samples of the edge that are farther apart than
+    the edge is interpolated across (`edge_max_gap_ns`: a dropout in its samples), how far
+    apart they are; None when the stamp is before the first or after the last sample."""
 
     def __init__(self, message: str, gap_ns: Optional[int] = None) -> None:
         super().__init__(message)
@@ -47,6 +54,26 @@ class ExtrapolationError(TransformError):
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
     # a copy: a caller that fills one array for every message must not rewrite stored samples
     return np.array(finite_pose(parent_from_child, f"transform {parent} -> {child}"))
+
+
+# A time-varying tf edge is interpolated across gaps up to this many times its median sample
+# spacing (when more than max_gap_ns): the jitter of a publisher at its own rate, not a lost
+# message (a 5 Hz edge 0.2 s apart interpolated, not its 0.4 s gap where one message is missing)
+EDGE_GAP_PERIODS = 1.5
+# the median spacing of fewer samples says nothing of the publisher's rate: max_gap_ns alone
+_MIN_SAMPLES_FOR_RATE = 4
+
+
+def edge_max_gap_ns(max_gap_ns: Optional[int], spacing_ns: Optional[float]) -> Optional[int]:
+    """The longest gap (int ns) a time-varying edge is interpolated across: ``max_gap_ns``, or
+    `EDGE_GAP_PERIODS` times ``spacing_ns`` (the edge's median sample spacing, ns; None when it
+    has fewer than 4 samples) when that is longer. None (any gap, as tf2) for ``max_gap_ns``
+    None."""
+    if max_gap_ns is None:
+        return None
+    if spacing_ns is None:
+        return max_gap_ns
+    return max(int(max_gap_ns), int(round(EDGE_GAP_PERIODS * spacing_ns)))
 
 
 # How an edge keeps its samples: 4x4 matrices (`add_dynamic`: 136 B a sample with its stamp)
@@ -81,12 +108,13 @@ class _Edge:
     does) and trimmed once, at the first lookup after an add (two threads' first lookups both
     sort, to the same columns). A static edge keeps its one matrix in ``pose``."""
 
-    __slots__ = ("parent", "static", "pose", "width", "_cols", "_ready")
+    __slots__ = ("parent", "static", "pose", "width", "_cols", "_ready", "_spacing")
 
     def __init__(self, parent: str, static: bool) -> None:
         self.parent, self.static = parent, static
         self.pose: Optional[np.ndarray] = None
         self.width, self._ready = 0, True
+        self._spacing: Optional[float] = None  # median sample spacing (ns), set with `_cols`
         self._cols: Tuple[np.ndarray, np.ndarray, int] = (
             np.empty(0, np.int64), np.empty((0, 0), np.float64), 0)
 
@@ -129,6 +157,9 @@ class _Edge:
             if len(stamps) < room and np.may_share_memory(stamps, self._cols[0]):
                 # not copied by the sort: trim the spare room
                 stamps, poses = stamps.copy(), poses.copy()
+            # once per add, not per lookup (a median over an hour of 100 Hz tf: ~8 ms)
+            self._spacing = (float(np.median(trajectory.stamp_steps(stamps)[0]))
+                             if len(stamps) >= _MIN_SAMPLES_FOR_RATE else None)
             self._cols = (stamps, poses, len(stamps))
             self._ready = True
         if self.width == _TQ:
@@ -141,10 +172,14 @@ class _Edge:
         if self.static:
             return self.pose
         stamps, poses = self._samples()
-        pose, valid = poses_at_samples(stamps, poses, [stamp_ns], tolerance_ns, max_gap_ns)
+        spacing = self._spacing  # set by `_samples` before it marked the columns ready
+        allowed = edge_max_gap_ns(max_gap_ns, spacing)
+        pose, valid = poses_at_samples(stamps, poses, [stamp_ns], tolerance_ns, allowed)
         if valid[0]:
             return pose[0]
-        gap = "any" if max_gap_ns is None else f"{max_gap_ns * 1e-9:.3f} s"
+        gap = "any" if allowed is None else f"{allowed * 1e-9:.3f} s"
+        if spacing is not None and max_gap_ns is not None and allowed != max_gap_ns:
+            gap += f", {EDGE_GAP_PERIODS:g} x its median sample spacing of {spacing * 1e-9:.3f} s"
         around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `_samples`
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         if stamps[0] == stamps[-1] == 0 and stamp_ns != 0:
@@ -326,9 +361,12 @@ class TransformBuffer:
 
         Each time-varying edge is taken at ``stamp_ns`` by `trajectory.poses_at_stamps`:
         interpolated between the samples bracketing it when they are at most ``max_gap_ns`` apart
-        (``None``: any gap, as tf2), else the nearest sample within ``tolerance_ns``, else
-        ``ExtrapolationError``. Unknown or disconnected frames raise ``TransformError``, except
-        that a frame looked up from itself is the identity, known or not (as in tf2).
+        (``None``: any gap, as tf2) or, for an edge of 4 samples or more, at most
+        `EDGE_GAP_PERIODS` times its median sample spacing (`edge_max_gap_ns`: a slowly
+        published edge, as map -> odom at 5 Hz), else the nearest sample within
+        ``tolerance_ns``, else ``ExtrapolationError``. Unknown or disconnected frames raise
+        ``TransformError``, except that a frame looked up from itself is the identity, known
+        or not (as in tf2).
         """
         if target == source:
             return np.eye(4)

@@ -878,14 +878,17 @@ def test_frames_without_a_pose_from_tf_are_counted_with_the_reason(rgbd_bag):
 
 
 def sparse_tf_bag(path: Path, offset_ns: int) -> Path:
-    """Images at 10 Hz from 1.0 s + ``offset_ns``, map -> base_link on /tf at 5 Hz (0.2 s apart,
-    more than the default pose_at_stamp.max_gap_s of 0.1 s) from 1.0 to 2.0 s, moving 1 m per
-    sample: with offset 0 every other image is at a tf sample, with 50 ms none is near one."""
+    """Images at 10 Hz from 1.0 s + ``offset_ns``, map -> base_link on /tf at 50 Hz from 0.98 to
+    2.02 s, moving 5 m/s, with a hole of 0.16 s after every third sample (at 1.0, 1.2, ... 2.0 s
+    +- 20 ms only: its own spacing 0.02 s, its gaps more than the default
+    pose_at_stamp.max_gap_s of 0.1 s): with offset 0 every other image is at a tf sample, the
+    others in a hole; with 50 ms every image is in a hole, 30 ms from the nearest sample."""
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
             ("/camera/color/camera_info", 0, camera_info(900 * MS))]
     for k in range(6):
-        t = S + k * 200 * MS
-        msgs.append(("/tf", t, tf_message([("map", "base_link", t, pose([0, 0, 0], [k, 0, 0]))])))
+        for t in (S + k * 200 * MS + d * MS for d in (-20, 0, 20)):
+            msgs.append(("/tf", t, tf_message([("map", "base_link", t,
+                                                pose([0, 0, 0], [5 * t / S, 0, 0]))])))
     for k in range(10):
         t = S + k * 100 * MS + offset_ns
         msgs.append(("/camera/color/image_raw", t, image(t, "rgb8", RGB)))
@@ -923,10 +926,10 @@ def test_build_map_of_a_bag_with_one_invalid_tf_sample_skips_only_the_frame_in_i
 
 
 def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
-    """map -> base_link at 5 Hz with pose_at_stamp.max_gap_s 0.1 s: build-map said '5 frames
-    had no pose and were skipped' without a reason, and when no frame had a pose told the user
-    to pass the --pose-frames they had passed. Both now name the tf gap and the --params fix,
-    which then builds the map."""
+    """map -> base_link at 50 Hz with holes of 0.16 s, pose_at_stamp.max_gap_s 0.1 s: build-map
+    said '5 frames had no pose and were skipped' without a reason, and when no frame had a pose
+    told the user to pass the --pose-frames they had passed. Both now name the tf gap and the
+    --params fix, which then builds the map."""
     from mast3r_ros.replay.cli import main
 
     some = str(sparse_tf_bag(tmp_path / "some", 0))
@@ -935,8 +938,8 @@ def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
     (warned,) = [ln for ln in capsys.readouterr().err.splitlines() if "had no pose" in ln]
     assert "5 frames had no pose and were skipped: transform map -> base_link is not available " \
            "at t=1.100000 s" in warned, warned
-    assert warned.endswith("its samples around t are 0.200 s apart); to interpolate across gaps "
-                           "up to 0.200 s, set 'pose_at_stamp: max_gap_s: 0.2' (under "
+    assert warned.endswith("its samples around t are 0.160 s apart); to interpolate across gaps "
+                           "up to 0.160 s, set 'pose_at_stamp: max_gap_s: 0.16' (under "
                            "ros__parameters) in a --params YAML"), warned
     none = str(sparse_tf_bag(tmp_path / "none", 50 * MS))
     argv = ["build-map", none, "--out", str(tmp_path / "map2"), "--pose-frames",
@@ -945,7 +948,7 @@ def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
     (error,) = [ln for ln in capsys.readouterr().err.splitlines() if ": error: " in ln]
     assert error.startswith("mast3r-ros build-map: error: no frame has a pose: transform map -> "
                             "base_link is not available at t=1.050000 s"), error
-    assert "set 'pose_at_stamp: max_gap_s: 0.2'" in error and "--pose-frames" not in error
+    assert "set 'pose_at_stamp: max_gap_s: 0.16'" in error and "--pose-frames" not in error
     params = tmp_path / "params.yaml"
     params.write_text("mast3r_localizer:\n  ros__parameters:\n    pose_at_stamp:\n"
                       "      max_gap_s: 0.2\n")

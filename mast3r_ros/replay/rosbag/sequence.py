@@ -76,19 +76,19 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
     ``header.frame_id``), each tf edge taken at the image stamp by the one pose-at-stamp rule
     (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
-    defaults when None); frames it gives no pose get ``None``. ``depth_scale`` (raw depth units per
-    metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based) chooses the
-    run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
+    defaults when None; an edge published slower is interpolated across 1.5 times its own spacing,
+    `tf_buffer.edge_max_gap_ns`); frames it gives no pose get ``None``. ``depth_scale`` (raw depth
+    units per metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based)
+    chooses the run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
     with a warning naming the runs. Raises `InputError` for a ``run`` the bag does not have, and,
-    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read
-    without ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the
-    bag's depth-like topics). ``image_rectified``: the image topic is rectified, so the
-    intrinsics are the CameraInfo's P with no distortion
-    (`message_fields.camera_info_to_intrinsics`). ``camera_info_name``: how messages name the
-    given ``camera_info`` (e.g. ``"--camera-info cam.yaml"``). ``before_index``: called once the
-    bag is open and its topics chosen, before the indexing pass (which reads every message of
-    them: seconds to minutes), for a caller's own refusals (``localize``: a ``--map`` that is
-    no map); what it raises propagates.
+    when ``depth_needed_by`` names what needs depth (``"the sift matcher"``), for a bag read without
+    ``depth_topic``, before the indexing pass (`no_depth_reason` says why and lists the bag's
+    depth-like topics). ``image_rectified``: the image topic is rectified, so the intrinsics are the
+    CameraInfo's P with no distortion (`message_fields.camera_info_to_intrinsics`).
+    ``camera_info_name``: how messages name the given ``camera_info`` (e.g. ``"--camera-info
+    cam.yaml"``). ``before_index``: called once the bag is open and its topics chosen, before the
+    indexing pass (which reads every message of them: seconds to minutes), for a caller's own
+    refusals (``localize``: a ``--map`` that is no map); what it raises propagates.
     """
 
     def __init__(
