@@ -47,6 +47,7 @@ from .cli_options import (
     note_unused_workers,
     offline_warmup,
     overrides_default,
+    root_logging_given_back,
 )
 
 from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hint
@@ -454,7 +455,8 @@ def _on_sigterm():
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Entry point of ``mast3r-ros``; returns the exit code (130 after Ctrl-C, 143 after
     SIGTERM, each leaving what Ctrl-C leaves)."""
-    with escaping_stdout():  # a path outside stdout's encoding: escaped, not a traceback
+    # a path outside stdout's encoding: escaped, not a traceback; the caller's logging kept
+    with escaping_stdout(), root_logging_given_back():
         return _main(argv)
 
 

@@ -384,6 +384,23 @@ def os_error_text(e: OSError, args: argparse.Namespace) -> str:
     return f"cannot use path{where}: {e.strerror or e} (check the paths given)"
 
 
+@contextlib.contextmanager
+def root_logging_given_back() -> Iterator[None]:
+    """Within it `_setup_logging` may replace the root logger's handlers and level; after, they
+    are given back as found when there were handlers (a test's ``caplog``, a script's
+    ``logging.basicConfig``: `replay.cli.main` called in-process left them removed, and caplog
+    captured nothing after it). With none (the console script) the CLI's handler stays, for
+    what is logged at exit."""
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    try:
+        yield
+    finally:
+        if handlers:
+            root.handlers[:] = handlers
+            root.setLevel(level)
+
+
 def _setup_logging(level: str) -> None:
     """The CLI's log handler on stderr at ``level`` (--log-level), for `replay.cli.main`."""
     root = logging.getLogger()

@@ -3,7 +3,6 @@ the localizer's retrieval through them, build-map workers / resume / Ray / ASMK,
 
 import builtins
 import json
-import logging
 import os
 import re
 import signal
@@ -420,7 +419,6 @@ def test_asmk_fallback_when_the_map_has_no_index(seq, asmk_files, tmp_path, capl
     backbone, rckpt, codebook = asmk_files
     out = str(tmp_path / "map")
     assert _build(seq, out, backbone, _params(tmp_path)) == 0
-    logging.getLogger().addHandler(caplog.handler)  # the CLI replaced the root handlers
     loc = _mast3r_loc(out, backbone, RetrievalConfig(method="asmk", checkpoint=rckpt,
                                                      codebook=codebook))
     assert loc.retrieval.method == "pooled"
