@@ -356,7 +356,28 @@ def read_tum_trajectory_and_unit(path: PathLike) -> Tuple[np.ndarray, np.ndarray
     poses[:, :3, :3] = Rotation.from_quat(values[:, 3:]).as_matrix()
     poses[:, :3, 3] = values[:, :3]
     _warn_poses_sharing_a_stamp(path, stamps, values, linenos)
+    _warn_identity_written_w_first(path, values[0], linenos[0])
     return stamps, poses, unit
+
+
+def _warn_identity_written_w_first(path: Path, first: np.ndarray, lineno: int) -> None:
+    """A warning when the first pose (``first``: tx ty tz qx qy qz qw as read) is exactly the
+    origin turned 180 degrees about x (qx qy qz qw = +-1 0 0 0): the identity, where a trajectory
+    relative to its first camera starts (SLAM output), written w first ('qw qx qy qz', Eigen's
+    w() printed first), which is read as x y z w without a word (both are unit quaternions).
+    Not refused: a camera converted from OpenGL's axes to OpenCV's starts at that turn too.
+    Only the first pose: a quaternion alone cannot tell the orders apart elsewhere."""
+    q = first[3:]
+    if np.any(first[:3] != 0) or abs(abs(q[0]) - 1) > 1e-6 or np.any(np.abs(q[1:]) > 1e-6):
+        return
+    log.warning("%s:%d: the first pose is the origin turned exactly 180 degrees about x (qx qy "
+                "qz qw = %s 0 0 0): the identity pose as it reads when its quaternion is "
+                "written w first (qw qx qy qz = 1 0 0 0: a trajectory starting at its first "
+                "camera). If the file is 'timestamp tx ty tz qw qx qy qz', move qw to the last "
+                "column ('%s', e.g. awk '{print $1,$2,$3,$4,$6,$7,$8,$5}'); every rotation is "
+                "wrong otherwise. If the turn is meant (OpenGL camera axes converted to "
+                "OpenCV's), ignore this", path, lineno, "1" if q[0] > 0 else "-1",
+                TRAJECTORY_LAYOUT)
 
 
 def _warn_poses_sharing_a_stamp(path: Path, stamps: np.ndarray, values: np.ndarray,

@@ -98,3 +98,38 @@ def test_a_quaternion_off_unit_norm_says_what_to_do(tmp_path, quat, said):
     path = tmp_path / "traj.txt"
     path.write_text(f"1.0 0 0 0 {quat}\n", encoding="utf-8")
     assert said in _refusal(path)
+
+
+# SLAM output starting at its first camera, written w first: 'qw qx qy qz' = 1 0 0 0 first
+W_FIRST_FROM_IDENTITY = ("1.0 0 0 0 1 0 0 0\n"
+                         "1.1 0.05 0 0.01 0.99996192 0 0.00872654 0\n")
+
+
+def test_a_w_first_identity_start_is_warned_about(tmp_path, caplog):
+    """No header: read as x y z w without a word, every pose turned 180 degrees about x. The
+    first pose exactly at the origin with qx qy qz qw = 1 0 0 0 is the identity written w
+    first: a warning names the order and the column fix (read as written: a camera converted
+    from OpenGL's axes starts there too)."""
+    path = tmp_path / "traj.txt"
+    path.write_text(W_FIRST_FROM_IDENTITY, encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        _, poses = read_tum_trajectory(path)
+    np.testing.assert_allclose(poses[0, :3, :3], np.diag([1.0, -1.0, -1.0]), atol=1e-12)
+    (said,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert said.startswith(f"{path}:1: the first pose is the origin turned exactly 180 degrees "
+                           "about x (qx qy qz qw = 1 0 0 0)"), said
+    assert "'timestamp tx ty tz qw qx qy qz', move qw to the last column ('timestamp tx ty tz " \
+           "qx qy qz qw'" in said, said
+
+
+@pytest.mark.parametrize("rows", [
+    "1.0 0 0 0 0 0 0 1\n2.0 0.1 0 0 0 0 0 1\n",  # the identity in TUM order
+    "1.0 0.2 0 0 1 0 0 0\n2.0 0.3 0 0 1 0 0 0\n",  # the turn, but not at the origin
+    "1.0 0 0 0 0.9998477 0.0174524 0 0\n",  # at the origin, 2 degrees short of the turn
+], ids=["tum-identity", "off-origin", "not-exact"])
+def test_other_first_poses_are_not_warned_about(tmp_path, caplog, rows):
+    path = tmp_path / "traj.txt"
+    path.write_text(rows, encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        read_tum_trajectory(path)
+    assert not [r for r in caplog.records if r.levelname == "WARNING"]
