@@ -148,7 +148,8 @@ def skipped_frames(manifest: Dict[str, Any]) -> Dict[str, Any]:
     if isinstance(manifest.get("frames_not_read"), dict) and manifest["frames_not_read"].get(
             "count"):  # never decoded: build-map's frames that were no keyframe candidates
         out["frames_not_read"] = manifest["frames_not_read"]
-    if any(_source_notes(manifest.get("merged_from"))):
+    if any(_source_notes(manifest.get("merged_from"), key=k)
+           for k in ("unreadable_frames", "frames_without_pose")):
         out["merged_from"] = manifest["merged_from"]
     return out
 
@@ -179,19 +180,25 @@ def _refuse_inside_the_map(path: Optional[str], option: str, map_path: str) -> N
 
 
 def no_pose_notes(manifest: Dict[str, Any]) -> List[str]:
-    """The line for a map whose build skipped frames that got no pose (the manifest's
-    ``frames_without_pose``, as build-map's summary counts them): 'built from 8 frames, 7
-    without a pose and skipped (no keyframe taken from them): REASON'; [] when none was."""
-    record = manifest.get("frames_without_pose")
-    count = record.get("count") if isinstance(record, dict) else None
-    if not isinstance(count, int) or count <= 0:
-        return []
-    frames = record.get("of_frames")
+    """One line per build of the map that skipped frames that got no pose (the manifest's
+    ``frames_without_pose``, as build-map's summary counts them; a merged map's sources', in
+    ``merged_from``): 'built from 8 frames, 7 without a pose and skipped (no keyframe taken
+    from them): REASON', 'map A (PATH) was built from ...'; [] when every frame had one."""
+    own = manifest.get("frames_without_pose")
+    notes = [f"built {_no_pose_phrase(own)}"] if isinstance(own, dict) and isinstance(
+        own.get("count"), int) and own["count"] > 0 else []
+    return notes + [f"{who} was built {_no_pose_phrase(record)}" for who, record in
+                    _source_notes(manifest.get("merged_from"), key="frames_without_pose")]
+
+
+def _no_pose_phrase(record: Dict[str, Any]) -> str:
+    """'from 8 frames, 7 without a pose and skipped (...): REASON' of a frames_without_pose
+    record."""
+    frames, reason = record.get("of_frames"), record.get("reason")
     of = f"from {frames} frames, " if isinstance(frames, int) else ""
-    reason = record.get("reason")
     why = f": {reason}" if isinstance(reason, str) and reason else ""
-    return [f"built {of}{count} without a pose and skipped (no keyframe taken from them)"
-            f"{why}"]
+    return (f"{of}{record.get('count')} without a pose and skipped (no keyframe taken from "
+            f"them){why}")
 
 
 def unreadable_notes(manifest: Dict[str, Any]) -> List[str]:
@@ -266,18 +273,19 @@ def _and_list(words: List[str]) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-def _source_notes(sources: Any, prefix: str = "") -> List[tuple]:
-    """(who, record) of each source in a ``merged_from`` list (and its own sources) that
-    skipped frames: who as 'map A (PATH)', 'map A (PATH) > map B (PATH2)' when nested."""
+def _source_notes(sources: Any, prefix: str = "", key: str = "unreadable_frames") -> List[tuple]:
+    """(who, record) of each source in a ``merged_from`` list (and its own sources) whose
+    ``key`` record counts skipped frames (``unreadable_frames``, ``frames_without_pose``): who
+    as 'map A (PATH)', 'map A (PATH) > map B (PATH2)' when nested."""
     found = []
     for src in sources if isinstance(sources, list) else []:
         if not isinstance(src, dict):
             continue
         who = f"{prefix}map {src.get('role', '?')} ({src.get('map', '?')})"
-        record = src.get("unreadable_frames")
+        record = src.get(key)
         if isinstance(record, dict) and record.get("count"):
             found.append((who, record))
-        found += _source_notes(src.get("merged_from"), who + " > ")
+        found += _source_notes(src.get("merged_from"), who + " > ", key)
     return found
 
 

@@ -135,8 +135,9 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     so that a source rebuilt with the same content, whose manifest differs in timings only,
     is told from one that changed, and what changed is named), the ``keyframes`` it gave
     (int), and, as its manifest holds them, its
-    ``unreadable_frames`` (the frames its build skipped) and ``merged_from`` (when it is
-    itself a merge), so that check-map on the merged map still names them."""
+    ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped) and
+    ``merged_from`` (when it is itself a merge), so that check-map on the merged map still
+    names them."""
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
         with open(os.path.join(m.path, MANIFEST), "rb") as fh:
@@ -145,7 +146,7 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
                "manifest_sha256": hashlib.sha256(raw).hexdigest(),
                "content_sha256": content_digests(json.loads(raw.decode("utf-8-sig"))),
                "keyframes": int(kept.sum())}
-        for key in ("unreadable_frames", "merged_from"):
+        for key in ("unreadable_frames", "frames_without_pose", "merged_from"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
         out.append(src)

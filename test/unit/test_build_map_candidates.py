@@ -156,3 +156,33 @@ def test_poses_from_a_trajectory_file_select_the_same_candidates(folder, tmp_pat
                       extra=extra)
     assert len(every) == 48 and len(lazy) == 12  # 11 keyframes and frame 6, unreadable
     assert _content(tmp_path / "lazy") == _content(tmp_path / "every")
+
+
+def test_a_merged_map_still_names_its_sources_frames_without_a_pose(tmp_path):
+    """merge-maps kept each source's unreadable_frames in merged_from but dropped its
+    frames_without_pose, so check-map on the merged map (note and --json) said nothing of the
+    frames a source's build skipped for want of a pose."""
+    from types import SimpleNamespace
+
+    import numpy as np
+
+    from mast3r_ros.replay.check_map import no_pose_notes, skipped_frames
+    from mast3r_ros.replay.map_merge import merged_from
+
+    no_pose = {"count": 7, "of_frames": 8, "reason": "groundtruth.txt covers one frame"}
+    maps = []
+    for name, extra in (("a", {"frames_without_pose": no_pose}), ("b", {})):
+        (tmp_path / name).mkdir()
+        manifest = {"format": "mast3r_ros_keyframe_map", "version": 3, **extra}
+        (tmp_path / name / "manifest.json").write_text(json.dumps(manifest))
+        maps.append(SimpleNamespace(path=str(tmp_path / name), manifest=manifest))
+    sources = merged_from(maps, [np.ones(1, bool), np.ones(2, bool)],
+                          (str(tmp_path / "a"), str(tmp_path / "b")))
+    assert sources[0]["frames_without_pose"] == no_pose
+    assert "frames_without_pose" not in sources[1]
+    merged = {"merged_from": sources}
+    assert skipped_frames(merged) == merged
+    assert no_pose_notes(merged) == [
+        f"map A ({tmp_path / 'a'}) was built from 8 frames, 7 without a pose and skipped (no "
+        "keyframe taken from them): groundtruth.txt covers one frame"]
+    assert no_pose_notes({"frames_without_pose": {"count": 0}}) == []
