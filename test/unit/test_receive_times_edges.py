@@ -108,3 +108,26 @@ def test_received_counts_the_messages_received_at_the_same_time_before_one():
     c.finish(reference="img", keep_received=("img",))
     assert [c.received("img", o) for o in range(4)] == [(1000, 0), (1000, 1), (1000, 2),
                                                        (1100, 0)]
+
+
+def test_a_repeated_stamp_needs_most_of_a_step_after_it_and_its_own_receive_half_a_step_late():
+    """Stamps 0 .. 700, 700 repeated at ordinal 8, then 800 .. 1000. The offsets after raised by
+    60 (0.6 of the 100 step: as much receive jitter does) are no reset, by 90 they are
+    (`REPEAT_RISE`); with them raised by 100, the repeat itself received 40 after the first 700
+    (a duplicate within jitter) is none, 60 after it is one. The step is of rising stamps
+    (200 among steps 0, 200, 0, not their median 0)."""
+    stamps = [100 * k for k in range(8)] + [700, 800, 900, 1000]
+
+    def went_back(own, rise):
+        received = stamps[:8] + [700 + own] + [s + rise for s in stamps[9:]]
+        return clock_went_back(stamps, received, 0, 8, 700, 4)
+
+    assert not went_back(100, 60) and went_back(100, 90)
+    assert not went_back(40, 100) and went_back(60, 100)
+    # a clock ticking at every other message: steps 0, 200, 0 before a third 400; raised by 120
+    # after it, no reset (120 < 0.75 * 200), by 160 one; the zero steps (median 0) would
+    # have taken any rise
+    coarse = [0, 0, 200, 200, 400, 400, 400, 600, 600, 800]
+    for rise, reset in ((120, False), (160, True)):
+        received = coarse[:6] + [400 + 150] + [s + rise for s in coarse[7:]]
+        assert clock_went_back(coarse, received, 0, 6, 400, 4) is reset, rise

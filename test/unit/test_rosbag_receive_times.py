@@ -170,3 +170,49 @@ def test_a_bag_whose_every_clock_goes_back_two_frames_poses_run_2_from_its_own_t
     assert [c for c, _, _ in seq.runs] == [8, 9] and seq.run == 2 and len(frames) == 9
     for f in frames:
         np.testing.assert_allclose(f.map_from_cam, after @ BASE_FROM_CAM, atol=1e-9)
+
+
+# ---- a reset by exactly one frame period (a repeated stamp) -----------------------------------
+
+def test_a_stamp_repeated_a_period_later_with_the_offsets_raised_is_a_new_run():
+    """Stamps 0 .. 700 received at their stamps, then the clock goes back one period: 700
+    again, received at 800, then 800 .. 1000 received 100 after. The repeat is not below the
+    top, so no rule looked at it: one run, 700 twice. Its receive times say a reset: two runs.
+    A message recorded twice (received with the first, or 20 = a fifth of a period later), a
+    stalled driver re-sending its last frame a period later while the next frames come on
+    time, and a clock that ticks at every other message stay one run."""
+    stamps = [0, 100, 200, 300, 400, 500, 600, 700, 700, 800, 900, 1000]
+    later = [0, 100, 200, 300, 400, 500, 600, 700, 800, 900, 1000, 1100]
+    assert run_labels(stamps, received=later) == [1] * 8 + [2] * 4
+    for dup in (700, 720):
+        assert run_labels(stamps, received=later[:8] + [dup, 800, 900, 1000]) == [1] * 12, dup
+    assert run_labels(stamps, received=later[:8] + [800, 805, 900, 1000]) == [1] * 12
+    coarse = [0, 0, 200, 200, 400, 400, 600, 600, 800, 800, 1000, 1000]
+    assert run_labels(coarse, received=list(range(0, 1200, 100))) == [1] * 12
+
+
+def test_a_bag_whose_clock_goes_back_one_frame_reads_two_runs(tmp_path, caplog):
+    """Images at 0.1 .. 0.8 s received at their stamps, then a reset back by one period: 0.8
+    .. 1.6 s received at 0.9 .. 1.7 s. Two runs (8 and 9 images), the longer read, with the
+    run warning; it was one run of 17 images, 0.8 s twice, warned about as a driver that does
+    not stamp its images. The same bag with the 0.8 s image recorded twice 1 ms apart and the
+    rest on time is one run, warned about as before."""
+    stamps = [100 * k for k in range(1, 9)] + [800 + 100 * k for k in range(9)]
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", (100 + 100 * k) * MS, colour(t * MS)) for k, t in enumerate(stamps)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, msgs))
+    assert [c for c, _, _ in seq.runs] == [8, 9]
+    assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
+    said = [r.getMessage() for r in caplog.records]
+    assert [m for m in said if "jumps back once" in m]
+    assert not [m for m in said if "does not stamp" in m]
+    caplog.clear()
+    twice = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    twice += [("/cam/image", (t + (k == 8)) * MS if k <= 8 else t * MS, colour(t * MS))
+              for k, t in enumerate([100 * k for k in range(1, 9)] + [800] + stamps[9:])]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, twice, name="twice"))
+    assert [c for c, _, _ in seq.runs] == [17] and seq.run == 1
+    assert [r for r in caplog.records if "1 of 17 repeat the previous image's stamp"
+            in r.getMessage()]

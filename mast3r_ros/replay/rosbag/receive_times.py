@@ -9,7 +9,8 @@ own. Two rules of `runs` rest on it:
 - `clock_went_back`: a drop below the run's top that is followed within the lookahead by a climb
   past it was taken for a reordered message; when the messages after it keep an offset raised by
   about the drop, it is a short jump back (a reset by fewer than ``RUN_LOOKAHEAD`` frame periods),
-  which was merged with the run before it.
+  which was merged with the run before it; so is a stamp repeating the top received a period
+  or so after it, the offsets staying raised (a reset by exactly one period).
 - `join_stamped_ahead`: a stream's own run whose top stamp is ahead of the reference (the
   images') clock, ended by a drop onto that clock while the reference itself did not jump, is no
   run but a part of the next one (a static-ish transform published with a future stamp
@@ -32,17 +33,27 @@ from typing import List
 # drop, for the offsets to be compared (a simulation at 0.9x real time drifts 10 % a frame)
 RATE_TOLERANCE = 0.05
 
+# a stamp repeating its run's top starts a new run only when the offsets after it stay raised by
+# more than this many of the run's stamp steps (a reset by one period raises them by one): at
+# half a step, as for a drop, receive jitter of 15-30 % of a period let a stalled driver's
+# re-sent frame pass for a reset in 3-7 % more of such streams than it did before
+REPEAT_RISE = 0.75
+
 
 def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, i: int,
                     top: int, lookahead: int) -> bool:
-    """Whether stamp ``i`` (below ``top``, the highest stamp of its run, which began at ordinal
-    ``start``) starts a new run by its receive times though a stamp climbs past ``top`` within
-    ``lookahead``: the median offset (receive time - stamp, int ns) of the ``lookahead``
-    messages after it exceeds that of the (up to) ``lookahead`` before it, in its run, by more
-    than half the drop (``top`` - stamp) and half the median stamp step before it, plus what the
-    clocks' rate difference drifts in between (O(``lookahead``): a stream reordered at every
-    other message costs no more). False when there are fewer than two messages on
-    either side or the receive times do not tick with the stamps (`RATE_TOLERANCE`)."""
+    """Whether stamp ``i`` (at or below ``top``, the highest stamp of its run, which began at
+    ordinal ``start``) starts a new run by its receive times though a stamp climbs past ``top``
+    within ``lookahead``: the median offset (receive time - stamp, int ns) of the
+    ``lookahead`` messages after it exceeds that of the (up to) ``lookahead`` before it, in its
+    run, by more than half the drop (``top`` - stamp) and half the median stamp step before
+    it, plus what the clocks' rate difference drifts in between (O(``lookahead``): a stream
+    reordered at every other message costs no more). A stamp equal to ``top`` (a reset by one
+    frame period repeats it) is taken with the median of its run's rising steps, when its own
+    receive time is over half that step after the message it repeats and the rise exceeds
+    `REPEAT_RISE` steps: a message recorded twice (received together, or within a fraction of
+    a period) stays in its run. False when there are fewer than two messages on either side or
+    the receive times do not tick with the stamps (`RATE_TOLERANCE`)."""
     before = range(max(start, i - lookahead), i)
     after = range(i + 1, min(len(stamps), i + 1 + lookahead))
     if len(before) < 2 or len(after) < 2 or i - start < 2:
@@ -53,11 +64,27 @@ def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, 
     rate = (received[i - 1] - received[start]) / span - 1.0
     if abs(rate) > RATE_TOLERANCE:
         return False
-    step = statistics.median(stamps[j + 1] - stamps[j] for j in before[:-1])
-    rise = (statistics.median(received[j] - stamps[j] for j in after)
-            - statistics.median(received[j] - stamps[j] for j in before))
+    steps = [stamps[j + 1] - stamps[j] for j in before[:-1]]
+    if stamps[i] == top:
+        steps = [d for d in steps if d > 0]
+        if not steps:
+            return False
+    step = statistics.median(steps)
+
+    def offset(j: int) -> int:  # receive time - stamp
+        return received[j] - stamps[j]
+
+    rise = (statistics.median(offset(j) for j in after)
+            - statistics.median(offset(j) for j in before))
     drift = abs(rate) * abs(stamps[after[-1]] - stamps[before[0]])
-    return rise > max(top - stamps[i], step) / 2 + drift
+    if stamps[i] < top:
+        return rise > max(top - stamps[i], step) / 2 + drift
+    # a repeat: received over half a step after the message it repeats, the stream's offset
+    # staying raised by most of a step (a duplicate within jitter of a stalled driver's
+    # re-send must not pass for a reset)
+    first = [j for j in before if stamps[j] == top]
+    return (bool(first) and offset(i) - offset(first[-1]) > step / 2 + drift
+            and rise > REPEAT_RISE * step + drift)
 
 
 def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: List[int],

@@ -76,18 +76,23 @@ def run_labels(stamps: Sequence[int], lookahead: int = RUN_LOOKAHEAD,
     recorded before the results stamped at image times) was split off as a run of its own,
     and the images, taking its run, had no pose at all. A drop that the lookahead climbs out of
     still starts a new run when the receive times say the clock went back
-    (`receive_times.clock_went_back`: a reset by fewer than ``lookahead`` frame periods).
+    (`receive_times.clock_went_back`: a reset by fewer than ``lookahead`` frame periods), and
+    so does a stamp repeating the top when they say it was received a frame period or so
+    after the message it repeats, the stream's offset staying raised (a reset by exactly one
+    period); a repeat received with it (a message recorded twice) stays in the run.
     """
     labels: List[int] = []
     # climbs: the stamps that raised the run's top (late messages below it are not its steps)
     run, top, first, climbs, start = 1, None, None, 0, 0
     for i, stamp in enumerate(stamps):
         later = stamps[i + 1:i + 1 + lookahead]
-        if top is not None and stamp < top and (
+        if top is not None and (stamp < top and (
                 not any(t > top for t in later)
                 or (stamp <= first and (not later or later[0] <= top)
                     and (climbs > 1 or top in later))
                 or (received is not None
+                    and clock_went_back(stamps, received, start, i, top, lookahead)))
+                or (stamp == top and received is not None
                     and clock_went_back(stamps, received, start, i, top, lookahead))):
             run, top, first, climbs, start = run + 1, stamp, stamp, 1, i
         else:
