@@ -5,21 +5,57 @@ ending at the very receive time an image's clock jumps back)."""
 
 from __future__ import annotations
 
-from mast3r_ros.replay.rosbag.receive_times import clock_went_back, join_stamped_ahead
+from mast3r_ros.replay.rosbag.receive_times import (clock_went_back, join_stamped_ahead,
+                                                    receive_ratio)
 from mast3r_ros.replay.rosbag.runs import _RunCounter, run_labels
 
 
-def test_receive_times_that_do_not_tick_with_the_stamps_either_way_say_nothing():
-    """Stamps 100 apart, back 300 at ordinal 8; receive times 80 (0.8x) or 125 (1.25x) apart a
-    message: the offsets after the drop are 300 / 525 up, but the receive clock runs 20 / 25 %
-    off the stamps' (beyond `RATE_TOLERANCE`), so they are not compared: slow as fast."""
+def test_receive_times_that_do_not_tick_with_the_stamps_at_one_ratio_say_nothing():
+    """Stamps 100 apart, back 300 at ordinal 8. Receive times 80 (0.8x) apart before the drop
+    and 125 (1.25x) after, or the other way round: the speed changed, no ratio holds, so the
+    offsets are not compared: slow before as fast before. At one ratio (80 or 125 throughout,
+    beyond `RATE_TOLERANCE` of 1) the offsets are compared in the stamps' scale: a jump."""
     stamps = [100 * k for k in range(8)] + [400, 500, 600, 700, 800]
+    for first, then in ((80, 125), (125, 80)):
+        received = [first * k for k in range(9)] + [first * 8 + then * k for k in range(1, 5)]
+        assert not clock_went_back(stamps, received, 0, 8, 700, 4), first
+        assert receive_ratio(stamps, received, 0, range(4, 8), range(9, 13)) is None, first
     for tick in (80, 125):
         received = [tick * k for k in range(13)]
-        assert not clock_went_back(stamps, received, 0, 8, 700, 4), tick
+        assert clock_went_back(stamps, received, 0, 8, 700, 4), tick
+        assert receive_ratio(stamps, received, 0, range(4, 8), range(9, 13)) == (tick / 100,
+                                                                                0.0)
     # the same drop with receive times ticking with the stamps and raised 300 after it: a jump
     received = stamps[:8] + [s + 300 for s in stamps[8:]]
     assert clock_went_back(stamps, received, 0, 8, 700, 4)
+    assert receive_ratio(stamps, received, 0, range(4, 8), range(9, 13)) == (1, 0.0)
+
+
+def test_a_ratio_is_taken_only_where_the_run_and_both_windows_keep_it():
+    """Stamps 100 apart, a drop at ordinal 12; receive times 200 a frame (2x real time; the
+    median ratio of consecutive differences is 2 throughout): ratio 2. The run's first frames
+    at 150 a frame (the run from its start 7 % off 2): no ratio. One frame 300 in the window
+    before the drop (17 % off over the window, 4.5 % over the run), or in the window after
+    it: none. That frame at 224 (4 % off, within `RATE_TOLERANCE`): 2, the rate 4 % off.
+    Frames 250, 150, 200 in each window (spans on 2, but the ratios 25 % off it: a jittery
+    stretch, `RATIO_SPREAD`): none; 210, 190, 200 (5 %): 2. A median ratio within 5 % of 1
+    (1.04, the run 7.8 % fast by its start at 1.1) is a real-time bag whose span is off: none,
+    as before."""
+    stamps = [100 * k for k in range(12)] + [900, 1200, 1300, 1400, 1500]
+
+    def ratio(*ticks, each=200):  # receive times of ``each`` a frame, but ticks {ordinal: step}
+        steps = [dict(ticks).get(k, each) for k in range(17)]
+        return receive_ratio(stamps, [sum(steps[1:k + 1]) for k in range(17)], 0,
+                             range(8, 12), range(13, 17))
+
+    assert ratio() == (2, 0.0)
+    assert ratio(*[(k, 150) for k in range(1, 4)]) is None
+    assert ratio((11, 300)) is None and ratio((16, 300)) is None
+    found, rate = ratio((11, 224))
+    assert found == 2 and abs(rate - 0.04) < 1e-9
+    assert ratio((9, 250), (10, 150), (14, 150), (15, 250)) is None
+    assert ratio((9, 210), (10, 190), (14, 190), (15, 210))[0] == 2
+    assert ratio(*[(k, 110) for k in range(1, 8)], each=104) is None
 
 
 def test_fewer_than_two_messages_after_the_drop_or_no_stamp_span_before_it_say_nothing():

@@ -128,9 +128,9 @@ def test_a_clock_going_back_by_fewer_than_four_frames_is_a_new_run_by_its_receiv
     # ... and one received 150 late among the messages after the drop (the median again)
     assert run_labels(base + [3100, 3000, 3200, 3150, 3300, 3400],
                       received=base + [3000, 3100, 3200, 3300, 3300, 3400]) == [1] * 36
-    assert run_labels(stamps, received=list(range(13))) == [1] * 13
-    # a simulation at half real time: receive times do not tick with the stamps, as before
-    assert run_labels(stamps, received=[2 * r for r in received]) == [1] * 13
+    # made-up receive times (all one time, or not rising with the stamps) say nothing
+    assert run_labels(stamps, received=[5] * 13) == [1] * 13
+    assert run_labels(stamps, received=[0, 7, 3, 9, 1, 8, 2, 6, 4, 5, 11, 10, 12]) == [1] * 13
 
 
 def test_a_bag_whose_clock_goes_back_two_frames_reads_one_run(tmp_path, caplog):
@@ -216,3 +216,41 @@ def test_a_bag_whose_clock_goes_back_one_frame_reads_two_runs(tmp_path, caplog):
     assert [c for c, _, _ in seq.runs] == [17] and seq.run == 1
     assert [r for r in caplog.records if "1 of 17 repeat the previous image's stamp"
             in r.getMessage()]
+
+
+# ---- a simulation recorded at another speed ----------------------------------------------------
+
+def test_a_reset_of_a_simulation_recorded_at_another_speed_is_a_new_run():
+    """Stamps 0 .. 700, then back 300 (two frames and a reset's worth: the stamps climb past
+    700 within 4 messages), received at a constant ratio to the stamps: 0.5x real time (200 a
+    frame) or 2x (50 a frame). The receive times did not tick with the stamps within 5 %, so
+    the rule said nothing: one run. In the stamps' scale (the median ratio of consecutive
+    differences) the offsets rise by 300 and stay: two runs. A swapped pair and a message
+    received late in such a simulation, and one whose speed wanders (0.5x before the drop, 2x
+    after it), stay one run."""
+    stamps = [0, 100, 200, 300, 400, 500, 600, 700, 500, 600, 700, 800, 900]
+    for ratio in (2, 0.5):
+        received = [int(ratio * 100 * k) for k in range(13)]
+        assert run_labels(stamps, received=received) == [1] * 8 + [2] * 5, ratio
+        assert run_labels([0, 100, 200, 400, 300, 500, 600, 700],
+                          received=[int(ratio * 100 * k) for k in range(8)]) == [1] * 8
+    base = list(range(0, 3000, 100))
+    assert run_labels(base + [3100, 3000, 3200, 3150, 3300, 3400],
+                      received=[2 * s for s in base + [3000, 3100, 3200, 3300, 3300, 3400]]
+                      ) == [1] * 36
+    wander = [200 * k for k in range(8)] + [1400 + 50 * k for k in range(1, 6)]
+    assert run_labels(stamps, received=wander) == [1] * 13
+
+
+def test_a_bag_of_a_simulation_at_twice_real_time_whose_clock_goes_back_reads_two_runs(
+        tmp_path):
+    """Images stamped 0.1 .. 0.8 s received at half their stamps (a simulation at 2x real
+    time), then a reset back by 0.3 s: stamps 0.6 .. 1.4 s received 0.45 .. 0.85 s. Two runs
+    (8 and 9 images), the second read: it was one run of 17 images, three stamps twice."""
+    stamps = [100, 200, 300, 400, 500, 600, 700, 800] + [600 + 100 * k for k in range(9)]
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", (50 + 50 * k) * MS, colour(t * MS)) for k, t in enumerate(stamps)]
+    seq = BagSequence(bag_of(tmp_path, msgs))
+    assert [c for c, _, _ in seq.runs] == [8, 9]
+    assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
+

@@ -17,9 +17,11 @@ own. Two rules of `runs` rest on it:
   before its clock settled); two or more such first messages were split off as a run the images
   took, so they had no pose.
 
-`clock_went_back` compares offsets only where receive times tick with the header stamps (a bag
-written with made-up receive times, or a simulation recorded at another speed, keeps the
-stamp-only rules).
+`clock_went_back` compares offsets only where receive times tick with the header stamps at a
+constant ratio (`receive_ratio`): 1 within `RATE_TOLERANCE` (a bag recorded in real time), or
+another (a simulation recorded at 0.5x or 2x real time: offsets are then taken in the stamps'
+scale; only where the consecutive differences keep that ratio, `RATIO_SPREAD`); a bag written
+with made-up receive times, or a simulation whose speed wanders, keeps the stamp-only rules.
 """
 
 from __future__ import annotations
@@ -27,10 +29,11 @@ from __future__ import annotations
 import bisect
 import statistics
 from collections.abc import Sequence
-from typing import List
+from typing import List, Optional, Tuple
 
-# receive time must advance as header time does within this fraction, over the run before a
-# drop, for the offsets to be compared (a simulation at 0.9x real time drifts 10 % a frame)
+# receive time must advance as header time does (or at one ratio to it) within this fraction,
+# over the run before a drop, for the offsets to be compared (a simulation at 0.9x real time
+# drifts 10 % a frame at ratio 1)
 RATE_TOLERANCE = 0.05
 
 # a stamp repeating its run's top starts a new run only when the offsets after it stay raised by
@@ -39,12 +42,17 @@ RATE_TOLERANCE = 0.05
 # re-sent frame pass for a reset in 3-7 % more of such streams than it did before
 REPEAT_RISE = 0.75
 
+# a ratio other than 1 is taken only where the consecutive differences' ratios lie within this
+# fraction of their median (their median absolute deviation): a short stretch of a jittery
+# real-time bag can look like a simulation at 0.7x
+RATIO_SPREAD = 0.1
+
 
 def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, i: int,
                     top: int, lookahead: int) -> bool:
     """Whether stamp ``i`` (at or below ``top``, the highest stamp of its run, which began at
     ordinal ``start``) starts a new run by its receive times though a stamp climbs past ``top``
-    within ``lookahead``: the median offset (receive time - stamp, int ns) of the
+    within ``lookahead``: the median offset (receive time, in the stamps' scale, - stamp) of the
     ``lookahead`` messages after it exceeds that of the (up to) ``lookahead`` before it, in its
     run, by more than half the drop (``top`` - stamp) and half the median stamp step before
     it, plus what the clocks' rate difference drifts in between (O(``lookahead``): a stream
@@ -52,18 +60,16 @@ def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, 
     frame period repeats it) is taken with the median of its run's rising steps, when its own
     receive time is over half that step after the message it repeats and the rise exceeds
     `REPEAT_RISE` steps: a message recorded twice (received together, or within a fraction of
-    a period) stays in its run. False when there are fewer than two messages on either side or
-    the receive times do not tick with the stamps (`RATE_TOLERANCE`)."""
+    a period) stays in its run. The stamps' scale is `receive_ratio`'s; False when there are
+    fewer than two messages on either side or no such scale."""
     before = range(max(start, i - lookahead), i)
     after = range(i + 1, min(len(stamps), i + 1 + lookahead))
     if len(before) < 2 or len(after) < 2 or i - start < 2:
         return False
-    span = stamps[i - 1] - stamps[start]
-    if span <= 0:
+    found = receive_ratio(stamps, received, start, before, after)
+    if found is None:
         return False
-    rate = (received[i - 1] - received[start]) / span - 1.0
-    if abs(rate) > RATE_TOLERANCE:
-        return False
+    ratio, rate = found
     steps = [stamps[j + 1] - stamps[j] for j in before[:-1]]
     if stamps[i] == top:
         steps = [d for d in steps if d > 0]
@@ -71,8 +77,9 @@ def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, 
             return False
     step = statistics.median(steps)
 
-    def offset(j: int) -> int:  # receive time - stamp
-        return received[j] - stamps[j]
+    def offset(j: int) -> float:  # receive time - stamp, in the stamps' scale
+        return received[j] - stamps[j] if ratio == 1 else (
+            (received[j] - received[start]) / ratio - (stamps[j] - stamps[start]))
 
     rise = (statistics.median(offset(j) for j in after)
             - statistics.median(offset(j) for j in before))
@@ -85,6 +92,43 @@ def clock_went_back(stamps: Sequence[int], received: Sequence[int], start: int, 
     first = [j for j in before if stamps[j] == top]
     return (bool(first) and offset(i) - offset(first[-1]) > step / 2 + drift
             and rise > REPEAT_RISE * step + drift)
+
+
+def receive_ratio(stamps: Sequence[int], received: Sequence[int], start: int, before: range,
+                  after: range) -> Optional[Tuple[float, float]]:
+    """(receive ns per stamp ns, the rate of the run's receive clock off it) where the receive
+    times of the run before a drop (from ordinal ``start``; ``before``: the ordinals just before
+    the drop, ``after``: those just after it, both non-empty) tick with their stamps at a
+    constant ratio; None where they do not. 1 where the run's receive times span its stamps'
+    within `RATE_TOLERANCE` (a bag recorded in real time: the rule as it was); else (a
+    simulation recorded at another speed) the median ratio of consecutive receive-time and
+    stamp differences (rising stamps) within ``before`` and within ``after``, taken only when
+    it is off 1 by more than `RATE_TOLERANCE` (a jittery real-time bag says nothing, as
+    before) and the run before the drop and each window span their stamps at it within
+    `RATE_TOLERANCE` (a simulation whose speed wanders says nothing)."""
+    i = before[-1] + 1
+    span = stamps[i - 1] - stamps[start]
+    if span <= 0:
+        return None
+    rate = (received[i - 1] - received[start]) / span - 1.0
+    if abs(rate) <= RATE_TOLERANCE:
+        return 1, rate
+    pairs = list(before[:-1]) + list(after[:-1])
+    ratios = [(received[j + 1] - received[j]) / (stamps[j + 1] - stamps[j])
+              for j in pairs if stamps[j + 1] > stamps[j]]
+    if len(ratios) < 3:
+        return None
+    ratio = statistics.median(ratios)
+    if ratio <= 0 or abs(ratio - 1) <= RATE_TOLERANCE:  # real time, the run's span off it
+        return None
+    if statistics.median(abs(r / ratio - 1) for r in ratios) > RATIO_SPREAD:
+        return None
+    spans = [(start, i - 1), (before[0], i - 1), (after[0], after[-1])]
+    rates = [(received[b] - received[a]) / ratio / (stamps[b] - stamps[a]) - 1.0
+             for a, b in spans if stamps[b] > stamps[a]]
+    if len(rates) < len(spans) or max(map(abs, rates)) > RATE_TOLERANCE:
+        return None
+    return ratio, max(rates, key=abs)
 
 
 def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: List[int],
