@@ -254,3 +254,13 @@ def test_a_bag_of_a_simulation_at_twice_real_time_whose_clock_goes_back_reads_tw
     assert [c for c, _, _ in seq.runs] == [8, 9]
     assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
 
+
+def test_one_message_before_a_short_drop_stays_in_the_run_it_looks_stamped_ahead():
+    """Stamps 100, then 50 .. 350 received at 200 .. 500: receive time minus stamp rises by 150
+    after the first message and stays, as a reset after it would raise it -- and as a first
+    message stamped 150 ahead of its clock lowers its own (a map -> odom re-broadcast at now +
+    tolerance recorded first). One message gives no rate to check either: one run, as
+    before; two messages before such a drop are a new run."""
+    assert run_labels([100, 50, 150, 250, 350], received=[100, 200, 300, 400, 500]) == [1] * 5
+    assert run_labels([0, 100, 50, 150, 250, 350],
+                      received=[0, 100, 200, 300, 400, 500]) == [1, 1, 2, 2, 2, 2]
