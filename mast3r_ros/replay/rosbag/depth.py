@@ -18,10 +18,12 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 import numpy as np
 
 from .opening import bag_label
+from .topics import CAMERA_INFO_TYPE, _image_namespace
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
-from ...core.message_fields import decode_image_message
+from ...core.message_fields import camera_info_to_intrinsics, decode_image_message
 from ...core.trajectory import nearest_indices
+from ...core.types import CameraIntrinsics
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +44,16 @@ class _DepthAssociation:
     _image_stamps: List[int]
     _depth_stamps: List[int]  # of the run read
     _depth_by_ordinal: np.ndarray  # (M,) int64 header stamp of each depth message, every run's
+    _topics: Dict[str, Any]
+    camera_info_topic: Optional[str]
+    _rectified: bool
+    _override: Optional[CameraIntrinsics]
+    _infos: List[Tuple[int, CameraIntrinsics]]
+    _frame_ids: List[str]
+    # the indexing pass's first depth message's header frame_id, and the first CameraInfo
+    # beside the depth topic (`depth_info_topic`); None until read
+    _depth_frame_id: Optional[str] = None
+    _depth_info: Any = None
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -87,6 +99,66 @@ class _DepthAssociation:
         return (f"its {n} depth message{'s all have' if n > 1 else ' has'} {said}: the depth "
                 "driver does not stamp its images with their capture time, which no sync "
                 "tolerance makes up for; fix the driver's header.stamp")
+
+    @property
+    def depth_info_topic(self) -> Optional[str]:
+        """The CameraInfo topic in the depth topic's namespace (/camera/depth/camera_info beside
+        /camera/depth/image_rect_raw), the image's own excepted; None without one. The indexing
+        pass reads its first message: the depth's calibration, for `_check_depth_registered`."""
+        if self.depth_topic is None:
+            return None
+        namespace = _image_namespace(self.depth_topic)
+        beside = [t for t, i in self._topics.items()
+                  if i.msgtype == CAMERA_INFO_TYPE and i.msgcount > 0
+                  and t.rsplit("/", 1)[0] == namespace and t != self.camera_info_topic]
+        return beside[0] if len(beside) == 1 else None
+
+    def _note_depth_header(self, msg: Any) -> None:
+        """Indexing pass: a depth message read (its frame_id kept from the first)."""
+        if self._depth_frame_id is None:
+            self._depth_frame_id = str(msg.header.frame_id)
+
+    def _check_depth_registered(self) -> None:
+        """Refuse a depth stream that is provably not registered to the colour image: its
+        header frame_id is another frame than the images' and the CameraInfo beside it gives
+        another size or K than the images' intrinsics (the depth camera's own stream, read
+        pixel for pixel as the colour image's depth it gives wrong 3-D points everywhere).
+        Another frame_id alone (no CameraInfo beside the depth, or the image's calibration) is
+        warned about: a driver may name registered depth by its depth frame. Leading slashes
+        are no other frame (tf2 strips them)."""
+        depth = (self._depth_frame_id or "").lstrip("/")
+        image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
+        if not depth or not image or depth == image:
+            return
+        fix = ("record the depth registered to the colour image (RealSense: align_depth.enable "
+               "true, its /camera/aligned_depth_to_color/image_raw; Orbbec/OpenNI: "
+               "depth_registration true; or depth_image_proc's register node) and give that "
+               "topic as --depth-topic")
+        where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
+                 f"{self.image_topic} in '{image}'")
+        own = self._depth_intrinsics()
+        ref = self._override if self._override is not None else (
+            self._infos[0][1] if self._infos else None)
+        if own is not None and ref is not None and _other_calibration(own, ref):
+            raise InputError(
+                f"{bag_label(self.path)}: {where}, and its CameraInfo "
+                f"({self.depth_info_topic}: {_calibration(own)}) is not the images' "
+                f"({_calibration(ref)}): the depth is not registered to the colour image, and "
+                f"read pixel for pixel as its depth it would put every 3-D point in the wrong "
+                f"place; {fix}")
+        log.warning("%s: %s: if this depth is not registered to the colour image (a depth "
+                    "camera's own stream), every 3-D point built from it is wrong; %s",
+                    bag_label(self.path), where, fix)
+
+    def _depth_intrinsics(self) -> Optional[CameraIntrinsics]:
+        """The first CameraInfo beside the depth topic as intrinsics; None without one or when
+        it does not convert (nothing to compare then)."""
+        if self._depth_info is None:
+            return None
+        try:
+            return camera_info_to_intrinsics(self._depth_info, self._rectified)
+        except InputError:
+            return None
 
     def _match_depth(self) -> None:
         """After the run is chosen: its depth stamps sorted and how many of its images each
@@ -152,3 +224,20 @@ class _DepthAssociation:
             return depth_to_metres(array, encoding, self._depth_scale)
         except InputError as err:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err
+
+
+def _other_calibration(a: CameraIntrinsics, b: CameraIntrinsics) -> bool:
+    """Whether two calibrations differ in size or in K by over 0.5 % (fx, fy, cx, cy): a
+    registered depth's CameraInfo repeats the colour image's, up to the driver's rounding."""
+    if (a.width, a.height) != (b.width, b.height):
+        return True
+    ka, kb = np.asarray(a.K, np.float64), np.asarray(b.K, np.float64)
+    scale = max(float(kb[0, 0]), float(kb[1, 1]), 1.0)
+    return bool(np.max(np.abs(ka - kb)) > 0.005 * scale)
+
+
+def _calibration(cam: CameraIntrinsics) -> str:
+    """'640x480, fx 615.3 fy 615.1 cx 320.5 cy 240.2' for a message."""
+    k = np.asarray(cam.K, np.float64)
+    return (f"{cam.width}x{cam.height}, fx {k[0, 0]:g} fy {k[1, 1]:g} cx {k[0, 2]:g} "
+            f"cy {k[1, 2]:g}")

@@ -18,6 +18,7 @@ build-map's frames one at a time (`drawn`); `opening` opens the file.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
@@ -205,13 +206,20 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             ) from err
 
     def _index(self, reader: AnyReader) -> None:
-        topics = [self.image_topic, self.depth_topic, self.camera_info_topic, *self._tf_topics]
+        depth_info = self.depth_info_topic  # the depth's calibration: `_check_depth_registered`
+        topics = [self.image_topic, self.depth_topic, self.camera_info_topic, depth_info,
+                  *self._tf_topics]
         wanted = [t for t in topics if t is not None]
         if self._pose_frames is None:
             wanted = [t for t in wanted if t not in self._tf_topics]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
         for conn, bag_ns, raw in reader.messages(connections=conns):
+            if conn.topic == depth_info:  # its first readable message alone
+                if self._depth_info is None:
+                    with contextlib.suppress(AnyReaderError, ValueError):
+                        self._depth_info = reader.deserialize(raw, conn.msgtype)
+                continue
             if conn.topic in (self.image_topic, self.depth_topic):
                 try:
                     msg = reader.deserialize(raw, conn.msgtype)
@@ -235,6 +243,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 self._note_frame_id(run, msg.header.frame_id)
             elif conn.topic == self.depth_topic:
                 self._depth_runs.append((run, stamp))
+                self._note_depth_header(msg)
                 if self._depth_encoding is None:
                     self._depth_encoding = getattr(msg, "encoding", None) or getattr(
                         msg, "format", None)
@@ -279,6 +288,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
+        self._check_depth_registered()
         self._match_depth()
 
     # ---- public API ------------------------------------------------------------------------

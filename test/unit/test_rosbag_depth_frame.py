@@ -1,0 +1,90 @@
+"""A bag's depth that is not registered to the colour image: a depth camera's own stream
+(RealSense /camera/depth/image_rect_raw, an Orbbec or Kinect depth without registration) has the
+depth camera's optical frame and calibration. At the colour image's size it was taken pixel
+for pixel as the colour image's depth, without a word: every keyframe's 3-D points wrong."""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag2 import StoragePlugin  # noqa: E402
+from test_rosbag import H, MS, RGB, W, camera_info, header, image, write_bag  # noqa: E402
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+
+COLOR, DEPTH = "camera_color_optical_frame", "camera_depth_optical_frame"
+CAM = "/camera/color/image_raw"
+
+
+def _info(stamp_ns, fx, frame_id):
+    info = camera_info(stamp_ns, fx)
+    info.header = header(stamp_ns, frame_id)
+    return info
+
+
+def _bag(path, depth_topic, depth_frame, depth_info_fx=None, info_frame=COLOR):
+    """Three colour images (frame COLOR, fx 30) and depth at their stamps on ``depth_topic``
+    (frame ``depth_frame``), with a CameraInfo beside the depth when ``depth_info_fx``."""
+    msgs = []
+    for i, t in enumerate((1000 * MS, 1100 * MS, 1200 * MS)):
+        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=COLOR)))
+        msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, info_frame)))
+        depth = np.full((H, W), 1000 + i, np.uint16)
+        msgs.append((depth_topic, t + 1, image(t, "16UC1", depth, frame_id=depth_frame)))
+        if depth_info_fx is not None:
+            ns = depth_topic.rsplit("/", 1)[0]
+            msgs.append((f"{ns}/camera_info", t + 1, _info(t, depth_info_fx, depth_frame)))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+
+
+def test_depth_of_another_camera_is_refused_by_its_frame_and_calibration(tmp_path):
+    """The depth camera's stream: its frame and its CameraInfo (fx 20 against the image's 30)
+    are not the colour image's. Refused before any frame is read, naming both frames, both
+    calibrations and the fix (was: three frames with that depth, no warning)."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", DEPTH, depth_info_fx=20.0)
+    with pytest.raises(InputError) as err:
+        BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth/image_rect_raw")
+    text = str(err.value)
+    for part in ("/camera/depth/image_rect_raw", DEPTH, COLOR, "/camera/depth/camera_info",
+                 "fx 20", "fx 30", "not registered", "aligned_depth_to_color"):
+        assert part in text, part
+
+
+def test_registered_depth_in_the_colour_frame_is_read(tmp_path, caplog):
+    """aligned_depth_to_color: the colour frame and calibration, read without a word."""
+    topic = "/camera/aligned_depth_to_color/image_raw"
+    bag = _bag(tmp_path / "bag", topic, COLOR, depth_info_fx=30.0)
+    with caplog.at_level(logging.WARNING):
+        seq = BagSequence(bag, image_topic=CAM, depth_topic=topic)
+        frames = list(seq)
+    assert len(frames) == 3 and all(f.depth_m is not None for f in frames)
+    assert "registered" not in caplog.text
+
+
+def test_depth_in_another_frame_with_the_same_calibration_is_read(tmp_path, caplog):
+    """A registered depth that a driver names by another frame but whose CameraInfo is the
+    image's (fx 30, same size): read, and a leading slash on one name is no other frame."""
+    bag = _bag(tmp_path / "bag", "/camera/depth_registered/image_raw", "/" + COLOR,
+               depth_info_fx=30.0)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth_registered/image_raw"))
+    assert len(frames) == 3 and "registered" not in caplog.text
+
+
+def test_depth_in_another_frame_without_its_calibration_is_warned_about(tmp_path, caplog):
+    """No CameraInfo beside the depth: its frame alone says it may be another camera's. Read,
+    with one warning that names both frames and the fix (was: nothing said)."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", DEPTH)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth/image_rect_raw"))
+    assert len(frames) == 3
+    warned = [r.getMessage() for r in caplog.records if "registered" in r.getMessage()]
+    assert len(warned) == 1 and DEPTH in warned[0] and COLOR in warned[0]
