@@ -88,3 +88,48 @@ def test_depth_in_another_frame_without_its_calibration_is_warned_about(tmp_path
     assert len(frames) == 3
     warned = [r.getMessage() for r in caplog.records if "registered" in r.getMessage()]
     assert len(warned) == 1 and DEPTH in warned[0] and COLOR in warned[0]
+
+
+def _info_only_bag(path, info_topic, info_frame):
+    """Three colour images (frame COLOR) and one CameraInfo topic, ``info_topic``, of frame
+    ``info_frame`` (fx 20) and the images' size."""
+    msgs = []
+    for t in (1000 * MS, 1100 * MS, 1200 * MS):
+        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=COLOR)))
+        msgs.append((info_topic, t, _info(t, 20.0, info_frame)))
+    return write_bag(path, StoragePlugin.MCAP, msgs)
+
+
+def test_the_only_camera_info_of_another_camera_is_refused(tmp_path):
+    """A bag that recorded the depth camera's CameraInfo but not the colour camera's: the one
+    CameraInfo topic, in another namespace and of another frame, was taken as the images'
+    calibration without a word (wrong fx, confident wrong poses). Refused naming it, both
+    frames and the fixes."""
+    bag = _info_only_bag(tmp_path / "bag", "/camera/depth/camera_info", DEPTH)
+    with pytest.raises(InputError) as err:
+        BagSequence(bag)
+    text = str(err.value)
+    for part in ("/camera/depth/camera_info", DEPTH, COLOR, CAM, "--camera-info-topic",
+                 "--camera-info"):
+        assert part in text, part
+
+
+@pytest.mark.parametrize("info_topic, info_frame", [
+    ("/camera/aligned_depth_to_color/camera_info", COLOR),  # the colour calibration, repeated
+    ("/camera/color/camera_info", DEPTH),  # its own namespace: a driver's odd frame name
+    ("/camera/depth/camera_info", ""),  # no frame named
+])
+def test_the_only_camera_info_that_may_be_the_images_is_read(tmp_path, info_topic, info_frame):
+    bag = _info_only_bag(tmp_path / "bag", info_topic, info_frame)
+    seq = BagSequence(bag)
+    assert seq.camera_info_topic == info_topic and len(list(seq)) == 3
+
+
+def test_a_given_camera_info_topic_of_another_frame_is_warned_about(tmp_path, caplog):
+    """--camera-info-topic chosen by the user: read, with one warning naming both frames."""
+    bag = _info_only_bag(tmp_path / "bag", "/camera/depth/camera_info", DEPTH)
+    with caplog.at_level(logging.WARNING):
+        seq = BagSequence(bag, camera_info_topic="/camera/depth/camera_info")
+        assert len(list(seq)) == 3
+    warned = [r.getMessage() for r in caplog.records if DEPTH in r.getMessage()]
+    assert len(warned) == 1 and COLOR in warned[0]

@@ -163,6 +163,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         self._frame_ids: List[str] = []
         self._depth_stamps: List[int] = []
         self._infos: List[Tuple[int, CameraIntrinsics]] = []
+        self._info_frame_id: Optional[str] = None  # the first CameraInfo message's
         warn_if_one_file_of_a_split_bag(self.path)
         with _open_bag(self.path) as reader:
             if reader.message_count == 0:
@@ -248,6 +249,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                     self._depth_encoding = getattr(msg, "encoding", None) or getattr(
                         msg, "format", None)
             elif conn.topic == self.camera_info_topic:
+                if not self._info_runs:
+                    self._info_frame_id = msg.header.frame_id
                 self._info_runs.append((run, stamp, self._intrinsics(msg, conn.topic)))
             else:
                 self._add_transforms(msg, static=conn.topic.endswith("tf_static"), runs=runs,
@@ -288,6 +291,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         if self.camera_info_topic is not None:
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
+        self._check_camera_info_frame(self._info_frame_id)
         self._check_depth_registered()
         self._match_depth()
 

@@ -76,6 +76,10 @@ class _TopicSelection:
     image_topic: str
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
     _is_depth: Dict[str, bool]
+    _frame_ids: List[str]
+    camera_info_topic: Optional[str]
+    # the CameraInfo topic was detected as the bag's only one, outside the image's namespace
+    _info_elsewhere: bool = False
     _override: Optional[CameraIntrinsics]
 
     def _listing(self) -> str:
@@ -141,6 +145,27 @@ class _TopicSelection:
         fmt = msg.format
         return "compresseddepth" in fmt.lower() or fmt.startswith(_DEPTH_RAW_ENCODINGS)
 
+    def _check_camera_info_frame(self, info_frame_id: Optional[str]) -> None:
+        """After the indexing pass: the CameraInfo's header frame_id (its first message's)
+        against the images' (leading slashes aside; nothing said when either is empty). Of
+        another frame, the bag's only CameraInfo topic, detected in another namespace than the
+        image topic's, is refused: it is another camera's calibration (a depth camera's
+        /camera/depth/camera_info beside /camera/color/image_raw), taken it gives confident wrong
+        poses. A topic given, or of the image's namespace, is warned about."""
+        info = (info_frame_id or "").lstrip("/")
+        image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
+        if not info or not image or info == image:
+            return
+        what = (f"{bag_label(self.path)}: the CameraInfo on {self.camera_info_topic} is of frame "
+                f"'{info}', the images on {self.image_topic} of '{image}'")
+        fix = (f"pass the CameraInfo topic of {self.image_topic} (--camera-info-topic), or its "
+               "calibration as a camera_info YAML (--camera-info)")
+        if self._info_elsewhere:
+            raise InputError(f"{what}, and it is the bag's only CameraInfo topic, found outside "
+                             f"{_image_namespace(self.image_topic)}: it is another camera's "
+                             f"calibration, which would give wrong poses; {fix}")
+        log.warning("%s: if it is another camera's calibration the poses are wrong; %s", what, fix)
+
     def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
         if topic is not None:
             return self._require(topic, IMAGE_TYPES, "image topic")
@@ -178,6 +203,7 @@ class _TopicSelection:
         namespace = _image_namespace(self.image_topic)
         same = [t for t in candidates if t.rsplit("/", 1)[0] == namespace]
         if len(candidates) == 1:
+            self._info_elsewhere = not same  # `check_camera_info_frame` refuses it of another frame
             return candidates[0]
         if len(same) == 1:
             return same[0]
