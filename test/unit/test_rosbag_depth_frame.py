@@ -133,3 +133,45 @@ def test_a_given_camera_info_topic_of_another_frame_is_warned_about(tmp_path, ca
         assert len(list(seq)) == 3
     warned = [r.getMessage() for r in caplog.records if DEPTH in r.getMessage()]
     assert len(warned) == 1 and COLOR in warned[0]
+
+
+def _scaled_bag(path, dw, dh, depth_fx, depth_frame=COLOR):
+    """Three colour images (8x6, fx 30, principal point at the centre, frame COLOR) and a
+    ``dw`` x ``dh`` depth (1000 + 10 * row + column mm) with its CameraInfo beside it (fx
+    ``depth_fx``, principal point at the depth image's centre)."""
+    rows, cols = np.mgrid[0:dh, 0:dw]
+    depth = (1000 + 10 * rows + cols).astype(np.uint16)
+    msgs = []
+    for t in (1000 * MS, 1100 * MS, 1200 * MS):
+        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=COLOR)))
+        msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, COLOR)))
+        msgs.append(("/camera/depth_small/image_raw", t + 1,
+                     image(t, "16UC1", depth, frame_id=depth_frame)))
+        info = camera_info(t, depth_fx, width=dw, height=dh)
+        info.header = header(t, depth_frame)
+        msgs.append(("/camera/depth_small/camera_info", t + 1, info))
+    return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1])), depth
+
+
+@pytest.mark.parametrize("dw, dh, fx", [(4, 3, 15.0), (16, 12, 60.0)])
+def test_registered_depth_at_another_resolution_is_resampled_to_the_image(tmp_path, dw, dh, fx):
+    """Depth registered to the colour camera at half or twice its resolution (its CameraInfo is
+    the image's K scaled by the size ratio: an OAK-D's aligned depth at the stereo size, a
+    ZED's downsampled depth): each image pixel takes the depth pixel its centre falls in
+    (was: every frame refused, 'register depth to the colour image', though it is)."""
+    bag, depth = _scaled_bag(tmp_path / "bag", dw, dh, fx)
+    frames = list(BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw"))
+    assert len(frames) == 3
+    ys, xs = np.mgrid[0:H, 0:W]
+    want = depth[((ys + 0.5) * dh / H).astype(int), ((xs + 0.5) * dw / W).astype(int)] / 1000
+    for f in frames:
+        assert f.depth_m.shape == (H, W)
+        np.testing.assert_allclose(f.depth_m, want, rtol=1e-6)
+
+
+def test_depth_of_another_resolution_and_calibration_is_still_refused(tmp_path):
+    """At twice the size but fx 50 (not the image's 30 scaled): no frame is read with it."""
+    bag, _ = _scaled_bag(tmp_path / "bag", 16, 12, 50.0)
+    seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
+    with pytest.raises(InputError, match="16x12, but the image is 8x6: register depth"):
+        list(seq)

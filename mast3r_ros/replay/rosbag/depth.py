@@ -54,6 +54,8 @@ class _DepthAssociation:
     # beside the depth topic (`depth_info_topic`); None until read
     _depth_frame_id: Optional[str] = None
     _depth_info: Any = None
+    _depth_resampled_said = False
+    _depth_cam: Optional[CameraIntrinsics] = None  # `_depth_info` converted
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -120,9 +122,9 @@ class _DepthAssociation:
 
     def _check_depth_registered(self) -> None:
         """Refuse a depth stream that is provably not registered to the colour image: its
-        header frame_id is another frame than the images' and the CameraInfo beside it gives
-        another size or K than the images' intrinsics (the depth camera's own stream, read
-        pixel for pixel as the colour image's depth it gives wrong 3-D points everywhere).
+        header frame_id is another frame than the images' and the CameraInfo beside it is not
+        the images' K (scaled to its size: `_other_calibration`): the depth camera's own
+        stream, read pixel for pixel as the colour image's depth it gives wrong 3-D points.
         Another frame_id alone (no CameraInfo beside the depth, or the image's calibration) is
         warned about: a driver may name registered depth by its depth frame. Leading slashes
         are no other frame (tf2 strips them)."""
@@ -150,15 +152,37 @@ class _DepthAssociation:
                     "camera's own stream), every 3-D point built from it is wrong; %s",
                     bag_label(self.path), where, fix)
 
+    def _depth_at_image_size(self, depth: np.ndarray, image: Optional[CameraIntrinsics]
+                             ) -> Optional[np.ndarray]:
+        """``depth`` (h, w) metres of another size than the image (``image``: its intrinsics)
+        resampled to the image's when it is the image's registered depth at another
+        resolution: the CameraInfo beside the depth is of the depth's size with the image's
+        K scaled (said once); None otherwise (no such CameraInfo, or another calibration)."""
+        own = self._depth_intrinsics()
+        dh, dw = depth.shape[:2]
+        if (image is None or own is None or (own.width, own.height) != (dw, dh)
+                or _other_calibration(own, image)):
+            return None
+        if not self._depth_resampled_said:
+            self._depth_resampled_said = True
+            log.info("depth on %s is %dx%d, the images %dx%d: registered at another "
+                     "resolution (%s: the image's K scaled), resampled to the image's size "
+                     "(nearest)", self.depth_topic, dw, dh, image.width, image.height,
+                     self.depth_info_topic)
+        return _resampled(depth, image.height, image.width)
+
     def _depth_intrinsics(self) -> Optional[CameraIntrinsics]:
         """The first CameraInfo beside the depth topic as intrinsics; None without one or when
         it does not convert (nothing to compare then)."""
         if self._depth_info is None:
             return None
-        try:
-            return camera_info_to_intrinsics(self._depth_info, self._rectified)
-        except InputError:
-            return None
+        if self._depth_cam is None:  # converted once: read again for each resampled frame
+            try:
+                self._depth_cam = camera_info_to_intrinsics(self._depth_info, self._rectified)
+            except InputError:
+                self._depth_info = None
+                return None
+        return self._depth_cam
 
     def _match_depth(self) -> None:
         """After the run is chosen: its depth stamps sorted and how many of its images each
@@ -226,14 +250,29 @@ class _DepthAssociation:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err
 
 
-def _other_calibration(a: CameraIntrinsics, b: CameraIntrinsics) -> bool:
-    """Whether two calibrations differ in size or in K by over 0.5 % (fx, fy, cx, cy): a
-    registered depth's CameraInfo repeats the colour image's, up to the driver's rounding."""
-    if (a.width, a.height) != (b.width, b.height):
+def _other_calibration(depth: CameraIntrinsics, image: CameraIntrinsics) -> bool:
+    """Whether the depth's calibration is not the image's, scaled to the depth's size: a
+    registered depth's CameraInfo repeats the colour image's K (at another resolution scaled
+    by the size ratio, as image_proc's resize scales it), up to the driver's rounding. fx and
+    fy may differ by 0.5 %, cx and cy by 1 depth pixel (centre-aligned or plain scaling)."""
+    if min(depth.width, depth.height, image.width, image.height) <= 0:
         return True
-    ka, kb = np.asarray(a.K, np.float64), np.asarray(b.K, np.float64)
-    scale = max(float(kb[0, 0]), float(kb[1, 1]), 1.0)
-    return bool(np.max(np.abs(ka - kb)) > 0.005 * scale)
+    sx, sy = depth.width / image.width, depth.height / image.height
+    kd, ki = np.asarray(depth.K, np.float64), np.asarray(image.K, np.float64)
+    focal = np.array([ki[0, 0] * sx, ki[1, 1] * sy])
+    centre = np.array([(ki[0, 2] + 0.5) * sx - 0.5, (ki[1, 2] + 0.5) * sy - 0.5])
+    return bool(np.any(np.abs(kd[[0, 1], [0, 1]] - focal) > 0.005 * focal.max())
+                or np.any(np.abs(kd[[0, 1], [2, 2]] - centre) > 1.0)
+                or abs(kd[0, 1] - ki[0, 1] * sx) > 0.005 * focal.max())
+
+
+def _resampled(depth: np.ndarray, height: int, width: int) -> np.ndarray:
+    """(h, w) depth -> (height, width): each output pixel takes the depth pixel its centre
+    falls in (nearest, pixel centres aligned; no depth is blended across an edge)."""
+    dh, dw = depth.shape
+    rows = np.minimum(((np.arange(height) + 0.5) * dh / height).astype(np.intp), dh - 1)
+    cols = np.minimum(((np.arange(width) + 0.5) * dw / width).astype(np.intp), dw - 1)
+    return np.ascontiguousarray(depth[rows[:, None], cols[None, :]])
 
 
 def _calibration(cam: CameraIntrinsics) -> str:
