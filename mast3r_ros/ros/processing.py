@@ -39,6 +39,7 @@ from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.config import Config
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.core.focal_evidence import FocalFit
+from mast3r_ros.core.said_once import SaidOnce
 from mast3r_ros.core.tracker import StampCheck
 from mast3r_ros.core.types import Frame, LocalizationResult
 from mast3r_ros.ros import admission
@@ -84,6 +85,7 @@ class FrameProcessing:
         self._warnings = admission.ErrorThrottle(line_interval_s=5.0,
                                                  traceback_interval_s=math.inf)
         self._tf_timeline = admission.TfTimeline()
+        self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
 
     # ------------------------------------------------------------------ worker
     def _on_replaced(self) -> None:
@@ -242,8 +244,16 @@ class FrameProcessing:
                                                cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
+        info_frame = str(info.header.frame_id).lstrip("/")  # as tf2 names it
         if not frame.frame_id:
             frame.frame_id = mf.header_frame_name(info.header.frame_id)
+        elif info_frame and info_frame != frame.frame_id and self._info_frames_said.first(
+                (frame.frame_id, info_frame)):  # once a pair: said, not a refusal per frame
+            self.get_logger().warning(
+                f"the CameraInfo on {self._info_topic} is of frame '{info_frame}', the images "
+                f"of '{frame.frame_id}': if it is another camera's calibration (a depth or "
+                "other camera's camera_info remapped here), every pose is wrong; remap "
+                "camera_info to the image's own CameraInfo topic")
         if not frame.frame_id:
             raise InputError("the image and its CameraInfo have an empty header.frame_id: the "
                              "camera frame is needed to look up the base->camera TF")

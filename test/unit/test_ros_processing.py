@@ -972,3 +972,20 @@ def test_the_focal_scales_of_published_and_failed_frames_reach_diagnostics():
     assert s.level == 1 and "inliers fit fx 81.0 px, not 100.0" in s.message, s.message
     assert dict(s.values)["focal_fx_fitted_px"] == "81.0"
     assert dict(s.values)["focal_scale"].endswith("(10 frames)")  # published and failed
+
+
+def test_a_camera_info_of_another_frame_than_the_image_is_warned_about_once():
+    """camera_info remapped to another camera's topic (the depth camera's, at the colour
+    image's size): its K was used without a word. Still used (the remapping is the user's),
+    with one warning naming both frames and the topic, not one per frame."""
+    host = Host()
+    host._camera_info.header.frame_id = "camera_depth_optical_frame"
+    for k in range(1, 4):
+        host._process(image(stamp(k)))
+    said = [m for _, m in host.logger.lines if "camera_depth_optical_frame" in m]
+    assert len(said) == 1 and "camera_optical" in said[0] and "/camera_info" in said[0]
+    assert len(host._outputs.poses) == 3
+    host = Host()
+    host._camera_info.header.frame_id = "/camera_optical"  # the same tf2 frame
+    host._process(image(stamp(1)))
+    assert not [m for _, m in host.logger.lines if "frame" in m and "CameraInfo" in m]
