@@ -14,6 +14,7 @@ import inspect
 import itertools
 import logging
 import os
+import shlex
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import List, Optional, Protocol, Tuple
 
@@ -266,6 +267,30 @@ def _associate_pairs_file(path: str, names: List[str]) -> Optional[str]:
     return None
 
 
+def _euroc_fix(path: str) -> str:
+    """For an EuRoC / ASL dataset folder (the root holding mav0/, mav0 holding cam0/, or the
+    camera folder cam0 itself: data.csv of 'timestamp [ns],filename' and the images in data/)
+    whose camera folder has no rgb.txt yet: what it is and the commands that make that folder
+    a TUM folder (rgb.txt from data.csv, stamps kept in integer ns; --camera-info its
+    sensor.yaml); '' for another folder."""
+    for rel in ("mav0/cam0", "cam0", "."):
+        cam = os.path.normpath(os.path.join(path, rel))
+        if (os.path.isfile(os.path.join(cam, "data.csv"))
+                and os.path.isdir(os.path.join(cam, "data"))):
+            break
+    else:
+        return ""
+    if os.path.exists(os.path.join(cam, "rgb.txt")):
+        return ""  # made a TUM folder already: named as a recording below
+    csv, rgb = (shlex.quote(os.path.join(cam, n)) for n in ("data.csv", "rgb.txt"))
+    return (f"it is an EuRoC/ASL dataset folder ({os.path.join(cam, 'data.csv')} lists the "
+            f"images in {os.path.join(cam, 'data')}); make {cam} a TUM folder by writing its "
+            f"rgb.txt: tr -d '\\r' < {csv} | awk -F, '!/^#/ {{print $1, \"data/\" $2}}' > "
+            f"{rgb} (then pass {cam} as SOURCE with --camera-info "
+            f"{os.path.join(cam, 'sensor.yaml')}; its ground truth, "
+            "state_groundtruth_estimate0/data.csv, is the body's pose, not the camera's)")
+
+
 def _not_a_recording(path: str) -> Optional[str]:
     """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
     None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
@@ -328,6 +353,9 @@ def _not_a_recording(path: str) -> Optional[str]:
                 f"the metadata with 'ros2 bag reindex {path}'")
     if not names:
         return f"{neither}: the folder is empty"
+    euroc = _euroc_fix(path)
+    if euroc:
+        return f"{neither}: {euroc}"
     inner = _recordings_below(path, names)
     if inner:
         return (f"{neither}; it holds recordings: pass one of them as SOURCE "

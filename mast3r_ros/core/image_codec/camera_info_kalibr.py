@@ -8,13 +8,17 @@ integers), so its numbers are taken as they are: ``intrinsics [fu, fv, pu, pv]``
 [k1, k2, k3, k4]`` is OpenCV's fisheye model, ROS's ``equidistant``; ``none`` is no distortion.
 The omnidirectional, double-sphere and extended-unified models (``omni``, ``ds``, ``eucm``) and
 the ``fov`` distortion have no ``sensor_msgs/CameraInfo`` counterpart and are refused.
+
+An ASL sensor.yaml (EuRoC MAV's ``mav0/cam0/sensor.yaml``: ``sensor_type: camera`` with the
+same pinhole fields at its top level, the coefficients under ``distortion_coefficients`` and
+radtan named ``radial-tangential``) is read the same way (`load_asl_sensor`).
 """
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import List
+from typing import Dict, List, Tuple
 
 import numpy as np
 
@@ -25,6 +29,8 @@ from .camera_info import intrinsics_from_pinhole_file
 # Kalibr distortion model -> (sensor_msgs/distortion_models name, coefficient count)
 _DISTORTION = {"radtan": ("plumb_bob", 4), "equidistant": ("equidistant", 4),
                "none": ("plumb_bob", 0)}
+# the ASL sensor.yaml's names (EuRoC writes radial-tangential) -> the same
+_ASL_DISTORTION = {"radial-tangential": _DISTORTION["radtan"], **_DISTORTION}
 _CAMERA_KEY = re.compile(r"cam[0-9]+\Z")
 
 
@@ -65,27 +71,69 @@ def load_kalibr_camchain(path: Path, doc: dict) -> CameraIntrinsics:
                          f"{', '.join(cams)}; give a file with the one camera whose images are "
                          "read (a copy keeping only its camN block)")
     (name, cam), = doc.items()
-    where = f"{name}."
+    return _pinhole(path, f"{name}.", cam, ("Kalibr", "a Kalibr camera chain"),
+                    "distortion_coeffs", _DISTORTION, "radtan (plumb_bob), equidistant and none",
+                    "recalibrate with --models pinhole-radtan or pinhole-equi")
+
+
+def looks_like_asl_sensor(doc: object) -> bool:
+    """Whether a parsed YAML document is an ASL sensor.yaml (EuRoC MAV's mav0/<sensor>/
+    sensor.yaml, maplab's): a mapping with a ``sensor_type`` (camera, imu, ...), a key no
+    camera_calibration_parsers, OpenCV or Kalibr file has."""
+    return isinstance(doc, dict) and isinstance(doc.get("sensor_type"), str)
+
+
+def load_asl_sensor(path: Path, doc: dict) -> CameraIntrinsics:
+    """The camera of ASL sensor.yaml ``doc`` (EuRoC's ``sensor_type: camera``, ``camera_model:
+    pinhole``, ``intrinsics [fu, fv, cu, cv]``, ``distortion_model: radial-tangential`` with
+    ``distortion_coefficients [k1, k2, p1, p2]``, ``resolution [width, height]``) read from
+    ``path`` -> `CameraIntrinsics`; the format is Kalibr's pinhole-radtan, read the same way.
+    ``T_BS`` (the camera in the body frame) is not part of a CameraInfo and is not read.
+
+    Raises:
+        InputError: naming ``path``: another sensor_type (the IMU's or a ground truth's
+            sensor.yaml), a camera or distortion model without a CameraInfo counterpart, a
+            field missing or of the wrong length, anything `intrinsics_from_camera_info`
+            refuses.
+    """
+    kind = doc.get("sensor_type")
+    if kind != "camera":
+        raise InputError(f"{path} is the sensor.yaml of a sensor_type {kind!r} (EuRoC/ASL), not "
+                         "of a camera: give the camera's, mav0/cam0/sensor.yaml")
+    if "intrinsics" not in doc:
+        raise InputError(f"{path}: intrinsics is missing (an EuRoC/ASL camera sensor.yaml "
+                         "states [fu, fv, cu, cv])")
+    return _pinhole(path, "", doc, ("EuRoC/ASL sensor.yaml", "an EuRoC/ASL camera sensor.yaml"),
+                    "distortion_coefficients", _ASL_DISTORTION,
+                    "radial-tangential (plumb_bob), equidistant and none",
+                    "calibrate a pinhole camera (Kalibr's pinhole-radtan)")
+
+
+def _pinhole(path: Path, where: str, cam: dict, names: Tuple[str, str], coeffs_key: str,
+             models: Dict[str, Tuple[str, int]], read: str, fix: str) -> CameraIntrinsics:
+    """A Kalibr-style pinhole camera mapping ``cam`` (``camera_model``, ``intrinsics``,
+    ``distortion_model``, ``coeffs_key``, ``resolution``) -> `CameraIntrinsics`; errors
+    name ``path``, the key prefix ``where`` and the format (``names``: short, and as a file
+    that 'states' a field)."""
+    fmt, owner = names
     model = cam.get("camera_model")
     if model != "pinhole":
-        raise InputError(f"{path}: {where}camera_model {model!r} (Kalibr) has no "
-                         "sensor_msgs/CameraInfo model; only 'pinhole' is read: recalibrate "
-                         "with --models pinhole-radtan or pinhole-equi")
+        raise InputError(f"{path}: {where}camera_model {model!r} ({fmt}) has no "
+                         f"sensor_msgs/CameraInfo model; only 'pinhole' is read: {fix}")
     for field in ("resolution", "distortion_model"):
         if field not in cam:
-            raise InputError(f"{path}: {where}{field} is missing (a Kalibr camera chain "
-                             "states it for each camera)")
-    kalibr_model = cam["distortion_model"]
-    if kalibr_model not in _DISTORTION:
-        raise InputError(f"{path}: {where}distortion_model {kalibr_model!r} (Kalibr) has no "
-                         "sensor_msgs/CameraInfo model; read are radtan (plumb_bob), "
-                         "equidistant and none")
-    ros_model, count = _DISTORTION[kalibr_model]
+            raise InputError(f"{path}: {where}{field} is missing ({owner} states it for each "
+                             "camera)")
+    given_model = cam["distortion_model"]
+    if given_model not in models:
+        raise InputError(f"{path}: {where}distortion_model {given_model!r} ({fmt}) has no "
+                         f"sensor_msgs/CameraInfo model; read are {read}")
+    ros_model, count = models[given_model]
     fu, fv, pu, pv = _numbers(cam["intrinsics"], path, f"{where}intrinsics", 4,
                               "[fu, fv, pu, pv]")
     width, height = _numbers(cam["resolution"], path, f"{where}resolution", 2, "[width, height]")
-    d = _numbers(cam.get("distortion_coeffs", []), path, f"{where}distortion_coeffs", count,
-                 f"for {kalibr_model}")
+    d = _numbers(cam.get(coeffs_key, []), path, f"{where}{coeffs_key}", count,
+                 f"for {given_model}")
     if not (width.is_integer() and height.is_integer()):
         raise InputError(f"{path}: {where}resolution must be whole pixels, got "
                          f"{cam['resolution']!r}")

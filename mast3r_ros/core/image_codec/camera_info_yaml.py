@@ -23,7 +23,7 @@ from ..types import CameraIntrinsics
 from .camera_info import (P_WITHOUT_K_IN_A_FILE, intrinsics_from_camera_info,
                           projection_without_k, rectified_intrinsics_from_camera_info,
                           warn_far_principal_point)
-from .camera_info_kalibr import looks_like_kalibr_camchain
+from .camera_info_kalibr import looks_like_asl_sensor, looks_like_kalibr_camchain
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
 
@@ -347,8 +347,8 @@ def _file_format(text: str) -> str:
 CALIBRATION_FILES = ("a camera calibration YAML (camera_calibration_parsers' layout: image_width, "
                      "camera_matrix, ...; a CameraInfo saved with 'ros2 topic echo --once' or "
                      "ROS 1's 'rostopic echo -n 1'; an OpenCV FileStorage calibration or ORB-SLAM "
-                     "settings file; or a "
-                     "Kalibr camchain.yaml of one pinhole camera)")
+                     "settings file; a Kalibr camchain.yaml of one pinhole camera; or an "
+                     "EuRoC/ASL camera sensor.yaml)")
 
 
 def load_camera_info_yaml(path: Union[str, Path], rectified: bool = False) -> CameraIntrinsics:
@@ -428,9 +428,15 @@ def load_camera_info_yaml(path: Union[str, Path], rectified: bool = False) -> Ca
 
 
 def _load_kalibr(path: Path, doc: dict) -> CameraIntrinsics:
-    """A Kalibr camchain.yaml, logged once as read so (`camera_info_kalibr`)."""
-    from .camera_info_kalibr import load_kalibr_camchain
+    """A Kalibr camchain.yaml or an ASL (EuRoC) sensor.yaml, logged once as read so
+    (`camera_info_kalibr`)."""
+    from .camera_info_kalibr import load_asl_sensor, load_kalibr_camchain
 
+    if looks_like_asl_sensor(doc):
+        cam = load_asl_sensor(path, doc)
+        log.info("%s: read as an EuRoC/ASL sensor.yaml (pinhole, K from intrinsics; T_BS, the "
+                 "camera in the body frame, is not read)", path)
+        return cam
     cam = load_kalibr_camchain(path, doc)
     log.info("%s: read as a Kalibr camera chain (pinhole, K from intrinsics)", path)
     return cam
@@ -447,7 +453,7 @@ def _load_ros_layout(path: Path, text: str, rectified: bool) -> CameraIntrinsics
                          "(image_width, image_height, camera_matrix)")
     if not isinstance(doc, dict):
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
-    if looks_like_kalibr_camchain(doc):  # cam0: {camera_model, intrinsics, ...}
+    if looks_like_kalibr_camchain(doc) or looks_like_asl_sensor(doc):  # cam0: {...} / EuRoC
         return _load_kalibr(path, doc)
     params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
               or str(k).rsplit("/", 1)[-1] == "mast3r_localizer"]

@@ -1,0 +1,114 @@
+"""An EuRoC / ASL dataset camera's sensor.yaml (mav0/cam0/sensor.yaml: sensor_type camera,
+camera_model pinhole, intrinsics [fu, fv, cu, cv], distortion_model radial-tangential,
+distortion_coefficients, resolution, T_BS) given as --camera-info or a TUM folder's
+camera.yaml: it was refused as "missing field 'image_width'". Its numbers are K and OpenCV's
+plumb_bob coefficients as they are (the ASL format is Kalibr's pinhole-radtan)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.image_codec import load_camera_info_yaml
+
+# EuRoC MAV's cam0/sensor.yaml, as the dataset ships it
+SENSOR = """\
+# General sensor definitions.
+sensor_type: camera
+comment: VI-Sensor cam0 (MT9M034)
+
+# Sensor extrinsics wrt. the body-frame.
+T_BS:
+  cols: 4
+  rows: 4
+  data: [0.0148655429818, -0.999880929698, 0.00414029679422, -0.0216401454975,
+         0.999557249008, 0.0149672133247, 0.025715529948, -0.064676986768,
+        -0.0257744366974, 0.00375618835797, 0.999660727178, 0.00981073058949,
+         0.0, 0.0, 0.0, 1.0]
+
+# Camera specific definitions.
+rate_hz: 20
+resolution: [752, 480]
+camera_model: pinhole
+intrinsics: [458.654, 457.296, 367.215, 248.375] #fu, fv, cu, cv
+distortion_model: {model}
+distortion_coefficients: {coeffs}
+"""
+RADTAN = [-0.28340811, 0.07395907, 0.00019359, 1.76187114e-05]
+
+
+def _write(tmp_path, model="radial-tangential", coeffs=RADTAN, text=SENSOR):
+    path = tmp_path / "sensor.yaml"
+    path.write_text(text.format(model=model, coeffs=coeffs))
+    return path
+
+
+@pytest.mark.parametrize("model, coeffs, ros_model", [
+    ("radial-tangential", RADTAN, "plumb_bob"),
+    ("radtan", RADTAN, "plumb_bob"),
+    ("equidistant", [-0.01, 0.002, -0.003, 0.0004], "equidistant"),
+])
+def test_an_euroc_sensor_yaml_is_read_as_its_camera_info(tmp_path, model, coeffs, ros_model):
+    cam = load_camera_info_yaml(_write(tmp_path, model, coeffs))
+    assert (cam.width, cam.height) == (752, 480)
+    np.testing.assert_array_equal(cam.K, [[458.654, 0, 367.215], [0, 457.296, 248.375],
+                                          [0, 0, 1]])
+    assert cam.distortion_model == ros_model
+    np.testing.assert_array_equal(cam.dist, coeffs)
+
+
+def test_an_euroc_sensor_yaml_of_another_sensor_or_model_is_refused_by_name(tmp_path):
+    imu = tmp_path / "imu.yaml"
+    imu.write_text("sensor_type: imu\ncomment: VI-Sensor IMU (ADIS16448)\nrate_hz: 200\n"
+                   "gyroscope_noise_density: 1.6968e-04\n")
+    with pytest.raises(InputError, match=r"sensor_type 'imu'.*mav0/cam0/sensor.yaml"):
+        load_camera_info_yaml(imu)
+    with pytest.raises(InputError, match=r"distortion_model 'fov'.*radial-tangential"):
+        load_camera_info_yaml(_write(tmp_path, "fov", [0.9]))
+    with pytest.raises(InputError, match=r"distortion_coefficients must be 4 numbers"):
+        load_camera_info_yaml(_write(tmp_path, coeffs=RADTAN[:3]))
+    text = SENSOR.replace("camera_model: pinhole", "camera_model: omni")
+    with pytest.raises(InputError, match=r"camera_model 'omni'"):
+        load_camera_info_yaml(_write(tmp_path, text=text))
+
+
+def _euroc(root, frames=3):
+    """An EuRoC MAV dataset's layout: root/mav0/cam0/{data.csv, data/<ns>.png, sensor.yaml}
+    (data.csv with CRLF line ends and its '#timestamp [ns],filename' header)."""
+    import cv2
+
+    cam = root / "mav0" / "cam0"
+    (cam / "data").mkdir(parents=True)
+    stamps = [1403636579763555584 + i * 50_000_000 for i in range(frames)]
+    rng = np.random.default_rng(0)
+    for s in stamps:
+        cv2.imwrite(str(cam / "data" / f"{s}.png"), rng.integers(0, 256, (480, 752), np.uint8))
+    (cam / "data.csv").write_bytes(("#timestamp [ns],filename\r\n" + "".join(
+        f"{s},{s}.png\r\n" for s in stamps)).encode())
+    (cam / "sensor.yaml").write_text(SENSOR.format(model="radial-tangential", coeffs=RADTAN))
+    return cam, stamps
+
+
+@pytest.mark.parametrize("given", [".", "mav0", "mav0/cam0"])
+def test_an_euroc_folder_is_named_with_the_commands_that_make_it_a_tum_folder(tmp_path, given):
+    """The dataset root, mav0 or mav0/cam0 given as SOURCE: named as EuRoC with the rgb.txt
+    command and --camera-info sensor.yaml (was: 'neither a TUM RGB-D folder (no rgb.txt) nor a
+    rosbag2'). Run as told, the folder is read: three frames, stamps in ns, K from sensor.yaml."""
+    import shlex
+    import subprocess
+
+    from mast3r_ros.replay.sources import SourceOptions, open_source
+
+    cam, stamps = _euroc(tmp_path)
+    with pytest.raises(InputError) as err:
+        open_source(str(tmp_path / given))
+    text = str(err.value)
+    assert "EuRoC" in text and f"--camera-info {cam / 'sensor.yaml'}" in text
+    command = text.split("rgb.txt: ", 1)[1].split(" (", 1)[0]
+    assert shlex.split(command)[0] == "tr"
+    subprocess.run(["sh", "-c", command], check=True)
+    source = open_source(str(cam), SourceOptions(camera_info=str(cam / "sensor.yaml")))
+    frames = list(source)
+    assert [f.stamp_ns for f in frames] == stamps
+    assert frames[0].intrinsics.K[0, 0] == 458.654
