@@ -336,9 +336,29 @@ def _major_capability(index: int) -> int:
     return torch.cuda.get_device_capability(index)[0]
 
 
+def screen_runs(device: torch.device, d: int) -> bool:
+    """Whether `nn_search` on ``device`` with D = ``d`` channels runs the TF32 screen now
+    (``USE_DOT`` and ``TF32_SCREEN`` on, no earlier failure, D <= 32, TF32 tensor cores)."""
+    return bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32
+                and tf32_cores(torch.device(device)))
+
+
+def bound_norms(targets_t: torch.Tensor) -> torch.Tensor:
+    """(B, T) float32: the screen's `_bound_norm` of every target row of the (B, D, T) float32
+    contiguous channel-major ``targets_t``, for `nn_search`'s ``target_norms`` (a walk searches
+    the same targets 2 * max_iter times: their norms are computed once). Asynchronous."""
+    n_b, d, n_t = targets_t.shape
+    tn = torch.empty((n_b, n_t), dtype=torch.float32, device=targets_t.device)
+    if n_b and n_t:
+        _target_norm_kernel[(triton.cdiv(n_t, BLOCK_R), n_b)](
+            targets_t, tn, n_t, D=d, DP=max(16, triton.next_power_of_2(d)), BT=BLOCK_R)
+    return tn
+
+
 def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
               n_q: torch.Tensor, out: torch.Tensor,
-              target_bad: Optional[torch.Tensor] = None) -> None:
+              target_bad: Optional[torch.Tensor] = None,
+              target_norms: Optional[torch.Tensor] = None) -> None:
     """Nearest target (largest inner product, first index on ties) of gathered source rows.
 
     Args:
@@ -351,6 +371,8 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
             the best target for ``i < n_q[b]``; other entries are left as they are.
         target_bad: optional (B, T) bool/uint8, targets never returned while a valid one exists
             (zero their rows too: they still enter the products).
+        target_norms: optional (B, T) float32, `bound_norms` of ``targets_t``, for the TF32
+            screen; None: computed here (one pass over the targets per call).
     All on one device (CUDA, or CPU under TRITON_INTERPRET=1). Asynchronous: no host sync.
     """
     n_b, n_src, d = source.shape
@@ -364,8 +386,7 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=dev)
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     d_pad = max(16, triton.next_power_of_2(d))
-    screen = bool(USE_DOT and TF32_SCREEN and _SCREEN_BROKEN is None and d <= 32
-                  and tf32_cores(dev))
+    screen = screen_runs(dev, d)
     has_bad = target_bad is not None
     if screen:
         try:
@@ -376,9 +397,7 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
             n_qc = min(n_qc, triton.cdiv(n_qmax, BLOCK_Q) * BLOCK_Q)
             lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
             up = torch.empty((n_b, n_tiles, n_qc), dtype=torch.float32, device=dev)
-            tn = torch.empty((n_b, n_t), dtype=torch.float32, device=dev)
-            _target_norm_kernel[(triton.cdiv(n_t, BLOCK_R), n_b)](
-                targets_t, tn, n_t, D=d, DP=d_pad, BT=BLOCK_R)
+            tn = target_norms if target_norms is not None else bound_norms(targets_t)
             for q0 in range(0, n_qmax, n_qc):
                 grid = (triton.cdiv(min(n_qc, n_qmax - q0), BLOCK_Q), n_split, n_b)
                 _screen_kernel[grid](source, targets_t, bad, qidx, n_q, tn, lb, up,

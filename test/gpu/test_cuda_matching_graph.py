@@ -87,3 +87,24 @@ def test_one_graph_per_keyframe_count_and_no_sync_in_replay(monkeypatch):
     finally:
         torch.cuda.set_sync_debug_mode("default")
     torch.cuda.synchronize()
+
+
+def test_walks_longer_than_the_graphs_rounds_give_the_same_matches(monkeypatch):
+    """A graph of one walk round (`FIRST_ROUNDS` = 1): every frame's walks outlast it, its
+    status row says so, and the frame is matched again eagerly with all rounds: the matches of
+    the variable-shape path; the norms-once walk is the one replayed."""
+    runner = fixed_matching._GraphRunner()
+    monkeypatch.setattr(fixed_matching, "_RUNNER", runner)
+    monkeypatch.setattr(fixed_matching, "FIRST_ROUNDS", 1)
+    graph = MatchingConfig(nn_backend="triton", cuda_graph="auto", max_matches=500)
+    eager = MatchingConfig(nn_backend="triton", cuda_graph="off", max_matches=500)
+    rng_g, rng_w = np.random.default_rng(7), np.random.default_rng(7)
+    for frame in range(2):
+        preds, poses = _preds(2, frame), _poses(2, frame)
+        got = match_and_fuse(preds, poses, graph, rng_g)
+        want = _match_and_fuse_walks(preds, poses, eager, rng_w)
+        assert len(got.slot) > 100
+        for name, a, b in zip(got._fields, got, want):
+            np.testing.assert_array_equal(a, b, err_msg=f"frame {frame} {name}")
+    assert runner.broken is None, runner.broken
+    assert runner.n_captures == 1 and runner.n_longer_walks == 2

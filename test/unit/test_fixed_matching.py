@@ -161,7 +161,8 @@ def test_device_part_has_no_host_round_trip():
     fixed_matching._stack_into(bufs, preds, _poses(1))
     out, found, n_ops = _sync_ops(lambda: fixed_matching.device_pack(**bufs, prm=prm))
     assert found == []
-    assert out.shape == ((H // 2) * (W // 2), 13) and out.dtype == torch.float64
+    # one row per walker, then the status row
+    assert out.shape == ((H // 2) * (W // 2) + 1, 13) and out.dtype == torch.float64
     # the variable-shape Triton path does wait: unique sizes, the per-round test, the bool()
     # checks (the counts are reported by bench/bench_matching.py --smoke)
     _, found_walks, _ = _sync_ops(lambda: _match_and_fuse_walks(preds, _poses(1), CFG,
@@ -172,7 +173,7 @@ def test_device_part_has_no_host_round_trip():
 def test_fixed_path_moves_to_the_host_once(monkeypatch):
     calls = count_cpu_calls(monkeypatch)
     m = match_and_fuse(_preds(3), _poses(3), CFG, np.random.default_rng(0))
-    assert calls == [(3 * (H // 2) * (W // 2), 13)] and len(m.slot) > 0
+    assert calls == [(3 * (H // 2) * (W // 2) + 1, 13)] and len(m.slot) > 0
 
 
 def test_graph_failure_falls_back_to_eager_with_one_warning(monkeypatch, caplog):

@@ -181,14 +181,14 @@ def _fake_fixed_walk(inv):
     inv[p]), converged, except walker 0 (not converged) and walker 1 (merged into walker 2)."""
     inv_t = torch.as_tensor(inv)
 
-    def walk(flat1, flat2, start, max_iter):
-        assert max_iter == 10 and torch.equal(start, torch.arange(35))
+    def walk(flat1, flat2, start, max_iter):  # max_iter: the rounds run first, FIRST_ROUNDS
+        assert max_iter == 6 and torch.equal(start, torch.arange(35))
         xy1 = start.expand(flat1.shape[0], -1).clone()
         xy2 = inv_t[start].expand(flat1.shape[0], -1).clone()
         conv = torch.ones_like(xy1, dtype=torch.bool)
         conv[:, 0] = False
         xy1[:, 1], xy2[:, 1] = xy1[:, 2], xy2[:, 2]
-        return xy1, xy2, conv
+        return xy1, xy2, conv, torch.zeros_like(conv)  # nobody walks on
     return walk
 
 
@@ -300,7 +300,8 @@ def test_fixed_rows_keep_a_match_at_the_last_pixels_of_the_last_pair(monkeypatch
 
     def identity_walk(flat1, flat2, start, max_iter):  # walker p ends at (p, p), converged
         xy = start.expand(flat1.shape[0], -1).clone()
-        return xy, xy.clone(), torch.ones_like(xy, dtype=torch.bool)
+        return xy, xy.clone(), torch.ones_like(xy, dtype=torch.bool), torch.zeros_like(
+            xy, dtype=torch.bool)
 
     monkeypatch.setattr(fixed_matching, "reciprocal_walk_fixed", identity_walk)
     g = torch.Generator().manual_seed(0)

@@ -2,16 +2,20 @@
 
 `matchers.mast3r.match_and_fuse` runs this when the nearest-neighbour search is the fused Triton
 kernel (``matching.nn_backend``, `core.matching.resolve_nn_backend`): the whole device part of a
-frame's matching -- the K reciprocal walks (`core.matching.reciprocal_walk_fixed`: all
-``max_iter`` rounds, no "anyone still walking?" test), the de-duplication and sort of the
+frame's matching -- the K reciprocal walks (`core.matching.reciprocal_walk_fixed`:
+`FIRST_ROUNDS` rounds, no "anyone still walking?" test), the de-duplication and sort of the
 converged (slot, xy1, xy2) keys, the border and confidence filters, the lookup of the keyframe's
 ``pts3d`` and their transform to the map frame -- is a fixed sequence of kernels on tensors of
-fixed shapes, ending in ONE (K * P, 13) float64 array (P walkers per pair, one row per walker,
-sorted by slot, then image-1, then image-2 flat index; duplicates, unconverged walkers and
-filtered matches flagged in column 0). That array comes to the host in one transfer, where the
-kept rows are selected and the ``max_matches`` subsets drawn from ``rng`` exactly as the
-variable-shape path does (`matchers.mast3r._select_rows`), so the matches, their order and the
-random stream are identical.
+fixed shapes, ending in ONE (K * P + 1, 13) float64 array (P walkers per pair, one row per
+walker, sorted by slot, then image-1, then image-2 flat index; duplicates, unconverged walkers
+and filtered matches flagged in column 0; then a status row: does a walker still walk?). That
+array comes to the host in one transfer, where the kept rows are selected and the
+``max_matches`` subsets drawn from ``rng`` exactly as the variable-shape path does
+(`matchers.mast3r._select_rows`), so the matches, their order and the random stream are
+identical. Walks on realistic 512x384 pairs end within 4-5 rounds, so rounds up to
+``max_iter`` (10) would only launch kernels that find nothing to do (4 of 10 rounds skipped:
+about 40 % of the device part's launches); a frame whose walks are longer (the status row says
+so) is matched again eagerly with all ``max_iter`` rounds: the same matches either way.
 
 On CUDA (``matching.cuda_graph: auto``) that device part is captured once per key (shapes, K,
 input dtypes, device, walk and filter parameters) as a `torch.cuda.CUDAGraph` and replayed:
@@ -46,6 +50,11 @@ log = logging.getLogger(__name__)
 CUDA_GRAPH_MODES = ("auto", "off")
 _MAX_GRAPHS = 16  # distinct keys kept (LRU); a camera has one shape, K takes max_keyframes values
 _FIELDS = ("desc_1", "desc_2", "desc_conf_1", "desc_conf_2", "conf_1", "pts3d_1")
+# Walk rounds the fixed-shape path runs first (and the CUDA graph holds); the rest of
+# ``max_iter`` only when a walker still walks after them (then eagerly). None: all ``max_iter``
+# rounds at once (the previous behaviour; bench/bench_matching.py times both). Realistic
+# 512x384 pairs end in 4-5 rounds (docs/bench/matchperf_cpu_2026-12-05).
+FIRST_ROUNDS: Optional[int] = 6
 
 
 class _Params(NamedTuple):
@@ -95,9 +104,16 @@ def _params(cfg: Any) -> _Params:
                    float(cfg.min_pointmap_conf))
 
 
+def _first_rounds(prm: _Params) -> int:
+    """The walk rounds run first (`FIRST_ROUNDS`, at most ``max_iter``)."""
+    return prm.max_iter if FIRST_ROUNDS is None else max(1, min(int(FIRST_ROUNDS),
+                                                                prm.max_iter))
+
+
 def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.Tensor,
                 desc_conf_2: torch.Tensor, conf_1: torch.Tensor, pts3d_1: torch.Tensor,
-                map_from_cam: torch.Tensor, prm: _Params) -> torch.Tensor:
+                map_from_cam: torch.Tensor, prm: _Params,
+                rounds: Optional[int] = None) -> torch.Tensor:
     """The fixed-shape device part of `match_and_fuse` (module docstring); no host sync.
 
     Inputs stacked over the K pairs, on one device: ``desc_1`` (K, H1, W1, D) and ``desc_2``
@@ -109,15 +125,20 @@ def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.T
     conf`` (``c*`` camera-frame point, ``m*`` map-frame point, ``conf`` = ``conf_1`` at xy1):
     one row per walker, sorted by key (slot, image-1 flat index, image-2 flat index) with the
     not-kept rows (``keep == 0``: unconverged, repeated, near a border, below a confidence
-    threshold) where they fall; such rows hold arbitrary values in the other columns.
+    threshold) where they fall; such rows hold arbitrary values in the other columns. Then
+    one status row (K * P + 1 rows in all): its column 0 is 1.0 when fewer than ``max_iter``
+    walk rounds ran (``rounds``; None: ``max_iter``) and a walker still walks after them (the
+    rows are then not the walk's result: run it again with all ``max_iter`` rounds), else 0.0.
     """
     k_n, h1, w1, d = desc_1.shape
     h2, w2 = desc_2.shape[1:3]
     n1, n2 = h1 * w1, h2 * w2
     dev = desc_1.device
     start = _start_indices((h1, w1), prm.subsample, None, dev)
-    xy1, xy2, conv = reciprocal_walk_fixed(desc_1.reshape(k_n, n1, d),
-                                           desc_2.reshape(k_n, n2, d), start, prm.max_iter)
+    n_rounds = prm.max_iter if rounds is None else max(1, min(int(rounds), prm.max_iter))
+    xy1, xy2, conv, walking = reciprocal_walk_fixed(desc_1.reshape(k_n, n1, d),
+                                                    desc_2.reshape(k_n, n2, d), start, n_rounds)
+    more = walking.any() & (n_rounds < prm.max_iter)
     sentinel = k_n * n1 * n2  # above every key: unconverged walkers sort last
     slot = torch.arange(k_n, device=dev)[:, None]
     key = torch.where(conv, (slot * n1 + xy1) * n2 + xy2, sentinel).reshape(-1)
@@ -145,8 +166,10 @@ def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.T
     T = map_from_cam[s]
     R, t = T[:, :3, :3], T[:, :3, 3]
     pts_map = (R[:, :, 0] * pts[:, 0:1] + R[:, :, 1] * pts[:, 1:2]) + R[:, :, 2] * pts[:, 2:3] + t
-    return torch.cat([keep.double()[:, None], s.double()[:, None], xy1.double(), xy2.double(),
-                      pts, pts_map, pc1.double()[:, None]], dim=1)
+    status = torch.nn.functional.pad(more.double().reshape(1, 1), (0, 12))
+    return torch.cat([torch.cat([keep.double()[:, None], s.double()[:, None], xy1.double(),
+                                 xy2.double(), pts, pts_map, pc1.double()[:, None]], dim=1),
+                      status])
 
 
 def _stack_into(bufs: Dict[str, torch.Tensor], preds: Sequence[Any],
@@ -193,10 +216,11 @@ class _GraphRunner:
         self.lock = threading.Lock()
         self.n_captures = 0
         self.n_replays = 0
+        self.n_longer_walks = 0  # frames whose walks outlasted the graph's rounds
 
     def key(self, preds: Sequence[Any], prm: _Params) -> Tuple:
         p0 = preds[0]
-        return (str(p0.desc_1.device), len(preds), prm,
+        return (str(p0.desc_1.device), len(preds), prm, _first_rounds(prm),
                 tuple((tuple(getattr(p0, f).shape), str(getattr(p0, f).dtype))
                       for f in _FIELDS))
 
@@ -222,6 +246,10 @@ class _GraphRunner:
                 cap.host.copy_(cap.out, non_blocking=True)
                 torch.cuda.current_stream(cap.out.device).synchronize()
                 h = cap.host.numpy()
+                if h[-1, 0] > 0:  # a walk longer than the graph's rounds: all rounds, eagerly
+                    self.n_longer_walks += 1
+                    h = device_pack(**cap.bufs, prm=prm).cpu().numpy()
+                h = h[:-1]
                 return h[h[:, 0] > 0]  # a copy (the pinned buffer is the next frame's)
             except Exception as e:  # noqa: BLE001  a capture can fail in many driver-specific ways
                 self.broken = f"{type(e).__name__}: {e}"
@@ -247,15 +275,16 @@ class _GraphRunner:
         _stack_into(bufs, preds, map_from_cam)
         side = torch.cuda.Stream(dev)
         side.wait_stream(torch.cuda.current_stream(dev))
+        rounds = _first_rounds(prm)
         with torch.cuda.stream(side):  # compiles the Triton kernels; warms the allocator
-            ref = device_pack(**bufs, prm=prm)
+            ref = device_pack(**bufs, prm=prm, rounds=rounds)
         torch.cuda.current_stream(dev).wait_stream(side)
         pool = self.pools.get(str(dev))
         if pool is None:
             pool = self.pools[str(dev)] = torch.cuda.graph_pool_handle()
         graph = torch.cuda.CUDAGraph()
         with torch.cuda.graph(graph, pool=pool, capture_error_mode="thread_local"):
-            out = device_pack(**bufs, prm=prm)
+            out = device_pack(**bufs, prm=prm, rounds=rounds)
         graph.replay()
         if not _same(out, ref):
             raise RuntimeError("the replayed graph differs from the eager computation")
@@ -280,7 +309,8 @@ def release_graphs() -> int:
 
 def fixed_rows(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Any,
                graphs: Optional[bool] = None) -> np.ndarray:
-    """The packed (K * P, 13) float64 rows of `device_pack` on the host, in one transfer.
+    """The packed (K * P, 13) float64 rows of `device_pack` on the host (its status row
+    dropped), in one transfer (two for a frame whose walks outlast `FIRST_ROUNDS` rounds).
 
     ``preds``: K `PairPrediction` for which `eligible` holds; ``map_from_cam`` (K, 4, 4)
     float64; ``cfg`` a `MatchingConfig`. ``graphs``: None = `uses_cuda_graphs`; True/False
@@ -303,4 +333,7 @@ def fixed_rows(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Any,
                 return host
         bufs = _new_buffers(preds, dev)
         _stack_into(bufs, preds, map_from_cam)
-        return device_pack(**bufs, prm=prm).cpu().numpy()  # the one transfer
+        host = device_pack(**bufs, prm=prm, rounds=_first_rounds(prm)).cpu().numpy()
+        if host[-1, 0] > 0:  # a walk longer than FIRST_ROUNDS rounds: all max_iter rounds
+            host = device_pack(**bufs, prm=prm).cpu().numpy()
+        return host[:-1]

@@ -2,8 +2,9 @@
 
 `_walk` runs it on the torch search (`search._CachedNN`: compacted walkers, optional basin map);
 `_fused_walk` runs the same steps for B pairs at once on the fused Triton search
-(`core.nn_triton.nn_search`, imported lazily), and `reciprocal_walk_fixed` is its fixed-shape
-form without host round trips (CUDA-graph capturable) for `matchers.fixed_matching`.
+(`core.nn_triton.nn_search`, imported lazily) through `_FusedWalk` (the walk's state, run a
+number of rounds at a time), and `reciprocal_walk_fixed` is its fixed-shape form without host
+round trips (CUDA-graph capturable) for `matchers.fixed_matching`.
 """
 
 from __future__ import annotations
@@ -74,57 +75,106 @@ def _fused_walk(
     the kernels a query count of 0 on the device and they return at once), so the sequence of
     device operations has a fixed shape (CUDA-graph capturable, `reciprocal_walk_fixed`).
     """
-    from ..nn_triton import nn_search
+    walk = _FusedWalk(flat1, flat2, bad1, bad2, start, live)
+    walk.run(max_iter, until_idle=live is None)
+    return walk.xy1, walk.xy2, walk.active
 
-    n_b, n1, _ = flat1.shape
-    n2, n_p = flat2.shape[1], start.shape[0]
-    if bad1 is not None:
-        flat1 = flat1.masked_fill(bad1[..., None], 0.0)
-    if bad2 is not None:
-        flat2 = flat2.masked_fill(bad2[..., None], 0.0)
-    flat1, flat2 = flat1.contiguous(), flat2.contiguous()
-    # the kernels read the flags as bytes: converted once here, not in each of the 2 x max_iter
-    # searches
-    u1, u2 = (None if b is None else b.to(torch.uint8).contiguous() for b in (bad1, bad2))
-    t1, t2 = flat1.transpose(1, 2).contiguous(), flat2.transpose(1, 2).contiguous()
-    c12 = torch.full((n_b, n1), -1, dtype=torch.int64, device=flat1.device)
-    c21 = torch.full((n_b, n2), -1, dtype=torch.int64, device=flat1.device)
 
-    def lookup(cache, src, tgt_t, tgt_bad, idx, need, n_src):
+def _target_norms(targets_t: torch.Tensor) -> Optional[torch.Tensor]:
+    """The TF32 screen's target norms of a (B, D, T) channel-major map (`nn_triton.bound_norms`),
+    or None where the screen does not run (`nn_search` then needs none). A norm kernel that
+    cannot compile turns the screen off, as a failing screen in `nn_search` does."""
+    from .. import nn_triton
+
+    if not nn_triton.screen_runs(targets_t.device, targets_t.shape[1]):
+        return None
+    try:
+        return nn_triton.bound_norms(targets_t)
+    except Exception as e:  # noqa: BLE001  compile failures take many Triton-specific forms
+        nn_triton._disable_screen(e)
+        return None
+
+
+class _FusedWalk:
+    """The state of `_fused_walk`'s walk of B pairs, run a number of rounds at a time.
+
+    Everything a round reads but does not change is prepared once here, not per search:
+    the zeroed invalid rows, the channel-major copies, the byte flags, and the TF32 screen's
+    target norms (`_target_norms`: one pass over each map per walk instead of one per search,
+    2 * max_iter in the fixed-shape walk). ``xy1``, ``xy2``, ``active`` (B, P) hold where each
+    walker is; `run` continues the walk. A round after which no walker is active changes
+    nothing, so a walk run in pieces equals the walk run at once.
+    """
+
+    def __init__(self, flat1: torch.Tensor, flat2: torch.Tensor, bad1: Optional[torch.Tensor],
+                 bad2: Optional[torch.Tensor], start: torch.Tensor,
+                 live: Optional[torch.Tensor] = None) -> None:
+        n_b, n1, _ = flat1.shape
+        n2, n_p = flat2.shape[1], start.shape[0]
+        if bad1 is not None:
+            flat1 = flat1.masked_fill(bad1[..., None], 0.0)
+        if bad2 is not None:
+            flat2 = flat2.masked_fill(bad2[..., None], 0.0)
+        self.flat1, self.flat2 = flat1.contiguous(), flat2.contiguous()
+        # the kernels read the flags as bytes: converted once here, not in each search
+        self.u1, self.u2 = (None if b is None else b.to(torch.uint8).contiguous()
+                            for b in (bad1, bad2))
+        self.t1 = self.flat1.transpose(1, 2).contiguous()
+        self.t2 = self.flat2.transpose(1, 2).contiguous()
+        self.tn1, self.tn2 = _target_norms(self.t1), _target_norms(self.t2)
+        dev = flat1.device
+        self.c12 = torch.full((n_b, n1), -1, dtype=torch.int64, device=dev)
+        self.c21 = torch.full((n_b, n2), -1, dtype=torch.int64, device=dev)
+        self.xy1 = start.expand(n_b, n_p).contiguous()
+        self.xy2 = torch.full_like(self.xy1, -1)
+        self.active = torch.ones_like(self.xy1, dtype=torch.bool)
+        if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
+            self.xy2.masked_fill_(~live, 0)
+            self.active = live.clone()
+        self.rounds = 0
+
+    def _lookup(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src):
+        from ..nn_triton import nn_search
+
         cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
         srt = torch.sort(cand, dim=1).values
         dup = torch.zeros_like(need)
         dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
         srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
-        nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad)
+        nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad, target_norms=tgt_norms)
         return cache.gather(1, idx)
 
-    xy1 = start.expand(n_b, n_p).contiguous()
-    xy2 = torch.full_like(xy1, -1)
-    active = torch.ones_like(xy1, dtype=torch.bool)
-    if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
-        xy2.masked_fill_(~live, 0)
-        active = live.clone()
-    for n_iter in range(1, max_iter + 1):
-        new2 = torch.where(active, lookup(c12, flat1, t2, u2, xy1, active, n1), xy2)
-        go = active & (new2 != xy2)  # stops when the image-2 NN repeats
-        back = torch.where(go, lookup(c21, flat2, t1, u1, new2, go, n2), xy1)
-        active = go & (back != xy1)  # ... or when the walk returns where it was
-        xy1, xy2 = back, new2
-        if live is None and n_iter < max_iter and not bool(active.any()):
-            break
-    return xy1, xy2, active
+    def run(self, n_rounds: int, *, until_idle: bool) -> None:
+        """``n_rounds`` more rounds; ``until_idle``: stop early once no walker is active (one
+        host round trip per round but the last), else run them all (no host round trip)."""
+        n1, n2 = self.flat1.shape[1], self.flat2.shape[1]
+        for i in range(n_rounds):
+            xy1, xy2, active = self.xy1, self.xy2, self.active
+            new2 = torch.where(active, self._lookup(self.c12, self.flat1, self.t2, self.u2,
+                                                    self.tn2, xy1, active, n1), xy2)
+            go = active & (new2 != xy2)  # stops when the image-2 NN repeats
+            back = torch.where(go, self._lookup(self.c21, self.flat2, self.t1, self.u1,
+                                                self.tn1, new2, go, n2), xy1)
+            self.active = go & (back != xy1)  # ... or when the walk returns where it was
+            self.xy1, self.xy2 = back, new2
+            self.rounds += 1
+            if until_idle and i < n_rounds - 1 and not bool(self.active.any()):
+                break
 
 
 def reciprocal_walk_fixed(
     flat1: torch.Tensor, flat2: torch.Tensor, start: torch.Tensor, max_iter: int
-) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Every walker of the Triton walk of B pairs, fixed shapes, no host round trip.
 
     flat1 (B, N1, D), flat2 (B, N2, D) float32 (contiguous or not) on CUDA (or CPU under
     ``TRITON_INTERPRET=1``), N1, N2 > 0; start (P,) int64 flat image-1 start indices, the same
-    for every pair, P > 0; max_iter >= 1. Returns ``xy1``, ``xy2`` (B, P) int64 flat indices
-    where each walker ended and ``converged`` (B, P) bool.
+    for every pair, P > 0; max_iter >= 1: the rounds run. Returns ``xy1``, ``xy2`` (B, P) int64
+    flat indices where each walker ended, ``converged`` (B, P) bool and ``walking`` (B, P) bool:
+    the walkers still walking after the ``max_iter`` rounds (never converged ones). A walk of
+    ``max_iter`` rounds after which no walker walks has ended: more rounds change nothing, so
+    its result is that of any larger ``max_iter`` (`matchers.fixed_matching` runs a few rounds
+    first and the rest only when a walker still walks).
 
     The converged walkers of a pair are exactly the pairs `fast_reciprocal_matches` (grid start
     points, "dot", ``nn_backend="triton"``) reports, with repeats (walks that merged). Rows
@@ -137,5 +187,6 @@ def reciprocal_walk_fixed(
     bad1 = ~torch.isfinite(flat1).all(dim=2)
     bad2 = ~torch.isfinite(flat2).all(dim=2)
     live = ~bad1[:, start] & ~bad2.all(dim=1, keepdim=True)
-    xy1, xy2, active = _fused_walk(flat1, flat2, bad1, bad2, start, int(max_iter), live=live)
-    return xy1, xy2, live & ~active
+    walk = _FusedWalk(flat1, flat2, bad1, bad2, start, live)
+    walk.run(int(max_iter), until_idle=False)
+    return walk.xy1, walk.xy2, live & ~walk.active, walk.active
