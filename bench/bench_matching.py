@@ -13,7 +13,10 @@ as with real MASt3R weights) at the network size of ``--size`` (512 -> 512x384):
   keyframe pair, in each variant (`match_and_fuse_variants`): ``torch``; ``triton`` (the
   variable-shape path, one host round trip per walk round); ``triton-fixed`` (fixed shapes, no
   host round trip, eager); ``triton-graph`` (the same replayed as one CUDA graph, CUDA only);
-  with ``--count-ops`` (default with ``--smoke``) also the aten ops, host syncs and, on CUDA,
+  ``triton-fixed-prev`` / ``triton-graph-prev``: the same as before issue 9's matching-work
+  round (all ``max_iter`` walk rounds, the screen's target norms in every search), their
+  ratio to the current path printed (``prev/new``); with ``--count-ops`` (default with
+  ``--smoke``) also the aten ops, host syncs and, on CUDA,
   kernel/graph launches of one call, and whether each variant's matches equal the first's;
 
 median/min/max/p90 ms, the number of matches, the fraction on the true warp, and the match
@@ -368,6 +371,7 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
         for name in variants:
             row[name]["identical_to_" + first] = all(
                 np.array_equal(a, b) for a, b in zip(fused[name], fused[first]))
+        _prev_ratios(row, fused, k)
         if len(backends) > 1:
             a, b = (set(map(tuple, np.concatenate([fused[be].slot[:, None], fused[be].xy1,
                                                    fused[be].xy2], 1).tolist()))
@@ -383,12 +387,68 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
     return res
 
 
+class _previous_walk:
+    """Context: the fixed-shape path as before issue 9's matching-work round: all ``max_iter``
+    walk rounds in the device part / CUDA graph (``FIRST_ROUNDS = None``) and the TF32 screen's
+    target norms computed by every search, with its own CUDA graphs (``-prev`` variants)."""
+    runner = None
+
+    def __enter__(self):
+        from mast3r_ros.core.matchers import fixed_matching as fm
+        from mast3r_ros.core.matching import walk
+
+        if _previous_walk.runner is None:
+            _previous_walk.runner = fm._GraphRunner()
+        self.keep = fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER
+        fm.FIRST_ROUNDS, walk._target_norms = None, lambda t: None
+        fm._RUNNER = _previous_walk.runner
+
+    def __exit__(self, *exc):
+        from mast3r_ros.core.matchers import fixed_matching as fm
+        from mast3r_ros.core.matching import walk
+
+        fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER = self.keep
+
+
+def _prev_wrap(fn):
+    def run(*a, **k):
+        with _previous_walk():
+            return fn(*a, **k)
+    return run
+
+
+def _prev_ratios(row: Dict, fused: Dict, k: int) -> None:
+    """``prev/new`` of each ``-prev`` variant against its current one (median time, and the
+    op / launch counts when profiled) into ``row["prev_over_new"]``, and logged."""
+    from mast3r_ros.core.matchers import fixed_matching as fm
+
+    out = {}
+    for prev in [n for n in row if n.endswith("-prev")]:
+        new = prev[:-len("-prev")]
+        if new not in row:
+            continue
+        r = {"median_ms": row[prev]["median_ms"] / max(row[new]["median_ms"], 1e-9),
+             "identical": all(np.array_equal(a, b) for a, b in zip(fused[prev], fused[new]))}
+        for key, v in row[prev].get("ops", {}).items():
+            if v or row[new]["ops"].get(key):
+                r[key] = v / max(row[new]["ops"].get(key, 0), 1)
+        out[new] = r
+        LOG.info("match_and_fuse K=%d %s: prev/new %s  identical %s", k, new, "  ".join(
+            f"{key} {v:.2f}" for key, v in r.items() if key != "identical"), r["identical"])
+    row["prev_over_new"] = out
+    row["first_rounds"] = fm.FIRST_ROUNDS
+    runner = fm._RUNNER
+    row["graph_frames_with_longer_walks"] = runner.n_longer_walks
+
+
 def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
     """Name -> fn(preds, poses, rng) of each way `match_and_fuse` can run here: ``torch``;
     ``triton`` (the variable-shape path: one host round trip per walk round and per unique);
     ``triton-fixed`` (fixed shapes, no host round trip, eager: ``cuda_graph: off``);
-    ``triton-graph`` (the same replayed as one CUDA graph; CUDA only); ``triton-fixed-ieee``
-    (``triton-fixed`` without the TF32 screen, when ``triton-ieee`` is among the backends)."""
+    ``triton-graph`` (the same replayed as one CUDA graph; CUDA only); ``triton-fixed-prev``,
+    ``triton-graph-prev`` (the same before issue 9's matching-work round, `_previous_walk`);
+    ``triton-fixed-ieee`` (``triton-fixed`` without the TF32 screen, when ``triton-ieee`` is
+    among the backends)."""
     from mast3r_ros.core.config import MatchingConfig
     from mast3r_ros.core.matchers.mast3r import _match_and_fuse_walks, match_and_fuse
 
@@ -405,9 +465,11 @@ def match_and_fuse_variants(backends: List[str], dev: torch.device) -> Dict:
             continue
         out["triton"] = lambda p, T, rng, cfg=cfg: _match_and_fuse_walks(p, T, cfg, rng)
         out["triton-fixed"] = lambda p, T, rng, cfg=cfg: match_and_fuse(p, T, cfg, rng)
+        out["triton-fixed-prev"] = _prev_wrap(out["triton-fixed"])
         if dev.type == "cuda":
             gcfg = MatchingConfig(nn_backend=be, max_matches=10**6, cuda_graph="auto")
             out["triton-graph"] = lambda p, T, rng, cfg=gcfg: match_and_fuse(p, T, cfg, rng)
+            out["triton-graph-prev"] = _prev_wrap(out["triton-graph"])
     return out
 
 
@@ -418,8 +480,9 @@ _SYNC_OPS = ("aten::nonzero", "aten::_local_scalar_dense", "aten::unique", "aten
 def op_counts(fn, dev: torch.device) -> Dict[str, int]:
     """One profiled call of ``fn``: top-level aten ops launched from Python (outside the Triton
     search, whose interpreter makes host copies on the CPU), the ops among them that wait for
-    the device (nonzero, unique, item, ...), and on CUDA the kernel and graph launches and
-    synchronisations of the CUDA runtime. Without Triton (the torch backend only) there is no
+    the device (nonzero, unique, item, ...), the search's Triton kernel launches from Python
+    (none in a graph replay), and on CUDA the kernel and graph launches and synchronisations
+    of the CUDA runtime. Without Triton (the torch backend only) there is no
     Triton search to mark."""
     from mast3r_ros.core.matching.backend import _triton_error
 
@@ -436,14 +499,30 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
         with torch.profiler.record_function("nn_search"):
             return real(*a, **kw)
 
+    launches = [0]
+
+    class _Counted:  # a Triton kernel whose launches are counted (any device)
+        def __init__(self, kernel):
+            self.kernel = kernel
+
+        def __getitem__(self, grid):
+            launches[0] += 1
+            return self.kernel[grid]
+
+    names = ("_target_norm_kernel", "_screen_kernel", "_nn_partial_kernel", "_nn_reduce_kernel")
     if nn_triton:
         nn_triton.nn_search = marked
+        kernels = {n: getattr(nn_triton, n) for n in names}
+        for n, kern in kernels.items():
+            setattr(nn_triton, n, _Counted(kern))
     try:
         with torch.profiler.profile(activities=acts) as prof:
             fn()
     finally:
         if nn_triton:
             nn_triton.nn_search = real
+            for n, kern in kernels.items():
+                setattr(nn_triton, n, kern)
     n_ops = n_sync = n_launch = n_graph = n_csync = n_search = 0
     for ev in prof.events():
         anc, inside = ev.cpu_parent, False
@@ -460,7 +539,8 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
             continue
         n_ops += ev.name.startswith("aten::") and ev.cpu_parent is None
         n_sync += any(ev.name.startswith(s) for s in _SYNC_OPS)
-    out = {"aten_ops": n_ops, "host_syncs": n_sync, "nn_search_calls": n_search}
+    out = {"aten_ops": n_ops, "host_syncs": n_sync, "nn_search_calls": n_search,
+           "triton_launches": launches[0]}
     if dev.type == "cuda":
         out.update(kernel_launches=n_launch, graph_launches=n_graph, cuda_syncs_and_copies=n_csync)
     return out

@@ -10,7 +10,9 @@
 #                 eager fp32                                                (~120 s, cold compile)
 #   matching      bench_matching.py: the reciprocal walk on realistic 512x384 pairs, every variant
 #                 the script has (torch, Triton with its TF32 screen, triton-ieee without it,
-#                 triton-fixed, triton-graph: the matching's CUDA graph)                   (~25 s)
+#                 triton-fixed, triton-graph: the matching's CUDA graph, and triton-fixed-prev /
+#                 triton-graph-prev: the same with all 10 walk rounds and the screen's norms per
+#                 search, as before; "prev/new" lines and the summary give the ratio)     (~27 s)
 #   frame_host    bench_frame_host.py: host-side prepare (Pillow on the host vs the device
 #                 resize) / encoding fetch                                                 (~20 s)
 #   parallel      CPU-heavy work, nothing timed on the GPU (~150 s):

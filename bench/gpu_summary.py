@@ -495,6 +495,13 @@ def other_figures(run: Run) -> List[str]:
             same = all(r[n].get("identical_to_torch", True) for n in timed)
             out.append(f"{key}: " + ", ".join(f"{n} {_f(_med(r[n]), '.2f')} ms" for n in timed)
                        + f" per pair; identical matches {same}")
+            pn = r.get("prev_over_new") or {}
+            if pn:  # the -prev variants: all walk rounds, target norms per search
+                out.append(f"{key} previous walk / now: " + ", ".join(
+                    f"{n} {_f(v.get('median_ms'), '.2f')}x (same matches {v.get('identical')})"
+                    for n, v in pn.items())
+                    + f"; first rounds {r.get('first_rounds')}, graph frames with longer walks "
+                      f"{r.get('graph_frames_with_longer_walks')}")
     doc, why = run.get("bench_frame_host.json")
     if doc is None:
         out.append(f"\nDevice-side resize: not measured ({why})")

@@ -231,3 +231,19 @@ def test_a_file_of_another_shape_fails_its_line_only(tmp_path):
     assert v["frame_k1"][0] == "met", v
     text, _ = gpu_summary.summary(str(tmp_path), str(tmp_path / "gpu_checks_log.txt"))
     assert "other figures: the summary could not read it" in text and "## Steps" in text, text
+
+
+def test_the_previous_walk_ratio_is_summarised(tmp_path):
+    """bench_matching.py's -prev variants (all walk rounds, norms per search): the summary
+    gives their ratio to the current path, and that the matches were the same."""
+    doc = _matching()
+    for k in (1, 4):
+        row = doc[f"match_and_fuse_K{k}_per_pair"]
+        row["triton-graph-prev"] = {**_st(2.4), "identical_to_torch": True}
+        row["prev_over_new"] = {"triton-graph": {"median_ms": 1.6, "identical": True}}
+        row["first_rounds"], row["graph_frames_with_longer_walks"] = 6, 0
+    text, rows = gpu_summary.summary(str(write_run(tmp_path, **{"bench_matching.json": doc})),
+                                     str(tmp_path / "gpu_checks_log.txt"))
+    assert ("match_and_fuse_K4_per_pair previous walk / now: triton-graph 1.60x (same matches "
+            "True); first rounds 6, graph frames with longer walks 0") in text
+    assert "K=1: triton-graph 1.50 ms per pair" in rows[3]["figure"]
