@@ -1,0 +1,91 @@
+"""The README's contents line (what a new user reads first to find the quick start, the install
+for ROS or pip, the node's topics, parameters and TF, and the command line): every link in it
+(and any other ``[...](#anchor)`` of the README or docs/ros_node.md) leads to a heading that
+exists, under the anchor GitHub gives it, and every top-level section of the README is listed.
+A heading renamed, or a section added, without its line in the contents fails here."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+DOCS = {"README.md": ROOT / "README.md", "docs/ros_node.md": ROOT / "docs" / "ros_node.md"}
+
+
+def _headings(text: str):
+    """Markdown headings outside fenced code blocks: (level, title)."""
+    fenced = False
+    for line in text.splitlines():
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced:
+            m = re.match(r"(#{1,6}) (.*)$", line)
+            if m:
+                yield len(m.group(1)), m.group(2).strip()
+
+
+def github_anchor(title: str) -> str:
+    """The anchor GitHub gives a heading: lower case, punctuation and symbols (backquotes, `:`,
+    `(`, `'`, `+`, `^`, `–`, `→`, ...) dropped, each space a hyphen; letters, digits, `_`
+    and `-` kept."""
+    return "".join(c for c in title.lower() if c.isalnum() or c in " -_").replace(" ", "-")
+
+
+def _anchors(text: str) -> set:
+    """Every heading's anchor, a repeated one with GitHub's ``-1``, ``-2`` suffixes."""
+    seen: dict = {}
+    out = set()
+    for _, title in _headings(text):
+        a = github_anchor(title)
+        out.add(a if a not in seen else f"{a}-{seen[a]}")
+        seen[a] = seen.get(a, 0) + 1
+    return out
+
+
+def _contents(readme: str) -> str:
+    m = re.search(r"^\*\*Contents\.\*\*(.*?)\n\n", readme, flags=re.S | re.M)
+    assert m, "the README has no '**Contents.**' paragraph before its first section"
+    assert readme.index(m.group(0)) < readme.index("\n## "), "the contents come after a section"
+    return m.group(1)
+
+
+def test_github_anchor_matches_githubs_rule_on_this_readmes_headings():
+    assert github_anchor("Large maps (10^4–10^5 keyframes)") == "large-maps-104105-keyframes"
+    assert (github_anchor("Image retrieval: `mast3r-ros retrieve` (MASt3R's retrieval model + "
+                          "ASMK)") == "image-retrieval-mast3r-ros-retrieve-mast3rs-retrieval-"
+            "model--asmk")
+    assert github_anchor("4b. With robot_localization") == "4b-with-robot_localization"
+
+
+def test_every_anchor_link_in_the_docs_leads_to_a_heading():
+    texts = {name: path.read_text(encoding="utf-8") for name, path in DOCS.items()}
+    anchors = {name: _anchors(text) for name, text in texts.items()}
+    checked, broken = 0, []
+    for name, text in texts.items():
+        for target, anchor in re.findall(r"\]\(((?:docs/ros_node\.md|README\.md|\.\./README\.md)?)"
+                                         r"#([^)\s]+)\)", text):
+            doc = {"": name, "../README.md": "README.md"}.get(target, target)
+            checked += 1
+            if anchor not in anchors[doc]:
+                broken.append(f"{name}: {target}#{anchor}")
+    assert checked >= 20, checked  # the search finds the contents' links, not nothing
+    assert not broken, f"links to headings that do not exist: {broken}"
+
+
+def test_the_contents_list_every_section_of_the_readme():
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    linked = set(re.findall(r"\]\(#([^)\s]+)\)", _contents(readme)))
+    sections = [t for level, t in _headings(readme) if level == 2]
+    missing = [t for t in sections if github_anchor(t) not in linked]
+    assert len(sections) >= 10, sections
+    assert not missing, f"README sections missing from its contents line: {missing}"
+
+
+def test_the_contents_lead_to_what_a_new_user_looks_for():
+    """Install for ROS (rosdep, colcon) and pip, the node's topics, parameters and TF, and the
+    command line: named in the contents, so none is 1000 lines down unannounced."""
+    contents = " ".join(_contents(DOCS["README.md"].read_text(encoding="utf-8")).split())
+    for words in ("Quick start", "Install", "pip", "rosdep", "colcon", "ROS 2 node", "topics",
+                  "parameters", "TF frames", "command line"):
+        assert words in contents, f"the README's contents do not name {words!r}"
