@@ -89,3 +89,22 @@ def test_the_contents_lead_to_what_a_new_user_looks_for():
     for words in ("Quick start", "Install", "pip", "rosdep", "colcon", "ROS 2 node", "topics",
                   "parameters", "TF frames", "command line"):
         assert words in contents, f"the README's contents do not name {words!r}"
+
+
+def test_the_bench_output_index_names_every_folder_and_file_filed():
+    """docs/bench/README.md is where a reader of the README's figures finds what each raw output
+    is; an entry filed under docs/bench/ without its row there (six were) is a figure with no
+    date, machine or command. A row may name several entries with a glob (`retrieval_*`)."""
+    import fnmatch
+
+    bench = ROOT / "docs" / "bench"
+    index = (bench / "README.md").read_text(encoding="utf-8")
+    table = [line for line in index.splitlines() if line.startswith("| `")]
+    named = set()
+    for row in table:
+        first_cell = row.split("|")[1]
+        named |= {n.rstrip("/") for n in re.findall(r"`([^`]+)`", first_cell)}
+    entries = sorted(p.name for p in bench.iterdir() if p.name != "README.md")
+    assert len(entries) >= 20, entries
+    unindexed = [e for e in entries if not any(fnmatch.fnmatch(e, n) for n in named)]
+    assert not unindexed, f"docs/bench/ entries without a row in docs/bench/README.md: {unindexed}"
