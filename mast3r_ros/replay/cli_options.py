@@ -115,8 +115,10 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     g = p.add_argument_group("source (TUM RGB-D folder or rosbag2)")
     g.add_argument("--camera-info", metavar="YAML",
                    help="camera calibration: a ROS camera_info YAML, a CameraInfo saved with "
-                        "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), or an "
-                        "OpenCV FileStorage YAML; overrides camera.yaml / the CameraInfo topic")
+                        "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), an "
+                        "OpenCV FileStorage YAML (an ORB-SLAM settings file too), a Kalibr "
+                        "camchain.yaml of one pinhole camera or an EuRoC sensor.yaml; "
+                        "overrides camera.yaml / the CameraInfo topic")
     g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
     g.add_argument("--depth-topic",
