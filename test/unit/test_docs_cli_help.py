@@ -1,6 +1,7 @@
-"""`--help` and the README agree on what a command takes: each calibration file format the
-README's Supported inputs table lists for `--camera-info` is named in the option's help (the
-help named three of the six after Kalibr, EuRoC and ORB-SLAM files were added)."""
+"""What the code offers and what the docs name agree: each calibration file format the README's
+Supported inputs table lists for `--camera-info` is named in the option's help (the help named
+three of the six after Kalibr, EuRoC and ORB-SLAM files were added); docs/ros_node.md names
+every /diagnostics value and every topic and service the node creates."""
 
 from __future__ import annotations
 
@@ -43,3 +44,37 @@ def test_camera_info_help_names_every_calibration_format_the_readme_lists():
             assert readme_words in " ".join(table.split()), readme_words
             assert re.search(re.escape(help_words), text), (
                 f"{command} --camera-info's help does not name {help_words!r}: {text}")
+
+
+def test_ros_node_md_names_every_diagnostics_value():
+    """docs/ros_node.md's Diagnostics section lists the key/values the node puts on
+    /diagnostics; a value added to `ros.diagnostics` without its word there is one a user
+    reading `ros2 topic echo /diagnostics` cannot look up."""
+    from mast3r_ros.core.tracker import Track
+    from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    section = text[text.index("### Diagnostics"):text.index("## Lifecycle")]
+    keys = [k for k, _ in DiagnosticsWindow().summary(1.0, Track.TRACKING, True).values]
+    assert len(keys) >= 20, keys
+    missing = [k for k in keys if f"`{k}`" not in section]
+    assert not missing, f"/diagnostics values docs/ros_node.md does not name: {missing}"
+
+
+def test_ros_node_md_interfaces_table_lists_every_topic_and_service_the_node_creates():
+    """Every publisher, subscription and service name in `mast3r_ros/ros/` (string literals
+    given to create_*; the image topics of `topics.image_topic`, the bond's topic) has a row
+    in docs/ros_node.md's Interfaces table, so a topic added or renamed there is not missing
+    from the one place a user looks its QoS up."""
+    from mast3r_ros.ros.bond_state import NAV2_TOPIC
+
+    names = {NAV2_TOPIC, "image", "image/compressed"}  # topics.image_topic (imports rclpy)
+    for path in (ROOT / "mast3r_ros" / "ros").glob("*.py"):
+        source = path.read_text(encoding="utf-8")
+        names |= set(re.findall(r"create_(?:lifecycle_)?(?:publisher|subscription|service)\("
+                                r"\s*\w+,\s*\"([^\"]+)\"", source))
+    assert {"~/pose", "camera_info", "~/relocalize", "/diagnostics"} <= names, names
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    table = text[text.index("## Interfaces"):text.index("### Covariance")]
+    rows = set(re.findall(r"^\| `([^`]+)` \(", table, flags=re.M))
+    assert not names - rows, f"topics or services missing from the Interfaces table: {names - rows}"
