@@ -108,3 +108,20 @@ def test_the_bench_output_index_names_every_folder_and_file_filed():
     assert len(entries) >= 20, entries
     unindexed = [e for e in entries if not any(fnmatch.fnmatch(e, n) for n in named)]
     assert not unindexed, f"docs/bench/ entries without a row in docs/bench/README.md: {unindexed}"
+
+
+def test_every_repository_file_docs_ros_node_md_and_the_bench_index_name_exists():
+    """test_readme_commands checks the README's paths; docs/ros_node.md and docs/bench/README.md
+    name modules, tests and scripts too (`ros/odometry_gate.py`, `test/unit/test_ros_outage_sim.py`,
+    `bench/precision_fp16.py`): a file renamed or removed leaves them pointing at nothing."""
+    checked, missing = 0, []
+    for doc in ("docs/ros_node.md", "docs/bench/README.md"):
+        text = (ROOT / doc).read_text(encoding="utf-8")
+        for path in sorted(set(re.findall(r"(?<![\w/.])((?:bench|test|docs|config|launch|\.ci|"
+                                           r"mast3r_ros|core|replay|ros)/[\w.\-/]*[\w])", text))):
+            checked += 1
+            here = [ROOT / path, ROOT / "mast3r_ros" / path]
+            if not any(p.exists() or list(p.parent.glob(p.name + "*")) for p in here):
+                missing.append(f"{doc}: {path}")
+    assert checked >= 15, checked
+    assert not missing, f"files the docs name that the repository lacks: {missing}"
