@@ -78,3 +78,24 @@ def test_ros_node_md_interfaces_table_lists_every_topic_and_service_the_node_cre
     table = text[text.index("## Interfaces"):text.index("### Covariance")]
     rows = set(re.findall(r"^\| `([^`]+)` \(", table, flags=re.M))
     assert not names - rows, f"topics or services missing from the Interfaces table: {names - rows}"
+
+
+def test_every_supported_image_encoding_is_in_the_readmes_supported_inputs_table():
+    """The README's `Image` encodings rows and docs/ros_node.md's image topic row list what
+    `image_codec.raw` decodes (the 16-bit Bayer names as `*16` / `bayer_* 8/16`)."""
+    from mast3r_ros.core.image_codec.raw import DEPTH_ENCODINGS, SUPPORTED_ENCODINGS
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rows = readme[readme.index("| `Image` encodings"):readme.index("| Image `header.frame_id`")]
+    node_md = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    image_row = next(line for line in node_md.splitlines() if line.startswith("| `image` (sub)"))
+    missing = []
+    for enc in SUPPORTED_ENCODINGS:
+        bayer16 = enc.startswith("bayer_") and enc.endswith("16")
+        if not (f"`{enc}`" in rows or bayer16 and "`*16`" in rows):
+            missing.append(f"README: {enc}")
+        if enc not in DEPTH_ENCODINGS[2:] and not (
+                re.search(rf"(?<![\w]){re.escape(enc)}(?![\w])", image_row)
+                or enc.startswith("bayer_") and "bayer_* 8/16" in image_row):
+            missing.append(f"docs/ros_node.md: {enc}")
+    assert not missing, f"supported encodings the docs do not list: {missing}"
