@@ -99,3 +99,20 @@ def test_every_supported_image_encoding_is_in_the_readmes_supported_inputs_table
                 or enc.startswith("bayer_") and "bayer_* 8/16" in image_row):
             missing.append(f"docs/ros_node.md: {enc}")
     assert not missing, f"supported encodings the docs do not list: {missing}"
+
+
+def test_the_readmes_layout_names_every_ros_module_on_the_right_side():
+    """Development > Layout says which `mast3r_ros/ros` modules are rclpy-free policy and which
+    are the adapters that import rclpy; test_core_no_rclpy's `ROS_ADAPTERS` is what the code
+    is held to. A module added to ros/ (or moved across) without its word there fails."""
+    from test_core_no_rclpy import ROS_ADAPTERS
+
+    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    m = re.search(r"Its policy lives in rclpy-free modules \((.*?)\), testable without ROS; only "
+                  r"the adapters import rclpy or message packages: (.*?)\. ", readme)
+    assert m, "the README's layout no longer says which ros/ modules are policy and adapters"
+    policy, adapters = (set(re.findall(r"`(\w+)`", g)) for g in m.groups())
+    policy -= {"localizer_node"}  # the script node_main is, named beside it
+    modules = {p.stem for p in (ROOT / "mast3r_ros" / "ros").glob("*.py")} - {"__init__"}
+    assert adapters == ROS_ADAPTERS, (sorted(adapters), sorted(ROS_ADAPTERS))
+    assert policy == modules - ROS_ADAPTERS, (sorted(policy ^ (modules - ROS_ADAPTERS)))
