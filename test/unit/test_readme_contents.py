@@ -125,3 +125,16 @@ def test_every_repository_file_docs_ros_node_md_and_the_bench_index_name_exists(
                 missing.append(f"{doc}: {path}")
     assert checked >= 15, checked
     assert not missing, f"files the docs name that the repository lacks: {missing}"
+
+
+def test_the_commands_at_a_glance_table_has_a_row_for_every_subcommand():
+    import argparse
+
+    from mast3r_ros.replay.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    table = readme[readme.index("## The commands at a glance"):readme.index("## Model weights")]
+    rows = {m for m in re.findall(r"^\| `([\w-]+)` \|", table, flags=re.M)}
+    assert rows == set(sub.choices), (sorted(rows), sorted(sub.choices))
