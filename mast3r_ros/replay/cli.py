@@ -6,7 +6,7 @@ One function per subcommand (``cmd_<name>``), each registered in `build_parser` 
 the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted
 (Ctrl-C; the console script then ends by SIGINT, see `console_main`), 143 terminated (SIGTERM,
-handled as Ctrl-C is).
+handled as Ctrl-C is), 141 stdout's reader gone (``| head``; quiet, as SIGPIPE ends coreutils).
 The modules that do the work (torch, OpenCV, SciPy: seconds to import) are imported by the
 ``cmd_<name>`` functions, so ``--help`` is quick and Ctrl-C at any time ends in one line.
 """
@@ -29,6 +29,7 @@ from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
+    STDOUT_GONE_EXIT,
     HelpFormatter,
     Parser,
     _config_options,
@@ -39,6 +40,7 @@ from .cli_options import (
     add_warmup_option,
     check_trajectory_file,
     escaping_stdout,
+    flush_stdout,
     load_config,
     load_params,  # noqa: F401  (re-exported: imported from the CLI module)
     missing_library_hint,
@@ -48,6 +50,7 @@ from .cli_options import (
     offline_warmup,
     overrides_default,
     root_logging_given_back,
+    stdout_gone,
 )
 
 from .run_notes import build_summary, no_frame_localized_note, no_groundtruth_hint
@@ -457,7 +460,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     SIGTERM, each leaving what Ctrl-C leaves)."""
     # a path outside stdout's encoding: escaped, not a traceback; the caller's logging kept
     with escaping_stdout(), root_logging_given_back():
-        return _main(argv)
+        return flush_stdout(_main(argv))  # a reader gone (`| head`): quiet, exit 141
 
 
 def _main(argv: Optional[Sequence[str]] = None) -> int:
@@ -493,6 +496,11 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
             raise  # our own module: a broken checkout, keep the traceback
         sys.stderr.write(f"{PROG} {args.command}: error: {missing_library_hint(e.name or str(e))}"
                          "\n")
+        return 2
+    except BrokenPipeError:  # stdout's reader gone (`| head`, `| true`): quiet, as coreutils
+        if stdout_gone():
+            return STDOUT_GONE_EXIT
+        sys.stderr.write(f"{PROG} {args.command}: error: connection failed: broken pipe\n")
         return 2
     except ConnectionError as e:  # an OSError, but a peer (a Ray cluster) failed, not a path
         sys.stderr.write(f"{PROG} {args.command}: error: connection failed: "

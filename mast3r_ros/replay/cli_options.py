@@ -17,6 +17,8 @@ import errno
 import logging
 import math
 import os
+import select
+import stat
 import sys
 from typing import Any, Callable, Dict, Iterator, Optional
 
@@ -443,6 +445,48 @@ def missing_library_hint(name: str) -> str:
     if how is None:
         return f"the Python package '{top}' is not installed (README: Install)"
     return f"this needs {how}"
+
+
+# the exit code when stdout's reader went away: 128 + SIGPIPE, as a shell reports a coreutils tool
+# that SIGPIPE ended (`cat big | head -1`)
+STDOUT_GONE_EXIT = 141
+
+
+def stdout_gone() -> bool:
+    """True when stdout is a pipe whose reading end is closed (``| head``, ``| true`` ended);
+    stdout is then pointed at os.devnull, so that later writes and the interpreter's last flush
+    raise nothing. False when stdout is not such a pipe (a BrokenPipeError from elsewhere: a
+    socket) or where poll cannot tell (not Linux/POSIX)."""
+    try:
+        fd = sys.stdout.fileno()
+        if not stat.S_ISFIFO(os.fstat(fd).st_mode):
+            return False
+        poller = select.poll()
+        poller.register(fd, select.POLLOUT)
+        if not any(ev & select.POLLERR for _, ev in poller.poll(0)):
+            return False
+        null = os.open(os.devnull, os.O_WRONLY)
+        try:
+            os.dup2(null, fd)
+        finally:
+            os.close(null)
+        return True
+    except (AttributeError, OSError, ValueError):  # no fileno (io.StringIO), no poll
+        return False
+
+
+def flush_stdout(rc: int) -> int:
+    """``rc`` once stdout is flushed; `STDOUT_GONE_EXIT` for a 0 whose output found no reader
+    (`stdout_gone`), rather than a BrokenPipeError at the interpreter's exit (exit 120)."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        if not stdout_gone():
+            raise
+        return rc or STDOUT_GONE_EXIT
+    except (OSError, ValueError):  # a closed or failing stream: the interpreter says so
+        pass
+    return rc
 
 
 @contextlib.contextmanager
