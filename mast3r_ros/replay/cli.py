@@ -50,6 +50,7 @@ from .cli_options import (
     offline_warmup,
     overrides_default,
     root_logging_given_back,
+    settled_out,
     stdout_gone,
 )
 
@@ -481,11 +482,8 @@ def _main(argv: Optional[Sequence[str]] = None) -> int:
     previous = _on_sigterm()
     try:
         _refuse_link_loops(parser, args)  # else each said 'not found', of a path that is there
-        out = getattr(args, "out", None)
-        if isinstance(out, str) and os.path.islink(out.rstrip("/") or "/"):
-            # an --out that is a link to a folder: the folder is written, the link kept
-            # (folders are replaced by renames, which would put a folder in place of the link)
-            args.out = os.path.realpath(out)
+        if isinstance(getattr(args, "out", None), str):  # a link resolved, `.` made absolute
+            args.out = settled_out(args.out)
         return int(args.func(args) or 0)
     except Mast3rRosError as e:
         text = " ".join(t.strip() for t in str(e).splitlines() if t.strip())  # paths intact

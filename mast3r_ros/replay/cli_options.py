@@ -447,6 +447,25 @@ def missing_library_hint(name: str) -> str:
     return f"this needs {how}"
 
 
+def settled_out(out: str) -> str:
+    """``--out`` as the command uses it. A symbolic link to a folder is resolved: the folder is
+    written, the link kept (outputs are published by renames, which would put a folder in place
+    of the link). A relative path naming the current folder or one holding it (``--out .`` in a
+    run folder, ``--out ..`` from a map's keyframes/) is made absolute: publishing the output
+    replaces that folder, which takes the current folder away, and the relative path, resolved
+    again after, led nowhere (an error after the work was published). Else as given."""
+    if os.path.islink(out.rstrip("/") or "/"):
+        return os.path.realpath(out)
+    if not out or os.path.isabs(out):
+        return out
+    try:
+        here = os.getcwd()
+    except OSError:  # the current folder already gone
+        return out
+    target = os.path.realpath(out).rstrip("/")
+    return os.path.abspath(out) if (here + "/").startswith(target + "/") else out
+
+
 # the exit code when stdout's reader went away: 128 + SIGPIPE, as a shell reports a coreutils tool
 # that SIGPIPE ended (`cat big | head -1`)
 STDOUT_GONE_EXIT = 141

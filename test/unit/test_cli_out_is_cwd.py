@@ -1,0 +1,46 @@
+"""A relative ``--out`` naming the folder the shell is in (``cd runs/r1 && mast3r-ros localize
+... --out . --overwrite``, or ``--out ..`` from inside a demo folder): the output was published
+over the current folder, which took the current folder away, and then the relative path was
+resolved again: localize and merge-maps ended with "cannot use path: No such file or directory"
+(exit 2) after publishing, demo with "TUM folder ../data/query does not exist" after replacing
+its map (its run lost). The CLI now makes such an --out absolute before any work."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+
+from mast3r_ros.replay.cli import main
+
+
+def _localize(tum, sift_map, out, *extra):
+    return main(["localize", tum[1], "--map", sift_map, "--out", out, "--matcher", "sift",
+                 "--max-frames", "1", "--log-level", "error", *extra])
+
+
+def test_localize_over_the_current_folder(tum, sift_map, tmp_path, monkeypatch, capsys):
+    run = str(tmp_path / "run")
+    assert _localize(tum, sift_map, run) == 0
+    monkeypatch.chdir(run)
+    assert _localize(tum, sift_map, ".", "--overwrite") == 0, capsys.readouterr().err
+    with open(os.path.join(run, "metrics.json")) as fh:
+        assert json.load(fh)["frames"] == 1
+    assert capsys.readouterr().out.splitlines()[0].endswith(f"-> {run}")
+
+
+def test_merge_maps_over_the_current_folder_from_inside_it(sift_map, tmp_path, monkeypatch,
+                                                          capsys):
+    merged, copy = str(tmp_path / "merged"), str(tmp_path / "copy")
+    shutil.copytree(sift_map, copy)  # its keyframes A's twins: dropped, A's kept
+    argv = ["merge-maps", sift_map, copy, "--log-level", "error"]
+    assert main([*argv, "--out", merged]) == 0
+    monkeypatch.chdir(os.path.join(merged, "keyframes"))
+    assert main([*argv, "--out", "..", "--overwrite"]) == 0, capsys.readouterr().err
+    assert os.path.isfile(os.path.join(merged, "manifest.json"))
+
+
+def test_a_relative_out_elsewhere_is_kept_as_given(tum, sift_map, tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert _localize(tum, sift_map, "r2") == 0
+    assert capsys.readouterr().out.splitlines()[0].endswith("-> r2")
