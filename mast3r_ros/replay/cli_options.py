@@ -415,6 +415,11 @@ def _setup_logging(level: str) -> None:
     # faiss's loader says at INFO that its AVX2 build is missing and it falls back to another:
     # not a problem, but read as an error (a fresh user's find); shown with --log-level debug
     logging.getLogger("faiss").setLevel(logging.DEBUG if level == "debug" else logging.WARNING)
+    # the plotting libraries' chatter: matplotlib's font scores and PIL's PNG chunks made 337 of
+    # the 338 lines of `check-map --plot --log-level debug`, and a fresh machine's first plot
+    # said "[INFO] matplotlib.font_manager: generated new fontManager"; their warnings still show
+    for name in ("matplotlib", "PIL"):
+        logging.getLogger(name).setLevel(logging.WARNING)
     # torch sets its loggers to WARNING when its import completes; a Ctrl-C during that import
     # (the first seconds of a run) left them at the root's INFO, and torch's exit hook then
     # printed "[INFO] torch._subclasses.fake_tensor: FakeTensor cache stats:" (3 lines) under

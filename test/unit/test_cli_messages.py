@@ -131,6 +131,27 @@ def test_faiss_loader_info_is_not_shown_at_info_level():
     _setup_logging("warning")
 
 
+def test_plotting_libraries_do_not_flood_debug_or_info():
+    """`check-map MAP --plot c.png --log-level debug` wrote 338 lines, 337 of them
+    matplotlib.font_manager's font scores and PIL.PngImagePlugin's chunks, around the one line
+    of mast3r_ros; a fresh machine's first plot said '[INFO] matplotlib.font_manager: generated
+    new fontManager' at the default level. Their warnings still show."""
+    import logging
+
+    from mast3r_ros.replay.cli import _setup_logging
+
+    try:
+        for level in ("debug", "info"):
+            _setup_logging(level)
+            for name in ("matplotlib.font_manager", "PIL.PngImagePlugin"):
+                assert not logging.getLogger(name).isEnabledFor(logging.INFO), (level, name)
+                assert logging.getLogger(name).isEnabledFor(logging.WARNING), (level, name)
+            assert logging.getLogger("mast3r_ros.replay").isEnabledFor(getattr(logging,
+                                                                               level.upper()))
+    finally:
+        _setup_logging("warning")
+
+
 def test_a_keyframe_map_as_checkpoint_is_named_as_a_map(tmp_path, sift_map, tiny_ckpt, capsys):
     """`export M` / `--checkpoint M` with M a keyframe map said "M is a folder but not a Hugging
     Face checkpoint"; now it says M is a map, and which checkpoint its build_config.yaml
