@@ -169,14 +169,14 @@ def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
         log.info("merge-maps: neither map has depth, so whether %s and %s agree where they "
                  "overlap is not checked", a, b)
     if rep.verdict == DISAGREE:
-        why = (f"merge-maps: where the poses make keyframes of {a} and {b} overlap, only "
+        why = (f"where the poses make keyframes of {a} and {b} overlap, only "
                f"{rep.agreeing} of {rep.judged} pairs agree (e.g. {rep.first_disagreement()}): "
                "the maps are not in one frame, or not of one place, and the merged map would "
                "localize frames in the wrong one; check that both were built with poses in one "
                "map frame")
         if not force:
             raise InputError(f"{why} (nothing written; --force writes it anyway)")
-        log.warning("%s (written: --force)", why)
+        log.warning("merge-maps: %s (written: --force)", why)
     elif rep.verdict == APART:
         log.warning("merge-maps: no keyframe of %s overlaps one of %s where the poses put them "
                     "(no cameras within %.1f m of each other, or their views share no depth or "

@@ -174,6 +174,7 @@ def test_merge_maps_refuses_maps_that_disagree_where_they_overlap(room, tmp_path
         msg = str(e.value)
         assert words in msg and "not in one frame" in msg and "--force" in msg, msg
         assert room[1] in msg and b in msg and not out.exists()
+        assert not msg.startswith("merge-maps:")  # the CLI says "mast3r-ros merge-maps: error:"
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         assert map_build.merge_maps(room[1], b, str(out), force=True) == 16
     warned = [r.getMessage() for r in caplog.records if r.getMessage().startswith("merge-maps")]
