@@ -70,6 +70,11 @@ def cmd_check_map(args: argparse.Namespace) -> int:
                              f"or leave {option} out")
     for option, value in (("--json", args.json), ("--plot", args.plot)):
         _refuse_inside_the_map(value, option, args.map)
+    if args.json not in (None, "-") and args.plot and (os.path.realpath(args.json)
+                                                        == os.path.realpath(args.plot)):
+        raise InputError(f"--json {args.json} and --plot {args.plot} name the same file: the "
+                         "picture would replace the report; give each its own name (e.g. "
+                         "--json check.json --plot check.png)")
     # output paths first: a bad one found after the check is the whole check for nothing
     if args.json and args.json != "-":
         check_can_write_file(args.json, "--json")

@@ -51,3 +51,19 @@ def test_a_merge_of_maps_that_skipped_nothing_adds_nothing_to_the_json():
         "map B (c) > map A (d) was built with 1 of 5 frames unreadable and skipped (the longest "
         "run 1 frame, at t=1.000000 s): the map may lack keyframes there (all their stamps in "
         "the manifest's unreadable_frames)"]
+
+
+def test_json_and_plot_naming_one_file_are_refused_before_the_check(sift_map, tmp_path,
+                                                                      capsys):
+    """`check-map MAP --json report --plot report` (no extension: a png) wrote the JSON, then
+    the picture over it, exit 0: the report was lost without a word."""
+    import os
+
+    from mast3r_ros.replay.cli import main
+
+    same = str(tmp_path / "report")
+    twin = os.path.join(str(tmp_path), ".", "report")  # the same file, spelled otherwise
+    assert main(["check-map", sift_map, "--json", same, "--plot", twin]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "name the same file" in err[0], err
+    assert not os.path.exists(same)
