@@ -508,7 +508,7 @@ def flush_stdout(rc: int) -> int:
         if not stdout_gone():
             raise
         return rc or STDOUT_GONE_EXIT
-    except (OSError, ValueError):  # a closed or failing stream: the interpreter says so
+    except (AttributeError, OSError, ValueError):  # none (pythonw), closed or failing: as was
         pass
     return rc
 
