@@ -167,3 +167,44 @@ def test_a_repeated_stamp_needs_most_of_a_step_after_it_and_its_own_receive_half
     for rise, reset in ((120, False), (160, True)):
         received = coarse[:6] + [400 + 150] + [s + rise for s in coarse[7:]]
         assert clock_went_back(coarse, received, 0, 6, 400, 4) is reset, rise
+
+
+def test_a_stamp_repeated_where_the_window_has_no_rising_step_says_nothing():
+    """Stamps 0 .. 300, then 300 four more times recorded with it (a stalled driver's frame
+    received together): at the fifth 300 the window before it has no rising step to measure a
+    reset by, so the receive times say nothing and the stream stays one run (a reset was
+    found there, splitting the stream at a repeat recorded with its original)."""
+    stamps = [0, 100, 200, 300, 300, 300, 300, 300, 400, 500, 600]
+    assert not clock_went_back(stamps, stamps, 0, 7, 300, 4)
+    assert run_labels(stamps, received=stamps) == [1] * 11
+
+
+def test_a_ratio_needs_three_rising_steps_and_every_span_rising():
+    """Receive times at 2x the stamps: two consecutive differences (windows of two
+    messages) are too few to take a ratio from; nor is one taken when the window after the
+    drop has no rising stamps to check it over (all four repeat one stamp)."""
+    stamps = [100 * k for k in range(8)]
+    received = [2 * s for s in stamps]
+    assert receive_ratio(stamps, received, 0, range(1, 3), range(4, 6)) is None
+    assert receive_ratio(stamps, received, 0, range(0, 3), range(4, 7)) == (2, 0.0)
+    flat = [100 * k for k in range(8)] + [300] * 5
+    assert receive_ratio(flat, [200 * k for k in range(13)], 0, range(4, 8),
+                         range(9, 13)) is None
+
+
+def test_the_ratio_spread_counts_the_window_after_the_drop_too():
+    """Receive times 200 a frame (2x), but 260, 80, 260 in the window after the drop: that
+    window spans its stamps at 2 but its steps are 30-60 % off it, so no ratio is taken
+    (the spread gate saw the window before alone)."""
+    stamps = [100 * k for k in range(12)] + [900, 1200, 1300, 1400, 1500]
+    steps = [200] * 14 + [260, 80, 260]
+    received = [sum(steps[1:k + 1]) for k in range(17)]
+    assert receive_ratio(stamps, received, 0, range(8, 12), range(13, 17)) is None
+
+
+def test_a_rising_stamp_received_later_than_the_one_before_is_no_reset():
+    """Stamps 0 .. 1100 rising, received at their stamps and 100 later from 800 on (the
+    transport's latency rose by a period): nothing went back, one run (only a stamp at or
+    below the top asks the receive times)."""
+    stamps = [100 * k for k in range(12)]
+    assert run_labels(stamps, received=stamps[:8] + [s + 100 for s in stamps[8:]]) == [1] * 12

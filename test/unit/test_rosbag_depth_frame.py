@@ -118,6 +118,7 @@ def test_the_only_camera_info_of_another_camera_is_refused(tmp_path):
     ("/camera/aligned_depth_to_color/camera_info", COLOR),  # the colour calibration, repeated
     ("/camera/color/camera_info", DEPTH),  # its own namespace: a driver's odd frame name
     ("/camera/depth/camera_info", ""),  # no frame named
+    ("/camera/depth/camera_info", "/" + COLOR),  # the images' frame, a leading slash aside
 ])
 def test_the_only_camera_info_that_may_be_the_images_is_read(tmp_path, info_topic, info_frame):
     bag = _info_only_bag(tmp_path / "bag", info_topic, info_frame)
@@ -135,10 +136,10 @@ def test_a_given_camera_info_topic_of_another_frame_is_warned_about(tmp_path, ca
     assert len(warned) == 1 and COLOR in warned[0]
 
 
-def _scaled_bag(path, dw, dh, depth_fx, depth_frame=COLOR):
+def _scaled_bag(path, dw, dh, depth_fx, depth_frame=COLOR, info_size=None):
     """Three colour images (8x6, fx 30, principal point at the centre, frame COLOR) and a
     ``dw`` x ``dh`` depth (1000 + 10 * row + column mm) with its CameraInfo beside it (fx
-    ``depth_fx``, principal point at the depth image's centre)."""
+    ``depth_fx``, principal point at its centre; of the depth's size unless ``info_size``)."""
     rows, cols = np.mgrid[0:dh, 0:dw]
     depth = (1000 + 10 * rows + cols).astype(np.uint16)
     msgs = []
@@ -147,21 +148,27 @@ def _scaled_bag(path, dw, dh, depth_fx, depth_frame=COLOR):
         msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, COLOR)))
         msgs.append(("/camera/depth_small/image_raw", t + 1,
                      image(t, "16UC1", depth, frame_id=depth_frame)))
-        info = camera_info(t, depth_fx, width=dw, height=dh)
+        iw, ih = info_size or (dw, dh)
+        info = camera_info(t, depth_fx, width=iw, height=ih)
         info.header = header(t, depth_frame)
         msgs.append(("/camera/depth_small/camera_info", t + 1, info))
     return write_bag(path, StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1])), depth
 
 
 @pytest.mark.parametrize("dw, dh, fx", [(4, 3, 15.0), (16, 12, 60.0)])
-def test_registered_depth_at_another_resolution_is_resampled_to_the_image(tmp_path, dw, dh, fx):
+def test_registered_depth_at_another_resolution_is_resampled_to_the_image(tmp_path, dw, dh, fx,
+                                                                         caplog):
     """Depth registered to the colour camera at half or twice its resolution (its CameraInfo is
     the image's K scaled by the size ratio: an OAK-D's aligned depth at the stereo size, a
     ZED's downsampled depth): each image pixel takes the depth pixel its centre falls in
     (was: every frame refused, 'register depth to the colour image', though it is)."""
     bag, depth = _scaled_bag(tmp_path / "bag", dw, dh, fx)
-    frames = list(BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw"))
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth_small/image_raw"))
     assert len(frames) == 3
+    said = [r.getMessage() for r in caplog.records if "resampled" in r.getMessage()]
+    assert len(said) == 1 and f"is {dw}x{dh}, the images 8x6" in said[0], said  # once
     ys, xs = np.mgrid[0:H, 0:W]
     want = depth[((ys + 0.5) * dh / H).astype(int), ((xs + 0.5) * dw / W).astype(int)] / 1000
     for f in frames:
@@ -175,3 +182,67 @@ def test_depth_of_another_resolution_and_calibration_is_still_refused(tmp_path):
     seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
     with pytest.raises(InputError, match="16x12, but the image is 8x6: register depth"):
         list(seq)
+
+
+def _cam(width, height, fx, fy, cx, cy, skew=0.0):
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    return CameraIntrinsics(width=width, height=height,
+                            K=np.array([[fx, skew, cx], [0, fy, cy], [0, 0, 1.0]]))
+
+
+def test_a_depth_calibration_is_the_images_only_with_its_principal_point_and_skew_scaled():
+    """`_other_calibration` of a 640x480 image (fx fy 500, principal point at the centre): the
+    depth's K at half the size, or at 4x (pixel centres aligned: cx 1279.5, not 319.5 x 4 =
+    1278, 1.5 px off), or halved in height alone (fy and cy halved, fx and cx kept) is the
+    image's. A depth camera's own stream whose fx happens to scale as the image's but whose
+    principal point is 8 px off, or whose K has a skew, is another calibration."""
+    from mast3r_ros.replay.rosbag.depth import _other_calibration
+
+    image = _cam(640, 480, 500, 500, 319.5, 239.5)
+    assert not _other_calibration(_cam(320, 240, 250, 250, 159.5, 119.5), image)
+    assert not _other_calibration(_cam(2560, 1920, 2000, 2000, 1279.5, 959.5), image)
+    assert not _other_calibration(_cam(640, 240, 500, 250, 319.5, 119.5), image)
+    assert _other_calibration(_cam(320, 240, 250, 250, 167.5, 119.5), image)
+    assert _other_calibration(_cam(320, 240, 250, 250, 159.5, 127.5), image)
+    assert _other_calibration(_cam(320, 240, 250, 250, 159.5, 119.5, skew=5.0), image)
+
+
+def test_depth_whose_camera_info_is_of_another_size_than_it_is_still_refused(tmp_path):
+    """Depth 16x12 beside a CameraInfo of 8x6 (the image's K, not rescaled with the depth):
+    the calibration does not describe the depth images, so they are not resampled."""
+    bag, _ = _scaled_bag(tmp_path / "bag", 16, 12, 30.0, info_size=(8, 6))
+    seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
+    with pytest.raises(InputError, match="16x12, but the image is 8x6: register depth"):
+        list(seq)
+
+
+def test_depth_of_another_camera_is_refused_against_a_given_calibration_too(tmp_path):
+    """--camera-info given (the bag's colour CameraInfo not read): the depth's frame and
+    calibration (fx 20) are compared with the given one (fx 30) and refused as without it."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", DEPTH, depth_info_fx=20.0)
+    with pytest.raises(InputError, match="not registered"):
+        BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth/image_rect_raw",
+                    camera_info=_cam(W, H, 30.0, 30.0, (W - 1) / 2, (H - 1) / 2))
+
+
+def test_a_depth_camera_info_that_does_not_convert_is_not_compared(tmp_path, caplog):
+    """The CameraInfo beside the depth is unusable (fx 0: a driver's placeholder): nothing to
+    compare the depth's calibration with, so its other frame alone is warned about and the
+    frames are read, as without a CameraInfo beside it (not an error naming that topic)."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", DEPTH, depth_info_fx=0.0)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth/image_rect_raw"))
+    assert len(frames) == 3
+    assert [r for r in caplog.records if "registered" in r.getMessage()]
+
+
+def test_depth_without_a_frame_id_is_not_warned_about(tmp_path, caplog):
+    """A depth driver that leaves header.frame_id empty, its CameraInfo the image's: no frame
+    to tell it by, so no 'another frame' warning."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", "", depth_info_fx=30.0)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth/image_rect_raw"))
+    assert len(frames) == 3 and "registered" not in caplog.text
