@@ -313,3 +313,95 @@ def test_the_steady_tick_restamps_keyframes_and_sees_a_jump_with_publish_tf_off(
     host._active = False
     host._steady_tick()
     assert len(host._outputs.restamped) == 2
+
+
+def test_a_jump_the_tracking_sees_but_the_timeline_does_not_suspects_the_tf_buffer():
+    """The tracking's TF was stamped at a worker's clock reading (10.5 s) that the executor's
+    readings never saw (their latest 10 s): back to 9.4 s is a jump for the tracking (1.1 s)
+    but not for the timeline (0.6 s). The buffer is then suspected, not cleared: the next
+    failing lookup clears it once; /initialpose right after says its odometry may still be the
+    old timeline's and the pose is set."""
+    host = _host()
+    s = NS_PER_S
+    assert host._on_clock_reading(10 * s) is False
+    host._tracking.last_tf_clock_ns = int(10.5 * s)
+    host.clock.now_ns = int(9.4 * s)
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    (level, text), = _new_lines(host, n)
+    assert level == "warning" and "may still be the old timeline's" in text, text
+    assert host._tf.cleared == 0 and host._tf_timeline.suspect
+    assert host._tracking.prior_source == "initialpose"
+    host._tf.fail = True
+    host._process(image(int(9.4 * s)))
+    assert host._tf.cleared == 1
+
+
+def test_a_jump_read_between_the_tf_ticks_clock_check_and_its_rebroadcast_suspects_the_buffer():
+    """The worker stamps a TF at a later clock reading after the tick's own clock check (the
+    tick's reading is then over a second behind it): the tick's rebroadcast sees the jump,
+    resets, and the TF buffer is suspected so that the next failing lookup clears it."""
+    host = _host()
+    check = host._on_clock_reading
+
+    def worker_meanwhile(now_ns):
+        jumped = check(now_ns)
+        host._tracking.last_tf_clock_ns = now_ns + 2 * NS_PER_S
+        return jumped
+
+    host._on_clock_reading = worker_meanwhile
+    host._tf_tick()
+    assert host._tf_timeline.suspect and host._tf.cleared == 0
+    assert dict(host.summary().values)["last_reset"] == "the clock jumped back"
+
+
+def test_initialpose_after_a_jump_that_only_cleared_the_buffer_says_so():
+    """No TF held (nothing localized): the jump clears the buffer but resets no tracking. The
+    pose is set on the new timeline, the warning saying the buffer was cleared, not a reset;
+    with odometry not yet on the new timeline it is refused, naming the same, and the
+    odometry is only looked at (timeout 0: the executor thread never waits for TF)."""
+    host = _host()
+    assert host._on_clock_reading(100 * NS_PER_S) is False
+    host.clock.now_ns = 3 * NS_PER_S
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    (level, text), = _new_lines(host, n)
+    assert level == "warning" and "set on the new timeline" in text, text
+    assert "just before it: TF buffer cleared, the pose is set" in text, text
+    host = _host(odom_frame="odom")
+    host._tf = ClearedTf()
+    assert host._on_clock_reading(100 * NS_PER_S) is False
+    host.clock.now_ns = 3 * NS_PER_S
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    (level, text), = _new_lines(host, n)
+    assert text.startswith("ignoring /initialpose") and "just before it: TF buffer cleared;" \
+        in text, text
+    assert host._tf.lookups[-1] == ("odom", "base_link", None, 0.0)
+
+
+def test_initialpose_in_two_d_mode_holds_the_planar_pose_and_nothing_without_publish_tf():
+    """two_d_mode: the held map->base_link is the pose in the plane (z, roll and pitch of the
+    operator's pose dropped, as AMCL); publish_tf off: no TF is held, the pose is still the
+    prior."""
+    q = Rotation.from_euler("xz", [10.0, 90.0], degrees=True).as_quat()
+    msg = _initialpose()
+    msg.pose.pose.position.z = 0.7
+    msg.pose.pose.orientation = NS(x=q[0], y=q[1], z=q[2], w=q[3])
+    host = _host(two_d_mode=True)
+    host._initial_pose(msg)
+    held = host._tracking.held_tf.parent_from_child
+    np.testing.assert_allclose(held[:3, 3], [1.0, 2.0, 0.0], atol=1e-12)
+    np.testing.assert_allclose(held[:3, :3], Rotation.from_euler("z", 90.0, degrees=True)
+                               .as_matrix(), atol=1e-12)
+    host = _host(publish_tf=False)
+    host._initial_pose(_initialpose())
+    assert host._tracking.held_tf is None and host._tracking.prior_source == "initialpose"
+
+
+def test_a_clock_exactly_one_second_back_is_no_jump():
+    """CLOCK_JUMP_NS is the jitter allowed: exactly a second behind the latest reading is
+    within it, as for the tracking's own check (`TrackingState.clock_jumped_back`)."""
+    tl = admission.TfTimeline()
+    assert not tl.after_clock(10 * NS_PER_S) and not tl.after_clock(9 * NS_PER_S)
+    assert tl.after_clock(9 * NS_PER_S - 1)

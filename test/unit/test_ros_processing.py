@@ -989,3 +989,13 @@ def test_a_camera_info_of_another_frame_than_the_image_is_warned_about_once():
     host._camera_info.header.frame_id = "/camera_optical"  # the same tf2 frame
     host._process(image(stamp(1)))
     assert not [m for _, m in host.logger.lines if "frame" in m and "CameraInfo" in m]
+
+
+def test_a_camera_info_without_a_frame_is_not_warned_about():
+    """A CameraInfo whose header.frame_id is empty (a driver that leaves it unset) beside
+    images that name theirs: nothing to compare, no warning of 'another frame'."""
+    host = Host()
+    host._camera_info.header.frame_id = ""
+    host._process(image(stamp(1)))
+    assert not [m for _, m in host.logger.lines if "CameraInfo" in m]
+    assert len(host._outputs.poses) == 1
