@@ -186,3 +186,19 @@ def test_a_merged_map_still_names_its_sources_frames_without_a_pose(tmp_path):
         f"map A ({tmp_path / 'a'}) was built from 8 frames, 7 without a pose and skipped (no "
         "keyframe taken from them): groundtruth.txt covers one frame"]
     assert no_pose_notes({"frames_without_pose": {"count": 0}}) == []
+
+
+def test_a_merge_of_merged_maps_names_a_nested_sources_frames_without_a_pose():
+    """A merged map merged again: the inner source's frames_without_pose, two merged_from
+    levels down, is still a note naming the path to it."""
+    from mast3r_ros.replay.check_map import no_pose_notes, skipped_frames
+
+    inner = [{"role": "A", "map": "a", "frames_without_pose": {"count": 2, "of_frames": 9}},
+             {"role": "B", "map": "b", "unreadable_frames": {"count": 1}}]
+    merged = {"merged_from": [{"role": "A", "map": "ab", "merged_from": inner},
+                              {"role": "B", "map": "c"}]}
+    assert no_pose_notes(merged) == [
+        "map A (ab) > map A (a) was built from 9 frames, 2 without a pose and skipped (no "
+        "keyframe taken from them)"]
+    assert skipped_frames(merged) == merged
+    assert skipped_frames({"frames_without_pose": {"count": 0, "of_frames": 9}}) == {}

@@ -116,3 +116,25 @@ def test_an_euroc_folder_is_named_with_the_commands_that_make_it_a_tum_folder(tm
     frames = list(source)
     assert [f.stamp_ns for f in frames] == stamps
     assert frames[0].intrinsics.K[0, 0] == 458.654
+
+
+def test_an_euroc_sensor_yaml_without_intrinsics_is_refused_by_name(tmp_path):
+    text = SENSOR.replace("intrinsics: [458.654, 457.296, 367.215, 248.375] #fu, fv, cu, cv\n",
+                          "")
+    with pytest.raises(InputError, match=r"intrinsics is missing.*\[fu, fv, cu, cv\]"):
+        load_camera_info_yaml(_write(tmp_path, text=text))
+
+
+def test_only_an_euroc_camera_folder_without_rgb_txt_gets_the_euroc_hint(tmp_path):
+    """A camera folder already given its rgb.txt is a TUM folder (no hint); a sensor folder of
+    data.csv alone (mav0/imu0, a ground truth's) is no camera folder."""
+    from mast3r_ros.replay.sources import _euroc_fix
+
+    cam, _ = _euroc(tmp_path)
+    assert "EuRoC" in _euroc_fix(str(tmp_path))
+    (cam / "rgb.txt").write_text("")
+    assert _euroc_fix(str(tmp_path)) == "" and _euroc_fix(str(cam)) == ""
+    imu = tmp_path / "mav0" / "imu0"
+    imu.mkdir()
+    (imu / "data.csv").write_text("#timestamp [ns],w_RS_S_x [rad s^-1]\n")
+    assert _euroc_fix(str(imu)) == ""

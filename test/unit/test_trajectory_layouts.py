@@ -126,10 +126,21 @@ def test_a_w_first_identity_start_is_warned_about(tmp_path, caplog):
     "1.0 0 0 0 0 0 0 1\n2.0 0.1 0 0 0 0 0 1\n",  # the identity in TUM order
     "1.0 0.2 0 0 1 0 0 0\n2.0 0.3 0 0 1 0 0 0\n",  # the turn, but not at the origin
     "1.0 0 0 0 0.9998477 0.0174524 0 0\n",  # at the origin, 2 degrees short of the turn
-], ids=["tum-identity", "off-origin", "not-exact"])
+    "1.0 0 0 0 1 0 0 0.0001\n",  # a hair off the turn about another axis than x
+], ids=["tum-identity", "off-origin", "not-exact", "not-exact-w"])
 def test_other_first_poses_are_not_warned_about(tmp_path, caplog, rows):
     path = tmp_path / "traj.txt"
     path.write_text(rows, encoding="utf-8")
     with caplog.at_level("WARNING"):
         read_tum_trajectory(path)
     assert not [r for r in caplog.records if r.levelname == "WARNING"]
+
+
+def test_a_w_first_identity_written_with_a_negative_w_is_warned_about_too(tmp_path, caplog):
+    """qw qx qy qz = -1 0 0 0 is the identity as well (q and -q are one rotation)."""
+    path = tmp_path / "traj.txt"
+    path.write_text("1.0 0 0 0 -1 0 0 0\n2.0 0.1 0 0 -1 0 0 0\n", encoding="utf-8")
+    with caplog.at_level("WARNING"):
+        read_tum_trajectory(path)
+    (said,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert "(qx qy qz qw = -1 0 0 0)" in said, said
