@@ -202,6 +202,10 @@ def test_a_depth_calibration_is_the_images_only_with_its_principal_point_and_ske
     image = _cam(640, 480, 500, 500, 319.5, 239.5)
     assert not _other_calibration(_cam(320, 240, 250, 250, 159.5, 119.5), image)
     assert not _other_calibration(_cam(2560, 1920, 2000, 2000, 1279.5, 959.5), image)
+    # plain scaling (cx x 4 = 1278, image_proc's resize before it aligned pixel centres) at 4x:
+    # 1.5 px off the centre-aligned 1279.5, both conventions are the image's K
+    assert not _other_calibration(_cam(2560, 1920, 2000, 2000, 1278.0, 958.0), image)
+    assert _other_calibration(_cam(2560, 1920, 2000, 2000, 1276.0, 956.0), image)
     assert not _other_calibration(_cam(640, 240, 500, 250, 319.5, 119.5), image)
     assert _other_calibration(_cam(320, 240, 250, 250, 167.5, 119.5), image)
     assert _other_calibration(_cam(320, 240, 250, 250, 159.5, 127.5), image)

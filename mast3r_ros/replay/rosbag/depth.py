@@ -254,7 +254,8 @@ def _other_calibration(depth: CameraIntrinsics, image: CameraIntrinsics) -> bool
     """Whether the depth's calibration is not the image's, scaled to the depth's size: a
     registered depth's CameraInfo repeats the colour image's K (at another resolution scaled
     by the size ratio, as image_proc's resize scales it), up to the driver's rounding. fx and
-    fy may differ by 0.5 %, cx and cy by 1 depth pixel (centre-aligned or plain scaling)."""
+    fy may differ by 0.5 %, cx and cy by 1 depth pixel beyond the two scaling conventions'
+    difference (centre-aligned ``(c + 0.5) s - 0.5`` or plain ``c s``: ``0.5 |s - 1|``)."""
     if min(depth.width, depth.height, image.width, image.height) <= 0:
         return True
     sx, sy = depth.width / image.width, depth.height / image.height
@@ -262,7 +263,8 @@ def _other_calibration(depth: CameraIntrinsics, image: CameraIntrinsics) -> bool
     focal = np.array([ki[0, 0] * sx, ki[1, 1] * sy])
     centre = np.array([(ki[0, 2] + 0.5) * sx - 0.5, (ki[1, 2] + 0.5) * sy - 0.5])
     return bool(np.any(np.abs(kd[[0, 1], [0, 1]] - focal) > 0.005 * focal.max())
-                or np.any(np.abs(kd[[0, 1], [2, 2]] - centre) > 1.0)
+                or np.any(np.abs(kd[[0, 1], [2, 2]] - centre)
+                          > 1.0 + 0.5 * np.abs(np.array([sx, sy]) - 1.0))
                 or abs(kd[0, 1] - ki[0, 1] * sx) > 0.005 * focal.max())
 
 
