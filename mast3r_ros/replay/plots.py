@@ -50,7 +50,10 @@ def _format(path: str) -> str:
 def check_plot_path(path: str, what: str = "--plot") -> None:
     """Refuse, before any work, a picture path matplotlib cannot write (`InputError` naming
     ``what`` and ``path``): an extension it has no writer for (none: png), a folder that does
-    not exist or cannot be written."""
+    not exist or cannot be written, and ``-`` (a picture goes to a file, not to stdout)."""
+    if path == "-":
+        raise InputError(f"{what} -: a picture is written to a file, not to stdout ('-' is "
+                         f"for --json only); give a file name, e.g. {what} check.png")
     fmt = _format(path)
     formats = plot_formats()
     if fmt not in formats:

@@ -67,3 +67,18 @@ def test_json_and_plot_naming_one_file_are_refused_before_the_check(sift_map, tm
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "name the same file" in err[0], err
     assert not os.path.exists(same)
+
+
+def test_plot_dash_is_refused_not_written_as_a_file_named_dash(sift_map, tmp_path, capsys,
+                                                              monkeypatch):
+    """`--json -` is stdout, so a user writes `--plot -` too: it wrote a PNG into a file named
+    '-' in the current folder, exit 0."""
+    import os
+
+    from mast3r_ros.replay.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["check-map", sift_map, "--json", "-", "--plot", "-"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--plot -" in err[0] and "stdout" in err[0], err
+    assert not os.path.exists(tmp_path / "-")
