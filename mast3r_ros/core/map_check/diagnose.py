@@ -155,7 +155,9 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 continue
             recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
             if all(p.ok is not False for p in recheck):
-                return _describe(name, f, True, depth_units_per_m, _depth_range_m(views))
+                # a factor that is no unit confusion (x1.3) is as likely fx, fy a few % off
+                return _describe(name, f, True, depth_units_per_m, _depth_range_m(views),
+                                 unit_like=f in units or f in _NICE_FACTORS)
         if (name or nice in _NICE_FACTORS and nice != 1.0) and base is not None and (
                 err < 0.3 * base):
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
@@ -364,10 +366,14 @@ def _implausible_motion(views: List[_View], depth_m: Optional[Tuple[float, float
 
 def _describe(name: str, factor: float, confirmed: bool,
               depth_units_per_m: Optional[float],
-              depth_m: Tuple[float, float] = (math.nan, math.nan)) -> _Cause:
+              depth_m: Tuple[float, float] = (math.nan, math.nan),
+              unit_like: bool = True) -> _Cause:
     """The cause in words: pose convention ``name`` (or "") and depth ``factor`` (given / true
     depth). A factor < 1 whose fix would make the depth implausible while ``depth_m`` (median,
-    max as read, metres) is plausible is named a trajectory unit (``trajectory_unit``)."""
+    max as read, metres) is plausible is named a trajectory unit (``trajectory_unit``).
+    ``unit_like`` False: the factor is no unit confusion (x1.3), which fx, fy a few per cent
+    off fit as well (a depth scale makes up for them): the focal length is named and the fix
+    checks the calibration before the depth scale."""
     what, fix = [], []
     if name:
         what.append(_POSE_FIXES[name][1])
@@ -394,6 +400,13 @@ def _describe(name: str, factor: float, confirmed: bool,
         else:
             fix.append(f"give depth in the right unit: multiply it by {_fmt_factor(1 / factor)} "
                        f"(--depth-scale = {_fmt_factor(factor)} x the units per metre used)")
+        if not unit_like:
+            what[-1] += (", or the focal length is off: x" + _fmt_factor(factor) + " is no depth "
+                         "unit, and fx, fy a few per cent off (a calibration of another camera "
+                         "or resolution) fit as well")
+            fix[-1] = ("check fx, fy in the camera_info's K (camera.yaml / --camera-info, the "
+                       "CameraInfo topic) against the camera's; only if they are right: "
+                       + fix[-1])
     cause = name or "depth_scale"
     if name and factor != 1.0:
         cause = f"{name}+depth_scale"
