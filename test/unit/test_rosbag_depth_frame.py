@@ -180,7 +180,9 @@ def test_depth_of_another_resolution_and_calibration_is_still_refused(tmp_path):
     """At twice the size but fx 50 (not the image's 30 scaled): no frame is read with it."""
     bag, _ = _scaled_bag(tmp_path / "bag", 16, 12, 50.0)
     seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
-    with pytest.raises(InputError, match="16x12, but the image is 8x6: register depth"):
+    with pytest.raises(InputError, match=r"16x12, but the image is 8x6 and its CameraInfo "
+                       r"\(/camera/depth_small/camera_info: 16x12, fx 50 .*\) is not the "
+                       r"image's K scaled to that size: register depth"):
         list(seq)
 
 
@@ -217,7 +219,7 @@ def test_depth_whose_camera_info_is_of_another_size_than_it_is_still_refused(tmp
     the calibration does not describe the depth images, so they are not resampled."""
     bag, _ = _scaled_bag(tmp_path / "bag", 16, 12, 30.0, info_size=(8, 6))
     seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
-    with pytest.raises(InputError, match="16x12, but the image is 8x6: register depth"):
+    with pytest.raises(InputError, match=r"16x12, but the image is 8x6 and its CameraInfo \(\S+: 8x6, .*register depth"):
         list(seq)
 
 
@@ -250,3 +252,26 @@ def test_depth_without_a_frame_id_is_not_warned_about(tmp_path, caplog):
         frames = list(BagSequence(bag, image_topic=CAM,
                                   depth_topic="/camera/depth/image_rect_raw"))
     assert len(frames) == 3 and "registered" not in caplog.text
+
+
+def test_depth_of_another_resolution_without_its_camera_info_names_the_topic_to_record(
+        tmp_path):
+    """Registered depth at half the size with no CameraInfo beside it was refused with
+    'register depth to the colour image (a camera's aligned_depth_to_color topic)', the topic
+    it was read from: the CameraInfo that would let it be resampled is named now."""
+    rows, cols = np.mgrid[0:3, 0:4]
+    depth = (1000 + 10 * rows + cols).astype(np.uint16)
+    topic = "/camera/aligned_depth_to_color/image_raw"
+    msgs = []
+    for t in (1000 * MS, 1100 * MS, 1200 * MS):
+        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=COLOR)))
+        msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, COLOR)))
+        msgs.append((topic, t + 1, image(t, "16UC1", depth, frame_id=COLOR)))
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, sorted(msgs, key=lambda m: m[1]))
+    seq = BagSequence(bag, image_topic=CAM, depth_topic=topic)
+    with pytest.raises(InputError) as err:
+        list(seq)
+    assert ("4x3, but the image is 8x6, and no CameraInfo beside the depth "
+            "(/camera/aligned_depth_to_color/camera_info) tells whether it is registered at "
+            "another resolution (then resampled to the image): record "
+            "/camera/aligned_depth_to_color/camera_info too") in str(err.value), str(err.value)

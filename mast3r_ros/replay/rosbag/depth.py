@@ -171,6 +171,25 @@ class _DepthAssociation:
                      self.depth_info_topic)
         return _resampled(depth, image.height, image.width)
 
+    def _depth_size_words(self, dw: int, dh: int, w: int, h: int) -> str:
+        """Why depth of ``dw`` x ``dh`` is not used for an image of ``w`` x ``h``: with no
+        CameraInfo beside the depth topic (in another namespace than the image's), nothing
+        tells whether it is the image's registered depth at another resolution
+        (`_depth_at_image_size` would resample it), so that CameraInfo is named to record;
+        else its calibration is not the image's K scaled."""
+        fix = "register depth to the colour image (a camera's aligned_depth_to_color topic)"
+        own = self._depth_intrinsics()
+        info = f"{_image_namespace(self.depth_topic or '')}/camera_info"
+        if own is None and info == self.camera_info_topic:  # the image's namespace
+            return f"{dw}x{dh}, but the image is {w}x{h}: {fix}"
+        if own is None:
+            return (f"{dw}x{dh}, but the image is {w}x{h}, and no CameraInfo beside the depth "
+                    f"({info}) tells whether it is registered at another resolution (then "
+                    f"resampled to the image): record {info} too, or {fix}")
+        return (f"{dw}x{dh}, but the image is {w}x{h} and its CameraInfo ("
+                f"{self.depth_info_topic}: {_calibration(own)}) is not the image's K scaled to "
+                f"that size: {fix}")
+
     def _depth_intrinsics(self) -> Optional[CameraIntrinsics]:
         """The first CameraInfo beside the depth topic as intrinsics; None without one or when
         it does not convert (nothing to compare then)."""

@@ -530,8 +530,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         fitted = self._depth_at_image_size(depth, intrinsics) if (dh, dw) != (h, w) else depth
         if fitted is None:  # named here, with its topic: Frame would say 'Frame.depth_m'
             what = (f"the depth image is empty ({dw}x{dh} pixels)" if dh * dw == 0 else
-                    f"{dw}x{dh}, but the image is {w}x{h}: register depth to the colour image "
-                    "(a camera's aligned_depth_to_color topic)")
+                    self._depth_size_words(dw, dh, w, h))
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
                              f"t={depth_stamp * 1e-9:.6f} s: depth topic {self.depth_topic}: "
                              f"{what}")
