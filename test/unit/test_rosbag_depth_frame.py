@@ -90,6 +90,21 @@ def test_depth_in_another_frame_without_its_calibration_is_warned_about(tmp_path
     assert len(warned) == 1 and DEPTH in warned[0] and COLOR in warned[0]
 
 
+def test_depth_in_the_colour_frame_with_another_calibration_is_warned_about(tmp_path, caplog):
+    """A depth camera's own stream whose driver names it by the colour frame (one frame_id
+    parameter for both) but whose CameraInfo beside it is its own (fx 20 against 30, same
+    size): read pixel for pixel as registered depth without a word. Read, with a warning."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", COLOR, depth_info_fx=20.0)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth/image_rect_raw"))
+    assert len(frames) == 3
+    warned = [r.getMessage() for r in caplog.records if "registered" in r.getMessage()]
+    assert len(warned) == 1, caplog.text
+    for part in ("/camera/depth/camera_info", "fx 20", "fx 30", COLOR, "aligned_depth_to_color"):
+        assert part in warned[0], part
+
+
 def _info_only_bag(path, info_topic, info_frame):
     """Three colour images (frame COLOR) and one CameraInfo topic, ``info_topic``, of frame
     ``info_frame`` (fx 20) and the images' size."""

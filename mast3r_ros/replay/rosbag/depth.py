@@ -127,21 +127,27 @@ class _DepthAssociation:
         stream, read pixel for pixel as the colour image's depth it gives wrong 3-D points.
         Another frame_id alone (no CameraInfo beside the depth, or the image's calibration) is
         warned about: a driver may name registered depth by its depth frame. Leading slashes
-        are no other frame (tf2 strips them)."""
+        are no other frame (tf2 strips them). Depth in the images' frame whose CameraInfo is
+        another calibration at the image's size (read pixel for pixel) is warned about too."""
         depth = (self._depth_frame_id or "").lstrip("/")
         image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
-        if not depth or not image or depth == image:
-            return
-        fix = ("record the depth registered to the colour image (RealSense: align_depth.enable "
-               "true, its /camera/aligned_depth_to_color/image_raw; Orbbec/OpenNI: "
-               "depth_registration true; or depth_image_proc's register node) and give that "
-               "topic as --depth-topic")
-        where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
-                 f"{self.image_topic} in '{image}'")
         own = self._depth_intrinsics()
         ref = self._override if self._override is not None else (
             self._infos[0][1] if self._infos else None)
-        if own is not None and ref is not None and _other_calibration(own, ref):
+        other = own is not None and ref is not None and _other_calibration(own, ref)
+        if not depth or not image or depth == image:
+            if other and depth == image and (own.width, own.height) == (ref.width, ref.height):
+                log.warning(
+                    "%s: depth topic %s is in the images' frame '%s', but its CameraInfo (%s: "
+                    "%s) is not the images' (%s): if it is a depth camera's own stream under "
+                    "the colour frame_id, every 3-D point built from it is wrong; %s",
+                    bag_label(self.path), self.depth_topic, image, self.depth_info_topic,
+                    _calibration(own), _calibration(ref), _REGISTER_FIX)
+            return
+        fix = _REGISTER_FIX
+        where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
+                 f"{self.image_topic} in '{image}'")
+        if other:
             raise InputError(
                 f"{bag_label(self.path)}: {where}, and its CameraInfo "
                 f"({self.depth_info_topic}: {_calibration(own)}) is not the images' "
@@ -267,6 +273,12 @@ class _DepthAssociation:
             return depth_to_metres(array, encoding, self._depth_scale)
         except InputError as err:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err
+
+
+_REGISTER_FIX = ("record the depth registered to the colour image (RealSense: "
+                 "align_depth.enable true, its /camera/aligned_depth_to_color/image_raw; "
+                 "Orbbec/OpenNI: depth_registration true; or depth_image_proc's register node) "
+                 "and give that topic as --depth-topic")
 
 
 def _other_calibration(depth: CameraIntrinsics, image: CameraIntrinsics) -> bool:
