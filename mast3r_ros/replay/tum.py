@@ -178,9 +178,13 @@ class TumSequence:
             loop = loop_text("camera calibration", str(yaml_path))
             if loop:  # there, but leading nowhere: 'does not exist' sent the user looking
                 raise InputError(f"no camera intrinsics: {loop}")
+            sensor = self.folder / "sensor.yaml"  # an EuRoC/ASL camera folder's calibration
+            hint = (f" (this folder's {sensor}, an EuRoC/ASL camera's: --camera-info {sensor})"
+                    if sensor.is_file() else "")
             raise InputError(
                 f"no camera intrinsics: {yaml_path} does not exist; put {CALIBRATION_FILES} "
-                "there or pass --camera-info YAML (Python API: TumSequence(..., camera_info=))"
+                f"there or pass --camera-info YAML{hint} (Python API: TumSequence(..., "
+                "camera_info=))"
             )
         return load_camera_info_yaml(yaml_path)
 

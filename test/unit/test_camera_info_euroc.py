@@ -138,3 +138,20 @@ def test_only_an_euroc_camera_folder_without_rgb_txt_gets_the_euroc_hint(tmp_pat
     imu.mkdir()
     (imu / "data.csv").write_text("#timestamp [ns],w_RS_S_x [rad s^-1]\n")
     assert _euroc_fix(str(imu)) == ""
+
+
+def test_a_tum_folder_without_camera_yaml_names_its_euroc_sensor_yaml(tmp_path):
+    """mav0/cam0 made a TUM folder (its rgb.txt written) but given without --camera-info:
+    'camera.yaml does not exist' listed the formats, not the sensor.yaml lying beside it."""
+    import cv2
+
+    from mast3r_ros.replay.tum import TumSequence
+
+    cam0 = tmp_path / "mav0" / "cam0"
+    (cam0 / "data").mkdir(parents=True)
+    cv2.imwrite(str(cam0 / "data" / "1403636579763555584.png"), np.zeros((48, 75), np.uint8))
+    (cam0 / "rgb.txt").write_text("1403636579763555584 data/1403636579763555584.png\n")
+    (cam0 / "sensor.yaml").write_text(SENSOR.format(model="radial-tangential", coeffs=RADTAN))
+    with pytest.raises(InputError) as err:
+        TumSequence(str(cam0))
+    assert f"--camera-info {cam0 / 'sensor.yaml'}" in str(err.value), str(err.value)
