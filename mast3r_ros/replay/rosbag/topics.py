@@ -147,13 +147,21 @@ class _TopicSelection:
 
     def _check_camera_info_frame(self, info_frame_id: Optional[str]) -> None:
         """After the indexing pass: the CameraInfo's header frame_id (its first message's)
-        against the images' (leading slashes aside; nothing said when either is empty). Of
+        against the images' (leading slashes aside; nothing said when either is empty, but for
+        the bag's only CameraInfo topic in another namespace, of no frame: warned). Of
         another frame, the bag's only CameraInfo topic, detected in another namespace than the
         image topic's, is refused: it is another camera's calibration (a depth camera's
         /camera/depth/camera_info beside /camera/color/image_raw), taken it gives confident wrong
         poses. A topic given, or of the image's namespace, is warned about."""
         info = (info_frame_id or "").lstrip("/")
         image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
+        if not info and image and self._info_elsewhere:  # may be the images': warned
+            log.warning("%s: the bag's only CameraInfo topic, %s, names no frame and is outside "
+                        "%s: if it is another camera's calibration (a depth or infrared "
+                        "camera's) the poses are wrong; pass the CameraInfo topic of %s "
+                        "(--camera-info-topic), or its calibration as a camera_info YAML "
+                        "(--camera-info)", bag_label(self.path), self.camera_info_topic,
+                        _image_namespace(self.image_topic), self.image_topic)
         if not info or not image or info == image:
             return
         what = (f"{bag_label(self.path)}: the CameraInfo on {self.camera_info_topic} is of frame "
