@@ -206,16 +206,21 @@ def _new_lines(host, since):
     return host.logger.lines[since:]
 
 
+def _one_line_of_initial_pose(host):
+    """(level, text) of the one line `/initialpose` (at 1, 2, 0 in map) logs on ``host``."""
+    n = len(host.logger.lines)
+    host._initial_pose(_initialpose())
+    lines = _new_lines(host, n)
+    assert len(lines) == 1, lines
+    return lines[0]
+
+
 def test_a_clock_jump_seen_at_initialpose_is_one_warning_and_the_pose_is_kept():
     """The jump was logged twice (the clock check's warning, then the node's own) and neither
     said that the operator's pose was applied; now one warning says both, and the pose is set on
     the new timeline (the next TF tick broadcasts it instead of dropping it)."""
     host = _localized_then_jumped()
-    n = len(host.logger.lines)
-    host._initial_pose(_initialpose())
-    lines = _new_lines(host, n)
-    assert len(lines) == 1, lines
-    level, text = lines[0]
+    level, text = _one_line_of_initial_pose(host)
     assert level == "warning" and text.startswith("initial pose received (1.00, 2.00, 0.00)")
     assert "clock jumped back" in text and "TF buffer cleared" in text
     assert host._tf.cleared == 1 and host._outputs.restamped == [40 * NS_PER_S]
@@ -242,11 +247,7 @@ def test_initialpose_right_after_a_clock_jump_never_takes_the_old_timelines_odom
     instead of being set with the old timeline's odom -> base_link."""
     host = _localized_then_jumped(odom_frame="odom")
     host._tf = ClearedTf()
-    n = len(host.logger.lines)
-    host._initial_pose(_initialpose())
-    lines = _new_lines(host, n)
-    assert len(lines) == 1, lines
-    level, text = lines[0]
+    level, text = _one_line_of_initial_pose(host)
     assert level == "warning" and text.startswith("ignoring /initialpose: no transform")
     assert "clock jumped back" in text and "send the pose again" in text
     assert host._tf.cleared == 1 and host._tf.lookups[-1][:3] == ("odom", "base_link", None)

@@ -133,16 +133,23 @@ def test_a_clock_going_back_by_fewer_than_four_frames_is_a_new_run_by_its_receiv
     assert run_labels(stamps, received=[0, 7, 3, 9, 1, 8, 2, 6, 4, 5, 11, 10, 12]) == [1] * 13
 
 
+def _images_received_every_period(tmp_path, stamps_ms, caplog):
+    """A bag of images stamped ``stamps_ms`` received one per 0.1 s from 0.1 s (the first ones
+    at their stamps), read with its warnings captured."""
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", (100 + 100 * k) * MS, colour(t * MS))
+             for k, t in enumerate(stamps_ms)]
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        return BagSequence(bag_of(tmp_path, msgs))
+
+
 def test_a_bag_whose_clock_goes_back_two_frames_reads_one_run(tmp_path, caplog):
     """Images at 0.1 .. 0.8 s received at their stamps, then a reset back by 0.3 s: stamps
     0.6 .. 1.4 s received at 0.9 .. 1.7 s. Two runs (8 and 9 images), the longer read, with a
     warning; it was one run of 17 images, three stamps of it twice (tf and depth of either
     pass served both)."""
     stamps = [100, 200, 300, 400, 500, 600, 700, 800] + [600 + 100 * k for k in range(9)]
-    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
-    msgs += [("/cam/image", (100 + 100 * k) * MS, colour(t * MS)) for k, t in enumerate(stamps)]
-    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
-        seq = BagSequence(bag_of(tmp_path, msgs))
+    seq = _images_received_every_period(tmp_path, stamps, caplog)
     assert [c for c, _, _ in seq.runs] == [8, 9]
     assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
     assert [r for r in caplog.records if "jumps back once" in r.getMessage()]
@@ -198,10 +205,7 @@ def test_a_bag_whose_clock_goes_back_one_frame_reads_two_runs(tmp_path, caplog):
     not stamp its images. The same bag with the 0.8 s image recorded twice 1 ms apart and the
     rest on time is one run, warned about as before."""
     stamps = [100 * k for k in range(1, 9)] + [800 + 100 * k for k in range(9)]
-    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
-    msgs += [("/cam/image", (100 + 100 * k) * MS, colour(t * MS)) for k, t in enumerate(stamps)]
-    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
-        seq = BagSequence(bag_of(tmp_path, msgs))
+    seq = _images_received_every_period(tmp_path, stamps, caplog)
     assert [c for c, _, _ in seq.runs] == [8, 9]
     assert seq.run == 2 and seq.stamps_ns.tolist() == [t * MS for t in stamps[8:]]
     said = [r.getMessage() for r in caplog.records]
