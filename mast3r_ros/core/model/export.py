@@ -515,7 +515,8 @@ def _replace_dir(stage: str, out_dir: str) -> None:
 
 
 def read_manifest(out_dir: str) -> Dict:
-    """The manifest of an export folder; InputError when missing or not an export."""
+    """The manifest of an export folder; InputError when missing, unreadable or not an export
+    (a JSON object whose ``format`` is ``mast3r_ros-onnx``)."""
     path = os.path.join(out_dir, MANIFEST)
     try:
         with open(path, encoding="utf-8") as fh:
@@ -525,6 +526,6 @@ def read_manifest(out_dir: str) -> Dict:
                          "(write one with `mast3r-ros export`)") from None
     except (OSError, ValueError) as e:
         raise InputError(f"cannot read {path}: {e}") from None
-    if m.get("format") != "mast3r_ros-onnx":
+    if not isinstance(m, dict) or m.get("format") != "mast3r_ros-onnx":  # another tool's
         raise InputError(f"{path} is not a mast3r_ros ONNX manifest")
     return m
