@@ -204,3 +204,19 @@ def test_a_start_keys_its_engines_by_this_gpu_tensorrt_size_shape_and_batch(monk
                                           keyframe_batch=4, cache_dir="/c")
     assert asked == [("m.pth", "/c", tb.cache_fields("the-id", 384, (288, 384), 4,
                                                      "GPU of cuda:1 sm_87", "10.3.0"), trt)]
+
+
+def test_an_architecture_the_model_string_cannot_carry_is_not_remembered(tmp_path):
+    """The record keeps the model string; a spec it does not carry (an MLP ratio other than
+    4) would come back as another architecture on the next start: such a checkpoint is loaded
+    each time instead."""
+    import dataclasses
+
+    p = tmp_path / "m.pth"
+    p.write_bytes(b"x")
+    info = _info()
+    odd = dataclasses.replace(info, spec=dataclasses.replace(info.spec, mlp_ratio=2.0))
+    tb.remember_checkpoint(str(tmp_path), str(p), odd)
+    assert tb.known_checkpoint(str(tmp_path), str(p)) is None
+    tb.remember_checkpoint(str(tmp_path), str(p), info)
+    assert tb.known_checkpoint(str(tmp_path), str(p)).spec == info.spec

@@ -1,0 +1,35 @@
+"""Pins from a mutation audit of the K-keyframe decode of `Mast3rEngine`: which batch size a
+compiled engine pads K keyframes to (the smallest warmed size that holds them, so that no new
+graph is compiled live), and that an eager engine never pads."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from mast3r_ros.core.model.engine import Mast3rEngine
+from mast3r_test_utils import TINY_SPEC, random_model
+
+
+@pytest.fixture(scope="module")
+def engine(one_torch_thread):
+    return Mast3rEngine(random_model(TINY_SPEC), torch.device("cpu"))
+
+
+def test_a_compiled_engine_pads_to_the_smallest_warmed_batch_that_holds_k(engine,
+                                                                          monkeypatch):
+    monkeypatch.setattr(engine, "_batches", [1, 2, 4])
+    assert [engine._padded_batch(k) for k in (1, 2, 3, 4, 5)] == [1, 2, 3, 4, 5]  # eager
+    monkeypatch.setattr(engine, "compile", "default")
+    assert [engine._padded_batch(k) for k in (1, 2, 3, 4, 5)] == [1, 2, 4, 4, 5]
+
+
+def test_warmed_batches_stay_sorted_across_warmups(engine, monkeypatch):
+    """A second warm-up with smaller batches (the node warms K=4 at start, a later map 1 and
+    2): K=1 must pad to 1, not to the 4 warmed first."""
+    monkeypatch.setattr(engine, "_batches", [])
+    engine.warmup([(32, 32)], [4])
+    engine.warmup([(32, 32)], [2, 1, 2])
+    assert engine._batches == [1, 2, 4]
+    monkeypatch.setattr(engine, "compile", "default")
+    assert engine._padded_batch(1) == 1
