@@ -220,3 +220,57 @@ def test_an_architecture_the_model_string_cannot_carry_is_not_remembered(tmp_pat
     assert tb.known_checkpoint(str(tmp_path), str(p)) is None
     tb.remember_checkpoint(str(tmp_path), str(p), info)
     assert tb.known_checkpoint(str(tmp_path), str(p)).spec == info.spec
+
+
+def test_a_tensorrt_without_either_weak_typing_flag_is_refused():
+    """Both flags are used (FP16 and PREFER_PRECISION_CONSTRAINTS): a TensorRT lacking only
+    one failed later, in the build, with an AttributeError."""
+    import types
+
+    for names in (("FP16",), ("PREFER_PRECISION_CONSTRAINTS",)):
+        trt = types.SimpleNamespace(__version__="x", BuilderFlag=types.SimpleNamespace(
+            **{n: n for n in names}))
+        with pytest.raises(ConfigError, match="FP16 builder flag"):
+            tb.require_fp16_builder(trt)
+
+
+def test_a_tensorrt_engine_refuses_keyframes_encoded_by_another_checkpoint():
+    """As the torch engine: another network's features decode into garbage, for any of the
+    K keyframes (the decoder is not run)."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.model.engine import Encoding
+    from mast3r_test_utils import TINY_SPEC
+
+    eng = tb.TensorRTEngine.__new__(tb.TensorRTEngine)  # no TensorRT here: the loaded state
+    eng.device, eng.spec, eng.identity = torch.device("cpu"), TINY_SPEC, "abc123"
+    eng.net_shape, eng.keyframe_batch = (32, 32), 2
+    eng._dec = lambda **feeds: pytest.fail("decoded")
+
+    def enc(identity):
+        return Encoding(torch.zeros((4, TINY_SPEC.enc_embed_dim)), (32, 32), identity)
+
+    for view1, view2 in (([enc("abc123"), enc("other")], enc("abc123")),
+                         ([enc("abc123")], enc("other"))):
+        with pytest.raises(InputError, match="encoded by another checkpoint"):
+            eng.decode(view1, view2)
+
+
+def test_a_tensorrt_engine_refuses_a_transposed_view_of_as_many_tokens():
+    """Engines built for (H, W) = (32, 48): views of (48, 32) have as many tokens (6), so the
+    engine's input shapes do not tell them apart; decoded, they would be garbage."""
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.core.model.engine import Encoding
+    from mast3r_test_utils import TINY_SPEC
+
+    eng = tb.TensorRTEngine.__new__(tb.TensorRTEngine)
+    eng.device, eng.spec, eng.identity = torch.device("cpu"), TINY_SPEC, "abc123"
+    eng.net_shape, eng.keyframe_batch = (32, 48), 2
+    eng._dec = lambda **feeds: pytest.fail("decoded")
+
+    def enc(hw):
+        return Encoding(torch.zeros((6, TINY_SPEC.enc_embed_dim)), hw, "abc123")
+
+    with pytest.raises(InputError, match="cannot be decoded against a query"):
+        eng.decode([enc((32, 48)), enc((48, 32))], enc((32, 48)))
+    with pytest.raises(InputError, match=r"engines are built for \(32, 48\)"):
+        eng.decode([enc((48, 32))], enc((48, 32)))
