@@ -4,10 +4,11 @@ graph is compiled live), and that an eager engine never pads."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 
-from mast3r_ros.core.model.engine import Mast3rEngine
+from mast3r_ros.core.model.engine import Mast3rEngine, PreparedImage
 from mast3r_test_utils import TINY_SPEC, random_model
 
 
@@ -33,3 +34,20 @@ def test_warmed_batches_stay_sorted_across_warmups(engine, monkeypatch):
     assert engine._batches == [1, 2, 4]
     monkeypatch.setattr(engine, "compile", "default")
     assert engine._padded_batch(1) == 1
+
+
+def test_a_padded_batch_gives_one_prediction_per_keyframe_equal_to_eager(engine, monkeypatch):
+    """K = 3 keyframes run padded to a warmed batch of 4: 3 predictions come back, each the
+    eager one of its keyframe (the padding row is dropped, whatever it holds)."""
+    g = torch.Generator().manual_seed(0)
+    encs = [engine.encode(PreparedImage(torch.rand((1, 3, 32, 32), generator=g) * 2 - 1,
+                                        (32, 32), np.eye(3), (32, 32),
+                                        np.zeros((32, 32, 3), np.uint8))) for _ in range(4)]
+    want = engine.decode(encs[:3], encs[3])
+    monkeypatch.setattr(engine, "compile", "default")  # eager graphs, the compiled padding
+    monkeypatch.setattr(engine, "_batches", [4])
+    got = engine.decode(encs[:3], encs[3])
+    assert len(got) == 3
+    for a, b in zip(got, want):
+        torch.testing.assert_close(a.pts3d_1, b.pts3d_1, rtol=1e-5, atol=1e-5)
+        torch.testing.assert_close(a.desc_2, b.desc_2, rtol=1e-5, atol=1e-5)
