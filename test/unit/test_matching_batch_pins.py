@@ -45,3 +45,18 @@ def test_batched_pairs_of_two_sizes_and_one_without_matches_equal_single_calls()
         w1_, w2_ = fast_reciprocal_matches(a, b, subsample=2, max_iter=1, nn_backend="torch")
         assert torch.equal(x1.cpu(), w1_.cpu()) and torch.equal(x2.cpu(), w2_.cpu())
     assert len(got[0][0]) > 0 and len(got[2][0]) == 0  # the pair without matches, last
+
+
+def test_batched_pairs_of_unequal_shapes_or_with_a_nan_pixel_equal_single_calls():
+    """Such batches cannot be walked together (one stacked tensor; no NaN handling in the
+    fused walk): each pair is matched alone, as a single call would."""
+    a, b, c = _eighths((6, 8, 8), 1), _eighths((10, 6, 8), 2), _eighths((6, 8, 8), 3)
+    nan = c.clone()
+    nan[1, 1] = float("nan")  # a start point of the grid
+    for pairs in ([(a, b), (c, a)], [(a, c), (nan, a)]):
+        got = fast_reciprocal_matches_batch(pairs, subsample=2, max_iter=1,
+                                            nn_backend="triton")
+        for (p, q), (x1, x2) in zip(pairs, got):
+            w1_, w2_ = fast_reciprocal_matches(p, q, subsample=2, max_iter=1,
+                                               nn_backend="torch")
+            assert torch.equal(x1.cpu(), w1_.cpu()) and torch.equal(x2.cpu(), w2_.cpu())
