@@ -51,3 +51,23 @@ def test_a_padded_batch_gives_one_prediction_per_keyframe_equal_to_eager(engine,
     for a, b in zip(got, want):
         torch.testing.assert_close(a.pts3d_1, b.pts3d_1, rtol=1e-5, atol=1e-5)
         torch.testing.assert_close(a.desc_2, b.desc_2, rtol=1e-5, atol=1e-5)
+
+
+def test_tensorrt_engines_are_built_for_the_largest_warmed_keyframe_batch(tiny_ckpt,
+                                                                         monkeypatch):
+    """The engines have one fixed batch K: built for the smallest, a localizer decoding
+    max_keyframes would run ceil(n / K) batches instead of one."""
+    from mast3r_ros.core.config import ModelConfig
+    from mast3r_ros.core.model import tensorrt_backend as tb
+
+    asked = []
+
+    def fake_trt(path, device="cuda", *, size, net_shape, keyframe_batch=1, cache_dir=""):
+        asked.append((size, keyframe_batch, cache_dir))
+        raise KeyboardInterrupt  # stop here: only the arguments are checked
+    monkeypatch.setattr(tb.TensorRTEngine, "from_checkpoint", staticmethod(fake_trt))
+    cfg = ModelConfig(checkpoint=tiny_ckpt, backend="tensorrt", image_size=384,
+                      engine_cache="/c")
+    with pytest.raises(KeyboardInterrupt):
+        Mast3rEngine.from_config(cfg, warmup_batches=(1, 4, 2))
+    assert asked == [(384, 4, "/c")]
