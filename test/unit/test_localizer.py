@@ -523,6 +523,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     1..max_keyframes), PnP-RANSAC, refinement and covariance -- and leaves the matcher's random
     stream as it found it."""
     from mast3r_ros.core.localizer import pipeline as loc_mod
+    from mast3r_ros.core.localizer import warm as warm_mod
     from mast3r_ros.core.pnp import solve as pnp_solve
 
     eng = PerfectEngine(frames)
@@ -548,6 +549,7 @@ def test_warmup_runs_the_whole_path_once_per_keyframe_batch(small_map, frames, m
     spy(pnp_solve, "_ransac_opencv", "ransac")
     spy(pnp_solve, "_covariance_f", "covariance")  # what solve_pnp computes it with
     spy(loc_mod, "solve_pnp", "solve")
+    spy(warm_mod, "solve_pnp", "solve")  # the fabricated problem's (localizer/warm.py)
     state = loc.matcher.rng.bit_generator.state
     report = loc.warmup()
     assert report["keyframe_batches"] == [1, 2, 3] == loc.warmup_batches()

@@ -3,8 +3,9 @@
 Modules: `pipeline` (the `Localizer`: candidates, matching, pose, gates, warm-up; its docstring
 describes the per-frame path), `global_retrieval` (`GlobalRetrieval`: candidates without a pose
 guess), `matcher_factory` (the pair matcher a config names), `query_checks` (a caller's poses
-and the query camera's skew), `results` (`position_sigma_m`, the match debug record). Import
-the public names from this package.
+and the query camera's skew), `results` (`position_sigma_m`, the match debug record), `warm`
+(the warm-up's parts beyond the per-frame path: keyframe preload, camera check, a fabricated
+PnP). Import the public names from this package.
 """
 
 from __future__ import annotations

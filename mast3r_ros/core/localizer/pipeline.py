@@ -22,7 +22,9 @@ Per frame (`Localizer.localize`):
 
 **Warm-up.** `Localizer.from_config` (``localizer.warmup``) runs the whole path once per
 keyframe-batch size before the first live frame (`Localizer.warmup`), so lazy initialisation
-(kernels, autotuning, allocator growth, first solver calls, lazy imports) is paid at start-up.
+(kernels, autotuning, allocator growth, first solver calls, lazy imports) is paid at start-up;
+then it loads every keyframe's matching data of a small map into the matcher's cache and runs
+the query-camera check for the map's camera (`localizer.warm`: what the first frame still paid).
 
 The localizer keeps no state between frames. Tracking (which pose to offer as the next frame's
 ``hint``, when the camera counts as lost) is the caller's, e.g. `core.tracker.Tracker`. A ``hint``
@@ -55,6 +57,7 @@ from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
 from .results import _match_debug, _no_match_reason, position_sigma_m
+from .warm import camera_check_is_silent, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
 
@@ -209,8 +212,12 @@ class Localizer:
         well-posed problem (the keyframe's matches may be too few for RANSAC to run, e.g. with
         random weights) and one undistortion (OpenCV is imported lazily). The matcher's random
         stream is restored afterwards, so later results do not depend on whether it ran.
+        Last, the one-time costs the first live frame paid still (`localizer.warm`): every
+        keyframe's matching data of a small map loaded into the matcher's cache, and the map
+        camera's query-camera check.
 
-        Returns ``{"keyframe_batches": [...], "seconds": float}`` (also in ``warmup_report``).
+        Returns ``{"keyframe_batches": [...], "preloaded_keyframes": int, "seconds": float}``
+        (also in ``warmup_report``).
         `from_config` calls it when ``localizer.warmup`` is set. Raises `ClosedError` after
         `close`.
         """
@@ -222,7 +229,8 @@ class Localizer:
         t0 = time.perf_counter()
         batches = self.warmup_batches()
         if not batches:
-            self.warmup_report = {"keyframe_batches": [], "seconds": 0.0}
+            self.warmup_report = {"keyframe_batches": [], "preloaded_keyframes": 0,
+                                  "seconds": 0.0}
             return self.warmup_report
         kf = self._map.keyframes[0]
         frame = Frame(self._map.image(0), kf.intrinsics, 0)
@@ -238,14 +246,18 @@ class Localizer:
                 self._pose(frame, cand, corrs, kf.map_from_cam, timings, False)
             for k in self._matching_only_batches(batches):
                 self.matcher.correspond(frame, state, list(range(k)), {})
-            self._warm_pnp(frame, max(batches))
+            warm_pnp(frame, max(batches), self.config, self.seed,
+                     _uncertainty(self.config.covariance))
         finally:
             if rng_state is not None:
                 rng.bit_generator.state = rng_state
-        self.warmup_report = {"keyframe_batches": batches,
+        preloaded = preload_keyframes(self.matcher, len(self._map))  # warm.py: why
+        if camera_check_is_silent(kf.intrinsics):
+            self._check_query_camera(kf.intrinsics)
+        self.warmup_report = {"keyframe_batches": batches, "preloaded_keyframes": preloaded,
                               "seconds": time.perf_counter() - t0}
-        log.info("warmed up the localizer for keyframe batches %s in %.2f s", batches,
-                 self.warmup_report["seconds"])
+        log.info("warmed up the localizer for keyframe batches %s (%d keyframes preloaded) in "
+                 "%.2f s", batches, preloaded, self.warmup_report["seconds"])
         return self.warmup_report
 
     def _matching_only_batches(self, batches: Sequence[int]) -> List[int]:
@@ -263,30 +275,6 @@ class Localizer:
             return []
         n = min(int(self.config.max_keyframes), len(self._map))
         return [k for k in range(1, n + 1) if k not in batches]
-
-    def _warm_pnp(self, frame: Frame, groups: int) -> None:
-        """PnP-RANSAC, refinement and covariance (with ``groups`` keyframes) on fabricated
-        exact correspondences in front of the camera, and one undistortion."""
-        cam = frame.intrinsics
-        rng = np.random.default_rng(0)
-        n = 64
-        px = rng.uniform([0, 0], [cam.width - 1, cam.height - 1], (n, 2))
-        z = rng.uniform(1.0, 4.0, n)
-        K = cam.K
-        X = np.column_stack([(px[:, 0] - K[0, 2]) / K[0, 0] * z,
-                             (px[:, 1] - K[1, 2]) / K[1, 1] * z, z])
-        p, cv = self.config.pnp, self.config.covariance
-        plain = CameraIntrinsics(cam.width, cam.height, K)
-        solve_pnp(X, px, plain, backend=p.backend, reproj_error_px=p.reproj_error_px,
-                  max_iterations=p.max_iterations, confidence=p.confidence, refine=p.refine,
-                  seed=self.seed, ransac_max_points=p.ransac_max_points,
-                  points_cov=np.broadcast_to(np.eye(3) * 1e-4, (n, 3, 3)),
-                  groups=np.arange(n) % max(groups, 1), group_centres=np.zeros((groups, 3)),
-                  uncertainty=_uncertainty(cv))
-        try:
-            undistort_pixels(px[:4], K, np.array([1e-3, 0.0, 0.0, 0.0, 0.0]))
-        except ImportError:  # no OpenCV: distorted cameras fail anyway, with a clear error
-            pass
 
     @property
     def keyframe_map(self) -> KeyframeMap:

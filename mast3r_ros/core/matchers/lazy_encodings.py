@@ -93,6 +93,25 @@ class KeyframeEncodings(Sequence):
                 self._nbytes -= _nbytes(old)
         return enc
 
+    def preload(self, indices: Sequence[int]) -> int:
+        """Copy the encodings of ``indices`` to the device now (the warm-up: the first live
+        frame's candidates then copy nothing), in order, as long as the LRU cache holds them
+        without evicting one already cached; returns how many were copied. List-backed maps
+        hold every keyframe already (0). Raises `MapFormatError` as ``encodings[i]`` does."""
+        if self._eager is not None:
+            return 0
+        before = self.uploads
+        for i in indices:
+            if i in self._cache:
+                continue
+            enc = self._convert(self._src[i])
+            size = _nbytes(enc)
+            if self._nbytes + size > self.capacity_bytes:
+                break  # would evict: the cache is full (what it keeps is the live frames' call)
+            self._cache[i] = enc
+            self._nbytes += size
+        return self.uploads - before
+
 
 def _nbytes(enc: Any) -> int:
     return int(enc.feats.numel() * enc.feats.element_size())

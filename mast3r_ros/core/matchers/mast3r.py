@@ -529,6 +529,12 @@ class Mast3rMatcher:
                 return pts, np.zeros(len(pts), dtype=bool)
         return pts, ok
 
+    def preload(self, indices: Sequence[int]) -> int:
+        """Copy the cached encodings of keyframes ``indices`` (map-list indices) to the device
+        now, as far as the device cache holds them without evicting any
+        (`lazy_encodings.KeyframeEncodings.preload`); returns how many were copied."""
+        return self.encodings.preload(indices)
+
     def close(self) -> None:
         """Drop the device-side encoding cache and the matching's CUDA graphs
         (`fixed_matching.release_graphs`; the engine is the caller's to close)."""

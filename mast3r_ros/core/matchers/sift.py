@@ -203,6 +203,18 @@ class SiftMatcher:
         if hit is not None:
             self._cache.move_to_end(index)
             return hit
+        out = self._extract(index)
+        size = out.nbytes
+        if size <= self.cache_bytes:          # else served uncached (larger than the cache)
+            self._cache[index] = out
+            self._cached_bytes += size
+            while self._cached_bytes > self.cache_bytes:
+                _, old = self._cache.popitem(last=False)
+                self._cached_bytes -= old.nbytes
+        return out
+
+    def _extract(self, index: int) -> _KeyframeFeatures:
+        """Keyframe ``index``'s features with their 3-D points and covariances (not cached)."""
         kf = self.kf_map.keyframes[index]
         feats = extract_sift(self.kf_map.image(index), self.max_features)
         K, cam = kf.intrinsics.K, kf.intrinsics
@@ -219,15 +231,23 @@ class SiftMatcher:
         pts = transform_points(kf.map_from_cam, cam_pts)
         cov = depth_point_covariance(cam_pts, K, kf.map_from_cam, self.depth_sigma_k,
                                      self.pixel_sigma_px)
-        out = _KeyframeFeatures(feats.subset(ok), pts, cov)
-        size = out.nbytes
-        if size <= self.cache_bytes:          # else served uncached (larger than the cache)
-            self._cache[index] = out
-            self._cached_bytes += size
-            while self._cached_bytes > self.cache_bytes:
-                _, old = self._cache.popitem(last=False)
-                self._cached_bytes -= old.nbytes
-        return out
+        return _KeyframeFeatures(feats.subset(ok), pts, cov)
+
+    def preload(self, indices: Sequence[int]) -> int:
+        """Extract and cache the features of keyframes ``indices`` (map-list indices) now, in
+        order, as long as the cache holds them without evicting any; returns how many were
+        extracted. Raises `MapFormatError` as `correspond` does."""
+        n = 0
+        for i in indices:
+            if i in self._cache:
+                continue
+            out = self._extract(i)
+            if self._cached_bytes + out.nbytes > self.cache_bytes:
+                break  # would evict: the cache is full (what it keeps is the live frames' call)
+            self._cache[i] = out
+            self._cached_bytes += out.nbytes
+            n += 1
+        return n
 
     def correspond(self, frame: Frame, state: SiftFeatures, indices: Sequence[int],
                    timings: Dict[str, float]) -> List[Correspondences]:

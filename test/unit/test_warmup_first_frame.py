@@ -1,0 +1,158 @@
+"""Issue 9: after `Localizer.warmup`, the first live frame pays no one-time cost the later
+frames do not (bench/bench_first_frame.py times it; these tests count the causes instead:
+keyframe data loaded on first use, the query-camera check's pass over the map, lazy imports)."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+from test_localizer import CAM, N_FRAMES, PerfectEngine, _mast3r_cfg
+
+from mast3r_ros.core.keyframes import KeyframeMap, write_map
+from mast3r_ros.core.localizer import Localizer
+from mast3r_ros.core.localizer import warm as warm_mod
+from mast3r_ros.core.matchers import sift as sift_mod
+from mast3r_ros.core.types import CameraIntrinsics
+from mast3r_ros.replay.synthetic import render_frames
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(scope="module")
+def frames():
+    return list(render_frames(N_FRAMES, CAM, seed=3))
+
+
+@pytest.fixture(scope="module")
+def sift_map(frames, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("warm") / "map")
+    return write_map(path, [(f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, f.depth_m)
+                            for f in frames[0::2]])
+
+
+@pytest.fixture
+def mast3r_map(frames, tmp_path):
+    """Four keyframes whose encodings are stored in the map: a second load reads them lazily
+    from its encoding store, one keyframe at a time, as a real map's. Returns (path, engine):
+    the stand-in engine's encodings name the images it prepared."""
+    path = write_map(str(tmp_path / "small"), [
+        (f.rgb, f.intrinsics, f.map_from_cam, f.stamp_ns, f.depth_m) for f in frames[0:8:2]])
+    eng = PerfectEngine(frames)
+    Localizer(KeyframeMap.load(path), _mast3r_cfg(max_keyframes=1), eng,
+              image_size=224).close()  # computes and stores the encodings
+    return path, eng
+
+
+def _no_map_pass(monkeypatch):
+    """Make the query-camera check's pass over the map's keyframes fail loudly."""
+    def boom(self):
+        raise AssertionError("the first frame read the map's cameras")
+    monkeypatch.setattr(KeyframeMap, "cameras", boom)
+    monkeypatch.setattr(KeyframeMap, "distortions", boom)
+
+
+def test_mast3r_first_frame_after_warmup_uploads_no_encoding(mast3r_map, frames, monkeypatch):
+    """The live frame's candidate (keyframe 3) is not the one the warm-up matched (keyframe
+    0): its cached encoding was read and copied to the device on the first frame."""
+    path, eng = mast3r_map
+    loc = Localizer(KeyframeMap.load(path), _mast3r_cfg(max_keyframes=1), eng, image_size=224)
+    assert loc.matcher.encodings.uploads == 0  # lazy: nothing copied before a frame needs it
+    report = loc.warmup()
+    assert report["preloaded_keyframes"] == 3  # keyframe 0 the path itself loaded
+    uploads, modules = loc.matcher.encodings.uploads, set(sys.modules)
+    _no_map_pass(monkeypatch)
+    q = frames[7]  # nearest to keyframe 3 (frames[6])
+    r = loc.localize(q, prior=q.map_from_cam)
+    assert r.success and r.keyframe_ids == (3,), r.reason
+    assert loc.matcher.encodings.uploads == uploads
+    assert set(sys.modules) == modules  # no lazy import left for the first frame
+    loc.close()
+
+
+def test_sift_first_frame_after_warmup_extracts_no_keyframe_features(sift_map, frames,
+                                                                      monkeypatch):
+    """Neither with a prior (the nearest keyframes, mid-loop) nor without one (global
+    retrieval re-ranks its top-k by SIFT matches): every keyframe of the small map has its
+    features cached by the warm-up."""
+    loc = Localizer(KeyframeMap.load(sift_map),
+                    _sift_cfg(max_keyframes=2))
+    report = loc.warmup()
+    # the rest after those the path itself touched (matching, re-ranking the retrieval's top-k)
+    assert 0 < report["preloaded_keyframes"] < len(loc.keyframe_map)
+    assert sorted(loc.matcher._cache) == list(range(len(loc.keyframe_map)))
+    _no_map_pass(monkeypatch)
+
+    calls = []
+    real = sift_mod.extract_sift
+    monkeypatch.setattr(sift_mod, "extract_sift",
+                        lambda rgb, n: calls.append(rgb.shape) or real(rgb, n))
+    q = frames[13]
+    loc.localize(q, prior=q.map_from_cam)
+    loc.localize(frames[17])  # no prior: global retrieval and re-ranking
+    assert len(calls) == 2, calls  # the two queries' own features only
+    loc.close()
+
+
+def _sift_cfg(**kw):
+    from mast3r_ros.core.config import LocalizerConfig
+
+    return LocalizerConfig(matcher="sift", **kw)
+
+
+def test_the_preload_changes_no_result(sift_map, frames, monkeypatch):
+    """Cached features are the same bits as features extracted on first use."""
+    def run(preload):
+        if not preload:
+            monkeypatch.setattr(warm_mod, "PRELOAD_MAX_KEYFRAMES", 0)
+        loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+        loc.warmup()
+        out = [loc.localize(q, prior=q.map_from_cam if i % 2 else None)
+               for i, q in enumerate(frames[9:16:2])]
+        loc.close()
+        return out
+    new, old = run(True), run(False)
+    assert [r.success for r in new] == [r.success for r in old] and any(r.success for r in new)
+    for a, b in zip(new, old):
+        assert a.keyframe_ids == b.keyframe_ids and a.num_inliers == b.num_inliers
+        if a.success:
+            assert np.array_equal(a.map_from_cam, b.map_from_cam)
+            assert np.array_equal(a.covariance, b.covariance)
+
+
+def test_the_preload_keeps_to_small_maps_and_the_cache(sift_map, frames, monkeypatch):
+    monkeypatch.setattr(warm_mod, "PRELOAD_MAX_KEYFRAMES", 5)  # a map over it: none
+    loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+    assert loc.warmup()["preloaded_keyframes"] == 0
+    loc.close()
+    monkeypatch.undo()
+    # a cache of room for ~3 keyframes: the preload stops before it would evict one
+    loc = Localizer(KeyframeMap.load(sift_map), _sift_cfg(max_keyframes=2))
+    one = loc.matcher._keyframe(0).nbytes
+    loc.matcher.cache_bytes = int(3.5 * one)
+    loc.matcher.close()
+    loc.warmup()
+    assert loc.matcher.cached_bytes <= loc.matcher.cache_bytes
+    assert 0 in loc.matcher._cache and 1 in loc.matcher._cache  # the path's, not evicted
+    loc.close()
+
+
+def test_mast3r_preload_stops_before_the_device_cache_evicts(mast3r_map, frames):
+    path, eng = mast3r_map
+    loc = Localizer(KeyframeMap.load(path), _mast3r_cfg(max_keyframes=1), eng, image_size=224)
+    enc = loc.matcher.encodings
+    one = enc[0].feats.numel() * enc[0].feats.element_size()
+    enc.capacity_bytes = 2 * one
+    assert enc.preload(range(4)) == 2 and sorted(enc._cache) == [0, 1]  # keyframe 2 would evict
+    assert enc.cached_bytes == 2 * one
+    loc.close()
+
+
+def test_a_skewed_map_camera_is_left_for_the_live_frame_to_warn_about():
+    """The warm-up records the map camera as checked only when its check is silent; a skew
+    would warn, and that warning is the live frame's (about the query camera)."""
+    K = CAM.K.copy()
+    assert warm_mod.camera_check_is_silent(CAM)
+    K[0, 1] = 2.0
+    assert not warm_mod.camera_check_is_silent(CameraIntrinsics(CAM.width, CAM.height, K))
