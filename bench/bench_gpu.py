@@ -38,6 +38,7 @@ machine it fills ``TORCHINDUCTOR_CACHE_DIR`` for a later timing process (gpu_che
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import os
 import statistics
@@ -56,6 +57,7 @@ for _p in (str(_REPO), str(_REPO / "test"), str(_REPO / "bench")):  # test-only 
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
+from bench_first_frame import previous_warmup  # noqa: E402
 from benchlib import write_json  # noqa: E402
 from mast3r_ros.core.config import LocalizerConfig, MatchingConfig  # noqa: E402
 from mast3r_ros.core.matchers.mast3r import match_and_fuse  # noqa: E402
@@ -202,14 +204,16 @@ def build_map(tmp: str, size: int):
 
 
 def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: int,
-                   keyframes=None, tables=None) -> Dict:
+                   keyframes=None, tables=None, old_warmup: bool = False) -> Dict:
     """Whole `Localizer.localize` (the real Localizer, K = max_keyframes candidates chosen by the
     query's pose given as prior) on engine ``eng``; encodings are computed once and cached in the
     map. With ``keyframes`` (the map's `Frame` list) the engine is wrapped in `RealisticEngine`
     (realistic correspondences, from ``tables`` = `realistic_pairs.fabricate_tables`; module
     docstring). Returns the first call after construction and `Localizer.warmup` (as
     `from_config` runs it), the median of ``repeats`` more, how many of all calls localized and
-    their pose error against the query's true pose."""
+    their pose error against the query's true pose. ``old_warmup``: the warm-up without
+    `localizer.warm`'s keyframe preload and camera check (`bench_first_frame.previous_warmup`),
+    to compare first frames in one run (issue 9)."""
     from mast3r_ros.core.geometry import pose_error
     from mast3r_ros.core.keyframes import KeyframeMap
     from mast3r_ros.core.localizer import Localizer
@@ -221,7 +225,8 @@ def bench_localize(eng, map_path: str, query, size: int, k: int, dev, repeats: i
     try:
         if keyframes is not None:
             used.bind(loc.matcher.encodings)
-        warm = loc.warmup()  # as Localizer.from_config does: the whole path per batch size
+        with previous_warmup() if old_warmup else contextlib.nullcontext():
+            warm = loc.warmup()  # as Localizer.from_config does: the whole path per batch
         _sync(dev)
         prior = query.map_from_cam
         times, stages, errs, ok, results = [], {}, [], 0, []
@@ -475,6 +480,15 @@ def bench_size(args, res, out, model, dev, size, shape, variants, kmax, ckpt, ca
                                         *((keyframes, tables) if mode == "realistic" else ()))
                 except Exception as e:  # noqa: BLE001  report and go on
                     lr = {"error": f"{type(e).__name__}: {e}"}
+                if mode == "network" and "error" not in lr:
+                    try:  # the same with the previous warm-up: issue 9's first frame, old/new
+                        old = bench_localize(eng, map_path, query, size, k, dev, args.repeats,
+                                             old_warmup=True)
+                        lr["old_warmup"] = {"first_ms": old["first_ms"],
+                                            "median_ms": old["total"]["median_ms"],
+                                            "warmup_s": old["warmup_s"]}
+                    except Exception as e:  # noqa: BLE001  report and go on
+                        lr["old_warmup"] = {"error": f"{type(e).__name__}: {e}"}
                 if dev.type == "cuda":  # whole process: weights + map encodings + frame
                     lr["peak_gpu_mib"] = torch.cuda.max_memory_allocated(dev) / 2**20
                     lr["peak_gpu_mib_over_base"] = (
@@ -533,6 +547,14 @@ def _print_variant(name, v, keyframes):
                       f"{lr.get('peak_gpu_mib', float('nan')):.0f} MiB (weights "
                       f"{v.get('weights_mib') or float('nan'):.0f}, after warm-up "
                       f"{v.get('allocated_after_build_mib', float('nan')):.0f}) ({st})")
+                ow = lr.get("old_warmup") or {}
+                if "first_ms" in ow:
+                    ratio = lr["first_ms"] / lr["total"]["median_ms"]
+                    print(f"{'':16s} {k:2d}     first/median {ratio:.2f} (warm-up "
+                          f"{lr['warmup_s']:.2f} s), previous "
+                          f"warm-up {ow['first_ms'] / ow['median_ms']:.2f} (first "
+                          f"{ow['first_ms']:.1f} / median {ow['median_ms']:.1f} ms, warm-up "
+                          f"{ow['warmup_s']:.2f} s)")
                 err = ("" if lr["pose_error_cm_median"] is None else
                        f", pose error median {lr['pose_error_cm_median']:.2f} cm, max "
                        f"{lr['pose_error_cm_max']:.2f} cm / {lr['pose_error_deg_max']:.3f} deg")

@@ -299,6 +299,24 @@ def first_frames(run: Run) -> List[Tuple[str, float, float, str]]:
     return out
 
 
+def previous_warmup_ratios(run: Run) -> List[Tuple[str, float]]:
+    """(label, first / median) of every network-matches `localize` that was measured again
+    with the warm-up as it was before its keyframe preload and camera check (bench_gpu.py's
+    ``old_warmup``), for the old/new comparison in one run."""
+    out = []
+    for name, size, variant in GPU_FILES:
+        if run.smoke and variant != "reduce-overhead":
+            continue
+        _, v, _ = run.variant(name, size, variant)
+        for k, kf in sorted(((v or {}).get("keyframes") or {}).items(),
+                            key=lambda kv: int(kv[0])):
+            ow = (kf.get("localize") or {}).get("old_warmup") or {}
+            if ow.get("first_ms") and ow.get("median_ms"):
+                out.append((f"{run.label(size, variant)} K={k}",
+                            ow["first_ms"] / ow["median_ms"]))
+    return out
+
+
 def first_frame_row(run: Run) -> Dict[str, str]:
     row = {"line": MUST_REACH["first_frame"], "source": "bench_gpu_*.json (localize)"}
     ff = first_frames(run)
@@ -311,6 +329,10 @@ def first_frame_row(run: Run) -> Dict[str, str]:
     fig = (f"{n_ok} of {len(ff)} within {FIRST_OVER_MEDIAN:.2f}x (sizes {', '.join(sizes)}); "
            f"worst {worst[1] / worst[2]:.2f}x: {worst[0]} first {worst[1]:.1f} vs median "
            f"{worst[2]:.1f} ms")
+    old = previous_warmup_ratios(run)
+    if old:
+        w = max(old, key=lambda t: t[1])
+        fig += f"; with the previous warm-up worst {w[1]:.2f}x ({w[0]})"
     verdict = MET if n_ok == len(ff) else NOT_MET
     missing = [s for s in ("512", "384", "224") if s not in sizes]
     if verdict == MET and missing and not run.smoke:

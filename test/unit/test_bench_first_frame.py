@@ -35,3 +35,20 @@ def test_a_failed_measurement_process_shows_its_error():
     assert "CUDA is not available" in r.stderr, r.stderr[-2000:]
     assert "a measurement process failed" in r.stderr
     assert "CalledProcessError" not in r.stderr
+
+
+def test_previous_warmup_patches_out_the_preload_and_camera_check_only_within():
+    """The bench's 'old' rows (and bench_gpu.py's old_warmup) run the warm-up without
+    localizer.warm's additions, and only while the context is open."""
+    import importlib.util
+
+    from mast3r_ros.core.localizer import pipeline, warm
+
+    spec = importlib.util.spec_from_file_location("bench_first_frame", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    with mod.previous_warmup():
+        assert pipeline.preload_keyframes(object(), 3) == 0
+        assert not pipeline.camera_check_is_silent(None)
+    assert pipeline.preload_keyframes is warm.preload_keyframes
+    assert pipeline.camera_check_is_silent is warm.camera_check_is_silent

@@ -247,3 +247,15 @@ def test_the_previous_walk_ratio_is_summarised(tmp_path):
     assert ("match_and_fuse_K4_per_pair previous walk / now: triton-graph 1.60x (same matches "
             "True); first rounds 6, graph frames with longer walks 0") in text
     assert "K=1: triton-graph 1.50 ms per pair" in rows[3]["figure"]
+
+
+def test_first_frame_line_shows_the_previous_warmup_side_by_side(tmp_path):
+    """bench_gpu.py measures each network-matches frame again with the warm-up as it was
+    before its keyframe preload (issue 9); the summary names the worst old ratio next to the
+    new ones, so one GPU run shows what the change bought."""
+    gpu = _gpu("512", "reduce-overhead")
+    kf1 = gpu["sizes"]["512"]["variants"]["reduce-overhead"]["keyframes"]["1"]
+    kf1["localize"]["old_warmup"] = {"first_ms": 21.0, "median_ms": 20.0, "warmup_s": 1.0}
+    v = verdicts(write_run(tmp_path, **{"bench_gpu_512_fp16.json": gpu}))
+    assert v["first_frame"][1].endswith(
+        "; with the previous warm-up worst 1.05x (512 reduce-overhead K=1)"), v
