@@ -6,8 +6,9 @@
 #   gpu_512       bench_gpu.py, full ViT-L (random weights), 512x384 fp16, reduce-overhead, K = 1
 #                 and 4: per stage, whole Localizer.localize on the network's own matches AND on
 #                 realistic correspondences (realistic_pairs.py: PnP runs; the pose error is
-#                 printed), first frame after warm-up vs median, peak GPU memory, equivalence vs
-#                 eager fp32                                                (~120 s, cold compile)
+#                 printed), first frame after warm-up vs median (network's matches: also with
+#                 the warm-up before its keyframe preload, side by side), peak GPU memory,
+#                 equivalence vs eager fp32                                 (~125 s, cold compile)
 #   matching      bench_matching.py: the reciprocal walk on realistic 512x384 pairs, every variant
 #                 the script has (torch, Triton with its TF32 screen, triton-ieee without it,
 #                 triton-fixed, triton-graph: the matching's CUDA graph, and triton-fixed-prev /
