@@ -243,7 +243,8 @@ def test_depth_whose_camera_info_is_of_another_size_than_it_is_still_refused(tmp
     the calibration does not describe the depth images, so they are not resampled."""
     bag, _ = _scaled_bag(tmp_path / "bag", 16, 12, 30.0, info_size=(8, 6))
     seq = BagSequence(bag, image_topic=CAM, depth_topic="/camera/depth_small/image_raw")
-    with pytest.raises(InputError, match=r"16x12, but the image is 8x6 and its CameraInfo \(\S+: 8x6, .*register depth"):
+    with pytest.raises(InputError, match=r"16x12, but the image is 8x6 and its CameraInfo "
+                                         r"\(\S+: 8x6, .*register depth"):
         list(seq)
 
 
