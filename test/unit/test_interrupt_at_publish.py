@@ -55,7 +55,8 @@ def _cut_old_deletion(monkeypatch):
     monkeypatch.setattr(shutil, "rmtree", rmtree)
 
 
-def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatch, capsys):
+def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatch, capsys,
+                                                       caplog):
     out = str(tmp_path / "map")
     argv = ["build-map", tum[0], "--out", out, "--matcher", "sift", "--log-level", "warning"]
     assert main(argv) == 0
@@ -75,11 +76,13 @@ def test_build_map_interrupted_as_its_map_is_published(tum, tmp_path, monkeypatc
     monkeypatch.undo()
     # the next writer of OUT removes the leftover, with a warning; a user's map.old-backup stays
     os.makedirs(tmp_path / "map.old-backup")
+    caplog.clear()
     fileio.acquire_output_lock(out).release()
     assert sorted(n for n in os.listdir(tmp_path) if n.startswith("map.")) == ["map.old-backup"]
-    assert capsys.readouterr().err == (  # the CLI's log handler, still installed
-        f"[WARNING] mast3r_ros.core.fileio: removed {tmp_path / left[0]}: the output {out} "
-        "replaced, left when its deletion was interrupted\n")
+    # main() gave the root logger's handlers back (caplog's): the warning is logged there
+    assert [(r.levelname, r.name, r.getMessage()) for r in caplog.records] == [
+        ("WARNING", "mast3r_ros.core.fileio", f"removed {tmp_path / left[0]}: the output {out} "
+         "replaced, left when its deletion was interrupted")]
 
 
 def test_localize_overwrite_interrupted_while_deleting_the_old_run(tum, sift_map, tmp_path,
