@@ -33,6 +33,7 @@ import numpy as np
 from ..core.config import PoseAtStampConfig
 from ..core.errors import ImageSizeError, InputError
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
+from ..core.image_codec.compressed import opencv_refusal
 from ..core.link_loops import loop_text
 from ..core.image_codec import (
     check_depth_scale,
@@ -360,7 +361,8 @@ class TumSequence:
             check_image_file_intact(path)  # pixels from OpenCV below, bit-exact
         except InputError as err:
             raise InputError(f"cannot read depth image {path}: {err}") from None
-        raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
+        with opencv_refusal(f"depth image {path}"):
+            raw = cv2.imread(str(path), cv2.IMREAD_UNCHANGED)
         if raw is None:
             raise InputError(f"cannot read depth image {path}: truncated or corrupt, or not an "
                              "image")

@@ -6,7 +6,8 @@ result is what `raw.decode_image` gives for the matching raw encoding.
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+import contextlib
+from typing import Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -23,8 +24,24 @@ _BAYER_BY_DTYPE = {np.dtype(np.uint8): tuple(f"bayer_{p}8" for p in ("rggb", "bg
                                                                         "grbg"))}
 
 
+@contextlib.contextmanager
+def opencv_refusal(what: str) -> Iterator[None]:
+    """`InputError` naming ``what`` (e.g. 'image rgb/1.png') for a ``cv2.error`` of the
+    decode inside: OpenCV's imread / imdecode assert rather than return None for a header that
+    states over its 2**30-pixel limit (CV_IO_MAX_IMAGE_PIXELS: a damaged or hostile width)."""
+    try:
+        yield
+    except cv2.error as err:
+        lines = str(err).strip().splitlines() or [""]
+        why = ("its header states a size over OpenCV's limit of 2**30 pixels"
+               if "MAX_IMAGE_PIXELS" in str(err) else f"OpenCV: {lines[-1][:160]}")
+        raise InputError(f"cannot decode {what}: {why} (a damaged header, or not the image "
+                         "it should be); re-copy or re-encode it") from None
+
+
 def _decode_buffer(buf: np.ndarray, fmt: str) -> np.ndarray:
-    image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
+    with opencv_refusal(f"{buf.size} bytes of compressed image (format {fmt!r})"):
+        image = cv2.imdecode(buf, cv2.IMREAD_UNCHANGED) if buf.size else None
     if image is None:
         raise InputError(f"cannot decode {buf.size} bytes of compressed image (format {fmt!r})")
     return image

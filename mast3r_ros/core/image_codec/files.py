@@ -17,7 +17,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
-from .compressed import _encoding_of_decoded
+from .compressed import _encoding_of_decoded, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
 
 _PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
@@ -147,7 +147,9 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
     # ANYDEPTH | ANYCOLOR: keep 16 bits and grey/colour as stored; unlike IMREAD_UNCHANGED this
     # applies the EXIF orientation (and drops alpha).
     flags = cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR
-    image = cv2.imread(str(path), flags if orientation else flags | cv2.IMREAD_IGNORE_ORIENTATION)
+    with opencv_refusal(f"image {path}"):
+        image = cv2.imread(str(path),
+                           flags if orientation else flags | cv2.IMREAD_IGNORE_ORIENTATION)
     if image is None:
         other = _not_an_image(path)
         if other:

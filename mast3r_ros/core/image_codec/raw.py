@@ -270,11 +270,16 @@ def to_rgb8(array: np.ndarray, encoding: str) -> np.ndarray:
     as is. 32FC1 has no colour meaning and is rejected; so is a yuv422 image of odd width.
 
     Raises:
-        InputError: unsupported encoding, wrong shape/dtype for it, or a conversion OpenCV refuses.
+        InputError: unsupported encoding, wrong shape/dtype for it, an image without pixels
+            (width or height 0), or a conversion OpenCV refuses.
     """
     if encoding == "32FC1":
         raise InputError("a 32FC1 (float depth) image cannot be shown as RGB; use depth_to_metres")
     _check_shape(array, encoding)
+    if not array.size:  # nv24's reshape and cvtColor failed on it in their own words
+        raise InputError(f"a {encoding} image of shape {array.shape} has no pixels (an empty "
+                         "message: width or height 0); a driver publishes that before its "
+                         "first real frame or when its capture failed: nothing to read")
     given, encoding = encoding, _ALIASES.get(encoding, encoding)
     code = _TO_RGB[encoding]
     if encoding in _SEMI_PLANAR:
