@@ -69,3 +69,20 @@ def test_a_tum_depth_png_stating_over_opencvs_pixel_limit_is_refused(tmp_path):
     seq = TumSequence(tmp_path)
     with pytest.raises(InputError, match=r"cannot decode depth image .*: its header states"):
         seq[0]
+
+
+@pytest.mark.parametrize("name", ["euroc", "kalibr"])
+def test_a_distortion_model_that_is_not_a_name_is_refused(tmp_path, name):
+    # a mapping or list was a TypeError (unhashable) looking it up among the models
+    from mast3r_ros.core.image_codec import load_camera_info_yaml
+
+    if name == "euroc":
+        from test_camera_info_euroc import RADTAN, SENSOR
+        text = SENSOR.format(model="{model: radtan}", coeffs=RADTAN)
+    else:
+        from test_camera_info_kalibr import CAMCHAIN, RADTAN
+        text = CAMCHAIN.format(model="[radtan]", coeffs=RADTAN)
+    path = tmp_path / "cam.yaml"
+    path.write_text(text)
+    with pytest.raises(InputError, match="distortion_model .* has no sensor_msgs/CameraInfo"):
+        load_camera_info_yaml(path)

@@ -125,7 +125,7 @@ def _pinhole(path: Path, where: str, cam: dict, names: Tuple[str, str], coeffs_k
             raise InputError(f"{path}: {where}{field} is missing ({owner} states it for each "
                              "camera)")
     given_model = cam["distortion_model"]
-    if given_model not in models:
+    if not isinstance(given_model, str) or given_model not in models:  # a list: TypeError
         raise InputError(f"{path}: {where}distortion_model {given_model!r} ({fmt}) has no "
                          f"sensor_msgs/CameraInfo model; read are {read}")
     ros_model, count = models[given_model]
