@@ -86,3 +86,88 @@ def test_a_distortion_model_that_is_not_a_name_is_refused(tmp_path, name):
     path.write_text(text)
     with pytest.raises(InputError, match="distortion_model .* has no sensor_msgs/CameraInfo"):
         load_camera_info_yaml(path)
+
+
+def _bag(tmp_path, storage):
+    from test_rosbag import rgbd_messages, write_bag
+    return write_bag(tmp_path / "bag", storage, rgbd_messages())
+
+
+def _metadata_not_utf8(bag: Path) -> None:
+    path = bag / "metadata.yaml"
+    path.write_bytes(path.read_bytes() + b"# caf\xe9\n")
+
+
+def _metadata_count_text(bag: Path) -> None:
+    import re
+    path = bag / "metadata.yaml"
+    path.write_text(re.sub(r"message_count: \d+\n(\s+)topic_metadata",
+                           r"message_count: abc\n\1topic_metadata", path.read_text(), count=1))
+
+
+def _mcap_huge_record(bag: Path) -> None:
+    path = next(bag.glob("*.mcap"))
+    data = bytearray(path.read_bytes())
+    summary_start = struct.unpack_from("<Q", data, len(data) - 8 - 29 + 9)[0]  # the footer's
+    struct.pack_into("<Q", data, summary_start + 1, 2 ** 62)  # its first record's length
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("edit, storage, says", [
+    (_metadata_not_utf8, "MCAP", "its metadata.yaml is not UTF-8 text"),
+    (_metadata_count_text, "SQLITE3", "its metadata.yaml or a storage file is damaged"),
+    (_mcap_huge_record, "MCAP", "a storage file states a record longer than any memory"),
+], ids=["metadata-not-utf8", "metadata-count-text", "mcap-huge-record"])
+def test_a_damaged_bag_is_refused_as_damaged(tmp_path, edit, storage, says):
+    # were UnicodeDecodeError, TypeError (summing the counts) and MemoryError from rosbags
+    from rosbags.rosbag2 import StoragePlugin
+
+    from mast3r_ros.replay.sources import open_source
+
+    bag = _bag(tmp_path, getattr(StoragePlugin, storage))
+    edit(bag)
+    with pytest.raises(InputError, match=f"cannot open rosbag2 .*: {says}.*ros2 bag reindex"):
+        open_source(str(bag))
+
+
+def _mcap_chunk_checksum(bag: Path) -> None:
+    path = next(bag.glob("*.mcap"))
+    data = bytearray(path.read_bytes())
+    at = 8  # after the magic: records of opcode (u8), length (u64), content
+    while data[at] != 0x06:  # the first Chunk
+        at += 9 + struct.unpack_from("<Q", data, at + 1)[0]
+    data[at + 9 + 24] ^= 0xFF  # its uncompressed_crc (after 3 u64 fields)
+    path.write_bytes(bytes(data))
+
+
+BIG = np.random.default_rng(1).integers(0, 256, (48, 64, 3), np.uint8)  # over a 4 KiB page
+
+
+def _db3_overflow_pointer(bag: Path) -> None:
+    path = next(bag.glob("*.db3"))
+    data = bytearray(path.read_bytes())
+    page = data.index(BIG.tobytes()[4500:4532]) // 4096  # the image's first overflow page
+    data[page * 4096: page * 4096 + 4] = b"\xff\xff\xff\xf0"  # its next page: none there
+    path.write_bytes(bytes(data))
+
+
+@pytest.mark.parametrize("edit, storage", [(_mcap_chunk_checksum, "MCAP"),
+                                           (_db3_overflow_pointer, "SQLITE3")],
+                         ids=["mcap-chunk-crc", "db3-overflow-page"])
+def test_a_bag_damaged_past_its_index_is_refused_when_read(tmp_path, edit, storage):
+    # were rosbags' ReaderError ('Chunk checksum mismatch') and apsw's CorruptError ('database
+    # disk image is malformed') from the depth-topic probe's reader.messages, outside every
+    # except: the index and metadata are whole, a message's bytes are not
+    from rosbags.rosbag2 import StoragePlugin
+    from test_rosbag import S, camera_info, image, write_bag
+
+    from mast3r_ros.replay.sources import frames_or_unreadable, open_source
+
+    msgs = [("/camera/color/camera_info", S, camera_info(S, width=64, height=48)),
+            ("/camera/color/image_raw", S + 1, image(S, "rgb8", BIG))]
+    bag = write_bag(tmp_path / "bag", getattr(StoragePlugin, storage), msgs)
+    edit(bag)
+    with pytest.raises(InputError, match=r"cannot read rosbag2 .* after 0 messages of those "
+                                         r"asked for: a storage file is damaged \((ReaderError|"
+                                         r"CorruptError|DatabaseError)"):
+        list(frames_or_unreadable(open_source(str(bag))))

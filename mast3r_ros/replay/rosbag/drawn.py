@@ -18,7 +18,7 @@ from rosbags.highlevel import AnyReader
 
 from ...core.errors import InputError
 from ...core.types import Frame, UnreadableFrame
-from .opening import _open_bag, numbered_messages
+from .opening import _open_bag, bag_messages, numbered_messages
 
 
 _MCAP_MAGIC = b"\x89MCAP0\r\n"
@@ -189,8 +189,8 @@ class _DrawnFrames:
         """(connection, raw bytes) of ``topic``'s message ``ordinal`` (as the indexing pass
         numbered them), read by its receive time alone; None if the bag no longer has it."""
         bag_ns, rank = self._run_counter.received(topic, ordinal)
-        messages = reader.messages(connections=reader.topics[topic].connections,
-                                   start=bag_ns, stop=bag_ns + 1)
+        messages = bag_messages(reader, connections=reader.topics[topic].connections,
+                                start=bag_ns, stop=bag_ns + 1)
         try:
             for k, (conn, _, raw) in enumerate(messages):
                 if k == rank:

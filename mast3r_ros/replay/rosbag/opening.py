@@ -7,6 +7,8 @@ from __future__ import annotations
 import collections
 import contextlib
 import os
+import sqlite3
+import struct
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, List, Tuple
@@ -48,6 +50,33 @@ def bag_label(path: str | os.PathLike) -> str:
     return f"{kind} {path}"
 
 
+# what rosbags raises for bytes it cannot parse besides its own errors: metadata.yaml that is
+# not UTF-8 or of other types, an MCAP length field of 2**63 bytes (MemoryError), a cut record
+_DAMAGED = (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
+            MemoryError, OverflowError)
+try:  # rosbags 0.10+ reads sqlite3 through apsw, earlier ones through the standard sqlite3
+    import apsw
+    _STORAGE_ERRORS: Tuple[type, ...] = (sqlite3.DatabaseError, apsw.Error)
+except ImportError:
+    _STORAGE_ERRORS = (sqlite3.DatabaseError,)
+
+
+def _damaged(path: Path, err: BaseException) -> str:
+    """The refusal of a recording whose bytes rosbags failed on outside its own errors."""
+    if isinstance(err, MemoryError):
+        what = ("a storage file states a record longer than any memory (a damaged length "
+                "field)")
+    elif isinstance(err, UnicodeDecodeError):
+        what = f"its metadata.yaml is not UTF-8 text ({error_clause(err)[:120]})"
+    else:
+        what = (f"its metadata.yaml or a storage file is damaged ({type(err).__name__}: "
+                f"{error_clause(err)[:160]})")
+    return (f"cannot open {bag_label(path)}: {what}; a recording killed before it closed or "
+            "a file copied in part? copy it again, or 'ros2 bag reindex' rewrites metadata.yaml "
+            "from the storage files (an MCAP file: 'mcap recover IN -o OUT' copies what is "
+            "readable)")
+
+
 @contextlib.contextmanager
 def _open_bag(path: Path) -> Iterator[AnyReader]:
     """AnyReader with InputError for unreadable bags; Humble types for bags without definitions."""
@@ -58,18 +87,53 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
         said = error_clause(err) if hint else err
         raise InputError(f"cannot open {bag_label(path)}: {said}{hint}") from err
+    except (*_STORAGE_ERRORS, *_DAMAGED) as err:  # rosbags reads damaged bytes as they come
+        raise InputError(_damaged(path, err)) from err
+    try:  # sums and types of metadata.yaml's fields: a count of 'abc' was a TypeError
+        reader.message_count, reader.topics  # noqa: B018 - read for their checks
+    except _DAMAGED as err:
+        reader.close()
+        raise InputError(_damaged(path, err)) from err
     try:
         yield reader
     finally:
         reader.close()
 
 
+def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, bytes]]:
+    """``reader.messages(**kwargs)``, with `InputError` (naming the recording and how many
+    messages were read) for a storage file damaged past its index: an MCAP chunk whose
+    checksum or length is wrong, a sqlite3 page that is corrupt (rosbags' ReaderError,
+    apsw's or sqlite3's errors, a cut record's struct.error)."""
+    messages = reader.messages(**kwargs)
+    count = 0
+    try:
+        while True:
+            try:
+                item = next(messages)
+            except StopIteration:
+                return
+            except (ReaderError, *_STORAGE_ERRORS, *_DAMAGED) as err:
+                path = (getattr(reader, "paths", None) or ["?"])[0]
+                raise InputError(
+                    f"cannot read {bag_label(path)} after {count} messages of those asked for: "
+                    f"a storage file is damaged ({type(err).__name__}: "
+                    f"{error_clause(err)[:160] or 'no detail'}); copy it again, or recover "
+                    "what is readable (an MCAP file: 'mcap recover IN -o OUT'; a .db3 file: "
+                    "sqlite3's '.recover')") from err
+            count += 1
+            yield item
+    finally:
+        messages.close()
+
+
 def numbered_messages(reader: AnyReader, conns: List[Any]) -> Iterator[Tuple[Any, int, bytes]]:
     """(connection, ordinal, raw CDR bytes) of each message on ``conns``, in the bag's order;
     ordinal: the message's 0-based place among its topic's messages, the numbering of the
-    indexing pass (`runs._RunCounter` labels runs by it)."""
+    indexing pass (`runs._RunCounter` labels runs by it). Raises `InputError` as
+    `bag_messages`."""
     ordinals: collections.Counter = collections.Counter()
-    for conn, _, raw in reader.messages(connections=conns):
+    for conn, _, raw in bag_messages(reader, connections=conns):
         ordinal = ordinals[conn.topic]
         ordinals[conn.topic] += 1
         yield conn, ordinal, raw

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from rosbags.highlevel import AnyReaderError
 
-from .opening import bag_label
+from .opening import bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
@@ -157,7 +157,7 @@ class _TfPoses:
         message that cannot be deserialized skipped)."""
         parents, children, moved = set(), set(), set()
         conns = [c for t in self._tf_topics for c in reader.topics[t].connections]
-        gen = reader.messages(connections=conns)
+        gen = bag_messages(reader, connections=conns)
         try:
             for n, (conn, _, raw) in enumerate(gen):
                 if n >= limit:

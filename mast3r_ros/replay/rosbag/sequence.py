@@ -45,7 +45,8 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
                            check_camera_info_arg)
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
-from .opening import _open_bag, bag_label, _open_hint, numbered_messages  # noqa: F401 (_open_hint)
+from .opening import (  # noqa: F401 (_open_hint)
+    _open_bag, _open_hint, bag_label, bag_messages, numbered_messages)
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
@@ -215,7 +216,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             wanted = [t for t in wanted if t not in self._tf_topics]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
-        for conn, bag_ns, raw in reader.messages(connections=conns):
+        for conn, bag_ns, raw in bag_messages(reader, connections=conns):
             if conn.topic == depth_info:  # its first readable message alone
                 if self._depth_info is None:
                     with contextlib.suppress(AnyReaderError, ValueError):

@@ -16,7 +16,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 from rosbags.highlevel import AnyReader
 
-from .opening import bag_label
+from .opening import bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.types import CameraIntrinsics
 
@@ -125,7 +125,7 @@ class _TopicSelection:
         if "depth" in topic.lower():
             return True
         conns = self._topics[topic].connections
-        gen = reader.messages(connections=conns)
+        gen = bag_messages(reader, connections=conns)
         first: Optional[InputError] = None
         try:  # the first message that can be deserialized (an image topic's bad one is a
             for n, (conn, _, raw) in enumerate(gen):  # failed frame of localize's, not a stop)
