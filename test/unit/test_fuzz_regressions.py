@@ -38,6 +38,14 @@ def test_an_image_without_pixels_is_refused(encoding, width, height, step):
         to_rgb8(array, encoding)
 
 
+@pytest.mark.parametrize("dtype", [np.uint32, np.int32])
+def test_numpy_sizes_whose_product_overflows_are_refused_as_too_little_data(dtype):
+    # np.uint32(65536) * np.uint32(65536) wrapped to 0 bytes expected: a ValueError (reshape)
+    with pytest.raises(InputError, match=r"has 0 bytes, expected step \* height = 65536 \* "
+                                         r"65536 = 4294967296"):
+        decode_image("mono8", dtype(65536), dtype(65536), dtype(65536), b"")
+
+
 @pytest.mark.parametrize("fmt", ["png", "16UC1; compressedDepth png"])
 def test_a_compressed_png_stating_over_opencvs_pixel_limit_is_refused(fmt):
     # was cv2.error "pixels <= CV_IO_MAX_IMAGE_PIXELS" from imdecode

@@ -173,6 +173,8 @@ def decode_image(
     for name, v in (("height", height), ("width", width), ("step", step)):
         if isinstance(v, (bool, np.bool_)) or not isinstance(v, (int, np.integer)):
             raise InputError(f"image {name} must be an int, got {v!r} ({type(v).__name__})")
+    # Python ints from here: np.uint32 sizes wrapped step * height (65536 * 65536 -> 0)
+    height, width, step = int(height), int(width), int(step)
     dtype_str, channels = _lookup(encoding)
     dtype = np.dtype(dtype_str)
     if is_bigendian:
