@@ -179,3 +179,29 @@ def test_a_bag_damaged_past_its_index_is_refused_when_read(tmp_path, edit, stora
                                          r"asked for: a storage file is damaged \((ReaderError|"
                                          r"CorruptError|DatabaseError)"):
         list(frames_or_unreadable(open_source(str(bag))))
+
+
+def test_a_bounded_seeded_fuzz_of_the_message_decoders_escapes_nothing():
+    """300 mutated Image / CompressedImage / CameraInfo messages each (bench/fuzz_inputs.py's
+    cases, seed 0): every one read or refused with a package error."""
+    import sys
+
+    from mast3r_ros.core.errors import Mast3rRosError
+
+    sys.path[:0] = [str(REPO / "bench")]
+    try:
+        import fuzz_targets
+    finally:
+        del sys.path[0]
+    for name in ("image", "compressed", "camera_info"):
+        setup, case = fuzz_targets.TARGETS[name]
+        ctx: dict = {}
+        setup(ctx)
+        for i in range(300):
+            note = ["?"]
+            try:
+                case(np.random.default_rng([0, i]), ctx, note)
+            except Mast3rRosError:
+                pass
+            except Exception as err:  # noqa: BLE001 - the finding
+                pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
