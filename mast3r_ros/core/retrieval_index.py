@@ -267,6 +267,16 @@ def _read_meta(path: str) -> Dict[str, Any]:
     if meta.get("kind") not in INDEX_KINDS or not isinstance(meta.get("files"), dict) \
             or not isinstance(meta.get("params"), dict):
         raise MapFormatError(f"map file {full}: malformed kind, params or file table")
+    sizes = [meta.get(k, MISSING) for k in ("num", "dim")]
+    if not all(type(v) is int and v >= 0 for v in sizes):  # a KeyError / TypeError later
+        raise MapFormatError(f"map file {full}: num and dim must be whole numbers >= 0 (the "
+                             f"descriptors' rows and width), got {json_value(sizes[0])} and "
+                             f"{json_value(sizes[1])}; rebuild the map")
+    files = meta["files"]
+    if "descs.npy" not in files or not all(
+            isinstance(e, dict) and isinstance(e.get("sha256"), str) for e in files.values()):
+        raise MapFormatError(f"map file {full}: its file table must list descs.npy and give "
+                             "each file's sha256; rebuild the map")
     return meta
 
 

@@ -205,3 +205,25 @@ def test_a_bounded_seeded_fuzz_of_the_message_decoders_escapes_nothing():
                 pass
             except Exception as err:  # noqa: BLE001 - the finding
                 pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
+
+
+@pytest.mark.parametrize("edit", [
+    lambda m: m.pop("num"), lambda m: m["files"].pop("descs.npy"),
+    lambda m: m["files"].update({"descs.npy": None}),
+], ids=["no-num", "no-descs-entry", "descs-entry-null"])
+def test_a_retrieval_index_json_of_other_types_is_refused_naming_it(tmp_path, edit):
+    # a map whose index.json (checksummed in the manifest: a broken writer's) lacks num or the
+    # descs.npy entry, or has a number of another type, was a KeyError / TypeError
+    import json
+
+    from mast3r_ros.core.errors import MapFormatError
+    from mast3r_ros.core.retrieval_index import RetrievalIndex
+
+    RetrievalIndex.build(np.ones((4, 8), np.float32)).save(str(tmp_path))
+    path = tmp_path / "index.json"
+    meta = json.loads(path.read_text())
+    edit(meta)
+    path.write_text(json.dumps(meta))
+    with pytest.raises(MapFormatError, match=r"index\.json: (num and dim must be whole "
+                                             r"numbers|its file table must list descs\.npy)"):
+        RetrievalIndex.load(str(tmp_path))
