@@ -109,6 +109,20 @@ def _tum_case(rng, ctx, note) -> None:
     _ = len(source), source.stamps_ns
 
 
+def _trajectory_case(rng, ctx, note) -> None:
+    """A TUM trajectory file (--groundtruth, --trajectory): groundtruth.txt mutated."""
+    from mast3r_ros.replay.tum_trajectory import read_tum_trajectory_and_unit
+    text = (ctx["tum"] / "groundtruth.txt").read_text()
+    data, what = mutate_text(rng, text)
+    if rng.random() < 0.3:
+        data, more = mutate_text(rng, data)
+        what += "; " + more
+    path = ctx["tmp"] / "trajectory.txt"
+    path.write_bytes(data.encode("utf-8", "surrogateescape"))
+    note[0] = what
+    read_tum_trajectory_and_unit(path)
+
+
 # ---------------------------------------------------------------- keyframe maps
 
 
@@ -176,6 +190,23 @@ def _mutate_npy(rng, path: Path) -> str:
     return f"{arr.dtype}{arr.shape} -> {out.dtype}{out.shape}"
 
 
+def _resign(folder: Path) -> str:
+    """The manifest's size and sha256 of each file it lists made those of the file as it is
+    now (a map written that way by a broken writer, not damaged after)."""
+    import hashlib
+    manifest = folder / "manifest.json"
+    try:
+        doc = json.loads(manifest.read_text())
+        files = doc["files"]
+        for rel, entry in files.items():
+            data = (folder / rel).read_bytes()
+            entry["sha256"], entry["bytes"] = hashlib.sha256(data).hexdigest(), len(data)
+    except Exception:  # noqa: BLE001 - a manifest the edits broke: left as it is
+        return "not re-signed"
+    manifest.write_text(json.dumps(doc))
+    return "re-signed"
+
+
 def _map_case(rng, ctx, note) -> None:
     from mast3r_ros.core.keyframes import KeyframeMap
     folder = _fresh(ctx, "case")
@@ -203,7 +234,11 @@ def _map_case(rng, ctx, note) -> None:
             data, m = mutate_bytes(rng, path.read_bytes())
             path.write_bytes(data)
             what.append(f"{rel}: {m}")
+    if rng.random() < 0.5:  # the edits re-signed: past the checksums, into the parsers
+        what.append(_resign(folder))
     note[0] = "; ".join(what)
+    if rng.random() < 0.2:
+        KeyframeMap.check_folder(str(folder))
     kmap = KeyframeMap.load(str(folder), lazy=bool(rng.random() < 0.5))
     kmap.verify_files()
     for i in range(len(kmap)):
@@ -344,6 +379,7 @@ FILE_TARGETS: Dict[str, Tuple[Callable, Callable]] = {
     "bag_fields": (_bag_fields_setup, _bag_fields_case),
     "camera_yaml": (_camera_yaml_setup, _camera_yaml_case),
     "tum": (_tum_setup, _tum_case),
+    "trajectory": (_tum_setup, _trajectory_case),
     "map": (_map_setup, _map_case),
     "bag": (_bag_setup, _bag_case),
 }

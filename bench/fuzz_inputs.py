@@ -100,6 +100,9 @@ def main(argv: List[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--timeout", type=float, default=10.0, help="seconds per input")
     ap.add_argument("--memory-gb", type=float, default=6.0)
+    ap.add_argument("--trace", default=None,
+                    help="write each input's target and number to this file before it runs "
+                         "(to find one that kills the process: a native crash)")
     ap.add_argument("--replay", type=int, default=None,
                     help="run only input number N of each target, printing its traceback")
     args = ap.parse_args(argv)
@@ -128,6 +131,9 @@ def main(argv: List[str] | None = None) -> int:
                 if args.seconds and time.monotonic() - start > args.seconds:
                     break
                 rng = np.random.default_rng([args.seed, i])
+                if args.trace:
+                    with open(args.trace, "w") as fh:
+                        fh.write(f"{name} --seed {args.seed} --replay {i}\n")
                 outcome, note, err = run_one(case, rng, ctx, args.timeout)
                 counts[outcome] += 1
                 if err is not None:
