@@ -227,3 +227,26 @@ def test_a_retrieval_index_json_of_other_types_is_refused_naming_it(tmp_path, ed
     with pytest.raises(MapFormatError, match=r"index\.json: (num and dim must be whole "
                                              r"numbers|its file table must list descs\.npy)"):
         RetrievalIndex.load(str(tmp_path))
+
+
+@pytest.mark.parametrize("rows, cols, says", [
+    ("3", "9" * 40, r"camera_matrix\.cols must be a whole number from 0 to 64, got "
+                    r"922337203685477580\d"),
+    ("3", "4", r"camera_matrix states rows 3 x cols 4 = 12 values but its data holds 9"),
+    ("-3", "3", r"camera_matrix\.rows must be a whole number from 0 to 64, got -3"),
+])
+def test_an_opencv_matrix_whose_size_is_not_its_data_is_refused_before_opencv_reads_it(
+        tmp_path, rows, cols, says):
+    # mat() allocates rows x cols before comparing them with the data: a cols beyond int
+    # corrupted the heap (the process aborted a few reads later: 'free(): invalid next size');
+    # other sizes were said to be no !!opencv-matrix at all
+    from test_camera_info_formats import _calibration, _opencv
+
+    from mast3r_ros.core.image_codec import load_camera_info_yaml
+
+    path = _opencv(tmp_path, _calibration())
+    text = path.read_text()
+    assert "   rows: 3\n   cols: 3\n" in text
+    path.write_text(text.replace("   rows: 3\n   cols: 3\n", f"   rows: {rows}\n   cols: {cols}\n"))
+    with pytest.raises(InputError, match=says):
+        load_camera_info_yaml(path)

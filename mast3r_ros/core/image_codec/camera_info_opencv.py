@@ -33,6 +33,7 @@ log = logging.getLogger(__name__)
 _CAMERA_MATRIX_KEYS = ("camera_matrix", "cameraMatrix", "K")
 _DISTORTION_KEYS = ("distortion_coefficients", "distCoeffs", "D")
 _SIZE_KEYS = ("image_size", "imageSize")  # [width, height], as cv::Size is written
+_MAX_MATRIX_SIDE = 64  # rows, cols of a camera matrix or distortion: 3, 14 at most
 _EXPECTED = ("a camera matrix (camera_matrix, cameraMatrix or K), distortion coefficients "
              "(distortion_coefficients, distCoeffs or D) and the image size (image_width and "
              "image_height, or image_size), as OpenCV's calibration sample writes them")
@@ -66,6 +67,8 @@ def _matrix(fs: cv2.FileStorage, key: str, path: Path, what: str) -> np.ndarray:
     node = fs.getNode(key)
     # its fields checked first: OpenCV versions differ in what mat() does with other nodes
     is_matrix = node.isMap() and {"rows", "cols", "dt", "data"} <= set(node.keys())
+    if is_matrix:
+        _check_matrix_size(node, key, path)
     try:
         mat = node.mat() if is_matrix else False
     except (cv2.error, SystemError):
@@ -74,6 +77,32 @@ def _matrix(fs: cv2.FileStorage, key: str, path: Path, what: str) -> np.ndarray:
         raise InputError(f"{path}: {key} must be {what} written as an !!opencv-matrix (rows, "
                          f"cols, dt, data: as cv2.FileStorage writes a numpy array)")
     return np.zeros((0, 0)) if mat is None else np.asarray(mat, dtype=np.float64)
+
+
+def _check_matrix_size(node: cv2.FileNode, key: str, path: Path) -> None:
+    """InputError unless the !!opencv-matrix ``node``'s rows and cols are whole numbers of at
+    most `_MAX_MATRIX_SIDE` whose product (times dt's channels) is its data's count: mat()
+    allocates rows x cols before it compares them with the data, and a rows or cols beyond int
+    (9999999999) corrupted the heap (free(): invalid next size: the process aborted)."""
+    sizes = []
+    for name in ("rows", "cols"):
+        field = node.getNode(name)
+        value = field.real() if field.isInt() or field.isReal() else None
+        if value is None or not float(value).is_integer() or not 0 <= value <= _MAX_MATRIX_SIDE:
+            found = (repr(field.string() or "no number") if value is None
+                     else int(value) if float(value).is_integer() else value)
+            raise InputError(f"{path}: {key}.{name} must be a whole number from 0 to "
+                             f"{_MAX_MATRIX_SIDE}, got {found} (a calibration matrix is 3x3, "
+                             "its distortion 1xN or Nx1)")
+        sizes.append(int(value))
+    dt, data = node.getNode("dt"), node.getNode("data")
+    channels = re.match(r"\d*", dt.string() if dt.isString() else "").group()
+    count = sizes[0] * sizes[1] * int(channels or 1)
+    given = data.size() if data.isSeq() else -1
+    if given != count:
+        raise InputError(f"{path}: {key} states rows {sizes[0]} x cols {sizes[1]} = {count} "
+                         f"values but its data holds "
+                         f"{given if given >= 0 else 'no list'}; correct rows / cols to its data")
 
 
 def _whole(node: cv2.FileNode, name: str, path: Path) -> int:
