@@ -250,3 +250,16 @@ def test_an_opencv_matrix_whose_size_is_not_its_data_is_refused_before_opencv_re
     path.write_text(text.replace("   rows: 3\n   cols: 3\n", f"   rows: {rows}\n   cols: {cols}\n"))
     with pytest.raises(InputError, match=says):
         load_camera_info_yaml(path)
+
+
+def test_an_echoed_camera_info_with_a_tag_no_loader_constructs_is_refused(tmp_path):
+    # '0.0, !1.0' (a space lost to '!') is a YAML tag: was yaml's ConstructorError
+    from test_camera_info_formats import ECHO
+
+    from mast3r_ros.core.image_codec import load_camera_info_yaml
+
+    path = tmp_path / "echo.yaml"
+    path.write_text(ECHO.replace("binning_x: 0", "binning_x: !1.0 0"))
+    with pytest.raises(InputError, match=r"echo\.yaml is not a message's YAML: could not "
+                                         r"determine a constructor for the tag '!1\.0'"):
+        load_camera_info_yaml(path)

@@ -172,6 +172,9 @@ def _the_message(path: Path, text: str) -> Tuple[dict, _Echo]:
     loader = _EchoLoader("")
     try:
         doc = loader.construct_document(nodes[0])
+    except yaml.YAMLError as err:  # a tag no safe loader constructs ('!1.0' of a lost space)
+        raise InputError(f"{path} is not a message's YAML: "
+                         f"{' '.join(str(err).split())}") from err
     finally:
         loader.dispose()
     if not isinstance(doc, dict):
