@@ -263,3 +263,22 @@ def test_an_echoed_camera_info_with_a_tag_no_loader_constructs_is_refused(tmp_pa
     with pytest.raises(InputError, match=r"echo\.yaml is not a message's YAML: could not "
                                          r"determine a constructor for the tag '!1\.0'"):
         load_camera_info_yaml(path)
+
+
+def test_a_bag_whose_definitions_lack_its_image_type_is_refused_naming_it(tmp_path):
+    # a .db3 whose message_definitions row of the image type was damaged: rosbags' typestore
+    # had no sensor_msgs/msg/Image and deserializing was a KeyError
+    import sqlite3
+
+    from rosbags.rosbag2 import StoragePlugin
+
+    from mast3r_ros.replay.sources import frames_or_unreadable, open_source
+
+    bag = _bag(tmp_path, StoragePlugin.SQLITE3)
+    with sqlite3.connect(next(bag.glob("*.db3"))) as db:
+        db.execute("UPDATE message_definitions SET topic_type = 'sensor_msg_/msg/Image' "
+                   "WHERE topic_type = 'sensor_msgs/msg/Image'")
+    db.close()
+    with pytest.raises(InputError, match=r"no definition of message type sensor_msgs/msg/Image "
+                                         r"to read it with: the recording's message definitions"):
+        list(frames_or_unreadable(open_source(str(bag))))

@@ -127,6 +127,18 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
         messages.close()
 
 
+def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
+    """``reader.deserialize(raw, msgtype)``, with `InputError` for a type the recording's
+    definitions lack (rosbags' KeyError: a damaged message_definitions table of a .db3, or
+    an MCAP schema, names it otherwise); rosbags' own errors pass as they are."""
+    try:
+        return reader.deserialize(raw, msgtype)
+    except KeyError as err:
+        raise InputError(f"no definition of message type {msgtype} to read it with: the "
+                         "recording's message definitions are damaged or name other types "
+                         "(a .db3's message_definitions table, an MCAP file's schemas)") from err
+
+
 def numbered_messages(reader: AnyReader, conns: List[Any]) -> Iterator[Tuple[Any, int, bytes]]:
     """(connection, ordinal, raw CDR bytes) of each message on ``conns``, in the bag's order;
     ordinal: the message's 0-based place among its topic's messages, the numbering of the

@@ -14,7 +14,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 from rosbags.highlevel import AnyReaderError
 
-from .opening import bag_label, bag_messages
+from .opening import bag_deserialize, bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.message_fields import header_stamp_ns, tq_to_matrix, transform_to_tq
 from ...core.tf_buffer import ExtrapolationError, TransformBuffer, TransformError
@@ -163,7 +163,7 @@ class _TfPoses:
                 if n >= limit:
                     break
                 try:
-                    msg = reader.deserialize(raw, conn.msgtype)
+                    msg = bag_deserialize(reader, raw, conn.msgtype)
                 except (AnyReaderError, ValueError):
                     continue
                 for ts in msg.transforms:

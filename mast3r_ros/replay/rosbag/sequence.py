@@ -46,7 +46,7 @@ from ...core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFra
 from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
-    _open_bag, _open_hint, bag_label, bag_messages, numbered_messages)
+    _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages)
 from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
@@ -201,7 +201,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
 
     def _deserialize(self, reader: AnyReader, raw: bytes, msgtype: str, topic: str) -> Any:
         try:
-            return reader.deserialize(raw, msgtype)
+            return bag_deserialize(reader, raw, msgtype)
         except (AnyReaderError, ValueError) as err:
             raise InputError(
                 f"cannot deserialize a {msgtype} on {topic} in {self.path}: {err}"
@@ -220,11 +220,11 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             if conn.topic == depth_info:  # its first readable message alone
                 if self._depth_info is None:
                     with contextlib.suppress(AnyReaderError, ValueError):
-                        self._depth_info = reader.deserialize(raw, conn.msgtype)
+                        self._depth_info = bag_deserialize(reader, raw, conn.msgtype)
                 continue
             if conn.topic in (self.image_topic, self.depth_topic):
                 try:
-                    msg = reader.deserialize(raw, conn.msgtype)
+                    msg = bag_deserialize(reader, raw, conn.msgtype)
                 except (AnyReaderError, ValueError) as err:  # its place kept, stamped later
                     read = header_stamp_of_cdr(raw) if getattr(reader, "is2", True) else None
                     ordinal = runs.note(conn.topic, None, bag_ns, read)  # no part in the runs
