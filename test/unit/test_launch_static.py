@@ -27,7 +27,8 @@ MODULE_TO_KEY = {"tf2_ros": "tf2_ros_py", "numpy": "python3-numpy", "scipy": "py
                  "matplotlib": "python3-matplotlib", "tqdm": "python3-tqdm"}
 # Imported, but deliberately installed outside rosdep (see package.xml).
 NOT_ROSDEP = {"torch", "rosbags", "safetensors", "poselib", "faiss", "ray", "mast3r_ros",
-              "onnx", "onnxscript", "onnxruntime", "tensorrt", "triton"}  # pip-only optional extras
+              "onnx", "onnxscript", "onnxruntime", "tensorrt", "triton",  # pip-only extras
+              "apsw"}  # rosbags' own sqlite3 reader (0.10+), imported only to name its errors
 
 
 def _calls(tree: ast.AST, name: str):
