@@ -244,9 +244,9 @@ class FrameProcessing:
                                                cfg.model.image_size, camera_size, info)
         if why:
             raise InputError(why)
-        info_frame = str(info.header.frame_id).lstrip("/")  # as tf2 names it
+        info_frame = mf.header_frame_name(str(info.header.frame_id))  # as tf2 names it
         if not frame.frame_id:
-            frame.frame_id = mf.header_frame_name(info.header.frame_id)
+            frame.frame_id = info_frame
         elif info_frame and info_frame != frame.frame_id and self._info_frames_said.first(
                 (frame.frame_id, info_frame)):  # once a pair: said, not a refusal per frame
             self.get_logger().warning(

@@ -18,7 +18,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 import numpy as np
 
 from .opening import bag_label
-from .topics import CAMERA_INFO_TYPE, _image_namespace
+from .topics import CAMERA_INFO_TYPE, _image_namespace, images_frame
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import camera_info_to_intrinsics, decode_image_message
@@ -130,7 +130,7 @@ class _DepthAssociation:
         are no other frame (tf2 strips them). Depth in the images' frame whose CameraInfo is
         another calibration at the image's size (read pixel for pixel) is warned about too."""
         depth = (self._depth_frame_id or "").lstrip("/")
-        image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
+        image = images_frame(self._frame_ids)
         own = self._depth_intrinsics()
         ref = self._override if self._override is not None else (
             self._infos[0][1] if self._infos else None)

@@ -47,10 +47,9 @@ from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages)
-from .poses import _strip as _strip_slash
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
-from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection,
+from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection, images_frame,
                      warn_if_one_file_of_a_split_bag)
 from .undeserialized import _Undeserialized, header_stamp_of_cdr
 
@@ -304,8 +303,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         the tf topics' first messages), or one without tf (build-map's --trajectory then)."""
         if self._pose_frames is not None:
             return None
-        camera = _strip_slash(self._frame_ids[0]) if self._frame_ids else ""
-        camera = camera or "CAMERA_OPTICAL_FRAME"
+        camera = images_frame(self._frame_ids) or "CAMERA_OPTICAL_FRAME"
         motion = self._odometry_note()
         if not self._tf_topics:
             return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "

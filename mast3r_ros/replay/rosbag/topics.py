@@ -67,6 +67,13 @@ def _image_namespace(topic: str) -> str:
     return topic.rsplit("/", 1)[0]
 
 
+def images_frame(frame_ids: List[str]) -> str:
+    """The images' header frame_id as tf2 names it (the first readable image's, ``frame_ids``
+    as the bag reader collects them; a leading slash, ROS 1's habit, stripped), '' without
+    one."""
+    return frame_ids[0].lstrip("/") if frame_ids else ""
+
+
 class _TopicSelection:
     """Topic selection of `BagSequence` (a base class of it). ``BagSequence.__init__`` sets the
     attributes annotated here; `BagSequence._deserialize` reads a depth candidate's first
@@ -154,7 +161,7 @@ class _TopicSelection:
         /camera/depth/camera_info beside /camera/color/image_raw), taken it gives confident wrong
         poses. A topic given, or of the image's namespace, is warned about."""
         info = (info_frame_id or "").lstrip("/")
-        image = self._frame_ids[0].lstrip("/") if self._frame_ids else ""
+        image = images_frame(self._frame_ids)
         if not info and image and self._info_elsewhere:  # may be the images': warned
             log.warning("%s: the bag's only CameraInfo topic, %s, names no frame and is outside "
                         "%s: if it is another camera's calibration (a depth or infrared "
