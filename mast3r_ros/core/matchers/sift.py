@@ -204,14 +204,16 @@ class SiftMatcher:
             self._cache.move_to_end(index)
             return hit
         out = self._extract(index)
-        size = out.nbytes
-        if size <= self.cache_bytes:          # else served uncached (larger than the cache)
-            self._cache[index] = out
-            self._cached_bytes += size
+        if out.nbytes <= self.cache_bytes:    # else served uncached (larger than the cache)
+            self._cache_put(index, out)
             while self._cached_bytes > self.cache_bytes:
                 _, old = self._cache.popitem(last=False)
                 self._cached_bytes -= old.nbytes
         return out
+
+    def _cache_put(self, index: int, out: _KeyframeFeatures) -> None:
+        self._cache[index] = out
+        self._cached_bytes += out.nbytes
 
     def _extract(self, index: int) -> _KeyframeFeatures:
         """Keyframe ``index``'s features with their 3-D points and covariances (not cached)."""
@@ -244,8 +246,7 @@ class SiftMatcher:
             out = self._extract(i)
             if self._cached_bytes + out.nbytes > self.cache_bytes:
                 break  # would evict: the cache is full (what it keeps is the live frames' call)
-            self._cache[i] = out
-            self._cached_bytes += out.nbytes
+            self._cache_put(i, out)
             n += 1
         return n
 
