@@ -1,4 +1,5 @@
-"""Opening a recording: a TUM RGB-D folder or a rosbag2, as one kind of frame source.
+"""Opening a recording: a TUM RGB-D folder, an EuRoC/ASL dataset folder (`EurocSequence`) or a
+rosbag2, as one kind of frame source.
 
 Both readers get the same things in the same types: intrinsics as one `CameraIntrinsics` (read
 once from a camera_info YAML when one is given), the image/depth association tolerance, and the
@@ -14,7 +15,6 @@ import inspect
 import itertools
 import logging
 import os
-import shlex
 from collections.abc import Callable, Collection, Iterable, Iterator
 from typing import List, Optional, Protocol, Tuple
 
@@ -28,6 +28,7 @@ from ..core.image_codec import load_camera_info_yaml
 from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
+from .euroc import EurocSequence, euroc_camera_folder, euroc_folder_hint
 from .tum import TumSequence
 from .tum_trajectory import associate_pairs_fix, is_associate_pair
 
@@ -267,30 +268,6 @@ def _associate_pairs_file(path: str, names: List[str]) -> Optional[str]:
     return None
 
 
-def _euroc_fix(path: str) -> str:
-    """For an EuRoC / ASL dataset folder (the root holding mav0/, mav0 holding cam0/, or the
-    camera folder cam0 itself: data.csv of 'timestamp [ns],filename' and the images in data/)
-    whose camera folder has no rgb.txt yet: what it is and the commands that make that folder
-    a TUM folder (rgb.txt from data.csv, stamps kept in integer ns; --camera-info its
-    sensor.yaml); '' for another folder."""
-    for rel in ("mav0/cam0", "cam0", "."):
-        cam = os.path.normpath(os.path.join(path, rel))
-        if (os.path.isfile(os.path.join(cam, "data.csv"))
-                and os.path.isdir(os.path.join(cam, "data"))):
-            break
-    else:
-        return ""
-    if os.path.exists(os.path.join(cam, "rgb.txt")):
-        return ""  # made a TUM folder already: named as a recording below
-    csv, rgb = (shlex.quote(os.path.join(cam, n)) for n in ("data.csv", "rgb.txt"))
-    return (f"it is an EuRoC/ASL dataset folder ({os.path.join(cam, 'data.csv')} lists the "
-            f"images in {os.path.join(cam, 'data')}); make {cam} a TUM folder by writing its "
-            f"rgb.txt: tr -d '\\r' < {csv} | awk -F, '!/^#/ {{print $1, \"data/\" $2}}' > "
-            f"{rgb} (then pass {cam} as SOURCE with --camera-info "
-            f"{os.path.join(cam, 'sensor.yaml')}; its ground truth, "
-            "state_groundtruth_estimate0/data.csv, is the body's pose, not the camera's)")
-
-
 def _not_a_recording(path: str) -> Optional[str]:
     """Why an existing ``path`` is neither a TUM folder nor a rosbag2 (one line with the fix), or
     None when it is one of them or rosbags should judge it (a folder with metadata.yaml, a
@@ -353,7 +330,7 @@ def _not_a_recording(path: str) -> Optional[str]:
                 f"the metadata with 'ros2 bag reindex {path}'")
     if not names:
         return f"{neither}: the folder is empty"
-    euroc = _euroc_fix(path)
+    euroc = euroc_folder_hint(path)
     if euroc:
         return f"{neither}: {euroc}"
     inner = _recordings_below(path, names)
@@ -386,21 +363,24 @@ def _not_a_recording(path: str) -> Optional[str]:
 
 def open_source(path: str, options: SourceOptions = SourceOptions(),
                 pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
-    """A TUM folder (has rgb.txt) or a rosbag2 (folder with metadata.yaml, .mcap, .db3 file).
+    """A TUM folder (has rgb.txt), an EuRoC/ASL dataset folder (its root, mav0 or a camera
+    folder of data.csv and data/: `EurocSequence`) or a rosbag2 (folder with metadata.yaml, .mcap,
+    .db3 file).
 
     ``options.depth_scale`` (raw depth units per metre) overrides the readers' defaults: TUM
     PNGs 5000, rosbag2 REP-118 (16UC1 millimetres: 1000, 32FC1 metres: 1). The source's
     ``depth_units_per_m`` says which one is used. Raises `InputError` when the path does not
-    exist, is neither (a folder of images without rgb.txt, a keyframe map, any other file: said
-    in one line before rosbags is asked) or cannot be read as the one it is, or for a
-    rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM folder, which would
-    otherwise be ignored.
+    exist, is none of them (a folder of images without rgb.txt, a keyframe map, any other file:
+    said in one line before rosbags is asked) or cannot be read as the one it is, or for a
+    rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM or EuRoC folder (and
+    ``depth_scale`` with an EuRoC one, which has no depth), which would otherwise be ignored.
     """
     if options.run is not None and options.run < 1:
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
                          f"{options.run}")
     # image_rectified (rosbag2 only): a file of P alone (K all zero) is read through P
-    rectified = options.image_rectified and not is_tum_folder(path)
+    rectified = (options.image_rectified and not is_tum_folder(path)
+                 and euroc_camera_folder(path) is None)
     cam = (load_camera_info_yaml(options.camera_info, rectified) if options.camera_info
            else None)
     cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
@@ -410,10 +390,13 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     if not os.path.exists(path):
         raise InputError(loop_text("source", path)
                          or f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
-    if is_tum_folder(path):
+    euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
+    if is_tum_folder(path) or euroc is not None:
+        what = ("TUM folder (it has rgb.txt)" if euroc is None else
+                f"EuRoC/ASL dataset folder (its camera {euroc})")
         if options.run is not None:
             raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "
-                             f"{path} is a TUM folder")
+                             f"{path} is a {what}")
         bag_only = [flag for flag, value in (
             ("--image-topic", options.image_topic),
             ("--camera-info-topic", options.camera_info_topic),
@@ -421,7 +404,15 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             if value is not None]
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
-                             "TUM folder (it has rgb.txt); drop them")
+                             f"{what}; drop them")
+        if euroc is not None and options.depth_scale is not None:
+            raise InputError(f"--depth-scale: {path} is an EuRoC/ASL dataset folder, which has "
+                             "no depth images to scale; drop it")
+        if euroc is not None:
+            return EurocSequence(euroc, camera_info=cam,
+                                 sync_tolerance_s=options.sync_tolerance_s,
+                                 pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
+                                 camera_info_name=cam_name, before_index=options.before_index)
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
                            read_depth=options.read_depth, camera_info_name=cam_name,

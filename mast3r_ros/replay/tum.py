@@ -96,6 +96,8 @@ class TumSequence:
     folder or rgb.txt, a missing or bad camera.yaml (unless ``camera_info``) or a bad *.txt file.
     """
 
+    _IMAGE_LIST = "rgb.txt"  # the list that names the colour images (a subclass's own)
+
     def __init__(
         self,
         folder: PathLike,
@@ -328,7 +330,7 @@ class TumSequence:
                                  f"{size[0]}x{size[1]}", (w, h), size, "colour")
 
     def _read_rgb(self, path: Path) -> np.ndarray:
-        path = listed_file(self.folder, path, "colour image", "rgb.txt")  # as '/' where not
+        path = listed_file(self.folder, path, "colour image", self._IMAGE_LIST)  # '/' where not
         try:
             rgb = read_image_file(path)  # the one image-file path: 16-bit scaled like cv_bridge
         except InputError as err:

@@ -6,8 +6,6 @@ plumb_bob coefficients as they are (the ASL format is Kalibr's pinhole-radtan)."
 
 from __future__ import annotations
 
-import shutil
-
 import numpy as np
 import pytest
 
@@ -93,29 +91,15 @@ def _euroc(root, frames=3):
 
 
 @pytest.mark.parametrize("given", [".", "mav0", "mav0/cam0"])
-def test_an_euroc_folder_is_named_with_the_commands_that_make_it_a_tum_folder(tmp_path, given):
-    """The dataset root, mav0 or mav0/cam0 given as SOURCE: named as EuRoC with the rgb.txt
-    command and --camera-info sensor.yaml (was: 'neither a TUM RGB-D folder (no rgb.txt) nor a
-    rosbag2'). Run as told, the folder is read: three frames, stamps in ns, K from sensor.yaml."""
-    import shlex
-    import subprocess
+def test_an_euroc_folder_is_read_as_source(tmp_path, given):
+    """The dataset root, mav0 or mav0/cam0 given as SOURCE is read (it was refused with the
+    commands that made cam0 a TUM folder): three frames, stamps in ns, K from sensor.yaml."""
+    from mast3r_ros.replay.sources import open_source
 
-    from mast3r_ros.replay.sources import SourceOptions, open_source
-
-    if not (shutil.which("sh") and shutil.which("tr") and shutil.which("awk")):
-        pytest.skip("the command told needs sh, tr and awk")
     cam, stamps = _euroc(tmp_path)
-    with pytest.raises(InputError) as err:
-        open_source(str(tmp_path / given))
-    text = str(err.value)
-    assert "EuRoC" in text and f"--camera-info {cam / 'sensor.yaml'}" in text
-    command = text.split("rgb.txt: ", 1)[1].split(" (", 1)[0]
-    assert shlex.split(command)[0] == "tr"
-    subprocess.run(["sh", "-c", command], check=True)
-    source = open_source(str(cam), SourceOptions(camera_info=str(cam / "sensor.yaml")))
-    frames = list(source)
+    frames = list(open_source(str(tmp_path / given)))
     assert [f.stamp_ns for f in frames] == stamps
-    assert frames[0].intrinsics.K[0, 0] == 458.654
+    assert frames[0].intrinsics.K[0, 0] == 458.654 and frames[0].rgb.shape == (480, 752, 3)
 
 
 def test_an_euroc_sensor_yaml_without_intrinsics_is_refused_by_name(tmp_path):
@@ -125,19 +109,27 @@ def test_an_euroc_sensor_yaml_without_intrinsics_is_refused_by_name(tmp_path):
         load_camera_info_yaml(_write(tmp_path, text=text))
 
 
-def test_only_an_euroc_camera_folder_without_rgb_txt_gets_the_euroc_hint(tmp_path):
-    """A camera folder already given its rgb.txt is a TUM folder (no hint); a sensor folder of
-    data.csv alone (mav0/imu0, a ground truth's) is no camera folder."""
-    from mast3r_ros.replay.sources import _euroc_fix
+def test_only_an_euroc_camera_folder_without_data_csv_gets_the_euroc_hint(tmp_path):
+    """A camera folder with its data.csv is read (no hint), one made a TUM folder (its rgb.txt
+    written, the former recipe) is read as that; a sensor folder of data.csv alone (mav0/imu0,
+    a ground truth's) is no camera folder."""
+    from mast3r_ros.replay.euroc import EurocSequence, euroc_folder_hint
+    from mast3r_ros.replay.sources import SourceOptions, open_source
+    from mast3r_ros.replay.tum import TumSequence
 
-    cam, _ = _euroc(tmp_path)
-    assert "EuRoC" in _euroc_fix(str(tmp_path))
-    (cam / "rgb.txt").write_text("")
-    assert _euroc_fix(str(tmp_path)) == "" and _euroc_fix(str(cam)) == ""
+    cam, stamps = _euroc(tmp_path)
+    assert euroc_folder_hint(str(tmp_path)) == ""
+    (cam / "data.csv").rename(cam / "listed.csv")
+    assert "EuRoC" in euroc_folder_hint(str(tmp_path)) and "EuRoC" in euroc_folder_hint(str(cam))
+    (cam / "listed.csv").rename(cam / "data.csv")
+    (cam / "rgb.txt").write_text("".join(f"{s} data/{s}.png\n" for s in stamps))
+    calibrated = SourceOptions(camera_info=str(cam / "sensor.yaml"))
+    assert type(open_source(str(cam), calibrated)) is TumSequence
+    assert isinstance(open_source(str(tmp_path)), EurocSequence)
     imu = tmp_path / "mav0" / "imu0"
     imu.mkdir()
     (imu / "data.csv").write_text("#timestamp [ns],w_RS_S_x [rad s^-1]\n")
-    assert _euroc_fix(str(imu)) == ""
+    assert euroc_folder_hint(str(imu)) == ""
 
 
 def test_a_tum_folder_without_camera_yaml_names_its_euroc_sensor_yaml(tmp_path):

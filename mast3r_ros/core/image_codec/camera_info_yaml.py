@@ -435,7 +435,7 @@ def _load_kalibr(path: Path, doc: dict) -> CameraIntrinsics:
     if looks_like_asl_sensor(doc):
         cam = load_asl_sensor(path, doc)
         log.info("%s: read as an EuRoC/ASL sensor.yaml (pinhole, K from intrinsics; T_BS, the "
-                 "camera in the body frame, is not read)", path)
+                 "camera in the body frame, is no part of the calibration)", path)
         return cam
     cam = load_kalibr_camchain(path, doc)
     log.info("%s: read as a Kalibr camera chain (pinhole, K from intrinsics)", path)

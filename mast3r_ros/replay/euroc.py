@@ -1,0 +1,386 @@
+"""EuRoC MAV / ASL dataset folders as a frame source, without ROS.
+
+The layout (the ASL dataset format, EuRoC MAV's): ``ROOT/mav0/cam0/data.csv`` lists the images
+(``#timestamp [ns],filename`` a line, integer nanoseconds), ``cam0/data/<filename>`` holds them
+(8-bit grey PNGs, 752x480 in EuRoC) and ``cam0/sensor.yaml`` their calibration (pinhole
+intrinsics, radial-tangential distortion: `load_camera_info_yaml` reads it) and ``T_BS``, the
+camera's pose in the body frame (body_from_cam, a row-major 4x4 ``data:`` list).
+
+Ground truth is a pose of another sensor S in the world (R): ``mav0/state_groundtruth_estimate0/
+data.csv`` (``timestamp [ns], p_RS_R x y z [m], q_RS w x y z, ...``: the body, the IMU, itself),
+else ``mav0/vicon0/data.csv`` (the same first eight columns: the Vicon marker body, whose pose in
+the body frame is its ``sensor.yaml``'s ``T_BS``). The camera's pose is ``world_from_S(t) @
+inv(T_BS of S) @ T_BS of the camera``, ``world_from_S`` taken at each image stamp by the
+project's one pose-at-stamp rule (`mast3r_ros.core.trajectory.poses_at_stamps`: exact, else
+slerp/lerp across a gap up to ``max_gap_s``, else the nearest within the tolerance); a frame
+outside the ground truth gets no pose, as a TUM frame does. ``leica0/data.csv`` (positions
+only) gives no orientation: read as no ground truth, said by `EurocSequence.no_pose_source_reason`.
+
+CSV files are read as UTF-8 (or UTF-16/32 after a byte-order mark), any line ends (CRLF), lines
+starting with ``#`` skipped; a bad line is refused naming ``file:line``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+import yaml
+from scipy.spatial.transform import Rotation
+
+from ..core.config import PoseAtStampConfig
+from ..core.errors import InputError
+from ..core.image_codec import load_camera_info_yaml
+from ..core.text_files import decode_text, encoding_name
+from ..core.trajectory import check_pose_rule, clock_reset_note, poses_at_stamps, stamp_steps
+from ..core.types import CameraIntrinsics, check_camera_info_arg
+from .tum import TumSequence
+from .tum_trajectory import PathLike, _drop_repeated_lines
+
+log = logging.getLogger(__name__)
+
+_INT64_MAX = 2**63 - 1
+# the ground-truth sensors read, in the order they are looked for under mav0/
+GROUNDTRUTH_FOLDERS = ("state_groundtruth_estimate0", "vicon0")
+_GT_LAYOUT = "timestamp [ns], p_RS_R x y z [m], q_RS w x y z"
+
+
+def euroc_camera_folder(path: PathLike) -> Optional[Path]:
+    """The camera folder of an EuRoC/ASL dataset given as ``path`` -- its root (holding
+    ``mav0/``: ``mav0/cam0``), ``mav0`` (``cam0``) or a camera folder itself (``cam0``,
+    ``cam1``) -- or None when ``path`` is none of them. A camera folder has ``data.csv`` and a
+    ``data/`` folder (a sensor folder of data.csv alone, imu0 or a ground truth's, is none)."""
+    path = Path(path)
+    for cam in (path / "mav0" / "cam0", path / "cam0", path):
+        if (cam / "data.csv").is_file() and (cam / "data").is_dir():
+            return cam
+    return None
+
+
+def _read_csv(path: Path) -> List[Tuple[int, List[str]]]:
+    """The data lines of an ASL CSV file -> (1-based line number, fields stripped); `InputError`
+    for an unreadable or non-text file. ``#`` lines (the header) and blank lines are skipped,
+    and so is a first line of column names without its ``#`` (``timestamp,filename``)."""
+    try:
+        data = path.read_bytes()
+        text = decode_text(data)  # UTF-8, or UTF-16/32 after their byte-order mark
+    except IsADirectoryError:
+        raise InputError(f"{path} is a folder, not the CSV file of an EuRoC/ASL sensor") from None
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not a {encoding_name(data)} text file (byte {err.start}: "
+                         f"{err.reason}); save it as UTF-8") from None
+    rows: List[Tuple[int, List[str]]] = []
+    for lineno, line in enumerate(text.splitlines(), start=1):
+        line = line.replace("\ufeff", "").strip()
+        if not line or line.startswith("#"):
+            continue
+        fields = [f.strip() for f in line.split(",")]
+        if not rows and fields[0].lower().startswith("timestamp"):  # column names, no '#'
+            continue
+        rows.append((lineno, fields))
+    return rows
+
+
+def _stamp_ns(token: str, path: Path, lineno: int) -> int:
+    """An ASL stamp (integer nanoseconds) -> int; `InputError` naming ``path:lineno``."""
+    if not token.isdigit() or int(token) > _INT64_MAX:
+        seconds = token.replace(".", "", 1).isdigit()
+        raise InputError(
+            f"{path}:{lineno}: timestamp {token!r} is not integer nanoseconds (an EuRoC/ASL "
+            "CSV's first column is '#timestamp [ns]'" + (
+                ": convert seconds to nanoseconds, e.g. 1403636579.763555584 -> "
+                "1403636579763555584)" if seconds else ")"))
+    return int(token)
+
+
+def read_image_list(path: Path) -> Tuple[np.ndarray, List[str], List[int]]:
+    """A camera's ``data.csv`` -> (stamps (N,) int64 ns, file names relative to ``data/``,
+    line numbers), as written (not sorted). `InputError` naming ``path:line`` for a line that
+    is not ``timestamp [ns],filename``, and for a file that lists no image."""
+    stamps: List[int] = []
+    names: List[str] = []
+    linenos: List[int] = []
+    for lineno, fields in _read_csv(path):
+        if len(fields) != 2 or not fields[1]:
+            raise InputError(f"{path}:{lineno}: expected 'timestamp [ns],filename', got "
+                             f"{','.join(fields)!r} ({len(fields)} columns)")
+        stamps.append(_stamp_ns(fields[0], path, lineno))
+        names.append(fields[1])
+        linenos.append(lineno)
+    if not stamps:
+        raise InputError(f"{path} lists no images ('timestamp [ns],filename' a line)")
+    return np.asarray(stamps, dtype=np.int64), names, linenos
+
+
+def read_groundtruth_csv(path: Path) -> Tuple[np.ndarray, np.ndarray]:
+    """An ASL pose CSV (``state_groundtruth_estimate0/data.csv``, ``vicon0/data.csv``: the
+    first eight columns ``timestamp [ns], p x y z [m], q w x y z``, later ones ignored) ->
+    (stamps (K,) int64 ns, world_from_sensor (K, 4, 4) float64), sorted by stamp.
+
+    Raises:
+        InputError: ``path:line`` and the reason: fewer than eight columns (``leica0``'s
+            positions alone included), a stamp that is not integer ns, a non-numeric or
+            non-finite value, a quaternion whose norm is not 1 within 1e-2.
+    """
+    rows = _read_csv(path)
+    stamps = np.empty(len(rows), dtype=np.int64)
+    values = np.empty((len(rows), 7))
+    for i, (lineno, fields) in enumerate(rows):
+        if len(fields) < 8:
+            raise InputError(f"{path}:{lineno}: expected '{_GT_LAYOUT}', got {len(fields)} "
+                             "columns" + (": a position without orientation (a Leica's?) "
+                                          "gives no camera orientation" if len(fields) == 4
+                                          else ""))
+        stamps[i] = _stamp_ns(fields[0], path, lineno)
+        try:
+            values[i] = [float(v) for v in fields[1:8]]
+        except ValueError as err:
+            raise InputError(f"{path}:{lineno}: expected '{_GT_LAYOUT}', non-numeric value "
+                             f"({err})") from None
+        norm = float(np.linalg.norm(values[i, 3:]))
+        if not np.isfinite(values[i]).all():
+            raise InputError(f"{path}:{lineno}: a non-finite value ({', '.join(fields[1:8])}); "
+                             "every pose value must be a finite number")
+        if abs(norm - 1.0) > 1e-2:
+            raise InputError(f"{path}:{lineno}: quaternion q_RS (w x y z) of norm {norm:.6f} "
+                             "instead of 1: check the columns")
+    order = np.argsort(stamps, kind="stable")
+    poses = np.tile(np.eye(4), (len(rows), 1, 1))
+    if rows:
+        w, x, y, z = values[order, 3:].T
+        poses[:, :3, :3] = Rotation.from_quat(np.stack([x, y, z, w], axis=1)).as_matrix()
+        poses[:, :3, 3] = values[order, :3]
+    return stamps[order], poses
+
+
+def read_t_bs(path: Path) -> Optional[np.ndarray]:
+    """``T_BS`` of an ASL ``sensor.yaml`` (the sensor's pose in the body frame, body_from_sensor:
+    ``T_BS: {cols: 4, rows: 4, data: [16 numbers, row-major]}``) -> 4x4 float64, its rotation
+    made exactly orthonormal (EuRoC writes it to ~1e-6); None when the file states no T_BS.
+
+    Raises:
+        InputError: ``path:line`` and the reason: not valid YAML, T_BS not a mapping with a
+            ``data`` list of 16 finite numbers, a last row other than 0 0 0 1, a rotation block
+            that is no rotation within 1e-3 (orthonormal, determinant +1).
+    """
+    try:
+        text = decode_text(path.read_bytes())
+        root = yaml.compose(text, Loader=yaml.SafeLoader)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not a UTF-8 text file (byte {err.start}: {err.reason})"
+                         ) from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f":{mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{path}{where}: not valid YAML ({getattr(err, 'problem', '') or err})"
+                         ) from None
+    if not isinstance(root, yaml.MappingNode):
+        return None
+    node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode)
+                 and k.value == "T_BS"), None)
+    if node is None:
+        return None
+    line = node.start_mark.line + 1
+    data = (next((v for k, v in node.value if isinstance(k, yaml.ScalarNode)
+                  and k.value == "data"), None) if isinstance(node, yaml.MappingNode) else None)
+    if not isinstance(data, yaml.SequenceNode):
+        raise InputError(f"{path}:{line}: T_BS must be a mapping with 'data: [16 numbers]' (the "
+                         "row-major 4x4 body_from_sensor, EuRoC's 'cols: 4, rows: 4, data:')")
+    line = data.start_mark.line + 1
+    numbers: List[float] = []
+    for item in data.value:
+        try:
+            if not isinstance(item, yaml.ScalarNode) or item.tag.endswith(":bool"):
+                raise ValueError
+            numbers.append(float(item.value))
+        except ValueError:
+            raise InputError(f"{path}:{item.start_mark.line + 1}: T_BS data holds "
+                             f"{getattr(item, 'value', item)!r:.40}, not a number") from None
+    if len(numbers) != 16:
+        raise InputError(f"{path}:{line}: T_BS data must be 16 numbers (a row-major 4x4), got "
+                         f"{len(numbers)}")
+    t_bs = np.asarray(numbers, dtype=np.float64).reshape(4, 4)
+    if not np.isfinite(t_bs).all():
+        raise InputError(f"{path}:{line}: T_BS data holds a non-finite number")
+    if not np.allclose(t_bs[3], [0, 0, 0, 1], atol=1e-6):
+        raise InputError(f"{path}:{line}: T_BS's last row is {t_bs[3].tolist()}, not [0, 0, 0, "
+                         "1]: it is no rigid transform (data is the row-major 4x4)")
+    rot = t_bs[:3, :3]
+    off = float(np.abs(rot.T @ rot - np.eye(3)).max())
+    if off > 1e-3 or np.linalg.det(rot) <= 0:
+        raise InputError(f"{path}:{line}: T_BS's rotation block is no rotation (R^T R differs "
+                         f"from I by {off:.2g}, det {np.linalg.det(rot):.3f}): check the 16 "
+                         "numbers, row-major")
+    t_bs[:3, :3] = Rotation.from_matrix(rot).as_matrix()
+    return t_bs
+
+
+class EurocSequence(TumSequence):
+    """An EuRoC/ASL dataset's camera as a sequence of ``Frame`` (random access and iteration),
+    as `TumSequence` gives a TUM folder's: ``frames_or_unreadable``, ``listed_pose_and_depth``,
+    ``stamps_ns`` (data.csv's integer ns, sorted by stamp where the file goes back in time),
+    ``groundtruth()`` (the camera's poses at the ground truth's stamps).
+
+    ``path``: the dataset root, ``mav0`` or a camera folder (``mav0/cam0``, ``mav0/cam1``;
+    `euroc_camera_folder`). Intrinsics from ``camera_info`` when given, else the camera's
+    ``sensor.yaml``. Images are 8-bit grey PNGs, read as RGB (each channel the grey). Each
+    frame's ``map_from_cam`` (4x4 float64, metres; the world of the ground truth, the camera's
+    optical frame) is the ground truth's sensor pose at the image stamp (``pose_at_stamp``'s
+    rule, the config defaults when None) times ``inv(T_BS of that sensor) @ T_BS of the
+    camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth:
+    `no_depth_reason` says so for what needs it (the sift matcher). ``read_depth`` is accepted
+    for the readers' common signature; there is nothing to read either way.
+
+    Raises `InputError` (naming ``file:line`` where there is one) for a path that is no
+    EuRoC/ASL camera folder, a bad data.csv, sensor.yaml (the camera's or the ground truth's)
+    or ground-truth CSV, a missing sensor.yaml without ``camera_info``.
+    """
+
+    _IMAGE_LIST = "data.csv"  # named by `listed_file` for an image it lacks
+
+    def __init__(
+        self,
+        path: PathLike,
+        camera_info: Optional[CameraIntrinsics] = None,
+        sync_tolerance_s: float = 0.02,
+        pose_at_stamp: Optional[PoseAtStampConfig] = None,
+        read_depth: bool = True,
+        camera_info_name: Optional[str] = None,
+        before_index: Optional[Callable[[], None]] = None,
+    ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
+        rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
+        cam = euroc_camera_folder(path)
+        if cam is None:
+            raise InputError(f"{path} is no EuRoC/ASL camera folder (mav0/cam0 with data.csv "
+                             "and data/)")
+        self.folder = cam
+        self.read_depth = bool(read_depth)
+        self.depth_units_per_m = 1.0  # no depth images: unused
+        sensor = cam / "sensor.yaml"
+        if camera_info is None and not sensor.is_file():
+            raise InputError(f"no camera intrinsics: {sensor} does not exist; pass "
+                             "--camera-info YAML (the camera's calibration)")
+        self.intrinsics: CameraIntrinsics = (check_camera_info_arg(camera_info)
+                                             or load_camera_info_yaml(sensor))
+        self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
+                                 else None)
+        self._intrinsics_source = self.camera_info_name or str(sensor)
+        self._said_exif = False
+        if before_index is not None:
+            before_index()
+        csv = cam / "data.csv"
+        stamps, names, _ = read_image_list(csv)
+        stamps, rows = _drop_repeated_lines(csv, stamps, [[n] for n in names])
+        back = int(np.count_nonzero(stamp_steps(stamps)[1]))
+        if back:
+            reset = clock_reset_note(stamps)
+            order = np.argsort(stamps, kind="stable")
+            stamps, rows = stamps[order], [rows[i] for i in order]
+            log.warning("%s: %d line(s) go back in time; read sorted by timestamp%s", csv, back,
+                        reset)
+        self._stamps_ns = stamps
+        self._rgb_paths = [cam / "data" / row[0] for row in rows]
+        self.stamps_written: Tuple[str, bool] = (str(csv), True)
+        self._sync_tolerance_s = sync_tolerance_s
+        self._depth_paths: List[Optional[Path]] = [None] * len(stamps)
+        self._gt_unit_error: Optional[str] = None
+        gt_stamps, world_from_s, self._no_pose_reason = self._read_groundtruth_sensor()
+        if self._no_pose_reason:
+            cam_from_s = np.eye(4)
+        else:
+            body_from_cam = read_t_bs(sensor) if sensor.is_file() else None
+            if body_from_cam is None:
+                where = (f"{sensor} states" if sensor.is_file()
+                         else f"{cam} has no sensor.yaml stating")
+                self._no_pose_reason = (
+                    f"{where} no T_BS (the camera's pose in the body frame), which places the "
+                    "camera on the ground truth's body: add it, or pass --trajectory FILE")
+                body_from_cam = np.eye(4)
+            cam_from_s = np.linalg.inv(body_from_cam) @ self._body_from_gt_sensor
+        s_from_cam = np.linalg.inv(cam_from_s)
+        #: the ground truth's file, for messages (None: none read)
+        self.groundtruth_file: Optional[str] = self._gt_file if not self._no_pose_reason else None
+        self._gt_stamps_ns = gt_stamps if not self._no_pose_reason else gt_stamps[:0]
+        self._gt_poses = world_from_s[:len(self._gt_stamps_ns)] @ s_from_cam
+        poses, valid = poses_at_stamps(self._gt_stamps_ns, world_from_s[:len(self._gt_stamps_ns)],
+                                       stamps, round(rule.tolerance_s * 1e9),
+                                       round(rule.max_gap_s * 1e9))
+        self._frame_poses, self._frame_pose_valid = poses @ s_from_cam, valid
+        log.info("EuRoC/ASL camera %s: %d images, no depth, %d with ground truth%s", cam,
+                 len(self), int(valid.sum()),
+                 f" ({self.groundtruth_file})" if self.groundtruth_file else
+                 f" ({self._no_pose_reason})")
+
+    def _read_groundtruth_sensor(self) -> Tuple[np.ndarray, np.ndarray, Optional[str]]:
+        """(stamps (K,) int64 ns, world_from_sensor (K, 4, 4), None) of the first ground truth
+        of `GROUNDTRUTH_FOLDERS` beside the camera folder, setting ``_gt_file`` and
+        ``_body_from_gt_sensor`` (its sensor.yaml's T_BS; identity without one); else empty
+        arrays and why no frame has a pose (with the fix)."""
+        mav0 = self.folder.parent
+        self._body_from_gt_sensor, self._gt_file = np.eye(4), ""
+        for name in GROUNDTRUTH_FOLDERS:
+            csv = mav0 / name / "data.csv"
+            if csv.is_file():
+                stamps, poses = read_groundtruth_csv(csv)
+                sensor = mav0 / name / "sensor.yaml"
+                t_bs = read_t_bs(sensor) if sensor.is_file() else None
+                if t_bs is not None:
+                    self._body_from_gt_sensor = t_bs
+                self._gt_file = str(csv)
+                if not stamps.size:
+                    return stamps, poses, f"{csv} lists no pose: pass --trajectory FILE"
+                return stamps, poses, None
+        empty = (np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)))
+        leica = mav0 / "leica0" / "data.csv"
+        if leica.is_file():
+            return (*empty, f"the dataset's only ground truth, {leica}, holds positions alone "
+                    "(a Leica total station tracks a prism, without orientation), which give "
+                    "no camera orientation: pass the camera's poses as --trajectory FILE")
+        return (*empty, f"{mav0} has no ground truth ({' or '.join(GROUNDTRUTH_FOLDERS)}/"
+                "data.csv): pass the camera's poses as --trajectory FILE")
+
+    def no_pose_source_reason(self) -> Optional[str]:
+        """Why no frame can have a pose, with the fix (one line), or None with a ground truth
+        read: none beside the camera, only leica0's positions, no T_BS for the camera."""
+        return self._no_pose_reason
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame has depth: EuRoC/ASL records no depth images (always a line)."""
+        return (f"EuRoC/ASL camera {self.folder} has no depth images (the dataset records grey "
+                "stereo images, no depth): build with --matcher mast3r and points_source "
+                "'pointmap' (the defaults), which take the 3-D points from MASt3R, or pass a "
+                "recording with depth")
+
+    def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The camera's ground truth at the ground-truth file's stamps: (stamps_ns (K,) int64,
+        map_from_cam (K, 4, 4) float64); empty arrays without one (`no_pose_source_reason`)."""
+        return self._gt_stamps_ns.copy(), self._gt_poses.copy()
+
+
+def euroc_folder_hint(path: str) -> str:
+    """For a folder that looks like an EuRoC/ASL camera folder (itself, ``cam0`` or
+    ``mav0/cam0``: a ``data/`` of images beside a camera ``sensor.yaml``) but lacks the
+    ``data.csv`` that lists the images: what it is and the command that writes data.csv (the
+    EuRoC file names are their stamps in ns); '' for another folder."""
+    for rel in ("mav0/cam0", "cam0", "."):
+        cam = os.path.normpath(os.path.join(path, rel))
+        if (os.path.isdir(os.path.join(cam, "data"))
+                and os.path.isfile(os.path.join(cam, "sensor.yaml"))
+                and not os.path.exists(os.path.join(cam, "data.csv"))):
+            break
+    else:
+        return ""
+    data = os.path.join(cam, "data")
+    return (f"{cam} looks like an EuRoC/ASL camera folder (images in {data}, sensor.yaml) "
+            f"without the data.csv that lists them ('#timestamp [ns],filename' a line): write "
+            f"it, e.g. for images named by their ns stamps: (cd {shlex.quote(cam)} && (echo "
+            "'#timestamp [ns],filename'; for f in data/*.png; do n=${f#data/}; echo "
+            "\"${n%.png},$n\"; done) > data.csv)")
