@@ -1,5 +1,5 @@
-"""What kind of recording a folder holds (a TUM RGB-D folder, a rosbag2), for the messages
-that refuse a recording where a map is expected and the other way round."""
+"""What kind of recording a folder holds (a TUM RGB-D folder, an EuRoC/ASL dataset, a rosbag2),
+for the messages that refuse a recording where a map is expected and the other way round."""
 
 from __future__ import annotations
 
@@ -10,13 +10,19 @@ BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
 
 
 def recording_kind(folder: str) -> str:
-    """What recording ``folder`` looks like -- a TUM RGB-D folder, a rosbag2 -- named by the file
+    """What recording ``folder`` looks like -- a TUM RGB-D folder, a rosbag2, an EuRoC/ASL
+    dataset (its root, mav0 or a camera folder of data.csv and data/) -- named by the file
     that shows it (for messages: "a TUM RGB-D folder: it has rgb.txt"); '' when neither or
     unreadable."""
     if os.path.isfile(os.path.join(folder, "rgb.txt")):
         return "a TUM RGB-D folder: it has rgb.txt"
     if os.path.isfile(os.path.join(folder, "metadata.yaml")):
         return "a rosbag2: it has metadata.yaml"
+    for cam in ("mav0/cam0", "cam0", ""):  # the dataset root, mav0, a camera folder
+        csv = os.path.join(cam, "data.csv") if cam else "data.csv"
+        if (os.path.isfile(os.path.join(folder, csv))
+                and os.path.isdir(os.path.join(folder, cam, "data"))):
+            return f"an EuRoC/ASL dataset folder: it has {csv}"
     try:
         bags = sorted(n for n in os.listdir(folder) if n.lower().endswith(BAG_STORAGE_SUFFIXES))
     except OSError:

@@ -233,9 +233,11 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
     source does not say (a TUM folder without groundtruth.txt, a bag read without tf).
 
     The poses come from ``trajectory`` (what it is, its stamps), else a TUM folder's
-    groundtruth.txt, else tf (`BagSequence.no_pose_reason`, `no_pose_gap_s`)."""
+    groundtruth.txt (an EuRoC/ASL folder's ``groundtruth_file``), else tf
+    (`BagSequence.no_pose_reason`, `no_pose_gap_s`)."""
     if trajectory is None and callable(getattr(source, "groundtruth", None)):
-        gt_txt = os.path.join(str(getattr(source, "folder", "")), "groundtruth.txt")
+        gt_txt = getattr(source, "groundtruth_file", None) or os.path.join(  # EuRoC's: own
+            str(getattr(source, "folder", "")), "groundtruth.txt")
         if not os.path.isfile(gt_txt):
             return None
         trajectory = (gt_txt, source.groundtruth()[0])  # type: ignore[attr-defined]

@@ -117,7 +117,9 @@ def _header_order_problem(header: List[Tuple[int, str]], layout: str) -> str:
             return (f"{lineno}: an EuRoC ground-truth CSV (timestamp [ns], p_RS_R x y z, q_RS "
                     f"w x y z, ...: the body's pose, quaternion w first), not a TUM trajectory "
                     f"'{layout}': convert it to TUM with the quaternion's w last (e.g. 'evo_traj "
-                    "euroc FILE --save_as_tum') and the body-to-camera transform applied")
+                    "euroc FILE --save_as_tum') and the body-to-camera transform applied, or "
+                    "leave it out: the dataset folder given as SOURCE gives its frames the "
+                    "camera's poses from it")
         order = "".join(m.group(1) for m in map(_QUATERNION_COLUMN.search, names) if m)
         if len(order) == 4 and sorted(order) == list("wxyz") and order != "xyzw":
             return (f"{lineno}: its header '{text.strip()}' names the quaternion components in "

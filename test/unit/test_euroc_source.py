@@ -252,3 +252,27 @@ def test_build_map_reads_an_euroc_folder_with_camera_poses(tmp_path, tiny_ckpt, 
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "has no depth images" in err[0], err
 
+
+def test_frames_outside_the_ground_truth_are_explained_naming_its_csv(tmp_path):
+    """build-map's 'no frame has a pose' reason reads the EuRoC ground truth's stamps (it
+    looked for cam0/groundtruth.txt only: no reason given)."""
+    from mast3r_ros.core.config import PoseAtStampConfig
+    from mast3r_ros.replay.pipeline import _why_no_pose
+
+    euroc_tree(tmp_path)
+    gt = tmp_path / "mav0" / "state_groundtruth_estimate0" / "data.csv"
+    gt.write_text(gt.read_text().replace(str(T0)[:6], str(T0 + 10**13)[:6]))  # hours later
+    source = open_source(str(tmp_path))
+    assert not any(f.map_from_cam is not None for f in source)
+    why = _why_no_pose(source, None, list(source.stamps_ns), PoseAtStampConfig())
+    assert why and str(gt) in why, why
+
+
+def test_an_euroc_folder_is_named_as_a_recording(tmp_path):
+    """Where a map is expected (localize --map): named a recording, as TUM folders are."""
+    from mast3r_ros.core.recordings import recording_kind
+
+    euroc_tree(tmp_path)
+    assert recording_kind(str(tmp_path)) == (
+        "an EuRoC/ASL dataset folder: it has mav0/cam0/data.csv")
+    assert recording_kind(str(tmp_path / "mav0" / "cam0")).endswith("it has data.csv")
