@@ -29,6 +29,7 @@ from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .euroc import EurocSequence, euroc_camera_folder, euroc_folder_hint
+from .kitti import KittiSequence, kitti_sequence
 from .tum import TumSequence
 from .tum_trajectory import associate_pairs_fix, is_associate_pair
 
@@ -380,7 +381,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                          f"{options.run}")
     # image_rectified (rosbag2 only): a file of P alone (K all zero) is read through P
     rectified = (options.image_rectified and not is_tum_folder(path)
-                 and euroc_camera_folder(path) is None)
+                 and euroc_camera_folder(path) is None and kitti_sequence(path) is None)
     cam = (load_camera_info_yaml(options.camera_info, rectified) if options.camera_info
            else None)
     cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
@@ -391,9 +392,11 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         raise InputError(loop_text("source", path)
                          or f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
     euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
-    if is_tum_folder(path) or euroc is not None:
-        what = ("TUM folder (it has rgb.txt)" if euroc is None else
-                f"EuRoC/ASL dataset folder (its camera {euroc})")
+    kitti = None if is_tum_folder(path) or euroc else kitti_sequence(path)
+    if is_tum_folder(path) or euroc is not None or kitti is not None:
+        what = ("TUM folder (it has rgb.txt)" if euroc is None and kitti is None else
+                f"EuRoC/ASL dataset folder (its camera {euroc})" if kitti is None else
+                "KITTI odometry sequence folder")
         if options.run is not None:
             raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "
                              f"{path} is a {what}")
@@ -405,9 +408,14 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
                              f"{what}; drop them")
-        if euroc is not None and options.depth_scale is not None:
-            raise InputError(f"--depth-scale: {path} is an EuRoC/ASL dataset folder, which has "
-                             "no depth images to scale; drop it")
+        if (euroc or kitti) is not None and options.depth_scale is not None:
+            raise InputError(f"--depth-scale: {path} is a {what}, which has no depth images "
+                             "to scale; drop it")
+        if kitti is not None:
+            return KittiSequence(path, camera_info=cam,
+                                 sync_tolerance_s=options.sync_tolerance_s,
+                                 pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
+                                 camera_info_name=cam_name, before_index=options.before_index)
         if euroc is not None:
             return EurocSequence(euroc, camera_info=cam,
                                  sync_tolerance_s=options.sync_tolerance_s,

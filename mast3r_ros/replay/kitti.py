@@ -1,0 +1,232 @@
+"""KITTI odometry sequence folders as a frame source, without ROS.
+
+The layout (the KITTI odometry benchmark's devkit readme): ``dataset/sequences/NN/`` holds
+``image_0`` / ``image_1`` (the left and right grey cameras) and, in the colour download,
+``image_2`` / ``image_3`` (left and right colour), each ``000000.png``, ``000001.png``, ...;
+``times.txt`` (one stamp a line, seconds since the sequence's start, one per image index) and
+``calib.txt`` (``P0:`` .. ``P3:``, each 12 numbers: the row-major 3x4 projection matrix of
+rectified camera i, which maps a point in the rectified camera-0 frame to camera i's pixels;
+``Tr:`` the Velodyne's pose, not read). The images are undistorted and rectified. Ground truth,
+for sequences 00-10 only, is ``dataset/poses/NN.txt``: one row-major 3x4 matrix a line, the
+pose of camera 0 at that image index in the frame of its first pose (map_from_cam0).
+
+Camera i's pose: ``P_i = K_i [I | t_i]`` (the rectified cameras share camera 0's orientation),
+so a point ``X`` in camera 0's frame is ``X + t_i`` in camera i's, ``t_i = inv(K_i) @
+P_i[:, 3]``, and ``map_from_cam_i = map_from_cam0 @ translation(-t_i)``: camera 2 (P2[0, 3] ~
++45 px at fx ~ 718) sits ~6 cm left of camera 0 (x = -0.06 m), camera 1 (-386 px) 0.54 m right.
+The intrinsics are ``K_i = P_i[:, :3]`` with no distortion, at the first image's size.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Callable, List, Optional, Tuple
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from ..core.config import PoseAtStampConfig
+from ..core.errors import InputError
+from ..core.image_codec import read_image_file
+from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
+from ..core.text_files import decode_text, encoding_name
+from ..core.trajectory import check_pose_rule
+from ..core.types import CameraIntrinsics, check_camera_info_arg
+from .tum import TumSequence
+from .tum_trajectory import PathLike, _parse_stamp_ns
+
+log = logging.getLogger(__name__)
+
+CAMERAS = ("image_0", "image_1", "image_2", "image_3")
+
+
+def kitti_sequence(path: PathLike) -> Optional[Tuple[Path, str]]:
+    """(sequence folder, camera folder name) of a KITTI odometry sequence given as ``path``: the
+    sequence folder (``sequences/NN``: its ``image_0``, else ``image_2``) or one of its camera
+    folders (``sequences/NN/image_2``); None when ``path`` is neither. A sequence folder has
+    ``times.txt`` and ``calib.txt`` beside an ``image_N`` folder."""
+    path = Path(path)
+    if path.name in CAMERAS and path.is_dir():
+        seq, names = path.parent, [path.name]
+    else:
+        seq, names = path, [n for n in ("image_0", "image_2", "image_1", "image_3")
+                            if (path / n).is_dir()]
+    if names and all((seq / f).is_file() for f in ("times.txt", "calib.txt")):
+        return seq, names[0]
+    return None
+
+
+def _lines(path: Path) -> List[Tuple[int, str]]:
+    """The non-blank lines of a KITTI text file -> (1-based line number, text stripped)."""
+    try:
+        data = path.read_bytes()
+        text = decode_text(data)
+    except OSError as err:
+        raise InputError(f"cannot read {path}: {err.strerror or err}") from None
+    except UnicodeDecodeError as err:
+        raise InputError(f"{path} is not a {encoding_name(data)} text file (byte {err.start}: "
+                         f"{err.reason})") from None
+    return [(n, line.strip()) for n, line in enumerate(text.splitlines(), start=1)
+            if line.strip()]
+
+
+def _twelve(values: List[str], path: Path, lineno: int, what: str) -> np.ndarray:
+    """12 numbers -> a 3x4 float64 matrix (row-major); `InputError` naming ``path:lineno``."""
+    try:
+        out = np.array([float(v) for v in values], dtype=np.float64)
+    except ValueError as err:
+        raise InputError(f"{path}:{lineno}: {what}: non-numeric value ({err})") from None
+    if out.size != 12:
+        raise InputError(f"{path}:{lineno}: {what} must be 12 numbers (a row-major 3x4), got "
+                         f"{out.size}")
+    if not np.isfinite(out).all():
+        raise InputError(f"{path}:{lineno}: {what} holds a non-finite number")
+    return out.reshape(3, 4)
+
+
+def read_calib(path: Path) -> dict:
+    """``calib.txt`` -> {"P0": 3x4, ..., "Tr": 3x4} (float64); `InputError` naming
+    ``path:line`` for a line that is not ``NAME: 12 numbers``."""
+    out = {}
+    for lineno, line in _lines(path):
+        name, sep, rest = line.partition(":")
+        if not sep:
+            raise InputError(f"{path}:{lineno}: expected 'NAME: 12 numbers' (P0: ... P3:, Tr:), "
+                             f"got {line!r:.60}")
+        out[name.strip()] = _twelve(rest.split(), path, lineno, name.strip())
+    return out
+
+
+def read_kitti_poses(path: Path) -> np.ndarray:
+    """A KITTI pose file (``poses/NN.txt``: a row-major 3x4 map_from_cam0 a line) -> (N, 4, 4)
+    float64, each rotation made exactly orthonormal. `InputError` naming ``path:line`` for a
+    line of other than 12 numbers or whose rotation block is no rotation within 1e-3."""
+    rows = _lines(path)
+    poses = np.tile(np.eye(4), (len(rows), 1, 1))
+    for i, (lineno, line) in enumerate(rows):
+        poses[i, :3] = _twelve(line.split(), path, lineno, "a pose")
+        rot = poses[i, :3, :3]
+        off = float(np.abs(rot.T @ rot - np.eye(3)).max())
+        if off > 1e-3 or np.linalg.det(rot) <= 0:
+            raise InputError(f"{path}:{lineno}: the pose's rotation block is no rotation (R^T R "
+                             f"differs from I by {off:.2g}): check the 12 numbers, row-major")
+        poses[i, :3, :3] = Rotation.from_matrix(rot).as_matrix()
+    return poses
+
+
+class KittiSequence(TumSequence):
+    """A KITTI odometry sequence's camera as a sequence of ``Frame``, as `TumSequence` gives a
+    TUM folder's (``frames_or_unreadable``, ``listed_pose_and_depth``, ``stamps_ns``: times.txt
+    in integer ns, ``groundtruth()``: the camera's poses at the frames' stamps).
+
+    ``path``: a sequence folder (camera ``image_0``, else ``image_2``) or a camera folder
+    (``image_0`` .. ``image_3``; `kitti_sequence`). Intrinsics from ``camera_info`` when given,
+    else calib.txt's ``P<i>`` (no distortion: the images are rectified) at the first image's
+    size. Frame ``k``'s ``map_from_cam`` is line ``k`` of ``../../poses/NN.txt`` (camera 0's)
+    moved to camera i (module docstring); None for every frame without that file (sequences
+    11-21: `no_pose_source_reason` says so). No depth (`no_depth_reason`). ``sync_tolerance_s``
+    and ``pose_at_stamp`` are checked as the other readers do; poses go by image index.
+
+    Raises `InputError` (naming ``file:line`` where there is one) for a bad times.txt, calib.txt
+    (its ``P<i>`` missing) or pose file, a pose file of another line count than times.txt, a
+    first image that cannot be read.
+    """
+
+    _IMAGE_LIST = "times.txt"
+
+    def __init__(
+        self,
+        path: PathLike,
+        camera_info: Optional[CameraIntrinsics] = None,
+        sync_tolerance_s: float = 0.02,
+        pose_at_stamp: Optional[PoseAtStampConfig] = None,
+        read_depth: bool = True,
+        camera_info_name: Optional[str] = None,
+        before_index: Optional[Callable[[], None]] = None,
+    ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
+        check_pose_rule(sync_tolerance_s, pose_at_stamp)
+        found = kitti_sequence(path)
+        if found is None:
+            raise InputError(f"{path} is no KITTI odometry sequence folder (times.txt, "
+                             "calib.txt, image_0/ or image_2/)")
+        self.folder, self.camera = found
+        index = int(self.camera[-1])
+        self.read_depth = bool(read_depth)
+        self.depth_units_per_m = 1.0  # no depth images: unused
+        calib_path = self.folder / "calib.txt"
+        calib = read_calib(calib_path)
+        p = calib.get(f"P{index}")
+        if p is None:
+            raise InputError(f"{calib_path} has no P{index}: the projection matrix of "
+                             f"{self.camera} (lines 'P0: 12 numbers' .. 'P3: ...')")
+        times = self.folder / "times.txt"
+        rows = _lines(times)
+        stamps = np.empty(len(rows), dtype=np.int64)
+        for i, (lineno, line) in enumerate(rows):
+            try:
+                stamps[i] = _parse_stamp_ns(line)
+            except (ValueError, ArithmeticError) as err:
+                raise InputError(f"{times}:{lineno}: expected one stamp in seconds, got "
+                                 f"{line!r:.60} ({err})") from None
+        if not stamps.size:
+            raise InputError(f"{times} lists no stamps (one a line, seconds, an image each)")
+        if np.any(np.diff(stamps) <= 0):
+            bad = int(np.flatnonzero(np.diff(stamps) <= 0)[0]) + 1
+            raise InputError(f"{times}:{rows[bad][0]}: stamp {rows[bad][1]} is not after the "
+                             "line before: times.txt lists one increasing stamp an image")
+        self._stamps_ns = stamps
+        self._rgb_paths = [self.folder / self.camera / f"{i:06d}.png" for i in range(len(rows))]
+        self.stamps_written: Tuple[str, bool] = (str(times), False)
+        self._sync_tolerance_s = sync_tolerance_s
+        self._depth_paths: List[Optional[Path]] = [None] * len(rows)
+        self._gt_unit_error: Optional[str] = None
+        self._said_exif = False
+        k = p[:, :3]
+        given = camera_info is not None
+        if camera_info is None:
+            first = read_image_file(self._rgb_paths[0])  # the size calib.txt does not state
+            camera_info = intrinsics_from_pinhole_file(
+                calib_path, first.shape[1], first.shape[0], k[0, 0], k[1, 1], k[0, 2], k[1, 2],
+                [], "plumb_bob")
+        self.intrinsics: CameraIntrinsics = check_camera_info_arg(camera_info)
+        self.camera_info_name = (camera_info_name or "the given camera_info") if given else None
+        self._intrinsics_source = self.camera_info_name or f"{calib_path} (P{index})"
+        if before_index is not None:
+            before_index()
+        cam_from_cam0 = np.eye(4)
+        cam_from_cam0[:3, 3] = np.linalg.solve(k, p[:, 3])  # t_i = inv(K_i) P_i[:, 3]
+        cam0_from_cam = np.linalg.inv(cam_from_cam0)
+        poses_path = self.folder.parent.parent / "poses" / f"{self.folder.name}.txt"
+        self._no_pose_reason: Optional[str] = None
+        self.groundtruth_file: Optional[str] = None
+        if poses_path.is_file():
+            cam0 = read_kitti_poses(poses_path)
+            if len(cam0) != len(stamps):
+                raise InputError(f"{poses_path} holds {len(cam0)} poses but {times} lists "
+                                 f"{len(stamps)} images: they are one a line, image by image "
+                                 "(another sequence's file?)")
+            self._gt_poses = cam0 @ cam0_from_cam
+            self.groundtruth_file = str(poses_path)
+        else:
+            self._gt_poses = np.zeros((0, 4, 4))
+            self._no_pose_reason = (
+                f"{poses_path} does not exist (KITTI gives ground truth for sequences 00-10 "
+                "only, in dataset/poses beside dataset/sequences): pass the camera's poses as "
+                "--trajectory FILE")
+        self._gt_stamps_ns = stamps[:len(self._gt_poses)].copy()
+        self._frame_poses = (self._gt_poses if len(self._gt_poses)
+                             else np.full((len(stamps), 4, 4), np.nan))
+        self._frame_pose_valid = np.full(len(stamps), len(self._gt_poses) > 0)
+        log.info("KITTI sequence %s, %s: %d images, no depth, %d with ground truth", self.folder,
+                 self.camera, len(self), int(self._frame_pose_valid.sum()))
+
+    def no_pose_source_reason(self) -> Optional[str]:
+        """Why no frame can have a pose (no poses/NN.txt), with the fix; None with one."""
+        return self._no_pose_reason
+
+    def no_depth_reason(self) -> Optional[str]:
+        """Why no frame has depth: a KITTI odometry sequence has no depth images."""
+        return (f"KITTI sequence {self.folder} has no depth images (the odometry benchmark "
+                "gives stereo images and Velodyne scans): build with --matcher mast3r and "
+                "points_source 'pointmap' (the defaults), which take the 3-D points from MASt3R")
