@@ -1,5 +1,6 @@
-"""What kind of recording a folder holds (a TUM RGB-D folder, an EuRoC/ASL dataset, a rosbag2),
-for the messages that refuse a recording where a map is expected and the other way round."""
+"""What kind of recording a folder holds (a TUM RGB-D folder, an EuRoC/ASL dataset, a KITTI
+odometry sequence, a rosbag2), for the messages that refuse a recording where a map is
+expected and the other way round."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ BAG_STORAGE_SUFFIXES = (".mcap", ".db3")
 
 def recording_kind(folder: str) -> str:
     """What recording ``folder`` looks like -- a TUM RGB-D folder, a rosbag2, an EuRoC/ASL
-    dataset (its root, mav0 or a camera folder of data.csv and data/) -- named by the file
+    dataset (its root, mav0 or a camera folder of data.csv and data/), a KITTI odometry
+    sequence (times.txt, calib.txt, image_N/) -- named by the file
     that shows it (for messages: "a TUM RGB-D folder: it has rgb.txt"); '' when neither or
     unreadable."""
     if os.path.isfile(os.path.join(folder, "rgb.txt")):
@@ -23,6 +25,10 @@ def recording_kind(folder: str) -> str:
         if (os.path.isfile(os.path.join(folder, csv))
                 and os.path.isdir(os.path.join(folder, cam, "data"))):
             return f"an EuRoC/ASL dataset folder: it has {csv}"
+    if (os.path.isfile(os.path.join(folder, "times.txt"))
+            and os.path.isfile(os.path.join(folder, "calib.txt"))
+            and any(os.path.isdir(os.path.join(folder, f"image_{i}")) for i in range(4))):
+        return "a KITTI odometry sequence: it has times.txt and calib.txt"
     try:
         bags = sorted(n for n in os.listdir(folder) if n.lower().endswith(BAG_STORAGE_SUFFIXES))
     except OSError:

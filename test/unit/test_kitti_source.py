@@ -129,3 +129,11 @@ def test_build_map_reads_a_kitti_sequence(tmp_path, tiny_ckpt):
     assert len(m) >= 2 and 0 in set(m.stamps_ns().tolist())
     for stamp, pose in zip(m.stamps_ns(), m.poses()):
         np.testing.assert_allclose(pose, frames[int(stamp)], atol=1e-6)
+
+
+def test_the_dataset_folder_names_its_sequences_to_pass(tmp_path):
+    """dataset/ given as SOURCE (holding sequences/NN): named with the sequence to pass."""
+    seq = kitti_tree(tmp_path)
+    with pytest.raises(InputError, match=r"it holds recordings: pass one of them as SOURCE "
+                                         rf"\({seq}\)"):
+        open_source(str(tmp_path / "dataset"))
