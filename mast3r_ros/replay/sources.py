@@ -1,5 +1,5 @@
-"""Opening a recording: a TUM RGB-D folder, an EuRoC/ASL dataset folder (`EurocSequence`) or a
-rosbag2, as one kind of frame source.
+"""Opening a recording: a TUM RGB-D folder, an EuRoC/ASL dataset folder (`EurocSequence`), a
+KITTI odometry sequence (`KittiSequence`) or a rosbag2, as one kind of frame source.
 
 Both readers get the same things in the same types: intrinsics as one `CameraIntrinsics` (read
 once from a camera_info YAML when one is given), the image/depth association tolerance, and the
@@ -365,16 +365,17 @@ def _not_a_recording(path: str) -> Optional[str]:
 def open_source(path: str, options: SourceOptions = SourceOptions(),
                 pose_at_stamp: Optional[PoseAtStampConfig] = None) -> FrameSource:
     """A TUM folder (has rgb.txt), an EuRoC/ASL dataset folder (its root, mav0 or a camera
-    folder of data.csv and data/: `EurocSequence`) or a rosbag2 (folder with metadata.yaml, .mcap,
-    .db3 file).
+    folder of data.csv and data/: `EurocSequence`), a KITTI odometry sequence (sequences/NN or
+    its image_N: `KittiSequence`) or a rosbag2 (folder with metadata.yaml, .mcap, .db3 file).
 
     ``options.depth_scale`` (raw depth units per metre) overrides the readers' defaults: TUM
     PNGs 5000, rosbag2 REP-118 (16UC1 millimetres: 1000, 32FC1 metres: 1). The source's
     ``depth_units_per_m`` says which one is used. Raises `InputError` when the path does not
     exist, is none of them (a folder of images without rgb.txt, a keyframe map, any other file:
     said in one line before rosbags is asked) or cannot be read as the one it is, or for a
-    rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM or EuRoC folder (and
-    ``depth_scale`` with an EuRoC one, which has no depth), which would otherwise be ignored.
+    rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM, EuRoC or KITTI folder
+    (and ``depth_scale`` with the last two, which have no depth), which would otherwise be
+    ignored.
     """
     if options.run is not None and options.run < 1:
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
