@@ -277,8 +277,11 @@ class ErrorThrottle:
     after ``traceback_interval_s``. Ten identical failing frames in a few seconds thus give one
     traceback and at most one more line. At most ``max_keys`` keys are remembered; the one
     reported least recently is forgotten first, so an error that keeps recurring is not pushed
-    out (and its traceback logged again) by a stream of rare ones. Not thread-safe (one worker
-    thread uses it).
+    out (and its traceback logged again) by a stream of rare ones.
+
+    Thread-safe: the worker thread (frame errors) and the executor thread (an exception that
+    escaped ``spin()``) report to the same throttle; each `report` holds a lock, so a key is
+    never new twice (two tracebacks) nor a repeat lost.
     """
 
     def __init__(self, line_interval_s: float = 10.0, traceback_interval_s: float = 300.0,
@@ -287,8 +290,14 @@ class ErrorThrottle:
         self.traceback_interval_s = float(traceback_interval_s)
         self.max_keys = int(max_keys)
         self._state: Dict[str, List[float]] = {}   # key -> [last traceback, last line, repeats]
+        self._lock = threading.Lock()
 
     def report(self, key: str, now_s: float) -> ErrorReport:
+        """What to log for one occurrence of ``key`` at ``now_s`` (monotonic seconds)."""
+        with self._lock:
+            return self._report(key, now_s)
+
+    def _report(self, key: str, now_s: float) -> ErrorReport:
         st = self._state.pop(key, None)
         if st is not None:
             self._state[key] = st               # the most recently reported key goes last

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from types import SimpleNamespace as NS
 
 import cv2
@@ -178,6 +180,45 @@ def test_an_error_that_keeps_recurring_is_not_pushed_out_by_rare_ones():
         t.report(f"rare {chr(65 + k % 26)}{k // 26}", float(k))
         tracebacks += t.report("often", float(k)).traceback
     assert tracebacks == 0 and len(t._state) == 4
+
+
+class _YieldingKey(str):
+    """An error key whose hashing gives the GIL away, so that threads interleave inside
+    `ErrorThrottle.report` (between its table's pop and re-insert) on every call."""
+
+    def __hash__(self):
+        time.sleep(0)
+        return str.__hash__(self)
+
+
+def test_error_throttle_used_from_two_threads_counts_every_report_once():
+    """The worker thread (frame errors) and the executor thread (an exception escaping
+    ``spin()``) share the node's throttle. Unlocked, a thread that found a key missing while
+    another held it popped reported it as new (a second traceback), and repeats were lost."""
+    t = ErrorThrottle(line_interval_s=1e9, traceback_interval_s=1e9, max_keys=2)
+    threads, per_thread = 6, 150
+    keys = [_YieldingKey("inference|RuntimeError|x"), _YieldingKey("executor|KeyError|y")]
+    start = threading.Barrier(threads)
+    reports = {k: [] for k in keys}
+
+    def hammer(i):
+        start.wait()
+        key = keys[i % 2]
+        for _ in range(per_thread):
+            reports[key].append(t.report(key, 0.0))   # list.append is atomic
+
+    pool = [threading.Thread(target=hammer, args=(i,)) for i in range(threads)]
+    for th in pool:
+        th.start()
+    for th in pool:
+        th.join()
+    n = threads // 2 * per_thread
+    for key in keys:
+        assert len(reports[key]) == n
+        assert sum(r.traceback for r in reports[key]) == 1       # one traceback per key
+        assert sum(r.line for r in reports[key]) == 1
+        final = t.report(key, 2e9)                              # every repeat was counted
+        assert final.traceback and final.repeats == n - 1
 
 
 def test_tf_buffer_is_cleared_only_when_a_lookup_fails_after_time_went_back():
