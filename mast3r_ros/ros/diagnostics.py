@@ -110,6 +110,13 @@ class DiagnosticsWindow:
         ``gates.max_focal_error``), starting it over."""
         self.focal = RunFocalEvidence(tolerance, NODE_MAX_FRAMES)
 
+    def cleaned_up(self) -> None:
+        """The node released its configuration (cleanup, shutdown, error): what configure said
+        about it (`config_warning`: the map's frame against ``map_frame``, ...) is no longer
+        reported; a bad start-up parameter value still in force stays."""
+        self.config_warning = ""
+        self.configuring_since_s = None
+
     def start(self, t_s: float) -> None:
         """Mark activation: the no-image timer counts from here, and the window's frames are
         this activation's (those of an earlier one are dropped: its success rate, inliers and

@@ -1,11 +1,15 @@
 """What the node's executor-thread callbacks decide (no rclpy): the TF re-broadcast tick, the
-steady one-second tick, /initialpose, and a node clock that jumps back seen by any of them.
+steady one-second tick, /initialpose, a node clock that jumps back seen by any of them, and the
+teardown of the transitions (deactivate, cleanup, shutdown, error; `main` at exit).
 
 A mixin of `node.LocalizerNode` over `processing.FrameProcessing` (the state it shares with the
 worker thread: ``_lock``, ``_tracking``, ``_diag``, ``_tf_timeline``, ``_tf``, ``_outputs``,
-``_cfg``, ``_active``, ``get_clock``, ``get_logger``, ``lookup_errors``). The node's callbacks only
-call these methods, so the wiring is tested without ROS (test_ros_clock_jumps); test/ros runs the
-same through rclpy.
+``_cfg``, ``_active``, ``get_clock``, ``get_logger``, ``lookup_errors``; for the teardown also
+``_bond``, ``_worker``, ``_exiting``, ``_join_timeout_s``, ``_worker_stopped``, ``_localizer``,
+``_camera_info``, the activate-time entities ``_image_sub``, ``_info_sub``, ``_initialpose_sub``,
+``_relocalize_srv``, ``_tf_timer`` and rclpy's ``destroy_subscription``, ``destroy_service``,
+``destroy_timer``). The node's callbacks only call these methods, so the wiring is tested
+without ROS (test_ros_clock_jumps, test_ros_teardown); test/ros runs the same through rclpy.
 
 A node clock that jumps back more than a second (``ros2 bag play --loop --clock`` with
 ``use_sim_time``, a simulator reset) resets the tracking (its held map->odom is the old
@@ -19,6 +23,7 @@ import dataclasses
 import time
 from typing import Any
 
+from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
@@ -151,6 +156,71 @@ class ExecutorSide(FrameProcessing):
             self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry is the "
                                       "latest in the TF buffer, which may still be the old "
                                       "timeline's (set the pose again if the robot is misplaced)")
+
+
+    # ------------------------------------------------------------------ teardown
+    def _teardown_active(self) -> bool:
+        """Stop taking frames (the one in inference is waited for, bounded), then destroy what
+        activate created. Runs on the executor thread (a transition) or after the executor
+        stopped (main). The bond ends first, as nav2_util's destroyBond on deactivate. Returns
+        False when the frame in inference outlived the wait."""
+        self._bond.stop()
+        self._active = False
+        paused = self._worker.pause(self._join_timeout_s)
+        if not paused and not self._exiting.is_set():
+            self.get_logger().error(
+                f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
+        for attr, destroy in (("_image_sub", self.destroy_subscription),
+                              ("_info_sub", self.destroy_subscription),
+                              ("_initialpose_sub", self.destroy_subscription),
+                              ("_relocalize_srv", self.destroy_service),
+                              ("_tf_timer", self.destroy_timer)):
+            handle = getattr(self, attr)
+            if handle is not None:
+                setattr(self, attr, None)
+                destroy(handle)
+        return paused
+
+    def _teardown_configured(self) -> None:
+        """Release what configure and activate made (cleanup, shutdown, error, and `main` at
+        exit): the worker is stopped (bounded), then the bond, TF and publishers go (a frame
+        still in inference after the wait finds their publish gates closed and publishes
+        nothing), then the model, unless its thread is still in a frame. Each step runs when
+        the one before it failed (logged); /diagnostics stops reporting the configuration."""
+        paused = self._teardown_active()
+        # the inference thread ends with the model it runs; if a frame is still in inference
+        # after the timeout, the model is not freed under it (the process exit frees it). A
+        # pause that already waited its timeout is not waited for a second time.
+        self._worker_stopped = self._worker.stop(self._join_timeout_s if paused else 0.0)
+        if not self._worker_stopped and not self._exiting.is_set():
+            self.get_logger().error(
+                f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
+                "its model is left to the process exit")
+        self._bond.close()                      # stop (above) and its publisher
+        tf, self._tf = self._tf, None
+        if tf is not None:
+            for problem in tf.close():          # never raises: the model is released below
+                self.get_logger().error(problem)
+        outputs, self._outputs = self._outputs, None
+        if outputs is not None:
+            try:
+                outputs.close()
+            except Exception as err:  # noqa: BLE001 - the model is released below all the same
+                self.get_logger().error(f"destroying the publishers failed: {err!r}")
+        self._release_localizer()
+        self._cfg = None
+        self._camera_info = None
+        self._intrinsics = mf.IntrinsicsCache()
+        with self._lock:                        # the configuration's warning goes with it
+            self._diag.cleaned_up()
+
+    def _release_localizer(self) -> None:
+        localizer, self._localizer = self._localizer, None
+        if localizer is not None and self._worker_stopped:
+            try:
+                localizer.close()
+            except Exception as err:  # noqa: BLE001 - releasing must not stop the teardown
+                self.get_logger().error(f"releasing the localizer failed: {err!r}")
 
 
 def clock_jump_warning(jump: ClockJump) -> str:

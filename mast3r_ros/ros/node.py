@@ -9,7 +9,7 @@ errors), `shutdown` (publish gates, exit order) and `bond_state` (Nav2's bond, o
 
 The per-frame path (admit, prepare, localize, publish) is the mixin `processing.FrameProcessing`;
 what the executor-thread callbacks decide (TF tick, steady tick, /initialpose, a node clock that
-jumps back) is its subclass `executor_side.ExecutorSide`.
+jumps back) and the transitions' teardown is its subclass `executor_side.ExecutorSide`.
 
 Threads. The image callback counts the image and stores it in a one-slot queue (an older one
 waiting there is dropped); a worker thread (`worker.LatestMessageWorker`) decodes, looks up TF at
@@ -288,60 +288,6 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self.get_logger().info(f"active: localizing images from {topic}")
         self._bond.start(n.bond_heartbeat_period)  # as nav2_util's createBond on activate
         return result
-
-    # ------------------------------------------------------------------ teardown
-    def _teardown_active(self) -> bool:
-        """Stop taking frames (the one in inference is waited for, bounded), then destroy what
-        activate created. Runs on the executor thread (a transition) or after the executor
-        stopped (main). The bond ends first, as nav2_util's destroyBond on deactivate. Returns
-        False when the frame in inference outlived the wait."""
-        self._bond.stop()
-        self._active = False
-        paused = self._worker.pause(self._join_timeout_s)
-        if not paused and not self._exiting.is_set():
-            self.get_logger().error(
-                f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
-        for attr, destroy in (("_image_sub", self.destroy_subscription),
-                              ("_info_sub", self.destroy_subscription),
-                              ("_initialpose_sub", self.destroy_subscription),
-                              ("_relocalize_srv", self.destroy_service),
-                              ("_tf_timer", self.destroy_timer)):
-            handle = getattr(self, attr)
-            if handle is not None:
-                setattr(self, attr, None)
-                destroy(handle)
-        return paused
-
-    def _teardown_configured(self) -> None:
-        paused = self._teardown_active()
-        # the inference thread ends with the model it runs; if a frame is still in inference
-        # after the timeout, the model is not freed under it (the process exit frees it). A
-        # pause that already waited its timeout is not waited for a second time.
-        self._worker_stopped = self._worker.stop(self._join_timeout_s if paused else 0.0)
-        if not self._worker_stopped and not self._exiting.is_set():
-            self.get_logger().error(
-                f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
-                "its model is left to the process exit")
-        self._bond.close()                      # stop (above) and its publisher
-        tf, self._tf = self._tf, None
-        if tf is not None:
-            for problem in tf.close():          # never raises: the model is released below
-                self.get_logger().error(problem)
-        outputs, self._outputs = self._outputs, None
-        if outputs is not None:
-            outputs.close()
-        self._release_localizer()
-        self._cfg = None
-        self._camera_info = None
-        self._intrinsics = mf.IntrinsicsCache()
-
-    def _release_localizer(self) -> None:
-        localizer, self._localizer = self._localizer, None
-        if localizer is not None and self._worker_stopped:
-            try:
-                localizer.close()
-            except Exception as err:  # noqa: BLE001 - releasing must not stop the teardown
-                self.get_logger().error(f"releasing the localizer failed: {err!r}")
 
     def begin_exit(self, join_timeout_s: float = EXIT_JOIN_TIMEOUT_S) -> None:
         """For main(): the process is ending. Publishing errors become silent and the worker

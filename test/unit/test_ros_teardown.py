@@ -1,0 +1,141 @@
+"""The node's teardown (deactivate, cleanup, shutdown, error, `main` at exit) without ROS
+(`ros/executor_side.py`), on the fake host of test_ros_clock_jumps: what goes in which order,
+what /diagnostics says after it, and a frame still in inference while it runs."""
+
+from __future__ import annotations
+
+import threading
+
+from test_ros_clock_jumps import Host as ClockHost
+from test_ros_processing import Localizer, image, stamp
+
+from mast3r_ros.ros.diagnostics import STALE
+from mast3r_ros.ros.worker import LatestMessageWorker
+
+
+class Recorder:
+    """Fake bond, worker, TF client, publishers and model writing what is done to them into
+    one list, in order."""
+
+    def __init__(self, events, name, fail=None):
+        self.events, self.name, self.fail = events, name, fail
+
+    def __getattr__(self, method):
+        def call(*args):
+            self.events.append(f"{self.name}.{method}")
+            if method == self.fail:
+                raise RuntimeError(f"{self.name}.{method} failed")
+            return [] if method == "close" and self.name == "tf" else True
+        return call
+
+
+class Host(ClockHost):
+    """A configured, active node with the entities activate creates."""
+
+    def __init__(self, fail=None, **node):
+        super().__init__(**node)
+        self.events = []
+        fail = fail or {}
+        for attr in ("bond", "worker", "tf", "outputs", "localizer"):
+            setattr(self, f"_{attr}", Recorder(self.events, attr, fail.get(attr)))
+        for attr in ("image_sub", "info_sub", "initialpose_sub", "relocalize_srv", "tf_timer"):
+            setattr(self, f"_{attr}", attr)
+        self._join_timeout_s = 30.0
+        self._worker_stopped = True
+
+    def destroy_subscription(self, sub):
+        self.events.append(f"destroy {sub}")
+
+    destroy_service = destroy_timer = destroy_subscription
+
+    def diagnostics(self):
+        with self._lock:
+            summary = self._diag.summary(1e9, self._tracking.track, self._active)
+        return summary, dict(summary.values)
+
+
+def test_cleanup_stops_reporting_the_configuration_warning():
+    """A map_frame other than the map's is said on /diagnostics while configured; after cleanup
+    that configuration is gone (a new map_frame may be set before the next configure), so the
+    status must not keep saying it (it stayed until the next configure replaced it)."""
+    host = Host()
+    host._diag.config_warning = "map built in frame 'world', map_frame is 'map'"
+    assert host.diagnostics()[1]["config_warning"].startswith("map built")
+    host._teardown_configured()
+    summary, values = host.diagnostics()
+    assert values["config_warning"] == "none" and values["config_error"] == "none"
+    assert summary.level == STALE and values["state"] == "inactive"
+
+
+def test_a_bad_start_up_parameter_stays_on_diagnostics_after_cleanup():
+    host = Host()
+    host._diag.parameter_errors = "parameter 'tf_publish_rate': out of range"
+    host._teardown_configured()
+    assert "tf_publish_rate" in host.diagnostics()[1]["config_error"]
+
+
+def test_teardown_stops_the_worker_before_its_publishers_go_and_frees_the_model_last():
+    """The frame in inference is waited for before the activate-time entities are destroyed,
+    the worker is stopped before the TF client and publishers it publishes through are closed,
+    and the model goes last (never under a running frame)."""
+    host = Host()
+    host._teardown_configured()
+    assert host.events == [
+        "bond.stop", "worker.pause", "destroy image_sub", "destroy info_sub",
+        "destroy initialpose_sub", "destroy relocalize_srv", "destroy tf_timer",
+        "worker.stop", "bond.close", "tf.close", "outputs.close", "localizer.close"]
+    assert not host._active and host._tf is None and host._outputs is None
+    assert host._localizer is None and host._cfg is None and host._image_sub is None
+
+
+def test_publishers_failing_to_close_still_release_the_model():
+    """A publisher that cannot be destroyed is logged; the model (GPU memory) is released all
+    the same (the error ended the teardown before it)."""
+    host = Host(fail={"outputs": "close"})
+    host._teardown_configured()
+    assert host.events[-2:] == ["outputs.close", "localizer.close"]
+    assert any("destroying the publishers failed" in m for lvl, m in host.logger.lines
+               if lvl == "error")
+    assert host._localizer is None and host._cfg is None
+
+
+class BlockingLocalizer(Localizer):
+    def __init__(self):
+        super().__init__()
+        self.entered, self.release, self.closed = threading.Event(), threading.Event(), False
+
+    def localize(self, *a, **k):
+        self.entered.set()
+        assert self.release.wait(10.0)
+        return super().localize(*a, **k)
+
+    def close(self):
+        self.closed = True
+
+
+def test_a_frame_outliving_cleanup_publishes_nothing_and_keeps_its_model():
+    """Cleanup while a frame is in inference longer than the join timeout: the publishers are
+    closed under it, the frame then ends without publishing, and its model is not freed under
+    it (the process exit or a later stop frees the thread)."""
+    host = ClockHost()
+    host.destroy_subscription = host.destroy_service = host.destroy_timer = lambda e: None
+    host._localizer = localizer = BlockingLocalizer()
+    published = []
+    host._outputs = Recorder(published, "outputs")
+    host._bond = Recorder([], "bond")
+    host._tf.close = lambda: []
+    host._image_sub = host._info_sub = host._initialpose_sub = "sub"
+    host._relocalize_srv = host._tf_timer = "entity"
+    host._worker = worker = LatestMessageWorker(host._process, lambda: host._active,
+                                                lambda: None, host._on_worker_error)
+    host._join_timeout_s, host._worker_stopped = 0.0, True
+    worker.start()
+    worker.offer(image(stamp(0)))
+    assert localizer.entered.wait(10.0)
+    host._teardown_configured()
+    assert not host._worker_stopped and not localizer.closed and host._outputs is None
+    assert any("did not stop" in m for lvl, m in host.logger.lines if lvl == "error")
+    localizer.release.set()
+    assert worker.stop(10.0)
+    assert published == ["outputs.close"] and localizer.calls == 1 and not localizer.closed
+    assert host.logger.tracebacks() == 0
