@@ -95,6 +95,10 @@ class DiagnosticsWindow:
         # values still in force (`params.startup_errors_text`), the last configure's failure
         self.parameter_errors = ""
         self.configure_error = ""
+        # why the last lifecycle transition other than configure failed (activate, deactivate,
+        # cleanup: the node is not active); "" once a transition succeeds
+        self.transition_error = ""
+        self.finalized = False  # shut down (lifecycle 'finalized'): it cannot be configured
         self.last_t_s: Optional[float] = None
         self.started_t_s: Optional[float] = None
         # set by the node while configure builds the model (monotonic s), else None
@@ -170,7 +174,8 @@ class DiagnosticsWindow:
         arr = self.arrivals
         values = [
             ("state", track.value if active else
-             "configuring" if self.configuring_since_s is not None else "inactive"),
+             "configuring" if self.configuring_since_s is not None else
+             "finalized" if self.finalized else "inactive"),
             ("rate_hz", _fmt(rate, 2)),
             ("arrival_rate_hz", _fmt(arr.rate_hz(now_s, self.started_t_s), 2)),
             ("success_rate", _fmt(len(ok) / len(recs), 2) if recs else "nan"),
@@ -198,9 +203,13 @@ class DiagnosticsWindow:
 
     def _config_error(self) -> str:
         """Why configure fails or failed, while that holds: the last configure's error (cleared
-        by a configure that succeeds), else bad start-up parameter values still in force."""
+        by a configure that succeeds), else the failure of the last transition (activate,
+        deactivate, cleanup; cleared by one that succeeds), else bad start-up parameter values
+        still in force."""
         if self.configure_error:
             return f"configure failed: {self.configure_error}"
+        if self.transition_error:
+            return self.transition_error
         if self.parameter_errors:
             return ("invalid parameter values, configure will fail until they are set right: "
                     + self.parameter_errors)
@@ -221,6 +230,9 @@ class DiagnosticsWindow:
             if self.configuring_since_s is not None:
                 return STALE, (f"configuring: loading the model and the map "
                                f"({now_s - self.configuring_since_s:.0f} s so far)")
+            if self.finalized:
+                return STALE, ("shut down (lifecycle state finalized): restart the node to "
+                               "localize again")
             error = self._config_error()
             if error:
                 return ERROR, error

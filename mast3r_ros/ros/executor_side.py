@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from typing import Any
+import traceback
+from collections.abc import Callable
+from typing import Any, Optional
 
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
@@ -157,6 +159,41 @@ class ExecutorSide(FrameProcessing):
                                       "latest in the TF buffer, which may still be the old "
                                       "timeline's (set the pose again if the robot is misplaced)")
 
+
+    # ------------------------------------------------------------------ transitions
+    def _run_transition(self, name: str, fn: Callable[[], Any],
+                        undo: Optional[Callable[[], None]], failure: Any) -> Any:
+        """Run the lifecycle transition ``name`` (``fn()`` returns rclpy's
+        TransitionCallbackReturn) -> its result, or ``failure`` (rclpy's FAILURE) when it raised
+        or returned anything else: rclpy neither logs an exception of a transition callback nor
+        survives a None (ROS_NOTES 1). Never raises. An exception is logged with its traceback,
+        ``undo()`` runs (its own error logged too), and /diagnostics says it (ERROR while not
+        active: `DiagnosticsWindow.configure_error` for configure, ``transition_error`` for the
+        others) until a later transition succeeds; a shutdown that succeeded is said there as
+        the node's end (finalized: it cannot be configured again)."""
+        try:
+            result = fn()
+        except Exception as err:  # noqa: BLE001 - a transition must always return
+            self.get_logger().error(f"{name} failed: {err!r}\n{traceback.format_exc()}")
+            with self._lock:
+                if name == "configure":         # ERROR on /diagnostics until configured
+                    self._diag.configure_error = f"{err!r} (traceback in the log)"
+                else:                           # ERROR while not active, until one succeeds
+                    self._diag.transition_error = (f"{name} failed: {err!r} (traceback in "
+                                                   "the log)")
+            if undo is not None:
+                try:
+                    undo()
+                except Exception as undo_err:  # noqa: BLE001
+                    self.get_logger().error(f"{name}: undoing it also failed: {undo_err!r}")
+            return failure
+        if not isinstance(result, type(failure)):
+            return failure
+        if result != failure:
+            with self._lock:
+                self._diag.transition_error = ""
+                self._diag.finalized = self._diag.finalized or name == "shutdown"
+        return result
 
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:

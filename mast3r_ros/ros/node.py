@@ -37,7 +37,6 @@ import logging
 import signal
 import threading
 import time
-import traceback
 from collections.abc import Callable
 from typing import Any, Optional
 
@@ -146,21 +145,9 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
     # ------------------------------------------------------------------ transitions
     def _guard(self, name: str, fn: Callable[[], TransitionCallbackReturn],
                undo: Optional[Callable[[], None]] = None) -> TransitionCallbackReturn:
-        """Run a transition; exceptions are logged and become FAILURE (never None, never raise)."""
-        try:
-            result = fn()
-            return result if isinstance(result, TransitionCallbackReturn) else FAILURE
-        except Exception as err:  # noqa: BLE001 - a transition must always return
-            self.get_logger().error(f"{name} failed: {err!r}\n{traceback.format_exc()}")
-            if name == "configure":             # ERROR on /diagnostics until configured
-                with self._lock:
-                    self._diag.configure_error = f"{err!r} (traceback in the log)"
-            if undo is not None:
-                try:
-                    undo()
-                except Exception as undo_err:  # noqa: BLE001
-                    self.get_logger().error(f"{name}: undoing it also failed: {undo_err!r}")
-            return FAILURE
+        """Run a transition; exceptions are logged, said on /diagnostics and become FAILURE
+        (never None, never raise): `executor_side.ExecutorSide._run_transition`."""
+        return self._run_transition(name, fn, undo, FAILURE)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         return self._guard("configure", self._configure, self._teardown_configured)

@@ -139,3 +139,61 @@ def test_a_frame_outliving_cleanup_publishes_nothing_and_keeps_its_model():
     assert worker.stop(10.0)
     assert published == ["outputs.close"] and localizer.calls == 1 and not localizer.closed
     assert host.logger.tracebacks() == 0
+
+
+# ------------------------------------------------------------------ transitions
+
+class Result:
+    """Stands for rclpy's TransitionCallbackReturn (an enum: SUCCESS, FAILURE, ERROR)."""
+
+    def __init__(self, name):
+        self.name = name
+
+
+SUCCESS, FAILURE = Result("SUCCESS"), Result("FAILURE")
+
+
+def _raise(err):
+    raise err
+
+
+def test_an_activate_that_raises_is_an_error_on_diagnostics_until_a_transition_succeeds():
+    """A failed activate (a create_subscription refusing the remapped image topic, say) was
+    said only in the log: /diagnostics said STALE 'not active (configure and activate the
+    lifecycle node)', so a robot monitor showed nothing wrong and suggested what had failed."""
+    host = Host()
+    host._active = False
+    undone = []
+    result = host._run_transition("activate", lambda: _raise(ValueError("bad topic '3d'")),
+                                  lambda: undone.append(1), FAILURE)
+    assert result is FAILURE and undone == [1]
+    assert host.logger.tracebacks() == 1
+    summary, values = host.diagnostics()
+    assert summary.level == 2 and summary.message.startswith(
+        "activate failed: ValueError(\"bad topic '3d'\")")
+    assert values["config_error"] == summary.message
+    assert host._run_transition("cleanup", lambda: SUCCESS, None, FAILURE) is SUCCESS
+    summary, values = host.diagnostics()
+    assert summary.level == STALE and values["config_error"] == "none"
+
+
+def test_a_configure_that_raises_stays_a_configure_error_and_none_becomes_failure():
+    host = Host()
+    host._active = False
+    assert host._run_transition("configure", lambda: _raise(OSError("disk")), None,
+                                FAILURE) is FAILURE
+    assert host.diagnostics()[0].message.startswith("configure failed: OSError('disk')")
+    # rclpy sticks in the transition on a None (ROS_NOTES 1): FAILURE instead, nothing undone
+    assert host._run_transition("activate", lambda: None, lambda: _raise(AssertionError()),
+                                FAILURE) is FAILURE
+
+
+def test_after_shutdown_diagnostics_says_the_node_must_be_restarted():
+    """A finalized node cannot be configured again: 'configure and activate the lifecycle node'
+    asked for what the lifecycle refuses."""
+    host = Host()
+    assert host._run_transition("shutdown", lambda: host._teardown_configured() or SUCCESS,
+                                None, FAILURE) is SUCCESS
+    summary, values = host.diagnostics()
+    assert summary.level == STALE and values["state"] == "finalized"
+    assert "restart the node" in summary.message
