@@ -130,7 +130,10 @@ class FrameProcessing:
             self._fail(stamp_ns, str(err))
             return
         outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer)
-        if outcome is None or not self._active:
+        # a cleanup during inference (a frame that outlived the teardown's wait), and any
+        # configure and activate after it, make the result the old configuration's: neither
+        # published (with the new map's publishers and TF) nor counted in the new tracking
+        if outcome is None or not self._active or self._localizer is not localizer:
             return
         result, processing_s, epoch = outcome
         if not result.success:

@@ -181,7 +181,8 @@ def test_a_good_frame_is_published():
 def test_a_frame_keeps_its_config_and_model_when_the_node_is_cleaned_up_meanwhile():
     """A frame read self._cfg / self._localizer again after inference: a cleanup (or a
     re-configure) while it ran -- a thread that outlived its stop -- gave it None or the new
-    model halfway through (AttributeError, or the new map's keyframes for the old result)."""
+    model halfway through (AttributeError, or the new map's keyframes for the old result).
+    Its result is the old configuration's: dropped, without a traceback."""
     class CleanedUpDuring(Localizer):
         def localize(self, *a, **k):
             out = super().localize(*a, **k)
@@ -189,8 +190,26 @@ def test_a_frame_keeps_its_config_and_model_when_the_node_is_cleaned_up_meanwhil
             return out
     host = Host(CleanedUpDuring())
     host._process(image(stamp(0)))
-    assert host._outputs.poses == [stamp(0)], host.logger.lines
+    assert host._outputs.poses == [], host.logger.lines
     assert not host.logger.tracebacks()
+
+
+def test_a_frame_outliving_cleanup_publishes_nothing_into_the_next_configuration():
+    """Cleanup while a frame is in inference longer than the teardown waits, then configure
+    and activate again (another map, say) before it ends: the old model's pose was published
+    on the new configuration's ~/pose and TF (the node was active again), and its failures were
+    counted by the new tracking."""
+    class ReconfiguredDuring(Localizer):
+        def localize(self, *a, **k):
+            host._localizer = Localizer()                # cleanup, configure, activate
+            host._tracking = TrackingState(3)
+            return super().localize(*a, **k)
+    host = Host(ReconfiguredDuring())
+    host._process(image(stamp(0)))
+    assert host._outputs.poses == [] and host._tf.sent == []
+    assert host._tracking.last_stamp_ns is None and host.logger.tracebacks() == 0
+    host._process(image(stamp(1)))                       # the new configuration localizes
+    assert host._outputs.poses == [stamp(1)]
 
 
 def test_ten_identical_failing_frames_give_at_most_three_tracebacks():
