@@ -138,6 +138,13 @@ class DiagnosticsWindow:
         self.total["resets"] += 1
         self.last_reset = reason
 
+    def note_error(self, t_s: float, reason: str) -> None:
+        """An unexpected exception outside the frames (the executor, the TF timer): counted in
+        ``errors`` and ERROR for the window, as a frame's error is, but no frame."""
+        self.total["errors"] += 1
+        self.last_error = reason
+        self.last_error_t_s = t_s
+
     def add(self, rec: FrameRecord) -> None:
         self.records.append(rec)
         self.last_t_s = rec.t_s
@@ -238,7 +245,7 @@ class DiagnosticsWindow:
                 return ERROR, error
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
-            return ERROR, f"inference error: {self.last_error}"
+            return ERROR, f"unexpected error (traceback in the log): {self.last_error}"
         marks = [t for t in (self.arrivals.last_t_s, self.last_t_s, self.started_t_s)
                  if t is not None]
         since = max(marks) if marks else None

@@ -80,7 +80,7 @@ class ExecutorSide(FrameProcessing):
     def _tf_tick(self) -> None:
         """The TF timer (node clock, ``tf_publish_rate``): a clock jump back is seen first,
         then the held map->odom is re-broadcast stamped now + transform_tolerance. Never
-        raises (an error is logged, throttled)."""
+        raises (an error is logged, throttled, and said on /diagnostics)."""
         try:
             if not self._active or self._tf is None:
                 return
@@ -96,8 +96,7 @@ class ExecutorSide(FrameProcessing):
             if send is not None:
                 self._send_tf(*send)
         except Exception as err:  # noqa: BLE001 - never let a timer end spin()
-            self.get_logger().error(f"TF re-broadcast failed: {err!r}",
-                                    throttle_duration_sec=5.0)
+            self._report_error("TF re-broadcast failed", err, frame=False)
 
     def _steady_tick(self) -> None:
         """Every second on the steady clock (the diagnostics timer), while active: keyframe
@@ -141,7 +140,7 @@ class ExecutorSide(FrameProcessing):
             self.get_logger().warning(f"ignoring /initialpose: {err}{after}")
             return
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
-            self.get_logger().error(f"/initialpose handling failed: {err!r}")
+            self._report_error("/initialpose handling failed", err, frame=False)
             return
         with self._lock:
             self._tracking.set_initial_pose(map_from_base, odom_from_base, hold)
@@ -159,6 +158,11 @@ class ExecutorSide(FrameProcessing):
                                       "latest in the TF buffer, which may still be the old "
                                       "timeline's (set the pose again if the robot is misplaced)")
 
+
+    def report_executor_error(self, err: Exception) -> None:
+        """For main(): an exception that escaped the executor (logged throttled, on
+        /diagnostics; it spins on)."""
+        self._report_error("the executor raised (spinning on)", err, frame=False)
 
     # ------------------------------------------------------------------ transitions
     def _run_transition(self, name: str, fn: Callable[[], Any],

@@ -294,10 +294,6 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         """For main(): the inference thread outlived its bounded join (still in a frame)."""
         return not self._worker_stopped
 
-    def report_executor_error(self, err: Exception) -> None:
-        """For main(): an exception that escaped the executor (logged throttled; it spins on)."""
-        self._report_error("the executor raised (spinning on)", err)
-
     def release_resources(self) -> None:
         """For main(): stop the worker and free the model before the node is destroyed."""
         self._teardown_configured()

@@ -95,9 +95,12 @@ class FrameProcessing:
     def _on_worker_error(self, err: Exception) -> None:
         self._report_error("frame dropped, unexpected error", err)
 
-    def _report_error(self, what: str, err: BaseException, stamp_ns: Optional[int] = None) -> None:
+    def _report_error(self, what: str, err: BaseException, stamp_ns: Optional[int] = None,
+                      frame: bool = True) -> None:
         """An unexpected exception: a traceback the first time, then throttled one-liners;
-        always counted in /diagnostics. Silent once the process is exiting."""
+        always counted in /diagnostics (ERROR while active, for its window), as a frame's
+        outcome when ``frame`` (else an error outside the frames: the executor, the TF timer).
+        Silent once the process is exiting."""
         if self._shutting_down():
             return
         now = time.monotonic()
@@ -109,7 +112,11 @@ class FrameProcessing:
         elif report.line:
             self.get_logger().error(f"{what}{where}: {err!r} (again, {report.repeats} more "
                                     "since the last report; traceback above)")
-        self._record(FrameRecord(now, False, reason=f"{what}: {err!r}", error=True))
+        if frame:
+            self._record(FrameRecord(now, False, reason=f"{what}: {err!r}", error=True))
+        else:
+            with self._lock:
+                self._diag.note_error(now, f"{what}: {err!r}")
 
     # ------------------------------------------------------------------ processing
     def _process(self, msg: Any) -> None:

@@ -1,10 +1,12 @@
 """The node's teardown (deactivate, cleanup, shutdown, error, `main` at exit) without ROS
 (`ros/executor_side.py`), on the fake host of test_ros_clock_jumps: what goes in which order,
-what /diagnostics says after it, and a frame still in inference while it runs."""
+what /diagnostics says after it, a frame still in inference while it runs, the transitions'
+failures and the errors of the executor thread outside the frames."""
 
 from __future__ import annotations
 
 import threading
+import time
 
 from test_ros_clock_jumps import Host as ClockHost
 from test_ros_processing import Localizer, image, stamp
@@ -197,3 +199,41 @@ def test_after_shutdown_diagnostics_says_the_node_must_be_restarted():
     summary, values = host.diagnostics()
     assert summary.level == STALE and values["state"] == "finalized"
     assert "restart the node" in summary.message
+
+
+# ------------------------------------------------------------------ errors outside the frames
+
+def _now_summary(host):
+    with host._lock:
+        summary = host._diag.summary(time.monotonic(), host._tracking.track, host._active)
+    return summary, dict(summary.values)
+
+
+def test_a_failing_tf_rebroadcast_is_an_error_on_diagnostics():
+    """The TF timer's exception was only logged (no traceback): /diagnostics kept saying OK
+    'tracking' while no map->odom went out."""
+    host = ClockHost()
+    host._process(image(stamp(0)))                       # localized: a map->odom is held
+    host._tf.send = lambda *a: _raise(RuntimeError("publisher's context is invalid"))
+    for _ in range(3):
+        host.clock.now_ns += 10 ** 8
+        host._tf_tick()
+    summary, values = _now_summary(host)
+    assert summary.level == 2 and "TF re-broadcast failed" in summary.message
+    assert values["errors"] == "3" and values["frames_processed"] == "1"
+    assert host.logger.tracebacks() == 1                # then throttled one-liners
+
+
+def test_an_exception_escaping_the_executor_is_an_error_not_a_failed_frame():
+    """It was recorded as a frame that failed with an 'inference error': frames_processed and
+    the success rate counted a frame that never was."""
+    host = ClockHost()
+    host._process(image(stamp(0)))
+    try:
+        raise KeyError("transition not registered")
+    except KeyError as err:                             # as it escaped spin()
+        host.report_executor_error(err)
+    summary, values = _now_summary(host)
+    assert summary.level == 2 and "the executor raised" in summary.message
+    assert values["errors"] == "1" and values["frames_processed"] == "1"
+    assert values["success_rate"] == "1.00" and host.logger.tracebacks() == 1
