@@ -392,8 +392,3 @@ class TfTimeline:
                 self.clears += 1
                 return True
             return False
-        if self.suspect:
-            self.suspect = False
-            self.clears += 1
-            return True
-        return False
