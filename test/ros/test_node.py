@@ -372,9 +372,10 @@ def test_an_activate_that_fails_late_leaves_the_publishers_disabled(ros, scene):
         assert harness.state() == State.PRIMARY_STATE_INACTIVE
         assert not outputs._pose.is_activated and not outputs._keyframes.is_activated
         assert node._image_sub is None and node._tf_timer is None
+        assert node._summary().message.startswith("activate failed: RuntimeError")   # ERROR
         outputs.keyframes = markers
         assert harness.transition("activate")
-        assert outputs._pose.is_activated
+        assert outputs._pose.is_activated and node._diag.transition_error == ""
         assert spinner.error is None
     finally:
         _release(node, harness, spinner, harness_spinner)
