@@ -219,7 +219,10 @@ class ExecutorSide(FrameProcessing):
             handle = getattr(self, attr)
             if handle is not None:
                 setattr(self, attr, None)
-                destroy(handle)
+                try:
+                    destroy(handle)
+                except Exception as err:  # noqa: BLE001 - the others (and the model) go still
+                    self.get_logger().error(f"destroying {attr[1:]} failed: {err!r}")
         return paused
 
     def _teardown_configured(self) -> None:

@@ -101,6 +101,22 @@ def test_publishers_failing_to_close_still_release_the_model():
     assert host._localizer is None and host._cfg is None
 
 
+def test_an_entity_failing_to_be_destroyed_does_not_stop_the_teardown():
+    """A destroy_subscription that raised ended the teardown there: the other entities, the
+    worker and the model (GPU memory) stayed until another cleanup."""
+    host = Host()
+
+    def destroy(entity):
+        host.events.append(f"destroy {entity}")
+        if entity == "info_sub":
+            raise RuntimeError("InvalidHandle")
+    host.destroy_subscription = host.destroy_service = host.destroy_timer = destroy
+    host._teardown_configured()
+    assert "destroy tf_timer" in host.events and host.events[-1] == "localizer.close"
+    assert [m for lvl, m in host.logger.lines if lvl == "error"] == [
+        "destroying info_sub failed: RuntimeError('InvalidHandle')"]
+
+
 class BlockingLocalizer(Localizer):
     def __init__(self):
         super().__init__()
