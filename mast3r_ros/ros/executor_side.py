@@ -158,7 +158,7 @@ class ExecutorSide(FrameProcessing):
                                       "latest in the TF buffer, which may still be the old "
                                       "timeline's (set the pose again if the robot is misplaced)")
 
-
+    # ------------------------------------------------------------------ executor errors
     def report_executor_error(self, err: Exception) -> None:
         """For main(): an exception that escaped the executor (logged throttled, on
         /diagnostics; it spins on)."""
