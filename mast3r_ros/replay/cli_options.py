@@ -458,7 +458,11 @@ def settled_out(out: str) -> str:
     of the link). A relative path naming the current folder or one holding it (``--out .`` in a
     run folder, ``--out ..`` from a map's keyframes/) is made absolute: publishing the output
     replaces that folder, which takes the current folder away, and the relative path, resolved
-    again after, led nowhere (an error after the work was published). Else as given."""
+    again after, led nowhere (an error after the work was published). Else as given.
+    ``-`` is an `InputError`: every --out is a folder (it made a folder named '-')."""
+    if out == "-":
+        raise InputError("--out -: the output is a folder, not stdout ('-' would make a folder "
+                         "named '-'); give a folder name, e.g. --out out1 (or --out ./-)")
     if os.path.islink(out.rstrip("/") or "/"):
         return os.path.realpath(out)
     if not out or os.path.isabs(out):

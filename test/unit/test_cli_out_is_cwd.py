@@ -11,6 +11,8 @@ import json
 import os
 import shutil
 
+import pytest
+
 from mast3r_ros.replay.cli import main
 
 
@@ -44,3 +46,17 @@ def test_a_relative_out_elsewhere_is_kept_as_given(tum, sift_map, tmp_path, monk
     monkeypatch.chdir(tmp_path)
     assert _localize(tum, sift_map, "r2") == 0
     assert capsys.readouterr().out.splitlines()[0].endswith("-> r2")
+
+
+@pytest.mark.parametrize("argv", [
+    ["build-map", "src"], ["merge-maps", "a", "b"], ["localize", "src", "--map", "m"],
+    ["demo"], ["pair", "a.png", "b.png"], ["export"], ["retrieve", "a.png"],
+])
+def test_out_dash_is_refused_not_made_a_folder_named_dash(argv, tmp_path, monkeypatch, capsys):
+    """`--out -` (as `--json -` writes to stdout): every --out is a folder, and build-map made
+    one named '-' in the current folder. One line, exit 2, before any input is read."""
+    monkeypatch.chdir(tmp_path)
+    assert main([*argv, "--out", "-"]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "--out -" in err[0] and "folder" in err[0], err
+    assert not os.path.exists(tmp_path / "-")
