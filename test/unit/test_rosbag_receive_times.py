@@ -268,3 +268,21 @@ def test_one_message_before_a_short_drop_stays_in_the_run_it_looks_stamped_ahead
     assert run_labels([100, 50, 150, 250, 350], received=[100, 200, 300, 400, 500]) == [1] * 5
     assert run_labels([0, 100, 50, 150, 250, 350],
                       received=[0, 100, 200, 300, 400, 500]) == [1, 1, 2, 2, 2, 2]
+
+
+def test_one_republished_image_is_named_not_blamed_on_the_driver(tmp_path, caplog):
+    """21 images stamped 0.1 .. 2.0 s, the 11th (1.0 s) recorded a second time 5 ms later (a
+    republisher's copy): it was 'the camera driver does not stamp its images'. The odd image
+    is named by its place and stamp; the driver is blamed when half the images are odd (the
+    zero-stamp and repeated-stamp bags of test_rosbag keep that)."""
+    stamps = [100 * k for k in range(1, 21)]
+    msgs = [("/cam/camera_info", 0, camera_info(100 * MS))]
+    msgs += [("/cam/image", t * MS, colour(t * MS)) for t in stamps]
+    msgs.append(("/cam/image", 1005 * MS, colour(1000 * MS)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])))
+    assert len(seq) == 21
+    said = [r.getMessage() for r in caplog.records if "stamp" in r.getMessage()]
+    assert len(said) == 1, said
+    assert "does not stamp" not in said[0]
+    assert "1 of 21 repeat the previous image's stamp (image 11 at t=1.000000 s)" in said[0]
