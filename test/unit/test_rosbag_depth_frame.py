@@ -300,3 +300,21 @@ def test_depth_of_another_resolution_without_its_camera_info_names_the_topic_to_
             "(/camera/aligned_depth_to_color/camera_info) tells whether it is registered at "
             "another resolution (then resampled to the image): record "
             "/camera/aligned_depth_to_color/camera_info too") in str(err.value), str(err.value)
+
+
+def test_several_camera_infos_none_the_images_are_listed_with_frame_and_size(tmp_path):
+    """Two CameraInfo topics outside the image's namespace (a stereo pair's, the colour one
+    not recorded): "choose one" named only the topics; the user had to open the bag to tell
+    which is which. Each is listed with its frame and size, and so are the images."""
+    msgs = [(CAM, 1000 * MS, image(1000 * MS, "rgb8", RGB, frame_id=COLOR)),
+            ("/left/camera_info", 1000 * MS, _info(1000 * MS, 30.0, "left_optical")),
+            ("/right/camera_info", 1000 * MS, camera_info(1000 * MS, 60.0, 2 * W, 2 * H))]
+    msgs[2][2].header = header(1000 * MS, "")
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
+    with pytest.raises(InputError) as err:
+        BagSequence(bag)
+    text = str(err.value)
+    for part in (f"/left/camera_info (frame 'left_optical', {W}x{H})",
+                 f"/right/camera_info (no frame, {2 * W}x{2 * H})",
+                 f"namespace of {CAM} (frame '{COLOR}', {W}x{H})", "--camera-info-topic"):
+        assert part in text, text

@@ -171,7 +171,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._topics = dict(reader.topics)
             self.image_topic = self._select_image_topic(reader, image_topic)
             self.depth_topic = self._select_depth_topic(depth_topic)
-            self.camera_info_topic = self._select_camera_info_topic(camera_info_topic)
+            self.camera_info_topic = self._select_camera_info_topic(camera_info_topic, reader)
             #: image topics of the bag that look like depth (16UC1 / 32FC1, compressedDepth,
             #: 'depth' in the name), the image topic excepted: what --depth-topic can be
             self.depth_like_topics = [t for t in self._candidates(IMAGE_TYPES)

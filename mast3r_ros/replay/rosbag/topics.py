@@ -207,7 +207,34 @@ class _TopicSelection:
             raise InputError(f"depth topic {topic!r} is also the image topic")
         return topic
 
-    def _select_camera_info_topic(self, topic: Optional[str]) -> Optional[str]:
+    def _first_message(self, reader: AnyReader, topic: str) -> Any:
+        """The first message of ``topic`` that can be deserialized (of its first
+        `_DEPTH_PROBE`), None without one."""
+        gen = bag_messages(reader, connections=self._topics[topic].connections)
+        try:
+            for n, (conn, _, raw) in enumerate(gen):
+                try:
+                    return self._deserialize(reader, raw, conn.msgtype, topic)
+                except InputError:
+                    if n + 1 >= _DEPTH_PROBE:
+                        return None
+        finally:
+            gen.close()
+        return None
+
+    def _described(self, reader: AnyReader, topic: str) -> str:
+        """"/cam/camera_info (frame 'cam_optical', 640x480)": a topic's first message's header
+        frame_id and size (an Image's or a CameraInfo's), for a user choosing between topics."""
+        msg = self._first_message(reader, topic)
+        if msg is None:
+            return f"{topic} (no readable message)"
+        frame = str(getattr(getattr(msg, "header", None), "frame_id", "")).lstrip("/")
+        size = (f", {msg.width}x{msg.height}" if getattr(msg, "width", 0)
+                and getattr(msg, "height", 0) else "")
+        return f"{topic} ({f'frame {frame!r}' if frame else 'no frame'}{size})"
+
+    def _select_camera_info_topic(self, topic: Optional[str],
+                                  reader: Optional[AnyReader] = None) -> Optional[str]:
         if self._override is not None:
             if topic is not None:
                 log.warning("camera_info given: ignoring camera_info_topic %s", topic)
@@ -228,8 +255,12 @@ class _TopicSelection:
                 "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
                 "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
             )
+        listed, images = ", ".join(candidates), self.image_topic
+        if reader is not None:  # each with its frame and size, and the images' own
+            listed = "; ".join(self._described(reader, t) for t in candidates)
+            images = self._described(reader, self.image_topic)
         raise InputError(
-            f"{bag_label(self.path)} has several CameraInfo topics: {', '.join(candidates)}, none "
-            f"alone in the namespace of {self.image_topic}; choose one with --camera-info-topic "
+            f"{bag_label(self.path)} has several CameraInfo topics: {listed}, none alone in the "
+            f"namespace of {images}; choose one with --camera-info-topic "
             "(BagSequence(camera_info_topic=...))"
         )
