@@ -982,6 +982,27 @@ def test_a_depth_factor_no_unit_explains_names_the_focal_length_before_the_depth
     assert f"--depth-scale {1000 * r.depth_factor:.0f}" in r.fix, r.fix  # still offered, second
 
 
+@pytest.mark.parametrize("factor", [0.85, 1.15])
+def test_a_focal_length_15_percent_off_is_named_with_the_fx_that_fits(frames, factor):
+    """fx, fy 15 % off (a plausible view, and beyond what a depth factor makes up for) read
+    "the poses jump between keyframes 1 and 3, ..." (x1.15) or "no pose convention or depth
+    scale explains it" (x0.85). The one factor on fx, fy that makes every pair agree is found
+    (the redkitchen map with camera.yaml's fx x1.15: x1.16, fx 582 px for the true 585) and
+    named, with the fx that fits."""
+    recs, K = focal_times(frames, factor)
+    true_fx = frames[0].intrinsics.K[0, 0]
+    r = check_keyframes(recs, CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
+    assert abs(fitted / factor - 1) < 0.02, r.message
+    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
+    assert abs(fx / true_fx - 1) < 0.02, r.message
+    assert f"the focal length is off: fx {K[0, 0]:.4g} px of keyframe 0" in r.message
+    assert r.fix.startswith("check fx, fy in the camera_info's K") and r.fix in r.message
+    for wrong in ("jump", "no pose convention", "depth is x", "not fully confirmed"):
+        assert wrong not in r.message, r.message
+
+
 def test_a_depth_unit_confusion_does_not_name_the_focal_length(frames):
     r = check_keyframes(records(frames, depth_factor=10.0), CFG, depth_units_per_m=1000.0)
     assert r.fix == "--depth-scale 10000 (depth units per metre)", r.fix
