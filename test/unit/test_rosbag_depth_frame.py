@@ -56,6 +56,27 @@ def test_depth_of_another_camera_is_refused_by_its_frame_and_calibration(tmp_pat
         assert part in text, part
 
 
+def test_depth_naming_no_frame_with_another_calibration_is_refused(tmp_path, caplog):
+    """A depth driver that leaves header.frame_id empty, with its own CameraInfo beside it
+    (fx 20 against the image's 30): it was read pixel for pixel without a word, where the same
+    stream naming its own frame is refused. Refused likewise, in one message naming the
+    missing frame and both calibrations; with the image's calibration it is read silently."""
+    topic = "/camera/depth/image_rect_raw"
+    bag = _bag(tmp_path / "bag", topic, "", depth_info_fx=20.0)
+    with pytest.raises(InputError) as err:
+        BagSequence(bag, image_topic=CAM, depth_topic=topic)
+    text = str(err.value)
+    for part in (topic, "names no frame", "/camera/depth/camera_info", "fx 20", "fx 30", COLOR,
+                 "not registered", "aligned_depth_to_color"):
+        assert part in text, part
+    assert "\n" not in text
+    same = _bag(tmp_path / "same", topic, "", depth_info_fx=30.0)
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(same, image_topic=CAM, depth_topic=topic))
+    assert len(frames) == 3 and all(f.depth_m is not None for f in frames)
+    assert "registered" not in caplog.text
+
+
 def test_registered_depth_in_the_colour_frame_is_read(tmp_path, caplog):
     """aligned_depth_to_color: the colour frame and calibration, read without a word."""
     topic = "/camera/aligned_depth_to_color/image_raw"

@@ -128,13 +128,23 @@ class _DepthAssociation:
         Another frame_id alone (no CameraInfo beside the depth, or the image's calibration) is
         warned about: a driver may name registered depth by its depth frame. Leading slashes
         are no other frame (tf2 strips them). Depth in the images' frame whose CameraInfo is
-        another calibration at the image's size (read pixel for pixel) is warned about too."""
+        another calibration at the image's size (read pixel for pixel) is warned about too.
+        Depth naming no frame (empty frame_id) whose CameraInfo is another calibration is
+        refused as another frame's is: nothing says it is registered (it was read silently)."""
         depth = (self._depth_frame_id or "").lstrip("/")
         image = images_frame(self._frame_ids)
         own = self._depth_intrinsics()
         ref = self._override if self._override is not None else (
             self._infos[0][1] if self._infos else None)
         other = own is not None and ref is not None and _other_calibration(own, ref)
+        if other and not depth and image:  # nothing says registered, its calibration says not
+            raise InputError(
+                f"{bag_label(self.path)}: depth topic {self.depth_topic} names no frame (an "
+                f"empty header.frame_id), and its CameraInfo ({self.depth_info_topic}: "
+                f"{_calibration(own)}) is not that of the images on {self.image_topic} ('{image}': "
+                f"{_calibration(ref)}): it is not registered to the colour image, and read pixel "
+                f"for pixel as its depth it would put every 3-D point in the wrong place; "
+                f"{_REGISTER_FIX}")
         if not depth or not image or depth == image:
             if other and depth == image and (own.width, own.height) == (ref.width, ref.height):
                 log.warning(
