@@ -57,9 +57,11 @@ def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) ->
 
 
 # A time-varying tf edge is interpolated across gaps up to this many times its median sample
-# spacing (when more than max_gap_ns): the jitter of a publisher at its own rate, not a lost
-# message (a 5 Hz edge 0.2 s apart interpolated, not its 0.4 s gap where one message is missing)
-EDGE_GAP_PERIODS = 1.5
+# spacing (when more than max_gap_ns): a gap of n + 1 periods is n lost messages, so 2.5 takes
+# one lost message and half a period of jitter (a 5 Hz edge's 0.4 s gap where one message is
+# missing: interpolated, as tf2 does), while two lost in a row (0.6 s) are an outage, a gap. At
+# 1.5 a single lost message of a slow edge left every image in it without a pose.
+EDGE_GAP_PERIODS = 2.5
 # the median spacing of fewer samples says nothing of the publisher's rate: max_gap_ns alone
 _MIN_SAMPLES_FOR_RATE = 4
 
@@ -179,7 +181,8 @@ class _Edge:
             return pose[0]
         gap = "any" if allowed is None else f"{allowed * 1e-9:.3f} s"
         if spacing is not None and max_gap_ns is not None and allowed != max_gap_ns:
-            gap += f", {EDGE_GAP_PERIODS:g} x its median sample spacing of {spacing * 1e-9:.3f} s"
+            gap += (f", {EDGE_GAP_PERIODS:g} x its median sample spacing of {spacing * 1e-9:.3f} s "
+                    "(one lost message)")
         around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `_samples`
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         if stamps[0] == stamps[-1] == 0 and stamp_ns != 0:

@@ -11,7 +11,7 @@ edge of the transform buffer (tf in a rosbag2) use `poses_at_stamps`:
 4. otherwise there is no pose.
 
 The offline tools read both numbers from the config section ``pose_at_stamp`` (``tolerance_s``,
-``max_gap_s``); a tf edge published slower than ``max_gap_s`` is interpolated across up to 1.5
+``max_gap_s``); a tf edge published slower than ``max_gap_s`` is interpolated across up to 2.5
 times its own median sample spacing (`tf_buffer.edge_max_gap_ns`, as tf2 interpolates it).
 Stamps are integer nanoseconds. Before a trajectory file meets frame stamps, `check_stamp_units`
 refuses one stamped in another time unit than the frames (milliseconds read as seconds), which

@@ -1,7 +1,7 @@
 """A bag whose map -> odom comes from a localizer at 5 Hz (REP 105: map -> odom is published
 slowly; AMCL, slam_toolbox's localization) and odom -> base_link from odometry at 50 Hz: with
 the default pose_at_stamp.max_gap_s of 0.1 s every image between two map -> odom samples got no
-pose (tf2 interpolates them). Each edge is now interpolated across up to 1.5 times its own
+pose (tf2 interpolates them). Each edge is now interpolated across up to 2.5 times its own
 median sample spacing; a hole in the 50 Hz odometry is still a gap."""
 
 from __future__ import annotations

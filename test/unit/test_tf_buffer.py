@@ -232,7 +232,7 @@ def _reference_lookup(samples, stamp, tolerance_ns, max_gap_ns):
     were added, through `poses_at_stamps` (which sorts stably and keeps the first of equal
     stamps itself), composed as `TransformBuffer.lookup` composes a one-edge chain. Returns
     (pose or None, the gap the stamp fell in). The gap interpolated across is the edge's own:
-    ``max_gap_ns``, or 1.5 times the median spacing of its distinct stamps (4 or more) when
+    ``max_gap_ns``, or 2.5 times the median spacing of its distinct stamps (4 or more) when
     longer."""
     from mast3r_ros.core.trajectory import bracketing_gaps, lookup_samples, poses_at_stamps
 
@@ -240,7 +240,7 @@ def _reference_lookup(samples, stamp, tolerance_ns, max_gap_ns):
     poses = np.stack([p for _, p in samples])
     distinct = np.unique(stamps)
     if max_gap_ns is not None and distinct.size >= 4:
-        max_gap_ns = max(int(max_gap_ns), int(round(1.5 * float(np.median(np.diff(distinct))))))
+        max_gap_ns = max(int(max_gap_ns), int(round(2.5 * float(np.median(np.diff(distinct))))))
     out, valid = poses_at_stamps(stamps, poses, [stamp], tolerance_ns, max_gap_ns)
     gap = int(bracketing_gaps(lookup_samples(stamps, poses)[0], [stamp])[0])
     if not valid[0]:

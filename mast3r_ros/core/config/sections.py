@@ -271,8 +271,9 @@ class PoseAtStampConfig:
                                   "bags): else the nearest sample within this many seconds.",
                             lo=0.0, hi=10.0)
     max_gap_s: float = _f(0.1, "Pose at an image stamp: interpolated (linear, slerp) between two "
-                               "samples at most this many seconds apart (a tf edge: or 1.5x its "
-                               "own median sample spacing, when longer).", lo=0.0, hi=3600.0)
+                               "samples at most this many seconds apart (a tf edge: or 2.5x its "
+                               "own median sample spacing, one lost message, when longer).",
+                          lo=0.0, hi=3600.0)
 
     def __post_init__(self) -> None:
         # made in Python and handed to the readers (TumSequence, BagSequence) and the replay

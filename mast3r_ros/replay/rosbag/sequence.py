@@ -77,7 +77,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     ``"map:camera_optical"`` sets ``Frame.map_from_cam`` from tf (``"map"`` alone uses the image's
     ``header.frame_id``), each tf edge taken at the image stamp by the one pose-at-stamp rule
     (`mast3r_ros.core.trajectory`) with ``pose_at_stamp``'s tolerance and maximum gap (the config
-    defaults when None; an edge published slower is interpolated across 1.5 times its own spacing,
+    defaults when None; an edge published slower is interpolated across 2.5 times its own spacing,
     `tf_buffer.edge_max_gap_ns`); frames it gives no pose get ``None``. ``depth_scale`` (raw depth
     units per metre) overrides the REP-118 defaults (16UC1: 1000, 32FC1: 1). ``run`` (1-based)
     chooses the run of a bag whose header time jumps back (see `rosbag.runs`); default the longest,
