@@ -897,10 +897,12 @@ def sparse_tf_bag(path: Path, offset_ns: int) -> Path:
 
 def test_build_map_of_a_bag_with_one_invalid_tf_sample_skips_only_the_frame_in_its_gap(
         tmp_path, capsys):
-    """map -> base_link at 10 Hz with the 1.3 s sample's quaternion NaN (a driver glitch):
-    build-map refused the whole bag; now that sample is dropped with a warning naming it, as
-    tf2 drops it, and the image at 1.3 s falls in the 0.2 s gap it left (more than max_gap_s
-    0.1), skipped as any frame in a tf gap, the reason saying why the gap is there."""
+    """map -> base_link at 10 Hz with the 1.3 and 1.4 s samples' quaternions NaN (a driver
+    glitch): build-map refused the whole bag; now those samples are dropped with a warning
+    naming them, as tf2 drops them, and the images at 1.3 and 1.4 s fall in the 0.3 s gap they
+    left (two lost messages: more than 2.5 x the edge's 0.1 s spacing), skipped as any frame in
+    a tf gap, the reason saying why the gap is there. (One such sample alone is a lost message
+    of the edge: interpolated across, as tf2 does.)"""
     from mast3r_ros.replay.cli import main
 
     msgs = [("/tf_static", 0, tf_message([("base_link", "camera_optical", 0, BASE_FROM_CAM)])),
@@ -908,7 +910,7 @@ def test_build_map_of_a_bag_with_one_invalid_tf_sample_skips_only_the_frame_in_i
     for k in range(10):
         t = S + k * 100 * MS
         tf = tf_message([("map", "base_link", t, pose([0, 0, 0], [0.1 * k, 0, 0]))])
-        if k == 3:
+        if k in (3, 4):
             tf.transforms[0].transform.rotation.w = float("nan")
         msgs.append(("/tf", t, tf))
         msgs.append(("/camera/color/image_raw", t + MS, image(t, "rgb8", RGB)))
@@ -919,10 +921,11 @@ def test_build_map_of_a_bag_with_one_invalid_tf_sample_skips_only_the_frame_in_i
     assert ("ignoring an invalid transform map -> base_link on /tf stamped t=1.300000 s "
             "(received at bag time 1.300000 s), as tf2 does: pose has non-finite values") in err
     (warned,) = [ln for ln in err.splitlines() if "had no pose" in ln]
-    assert "] mast3r_ros.replay.pipeline: 1 frame had no pose and was skipped: " in warned, warned
+    assert "] mast3r_ros.replay.pipeline: 2 frames had no pose and were skipped: " in warned, \
+        warned
     assert "transform map -> base_link is not available at t=1.300000 s" in warned, warned
-    assert "samples around t are 0.200 s apart); 1 invalid tf sample was ignored, as tf2 " \
-           "ignores them (map -> base_link: 1, the first stamped t=1.300000 s" in warned, warned
+    assert "samples around t are 0.300 s apart); 2 invalid tf samples were ignored, as tf2 " \
+           "ignores them (map -> base_link: 2, the first stamped t=1.300000 s" in warned, warned
 
 
 def test_build_map_names_the_tf_gap_and_max_gap_s(tmp_path, capsys):
