@@ -44,11 +44,15 @@ class ExtrapolationError(TransformError):
 
     ``gap_ns``: when the stamp lies between two samples of the edge that are farther apart than
     the edge is interpolated across (`edge_max_gap_ns`: a dropout in its samples), how far
-    apart they are; None when the stamp is before the first or after the last sample."""
+    apart they are; None when the stamp is before the first or after the last sample.
+    ``spacing_ns``: with ``gap_ns``, the 90th percentile of the edge's sample spacing (float ns:
+    its usual longest step, bursts of a bursty publisher included), None when it has fewer than
+    4 samples (its rate unknown): whether the gap is a hole in it."""
 
-    def __init__(self, message: str, gap_ns: Optional[int] = None) -> None:
+    def __init__(self, message: str, gap_ns: Optional[int] = None,
+                 spacing_ns: Optional[float] = None) -> None:
         super().__init__(message)
-        self.gap_ns = gap_ns
+        self.gap_ns, self.spacing_ns = gap_ns, spacing_ns
 
 
 def _finite_transform(parent_from_child: np.ndarray, parent: str, child: str) -> np.ndarray:
@@ -110,13 +114,14 @@ class _Edge:
     does) and trimmed once, at the first lookup after an add (two threads' first lookups both
     sort, to the same columns). A static edge keeps its one matrix in ``pose``."""
 
-    __slots__ = ("parent", "static", "pose", "width", "_cols", "_ready", "_spacing")
+    __slots__ = ("parent", "static", "pose", "width", "_cols", "_ready", "_spacing", "_wide")
 
     def __init__(self, parent: str, static: bool) -> None:
         self.parent, self.static = parent, static
         self.pose: Optional[np.ndarray] = None
         self.width, self._ready = 0, True
         self._spacing: Optional[float] = None  # median sample spacing (ns), set with `_cols`
+        self._wide: Optional[float] = None  # its 90th percentile, at the first refusal (`at`)
         self._cols: Tuple[np.ndarray, np.ndarray, int] = (
             np.empty(0, np.int64), np.empty((0, 0), np.float64), 0)
 
@@ -162,6 +167,7 @@ class _Edge:
             # once per add, not per lookup (a median over an hour of 100 Hz tf: ~8 ms)
             self._spacing = (float(np.median(trajectory.stamp_steps(stamps)[0]))
                              if len(stamps) >= _MIN_SAMPLES_FOR_RATE else None)
+            self._wide = None
             self._cols = (stamps, poses, len(stamps))
             self._ready = True
         if self.width == _TQ:
@@ -184,6 +190,8 @@ class _Edge:
             gap += (f", {EDGE_GAP_PERIODS:g} x its median sample spacing of {spacing * 1e-9:.3f} s "
                     "(one lost message)")
         around = int(bracketing_gaps(stamps, [stamp_ns])[0])  # sorted by `_samples`
+        if around > 0 and spacing is not None and self._wide is None:  # once, not per refusal
+            self._wide = float(np.percentile(trajectory.stamp_steps(stamps)[0], 90))
         apart = f"; its samples around t are {around * 1e-9:.3f} s apart" if around > 0 else ""
         if stamps[0] == stamps[-1] == 0 and stamp_ns != 0:
             # tf2 refuses it as well (one sample at 0, no extrapolation); the range said
@@ -199,6 +207,7 @@ class _Edge:
             f"(tolerance {tolerance_ns * 1e-9:.3f} s, interpolation across gaps up to {gap}"
             f"{apart}){_other_clock_note(stamp_ns, int(stamps[0]), int(stamps[-1]))}",
             gap_ns=around if around > 0 else None,
+            spacing_ns=self._wide if around > 0 and spacing is not None else None,
         )
 
 

@@ -30,6 +30,7 @@ from ..core.keyframes.layout import MANIFEST
 from ..core.keyframes.pixels import DepthRangeError
 from ..core.map_check import ConsistencyReport, KeyframeCheck, KeyframeRecord
 from ..core.retrieval_index import IndexParams
+from ..core.tf_buffer import EDGE_GAP_PERIODS
 from ..core.trajectory import (bracketing_gaps, check_stamp_units, format_time_range,
                                poses_at_stamps, stamp_steps)
 from ..core.types import Frame
@@ -206,12 +207,18 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
 
 
 def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
-                 trajectory: Optional[Tuple[str, np.ndarray]] = None) -> str:
+                 trajectory: Optional[Tuple[str, np.ndarray]] = None,
+                 spacing_s: Optional[float] = None) -> str:
     """The fix for poses missing in gaps of up to ``gap_s`` between samples: the parameter,
-    when the gap is a dropout in poses that cover the frames. With ``trajectory`` (what it is,
-    its sorted stamps) a gap of more than half its time span is not a dropout but the
-    trajectory itself (two poses far apart around the frames: another recording): then that
-    its poses do not cover the frames' times, with both time ranges."""
+    when the poses are sampled that sparsely: the gap within `EDGE_GAP_PERIODS` of their usual
+    longest step ``spacing_s`` (the 90th percentile of their spacing: a bursty publisher's
+    pauses are its usual steps), or that unknown. A wider gap is a hole in the poses (tracking
+    lost, a paused recording): the frames in it are left out, rightly; raising max_gap_s would
+    draw a straight line across it, so the fix is the poses of that stretch. With
+    ``trajectory`` (what it is, its sorted stamps; ``spacing_s`` is then taken from them, of 4
+    poses or more) a gap of more than half its time span is not a
+    dropout but the trajectory itself (two poses far apart around the frames: another
+    recording): then that its poses do not cover the frames' times, with both time ranges."""
     if trajectory is not None:
         name, stamps = trajectory
         lo, hi = stamps[0] * 1e-9, stamps[-1] * 1e-9
@@ -221,6 +228,15 @@ def _max_gap_fix(gap_s: float, frames_ns: np.ndarray,
                     f"(t={format_time_range(lo, hi)}): its poses do not cover the frames' times "
                     f"(t={format_time_range(t.min(), t.max())}); check that the poses belong "
                     "to this recording and that poses and frames are stamped in seconds")
+        if stamps.size > 3:
+            spacing_s = float(np.percentile(stamp_steps(stamps)[0], 90)) * 1e-9
+    if spacing_s and gap_s > EDGE_GAP_PERIODS * spacing_s:
+        return (f"that gap is a hole in the poses ({gap_s:.3f} s without one, where 9 in 10 of "
+                f"their steps are at most {spacing_s:.3f} s: tracking lost or recording "
+                "paused), not sparse poses: "
+                "the frames in it are left out, as they should be; to use them, supply the "
+                "poses of that stretch (a larger pose_at_stamp.max_gap_s would draw a straight "
+                "line across the hole, making up the motion in between)")
     value = math.ceil(round(gap_s * 1e6) / 1e3) / 1e3  # up to the millisecond
     return (f"to interpolate across gaps up to {gap_s:.3f} s, set 'pose_at_stamp: max_gap_s: "
             f"{value:g}' (under ros__parameters) in a --params YAML")
@@ -246,7 +262,9 @@ def _why_no_pose(source: FrameSource, trajectory: Optional[Tuple[str, np.ndarray
         if not isinstance(reason, str):
             return None
         gap = getattr(source, "no_pose_gap_s", None)
-        return f"{reason}; {_max_gap_fix(gap, source.stamps_ns)}" if gap else reason
+        fix = _max_gap_fix(gap, source.stamps_ns, spacing_s=getattr(
+            source, "no_pose_spacing_s", None)) if gap else ""
+        return f"{reason}; {fix}" if fix else reason
     return poses_not_at_frames(trajectory, source.stamps_ns, missing_ns, rule)
 
 

@@ -42,6 +42,7 @@ def test_images_between_5_hz_map_to_odom_samples_get_a_pose(tmp_path):
     in_hole = [t for t in stamps if 2200 * MS < t < 2700 * MS]
     assert in_hole and all(got[t] is None for t in in_hole)
     assert seq.no_pose_count == len(in_hole) and seq.no_pose_gap_s == pytest.approx(0.5)
+    assert seq.no_pose_spacing_s == pytest.approx(0.02)  # a hole in it, not its rate
     assert "transform odom -> base_link is not available" in seq.no_pose_reason
     for t in set(stamps) - set(in_hole):
         assert got[t] is not None, t * 1e-9

@@ -70,7 +70,7 @@ class _TfPoses:
     path: Any
     _pose_frames: Optional[Tuple[str, str]]
     _pose_rule_ns: Tuple[int, int]
-    _no_pose: Dict[int, Tuple[str, int]]
+    _no_pose: Dict[int, Tuple[str, int, float]]  # stamp -> (reason, gap ns, edge spacing ns)
     _frame_id_from: List[int]  # ordinals on the image topic where the frame_id changes
     _frame_ids: List[str]  # the frame_id from each of them on
     _topics: Dict[str, Any]  # topic -> rosbags TopicInfo
@@ -235,8 +235,8 @@ class _TfPoses:
         one has a fix: `no_pose_gap_s`); None when every frame had a pose."""
         if not self._no_pose:
             return None
-        gaps = [msg for msg, gap in self._no_pose.values() if gap]
-        reason = (gaps or [msg for msg, _ in self._no_pose.values()])[0]
+        gaps = [msg for msg, gap, _ in self._no_pose.values() if gap]
+        reason = (gaps or [msg for msg, _, _ in self._no_pose.values()])[0]
         note = self._rejected_tf_note()
         return f"{reason}; {note}" if note else reason
 
@@ -245,8 +245,17 @@ class _TfPoses:
         """The longest spacing (s) of a tf edge's samples, more than ``pose_at_stamp.max_gap_s``,
         that left a frame without a pose (a larger max_gap_s interpolates across it); None when
         no frame lacks a pose for that reason."""
-        gap = max((g for _, g in self._no_pose.values()), default=0)
+        gap = max((g for _, g, _ in self._no_pose.values()), default=0)
         return gap * 1e-9 if gap else None
+
+    @property
+    def no_pose_spacing_s(self) -> Optional[float]:
+        """The 90th percentile of the sample spacing (s) of the tf edge whose gap is
+        `no_pose_gap_s` (`ExtrapolationError.spacing_ns`); None when that edge's rate is unknown
+        (fewer than 4 samples) or there is no such gap: with it, a gap of many usual steps is
+        told as a hole in the edge, not a max_gap_s to raise."""
+        gap, spacing = max(((g, sp) for _, g, sp in self._no_pose.values()), default=(0, 0))
+        return spacing * 1e-9 if gap and spacing else None
 
     def _pose(self, frame_id: str, stamp_ns: int) -> Optional[np.ndarray]:
         if self._pose_frames is None:
@@ -272,7 +281,7 @@ class _TfPoses:
             return pose
         except ExtrapolationError as err:
             log.debug("no pose for the image at t=%.6f s: %s", stamp_ns * 1e-9, err)
-            self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0))
+            self._no_pose.setdefault(stamp_ns, (str(err), err.gap_ns or 0, err.spacing_ns or 0.0))
             return None
         except TransformError as err:  # a frame of the chain unknown: all its tf dropped?
             note = self._rejected_tf_note()

@@ -147,7 +147,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         self._run_counter = _RunCounter()
         # frames iterated so far that tf gave no pose: image stamp -> (the ExtrapolationError's
         # message, the tf gap it fell in in ns, 0 outside an edge's samples)
-        self._no_pose: Dict[int, Tuple[str, int]] = {}
+        self._no_pose: Dict[int, Tuple[str, int, float]] = {}
         self._static_pose_frames_said: set = set()
         self.run = 1
         self._run_label = 1  # the run read, as _RunCounter labels it (self.run: of images)
