@@ -126,6 +126,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         "covariance": covariance_calibration(
             results, gt_poses if gt_poses is not None else np.full((n, 4, 4), np.nan)),
         "frame_offset": frame_offset(results, gt_poses) if ev.any() else None,
+        "quaternion_order": quaternion_order(results, gt_poses) if ev.any() else None,
         "camera_focal": camera_focal(results, focal_tolerance),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
@@ -233,6 +234,47 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                     "aligned_translation_error_m_median": t_al,
                     "aligned_rotation_error_deg_median": r_al, "frames": len(pairs)}
     return None
+
+
+def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
+                     ) -> Optional[Dict[str, Any]]:
+    """Whether the ground truth's quaternions look written w first (qw qx qy qz) though read
+    as TUM's x y z w, else None.
+
+    A quaternion alone cannot tell the two orders apart (both are unit quaternions; reordering
+    keeps the angle between any two, so the path stays as smooth), but the localized poses,
+    measured from the images, can: when at least `FRAME_OFFSET_MIN_FRAMES` successful frames
+    have ground truth, their median rotation error is over `FRAME_OFFSET_GROSS_DEG`, and the
+    ground truth's rotations read w first bring it under that and `FRAME_OFFSET_GAIN` times
+    down, returns the median rotation errors both ways (deg) and the frames used."""
+    pairs = [(r.map_from_cam, gt) for r, gt in zip(results, gt_poses)
+             if r.success and r.map_from_cam is not None and np.isfinite(gt).all()]
+    if len(pairs) < FRAME_OFFSET_MIN_FRAMES:
+        return None
+    est = np.stack([e for e, _ in pairs])
+    gt = np.stack([g for _, g in pairs])
+    raw = float(np.median(pose_errors(est, gt)[1]))
+    if raw <= FRAME_OFFSET_GROSS_DEG:
+        return None
+    # the file's columns 5..8 (w x y z) went into x y z w: x y z w is then 1 2 3 0 of them
+    quats = Rotation.from_matrix(gt[:, :3, :3]).as_quat()[:, [1, 2, 3, 0]]
+    reread = gt.copy()
+    reread[:, :3, :3] = Rotation.from_quat(quats).as_matrix()
+    fixed = float(np.median(pose_errors(est, reread)[1]))
+    if fixed > FRAME_OFFSET_GROSS_DEG or fixed * FRAME_OFFSET_GAIN > raw:
+        return None
+    return {"rotation_error_deg_median": raw, "w_first_rotation_error_deg_median": fixed,
+            "frames": len(pairs)}
+
+
+def _quaternion_order_row(qo: Dict[str, Any]) -> str:
+    """The metrics table's 'ground truth quaternions' row of a `quaternion_order`."""
+    return (f"written w first? the rotations are {qo['rotation_error_deg_median']:.1f} deg off "
+            f"at the median as read (qx qy qz qw); read w first (qw qx qy qz) they are "
+            f"{qo['w_first_rotation_error_deg_median']:.2f} deg off (metrics.json: "
+            "quaternion_order): if the file is 'timestamp tx ty tz qw qx qy qz', move qw to the "
+            "last column (awk '{print $1,$2,$3,$4,$6,$7,$8,$5}'); the errors above are of the "
+            "file as read")
 
 
 def _unit_of(scale: float) -> str:
@@ -394,6 +436,8 @@ def format_table(m: Dict[str, Any]) -> str:
     fo = m.get("frame_offset")
     if fo:  # every error is mostly one transform: ground truth in another frame or unit
         rows.append(("ground truth frame", _frame_offset_row(fo)))
+    if m.get("quaternion_order"):  # the rotations agree with the ground truth's read w first
+        rows.append(("ground truth quaternions", _quaternion_order_row(m["quaternion_order"])))
     if m.get("camera_focal"):  # the frames' focal length together (gates.max_focal_error)
         rows.append(("camera focal length (inliers' fit)", _camera_focal_row(m["camera_focal"])))
     if m.get("unreadable_frames"):  # failed frames the source could not read

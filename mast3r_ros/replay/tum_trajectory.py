@@ -368,7 +368,10 @@ def _warn_identity_written_w_first(path: Path, first: np.ndarray, lineno: int) -
     relative to its first camera starts (SLAM output), written w first ('qw qx qy qz', Eigen's
     w() printed first), which is read as x y z w without a word (both are unit quaternions).
     Not refused: a camera converted from OpenGL's axes to OpenCV's starts at that turn too.
-    Only the first pose: a quaternion alone cannot tell the orders apart elsewhere."""
+    Only the first pose: a quaternion alone cannot tell the orders apart elsewhere (reordering
+    keeps the angle between any two, so a path stays as smooth); the images can, and do:
+    build-map's map check (`map_check.diagnose`, 'quaternion_wxyz') and localize's
+    `metrics.quaternion_order` against the localized poses."""
     q = first[3:]
     if np.any(first[:3] != 0) or abs(abs(q[0]) - 1) > 1e-6 or np.any(np.abs(q[1:]) > 1e-6):
         return

@@ -1,0 +1,65 @@
+"""Ground truth written w first ('timestamp tx ty tz qw qx qy qz') without a header saying so,
+and not starting at the identity: read as x y z w, every rotation error came out near 170 deg
+without a word (a quaternion alone cannot tell the orders apart: both are unit quaternions,
+and reordering keeps every angle between two of them, so no smoothness test can either). The
+localized poses can: `metrics.quaternion_order` says when the ground truth read w first agrees
+with them and read as written does not, in metrics.json and one row of the printed table."""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.types import LocalizationResult
+from mast3r_ros.replay import metrics
+
+
+def _truth(n=8, seed=3):
+    """A handheld-like path: turning about every axis, none at the identity."""
+    rng = np.random.default_rng(seed)
+    rots = Rotation.from_rotvec(np.array([0.3, -0.8, 0.5]) + 0.15 * rng.standard_normal((n, 3)))
+    return rots, rng.uniform(-1, 1, (n, 3))
+
+
+def _run(rots, centres, noise_deg=0.5, seed=4):
+    rng = np.random.default_rng(seed)
+    out = []
+    for i, (r, c) in enumerate(zip(rots, centres)):
+        turn = Rotation.from_rotvec(np.radians(noise_deg) * rng.standard_normal(3))
+        out.append(LocalizationResult(True, i, make_pose((turn * r).as_matrix(), c + 0.01),
+                                      None))
+    return out
+
+
+def _poses(quats_xyzw, centres):
+    return np.stack([make_pose(Rotation.from_quat(q).as_matrix(), c)
+                     for q, c in zip(quats_xyzw, centres)])
+
+
+def test_ground_truth_written_w_first_is_named_with_the_fix():
+    rots, centres = _truth()
+    res = _run(rots, centres)
+    q = rots.as_quat()  # x y z w
+    w_first_read_as_xyzw = _poses(q[:, [3, 0, 1, 2]], centres)  # the file's columns, misread
+    m = metrics.summarize(res, w_first_read_as_xyzw)
+    assert m["rotation_error_deg"]["median"] > 60
+    qo = m["quaternion_order"]
+    assert qo["frames"] == 8 and qo["rotation_error_deg_median"] > 60
+    assert qo["w_first_rotation_error_deg_median"] < 2
+    row = [ln for ln in metrics.format_table(m).splitlines() if "ground truth quaternions" in ln]
+    assert len(row) == 1 and "read w first (qw qx qy qz) they are 0." in row[0], row
+    assert "move qw to the last column" in row[0] and "metrics.json: quaternion_order" in row[0]
+
+
+def test_no_quaternion_order_note_for_good_ground_truth_or_bad_runs():
+    rots, centres = _truth()
+    res = _run(rots, centres)
+    gt = _poses(rots.as_quat(), centres)
+    assert metrics.summarize(res, gt)["quaternion_order"] is None  # right: nothing to say
+    assert metrics.summarize(res, None)["quaternion_order"] is None
+    lost = _run(Rotation.random(8, random_state=9), centres)  # a badly localized run
+    assert metrics.summarize(lost, gt)["quaternion_order"] is None
+    few = metrics.summarize(res[:4], _poses(rots.as_quat()[:4, [3, 0, 1, 2]], centres[:4]))
+    assert few["quaternion_order"] is None  # under FRAME_OFFSET_MIN_FRAMES
+    assert "ground truth quaternions" not in metrics.format_table(metrics.summarize(res, gt))
