@@ -96,6 +96,8 @@ def test_tf_stamped_ahead_before_the_first_image_is_said_to_be_not_read_not_a_re
     assert "tf map -> base_link (2 messages up to t=3.150 s) goes back before the first " \
            "image on /cam/image" in warn, warn
     assert "stamped ahead of the clock" in warn and "belong to another run" not in warn
+    # an NTP step of the tf computer's clock looks the same: said, and that it cannot be told
+    assert "clock stepped back by NTP" in warn and "a bag cannot tell which" in warn, warn
     assert not [r for r in records if "jumps back once" in r.getMessage()]
 
 
@@ -286,3 +288,30 @@ def test_one_republished_image_is_named_not_blamed_on_the_driver(tmp_path, caplo
     assert len(said) == 1, said
     assert "does not stamp" not in said[0]
     assert "1 of 21 repeat the previous image's stamp (image 11 at t=1.000000 s)" in said[0]
+
+
+def test_one_message_before_a_short_drop_is_said_to_be_undecidable(tmp_path, caplog):
+    """map -> base_link first recorded at bag 0.90 s stamped 1.15 s, then 0.95, 1.25, 1.35,
+    1.55 s received at their stamps: receive time minus stamp rises by 250 ms after the first
+    message, as a reset right after it would raise it and as that message stamped 250 ms ahead
+    lowers its own. It is read with the run (stamped ahead), as before, but that was said
+    nowhere: one warning now names it and says one message cannot tell. A late message (its
+    offset not below the others') and a bag without such a drop say nothing."""
+    from mast3r_ros.replay.rosbag.receive_times import lone_first_ahead
+
+    records = images_posed_in_one_run(
+        tmp_path, caplog, [(1150, 900), (950, 950), (1250, 1250), (1350, 1350), (1550, 1550)])
+    (warn,) = [r.getMessage() for r in records if "cannot tell" in r.getMessage()]
+    assert "tf map -> base_link: its first message (t=1.150 s) is stamped 0.200 s above the " \
+           "next, and receive time minus stamp rises by 0.250 s after it" in warn, warn
+    assert "read with the run as stamped ahead" in warn and "one message cannot tell" in warn
+    assert lone_first_ahead([100, 50, 150, 250, 350], [100, 200, 300, 400, 500],
+                            [1] * 5) == [(0, 50, 150)]
+    assert lone_first_ahead([100, 50, 150, 250, 350], [100, 101, 150, 250, 350], [1] * 5) == []
+    assert lone_first_ahead([0, 100, 50, 150], [0, 100, 200, 300], [1, 1, 2, 2]) == []
+    assert lone_first_ahead([100, -50, 50, 150, 250], [5] * 5, [1] * 5) == []  # made up
+    # a new run's first message, merged likewise after a reset the stamps showed
+    stamps, received = [0, 100, 200, 80, 20, 120, 220], [0, 100, 200, 300, 400, 500, 600]
+    labels = run_labels(stamps, received=received)
+    assert labels == [1, 1, 1, 2, 2, 2, 2]
+    assert lone_first_ahead(stamps, received, labels) == [(3, 60, 160)]

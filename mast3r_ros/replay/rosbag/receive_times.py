@@ -17,6 +17,11 @@ own. Two rules of `runs` rest on it:
   before its clock settled); two or more such first messages were split off as a run the images
   took, so they had no pose.
 
+What they cannot tell (`lone_first_ahead`): a run's first message followed by a short drop
+(the stamps climbing past it within the lookahead) whose offset is below the next ones' by
+about the drop is a message stamped ahead, or the last of a clock that went back right after
+it: both look the same. It is read with the run, as stamped ahead, and said so.
+
 `clock_went_back` compares offsets only where receive times tick with the header stamps at a
 constant ratio (`receive_ratio`): 1 within `RATE_TOLERANCE` (a bag recorded in real time), or
 another (a simulation recorded at 0.5x or 2x real time: offsets are then taken in the stamps'
@@ -170,4 +175,33 @@ def join_stamped_ahead(received: Sequence[int], stamps: Sequence[int], labels: L
     for n, (s, e) in enumerate(zip(starts, starts[1:] + [len(labels)])):
         out[s:e] = [run] * (e - s)
         run += not (n < len(joined) and joined[n])
+    return out
+
+
+def lone_first_ahead(stamps: Sequence[int], received: Sequence[int], labels: Sequence[int],
+                     lookahead: int = 4) -> List[Tuple[int, int, float]]:
+    """(ordinal, drop, rise: ns) of the messages of one stream (header stamps and receive times,
+    int ns, in bag order; ``labels``: `run_labels`' runs) that begin a run and were read in it
+    though the next message drops below them, the offsets (receive time - stamp) of the (up to)
+    ``lookahead`` messages after them raised by more than half that drop (the rise): a message
+    stamped ahead of its clock (a re-broadcast at now + tolerance), or the last message of a
+    clock that went back right after it. One message gives `clock_went_back` no run to
+    compare, so nothing tells which; the caller says so. Only where the receive times of the
+    messages after it tick with their stamps within `RATE_TOLERANCE` (made-up ones say
+    nothing)."""
+    out = []
+    for s in range(len(stamps) - 1):
+        if (s and labels[s] == labels[s - 1]) or labels[s + 1] != labels[s]:
+            continue
+        drop = stamps[s] - stamps[s + 1]
+        after = [j for j in range(s + 1, min(len(stamps), s + 1 + lookahead))
+                 if labels[j] == labels[s]]
+        span = stamps[after[-1]] - stamps[after[0]]
+        if drop <= 0 or span <= 0 or abs((received[after[-1]] - received[after[0]]) / span
+                                         - 1) > RATE_TOLERANCE:
+            continue  # receive times that do not tick with the stamps say nothing
+        rise = statistics.median(received[j] - stamps[j] for j in after) - (received[s]
+                                                                            - stamps[s])
+        if rise > drop / 2:
+            out.append((s, drop, rise))
     return out

@@ -37,7 +37,7 @@ from typing import Any, Dict, List, Optional, Tuple
 import numpy as np
 
 from .opening import bag_label
-from .receive_times import clock_went_back, join_stamped_ahead
+from .receive_times import clock_went_back, join_stamped_ahead, lone_first_ahead
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -118,6 +118,9 @@ class _RunCounter:
         # stream -> (how many of its messages, the highest stamp among them) in runs before
         # the reference's first message (a shift below 0): not read with the images
         self.before_reference: Dict[Any, Tuple[int, int]] = {}
+        # stream -> [(ordinal, stamp, drop ns, rise ns)]: a run's first message read in it
+        # though it may be the last of a clock that went back (`lone_first_ahead`)
+        self.lone_ahead: Dict[Any, List[Tuple[int, int, int, float]]] = {}
         self._received: Dict[Any, array.array] = {}  # stream -> receive times, after `finish`
         # stream -> ordinals noted without a stamp; after `finish`: ordinal -> estimated stamp
         self._unknown: Dict[Any, List[int]] = collections.defaultdict(list)
@@ -181,6 +184,10 @@ class _RunCounter:
             streams[k] = (array.array("q", (self._bag_ns[k][i] for i in known[k])),
                           [v[i] for i in known[k]])
         labels = {k: run_labels(stamps, received=bag) for k, (bag, stamps) in streams.items()}
+        for k, (bag, stamps) in streams.items():
+            lone = lone_first_ahead(stamps, bag, labels[k])
+            if lone:
+                self.lone_ahead[k] = [(known[k][o], stamps[o], d, r) for o, d, r in lone]
         ref = reference if labels.get(reference) else None
         for k, lab in labels.items():
             if ref is None or k == ref or not lab:
@@ -415,15 +422,19 @@ class _RunChoice:
         early = [f"{_stream_name(k)} ({n} message{'' if n == 1 else 's'} up to "
                  f"t={top * 1e-9:.3f} s)" for k, (n, top) in runs.before_reference.items()]
         if early:
-            # a clock reset before the camera started, or a publisher stamping ahead before
-            # its clock settled, received before any image: the two look alike in a bag
+            # a clock reset before the camera started, another computer's clock stepped back
+            # (NTP), or a publisher stamping ahead before its clock settled, received before
+            # any image: with no image yet to compare clocks with, they look alike in a bag
             log.warning(
                 "%s: the header time of %s goes back before the first image on %s: the "
                 "messages before that drop are not read with the images, which take the "
-                "messages after it (a clock reset before the camera started, or messages "
-                "stamped ahead of the clock before it settled)", bag_label(self.path),
+                "messages after it (a clock reset before the camera started, a computer's "
+                "clock stepped back by NTP, or messages stamped ahead of the clock before it "
+                "settled: with no image before the drop a bag cannot tell which)",
+                bag_label(self.path),
                 ", ".join(early[:3]) + (f" and {len(early) - 3} more" if len(early) > 3 else ""),
                 image)
+        self._warn_lone_ahead(keep)
         self._image_stamps = [s for r, s in self._image_runs if r == keep]
         self._warn_unstamped([s for o, (r, s) in enumerate(self._image_runs)
                               if r == keep and o not in guessed])
@@ -444,6 +455,24 @@ class _RunChoice:
                                     *self._tf_runs.pop((parent, child)).columns(rows))
         self._image_runs, self._depth_runs, self._info_runs = [], [], []
         self._tf_runs = {}
+
+    def _warn_lone_ahead(self, keep: int) -> None:
+        """One warning for the first such stream of the run read whose run begins with a
+        message stamped above the next by a drop its receive times cannot place
+        (`_RunCounter.lone_ahead`): read with the run, as stamped ahead."""
+        runs = self._run_counter
+        for k, found in runs.lone_ahead.items():
+            for o, stamp, drop, rise in found:
+                if runs.run(k, o) == keep:
+                    log.warning(
+                        "%s: %s: its first message (t=%.3f s) is stamped %.3f s above the "
+                        "next, and receive time minus stamp rises by %.3f s after it: it is "
+                        "read with the run as stamped ahead (a re-broadcast at now + "
+                        "tolerance), but the clock going back right after it looks the same "
+                        "and one message cannot tell; if it did, that message is of another "
+                        "run", bag_label(self.path), _stream_name(k), stamp * 1e-9, drop * 1e-9,
+                        rise * 1e-9)
+                    return
 
     def _camera_info_of_another_run(self, keep: int) -> Tuple[int, CameraIntrinsics]:
         """The CameraInfo for a run that has none (a driver that publishes it once, latched):
