@@ -329,6 +329,8 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             on = p.on_warp(m[0].cpu(), m[1].cpu())
             r[be] = {**_ms(t), "n_matches": int(len(m[0])),
                      "on_warp": float(on.float().mean()) if len(on) else 0.0}
+        if "torch" in outs:
+            r["torch_prev"] = _torch_prev(d1, d2, outs["torch"], r["torch"], args, dev)
         if len(backends) > 1:
             r["jaccard"] = _jaccard(_keys(*outs[backends[0]]), _keys(*outs[backends[1]]))
             r["identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
@@ -341,6 +343,12 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             # None: the screen ran; else why it fell back (then "triton" timed the IEEE kernel)
             r["screen_broken"] = nt._SCREEN_BROKEN
         res["pairs"].append(r)
+        if "torch_prev" in r:
+            tp = r["torch_prev"]
+            LOG.info("pair %d: torch walk before / now: %.2f / %.2f ms (prev/new %.2f), host "
+                     "syncs %s / %s, identical %s", i, tp["median_ms"], r["torch"]["median_ms"],
+                     tp["prev_over_new_ms"], tp.get("host_syncs", "-"),
+                     tp.get("host_syncs_new", "-"), tp["identical"])
         LOG.info("pair %d: %s", i, "  ".join(
             f"{be} {r[be]['median_ms']:.2f} ms [p90 {r[be]['p90_ms']:.2f}] {r[be]['n_matches']} "
             f"matches ({100 * r[be]['on_warp']:.1f} % on warp)" for be in backends)
@@ -385,6 +393,27 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             + (f"  jaccard {row['jaccard']:.4f}" if "jaccard" in row else "")
             + "  identical: " + ",".join(str(row[n]["identical_to_" + first]) for n in variants))
     return res
+
+
+def _torch_prev(d1, d2, new_out, new_row: Dict, args, dev: torch.device) -> Dict:
+    """``fast_reciprocal_matches`` (torch search) with the walk before issue 9's sync cut
+    (bench/walk_prev.py: 3 host round trips a round, now at most 2), timed like the current one
+    just before it: median ms, the ratio, whether the matches are identical and, with
+    ``--count-ops``, the host syncs of one call each (`op_counts`)."""
+    from walk_prev import previous_walk
+
+    def run():
+        with previous_walk():
+            return fast_reciprocal_matches(d1, d2, subsample=8, nn_backend="torch")
+
+    t, m = timed(run, dev, args.repeats, warmup=0 if args.smoke else 1)
+    out = {**_ms(t), "prev_over_new_ms": _ms(t)["median_ms"] / max(new_row["median_ms"], 1e-9),
+           "identical": all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(m, new_out))}
+    if args.count_ops:
+        out["host_syncs"] = op_counts(run, dev)["host_syncs"]
+        out["host_syncs_new"] = op_counts(lambda: fast_reciprocal_matches(
+            d1, d2, subsample=8, nn_backend="torch"), dev)["host_syncs"]
+    return out
 
 
 class _previous_walk:
@@ -477,6 +506,10 @@ _SYNC_OPS = ("aten::nonzero", "aten::_local_scalar_dense", "aten::unique", "aten
              "aten::masked_select", "aten::item", "aten::is_nonzero")
 
 
+def _is_sync(ev) -> bool:
+    return any(ev.name.startswith(s) for s in _SYNC_OPS)
+
+
 def op_counts(fn, dev: torch.device) -> Dict[str, int]:
     """One profiled call of ``fn``: top-level aten ops launched from Python (outside the Triton
     search, whose interpreter makes host copies on the CPU), the ops among them that wait for
@@ -538,7 +571,8 @@ def op_counts(fn, dev: torch.device) -> Dict[str, int]:
         if inside:
             continue
         n_ops += ev.name.startswith("aten::") and ev.cpu_parent is None
-        n_sync += any(ev.name.startswith(s) for s in _SYNC_OPS)
+        # once per wait: item's _local_scalar_dense and unique's _unique2 are the same one
+        n_sync += _is_sync(ev) and not (ev.cpu_parent is not None and _is_sync(ev.cpu_parent))
     out = {"aten_ops": n_ops, "host_syncs": n_sync, "nn_search_calls": n_search,
            "triton_launches": launches[0]}
     if dev.type == "cuda":

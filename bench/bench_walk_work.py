@@ -57,20 +57,28 @@ def count_walk(d1: torch.Tensor, d2: torch.Tensor) -> Dict:
     from mast3r_ros.core.matching import fast_reciprocal_matches
     from mast3r_ros.core.matching.search import _CachedNN
 
-    calls: List[List[int]] = []
-    real = _CachedNN.__call__
+    searches: List[List[int]] = []  # per search: [walkers, rows searched]
+    real = _CachedNN.search
+    real_misses = _CachedNN.misses
+    walkers = [0]
 
-    def counted(self, idx):
-        n0 = self.n_searched
-        out = real(self, idx)
-        calls.append([int(idx.numel()), self.n_searched - n0])
-        return out
+    def misses(self, idx, mask):
+        rows, n_mask = real_misses(self, idx, mask)
+        walkers[0] = n_mask
+        return rows, n_mask
 
-    _CachedNN.__call__ = counted
+    def counted(self, rows):
+        if not searches:  # round 1's image-1 search: every start point walks
+            walkers[0] = int(rows.numel())
+        searches.append([walkers[0], int(rows.numel())])
+        return real(self, rows)
+
+    _CachedNN.search, _CachedNN.misses = counted, misses
     try:
         m = fast_reciprocal_matches(d1, d2, subsample=8)
     finally:
-        _CachedNN.__call__ = real
+        _CachedNN.search, _CachedNN.misses = real, real_misses
+    calls = searches
     rounds = (len(calls) + 1) // 2
     per_round = [{"walkers": calls[2 * r][0], "searched_12": calls[2 * r][1],
                   "searched_21": calls[2 * r + 1][1] if 2 * r + 1 < len(calls) else 0}

@@ -511,6 +511,12 @@ def other_figures(run: Run) -> List[str]:
                        + (f"; SCREEN DID NOT RUN: {broken[0]}" if broken else ""))
         else:
             out.append("\nTF32 screen: not measured (no triton / triton-ieee rows)")
+        prev = [p["torch_prev"] for p in pairs if p.get("torch_prev")]
+        if prev:  # the torch walk (CUDA without Triton: Jetson) before the host-sync cut
+            ratios = sorted(t.get("prev_over_new_ms") or 0.0 for t in prev)
+            out.append(f"torch walk (no Triton) previous / now, median over {len(prev)} pairs: "
+                       f"{ratios[len(ratios) // 2]:.2f}x; same matches "
+                       f"{all(t.get('identical') for t in prev)}")
         for key in sorted(k for k in doc if k.startswith("match_and_fuse_K")):
             r = doc[key]
             timed = [n for n in r if isinstance(r[n], dict) and "median_ms" in r[n]]

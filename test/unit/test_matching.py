@@ -503,44 +503,66 @@ def test_fixture_reversed_order(ref):
     np.testing.assert_array_equal(got[1].numpy(), exp["rev_xy1"])
 
 
-def test_walk_host_round_trips_per_round(monkeypatch):
-    """The walk syncs with the host at most 3 times a round (the active set's nonzero and one
-    torch.unique per NN cache), counted on CPU by patching the calls that wait for the device."""
-    counts = {"round": 0, "other": 0}
-    real_nonzero, real_unique = torch.Tensor.nonzero, torch.unique
-    real_bool, real_item, real_getitem = torch.Tensor.__bool__, torch.Tensor.item, \
-        torch.Tensor.__getitem__
+class _SyncSpy:
+    """Counts, on CPU, the calls that wait for the device on CUDA (a host round trip): item,
+    tolist, bool/int/float of a tensor, nonzero, unique, masked_select, .cpu()/.numpy(),
+    boolean-mask indexing."""
 
-    def nonzero(self, *a, **kw):
-        counts["round"] += 1
-        return real_nonzero(self, *a, **kw)
+    def __init__(self, mp: pytest.MonkeyPatch):
+        self.n = 0
+        for name in ("item", "tolist", "__bool__", "__int__", "__float__", "__index__",
+                     "nonzero", "cpu", "numpy", "masked_select"):
+            mp.setattr(torch.Tensor, name, self._wrap(getattr(torch.Tensor, name)))
+        for name in ("unique", "nonzero", "masked_select"):
+            mp.setattr(torch, name, self._wrap(getattr(torch, name)))
+        real_get, real_set = torch.Tensor.__getitem__, torch.Tensor.__setitem__
 
-    def counted(name, fn):
-        def wrap(*a, **kw):
-            counts[name] += 1
+        def getitem(t, key):
+            self.n += isinstance(key, torch.Tensor) and key.dtype == torch.bool
+            return real_get(t, key)
+
+        def setitem(t, key, value):
+            self.n += isinstance(key, torch.Tensor) and key.dtype == torch.bool
+            return real_set(t, key, value)
+
+        mp.setattr(torch.Tensor, "__getitem__", getitem)
+        mp.setattr(torch.Tensor, "__setitem__", setitem)
+
+    def _wrap(self, fn):
+        def counted(*a, **kw):
+            self.n += 1
             return fn(*a, **kw)
-        return wrap
+        return counted
 
-    def getitem(self, key):
-        if isinstance(key, torch.Tensor) and key.dtype == torch.bool:
-            counts["other"] += 1  # boolean-mask indexing waits for the mask's count
-        return real_getitem(self, key)
+
+@pytest.mark.parametrize("ret_basin", [False, True])
+def test_walk_host_round_trips_per_round(ret_basin):
+    """The torch walk (the search on CUDA without Triton) waits for the device at most twice a
+    round and once in the first (it waited 3 times a round: the active set's nonzero and one
+    torch.unique per search), with the same result; counted on CPU by patching the calls that
+    wait on CUDA, on a pair whose walks are still going after the rounds run (so every round
+    runs and no early end adds a test)."""
+    from mast3r_ros.core.matching.search import _CachedNN
+    from mast3r_ros.core.matching.walk import _walk
 
     g = torch.Generator().manual_seed(0)
-    d1 = torch.nn.functional.normalize(torch.randn(24, 32, 8, generator=g), dim=-1)
-    d2 = torch.nn.functional.normalize(d1 + 0.3 * torch.randn(24, 32, 8, generator=g), dim=-1)
-    want = fast_reciprocal_matches(d1, d2, subsample=2)
-    monkeypatch.setattr(torch.Tensor, "nonzero", nonzero)
-    monkeypatch.setattr(torch, "unique", counted("other", real_unique))
-    monkeypatch.setattr(torch.Tensor, "__bool__", counted("other", real_bool))
-    monkeypatch.setattr(torch.Tensor, "item", counted("other", real_item))
-    monkeypatch.setattr(torch.Tensor, "__getitem__", getitem)
-    got = fast_reciprocal_matches(d1, d2, subsample=2)
-    assert torch.equal(got[0], want[0]) and torch.equal(got[1], want[1])
-    rounds = counts["round"]
-    assert rounds >= 3  # the pair needs several rounds, so the bound below is tested
-    # per round: nonzero + 2 unique; once: 2 finite checks, the final unique and 2 masks
-    assert counts["other"] <= 2 * rounds + 5, counts
+    d1 = torch.nn.functional.normalize(torch.randn(24 * 32, 8, generator=g), dim=-1)
+    d2 = torch.nn.functional.normalize(d1 + 0.3 * torch.randn(24 * 32, 8, generator=g), dim=-1)
+    start = torch.arange(0, 24 * 32, 2)
+
+    def walk(max_iter):
+        nn12, nn21 = _CachedNN(d1, d2, "dot", 64, None), _CachedNN(d2, d1, "dot", 64, None)
+        return _walk(nn12, nn21, start, max_iter, ret_basin)
+
+    for rounds in (1, 3):
+        want = walk(rounds)
+        assert bool(want[2].any())  # walkers still active: all the rounds ran
+        with pytest.MonkeyPatch.context() as mp:
+            spy = _SyncSpy(mp)
+            got = walk(rounds)
+        assert spy.n <= 2 * rounds - 1, (rounds, spy.n)
+        for a, b in zip(got, want):
+            assert (a is None and b is None) or torch.equal(a, b)
 
 
 def test_parameters_and_arguments_of_the_wrong_kind_are_named():
@@ -679,11 +701,20 @@ def test_cached_nn_searches_each_row_once():
     src = torch.eye(4)
     tgt = torch.eye(4)[[3, 2, 1, 0]]
     nn = _CachedNN(src, tgt, "dot", 8192, None)
-    assert nn(torch.tensor([0, 0, 2])).tolist() == [3, 3, 1]
+
+    def lookup(idx, mask=None):
+        idx = torch.tensor(idx)
+        mask = torch.ones_like(idx, dtype=torch.bool) if mask is None else torch.tensor(mask)
+        rows, n_mask = nn.misses(idx, mask)
+        assert n_mask == int(mask.sum())
+        nn.search(rows)
+        return rows.tolist(), nn.cache[idx].tolist()
+
+    assert lookup([2, 0, 0]) == ([0, 2], [1, 3, 3])  # distinct, sorted
     assert nn.n_searched == 2
-    assert nn(torch.tensor([2, 0, 1, 3])).tolist() == [1, 3, 2, 0]
-    assert nn.n_searched == 4
-    assert nn(torch.tensor([3, 1])).tolist() == [0, 2]  # a cached 0 is an answer, not a miss
+    assert lookup([2, 0, 1, 3], [True, True, False, True]) == ([3], [1, 3, -1, 0])  # masked: not
+    assert nn.n_searched == 3
+    assert lookup([3, 1, 0]) == ([1], [0, 2, 3])  # a cached 0 is an answer, not a miss
     assert nn.n_searched == 4
 
 

@@ -4,7 +4,8 @@ Scores are "dot" similarities or minus "l2" distances (`_scores`), computed tile
 (`_tile_shape`: cache-sized on CPU, at most ``block_size**2`` elements anywhere), with invalid
 rows and columns made to lose every comparison (`_sanitize`). `_nearest` returns each query's
 nearest target row, the earliest index winning a tie; `_CachedNN` serves a walk, searching each
-source row at most once.
+source row at most once (`_CachedNN.misses` says which rows a step needs, `_CachedNN.search`
+searches them).
 """
 
 from __future__ import annotations
@@ -97,12 +98,28 @@ class _CachedNN:
         self.cache = torch.full((source.shape[0],), -1, dtype=torch.int64, device=source.device)
         self.n_searched = 0
 
-    def __call__(self, idx: torch.Tensor) -> torch.Tensor:
-        # One host round trip per call (torch.unique's output size): no separate "anything
-        # missing?" test. Hits become -1, and a -1 always leads the sorted unique list.
-        lead = torch.full((1,), -1, dtype=idx.dtype, device=idx.device)
-        todo = torch.unique(torch.cat((lead, torch.where(self.cache[idx] < 0, idx, -1))))[1:]
-        self.cache[todo] = _nearest(self.source[todo], self.target, dist=self.dist,
-                                    block_size=self.block_size, target_bad=self.target_bad)
-        self.n_searched += int(todo.numel())
-        return self.cache[idx]
+    def misses(self, idx: torch.Tensor, mask: torch.Tensor) -> Tuple[torch.Tensor, int]:
+        """(rows, n_mask): the distinct source rows among ``idx[mask]`` not searched yet, sorted
+        ascending (int64), and ``mask``'s count. idx (P,) int64 source rows (any value where
+        ``mask`` is False), mask (P,) bool.
+
+        One host round trip, for both numbers: the rows are compacted on the device (two sorts
+        of P values, sentinels last), and only their count and ``mask``'s are read back, packed
+        in one scalar.
+        """
+        n, n_p = self.source.shape[0], mask.shape[0]
+        cand = torch.where(mask & (self.cache[idx.clamp(0, n - 1)] < 0), idx, n)
+        srt = torch.sort(cand).values
+        dup = torch.zeros_like(mask)
+        dup[1:] = srt[1:] == srt[:-1]
+        srt = torch.sort(srt.masked_fill(dup, n)).values
+        n_todo, n_mask = divmod(int(((srt < n).sum() * (n_p + 1) + mask.sum()).item()), n_p + 1)
+        return srt[:n_todo], n_mask
+
+    def search(self, rows: torch.Tensor) -> None:
+        """Search the source rows ``rows`` ((R,) int64, distinct, sorted) into the cache; no
+        host round trip."""
+        if rows.numel():
+            self.cache[rows] = _nearest(self.source[rows], self.target, dist=self.dist,
+                                        block_size=self.block_size, target_bad=self.target_bad)
+        self.n_searched += int(rows.numel())

@@ -1,6 +1,7 @@
 """The reciprocal walk ``p1 -> NN_2(p1) -> NN_1(NN_2(p1)) -> ...`` from image-1 start points.
 
-`_walk` runs it on the torch search (`search._CachedNN`: compacted walkers, optional basin map);
+`_walk` runs it on the torch search (`search._CachedNN`: masked walkers, compacted searches, at
+most two host round trips a round; optional basin map);
 `_fused_walk` runs the same steps for B pairs at once on the fused Triton search
 (`core.nn_triton.nn_search`, imported lazily) through `_FusedWalk` (the walk's state, run a
 number of rounds at a time), and `reciprocal_walk_fixed` is its fixed-shape form without host
@@ -21,36 +22,48 @@ def _walk(
 ) -> Tuple[torch.Tensor, torch.Tensor, torch.Tensor, Optional[torch.Tensor]]:
     """Iterate p1 -> NN_2 -> NN_1 from start; return (xy1, xy2, active, basin) flat indices.
 
-    Same steps as the reference's loop in ``fast_reciprocal_NNs`` (naver/mast3r
-    ``mast3r/fast_nn.py``): a point stops when its image-2 NN repeats (unless the
-    basin is recorded) or when its back-projection returns to where it was; points still active
-    after max_iter rounds are not converged.
+    start (P,) int64 sorted distinct image-1 rows (`checks._start_indices`). Same steps as the
+    reference's loop in ``fast_reciprocal_NNs`` (naver/mast3r ``mast3r/fast_nn.py``): a point
+    stops when its image-2 NN repeats (unless the basin is recorded) or when its
+    back-projection returns to where it was; points still active after max_iter rounds are not
+    converged.
+
+    Every walker stays in place (masked, not compacted); only the rows a search needs are
+    compacted, on the device (`_CachedNN.misses`). Host round trips (the CUDA syncs of the
+    torch search): one per search of a data-dependent size, the "anyone still walking?" test
+    riding on the image-1 one: none for round 1's image-1 search (the start points), so
+    2 * rounds - 1, and one more when the walk ends before ``max_iter``. Fewer is not free:
+    each search's size depends on the previous search's results. Padding the image-2 search
+    to its known bound (it has at most as many new rows as the image-1 search before it)
+    would save the second round trip but search ~8 % more rows on warped 512x384 pairs
+    (``docs/bench/matchperf_cpu_2026-12-05/walk_work.json``: rounds 2-3 search ~60 % fewer
+    image-2 rows than image-1 rows), and a row costs a pass over the whole target map
+    (memory-bound on a GPU), more than a round trip.
     """
     n1 = nn12.source.shape[0]
-    xy1, xy2 = start.clone(), torch.full_like(start, -1)
-    old1, old2 = xy1.clone(), xy2.clone()
+    xy1, xy2 = start, torch.full_like(start, -1)
     active = torch.ones_like(start, dtype=torch.bool)
     basin = torch.full((n1 + 1,), -1, dtype=torch.int64, device=start.device) if ret_basin else None
     for n_iter in range(1, max_iter + 1):
-        idx = active.nonzero().squeeze(1)
-        if idx.numel() == 0:
-            break
-        xy2[idx] = nn12(xy1[idx])
-        # A point whose image-2 NN repeats stops (unless the basin is recorded); it is masked,
-        # not compacted (no host round trip): its NN_1 lookup is a cache hit, since its xy2 was
-        # looked up in the previous round.
-        keep = None if ret_basin else xy2[idx] != old2[idx]
-        back = nn21(xy2[idx])
-        if keep is not None:
-            back = torch.where(keep, back, xy1[idx])
-        xy1[idx] = back
-        if basin is not None:
-            basin[old1[idx]] = back
-        moved = back != old1[idx]
-        active[idx] = moved if keep is None else keep & moved
-        if n_iter < max_iter:
-            old1.copy_(xy1)
-            old2.copy_(xy2)
+        if n_iter == 1:
+            nn12.search(start)  # every walker, distinct, nothing cached: no round trip
+        else:
+            todo, n_active = nn12.misses(xy1, active)
+            if n_active == 0:
+                break
+            nn12.search(todo)
+        new2 = torch.where(active, nn12.cache[xy1], xy2)
+        # a point whose image-2 NN repeats stops (unless the basin is recorded): its NN_1 is
+        # cached (its xy2 was looked up in the previous round), so it adds no search
+        go = active if ret_basin else active & (new2 != xy2)
+        nn21.search(nn21.misses(new2, active)[0])
+        back = torch.where(go, nn21.cache[new2.clamp(min=0)], xy1)
+        if basin is not None:  # inactive walkers write the spare last entry, reset below
+            basin[torch.where(active, xy1, n1)] = back
+        active = go & (back != xy1)
+        xy1, xy2 = back, new2
+    if basin is not None:
+        basin[n1] = -1
     return xy1, xy2, active, basin
 
 
