@@ -129,10 +129,13 @@ def _run(path, feeds):
 
 
 def test_manifest_describes_the_files(exported):
-    _, info, out = exported
+    from mast3r_ros.core.model.content_id import content_identity
+
+    model, info, out = exported
     m = read_manifest(str(out))
     assert m == json.loads((out / "manifest.json").read_text())
-    assert m["checkpoint_identity"] == info.identity and m["size"] == 224
+    assert m["checkpoint_identity"] == content_identity(model.state_dict(), info.model_string)
+    assert m["checkpoint_sampled_id"] == info.identity and m["size"] == 224
     assert (m["exporter"], m["opset"]) == AUTO
     assert not (out / "encoder.onnx.data").exists()  # the earlier export replaced whole
     assert m["net_shape_hw"] == list(HW) and m["keyframe_batch"] == K

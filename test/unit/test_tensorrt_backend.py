@@ -144,7 +144,7 @@ def test_a_hugging_face_checkpoint_folder_is_remembered_by_its_files(tmp_path):
     folder.mkdir()
     for name in ("config.json", "model.safetensors"):
         (folder / name).write_bytes(b"x")
-    info = CheckpointInfo(TINY_SPEC, "huggingface", model_string(TINY_SPEC), "abc123")
+    info = CheckpointInfo(TINY_SPEC, "huggingface", model_string(TINY_SPEC), "abc123", "c0ffee")
     cache = str(tmp_path / "cache")
     os.makedirs(cache)
     tb.remember_checkpoint(cache, str(folder), info)

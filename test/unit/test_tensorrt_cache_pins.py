@@ -135,7 +135,7 @@ def test_the_gpu_model_names_the_compute_capability(monkeypatch):
 def _info():
     spec = ModelSpec(enc_embed_dim=32, enc_depth=2, enc_num_heads=2, dec_embed_dim=32,
                      dec_depth=10, dec_num_heads=2)
-    return CheckpointInfo(spec, "official", model_string(spec), "id")
+    return CheckpointInfo(spec, "official", model_string(spec), "id", "content")
 
 
 def test_remembered_identities_keep_the_newest_files(tmp_path):

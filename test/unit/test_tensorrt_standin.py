@@ -34,6 +34,7 @@ def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
     import shutil
 
     from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.core.model.content_id import with_content_id
     from mast3r_ros.core.model.export import resolve_exporter
 
     exporter = resolve_exporter(tb.exporter_for(request.param))[0]
@@ -60,8 +61,9 @@ def built(request, tiny_ckpt, tmp_path_factory, one_torch_thread, onnx_exports):
 
     mp.setattr(tb, "export_onnx", export_once)
     model, info = load_checkpoint(tiny_ckpt)
+    info = with_content_id(model, info)
     cache = str(tmp_path_factory.mktemp("trt"))
-    fields = tb.cache_fields(info.identity, 224, NET, KB, "stand-in sm_00", trt.__version__)
+    fields = tb.cache_fields(info.content_id, 224, NET, KB, "stand-in sm_00", trt.__version__)
     d = tb.ensure_engines(model, info, cache, fields, trt)
     eng = tb.TensorRTEngine(d, model.spec, torch.device("cpu"), info.identity, info)
     yield trt, cache, fields, d, eng, model, info

@@ -64,6 +64,9 @@ class CheckpointInfo:
     layout: str  # 'official', 'state_dict' or 'huggingface'
     model_string: str
     identity: str  # stable id of the weights: sha256 over keys, shapes and sampled values
+    # every byte of the weights (`content_id.content_identity`): the TensorRT cache key and the
+    # export manifest's id; "" until computed (`content_id.with_content_id`, seconds for ViT-L)
+    content_id: str = ""
 
 
 # ------------------------------------------------------------------------ reading files

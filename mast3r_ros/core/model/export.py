@@ -11,7 +11,9 @@ Runtime plan best for a fixed shape, and a camera's frames all have one size.
   ``desc_1`` (K, H, W, D), ``desc_conf_1`` (K, H, W), ``desc_2``, ``desc_conf_2`` (query view);
   for DUSt3R (no descriptors) ``pts3d_2`` (K, H, W, 3) and ``conf_2`` instead, in keyframe
   camera. Outputs are float32 after the same activations as `network.postprocess`.
-- ``manifest.json``: checkpoint identity and model string, size, network shape, keyframe batch,
+- ``manifest.json``: checkpoint identity (``checkpoint_identity``: every byte of the weights,
+  `content_id.content_identity`; ``checkpoint_sampled_id``: the id the load log shows and maps
+  key their encodings by) and model string, size, network shape, keyframe batch,
   exporter, opset, torch version, the image input's convention (``input``: RGB, NCHW,
   ``(v / 255 - 0.5) / 0.5``, the reference resize and crop), and each file's inputs/outputs
   (name, shape, dtype) and sha256.
@@ -55,6 +57,7 @@ from ..durable import flush_before_publish, fsync_dir
 from ..errors import ConfigError, InputError
 from ..fileio import file_sha256, output_path, replace_folder
 from .checkpoint import CheckpointInfo, model_string
+from .content_id import content_identity
 from .network import PATCH, AsymmetricMASt3R
 from .preprocess import SIZES
 
@@ -412,6 +415,10 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     t0 = time.perf_counter()
     model = model.float().eval()
     spec = model.spec
+    text = info.model_string if info else model_string(spec)
+    # every byte of the weights (a one-value fine-tune is another model); seconds for ViT-L
+    content = (info.content_id if info and info.content_id
+               else content_identity(model.state_dict(), text))
     hw = (h // PATCH, w // PATCH)
     n = hw[0] * hw[1]
     gen = torch.Generator().manual_seed(0)
@@ -437,8 +444,9 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
         with _stage("manifest", bar):
             manifest = {
                 "format": "mast3r_ros-onnx", "format_version": FORMAT_VERSION,
-                "checkpoint_identity": info.identity if info else "unsaved-model",
-                "model_string": info.model_string if info else model_string(spec),
+                "checkpoint_identity": content,
+                "checkpoint_sampled_id": info.identity if info else "unsaved-model",
+                "model_string": text,
                 "arch": spec.arch, "size": int(size), "net_shape_hw": [h, w],
                 "keyframe_batch": int(keyframe_batch), "exporter": exporter, "opset": int(opset),
                 "torch": torch.__version__, "dtype": "float32",

@@ -3,7 +3,8 @@ on disk, behind the `Mast3rEngine` API (prepare / encode / decode / pair / close
 
 The engines are fixed to one network shape (H, W) and one keyframe batch K (`export`); decoding
 more keyframes runs ceil(n / K) batches, fewer pads the batch. They are cached under
-``<cache>/<key>/`` where the key hashes the checkpoint identity, the image size, the network
+``<cache>/<key>/`` where the key hashes the checkpoint's full-content identity
+(`content_id.content_identity`: every byte of the weights), the image size, the network
 shape, K, the GPU model (name and compute capability), the TensorRT version and the precision:
 when any of them differs the key differs and the engines are built again (minutes for ViT-L;
 on a Jetson, tens of minutes), and a folder whose ``key.json`` does not match is rebuilt.
@@ -40,6 +41,7 @@ import torch
 from ..errors import CheckpointError, ConfigError, InputError
 from ..fileio import atomic_write_bytes, atomic_write_json
 from .checkpoint import CheckpointInfo, load_checkpoint
+from .content_id import with_content_id
 from .engine import (Encoding, Mast3rEngine, PairPrediction, PreparedImage, _get,
                      resolve_device)
 from .export import DECODER_FILE, ENCODER_FILE, export_onnx, output_names
@@ -101,7 +103,9 @@ ENGINE_FORMAT = 1
 
 def cache_fields(identity: str, size: int, net_shape: Tuple[int, int], keyframe_batch: int,
                  gpu: str, trt_version: str, precision: str = "fp16") -> Dict:
-    """Everything an engine depends on; a change in any field means a rebuild."""
+    """Everything an engine depends on; a change in any field means a rebuild. ``identity``:
+    the checkpoint's `CheckpointInfo.content_id` (engines cached under the sampled
+    `CheckpointInfo.identity` by an earlier release never match it: rebuilt)."""
     return {"checkpoint_identity": str(identity), "size": int(size),
             "net_shape_hw": [int(net_shape[0]), int(net_shape[1])],
             "keyframe_batch": int(keyframe_batch), "gpu": str(gpu),
@@ -258,8 +262,10 @@ def known_checkpoint(cache_dir: str, path: str) -> Optional[CheckpointInfo]:
     key = _file_key(path)
     e = _read_ids(cache_dir).get(key) if key is not None else None
     try:
+        if not (isinstance(e["content_id"], str) and e["content_id"]):
+            return None  # recorded before the full-content id: loaded (and hashed) again
         return CheckpointInfo(_spec_of(e["model_string"]), str(e["layout"]),
-                              str(e["model_string"]), str(e["identity"]))
+                              str(e["model_string"]), str(e["identity"]), e["content_id"])
     except (ValueError, KeyError, TypeError, AttributeError, CheckpointError):
         return None  # no record (None), or a malformed one
 
@@ -271,7 +277,7 @@ def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None
     from .checkpoint import model_string
 
     key = _file_key(path)
-    if key is None:
+    if key is None or not info.content_id:
         return
     text = model_string(info.spec)
     try:
@@ -281,7 +287,8 @@ def remember_checkpoint(cache_dir: str, path: str, info: CheckpointInfo) -> None
         return
     table = _read_ids(cache_dir)
     table.pop(key, None)
-    table[key] = {"identity": info.identity, "layout": info.layout, "model_string": text}
+    table[key] = {"identity": info.identity, "content_id": info.content_id,
+                  "layout": info.layout, "model_string": text}
     table = dict(list(table.items())[-_CHECKPOINT_IDS_KEPT:])
     table_path = os.path.join(os.path.expanduser(cache_dir), CHECKPOINT_IDS)
     try:
@@ -296,17 +303,18 @@ def engines_for_checkpoint(path: str, cache_dir: str, fields_for, trt) -> Tuple[
     """(engine folder, checkpoint info) for the checkpoint file or folder ``path``: engines
     cached for a checkpoint already seen (`known_checkpoint`) are used without loading it;
     otherwise it is loaded (`load_checkpoint`: its errors), the engines found or built
-    (`ensure_engines`) and the checkpoint remembered. ``fields_for(identity)`` gives the
+    (`ensure_engines`) and the checkpoint remembered. ``fields_for(content_id)`` gives the
     `cache_fields`."""
     info = known_checkpoint(cache_dir, path)
     if info is not None:
-        found = cached_engines(cache_dir, fields_for(info.identity))
+        found = cached_engines(cache_dir, fields_for(info.content_id))
         if found:
-            log.info("TensorRT engines for checkpoint %s (id %s) found in %s", path,
-                     info.identity, found)
+            log.info("TensorRT engines for checkpoint %s (id %s, content %s) found in %s",
+                     path, info.identity, info.content_id, found)
             return found, info
     model, info = load_checkpoint(path, device="cpu")
-    d = ensure_engines(model, info, cache_dir, fields_for(info.identity), trt)
+    info = with_content_id(model, info)  # every byte: a one-value fine-tune is another key
+    d = ensure_engines(model, info, cache_dir, fields_for(info.content_id), trt)
     remember_checkpoint(cache_dir, path, info)
     return d, info
 
