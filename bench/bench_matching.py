@@ -330,7 +330,7 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
             r[be] = {**_ms(t), "n_matches": int(len(m[0])),
                      "on_warp": float(on.float().mean()) if len(on) else 0.0}
         if "torch" in outs:
-            r["torch_prev"] = _torch_prev(d1, d2, outs["torch"], r["torch"], args, dev)
+            r["torch_prev"] = _torch_prev(d1, d2, outs["torch"], args, dev)
         if len(backends) > 1:
             r["jaccard"] = _jaccard(_keys(*outs[backends[0]]), _keys(*outs[backends[1]]))
             r["identical"] = all(torch.equal(a.cpu(), b.cpu()) for a, b in
@@ -345,10 +345,11 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
         res["pairs"].append(r)
         if "torch_prev" in r:
             tp = r["torch_prev"]
-            LOG.info("pair %d: torch walk before / now: %.2f / %.2f ms (prev/new %.2f), host "
-                     "syncs %s / %s, identical %s", i, tp["median_ms"], r["torch"]["median_ms"],
-                     tp["prev_over_new_ms"], tp.get("host_syncs", "-"),
-                     tp.get("host_syncs_new", "-"), tp["identical"])
+            LOG.info("pair %d: torch walk before / now, alternated: %.2f [%.2f-%.2f] / %.2f "
+                     "[%.2f-%.2f] ms (prev/new %.2f), host syncs %s / %s, identical %s", i,
+                     tp["median_ms"], tp["min_ms"], tp["max_ms"], tp["new"]["median_ms"],
+                     tp["new"]["min_ms"], tp["new"]["max_ms"], tp["prev_over_new_ms"],
+                     tp.get("host_syncs", "-"), tp.get("host_syncs_new", "-"), tp["identical"])
         LOG.info("pair %d: %s", i, "  ".join(
             f"{be} {r[be]['median_ms']:.2f} ms [p90 {r[be]['p90_ms']:.2f}] {r[be]['n_matches']} "
             f"matches ({100 * r[be]['on_warp']:.1f} % on warp)" for be in backends)
@@ -395,24 +396,35 @@ def compare_backends(pairs, args, backends: List[str]) -> Dict:
     return res
 
 
-def _torch_prev(d1, d2, new_out, new_row: Dict, args, dev: torch.device) -> Dict:
+def _torch_prev(d1, d2, new_out, args, dev: torch.device) -> Dict:
     """``fast_reciprocal_matches`` (torch search) with the walk before issue 9's sync cut
-    (bench/walk_prev.py: 3 host round trips a round, now at most 2), timed like the current one
-    just before it: median ms, the ratio, whether the matches are identical and, with
-    ``--count-ops``, the host syncs of one call each (`op_counts`)."""
+    (bench/walk_prev.py: 3 host round trips a round, now at most 2) and the current one, timed
+    in alternation (prev, now, prev, ...: a shared machine's load drifts alike over both):
+    their medians and spreads, the ratio of medians, whether the matches are identical (also to
+    ``new_out``) and, with ``--count-ops``, the host syncs of one call each (`op_counts`)."""
     from walk_prev import previous_walk
+
+    def run_new():
+        return fast_reciprocal_matches(d1, d2, subsample=8, nn_backend="torch")
 
     def run():
         with previous_walk():
-            return fast_reciprocal_matches(d1, d2, subsample=8, nn_backend="torch")
+            return run_new()
 
-    t, m = timed(run, dev, args.repeats, warmup=0 if args.smoke else 1)
-    out = {**_ms(t), "prev_over_new_ms": _ms(t)["median_ms"] / max(new_row["median_ms"], 1e-9),
-           "identical": all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(m, new_out))}
+    t_prev, t_new, same = [], [], True
+    for i in range(args.repeats + (0 if args.smoke else 1)):  # the first pair: a warm-up
+        for fn, ts in ((run, t_prev), (run_new, t_new)):
+            t, m = timed(fn, dev, 1)
+            same &= all(torch.equal(a.cpu(), b.cpu()) for a, b in zip(m, new_out))
+            if i or args.smoke:
+                ts += t
+    prev, new = _ms(t_prev), _ms(t_new)
+    out = {**prev, "new": new, "prev_over_new_ms": prev["median_ms"] / max(new["median_ms"],
+                                                                            1e-9),
+           "identical": same}
     if args.count_ops:
         out["host_syncs"] = op_counts(run, dev)["host_syncs"]
-        out["host_syncs_new"] = op_counts(lambda: fast_reciprocal_matches(
-            d1, d2, subsample=8, nn_backend="torch"), dev)["host_syncs"]
+        out["host_syncs_new"] = op_counts(run_new, dev)["host_syncs"]
     return out
 
 
