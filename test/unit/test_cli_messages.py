@@ -443,3 +443,48 @@ def test_a_cut_short_codebook_is_refused_before_any_work(tmp_path, capsys, comma
     (line,) = capsys.readouterr().err.strip().splitlines()
     assert f"{cb}: not a readable pickle (it stops before the pickle's end: cut short)" in line, \
         line
+
+
+@pytest.mark.parametrize("content, says", [
+    (b"", "empty file (0 bytes)"),
+    (b"version https://git-lfs.github.com/spec/v1\noid sha256:ab\nsize 268435456\n",
+     "this is a Git LFS pointer, a small text file standing in for the codebook (268.4 MB)"),
+    (b"<!DOCTYPE html><html><body>Forbidden</body></html>", "this is an HTML page"),
+    (b"# camera\nimage_width: 640\n", "this is a text file (it begins '# camera'), not the ASMK "
+     "codebook (*_retrieval_codebook.pkl, a pickle)"),
+])
+def test_an_empty_or_text_codebook_is_refused_before_any_work(tmp_path, capsys, content, says):
+    """A codebook that is a Git LFS pointer (a clone without `git lfs pull`), a saved web page,
+    an empty file or a YAML given by mistake passed the early check: build-map checked the
+    keyframes, loaded the network and encoded shards (kept in MAP.partial, so the corrected
+    rerun was refused until --restart) before the unpickler said "invalid load key, 'v'. ...
+    truncated or corrupt". Now it is refused first and named for what it is."""
+    from retrieval_test_utils import write_retrieval_checkpoint
+
+    from mast3r_ros.replay.cli import main
+
+    head = tmp_path / "M_retrieval_trainingfree.pth"
+    write_retrieval_checkpoint(str(head), 32, nclusters=16)
+    cb = tmp_path / "M_retrieval_codebook.pkl"
+    cb.write_bytes(content)
+    # the source does not exist: the codebook's error comes first, before any frame is read
+    assert main(["build-map", str(tmp_path / "no_source"), "--matcher", "sift", "--out",
+                 str(tmp_path / "out"), "--retrieval-checkpoint", str(head)]) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert f"codebook {cb}: " in line, line
+    assert says in line, line
+    assert "not a readable pickle" not in line, line
+
+
+@pytest.mark.parametrize("protocol", [0, 2, 4])
+def test_a_text_protocol_codebook_is_not_taken_for_a_text_file(tmp_path, protocol):
+    """Pickle protocol 0 is ASCII: the text check above must still let such a codebook load."""
+    import numpy as np
+    from retrieval_test_utils import write_codebook
+
+    from mast3r_ros.core.asmk.codebook import check_codebook_file, load_codebook
+
+    cb = write_codebook(str(tmp_path / "m_retrieval_codebook.pkl"),
+                        np.random.default_rng(0).standard_normal((16, 32)), protocol=protocol)
+    check_codebook_file(cb)
+    assert load_codebook(cb).num_words == 16

@@ -196,6 +196,16 @@ def check_codebook_file(path: str) -> None:
         raise CheckpointError(f"{path}: not a readable pickle (it stops before the pickle's "
                               "end: cut short); the file is truncated or corrupt: download it "
                               "again (NAVER's download page)")
+    if not head:
+        raise CheckpointError(f"codebook {path}: empty file (0 bytes): the download was "
+                              "interrupted or the file is not a codebook: download it again")
+    from ..model.plain_pickle import describe_text_file  # the checkpoints' wording
+
+    text = describe_text_file(path, "codebook", "not the ASMK codebook "
+                              "(*_retrieval_codebook.pkl, a pickle): pass the codebook file "
+                              "(--codebook, or codebook= in Python)")
+    if text is not None:  # a Git LFS pointer, a saved web page, a YAML given by mistake
+        raise CheckpointError(f"codebook {path}: {text}")
     if head == _ZIP_MAGIC:
         raise CheckpointError(
             f"codebook {path} is a PyTorch checkpoint (.pth, a zip archive), not the ASMK "

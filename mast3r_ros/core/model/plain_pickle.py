@@ -138,11 +138,11 @@ LFS_POINTER = b"version https://git-lfs.github.com/spec/"
 _HTML_STARTS = (b"<!doctype html", b"<html")
 
 
-def describe_text_file(path: str, what: str) -> Optional[str]:
+def describe_text_file(path: str, what: str, other_text: Optional[str] = None) -> Optional[str]:
     """The message for a ``what`` file that is text, without the path; None when it is not
     text (a checkpoint, zip or pickle, always holds bytes outside it). A Git LFS pointer or an
     HTML page is a failed download (fetch the real file); other text (rgb.txt, a YAML) is the
-    wrong file given (give the .pth)."""
+    wrong file given: ``other_text`` says what to give instead (default: the .pth)."""
     from .checkpoint import _size_text
 
     with open(path, "rb") as fh:
@@ -162,8 +162,9 @@ def describe_text_file(path: str, what: str) -> Optional[str]:
     first = _text_first_line(data)
     if first is None:
         return None
-    return (f"this is a text file (it begins {first!r}), not a torch.save checkpoint; give the "
-            "checkpoint file (.pth) itself")
+    if other_text is None:
+        other_text = "not a torch.save checkpoint; give the checkpoint file (.pth) itself"
+    return f"this is a text file (it begins {first!r}), {other_text}"
 
 
 def refuse_empty_or_text(path: str, what: str = "checkpoint") -> None:
