@@ -50,7 +50,7 @@ def hold_unreadable(frames: Iterable[F], exempt: Callable[[UnreadableFrame], boo
                 continue
             held.append((f, n))
             if len(held) >= ALL_UNREADABLE_STOP:
-                raise InputError(_all_unreadable(held[0][0], len(held), "the first"))
+                raise InputError(_all_unreadable([h for h, _ in held], "the first"))
             continue
         if not read_one:
             read_one = True
@@ -58,12 +58,27 @@ def hold_unreadable(frames: Iterable[F], exempt: Callable[[UnreadableFrame], boo
             held.clear()
         yield f, 0
     if held:
-        raise InputError(_all_unreadable(held[0][0], len(held), "all"))
+        raise InputError(_all_unreadable([h for h, _ in held], "all"))
 
 
-def _all_unreadable(first: UnreadableFrame, n: int, which: str) -> str:
+def _all_unreadable(held: List[UnreadableFrame], which: str) -> str:
+    """The refusal of a recording whose ``held`` frames (its first) are all unreadable: broken,
+    unless every one is a colour image of one size other than its intrinsics' (a calibration
+    of another image size, e.g. images resized after calibrating: the scale is said)."""
+    first, n = held[0], len(held)
     what = "the only frame is" if n == 1 else f"{which} {n} frames are"
-    return f"{first.reason} ({what} unreadable: a broken recording, not one bad frame)"
+    size, calib = first.image_size, first.intrinsics_size
+    if not (size and calib and all(f.image_size == size and f.intrinsics_size == calib
+                                   for f in held)):
+        return f"{first.reason} ({what} unreadable: a broken recording, not one bad frame)"
+    (w, h), (cw, ch) = size, calib
+    scale = ""
+    if w * ch == h * cw:  # the same aspect ratio: resized as a whole
+        s = w / cw
+        scale = (f", or, were they resized by {s:g} after calibrating, the same one with fx, "
+                 f"fy, cx, cy scaled by {s:g}")
+    return (f"{first.reason} ({what} {w}x{h}: the images read fine, the calibration is for "
+            f"another image size; give the calibration of these images{scale})")
 
 
 def warn_unreadable(f: UnreadableFrame, n: int, becomes: str) -> None:

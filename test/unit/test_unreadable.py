@@ -45,6 +45,34 @@ def test_the_only_frame_unreadable_is_named_so():
         list(hold_unreadable([_bad(0), _bad(1)]))
 
 
+def _resized(k, size=(320, 240), calib=(640, 480)):
+    return UnreadableFrame(k * S, f"rgb/{k}.jpg is {size[0]}x{size[1]} but camera.yaml is for "
+                           f"{calib[0]}x{calib[1]}", image_size=size, intrinsics_size=calib)
+
+
+@pytest.mark.parametrize("n", [3, ALL_UNREADABLE_STOP])
+def test_every_frame_of_another_size_than_the_calibration_is_not_called_broken(n):
+    """A TUM folder whose images were resized after calibration (its own camera.yaml still for
+    640x480): "rgb/0.jpg is 320x240 but camera.yaml is for 640x480 (the first 10 frames are
+    unreadable: a broken recording, not one bad frame)". The images are fine; the calibration is
+    of another size, and the scale that fits is said."""
+    with pytest.raises(InputError) as e:
+        list(hold_unreadable([_resized(k) for k in range(n)]))
+    msg = str(e.value)
+    assert "broken recording" not in msg, msg
+    assert msg.startswith("rgb/0.jpg is 320x240 but camera.yaml is for 640x480 ("), msg
+    assert ("are 320x240: the images read fine, the calibration is for another image size"
+            in msg), msg
+    assert ("resized by 0.5 after calibrating, the same one with fx, fy, cx, cy scaled by 0.5)"
+            in msg), msg
+    # another aspect ratio: no scale to suggest; frames of mixed sizes: still a broken recording
+    with pytest.raises(InputError) as e:
+        list(hold_unreadable([_resized(k, (320, 180)) for k in range(n)]))
+    assert "another image size" in str(e.value) and "scaled by" not in str(e.value)
+    with pytest.raises(InputError, match="a broken recording"):
+        list(hold_unreadable([_resized(0), _bad(1), _bad(2)]))
+
+
 def test_the_first_ten_warned_one_by_one_then_every_hundredth(caplog):
     with caplog.at_level(logging.WARNING, logger="mast3r_ros.replay.unreadable"):
         for n in range(1, 302):
