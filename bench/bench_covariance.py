@@ -13,6 +13,15 @@ folders (e.g. redkitchen_a_map / redkitchen_a_query) instead. Prints the metrics
     python bench/bench_covariance.py --exact-map-poses --frames 80 --seed 2 --out /tmp/cov_ex
     python bench/bench_covariance.py --map DATA/redkitchen_a_map --query DATA/redkitchen_a_query \\
         --out /tmp/cov_rk
+    python bench/bench_covariance.py --sweep view_angle_sigma_ratio=0,0.05,0.1,0.2 \\
+        --sweep map_pose_sigma_deg=0.5,1,2 --out /tmp/cov_sweep
+
+``--sweep KEY=V1,V2,...`` (a ``covariance.*`` parameter, repeatable) builds the map once and
+localizes it once per value, one parameter varied at a time from the others' values (the pose
+does not depend on them; its covariance does), and prints one reliability row per run: the
+fraction of frames whose squared Mahalanobis distance lies within the chi^2(3) 50 / 90 / 95 /
+99 % quantiles (a calibrated covariance: those fractions), position (with the 1 cm ground-truth
+allowance) and rotation, and the median sigmas.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ import json
 import os
 import tempfile
 
-from mast3r_ros.core.config import Config
+from mast3r_ros.core.config import Config, CovarianceConfig
 from mast3r_ros.replay import synthetic as sy
 from mast3r_ros.replay.localize_run import run_localization
 from mast3r_ros.replay.pipeline import build_map
@@ -56,7 +65,11 @@ def main() -> None:
                     help="covariance.view_angle_sigma_ratio (default: the config's); the "
                          "synthetic scene has no view-dependent point error, so this shows "
                          "how conservative the term makes it there")
+    ap.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
+                    help="localize once per value of covariance.KEY (repeatable; one key "
+                         "varied at a time) and print the reliability rows")
     a = ap.parse_args()
+    sweeps = [_sweep_arg(ap, s) for s in a.sweep]
     if not a.out:
         a.out = tempfile.mkdtemp(prefix="bench_covariance_")
         print(f"writing to {a.out}")
@@ -82,9 +95,54 @@ def main() -> None:
         base.localizer, matcher="sift", covariance=cv))
     _, map_path = build_map(TumSequence(map_dir), os.path.join(a.out, "map"), cfg,
                             overwrite=True)
-    m = run_localization(TumSequence(query_dir), map_path, os.path.join(a.out, "run"), cfg)
-    print(format_table(m))
-    print(json.dumps(m.get("covariance"), indent=1))
+    if not sweeps:
+        m = run_localization(TumSequence(query_dir), map_path, os.path.join(a.out, "run"), cfg)
+        print(format_table(m))
+        print(json.dumps(m.get("covariance"), indent=1))
+        return
+    print(RELIABILITY_HEAD)
+    for key, values in sweeps:
+        for v in values:
+            c = dataclasses.replace(cfg, localizer=dataclasses.replace(
+                cfg.localizer, covariance=dataclasses.replace(cv, **{key: v})))
+            m = run_localization(TumSequence(query_dir), map_path,
+                                 os.path.join(a.out, f"run_{key}_{v:g}"), c, overwrite=True)
+            print(reliability_row(f"{key}={v:g}", m["covariance"]), flush=True)
+
+
+RELIABILITY_HEAD = ("| setting | frames | position 50/90/95/99 % | position +1 cm gt | "
+                    "rotation 50/90/95/99 % | median sigma (cm / deg) |\n|---|---|---|---|---|---|")
+
+
+def reliability_row(name: str, cov: dict) -> str:
+    """One markdown row of the observed fractions (percent) within the chi^2(3) quantiles
+    (metrics.json's ``covariance`` block, `metrics.covariance_calibration`)."""
+    def cells(block):
+        c = block.get("coverage") or {}
+        return " / ".join("-" if c.get(k) is None else f"{100 * c[k]:.0f}"
+                          for k in ("50", "90", "95", "99"))
+    gt = next(v for k, v in cov.items() if k.startswith("position_gt_"))
+    ps, rs = cov.get("position_sigma_m_median"), cov.get("rotation_sigma_deg_median")
+    sig = "-" if ps is None else f"{100 * ps:.2f} / {rs:.2f}"
+    return (f"| {name} | {cov['position']['frames']} | {cells(cov['position'])} | {cells(gt)} "
+            f"| {cells(cov['rotation'])} | {sig} |")
+
+
+def _sweep_arg(ap: argparse.ArgumentParser, text: str):
+    """(field, [values]) of ``--sweep KEY=V1,V2,...``; ap.error for an unknown key or a value
+    that is not a number."""
+    key, _, values = text.partition("=")
+    key = key.strip().removeprefix("covariance.")
+    fields = [f.name for f in dataclasses.fields(CovarianceConfig)]
+    if key not in fields:
+        ap.error(f"--sweep {text}: no covariance parameter '{key}'; one of {', '.join(fields)}")
+    try:
+        vals = [float(v) for v in values.split(",") if v.strip()]
+    except ValueError:
+        ap.error(f"--sweep {text}: values must be numbers separated by commas, e.g. {key}=0,0.1")
+    if not vals:
+        ap.error(f"--sweep {text}: no values; e.g. --sweep {key}=0,0.1")
+    return key, vals
 
 
 if __name__ == "__main__":

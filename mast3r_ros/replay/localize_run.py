@@ -43,9 +43,9 @@ from ..core.pnp import poselib_available
 from ..core.tracker import StampCheck, Tracker
 from ..core.trajectory import check_stamp_units
 from ..core.types import LocalizationResult, UnreadableFrame
-from .metrics import FOCAL_TOLERANCE, UNREADABLE, frame_errors, summarize
+from .metrics import FOCAL_TOLERANCE, UNREADABLE, calibration_d2, frame_errors, summarize
 from .pipeline import poses_from_file, poses_not_at_frames, progress, recorded_config
-from .plots import plot_errors, plot_trajectory
+from .plots import plot_calibration, plot_errors, plot_trajectory
 from .run_resume import (RUN_FACTS, camera_record, check_same_camera, partial_frames,
                          partial_of, source_run, start_from_partial,
                          write_run_facts)
@@ -221,7 +221,7 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
 RUN_FILES = ("results.jsonl", "metrics.json", "trajectory.tum", "config.yaml")
 # everything a run folder holds: --overwrite replaces no folder holding anything else (a user's
 # notes or code beside copied run files)
-RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png", RUN_FACTS)
+RUN_OUTPUTS = RUN_FILES + ("trajectory.png", "errors.png", "calibration.png", RUN_FACTS)
 
 
 def run_localization(source: FrameSource, map_path: str, out: str, cfg: Config,
@@ -459,7 +459,8 @@ def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndar
               kf_poses: np.ndarray, map_path: str = "", warmed_up: bool = True,
               cold: Optional[Sequence[int]] = None,
               focal_tolerance: float = FOCAL_TOLERANCE) -> Dict[str, Any]:
-    """trajectory.tum, metrics.json, trajectory.png and errors.png of a run; returns the metrics.
+    """trajectory.tum, metrics.json, trajectory.png, errors.png and, with ground truth,
+    calibration.png (the covariance's reliability line) of a run; returns the metrics.
 
     ``gt_poses`` (N, 4, 4) per result, NaN where unknown; ``map_path`` the map localized
     against (metrics.json's "map", first; left out when empty); ``warmed_up`` False keeps the
@@ -484,4 +485,6 @@ def write_run(out: str, results: Sequence[LocalizationResult], gt_poses: np.ndar
     t = np.array([r.stamp_ns for r in results], dtype=np.float64) * 1e-9
     plot_errors(os.path.join(out, "errors.png"), t - t[0], frame_errors(results, gt),
                 np.array([r.success for r in results]))
+    if gt is not None:  # the covariance's reliability line needs ground truth
+        plot_calibration(os.path.join(out, "calibration.png"), calibration_d2(results, gt))
     return metrics

@@ -31,6 +31,10 @@ GROSS_ERROR_M = 0.5
 RECALL_THRESHOLDS = ((0.05, 5.0), (0.25, 2.0), (0.5, 5.0), (5.0, 10.0))  # (m, deg), 7-Scenes use
 CHI2_3DOF_95 = 7.814727903251178  # scipy.stats.chi2.ppf(0.95, 3)
 CHI2_3DOF_MEDIAN = 2.3659738843753377  # scipy.stats.chi2.ppf(0.5, 3): a calibrated median d^2
+# the reliability line's nominal levels (percent) and their chi^2(3) quantiles,
+# scipy.stats.chi2.ppf(p, 3): a calibrated covariance holds that fraction of frames within each
+CHI2_3DOF_LEVELS = {"50": CHI2_3DOF_MEDIAN, "90": 6.251388631170325, "95": CHI2_3DOF_95,
+                    "99": 11.344866730144373}
 # frame_offset: the fewest frames, the rotation error (deg) taken as gross with GROSS_ERROR_M,
 # and how many times smaller the median errors must become under one rigid transform
 FRAME_OFFSET_MIN_FRAMES = 5
@@ -322,29 +326,40 @@ def _d2(e: np.ndarray, cov: np.ndarray) -> float:
         return math.nan
 
 
+def calibration_d2(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
+                   gt_position_sigma_m: float = GT_POSITION_SIGMA_M) -> np.ndarray:
+    """(M, 3) float64 squared Mahalanobis distances (`mahalanobis_sq`) of the M successful
+    frames with ground truth and a covariance, in order: position, position with
+    ``gt_position_sigma_m`` of ground-truth error, rotation (NaN: a singular block). What
+    `covariance_calibration` summarises and `plots.plot_calibration` draws; `InputError` when
+    ``gt_poses`` does not hold one pose per result."""
+    _check_lengths(results, gt_poses)
+    d = []
+    for r, gt in zip(results, gt_poses):
+        if r.success and r.map_from_cam is not None and r.covariance is not None and \
+                np.isfinite(gt).all():
+            dp, dr = mahalanobis_sq(r.map_from_cam, gt, r.covariance)
+            dp_gt, _ = mahalanobis_sq(r.map_from_cam, gt, r.covariance, gt_position_sigma_m)
+            d.append((dp, dp_gt, dr))
+    return np.asarray(d, dtype=np.float64).reshape(-1, 3)
+
+
 def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.ndarray,
                            gt_position_sigma_m: float = GT_POSITION_SIGMA_M) -> Dict[str, Any]:
     """Coverage of the chi^2(3) 95 % region, median and 95th percentile squared Mahalanobis
     distance (the tail: `calibration_verdict`), position
     (without and with ``gt_position_sigma_m`` of ground-truth error) and rotation, over the
-    successful frames with ground truth and a covariance (module docstring); the median
-    per-axis sigmas (``position_sigma_m_median``, ``rotation_sigma_deg_median``: of what the node
-    publishes) over every successful frame with a finite covariance, ground truth or not;
-    `InputError` when ``gt_poses`` does not hold one pose per result."""
-    _check_lengths(results, gt_poses)
-    d = []
-    sig = []
-    for r, gt in zip(results, gt_poses):
-        if not (r.success and r.map_from_cam is not None and r.covariance is not None):
-            continue
-        if np.isfinite(r.covariance).all():  # no ground truth needed
-            sig.append((np.sqrt(np.trace(r.covariance[:3, :3]) / 3),
-                        np.degrees(np.sqrt(np.trace(r.covariance[3:, 3:]) / 3))))
-        if np.isfinite(gt).all():
-            dp, dr = mahalanobis_sq(r.map_from_cam, gt, r.covariance)
-            dp_gt, _ = mahalanobis_sq(r.map_from_cam, gt, r.covariance, gt_position_sigma_m)
-            d.append((dp, dp_gt, dr))
-    d_arr = np.asarray(d, dtype=np.float64).reshape(-1, 3)
+    successful frames with ground truth and a covariance (module docstring); per block
+    ``coverage``, the reliability line: the fraction of frames within the chi^2(3) quantile of
+    each nominal level of `CHI2_3DOF_LEVELS` ({"50": ..., "99": ...}; calibrated: 0.5 ... 0.99);
+    the median per-axis sigmas (``position_sigma_m_median``, ``rotation_sigma_deg_median``: of
+    what the node publishes) over every successful frame with a finite covariance, ground truth
+    or not; `InputError` when ``gt_poses`` does not hold one pose per result."""
+    d_arr = calibration_d2(results, gt_poses, gt_position_sigma_m)
+    sig = [(np.sqrt(np.trace(r.covariance[:3, :3]) / 3),
+            np.degrees(np.sqrt(np.trace(r.covariance[3:, 3:]) / 3)))
+           for r in results if r.success and r.map_from_cam is not None
+           and r.covariance is not None and np.isfinite(r.covariance).all()]
 
     def block(v: np.ndarray) -> Dict[str, Any]:
         # NaN: a singular covariance block (`mahalanobis_sq`), left out; ``frames`` says how
@@ -352,10 +367,12 @@ def covariance_calibration(results: Sequence[LocalizationResult], gt_poses: np.n
         v = v[np.isfinite(v)]
         if not len(v):
             return {"coverage_95": None, "median_mahalanobis_sq": None,
-                    "p95_mahalanobis_sq": None, "frames": 0}
+                    "p95_mahalanobis_sq": None, "frames": 0,
+                    "coverage": {k: None for k in CHI2_3DOF_LEVELS}}
         return {"coverage_95": float(np.mean(v <= CHI2_3DOF_95)),
                 "median_mahalanobis_sq": float(np.median(v)),
-                "p95_mahalanobis_sq": float(np.percentile(v, 95)), "frames": int(len(v))}
+                "p95_mahalanobis_sq": float(np.percentile(v, 95)), "frames": int(len(v)),
+                "coverage": {k: float(np.mean(v <= q)) for k, q in CHI2_3DOF_LEVELS.items()}}
 
     sig_arr = np.asarray(sig, dtype=np.float64).reshape(-1, 2)
     return {

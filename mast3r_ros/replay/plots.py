@@ -206,6 +206,47 @@ def plot_errors(path: str, t_s: np.ndarray, errors: np.ndarray, success: np.ndar
     _save(fig, path)
 
 
+def plot_calibration(path: str, d2: np.ndarray, title: str = "") -> None:
+    """The pose covariance's reliability line: for each nominal level p (0 to 1) the observed
+    fraction of frames whose squared Mahalanobis distance lies within the chi^2(3) quantile of p,
+    for position, position with the ground-truth allowance and rotation (the (M, 3) columns of
+    `metrics.calibration_d2`; NaN left out). On the diagonal a covariance is calibrated; below
+    it overconfident (errors larger than it says), above it conservative. Without a frame the
+    panel says why."""
+    from scipy.special import gammainc
+
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(5.5, 5))
+    p = np.linspace(0.0, 1.0, 201)
+    ax.plot([0, 1], [0, 1], "--", color="0.5", lw=1, label="calibrated")
+    d2 = np.asarray(d2, dtype=np.float64).reshape(-1, 3)
+    drawn = 0
+    for col, label in ((0, "position"), (1, "position, 1 cm ground-truth allowance"),
+                       (2, "rotation")):
+        v = d2[:, col][np.isfinite(d2[:, col])]
+        if not len(v):
+            continue
+        u = np.sort(gammainc(1.5, v / 2.0))  # chi^2(3) CDF: the level at which each frame enters
+        ax.plot(p, np.searchsorted(u, p, side="right") / len(u), lw=1.5,
+                label=f"{label} ({len(v)} frames)")
+        drawn += 1
+    if not drawn:
+        ax.text(0.5, 0.5, "no localized frame with ground truth and a covariance",
+                transform=ax.transAxes, ha="center", va="center", color="0.3")
+    ax.text(0.97, 0.03, "overconfident", transform=ax.transAxes, ha="right", color="0.4")
+    ax.text(0.03, 0.97, "conservative", transform=ax.transAxes, va="top", color="0.4")
+    ax.set_xlim(0, 1)
+    ax.set_ylim(0, 1)
+    ax.set_aspect("equal")
+    ax.set_xlabel("nominal level (chi-square, 3 dof)")
+    ax.set_ylabel("observed fraction of frames within it")
+    ax.grid(True, alpha=0.3)
+    # below the axes: inside, it hid the lines wherever they ran
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.12), fontsize=8, frameon=False)
+    ax.set_title(title or "pose covariance calibration")
+    _save(fig, path)
+
+
 def plot_keyframes(path: str, keyframe_poses: np.ndarray,
                    all_poses: Optional[np.ndarray] = None, title: str = "",
                    consistency: Optional[Any] = None,

@@ -61,7 +61,7 @@ def test_localize_writes_every_output(tum, sift_map, tmp_path, capsys):
     out = capsys.readouterr().out
     assert "localized" in out and "translation error" in out
     for name in ("trajectory.tum", "results.jsonl", "metrics.json", "trajectory.png",
-                 "errors.png", "config.yaml"):
+                 "errors.png", "calibration.png", "config.yaml"):
         assert os.path.getsize(os.path.join(run, name)) > 0, name
     lines = [json.loads(s) for s in open(os.path.join(run, "results.jsonl"))]
     assert len(lines) == 12

@@ -104,9 +104,9 @@ def test_summary_has_the_same_keys_with_and_without_ground_truth():
     no_gt = runs["no gt"]
     assert no_gt["gross_errors"] is None and set(no_gt["recall"].values()) == {None}
     assert no_gt["covariance"]["evaluated"] == 0
-    assert no_gt["covariance"]["position"] == {"coverage_95": None,
-                                               "median_mahalanobis_sq": None,
-                                               "p95_mahalanobis_sq": None, "frames": 0}
+    assert no_gt["covariance"]["position"] == {
+        "coverage_95": None, "median_mahalanobis_sq": None, "p95_mahalanobis_sq": None,
+        "frames": 0, "coverage": {"50": None, "90": None, "95": None, "99": None}}
     # ground truth but nothing localized: recall is 0 (of the frames with ground truth), no
     # error was measured
     none = runs["none localized"]
@@ -189,6 +189,25 @@ def test_covariance_calibration_counts_the_chi2_bound_inclusively():
     assert c["rotation"]["coverage_95"] == 1.0
     assert c["position_sigma_m_median"] == pytest.approx(0.2)
     assert c["rotation_sigma_deg_median"] == pytest.approx(np.degrees(0.2))
+
+
+def test_the_reliability_line_counts_frames_within_each_chi2_quantile():
+    """``coverage`` holds the observed fraction within the chi^2(3) 50/90/95/99 % quantiles
+    per block: a covariance can hold 95 % at the 95 % bound and still be
+    overconfident at 50 % (a conservative bulk and a heavy tail look alike at one level)."""
+    d2 = np.array([1.0, 2.0, 7.0, 10.0, 12.0])  # sigma 1 m: d^2 = e^2
+    gt = np.stack([np.eye(4)] * len(d2))
+    res = [LocalizationResult(True, i, make_pose(np.eye(3), [np.sqrt(v), 0, 0]), np.eye(6))
+           for i, v in enumerate(d2)]
+    c = metrics.covariance_calibration(res, gt)
+    assert c["position"]["coverage"] == pytest.approx(
+        {"50": 0.4, "90": 0.4, "95": 0.6, "99": 0.8})
+    assert c["rotation"]["coverage"] == {"50": 1.0, "90": 1.0, "95": 1.0, "99": 1.0}
+    # the levels' bounds are the chi^2(3) quantiles
+    from scipy.stats import chi2
+    assert {k: chi2.ppf(int(k) / 100, 3) for k in metrics.CHI2_3DOF_LEVELS} == pytest.approx(
+        metrics.CHI2_3DOF_LEVELS)
+    np.testing.assert_allclose(metrics.calibration_d2(res, gt)[:, 0], d2)
 
 
 def _calibration_run(errors_m, sigma_m):

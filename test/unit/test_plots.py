@@ -275,3 +275,34 @@ def test_skipped_frames_of_merged_sources_are_placed_on_each_sources_own_keyfram
     assert unplaced == 2
     marks, unplaced = skipped_marks({"unreadable_frames": {"count": 2}}, stamps, kf)
     assert marks.shape == (0, 3) and unplaced == 0
+
+
+def test_the_calibration_plot_draws_the_observed_fraction_within_each_level(saved):
+    """The reliability line: at nominal level p, the fraction of frames whose d^2 lies within
+    the chi^2(3) quantile of p (position, with the ground-truth allowance, rotation); a
+    calibrated sample lies on the diagonal, an overconfident one (sigma 3x too small) below."""
+    from scipy.stats import chi2
+
+    rng = np.random.default_rng(0)
+    calibrated = rng.chisquare(3, 400)
+    d2 = np.stack([calibrated, calibrated * 9.0, np.full(400, np.nan)], axis=1)
+    d2[0, 0] = np.nan  # a singular block: left out of its line
+    plots.plot_calibration("cal.png", d2)
+    ax = saved[-1].axes[0]
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    assert set(lines) == {"calibrated", "position (399 frames)",
+                          "position, 1 cm ground-truth allowance (400 frames)"}
+    p, y = lines["position (399 frames)"].get_data()
+    assert np.max(np.abs(y - p)) < 0.08  # Kolmogorov-Smirnov-sized at 400 frames
+    _, y9 = lines["position, 1 cm ground-truth allowance (400 frames)"].get_data()
+    i = np.searchsorted(p, 0.95)
+    assert y9[i] == pytest.approx(np.mean(d2[:, 1] <= chi2.ppf(p[i], 3)))
+    assert y9[i] < 0.6
+
+
+def test_a_calibration_plot_without_frames_says_why(saved):
+    plots.plot_calibration("cal.png", np.zeros((0, 3)))
+    ax = saved[-1].axes[0]
+    assert [t.get_text() for t in ax.texts][0] == (
+        "no localized frame with ground truth and a covariance")
+    assert [ln.get_label() for ln in ax.get_lines()] == ["calibrated"]

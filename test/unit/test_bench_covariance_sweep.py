@@ -1,0 +1,42 @@
+"""bench/bench_covariance.py --sweep: its argument is checked before any work, and each run
+prints one reliability row (the observed fractions within the chi^2(3) quantiles)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[2] / "bench" / "bench_covariance.py"
+
+
+def _bench():
+    spec = importlib.util.spec_from_file_location("bench_covariance", SCRIPT)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_a_sweep_names_a_covariance_parameter_and_numbers(capsys):
+    b, ap = _bench(), argparse.ArgumentParser()
+    assert b._sweep_arg(ap, "covariance.view_angle_sigma_ratio=0,0.1") == (
+        "view_angle_sigma_ratio", [0.0, 0.1])
+    for bad, why in (("view_angle=0.1", "no covariance parameter 'view_angle'"),
+                     ("depth_sigma_k=a", "values must be numbers"),
+                     ("depth_sigma_k=", "no values")):
+        with pytest.raises(SystemExit):
+            b._sweep_arg(ap, bad)
+        assert why in capsys.readouterr().err
+
+
+def test_a_reliability_row_gives_percent_within_each_level():
+    b = _bench()
+    blk = {"frames": 4, "coverage": {"50": 0.5, "90": 0.75, "95": 1.0, "99": 1.0}}
+    none = {"frames": 0, "coverage": {k: None for k in ("50", "90", "95", "99")}}
+    cov = {"position": blk, "position_gt_1cm": blk, "rotation": none,
+           "position_sigma_m_median": 0.0123, "rotation_sigma_deg_median": 0.5}
+    assert b.reliability_row("x=1", cov) == (
+        "| x=1 | 4 | 50 / 75 / 100 / 100 | 50 / 75 / 100 / 100 | - / - / - / - | 1.23 / 0.50 |")
+    assert b.RELIABILITY_HEAD.count("|---") == b.reliability_row("x", cov).count(" | ") + 1
