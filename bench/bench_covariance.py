@@ -15,6 +15,8 @@ folders (e.g. redkitchen_a_map / redkitchen_a_query) instead. Prints the metrics
         --out /tmp/cov_rk
     python bench/bench_covariance.py --sweep view_angle_sigma_ratio=0,0.05,0.1,0.2 \\
         --sweep map_pose_sigma_deg=0.5,1,2 --out /tmp/cov_sweep
+    python bench/bench_covariance.py --map DATA/redkitchen_a_map --query DATA/redkitchen_a_query \\
+        --params sparse.yaml --sweep view_angle_sigma_ratio=0,0.1 --out /tmp/cov_sparse
 
 ``--sweep KEY=V1,V2,...`` (a ``covariance.*`` parameter, repeatable) builds the map once and
 localizes it once per value, one parameter varied at a time from the others' values (the pose
@@ -32,7 +34,7 @@ import json
 import os
 import tempfile
 
-from mast3r_ros.core.config import Config, CovarianceConfig
+from mast3r_ros.core.config import Config, CovarianceConfig, load_config_yaml
 from mast3r_ros.replay import synthetic as sy
 from mast3r_ros.replay.localize_run import run_localization
 from mast3r_ros.replay.pipeline import build_map
@@ -65,6 +67,11 @@ def main() -> None:
                     help="covariance.view_angle_sigma_ratio (default: the config's); the "
                          "synthetic scene has no view-dependent point error, so this shows "
                          "how conservative the term makes it there")
+    ap.add_argument("--params", default="",
+                    help="ROS parameter file (config/localize.yaml's form) the base config is "
+                         "read from, e.g. a sparser map_build.* for --map (default: the "
+                         "defaults; the synthetic map keeps every even frame, the matcher is "
+                         "sift)")
     ap.add_argument("--sweep", action="append", default=[], metavar="KEY=V1,V2,...",
                     help="localize once per value of covariance.KEY (repeatable; one key "
                          "varied at a time) and print the reliability rows")
@@ -73,7 +80,7 @@ def main() -> None:
     if not a.out:
         a.out = tempfile.mkdtemp(prefix="bench_covariance_")
         print(f"writing to {a.out}")
-    base = Config()
+    base = _base_config(a.params)
     cv = base.localizer.covariance
     mb = base.map_build
     if a.view_angle_sigma_ratio is not None:
@@ -126,6 +133,11 @@ def reliability_row(name: str, cov: dict) -> str:
     sig = "-" if ps is None else f"{100 * ps:.2f} / {rs:.2f}"
     return (f"| {name} | {cov['position']['frames']} | {cells(cov['position'])} | {cells(gt)} "
             f"| {cells(cov['rotation'])} | {sig} |")
+
+
+def _base_config(params: str) -> Config:
+    """The config of ``--params`` (`load_config_yaml`), the defaults without one."""
+    return load_config_yaml(params) if params else Config()
 
 
 def _sweep_arg(ap: argparse.ArgumentParser, text: str):

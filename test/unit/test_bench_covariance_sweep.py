@@ -40,3 +40,14 @@ def test_a_reliability_row_gives_percent_within_each_level():
     assert b.reliability_row("x=1", cov) == (
         "| x=1 | 4 | 50 / 75 / 100 / 100 | 50 / 75 / 100 / 100 | - / - / - / - | 1.23 / 0.50 |")
     assert b.RELIABILITY_HEAD.count("|---") == b.reliability_row("x", cov).count(" | ") + 1
+
+
+def test_the_base_config_comes_from_params(tmp_path):
+    """--params: a sparser map_build.* for a real-data map (the sweep's base config)."""
+    b = _bench()
+    y = tmp_path / "sparse.yaml"
+    y.write_text("/**/mast3r_localizer:\n  ros__parameters:\n    map_build:\n"
+                 "      min_rotation_deg: 60.0\n      min_translation_m: 0.8\n")
+    mb = b._base_config(str(y)).map_build
+    assert (mb.min_rotation_deg, mb.min_translation_m) == (60.0, 0.8)
+    assert b._base_config("") == b.Config()
