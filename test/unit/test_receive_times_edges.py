@@ -208,3 +208,13 @@ def test_a_rising_stamp_received_later_than_the_one_before_is_no_reset():
     below the top asks the receive times)."""
     stamps = [100 * k for k in range(12)]
     assert run_labels(stamps, received=stamps[:8] + [s + 100 for s in stamps[8:]]) == [1] * 12
+
+
+def test_a_run_stamped_ahead_whose_drop_comes_after_the_last_image_joins_the_next():
+    """The tf run stamped 2000 ahead drops onto the images' clock at 1600, received after the
+    last image (1500): the reference message nearest in time is the one before it (none
+    after), so the drop is measured against the images' clock and the run joins."""
+    ref = list(range(1000, 1600, 100))
+    labels = join_stamped_ahead([1050, 1150, 1600, 1700], [3050, 3150, 1600, 1700], [1, 1, 2, 2],
+                                ref, [1] * len(ref), ref)
+    assert labels == [1, 1, 1, 1]

@@ -407,3 +407,26 @@ def test_a_clock_exactly_one_second_back_is_no_jump():
     tl = admission.TfTimeline()
     assert not tl.after_clock(10 * NS_PER_S) and not tl.after_clock(9 * NS_PER_S)
     assert tl.after_clock(9 * NS_PER_S - 1)
+
+
+def test_initialpose_without_an_odometry_frame_looks_up_no_frame_named_empty():
+    """odom_frame '' (map->base_link broadcast directly): the odometry looked up is base_link
+    in itself, never a frame named '' (tf2 refuses one, so every /initialpose was refused)."""
+    host = _host()
+    host._initial_pose(_initialpose())
+    assert host._tf.lookups[-1] == ("base_link", "base_link", None, 0.0)
+    assert host._tracking.prior_source == "initialpose"
+    assert host._tracking.held_tf.child == "base_link"
+
+
+def test_a_clock_jump_after_the_tf_client_was_released_restamps_and_never_raises():
+    """The steady tick reading the clock while the TF client is gone (deactivating: the node
+    drops it) still sees the jump and re-stamps the keyframes; no clear of a client that is
+    not there (an AttributeError here would end the executor's spin)."""
+    host = _host(publish_tf=False)
+    assert host._on_clock_reading(100 * NS_PER_S) is False
+    host._tf = None
+    host.clock.now_ns = 3 * NS_PER_S
+    host._steady_tick()
+    assert host._outputs.restamped == [3 * NS_PER_S]          # once, for the jump
+    assert host._tf_timeline.clears == 1
