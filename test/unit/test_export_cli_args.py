@@ -134,3 +134,59 @@ def test_overwrite_refuses_an_export_folder_holding_the_users_files(tmp_path, ca
     err = capsys.readouterr().err.strip().splitlines()
     assert rc == 2 and len(err) == 1 and "notes.txt" in err[0], err
     assert (out / "notes.txt").read_text() == "precious" and not read
+
+
+def test_the_export_is_made_with_the_given_size_batch_camera_and_exporter(monkeypatch, tmp_path,
+                                                                          capsys):
+    """What the command hands the exporter is what was asked for (a --keyframe-batch 3
+    exported the default batch and said 3), the network shape from --size and --camera-size."""
+    from mast3r_ros.core.model import checkpoint, engine, export as model_export
+
+    seen = {}
+
+    def export_onnx(model, out_dir, **kw):
+        seen.update(kw, model=model, out_dir=out_dir)
+        return model_export.ExportResult(out_dir, {"exporter": "torchscript", "opset": 17})
+
+    monkeypatch.setattr(model_export, "require_onnx", lambda exporter: None)
+    monkeypatch.setattr(checkpoint, "load_checkpoint", lambda *a, **k: ("net", "info"))
+    monkeypatch.setattr(model_export, "export_onnx", export_onnx)
+    out = str(tmp_path / "out")
+    assert export._cmd_export(_args(out=out, size=224, keyframe_batch=3, camera_size=(480, 640),
+                                    exporter="torchscript")) == 0
+    assert seen == dict(model="net", out_dir=out, size=224, keyframe_batch=3, info="info",
+                        net_shape=engine.network_shape(224, (480, 640)), exporter="torchscript",
+                        progress=False)
+    assert "keyframe batch 3, torchscript exporter (opset 17)" in capsys.readouterr().out
+
+
+def test_the_size_default_is_the_localizers_image_size(tmp_path):
+    """--size's help says it is the config's image_size: its default is that parameter's."""
+    from mast3r_ros.core.config import LocalizerConfig, ModelConfig
+    from mast3r_ros.replay.cli import build_parser
+
+    args = build_parser().parse_args(["export", "tiny.pth", "--out", str(tmp_path / "o")])
+    assert args.size == ModelConfig().image_size == 512
+    assert args.keyframe_batch == LocalizerConfig().max_keyframes
+    assert args.camera_size == (640, 480) and args.exporter == "auto"
+
+
+def test_an_export_finished_while_this_one_waited_for_the_lock_is_not_overwritten(monkeypatch,
+                                                                                  tmp_path):
+    """The output folder is checked again once the lock is held: another export of the same
+    --out that ended meanwhile is refused as an existing one, not replaced without
+    --overwrite."""
+    import contextlib
+
+    out = tmp_path / "out"
+
+    @contextlib.contextmanager
+    def lock_after_another_export(path):
+        out.mkdir()
+        (out / "manifest.json").write_text("{}")
+        yield
+
+    monkeypatch.setattr(export, "output_lock", lock_after_another_export)
+    monkeypatch.setattr(export, "_export_locked", lambda *a: pytest.fail("exported over it"))
+    with pytest.raises(InputError, match="--overwrite"):
+        export._cmd_export(_args(out=str(out)))
