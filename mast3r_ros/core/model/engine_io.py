@@ -119,7 +119,10 @@ class Encoding:
                              "Encoding.from_numpy takes the arrays Encoding.to_numpy gives "
                              "(feats (N, C), true_shape (2,)); encode the image again")
         try:
-            shape = tuple(int(v) for v in np.asarray(d["true_shape"]).reshape(-1))
+            given = np.asarray(d["true_shape"]).reshape(-1).tolist()
+            shape = tuple(int(v) for v in given)
+            if given != list(shape):  # 32.5 or '32': int() made a whole number of it
+                raise ValueError
         except (TypeError, ValueError, OverflowError):
             raise InputError(f"cached encoding true_shape must be the image's (H, W) in network "
                              f"pixels, got {d['true_shape']!r:.80}") from None
