@@ -190,3 +190,15 @@ def test_an_export_finished_while_this_one_waited_for_the_lock_is_not_overwritte
     monkeypatch.setattr(export, "_export_locked", lambda *a: pytest.fail("exported over it"))
     with pytest.raises(InputError, match="--overwrite"):
         export._cmd_export(_args(out=str(out)))
+
+
+def test_export_help_shows_each_default_once(capsys):
+    """Its parser is a subcommand's like any other: argparse's '(default: X)' where the help
+    does not say it in words (--keyframe-batch, --camera-size, --exporter do)."""
+    from mast3r_ros.replay.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["export", "--help"])
+    out = " ".join(capsys.readouterr().out.split())
+    assert "(default: 512)" in out and "(default: info)" in out
+    assert "(default: 2)" not in out and out.count("640x480") == 1
