@@ -79,3 +79,12 @@ def test_the_decoders_residual_stream_stays_float32_under_autocast(tiny_model):
         tok1, tok2 = tiny_model.decode(enc, enc, (2, 3))
         assert tiny_model.decoder_embed(enc).dtype == torch.bfloat16   # autocast is on
     assert {t.dtype for t in tok1[1:] + tok2[1:]} == {torch.float32}
+
+
+@pytest.mark.parametrize("two_confs", [True, False])
+def test_the_local_feature_head_outputs_a_confidence_channel_only_with_two_confs(two_confs):
+    """(desc_dim + two_confs) channels a pixel, 16 x 16 pixels a token: the reference's layout,
+    so a one-confidence MASt3R checkpoint's head loads."""
+    spec = dataclasses.replace(TINY_SPEC, two_confs=two_confs)
+    head = AsymmetricMASt3R(spec).downstream_head1.head_local_features
+    assert head.fc2.out_features == (spec.desc_dim + two_confs) * 16 * 16
