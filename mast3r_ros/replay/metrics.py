@@ -115,6 +115,7 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
     has_gt = (np.isfinite(gt_poses).all(axis=(1, 2)) if gt_poses is not None
               else np.zeros(n, bool))
     ev = np.isfinite(err[:, 0])
+    w_first = quaternion_order(results, gt_poses) if ev.any() else None
     m: Dict[str, Any] = {
         "frames": n, "localized": int(ok.sum()),
         "localized_fraction": float(ok.mean()) if n else 0.0,
@@ -129,8 +130,11 @@ def summarize(results: Sequence[LocalizationResult], gt_poses: Optional[np.ndarr
         # the sigma medians need no ground truth: over every localized frame
         "covariance": covariance_calibration(
             results, gt_poses if gt_poses is not None else np.full((n, 4, 4), np.nan)),
-        "frame_offset": frame_offset(results, gt_poses) if ev.any() else None,
-        "quaternion_order": quaternion_order(results, gt_poses) if ev.any() else None,
+        # ground truth that agrees read w first needs no transform: a frame offset fitted to
+        # its misread rotations (one often brings them under FRAME_OFFSET_GROSS_DEG) would be
+        # a wrong lead, with a wrong fix
+        "frame_offset": frame_offset(results, gt_poses) if ev.any() and not w_first else None,
+        "quaternion_order": w_first,
         "camera_focal": camera_focal(results, focal_tolerance),
     }
     # the first frame localized pays the one-time costs: an unreadable frame before it ran
