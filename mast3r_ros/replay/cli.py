@@ -29,6 +29,8 @@ from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
+    POSES_DEFAULT,
+    SOURCE_HELP,
     STDOUT_GONE_EXIT,
     HelpFormatter,
     Parser,
@@ -67,11 +69,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("build-map", parents=parents, help="build a keyframe map from a recording",
                        description="Select keyframes by travelled distance and rotation from a "
                                    "recording with known poses and write a keyframe map.")
-    p.add_argument("source", metavar="SOURCE", help="TUM RGB-D folder or rosbag2")
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     p.add_argument("--out", required=True, metavar="MAP", help="map folder to write")
     p.add_argument("--trajectory", metavar="FILE",
-                   help="TUM trajectory with the poses (default: the source's groundtruth.txt "
-                        "or, for bags, TF with --pose-frames)")
+                   help=f"TUM trajectory of the camera poses (default: {POSES_DEFAULT}; for "
+                        "bags, TF with --pose-frames)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing map (it stays as it was until the new one is "
                         "complete); an unfinished build (MAP.partial) holding encoded shards "
@@ -191,7 +193,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p = sub.add_parser("localize", parents=parents, help="localize every frame of a recording",
                        description="Localize every frame against a keyframe map and write "
                                    "trajectory.tum, results.jsonl, metrics.json and plots.")
-    p.add_argument("source", metavar="SOURCE", help="TUM RGB-D folder or rosbag2")
+    p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     p.add_argument("--map", metavar="MAP",
                    help="keyframe map folder (default: map_path of --params, '~' expanded, a "
                         "relative path taken from the current folder, not the file's)")
@@ -199,7 +201,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="run folder to write (refused when it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
-                   help="TUM ground-truth trajectory (default: the source's groundtruth.txt)")
+                   help=f"TUM ground-truth trajectory (default: {POSES_DEFAULT})")
     p.add_argument("--stride", type=int, default=1,
                    help="localize every N-th frame (the others are not read)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")

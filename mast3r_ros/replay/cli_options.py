@@ -34,6 +34,9 @@ NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_
                   "does for the node in that namespace")
 OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
                   "complete)")
+SOURCE_HELP = "TUM RGB-D folder, rosbag2, EuRoC/ASL dataset folder or KITTI odometry sequence"
+POSES_DEFAULT = ("the source's groundtruth.txt; EuRoC's state_groundtruth_estimate0 taken to the "
+                 "camera by its T_BS; KITTI's poses/NN.txt")
 
 # command-line option -> config parameter it overrides
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
@@ -114,7 +117,7 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     options' help says that they are accepted but unused."""
     unused = "" if reads_depth else " -- unused here: localize reads no depth"
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("source (TUM RGB-D folder or rosbag2)")
+    g = p.add_argument_group("source (TUM RGB-D folder, rosbag2, EuRoC/ASL or KITTI)")
     g.add_argument("--camera-info", metavar="YAML",
                    help="camera calibration: a ROS camera_info YAML, a CameraInfo saved with "
                         "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), an "

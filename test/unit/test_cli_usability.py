@@ -540,3 +540,14 @@ def test_a_demo_image_too_small_for_sift_to_localize_is_refused(tmp_path, capsys
         f"the demo image must be at least 128x96 pixels (--width, --height), got "
         f"{size[0]}x{size[1]}: below that the demo's SIFT localizes few of its frames") in err[0]
     assert not (tmp_path / "d").exists()
+
+
+@pytest.mark.parametrize("command, poses", [("build-map", "--trajectory"),
+                                            ("localize", "--groundtruth")])
+def test_help_names_euroc_and_kitti_sources_and_their_poses(capsys, command, poses):
+    """`build-map --help` / `localize --help` said SOURCE is a 'TUM RGB-D folder or rosbag2'
+    and the poses default 'the source's groundtruth.txt', though both read an EuRoC/ASL
+    folder and a KITTI odometry sequence, with their own ground-truth files."""
+    entries = _help_entries(capsys, [command])
+    assert "EuRoC" in entries["SOURCE"] and "KITTI" in entries["SOURCE"], entries["SOURCE"]
+    assert "EuRoC" in entries[poses] and "poses/NN.txt" in entries[poses], entries[poses]
