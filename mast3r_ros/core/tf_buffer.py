@@ -218,10 +218,13 @@ _OTHER_CLOCK_NS = 86_400 * 1_000_000_000
 def _other_clock_note(stamp_ns: int, first_ns: int, last_ns: int) -> str:
     """'; t is N days before ...: another clock' for a stamp more than a day outside the
     samples [first_ns, last_ns] (a camera stamping its time since boot against tf in ROS time:
-    the bare range left the cause to be worked out), else ''."""
+    the bare range left the cause to be worked out), a stamp of 0 named as unset, else ''."""
     off = first_ns - stamp_ns if stamp_ns < first_ns else stamp_ns - last_ns
     if off <= _OTHER_CLOCK_NS:
         return ""
+    if stamp_ns == 0:  # no clock's time: a message never stamped (one republished by a relay)
+        return ("; t is 0, an unset header.stamp: that message was never stamped, so it has no "
+                "time to look its pose up at")
     side = "before its first" if stamp_ns < first_ns else "after its last"
     return (f"; t is {off / _OTHER_CLOCK_NS:.1f} days {side} sample, so the two are stamped by "
             "different clocks (a camera's time since boot, or a simulator's, against ROS "
