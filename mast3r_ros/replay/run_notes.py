@@ -21,7 +21,9 @@ def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
 
 
 def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
-    """Why no frame was evaluated, and where ground truth can come from (one line)."""
+    """Why no frame was evaluated, and where ground truth can come from (one line): the
+    reason of an EuRoC/ASL folder or KITTI sequence without any (`no_pose_source_reason`,
+    its --trajectory said as --groundtruth)."""
     stamps = getattr(source, "stamps_ns", None)
     if stamps is not None and len(stamps) and not any(int(s) for s in stamps):
         from .sources import stamps_written
@@ -39,6 +41,15 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
         return ("no frame was evaluated: this rosbag2 has /tf, so pass --pose-frames map (the "
                 "pose of the images' own frame_id in 'map'; or map:CAMERA_FRAME) to evaluate "
                 "against it, or --groundtruth FILE (TUM)")
+    from .euroc import EurocSequence
+    from .kitti import KittiSequence
+
+    why = (source.no_pose_source_reason() if isinstance(source, (EurocSequence, KittiSequence))
+           and not getattr(args, "groundtruth", None) else None)
+    if why:  # no ground truth at all (EuRoC without one, KITTI 11-21): the reader says why,
+        # with build-map's option; localize's is --groundtruth
+        return (f"no frame was evaluated against ground truth: "
+                f"{why.replace('--trajectory FILE', '--groundtruth FILE (TUM)')}")
     return ("no frame was evaluated against ground truth (none covers their stamps): pass "
             "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
             "with /tf, --pose-frames map:CAMERA_FRAME")

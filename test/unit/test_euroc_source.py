@@ -276,3 +276,17 @@ def test_an_euroc_folder_is_named_as_a_recording(tmp_path):
     assert recording_kind(str(tmp_path)) == (
         "an EuRoC/ASL dataset folder: it has mav0/cam0/data.csv")
     assert recording_kind(str(tmp_path / "mav0" / "cam0")).endswith("it has data.csv")
+
+
+def test_localize_without_ground_truth_says_why_and_names_groundtruth(tmp_path):
+    """localize on an EuRoC folder without ground truth ended 'none covers their stamps:
+    ... give a TUM folder a groundtruth.txt', and its reason said --trajectory (build-map's)."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.replay.run_notes import no_groundtruth_hint
+
+    euroc_tree(tmp_path, gt="")
+    hint = no_groundtruth_hint(open_source(str(tmp_path)),
+                               SimpleNamespace(pose_frames=None, groundtruth=None))
+    assert "has no ground truth (state_groundtruth_estimate0" in hint, hint
+    assert "--groundtruth FILE" in hint and "--trajectory" not in hint, hint

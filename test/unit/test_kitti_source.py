@@ -137,3 +137,20 @@ def test_the_dataset_folder_names_its_sequences_to_pass(tmp_path):
     with pytest.raises(InputError, match=r"it holds recordings: pass one of them as SOURCE "
                                          rf"\({seq}\)"):
         open_source(str(tmp_path / "dataset"))
+
+
+def test_localize_without_poses_says_why_and_names_groundtruth(tmp_path):
+    """localize on sequence 11-21 (no poses/NN.txt) ended 'no frame was evaluated against
+    ground truth (none covers their stamps): pass --groundtruth FILE (TUM), give a TUM folder
+    a groundtruth.txt, ...': there is no ground truth at all, and the reason the reader
+    knows (with build-map's --trajectory, which localize lacks) was only at INFO."""
+    from types import SimpleNamespace
+
+    from mast3r_ros.replay.run_notes import no_groundtruth_hint
+
+    seq = kitti_tree(tmp_path, poses=False)
+    hint = no_groundtruth_hint(open_source(str(seq)), SimpleNamespace(pose_frames=None,
+                                                                      groundtruth=None))
+    assert "poses/00.txt does not exist" in hint and "00-10 only" in hint, hint
+    assert "--groundtruth FILE" in hint and "--trajectory" not in hint, hint
+    assert "covers their stamps" not in hint, hint
