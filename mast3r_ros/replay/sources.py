@@ -312,6 +312,9 @@ def _not_a_recording(path: str) -> Optional[str]:
             os.path.join(path, "keyframes")):
         return (f"{path} is a keyframe map (it has {MANIFEST}), not a recording: a map goes in "
                 "localize's --map; SOURCE is a TUM RGB-D folder or a rosbag2")
+    kind = recording_kind(parent)  # EuRoC's data/, its ground truth, KITTI's velodyne/
+    if kind.startswith(("an EuRoC/ASL", "a KITTI")):
+        return f"{path} is inside {parent}, {kind}: pass that folder as SOURCE"
     try:
         names = sorted(os.listdir(path))
     except OSError as err:

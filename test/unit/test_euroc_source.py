@@ -290,3 +290,16 @@ def test_localize_without_ground_truth_says_why_and_names_groundtruth(tmp_path):
                                SimpleNamespace(pose_frames=None, groundtruth=None))
     assert "has no ground truth (state_groundtruth_estimate0" in hint, hint
     assert "--groundtruth FILE" in hint and "--trajectory" not in hint, hint
+
+
+@pytest.mark.parametrize("inner, outer", [("mav0/cam0/data", "mav0/cam0"),
+                                          ("mav0/state_groundtruth_estimate0", "mav0")])
+def test_a_folder_inside_an_euroc_dataset_names_the_folder_to_pass(tmp_path, inner, outer):
+    """`build-map MH_01/mav0/cam0/data` (the images) was told to write rgb.txt and camera.yaml
+    beside them, though the folder above is read as it is."""
+    euroc_tree(tmp_path)
+    with pytest.raises(InputError) as err:
+        open_source(str(tmp_path / inner))
+    text = str(err.value)
+    assert f"is inside {tmp_path / outer}, an EuRoC/ASL dataset folder" in text, text
+    assert "pass that folder as SOURCE" in text and "rgb.txt (" not in text, text
