@@ -473,11 +473,13 @@ def _warn_after_build(st: _MapStats, cfg: Config, frames: int) -> None:
                     f": {st.why_no_pose}" if st.why_no_pose else "")
     _warn_one_keyframe(st, cfg)
     if st.no_depth:
-        log.warning("%d keyframes have no depth: the sift matcher and points_source 'depth' "
-                    "will refuse this map", st.no_depth)
+        log.warning("%s no depth: the sift matcher and points_source 'depth' will refuse this "
+                    "map", "1 keyframe has" if st.no_depth == 1 else
+                    f"{st.no_depth} keyframes have")
     if st.depth_skipped:
-        log.warning("%d frames without depth were not used as keyframes: %s needs keyframe "
-                    "depth", st.depth_skipped, depth_needed_by(cfg.localizer))
+        log.warning("%s: %s needs keyframe depth", "1 frame without depth was not used as a "
+                    "keyframe" if st.depth_skipped == 1 else f"{st.depth_skipped} frames without "
+                    "depth were not used as keyframes", depth_needed_by(cfg.localizer))
 
 
 def _warn_one_keyframe(st: _MapStats, cfg: Config) -> None:

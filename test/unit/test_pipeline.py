@@ -507,3 +507,17 @@ def test_a_frame_out_of_order_in_one_run_keeps_tracking():
     list(localize_frames(loc, frames([5, 7, 6, 8]), tracker, one_run=True))
     assert loc.hints == [None, 5.0, 7.0, 6.0]
     assert tracker.last_stamp_ns == 8 and tracker.track is Track.TRACKING
+
+
+def test_one_frame_or_keyframe_without_depth_is_said_in_the_singular(caplog):
+    """A bag whose first image is stamped ahead of its depth: 'WARNING ... 1 frames without
+    depth were not used as keyframes' (and '1 keyframes have no depth')."""
+    from mast3r_ros.replay.build_frames import _MapStats
+    from mast3r_ros.replay.pipeline import _warn_after_build
+
+    caplog.set_level("WARNING")
+    _warn_after_build(_MapStats(depth_skipped=1, no_depth=1, keyframes=3), _sift_cfg(), 20)
+    warned = [r.getMessage() for r in caplog.records]
+    assert any(w.startswith("1 frame without depth was not used as a keyframe: the sift")
+               for w in warned), warned
+    assert any(w.startswith("1 keyframe has no depth: ") for w in warned), warned
