@@ -101,7 +101,9 @@ def _is_column_header(fields: List[str], columns: int) -> bool:
 _QUATERNION_COLUMN = re.compile(
     r"(?:^|[_.])(?:q|quat|quaternion|orientation|rotation|rot)(?:[_.][a-z0-9]+)*?[_.]?([wxyz])\Z")
 _KITTI_HINT = (": a KITTI pose file (a 3x4 matrix per line, no timestamp)? write each pose "
-               "as 'timestamp tx ty tz qx qy qz qw' with its time from the sequence's times.txt")
+               "as 'timestamp tx ty tz qx qy qz qw' with its time from the sequence's times.txt, "
+               "or leave it out: a KITTI sequence folder given as SOURCE reads its poses/NN.txt "
+               "(camera 0's, moved to the camera read)")
 _EUROC_COLUMNS = ("p_rs_r_x", "q_rs_w")  # EuRoC's state ground truth (the body's pose)
 
 

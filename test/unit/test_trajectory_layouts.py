@@ -86,6 +86,10 @@ def test_a_kitti_pose_file_is_named(tmp_path):
     said = _refusal(path)
     assert "(12 columns: a KITTI pose file (a 3x4 matrix per line, no timestamp)?" in said, said
     assert "times.txt" in said
+    # a fresh user passed poses/01.txt to localize --groundtruth beside its sequence folder,
+    # which reads it itself (the EuRoC CSV's refusal already said so)
+    assert "or leave it out: a KITTI sequence folder given as SOURCE reads its poses/NN.txt" \
+        in said, said
 
 
 @pytest.mark.parametrize("quat, said", [
