@@ -116,3 +116,26 @@ def test_the_readmes_layout_names_every_ros_module_on_the_right_side():
     modules = {p.stem for p in (ROOT / "mast3r_ros" / "ros").glob("*.py")} - {"__init__"}
     assert adapters == ROS_ADAPTERS, (sorted(adapters), sorted(ROS_ADAPTERS))
     assert policy == modules - ROS_ADAPTERS, (sorted(policy ^ (modules - ROS_ADAPTERS)))
+
+
+def test_ros_node_md_names_every_diagnostics_state():
+    """`state` on /diagnostics reads 'uninitialized', 'lost', 'inactive', 'configuring', ...:
+    the Diagnostics section listed the key without its values, so a user seeing 'inactive'
+    or 'configuring' there had to search the rest of the page."""
+    from mast3r_ros.core.tracker import Track
+    from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+
+    states = set()
+    for track in Track:
+        states.add(dict(DiagnosticsWindow().summary(1.0, track, True).values)["state"])
+    for setup in ({}, {"configuring_since_s": 0.5}, {"finalized": True}):
+        window = DiagnosticsWindow()
+        for name, value in setup.items():
+            setattr(window, name, value)
+        states.add(dict(window.summary(1.0, Track.TRACKING, False).values)["state"])
+    assert len(states) == 6, states
+    text = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
+    section = text[text.index("### Diagnostics"):text.index("## Lifecycle")]
+    values = section[section.index("Values: `state`"):][:400]
+    missing = [s for s in sorted(states) if f"`{s}`" not in values]
+    assert not missing, f"`state` values the Diagnostics section does not name: {missing}"
