@@ -394,26 +394,27 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                          "RGB-D folder or a rosbag2")
     if not os.path.exists(path):
         raise InputError(loop_text("source", path)
-                         or f"source not found: {path} (a TUM RGB-D folder or a rosbag2)")
+                         or f"source not found: {path} (a TUM RGB-D folder, a rosbag2, an "
+                            "EuRoC/ASL dataset folder or a KITTI odometry sequence)")
     euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
     kitti = None if is_tum_folder(path) or euroc else kitti_sequence(path)
     if is_tum_folder(path) or euroc is not None or kitti is not None:
-        what = ("TUM folder (it has rgb.txt)" if euroc is None and kitti is None else
-                f"EuRoC/ASL dataset folder (its camera {euroc})" if kitti is None else
-                "KITTI odometry sequence folder")
+        what = ("a TUM folder (it has rgb.txt)" if euroc is None and kitti is None else
+                f"an EuRoC/ASL dataset folder (its camera {euroc})" if kitti is None else
+                "a KITTI odometry sequence folder")
         if options.run is not None:
             raise InputError(f"--run chooses a run of a rosbag2 whose header time jumps back; "
-                             f"{path} is a {what}")
+                             f"{path} is {what}")
         bag_only = [flag for flag, value in (
             ("--image-topic", options.image_topic),
             ("--camera-info-topic", options.camera_info_topic),
             ("--depth-topic", options.depth_topic), ("--pose-frames", options.pose_frames))
             if value is not None]
         if bag_only:
-            raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is a "
+            raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is "
                              f"{what}; drop them")
         if (euroc or kitti) is not None and options.depth_scale is not None:
-            raise InputError(f"--depth-scale: {path} is a {what}, which has no depth images "
+            raise InputError(f"--depth-scale: {path} is {what}, which has no depth images "
                              "to scale; drop it")
         if kitti is not None:
             return KittiSequence(path, camera_info=cam,

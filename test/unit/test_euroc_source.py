@@ -151,8 +151,16 @@ def test_no_depth_is_refused_for_the_sift_matcher_naming_the_fix(tmp_path):
     ({"pose_frames": "world:cam0"}, "--pose-frames"), ({"depth_scale": 1000.0}, "--depth-scale")])
 def test_rosbag_only_options_and_depth_scale_are_refused(tmp_path, option, flag):
     euroc_tree(tmp_path)
-    with pytest.raises(InputError, match=rf"{flag}.*EuRoC/ASL dataset folder"):
+    with pytest.raises(InputError, match=rf"{flag}.* an EuRoC/ASL dataset folder"):
         open_source(str(tmp_path), SourceOptions(**option))
+
+
+def test_a_kitti_camera_folder_that_is_not_there_names_every_source_kind(tmp_path):
+    """`build-map .../sequences/00/image_3` without image_3 said 'source not found: ...
+    (a TUM RGB-D folder or a rosbag2)', as if a KITTI camera folder were no SOURCE."""
+    with pytest.raises(InputError) as err:
+        open_source(str(tmp_path / "image_3"))
+    assert "EuRoC/ASL" in str(err.value) and "KITTI" in str(err.value), str(err.value)
 
 
 def _one_line_at(err, where):
