@@ -38,10 +38,24 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.line = key, line
 
 
+class _Alias(yaml.YAMLError):
+    def __init__(self, anchor: str, line: int):
+        super().__init__(f"alias *{anchor} at line {line}")
+        self.anchor, self.line = anchor, line
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """PyYAML's SafeLoader, refusing a mapping with two equal keys: PyYAML keeps the last value
     at the first key's position, so two ``/**`` blocks would read as one, in the wrong place
-    for 'the later block wins'."""
+    for 'the later block wins'; and refusing an alias (``*name``, ``<<: *name``), as rcl's
+    parameter parser does: accepted, a file the node refuses read here, and an alias of its
+    own mapping (or aliases each doubling the one before) recursed or walked without end."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise _Alias(event.anchor, event.start_mark.line + 1)
+        return super().compose_node(parent, index)
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> Dict[Any, Any]:
         seen = set()
@@ -128,7 +142,8 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     string for PyYAML, is read as the double.
 
     Raises `ConfigError` naming the file (and the parameter) for a missing or unreadable file,
-    invalid YAML, a duplicate key (PyYAML would keep one silently), a block naming the node
+    invalid YAML, a duplicate key (PyYAML would keep one silently), a YAML alias (``*name``,
+    ``<<: *name``: rcl refuses them), a block naming the node
     without ``ros__parameters`` or with a misspelled one, ``ros__parameters`` not a mapping,
     no block for the node, blocks for several namespaces or a bad parameter.
     """
@@ -152,6 +167,11 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
     except _DuplicateKey as e:
         raise ConfigError(f"{path}: duplicate key {e.key!r} at line {e.line} (YAML keeps one of "
                           "the two; merge them, or delete one)") from None
+    except _Alias as e:
+        raise ConfigError(f"{path}: YAML alias '*{e.anchor}' at line {e.line}: ROS 2's parameter "
+                          "parser refuses aliases ('Will not support aliasing'), so the node "
+                          "would refuse this file; write the value out where the alias is"
+                          ) from None
     except yaml.YAMLError as e:  # where and what, in one line (a tab: said to indent with spaces)
         from ..image_codec.camera_info_yaml import _yaml_error_text
         raise ConfigError(f"{path}: not valid YAML{_yaml_error_text(e)}") from None
