@@ -4,10 +4,15 @@
 
 from __future__ import annotations
 
+import struct
+from pathlib import Path
+
 import pytest
 
 from mast3r_ros.core.config import load_config_yaml
 from mast3r_ros.core.errors import ConfigError
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.parametrize("body, anchor, line", [
@@ -35,3 +40,105 @@ def test_a_params_merge_key_alias_is_refused_and_an_anchor_alone_is_read(tmp_pat
         load_config_yaml(str(path))
     path.write_text("/**:\n  ros__parameters: &p\n    max_keyframes: 3\n")  # rcl reads it
     assert load_config_yaml(str(path)).localizer.max_keyframes == 3
+
+
+def _ros1_records(data: bytes) -> list:
+    """[(op code, {field name: (value offset, size)})] of a ROS 1 bag's records, in file order
+    (bench/fuzz_readers.ros1_fields walks them)."""
+    import sys
+
+    sys.path[:0] = [str(REPO / "bench")]
+    try:
+        from fuzz_readers import ros1_fields
+    finally:
+        del sys.path[0]
+    out: list = []
+    for name, _, at, size in ros1_fields(data):
+        if name == "<header_len>":
+            out.append([None, {}])
+        if name == "op":
+            out[-1][0] = data[at]
+        out[-1][1].setdefault(name, (at, size))
+    return out
+
+
+def _set_uint32(data: bytes, at: int, value: int) -> bytes:
+    return data[:at] + struct.pack("<I", value) + data[at + 4:]
+
+
+def _ros1_bag(tmp_path, compression=None) -> bytes:
+    pytest.importorskip("rosbags")
+    t1 = pytest.importorskip("test_ros1_bag")
+    if compression is None:
+        return t1._write_ros1_bag(tmp_path / "good.bag").read_bytes()
+    from rosbags.rosbag1 import Writer
+    writer = Writer(tmp_path / "good.bag")
+    writer.set_compression(getattr(Writer.CompressionFormat, compression))
+    with writer:  # the image and its CameraInfo, as test_ros1_bag writes them
+        for topic, msg in (("/camera/color/image_raw", t1.T1["sensor_msgs/msg/Image"](
+                header=t1._header(t1.S), height=t1.H, width=t1.W, encoding="rgb8",
+                is_bigendian=0, step=t1.W * 3, data=t1.RGB.reshape(-1))),
+                ("/camera/color/camera_info", t1._camera_info(t1.S))):
+            conn = writer.add_connection(topic, msg.__msgtype__, typestore=t1.TS1)
+            writer.write(conn, t1.S, t1.TS1.serialize_ros1(msg, msg.__msgtype__))
+    return (tmp_path / "good.bag").read_bytes()
+
+
+def _refused(tmp_path, data: bytes, match: str) -> None:
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.sources import frames_or_unreadable, open_source
+
+    bag = tmp_path / "bad.bag"
+    bag.write_bytes(data)
+    with pytest.raises(InputError, match=match) as err:
+        list(frames_or_unreadable(open_source(str(bag))))
+    assert "\n" not in str(err.value)
+
+
+def test_a_ros1_bag_with_an_index_count_past_its_chunk_is_refused_when_opened(tmp_path):
+    # was rosbags' bare AssertionError (read_index_data) out of open_source
+    data = _ros1_bag(tmp_path)
+    at, _ = next(f["count"] for op, f in _ros1_records(data) if op == 4)  # an IndexData record
+    data = _set_uint32(data, at, struct.unpack_from("<I", data, at)[0] + 1)
+    _refused(tmp_path, data, r"cannot open ROS 1 bag .*bad\.bag: its records are damaged "
+                             r"\(AssertionError: no detail\); .*'rosbag reindex ")
+
+
+def test_a_ros1_message_record_with_a_damaged_header_length_is_refused_when_read(tmp_path):
+    # was rosbags.rosbag1's ReaderError ("Header could not be read"), not rosbag2's, uncaught
+    data = _ros1_bag(tmp_path)
+    messages = [f for op, f in _ros1_records(data) if op == 2]
+    data = _set_uint32(data, messages[2]["<header_len>"][0], 0x80000000)
+    _refused(tmp_path, data, r"cannot read ROS 1 bag .*bad\.bag after \d+ messages of those "
+                             r"asked for: its records are damaged \(ReaderError: Header could "
+                             r"not be read from file\); copy it again, or 'rosbag reindex ")
+
+
+def test_a_ros1_message_record_naming_another_connection_is_refused(tmp_path):
+    # the image topic's first message record named the tf_static connection: read as a
+    # TFMessage where an Image was asked for, an AttributeError ('no attribute format')
+    data = _ros1_bag(tmp_path)
+    records = _ros1_records(data)
+    conns = {}
+    for op, f in records:
+        if op == 7:
+            at, size = f["topic"]
+            conns[data[at:at + size].decode()] = struct.unpack_from("<I", data, f["conn"][0])[0]
+    image = next(f for op, f in records if op == 2 and struct.unpack_from(
+        "<I", data, f["conn"][0])[0] == conns["/camera/color/image_raw"])
+    data = _set_uint32(data, image["conn"][0], conns["/tf_static"])
+    _refused(tmp_path, data, r"a message of topic /tf_static \(tf2_msgs/msg/TFMessage\) is "
+                             r"indexed under another topic's connection: the file is damaged")
+
+
+@pytest.mark.parametrize("compression, at, raised", [
+    ("BZ2", 40, "OSError"), ("LZ4", 0, "RuntimeError")])
+def test_a_ros1_bag_whose_compressed_chunk_is_damaged_is_refused_when_read(
+        tmp_path, compression, at, raised):
+    # was bz2's OSError ("Invalid data stream") / lz4's RuntimeError (LZ4F_decompress failed)
+    data = _ros1_bag(tmp_path, compression)
+    chunk = next(f for op, f in _ros1_records(data) if op == 5)
+    start = chunk["<header_len>"][0] + 4 + struct.unpack_from("<I", data,
+                                                              chunk["<header_len>"][0])[0] + 4
+    data = data[:start + at] + bytes(8) + data[start + at + 8:]
+    _refused(tmp_path, data, rf"its records are damaged \({raised}: ")

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, List, Tuple
 
 from rosbags.highlevel import AnyReader, AnyReaderError
+from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
@@ -54,6 +55,9 @@ def bag_label(path: str | os.PathLike) -> str:
 # not UTF-8 or of other types, an MCAP length field of 2**63 bytes (MemoryError), a cut record
 _DAMAGED = (ValueError, TypeError, KeyError, IndexError, AttributeError, struct.error,
             MemoryError, OverflowError)
+# ... and what its ROS 1 reader raises besides: its own ReaderError (not rosbag2's), the asserts
+# it checks records with, a damaged chunk's bz2 error (OSError) and lz4 error (RuntimeError)
+_ROS1_DAMAGED = (Ros1ReaderError, AssertionError, OSError, RuntimeError)
 try:  # rosbags 0.10+ reads sqlite3 through apsw, earlier ones through the standard sqlite3
     import apsw
     _STORAGE_ERRORS: Tuple[type, ...] = (sqlite3.DatabaseError, apsw.Error)
@@ -66,6 +70,11 @@ def _damaged(path: Path, err: BaseException) -> str:
     if isinstance(err, MemoryError):
         what = ("a storage file states a record longer than any memory (a damaged length "
                 "field)")
+    elif str(path).lower().endswith(".bag"):
+        return (f"cannot open {bag_label(path)}: its records are damaged ({type(err).__name__}"
+                f": {error_clause(err)[:160] or 'no detail'}); a recording killed before it "
+                f"closed or a file copied in part? copy it again, or 'rosbag reindex {path}' "
+                "(ROS 1) rebuilds its index")
     elif isinstance(err, UnicodeDecodeError):
         what = f"its metadata.yaml is not UTF-8 text ({error_clause(err)[:120]})"
     else:
@@ -87,7 +96,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
         said = error_clause(err) if hint else err
         raise InputError(f"cannot open {bag_label(path)}: {said}{hint}") from err
-    except (*_STORAGE_ERRORS, *_DAMAGED) as err:  # rosbags reads damaged bytes as they come
+    except (*_STORAGE_ERRORS, *_DAMAGED, *_ROS1_DAMAGED) as err:  # damaged bytes, as they come
         raise InputError(_damaged(path, err)) from err
     try:  # sums and types of metadata.yaml's fields: a count of 'abc' was a TypeError
         reader.message_count, reader.topics  # noqa: B018 - read for their checks
@@ -104,8 +113,13 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
     """``reader.messages(**kwargs)``, with `InputError` (naming the recording and how many
     messages were read) for a storage file damaged past its index: an MCAP chunk whose
     checksum or length is wrong, a sqlite3 page that is corrupt (rosbags' ReaderError,
-    apsw's or sqlite3's errors, a cut record's struct.error)."""
+    apsw's or sqlite3's errors, a cut record's struct.error; a ROS 1 bag's damaged record or
+    chunk), or a message of another connection than those asked for (a ROS 1 message record
+    whose connection id is not the one its chunk's index lists it under)."""
     messages = reader.messages(**kwargs)
+    asked = kwargs.get("connections")
+    path = (getattr(reader, "paths", None) or ["?"])[0]
+    ros1 = str(path).lower().endswith(".bag")
     count = 0
     try:
         while True:
@@ -113,14 +127,22 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
                 item = next(messages)
             except StopIteration:
                 return
-            except (ReaderError, *_STORAGE_ERRORS, *_DAMAGED) as err:
-                path = (getattr(reader, "paths", None) or ["?"])[0]
+            except (ReaderError, *_STORAGE_ERRORS, *_DAMAGED, *_ROS1_DAMAGED) as err:
+                recover = (f"'rosbag reindex {path}' (ROS 1) rebuilds its index" if ros1 else
+                           "recover what is readable (an MCAP file: 'mcap recover IN -o OUT'; "
+                           "a .db3 file: sqlite3's '.recover')")
                 raise InputError(
                     f"cannot read {bag_label(path)} after {count} messages of those asked for: "
-                    f"a storage file is damaged ({type(err).__name__}: "
-                    f"{error_clause(err)[:160] or 'no detail'}); copy it again, or recover "
-                    "what is readable (an MCAP file: 'mcap recover IN -o OUT'; a .db3 file: "
-                    "sqlite3's '.recover')") from err
+                    f"{'its records are' if ros1 else 'a storage file is'} damaged "
+                    f"({type(err).__name__}: {error_clause(err)[:160] or 'no detail'}); copy it "
+                    f"again, or {recover}") from err
+            if asked is not None and item[0] not in asked:
+                raise InputError(
+                    f"cannot read {bag_label(path)} after {count} messages of those asked for: "
+                    f"a message of topic {item[0].topic} ({item[0].msgtype}) is indexed under "
+                    f"another topic's connection: the file is damaged; copy it again"
+                    + (f", or 'rosbag reindex {path}' (ROS 1) rebuilds its index" if ros1
+                       else ""))
             count += 1
             yield item
     finally:
