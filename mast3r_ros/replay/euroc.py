@@ -89,7 +89,7 @@ def _read_csv(path: Path) -> List[Tuple[int, List[str]]]:
 
 def _stamp_ns(token: str, path: Path, lineno: int) -> int:
     """An ASL stamp (integer nanoseconds) -> int; `InputError` naming ``path:lineno``."""
-    if not token.isdigit() or int(token) > _INT64_MAX:
+    if not (token.isascii() and token.isdigit()) or int(token) > _INT64_MAX:  # '²' isdigit()
         seconds = token.replace(".", "", 1).isdigit()
         raise InputError(
             f"{path}:{lineno}: timestamp {token!r} is not integer nanoseconds (an EuRoC/ASL "

@@ -115,6 +115,26 @@ def read_kitti_poses(path: Path) -> np.ndarray:
     return poses
 
 
+def _camera_offset(p: np.ndarray, path: Path, name: str) -> np.ndarray:
+    """The rectified camera's offset from camera 0, ``t_i = inv(K_i) @ P_i[:, 3]`` (3,) float64
+    metres, of projection matrix ``p`` (3x4, KITTI's ``P_i = K_i [I | t_i]``). `InputError`
+    unless its left 3x3 is a camera matrix K (``[fx s cx; 0 fy cy; 0 0 1]``, fx, fy > 0) and
+    the offset finite: a singular K was numpy's LinAlgError, a negative fx with
+    ``--camera-info`` placed the camera on the other side, an fx of 1e-320 an infinite offset."""
+    k = p[:, :3]
+    if not (k[0, 0] > 0 and k[1, 1] > 0 and abs(k[1, 0]) <= 1e-9 * k[1, 1]
+            and np.allclose(k[2], [0, 0, 1], rtol=0, atol=1e-9)):
+        raise InputError(f"{path}: {name}'s left 3x3 {np.round(k, 6).tolist()} is no camera "
+                         "matrix K ([fx 0 cx; 0 fy cy; 0 0 1], fx and fy > 0; KITTI's P_i = K_i "
+                         "[I | t_i]): the line is damaged or not KITTI's")
+    with np.errstate(all="ignore"):
+        offset = np.linalg.solve(k, p[:, 3])
+    if not np.isfinite(offset).all():
+        raise InputError(f"{path}: {name} places the camera at {offset.tolist()} m from camera 0 "
+                         "(inv(K) @ P[:, 3]): its fx or fy is too small; the line is damaged")
+    return offset
+
+
 class KittiSequence(TumSequence):
     """A KITTI odometry sequence's camera as a sequence of ``Frame``, as `TumSequence` gives a
     TUM folder's (``frames_or_unreadable``, ``listed_pose_and_depth``, ``stamps_ns``: times.txt
@@ -160,6 +180,7 @@ class KittiSequence(TumSequence):
         if p is None:
             raise InputError(f"{calib_path} has no P{index}: the projection matrix of "
                              f"{self.camera} (lines 'P0: 12 numbers' .. 'P3: ...')")
+        offset = _camera_offset(p, calib_path, f"P{index}")
         times = self.folder / "times.txt"
         rows = _lines(times)
         stamps = np.empty(len(rows), dtype=np.int64)
@@ -195,7 +216,7 @@ class KittiSequence(TumSequence):
         if before_index is not None:
             before_index()
         cam_from_cam0 = np.eye(4)
-        cam_from_cam0[:3, 3] = np.linalg.solve(k, p[:, 3])  # t_i = inv(K_i) P_i[:, 3]
+        cam_from_cam0[:3, 3] = offset  # t_i = inv(K_i) P_i[:, 3]
         cam0_from_cam = np.linalg.inv(cam_from_cam0)
         poses_path = self.folder.parent.parent / "poses" / f"{self.folder.name}.txt"
         self._no_pose_reason: Optional[str] = None

@@ -142,3 +142,57 @@ def test_a_ros1_bag_whose_compressed_chunk_is_damaged_is_refused_when_read(
                                                               chunk["<header_len>"][0])[0] + 4
     data = data[:start + at] + bytes(8) + data[start + at + 8:]
     _refused(tmp_path, data, rf"its records are damaged \({raised}: ")
+
+
+_KITTI_CAMERA = ("image_width: 62\nimage_height: 19\ncamera_matrix: {rows: 3, cols: 3, data: "
+                 "[35.9, 0, 30.3, 0, 35.9, 9.3, 0, 0, 1]}\ndistortion_model: plumb_bob\n"
+                 "distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n"
+                 "rectification_matrix: {rows: 3, cols: 3, data: [1, 0, 0, 0, 1, 0, 0, 0, 1]}\n"
+                 "projection_matrix: {rows: 3, cols: 4, data: [35.9, 0, 30.3, 0, 0, 35.9, 9.3, "
+                 "0, 0, 0, 1, 0]}\n")
+
+
+@pytest.mark.parametrize("p2, camera_info, says", [
+    # K's last row 0 0 0: numpy's LinAlgError (Singular matrix) out of open_source
+    ("35.9 0 30.3 2.2691 0 35.9 9.3 0 0 0 0 0", False, r"P2's left 3x3 .* is no camera matrix"),
+    # a negative fx, its intrinsics from --camera-info: read, camera 2 placed 6 cm right of
+    # camera 0 instead of left
+    ("-35.9 0 30.3 2.2691 0 35.9 9.3 0 0 0 1 0", True, r"P2's left 3x3 .* is no camera matrix"),
+    # fx 1e-320 with --camera-info: an infinite offset, every frame's pose NaN
+    ("1e-320 0 30.3 2.2691 0 35.9 9.3 0 0 0 1 0", True, r"P2 places the camera at \[inf, "),
+])
+def test_a_kitti_calib_whose_p_is_no_camera_matrix_is_refused(tmp_path, p2, camera_info, says):
+    from test_kitti_source import kitti_tree
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.sources import SourceOptions, frames_or_unreadable, open_source
+
+    seq = kitti_tree(tmp_path)
+    calib = seq / "calib.txt"
+    calib.write_text("".join(f"P2: {p2}\n" if line.startswith("P2:") else line + "\n"
+                             for line in calib.read_text().splitlines()))
+    opts = SourceOptions()
+    if camera_info:
+        (tmp_path / "cam.yaml").write_text(_KITTI_CAMERA)
+        opts = SourceOptions(camera_info=str(tmp_path / "cam.yaml"))
+    with pytest.raises(InputError, match=r"calib\.txt: " + says):
+        list(frames_or_unreadable(open_source(str(seq / "image_2"), opts)))
+
+
+@pytest.mark.parametrize("stamp", ["1403636579763555584²", "١٤٠٣٦٣٦٥٧٩٧٦٣٥٥٥٥٨٤"])
+def test_an_euroc_stamp_of_other_than_ascii_digits_is_refused_naming_its_line(tmp_path, stamp):
+    # '²' passed str.isdigit() and int() raised a bare ValueError; Arabic-Indic digits were
+    # read as the number
+    from test_euroc_source import euroc_tree
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.sources import open_source
+
+    cam = euroc_tree(tmp_path, frames=3)
+    lines = (cam / "data.csv").read_text(encoding="utf-8").splitlines()
+    name = lines[2].split(",")[1]
+    lines[2] = f"{stamp},{name}"
+    (cam / "data.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"data\.csv:3: timestamp .* is not integer "
+                                         r"nanoseconds"):
+        open_source(str(tmp_path))
