@@ -12,7 +12,12 @@ reader takes: ROS, ros2 topic echo, OpenCV, ORB-SLAM, Kalibr, EuRoC), ``tum`` (a
 rgb.txt / depth.txt / groundtruth.txt / camera.yaml), ``map`` (a keyframe map folder's
 manifest.json and files), ``bag`` (rosbag2 mcap / sqlite3 bytes and metadata.yaml) and
 ``bag_fields`` (rosbag2s written whole, of messages with odd fields: sizes, encodings, NaN in K
-or tf, zero quaternions, stamps, frame ids, a message twice). Each input
+or tf, zero quaternions, stamps, frame ids, a message twice), ``ros1_bag`` (ROS 1 .bag files:
+bytes, record header fields, bz2 / lz4 chunks, odd messages), ``params`` (--params ROS 2
+parameter files: odd values, unknown keys, wildcard and nested blocks, aliases, encodings),
+``euroc`` (EuRoC/ASL folders: data.csv, sensor.yaml's T_BS, ground truth, vicon0, images) and
+``kitti`` (KITTI sequences: calib.txt, times.txt, poses/NN.txt, images); the reader targets
+also check what a read gives (finite rigid poses, typed config values). Each input
 is a valid one built like the test suite's, then mutated (bytes flipped, cut, inserted, fields
 replaced by NaN / inf / negative / huge / wrong-typed values); each input's outcome is
 ``ok`` (read), ``refused`` (a package error) or an escape, printed once per distinct place

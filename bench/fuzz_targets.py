@@ -315,4 +315,8 @@ TARGETS: Dict[str, Tuple[Callable, Callable]] = {
 from fuzz_files import FILE_TARGETS  # noqa: E402
 
 TARGETS.update(FILE_TARGETS)
+
+from fuzz_readers import READER_TARGETS  # noqa: E402
+
+TARGETS.update(READER_TARGETS)
 _ = (json, shutil)
