@@ -196,3 +196,50 @@ def test_an_euroc_stamp_of_other_than_ascii_digits_is_refused_naming_its_line(tm
     with pytest.raises(InputError, match=r"data\.csv:3: timestamp .* is not integer "
                                          r"nanoseconds"):
         open_source(str(tmp_path))
+
+
+@pytest.mark.parametrize("value, says", [
+    ("!!int '3.0'", r"line 3: !!int '3\.0' is no value of that type \(ValueError: "),
+    ("!!timestamp 2001-99-99", r"line 3: !!timestamp '2001-99-99' is no value of that type"),
+])
+def test_a_params_value_its_tag_cannot_construct_is_refused_naming_its_line(tmp_path, value,
+                                                                            says):
+    # was PyYAML's bare ValueError out of load_config_yaml (a traceback from the CLI)
+    path = tmp_path / "p.yaml"
+    path.write_text(f"/**:\n  ros__parameters:\n    max_keyframes: {value}\n")
+    with pytest.raises(ConfigError, match=r"p\.yaml: " + says):
+        load_config_yaml(str(path))
+
+
+@pytest.mark.parametrize("line, says", [
+    # YAML 1.1 numbers PyYAML read (10.5, 3, 90) and rcl reads as strings: the node refuses
+    ("prior_radius_m: 1_0.5", r"'prior_radius_m' must be float, got str '1_0\.5': ROS 2 reads "
+                              r"a number with '_' or ':' as a string"),
+    ("max_keyframes: 0b11", r"'max_keyframes' must be int, got str '0b11'"),
+    ("max_keyframes: 1:30", r"'max_keyframes' must be int, got str '1:30'"),
+    # y / n, strings to PyYAML, are bools to rcl
+    ("map_frame: y", r"'map_frame' must be str, got bool True"),
+])
+def test_a_params_scalar_is_typed_as_rcl_types_it(tmp_path, line, says):
+    path = tmp_path / "p.yaml"
+    path.write_text(f"/**:\n  ros__parameters:\n    {line}\n")
+    with pytest.raises(ConfigError, match=says):
+        load_config_yaml(str(path))
+
+
+def test_params_y_and_n_are_bools_and_hex_and_octal_ints_as_for_rcl(tmp_path):
+    path = tmp_path / "p.yaml"
+    path.write_text("/**:\n  ros__parameters:\n    warmup: n\n    max_keyframes: 0x3\n"
+                    "    retrieval_top_k: 010\n    map_frame: 1:30\n")  # 1:30 was the int 90
+    cfg = load_config_yaml(str(path))
+    assert cfg.localizer.warmup is False and cfg.localizer.max_keyframes == 3
+    assert cfg.localizer.retrieval_top_k == 8 and cfg.node.map_frame == "1:30"
+
+
+@pytest.mark.parametrize("frame", ["y", "N", "1_000", "1:30", "0b1"])
+def test_a_config_dumped_reads_back_with_frame_names_rcl_would_retype(tmp_path, frame):
+    from mast3r_ros.core.config import Config, config_from_params, dump_config_yaml
+
+    cfg = config_from_params({"map_frame": frame}, base=Config())
+    dump_config_yaml(cfg, str(tmp_path / "config.yaml"))
+    assert load_config_yaml(str(tmp_path / "config.yaml")).node.map_frame == frame

@@ -38,6 +38,19 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.line = key, line
 
 
+def _rcl_reads_as_string(text: str) -> bool:
+    """True for a number of YAML 1.1 (PyYAML's int or float) that rcl's parameter parser, which
+    reads numbers with C's strtoll / strtod, reads as a string: ``1_000``, ``1:30`` (base 60),
+    ``0b101``."""
+    return "_" in text or ":" in text or text.lstrip("+-").lower().startswith("0b")
+
+
+class _BadValue(yaml.YAMLError):
+    def __init__(self, node: yaml.Node, err: Exception):
+        super().__init__(f"{node.tag} {node.start_mark.line + 1}: {err}")
+        self.node, self.err = node, err
+
+
 class _Alias(yaml.YAMLError):
     def __init__(self, anchor: str, line: int):
         super().__init__(f"alias *{anchor} at line {line}")
@@ -49,7 +62,31 @@ class _UniqueKeyLoader(yaml.SafeLoader):
     at the first key's position, so two ``/**`` blocks would read as one, in the wrong place
     for 'the later block wins'; and refusing an alias (``*name``, ``<<: *name``), as rcl's
     parameter parser does: accepted, a file the node refuses read here, and an alias of its
-    own mapping (or aliases each doubling the one before) recursed or walked without end."""
+    own mapping (or aliases each doubling the one before) recursed or walked without end.
+    Plain scalars are typed as rcl types them where YAML 1.1 differs: ``y`` / ``n`` are bools,
+    ``1_000``, ``1:30`` and ``0b101`` strings (a file PyYAML reads as numbers the node
+    refuses)."""
+
+    def construct_object(self, node: yaml.Node, deep: bool = False) -> Any:
+        try:
+            return super().construct_object(node, deep=deep)
+        except (ValueError, TypeError, KeyError, OverflowError) as err:  # '!!int 3.0', ...
+            raise _BadValue(node, err) from None
+
+    def construct_yaml_int(self, node: yaml.ScalarNode) -> Any:
+        if _rcl_reads_as_string(node.value):
+            return self.construct_scalar(node)
+        return super().construct_yaml_int(node)
+
+    def construct_yaml_float(self, node: yaml.ScalarNode) -> Any:
+        if _rcl_reads_as_string(node.value):
+            return self.construct_scalar(node)
+        return super().construct_yaml_float(node)
+
+    def construct_yaml_bool(self, node: yaml.ScalarNode) -> Any:
+        if node.value in ("y", "Y", "n", "N"):
+            return node.value in ("y", "Y")
+        return super().construct_yaml_bool(node)
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         if self.check_event(yaml.AliasEvent):
@@ -71,6 +108,20 @@ class _UniqueKeyLoader(yaml.SafeLoader):
                 pass
         return super().construct_mapping(node, deep=deep)
 
+
+for _tag in ("int", "float", "bool"):  # PyYAML looks constructors up by tag, not by name
+    _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}",
+                                     getattr(_UniqueKeyLoader, f"construct_yaml_{_tag}"))
+_UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"),
+                                       list("yYnN"))
+
+
+class _RclDumper(yaml.SafeDumper):
+    """SafeDumper quoting the strings rcl reads as bools (``y``, ``n``), as it quotes ``yes``."""
+
+
+_RclDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"),
+                                 list("yYnN"))
 
 
 def _shipped_params_file(here: Optional[str] = None) -> Optional[str]:
@@ -172,6 +223,12 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           "parser refuses aliases ('Will not support aliasing'), so the node "
                           "would refuse this file; write the value out where the alias is"
                           ) from None
+    except _BadValue as e:
+        tag = e.node.tag.replace("tag:yaml.org,2002:", "!!")
+        raise ConfigError(f"{path}: line {e.node.start_mark.line + 1}: {tag} "
+                          f"{getattr(e.node, 'value', '')!r:.40} is no value of that type "
+                          f"({type(e.err).__name__}: {e.err}); write the value without the tag"
+                          ) from None
     except yaml.YAMLError as e:  # where and what, in one line (a tab: said to indent with spaces)
         from ..image_codec.camera_info_yaml import _yaml_error_text
         raise ConfigError(f"{path}: not valid YAML{_yaml_error_text(e)}") from None
@@ -267,5 +324,6 @@ def dump_config_yaml(cfg: Config, path: str, node_name: str = NODE_NAME) -> None
         for p in parents:
             d = d.setdefault(p, {})
         d[leaf] = value
-    text = yaml.safe_dump({"/**/" + node_name: {"ros__parameters": nested}}, sort_keys=False)
+    text = yaml.dump({"/**/" + node_name: {"ros__parameters": nested}}, Dumper=_RclDumper,
+                     sort_keys=False)
     atomic_write_text(path, text)

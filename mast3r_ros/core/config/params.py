@@ -116,6 +116,10 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = f": give it a value, or delete the line to keep the default {spec.default!r}"
     elif isinstance(value, (list, tuple, Mapping)):
         hint = f": one value, not a {type(value).__name__}"
+    elif t in (int, float) and isinstance(value, str) and ("_" in value or ":" in value):
+        # 'max_keyframes: 1_000' or '1:30': a number to PyYAML (YAML 1.1), a string to ROS 2
+        hint = (": ROS 2 reads a number with '_' or ':' as a string: write the plain number, "
+                "e.g. 1000 for 1_000")
     elif t is bool and isinstance(value, str) and value.strip().lower() in ("true", "false"):
         hint = f": write {value.strip().lower()} without quotes"
     elif t is float and isinstance(value, str) and _finite_number(value):
