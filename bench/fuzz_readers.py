@@ -194,6 +194,23 @@ def _edit_ros1_field(rng, data: bytes) -> Tuple[bytes, str]:
     return bytes(out), f"{name}={bytes(value[:size])[:16]!r}"
 
 
+def _edit_ros1_payload(rng, data: bytes) -> Tuple[bytes, str]:
+    """Bytes of one message's serialized payload changed in place (its record's lengths kept):
+    a string's or an array's length, a stamp, pixel bytes."""
+    found = ros1_fields(data)
+    payloads = [(at + 4, struct.unpack_from("<I", data, at)[0])
+                for (name, _, at, _), (prev, _, _, _) in zip(found[1:], found)
+                if name == "<data_len>" and prev == "time"]  # a message record's data
+    if not payloads:
+        return mutate_bytes(rng, data)
+    start, size = _pick(rng, payloads)
+    out = bytearray(data)
+    at = start + min(int(rng.integers(0, 48)), max(size - 4, 0))
+    value = _pick(rng, [0, 1, 2 ** 31, 2 ** 32 - 1, 0xFFFF, 7, size, size + 1])
+    out[at:at + 4] = value.to_bytes(4, "little")[:len(out[at:at + 4])]
+    return bytes(out), f"payload +{at - start} of {size} B = {value}"
+
+
 def _edit_ros1_message(rng, t1, msgs) -> str:
     """One message of the bag given an odd but serializable field."""
     i = int(rng.integers(0, len(msgs)))
@@ -255,8 +272,10 @@ def _ros1_case(rng, ctx, note) -> None:
         data = src.read_bytes()
         edits = []
         for _ in range(int(rng.integers(1, 3))):
-            if op < 0.65:
+            if op < 0.5:
                 data, m = _edit_ros1_field(rng, data)
+            elif op < 0.7:
+                data, m = _edit_ros1_payload(rng, data)
             else:
                 data, m = mutate_bytes(rng, data)
             edits.append(m)
