@@ -10,7 +10,7 @@ import importlib
 import shutil
 import struct
 from pathlib import Path
-from typing import Callable, Dict, List, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -298,7 +298,9 @@ _ODD_YAML = [".nan", ".inf", "-.inf", "1e400", "9" * 30, "-9223372036854775809",
              "TRUE", "\"é\"", "\"\\u202e\"", "!!binary aGVsbG8=", "!!float 3", "!!int '3'",
              "!!str 3", "*nowhere", "&a 3", "!!python/object:os.system {}", "2001-12-14",
              "!!set {a}", "!!timestamp 2001-12-14", "=", "<<", "\"\\x00\"", "'" + "x" * 5000 + "'",
-             "!!omap [a: 1]", "!custom 3", "|\n      text", ">-\n      folded", "? complex"]
+             "!!omap [a: 1]", "!custom 3", "|\n      text", ">-\n      folded", "? complex",
+             "y", "N", "inf", "nan", "0x1p3", "08", "1e-2", "'1e-2'", "5E0", "1.5e+3", ".5e2",
+             "-0x10", "Infinity", "1e", "e3", "0o7"]
 
 
 def _params_texts(localize: str) -> List[Tuple[str, str]]:
@@ -328,9 +330,10 @@ def _params_setup(ctx: dict) -> None:
     ctx["texts"] = _params_texts((repo / "config" / "localize.yaml").read_text())
 
 
-def _edit_params(rng, text: str) -> Tuple[str, str]:
-    """A parameter's value replaced by an odd YAML value, a line added under a block (an
-    unknown key, another node, a wildcard), a recursive or fanning alias, or mutate_text."""
+def _edit_params(rng, text: str) -> Tuple[str, str, Optional[Tuple[str, str]]]:
+    """A parameter's value replaced by an odd YAML value (the key and value also returned), a
+    line added under a block (an unknown key, another node, a wildcard), a recursive or fanning
+    alias, or mutate_text."""
     op = int(rng.integers(0, 6))
     lines = text.splitlines(keepends=True)
     values = [i for i, line in enumerate(lines) if ":" in line and not line.lstrip()
@@ -340,7 +343,7 @@ def _edit_params(rng, text: str) -> Tuple[str, str]:
         key, _ = lines[i].split(":", 1)
         odd = _pick(rng, _ODD_YAML)
         lines[i] = f"{key}: {odd}\n"
-        return "".join(lines), f"l{i + 1} {key.strip()}: {odd[:20]}"
+        return "".join(lines), f"l{i + 1} {key.strip()}: {odd[:20]}", (key.strip(), odd)
     if op == 2:
         at = [i for i, line in enumerate(lines) if "ros__parameters" in line] or [0]
         i = _pick(rng, at)
@@ -349,7 +352,7 @@ def _edit_params(rng, text: str) -> Tuple[str, str]:
                                          "use_sim_time: 1"])
         key = _pick(rng, ["", "ns", ".", "  "])
         lines.insert(i + 1, " " * 6 + (f"{key}." if key.strip() else "") + new + "\n")
-        return "".join(lines), f"add {new!r} after l{i + 1}"
+        return "".join(lines), f"add {new!r} after l{i + 1}", None
     if op == 3:
         head = _pick(rng, ["/**", "/*", "/**/mast3r_localizer", "/*/mast3r_localizer",
                            "/robot2/mast3r_localizer", "/robot1/**", "mast3r_localizer",
@@ -359,7 +362,7 @@ def _edit_params(rng, text: str) -> Tuple[str, str]:
                            "  ros__parameters:\n", "  ros__parameters: 3\n",
                            "  mast3r_localizer:\n    ros__parameters:\n      max_keyframes: 4\n",
                            "  ros__parameters:\n    gates: {min_inliers: 14}\n"])
-        return text + f"{head}:\n{body}", f"block {head!r}"
+        return text + f"{head}:\n{body}", f"block {head!r}", None
     if op == 4:
         kind = _pick(rng, ["recursive", "fan", "recursive list"])
         if kind == "recursive":
@@ -371,8 +374,8 @@ def _edit_params(rng, text: str) -> Tuple[str, str]:
                 f"    l{k}: &l{k} {{a: *l{k - 1}, b: *l{k - 1}}}\n" for k in range(1, 27)]
             extra = "".join(levels)
         head = _pick(rng, ["/**", "mast3r_localizer"])
-        return text + f"{head}:\n  ros__parameters:\n" + extra, f"alias {kind} in {head}"
-    return mutate_text(rng, text)
+        return text + f"{head}:\n  ros__parameters:\n" + extra, f"alias {kind} in {head}", None
+    return (*mutate_text(rng, text), None)
 
 
 def _params_case(rng, ctx, note) -> None:
@@ -381,7 +384,7 @@ def _params_case(rng, ctx, note) -> None:
     kind, text = _pick(rng, ctx["texts"])
     what = []
     for _ in range(int(rng.integers(1, 3))):
-        text, m = _edit_params(rng, text)
+        text, m, edited = _edit_params(rng, text)
         what.append(m)
     path = ctx["tmp"] / "params.yaml"
     enc = _pick(rng, ["utf-8"] * 6 + ["utf-16", "latin-1"])
@@ -389,10 +392,60 @@ def _params_case(rng, ctx, note) -> None:
     namespace = _pick(rng, [None, None, "robot1", "/", "/robot1", "robot2", "", "a b", "/**"])
     note[0] = f"{kind} ({enc}, namespace {namespace!r}): " + "; ".join(what)
     cfg = load_config_yaml(str(path), namespace=namespace)
-    for name, value in config_to_params(cfg).items():
+    values = config_to_params(cfg)
+    for name, value in values.items():
         assert type(value) in (bool, int, float, str), (name, value)
         if isinstance(value, float):
             assert np.isfinite(value), (name, value)
+    if edited is not None and enc == "utf-8":  # the last edit's value, as the node reads it
+        _check_rcl_typed(edited, values)
+
+
+_RCL_BOOLS = {v for w in ("y", "yes", "true", "on", "n", "no", "false", "off")
+              for v in (w, w.capitalize(), w.upper())}
+
+
+def _rcl_type(token: str) -> Optional[type]:
+    """The type rcl_yaml_param_parser gives a plain YAML scalar (its get_value: bools by name,
+    else C's strtoll(base 0), else strtod, else a string); None where this does not tell (a
+    tag, a flow collection, an alias, a block scalar, a key)."""
+    import re
+    t = token.strip()
+    if not t or t[0] in "!&*[{|>?<=":
+        return None
+    if t[0] in "'\"":
+        return str
+    if t in _RCL_BOOLS:
+        return bool
+    if re.fullmatch(r"[-+]?(0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)", t):
+        digits = t.lstrip("+-")
+        base = 16 if digits[:2].lower() == "0x" else 8 if digits[:1] == "0" else 10
+        number = int(digits, base) * (-1 if t[0] == "-" else 1)
+        return int if -2 ** 63 <= number < 2 ** 63 else float
+    if t in (".nan", ".NaN", ".NAN") or re.fullmatch(r"[-+]?\.(inf|Inf|INF)", t):
+        return float
+    if re.fullmatch(r"[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|(?i:inf(inity)?|nan))", t):
+        return float
+    return None if t in ("~", "null", "Null", "NULL") else str
+
+
+def _check_rcl_typed(edited: Tuple[str, str], values: dict) -> None:
+    """A file read whose edited parameter holds the value written, though the node (rcl's
+    typing, ROS 2's strict types) would refuse it: read silently where ROS refuses."""
+    from mast3r_ros.core.config.params import param_specs
+    key, token = edited
+    specs = [s for s in param_specs() if s.name.split(".")[-1] == key]
+    rcl = _rcl_type(token)
+    if len(specs) != 1 or rcl is None or rcl is specs[0].type:
+        return
+    import yaml
+    try:
+        written = yaml.safe_load(f"k: {token}")["k"]
+    except Exception:  # noqa: BLE001 - not one value: nothing to compare
+        return
+    got = values[specs[0].name]
+    assert not (type(got) is type(written) and got == written), (
+        f"{specs[0].name} read as {got!r}, but rcl reads {token!r} as a {rcl.__name__}")
 
 
 # ---------------------------------------------------------------- EuRoC / ASL folders

@@ -219,6 +219,13 @@ def test_a_params_value_its_tag_cannot_construct_is_refused_naming_its_line(tmp_
     ("max_keyframes: 1:30", r"'max_keyframes' must be int, got str '1:30'"),
     # y / n, strings to PyYAML, are bools to rcl
     ("map_frame: y", r"'map_frame' must be str, got bool True"),
+    # 1e3 and inf, strings to PyYAML, are doubles to rcl (strtod): the node refuses the file
+    ("map_frame: 1e3", r"'map_frame' is 1e3, which ROS 2 reads as a number \(a double\), but a "
+                       r"string: quote it \('1e3'\)"),
+    ("odom_frame: inf", r"'odom_frame' is inf, which ROS 2 reads as a number"),
+    # quoted, an exponent form is a string to rcl too: was read as the double 5.0
+    ("tf_publish_rate: '5e0'", r"'tf_publish_rate' must be float, got str '5e0': write 5e0 "
+                               r"without quotes"),
 ])
 def test_a_params_scalar_is_typed_as_rcl_types_it(tmp_path, line, says):
     path = tmp_path / "p.yaml"
@@ -236,7 +243,7 @@ def test_params_y_and_n_are_bools_and_hex_and_octal_ints_as_for_rcl(tmp_path):
     assert cfg.localizer.retrieval_top_k == 8 and cfg.node.map_frame == "1:30"
 
 
-@pytest.mark.parametrize("frame", ["y", "N", "1_000", "1:30", "0b1"])
+@pytest.mark.parametrize("frame", ["y", "N", "1_000", "1:30", "0b1", "1e3", "inf", "0x1p3"])
 def test_a_config_dumped_reads_back_with_frame_names_rcl_would_retype(tmp_path, frame):
     from mast3r_ros.core.config import Config, config_from_params, dump_config_yaml
 

@@ -38,6 +38,16 @@ class _DuplicateKey(yaml.YAMLError):
         self.key, self.line = key, line
 
 
+# What rcl reads as a double (C's strtod of the whole scalar) where PyYAML reads a string
+_RCL_DOUBLE = re.compile(r"[-+]?((\d+\.?\d*|\.\d+)([eE][-+]?\d+)?|inf(inity)?|nan"
+                         r"|0x([0-9a-f]+\.?[0-9a-f]*|\.[0-9a-f]+)(p[-+]?\d+)?)", re.IGNORECASE)
+
+
+class _RclNumber(str):
+    """A plain (unquoted) scalar PyYAML reads as a string and rcl as a double (``1e3``,
+    ``inf``, ``0x1p3``): a string parameter given one is refused, as the node refuses it."""
+
+
 def _rcl_reads_as_string(text: str) -> bool:
     """True for a number of YAML 1.1 (PyYAML's int or float) that rcl's parameter parser, which
     reads numbers with C's strtoll / strtod, reads as a string: ``1_000``, ``1:30`` (base 60),
@@ -83,6 +93,12 @@ class _UniqueKeyLoader(yaml.SafeLoader):
             return self.construct_scalar(node)
         return super().construct_yaml_float(node)
 
+    def construct_yaml_str(self, node: yaml.ScalarNode) -> Any:
+        value = super().construct_yaml_str(node)
+        if node.style is None and _RCL_DOUBLE.fullmatch(value):
+            return _RclNumber(value)
+        return value
+
     def construct_yaml_bool(self, node: yaml.ScalarNode) -> Any:
         if node.value in ("y", "Y", "n", "N"):
             return node.value in ("y", "Y")
@@ -109,7 +125,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-for _tag in ("int", "float", "bool"):  # PyYAML looks constructors up by tag, not by name
+for _tag in ("int", "float", "bool", "str"):  # PyYAML looks constructors up by tag, not by name
     _UniqueKeyLoader.add_constructor(f"tag:yaml.org,2002:{_tag}",
                                      getattr(_UniqueKeyLoader, f"construct_yaml_{_tag}"))
 _UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"),
@@ -117,11 +133,14 @@ _UniqueKeyLoader.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(
 
 
 class _RclDumper(yaml.SafeDumper):
-    """SafeDumper quoting the strings rcl reads as bools (``y``, ``n``), as it quotes ``yes``."""
+    """SafeDumper quoting the strings rcl reads as bools (``y``, ``n``) or doubles (``1e3``,
+    ``inf``), as it quotes ``yes`` and ``1.5``."""
 
 
 _RclDumper.add_implicit_resolver("tag:yaml.org,2002:bool", re.compile(r"^(?:y|Y|n|N)$"),
                                  list("yYnN"))
+_RclDumper.add_implicit_resolver("tag:yaml.org,2002:float",
+                                 re.compile(f"^(?:{_RCL_DOUBLE.pattern})$", re.IGNORECASE), None)
 
 
 def _shipped_params_file(here: Optional[str] = None) -> Optional[str]:
@@ -279,6 +298,10 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             del merged[name]
     for name, value in merged.items():
         spec = _BY_NAME.get(name)
+        if spec is not None and spec.type is str and isinstance(value, _RclNumber):
+            raise ConfigError(f"{path}: parameter '{name}' is {value}, which ROS 2 reads as a "
+                              f"number (a double), but a string: quote it ('{value}'); the node "
+                              "would refuse this file")
         if spec is None or spec.type is not float or isinstance(value, bool):
             continue
         if isinstance(value, int) and spec.lo is not None and not spec.lo <= value <= spec.hi:
@@ -291,8 +314,9 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
             raise ConfigError(f"{path}: parameter '{name}' is the integer {value} but a double: "
                               f"write {value}.0 (ROS 2 types parameters strictly; the node "
                               "would refuse this file)")
-        if isinstance(value, str) and _YAML12_FLOAT.fullmatch(value.strip()):
+        if isinstance(value, _RclNumber) and _YAML12_FLOAT.fullmatch(value):  # not quoted
             merged[name] = float(value)
+    merged = {k: str(v) if isinstance(v, _RclNumber) else v for k, v in merged.items()}
     return config_from_params(merged, where=path, base=base)
 
 
