@@ -250,3 +250,38 @@ def test_a_config_dumped_reads_back_with_frame_names_rcl_would_retype(tmp_path, 
     cfg = config_from_params({"map_frame": frame}, base=Config())
     dump_config_yaml(cfg, str(tmp_path / "config.yaml"))
     assert load_config_yaml(str(tmp_path / "config.yaml")).node.map_frame == frame
+
+
+@pytest.mark.parametrize("name, count", [("params", 200), ("ros1_bag", 40), ("euroc", 30),
+                                         ("kitti", 30)])
+def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, count):
+    """bench/fuzz_inputs.py's reader targets, seed 0, a few inputs each (the script runs
+    thousands): every one read (and what it read checked) or refused with a package error."""
+    import logging
+    import sys
+
+    import numpy as np
+
+    from mast3r_ros.core.errors import Mast3rRosError
+
+    pytest.importorskip("rosbags")
+    sys.path[:0] = [str(REPO / "bench")]
+    try:
+        import fuzz_targets
+    finally:
+        del sys.path[0]
+    setup, case = fuzz_targets.TARGETS[name]
+    ctx: dict = {"tmp": tmp_path}
+    setup(ctx)
+    logging.disable(logging.CRITICAL)
+    try:
+        for i in range(count):
+            note = ["?"]
+            try:
+                case(np.random.default_rng([0, i]), ctx, note)
+            except Mast3rRosError:
+                pass
+            except Exception as err:  # noqa: BLE001 - the finding
+                pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
+    finally:
+        logging.disable(logging.NOTSET)
