@@ -218,7 +218,8 @@ def test_a_params_value_its_tag_cannot_construct_is_refused_naming_its_line(tmp_
     ("max_keyframes: 0b11", r"'max_keyframes' must be int, got str '0b11'"),
     ("max_keyframes: 1:30", r"'max_keyframes' must be int, got str '1:30'"),
     # y / n, strings to PyYAML, are bools to rcl
-    ("map_frame: y", r"'map_frame' must be str, got bool True"),
+    ("map_frame: y", r"'map_frame' must be str, got bool True: quote it \(YAML and ROS 2 read "
+                     r"unquoted y, n, yes"),
     # 1e3 and inf, strings to PyYAML, are doubles to rcl (strtod): the node refuses the file
     ("map_frame: 1e3", r"'map_frame' is 1e3, which ROS 2 reads as a number \(a double\), but a "
                        r"string: quote it \('1e3'\)"),

@@ -135,6 +135,9 @@ def _coerce(spec: ParamSpec, value: Any, where: str) -> Any:
         hint = ": decode it (.decode()) to a str"
     elif t is str and isinstance(value, os.PathLike):  # a pathlib.Path from Python code
         hint = f": pass str(path) ('{os.fspath(value)}')"
+    elif t is str and isinstance(value, bool):  # 'map_frame: n': the text is not known here
+        hint = (": quote it (YAML and ROS 2 read unquoted y, n, yes, no, on, off, true and "
+                "false as bools)")
     elif t is str and not isinstance(value, str):
         hint = f": quote it ('{value}')"
     raise ConfigError(f"{where}: parameter '{spec.name}' must be {t.__name__}, got {got}{hint}")
