@@ -286,3 +286,13 @@ def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, co
                 pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
     finally:
         logging.disable(logging.NOTSET)
+
+
+def test_a_ros1_bag_whose_type_name_is_no_name_is_refused_when_opened(tmp_path):
+    # rosbags makes a Python class of each type name: '0f/tfMessage' was its SyntaxError
+    t1 = pytest.importorskip("test_ros1_bag")
+    data = t1._write_ros1_bag(tmp_path / "good.bag", "tf/msg/tfMessage").read_bytes()
+    assert b"type=tf/tfMessage" in data
+    _refused(tmp_path, data.replace(b"type=tf/tfMessage", b"type=0f/tfMessage"),
+             r"cannot open ROS 1 bag .*bad\.bag: a message type's name in it is no type name "
+             r"\('class 0f__msg__tfMessage:': .*\); the file is damaged")

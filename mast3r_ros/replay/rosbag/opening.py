@@ -67,6 +67,10 @@ except ImportError:
 
 def _damaged(path: Path, err: BaseException) -> str:
     """The refusal of a recording whose bytes rosbags failed on outside its own errors."""
+    if isinstance(err, SyntaxError):  # rosbags makes each type a Python class of its name
+        return (f"cannot open {bag_label(path)}: a message type's name in it is no type name "
+                f"({err.text.strip() if err.text else 'no detail'!r:.80}: {err.msg}); the file "
+                "is damaged: copy it again")
     if isinstance(err, MemoryError):
         what = ("a storage file states a record longer than any memory (a damaged length "
                 "field)")
@@ -96,7 +100,7 @@ def _open_bag(path: Path) -> Iterator[AnyReader]:
         hint = _open_hint(path, err)  # rosbags' full stop dropped before the hint
         said = error_clause(err) if hint else err
         raise InputError(f"cannot open {bag_label(path)}: {said}{hint}") from err
-    except (*_STORAGE_ERRORS, *_DAMAGED, *_ROS1_DAMAGED) as err:  # damaged bytes, as they come
+    except (*_STORAGE_ERRORS, *_DAMAGED, *_ROS1_DAMAGED, SyntaxError) as err:  # damaged bytes
         raise InputError(_damaged(path, err)) from err
     try:  # sums and types of metadata.yaml's fields: a count of 'abc' was a TypeError
         reader.message_count, reader.topics  # noqa: B018 - read for their checks
