@@ -120,8 +120,10 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
     apsw's or sqlite3's errors, a cut record's struct.error; a ROS 1 bag's damaged record or
     chunk), or a message of another connection than those asked for (a ROS 1 message record
     whose connection id is not the one its chunk's index lists it under)."""
-    messages = reader.messages(**kwargs)
     asked = kwargs.get("connections")
+    if asked is not None:  # a list, to test each message's against (an iterator runs out)
+        asked = kwargs["connections"] = list(asked)
+    messages = reader.messages(**kwargs)
     path = (getattr(reader, "paths", None) or ["?"])[0]
     ros1 = str(path).lower().endswith(".bag")
     count = 0
