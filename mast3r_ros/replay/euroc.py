@@ -166,8 +166,9 @@ def read_t_bs(path: Path) -> Optional[np.ndarray]:
 
     Raises:
         InputError: ``path:line`` and the reason: not valid YAML, T_BS not a mapping with a
-            ``data`` list of 16 finite numbers, a last row other than 0 0 0 1, a rotation block
-            that is no rotation within 1e-3 (orthonormal, determinant +1).
+            ``data`` list of 16 finite numbers, T_BS or its ``data`` given twice, a last row
+            other than 0 0 0 1, a rotation block that is no rotation within 1e-3 (orthonormal,
+            determinant +1).
     """
     try:
         text = decode_text(path.read_bytes())
@@ -184,13 +185,11 @@ def read_t_bs(path: Path) -> Optional[np.ndarray]:
                          ) from None
     if not isinstance(root, yaml.MappingNode):
         return None
-    node = next((v for k, v in root.value if isinstance(k, yaml.ScalarNode)
-                 and k.value == "T_BS"), None)
+    node = _only_value(root, "T_BS", path)
     if node is None:
         return None
     line = node.start_mark.line + 1
-    data = (next((v for k, v in node.value if isinstance(k, yaml.ScalarNode)
-                  and k.value == "data"), None) if isinstance(node, yaml.MappingNode) else None)
+    data = _only_value(node, "data", path) if isinstance(node, yaml.MappingNode) else None
     if not isinstance(data, yaml.SequenceNode):
         raise InputError(f"{path}:{line}: T_BS must be a mapping with 'data: [16 numbers]' (the "
                          "row-major 4x4 body_from_sensor, EuRoC's 'cols: 4, rows: 4, data:')")
@@ -202,8 +201,10 @@ def read_t_bs(path: Path) -> Optional[np.ndarray]:
                 raise ValueError
             numbers.append(float(item.value))
         except ValueError:
-            raise InputError(f"{path}:{item.start_mark.line + 1}: T_BS data holds "
-                             f"{getattr(item, 'value', item)!r:.40}, not a number") from None
+            what = (repr(item.value)[:40] if isinstance(item, yaml.ScalarNode) else
+                    "a list" if isinstance(item, yaml.SequenceNode) else "a mapping")
+            raise InputError(f"{path}:{item.start_mark.line + 1}: T_BS data holds {what}, not a "
+                             "number (data is one flat list of 16 numbers)") from None
     if len(numbers) != 16:
         raise InputError(f"{path}:{line}: T_BS data must be 16 numbers (a row-major 4x4), got "
                          f"{len(numbers)}")
@@ -221,6 +222,18 @@ def read_t_bs(path: Path) -> Optional[np.ndarray]:
                          "numbers, row-major")
     t_bs[:3, :3] = Rotation.from_matrix(rot).as_matrix()
     return t_bs
+
+
+def _only_value(mapping: yaml.MappingNode, key: str, path: Path) -> Optional[yaml.Node]:
+    """The value node of ``key`` in ``mapping``, None without one; `InputError` for a key given
+    twice (PyYAML keeps the last, a reader of the first one the first: which pose is meant?)."""
+    found = [(k, v) for k, v in mapping.value if isinstance(k, yaml.ScalarNode)
+             and k.value == key]
+    if len(found) > 1:
+        lines = " and ".join(str(k.start_mark.line + 1) for k, _ in found[:2])
+        raise InputError(f"{path}:{found[1][0].start_mark.line + 1}: '{key}' is given twice "
+                         f"(lines {lines}): YAML readers keep one or the other; delete one")
+    return found[0][1] if found else None
 
 
 class EurocSequence(TumSequence):

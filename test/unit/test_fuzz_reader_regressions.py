@@ -296,3 +296,31 @@ def test_a_ros1_bag_whose_type_name_is_no_name_is_refused_when_opened(tmp_path):
     _refused(tmp_path, data.replace(b"type=tf/tfMessage", b"type=0f/tfMessage"),
              r"cannot open ROS 1 bag .*bad\.bag: a message type's name in it is no type name "
              r"\('class 0f__msg__tfMessage:': .*\); the file is damaged")
+
+
+@pytest.mark.parametrize("sensor", ["cam0", "vicon0"])
+def test_an_euroc_sensor_yaml_giving_t_bs_twice_is_refused(tmp_path, sensor):
+    # the first T_BS was read where PyYAML (EuRoC's own Python tools) reads the last
+    from test_euroc_source import euroc_tree
+
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.sources import open_source
+
+    euroc_tree(tmp_path, frames=3, gt="vicon0")
+    path = tmp_path / "mav0" / sensor / "sensor.yaml"
+    path.write_text(path.read_text() + "T_BS:\n  cols: 4\n  rows: 4\n  data: [1, 0, 0, 0, 0, 1, 0, "
+                    "0, 0, 0, 1, 0, 0, 0, 0, 1]\n")
+    with pytest.raises(InputError, match=rf"{sensor}/sensor\.yaml:\d+: 'T_BS' is given twice "
+                                         r"\(lines 2 and \d+\)"):
+        open_source(str(tmp_path))
+
+
+def test_an_euroc_t_bs_of_nested_lists_says_so_not_a_node_repr(tmp_path):
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.euroc import read_t_bs
+
+    path = tmp_path / "sensor.yaml"
+    path.write_text("T_BS:\n  data: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]\n")
+    with pytest.raises(InputError, match=r"sensor\.yaml:2: T_BS data holds a list, not a number "
+                                         r"\(data is one flat list of 16 numbers\)$"):
+        read_t_bs(path)
