@@ -466,6 +466,15 @@ def _camera_info(rng, ctx, width: int, height: int):
     return str(path)
 
 
+_EYE = "1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1"
+_T_BS_VARIANTS = [  # appended to a sensor.yaml: a second T_BS, Kalibr's nested lists, ...
+    f"T_BS:\n  cols: 4\n  rows: 4\n  data: [{_EYE}]\n",
+    "T_BS: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]\n",
+    "T_cam_imu: [[1, 0, 0, 0], [0, 1, 0, 0], [0, 0, 1, 0], [0, 0, 0, 1]]\n",
+    f"T_BS2: &t {{data: [{_EYE}]}}\nT_BS3: *t\n", "T_BS: {data: [1, 0, 0]}\n",
+    f"extra: {{data: [{_EYE}]}}\n", "---\nT_BS: {data: []}\n", "T_BS: !!binary aGVsbG8=\n"]
+
+
 def _euroc_setup(ctx: dict) -> None:
     te = importlib.import_module("test_euroc_source")
     trees = []
@@ -543,6 +552,11 @@ def _euroc_case(rng, ctx, note) -> None:
             texts = [p for p in files if p.suffix in (".csv", ".yaml")]
             if not files:
                 break
+            continue
+        if path.name == "sensor.yaml" and rng.random() < 0.3:  # T_BS as others write it
+            extra = _pick(rng, _T_BS_VARIANTS)
+            path.write_bytes(path.read_bytes() + extra.encode())
+            what.append(f"{path.relative_to(root)} + {extra!r:.40}")
             continue
         what.append(f"{path.relative_to(root)}: {_mutate_file(rng, path)}")
     given = _pick(rng, [root, root / "mav0", root / "mav0" / "cam0"])
