@@ -584,6 +584,23 @@ def _kitti_setup(ctx: dict) -> None:
     ctx["trees"] = trees
 
 
+def _edit_projection(rng, path: Path) -> str:
+    """One entry of a P line of calib.txt set to an odd value, a K entry (fx, cx, fy, cy, the
+    last row) or an offset: a singular or negative K, an offset of 1e308."""
+    lines = path.read_bytes().decode("utf-8", "surrogateescape").splitlines(keepends=True)
+    rows = [i for i, line in enumerate(lines) if line.startswith("P")]
+    if not rows:
+        return "calib.txt: no P line"
+    i = _pick(rng, rows)
+    tokens = lines[i].split()
+    k = _pick(rng, [1, 3, 6, 7, 9, 10, 11, 12, 4, 8])  # after the name: row-major 3x4
+    if k < len(tokens):
+        tokens[k] = _pick(rng, ["0", "-0", "-1", "1e-320", "-35.9", "1e308", "1e-9", "0.5"])
+    lines[i] = " ".join(tokens) + "\n"
+    path.write_bytes("".join(lines).encode("utf-8", "surrogateescape"))
+    return f"calib.txt l{i + 1} P[{k - 1}] = {tokens[k] if k < len(tokens) else '-'}"
+
+
 def _kitti_case(rng, ctx, note) -> None:
     from mast3r_ros.replay.sources import SourceOptions, open_source
     src = _pick(rng, ctx["trees"])
@@ -600,6 +617,9 @@ def _kitti_case(rng, ctx, note) -> None:
         if rng.random() < 0.05:
             path.unlink()
             what.append(f"{path.relative_to(root)} removed")
+            continue
+        if path.name == "calib.txt" and rng.random() < 0.4:
+            what.append(_edit_projection(rng, path))
             continue
         what.append(f"{path.relative_to(root)}: {_mutate_file(rng, path)}")
     given = _pick(rng, [seq, seq / "image_0", seq / "image_2"])

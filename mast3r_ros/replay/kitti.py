@@ -131,7 +131,8 @@ def _camera_offset(p: np.ndarray, path: Path, name: str) -> np.ndarray:
         offset = np.linalg.solve(k, p[:, 3])
     if not np.isfinite(offset).all():
         raise InputError(f"{path}: {name} places the camera at {offset.tolist()} m from camera 0 "
-                         "(inv(K) @ P[:, 3]): its fx or fy is too small; the line is damaged")
+                         "(inv(K) @ P[:, 3]): its fx or fy is too small or its last column "
+                         "too large; the line is damaged")
     return offset
 
 
