@@ -36,8 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("check-map", help="check that a map's keyframe poses and depth agree",
                        description="Reproject neighbouring keyframes' depth and image matches "
                                    "with the map's poses; report per-keyframe figures and, when "
-                                   "they disagree, the likely cause (depth unit, pose "
-                                   "convention, a jump in the poses) and its fix.")
+                                   "they disagree, the likely cause (depth unit, focal "
+                                   "length, pose convention, a jump in the poses) and its fix.")
     p.add_argument("map", metavar="MAP", help="keyframe map folder")
     p.add_argument("--params", metavar="YAML",
                    help="ROS parameter file with the map_check.* thresholds")

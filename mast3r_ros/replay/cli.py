@@ -29,7 +29,7 @@ from .cli_options import (
     LOG_LEVEL_HELP,
     NAMESPACE_HELP,  # noqa: F401  (re-exported: imported from the CLI module)
     OVERWRITE_HELP,
-    POSES_DEFAULT,
+    OWN_POSES,
     SOURCE_HELP,
     STDOUT_GONE_EXIT,
     HelpFormatter,
@@ -72,8 +72,8 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
     p.add_argument("--out", required=True, metavar="MAP", help="map folder to write")
     p.add_argument("--trajectory", metavar="FILE",
-                   help=f"TUM trajectory of the camera poses (default: {POSES_DEFAULT}; for "
-                        "bags, TF with --pose-frames)")
+                   help=f"TUM trajectory with the poses (default: {OWN_POSES}; for bags, TF "
+                        "with --pose-frames)")
     p.add_argument("--overwrite", action="store_true",
                    help="replace an existing map (it stays as it was until the new one is "
                         "complete); an unfinished build (MAP.partial) holding encoded shards "
@@ -201,7 +201,7 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="run folder to write (refused when it exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
-                   help=f"TUM ground-truth trajectory (default: {POSES_DEFAULT})")
+                   help=f"TUM ground-truth trajectory (default: {OWN_POSES})")
     p.add_argument("--stride", type=int, default=1,
                    help="localize every N-th frame (the others are not read)")
     p.add_argument("--max-frames", type=int, default=0, help="stop after N frames (0: all)")

@@ -32,11 +32,12 @@ LOG_LEVEL_HELP = ("logging level on stderr; warning and error also hide the prog
 NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
                   "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
                   "does for the node in that namespace")
+# every recording kind `sources.open_source` reads, and the poses each gives its frames
+SOURCE_HELP = "TUM RGB-D folder, EuRoC/ASL dataset folder, KITTI odometry sequence or rosbag2"
+OWN_POSES = ("the source's own: a TUM folder's groundtruth.txt, an EuRoC/ASL folder's "
+             "ground-truth CSV, a KITTI sequence's poses/NN.txt")
 OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
                   "complete)")
-SOURCE_HELP = "TUM RGB-D folder, rosbag2, EuRoC/ASL dataset folder or KITTI odometry sequence"
-POSES_DEFAULT = ("the source's groundtruth.txt; EuRoC's state_groundtruth_estimate0 taken to the "
-                 "camera by its T_BS; KITTI's poses/NN.txt")
 
 # command-line option -> config parameter it overrides
 _OVERRIDES = (("checkpoint", "checkpoint"), ("matcher", "matcher"), ("device", "device"),
@@ -51,7 +52,7 @@ DEFAULT_SYNC_TOLERANCE_S = 0.02  # image/depth pairing (TUM, rosbag2), as the re
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """argparse's help with each option's default, ``(default: X)``, except where it says
     nothing (None: the help says what happens; a flag's False) or the help already says it in
-    words (``(default ...``: "the source's groundtruth.txt", "640x480: 512 -> 512x384")."""
+    words (``(default ...``: "the source's own: ...", "640x480: 512 -> 512x384")."""
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
@@ -117,13 +118,13 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     options' help says that they are accepted but unused."""
     unused = "" if reads_depth else " -- unused here: localize reads no depth"
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("source (TUM RGB-D folder, rosbag2, EuRoC/ASL or KITTI)")
+    g = p.add_argument_group("source (TUM RGB-D, EuRoC/ASL or KITTI folder, or rosbag2)")
     g.add_argument("--camera-info", metavar="YAML",
                    help="camera calibration: a ROS camera_info YAML, a CameraInfo saved with "
                         "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), an "
                         "OpenCV FileStorage YAML (an ORB-SLAM settings file too), a Kalibr "
                         "camchain.yaml of one pinhole camera or an EuRoC sensor.yaml; "
-                        "overrides camera.yaml / the CameraInfo topic")
+                        "overrides camera.yaml, sensor.yaml, calib.txt or the CameraInfo topic")
     g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
     g.add_argument("--depth-topic",

@@ -139,3 +139,31 @@ def test_ros_node_md_names_every_diagnostics_state():
     values = section[section.index("Values: `state`"):][:400]
     missing = [s for s in sorted(states) if f"`{s}`" not in values]
     assert not missing, f"`state` values the Diagnostics section does not name: {missing}"
+
+
+# the recording kinds the README's commands table says REC may be (its words) -> the words
+# build-map's and localize's SOURCE help, its option group and the default poses must hold
+RECORDING_KINDS = [("a TUM RGB-D folder", "TUM RGB-D"), ("an EuRoC/ASL dataset folder", "EuRoC"),
+                   ("a KITTI odometry sequence", "KITTI"), ("rosbag2 (mcap", "rosbag2")]
+
+
+def test_source_help_names_every_recording_kind_the_readme_lists():
+    """`mast3r-ros build-map --help` said SOURCE is a "TUM RGB-D folder or rosbag2" (and the
+    default poses "the source's groundtruth.txt") after EuRoC/ASL and KITTI folders were read
+    as SOURCE: a user reading --help did not learn they could pass one."""
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    rec = readme[readme.index("`REC` is "):]
+    rec = " ".join(rec[:rec.index("\n\n")].split())
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for command, poses_flag in (("build-map", "--trajectory"), ("localize", "--groundtruth")):
+        cmd = sub.choices[command]
+        source = next(a for a in cmd._actions if a.dest == "source")
+        group = next(g.title for g in cmd._action_groups if g.title.startswith("source"))
+        poses = _help_of(command, poses_flag)
+        for readme_words, help_words in RECORDING_KINDS:
+            assert readme_words in rec, readme_words
+            for what, text in (("SOURCE", source.help), ("its option group", group)):
+                assert help_words in text, f"{command} {what} does not name {help_words}: {text}"
+            if help_words != "rosbag2":  # the folders' own ground truth is the default
+                assert help_words.split()[0] in poses, f"{command} {poses_flag}: {poses}"
