@@ -1,0 +1,88 @@
+"""Thresholds the README, docs/ros_node.md and config/localize.yaml state in prose are the code's
+constants: a tf edge interpolated across 2.5x its median sample spacing (it was 1.5x, and the
+README, the parameter's description and the YAML comment each had to be found and changed), the
+hole in the poses at 2.5x their 90th-percentile step, the covariance's reliability levels and
+their chi^2(3) quantiles, the `quaternion_order` test's thresholds, and the /diagnostics window
+and timeouts. Each sentence is looked up by its words, so a rewording fails here first, not
+silently."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _text(rel: str) -> str:
+    """The file's text with every run of white space (line breaks included) one space."""
+    return " ".join((ROOT / rel).read_text(encoding="utf-8").split())
+
+
+def _number(pattern: str, text: str) -> float:
+    m = re.search(pattern, text)
+    assert m, f"the sentence {pattern!r} is gone: update this test with its new words"
+    return float(m.group(1))
+
+
+def test_the_tf_edge_and_pose_hole_factor_is_edge_gap_periods():
+    from mast3r_ros.core.config import param_specs
+    from mast3r_ros.core.tf_buffer import EDGE_GAP_PERIODS
+
+    readme = _text("README.md")
+    stated = {
+        "README, tf edge": _number(r"larger of `max_gap_s` and ([0-9.]+) times its own median",
+                                   readme),
+        "README, two lost messages": _number(r"two lost messages in a row of the 5 Hz edge: "
+                                             r"0\.6 s, more than ([0-9.]+) x 0\.2 s", readme),
+        "README, pose hole": _number(r"A gap wider than ([0-9.]+) x the poses'", readme),
+        "config/localize.yaml": _number(r"a tf edge: or ([0-9.]+)x its own median sample spacing",
+                                        _text("config/localize.yaml")),
+        "pose_at_stamp.max_gap_s's description": _number(
+            r"a tf edge: or ([0-9.]+)x its own median",
+            next(s.description for s in param_specs() if s.name == "pose_at_stamp.max_gap_s")),
+    }
+    wrong = {k: v for k, v in stated.items() if v != EDGE_GAP_PERIODS}
+    assert not wrong, f"EDGE_GAP_PERIODS is {EDGE_GAP_PERIODS:g}; the docs say {wrong}"
+
+
+def test_the_reliability_levels_are_chi2_3dof_levels():
+    from scipy.stats import chi2
+
+    from mast3r_ros.replay.metrics import CHI2_3DOF_LEVELS
+
+    levels = " / ".join(CHI2_3DOF_LEVELS)  # "50 / 90 / 95 / 99"
+    assert f"chi²(3) {levels} % quantiles" in _text("README.md")
+    assert f"within the {levels} % regions" in _text("docs/ros_node.md")
+    bench = _text("docs/bench/covcal_cpu_2026-12-05/README.md")
+    assert f"`coverage` at {levels} %" in bench
+    bounds = re.search(r"\(bounds ([0-9.]+) / ([0-9.]+) / ([0-9.]+) / ([0-9.]+)\)", bench)
+    assert bounds, "the bench note's chi2 bounds are gone"
+    for (level, q), stated in zip(CHI2_3DOF_LEVELS.items(), bounds.groups()):
+        assert abs(q - chi2.ppf(int(level) / 100, 3)) < 1e-9, level
+        assert f"{q:.2f}" == stated, (level, q, stated)
+
+
+def test_the_quaternion_order_thresholds_are_the_codes():
+    from mast3r_ros.replay.metrics import (FRAME_OFFSET_GAIN, FRAME_OFFSET_GROSS_DEG,
+                                           FRAME_OFFSET_MIN_FRAMES)
+
+    m = re.search(r"`quaternion_order`: ground truth whose quaternions look written w first -- "
+                  r"median rotation error over ([0-9.]+)°, brought under it and at least "
+                  r"([0-9.]+)x down by reading them `qw qx qy qz` \(from ([0-9]+) frames\)",
+                  _text("README.md"))
+    assert m, "the README's quaternion_order sentence is gone"
+    assert [float(g) for g in m.groups()] == [FRAME_OFFSET_GROSS_DEG, FRAME_OFFSET_GAIN,
+                                              FRAME_OFFSET_MIN_FRAMES]
+
+
+def test_the_diagnostics_window_and_timeouts_are_the_nodes():
+    from mast3r_ros.core.focal_evidence import MIN_FRAMES, NODE_MAX_FRAMES
+    from mast3r_ros.ros.diagnostics import DiagnosticsWindow
+
+    window = DiagnosticsWindow()  # as the node makes it (ros/processing.py)
+    doc = _text("docs/ros_node.md")
+    assert _number(r"when no image arrived for ([0-9.]+) s; ERROR", doc) == window.no_image_warn_s
+    assert _number(r"ERROR for ([0-9.]+) s after an unexpected exception", doc) == window.window_s
+    assert _number(r"over the last ([0-9]+) judged frames", doc) == NODE_MAX_FRAMES
+    assert _number(r"`not judged \(N frames\)` below ([0-9]+)\)", doc) == MIN_FRAMES
