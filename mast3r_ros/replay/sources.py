@@ -220,6 +220,9 @@ def is_tum_folder(path: str) -> bool:
     return os.path.isdir(path) and os.path.isfile(os.path.join(path, "rgb.txt"))
 
 
+# what SOURCE may be, for the lines that say so (`open_source` reads each)
+SOURCE_KINDS = "a TUM RGB-D, EuRoC/ASL or KITTI folder, or a rosbag2"
+
 _IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".tif", ".tiff", ".ppm", ".pgm", ".webp")
 
 
@@ -300,8 +303,8 @@ def _not_a_recording(path: str) -> Optional[str]:
         if name == "metadata.yaml":
             return f"{path} is a rosbag2's metadata: pass the bag folder {folder} as SOURCE"
         if name == MANIFEST:
-            return (f"{path} is a keyframe map's manifest, not a recording: pass a TUM RGB-D "
-                    "folder or a rosbag2 as SOURCE (a map goes in localize's --map)")
+            return (f"{path} is a keyframe map's manifest, not a recording: pass "
+                    f"{SOURCE_KINDS} as SOURCE (a map goes in localize's --map)")
         return f"{neither}: it is a file{checkpoint_file_note(path)}"
     if os.path.isfile(os.path.join(path, "metadata.yaml")):
         return None
@@ -311,7 +314,7 @@ def _not_a_recording(path: str) -> Optional[str]:
     if os.path.isfile(os.path.join(path, MANIFEST)) and os.path.isdir(
             os.path.join(path, "keyframes")):
         return (f"{path} is a keyframe map (it has {MANIFEST}), not a recording: a map goes in "
-                "localize's --map; SOURCE is a TUM RGB-D folder or a rosbag2")
+                f"localize's --map; SOURCE is {SOURCE_KINDS}")
     kind = recording_kind(parent)  # EuRoC's data/, its ground truth, KITTI's velodyne/
     if kind.startswith(("an EuRoC/ASL", "a KITTI")):
         return f"{path} is inside {parent}, {kind}: pass that folder as SOURCE"
@@ -390,12 +393,11 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
            else None)
     cam_name = f"--camera-info {options.camera_info}" if options.camera_info else None
     if not str(path).strip():  # `build-map "$SRC"` with SRC unset: was "source not found:  ("
-        raise InputError("the source path is empty (an unset shell variable?): give a TUM "
-                         "RGB-D folder or a rosbag2")
+        raise InputError(f"the source path is empty (an unset shell variable?): give "
+                         f"{SOURCE_KINDS}")
     if not os.path.exists(path):
         raise InputError(loop_text("source", path)
-                         or f"source not found: {path} (a TUM RGB-D folder, a rosbag2, an "
-                            "EuRoC/ASL dataset folder or a KITTI odometry sequence)")
+                         or f"source not found: {path} ({SOURCE_KINDS})")
     euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
     kitti = None if is_tum_folder(path) or euroc else kitti_sequence(path)
     if is_tum_folder(path) or euroc is not None or kitti is not None:

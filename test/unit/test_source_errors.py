@@ -118,6 +118,17 @@ def test_a_keyframe_map_given_as_source_is_sent_to_map(sift_map, tum, tmp_path, 
         open_source(os.path.join(tum[1], "rgb"))
 
 
+
+def test_what_source_may_be_names_the_euroc_and_kitti_folders_too(sift_map, tmp_path):
+    """The lines that say what SOURCE may be (a path not found, an empty one, a map or its
+    manifest given) named a TUM folder or a rosbag2 only, after EuRoC/ASL and KITTI folders
+    were read as SOURCE (--help names all four)."""
+    for path in ("", str(tmp_path / "missing"), sift_map, os.path.join(sift_map, "manifest.json")):
+        with pytest.raises(InputError) as err:
+            open_source(path)
+        for kind in ("TUM RGB-D", "EuRoC/ASL", "KITTI", "rosbag2"):
+            assert kind in str(err.value), (path, str(err.value))
+
 # a tiny rosbag2 written as test_rosbag.py writes them (rosbags is a pip-only requirement: a ROS
 # machine's `colcon test` runs without it, and skips the tests that write bags)
 try:
