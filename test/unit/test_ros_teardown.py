@@ -253,3 +253,83 @@ def test_an_exception_escaping_the_executor_is_an_error_not_a_failed_frame():
     assert summary.level == 2 and "the executor raised" in summary.message
     assert values["errors"] == "1" and values["frames_processed"] == "1"
     assert values["success_rate"] == "1.00" and host.logger.tracebacks() == 1
+
+
+# ------------------------------------------------------------------ mutation-audit edges
+
+def _errors(host):
+    return [m for lvl, m in host.logger.lines if lvl == "error"]
+
+
+def test_an_undo_that_raises_is_logged_and_the_transition_still_fails_cleanly():
+    host = Host()
+    host._active = False
+    result = host._run_transition("activate", lambda: _raise(ValueError("topic")),
+                                  lambda: _raise(RuntimeError("undo")), FAILURE)
+    assert result is FAILURE
+    assert "activate: undoing it also failed: RuntimeError('undo')" in _errors(host)
+
+
+def test_a_transition_returning_failure_keeps_the_earlier_error_on_diagnostics():
+    """Only a transition that succeeded clears it: one that returned FAILURE (nothing raised)
+    has not brought the node anywhere better."""
+    host = Host()
+    host._active = False
+    host._run_transition("activate", lambda: _raise(ValueError("bad topic")), None, FAILURE)
+    assert host._run_transition("activate", lambda: FAILURE, None, FAILURE) is FAILURE
+    summary, _ = host.diagnostics()
+    assert summary.level == 2 and summary.message.startswith("activate failed: ValueError")
+
+
+class _StuckWorker:
+    """A worker whose frame outlives every wait; records the timeouts it is given."""
+
+    def __init__(self):
+        self.waits = []
+
+    def pause(self, timeout_s):
+        self.waits.append(("pause", timeout_s))
+        return False
+
+    def stop(self, timeout_s):
+        self.waits.append(("stop", timeout_s))
+        return False
+
+
+def test_a_frame_outliving_the_pause_is_said_and_not_waited_for_twice():
+    """The pause waited its timeout already: the stop does not wait another one (a cleanup
+    would take twice the join timeout), and the frame still in inference is logged, except at
+    exit (main's teardown, where it is expected)."""
+    host = Host()
+    host._worker = worker = _StuckWorker()
+    host._teardown_configured()
+    assert worker.waits == [("pause", 30.0), ("stop", 0.0)]
+    assert any("the frame in inference did not end within 30 s" in m for m in _errors(host))
+    assert host.events[-1] != "localizer.close"  # not freed under the running frame
+    quiet = Host()
+    quiet._worker, quiet._exiting = _StuckWorker(), threading.Event()
+    quiet._exiting.set()
+    quiet._teardown_configured()
+    assert not any("did not" in m for m in _errors(quiet))
+
+
+def test_tf_client_close_problems_are_logged():
+    host = Host()
+    host._tf = type("Tf", (), {"close": lambda self: ["tf broadcaster: destroy failed"]})()
+    host._teardown_configured()
+    assert "tf broadcaster: destroy failed" in _errors(host)
+    assert host.events[-1] == "localizer.close"
+
+
+def test_an_unexpected_initialpose_error_is_an_error_on_diagnostics():
+    """Not a lookup refusal (a warning) but a bug or a broken TF client: traceback once and
+    ERROR on /diagnostics, as the TF timer's errors are."""
+    from test_ros_clock_jumps import _initialpose
+
+    host = ClockHost()
+    host._active = True
+    host._tf.lookup = lambda *a, **k: _raise(RuntimeError("buffer destroyed"))
+    host._initial_pose(_initialpose())
+    summary, values = _now_summary(host)
+    assert summary.level == 2 and "/initialpose handling failed" in summary.message
+    assert values["errors"] == "1" and host.logger.tracebacks() == 1
