@@ -147,3 +147,25 @@ def test_the_export_manifest_names_every_weight(tmp_path, tiny_engine, monkeypat
         assert res.manifest["checkpoint_identity"] == ids[-1]
         _unsampled_change(dict(model.named_parameters()))
     assert ids[0] != ids[1] and len(ids[0]) == 32
+
+
+def test_the_last_byte_and_a_reinterpreted_dtype_change_the_content_id():
+    """Every byte counts (not a prefix), and the same bytes read as another dtype are another
+    network."""
+    base = content_identity(_sd(), "M")
+    changed = _sd()
+    changed["a.weight"].view(-1)[-1] += 1e-3
+    assert content_identity(changed, "M") != base
+    same_bytes = {**_sd(), "a.bias": _sd()["a.bias"].view(torch.int32)}
+    assert content_identity(same_bytes, "M") != base
+
+
+def test_a_start_with_cached_engines_loads_nothing(tmp_path, tiny_ckpt, cheap_builds,
+                                                    monkeypatch):
+    """The remembered content id finds the engines: the checkpoint is neither loaded nor
+    hashed again (seconds for ViT-L at every start)."""
+    ckpt, cache = str(tmp_path / "m.pth"), str(tmp_path / "cache")
+    shutil.copyfile(tiny_ckpt, ckpt)
+    d1, _ = tb.engines_for_checkpoint(ckpt, cache, _fields_for, _FakeTrt)
+    monkeypatch.setattr(tb, "load_checkpoint", lambda *a, **k: pytest.fail("loaded again"))
+    assert tb.engines_for_checkpoint(ckpt, cache, _fields_for, _FakeTrt)[0] == d1
