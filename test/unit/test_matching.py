@@ -104,6 +104,29 @@ def test_permutation_grid_start_points_and_xy_order():
     assert _flat(xy2, 9).tolist() == [int(inv[2 * 9 + 2]), int(inv[2 * 9 + 6])]
 
 
+def test_a_walk_that_ends_early_stops_waiting_for_the_device():
+    """Once no walker walks, the walk ends: 2 round trips per round walked (the last round's
+    "anyone still walking?" test included), not 2 for each of ``max_iter`` rounds."""
+    from mast3r_ros.core.matching.search import _CachedNN
+    from mast3r_ros.core.matching.walk import _walk
+
+    g = torch.Generator().manual_seed(1)
+    d1 = torch.nn.functional.normalize(torch.randn(12 * 16, 8, generator=g), dim=-1)
+    d2 = torch.nn.functional.normalize(d1 + 0.05 * torch.randn(12 * 16, 8, generator=g), dim=-1)
+    start = torch.arange(0, 12 * 16, 3)
+
+    def walk(max_iter):
+        nn12, nn21 = _CachedNN(d1, d2, "dot", 64, None), _CachedNN(d2, d1, "dot", 64, None)
+        return _walk(nn12, nn21, start, max_iter, False)
+
+    rounds = next(r for r in range(1, 30) if not bool(walk(r)[2].any()))
+    assert rounds < 10
+    with pytest.MonkeyPatch.context() as mp:
+        spy = _SyncSpy(mp)
+        walk(60)
+    assert spy.n <= 2 * rounds, (rounds, spy.n)
+
+
 def test_walk_reaches_reciprocal_pair_and_max_iter():
     d1, d2, q0, q35 = _detour_pair()
     # one round from p0 does not close the cycle
