@@ -315,3 +315,19 @@ def test_one_message_before_a_short_drop_is_said_to_be_undecidable(tmp_path, cap
     labels = run_labels(stamps, received=received)
     assert labels == [1, 1, 1, 2, 2, 2, 2]
     assert lone_first_ahead(stamps, received, labels) == [(3, 60, 160)]
+
+
+def test_lone_first_ahead_edges():
+    """What `lone_first_ahead` names and what not, one case each: a rise above half the drop
+    but under it is named; a message inside a run (not its first), a repeated stamp (no
+    drop), receive times that do not tick with the stamps, and a run whose next message
+    alone follows the drop (the next run's messages are not its) are not."""
+    from mast3r_ros.replay.rosbag.receive_times import lone_first_ahead
+
+    stamps = [100, 50, 150, 250, 350]
+    assert lone_first_ahead(stamps, [100, 90, 190, 290, 390], [1] * 5) == [(0, 50, 40)]
+    assert lone_first_ahead([0, 100, 200, 150, 250, 350, 450],
+                            [0, 100, 200, 250, 350, 450, 550], [1] * 7) == []
+    assert lone_first_ahead([100, 100, 200, 300, 400], [0, 50, 150, 250, 350], [1] * 5) == []
+    assert lone_first_ahead(stamps, [0, 1000, 1000, 1000, 1000], [1] * 5) == []
+    assert lone_first_ahead(stamps, [100, 200, 300, 400, 500], [1, 1, 2, 2, 2]) == []
