@@ -10,7 +10,7 @@ from __future__ import annotations
 import numpy as np
 from scipy.spatial.transform import Rotation
 
-from mast3r_ros.core.geometry import make_pose
+from mast3r_ros.core.geometry import make_pose, pose_errors
 from mast3r_ros.core.types import LocalizationResult
 from mast3r_ros.replay import metrics
 
@@ -80,3 +80,48 @@ def test_ground_truth_written_w_first_is_not_also_called_another_frame():
     assert m["frame_offset"] is None
     table = metrics.format_table(m)
     assert "ground truth quaternions" in table and "ground truth frame" not in table
+
+
+def _near_the_cycle(t, n=8):
+    """Rotations whose quaternions read w first are ~280 t deg from themselves (near
+    (0.5, 0.5, 0.5, 0.5), which the reordering keeps): both readings are close."""
+    q = np.array([0.5, 0.5, 0.5, 0.5]) + np.outer(t + 0.001 * np.arange(n), [1, -1, 0, 0])
+    return q / np.linalg.norm(q, axis=1, keepdims=True)
+
+
+def _medians(res, gt):
+    est = np.stack([r.map_from_cam for r in res])
+    reread = gt.copy()
+    quats = Rotation.from_matrix(gt[:, :3, :3]).as_quat()[:, [1, 2, 3, 0]]
+    reread[:, :3, :3] = Rotation.from_quat(quats).as_matrix()
+    return (float(np.median(pose_errors(est, gt)[1])),
+            float(np.median(pose_errors(est, reread)[1])))
+
+
+def test_no_note_unless_the_error_as_read_is_gross_and_w_first_is_5x_better():
+    """A run 8 deg off the ground truth as read and 0 deg read w first: not gross, nothing
+    said. One 17 deg off as read and 5 deg read w first: not 5x better, nothing said."""
+    centres = np.zeros((8, 3))
+    q = _near_the_cycle(0.03)
+    gt = _poses(q, centres)
+    res = _run(Rotation.from_quat(q[:, [1, 2, 3, 0]]), centres, noise_deg=0.0)
+    raw, fixed = _medians(res, gt)
+    assert 5 < raw < 10 and fixed < 0.1, (raw, fixed)
+    assert metrics.quaternion_order(res, gt) is None
+    q = _near_the_cycle(0.06)
+    gt = _poses(q, centres)
+    off = Rotation.from_rotvec([0, 0, np.radians(5)])
+    res = _run(off * Rotation.from_quat(q[:, [1, 2, 3, 0]]), centres, noise_deg=0.0)
+    raw, fixed = _medians(res, gt)
+    assert raw > 10 and fixed < 10 and fixed * 5 > raw, (raw, fixed)
+    assert metrics.quaternion_order(res, gt) is None
+
+
+def test_failed_frames_are_not_counted():
+    rots, centres = _truth()
+    res = _run(rots, centres)
+    failed = [LocalizationResult(False, 8 + i, r.map_from_cam, None) for i, r in enumerate(res)]
+    q = rots.as_quat()
+    misread = _poses(q[:, [3, 0, 1, 2]], centres)
+    qo = metrics.quaternion_order(res + failed, np.concatenate([misread, misread]))
+    assert qo is not None and qo["frames"] == 8
