@@ -326,9 +326,10 @@ def test_depth_of_another_resolution_without_its_camera_info_names_the_topic_to_
 def test_several_camera_infos_none_the_images_are_listed_with_frame_and_size(tmp_path):
     """Two CameraInfo topics outside the image's namespace (a stereo pair's, the colour one
     not recorded): "choose one" named only the topics; the user had to open the bag to tell
-    which is which. Each is listed with its frame and size, and so are the images."""
+    which is which. Each is listed with its frame (as tf2 names it: no leading slash) and
+    size, and so are the images."""
     msgs = [(CAM, 1000 * MS, image(1000 * MS, "rgb8", RGB, frame_id=COLOR)),
-            ("/left/camera_info", 1000 * MS, _info(1000 * MS, 30.0, "left_optical")),
+            ("/left/camera_info", 1000 * MS, _info(1000 * MS, 30.0, "/left_optical")),
             ("/right/camera_info", 1000 * MS, camera_info(1000 * MS, 60.0, 2 * W, 2 * H))]
     msgs[2][2].header = header(1000 * MS, "")
     bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
@@ -339,3 +340,20 @@ def test_several_camera_infos_none_the_images_are_listed_with_frame_and_size(tmp
                  f"/right/camera_info (no frame, {2 * W}x{2 * H})",
                  f"namespace of {CAM} (frame '{COLOR}', {W}x{H})", "--camera-info-topic"):
         assert part in text, text
+
+
+def test_several_camera_infos_are_described_by_their_first_readable_message(tmp_path):
+    """A CameraInfo cut short (it cannot be deserialized) is skipped for the next; a topic of
+    such messages alone says so instead of a frame and size."""
+    t0, t1 = 1000 * MS, 1100 * MS
+    msgs = [(CAM, t0, image(t0, "rgb8", RGB, frame_id=COLOR)),
+            ("/left/camera_info", t0, _info(t0, 30.0, "left_optical")),
+            ("/left/camera_info", t1, _info(t1, 30.0, "left_optical")),
+            ("/right/camera_info", t0, _info(t0, 30.0, "right_optical"))]
+    bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs,
+                    corrupt=[("/left/camera_info", t0), ("/right/camera_info", t0)])
+    with pytest.raises(InputError) as err:
+        BagSequence(bag)
+    text = str(err.value)
+    assert f"/left/camera_info (frame 'left_optical', {W}x{H})" in text, text
+    assert "/right/camera_info (no readable message)" in text, text
