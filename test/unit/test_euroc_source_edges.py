@@ -164,3 +164,14 @@ def test_a_t_bs_written_to_four_digits_is_made_a_rotation(tmp_path):
     rot = t_bs[:3, :3]
     np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-12)
     np.testing.assert_allclose(t_bs, want, atol=1e-3)
+
+
+def test_the_missing_data_csv_hint_is_given_from_mav0_and_needs_sensor_yaml(tmp_path):
+    from mast3r_ros.replay.euroc import euroc_folder_hint
+
+    cam = euroc_tree(tmp_path)
+    (cam / "data.csv").unlink()
+    assert f"{cam} looks like an EuRoC/ASL camera folder" in euroc_folder_hint(
+        str(tmp_path / "mav0"))
+    (cam / "sensor.yaml").unlink()
+    assert euroc_folder_hint(str(tmp_path)) == ""  # a folder of images, nothing says EuRoC

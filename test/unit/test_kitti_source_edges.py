@@ -54,3 +54,16 @@ def test_poses_written_to_five_digits_are_made_rotations(tmp_path):
         rot = f.map_from_cam[:3, :3]
         np.testing.assert_allclose(rot.T @ rot, np.eye(3), atol=1e-12)
         np.testing.assert_allclose(f.map_from_cam, _cam0(i), atol=1e-4)
+
+
+def test_a_kitti_sequence_is_named_a_recording_only_with_times_calib_and_a_camera(tmp_path):
+    from mast3r_ros.core.recordings import recording_kind
+
+    seq = kitti_tree(tmp_path)
+    assert recording_kind(str(seq)).startswith("a KITTI odometry sequence")
+    for name in ("image_0", "image_2"):
+        (seq / name).rename(seq / f"{name}_moved")
+    assert recording_kind(str(seq)) == ""  # no camera folder
+    (seq / "image_0_moved").rename(seq / "image_0")
+    (seq / "calib.txt").unlink()
+    assert recording_kind(str(seq)) == ""

@@ -331,3 +331,14 @@ def test_lone_first_ahead_edges():
     assert lone_first_ahead([100, 100, 200, 300, 400], [0, 50, 150, 250, 350], [1] * 5) == []
     assert lone_first_ahead(stamps, [0, 1000, 1000, 1000, 1000], [1] * 5) == []
     assert lone_first_ahead(stamps, [100, 200, 300, 400, 500], [1, 1, 2, 2, 2]) == []
+
+
+def test_a_lone_message_ahead_is_said_once_for_the_run_read(tmp_path, caplog):
+    """Two tf streams each beginning with such a message: one warning (the first), not one a
+    stream."""
+    times = [(1150, 900), (950, 950), (1250, 1250), (1350, 1350), (1550, 1550)]
+    arm = [("/tf", b * MS + 1, tf_message([("base_link", "arm", t * MS, np.eye(4))]))
+           for t, b in times]
+    records = images_posed_in_one_run(tmp_path, caplog, times, arm)
+    warned = [r.getMessage() for r in records if "cannot tell" in r.getMessage()]
+    assert len(warned) == 1, warned
