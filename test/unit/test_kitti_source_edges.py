@@ -67,3 +67,29 @@ def test_a_kitti_sequence_is_named_a_recording_only_with_times_calib_and_a_camer
     (seq / "image_0_moved").rename(seq / "image_0")
     (seq / "calib.txt").unlink()
     assert recording_kind(str(seq)) == ""
+
+
+def test_depth_scale_is_refused_for_a_kitti_sequence(tmp_path):
+    from mast3r_ros.replay.sources import SourceOptions
+
+    seq = kitti_tree(tmp_path)
+    with pytest.raises(InputError, match=r"--depth-scale: .* is a KITTI odometry sequence "
+                                         r"folder, which has no depth images"):
+        open_source(str(seq), SourceOptions(depth_scale=1000.0))
+
+
+def test_image_rectified_does_not_apply_to_a_kitti_camera_info_file(tmp_path):
+    """image_rectified (a rosbag2's rectified stream) reads a file of P alone through P; for a
+    KITTI sequence, as for a TUM folder, the file is read as written (refused here)."""
+    from mast3r_ros.replay.sources import SourceOptions
+
+    seq = kitti_tree(tmp_path)
+    layout = tmp_path / "cam.yaml"
+    layout.write_text("image_width: 62\nimage_height: 19\ncamera_name: cam\n"
+                      "camera_matrix: {rows: 3, cols: 3, data: [0, 0, 0, 0, 0, 0, 0, 0, 0]}\n"
+                      "distortion_model: plumb_bob\n"
+                      "distortion_coefficients: {rows: 1, cols: 5, data: [0, 0, 0, 0, 0]}\n"
+                      "projection_matrix: {rows: 3, cols: 4, data: ["
+                      + ", ".join(_row(P0).split()) + "]}\n")
+    with pytest.raises(InputError, match="projection_matrix is set"):
+        open_source(str(seq), SourceOptions(camera_info=str(layout), image_rectified=True))
