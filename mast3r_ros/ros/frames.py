@@ -138,14 +138,22 @@ def planar_covariance(cov: np.ndarray) -> np.ndarray:
     return sanitize_covariance(out)
 
 
+# `sanitize_covariance`'s floor relative to the largest eigenvalue: above the rounding of the
+# rebuilt matrix (a few float64 eps of it), which an absolute floor alone is not at large variances
+_RELATIVE_FLOOR = 1e-13
+
+
 def sanitize_covariance(cov: np.ndarray, floor: float = 1e-12) -> np.ndarray:
-    """Symmetric positive semi-definite copy: eigenvalues below ``floor`` are raised to it.
+    """Symmetric positive semi-definite copy: eigenvalues below ``floor``, or below 1e-13 of the
+    largest one when that is more, are raised to it (so the rebuilt matrix has no negative
+    eigenvalue from rounding either).
 
     Raises InputError for a non-finite or non-6x6 matrix.
     """
     cov = finite_matrix(cov, 6, "covariance")
     sym = 0.5 * (cov + cov.T)
     w, V = np.linalg.eigh(sym)
+    floor = max(floor, _RELATIVE_FLOOR * float(np.abs(w).max()))
     if w.min() >= floor:
         return sym
     out = (V * np.maximum(w, floor)) @ V.T

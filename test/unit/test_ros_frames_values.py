@@ -88,3 +88,23 @@ def test_default_covariance_is_carried_to_the_base_by_the_lever_arm():
 def test_missing_odometry_transform_is_named():
     with pytest.raises(InputError, match="no odom->base_link transform"):
         frames.localization_tf(np.eye(4), None, "map", "odom", "base_link")
+
+
+@pytest.mark.parametrize("scale", [1e-6, 1.0, 1e4, 1e8])
+def test_sanitized_covariance_is_psd_at_any_scale(scale):
+    """Random indefinite camera covariances of every size, carried to the base and made planar:
+    what `covariance_to_list` is given is finite, symmetric and has no negative eigenvalue. An
+    absolute floor (1e-12) under the rounding of the rebuilt matrix (~1e-16 of its largest
+    eigenvalue) left eigenvalues of -1e-12 at variances of 1e4 m^2 (gates off)."""
+    rng = np.random.default_rng(7)
+    for _ in range(60):
+        A = rng.normal(size=(6, 6))
+        w, V = np.linalg.eigh(A @ A.T * scale)
+        w[rng.integers(6)] = -1e-3 * w[-1]  # indefinite (round-off of a near-singular fit)
+        cov = (V * w) @ V.T
+        out = frames.base_pose_covariance(cov, make_pose(np.eye(3), rng.normal(size=3) * 50),
+                                          make_pose(np.eye(3), rng.normal(size=3)))
+        for c in (out, frames.planar_covariance(out)):
+            assert np.isfinite(frames.covariance_to_list(c)).all()
+            np.testing.assert_array_equal(c, c.T)
+            assert np.linalg.eigvalsh(c).min() >= 0.0, scale
