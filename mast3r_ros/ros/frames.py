@@ -64,6 +64,32 @@ def planar_pose(pose: np.ndarray, name: str = "map_from_base") -> np.ndarray:
     return out
 
 
+# `optical_frame_doubt`: a camera z axis within 30 degrees of the base's up
+_Z_UP_COS = math.cos(math.radians(30.0))
+
+
+def optical_frame_doubt(cam_from_base: np.ndarray, camera_frame: str, base_frame: str) -> str:
+    """Why ``camera_frame`` may not be the REP-103 optical frame (z forward, x right, y down),
+    or "" when nothing says so. The localizer takes the image frame's z as the optical axis; a
+    body frame (``camera_link``: x forward, z up) stamped on the images instead rotates every
+    published pose by 90 degrees. Said when the frame's z axis points within 30 degrees of
+    ``base_frame``'s up (REP-103 base: z up): a forward camera's optical z is level. A camera
+    that looks at the ceiling does that rightly (the words say so); a camera frame that is the
+    base frame says nothing. ``cam_from_base`` 4x4 (base -> camera, as looked up)."""
+    if camera_frame == base_frame:
+        return ""
+    z_in_base = invert_pose(finite_pose(cam_from_base, "cam_from_base"))[:3, 2]
+    if not z_in_base[2] > _Z_UP_COS:
+        return ""
+    return (f"the image frame '{camera_frame}' has its z axis pointing up in '{base_frame}' "
+            f"({math.degrees(math.acos(min(1.0, z_in_base[2]))):.0f} deg from vertical), yet "
+            "the localizer takes z as the camera's optical axis (REP-103 optical frame: z "
+            "forward, x right, y down): if the camera looks forward, the images are stamped "
+            "with a body frame (x forward, z up) and every published pose is rotated 90 deg; "
+            "stamp them with the camera's *_optical_frame. A camera looking at the ceiling "
+            "can ignore this")
+
+
 @dataclasses.dataclass(frozen=True)
 class TfToPublish:
     """One transform to broadcast: ``parent_from_child`` (4x4) from ``parent`` to ``child``."""

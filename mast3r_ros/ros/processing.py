@@ -49,6 +49,7 @@ from mast3r_ros.ros.frames import (
     base_pose_covariance,
     localization_tf,
     map_from_base,
+    optical_frame_doubt,
     planar_covariance,
     planar_pose,
 )
@@ -86,6 +87,7 @@ class FrameProcessing:
                                                  traceback_interval_s=math.inf)
         self._tf_timeline = admission.TfTimeline()
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
+        self._optical_said = SaidOnce()  # image frames warned about as not optical
 
     # ------------------------------------------------------------------ worker
     def _on_replaced(self) -> None:
@@ -284,6 +286,9 @@ class FrameProcessing:
                                           "backwards: TF buffer cleared (old timeline)")
             raise
         self._tf_timeline.after_lookup(True, started)
+        doubt = optical_frame_doubt(cam_from_base, frame.frame_id, n.base_frame)
+        if doubt and self._optical_said.first(frame.frame_id):  # once a frame: not a refusal
+            self.get_logger().warning(doubt)
         return frame, cam_from_base, odom_from_base
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,

@@ -108,3 +108,21 @@ def test_sanitized_covariance_is_psd_at_any_scale(scale):
             assert np.isfinite(frames.covariance_to_list(c)).all()
             np.testing.assert_array_equal(c, c.T)
             assert np.linalg.eigvalsh(c).min() >= 0.0, scale
+
+
+@pytest.mark.parametrize("pitch_deg, said", [(0.0, False), (-60.0, False), (45.0, False),
+                                             (-65.0, True), (-90.0, True)])
+def test_optical_frame_doubt_is_said_for_a_z_axis_within_30_deg_of_up(pitch_deg, said):
+    """A REP-103 optical frame on a base (z forward = base x), pitched up by ``-pitch_deg``: a
+    forward or downward camera, or one 60 deg up, is not doubted; 65 deg up or more (a body
+    frame's z, or a ceiling camera) is, and the words name both frames and the fix."""
+    from robot_poses import R_BASE_FROM_OPTICAL
+    from scipy.spatial.transform import Rotation
+
+    R = Rotation.from_euler("y", pitch_deg, degrees=True).as_matrix() @ R_BASE_FROM_OPTICAL
+    cam_from_base = np.linalg.inv(make_pose(R, [0.2, 0.0, 0.5]))
+    why = frames.optical_frame_doubt(cam_from_base, "cam_optical", "base_link")
+    assert bool(why) is said
+    if said:
+        assert "'cam_optical'" in why and "'base_link'" in why and "_optical_frame" in why
+    assert frames.optical_frame_doubt(np.eye(4), "base_link", "base_link") == ""

@@ -1018,3 +1018,26 @@ def test_a_camera_info_without_a_frame_is_not_warned_about():
     host._process(image(stamp(1)))
     assert not [m for _, m in host.logger.lines if "CameraInfo" in m]
     assert len(host._outputs.poses) == 1
+
+
+def test_a_camera_frame_whose_z_axis_points_up_is_warned_about_once():
+    """REP-103: the image's frame must be the optical one (z forward). A body frame stamped on
+    the images instead (camera_link: x forward, z up; a simulator's camera plugin) would rotate
+    every published pose by 90 deg without a word: the node says so once per frame id. The
+    optical frame of camera_on_robot, or a camera that is the base frame, says nothing."""
+    from mast3r_ros.core.geometry import make_pose
+
+    host = Host()
+    host._process(image(stamp(0)))
+    assert not [m for _, m in host.logger.lines if "optical" in m]
+    host = Host()
+    body = make_pose(np.eye(3), [0.2, 0.0, 0.5])  # camera_link, aligned with base_link
+    host._tf.lookup = lambda target, source, *a: (np.linalg.inv(body) if target.startswith(
+        "camera") else np.eye(4))
+    for k in range(3):
+        host._process(image(stamp(k)))
+    said = [m for lvl, m in host.logger.lines if lvl == "warning" and "optical" in m]
+    assert len(said) == 1 and "'camera_optical'" in said[0] and "z forward" in said[0], said
+    host = Host(base_frame="camera_optical")
+    host._process(image(stamp(0)))
+    assert not [m for _, m in host.logger.lines if "optical frame" in m]
