@@ -331,7 +331,8 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
         depth_scale=args.depth_scale, run=args.run,
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
-        image_rectified=cfg.node.image_rectified, read_depth=keyframes,
+        image_rectified=cfg.node.image_rectified, read_depth=keyframes, poses_option=(
+            "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
         before_index=checks_then_warning if unused else before_index)
     source = open_source(args.source, options, cfg.pose_at_stamp)
     warn_unused()  # a source that made no call to before_index

@@ -250,7 +250,8 @@ class EurocSequence(TumSequence):
     rule, the config defaults when None) times ``inv(T_BS of that sensor) @ T_BS of the
     camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth:
     `no_depth_reason` says so for what needs it (the sift matcher). ``read_depth`` is accepted
-    for the readers' common signature; there is nothing to read either way.
+    for the readers' common signature; there is nothing to read either way. ``poses_option``:
+    the option a reason without ground truth names as the fix (localize: ``--groundtruth``).
 
     Raises `InputError` (naming ``file:line`` where there is one) for a path that is no
     EuRoC/ASL camera folder, a bad data.csv, sensor.yaml (the camera's or the ground truth's)
@@ -268,13 +269,14 @@ class EurocSequence(TumSequence):
         read_depth: bool = True,
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
+        poses_option: str = "--trajectory FILE",
     ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
         rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
         cam = euroc_camera_folder(path)
         if cam is None:
             raise InputError(f"{path} is no EuRoC/ASL camera folder (mav0/cam0 with data.csv "
                              "and data/)")
-        self.folder = cam
+        self.folder, self._poses_option = cam, poses_option
         self.read_depth = bool(read_depth)
         self.depth_units_per_m = 1.0  # no depth images: unused
         sensor = cam / "sensor.yaml"
@@ -315,7 +317,7 @@ class EurocSequence(TumSequence):
                          else f"{cam} has no sensor.yaml stating")
                 self._no_pose_reason = (
                     f"{where} no T_BS (the camera's pose in the body frame), which places the "
-                    "camera on the ground truth's body: add it, or pass --trajectory FILE")
+                    f"camera on the ground truth's body: add it, or pass {poses_option}")
                 body_from_cam = np.eye(4)
             cam_from_s = np.linalg.inv(body_from_cam) @ self._body_from_gt_sensor
         s_from_cam = np.linalg.inv(cam_from_s)
@@ -349,16 +351,16 @@ class EurocSequence(TumSequence):
                     self._body_from_gt_sensor = t_bs
                 self._gt_file = str(csv)
                 if not stamps.size:
-                    return stamps, poses, f"{csv} lists no pose: pass --trajectory FILE"
+                    return stamps, poses, f"{csv} lists no pose: pass {self._poses_option}"
                 return stamps, poses, None
         empty = (np.zeros(0, dtype=np.int64), np.zeros((0, 4, 4)))
         leica = mav0 / "leica0" / "data.csv"
         if leica.is_file():
             return (*empty, f"the dataset's only ground truth, {leica}, holds positions alone "
                     "(a Leica total station tracks a prism, without orientation), which give "
-                    "no camera orientation: pass the camera's poses as --trajectory FILE")
+                    f"no camera orientation: pass the camera's poses as {self._poses_option}")
         return (*empty, f"{mav0} has no ground truth ({' or '.join(GROUNDTRUTH_FOLDERS)}/"
-                "data.csv): pass the camera's poses as --trajectory FILE")
+                f"data.csv): pass the camera's poses as {self._poses_option}")
 
     def no_pose_source_reason(self) -> Optional[str]:
         """Why no frame can have a pose, with the fix (one line), or None with a ground truth

@@ -148,6 +148,7 @@ class KittiSequence(TumSequence):
     moved to camera i (module docstring); None for every frame without that file (sequences
     11-21: `no_pose_source_reason` says so). No depth (`no_depth_reason`). ``sync_tolerance_s``
     and ``pose_at_stamp`` are checked as the other readers do; poses go by image index.
+    ``poses_option``: the option the reason without poses names (localize: ``--groundtruth``).
 
     Raises `InputError` (naming ``file:line`` where there is one) for a bad times.txt, calib.txt
     (its ``P<i>`` missing) or pose file, a pose file of another line count than times.txt, a
@@ -165,6 +166,7 @@ class KittiSequence(TumSequence):
         read_depth: bool = True,
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
+        poses_option: str = "--trajectory FILE",
     ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
         check_pose_rule(sync_tolerance_s, pose_at_stamp)
         found = kitti_sequence(path)
@@ -235,7 +237,7 @@ class KittiSequence(TumSequence):
             self._no_pose_reason = (
                 f"{poses_path} does not exist (KITTI gives ground truth for sequences 00-10 "
                 "only, in dataset/poses beside dataset/sequences): pass the camera's poses as "
-                "--trajectory FILE")
+                f"{poses_option}")
         self._gt_stamps_ns = stamps[:len(self._gt_poses)].copy()
         self._frame_poses = (self._gt_poses if len(self._gt_poses)
                              else np.full((len(stamps), 4, 4), np.nan))

@@ -83,6 +83,8 @@ class SourceOptions:
     # rosbag2's indexing pass, once its topics are chosen (not minutes later: `BagSequence`'s
     # before_index); a TUM folder's lists, once camera.yaml is read (no log line comes first)
     before_index: Optional[Callable[[], None]] = None
+    # the option an EuRoC/KITTI reason without ground truth names as its fix (the command's own)
+    poses_option: str = "--trajectory FILE"
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -422,12 +424,14 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             return KittiSequence(path, camera_info=cam,
                                  sync_tolerance_s=options.sync_tolerance_s,
                                  pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
-                                 camera_info_name=cam_name, before_index=options.before_index)
+                                 camera_info_name=cam_name, before_index=options.before_index,
+                                 poses_option=options.poses_option)
         if euroc is not None:
             return EurocSequence(euroc, camera_info=cam,
                                  sync_tolerance_s=options.sync_tolerance_s,
                                  pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
-                                 camera_info_name=cam_name, before_index=options.before_index)
+                                 camera_info_name=cam_name, before_index=options.before_index,
+                                 poses_option=options.poses_option)
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
                            read_depth=options.read_depth, camera_info_name=cam_name,

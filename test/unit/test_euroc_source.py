@@ -311,3 +311,23 @@ def test_a_folder_inside_an_euroc_dataset_names_the_folder_to_pass(tmp_path, inn
     text = str(err.value)
     assert f"is inside {tmp_path / outer}, an EuRoC/ASL dataset folder" in text, text
     assert "pass that folder as SOURCE" in text and "rgb.txt (" not in text, text
+
+
+@pytest.mark.parametrize("command, flag, other", [
+    (["localize", "--map", "m.npz", "--out", "o"], "--groundtruth FILE", "--trajectory"),
+    (["build-map", "--out", "m.npz"], "--trajectory FILE", "--groundtruth")])
+def test_the_info_line_without_ground_truth_names_the_running_commands_option(
+        tmp_path, caplog, command, flag, other):
+    """localize on an EuRoC folder without ground truth logged 'EuRoC/ASL camera ...: 0 with
+    ground truth (... pass the camera's poses as --trajectory FILE)': build-map's option."""
+    import logging
+
+    from mast3r_ros.replay.cli import build_parser
+    from mast3r_ros.replay.cli_options import _open, load_config
+
+    euroc_tree(tmp_path, gt="")
+    args = build_parser().parse_args(command[:1] + [str(tmp_path)] + command[1:])
+    with caplog.at_level(logging.INFO):
+        _open(args, load_config(args), keyframes=command[0] == "build-map")
+    line = next(r.getMessage() for r in caplog.records if "0 with ground truth" in r.getMessage())
+    assert flag in line and other not in line, line
