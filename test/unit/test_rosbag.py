@@ -800,12 +800,35 @@ def test_unstamped_images_are_warned_about_once(tmp_path, caplog):
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "rep", StoragePlugin.MCAP, repeated))
-    (warned,) = [r.getMessage() for r in caplog.records if "does not stamp" in r.getMessage()]
+    (warned,) = [r.getMessage() for r in caplog.records if "reuses earlier" in r.getMessage()]
     assert "1 of 2 repeat the previous image's stamp: the camera" in warned
+    assert "does not stamp" not in warned  # it stamps: a repeat is not a zero
     caplog.clear()
     with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
         BagSequence(write_bag(tmp_path / "ok", StoragePlugin.MCAP, rgbd_messages()))
     assert not [r for r in caplog.records if "does not stamp" in r.getMessage()]
+
+
+@pytest.mark.parametrize("zeros, repeats, causes, not_said", [
+    (0, 10, ["reuses earlier stamps"], "does not stamp"),
+    (10, 0, ["does not stamp its images"], "reuses"),
+    (5, 5, ["does not stamp its images", "reuses earlier stamps"], None)])
+def test_many_unstamped_images_name_zeros_and_repeats_as_their_own_causes(
+        tmp_path, caplog, zeros, repeats, causes, not_said):
+    """10 of 20 images repeating the previous stamp were blamed on 'a driver that does not
+    stamp its images': it does stamp them, it reuses stamps (or a republisher does)."""
+    import logging
+
+    stamps = [S + i * 10**8 for i in range(20 - zeros)]
+    for k in range(repeats):  # every second image: the previous image's stamp again
+        stamps[2 * k + 1] = stamps[2 * k]
+    stamps = [0] * zeros + stamps  # first (later ones would read as a clock reset)
+    msgs = [("/cam/image", S + i, image(t, "rgb8", RGB)) for i, t in enumerate(stamps)]
+    msgs.append(("/cam/camera_info", S, camera_info(S)))
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        BagSequence(write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs))
+    (warned,) = [r.getMessage() for r in caplog.records if "ground truth can" in r.getMessage()]
+    assert all(c in warned for c in causes) and (not not_said or not_said not in warned), warned
 
 
 def test_run_labels_tell_a_reorder_from_a_clock_reset():

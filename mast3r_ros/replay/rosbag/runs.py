@@ -489,7 +489,8 @@ class _RunChoice:
 
     def _warn_unstamped(self, stamps: List[int]) -> None:
         """One warning when images carry header stamp 0 or repeat the previous one. When at
-        least half do, a driver that does not stamp its images: the node refuses such frames
+        least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
+        its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
         (and says so); offline they are localized, but their trajectory stamps mean nothing and
         ground truth cannot be associated. Fewer are odd messages, named by their place and
         stamp (a message republished or recorded twice: 1 of 21 was blamed on the driver)."""
@@ -504,10 +505,15 @@ class _RunChoice:
             parts.append(f"{len(repeated)} of {len(stamps)} repeat the previous image's stamp")
         what = " and ".join(parts)
         if 2 * (len(zero) + len(repeated)) >= len(stamps):
-            log.warning("%s: %s: the camera driver does not stamp its images, so the "
-                        "trajectory's stamps are not the images' times and no ground truth can "
-                        "be matched to them (the node refuses such frames); fix the driver's "
-                        "header.stamp", bag_label(self.path), what)
+            # zeros: no stamp at all; repeats: a stamp reused (driver or republisher), two causes
+            cause = " and ".join(c for c, n in (
+                ("the camera driver does not stamp its images", zero),
+                ("the camera driver (or a node republishing its images) reuses earlier "
+                 "stamps instead of each image's capture time", repeated)) if n)
+            log.warning("%s: %s: %s, so the trajectory's stamps are not the images' times and "
+                        "no ground truth can be matched to them (the node refuses such "
+                        "frames); fix the header.stamp where the images are published",
+                        bag_label(self.path), what, cause)
             return
         odd = sorted(zero + repeated)
         named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
