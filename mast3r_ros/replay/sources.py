@@ -456,4 +456,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        depth_scale=options.depth_scale, run=options.run,
                        depth_needed_by=options.depth_needed_by,
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
-                       before_index=options.before_index)
+                       before_index=options.before_index, option_names={
+                           "image_topic": "--image-topic",
+                           "camera_info_topic": "--camera-info-topic",
+                           "camera_info": "--camera-info"})

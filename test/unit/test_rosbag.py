@@ -22,6 +22,7 @@ from mast3r_ros.core.config import PoseAtStampConfig  # noqa: E402
 from mast3r_ros.core.errors import InputError  # noqa: E402
 from mast3r_ros.core.types import CameraIntrinsics  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.sources import open_source  # noqa: E402
 
 TS = get_typestore(Stores.ROS2_HUMBLE)
 T = TS.types
@@ -315,9 +316,11 @@ def test_auto_detection_ambiguous(tmp_path):
         ("/left/camera_info", S, camera_info(S)),
     ]
     bag = write_bag(tmp_path / "bag", StoragePlugin.MCAP, msgs)
-    match = "several image topics: /left/image_raw, /right/image_raw/compressed.*--image-topic"
-    with pytest.raises(InputError, match=match):
-        BagSequence(bag)
+    match = "several image topics: /left/image_raw, /right/image_raw/compressed; choose one with "
+    with pytest.raises(InputError, match=match + r"BagSequence\(image_topic=\.\.\.\)$"):
+        BagSequence(bag)  # the API's keyword; the CLI's flag alone (no API hint in its line):
+    with pytest.raises(InputError, match=match + "--image-topic$"):
+        open_source(str(bag))
     seq = BagSequence(bag, image_topic="/right/image_raw/compressed")
     assert seq.camera_info_topic == "/left/camera_info"  # the only one
 
@@ -329,13 +332,22 @@ def test_camera_info_ambiguous_and_missing(tmp_path):
         ("/b/camera_info", S, camera_info(S)),
     ]
     bag = write_bag(tmp_path / "bag", StoragePlugin.SQLITE3, msgs)
-    with pytest.raises(InputError, match="several CameraInfo topics.*--camera-info-topic"):
+    with pytest.raises(InputError, match=r"several CameraInfo topics.*choose one with "
+                                         r"BagSequence\(camera_info_topic=\.\.\.\)$"):
         BagSequence(bag)
+    with pytest.raises(InputError, match="several CameraInfo topics.*choose one with "
+                                         "--camera-info-topic$"):
+        open_source(str(bag))
     seq = BagSequence(bag, camera_info_topic="/b/camera_info")
     assert seq.camera_info_topic == "/b/camera_info"
     bag2 = write_bag(tmp_path / "bag2", StoragePlugin.MCAP, msgs[:1])
-    with pytest.raises(InputError, match="no intrinsics: pass a camera_info topic.*YAML"):
+    with pytest.raises(InputError, match=r"no intrinsics: pass a camera_info topic \(BagSequ"
+                                         r"ence\(camera_info_topic=\.\.\.\)\) or a camera_in"
+                                         r"fo YAML \(BagSequence\(camera_info=load_camera_inf"):
         BagSequence(bag2)
+    with pytest.raises(InputError, match=r"no intrinsics: pass a camera_info topic \(--camera-"
+                                         r"info-topic\) or a camera_info YAML \(--camera-info\)$"):
+        open_source(str(bag2))
 
 
 def test_wrong_topic_names(rgbd_bag):

@@ -87,8 +87,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     depth-like topics). ``image_rectified``: the image topic is rectified, so the intrinsics are the
     CameraInfo's P with no distortion (`message_fields.camera_info_to_intrinsics`).
     ``camera_info_name``: how messages name the given ``camera_info`` (e.g. ``"--camera-info
-    cam.yaml"``). ``before_index``: called once the bag is open and its topics chosen, before the
-    indexing pass (which reads every message of them: seconds to minutes), for a caller's own
+    cam.yaml"``); ``option_names``: how refusals name a keyword (the CLI's flags, e.g.
+    ``{"image_topic": "--image-topic"}``; default ``BagSequence(image_topic=...)``).
+    ``before_index``: called once the bag is open and its topics chosen, before the indexing
+    pass (which reads every message of them: seconds to minutes), for a caller's own
     refusals (``localize``: a ``--map`` that is no map); what it raises propagates.
     """
 
@@ -108,6 +110,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         image_rectified: bool = False,
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
+        option_names: Optional[Dict[str, str]] = None,
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
@@ -134,6 +137,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         #: how messages name the given ``camera_info`` (None: intrinsics from the bag)
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)
+        self._option_names = dict(option_names or {})  # keyword -> its name in refusals
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end

@@ -181,6 +181,11 @@ class _TopicSelection:
                              f"calibration, which would give wrong poses; {fix}")
         log.warning("%s: if it is another camera's calibration the poses are wrong; %s", what, fix)
 
+    def _option(self, keyword: str, value: str = "...") -> str:
+        """How a refusal names ``keyword``: the CLI's flag (``option_names``), else the API's."""
+        names = getattr(self, "_option_names", {})
+        return names.get(keyword) or f"BagSequence({keyword}={value})"
+
     def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
         if topic is not None:
             return self._require(topic, IMAGE_TYPES, "image topic")
@@ -196,7 +201,7 @@ class _TopicSelection:
             )
         raise InputError(
             f"{bag_label(self.path)} has several image topics: {', '.join(candidates)}; choose one "
-            "with --image-topic (BagSequence(image_topic=...))"
+            f"with {self._option('image_topic')}"
         )
 
     def _select_depth_topic(self, topic: Optional[str]) -> Optional[str]:
@@ -252,8 +257,9 @@ class _TopicSelection:
         if not candidates:
             raise InputError(
                 f"{bag_label(self.path)} has no {CAMERA_INFO_TYPE} topic, so the images have no "
-                "intrinsics: pass a camera_info topic (--camera-info-topic) or a camera_info YAML "
-                "(--camera-info / BagSequence(camera_info=load_camera_info_yaml(path)))"
+                f"intrinsics: pass a camera_info topic ({self._option('camera_info_topic')}) or a "
+                "camera_info YAML "
+                f"({self._option('camera_info', 'load_camera_info_yaml(path)')})"
             )
         listed, images = ", ".join(candidates), self.image_topic
         if reader is not None:  # each with its frame and size, and the images' own
@@ -261,6 +267,5 @@ class _TopicSelection:
             images = self._described(reader, self.image_topic)
         raise InputError(
             f"{bag_label(self.path)} has several CameraInfo topics: {listed}, none alone in the "
-            f"namespace of {images}; choose one with --camera-info-topic "
-            "(BagSequence(camera_info_topic=...))"
+            f"namespace of {images}; choose one with {self._option('camera_info_topic')}"
         )
