@@ -218,3 +218,21 @@ def test_a_run_stamped_ahead_whose_drop_comes_after_the_last_image_joins_the_nex
     labels = join_stamped_ahead([1050, 1150, 1600, 1700], [3050, 3150, 1600, 1700], [1, 1, 2, 2],
                                 ref, [1] * len(ref), ref)
     assert labels == [1, 1, 1, 1]
+
+
+def test_a_third_copy_of_the_top_is_timed_from_the_copy_before_it_not_the_first():
+    """A run holding two copies of its top stamp T received 60 apart (over half the 100 step: a
+    stalled driver's re-send, kept in the run as the offsets after it rise only 75, not past
+    `REPEAT_RISE` steps), then a third copy received 30 after the second (recorded twice): it
+    repeats the copy just before it, so it stays in the run. Timed from the first copy (90
+    apart, with the offsets after it raised 85) it started a run of its own (a mutation that
+    no test killed)."""
+    n = 200
+    stamps = [100 * k for k in range(n)]
+    top = stamps[-1]
+    stamps += [top, top, top + 100, top + 200, top + 300, top + 400, top + 500]
+    offsets = [10] * n + [70, 100, 40, 70, 120, 200, 200]
+    received = [s + o for s, o in zip(stamps, offsets)]
+    assert not clock_went_back(stamps, received, 0, n, top, 4)  # the re-send stays: reachable
+    assert not clock_went_back(stamps, received, 0, n + 1, top, 4)
+    assert set(run_labels(stamps, 4, received)) == {1}
