@@ -2,8 +2,9 @@
 (maps), `replay.localize_run` (runs) and the other `replay` modules.
 
 One function per subcommand (``cmd_<name>``), each registered in `build_parser` by an
-``_add_<name>`` function; adding a subcommand means adding those two (the options they share,
-the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
+``_add_<name>`` function (demo, check-map, export, retrieve: an ``add_parser`` in their own
+module, `replay.cli_demo` for demo); adding a subcommand means adding those two (the options
+they share, the config and the source they become, are `replay.cli_options`). Exit codes: 0 success,
 2 bad input (a one-line error, no traceback, for every `Mast3rRosError`), 130 interrupted
 (Ctrl-C; the console script then ends by SIGINT, see `console_main`), 143 terminated (SIGTERM,
 handled as Ctrl-C is), 141 stdout's reader gone (``| head``; quiet, as SIGPIPE ends coreutils).
@@ -15,13 +16,12 @@ from __future__ import annotations
 
 import argparse
 import atexit
-import dataclasses
 import functools
 import logging
 import os
 import signal
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from typing import Any, List, Optional, Sequence
 
 from ..core.config import Config
 from ..core.errors import InputError, Mast3rRosError, after_publishing, published_note
@@ -270,76 +270,6 @@ def _map_path(option: Optional[str], cfg: Config, params: Optional[str] = None) 
     return path
 
 
-# ---------------------------------------------------------------------------------- demo ---
-
-def _add_demo(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
-    p = sub.add_parser("demo", parents=parents, help="render a synthetic scene, map it, "
-                                                     "localize held-out frames",
-                       description="Render our synthetic textured room (RGB, depth, poses), "
-                                   "build a map from every other frame and localize the frames "
-                                   "in between. MASt3R when a checkpoint is configured, else "
-                                   "the SIFT baseline.")
-    p.add_argument("--out", default="demo_out", metavar="DIR",
-                   help="output folder: DIR/data (rendered scene), DIR/map, DIR/run")
-    p.add_argument("--overwrite", action="store_true",
-                   help="reuse an existing DIR: its rendered scene when it matches, its map "
-                        "and run replaced")
-    p.add_argument("--frames", type=int, default=60,
-                   help="frames rendered around the loop, at least 4 (refused when the scene, "
-                        "up to 5 bytes per pixel a frame, would not fit DIR's free space; "
-                        "rendered and written one frame at a time)")
-    p.add_argument("--width", type=int, default=640, help="image width in pixels, 128 to 4096")
-    p.add_argument("--height", type=int, default=480,
-                   help="image height in pixels, 96 to 4096")
-    p.add_argument("--seed", type=int, default=0,
-                   help="seed of the rendered scene's texture and path, 0 to 2**32 - 1")
-    add_warmup_option(p)
-    p.set_defaults(func=cmd_demo)
-
-
-def cmd_demo(args: argparse.Namespace) -> int:
-    from .metrics import format_table
-    from .demo import run_demo
-
-    cfg = load_config(args)
-    matcher = args.matcher or ("mast3r" if cfg.model.checkpoint else "sift")
-    note = ""
-    if matcher == "mast3r" and not cfg.model.checkpoint:
-        raise InputError("--matcher mast3r needs --checkpoint (or 'checkpoint' in --params)")
-    if matcher == "sift" and not args.matcher:
-        note = ("note: no checkpoint configured, so this demo runs the weight-free SIFT "
-                "baseline; pass --checkpoint PATH (see README: 'Model weights') for MASt3R")
-    if matcher != cfg.localizer.matcher:  # load_config saw the other matcher
-        cfg = dataclasses.replace(cfg, localizer=dataclasses.replace(cfg.localizer,
-                                                                     matcher=matcher))
-    note_unused_device(args, cfg)
-    cfg = offline_warmup(cfg, args.warmup)
-    map_path, run, metrics = run_demo(args.out, cfg, args.frames, args.width, args.height,
-                                      args.seed, overwrite=args.overwrite)
-    head = f"demo ({cfg.localizer.matcher}): map {map_path}, results in {run}"
-    sys.stdout.write((note + "\n" if note else "") + head + "\n" + format_table(metrics) + "\n"
-                     + _demo_covariance_note(cfg, metrics))
-    return 0
-
-
-def _demo_covariance_note(cfg: Any, metrics: Dict[str, Any]) -> str:
-    """When the demo's covariance comes out conservative, why: the rendered scene has exact map
-    poses and depth, the covariance models the errors of a real map (``covariance.*``)."""
-    from .metrics import calibration_verdict
-
-    blocks = [v for v in (metrics.get("covariance") or {}).values()
-              if isinstance(v, dict) and v.get("median_mahalanobis_sq") is not None]
-    if not any(calibration_verdict(v["median_mahalanobis_sq"]).startswith("conservative")
-               for v in blocks):
-        return ""
-    c = cfg.localizer.covariance
-    return (f"note: the rendered scene is noise-free (exact map poses and depth), while the "
-            f"covariance models a real map's errors (covariance.*: keyframe poses "
-            f"{100 * c.map_pose_sigma_m:g} cm / {c.map_pose_sigma_deg:g} deg, depth "
-            f"{c.depth_sigma_k:g} z^2), so it is conservative here; the checkout's "
-            "bench/bench_covariance.py checks its calibration with simulated sensor noise\n")
-
-
 # ---------------------------------------------------------------------------------- pair ---
 
 def _add_pair(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
@@ -394,6 +324,7 @@ def package_version() -> str:
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand registered."""
     from .check_map import add_parser as add_check_map_parser
+    from .cli_demo import add_parser as add_demo_parser
     from .export import add_parser as add_export_parser
     from .retrieve import add_parser as add_retrieve_parser
 
@@ -410,7 +341,7 @@ def build_parser() -> argparse.ArgumentParser:
     common, source = _config_options(), _source_options()
     _add_build_map(sub, [common, source])
     _add_localize(sub, [common, _source_options(reads_depth=False)])
-    _add_demo(sub, [_config_options(matcher="demo")])
+    add_demo_parser(sub, [_config_options(matcher="demo")])
     _add_pair(sub, [_config_options(matcher=None)])
     add_retrieve_parser(sub, [_config_options(matcher=None)])
     add_check_map_parser(sub)

@@ -522,6 +522,7 @@ def test_a_missing_library_is_one_line_naming_how_to_install_it(monkeypatch, cap
     """A plain `pip install -e .` has no OpenCV (an extra: ROS machines use the system's), and
     every command that reads images ended in a ModuleNotFoundError traceback."""
     import mast3r_ros.replay.cli as cli
+    import mast3r_ros.replay.cli_demo as cli_demo
 
     def needs(name):
         def cmd(args):
@@ -529,11 +530,11 @@ def test_a_missing_library_is_one_line_naming_how_to_install_it(monkeypatch, cap
         return cmd
     for name, words in (("cv2", "pip install opencv-python-headless"), ("cv2", "python3-opencv"),
                         ("faiss", "pip install faiss-cpu"), ("shapely", "'shapely' is not")):
-        monkeypatch.setattr(cli, "cmd_demo", needs(name))
+        monkeypatch.setattr(cli_demo, "cmd_demo", needs(name))
         assert cli.main(["demo", "--out", "x"]) == 2
         err = capsys.readouterr().err.strip().splitlines()
         assert len(err) == 1 and words in err[0], err
-    monkeypatch.setattr(cli, "cmd_demo", needs("mast3r_ros.core.gone"))
+    monkeypatch.setattr(cli_demo, "cmd_demo", needs("mast3r_ros.core.gone"))
     with pytest.raises(ModuleNotFoundError):  # our own module missing: a broken checkout
         cli.main(["demo", "--out", "x"])
 

@@ -473,7 +473,7 @@ def test_device_given_with_the_sift_matcher_is_said_to_be_unused(caplog, monkeyp
     monkeypatch.setattr(demo, "run_demo", stop)  # demo falls back to sift without a checkpoint
     caplog.clear()
     with caplog.at_level(logging.INFO), pytest.raises(Stop):
-        from mast3r_ros.replay.cli import cmd_demo
+        from mast3r_ros.replay.cli_demo import cmd_demo
         cmd_demo(build_parser().parse_args(["demo", "--device", "cuda", "--out",
                                             str(tmp_path / "d")]))
     assert [r.getMessage() for r in caplog.records if "--device" in r.getMessage()] == [

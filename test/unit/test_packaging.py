@@ -140,7 +140,7 @@ def test_the_demos_covariance_note_says_its_benchmark_is_in_the_checkout():
     """The demo, run from an installed wheel, named bench/bench_covariance.py as if it were at
     hand: bench/ is in the checkout (and the sdist), not in the installed package."""
     from mast3r_ros.core.config import Config
-    from mast3r_ros.replay.cli import _demo_covariance_note
+    from mast3r_ros.replay.cli_demo import _demo_covariance_note
 
     note = _demo_covariance_note(Config(), {"covariance": {"position": {
         "median_mahalanobis_sq": 0.001}}})
