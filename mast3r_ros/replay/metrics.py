@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Collection
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Optional, Sequence, Tuple
 
 import numpy as np
 from scipy.spatial.transform import Rotation
@@ -196,6 +196,17 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
             f"{cf['frames_passed']} passed the per-frame gate): {verdict}")
 
 
+def _localized_with_groundtruth(results: Sequence[LocalizationResult], gt_poses: np.ndarray
+                                ) -> Optional[Tuple[np.ndarray, np.ndarray]]:
+    """The (N, 4, 4) map_from_cam of the successful frames with finite ground truth and their
+    (N, 4, 4) ground-truth poses, or None for fewer than `FRAME_OFFSET_MIN_FRAMES` of them."""
+    pairs = [(r.map_from_cam, gt) for r, gt in zip(results, gt_poses)
+             if r.success and r.map_from_cam is not None and np.isfinite(gt).all()]
+    if len(pairs) < FRAME_OFFSET_MIN_FRAMES:
+        return None
+    return np.stack([e for e, _ in pairs]), np.stack([g for _, g in pairs])
+
+
 def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                  ) -> Optional[Dict[str, Any]]:
     """The transform ``map_from_groundtruth`` that explains gross errors, or None.
@@ -211,12 +222,10 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     the median errors under those bounds and at least `FRAME_OFFSET_GAIN` times down, returns
     it: its rotation (deg), translation (m) and scale (map metres per ground-truth unit), the
     (4, 4) matrix ``[scale R | t]``, the median errors after it and the frames used."""
-    pairs = [(r.map_from_cam, gt) for r, gt in zip(results, gt_poses)
-             if r.success and r.map_from_cam is not None and np.isfinite(gt).all()]
-    if len(pairs) < FRAME_OFFSET_MIN_FRAMES:
+    paired = _localized_with_groundtruth(results, gt_poses)
+    if paired is None:
         return None
-    est = np.stack([e for e, _ in pairs])
-    gt = np.stack([g for _, g in pairs])
+    est, gt = paired
     t_raw, r_raw = (float(np.median(v)) for v in pose_errors(est, gt))
     if t_raw <= GROSS_ERROR_M and r_raw <= FRAME_OFFSET_GROSS_DEG:
         return None
@@ -240,7 +249,7 @@ def frame_offset(results: Sequence[LocalizationResult], gt_poses: np.ndarray
                     "translation_m": float(np.linalg.norm(shift)), "scale": float(scale),
                     "map_from_groundtruth": offset.tolist(),
                     "aligned_translation_error_m_median": t_al,
-                    "aligned_rotation_error_deg_median": r_al, "frames": len(pairs)}
+                    "aligned_rotation_error_deg_median": r_al, "frames": len(est)}
     return None
 
 
@@ -255,12 +264,10 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     have ground truth, their median rotation error is over `FRAME_OFFSET_GROSS_DEG`, and the
     ground truth's rotations read w first bring it under that and `FRAME_OFFSET_GAIN` times
     down, returns the median rotation errors both ways (deg) and the frames used."""
-    pairs = [(r.map_from_cam, gt) for r, gt in zip(results, gt_poses)
-             if r.success and r.map_from_cam is not None and np.isfinite(gt).all()]
-    if len(pairs) < FRAME_OFFSET_MIN_FRAMES:
+    paired = _localized_with_groundtruth(results, gt_poses)
+    if paired is None:
         return None
-    est = np.stack([e for e, _ in pairs])
-    gt = np.stack([g for _, g in pairs])
+    est, gt = paired
     raw = float(np.median(pose_errors(est, gt)[1]))
     if raw <= FRAME_OFFSET_GROSS_DEG:
         return None
@@ -272,7 +279,7 @@ def quaternion_order(results: Sequence[LocalizationResult], gt_poses: np.ndarray
     if fixed > FRAME_OFFSET_GROSS_DEG or fixed * FRAME_OFFSET_GAIN > raw:
         return None
     return {"rotation_error_deg_median": raw, "w_first_rotation_error_deg_median": fixed,
-            "frames": len(pairs)}
+            "frames": len(est)}
 
 
 def _quaternion_order_row(qo: Dict[str, Any]) -> str:

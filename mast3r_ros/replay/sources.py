@@ -420,18 +420,13 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         if (euroc or kitti) is not None and options.depth_scale is not None:
             raise InputError(f"--depth-scale: {path} is {what}, which has no depth images "
                              "to scale; drop it")
-        if kitti is not None:
-            return KittiSequence(path, camera_info=cam,
-                                 sync_tolerance_s=options.sync_tolerance_s,
-                                 pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
-                                 camera_info_name=cam_name, before_index=options.before_index,
-                                 poses_option=options.poses_option)
-        if euroc is not None:
-            return EurocSequence(euroc, camera_info=cam,
-                                 sync_tolerance_s=options.sync_tolerance_s,
-                                 pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
-                                 camera_info_name=cam_name, before_index=options.before_index,
-                                 poses_option=options.poses_option)
+        if (euroc or kitti) is not None:  # a KITTI sequence is read from path itself
+            reader, where = ((KittiSequence, path) if kitti is not None
+                             else (EurocSequence, euroc))
+            return reader(where, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
+                          pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
+                          camera_info_name=cam_name, before_index=options.before_index,
+                          poses_option=options.poses_option)
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
                            read_depth=options.read_depth, camera_info_name=cam_name,
