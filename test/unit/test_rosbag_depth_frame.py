@@ -28,12 +28,14 @@ def _info(stamp_ns, fx, frame_id):
     return info
 
 
-def _bag(path, depth_topic, depth_frame, depth_info_fx=None, info_frame=COLOR):
-    """Three colour images (frame COLOR, fx 30) and depth at their stamps on ``depth_topic``
-    (frame ``depth_frame``), with a CameraInfo beside the depth when ``depth_info_fx``."""
+def _bag(path, depth_topic, depth_frame, depth_info_fx=None, info_frame=COLOR,
+         image_frame=COLOR):
+    """Three colour images (frame ``image_frame``, fx 30) and depth at their stamps on
+    ``depth_topic`` (frame ``depth_frame``), with a CameraInfo beside the depth when
+    ``depth_info_fx``."""
     msgs = []
     for i, t in enumerate((1000 * MS, 1100 * MS, 1200 * MS)):
-        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=COLOR)))
+        msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=image_frame)))
         msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, info_frame)))
         depth = np.full((H, W), 1000 + i, np.uint16)
         msgs.append((depth_topic, t + 1, image(t, "16UC1", depth, frame_id=depth_frame)))
@@ -124,6 +126,20 @@ def test_depth_in_the_colour_frame_with_another_calibration_is_warned_about(tmp_
     assert len(warned) == 1, caplog.text
     for part in ("/camera/depth/camera_info", "fx 20", "fx 30", COLOR, "aligned_depth_to_color"):
         assert part in warned[0], part
+
+
+def test_depth_and_images_naming_no_frame_with_another_calibration_say_so(tmp_path, caplog):
+    """The same, with neither the images nor the depth naming a frame (empty frame_ids): the
+    warning said "in the images' frame ''"; it says that no frame is named."""
+    bag = _bag(tmp_path / "bag", "/camera/depth/image_rect_raw", "", depth_info_fx=20.0,
+               info_frame="", image_frame="")
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM,
+                                  depth_topic="/camera/depth/image_rect_raw"))
+    assert len(frames) == 3
+    warned = [r.getMessage() for r in caplog.records if "registered" in r.getMessage()]
+    assert len(warned) == 1, caplog.text
+    assert "''" not in warned[0] and "names no frame, nor do the images" in warned[0], warned[0]
 
 
 def _info_only_bag(path, info_topic, info_frame):

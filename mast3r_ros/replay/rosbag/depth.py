@@ -147,11 +147,13 @@ class _DepthAssociation:
                 f"{_REGISTER_FIX}")
         if not depth or not image or depth == image:
             if other and depth == image and (own.width, own.height) == (ref.width, ref.height):
+                where = (f"is in the images' frame '{image}'" if image else
+                         "names no frame, nor do the images (an empty header.frame_id)")
                 log.warning(
-                    "%s: depth topic %s is in the images' frame '%s', but its CameraInfo (%s: "
-                    "%s) is not the images' (%s): if it is a depth camera's own stream under "
-                    "the colour frame_id, every 3-D point built from it is wrong; %s",
-                    bag_label(self.path), self.depth_topic, image, self.depth_info_topic,
+                    "%s: depth topic %s %s, but its CameraInfo (%s: %s) is not the images' "
+                    "(%s): if it is a depth camera's own stream under the colour frame_id, "
+                    "every 3-D point built from it is wrong; %s",
+                    bag_label(self.path), self.depth_topic, where, self.depth_info_topic,
                     _calibration(own), _calibration(ref), _REGISTER_FIX)
             return
         fix = _REGISTER_FIX
