@@ -5,7 +5,8 @@ deactivate and at shutdown), for this Python node: bond id = the node name, topi
 (relative: it follows the node's namespace, as the lifecycle manager's does), heartbeat period
 ``bond_heartbeat_period`` (Nav2's 0.1 s), heartbeat timeout 4 s. With the ``bond`` message
 package missing, or ``bond_heartbeat_period`` 0, there is no bond (set the lifecycle manager's
-``bond_timeout: 0.0`` then). A broken bond is only logged: the lifecycle manager reacts to it.
+``bond_timeout: 0.0`` then). A broken bond is logged and handed to ``on_broken`` (the node says
+it on /diagnostics); the lifecycle manager reacts to it.
 Run without a lifecycle manager, no peer ever joins: said once at INFO (`BondReport`).
 
 Threads: the timer and the subscription run in their own callback group; `start`/`stop` come
@@ -46,11 +47,14 @@ class NodeBond:
     """Create in the node's ``__init__``; `start` on activate, `stop` on deactivate/cleanup/
     shutdown/error (idempotent), `close` when the node goes. `stop` and `close` never raise (a
     teardown must go on); ``shutting_down()`` True silences a publish that fails because the
-    context is already gone (SIGINT/SIGTERM)."""
+    context is already gone (SIGINT/SIGTERM); ``on_broken(text)`` gets each warning line of a
+    broken bond (`BondReport`: not one we ended, nor a standalone run's), with our lock held."""
 
-    def __init__(self, node: Any, shutting_down: Optional[Callable[[], bool]] = None) -> None:
+    def __init__(self, node: Any, shutting_down: Optional[Callable[[], bool]] = None,
+                 on_broken: Optional[Callable[[str], None]] = None) -> None:
         self._node = node
         self._shutting_down = shutting_down or (lambda: False)
+        self._on_broken = on_broken or (lambda text: None)
         self._lock = threading.Lock()
         self._state: Optional[BondState] = None
         self._pub = self._sub = self._timer = None
@@ -180,6 +184,7 @@ class NodeBond:
                 log.info(text)
             else:
                 log.warning(text)
+                self._on_broken(text)
 
 
 def _bond_topic(entity: Any) -> str:

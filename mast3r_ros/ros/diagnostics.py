@@ -24,6 +24,21 @@ from mast3r_ros.ros.admission import ArrivalStats
 
 OK, WARN, ERROR, STALE = 0, 1, 2, 3
 
+# what `DiagnosticsWindow.note` keeps, each the value ``last_<key>``: an /initialpose the node
+# ignored, a bond with the lifecycle manager that broke, a frame in inference that outlived a
+# transition's wait
+NOTE_KEYS = ("initialpose_ignored", "bond_failure", "teardown_problem")
+
+
+@dataclasses.dataclass(frozen=True)
+class Note:
+    """A problem outside the frames (`DiagnosticsWindow.note`): monotonic ``t_s``, its level
+    (WARN or ERROR) and text."""
+
+    t_s: float
+    level: int
+    text: str
+
 
 @dataclasses.dataclass(frozen=True)
 class FrameRecord:
@@ -90,6 +105,7 @@ class DiagnosticsWindow:
         self.last_error = ""
         self.last_error_t_s = -math.inf
         self.last_reset = ""
+        self.notes: Dict[str, Note] = {}
         self.config_warning = ""  # set at configure: a map_frame other than the map's, ...
         # why the node is not configured (ERROR while not active): bad start-up parameter
         # values still in force (`params.startup_errors_text`), the last configure's failure
@@ -124,9 +140,12 @@ class DiagnosticsWindow:
     def start(self, t_s: float) -> None:
         """Mark activation: the no-image timer counts from here, and the window's frames are
         this activation's (those of an earlier one are dropped: its success rate, inliers and
-        latencies are not this one's; the totals stay)."""
+        latencies are not this one's; the totals stay), and the notes stop setting the
+        level (their values stay)."""
         self.started_t_s = t_s
         self.records.clear()
+        # the notes were of the time before (a bond of the last activation): values only now
+        self.notes = {k: dataclasses.replace(n, t_s=-math.inf) for k, n in self.notes.items()}
         self.focal.clear()  # a new activation may come with another camera
 
     def note_arrival(self, t_s: float, stamp_ns: int) -> None:
@@ -144,6 +163,24 @@ class DiagnosticsWindow:
         self.total["errors"] += 1
         self.last_error = reason
         self.last_error_t_s = t_s
+
+    def note(self, t_s: float, key: str, level: int, text: str) -> None:
+        """A problem outside the frames that the log says (``key`` one of `NOTE_KEYS`): the value
+        ``last_<key>`` is ``text`` from now on, and for ``window_s`` the status is ``level``
+        (WARN or ERROR) with it as the message: while active, after an unexpected error and
+        any ERROR note before the frames' own warnings; while not active an ERROR note only
+        (a WARN note there, say an /initialpose sent to an inactive node, is the value alone).
+        Raises ValueError for another key or level."""
+        if key not in NOTE_KEYS or level not in (WARN, ERROR):
+            raise ValueError(f"diagnostics note: key {key!r} level {level!r}, expected one of "
+                             f"{NOTE_KEYS} and WARN or ERROR")
+        self.notes[key] = Note(t_s, level, text)
+
+    def _recent_note(self, now_s: float, level: int) -> str:
+        """The text of the latest note of ``level`` within the window, or ''."""
+        recent = [n for n in self.notes.values()
+                  if n.level == level and now_s - n.t_s <= self.window_s]
+        return max(recent, key=lambda n: n.t_s).text if recent else ""
 
     def add(self, rec: FrameRecord) -> None:
         self.records.append(rec)
@@ -202,6 +239,8 @@ class DiagnosticsWindow:
             ("last_reset", self.last_reset or "none"),
             ("config_warning", self.config_warning or "none"),
             ("config_error", self._config_error() or "none"),
+            *((f"last_{k}", self.notes[k].text if k in self.notes else "none")
+              for k in NOTE_KEYS),
             *self._focal_values(),
         ]
         values += _stage_medians(recs)
@@ -240,12 +279,19 @@ class DiagnosticsWindow:
             if self.finalized:
                 return STALE, ("shut down (lifecycle state finalized): restart the node to "
                                "localize again")
+            error = self._recent_note(now_s, ERROR)
+            if error:
+                return ERROR, error
             error = self._config_error()
             if error:
                 return ERROR, error
             return STALE, "not active (configure and activate the lifecycle node)"
         if now_s - self.last_error_t_s <= self.window_s:
             return ERROR, f"unexpected error (traceback in the log): {self.last_error}"
+        for level in (ERROR, WARN):
+            noted = self._recent_note(now_s, level)
+            if noted:
+                return level, noted
         marks = [t for t in (self.arrivals.last_t_s, self.last_t_s, self.started_t_s)
                  if t is not None]
         since = max(marks) if marks else None

@@ -27,6 +27,7 @@ from typing import Any, Optional
 
 from mast3r_ros.core import message_fields as mf
 from mast3r_ros.core.errors import InputError
+from mast3r_ros.ros.diagnostics import ERROR, WARN
 from mast3r_ros.ros.frames import localization_tf, planar_pose
 from mast3r_ros.ros.processing import FrameProcessing
 from mast3r_ros.ros.tracking import initial_pose_to_map_from_base
@@ -118,10 +119,11 @@ class ExecutorSide(FrameProcessing):
 
         A clock jump back is seen first: the state is reset now, not at the next TF tick (which
         would drop the operator's pose with the old timeline), and the odometry is then read
-        from the buffer the jump cleared, never the old timeline's. Refused with one warning
-        (inactive, another frame, no odometry TF yet); never raises."""
+        from the buffer the jump cleared, never the old timeline's. Refused with one warning,
+        also said on /diagnostics (WARN for its window while active; `_ignore_initial_pose`):
+        inactive, another frame, no odometry TF yet. Never raises."""
         if not self._active:
-            self.get_logger().warning("ignoring /initialpose: the node is not active")
+            self._ignore_initial_pose("the node is not active")
             return
         jump = ClockJump()
         try:
@@ -137,7 +139,7 @@ class ExecutorSide(FrameProcessing):
         except (InputError, *self.lookup_errors) as err:
             after = (f" ({JUMP} just before it: {_done(jump)}; send the pose again once the "
                      "new timeline's TF arrives)" if jump else "")
-            self.get_logger().warning(f"ignoring /initialpose: {err}{after}")
+            self._ignore_initial_pose(f"{err}{after}")
             return
         except Exception as err:  # noqa: BLE001 - never let a callback end spin()
             self._report_error("/initialpose handling failed", err, frame=False)
@@ -157,6 +159,32 @@ class ExecutorSide(FrameProcessing):
             self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry is the "
                                       "latest in the TF buffer, which may still be the old "
                                       "timeline's (set the pose again if the robot is misplaced)")
+
+    def _ignore_initial_pose(self, why: str) -> None:
+        """An /initialpose refused: one warning, and the value ``last_initialpose_ignored``
+        with WARN on /diagnostics for its window (an operator's click, not a fault of the
+        node): someone watching /diagnostics, not the log, sees why the robot did not move."""
+        text = f"ignoring /initialpose: {why}"
+        self.get_logger().warning(text)
+        with self._lock:
+            self._diag.note(time.monotonic(), "initialpose_ignored", WARN, text)
+
+    def _bond_broken(self, text: str) -> None:
+        """For `bond.NodeBond`: a bond with Nav2's lifecycle manager that broke (a warning in
+        the log already). ERROR on /diagnostics for its window, value ``last_bond_failure``:
+        the lifecycle manager takes a lost bond as this node being down and brings the
+        managed stack down (reset, or respawn), whatever the node itself still does."""
+        with self._lock:
+            self._diag.note(time.monotonic(), "bond_failure", ERROR,
+                            f"{text} (Nav2's lifecycle manager takes the node as down)")
+
+    def _teardown_problem(self, text: str) -> None:
+        """A frame in inference that outlived a transition's wait: logged as an error, and
+        ERROR on /diagnostics for its window (the node is not active then), value
+        ``last_teardown_problem``."""
+        self.get_logger().error(text)
+        with self._lock:
+            self._diag.note(time.monotonic(), "teardown_problem", ERROR, text)
 
     # ------------------------------------------------------------------ executor errors
     def report_executor_error(self, err: Exception) -> None:
@@ -209,7 +237,7 @@ class ExecutorSide(FrameProcessing):
         self._active = False
         paused = self._worker.pause(self._join_timeout_s)
         if not paused and not self._exiting.is_set():
-            self.get_logger().error(
+            self._teardown_problem(
                 f"the frame in inference did not end within {self._join_timeout_s:.0f} s")
         for attr, destroy in (("_image_sub", self.destroy_subscription),
                               ("_info_sub", self.destroy_subscription),
@@ -237,7 +265,7 @@ class ExecutorSide(FrameProcessing):
         # pause that already waited its timeout is not waited for a second time.
         self._worker_stopped = self._worker.stop(self._join_timeout_s if paused else 0.0)
         if not self._worker_stopped and not self._exiting.is_set():
-            self.get_logger().error(
+            self._teardown_problem(
                 f"the inference thread did not stop within {self._join_timeout_s:.0f} s; "
                 "its model is left to the process exit")
         self._bond.close()                      # stop (above) and its publisher

@@ -116,7 +116,8 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
 
         self._diagnostics = DiagnosticsPublisher(self, DIAG_TASK, self._summary,
                                                  self._shutting_down, self._on_steady_tick)
-        self._bond = NodeBond(self, self._shutting_down)   # Nav2's lifecycle-manager bond
+        # Nav2's lifecycle-manager bond; a broken one is said on /diagnostics
+        self._bond = NodeBond(self, self._shutting_down, self._bond_broken)
         self.add_on_set_parameters_callback(self._on_set_parameters)
         self.get_logger().info(f"{self._diagnostics.hardware_id} created (unconfigured); "
                                "configure and activate it through its lifecycle services")

@@ -173,3 +173,26 @@ def test_standalone_run_says_once_at_info_that_no_manager_joined(bond_module, mo
     clock[0] += 4.5                                        # ... and falls silent
     node.timer_cb()
     assert node.logger.lines[-1][0] == "warning" and "broken" in node.logger.lines[-1][1]
+
+
+def test_a_broken_bond_is_handed_to_the_node_for_diagnostics(bond_module, monkeypatch):
+    """A bond a manager joined and that then broke was only logged: the node's /diagnostics
+    never heard of it. ``on_broken`` gets the warning; a standalone run's bond nobody joined
+    and a bond we ended ourselves are not problems and are not handed on."""
+    clock = [100.0]
+    monkeypatch.setattr(bond_module, "time", NS(monotonic=lambda: clock[0]))
+    node, broken = FakeNode(), []
+    bond = bond_module.NodeBond(node, on_broken=broken.append)
+    assert bond.start(0.1)
+    clock[0] += 10.5
+    node.timer_cb()                                        # no manager: standalone
+    bond.stop()
+    assert bond.start(0.1)
+    node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=True))
+    bond.stop()                                            # ended by us
+    assert broken == []
+    assert bond.start(0.1)
+    node.status_cb(NS(id="mast3r_localizer", instance_id="manager", active=True))
+    clock[0] += 4.5
+    node.timer_cb()                                        # the manager fell silent
+    assert len(broken) == 1 and "broken" in broken[0] and "heartbeat" in broken[0]
