@@ -214,3 +214,16 @@ def base_pose_covariance(cov_cam: Optional[np.ndarray], map_from_cam: np.ndarray
     if cov_cam is None or not np.isfinite(np.asarray(cov_cam, dtype=np.float64)).all():
         cov_cam = DEFAULT_COVARIANCE
     return sanitize_covariance(covariance_cam_to_base(cov_cam, map_from_cam, cam_from_base))
+
+
+def published_position_sigma_m(cov_cam: Optional[np.ndarray], map_from_cam: np.ndarray,
+                               cam_from_base: np.ndarray, planar: bool) -> float:
+    """1-sigma position uncertainty in metres, along the worst axis, of the base pose as the
+    node publishes it: `base_pose_covariance` (the camera's, with the lever arm of the
+    camera's rotation uncertainty), `planar_covariance` with ``planar`` (``two_d_mode``).
+    What ``gates.max_position_sigma_m`` bounds in the node. Raises InputError as
+    `base_pose_covariance` does."""
+    cov = base_pose_covariance(cov_cam, map_from_cam, cam_from_base)
+    if planar:
+        cov = planar_covariance(cov)
+    return float(np.sqrt(max(float(np.linalg.eigvalsh(cov[:3, :3])[-1]), 0.0)))

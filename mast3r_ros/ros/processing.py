@@ -27,6 +27,7 @@ The node passes tf2's exception type in ``lookup_errors``, so the path is tested
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -52,6 +53,7 @@ from mast3r_ros.ros.frames import (
     optical_frame_doubt,
     planar_covariance,
     planar_pose,
+    published_position_sigma_m,
 )
 from mast3r_ros.ros.tracking import TrackingState, image_age_s, is_stale, localize_frame
 
@@ -213,13 +215,16 @@ class FrameProcessing:
         reset after it is caught where the result is applied: `_publish_result`, `_fail`).
         The publishing rules (odometry gate, confirmation of a relocalized pose, the global
         retry) are `tracking.localize_frame`'s: a pose that is not to be published comes back
-        as a failure naming the reason."""
+        as a failure naming the reason, as does one whose published (base) position sigma is
+        over ``gates.max_position_sigma_m`` (`base_sigma_gate`)."""
         n = cfg.node
+        max_sigma_m = cfg.localizer.gates.max_position_sigma_m
 
         def localize(prior: Optional[np.ndarray], force_global: bool,
                      hint: Optional[np.ndarray]) -> LocalizationResult:
-            return localizer.localize(frame, prior, force_global, hint=hint,
-                                      with_matches=n.publish_debug_image)
+            return base_sigma_gate(localizer.localize(frame, prior, force_global, hint=hint,
+                                                      with_matches=n.publish_debug_image),
+                                   cam_from_base, max_sigma_m, n.two_d_mode)
 
         t0 = time.monotonic()
         try:
@@ -373,3 +378,24 @@ class FrameProcessing:
     def _record(self, rec: FrameRecord) -> None:
         with self._lock:
             self._diag.add(rec)
+
+
+def base_sigma_gate(result: LocalizationResult, cam_from_base: np.ndarray, max_sigma_m: float,
+                    planar: bool) -> LocalizationResult:
+    """``gates.max_position_sigma_m`` on the pose the node publishes: the localizer gates the
+    camera's position sigma, but ~/pose is the base's, whose covariance adds the lever arm of
+    the camera's rotation uncertainty (`frames.published_position_sigma_m`, planar in
+    ``two_d_mode``). A success whose published sigma is over the gate (0 disables; a result
+    without a covariance is not gated, as in the localizer) -> a failure naming it, keeping its
+    inliers, timings, matches and focal fit; any other result as it is."""
+    if not result.success or max_sigma_m <= 0 or result.covariance is None:
+        return result
+    sigma = published_position_sigma_m(result.covariance, result.map_from_cam, cam_from_base,
+                                       planar)
+    if sigma <= max_sigma_m:
+        return result
+    return dataclasses.replace(
+        result, success=False, map_from_cam=None, covariance=None,
+        reason=(f"base position too uncertain (1 sigma {sigma:.3g} m > {max_sigma_m:.3g} m, "
+                "gates.max_position_sigma_m: the camera's sigma with its lever arm to "
+                "base_frame)"))

@@ -129,7 +129,10 @@ class GateConfig:
     max_position_sigma_m: float = _f(2.0, "Fail frames whose position uncertainty (1 sigma "
                                           "along the pose covariance's worst axis) is larger "
                                           "(0 disables; raise it for maps of far scenes, "
-                                          "outdoors).", lo=0.0, hi=1000.0)
+                                          "outdoors). The node gates the pose it publishes, "
+                                          "base_frame's (the camera's sigma with the lever "
+                                          "arm); the CLI, which has no base, gates the "
+                                          "camera's.", lo=0.0, hi=1000.0)
     max_focal_error: float = _f(0.05, "Fail frames whose inliers fit a focal length off the "
                                       "camera's by more than this fraction, and by over 4 "
                                       "sigma (wrong intrinsics, a zoomed or cropped image: "
