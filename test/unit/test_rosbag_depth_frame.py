@@ -354,7 +354,8 @@ def test_several_camera_infos_none_the_images_are_listed_with_frame_and_size(tmp
     text = str(err.value)
     for part in (f"/left/camera_info (frame 'left_optical', {W}x{H})",
                  f"/right/camera_info (no frame, {2 * W}x{2 * H})",
-                 f"namespace of {CAM} (frame '{COLOR}', {W}x{H})", "--camera-info-topic"):
+                 f"namespace of {CAM} (frame '{COLOR}', {W}x{H})",
+                 "BagSequence(camera_info_topic=...)"):  # the CLI names --camera-info-topic
         assert part in text, text
 
 
