@@ -23,6 +23,13 @@ if os.environ.get("PYTEST_XDIST_WORKER") and os.cpu_count() and \
     torch.set_num_threads(1)
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
+# engines built from a checkpoint record its full-content id in the engine cache
+# (`content_id.recorded_content_id`): the tests' records go to a folder of their own, never the
+# user's ~/.cache (subprocesses inherit it)
+import tempfile  # noqa: E402
+
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="mast3r_ros_test_cache_")
+
 import sys  # noqa: E402
 
 from mast3r_test_utils import fixtures_dir, write_tiny_checkpoint  # noqa: E402

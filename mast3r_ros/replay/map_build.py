@@ -35,6 +35,7 @@ from ..core.keyframes.target import _check_partial, finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
 from ..core.keyframes.layout import encoding_folder
+from ..core.keyframes.encodings import content_id_of
 from .parallel_build import build_encodings, clear_markers, resume_mismatch
 
 log = logging.getLogger(__name__)
@@ -307,6 +308,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
 
     engine = Mast3rEngine.from_config(cfg.model)
     identity, size = engine.identity, cfg.model.image_size
+    content = content_id_of(engine)  # every byte of the weights, recorded beside the identity
     n = len(w.records)
     # checked before the store folder is made, so a refusal leaves the build folder as it was
     folder = os.path.join(w.tmp, encoding_folder(identity, size))
@@ -334,7 +336,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
     # the shard markers and build.json stay until `finish_encodings` (just before the commit):
     # a build interrupted after encoding (ASMK index, plot, manifest) resumes without
     # re-encoding, and --resume still refuses a build folder made for other keyframes
-    w.add_encoding_store(identity, size, table, global_descriptors(staging, table))
+    w.add_encoding_store(identity, size, table, global_descriptors(staging, table), content)
     return identity
 
 

@@ -85,6 +85,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     used = [i for i, k in enumerate(keep) if k.any()]
     common = _held_by(used, [m.encoding_keys() for m in maps], (a, b), "cached encodings",
                       "the localizer computes them at first use")
+    contents = _content_ids(common, [maps[i] for i in used], [(a, b)[i] for i in used])
     asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
                     "rebuild the map with build-map --retrieval-checkpoint to have one", "is")
     try:
@@ -103,7 +104,7 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                 w.add_keyframe_png(image, kf.intrinsics, kf.map_from_cam, kf.stamp_ns, depth,
                                    scale, thumbs[i], source=f"map {name}, keyframe {kf.id}",
                                    sha256=m.keyframe_png_sha256(i))  # verified on that read
-        for identity, size in common:
+        for identity, size in contents:
             sw = EncodingStoreWriter(w.encoding_dir(identity, size))
             glob = []
             for m, kept in ((maps[i], keep[i]) for i in used):
@@ -112,7 +113,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
                     sw.append({**enc.per_keyframe[i], "to_orig": enc.to_orig[i],
                                "global": enc.global_desc[i]})
                     glob.append(np.asarray(enc.global_desc[i], np.float32))
-            w.add_encoding_store(identity, size, sw.close(), np.stack(glob))
+            w.add_encoding_store(identity, size, sw.close(), np.stack(glob),
+                                 contents[(identity, size)])
         for rid, eid, size in asmk:
             w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
                                     [keep[i] for i in used]), eid, size)
@@ -182,6 +184,27 @@ def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:
                     "(no cameras within %.1f m of each other, or their views share no depth or "
                     "features): fine for maps of different places in one frame; maps of one "
                     "place are then not in one frame", b, a, 2 * rep.look_m)
+
+
+def _content_ids(keys: list, maps: list, names: list) -> Dict[tuple, str]:
+    """The cached-encoding keys (identity, size) to merge, each with the full-content id of
+    the weights the merged encodings were computed with: the maps' one when they all record
+    the same, "" when one predates it (unknown, as for that map). A key whose maps record
+    different content ids (the same sampled id, other weights: a sparse fine-tune) is left
+    out with a warning, as mixing them would pair every keyframe with the wrong weights."""
+    out = {}
+    for identity, size in keys:
+        ids = [m.encodings_content_id(identity, size) or "" for m in maps]
+        known = sorted(set(i for i in ids if i))
+        if len(known) > 1:
+            log.warning("merge-maps: the cached encodings for checkpoint %s at %d of %s were "
+                        "computed with other weights (content ids %s: the same sampled id), so "
+                        "the merged map has none; the localizer computes them at first use",
+                        identity[:16], size, " and ".join(names),
+                        " and ".join(i[:16] for i in ids))
+            continue
+        out[(identity, size)] = known[0] if known and all(ids) else ""
+    return out
 
 
 def _held_by(used: List[int], keys: List[list], names: Tuple[str, str], what: str,

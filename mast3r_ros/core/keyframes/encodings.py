@@ -27,6 +27,7 @@ from ..retrieval_index import IndexParams, RetrievalIndex
 from .layout import (
     MANIFEST,
     EncodingSet,
+    content_field,
     encoding_file,
     encoding_folder,
     encodings_to_arrays,
@@ -57,6 +58,42 @@ def _last_written(folder: str) -> float:
         return 0.0
 
 
+def content_id_of(engine: Any) -> str:
+    """The full-content id of the checkpoint an engine runs (``engine.info.content_id``,
+    `content_id.content_identity`); "" for an engine of an unsaved model or one without it."""
+    return str(getattr(getattr(engine, "info", None), "content_id", "") or "")
+
+
+def same_weights(recorded: str, running: str) -> bool:
+    """Whether what was computed with the weights of content id ``recorded`` may be used with
+    those of ``running``: False only when both are known and differ ("" is unknown: a map
+    that predates the full id, an engine without one)."""
+    return not recorded or not running or recorded == running
+
+
+def stale_encodings(kf_map: Any, enc: Optional[EncodingSet], running: str) -> str:
+    """"" when the map's cached encodings ``enc`` (or None: none) may serve the weights of
+    full-content id ``running``; else why not, one clause naming the map, the checkpoint's
+    sampled id and both content ids (their weights differ although the sampled id is the same:
+    a fine-tune that changed only values the sampled id does not read). Logs one INFO line per
+    map when the map predates the full id (encodings matched by the sampled id alone)."""
+    if enc is None:
+        return ""
+    if not enc.content_id:
+        if running and not getattr(kf_map, "_predates_said", False):
+            kf_map._predates_said = True
+            log.info("map %s predates the full checkpoint identity: its cached encodings for %s "
+                     "at %d are matched by the sampled id only (rebuild the map to record it)",
+                     kf_map.path, enc.identity[:16], enc.image_size)
+        return ""
+    if same_weights(enc.content_id, running):
+        return ""
+    return (f"map {kf_map.path} caches encodings for checkpoint {enc.identity[:16]} at size "
+            f"{enc.image_size} computed with other weights (content id {enc.content_id[:16]}, "
+            f"this checkpoint's {running[:16]}: the weights differ although the sampled id is "
+            "the same, as after a fine-tune that changed few values)")
+
+
 class MapEncodings:
     """`KeyframeMap`'s cached encodings, pooled and ASMK retrieval indexes (uses its manifest,
     verified file reads and caches)."""
@@ -74,6 +111,8 @@ class MapEncodings:
                 _need(e, "store", str, w)
                 _need(e, "table", dict, w)
                 _need(e, "pooled_index", str, w)
+            if "content_id" in e:  # absent in maps built before it was recorded
+                _need(e, "content_id", str, w)
         return entries
 
     def _asmk_entries(self) -> List[Dict[str, Any]]:
@@ -175,6 +214,14 @@ class MapEncodings:
         """(checkpoint identity, image size) pairs whose encoder outputs the map caches."""
         return [(e["identity"], e["image_size"]) for e in self._encoding_entries()]
 
+    def encodings_content_id(self, identity: str, image_size: int) -> Optional[str]:
+        """The full-content id of the weights that computed the cached encodings of this
+        checkpoint identity and size (`content_id.content_identity`); "" when the map predates
+        it (only the sampled ``identity`` is recorded), None when the map has no such encodings.
+        """
+        e = self._entry(identity, image_size)
+        return None if e is None else e.get("content_id", "")
+
     def load_encodings(self, identity: str, image_size: int) -> Optional[EncodingSet]:
         """The cached encodings for this checkpoint and size, or None when the map has none.
 
@@ -186,13 +233,15 @@ class MapEncodings:
         if e is None:
             return None
         if self.version == 1:
-            return self._parse_encodings(e["file"], identity, int(image_size))
+            enc = self._parse_encodings(e["file"], identity, int(image_size))
+            enc.content_id = e.get("content_id", "")
+            return enc
         store = self.encoding_store(identity, image_size)
         pooled = self.pooled_index(identity, image_size)
         # lazy maps: the descriptors are checksummed on the first search of `pooled_index`
         glob = pooled.descs if self.lazy else _verified_descs(pooled)
         return EncodingSet(identity, int(image_size), _StoreRecords(store),
-                           _StoreField(store, "to_orig"), glob)
+                           _StoreField(store, "to_orig"), glob, e.get("content_id", ""))
 
     def _parse_encodings(self, rel: str, identity: str, size: int) -> EncodingSet:
         a = self._load_npz(rel)
@@ -285,7 +334,8 @@ class MapEncodings:
                                  if (e["identity"], e["image_size"])
                                  != (enc.identity, int(enc.image_size))]
         manifest["encodings"].append({"identity": enc.identity,
-                                      "image_size": int(enc.image_size), "file": rel})
+                                      "image_size": int(enc.image_size), "file": rel,
+                                      **content_field(enc.content_id)})
         atomic_write_json(os.path.join(self.path, MANIFEST), manifest)
         self.manifest = manifest
         self._opened = opened_identity(self.path)  # our own update: not a replaced map
@@ -375,7 +425,8 @@ class MapEncodings:
                                  != (enc.identity, int(enc.image_size))]
         manifest["encodings"].append({"identity": enc.identity,
                                       "image_size": int(enc.image_size), "store": rel,
-                                      "table": table_json, "pooled_index": f"{rel}/pooled"})
+                                      "table": table_json, "pooled_index": f"{rel}/pooled",
+                                      **content_field(enc.content_id)})
         return manifest, old
 
 

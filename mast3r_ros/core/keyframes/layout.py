@@ -46,7 +46,8 @@ class EncodingSet:
 
     ``per_keyframe[i]`` is the ``Encoding.to_numpy()`` dict of keyframe i (map-list order),
     ``to_orig`` (K, 3, 3) float64 network-pixel -> original-pixel homographies, ``global_desc``
-    (K, C) float32 unit-norm pooled descriptors.
+    (K, C) float32 unit-norm pooled descriptors; ``content_id`` (str) the full-content id of
+    the weights, "" when the map predates it.
     """
 
     identity: str
@@ -54,6 +55,9 @@ class EncodingSet:
     per_keyframe: List[Dict[str, np.ndarray]]
     to_orig: np.ndarray
     global_desc: np.ndarray
+    # the full-content id of the weights that encoded them (`content_id.content_identity`);
+    # "": not recorded (a map built before it was, or an engine without one)
+    content_id: str = ""
 
 
 def sha256_hex(data: bytes) -> str:
@@ -64,6 +68,12 @@ def npz_bytes(arrays: Mapping[str, np.ndarray]) -> bytes:
     bio = io.BytesIO()
     np.savez(bio, **arrays)
     return bio.getvalue()
+
+
+def content_field(content_id: str) -> Dict[str, str]:
+    """The manifest field of an encodings entry that records the full-content id of the weights
+    that encoded them (``{"content_id": ...}``; none for "": unknown)."""
+    return {"content_id": str(content_id)} if content_id else {}
 
 
 def encoding_file(identity: str, image_size: int) -> str:

@@ -18,6 +18,7 @@ from .layout import (
     asmk_file,
     encoding_file,
     encoding_folder,
+    content_field,
     encodings_to_arrays,
     npz_bytes,
     sha256_hex,
@@ -38,14 +39,14 @@ class WriterEncodings:
             rel = encoding_file(enc.identity, enc.image_size)
             self._put(rel, npz_bytes(encodings_to_arrays(enc)))
             self.encodings.append({"identity": enc.identity, "image_size": int(enc.image_size),
-                                   "file": rel})
+                                   "file": rel, **content_field(enc.content_id)})
             return
         w = EncodingStoreWriter(self.encoding_dir(enc.identity, enc.image_size), chunk_size)
         for d, to_orig, glob in zip(enc.per_keyframe, enc.to_orig, enc.global_desc):
             w.append({**d, "to_orig": np.asarray(to_orig, np.float64),
                       "global": np.asarray(glob, np.float32)})
         self.add_encoding_store(enc.identity, enc.image_size, w.close(),
-                                np.asarray(enc.global_desc, np.float32))
+                                np.asarray(enc.global_desc, np.float32), enc.content_id)
 
     def encoding_dir(self, identity: str, image_size: int) -> str:
         """v2/v3: the absolute store folder of (identity, size) inside the build folder (parallel
@@ -56,9 +57,10 @@ class WriterEncodings:
         return full
 
     def add_encoding_store(self, identity: str, image_size: int, table: StoreTable,
-                           global_desc: np.ndarray) -> None:
+                           global_desc: np.ndarray, content_id: str = "") -> None:
         """v2/v3: register a store written into `encoding_dir` (chunk files in ``table``) and
-        index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm."""
+        index its pooled descriptors ``global_desc`` (K, C) float32 unit-norm; ``content_id``:
+        the full-content id of the weights that encoded them (recorded when not "")."""
         self._require_open("add an encoding store")
         if self.version < 2:
             raise InputError("encoding stores need map format version 2 or later")
@@ -79,7 +81,8 @@ class WriterEncodings:
         self.encodings = [e for e in self.encodings
                           if (e["identity"], e["image_size"]) != (identity, int(image_size))]
         self.encodings.append({"identity": identity, "image_size": int(image_size),
-                               "store": rel, "table": table_json, "pooled_index": pooled})
+                               "store": rel, "table": table_json, "pooled_index": pooled,
+                               **content_field(content_id)})
 
     def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
         """v2/v3: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in

@@ -11,6 +11,7 @@ import numpy as np
 
 from ..config import RetrievalConfig
 from ..keyframes import KeyframeMap
+from ..keyframes.encodings import content_id_of, same_weights
 from ..matchers.base import PairMatcher
 from ..retrieval import thumbnail_descriptor
 from ..retrieval_index import RetrievalIndex
@@ -113,6 +114,8 @@ def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: in
                   ) -> RetrievalIndex:
     """The map's pooled-descriptor index (v2/v3) or one built over the matcher's descriptors."""
     index = None
-    if engine is not None and getattr(kf_map, "version", 1) >= 2:
+    if engine is not None and getattr(kf_map, "version", 1) >= 2 and same_weights(
+            kf_map.encodings_content_id(engine.identity, image_size) or "",
+            content_id_of(engine)):  # not the descriptors of other weights' encodings
         index = kf_map.pooled_index(engine.identity, image_size)
     return index if index is not None else RetrievalIndex.build(matcher.global_descriptors())

@@ -32,6 +32,7 @@ from ..geometry import (
 )
 from ..grid_undistort import GridUndistortCache
 from ..keyframes import EncodingSet, KeyframeMap
+from ..keyframes.encodings import content_id_of, stale_encodings
 from ..retrieval import pooled_descriptor
 from ..types import CameraIntrinsics, Correspondences, Frame
 from ..uncertainty import depth_point_covariance, pointmap_point_covariance
@@ -86,9 +87,9 @@ def stack_encodings(identity: str, image_size: int,
 def encode_keyframes(kf_map: KeyframeMap, engine: Any, image_size: int) -> EncodingSet:
     """Encoder outputs of every keyframe of a map for one checkpoint and image size (store them
     with ``KeyframeMap.save_encodings`` or ``MapWriter.add_encodings``)."""
-    return stack_encodings(engine.identity, image_size,
-                           [encode_keyframe(engine, kf_map.image(i), image_size)
-                            for i in range(len(kf_map))])
+    encs = [encode_keyframe(engine, kf_map.image(i), image_size) for i in range(len(kf_map))]
+    return dataclasses.replace(stack_encodings(engine.identity, image_size, encs),
+                               content_id=content_id_of(engine))
 
 
 def _table_pays(cam: CameraIntrinsics) -> bool:
@@ -320,16 +321,18 @@ class Mast3rMatcher:
     def _encodings(self, recompute: bool) -> EncodingSet:
         ident, size = self.engine.identity, self.image_size
         enc = self.kf_map.load_encodings(ident, size)
-        if enc is not None:
+        stale = stale_encodings(self.kf_map, enc, content_id_of(self.engine))
+        if enc is not None and not stale:
             return enc
         have = self.kf_map.encoding_keys()
         if not recompute:
             raise MapFormatError(
-                f"map {self.kf_map.path} caches encodings for {have or 'no checkpoint'}, not for "
-                f"checkpoint {ident} at size {size}; rebuild the map with this checkpoint or "
-                "allow recomputing the encodings")
-        log.info("map %s has no encodings for checkpoint %s at %d (has %s): computing them for "
-                 "%d keyframes", self.kf_map.path, ident, size, have, len(self.kf_map))
+                (stale or f"map {self.kf_map.path} caches encodings for {have or 'no checkpoint'}"
+                 f", not for checkpoint {ident} at size {size}") + "; rebuild the map with this "
+                "checkpoint or allow recomputing the encodings")
+        log.info("%s: computing them for %d keyframes", stale or (
+            f"map {self.kf_map.path} has no encodings for checkpoint {ident} at {size} (has "
+            f"{have})"), len(self.kf_map))
         enc = encode_keyframes(self.kf_map, self.engine, size)
         try:
             self.kf_map.save_encodings(enc)

@@ -2,14 +2,16 @@
 engine cache and names the checkpoint in an ONNX export's manifest.
 
 `checkpoint.fingerprint` (`CheckpointInfo.identity`, the id the load log shows and keyframe
-maps key their cached encodings by) hashes ~1k strided values per tensor: cheap at every load,
+maps name their cached encodings by) hashes ~1k strided values per tensor: cheap at every load,
 but a sparse fine-tune that changes only unsampled values keeps it, and an engine built from the
 earlier weights would be reused. This hash reads every byte. Measured on one core of a shared
 2-core EPYC: 1.6 s for 300 M float32 parameters (sha256; blake2b took 2.4 s), so ~3.5 s for
-ViT-L's 689 M, spread over threads here (hashlib releases the GIL). It is therefore computed
-only where engines or an export are built (minutes anyway), and remembered for a checkpoint
-file by `tensorrt_backend.remember_checkpoint` (keyed by path, size, mtime and inode), not at
-every load.
+ViT-L's 689 M, spread over threads here (hashlib releases the GIL). It is therefore
+remembered for a checkpoint file by `tensorrt_backend.remember_checkpoint` (keyed by path,
+size, mtime and inode) and hashed once per file version: where engines or an export are built,
+and at the torch backend's first load of a file (`recorded_content_id`), since keyframe maps
+record it beside the sampled id with their cached encodings and a map whose encodings were
+computed with other weights must not be used with them (`keyframes.encodings.same_weights`).
 """
 
 from __future__ import annotations
@@ -59,3 +61,26 @@ def with_content_id(model: torch.nn.Module, info):
         return info
     return dataclasses.replace(info, content_id=content_identity(model.state_dict(),
                                                                  info.model_string))
+
+
+def recorded_content_id(path: str, model: torch.nn.Module, info, cache_dir: str):
+    """``info`` (a `CheckpointInfo`, the sampled id of ``model`` loaded from ``path``) with its
+    ``content_id``: the one recorded for this very file in ``cache_dir`` (the TensorRT engine
+    cache's per-file record, `tensorrt_backend.known_checkpoint`: real path, size, mtime and
+    inode), else hashed from ``model`` now (the float32 network as loaded; seconds for ViT-L)
+    and recorded there, so that a restart hashes nothing. A record whose sampled id or model
+    architecture differs from ``info``'s is not used."""
+    from .tensorrt_backend import known_checkpoint, remember_checkpoint
+
+    if info.content_id:
+        return info
+    known = known_checkpoint(cache_dir, path)
+    if known is not None and (known.identity, known.spec) == (info.identity, info.spec):
+        return dataclasses.replace(info, content_id=known.content_id)
+    info = with_content_id(model, info)
+    try:  # the engine cache may not exist yet (backend torch)
+        os.makedirs(os.path.expanduser(cache_dir), exist_ok=True)
+    except OSError:
+        pass  # remember_checkpoint says it could not write there
+    remember_checkpoint(cache_dir, path, info)
+    return info

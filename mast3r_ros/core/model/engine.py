@@ -173,10 +173,15 @@ class Mast3rEngine:
     @classmethod
     def from_checkpoint(cls, path: str, device: str = "cpu", precision: str = "fp32", *,
                         compile: str = "none", warmup: Sequence[Tuple[int, int]] = (),
-                        warmup_batches: Sequence[int] = (1,)) -> Mast3rEngine:
+                        warmup_batches: Sequence[int] = (1,), id_cache: str = ""
+                        ) -> Mast3rEngine:
         """The engine of a checkpoint: ``path`` an official ``.pth``, a bare state dict or a
         Hugging Face folder (`checkpoint.load_checkpoint`); ``device`` auto, cpu, cuda or
-        cuda:N; the rest as for the constructor.
+        cuda:N; the rest as for the constructor. The engine's ``info.content_id`` (every byte
+        of the weights, what keyframe maps record with their encodings) is the one recorded
+        for this file in ``id_cache`` (default: the TensorRT engine cache,
+        `tensorrt_backend.default_cache_dir`), else hashed now and recorded there
+        (`content_id.recorded_content_id`: once per file version).
 
         Raises `ConfigError` for an unknown or unavailable device, precision or compile mode,
         `CheckpointError` for a checkpoint that is missing, unreadable, unsafe to unpickle or
@@ -184,6 +189,11 @@ class Mast3rEngine:
         """
         dev = resolve_device(device)
         model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
+        from .content_id import recorded_content_id
+        from .tensorrt_backend import default_cache_dir
+
+        # hashed before the engine casts the network to fp16/bf16: the float32 weights' id
+        info = recorded_content_id(path, model, info, id_cache or default_cache_dir())
         return cls(model, dev, precision, info, compile=compile, warmup=warmup,
                    warmup_batches=warmup_batches)
 
@@ -230,7 +240,8 @@ class Mast3rEngine:
         mode = getattr(model_cfg, "compile", "none")
         eng = cls.from_checkpoint(path, model_cfg.device, model_cfg.precision, compile=mode,
                                   warmup=[shape] if mode != "none" else (),
-                                  warmup_batches=warmup_batches)
+                                  warmup_batches=warmup_batches,
+                                  id_cache=getattr(model_cfg, "engine_cache", ""))
         eng.image_size = int(model_cfg.image_size)  # a Localizer given it takes this size
         return eng
 
