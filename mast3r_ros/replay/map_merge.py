@@ -88,6 +88,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     contents = _content_ids(common, [maps[i] for i in used], [(a, b)[i] for i in used])
     asmk = _held_by(used, [m.asmk_keys() for m in maps], (a, b), "ASMK retrieval index",
                     "rebuild the map with build-map --retrieval-checkpoint to have one", "is")
+    # nor an ASMK index built on encodings of other weights in each map
+    asmk = [k for k in asmk if len({maps[i].asmk_content_id(*k) for i in used} - {""}) < 2]
     try:
         w = MapWriter(out, overwrite=overwrite, index_params=IndexParams(),
                       map_frame=maps[0].map_frame)

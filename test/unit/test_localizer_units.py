@@ -488,9 +488,10 @@ class _Asmk:
         self.moved_to.append(device)
 
 
-def _asmk_parts(has_index=True):
+def _asmk_parts(has_index=True, built_on=""):
     asmk = _Asmk()
-    engine = types.SimpleNamespace(device="cuda:1", identity="ckpt-id")
+    engine = types.SimpleNamespace(device="cuda:1", identity="ckpt-id",
+                                   info=types.SimpleNamespace(content_id="c-running"))
     retriever = types.SimpleNamespace(identity="ret-id")
     asked = []
 
@@ -500,7 +501,9 @@ def _asmk_parts(has_index=True):
 
     kf_map = types.SimpleNamespace(load_asmk=load_asmk, path="m", version=2,
                                    pooled_index=lambda ident, size: f"pooled {ident} {size}",
-                                   thumbnail_index=lambda: "thumbnails")
+                                   thumbnail_index=lambda: "thumbnails",
+                                   asmk_content_id=lambda *key: built_on,
+                                   encodings_content_id=lambda *key: built_on)
     return kf_map, engine, retriever, asmk, asked
 
 
@@ -532,13 +535,31 @@ def test_asmk_without_an_engine_or_index_falls_back_to_pooled_from_the_map(caplo
 def test_pooled_index_comes_from_a_v2_map_else_from_the_matcher():
     desc = np.eye(3, 8, dtype=np.float32)
     engine = types.SimpleNamespace(identity="ck")
-    v2 = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: ("map", ident, size))
+    v2 = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: ("map", ident, size),
+                               encodings_content_id=lambda ident, size: "")
     assert _pooled_index(v2, _Named("mast3r", desc), engine, 224) == ("map", "ck", 224)
     v1 = types.SimpleNamespace(version=1, pooled_index=lambda ident, size: ("map", ident, size))
     built = _pooled_index(v1, _Named("mast3r", desc), engine, 224)
     assert built != ("map", "ck", 224) and int(built.search(desc[2], 1)[0]) == 2
-    none = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: None)
+    none = types.SimpleNamespace(version=2, pooled_index=lambda ident, size: None,
+                                 encodings_content_id=lambda ident, size: None)
     assert int(_pooled_index(none, _Named("mast3r", desc), engine, 224).search(desc[1], 1)[0]) == 1
+
+
+def test_asmk_and_pooled_indexes_of_other_weights_are_not_used(caplog):
+    """The map's ASMK and pooled indexes were built on encodings of other weights with the same
+    sampled id (a sparse fine-tune): not used; the pooled index is built from the matcher's
+    (recomputed) descriptors instead."""
+    kf_map, engine, retriever, asmk, asked = _asmk_parts(built_on="c-earlier")
+    desc = np.eye(3, 8, dtype=np.float32)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros.core.localizer"):
+        r = GlobalRetrieval(kf_map, _Named("mast3r", desc), RetrievalConfig(method="asmk"),
+                            engine, 512, retriever)
+    assert r.method == "pooled" and asked == [] and "built on encodings of other weights" in \
+        caplog.text and "c-earlier" in caplog.text
+    assert r.index != "pooled ckpt-id 512" and int(r.index.search(desc[2], 1)[0]) == 2
+    kf_map, *_ = _asmk_parts(built_on="c-running")  # the same weights: used
+    assert _pooled_index(kf_map, _Named("mast3r", desc), engine, 512) == "pooled ckpt-id 512"
 
 
 # -------------------------------------------------------------------- matcher factory ---

@@ -108,3 +108,43 @@ def test_merge_keeps_one_content_id_and_drops_encodings_of_other_weights(caplog)
     with caplog.at_level(logging.WARNING):
         assert _content_ids(keys, [_Map("c1"), _Map("c2")], ["A", "B"]) == {}
     assert "computed with other weights" in caplog.text
+
+
+def _map(path, frames, content, vecs):
+    """A map of ``frames`` whose encodings (checkpoint 'ckptA' at 224) and ASMK index record
+    the content id ``content``."""
+    from mast3r_ros.core.asmk import AsmkIndex
+    from mast3r_ros.core import keyframes as kfm
+    from test_keyframes import _encodings
+
+    enc = _encodings("ckptA", n=len(frames))
+    enc.content_id = content
+    with kfm.MapWriter(path) as w:
+        for rgb, cam, pose, stamp, depth in frames:
+            w.add_keyframe(rgb, cam, pose, stamp, depth)
+        w.add_encodings(enc)
+        w.add_asmk(AsmkIndex.build(vecs, 16, 32, "asmk-test"), "ckptA", 224)
+        w.commit()
+    return path
+
+
+def test_merge_of_maps_encoded_with_other_weights_drops_their_encodings(tmp_path, caplog):
+    from test_keyframes import _keyframes
+    from test_map_v3 import _vectors
+
+    from mast3r_ros.replay.map_build import merge_maps
+
+    a = _map(str(tmp_path / "a"), _keyframes(n=2), "c1", _vectors(2, seed=1))
+    m = KeyframeMap.load(a)
+    assert m.encodings_content_id("ckptA", 224) == "c1"
+    assert m.asmk_content_id("asmk-test", "ckptA", 224) == "c1"  # from the encodings' entry
+    b = _map(str(tmp_path / "b"), _keyframes(n=2, seed=4), "c1", _vectors(2, seed=2))
+    assert merge_maps(a, b, str(tmp_path / "ab")) == 4
+    ab = KeyframeMap.load(str(tmp_path / "ab"))
+    assert ab.encodings_content_id("ckptA", 224) == "c1" and ab.asmk_keys()
+    c = _map(str(tmp_path / "c"), _keyframes(n=2, seed=4), "c2", _vectors(2, seed=2))
+    with caplog.at_level(logging.WARNING):
+        assert merge_maps(a, c, str(tmp_path / "ac")) == 4
+    ac = KeyframeMap.load(str(tmp_path / "ac"))
+    assert ac.encoding_keys() == [] and ac.asmk_keys() == []
+    assert "computed with other weights" in caplog.text

@@ -124,6 +124,8 @@ class MapEncodings:
             for key, t in (("identity", str), ("encoder_identity", str), ("image_size", int),
                            ("file", str)):
                 _need(e, key, t, w)
+            if "encoder_content_id" in e:  # absent in maps built before it was recorded
+                _need(e, "encoder_content_id", str, w)
         return entries
 
     def _entry(self, identity: str, image_size: int) -> Optional[Dict[str, Any]]:
@@ -189,6 +191,16 @@ class MapEncodings:
         """(retrieval identity, encoder identity, image size) of the map's ASMK indexes."""
         return [(e["identity"], e["encoder_identity"], e["image_size"])
                 for e in self._asmk_entries()]
+
+    def asmk_content_id(self, retrieval_identity: str, encoder_identity: str,
+                        image_size: int) -> str:
+        """The full-content id of the encoder weights the ASMK index of this key was built on;
+        "" when not recorded (a map that predates it) or when the map has no such index."""
+        for e in self._asmk_entries():
+            if (e["identity"], e["encoder_identity"], e["image_size"]) == (
+                    retrieval_identity, encoder_identity, int(image_size)):
+                return e.get("encoder_content_id", "")
+        return ""
 
     def load_asmk(self, retrieval_identity: str, encoder_identity: str, image_size: int
                   ) -> Optional[Any]:

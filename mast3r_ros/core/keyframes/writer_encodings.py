@@ -87,7 +87,8 @@ class WriterEncodings:
     def add_asmk(self, index: Any, encoder_identity: str, image_size: int) -> None:
         """v2/v3: store an ASMK inverted file (`core.asmk.AsmkIndex`, one image per keyframe in
         map order) of the retrieval model ``index.identity`` applied to the encoder output of
-        ``encoder_identity`` at ``image_size``."""
+        ``encoder_identity`` at ``image_size`` (the full-content id of the map's encodings of that
+        key, when recorded, is recorded with it: ``encoder_content_id``)."""
         self._require_open("add an ASMK index")
         if self.version < 2:
             raise InputError("ASMK indexes need map format version 2 or later")
@@ -101,8 +102,13 @@ class WriterEncodings:
         with open(full, "rb") as fh:
             data = fh.read()
         self.files[rel] = {"sha256": sha256_hex(data), "bytes": len(data)}
+        # the weights of the encodings it was built on: those the map holds for that key
+        content = next((e.get("content_id", "") for e in self.encodings
+                        if (e["identity"], e["image_size"]) == (encoder_identity,
+                                                                int(image_size))), "")
         self.asmk.append({"identity": index.identity, "encoder_identity": encoder_identity,
-                          "image_size": int(image_size), "file": rel})
+                          "image_size": int(image_size), "file": rel,
+                          **({"encoder_content_id": content} if content else {})})
 
     def _save_index(self, rel: str, descs: np.ndarray) -> None:
         files = RetrievalIndex.build(descs, self.index_params).save(os.path.join(self.tmp, rel))

@@ -77,6 +77,13 @@ class GlobalRetrieval:
             self.retriever = AsmkRetriever.from_files(
                 cfg.checkpoint, cfg.codebook or None,
                 enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
+        built_on = kf_map.asmk_content_id(self.retriever.identity, engine.identity, image_size)
+        if not same_weights(built_on, content_id_of(engine)):
+            return (f"map {kf_map.path}'s ASMK index for {self.retriever.identity} was built on "
+                    f"encodings of other weights than checkpoint {engine.identity[:16]}'s "
+                    f"(content id {built_on[:16]}, this checkpoint's "
+                    f"{content_id_of(engine)[:16]}: the same sampled id) (rebuild it with "
+                    "build-map --retrieval-checkpoint)")
         self.asmk = kf_map.load_asmk(self.retriever.identity, engine.identity, image_size)
         if self.asmk is None:
             return (f"map {kf_map.path} has no ASMK index for {self.retriever.identity} on "
