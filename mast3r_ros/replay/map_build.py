@@ -128,6 +128,17 @@ def refuse_other_unfinished_builds(encodings_dir: str, this: str, resume: bool,
                 "delete it and start over")  # --overwrite never deletes a MAP.partial's shards
 
 
+def staging_info(identity: str, size: int, images: List[str], content_id: str) -> Dict:
+    """What an encoding build records in its staging folder (``build.json``) and ``--resume``
+    compares: the checkpoint's sampled ``identity`` and full ``content_id`` (when known: a
+    fine-tune that keeps the sampled id does not resume shards of the earlier weights), the
+    image size and the keyframe images' checksums."""
+    info: Dict = {"identity": identity, "image_size": int(size), "images": list(images)}
+    if content_id:
+        info["content_id"] = content_id
+    return info
+
+
 def _check_staging(staging: str, info: Dict, resume: bool) -> None:
     path = os.path.join(staging, _BUILD_INFO)
     if resume and os.path.exists(path):
@@ -136,6 +147,8 @@ def _check_staging(staging: str, info: Dict, resume: bool) -> None:
                 old = json.load(fh)
         except (OSError, ValueError):
             old = None
+        if isinstance(old, dict) and "content_id" not in old:  # begun before it was recorded
+            info = {k: v for k, v in info.items() if k != "content_id"}
         if old != info:
             raise InputError(resume_mismatch(os.path.dirname(staging), old, info))
     atomic_write_json(path, info)
@@ -316,8 +329,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
                                    identity, size)
     staging = w.encoding_dir(identity, size)
     images = [w.files[r["image"]]["sha256"] for r in w.records]
-    _check_staging(staging, {"identity": identity, "image_size": size, "images": images},
-                   opts.resume)
+    _check_staging(staging, staging_info(identity, size, images, content), opts.resume)
     encoder = KeyframeImageEncoder(cfg.model, size, [w.image_path(i) for i in range(n)])
     local = opts.workers == 1 and not opts.ray_address
     if local:

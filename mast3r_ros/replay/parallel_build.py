@@ -209,7 +209,7 @@ def resume_mismatch(build: str, old: Any, info: Mapping[str, Any]) -> str:
     encoded shards deleted."""
     fix = "rerun with --restart instead of --resume to delete it and start over"
     if not isinstance(old, dict) or not isinstance(old.get("images"), list) or any(
-            old.get(k) != info.get(k) for k in ("identity", "image_size")):
+            old.get(k) != info.get(k) for k in ("identity", "image_size", "content_id")):
         return (f"--resume: the unfinished build in {build} encoded other keyframes or another "
                 f"checkpoint; {fix}")
     a, b = old["images"], list(info["images"])

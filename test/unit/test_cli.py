@@ -257,6 +257,12 @@ def test_build_map_with_a_checkpoint_caches_encodings(tum, tmp_path, tiny_ckpt):
     assert size == 224
     enc = m.load_encodings(ident, 224)
     assert len(enc.per_keyframe) == len(m) and np.isfinite(enc.global_desc).all()
+    # the full content id beside the sampled one: every byte of the weights
+    from mast3r_ros.core.model.checkpoint import load_checkpoint
+    from mast3r_ros.core.model.content_id import content_identity
+
+    model, info = load_checkpoint(tiny_ckpt)
+    assert enc.content_id == content_identity(model.state_dict(), info.model_string)
 
 
 def _walk(parser, path):

@@ -139,6 +139,22 @@ def test_staging_records_what_it_encodes_and_resume_refuses_other_keyframes(tmp_
         map_build._check_staging(str(tmp_path), {**info, "identity": "cd"}, resume=True)
 
 
+def test_resume_refuses_shards_of_other_weights_with_the_same_sampled_id(tmp_path):
+    """A checkpoint fine-tuned in a few values keeps the sampled id: --resume must not add its
+    encodings to shards of the earlier weights. A build begun before the content id was
+    recorded resumes as before."""
+    info = map_build.staging_info("ab", 224, ["s0", "s1"], "c1")
+    assert info["content_id"] == "c1"
+    map_build._check_staging(str(tmp_path), info, resume=False)
+    map_build._check_staging(str(tmp_path), info, resume=True)
+    with pytest.raises(InputError, match=r"encoded other keyframes or another checkpoint"):
+        map_build._check_staging(str(tmp_path), map_build.staging_info(
+            "ab", 224, ["s0", "s1"], "c2"), resume=True)
+    map_build._check_staging(str(tmp_path), map_build.staging_info("ab", 224, ["s0", "s1"], ""),
+                             resume=False)  # a build.json of before
+    map_build._check_staging(str(tmp_path), info, resume=True)
+
+
 def test_finish_encodings_leaves_only_the_store(tmp_path):
     store = tmp_path / "encodings" / "ab_224"
     store.mkdir(parents=True)
