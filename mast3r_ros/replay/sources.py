@@ -417,6 +417,13 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         if bag_only:
             raise InputError(f"{', '.join(bag_only)}: options for a rosbag2, but {path} is "
                              f"{what}; drop them")
+        if options.image_rectified and (kitti is None or cam is not None):  # KITTI: P alone
+            own = "sensor.yaml" if euroc is not None else "camera.yaml"
+            log.warning("image_rectified (--params) applies to a rosbag2's CameraInfo topic "
+                        "only: %s is %s, whose calibration (%s) is used as written, its "
+                        "distortion included; for rectified images give the rectified "
+                        "camera's (its P as the camera matrix, zero distortion)",
+                        path, what, cam_name or own)
         if (euroc or kitti) is not None and options.depth_scale is not None:
             raise InputError(f"--depth-scale: {path} is {what}, which has no depth images "
                              "to scale; drop it")

@@ -63,6 +63,8 @@ def test_rectified_images_given_the_raw_d_are_warned_about_once(undistorted_map,
     assert "the query camera 640x480's distortion (plumb_bob [-0.3, 0.1, 0, 0, 0])" in msg
     assert "differs from that of every map keyframe camera of that size (closest: none)" in msg
     assert "set image_rectified" in msg and "undistorted twice" in msg
+    # offline, image_rectified reaches a rosbag2's CameraInfo only: a calibration file's fix
+    assert "a calibration file, camera.yaml or --camera-info, is used as written" in msg
     # a map of rectified images queried with raw ones and their D is right: said so too
     assert "a map built from image_rect queried with image_raw and its D" in msg
     shift = distortion_shift_px(K, 640, 480, "plumb_bob", np.array(RAW_D), "", np.zeros(0))

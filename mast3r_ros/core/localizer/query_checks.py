@@ -140,7 +140,9 @@ def _warn_distortion_mismatch(cam: CameraIntrinsics,
                  "from image_rect queried with image_raw and its D, or the other way round); "
                  "wrong, with biased poses and a confident covariance, when both are the same "
                  "kind: rectified images given with the raw camera's D are undistorted twice "
-                 "(set image_rectified: the node then uses P and no D)")
+                 "(set image_rectified: the node, and build-map/localize on a rosbag2, then use P "
+                 "and no D; a calibration file, camera.yaml or --camera-info, is used as "
+                 "written: give the rectified camera's, with zero distortion)")
     else:
         cause = ("right after a recalibration of the same camera; otherwise poses come out "
                  "biased with a confident covariance (another camera's calibration, or "
