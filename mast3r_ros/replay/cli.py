@@ -243,7 +243,7 @@ def cmd_localize(args: argparse.Namespace) -> int:
                          f"{format_table(metrics)}\n")
         if metrics.get("frames") and not metrics.get("evaluated"):
             note = (no_frame_localized_note(metrics, args.out) if not metrics.get("localized")
-                    else no_groundtruth_hint(source, args))
+                    else no_groundtruth_hint(source, args, cfg.pose_at_stamp))
             sys.stderr.write(f"{PROG} localize: note: {note}\n")
     return 0
 

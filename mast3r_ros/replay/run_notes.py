@@ -20,10 +20,13 @@ def no_frame_localized_note(metrics: Dict[str, Any], out: str) -> str:
             f"{os.path.join(out, 'results.jsonl')}")
 
 
-def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
+def no_groundtruth_hint(source: Any, args: argparse.Namespace, rule: Any = None) -> str:
     """Why no frame was evaluated, and where ground truth can come from (one line): the
     reason of an EuRoC/ASL folder or KITTI sequence without any (`no_pose_source_reason`,
-    its --trajectory said as --groundtruth)."""
+    its --trajectory said as --groundtruth); with ``rule`` (the run's `PoseAtStampConfig`),
+    why the source's own ground-truth file (a TUM folder's groundtruth.txt) gave no frame a
+    pose, as build-map says it: poses sampled wider apart than ``max_gap_s`` (with the fix) or
+    of another time range."""
     stamps = getattr(source, "stamps_ns", None)
     if stamps is not None and len(stamps) and not any(int(s) for s in stamps):
         from .sources import stamps_written
@@ -50,9 +53,26 @@ def no_groundtruth_hint(source: Any, args: argparse.Namespace) -> str:
         # with build-map's option; localize's is --groundtruth
         return (f"no frame was evaluated against ground truth: "
                 f"{why.replace('--trajectory FILE', '--groundtruth FILE (TUM)')}")
+    own = _own_groundtruth_reason(source, rule) if rule is not None else None
+    if own:  # the folder has ground truth, at none of the frames' stamps: why, and the fix
+        return f"no frame was evaluated against ground truth: {own}"
     return ("no frame was evaluated against ground truth (none covers their stamps): pass "
             "--groundtruth FILE (TUM), give a TUM folder a groundtruth.txt, or, for a rosbag2 "
             "with /tf, --pose-frames map:CAMERA_FRAME")
+
+
+def _own_groundtruth_reason(source: Any, rule: Any) -> Any:
+    """build-map's reason (`pipeline._why_no_pose`) for a source with a ground-truth file of its
+    own (TUM groundtruth.txt, EuRoC/ASL's CSV); None for any other or when it cannot say."""
+    stamps = getattr(source, "stamps_ns", None)
+    if not callable(getattr(source, "groundtruth", None)) or stamps is None or not len(stamps):
+        return None
+    from .pipeline import _why_no_pose
+
+    try:
+        return _why_no_pose(source, None, [int(s) for s in stamps], rule)
+    except Exception:  # noqa: BLE001 - a closing note never fails a finished run
+        return None
 
 
 def build_summary(out: str, path: str, frames: int) -> None:
