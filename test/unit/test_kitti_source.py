@@ -97,6 +97,12 @@ def test_a_sequence_without_poses_refuses_build_map_poses_and_depth_saying_why(t
     ("poses", f"{_row(np.eye(4))}\n", "holds 1 poses but .*times.txt lists 4 images"),
 ])
 def test_bad_kitti_files_are_one_line_naming_file_and_line(tmp_path, where, text, why):
+    refused_in_one_line(tmp_path, where, text, why)
+
+
+def refused_in_one_line(tmp_path, where: str, text: str, why: str) -> None:
+    """A KITTI tree whose ``where`` (a file of the sequence, or "poses": its pose file) holds
+    ``text`` is refused by open_source in one line matching ``why``."""
     seq = kitti_tree(tmp_path)
     path = (tmp_path / "dataset" / "poses" / "00.txt") if where == "poses" else seq / where
     path.write_text(text)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from test_kitti_source import P0, _cam0, _row, kitti_tree
+from test_kitti_source import P0, _cam0, _row, kitti_tree, refused_in_one_line
 
 from mast3r_ros.core.errors import InputError
 from mast3r_ros.replay.kitti import kitti_sequence
@@ -38,12 +38,7 @@ def test_a_folder_lacking_calib_txt_or_any_camera_is_no_sequence(tmp_path):
     ("times.txt", "\n", "times.txt lists no stamps"),
 ])
 def test_more_bad_kitti_files_are_one_line_naming_file_and_line(tmp_path, where, text, why):
-    seq = kitti_tree(tmp_path)
-    path = (tmp_path / "dataset" / "poses" / "00.txt") if where == "poses" else seq / where
-    path.write_text(text)
-    with pytest.raises(InputError, match=why) as err:
-        open_source(str(seq))
-    assert "\n" not in str(err.value)
+    refused_in_one_line(tmp_path, where, text, why)
 
 
 def test_poses_written_to_five_digits_are_made_rotations(tmp_path):
