@@ -81,6 +81,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
     p.add_argument("--force", action="store_true",
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
+    p.add_argument("--stereo-depth", action="store_true",
+                   help="EuRoC/ASL, KITTI: keyframe depth from the second camera (cam1, the "
+                        "right one) by OpenCV's SGBM, for --matcher sift and the map check; "
+                        "costs a stereo match per keyframe, leaves holes (no depth) where "
+                        "texture or the disparity range runs out")
     g = p.add_argument_group("large maps")
     g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="encoding processes (default: one per GPU, else one per two cores); "

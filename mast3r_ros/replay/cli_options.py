@@ -333,6 +333,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
         image_rectified=cfg.node.image_rectified, read_depth=keyframes, poses_option=(
             "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),
+        stereo_depth=bool(getattr(args, "stereo_depth", False)),  # build-map's alone
         before_index=checks_then_warning if unused else before_index)
     source = open_source(args.source, options, cfg.pose_at_stamp)
     warn_unused()  # a source that made no call to before_index

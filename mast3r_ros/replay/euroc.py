@@ -36,8 +36,10 @@ from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import load_camera_info_yaml
 from ..core.text_files import decode_text, encoding_name
-from ..core.trajectory import check_pose_rule, clock_reset_note, poses_at_stamps, stamp_steps
+from ..core.trajectory import (check_pose_rule, clock_reset_note, nearest_indices,
+                               poses_at_stamps, stamp_steps)
 from ..core.types import CameraIntrinsics, check_camera_info_arg
+from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
 from .tum import TumSequence
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
@@ -236,7 +238,7 @@ def _only_value(mapping: yaml.MappingNode, key: str, path: Path) -> Optional[yam
     return found[0][1] if found else None
 
 
-class EurocSequence(TumSequence):
+class EurocSequence(StereoFrames, TumSequence):
     """An EuRoC/ASL dataset's camera as a sequence of ``Frame`` (random access and iteration),
     as `TumSequence` gives a TUM folder's: ``frames_or_unreadable``, ``listed_pose_and_depth``,
     ``stamps_ns`` (data.csv's integer ns, sorted by stamp where the file goes back in time),
@@ -248,14 +250,18 @@ class EurocSequence(TumSequence):
     frame's ``map_from_cam`` (4x4 float64, metres; the world of the ground truth, the camera's
     optical frame) is the ground truth's sensor pose at the image stamp (``pose_at_stamp``'s
     rule, the config defaults when None) times ``inv(T_BS of that sensor) @ T_BS of the
-    camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth:
-    `no_depth_reason` says so for what needs it (the sift matcher). ``read_depth`` is accepted
-    for the readers' common signature; there is nothing to read either way. ``poses_option``:
-    the option a reason without ground truth names as the fix (localize: ``--groundtruth``).
+    camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth
+    (`no_depth_reason` says so for what needs it: the sift matcher) unless ``stereo_depth``
+    (and ``read_depth``): then cam0's depth comes from cam1's image within ``sync_tolerance_s``
+    (`stereo_depth.euroc_stereo`: (H, W) float32 metres on cam0's own pixel grid, 0 = none;
+    the two sensor.yaml calibrations and T_BS, not ``camera_info``). ``poses_option``: the
+    option a reason without ground truth names as the fix (localize: ``--groundtruth``).
 
     Raises `InputError` (naming ``file:line`` where there is one) for a path that is no
     EuRoC/ASL camera folder, a bad data.csv, sensor.yaml (the camera's or the ground truth's)
-    or ground-truth CSV, a missing sensor.yaml without ``camera_info``.
+    or ground-truth CSV, a missing sensor.yaml without ``camera_info``; with ``stereo_depth``
+    for cam1 given as the camera, a missing cam1 (its data.csv, data/, sensor.yaml with T_BS)
+    or a pair that cannot be rectified (`euroc_stereo`).
     """
 
     _IMAGE_LIST = "data.csv"  # named by `listed_file` for an image it lacks
@@ -270,6 +276,7 @@ class EurocSequence(TumSequence):
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
         poses_option: str = "--trajectory FILE",
+        stereo_depth: bool = False,
     ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
         rule = check_pose_rule(sync_tolerance_s, pose_at_stamp)
         cam = euroc_camera_folder(path)
@@ -306,6 +313,9 @@ class EurocSequence(TumSequence):
         self.stamps_written: Tuple[str, bool] = (str(csv), True)
         self._sync_tolerance_s = sync_tolerance_s
         self._depth_paths: List[Optional[Path]] = [None] * len(stamps)
+        if stereo_depth and self.read_depth:  # depth in metres: no unit to name as a fix
+            self._stereo, self._depth_paths = self._stereo_pair(sensor)
+            self.depth_units_per_m = None  # type: ignore[assignment]
         self._gt_unit_error: Optional[str] = None
         gt_stamps, world_from_s, self._no_pose_reason = self._read_groundtruth_sensor()
         if self._no_pose_reason:
@@ -329,8 +339,9 @@ class EurocSequence(TumSequence):
                                        stamps, round(rule.tolerance_s * 1e9),
                                        round(rule.max_gap_s * 1e9))
         self._frame_poses, self._frame_pose_valid = poses @ s_from_cam, valid
-        log.info("EuRoC/ASL camera %s: %d images, no depth, %d with ground truth%s", cam,
-                 len(self), int(valid.sum()),
+        log.info("EuRoC/ASL camera %s: %d images, %s, %d with ground truth%s", cam, len(self),
+                 f"{sum(p is not None for p in self._depth_paths)} with a cam1 image for stereo "
+                 "depth" if self._stereo else "no depth", int(valid.sum()),
                  f" ({self.groundtruth_file})" if self.groundtruth_file else
                  f" ({self._no_pose_reason})")
 
@@ -367,12 +378,41 @@ class EurocSequence(TumSequence):
         read: none beside the camera, only leica0's positions, no T_BS for the camera."""
         return self._no_pose_reason
 
+    def _stereo_pair(self, sensor: Path) -> Tuple[StereoDepth, List[Optional[Path]]]:
+        """(cam0's `StereoDepth` with cam1, cam1's image at each frame's stamp within the sync
+        tolerance or None); `InputError` in one line for what the pair lacks."""
+        cam1 = self.folder.parent / "cam1"
+        if self.folder.name != "cam0":
+            raise InputError(f"--stereo-depth gives cam0 depth from cam1: pass "
+                             f"{self.folder.parent / 'cam0'} (or the dataset root), not "
+                             f"{self.folder}")
+        if not ((cam1 / "data.csv").is_file() and (cam1 / "data").is_dir()):
+            raise InputError(f"--stereo-depth needs the second camera, {cam1} (data.csv and "
+                             "data/), which is missing: leave --stereo-depth out")
+        files = (sensor, cam1 / "sensor.yaml")
+        body_from = [read_t_bs(f) if f.is_file() else None for f in files]
+        for f, t_bs in zip(files, body_from):
+            if t_bs is None:
+                raise InputError(f"--stereo-depth: {f} is missing or states no T_BS: the pair "
+                                 "is rectified from both cameras' calibration and T_BS")
+        stereo = euroc_stereo(load_camera_info_yaml(files[0]), load_camera_info_yaml(files[1]),
+                              np.linalg.inv(body_from[1]) @ body_from[0],
+                              (str(files[0]), str(files[1])))
+        stamps, names, _ = read_image_list(cam1 / "data.csv")
+        order = np.argsort(stamps, kind="stable")
+        idx = nearest_indices(stamps[order], self._stamps_ns, round(self._sync_tolerance_s * 1e9))
+        return stereo, [None if i < 0 else cam1 / "data" / names[order[i]] for i in idx]
+
     def no_depth_reason(self) -> Optional[str]:
-        """Why no frame has depth: EuRoC/ASL records no depth images (always a line)."""
+        """Why no frame has depth (one line), or None with stereo depth and a cam1 image."""
+        if self._stereo is not None:
+            return None if any(p is not None for p in self._depth_paths) else (
+                f"no cam1 image is within {self._sync_tolerance_s:.3f} s of a cam0 image in "
+                f"{self.folder.parent}: check both data.csv or widen --sync-tolerance")
         return (f"EuRoC/ASL camera {self.folder} has no depth images (the dataset records grey "
-                "stereo images, no depth): build with --matcher mast3r and points_source "
-                "'pointmap' (the defaults), which take the 3-D points from MASt3R, or pass a "
-                "recording with depth")
+                "stereo images, no depth): pass --stereo-depth (depth from cam1 by OpenCV's "
+                "SGBM), or build with --matcher mast3r and points_source 'pointmap' (the "
+                "defaults), which take the 3-D points from MASt3R")
 
     def groundtruth(self) -> Tuple[np.ndarray, np.ndarray]:
         """The camera's ground truth at the ground-truth file's stamps: (stamps_ns (K,) int64,

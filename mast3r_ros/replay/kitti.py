@@ -33,6 +33,7 @@ from ..core.image_codec.camera_info import intrinsics_from_pinhole_file
 from ..core.text_files import decode_text, encoding_name
 from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
+from .stereo_depth import StereoFrames, kitti_stereo
 from .tum import TumSequence
 from .tum_trajectory import PathLike, _parse_stamp_ns
 
@@ -136,7 +137,7 @@ def _camera_offset(p: np.ndarray, path: Path, name: str) -> np.ndarray:
     return offset
 
 
-class KittiSequence(TumSequence):
+class KittiSequence(StereoFrames, TumSequence):
     """A KITTI odometry sequence's camera as a sequence of ``Frame``, as `TumSequence` gives a
     TUM folder's (``frames_or_unreadable``, ``listed_pose_and_depth``, ``stamps_ns``: times.txt
     in integer ns, ``groundtruth()``: the camera's poses at the frames' stamps).
@@ -146,13 +147,17 @@ class KittiSequence(TumSequence):
     else calib.txt's ``P<i>`` (no distortion: the images are rectified) at the first image's
     size. Frame ``k``'s ``map_from_cam`` is line ``k`` of ``../../poses/NN.txt`` (camera 0's)
     moved to camera i (module docstring); None for every frame without that file (sequences
-    11-21: `no_pose_source_reason` says so). No depth (`no_depth_reason`). ``sync_tolerance_s``
-    and ``pose_at_stamp`` are checked as the other readers do; poses go by image index.
+    11-21: `no_pose_source_reason` says so). No depth (`no_depth_reason`), unless
+    ``stereo_depth`` (and ``read_depth``): then the left camera's depth (image_0's, image_2's)
+    comes from the right one's image of the same index (`stereo_depth.kitti_stereo`: (H, W)
+    float32 metres, 0 = none; calib.txt's P, not ``camera_info``). ``sync_tolerance_s`` and
+    ``pose_at_stamp`` are checked as the other readers do; poses go by image index.
     ``poses_option``: the option the reason without poses names (localize: ``--groundtruth``).
 
     Raises `InputError` (naming ``file:line`` where there is one) for a bad times.txt, calib.txt
     (its ``P<i>`` missing) or pose file, a pose file of another line count than times.txt, a
-    first image that cannot be read.
+    first image that cannot be read; with ``stereo_depth`` for a right camera, a missing right
+    camera folder or a pair that is not one rectified pair (`kitti_stereo`).
     """
 
     _IMAGE_LIST = "times.txt"
@@ -167,6 +172,7 @@ class KittiSequence(TumSequence):
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
         poses_option: str = "--trajectory FILE",
+        stereo_depth: bool = False,
     ) -> None:  # the state `TumSequence`'s methods read, set here without its rgb.txt
         check_pose_rule(sync_tolerance_s, pose_at_stamp)
         found = kitti_sequence(path)
@@ -216,6 +222,15 @@ class KittiSequence(TumSequence):
         self.intrinsics: CameraIntrinsics = check_camera_info_arg(camera_info)
         self.camera_info_name = (camera_info_name or "the given camera_info") if given else None
         self._intrinsics_source = self.camera_info_name or f"{calib_path} (P{index})"
+        if stereo_depth and self.read_depth:
+            self._stereo, right = kitti_stereo(calib, calib_path, self.camera,
+                                               (self.intrinsics.width, self.intrinsics.height))
+            if not (self.folder / right).is_dir():
+                raise InputError(f"--stereo-depth needs {self.camera}'s right camera, "
+                                 f"{self.folder / right}, which is missing: leave "
+                                 "--stereo-depth out, or add the pair's other download")
+            self._depth_paths = [self.folder / right / p.name for p in self._rgb_paths]
+            self.depth_units_per_m = None  # type: ignore[assignment]  # metres: no unit fix
         if before_index is not None:
             before_index()
         cam_from_cam0 = np.eye(4)
@@ -242,15 +257,20 @@ class KittiSequence(TumSequence):
         self._frame_poses = (self._gt_poses if len(self._gt_poses)
                              else np.full((len(stamps), 4, 4), np.nan))
         self._frame_pose_valid = np.full(len(stamps), len(self._gt_poses) > 0)
-        log.info("KITTI sequence %s, %s: %d images, no depth, %d with ground truth", self.folder,
-                 self.camera, len(self), int(self._frame_pose_valid.sum()))
+        log.info("KITTI sequence %s, %s: %d images, %s, %d with ground truth", self.folder,
+                 self.camera, len(self), "stereo depth" if self._stereo else "no depth",
+                 int(self._frame_pose_valid.sum()))
 
     def no_pose_source_reason(self) -> Optional[str]:
         """Why no frame can have a pose (no poses/NN.txt), with the fix; None with one."""
         return self._no_pose_reason
 
     def no_depth_reason(self) -> Optional[str]:
-        """Why no frame has depth: a KITTI odometry sequence has no depth images."""
+        """Why no frame has depth (a KITTI odometry sequence has no depth images), or None
+        with stereo depth."""
+        if self._stereo is not None:
+            return None
         return (f"KITTI sequence {self.folder} has no depth images (the odometry benchmark "
-                "gives stereo images and Velodyne scans): build with --matcher mast3r and "
+                "gives stereo images and Velodyne scans): pass --stereo-depth (depth from the "
+                "right camera by OpenCV's SGBM), or build with --matcher mast3r and "
                 "points_source 'pointmap' (the defaults), which take the 3-D points from MASt3R")

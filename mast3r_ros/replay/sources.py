@@ -85,6 +85,9 @@ class SourceOptions:
     before_index: Optional[Callable[[], None]] = None
     # the option an EuRoC/KITTI reason without ground truth names as its fix (the command's own)
     poses_option: str = "--trajectory FILE"
+    # EuRoC/KITTI only: depth from the second camera by OpenCV's SGBM (`stereo_depth`), where
+    # depth is read (``read_depth``)
+    stereo_depth: bool = False
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -382,8 +385,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     exist, is none of them (a folder of images without rgb.txt, a keyframe map, any other file:
     said in one line before rosbags is asked) or cannot be read as the one it is, or for a
     rosbag2-only option (``run``, the topics, ``pose_frames``) with a TUM, EuRoC or KITTI folder
-    (and ``depth_scale`` with the last two, which have no depth), which would otherwise be
-    ignored.
+    (and ``depth_scale`` with the last two, which have no depth images), or ``stereo_depth``
+    with a TUM folder or rosbag2, which would otherwise be ignored.
     """
     if options.run is not None and options.run < 1:
         raise InputError(f"--run must be >= 1 (a rosbag2's runs are numbered from 1), got "
@@ -402,6 +405,10 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                          or f"source not found: {path} ({SOURCE_KINDS})")
     euroc = None if is_tum_folder(path) else euroc_camera_folder(path)
     kitti = None if is_tum_folder(path) or euroc else kitti_sequence(path)
+    stereo_refusal = (f"--stereo-depth takes depth from an EuRoC/ASL dataset's cam1 or a KITTI "
+                      f"sequence's right camera; {path} is a %s: drop it (its depth is %s)")
+    if options.stereo_depth and is_tum_folder(path):
+        raise InputError(stereo_refusal % ("TUM folder", "depth.txt's"))
     if is_tum_folder(path) or euroc is not None or kitti is not None:
         what = ("a TUM folder (it has rgb.txt)" if euroc is None and kitti is None else
                 f"an EuRoC/ASL dataset folder (its camera {euroc})" if kitti is None else
@@ -433,7 +440,7 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
             return reader(where, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                           pose_at_stamp=pose_at_stamp, read_depth=options.read_depth,
                           camera_info_name=cam_name, before_index=options.before_index,
-                          poses_option=options.poses_option)
+                          poses_option=options.poses_option, stereo_depth=options.stereo_depth)
         return TumSequence(path, camera_info=cam, sync_tolerance_s=options.sync_tolerance_s,
                            pose_at_stamp=pose_at_stamp, depth_scale=options.depth_scale,
                            read_depth=options.read_depth, camera_info_name=cam_name,
@@ -446,6 +453,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
     from .rosbag.poses import parse_pose_frames
 
     parse_pose_frames(options.pose_frames, "--pose-frames")  # named as typed, not BagSequence
+    if options.stereo_depth:
+        raise InputError(stereo_refusal % ("rosbag2", "--depth-topic's"))
     depth_topic = options.depth_topic
     if depth_topic is not None and not options.read_depth:  # localize: query depth is unused
         log.info("--depth-topic %s is not read: localizing uses no query depth", depth_topic)
