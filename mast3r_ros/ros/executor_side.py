@@ -227,6 +227,17 @@ class ExecutorSide(FrameProcessing):
                 self._diag.finalized = self._diag.finalized or name == "shutdown"
         return result
 
+    # ------------------------------------------------------------------ activate
+    def _begin_activation(self) -> None:
+        """The end of activate, once its entities exist and the lifecycle publishers are
+        enabled: the inference thread runs (restarted if it was lost; a frame left waiting is
+        dropped), /diagnostics' window starts, and frames are taken in a new activation epoch
+        (a frame of an earlier activation still in inference publishes nothing)."""
+        self._worker.start()
+        with self._lock:
+            self._diag.start(time.monotonic())
+        self._set_active(True)
+
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:
         """Stop taking frames (the one in inference is waited for, bounded), then destroy what
@@ -234,7 +245,7 @@ class ExecutorSide(FrameProcessing):
         stopped (main). The bond ends first, as nav2_util's destroyBond on deactivate. Returns
         False when the frame in inference outlived the wait."""
         self._bond.stop()
-        self._active = False
+        self._set_active(False)     # a frame in inference now publishes nothing (processing)
         paused = self._worker.pause(self._join_timeout_s)
         if not paused and not self._exiting.is_set():
             self._teardown_problem(

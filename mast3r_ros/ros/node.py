@@ -265,11 +265,8 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         self._relocalize_srv = self.create_service(Trigger, "~/relocalize", self._on_relocalize)
         if n.publish_tf:
             self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)
-        self._worker.start()  # running since configure; restarted if it was lost
-        with self._lock:
-            self._diag.start(time.monotonic())
         result = super().on_activate(state)
-        self._active = True
+        self._begin_activation()    # executor_side: worker, diagnostics, activation epoch
         self._outputs.keyframes(self._localizer.keyframe_map,
                                 max(self.get_clock().now().nanoseconds, 0))
         topic = topics.topic_name(self._image_sub)
@@ -286,7 +283,7 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
     def stop_worker(self) -> None:
         """For main(): stop the inference thread, giving its frame ``join_timeout_s``; the exit
         steps after it do not wait for the frame again (the process ends within 2 s)."""
-        self._active = False
+        self._set_active(False)
         self._worker_stopped = self._worker.stop(self._join_timeout_s)
         self._join_timeout_s = 0.0
 

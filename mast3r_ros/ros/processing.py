@@ -88,8 +88,33 @@ class FrameProcessing:
         self._warnings = admission.ErrorThrottle(line_interval_s=5.0,
                                                  traceback_interval_s=math.inf)
         self._tf_timeline = admission.TfTimeline()
+        # counts activations and deactivations (`_set_active`): a frame carries the one it was
+        # admitted under and publishes only while it is still the node's
+        self._activation = 0
         self._info_frames_said = SaidOnce()  # (image, CameraInfo) frame pairs warned about
         self._optical_said = SaidOnce()  # image frames warned about as not optical
+
+    # ------------------------------------------------------------------ activation
+    def _set_active(self, active: bool) -> None:
+        """Start (activate) or stop (deactivate, cleanup, exit) taking frames. Either way a
+        new activation epoch begins: a frame admitted before it (one that outlived a
+        deactivate's wait, still in inference when the node is activated again) publishes
+        nothing, counts nothing in the tracking and is recorded as dropped
+        (`_drop_deactivated`)."""
+        with self._lock:
+            self._activation += 1
+            self._active = active
+
+    def _current(self, activation: int) -> bool:
+        """Under ``_lock``: a frame admitted in ``activation`` may still change the state and
+        publish (the node is active, in that same activation)."""
+        return self._active and self._activation == activation
+
+    def _drop_deactivated(self, stamp_ns: int) -> None:
+        """A frame whose activation ended during its inference: dropped, said on /diagnostics
+        (``last_failure``, a dropped frame) and in a throttled warning."""
+        self._fail(stamp_ns, "the node was deactivated during its inference: not published",
+                   dropped=True, kind="deactivated")
 
     # ------------------------------------------------------------------ worker
     def _on_replaced(self) -> None:
@@ -127,7 +152,9 @@ class FrameProcessing:
         # one frame, one config and one model: read once, so a cleanup / configure meanwhile
         # (this thread outliving its stop) never mixes two of them within a frame
         cfg, localizer = self._cfg, self._localizer
-        if cfg is None or localizer is None or not self._active:
+        with self._lock:  # the activation the frame is admitted under
+            activation, active = self._activation, self._active
+        if cfg is None or localizer is None or not active:
             return
         stamp_ns = self._admit(msg, cfg)
         if stamp_ns is None:
@@ -135,25 +162,33 @@ class FrameProcessing:
         try:
             frame, cam_from_base, odom_from_base = self._prepare(msg, cfg)
         except InputError as err:
-            self._fail(stamp_ns, str(err), refused=True, kind="refused")
+            self._fail(stamp_ns, str(err), refused=True, kind="refused", activation=activation)
             return
         except self.lookup_errors as err:
-            self._fail(stamp_ns, str(err))
+            self._fail(stamp_ns, str(err), activation=activation)
             return
-        outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer)
+        outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer,
+                                 activation)
         # a cleanup during inference (a frame that outlived the teardown's wait), and any
         # configure and activate after it, make the result the old configuration's: neither
         # published (with the new map's publishers and TF) nor counted in the new tracking
-        if outcome is None or not self._active or self._localizer is not localizer:
+        if self._localizer is not localizer:
+            return
+        if outcome is None:
+            with self._lock:
+                ended = not self._current(activation)
+            if ended:
+                self._drop_deactivated(stamp_ns)
             return
         result, processing_s, epoch = outcome
         if not result.success:
             self._fail(stamp_ns, result.reason or "localization failed",
                        processing_s=processing_s, timings=result.timings_s,
-                       inliers=result.num_inliers, epoch=epoch, focal_fit=result.focal_fit)
+                       inliers=result.num_inliers, epoch=epoch, focal_fit=result.focal_fit,
+                       activation=activation)
             return
         self._publish_result(result, frame, cam_from_base, odom_from_base, processing_s, cfg,
-                             localizer, epoch)
+                             localizer, epoch, activation)
 
     def _admit(self, msg: Any, cfg: Config) -> Optional[int]:
         """The image's header stamp (ns), or None for a zero, negative, repeated, stale, future
@@ -207,11 +242,12 @@ class FrameProcessing:
         return stamp_ns
 
     def _localize(self, frame: Frame, cam_from_base: np.ndarray, odom_from_base: np.ndarray,
-                  cfg: Config, localizer: Any
+                  cfg: Config, localizer: Any, activation: Optional[int] = None
                   ) -> Optional[Tuple[LocalizationResult, float, int]]:
         """(result, seconds in the localizer, the tracking epoch it belongs to), or None when
         there is no result to use: an inference error (recorded, and a failure for the
-        tracker), or a reset (/initialpose, time jump) during inference, dropped unrecorded (a
+        tracker), a reset (/initialpose, time jump) during inference, dropped unrecorded, or
+        the end of ``activation`` (deactivate) before or during it, the tracking untouched (a
         reset after it is caught where the result is applied: `_publish_result`, `_fail`).
         The publishing rules (odometry gate, confirmation of a relocalized pose, the global
         retry) are `tracking.localize_frame`'s: a pose that is not to be published comes back
@@ -228,13 +264,18 @@ class FrameProcessing:
 
         t0 = time.monotonic()
         try:
+            current = (None if activation is None else
+                       lambda: self._current(activation))
             outcome = localize_frame(self._tracking, localize, cfg.tracking,
                                      frame.stamp_ns, odom_from_base, cam_from_base,
-                                     has_odometry=bool(n.odom_frame), lock=self._lock)
+                                     has_odometry=bool(n.odom_frame), lock=self._lock,
+                                     current=current)
         except Exception as err:  # noqa: BLE001 - inference errors drop the frame, not the node
             self._report_error("inference failed", err, frame.stamp_ns)
             with self._lock:
-                self._tracking.on_failure(LocalizationResult.failure(frame.stamp_ns, repr(err)))
+                if activation is None or self._current(activation):
+                    self._tracking.on_failure(LocalizationResult.failure(frame.stamp_ns,
+                                                                         repr(err)))
             return None
         processing_s = time.monotonic() - t0
         if outcome is None:
@@ -298,11 +339,15 @@ class FrameProcessing:
 
     def _publish_result(self, result: LocalizationResult, frame: Frame, cam_from_base: np.ndarray,
                         odom_from_base: np.ndarray, processing_s: float, cfg: Config,
-                        localizer: Any, epoch: Optional[int] = None) -> None:
+                        localizer: Any, epoch: Optional[int] = None,
+                        activation: Optional[int] = None) -> None:
         """Publish a frame's pose (and TF) and hold it. Dropped, as a reset during inference
         drops it, when the tracking state was reset since the frame was planned (``epoch``):
         /initialpose or the TF timer's clock-jump reset between `_localize` and here would
-        otherwise be overwritten by a pose from the old timeline."""
+        otherwise be overwritten by a pose from the old timeline. Dropped and recorded when
+        the frame's ``activation`` ended (`_drop_deactivated`). The check, the held state and
+        the pose and TF publish share one hold of ``_lock``: a deactivate (`_set_active`)
+        comes before or after all of them, never in between."""
         n = cfg.node
         odom = odom_from_base if n.odom_frame else None
         map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
@@ -314,18 +359,24 @@ class FrameProcessing:
             cov = planar_covariance(cov)
             tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
+        outputs = self._outputs
         with self._lock:
             if epoch is not None and self._tracking.epoch != epoch:
                 return                  # reset meanwhile: the old timeline's pose
-            self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
-            tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance, True)
-                        if n.publish_tf else None)
-        outputs = self._outputs
+            ended = activation is not None and not self._current(activation)
+            if not ended:
+                self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
+                tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance,
+                                                            True) if n.publish_tf else None)
+                if outputs is not None:  # publishing is rcl_publish: microseconds
+                    outputs.pose(map_from_base_, cov, frame.stamp_ns)
+                    if tf_stamp is not None:
+                        self._send_tf(tf, tf_stamp)
+        if ended:
+            self._drop_deactivated(frame.stamp_ns)
+            return
         if outputs is None:
             return
-        outputs.pose(map_from_base_, cov, frame.stamp_ns)
-        if tf_stamp is not None:
-            self._send_tf(tf, tf_stamp)
         self._publish_matches(outputs, frame, result, localizer)
         self._record(FrameRecord(
             time.monotonic(), True, int(result.num_inliers),
@@ -349,16 +400,23 @@ class FrameProcessing:
     def _fail(self, stamp_ns: int, reason: str, *, dropped: bool = False, refused: bool = False,
               kind: str = "failed", processing_s: float = float("nan"),
               timings: Optional[dict] = None, inliers: int = 0,
-              epoch: Optional[int] = None, focal_fit: Optional[FocalFit] = None) -> None:
+              epoch: Optional[int] = None, focal_fit: Optional[FocalFit] = None,
+              activation: Optional[int] = None) -> None:
         """A frame not localized: a failure for the tracker unless ``dropped``; recorded (with
         the focal scale its inliers fit, ``focal_fit``, for /diagnostics) and warned about.
         With ``epoch`` (a localizer result's), nothing at all once the state was reset since:
-        the failure belongs to the old timeline (see `_publish_result`)."""
+        the failure belongs to the old timeline (see `_publish_result`). With ``activation``
+        (the frame's) ended, it is dropped instead (`_drop_deactivated`)."""
         if not dropped:
             with self._lock:
                 if epoch is not None and self._tracking.epoch != epoch:
                     return
-                self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
+                ended = activation is not None and not self._current(activation)
+                if not ended:
+                    self._tracking.on_failure(LocalizationResult.failure(stamp_ns, reason))
+            if ended:
+                self._drop_deactivated(stamp_ns)
+                return
         now_ns = self.get_clock().now().nanoseconds
         self._record(FrameRecord(
             time.monotonic(), False, int(inliers), image_age_s(stamp_ns, now_ns),

@@ -490,8 +490,8 @@ LocalizeFn = Callable[[Optional[np.ndarray], bool, Optional[np.ndarray]], Locali
 
 def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConfig,
                    stamp_ns: int, odom_from_base: np.ndarray, cam_from_base: np.ndarray, *,
-                   has_odometry: bool = True,
-                   lock: Any = None) -> Optional[FrameOutcome]:
+                   has_odometry: bool = True, lock: Any = None,
+                   current: Optional[Callable[[], bool]] = None) -> Optional[FrameOutcome]:
     """Localize one frame under the publishing rules (module docstring) -> the outcome.
 
     ``localize(prior, force_global, hint)`` runs the localizer (outside ``lock``, which guards
@@ -500,9 +500,13 @@ def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConf
     calls ``state.on_success(result, tf, odom_from_base)``, or calls ``state.on_failure``,
     under ``lock`` and only while ``state.epoch`` is still the outcome's ``epoch``: a reset
     between this return and that call (``lock`` is released in between) makes it stale too.
+    ``current()`` (checked under ``lock`` before planning and before settling) false: None
+    too, ``state`` untouched (the node's frame of an activation that has ended).
     """
     guard = lock if lock is not None else contextlib.nullcontext()
     with guard:
+        if current is not None and not current():
+            return None
         plan = state.plan(stamp_ns, odom_from_base, cam_from_base, cfg, has_odometry)
         epoch = state.epoch
     def attempt(prior, force_global, hint) -> LocalizationResult:
@@ -517,7 +521,7 @@ def localize_frame(state: TrackingState, localize: LocalizeFn, cfg: TrackingConf
         verdict = judge(plan, attempt(None, True, None), 1)
         attempts = 2
     with guard:
-        if state.epoch != epoch:
+        if state.epoch != epoch or (current is not None and not current()):
             return None
         publish, result = state.settle(plan, verdict, cfg)
     return FrameOutcome(publish, result, attempts, plan.mode, epoch)

@@ -1041,3 +1041,18 @@ def test_a_camera_frame_whose_z_axis_points_up_is_warned_about_once():
     host = Host(base_frame="camera_optical")
     host._process(image(stamp(0)))
     assert not [m for _, m in host.logger.lines if "optical frame" in m]
+
+
+def test_a_candidate_of_an_ended_activation_does_not_count_towards_confirmation():
+    """A frame whose node was deactivated and activated again during its inference settled
+    its pose into the new activation's tracking: an old candidate that the next frame then
+    confirmed. The ended activation's frame leaves the tracking as it was."""
+    class ReactivatedDuring(Localizer):
+        def localize(self, *a, **k):
+            host._set_active(False)                       # deactivate, activate
+            host._set_active(True)
+            return super().localize(*a, **k)
+    host = Host(ReactivatedDuring(), tracking={"confirm_frames": 2}, odom_frame="odom")
+    host._process(image(stamp(0)))
+    assert host._tracking.candidate is None and host._outputs.poses == []
+    assert "deactivated during its inference" in dict(host.summary().values)["last_failure"]

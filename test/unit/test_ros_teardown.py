@@ -333,3 +333,42 @@ def test_an_unexpected_initialpose_error_is_an_error_on_diagnostics():
     summary, values = _now_summary(host)
     assert summary.level == 2 and "/initialpose handling failed" in summary.message
     assert values["errors"] == "1" and host.logger.tracebacks() == 1
+
+
+# ------------------------------------------------------------------ activations
+
+def _activate(host):
+    """What `node.LocalizerNode._activate` does without rclpy, around its entities."""
+    host._begin_activation()
+
+
+def test_a_frame_outliving_a_deactivate_is_not_published_into_the_next_activation():
+    """Deactivate while a frame is in inference longer than the deactivate waits, then activate
+    again before it ends: the frame found the node active again and published the old
+    activation's pose (~/pose, /tf) into the new one. It is dropped, and /diagnostics (its
+    last_failure, a dropped frame) and the log say why."""
+    host = ClockHost()
+    host.destroy_subscription = host.destroy_service = host.destroy_timer = lambda e: None
+    host._localizer = localizer = BlockingLocalizer()
+    host._bond = Recorder([], "bond")
+    host._image_sub = host._info_sub = host._initialpose_sub = "sub"
+    host._relocalize_srv = host._tf_timer = "entity"
+    host._worker = worker = LatestMessageWorker(host._process, lambda: host._active,
+                                                lambda: None, host._on_worker_error)
+    host._join_timeout_s, host._worker_stopped = 0.0, True
+    _activate(host)                                   # activation 1
+    worker.offer(image(stamp(0)))
+    assert localizer.entered.wait(10.0)
+    assert not host._teardown_active()               # deactivate: the frame outlives the wait
+    _activate(host)                                   # activation 2, the frame still runs
+    localizer.release.set()
+    assert worker.stop(10.0) and localizer.calls == 1
+    assert host._outputs.poses == [] and host._tf.sent == []
+    assert host._tracking.held_tf is None and host._tracking.consecutive_failures == 0
+    summary, values = _now_summary(host)
+    assert "deactivated during its inference" in values["last_failure"]
+    assert values["dropped_in_window"] == "1" and values["frames_localized"] == "0"
+    assert any("deactivated during its inference" in m for lvl, m in host.logger.lines
+               if lvl == "warning")
+    host._process(image(stamp(1)))                    # the new activation localizes
+    assert host._outputs.poses == [stamp(1)]
