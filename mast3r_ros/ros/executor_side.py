@@ -114,7 +114,8 @@ class ExecutorSide(FrameProcessing):
     # ------------------------------------------------------------------ /initialpose
     def _initial_pose(self, msg: Any) -> None:
         """/initialpose (``geometry_msgs/PoseWithCovarianceStamped`` in ``map_frame``): reset
-        the tracking around the operator's base pose, carried by the latest odometry, and hold
+        the tracking around the operator's base pose, carried by odometry from its stamp
+        (`_initial_pose_odometry`), and hold
         it as the broadcast map->odom (``publish_tf``) until a frame localizes.
 
         A clock jump back is seen first: the state is reset now, not at the next TF tick (which
@@ -130,8 +131,7 @@ class ExecutorSide(FrameProcessing):
             n = self._cfg.node
             map_from_base = initial_pose_to_map_from_base(msg, n.map_frame)
             jump = self._check_clock(self.get_clock().now().nanoseconds)
-            odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
-                                             None, timeout_s=0.0)
+            odom_from_base = self._initial_pose_odometry(msg)
             odom = odom_from_base if n.odom_frame else None
             hold = (localization_tf(planar_pose(map_from_base) if n.two_d_mode else
                                     map_from_base, odom, n.map_frame, n.odom_frame, n.base_frame)
@@ -156,9 +156,28 @@ class ExecutorSide(FrameProcessing):
             self.get_logger().warning(f"{line}; {JUMP} just before it: {_done(jump)}, the pose "
                                       "is set on the new timeline")
         else:
-            self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry is the "
-                                      "latest in the TF buffer, which may still be the old "
-                                      "timeline's (set the pose again if the robot is misplaced)")
+            self.get_logger().warning(f"{line}; {JUMP} just before it: its odometry, from the "
+                                      "TF buffer, may still be the old timeline's (set the "
+                                      "pose again if the robot is misplaced)")
+
+    def _initial_pose_odometry(self, msg: Any) -> Any:
+        """odom_frame -> base_frame (4x4) for an /initialpose: at its header stamp, where the
+        operator's pose holds (AMCL carries the pose from its stamp by odometry too), else the
+        latest (a zero or malformed stamp, one older than the TF buffer or on another clock:
+        some rviz2 releases stamp it with the system clock). Identity without an
+        odometry frame. Raises one of ``lookup_errors`` when there is no odometry at all."""
+        n = self._cfg.node
+        target = n.odom_frame or n.base_frame
+        try:
+            stamped = n.odom_frame and mf.header_stamp_ns(msg.header) > 0
+        except InputError:
+            stamped = False
+        if stamped:
+            try:
+                return self._tf.lookup(target, n.base_frame, msg.header.stamp, timeout_s=0.0)
+            except self.lookup_errors:
+                pass
+        return self._tf.lookup(target, n.base_frame, None, timeout_s=0.0)
 
     def _ignore_initial_pose(self, why: str) -> None:
         """An /initialpose refused: one warning, and the value ``last_initialpose_ignored``

@@ -430,3 +430,36 @@ def test_a_clock_jump_after_the_tf_client_was_released_restamps_and_never_raises
     host._steady_tick()
     assert host._outputs.restamped == [3 * NS_PER_S]          # once, for the jump
     assert host._tf_timeline.clears == 1
+
+
+class OdometryAtStamps(LatestTf):
+    """odom -> base_link at 20 s (the robot 0.2 m along x), later 0.5 m (the latest): a lookup
+    at another stamp fails as tf2's extrapolation does."""
+
+    def lookup(self, target, source, stamp_msg, timeout_s):
+        if stamp_msg is None or target == source:
+            return super().lookup(target, source, stamp_msg, timeout_s)
+        self.lookups.append((target, source, (stamp_msg.sec, stamp_msg.nanosec), timeout_s))
+        if target == "odom" and (stamp_msg.sec, stamp_msg.nanosec) == (20, 0):
+            odom = np.eye(4)
+            odom[0, 3] = 0.2
+            return odom
+        raise LookupError_("Lookup would require extrapolation into the past")
+
+
+@pytest.mark.parametrize("sec, odom_x", [(20, 0.2), (5, 0.5), (0, 0.5)])
+def test_initialpose_is_carried_from_its_stamp_by_odometry(sec, odom_x):
+    """The operator's pose holds at its header stamp, as AMCL takes it: it was paired with the
+    latest odometry, so a pose stamped before the robot drove on (a pose sent by a program, a
+    click while it moves) set map -> odom off by the distance driven since. Without odometry
+    at the stamp (stamp 0, older than the buffer, another clock) the latest is taken."""
+    host = _host(odom_frame="odom")
+    host._tf = OdometryAtStamps()
+    host._tf.odom_from_base[:3, 3] = [0.5, 0.0, 0.0]
+    msg = _initialpose(yaw_deg=0.0)
+    msg.header.stamp = NS(sec=sec, nanosec=0)
+    host._initial_pose(msg)
+    assert [lvl for lvl, _ in host.logger.lines] == ["info"]
+    held = host._tracking.held_tf
+    np.testing.assert_allclose(held.parent_from_child[:3, 3], [1.0 - odom_x, 2.0, 0.0])
+    np.testing.assert_allclose(host._tracking.prior_map_from_odom, held.parent_from_child)
