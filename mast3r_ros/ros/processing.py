@@ -164,7 +164,7 @@ class FrameProcessing:
         except InputError as err:
             self._fail(stamp_ns, str(err), refused=True, kind="refused", activation=activation)
             return
-        except self.lookup_errors as err:
+        except TfUnavailable as err:
             self._fail(stamp_ns, str(err), activation=activation)
             return
         outcome = self._localize(frame, cam_from_base, odom_from_base, cfg, localizer,
@@ -285,7 +285,8 @@ class FrameProcessing:
     def _prepare(self, msg: Any, cfg: Config) -> Tuple[Frame, np.ndarray, np.ndarray]:
         """Message -> (Frame, cam_from_base, odom_from_base). Raises InputError for an image
         refused at the boundary (size before decoding, CameraInfo, encoding) and
-        one of ``lookup_errors`` for TF not available at the image stamp."""
+        `TfUnavailable` (from one of ``lookup_errors``) for TF not available at the image
+        stamp."""
         n = cfg.node
         info = self._camera_info
         if info is None:
@@ -319,18 +320,21 @@ class FrameProcessing:
         # waiting the full timeout held a frame up to twice as long as configured)
         deadline = time.monotonic() + n.tf_timeout_s
         started = self._tf_timeline.lookup_started()
+        odometry = False
         try:
             cam_from_base = self._tf.lookup(frame.frame_id, n.base_frame,
                                             msg.header.stamp, n.tf_timeout_s)
+            odometry = True
             odom_from_base = self._tf.lookup(n.odom_frame or n.base_frame, n.base_frame,
                                              msg.header.stamp,
                                              max(deadline - time.monotonic(), 0.0))
-        except self.lookup_errors:
+        except self.lookup_errors as err:
             if self._tf_timeline.after_lookup(False, started):
                 self._tf.clear()
                 self.get_logger().warning("TF at the image stamp not found after time went "
                                           "backwards: TF buffer cleared (old timeline)")
-            raise
+            raise TfUnavailable(tf_failure_reason(err, odometry, frame.frame_id, n.base_frame,
+                                                  n.odom_frame)) from err
         self._tf_timeline.after_lookup(True, started)
         doubt = optical_frame_doubt(cam_from_base, frame.frame_id, n.base_frame)
         if doubt and self._optical_said.first(frame.frame_id):  # once a frame: not a refusal
@@ -436,6 +440,23 @@ class FrameProcessing:
     def _record(self, rec: FrameRecord) -> None:
         with self._lock:
             self._diag.add(rec)
+
+
+class TfUnavailable(Exception):
+    """A frame's TF lookup failed: the message is tf2's with the transform it was for."""
+
+
+def tf_failure_reason(err: BaseException, odometry: bool, camera_frame: str, base_frame: str,
+                      odom_frame: str) -> str:
+    """tf2's text for a frame's failed lookup (``err``), naming the transform it was for: the
+    camera's place on the robot (``base_frame`` -> ``camera_frame``) or, ``odometry`` True, the
+    odometry (``odom_frame`` -> ``base_frame``), with the way to run without odometry."""
+    if odometry and odom_frame:
+        return (f"{err} (the odometry TF {odom_frame} -> {base_frame} at the image stamp: is "
+                "the odometry running, and its TF within tf_timeout_s of the image? Without "
+                f"odometry set odom_frame: '' and map -> {base_frame} is published)")
+    return (f"{err} (the TF {base_frame} -> {camera_frame} at the image stamp: the camera's "
+            "place on the robot, from robot_state_publisher or a static transform)")
 
 
 def base_sigma_gate(result: LocalizationResult, cam_from_base: np.ndarray, max_sigma_m: float,

@@ -1056,3 +1056,31 @@ def test_a_candidate_of_an_ended_activation_does_not_count_towards_confirmation(
     host._process(image(stamp(0)))
     assert host._tracking.candidate is None and host._outputs.poses == []
     assert "deactivated during its inference" in dict(host.summary().values)["last_failure"]
+
+
+class NoOdometry(Tf):
+    """TF with the robot's URDF (base_link -> camera) but no odometry source: no odom frame."""
+
+    def lookup(self, target, source, stamp_msg, timeout_s):
+        if target == "odom":
+            raise LookupError_('"odom" passed to lookupTransform argument target_frame does '
+                               "not exist.")
+        return super().lookup(target, source, stamp_msg, timeout_s)
+
+
+def test_a_missing_odometry_tf_names_odom_frame_and_how_to_run_without_odometry():
+    """A robot without odometry under the default odom_frame 'odom' failed every frame with
+    tf2's words alone ('"odom" ... does not exist'), on /diagnostics too: nothing said that the
+    node looks up odom -> base_link, nor that odom_frame: '' publishes map -> base_link."""
+    host = Host(odom_frame="odom")
+    host._tf = NoOdometry()
+    host._process(image(stamp(0)))
+    reason = _records(host)[-1].reason
+    assert reason.startswith('"odom" passed to lookupTransform')
+    assert "odom -> base_link" in reason and "odom_frame: ''" in reason
+    assert "map -> base_link" in reason
+    camera = Host()
+    camera._tf.fail = True
+    camera._process(image(stamp(0)))
+    reason = _records(camera)[-1].reason
+    assert "base_link -> camera_optical" in reason and "odom_frame" not in reason
