@@ -1084,3 +1084,16 @@ def test_a_missing_odometry_tf_names_odom_frame_and_how_to_run_without_odometry(
     camera._process(image(stamp(0)))
     reason = _records(camera)[-1].reason
     assert "base_link -> camera_optical" in reason and "odom_frame" not in reason
+
+
+def test_the_pose_and_tf_go_out_in_the_lock_hold_that_checked_the_activation():
+    """The activation was checked under the lock and the pose published after releasing it:
+    a deactivate (and an activate) in between published the ended activation's pose. The
+    check and both publishes now share one hold of the lock `_set_active` takes."""
+    host = Host()
+    held = []
+    pose, send = host._outputs.pose, host._tf.send
+    host._outputs.pose = lambda *a: (held.append(host._lock.locked()), pose(*a))
+    host._tf.send = lambda *a: (held.append(host._lock.locked()), send(*a))
+    host._process(image(stamp(0)))
+    assert held == [True, True] and host._outputs.poses == [stamp(0)]
