@@ -113,7 +113,7 @@ class FrameProcessing:
     def _drop_deactivated(self, stamp_ns: int) -> None:
         """A frame whose activation ended during its inference: dropped, said on /diagnostics
         (``last_failure``, a dropped frame) and in a throttled warning."""
-        self._fail(stamp_ns, "the node was deactivated during its inference: not published",
+        self._fail(stamp_ns, "the node was deactivated during its inference (nothing published)",
                    dropped=True, kind="deactivated")
 
     # ------------------------------------------------------------------ worker
