@@ -17,6 +17,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 
 import numpy as np
 
+from . import realsense
 from .opening import bag_label
 from .topics import CAMERA_INFO_TYPE, _image_namespace, images_frame
 from ...core.errors import InputError
@@ -169,6 +170,48 @@ class _DepthAssociation:
         log.warning("%s: %s: if this depth is not registered to the colour image (a depth "
                     "camera's own stream), every 3-D point built from it is wrong; %s",
                     bag_label(self.path), where, fix)
+
+    def _check_realsense_depth(self, reader: Any, topic: str) -> None:
+        """A RealSense recording's ``topic`` given as depth: refused unless aligned to the
+        image stream (`realsense.depth_alignment_refusal`: same extrinsics and calibration);
+        its scale is the recorded 'Depth Units' option (metres per raw unit; a given
+        ``depth_scale`` wins), refused when neither is there."""
+        def first(name: Optional[str]) -> Any:
+            known = name is not None and name in self._topics and self._topics[name].msgcount
+            return self._first_message(reader, name) if known else None
+
+        def extrinsics(image_topic: str) -> Dict[str, np.ndarray]:
+            found = {g: first(t) for g, t in realsense.extrinsic_topics(
+                self._topics, image_topic).items()}
+            return {g: realsense.transform_matrix(m) for g, m in found.items() if m is not None}
+
+        cams = []
+        for t in (self.image_topic, topic):
+            msg = first(realsense.camera_info_topic_of(t))
+            try:
+                cams.append(None if msg is None else camera_info_to_intrinsics(msg))
+            except InputError:
+                cams.append(None)
+        same = None not in cams and not _other_calibration(cams[1], cams[0])
+        refusal = realsense.depth_alignment_refusal(
+            bag_label(self.path), self.image_topic, topic, extrinsics(self.image_topic),
+            extrinsics(topic), same)
+        if refusal:
+            raise InputError(refusal)
+        if self._depth_scale is not None:
+            return
+        units_topic = realsense.depth_units_topic(topic)
+        units = getattr(first(units_topic), "data", None)
+        if units is None or not np.isfinite(units) or units <= 0:
+            raise InputError(
+                f"{bag_label(self.path)}: depth stream {realsense.stream_of(topic)} has no "
+                f"'Depth Units' option recorded ({units_topic}: {units!r}), which says how many "
+                "metres a raw depth value is: pass --depth-scale (raw units per metre: 1000 "
+                "for 1 mm units, 10000 for a D405's 0.1 mm)")
+        units = float(f"{units:.7g}")  # a float32: 0.0001 is 9.99999975e-05
+        self._depth_scale = 1.0 / units
+        log.info("%s: depth read with the recorded Depth Units, %g m (%g units per metre)",
+                 bag_label(self.path), units, self._depth_scale)
 
     def _depth_at_image_size(self, depth: np.ndarray, image: Optional[CameraIntrinsics]
                              ) -> Optional[np.ndarray]:

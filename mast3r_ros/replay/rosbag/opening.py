@@ -18,6 +18,7 @@ from rosbags.rosbag1 import ReaderError as Ros1ReaderError
 from rosbags.rosbag2 import ReaderError
 from rosbags.typesys import Stores, get_typestore
 
+from . import realsense
 from ...core.errors import InputError, error_clause
 
 
@@ -158,13 +159,29 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
 def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
     """``reader.deserialize(raw, msgtype)``, with `InputError` for a type the recording's
     definitions lack (rosbags' KeyError: a damaged message_definitions table of a .db3, or
-    an MCAP schema, names it otherwise); rosbags' own errors pass as they are."""
+    an MCAP schema, names it otherwise); rosbags' own errors pass as they are. A RealSense
+    recording's (`realsense`) Image with librealsense's trailing ``depth_units`` is read
+    without it, and its CameraInfo's distortion is named as sensor_msgs names it."""
     try:
-        return reader.deserialize(raw, msgtype)
+        msg = reader.deserialize(raw, msgtype)
+    except (AnyReaderError, ValueError) as err:  # a librealsense Image's depth_units (4 B)
+        if not (msgtype == realsense.IMAGE_TYPE and "size mismatch" in str(err)
+                and realsense.reader_is_realsense(reader)):
+            raise
+        stripped = realsense.strip_depth_units(raw)
+        if stripped is None:
+            raise
+        try:
+            return reader.deserialize(stripped, msgtype)
+        except (AnyReaderError, ValueError, KeyError):
+            raise err from None
     except KeyError as err:
         raise InputError(f"no definition of message type {msgtype} to read it with: the "
                          "recording's message definitions are damaged or name other types "
                          "(a .db3's message_definitions table, an MCAP file's schemas)") from err
+    if msgtype == realsense.CAMERA_INFO_TYPE and realsense.reader_is_realsense(reader):
+        return realsense.standard_camera_info(msg)  # librealsense's distortion names
+    return msg
 
 
 def numbered_messages(reader: AnyReader, conns: List[Any]) -> Iterator[Tuple[Any, int, bytes]]:

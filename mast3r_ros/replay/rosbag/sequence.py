@@ -47,6 +47,7 @@ from .depth import _DepthAssociation
 from .drawn import _DrawnFrames
 from .opening import (  # noqa: F401 (_open_hint)
     _open_bag, _open_hint, bag_deserialize, bag_label, bag_messages, numbered_messages)
+from . import realsense
 from .poses import _TfPoses
 from .runs import _RunChoice, _RunCounter, _TfSamples
 from .topics import (IMAGE_TYPES, TF_TYPE, TF_TYPES, _TopicSelection, images_frame,
@@ -174,7 +175,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 raise InputError(f"{bag_label(self.path)} contains no messages")
             self._topics = dict(reader.topics)
             self.image_topic = self._select_image_topic(reader, image_topic)
-            self.depth_topic = self._select_depth_topic(depth_topic)
+            self.depth_topic = self._select_depth_topic(depth_topic, reader)
             self.camera_info_topic = self._select_camera_info_topic(camera_info_topic, reader)
             #: image topics of the bag that look like depth (16UC1 / 32FC1, compressedDepth,
             #: 'depth' in the name), the image topic excepted: what --depth-topic can be
@@ -309,6 +310,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             return None
         camera = images_frame(self._frame_ids) or "CAMERA_OPTICAL_FRAME"
         motion = self._odometry_note()
+        if not self._tf_topics and realsense.is_realsense(self._topics):
+            return realsense.no_pose_reason(bag_label(self.path), self._topics)
         if not self._tf_topics:
             return (f"{bag_label(self.path)} has no tf ({TF_TYPE}) to take poses from{motion}: "
                     "pass the camera's poses as a TUM trajectory, --trajectory FILE")

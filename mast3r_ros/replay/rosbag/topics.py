@@ -16,6 +16,7 @@ from typing import Any, Dict, List, Optional
 import yaml
 from rosbags.highlevel import AnyReader
 
+from . import realsense
 from .opening import bag_label, bag_messages
 from ...core.errors import InputError
 from ...core.types import CameraIntrinsics
@@ -189,6 +190,8 @@ class _TopicSelection:
     def _select_image_topic(self, reader: AnyReader, topic: Optional[str]) -> str:
         if topic is not None:
             return self._require(topic, IMAGE_TYPES, "image topic")
+        if realsense.is_realsense(self._topics):  # its colour stream, never an infrared one
+            return self._realsense_image_topic()
         candidates = [
             t for t in self._candidates(IMAGE_TYPES) if not self._is_depth_topic(reader, t)
         ]
@@ -204,13 +207,45 @@ class _TopicSelection:
             f"with {self._option('image_topic')}"
         )
 
-    def _select_depth_topic(self, topic: Optional[str]) -> Optional[str]:
+    def _select_depth_topic(self, topic: Optional[str],
+                            reader: Optional[AnyReader] = None) -> Optional[str]:
         if topic is None:
             return None
         self._require(topic, IMAGE_TYPES, "depth topic")
         if topic == self.image_topic:
             raise InputError(f"depth topic {topic!r} is also the image topic")
+        if reader is not None and realsense.is_realsense(self._topics):
+            self._check_realsense_depth(reader, topic)  # aligned? its Depth Units
         return topic
+
+    def _realsense_image_topic(self) -> str:
+        """A RealSense recording's colour stream (``.../Color_N/image/data``), else a refusal
+        naming its image streams (an infrared or fisheye one is grey: --image-topic)."""
+        colour = [t for t in realsense.image_streams(self._topics, "Color")
+                  if self._topics[t].msgcount > 0]
+        if len(colour) == 1:
+            return colour[0]
+        if colour:
+            raise InputError(f"{bag_label(self.path)} is a RealSense recording of several "
+                             f"colour streams: {', '.join(colour)}; choose one with "
+                             f"{self._option('image_topic')}")
+        streams = [t for t in self._candidates(IMAGE_TYPES) if realsense.stream_of(t)]
+        listed = ", ".join(streams) or "none"
+        raise InputError(f"{bag_label(self.path)} is a RealSense recording without a colour "
+                         f"stream (its image streams: {listed}): record the RGB camera too, or "
+                         f"pass an infrared or fisheye stream (grey) with "
+                         f"{self._option('image_topic')}")
+
+    def _realsense_camera_info_topic(self) -> str:
+        """The CameraInfo of a RealSense recording's image stream, ``<stream>/info/
+        camera_info`` (every stream has one: another's is another camera's)."""
+        topic = realsense.camera_info_topic_of(self.image_topic)
+        if topic and topic in self._topics and self._topics[topic].msgcount > 0:
+            return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
+        raise InputError(
+            f"{bag_label(self.path)} is a RealSense recording without the calibration of "
+            f"{self.image_topic} ({topic or '<stream>/info/camera_info'}): pass it as a "
+            f"camera_info YAML ({self._option('camera_info', 'load_camera_info_yaml(path)')})")
 
     def _first_message(self, reader: AnyReader, topic: str) -> Any:
         """The first message of ``topic`` that can be deserialized (of its first
@@ -246,6 +281,8 @@ class _TopicSelection:
             return None
         if topic is not None:
             return self._require(topic, (CAMERA_INFO_TYPE,), "camera_info topic")
+        if realsense.is_realsense(self._topics):  # the image stream's own <stream>/info/...
+            return self._realsense_camera_info_topic()
         candidates = self._candidates((CAMERA_INFO_TYPE,))
         namespace = _image_namespace(self.image_topic)
         same = [t for t in candidates if t.rsplit("/", 1)[0] == namespace]

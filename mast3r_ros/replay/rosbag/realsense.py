@@ -1,0 +1,184 @@
+"""Recordings of Intel RealSense Viewer and librealsense's recorder (``rs-record``,
+``rs2::recorder``): ROS 1 bags in librealsense's own topic layout, read as any ROS 1 bag
+with what that layout needs.
+
+The layout (librealsense ``src/media/readme.md`` and ``src/media/ros/ros_file_format.h``):
+``/file_version`` (std_msgs/UInt32), ``/device_<d>/info``, and per stream
+``/device_<d>/sensor_<s>/<Stream>_<i>/image/data`` (sensor_msgs/Image: Color_0 rgb8/bgr8/...,
+Depth_0 ``mono16``, Infrared_1 ``8UC1``), ``.../info/camera_info`` (sensor_msgs/CameraInfo: K
+and D set, P and R zero, ``distortion_model`` librealsense's name such as 'Brown Conrady',
+header empty), ``.../tf/<group>`` (geometry_msgs/Transform: the stream's extrinsic to the
+reference of that group), and per sensor ``/device_<d>/sensor_<s>/option/<name>/value``
+(std_msgs/Float32; 'Depth Units': metres per raw depth unit, 0.001 on most D400s, 0.0001 on a
+D405). Since librealsense 2.3x each Image message also carries a float32 ``depth_units``
+after ``data`` (its ``header.version`` '1'), 4 bytes the standard definition the bag declares
+does not have: `strip_depth_units` drops them. The recorder records each sensor's own
+streams: depth is the depth camera's, not aligned to the colour camera
+(`depth_alignment_refusal`), and the file holds no camera poses.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Dict, List, Optional
+
+import numpy as np
+
+FILE_VERSION_TOPIC = "/file_version"
+IMAGE_TYPE = "sensor_msgs/msg/Image"
+CAMERA_INFO_TYPE = "sensor_msgs/msg/CameraInfo"
+_IMAGE_DATA = re.compile(r"^(/device_\d+/sensor_(\d+)/([A-Za-z]+)_(\d+))/image/data$")
+# librealsense's distortion names (rs2_distortion_to_string) -> sensor_msgs' for the same
+# coefficients: Brown-Conrady is OpenCV's k1 k2 p1 p2 k3; Kannala-Brandt4 is the fisheye
+# model (coefficients 0..3). The inverse and modified Brown-Conrady models are no OpenCV
+# model: read only when all their coefficients are zero (the D400 colour cameras' own).
+_DISTORTION = {"Brown Conrady": "plumb_bob", "None": "plumb_bob"}
+_ZERO_ONLY = ("Inverse Brown Conrady", "Modified Brown Conrady")
+# extrinsics of two streams closer than these are one frame (registered pixel for pixel)
+_SAME_FRAME_M, _SAME_FRAME_RAD = 1e-4, 1e-4
+
+
+def is_realsense(topics: Dict[str, Any]) -> bool:
+    """Whether a bag's ``topics`` (topic -> rosbags TopicInfo, or any mapping of topic
+    names) are librealsense's layout: ``/file_version`` and a ``/device_N/sensor_M/...``
+    image stream."""
+    return FILE_VERSION_TOPIC in topics and any(_IMAGE_DATA.match(t) for t in topics)
+
+
+def reader_is_realsense(reader: Any) -> bool:
+    """`is_realsense` of an open rosbags reader, worked out once per reader (the message
+    loop asks for each message)."""
+    said = getattr(reader, "_mast3r_realsense", None)
+    if said is None:
+        try:
+            said = not getattr(reader, "is2", True) and is_realsense(reader.topics)
+        except Exception:  # noqa: BLE001 - a damaged bag: its own refusal comes elsewhere
+            said = False
+        try:
+            reader._mast3r_realsense = said
+        except AttributeError:
+            pass
+    return bool(said)
+
+
+def strip_depth_units(raw: bytes) -> Optional[bytes]:
+    """A librealsense Image message's bytes without the float32 ``depth_units`` it writes
+    after ``data`` (None when ``raw`` is too short to hold one): what rosbags' standard
+    definition deserializes. Whether the rest is exactly one Image the deserializer checks."""
+    return bytes(raw[:-4]) if len(raw) >= 4 else None
+
+
+def standard_camera_info(msg: Any) -> Any:
+    """A librealsense CameraInfo message with its distortion named as sensor_msgs names it:
+    'Brown Conrady' (OpenCV's k1 k2 p1 p2 k3) and 'None' are ``plumb_bob``, 'Kannala Brandt4'
+    ``equidistant`` (its first 4 coefficients), an inverse or modified Brown-Conrady model
+    with all-zero coefficients (no distortion) ``plumb_bob``; any other model is kept, and
+    refused where the message is converted (its name said). Other fields as they are."""
+    model = getattr(msg, "distortion_model", None)
+    d = np.asarray(getattr(msg, "D", getattr(msg, "d", ())), dtype=np.float64).reshape(-1)
+    field = "D" if hasattr(msg, "D") else "d"
+    if model in _DISTORTION:
+        return dataclasses.replace(msg, distortion_model=_DISTORTION[model])
+    if model in _ZERO_ONLY and not np.any(d):
+        return dataclasses.replace(msg, distortion_model="plumb_bob", **{field: np.zeros(5)})
+    if model == "Kannala Brandt4" and d.size >= 4:
+        return dataclasses.replace(msg, distortion_model="equidistant", **{field: d[:4].copy()})
+    return msg
+
+
+def stream_of(topic: str) -> Optional[str]:
+    """'/device_0/sensor_1/Color_0' of its image topic ``.../image/data``; None for another
+    topic."""
+    m = _IMAGE_DATA.match(topic)
+    return m.group(1) if m else None
+
+
+def image_streams(topics: Dict[str, Any], kind: str) -> List[str]:
+    """The image data topics of streams of ``kind`` ('Color', 'Depth', 'Infrared',
+    'Fisheye'), sorted."""
+    return sorted(t for t in topics if (m := _IMAGE_DATA.match(t)) and m.group(3) == kind)
+
+
+def camera_info_topic_of(image_topic: str) -> Optional[str]:
+    """The CameraInfo topic of a stream's image topic (``<stream>/info/camera_info``)."""
+    stream = stream_of(image_topic)
+    return f"{stream}/info/camera_info" if stream else None
+
+
+def depth_units_topic(depth_topic: str) -> Optional[str]:
+    """'/device_0/sensor_0/option/Depth Units/value' of the depth stream's image topic."""
+    stream = stream_of(depth_topic)
+    return f"{stream.rsplit('/', 1)[0]}/option/Depth Units/value" if stream else None
+
+
+def pose_streams(topics: Dict[str, Any]) -> List[str]:
+    """A T265's pose stream topics (``.../Pose_N/pose/transform/data``), sorted."""
+    return sorted(t for t in topics if re.match(r"^/device_\d+/sensor_\d+/Pose_\d+/pose/"
+                                                r"transform/data$", t))
+
+
+def extrinsic_topics(topics: Dict[str, Any], image_topic: str) -> Dict[str, str]:
+    """group index -> the ``<stream>/tf/<group>`` topic of ``image_topic``'s stream."""
+    stream = stream_of(image_topic)
+    if stream is None:
+        return {}
+    prefix = f"{stream}/tf/"
+    return {t[len(prefix):]: t for t in topics if t.startswith(prefix)}
+
+
+def transform_matrix(msg: Any) -> np.ndarray:
+    """A geometry_msgs/Transform as a 4x4 float64 matrix (quaternion x, y, z, w)."""
+    from scipy.spatial.transform import Rotation
+
+    q = msg.rotation
+    out = np.eye(4)
+    quat = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
+    if np.linalg.norm(quat) > 0:
+        out[:3, :3] = Rotation.from_quat(quat).as_matrix()
+    t = msg.translation
+    out[:3, 3] = [t.x, t.y, t.z]
+    return out
+
+
+def depth_alignment_refusal(label: str, image_topic: str, depth_topic: str,
+                            image_tf: Dict[str, np.ndarray], depth_tf: Dict[str, np.ndarray],
+                            same_calibration: bool) -> Optional[str]:
+    """Why ``depth_topic`` cannot be read as the depth of ``image_topic`` pixel for pixel (one
+    line, with the fix), or None when it is aligned: both streams' extrinsics to one reference
+    group (``image_tf`` / ``depth_tf``: group -> 4x4, from their ``tf/<group>`` topics) are
+    the same within 0.1 mm and 0.1 mrad, and the depth's calibration is the image's
+    (``same_calibration``). librealsense records each sensor's own stream: a D400's depth is
+    the depth camera's, some centimetres from the colour camera."""
+    fix = ("play the recording through realsense2_camera (ROS: rosbag_filename, "
+           "align_depth.enable true) and record its aligned_depth_to_color topic, or read it "
+           "without --depth-topic (localize needs no depth; build-map's mast3r matcher neither)")
+    what = (f"{label}: depth stream {stream_of(depth_topic)} is not aligned to "
+            f"{stream_of(image_topic)}")
+    shared = sorted(set(image_tf) & set(depth_tf))
+    if not shared:
+        return (f"{what} as far as the recording tells (no extrinsics of both streams to one "
+                f"reference, {image_topic.rsplit('/image/', 1)[0]}/tf/N): read pixel for pixel "
+                f"as the colour image's depth it could put every 3-D point in the wrong place; "
+                f"{fix}")
+    rel = np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
+    offset_m = float(np.linalg.norm(rel[:3, 3]))
+    angle = float(np.arccos(np.clip((np.trace(rel[:3, :3]) - 1) / 2, -1.0, 1.0)))
+    if offset_m <= _SAME_FRAME_M and angle <= _SAME_FRAME_RAD and same_calibration:
+        return None
+    why = (f"the depth camera is {offset_m * 1000:.1f} mm and {np.degrees(angle):.2f} deg from "
+           "the colour camera (their extrinsics)" if offset_m > _SAME_FRAME_M
+           or angle > _SAME_FRAME_RAD else "its calibration is not the colour image's")
+    return (f"{what}: {why}; librealsense records each camera's own stream, and read pixel "
+            f"for pixel as the colour image's depth it would put every 3-D point in the wrong "
+            f"place; {fix}")
+
+
+def no_pose_reason(label: str, topics: Dict[str, Any]) -> str:
+    """Why a RealSense recording gives build-map no poses, with the fix (one line)."""
+    poses = pose_streams(topics)
+    t265 = (f" (its pose stream {poses[0]} is a T265's own pose, of another frame than the "
+            "colour camera's: not read)" if poses else "")
+    return (f"{label} is a RealSense recording (librealsense's rosbag), which holds no camera "
+            f"poses{t265}: pass the colour camera's poses as a TUM trajectory, --trajectory "
+            "FILE")

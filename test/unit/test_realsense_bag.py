@@ -1,0 +1,228 @@
+"""A recording of Intel RealSense Viewer / librealsense's recorder (``rs-record``): a ROS 1 bag in
+librealsense's own layout (`mast3r_ros.replay.rosbag.realsense`). It was unreadable: its infrared
+stream made 'several image topics', its streams' CameraInfo 'several CameraInfo topics', and
+every Image message of librealsense 2.3x+ (a float32 ``depth_units`` after ``data``) 'ROS1
+message size mismatch'. Now its colour stream and calibration are read, depth only when aligned
+(with the recorded Depth Units), and build-map says it holds no poses."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from rosbags.rosbag1 import Writer  # noqa: E402
+from rosbags.typesys import Stores, get_types_from_msg, get_typestore  # noqa: E402
+
+from mast3r_ros.core.errors import InputError  # noqa: E402
+from mast3r_ros.replay.cli import main  # noqa: E402
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+
+TS = get_typestore(Stores.ROS1_NOETIC)
+TS.register(get_types_from_msg("bool is_recommended\nuint32 fps\nstring encoding",
+                               "realsense_msgs/msg/StreamInfo"))
+T = TS.types
+S = 1_000_000_000
+COLOUR = "/device_0/sensor_1/Color_0/image/data"
+DEPTH = "/device_0/sensor_0/Depth_0/image/data"
+RGB = np.random.default_rng(0).integers(0, 256, (6, 8, 3), dtype=np.uint8)
+K = (7.0, 7.5, 3.5, 2.5)  # fx fy cx cy
+
+
+def _header(ns, seq=0):
+    stamp = T["builtin_interfaces/msg/Time"](sec=ns // S, nanosec=ns % S)
+    return T["std_msgs/msg/Header"](seq=seq, stamp=stamp, frame_id="")  # as librealsense: empty
+
+
+def _info(w, h, k, model="Inverse Brown Conrady", d=(0.0,) * 5):
+    """A CameraInfo as librealsense writes it: K and D, P and R zero, its distortion name."""
+    roi = T["sensor_msgs/msg/RegionOfInterest"](x_offset=0, y_offset=0, height=0, width=0,
+                                                do_rectify=False)
+    kk = np.zeros(9)
+    kk[[0, 4, 2, 5, 8]] = [*k, 1]
+    return T["sensor_msgs/msg/CameraInfo"](
+        header=_header(0), height=h, width=w, distortion_model=model, D=np.array(d, float),
+        K=kk, R=np.zeros(9), P=np.zeros(12), binning_x=0, binning_y=0, roi=roi)
+
+
+def _image(ns, seq, array, encoding):
+    return T["sensor_msgs/msg/Image"](
+        header=_header(ns, seq), height=array.shape[0], width=array.shape[1], encoding=encoding,
+        is_bigendian=0, step=array.shape[1] * array.itemsize * (array.shape[2] if array.ndim > 2
+                                                                 else 1),
+        data=np.ascontiguousarray(array).view(np.uint8).reshape(-1))
+
+
+def _transform(x):
+    return T["geometry_msgs/msg/Transform"](
+        translation=T["geometry_msgs/msg/Vector3"](x=x, y=0.0, z=0.0),
+        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0))
+
+
+def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_offset_m=0.015,
+                        depth_units=0.001, depth_raw=1000, trailing=True, infrared=True,
+                        colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5):
+    """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
+    sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
+    (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
+    ``colour_offset_m`` along x from depth), the 'Depth Units' option (None: not recorded);
+    ``trailing``: each Image followed by librealsense's float32 depth_units."""
+    h, w = images[0].shape[:2]
+    colour = f"/device_0/sensor_{colour_sensor}/Color_0"
+    msgs = [("/file_version", 1, T["std_msgs/msg/UInt32"](data=3)),
+            ("/device_0/info", 1, T["diagnostic_msgs/msg/KeyValue"](key="Name",
+                                                                    value="Intel RealSense")),
+            (f"{colour}/info", 1, T["realsense_msgs/msg/StreamInfo"](
+                is_recommended=True, fps=30, encoding="rgb8")),
+            (f"{colour}/info/camera_info", 1, _info(w, h, k, colour_model, colour_d)),
+            ("/device_0/sensor_0/Depth_0/info/camera_info", 1, _info(w, h, k, "Brown Conrady")),
+            ("/device_0/sensor_0/Infrared_1/info/camera_info", 1,
+             _info(w, h, k, "Brown Conrady")),
+            ("/device_0/sensor_0/Depth_0/tf/0", 1, _transform(0.0)),
+            ("/device_0/sensor_0/Infrared_1/tf/0", 1, _transform(0.0)),
+            (f"{colour}/tf/0", 1, _transform(colour_offset_m))]
+    if depth_units is not None:
+        msgs.append(("/device_0/sensor_0/option/Depth Units/value", 1,
+                     T["std_msgs/msg/Float32"](data=depth_units)))
+    base = 1_700_000_000 * S  # the device's clock in the headers; the bag's from 0
+    for n, rgb in enumerate(images):
+        t, bag_t = base + n * 100_000_000, (n + 1) * 100_000_000
+        msgs.append((f"{colour}/image/data", bag_t, _image(t, n, rgb, "rgb8")))
+        msgs.append((DEPTH, bag_t + 1, _image(t + 1000, n, np.full((h, w), depth_raw, np.uint16),
+                                              "mono16")))
+        if infrared:
+            msgs.append(("/device_0/sensor_0/Infrared_1/image/data", bag_t + 2,
+                         _image(t + 1000, n, np.full((h, w), 90, np.uint8), "8UC1")))
+    with Writer(path) as writer:
+        conns = {}
+        for topic, t, msg in sorted(msgs, key=lambda m: m[1]):
+            if topic not in conns:
+                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
+            raw = bytes(TS.serialize_ros1(msg, msg.__msgtype__))
+            if trailing and msg.__msgtype__ == "sensor_msgs/msg/Image":
+                raw += np.float32(depth_units or 0.0).tobytes()
+            writer.write(conns[topic], t, raw)
+    return str(path)
+
+
+@pytest.mark.parametrize("trailing", [True, False])
+def test_its_colour_stream_and_calibration_are_read(tmp_path, trailing):
+    """Was 'several image topics' (Color_0 and Infrared_1), then 'several CameraInfo topics',
+    and with librealsense's trailing depth_units every Image 'ROS1 message size mismatch'."""
+    seq = BagSequence(write_realsense_bag(tmp_path / "rs.bag", trailing=trailing))
+    assert seq.image_topic == COLOUR
+    assert seq.camera_info_topic == "/device_0/sensor_1/Color_0/info/camera_info"
+    frames = list(seq)
+    assert len(frames) == 3
+    for f in frames:
+        np.testing.assert_array_equal(f.rgb, RGB)
+        np.testing.assert_array_equal(f.intrinsics.K[[0, 1, 0, 1], [0, 1, 2, 2]], K)
+        assert f.intrinsics.distortion_model == "plumb_bob" and not np.any(f.intrinsics.dist)
+
+
+def test_trailing_bytes_are_still_refused_outside_a_realsense_recording(tmp_path):
+    """Dropping 4 trailing bytes is librealsense's layout only: another bag's image message
+    with bytes after it stays unreadable (a damaged message is not read as a whole one)."""
+    bag = write_realsense_bag(tmp_path / "x.bag", infrared=False, colour_model="plumb_bob")
+    from rosbags.rosbag1 import Reader
+
+    other = tmp_path / "other.bag"
+    with Reader(bag) as reader, Writer(other) as writer:
+        conns = {}
+        for conn, t, raw in reader.messages():
+            if conn.topic == "/file_version":
+                continue  # no longer librealsense's layout
+            if conn.topic not in conns:
+                conns[conn.topic] = writer.add_connection(conn.topic, conn.msgtype,
+                                                          typestore=TS)
+            writer.write(conns[conn.topic], t, raw)
+    with pytest.raises(InputError, match="size mismatch"):
+        list(BagSequence(other, image_topic=COLOUR,
+                         camera_info_topic="/device_0/sensor_1/Color_0/info/camera_info"))
+
+
+def test_brown_conrady_is_plumb_bob_and_an_inverse_model_is_refused(tmp_path):
+    d = (0.1, -0.05, 0.001, 0.002, 0.01)
+    seq = BagSequence(write_realsense_bag(tmp_path / "bc.bag", colour_model="Brown Conrady",
+                                          colour_d=d))
+    frame = next(iter(seq))
+    assert frame.intrinsics.distortion_model == "plumb_bob"
+    np.testing.assert_allclose(frame.intrinsics.dist, d)
+    with pytest.raises(InputError, match="'Inverse Brown Conrady'.*--camera-info"):
+        BagSequence(write_realsense_bag(tmp_path / "ibc.bag", colour_d=d))
+
+
+def test_unaligned_depth_is_refused_in_one_line(tmp_path, capsys):
+    """A D435's depth is the depth camera's own stream, 15 mm from the colour camera: read
+    pixel for pixel as the colour image's it would misplace every 3-D point."""
+    bag = write_realsense_bag(tmp_path / "rs.bag")
+    assert main(["build-map", bag, "--out", str(tmp_path / "map"), "--depth-topic", DEPTH,
+                 "--log-level", "error"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert ("depth stream /device_0/sensor_0/Depth_0 is not aligned to "
+            "/device_0/sensor_1/Color_0: the depth camera is 15.0 mm") in err
+    assert "align_depth.enable true" in err
+
+
+def test_aligned_depth_is_read_with_the_recorded_depth_units(tmp_path):
+    """A D405's colour comes from its depth module, in the depth's frame (0.1 mm units): depth
+    10000 is 1 m, not the 10 m REP-118's 1000 units per metre would make it."""
+    bag = write_realsense_bag(tmp_path / "d405.bag", colour_sensor=0, colour_offset_m=0.0,
+                              depth_units=0.0001, depth_raw=10000)
+    seq = BagSequence(bag, depth_topic=DEPTH)
+    assert seq.depth_units_per_m == 10000.0
+    depth = [f.depth_m for f in seq]
+    assert len(depth) == 3 and all(np.all(d == np.float32(1.0)) for d in depth)
+    assert BagSequence(bag, depth_topic=DEPTH, depth_scale=1000.0).depth_units_per_m == 1000.0
+    missing = write_realsense_bag(tmp_path / "nounits.bag", colour_sensor=0,
+                                  colour_offset_m=0.0, depth_units=None)
+    with pytest.raises(InputError, match="no 'Depth Units' option recorded.*--depth-scale"):
+        BagSequence(missing, depth_topic=DEPTH)
+
+
+def test_build_map_says_a_realsense_recording_holds_no_poses(tmp_path, capsys):
+    bag = write_realsense_bag(tmp_path / "rs.bag")
+    assert main(["build-map", bag, "--out", str(tmp_path / "map"), "--log-level",
+                 "error"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "is a RealSense recording (librealsense's rosbag), " \
+        "which holds no camera poses: pass the colour camera's poses as a TUM trajectory, " \
+        "--trajectory FILE" in err, err
+
+
+def test_a_recording_without_a_colour_stream_names_its_streams(tmp_path):
+    bag = write_realsense_bag(tmp_path / "rs.bag")
+    from rosbags.rosbag1 import Reader
+
+    grey = tmp_path / "grey.bag"
+    with Reader(bag) as reader, Writer(grey) as writer:
+        conns = {}
+        for conn, t, raw in reader.messages():
+            if "Color_0" in conn.topic:
+                continue
+            if conn.topic not in conns:
+                conns[conn.topic] = writer.add_connection(conn.topic, conn.msgtype,
+                                                          typestore=TS)
+            writer.write(conns[conn.topic], t, raw)
+    with pytest.raises(InputError, match="RealSense recording without a colour stream .*"
+                                         "Infrared_1/image/data.*"):
+        BagSequence(grey)
+
+
+def test_localize_reads_a_realsense_recording(tmp_path, tum, sift_map, capsys):
+    """``mast3r-ros localize BAG --map MAP`` of a RealSense recording of the query frames."""
+    import json
+
+    from mast3r_ros.replay.sources import open_source
+
+    frames = list(open_source(tum[1]))[:3]
+    k = frames[0].intrinsics.K
+    bag = write_realsense_bag(tmp_path / "rs.bag", images=[f.rgb for f in frames],
+                              k=(k[0, 0], k[1, 1], k[0, 2], k[1, 2]))
+    run = tmp_path / "run"
+    assert main(["localize", bag, "--map", sift_map, "--out", str(run), "--matcher", "sift",
+                 "--log-level", "error"]) == 0, capsys.readouterr().err
+    lines = (run / "results.jsonl").read_text().splitlines()
+    assert len(lines) == 3 and any(json.loads(x).get("success") for x in lines)
