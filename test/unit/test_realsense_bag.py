@@ -62,7 +62,8 @@ def _transform(x):
 
 def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_offset_m=0.015,
                         depth_units=0.001, depth_raw=1000, trailing=True, infrared=True,
-                        colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5):
+                        colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5,
+                        colour_encoding="rgb8"):
     """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
     sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
     (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
@@ -88,7 +89,7 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
     base = 1_700_000_000 * S  # the device's clock in the headers; the bag's from 0
     for n, rgb in enumerate(images):
         t, bag_t = base + n * 100_000_000, (n + 1) * 100_000_000
-        msgs.append((f"{colour}/image/data", bag_t, _image(t, n, rgb, "rgb8")))
+        msgs.append((f"{colour}/image/data", bag_t, _image(t, n, rgb, colour_encoding)))
         msgs.append((DEPTH, bag_t + 1, _image(t + 1000, n, np.full((h, w), depth_raw, np.uint16),
                                               "mono16")))
         if infrared:
@@ -151,6 +152,20 @@ def test_brown_conrady_is_plumb_bob_and_an_inverse_model_is_refused(tmp_path):
     np.testing.assert_allclose(frame.intrinsics.dist, d)
     with pytest.raises(InputError, match="'Inverse Brown Conrady'.*--camera-info"):
         BagSequence(write_realsense_bag(tmp_path / "ibc.bag", colour_d=d))
+
+
+def test_its_yuyv_colour_is_read_as_yuy2(tmp_path):
+    """The colour camera's native YUYV (librealsense's name, not sensor_msgs') was refused as
+    an unsupported encoding: it is YUY2's byte order."""
+    yuyv = np.full((6, 8, 2), 128, np.uint8)
+    yuyv[..., 0] = 200  # Y; U = V = 128: grey
+    seq = BagSequence(write_realsense_bag(tmp_path / "yuyv.bag", images=(yuyv,) * 2,
+                                          colour_encoding="YUYV"))
+    import cv2
+
+    want = cv2.cvtColor(yuyv, cv2.COLOR_YUV2RGB_YUY2)  # (200 - 16) * 1.164: 214 grey
+    frames = list(seq)
+    assert len(frames) == 2 and all(np.array_equal(f.rgb, want) for f in frames)
 
 
 def test_unaligned_depth_is_refused_in_one_line(tmp_path, capsys):

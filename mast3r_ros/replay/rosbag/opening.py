@@ -161,7 +161,8 @@ def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
     definitions lack (rosbags' KeyError: a damaged message_definitions table of a .db3, or
     an MCAP schema, names it otherwise); rosbags' own errors pass as they are. A RealSense
     recording's (`realsense`) Image with librealsense's trailing ``depth_units`` is read
-    without it, and its CameraInfo's distortion is named as sensor_msgs names it."""
+    without it, and its CameraInfo's distortion and Image's encoding are named as sensor_msgs
+    names them."""
     try:
         msg = reader.deserialize(raw, msgtype)
     except (AnyReaderError, ValueError) as err:  # a librealsense Image's depth_units (4 B)
@@ -172,7 +173,7 @@ def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
         if stripped is None:
             raise
         try:
-            return reader.deserialize(stripped, msgtype)
+            msg = reader.deserialize(stripped, msgtype)
         except (AnyReaderError, ValueError, KeyError):
             raise err from None
     except KeyError as err:
@@ -181,6 +182,8 @@ def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
                          "(a .db3's message_definitions table, an MCAP file's schemas)") from err
     if msgtype == realsense.CAMERA_INFO_TYPE and realsense.reader_is_realsense(reader):
         return realsense.standard_camera_info(msg)  # librealsense's distortion names
+    if msgtype == realsense.IMAGE_TYPE and realsense.reader_is_realsense(reader):
+        return realsense.standard_image(msg)  # its YUYV
     return msg
 
 

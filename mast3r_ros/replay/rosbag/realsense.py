@@ -87,6 +87,20 @@ def standard_camera_info(msg: Any) -> Any:
     return msg
 
 
+# librealsense's encodings that are no sensor_msgs name (rs2_format_to_string: its formats
+# without a ROS name keep their own): YUYV is YUY2's byte order (Y0 U Y1 V)
+_ENCODINGS = {"YUYV": "yuv422_yuy2"}
+
+
+def standard_image(msg: Any) -> Any:
+    """A librealsense Image message with its encoding named as sensor_msgs names it ('YUYV',
+    the colour camera's native format, is ``yuv422_yuy2``); other messages as they are."""
+    encoding = getattr(msg, "encoding", None)
+    if encoding in _ENCODINGS:
+        return dataclasses.replace(msg, encoding=_ENCODINGS[encoding])
+    return msg
+
+
 def stream_of(topic: str) -> Optional[str]:
     """'/device_0/sensor_1/Color_0' of its image topic ``.../image/data``; None for another
     topic."""
