@@ -54,16 +54,16 @@ def _image(ns, seq, array, encoding):
         data=np.ascontiguousarray(array).view(np.uint8).reshape(-1))
 
 
-def _transform(x):
+def _transform(x, w=1.0):
     return T["geometry_msgs/msg/Transform"](
         translation=T["geometry_msgs/msg/Vector3"](x=x, y=0.0, z=0.0),
-        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=1.0))
+        rotation=T["geometry_msgs/msg/Quaternion"](x=0.0, y=0.0, z=0.0, w=w))
 
 
 def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_offset_m=0.015,
                         depth_units=0.001, depth_raw=1000, trailing=True, infrared=True,
                         colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5,
-                        colour_encoding="rgb8"):
+                        colour_encoding="rgb8", colour_w=1.0):
     """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
     sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
     (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
@@ -82,7 +82,7 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
              _info(w, h, k, "Brown Conrady")),
             ("/device_0/sensor_0/Depth_0/tf/0", 1, _transform(0.0)),
             ("/device_0/sensor_0/Infrared_1/tf/0", 1, _transform(0.0)),
-            (f"{colour}/tf/0", 1, _transform(colour_offset_m))]
+            (f"{colour}/tf/0", 1, _transform(colour_offset_m, colour_w))]
     if depth_units is not None:
         msgs.append(("/device_0/sensor_0/option/Depth Units/value", 1,
                      T["std_msgs/msg/Float32"](data=depth_units)))
@@ -195,6 +195,16 @@ def test_aligned_depth_is_read_with_the_recorded_depth_units(tmp_path):
                                   colour_offset_m=0.0, depth_units=None)
     with pytest.raises(InputError, match="no 'Depth Units' option recorded.*--depth-scale"):
         BagSequence(missing, depth_topic=DEPTH)
+
+
+@pytest.mark.parametrize("w", [float("nan"), 0.0])
+def test_depth_with_no_usable_extrinsic_is_refused(tmp_path, w):
+    """A colour extrinsic that is no rigid transform (NaN, a zero quaternion: scipy raised a
+    bare ValueError) leaves nothing to tell the depth aligned: refused as unknown."""
+    bag = write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=0.0,
+                              colour_w=w)
+    with pytest.raises(InputError, match="not aligned .* as far as the recording tells"):
+        BagSequence(bag, depth_topic=DEPTH)
 
 
 def test_build_map_says_a_realsense_recording_holds_no_poses(tmp_path, capsys):

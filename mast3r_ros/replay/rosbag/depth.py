@@ -183,7 +183,9 @@ class _DepthAssociation:
         def extrinsics(image_topic: str) -> Dict[str, np.ndarray]:
             found = {g: first(t) for g, t in realsense.extrinsic_topics(
                 self._topics, image_topic).items()}
-            return {g: realsense.transform_matrix(m) for g, m in found.items() if m is not None}
+            matrices = {g: realsense.transform_matrix(m) for g, m in found.items()
+                        if m is not None}
+            return {g: m for g, m in matrices.items() if m is not None}
 
         cams = []
         for t in (self.image_topic, topic):

@@ -141,17 +141,19 @@ def extrinsic_topics(topics: Dict[str, Any], image_topic: str) -> Dict[str, str]
     return {t[len(prefix):]: t for t in topics if t.startswith(prefix)}
 
 
-def transform_matrix(msg: Any) -> np.ndarray:
-    """A geometry_msgs/Transform as a 4x4 float64 matrix (quaternion x, y, z, w)."""
+def transform_matrix(msg: Any) -> Optional[np.ndarray]:
+    """A geometry_msgs/Transform as a 4x4 float64 matrix (quaternion x, y, z, w, normalised);
+    None for one that is no rigid transform (a non-finite value, a zero quaternion)."""
     from scipy.spatial.transform import Rotation
 
-    q = msg.rotation
-    out = np.eye(4)
+    q, t = msg.rotation, msg.translation
     quat = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-    if np.linalg.norm(quat) > 0:
-        out[:3, :3] = Rotation.from_quat(quat).as_matrix()
-    t = msg.translation
-    out[:3, 3] = [t.x, t.y, t.z]
+    xyz = np.array([t.x, t.y, t.z], dtype=np.float64)
+    if not (np.all(np.isfinite(quat)) and np.all(np.isfinite(xyz))) or not np.any(quat):
+        return None
+    out = np.eye(4)
+    out[:3, :3] = Rotation.from_quat(quat).as_matrix()
+    out[:3, 3] = xyz
     return out
 
 
