@@ -67,7 +67,8 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
     """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
     sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
     (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
-    ``colour_offset_m`` along x from depth), the 'Depth Units' option (None: not recorded);
+    ``colour_offset_m`` along x from depth), the 'Depth Units' option (None: not recorded; a
+    tuple: one message per change);
     ``trailing``: each Image followed by librealsense's float32 depth_units."""
     h, w = images[0].shape[:2]
     colour = f"/device_0/sensor_{colour_sensor}/Color_0"
@@ -83,9 +84,10 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
             ("/device_0/sensor_0/Depth_0/tf/0", 1, _transform(0.0)),
             ("/device_0/sensor_0/Infrared_1/tf/0", 1, _transform(0.0)),
             (f"{colour}/tf/0", 1, _transform(colour_offset_m, colour_w))]
-    if depth_units is not None:
-        msgs.append(("/device_0/sensor_0/option/Depth Units/value", 1,
-                     T["std_msgs/msg/Float32"](data=depth_units)))
+    for n, units in enumerate(depth_units if isinstance(depth_units, tuple) else
+                              () if depth_units is None else (depth_units,)):
+        msgs.append(("/device_0/sensor_0/option/Depth Units/value", 1 + n * 150_000_000,
+                     T["std_msgs/msg/Float32"](data=units)))
     base = 1_700_000_000 * S  # the device's clock in the headers; the bag's from 0
     for n, rgb in enumerate(images):
         t, bag_t = base + n * 100_000_000, (n + 1) * 100_000_000
@@ -102,7 +104,7 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
                 conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
             raw = bytes(TS.serialize_ros1(msg, msg.__msgtype__))
             if trailing and msg.__msgtype__ == "sensor_msgs/msg/Image":
-                raw += np.float32(depth_units or 0.0).tobytes()
+                raw += np.float32(np.ravel(depth_units or 0.0)[0]).tobytes()
             writer.write(conns[topic], t, raw)
     return str(path)
 
@@ -195,6 +197,13 @@ def test_aligned_depth_is_read_with_the_recorded_depth_units(tmp_path):
                                   colour_offset_m=0.0, depth_units=None)
     with pytest.raises(InputError, match="no 'Depth Units' option recorded.*--depth-scale"):
         BagSequence(missing, depth_topic=DEPTH)
+    changed = write_realsense_bag(tmp_path / "changed.bag", colour_sensor=0,
+                                  colour_offset_m=0.0, depth_units=(0.001, 0.0001))
+    with pytest.raises(InputError, match=r"'Depth Units' of depth stream /device_0/sensor_0/"
+                                         r"Depth_0 changed during the recording \(0.001 m, "
+                                         r"0.0001 m;"):
+        BagSequence(changed, depth_topic=DEPTH)
+    assert BagSequence(changed, depth_topic=DEPTH, depth_scale=1000.0).depth_units_per_m == 1000
 
 
 @pytest.mark.parametrize("w", [float("nan"), 0.0])

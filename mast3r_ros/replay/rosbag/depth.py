@@ -18,7 +18,7 @@ from typing import Any, Dict, FrozenSet, List, Optional, Set, Tuple
 import numpy as np
 
 from . import realsense
-from .opening import bag_label
+from .opening import bag_label, bag_messages
 from .topics import CAMERA_INFO_TYPE, _image_namespace, images_frame
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
@@ -175,7 +175,8 @@ class _DepthAssociation:
         """A RealSense recording's ``topic`` given as depth: refused unless aligned to the
         image stream (`realsense.depth_alignment_refusal`: same extrinsics and calibration);
         its scale is the recorded 'Depth Units' option (metres per raw unit; a given
-        ``depth_scale`` wins), refused when neither is there."""
+        ``depth_scale`` wins), refused when neither is there or when it changed during the
+        recording (one message per change)."""
         def first(name: Optional[str]) -> Any:
             known = name is not None and name in self._topics and self._topics[name].msgcount
             return self._first_message(reader, name) if known else None
@@ -203,14 +204,29 @@ class _DepthAssociation:
         if self._depth_scale is not None:
             return
         units_topic = realsense.depth_units_topic(topic)
-        units = getattr(first(units_topic), "data", None)
-        if units is None or not np.isfinite(units) or units <= 0:
+        values = []  # every value recorded (one message per change of the option)
+        if first(units_topic) is not None:
+            for conn, _, raw in bag_messages(reader,
+                                             connections=self._topics[units_topic].connections):
+                value = getattr(self._deserialize(reader, raw, conn.msgtype, conn.topic),
+                                "data", None)
+                if value is not None and np.isfinite(value) and value > 0:
+                    value = float(f"{value:.7g}")  # a float32: 0.0001 is 9.99999975e-05
+                    values += [value] if value not in values else []
+        if len(values) > 1:
+            raise InputError(
+                f"{bag_label(self.path)}: the 'Depth Units' of depth stream "
+                f"{realsense.stream_of(topic)} changed during the recording "
+                f"({', '.join(f'{v:g} m' for v in values)}; {units_topic}), so no one scale "
+                "reads every depth frame: record again without changing it, or pass "
+                "--depth-scale (raw units per metre) if you know which frames you read")
+        units = values[0] if values else None
+        if units is None:
             raise InputError(
                 f"{bag_label(self.path)}: depth stream {realsense.stream_of(topic)} has no "
                 f"'Depth Units' option recorded ({units_topic}: {units!r}), which says how many "
                 "metres a raw depth value is: pass --depth-scale (raw units per metre: 1000 "
                 "for 1 mm units, 10000 for a D405's 0.1 mm)")
-        units = float(f"{units:.7g}")  # a float32: 0.0001 is 9.99999975e-05
         self._depth_scale = 1.0 / units
         log.info("%s: depth read with the recorded Depth Units, %g m (%g units per metre)",
                  bag_label(self.path), units, self._depth_scale)
