@@ -1,6 +1,6 @@
 """Map check inputs: one keyframe's image, depth, intrinsics and pose at working resolution
-(`KeyframeRecord`), a written map read as records (`MapRecords`), the verdict names and
-the error."""
+(`KeyframeRecord`), a written map read as records (`MapRecords`), the verdict names, the
+cause a diagnosis names (`_Cause`) and the error."""
 
 from __future__ import annotations
 
@@ -15,6 +15,29 @@ from ..errors import InputError
 from ..types import CameraIntrinsics
 
 CONSISTENT, INCONSISTENT, UNCHECKED = "consistent", "inconsistent", "unchecked"
+
+# Depth-unit confusions met in practice, as (depth given / true depth): 0.1 mm read as mm (x10),
+# mm read as m (x1000), TUM's 1/5000 m read as mm (x5), ... and their inverses.
+_NICE_FACTORS = (1000.0, 500.0, 200.0, 100.0, 50.0, 20.0, 10.0, 5.0, 4.0, 2.0, 1.0,
+                 0.5, 0.25, 0.2, 0.1, 0.05, 0.02, 0.01, 0.005, 0.002, 0.001)
+
+
+@dataclasses.dataclass
+class _Cause:
+    """A diagnosis: ``name`` (``depth_scale``, ``focal_length``, ...), the depth ``factor``
+    (given / true; 1.0 for other causes), what is wrong and the fix in words, and whether the
+    fix was seen to make every pair agree (``confirmed``)."""
+
+    name: str
+    factor: float
+    what: str
+    fix: str
+    confirmed: bool
+
+
+def _fmt_factor(f: float) -> str:
+    return f"{f:.0f}" if f >= 1 and abs(f - round(f)) < 1e-6 * f else f"{f:.3g}"
+
 
 class MapConsistencyError(InputError):
     """The keyframes' poses and depths contradict each other (see `ConsistencyReport`)."""

@@ -1,0 +1,169 @@
+"""Map check diagnosis of the focal length: a pinhole fx no usual camera has
+(`_implausible_focal_length`), one factor on every keyframe's fx, fy that makes every pair agree
+(`_focal_scale`)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from typing import Any, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from ..config import MapCheckConfig
+from ..geometry import invert_pose
+from .measure import _depth_residuals, _measure, _View
+from .records import _NICE_FACTORS, _Cause, _fmt_factor
+
+
+# a pinhole camera's horizontal field of view outside these (degrees) is no real camera's: fx
+# 10x too large or too small (a typo, or fx of another unit or resolution) puts a 60-degree
+# camera at 6.6 or 160 degrees
+_FOV_DEG = (8.0, 150.0)
+
+
+def _implausible_focal_length(views: List[_View], matches: Optional[Dict[Tuple[int, int], Any]]
+                              = None, cfg: Optional[MapCheckConfig] = None) -> Optional[_Cause]:
+    """The cause ``focal_length`` when a keyframe's pinhole focal length gives a horizontal
+    field of view outside `_FOV_DEG` (fisheye models, which see wider, are left alone): the
+    first such keyframe's fx in camera pixels, its field of view and image width; None when
+    every keyframe's is a camera's. It is named before the pose conventions and depth scales
+    because those are fitted and confirmed through K: under fx x10 the reprojection of every
+    hypothesis is wrong by up to 10x, and one of them (on the synthetic walk, inverted poses
+    with depth x0.5) wins by chance; depth x10 even undoes fx x10 for a sideways move. With
+    ``matches`` and ``cfg`` (and no distortion), fx, fy divided by a unit slip
+    (`_focal_slip`) that makes every pair agree confirm it, and the fix names that fx."""
+    for v in views:
+        if v.cam.distortion_model == "equidistant":
+            continue
+        fx = v.cam.K[0, 0] / v.scale  # K at work pixels; scale: work pixels per camera pixel
+        fov = _fov_deg(fx, v.width_px)
+        if _FOV_DEG[0] <= fov <= _FOV_DEG[1]:
+            continue
+        what = (f"the focal length fx {fx:.4g} px of keyframe {v.label} gives a {fov:.3g} deg "
+                f"horizontal field of view at {v.width_px} px, which no usual camera has "
+                f"({_FOV_DEG[0]:g} to {_FOV_DEG[1]:g} deg)")
+        slip = (_focal_slip(views, matches, cfg, fx, v.width_px)
+                if matches is not None and cfg is not None else None)
+        if slip is not None:
+            true_fx = fx / slip
+            return _Cause(
+                "focal_length", 1.0,
+                f"{what}: fx, fy are x{_fmt_factor(slip)} the size the images fit (with fx "
+                f"{true_fx:.4g} px, a {_fov_deg(true_fx, v.width_px):.3g} deg view, every "
+                "pair agrees)",
+                f"{'divide' if slip > 1 else 'multiply'} fx, fy in the camera_info's K by "
+                f"{_fmt_factor(max(slip, 1.0 / slip))} (fx {true_fx:.4g} px; camera.yaml / "
+                "--camera-info) and build the map again", True)
+        return _Cause(
+            "focal_length", 1.0,
+            f"{what}: fx is likely mistyped (a digit added or dropped?) or for another "
+            "resolution, and the poses and depth cannot be judged through it",
+            "correct fx, fy in the camera_info's K (camera.yaml / --camera-info) and build the "
+            "map again", False)
+    return None
+
+
+def _fov_deg(fx: float, width_px: float) -> float:
+    return float(np.degrees(2.0 * np.arctan(width_px / (2.0 * fx))))
+
+
+# fx slips tried to confirm an implausible focal length (given / true), at most this many: the
+# unit confusions of `_NICE_FACTORS` whose corrected field of view is a camera's, nearest to
+# 60 deg first (the work of one `_measure` each)
+_FOCAL_SLIPS_TRIED = 4
+
+
+def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+                fx: float, width_px: float) -> Optional[float]:
+    """The factor g (given / true fx, fy) among `_NICE_FACTORS` for which the given poses and
+    depth, with every pinhole view's fx, fy divided by g, make every pair agree (and at least
+    one judged); None when none does or a view has distortion (its undistortion changes with
+    K). ``fx``, ``width_px``: the implausible keyframe's, in camera pixels."""
+    if any(v.cam.has_distortion for v in views):
+        return None
+    fit_60 = width_px / (2.0 * math.tan(math.radians(30.0)))
+    tried = sorted((g for g in _NICE_FACTORS if g != 1.0
+                    and _FOV_DEG[0] <= _fov_deg(fx / g, width_px) <= _FOV_DEG[1]),
+                   key=lambda g: abs(math.log(fx / g / fit_60)))[:_FOCAL_SLIPS_TRIED]
+    poses = [v.pose for v in views]
+    for g in tried:
+        figures = _measure(_focal_divided(views, g), poses, matches, cfg)
+        if any(p.ok for p in figures) and all(p.ok is not False for p in figures):
+            return g
+    return None
+
+
+def _focal_divided(views: List[_View], g: float) -> List[_View]:
+    """``views`` with fx, fy divided by ``g`` (pinhole): K, and the depth grid's points, whose
+    rays x = (u - cx) / fx grow by g at the same depth."""
+    out = []
+    for v in views:
+        K = v.cam.K.copy()
+        K[0, 0] /= g
+        K[1, 1] /= g
+        pts = v.pts * np.array([g, g, 1.0])
+        out.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K), pts=pts))
+    return out
+
+
+# focal factors (given / true fx, fy) `_focal_scale` scans: a plausible camera's calibration a
+# few tens of per cent off (beyond: `_implausible_focal_length`), on a log grid, then refined
+_FOCAL_SCAN = (0.6, 1.67, 27)
+_FOCAL_REFINE_STEP = 0.005
+_FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
+
+
+def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                 cfg: MapCheckConfig) -> Optional[_Cause]:
+    """The cause ``focal_length`` (confirmed) when fx, fy of every keyframe divided by one
+    factor g make every pair agree while the given ones do not: the factor that minimises the
+    median over pairs of their median relative depth residual (a log grid, then refined in
+    0.5 % steps), at least 3 % from 1 and halving that residual, then measured in full. A
+    calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale fits only
+    about 10 % off, `_describe`'s ``unit_like``). None otherwise, or with distortion (its
+    undistortion changes with K)."""
+    keys = [k for k in matches if views[k[0]].depth is not None or views[k[1]].depth is not None]
+    if not keys or any(v.cam.has_distortion for v in views):
+        return None
+    spread = np.linspace(0, len(keys) - 1, _FOCAL_SCAN_PAIRS).astype(int)
+    keys = [keys[i] for i in np.unique(spread)]
+    poses = [v.pose for v in views]
+
+    def score(g: float) -> float:
+        vs = _focal_divided(views, g)
+        meds = []
+        for a, b in keys:
+            b_from_a = invert_pose(poses[b]) @ poses[a]
+            r = np.concatenate([
+                _depth_residuals(vs[a], vs[b], b_from_a, 1.0, cfg.depth_tolerance),
+                _depth_residuals(vs[b], vs[a], invert_pose(b_from_a), 1.0, cfg.depth_tolerance)])
+            if len(r) >= cfg.min_depth_points:
+                meds.append(float(np.median(np.abs(r))))
+        return float(np.median(meds)) if meds else math.inf
+
+    lo, hi, n = _FOCAL_SCAN
+    best = min(np.exp(np.linspace(math.log(lo), math.log(hi), n)), key=score)
+    step = math.log(hi / lo) / (n - 1)
+    fine = np.exp(np.arange(math.log(best) - step, math.log(best) + step + 1e-9,
+                            _FOCAL_REFINE_STEP))
+    g = float(min(fine, key=score))
+    base = score(1.0)
+    if abs(math.log(g)) < math.log(1.03) or not score(g) < 0.5 * base:
+        return None
+    figures = _measure(_focal_divided(views, g), poses, matches, cfg)
+    if not (any(p.ok for p in figures) and all(p.ok is not False for p in figures)):
+        return None
+    v = views[0]
+    fx = v.cam.K[0, 0] / v.scale
+    return _Cause(
+        "focal_length", 1.0,
+        f"fx, fy are x{g:.3g} the size the depth and poses fit (the focal length is off: fx "
+        f"{fx:.4g} px of keyframe {v.label}; with fx {fx / g:.4g} px, a "
+        f"{_fov_deg(fx / g, v.width_px):.3g} deg view instead of {_fov_deg(fx, v.width_px):.3g}, "
+        f"every pair agrees, median depth residual {100 * score(g):.2g} % against "
+        f"{100 * base:.2g} %)",
+        "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
+        "topic) against the camera's calibration (another camera's, or for another resolution "
+        f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again",
+        True)
