@@ -1,18 +1,18 @@
 """Map check diagnosis of the focal length: a pinhole fx no usual camera has
 (`_implausible_focal_length`), one factor on every keyframe's fx, fy that makes every pair agree
-(`_focal_scale`)."""
+(`_focal_scale`). Distorted cameras are undistorted under each candidate K."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .measure import _depth_residuals, _measure, _View
+from .measure import _depth_residuals, _lift, _measure, _project, _View
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
 
 
@@ -31,7 +31,7 @@ def _implausible_focal_length(views: List[_View], matches: Optional[Dict[Tuple[i
     because those are fitted and confirmed through K: under fx x10 the reprojection of every
     hypothesis is wrong by up to 10x, and one of them (on the synthetic walk, inverted poses
     with depth x0.5) wins by chance; depth x10 even undoes fx x10 for a sideways move. With
-    ``matches`` and ``cfg`` (and no distortion), fx, fy divided by a unit slip
+    ``matches`` and ``cfg``, fx, fy divided by a unit slip
     (`_focal_slip`) that makes every pair agree confirm it, and the fix names that fx."""
     for v in views:
         if v.cam.distortion_model == "equidistant":
@@ -77,11 +77,9 @@ _FOCAL_SLIPS_TRIED = 4
 def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
                 fx: float, width_px: float) -> Optional[float]:
     """The factor g (given / true fx, fy) among `_NICE_FACTORS` for which the given poses and
-    depth, with every pinhole view's fx, fy divided by g, make every pair agree (and at least
-    one judged); None when none does or a view has distortion (its undistortion changes with
-    K). ``fx``, ``width_px``: the implausible keyframe's, in camera pixels."""
-    if any(v.cam.has_distortion for v in views):
-        return None
+    depth, with every view's fx, fy divided by g (`_focal_divided`, distortion included), make
+    every pair agree (and at least one judged); None when none does. ``fx``, ``width_px``: the
+    implausible keyframe's, in camera pixels."""
     fit_60 = width_px / (2.0 * math.tan(math.radians(30.0)))
     tried = sorted((g for g in _NICE_FACTORS if g != 1.0
                     and _FOV_DEG[0] <= _fov_deg(fx / g, width_px) <= _FOV_DEG[1]),
@@ -95,15 +93,22 @@ def _focal_slip(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: Ma
 
 
 def _focal_divided(views: List[_View], g: float) -> List[_View]:
-    """``views`` with fx, fy divided by ``g`` (pinhole): K, and the depth grid's points, whose
-    rays x = (u - cx) / fx grow by g at the same depth."""
+    """``views`` with fx, fy divided by ``g``: K, and the depth grid's points lifted again at
+    the same depth. Pinhole: the rays x = (u - cx) / fx grow by g. With distortion (which acts
+    on those normalised coordinates, so that its undistortion changes with K) the grid's pixels
+    (``grid_px``; else ``pts`` projected with the given K) are undistorted under the new K."""
     out = []
     for v in views:
         K = v.cam.K.copy()
         K[0, 0] /= g
         K[1, 1] /= g
-        pts = v.pts * np.array([g, g, 1.0])
-        out.append(dataclasses.replace(v, cam=dataclasses.replace(v.cam, K=K), pts=pts))
+        cam = dataclasses.replace(v.cam, K=K)
+        if v.cam.has_distortion and len(v.pts):
+            px = v.grid_px if v.grid_px is not None else _project(v.pts, v.cam)[0]
+            pts = _lift(px, v.pts[:, 2], cam)
+        else:
+            pts = v.pts * np.array([g, g, 1.0])
+        out.append(dataclasses.replace(v, cam=cam, pts=pts))
     return out
 
 
@@ -114,46 +119,81 @@ _FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
 
 
+@dataclasses.dataclass
+class _ResidualScore:
+    """Median over a spread of depth pairs (`_FOCAL_SCAN_PAIRS`) of each pair's median |relative
+    depth residual|, both directions, for fx, fy divided by ``g`` (`_focal_divided`) or the
+    depth times ``depth_scale``; inf when no pair has `cfg.min_depth_points`."""
+
+    views: List[_View]
+    keys: List[Tuple[int, int]]
+    cfg: MapCheckConfig
+
+    def __call__(self, g: float = 1.0, depth_scale: float = 1.0) -> float:
+        vs = self.views if g == 1.0 else _focal_divided(self.views, g)
+        meds = []
+        for a, b in self.keys:
+            b_from_a = invert_pose(vs[b].pose) @ vs[a].pose
+            r = np.concatenate([
+                _depth_residuals(vs[a], vs[b], b_from_a, depth_scale, self.cfg.depth_tolerance),
+                _depth_residuals(vs[b], vs[a], invert_pose(b_from_a), depth_scale,
+                                 self.cfg.depth_tolerance)])
+            if len(r) >= self.cfg.min_depth_points:
+                meds.append(float(np.median(np.abs(r))))
+        return float(np.median(meds)) if meds else math.inf
+
+
+def _residual_score(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                    cfg: MapCheckConfig) -> Optional[_ResidualScore]:
+    """The score on up to `_FOCAL_SCAN_PAIRS` of the pairs, spread over the map, that have
+    depth at one end at least; None when none has."""
+    keys = [k for k in matches if views[k[0]].depth is not None or views[k[1]].depth is not None]
+    if not keys:
+        return None
+    spread = np.linspace(0, len(keys) - 1, _FOCAL_SCAN_PAIRS).astype(int)
+    return _ResidualScore(views, [keys[i] for i in np.unique(spread)], cfg)
+
+
+def _log_argmin(score: Callable[[float], float], centre: float = 1.0) -> float:
+    """The factor in ``centre`` x `_FOCAL_SCAN`'s range that minimises ``score``: the log grid,
+    then `_FOCAL_REFINE_STEP` steps within a grid step of its best."""
+    lo, hi, n = _FOCAL_SCAN
+    best = min(centre * np.exp(np.linspace(math.log(lo), math.log(hi), n)), key=score)
+    step = math.log(hi / lo) / (n - 1)
+    fine = np.exp(np.arange(math.log(best) - step, math.log(best) + step + 1e-9,
+                            _FOCAL_REFINE_STEP))
+    return float(min(fine, key=score))
+
+
+def _focal_fits(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapCheckConfig,
+                g: float) -> bool:
+    """Whether fx, fy divided by ``g`` make every pair agree (and at least one is judged)."""
+    figures = _measure(_focal_divided(views, g), [v.pose for v in views], matches, cfg)
+    return any(p.ok for p in figures) and all(p.ok is not False for p in figures)
+
+
 def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
                  cfg: MapCheckConfig) -> Optional[_Cause]:
     """The cause ``focal_length`` (confirmed) when fx, fy of every keyframe divided by one
     factor g make every pair agree while the given ones do not: the factor that minimises the
-    median over pairs of their median relative depth residual (a log grid, then refined in
-    0.5 % steps), at least 3 % from 1 and halving that residual, then measured in full. A
-    calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale fits only
-    about 10 % off, `_describe`'s ``unit_like``). None otherwise, or with distortion (its
-    undistortion changes with K)."""
-    keys = [k for k in matches if views[k[0]].depth is not None or views[k[1]].depth is not None]
-    if not keys or any(v.cam.has_distortion for v in views):
+    median over pairs of their median relative depth residual (`_ResidualScore`; a log grid,
+    then refined in 0.5 % steps), at least 3 % from 1 and halving that residual, then measured
+    in full. A calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale
+    fits only about 10 % off, `_describe`'s ``unit_like``). Distorted cameras are undistorted
+    under each candidate K (`_focal_divided`). None otherwise."""
+    score = _residual_score(views, matches, cfg)
+    if score is None:
         return None
-    spread = np.linspace(0, len(keys) - 1, _FOCAL_SCAN_PAIRS).astype(int)
-    keys = [keys[i] for i in np.unique(spread)]
-    poses = [v.pose for v in views]
-
-    def score(g: float) -> float:
-        vs = _focal_divided(views, g)
-        meds = []
-        for a, b in keys:
-            b_from_a = invert_pose(poses[b]) @ poses[a]
-            r = np.concatenate([
-                _depth_residuals(vs[a], vs[b], b_from_a, 1.0, cfg.depth_tolerance),
-                _depth_residuals(vs[b], vs[a], invert_pose(b_from_a), 1.0, cfg.depth_tolerance)])
-            if len(r) >= cfg.min_depth_points:
-                meds.append(float(np.median(np.abs(r))))
-        return float(np.median(meds)) if meds else math.inf
-
-    lo, hi, n = _FOCAL_SCAN
-    best = min(np.exp(np.linspace(math.log(lo), math.log(hi), n)), key=score)
-    step = math.log(hi / lo) / (n - 1)
-    fine = np.exp(np.arange(math.log(best) - step, math.log(best) + step + 1e-9,
-                            _FOCAL_REFINE_STEP))
-    g = float(min(fine, key=score))
-    base = score(1.0)
+    g = _log_argmin(score)
+    base = score()
     if abs(math.log(g)) < math.log(1.03) or not score(g) < 0.5 * base:
         return None
-    figures = _measure(_focal_divided(views, g), poses, matches, cfg)
-    if not (any(p.ok for p in figures) and all(p.ok is not False for p in figures)):
-        return None
+    return _focal_cause(views, g, score(g), base) if _focal_fits(views, matches, cfg, g) else None
+
+
+def _focal_cause(views: List[_View], g: float, residual: float, base: float) -> _Cause:
+    """The confirmed cause ``focal_length`` for fx, fy x``g`` the size that fits (median depth
+    residual ``residual`` with it, ``base`` with the given ones)."""
     v = views[0]
     fx = v.cam.K[0, 0] / v.scale
     return _Cause(
@@ -161,7 +201,7 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
         f"fx, fy are x{g:.3g} the size the depth and poses fit (the focal length is off: fx "
         f"{fx:.4g} px of keyframe {v.label}; with fx {fx / g:.4g} px, a "
         f"{_fov_deg(fx / g, v.width_px):.3g} deg view instead of {_fov_deg(fx, v.width_px):.3g}, "
-        f"every pair agrees, median depth residual {100 * score(g):.2g} % against "
+        f"every pair agrees, median depth residual {100 * residual:.2g} % against "
         f"{100 * base:.2g} %)",
         "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
         "topic) against the camera's calibration (another camera's, or for another resolution "

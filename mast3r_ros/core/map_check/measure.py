@@ -34,6 +34,10 @@ class _View:
     width_px: int                     # camera image width
     stamp_ns: int
     label: str
+    # (N, 2) working px the depth grid's points were lifted from (as ``pts``), so that they can
+    # be lifted again under another K (`diagnose._focal_divided`: distortion acts on (u - cx) /
+    # fx); None: not kept (``pts`` are then taken as pinhole)
+    grid_px: Optional[np.ndarray] = None
 
 
 def _lift(px: np.ndarray, z: np.ndarray, cam: CameraIntrinsics) -> np.ndarray:
@@ -76,6 +80,7 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
     scale = small.camera_scale  # work pixels per camera pixel (rec may be reduced already)
     depth = None
     pts = np.zeros((0, 3))
+    px = np.zeros((0, 2))
     if small.depth_m is not None:
         depth = np.asarray(small.depth_m, np.float32).copy()
         depth[~(np.isfinite(depth) & (depth > 0))] = np.nan
@@ -93,7 +98,7 @@ def _prepare(rec: KeyframeRecord, index: int, cfg: MapCheckConfig, orb: Any) -> 
         kp_depth = sample_depth(depth, kp, max_rel_step=cfg.depth_tolerance)
     return _View(cam, scale, depth, pts, kp, kp_depth, desc, pose,
                  round(rec.intrinsics.width / rec.camera_scale),
-                 int(rec.stamp_ns), rec.label or str(index))
+                 int(rec.stamp_ns), rec.label or str(index), px)
 
 
 # ------------------------------------------------------------------------- measurements ---
@@ -204,7 +209,7 @@ def _light(v: _View) -> _View:
     """``v`` without its depth, grid points and features: what the report of a map whose pairs
     were all measured needs (pose, stamp, label, intrinsics, widths)."""
     return dataclasses.replace(v, depth=None, pts=np.zeros((0, 3)), kp=np.zeros((0, 2)),
-                               kp_depth=np.zeros(0), desc=None)
+                               kp_depth=np.zeros(0), desc=None, grid_px=None)
 
 
 class StreamingMeasure:
