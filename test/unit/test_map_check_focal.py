@@ -1,5 +1,5 @@
 """The map check's focal-length diagnosis on a distorted camera (the scan undistorts under each
-candidate K)."""
+candidate K), and a fitted depth factor that is no unit confusion told from fx, fy 10 % off."""
 
 from __future__ import annotations
 
@@ -113,3 +113,63 @@ def test_the_grid_is_lifted_again_from_its_pixels_or_from_its_points_projected(d
     np.testing.assert_allclose(projected.pts, kept.pts, rtol=0, atol=1e-6)
     # and not the pinhole scaling: distortion makes the rays grow unevenly
     assert np.abs(kept.pts - v.pts * [1.15, 1.15, 1.0]).max() > 1e-3
+
+
+@pytest.fixture(scope="module")
+def frames():
+    """Every other frame of the first half of the demo loop at 240x180 (pinhole)."""
+    return list(render_frames(40, default_intrinsics(240, 180), indices=range(0, 20, 2)))
+
+
+def pinhole_records(frames, depth_factor=1.0, fx_factor=1.0):
+    recs = [KeyframeRecord(f.rgb, f.depth_m * np.float32(depth_factor), f.intrinsics,
+                           f.map_from_cam, f.stamp_ns) for f in frames]
+    return fx_times(recs, fx_factor) if fx_factor != 1.0 else recs
+
+
+@pytest.mark.parametrize("depth_factor", [0.8, 1.5])
+def test_a_depth_factor_no_unit_explains_is_told_from_the_focal_length(frames, depth_factor):
+    """Depth x0.8 read "depth is x0.79 ..., or the focal length is off: x0.79 is no depth unit,
+    and fx, fy a few per cent off ... fit as well; fix: check fx, fy ... only if they are right:
+    --depth-scale 790". A depth scale multiplies each point's range, fx, fy off its offset from
+    the principal point: the best depth factor leaves a median depth residual of 0.008 %, the
+    best factor on fx, fy (x1.04) 0.77 % (x0.8), so the depth is named alone, with the
+    figures that rule the focal length out."""
+    r = check_keyframes(pinhole_records(frames, depth_factor=depth_factor), CFG,
+                        depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "depth_scale", r.message
+    assert abs(r.depth_factor / depth_factor - 1) < 0.07, r.message
+    assert r.fix == f"--depth-scale {1000 * r.depth_factor:.0f} (depth units per metre)", r.fix
+    assert ", not the focal length: a depth factor leaves a median depth residual of " \
+        in r.message, r.message
+    assert "or the focal length is off" not in r.message, r.message
+
+
+@pytest.mark.parametrize("factor", [0.9, 1.1])
+def test_a_focal_length_10_percent_off_is_told_from_a_depth_scale(frames, factor):
+    """fx, fy 10 % off fit a depth factor (x0.79 for fx x1.1) well enough to make every pair
+    agree, and read "depth is x0.79 ..., or the focal length is off". The factor on fx, fy
+    leaves a median depth residual of 0.001-0.03 %, the depth factor's best 0.95-0.98 %: the
+    focal length is named, with the fx that fits, and the depth factor's figures."""
+    r = check_keyframes(pinhole_records(frames, fx_factor=factor), CFG,
+                        depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "focal_length", r.message
+    fitted = float(r.message.split("; likely cause: fx, fy are x")[1].split(" ")[0])
+    assert abs(fitted / factor - 1) < 0.01, r.message
+    fx = float(r.fix.split("(fx ")[1].split(" px)")[0])
+    assert abs(fx / frames[0].intrinsics.K[0, 0] - 1) < 0.01, r.message
+    assert "; a depth factor fits worse: x" in r.message, r.message
+    assert r.fix.startswith("check fx, fy in the camera_info's K") and "--depth-scale" not in r.fix
+
+
+def test_without_a_clear_winner_both_depth_and_focal_length_are_named(frames, monkeypatch):
+    """When neither fit is `_CLEAR_FIT_RATIO` x the other's (real data closer than the
+    synthetic walk), the wording names both, the calibration checked first."""
+    from mast3r_ros.core.map_check import focal
+
+    monkeypatch.setattr(focal, "_CLEAR_FIT_RATIO", 1e9)
+    r = check_keyframes(pinhole_records(frames, fx_factor=1.1), CFG, depth_units_per_m=1000.0)
+    assert r.verdict == INCONSISTENT and r.cause == "depth_scale", r.message
+    assert "or the focal length is off: x" in r.message, r.message
+    assert r.fix.startswith("check fx, fy in the camera_info's K"), r.fix
+    assert "only if they are right: --depth-scale" in r.fix, r.fix

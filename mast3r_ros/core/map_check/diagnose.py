@@ -11,7 +11,7 @@ from scipy.spatial.transform import Rotation
 
 from ..config import MapCheckConfig
 from ..geometry import invert_pose
-from .focal import _focal_scale
+from .focal import _depth_or_focal, _focal_scale
 from .focal import _implausible_focal_length  # noqa: F401 (the check's, `map_check.__init__`)
 from .measure import _keyframe_figures, _measure, _pair_reproj, _View
 from .records import _NICE_FACTORS, _Cause, _fmt_factor
@@ -143,9 +143,15 @@ def _diagnose(views: List[_View], matches: Dict[Tuple[int, int], Any], cfg: MapC
                 continue
             recheck = _measure(views, fixed, matches, cfg, depth_scale=1.0 / f)
             if all(p.ok is not False for p in recheck):
-                # a factor that is no unit confusion (x1.3) is as likely fx, fy a few % off
+                # a factor that is no unit confusion (x1.3) may be fx, fy a few % off instead:
+                # told apart when the residuals are clear (`_depth_or_focal`), else both named
+                unit_like = f in units or f in _NICE_FACTORS
+                told, said = ("", None) if name or unit_like else _depth_or_focal(
+                    views, matches, cfg, f)
+                if told == "focal":
+                    return said
                 return _describe(name, f, True, depth_units_per_m, _depth_range_m(views),
-                                 unit_like=f in units or f in _NICE_FACTORS)
+                                 unit_like=unit_like, focal_ruled_out=said or "")
         if (name or nice in _NICE_FACTORS and nice != 1.0) and base is not None and (
                 err < 0.3 * base):
             fallback = _describe(name, nice if nice in _NICE_FACTORS else 1.0, False,
@@ -270,13 +276,14 @@ def _implausible_motion(views: List[_View], depth_m: Optional[Tuple[float, float
 def _describe(name: str, factor: float, confirmed: bool,
               depth_units_per_m: Optional[float],
               depth_m: Tuple[float, float] = (math.nan, math.nan),
-              unit_like: bool = True) -> _Cause:
+              unit_like: bool = True, focal_ruled_out: str = "") -> _Cause:
     """The cause in words: pose convention ``name`` (or "") and depth ``factor`` (given / true
     depth). A factor < 1 whose fix would make the depth implausible while ``depth_m`` (median,
     max as read, metres) is plausible is named a trajectory unit (``trajectory_unit``).
     ``unit_like`` False: the factor is no unit confusion (x1.3), which fx, fy a few per cent
     off fit as well (a depth scale makes up for them): the focal length is named and the fix
-    checks the calibration before the depth scale."""
+    checks the calibration before the depth scale, unless ``focal_ruled_out`` (the figures that
+    rule fx, fy out, `_depth_or_focal`) is given: then those figures are named instead."""
     what, fix = [], []
     if name:
         what.append(_POSE_FIXES[name][1])
@@ -303,7 +310,9 @@ def _describe(name: str, factor: float, confirmed: bool,
         else:
             fix.append(f"give depth in the right unit: multiply it by {_fmt_factor(1 / factor)} "
                        f"(--depth-scale = {_fmt_factor(factor)} x the units per metre used)")
-        if not unit_like:
+        if not unit_like and focal_ruled_out:
+            what[-1] += f", {focal_ruled_out}"
+        elif not unit_like:
             what[-1] += (", or the focal length is off: x" + _fmt_factor(factor) + " is no depth "
                          "unit, and fx, fy a few per cent off (a calibration of another camera "
                          "or resolution) fit as well")
@@ -314,6 +323,7 @@ def _describe(name: str, factor: float, confirmed: bool,
     if name and factor != 1.0:
         cause = f"{name}+depth_scale"
     return _Cause(cause, factor, "; ".join(what), "; ".join(fix), confirmed)
+
 
 
 def _unit_name(units_per_m: float) -> str:

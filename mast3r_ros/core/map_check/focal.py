@@ -1,6 +1,7 @@
 """Map check diagnosis of the focal length: a pinhole fx no usual camera has
 (`_implausible_focal_length`), one factor on every keyframe's fx, fy that makes every pair agree
-(`_focal_scale`). Distorted cameras are undistorted under each candidate K."""
+(`_focal_scale`), and a fitted depth factor that is no unit confusion told from fx, fy off
+(`_depth_or_focal`). Distorted cameras are undistorted under each candidate K."""
 
 from __future__ import annotations
 
@@ -117,6 +118,12 @@ def _focal_divided(views: List[_View], g: float) -> List[_View]:
 _FOCAL_SCAN = (0.6, 1.67, 27)
 _FOCAL_REFINE_STEP = 0.005
 _FOCAL_SCAN_PAIRS = 200  # pairs scored per factor, spread over the map
+# a fitted depth factor that is no unit confusion is told from fx, fy off (`_depth_or_focal`)
+# when the other's best median depth residual is at least this many times the winner's: the
+# redkitchen map with fx x1.1 gave 0.79 % (fx) against 1.4 % (depth x0.88), 1.8x; with depth
+# x0.8 (--depth-scale 6250) 0.78 % (depth) against 1.7 % (fx x1.12), 2.1x; the synthetic walk
+# 35-100x (noise-free)
+_CLEAR_FIT_RATIO = 1.5
 
 
 @dataclasses.dataclass
@@ -179,8 +186,9 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
     median over pairs of their median relative depth residual (`_ResidualScore`; a log grid,
     then refined in 0.5 % steps), at least 3 % from 1 and halving that residual, then measured
     in full. A calibration 15 % off was named a pose discontinuity or "unknown" (the depth scale
-    fits only about 10 % off, `_describe`'s ``unit_like``). Distorted cameras are undistorted
-    under each candidate K (`_focal_divided`). None otherwise."""
+    fits only about 10 % off, `_describe`'s ``unit_like``; `_depth_or_focal` tells them apart
+    there). Distorted cameras are undistorted under each candidate K (`_focal_divided`). None
+    otherwise."""
     score = _residual_score(views, matches, cfg)
     if score is None:
         return None
@@ -191,9 +199,11 @@ def _focal_scale(views: List[_View], matches: Dict[Tuple[int, int], Any],
     return _focal_cause(views, g, score(g), base) if _focal_fits(views, matches, cfg, g) else None
 
 
-def _focal_cause(views: List[_View], g: float, residual: float, base: float) -> _Cause:
+def _focal_cause(views: List[_View], g: float, residual: float, base: float,
+                 against: str = "") -> _Cause:
     """The confirmed cause ``focal_length`` for fx, fy x``g`` the size that fits (median depth
-    residual ``residual`` with it, ``base`` with the given ones)."""
+    residual ``residual`` with it, ``base`` with the given ones; ``against``: what else was
+    weighed, in words, appended to the figures)."""
     v = views[0]
     fx = v.cam.K[0, 0] / v.scale
     return _Cause(
@@ -202,8 +212,34 @@ def _focal_cause(views: List[_View], g: float, residual: float, base: float) -> 
         f"{fx:.4g} px of keyframe {v.label}; with fx {fx / g:.4g} px, a "
         f"{_fov_deg(fx / g, v.width_px):.3g} deg view instead of {_fov_deg(fx, v.width_px):.3g}, "
         f"every pair agrees, median depth residual {100 * residual:.2g} % against "
-        f"{100 * base:.2g} %)",
+        f"{100 * base:.2g} %{against})",
         "check fx, fy in the camera_info's K (camera.yaml / --camera-info, the CameraInfo "
         "topic) against the camera's calibration (another camera's, or for another resolution "
         f"or zoom?): divided by {g:.3g} (fx {fx / g:.4g} px) they fit; build the map again",
         True)
+
+
+def _depth_or_focal(views: List[_View], matches: Dict[Tuple[int, int], Any],
+                    cfg: MapCheckConfig, factor: float) -> Tuple[str, Any]:
+    """For a confirmed depth ``factor`` (given / true) that is no unit confusion, which fx, fy
+    off fit as well: ("focal", cause) when the best factor on fx, fy leaves a median depth
+    residual (`_ResidualScore`) `_CLEAR_FIT_RATIO` x smaller than the best depth factor near
+    ``factor`` and makes every pair agree; ("depth", words) when the depth factor's is that much
+    smaller (``words``: the figures, for `_describe`'s ``focal_ruled_out``); ("", None) when
+    neither wins clearly. A depth scale multiplies each point's range; fx, fy off scale its
+    offset from the principal point only, so over pairs that move and turn the two part."""
+    score = _residual_score(views, matches, cfg)
+    if score is None:
+        return "", None
+    g = _log_argmin(score)
+    f = _log_argmin(lambda s: score(depth_scale=1.0 / s), centre=factor)
+    by_focal, by_depth = score(g), score(depth_scale=1.0 / f)
+    if by_focal * _CLEAR_FIT_RATIO <= by_depth and _focal_fits(views, matches, cfg, g):
+        return "focal", _focal_cause(
+            views, g, by_focal, score(),
+            f"; a depth factor fits worse: x{f:.2g} leaves {100 * by_depth:.2g} %")
+    if by_depth * _CLEAR_FIT_RATIO <= by_focal:
+        return "depth", (f"not the focal length: a depth factor leaves a median depth residual "
+                         f"of {100 * by_depth:.2g} %, the best factor on fx, fy (x{g:.3g}) "
+                         f"{100 * by_focal:.2g} %")
+    return "", None
