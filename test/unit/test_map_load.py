@@ -129,6 +129,43 @@ def test_a_mirrored_pose_is_refused_naming_its_keyframe(v2, v3):
         KeyframeMap.load(v3, lazy=True)
 
 
+@pytest.mark.parametrize("value, shown", [(float("nan"), "nan at [1, 3]"),
+                                          (float("-inf"), "-inf at [1, 3]")])
+def test_a_pose_holding_nan_or_inf_is_named_as_such_not_as_not_rigid(v2, v3, value, shown):
+    """A NaN in a keyframe table's pose (its checksum right: written so) read "row 1:
+    'map_from_cam' is not a rigid transform", as if a scale or a reflection were the problem.
+    It now says the pose holds NaN/inf, where in the matrix, which keyframe (row, id, stamp),
+    and the fix; a v2 manifest's record the same."""
+    def says(err, where):
+        msg = str(err.value)
+        assert (f"{where} 'map_from_cam' holds NaN/inf ({shown} (1 of 16)) for keyframe id 1 "
+                "(stamp 0.000001 s), not a pose: ") in msg, msg
+        assert msg.endswith("; rebuild the map (build-map refuses such a pose, naming its "
+                            "frame) or correct that pose"), msg
+        assert "rigid" not in msg, msg
+
+    _rewrite_table(v3, lambda t: t["map_from_cam"].__setitem__((1, 1, 3), value))
+    with pytest.raises(MapFormatError) as err:
+        KeyframeMap.load(v3)
+    says(err, "keyframe_table.npy: row 1:")
+    assert os.path.join(v3, "keyframe_table.npy") in str(err.value)
+    _edit(v2, lambda m: m["keyframes"][1]["map_from_cam"].__setitem__(7, value))
+    with pytest.raises(MapFormatError) as err:
+        KeyframeMap.load(v2)
+    says(err, "manifest.json: keyframes[1]: field")
+
+
+def test_check_map_refuses_a_nan_pose_in_one_line_naming_it(v3, capsys):
+    from mast3r_ros.replay.cli import main
+
+    _rewrite_table(v3, lambda t: t["map_from_cam"].__setitem__((2, 0, 0), np.nan))
+    assert main(["check-map", v3]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("mast3r-ros check-map: error: map file ") and "\n" not in err, err
+    assert "row 2: 'map_from_cam' holds NaN/inf (nan at [0, 0] (1 of 16)) for keyframe id 2" \
+        in err, err
+
+
 # ---------------------------------------------------------------- manifest records ---
 
 @pytest.mark.parametrize("mutate, pattern", [
@@ -142,7 +179,7 @@ def test_a_mirrored_pose_is_refused_naming_its_keyframe(v2, v3):
      r"keyframes\[0\]: field 'map_from_cam' must be a list of 16 numbers"),
     (lambda k: k["map_from_cam"].pop(), r"field 'map_from_cam' must be a list of 16 numbers"),
     (lambda k: k["map_from_cam"].__setitem__(3, float("nan")),
-     r"keyframes\[0\]: field 'map_from_cam' has non-finite values"),
+     r"keyframes\[0\]: field 'map_from_cam' holds NaN/inf \(nan at \[0, 3\]"),
     # depth_scale: depth-PNG units per metre, so 0 would divide by zero
     (lambda k: k.update(depth_scale=0.0), r"keyframes\[0\]: field 'depth_scale' must be "
                                           "positive, got 0.0"),

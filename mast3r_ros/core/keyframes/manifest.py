@@ -9,6 +9,7 @@ from typing import Any, Dict, List, Mapping, Optional
 import numpy as np
 
 from ..errors import InputError, MapFormatError
+from ..geometry import nonfinite_entries
 from ..types import CameraIntrinsics
 from .layout import (
     MANIFEST,
@@ -26,16 +27,25 @@ def _need(d: Mapping[str, Any], key: str, types: Any, where: str) -> Any:
     return v
 
 
-def _numbers(v: Any, n: Optional[int], where: str, key: str) -> np.ndarray:
+def _numbers(v: Any, n: Optional[int], where: str, key: str, finite: bool = True) -> np.ndarray:
     # JSON numbers are exactly int or float (bool is refused: type(True) is bool)
     ok = type(v) is list and all(type(x) is float or type(x) is int for x in v)
     if not ok or (n is not None and len(v) != n):
         raise MapFormatError(f"{where}: field '{key}' must be a list of "
                              f"{n if n is not None else 'some'} numbers")
     a = np.asarray(v, dtype=np.float64)
-    if not np.isfinite(a).all():
+    if finite and not np.isfinite(a).all():
         raise MapFormatError(f"{where}: field '{key}' has non-finite values")
     return a
+
+
+def _nonfinite_pose(pose: np.ndarray, kid: int, stamp_ns: int) -> str:
+    """What is wrong with a keyframe's (4, 4) ``pose`` holding NaN or inf, where, and the fix
+    (a map file's check names the file and the record before it)."""
+    return (f"'map_from_cam' holds NaN/inf ({nonfinite_entries(pose)}) for keyframe id {kid} "
+            f"(stamp {int(stamp_ns) * 1e-9:.6f} s), not a pose: the map was written with a pose "
+            "its source did not have (a trajectory or TF gap?); rebuild the map (build-map "
+            "refuses such a pose, naming its frame) or correct that pose")
 
 
 def _invalid_poses(poses: np.ndarray, tol: float = 1e-4) -> np.ndarray:
@@ -88,8 +98,10 @@ def _parse_keyframe(rec: Any, index: int, files: Mapping[str, Any],
         except InputError as e:
             raise MapFormatError(f"{iw}: {e}") from None
         cams[key] = cam
-    pose = _numbers(_need(rec, "map_from_cam", list, where), 16, where, "map_from_cam")
-    pose = pose.reshape(4, 4)
+    pose = _numbers(_need(rec, "map_from_cam", list, where), 16, where, "map_from_cam",
+                    finite=False).reshape(4, 4)
+    if not np.isfinite(pose).all():  # a NaN is no rotation: said as such, not "not rigid"
+        raise MapFormatError(f"{where}: field {_nonfinite_pose(pose, kid, stamp)}")
     depth = rec.get("depth")
     scale = 0.0
     if depth is not None:

@@ -41,7 +41,7 @@ from ..fileio import atomic_write_file
 from ..npy_write import save_npy
 from ..types import CameraIntrinsics
 from .layout import Keyframe
-from .manifest import _invalid_poses
+from .manifest import _invalid_poses, _nonfinite_pose
 
 MAX_DIST = 14  # OpenCV's longest distortion vector (k1..k6, p1, p2, s1..s4, tx, ty)
 log = logging.getLogger(__name__)
@@ -323,8 +323,13 @@ def _check_rows(rows: np.ndarray, first: int, num_models: int, where: str) -> No
         if len(idx):
             raise MapFormatError(f"map file {where} {first + int(idx[0])}: {what}")
 
-    bad(np.isin(np.arange(len(rows)),
-                _invalid_poses(np.asarray(rows["map_from_cam"]))), "'map_from_cam' is not a "
+    poses = np.asarray(rows["map_from_cam"])
+    finite = np.isfinite(poses).all(axis=(1, 2))
+    if not finite.all():  # a NaN is no rotation: said as such, not "not a rigid transform"
+        i = int(np.argmin(finite))
+        bad(np.arange(len(rows)) == i,
+            _nonfinite_pose(poses[i], int(rows["id"][i]), int(rows["stamp_ns"][i])))
+    bad(np.isin(np.arange(len(rows)), _invalid_poses(poses)), "'map_from_cam' is not a "
         "rigid transform")
     K = rows["K"]
     bad((rows["width"] <= 0) | (rows["height"] <= 0), "image width and height must be positive")
