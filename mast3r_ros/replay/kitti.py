@@ -58,6 +58,26 @@ def kitti_sequence(path: PathLike) -> Optional[Tuple[Path, str]]:
     return None
 
 
+def kitti_folder_hint(path: PathLike) -> str:
+    """For a folder that looks like a KITTI odometry sequence (an ``image_N`` camera folder, or
+    the sequence folder holding one, with ``times.txt`` or ``calib.txt`` beside it) but lacks
+    one of those two files: what it is, what is missing and where it comes from; '' for another
+    folder (and for a whole sequence, which `kitti_sequence` reads)."""
+    path = Path(path)
+    seq = path.parent if path.name in CAMERAS else path
+    cams = [n for n in CAMERAS if (seq / n).is_dir()]
+    if not cams or not path.is_dir():
+        return ""
+    present = [f for f in ("times.txt", "calib.txt") if (seq / f).is_file()]
+    missing = [f for f in ("times.txt", "calib.txt") if f not in present]
+    if not present or not missing:  # image_N alone is too common a name to guess from
+        return ""
+    return (f"{seq} looks like a KITTI odometry sequence ({cams[0]}/, {present[0]}) without "
+            f"its {missing[0]}: copy {missing[0]} of this sequence beside {present[0]} (the "
+            "odometry benchmark's data_odometry_calib.zip holds calib.txt and times.txt of "
+            "every sequence)")
+
+
 def _lines(path: Path) -> List[Tuple[int, str]]:
     """The non-blank lines of a KITTI text file -> (1-based line number, text stripped)."""
     try:

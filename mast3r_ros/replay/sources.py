@@ -29,7 +29,7 @@ from ..core.image_codec.camera_info_yaml import CALIBRATION_FILES
 from ..core.link_loops import loop_text
 from ..core.types import Frame, RecordedFrame, UnreadableFrame
 from .euroc import EurocSequence, euroc_camera_folder, euroc_folder_hint
-from .kitti import KittiSequence, kitti_sequence
+from .kitti import KittiSequence, kitti_folder_hint, kitti_sequence
 from .tum import TumSequence
 from .tum_trajectory import associate_pairs_fix, is_associate_pair
 
@@ -345,6 +345,9 @@ def _not_a_recording(path: str) -> Optional[str]:
     euroc = euroc_folder_hint(path)
     if euroc:
         return f"{neither}: {euroc}"
+    kitti = kitti_folder_hint(path)
+    if kitti:
+        return f"{neither}: {kitti}"
     inner = _recordings_below(path, names)
     if inner:
         return (f"{neither}; it holds recordings: pass one of them as SOURCE "

@@ -88,3 +88,16 @@ def test_image_rectified_does_not_apply_to_a_kitti_camera_info_file(tmp_path):
                       + ", ".join(_row(P0).split()) + "]}\n")
     with pytest.raises(InputError, match="projection_matrix is set"):
         open_source(str(seq), SourceOptions(camera_info=str(layout), image_rectified=True))
+
+
+@pytest.mark.parametrize("gone", ["calib.txt", "times.txt"])
+@pytest.mark.parametrize("given", ["", "image_2"])
+def test_a_sequence_missing_calib_or_times_is_refused_naming_the_file(tmp_path, gone, given):
+    """A KITTI sequence copied without calib.txt (or times.txt) said only 'neither a TUM RGB-D
+    folder nor a rosbag2', naming neither KITTI nor the file to copy."""
+    seq = kitti_tree(tmp_path)
+    (seq / gone).unlink()
+    with pytest.raises(InputError, match=rf"looks like a KITTI odometry sequence .*without its "
+                                         rf"{gone}: copy {gone}") as err:
+        open_source(str(seq / given) if given else str(seq))
+    assert "\n" not in str(err.value)
