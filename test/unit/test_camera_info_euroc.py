@@ -109,6 +109,15 @@ def test_an_euroc_sensor_yaml_without_intrinsics_is_refused_by_name(tmp_path):
         load_camera_info_yaml(_write(tmp_path, text=text))
 
 
+def test_a_sensor_yaml_without_its_sensor_type_is_refused_saying_to_add_it(tmp_path):
+    """Written by hand without 'sensor_type: camera', it was read as a camera_calibration YAML
+    and refused as "missing field 'image_width'", a field no ASL file has."""
+    text = SENSOR.replace("sensor_type: camera\n", "")
+    with pytest.raises(InputError, match=r"'intrinsics' and 'resolution' as an EuRoC/ASL "
+                                         r"sensor.yaml has, but no 'sensor_type: camera' line"):
+        load_camera_info_yaml(_write(tmp_path, text=text))
+
+
 def test_only_an_euroc_camera_folder_without_data_csv_gets_the_euroc_hint(tmp_path):
     """A camera folder with its data.csv is read (no hint), one made a TUM folder (its rgb.txt
     written, the former recipe) is read as that; a sensor folder of data.csv alone (mav0/imu0,

@@ -83,6 +83,17 @@ def looks_like_asl_sensor(doc: object) -> bool:
     return isinstance(doc, dict) and isinstance(doc.get("sensor_type"), str)
 
 
+def refuse_unmarked_asl_sensor(doc: dict, path: Path) -> None:
+    """InputError for a mapping with an ASL/Kalibr camera's ``intrinsics`` and ``resolution`` but
+    neither ``sensor_type`` (ASL sensor.yaml) nor a ``cam0:`` block around it (Kalibr) nor a
+    camera_calibration ``image_width``: it was read as a camera_calibration YAML and refused
+    as "missing field 'image_width'", naming none of the keys it has."""
+    if "image_width" not in doc and {"intrinsics", "resolution"} <= set(doc):
+        raise InputError(f"{path} has 'intrinsics' and 'resolution' as an EuRoC/ASL sensor.yaml "
+                         "has, but no 'sensor_type: camera' line: add it (or, for one camera of "
+                         "a Kalibr camchain.yaml, put it under 'cam0:')")
+
+
 def load_asl_sensor(path: Path, doc: dict) -> CameraIntrinsics:
     """The camera of ASL sensor.yaml ``doc`` (EuRoC's ``sensor_type: camera``, ``camera_model:
     pinhole``, ``intrinsics [fu, fv, cu, cv]``, ``distortion_model: radial-tangential`` with

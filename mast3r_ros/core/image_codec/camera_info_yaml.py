@@ -23,7 +23,8 @@ from ..types import CameraIntrinsics
 from .camera_info import (P_WITHOUT_K_IN_A_FILE, intrinsics_from_camera_info,
                           projection_without_k, rectified_intrinsics_from_camera_info,
                           warn_far_principal_point)
-from .camera_info_kalibr import looks_like_asl_sensor, looks_like_kalibr_camchain
+from .camera_info_kalibr import (looks_like_asl_sensor, looks_like_kalibr_camchain,
+                                 refuse_unmarked_asl_sensor)
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
 
@@ -455,6 +456,7 @@ def _load_ros_layout(path: Path, text: str, rectified: bool) -> CameraIntrinsics
         raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
     if looks_like_kalibr_camchain(doc) or looks_like_asl_sensor(doc):  # cam0: {...} / EuRoC
         return _load_kalibr(path, doc)
+    refuse_unmarked_asl_sensor(doc, path)
     params = [k for k, v in doc.items() if (isinstance(v, dict) and "ros__parameters" in v)
               or str(k).rsplit("/", 1)[-1] == "mast3r_localizer"]
     if params:  # config/localize.yaml given where the camera calibration goes
