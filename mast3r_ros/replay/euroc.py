@@ -422,20 +422,26 @@ class EurocSequence(StereoFrames, TumSequence):
 
 def euroc_folder_hint(path: str) -> str:
     """For a folder that looks like an EuRoC/ASL camera folder (itself, ``cam0`` or
-    ``mav0/cam0``: a ``data/`` of images beside a camera ``sensor.yaml``) but lacks the
-    ``data.csv`` that lists the images: what it is and the command that writes data.csv (the
-    EuRoC file names are their stamps in ns); '' for another folder."""
+    ``mav0/cam0``: a ``data/`` of images beside a camera ``sensor.yaml``, or a ``data/`` in a
+    camera folder of ``mav0``) but lacks the ``data.csv`` that lists the images: what it is and
+    the command that writes data.csv (the EuRoC file names are their stamps in ns), and that
+    sensor.yaml is missing too where it is; '' for another folder."""
     for rel in ("mav0/cam0", "cam0", "."):
         cam = os.path.normpath(os.path.join(path, rel))
+        in_mav0 = os.path.basename(os.path.dirname(os.path.abspath(cam))) == "mav0"
         if (os.path.isdir(os.path.join(cam, "data"))
-                and os.path.isfile(os.path.join(cam, "sensor.yaml"))
+                and (in_mav0 or os.path.isfile(os.path.join(cam, "sensor.yaml")))
                 and not os.path.exists(os.path.join(cam, "data.csv"))):
             break
     else:
         return ""
     data = os.path.join(cam, "data")
-    return (f"{cam} looks like an EuRoC/ASL camera folder (images in {data}, sensor.yaml) "
-            f"without the data.csv that lists them ('#timestamp [ns],filename' a line): write "
+    sensor = os.path.isfile(os.path.join(cam, "sensor.yaml"))
+    return (f"{cam} looks like an EuRoC/ASL camera folder (images in {data}"
+            f"{', sensor.yaml' if sensor else ''}) without the data.csv that lists them "
+            "('#timestamp [ns],filename' a line): write "
             f"it, e.g. for images named by their ns stamps: (cd {shlex.quote(cam)} && (echo "
             "'#timestamp [ns],filename'; for f in data/*.png; do n=${f#data/}; echo "
-            "\"${n%.png},$n\"; done) > data.csv)")
+            "\"${n%.png},$n\"; done) > data.csv)"
+            + ("" if sensor else "; it lacks its sensor.yaml (the camera's calibration) too: "
+               "copy it from the dataset, or pass --camera-info YAML"))

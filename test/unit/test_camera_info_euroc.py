@@ -141,6 +141,21 @@ def test_only_an_euroc_camera_folder_without_data_csv_gets_the_euroc_hint(tmp_pa
     assert euroc_folder_hint(str(imu)) == ""
 
 
+@pytest.mark.parametrize("given", [".", "mav0", "mav0/cam0"])
+def test_mav0_cam0_data_alone_gets_the_euroc_hint_naming_both_files(tmp_path, given):
+    """Only mav0/cam0/data/ copied (no data.csv, no sensor.yaml): it said only 'neither a TUM
+    RGB-D folder nor a rosbag2', naming neither EuRoC nor the two files to add."""
+    from mast3r_ros.replay.sources import open_source
+
+    cam, _ = _euroc(tmp_path)
+    (cam / "data.csv").unlink()
+    (cam / "sensor.yaml").unlink()
+    with pytest.raises(InputError, match=r"looks like an EuRoC/ASL camera folder .*without the "
+                                         r"data.csv.*lacks its sensor.yaml") as err:
+        open_source(str(tmp_path / given))
+    assert "\n" not in str(err.value)
+
+
 def test_a_tum_folder_without_camera_yaml_names_its_euroc_sensor_yaml(tmp_path):
     """mav0/cam0 made a TUM folder (its rgb.txt written) but given without --camera-info:
     'camera.yaml does not exist' listed the formats, not the sensor.yaml lying beside it."""

@@ -166,12 +166,14 @@ def test_a_t_bs_written_to_four_digits_is_made_a_rotation(tmp_path):
     np.testing.assert_allclose(t_bs, want, atol=1e-3)
 
 
-def test_the_missing_data_csv_hint_is_given_from_mav0_and_needs_sensor_yaml(tmp_path):
+def test_the_missing_data_csv_hint_is_given_from_mav0_and_needs_sensor_yaml_or_mav0(tmp_path):
     from mast3r_ros.replay.euroc import euroc_folder_hint
 
     cam = euroc_tree(tmp_path)
     (cam / "data.csv").unlink()
     assert f"{cam} looks like an EuRoC/ASL camera folder" in euroc_folder_hint(
         str(tmp_path / "mav0"))
-    (cam / "sensor.yaml").unlink()
-    assert euroc_folder_hint(str(tmp_path)) == ""  # a folder of images, nothing says EuRoC
+    (cam / "sensor.yaml").unlink()  # mav0/cam0/data/ still says EuRoC: both files named
+    assert "lacks its sensor.yaml" in euroc_folder_hint(str(tmp_path))
+    (tmp_path / "mav0").rename(tmp_path / "seq")
+    assert euroc_folder_hint(str(tmp_path / "seq" / "cam0")) == ""  # nothing says EuRoC
