@@ -365,6 +365,19 @@ def test_a_file_that_is_not_a_mapping_of_blocks_is_refused_naming_the_form(load,
         load("? [1, 2]\n: 3\n")  # a complex key: PyYAML's error, not a TypeError
 
 
+def test_parameters_written_at_the_top_level_are_refused_saying_to_indent_them(load):
+    """A flat file ('matcher: sift', 'gates: {min_inliers: 12}') said only 'no parameters for
+    node ... expected /**, mast3r_localizer ...', not that its keys are the node's parameters."""
+    for text, key in (("matcher: sift\n", "matcher"), ("gates:\n  min_inliers: 12\n", "gates")):
+        with pytest.raises(ConfigError, match=rf"no parameters for node .*sets the node's "
+                                              rf"parameters \('{key}'\) at the top level; "
+                                              rf"indent them under 'mast3r_localizer:' and "
+                                              rf"'ros__parameters:'"):
+            load(text)
+    with pytest.raises(ConfigError, match=r"mast3r_localizer'\)$"):  # no parameter: no hint
+        load("talker:\n  ros__parameters:\n    rate: 1\n")
+
+
 def test_rclpys_own_parameters_are_skipped_in_the_nodes_block(load):
     """use_sim_time (every distribution) and start_type_description_service (Jazzy) are
     declared by rclpy itself; qos_overrides.* by the publishers' QoS overriding options."""

@@ -290,9 +290,14 @@ def load_config_yaml(path: str, node_name: str = NODE_NAME,
                           f"node's parameter file (config/localize.yaml)")
     if not matching:
         who = node_name if namespace is None else node_fqn(namespace, node_name)
+        ours = [k for k in doc if str(k) in _BY_NAME
+                or any(n.startswith(f"{k}.") for n in _BY_NAME)]
+        flat = (f": it sets the node's parameters ({ours[0]!r}) at the top level; indent "
+                f"them under '{node_name}:' and 'ros__parameters:', as config/localize.yaml "
+                "does" if ours else "")
         raise ConfigError(f"{path}: no parameters for node '{who}' (top-level keys: "
                           f"{list(doc)}; expected '/**', '{node_name}' or "
-                          f"'/<namespace>/{node_name}')")
+                          f"'/<namespace>/{node_name}'){flat}")
     for name in list(merged):
         if name in ROS_BUILTIN_PARAMS or name.startswith("qos_overrides."):
             del merged[name]
