@@ -108,3 +108,20 @@ def test_walks_longer_than_the_graphs_rounds_give_the_same_matches(monkeypatch):
             np.testing.assert_array_equal(a, b, err_msg=f"frame {frame} {name}")
     assert runner.broken is None, runner.broken
     assert runner.n_captures == 1 and runner.n_longer_walks == 2
+
+
+def test_staging_a_frame_into_the_graphs_buffers_does_not_wait_for_the_device():
+    """The keyframe poses were copied from pageable memory: a stream synchronisation, so the
+    host waited for the decode queued before it, every frame. Now pinned and non-blocking:
+    the staging of a frame (fp16 predictions converted, poses uploaded) queues only."""
+    preds = _preds(2, 0)
+    bufs = fixed_matching._new_buffers(preds, torch.device("cuda"))
+    poses = _poses(2, 0)
+    torch.cuda.synchronize()
+    torch.cuda._sleep(10**8)  # the "decode" still running while the frame is staged
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        fixed_matching._stack_into(bufs, preds, poses)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    np.testing.assert_array_equal(bufs["map_from_cam"].cpu().numpy(), poses)

@@ -182,8 +182,19 @@ def _stack_into(bufs: Dict[str, torch.Tensor], preds: Sequence[Any],
             torch.stack(ts, out=buf)
         else:
             buf.copy_(torch.stack([t.to(buf.dtype) for t in ts]))
-    bufs["map_from_cam"].copy_(torch.from_numpy(
-        np.ascontiguousarray(map_from_cam, np.float64).reshape(len(preds), 4, 4)))
+    _upload_poses(bufs["map_from_cam"], map_from_cam)
+
+
+def _upload_poses(buf: torch.Tensor, map_from_cam: np.ndarray) -> None:
+    """Copy the (K, 4, 4) float64 poses into ``buf`` without a host wait: on CUDA a copy from
+    pageable memory synchronizes the stream (the host would wait for the decode queued before
+    it, then queue the matching); from pinned memory, ``non_blocking``, it is queued like a
+    kernel (the caching host allocator keeps the pinned block until the copy has run)."""
+    src = torch.from_numpy(np.ascontiguousarray(map_from_cam, np.float64).reshape(buf.shape))
+    if buf.is_cuda:
+        buf.copy_(src.pin_memory(), non_blocking=True)
+    else:
+        buf.copy_(src)
 
 
 def _new_buffers(preds: Sequence[Any], device: torch.device) -> Dict[str, torch.Tensor]:
