@@ -355,10 +355,24 @@ def bound_norms(targets_t: torch.Tensor) -> torch.Tensor:
     return tn
 
 
+def _scratch_buffers(scratch: Optional[dict], dev: torch.device):
+    """``empty(name, shape, dtype)``: a new tensor, or with a ``scratch`` dict the one it holds
+    under ``name`` when its shape and dtype fit (else a new one, kept there)."""
+    def empty(name: str, shape: Tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
+        t = scratch.get(name) if scratch is not None else None
+        if t is None or tuple(t.shape) != shape or t.dtype != dtype or t.device != dev:
+            t = torch.empty(shape, dtype=dtype, device=dev)
+            if scratch is not None:
+                scratch[name] = t
+        return t
+    return empty
+
+
 def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
               n_q: torch.Tensor, out: torch.Tensor,
               target_bad: Optional[torch.Tensor] = None,
-              target_norms: Optional[torch.Tensor] = None) -> None:
+              target_norms: Optional[torch.Tensor] = None,
+              scratch: Optional[dict] = None) -> None:
     """Nearest target (largest inner product, first index on ties) of gathered source rows.
 
     Args:
@@ -373,6 +387,9 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
             (zero their rows too: they still enter the products).
         target_norms: optional (B, T) float32, `bound_norms` of ``targets_t``, for the TF32
             screen; None: computed here (one pass over the targets per call).
+        scratch: optional dict the call keeps its work buffers in (uninitialised memory, which
+            the kernels overwrite before reading): a walk passes one per direction, so its
+            searches allocate them once instead of four tensors per search.
     All on one device (CUDA, or CPU under TRITON_INTERPRET=1). Asynchronous: no host sync.
     """
     n_b, n_src, d = source.shape
@@ -382,8 +399,9 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
     chunk = BLOCK_T * CHUNK_BLOCKS
     n_split = triton.cdiv(n_t, chunk)
     dev = source.device
-    pval = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
-    pidx = torch.empty((n_b, n_split, n_qmax), dtype=torch.int32, device=dev)
+    empty = _scratch_buffers(scratch, dev)
+    pval = empty("pval", (n_b, n_split, n_qmax), torch.float32)
+    pidx = empty("pidx", (n_b, n_split, n_qmax), torch.int32)
     bad = target_bad.to(torch.uint8).contiguous() if target_bad is not None else pidx
     d_pad = max(16, triton.next_power_of_2(d))
     screen = screen_runs(dev, d)
@@ -395,8 +413,8 @@ def nn_search(source: torch.Tensor, targets_t: torch.Tensor, qidx: torch.Tensor,
             # that (a dense grid, K pairs of large maps) are screened and searched in chunks
             n_qc = max(1, SCREEN_BOUND_BYTES // (4 * n_b * n_tiles * BLOCK_Q)) * BLOCK_Q
             n_qc = min(n_qc, triton.cdiv(n_qmax, BLOCK_Q) * BLOCK_Q)
-            lb = torch.empty((n_b, n_split, n_qmax), dtype=torch.float32, device=dev)
-            up = torch.empty((n_b, n_tiles, n_qc), dtype=torch.float32, device=dev)
+            lb = empty("lb", (n_b, n_split, n_qmax), torch.float32)
+            up = empty("up", (n_b, n_tiles, n_qc), torch.float32)
             tn = target_norms if target_norms is not None else bound_norms(targets_t)
             for q0 in range(0, n_qmax, n_qc):
                 grid = (triton.cdiv(min(n_qc, n_qmax - q0), BLOCK_Q), n_split, n_b)

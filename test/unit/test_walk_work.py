@@ -163,3 +163,34 @@ def test_walks_longer_than_the_first_rounds_run_all_rounds(first, monkeypatch):
     got = fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False)
     np.testing.assert_array_equal(got, want)
     assert spy.launches == 2 * first + 2 * 10
+
+
+def _hotpath_counts():
+    bench = str(Path(__file__).resolve().parents[2] / "bench")
+    if bench not in sys.path:
+        sys.path.insert(0, bench)
+    import hotpath_counts
+
+    return hotpath_counts
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_fixed_path_op_and_sync_counts(k):
+    """What a frame's fixed-shape matching dispatches (a GPU frame's launches; the counts do
+    not depend on the map size): one sort per search (the cache misses were de-duplicated by a
+    second one, with five more ops, for < 0.5 % of the searched rows), the searches' work
+    buffers allocated once per walk direction (four tensors per search before), one read on
+    the host; the rows of the previous path (bench/hotpath_counts.py, 450 -> 302 ops)."""
+    hc = _hotpath_counts()
+    preds = _preds("realistic", k)
+    run = lambda: fixed_matching.fixed_rows(preds, _poses(k), CFG, graphs=False)  # noqa: E731
+    got = hc.count(run)
+    assert got["syncs"] == 1  # the packed rows' .cpu()
+    assert got["nn_search"] == 2 * fixed_matching.FIRST_ROUNDS == 12
+    assert got["sorts"] == 12 + 1  # one per search, one of the converged keys
+    assert got["aten_ops"] <= 310, got["aten_ops"]
+    with hc.previous():
+        want = hc.count(run)
+    assert want["sorts"] == 2 * 12 + 1 and want["aten_ops"] >= 440  # what the bound catches
+    np.testing.assert_array_equal(got["result"], want["result"])
+    assert (got["result"][:, 0] > 0).sum() > 8

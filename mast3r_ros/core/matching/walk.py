@@ -78,8 +78,8 @@ def _fused_walk(
     start (P,) flat image-1 indices, the same for every pair. Returns xy1, xy2, active (B, P).
 
     Same steps and results as `_walk` (each pair's walk is independent), but every walker stays
-    in place (masked, not compacted) and each round's cache misses are de-duplicated and
-    compacted on the device (two sorts), their count handed to the kernel as a device tensor:
+    in place (masked, not compacted) and each round's cache misses are compacted on the device
+    (one sort; not de-duplicated), their count handed to the kernel as a device tensor:
     one host round trip per round (the "anyone still walking?" test), one kernel pair per
     direction and round for all B pairs.
 
@@ -112,7 +112,8 @@ class _FusedWalk:
     """The state of `_fused_walk`'s walk of B pairs, run a number of rounds at a time.
 
     Everything a round reads but does not change is prepared once here, not per search:
-    the zeroed invalid rows, the channel-major copies, the byte flags, and the TF32 screen's
+    the zeroed invalid rows, the channel-major copies, the byte flags, the searches' work
+    buffers (allocated by the first search of each direction), and the TF32 screen's
     target norms (`_target_norms`: one pass over each map per walk instead of one per search,
     2 * max_iter in the fixed-shape walk). ``xy1``, ``xy2``, ``active`` (B, P) hold where each
     walker is; `run` continues the walk. A round after which no walker is active changes
@@ -144,17 +145,20 @@ class _FusedWalk:
         if live is not None:  # idle walkers get a valid xy2: every lookup gathers at every walker
             self.xy2.masked_fill_(~live, 0)
             self.active = live.clone()
+        self.w12: dict = {}  # each direction's search work buffers (`nn_search` ``scratch``)
+        self.w21: dict = {}
         self.rounds = 0
 
-    def _lookup(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src):
+    def _lookup(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src, scratch=None):
         from ..nn_triton import nn_search
 
-        cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
-        srt = torch.sort(cand, dim=1).values
-        dup = torch.zeros_like(need)
-        dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
-        srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
-        nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad, target_norms=tgt_norms)
+        # the walkers' cache misses first, sentinels last; a row two walkers miss is searched
+        # twice (the same result written twice): de-duplicating it took a second sort and five
+        # more ops a search for < 0.5 % of the rows (docs/bench/hotpath_ops_cpu_2026-12-05)
+        miss = need & (cache.gather(1, idx) < 0)
+        srt = torch.sort(torch.where(miss, idx, n_src), dim=1).values
+        nn_search(src, tgt_t, srt, miss.sum(1), cache, tgt_bad, target_norms=tgt_norms,
+                  scratch=scratch)
         return cache.gather(1, idx)
 
     def run(self, n_rounds: int, *, until_idle: bool) -> None:
@@ -164,10 +168,10 @@ class _FusedWalk:
         for i in range(n_rounds):
             xy1, xy2, active = self.xy1, self.xy2, self.active
             new2 = torch.where(active, self._lookup(self.c12, self.flat1, self.t2, self.u2,
-                                                    self.tn2, xy1, active, n1), xy2)
+                                                    self.tn2, xy1, active, n1, self.w12), xy2)
             go = active & (new2 != xy2)  # stops when the image-2 NN repeats
             back = torch.where(go, self._lookup(self.c21, self.flat2, self.t1, self.u1,
-                                                self.tn1, new2, go, n2), xy1)
+                                                self.tn1, new2, go, n2, self.w21), xy1)
             self.active = go & (back != xy1)  # ... or when the walk returns where it was
             self.xy1, self.xy2 = back, new2
             self.rounds += 1

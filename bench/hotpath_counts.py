@@ -1,0 +1,324 @@
+#!/usr/bin/env python3
+"""Benchmark (CPU proxy for a GPU): host-side work of a frame's matching, counted, not timed.
+
+On a GPU a 512x384 frame's matching is bound by kernel launches and host round trips, not by
+arithmetic; both are device-independent counts that a CPU run measures exactly. `OpCounter`
+counts, while a callable runs:
+
+* ``aten_ops``: aten operators dispatched (`TorchDispatchMode`), the Triton launches' own
+  host work excluded (under ``TRITON_INTERPRET=1`` the interpreter copies tensors around);
+  ``sorts`` among them;
+* ``syncs``: operations that make the host wait for the device -- aten ops whose output size or
+  value the host needs (``nonzero``, ``unique``, ``item``, ``masked_select``, ...) and tensor
+  reads on the host (``.cpu()``, ``.item()``, ``.tolist()``, ``bool(t)``, ...; ``.numpy()``
+  is not one: it needs a host tensor). A blocking upload (a copy from pageable host memory,
+  which on CUDA synchronizes the stream) is not seen on a CPU: test/gpu/test_cuda_syncs.py
+  checks the fixed path's with CUDA's sync debug mode;
+* ``nn_search`` calls and Triton kernel launches.
+
+Run as a script it prints, side by side in one process, the previous and the current
+fixed-shape matching of a frame (`matchers.fixed_matching`, the path CUDA frames replay as a
+graph; its counts do not depend on the image size), and the variable-shape Triton path, on
+realistic pairs (bench/realistic_pairs.py) through Triton's CPU interpreter, with whether the
+rows are identical:
+
+    python bench/hotpath_counts.py --json out.json
+    python bench/hotpath_counts.py --localize   # and whole frames, first after warm-up vs again
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import contextlib
+import logging
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any, Callable, Dict, List, Optional
+
+os.environ.setdefault("TRITON_INTERPRET", "1")  # before triton is first imported
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from torch.overrides import TorchFunctionMode  # noqa: E402
+from torch.utils._python_dispatch import TorchDispatchMode  # noqa: E402
+
+_REPO = Path(__file__).resolve().parents[1]
+for _p in (str(_REPO), str(_REPO / "test"), str(_REPO / "bench")):
+    if _p not in sys.path:
+        sys.path.insert(0, _p)
+
+LOG = logging.getLogger("hotpath_counts")
+# aten ops whose output size the host needs (a read of a value, ``item`` / ``bool`` -> aten
+# ``_local_scalar_dense``, is counted once, as the host read)
+SYNC_ATEN = frozenset(("nonzero", "unique", "_unique", "_unique2", "unique_dim",
+                       "unique_consecutive", "masked_select"))
+HOST_READS = frozenset(("cpu", "item", "tolist", "__bool__", "__int__", "__float__",
+                        "__index__"))
+KERNELS = ("_target_norm_kernel", "_screen_kernel", "_nn_partial_kernel", "_nn_reduce_kernel")
+
+
+class _Dispatch(TorchDispatchMode):
+    def __init__(self, owner: OpCounter) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        o = self.owner
+        if not o.paused:
+            name = func.overloadpacket.__name__
+            o.counts["aten_ops"] += 1
+            o.counts["sorts"] += name == "sort"
+            o.counts["syncs"] += name in SYNC_ATEN
+            o.ops[name] += 1
+        return func(*args, **(kwargs or {}))
+
+
+class _Function(TorchFunctionMode):
+    def __init__(self, owner: OpCounter) -> None:
+        super().__init__()
+        self.owner = owner
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        o = self.owner
+        name = getattr(func, "__name__", "")
+        out = func(*args, **kwargs)
+        if o.paused:
+            return out
+        if name in HOST_READS:
+            o.counts["syncs"] += 1
+            o.reads[name] += 1
+        return out
+
+
+class OpCounter:
+    """Context manager counting what the module docstring lists; ``counts`` after exit."""
+
+    def __init__(self) -> None:
+        self.counts: collections.Counter = collections.Counter(
+            {k: 0 for k in ("aten_ops", "sorts", "syncs", "nn_search", "triton_launches")})
+        self.ops: collections.Counter = collections.Counter()
+        self.reads: collections.Counter = collections.Counter()
+        self.paused = 0
+        self._stack = contextlib.ExitStack()
+
+    def _patch_triton(self) -> None:
+        from mast3r_ros.core.matching.backend import _triton_error
+
+        if _triton_error() is not None:
+            return
+        from mast3r_ros.core import nn_triton
+
+        counter = self
+
+        class _Launch:
+            def __init__(self, kernel):
+                self.kernel = kernel
+
+            def __getitem__(self, grid):
+                counter.counts["triton_launches"] += 1
+                launch = self.kernel[grid]
+
+                def run(*a, **kw):
+                    counter.paused += 1
+                    try:
+                        return launch(*a, **kw)
+                    finally:
+                        counter.paused -= 1
+                return run
+
+        real_search = nn_triton.nn_search
+
+        def search(*a, **kw):
+            counter.counts["nn_search"] += 1
+            return real_search(*a, **kw)
+
+        for n in KERNELS:
+            self._stack.enter_context(_patched(nn_triton, n, _Launch(getattr(nn_triton, n))))
+        self._stack.enter_context(_patched(nn_triton, "nn_search", search))
+
+    def __enter__(self) -> OpCounter:
+        self._patch_triton()
+        self._stack.enter_context(_Function(self))
+        self._stack.enter_context(_Dispatch(self))
+        return self
+
+    def __exit__(self, *exc) -> bool:
+        self._stack.close()
+        return False
+
+
+@contextlib.contextmanager
+def _patched(obj: Any, name: str, value: Any):
+    saved = getattr(obj, name)
+    setattr(obj, name, value)
+    try:
+        yield
+    finally:
+        setattr(obj, name, saved)
+
+
+def count(fn: Callable[[], Any]) -> Dict[str, Any]:
+    """One counted call of ``fn``: ``{"result": ..., **counts}`` (`OpCounter`)."""
+    with OpCounter() as c:
+        result = fn()
+    return {"result": result, **c.counts}
+
+
+# -------------------------------------------------------- the previous behaviour (frozen) ---
+
+def _lookup_prev(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src, scratch=None):
+    """`matching.walk._FusedWalk._lookup` before this round: the cache misses de-duplicated
+    (a second sort and five more ops a search) before the search, which allocated its work
+    buffers (``scratch`` ignored)."""
+    from mast3r_ros.core.nn_triton import nn_search
+
+    cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
+    srt = torch.sort(cand, dim=1).values
+    dup = torch.zeros_like(need)
+    dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
+    nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad, target_norms=tgt_norms)
+    return cache.gather(1, idx)
+
+
+def _upload_prev(buf: torch.Tensor, map_from_cam: np.ndarray) -> None:
+    """`fixed_matching._upload_poses` before this round: a blocking copy of pageable memory."""
+    buf.copy_(torch.from_numpy(np.ascontiguousarray(map_from_cam, np.float64).reshape(
+        buf.shape)))
+
+
+@contextlib.contextmanager
+def previous():
+    """Within it the matching runs as before this round (`_lookup_prev`, `_upload_prev`)."""
+    from mast3r_ros.core.matchers import fixed_matching
+    from mast3r_ros.core.matching import walk
+
+    with _patched(walk._FusedWalk, "_lookup", _lookup_prev), \
+            _patched(fixed_matching, "_upload_poses", _upload_prev):
+        yield
+
+
+# ------------------------------------------------------------------------------ the bench ---
+
+def realistic_preds(k: int, hw, seed: int = 1) -> List[SimpleNamespace]:
+    """K `PairPrediction`-like records of realistic pairs (realistic_pairs.py) of (H, W)."""
+    from realistic_pairs import fabricate_pair, make_scene
+
+    h, w = hw
+    kfs, query = make_scene(k, camera=(4 * w, 4 * h), seed=seed)
+    to = np.diag([4.0, 4.0, 1.0])
+    g = torch.Generator().manual_seed(seed)
+    out = []
+    for j, kf in enumerate(kfs):
+        p = fabricate_pair(kf, query, to, to, (h, w), 24, seed=seed + j)
+        out.append(SimpleNamespace(**{f: p[f] for f in ("desc_1", "desc_2", "desc_conf_1",
+                                                         "desc_conf_2", "conf_1")},
+                                   pts3d_1=torch.randn((h, w, 3), generator=g)))
+    return out
+
+
+def compare(name: str, fn: Callable[[], Any], same: Callable[[Any, Any], bool]) -> Dict:
+    """``fn`` counted previous vs now (now, previous, now: the first call of a path compiles
+    nothing on the CPU, but the second now-call checks the counts repeat)."""
+    now = count(fn)
+    with previous():
+        prev = count(fn)
+    again = count(fn)
+    keys = [k for k in now if k != "result"]
+    res = {"path": name, "prev": {k: prev[k] for k in keys}, "now": {k: now[k] for k in keys},
+           "repeatable": all(now[k] == again[k] for k in keys),
+           "identical": bool(same(now["result"], prev["result"]))}
+    LOG.info("%-34s %s", name, "  ".join(f"{k} {prev[k]} -> {now[k]}" for k in keys)
+             + f"  identical {res['identical']}")
+    return res
+
+
+def run_bench(k_values=(1, 4), hw=(48, 64), seed: int = 1) -> List[Dict]:
+    from mast3r_ros.core.config import MatchingConfig
+    from mast3r_ros.core.matchers import fixed_matching
+    from mast3r_ros.core.matchers.mast3r import _match_and_fuse_walks
+
+    cfg = MatchingConfig(nn_backend="triton", max_matches=10**6, cuda_graph="off")
+    rows_equal = np.array_equal
+
+    def fused_equal(a, b):
+        return all(np.array_equal(x, y) for x, y in zip(a, b))
+
+    out = []
+    for k in k_values:
+        preds = realistic_preds(k, hw, seed)
+        poses = np.stack([np.eye(4)] * k)
+        out.append(compare(f"fixed path, K={k}", lambda p=preds, t=poses: fixed_matching
+                           .fixed_rows(p, t, cfg, graphs=False), rows_equal))
+        out.append(compare(f"variable Triton path, K={k}", lambda p=preds, t=poses:
+                           _match_and_fuse_walks(p, t, cfg, np.random.default_rng(0)),
+                           fused_equal))
+    return out
+
+
+def localize_counts(frames: int = 3, keyframes: int = 2, size: int = 224) -> List[Dict]:
+    """Whole `Localizer.localize` frames on the CPU (tiny random-weight checkpoint, the torch
+    search; `localizer.warmup` on): the first live frame after the warm-up, then the same
+    frame again, then others, each with its prior. A first frame that dispatched other ops or
+    waited more often than its repeat would take a branch the warm-up did not cover."""
+    import dataclasses
+    import tempfile
+
+    from mast3r_test_utils import TINY_SPEC, random_model, write_checkpoint
+
+    from mast3r_ros.core.config import Config
+    from mast3r_ros.core.keyframes import write_map
+    from mast3r_ros.core.localizer import Localizer
+    from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
+
+    with tempfile.TemporaryDirectory(prefix="hotpath_") as tmp:
+        ck = os.path.join(tmp, "random.pth")
+        write_checkpoint(ck, random_model(TINY_SPEC, seed=0))
+        fr = list(render_frames(2 * frames + 4, default_intrinsics(640, 480), seed=0))
+        mp = write_map(os.path.join(tmp, "map"), [(f.rgb, f.intrinsics, f.map_from_cam,
+                                                    f.stamp_ns, f.depth_m) for f in fr[0::2]])
+        base = Config()
+        cfg = dataclasses.replace(
+            base, model=dataclasses.replace(base.model, checkpoint=ck, device="cpu",
+                                            image_size=size),
+            localizer=dataclasses.replace(base.localizer, max_keyframes=keyframes,
+                                          prior_radius_m=100.0, warmup=True))
+        loc = Localizer.from_config(cfg, mp)
+        queries = fr[3::2]
+        out = []
+        for i, f in enumerate([queries[0]] + queries[:frames]):
+            got = count(lambda f=f: loc.localize(f, prior=f.map_from_cam))
+            got.pop("result")
+            out.append({"frame": "first" if i == 0 else f"query {i - 1}", **got})
+            LOG.info("localize %-8s %s", out[-1]["frame"], "  ".join(
+                f"{k} {v}" for k, v in got.items() if k not in ("nn_search", "triton_launches")))
+        loc.close()
+    return out
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    from benchlib import environment, write_json
+
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--size", type=int, nargs=2, default=(48, 64), metavar=("H", "W"),
+                   help="descriptor grid (fixed-path counts do not depend on it)")
+    p.add_argument("--localize", action="store_true",
+                   help="also whole Localizer.localize frames (tiny checkpoint, torch search)")
+    p.add_argument("--json", default=None)
+    args = p.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    res = {**environment(torch.device("cpu")), "hw": list(args.size),
+           "paths": run_bench(hw=tuple(args.size), seed=args.seed)}
+    if args.localize:
+        res["localize"] = localize_counts()
+    write_json(args.json, res)
+    return 0 if all(r["identical"] and r["repeatable"] for r in res["paths"]) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
