@@ -429,26 +429,33 @@ def _torch_prev(d1, d2, new_out, args, dev: torch.device) -> Dict:
 
 
 class _previous_walk:
-    """Context: the fixed-shape path as before issue 9's matching-work round: all ``max_iter``
-    walk rounds in the device part / CUDA graph (``FIRST_ROUNDS = None``) and the TF32 screen's
-    target norms computed by every search, with its own CUDA graphs (``-prev`` variants)."""
+    """Context: the fixed-shape path as before issue 9's matching-work and op-count rounds: all
+    ``max_iter`` walk rounds in the device part / CUDA graph (``FIRST_ROUNDS = None``), the TF32
+    screen's target norms computed by every search, each search's misses de-duplicated and its
+    work buffers allocated, the poses uploaded from pageable memory (walk_prev.py), with its own
+    CUDA graphs (``-prev`` variants)."""
     runner = None
 
     def __enter__(self):
+        from walk_prev import fused_lookup_prev, upload_poses_prev
+
         from mast3r_ros.core.matchers import fixed_matching as fm
         from mast3r_ros.core.matching import walk
 
         if _previous_walk.runner is None:
             _previous_walk.runner = fm._GraphRunner()
-        self.keep = fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER
+        self.keep = (fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER, walk._FusedWalk._lookup,
+                     fm._upload_poses)
         fm.FIRST_ROUNDS, walk._target_norms = None, lambda t: None
         fm._RUNNER = _previous_walk.runner
+        walk._FusedWalk._lookup, fm._upload_poses = fused_lookup_prev, upload_poses_prev
 
     def __exit__(self, *exc):
         from mast3r_ros.core.matchers import fixed_matching as fm
         from mast3r_ros.core.matching import walk
 
-        fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER = self.keep
+        (fm.FIRST_ROUNDS, walk._target_norms, fm._RUNNER, walk._FusedWalk._lookup,
+         fm._upload_poses) = self.keep
 
 
 def _prev_wrap(fn):

@@ -170,35 +170,17 @@ def count(fn: Callable[[], Any]) -> Dict[str, Any]:
 
 # -------------------------------------------------------- the previous behaviour (frozen) ---
 
-def _lookup_prev(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src, scratch=None):
-    """`matching.walk._FusedWalk._lookup` before this round: the cache misses de-duplicated
-    (a second sort and five more ops a search) before the search, which allocated its work
-    buffers (``scratch`` ignored)."""
-    from mast3r_ros.core.nn_triton import nn_search
-
-    cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
-    srt = torch.sort(cand, dim=1).values
-    dup = torch.zeros_like(need)
-    dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
-    srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
-    nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad, target_norms=tgt_norms)
-    return cache.gather(1, idx)
-
-
-def _upload_prev(buf: torch.Tensor, map_from_cam: np.ndarray) -> None:
-    """`fixed_matching._upload_poses` before this round: a blocking copy of pageable memory."""
-    buf.copy_(torch.from_numpy(np.ascontiguousarray(map_from_cam, np.float64).reshape(
-        buf.shape)))
-
-
 @contextlib.contextmanager
 def previous():
-    """Within it the matching runs as before this round (`_lookup_prev`, `_upload_prev`)."""
+    """Within it the matching runs as before this round (walk_prev.py: `fused_lookup_prev`,
+    `upload_poses_prev`)."""
+    from walk_prev import fused_lookup_prev, upload_poses_prev
+
     from mast3r_ros.core.matchers import fixed_matching
     from mast3r_ros.core.matching import walk
 
-    with _patched(walk._FusedWalk, "_lookup", _lookup_prev), \
-            _patched(fixed_matching, "_upload_poses", _upload_prev):
+    with _patched(walk._FusedWalk, "_lookup", fused_lookup_prev), \
+            _patched(fixed_matching, "_upload_poses", upload_poses_prev):
         yield
 
 

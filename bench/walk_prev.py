@@ -6,12 +6,17 @@ Kept only so `bench_matching.py` can time the previous and the current walk side
 run and check they give the same matches; never imported by the package. Operates on a current
 `search._CachedNN` (same cache and fields). `previous_walk` is a context that makes
 `fast_reciprocal_matches` use it.
+
+Also the Triton walk's search step and the fixed path's pose upload before issue 9's op-count
+round (`fused_lookup_prev`, `upload_poses_prev`: bench/hotpath_counts.py and
+bench_matching.py's ``-prev`` variants patch them in).
 """
 
 from __future__ import annotations
 
 import contextlib
 
+import numpy as np
 import torch
 
 
@@ -65,3 +70,24 @@ def previous_walk():
         yield
     finally:
         reciprocal._walk = keep
+
+
+def fused_lookup_prev(self, cache, src, tgt_t, tgt_bad, tgt_norms, idx, need, n_src, scratch=None):
+    """`matching.walk._FusedWalk._lookup` before this round: the cache misses de-duplicated
+    (a second sort and five more ops a search) before the search, which allocated its work
+    buffers (``scratch`` ignored)."""
+    from mast3r_ros.core.nn_triton import nn_search
+
+    cand = torch.where(need & (cache.gather(1, idx) < 0), idx, n_src)
+    srt = torch.sort(cand, dim=1).values
+    dup = torch.zeros_like(need)
+    dup[:, 1:] = srt[:, 1:] == srt[:, :-1]
+    srt = torch.sort(srt.masked_fill(dup, n_src), dim=1).values  # sentinels last
+    nn_search(src, tgt_t, srt, (srt < n_src).sum(1), cache, tgt_bad, target_norms=tgt_norms)
+    return cache.gather(1, idx)
+
+
+def upload_poses_prev(buf: torch.Tensor, map_from_cam: np.ndarray) -> None:
+    """`fixed_matching._upload_poses` before this round: a blocking copy of pageable memory."""
+    buf.copy_(torch.from_numpy(np.ascontiguousarray(map_from_cam, np.float64).reshape(
+        buf.shape)))
