@@ -120,6 +120,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.writer import check_map_out
     from .map_build import (BuildOptions, build_retrieval, check_build_files,
                             check_unfinished_build, connect_build_workers)
+    from .out_source import refuse_out_over_source
     from .parallel_build import default_workers
     from .pipeline import build_map
 
@@ -131,6 +132,7 @@ def cmd_build_map(args: argparse.Namespace) -> int:
     if args.resume and args.restart:
         raise InputError("--resume continues an unfinished build and --restart deletes it: "
                          "give one of them")
+    refuse_out_over_source(args.source, args.out, "the map", "_map")  # before --overwrite's
     check_map_out(args.out, args.overwrite)  # in --overwrite's words, before the source opens
     # OUT.partial with encoded shards: refused now, not after the source is read (as localize)
     check_unfinished_build(args.out, args.overwrite, args.resume, args.restart,
@@ -222,12 +224,14 @@ def cmd_localize(args: argparse.Namespace) -> int:
     from ..core.output_kinds import refuse_other_output
     from .metrics import format_table
     from .localize_run import RUN_FILES, RUN_OUTPUTS, check_before_indexing, run_localization
+    from .out_source import refuse_out_over_source
     from .run_resume import check_partial_before_run
 
     cfg = offline_warmup(load_config(args), args.warmup)
     note_unused_device(args, cfg)
     map_path = _map_path(args.map, cfg, args.params)
     refuse_other_output(map_path, "--map")  # a run folder: said before the source is read
+    refuse_out_over_source(args.source, args.out, "the run", "_run")  # as build-map's --out
     # before the source is read (a rosbag is indexed: minutes), as run_localization checks it
     check_output_folder(args.out, args.overwrite, RUN_FILES, RUN_OUTPUTS)
     # the stopped run's too; a live run's (it holds the lock) is said to be one

@@ -1,0 +1,58 @@
+"""No --out inside the recording read, nor a recording inside --out (build-map and localize).
+
+``localize data/seq --out data/seq/run`` wrote the run's files into the dataset folder (a later
+copy or upload of it carries them, and a tool that lists the folder finds them), and
+``build-map data/seq --out data/seq/map`` a keyframe map there; ``--out`` naming the folder
+itself or one above it, with ``--overwrite``, would replace the recording with the output. Both
+commands refuse those with `refuse_out_over_source` before the source is read. Imports nothing
+heavy (the CLI's ``--help`` path).
+"""
+
+from __future__ import annotations
+
+import os
+
+from ..core.errors import InputError
+
+
+def _folder_of(source: str) -> str:
+    """The folder a recording ``source`` owns, resolved: the folder given (TUM, EuRoC, KITTI,
+    rosbag2 folder), or a rosbag2 storage file's bag folder (it has metadata.yaml); '' for a
+    single file of its own (a ROS 1 .bag, a lone .mcap/.db3), whose folder may hold anything."""
+    real = os.path.realpath(os.path.abspath(source))
+    if os.path.isdir(real):
+        return real
+    parent = os.path.dirname(real)
+    return parent if os.path.isfile(os.path.join(parent, "metadata.yaml")) else ""
+
+
+def _inside(path: str, folder: str) -> bool:
+    return os.path.commonpath([path, folder]) == folder
+
+
+def refuse_out_over_source(source: str, out: str, what: str, suffix: str) -> None:
+    """Raise `InputError` when ``out`` (--out) is the recording folder ``source`` (SOURCE), lies
+    inside it, or holds it (the source file or folder inside --out, or --out the source file
+    itself). ``what``: the output, for the message ('the map', 'the run'); ``suffix`` the
+    example --out's ('_map', '_run'), named beside the recording. Both paths are compared
+    resolved (links, '..'); an empty or missing SOURCE is left to the source's own error."""
+    if not source or not str(source).strip() or not out or not os.path.lexists(source):
+        return
+    real_src = os.path.realpath(os.path.abspath(source))
+    real_out = os.path.realpath(os.path.abspath(out))
+    folder = _folder_of(source)
+    if folder and _inside(real_out, folder):
+        where = ("is SOURCE itself" if real_out == folder else
+                 f"lies inside SOURCE's folder {folder}" if folder != real_src else
+                 "lies inside SOURCE")
+        example = os.path.join(os.path.dirname(folder), os.path.basename(folder) + suffix)
+        raise InputError(f"--out {out} {where} ({source}): {what} would be written into the "
+                         f"recording's folder, mixed with its files; choose an --out outside "
+                         f"it (e.g. --out {example})")
+    if _inside(real_src, real_out):
+        head = f"--out {out} is SOURCE itself" if real_src == real_out else (
+            f"--out {out} holds SOURCE {source}")
+        example = os.path.join(os.path.dirname(real_out), os.path.basename(real_out) + suffix)
+        raise InputError(f"{head}: writing {what} there (with --overwrite, replacing the "
+                         f"folder) would write over the recording; choose an --out that does "
+                         f"not hold it (e.g. --out {example})")

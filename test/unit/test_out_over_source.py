@@ -1,0 +1,59 @@
+"""build-map and localize refuse an --out inside the recording read (or the recording itself, or
+one holding it): ``localize SEQ --out SEQ/run`` wrote the run into the dataset folder, and
+``build-map SEQ --out SEQ/map`` a map there (both accepted). One line, exit 2, naming both paths
+and an --out outside, before the source is read; both commands use one helper."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from mast3r_ros.replay.cli import main
+
+
+@pytest.fixture
+def seq(tum, tmp_path):
+    """A copy of the synthetic query TUM folder (nothing may be written into the shared one)."""
+    path = str(tmp_path / "data" / "seq")
+    shutil.copytree(tum[1], path)
+    return path
+
+
+def _argv(command, seq, out, sift_map):
+    head = ["localize", seq, "--map", sift_map] if command == "localize" else ["build-map", seq]
+    return [*head, "--out", out, "--matcher", "sift", "--log-level", "error"]
+
+
+def _line(capsys):
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    return line
+
+
+@pytest.mark.parametrize("command,suffix", [("localize", "_run"), ("build-map", "_map")])
+@pytest.mark.parametrize("where", ["inside", "itself", "above"])
+def test_out_over_the_source_is_refused_naming_both(command, suffix, where, seq, sift_map,
+                                                     capsys):
+    before = sorted(os.listdir(seq))
+    out = {"inside": os.path.join(seq, "out"), "itself": seq,
+           "above": os.path.dirname(seq)}[where]
+    assert main(_argv(command, seq, out, sift_map)) == 2
+    line = _line(capsys)
+    assert line.startswith(f"mast3r-ros {command}: error: "), line
+    assert f"--out {out} " in line and seq in line, line
+    assert "choose an --out " in line, line
+    if where != "above":
+        assert f"(e.g. --out {os.path.realpath(seq)}{suffix})" in line, line
+    assert sorted(os.listdir(seq)) == before  # nothing written into the recording
+
+
+def test_a_link_into_the_source_is_seen_through(seq, sift_map, tmp_path, capsys):
+    os.symlink(seq, str(tmp_path / "link"))
+    assert main(_argv("localize", seq, str(tmp_path / "link" / "run"), sift_map)) == 2
+    assert "lies inside SOURCE" in _line(capsys)
+
+
+def test_an_out_beside_the_source_is_accepted(seq, sift_map, tmp_path):
+    assert main([*_argv("localize", seq, str(tmp_path / "data" / "seq_run"), sift_map),
+                 "--max-frames", "1"]) == 0
