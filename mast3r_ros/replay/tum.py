@@ -57,6 +57,7 @@ from .tum_trajectory import (  # noqa: F401  the public names re-exported
     trajectory_reset_reason,
     write_tum_trajectory,
     _drop_repeated_lines,
+    repeated_stamp_note,
     _read_numbered_rows,
     _read_rows,
 )
@@ -130,8 +131,9 @@ class TumSequence:
             raise InputError(f"{rgb_txt} is missing: a TUM folder lists its images in rgb.txt")
         if before_index is not None:
             before_index()
-        self._stamps_ns, rgb_rows, _, rgb_unit = _read_numbered_rows(rgb_txt, 2,
-                                                                     "timestamp filename")
+        self._stamps_ns, rgb_rows, linenos, rgb_unit = _read_numbered_rows(
+            rgb_txt, 2, "timestamp filename")
+        line_of = {id(row): n for row, n in zip(rgb_rows, linenos)}  # kept through the drop
         # the file the frame stamps come from, and whether it wrote integers read as ns
         self.stamps_written: Tuple[str, bool] = (str(rgb_txt), rgb_unit == "ns")
         if self._stamps_ns.size == 0:
@@ -139,7 +141,11 @@ class TumSequence:
         self._stamps_ns, rgb_rows = _drop_repeated_lines(rgb_txt, self._stamps_ns, rgb_rows)
         back = int(np.count_nonzero(stamp_steps(self._stamps_ns)[1]))
         if back:  # e.g. written from a shell glob, which sorts 11.1 before 2.1: frames in time
-            reset = clock_reset_note(self._stamps_ns)  # or a recording across a clock reset
+            # an image at an earlier one's stamp (said as a rosbag's repeated stamps), or a
+            # recording across a clock reset
+            reset = repeated_stamp_note(self._stamps_ns, rgb_rows,
+                                        [line_of[id(r)] for r in rgb_rows]
+                                        ) or clock_reset_note(self._stamps_ns)
             order = np.argsort(self._stamps_ns, kind="stable")
             self._stamps_ns = self._stamps_ns[order]
             rgb_rows = [rgb_rows[i] for i in order]

@@ -164,6 +164,11 @@ def _is_float(token: str) -> bool:
     return True
 
 
+# lines going back onto earlier stamps named one by one (`repeated_stamp_note`); more are a
+# clock reset's second recording or a file out of order
+MAX_REPEATED_OUT_OF_ORDER = 3
+
+
 def _format_stamp(stamp_ns: int) -> str:
     sign = "-" if stamp_ns < 0 else ""
     seconds, nanoseconds = divmod(abs(int(stamp_ns)), 1_000_000_000)
@@ -191,6 +196,34 @@ def _drop_repeated_lines(path: Path, stamps_ns: np.ndarray, rows: List[List[str]
         rows = [r for r, k in zip(rows, keep) if k]
     _warn_shared(path, [(int(t), r[0]) for t, r in zip(stamps_ns.tolist(), rows)])
     return stamps_ns, rows
+
+
+def repeated_stamp_note(stamps_ns: np.ndarray, rows: List[List[str]], linenos: List[int]
+                        ) -> Optional[str]:
+    """When every line that goes back in time (below a stamp listed before it) repeats an
+    earlier line's stamp, and there are at most `MAX_REPEATED_OUT_OF_ORDER` of them: '; 1 of 30
+    repeat an earlier image's stamp (line 31 at t=0.600000 s, as line 4: rgb/x.png and
+    rgb/y.png): two images at one stamp, ...' -- a list edited or merged wrongly, not a clock
+    reset (whose second recording goes back many lines; a simulator's may repeat the first's
+    stamps), said as a rosbag's repeated stamps are. None otherwise. ``stamps_ns`` (int64, ns),
+    ``rows`` (file name first) and ``linenos`` (1-based) in file order."""
+    top = None
+    first: dict = {}
+    odd = []
+    for i, stamp in enumerate(stamps_ns.tolist()):
+        if top is not None and stamp < top:
+            if stamp not in first:
+                return None  # a step back to a new stamp: out of order, or a clock reset
+            odd.append((i, first[stamp]))
+        first.setdefault(stamp, i)
+        top = stamp if top is None else max(top, stamp)
+    if not odd or len(odd) > MAX_REPEATED_OUT_OF_ORDER:
+        return None
+    named = ", ".join(f"line {linenos[i]} at t={stamps_ns[i] * 1e-9:.6f} s, as line "
+                      f"{linenos[j]}: {rows[j][0]} and {rows[i][0]}" for i, j in odd)
+    return (f"; {len(odd)} of {len(rows)} repeat an earlier image's stamp ({named}): two "
+            "images at one stamp listed out of order, not a clock reset; each is localized as "
+            "a frame of its own at that stamp -- fix the line's stamp (or remove it)")
 
 
 def _warn_shared(path: Path, lines: List[Tuple[int, str]]) -> None:
