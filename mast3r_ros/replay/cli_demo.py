@@ -27,8 +27,9 @@ def add_parser(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="reuse an existing DIR: its rendered scene when it matches, its map "
                         "and run replaced")
     p.add_argument("--frames", type=int, default=60,
-                   help="frames rendered around the loop, at least 4 (refused when the scene, "
-                        "up to 5 bytes per pixel a frame, would not fit DIR's free space; "
+                   help="frames rendered around the loop, at least 5 (fewer localize none; "
+                        "refused when the scene, up to 5 bytes per pixel a frame, would not "
+                        "fit DIR's free space; "
                         "rendered and written one frame at a time)")
     p.add_argument("--width", type=int, default=640, help="image width in pixels, 128 to 4096")
     p.add_argument("--height", type=int, default=480,

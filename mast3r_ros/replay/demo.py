@@ -33,6 +33,10 @@ DEMO_DATA_VERSION = 1  # bump when the rendered demo scene changes
 # frames at 64x48, 20-37 % at 72x54, 47-53 % at 80x60, 73-90 % at 88x66 and 97-100 % from
 # 96x72 up; 128x96 is a margin above where it starts to work (100, 97, 100, 100 %)
 MIN_WIDTH, MIN_HEIGHT = 128, 96
+# --frames at least: the demo maps the even frames and localizes the odd ones between them,
+# views 360/N degrees apart around the loop. With SIFT at 640x480, seeds 0..4: 4 frames (90
+# degrees) localized no frame at any seed, 5 one frame at one seed, 6 some at three seeds
+MIN_FRAMES = 5
 MAX_SIDE = 4096  # --width / --height: the renderer holds several float64 images of this size
 # what one rendered frame can take on disk, per pixel: its RGB PNG (3 bytes) and 16-bit depth
 # PNG (2) uncompressed, which PNG's compression does not exceed; the textured scene compresses
@@ -148,8 +152,11 @@ def run_demo(out: str, cfg: Config, frames: int, width: int, height: int, seed: 
     of ``out``'s file system (`check_scene_fits`); a scene reused is not checked. The
     rendering holds one frame at a time (`write_demo_sequences`)."""
     check_seed(seed)
-    if frames < 4:
-        raise InputError(f"--frames must be >= 4 (half map, half query), got {frames}")
+    if frames < MIN_FRAMES:  # an even split of fewer: views too far apart to localize any
+        raise InputError(f"--frames must be >= {MIN_FRAMES}, got {frames}: every other frame is "
+                         f"mapped and the ones between localized, and with fewer than "
+                         f"{MIN_FRAMES} around the loop (90 degrees apart or more) none "
+                         "localizes; the default is 60")
     if width < MIN_WIDTH or height < MIN_HEIGHT:  # smaller, SIFT localizes few frames or none
         raise InputError(f"the demo image must be at least {MIN_WIDTH}x{MIN_HEIGHT} pixels "
                          f"(--width, --height), got {width}x{height}: below that the demo's "

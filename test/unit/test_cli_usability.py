@@ -345,7 +345,7 @@ def test_localize_passes_the_offline_warmup_to_the_run(monkeypatch, tmp_path, ca
 def test_demo_size_errors_name_the_option_at_fault(tmp_path, capsys):
     """`demo --frames 2` and `demo --width 10` gave one shared message naming both (a fresh
     user's find): each names its own option and the value given."""
-    for argv, words in ((["--frames", "2"], "--frames must be >= 4 (half map, half query), got 2"),
+    for argv, words in ((["--frames", "2"], "--frames must be >= 5, got 2: "),
                         (["--width", "10"], "the demo image must be at least 128x96 pixels "
                                             "(--width, --height), got 10x")):
         rc = main(["demo", "--out", str(tmp_path / "d"), *argv])

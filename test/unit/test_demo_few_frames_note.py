@@ -1,6 +1,6 @@
 """The demo's note when it localizes few of its held-out frames at a non-default scene.
 
-A fresh user's find: `mast3r-ros demo --frames 8` (accepted: at least 4) localized 2 of 4
+A fresh user's find: `mast3r-ros demo --frames 8` (accepted: at least 4, now 5) localized 2 of 4
 frames, `--frames 4 --width 128 --height 96` none, with no word why; the defaults localize all.
 Fewer frames put the rendered views farther apart around the loop, smaller images give SIFT
 fewer features: the note says so and names the defaults.

@@ -125,3 +125,16 @@ def test_a_read_only_out_is_named_so_not_taken_for_a_lack_of_space(
     line = _line(capsys)
     assert f"--out {tmp_path / 'd'}: cannot write in the folder {tmp_path} (Read-only file " \
            "system)" in line, line
+
+
+@pytest.mark.parametrize("frames", ["4", "2"])
+def test_too_few_frames_to_localize_any_are_refused_naming_the_minimum(
+        tmp_path, capsys, no_work, frames):
+    """`demo --frames 4` was accepted and localized none of its 2 held-out frames (views 90
+    degrees apart, at every seed tried): refused before any work, naming the minimum (5)."""
+    assert demo.MIN_FRAMES == 5
+    assert main(["demo", "--out", str(tmp_path / "d"), "--frames", frames]) == 2
+    line = _line(capsys)
+    assert line.startswith(f"mast3r-ros demo: error: --frames must be >= 5, got {frames}: "), line
+    assert "none localizes" in line, line
+    assert not (tmp_path / "d").exists()
