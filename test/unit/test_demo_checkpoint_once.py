@@ -12,7 +12,7 @@ import shutil
 from mast3r_ros.core.model import checkpoint, engine
 from mast3r_ros.replay.cli import main
 
-SMALL = ["--frames", "4", "--width", "128", "--height", "96", "--log-level", "warning"]
+SMALL = ["--frames", "5", "--width", "128", "--height", "96", "--log-level", "warning"]
 
 
 def _results(run):
