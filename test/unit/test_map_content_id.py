@@ -82,13 +82,13 @@ def test_a_map_that_predates_the_full_id_loads_as_before(pair, two_kf_map, caplo
 
 def test_a_restart_reads_the_content_id_from_the_record(pair, monkeypatch):
     a, _, ids = pair
-    first = Mast3rEngine.from_checkpoint(a, id_cache=ids).info.content_id
+    first = Mast3rEngine.from_checkpoint(a, id_cache=ids).content_id()
 
     def no_hash(*_a, **_k):
         raise AssertionError("hashed again")
 
     monkeypatch.setattr(cid, "content_identity", no_hash)
-    assert Mast3rEngine.from_checkpoint(a, id_cache=ids).info.content_id == first
+    assert Mast3rEngine.from_checkpoint(a, id_cache=ids).content_id() == first
 
 
 class _Map:

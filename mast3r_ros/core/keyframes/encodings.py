@@ -9,7 +9,7 @@ import json
 import logging
 import os
 from collections.abc import Sequence
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import numpy as np
 
@@ -59,21 +59,31 @@ def _last_written(folder: str) -> float:
 
 
 def content_id_of(engine: Any) -> str:
-    """The full-content id of the checkpoint an engine runs (``engine.info.content_id``,
-    `content_id.content_identity`); "" for an engine of an unsaved model or one without it."""
+    """The full-content id of the checkpoint an engine runs (`content_id.content_identity`):
+    a torch engine's `Mast3rEngine.content_id` (hashed at the first call: seconds for ViT-L),
+    else ``engine.info.content_id``; "" for an engine of an unsaved model or one without it."""
+    lazy = getattr(engine, "content_id", None)
+    if callable(lazy):
+        return str(lazy() or "")
     return str(getattr(getattr(engine, "info", None), "content_id", "") or "")
 
 
-def same_weights(recorded: str, running: str) -> bool:
+def same_weights(recorded: str, running: Union[str, Callable[[], str]]) -> bool:
     """Whether what was computed with the weights of content id ``recorded`` may be used with
-    those of ``running``: False only when both are known and differ ("" is unknown: a map
-    that predates the full id, an engine without one)."""
-    return not recorded or not running or recorded == running
+    those of ``running`` (an id, or a function giving it: called only when ``recorded`` is
+    known, so a map without one costs no hashing): False only when both are known and differ
+    ("" is unknown: a map that predates the full id, an engine without one)."""
+    if not recorded:
+        return True
+    running = running() if callable(running) else running
+    return not running or recorded == running
 
 
-def stale_encodings(kf_map: Any, enc: Optional[EncodingSet], running: str) -> str:
+def stale_encodings(kf_map: Any, enc: Optional[EncodingSet],
+                    running: Union[str, Callable[[], str]]) -> str:
     """"" when the map's cached encodings ``enc`` (or None: none) may serve the weights of
-    full-content id ``running``; else why not, one clause naming the map, the checkpoint's
+    full-content id ``running`` (or a function giving it, called only when ``enc`` records an
+    id to compare); else why not, one clause naming the map, the checkpoint's
     sampled id and both content ids (their weights differ although the sampled id is the same:
     a fine-tune that changed only values the sampled id does not read). Logs one INFO line per
     map when the map predates the full id (encodings matched by the sampled id alone)."""
@@ -86,6 +96,7 @@ def stale_encodings(kf_map: Any, enc: Optional[EncodingSet], running: str) -> st
                      "at %d are matched by the sampled id only (rebuild the map to record it)",
                      kf_map.path, enc.identity[:16], enc.image_size)
         return ""
+    running = running() if callable(running) else running
     if same_weights(enc.content_id, running):
         return ""
     return (f"map {kf_map.path} caches encodings for checkpoint {enc.identity[:16]} at size "

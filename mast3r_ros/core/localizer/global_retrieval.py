@@ -78,7 +78,7 @@ class GlobalRetrieval:
                 cfg.checkpoint, cfg.codebook or None,
                 enc_dim=engine.model.spec.enc_embed_dim, device=str(engine.device))
         built_on = kf_map.asmk_content_id(self.retriever.identity, engine.identity, image_size)
-        if not same_weights(built_on, content_id_of(engine)):
+        if not same_weights(built_on, lambda: content_id_of(engine)):
             return (f"map {kf_map.path}'s ASMK index for {self.retriever.identity} was built on "
                     f"encodings of other weights than checkpoint {engine.identity[:16]}'s "
                     f"(content id {built_on[:16]}, this checkpoint's "
@@ -123,6 +123,6 @@ def _pooled_index(kf_map: KeyframeMap, matcher: Any, engine: Any, image_size: in
     index = None
     if engine is not None and getattr(kf_map, "version", 1) >= 2 and same_weights(
             kf_map.encodings_content_id(engine.identity, image_size) or "",
-            content_id_of(engine)):  # not the descriptors of other weights' encodings
+            lambda: content_id_of(engine)):  # not the descriptors of other weights' encodings
         index = kf_map.pooled_index(engine.identity, image_size)
     return index if index is not None else RetrievalIndex.build(matcher.global_descriptors())

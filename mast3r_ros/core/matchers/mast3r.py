@@ -321,7 +321,7 @@ class Mast3rMatcher:
     def _encodings(self, recompute: bool) -> EncodingSet:
         ident, size = self.engine.identity, self.image_size
         enc = self.kf_map.load_encodings(ident, size)
-        stale = stale_encodings(self.kf_map, enc, content_id_of(self.engine))
+        stale = stale_encodings(self.kf_map, enc, lambda: content_id_of(self.engine))
         if enc is not None and not stale:
             return enc
         have = self.kf_map.encoding_keys()

@@ -9,9 +9,11 @@ earlier weights would be reused. This hash reads every byte. Measured on one cor
 ViT-L's 689 M, spread over threads here (hashlib releases the GIL). It is therefore
 remembered for a checkpoint file by `tensorrt_backend.remember_checkpoint` (keyed by path,
 size, mtime and inode) and hashed once per file version: where engines or an export are built,
-and at the torch backend's first load of a file (`recorded_content_id`), since keyframe maps
-record it beside the sampled id with their cached encodings and a map whose encodings were
-computed with other weights must not be used with them (`keyframes.encodings.same_weights`).
+and by a torch engine when first asked (`engine.Mast3rEngine.content_id`, `recorded_content_id`):
+keyframe maps record it beside the sampled id with their cached encodings, and a map whose
+encodings were computed with other weights must not be used with them
+(`keyframes.encodings.same_weights`); a load that compares none (a map without it, ``pair``)
+hashes nothing, even where the record cannot be written (a read-only engine cache).
 """
 
 from __future__ import annotations
@@ -63,13 +65,14 @@ def with_content_id(model: torch.nn.Module, info):
                                                                  info.model_string))
 
 
-def recorded_content_id(path: str, model: torch.nn.Module, info, cache_dir: str):
+def recorded_content_id(path: str, model, info, cache_dir: str):
     """``info`` (a `CheckpointInfo`, the sampled id of ``model`` loaded from ``path``) with its
     ``content_id``: the one recorded for this very file in ``cache_dir`` (the TensorRT engine
     cache's per-file record, `tensorrt_backend.known_checkpoint`: real path, size, mtime and
     inode), else hashed from ``model`` now (the float32 network as loaded; seconds for ViT-L)
     and recorded there, so that a restart hashes nothing. A record whose sampled id or model
-    architecture differs from ``info``'s is not used."""
+    architecture differs from ``info``'s is not used. ``model``: the float32 network, or a
+    function returning it (called only when no record serves: a reload)."""
     from .tensorrt_backend import known_checkpoint, remember_checkpoint
 
     if info.content_id:
@@ -77,7 +80,8 @@ def recorded_content_id(path: str, model: torch.nn.Module, info, cache_dir: str)
     known = known_checkpoint(cache_dir, path)
     if known is not None and (known.identity, known.spec) == (info.identity, info.spec):
         return dataclasses.replace(info, content_id=known.content_id)
-    info = with_content_id(model, info)
+    info = with_content_id(model() if callable(model) and not isinstance(
+        model, torch.nn.Module) else model, info)
     try:  # the engine cache may not exist yet (backend torch)
         os.makedirs(os.path.expanduser(cache_dir), exist_ok=True)
     except OSError:

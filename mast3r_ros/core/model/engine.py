@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
+import threading
 import time
 from typing import Dict, List, Optional, Sequence, Tuple
 
@@ -104,6 +106,15 @@ def network_shape(size: int, camera_size: Tuple[int, int] = WARMUP_CAMERA_SIZE
     return (h, w)
 
 
+def _file_version(path: str) -> Optional[Tuple[int, int, int]]:
+    """(size, mtime ns, inode) of ``path``, None when it cannot be read."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns, st.st_ino)
+
+
 class Mast3rEngine:
     """The network on a device, with autocast on CUDA (fp16/bf16) and fp32 on CPU.
 
@@ -149,6 +160,10 @@ class Mast3rEngine:
             torch.backends.cudnn.benchmark = True
         self.info = info
         self.identity = info.identity if info else "unsaved-model"
+        # where `content_id` hashes from when asked (`from_checkpoint`): the checkpoint file,
+        # its os.stat at load, the id record's folder; None: info's content_id as it is
+        self._content_from: Optional[Tuple[str, Tuple[int, int, int], str]] = None
+        self._content_lock = threading.Lock()
         # the network input size this engine was configured and warmed up for (`from_config`);
         # None: not fixed, the `Localizer` takes its own (512 by default)
         self.image_size: Optional[int] = None
@@ -177,11 +192,11 @@ class Mast3rEngine:
                         ) -> Mast3rEngine:
         """The engine of a checkpoint: ``path`` an official ``.pth``, a bare state dict or a
         Hugging Face folder (`checkpoint.load_checkpoint`); ``device`` auto, cpu, cuda or
-        cuda:N; the rest as for the constructor. The engine's ``info.content_id`` (every byte
-        of the weights, what keyframe maps record with their encodings) is the one recorded
-        for this file in ``id_cache`` (default: the TensorRT engine cache,
-        `tensorrt_backend.default_cache_dir`), else hashed now and recorded there
-        (`content_id.recorded_content_id`: once per file version).
+        cuda:N; the rest as for the constructor. The engine's full-content id (every byte
+        of the weights, what keyframe maps record with their encodings) is not computed here:
+        `content_id` takes it, when first asked, from the record for this file in ``id_cache``
+        (default: the TensorRT engine cache, `tensorrt_backend.default_cache_dir`), else hashes
+        it and records it there (`content_id.recorded_content_id`: once per file version).
 
         Raises `ConfigError` for an unknown or unavailable device, precision or compile mode,
         `CheckpointError` for a checkpoint that is missing, unreadable, unsafe to unpickle or
@@ -189,13 +204,44 @@ class Mast3rEngine:
         """
         dev = resolve_device(device)
         model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
-        from .content_id import recorded_content_id
         from .tensorrt_backend import default_cache_dir
 
-        # hashed before the engine casts the network to fp16/bf16: the float32 weights' id
-        info = recorded_content_id(path, model, info, id_cache or default_cache_dir())
-        return cls(model, dev, precision, info, compile=compile, warmup=warmup,
-                   warmup_batches=warmup_batches)
+        stat = _file_version(path)
+        eng = cls(model, dev, precision, info, compile=compile, warmup=warmup,
+                  warmup_batches=warmup_batches)
+        if stat is not None:  # hashed when something compares it (`content_id`), not now
+            eng._content_from = (path, stat, id_cache or default_cache_dir())
+        return eng
+
+    def content_id(self) -> str:
+        """The full-content id of the weights (`content_id.content_identity`, 32 hex chars;
+        "" for an unsaved model), computed at the first call, not at load: seconds for ViT-L,
+        asked only where a map, its encodings or a build's --resume record one. An engine of
+        `from_checkpoint` takes the id recorded for its file in the id cache, else hashes the
+        float32 network (its own on fp32; on fp16/bf16 the file read again on the host) and
+        records it (`content_id.recorded_content_id`). A file changed on disk since the engine
+        loaded it leaves the id unknown (""), with a warning: its bytes are not the engine's."""
+        with self._content_lock:
+            if self.info is None or self.info.content_id or self._content_from is None:
+                return self.info.content_id if self.info else ""
+            from .content_id import recorded_content_id
+
+            path, stat, cache = self._content_from
+            self._content_from = None  # asked once, whatever the outcome
+            if _file_version(path) != stat:
+                log.warning("checkpoint %s changed on disk since it was loaded: the full "
+                            "content id of the weights running is unknown (cached map "
+                            "encodings are matched by the sampled id %s alone)", path,
+                            self.identity)
+                return ""
+
+            def float32_model() -> torch.nn.Module:
+                if self.precision == "fp32":
+                    return self.model
+                return load_network(path, torch.device("cpu"))[0]
+
+            self.info = recorded_content_id(path, float32_model, self.info, cache)
+            return self.info.content_id
 
     @classmethod
     def from_config(cls, model_cfg: ModelConfig, *, warmup_batches: Sequence[int] = (1,),
