@@ -128,7 +128,8 @@ def test_a_ros1_message_record_naming_another_connection_is_refused(tmp_path):
         "<I", data, f["conn"][0])[0] == conns["/camera/color/image_raw"])
     data = _set_uint32(data, image["conn"][0], conns["/tf_static"])
     _refused(tmp_path, data, r"a message of topic /tf_static \(tf2_msgs/msg/TFMessage\) is "
-                             r"indexed under another topic's connection: the file is damaged")
+                             r"indexed under topic /camera/color/image_raw's connection: the "
+                             r"file is damaged")
 
 
 @pytest.mark.parametrize("compression, at, raised", [

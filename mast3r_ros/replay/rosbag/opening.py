@@ -6,12 +6,15 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import heapq
+import itertools
+import operator
 import os
 import sqlite3
 import struct
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, List, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from rosbags.highlevel import AnyReader, AnyReaderError
 from rosbags.rosbag1 import ReaderError as Ros1ReaderError
@@ -119,14 +122,16 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
     messages were read) for a storage file damaged past its index: an MCAP chunk whose
     checksum or length is wrong, a sqlite3 page that is corrupt (rosbags' ReaderError,
     apsw's or sqlite3's errors, a cut record's struct.error; a ROS 1 bag's damaged record or
-    chunk), or a message of another connection than those asked for (a ROS 1 message record
-    whose connection id is not the one its chunk's index lists it under)."""
+    chunk), or a message read for another connection than its own (a ROS 1 message record
+    whose connection id is not the one its chunk's index lists it under: another connection
+    asked for, whose message it would be read as, or one not asked for)."""
     asked = kwargs.get("connections")
     if asked is not None:  # a list, to test each message's against (an iterator runs out)
         asked = kwargs["connections"] = list(asked)
     messages = reader.messages(**kwargs)
     path = (getattr(reader, "paths", None) or ["?"])[0]
     ros1 = str(path).lower().endswith(".bag")
+    indexed = _indexed_connections(reader, asked, kwargs) if ros1 else None
     count = 0
     try:
         while True:
@@ -143,17 +148,46 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
                     f"{'its records are' if ros1 else 'a storage file is'} damaged "
                     f"({type(err).__name__}: {error_clause(err)[:160] or 'no detail'}); copy it "
                     f"again, or {recover}") from err
-            if asked is not None and item[0] not in asked:
+            want = next(indexed, None) if indexed is not None else None
+            if (asked is not None and item[0] not in asked) or (
+                    want is not None and item[0] != want):
+                under = f"topic {want.topic}'s" if want is not None else "another topic's"
                 raise InputError(
                     f"cannot read {bag_label(path)} after {count} messages of those asked for: "
                     f"a message of topic {item[0].topic} ({item[0].msgtype}) is indexed under "
-                    f"another topic's connection: the file is damaged; copy it again"
+                    f"{under} connection: the file is damaged; copy it again"
                     + (f", or 'rosbag reindex {path}' (ROS 1) rebuilds its index" if ros1
                        else ""))
             count += 1
             yield item
     finally:
         messages.close()
+
+
+def _indexed_connections(reader: AnyReader, asked: Optional[List[Any]],
+                         kwargs: Dict[str, Any]) -> Optional[Iterator[Any]]:
+    """The connection each message of a one-file ROS 1 bag's ``reader.messages(**kwargs)`` is
+    read for, in rosbags' order (its ``heapq.merge`` of the asked connections' index entries,
+    by time, a tie in the order asked; those before ``start`` or from ``stop`` on left out):
+    rosbags yields a message under the connection its record names, the index entry's is not
+    given out. None where that cannot be told (no connections asked, several files, another
+    rosbags' reader)."""
+    readers = getattr(reader, "readers", None)
+    if not asked or not isinstance(readers, list) or len(readers) != 1:
+        return None
+    indexes = getattr(readers[0], "indexes", None)
+    if not isinstance(indexes, dict) or any(getattr(c, "owner", None) is not readers[0]
+                                            for c in asked):
+        return None
+    try:
+        # lazily (a list of every entry took ~90 bytes a message); repeat(c) binds each's own
+        lists = [zip(map(operator.attrgetter("time"), indexes[c.id]), itertools.repeat(c))
+                 for c in asked]
+    except (KeyError, AttributeError, TypeError):
+        return None
+    start, stop = kwargs.get("start"), kwargs.get("stop")
+    return (c for t, c in heapq.merge(*lists, key=lambda x: x[0])
+            if (start is None or t >= start) and (stop is None or t < stop))
 
 
 def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
