@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 
 from ..core.errors import InputError
+from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 
 
 def _folder_of(source: str) -> str:
@@ -26,6 +27,15 @@ def _folder_of(source: str) -> str:
     return parent if os.path.isfile(os.path.join(parent, "metadata.yaml")) else ""
 
 
+def _recording(source: str) -> bool:
+    """Whether ``source`` looks like a recording (`recording_kind`; a .bag, .mcap or .db3
+    file): anything else is refused by the source's own error, which says more."""
+    real = os.path.realpath(os.path.abspath(source))
+    if os.path.isdir(real):
+        return bool(recording_kind(real))
+    return real.lower().endswith((".bag",) + BAG_STORAGE_SUFFIXES)
+
+
 def _inside(path: str, folder: str) -> bool:
     return os.path.commonpath([path, folder]) == folder
 
@@ -35,8 +45,10 @@ def refuse_out_over_source(source: str, out: str, what: str, suffix: str) -> Non
     inside it, or holds it (the source file or folder inside --out, or --out the source file
     itself). ``what``: the output, for the message ('the map', 'the run'); ``suffix`` the
     example --out's ('_map', '_run'), named beside the recording. Both paths are compared
-    resolved (links, '..'); an empty or missing SOURCE is left to the source's own error."""
-    if not source or not str(source).strip() or not out or not os.path.lexists(source):
+    resolved (links, '..'); an empty or missing SOURCE, or one that is no recording, is left
+    to the source's own error."""
+    if (not source or not str(source).strip() or not out or not os.path.lexists(source)
+            or not _recording(source)):
         return
     real_src = os.path.realpath(os.path.abspath(source))
     real_out = os.path.realpath(os.path.abspath(out))
