@@ -101,6 +101,9 @@ def test_a_half_precision_engine_hashes_the_float32_weights_read_again(ckpt, tmp
     eng.precision = "fp16"  # as on CUDA, where the engine's network is a cast copy
     eng.model = None  # the float32 network is not the engine's: read from the file again
     assert eng.content_id() == want
+    closed = Mast3rEngine.from_checkpoint(path, id_cache=cache)
+    closed.close()  # its weights released: read again too
+    assert closed.content_id() == want
 
 
 def test_a_file_changed_since_the_load_leaves_the_id_unknown(ckpt, hashes, caplog):

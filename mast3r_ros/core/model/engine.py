@@ -218,9 +218,10 @@ class Mast3rEngine:
         "" for an unsaved model), computed at the first call, not at load: seconds for ViT-L,
         asked only where a map, its encodings or a build's --resume record one. An engine of
         `from_checkpoint` takes the id recorded for its file in the id cache, else hashes the
-        float32 network (its own on fp32; on fp16/bf16 the file read again on the host) and
-        records it (`content_id.recorded_content_id`). A file changed on disk since the engine
-        loaded it leaves the id unknown (""), with a warning: its bytes are not the engine's."""
+        float32 network (its own on fp32; on fp16/bf16, or once closed, the file read again on
+        the host) and records it (`content_id.recorded_content_id`). A file changed on disk
+        since the engine loaded it leaves the id unknown (""), with a warning: its bytes are
+        not the engine's."""
         with self._content_lock:
             if self.info is None or self.info.content_id or self._content_from is None:
                 return self.info.content_id if self.info else ""
@@ -236,7 +237,7 @@ class Mast3rEngine:
                 return ""
 
             def float32_model() -> torch.nn.Module:
-                if self.precision == "fp32":
+                if self.precision == "fp32" and self.model is not None:  # None: closed
                     return self.model
                 return load_network(path, torch.device("cpu"))[0]
 
