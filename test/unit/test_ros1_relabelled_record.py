@@ -6,6 +6,7 @@ for and refuses the bag in one line, as it refuses a record naming a connection 
 
 from __future__ import annotations
 
+import collections
 import struct
 
 import pytest
@@ -35,3 +36,40 @@ def test_a_record_relabelled_to_another_asked_connection_is_refused(tmp_path, so
     _refused(tmp_path, data, rf"a message of topic {target} \(sensor_msgs/msg/\w+\) is "
                              rf"indexed under topic {source}'s connection: the file is "
                              r"damaged; copy it again, or 'rosbag reindex ")
+
+
+def _fake_reader(yielded):
+    """A one-file ROS 1 reader stand-in: two connections indexed at the same two times, and
+    ``messages`` yielding ``yielded`` ((connection number, time) pairs) as given."""
+    from types import SimpleNamespace
+
+    inner = SimpleNamespace(indexes={})
+    conns = {n: SimpleNamespace(id=n, topic=f"/t{n}", msgtype="std_msgs/msg/Empty", owner=inner)
+             for n in (2, 3)}
+    entry = collections.namedtuple("IndexData", "time chunk_pos offset")
+    inner.indexes = {n: [entry(10, 0, 0), entry(20, 0, 0)] for n in conns}
+    def messages(**kwargs):  # a generator, as rosbags' (bag_messages closes it)
+        yield from [(conns[n], t, b"") for n, t in yielded]
+
+    return SimpleNamespace(readers=[inner], paths=["x.bag"], messages=messages), list(
+        conns.values())
+
+
+@pytest.mark.parametrize("yielded", [
+    [(2, 10), (3, 10), (2, 20), (3, 20)],
+    [(3, 10), (2, 10), (3, 20), (2, 20)]])  # ties in either order: rosbags' versions differ
+def test_messages_at_one_stamp_pass_in_any_order(yielded):
+    from mast3r_ros.replay.rosbag.opening import bag_messages
+
+    reader, conns = _fake_reader(yielded)
+    assert [(m[0].id, m[1]) for m in bag_messages(reader, connections=conns)] == yielded
+
+
+def test_a_relabelled_record_at_a_shared_stamp_names_the_entry_it_left():
+    from mast3r_ros.core.errors import InputError
+    from mast3r_ros.replay.rosbag.opening import bag_messages
+
+    reader, conns = _fake_reader([(3, 10), (3, 10), (2, 20), (3, 20)])
+    with pytest.raises(InputError, match=r"after 1 messages .* topic /t3 \(.*\) is indexed under "
+                                         r"topic /t2's connection"):
+        list(bag_messages(reader, connections=conns))

@@ -6,8 +6,7 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import heapq
-import itertools
+import bisect
 import operator
 import os
 import sqlite3
@@ -131,7 +130,8 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
     messages = reader.messages(**kwargs)
     path = (getattr(reader, "paths", None) or ["?"])[0]
     ros1 = str(path).lower().endswith(".bag")
-    indexed = _indexed_connections(reader, asked, kwargs) if ros1 else None
+    indexed = _index_times(reader, asked) if ros1 else None
+    seen_at, seen = None, collections.Counter()  # messages yielded per connection at seen_at
     count = 0
     try:
         while True:
@@ -148,10 +148,17 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
                     f"{'its records are' if ros1 else 'a storage file is'} damaged "
                     f"({type(err).__name__}: {error_clause(err)[:160] or 'no detail'}); copy it "
                     f"again, or {recover}") from err
-            want = next(indexed, None) if indexed is not None else None
-            if (asked is not None and item[0] not in asked) or (
-                    want is not None and item[0] != want):
-                under = f"topic {want.topic}'s" if want is not None else "another topic's"
+            stray = asked is not None and item[0] not in asked
+            if not stray and indexed is not None:  # messages come in time order
+                if item[1] != seen_at:
+                    seen_at, seen = item[1], collections.Counter()
+                seen[item[0].id] += 1
+            if stray or (indexed is not None
+                         and seen[item[0].id] > _listed_at(indexed[item[0].id], item[1])):
+                owner = None if indexed is None else next(  # an entry left without its record
+                    (c for c in asked if c.id != item[0].id
+                     and _listed_at(indexed[c.id], item[1]) > seen[c.id]), None)
+                under = f"topic {owner.topic}'s" if owner is not None else "another topic's"
                 raise InputError(
                     f"cannot read {bag_label(path)} after {count} messages of those asked for: "
                     f"a message of topic {item[0].topic} ({item[0].msgtype}) is indexed under "
@@ -164,14 +171,13 @@ def bag_messages(reader: AnyReader, **kwargs: Any) -> Iterator[Tuple[Any, int, b
         messages.close()
 
 
-def _indexed_connections(reader: AnyReader, asked: Optional[List[Any]],
-                         kwargs: Dict[str, Any]) -> Optional[Iterator[Any]]:
-    """The connection each message of a one-file ROS 1 bag's ``reader.messages(**kwargs)`` is
-    read for, in rosbags' order (its ``heapq.merge`` of the asked connections' index entries,
-    by time, a tie in the order asked; those before ``start`` or from ``stop`` on left out):
-    rosbags yields a message under the connection its record names, the index entry's is not
-    given out. None where that cannot be told (no connections asked, several files, another
-    rosbags' reader)."""
+def _index_times(reader: AnyReader, asked: Optional[List[Any]]) -> Optional[Dict[int, Any]]:
+    """Each asked connection's sorted index entries (``IndexData``, by time) of a one-file ROS 1
+    bag, by connection id: rosbags yields a message under the connection its record names, not
+    its index entry's, so a record relabelled to connection ``c`` shows as more messages of
+    ``c`` at its time ``t`` than ``c``'s entries hold at ``t`` (an order-free test: rosbags'
+    order of entries at one time differs between its versions). None where
+    that cannot be told (no connections asked, several files, another rosbags' reader)."""
     readers = getattr(reader, "readers", None)
     if not asked or not isinstance(readers, list) or len(readers) != 1:
         return None
@@ -180,14 +186,17 @@ def _indexed_connections(reader: AnyReader, asked: Optional[List[Any]],
                                             for c in asked):
         return None
     try:
-        # lazily (a list of every entry took ~90 bytes a message); repeat(c) binds each's own
-        lists = [zip(map(operator.attrgetter("time"), indexes[c.id]), itertools.repeat(c))
-                 for c in asked]
+        return {c.id: indexes[c.id] for c in asked}
     except (KeyError, AttributeError, TypeError):
         return None
-    start, stop = kwargs.get("start"), kwargs.get("stop")
-    return (c for t, c in heapq.merge(*lists, key=lambda x: x[0])
-            if (start is None or t >= start) and (stop is None or t < stop))
+
+
+def _listed_at(entries: Any, time_ns: int) -> int:
+    """How many of the sorted index ``entries`` are at ``time_ns`` (binary search on the
+    entries' ``time``; no copy of the list)."""
+    key = operator.attrgetter("time")
+    return (bisect.bisect_right(entries, time_ns, key=key)
+            - bisect.bisect_left(entries, time_ns, key=key))
 
 
 def bag_deserialize(reader: AnyReader, raw: bytes, msgtype: str) -> Any:
