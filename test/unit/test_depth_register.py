@@ -1,0 +1,143 @@
+"""Depth registration (`core.depth_register`): a depth camera's own depth image, rendered of a
+synthetic scene from a camera 15 mm from the colour camera with another K and size, becomes the
+colour camera's depth (ray-cast of the same scene) on the pixels it covers; where two surfaces
+land on one colour pixel the nearer wins; colour pixels the depth camera cannot see stay 0."""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.depth_register import DepthRegistration, register_depth
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.types import CameraIntrinsics
+
+DEPTH_CAM = CameraIntrinsics(width=64, height=48,
+                             K=np.array([[40.0, 0, 31.7], [0, 40.5, 23.9], [0, 0, 1]]))
+COLOUR_CAM = CameraIntrinsics(width=80, height=60,
+                              K=np.array([[70.0, 0, 40.3], [0, 69.0, 29.6], [0, 0, 1]]))
+DIST = np.array([0.08, -0.04, 0.001, -0.0015, 0.01])
+
+
+def _colour_from_depth(offset_m=0.015):
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_euler("xyz", [0.3, -0.4, 0.2], degrees=True).as_matrix()
+    T[:3, 3] = [-offset_m, 0.001, 0.0005]
+    return T
+
+
+def _rays(cam):
+    """(h, w, 3) undistorted ray directions (z = 1) of ``cam``'s pixel centres."""
+    ys, xs = np.mgrid[0:cam.height, 0:cam.width].astype(np.float64)
+    px = np.stack([xs.ravel(), ys.ravel()], 1).reshape(-1, 1, 2)
+    dist = cam.dist if cam.dist.size else np.zeros(5)
+    crit = (cv2.TERM_CRITERIA_COUNT | cv2.TERM_CRITERIA_EPS, 50, 1e-12)
+    if hasattr(cv2, "undistortPointsIter"):  # OpenCV 4
+        n = cv2.undistortPointsIter(px, cam.K, dist, None, None, crit)
+    else:
+        n = cv2.undistortPoints(px, cam.K, dist, R=None, P=None, criteria=crit)
+    n = n.reshape(-1, 2)
+    return np.concatenate([n, np.ones((len(n), 1))], 1).reshape(cam.height, cam.width, 3)
+
+
+def _cast(origin, dirs, box):
+    """Distance along ``dirs`` (z = 1 in the camera's frame, given in the colour frame) from
+    ``origin`` (colour frame) to the scene: a slanted plane z = 1.2 + 0.2 x (colour frame), and
+    with ``box`` a square patch z = 0.5, |x|, |y| < 0.06 in front of it."""
+    o = np.asarray(origin)
+    t_plane = (1.2 + 0.2 * o[0] - o[2]) / (dirs[..., 2] - 0.2 * dirs[..., 0])
+    if not box:
+        return t_plane
+    t_box = (0.5 - o[2]) / dirs[..., 2]
+    hit = o[:2] + t_box[..., None] * dirs[..., :2]
+    on_box = (np.abs(hit) < 0.06).all(-1) & (t_box > 0)
+    return np.where(on_box & (t_box < t_plane), t_box, t_plane)
+
+
+def _scene(depth_cam, colour_cam, T, box):
+    """(depth camera's depth image, the colour camera's true depth), metres."""
+    dirs = _rays(depth_cam) @ T[:3, :3].T  # z = 1 in the depth frame, in the colour frame
+    depth = _cast(T[:3, 3], dirs, box)  # t along a z = 1 depth ray: the depth-frame z
+    return depth.astype(np.float32), _cast(np.zeros(3), _rays(colour_cam), box)
+
+
+@pytest.mark.parametrize("distorted", [False, True])
+def test_a_plane_registers_to_the_colour_cameras_depth(distorted):
+    depth_cam, colour_cam = DEPTH_CAM, COLOUR_CAM
+    if distorted:  # both cameras with plumb_bob distortion
+        depth_cam = CameraIntrinsics(width=64, height=48, K=DEPTH_CAM.K, dist=DIST)
+        colour_cam = CameraIntrinsics(width=80, height=60, K=COLOUR_CAM.K, dist=-DIST)
+    T = _colour_from_depth()
+    depth, truth = _scene(depth_cam, colour_cam, T, box=False)
+    out = register_depth(depth, depth_cam, colour_cam, T)
+    assert out.shape == (60, 80) and out.dtype == np.float32
+    covered = out > 0
+    assert covered.mean() > 0.97  # the depth camera sees wider: holes only at the border
+    np.testing.assert_allclose(out[covered], truth[covered], rtol=0.01)
+    # reading it pixel for pixel (resampled) instead is far off: the test can tell
+    centres = register_depth(depth, depth_cam, colour_cam, T, footprint=False)
+    assert 0.3 < (centres > 0).mean() < 0.8  # a finer colour image: one pixel per depth pixel
+    np.testing.assert_allclose(centres[centres > 0], truth[centres > 0], rtol=0.01)
+
+
+def test_a_box_before_a_plane_registers_away_from_its_edges():
+    T = _colour_from_depth()
+    depth, truth = _scene(DEPTH_CAM, COLOUR_CAM, T, box=True)
+    out = DepthRegistration(DEPTH_CAM, COLOUR_CAM, T)(depth)
+    on_box = (truth == truth.min()).astype(np.uint8)
+    edge = cv2.dilate(on_box, np.ones((5, 5))) != cv2.erode(on_box, np.ones((5, 5)))
+    inner = (out > 0) & ~edge
+    assert inner.sum() > 0.9 * (~edge).sum()
+    np.testing.assert_allclose(out[inner], truth[inner], rtol=0.01)
+
+
+def test_the_nearer_surface_wins_and_the_shadow_stays_empty():
+    """A 10 cm baseline: the plane beside the box that only the depth camera sees lands on the
+    box in the colour image (the z-buffer keeps the box), and the plane behind the box's other
+    side that only the colour camera sees has no depth (0), not the box's nor the plane's."""
+    T = _colour_from_depth(offset_m=0.1)
+    depth, truth = _scene(DEPTH_CAM, COLOUR_CAM, T, box=True)
+    out = register_depth(depth, DEPTH_CAM, COLOUR_CAM, T)
+    on_box = (truth == truth.min()).astype(np.uint8)
+    inner = cv2.erode(on_box, np.ones((3, 3))).astype(bool)
+    np.testing.assert_allclose(out[inner], truth[inner], rtol=0.01)
+    # the shadow: colour pixels of the plane whose point the box hides from the depth camera
+    ys, xs = np.mgrid[0:60, 0:80]
+    points = _rays(COLOUR_CAM) * truth[..., None]  # colour frame
+    depth_frame = (points - T[:3, 3]) @ T[:3, :3]  # R^T (p - t)
+    dirs = depth_frame / depth_frame[..., 2:]
+    seen = np.isclose(_cast(T[:3, 3], dirs @ T[:3, :3].T, box=True), depth_frame[..., 2],
+                      rtol=1e-6)
+    shadow = ~seen & ~cv2.dilate(on_box, np.ones((3, 3))).astype(bool)
+    assert shadow.sum() >= 20
+    assert (out[cv2.erode(shadow.astype(np.uint8), np.ones((3, 3))).astype(bool)] == 0).all()
+
+
+def test_nearest_depth_wins_whatever_the_order():
+    """Two depth pixels of one column landing on one colour pixel (a colour camera 4 times
+    coarser): the smaller colour-frame depth is kept, first or last."""
+    depth_cam = CameraIntrinsics(width=4, height=1, K=np.array([[4.0, 0, 1.5], [0, 4, 0],
+                                                                [0, 0, 1]]))
+    colour_cam = CameraIntrinsics(width=1, height=1, K=np.array([[1.0, 0, 0], [0, 1, 0],
+                                                                 [0, 0, 1]]))
+    for depth in ([[1.0, 2.0, 3.0, 0.0]], [[3.0, np.nan, 2.0, 1.5]]):
+        out = register_depth(np.array(depth, np.float32), depth_cam, colour_cam, np.eye(4),
+                             footprint=False)
+        assert out.shape == (1, 1) and out[0, 0] == np.float32(np.nanmin(
+            np.where(np.array(depth) > 0, depth, np.nan)))
+
+
+def test_no_depth_and_bad_input():
+    T = _colour_from_depth()
+    assert not register_depth(np.zeros((48, 64), np.float32), DEPTH_CAM, COLOUR_CAM, T).any()
+    with pytest.raises(InputError, match="depth image is 32x48 but its CameraInfo is for 64x48"):
+        register_depth(np.ones((48, 32)), DEPTH_CAM, COLOUR_CAM, T)
+    scaled = T.copy()
+    scaled[:3, :3] *= 1.1
+    with pytest.raises(InputError, match="colour_from_depth must be a rigid transform: "
+                                         "rotation block not orthonormal"):
+        DepthRegistration(DEPTH_CAM, COLOUR_CAM, scaled)
+    with pytest.raises(InputError, match="colour_from_depth must be a finite 4x4"):
+        DepthRegistration(DEPTH_CAM, COLOUR_CAM, np.eye(3))
