@@ -112,20 +112,23 @@ class DepthRegistration:
         self.depth_cam, self.colour_cam = depth_cam, colour_cam
         self.colour_from_depth = T
         self.footprint = bool(footprint)
-        self._rays: Optional[Tuple[Tuple[np.ndarray, np.ndarray], ...]] = None
+        self._rays: Optional[Tuple[np.ndarray, np.ndarray]] = None  # `_depth_rays`
         self._fov: Optional[np.ndarray] = None  # colour x/z, y/z bounds (4,), distorted only
 
-    def _depth_rays(self) -> Tuple[Tuple[np.ndarray, np.ndarray], ...]:
-        """Normalised rays (x/z, y/z: two (h*w,) arrays) of the depth pixel centres, and
-        ((h+1)*(w+1),) of their corners (x - 0.5, y - 0.5) row-major, computed once."""
+    def _depth_rays(self) -> Tuple[np.ndarray, np.ndarray]:
+        """The depth pixels' rays (x/z, y/z, 1 in the depth frame, distortion removed) rotated
+        into the colour frame, (3, h*w) float64 of their centres and (3, (h+1)*(w+1)) of their
+        corners (x - 0.5, y - 0.5), row-major; computed once: a point at depth z is then
+        ``z * ray + t`` in the colour frame."""
         if self._rays is None:
             w, h = self.depth_cam.width, self.depth_cam.height
-            xs, ys = np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h, dtype=np.float64))
-            centres = _normalised(self.depth_cam, np.stack([xs.ravel(), ys.ravel()], 1))
-            xs, ys = np.meshgrid(np.arange(w + 1) - 0.5, np.arange(h + 1) - 0.5)
-            corners = _normalised(self.depth_cam, np.stack([xs.ravel(), ys.ravel()], 1))
-            self._rays = ((centres[:, 0].copy(), centres[:, 1].copy()),
-                          (corners[:, 0].copy(), corners[:, 1].copy()))
+            R = self.colour_from_depth[:3, :3]
+            rays = []
+            for xs, ys in (np.meshgrid(np.arange(w, dtype=np.float64), np.arange(h)),
+                           np.meshgrid(np.arange(w + 1) - 0.5, np.arange(h + 1) - 0.5)):
+                n = _normalised(self.depth_cam, np.stack([xs.ravel(), ys.ravel()], 1))
+                rays.append(R[:, :2] @ n.T + R[:, 2:])
+            self._rays = rays[0], rays[1]
         return self._rays
 
     def _colour_fov(self) -> np.ndarray:
@@ -162,16 +165,10 @@ class DepthRegistration:
         if not valid.size:
             return out.reshape(ch, cw)
         centres, corners = self._depth_rays()
-        T = self.colour_from_depth
-        zv = z[valid]
-
-        def to_colour(rx: np.ndarray, ry: np.ndarray) -> Tuple[np.ndarray, ...]:
-            """Rays (x/z, y/z) at depth zv -> colour-frame x, y, z (element-wise: a (n, 3)
-            matmul goes through BLAS, slower for 3 columns)."""
-            return tuple(T[i, 0] * rx * zv + T[i, 1] * ry * zv + T[i, 2] * zv + T[i, 3]
-                         for i in range(3))
-
-        xc, yc, zc = to_colour(centres[0][valid], centres[1][valid])
+        t = self.colour_from_depth[:3, 3:]
+        every = valid.size == z.size  # no gather then
+        zv = z if every else z[valid]
+        xc, yc, zc = (centres if every else centres[:, valid]) * zv + t  # colour frame
         keep = zc > 0  # in front of the colour camera
         if _distorted(self.colour_cam):
             fov = self._colour_fov()
@@ -191,8 +188,8 @@ class DepthRegistration:
         # the corners (x - 0.5, y - 0.5) and (x + 0.5, y + 0.5) of each depth pixel
         tl = valid + valid // dw  # its index in the (h + 1) x (w + 1) corner grid
         br = tl + dw + 2
-        x0, y0 = _project(self.colour_cam, *to_colour(corners[0][tl], corners[1][tl]))
-        x1, y1 = _project(self.colour_cam, *to_colour(corners[0][br], corners[1][br]))
+        x0, y0 = _project(self.colour_cam, *(corners[:, tl] * zv + t))
+        x1, y1 = _project(self.colour_cam, *(corners[:, br] * zv + t))
         # colour pixel centres j with lo <= j < hi, per axis (half-open: footprints tile)
         (clo, chi), (rlo, rhi) = (_covered(x0, x1, cw), _covered(y0, y1, ch))
         nc, nr = chi - clo, rhi - rlo  # colour columns, rows covered (<= 0: none)

@@ -2,8 +2,9 @@
 librealsense's own layout (`mast3r_ros.replay.rosbag.realsense`). It was unreadable: its infrared
 stream made 'several image topics', its streams' CameraInfo 'several CameraInfo topics', and
 every Image message of librealsense 2.3x+ (a float32 ``depth_units`` after ``data``) 'ROS1
-message size mismatch'. Now its colour stream and calibration are read, depth only when aligned
-(with the recorded Depth Units), and build-map says it holds no poses."""
+message size mismatch'. Now its colour stream and calibration are read, depth (with the recorded
+Depth Units) pixel for pixel when aligned, else registered to the colour image with the
+recorded extrinsics, and build-map says it holds no poses."""
 
 from __future__ import annotations
 
@@ -63,14 +64,17 @@ def _transform(x, w=1.0):
 def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_offset_m=0.015,
                         depth_units=0.001, depth_raw=1000, trailing=True, infrared=True,
                         colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5,
-                        colour_encoding="rgb8", colour_w=1.0):
+                        colour_encoding="rgb8", colour_w=1.0, depth_size=None, depth_k=None,
+                        depth_model="Brown Conrady", depth_d=(0.0,) * 5):
     """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
     sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
     (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
     ``colour_offset_m`` along x from depth), the 'Depth Units' option (None: not recorded; a
     tuple: one message per change);
-    ``trailing``: each Image followed by librealsense's float32 depth_units."""
+    ``trailing``: each Image followed by librealsense's float32 depth_units; ``depth_size``
+    (w, h) and ``depth_k``: the depth camera's own (default the colour image's)."""
     h, w = images[0].shape[:2]
+    dw, dh = depth_size or (w, h)
     colour = f"/device_0/sensor_{colour_sensor}/Color_0"
     msgs = [("/file_version", 1, T["std_msgs/msg/UInt32"](data=3)),
             ("/device_0/info", 1, T["diagnostic_msgs/msg/KeyValue"](key="Name",
@@ -78,7 +82,8 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
             (f"{colour}/info", 1, T["realsense_msgs/msg/StreamInfo"](
                 is_recommended=True, fps=30, encoding="rgb8")),
             (f"{colour}/info/camera_info", 1, _info(w, h, k, colour_model, colour_d)),
-            ("/device_0/sensor_0/Depth_0/info/camera_info", 1, _info(w, h, k, "Brown Conrady")),
+            ("/device_0/sensor_0/Depth_0/info/camera_info", 1,
+             _info(dw, dh, depth_k or k, depth_model, depth_d)),
             ("/device_0/sensor_0/Infrared_1/info/camera_info", 1,
              _info(w, h, k, "Brown Conrady")),
             ("/device_0/sensor_0/Depth_0/tf/0", 1, _transform(0.0)),
@@ -92,8 +97,8 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
     for n, rgb in enumerate(images):
         t, bag_t = base + n * 100_000_000, (n + 1) * 100_000_000
         msgs.append((f"{colour}/image/data", bag_t, _image(t, n, rgb, colour_encoding)))
-        msgs.append((DEPTH, bag_t + 1, _image(t + 1000, n, np.full((h, w), depth_raw, np.uint16),
-                                              "mono16")))
+        msgs.append((DEPTH, bag_t + 1, _image(t + 1000, n,
+                                              np.full((dh, dw), depth_raw, np.uint16), "mono16")))
         if infrared:
             msgs.append(("/device_0/sensor_0/Infrared_1/image/data", bag_t + 2,
                          _image(t + 1000, n, np.full((h, w), 90, np.uint8), "8UC1")))
@@ -170,17 +175,62 @@ def test_its_yuyv_colour_is_read_as_yuy2(tmp_path):
     assert len(frames) == 2 and all(np.array_equal(f.rgb, want) for f in frames)
 
 
-def test_unaligned_depth_is_refused_in_one_line(tmp_path, capsys):
-    """A D435's depth is the depth camera's own stream, 15 mm from the colour camera: read
-    pixel for pixel as the colour image's it would misplace every 3-D point."""
-    bag = write_realsense_bag(tmp_path / "rs.bag")
-    assert main(["build-map", bag, "--out", str(tmp_path / "map"), "--depth-topic", DEPTH,
-                 "--log-level", "error"]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1, err
-    assert ("depth stream /device_0/sensor_0/Depth_0 is not aligned to "
-            "/device_0/sensor_1/Color_0: the depth camera is 15.0 mm") in err
-    assert "align_depth.enable true" in err
+def test_unaligned_depth_is_registered_to_the_colour_stream(tmp_path):
+    """A D435's depth is the depth camera's own stream, 15 mm from the colour camera with its
+    own K and size: it was refused ('not aligned'); it is now registered to the colour image
+    (a wall 1 m before the depth camera is 1 m before the colour camera, beside it)."""
+    bag = write_realsense_bag(tmp_path / "rs.bag", depth_size=(10, 8),
+                              depth_k=(6.0, 6.0, 4.6, 3.4))
+    frames = list(BagSequence(bag, depth_topic=DEPTH))
+    assert len(frames) == 3
+    for f in frames:
+        assert f.depth_m.shape == (6, 8) and (f.depth_m > 0).mean() > 0.9
+        np.testing.assert_allclose(f.depth_m[f.depth_m > 0], 1.0, rtol=1e-5)
+
+
+def test_unaligned_depth_without_its_calibration_is_refused_in_one_line(tmp_path):
+    """Registering needs the depth camera's own calibration: one that cannot be read (a
+    distortion model OpenCV has not) is refused naming it, with the fix."""
+    bag = write_realsense_bag(tmp_path / "rs.bag", depth_model="Inverse Brown Conrady",
+                              depth_d=(0.1, 0, 0, 0, 0))
+    with pytest.raises(InputError) as err:
+        BagSequence(bag, depth_topic=DEPTH)
+    msg = str(err.value)
+    assert len(msg.splitlines()) == 1, msg
+    assert ("depth stream /device_0/sensor_0/Depth_0 is not aligned to /device_0/sensor_1/"
+            "Color_0 (the depth camera is 15.0 mm and 0.00 deg from the colour camera), and "
+            "registering it needs its own calibration, /device_0/sensor_0/Depth_0/info/"
+            "camera_info: ") in msg and "'Inverse Brown Conrady'" in msg
+    assert "align_depth.enable true" in msg
+
+
+def test_build_map_of_a_d435_recording_with_its_depth(tmp_path, tum, capsys):
+    """``build-map BAG --depth-topic .../Depth_0/image/data --trajectory FILE --matcher sift``
+    of a D435-style recording (depth at its own size and K, 15 mm away) builds a map from the
+    registered depth, where it was refused."""
+    import json
+
+    from mast3r_ros.replay.sources import open_source
+
+    frames = list(open_source(tum[0]))[:3]
+    k = frames[0].intrinsics.K
+    bag = write_realsense_bag(tmp_path / "rs.bag", images=[f.rgb for f in frames],
+                              k=(k[0, 0], k[1, 1], k[0, 2], k[1, 2]), depth_size=(424, 240),
+                              depth_k=(210.0, 210.0, 211.5, 119.5))
+    traj = tmp_path / "traj.txt"  # the header stamps write_realsense_bag gives
+    traj.write_text("".join(f"{1_700_000_000 + 0.1 * n:.9f} {0.2 * n} 0 0 0 0 0 1\n"
+                            for n in range(3)))
+    out = tmp_path / "map"
+    assert main(["build-map", bag, "--out", str(out), "--depth-topic", DEPTH, "--trajectory",
+                 str(traj), "--matcher", "sift", "--log-level", "error"]) == 0, \
+        capsys.readouterr().err
+    assert json.loads((out / "manifest.json").read_text())["keyframe_table"][
+        "num_keyframes"] == 2
+    import cv2
+
+    depth = cv2.imread(str(out / "keyframes" / "000000_depth.png"), cv2.IMREAD_UNCHANGED)
+    assert depth.shape == (240, 320) and (depth > 0).mean() > 0.9  # the colour image's
+    assert len(np.unique(depth[depth > 0])) == 1  # the wall 1 m away, beside the colour camera
 
 
 def test_aligned_depth_is_read_with_the_recorded_depth_units(tmp_path):

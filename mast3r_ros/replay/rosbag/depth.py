@@ -20,6 +20,7 @@ import numpy as np
 from . import realsense
 from .opening import bag_label, bag_messages
 from .topics import CAMERA_INFO_TYPE, _image_namespace, images_frame
+from ...core.depth_register import DepthRegistration
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
 from ...core.message_fields import camera_info_to_intrinsics, decode_image_message
@@ -57,6 +58,9 @@ class _DepthAssociation:
     _depth_info: Any = None
     _depth_resampled_said = False
     _depth_cam: Optional[CameraIntrinsics] = None  # `_depth_info` converted
+    # another camera's depth registered to the colour image: (its intrinsics, colour_from_depth)
+    _depth_source: Optional[Tuple[CameraIntrinsics, np.ndarray]] = None
+    _registration: Optional[DepthRegistration] = None  # of the last colour calibration
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -172,11 +176,12 @@ class _DepthAssociation:
                     bag_label(self.path), where, fix)
 
     def _check_realsense_depth(self, reader: Any, topic: str) -> None:
-        """A RealSense recording's ``topic`` given as depth: refused unless aligned to the
-        image stream (`realsense.depth_alignment_refusal`: same extrinsics and calibration);
-        its scale is the recorded 'Depth Units' option (metres per raw unit; a given
-        ``depth_scale`` wins), refused when neither is there or when it changed during the
-        recording (one message per change)."""
+        """A RealSense recording's ``topic`` given as depth: read pixel for pixel when aligned
+        to the image stream (same extrinsics and calibration), else registered to it with the
+        recorded extrinsics (`_register_depth`; refused when they are not recorded:
+        `realsense.colour_from_depth`); its scale is the recorded 'Depth Units' option
+        (metres per raw unit; a given ``depth_scale`` wins), refused when neither is there or
+        when it changed during the recording (one message per change)."""
         def first(name: Optional[str]) -> Any:
             known = name is not None and name in self._topics and self._topics[name].msgcount
             return self._first_message(reader, name) if known else None
@@ -188,19 +193,21 @@ class _DepthAssociation:
                         if m is not None}
             return {g: m for g, m in matrices.items() if m is not None}
 
-        cams = []
+        cams, errors = [], []
         for t in (self.image_topic, topic):
             msg = first(realsense.camera_info_topic_of(t))
             try:
                 cams.append(None if msg is None else camera_info_to_intrinsics(msg))
-            except InputError:
+                errors.append("not recorded" if msg is None else "")
+            except InputError as err:
                 cams.append(None)
-        same = None not in cams and not _other_calibration(cams[1], cams[0])
-        refusal = realsense.depth_alignment_refusal(
-            bag_label(self.path), self.image_topic, topic, extrinsics(self.image_topic),
-            extrinsics(topic), same)
-        if refusal:
-            raise InputError(refusal)
+                errors.append(str(err))
+        label = bag_label(self.path)
+        colour_from_depth = realsense.colour_from_depth(
+            label, self.image_topic, topic, extrinsics(self.image_topic), extrinsics(topic))
+        same, offset = realsense.offset_words(colour_from_depth)
+        if not (same and None not in cams and not _other_calibration(cams[1], cams[0])):
+            self._register_depth(topic, cams[1], errors[1], colour_from_depth, offset)
         if self._depth_scale is not None:
             return
         units_topic = realsense.depth_units_topic(topic)
@@ -230,6 +237,45 @@ class _DepthAssociation:
         self._depth_scale = 1.0 / units
         log.info("%s: depth read with the recorded Depth Units, %g m (%g units per metre)",
                  bag_label(self.path), units, self._depth_scale)
+
+    def _register_depth(self, topic: str, depth_cam: Optional[CameraIntrinsics], error: str,
+                        colour_from_depth: np.ndarray, offset: str) -> None:
+        """A RealSense depth stream that is another camera's (``offset`` from the colour one,
+        or its calibration another): registered to the colour image frame by frame
+        (`_registered_depth`) with its own calibration ``depth_cam``; refused when that is
+        not recorded or not readable (``error``: why)."""
+        stream, colour = realsense.stream_of(topic), realsense.stream_of(self.image_topic)
+        if depth_cam is None:
+            raise InputError(
+                f"{bag_label(self.path)}: depth stream {stream} is not aligned to {colour} "
+                f"(the depth camera is {offset} from the colour camera), and registering it "
+                f"needs its own calibration, {stream}/info/camera_info: {error}; play the "
+                "recording through realsense2_camera (align_depth.enable true) and record its "
+                "aligned_depth_to_color topic, or read it without --depth-topic")
+        self._depth_source = (depth_cam, colour_from_depth)
+        log.info("%s: depth stream %s (%dx%d) registered to the colour image of %s (the depth "
+                 "camera is %s from the colour camera, the recorded extrinsics)",
+                 bag_label(self.path), stream, depth_cam.width, depth_cam.height, colour, offset)
+
+    def _registered_depth(self, depth: np.ndarray, intrinsics: CameraIntrinsics, stamp: int,
+                          depth_stamp: int) -> np.ndarray:
+        """``depth`` (metres) as it is, or when it is another camera's (`_register_depth`)
+        registered to the colour image of ``intrinsics`` (`core.depth_register`: the colour
+        image's size, 0 where no depth lands). Raises InputError naming the frame when the
+        depth is not of its CameraInfo's size."""
+        if self._depth_source is None:
+            return depth
+        depth_cam, colour_from_depth = self._depth_source
+        reg = self._registration
+        if reg is None or reg.colour_cam is not intrinsics:  # a new calibration: new rays
+            reg = self._registration = DepthRegistration(depth_cam, intrinsics,
+                                                         colour_from_depth)
+        try:
+            return reg(depth)
+        except InputError as err:
+            raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: its depth at "
+                             f"t={depth_stamp * 1e-9:.6f} s: depth topic {self.depth_topic}: "
+                             f"{err}") from err
 
     def _depth_at_image_size(self, depth: np.ndarray, image: Optional[CameraIntrinsics]
                              ) -> Optional[np.ndarray]:

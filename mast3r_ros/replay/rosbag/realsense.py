@@ -13,17 +13,20 @@ reference of that group), and per sensor ``/device_<d>/sensor_<s>/option/<name>/
 D405). Since librealsense 2.3x each Image message also carries a float32 ``depth_units``
 after ``data`` (its ``header.version`` '1'), 4 bytes the standard definition the bag declares
 does not have: `strip_depth_units` drops them. The recorder records each sensor's own
-streams: depth is the depth camera's, not aligned to the colour camera
-(`depth_alignment_refusal`), and the file holds no camera poses.
+streams: a D400's depth is the depth camera's, not aligned to the colour camera, and is
+registered to it with the recorded extrinsics (`colour_from_depth`,
+`core.depth_register`); the file holds no camera poses.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+
+from ...core.errors import InputError
 
 FILE_VERSION_TOPIC = "/file_version"
 IMAGE_TYPE = "sensor_msgs/msg/Image"
@@ -157,37 +160,35 @@ def transform_matrix(msg: Any) -> Optional[np.ndarray]:
     return out
 
 
-def depth_alignment_refusal(label: str, image_topic: str, depth_topic: str,
-                            image_tf: Dict[str, np.ndarray], depth_tf: Dict[str, np.ndarray],
-                            same_calibration: bool) -> Optional[str]:
-    """Why ``depth_topic`` cannot be read as the depth of ``image_topic`` pixel for pixel (one
-    line, with the fix), or None when it is aligned: both streams' extrinsics to one reference
-    group (``image_tf`` / ``depth_tf``: group -> 4x4, from their ``tf/<group>`` topics) are
-    the same within 0.1 mm and 0.1 mrad, and the depth's calibration is the image's
-    (``same_calibration``). librealsense records each sensor's own stream: a D400's depth is
-    the depth camera's, some centimetres from the colour camera."""
-    fix = ("play the recording through realsense2_camera (ROS: rosbag_filename, "
-           "align_depth.enable true) and record its aligned_depth_to_color topic, or read it "
-           "without --depth-topic (localize needs no depth; build-map's mast3r matcher neither)")
-    what = (f"{label}: depth stream {stream_of(depth_topic)} is not aligned to "
-            f"{stream_of(image_topic)}")
+def colour_from_depth(label: str, image_topic: str, depth_topic: str,
+                      image_tf: Dict[str, np.ndarray], depth_tf: Dict[str, np.ndarray]
+                      ) -> np.ndarray:
+    """The 4x4 float64 transform from ``depth_topic``'s optical frame to ``image_topic``'s
+    (metres): each stream's extrinsic to one reference group (``image_tf`` / ``depth_tf``:
+    group -> 4x4 ``reference_from_stream``, from their ``tf/<group>`` topics; librealsense's
+    rs2_extrinsics from the stream to the group's reference), the first group both have.
+    Raises InputError (one line, with the fix) when no group has both: nothing tells where
+    the depth camera is, so its depth cannot be registered to the colour image."""
     shared = sorted(set(image_tf) & set(depth_tf))
     if not shared:
-        return (f"{what} as far as the recording tells (no extrinsics of both streams to one "
-                f"reference, {image_topic.rsplit('/image/', 1)[0]}/tf/N): read pixel for pixel "
-                f"as the colour image's depth it could put every 3-D point in the wrong place; "
-                f"{fix}")
-    rel = np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
-    offset_m = float(np.linalg.norm(rel[:3, 3]))
-    angle = float(np.arccos(np.clip((np.trace(rel[:3, :3]) - 1) / 2, -1.0, 1.0)))
-    if offset_m <= _SAME_FRAME_M and angle <= _SAME_FRAME_RAD and same_calibration:
-        return None
-    why = (f"the depth camera is {offset_m * 1000:.1f} mm and {np.degrees(angle):.2f} deg from "
-           "the colour camera (their extrinsics)" if offset_m > _SAME_FRAME_M
-           or angle > _SAME_FRAME_RAD else "its calibration is not the colour image's")
-    return (f"{what}: {why}; librealsense records each camera's own stream, and read pixel "
-            f"for pixel as the colour image's depth it would put every 3-D point in the wrong "
-            f"place; {fix}")
+        raise InputError(
+            f"{label}: depth stream {stream_of(depth_topic)} is not aligned to "
+            f"{stream_of(image_topic)} as far as the recording tells (no extrinsics of both "
+            f"streams to one reference, {image_topic.rsplit('/image/', 1)[0]}/tf/N), so it "
+            "cannot be registered to the colour image: play the recording through "
+            "realsense2_camera (ROS: rosbag_filename, align_depth.enable true) and record its "
+            "aligned_depth_to_color topic, or read it without --depth-topic (localize needs no "
+            "depth; build-map's mast3r matcher neither)")
+    return np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
+
+
+def offset_words(colour_from_depth: np.ndarray) -> Tuple[bool, str]:
+    """(whether the two streams are one frame: within 0.1 mm and 0.1 mrad, '15.0 mm and
+    0.12 deg') of a `colour_from_depth` transform."""
+    offset_m = float(np.linalg.norm(colour_from_depth[:3, 3]))
+    angle = float(np.arccos(np.clip((np.trace(colour_from_depth[:3, :3]) - 1) / 2, -1.0, 1.0)))
+    same = offset_m <= _SAME_FRAME_M and angle <= _SAME_FRAME_RAD
+    return same, f"{offset_m * 1000:.1f} mm and {np.degrees(angle):.2f} deg"
 
 
 def no_pose_reason(label: str, topics: Dict[str, Any]) -> str:

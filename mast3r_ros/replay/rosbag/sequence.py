@@ -532,6 +532,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             raise InputError(f"{self.image_topic} at t={stamp * 1e-9:.6f} s: {err}") from err
         if depth is None:
             return frame
+        depth = self._registered_depth(depth, intrinsics, stamp, depth_stamp)
         (h, w), (dh, dw) = frame.rgb.shape[:2], depth.shape[:2]
         fitted = self._depth_at_image_size(depth, intrinsics) if (dh, dw) != (h, w) else depth
         if fitted is None:  # named here, with its topic: Frame would say 'Frame.depth_m'
