@@ -13,7 +13,8 @@ import pytest
 pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
 
 from rosbags.rosbag2 import StoragePlugin  # noqa: E402
-from test_rosbag import H, MS, RGB, W, camera_info, header, image, write_bag  # noqa: E402
+from test_rosbag import (  # noqa: E402
+    H, MS, RGB, W, camera_info, header, image, tf_message, write_bag)
 
 from mast3r_ros.core.errors import InputError  # noqa: E402
 from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
@@ -29,11 +30,11 @@ def _info(stamp_ns, fx, frame_id):
 
 
 def _bag(path, depth_topic, depth_frame, depth_info_fx=None, info_frame=COLOR,
-         image_frame=COLOR):
+         image_frame=COLOR, static_tf=None):
     """Three colour images (frame ``image_frame``, fx 30) and depth at their stamps on
     ``depth_topic`` (frame ``depth_frame``), with a CameraInfo beside the depth when
-    ``depth_info_fx``."""
-    msgs = []
+    ``depth_info_fx``; ``static_tf``: /tf_static's (parent, child, stamp, 4x4) transforms."""
+    msgs = [("/tf_static", 0, tf_message(static_tf))] if static_tf else []
     for i, t in enumerate((1000 * MS, 1100 * MS, 1200 * MS)):
         msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=image_frame)))
         msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, info_frame)))
@@ -56,6 +57,32 @@ def test_depth_of_another_camera_is_refused_by_its_frame_and_calibration(tmp_pat
     for part in ("/camera/depth/image_rect_raw", DEPTH, COLOR, "/camera/depth/camera_info",
                  "fx 20", "fx 30", "not registered", "aligned_depth_to_color"):
         assert part in text, part
+
+
+def test_depth_of_another_camera_joined_by_tf_static_is_registered(tmp_path, caplog):
+    """The same stream with /tf_static joining the depth camera's frame to the colour one
+    (realsense2_camera publishes camera_link -> each optical frame): registered to the colour
+    image (a wall 1 m before the depth camera, 15 mm beside the colour camera, is 1 m before
+    the colour camera), where it was refused; without --pose-frames too."""
+    link_from_depth = np.eye(4)
+    link_from_depth[0, 3] = 0.015
+    static = [("camera_link", COLOR, 0, np.eye(4)), ("camera_link", DEPTH, 0, link_from_depth)]
+    topic = "/camera/depth/image_rect_raw"
+    bag = _bag(tmp_path / "bag", topic, DEPTH, depth_info_fx=20.0, static_tf=static)
+    with caplog.at_level(logging.INFO):
+        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=topic))
+    assert len(frames) == 3
+    for i, f in enumerate(frames):
+        covered = f.depth_m > 0
+        assert f.depth_m.shape == (H, W) and covered.mean() > 0.9
+        np.testing.assert_allclose(f.depth_m[covered], 1.0 + i / 1000, rtol=1e-5)
+    said = [r.getMessage() for r in caplog.records if "registered to" in r.getMessage()]
+    assert len(said) == 1 and "with /tf_static (15.0 mm apart)" in said[0], said
+    # the refusal without it says what would have registered it
+    with pytest.raises(InputError, match=f"with /tf_static joining '{DEPTH}' to '{COLOR}' in "
+                                         "the bag it would be registered here"):
+        BagSequence(_bag(tmp_path / "no_tf", topic, DEPTH, depth_info_fx=20.0),
+                    image_topic=CAM, depth_topic=topic)
 
 
 def test_depth_naming_no_frame_with_another_calibration_is_refused(tmp_path, caplog):

@@ -164,13 +164,16 @@ class _DepthAssociation:
         fix = _REGISTER_FIX
         where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
                  f"{self.image_topic} in '{image}'")
+        if other and self._register_by_tf(image, depth, own):
+            return
         if other:
             raise InputError(
                 f"{bag_label(self.path)}: {where}, and its CameraInfo "
                 f"({self.depth_info_topic}: {_calibration(own)}) is not the images' "
                 f"({_calibration(ref)}): the depth is not registered to the colour image, and "
                 f"read pixel for pixel as its depth it would put every 3-D point in the wrong "
-                f"place; {fix}")
+                f"place (with /tf_static joining '{depth}' to '{image}' in the bag it would be "
+                f"registered here); {fix}")
         log.warning("%s: %s: if this depth is not registered to the colour image (a depth "
                     "camera's own stream), every 3-D point built from it is wrong; %s",
                     bag_label(self.path), where, fix)
@@ -256,6 +259,21 @@ class _DepthAssociation:
         log.info("%s: depth stream %s (%dx%d) registered to the colour image of %s (the depth "
                  "camera is %s from the colour camera, the recorded extrinsics)",
                  bag_label(self.path), stream, depth_cam.width, depth_cam.height, colour, offset)
+
+    def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics) -> bool:
+        """Depth in frame ``depth`` (its own calibration ``depth_cam``) registered to the
+        images' frame ``image`` (`_registered_depth`) when the bag's /tf_static joins the two
+        (only static transforms: the same at every stamp); False when it does not."""
+        tf = getattr(self, "_tf", None)
+        if tf is None or not tf.static_between(image, depth):
+            return False
+        colour_from_depth = tf.lookup(image, depth, 0)
+        self._depth_source = (depth_cam, colour_from_depth)
+        log.info("%s: depth topic %s (frame '%s', %s) registered to the images' frame '%s' "
+                 "with /tf_static (%.1f mm apart)", bag_label(self.path), self.depth_topic,
+                 depth, _calibration(depth_cam), image,
+                 1000 * float(np.linalg.norm(colour_from_depth[:3, 3])))
+        return True
 
     def _registered_depth(self, depth: np.ndarray, intrinsics: CameraIntrinsics, stamp: int,
                           depth_stamp: int) -> np.ndarray:

@@ -216,8 +216,9 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         topics = [self.image_topic, self.depth_topic, self.camera_info_topic, depth_info,
                   *self._tf_topics]
         wanted = [t for t in topics if t is not None]
-        if self._pose_frames is None:
-            wanted = [t for t in wanted if t not in self._tf_topics]
+        if self._pose_frames is None:  # /tf_static still, for depth of another frame
+            wanted = [t for t in wanted if t not in self._tf_topics or (
+                self.depth_topic and t.endswith("tf_static"))]
         conns = [c for t in wanted for c in self._topics[t].connections]
         runs = self._run_counter = _RunCounter()
         for conn, bag_ns, raw in bag_messages(reader, connections=conns):
