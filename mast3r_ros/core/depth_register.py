@@ -12,8 +12,9 @@ the reference behaviour here (no code taken from either):
    distortion removed (`geometry.undistort_pixels`: ``cv2.undistortPoints``, or
    ``cv2.fisheye`` for ``equidistant``), at its depth: a 3-D point in the depth optical frame;
 2. move it to the colour optical frame, ``colour_from_depth`` (4x4, metres);
-3. project it with the colour K and distortion (own pinhole math, ``cv2.projectPoints`` /
-   ``cv2.fisheye.projectPoints`` when the colour camera is distorted);
+3. project it with the colour K and distortion (the pinhole and Brown-Conrady formulas as
+   OpenCV's ``projectPoints`` has them; ``cv2.projectPoints`` / ``cv2.fisheye`` for 12 or 14
+   coefficients and ``equidistant``);
 4. z-buffer: where several depth pixels land on one colour pixel the nearest (smallest colour
    z) wins, so a surface the depth camera sees behind a nearer one the colour camera sees never
    shows through it. Colour pixels no depth pixel lands on stay 0 (no depth), as do those only
@@ -23,8 +24,9 @@ With ``footprint=True`` (the default) each depth pixel covers the colour pixels 
 fall in its footprint, the box between its top-left and bottom-right pixel corners projected at
 its depth -- depth_image_proc's ``fill_upsampling_holes`` and librealsense's align: a D435's
 848x480 depth registered to a 1280x720 colour image leaves no holes in a continuous surface
-(with ``footprint=False``, each depth pixel's centre alone, about 60 % of such an image stays
-0). Footprints tile a continuous surface; at a depth edge a colour pixel takes the nearer
+(with ``footprint=False``, each depth pixel's centre alone, about 3 in 4 pixels of such an
+image stay 0: the colour camera's 69 deg field of view holds ~4.6 of its pixels per depth
+pixel). Footprints tile a continuous surface; at a depth edge a colour pixel takes the nearer
 surface, or the farther one within half a pixel of the edge (the same ambiguity the reference
 has). Each covered colour pixel takes the colour-frame z of its depth pixel's centre, so a
 slanted surface is off by at most its slope over half a footprint.
@@ -66,21 +68,35 @@ def _normalised(cam: CameraIntrinsics, pixels: np.ndarray) -> np.ndarray:
 def _project(cam: CameraIntrinsics, x: np.ndarray, y: np.ndarray,
              z: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """Points (x, y, z: (N,) each) in ``cam``'s optical frame, z > 0 -> pixel columns and rows
-    ((N,) float64 each)."""
+    ((N,) float64 each). plumb_bob and rational_polynomial of up to 8 coefficients by the
+    model's formula (OpenCV's ``projectPoints``, element-wise: 3-4 times faster for 400k
+    points), 12 or 14 coefficients and equidistant through ``cv2.projectPoints`` /
+    ``cv2.fisheye.projectPoints``."""
     K = np.asarray(cam.K, np.float64)
-    if not _distorted(cam):
-        inv_z = 1.0 / z
-        return K[0, 0] * x * inv_z + K[0, 2], K[1, 1] * y * inv_z + K[1, 2]
-    import cv2
+    inv_z = 1.0 / z
+    u, v = x * inv_z, y * inv_z
+    d = np.asarray(cam.dist, np.float64)
+    if _distorted(cam) and (cam.distortion_model == "equidistant" or d.size > 8):
+        import cv2
 
-    pts = np.stack([x, y, z], 1).reshape(-1, 1, 3)
-    zero = np.zeros(3)
-    if cam.distortion_model == "equidistant":
-        out, _ = cv2.fisheye.projectPoints(pts, zero, zero, K, np.asarray(cam.dist)[:4])
-    else:
-        out, _ = cv2.projectPoints(pts, zero, zero, K, np.asarray(cam.dist, np.float64))
-    out = out.reshape(-1, 2)
-    return out[:, 0], out[:, 1]
+        pts = np.stack([x, y, z], 1).reshape(-1, 1, 3)
+        zero = np.zeros(3)
+        if cam.distortion_model == "equidistant":
+            out, _ = cv2.fisheye.projectPoints(pts, zero, zero, K, d[:4])
+        else:
+            out, _ = cv2.projectPoints(pts, zero, zero, K, d)
+        out = out.reshape(-1, 2)
+        return out[:, 0], out[:, 1]
+    if _distorted(cam):
+        k = np.zeros(8)
+        k[:d.size] = d  # k1 k2 p1 p2 [k3 [k4 k5 k6]]
+        r2 = u * u + v * v
+        radial = (1 + r2 * (k[0] + r2 * (k[1] + r2 * k[4]))) / (
+            1 + r2 * (k[5] + r2 * (k[6] + r2 * k[7])))
+        uv = 2 * u * v
+        u, v = (u * radial + k[2] * uv + k[3] * (r2 + 2 * u * u),
+                v * radial + k[2] * (r2 + 2 * v * v) + k[3] * uv)
+    return K[0, 0] * u + K[0, 2], K[1, 1] * v + K[1, 2]
 
 
 class DepthRegistration:

@@ -63,12 +63,13 @@ def _scene(depth_cam, colour_cam, T, box):
     return depth.astype(np.float32), _cast(np.zeros(3), _rays(colour_cam), box)
 
 
-@pytest.mark.parametrize("distorted", [False, True])
+@pytest.mark.parametrize("distorted", [None, 5, 8])
 def test_a_plane_registers_to_the_colour_cameras_depth(distorted):
     depth_cam, colour_cam = DEPTH_CAM, COLOUR_CAM
-    if distorted:  # both cameras with plumb_bob distortion
-        depth_cam = CameraIntrinsics(width=64, height=48, K=DEPTH_CAM.K, dist=DIST)
-        colour_cam = CameraIntrinsics(width=80, height=60, K=COLOUR_CAM.K, dist=-DIST)
+    if distorted:  # both cameras distorted: plumb_bob, rational_polynomial
+        dist = np.concatenate([DIST, [0.02, -0.01, 0.005]])[:distorted]
+        depth_cam = CameraIntrinsics(width=64, height=48, K=DEPTH_CAM.K, dist=dist)
+        colour_cam = CameraIntrinsics(width=80, height=60, K=COLOUR_CAM.K, dist=-dist)
     T = _colour_from_depth()
     depth, truth = _scene(depth_cam, colour_cam, T, box=False)
     out = register_depth(depth, depth_cam, colour_cam, T)
@@ -113,6 +114,24 @@ def test_the_nearer_surface_wins_and_the_shadow_stays_empty():
     shadow = ~seen & ~cv2.dilate(on_box, np.ones((3, 3))).astype(bool)
     assert shadow.sum() >= 20
     assert (out[cv2.erode(shadow.astype(np.uint8), np.ones((3, 3))).astype(bool)] == 0).all()
+
+
+@pytest.mark.parametrize("model, dist", [
+    ("plumb_bob", DIST), ("rational_polynomial", [*DIST, 0.02, -0.01, 0.005]),
+    ("rational_polynomial", [*DIST, 0.02, -0.01, 0.005, 1e-3, 0, 0, 2e-3]),
+    ("equidistant", [0.05, -0.01, 0.002, 0.0])])
+def test_the_colour_projection_is_opencvs(model, dist):
+    """The Brown-Conrady formula written out (plumb_bob, 8-coefficient rational) gives what
+    cv2.projectPoints gives; 12 coefficients and equidistant go through OpenCV itself."""
+    from mast3r_ros.core.depth_register import _project
+
+    cam = CameraIntrinsics(width=80, height=60, K=COLOUR_CAM.K, dist=np.array(dist),
+                           distortion_model=model)
+    pts = np.random.default_rng(0).uniform([-0.5, -0.4, 0.5], [0.5, 0.4, 3.0], (200, 3))
+    fn = cv2.fisheye.projectPoints if model == "equidistant" else cv2.projectPoints
+    want, _ = fn(pts.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.K, cam.dist)
+    got = np.stack(_project(cam, *pts.T), 1)
+    np.testing.assert_allclose(got, want.reshape(-1, 2), atol=1e-9)
 
 
 def test_nearest_depth_wins_whatever_the_order():
