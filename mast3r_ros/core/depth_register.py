@@ -204,12 +204,16 @@ class DepthRegistration:
         # the corners (x - 0.5, y - 0.5) and (x + 0.5, y + 0.5) of each depth pixel
         tl = valid + valid // dw  # its index in the (h + 1) x (w + 1) corner grid
         br = tl + dw + 2
-        x0, y0 = _project(self.colour_cam, *(corners[:, tl] * zv + t))
-        x1, y1 = _project(self.colour_cam, *(corners[:, br] * zv + t))
-        # colour pixel centres j with lo <= j < hi, per axis (half-open: footprints tile)
-        (clo, chi), (rlo, rhi) = (_covered(x0, x1, cw), _covered(y0, y1, ch))
-        nc, nr = chi - clo, rhi - rlo  # colour columns, rows covered (<= 0: none)
-        some = (nc > 0) & (nr > 0)
+        # a corner at or behind the colour camera's plane (a point grazing it) projects to
+        # inf, nan or mirrored: its footprint is dropped
+        with np.errstate(divide="ignore", invalid="ignore", over="ignore"):
+            near, far = corners[:, tl] * zv + t, corners[:, br] * zv + t
+            x0, y0 = _project(self.colour_cam, *near)
+            x1, y1 = _project(self.colour_cam, *far)
+            # colour pixel centres j with lo <= j < hi, per axis (half-open: footprints tile)
+            (clo, chi), (rlo, rhi) = (_covered(x0, x1, cw), _covered(y0, y1, ch))
+            nc, nr = chi - clo, rhi - rlo  # colour columns, rows covered (<= 0, nan: none)
+            some = (nc > 0) & (nr > 0) & (near[2] > 0) & (far[2] > 0)
         if not some.any():
             return out.reshape(ch, cw)
         clo, rlo = clo[some].astype(np.intp), rlo[some].astype(np.intp)

@@ -5,6 +5,8 @@ land on one colour pixel the nearer wins; colour pixels the depth camera cannot 
 
 from __future__ import annotations
 
+import warnings
+
 import cv2
 import numpy as np
 import pytest
@@ -160,3 +162,25 @@ def test_no_depth_and_bad_input():
         DepthRegistration(DEPTH_CAM, COLOUR_CAM, scaled)
     with pytest.raises(InputError, match="colour_from_depth must be a finite 4x4"):
         DepthRegistration(DEPTH_CAM, COLOUR_CAM, np.eye(3))
+
+
+def test_points_grazing_the_colour_cameras_plane_are_dropped_quietly():
+    """Depth at the colour camera's plane lands nowhere, without a numpy warning: colour z
+    1e-6, behind it, or 2 mm before it with a pixel corner behind it (its footprint would be
+    mirrored); a point 1.5 m before it fills its footprint (4/3 colour pixels a side)."""
+    cam = CameraIntrinsics(width=8, height=6, K=np.array([[4.0, 0, 3.5], [0, 4, 2.5],
+                                                          [0, 0, 1]]))
+    T = np.eye(4)
+    T[2, 3] = -0.5  # the colour camera 0.5 m ahead of the depth camera
+    depth = np.full((6, 8), 0.5, np.float32)
+    depth[0, 0], depth[1, 1], depth[2, 2] = 0.500001, 0.49, 2.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        out = register_depth(depth, cam, cam, T)
+    want = np.zeros((6, 8), np.float32)
+    want[2, 1:3] = 1.5  # centre (1.5, 1.83): columns 0.83..2.17, rows 1.17..2.5
+    np.testing.assert_array_equal(out, want)
+    T[:3, :3] = Rotation.from_euler("y", 20, degrees=True).as_matrix()
+    depth = np.zeros((6, 8), np.float32)
+    depth[2, 3] = 0.51097  # centre 2 mm before the colour camera, its left corners behind
+    assert not register_depth(depth, cam, cam, T).any()
