@@ -1,23 +1,136 @@
-"""When progress is drawn: the bars of build-map, localize, check-map and the demo, build-map's
-keyframe-encoding bar and export's stage line.
+"""When and how progress is shown: the bars of build-map, localize, check-map, merge-maps,
+retrieve and the demo, build-map's keyframe-encoding and ASMK-index bars, and export's stage line.
 
-One rule for all of them: progress is a live INFO line, so it is drawn on stderr when stderr is
-a terminal and the package's INFO lines are shown (the CLI's ``--log-level debug`` or ``info``,
-the default); ``--log-level warning`` or ``error`` silences it with them, as many tools'
-``--quiet`` does, and a pipe or a file never gets it. From Python, a bar is drawn once the
-``mast3r_ros`` logger is enabled for INFO (``logging.basicConfig(level=logging.INFO)``)."""
+One rule for all of them: progress is INFO output. On a terminal it is a live bar on stderr
+(tqdm); off a terminal (``nohup``, systemd, CI, ``> log 2>&1``) it is a plain INFO log line at a
+modest cadence (`ProgressLog`: ``localize: 12/50 frames, 2.3 s/frame, ~1 min left``), so a long
+run is not silent until it ends. Either is shown only while the package's INFO lines are (the
+CLI's ``--log-level debug`` or ``info``, the default); ``--log-level warning`` or ``error``
+silences it with them, as many tools' ``--quiet`` does. From Python, progress is shown once the
+``mast3r_ros`` logger is enabled for INFO (``logging.basicConfig(level=logging.INFO)``).
+`progress_bar` picks the one of the three (bar, log lines, nothing) for every command."""
 
 from __future__ import annotations
 
 import logging
+import math
 import sys
+import time
+from typing import Any, Callable, Optional
+
+log = logging.getLogger("mast3r_ros.progress")
+
+LOG_MIN_GAP_S = 10.0  # no log line sooner than this after the start or the previous line
+LOG_EVERY_S = 30.0  # a line at least this often while items complete
+LOG_STEP = 0.1  # else a line at each 10 % of the total (at least LOG_MIN_GAP_S apart)
+
+_clock: Callable[[], float] = time.monotonic  # tests replace it with a fake clock
+
+
+def _info_shown() -> bool:
+    return logging.getLogger("mast3r_ros").isEnabledFor(logging.INFO)
+
+
+def _stderr_is_terminal() -> bool:
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError):  # replaced by an object without it, or closed
+        return False
 
 
 def progress_shown() -> bool:
-    """Whether progress is drawn now (module docstring): stderr a terminal and the
+    """Whether progress is drawn as a live bar now (module docstring): stderr a terminal and
+    the ``mast3r_ros`` logger enabled for INFO."""
+    return _stderr_is_terminal() and _info_shown()
+
+
+def progress_logged() -> bool:
+    """Whether progress is written as `ProgressLog` lines now: stderr not a terminal and the
     ``mast3r_ros`` logger enabled for INFO."""
-    try:
-        tty = sys.stderr.isatty()
-    except (AttributeError, ValueError):  # replaced by an object without it, or closed
-        return False
-    return bool(tty) and logging.getLogger("mast3r_ros").isEnabledFor(logging.INFO)
+    return not _stderr_is_terminal() and _info_shown()
+
+
+def _duration(s: float) -> str:
+    if s < 90:
+        return f"{max(1, round(s))} s"
+    if s < 90 * 60:
+        return f"{round(s / 60)} min"
+    return f"{s / 3600:.1f} h"
+
+
+class ProgressLog:
+    """tqdm's ``update`` / ``close`` as INFO log lines, for a stderr that is no terminal.
+
+    A line (``desc: n/total units, rate, ~ETA left``) is written when at least `LOG_MIN_GAP_S`
+    passed since the start or the previous line and either a further 10 % of ``total`` is done
+    or `LOG_EVERY_S` passed; a run shorter than `LOG_MIN_GAP_S` writes none. ``total`` None:
+    every `LOG_EVERY_S`, without the ETA. ``initial`` items count as done but not in the rate (a
+    resumed run's recorded frames). Times are seconds of ``clock`` (default `time.monotonic`)."""
+
+    def __init__(self, total: Optional[int], desc: str, unit: str = "frame", initial: int = 0,
+                 clock: Optional[Callable[[], float]] = None) -> None:
+        self.total = total if total else None
+        self.desc, self.unit = desc, unit
+        self.n = self._logged_n = initial
+        self._counted = 0
+        self._clock = clock or _clock
+        self._start = self._last = self._clock()
+
+    def _step(self, n: int) -> int:
+        return math.floor(n / (self.total * LOG_STEP)) if self.total else 0
+
+    def update(self, n: int = 1) -> None:
+        """``n`` more items done; writes a line when one is due (class doc)."""
+        self.n += n
+        self._counted += n
+        now = self._clock()
+        since = now - self._last
+        if since < LOG_MIN_GAP_S:
+            return
+        if since < LOG_EVERY_S and self._step(self.n) <= self._step(self._logged_n):
+            return
+        self._last, self._logged_n = now, self.n
+        log.info("%s", self.line(now))
+
+    def line(self, now: float) -> str:
+        """The progress line at time ``now``."""
+        done = f"{self.n}/{self.total}" if self.total else f"{self.n}"
+        done += f" {self.unit}s"
+        per = (now - self._start) / max(self._counted, 1)
+        rate = (f"{per:.1f} s/{self.unit}" if per >= 1
+                else f"{1 / max(per, 1e-9):.1f} {self.unit}s/s")
+        if self.total and self.n < self.total:
+            return f"{self.desc}: {done}, {rate}, ~{_duration(per * (self.total - self.n))} left"
+        return f"{self.desc}: {done}, {rate}"
+
+    def close(self) -> None:
+        pass
+
+
+class NoProgress:
+    """`progress_bar`'s display when progress is not shown: ``update`` and ``close`` do nothing."""
+
+    def update(self, n: int = 1) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def progress_bar(total: Optional[int], desc: str, unit: str = "frame", initial: int = 0,
+                 leave: bool = False) -> Any:
+    """The progress display for every long command (module docstring), an object with tqdm's
+    ``update(n)`` and ``close()``: a tqdm bar on stderr when `progress_shown`, a `ProgressLog`
+    when `progress_logged`, else one that shows nothing. ``total`` items (None: unknown),
+    ``initial`` of them done already."""
+    if progress_shown():
+        from tqdm import tqdm
+
+        # no monitor thread: a Ctrl-C as the program exits interrupted its atexit join and
+        # printed a traceback after the work was done (the bars refresh on each update anyway)
+        tqdm.monitor_interval = 0
+        return tqdm(total=total, initial=initial, desc=desc, unit=unit, file=sys.stderr,
+                    leave=leave, dynamic_ncols=True)
+    if progress_logged():
+        return ProgressLog(total, desc, unit, initial)
+    return NoProgress()

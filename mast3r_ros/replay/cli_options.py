@@ -27,8 +27,8 @@ from ..core.errors import InputError
 
 log = logging.getLogger(__name__)
 
-LOG_LEVEL_HELP = ("logging level on stderr; warning and error also hide the progress bars "
-                  "(drawn on a terminal only)")
+LOG_LEVEL_HELP = ("logging level on stderr; warning and error also hide the progress (bars "
+                  "on a terminal, a log line every 10-30 s otherwise)")
 NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_localizer, "
                   "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
                   "does for the node in that namespace")

@@ -30,7 +30,6 @@ from ..core.errors import InputError
 from ..core.fileio import (OutputBusyError, atomic_write_json, output_path,
                            refuse_busy_output)
 from ..core.keyframes import MapWriter
-from ..core.progress_output import progress_shown
 from ..core.keyframes.target import _check_partial, finished_shards
 from ..core.keyframes.writer import UnfinishedBuildError
 from ..core.retrieval_index import IndexParams
@@ -340,7 +339,7 @@ def encode_map_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> Optio
         table = build_encodings(n, encoder, staging, workers=opts.workers,
                                 shard_size=cfg.scale.chunk_size, resume=opts.resume,
                                 cast={"feats": np.float16}, ray_address=opts.ray_address,
-                                threads=opts.threads, progress=progress_shown(),
+                                threads=opts.threads, progress=True,
                                 pin=opts.pin)
     finally:
         if local:
@@ -383,8 +382,11 @@ def add_asmk_index(w: MapWriter, identity: str, image_size: int, retrieval_check
     enc_dim = int(store.get(0)["feats"].shape[1])
     retriever = AsmkRetriever.from_files(retrieval_checkpoint, codebook, enc_dim=enc_dim,
                                          device=device)
+    from .pipeline import progress
+
+    feats = (store.get(i)["feats"].astype(np.float32) for i in range(len(store)))
     vecs = retriever.database_vectors(
-        (store.get(i)["feats"].astype(np.float32) for i in range(len(store))), batch)
+        progress(feats, len(store), "build-map: ASMK index", unit="keyframe"), batch)
     w.add_asmk(AsmkIndex.build(vecs, retriever.codebook.num_words, retriever.codebook.dim,
                                retriever.identity), identity, image_size)
     log.info("ASMK index of %d keyframes for %s", len(vecs), retriever.identity)

@@ -100,7 +100,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
             # the PNG files copied as they are (lossless: no decode and re-encode), the
             # thumbnails as the map stores them (v1 maps: computed from the images)
             thumbs = m.thumbnail_descriptors() if kept.any() else None
-            for i in progress(np.flatnonzero(kept), int(kept.sum()), "merge-maps: writing"):
+            for i in progress(np.flatnonzero(kept), int(kept.sum()), "merge-maps: writing",
+                              unit="keyframe"):
                 kf = m.keyframes[i]
                 image, depth, scale = m.keyframe_pngs(i)
                 w.add_keyframe_png(image, kf.intrinsics, kf.map_from_cam, kf.stamp_ns, depth,
@@ -243,7 +244,8 @@ def _unique_keyframes(maps, names, keep_duplicates: bool) -> List[np.ndarray]:
     for mi, m in enumerate(maps):
         mask = np.ones(len(m), bool)
         maybe = np.flatnonzero(np.isin(stamps[mi], shared))
-        for i in progress(maybe, len(maybe), f"merge-maps: reading {names[mi]}"):
+        for i in progress(maybe, len(maybe), f"merge-maps: reading {names[mi]}",
+                          unit="keyframe"):
             kf = m.keyframes[i]
             key = pixels.key(mi, int(i))
             first = seen.get(key)

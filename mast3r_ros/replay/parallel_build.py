@@ -49,6 +49,7 @@ from ..core.encoding_store import (ChunkEntry, EncodingStoreWriter, StoreTable, 
                                    merge_tables)
 from ..core.errors import InputError, Mast3rRosError
 from ..core.fileio import atomic_write_json
+from ..core.progress_output import NoProgress, progress_bar
 from .ray_connect import connect_ray
 
 log = logging.getLogger(__name__)
@@ -306,22 +307,12 @@ def build_encodings(num_keyframes: int, encode: EncodeFn, staging: str, *, worke
     return merge_tables(list(done.values())) if done else StoreTable(0, (), {})
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
 def _progress(total: int, initial: int, enabled: bool) -> Any:
+    """The keyframe-encoding bar, or log lines off a terminal (`progress_output.progress_bar`,
+    the rule of every command's progress); nothing when not ``enabled``."""
     if not enabled:
-        return _NoBar()
-    from tqdm import tqdm
-
-    tqdm.monitor_interval = 0  # no monitor thread (see replay.pipeline.progress)
-    return tqdm(total=total, initial=initial, unit="kf", desc="encoding keyframes",
-                disable=not enabled, dynamic_ncols=True)
+        return NoProgress()
+    return progress_bar(total, "encoding keyframes", "keyframe", initial, leave=True)
 
 
 def _run_local(encode: EncodeFn, todo: List[Shard], workers: int, threads: int,

@@ -12,17 +12,15 @@ import dataclasses
 import logging
 import math
 import os
-import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any, List, Optional, Tuple, Union
 
 import numpy as np
-from tqdm import tqdm
 
 from ..core.config import Config, PoseAtStampConfig, dump_config_yaml
 from ..core.devices import apply_cpu_threads
 from ..core.errors import InputError, after_publishing, mark_published
-from ..core.progress_output import progress_shown
+from ..core.progress_output import NoProgress, progress_bar
 from ..core.fileio import check_output_folder
 from ..core.keyframes import KeyframeSelector, MapWriter
 from ..core.keyframes.target import finished_shards
@@ -51,20 +49,20 @@ log = logging.getLogger(__name__)
 
 
 def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
-             counts: Optional[Callable[[Any], bool]] = None) -> Iterable:
-    """``it`` with a progress bar on stderr when progress is shown (`progress_shown`: stderr a
-    terminal, --log-level info or debug). With ``counts``, the bar
+             counts: Optional[Callable[[Any], bool]] = None, unit: str = "frame") -> Iterable:
+    """``it`` with progress shown as `progress_output.progress_bar` decides: a bar on stderr
+    when it is a terminal, INFO log lines at a modest cadence when not, nothing at
+    --log-level warning or error. With ``counts``, the bar
     starts at ``initial`` and advances only for the items ``counts`` is true of (a resumed run:
     its recorded frames pass in no time and would make the rate and the ETA a guess)."""
-    # no monitor thread: a Ctrl-C as the program exits interrupted its atexit join and printed
-    # a traceback after the work was done (the bars refresh on each iteration anyway)
-    tqdm.monitor_interval = 0
-    if counts is None:
-        return tqdm(it, total=total, desc=desc, unit="frame", file=sys.stderr, leave=False,
-                    disable=not progress_shown())
-    return _counted(it, counts, tqdm(total=total, initial=initial, desc=desc, unit="frame",
-                                     file=sys.stderr, leave=False,
-                                     disable=not progress_shown()))
+    bar = progress_bar(total, desc, unit, initial if counts is not None else 0)
+    if isinstance(bar, NoProgress):
+        return it
+    return _counted(it, counts or _every, bar)
+
+
+def _every(_: Any) -> bool:
+    return True
 
 
 def _counted(it: Iterable, counts: Callable[[Any], bool], bar: Any) -> Iterator:

@@ -96,7 +96,7 @@ def _retrieve(images: Sequence[str], checkpoint: str, retrieval_checkpoint: str,
     from .pipeline import progress
 
     db, queries = [], []
-    for path in progress(images, len(images), "retrieve"):
+    for path in progress(images, len(images), "retrieve", unit="image"):
         enc = engine.encode(engine.prepare(load_rgb(path), size)).feats
         feats = retriever.local_features(enc)
         db.append(_aggregate(retriever, feats, query=False))
