@@ -258,6 +258,20 @@ def folder_instead_of_file(path: Path, layout: str = TRAJECTORY_LAYOUT) -> str:
     return f"{path} is a folder, not a text file of '{layout}': give the file itself{example}"
 
 
+# keys only a camera calibration has (ROS CameraInfo YAML and its message echo, OpenCV and
+# ORB-SLAM settings, EuRoC sensor.yaml, Kalibr camchain), at a line's start
+_CALIBRATION_KEY = re.compile(
+    r"^\s*(camera_matrix|distortion_model|distortion_coefficients|projection_matrix|image_width|"
+    r"camera_model|intrinsics|distortion_coeffs|Camera1?\.fx|K|k)\s*:", re.MULTILINE)
+
+
+def _calibration_key(text: str) -> str:
+    """The first camera-calibration key in ``text`` (a calibration YAML given where a
+    trajectory goes), else ''."""
+    m = _CALIBRATION_KEY.search(text)
+    return m.group(1) if m else ""
+
+
 def _read_numbered_rows(
     path: Path, columns: int, layout: str
 ) -> Tuple[np.ndarray, List[List[str]], List[int], str]:
@@ -305,6 +319,13 @@ def _read_numbered_rows(
                         n == 12 and layout == TRAJECTORY_LAYOUT) else ""))
             stamp, unit = _parse_stamp(fields[0])
         except (ValueError, ArithmeticError) as err:
+            key = _calibration_key(text) if not rows and layout == TRAJECTORY_LAYOUT else ""
+            if key:
+                raise InputError(
+                    f"{path}:{lineno}: a camera calibration (its {key!r} key: a camera.yaml, "
+                    "sensor.yaml or CameraInfo YAML), not a trajectory; --groundtruth (and "
+                    f"--trajectory) take a TUM trajectory file, one '{layout}' line per pose "
+                    "(map_from_cam, metres); a calibration goes to --camera-info") from None
             pairs = columns == 2 and is_associate_pair(fields)
             raise InputError(
                 f"{path}:{lineno}: expected '{layout}', got {line!r} ({err})"
