@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Union
 
+import logging
 import os
 from pathlib import Path
 
@@ -17,10 +18,16 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..said_once import SaidOnce
 from .compressed import _encoding_of_decoded, opencv_refusal
 from .raw import to_rgb8, warn_low_bit_depth
 
 _PILLOW_CHECKED_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n")  # JPEG, PNG
+
+log = logging.getLogger(__name__)
+
+_DEPTH_LIKE_CHECKED = SaidOnce()  # a folder's files (``rgb/*.png``) judged on the first one
+_DEPTH_LIKE_SAID = SaidOnce()  # the sources warned about as depth
 
 
 def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
@@ -166,10 +173,38 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
         )
     if image.ndim == 3 and image.shape[2] == 1:
         image = image[:, :, 0]
-    if one_file:
-        warn_low_bit_depth(image, str(path),
-                           "rescale the file to the full 16-bit range (or save it as 8-bit)")
-    else:
-        warn_low_bit_depth(image, f"{path.parent}{os.sep}*{path.suffix}",
-                           "rescale the files to the full 16-bit range (or save them as 8-bit)")
+    source = str(path) if one_file else f"{path.parent}{os.sep}*{path.suffix}"
+    if image.dtype == np.uint16 and image.ndim == 2 and _DEPTH_LIKE_CHECKED.first(source):
+        why = depth_like(image)
+        if why:  # a warning, not a refusal: a 16-bit grey file can be an infrared picture
+            _DEPTH_LIKE_SAID.first(source)
+            log.warning("%s: a 16-bit single-channel image that looks like a depth image (%s); "
+                        "it is read as a grey picture, so the network sees no depth: give the "
+                        "colour or infrared images (a TUM folder's rgb/, not its depth/), or "
+                        "ignore this if it is an infrared picture%s", source, why,
+                        "" if one_file else " (said once for these files)")
+    if source not in _DEPTH_LIKE_SAID:  # not also called 10- to 14-bit sensor data
+        warn_low_bit_depth(image, source, "rescale the file to the full 16-bit range (or save "
+                           "it as 8-bit)" if one_file else "rescale the files to the full "
+                           "16-bit range (or save them as 8-bit)")
     return to_rgb8(image, encoding)
+
+
+def depth_like(image: np.ndarray) -> str:
+    """Why a (H, W) uint16 image looks like a depth image, else '': at least 1 % of its pixels
+    exactly 0 or 65535 (a depth sensor's holes) and the others in a depth's range (1st..99th
+    percentile within 100..40000: millimetres, or TUM's 5000 per metre, with none near 0, which
+    a picture's dark pixels are). An infrared picture can match too: callers warn, never
+    refuse."""
+    if image.dtype != np.uint16 or image.ndim != 2 or not image.size:
+        return ""
+    holes = (image == 0) | (image == 65535)
+    share = float(holes.mean())
+    valid = image[~holes]
+    if share < 0.01 or valid.size < 0.05 * image.size:
+        return ""
+    lo, hi = (int(v) for v in np.percentile(valid, [1, 99]))
+    if lo < 100 or hi > 40000:
+        return ""
+    return (f"{share:.0%} of its pixels exactly 0 or 65535, the others {lo}..{hi}, none near 0: "
+            f"{lo / 1000:.1f}..{hi / 1000:.1f} m if millimetres")
