@@ -47,7 +47,7 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                stamp_steps, stamp_unit_mismatch)
 from ..core.types import (CameraIntrinsics, Frame, RecordedFrame, UnreadableFrame,
                           check_camera_info_arg)
-from .tum_paths import listed_file
+from .tum_paths import listed_file, warn_missing_listed
 from .tum_trajectory import (  # noqa: F401  the public names re-exported
     PathLike,
     TRAJECTORY_LAYOUT,
@@ -156,6 +156,10 @@ class TumSequence:
         self._depth_paths = (self._associate_depth(round(sync_tolerance_s * 1e9))
                              if self.read_depth else [None] * len(self._rgb_paths))
         self._check_rgb_not_depth()
+        missing = warn_missing_listed(self.folder, self._rgb_paths, self._IMAGE_LIST,
+                                      "colour images")
+        if self.read_depth:  # a missing depth costs its frame as a keyframe: build-map
+            warn_missing_listed(self.folder, self._depth_paths, "depth.txt", "depth images")
         self._gt_stamps_ns, self._gt_poses, gt_unit = self._read_groundtruth()
         # refused where the frames' poses are used (`check_groundtruth_units`), not here: a
         # trajectory the user passes instead (--trajectory, --groundtruth) makes it unused
@@ -176,7 +180,8 @@ class TumSequence:
             self._frame_pose_valid[:] = False
             log.info("%s; the frames get no pose from it", self._gt_unit_error)
         log.info(
-            "TUM folder %s: %d images, %s, %d with ground truth", self.folder, len(self),
+            "TUM folder %s: %d images%s, %s, %d with ground truth", self.folder, len(self),
+            f" ({missing} missing)" if missing else "",
             f"{sum(p is not None for p in self._depth_paths)} with depth" if self.read_depth
             else "depth not read", int(self._frame_pose_valid.sum()),
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Set
+from typing import Optional, Sequence, Set
 
 from ..core.errors import InputError
 from ..core.link_loops import link_loop
@@ -30,10 +30,7 @@ def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
     listed_in = folder / list_name
     if path.is_file():
         return path
-    try:
-        name = str(path.relative_to(folder))
-    except ValueError:  # an absolute name: read as a whole
-        name = str(path)
+    name = _name(folder, path)
     slashed = folder / name.replace("\\", "/")
     if "\\" in name and slashed.is_file():
         if str(listed_in) not in _SAID:
@@ -52,3 +49,35 @@ def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
     else:
         why = "no such file"
     raise InputError(f"cannot read {what} {path}: {why} (listed in {listed_in})")
+
+
+def warn_missing_listed(folder: Path, paths: Sequence[Optional[Path]], list_name: str,
+                        what: str) -> int:
+    """Stat every file a list names (``paths``, None: none listed) up front and warn once,
+    when some are missing, ``LIST: N listed, M missing: first NAME``: a missing file is
+    otherwise found only when it is read (a frame skipped as unreadable, as any other such
+    frame, README "unreadable"). A name is found as `listed_file` finds it (backslashes read as
+    '/' too). ``what``: the files, plural ("colour images"). Returns M."""
+    listed = [p for p in paths if p is not None]
+    missing = [p for p in listed if not _found(folder, p)]
+    if missing:
+        name = _name(folder, missing[0])
+        log.warning("%s: %d %s listed, %d missing: first %s (each is skipped as an unreadable "
+                    "frame when it is read)", folder / list_name, len(listed), what,
+                    len(missing), name)
+    return len(missing)
+
+
+def _name(folder: Path, path: Path) -> str:
+    try:
+        return str(path.relative_to(folder))
+    except ValueError:  # an absolute name: read as a whole
+        return str(path)
+
+
+def _found(folder: Path, path: Path) -> bool:
+    """Whether `listed_file` finds ``path`` (as written, or its backslashes read as '/')."""
+    if path.is_file():
+        return True
+    name = _name(folder, path)
+    return "\\" in name and (folder / name.replace("\\", "/")).is_file()
