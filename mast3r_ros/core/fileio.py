@@ -8,6 +8,7 @@ import contextlib
 import errno
 import fnmatch
 import hashlib
+import logging
 import os
 import re
 import shutil
@@ -135,6 +136,25 @@ def check_can_create(path: str, what: str, make_parents: bool = True) -> None:
                          "file system you can write to") from None
     os.close(fd)
     os.unlink(probe)
+
+
+def make_parent_folders(path: str) -> None:
+    """Create the missing folders above output ``path`` (as ``mkdir -p`` would), and say so at
+    INFO, naming the outermost folder created and ``path`` as given: a mistyped ``--out
+    /data/mpas/site`` otherwise made ``/data/mpas`` without a word. The folders of a symlink's
+    target (`output_path`) are the ones made. Raises the ``OSError`` of ``os.makedirs``
+    (`check_can_create` refuses such a path before any work)."""
+    parent = os.path.dirname(os.path.abspath(output_path(path).rstrip("/") or path))
+    top = None
+    folder = parent
+    while not os.path.lexists(folder) and os.path.dirname(folder) != folder:
+        top, folder = folder, os.path.dirname(folder)
+    if top is None:
+        return
+    os.makedirs(parent, exist_ok=True)
+    below = "" if top == parent else f", and the folders below it up to {parent},"
+    logging.getLogger(__name__).info("created the missing folder %s%s for the output %s", top,
+                                     below, path)
 
 
 def check_can_write_file(path: str, what: str) -> None:
@@ -386,7 +406,7 @@ def acquire_output_lock(path: str, what: str = "--out", salvage: Optional[str] =
 
     file = lock_file(path)
     with contextlib.suppress(OSError):  # check_output_folder allows missing parents
-        os.makedirs(os.path.dirname(file), exist_ok=True)
+        make_parent_folders(path)
     while True:
         try:
             fd = os.open(file, os.O_RDWR | os.O_CREAT, 0o666)

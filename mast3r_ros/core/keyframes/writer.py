@@ -39,6 +39,7 @@ from ..fileio import (
     acquire_output_lock,
     atomic_write_json,
     check_can_create,
+    make_parent_folders,
     make_temporary_sibling,
     output_path,
     replace_folder,
@@ -171,8 +172,7 @@ class MapWriter(WriterEncodings, WriterPngs):
                              "map_frame of --params, default 'map')")
         _check_target(path, self.path, overwrite)
         check_can_create(path, "MapWriter path")
-        parent = os.path.dirname(self.path)
-        os.makedirs(parent, exist_ok=True)
+        make_parent_folders(path)
         self.overwrite = overwrite
         self.version = version
         self.index_params = index_params

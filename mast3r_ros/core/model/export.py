@@ -55,7 +55,7 @@ from torch import nn
 
 from ..durable import flush_before_publish, fsync_dir
 from ..errors import ConfigError, InputError
-from ..fileio import file_sha256, output_path, replace_folder
+from ..fileio import file_sha256, make_parent_folders, output_path, replace_folder
 from .checkpoint import CheckpointInfo, model_string
 from .content_id import content_identity
 from .network import PATCH, AsymmetricMASt3R
@@ -428,7 +428,7 @@ def export_onnx(model: AsymmetricMASt3R, out_dir: str, *, size: int,
     enc, dec = EncoderGraph(model).eval(), DecoderGraph(model, hw).eval()
     parent = os.path.dirname(out_dir)
     try:
-        os.makedirs(parent, exist_ok=True)
+        make_parent_folders(out_dir)
         stage = tempfile.mkdtemp(prefix=".tmp-export-", dir=parent)
     except OSError as e:  # name the folder asked for, not our staging folder beside it
         raise OSError(e.errno, e.strerror or str(e), out_dir) from None
