@@ -256,6 +256,9 @@ class EurocSequence(StereoFrames, TumSequence):
     (`stereo_depth.euroc_stereo`: (H, W) float32 metres on cam0's own pixel grid, 0 = none;
     the two sensor.yaml calibrations and T_BS, not ``camera_info``). ``poses_option``: the
     option a reason without ground truth names as the fix (localize: ``--groundtruth``).
+    ``pose_suspect`` (with ground truth; else None): the T_BS that move the ground truth onto
+    the camera, in words ("T_BS in .../cam0/sensor.yaml"), which the map check names where a
+    pose convention would explain a map that fails it (`map_check.name_pose_suspect`).
 
     Raises `InputError` (naming ``file:line`` where there is one) for a path that is no
     EuRoC/ASL camera folder, a bad data.csv, sensor.yaml (the camera's or the ground truth's)
@@ -333,6 +336,9 @@ class EurocSequence(StereoFrames, TumSequence):
         s_from_cam = np.linalg.inv(cam_from_s)
         #: the ground truth's file, for messages (None: none read)
         self.groundtruth_file: Optional[str] = self._gt_file if not self._no_pose_reason else None
+        #: what else places the camera, for the map check to name beside pose conventions
+        self.pose_suspect: Optional[str] = None if self._no_pose_reason else (
+            f"T_BS in {sensor}" + (f" or in {self._gt_sensor}" if self._gt_sensor else ""))
         self._gt_stamps_ns = gt_stamps if not self._no_pose_reason else gt_stamps[:0]
         self._gt_poses = world_from_s[:len(self._gt_stamps_ns)] @ s_from_cam
         poses, valid = poses_at_stamps(self._gt_stamps_ns, world_from_s[:len(self._gt_stamps_ns)],
@@ -347,11 +353,12 @@ class EurocSequence(StereoFrames, TumSequence):
 
     def _read_groundtruth_sensor(self) -> Tuple[np.ndarray, np.ndarray, Optional[str]]:
         """(stamps (K,) int64 ns, world_from_sensor (K, 4, 4), None) of the first ground truth
-        of `GROUNDTRUTH_FOLDERS` beside the camera folder, setting ``_gt_file`` and
-        ``_body_from_gt_sensor`` (its sensor.yaml's T_BS; identity without one); else empty
+        of `GROUNDTRUTH_FOLDERS` beside the camera folder, setting ``_gt_file``,
+        ``_body_from_gt_sensor`` (its sensor.yaml's T_BS; identity without one) and
+        ``_gt_sensor`` (that sensor.yaml where its T_BS is no identity, else ""); else empty
         arrays and why no frame has a pose (with the fix)."""
         mav0 = self.folder.parent
-        self._body_from_gt_sensor, self._gt_file = np.eye(4), ""
+        self._body_from_gt_sensor, self._gt_file, self._gt_sensor = np.eye(4), "", ""
         for name in GROUNDTRUTH_FOLDERS:
             csv = mav0 / name / "data.csv"
             if csv.is_file():
@@ -360,6 +367,7 @@ class EurocSequence(StereoFrames, TumSequence):
                 t_bs = read_t_bs(sensor) if sensor.is_file() else None
                 if t_bs is not None:
                     self._body_from_gt_sensor = t_bs
+                    self._gt_sensor = str(sensor) if not np.allclose(t_bs, np.eye(4)) else ""
                 self._gt_file = str(csv)
                 if not stamps.size:
                     return stamps, poses, f"{csv} lists no pose: pass {self._poses_option}"

@@ -315,22 +315,25 @@ def _encode_keyframes(w: MapWriter, cfg: Config, opts: BuildOptions) -> None:
 
 
 def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
-                      depth_units_per_m: Optional[float], force: bool
-                      ) -> Optional[ConsistencyReport]:
+                      depth_units_per_m: Optional[float], force: bool,
+                      pose_suspect: Optional[str] = None) -> Optional[ConsistencyReport]:
     """The map check (`mast3r_ros.core.map_check`) of the chosen keyframes, fed to ``check`` as
     they were written (None: ``map_check.enabled`` is off, and so is this), concluded before the
     map is committed: its summary logged, its figures stored in the manifest (``consistency``).
     A map that fails the check is read back from the build folder to find the cause. Raises
     `MapConsistencyError` (one line: which keyframes, by how much, the likely cause and fix) for
-    an inconsistent map unless ``force``."""
+    an inconsistent map unless ``force``. ``pose_suspect``: what else places the camera
+    (`KeyframeCheck.report`), stored with the figures for check-map."""
     if check is None:
         return None
     report = check.report(w.keyframe_records(), depth_units_per_m=depth_units_per_m,
-                          progress=progress)
+                          progress=progress, pose_suspect=pose_suspect)
     report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)
     manifest["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
+    if pose_suspect:
+        manifest["pose_suspect"] = pose_suspect  # and names it
     w.set_manifest_field("consistency", manifest)
     return report
 
@@ -403,7 +406,8 @@ def build_map(source: FrameSource, out: str, cfg: Config, trajectory: Optional[s
         st = _add_keyframes(w, source, poses, cfg, None if traj is None else
                             (f"--trajectory {trajectory}", traj[0]))
         report = check_consistency(w, st.check, getattr(source, "depth_units_per_m", None),
-                                   force)
+                                   force, None if traj is not None
+                                   else getattr(source, "pose_suspect", None))
         if st.unreadable:  # which frames the map was not built from, beside its keyframes
             w.set_manifest_field("unreadable_frames", _unreadable_record(st, len(source)))
         if st.not_read:  # frames never decoded: an unreadable one among them is not counted

@@ -233,3 +233,31 @@ def test_build_map_sift_with_stereo_depth_runs_the_map_check_that_catches_a_wron
         else:
             err = out.err.strip().splitlines()
             assert len(err) == 1 and "map inconsistent" in err[0], err
+
+
+def test_the_map_check_names_cam0s_t_bs_for_a_euroc_map_that_a_pose_convention_fits(
+        tmp_path, capsys):
+    """A wrong T_BS (cam0 turned 90 deg about the body's z) was refused with only a pose
+    convention as the cause ('quaternions read in the wrong order'), which an EuRoC folder's
+    reader fixes; the T_BS that moves the ground truth onto cam0 is named first, by build-map
+    and, from the manifest, by check-map on the map built with --force."""
+    from mast3r_ros.replay.cli import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n"
+                      "    map_build: {min_translation_m: 0.01}\n")
+    root, _ = euroc_stereo_tree(tmp_path / "turned", 3, motion=3.0,
+                                t_bs_written=_pose([0, 0, np.pi / 2], [0, 0, 0]) @ T_BS0)
+    sensor = str(root / "mav0" / "cam0" / "sensor.yaml")
+    build = ["build-map", str(root), "--out", str(tmp_path / "map"), "--matcher", "sift",
+             "--stereo-depth", "--params", str(params), "--log-level", "error"]
+    said = []
+    for rc, args in ((2, build), (0, build + ["--force"]),
+                     (2, ["check-map", str(tmp_path / "map")])):
+        capsys.readouterr()
+        assert main(args) == rc
+        if rc == 2:
+            said.append(capsys.readouterr().err.strip().splitlines()[-1])
+    for err in said:
+        assert f"likely cause: T_BS in {sensor} is wrong" in err, err
+        assert f"fix: check T_BS in {sensor}" in err, err

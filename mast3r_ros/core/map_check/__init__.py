@@ -64,7 +64,8 @@ import numpy as np
 
 from ..config import MapCheckConfig
 from .diagnose import (BODY_FROM_OPTICAL, _Cause, _depth_range_m, _diagnose,
-                       _implausible_focal_length, _implausible_motion, diagnosis_sample)
+                       _implausible_focal_length, _implausible_motion, diagnosis_sample,
+                       name_pose_suspect)
 from .measure import StreamingMeasure, _keyframe_figures, _prepare, _View
 from .records import (CONSISTENT, INCONSISTENT, UNCHECKED, KeyframeRecord, MapConsistencyError,
                       MapRecords)
@@ -87,11 +88,15 @@ def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
 
 def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
                     depth_units_per_m: Optional[float] = None,
-                    progress: Optional[Progress] = None) -> ConsistencyReport:
+                    progress: Optional[Progress] = None,
+                    pose_suspect: Optional[str] = None) -> ConsistencyReport:
     """Check that neighbouring keyframes' poses and depths agree (see the module docstring).
 
     ``records`` in recording order; ``depth_units_per_m`` is the raw depth unit the reader used
-    (REP-118 16UC1: 1000, TUM: 5000), only to word the ``--depth-scale`` fix. Returns the report;
+    (REP-118 16UC1: 1000, TUM: 5000), only to word the ``--depth-scale`` fix; ``pose_suspect``
+    what else places the camera on the poses (an EuRoC/ASL camera's "T_BS in PATH",
+    `EurocSequence.pose_suspect`), named where a pose convention would explain a failing map
+    (`diagnose.name_pose_suspect`). Returns the report;
     raises `InputError` for a record without a finite 4x4 pose. Never raises for disagreement:
     call `ConsistencyReport.raise_if_inconsistent`. Keyframes none of which overlap are
     ``unchecked``, or ``inconsistent`` (cause ``trajectory_unit``) when the poses move them
@@ -106,7 +111,8 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
         it = progress(it, len(records), "map check: keyframes")
     for i in it:
         check.add(records[i])
-    return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress)
+    return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress,
+                        pose_suspect=pose_suspect)
 
 
 class KeyframeCheck:
@@ -124,6 +130,7 @@ class KeyframeCheck:
         # keyframes' arrays are kept only while their pairs are measured
         self._stream: Optional[StreamingMeasure] = StreamingMeasure(cfg, self._orb, self._bf)
         self._spent_s = 0.0
+        self._suspect: Optional[str] = None  # `report`'s pose_suspect
 
     def add(self, record: KeyframeRecord) -> None:
         """Measure the next keyframe (``record``, may be `KeyframeRecord.reduced`) against its
@@ -137,17 +144,20 @@ class KeyframeCheck:
 
     def report(self, records: Sequence[KeyframeRecord], *,
                depth_units_per_m: Optional[float] = None,
-               progress: Optional[Progress] = None) -> ConsistencyReport:
+               progress: Optional[Progress] = None,
+               pose_suspect: Optional[str] = None) -> ConsistencyReport:
         """The `ConsistencyReport` of the keyframes added (once: `RuntimeError` the second time).
         ``records``: the same keyframes in the same order, indexable again (e.g. read back from
         the files written; `MapWriter.keyframe_records`), read only when the map fails the check
-        or cannot be checked; ``depth_units_per_m`` and ``progress`` as for `check_keyframes`.
+        or cannot be checked; ``depth_units_per_m``, ``progress`` and ``pose_suspect`` as for
+        `check_keyframes`.
         Raises ``ValueError`` when ``records`` holds another number of keyframes than added."""
         t0 = time.perf_counter()
         if self._stream is None:
             raise RuntimeError("KeyframeCheck.report twice: make a new KeyframeCheck")
         stream, self._stream = self._stream, None
         views, matches, pairs = stream.close()
+        self._suspect = pose_suspect
         rep = self._conclude(records, views, matches, pairs, depth_units_per_m, progress,
                              stream.any_depth)
         rep.elapsed_s = self._spent_s + time.perf_counter() - t0
@@ -212,8 +222,9 @@ class KeyframeCheck:
             return ConsistencyReport(UNCHECKED, kfs, pairs, f"map not checked: {why}",
                                      thresholds=thresholds)
         # K first: the pose conventions and depth scales are fitted through it
-        cause = (_implausible_focal_length(views, matches, cfg)
-                 or _diagnose(views, matches, cfg, pairs, depth_units_per_m))
+        cause = name_pose_suspect(_implausible_focal_length(views, matches, cfg)
+                                  or _diagnose(views, matches, cfg, pairs, depth_units_per_m),
+                                  self._suspect)
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, views)
@@ -237,6 +248,7 @@ class KeyframeCheck:
         cause = (_implausible_focal_length(views, sub_matches, self.cfg)
                  or _diagnose(views, sub_matches, self.cfg, sub_pairs, depth_units_per_m,
                               whole=(light, pairs)))
+        cause = name_pose_suspect(cause, self._suspect)
         rep = ConsistencyReport(INCONSISTENT, kfs, pairs, "", cause.name, cause.factor, cause.fix,
                                 thresholds=thresholds)
         rep.message = _message(rep, cause, light)
@@ -323,11 +335,14 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
               progress: Optional[Progress] = None) -> ConsistencyReport:
     """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
     ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
-    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit).
+    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit),
+    and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string).
     Never raises for disagreement (`ConsistencyReport.raise_if_inconsistent`); raises
     `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
     recorded = (getattr(keyframe_map, "manifest", None) or {}).get("consistency")
     units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
     ok = type(units) in (int, float) and math.isfinite(units) and units > 0
+    suspect = recorded.get("pose_suspect") if isinstance(recorded, dict) else None
     return check_keyframes(MapRecords(keyframe_map), cfg,
-                           depth_units_per_m=float(units) if ok else None, progress=progress)
+                           depth_units_per_m=float(units) if ok else None, progress=progress,
+                           pose_suspect=suspect if isinstance(suspect, str) and suspect else None)

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -63,6 +64,28 @@ _POSE_FIXES: Dict[str, Tuple[Callable[[np.ndarray], np.ndarray], str, str]] = {
                                    "the poses carry an extra optical->body rotation (REP-103)",
                                    "give poses of the camera optical frame itself"),
 }
+
+
+def name_pose_suspect(cause: _Cause, suspect: Optional[str]) -> _Cause:
+    """``cause`` with ``suspect`` named where it names a pose convention (or none explains the
+    map: ``unknown``): what else places the camera on the poses read, in words, e.g. an
+    EuRoC/ASL camera's "T_BS in .../cam0/sensor.yaml" (its pose in the body frame, which moves
+    the ground truth onto the camera; a reader's own conventions are fixed, so a wrong T_BS is
+    the likelier cause: it fits as a convention mistake would). ``cause`` unchanged without a
+    suspect or for other causes (a depth scale, a focal length, a discontinuity)."""
+    parts = cause.name.split("+")
+    if not suspect or not (cause.name == "unknown" or any(p in _POSE_FIXES for p in parts)):
+        return cause
+    check = (f"check {suspect} (body_from_cam, a row-major 4x4) against the dataset's "
+             "calibration")
+    if cause.name == "unknown":
+        return dataclasses.replace(
+            cause, what=f"{cause.what}; {suspect} (the camera's pose in the body frame) may be "
+            "wrong", fix=f"{check}; {cause.fix}")
+    return dataclasses.replace(
+        cause, what=f"{suspect} is wrong (the camera's pose in the body frame, which moves the "
+        f"ground truth onto the camera): the poses fit as if {cause.what}",
+        fix=f"{check}; only if it is right: {cause.fix}")
 
 
 def _fit(views: List[_View], poses: List[np.ndarray], matches: Dict[Tuple[int, int], Any],
