@@ -261,3 +261,36 @@ def test_the_map_check_names_cam0s_t_bs_for_a_euroc_map_that_a_pose_convention_f
     for err in said:
         assert f"likely cause: T_BS in {sensor} is wrong" in err, err
         assert f"fix: check T_BS in {sensor}" in err, err
+
+
+def test_the_t_bs_is_named_only_beside_pose_conventions_and_only_with_ground_truth(tmp_path):
+    """`name_pose_suspect` leaves a depth scale or a focal length alone (T_BS changes neither)
+    and adds T_BS to 'nothing explains it'; an EuRoC folder names vicon0's T_BS too where its
+    ground truth is vicon0's, and states no suspect without ground truth (its poses then come
+    from --trajectory)."""
+    from mast3r_ros.core.map_check.diagnose import name_pose_suspect
+    from mast3r_ros.core.map_check.records import _Cause
+
+    t_bs = "T_BS in cam0/sensor.yaml"
+    for name in ("depth_scale", "focal_length", "pose_discontinuity"):
+        cause = _Cause(name, 2.0, "what", "fix", True)
+        assert name_pose_suspect(cause, t_bs) is cause
+    unknown = name_pose_suspect(_Cause("unknown", 1.0, "nothing", "check", False), t_bs)
+    assert unknown.what.startswith("nothing; T_BS in") and unknown.fix.startswith("check T_BS")
+    both = name_pose_suspect(_Cause("inverted_poses+depth_scale", 2.0, "inv", "f", True), t_bs)
+    assert both.what.startswith(f"{t_bs} is wrong") and both.what.endswith("as if inv")
+    assert name_pose_suspect(_Cause("inverted_poses", 1.0, "w", "f", True), None).what == "w"
+
+    root, _ = euroc_stereo_tree(tmp_path, 1, cam1=False)
+    sensor = root / "mav0" / "cam0" / "sensor.yaml"
+    assert open_source(str(root)).pose_suspect == f"T_BS in {sensor}"
+    gt = root / "mav0" / "state_groundtruth_estimate0" / "data.csv"
+    vicon = root / "mav0" / "vicon0"
+    vicon.mkdir()
+    (vicon / "data.csv").write_text(gt.read_text())
+    (vicon / "sensor.yaml").write_text(_sensor_yaml(_pose([0, 0, 0], [0.1, 0, 0]), [1], [0]))
+    gt.unlink()
+    assert open_source(str(root)).pose_suspect == (
+        f"T_BS in {sensor} or in {vicon / 'sensor.yaml'}")
+    (vicon / "data.csv").unlink()
+    assert open_source(str(root)).pose_suspect is None
