@@ -82,10 +82,11 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="write the map even when its keyframes' poses and depth disagree (the "
                         "consistency figures are kept in its manifest)")
     p.add_argument("--stereo-depth", action="store_true",
-                   help="EuRoC/ASL, KITTI: keyframe depth from the second camera (cam1, the "
-                        "right one) by OpenCV's SGBM, for --matcher sift and the map check; "
-                        "costs a stereo match per keyframe, leaves holes (no depth) where "
-                        "texture or the disparity range runs out")
+                   help="EuRoC/ASL, KITTI: keyframe depth from the second camera (cam1; "
+                        "KITTI image_1 / image_3) by OpenCV's SGBM with the dataset's own "
+                        "calibration (not --camera-info), for --matcher sift and the map "
+                        "check; costs a stereo match per keyframe, leaves holes (no depth) "
+                        "where texture or the disparity range runs out (default: off)")
     g = p.add_argument_group("large maps")
     g.add_argument("--workers", type=int, default=None, metavar="N",
                    help="encoding processes (default: one per GPU, else one per two cores); "

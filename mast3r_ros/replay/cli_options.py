@@ -33,7 +33,8 @@ NAMESPACE_HELP = ("with --params holding several robots' blocks (/robot1/mast3r_
                   "...): read robot NS's (robot1 or /robot1), with the /** blocks, as rclpy "
                   "does for the node in that namespace")
 # every recording kind `sources.open_source` reads, and the poses each gives its frames
-SOURCE_HELP = "TUM RGB-D folder, EuRoC/ASL dataset folder, KITTI odometry sequence or rosbag2"
+SOURCE_HELP = ("TUM RGB-D folder, EuRoC/ASL dataset folder, KITTI odometry sequence, rosbag2 "
+               "or ROS 1 .bag (a RealSense Viewer recording too)")
 OWN_POSES = ("the source's own: a TUM folder's groundtruth.txt, an EuRoC/ASL folder's "
              "ground-truth CSV, a KITTI sequence's poses/NN.txt")
 OVERWRITE_HELP = ("replace an existing output folder (it stays as it was until the new one is "
@@ -118,7 +119,7 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     options' help says that they are accepted but unused."""
     unused = "" if reads_depth else " -- unused here: localize reads no depth"
     p = argparse.ArgumentParser(add_help=False)
-    g = p.add_argument_group("source (TUM RGB-D, EuRoC/ASL or KITTI folder, or rosbag2)")
+    g = p.add_argument_group("source (TUM RGB-D, EuRoC/ASL or KITTI folder, rosbag2 or ROS 1 .bag)")
     g.add_argument("--camera-info", metavar="YAML",
                    help="camera calibration: a ROS camera_info YAML, a CameraInfo saved with "
                         "'ros2 topic echo --once' (or ROS 1's 'rostopic echo -n 1'), an "
@@ -128,19 +129,21 @@ def _source_options(reads_depth: bool = True) -> argparse.ArgumentParser:
     g.add_argument("--image-topic", help="rosbag2: colour image topic (default: detected)")
     g.add_argument("--camera-info-topic", help="rosbag2: CameraInfo topic (default: detected)")
     g.add_argument("--depth-topic",
-                   help="rosbag2: registered depth image topic (default: none, the frames get "
-                        "no depth; the bag's depth topics are listed when one is needed)" + unused)
+                   help="rosbag2: depth image topic (default: none; the bag's are listed when "
+                        "one is needed); a depth camera's own stream is registered to the "
+                        "colour image when /tf_static (a RealSense recording: its extrinsics) "
+                        "joins their frames" + unused)
     g.add_argument("--pose-frames", metavar="MAP:CAMERA",
                    help="rosbag2: take frame poses from TF, e.g. map:camera_optical; MAP "
                         "alone takes the camera frame from the images' header frame_id")
     g.add_argument("--sync-tolerance", type=float, metavar="S",
-                   help="image/depth stamp association tolerance in seconds, at most "
-                        f"{MAX_SYNC_TOLERANCE_S:g} (default: {DEFAULT_SYNC_TOLERANCE_S:g})"
-                        + unused)
+                   help="image/depth (EuRoC --stereo-depth: cam0/cam1) stamp association "
+                        f"tolerance in seconds, at most {MAX_SYNC_TOLERANCE_S:g} (default: "
+                        f"{DEFAULT_SYNC_TOLERANCE_S:g})" + unused)
     g.add_argument("--depth-scale", type=float, metavar="UNITS",
                    help="raw depth units per metre (default: TUM PNGs 5000; rosbag2 REP-118: "
-                        "16UC1 millimetres 1000, 32FC1 metres 1), e.g. 10000 for 0.1 mm depth"
-                        + unused)
+                        "16UC1 millimetres 1000, 32FC1 metres 1; a RealSense recording: its "
+                        "Depth Units), e.g. 10000 for 0.1 mm depth" + unused)
     g.add_argument("--run", type=int, metavar="N",
                    help="rosbag2 whose header time jumps back (clock reset, looped recording): "
                         "read run N (from 1; default: the longest run, the first of equally long "

@@ -144,7 +144,8 @@ def test_ros_node_md_names_every_diagnostics_state():
 # the recording kinds the README's commands table says REC may be (its words) -> the words
 # build-map's and localize's SOURCE help, its option group and the default poses must hold
 RECORDING_KINDS = [("a TUM RGB-D folder", "TUM RGB-D"), ("an EuRoC/ASL dataset folder", "EuRoC"),
-                   ("a KITTI odometry sequence", "KITTI"), ("rosbag2 (mcap", "rosbag2")]
+                   ("a KITTI odometry sequence", "KITTI"), ("rosbag2 (mcap", "rosbag2"),
+                   ("a ROS 1 `.bag` too", "ROS 1 .bag")]
 
 
 def test_source_help_names_every_recording_kind_the_readme_lists():
@@ -165,5 +166,27 @@ def test_source_help_names_every_recording_kind_the_readme_lists():
             assert readme_words in rec, readme_words
             for what, text in (("SOURCE", source.help), ("its option group", group)):
                 assert help_words in text, f"{command} {what} does not name {help_words}: {text}"
-            if help_words != "rosbag2":  # the folders' own ground truth is the default
+            if "bag" not in help_words:  # the folders' own ground truth is the default
                 assert help_words.split()[0] in poses, f"{command} {poses_flag}: {poses}"
+
+
+# what the README says of an option that --help must say too (option, its words in --help)
+HELP_FACTS = [
+    ("build-map", "--depth-topic", "registered to the colour image when /tf_static"),
+    ("build-map", "--depth-scale", "a RealSense recording: its Depth Units"),
+    ("build-map", "--sync-tolerance", "EuRoC --stereo-depth: cam0/cam1"),
+    ("build-map", "--stereo-depth", "KITTI image_1 / image_3"),
+    ("build-map", "--stereo-depth", "(not --camera-info)"),
+]
+
+
+def test_help_states_what_the_readme_says_of_the_option():
+    """build-map's --help called --depth-topic a 'registered depth image topic' after a depth
+    camera's own stream came to be registered (RealSense extrinsics, /tf_static), said nothing of
+    a RealSense recording's Depth Units under --depth-scale, nor that --sync-tolerance pairs
+    EuRoC's cam0 and cam1 for --stereo-depth, whose own help named cam1 only (KITTI's are
+    image_1 / image_3) and not that --camera-info does not enter it."""
+    for command, flag, words in HELP_FACTS:
+        text = _help_of(command, flag)
+        assert words in text, f"{command} {flag}'s help lacks {words!r}: {text}"
+    assert "registered depth image topic" not in _help_of("build-map", "--depth-topic")
