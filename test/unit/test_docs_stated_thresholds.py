@@ -2,9 +2,10 @@
 constants: a tf edge interpolated across 2.5x its median sample spacing (it was 1.5x, and the
 README, the parameter's description and the YAML comment each had to be found and changed), the
 hole in the poses at 2.5x their 90th-percentile step, the covariance's reliability levels and
-their chi^2(3) quantiles, the `quaternion_order` test's thresholds, and the /diagnostics window
-and timeouts. Each sentence is looked up by its words, so a rewording fails here first, not
-silently."""
+their chi^2(3) quantiles, the `quaternion_order` test's thresholds, the /diagnostics window and
+timeouts, the progress log cadence, the demo's minimum --frames, the map check's focal
+thresholds, the depth-PNG warning's and the RealSense registration's. Each sentence is looked up
+by its words, so a rewording fails here first, not silently."""
 
 from __future__ import annotations
 
@@ -86,3 +87,75 @@ def test_the_diagnostics_window_and_timeouts_are_the_nodes():
     assert _number(r"ERROR for ([0-9.]+) s after an unexpected exception", doc) == window.window_s
     assert _number(r"over the last ([0-9]+) judged frames", doc) == NODE_MAX_FRAMES
     assert _number(r"`not judged \(N frames\)` below ([0-9]+)\)", doc) == MIN_FRAMES
+
+
+def _help(command: str, flag: str) -> str:
+    import argparse
+
+    from mast3r_ros.replay.cli import build_parser
+
+    sub = next(a for a in build_parser()._actions if isinstance(a, argparse._SubParsersAction))
+    action = next(a for a in sub.choices[command]._actions if flag in a.option_strings)
+    return " ".join(action.help.split())
+
+
+def test_the_progress_log_cadence_is_the_codes():
+    from mast3r_ros.core import progress_output as po
+
+    readme = _text("README.md")
+    m = re.search(r"a plain INFO line instead, at most one every ([0-9.]+) s, at each further "
+                  r"([0-9.]+) % or every ([0-9.]+) s .*?a run under ([0-9.]+) s writes none",
+                  readme)
+    assert m, "the README's progress cadence sentence is gone: update this test with its words"
+    gap, step, every, short = (float(g) for g in m.groups())
+    assert (gap, step / 100, every, short) == (po.LOG_MIN_GAP_S, po.LOG_STEP, po.LOG_EVERY_S,
+                                               po.LOG_MIN_GAP_S)
+    m = re.search(r"a log line every ([0-9.]+)-([0-9.]+) s otherwise", _help("localize",
+                                                                            "--log-level"))
+    assert m, "--log-level's help no longer states the cadence"
+    assert (float(m.group(1)), float(m.group(2))) == (po.LOG_MIN_GAP_S, po.LOG_EVERY_S)
+
+
+def test_the_demo_minimum_frames_is_the_codes():
+    from mast3r_ros.replay.demo import MIN_FRAMES
+
+    readme = _number(r"Fewer than ([0-9]+) `--frames` are refused before any work",
+                     _text("README.md"))
+    helped = _number(r"frames rendered around the loop, at least ([0-9]+) ",
+                     _help("demo", "--frames"))
+    assert readme == helped == MIN_FRAMES
+
+
+def test_the_map_checks_focal_thresholds_are_the_codes():
+    from mast3r_ros.core.map_check.focal import _CLEAR_FIT_RATIO, _FOV_DEG
+
+    readme = _text("README.md")
+    assert _number(r"when one is at least ([0-9.]+)x the other, the better one is named alone",
+                   readme) == _CLEAR_FIT_RATIO
+    m = re.search(r"a horizontal field of view outside ([0-9.]+) to ([0-9.]+) deg", readme)
+    assert m, "the README's implausible focal length sentence is gone"
+    assert (float(m.group(1)), float(m.group(2))) == _FOV_DEG
+
+
+def test_the_depth_png_warning_thresholds_are_the_codes():
+    from mast3r_ros.core.image_codec.files import DEPTH_LIKE_MIN_HOLES, DEPTH_LIKE_RANGE
+
+    m = re.search(r"looks like a depth image \(at least ([0-9.]+) % of its pixels exactly 0 or "
+                  r"65535, the others' 1st-99th percentile within ([0-9]+)\.\.([0-9]+)",
+                  _text("README.md"))
+    assert m, "the README's depth-PNG warning is gone: update this test with its words"
+    assert float(m.group(1)) / 100 == DEPTH_LIKE_MIN_HOLES
+    assert (int(m.group(2)), int(m.group(3))) == DEPTH_LIKE_RANGE
+
+
+def test_the_realsense_registration_thresholds_are_the_codes():
+    from mast3r_ros.core.depth_register import _MAX_FOOTPRINT_PX
+    from mast3r_ros.replay.rosbag.realsense import _SAME_FRAME_M, _SAME_FRAME_RAD
+
+    readme = _text("README.md")
+    m = re.search(r"extrinsics \(`tf/0`\) within ([0-9.]+) mm and ([0-9.]+) mrad", readme)
+    assert m, "the README's aligned-streams sentence is gone"
+    assert (float(m.group(1)) / 1e3, float(m.group(2)) / 1e3) == (_SAME_FRAME_M,
+                                                                   _SAME_FRAME_RAD)
+    assert _number(r"colour pixels its footprint covers \(up to ([0-9]+) a side", readme) == (
+        _MAX_FOOTPRINT_PX)

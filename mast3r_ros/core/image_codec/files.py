@@ -28,6 +28,12 @@ log = logging.getLogger(__name__)
 
 _DEPTH_LIKE_CHECKED = SaidOnce()  # a folder's files (``rgb/*.png``) judged on the first one
 _DEPTH_LIKE_SAID = SaidOnce()  # the sources warned about as depth
+# `depth_like`: the share of pixels exactly 0 or 65535 (holes) at least, the 1st..99th
+# percentile of the others within this range (depth units: millimetres, TUM's 5000 a metre),
+# and at least this share of the pixels not holes
+DEPTH_LIKE_MIN_HOLES = 0.01
+DEPTH_LIKE_RANGE = (100, 40000)
+DEPTH_LIKE_MIN_VALID = 0.05
 
 
 def check_image_file_intact(path: Union[str, os.PathLike]) -> None:
@@ -191,20 +197,20 @@ def read_image_file(path: Union[str, os.PathLike], *, one_file: bool = False,
 
 
 def depth_like(image: np.ndarray) -> str:
-    """Why a (H, W) uint16 image looks like a depth image, else '': at least 1 % of its pixels
-    exactly 0 or 65535 (a depth sensor's holes) and the others in a depth's range (1st..99th
-    percentile within 100..40000: millimetres, or TUM's 5000 per metre, with none near 0, which
-    a picture's dark pixels are). An infrared picture can match too: callers warn, never
-    refuse."""
+    """Why a (H, W) uint16 image looks like a depth image, else '' (any other dtype or shape:
+    ''): at least 1 % of its pixels exactly 0 or 65535 (a depth sensor's holes), at least 5 %
+    not, and those in a depth's range (1st..99th percentile within 100..40000: millimetres, or
+    TUM's 5000 per metre, with none near 0, which a picture's dark pixels are). An infrared
+    picture can match too: callers warn, never refuse. Raises nothing."""
     if image.dtype != np.uint16 or image.ndim != 2 or not image.size:
         return ""
     holes = (image == 0) | (image == 65535)
     share = float(holes.mean())
     valid = image[~holes]
-    if share < 0.01 or valid.size < 0.05 * image.size:
+    if share < DEPTH_LIKE_MIN_HOLES or valid.size < DEPTH_LIKE_MIN_VALID * image.size:
         return ""
     lo, hi = (int(v) for v in np.percentile(valid, [1, 99]))
-    if lo < 100 or hi > 40000:
+    if lo < DEPTH_LIKE_RANGE[0] or hi > DEPTH_LIKE_RANGE[1]:
         return ""
     return (f"{share:.0%} of its pixels exactly 0 or 65535, the others {lo}..{hi}, none near 0: "
             f"{lo / 1000:.1f}..{hi / 1000:.1f} m if millimetres")
