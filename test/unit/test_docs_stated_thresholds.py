@@ -159,3 +159,25 @@ def test_the_realsense_registration_thresholds_are_the_codes():
                                                                    _SAME_FRAME_RAD)
     assert _number(r"colour pixels its footprint covers \(up to ([0-9]+) a side", readme) == (
         _MAX_FOOTPRINT_PX)
+
+
+def test_the_readmes_registration_and_sgbm_costs_are_the_bench_notes():
+    """The README said 'about 30 ms' a registered frame and '0.2 s' a KITTI keyframe with no
+    bench note behind either; its figures are now those of register_sgbm_cpu_2026-12-05."""
+    import json
+
+    note = ROOT / "docs" / "bench" / "register_sgbm_cpu_2026-12-05"
+    readme = _text("README.md")
+    m = re.search(r"About ([0-9.]+)-([0-9.]+) ms of one CPU core a 848x480 depth frame, to "
+                  r"848x480 or 1280x720 colour \(`core/depth_register.py`; "
+                  r"`docs/bench/register_sgbm_cpu_2026-12-05/`", readme)
+    assert m, "the README's registration cost sentence is gone (or names no bench note)"
+    lo, hi = float(m.group(1)), float(m.group(2))
+    cases = json.loads((note / "depth_register.json").read_text())["cases"]
+    footprints = [c["median_ms"] for c in cases if c["footprint"] and "plumb" not in c["colour"]]
+    assert len(footprints) == 2 and all(lo <= v <= hi for v in footprints), footprints
+    sgbm = {c["size"]: c["median_ms"] for c in
+            json.loads((note / "stereo_sgbm.json").read_text())["cases"]}
+    assert _number(r"SGBM ([0-9]+) ms of it", readme) == round(sgbm["752x480"], -1)
+    assert abs(_number(r"1241x376 on one CPU core \(SGBM ([0-9]+) ms CPU\)", readme)
+               - sgbm["1241x376"]) < 1
