@@ -4,7 +4,8 @@ README, the parameter's description and the YAML comment each had to be found an
 hole in the poses at 2.5x their 90th-percentile step, the covariance's reliability levels and
 their chi^2(3) quantiles, the `quaternion_order` test's thresholds, the /diagnostics window and
 timeouts, the progress log cadence, the demo's minimum --frames, the map check's focal
-thresholds, the depth-PNG warning's and the RealSense registration's. Each sentence is looked up
+thresholds, the depth-PNG warning's, the RealSense registration's and the node's deactivate wait
+and /initialpose TF window. Each sentence is looked up
 by its words, so a rewording fails here first, not silently."""
 
 from __future__ import annotations
@@ -181,3 +182,26 @@ def test_the_readmes_registration_and_sgbm_costs_are_the_bench_notes():
     assert _number(r"SGBM ([0-9]+) ms of it", readme) == round(sgbm["752x480"], -1)
     assert abs(_number(r"1241x376 on one CPU core \(SGBM ([0-9]+) ms CPU\)", readme)
                - sgbm["1241x376"]) < 1
+
+
+def _module_constant(rel: str, name: str) -> float:
+    """A module-level ``NAME = number`` of a module that imports rclpy, read without importing
+    it (the unit tests run without ROS)."""
+    import ast
+
+    for node in ast.parse((ROOT / rel).read_text(encoding="utf-8")).body:
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and getattr(node.targets[0], "id", None) == name):
+            return float(ast.literal_eval(node.value))
+    raise AssertionError(f"{rel} no longer sets {name}")
+
+
+def test_the_nodes_deactivate_wait_and_initialpose_tf_window_are_the_codes():
+    doc = _text("docs/ros_node.md")
+    join = _module_constant("mast3r_ros/ros/node.py", "WORKER_JOIN_TIMEOUT_S")
+    assert _number(r"waiting up to ([0-9.]+) s for the frame in progress", doc) == join
+    assert _number(r"a frame still in inference after ([0-9.]+) s keeps its model", doc) == join
+    assert _number(r"frame in inference outlived its ([0-9.]+) s wait", doc) == join
+    assert _number(r"the latest odometry when the stamp is 0, older than the TF buffer's "
+                   r"([0-9.]+) s", doc) == _module_constant("mast3r_ros/ros/tf_client.py",
+                                                            "TF_CACHE_S")
