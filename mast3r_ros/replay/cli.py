@@ -70,7 +70,9 @@ def _add_build_map(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                        description="Select keyframes by travelled distance and rotation from a "
                                    "recording with known poses and write a keyframe map.")
     p.add_argument("source", metavar="SOURCE", help=SOURCE_HELP)
-    p.add_argument("--out", required=True, metavar="MAP", help="map folder to write")
+    p.add_argument("--out", required=True, metavar="MAP",
+                   help="map folder to write, not SOURCE, inside it or holding it (missing folders "
+                        "above it are made)")
     p.add_argument("--trajectory", metavar="FILE",
                    help=f"TUM trajectory with the poses (default: {OWN_POSES}; for bags, TF "
                         "with --pose-frames)")
@@ -206,7 +208,8 @@ def _add_localize(sub: Any, parents: List[argparse.ArgumentParser]) -> None:
                    help="keyframe map folder (default: map_path of --params, '~' expanded, a "
                         "relative path taken from the current folder, not the file's)")
     p.add_argument("--out", required=True, metavar="RUN",
-                   help="run folder to write (refused when it exists, unless --overwrite)")
+                   help="run folder to write, not SOURCE, inside it or holding it (refused when it "
+                        "exists, unless --overwrite)")
     p.add_argument("--overwrite", action="store_true", help=OVERWRITE_HELP)
     p.add_argument("--groundtruth", metavar="FILE",
                    help=f"TUM ground-truth trajectory (default: {OWN_POSES})")

@@ -177,6 +177,8 @@ HELP_FACTS = [
     ("build-map", "--sync-tolerance", "EuRoC --stereo-depth: cam0/cam1"),
     ("build-map", "--stereo-depth", "KITTI image_1 / image_3"),
     ("build-map", "--stereo-depth", "(not --camera-info)"),
+    ("build-map", "--out", "not SOURCE, inside it or holding it"),
+    ("localize", "--out", "not SOURCE, inside it or holding it"),
 ]
 
 
@@ -185,7 +187,8 @@ def test_help_states_what_the_readme_says_of_the_option():
     camera's own stream came to be registered (RealSense extrinsics, /tf_static), said nothing of
     a RealSense recording's Depth Units under --depth-scale, nor that --sync-tolerance pairs
     EuRoC's cam0 and cam1 for --stereo-depth, whose own help named cam1 only (KITTI's are
-    image_1 / image_3) and not that --camera-info does not enter it."""
+    image_1 / image_3) and not that --camera-info does not enter it; --out did not say that
+    one that is SOURCE, inside it or holding it is refused."""
     for command, flag, words in HELP_FACTS:
         text = _help_of(command, flag)
         assert words in text, f"{command} {flag}'s help lacks {words!r}: {text}"

@@ -5,8 +5,8 @@ hole in the poses at 2.5x their 90th-percentile step, the covariance's reliabili
 their chi^2(3) quantiles, the `quaternion_order` test's thresholds, the /diagnostics window and
 timeouts, the progress log cadence, the demo's minimum --frames, the map check's focal
 thresholds, the depth-PNG warning's, the RealSense registration's and the node's deactivate wait
-and /initialpose TF window. Each sentence is looked up
-by its words, so a rewording fails here first, not silently."""
+and /initialpose TF window. Each sentence is looked up by its words, so a rewording fails here
+first, not silently."""
 
 from __future__ import annotations
 
