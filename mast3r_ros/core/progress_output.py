@@ -3,7 +3,7 @@ retrieve and the demo, build-map's keyframe-encoding and ASMK-index bars, and ex
 
 One rule for all of them: progress is INFO output. On a terminal it is a live bar on stderr
 (tqdm); off a terminal (``nohup``, systemd, CI, ``> log 2>&1``) it is a plain INFO log line at a
-modest cadence (`ProgressLog`: ``localize: 12/50 frames, 2.3 s/frame, ~1 min left``), so a long
+modest cadence (`ProgressLog`: ``localize: 12/50 frames, 2.3 s/frame, ~87 s left``), so a long
 run is not silent until it ends. Either is shown only while the package's INFO lines are (the
 CLI's ``--log-level debug`` or ``info``, the default); ``--log-level warning`` or ``error``
 silences it with them, as many tools' ``--quiet`` does. From Python, progress is shown once the

@@ -205,3 +205,19 @@ def test_the_nodes_deactivate_wait_and_initialpose_tf_window_are_the_codes():
     assert _number(r"the latest odometry when the stamp is 0, older than the TF buffer's "
                    r"([0-9.]+) s", doc) == _module_constant("mast3r_ros/ros/tf_client.py",
                                                             "TF_CACHE_S")
+
+
+def test_the_readmes_progress_line_is_what_progress_log_writes():
+    """The README's example line said '~1 min left' for 38 frames at 2.3 s/frame left, where
+    ProgressLog writes '~87 s left' (seconds below 90 s)."""
+    from mast3r_ros.core.progress_output import ProgressLog
+
+    m = re.search(r"\(`(localize: (\d+)/(\d+) frames, ([0-9.]+) s/frame, [^`]*)`",
+                  _text("README.md"))
+    assert m, "the README's progress example line is gone"
+    line, done, total, rate = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4))
+    now = [0.0]
+    progress = ProgressLog(total, "localize", clock=lambda: now[0])
+    now[0] = done * rate
+    progress.update(done)
+    assert progress.line(now[0]) == line
