@@ -41,6 +41,7 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note, nearest_indice
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
 from .tum import TumSequence
+from .tum_paths import warn_missing_listed
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
 log = logging.getLogger(__name__)
@@ -345,7 +346,12 @@ class EurocSequence(StereoFrames, TumSequence):
                                        stamps, round(rule.tolerance_s * 1e9),
                                        round(rule.max_gap_s * 1e9))
         self._frame_poses, self._frame_pose_valid = poses @ s_from_cam, valid
-        log.info("EuRoC/ASL camera %s: %d images, %s, %d with ground truth%s", cam, len(self),
+        missing = warn_missing_listed(cam, self._rgb_paths, "data.csv", "images")
+        if self._stereo is not None:  # a missing cam1 image costs its frame's depth
+            cam1 = cam.parent / "cam1"
+            warn_missing_listed(cam1, self._depth_paths, "data.csv", "cam1 images (stereo)")
+        log.info("EuRoC/ASL camera %s: %d images%s, %s, %d with ground truth%s", cam, len(self),
+                 f" ({missing} missing)" if missing else "",
                  f"{sum(p is not None for p in self._depth_paths)} with a cam1 image for stereo "
                  "depth" if self._stereo else "no depth", int(valid.sum()),
                  f" ({self.groundtruth_file})" if self.groundtruth_file else

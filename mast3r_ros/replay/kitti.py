@@ -35,6 +35,7 @@ from ..core.trajectory import check_pose_rule
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoFrames, kitti_stereo
 from .tum import TumSequence
+from .tum_paths import warn_missing_listed
 from .tum_trajectory import PathLike, _parse_stamp_ns
 
 log = logging.getLogger(__name__)
@@ -232,6 +233,8 @@ class KittiSequence(StereoFrames, TumSequence):
         self._depth_paths: List[Optional[Path]] = [None] * len(rows)
         self._gt_unit_error: Optional[str] = None
         self._said_exif = False
+        missing = warn_missing_listed(self.folder, self._rgb_paths, "times.txt",
+                                      f"{self.camera} images (one a line)")
         k = p[:, :3]
         given = camera_info is not None
         if camera_info is None:
@@ -250,6 +253,8 @@ class KittiSequence(StereoFrames, TumSequence):
                                  f"{self.folder / right}, which is missing: leave "
                                  "--stereo-depth out, or add the pair's other download")
             self._depth_paths = [self.folder / right / p.name for p in self._rgb_paths]
+            warn_missing_listed(self.folder, self._depth_paths, "times.txt",
+                                f"{right} images (stereo, one a line)")
             self.depth_units_per_m = None  # type: ignore[assignment]  # metres: no unit fix
         if before_index is not None:
             before_index()
@@ -277,8 +282,9 @@ class KittiSequence(StereoFrames, TumSequence):
         self._frame_poses = (self._gt_poses if len(self._gt_poses)
                              else np.full((len(stamps), 4, 4), np.nan))
         self._frame_pose_valid = np.full(len(stamps), len(self._gt_poses) > 0)
-        log.info("KITTI sequence %s, %s: %d images, %s, %d with ground truth", self.folder,
-                 self.camera, len(self), "stereo depth" if self._stereo else "no depth",
+        log.info("KITTI sequence %s, %s: %d images%s, %s, %d with ground truth", self.folder,
+                 self.camera, len(self), f" ({missing} missing)" if missing else "",
+                 "stereo depth" if self._stereo else "no depth",
                  int(self._frame_pose_valid.sum()))
 
     def no_pose_source_reason(self) -> Optional[str]:
