@@ -117,11 +117,12 @@ class NoProgress:
         pass
 
 
-def progress_bar(total: Optional[int], desc: str, unit: str = "frame", initial: int = 0,
+def progress_bar(total: Optional[int], desc: str, unit: str, initial: int = 0,
                  leave: bool = False) -> Any:
     """The progress display for every long command (module docstring), an object with tqdm's
     ``update(n)`` and ``close()``: a tqdm bar on stderr when `progress_shown`, a `ProgressLog`
-    when `progress_logged`, else one that shows nothing. ``total`` items (None: unknown),
+    when `progress_logged`, else one that shows nothing. ``total`` items (None: unknown) of
+    ``unit`` (singular: "frame", "keyframe", "image"; no default, each caller says it),
     ``initial`` of them done already."""
     if progress_shown():
         from tqdm import tqdm

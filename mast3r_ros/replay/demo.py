@@ -117,7 +117,8 @@ def demo_data(data: str, frames: int, width: int, height: int, seed: int) -> Tup
     log.info("rendering the synthetic scene: %d frames at %dx%d", frames, width, height)
     try:  # a Ctrl-C, a full disk: no half-written scene is left under the demo's folder
         write_demo_sequences(rendering, frames, width, height, seed,  # a bar as build-map's
-                             lambda it, n: progress(it, n, "rendering the demo scene"))
+                             lambda it, n: progress(it, n, "rendering the demo scene",
+                                                       unit="frame"))
         atomic_write_json(os.path.join(rendering, "done.json"), stamp)
         # the images' data on disk before the rename publishes them with done.json
         flush_before_publish(rendering, data)

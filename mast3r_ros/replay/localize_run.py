@@ -192,7 +192,7 @@ def _localize_to_file(loc: Localizer, frames: Iterable[FrameOrUnreadable], path:
 
         for f, r in progress(localize_frames(loc, frames, tracker, global_only, done, one_run),
                              total,
-                             "localize", len(done), localized_now):
+                             "localize", len(done), localized_now, unit="frame"):
             results.append(r)
             gt.append(f.map_from_cam if f.map_from_cam is not None else np.full((4, 4), np.nan))
             if done.get(r.stamp_ns) is r:

@@ -49,12 +49,14 @@ log = logging.getLogger(__name__)
 
 
 def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
-             counts: Optional[Callable[[Any], bool]] = None, unit: str = "frame") -> Iterable:
+             counts: Optional[Callable[[Any], bool]] = None, *, unit: str) -> Iterable:
     """``it`` with progress shown as `progress_output.progress_bar` decides: a bar on stderr
     when it is a terminal, INFO log lines at a modest cadence when not, nothing at
-    --log-level warning or error. With ``counts``, the bar
-    starts at ``initial`` and advances only for the items ``counts`` is true of (a resumed run:
-    its recorded frames pass in no time and would make the rate and the ETA a guess)."""
+    --log-level warning or error. ``unit``: what it counts, singular ("frame", "keyframe":
+    the lines say "12/50 keyframes"), no default so that each caller says it. With
+    ``counts``, the bar starts at ``initial`` and advances only for the items ``counts`` is
+    true of (a resumed run: its recorded frames pass in no time and would make the rate and
+    the ETA a guess)."""
     bar = progress_bar(total, desc, unit, initial if counts is not None else 0)
     if isinstance(bar, NoProgress):
         return it
@@ -150,7 +152,7 @@ def _add_keyframes(w: MapWriter, source: FrameSource, poses: Optional[np.ndarray
     lazy = _candidate_frames(source, poses, need, selector)
     frames = hold_unreadable(frames_or_unreadable(source) if lazy is None else lazy)
     run: List[int] = []  # stamps of the unreadable frames in a row up to this one
-    for i, (f, n) in enumerate(progress(frames, len(source), "build-map")):
+    for i, (f, n) in enumerate(progress(frames, len(source), "build-map", unit="frame")):
         if n:
             run.append(f.stamp_ns)
             _note_unreadable(st, f, n, run)

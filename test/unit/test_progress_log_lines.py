@@ -42,6 +42,7 @@ def _run(clock, n, step_s, level=logging.INFO, **kw):
             for i in range(n):
                 clock.t += step_s  # the work of item i
                 yield i
+        kw.setdefault("unit", "frame")
         return list(progress(items(), n, "localize", **kw))
     finally:
         logger.setLevel(old)

@@ -78,11 +78,12 @@ __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "Cons
 
 # ---------------------------------------------------------------------------------- API ---
 
-# ``progress(iterable, total, description)``: the iterable, wrapped in a progress bar
-Progress = Callable[[Iterable, int, str], Iterable]
+# ``progress(iterable, total, description, unit=...)``: the iterable, wrapped in a progress bar
+# counting ``unit`` items (here always "keyframe"; `replay.pipeline.progress` is one)
+Progress = Callable[..., Iterable]
 
 
-def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
+def _no_progress(it: Iterable, total: int, desc: str, unit: str = "keyframe") -> Iterable:
     return it
 
 
@@ -108,7 +109,7 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     check = KeyframeCheck(cfg)
     it: Iterable = range(len(records))
     if progress is not None:
-        it = progress(it, len(records), "map check: keyframes")
+        it = progress(it, len(records), "map check: keyframes", unit="keyframe")
     for i in it:
         check.add(records[i])
     return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress,
@@ -199,7 +200,8 @@ class KeyframeCheck:
         # only for a map that fails (or cannot have) the check
         idx = range(n) if sample is None else sample
         views = [_prepare(records[i], i, cfg, self._orb)
-                 for i in bar(idx, len(idx), "map check: diagnosing")]
+                 for i in bar(idx, len(idx), "map check: diagnosing",
+                             unit="keyframe")]
         if not judged:
             depth = any_depth  # of every keyframe, the sampled ones or not
             valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
@@ -240,7 +242,8 @@ class KeyframeCheck:
         jumps from every keyframe's ``light`` view and every pair."""
         pos = {k: j for j, k in enumerate(sample)}
         views = [_prepare(records[k], k, self.cfg, self._orb)
-                 for k in bar(sample, len(sample), "map check: diagnosing (a sample)")]
+                 for k in bar(sample, len(sample), "map check: diagnosing (a sample)",
+                             unit="keyframe")]
         sub_matches = {(pos[a], pos[b]): m for (a, b), m in matches.items()
                        if a in pos and b in pos}
         sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
