@@ -142,7 +142,10 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     (int), and, as its manifest holds them, its
     ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped) and
     ``merged_from`` (when it is itself a merge), so that check-map on the merged map still
-    names them."""
+    names them; its ``pose_suspects`` (`map_check.recorded_pose_suspects`: an EuRoC map's
+    T_BS), which check-map names for the merged map when every source has one."""
+    from ..core.map_check import recorded_pose_suspects
+
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
         with open(os.path.join(m.path, MANIFEST), "rb") as fh:
@@ -154,6 +157,9 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
         for key in ("unreadable_frames", "frames_without_pose", "merged_from"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
+        suspects = recorded_pose_suspects(m.manifest)
+        if suspects:  # check-map names them when every source has one (EuRoC calibrations)
+            src["pose_suspects"] = suspects
         out.append(src)
     return out
 

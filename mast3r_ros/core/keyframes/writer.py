@@ -402,7 +402,8 @@ class MapWriter(WriterEncodings, WriterPngs):
         self.extra[key] = value
 
     def check_consistency(self, cfg: Optional[MapCheckConfig] = None, *, force: bool = False,
-                          depth_units_per_m: Optional[float] = None) -> ConsistencyReport:
+                          depth_units_per_m: Optional[float] = None,
+                          pose_suspect: Optional[str] = None) -> ConsistencyReport:
         """Run the map consistency check ``build-map`` runs
         (`mast3r_ros.core.map_check.check_keyframes`) on the keyframes added so far, in order,
         read back from the build folder: neighbouring keyframes' depth reprojected with their
@@ -411,7 +412,9 @@ class MapWriter(WriterEncodings, WriterPngs):
 
         ``cfg`` the thresholds (default ``MapCheckConfig()``, the ``map_check.*`` defaults);
         ``depth_units_per_m`` the raw unit your depth came in (1000: millimetres), only to word
-        the fix. The figures go into the manifest (``consistency``, as build-map stores them);
+        the fix; ``pose_suspect`` what else places the camera on your poses (e.g. "T_BS in
+        sensor.yaml"), named where a pose convention would explain a failure and kept for
+        check-map. The figures go into the manifest (``consistency``, as build-map stores them);
         returns the `ConsistencyReport` (``report.summary()`` one line). Raises
         `MapConsistencyError` (an `InputError`; one line naming the keyframes, the figures, the
         likely cause -- a depth unit, a pose convention -- and the fix) when the keyframes
@@ -423,10 +426,12 @@ class MapWriter(WriterEncodings, WriterPngs):
         from ..map_check import check_keyframes
 
         report = check_keyframes(self.keyframe_records(), cfg or MapCheckConfig(),
-                                 depth_units_per_m=depth_units_per_m)
+                                 depth_units_per_m=depth_units_per_m, pose_suspect=pose_suspect)
         figures = report.to_manifest()
         figures["forced"] = not report.ok  # committed anyway after the error: forced
         figures["depth_units_per_m"] = depth_units_per_m  # check-map words its fix with it
+        if pose_suspect:
+            figures["pose_suspect"] = pose_suspect  # and names it
         self.extra["consistency"] = figures
         report.settle(force, log)
         return report

@@ -339,13 +339,45 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
     """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
     ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
     it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit),
-    and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string).
-    Never raises for disagreement (`ConsistencyReport.raise_if_inconsistent`); raises
+    and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string; a
+    merged map's from its sources, `recorded_pose_suspect`). Never raises for disagreement
+    (`ConsistencyReport.raise_if_inconsistent`); raises
     `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
     recorded = (getattr(keyframe_map, "manifest", None) or {}).get("consistency")
     units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
     ok = type(units) in (int, float) and math.isfinite(units) and units > 0
-    suspect = recorded.get("pose_suspect") if isinstance(recorded, dict) else None
     return check_keyframes(MapRecords(keyframe_map), cfg,
                            depth_units_per_m=float(units) if ok else None, progress=progress,
-                           pose_suspect=suspect if isinstance(suspect, str) and suspect else None)
+                           pose_suspect=recorded_pose_suspect(
+                               getattr(keyframe_map, "manifest", None) or {}))
+
+
+def recorded_pose_suspect(manifest: Any) -> Optional[str]:
+    """What else places the camera on a map's poses, as its manifest records it: the build's
+    ``consistency.pose_suspect`` (an EuRoC map's "T_BS in .../cam0/sensor.yaml"), or for a
+    merged map (``merged_from``, as merge-maps writes it) its sources' when every source records
+    one (one calibration file named once; distinct ones joined with " or "). None when a source
+    has none: its poses came from elsewhere (a TUM ground truth, --trajectory), where a T_BS
+    explains no failure between its keyframes."""
+    named = recorded_pose_suspects(manifest)
+    return " or ".join(named) if named else None
+
+
+def recorded_pose_suspects(manifest: Any) -> List[str]:
+    """`recorded_pose_suspect` as the distinct strings, in order ([]: none); what merge-maps
+    records per source (``merged_from[i].pose_suspects``), so that a merge of merges names
+    each file once."""
+    if not isinstance(manifest, dict):
+        return []
+    recorded = manifest.get("consistency")
+    suspect = recorded.get("pose_suspect") if isinstance(recorded, dict) else None
+    if isinstance(suspect, str) and suspect:
+        return [suspect]
+    sources = manifest.get("merged_from")
+    if not isinstance(sources, list) or not sources:
+        return []
+    named = [src.get("pose_suspects") if isinstance(src, dict) else None for src in sources]
+    if not all(isinstance(n, list) and n and all(isinstance(x, str) and x for x in n)
+               for n in named):
+        return []
+    return list(dict.fromkeys(x for n in named for x in n))
