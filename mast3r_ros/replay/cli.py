@@ -188,7 +188,9 @@ def cmd_merge_maps(args: argparse.Namespace) -> int:
     from ..core.fileio import output_path
     from ..core.keyframes.writer import check_map_out
     from .map_merge import merge_maps
+    from .out_source import refuse_out_over_maps
 
+    refuse_out_over_maps(args.out, (("A", args.a), ("B", args.b)))  # before 'exists'
     check_map_out(args.out, args.overwrite)  # in --overwrite's words (MapWriter has its own)
     n = merge_maps(args.a, args.b, args.out, overwrite=args.overwrite,
                    keep_duplicates=args.keep_duplicates, force=args.force)

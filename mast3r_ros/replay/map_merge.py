@@ -19,6 +19,7 @@ from ..core.keyframes import MapWriter
 from ..core.keyframes.layout import MANIFEST
 from ..core.retrieval_index import IndexParams
 from .map_content import content_digests
+from .out_source import refuse_out_over_maps
 
 log = logging.getLogger(__name__)
 
@@ -42,8 +43,9 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     When B shares no frame with A and their keyframes disagree where the poses make them
     overlap (`_check_overlap`), nothing is written unless ``force`` (then a warning), as
     build-map refuses an inconsistent map. Raises InputError for that, when the frames
-    differ, or (before reading A and B) when A and B are one folder or ``out`` exists and
-    ``overwrite`` is off; `MapFormatError` for an A or B that is no map or lacks files (both
+    differ, or (before reading A and B) when A and B are one folder, ``out`` is, lies inside or
+    holds A or B (`out_source.refuse_out_over_maps`), or ``out`` exists and ``overwrite`` is off;
+    `MapFormatError` for an A or B that is no map or lacks files (both
     checked before either is read, `KeyframeMap.check_folder`), or is corrupt;
     `OutputBusyError` (an InputError) when another writer holds ``out``'s lock (`MapWriter`)."""
     from ..core.encoding_store import EncodingStoreWriter
@@ -52,12 +54,8 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
     # ~5 ms each with the load (bench/bench_merge_maps.py), a minute at 10^4 each
     from .pipeline import progress
 
+    refuse_out_over_maps(out, (("A", a), ("B", b)))  # is, lies inside or holds one
     check_output_folder(out, overwrite, (MANIFEST,))
-    for name, src in (("A", a), ("B", b)):
-        if os.path.realpath(out) == os.path.realpath(src):
-            raise InputError(f"--out {out} is map {name}: the merge would replace an input it "
-                             "reads (and lose its build_config.yaml and keyframes.png); write "
-                             "the merged map to a new folder")
     if os.path.realpath(a) == os.path.realpath(b):
         raise InputError(f"A and B are the same map ({a}): merging it with itself would "
                          "duplicate every keyframe")

@@ -1,28 +1,48 @@
-"""No --out inside the recording read, nor a recording inside --out (build-map and localize).
+"""No --out inside the recording read, nor a recording inside --out (build-map and localize),
+nor a merged map's --out inside or over one of the maps it merges (merge-maps).
 
 ``localize data/seq --out data/seq/run`` wrote the run's files into the dataset folder (a later
 copy or upload of it carries them, and a tool that lists the folder finds them), and
 ``build-map data/seq --out data/seq/map`` a keyframe map there; ``--out`` naming the folder
 itself or one above it, with ``--overwrite``, would replace the recording with the output. Both
-commands refuse those with `refuse_out_over_source` before the source is read. Imports nothing
-heavy (the CLI's ``--help`` path).
+commands refuse those with `refuse_out_over_source` before the source is read. A camera folder
+given as SOURCE (EuRoC's ``mav0/cam0``, KITTI's ``sequences/00/image_2``) stands for its
+dataset folder (``mav0``, ``sequences/00``): an --out beside the camera is inside the recording
+too. merge-maps refuses with `refuse_out_over_maps`. Imports nothing heavy (the CLI's
+``--help`` path).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Sequence, Tuple
 
 from ..core.errors import InputError
 from ..core.recordings import BAG_STORAGE_SUFFIXES, recording_kind
 
 
+def _dataset_of_camera(real: str) -> str:
+    """The dataset folder of a camera folder ``real`` (resolved): EuRoC/ASL ``mav0`` for
+    ``mav0/camN`` (data.csv and data/), a KITTI sequence for its ``image_N`` (times.txt and
+    calib.txt beside it); '' for any other folder."""
+    parent = os.path.dirname(real)
+    if (os.path.basename(parent) == "mav0" and os.path.isfile(os.path.join(real, "data.csv"))
+            and os.path.isdir(os.path.join(real, "data"))):
+        return parent
+    if (os.path.basename(real) in ("image_0", "image_1", "image_2", "image_3")
+            and all(os.path.isfile(os.path.join(parent, f)) for f in ("times.txt", "calib.txt"))):
+        return parent
+    return ""
+
+
 def _folder_of(source: str) -> str:
     """The folder a recording ``source`` owns, resolved: the folder given (TUM, EuRoC, KITTI,
-    rosbag2 folder), or a rosbag2 storage file's bag folder (it has metadata.yaml); '' for a
-    single file of its own (a ROS 1 .bag, a lone .mcap/.db3), whose folder may hold anything."""
+    rosbag2 folder), a camera folder's dataset folder (`_dataset_of_camera`), or a rosbag2
+    storage file's bag folder (it has metadata.yaml); '' for a single file of its own (a ROS 1
+    .bag, a lone .mcap/.db3), whose folder may hold anything."""
     real = os.path.realpath(os.path.abspath(source))
     if os.path.isdir(real):
-        return real
+        return _dataset_of_camera(real) or real
     parent = os.path.dirname(real)
     return parent if os.path.isfile(os.path.join(parent, "metadata.yaml")) else ""
 
@@ -32,7 +52,7 @@ def _recording(source: str) -> bool:
     file): anything else is refused by the source's own error, which says more."""
     real = os.path.realpath(os.path.abspath(source))
     if os.path.isdir(real):
-        return bool(recording_kind(real))
+        return bool(recording_kind(real) or _dataset_of_camera(real))
     return real.lower().endswith((".bag",) + BAG_STORAGE_SUFFIXES)
 
 
@@ -54,7 +74,8 @@ def refuse_out_over_source(source: str, out: str, what: str, suffix: str) -> Non
     real_out = os.path.realpath(os.path.abspath(out))
     folder = _folder_of(source)
     if folder and _inside(real_out, folder):
-        where = ("is SOURCE itself" if real_out == folder else
+        where = ("is SOURCE itself" if real_out == real_src else
+                 f"is SOURCE's dataset folder {folder}" if real_out == folder else
                  f"lies inside SOURCE's folder {folder}" if folder != real_src else
                  "lies inside SOURCE")
         example = os.path.join(os.path.dirname(folder), os.path.basename(folder) + suffix)
@@ -68,3 +89,31 @@ def refuse_out_over_source(source: str, out: str, what: str, suffix: str) -> Non
         raise InputError(f"{head}: writing {what} there (with --overwrite, replacing the "
                          f"folder) would write over the recording; choose an --out that does "
                          f"not hold it (e.g. --out {example})")
+
+
+def refuse_out_over_maps(out: str, maps: Sequence[Tuple[str, str]]) -> None:
+    """Raise `InputError` (one line) when ``out`` (merge-maps --out) is one of ``maps`` ((name,
+    folder) pairs: ("A", a), ("B", b)), lies inside one, or holds one: the merged map would be
+    written into an input it is still reading, or (--overwrite) replace it. Paths compared
+    resolved (links, '..'); a missing map is left to the map's own error."""
+    if not out or not str(out).strip():
+        return
+    real_out = os.path.realpath(os.path.abspath(out))
+    for name, folder in maps:
+        if not folder or not os.path.isdir(folder):
+            continue
+        real = os.path.realpath(os.path.abspath(folder))
+        if real_out == real:
+            why = (f"--out {out} is map {name}: the merge would replace an input it reads (and "
+                   "lose its build_config.yaml and keyframes.png)")
+        elif _inside(real_out, real):
+            why = (f"--out {out} lies inside map {name} ({folder}): the merged map would be "
+                   "written into an input map's folder, mixed with its files")
+        elif _inside(real, real_out):
+            why = (f"--out {out} holds map {name} ({folder}): with --overwrite the merge "
+                   "would replace the folder, and the input map with it")
+        else:
+            continue
+        example = os.path.join(os.path.dirname(real), os.path.basename(real) + "_merged")
+        raise InputError(f"{why}; write the merged map to a new folder outside both maps "
+                         f"(e.g. --out {example})")
