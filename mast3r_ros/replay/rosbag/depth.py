@@ -19,7 +19,7 @@ import numpy as np
 
 from . import realsense
 from .opening import bag_label, bag_messages
-from .topics import CAMERA_INFO_TYPE, _image_namespace, images_frame
+from .topics import CAMERA_INFO_TYPE, IMAGE_TYPES, _image_namespace, images_frame
 from ...core.depth_register import DepthRegistration
 from ...core.errors import InputError
 from ...core.image_codec import depth_to_metres
@@ -135,7 +135,12 @@ class _DepthAssociation:
         are no other frame (tf2 strips them). Depth in the images' frame whose CameraInfo is
         another calibration at the image's size (read pixel for pixel) is warned about too.
         Depth naming no frame (empty frame_id) whose CameraInfo is another calibration is
-        refused as another frame's is: nothing says it is registered (it was read silently)."""
+        refused as another frame's is: nothing says it is registered (it was read silently);
+        the refusal says how it would be registered (its frame_id and /tf_static recorded).
+        Another frame with the images' calibration (what registered depth has) is read as
+        registered, never moved by /tf_static: silently when /tf_static puts the frames at one
+        place (`_one_place`), else with a warning naming the offset. Each message names the
+        bag's own registered topic when it holds one (`_register_fix`)."""
         depth = (self._depth_frame_id or "").lstrip("/")
         image = images_frame(self._frame_ids)
         own = self._depth_intrinsics()
@@ -149,7 +154,9 @@ class _DepthAssociation:
                 f"{_calibration(own)}) is not that of the images on {self.image_topic} ('{image}': "
                 f"{_calibration(ref)}): it is not registered to the colour image, and read pixel "
                 f"for pixel as its depth it would put every 3-D point in the wrong place; "
-                f"{_REGISTER_FIX}")
+                f"{self._register_fix()}, or record it with its header.frame_id set (the depth "
+                f"camera's optical frame) and /tf_static joining that frame to '{image}': it "
+                "is then registered here")
         if not depth or not image or depth == image:
             if other and depth == image and (own.width, own.height) == (ref.width, ref.height):
                 where = (f"is in the images' frame '{image}'" if image else
@@ -159,13 +166,36 @@ class _DepthAssociation:
                     "(%s): if it is a depth camera's own stream under the colour frame_id, "
                     "every 3-D point built from it is wrong; %s",
                     bag_label(self.path), self.depth_topic, where, self.depth_info_topic,
-                    _calibration(own), _calibration(ref), _REGISTER_FIX)
+                    _calibration(own), _calibration(ref), self._register_fix())
             return
-        fix = _REGISTER_FIX
+        fix = self._register_fix()
         where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
                  f"{self.image_topic} in '{image}'")
         if other and self._register_by_tf(image, depth, own):
             return
+        tf = getattr(self, "_tf", None)
+        apart = (tf.lookup(image, depth, 0) if not other and tf is not None
+                 and tf.static_between(image, depth) else None)
+        if apart is not None and _one_place(apart):  # /tf_static: the frames are one place
+            log.info("%s: %s, which /tf_static puts at one place: read as registered",
+                     bag_label(self.path), where)
+            return
+        if apart is not None and own is not None:  # the images' calibration: registered's
+            log.warning(
+                "%s: %s, %.1f mm apart by /tf_static, but its CameraInfo (%s) is the images' "
+                "calibration, as depth registered to the colour image has (a driver may keep "
+                "the depth frame's name on it): read as registered, not moved by /tf_static; "
+                "if it is the depth camera's own stream, every 3-D point built from it is "
+                "wrong: %s", bag_label(self.path), where,
+                1000 * float(np.linalg.norm(apart[:3, 3])), self.depth_info_topic, fix)
+            return
+        if own is None:  # no calibration of its own to register it with
+            tf_too = "" if apart is not None else f" and /tf_static joining '{depth}' to '{image}'"
+            fix = (f"{fix}; or, when it is the depth camera's own stream, record its CameraInfo "
+                   f"beside it{tf_too}: it is then registered here")
+        elif not other and ref is not None:  # the images' calibration, no /tf_static
+            fix = (f"{fix}; with /tf_static joining '{depth}' to '{image}' recorded, frames "
+                   "it puts at one place are read without this warning")
         if other:
             raise InputError(
                 f"{bag_label(self.path)}: {where}, and its CameraInfo "
@@ -259,6 +289,15 @@ class _DepthAssociation:
         log.info("%s: depth stream %s (%dx%d) registered to the colour image of %s (the depth "
                  "camera is %s from the colour camera, the recorded extrinsics)",
                  bag_label(self.path), stream, depth_cam.width, depth_cam.height, colour, offset)
+
+    def _register_fix(self) -> str:
+        """`_REGISTER_FIX`, led by the bag's own registered depth topic when it holds one
+        (an image topic named aligned_depth_to_color or depth_registered, not the one read)."""
+        held = sorted(t for t, i in self._topics.items()
+                      if i.msgtype in IMAGE_TYPES and i.msgcount > 0 and t != self.depth_topic
+                      and ("aligned_depth_to_color" in t or "depth_registered" in t))
+        return (f"this bag holds {held[0]}, registered depth by its name: pass --depth-topic "
+                f"{held[0]}; else {_REGISTER_FIX}") if held else _REGISTER_FIX
 
     def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics) -> bool:
         """Depth in frame ``depth`` (its own calibration ``depth_cam``) registered to the
@@ -410,6 +449,13 @@ class _DepthAssociation:
             return depth_to_metres(array, encoding, self._depth_scale)
         except InputError as err:
             raise InputError(f"depth topic {self.depth_topic}: {err}") from err
+
+
+def _one_place(colour_from_depth: np.ndarray) -> bool:
+    """Whether a transform joins two frames at one place: under 1 mm and 0.1 degree."""
+    turn = np.clip((np.trace(colour_from_depth[:3, :3]) - 1) / 2, -1.0, 1.0)
+    return (float(np.linalg.norm(colour_from_depth[:3, 3])) < 1e-3
+            and float(np.degrees(np.arccos(turn))) < 0.1)
 
 
 _REGISTER_FIX = ("record the depth registered to the colour image (RealSense: "
