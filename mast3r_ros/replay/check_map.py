@@ -60,7 +60,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
     from ..core.keyframes.target import _listing, foreign_entries
     from ..core.map_check import check_map
     from .cli_options import load_params
-    from .pipeline import progress
+    from .pipeline import keyframe_progress
 
     cfg = load_params(args)
     apply_cpu_threads(cfg.model.cpu_threads)  # the check's SIFT matching runs on OpenCV's pool
@@ -92,7 +92,7 @@ def cmd_check_map(args: argparse.Namespace) -> int:
         _refuse_damaged(kmap, args.map, text)
     kmap.finish_checks()
     try:
-        report = check_map(kmap, cfg.map_check, progress=progress)
+        report = check_map(kmap, cfg.map_check, progress=keyframe_progress)
         kmap.verify_unread_images()  # any PNG the check did not read
     except MapFormatError:
         _refuse_damaged(kmap, args.map, text)

@@ -63,6 +63,12 @@ def progress(it: Iterable, total: Optional[int], desc: str, initial: int = 0,
     return _counted(it, counts or _every, bar)
 
 
+def keyframe_progress(it: Iterable, total: Optional[int], desc: str) -> Iterable:
+    """`progress` counting keyframes: the map check's ``progress`` (`map_check.Progress`, three
+    arguments, each loop over keyframes), so that its lines say '12/50 keyframes'."""
+    return progress(it, total, desc, unit="keyframe")
+
+
 def _every(_: Any) -> bool:
     return True
 
@@ -329,7 +335,7 @@ def check_consistency(w: MapWriter, check: Optional[KeyframeCheck],
     if check is None:
         return None
     report = check.report(w.keyframe_records(), depth_units_per_m=depth_units_per_m,
-                          progress=progress, pose_suspect=pose_suspect)
+                          progress=keyframe_progress, pose_suspect=pose_suspect)
     report.settle(force, log, "--force")
     manifest = report.to_manifest()
     manifest["forced"] = bool(force and not report.ok)

@@ -766,10 +766,10 @@ def test_demo_rendering_shows_progress(tmp_path, monkeypatch):
 
     seen = []
 
-    def recording(it, total, desc):
-        seen.append((total, desc))
+    def recording(it, total, desc, unit):
+        seen.append((total, desc, unit))
         return it
     monkeypatch.setattr(demo, "progress", recording)
     demo.demo_data(str(tmp_path / "data"), 4, 64, 48, 0)
-    assert seen == [(4, "rendering the demo scene")]
+    assert seen == [(4, "rendering the demo scene", "frame")]
     assert len(os.listdir(tmp_path / "data" / "map" / "rgb")) == 2

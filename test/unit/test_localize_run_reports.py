@@ -23,9 +23,9 @@ def test_the_progress_bar_knows_how_many_frames_come(tum, sift_map, tmp_path, mo
     totals = []
     real = localize_run.progress
 
-    def spy(it, total, desc, *more):
+    def spy(it, total, desc, *more, unit=None):
         totals.append(total)
-        return real(it, total, desc, *more)
+        return real(it, total, desc, *more, unit=unit)
 
     monkeypatch.setattr(localize_run, "progress", spy)
     for i, extra in enumerate((["--stride", "3", "--max-frames", "2"], ["--stride", "5"], [])):

@@ -1,46 +1,41 @@
 """check-map's progress lines counted keyframes but said 'frames' ('map check: keyframes: 12/50
-frames'): `map_check` called the progress wrapper without a unit and it defaulted to "frame".
-The map check now passes unit="keyframe" in each of its loops, and `pipeline.progress` and
-`progress_output.progress_bar` take no default unit, so that every caller says what it counts."""
+frames'): the map check's progress callable (three arguments) was `pipeline.progress`, whose
+unit defaulted to "frame". check-map and build-map's check now pass `keyframe_progress`, and
+`pipeline.progress` and `progress_output.progress_bar` take no default unit, so that every
+caller says what it counts. A fake clock, no sleeps."""
 
 from __future__ import annotations
 
 import inspect
+import io
+import sys
 
-import numpy as np
-import pytest
-
-from mast3r_ros.core.config import Config
-from mast3r_ros.core.map_check.records import KeyframeRecord
-from mast3r_ros.core.map_check import check_keyframes
+from mast3r_ros.core import progress_output
 from mast3r_ros.core.progress_output import progress_bar
+from mast3r_ros.replay.cli import main
 from mast3r_ros.replay.pipeline import progress
-from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
 
-@pytest.fixture(scope="module")
-def records():
-    frames = render_frames(8, default_intrinsics(120, 90), indices=range(0, 8, 2))
-    return [KeyframeRecord(f.rgb, f.depth_m, f.intrinsics, f.map_from_cam, f.stamp_ns)
-            for f in frames]
+class _Clock:
+    """11 s later at each reading: every update is due a line."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        self.t += 11.0
+        return self.t
 
 
-def _spy(calls):
-    def spy(it, total, desc, unit="frame (no unit passed)"):
-        calls.append((desc, unit))
-        return it
-    return spy
-
-
-@pytest.mark.parametrize("depth_factor", [1.0, 1.5])  # 1.5: a failing map, diagnosed too
-def test_every_map_check_loop_counts_keyframes(records, depth_factor):
-    calls = []
-    recs = [KeyframeRecord(r.rgb, r.depth_m * np.float32(depth_factor), r.intrinsics,
-                           r.map_from_cam, r.stamp_ns) if i % 2 else r
-            for i, r in enumerate(records)]
-    check_keyframes(recs, Config().map_check, progress=_spy(calls))
-    assert calls and all(unit == "keyframe" for _, unit in calls), calls
-    assert ("map check: keyframes", "keyframe") in calls
+def test_check_maps_progress_lines_count_keyframes(sift_map, monkeypatch):
+    monkeypatch.setattr(progress_output, "_clock", _Clock())
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)  # redirected: log lines, no bar
+    assert main(["check-map", sift_map]) == 0
+    lines = [ln.split("mast3r_ros.progress: ", 1)[1] for ln in err.getvalue().splitlines()
+             if "mast3r_ros.progress: " in ln]
+    assert lines and all(m.startswith("map check: keyframes: ") for m in lines), lines
+    assert all(" keyframes, " in m and " frames" not in m for m in lines), lines
 
 
 def test_the_progress_wrappers_take_no_default_unit():

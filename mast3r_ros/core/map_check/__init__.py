@@ -78,12 +78,12 @@ __all__ = ["BODY_FROM_OPTICAL", "CONSISTENT", "INCONSISTENT", "UNCHECKED", "Cons
 
 # ---------------------------------------------------------------------------------- API ---
 
-# ``progress(iterable, total, description, unit=...)``: the iterable, wrapped in a progress bar
-# counting ``unit`` items (here always "keyframe"; `replay.pipeline.progress` is one)
-Progress = Callable[..., Iterable]
+# ``progress(iterable, total, description)``: the iterable, wrapped in a progress bar; every
+# loop is over keyframes (`replay.pipeline.keyframe_progress` counts them so)
+Progress = Callable[[Iterable, int, str], Iterable]
 
 
-def _no_progress(it: Iterable, total: int, desc: str, unit: str = "keyframe") -> Iterable:
+def _no_progress(it: Iterable, total: int, desc: str) -> Iterable:
     return it
 
 
@@ -109,7 +109,7 @@ def check_keyframes(records: Sequence[KeyframeRecord], cfg: MapCheckConfig, *,
     check = KeyframeCheck(cfg)
     it: Iterable = range(len(records))
     if progress is not None:
-        it = progress(it, len(records), "map check: keyframes", unit="keyframe")
+        it = progress(it, len(records), "map check: keyframes")
     for i in it:
         check.add(records[i])
     return check.report(records, depth_units_per_m=depth_units_per_m, progress=progress,
@@ -200,8 +200,7 @@ class KeyframeCheck:
         # only for a map that fails (or cannot have) the check
         idx = range(n) if sample is None else sample
         views = [_prepare(records[i], i, cfg, self._orb)
-                 for i in bar(idx, len(idx), "map check: diagnosing",
-                             unit="keyframe")]
+                 for i in bar(idx, len(idx), "map check: diagnosing")]
         if not judged:
             depth = any_depth  # of every keyframe, the sampled ones or not
             valid = any(v.depth is not None and np.isfinite(v.depth).any() for v in views)
@@ -242,8 +241,7 @@ class KeyframeCheck:
         jumps from every keyframe's ``light`` view and every pair."""
         pos = {k: j for j, k in enumerate(sample)}
         views = [_prepare(records[k], k, self.cfg, self._orb)
-                 for k in bar(sample, len(sample), "map check: diagnosing (a sample)",
-                             unit="keyframe")]
+                 for k in bar(sample, len(sample), "map check: diagnosing (a sample)")]
         sub_matches = {(pos[a], pos[b]): m for (a, b), m in matches.items()
                        if a in pos and b in pos}
         sub_pairs = [dataclasses.replace(p, a=pos[p.a], b=pos[p.b]) for p in pairs
