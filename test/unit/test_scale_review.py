@@ -115,7 +115,8 @@ def test_merge_maps_shows_progress_over_both_maps(tmp_path, monkeypatch):
             w.commit()
     seen = []
 
-    def progress(it, total, desc):
+    def progress(it, total, desc, unit):
+        assert unit == "keyframe", (desc, unit)
         items = list(it)
         seen.append((desc, total, len(items)))
         return items
