@@ -256,10 +256,13 @@ def test_aligned_depth_is_read_with_the_recorded_depth_units(tmp_path):
     assert BagSequence(changed, depth_topic=DEPTH, depth_scale=1000.0).depth_units_per_m == 1000
 
 
-@pytest.mark.parametrize("w", [float("nan"), 0.0])
+@pytest.mark.parametrize("w", [float("nan"), 0.0, 1e-300, 1e300])
 def test_depth_with_no_usable_extrinsic_is_refused(tmp_path, w):
     """A colour extrinsic that is no rigid transform (NaN, a zero quaternion: scipy raised a
-    bare ValueError) leaves nothing to tell the depth aligned: refused as unknown."""
+    bare ValueError; one of norm 1e-300, which scipy's normalisation squared to 0, the same;
+    one of norm 1e300, whose square overflowed into an all-zero rotation: numpy's
+    LinAlgError 'Singular matrix') leaves nothing to tell the depth aligned: refused as
+    unknown."""
     bag = write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=0.0,
                               colour_w=w)
     with pytest.raises(InputError, match="not aligned .* as far as the recording tells"):

@@ -146,18 +146,15 @@ def extrinsic_topics(topics: Dict[str, Any], image_topic: str) -> Dict[str, str]
 
 def transform_matrix(msg: Any) -> Optional[np.ndarray]:
     """A geometry_msgs/Transform as a 4x4 float64 matrix (quaternion x, y, z, w, normalised);
-    None for one that is no rigid transform (a non-finite value, a zero quaternion)."""
-    from scipy.spatial.transform import Rotation
+    None for one that is no rigid transform: what `message_fields.transform_to_matrix` refuses
+    (a non-finite value, a zero or near-zero quaternion, one whose norm overflows)."""
+    from ...core.errors import InputError
+    from ...core.message_fields import transform_to_matrix
 
-    q, t = msg.rotation, msg.translation
-    quat = np.array([q.x, q.y, q.z, q.w], dtype=np.float64)
-    xyz = np.array([t.x, t.y, t.z], dtype=np.float64)
-    if not (np.all(np.isfinite(quat)) and np.all(np.isfinite(xyz))) or not np.any(quat):
+    try:
+        return transform_to_matrix(msg)
+    except InputError:
         return None
-    out = np.eye(4)
-    out[:3, :3] = Rotation.from_quat(quat).as_matrix()
-    out[:3, 3] = xyz
-    return out
 
 
 def colour_from_depth(label: str, image_topic: str, depth_topic: str,
