@@ -90,11 +90,18 @@ class StereoDepth:
     times the baseline (pixel-metres); ``rectify``: for a pair that is not rectified, the
     (map_x, map_y) of each camera (`cv2.initUndistortRectifyMap`, float32 (H, W)) and the
     back-map to the left grid (`euroc_stereo`); None for a rectified pair. ``right_name``: how
-    messages name the right camera."""
+    messages name the right camera. `InputError` for an ``fx_baseline`` that is not positive
+    or whose depths overflow float32 (inf)."""
 
     def __init__(self, size: Tuple[int, int], fx_baseline: float, right_name: str,
                  rectify: Optional[tuple] = None) -> None:
         self.size, self.fx_baseline, self.right_name = size, float(fx_baseline), right_name
+        # the depth at SGBM's smallest disparity, 1/16 px, must be a float32 (not inf)
+        if not 0 < self.fx_baseline <= float(np.finfo(np.float32).max) / 16:
+            raise InputError(f"--stereo-depth: the calibration of the pair with {right_name} "
+                             f"gives fx * baseline = {self.fx_baseline:g} pixel-metres, which "
+                             "no float32 depth holds (a baseline of metres times fx of pixels "
+                             "is at most some 1e4): check the pair's calibration")
         self._rectify = rectify
         log.info("stereo depth from %s (OpenCV SGBM, %d disparities): depth %.2f m and nearer "
                  "gets none; invalid disparities are depth 0", right_name, NUM_DISPARITIES,

@@ -294,3 +294,12 @@ def test_the_t_bs_is_named_only_beside_pose_conventions_and_only_with_ground_tru
         f"T_BS in {sensor} or in {vicon / 'sensor.yaml'}")
     (vicon / "data.csv").unlink()
     assert open_source(str(root)).pose_suspect is None
+
+
+def test_a_kitti_baseline_whose_depth_overflows_float32_is_refused(tmp_path):
+    """calib.txt's P1 offset -1e308 (fx * B = 1e308 pixel-metres: finite as a float64) gave
+    depth inf in every pixel with a disparity (float32), read as valid."""
+    seq, _ = kitti_stereo_tree(tmp_path, 1, p1=np.c_[K_KITTI, [-1e308, 0, 0]])
+    with pytest.raises(InputError, match=r"fx \* baseline = 1e\+308 pixel-metres, which no "
+                                         r"float32 depth holds"):
+        open_source(str(seq), STEREO)
