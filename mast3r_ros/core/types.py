@@ -25,7 +25,6 @@ import numpy as np
 from .errors import ImageSizeError, InputError
 from .focal_evidence import FocalFit
 
-
 # Distortion models of ``sensor_msgs/distortion_models.hpp`` -> the coefficient counts accepted
 # (what ROS drivers publish, all accepted by OpenCV); 0 = no distortion.
 DISTORTION_COEFFICIENT_COUNTS: Dict[str, Tuple[int, ...]] = {
@@ -178,7 +177,8 @@ def _camera_matrix(K: object, width: int, height: int) -> np.ndarray:
     if abs(K[1, 0]) > _K_TOL:
         raise InputError(f"camera matrix K[1,0] must be 0, got {K[1, 0]} (only K[0,1], the "
                          f"skew, may be non-zero); {_K_LAYOUT}")
-    off = max(abs(K[0, 2] - (width - 1) / 2) / fx, abs(K[1, 2] - (height - 1) / 2) / fy)
+    with np.errstate(over="ignore"):  # a subnormal fx: inf, refused below without a warning
+        off = max(abs(K[0, 2] - (width - 1) / 2) / fx, abs(K[1, 2] - (height - 1) / 2) / fy)
     if off > _MAX_CENTRE_OFFSET_F:
         raise InputError(
             f"camera matrix K's principal point (cx, cy) = ({K[0, 2]}, {K[1, 2]}) is {off:.0f} "

@@ -78,6 +78,19 @@ def test_principal_point_in_other_units_refused():
         _cam(K=normalised)
 
 
+def test_a_subnormal_focal_length_is_refused_without_a_numpy_warning():
+    """fx = 1e-320 (a KITTI calib.txt P0 edited so) overflowed the principal point's offset in
+    focal lengths: numpy's RuntimeWarning printed two lines before the CLI's one-line error."""
+    import warnings
+
+    k = K.copy()
+    k[0, 0], k[0, 2] = 1e-320, 300.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=r"is inf focal lengths \(fx=1e-320"):
+            _cam(K=k)
+
+
 def test_k_of_wrong_size_or_type_is_an_input_error():
     with pytest.raises(InputError, match=r"3x3 \(or 9 row-major values\), got shape \(2, 3\)"):
         _cam(K=K[:2])
