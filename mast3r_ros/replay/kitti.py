@@ -146,7 +146,8 @@ def _camera_offset(p: np.ndarray, path: Path, name: str) -> np.ndarray:
     k = p[:, :3]
     if not (k[0, 0] > 0 and k[1, 1] > 0 and abs(k[1, 0]) <= 1e-9 * k[1, 1]
             and np.allclose(k[2], [0, 0, 1], rtol=0, atol=1e-9)):
-        raise InputError(f"{path}: {name}'s left 3x3 {np.round(k, 6).tolist()} is no camera "
+        shown = [[float(f"{v:.7g}") for v in row] for row in k]  # np.round overflows at 1e308
+        raise InputError(f"{path}: {name}'s left 3x3 {shown} is no camera "
                          "matrix K ([fx 0 cx; 0 fy cy; 0 0 1], fx and fy > 0; KITTI's P_i = K_i "
                          "[I | t_i]): the line is damaged or not KITTI's")
     with np.errstate(all="ignore"):

@@ -189,9 +189,10 @@ def euroc_stereo(cam0: CameraIntrinsics, cam1: CameraIntrinsics,
     r1, r2, p1, p2, _, _, _ = cv2.stereoRectify(k0, d0, k1, d1, size, rot, shift.reshape(3, 1),
                                                 flags=cv2.CALIB_ZERO_DISPARITY, alpha=0)
     if abs(p2[1, 3]) > abs(p2[0, 3]) or not p2[0, 3] < 0:
+        where = [float(f"{v:.4g}") for v in -rot.T @ shift]  # np.round overflows at 1e308
         raise InputError(f"--stereo-depth: by the T_BS of {names[0]} and {names[1]}, cam1 sits "
-                         f"at {(-rot.T @ shift).round(3).tolist()} m in cam0's frame, not beside "
-                         "it to its right (+x): check both T_BS")
+                         f"at {where} m in cam0's frame, not beside it to its right (+x): "
+                         "check both T_BS")
     maps = [cv2.initUndistortRectifyMap(k, d, r, p, size, cv2.CV_32FC1)
             for k, d, r, p in ((k0, d0, r1, p1), (k1, d1, r2, p2))]
     u, v = np.meshgrid(np.arange(size[0], dtype=np.float64), np.arange(size[1], dtype=np.float64))

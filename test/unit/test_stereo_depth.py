@@ -303,3 +303,39 @@ def test_a_kitti_baseline_whose_depth_overflows_float32_is_refused(tmp_path):
     with pytest.raises(InputError, match=r"fx \* baseline = 1e\+308 pixel-metres, which no "
                                          r"float32 depth holds"):
         open_source(str(seq), STEREO)
+
+
+@pytest.mark.parametrize("case, words", [
+    ("kitti P0 K[2,2]", r"P0's left 3x3 \[\[1000\.0, 0\.0, 160\.0\], \[0\.0, 1000\.0, 80\.0\], "
+                        r"\[0\.0, 0\.0, -1e\+308\]\] is no camera matrix"),
+    ("euroc cam1 T_BS x", r"cam1 sits at \[6\.776e\+304, -1e\+308, -6\.373e\+305\] m in "),
+])
+def test_a_huge_calibration_value_is_refused_in_one_line_without_a_numpy_warning(
+        tmp_path, case, words):
+    """A calibration entry of 1e308 was refused, but the refusal rounded it with numpy
+    (np.round(k, 6), .round(3)), whose multiply overflowed: a RuntimeWarning (two lines on
+    build-map's stderr) before the error, and the value itself said as inf."""
+    import re
+    import warnings
+
+    if case.startswith("kitti"):
+        seq, _ = kitti_stereo_tree(tmp_path, 1)
+        where = seq / "calib.txt"
+        lines = where.read_text().splitlines(keepends=True)
+        tokens = lines[0].split()
+        tokens[11] = "-1e308"  # P0: row-major 3x4 after the name; [11] is K[2, 2]
+        lines[0] = " ".join(tokens) + "\n"
+        where.write_text("".join(lines))
+        given = seq
+    else:
+        given, _ = euroc_stereo_tree(tmp_path, 1)
+        where = given / "mav0" / "cam1" / "sensor.yaml"
+        text = where.read_text()
+        data = re.search(r"data: \[(.*)\]", text)
+        items = data.group(1).split(", ")
+        items[3] = "1e308"  # T_BS's x translation
+        where.write_text(text[:data.start(1)] + ", ".join(items) + text[data.end(1):])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=words):
+            open_source(str(given), STEREO)
