@@ -269,6 +269,22 @@ def test_depth_with_no_usable_extrinsic_is_refused(tmp_path, w):
         BagSequence(bag, depth_topic=DEPTH)
 
 
+@pytest.mark.parametrize("offset_m, said", [(1e300, "inf mm"), (0.6, "600.0 mm")])
+def test_an_extrinsic_of_1e300_m_is_refused_as_unaligned_without_a_numpy_warning(
+        tmp_path, offset_m, said):
+    """The colour extrinsic 1e300 m off: the offset's norm overflowed, numpy's RuntimeWarning
+    printed two lines on the CLI's stderr before the one-line refusal; registered, every depth
+    pixel would have gone nowhere without a word. 0.6 m: no two cameras of one device."""
+    import warnings
+
+    bag = write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=offset_m)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with pytest.raises(InputError, match=f"not aligned .*: the depth camera is {said} from "
+                                             "the colour camera .*damaged extrinsic"):
+            BagSequence(bag, depth_topic=DEPTH)
+
+
 def test_build_map_says_a_realsense_recording_holds_no_poses(tmp_path, capsys):
     bag = write_realsense_bag(tmp_path / "rs.bag")
     assert main(["build-map", bag, "--out", str(tmp_path / "map"), "--log-level",

@@ -40,6 +40,8 @@ _DISTORTION = {"Brown Conrady": "plumb_bob", "None": "plumb_bob"}
 _ZERO_ONLY = ("Inverse Brown Conrady", "Modified Brown Conrady")
 # extrinsics of two streams closer than these are one frame (registered pixel for pixel)
 _SAME_FRAME_M, _SAME_FRAME_RAD = 1e-4, 1e-4
+# the farthest two cameras of one RealSense device are apart (a D455's stereo baseline is 95 mm)
+_ONE_DEVICE_M = 0.5
 
 
 def is_realsense(topics: Dict[str, Any]) -> bool:
@@ -164,8 +166,10 @@ def colour_from_depth(label: str, image_topic: str, depth_topic: str,
     (metres): each stream's extrinsic to one reference group (``image_tf`` / ``depth_tf``:
     group -> 4x4 ``reference_from_stream``, from their ``tf/<group>`` topics; librealsense's
     rs2_extrinsics from the stream to the group's reference), the first group both have.
-    Raises InputError (one line, with the fix) when no group has both: nothing tells where
-    the depth camera is, so its depth cannot be registered to the colour image."""
+    Raises InputError (one line, with the fix) when no group has both (nothing tells where
+    the depth camera is) or when the transform is not finite or puts the cameras more than
+    0.5 m apart (a damaged extrinsic: one device's cameras are centimetres apart), so its
+    depth cannot be registered to the colour image."""
     shared = sorted(set(image_tf) & set(depth_tf))
     if not shared:
         raise InputError(
@@ -176,7 +180,19 @@ def colour_from_depth(label: str, image_topic: str, depth_topic: str,
             "realsense2_camera (ROS: rosbag_filename, align_depth.enable true) and record its "
             "aligned_depth_to_color topic, or read it without --depth-topic (localize needs no "
             "depth; build-map's mast3r matcher neither)")
-    return np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
+    with np.errstate(over="ignore", invalid="ignore"):  # an offset of 1e300 m: inf, refused
+        rel = np.linalg.inv(image_tf[shared[0]]) @ depth_tf[shared[0]]
+        offset_m = float(np.linalg.norm(rel[:3, 3]))
+    if not (np.isfinite(rel).all() and offset_m <= _ONE_DEVICE_M):
+        raise InputError(
+            f"{label}: depth stream {stream_of(depth_topic)} is not aligned to "
+            f"{stream_of(image_topic)}: the depth camera is {offset_m * 1000:.1f} mm from the "
+            f"colour camera by their extrinsics (group {shared[0]}), more than one RealSense "
+            f"device's cameras are apart ({_ONE_DEVICE_M:g} m): a damaged extrinsic, so it "
+            "cannot be registered to the colour image; play the recording through "
+            "realsense2_camera (ROS: rosbag_filename, align_depth.enable true) and record its "
+            "aligned_depth_to_color topic, or read it without --depth-topic")
+    return rel
 
 
 def offset_words(colour_from_depth: np.ndarray) -> Tuple[bool, str]:
