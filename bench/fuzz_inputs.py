@@ -16,8 +16,12 @@ or tf, zero quaternions, stamps, frame ids, a message twice), ``ros1_bag`` (ROS 
 bytes, record header fields, bz2 / lz4 chunks, odd messages), ``params`` (--params ROS 2
 parameter files: odd values, unknown keys, wildcard and nested blocks, aliases, encodings),
 ``euroc`` (EuRoC/ASL folders: data.csv, sensor.yaml's T_BS, ground truth, vicon0, images) and
-``kitti`` (KITTI sequences: calib.txt, times.txt, poses/NN.txt, images); the reader targets
-also check what a read gives (finite rigid poses, typed config values). Each input
+``kitti`` (KITTI sequences: calib.txt, times.txt, poses/NN.txt, images), ``realsense``
+(RealSense Viewer ROS 1 bags: topic names, Depth Units, distortion names, extrinsics, trailing
+bytes, record fields, message bytes) and ``stereo_depth`` (``--stereo-depth`` EuRoC folders:
+cam0/cam1 sensor.yaml T_BS, intrinsics, distortion, resolution; KITTI calib.txt P1/P3; the
+right images; some through ``build-map``); the reader targets also check what a read gives
+(finite rigid poses, typed config values, depth without inf). Each input
 is a valid one built like the test suite's, then mutated (bytes flipped, cut, inserted, fields
 replaced by NaN / inf / negative / huge / wrong-typed values); each input's outcome is
 ``ok`` (read), ``refused`` (a package error) or an escape, printed once per distinct place

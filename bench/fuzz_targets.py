@@ -319,4 +319,8 @@ TARGETS.update(FILE_TARGETS)
 from fuzz_readers import READER_TARGETS  # noqa: E402
 
 TARGETS.update(READER_TARGETS)
+
+from fuzz_recordings import RECORDING_TARGETS  # noqa: E402
+
+TARGETS.update(RECORDING_TARGETS)
 _ = (json, shutil)

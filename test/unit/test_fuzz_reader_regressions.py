@@ -1,5 +1,6 @@
 """Inputs bench/fuzz_inputs.py's reader targets (``ros1_bag``, ``params``, ``euroc``,
-``kitti``) found ending in a traceback, a hang or a wrong read: each is now a one-line
+``kitti``; ``realsense`` and ``stereo_depth``'s are in test_realsense_bag / test_stereo_depth)
+found ending in a traceback, a hang or a wrong read: each is now a one-line
 `Mast3rRosError` that says what is wrong."""
 
 from __future__ import annotations
@@ -257,7 +258,8 @@ def test_a_config_dumped_reads_back_with_frame_names_rcl_would_retype(tmp_path, 
 
 
 @pytest.mark.parametrize("name, count", [("params", 200), ("ros1_bag", 40), ("euroc", 30),
-                                         ("kitti", 30)])
+                                         ("kitti", 30), ("realsense", 15),
+                                         ("stereo_depth", 12)])
 def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, count):
     """bench/fuzz_inputs.py's reader targets, seed 0, a few inputs each (the script runs
     thousands): every one read (and what it read checked) or refused with a package error."""
@@ -275,7 +277,7 @@ def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, co
     finally:
         del sys.path[0]
     setup, case = fuzz_targets.TARGETS[name]
-    ctx: dict = {"tmp": tmp_path}
+    ctx: dict = {"tmp": tmp_path, "cli_share": 0.0}  # stereo_depth: no build-map (seconds)
     setup(ctx)
     logging.disable(logging.CRITICAL)
     try:
