@@ -218,11 +218,11 @@ def read_t_bs(path: Path) -> Optional[np.ndarray]:
         raise InputError(f"{path}:{line}: T_BS's last row is {t_bs[3].tolist()}, not [0, 0, 0, "
                          "1]: it is no rigid transform (data is the row-major 4x4)")
     rot = t_bs[:3, :3]
-    off = float(np.abs(rot.T @ rot - np.eye(3)).max())
-    if off > 1e-3 or np.linalg.det(rot) <= 0:
+    with np.errstate(all="ignore"):  # an entry of 1e308: R^T R overflows, refused below
+        off, det = float(np.abs(rot.T @ rot - np.eye(3)).max()), float(np.linalg.det(rot))
+    if not (off <= 1e-3 and det > 0):
         raise InputError(f"{path}:{line}: T_BS's rotation block is no rotation (R^T R differs "
-                         f"from I by {off:.2g}, det {np.linalg.det(rot):.3f}): check the 16 "
-                         "numbers, row-major")
+                         f"from I by {off:.2g}, det {det:.3f}): check the 16 numbers, row-major")
     t_bs[:3, :3] = Rotation.from_matrix(rot).as_matrix()
     return t_bs
 

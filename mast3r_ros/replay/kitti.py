@@ -129,8 +129,9 @@ def read_kitti_poses(path: Path) -> np.ndarray:
     for i, (lineno, line) in enumerate(rows):
         poses[i, :3] = _twelve(line.split(), path, lineno, "a pose")
         rot = poses[i, :3, :3]
-        off = float(np.abs(rot.T @ rot - np.eye(3)).max())
-        if off > 1e-3 or np.linalg.det(rot) <= 0:
+        with np.errstate(all="ignore"):  # an entry of 1e308: R^T R overflows, refused below
+            off, det = float(np.abs(rot.T @ rot - np.eye(3)).max()), float(np.linalg.det(rot))
+        if not (off <= 1e-3 and det > 0):
             raise InputError(f"{path}:{lineno}: the pose's rotation block is no rotation (R^T R "
                              f"differs from I by {off:.2g}): check the 12 numbers, row-major")
         poses[i, :3, :3] = Rotation.from_matrix(rot).as_matrix()

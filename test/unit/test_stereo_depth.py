@@ -309,16 +309,25 @@ def test_a_kitti_baseline_whose_depth_overflows_float32_is_refused(tmp_path):
     ("kitti P0 K[2,2]", r"P0's left 3x3 \[\[1000\.0, 0\.0, 160\.0\], \[0\.0, 1000\.0, 80\.0\], "
                         r"\[0\.0, 0\.0, -1e\+308\]\] is no camera matrix"),
     ("euroc cam1 T_BS x", r"cam1 sits at \[6\.776e\+304, -1e\+308, -6\.373e\+305\] m in "),
+    ("euroc cam1 T_BS R", r"sensor\.yaml:5: T_BS's rotation block is no rotation \(R\^T R "
+                          r"differs from I by inf"),
+    ("kitti pose R", r"00\.txt:1: the pose's rotation block is no rotation \(R\^T R differs "
+                     r"from I by inf"),
 ])
 def test_a_huge_calibration_value_is_refused_in_one_line_without_a_numpy_warning(
         tmp_path, case, words):
     """A calibration entry of 1e308 was refused, but the refusal rounded it with numpy
     (np.round(k, 6), .round(3)), whose multiply overflowed: a RuntimeWarning (two lines on
-    build-map's stderr) before the error, and the value itself said as inf."""
+    build-map's stderr) before the error, and the value itself said as inf. So did R^T R of
+    a T_BS or KITTI pose rotation entry of 1e308."""
     import re
     import warnings
 
-    if case.startswith("kitti"):
+    if case == "kitti pose R":
+        given, _ = kitti_stereo_tree(tmp_path, 1)
+        where = tmp_path / "dataset" / "poses" / "00.txt"
+        where.write_text("1e308" + where.read_text()[where.read_text().index(" "):])
+    elif case.startswith("kitti"):
         seq, _ = kitti_stereo_tree(tmp_path, 1)
         where = seq / "calib.txt"
         lines = where.read_text().splitlines(keepends=True)
@@ -333,7 +342,7 @@ def test_a_huge_calibration_value_is_refused_in_one_line_without_a_numpy_warning
         text = where.read_text()
         data = re.search(r"data: \[(.*)\]", text)
         items = data.group(1).split(", ")
-        items[3] = "1e308"  # T_BS's x translation
+        items[3 if case.endswith("x") else 0] = "1e308"  # T_BS's x translation, R[0, 0]
         where.write_text(text[:data.start(1)] + ", ".join(items) + text[data.end(1):])
     with warnings.catch_warnings():
         warnings.simplefilter("error")
