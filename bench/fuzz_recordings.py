@@ -333,7 +333,10 @@ def _edit_kitti_p(rng, path: Path) -> str:
 def _edit_right_image(rng, path: Path) -> str:
     import cv2
     op = rng.random()
-    image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if op < 0.45 else None
+    try:  # one restated to a size over OpenCV's limit: cv2.error
+        image = cv2.imread(str(path), cv2.IMREAD_UNCHANGED) if op < 0.45 else None
+    except cv2.error:
+        image = None
     if image is None or not image.size:  # damaged by an edit before: its bytes then
         op = max(op, 0.45)
     if op < 0.3:
