@@ -253,6 +253,25 @@ def _edit_ros1_message(rng, t1, msgs) -> str:
     return f"#{i} {topic} {field}"
 
 
+def damaged_bag_copy(rng, src: Path, path: Path, op: float, field_below: float,
+                     payload_below: float) -> str:
+    """Write ``src`` (a ROS 1 bag) to ``path`` with 1-2 damages -- a record header field
+    (``op < field_below``), a message payload (``op < payload_below``), else raw bytes -- and
+    return what was done."""
+    data = src.read_bytes()
+    edits = []
+    for _ in range(int(rng.integers(1, 3))):
+        if op < field_below:
+            data, m = _edit_ros1_field(rng, data)
+        elif op < payload_below:
+            data, m = _edit_ros1_payload(rng, data)
+        else:
+            data, m = mutate_bytes(rng, data)
+        edits.append(m)
+    path.write_bytes(data)
+    return f"{src.name}: " + "; ".join(edits)
+
+
 def _ros1_case(rng, ctx, note) -> None:
     from mast3r_ros.replay.sources import SourceOptions, open_source
     path = _fresh(ctx, "case.bag")
@@ -268,19 +287,7 @@ def _ros1_case(rng, ctx, note) -> None:
             note[0] = what + " (not written)"
             return
     else:
-        src = _pick(rng, ctx["bags"])
-        data = src.read_bytes()
-        edits = []
-        for _ in range(int(rng.integers(1, 3))):
-            if op < 0.5:
-                data, m = _edit_ros1_field(rng, data)
-            elif op < 0.7:
-                data, m = _edit_ros1_payload(rng, data)
-            else:
-                data, m = mutate_bytes(rng, data)
-            edits.append(m)
-        path.write_bytes(data)
-        what = f"{src.name}: " + "; ".join(edits)
+        what = damaged_bag_copy(rng, Path(_pick(rng, ctx["bags"])), path, op, 0.5, 0.7)
     pose_frames = _pick(rng, [None, "map:camera_optical", "map:base_link"])
     note[0] = f"{what} (pose_frames {pose_frames})"
     source = open_source(str(path), SourceOptions(pose_frames=pose_frames))

@@ -22,7 +22,7 @@ from typing import Callable, Dict, List, Tuple
 
 import numpy as np
 
-from fuzz_readers import (_check_frames, _check_pose, _edit_ros1_field, _edit_ros1_payload,
+from fuzz_readers import (_check_frames, _check_pose, damaged_bag_copy,
                           _edit_number, _fresh, _pick, mutate_bytes, mutate_text,
                           restate_png_size)
 
@@ -219,19 +219,7 @@ def _realsense_case(rng, ctx, note) -> None:
             note[0] = what + " (not written)"
             return
     else:
-        src = Path(_pick(rng, ctx["bags"]))
-        data = src.read_bytes()
-        edits = []
-        for _ in range(int(rng.integers(1, 3))):
-            if op < 0.75:
-                data, m = _edit_ros1_field(rng, data)
-            elif op < 0.9:
-                data, m = _edit_ros1_payload(rng, data)
-            else:
-                data, m = mutate_bytes(rng, data)
-            edits.append(m)
-        path.write_bytes(data)
-        what = f"{src.name}: " + "; ".join(edits)
+        what = damaged_bag_copy(rng, Path(_pick(rng, ctx["bags"])), path, op, 0.75, 0.9)
     depth_topic = _pick(rng, [None, rs.DEPTH, rs.DEPTH, "/device_0/sensor_0/Infrared_1/image/"
                               "data", "/device_0/sensor_0/Depth_0/image"])
     depth_scale = _pick(rng, [None, None, None, 1000.0])
