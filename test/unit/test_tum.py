@@ -994,3 +994,21 @@ def test_only_four_fields_stamp_name_stamp_name_are_an_associate_pair():
     assert is_associate_pair("1.0 rgb/1.png 1.01 depth/1.png".split())
     assert not is_associate_pair("1.0 rgb/1.png 1.01 depth/1.png 7".split())
     assert not is_associate_pair("1.0 rgb/1.png 1.01 2.0".split())
+
+
+@pytest.mark.parametrize("text, said", [
+    ("# timestamp tx ty tz qx qy qz qw\n0.1 1 2 3 0 0 0 1\n",
+     r"t\.txt:2: a TUM trajectory .*not a camera calibration: pass it with --trajectory "
+     r"\(build-map\) or --groundtruth \(localize\)"),
+    ("0.1 rgb/0.1.png\n", r"t\.txt:1: a TUM image list .*not a camera calibration"),
+    ("- 1\n- 2\n", r"t\.txt: not a camera calibration: its YAML is a list"),
+])
+def test_a_trajectory_given_as_camera_info_is_named_as_such(tmp_path, text, said):
+    """groundtruth.txt passed as --camera-info was refused as "expected a camera_info mapping,
+    got str", which names neither the file's kind nor the option it goes to."""
+    path = tmp_path / "t.txt"
+    path.write_text(text)
+    with pytest.raises(InputError, match=said) as e:
+        load_camera_info_yaml(path)
+    assert "--camera-info takes a camera calibration" in str(e.value)
+    assert len(str(e.value).splitlines()) == 1

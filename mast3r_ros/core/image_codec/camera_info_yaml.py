@@ -27,6 +27,7 @@ from .camera_info_kalibr import (looks_like_asl_sensor, looks_like_kalibr_camcha
                                  refuse_unmarked_asl_sensor)
 from .camera_info_echo import (load_echoed_camera_info, looks_like_echoed_camera_info,
                                skip_echo_notices)
+from .camera_info_misgiven import not_a_mapping
 
 log = logging.getLogger(__name__)
 
@@ -453,7 +454,7 @@ def _load_ros_layout(path: Path, text: str, rectified: bool) -> CameraIntrinsics
         raise InputError(f"camera_info YAML {path} is empty: give a camera_calibration YAML "
                          "(image_width, image_height, camera_matrix)")
     if not isinstance(doc, dict):
-        raise InputError(f"{path}: expected a camera_info mapping, got {type(doc).__name__}")
+        raise InputError(not_a_mapping(path, text, doc))
     if looks_like_kalibr_camchain(doc) or looks_like_asl_sensor(doc):  # cam0: {...} / EuRoC
         return _load_kalibr(path, doc)
     refuse_unmarked_asl_sensor(doc, path)
