@@ -453,11 +453,12 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
         raise InputError(why)
     # rosbags has no rosdep key: on a ROS install it may be absent, and only bags need it
     from .rosbag import BagSequence
+    from .rosbag.opening import bag_kind
     from .rosbag.poses import parse_pose_frames
 
     parse_pose_frames(options.pose_frames, "--pose-frames")  # named as typed, not BagSequence
     if options.stereo_depth:
-        raise InputError(stereo_refusal % ("rosbag2", "--depth-topic's"))
+        raise InputError(stereo_refusal % (bag_kind(path), "--depth-topic's"))
     depth_topic = options.depth_topic
     if depth_topic is not None and not options.read_depth:  # localize: query depth is unused
         log.info("--depth-topic %s is not read: localizing uses no query depth", depth_topic)

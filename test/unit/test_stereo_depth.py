@@ -205,6 +205,16 @@ def test_stereo_depth_is_refused_for_a_tum_folder(tmp_path):
         open_source(str(tmp_path), STEREO)
 
 
+
+@pytest.mark.parametrize("name, kind", [("walk.bag", "ROS 1 bag"), ("walk.mcap", "rosbag2")])
+def test_stereo_depth_refusal_names_a_ros1_bag_as_such(tmp_path, name, kind):
+    """A RealSense Viewer .bag given with --stereo-depth was refused as 'is a rosbag2'."""
+    pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+    (tmp_path / name).write_bytes(b"")
+    with pytest.raises(InputError) as err:
+        open_source(str(tmp_path / name), STEREO)
+    assert f"{name} is a {kind}: drop it (its depth is --depth-topic's)" in str(err.value)
+
 def test_build_map_sift_with_stereo_depth_runs_the_map_check_that_catches_a_wrong_t_bs(
         tmp_path, capsys):
     """End to end: build-map --matcher sift --stereo-depth on an EuRoC folder writes keyframes

@@ -47,11 +47,15 @@ def _open_hint(path: Path, err: Exception) -> str:
     return ""
 
 
+def bag_kind(path: str | os.PathLike) -> str:
+    """What a recording is called: 'ROS 1 bag' for a ``.bag`` file (rosbags reads ROS 1 bags
+    too), else 'rosbag2'."""
+    return "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
+
+
 def bag_label(path: str | os.PathLike) -> str:
-    """How messages name a recording: 'ROS 1 bag PATH' for a ``.bag`` file (rosbags reads ROS 1
-    bags too), else 'rosbag2 PATH'."""
-    kind = "ROS 1 bag" if str(path).lower().endswith(".bag") else "rosbag2"
-    return f"{kind} {path}"
+    """How messages name a recording: 'ROS 1 bag PATH' or 'rosbag2 PATH' (`bag_kind`)."""
+    return f"{bag_kind(path)} {path}"
 
 
 # what rosbags raises for bytes it cannot parse besides its own errors: metadata.yaml that is
