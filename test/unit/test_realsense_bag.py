@@ -329,3 +329,12 @@ def test_localize_reads_a_realsense_recording(tmp_path, tum, sift_map, capsys):
                  "--log-level", "error"]) == 0, capsys.readouterr().err
     lines = (run / "results.jsonl").read_text().splitlines()
     assert len(lines) == 3 and any(json.loads(x).get("success") for x in lines)
+
+
+def test_pose_frames_on_a_realsense_recording_says_it_holds_no_poses(tmp_path):
+    """--pose-frames on such a recording was refused as "pose_frames='map' needs tf, but ROS 1
+    bag ... has no tf2_msgs/msg/TFMessage topic", which says neither why nor what to pass."""
+    with pytest.raises(InputError, match=r"pose_frames='map' \(--pose-frames\) needs tf, but ROS 1 "
+                       r"bag .*rs\.bag is a RealSense recording .*, which holds no camera poses: "
+                       r"pass the colour camera's poses as a TUM trajectory, --trajectory FILE"):
+        BagSequence(write_realsense_bag(tmp_path / "rs.bag"), pose_frames="map")

@@ -264,7 +264,9 @@ def test_pose_frames_with_two_colons_and_without_tf_are_refused(tmp_path):
         BagSequence(bag, pose_frames="map:base_link:camera_optical")
     no_tf = bag_of(tmp_path, [("/cam/camera_info", 0, camera_info(S)),
                               ("/cam/image", 1, colour(S))], "no_tf")
-    with pytest.raises(InputError, match="needs tf, but rosbag2 .* has no tf2_msgs/msg/TFMessage"):
+    with pytest.raises(InputError, match="needs tf, but rosbag2 .* has no tf2_msgs/msg/TFMessage"
+                       r" topic \(/tf, /tf_static\): drop --pose-frames, pass the camera's poses "
+                       "as a TUM trajectory, --trajectory FILE$"):
         BagSequence(no_tf, pose_frames="map")
 
 

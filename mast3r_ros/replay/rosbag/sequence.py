@@ -186,10 +186,12 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                                  f"but {self.no_depth_reason()}")
             self._tf_topics = [n for n, i in self._topics.items() if i.msgtype in TF_TYPES]
             if self._pose_frames is not None and not self._tf_topics:
-                raise InputError(
-                    f"pose_frames={pose_frames!r} needs tf, but {bag_label(self.path)} has no "
-                    f"{TF_TYPE} topic (/tf, /tf_static)"
-                )
+                why = (realsense.no_pose_reason(bag_label(self.path), self._topics)
+                       if realsense.is_realsense(self._topics) else
+                       f"{bag_label(self.path)} has no {TF_TYPE} topic (/tf, /tf_static): drop "
+                       "--pose-frames, pass the camera's poses as a TUM trajectory, --trajectory "
+                       "FILE")
+                raise InputError(f"pose_frames={pose_frames!r} (--pose-frames) needs tf, but {why}")
             if before_index is not None:
                 before_index()
             self._index(reader)
