@@ -243,20 +243,23 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         raise InputError(f"--out {path} is a mount point: an output is built beside it and "
                          "renamed into place, which a mount point cannot be; give a folder "
                          f"inside it (--out {os.path.join(path, 'NAME')})")
+    names = sorted(os.listdir(full))
+    missing = [m for m in markers if names and not os.path.lexists(os.path.join(full, m))]
+    foreign = [] if allowed is None else [
+        n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
+    why = (f"it lacks {', '.join(missing)}" if missing else
+           f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}")
     if not overwrite:
         refuse_busy_output(path, "--out")  # a live writer's folder: not one to overwrite
+        if missing or foreign:  # --overwrite would be refused too: not suggested
+            raise InputError(f"output folder already exists: {path}, and it is not an output "
+                             f"of this command ({why}), which --overwrite would not replace "
+                             "either: choose another --out")
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
-    names = sorted(os.listdir(full))
-    if names:
-        missing = [m for m in markers if not os.path.lexists(os.path.join(full, m))]
-        foreign = [] if allowed is None else [
-            n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
-        if missing or foreign:
-            why = (f"it lacks {', '.join(missing)}" if missing else
-                   f"it holds {', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''}")
-            raise InputError(f"--overwrite: {path} is not an output of this command ({why}); "
-                             "not replacing it (choose another --out, or remove it yourself)")
+    if missing or foreign:
+        raise InputError(f"--overwrite: {path} is not an output of this command ({why}); "
+                         "not replacing it (choose another --out, or remove it yourself)")
     check_can_create(path, "--out")  # the new folder is built beside it
 
 

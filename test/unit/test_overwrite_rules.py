@@ -260,3 +260,27 @@ def test_overwrite_refuses_a_map_folder_whose_manifest_cannot_be_read(tmp_path, 
     assert _tree(out) == before and os.path.lexists(out / "manifest.json")
     with pytest.raises(InputError, match=r"MapWriter\(overwrite=True\): the manifest.json of"):
         MapWriter(str(out), overwrite=True)
+
+
+def test_an_out_that_is_no_output_of_the_command_is_not_told_to_pass_overwrite(tmp_path):
+    """`localize --out MAP` (the map folder) or `build-map --out RUN` was told 'output folder
+    already exists (pass --overwrite to replace it ...)', and with --overwrite refused as 'not an
+    output of this command': the first message now says so and suggests no --overwrite."""
+    out = tmp_path / "map"
+    out.mkdir()
+    (out / "manifest.json").write_text("{}")
+    markers = ("results.jsonl", "metrics.json")
+    with pytest.raises(InputError) as err:
+        check_output_folder(str(out), False, markers)
+    assert str(err.value) == (
+        f"output folder already exists: {out}, and it is not an output of this command (it "
+        "lacks results.jsonl, metrics.json), which --overwrite would not replace either: choose "
+        "another --out")
+    for m in markers:
+        (out / m).write_text("")
+    with pytest.raises(InputError, match=r"already exists: .*map \(pass --overwrite to replace"):
+        check_output_folder(str(out), False, markers)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(InputError, match=r"\(pass --overwrite to replace"):
+        check_output_folder(str(empty), False, markers)
