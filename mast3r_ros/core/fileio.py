@@ -214,7 +214,8 @@ def _is_mount_point(path: str) -> bool:
 
 
 def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
-                        allowed: Optional[Sequence[str]] = None) -> None:
+                        allowed: Optional[Sequence[str]] = None,
+                        overwrite_refusal: Optional[Callable[[], Optional[str]]] = None) -> None:
     """Refuse an output folder before any work is done.
 
     Raises `InputError` (naming ``path``) when ``path`` exists and is not a folder, when it
@@ -228,7 +229,8 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
     cannot be created there (`check_can_create`: no writable folder
     above it). An existing ``path`` whose lock a live writer holds is `OutputBusyError` (an
     `InputError`) first, without ``overwrite`` too: not "pass --overwrite" for a folder being
-    written.
+    written. Without ``overwrite``, --overwrite is suggested only where it would replace the
+    folder: ``overwrite_refusal`` gives the caller's further reason (str, or None) why not.
     """
     if not path.strip():
         raise InputError("the output path is empty (give --out a folder name)")
@@ -255,6 +257,10 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
             raise InputError(f"output folder already exists: {path}, and it is not an output "
                              f"of this command ({why}), which --overwrite would not replace "
                              "either: choose another --out")
+        refusal = overwrite_refusal() if overwrite_refusal is not None else None
+        if refusal:
+            raise InputError(f"output folder already exists: {path}, and --overwrite would not "
+                             f"replace it: {refusal}")
         raise InputError(f"output folder already exists: {path} (pass --overwrite to replace "
                          "it, or choose another --out)")
     if missing or foreign:

@@ -284,3 +284,23 @@ def test_an_out_that_is_no_output_of_the_command_is_not_told_to_pass_overwrite(t
     empty.mkdir()
     with pytest.raises(InputError, match=r"\(pass --overwrite to replace"):
         check_output_folder(str(empty), False, markers)
+
+
+def test_a_map_holding_a_run_is_not_told_to_pass_overwrite(tmp_path, sift_map):
+    """build-map --out MAP, where MAP holds a run (`localize --out MAP/run1`), said 'pass
+    --overwrite', which was then refused ('also holds run1/'): it now says that at once."""
+    import shutil
+
+    from mast3r_ros.core.keyframes.target import check_map_out
+
+    m = tmp_path / "map"
+    shutil.copytree(sift_map, m)
+    with pytest.raises(InputError, match=r"already exists: .*map \(pass --overwrite to replace"):
+        check_map_out(str(m), False)
+    (m / "run1").mkdir()
+    with pytest.raises(InputError) as err:
+        check_map_out(str(m), False)
+    assert str(err.value).startswith(
+        f"output folder already exists: {m}, and --overwrite would not replace it: the map {m} "
+        "also holds run1/, which no map build writes"), str(err.value)
+    assert "pass --overwrite" not in str(err.value)

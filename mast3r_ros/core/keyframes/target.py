@@ -13,7 +13,7 @@ line's wording of the same check.
 from __future__ import annotations
 
 import os
-from typing import Any, Dict, List
+from typing import Any, Dict, List, Optional
 
 from ..errors import InputError
 from ..fileio import LOCK_SUFFIX, check_output_folder, output_path
@@ -149,7 +149,14 @@ def check_map_out(path: str, overwrite: bool) -> None:
     keyframe map or an empty folder is replaced, as `MapWriter` will insist -- refused here in
     the command line's words (``--overwrite: MAP is not a keyframe map ...``) rather than the
     writer's (``MapWriter(overwrite=True): ...``). Raises `InputError`."""
-    check_output_folder(path, overwrite, (MANIFEST,))
+    def overwrite_refusal() -> Optional[str]:  # the refusal --overwrite would meet, if any
+        try:
+            _check_target(path, output_path(path), True, cli=True)
+        except InputError as refused:
+            return str(refused).replace("--overwrite: ", "", 1)
+        return None
+
+    check_output_folder(path, overwrite, (MANIFEST,), overwrite_refusal=overwrite_refusal)
     _check_target(path, output_path(path), overwrite, cli=True)
 
 
