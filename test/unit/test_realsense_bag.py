@@ -338,3 +338,15 @@ def test_pose_frames_on_a_realsense_recording_says_it_holds_no_poses(tmp_path):
                        r"bag .*rs\.bag is a RealSense recording .*, which holds no camera poses: "
                        r"pass the colour camera's poses as a TUM trajectory, --trajectory FILE"):
         BagSequence(write_realsense_bag(tmp_path / "rs.bag"), pose_frames="map")
+
+
+def test_the_bag_summary_line_says_no_depth_and_no_poses_in_words(tmp_path, caplog):
+    """The INFO line ended 'depth from -, poses from -', which read as a topic named '-'."""
+    bag = write_realsense_bag(tmp_path / "rs.bag", colour_offset_m=0.0)
+    with caplog.at_level("INFO", logger="mast3r_ros.replay.rosbag.sequence"):
+        BagSequence(bag)
+        BagSequence(bag, depth_topic=DEPTH)
+    said = [r.getMessage() for r in caplog.records if " images on " in r.getMessage()]
+    assert len(said) == 2, said
+    assert said[0].endswith("camera_info, no depth read, no poses from tf (--pose-frames)")
+    assert said[1].endswith(f"camera_info, depth from {DEPTH}, no poses from tf (--pose-frames)")

@@ -197,11 +197,10 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._index(reader)
         self._finish_index()
         log.info(
-            "%s: %d images on %s, intrinsics from %s, depth from %s, poses from %s",
-            bag_label(self.path), len(self), self.image_topic,
-            self.camera_info_topic or "the given CameraIntrinsics", self.depth_topic or "-",
-            pose_frames or "-",
-        )
+            "%s: %d images on %s, intrinsics from %s, %s, %s", bag_label(self.path), len(self),
+            self.image_topic, self.camera_info_topic or "the given CameraIntrinsics",
+            f"depth from {self.depth_topic}" if self.depth_topic else "no depth read",
+            f"poses from tf {pose_frames}" if pose_frames else "no poses from tf (--pose-frames)")
 
     # ---- indexing pass ---------------------------------------------------------------------
 
