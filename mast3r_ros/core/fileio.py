@@ -245,7 +245,12 @@ def check_output_folder(path: str, overwrite: bool, markers: Sequence[str] = (),
         raise InputError(f"--out {path} is a mount point: an output is built beside it and "
                          "renamed into place, which a mount point cannot be; give a folder "
                          f"inside it (--out {os.path.join(path, 'NAME')})")
-    names = sorted(os.listdir(full))
+    try:
+        names = sorted(os.listdir(full))
+    except OSError:  # unreadable: refused below as before (exists; with --overwrite: listed)
+        if overwrite:
+            raise
+        names = []
     missing = [m for m in markers if names and not os.path.lexists(os.path.join(full, m))]
     foreign = [] if allowed is None else [
         n for n in names if not any(fnmatch.fnmatchcase(n, pat) for pat in allowed)]
