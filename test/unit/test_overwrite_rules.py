@@ -304,3 +304,20 @@ def test_a_map_holding_a_run_is_not_told_to_pass_overwrite(tmp_path, sift_map):
         f"output folder already exists: {m}, and --overwrite would not replace it: the map {m} "
         "also holds run1/, which no map build writes"), str(err.value)
     assert "pass --overwrite" not in str(err.value)
+
+
+def test_an_existing_out_that_cannot_be_listed_is_refused_as_existing(tmp_path, monkeypatch):
+    """Listing the folder to tell whether --overwrite could replace it must not turn the
+    one-line refusal into an uncaught PermissionError (a folder of another user)."""
+    out = tmp_path / "theirs"
+    out.mkdir()
+    real = os.listdir
+
+    def listdir(path="."):
+        if os.fspath(path) == str(out):
+            raise PermissionError(13, "Permission denied", str(path))
+        return real(path)
+
+    monkeypatch.setattr(os, "listdir", listdir)
+    with pytest.raises(InputError, match=r"already exists: .*theirs \(pass --overwrite"):
+        check_output_folder(str(out), False, ("manifest.json",))
