@@ -4,7 +4,9 @@ keyframe data loaded on first use, the query-camera check's pass over the map, l
 
 from __future__ import annotations
 
+import dataclasses
 import sys
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -156,3 +158,56 @@ def test_a_skewed_map_camera_is_left_for_the_live_frame_to_warn_about():
     assert warm_mod.camera_check_is_silent(CAM)
     K[0, 1] = 2.0
     assert not warm_mod.camera_check_is_silent(CameraIntrinsics(CAM.width, CAM.height, K))
+
+
+def test_warmup_runs_the_matchings_long_walk_branch(mast3r_map, monkeypatch):
+    """With the Triton search a frame whose walks outlast `fixed_matching.FIRST_ROUNDS` is
+    matched again eagerly with all rounds (outside the CUDA graph on a GPU). The warm-up's
+    frame has short walks, so that branch ran first on a live frame (its allocations and host
+    copy with it); the warm-up now runs it for each keyframe count, with the same matches."""
+    pytest.importorskip("triton")
+    import torch
+
+    from mast3r_ros.core.matchers import fixed_matching
+
+    path, eng = mast3r_map
+    cfg = _mast3r_cfg(max_keyframes=2)
+    cfg = dataclasses.replace(cfg, matching=dataclasses.replace(cfg.matching,
+                                                                nn_backend="triton"))
+    real_decode = eng.decode  # float32 descriptors: the fixed-shape path serves them
+    monkeypatch.setattr(eng, "decode", lambda v1, v2: [dataclasses.replace(
+        p, desc_1=p.desc_1.float(), desc_2=p.desc_2.float()) for p in real_decode(v1, v2)])
+    loc = Localizer(KeyframeMap.load(path), cfg, eng, image_size=224)
+    calls = []
+
+    def spy(*a, rounds=None, **kw):  # the walks' rows, none kept, status "walks ended"
+        calls.append(rounds)  # (the Triton interpreter is too slow for 224 maps here)
+        return torch.zeros((2, 13), dtype=torch.float64)
+    monkeypatch.setattr(fixed_matching, "device_pack", spy)
+    report = loc.warmup()
+    assert report["keyframe_batches"] == [1, 2]
+    first = fixed_matching.FIRST_ROUNDS
+    assert calls == [first, None, first, None]  # K = 1, 2: the all-rounds branch after each
+    loc.close()
+
+
+def test_warming_longer_walks_gives_the_same_rows():
+    """`fixed_matching.warming_longer_walks` only adds the eager all-rounds pass."""
+    pytest.importorskip("triton")
+    import torch
+
+    from mast3r_ros.core.config import MatchingConfig
+    from mast3r_ros.core.matchers import fixed_matching
+
+    g = torch.Generator().manual_seed(0)
+    d = torch.nn.functional.normalize(torch.randn((2, 8, 8, 16), generator=g), dim=-1)
+    c = torch.ones((8, 8))
+    pred = SimpleNamespace(desc_1=d[0], desc_2=d[1], desc_conf_1=c, desc_conf_2=c, conf_1=c,
+                           pts3d_1=torch.randn((8, 8, 3), generator=g))
+    cfg = MatchingConfig(subsample=2, border_px=0, min_desc_conf=0.0, min_pointmap_conf=0.0,
+                         nn_backend="triton")
+    plain = fixed_matching.fixed_rows([pred], np.eye(4)[None], cfg, graphs=False)
+    with fixed_matching.warming_longer_walks():
+        warmed = fixed_matching.fixed_rows([pred], np.eye(4)[None], cfg, graphs=False)
+    np.testing.assert_array_equal(plain, warmed)
+    assert (plain[:, 0] > 0).sum() > 0

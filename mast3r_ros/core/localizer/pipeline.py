@@ -57,7 +57,7 @@ from .matcher_factory import _image_size, _make_matcher
 from .query_checks import (_checked_frame, _checked_pose, _warn_distortion_mismatch,
                            _warn_ignored_skew, focal_gate)
 from .results import _match_debug, _no_match_reason, position_sigma_m
-from .warm import camera_check_is_silent, preload_keyframes, warm_pnp
+from .warm import camera_check_is_silent, long_walks_warmed, preload_keyframes, warm_pnp
 
 log = logging.getLogger(__name__)
 
@@ -208,7 +208,8 @@ class Localizer:
         intrinsics) as a query through inference, global retrieval and re-ranking, matching
         against 1..max_keyframes keyframes (`warmup_batches`), pooling, PnP-RANSAC, refinement,
         covariance and the gates (with the matching replayed as CUDA graphs, also the matching
-        alone of every other keyframe count: one graph per count); then one PnP on a fabricated
+        alone of every other keyframe count: one graph per count; with the Triton search each
+        matching also runs its all-rounds branch for long walks once); then one PnP on a fabricated
         well-posed problem (the keyframe's matches may be too few for RANSAC to run, e.g. with
         random weights) and one undistortion (OpenCV is imported lazily). The matcher's random
         stream is restored afterwards, so later results do not depend on whether it ran.
@@ -239,13 +240,14 @@ class Localizer:
         try:
             state = self.matcher.query_state(frame)
             self._candidates(frame, state, None)  # retrieval index, descriptors, re-ranking
-            for k in batches:
-                timings: Dict[str, float] = {}
-                cand = list(range(k))
-                corrs = self.matcher.correspond(frame, state, cand, timings)
-                self._pose(frame, cand, corrs, kf.map_from_cam, timings, False)
-            for k in self._matching_only_batches(batches):
-                self.matcher.correspond(frame, state, list(range(k)), {})
+            with long_walks_warmed(self.matcher):  # warm.py: why
+                for k in batches:
+                    timings: Dict[str, float] = {}
+                    cand = list(range(k))
+                    corrs = self.matcher.correspond(frame, state, cand, timings)
+                    self._pose(frame, cand, corrs, kf.map_from_cam, timings, False)
+                for k in self._matching_only_batches(batches):
+                    self.matcher.correspond(frame, state, list(range(k)), {})
             warm_pnp(frame, max(batches), self.config, self.seed,
                      _uncertainty(self.config.covariance))
         finally:

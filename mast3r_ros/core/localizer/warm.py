@@ -10,6 +10,12 @@ Found by timing frame 1 against frames 2..N after the warm-up (bench/bench_first
   keyframe image) were loaded on that frame. `preload_keyframes` loads every keyframe of a
   small map (at most `PRELOAD_MAX_KEYFRAMES`, and only while the matcher's cache holds them
   without evicting any): the same bits later frames would load, so no result changes.
+* **The long-walk branch of the matching.** With the Triton search the matching runs
+  `fixed_matching.FIRST_ROUNDS` walk rounds (replayed as a CUDA graph on a GPU) and reruns a
+  frame whose walks are longer eagerly with all rounds. The warm-up's frame (the first keyframe
+  against itself) has short walks, so that branch's first run (its device allocations, the
+  host copy) fell on the first live frame with a long walk. `long_walks_warmed` makes the
+  warm-up's matching run it too (same matches).
 * **The query-camera check.** `Localizer._check_query_camera` reads the map's cameras and
   distortions (`KeyframeMap.cameras` / ``distortions``, a pass over every keyframe) and
   undistorts a grid per map distortion on the first frame of each camera. The warm-up checks
@@ -20,8 +26,9 @@ Found by timing frame 1 against frames 2..N after the warm-up (bench/bench_first
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from typing import Any
+from typing import Any, ContextManager
 
 import numpy as np
 
@@ -52,6 +59,17 @@ def preload_keyframes(matcher: Any, num_keyframes: int) -> int:
     except Mast3rRosError as e:
         log.debug("warm-up preload stopped: %s", e)
         return 0
+
+
+def long_walks_warmed(matcher: Any) -> ContextManager[Any]:
+    """The context the warm-up runs ``matcher``'s matching in: for the mast3r matcher (a
+    ``cfg`` with ``cuda_graph``) `fixed_matching.warming_longer_walks`, else a no-op."""
+    cfg = getattr(matcher, "cfg", None)
+    if cfg is None or not hasattr(cfg, "cuda_graph"):
+        return contextlib.nullcontext()
+    from ..matchers.fixed_matching import warming_longer_walks
+
+    return warming_longer_walks()
 
 
 def camera_check_is_silent(cam: CameraIntrinsics) -> bool:

@@ -15,7 +15,10 @@ array comes to the host in one transfer, where the kept rows are selected and th
 identical. Walks on realistic 512x384 pairs end within 4-5 rounds, so rounds up to
 ``max_iter`` (10) would only launch kernels that find nothing to do (4 of 10 rounds skipped:
 about 40 % of the device part's launches); a frame whose walks are longer (the status row says
-so) is matched again eagerly with all ``max_iter`` rounds: the same matches either way.
+so) is matched again eagerly with all ``max_iter`` rounds: the same matches either way. That
+eager branch has its own one-time costs on a GPU (the caching allocator's blocks for its
+shapes on the frame's stream, the host copy); the localizer's warm-up runs it once per keyframe
+count (`warming_longer_walks`), so the first live frame with a long walk does not pay them.
 
 On CUDA (``matching.cuda_graph: auto``) that device part is captured once per key (shapes, K,
 input dtypes, device, walk and filter parameters) as a `torch.cuda.CUDAGraph` and replayed:
@@ -34,9 +37,10 @@ replay and no two replays run at the same time (one lock).
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import threading
-from typing import Any, Dict, NamedTuple, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, NamedTuple, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
@@ -55,6 +59,24 @@ _FIELDS = ("desc_1", "desc_2", "desc_conf_1", "desc_conf_2", "conf_1", "pts3d_1"
 # rounds at once (the previous behaviour; bench/bench_matching.py times both). Realistic
 # 512x384 pairs end in 4-5 rounds (docs/bench/matchperf_cpu_2026-12-05).
 FIRST_ROUNDS: Optional[int] = 6
+
+
+_WARMING = threading.local()  # .on: `warming_longer_walks` is active on this thread
+
+
+@contextlib.contextmanager
+def warming_longer_walks() -> Iterator[None]:
+    """While active (on this thread), every `fixed_rows` call also runs the eager all-rounds
+    branch a frame whose walks outlast `FIRST_ROUNDS` takes, even when its walks ended: the
+    same rows (a walk that ended is unchanged by more rounds), at the cost of one more eager
+    pass. `Localizer.warmup` runs its matching under it, so that branch's one-time costs are
+    paid at start-up, not by the first live frame that takes it."""
+    before = getattr(_WARMING, "on", False)
+    _WARMING.on = True
+    try:
+        yield
+    finally:
+        _WARMING.on = before
 
 
 class _Params(NamedTuple):
@@ -257,10 +279,8 @@ class _GraphRunner:
                 cap.host.copy_(cap.out, non_blocking=True)
                 torch.cuda.current_stream(cap.out.device).synchronize()
                 h = cap.host.numpy()
-                if h[-1, 0] > 0:  # a walk longer than the graph's rounds: all rounds, eagerly
-                    self.n_longer_walks += 1
-                    h = device_pack(**cap.bufs, prm=prm).cpu().numpy()
-                h = h[:-1]
+                self.n_longer_walks += bool(h[-1, 0] > 0)
+                h = _all_rounds_if_needed(h, cap.bufs, prm)
                 return h[h[:, 0] > 0]  # a copy (the pinned buffer is the next frame's)
             except Exception as e:  # noqa: BLE001  a capture can fail in many driver-specific ways
                 self.broken = f"{type(e).__name__}: {e}"
@@ -345,6 +365,14 @@ def fixed_rows(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Any,
         bufs = _new_buffers(preds, dev)
         _stack_into(bufs, preds, map_from_cam)
         host = device_pack(**bufs, prm=prm, rounds=_first_rounds(prm)).cpu().numpy()
-        if host[-1, 0] > 0:  # a walk longer than FIRST_ROUNDS rounds: all max_iter rounds
-            host = device_pack(**bufs, prm=prm).cpu().numpy()
-        return host[:-1]
+        return _all_rounds_if_needed(host, bufs, prm)
+
+
+def _all_rounds_if_needed(host: np.ndarray, bufs: Dict[str, torch.Tensor], prm: _Params
+                          ) -> np.ndarray:
+    """The rows of ``host`` (`device_pack` of `FIRST_ROUNDS` rounds, on the host) without its
+    status row; when it says a walker still walks, those of all ``max_iter`` rounds instead,
+    run eagerly on ``bufs`` (also when `warming_longer_walks` is active: the same rows)."""
+    if host[-1, 0] > 0 or (getattr(_WARMING, "on", False) and _first_rounds(prm) < prm.max_iter):
+        host = device_pack(**bufs, prm=prm).cpu().numpy()
+    return host[:-1]
