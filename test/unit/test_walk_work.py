@@ -10,6 +10,7 @@ Without a GPU the kernels run through Triton's CPU interpreter (test/conftest.py
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -194,3 +195,23 @@ def test_fixed_path_op_and_sync_counts(k):
     assert want["sorts"] == 2 * 12 + 1 and want["aten_ops"] >= 440  # what the bound catches
     np.testing.assert_array_equal(got["result"], want["result"])
     assert (got["result"][:, 0] > 0).sum() > 8
+
+
+@pytest.mark.parametrize("k", [1, 3])
+def test_variable_triton_path_sync_counts(k):
+    """The variable-shape Triton path's host waits (its walks end in 2 rounds for K=1, 3 for
+    K=3): one finiteness test for both maps (one per map before, K=1), no "still walking?"
+    test after the walk's first round, then the size of the matches (K>1: and the per-pair
+    counts) and the rows' copy: 6 -> 4 (K=1), 7 -> 6 (K=3). The same matches as the torch
+    search."""
+    hc = _hotpath_counts()
+    preds = _preds("realistic", k)
+    got = hc.count(lambda: _match_and_fuse_walks(preds, _poses(k), CFG,
+                                                 np.random.default_rng(0)))
+    assert got["nn_search"] == 2 * (2 if k == 1 else 3)  # rounds (kernels for all K at once)
+    assert got["syncs"] == (4 if k == 1 else 6), got
+    torch_cfg = dataclasses.replace(CFG, nn_backend="torch")
+    want = _match_and_fuse_walks(preds, _poses(k), torch_cfg, np.random.default_rng(0))
+    for a, b in zip(got["result"], want):
+        np.testing.assert_array_equal(a, b)
+    assert len(want.xy1) > 8

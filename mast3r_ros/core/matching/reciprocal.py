@@ -45,7 +45,10 @@ def _reciprocal(
     backend = resolve_nn_backend(nn_backend, flat1.device, dist, flat1.dtype)
     device, n1, n2 = flat1.device, flat1.shape[0], flat2.shape[0]
     start = _start_indices(hw1, subsample, init_xy1, device)
-    bad1, bad2 = _invalid_rows(flat1, check_finite), _invalid_rows(flat2, check_finite)
+    if not check_finite and bool(torch.isfinite(flat1.sum() + flat2.sum())):
+        bad1 = bad2 = None  # both maps finite: one host round trip, not one per map
+    else:
+        bad1, bad2 = _invalid_rows(flat1, check_finite), _invalid_rows(flat2, check_finite)
     if bad1 is not None:
         start = start[~bad1[start]]
     if start.numel() == 0 or n2 == 0 or (bad2 is not None and bool(bad2.all())):

@@ -80,8 +80,8 @@ def _fused_walk(
     Same steps and results as `_walk` (each pair's walk is independent), but every walker stays
     in place (masked, not compacted) and each round's cache misses are compacted on the device
     (one sort; not de-duplicated), their count handed to the kernel as a device tensor:
-    one host round trip per round (the "anyone still walking?" test), one kernel pair per
-    direction and round for all B pairs.
+    one host round trip per round after the first (the "anyone still walking?" test,
+    `_FusedWalk.run`), one kernel pair per direction and round for all B pairs.
 
     ``live`` (B, P) bool, given: the walkers that walk at all (the others stay inactive), and the
     walk is free of host round trips: all ``max_iter`` rounds run (a round without walkers hands
@@ -163,7 +163,11 @@ class _FusedWalk:
 
     def run(self, n_rounds: int, *, until_idle: bool) -> None:
         """``n_rounds`` more rounds; ``until_idle``: stop early once no walker is active (one
-        host round trip per round but the last), else run them all (no host round trip)."""
+        host round trip per round but the first and the last), else run them all (no host
+        round trip). The walk's first round is not tested: walks that end in one round are
+        rare (a start point that is its own mutual nearest neighbour stops, the others walk
+        on), and an idle second round changes nothing, so the test would cost a host round
+        trip on nearly every walk to save a few empty launches on the odd one."""
         n1, n2 = self.flat1.shape[1], self.flat2.shape[1]
         for i in range(n_rounds):
             xy1, xy2, active = self.xy1, self.xy2, self.active
@@ -175,7 +179,8 @@ class _FusedWalk:
             self.active = go & (back != xy1)  # ... or when the walk returns where it was
             self.xy1, self.xy2 = back, new2
             self.rounds += 1
-            if until_idle and i < n_rounds - 1 and not bool(self.active.any()):
+            if until_idle and 1 < self.rounds and i < n_rounds - 1 and not bool(
+                    self.active.any()):
                 break
 
 
