@@ -27,6 +27,9 @@
 #   gpu_512_default  bench_gpu.py at 512, compile 'default'               (~45 s; cold ~100 s)
 #   gpu_512_eager bench_gpu.py at 512, eager (the reference for the compiled rows; measured
 #                 before on the network's matches, now with realistic ones too)          (~60 s)
+#   tensorrt      bench_gpu.py at 512, TensorRT engines (K = 1 and 4): only where TensorRT imports
+#                 (the lent machines have none: a one-line skip, no device time); the summary's
+#                 TensorRT line says which                              (build: minutes; last)
 #   sweep         bench_matching.py --sweep: the Triton search's block shapes / warps with and
 #                 without the TF32 screen on one realistic 512x384 pair (bench/kernel_resources.py
 #                 counts their registers without a GPU; GPU only, skipped by --smoke; only with
@@ -42,7 +45,7 @@
 #        bash bench/gpu_checks.sh --smoke         (tiny config on the CPU: proves the script runs)
 set -uo pipefail
 SMOKE=0
-STEPS="gpu_512,matching,frame_host,parallel,gpu_384,gpu_224,gpu_512_default,gpu_512_eager"
+STEPS="gpu_512,matching,frame_host,parallel,gpu_384,gpu_224,gpu_512_default,gpu_512_eager,tensorrt"
 while [ $# -gt 0 ]; do
   case "$1" in
     --smoke) SMOKE=1 ;;
@@ -195,6 +198,14 @@ want gpu_512_default && step gpu_512_default 120 $PY "${G[@]}" --sizes "$S512" \
 # reference the compiled rows are read against), now with realistic correspondences too
 want gpu_512_eager && step gpu_512_eager 90 $PY "${G[@]}" --sizes "$S512" \
   --variants "${EAGER[@]}" "${KF_LATER[@]}" --json "$R/bench_gpu_512_fp16_eager.json"
+# TensorRT where it is installed (never on the lent machines so far): engines built from the
+# ONNX export, whatever the deadline leaves (a build cut by it is reported as not measured)
+if want tensorrt; then
+  if $PY -c "import tensorrt" > /dev/null 2>&1; then
+    step tensorrt 300 $PY "${G[@]}" --sizes "$S512" --variants tensorrt "${KF_LATER[@]}" \
+      --json "$R/bench_gpu_512_fp16_tensorrt.json"
+  else echo; echo "=== tensorrt: not installed here; skipped (no device time)"; fi
+fi
 # 8. which Triton block shape is fastest here (the module's defaults are 32x128, 4 warps)
 if want sweep; then
   if [ "$SMOKE" = 1 ]; then echo; echo "=== sweep: GPU only (the interpreter's timings mean nothing)"

@@ -57,14 +57,20 @@ MUST_REACH = {
                    f"relative, match Jaccard >= {JACCARD_MIN:g}",
     "host": f"host part of a frame (`solve_pnp`: RANSAC, refinement, covariance) <= "
             f"{HOST_PNP_MS:g} ms",
+    "sizes": "whole frame at 384 and 224 fp16, K=1 and K=4 (reported; no target)",
+    "tensorrt": f"TensorRT at 512x384 fp16 (where installed): whole frame K=1 / K=4, "
+                f"= eager fp32 within desc {DESC_ABS:g} / pts3d {PTS3D_REL:g}",
 }
+REPORTED = "reported"
+TRT_FILE = "bench_gpu_512_fp16_tensorrt.json"
 
 # bench_gpu JSON files of gpu_checks.sh: (file, size, variant timed there)
 GPU_FILES = [("bench_gpu_512_fp16.json", "512", "reduce-overhead"),
              ("bench_gpu_512_fp16_eager.json", "512", "eager"),
              ("bench_gpu_384_fp16.json", "384", "reduce-overhead"),
              ("bench_gpu_224_fp16.json", "224", "reduce-overhead"),
-             ("bench_gpu_512_fp16_default.json", "512", "default")]
+             ("bench_gpu_512_fp16_default.json", "512", "default"),
+             (TRT_FILE, "512", "tensorrt")]
 SMOKE_SIZE = "224"
 SMOKE_VARIANT = "eager"
 COMPILE_OF = {"reduce-overhead": "reduce-overhead", "default": "default", "eager": "none"}
@@ -452,6 +458,50 @@ def host_row(run: Run) -> Dict[str, str]:
     return {**row, "verdict": verdict, "figure": fig}
 
 
+def sizes_row(run: Run) -> Dict[str, str]:
+    """384 and 224 (reduce-overhead): the whole frame on realistic correspondences, per K."""
+    row = {"line": MUST_REACH["sizes"],
+           "source": "bench_gpu_384_fp16.json, bench_gpu_224_fp16.json"}
+    figs, any_ms, why_not = [], False, ""
+    for name, size in (("bench_gpu_384_fp16.json", "384"), ("bench_gpu_224_fp16.json", "224")):
+        doc, v, why = run.variant(name, size, "reduce-overhead")
+        if v is None:
+            figs.append(f"{size}: {why}")
+            continue
+        for k, kf in sorted(v.get("keyframes", {}).items(), key=lambda kv: int(kv[0])):
+            ms, txt = _localize_fig(kf.get("localize_realistic"))
+            any_ms |= ms is not None
+            figs.append(f"{size} K={k}: {txt}")
+        why_not = why_not or run.not_gpu(doc)
+    verdict = REPORTED if any_ms and not why_not else NOT_MEASURED
+    fig = "; ".join(figs) + (f" ({why_not})" if why_not else "")
+    return {**row, "verdict": verdict, "figure": fig}
+
+
+def tensorrt_row(run: Run) -> Dict[str, str]:
+    """The tensorrt step (only where TensorRT imports): frame times and equivalence, judged
+    on the equivalence (the frame targets are the compiled path's lines)."""
+    row = {"line": MUST_REACH["tensorrt"], "source": TRT_FILE}
+    doc, v, why = run.variant(TRT_FILE, "512", "tensorrt")
+    if v is None:
+        m = re.search(r"^tensorrt: .*$", run.gpu_txt, re.M)
+        if m and "not installed" in m.group(0):
+            why = "TensorRT is not installed on this machine (gpu.txt): the step did not run"
+        return {**row, "verdict": NOT_MEASURED, "figure": why}
+    figs, ok = [], True
+    for k, kf in sorted(v.get("keyframes", {}).items(), key=lambda kv: int(kv[0])):
+        e = kf.get("equivalence_vs_eager_fp32") or {}
+        d, p = e.get("desc_max_abs"), e.get("pts3d_rel_p99")
+        ok &= d is not None and p is not None and d <= DESC_ABS and p <= PTS3D_REL
+        figs.append(f"K={k}: {_localize_fig(kf.get('localize_realistic'))[1]}; desc "
+                    f"{_f(d, '.1e')} / pts3d p99 {_f(p, '.1e')}")
+    verdict = (MET if ok else NOT_MET) if figs else NOT_MEASURED
+    fig = "; ".join(figs) or "no keyframe count ran"
+    if run.not_gpu(doc):
+        verdict, fig = NOT_MEASURED, f"{fig} ({run.not_gpu(doc)})"
+    return {**row, "verdict": verdict, "figure": fig}
+
+
 def must_reach(run: Run) -> List[Dict[str, str]]:
     """One row per `MUST_REACH` line; a file of an unexpected shape makes its row "not
     measured" (with why), never the whole summary fail."""
@@ -461,7 +511,8 @@ def must_reach(run: Run) -> List[Dict[str, str]]:
                     ("memory", lambda: memory_row(run)),
                     ("matching", lambda: matching_row(run)),
                     ("first_frame", lambda: first_frame_row(run)),
-                    ("equivalence", lambda: equivalence_row(run)), ("host", lambda: host_row(run))):
+                    ("equivalence", lambda: equivalence_row(run)), ("host", lambda: host_row(run)),
+                    ("sizes", lambda: sizes_row(run)), ("tensorrt", lambda: tensorrt_row(run))):
         try:
             rows.append(fn())
         except Exception as e:  # noqa: BLE001  a malformed file: say so on its line

@@ -39,7 +39,7 @@ def _gpu(size, variant, ms=(18.0, 35.0), compiled=None):
                         "localize": _localize(m * 0.9, m * 0.9, localized=0),
                         "localize_realistic": _localize(m, m * 0.98)}
     return {"device": "cuda", "sizes": {size: {"variants": {variant: {
-        "compile_effective": compiled or gpu_summary.COMPILE_OF[variant],
+        "compile_effective": compiled or gpu_summary.COMPILE_OF.get(variant, variant),
         "keyframes": keyframes}}}}, "fallbacks": {}}
 
 
@@ -90,8 +90,23 @@ def write_run(folder: Path, **files) -> Path:
 def verdicts(folder: Path, smoke: bool = False):
     _, rows = gpu_summary.summary(str(folder), str(folder / "gpu_checks_log.txt"), smoke)
     keys = ["frame_k1", "frame_k4", "memory", "matching", "first_frame", "equivalence", "host"]
-    assert [r["line"] for r in rows] == [gpu_summary.MUST_REACH[k] for k in keys]
+    assert [r["line"] for r in rows] == [gpu_summary.MUST_REACH[k]
+                                         for k in keys + ["sizes", "tensorrt"]]
     return {k: (r["verdict"], r["figure"]) for k, r in zip(keys, rows)}
+
+
+def test_sizes_and_tensorrt_lines(tmp_path):
+    """384 and 224 are reported per K in the table; TensorRT says why it did not run, or is
+    judged on its equivalence where the tensorrt step ran."""
+    folder = write_run(tmp_path, **{"gpu.txt": "NVIDIA H200\ntensorrt: not installed\n"})
+    _, rows = gpu_summary.summary(str(folder), str(folder / "gpu_checks_log.txt"))
+    sizes, trt = rows[-2:]
+    assert sizes["verdict"] == "reported" and "384 K=4: 35.0 ms" in sizes["figure"]
+    assert "224 K=1: 18.0 ms" in sizes["figure"], sizes
+    assert trt["verdict"] == "not measured" and "not installed" in trt["figure"], trt
+    folder = write_run(tmp_path / "trt", **{gpu_summary.TRT_FILE: _gpu("512", "tensorrt")})
+    _, rows = gpu_summary.summary(str(folder), str(folder / "gpu_checks_log.txt"))
+    assert rows[-1]["verdict"] == "not met" and "pts3d p99 1.1e-02" in rows[-1]["figure"]
 
 
 def test_every_line_met(tmp_path):
@@ -172,7 +187,7 @@ def test_smoke_run_reads_the_eager_224_files_and_judges_nothing(tmp_path):
     for doc in smoke.values():
         doc["device"] = "cpu"
     text, rows = gpu_summary.summary(str(write_run(tmp_path, **smoke)), None, smoke=True)
-    assert [r["verdict"] for r in rows] == ["not measured"] * 7, rows
+    assert [r["verdict"] for r in rows] == ["not measured"] * 9, rows
     assert "1500.0 ms" in rows[0]["figure"] and "SMOKE RUN" in text, rows
     assert "512 reduce-overhead (smoke: 224 eager)" in text, text
 
