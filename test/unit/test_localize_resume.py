@@ -539,7 +539,8 @@ def test_the_progress_bar_of_a_resumed_run_starts_at_its_recorded_frames(tum, si
             self.closed = True
 
     monkeypatch.undo()
-    monkeypatch.setattr(pipeline, "tqdm", Bar)
+    monkeypatch.setattr(pipeline, "progress_bar", lambda total, desc, unit, initial=0, **_: Bar(
+        total=total, initial=initial))
     assert main(_argv(tum, sift_map, run, "--max-frames", "7", "--resume")) == 0
     bar, = [b for b in bars if b.total == 7]
     assert (bar.initial, bar.n, bar.closed) == (4, 3, True)

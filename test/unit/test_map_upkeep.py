@@ -206,7 +206,7 @@ def test_no_output_is_written_inside_a_maps_own_folders(tmp_path, inside, capsys
                                          r"folder of the keyframe map .*choose a folder outside"):
         check_output_folder(out, False)
     assert main(["merge-maps", a, b, "--out", out]) == 2
-    assert "is inside the" in capsys.readouterr().err.splitlines()[-1]
+    assert f"--out {out} lies inside map A ({a})" in capsys.readouterr().err.splitlines()[-1]
     assert _walk(a) == before
     check_output_folder(os.path.join(a, "run1"), False)  # beside the map's data: kept by rebuilds
 
