@@ -119,7 +119,9 @@ def merge_maps(a: str, b: str, out: str, overwrite: bool = False,
         for rid, eid, size in asmk:
             w.add_asmk(_concat_asmk([maps[i].load_asmk(rid, eid, size) for i in used],
                                     [keep[i] for i in used]), eid, size)
-        w.set_manifest_field("merged_from", merged_from(maps, keep, (a, b)))
+        sources = merged_from(maps, keep, (a, b))
+        _warn_depth_units(sources)
+        w.set_manifest_field("merged_from", sources)
         try:
             w.commit()
         except KeyboardInterrupt as e:  # a stop once it is renamed into place: complete
@@ -141,8 +143,10 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
     ``unreadable_frames`` and ``frames_without_pose`` (the frames its build skipped) and
     ``merged_from`` (when it is itself a merge), so that check-map on the merged map still
     names them; its ``pose_suspects`` (`map_check.recorded_pose_suspects`: an EuRoC map's
-    T_BS), which check-map names for the merged map when every source has one."""
-    from ..core.map_check import recorded_pose_suspects
+    T_BS), which check-map names for the merged map when every source has one; its
+    ``depth_units_per_m`` (`map_check.recorded_depth_units`: the raw depth unit its build read),
+    with which check-map words a --depth-scale fix when every source records the same."""
+    from ..core.map_check import recorded_depth_units, recorded_pose_suspects
 
     out = []
     for role, m, kept, name in zip("AB", maps, keep, names):
@@ -155,11 +159,28 @@ def merged_from(maps, keep: List[np.ndarray], names: Tuple[str, str]) -> List[di
         for key in ("unreadable_frames", "frames_without_pose", "merged_from"):
             if m.manifest.get(key):
                 src[key] = m.manifest[key]
+        units = recorded_depth_units(m.manifest)
+        if units is not None:  # check-map words its --depth-scale fix with it
+            src["depth_units_per_m"] = units
         suspects = recorded_pose_suspects(m.manifest)
         if suspects:  # check-map names them when every source has one (EuRoC calibrations)
             src["pose_suspects"] = suspects
         out.append(src)
     return out
+
+
+def _warn_depth_units(sources: List[dict]) -> None:
+    """A warning when the source maps' builds read depth in different raw units (their
+    ``depth_units_per_m``): check-map cannot then word a --depth-scale fix for the merged map."""
+    units = {src["role"]: src["depth_units_per_m"] for src in sources
+             if "depth_units_per_m" in src}
+    if len(set(units.values())) > 1:
+        log.warning("merge-maps: the maps' builds read their depth in different raw units "
+                    "(%s units per metre), so check-map on the merged map words a "
+                    "--depth-scale fix without one; fine when each build's --depth-scale "
+                    "matched its sensor", ", ".join(
+                        f"{src['map']}: {src['depth_units_per_m']:g}" for src in sources
+                        if "depth_units_per_m" in src))
 
 
 def _check_overlap(maps, names: Tuple[str, str], force: bool) -> None:

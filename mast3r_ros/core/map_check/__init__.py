@@ -336,18 +336,16 @@ def check_map(keyframe_map: Any, cfg: MapCheckConfig, *,
               progress: Optional[Progress] = None) -> ConsistencyReport:
     """`check_keyframes` on a loaded `KeyframeMap` (its depth is stored in metres), the
     ``--depth-scale`` fix worded with the raw depth unit its build read, when the build recorded
-    it (``consistency.depth_units_per_m``; its PNGs' own ``depth_scale`` is a storage unit),
+    it (``consistency.depth_units_per_m``; a merged map's from its sources, `recorded_depth_units`;
+    its PNGs' own ``depth_scale`` is a storage unit),
     and a pose convention's cause with the build's ``consistency.pose_suspect`` (a string; a
     merged map's from its sources, `recorded_pose_suspect`). Never raises for disagreement
     (`ConsistencyReport.raise_if_inconsistent`); raises
     `MapFormatError` when a keyframe image or depth PNG fails verification as it is read."""
-    recorded = (getattr(keyframe_map, "manifest", None) or {}).get("consistency")
-    units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
-    ok = type(units) in (int, float) and math.isfinite(units) and units > 0
+    manifest = getattr(keyframe_map, "manifest", None) or {}
     return check_keyframes(MapRecords(keyframe_map), cfg,
-                           depth_units_per_m=float(units) if ok else None, progress=progress,
-                           pose_suspect=recorded_pose_suspect(
-                               getattr(keyframe_map, "manifest", None) or {}))
+                           depth_units_per_m=recorded_depth_units(manifest), progress=progress,
+                           pose_suspect=recorded_pose_suspect(manifest))
 
 
 def recorded_pose_suspect(manifest: Any) -> Optional[str]:
@@ -379,3 +377,35 @@ def recorded_pose_suspects(manifest: Any) -> List[str]:
                for n in named):
         return []
     return list(dict.fromkeys(x for n in named for x in n))
+
+
+def recorded_depth_units(manifest: Any) -> Optional[float]:
+    """The raw depth unit (units per metre, float > 0) a map's build read its depth in, as its
+    manifest records it: the build's ``consistency.depth_units_per_m``, or for a merged map
+    (``merged_from``, as merge-maps writes it) its sources' ``depth_units_per_m`` when every
+    source records one and they are equal. None when unknown (not recorded, or the sources
+    differ: `source_depth_units` lists theirs)."""
+    if not isinstance(manifest, dict):
+        return None
+    recorded = manifest.get("consistency")
+    units = recorded.get("depth_units_per_m") if isinstance(recorded, dict) else None
+    if _valid_units(units):
+        return float(units)
+    sources = manifest.get("merged_from")
+    if not isinstance(sources, list) or not sources:
+        return None
+    found = source_depth_units(manifest)
+    return found[0] if len(found) == len(sources) and len(set(found)) == 1 else None
+
+
+def source_depth_units(manifest: Any) -> List[float]:
+    """The valid ``depth_units_per_m`` of a merged manifest's sources, in order (floats)."""
+    sources = manifest.get("merged_from") if isinstance(manifest, dict) else None
+    if not isinstance(sources, list):
+        return []
+    units = [src.get("depth_units_per_m") if isinstance(src, dict) else None for src in sources]
+    return [float(u) for u in units if _valid_units(u)]
+
+
+def _valid_units(units: Any) -> bool:
+    return type(units) in (int, float) and math.isfinite(units) and units > 0
