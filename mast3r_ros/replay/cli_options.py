@@ -332,7 +332,7 @@ def _open(args: argparse.Namespace, cfg: Config, keyframes: bool = False,
         camera_info=args.camera_info, image_topic=args.image_topic,
         camera_info_topic=args.camera_info_topic, depth_topic=args.depth_topic,
         pose_frames=args.pose_frames, sync_tolerance_s=args.sync_tolerance,
-        depth_scale=args.depth_scale, run=args.run,
+        depth_scale=args.depth_scale, run=args.run, command=getattr(args, "command", None),
         depth_needed_by=depth_needed_by(cfg.localizer) if keyframes else None,
         image_rectified=cfg.node.image_rectified, read_depth=keyframes, poses_option=(
             "--trajectory FILE" if keyframes else "--groundtruth FILE (TUM)"),

@@ -88,6 +88,9 @@ class SourceOptions:
     # EuRoC/KITTI only: depth from the second camera by OpenCV's SGBM (`stereo_depth`), where
     # depth is read (``read_depth``)
     stereo_depth: bool = False
+    # the command reading it ("build-map", "localize"), for lines that say what it does with a
+    # frame (None: an API caller, said neutrally)
+    command: Optional[str] = None
 
 
 def depth_needed_by(localizer: LocalizerConfig) -> Optional[str]:
@@ -471,7 +474,8 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        depth_scale=options.depth_scale, run=options.run,
                        depth_needed_by=options.depth_needed_by,
                        image_rectified=options.image_rectified, camera_info_name=cam_name,
-                       before_index=options.before_index, option_names={
+                       before_index=options.before_index, command=options.command,
+                       option_names={
                            "image_topic": "--image-topic",
                            "camera_info_topic": "--camera-info-topic",
                            "camera_info": "--camera-info"})

@@ -38,6 +38,7 @@ import numpy as np
 
 from .opening import bag_label
 from .receive_times import clock_went_back, join_stamped_ahead, lone_first_ahead
+from .unstamped import warn_unstamped
 from ...core.errors import InputError
 from ...core.tf_buffer import TransformBuffer
 from ...core.types import CameraIntrinsics
@@ -488,40 +489,8 @@ class _RunChoice:
         return stamp, intrinsics
 
     def _warn_unstamped(self, stamps: List[int]) -> None:
-        """One warning when images carry header stamp 0 or repeat the previous one. When at
-        least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
-        its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
-        (and says so); offline they are localized, but their trajectory stamps mean nothing and
-        ground truth cannot be associated. Fewer are odd messages, named by their place and
-        stamp (a message republished or recorded twice: 1 of 21 was blamed on the driver)."""
-        zero = [i for i, s in enumerate(stamps) if s == 0]
-        repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
-        if not zero and not repeated:
-            return
-        parts = []
-        if zero:
-            parts.append(f"{len(zero)} of {len(stamps)} images have header stamp 0")
-        if repeated:
-            parts.append(f"{len(repeated)} of {len(stamps)} repeat the previous image's stamp")
-        what = " and ".join(parts)
-        if 2 * (len(zero) + len(repeated)) >= len(stamps):
-            # zeros: no stamp at all; repeats: a stamp reused (driver or republisher), two causes
-            cause = " and ".join(c for c, n in (
-                ("the camera driver does not stamp its images", zero),
-                ("the camera driver (or a node republishing its images) reuses earlier "
-                 "stamps instead of each image's capture time", repeated)) if n)
-            log.warning("%s: %s: %s, so the trajectory's stamps are not the images' times and "
-                        "no ground truth can be matched to them (the node refuses such "
-                        "frames); fix the header.stamp where the images are published",
-                        bag_label(self.path), what, cause)
-            return
-        odd = sorted(zero + repeated)
-        named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
-        log.warning("%s: %s (%s%s): the other images are stamped, so not the driver but odd "
-                    "messages (republished or recorded twice, or unstamped by a relay); each "
-                    "is localized as a frame of its own at that stamp, which the node would "
-                    "refuse", bag_label(self.path), what, named,
-                    f" and {len(odd) - 5} more" if len(odd) > 5 else "")
+        """`unstamped.warn_unstamped` of the images read, worded for the reading command."""
+        warn_unstamped(bag_label(self.path), stamps, getattr(self, "_command", None))
 
 def _stream_name(stream: Any) -> str:
     """A stream as a user knows it: its topic, or 'tf PARENT -> CHILD' for a tf edge."""

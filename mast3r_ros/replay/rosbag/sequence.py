@@ -93,6 +93,8 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
     ``before_index``: called once the bag is open and its topics chosen, before the indexing
     pass (which reads every message of them: seconds to minutes), for a caller's own
     refusals (``localize``: a ``--map`` that is no map); what it raises propagates.
+    ``command`` (``"build-map"``, ``"localize"``, None: an API caller) words what is done with a
+    frame in warnings.
     """
 
     def __init__(
@@ -112,6 +114,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         camera_info_name: Optional[str] = None,
         before_index: Optional[Callable[[], None]] = None,
         option_names: Optional[Dict[str, str]] = None,
+        command: Optional[str] = None,
     ) -> None:
         if depth_scale is not None:
             depth_scale = check_depth_scale(depth_scale, "depth scale")
@@ -139,6 +142,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
         self.camera_info_name = ((camera_info_name or "the given camera_info") if camera_info
                                  else None)
         self._option_names = dict(option_names or {})  # keyword -> its name in refusals
+        self._command = command  # "build-map" / "localize": what a warning says it does
         self._pose_frames = self._parse_pose_frames(pose_frames)
         self._tf = TransformBuffer()
         # indexing pass: every message with its run (1-based); filtered to one run at the end

@@ -1,0 +1,72 @@
+"""The warning for images a bag stamps 0 or repeats (`warn_unstamped`), worded for the command
+that reads them; moved out of `runs`."""
+
+from __future__ import annotations
+
+import logging
+from typing import List, Optional
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+
+def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> None:
+    """One warning when images carry header stamp 0 or repeat the previous one. When at
+    least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
+    its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
+    (and says so); offline they are read (localize localizes them, build-map may keep them as
+    keyframes), but their stamps mean nothing and ground truth cannot be associated. Fewer are
+    odd messages, named by their place and stamp (a message republished or recorded twice: 1 of
+    21 was blamed on the driver), and what ``command`` ("build-map", "localize", None) does
+    with each said. A first image alone at 0, the rest rising from it (a dataset whose clock
+    starts at t=0, `_clock_starts_at_zero`), is no odd message: one INFO line."""
+    zero = [i for i, s in enumerate(stamps) if s == 0]
+    repeated = [i + 1 for i, (a, b) in enumerate(zip(stamps, stamps[1:])) if b == a != 0]
+    if not zero and not repeated:
+        return
+    if not repeated and _clock_starts_at_zero(stamps):
+        log.info("%s: the first image is stamped t=0 and the rest follow it on one clock "
+                 "(a recording whose clock starts at 0): read as stamped%s, though the "
+                 "node would refuse a frame stamped 0", label,
+                 {"build-map": " (a keyframe candidate)",
+                  "localize": " and localized"}.get(command, ""))
+        return
+    parts = []
+    if zero:
+        parts.append(f"{len(zero)} of {len(stamps)} images have header stamp 0")
+    if repeated:
+        parts.append(f"{len(repeated)} of {len(stamps)} repeat the previous image's stamp")
+    what = " and ".join(parts)
+    if 2 * (len(zero) + len(repeated)) >= len(stamps):
+        # zeros: no stamp at all; repeats: a stamp reused (driver or republisher), two causes
+        cause = " and ".join(c for c, n in (
+            ("the camera driver does not stamp its images", zero),
+            ("the camera driver (or a node republishing its images) reuses earlier "
+             "stamps instead of each image's capture time", repeated)) if n)
+        log.warning("%s: %s: %s, so the trajectory's stamps are not the images' times and "
+                    "no ground truth can be matched to them (the node refuses such "
+                    "frames); fix the header.stamp where the images are published",
+                    label, what, cause)
+        return
+    odd = sorted(zero + repeated)
+    named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
+    done = {"build-map": "read as a frame of its own at that stamp (a keyframe "
+                         "candidate, posed at that stamp)",
+            "localize": "localized as a frame of its own at that stamp"
+            }.get(command, "read as a frame of its own at that stamp")
+    log.warning("%s: %s (%s%s): the other images are stamped, so not the driver but odd "
+                "messages (republished or recorded twice, or unstamped by a relay); each "
+                "is %s, which the node would refuse", label, what, named,
+                f" and {len(odd) - 5} more" if len(odd) > 5 else "", done)
+
+
+def _clock_starts_at_zero(stamps: List[int]) -> bool:
+    """Whether only the first of ``stamps`` (ns) is 0 and the rest rise from it as a clock
+    starting at 0 would (a dataset stamped from t=0): every later stamp increasing, the first
+    step no longer than 3 times the median step after it (an unstamped first image before
+    epoch stamps is a jump of decades)."""
+    if len(stamps) < 3 or stamps[0] != 0:
+        return False
+    steps = np.diff(np.asarray(stamps, np.int64))
+    return bool((steps > 0).all() and steps[0] <= 3 * np.median(steps[1:]))

@@ -1,0 +1,59 @@
+"""A bag whose first image is really stamped 0 (a dataset whose clock starts at t=0) was
+warned about as an odd message 'unstamped by a relay' that 'is localized' -- during build-map
+too, which localizes nothing. Only the first at 0 with the rest rising from it is now one INFO
+line; an odd zero-stamped image among epoch stamps is still warned about, in the words of the
+command reading it."""
+
+from __future__ import annotations
+
+import logging
+
+import pytest
+
+pytest.importorskip("rosbags", reason="rosbags is not installed (pip install rosbags)")
+
+from test_rosbag import MS, camera_info  # noqa: E402
+from test_rosbag_values import bag_of, colour  # noqa: E402
+
+from mast3r_ros.replay.rosbag import BagSequence  # noqa: E402
+from mast3r_ros.replay.rosbag.unstamped import warn_unstamped  # noqa: E402
+
+
+def _said(caplog, level=logging.WARNING):
+    return [r.getMessage() for r in caplog.records if r.levelno >= level
+            and "stamp" in r.getMessage()]
+
+
+def test_a_bag_starting_at_t0_blames_no_relay(tmp_path, caplog):
+    stamps = [100 * k for k in range(0, 8)]  # 0, 0.1, ... 0.7 s
+    msgs = [("/cam/camera_info", 0, camera_info(0))]
+    msgs += [("/cam/image", t * MS + 1, colour(t * MS)) for t in stamps]
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        seq = BagSequence(bag_of(tmp_path, sorted(msgs, key=lambda m: m[1])),
+                          command="build-map")
+    assert len(seq) == 8
+    assert _said(caplog) == []  # no warning
+    info = _said(caplog, logging.INFO)
+    assert len(info) == 1 and "starts at 0" in info[0] and "localized" not in info[0]
+
+
+@pytest.mark.parametrize("command, says, not_says", [
+    ("build-map", "keyframe candidate", "localized"),
+    ("localize", "localized as a frame", "keyframe"),
+    (None, "read as a frame", "localized"),
+])
+def test_an_odd_zero_stamp_is_worded_for_the_command(caplog, command, says, not_says):
+    epoch = 1_700_000_000 * 10**9
+    stamps = [epoch + k * 10**8 for k in range(10)]
+    for odd in ([0] + stamps[1:], stamps[:5] + [0] + stamps[6:]):  # first, or in the middle
+        caplog.clear()
+        with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+            warn_unstamped("bag", odd, command)
+        said = _said(caplog)
+        assert len(said) == 1 and "relay" in said[0] and says in said[0], said
+        assert not_says not in said[0]
+    # a first stamp 0 then a rise larger than the rest's steps: still odd
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        warn_unstamped("bag", [0, 10**9, 10**9 + 10**8, 10**9 + 2 * 10**8], command)
+    assert len(_said(caplog)) == 1
