@@ -409,7 +409,9 @@ class EurocSequence(StereoFrames, TumSequence):
             if t_bs is None:
                 raise InputError(f"--stereo-depth: {f} is missing or states no T_BS: the pair "
                                  "is rectified from both cameras' calibration and T_BS")
-        stereo = euroc_stereo(load_camera_info_yaml(files[0]), load_camera_info_yaml(files[1]),
+        # cam0's as read for the frames (its 'read as' line once), unless --camera-info gave them
+        cam0 = self.intrinsics if self.camera_info_name is None else load_camera_info_yaml(sensor)
+        stereo = euroc_stereo(cam0, load_camera_info_yaml(files[1]),
                               np.linalg.inv(body_from[1]) @ body_from[0],
                               (str(files[0]), str(files[1])))
         stamps, names, _ = read_image_list(cam1 / "data.csv")
