@@ -257,6 +257,27 @@ class ExecutorSide(FrameProcessing):
             self._diag.start(time.monotonic())
         self._set_active(True)
 
+    def _finish_activation(self, result: Any, success: Any, undo: Callable[[], None]) -> bool:
+        """Activate's step after the lifecycle base class's on_activate returned ``result``:
+        ``success`` (rclpy's SUCCESS) begins the activation (`_begin_activation`) and returns
+        True. Anything else (FAILURE, ERROR: the node does not become active) returns False
+        without marking the node active: the refusal is logged and said on /diagnostics, and
+        ``undo()`` destroys what activate created, as after an activate that raised
+        (`_run_transition`; its own error logged). Never raises from ``undo``; the caller
+        returns ``result``."""
+        if result == success:
+            self._begin_activation()
+            return True
+        why = f"activate failed: the lifecycle base class's on_activate returned {result!r}"
+        self.get_logger().error(f"{why}; the node stays inactive")
+        with self._lock:
+            self._diag.transition_error = why
+        try:
+            undo()
+        except Exception as undo_err:  # noqa: BLE001 - a transition must always return
+            self.get_logger().error(f"activate: undoing it also failed: {undo_err!r}")
+        return False
+
     # ------------------------------------------------------------------ teardown
     def _teardown_active(self) -> bool:
         """Stop taking frames (the one in inference is waited for, bounded), then destroy what

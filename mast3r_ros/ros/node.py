@@ -266,7 +266,10 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         if n.publish_tf:
             self._tf_timer = self.create_timer(1.0 / n.tf_publish_rate, self._on_tf_timer)
         result = super().on_activate(state)
-        self._begin_activation()    # executor_side: worker, diagnostics, activation epoch
+        # executor_side: worker, diagnostics, activation epoch; a base class that refused
+        # leaves the node inactive, what was created above torn down
+        if not self._finish_activation(result, SUCCESS, lambda: self._undo_activate(state)):
+            return result
         self._outputs.keyframes(self._localizer.keyframe_map,
                                 max(self.get_clock().now().nanoseconds, 0))
         topic = topics.topic_name(self._image_sub)
