@@ -1,0 +1,87 @@
+"""Pins for the mutants the second mutation audit of 2026-12-05's changes found surviving
+(docs/bench/mutation_cpu_2026-12-05b): --out vs SOURCE and merge-maps inputs, the ROS 1
+relabelled-record check's index counting, ... Each test fails on its mutant and passes on the
+code; all are fast (no network, no model)."""
+
+from __future__ import annotations
+
+import collections
+import os
+from types import SimpleNamespace
+
+import pytest
+
+from mast3r_ros.core.errors import InputError
+
+
+# --- replay/out_source.py -------------------------------------------------------------------
+
+def test_a_folder_that_is_no_recording_keeps_out_inside_it_to_its_own_error(tmp_path):
+    from mast3r_ros.replay.out_source import refuse_out_over_source
+
+    plain = tmp_path / "photos"
+    plain.mkdir()
+    (plain / "a.txt").write_text("x")
+    refuse_out_over_source(str(plain), str(plain / "run"), "the run", "_run")  # no raise
+
+
+def test_a_bag_file_inside_out_is_refused_naming_an_out_beside_it(tmp_path):
+    from mast3r_ros.replay.out_source import refuse_out_over_source
+
+    bag = tmp_path / "rec" / "x.bag"
+    bag.parent.mkdir()
+    bag.write_bytes(b"#ROSBAG V2.0\n")
+    with pytest.raises(InputError, match=r"holds SOURCE .*x\.bag.* \(e\.g\. --out .*rec_run\)"):
+        refuse_out_over_source(str(bag), str(bag.parent), "the run", "_run")
+
+
+def test_a_folder_with_data_csv_outside_mav0_is_no_euroc_camera(tmp_path):
+    from mast3r_ros.replay.out_source import _dataset_of_camera
+
+    cam = tmp_path / "seq" / "cam0"
+    (cam / "data").mkdir(parents=True)
+    (cam / "data.csv").write_text("#timestamp [ns],filename\n")
+    assert _dataset_of_camera(str(cam)) == ""
+    lone = tmp_path / "mav0" / "cam1"  # in mav0 but neither data.csv nor data/
+    lone.mkdir(parents=True)
+    assert _dataset_of_camera(str(lone)) == ""
+
+
+def test_merge_maps_empty_out_is_left_to_its_own_error(tmp_path, monkeypatch):
+    from mast3r_ros.replay.out_source import refuse_out_over_maps
+
+    (tmp_path / "a").mkdir()
+    monkeypatch.chdir(tmp_path)  # '' resolved would be the folder holding map a
+    refuse_out_over_maps("", (("A", "a"),))  # no raise
+
+
+# --- replay/rosbag/opening.py: the relabelled-record check ------------------------------------
+
+def test_listed_at_counts_the_entries_at_one_time():
+    from mast3r_ros.replay.rosbag.opening import _listed_at
+
+    entry = collections.namedtuple("IndexData", "time chunk_pos offset")
+    entries = [entry(t, 0, 0) for t in (10, 20, 20, 30)]
+    assert [_listed_at(entries, t) for t in (10, 15, 20, 30, 40)] == [1, 0, 2, 1, 0]
+
+
+def test_index_times_is_none_for_a_reader_of_several_files():
+    from mast3r_ros.replay.rosbag.opening import _index_times
+
+    first = SimpleNamespace(indexes={2: []})
+    conns = [SimpleNamespace(id=2, owner=first)]
+    assert _index_times(SimpleNamespace(readers=[first, SimpleNamespace(indexes={})]),
+                        conns) is None
+    assert _index_times(SimpleNamespace(readers=[first]), conns) == {2: []}
+
+
+def test_merge_maps_called_as_a_library_refuses_out_inside_an_input(tmp_path):
+    """The CLI refuses first; `merge_maps` itself does too (before A or B is read)."""
+    from mast3r_ros.replay.map_merge import merge_maps
+
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    with pytest.raises(InputError, match=r"lies inside map A"):
+        merge_maps(str(a), str(b), str(a / "merged"))
+    assert os.listdir(a) == []
