@@ -85,3 +85,76 @@ def test_merge_maps_called_as_a_library_refuses_out_inside_an_input(tmp_path):
     with pytest.raises(InputError, match=r"lies inside map A"):
         merge_maps(str(a), str(b), str(a / "merged"))
     assert os.listdir(a) == []
+
+
+# --- core/depth_register.py -----------------------------------------------------------------
+
+def test_zero_depth_fills_nothing_pixel_for_pixel_either():
+    """A depth pixel of 0 (no reading) is no point at the depth camera's centre: with the
+    colour camera 2 cm behind it, that centre would project into the image at 0.02 m."""
+    import numpy as np
+
+    from mast3r_ros.core.depth_register import register_depth
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    cam = CameraIntrinsics(width=8, height=6, K=np.array([[8.0, 0, 4], [0, 8.0, 3], [0, 0, 1]]))
+    T = np.eye(4)
+    T[2, 3] = 0.02
+    depth = np.zeros((6, 8), np.float32)
+    depth[0, 0] = 1.0  # one reading, so the registration does not return early
+    for footprint in (False, True):
+        out = register_depth(depth, cam, cam, T, footprint=footprint)
+        assert not (out[2:5, 3:6] > 0).any(), (footprint, out)
+
+
+# --- core/matchers/fixed_matching.py: the warm-up's all-rounds pass ----------------------------
+
+def test_warming_longer_walks_is_off_again_after_it_on_a_fresh_thread():
+    import threading
+
+    from mast3r_ros.core.matchers import fixed_matching
+
+    seen = []
+
+    def body():
+        with fixed_matching.warming_longer_walks():
+            seen.append(fixed_matching._WARMING.on)
+        seen.append(getattr(fixed_matching._WARMING, "on", False))
+
+    t = threading.Thread(target=body)
+    t.start()
+    t.join()
+    assert seen == [True, False]
+
+
+# --- replay/rosbag/realsense.py: the extrinsic's words -----------------------------------------
+
+@pytest.mark.parametrize("deg, t, same, words", [
+    (0.0, (0, 0, 0), True, "0.0 mm and 0.00 deg"),
+    (1.0, (0, 0, 0), False, "0.0 mm and 1.00 deg"),  # a turn alone is two frames
+    (1.0, (0, 0, 0.015), False, "15.0 mm and 1.00 deg"),  # depth along z counts
+    (179.0, (0.003, 0.004, 0), False, "5.0 mm and 179.00 deg")])
+def test_offset_words_name_the_offset_and_the_turn(deg, t, same, words):
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.replay.rosbag.realsense import offset_words
+
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_euler("z", deg, degrees=True).as_matrix()
+    T[:3, 3] = t
+    assert offset_words(T) == (same, words)
+
+
+@pytest.mark.parametrize("diag, words", [
+    ((1.0, 1.0, 1.0), "0.0 mm and 0.00 deg"), ((1.0, -1.0, -1.0), "0.0 mm and 180.00 deg")])
+def test_offset_words_of_a_rotation_rounded_past_its_trace_bounds_is_no_nan(diag, words):
+    """A rotation read from a quaternion may have a trace a rounding step past 3 or -1: the
+    cosine is clipped to [-1, 1], so the words say 0 or 180 deg, not nan."""
+    import numpy as np
+
+    from mast3r_ros.replay.rosbag.realsense import offset_words
+
+    T = np.eye(4)
+    T[:3, :3] = np.diag([diag[0] + (1e-15 if diag[1] > 0 else -1e-15), *diag[1:]])
+    assert offset_words(T)[1] == words
