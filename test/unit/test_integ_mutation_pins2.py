@@ -158,3 +158,37 @@ def test_offset_words_of_a_rotation_rounded_past_its_trace_bounds_is_no_nan(diag
     T = np.eye(4)
     T[:3, :3] = np.diag([diag[0] + (1e-15 if diag[1] > 0 else -1e-15), *diag[1:]])
     assert offset_words(T)[1] == words
+
+
+# --- replay/rosbag/depth.py: depth that may not be registered ----------------------------------
+
+def test_the_register_fix_names_a_registered_depth_topic_only_when_it_holds_messages():
+    from mast3r_ros.replay.rosbag.depth import _REGISTER_FIX, _DepthAssociation
+    from mast3r_ros.replay.rosbag.topics import IMAGE_TYPE
+
+    def fix(count):
+        topics = {"/cam/depth/image_rect_raw": SimpleNamespace(msgtype=IMAGE_TYPE, msgcount=9),
+                  "/cam/aligned_depth_to_color/image_raw": SimpleNamespace(msgtype=IMAGE_TYPE,
+                                                                         msgcount=count)}
+        me = SimpleNamespace(_topics=topics, depth_topic="/cam/depth/image_rect_raw")
+        return _DepthAssociation._register_fix(me)
+
+    assert fix(0) == _REGISTER_FIX
+    assert fix(1).startswith("this bag holds /cam/aligned_depth_to_color/image_raw, registered "
+                             "depth by its name: pass --depth-topic ")
+
+
+def test_one_place_is_under_1_mm_and_0_1_degree():
+    import numpy as np
+    from scipy.spatial.transform import Rotation
+
+    from mast3r_ros.replay.rosbag.depth import _one_place
+
+    def T(deg, mm):
+        out = np.eye(4)
+        out[:3, :3] = Rotation.from_euler("x", deg, degrees=True).as_matrix()
+        out[0, 3] = mm / 1000
+        return out
+
+    assert _one_place(T(0.07, 0.9)) and not _one_place(T(0.13, 0.0))
+    assert not _one_place(T(0.0, 1.1))
