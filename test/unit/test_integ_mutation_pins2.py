@@ -192,3 +192,31 @@ def test_one_place_is_under_1_mm_and_0_1_degree():
 
     assert _one_place(T(0.07, 0.9)) and not _one_place(T(0.13, 0.0))
     assert not _one_place(T(0.0, 1.1))
+
+
+@pytest.mark.parametrize("walking, warming, max_iter, reruns", [
+    (0, False, 10, 0), (1, False, 10, 1), (0, True, 10, 1),
+    (0, True, 6, 0)])  # warming: no rerun when the first rounds are all the rounds
+def test_all_rounds_rerun_only_when_a_walker_walks_or_warming_needs_it(
+        monkeypatch, walking, warming, max_iter, reruns):
+    import contextlib
+
+    import numpy as np
+
+    from mast3r_ros.core.matchers import fixed_matching
+
+    calls = []
+
+    def spy(**kw):
+        calls.append(kw["prm"])
+        return SimpleNamespace(cpu=lambda: SimpleNamespace(numpy=lambda: np.full((4, 3), 7.0)))
+
+    monkeypatch.setattr(fixed_matching, "device_pack", spy)
+    monkeypatch.setattr(fixed_matching, "FIRST_ROUNDS", 6)
+    host = np.zeros((3, 3))
+    host[-1, 0] = walking
+    prm = SimpleNamespace(max_iter=max_iter)
+    with fixed_matching.warming_longer_walks() if warming else contextlib.nullcontext():
+        rows = fixed_matching._all_rounds_if_needed(host, {}, prm)
+    assert len(calls) == reruns
+    assert rows.shape == ((3, 3) if reruns else (2, 3))
