@@ -220,3 +220,39 @@ def test_all_rounds_rerun_only_when_a_walker_walks_or_warming_needs_it(
         rows = fixed_matching._all_rounds_if_needed(host, {}, prm)
     assert len(calls) == reruns
     assert rows.shape == ((3, 3) if reruns else (2, 3))
+
+
+def test_an_odd_number_of_points_projects_through_opencv():
+    import cv2
+    import numpy as np
+
+    from mast3r_ros.core.depth_register import _project
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    cam = CameraIntrinsics(width=80, height=60, K=np.array([[60.0, 0, 40], [0, 60.0, 30],
+                                                            [0, 0, 1]]),
+                           dist=np.array([0.05, -0.01, 0.002, 0.0]),
+                           distortion_model="equidistant")
+    pts = np.random.default_rng(0).uniform([-0.5, -0.4, 0.5], [0.5, 0.4, 3.0], (3, 3))
+    want, _ = cv2.fisheye.projectPoints(pts.reshape(-1, 1, 3), np.zeros(3), np.zeros(3), cam.K,
+                                        cam.dist)
+    np.testing.assert_allclose(np.stack(_project(cam, *pts.T), 1), want.reshape(-1, 2),
+                               atol=1e-9)
+
+
+@pytest.mark.parametrize("axis", [0, 1])
+def test_pixel_for_pixel_rounds_to_the_nearest_colour_pixel(axis):
+    """A shift of 0.6 pixel (1 m away, f = 8 px: 7.5 cm) lands each depth pixel on the next
+    colour pixel, in columns and in rows."""
+    import numpy as np
+
+    from mast3r_ros.core.depth_register import register_depth
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    cam = CameraIntrinsics(width=8, height=6, K=np.array([[8.0, 0, 4], [0, 8.0, 3], [0, 0, 1]]))
+    T = np.eye(4)
+    T[axis, 3] = 0.075
+    out = register_depth(np.ones((6, 8), np.float32), cam, cam, T, footprint=False)
+    first = out[:, 0] if axis == 0 else out[0, :]
+    rest = out[:, 1:] if axis == 0 else out[1:, :]
+    assert not first.any() and (rest == 1.0).all(), out
