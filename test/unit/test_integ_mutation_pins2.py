@@ -256,3 +256,16 @@ def test_pixel_for_pixel_rounds_to_the_nearest_colour_pixel(axis):
     first = out[:, 0] if axis == 0 else out[0, :]
     rest = out[:, 1:] if axis == 0 else out[1:, :]
     assert not first.any() and (rest == 1.0).all(), out
+
+
+# --- core/progress_output.py ------------------------------------------------------------------
+
+def test_the_rate_of_one_item_is_its_own_time():
+    from mast3r_ros.core.progress_output import ProgressLog
+
+    now = [100.0]
+    bar = ProgressLog(5, "build-map", "frame", clock=lambda: now[0])
+    now[0] += 12.0
+    assert bar.line(now[0]) == "build-map: 0/5 frames, 12.0 s/frame, ~60 s left"
+    bar.update(1)
+    assert bar.line(now[0]) == "build-map: 1/5 frames, 12.0 s/frame, ~48 s left"
