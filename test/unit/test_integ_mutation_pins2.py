@@ -269,3 +269,12 @@ def test_the_rate_of_one_item_is_its_own_time():
     assert bar.line(now[0]) == "build-map: 0/5 frames, 12.0 s/frame, ~60 s left"
     bar.update(1)
     assert bar.line(now[0]) == "build-map: 1/5 frames, 12.0 s/frame, ~48 s left"
+
+
+def test_update_without_a_count_is_one_item_as_tqdms():
+    from mast3r_ros.core.progress_output import ProgressLog
+
+    bar = ProgressLog(5, "localize", "frame", clock=lambda: 0.0)
+    bar.update()
+    bar.update()
+    assert bar.n == 2
