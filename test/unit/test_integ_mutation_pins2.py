@@ -278,3 +278,11 @@ def test_update_without_a_count_is_one_item_as_tqdms():
     bar.update()
     bar.update()
     assert bar.n == 2
+
+
+
+def test_an_eta_past_90_minutes_is_said_in_hours():
+    from mast3r_ros.core.progress_output import _duration
+
+    assert [_duration(s) for s in (89.4, 600, 90 * 60, 3 * 3600)] == [
+        "89 s", "10 min", "1.5 h", "3.0 h"]
