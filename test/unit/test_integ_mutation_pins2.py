@@ -168,6 +168,7 @@ def test_the_register_fix_names_a_registered_depth_topic_only_when_it_holds_mess
 
     def fix(count):
         topics = {"/cam/depth/image_rect_raw": SimpleNamespace(msgtype=IMAGE_TYPE, msgcount=9),
+                  "/cam/color/image_raw": SimpleNamespace(msgtype=IMAGE_TYPE, msgcount=9),
                   "/cam/aligned_depth_to_color/image_raw": SimpleNamespace(msgtype=IMAGE_TYPE,
                                                                          msgcount=count)}
         me = SimpleNamespace(_topics=topics, depth_topic="/cam/depth/image_rect_raw")
@@ -184,14 +185,14 @@ def test_one_place_is_under_1_mm_and_0_1_degree():
 
     from mast3r_ros.replay.rosbag.depth import _one_place
 
-    def T(deg, mm):
+    def T(deg, mm, axis=0):
         out = np.eye(4)
         out[:3, :3] = Rotation.from_euler("x", deg, degrees=True).as_matrix()
-        out[0, 3] = mm / 1000
+        out[axis, 3] = mm / 1000
         return out
 
     assert _one_place(T(0.07, 0.9)) and not _one_place(T(0.13, 0.0))
-    assert not _one_place(T(0.0, 1.1))
+    assert not _one_place(T(0.0, 1.1)) and not _one_place(T(0.0, 1.1, axis=2))
 
 
 @pytest.mark.parametrize("walking, warming, max_iter, reruns", [
@@ -284,5 +285,5 @@ def test_update_without_a_count_is_one_item_as_tqdms():
 def test_an_eta_past_90_minutes_is_said_in_hours():
     from mast3r_ros.core.progress_output import _duration
 
-    assert [_duration(s) for s in (89.4, 600, 90 * 60, 3 * 3600)] == [
-        "89 s", "10 min", "1.5 h", "3.0 h"]
+    assert [_duration(s) for s in (89.6, 600, 90 * 60, 3 * 3600)] == [
+        "90 s", "10 min", "1.5 h", "3.0 h"]
