@@ -287,3 +287,18 @@ def test_an_eta_past_90_minutes_is_said_in_hours():
 
     assert [_duration(s) for s in (89.6, 600, 90 * 60, 3 * 3600)] == [
         "90 s", "10 min", "1.5 h", "3.0 h"]
+
+
+def test_a_footprint_is_cut_to_8_colour_pixels_a_side():
+    """A colour camera 20 times finer than the depth camera: each depth pixel fills 8 x 8."""
+    import numpy as np
+
+    from mast3r_ros.core.depth_register import register_depth
+    from mast3r_ros.core.types import CameraIntrinsics
+
+    depth_cam = CameraIntrinsics(width=2, height=2, K=np.array([[2.0, 0, 1], [0, 2.0, 1],
+                                                                [0, 0, 1]]))
+    colour_cam = CameraIntrinsics(width=80, height=80, K=np.array([[40.0, 0, 40],
+                                                                   [0, 40.0, 40], [0, 0, 1]]))
+    out = register_depth(np.ones((2, 2), np.float32), depth_cam, colour_cam, np.eye(4))
+    assert int((out > 0).sum()) == 4 * 8 * 8
