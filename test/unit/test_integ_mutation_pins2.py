@@ -1,7 +1,8 @@
 """Pins for the mutants the second mutation audit of 2026-12-05's changes found surviving
-(docs/bench/mutation_cpu_2026-12-05b): --out vs SOURCE and merge-maps inputs, the ROS 1
-relabelled-record check's index counting, ... Each test fails on its mutant and passes on the
-code; all are fast (no network, no model)."""
+(docs/bench/mutation_cpu_2026-12-05b, second section): --out vs SOURCE and merge-maps inputs,
+the ROS 1 relabelled-record check's index counting, depth registration, RealSense and bag
+/tf_static registration, progress lines, the warm-up's all-rounds rerun. Each test fails on
+its mutant and passes on the code; all are fast (no network, no model)."""
 
 from __future__ import annotations
 
