@@ -263,7 +263,8 @@ def test_each_localized_frame_sends_its_tf_while_the_clock_stands_still():
 
 def test_realsense_depth_at_the_colour_pose_with_another_k_is_not_aligned(tmp_path, monkeypatch):
     """Extrinsics equal is half of 'aligned': the depth's CameraInfo must also repeat the
-    colour's K (a depth stream of its own lens at the same place is not the colour's grid)."""
+    colour's K (a depth stream of its own lens at the same place is not the colour's grid): it
+    is registered (`_depth_source` set), not read pixel for pixel."""
     import test_realsense_bag as rs
 
     from mast3r_ros.replay.rosbag import BagSequence
@@ -277,8 +278,7 @@ def test_realsense_depth_at_the_colour_pose_with_another_k_is_not_aligned(tmp_pa
     monkeypatch.setattr(rs, "_info", colour_fx_off)
     bag = rs.write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=0.0,
                                  colour_model="None")
-    with pytest.raises(InputError, match="not aligned"):
-        BagSequence(bag, depth_topic=rs.DEPTH)
+    assert BagSequence(bag, depth_topic=rs.DEPTH)._depth_source is not None
 
 
 def test_a_zero_depth_units_value_is_not_a_change_of_units(tmp_path):
@@ -309,11 +309,8 @@ def test_realsense_streams_within_a_tenth_of_a_millimetre_are_one_frame(tmp_path
     from mast3r_ros.replay.rosbag import BagSequence
 
     bag = rs.write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=offset_m)
-    if aligned:
-        assert BagSequence(bag, depth_topic=rs.DEPTH).depth_units_per_m == 1000.0
-    else:
-        with pytest.raises(InputError, match="not aligned"):
-            BagSequence(bag, depth_topic=rs.DEPTH)
+    seq = BagSequence(bag, depth_topic=rs.DEPTH)  # aligned: pixel for pixel; else registered
+    assert seq.depth_units_per_m == 1000.0 and (seq._depth_source is None) == aligned
 
 
 @pytest.mark.parametrize("angle_rad, aligned", [(0.00007, True), (0.00015, False)])
@@ -336,11 +333,8 @@ def test_realsense_streams_within_a_tenth_of_a_milliradian_are_one_frame(tmp_pat
     monkeypatch.setattr(rs, "_transform", turned)
     bag = rs.write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=0.0,
                                  colour_w=angle_rad)
-    if aligned:
-        assert BagSequence(bag, depth_topic=rs.DEPTH).depth_units_per_m == 1000.0
-    else:
-        with pytest.raises(InputError, match="not aligned"):
-            BagSequence(bag, depth_topic=rs.DEPTH)
+    seq = BagSequence(bag, depth_topic=rs.DEPTH)  # aligned: pixel for pixel; else registered
+    assert seq.depth_units_per_m == 1000.0 and (seq._depth_source is None) == aligned
 
 
 def test_realsense_message_helpers_at_their_edges():
@@ -369,8 +363,8 @@ def test_realsense_message_helpers_at_their_edges():
 
 
 def test_realsense_depth_whose_calibration_cannot_be_read_is_not_aligned(tmp_path, monkeypatch):
-    """A depth CameraInfo of a model no reader takes is 'calibration unknown': refused as
-    not aligned, in the one-line refusal."""
+    """A depth CameraInfo of a model no reader takes is 'calibration unknown': not aligned, and
+    not registered either (registering needs it): the one-line refusal."""
     import test_realsense_bag as rs
 
     from mast3r_ros.replay.rosbag import BagSequence
@@ -384,7 +378,7 @@ def test_realsense_depth_whose_calibration_cannot_be_read_is_not_aligned(tmp_pat
 
     monkeypatch.setattr(rs, "_info", depth_unreadable)
     bag = rs.write_realsense_bag(tmp_path / "rs.bag", colour_sensor=0, colour_offset_m=0.0)
-    with pytest.raises(InputError, match="not aligned .*its calibration is not the colour"):
+    with pytest.raises(InputError, match="not aligned .*registering it needs its own calibration"):
         BagSequence(bag, depth_topic=rs.DEPTH)
 
 
