@@ -10,6 +10,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from mast3r_test_utils import TRITON_TEST_MIN
 from test_localizer import CAM, N_FRAMES, PerfectEngine, _mast3r_cfg
 
 from mast3r_ros.core.keyframes import KeyframeMap, write_map
@@ -165,7 +166,7 @@ def test_warmup_runs_the_matchings_long_walk_branch(mast3r_map, monkeypatch):
     matched again eagerly with all rounds (outside the CUDA graph on a GPU). The warm-up's
     frame has short walks, so that branch ran first on a live frame (its allocations and host
     copy with it); the warm-up now runs it for each keyframe count, with the same matches."""
-    pytest.importorskip("triton")
+    pytest.importorskip("triton", minversion=TRITON_TEST_MIN)  # 3.0: the fused search
     import torch
 
     from mast3r_ros.core.matchers import fixed_matching
@@ -193,7 +194,7 @@ def test_warmup_runs_the_matchings_long_walk_branch(mast3r_map, monkeypatch):
 
 def test_warming_longer_walks_gives_the_same_rows():
     """`fixed_matching.warming_longer_walks` only adds the eager all-rounds pass."""
-    pytest.importorskip("triton")
+    pytest.importorskip("triton", minversion=TRITON_TEST_MIN)  # 3.0: the fused search
     import torch
 
     from mast3r_ros.core.config import MatchingConfig
