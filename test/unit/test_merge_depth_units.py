@@ -8,10 +8,8 @@ from __future__ import annotations
 import logging
 
 import pytest
+from test_merge_pose_suspect import check_map_keyword, checked_map
 
-from mast3r_ros.core import map_check
-from mast3r_ros.core.config import MapCheckConfig
-from mast3r_ros.core.keyframes import KeyframeMap, MapWriter
 from mast3r_ros.replay.map_merge import merge_maps
 from mast3r_ros.replay.synthetic import default_intrinsics, render_frames
 
@@ -24,24 +22,11 @@ def frames():
 
 
 def _map(path, frames, units):
-    with MapWriter(str(path)) as w:
-        for f in frames:
-            w.add_keyframe(f.rgb, CAM, f.map_from_cam, f.stamp_ns, f.depth_m)
-        w.check_consistency(MapCheckConfig(), force=True, depth_units_per_m=units)
-        w.commit()
-    return str(path)
+    return checked_map(path, frames, depth_units_per_m=units)[0]
 
 
 def _units_checked(path, monkeypatch):
-    seen = []
-    real = map_check.check_keyframes
-
-    def spy(records, cfg, **kw):
-        seen.append(kw.get("depth_units_per_m"))
-        return real(records, cfg, **kw)
-    monkeypatch.setattr(map_check, "check_keyframes", spy)
-    map_check.check_map(KeyframeMap.load(path), MapCheckConfig())
-    return seen[0]
+    return check_map_keyword(path, monkeypatch, "depth_units_per_m")
 
 
 @pytest.mark.parametrize("b_units, want, warned", [

@@ -24,25 +24,37 @@ def frames():
     return list(render_frames(8, CAM, seed=0))
 
 
-def _map(path, frames, suspect):
+def checked_map(path, frames, **check):
+    """A map of ``frames`` whose build check got ``check`` (check_consistency's keywords:
+    pose_suspect, depth_units_per_m): (its folder, the check's report)."""
     with MapWriter(str(path)) as w:
         for f in frames:
             w.add_keyframe(f.rgb, CAM, f.map_from_cam, f.stamp_ns, f.depth_m)
-        report = w.check_consistency(MapCheckConfig(), force=True, pose_suspect=suspect)
+        report = w.check_consistency(MapCheckConfig(), force=True, **check)
         w.commit()
     return str(path), report
 
 
-def _suspect_checked(path, monkeypatch):
+def check_map_keyword(path, monkeypatch, name):
+    """The keyword ``name`` check-map gives the map check of the map at ``path`` (None: not
+    given)."""
     seen = []
     real = map_check.check_keyframes
 
     def spy(records, cfg, **kw):
-        seen.append(kw.get("pose_suspect"))
+        seen.append(kw.get(name))
         return real(records, cfg, **kw)
     monkeypatch.setattr(map_check, "check_keyframes", spy)
     map_check.check_map(KeyframeMap.load(path), MapCheckConfig())
     return seen[0]
+
+
+def _map(path, frames, suspect):
+    return checked_map(path, frames, pose_suspect=suspect)
+
+
+def _suspect_checked(path, monkeypatch):
+    return check_map_keyword(path, monkeypatch, "pose_suspect")
 
 
 def test_check_consistency_takes_and_records_the_suspect(frames, tmp_path, monkeypatch):
