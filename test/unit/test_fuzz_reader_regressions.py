@@ -264,31 +264,13 @@ def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, co
     """bench/fuzz_inputs.py's reader targets, seed 0, a few inputs each (the script runs
     thousands): every one read (and what it read checked) or refused with a package error."""
     import logging
-    import sys
 
-    import numpy as np
-
-    from mast3r_ros.core.errors import Mast3rRosError
+    from test_fuzz_regressions import run_seeded_fuzz
 
     pytest.importorskip("rosbags")
-    sys.path[:0] = [str(REPO / "bench")]
-    try:
-        import fuzz_targets
-    finally:
-        del sys.path[0]
-    setup, case = fuzz_targets.TARGETS[name]
-    ctx: dict = {"tmp": tmp_path, "cli_share": 0.0}  # stereo_depth: no build-map (seconds)
-    setup(ctx)
     logging.disable(logging.CRITICAL)
-    try:
-        for i in range(count):
-            note = ["?"]
-            try:
-                case(np.random.default_rng([0, i]), ctx, note)
-            except Mast3rRosError:
-                pass
-            except Exception as err:  # noqa: BLE001 - the finding
-                pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
+    try:  # stereo_depth: no build-map (seconds)
+        run_seeded_fuzz(name, {"tmp": tmp_path, "cli_share": 0.0}, count)
     finally:
         logging.disable(logging.NOTSET)
 

@@ -181,30 +181,41 @@ def test_a_bag_damaged_past_its_index_is_refused_when_read(tmp_path, edit, stora
         list(frames_or_unreadable(open_source(str(bag))))
 
 
-def test_a_bounded_seeded_fuzz_of_the_message_decoders_escapes_nothing():
-    """300 mutated Image / CompressedImage / CameraInfo messages each (bench/fuzz_inputs.py's
-    cases, seed 0): every one read or refused with a package error."""
+def fuzz_targets_module():
+    """bench/fuzz_targets.py (its TARGETS: name -> (setup, case)), imported from bench/."""
     import sys
-
-    from mast3r_ros.core.errors import Mast3rRosError
 
     sys.path[:0] = [str(REPO / "bench")]
     try:
         import fuzz_targets
     finally:
         del sys.path[0]
+    return fuzz_targets
+
+
+def run_seeded_fuzz(name: str, ctx: dict, count: int) -> None:
+    """``count`` inputs of bench/fuzz_inputs.py's target ``name`` (seed 0, input i drawn from
+    ``default_rng([0, i])``) after its setup on ``ctx``: each read or refused with a package
+    error (`Mast3rRosError`); any other exception fails the test naming the input."""
+    from mast3r_ros.core.errors import Mast3rRosError
+
+    setup, case = fuzz_targets_module().TARGETS[name]
+    setup(ctx)
+    for i in range(count):
+        note = ["?"]
+        try:
+            case(np.random.default_rng([0, i]), ctx, note)
+        except Mast3rRosError:
+            pass
+        except Exception as err:  # noqa: BLE001 - the finding
+            pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
+
+
+def test_a_bounded_seeded_fuzz_of_the_message_decoders_escapes_nothing():
+    """300 mutated Image / CompressedImage / CameraInfo messages each (bench/fuzz_inputs.py's
+    cases, seed 0): every one read or refused with a package error."""
     for name in ("image", "compressed", "camera_info"):
-        setup, case = fuzz_targets.TARGETS[name]
-        ctx: dict = {}
-        setup(ctx)
-        for i in range(300):
-            note = ["?"]
-            try:
-                case(np.random.default_rng([0, i]), ctx, note)
-            except Mast3rRosError:
-                pass
-            except Exception as err:  # noqa: BLE001 - the finding
-                pytest.fail(f"{name} input {i} ({note[0]}) escaped: {type(err).__name__}: {err}")
+        run_seeded_fuzz(name, {}, 300)
 
 
 @pytest.mark.parametrize("edit", [
