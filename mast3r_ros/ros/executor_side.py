@@ -213,15 +213,24 @@ class ExecutorSide(FrameProcessing):
 
     # ------------------------------------------------------------------ transitions
     def _run_transition(self, name: str, fn: Callable[[], Any],
-                        undo: Optional[Callable[[], None]], failure: Any) -> Any:
+                        undo: Optional[Callable[[], None]], failure: Any, success: Any) -> Any:
         """Run the lifecycle transition ``name`` (``fn()`` returns rclpy's
         TransitionCallbackReturn) -> its result, or ``failure`` (rclpy's FAILURE) when it raised
         or returned anything else: rclpy neither logs an exception of a transition callback nor
         survives a None (ROS_NOTES 1). Never raises. An exception is logged with its traceback,
         ``undo()`` runs (its own error logged too), and /diagnostics says it (ERROR while not
         active: `DiagnosticsWindow.configure_error` for configure, ``transition_error`` for the
-        others) until a later transition succeeds; a shutdown that succeeded is said there as
-        the node's end (finalized: it cannot be configured again)."""
+        others) until a later transition returns ``success`` (rclpy's SUCCESS).
+
+        Only ``success`` clears it, and not that of ``name`` 'error': a result that is neither
+        (rclpy's ERROR: the base class's on_activate) sends rclpy into its error processing,
+        whose on_error succeeding only releases the configuration (-> unconfigured), so the
+        error that led there stays said (the transition's own text, else '<name> returned
+        ERROR'). A shutdown that succeeded, or an on_error that failed (rclpy then finalizes
+        the node, ROS_NOTES 1), is said as the node's end (finalized: it cannot be configured
+        again)."""
+        with self._lock:
+            said = self._diag.transition_error
         try:
             result = fn()
         except Exception as err:  # noqa: BLE001 - a transition must always return
@@ -240,10 +249,17 @@ class ExecutorSide(FrameProcessing):
             return failure
         if not isinstance(result, type(failure)):
             return failure
-        if result != failure:
-            with self._lock:
-                self._diag.transition_error = ""
+        with self._lock:
+            if result == success:
+                if name != "error":
+                    self._diag.transition_error = ""
                 self._diag.finalized = self._diag.finalized or name == "shutdown"
+            elif result != failure:             # ERROR: rclpy's on_error follows
+                if self._diag.transition_error == said:   # not said by the transition itself
+                    self._diag.transition_error = (f"{name} returned {result!r} (rclpy's "
+                                                   "on_error released the configuration)")
+            elif name == "error":               # rclpy finalizes the node
+                self._diag.finalized = True
         return result
 
     # ------------------------------------------------------------------ activate
@@ -257,21 +273,27 @@ class ExecutorSide(FrameProcessing):
             self._diag.start(time.monotonic())
         self._set_active(True)
 
-    def _finish_activation(self, result: Any, success: Any, undo: Callable[[], None]) -> bool:
+    def _finish_activation(self, result: Any, success: Any, undo: Callable[[], None],
+                           failure: Any) -> bool:
         """Activate's step after the lifecycle base class's on_activate returned ``result``:
         ``success`` (rclpy's SUCCESS) begins the activation (`_begin_activation`) and returns
         True. Anything else (FAILURE, ERROR: the node does not become active) returns False
         without marking the node active: the refusal is logged and said on /diagnostics, and
         ``undo()`` destroys what activate created, as after an activate that raised
-        (`_run_transition`; its own error logged). Never raises from ``undo``; the caller
-        returns ``result``."""
+        (`_run_transition`; its own error logged). ``failure`` (rclpy's FAILURE) leaves the
+        node inactive; any other result sends rclpy into its error processing (on_error, the
+        configuration released: unconfigured), which the log line and /diagnostics say. Never
+        raises from ``undo``; the caller returns ``result``."""
         if result == success:
             self._begin_activation()
             return True
         why = f"activate failed: the lifecycle base class's on_activate returned {result!r}"
-        self.get_logger().error(f"{why}; the node stays inactive")
+        then = ("the node stays inactive" if result == failure else
+                "rclpy's on_error follows: the configuration is released (unconfigured), "
+                "configure the node again")
+        self.get_logger().error(f"{why}; {then}")
         with self._lock:
-            self._diag.transition_error = why
+            self._diag.transition_error = f"{why}; {then}"
         try:
             undo()
         except Exception as undo_err:  # noqa: BLE001 - a transition must always return

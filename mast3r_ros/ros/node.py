@@ -148,7 +148,7 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
                undo: Optional[Callable[[], None]] = None) -> TransitionCallbackReturn:
         """Run a transition; exceptions are logged, said on /diagnostics and become FAILURE
         (never None, never raise): `executor_side.ExecutorSide._run_transition`."""
-        return self._run_transition(name, fn, undo, FAILURE)
+        return self._run_transition(name, fn, undo, FAILURE, SUCCESS)
 
     def on_configure(self, state: LifecycleState) -> TransitionCallbackReturn:
         return self._guard("configure", self._configure, self._teardown_configured)
@@ -268,7 +268,8 @@ class LocalizerNode(ExecutorSide, LifecycleNode):
         result = super().on_activate(state)
         # executor_side: worker, diagnostics, activation epoch; a base class that refused
         # leaves the node inactive, what was created above torn down
-        if not self._finish_activation(result, SUCCESS, lambda: self._undo_activate(state)):
+        if not self._finish_activation(result, SUCCESS, lambda: self._undo_activate(state),
+                                       FAILURE):
             return result
         self._outputs.keyframes(self._localizer.keyframe_map,
                                 max(self.get_clock().now().nanoseconds, 0))

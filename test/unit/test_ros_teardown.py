@@ -183,14 +183,14 @@ def test_an_activate_that_raises_is_an_error_on_diagnostics_until_a_transition_s
     host._active = False
     undone = []
     result = host._run_transition("activate", lambda: _raise(ValueError("bad topic '3d'")),
-                                  lambda: undone.append(1), FAILURE)
+                                  lambda: undone.append(1), FAILURE, SUCCESS)
     assert result is FAILURE and undone == [1]
     assert host.logger.tracebacks() == 1
     summary, values = host.diagnostics()
     assert summary.level == 2 and summary.message.startswith(
         "activate failed: ValueError(\"bad topic '3d'\")")
     assert values["config_error"] == summary.message
-    assert host._run_transition("cleanup", lambda: SUCCESS, None, FAILURE) is SUCCESS
+    assert host._run_transition("cleanup", lambda: SUCCESS, None, FAILURE, SUCCESS) is SUCCESS
     summary, values = host.diagnostics()
     assert summary.level == STALE and values["config_error"] == "none"
 
@@ -199,11 +199,11 @@ def test_a_configure_that_raises_stays_a_configure_error_and_none_becomes_failur
     host = Host()
     host._active = False
     assert host._run_transition("configure", lambda: _raise(OSError("disk")), None,
-                                FAILURE) is FAILURE
+                                FAILURE, SUCCESS) is FAILURE
     assert host.diagnostics()[0].message.startswith("configure failed: OSError('disk')")
     # rclpy sticks in the transition on a None (ROS_NOTES 1): FAILURE instead, nothing undone
     assert host._run_transition("activate", lambda: None, lambda: _raise(AssertionError()),
-                                FAILURE) is FAILURE
+                                FAILURE, SUCCESS) is FAILURE
 
 
 def test_after_shutdown_diagnostics_says_the_node_must_be_restarted():
@@ -211,7 +211,7 @@ def test_after_shutdown_diagnostics_says_the_node_must_be_restarted():
     asked for what the lifecycle refuses."""
     host = Host()
     assert host._run_transition("shutdown", lambda: host._teardown_configured() or SUCCESS,
-                                None, FAILURE) is SUCCESS
+                                None, FAILURE, SUCCESS) is SUCCESS
     summary, values = host.diagnostics()
     assert summary.level == STALE and values["state"] == "finalized"
     assert "restart the node" in summary.message
@@ -265,7 +265,7 @@ def test_an_undo_that_raises_is_logged_and_the_transition_still_fails_cleanly():
     host = Host()
     host._active = False
     result = host._run_transition("activate", lambda: _raise(ValueError("topic")),
-                                  lambda: _raise(RuntimeError("undo")), FAILURE)
+                                  lambda: _raise(RuntimeError("undo")), FAILURE, SUCCESS)
     assert result is FAILURE
     assert "activate: undoing it also failed: RuntimeError('undo')" in _errors(host)
 
@@ -275,8 +275,9 @@ def test_a_transition_returning_failure_keeps_the_earlier_error_on_diagnostics()
     has not brought the node anywhere better."""
     host = Host()
     host._active = False
-    host._run_transition("activate", lambda: _raise(ValueError("bad topic")), None, FAILURE)
-    assert host._run_transition("activate", lambda: FAILURE, None, FAILURE) is FAILURE
+    host._run_transition("activate", lambda: _raise(ValueError("bad topic")), None, FAILURE,
+                         SUCCESS)
+    assert host._run_transition("activate", lambda: FAILURE, None, FAILURE, SUCCESS) is FAILURE
     summary, _ = host.diagnostics()
     assert summary.level == 2 and summary.message.startswith("activate failed: ValueError")
 
