@@ -211,6 +211,31 @@ class _Edge:
         )
 
 
+def _edge_at_stamps(edge: _Edge, query_ns: np.ndarray) -> np.ndarray:
+    """(U, 4, 4) ``parent_from_child`` of ``edge`` at the sorted stamps ``query_ns``: its one
+    pose when static; else translation interpolated linearly and rotation by slerp between its
+    samples, its first / last sample before / after them (`TransformBuffer.samples_between`)."""
+    if edge.static:
+        return np.broadcast_to(edge.pose, (query_ns.size, 4, 4))
+    from scipy.spatial.transform import Rotation, Slerp
+
+    stamps, poses = edge._samples()
+    if isinstance(poses, _TqPoses):
+        t, rot = poses.tq[:, :3], Rotation.from_quat(poses.tq[:, 3:])
+    else:
+        t, rot = poses[:, :3, 3], Rotation.from_matrix(poses[:, :3, :3])
+    out = np.tile(np.eye(4), (query_ns.size, 1, 1))
+    if stamps.size == 1:
+        out[:, :3, :3], out[:, :3, 3] = rot.as_matrix()[0], t[0]
+        return out
+    # offsets from the first sample as float: 1.7e18 ns as a float64 keeps 256 ns steps only
+    at = (np.clip(query_ns, stamps[0], stamps[-1]) - stamps[0]).astype(np.float64)
+    times = (stamps - stamps[0]).astype(np.float64)
+    out[:, :3, 3] = np.stack([np.interp(at, times, t[:, k]) for k in range(3)], axis=1)
+    out[:, :3, :3] = Slerp(times, rot)(at).as_matrix()
+    return out
+
+
 # a stamp this far outside a transform's samples is on another clock, not merely late
 _OTHER_CLOCK_NS = 86_400 * 1_000_000_000
 
@@ -385,6 +410,15 @@ class TransformBuffer:
         """
         if target == source:
             return np.eye(4)
+        target_chain, source_chain, common = self._joining(target, source)
+        rule = (stamp_ns, tolerance_ns, max_gap_ns)
+        common_from_source = self._compose(source_chain, common, *rule)
+        common_from_target = self._compose(target_chain, common, *rule)
+        return np.linalg.inv(common_from_target) @ common_from_source
+
+    def _joining(self, target: str, source: str) -> Tuple[List[str], List[str], str]:
+        """(target's chain, source's chain, their common ancestor); `TransformError` for an
+        unknown frame or frames not connected."""
         known = self.frames
         for name in (target, source):
             if name not in known:
@@ -400,10 +434,34 @@ class TransformBuffer:
                 f"{target_chain[-1]!r} and {source_chain[-1]!r}; a transform between the two "
                 "trees is missing (check /tf_static)"
             )
-        rule = (stamp_ns, tolerance_ns, max_gap_ns)
-        common_from_source = self._compose(source_chain, common, *rule)
-        common_from_target = self._compose(target_chain, common, *rule)
-        return np.linalg.inv(common_from_target) @ common_from_source
+        return target_chain, source_chain, common
+
+    def samples_between(self, target: str, source: str) -> Tuple[np.ndarray, np.ndarray]:
+        """``target_from_source`` at every stamp at which a time-varying transform joining the
+        two frames has a sample: ((U,) int64 stamps, sorted, and (U, 4, 4) float64). Each
+        time-varying edge of the chain is taken at those stamps between its samples (linear
+        translation, slerp rotation) and held at its first or last sample outside them, so
+        every sample of every edge counts, whatever the gaps (a fixed transform republished
+        on /tf at a rate: is it constant?); static edges as they are. Frames joined by static
+        transforms only, or one frame: (1,) stamp 0 and their one transform. Raises
+        `TransformError` for an unknown frame or frames not connected, as `lookup`."""
+        if target == source:
+            return np.zeros(1, np.int64), np.eye(4)[None]
+        target_chain, source_chain, common = self._joining(target, source)
+        edges = [self._edges[f] for f in target_chain[: target_chain.index(common)]
+                 + source_chain[: source_chain.index(common)]]
+        stamps = np.unique(np.concatenate(
+            [np.zeros(0, np.int64)] + [e._samples()[0] for e in edges if not e.static]))
+        if not stamps.size:
+            stamps = np.zeros(1, np.int64)
+
+        def up(chain: List[str]) -> np.ndarray:  # (U, 4, 4) common_from_chain[0]
+            out = np.broadcast_to(np.eye(4), (stamps.size, 4, 4))
+            for frame in chain[: chain.index(common)]:
+                out = _edge_at_stamps(self._edges[frame], stamps) @ out
+            return out
+
+        return stamps, np.linalg.inv(up(target_chain)) @ up(source_chain)
 
     def static_between(self, target: str, source: str) -> List[Tuple[str, str]]:
         """The (parent, child) transforms joining ``target`` and ``source`` when every one of

@@ -30,15 +30,18 @@ def _info(stamp_ns, fx, frame_id):
 
 
 def _bag(path, depth_topic, depth_frame, depth_info_fx=None, info_frame=COLOR,
-         image_frame=COLOR, static_tf=None):
+         image_frame=COLOR, static_tf=None, tf=None, depth_mm=None):
     """Three colour images (frame ``image_frame``, fx 30) and depth at their stamps on
-    ``depth_topic`` (frame ``depth_frame``), with a CameraInfo beside the depth when
-    ``depth_info_fx``; ``static_tf``: /tf_static's (parent, child, stamp, 4x4) transforms."""
+    ``depth_topic`` (frame ``depth_frame``; ``depth_mm`` (H, W) plus i for image i, else 1000
+    + i everywhere), with a CameraInfo beside the depth when ``depth_info_fx``;
+    ``static_tf``: /tf_static's (parent, child, stamp, 4x4) transforms; ``tf``: /tf's, each in
+    its own message received at its stamp."""
     msgs = [("/tf_static", 0, tf_message(static_tf))] if static_tf else []
+    msgs += [("/tf", stamp, tf_message([(p, c, stamp, m)])) for p, c, stamp, m in tf or ()]
     for i, t in enumerate((1000 * MS, 1100 * MS, 1200 * MS)):
         msgs.append((CAM, t, image(t, "rgb8", RGB, frame_id=image_frame)))
         msgs.append(("/camera/color/camera_info", t, _info(t, 30.0, info_frame)))
-        depth = np.full((H, W), 1000 + i, np.uint16)
+        depth = (np.full((H, W), 1000, np.uint16) if depth_mm is None else depth_mm) + i
         msgs.append((depth_topic, t + 1, image(t, "16UC1", depth, frame_id=depth_frame)))
         if depth_info_fx is not None:
             ns = depth_topic.rsplit("/", 1)[0]

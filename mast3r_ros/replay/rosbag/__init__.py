@@ -19,7 +19,8 @@ apart and which is chosen).
 Modules: `sequence` (`BagSequence`: the two passes, frame assembly), `topics` (message types,
 topic selection), `runs` (runs of header time, unstamped images), `receive_times` (what receive
 times tell about a jump back), `poses` (poses from tf),
-`depth` (depth association), `undeserialized` (messages that cannot be deserialized),
+`depth` (depth association), `tf_extrinsic` (a depth camera's extrinsic from /tf),
+`undeserialized` (messages that cannot be deserialized),
 `realsense` (RealSense Viewer / rs-record recordings: librealsense's ROS 1 layout). The
 ``rosbags`` library this wraps is imported absolutely, so this package's name does not shadow
 it.

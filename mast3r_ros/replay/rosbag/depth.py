@@ -19,6 +19,7 @@ import numpy as np
 
 from . import realsense
 from .opening import bag_label, bag_messages
+from .tf_extrinsic import MOVED_DEG, MOVED_MM, bag_tf, constant_extrinsic
 from .topics import CAMERA_INFO_TYPE, IMAGE_TYPES, _image_namespace, images_frame
 from ...core.depth_register import DepthRegistration
 from ...core.errors import InputError
@@ -52,6 +53,7 @@ class _DepthAssociation:
     _override: Optional[CameraIntrinsics]
     _infos: List[Tuple[int, CameraIntrinsics]]
     _frame_ids: List[str]
+    _tf_topics: List[str]
     # the indexing pass's first depth message's header frame_id, and the first CameraInfo
     # beside the depth topic (`depth_info_topic`); None until read
     _depth_frame_id: Optional[str] = None
@@ -137,6 +139,9 @@ class _DepthAssociation:
         Depth naming no frame (empty frame_id) whose CameraInfo is another calibration is
         refused as another frame's is: nothing says it is registered (it was read silently);
         the refusal says how it would be registered (its frame_id and /tf_static recorded).
+        Another frame with another calibration is registered when /tf_static joins the two
+        frames, else when /tf does by a transform that stays one over every sample (within 1 mm
+        and 0.1 deg; refused when it moves: `_register_by_tf`), else refused.
         Another frame with the images' calibration (what registered depth has) is read as
         registered, never moved by /tf_static: silently when /tf_static puts the frames at one
         place (`_one_place`), else with a warning naming the offset. Each message names the
@@ -171,7 +176,7 @@ class _DepthAssociation:
         fix = self._register_fix()
         where = (f"depth topic {self.depth_topic} is in frame '{depth}', the images on "
                  f"{self.image_topic} in '{image}'")
-        if other and self._register_by_tf(image, depth, own):
+        if other and self._register_by_tf(image, depth, own, where, fix):
             return
         tf = getattr(self, "_tf", None)
         apart = (tf.lookup(image, depth, 0) if not other and tf is not None
@@ -203,7 +208,8 @@ class _DepthAssociation:
                 f"({_calibration(ref)}): the depth is not registered to the colour image, and "
                 f"read pixel for pixel as its depth it would put every 3-D point in the wrong "
                 f"place (with /tf_static joining '{depth}' to '{image}' in the bag it would be "
-                f"registered here); {fix}")
+                f"registered here, or with /tf joining them by a transform that never moves); "
+                f"{fix}")
         log.warning("%s: %s: if this depth is not registered to the colour image (a depth "
                     "camera's own stream), every 3-D point built from it is wrong; %s",
                     bag_label(self.path), where, fix)
@@ -299,18 +305,34 @@ class _DepthAssociation:
         return (f"this bag holds {held[0]}, registered depth by its name: pass --depth-topic "
                 f"{held[0]}; else {_REGISTER_FIX}") if held else _REGISTER_FIX
 
-    def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics) -> bool:
+    def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics, where: str,
+                        fix: str) -> bool:
         """Depth in frame ``depth`` (its own calibration ``depth_cam``) registered to the
         images' frame ``image`` (`_registered_depth`) when the bag's /tf_static joins the two
-        (only static transforms: the same at every stamp); False when it does not."""
+        (the same at every stamp), else when its /tf does by a transform that stays one over
+        every sample (`tf_extrinsic.constant_extrinsic`; /tf read for it without --pose-frames
+        too); False when neither joins them. /tf_static wins: /tf is not read then (with
+        --pose-frames the tf buffer refuses one transform on both with two values). Raises
+        InputError (``where``, ``fix``) when the /tf transform moves."""
         tf = getattr(self, "_tf", None)
-        if tf is None or not tf.static_between(image, depth):
+        if tf is None:
             return False
-        colour_from_depth = tf.lookup(image, depth, 0)
+        if tf.static_between(image, depth):
+            colour_from_depth, said = tf.lookup(image, depth, 0), "/tf_static"
+        else:
+            dynamic = [t for t in self._tf_topics if not t.endswith("tf_static")]
+            if dynamic and getattr(self, "_pose_frames", None) is None:  # /tf not read yet
+                tf = bag_tf(self.path, self._tf_topics)
+            found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
+            if found is None:
+                return False
+            colour_from_depth = found[0]
+            said = (f"/tf, whose {found[1]} samples of it stay within {MOVED_MM:g} mm and "
+                    f"{MOVED_DEG:g} deg (no /tf_static joins them)")
         self._depth_source = (depth_cam, colour_from_depth)
         log.info("%s: depth topic %s (frame '%s', %s) registered to the images' frame '%s' "
-                 "with /tf_static (%.1f mm apart)", bag_label(self.path), self.depth_topic,
-                 depth, _calibration(depth_cam), image,
+                 "with %s (%.1f mm apart)", bag_label(self.path), self.depth_topic,
+                 depth, _calibration(depth_cam), image, said,
                  1000 * float(np.linalg.norm(colour_from_depth[:3, 3])))
         return True
 
