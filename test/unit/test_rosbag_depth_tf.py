@@ -197,3 +197,21 @@ def test_samples_between_composes_every_sample_of_a_chain():
     one.add_static("a", "b", ir)
     only = one.samples_between("b", "a")
     assert only[0].tolist() == [0] and np.allclose(only[1][0], np.linalg.inv(ir))
+
+
+def test_tf_static_wins_and_a_second_value_on_tf_is_refused_where_tf_is_read(tmp_path):
+    """/tf_static joins the frames and /tf repeats the depth frame's transform 5 mm off: read
+    without --pose-frames, /tf_static's registers the depth (the bag's /tf is not read for
+    it); where /tf is read (--pose-frames) the transform with two values is refused."""
+    static = [("camera_link", COLOR, 0, np.eye(4)), ("camera_link", DEPTH, 0, LINK_FROM_DEPTH)]
+    off = LINK_FROM_DEPTH.copy()
+    off[0, 3] += 0.005
+    both = _bag(tmp_path / "both", TOPIC, DEPTH, depth_info_fx=20.0, static_tf=static,
+                tf=[("camera_link", DEPTH, t, off) for t in STAMPS], depth_mm=DEPTH_MM)
+    only = _bag(tmp_path / "static", TOPIC, DEPTH, depth_info_fx=20.0, static_tf=static,
+                depth_mm=DEPTH_MM)
+    for got, want in zip(_depths(both), _depths(only)):
+        np.testing.assert_array_equal(got, want)
+    with pytest.raises(InputError, match="published both on /tf and /tf_static"):
+        BagSequence(both, image_topic=CAM, depth_topic=TOPIC,
+                    pose_frames=f"camera_link:{COLOR}")
