@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
+from rosbags.highlevel import AnyReaderError
 
 from .opening import _open_bag, bag_deserialize, bag_messages
 from ...core.errors import InputError
@@ -44,7 +45,7 @@ def read_tf(reader: Any, tf_topics: List[str]) -> TransformBuffer:
     for conn, _, raw in bag_messages(reader, connections=conns):
         try:
             msg = bag_deserialize(reader, raw, conn.msgtype)
-        except Exception:  # noqa: BLE001 - rosbags raises many kinds; the pass said so
+        except (AnyReaderError, ValueError):  # damaged: the other samples still tell
             continue
         for ts in msg.transforms:
             parent, child = ts.header.frame_id.lstrip("/"), ts.child_frame_id.lstrip("/")
