@@ -478,4 +478,4 @@ def open_source(path: str, options: SourceOptions = SourceOptions(),
                        option_names={
                            "image_topic": "--image-topic",
                            "camera_info_topic": "--camera-info-topic",
-                           "camera_info": "--camera-info"})
+                           "camera_info": "--camera-info", "depth_scale": "--depth-scale"})

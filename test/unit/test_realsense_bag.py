@@ -65,14 +65,17 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
                         depth_units=0.001, depth_raw=1000, trailing=True, infrared=True,
                         colour_model="Inverse Brown Conrady", colour_d=(0.0,) * 5,
                         colour_encoding="rgb8", colour_w=1.0, depth_size=None, depth_k=None,
-                        depth_model="Brown Conrady", depth_d=(0.0,) * 5):
+                        depth_model="Brown Conrady", depth_d=(0.0,) * 5, image_units=None):
     """A librealsense recording (file version 3): RGB Camera ``Color_0`` on ``sensor_<colour_
     sensor>``, Stereo Module ``Depth_0`` (mono16, ``depth_raw`` everywhere) and ``Infrared_1``
     (8UC1) on sensor_0, each stream's CameraInfo and extrinsic ``tf/0`` (colour
     ``colour_offset_m`` along x from depth), the 'Depth Units' option (None: not recorded; a
     tuple: one message per change);
-    ``trailing``: each Image followed by librealsense's float32 depth_units; ``depth_size``
-    (w, h) and ``depth_k``: the depth camera's own (default the colour image's)."""
+    ``trailing``: each Image followed by librealsense's float32 depth_units (the option's
+    first value, 0 without one; ``image_units``: the depth images' instead, frame n's
+    ``image_units[n]``, and 0 after the other streams' images, as librealsense writes it);
+    ``depth_size`` (w, h) and ``depth_k``: the depth camera's own (default the colour
+    image's)."""
     h, w = images[0].shape[:2]
     dw, dh = depth_size or (w, h)
     colour = f"/device_0/sensor_{colour_sensor}/Color_0"
@@ -109,7 +112,9 @@ def write_realsense_bag(path, images=(RGB,) * 3, k=K, colour_sensor=1, colour_of
                 conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS)
             raw = bytes(TS.serialize_ros1(msg, msg.__msgtype__))
             if trailing and msg.__msgtype__ == "sensor_msgs/msg/Image":
-                raw += np.float32(np.ravel(depth_units or 0.0)[0]).tobytes()
+                units = np.ravel(depth_units or 0.0)[0] if image_units is None else (
+                    image_units[msg.header.seq] if topic == DEPTH else 0.0)
+                raw += np.float32(units).tobytes()
             writer.write(conns[topic], t, raw)
     return str(path)
 

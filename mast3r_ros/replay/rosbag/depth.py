@@ -63,6 +63,10 @@ class _DepthAssociation:
     # another camera's depth registered to the colour image: (its intrinsics, colour_from_depth)
     _depth_source: Optional[Tuple[CameraIntrinsics, np.ndarray]] = None
     _registration: Optional[DepthRegistration] = None  # of the last colour calibration
+    # a RealSense depth stream read at its recorded unit: the 'Depth Units' option's (m; None:
+    # not recorded) and each unit its Image messages carry ('%.7g' -> m; None: not noted)
+    _option_units: Optional[float] = None
+    _image_units: Optional[Dict[str, float]] = None
 
     @property
     def depth_units_per_m(self) -> Optional[float]:
@@ -122,10 +126,22 @@ class _DepthAssociation:
                   and t.rsplit("/", 1)[0] == namespace and t != self.camera_info_topic]
         return beside[0] if len(beside) == 1 else None
 
-    def _note_depth_header(self, msg: Any) -> None:
-        """Indexing pass: a depth message read (its frame_id kept from the first)."""
+    def _note_depth_header(self, msg: Any, raw: bytes) -> None:
+        """Indexing pass: a depth message read (its frame_id kept from the first; a RealSense
+        depth unit it carries noted when its scale is the recording's, `_image_units`)."""
         if self._depth_frame_id is None:
             self._depth_frame_id = str(msg.header.frame_id)
+        units = None if self._image_units is None else realsense.image_depth_units(raw)
+        if units:  # 0: librealsense's unset
+            self._image_units.setdefault(f"{units:.7g}", units)
+
+    def _check_indexed_depth(self) -> None:
+        """After the indexing pass: the depth units a RealSense depth stream's images carry
+        (`realsense.check_image_depth_units`), then `_check_depth_registered`."""
+        if self._image_units is not None and self.depth_topic is not None:
+            realsense.check_image_depth_units(bag_label(self.path), self.depth_topic,
+                                              self._option_units, self._image_units)
+        self._check_depth_registered()
 
     def _check_depth_registered(self) -> None:
         """Refuse a depth stream that is provably not registered to the colour image: its
@@ -219,8 +235,10 @@ class _DepthAssociation:
         to the image stream (same extrinsics and calibration), else registered to it with the
         recorded extrinsics (`_register_depth`; refused when they are not recorded:
         `realsense.colour_from_depth`); its scale is the recorded 'Depth Units' option
-        (metres per raw unit; a given ``depth_scale`` wins), refused when neither is there or
-        when it changed during the recording (one message per change)."""
+        (metres per raw unit), else the ``depth_units`` its Image messages carry, refused as
+        `realsense.depth_units_of` says (implausible, changed, disagreeing, neither); a given
+        ``depth_scale`` wins, refused when it is no RealSense unit
+        (`realsense.check_depth_scale`)."""
         def first(name: Optional[str]) -> Any:
             known = name is not None and name in self._topics and self._topics[name].msgcount
             return self._first_message(reader, name) if known else None
@@ -247,7 +265,9 @@ class _DepthAssociation:
         same, offset = realsense.offset_words(colour_from_depth)
         if not (same and None not in cams and not _other_calibration(cams[1], cams[0])):
             self._register_depth(topic, cams[1], errors[1], colour_from_depth, offset)
-        if self._depth_scale is not None:
+        if self._depth_scale is not None:  # given: a RealSense unit, or refused
+            name = getattr(self, "_option_names", {}).get("depth_scale") or "depth_scale"
+            realsense.check_depth_scale(label, topic, self._depth_scale, name)
             return
         units_topic = realsense.depth_units_topic(topic)
         values = []  # every value recorded (one message per change of the option)
@@ -256,26 +276,19 @@ class _DepthAssociation:
                                              connections=self._topics[units_topic].connections):
                 value = getattr(self._deserialize(reader, raw, conn.msgtype, conn.topic),
                                 "data", None)
-                if value is not None and np.isfinite(value) and value > 0:
-                    value = float(f"{value:.7g}")  # a float32: 0.0001 is 9.99999975e-05
-                    values += [value] if value not in values else []
-        if len(values) > 1:
-            raise InputError(
-                f"{bag_label(self.path)}: the 'Depth Units' of depth stream "
-                f"{realsense.stream_of(topic)} changed during the recording "
-                f"({', '.join(f'{v:g} m' for v in values)}; {units_topic}), so no one scale "
-                "reads every depth frame: record again without changing it, or pass "
-                "--depth-scale (raw units per metre) if you know which frames you read")
-        units = values[0] if values else None
-        if units is None:
-            raise InputError(
-                f"{bag_label(self.path)}: depth stream {realsense.stream_of(topic)} has no "
-                f"'Depth Units' option recorded ({units_topic}: {units!r}), which says how many "
-                "metres a raw depth value is: pass --depth-scale (raw units per metre: 1000 "
-                "for 1 mm units, 10000 for a D405's 0.1 mm)")
+                values += [] if value is None else [float(value)]
+        gen = bag_messages(reader, connections=self._topics[topic].connections)
+        try:  # the depth_units librealsense 2.3x+ writes in each Image: the first's
+            carried = realsense.image_depth_units(next(gen, (None, None, b""))[2])
+        finally:
+            gen.close()
+        units = realsense.depth_units_of(label, topic, values, carried)
+        self._option_units = units if any(values) else None  # else the carried unit
+        self._image_units = {}  # the index pass notes each Image's (`_note_depth_header`)
         self._depth_scale = 1.0 / units
-        log.info("%s: depth read with the recorded Depth Units, %g m (%g units per metre)",
-                 bag_label(self.path), units, self._depth_scale)
+        log.info("%s: depth read with the recorded depth unit, %g m (%g units per metre; %s)",
+                 label, units, self._depth_scale, "its 'Depth Units' option" if any(values) else
+                 "the depth_units its Image messages carry")
 
     def _register_depth(self, topic: str, depth_cam: Optional[CameraIntrinsics], error: str,
                         colour_from_depth: np.ndarray, offset: str) -> None:

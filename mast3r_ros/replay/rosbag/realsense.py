@@ -11,8 +11,10 @@ header empty), ``.../tf/<group>`` (geometry_msgs/Transform: the stream's extrins
 reference of that group), and per sensor ``/device_<d>/sensor_<s>/option/<name>/value``
 (std_msgs/Float32; 'Depth Units': metres per raw depth unit, 0.001 on most D400s, 0.0001 on a
 D405). Since librealsense 2.3x each Image message also carries a float32 ``depth_units``
-after ``data`` (its ``header.version`` '1'), 4 bytes the standard definition the bag declares
-does not have: `strip_depth_units` drops them. The recorder records each sensor's own
+after ``data`` (its ``header.version`` '1'; a depth frame's unit, 0 after other streams'
+images), 4 bytes the standard definition the bag declares does not have: `strip_depth_units`
+drops them for the deserializer, `image_depth_units` reads them, and `depth_units_of` weighs
+them against the option. The recorder records each sensor's own
 streams: a D400's depth is the depth camera's, not aligned to the colour camera, and is
 registered to it with the recorded extrinsics (`colour_from_depth`,
 `core.depth_register`); the file holds no camera poses.
@@ -21,7 +23,9 @@ registered to it with the recorded extrinsics (`colour_from_depth`,
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
+import struct
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -42,6 +46,12 @@ _ZERO_ONLY = ("Inverse Brown Conrady", "Modified Brown Conrady")
 _SAME_FRAME_M, _SAME_FRAME_RAD = 1e-4, 1e-4
 # the farthest two cameras of one RealSense device are apart (a D455's stereo baseline is 95 mm)
 _ONE_DEVICE_M = 0.5
+# a RealSense depth unit, metres per raw value (librealsense's RS2_OPTION_DEPTH_UNITS: a D400
+# holds it as whole micrometres, 0.001 m by default, its range the firmware's; a D405's 0.0001
+# m, an L515's 0.00025 m): a recorded one outside this is damaged, not a device's
+DEPTH_UNITS_RANGE_M = (1e-6, 0.01)
+_UNITS_FIX = ("pass --depth-scale (raw units per metre: 1000 for 1 mm units, 10000 for a "
+              "D405's 0.1 mm)")
 
 
 def is_realsense(topics: Dict[str, Any]) -> bool:
@@ -72,6 +82,122 @@ def strip_depth_units(raw: bytes) -> Optional[bytes]:
     after ``data`` (None when ``raw`` is too short to hold one): what rosbags' standard
     definition deserializes. Whether the rest is exactly one Image the deserializer checks."""
     return bytes(raw[:-4]) if len(raw) >= 4 else None
+
+
+def image_depth_units(raw: bytes) -> Optional[float]:
+    """The float32 ``depth_units`` (metres per raw value) librealsense 2.3x+ writes after a ROS 1
+    sensor_msgs/Image's ``data`` in ``raw`` (its serialized bytes); None when the message ends
+    with ``data`` (an older recorder's, or no librealsense Image) or is cut short."""
+    try:
+        at = 12  # header: seq, stamp
+        for skip in (8, 5, 0):  # after frame_id: height, width; encoding: is_bigendian, step
+            (size,) = struct.unpack_from("<I", raw, at)
+            at += 4 + size + skip
+    except struct.error:
+        return None
+    return float(np.frombuffer(raw, "<f4", 1, at)[0]) if len(raw) == at + 4 else None
+
+
+def _rounded(units: float) -> float:
+    """A float32 depth unit as the decimal written (0.0001 is 9.99999975e-05 as a float32)."""
+    return float(f"{units:.7g}")
+
+
+def _plausible(units: float) -> bool:
+    return math.isfinite(units) and (DEPTH_UNITS_RANGE_M[0] <= _rounded(units)
+                                     <= DEPTH_UNITS_RANGE_M[1])
+
+
+def _outside(units: float) -> str:
+    """'5 m per raw depth unit, outside the 1e-06 to 0.01 m ...'."""
+    return (f"{_rounded(units):g} m per raw depth unit, outside the {DEPTH_UNITS_RANGE_M[0]:g} "
+            f"to {DEPTH_UNITS_RANGE_M[1]:g} m a RealSense device uses (1 mm on most D400s): "
+            "damaged, and depth read with it would be invalid or nonsense")
+
+
+def depth_units_of(label: str, depth_topic: str, option_values: List[float],
+                   image_units: Optional[float]) -> float:
+    """The depth unit (metres per raw value) of a RealSense recording's depth stream: its
+    'Depth Units' option (``option_values``: each value recorded, one message per change; a
+    0, librealsense's unset, ignored beside another value or a carried unit), else the
+    ``depth_units`` its first Image message carries (``image_units``: None or 0, none carried;
+    `image_depth_units`). Raises `InputError` (one line naming the topic and value,
+    with the fix: --depth-scale) for an option value or carried unit outside
+    `DEPTH_UNITS_RANGE_M` (NaN, 0, negative, 1e-45 m, 5 m), an option changed during the
+    recording, a carried unit other than the option's (beyond float32 rounding), or neither."""
+    stream, option = stream_of(depth_topic), depth_units_topic(depth_topic)
+    carried = image_units if image_units else None  # 0: librealsense's unset
+    stated = [v for v in option_values if v != 0]  # a 0 beside a unit, or a carried one: unset
+    for value in option_values if not (stated or carried and _plausible(carried)) else stated:
+        if not _plausible(value):
+            raise InputError(f"{label}: the 'Depth Units' option of depth stream {stream} "
+                             f"({option}) is {_outside(value)}; {_UNITS_FIX}")
+    values = list(dict.fromkeys(_rounded(v) for v in stated))  # in recorded order
+    if len(values) > 1:
+        raise InputError(
+            f"{label}: the 'Depth Units' of depth stream {stream} changed during the recording "
+            f"({', '.join(f'{v:g} m' for v in values)}; {option}), so no one scale reads every "
+            "depth frame: record again without changing it, or pass --depth-scale (raw units "
+            "per metre) if you know which frames you read")
+    if values:
+        check_image_depth_units(label, depth_topic, values[0],
+                                {} if carried is None else {"": carried})
+        return values[0]
+    if carried is None:
+        raise InputError(
+            f"{label}: depth stream {stream} has no 'Depth Units' option recorded ({option}), "
+            "nor do its Image messages carry a depth_units, which says how many metres a raw "
+            f"depth value is: {_UNITS_FIX}")
+    if not _plausible(carried):
+        raise InputError(
+            f"{label}: depth stream {stream} has no 'Depth Units' option recorded ({option}), "
+            f"and the depth_units its Image messages carry ({depth_topic}) is "
+            f"{_outside(carried)}; {_UNITS_FIX}")
+    return _rounded(carried)
+
+
+def check_image_depth_units(label: str, depth_topic: str, option_units: Optional[float],
+                            carried: Dict[str, float]) -> None:
+    """Refuse (`InputError`, one line with the fix) the ``depth_units`` a RealSense depth
+    stream's Image messages carry (``carried``: each value, its '%.7g' the key) when they
+    changed during the recording or one is not ``option_units`` (metres, the 'Depth Units'
+    option; None: not recorded) beyond float32 rounding."""
+    stream = stream_of(depth_topic)
+    if len(carried) > 1:
+        said = ", ".join(f"{v:g} m" for v in carried.values())
+        raise InputError(
+            f"{label}: the depth_units of depth stream {stream}'s Image messages changed "
+            f"during the recording ({said}; {depth_topic}), "
+            "so no one scale reads every depth frame: record again without changing it, or "
+            "pass --depth-scale (raw units per metre) if you know which frames you read")
+    (units,) = carried.values() if carried else (None,)
+    if units is None or option_units is None or (
+            math.isclose(units, option_units, rel_tol=1e-6)):
+        return
+    option = depth_units_topic(depth_topic)
+    raise InputError(
+        f"{label}: depth stream {stream}'s 'Depth Units' option ({option}) says "
+        f"{option_units:g} m per raw depth unit, but the depth_units its Image messages carry "
+        f"({depth_topic}) {_rounded(units):g} m, so which the depth is in is unknown: pass "
+        f"--depth-scale (raw units per metre: {1 / option_units:g} for the option's unit"
+        + (f", {1 / _rounded(units):g} for the images'" if _plausible(units) else "") + ")")
+
+
+def check_depth_scale(label: str, depth_topic: str, depth_scale: float, name: str) -> None:
+    """Refuse (`InputError`, one line) a given depth scale (``name``: how the user gave it;
+    raw units per metre) that is no RealSense depth unit, outside `DEPTH_UNITS_RANGE_M`: 0.001
+    is metres per unit, the 'Depth Units' option's own convention (1000 units per metre)."""
+    low, high = (1 / u for u in reversed(DEPTH_UNITS_RANGE_M))
+    if low * (1 - 1e-9) <= depth_scale <= high * (1 + 1e-9):
+        return
+    hint = (f" (metres per unit? {depth_scale:g} m is {name} {1 / depth_scale:g})"
+            if DEPTH_UNITS_RANGE_M[0] <= depth_scale <= DEPTH_UNITS_RANGE_M[1] else "")
+    raise InputError(
+        f"{name} {depth_scale:g} (raw depth units per metre) is no RealSense depth unit: "
+        f"{label}'s depth stream {stream_of(depth_topic)} is a RealSense device's, whose unit "
+        f"is {DEPTH_UNITS_RANGE_M[0]:g} to {DEPTH_UNITS_RANGE_M[1]:g} m, {low:g} to "
+        f"{high:g} units per metre{hint}: 1000 for 1 mm units (most D400s), 10000 for a "
+        "D405's 0.1 mm")
 
 
 def standard_camera_info(msg: Any) -> Any:

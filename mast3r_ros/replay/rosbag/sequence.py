@@ -255,7 +255,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
                 self._note_frame_id(run, msg.header.frame_id)
             elif conn.topic == self.depth_topic:
                 self._depth_runs.append((run, stamp))
-                self._note_depth_header(msg)
+                self._note_depth_header(msg, raw)
                 if self._depth_encoding is None:
                     self._depth_encoding = getattr(msg, "encoding", None) or getattr(
                         msg, "format", None)
@@ -303,7 +303,7 @@ class BagSequence(_TopicSelection, _RunChoice, _TfPoses, _DepthAssociation, _Und
             self._infos.sort(key=lambda item: item[0])
         self._info_stamps = np.asarray([s for s, _ in self._infos], dtype=np.int64)
         self._check_camera_info_frame(self._info_frame_id)
-        self._check_depth_registered()
+        self._check_indexed_depth()  # its RealSense units, registered?
         self._match_depth()
 
     # ---- public API ------------------------------------------------------------------------
