@@ -57,3 +57,20 @@ def test_an_odd_zero_stamp_is_worded_for_the_command(caplog, command, says, not_
     with caplog.at_level(logging.INFO, logger="mast3r_ros"):
         warn_unstamped("bag", [0, 10**9, 10**9 + 10**8, 10**9 + 2 * 10**8], command)
     assert len(_said(caplog)) == 1
+
+
+@pytest.mark.parametrize("command, says, not_says", [
+    ("build-map", "the map's keyframe poses", "trajectory's stamps"),
+    ("localize", "trajectory.tum's stamps", "keyframe"),
+    (None, "no pose or ground truth", "trajectory"),
+])
+def test_mostly_unstamped_images_name_what_the_command_produces(caplog, command, says,
+                                                                not_says):
+    """Half the images stamped 0 said 'the trajectory's stamps are not the images' times'
+    during build-map too, which writes no trajectory: there the poses it looks up at those
+    stamps, and so the map's keyframe poses, are what is wrong."""
+    with caplog.at_level(logging.INFO, logger="mast3r_ros"):
+        warn_unstamped("bag", [0, 0, 10**9, 0], command)
+    said = _said(caplog)
+    assert len(said) == 1 and "does not stamp" in said[0] and says in said[0], said
+    assert not_says not in said[0], said

@@ -10,13 +10,23 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+# what mostly unstamped images spoil, in the words of the command reading them: build-map looks
+# each image's pose up at its stamp (--trajectory, tf) and writes no trajectory
+_UNSTAMPED_SO = {
+    "build-map": "the poses looked up at their stamps (--trajectory, tf) are not the images' "
+                 "own, and the map's keyframe poses with them (wrong, or none)",
+    "localize": "trajectory.tum's stamps are not the images' times and no ground truth can be "
+                "matched to them"}
+
 
 def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> None:
     """One warning when images carry header stamp 0 or repeat the previous one. When at
     least half do, the driver's doing, each kind its own cause (stamp 0: it does not stamp
     its images; repeats: it, or a republisher, reuses stamps): the node refuses such frames
     (and says so); offline they are read (localize localizes them, build-map may keep them as
-    keyframes), but their stamps mean nothing and ground truth cannot be associated. Fewer are
+    keyframes), but their stamps mean nothing: what that spoils is said for ``command``
+    (build-map: the poses looked up at them, so the map's keyframe poses; localize:
+    trajectory.tum's stamps and the ground truth association). Fewer are
     odd messages, named by their place and stamp (a message republished or recorded twice: 1 of
     21 was blamed on the driver), and what ``command`` ("build-map", "localize", None) does
     with each said. A first image alone at 0, the rest rising from it (a dataset whose clock
@@ -44,10 +54,10 @@ def warn_unstamped(label: str, stamps: List[int], command: Optional[str]) -> Non
             ("the camera driver does not stamp its images", zero),
             ("the camera driver (or a node republishing its images) reuses earlier "
              "stamps instead of each image's capture time", repeated)) if n)
-        log.warning("%s: %s: %s, so the trajectory's stamps are not the images' times and "
-                    "no ground truth can be matched to them (the node refuses such "
-                    "frames); fix the header.stamp where the images are published",
-                    label, what, cause)
+        log.warning("%s: %s: %s, so %s (the node refuses such frames); fix the header.stamp "
+                    "where the images are published", label, what, cause, _UNSTAMPED_SO.get(
+                        command, "their stamps are not the images' times: no pose or ground "
+                        "truth can be matched to them"))
         return
     odd = sorted(zero + repeated)
     named = ", ".join(f"image {i + 1} at t={stamps[i] * 1e-9:.6f} s" for i in odd[:5])
