@@ -36,7 +36,7 @@ from ..core.config import PoseAtStampConfig
 from ..core.errors import InputError
 from ..core.image_codec import load_camera_info_yaml
 from ..core.text_files import decode_text, encoding_name
-from ..core.trajectory import (check_pose_rule, clock_reset_note, nearest_indices,
+from ..core.trajectory import (check_pose_rule, clock_reset_note,
                                poses_at_stamps, stamp_steps)
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
@@ -253,7 +253,8 @@ class EurocSequence(StereoFrames, TumSequence):
     rule, the config defaults when None) times ``inv(T_BS of that sensor) @ T_BS of the
     camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth
     (`no_depth_reason` says so for what needs it: the sift matcher) unless ``stereo_depth``
-    (and ``read_depth``): then cam0's depth comes from cam1's image within ``sync_tolerance_s``
+    (and ``read_depth``): then cam0's depth comes from cam1's image of the same stamp (exact;
+    a cam0 image without one gets none, counted in a warning)
     (`stereo_depth.euroc_stereo`: (H, W) float32 metres on cam0's own pixel grid, 0 = none;
     the two sensor.yaml calibrations and T_BS, not ``camera_info``). ``poses_option``: the
     option a reason without ground truth names as the fix (localize: ``--groundtruth``).
@@ -393,8 +394,8 @@ class EurocSequence(StereoFrames, TumSequence):
         return self._no_pose_reason
 
     def _stereo_pair(self, sensor: Path) -> Tuple[StereoDepth, List[Optional[Path]]]:
-        """(cam0's `StereoDepth` with cam1, cam1's image at each frame's stamp within the sync
-        tolerance or None); `InputError` in one line for what the pair lacks."""
+        """(cam0's `StereoDepth` with cam1, cam1's image of each frame's exact stamp or None);
+        `InputError` in one line for what the pair lacks."""
         cam1 = self.folder.parent / "cam1"
         if self.folder.name != "cam0":
             raise InputError(f"--stereo-depth gives cam0 depth from cam1: pass "
@@ -414,17 +415,31 @@ class EurocSequence(StereoFrames, TumSequence):
         stereo = euroc_stereo(cam0, load_camera_info_yaml(files[1]),
                               np.linalg.inv(body_from[1]) @ body_from[0],
                               (str(files[0]), str(files[1])))
+        # by exact stamp, not --sync-tolerance: the two cameras are triggered together, and
+        # the neighbour of an image cam1 dropped is another moment (wrong depth, not none)
         stamps, names, _ = read_image_list(cam1 / "data.csv")
-        order = np.argsort(stamps, kind="stable")
-        idx = nearest_indices(stamps[order], self._stamps_ns, round(self._sync_tolerance_s * 1e9))
-        return stereo, [None if i < 0 else cam1 / "data" / names[order[i]] for i in idx]
+        by_stamp: dict = {}
+        for stamp, name in zip(stamps.tolist(), names):
+            by_stamp.setdefault(stamp, name)  # a repeated line: the first, as for cam0
+        paths = [cam1 / "data" / by_stamp[s] if s in by_stamp else None
+                 for s in self._stamps_ns.tolist()]
+        unpaired = sum(p is None for p in paths)
+        if unpaired:
+            nearest = int(np.min(np.abs(stamps - self._stamps_ns[0])))
+            log.warning("--stereo-depth: %d of %d cam0 images have no cam1 image of the same "
+                        "stamp in %s (frames one camera dropped): they get no depth%s", unpaired,
+                        len(paths), cam1 / "data.csv",
+                        "" if unpaired < len(paths) else
+                        f" (cam0's first stamp is {nearest} ns from cam1's nearest)")
+        return stereo, paths
 
     def no_depth_reason(self) -> Optional[str]:
         """Why no frame has depth (one line), or None with stereo depth and a cam1 image."""
         if self._stereo is not None:
             return None if any(p is not None for p in self._depth_paths) else (
-                f"no cam1 image is within {self._sync_tolerance_s:.3f} s of a cam0 image in "
-                f"{self.folder.parent}: check both data.csv or widen --sync-tolerance")
+                f"no cam1 image has the stamp of a cam0 image in {self.folder.parent}: "
+                "--stereo-depth pairs the two cameras' images by exact stamp (EuRoC's are "
+                "triggered together): check both data.csv")
         return (f"EuRoC/ASL camera {self.folder} has no depth images (the dataset records grey "
                 "stereo images, no depth): pass --stereo-depth (depth from cam1 by OpenCV's "
                 "SGBM), or build with --matcher mast3r and points_source 'pointmap' (the "

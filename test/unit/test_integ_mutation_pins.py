@@ -117,9 +117,9 @@ def test_a_frame_of_an_ended_activation_is_not_localized_at_all():
 
 # ------------------------------------------------------------------ EuRoC stereo pairing ---
 
-def test_euroc_cam1_images_pair_with_cam0_within_the_sync_tolerance(tmp_path):
-    """cam1's image is the one within --sync-tolerance of cam0's stamp (here 5 ms): 3 ms off
-    pairs, 8 ms off leaves that frame without depth."""
+def test_euroc_cam1_images_pair_with_cam0_by_exact_stamp_not_the_sync_tolerance(tmp_path):
+    """cam1's image is the one of cam0's exact stamp (the cameras are triggered together):
+    3 ms off, within --sync-tolerance (5 ms), no longer pairs; the same stamp does."""
     from test_stereo_depth import euroc_stereo_tree
 
     from mast3r_ros.replay.sources import SourceOptions, open_source
@@ -128,10 +128,10 @@ def test_euroc_cam1_images_pair_with_cam0_within_the_sync_tolerance(tmp_path):
     csv = root / "mav0" / "cam1" / "data.csv"
     head, *rows = csv.read_text().splitlines()
     shifted = [f"{int(s) + off},{name}" for (s, name), off in
-               zip((r.split(",") for r in rows), (3_000_000, 8_000_000))]
+               zip((r.split(",") for r in rows), (3_000_000, 0))]
     csv.write_text("\n".join([head, *shifted]) + "\n")
     source = open_source(str(root), SourceOptions(stereo_depth=True, sync_tolerance_s=0.005))
-    assert source[0].depth_m is not None and source[1].depth_m is None
+    assert source[0].depth_m is None and source[1].depth_m is not None
 
 
 def test_euroc_cameras_of_two_sizes_are_named_each_with_its_size(tmp_path):

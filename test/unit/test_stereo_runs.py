@@ -1,0 +1,113 @@
+"""`--stereo-depth` on what real EuRoC data and long runs bring and the plane test does not:
+cam0 / cam1 images that do not pair 1:1 (a frame one camera dropped: paired by exact stamp,
+the unpaired counted and left without depth, not given a neighbour's image, which is another
+moment and so a wrong depth), rectification maps made once per dataset, build-map's progress
+lines and a Ctrl-C in the middle of the stereo matching."""
+
+from __future__ import annotations
+
+import io
+import logging
+import sys
+
+import cv2
+import numpy as np
+from test_stereo_depth import STEREO, T0, assert_depth_close, euroc_stereo_tree
+
+from mast3r_ros.core import progress_output
+from mast3r_ros.replay import stereo_depth
+from mast3r_ros.replay.sources import SourceOptions, open_source
+
+
+def _drop_cam1_frame(root, index):
+    """Remove cam1's image ``index`` from its data.csv (a frame cam1 dropped)."""
+    csv = root / "mav0" / "cam1" / "data.csv"
+    stamp = T0 + index * 50_000_000
+    csv.write_text("".join(line + "\n" for line in csv.read_text().splitlines()
+                           if not line.startswith(f"{stamp},")))
+
+
+def test_cam1_is_paired_by_exact_stamp_and_the_unpaired_counted(tmp_path, caplog):
+    """cam1 dropped frame 1: with a --sync-tolerance of 60 ms (wide enough for a ground truth
+    of gaps) frame 1 was paired with cam1's frame 0, taken 50 ms earlier elsewhere, and got
+    that pair's (wrong) depth; it now gets none, said in a warning that counts it."""
+    root, depths = euroc_stereo_tree(tmp_path, 3)
+    _drop_cam1_frame(root, 1)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        source = open_source(str(root), SourceOptions(stereo_depth=True, sync_tolerance_s=0.06))
+    said = [r.getMessage() for r in caplog.records if "same stamp" in r.getMessage()]
+    assert len(said) == 1 and "1 of 3 cam0 images have no cam1 image" in said[0], said
+    assert source.listed_pose_and_depth(1)[1] is False
+    assert source[1].depth_m is None
+    for i in (0, 2):
+        assert_depth_close(source[i].depth_m, depths[i], 0.25)
+
+
+def test_no_cam1_image_of_a_cam0_stamp_names_the_exact_pairing(tmp_path):
+    root, _ = euroc_stereo_tree(tmp_path, 1)
+    csv = root / "mav0" / "cam1" / "data.csv"
+    csv.write_text(csv.read_text().replace(f"{T0},", f"{T0 + 5_000_000},"))  # 5 ms off
+    source = open_source(str(root), STEREO)
+    reason = source.no_depth_reason()
+    assert "by exact stamp" in reason and "\n" not in reason, reason
+
+
+def test_rectification_maps_are_made_once_per_dataset_not_per_frame(tmp_path, monkeypatch):
+    calls = []
+    made = cv2.initUndistortRectifyMap
+    monkeypatch.setattr(stereo_depth.cv2, "initUndistortRectifyMap",
+                        lambda *a, **k: calls.append(1) or made(*a, **k))
+    root, _ = euroc_stereo_tree(tmp_path, 3)
+    source = open_source(str(root), STEREO)
+    assert len(calls) == 2  # cam0's and cam1's
+    assert all(f.depth_m is not None for f in source)
+    assert len(calls) == 2
+
+
+def _build(tmp_path, root, out):
+    from mast3r_ros.replay.cli import main
+
+    params = tmp_path / "p.yaml"
+    params.write_text("mast3r_localizer:\n  ros__parameters:\n"
+                      "    map_build: {min_translation_m: 0.01}\n")
+    return main(["build-map", str(root), "--out", str(out), "--matcher", "sift",
+                 "--stereo-depth", "--params", str(params)])
+
+
+class _Clock:
+    """11 s later at each reading: every update is due a progress line."""
+
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def __call__(self) -> float:
+        self.t += 11.0
+        return self.t
+
+
+def test_a_stereo_build_shows_progress_off_a_terminal(tmp_path, monkeypatch):
+    root, _ = euroc_stereo_tree(tmp_path / "src", 3, motion=3.0)
+    monkeypatch.setattr(progress_output, "_clock", _Clock())
+    err = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", err)  # as under nohup: log lines, no bar
+    assert _build(tmp_path, root, tmp_path / "map") == 0
+    lines = [ln for ln in err.getvalue().splitlines() if "mast3r_ros.progress: build-map" in ln]
+    assert any("3/3 frames" in ln for ln in lines), err.getvalue()[-2000:]
+
+
+def test_ctrl_c_in_the_stereo_matching_leaves_no_map_and_no_partial_folder(tmp_path,
+                                                                           monkeypatch):
+    root, _ = euroc_stereo_tree(tmp_path / "src", 3, motion=3.0)
+    done = []
+    depth = stereo_depth.StereoDepth.depth
+
+    def interrupted(self, left, right):
+        if done:
+            raise KeyboardInterrupt
+        done.append(1)
+        return depth(self, left, right)
+
+    monkeypatch.setattr(stereo_depth.StereoDepth, "depth", interrupted)
+    assert _build(tmp_path, root, tmp_path / "map") == 130
+    assert not [p.name for p in tmp_path.iterdir() if p.name.startswith("map")]  # no .partial
+
