@@ -111,6 +111,7 @@ class StereoDepth:
         """Depth (H, W) float32 metres, 0 = none, of ``left``, ``right`` ((H, W) uint8 grey or
         (H, W, 3) uint8 RGB, both of ``size``) on the left image's grid."""
         left, right = (_grey(i) for i in (left, right))
+        right = match_exposure(right, left)
         if self._rectify is None:
             return depth_from_disparity(sgbm_disparity(left, right), self.fx_baseline)
         (lx, ly), (rx, ry), (back_x, back_y, z_factor) = self._rectify
@@ -131,6 +132,17 @@ class StereoDepth:
                              f"{left_rgb.shape[1]}x{left_rgb.shape[0]}, but --stereo-depth's "
                              f"calibration is for {self.size[0]}x{self.size[1]}")
         return self.depth(left_rgb, right)
+
+
+def match_exposure(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``image`` ((H, W) uint8 grey) with its grey levels mapped so that their histogram
+    matches ``reference``'s (same dtype; a stereo pair's two views of one scene), through a
+    monotonic look-up table: two cameras that expose each on their own (EuRoC's) then give
+    SGBM, whose cost compares grey levels, the same level for the same surface."""
+    cdf_img, cdf_ref = (np.cumsum(np.bincount(i.ravel(), minlength=256)) / i.size
+                        for i in (image, reference))
+    lut = np.interp(cdf_img, cdf_ref, np.arange(256))
+    return cv2.LUT(image, np.clip(np.rint(lut), 0, 255).astype(np.uint8))
 
 
 def _grey(image: np.ndarray) -> np.ndarray:
