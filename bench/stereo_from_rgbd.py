@@ -16,6 +16,11 @@ pose. The world frame is the TUM folder's, so maps and queries built from either
 with TUM's. Images are written grey (as EuRoC's and KITTI's image_0/1), no distortion.
 
     python bench/stereo_from_rgbd.py TUM_FOLDER --out DIR --layout euroc|kitti [--seq 00]
+        [--size 752x480]
+
+``--size WxH`` resizes each RGB-D frame (depth by nearest pixel) to W x H before the right image
+is rendered, fx, cx scaled by W / width and fy, cy by H / height (pixel centres kept), so that
+the folder has EuRoC's (752x480) or KITTI's (1241x376) image size; the content is the same.
 
 EuRoC: DIR/mav0/{cam0,cam1}/(data.csv, data/, sensor.yaml), DIR/mav0/state_groundtruth_
 estimate0/data.csv. KITTI: DIR/dataset/sequences/SEQ/(image_0, image_1, times.txt, calib.txt),
@@ -111,8 +116,21 @@ def _sensor_yaml(t_bs: np.ndarray, k: np.ndarray, size) -> str:
             "distortion_model: radial-tangential\ndistortion_coefficients: [0.0, 0.0, 0.0, 0.0]\n")
 
 
-def build(tum: Path, out: Path, layout: str, seq: str = "00", supersample: int = 2) -> dict:
+def scaled_k(k: np.ndarray, size, new_size) -> np.ndarray:
+    """K of an image of ``size`` (w, h) resized to ``new_size``: pixel centres kept."""
+    sx, sy = new_size[0] / size[0], new_size[1] / size[1]
+    out = k.copy()
+    out[0, 0], out[0, 2] = k[0, 0] * sx, (k[0, 2] + 0.5) * sx - 0.5
+    out[1, 1], out[1, 2] = k[1, 1] * sy, (k[1, 2] + 0.5) * sy - 0.5
+    return out
+
+
+def build(tum: Path, out: Path, layout: str, seq: str = "00", supersample: int = 2,
+          new_size=None) -> dict:
     frames, k0, size = read_tum(tum)
+    native = size
+    if new_size is not None:
+        k0, size = scaled_k(k0, size, new_size), tuple(new_size)
     if layout == "euroc":
         k1 = k0.copy()
         k1[0, 0] -= 1.5
@@ -146,6 +164,10 @@ def build(tum: Path, out: Path, layout: str, seq: str = "00", supersample: int =
         bgr = cv2.imread(str(rgb_path), cv2.IMREAD_COLOR)
         depth = cv2.imread(str(depth_path), cv2.IMREAD_UNCHANGED).astype(np.float32)
         depth /= DEPTH_UNITS_PER_M
+        if size != native:
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA if size[0] < native[0]
+                             else cv2.INTER_LINEAR)
+            depth = cv2.resize(depth, size, interpolation=cv2.INTER_NEAREST)
         right, hole = forward_warp(bgr, depth, k0, k1, cam1_from_cam0, supersample)
         holes.append(hole)
         left_g, right_g = (cv2.cvtColor(im, cv2.COLOR_BGR2GRAY) for im in (bgr, right))
@@ -184,8 +206,12 @@ def main() -> None:
     ap.add_argument("--seq", default="00", help="KITTI sequence name (default 00)")
     ap.add_argument("--supersample", type=int, default=2,
                     help="left pixels warped per pixel along x and y (default 2)")
+    ap.add_argument("--size", help="WxH: resize the frames to this size first (EuRoC 752x480, "
+                    "KITTI 1241x376; default: the input's)")
     args = ap.parse_args()
-    print(json.dumps(build(args.tum, args.out, args.layout, args.seq, args.supersample)))
+    new_size = tuple(int(v) for v in args.size.lower().split("x")) if args.size else None
+    print(json.dumps(build(args.tum, args.out, args.layout, args.seq, args.supersample,
+                           new_size)))
 
 
 if __name__ == "__main__":

@@ -11,7 +11,9 @@ rectified pair, its depth (z in the rectified left frame) is sampled (nearest pi
 pixel of cam0's original image lands in the rectified image (`cv2.undistortPoints` with the
 rectification's R1, P1) and turned into z in cam0's frame through R1; pixels whose rectified
 position falls outside the rectified image get none. That costs one remap a frame beyond the
-SGBM (maps computed once).
+SGBM (maps computed once). Before SGBM, whose cost compares grey levels, the right image's
+levels are mapped to the left one's histogram (`match_exposure`): the two cameras may expose
+each on their own (EuRoC's do).
 
 No depth is 0 (as a TUM depth PNG's 0): pixels SGBM finds no unique, left-right consistent
 disparity for (texture-less areas, occlusions, the left border of ``NUM_DISPARITIES`` columns

@@ -164,7 +164,8 @@ def test_the_realsense_registration_thresholds_are_the_codes():
 
 def test_the_readmes_registration_and_sgbm_costs_are_the_bench_notes():
     """The README said 'about 30 ms' a registered frame and '0.2 s' a KITTI keyframe with no
-    bench note behind either; its figures are now those of register_sgbm_cpu_2026-12-05."""
+    bench note behind either; its figures are now those of register_sgbm_cpu_2026-12-05 and,
+    for --stereo-depth's whole per-frame cost, stereo_timing_cpu_2026-12-06."""
     import json
 
     note = ROOT / "docs" / "bench" / "register_sgbm_cpu_2026-12-05"
@@ -177,11 +178,20 @@ def test_the_readmes_registration_and_sgbm_costs_are_the_bench_notes():
     cases = json.loads((note / "depth_register.json").read_text())["cases"]
     footprints = [c["median_ms"] for c in cases if c["footprint"] and "plumb" not in c["colour"]]
     assert len(footprints) == 2 and all(lo <= v <= hi for v in footprints), footprints
-    sgbm = {c["size"]: c["median_ms"] for c in
-            json.loads((note / "stereo_sgbm.json").read_text())["cases"]}
-    assert _number(r"SGBM ([0-9]+) ms of it", readme) == round(sgbm["752x480"], -1)
-    assert abs(_number(r"1241x376 on one CPU core \(SGBM ([0-9]+) ms CPU\)", readme)
-               - sgbm["1241x376"]) < 1
+    # --stereo-depth's whole per-frame cost: stereo_timing_cpu_2026-12-06's step-by-step bench
+    stereo = ROOT / "docs" / "bench" / "stereo_timing_cpu_2026-12-06"
+    euroc, kitti = (json.loads((stereo / f"stereo_frame_{name}.json").read_text())["median_ms"]
+                    for name in ("euroc", "kitti"))
+    m = re.search(r"Its cost: ([0-9]+) ms of CPU a keyframe candidate \(752x480, one core: SGBM "
+                  r"([0-9]+) ms", readme)
+    assert m, "the README's EuRoC stereo cost sentence is gone"
+    assert abs(float(m.group(1)) - euroc["total"]) < 1 and abs(float(m.group(2)) - euroc["sgbm"]
+                                                               ) < 1, (m.groups(), euroc)
+    m = re.search(r"([0-9]+) ms of CPU a keyframe candidate\s+at 1241x376 on one core \(SGBM "
+                  r"([0-9]+) ms of it", readme)
+    assert m, "the README's KITTI stereo cost sentence is gone"
+    assert abs(float(m.group(1)) - kitti["total"]) < 1 and abs(float(m.group(2)) - kitti["sgbm"]
+                                                               ) < 1, (m.groups(), kitti)
 
 
 def _module_constant(rel: str, name: str) -> float:
