@@ -123,3 +123,18 @@ def test_depth_matches_across_an_exposure_difference_between_the_cameras(tmp_pat
         err = np.abs(frame.depth_m[valid] / want[valid] - 1)
         assert valid.mean() > 0.32 and np.percentile(err, 95) < 0.012, (
             valid.mean(), np.percentile(err, 95))
+
+
+def test_a_sensor_yaml_of_another_key_order_gives_the_same_depth(tmp_path):
+    """Real sensor.yaml files differ in key order (rate_hz, resolution after the intrinsics,
+    T_BS last): read as a mapping, the pair's depth is the same."""
+    root, depths = euroc_stereo_tree(tmp_path, 1)
+    for cam in ("cam0", "cam1"):
+        path = root / "mav0" / cam / "sensor.yaml"
+        lines = path.read_text().splitlines()
+        t_bs = [ln for ln in lines if ln.startswith(("T_BS", "  "))]
+        rest = [ln for ln in lines if ln not in t_bs]
+        first = [ln for ln in rest if ln.startswith(("intrinsics", "distortion"))]
+        path.write_text("\n".join(first + [ln for ln in rest if ln not in first] + t_bs) + "\n")
+        assert path.read_text().startswith("intrinsics") and "resolution" in path.read_text()
+    assert_depth_close(open_source(str(root), STEREO)[0].depth_m, depths[0], 0.25)
