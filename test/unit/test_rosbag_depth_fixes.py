@@ -94,3 +94,48 @@ def test_no_depth_calibration_in_another_frame_says_what_would_register_it(tmp_p
     (said,) = _warned(caplog)
     assert (f"record its CameraInfo beside it and /tf_static joining '{DEPTH}' to '{COLOR}': "
             "it is then registered here") in said, said
+
+
+def _tf_only(x_m, moved_mm=0.0):
+    """camera_link -> each optical frame on /tf at 20 Hz (no /tf_static), the depth frame
+    ``x_m`` beside the colour one, moved along x by up to ``moved_mm`` over the recording."""
+    stamps = [t * MS for t in range(950, 1300, 50)]
+    tf = []
+    for k, t in enumerate(stamps):
+        link_from_depth = np.eye(4)
+        link_from_depth[0, 3] = x_m + moved_mm * 1e-3 * k / (len(stamps) - 1)
+        tf += [("camera_link", COLOR, t, np.eye(4)), ("camera_link", DEPTH, t, link_from_depth)]
+    return tf
+
+
+def test_same_calibration_apart_by_a_constant_tf_is_said_as_by_tf_static(tmp_path, caplog):
+    """The frames 15 mm apart on /tf only (a transform that never moves): the /tf_static
+    warning, naming /tf (was: the warning of frames nothing joins, the offset unsaid)."""
+    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, tf=_tf_only(0.015))
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
+    for f in frames:  # pixel for pixel, not moved by the 15 mm
+        assert np.all(f.depth_m > 0.999)
+    (said,) = _warned(caplog)
+    assert "15.0 mm apart by /tf," in said and "read as registered, not moved by /tf;" in said
+    assert "--depth-topic" in said
+
+
+def test_same_calibration_at_one_place_by_a_constant_tf_is_read_without_a_warning(
+        tmp_path, caplog):
+    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, tf=_tf_only(0.0))
+    with caplog.at_level(logging.INFO):
+        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
+    assert len(frames) == 3 and not _warned(caplog), _warned(caplog)
+    assert "which /tf puts at one place: read as registered" in caplog.text
+
+
+def test_same_calibration_joined_by_a_moving_tf_is_read_as_frames_nothing_joins(
+        tmp_path, caplog):
+    """A /tf transform that moves 12 mm is no extrinsic: read as registered, with the
+    warning of frames nothing joins (as before), not refused."""
+    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, tf=_tf_only(0.0, 12.0))
+    with caplog.at_level(logging.WARNING):
+        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
+    (said,) = _warned(caplog)
+    assert len(frames) == 3 and "if this depth is not registered" in said, said

@@ -159,9 +159,11 @@ class _DepthAssociation:
         frames, else when /tf does by a transform that stays one over every sample (within 1 mm
         and 0.1 deg; refused when it moves: `_register_by_tf`), else refused.
         Another frame with the images' calibration (what registered depth has) is read as
-        registered, never moved by /tf_static: silently when /tf_static puts the frames at one
-        place (`_one_place`), else with a warning naming the offset. Each message names the
-        bag's own registered topic when it holds one (`_register_fix`)."""
+        registered, never moved by the tf: silently when /tf_static, else a /tf transform that
+        never moves (`_tf_extrinsic`), puts the frames at one place (`_one_place`), else with
+        a warning naming the offset and which of the two gave it (a /tf transform that moves,
+        or none, gets the warning of frames nothing joins). Each message names the bag's own
+        registered topic when it holds one (`_register_fix`)."""
         depth = (self._depth_frame_id or "").lstrip("/")
         image = images_frame(self._frame_ids)
         own = self._depth_intrinsics()
@@ -194,21 +196,24 @@ class _DepthAssociation:
                  f"{self.image_topic} in '{image}'")
         if other and self._register_by_tf(image, depth, own, where, fix):
             return
-        tf = getattr(self, "_tf", None)
-        apart = (tf.lookup(image, depth, 0) if not other and tf is not None
-                 and tf.static_between(image, depth) else None)
-        if apart is not None and _one_place(apart):  # /tf_static: the frames are one place
-            log.info("%s: %s, which /tf_static puts at one place: read as registered",
-                     bag_label(self.path), where)
+        try:  # a /tf that moves is no extrinsic: read as registered, warned about below
+            found = None if other else self._tf_extrinsic(image, depth, where, fix)
+        except InputError:
+            found = None
+        apart, said = (None, "") if found is None else (found[0], found[1])
+        if apart is not None and _one_place(apart):  # the tf puts the frames at one place
+            log.info("%s: %s, which %s puts at one place: read as registered",
+                     bag_label(self.path), where, said)
             return
         if apart is not None and own is not None:  # the images' calibration: registered's
             log.warning(
-                "%s: %s, %.1f mm apart by /tf_static, but its CameraInfo (%s) is the images' "
+                "%s: %s, %.1f mm apart by %s, but its CameraInfo (%s) is the images' "
                 "calibration, as depth registered to the colour image has (a driver may keep "
-                "the depth frame's name on it): read as registered, not moved by /tf_static; "
+                "the depth frame's name on it): read as registered, not moved by %s; "
                 "if it is the depth camera's own stream, every 3-D point built from it is "
                 "wrong: %s", bag_label(self.path), where,
-                1000 * float(np.linalg.norm(apart[:3, 3])), self.depth_info_topic, fix)
+                1000 * float(np.linalg.norm(apart[:3, 3])), said, self.depth_info_topic, said,
+                fix)
             return
         if own is None:  # no calibration of its own to register it with
             tf_too = "" if apart is not None else f" and /tf_static joining '{depth}' to '{image}'"
@@ -318,30 +323,39 @@ class _DepthAssociation:
         return (f"this bag holds {held[0]}, registered depth by its name: pass --depth-topic "
                 f"{held[0]}; else {_REGISTER_FIX}") if held else _REGISTER_FIX
 
+    def _tf_extrinsic(self, image: str, depth: str, where: str, fix: str
+                      ) -> Optional[Tuple[np.ndarray, str, str]]:
+        """(``image_from_depth`` 4x4 float64 metres, the topic that gave it, what it says)
+        when the bag's /tf_static joins frames ``image`` and ``depth`` (the same at every
+        stamp), else when its /tf does by a transform that stays one over every sample
+        (`tf_extrinsic.constant_extrinsic`; /tf read for it without --pose-frames too); None
+        when neither joins them or no tf was read. /tf_static wins: /tf is not read then
+        (with --pose-frames the tf buffer refuses one transform on both with two values).
+        Raises InputError (``where``, ``fix``) when the /tf transform moves."""
+        tf = getattr(self, "_tf", None)
+        if tf is None:
+            return None
+        if tf.static_between(image, depth):
+            return tf.lookup(image, depth, 0), "/tf_static", "/tf_static"
+        if not any(not t.endswith("tf_static") for t in self._tf_topics):
+            return None  # no /tf: only /tf_static's, which does not join them
+        if getattr(self, "_pose_frames", None) is None:  # /tf not read yet
+            tf = bag_tf(self.path, self._tf_topics)
+        found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
+        return None if found is None else (found[0], "/tf", (
+            f"/tf, whose {found[1]} samples of it stay within {MOVED_MM:g} mm and "
+            f"{MOVED_DEG:g} deg (no /tf_static joins them)"))
+
     def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics, where: str,
                         fix: str) -> bool:
         """Depth in frame ``depth`` (its own calibration ``depth_cam``) registered to the
-        images' frame ``image`` (`_registered_depth`) when the bag's /tf_static joins the two
-        (the same at every stamp), else when its /tf does by a transform that stays one over
-        every sample (`tf_extrinsic.constant_extrinsic`; /tf read for it without --pose-frames
-        too); False when neither joins them. /tf_static wins: /tf is not read then (with
-        --pose-frames the tf buffer refuses one transform on both with two values). Raises
-        InputError (``where``, ``fix``) when the /tf transform moves."""
-        tf = getattr(self, "_tf", None)
-        if tf is None:
+        images' frame ``image`` (`_registered_depth`) with the extrinsic the bag's tf gives
+        (`_tf_extrinsic`); False when its tf does not join them. Raises InputError (``where``,
+        ``fix``) when the /tf transform moves."""
+        found = self._tf_extrinsic(image, depth, where, fix)
+        if found is None:
             return False
-        if tf.static_between(image, depth):
-            colour_from_depth, said = tf.lookup(image, depth, 0), "/tf_static"
-        else:
-            dynamic = [t for t in self._tf_topics if not t.endswith("tf_static")]
-            if dynamic and getattr(self, "_pose_frames", None) is None:  # /tf not read yet
-                tf = bag_tf(self.path, self._tf_topics)
-            found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
-            if found is None:
-                return False
-            colour_from_depth = found[0]
-            said = (f"/tf, whose {found[1]} samples of it stay within {MOVED_MM:g} mm and "
-                    f"{MOVED_DEG:g} deg (no /tf_static joins them)")
+        colour_from_depth, _, said = found
         self._depth_source = (depth_cam, colour_from_depth)
         log.info("%s: depth topic %s (frame '%s', %s) registered to the images' frame '%s' "
                  "with %s (%.1f mm apart)", bag_label(self.path), self.depth_topic,
