@@ -36,22 +36,34 @@ if TYPE_CHECKING:
 
 
 class Outputs:
-    """Publishers of one configured node; ``map_frame`` is the frame poses and markers are in."""
+    """Publishers of one configured node; ``map_frame`` is the frame poses and markers are in.
+    A constructor that fails part-way (the context going down during configure) destroys the
+    publishers it created (`close`) before it raises."""
 
     def __init__(self, node: Any, map_frame: str, publish_debug_image: bool,
                  shutting_down: Callable[[], bool] = lambda: False) -> None:
         self._node = node
         self._gate = PublishGate(shutting_down)
         self._map_frame = map_frame
-        self._pose = node.create_lifecycle_publisher(
-            PoseWithCovarianceStamped, "~/pose", topics.latched())
-        self._keyframes = node.create_lifecycle_publisher(MarkerArray, "~/keyframes",
-                                                          topics.latched())
-        self._matches = (node.create_lifecycle_publisher(Image, "~/matches", 1)
-                         if publish_debug_image else None)
+        self._pose = self._keyframes = self._matches = None
         # the keyframe map last published and its stamp, to publish again stamped on the
         # running clock (`restamp_keyframes`)
         self._shown: Optional[Tuple[Any, int]] = None
+        try:
+            self._pose = node.create_lifecycle_publisher(
+                PoseWithCovarianceStamped, "~/pose", topics.latched())
+            self._keyframes = node.create_lifecycle_publisher(MarkerArray, "~/keyframes",
+                                                              topics.latched())
+            self._matches = (node.create_lifecycle_publisher(Image, "~/matches", 1)
+                             if publish_debug_image else None)
+        except BaseException:
+            # configure fails (the node's teardown never sees these Outputs): the publishers
+            # created before the failure go now, not at destroy_node
+            try:
+                self.close()
+            except Exception:  # noqa: BLE001 - the creation's error is the one to report
+                pass
+            raise
 
     def pose(self, map_from_base: np.ndarray, covariance: np.ndarray, stamp_ns: int) -> None:
         """The base pose ``map_from_base`` (4x4: base_frame -> map_frame) with its 6x6

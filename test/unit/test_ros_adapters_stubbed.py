@@ -217,6 +217,31 @@ def test_outputs_without_the_debug_image(ros):
     assert node.destroyed == node.pubs
 
 
+class FailingNode(Node):
+    """A node whose ``fail_at``-th create_lifecycle_publisher (from 0) raises, as rclpy's does
+    when the context goes down during configure."""
+
+    def __init__(self, fail_at):
+        super().__init__()
+        self.fail_at = fail_at
+
+    def create_lifecycle_publisher(self, msg_type, topic, qos):
+        if len(self.pubs) == self.fail_at:
+            raise RuntimeError("rcl node's context is invalid")
+        return super().create_lifecycle_publisher(msg_type, topic, qos)
+
+
+@pytest.mark.parametrize("fail_at", [0, 1, 2])
+def test_outputs_that_fail_part_way_destroy_the_publishers_they_created(ros, fail_at):
+    """Outputs(...) raising in configure: the node's teardown never gets the half-built
+    Outputs, so ~/pose (and ~/keyframes) stayed until destroy_node. They are destroyed before
+    the constructor's own error is raised."""
+    node = FailingNode(fail_at)
+    with pytest.raises(RuntimeError, match="context is invalid"):
+        ros.outputs.Outputs(node, "map", publish_debug_image=True)
+    assert len(node.pubs) == fail_at and node.destroyed == node.pubs
+
+
 def test_outputs_errors_are_dropped_only_while_shutting_down(ros):
     going = [False]
     node = Node()
