@@ -114,3 +114,39 @@ def test_a_file_changed_since_the_load_leaves_the_id_unknown(ckpt, hashes, caplo
     with caplog.at_level(logging.WARNING):
         assert eng.content_id() == ""
     assert hashes == [] and "changed on disk since it was loaded" in caplog.text
+
+
+def test_a_half_precision_engine_hashes_the_weights_it_loaded_not_the_file_again(
+        tiny_ckpt, tmp_path, monkeypatch):
+    """An fp16/bf16 engine keeps only a cast copy: asked for the id, it read the checkpoint
+    again on the host (torch.load) once per file version. Its float32 network, in hand at load,
+    is hashed then and recorded (a writable id cache): no second read, and a later load of the
+    same file takes the record (no hash, no read beyond its own load)."""
+    import torch
+
+    from mast3r_ros.core.model import checkpoint
+
+    path = str(tmp_path / "a.pth")
+    shutil.copyfile(tiny_ckpt, path)
+    want = Mast3rEngine.from_checkpoint(path, id_cache=str(tmp_path / "x")).content_id()
+    real_init = Mast3rEngine.__init__
+
+    def half(self, model, *a, **k):  # as on CUDA: the engine's network is a cast copy
+        real_init(self, model, *a, **k)
+        self.precision, self.model = "fp16", type(model)(model.spec).half().eval()
+
+    reads, hashes, real_load, real_hash = [], [], torch.load, cid.content_identity
+    monkeypatch.setattr(Mast3rEngine, "__init__", half)
+    monkeypatch.setattr(checkpoint.torch, "load", lambda *a, **k: reads.append(1) or
+                        real_load(*a, **k))
+    monkeypatch.setattr(cid, "content_identity", lambda *a, **k: hashes.append(1) or
+                        real_hash(*a, **k))
+    cache = str(tmp_path / "ids")
+    for n in (1, 2):  # the second load finds the id recorded by the first
+        eng = Mast3rEngine.from_checkpoint(path, id_cache=cache)
+        assert eng.content_id() == want and eng.content_id() == want
+        assert (len(reads), len(hashes)) == (n, 1)
+    blocked = tmp_path / "blocked"
+    blocked.write_text("")  # a file where the id cache folder would be: nothing recorded
+    Mast3rEngine.from_checkpoint(path, id_cache=str(blocked))
+    assert (len(reads), len(hashes)) == (3, 1)  # a load comparing nothing hashes nothing

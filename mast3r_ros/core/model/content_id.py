@@ -9,11 +9,13 @@ earlier weights would be reused. This hash reads every byte. Measured on one cor
 ViT-L's 689 M, spread over threads here (hashlib releases the GIL). It is therefore
 remembered for a checkpoint file by `tensorrt_backend.remember_checkpoint` (keyed by path,
 size, mtime and inode) and hashed once per file version: where engines or an export are built,
-and by a torch engine when first asked (`engine.Mast3rEngine.content_id`, `recorded_content_id`):
+and by a torch engine when first asked (`engine.Mast3rEngine.content_id`, `recorded_content_id`;
+an fp16/bf16 engine at load, from the float32 network it then drops, where it can record it):
 keyframe maps record it beside the sampled id with their cached encodings, and a map whose
 encodings were computed with other weights must not be used with them
 (`keyframes.encodings.same_weights`); a load that compares none (a map without it, ``pair``)
-hashes nothing, even where the record cannot be written (a read-only engine cache).
+hashes nothing (but that first fp16/bf16 one), even where the record cannot be written (a
+read-only engine cache).
 """
 
 from __future__ import annotations
@@ -88,3 +90,15 @@ def recorded_content_id(path: str, model, info, cache_dir: str):
         pass  # remember_checkpoint says it could not write there
     remember_checkpoint(cache_dir, path, info)
     return info
+
+
+def recordable(cache_dir: str) -> bool:
+    """Whether ids can be recorded in ``cache_dir`` (``~`` expanded): it is a folder this
+    process may write in, or its nearest existing ancestor is one (it is created then)."""
+    path = os.path.abspath(os.path.expanduser(cache_dir))
+    while not os.path.lexists(path):
+        parent = os.path.dirname(path)
+        if parent == path:
+            return False
+        path = parent
+    return os.path.isdir(path) and os.access(path, os.W_OK | os.X_OK)

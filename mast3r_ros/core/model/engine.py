@@ -197,6 +197,9 @@ class Mast3rEngine:
         `content_id` takes it, when first asked, from the record for this file in ``id_cache``
         (default: the TensorRT engine cache, `tensorrt_backend.default_cache_dir`), else hashes
         it and records it there (`content_id.recorded_content_id`: once per file version).
+        An fp16/bf16 engine (a cast copy of the network) takes it here instead, when
+        ``id_cache`` can be written (`content_id.recordable`): from the record, else hashed
+        from the float32 network just loaded and recorded, so the file is not read again.
 
         Raises `ConfigError` for an unknown or unavailable device, precision or compile mode,
         `CheckpointError` for a checkpoint that is missing, unreadable, unsafe to unpickle or
@@ -204,13 +207,19 @@ class Mast3rEngine:
         """
         dev = resolve_device(device)
         model, info = load_network(path, dev)  # once per `one_checkpoint_load` block
+        from .content_id import recordable, recorded_content_id
         from .tensorrt_backend import default_cache_dir
 
         stat = _file_version(path)
         eng = cls(model, dev, precision, info, compile=compile, warmup=warmup,
                   warmup_batches=warmup_batches)
-        if stat is not None:  # hashed when something compares it (`content_id`), not now
-            eng._content_from = (path, stat, id_cache or default_cache_dir())
+        cache = id_cache or default_cache_dir()
+        if stat is not None and eng.model is not model and recordable(cache):
+            # a cast copy (fp16/bf16): the float32 network is in hand now only; hashed now and
+            # recorded (once per file version), the file is never read again for the id
+            eng.info = recorded_content_id(path, model, eng.info, cache)
+        elif stat is not None:  # hashed when something compares it (`content_id`), not now
+            eng._content_from = (path, stat, cache)
         return eng
 
     def content_id(self) -> str:
@@ -218,8 +227,9 @@ class Mast3rEngine:
         "" for an unsaved model), computed at the first call, not at load: seconds for ViT-L,
         asked only where a map, its encodings or a build's --resume record one. An engine of
         `from_checkpoint` takes the id recorded for its file in the id cache, else hashes the
-        float32 network (its own on fp32; on fp16/bf16, or once closed, the file read again on
-        the host) and records it (`content_id.recorded_content_id`). A file changed on disk
+        float32 network (its own on fp32; once closed, or on fp16/bf16 with an id cache that
+        cannot be written, the file read again on the host; fp16/bf16 engines otherwise have
+        it from the load) and records it (`content_id.recorded_content_id`). A file changed on disk
         since the engine loaded it leaves the id unknown (""), with a warning: its bytes are
         not the engine's."""
         with self._content_lock:
