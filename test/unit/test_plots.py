@@ -306,3 +306,16 @@ def test_a_calibration_plot_without_frames_says_why(saved):
     assert [t.get_text() for t in ax.texts][0] == (
         "no localized frame with ground truth and a covariance")
     assert [ln.get_label() for ln in ax.get_lines()] == ["calibrated"]
+
+
+def test_the_error_axes_include_zero_so_errors_compare(saved):
+    # errors.png of a run with failed frames scaled its y axis to the data: 0.25 cm drew at the
+    # bottom edge, 1.2 cm at the top, and read as ~20x the smaller error instead of ~5x
+    err = np.array([[0.0025, 0.1], [np.nan, np.nan], [0.011, 0.4], [0.012, 0.5]])
+    fig = _errors_figure(saved, err, [True, False, True, True])
+    for ax in fig.axes:
+        y0, y1 = ax.get_ylim()
+        assert y0 <= 0.0 < y1, ax.get_ylim()  # zero error is on the axis
+        assert y0 >= -0.1 * y1, ax.get_ylim()  # not an axis half below zero
+        (marks,) = [ln for ln in ax.lines if ln.get_marker() == "x"]
+        assert marks.get_transform() is not ax.transData  # failures still at the edge, below 0
