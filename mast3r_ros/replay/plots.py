@@ -361,11 +361,15 @@ def cause_words(cause: str) -> str:
     return " and ".join(CAUSE_WORDS.get(c, c.replace("_", " ")) for c in cause.split("+"))
 
 
+HEADROOM = 1.4  # map check panel: axes this many times the data's range, the top for the legend
+
+
 def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = None,
                      skipped_unplaced: int = 0) -> None:
     """Per-keyframe figures of a `ConsistencyReport` on ``ax``: median depth residual (%) and
     fraction of depth agreeing (%) as bars (steps above `MAX_BARS` keyframes), match
-    reprojection error (px) on a second axis, the limits dashed, keyframes that disagree with
+    reprojection error (px) on a second axis, the limits dashed (named in the legend, which
+    sits in headroom above the figures), keyframes that disagree with
     every neighbour marked red; an unchecked map says why instead of empty bars. Frames the
     build skipped (``skipped_at``: their places on the keyframe axis, `skipped_indices`;
     ``skipped_unplaced`` more) are red crosses along the bottom, as on the top-down panel."""
@@ -385,10 +389,14 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
         ax.step(x, agree, where="mid", color="tab:cyan", lw=0.8, label="depth agreeing [%]")
     th = report.thresholds
     if "max_depth_residual" in th:
-        ax.axhline(100 * th["max_depth_residual"], color="tab:blue", ls="--", lw=1)
+        ax.axhline(100 * th["max_depth_residual"], color="tab:blue", ls="--", lw=1,
+                   label="depth residual limit")
     if "min_depth_agree" in th:
-        ax.axhline(100 * th["min_depth_agree"], color="tab:cyan", ls="--", lw=1)
-    ax.set_ylim(0, 105)
+        ax.axhline(100 * th["min_depth_agree"], color="tab:cyan", ls="--", lw=1,
+                   label="depth agreeing limit")
+    # headroom above 100 % for the legend, which sat on the bars (ticks stop at 100 %)
+    ax.set_ylim(0, 100 * HEADROOM)
+    ax.set_yticks(range(0, 101, 20))
     ax.set_xlabel("keyframe")
     ax.set_ylabel("depth [%]")
     ax2 = ax.twinx()
@@ -396,10 +404,11 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
     ax2.plot(x[ok], rep[ok], "s", color="tab:orange", ms=5 if len(k) <= MAX_BARS else 2,
              label="match reprojection [px]")
     if "max_reproj_px" in th:
-        ax2.axhline(th["max_reproj_px"], color="tab:orange", ls="--", lw=1)
+        ax2.axhline(th["max_reproj_px"], color="tab:orange", ls="--", lw=1,
+                    label="match reprojection limit")
     # (np.nanmax's initial= needs numpy >= 1.22; Humble's is 1.21)
     top = float(rep[ok].max()) if ok.any() else 0.0
-    ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), top) * 1.1)
+    ax2.set_ylim(0, max(th.get("max_reproj_px", 1.0), top) * 1.05 * HEADROOM)
     ax2.set_ylabel("match reprojection [px]")
     bad = np.array([f.ok is False for f in k], dtype=bool)
     if len(k) <= MAX_BARS:
@@ -431,6 +440,6 @@ def plot_consistency(ax: Any, report: Any, skipped_at: Optional[np.ndarray] = No
                 label=_skipped_label(len(at), skipped_unplaced))
     h1, l1 = ax.get_legend_handles_labels()
     h2, l2 = ax2.get_legend_handles_labels()
-    ax.legend(h1 + h2, l1 + l2, loc="upper right", fontsize=8)
+    ax.legend(h1 + h2, l1 + l2, loc="upper center", ncol=2, fontsize=8)
     ax.set_title(f"map check: {report.verdict}"
                  + (f" (likely cause: {cause_words(report.cause)})" if report.cause else ""))

@@ -319,3 +319,26 @@ def test_the_error_axes_include_zero_so_errors_compare(saved):
         assert y0 >= -0.1 * y1, ax.get_ylim()  # not an axis half below zero
         (marks,) = [ln for ln in ax.lines if ln.get_marker() == "x"]
         assert marks.get_transform() is not ax.transData  # failures still at the edge, below 0
+
+
+def test_map_check_panel_names_its_dashed_limits_and_keeps_the_legend_off_the_bars():
+    # check-map --plot of the redkitchen map: the legend sat on the 85-92 % 'depth agreeing'
+    # bars and the dashed limit lines were in no legend, so a user could not tell what they are
+    from mast3r_ros.core.map_check.report import ConsistencyReport, KeyframeFigures
+
+    plt = plots._pyplot()
+    kf = [KeyframeFigures(i, str(i), 0.008, 0.9, 15.0, [], True) for i in range(11)]
+    report = ConsistencyReport("consistent", kf, [], "map consistent", thresholds={
+        "max_depth_residual": 0.05, "min_depth_agree": 0.5, "max_reproj_px": 51.0})
+    fig, ax = plt.subplots()
+    try:
+        plots.plot_consistency(ax, report)
+        fig.canvas.draw()
+        legend = ax.get_legend()
+        labels = [t.get_text() for t in legend.get_texts()]
+        assert sum("limit" in s for s in labels) == 3, labels
+        box = legend.get_window_extent()
+        bars = [p.get_window_extent() for p in ax.patches]
+        assert bars and not any(box.overlaps(b) for b in bars), labels
+    finally:
+        plt.close(fig)
