@@ -191,8 +191,11 @@ def _camera_focal_row(cf: Dict[str, Any]) -> str:
     verdict = ("WRONG, see the warning" if cf["fx_off"] else
                f"not off by more than gates.max_focal_error {cf['tolerance']:g} at "
                f"{cf['significance']:g} sigma")
+    n_out = cf.get("frames_outliers") or 0  # else '19 frames, 20 passed' read as a miscount
+    left_out = (f", {n_out} more left out as {'an outlier' if n_out == 1 else 'outliers'}"
+                if n_out else "")
     return (f"{cf['scale']:.3f}x +-{100 * cf['scale_sigma']:.1f} %: fx {cf['fx_fitted_px']:.1f}"
-            f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames, "
+            f" px fits, the camera's is {cf['fx_px']:.1f} ({cf['frames_used']} frames{left_out}; "
             f"{cf['frames_passed']} passed the per-frame gate): {verdict}")
 
 

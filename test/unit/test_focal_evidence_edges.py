@@ -174,8 +174,9 @@ def test_the_summary_row_by_hand():
     m = summarize(res)
     assert m["camera_focal"]["frames_passed"] == 3
     (row,) = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln]
-    assert row.endswith("0.800x +-0.4 %: fx 400.0 px fits, the camera's is 500.0 (5 frames, 3 "
-                        "passed the per-frame gate): WRONG, see the warning"), row
+    assert row.endswith("0.800x +-0.4 %: fx 400.0 px fits, the camera's is 500.0 (5 frames, "
+                        "1 more left out as an outlier; 3 passed the per-frame gate): WRONG, "
+                        "see the warning"), row
     m = summarize(res[:3])
     (row,) = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln]
     assert row.endswith("3 frames judged: too few for a verdict (fx 500.0 px)"), row
@@ -229,3 +230,15 @@ def test_the_gate_hands_on_its_fit_as_fitted():
     s, sigma = refitted_focal_scale(np.eye(4), X, x, mask, cam.K, 5.0,
                                     query_checks.FOCAL_MAX_POINTS)
     assert reason == "" and fit == FocalFit(s, sigma, 500.0)
+
+
+def test_the_summary_row_counts_the_outlier_fits_it_left_out():
+    """A 20-frame bag run printed '(19 frames, 20 passed the per-frame gate)': more frames
+    passed than were counted, with nothing saying that one fit was left out as an outlier."""
+    from mast3r_ros.replay.metrics import format_table, summarize
+
+    fits = [FocalFit(1.0, 0.01, 500.0)] * 5 + [FocalFit(math.exp(0.09), 0.01, 500.0)]
+    m = summarize([_result(True, f) for f in fits])
+    (row,) = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln]
+    assert ("(5 frames, 1 more left out as an outlier; 6 passed the per-frame gate)"
+            in row), row
