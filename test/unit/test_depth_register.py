@@ -184,3 +184,19 @@ def test_points_grazing_the_colour_cameras_plane_are_dropped_quietly():
     depth = np.zeros((6, 8), np.float32)
     depth[2, 3] = 0.51097  # centre 2 mm before the colour camera, its left corners behind
     assert not register_depth(depth, cam, cam, T).any()
+
+
+@pytest.mark.parametrize("f, k1", [(40.0, 0.6), (60.0, -0.1)])  # 90 and 67 deg wide
+@pytest.mark.parametrize("footprint", [True, False])
+def test_a_strongly_distorted_camera_registers_to_itself_to_its_borders(f, k1, footprint):
+    """A depth image given in the colour camera's own frame and calibration (depth already
+    aligned, registered again) comes back pixel for pixel, its border rows and columns
+    included, under strong pincushion (k1 > 0: the edges' middles lie farthest out once
+    undistorted) or barrel distortion (k1 < 0: the corners do): the field of view a distorted
+    projection is trusted in covers every pixel of the image, none of its edges cut."""
+    cam = CameraIntrinsics(width=80, height=60, K=np.array([[f, 0, 39.5], [0, f, 29.5],
+                                                            [0, 0, 1]]),
+                           dist=np.array([k1, 0.0, 0.0, 0.0, 0.0]))
+    depth = np.random.default_rng(3).uniform(0.5, 3.0, (60, 80)).astype(np.float32)
+    out = register_depth(depth, cam, cam, np.eye(4), footprint=footprint)
+    np.testing.assert_allclose(out, depth, rtol=1e-6)
