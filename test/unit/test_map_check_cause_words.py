@@ -1,0 +1,29 @@
+"""How the map check words a depth factor beside other causes (`diagnose._describe`): an
+unconfirmed unit confusion (the fallback when no fix made every pair agree) names the unit
+alone, and a factor that is no unit confusion, found with a pose convention, puts its focal
+length caveat on the depth's entry, not on the pose convention's."""
+
+from __future__ import annotations
+
+from mast3r_ros.core.map_check.diagnose import _describe
+
+
+def test_an_unconfirmed_unit_confusion_names_the_unit_not_the_focal_length():
+    cause = _describe("", 1000.0, False, 1000.0, (2.0, 5.0))
+    assert cause.name == "depth_scale" and cause.confirmed is False
+    assert cause.what == ("depth is x1000 the size the poses fit (read in units of 1 mm, "
+                          "--depth-scale 1000; the poses fit units of 1 um)"), cause.what
+    assert cause.fix == "--depth-scale 1000000 (depth units per metre)", cause.fix
+    assert "focal" not in cause.what and "fx" not in cause.fix
+
+
+def test_the_focal_caveat_of_a_two_part_cause_follows_the_depth_entry():
+    cause = _describe("quaternion_wxyz", 1.3, True, None, (2.0, 5.0), unit_like=False)
+    assert cause.name == "quaternion_wxyz+depth_scale"
+    pose, depth = cause.what.split("; ", 1)
+    assert pose == "the quaternions are in w x y z order but were read as x y z w", pose
+    assert depth.startswith("depth is x1.3 the size the poses fit, or the focal length is "
+                            "off: x1.3 is no depth unit"), depth
+    pose_fix, depth_fix = cause.fix.split("; ", 1)
+    assert pose_fix == "write the trajectory's quaternions as qx qy qz qw (TUM order)", pose_fix
+    assert depth_fix.startswith("check fx, fy in the camera_info's K"), depth_fix
