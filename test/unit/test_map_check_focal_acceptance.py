@@ -1,8 +1,10 @@
 """When the map check accepts an fx slip (`focal._focal_slip`): only a factor under which every
 judged pair agrees, with at least one judged -- one pair that still disagrees rejects it, and
-the next candidate is tried."""
+the next candidate is tried; and which pairs the focal scan scores."""
 
 from __future__ import annotations
+
+import numpy as np
 
 from mast3r_ros.core.map_check import focal
 from mast3r_ros.core.map_check.report import PairFigures
@@ -39,3 +41,14 @@ def test_a_scanned_focal_factor_fits_only_when_every_judged_pair_agrees(monkeypa
                             lambda *a, v=verdicts: [PairFigures(0, i + 1, ok=ok)
                                                     for i, ok in enumerate(v)])
         assert focal._focal_fits([], {}, None, 1.2) is fits, verdicts
+
+
+def test_the_focal_scan_scores_pairs_with_depth_at_one_end():
+    """A map whose keyframes alternate with and without depth still gets a focal scan: each
+    pair with depth at one end at least is scored, only those without any are left out."""
+    from types import SimpleNamespace
+
+    views = [SimpleNamespace(depth=d) for d in (np.ones((2, 2)), None, None)]
+    score = focal._residual_score(views, {(0, 1): 1, (1, 2): 1, (2, 0): 1}, None)
+    assert score is not None and score.keys == [(0, 1), (2, 0)]
+    assert focal._residual_score(views[1:], {(0, 1): 1}, None) is None
