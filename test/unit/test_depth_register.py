@@ -200,3 +200,43 @@ def test_a_strongly_distorted_camera_registers_to_itself_to_its_borders(f, k1, f
     depth = np.random.default_rng(3).uniform(0.5, 3.0, (60, 80)).astype(np.float32)
     out = register_depth(depth, cam, cam, np.eye(4), footprint=footprint)
     np.testing.assert_allclose(out, depth, rtol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [bool, "U4", object])
+def test_depth_that_is_no_numbers_is_refused_naming_its_dtype(dtype):
+    """A mask or strings passed as depth is refused (a boolean mask was registered as 1 m)."""
+    depth = np.ones((48, 64), dtype)
+    with pytest.raises(InputError, match="depth image must hold numbers \\(metres\\), got "
+                                         f"dtype {np.dtype(dtype)}"):
+        register_depth(depth, DEPTH_CAM, COLOUR_CAM, np.eye(4))
+
+
+def test_points_far_outside_a_distorted_colour_view_do_not_fold_into_it():
+    """A depth camera turned 80 deg away from a barrel-distorted colour camera (k1 -0.1, 67
+    deg wide) sees nothing the colour camera sees (its view starts 41 deg off the colour
+    axis); its points about 3 focal lengths off the axis, where the distortion polynomial
+    turns back to 0, would be drawn inside the image. They stay out: the registered depth is
+    empty."""
+    colour = CameraIntrinsics(width=80, height=60, K=np.array([[60.0, 0, 39.5],
+                                                               [0, 60.0, 29.5], [0, 0, 1]]),
+                              dist=np.array([-0.1, 0.0, 0.0, 0.0, 0.0]))
+    T = np.eye(4)
+    T[:3, :3] = Rotation.from_euler("y", 80, degrees=True).as_matrix()
+    depth = np.full((48, 64), 2.0, np.float32)
+    for footprint in (True, False):
+        out = register_depth(depth, DEPTH_CAM, colour, T, footprint=footprint)
+        assert not out.any(), np.argwhere(out)[:5]
+
+
+def test_a_finer_depth_camera_gives_each_colour_pixel_the_depth_covering_its_centre():
+    """Depth at twice the colour camera's resolution, same view (offset 0.2 depth px): each
+    colour pixel's centre lies in one depth pixel, (2i + 1, 2j + 1), whose depth it takes --
+    not the nearest of its neighbours, whose footprints cover no colour pixel centre."""
+    colour = CameraIntrinsics(width=8, height=6, K=np.array([[10.0, 0, 3.5], [0, 10.0, 2.5],
+                                                             [0, 0, 1]]))
+    # colour pixel x -> depth pixel 2x + 0.5 + 0.2 (the depth centre's grid is 2x finer)
+    depth_cam = CameraIntrinsics(width=16, height=12, K=np.array([[20.0, 0, 7.7],
+                                                                  [0, 20.0, 5.7], [0, 0, 1]]))
+    depth = np.random.default_rng(5).uniform(0.5, 3.0, (12, 16)).astype(np.float32)
+    out = register_depth(depth, depth_cam, colour, np.eye(4))
+    np.testing.assert_allclose(out, depth[1::2, 1::2], rtol=1e-6)
