@@ -27,3 +27,13 @@ def test_the_focal_caveat_of_a_two_part_cause_follows_the_depth_entry():
     pose_fix, depth_fix = cause.fix.split("; ", 1)
     assert pose_fix == "write the trajectory's quaternions as qx qy qz qw (TUM order)", pose_fix
     assert depth_fix.startswith("check fx, fy in the camera_info's K"), depth_fix
+
+
+def test_the_figures_ruling_the_focal_length_out_follow_the_depth_entry():
+    ruled_out = "fx, fy off fit worse: x1.1 leaves 3 % against 0.5 %"
+    cause = _describe("quaternion_wxyz", 1.3, True, None, (2.0, 5.0), unit_like=False,
+                      focal_ruled_out=ruled_out)
+    pose, depth = cause.what.split("; ", 1)
+    assert pose == "the quaternions are in w x y z order but were read as x y z w", pose
+    assert depth == f"depth is x1.3 the size the poses fit, {ruled_out}", depth
+    assert "check fx" not in cause.fix, cause.fix
