@@ -282,6 +282,84 @@ def localize_counts(frames: int = 3, keyframes: int = 2, size: int = 224) -> Lis
     return out
 
 
+def packed_rows(k: int, walkers: int = 3072, seed: int = 0) -> np.ndarray:
+    """(K * walkers, 13) rows as `fixed_matching.device_pack` gives them before the host
+    filter (status row dropped): sorted by slot, ~97 % kept (512x384 realistic pairs keep
+    ~3050 of 3072 walkers), not-kept rows at slot 0 with arbitrary values, pixels on a
+    512x384 grid, points in front of the camera but a few non-finite."""
+    rng = np.random.default_rng(seed)
+    n = k * walkers
+    h = rng.normal(size=(n, 13))
+    h[:, 0] = rng.random(n) < 0.97
+    h[:, 1] = np.repeat(np.arange(k), walkers)
+    h[:, 1][h[:, 0] == 0] = 0
+    h[:, 2:6] = rng.integers(0, 384, (n, 4))
+    h[:, 8] = np.abs(h[:, 8]) + 0.5
+    h[rng.random(n) < 0.01, 6] = np.nan
+    h[:, 12] = 1 + 4 * rng.random(n)
+    return h
+
+
+def host_finish(host: np.ndarray, k: int, select: Callable, pair: Callable) -> List[Any]:
+    """The host side of a K-pair frame after the one transfer: `fixed_matching.fixed_rows`'s
+    filter, `_select_rows`, and per pair `FusedMatches.pair` and the array work of
+    `Mast3rMatcher._pair` (pointmap points: pixels through a homography, finite points in
+    front, their covariances)."""
+    from mast3r_ros.core.config import MatchingConfig
+    from mast3r_ros.core.geometry import apply_homography
+    from mast3r_ros.core.uncertainty import pointmap_point_covariance
+
+    to = np.diag([1.25, 1.25, 1.0])
+    fused = select(host[host[:, 0] > 0], k, MatchingConfig(), np.random.default_rng(0))
+    out = []
+    for j in range(k):
+        m = pair(fused, j)
+        kf_xy, q_xy = apply_homography(to, m.xy1), apply_homography(to, m.xy2)
+        ok = np.isfinite(m.pts3d_cam).all(axis=1) & (m.pts3d_cam[:, 2] > 0)
+        out.append((m.pts3d_map[ok], q_xy[ok], kf_xy[ok],
+                    pointmap_point_covariance(m.pts3d_cam[ok], m.conf[ok])))
+    return out
+
+
+def host_finish_bench(k_values=(1, 4), repeats: int = 200) -> List[Dict]:
+    """`host_finish` previous (walk_prev.py) vs now, alternated: median microseconds, peak
+    bytes allocated (tracemalloc) and whether the outputs are identical."""
+    import time
+    import tracemalloc
+
+    from walk_prev import pair_prev, select_rows_prev
+
+    from mast3r_ros.core.matchers.mast3r import FusedMatches, _select_rows
+
+    ways = {"prev": (select_rows_prev, pair_prev), "now": (_select_rows, FusedMatches.pair)}
+    res = []
+    for k in k_values:
+        host = packed_rows(k)
+        got = {w: host_finish(host, k, *f) for w, f in ways.items()}
+        same = all(np.array_equal(a, b, equal_nan=True) for x, y in zip(got["prev"], got["now"])
+                   for a, b in zip(x, y))
+        times: Dict[str, List[float]] = {w: [] for w in ways}
+        for _ in range(repeats):
+            for w, f in ways.items():
+                t = time.perf_counter()
+                host_finish(host, k, *f)
+                times[w].append(time.perf_counter() - t)
+        peak = {}
+        for w, f in ways.items():
+            tracemalloc.start()
+            host_finish(host, k, *f)
+            peak[w] = tracemalloc.get_traced_memory()[1]
+            tracemalloc.stop()
+        r = {"k": k, "rows": int(len(host)), "identical": bool(same), **{
+            f"{w}_us": round(float(np.median(times[w])) * 1e6, 1) for w in ways},
+             **{f"{w}_peak_bytes": peak[w] for w in ways}}
+        LOG.info("host finish K=%d (%d rows)  median %.0f -> %.0f us  peak alloc %d -> %d "
+                 "bytes  identical %s", k, r["rows"], r["prev_us"], r["now_us"],
+                 peak["prev"], peak["now"], same)
+        res.append(r)
+    return res
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     from benchlib import environment, write_json
 
@@ -291,15 +369,20 @@ def main(argv: Optional[List[str]] = None) -> int:
                    help="descriptor grid (fixed-path counts do not depend on it)")
     p.add_argument("--localize", action="store_true",
                    help="also whole Localizer.localize frames (tiny checkpoint, torch search)")
+    p.add_argument("--host-only", action="store_true",
+                   help="only the host finish after the transfer (numpy; no Triton)")
     p.add_argument("--json", default=None)
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     res = {**environment(torch.device("cpu")), "hw": list(args.size),
-           "paths": run_bench(hw=tuple(args.size), seed=args.seed)}
+           "host_finish": host_finish_bench()}
+    if not args.host_only:
+        res["paths"] = run_bench(hw=tuple(args.size), seed=args.seed)
     if args.localize:
         res["localize"] = localize_counts()
     write_json(args.json, res)
-    return 0 if all(r["identical"] and r["repeatable"] for r in res["paths"]) else 1
+    return 0 if all(r["identical"] and r.get("repeatable", True)
+                    for r in res.get("paths", []) + res["host_finish"]) else 1
 
 
 if __name__ == "__main__":

@@ -91,3 +91,25 @@ def upload_poses_prev(buf: torch.Tensor, map_from_cam: np.ndarray) -> None:
     """`fixed_matching._upload_poses` before this round: a blocking copy of pageable memory."""
     buf.copy_(torch.from_numpy(np.ascontiguousarray(map_from_cam, np.float64).reshape(
         buf.shape)))
+
+
+def select_rows_prev(host: np.ndarray, k_n: int, cfg, rng: np.random.Generator):
+    """`matchers.mast3r._select_rows` before the host-finish round: one pass over all rows per
+    slot, one copy of the chosen rows, strided column views of it."""
+    from mast3r_ros.core.matchers.mast3r import _PACK, FusedMatches
+
+    rows = []
+    for k in range(k_n):
+        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
+        if len(kept) > cfg.max_matches:
+            kept = kept[np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))]
+        rows.append(kept)
+    h = host[np.concatenate(rows)] if rows else np.zeros((0, len(_PACK)))
+    return FusedMatches(h[:, 1].astype(np.int64), h[:, 2:4].astype(np.int64),
+                        h[:, 4:6].astype(np.int64), h[:, 6:9], h[:, 9:12], h[:, 12])
+
+
+def pair_prev(fused, k: int):
+    """`FusedMatches.pair` before the host-finish round: a boolean mask, six copies."""
+    sel = fused.slot == k
+    return type(fused)(*(a[sel] for a in fused))

@@ -343,3 +343,55 @@ def test_pairs_of_a_merged_map_fuse_per_keyframe_shape_in_candidate_order(monkey
         np.testing.assert_array_equal(got.xy2, want.xy2)
         np.testing.assert_allclose(got.pts3d_map, transform_points(poses[i], want.pts3d_1),
                                    rtol=0, atol=1e-12)
+
+
+def _packed(k_n, n, seed):
+    """(k_n * n, 13) packed rows in slot order, ~80 % kept, dropped rows at slot 0 (as
+    `fixed_matching.device_pack` leaves them)."""
+    rng = np.random.default_rng(seed)
+    h = rng.normal(size=(k_n * n, 13))
+    h[:, 0] = rng.random(len(h)) < 0.8
+    h[:, 1] = np.repeat(np.arange(k_n), n)
+    h[h[:, 0] == 0, 1] = 0
+    h[:, 2:6] = rng.integers(0, 50, (len(h), 4))
+    return h
+
+
+def _select_reference(host, k_n, max_matches, rng):
+    """The selection as `_select_rows` first wrote it: one pass over all rows per slot."""
+    rows = []
+    for k in range(k_n):
+        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
+        if len(kept) > max_matches:
+            kept = kept[np.sort(rng.choice(len(kept), max_matches, replace=False))]
+        rows.append(kept)
+    return host[np.concatenate(rows)]
+
+
+@pytest.mark.parametrize("k_n,max_matches,kept,shuffle", [
+    (1, 10**6, None, False), (3, 30, None, False), (3, 10**6, None, True),
+    (2, 10**6, 1.0, False), (2, 10**6, 0.0, False)])
+def test_select_rows_same_rows_and_draws_contiguous_columns_and_pair_views(
+        k_n, max_matches, kept, shuffle):
+    """`_select_rows` picks the rows and makes the draws of a pass per slot (also from rows out
+    of slot order, all rows kept, none kept); its columns are contiguous and
+    `FusedMatches.pair` hands out views of them, not copies (a frame's host finish, issue 9)."""
+    from mast3r_ros.core.matchers.mast3r import _select_rows
+
+    host = _packed(k_n, 50, seed=k_n)
+    if kept is not None:
+        host[:, 0] = kept
+    if shuffle:
+        host = host[np.random.default_rng(0).permutation(len(host))]
+    cfg = MatchingConfig(max_matches=max_matches)
+    r1, r2 = np.random.default_rng(5), np.random.default_rng(5)
+    got, want = _select_rows(host, k_n, cfg, r1), _select_reference(host, k_n, max_matches, r2)
+    assert r1.bit_generator.state == r2.bit_generator.state
+    for col, (a, b) in zip(got, ((1, 2), (2, 4), (4, 6), (6, 9), (9, 12), (12, 13))):
+        np.testing.assert_array_equal(col, want[:, a:b].reshape(col.shape))
+    for name in ("pts3d_cam", "pts3d_map", "conf", "xy1"):
+        assert getattr(got, name).flags.c_contiguous, name
+    for k in range(k_n):
+        for a, b in zip(got.pair(k), got):
+            np.testing.assert_array_equal(a, b[got.slot == k])
+            assert not len(a) or np.shares_memory(a, b)

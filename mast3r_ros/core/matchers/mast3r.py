@@ -174,9 +174,11 @@ class FusedMatches(NamedTuple):
     conf: np.ndarray
 
     def pair(self, k: int) -> FusedMatches:
-        """The rows of slot ``k`` (host-side view; no transfer)."""
-        sel = self.slot == k
-        return FusedMatches(*(a[sel] for a in self))
+        """The rows of slot ``k``, no transfer: views (a slice) of rows in slot order."""
+        s = self.slot
+        if len(s) < 2 or bool((s[1:] >= s[:-1]).all()):
+            return FusedMatches(*(a[slice(*np.searchsorted(s, (k, k + 1)))] for a in self))
+        return FusedMatches(*(a[s == k] for a in self))
 
 
 def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: MatchingConfig,
@@ -192,12 +194,10 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
     `filter_matches` draws it (same calls in pair order), so the matches are identical to K
     calls of `filter_matches`.
 
-    With the Triton search (``cfg.nn_backend``, predictions of equal shapes) the whole device
-    part has fixed shapes and no host round trip (`fixed_matching`: all walk rounds run, one
-    row per walker, flags instead of compaction) and on CUDA is replayed as one CUDA graph
-    (``cfg.cuda_graph``). With the torch search each pair's walk is its own launch sequence
-    (`fast_reciprocal_matches_batch`) and everything after the walk is batched over K. Both
-    give the same rows, in the same order, from the same random draws.
+    With the Triton search (``cfg.nn_backend``, equal shapes) the device part has fixed shapes
+    and no host round trip (`fixed_matching`: one row per walker, flags instead of compaction),
+    on CUDA replayed as one CUDA graph (``cfg.cuda_graph``); with the torch search each pair's
+    walk is its own launch sequence, the rest batched over K. Both give the same rows.
     """
     from . import fixed_matching
 
@@ -210,18 +210,21 @@ def match_and_fuse(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: Matching
 
 def _select_rows(host: np.ndarray, k_n: int, cfg: MatchingConfig,
                  rng: np.random.Generator) -> FusedMatches:
-    """Host side of `match_and_fuse`: from packed (N, 13) rows (``_PACK`` columns, grouped by
-    slot), the kept rows of each slot in order, at most ``cfg.max_matches`` of them drawn from
-    ``rng`` (one ``choice`` call per slot that has more, in slot order)."""
-    rows = []
-    for k in range(k_n):
-        kept = np.flatnonzero((host[:, 0] > 0) & (host[:, 1] == k))
-        if len(kept) > cfg.max_matches:
-            kept = kept[np.sort(rng.choice(len(kept), cfg.max_matches, replace=False))]
-        rows.append(kept)
-    h = host[np.concatenate(rows)] if rows else np.zeros((0, len(_PACK)))
+    """Host side of `match_and_fuse`: from packed (N, 13) rows (``_PACK`` columns, in slot
+    order) the kept rows of each slot, in order, at most ``cfg.max_matches`` drawn from ``rng``
+    (one ``choice`` per slot that has more, in slot order); contiguous columns, no copy per slot."""
+    kept = np.flatnonzero(host[:, 0] > 0)
+    slot = host[kept, 1]
+    ordered = len(slot) < 2 or bool((slot[1:] >= slot[:-1]).all())  # else: no caller's rows
+    lo = np.searchsorted(slot, np.arange(k_n + 1)) if ordered else None
+    per_slot = [kept[lo[k]:lo[k + 1]] if ordered else kept[slot == k] for k in range(k_n)]
+    rows = [sel if len(sel) <= cfg.max_matches else
+            sel[np.sort(rng.choice(len(sel), cfg.max_matches, replace=False))] for sel in per_slot]
+    idx = np.concatenate(rows) if rows else np.zeros(0, np.intp)
+    h = host if ordered and len(idx) == len(host) else host.take(idx, axis=0)  # all rows: as is
+    c = [np.ascontiguousarray(h[:, a:b]) for a, b in ((6, 9), (9, 12), (12, 13))]
     return FusedMatches(h[:, 1].astype(np.int64), h[:, 2:4].astype(np.int64),
-                        h[:, 4:6].astype(np.int64), h[:, 6:9], h[:, 9:12], h[:, 12])
+                        h[:, 4:6].astype(np.int64), c[0], c[1], c[2][:, 0])
 
 
 def _match_and_fuse_walks(preds: Sequence[Any], map_from_cam: np.ndarray, cfg: MatchingConfig,
