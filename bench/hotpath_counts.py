@@ -58,6 +58,16 @@ SYNC_ATEN = frozenset(("nonzero", "unique", "_unique", "_unique2", "unique_dim",
 HOST_READS = frozenset(("cpu", "item", "tolist", "__bool__", "__int__", "__float__",
                         "__index__"))
 KERNELS = ("_target_norm_kernel", "_screen_kernel", "_nn_partial_kernel", "_nn_reduce_kernel")
+# aten ops that launch no device kernel (views, metadata, allocations, host scalars): every
+# other dispatched op counts as one kernel launch ("kernels"; a CUDA graph replays each as a
+# node, so the count is the graph's size too; sort and a few others launch more than one)
+NO_KERNEL = frozenset((
+    "empty", "empty_like", "empty_strided", "new_empty", "view", "_unsafe_view",
+    "unsqueeze", "squeeze", "slice", "select", "expand", "transpose", "t", "permute", "unbind",
+    "split", "chunk", "narrow", "as_strided", "alias", "detach", "lift_fresh", "scalar_tensor",
+    "resolve_conj", "resolve_neg", "_local_scalar_dense", "is_nonzero", "set_", "unfold",
+    "_reshape_alias", "view_as"))
+MAYBE_COPY = frozenset(("to", "_to_copy", "contiguous", "reshape", "flatten", "type_as"))
 
 
 class _Dispatch(TorchDispatchMode):
@@ -73,7 +83,26 @@ class _Dispatch(TorchDispatchMode):
             o.counts["sorts"] += name == "sort"
             o.counts["syncs"] += name in SYNC_ATEN
             o.ops[name] += 1
-        return func(*args, **(kwargs or {}))
+        out = func(*args, **(kwargs or {}))
+        if not o.paused and name not in NO_KERNEL and not _no_copy(name, args, out):
+            o.counts["kernels"] += 1
+            o.counts["bytes_out"] += sum(t.numel() * t.element_size()
+                                         for t in _tensors(out))
+        return out
+
+
+def _tensors(out):
+    return [t for t in (out if isinstance(out, (tuple, list)) else (out,))
+            if isinstance(t, torch.Tensor)]
+
+
+def _no_copy(name: str, args, out) -> bool:
+    """A conversion / ``contiguous`` / ``reshape`` that returned its input's storage (a view or
+    the input itself: no kernel); these ops copy otherwise."""
+    if name not in MAYBE_COPY or not args or not isinstance(args[0], torch.Tensor):
+        return False
+    src = args[0].untyped_storage().data_ptr()
+    return all(t.untyped_storage().data_ptr() == src for t in _tensors(out))
 
 
 class _Function(TorchFunctionMode):
@@ -99,7 +128,8 @@ class OpCounter:
 
     def __init__(self) -> None:
         self.counts: collections.Counter = collections.Counter(
-            {k: 0 for k in ("aten_ops", "sorts", "syncs", "nn_search", "triton_launches")})
+            {k: 0 for k in ("aten_ops", "kernels", "bytes_out", "sorts", "syncs", "nn_search",
+                            "triton_launches")})
         self.ops: collections.Counter = collections.Counter()
         self.reads: collections.Counter = collections.Counter()
         self.paused = 0
@@ -282,6 +312,49 @@ def localize_counts(frames: int = 3, keyframes: int = 2, size: int = 224) -> Lis
     return out
 
 
+def fixed_phases(hw=(48, 64), seed: int = 1) -> Dict[str, Dict[str, int]]:
+    """The fixed path's K=1 frame split by phase (eager on the CPU; on CUDA all but the first
+    row replay as graph nodes): ``outside_graph`` the static buffers' refill (`_stack_into`:
+    the six maps and the poses), ``walk_setup`` the start points, the finiteness masks and the
+    walk's prepared copies, ``walk_round`` one walk round (there are `FIRST_ROUNDS`),
+    ``after_walk`` the fusion and extraction (keys, sort, filters, point lookup and transform,
+    the packed rows), by difference of whole `device_pack` calls of 1 and 2 rounds."""
+    from mast3r_ros.core.config import MatchingConfig
+    from mast3r_ros.core.matchers import fixed_matching as fm
+    from mast3r_ros.core.matching import walk
+    from mast3r_ros.core.matching.checks import _start_indices
+
+    cfg = MatchingConfig(nn_backend="triton", max_matches=10**6, cuda_graph="off")
+    preds, poses = realistic_preds(1, hw, seed), np.eye(4)[None]
+    prm = fm._params(cfg)
+    bufs = fm._new_buffers(preds, torch.device("cpu"))
+    fm.fixed_rows(preds, poses, cfg, graphs=False)
+
+    def counted(fn):
+        with OpCounter() as c, torch.inference_mode():
+            fn()
+        return dict(c.counts)
+
+    def setup():  # `reciprocal_walk_fixed` with its rounds left out
+        k, h1, w1, d = bufs["desc_1"].shape
+        start = _start_indices((h1, w1), prm.subsample, None, torch.device("cpu"))
+        with _patched(walk._FusedWalk, "run", lambda *a, **kw: None):
+            walk.reciprocal_walk_fixed(bufs["desc_1"].reshape(k, -1, d),
+                                       bufs["desc_2"].reshape(k, -1, d), start, 1)
+
+    out = {"outside_graph": counted(lambda: fm._stack_into(bufs, preds, poses)),
+           "walk_setup": counted(setup)}
+    one, two = (counted(lambda n=n: fm.device_pack(**bufs, prm=prm, rounds=n)) for n in (1, 2))
+    out["walk_round"] = {k: two[k] - one[k] for k in one}
+    out["after_walk"] = {k: one[k] - out["walk_setup"][k] - out["walk_round"][k] for k in one}
+    out["graph_total"] = {k: one[k] + (fm._first_rounds(prm) - 1) * out["walk_round"][k]
+                          for k in one}
+    for name, c in out.items():
+        LOG.info("fixed path K=1 %-14s %s", name, "  ".join(f"{k} {v}" for k, v in c.items()
+                                                          if k not in ("syncs",)))
+    return out
+
+
 def packed_rows(k: int, walkers: int = 3072, seed: int = 0) -> np.ndarray:
     """(K * walkers, 13) rows as `fixed_matching.device_pack` gives them before the host
     filter (status row dropped): sorted by slot, ~97 % kept (512x384 realistic pairs keep
@@ -375,7 +448,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     args = p.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     res = {**environment(torch.device("cpu")), "hw": list(args.size),
-           "host_finish": host_finish_bench()}
+           "host_finish": host_finish_bench(), "phases": fixed_phases(tuple(args.size))}
     if not args.host_only:
         res["paths"] = run_bench(hw=tuple(args.size), seed=args.seed)
     if args.localize:

@@ -197,6 +197,18 @@ def test_fixed_path_op_and_sync_counts(k):
     assert (got["result"][:, 0] > 0).sum() > 8
 
 
+def test_fixed_path_kernel_count_after_the_walk():
+    """The kernels a K=1 frame's fixed-shape matching launches (a CUDA graph's nodes, plus the
+    seven copies into its buffers), counted on the CPU: 228 -> 216 by packing the rows with one
+    promoting cat (no per-column conversions, second cat or pad), decoding the keys with
+    remainders and one negation fewer in the walkers' liveness; the same rows."""
+    hc = _hotpath_counts()
+    preds = _preds("realistic", 1)
+    got = hc.count(lambda: fixed_matching.fixed_rows(preds, _poses(1), CFG, graphs=False))
+    assert got["kernels"] <= 216, got["kernels"]
+    assert got["aten_ops"] <= 296, got["aten_ops"]
+
+
 @pytest.mark.parametrize("k", [1, 3])
 def test_variable_triton_path_sync_counts(k):
     """The variable-shape Triton path's host waits (its walks end in 2 rounds for K=1, 3 for

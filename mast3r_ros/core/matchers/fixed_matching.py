@@ -160,7 +160,8 @@ def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.T
     n_rounds = prm.max_iter if rounds is None else max(1, min(int(rounds), prm.max_iter))
     xy1, xy2, conv, walking = reciprocal_walk_fixed(desc_1.reshape(k_n, n1, d),
                                                     desc_2.reshape(k_n, n2, d), start, n_rounds)
-    more = walking.any() & (n_rounds < prm.max_iter)
+    more = walking.any() if n_rounds < prm.max_iter else torch.zeros((), dtype=torch.bool,
+                                                                      device=dev)
     sentinel = k_n * n1 * n2  # above every key: unconverged walkers sort last
     slot = torch.arange(k_n, device=dev)[:, None]
     key = torch.where(conv, (slot * n1 + xy1) * n2 + xy2, sentinel).reshape(-1)
@@ -169,14 +170,13 @@ def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.T
     first[1:] = key[1:] != key[:-1]
     valid = first & (key < sentinel)
     key = torch.where(valid, key, 0)  # a harmless pixel for the lookups of dropped rows
-    f12 = torch.div(key, n2, rounding_mode="floor")
-    f2 = key - f12 * n2
-    s = torch.div(f12, n1, rounding_mode="floor")
-    f1 = f12 - s * n1
+    # keys are >= 0: remainder is the exact x - floor(x / n) * n, one kernel instead of two
+    f12, f2 = torch.div(key, n2, rounding_mode="floor"), torch.remainder(key, n2)
+    s, f1 = torch.div(f12, n1, rounding_mode="floor"), torch.remainder(f12, n1)
     y1 = torch.div(f1, w1, rounding_mode="floor")
     y2 = torch.div(f2, w2, rounding_mode="floor")
-    xy1 = torch.stack((f1 - y1 * w1, y1), 1)
-    xy2 = torch.stack((f2 - y2 * w2, y2), 1)
+    xy1 = torch.stack((torch.remainder(f1, w1), y1), 1)
+    xy2 = torch.stack((torch.remainder(f2, w2), y2), 1)
     (x1, y1), (x2, y2) = xy1.unbind(1), xy2.unbind(1)
     # the same expressions, in the same dtypes, as `mast3r._match_and_fuse_walks`
     dc1 = desc_conf_1[s, y1, x1].float()
@@ -188,10 +188,14 @@ def device_pack(desc_1: torch.Tensor, desc_2: torch.Tensor, desc_conf_1: torch.T
     T = map_from_cam[s]
     R, t = T[:, :3, :3], T[:, :3, 3]
     pts_map = (R[:, :, 0] * pts[:, 0:1] + R[:, :, 1] * pts[:, 1:2]) + R[:, :, 2] * pts[:, 2:3] + t
-    status = torch.nn.functional.pad(more.double().reshape(1, 1), (0, 12))
-    return torch.cat([torch.cat([keep.double()[:, None], s.double()[:, None], xy1.double(),
-                                 xy2.double(), pts, pts_map, pc1.double()[:, None]], dim=1),
-                      status])
+    # one cat writes the rows (promoting bool, int64 and float32 to float64: exact), a fill
+    # and a copy the status row: 3 kernels, not 9 (conversions, two cats, a pad)
+    out = torch.empty((key.shape[0] + 1, 13), dtype=torch.float64, device=dev)
+    torch.cat([keep[:, None], s[:, None], xy1, xy2, pts, pts_map, pc1[:, None]], dim=1,
+              out=out[:-1])
+    out[-1].zero_()
+    out[-1, 0] = more
+    return out
 
 
 def _stack_into(bufs: Dict[str, torch.Tensor], preds: Sequence[Any],

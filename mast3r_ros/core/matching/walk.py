@@ -208,7 +208,7 @@ def reciprocal_walk_fixed(
     """
     bad1 = ~torch.isfinite(flat1).all(dim=2)
     bad2 = ~torch.isfinite(flat2).all(dim=2)
-    live = ~bad1[:, start] & ~bad2.all(dim=1, keepdim=True)
+    live = ~(bad1[:, start] | bad2.all(dim=1, keepdim=True))  # one negation, not two
     walk = _FusedWalk(flat1, flat2, bad1, bad2, start, live)
     walk.run(int(max_iter), until_idle=False)
     return walk.xy1, walk.xy2, live & ~walk.active, walk.active
