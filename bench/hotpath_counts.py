@@ -14,7 +14,13 @@ counts, while a callable runs:
   is not one: it needs a host tensor). A blocking upload (a copy from pageable host memory,
   which on CUDA synchronizes the stream) is not seen on a CPU: test/gpu/test_cuda_syncs.py
   checks the fixed path's with CUDA's sync debug mode;
-* ``nn_search`` calls and Triton kernel launches.
+* ``nn_search`` calls and Triton kernel launches;
+* ``kernels``: the dispatched ops that launch a device kernel (`NO_KERNEL`, `MAYBE_COPY`: views,
+  allocations, conversions that return their input are none; a CUDA graph holds one node per
+  kernel) and ``bytes_out``, the bytes they write.
+
+`fixed_phases` splits a K=1 frame's fixed path into its phases; `host_finish_bench` times the
+host work after the one transfer (selection, per-pair views, pixels, points), previous vs now.
 
 Run as a script it prints, side by side in one process, the previous and the current
 fixed-shape matching of a frame (`matchers.fixed_matching`, the path CUDA frames replay as a
