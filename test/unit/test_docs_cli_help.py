@@ -1,7 +1,8 @@
-"""What the code offers and what the docs name agree: each calibration file format the README's
-Supported inputs table lists for `--camera-info` is named in the option's help (the help named
-three of the six after Kalibr, EuRoC and ORB-SLAM files were added); docs/ros_node.md names
-every /diagnostics value and every topic and service the node creates."""
+"""What the code offers and what the docs name agree (the README read with its docs/*.md pages,
+``user_docs``): each calibration file format the README's Supported inputs table lists for
+`--camera-info` is named in the option's help (the help named three of the six after Kalibr,
+EuRoC and ORB-SLAM files were added); docs/ros_node.md names every /diagnostics value and every
+topic and service the node creates."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import re
 from pathlib import Path
 
 from mast3r_ros.replay.cli import build_parser
+from user_docs import user_docs_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -32,7 +34,7 @@ def _help_of(command: str, flag: str) -> str:
 
 
 def test_camera_info_help_names_every_calibration_format_the_readme_lists():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = user_docs_text()
     table = readme[readme.index("| camera calibration YAML"):]
     table = table[:table.index("\n| TUM text files")]
     rows = [row for row in table.splitlines() if row.startswith("|")]
@@ -85,7 +87,7 @@ def test_every_supported_image_encoding_is_in_the_readmes_supported_inputs_table
     `image_codec.raw` decodes (the 16-bit Bayer names as `*16` / `bayer_* 8/16`)."""
     from mast3r_ros.core.image_codec.raw import DEPTH_ENCODINGS, SUPPORTED_ENCODINGS
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = user_docs_text()
     rows = readme[readme.index("| `Image` encodings"):readme.index("| Image `header.frame_id`")]
     node_md = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
     image_row = next(line for line in node_md.splitlines() if line.startswith("| `image` (sub)"))
@@ -107,7 +109,7 @@ def test_the_readmes_layout_names_every_ros_module_on_the_right_side():
     is held to. A module added to ros/ (or moved across) without its word there fails."""
     from test_core_no_rclpy import ROS_ADAPTERS
 
-    readme = " ".join((ROOT / "README.md").read_text(encoding="utf-8").split())
+    readme = " ".join(user_docs_text().split())
     m = re.search(r"Its policy lives in rclpy-free modules \((.*?)\), testable without ROS; only "
                   r"the adapters import rclpy or message packages: (.*?)\. ", readme)
     assert m, "the README's layout no longer says which ros/ modules are policy and adapters"
@@ -152,7 +154,7 @@ def test_source_help_names_every_recording_kind_the_readme_lists():
     """`mast3r-ros build-map --help` said SOURCE is a "TUM RGB-D folder or rosbag2" (and the
     default poses "the source's groundtruth.txt") after EuRoC/ASL and KITTI folders were read
     as SOURCE: a user reading --help did not learn they could pass one."""
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = user_docs_text()
     rec = readme[readme.index("`REC` is "):]
     rec = " ".join(rec[:rec.index("\n\n")].split())
     parser = build_parser()

@@ -1,17 +1,17 @@
-"""Defaults the prose of the README and docs/ros_node.md gives in passing: a parameter named and
-its value in brackets right after it (`` `scale.chunk_size` (4) ``, `` `retrieval_top_k` (5) ``,
-`` `confirm_frames` (default 2 ``) is the schema's default. docs/ros_node.md's tables are
-checked in test_shipped_config; these sentences are spread over 2500 lines, and a default
-changed in `core/config/sections.py` left them saying the old value."""
+"""Defaults the prose of the README and its docs/*.md pages (docs/ros_node.md, ...) gives in
+passing: a parameter named and its value in brackets right after it
+(`` `scale.chunk_size` (4) ``, `` `retrieval_top_k` (5) ``, `` `confirm_frames` (default 2 ``)
+is the schema's default.
+docs/ros_node.md's tables are checked in test_shipped_config; these sentences are spread over
+2500 lines, and a default changed in `core/config/sections.py` left them saying the old value."""
 
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from mast3r_ros.core.config import param_specs
+from user_docs import user_docs
 
-ROOT = Path(__file__).resolve().parents[2]
 SPECS = {s.name: s for s in param_specs()}
 
 # `name` (VALUE[ unit]) or `name` (default VALUE: the value a number (a space between thousands,
@@ -55,8 +55,8 @@ def test_the_finder_reads_the_forms_the_docs_use():
 
 def test_every_default_stated_in_brackets_after_a_parameter_is_the_schemas():
     checked, wrong = 0, []
-    for doc in ("README.md", "docs/ros_node.md"):
-        for name, value in _stated((ROOT / doc).read_text(encoding="utf-8")):
+    for doc, text in user_docs().items():  # README.md, docs/ros_node.md and the other pages
+        for name, value in _stated(text):
             checked += 1
             if not _equals_default(name, value):
                 wrong.append(f"{doc}: `{name}` ({value}), the default is {SPECS[name].default!r}")

@@ -1,17 +1,19 @@
-"""Thresholds the README, docs/ros_node.md and config/localize.yaml state in prose are the code's
-constants: a tf edge interpolated across 2.5x its median sample spacing (it was 1.5x, and the
-README, the parameter's description and the YAML comment each had to be found and changed), the
-hole in the poses at 2.5x their 90th-percentile step, the covariance's reliability levels and
-their chi^2(3) quantiles, the `quaternion_order` test's thresholds, the /diagnostics window and
-timeouts, the progress log cadence, the demo's minimum --frames, the map check's focal
-thresholds, the depth-PNG warning's, the RealSense registration's and the node's deactivate wait
-and /initialpose TF window. Each sentence is looked up by its words, so a rewording fails here
-first, not silently."""
+"""Thresholds the README (with its pages in docs/), docs/ros_node.md and config/localize.yaml state
+in prose are the code's constants: a tf edge interpolated across 2.5x its median sample spacing
+(it was 1.5x, and the README, the parameter's description and the YAML comment each had to be
+found and changed), the hole in the poses at 2.5x their 90th-percentile step, the covariance's
+reliability levels and their chi^2(3) quantiles, the `quaternion_order` test's thresholds, the
+/diagnostics window and timeouts, the progress log cadence, the demo's minimum --frames, the map
+check's focal thresholds, the depth-PNG warning's, the RealSense registration's and the node's
+deactivate wait and /initialpose TF window. Each sentence is looked up by its words, so a
+rewording fails here first, not silently."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
+
+from user_docs import user_docs_text
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -19,6 +21,12 @@ ROOT = Path(__file__).resolve().parents[2]
 def _text(rel: str) -> str:
     """The file's text with every run of white space (line breaks included) one space."""
     return " ".join((ROOT / rel).read_text(encoding="utf-8").split())
+
+
+def _user_docs() -> str:
+    """README.md and its pages in docs/ (``user_docs``), white space as in ``_text``: a sentence
+    moved from the README to a page is still found."""
+    return " ".join(user_docs_text().split())
 
 
 def _number(pattern: str, text: str) -> float:
@@ -31,7 +39,7 @@ def test_the_tf_edge_and_pose_hole_factor_is_edge_gap_periods():
     from mast3r_ros.core.config import param_specs
     from mast3r_ros.core.tf_buffer import EDGE_GAP_PERIODS
 
-    readme = _text("README.md")
+    readme = _user_docs()
     stated = {
         "README, tf edge": _number(r"larger of `max_gap_s` and ([0-9.]+) times its own median",
                                    readme),
@@ -54,7 +62,7 @@ def test_the_reliability_levels_are_chi2_3dof_levels():
     from mast3r_ros.replay.metrics import CHI2_3DOF_LEVELS
 
     levels = " / ".join(CHI2_3DOF_LEVELS)  # "50 / 90 / 95 / 99"
-    assert f"chi²(3) {levels} % quantiles" in _text("README.md")
+    assert f"chi²(3) {levels} % quantiles" in _user_docs()
     assert f"within the {levels} % regions" in _text("docs/ros_node.md")
     bench = _text("docs/bench/covcal_cpu_2026-12-05/README.md")
     assert f"`coverage` at {levels} %" in bench
@@ -72,7 +80,7 @@ def test_the_quaternion_order_thresholds_are_the_codes():
     m = re.search(r"`quaternion_order`: ground truth whose quaternions look written w first -- "
                   r"median rotation error over ([0-9.]+)°, brought under it and at least "
                   r"([0-9.]+)x down by reading them `qw qx qy qz` \(from ([0-9]+) frames\)",
-                  _text("README.md"))
+                  _user_docs())
     assert m, "the README's quaternion_order sentence is gone"
     assert [float(g) for g in m.groups()] == [FRAME_OFFSET_GROSS_DEG, FRAME_OFFSET_GAIN,
                                               FRAME_OFFSET_MIN_FRAMES]
@@ -103,7 +111,7 @@ def _help(command: str, flag: str) -> str:
 def test_the_progress_log_cadence_is_the_codes():
     from mast3r_ros.core import progress_output as po
 
-    readme = _text("README.md")
+    readme = _user_docs()
     m = re.search(r"a plain INFO line instead, at most one every ([0-9.]+) s, at each further "
                   r"([0-9.]+) % or every ([0-9.]+) s .*?a run under ([0-9.]+) s writes none",
                   readme)
@@ -121,7 +129,7 @@ def test_the_demo_minimum_frames_is_the_codes():
     from mast3r_ros.replay.demo import MIN_FRAMES
 
     readme = _number(r"Fewer than ([0-9]+) `--frames` are refused before any work",
-                     _text("README.md"))
+                     _user_docs())
     helped = _number(r"frames rendered around the loop, at least ([0-9]+) ",
                      _help("demo", "--frames"))
     assert readme == helped == MIN_FRAMES
@@ -130,7 +138,7 @@ def test_the_demo_minimum_frames_is_the_codes():
 def test_the_map_checks_focal_thresholds_are_the_codes():
     from mast3r_ros.core.map_check.focal import _CLEAR_FIT_RATIO, _FOV_DEG
 
-    readme = _text("README.md")
+    readme = _user_docs()
     assert _number(r"when one is at least ([0-9.]+)x the other, the better one is named alone",
                    readme) == _CLEAR_FIT_RATIO
     m = re.search(r"a horizontal field of view outside ([0-9.]+) to ([0-9.]+) deg", readme)
@@ -143,7 +151,7 @@ def test_the_depth_png_warning_thresholds_are_the_codes():
 
     m = re.search(r"looks like a depth image \(at least ([0-9.]+) % of its pixels exactly 0 or "
                   r"65535, the others' 1st-99th percentile within ([0-9]+)\.\.([0-9]+)",
-                  _text("README.md"))
+                  _user_docs())
     assert m, "the README's depth-PNG warning is gone: update this test with its words"
     assert float(m.group(1)) / 100 == DEPTH_LIKE_MIN_HOLES
     assert (int(m.group(2)), int(m.group(3))) == DEPTH_LIKE_RANGE
@@ -153,7 +161,7 @@ def test_the_realsense_registration_thresholds_are_the_codes():
     from mast3r_ros.core.depth_register import _MAX_FOOTPRINT_PX
     from mast3r_ros.replay.rosbag.realsense import _SAME_FRAME_M, _SAME_FRAME_RAD
 
-    readme = _text("README.md")
+    readme = _user_docs()
     m = re.search(r"extrinsics \(`tf/0`\) within ([0-9.]+) mm and ([0-9.]+) mrad", readme)
     assert m, "the README's aligned-streams sentence is gone"
     assert (float(m.group(1)) / 1e3, float(m.group(2)) / 1e3) == (_SAME_FRAME_M,
@@ -169,7 +177,7 @@ def test_the_readmes_registration_and_sgbm_costs_are_the_bench_notes():
     import json
 
     note = ROOT / "docs" / "bench" / "register_sgbm_cpu_2026-12-05"
-    readme = _text("README.md")
+    readme = _user_docs()
     m = re.search(r"About ([0-9.]+)-([0-9.]+) ms of one CPU core a 848x480 depth frame, to "
                   r"848x480 or 1280x720 colour \(`core/depth_register.py`; "
                   r"`docs/bench/register_sgbm_cpu_2026-12-05/`", readme)
@@ -223,7 +231,7 @@ def test_the_readmes_progress_line_is_what_progress_log_writes():
     from mast3r_ros.core.progress_output import ProgressLog
 
     m = re.search(r"\(`(localize: (\d+)/(\d+) frames, ([0-9.]+) s/frame, [^`]*)`",
-                  _text("README.md"))
+                  _user_docs())
     assert m, "the README's progress example line is gone"
     line, done, total, rate = m.group(1), int(m.group(2)), int(m.group(3)), float(m.group(4))
     now = [0.0]

@@ -31,7 +31,7 @@ def test_sdist_carries_the_tests_and_the_files_they_read(tmp_path):
     files = _sdist_files(tmp_path)
     # .ci/: the README names its scripts and test_readme_commands checks that they exist, so a
     # test run from the unpacked sdist failed without them
-    needed = _tracked("test/**/*.py", "bench/*.py", "bench/*.sh", "docs/ros_node.md",
+    needed = _tracked("test/**/*.py", "bench/*.py", "bench/*.sh", "docs/*.md",
                       "README.md", "package.xml", "setup.cfg", "resource/mast3r_ros",
                       "launch/*.launch.py", "config/*.yaml", ".ci/*")
     assert len(needed) > 100  # the globs found the tree, not nothing
@@ -329,8 +329,9 @@ def test_the_keep_lines_pin_a_torch_installed_from_a_wheel_file(tmp_path, monkey
 
     from mast3r_ros.core.errors import ConfigError
     from mast3r_ros.core.model import export
+    from user_docs import user_docs_text
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    readme = user_docs_text()  # the Jetson line is in docs/gpu.md
     sources = [" ".join(readme.split())]
     monkeypatch.setitem(sys.modules, "onnxscript", None)  # import raises ImportError
     monkeypatch.setitem(sys.modules, "onnx", None)

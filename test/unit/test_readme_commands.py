@@ -1,5 +1,6 @@
-"""The README's commands as a user copies them: every ``mast3r-ros`` command line in its code
-blocks (and docs/ros_node.md's, and the runnable ones quoted inline) parses with the real
+"""The user docs' commands as a user copies them (the README and its pages in docs/, read as one
+text by ``user_docs``): every ``mast3r-ros`` command line in their code
+blocks (and docs/ros_node.md's plain ones, and the runnable ones quoted inline) parses with the real
 parser, every ``--flag`` it names exists (on the subcommand written before it, in a bench
 script, or in the external tool named), every ``python bench/X.py`` line's flags are X.py's,
 and every file of the repository it names exists. A renamed or removed option or file fails
@@ -15,15 +16,19 @@ from pathlib import Path
 import pytest
 
 from mast3r_ros.replay.cli import build_parser
+from user_docs import user_docs_text, without_link_targets
 
 ROOT = Path(__file__).resolve().parents[2]
-README = (ROOT / "README.md").read_text(encoding="utf-8")
+README_ONLY = (ROOT / "README.md").read_text(encoding="utf-8")  # the quick start's demo
+README = user_docs_text()  # README.md + docs/*.md: a moved command or sentence is still read
 ROS_NODE_MD = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
 
-# Options of other programs the README quotes (pip, pytest, colcon, rosdep, venv, ray, ros2 topic
-# echo): not ours to check, listed so that a new flag must be looked at once.
+# Options of other programs the docs quote (pip, pytest, colcon, rosdep, venv, ray, ros2 topic
+# echo; docs/ros_node.md's ros2 run / launch / bag play): not ours to check, listed so that a new
+# flag must be looked at once.
 EXTERNAL_FLAGS = {"--index-url", "--dist", "--symlink-install", "--from-paths", "--ignore-src",
-                  "--system-site-packages", "--head", "--once", "--flow-style"}
+                  "--system-site-packages", "--head", "--once", "--flow-style",
+                  "--packages-select", "--ros-args", "--params-file", "--show-args", "--loop"}
 
 
 def _subparsers() -> dict:
@@ -143,7 +148,7 @@ def test_every_repository_file_the_readme_names_exists():
     """Paths under bench/, test/, docs/, config/, launch/ and .ci/ (a glob's prefix: some file
     starts with it), and the package's modules named from core/ or replay/."""
     named = set(re.findall(r"(?<![\w/.])((?:bench|test|docs|config|launch|\.ci|mast3r_ros|core|"
-                           r"replay)/[\w.\-/]*[\w])", README))
+                           r"replay)/[\w.\-/]*[\w])", without_link_targets(README)))
     gone = {"bench/pnp_prev.py"}  # said to be in git history now
     missing = []
     for path in sorted(named - gone):
@@ -166,11 +171,11 @@ def test_every_subcommand_option_is_named_in_the_readme():
 def test_the_readme_gives_the_demos_defaults():
     demo = _subparsers()["demo"]
     said = re.search(r"`--frames` \((\d+): every other one mapped\), `--width`, `--height`\s+"
-                     r"\((\d+)x(\d+)\)", README)
+                     r"\((\d+)x(\d+)\)", README_ONLY)
     assert said, "the README's demo paragraph no longer gives --frames, --width, --height"
     assert [int(v) for v in said.groups()] == [demo.get_default(d) for d in
                                                ("frames", "width", "height")]
-    assert f"maps {demo.get_default('frames') // 2} frames and localizes" in README
+    assert f"maps {demo.get_default('frames') // 2} frames and localizes" in README_ONLY
 
 
 def test_every_readme_python_block_imports_names_that_exist():

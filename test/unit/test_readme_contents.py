@@ -1,16 +1,20 @@
 """The README's contents line (what a new user reads first to find the quick start, the install
 for ROS or pip, the node's topics, parameters and TF, and the command line): every link in it
-(and any other ``[...](#anchor)`` of the README or docs/ros_node.md) leads to a heading that
-exists, under the anchor GitHub gives it, and every top-level section of the README is listed.
-A heading renamed, or a section added, without its line in the contents fails here."""
+(and any other relative link of the user docs: the README and its pages in docs/, which link each
+other and back) leads to a file that exists and, with ``#anchor``, to a heading of it, under the
+anchor GitHub gives it; every top-level section of the README is listed, and every page is
+linked from the README. A heading renamed, a page moved, or a section added, without its line in
+the contents fails here."""
 
 from __future__ import annotations
 
 import re
 from pathlib import Path
 
+from user_docs import user_doc_paths
+
 ROOT = Path(__file__).resolve().parents[2]
-DOCS = {"README.md": ROOT / "README.md", "docs/ros_node.md": ROOT / "docs" / "ros_node.md"}
+DOCS = {p.relative_to(ROOT).as_posix(): p for p in user_doc_paths()}
 
 
 def _headings(text: str):
@@ -58,19 +62,64 @@ def test_github_anchor_matches_githubs_rule_on_this_readmes_headings():
     assert github_anchor("4b. With robot_localization") == "4b-with-robot_localization"
 
 
-def test_every_anchor_link_in_the_docs_leads_to_a_heading():
-    texts = {name: path.read_text(encoding="utf-8") for name, path in DOCS.items()}
-    anchors = {name: _anchors(text) for name, text in texts.items()}
-    checked, broken = 0, []
-    for name, text in texts.items():
-        for target, anchor in re.findall(r"\]\(((?:docs/ros_node\.md|README\.md|\.\./README\.md)?)"
-                                         r"#([^)\s]+)\)", text):
-            doc = {"": name, "../README.md": "README.md"}.get(target, target)
+def _links(text: str):
+    """(target, anchor) of every markdown link that is not a URL: ``("", "a")`` for ``(#a)``."""
+    for target in re.findall(r"\]\(([^)\s]+)\)", text):
+        if not re.match(r"[a-z]+:", target):
+            path, _, anchor = target.partition("#")
+            yield path, anchor
+
+
+def _broken_links(docs: dict, root: Path):
+    """(links checked, links into another markdown file, broken ones) of ``docs`` ({name:
+    path}): a link's path is relative to its page (docs/maps.md's ``../README.md#install``,
+    ``large_maps.md#...``); a ``#anchor`` into a markdown file is one of its headings."""
+    checked, across, broken = 0, 0, []
+    for name, path in docs.items():
+        for target, anchor in _links(path.read_text(encoding="utf-8")):
+            file = (path.parent / target).resolve() if target else path
             checked += 1
-            if anchor not in anchors[doc]:
+            across += bool(target) and file.suffix == ".md" and file != path
+            if not file.exists() or root not in file.parents:
+                broken.append(f"{name}: {target}#{anchor} (no such file)")
+            elif anchor and (file.suffix != ".md"
+                             or anchor not in _anchors(file.read_text(encoding="utf-8"))):
                 broken.append(f"{name}: {target}#{anchor}")
-    assert checked >= 20, checked  # the search finds the contents' links, not nothing
-    assert not broken, f"links to headings that do not exist: {broken}"
+    return checked, across, broken
+
+
+def test_every_link_in_the_docs_leads_to_a_file_and_heading_that_exist():
+    assert len(DOCS) >= 7 and "docs/maps.md" in DOCS, sorted(DOCS)  # README + its pages
+    checked, across, broken = _broken_links(DOCS, ROOT)
+    assert checked >= 60 and across >= 30, (checked, across)  # the search finds the links
+    assert not broken, f"links to files or headings that do not exist: {broken}"
+
+
+def test_the_link_check_finds_a_broken_link_between_pages(tmp_path):
+    """An anchor is looked up in the page the link names (not in the page it is on, nor the
+    README), and a page path is relative to the linking page."""
+    (tmp_path / "docs").mkdir()
+    readme = tmp_path / "README.md"
+    readme.write_text("# R\n\n## Install\n\n[maps](docs/a.md#merging)\n")
+    a, b = tmp_path / "docs" / "a.md", tmp_path / "docs" / "b.md"
+    a.write_text("# A\n\n## Merging\n\n[b](b.md#merging) [back](../README.md#install) "
+                 "[r](README.md#install) [same](#merging)\n")
+    b.write_text("# B\n\n## Merging: `merge-maps`\n")
+    docs = {"README.md": readme, "docs/a.md": a, "docs/b.md": b}
+    checked, across, broken = _broken_links(docs, tmp_path)
+    assert checked == 5 and across == 4, (checked, across)
+    assert broken == ["docs/a.md: b.md#merging", "docs/a.md: README.md#install (no such file)"]
+
+
+def test_every_docs_page_is_linked_from_the_readme_and_links_back():
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    linked = {target for target, _ in _links(readme)}
+    for name, path in DOCS.items():
+        if name == "README.md":
+            continue
+        assert name in linked, f"the README does not link {name}"
+        head = "\n".join(path.read_text(encoding="utf-8").splitlines()[:16])
+        assert "](../README.md)" in head, f"{name} does not link back to the README at its top"
 
 
 def test_the_contents_list_every_section_of_the_readme():

@@ -1,5 +1,6 @@
 """Error messages that send the user to a README section ("README: 'Model weights'") name a
-section that exists: a heading that starts with the quoted words."""
+section that exists: a heading of README.md itself (a section moved to a docs/ page keeps its
+short section there) that starts with the quoted words."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ import re
 from pathlib import Path
 
 import mast3r_ros
+from user_docs import user_docs_text
 
 ROOT = Path(mast3r_ros.__file__).parent
 
@@ -32,7 +34,7 @@ def test_readme_jetson_onnx_size_is_the_float32_export_of_vit_l():
 
     from mast3r_ros.core.model.network import AsymmetricMASt3R, ModelSpec
 
-    readme = (ROOT.parent / "README.md").read_text(encoding="utf-8")
+    readme = user_docs_text()  # the Jetson paragraph is in docs/gpu.md
     said = re.findall(r"about ([0-9.]+) GB of ONNX", readme)
     assert len(said) == 1, said
     with torch.device("meta"):  # shapes only: no 2.75 GB of weights in memory

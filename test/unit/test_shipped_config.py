@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from mast3r_ros.core.config import load_config_yaml, param_specs
+from user_docs import user_docs
 
 ROOT = Path(__file__).resolve().parents[2]
 SPECS = {s.name: s for s in param_specs()}
@@ -133,12 +134,11 @@ def test_ros_node_md_names_the_parameters_that_take_effect_at_once():
 
 
 def test_every_name_given_with_colon_equals_in_the_docs_exists():
-    """``name:=value`` in the README and docs/ros_node.md is a launch argument of
+    """``name:=value`` in the README and docs/*.md (docs/ros_node.md, ...) is a launch argument of
     localize.launch.py, or after ``-p`` a node parameter."""
     launch = _launch_defaults()
     wrong, seen = [], 0
-    for doc in ("README.md", "docs/ros_node.md"):
-        text = (ROOT / doc).read_text(encoding="utf-8")
+    for doc, text in user_docs().items():  # README.md, docs/ros_node.md and the other pages
         for m in re.finditer(r"(-p )?(?<![\w.-])([a-z_][a-z0-9_.]*):=", text):
             seen += 1
             ok = m.group(2) in SPECS if m.group(1) else m.group(2) in launch
@@ -149,13 +149,12 @@ def test_every_name_given_with_colon_equals_in_the_docs_exists():
 
 
 def test_every_parameter_setting_quoted_in_the_docs_loads(tmp_path):
-    """A `name: value` the README or docs/ros_node.md tells users to write (``two_d_mode:
+    """A `name: value` the README or a docs/*.md page tells users to write (``two_d_mode:
     true``, ``compile: none | default | reduce-overhead``) loads through the real parameter-file
     reader, which types values as ROS does: ``odom_gate_translation_m: 0`` (an integer for a
     double) is refused by the node and by ``--params``."""
     checked, wrong = 0, []
-    for doc in ("README.md", "docs/ros_node.md"):
-        text = (ROOT / doc).read_text(encoding="utf-8")
+    for doc, text in user_docs().items():  # README.md, docs/ros_node.md and the other pages
         for name, values in re.findall(r"`([a-z_][a-z0-9_.]*): ([^`]+)`", text):
             if name not in SPECS:
                 continue
