@@ -39,7 +39,7 @@ from .devices import resolve_device
 from .errors import CheckpointError, InputError
 from .model.checkpoint import CLASS_ARCH, read_torch_archive, strip_wrapper_prefix
 from .model.plain_pickle import (RETRIEVAL_WAYS, archive_args, describe_map_folder,
-                                 refuse_empty_or_text)
+                                 refuse_empty_or_text, where_to_download)
 
 log = logging.getLogger(__name__)
 
@@ -145,7 +145,8 @@ def _require_checkpoint(path: str) -> None:
         raise CheckpointError(
             f"retrieval checkpoint not found: {path}. Download "
             "MASt3R_ViTLarge_BaseDecoder_512_catmlpdpt_metric_retrieval_trainingfree.pth "
-            "(README: 'Image retrieval') and pass it with --retrieval-checkpoint")
+            f"({where_to_download('retrieval checkpoint')}) and pass it with "
+            "--retrieval-checkpoint")
     refuse_empty_or_text(path, "retrieval checkpoint")  # cut short: before minutes of encoding
 
 

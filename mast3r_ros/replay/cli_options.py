@@ -457,7 +457,7 @@ def missing_library_hint(name: str) -> str:
     top = name.split(".")[0]
     how = _INSTALL_HINTS.get(top)
     if how is None:
-        return f"the Python package '{top}' is not installed (README: Install)"
+        return f"the Python package '{top}' is not installed (README: 'Install')"
     return f"this needs {how}"
 
 

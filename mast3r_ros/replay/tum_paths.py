@@ -56,9 +56,9 @@ def warn_missing_listed(folder: Path, paths: Sequence[Optional[Path]], list_name
     """Stat every file a list names (``paths``, None: none listed) up front and warn once,
     when some are missing, ``LIST: N listed, M missing: first NAME``: a missing file is
     otherwise found only when it is read (a frame skipped as unreadable, as any other such
-    frame, README "unreadable"). A name is found as `listed_file` finds it (backslashes read as
-    '/' too). ``what``: the files, plural ("colour images"). Used by the EuRoC (data.csv) and
-    KITTI (times.txt, a file an index) readers too. Returns M."""
+    frame: docs/maps.md, 'Frames that cannot be read'). A name is found as `listed_file` finds
+    it (backslashes read as '/' too). ``what``: the files, plural ("colour images"). Used by
+    the EuRoC (data.csv) and KITTI (times.txt, a file an index) readers too. Returns M."""
     listed = [p for p in paths if p is not None]
     missing = [p for p in listed if not _found(folder, p)]
     if missing:

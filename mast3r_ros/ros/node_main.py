@@ -21,7 +21,7 @@ def main(args: Optional[List[str]] = None) -> None:
         sys.stderr.write(
             f"localizer_node: error: ROS 2 is not available here ({e}): source "
             "/opt/ros/<distro>/setup.bash (Humble or Jazzy) and the workspace's "
-            "install/setup.bash, then `ros2 run mast3r_ros localizer_node` (README: Install). "
+            "install/setup.bash, then `ros2 run mast3r_ros localizer_node` (README: 'Install'). "
             "Without ROS, the offline tools are `mast3r-ros`.\n")
         raise SystemExit(2) from None
     try:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 _FIX = ("; --camera-info takes a camera calibration (a camera_calibration YAML with "
-        "image_width, image_height, camera_matrix; see README: Supported inputs)")
+        "image_width, image_height, camera_matrix; see README: 'Supported inputs')")
 
 
 def _numbers(fields: list) -> bool:

@@ -59,11 +59,20 @@ def describe_plain_pickle(path: str, what: str) -> Optional[str]:
                 "--codebook (retrieve, build-map), with the *_retrieval_trainingfree.pth as "
                 "--retrieval-checkpoint and the MASt3R network .pth as --checkpoint")
     return (f"a plain Python pickle (pickle.dump of a {type(obj).__name__}), not a PyTorch "
-            f"{what} (torch.save writes a zip archive): give the {what} .pth file (README: "
-            "'Model weights')")
+            f"{what} (torch.save writes a zip archive): give the {what} .pth file "
+            f"({where_to_download(what)})")
 
 
 RETRIEVAL_WAYS = "--retrieval-checkpoint, or retrieval.checkpoint in --params"
+
+# the user-docs section (page: 'heading') that gives a file's download, by what the file is
+_DOWNLOAD_SECTIONS = {"retrieval checkpoint": "docs/pair_and_retrieve.md: 'Image retrieval'"}
+
+
+def where_to_download(what: str) -> str:
+    """The user-docs section a message about a ``what`` file names for its download: the
+    retrieval head's is on docs/pair_and_retrieve.md, the network's in the README."""
+    return _DOWNLOAD_SECTIONS.get(what, "README: 'Model weights'")
 
 
 def describe_map_folder(folder: str, retrieval: bool = False) -> Optional[str]:
@@ -220,7 +229,7 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
     image = _image_kind(head)
     if image is not None:  # the arguments swapped: `pair a.png --checkpoint b.png model.pth`
         return (f"this is {image} image, not a PyTorch {what}: an image given where the {what} "
-                f"goes (arguments swapped?); give the {what} .pth file (README: 'Model weights')")
+                f"goes (arguments swapped?); give the {what} .pth file ({where_to_download(what)})")
     ext = os.path.splitext(path)[1].lower()
     if any("/code/" in n or n.startswith("code/") or n.endswith("/constants.pkl")
            for n in names):
@@ -235,7 +244,7 @@ def describe_model_format(path: str, what: str = "checkpoint") -> Optional[str]:
     else:
         return None
     fix = _FROM_THE_PTH.get(what, f"give the {what} .pth file")
-    return f"this is {kind}, not a PyTorch {what}; {fix} (README: 'Model weights')"
+    return f"this is {kind}, not a PyTorch {what}; {fix} ({where_to_download(what)})"
 
 
 # image file signatures (the first bytes): what a checkpoint argument given an image holds
