@@ -18,7 +18,7 @@ a frame RANSAC can hardly solve, for the worst-case cost):
   serves as the trial's cost, the re-scoring and the next linearisation; the covariance reuses
   the last one);
 * ``new``: the current ``core/pnp/`` package (the same arithmetic with fewer numpy calls and
-  passes per refinement step; the focal-length gate's fit from eight rows per point; README,
+  passes per refinement step; the focal-length gate's fit from eight rows per point; docs/gpu.md,
   "The host part of a frame").
 
 The ``localize`` and ``other`` columns run each variant's focal-length gate

@@ -2,7 +2,7 @@
 
 * keyframe markers, as `MarkerSpec` that `mast3r_ros.ros.conversions` turns into a
   ``visualization_msgs/MarkerArray``: one arrow (viewing direction) and one id label per keyframe
-  for a map of up to `LARGE_MAP_KEYFRAMES` keyframes; a larger map (the README's 10^4-10^5) is two
+  for a map of up to `LARGE_MAP_KEYFRAMES` keyframes; a larger map (docs/large_maps.md) is two
   markers, a LINE_LIST (one short segment per keyframe along its viewing direction) and a POINTS
   (its position), at most `MAX_DRAWN_KEYFRAMES` keyframes, uniformly strided -- 2x10^5 Marker
   objects would stall activate on the executor thread (~40 MB latched) and choke rviz;

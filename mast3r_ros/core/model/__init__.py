@@ -1,9 +1,9 @@
 """The MASt3R / DUSt3R network, checkpoint loading, preprocessing and the inference engine.
 
 The main names are importable from here (``from mast3r_ros.core.model import Mast3rEngine``)
-as well as from their modules (``core.model.engine``, the README's path). They are loaded on
-first use (PEP 562), so importing one submodule does not import the engine and its
-dependencies.
+as well as from their modules (``core.model.engine``, the path docs/pair_and_retrieve.md
+uses). They are loaded on first use (PEP 562), so importing one submodule does not import the
+engine and its dependencies.
 """
 
 import importlib
