@@ -187,3 +187,17 @@ def test_the_commands_at_a_glance_table_has_a_row_for_every_subcommand():
     table = readme[readme.index("## The commands at a glance"):readme.index("## Model weights")]
     rows = {m for m in re.findall(r"^\| `([\w-]+)` \|", table, flags=re.M)}
     assert rows == set(sub.choices), (sorted(rows), sorted(sub.choices))
+
+
+def test_the_quick_start_ends_with_the_next_steps_of_a_robotics_user():
+    """After the demo a new user wants to map their own data and run the node: the quick start
+    links the weights, the map commands (run on the demo's own recordings) and the node's
+    workflow, so the next step is not 400 lines of reference away."""
+    readme = DOCS["README.md"].read_text(encoding="utf-8")
+    start = readme.index("## Quick start")
+    quick = readme[start:readme.index("\n## ", start)]
+    links = {f"{path}#{anchor}" if anchor else path for path, anchor in _links(quick)}
+    for link in ("#model-weights-not-ours", "#keyframe-maps-and-offline-localization",
+                 "#install", "#ros-2-node", "docs/ros_node.md#workflow-bag--map--launch--nav2"):
+        assert link in links, f"the quick start does not link {link}: {sorted(links)}"
+    assert "mast3r-ros build-map demo_out/data/map" in quick
