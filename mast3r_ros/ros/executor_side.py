@@ -80,30 +80,24 @@ class ExecutorSide(FrameProcessing):
     # ------------------------------------------------------------------ timers
     def _tf_tick(self) -> None:
         """The TF timer (node clock, ``tf_publish_rate``): a clock jump back is seen first,
-        then the held map->odom is re-broadcast stamped now + transform_tolerance -- not while
-        a frame publishes its own (it holds ``_publish_lock`` from its stamp to its send, and
-        sends a fresh TF: a later-stamped re-broadcast sent first put its older stamp after
-        it on /tf); the tick does not wait for it. Never raises (an error is logged,
-        throttled, and said on /diagnostics)."""
+        then the held map->odom is re-broadcast stamped now + transform_tolerance, sent in
+        the same hold of ``_lock`` as its stamp is taken, as a frame's TF is: a frame's TF
+        stamped meanwhile would otherwise go out before this older-stamped one. Never raises
+        (an error is logged, throttled, and said on /diagnostics)."""
         try:
             if not self._active or self._tf is None:
                 return
             n = self._cfg.node
             now_ns = self.get_clock().now().nanoseconds
             self._on_clock_reading(now_ns)  # a jump back resets the tracking first
-            if not self._publish_lock.acquire(blocking=False):
-                return  # a frame is sending a fresh TF now
-            try:
-                with self._lock:
-                    jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
-                    if jumped:  # not after _on_clock_reading's reset: a clock read meanwhile
-                        self._diag.note_reset(time.monotonic(), "the clock jumped back")
-                if jumped:
-                    self._tf_timeline.on_backwards()
-                if send is not None:
+            with self._lock:
+                jumped, send = self._tracking.rebroadcast(now_ns, n.transform_tolerance)
+                if jumped:  # not after _on_clock_reading's reset: only a clock read meanwhile
+                    self._diag.note_reset(time.monotonic(), "the clock jumped back")
+                if send is not None:  # None after a jump: the reset dropped the held TF
                     self._send_tf(*send)
-            finally:
-                self._publish_lock.release()
+            if jumped:
+                self._tf_timeline.on_backwards()
         except Exception as err:  # noqa: BLE001 - never let a timer end spin()
             self._report_error("TF re-broadcast failed", err, frame=False)
 

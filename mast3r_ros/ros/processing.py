@@ -78,10 +78,6 @@ class FrameProcessing:
         ``_tracking`` (``tracking``, default `TrackingState()`), ``_diag``, ``_intrinsics``,
         ``_info_topic``, ``_errors``, ``_warnings``, ``_tf_timeline``."""
         self._lock = threading.Lock()  # guards _tracking and _diag
-        # held by a frame from its activation check to the end of its pose and TF publish, and
-        # by `_set_active` (taken before ``_lock``, never after it): a deactivate comes before
-        # or after a frame's publish, while ``_lock`` is not held during the publish itself
-        self._publish_lock = threading.Lock()
         self._tracking = tracking if tracking is not None else TrackingState()
         self._diag = DiagnosticsWindow()
         self._intrinsics = mf.IntrinsicsCache()
@@ -104,8 +100,8 @@ class FrameProcessing:
         new activation epoch begins: a frame admitted before it (one that outlived a
         deactivate's wait, still in inference when the node is activated again) publishes
         nothing, counts nothing in the tracking and is recorded as dropped
-        (`_drop_deactivated`). Waits for a frame's pose and TF publish in progress."""
-        with self._publish_lock, self._lock:
+        (`_drop_deactivated`)."""
+        with self._lock:
             self._activation += 1
             self._active = active
 
@@ -353,13 +349,9 @@ class FrameProcessing:
         drops it, when the tracking state was reset since the frame was planned (``epoch``):
         /initialpose or the TF timer's clock-jump reset between `_localize` and here would
         otherwise be overwritten by a pose from the old timeline. Dropped and recorded when
-        the frame's ``activation`` ended (`_drop_deactivated`). The check and the held state
-        share one hold of ``_lock``, and the pose and TF publish follow under
-        ``_publish_lock`` alone, which the check is made under too: a deactivate
-        (`_set_active`) comes before or after all of them, never in between, while the
-        executor thread's callbacks (image arrivals, /diagnostics, the TF timer) that take
-        ``_lock`` do not wait for the middleware (rmw_fastrtps publishes synchronously, on
-        the calling thread, by default)."""
+        the frame's ``activation`` ended (`_drop_deactivated`). The check, the held state and
+        the pose and TF publish share one hold of ``_lock``: a deactivate (`_set_active`)
+        comes before or after all of them, never in between."""
         n = cfg.node
         odom = odom_from_base if n.odom_frame else None
         map_from_base_ = map_from_base(result.map_from_cam, cam_from_base)
@@ -372,20 +364,18 @@ class FrameProcessing:
             tf = localization_tf(map_from_base_, odom, n.map_frame, n.odom_frame, n.base_frame)
         now_ns = self.get_clock().now().nanoseconds
         outputs = self._outputs
-        with self._publish_lock:
-            with self._lock:
-                if epoch is not None and self._tracking.epoch != epoch:
-                    return                  # reset meanwhile: the old timeline's pose
-                ended = activation is not None and not self._current(activation)
-                if not ended:
-                    self._tracking.on_success(result, tf, odom,
-                                              prior=prior_tf.parent_from_child)
-                    tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance,
-                                                                True) if n.publish_tf else None)
-            if not ended and outputs is not None:
-                outputs.pose(map_from_base_, cov, frame.stamp_ns)
-                if tf_stamp is not None:
-                    self._send_tf(tf, tf_stamp)
+        with self._lock:
+            if epoch is not None and self._tracking.epoch != epoch:
+                return                  # reset meanwhile: the old timeline's pose
+            ended = activation is not None and not self._current(activation)
+            if not ended:
+                self._tracking.on_success(result, tf, odom, prior=prior_tf.parent_from_child)
+                tf_stamp = (self._tracking.next_tf_stamp_ns(now_ns, n.transform_tolerance,
+                                                            True) if n.publish_tf else None)
+                if outputs is not None:  # publishing is rcl_publish: microseconds
+                    outputs.pose(map_from_base_, cov, frame.stamp_ns)
+                    if tf_stamp is not None:
+                        self._send_tf(tf, tf_stamp)
         if ended:
             self._drop_deactivated(frame.stamp_ns)
             return

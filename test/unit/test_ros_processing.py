@@ -1086,48 +1086,14 @@ def test_a_missing_odometry_tf_names_odom_frame_and_how_to_run_without_odometry(
     assert "base_link -> camera_optical" in reason and "odom_frame" not in reason
 
 
-def test_the_pose_and_tf_go_out_in_the_publish_hold_that_checked_the_activation():
+def test_the_pose_and_tf_go_out_in_the_lock_hold_that_checked_the_activation():
     """The activation was checked under the lock and the pose published after releasing it:
     a deactivate (and an activate) in between published the ended activation's pose. The
-    check and both publishes share one hold of the publish lock `_set_active` takes; the node
-    lock, which the executor thread's callbacks take (image arrivals, /diagnostics, the TF
-    timer), is not held while the middleware publishes (rmw_fastrtps sends on the calling
-    thread): it was, so a slow send held up the executor thread."""
+    check and both publishes now share one hold of the lock `_set_active` takes."""
     host = Host()
     held = []
     pose, send = host._outputs.pose, host._tf.send
-
-    def locks():
-        return host._publish_lock.locked(), host._lock.locked()
-    host._outputs.pose = lambda *a: (held.append(locks()), pose(*a))
-    host._tf.send = lambda *a: (held.append(locks()), send(*a))
+    host._outputs.pose = lambda *a: (held.append(host._lock.locked()), pose(*a))
+    host._tf.send = lambda *a: (held.append(host._lock.locked()), send(*a))
     host._process(image(stamp(0)))
-    assert held == [(True, False), (True, False)] and host._outputs.poses == [stamp(0)]
-
-
-def test_a_deactivate_waits_for_a_publish_in_progress_and_the_node_lock_stays_free():
-    """A pose publish that blocks in the middleware: the node lock is free meanwhile, and a
-    deactivate (`_set_active`) returns only once the publish (pose and TF) is over."""
-    host = Host()
-    entered, release, deactivated = (threading.Event() for _ in range(3))
-    pose = host._outputs.pose
-
-    def slow_pose(*a):
-        entered.set()
-        assert release.wait(10.0)
-        pose(*a)
-    host._outputs.pose = slow_pose
-    frame = threading.Thread(target=host._process, args=(image(stamp(0)),))
-    frame.start()
-    assert entered.wait(10.0)
-    free = host._lock.acquire(blocking=False)
-    if free:
-        host._lock.release()
-    deactivate = threading.Thread(target=lambda: (host._set_active(False), deactivated.set()))
-    deactivate.start()
-    early = deactivated.wait(0.2)
-    release.set()
-    frame.join(10.0)
-    deactivate.join(10.0)
-    assert free and not early and deactivated.is_set()
-    assert host._outputs.poses == [stamp(0)] and host._tf.sent and not host._active
+    assert held == [True, True] and host._outputs.poses == [stamp(0)]
