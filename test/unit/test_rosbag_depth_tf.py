@@ -68,7 +68,7 @@ def test_a_constant_tf_extrinsic_registers_the_depth_as_tf_static_does(tmp_path,
     for got, want in zip(depths, reference):
         np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)
     said = [r.getMessage() for r in caplog.records if "registered to" in r.getMessage()]
-    assert len(said) == 1 and f"with /tf, whose {len(STAMPS)} samples of it stay within 1 mm " \
+    assert len(said) == 1 and f"with /tf, whose {len(STAMPS)} samples of the transform stay within 1 mm " \
         "and 0.1 deg (no /tf_static joins them) (15.1 mm apart)" in said[0], said
 
 

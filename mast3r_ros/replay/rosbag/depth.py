@@ -343,7 +343,7 @@ class _DepthAssociation:
             tf = bag_tf(self.path, self._tf_topics)
         found = constant_extrinsic(tf, image, depth, f"{bag_label(self.path)}: {where}", fix)
         return None if found is None else (found[0], "/tf", (
-            f"/tf, whose {found[1]} samples of it stay within {MOVED_MM:g} mm and "
+            f"/tf, whose {found[1]} samples of the transform stay within {MOVED_MM:g} mm and "
             f"{MOVED_DEG:g} deg (no /tf_static joins them)"))
 
     def _register_by_tf(self, image: str, depth: str, depth_cam: CameraIntrinsics, where: str,
