@@ -41,7 +41,7 @@ from ..core.trajectory import (check_pose_rule, clock_reset_note,
 from ..core.types import CameraIntrinsics, check_camera_info_arg
 from .stereo_depth import StereoDepth, StereoFrames, euroc_stereo
 from .tum import TumSequence
-from .tum_paths import warn_missing_listed
+from .tum_paths import found_listed, listed_file, warn_missing_listed
 from .tum_trajectory import PathLike, _drop_repeated_lines
 
 log = logging.getLogger(__name__)
@@ -254,7 +254,8 @@ class EurocSequence(StereoFrames, TumSequence):
     camera``; None without ground truth (`no_pose_source_reason` says why). There is no depth
     (`no_depth_reason` says so for what needs it: the sift matcher) unless ``stereo_depth``
     (and ``read_depth``): then cam0's depth comes from cam1's image of the same stamp (exact;
-    a cam0 image without one gets none, counted in a warning)
+    a cam0 image without one, or whose cam1 file data.csv lists is missing, gets none, counted
+    in a warning)
     (`stereo_depth.euroc_stereo`: (H, W) float32 metres on cam0's own pixel grid, 0 = none;
     the two sensor.yaml calibrations and T_BS, not ``camera_info``). ``poses_option``: the
     option a reason without ground truth names as the fix (localize: ``--groundtruth``).
@@ -348,9 +349,15 @@ class EurocSequence(StereoFrames, TumSequence):
                                        round(rule.max_gap_s * 1e9))
         self._frame_poses, self._frame_pose_valid = poses @ s_from_cam, valid
         missing = warn_missing_listed(cam, self._rgb_paths, "data.csv", "images")
-        if self._stereo is not None:  # a missing cam1 image costs its frame's depth
-            cam1 = cam.parent / "cam1"
-            warn_missing_listed(cam1, self._depth_paths, "data.csv", "cam1 images (stereo)")
+        self._cam1_missing = 0
+        if self._stereo is not None:  # a missing cam1 image costs its frame's depth, as an
+            cam1 = cam.parent / "cam1"  # unpaired stamp does: not the frame (cam0 is there)
+            self._cam1_missing = warn_missing_listed(cam1, self._depth_paths, "data.csv",
+                                                     "cam1 images (stereo)", "they get no depth")
+            # each file as found: a name written with backslashes read with '/'
+            self._depth_paths = [listed_file(cam1, p, "cam1 image", "data.csv")
+                                 if p is not None and found_listed(cam1, p) else None
+                                 for p in self._depth_paths]
         log.info("EuRoC/ASL camera %s: %d images%s, %s, %d with ground truth%s", cam, len(self),
                  f" ({missing} missing)" if missing else "",
                  f"{sum(p is not None for p in self._depth_paths)} with a cam1 image for stereo "
@@ -436,7 +443,14 @@ class EurocSequence(StereoFrames, TumSequence):
     def no_depth_reason(self) -> Optional[str]:
         """Why no frame has depth (one line), or None with stereo depth and a cam1 image."""
         if self._stereo is not None:
-            return None if any(p is not None for p in self._depth_paths) else (
+            if any(p is not None for p in self._depth_paths):
+                return None
+            if self._cam1_missing:
+                return (f"none of the cam1 images paired with a cam0 image exists in "
+                        f"{self.folder.parent / 'cam1' / 'data'} ({self._cam1_missing} listed "
+                        "in its data.csv are missing): copy them there, or leave --stereo-depth "
+                        "out")
+            return (
                 f"no cam1 image has the stamp of a cam0 image in {self.folder.parent}: "
                 "--stereo-depth pairs the two cameras' images by exact stamp (EuRoC's are "
                 "triggered together): check both data.csv")

@@ -51,21 +51,25 @@ def listed_file(folder: Path, path: Path, what: str, list_name: str) -> Path:
     raise InputError(f"cannot read {what} {path}: {why} (listed in {listed_in})")
 
 
+_SKIPPED = "each is skipped as an unreadable frame when it is read"
+
+
 def warn_missing_listed(folder: Path, paths: Sequence[Optional[Path]], list_name: str,
-                        what: str) -> int:
+                        what: str, cost: str = _SKIPPED) -> int:
     """Stat every file a list names (``paths``, None: none listed) up front and warn once,
-    when some are missing, ``LIST: N listed, M missing: first NAME``: a missing file is
+    when some are missing, ``LIST: N listed, M missing: first NAME (COST)``: a missing file is
     otherwise found only when it is read (a frame skipped as unreadable, as any other such
-    frame: docs/maps.md, 'Frames that cannot be read'). A name is found as `listed_file` finds
-    it (backslashes read as '/' too). ``what``: the files, plural ("colour images"). Used by
-    the EuRoC (data.csv) and KITTI (times.txt, a file an index) readers too. Returns M."""
+    frame: docs/maps.md, 'Frames that cannot be read'). A name is found as `found_listed`
+    finds it (backslashes read as '/' too). ``what``: the files, plural ("colour images");
+    ``cost``: what a missing one costs, for a reader that does not skip its frame ("they get
+    no depth"). Used by the EuRoC (data.csv) and KITTI (times.txt, a file an index) readers
+    too. Returns M."""
     listed = [p for p in paths if p is not None]
-    missing = [p for p in listed if not _found(folder, p)]
+    missing = [p for p in listed if not found_listed(folder, p)]
     if missing:
         name = _name(folder, missing[0])
-        log.warning("%s: %d %s listed, %d missing: first %s (each is skipped as an unreadable "
-                    "frame when it is read)", folder / list_name, len(listed), what,
-                    len(missing), name)
+        log.warning("%s: %d %s listed, %d missing: first %s (%s)", folder / list_name,
+                    len(listed), what, len(missing), name, cost)
     return len(missing)
 
 
@@ -76,8 +80,9 @@ def _name(folder: Path, path: Path) -> str:
         return str(path)
 
 
-def _found(folder: Path, path: Path) -> bool:
-    """Whether `listed_file` finds ``path`` (as written, or its backslashes read as '/')."""
+def found_listed(folder: Path, path: Path) -> bool:
+    """Whether `listed_file` finds ``path`` (``folder / name``, a listed name) as a file: as
+    written, or its backslashes read as '/'. Stats one or two paths; raises nothing."""
     if path.is_file():
         return True
     name = _name(folder, path)

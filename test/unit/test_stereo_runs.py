@@ -138,3 +138,34 @@ def test_a_sensor_yaml_of_another_key_order_gives_the_same_depth(tmp_path):
         path.write_text("\n".join(first + [ln for ln in rest if ln not in first] + t_bs) + "\n")
         assert path.read_text().startswith("intrinsics") and "resolution" in path.read_text()
     assert_depth_close(open_source(str(root), STEREO)[0].depth_m, depths[0], 0.25)
+
+
+def test_a_listed_but_missing_cam1_image_costs_its_frame_depth_not_the_frame(tmp_path, caplog):
+    """cam1/data.csv lists frame 1's image, but the file is gone: the whole cam0 frame was
+    skipped as unreadable ('image not found: .../cam1/data/...'), though the code meant a
+    missing cam1 image to cost only its frame's depth, as an unpaired stamp does."""
+    root, depths = euroc_stereo_tree(tmp_path, 3)
+    gone = root / "mav0" / "cam1" / "data" / f"{T0 + 50_000_000}.png"
+    gone.unlink()
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        source = open_source(str(root), STEREO)
+    said = [r.getMessage() for r in caplog.records if "missing" in r.getMessage()]
+    assert len(said) == 1 and "3 cam1 images (stereo) listed, 1 missing" in said[0], said
+    assert "they get no depth" in said[0] and "unreadable" not in said[0], said
+    assert source.listed_pose_and_depth(1)[1] is False
+    frames = list(source.frames_or_unreadable())
+    assert all(hasattr(f, "rgb") for f in frames), frames  # none unreadable
+    assert frames[1].depth_m is None and frames[1].rgb.shape == (160, 320, 3)
+    for i in (0, 2):
+        assert_depth_close(frames[i].depth_m, depths[i], 0.25)
+
+
+def test_no_cam1_file_there_is_the_reason_for_no_depth_not_the_pairing(tmp_path):
+    """Every cam1 image listed but none there: the reason says the files are missing (it was
+    None, and each frame then unreadable), not that the stamps do not pair."""
+    root, _ = euroc_stereo_tree(tmp_path, 2)
+    for png in (root / "mav0" / "cam1" / "data").glob("*.png"):
+        png.unlink()
+    reason = open_source(str(root), STEREO).no_depth_reason()
+    assert reason is not None and "2 listed in its data.csv are missing" in reason, reason
+    assert "by exact stamp" not in reason and "\n" not in reason, reason
