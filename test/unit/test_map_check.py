@@ -431,7 +431,7 @@ def test_depth_unit_fit_between_two_confusions_tries_both(monkeypatch):
     assert checked[0] == 5.0  # the factor that makes the units TUM's 5000 is tried first
     assert cause.name == "depth_scale" and cause.factor == 5.0 and cause.confirmed
     assert "--depth-scale 5000 " in cause.fix
-    assert ("(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.2 mm (TUM))"
+    assert ("(read in units of 1 mm, --depth-scale 1000; the poses fit units of 0.2 mm)"
             in cause.what)
 
 

@@ -37,3 +37,15 @@ def test_the_figures_ruling_the_focal_length_out_follow_the_depth_entry():
     assert pose == "the quaternions are in w x y z order but were read as x y z w", pose
     assert depth == f"depth is x1.3 the size the poses fit, {ruled_out}", depth
     assert "check fx" not in cause.fix, cause.fix
+
+
+def test_a_unit_of_0_2_mm_is_not_called_tum_s_on_a_source_of_another_kind():
+    """A RealSense bag (depth in 1 mm) built with --trajectory whose poses fit depth x5: the
+    words said 'the poses fit units of 0.2 mm (TUM)', as if the source were a TUM folder;
+    the map check does not know the source's kind, so the unit is named alone."""
+    cause = _describe("", 5.0, True, 1000.0, (2.0, 5.0))
+    assert cause.what == ("depth is x5 the size the poses fit (read in units of 1 mm, "
+                          "--depth-scale 1000; the poses fit units of 0.2 mm)"), cause.what
+    assert cause.fix == "--depth-scale 5000 (depth units per metre)", cause.fix
+    read_as = _describe("", 0.2, True, 5000.0, (2.0, 5.0))  # 0.2 mm units read: no TUM claim
+    assert "TUM" not in read_as.what and "units of 0.2 mm," in read_as.what, read_as.what

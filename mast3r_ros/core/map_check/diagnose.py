@@ -350,7 +350,7 @@ def _describe(name: str, factor: float, confirmed: bool,
 
 
 def _unit_name(units_per_m: float) -> str:
-    names = {1.0: "1 m", 10.0: "1 dm", 100.0: "1 cm", 1000.0: "1 mm", 5000.0: "0.2 mm (TUM)",
+    names = {1.0: "1 m", 10.0: "1 dm", 100.0: "1 cm", 1000.0: "1 mm", 5000.0: "0.2 mm",
              10000.0: "0.1 mm", 1e6: "1 um"}
     return names.get(float(units_per_m), f"1/{_fmt_factor(units_per_m)} m")
 
