@@ -147,8 +147,7 @@ def _ros1_bag(path, bad_colour=()):
     """A ROS 1 .bag of ten rgb8 images 0.1 s apart with 16UC1 depth at their stamps and the
     camera 0.5 m further along tf each; ``bad_colour``: images whose data is cut short."""
     import numpy as np
-    from rosbags.rosbag1 import Writer
-    from test_ros1_bag import RGB, T1, TS1, H, W, _camera_info, _header, _tf
+    from test_ros1_bag import RGB, T1, H, W, _camera_info, _header, _tf, write_ros1_bag
 
     msgs = [("/tf_static", 1, _tf("base_link", "camera_optical", 0, [0.1, 0.0, 0.5])),
             ("/camera/color/camera_info", 1, _camera_info(STAMPS[0]))]
@@ -162,13 +161,7 @@ def _ros1_bag(path, bad_colour=()):
         msgs.append((DEPTH, t + 2, T1["sensor_msgs/msg/Image"](
             header=_header(t, seq=k), height=H, width=W, encoding="16UC1", is_bigendian=0,
             step=W * 2, data=raw.view(np.uint8).reshape(-1))))
-    with Writer(path) as writer:
-        conns = {}
-        for topic, t, msg in sorted(msgs, key=lambda m: m[1]):
-            if topic not in conns:
-                conns[topic] = writer.add_connection(topic, msg.__msgtype__, typestore=TS1)
-            writer.write(conns[topic], t, TS1.serialize_ros1(msg, msg.__msgtype__))
-    return str(path)
+    return str(write_ros1_bag(path, msgs))
 
 
 def test_a_ros1_bag_decodes_only_its_candidates_and_builds_the_same_map(tmp_path, monkeypatch,

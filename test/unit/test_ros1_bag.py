@@ -62,6 +62,12 @@ def _write_ros1_bag(path: Path, tf_type: str = "tf2_msgs/msg/TFMessage") -> Path
         msgs.append(("/camera/color/camera_info", t, _camera_info(t)))
     for t, x in [(950 * MS, 0.0), (1050 * MS, 0.1), (1150 * MS, 0.2)]:
         msgs.append(("/tf", t, _tf("map", "base_link", t, [x, 0.0, 0.0], tf_type)))
+    return write_ros1_bag(path, msgs)
+
+
+def write_ros1_bag(path: Path, msgs) -> Path:
+    """A ROS 1 .bag at ``path`` of ``msgs``, (topic, bag time ns, message of `T1`), written in
+    bag-time order (a connection per topic, as first met); returns ``path``."""
     with Writer(path) as writer:
         conns = {}
         for topic, t, msg in sorted(msgs, key=lambda m: m[1]):

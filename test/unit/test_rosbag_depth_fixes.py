@@ -76,13 +76,20 @@ def test_same_calibration_in_a_frame_tf_static_puts_at_one_place_is_read_without
     assert "which /tf_static puts at one place: read as registered" in caplog.text
 
 
-def test_same_calibration_apart_by_tf_static_is_read_as_registered_and_said(tmp_path, caplog):
-    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, static_tf=_static(0.015))
+def _read_unmoved(bag, caplog):
+    """The one warning said reading ``bag`` (its depth and colour frames 15 mm apart, the same
+    calibration), whose 1 m depth must come pixel for pixel, not moved by the 15 mm."""
     with caplog.at_level(logging.WARNING):
         frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
     for f in frames:  # pixel for pixel, not moved by the 15 mm
         assert np.all(f.depth_m > 0.999)
     (said,) = _warned(caplog)
+    return said
+
+
+def test_same_calibration_apart_by_tf_static_is_read_as_registered_and_said(tmp_path, caplog):
+    said = _read_unmoved(_bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0,
+                              static_tf=_static(0.015)), caplog)
     assert "15.0 mm apart by /tf_static" in said and "read as registered, not moved" in said
     assert "--depth-topic" in said
 
@@ -111,12 +118,8 @@ def _tf_only(x_m, moved_mm=0.0):
 def test_same_calibration_apart_by_a_constant_tf_is_said_as_by_tf_static(tmp_path, caplog):
     """The frames 15 mm apart on /tf only (a transform that never moves): the /tf_static
     warning, naming /tf (was: the warning of frames nothing joins, the offset unsaid)."""
-    bag = _bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0, tf=_tf_only(0.015))
-    with caplog.at_level(logging.WARNING):
-        frames = list(BagSequence(bag, image_topic=CAM, depth_topic=TOPIC))
-    for f in frames:  # pixel for pixel, not moved by the 15 mm
-        assert np.all(f.depth_m > 0.999)
-    (said,) = _warned(caplog)
+    said = _read_unmoved(_bag(tmp_path / "bag", TOPIC, DEPTH, depth_info_fx=30.0,
+                              tf=_tf_only(0.015)), caplog)
     assert "15.0 mm apart by /tf," in said and "read as registered, not moved by /tf;" in said
     assert "--depth-topic" in said
 

@@ -12,6 +12,7 @@ import sys
 
 import cv2
 import numpy as np
+from test_progress_units import _Clock
 from test_stereo_depth import STEREO, T0, assert_depth_close, euroc_stereo_tree
 
 from mast3r_ros.core import progress_output
@@ -72,17 +73,6 @@ def _build(tmp_path, root, out):
                       "    map_build: {min_translation_m: 0.01}\n")
     return main(["build-map", str(root), "--out", str(out), "--matcher", "sift",
                  "--stereo-depth", "--params", str(params)])
-
-
-class _Clock:
-    """11 s later at each reading: every update is due a progress line."""
-
-    def __init__(self) -> None:
-        self.t = 1000.0
-
-    def __call__(self) -> float:
-        self.t += 11.0
-        return self.t
 
 
 def test_a_stereo_build_shows_progress_off_a_terminal(tmp_path, monkeypatch):
