@@ -135,13 +135,15 @@ def test_ros_node_md_names_the_parameters_that_take_effect_at_once():
 
 def test_every_name_given_with_colon_equals_in_the_docs_exists():
     """``name:=value`` in the README and docs/*.md (docs/ros_node.md, ...) is a launch argument of
-    localize.launch.py, or after ``-p`` a node parameter."""
+    localize.launch.py, after ``-p`` a node parameter, or after ``-r`` a topic the node
+    subscribes to by a relative name (the remaps the launch file makes)."""
     launch = _launch_defaults()
+    topics = {"image", "camera_info", "initialpose"}
     wrong, seen = [], 0
     for doc, text in user_docs().items():  # README.md, docs/ros_node.md and the other pages
-        for m in re.finditer(r"(-p )?(?<![\w.-])([a-z_][a-z0-9_.]*):=", text):
+        for m in re.finditer(r"(-[pr] )?(?<![\w.-])([a-z_][a-z0-9_.]*):=", text):
             seen += 1
-            ok = m.group(2) in SPECS if m.group(1) else m.group(2) in launch
+            ok = {"-p ": SPECS, "-r ": topics}.get(m.group(1), launch).__contains__(m.group(2))
             if not ok:
                 wrong.append(f"{doc}: {m.group(0)}")
     assert seen >= 10, seen
