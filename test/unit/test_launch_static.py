@@ -279,12 +279,18 @@ def test_robot_localization_snippet_fuses_the_lagged_pose_at_its_stamp():
     than its last update, without predicting (filter_base.cpp processMeasurement: "Only want to
     carry out a prediction if it's forward in time. Otherwise, just correct."), unless
     smooth_lagged_data reverts to the state at the stamp; history_length must cover the lag,
-    at most max_image_age_s plus the inference time."""
+    at most max_image_age_s plus the inference time: about a second a frame on the Jetson the
+    node targets (docs/gpu.md, AGX Orin without TensorRT). A pose older than the history is not
+    reverted to, and ROS 2's robot_localization says nothing then (the warning is commented
+    out): the snippet's 2.0 s was exactly 1 s + 1 s, no margin."""
     ekf = _robot_localization_snippet()["ekf_filter_node_map"]["ros__parameters"]
     assert ekf.get("smooth_lagged_data") is True
     max_age = next(f.default for f in dataclasses.fields(NodeConfig)
                    if f.name == "max_image_age_s")
-    assert float(ekf.get("history_length", 0.0)) > max_age
+    orin_frame_s = 1.0
+    assert "about 1 Hz on an AGX Orin" in " ".join(
+        (ROOT / "docs" / "gpu.md").read_text(encoding="utf-8").split())
+    assert float(ekf.get("history_length", 0.0)) > max_age + orin_frame_s
     assert ekf["pose0"] == "/mast3r_localizer/pose"
 
 
