@@ -28,7 +28,8 @@ ROS_NODE_MD = (ROOT / "docs" / "ros_node.md").read_text(encoding="utf-8")
 # flag must be looked at once.
 EXTERNAL_FLAGS = {"--index-url", "--dist", "--symlink-install", "--from-paths", "--ignore-src",
                   "--system-site-packages", "--head", "--once", "--flow-style",
-                  "--packages-select", "--ros-args", "--params-file", "--show-args", "--loop"}
+                  "--packages-select", "--ros-args", "--params-file", "--show-args", "--loop",
+                  "--storage"}  # ros2 bag record's -s/--storage
 
 
 def _subparsers() -> dict:
