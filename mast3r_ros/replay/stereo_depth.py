@@ -141,9 +141,12 @@ def match_exposure(image: np.ndarray, reference: np.ndarray) -> np.ndarray:
     matches ``reference``'s (same dtype; a stereo pair's two views of one scene), through a
     monotonic look-up table: two cameras that expose each on their own (EuRoC's) then give
     SGBM, whose cost compares grey levels, the same level for the same surface."""
-    cdf_img, cdf_ref = (np.cumsum(np.bincount(i.ravel(), minlength=256)) / i.size
-                        for i in (image, reference))
-    lut = np.interp(cdf_img, cdf_ref, np.arange(256))
+    counts = [np.bincount(i.ravel(), minlength=256) for i in (image, reference)]
+    cdf_img, cdf_ref = (np.cumsum(c) / c.sum() for c in counts)
+    # over the levels the reference uses only: its cdf is flat across an unused level, where
+    # interpolation took the plateau's last level (its brightest level became 255)
+    used = counts[1] > 0
+    lut = np.interp(cdf_img, cdf_ref[used], np.arange(256)[used])
     return cv2.LUT(image, np.clip(np.rint(lut), 0, 255).astype(np.uint8))
 
 

@@ -1,0 +1,114 @@
+"""Behaviour the 2026-12-06 mutation audit (docs/bench/mutation_cpu_2026-12-06b) found no test
+of: which moment a moving /tf extrinsic's refusal names and how far it says it turned, frames
+/tf does not join, the RealSense depth-unit range's ends, the warning of a cam1 whose stamps
+all differ from cam0's, the exposure match leaving an image of the reference's own levels as
+it is, and a content-id cache folder under a file."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+import pytest
+from scipy.spatial.transform import Rotation
+
+from mast3r_ros.core.errors import InputError
+from mast3r_ros.core.tf_buffer import TransformBuffer
+
+MS = 1_000_000
+
+
+def _moving(samples):
+    """A buffer: link -> colour on /tf_static, link -> depth on /tf with ``samples`` (stamp
+    ns, x offset metres, turn about y in degrees)."""
+    buf = TransformBuffer()
+    buf.add_static("link", "colour", np.eye(4))
+    stamps = np.array([s for s, _, _ in samples], np.int64)
+    t = np.array([[0.015 + x, 0.0, 0.0] for _, x, _ in samples])
+    q = Rotation.from_euler("y", [[d] for _, _, d in samples], degrees=True).as_quat()
+    buf.add_dynamic_tq("link", "depth", stamps, t, q)
+    return buf
+
+
+def _refusal(buf) -> str:
+    from mast3r_ros.replay.rosbag.tf_extrinsic import constant_extrinsic
+    with pytest.raises(InputError) as err:
+        constant_extrinsic(buf, "colour", "depth", "bag b", "pass X")
+    return str(err.value)
+
+
+def test_a_moving_tf_extrinsic_names_the_moment_it_moved_most_in_both_units():
+    """6 mm alone at 2 s, 0.55 deg alone at 3 s, 4 mm and 0.3 deg at 4 s: the last is the
+    farthest counted in both units (4/1 + 0.3/0.1 = 7 limits), so the message names t=4 s;
+    the largest of each unit is said on its own."""
+    text = _refusal(_moving([(1000 * MS, 0, 0), (2000 * MS, 0.006, 0), (3000 * MS, 0, 0.55),
+                             (4000 * MS, 0.004, 0.3)]))
+    assert "by up to 6.0 mm and 0.55 deg (at t=4.000000 s against t=1.000000 s" in text, text
+
+
+def test_a_tf_extrinsic_that_flips_says_how_far_it_turned():
+    text = _refusal(_moving([(1000 * MS, 0, 0), (2000 * MS, 0, 180.0)]))
+    assert "and 180.00 deg" in text, text
+
+
+def test_frames_tf_does_not_join_give_no_extrinsic_not_an_error():
+    """Both frames known, in two trees (no transform between them): None, as for a frame
+    /tf lacks, so the caller refuses the depth as unregistered."""
+    from mast3r_ros.replay.rosbag.tf_extrinsic import constant_extrinsic
+    buf = TransformBuffer()
+    buf.add_static("link", "colour", np.eye(4))
+    buf.add_dynamic_tq("other", "depth", np.array([MS]), np.zeros(3), np.array([0, 0, 0, 1.0]))
+    assert constant_extrinsic(buf, "colour", "depth", "bag b", "pass X") is None
+
+
+@pytest.mark.parametrize("units", [1e-6, 0.01])
+def test_the_depth_unit_range_ends_are_realsense_units(units):
+    """1 um and 1 cm, the ends of DEPTH_UNITS_RANGE_M, are read (option or carried)."""
+    from mast3r_ros.replay.rosbag import realsense
+    topic = "/device_0/sensor_0/Depth_0/image/data"
+    assert realsense.depth_units_of("bag", topic, [units], None) == pytest.approx(units)
+    carried = float(np.float32(units))
+    assert realsense.depth_units_of("bag", topic, [], carried) == pytest.approx(units)
+
+
+def test_cam1_all_off_cam0_stamps_warns_how_far_the_first_is(tmp_path, caplog):
+    """cam1's stamps 5 ms after cam0's (another clock or a wrong data.csv): every cam0 image
+    is unpaired and the warning says how far cam0's first stamp is from cam1's nearest."""
+    from test_stereo_depth import STEREO, T0, euroc_stereo_tree
+
+    from mast3r_ros.replay.sources import open_source
+    root, _ = euroc_stereo_tree(tmp_path, 2)
+    csv = root / "mav0" / "cam1" / "data.csv"
+    text = csv.read_text()
+    for i in range(2):
+        stamp = T0 + i * 50_000_000
+        text = text.replace(f"{stamp},", f"{stamp + 5 * MS},")
+    csv.write_text(text)
+    with caplog.at_level(logging.WARNING, logger="mast3r_ros"):
+        open_source(str(root), STEREO)
+    said = [r.getMessage() for r in caplog.records if "same stamp" in r.getMessage()]
+    assert len(said) == 1 and "2 of 2 cam0 images" in said[0], said
+    assert "(cam0's first stamp is 5000000 ns from cam1's nearest)" in said[0], said
+
+
+def test_matching_an_image_to_its_own_levels_changes_nothing():
+    """An image of levels 0..200 only (no 255, a dark scene) and one with both ends used:
+    matched to itself, each is returned as it is (the look-up table's ends are 0 and 255)."""
+    from mast3r_ros.replay.stereo_depth import match_exposure
+    rng = np.random.default_rng(0)
+    for top in (200, 255):
+        image = rng.integers(0, top + 1, (24, 32)).astype(np.uint8)
+        image[0, :2] = (0, top)
+        np.testing.assert_array_equal(match_exposure(image, image), image)
+
+
+def test_a_cache_folder_under_a_file_is_not_recordable(tmp_path):
+    """content ids are not recorded under a path whose nearest existing part is a file (even
+    an executable one): no folder can be made there."""
+    from mast3r_ros.core.model.content_id import recordable
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    os.chmod(blocker, 0o755)
+    assert not recordable(str(blocker / "cache"))
+    assert recordable(str(tmp_path / "new" / "cache"))
