@@ -208,3 +208,25 @@ def test_tf_static_wins_and_a_second_value_on_tf_is_refused_where_tf_is_read(tmp
     with pytest.raises(InputError, match="published both on /tf and /tf_static"):
         BagSequence(both, image_topic=CAM, depth_topic=TOPIC,
                     pose_frames=f"camera_link:{COLOR}")
+
+
+def test_a_tf_extrinsic_that_changes_while_its_stamp_does_not_is_refused(tmp_path):
+    """A publisher stamping every /tf message 0 (or one stamp): the depth frame moves 12 mm
+    over the messages. Only the first sample of a stamp was read, so it was registered as a
+    fixed extrinsic of one sample; every sample now counts (refused as moving). The same
+    transform repeated at one stamp is still one extrinsic."""
+    tf = [("camera_link", COLOR, 0, np.eye(4))]
+    for k in range(4):
+        m = LINK_FROM_DEPTH.copy()
+        m[0, 3] += 0.004 * k
+        tf.append(("camera_link", DEPTH, 0, m))
+    with pytest.raises(InputError, match=r"moves during the recording: by up to 12\.0 mm"):
+        BagSequence(_bag(tmp_path / "moving", TOPIC, DEPTH, depth_info_fx=20.0, tf=tf,
+                         depth_mm=DEPTH_MM), image_topic=CAM, depth_topic=TOPIC)
+    same = [("camera_link", COLOR, 0, np.eye(4))] + [
+        ("camera_link", DEPTH, 0, LINK_FROM_DEPTH)] * 4
+    reference = _depths(_tf_bag(tmp_path / "tf"))
+    depths = _depths(_bag(tmp_path / "same", TOPIC, DEPTH, depth_info_fx=20.0, tf=same,
+                          depth_mm=DEPTH_MM))
+    for got, want in zip(depths, reference):
+        np.testing.assert_allclose(got, want, rtol=1e-6, atol=0)

@@ -36,9 +36,12 @@ def bag_tf(path: Any, tf_topics: List[str]) -> TransformBuffer:
 
 def read_tf(reader: Any, tf_topics: List[str]) -> TransformBuffer:
     """A fresh buffer of every transform on ``tf_topics`` of the open bag ``reader``: those on
-    a topic ending in tf_static static, the others time-varying (every sample). Invalid
-    samples (NaN, a zero quaternion) are dropped, as tf2 drops them; messages that cannot be
-    deserialized are skipped. Raises InputError for a tf that breaks the tree rules."""
+    a topic ending in tf_static static, the others time-varying (every sample: one that
+    repeats a stamp is kept 1 ns after the last, where a lookup would keep only the first, so
+    that a transform that changes while its stamp does not, a publisher stamping 0, moves for
+    `constant_extrinsic`). Invalid samples (NaN, a zero quaternion) are dropped, as tf2 drops
+    them; messages that cannot be deserialized are skipped. Raises InputError for a tf that
+    breaks the tree rules."""
     buffer = TransformBuffer()
     dynamic: Dict[Tuple[str, str], Tuple[List[int], List[np.ndarray]]] = {}
     conns = [c for t in tf_topics for c in reader.topics[t].connections]
@@ -62,7 +65,13 @@ def read_tf(reader: Any, tf_topics: List[str]) -> TransformBuffer:
                 tq.append(np.concatenate([t, q]))
     for (parent, child), (stamps, tq) in dynamic.items():
         rows = np.array(tq, np.float64)
-        buffer.add_dynamic_tq(parent, child, np.array(stamps, np.int64), rows[:, :3], rows[:, 3:])
+        at = np.array(stamps, np.int64)
+        order = np.argsort(at, kind="stable")
+        repeats = np.zeros(at.size, np.int64)  # how many samples before it share its stamp
+        same = np.diff(at[order]) == 0
+        for k in np.flatnonzero(same):
+            repeats[order[k + 1]] = repeats[order[k]] + 1
+        buffer.add_dynamic_tq(parent, child, at + repeats, rows[:, :3], rows[:, 3:])
     return buffer
 
 
