@@ -20,8 +20,12 @@ parameter files: odd values, unknown keys, wildcard and nested blocks, aliases, 
 (RealSense Viewer ROS 1 bags: topic names, Depth Units, distortion names, extrinsics, trailing
 bytes, record fields, message bytes) and ``stereo_depth`` (``--stereo-depth`` EuRoC folders:
 cam0/cam1 sensor.yaml T_BS, intrinsics, distortion, resolution; KITTI calib.txt P1/P3; the
-right images; some through ``build-map``); the reader targets also check what a read gives
-(finite rigid poses, typed config values, depth without inf). Each input
+right images; some through ``build-map``), ``realsense_units`` (the depth_units each RealSense
+Image carries, against the 'Depth Units' option), ``tf_extrinsic`` (a depth camera's
+extrinsic on /tf only: values, chains, NaN, huge, changing, stamps) and ``euroc_cam1`` (cam1
+stamps missing, repeated, reordered, shifted; bench/fuzz_extrinsics.py); the reader targets
+also check what a read gives (finite rigid poses, typed config values, depth without inf,
+the depth unit stated, no moving extrinsic taken, stereo depth only for an exact stamp). Each input
 is a valid one built like the test suite's, then mutated (bytes flipped, cut, inserted, fields
 replaced by NaN / inf / negative / huge / wrong-typed values); each input's outcome is
 ``ok`` (read), ``refused`` (a package error) or an escape, printed once per distinct place

@@ -323,4 +323,8 @@ TARGETS.update(READER_TARGETS)
 from fuzz_recordings import RECORDING_TARGETS  # noqa: E402
 
 TARGETS.update(RECORDING_TARGETS)
+
+from fuzz_extrinsics import EXTRINSIC_TARGETS  # noqa: E402
+
+TARGETS.update(EXTRINSIC_TARGETS)
 _ = (json, shutil)

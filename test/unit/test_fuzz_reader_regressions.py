@@ -259,7 +259,8 @@ def test_a_config_dumped_reads_back_with_frame_names_rcl_would_retype(tmp_path, 
 
 @pytest.mark.parametrize("name, count", [("params", 200), ("ros1_bag", 40), ("euroc", 30),
                                          ("kitti", 30), ("realsense", 10),
-                                         ("stereo_depth", 10)])
+                                         ("stereo_depth", 10), ("realsense_units", 15),
+                                         ("tf_extrinsic", 6), ("euroc_cam1", 10)])
 def test_a_bounded_seeded_fuzz_of_the_readers_escapes_nothing(tmp_path, name, count):
     """bench/fuzz_inputs.py's reader targets, seed 0, a few inputs each (the script runs
     thousands): every one read (and what it read checked) or refused with a package error."""

@@ -112,3 +112,31 @@ def test_a_cache_folder_under_a_file_is_not_recordable(tmp_path):
     os.chmod(blocker, 0o755)
     assert not recordable(str(blocker / "cache"))
     assert recordable(str(tmp_path / "new" / "cache"))
+
+
+@pytest.mark.parametrize("as_matrix", [False, True])
+def test_a_tf_extrinsic_of_one_sample_is_that_sample(as_matrix):
+    """The depth's transform published once on /tf (as quaternion or as a 4x4): the extrinsic
+    is that sample, counted as one (slerp needs two; the one sample is held)."""
+    from mast3r_ros.replay.rosbag.tf_extrinsic import constant_extrinsic
+    link_from_depth = np.eye(4)
+    link_from_depth[:3, :3] = Rotation.from_euler("y", 2, degrees=True).as_matrix()
+    link_from_depth[:3, 3] = (0.015, 0.002, -0.001)
+    buf = TransformBuffer()
+    buf.add_static("link", "colour", np.eye(4))
+    if as_matrix:
+        buf.add_dynamic("link", "depth", 5 * MS, link_from_depth)
+    else:
+        q = Rotation.from_matrix(link_from_depth[:3, :3]).as_quat()
+        buf.add_dynamic_tq("link", "depth", np.array([5 * MS]), link_from_depth[:3, 3], q)
+    got, n = constant_extrinsic(buf, "colour", "depth", "bag b", "pass X")
+    np.testing.assert_allclose(got, link_from_depth, atol=1e-12)
+    assert n == 1
+
+
+def test_samples_between_a_frame_and_itself_is_one_identity():
+    buf = TransformBuffer()
+    buf.add_static("link", "colour", np.eye(4))
+    stamps, poses = buf.samples_between("colour", "colour")
+    assert stamps.tolist() == [0] and poses.shape == (1, 4, 4)
+    np.testing.assert_array_equal(poses[0], np.eye(4))
