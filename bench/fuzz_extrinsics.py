@@ -252,7 +252,7 @@ def _moved(samples: List[tuple], depth: str) -> float:
         got = [m for p, c, _, m in samples  # every sample, a repeated stamp's too
                if c == child and p.lstrip("/") != child and np.isfinite(m[:3, 3]).all()
                and np.isfinite(_quat(m)).all() and np.linalg.norm(_quat(m)) > 0]
-        rots = [Rotation.from_quat(_quat(m)) for m in got]
+        rots = [Rotation.from_quat(_quat(m) / np.abs(_quat(m)).max()) for m in got]
         if len(got) < 2:
             continue
         far = max(float(np.linalg.norm(m[:3, 3] - got[0][:3, 3])) for m in got)

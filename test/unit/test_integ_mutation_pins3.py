@@ -140,3 +140,18 @@ def test_samples_between_a_frame_and_itself_is_one_identity():
     stamps, poses = buf.samples_between("colour", "colour")
     assert stamps.tolist() == [0] and poses.shape == (1, 4, 4)
     np.testing.assert_array_equal(poses[0], np.eye(4))
+
+
+def test_a_tf_extrinsic_sample_1e300_m_away_is_refused_alone_without_a_warning_line():
+    """One damaged /tf sample of the depth frame 1e300 m away: refused as moving, and no
+    numpy overflow RuntimeWarning printed before the CLI's one-line refusal (there was)."""
+    import warnings
+    buf = TransformBuffer()
+    buf.add_static("link", "colour", np.eye(4))
+    t = np.array([[0.015, 0, 0], [0.015, 1e300, 0], [0.015, 0, 0]])
+    buf.add_dynamic_tq("link", "depth", np.array([1, 2, 3]) * MS, t, np.tile([0, 0, 0, 1.0],
+                                                                              (3, 1)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", RuntimeWarning)
+        text = _refusal(buf)
+    assert "moves during the recording" in text, text

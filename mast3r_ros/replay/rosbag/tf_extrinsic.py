@@ -89,7 +89,8 @@ def constant_extrinsic(buffer: TransformBuffer, image: str, depth: str, where: s
     except InputError:  # not connected
         return None
     first = samples[0]
-    moved_m = np.linalg.norm(samples[:, :3, 3] - first[:3, 3], axis=1)
+    with np.errstate(over="ignore"):  # a damaged 1e300 m sample: moved inf m, no warning line
+        moved_m = np.linalg.norm(samples[:, :3, 3] - first[:3, 3], axis=1)
     turn = np.einsum("ij,nij->n", first[:3, :3], samples[:, :3, :3])  # trace(R0^T Ri)
     moved_deg = np.degrees(np.arccos(np.clip((turn - 1) / 2, -1.0, 1.0)))
     bad = (moved_m > MOVED_MM * 1e-3) | (moved_deg > MOVED_DEG)
