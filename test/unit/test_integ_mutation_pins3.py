@@ -155,3 +155,60 @@ def test_a_tf_extrinsic_sample_1e300_m_away_is_refused_alone_without_a_warning_l
         warnings.simplefilter("error", RuntimeWarning)
         text = _refusal(buf)
     assert "moves during the recording" in text, text
+
+
+def test_a_focal_summary_without_an_outlier_count_says_none_left_out():
+    """A summary written before the outlier count (no 'frames_outliers': an older metrics
+    file) prints the row as before, not '1 more left out'."""
+    import math
+
+    from test_focal_evidence_edges import _result
+
+    from mast3r_ros.core.focal_evidence import FocalFit
+    from mast3r_ros.replay.metrics import format_table, summarize
+    fits = [FocalFit(1.0, 0.01, 500.0)] * 5 + [FocalFit(math.exp(0.09), 0.01, 500.0)]
+    m = summarize([_result(True, f) for f in fits])
+    m["camera_focal"].pop("frames_outliers")
+    (row,) = [ln for ln in format_table(m).splitlines() if "camera focal length" in ln]
+    assert "(5 frames; 6 passed the per-frame gate)" in row, row
+
+
+def test_map_check_panel_draws_its_limits_where_the_thresholds_are():
+    """The dashed lines sit at the thresholds (5 % residual, 50 % agreeing, 51 px), the
+    depth axis runs 0 to 140 % (headroom for the legend) with ticks 0..100 by 20, and the
+    reprojection axis reaches 1.05 x 1.4 x the larger of the limit and the data."""
+    from mast3r_ros.core.map_check.report import ConsistencyReport, KeyframeFigures
+    from mast3r_ros.replay import plots
+    plt = plots._pyplot()
+    kf = [KeyframeFigures(i, str(i), 0.008, 0.9, 15.0 + i, [], True) for i in range(4)]
+    report = ConsistencyReport("consistent", kf, [], "map consistent", thresholds={
+        "max_depth_residual": 0.05, "min_depth_agree": 0.5, "max_reproj_px": 51.0})
+    fig, ax = plt.subplots()
+    try:
+        plots.plot_consistency(ax, report)
+        ax2 = [a for a in fig.axes if a is not ax][0]
+        dashed = {ln.get_label(): ln.get_ydata()[0] for a in (ax, ax2) for ln in a.lines
+                  if ln.get_linestyle() == "--"}
+        assert dashed == pytest.approx({"depth residual limit": 5.0,
+                                        "depth agreeing limit": 50.0,
+                                        "match reprojection limit": 51.0}), dashed
+        assert ax.get_ylim() == pytest.approx((0, 140.0))
+        assert list(ax.get_yticks()) == [0, 20, 40, 60, 80, 100]
+        assert ax2.get_ylim() == pytest.approx((0, 51.0 * 1.05 * 1.4))
+    finally:
+        plt.close(fig)
+
+
+def test_errors_axes_run_from_5_percent_below_zero_to_5_percent_above_the_largest():
+    from mast3r_ros.replay import plots
+    figs = []
+    plots._save, old = (lambda fig, path: figs.append(fig)), plots._save
+    try:
+        plots.plot_errors("unused.png", np.arange(3.0), np.array(
+            [[0.01, 0.2], [0.02, 0.4], [np.nan, np.nan]]), np.array([True, True, False]))
+    finally:
+        plots._save = old
+    tops = [a.get_ylim() for a in figs[0].axes]
+    assert len(tops) == 2
+    for (y0, y1), top in zip(sorted(tops, key=lambda t: t[1]), (0.4, 2.0)):  # deg, cm
+        assert (y0, y1) == pytest.approx((-0.05 * top, 1.05 * top), rel=1e-9), (y0, y1)
