@@ -1097,3 +1097,23 @@ def test_the_pose_and_tf_go_out_in_the_lock_hold_that_checked_the_activation():
     host._tf.send = lambda *a: (held.append(host._lock.locked()), send(*a))
     host._process(image(stamp(0)))
     assert held == [True, True] and host._outputs.poses == [stamp(0)]
+
+
+def test_a_deactivate_after_the_inference_and_before_the_publish_drops_the_pose():
+    """Deactivated (and activated again) after the frame's inference returned, while its pose
+    was being readied (the clock read just before the publish hold): the ended activation's
+    pose is neither published nor sent as TF nor settled into the new tracking."""
+    host = Host()
+    reads = []
+
+    class Toggling(Clock):
+        def now(self):
+            reads.append(1)
+            if len(reads) == 1:
+                host._set_active(False)
+                host._set_active(True)
+            return super().now()
+    host.clock = Toggling(100 * NS_PER_S)
+    host._process(image(stamp(0)))
+    assert reads and host._outputs.poses == [] and not host._tf.sent
+    assert host._tracking.candidate is None
