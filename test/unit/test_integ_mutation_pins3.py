@@ -212,3 +212,23 @@ def test_errors_axes_run_from_5_percent_below_zero_to_5_percent_above_the_larges
     assert len(tops) == 2
     for (y0, y1), top in zip(sorted(tops, key=lambda t: t[1]), (0.4, 2.0)):  # deg, cm
         assert (y0, y1) == pytest.approx((-0.05 * top, 1.05 * top), rel=1e-9), (y0, y1)
+
+
+def test_a_tf_extrinsic_joining_the_two_frames_directly_is_taken():
+    """/tf holding only colour -> depth (no camera_link): the buffer knows just the two
+    frames, and the extrinsic is that transform."""
+    from mast3r_ros.replay.rosbag.tf_extrinsic import constant_extrinsic
+    buf = TransformBuffer()
+    buf.add_dynamic_tq("colour", "depth", np.array([1, 2]) * MS, np.array([[0.015, 0, 0]] * 2),
+                       np.array([[0, 0, 0, 1.0]] * 2))
+    got, n = constant_extrinsic(buf, "colour", "depth", "bag b", "pass X")
+    assert n == 2 and got[0, 3] == pytest.approx(0.015)
+
+
+def test_matching_exposure_maps_levels_onto_the_references():
+    """A two-level image (10, 20) matched to a two-level reference (100, 200) of the same
+    halves takes the reference's levels."""
+    from mast3r_ros.replay.stereo_depth import match_exposure
+    image = np.repeat(np.array([10, 20], np.uint8), 8).reshape(4, 4)
+    reference = np.repeat(np.array([100, 200], np.uint8), 8).reshape(4, 4)
+    np.testing.assert_array_equal(match_exposure(image, reference), reference)
