@@ -249,9 +249,10 @@ def _moved(samples: List[tuple], depth: str) -> float:
     from scipy.spatial.transform import Rotation
     moves = []
     for child in (depth, "mid"):
-        got = [m for p, c, _, m in samples  # every sample, a repeated stamp's too
-               if c == child and p.lstrip("/") != child and np.isfinite(m[:3, 3]).all()
-               and np.isfinite(_quat(m)).all() and np.linalg.norm(_quat(m)) > 0]
+        with np.errstate(over="ignore"):  # every sample, a repeated stamp's too; those the
+            got = [m for p, c, _, m in samples  # reader drops (a quaternion of no norm) not
+                   if c == child and p.lstrip("/") != child and np.isfinite(m[:3, 3]).all()
+                   and 1e-6 <= np.linalg.norm(_quat(m)) < np.inf]
         rots = [Rotation.from_quat(_quat(m) / np.abs(_quat(m)).max()) for m in got]
         if len(got) < 2:
             continue
